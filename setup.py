@@ -1,0 +1,73 @@
+"""Build script for the C kernels and their Cython wrapper.
+
+All of csrc/*.c is compiled into one extension, tinycnn._kernels.  Files whose
+name ends in `_avx2.c` are compiled with -mavx2 -mfma (x86-64 only) and are
+only ever called after a CPUID check, so the package still runs on any x86-64.
+Never -march=native: wheels must run on machines other than the build host.
+Set TINYCNN_SANITIZE=1 to build with AddressSanitizer and UBSan.
+"""
+import os
+import platform
+from glob import glob
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+SANITIZE = os.environ.get("TINYCNN_SANITIZE", "") not in ("", "0")
+
+c_sources = sorted(glob("csrc/*.c"))
+if not IS_X86:
+    c_sources = [s for s in c_sources if not s.endswith("_avx2.c")]
+
+extra_compile = ["-O3", "-std=c99", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+extra_link = ["-pthread"]
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+if IS_X86:
+    macros.append(("TC_HAVE_AVX2_SOURCES", "1"))
+if SANITIZE:
+    extra_compile += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"]
+    extra_link += ["-fsanitize=address,undefined"]
+
+
+class BuildExt(build_ext):
+    """Adds ISA flags to the *_avx2.c files only."""
+
+    def build_extensions(self):
+        original = self.compiler._compile
+
+        def _compile(obj, src, ext, cc_args, extra_postargs, pp_opts):
+            postargs = list(extra_postargs)
+            if src.endswith("_avx2.c"):
+                postargs += ["-mavx2", "-mfma"]
+            if src.endswith(".c") and "csrc" not in src:
+                # Cython output is not C99-clean; compile it with the default standard.
+                postargs = [a for a in postargs if a != "-std=c99"]
+            return original(obj, src, ext, cc_args, postargs, pp_opts)
+
+        self.compiler._compile = _compile
+        super().build_extensions()
+
+
+extensions = [
+    Extension(
+        "tinycnn._kernels",
+        sources=["tinycnn/_kernels.pyx"] + c_sources,
+        depends=sorted(glob("tinycnn/*.pxi") + glob("csrc/*.h")),
+        include_dirs=["csrc", np.get_include()],
+        define_macros=macros,
+        extra_compile_args=extra_compile,
+        extra_link_args=extra_link,
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={"language_level": 3, "boundscheck": False, "wraparound": False,
+                             "cdivision": True, "initializedcheck": False},
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

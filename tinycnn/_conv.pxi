@@ -1,0 +1,1 @@
+# Wrappers of the conv kernels (included by _kernels.pyx).

@@ -1,0 +1,1 @@
+# Wrappers of the eltwise kernels (included by _kernels.pyx).

@@ -1,0 +1,1 @@
+# Wrappers of the gemm kernels (included by _kernels.pyx).

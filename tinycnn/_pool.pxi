@@ -1,0 +1,1 @@
+# Wrappers of the pool kernels (included by _kernels.pyx).

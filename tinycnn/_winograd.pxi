@@ -1,0 +1,1 @@
+# Wrappers of the winograd kernels (included by _kernels.pyx).
