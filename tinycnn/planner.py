@@ -145,7 +145,7 @@ class NodeContext:
             if v.storage is not None:
                 v.storage.last = max(v.storage.last, step_index)
         p.steps.append(Step(fn, list(inputs), outs, int(workspace), self.node,
-                            label or self.node.op_type, int(flops)))
+                            label or self.node.label, int(flops)))
         return outs
 
     def view(self, x, shape):
