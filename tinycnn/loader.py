@@ -12,7 +12,8 @@ import onnx
 from onnx import numpy_helper
 from google.protobuf.message import DecodeError
 
-from .errors import InvalidModel
+from .errors import InvalidModel, ResourceLimit
+from .limits import DEFAULT as DEFAULT_LIMITS
 
 # Shape of an input/output as declared in the model: ints for fixed dims,
 # strings for symbolic ones, None where the model says nothing.
@@ -72,7 +73,7 @@ def onnx_to_np_dtype(elem_type, what="tensor"):
         raise InvalidModel(f"{what}: unknown ONNX element type {elem_type}") from None
 
 
-def read_model_proto(model, base_dir=None):
+def read_model_proto(model, base_dir=None, limits=DEFAULT_LIMITS):
     """(ModelProto, base folder for external data, name for messages, {name: array} of the
     initializers already read) from a path, bytes or ModelProto."""
     if isinstance(model, onnx.ModelProto):
@@ -89,7 +90,7 @@ def read_model_proto(model, base_dir=None):
         if base_dir is None:
             base_dir = os.path.dirname(os.path.abspath(path))
         try:
-            proto, arrays = read_model_file(path)
+            proto, arrays = read_model_file(path, limits)
         except OSError as e:
             raise InvalidModel(f"{path}: cannot read ({e.strerror})") from None
         return proto, base_dir, path, arrays
@@ -129,13 +130,14 @@ def _external_path(base_dir, location, tensor_name, source):
     return path
 
 
-def tensor_to_array(t, base_dir=None, source="<model>"):
+def tensor_to_array(t, base_dir=None, source="<model>", limits=DEFAULT_LIMITS):
     """numpy array of a TensorProto (raw_data, typed fields or external data)."""
     name = t.name or "<unnamed>"
     dtype = onnx_to_np_dtype(t.data_type, f"{source}: tensor {name!r}")
     dims = tuple(int(d) for d in t.dims)
     if any(d < 0 for d in dims):
         raise InvalidModel(f"{source}: tensor {name!r} has negative dims {dims}")
+    limits.tensor(f"{source}: tensor {name!r}", dims, dtype)
     count = 1
     for d in dims:
         count *= d
@@ -255,7 +257,7 @@ def _encode_varint(n):
             return bytes(out)
 
 
-def _raw_initializer(buf, start, end, fileobj, source):
+def _raw_initializer(buf, start, end, fileobj, source, limits, weight_bytes):
     """numpy array of a TensorProto slice holding raw_data, or None to let onnx parse it."""
     dims, dtype_code, name, raw = [], 1, "", None
     for field, wt, _, v0, v1 in _fields(buf, start, end):
@@ -283,6 +285,7 @@ def _raw_initializer(buf, start, end, fileobj, source):
     dtype = onnx_to_np_dtype(dtype_code, f"{source}: tensor {name!r}")
     if any(d < 0 for d in dims):
         raise InvalidModel(f"{source}: tensor {name!r} has negative dims {dims}")
+    limits.tensor(f"{source}: tensor {name!r}", dims, dtype)
     count = 1
     for d in dims:
         count *= d
@@ -291,6 +294,9 @@ def _raw_initializer(buf, start, end, fileobj, source):
                            f"dims {dims} of {dtype} need {count * dtype.itemsize}")
     if dtype.kind not in "fiub" or dtype.itemsize == 0:
         return None
+    if weight_bytes + count * dtype.itemsize > limits.max_weight_bytes:
+        raise ResourceLimit(f"{source}: the weights take more than {limits.max_weight_bytes:,} "
+                            "bytes (SessionOptions.max_weight_bytes)")
     arr = np.empty(count, dtype.newbyteorder("<"))
     fileobj.seek(raw[0])
     if fileobj.readinto(memoryview(arr).cast("B")) != arr.nbytes:
@@ -298,7 +304,7 @@ def _raw_initializer(buf, start, end, fileobj, source):
     return name, arr.reshape(dims).astype(dtype, copy=False)
 
 
-def read_model_file(path):
+def read_model_file(path, limits=DEFAULT_LIMITS):
     """(ModelProto without raw initializers, {name: array}) for an ONNX file on disk."""
     import mmap
     with open(path, "rb") as f:
@@ -308,7 +314,7 @@ def read_model_file(path):
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             try:
                 top = list(_fields(buf, 0, size))
-                parts, arrays = [], {}
+                parts, arrays, weight_bytes = [], {}, 0
                 for field, wt, f0, v0, v1 in top:
                     if field != _MODEL_GRAPH or wt != 2:
                         parts.append(buf[f0:v1])
@@ -316,11 +322,12 @@ def read_model_file(path):
                     graph = []
                     for gfield, gwt, g0, w0, w1 in _fields(buf, v0, v1):
                         if gfield == _GRAPH_INITIALIZER and gwt == 2:
-                            got = _raw_initializer(buf, w0, w1, f, path)
+                            got = _raw_initializer(buf, w0, w1, f, path, limits, weight_bytes)
                             if got is not None:
                                 if got[0] in arrays:
                                     raise InvalidModel(f"{path}: initializer {got[0]!r} is defined twice")
                                 arrays[got[0]] = got[1]
+                                weight_bytes += got[1].nbytes
                                 continue
                         graph.append(buf[g0:w1])
                     body = b"".join(graph)
@@ -355,12 +362,12 @@ def _value_info(vi):
     return ValueInfo(vi.name, tuple(dims), tt.elem_type)
 
 
-def _attr_value(a, base_dir, source, where):
+def _attr_value(a, base_dir, source, where, limits):
     v = onnx.helper.get_attribute_value(a)
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, onnx.TensorProto):
-        return tensor_to_array(v, base_dir, f"{source}: {where}")
+        return tensor_to_array(v, base_dir, f"{source}: {where}", limits)
     if isinstance(v, list):
         return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
     if isinstance(v, onnx.GraphProto):
@@ -368,9 +375,16 @@ def _attr_value(a, base_dir, source, where):
     return v
 
 
-def load_model(model, base_dir=None):
-    """Parse a path, bytes or ModelProto into a `Model`."""
-    proto, base_dir, source, initializers = read_model_proto(model, base_dir)
+def _check_weight_total(arrays, source, limits, extra=0):
+    total = sum(a.nbytes for a in arrays.values()) + extra
+    if total > limits.max_weight_bytes:
+        raise ResourceLimit(f"{source}: the weights take {total:,} bytes, over the limit of "
+                            f"{limits.max_weight_bytes:,} (SessionOptions.max_weight_bytes)")
+
+
+def load_model(model, base_dir=None, limits=DEFAULT_LIMITS):
+    """Parse a path, bytes or ModelProto into a `Model`, within `limits`."""
+    proto, base_dir, source, initializers = read_model_proto(model, base_dir, limits)
     g = proto.graph
     if len(g.sparse_initializer):
         raise InvalidModel(f"{source}: sparse initializers are not supported")
@@ -379,11 +393,15 @@ def load_model(model, base_dir=None):
             raise InvalidModel(f"{source}: an initializer has no name")
         if t.name in initializers:
             raise InvalidModel(f"{source}: initializer {t.name!r} is defined twice")
-        initializers[t.name] = tensor_to_array(t, base_dir, source)
+        initializers[t.name] = tensor_to_array(t, base_dir, source, limits)
+        _check_weight_total(initializers, source, limits)
+    if len(g.node) > limits.max_nodes:
+        raise ResourceLimit(f"{source}: {len(g.node):,} nodes, over the limit of "
+                            f"{limits.max_nodes:,} (SessionOptions.max_nodes)")
     nodes = []
     for i, n in enumerate(g.node):
         name = n.name or f"{n.op_type}_{i}"
-        attrs = {a.name: _attr_value(a, base_dir, source, f"node {name!r} attribute {a.name!r}")
+        attrs = {a.name: _attr_value(a, base_dir, source, f"node {name!r} attribute {a.name!r}", limits)
                  for a in n.attribute}
         nodes.append(Node(name, n.op_type, n.domain if n.domain != "ai.onnx" else "",
                           list(n.input), list(n.output), attrs, i))

@@ -41,6 +41,7 @@ def ConstantOfShape(n, input, *, value=None):
     if any(d < 0 for d in shape):
         raise n.error(f"negative dimension in shape {shape}")
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    n.check_size(shape, fill.dtype)
     return [np.full(shape, fill[0], fill.dtype)]
 
 
@@ -306,6 +307,7 @@ def Gather(n, data, indices, *, axis=0):
 def Expand(n, input, shape):
     target = [int(d) for d in np.asarray(require_const(n, shape, "the shape input")).reshape(-1)]
     out = broadcast_shape(n, input.shape, target)
+    n.check_size(out, input.dtype)
     if input.const is not None:
         return [np.ascontiguousarray(np.broadcast_to(input.const, out))]
 
