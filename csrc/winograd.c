@@ -73,44 +73,81 @@ static void at4(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
     }
 }
 
-static void input4_portable(const float *d, float *v, ptrdiff_t vstride)
+/* d[i][j][lane] <- row i, column j of each lane's patch. */
+static void gather_lanes(const float *const *lp, const ptrdiff_t *ls, int alpha, float *d)
 {
-    float t[36 * WG_LANES];
-    for (int j = 0; j < 6; j++) /* columns: t[i'][j] = sum_i BT[i'][i] d[i][j] */
+    for (int l = 0; l < WG_LANES; l++)
+        for (int i = 0; i < alpha; i++)
+            for (int j = 0; j < alpha; j++)
+                d[(i * alpha + j) * WG_LANES + l] = lp[l][i * ls[l] + j];
+}
+
+/* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs. */
+static void scatter_lanes(const float *o, int m, float *const *yp, const float *const *rp,
+                          ptrdiff_t ys, const int *rows, const int *cols, int act)
+{
+    for (int l = 0; l < WG_LANES; l++) {
+        for (int i = 0; i < rows[l]; i++) {
+            for (int j = 0; j < cols[l]; j++) {
+                float s = o[(i * m + j) * WG_LANES + l];
+                if (rp[l])
+                    s += rp[l][i * ys + j];
+                if (act == TC_ACT_RELU && s < 0.0f)
+                    s = 0.0f;
+                yp[l][i * ys + j] = s;
+            }
+        }
+    }
+}
+
+static void input4_portable(const float *const *lp, const ptrdiff_t *ls, float *v,
+                            ptrdiff_t vstride)
+{
+    float d[36 * WG_LANES], t[36 * WG_LANES];
+    gather_lanes(lp, ls, 6, d);
+    for (int j = 0; j < 6; j++) /* along i: t[i'][j] = sum_i BT[i'][i] d[i][j] */
         bt6(d + j * WG_LANES, 6 * WG_LANES, t + j * WG_LANES, 6 * WG_LANES);
-    for (int i = 0; i < 6; i++) /* rows */
+    for (int i = 0; i < 6; i++) /* along j */
         bt6(t + i * 6 * WG_LANES, WG_LANES, v + i * 6 * vstride, vstride);
 }
 
-static void input2_portable(const float *d, float *v, ptrdiff_t vstride)
+static void input2_portable(const float *const *lp, const ptrdiff_t *ls, float *v,
+                            ptrdiff_t vstride)
 {
-    float t[16 * WG_LANES];
+    float d[16 * WG_LANES], t[16 * WG_LANES];
+    gather_lanes(lp, ls, 4, d);
     for (int j = 0; j < 4; j++)
         bt4(d + j * WG_LANES, 4 * WG_LANES, t + j * WG_LANES, 4 * WG_LANES);
     for (int i = 0; i < 4; i++)
         bt4(t + i * 4 * WG_LANES, WG_LANES, v + i * 4 * vstride, vstride);
 }
 
-static void output4_portable(const float *m, ptrdiff_t mstride, float bias, float *o)
+static void output4_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                             const float *const *rp, ptrdiff_t ys, const int *rows,
+                             const int *cols, int act)
 {
-    float t[4 * 6 * WG_LANES];
-    for (int j = 0; j < 6; j++) /* columns: 6 -> 4 rows */
+    float t[4 * 6 * WG_LANES], o[16 * WG_LANES];
+    for (int j = 0; j < 6; j++) /* along i: 6 -> 4 rows */
         at6(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) /* along j */
         at6(t + i * 6 * WG_LANES, WG_LANES, o + i * 4 * WG_LANES, WG_LANES);
     for (int i = 0; i < 16 * WG_LANES; i++)
         o[i] += bias;
+    scatter_lanes(o, 4, yp, rp, ys, rows, cols, act);
 }
 
-static void output2_portable(const float *m, ptrdiff_t mstride, float bias, float *o)
+static void output2_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                             const float *const *rp, ptrdiff_t ys, const int *rows,
+                             const int *cols, int act)
 {
-    float t[2 * 4 * WG_LANES];
+    float t[2 * 4 * WG_LANES], o[4 * WG_LANES];
     for (int j = 0; j < 4; j++)
         at4(m + j * mstride, 4 * mstride, t + j * WG_LANES, 4 * WG_LANES);
     for (int i = 0; i < 2; i++)
         at4(t + i * 4 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
     for (int i = 0; i < 4 * WG_LANES; i++)
         o[i] += bias;
+    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act);
 }
 
 /* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */
@@ -148,6 +185,10 @@ static const double G2[4][3] = {
     {0.5, -0.5, 0.5},
     {0, 0, 1},
 };
+
+/* The planes of V and M are written 36 at a time: one cache line of padding
+ * keeps plane strides off multiples of 4 KiB, which would alias in L1. */
+#define WG_PLANE_PAD 16
 
 static int round_up(int a, int b) { return (a + b - 1) / b * b; }
 
@@ -195,6 +236,7 @@ typedef struct {
     float *V, *M;
     ptrdiff_t t0; /* first tile of the chunk */
     int nt, ntp, ng; /* tiles in chunk, padded tiles, groups */
+    ptrdiff_t vstride, mstride; /* floats between the planes of V and of M */
     wg_input_fn input;
     wg_output_fn output;
     wg_gemm_fn gemm;
@@ -208,13 +250,20 @@ static int group_width(const wg_job *j, int g)
 
 /* Chunk size in tiles: V and M of a chunk ~ 4 MB (L2 + part of L3), but at
  * least 64 tiles so that each read of U (alpha^2 * K * C) feeds enough flops. */
+#ifndef WG_CHUNK_BYTES
+#define WG_CHUNK_BYTES (4L << 20)
+#endif
+#ifndef WG_CHUNK_MIN
+#define WG_CHUNK_MIN 64
+#endif
+
 static int chunk_tiles(int C, int Kp, int alpha)
 {
     long per_tile = (long)alpha * alpha * (C + Kp) * (long)sizeof(float);
-    long t = (4L << 20) / per_tile;
+    long t = WG_CHUNK_BYTES / per_tile;
     t = t / WG_NR * WG_NR;
-    if (t < 64)
-        t = 64;
+    if (t < WG_CHUNK_MIN)
+        t = WG_CHUNK_MIN;
     if (t > 1024)
         t = 1024;
     return (int)t;
@@ -240,56 +289,83 @@ size_t tc_winograd3x3_workspace_size(int N, int C, int H, int W, int K,
     long total = (long)N * nty * ntx;
     long tb = chunk_tiles(C, Kp, alpha);
     long ntp = total < tb ? round_up((int)total, WG_LANES) : tb;
-    return (size_t)alpha * alpha * (size_t)(C + Kp) * ntp;
+    return (size_t)alpha * alpha * ((size_t)(C + Kp) * ntp + 2 * WG_PLANE_PAD);
 }
 
-/* Gather the alpha x alpha input patch of channel c for each of 8 tiles into
- * d[i][j][lane], zeros outside the image (padding) and for missing tiles. */
-static void gather_patches(const wg_job *j, int g, int half, int c, float *d)
+/* Where lane l's input patch starts (offset of channel 0) and whether it can
+ * be read in place: inside the image, and each of its rows readable 8 floats
+ * wide without leaving x (the AVX2 transform loads whole vectors). */
+typedef struct {
+    ptrdiff_t off;
+    int iy0, ix0, valid, inplace;
+} wg_in_lane;
+
+static void input_lanes(const wg_job *j, int g, wg_in_lane *lanes)
 {
     int a = j->alpha, H = j->H, W = j->W;
-    for (int l = 0; l < WG_LANES; l++) {
-        int idx = g * WG_NR + half * WG_LANES + l;
-        if (idx >= j->nt) {
-            for (int e = 0; e < a * a; e++)
-                d[e * WG_LANES + l] = 0.0f;
+    ptrdiff_t per_img = (ptrdiff_t)j->nty * j->ntx;
+    for (int l = 0; l < WG_NR; l++) {
+        int idx = g * WG_NR + l;
+        wg_in_lane *q = &lanes[l];
+        q->valid = idx < j->nt;
+        if (!q->valid)
             continue;
-        }
-        ptrdiff_t t = j->t0 + idx, per_img = (ptrdiff_t)j->nty * j->ntx;
+        ptrdiff_t t = j->t0 + idx;
         int n = (int)(t / per_img), r = (int)(t % per_img);
-        int iy0 = (r / j->ntx) * j->m - j->pt, ix0 = (r % j->ntx) * j->m - j->pl;
-        const float *xc = j->x + ((ptrdiff_t)n * j->C + c) * H * W;
-        if (iy0 >= 0 && ix0 >= 0 && iy0 + a <= H && ix0 + a <= W) {
-            const float *p = xc + (ptrdiff_t)iy0 * W + ix0;
-            for (int u = 0; u < a; u++)
-                for (int v = 0; v < a; v++)
-                    d[(u * a + v) * WG_LANES + l] = p[(ptrdiff_t)u * W + v];
-        } else {
-            for (int u = 0; u < a; u++) {
-                int iy = iy0 + u;
-                for (int v = 0; v < a; v++) {
-                    int ix = ix0 + v;
-                    d[(u * a + v) * WG_LANES + l] =
-                        (iy >= 0 && iy < H && ix >= 0 && ix < W) ? xc[(ptrdiff_t)iy * W + ix] : 0.0f;
-                }
-            }
-        }
+        q->iy0 = (r / j->ntx) * j->m - j->pt;
+        q->ix0 = (r % j->ntx) * j->m - j->pl;
+        q->off = (ptrdiff_t)n * j->C * H * W + (ptrdiff_t)q->iy0 * W + q->ix0;
+        q->inplace = q->iy0 >= 0 && q->ix0 >= 0 && q->iy0 + a <= H && q->ix0 + a <= W &&
+                     (q->ix0 + 8 <= W || q->iy0 + a < H);
     }
 }
+
+/* The 8 zero floats a missing tile reads (stride 0). */
+static const float wg_zeros[8] = {0};
 
 static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const wg_job *j = (const wg_job *)arg;
-    float d[36 * WG_LANES];
-    ptrdiff_t vstride = (ptrdiff_t)j->C * j->ntp;
+    int a = j->alpha, H = j->H, W = j->W, C = j->C, g_cur = -1;
+    ptrdiff_t vstride = j->vstride, HW = (ptrdiff_t)H * W;
+    wg_in_lane lanes[WG_NR];
+    float patch[WG_LANES][6 * 8]; /* zero-padded copies of edge patches */
+    const float *lp[WG_LANES];
+    ptrdiff_t ls[WG_LANES];
     (void)tid;
     for (ptrdiff_t it = begin; it < end; it++) {
-        int g = (int)(it / j->C), c = (int)(it % j->C);
+        int g = (int)(it / C), c = (int)(it % C);
         int w = group_width(j, g);
-        float *v = j->V + (ptrdiff_t)g * WG_NR * j->C + (ptrdiff_t)c * w;
+        if (g != g_cur) {
+            input_lanes(j, g, lanes);
+            g_cur = g;
+        }
+        float *v = j->V + (ptrdiff_t)g * WG_NR * C + (ptrdiff_t)c * w;
         for (int half = 0; half < w / WG_LANES; half++) {
-            gather_patches(j, g, half, c, d);
-            j->input(d, v + half * WG_LANES, vstride);
+            for (int l = 0; l < WG_LANES; l++) {
+                const wg_in_lane *q = &lanes[half * WG_LANES + l];
+                if (!q->valid) {
+                    lp[l] = wg_zeros;
+                    ls[l] = 0;
+                } else if (q->inplace) {
+                    lp[l] = j->x + q->off + c * HW;
+                    ls[l] = W;
+                } else {
+                    const float *xc = j->x + q->off - (ptrdiff_t)q->iy0 * W - q->ix0 + c * HW;
+                    float *p = patch[l];
+                    for (int u = 0; u < a; u++) {
+                        int iy = q->iy0 + u;
+                        for (int vv = 0; vv < 8; vv++) {
+                            int ix = q->ix0 + vv;
+                            p[u * 8 + vv] = (vv < a && iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                                ? xc[(ptrdiff_t)iy * W + ix] : 0.0f;
+                        }
+                    }
+                    lp[l] = p;
+                    ls[l] = 8;
+                }
+            }
+            j->input(lp, ls, v + half * WG_LANES, vstride);
         }
     }
 }
@@ -302,8 +378,8 @@ static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     for (ptrdiff_t it = begin; it < end; it++) {
         int xi = (int)(it / np), p = (int)(it % np);
         const float *u = j->packed + ((ptrdiff_t)xi * np + p) * C * WG_KR;
-        const float *v = j->V + (ptrdiff_t)xi * C * j->ntp;
-        float *mm = j->M + (ptrdiff_t)xi * j->Kp * j->ntp;
+        const float *v = j->V + (ptrdiff_t)xi * j->vstride;
+        float *mm = j->M + (ptrdiff_t)xi * j->mstride;
         for (int g = 0; g < j->ng; g++) {
             int w = group_width(j, g);
             j->gemm(u, v + (ptrdiff_t)g * WG_NR * C, C, w,
@@ -315,39 +391,42 @@ static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const wg_job *j = (const wg_job *)arg;
-    int m = j->m, OH = j->OH, OW = j->OW, K = j->K;
-    ptrdiff_t mstride = (ptrdiff_t)j->Kp * j->ntp, per_img = (ptrdiff_t)j->nty * j->ntx;
-    float o[16 * WG_LANES];
+    int m = j->m, OH = j->OH, OW = j->OW, K = j->K, g_cur = -1;
+    ptrdiff_t mstride = j->mstride, per_img = (ptrdiff_t)j->nty * j->ntx;
+    ptrdiff_t plane = (ptrdiff_t)OH * OW, off[WG_NR];
+    int rows[WG_NR], cols[WG_NR];
+    float *yp[WG_LANES];
+    const float *rp[WG_LANES];
     (void)tid;
     for (ptrdiff_t it = begin; it < end; it++) {
         int g = (int)(it / K), k = (int)(it % K);
         int w = group_width(j, g);
-        float b = j->bias ? j->bias[k] : 0.0f;
-        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
-        for (int half = 0; half < w / WG_LANES; half++) {
-            j->output(mk + half * WG_LANES, mstride, b, o);
-            for (int l = 0; l < WG_LANES; l++) {
-                int idx = g * WG_NR + half * WG_LANES + l;
+        if (g != g_cur) { /* where each tile's outputs go (channel 0) */
+            for (int l = 0; l < WG_NR; l++) {
+                int idx = g * WG_NR + l;
+                rows[l] = cols[l] = 0;
+                off[l] = 0;
                 if (idx >= j->nt)
-                    break;
+                    continue;
                 ptrdiff_t t = j->t0 + idx;
                 int n = (int)(t / per_img), r = (int)(t % per_img);
                 int oy0 = (r / j->ntx) * m, ox0 = (r % j->ntx) * m;
-                int rows = OH - oy0 < m ? OH - oy0 : m, cols = OW - ox0 < m ? OW - ox0 : m;
-                ptrdiff_t base = (((ptrdiff_t)n * K + k) * OH + oy0) * OW + ox0;
-                float *yp = j->y + base;
-                const float *rp = j->res ? j->res + base : NULL;
-                for (int u = 0; u < rows; u++) {
-                    for (int v = 0; v < cols; v++) {
-                        float s = o[(u * m + v) * WG_LANES + l];
-                        if (rp)
-                            s += rp[(ptrdiff_t)u * OW + v];
-                        if (j->act == TC_ACT_RELU && s < 0.0f)
-                            s = 0.0f;
-                        yp[(ptrdiff_t)u * OW + v] = s;
-                    }
-                }
+                rows[l] = OH - oy0 < m ? OH - oy0 : m;
+                cols[l] = OW - ox0 < m ? OW - ox0 : m;
+                off[l] = (ptrdiff_t)n * K * plane + (ptrdiff_t)oy0 * OW + ox0;
             }
+            g_cur = g;
+        }
+        float b = j->bias ? j->bias[k] : 0.0f;
+        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
+        for (int half = 0; half < w / WG_LANES; half++) {
+            int h0 = half * WG_LANES;
+            for (int l = 0; l < WG_LANES; l++) {
+                ptrdiff_t o = off[h0 + l] + k * plane;
+                yp[l] = j->y + o;
+                rp[l] = j->res ? j->res + o : NULL;
+            }
+            j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act);
         }
     }
 }
@@ -391,7 +470,9 @@ void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, 
         j.ng = (j.nt + WG_NR - 1) / WG_NR;
         j.ntp = (j.ng - 1) * WG_NR + group_width(&j, j.ng - 1);
         j.V = workspace;
-        j.M = workspace + (ptrdiff_t)T * C * j.ntp;
+        j.vstride = (ptrdiff_t)C * j.ntp + WG_PLANE_PAD;
+        j.mstride = (ptrdiff_t)j.Kp * j.ntp + WG_PLANE_PAD;
+        j.M = workspace + (ptrdiff_t)T * j.vstride;
         tc_parallel_for(pool, (ptrdiff_t)j.ng * C, 8, input_range, &j);
         tc_parallel_for(pool, (ptrdiff_t)T * (j.Kp / WG_KR), 4, gemm_range, &j);
         tc_parallel_for(pool, (ptrdiff_t)j.ng * K, 8, output_range, &j);
