@@ -70,6 +70,33 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 /* Winograd F(4x4,3x3) convolution (winograd.c, winograd_avx2.c)            */
 /* ------------------------------------------------------------------------ */
 
+/* 3x3 convolution, stride 1, dilation 1, group 1, by Winograd's minimal
+ * filtering: F(4x4,3x3) (tile = 4, 6x6 input tiles, 36 products per tile) or
+ * F(2x2,3x3) (tile = 2, 4x4 input tiles, 16 products).  The weights are
+ * transformed and packed once (tc_winograd3x3_pack_f32); each run transforms
+ * the input tiles, does one [K x C] by [C x tiles] GEMM per frequency point,
+ * and transforms back with bias, residual and activation fused into the store. */
+
+/* Floats of the packed weights: (tile+2)^2 * roundup(K, 6) * C. */
+size_t tc_winograd3x3_packed_size(int K, int C, int tile);
+
+/* w: [K, C, 3, 3]  ->  packed: [(tile+2)^2][roundup(K,6)/6][C][6]
+ * (transformed in double precision; padding rows are zero). */
+void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed);
+
+/* Floats of workspace tc_winograd3x3_f32 needs (independent of the thread count). */
+size_t tc_winograd3x3_workspace_size(int N, int C, int H, int W, int K,
+                                     int pad_t, int pad_l, int pad_b, int pad_r, int tile);
+
+/* x: [N, C, H, W]  packed: from tc_winograd3x3_pack_f32  bias: [K] or NULL
+ * residual: [N, K, OH, OW] or NULL (may equal y)  y: [N, K, OH, OW]
+ * OH = H + pad_t + pad_b - 2, OW = W + pad_l + pad_r - 2 (both >= 1).
+ * y = act(conv(x, w) + bias + residual). */
+void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                        const float *packed, const float *bias, int K,
+                        int pad_t, int pad_l, int pad_b, int pad_r, int tile, int act,
+                        const float *residual, float *y, float *workspace);
+
 /* end of Winograd section */
 
 /* ------------------------------------------------------------------------ */
