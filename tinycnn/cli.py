@@ -69,8 +69,17 @@ def load_onnx(path: str):
 
 
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    """An exception's message as one line (a multi-line message is joined with '; ')."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(e).__name__
+    return " ".join(a + (";" if not a.endswith(":") and b else "") for a, b in zip(lines, lines[1:] + [""])).strip()
+
+
+def _engine_message(e: BaseException, source: str) -> str:
+    """The engine's message, one line, without repeating the file name it may start with."""
+    text = _first_line(e)
+    return text[len(source) + 2:] if text.startswith(source + ": ") else text
 
 
 def metadata(model) -> Dict[str, str]:
@@ -179,14 +188,14 @@ def tinycnn_session(model, threads: Optional[int] = None, optimize: bool = True,
     try:
         return tinycnn.InferenceSession(model, sess_options=opts)
     except (ValueError, NotImplementedError, KeyError, TypeError, tinycnn.TinyCNNError) as e:
-        raise CLIError(f"{source}: tinycnn cannot run this model: {_first_line(e)}") from None
+        raise CLIError(f"{source}: tinycnn cannot run this model: {_engine_message(e, source)}") from None
 
 
 def run_tinycnn(sess, names, feeds, source: str = "model"):
     try:
         return sess.run(names, feeds)
     except (ValueError, NotImplementedError, KeyError, TypeError) as e:
-        raise CLIError(f"{source}: tinycnn failed: {_first_line(e)}") from None
+        raise CLIError(f"{source}: tinycnn failed: {_engine_message(e, source)}") from None
 
 
 def onnxruntime_session(model, threads: Optional[int] = None, optimize: bool = True):
@@ -357,6 +366,10 @@ def cmd_infer(args) -> int:
                        "infer handles 1 (grayscale) or 3 (color)")
     if args.size:
         size = tuple(args.size)
+        fixed = [d for d in dims[2:] if isinstance(d, int) and d > 0]
+        if len(fixed) == 2 and tuple(fixed) != size:
+            raise CLIError(f"--size {size[0]} {size[1]}: {model_path} has a fixed input size "
+                           f"{fixed[0]}x{fixed[1]}")
     else:
         size = tuple(d if isinstance(d, int) and d > 0 else DEFAULT_SPATIAL for d in dims[2:])
     fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
@@ -1001,11 +1014,10 @@ def cmd_verify(args) -> int:
                           "top5": {"tinycnn": top5_ours, "onnxruntime": top5_ref},
                           "ok": first_bad is None}))
     else:
-        shown = rows if args.all_layers or len(rows) <= 50 else rows
-        table_rows = [[r["node"], r["op"], r["tensor"], _fmt_shape(r["shape"]), _g(r["max_abs"]),
+        table_rows = [[r["node"], r["op"], _short_tensor(r["tensor"], r["node"]), _fmt_shape(r["shape"]), _g(r["max_abs"]),
                        _g(r["max_rel"]), _g(r["need_atol"]), _g(r["need_rtol"]),
                        "ok" if r["ok"] else "FAIL" + (f" ({r['note']})" if r["note"] else "")]
-                      for r in shown]
+                      for r in rows]
         print(_table(["node", "op", "tensor", "shape", "max abs", "max rel", "need atol", "need rtol", ""],
                      table_rows, right={4, 5, 6, 7}))
         print()
@@ -1029,6 +1041,11 @@ def cmd_verify(args) -> int:
     return EXIT_OK if first_bad is None else EXIT_MISMATCH
 
 
+def _short_tensor(tensor: str, node: str) -> str:
+    """Blank when the tensor is just the node's output by the exporters' naming (`<node>_output_0`)."""
+    return "" if tensor.startswith(node + "_output_") else tensor
+
+
 def _g(x: float) -> str:
     if x is None:
         return "-"
@@ -1041,16 +1058,12 @@ def _g(x: float) -> str:
 # bench and profile
 # ----------------------------------------------------------------------------------------------
 
-def _time_runs(run, seconds: float, warmup: int, min_runs: int = 5) -> List[float]:
-    for _ in range(warmup):
-        run()
-    times = []
-    deadline = time.perf_counter() + seconds
-    while len(times) < min_runs or time.perf_counter() < deadline:
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return times
+def _num(x: float, digits: int = 4) -> str:
+    """At least `digits` significant digits, never in exponent form (for tables people and scripts read)."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:.1f}"
+    decimals = max(1, digits - 1 - int(math.floor(math.log10(abs(x)))))
+    return f"{x:.{decimals}f}"
 
 
 def _stats(times: Sequence[float], batch: int, macs: int) -> dict:
@@ -1078,7 +1091,7 @@ def cmd_bench(args) -> int:
     try:
         engines["tinycnn"]()
     except (ValueError, NotImplementedError, KeyError, TypeError) as e:
-        raise CLIError(f"{args.model}: tinycnn failed: {_first_line(e)}") from None
+        raise CLIError(f"{args.model}: tinycnn failed: {_engine_message(e, args.model)}") from None
 
     times = {name: [] for name in engines}
     for name, run in engines.items():  # warm-up
@@ -1100,8 +1113,8 @@ def cmd_bench(args) -> int:
     inputs = ", ".join(f"{k} {_fmt_shape(v)}" for k, v in shapes.items())
     print(f"model    {args.model}  ({macs / 1e9:.3f} GMACs per image)")
     print(f"input    {inputs}  threads {args.threads or 'default'}  warm-up {args.warmup} runs")
-    rows = [[name, f"{s['median_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['images_per_s']:.1f}",
-             f"{s['gflops']:.1f}", str(s["runs"])] for name, s in stats.items()]
+    rows = [[name, _num(s["median_ms"]), _num(s["p90_ms"]), _num(s["images_per_s"]), _num(s["gflops"]),
+             str(s["runs"])] for name, s in stats.items()]
     print(_table(["engine", "median ms", "p90 ms", "images/s", "GFLOP/s", "runs"], rows, right={1, 2, 3, 4, 5}))
     if "onnxruntime" in stats:
         ratio = stats["tinycnn"]["median_ms"] / stats["onnxruntime"]["median_ms"]
@@ -1123,7 +1136,7 @@ def cmd_profile(args) -> int:
         try:
             return sess.run_profiled(feeds)[1]
         except (ValueError, NotImplementedError, KeyError, TypeError) as e:
-            raise CLIError(f"{args.model}: tinycnn failed: {_first_line(e)}") from None
+            raise CLIError(f"{args.model}: tinycnn failed: {_engine_message(e, args.model)}") from None
 
     for _ in range(args.warmup):
         once()
@@ -1150,7 +1163,7 @@ def cmd_profile(args) -> int:
         return EXIT_OK
     shown = rows if args.all or len(rows) <= args.limit else rows[:args.limit]
     table = [[r["node"], r["op"], f"{r['ms']:.3f}", f"{100 * r['share']:.1f}%",
-              "" if r["gflops"] is None else f"{r['gflops']:.1f}"] for r in shown]
+              "" if r["gflops"] is None else _num(r["gflops"], 3)] for r in shown]
     print(_table(["node", "op", "ms", "share", "GFLOP/s"], table, right={2, 3, 4}))
     if len(shown) < len(rows):
         rest = rows[len(shown):]
