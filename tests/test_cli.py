@@ -184,3 +184,63 @@ def test_debug_shows_traceback(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "x.onnx" in proc.stderr
+
+
+def _gap_classifier(path, classes, winner, batch="N", spatial=("H", "W")):
+    """x[batch, 3, H, W] -> GlobalAveragePool -> Flatten -> Gemm: class `winner` scores the mean pixel."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.zeros((classes, 3), np.float32)
+    w[winner] = 1.0
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "gap", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, *spatial])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, classes])],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(classes, np.float32), "b")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return str(path)
+
+
+@needs_executor
+def test_imagenet_names_for_1000_classes(tmp_path, capsys):
+    model = _gap_classifier(tmp_path / "cat.onnx", 1000, 281)
+    white = tmp_path / "white.png"
+    Image.new("RGB", (300, 200), (255, 255, 255)).save(white)
+    code, out, err = run_cli(capsys, "infer", model, white, "--top", 2)
+    assert code == 0, err
+    assert out.splitlines()[1].endswith("tabby cat (281)"), out
+
+
+@needs_executor
+def test_fixed_batch_model_pads_the_last_batch(tmp_path, capsys):
+    import onnx
+
+    model = onnx.load(cli.DIGITS_MODEL)
+    for vi in (model.graph.input[0], model.graph.output[0]):
+        vi.type.tensor_type.shape.dim[0].dim_value = 2  # batch fixed at 2
+    path = tmp_path / "digits_b2.onnx"
+    onnx.save(model, path)
+    code, out, err = run_cli(capsys, "infer", path, sample(6), sample(0), sample(9), "--json", "--top", 1)
+    assert code == 0, err
+    assert [json.loads(line)["top"][0]["label"] for line in out.splitlines()] == ["6", "0", "9"]
+    code, out, err = run_cli(capsys, "bench", path, "--batch", 3)
+    assert code == 2 and "fixed batch of 2" in _one_error_line(err)
+
+
+@needs_executor
+def test_model_with_external_data(tmp_path, capsys):
+    import onnx
+
+    model = onnx.load(cli.DIGITS_MODEL)
+    path = tmp_path / "ext.onnx"
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="ext.onnx.data",
+              size_threshold=0)
+    assert os.path.exists(tmp_path / "ext.onnx.data")
+    code, out, err = run_cli(capsys, "infer", path, sample(8), "--top", 1)
+    assert code == 0 and out.splitlines()[1].split()[1] == "8", out + err
+    code, out, err = run_cli(capsys, "summary", path)
+    assert code == 0 and "parameters   " in out and "MACs         533,824" in out, out + err
+    code, out, err = run_cli(capsys, "verify", path, "--all-layers")
+    assert code == 0, out + err

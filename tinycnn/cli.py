@@ -133,9 +133,16 @@ def parse_shape(text: str) -> Tuple[Optional[str], List[int]]:
 
 
 def input_shapes(model, batch: int = 1, overrides: Sequence[str] = ()) -> Dict[str, List[int]]:
-    """A concrete shape for every graph input; `overrides` are --input-shape strings."""
+    """A concrete shape for every graph input; `overrides` are --input-shape strings.
+    A `batch` other than 1 must fit the model: a fixed batch axis cannot take it."""
     inputs = graph_inputs(model)
     shapes = {i.name: concrete_shape(declared_shape(i), batch) for i in inputs}
+    if batch != 1 and not overrides:
+        for i in inputs:
+            dims = declared_shape(i)
+            if dims and isinstance(dims[0], int) and dims[0] > 0 and dims[0] != batch:
+                raise CLIError(f"--batch {batch}: input {i.name!r} has a fixed batch of {dims[0]} "
+                               f"(export the model with a dynamic batch axis)")
     for k, text in enumerate(overrides):
         name, dims = parse_shape(text)
         if name is None:
@@ -706,6 +713,15 @@ def _peak_activation_bytes(model, shapes, elem_size) -> int:
     return peak
 
 
+def _scaled(n: int, unit: str) -> str:
+    """1.81 GMACs; below ten million, 0.53 MMACs."""
+    return f"{n / 1e9:.2f} G{unit}" if n >= 1e7 else f"{n / 1e6:.2f} M{unit}"
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.2f} kB"
+
+
 def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
@@ -775,10 +791,11 @@ def format_summary(analysis: Analysis, model_name: str, show_all: bool = False) 
         f"model        {model_name}",
         f"input        {inputs}",
         f"parameters   {_fmt_int(analysis.params)}",
-        f"MACs         {_fmt_int(analysis.macs)}  ({analysis.macs / 1e9:.2f} GMACs, "
-        f"{2 * analysis.macs / 1e9:.2f} GFLOPs)",
-        f"weights      {analysis.weight_bytes / 1e6:.2f} MB",
-        f"peak memory  {analysis.peak_activation_bytes / 1e6:.2f} MB of activations",
+        f"MACs         {_fmt_int(analysis.macs)}  ({_scaled(analysis.macs, 'MACs')}, "
+        f"{_scaled(2 * analysis.macs, 'FLOPs')})",
+        f"weights      {_fmt_bytes(analysis.weight_bytes)}",
+        f"peak memory  {_fmt_bytes(analysis.peak_activation_bytes)} of activations (live tensors, "
+        f"batch {next(iter(analysis.input_shapes.values()), [1])[0] if analysis.input_shapes else 1})",
         f"opsets       {opsets}",
         f"producer     {analysis.producer or '?'}",
     ]
@@ -835,6 +852,11 @@ def plot_feature_maps(analysis: Analysis, path: str, title: str):
     ax2.plot(xs, channels, "s--", color="tab:orange", label="channels")
     ax2.set_ylabel("channels", color="tab:orange")
     ax2.set_yscale("log", base=2)
+    from matplotlib.ticker import ScalarFormatter
+
+    for ax in (ax1, ax2):  # 224, 112, 56 read better than 2^7.8
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax1.set_title(f"{title}: spatial size shrinks, depth grows")
     fig.tight_layout()
     try:
