@@ -244,3 +244,10 @@ def test_model_with_external_data(tmp_path, capsys):
     assert code == 0 and "parameters   " in out and "MACs         533,824" in out, out + err
     code, out, err = run_cli(capsys, "verify", path, "--all-layers")
     assert code == 0, out + err
+
+
+def test_without_pillow(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    code, out, err = run_cli(capsys, "infer", sample(2))
+    assert code == 2
+    assert _one_error_line(err) == "tinycnn: error: infer needs Pillow to read images: pip install tinycnn[cli]"

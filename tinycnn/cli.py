@@ -341,8 +341,17 @@ def _class_scores(output: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _require_pillow(what: str):
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise CLIError(f"{what} needs Pillow to read images: pip install tinycnn[cli]") from None
+
+
 def cmd_infer(args) -> int:
     from .images import ImageError, find_images, load_and_preprocess
+
+    _require_pillow("infer")
 
     positional = list(args.inputs)
     if not positional:
@@ -389,9 +398,12 @@ def cmd_infer(args) -> int:
     results = []
     progress = None
     if len(paths) > PROGRESS_MIN_IMAGES and not args.no_progress:
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(paths), unit="img", file=sys.stderr, desc="infer")
+        try:
+            from tqdm import tqdm
+        except ImportError:  # the progress bar is a nicety: run without it
+            tqdm = None
+        if tqdm is not None:
+            progress = tqdm(total=len(paths), unit="img", file=sys.stderr, desc="infer")
     try:
         for start in range(0, len(paths), batch):
             chunk = paths[start:start + batch]
@@ -414,7 +426,11 @@ def cmd_infer(args) -> int:
                          "top": [{"index": int(i), "label": labels[i] if i < len(labels) else str(int(i)),
                                   "probability": float(p[i])} for i in top]}
                 results.append(entry)
-                _print_result(entry, args.json)
+                text = _format_result(entry, args.json)
+                if progress is not None:
+                    progress.write(text, file=sys.stdout)  # keeps the bar on stderr intact
+                else:
+                    print(text, flush=True)
             if progress is not None:
                 progress.update(n)
     finally:
@@ -423,16 +439,15 @@ def cmd_infer(args) -> int:
     return EXIT_OK
 
 
-def _print_result(entry, as_json: bool):
+def _format_result(entry, as_json: bool) -> str:
     if as_json:
-        print(json.dumps(entry), flush=True)
-        return
-    print(entry["image"])
+        return json.dumps(entry)
+    lines = [entry["image"]]
     for t in entry["top"]:
         label = t["label"]
         tail = label if label == str(t["index"]) else f"{label} ({t['index']})"
-        print(f"  {100.0 * t['probability']:6.2f}%  {tail}")
-    sys.stdout.flush()
+        lines.append(f"  {100.0 * t['probability']:6.2f}%  {tail}")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -896,6 +911,7 @@ def _verify_feeds(model, args) -> Dict[str, np.ndarray]:
         return {vi.name: np.ascontiguousarray(x, dtype=_numpy_dtype(vi))}
     from .images import ImageError, load_and_preprocess
 
+    _require_pillow("--input IMAGE")
     if len(want) != 4:
         raise CLIError(f"--input {args.input}: an image needs an [N, C, H, W] input, the model's is {want}")
     ns = argparse.Namespace(preset=args.preset, mean=None, std=None, bgr=False, crop_ratio=None)
