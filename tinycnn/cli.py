@@ -391,11 +391,15 @@ def cmd_infer(args) -> int:
     fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
     batch = fixed_batch or max(1, args.batch)
     spec = preprocessing_for(args, meta)
+    for what, values in (("mean", spec.mean), ("std", spec.std)):
+        if len(values) not in (1, channels) and not (channels == 1 and len(values) == 3):
+            raise CLIError(f"--{what} has {len(values)} values but {model_path} takes {channels} channel(s)")
+    if args.labels:
+        read_labels(args.labels)  # a missing labels file fails before any work
 
     sess = tinycnn_session(model_path, args.threads, source=model_path)
     input_name = inputs[0].name
     labels = None
-    results = []
     progress = None
     if len(paths) > PROGRESS_MIN_IMAGES and not args.no_progress:
         try:
@@ -425,7 +429,6 @@ def cmd_infer(args) -> int:
                 entry = {"image": path,
                          "top": [{"index": int(i), "label": labels[i] if i < len(labels) else str(int(i)),
                                   "probability": float(p[i])} for i in top]}
-                results.append(entry)
                 text = _format_result(entry, args.json)
                 if progress is not None:
                     progress.write(text, file=sys.stdout)  # keeps the bar on stderr intact
@@ -1273,6 +1276,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("infer", parents=[common], help="classify images",
+                       usage="tinycnn infer [MODEL.onnx] IMAGE|FOLDER... [options]",
                        description="Classify images. With no MODEL, the bundled digits model is used "
                                    "(models/digits/samples has pictures to try).", epilog=EPILOG)
     p.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",
