@@ -1152,7 +1152,7 @@ def cmd_bench(args) -> int:
                           "macs_per_image": macs, "engines": stats}))
         return EXIT_OK
     inputs = ", ".join(f"{k} {_fmt_shape(v)}" for k, v in shapes.items())
-    print(f"model    {args.model}  ({macs / 1e9:.3f} GMACs per image)")
+    print(f"model    {args.model}  ({_scaled(macs, 'MACs')} per image)")
     print(f"input    {inputs}  threads {args.threads or 'default'}  warm-up {args.warmup} runs")
     rows = [[name, _num(s["median_ms"]), _num(s["p90_ms"]), _num(s["images_per_s"]), _num(s["gflops"]),
              str(s["runs"])] for name, s in stats.items()]
