@@ -186,13 +186,14 @@ def test_debug_shows_traceback(tmp_path):
     assert "Traceback" in proc.stderr and "x.onnx" in proc.stderr
 
 
-def _gap_classifier(path, classes, winner, batch="N", spatial=("H", "W")):
-    """x[batch, 3, H, W] -> GlobalAveragePool -> Flatten -> Gemm: class `winner` scores the mean pixel."""
+def _gap_classifier(path, classes, winner, batch="N", spatial=("H", "W"), channel_weights=(1.0, 1.0, 1.0)):
+    """x[batch, 3, H, W] -> GlobalAveragePool -> Flatten -> Gemm: class `winner` scores the weighted
+    channel means, every other class scores 0."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = np.zeros((classes, 3), np.float32)
-    w[winner] = 1.0
+    w[winner] = channel_weights
     nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
              helper.make_node("Flatten", ["g"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1)]
@@ -251,3 +252,21 @@ def test_without_pillow(capsys, monkeypatch):
     code, out, err = run_cli(capsys, "infer", sample(2))
     assert code == 2
     assert _one_error_line(err) == "tinycnn: error: infer needs Pillow to read images: pip install tinycnn[cli]"
+
+
+@needs_executor
+@pytest.mark.parametrize("preset,first_channel", [
+    ("imagenet", (200 / 255 - 0.485) / 0.229),  # R first, torchvision statistics
+    ("caffe", 50 - 103.939),                    # B first, 0..255 minus the BGR mean
+    ("none", 200 / 255),
+])
+def test_presets_end_to_end(tmp_path, capsys, preset, first_channel):
+    """Two classes: logit 0 = mean of the first input channel, logit 1 = 0; so p0 = sigmoid(channel 0)."""
+    model = _gap_classifier(tmp_path / "two.onnx", 2, 0, spatial=(16, 16), channel_weights=(1.0, 0.0, 0.0))
+    img = tmp_path / "solid.png"
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(img)
+    code, out, err = run_cli(capsys, "infer", model, img, "--preset", preset, "--json")
+    assert code == 0, err
+    top = {t["index"]: t["probability"] for t in json.loads(out)["top"]}
+    want = 1.0 / (1.0 + np.exp(-first_channel))
+    assert top[0] == pytest.approx(want, rel=1e-4), (preset, top, want)

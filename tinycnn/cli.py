@@ -837,11 +837,27 @@ def _table(header, rows, right=()) -> str:
 def cmd_summary(args) -> int:
     model = load_onnx(args.model)
     analysis = analyze(model, input_shapes(model, 1, args.input_shape or ()))
-    print(format_summary(analysis, args.model, show_all=args.all))
+    if args.json:
+        print(json.dumps(summary_dict(analysis, args.model)))
+    else:
+        print(format_summary(analysis, args.model, show_all=args.all))
     if args.plot:
         plot_feature_maps(analysis, args.plot, os.path.basename(args.model))
         print(f"plot         {args.plot}")
     return EXIT_OK
+
+
+def summary_dict(analysis: Analysis, model_name: str) -> dict:
+    """`summary --json`: the table and the totals as plain data."""
+    layers = [{"node": layer.name, "op": layer.op, "window": _window_text(layer, analysis),
+               "output": layer.out_shape, "params": layer.params, "macs": layer.macs,
+               "rf": list(layer.rf) if layer.rf else None,
+               "jump": list(layer.jump) if layer.jump and layer.jump != (0, 0) else None}
+              for layer in analysis.layers]
+    return {"model": model_name, "inputs": analysis.input_shapes, "layers": layers,
+            "params": analysis.params, "macs": analysis.macs, "weight_bytes": analysis.weight_bytes,
+            "peak_activation_bytes": analysis.peak_activation_bytes, "opsets": analysis.opsets,
+            "producer": analysis.producer}
 
 
 def plot_feature_maps(analysis: Analysis, path: str, title: str):
@@ -1325,6 +1341,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input shape (default: batch 1, symbolic spatial dims 224)")
     p.add_argument("--plot", metavar="FILE.png", help="draw feature-map size and depth (needs matplotlib)")
     p.add_argument("--all", action="store_true", help="also list shape-arithmetic nodes")
+    p.add_argument("--json", action="store_true", help="the table and totals as one JSON object")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("bench", parents=[common], help="latency and throughput",
