@@ -162,54 +162,9 @@ static void pad_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* im2col folded into the B packing                                         */
 /* ------------------------------------------------------------------------ */
 
-typedef struct {
-    const float *x; /* zero-padded input of one group: [Cg][hp][wp] */
-    size_t plane;   /* hp * wp */
-    int wp, OW, KH, KW, sh, sw, dh, dw;
-} im2col_b;
-
-/* dst[ceil(nc/NR)][kc][NR]: rows k = (c, ki, kj) of [k0, k0+kc), columns
- * n = (oh, ow) of [n0, n0+nc).  scratch holds each column's offset in the
- * padded plane, so a row costs one table lookup per element; panels whose 16
- * columns are consecutive in memory (stride 1, one output row) are copied. */
-static void pack_b_im2col(const void *varg, int k0, int kc, int n0, int nc, float *dst,
-                          void *scratch)
-{
-    const im2col_b *g = (const im2col_b *)varg;
-    int *base = (int *)scratch;
-    int *contig = base + TC_GEMM_NC;
-    int oh = n0 / g->OW, ow = n0 % g->OW;
-    for (int j = 0; j < nc; j++) {
-        base[j] = oh * g->sh * g->wp + ow * g->sw;
-        if (++ow == g->OW) {
-            ow = 0;
-            oh++;
-        }
-    }
-    const int npan = (nc + NR - 1) / NR;
-    for (int q = 0; q < npan; q++) {
-        int j0 = q * NR;
-        contig[q] = j0 + NR <= nc && base[j0 + NR - 1] - base[j0] == NR - 1;
-    }
-    const int khw = g->KH * g->KW;
-    for (int kk = 0; kk < kc; kk++) {
-        int k = k0 + kk, c = k / khw, r = k % khw, ki = r / g->KW, kj = r % g->KW;
-        const float *src = g->x + c * g->plane + (size_t)ki * g->dh * g->wp + (size_t)kj * g->dw;
-        float *d = dst + (size_t)kk * NR;
-        for (int q = 0; q < npan; q++, d += (size_t)kc * NR) {
-            const int *bq = base + q * NR;
-            if (contig[q]) {
-                memcpy(d, src + bq[0], NR * sizeof(float));
-            } else {
-                int nr = nc - q * NR < NR ? nc - q * NR : NR;
-                for (int j = 0; j < nr; j++)
-                    d[j] = src[bq[j]];
-                for (int j = nr; j < NR; j++)
-                    d[j] = 0.0f;
-            }
-        }
-    }
-}
+#define TC_IM2COL_FN tc_pack_b_im2col_portable
+#include "conv_im2col_body.h"
+#undef TC_IM2COL_FN
 
 /* ------------------------------------------------------------------------ */
 /* Depthwise                                                                */
@@ -290,7 +245,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             xs = xpad;
         }
         for (int g = 0; g < p->group; g++) {
-            im2col_b ib;
+            tc_im2col_b ib;
             tc_dense_b db;
             tc_gemm_op op;
             memset(&op, 0, sizeof(op));
@@ -315,7 +270,11 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                 ib.sw = p->sw;
                 ib.dh = p->dh;
                 ib.dw = p->dw;
-                op.pack_b = pack_b_im2col;
+                op.pack_b = tc_pack_b_im2col_portable;
+#ifdef TC_HAVE_AVX2_SOURCES
+                if (ctx && ctx->isa == TC_ISA_AVX2)
+                    op.pack_b = tc_pack_b_im2col_avx2;
+#endif
                 op.b_arg = &ib;
             }
             op.C = y + b * out_img + (size_t)g * Kg * N;

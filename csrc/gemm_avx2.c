@@ -76,18 +76,10 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
         c51 = _mm256_fmadd_ps(av, b1, c51);                                                       \
     } while (0)
 
-    int k = 0;
-    for (; k + 4 <= kc; k += 4) {
-        _mm_prefetch((const char *)(b + 4 * NR * 4), _MM_HINT_T0);
-        TC_STEP(0, 0);
-        TC_STEP(MR, NR);
-        _mm_prefetch((const char *)(b + 4 * NR * 4 + 32), _MM_HINT_T0);
-        TC_STEP(2 * MR, 2 * NR);
-        TC_STEP(3 * MR, 3 * NR);
-        a += 4 * MR;
-        b += 4 * NR;
-    }
-    for (; k < kc; k++) {
+    /* A plain loop: gcc allocates the 12 accumulators without spills (a
+     * hand-unrolled body spilled and ran ~8% slower). */
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; k++) {
         TC_STEP(0, 0);
         a += MR;
         b += NR;
