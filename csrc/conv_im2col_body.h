@@ -5,20 +5,23 @@
 #include <string.h>
 
 /* dst[ceil(nc/NR)][kc][NR]: rows k = (c, ki, kj) of [k0, k0+kc), columns
- * n = (oh, ow) of [n0, n0+nc).  scratch caches each row's offset in the padded
- * input (rebuilt when new_k).  The 16 columns of a panel are split into runs
- * within one output row (src offset base + j*sw): one run of 16 is a fixed-size
- * copy, a panel straddling output rows is two or more shorter runs. */
+ * n = (oh, ow) of [n0, n0+nc).  The input is phase split (see conv.c), so
+ * every tap is a stride-1 window: scratch caches each row's offset (rebuilt
+ * when new_k); the 16 columns of a panel are runs within one output row: one
+ * run of 16 is a fixed-size copy, a panel straddling output rows is two or
+ * more shorter copies. */
 void TC_IM2COL_FN(const void *varg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
                   int new_k)
 {
     const tc_im2col_b *g = (const tc_im2col_b *)varg;
     ptrdiff_t *koff = (ptrdiff_t *)scratch; /* [KC] */
-    const int sw = g->sw;
     if (new_k) {
         int khw = g->KH * g->KW, c = k0 / khw, r = k0 % khw, ki = r / g->KW, kj = r % g->KW;
         for (int kk = 0; kk < kc; kk++) {
-            koff[kk] = (ptrdiff_t)c * g->plane + (ptrdiff_t)ki * g->dh * g->wp + (ptrdiff_t)kj * g->dw;
+            int ty = ki * g->dh, tx = kj * g->dw;
+            koff[kk] = (ptrdiff_t)c * g->cstride +
+                       (ptrdiff_t)((ty % g->sh) * g->sw + tx % g->sw) * g->pplane +
+                       (ptrdiff_t)(ty / g->sh) * g->wp + tx / g->sw;
             if (++kj == g->KW) {
                 kj = 0;
                 if (++ki == g->KH) {
@@ -37,7 +40,7 @@ void TC_IM2COL_FN(const void *varg, int k0, int kc, int n0, int nc, float *dst, 
         for (int j = 0; j < nr;) {
             int len = g->OW - ow < nr - j ? g->OW - ow : nr - j;
             rj[nruns] = j;
-            rb[nruns++] = (ptrdiff_t)oh * g->sh * g->wp + (ptrdiff_t)ow * sw;
+            rb[nruns++] = (ptrdiff_t)oh * g->wp + ow;
             j += len;
             ow += len;
             if (ow == g->OW) {
@@ -48,33 +51,17 @@ void TC_IM2COL_FN(const void *varg, int k0, int kc, int n0, int nc, float *dst, 
         rj[nruns] = nr;
         if (nruns == 1 && nr == NR) {
             const float *src = g->x + rb[0];
-            if (sw == 1) {
-                for (int kk = 0; kk < kc; kk++)
-                    memcpy(dst + (size_t)kk * NR, src + koff[kk], NR * sizeof(float));
-            } else if (sw == 2) {
-                for (int kk = 0; kk < kc; kk++) {
-                    const float *s = src + koff[kk];
-                    float *d = dst + (size_t)kk * NR;
-                    for (int j = 0; j < NR; j++)
-                        d[j] = s[2 * j];
-                }
-            } else {
-                for (int kk = 0; kk < kc; kk++) {
-                    const float *s = src + koff[kk];
-                    float *d = dst + (size_t)kk * NR;
-                    for (int j = 0; j < NR; j++)
-                        d[j] = s[(ptrdiff_t)j * sw];
-                }
-            }
+            for (int kk = 0; kk < kc; kk++)
+                memcpy(dst + (size_t)kk * NR, src + koff[kk], NR * sizeof(float));
             continue;
         }
         for (int kk = 0; kk < kc; kk++) {
             const float *s = g->x + koff[kk];
             float *d = dst + (size_t)kk * NR;
             for (int r = 0; r < nruns; r++) {
-                const float *sr = s + rb[r] - (ptrdiff_t)rj[r] * sw;
+                const float *sr = s + rb[r] - rj[r];
                 for (int j = rj[r]; j < rj[r + 1]; j++)
-                    d[j] = sr[(ptrdiff_t)j * sw];
+                    d[j] = sr[j];
             }
             for (int j = nr; j < NR; j++)
                 d[j] = 0.0f;

@@ -76,6 +76,19 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
         c51 = _mm256_fmadd_ps(av, b1, c51);                                                       \
     } while (0)
 
+    /* The epilogue reads C (partial sums of earlier K blocks, often from L3)
+     * or the residual: start fetching it now, it lands during the FMA loop. */
+    if (!(flags & TC_UK_FIRST) || (flags & TC_UK_ACCUM)) {
+        for (int i = 0; i < mr; i++) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
+    } else if (e->residual) {
+        for (int i = 0; i < mr; i++) {
+            _mm_prefetch((const char *)(e->residual + i * e->ldr), _MM_HINT_T0);
+            _mm_prefetch((const char *)(e->residual + i * e->ldr + NR - 1), _MM_HINT_T0);
+        }
+    }
     /* A plain loop: gcc allocates the 12 accumulators without spills (a
      * hand-unrolled body spilled and ran ~8% slower). */
 #pragma GCC unroll 4
