@@ -24,3 +24,16 @@ int tc_unary_run_avx2_(int op, float alpha, float beta, const float *x, float *y
     unary_run_(op, alpha, beta, x, y, n);
     return 1;
 }
+
+void tc_lrn_div_pow075_avx2_(const float *x, float *y, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_sqrt_ps(_mm256_loadu_ps(y + i));
+        _mm256_storeu_ps(y + i, _mm256_div_ps(_mm256_loadu_ps(x + i), _mm256_mul_ps(r, _mm256_sqrt_ps(r))));
+    }
+    for (; i < n; i++) {
+        float r = sqrtf(y[i]);
+        y[i] = x[i] / (r * sqrtf(r));
+    }
+}

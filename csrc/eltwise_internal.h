@@ -74,6 +74,8 @@ void tc_unary_run_ref_(int op, float alpha, float beta, const float *x, float *y
 /* Return 1 when handled, 0 to fall back to the reference. */
 int tc_binary_run_avx2_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);
 int tc_unary_run_avx2_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n);
+/* y[i] = x[i] / (sqrt(d) * sqrt(sqrt(d))) with d = y[i] on entry (LRN, beta = 0.75) */
+void tc_lrn_div_pow075_avx2_(const float *x, float *y, ptrdiff_t n);
 #endif
 
 #endif
