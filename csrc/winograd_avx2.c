@@ -6,7 +6,7 @@
 #include "winograd_internal.h"
 
 #ifndef WG_PF_U
-#define WG_PF_U 96 /* floats ahead */
+#define WG_PF_U 1024 /* floats ahead: 4 KiB, about one DRAM latency of FMAs */
 #endif
 
 /* 1-D B^T for F(4,3) on 6 vectors (8 tiles each). */
@@ -77,10 +77,10 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
             _mm_storeu_ps(y, o);
         } else {
             if (r)
-                o = _mm_add_ps(o, _mm_castpd_ps(_mm_load_sd((const double *)r)));
+                o = _mm_add_ps(o, _mm_castsi128_ps(_mm_loadu_si64(r))); /* unaligned 2 floats */
             if (act)
                 o = _mm_max_ps(o, _mm_setzero_ps());
-            _mm_store_sd((double *)y, _mm_castps_pd(o));
+            _mm_storeu_si64(y, _mm_castps_si128(o));
         }
         return;
     }
@@ -296,6 +296,7 @@ static void gemm_6x8(const float *u, const float *v, int C, float *m)
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     for (int c = 0; c < C; c++) {
         __m256 b = _mm256_loadu_ps(v);
+        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
         c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 0), b, c0);
         c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 1), b, c1);
         c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 2), b, c2);
