@@ -353,6 +353,10 @@ static void input_lanes(const wg_job *j, int g, wg_in_lane *lanes)
     }
 }
 
+#ifndef WG_PF_X
+#define WG_PF_X 4 /* channels ahead to prefetch input rows (0: off) */
+#endif
+
 /* The 8 zero floats a missing tile reads (stride 0). */
 static const float wg_zeros[8] = {0};
 
@@ -374,6 +378,16 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             g_cur = g;
         }
         float *v = j->V + (ptrdiff_t)g * WG_NR * C + (ptrdiff_t)c * w;
+#if WG_PF_X > 0 && (defined(__GNUC__) || defined(__clang__))
+        /* The rows of 16 tiles of one channel are 6 short streams that the
+         * hardware prefetchers do not follow: fetch those of channel c + WG_PF_X. */
+        if (lanes[0].valid && c + WG_PF_X < C) {
+            const float *px = j->x + lanes[0].off + (c + WG_PF_X) * HW;
+            for (int u = 0; u < a; u++)
+                for (int e = 0; e < w * j->m + 2; e += 16)
+                    __builtin_prefetch(px + (ptrdiff_t)u * W + e);
+        }
+#endif
         for (int half = 0; half < w / WG_LANES; half++) {
             for (int l = 0; l < WG_LANES; l++) {
                 const wg_in_lane *q = &lanes[half * WG_LANES + l];
