@@ -33,6 +33,8 @@ SHAPES = [
     ("1 row", 1, 7, 9, 1, 40, (1, 1, 1, 1)),
     ("wide rows (8 tiles side by side)", 1, 16, 24, 18, 75, (1, 1, 1, 1)),
     ("wide pad 0, patches at the end of x", 2, 4, 5, 10, 34, (0, 0, 0, 0)),
+    # several chunks of tiles: with 2 threads each thread runs whole chunks
+    ("many chunks 128@62x64", 1, 128, 128, 62, 64, (1, 1, 1, 1)),
 ]
 
 
