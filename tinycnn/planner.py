@@ -259,7 +259,8 @@ class Planner:
         uses.update(output_names)
         feeds = []
         for name, (shape, dtype) in feed_shapes.items():
-            st = Storage(int(np.prod(shape, dtype=np.int64)), np.dtype(dtype), "arena", -1)
+            kind = "arena" if np.dtype(dtype) == np.float32 else "private"
+            st = Storage(int(np.prod(shape, dtype=np.int64)), np.dtype(dtype), kind, -1)
             st.refs = uses[name]
             self.storages.append(st)
             v = Value(name, shape, dtype, storage=st)
