@@ -41,6 +41,8 @@ def ConstantOfShape(n, input, *, value=None):
     if any(d < 0 for d in shape):
         raise n.error(f"negative dimension in shape {shape}")
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    if fill.size != 1:
+        raise n.error(f"attribute value must hold one element, got shape {np.shape(value)}")
     n.check_size(shape, fill.dtype)
     return [np.full(shape, fill[0], fill.dtype)]
 
@@ -124,6 +126,8 @@ def _reshape_target(n, in_shape, shape, allowzero):
 def Reshape(n, data, shape, *, allowzero=0):
     """-1 infers a dimension; 0 copies the input's (unless allowzero=1)."""
     target = require_const(n, shape, "the shape input")
+    if shape.dtype != np.int64:
+        raise n.error(f"the shape input has dtype {shape.dtype}; it must be int64")
     return [n.view(data, _reshape_target(n, data.shape, target, allowzero))]
 
 
@@ -201,6 +205,8 @@ def Dropout(n, data, ratio=None, training_mode=None, *, ratio_attr=None, seed=No
 @op("Concat", since=4)
 def Concat(n, *inputs, axis):
     inputs = [v for v in inputs if v is not None]
+    if not inputs:
+        raise n.error("needs at least one input")
     r = inputs[0].ndim
     a = axis_index(n, axis, r)
     for v in inputs:
@@ -288,6 +294,8 @@ def Gather(n, data, indices, *, axis=0):
     r = data.ndim
     a = axis_index(n, axis, r)
     idx = require_const(n, indices, "the indices")
+    if indices.dtype not in (np.int32, np.int64):
+        raise n.error(f"indices have dtype {indices.dtype}; they must be int32 or int64")
     idx = np.asarray(idx).astype(np.int64)
     size = data.shape[a]
     if idx.size and (idx.min() < -size or idx.max() >= size):
@@ -333,6 +341,7 @@ def _pad(n, data, pads, mode, value, axes=None):
     if any(d < 0 for d in shape):
         raise n.error(f"pads {pads} remove more than the input {data.shape} has")
     kw = {"constant_values": value} if mode == "constant" else {}
+    n.check_size(shape, data.dtype)
     if data.const is not None:
         return [np.pad(data.const[crop], grow, mode=mode, **kw)]
     for a, (b, e) in enumerate(grow):
