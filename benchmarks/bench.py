@@ -276,7 +276,7 @@ def model_files_bytes(path):
 def describe_model(path):
     """Input name and shape, and 2 x MACs of Conv, Gemm and MatMul (batch 1)."""
     import onnx
-    from onnx import numpy_helper, shape_inference  # noqa: F401  (numpy_helper: onnx import check)
+    from onnx import shape_inference
 
     model = onnx.load(str(path), load_external_data=False)
     g = model.graph
