@@ -1,0 +1,251 @@
+"""Load-time graph passes: no-op removal, topological order, constant folding, fusion.
+
+They work on the `Model` produced by tinycnn.loader and leave a `Graph`: nodes in
+execution order, constants as numpy initializers, and the aliases left by the
+removal of Identity and Dropout (a graph output may be such an alias).
+"""
+from dataclasses import dataclass, field
+import heapq
+from collections import Counter
+
+import numpy as np
+
+from .errors import InvalidModel
+from .loader import Node
+from .ops import check_supported
+
+# Internal ops the fusion pass creates live in this domain.
+FUSED = "tinycnn"
+
+
+@dataclass
+class Graph:
+    nodes: list
+    initializers: dict
+    opsets: dict
+    aliases: dict = field(default_factory=dict)   # removed name -> name that carries its value
+    fused_away: set = field(default_factory=set)  # intermediate names that no longer exist
+
+    def resolve(self, name):
+        while name in self.aliases:
+            name = self.aliases[name]
+        return name
+
+    def consumers(self):
+        out = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                if i:
+                    out.setdefault(i, []).append(n)
+        return out
+
+
+def prepare(model, level, ctx, options, cache):
+    """Model -> Graph ready to plan.  level: 0 none, 1 basic (folding), >=2 fusions."""
+    check_supported(model.nodes, model.opsets, model.source)
+    opsets = dict(model.opsets)
+    opsets.setdefault(FUSED, 1)
+    g = Graph(list(model.nodes), dict(model.initializers), opsets)
+    feeds = {vi.name for vi in model.inputs}
+    _remove_noops(g)
+    g.nodes = _topological(g.nodes, set(g.initializers) | feeds, model.source)
+    for vi in model.outputs:
+        name = g.resolve(vi.name)
+        produced = feeds | set(g.initializers) | {o for n in g.nodes for o in n.outputs}
+        if name not in produced:
+            raise InvalidModel(f"{model.source}: graph output {vi.name!r} is not produced by any node")
+    _fold_constants(g, ctx, options, cache)
+    if level >= 2:
+        keep = {g.resolve(vi.name) for vi in model.outputs}
+        _fold_batchnorm(g, keep)
+        _fuse_conv(g, keep)
+        _fuse_gemm_relu(g, keep)
+    return g
+
+
+def _remove_noops(g):
+    """Identity, and Dropout in inference (when its mask is unused), become aliases."""
+    used = {i for n in g.nodes for i in n.inputs}
+    kept = []
+    for n in g.nodes:
+        if n.op_type == "Identity" and n.domain == "" and n.inputs and n.inputs[0]:
+            g.aliases[n.outputs[0]] = n.inputs[0]
+        elif (n.op_type == "Dropout" and n.domain == "" and n.inputs and n.inputs[0]
+              and (len(n.outputs) < 2 or not n.outputs[1] or n.outputs[1] not in used)
+              and not _dropout_training(n, g)):
+            g.aliases[n.outputs[0]] = n.inputs[0]
+        else:
+            kept.append(n)
+    for n in kept:
+        n.inputs = [g.resolve(i) if i else i for i in n.inputs]
+    g.nodes = kept
+
+
+def _dropout_training(n, g):
+    if len(n.inputs) >= 3 and n.inputs[2]:
+        t = g.initializers.get(n.inputs[2])
+        return t is None or bool(np.asarray(t).reshape(-1)[0])
+    return False
+
+
+def _topological(nodes, available, source):
+    """Nodes in an order where every input is defined first (stable: file order wins ties)."""
+    producer = {}
+    for n in nodes:
+        for o in n.outputs:
+            if o:
+                if o in producer or o in available:
+                    raise InvalidModel(
+                        f"{source}: {n.describe()}: output {o!r} is also produced elsewhere")
+                producer[o] = n
+    waiting = {}
+    indegree = {}
+    for pos, n in enumerate(nodes):
+        deps = set()
+        for i in n.inputs:
+            if not i or i in available:
+                continue
+            p = producer.get(i)
+            if p is None:
+                raise InvalidModel(f"{source}: {n.describe()}: input {i!r} is not defined "
+                                   "(not a graph input, initializer or node output)")
+            deps.add(id(p))
+        indegree[id(n)] = len(deps)
+        for d in deps:
+            waiting.setdefault(d, []).append((pos, n))
+    heap = [(pos, id(n), n) for pos, n in enumerate(nodes) if indegree[id(n)] == 0]
+    heapq.heapify(heap)
+    order = []
+    while heap:
+        _, _, n = heapq.heappop(heap)
+        order.append(n)
+        for pos, m in waiting.get(id(n), ()):
+            indegree[id(m)] -= 1
+            if indegree[id(m)] == 0:
+                heapq.heappush(heap, (pos, id(m), m))
+    if len(order) != len(nodes):
+        stuck = [n.name for n in nodes if indegree[id(n)] > 0]
+        raise InvalidModel(f"{source}: the graph has a cycle through nodes {stuck[:8]}")
+    return order
+
+
+def _fold_constants(g, ctx, options, cache):
+    """Evaluate, at load, nodes whose inputs are all constants (e.g. ConstantOfShape weights)."""
+    from .planner import Planner, const_value  # the planner imports the op table
+    planner = Planner(g, ctx, options, cache)
+    values = {name: const_value(name, arr) for name, arr in g.initializers.items()}
+    kept = []
+    for n in g.nodes:
+        if (all(i in values for i in n.inputs if i)
+                and n.op_type not in ("RandomNormal", "RandomUniform")):
+            planner._plan_node(n, values, Counter())
+            if all(not o or (o in values and values[o].const is not None) for o in n.outputs):
+                continue
+        kept.append(n)
+    g.nodes = kept
+    g.initializers = {name: v.const for name, v in values.items()}
+
+
+def _single_consumer(g, name, keep):
+    if name in keep:
+        return None
+    c = g.consumers().get(name, [])
+    return c[0] if len(c) == 1 else None
+
+
+def _fold_batchnorm(g, keep):
+    """Conv -> BatchNormalization with constant parameters: scale the conv's weights."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    removed = set()
+    for bn in g.nodes:
+        if bn.op_type != "BatchNormalization" or bn.domain != "" or len(bn.inputs) < 5:
+            continue
+        if any(o for o in bn.outputs[1:]) or bn.attrs.get("training_mode", 0):
+            continue
+        conv = producers.get(bn.inputs[0])
+        if conv is None or conv.op_type != "Conv" or conv.domain != "" or id(conv) in removed:
+            continue
+        if _single_consumer(g, conv.outputs[0], keep) is not bn:
+            continue
+        params = [g.initializers.get(i) for i in bn.inputs[1:5]]
+        w = g.initializers.get(conv.inputs[1])
+        b = g.initializers.get(conv.inputs[2]) if len(conv.inputs) > 2 and conv.inputs[2] else None
+        if w is None or any(p is None for p in params) or (len(conv.inputs) > 2 and conv.inputs[2] and b is None):
+            continue
+        scale, bias, mean, var = (np.asarray(p, np.float64).reshape(-1) for p in params)
+        k = w.shape[0]
+        if not all(p.size == k for p in (scale, bias, mean, var)):
+            continue
+        s = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
+        w2 = (np.asarray(w, np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
+        b0 = np.zeros(k) if b is None else np.asarray(b, np.float64).reshape(-1)
+        b2 = ((b0 - mean) * s + bias).astype(np.float32)
+        wname, bname = f"{conv.name}::W_bn", f"{conv.name}::B_bn"
+        g.initializers[wname] = w2
+        g.initializers[bname] = b2
+        g.fused_away.add(conv.outputs[0])
+        conv.inputs = [conv.inputs[0], wname, bname]
+        conv.outputs = [bn.outputs[0]]
+        removed.add(id(bn))
+    g.nodes = [n for n in g.nodes if id(n) not in removed]
+
+
+def _fuse_conv(g, keep):
+    """Conv [+ Add(residual)] [+ Relu] -> one tinycnn::Conv with a fused epilogue.
+
+    The fused node takes the place of the last node it absorbs, so a residual
+    computed after the convolution (ResNet's downsample branch) is ready.
+    """
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    replaced = {}   # id(absorbed node) -> None (drop) ; id(last node) -> fused node
+    for conv in g.nodes:
+        if conv.op_type != "Conv" or conv.domain != "" or id(conv) in replaced:
+            continue
+        absorbed = [conv]
+        out = conv.outputs[0]
+        residual = ""
+        nxt = _single_consumer(g, out, keep)
+        if (nxt is not None and nxt.op_type in ("Add", "Sum") and nxt.domain == ""
+                and len(nxt.inputs) == 2 and nxt.inputs[0] != nxt.inputs[1]
+                and id(nxt) not in replaced):
+            other = nxt.inputs[1] if nxt.inputs[0] == out else nxt.inputs[0]
+            if other not in g.initializers:
+                residual = other
+                absorbed.append(nxt)
+                g.fused_away.add(out)
+                out = nxt.outputs[0]
+                nxt = _single_consumer(g, out, keep)
+        relu = 0
+        if nxt is not None and nxt.op_type == "Relu" and nxt.domain == "" and id(nxt) not in replaced:
+            relu = 1
+            absorbed.append(nxt)
+            g.fused_away.add(out)
+            out = nxt.outputs[0]
+        if len(absorbed) == 1:
+            continue
+        ins = list(conv.inputs) + [""] * (3 - len(conv.inputs))
+        fused = Node(conv.name, "Conv", FUSED, ins[:3] + [residual], [out],
+                     dict(conv.attrs, activation="Relu" if relu else ""), conv.index)
+        fused.label = "+".join(n.op_type for n in absorbed)
+        for n in absorbed[:-1]:
+            replaced[id(n)] = None
+        replaced[id(absorbed[-1])] = fused
+    g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+def _fuse_gemm_relu(g, keep):
+    """Gemm -> Relu becomes tinycnn::Gemm with a ReLU epilogue (VGG/AlexNet classifiers)."""
+    replaced = {}
+    for gemm in g.nodes:
+        if gemm.op_type != "Gemm" or gemm.domain != "":
+            continue
+        nxt = _single_consumer(g, gemm.outputs[0], keep)
+        if nxt is None or nxt.op_type != "Relu" or nxt.domain != "":
+            continue
+        fused = Node(gemm.name, "Gemm", FUSED, list(gemm.inputs), list(nxt.outputs),
+                     dict(gemm.attrs, activation="Relu"), gemm.index)
+        fused.label = "Gemm+Relu"
+        g.fused_away.add(gemm.outputs[0])
+        replaced[id(gemm)] = fused
+        replaced[id(nxt)] = None
+    g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]

@@ -1,0 +1,91 @@
+"""The op table: one small function per ONNX op, registered with its opset range.
+
+An op function is called once per plan (per set of input shapes), never per
+run.  It receives a `NodeContext` (tinycnn.planner) and the node's inputs as
+planner `Value`s (shape, dtype and, when known at plan time, the constant
+value), plus the node's attributes as keyword arguments, with the defaults of
+the ONNX spec.  It returns its outputs: numpy arrays for values it could
+compute at plan time (shape arithmetic), or Values produced by `n.emit(...)`,
+which schedules a kernel call for every run.
+
+Ops whose semantics changed between opsets are registered once per range,
+next to each other (`Softmax_1`, `Softmax_13`).
+"""
+from dataclasses import dataclass
+
+from ..errors import UnsupportedOperator
+
+MIN_OPSET = 7
+MAX_OPSET = 23   # the newest opset whose changes to our ops (type lists only, from 19) we checked
+
+
+@dataclass(frozen=True)
+class OpDef:
+    op_type: str
+    domain: str
+    since: int
+    until: int
+    fn: object
+    notes: str
+
+
+_TABLE = {}
+
+
+def op(op_type, since=MIN_OPSET, until=MAX_OPSET, domain="", notes=""):
+    """Register `fn` as the implementation of op_type for opsets since..until."""
+    def register(fn):
+        defs = _TABLE.setdefault((domain, op_type), [])
+        for d in defs:
+            if not (until < d.since or since > d.until):
+                raise RuntimeError(f"overlapping registrations for {op_type}")
+        defs.append(OpDef(op_type, domain, since, until, fn, notes or (fn.__doc__ or "").strip()
+                          .split("\n")[0]))
+        defs.sort(key=lambda d: d.since)
+        return fn
+    return register
+
+
+def lookup(domain, op_type, opset):
+    """The OpDef for op_type at this opset, or None."""
+    for d in _TABLE.get((domain, op_type), ()):
+        if d.since <= opset <= d.until:
+            return d
+    return None
+
+
+def supported_ops():
+    """The op table: a list of dicts (op_type, domain, since, until, notes), sorted by op type.
+
+    Internal ops (tinycnn's fused forms) are not listed.
+    """
+    rows = []
+    for (domain, op_type), defs in _TABLE.items():
+        if domain == "tinycnn":
+            continue
+        for d in defs:
+            rows.append({"op_type": op_type, "domain": domain or "ai.onnx",
+                         "since": d.since, "until": d.until, "notes": d.notes})
+    return sorted(rows, key=lambda r: (r["op_type"], r["since"]))
+
+
+def check_supported(nodes, opsets, source):
+    """Raise UnsupportedOperator listing every (domain, op, opset) not in the table, with node names."""
+    missing = {}
+    for node in nodes:
+        opset = opsets.get(node.domain)
+        if opset is None or lookup(node.domain, node.op_type, opset) is None:
+            key = (node.domain or "ai.onnx", node.op_type, opset)
+            missing.setdefault(key, []).append(node.name)
+    if missing:
+        lines = []
+        for (domain, op_type, opset), names in sorted(missing.items(), key=str):
+            shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+            lines.append(f"  {domain}::{op_type} (opset {opset}) used by {len(names)} node(s): {shown}")
+        raise UnsupportedOperator(
+            f"{source}: the model uses {len(missing)} operator(s) tinycnn does not implement:\n"
+            + "\n".join(lines))
+
+
+# Importing the op modules fills the table.
+from . import conv, dense, elementwise, pool, tensor  # noqa: E402,F401

@@ -1,0 +1,107 @@
+"""Helpers shared by the op functions: ONNX attribute quirks translated once."""
+import math
+
+import numpy as np
+
+from ..errors import InvalidModel, UnsupportedOperator
+
+
+def ints(value, n, default, name, node):
+    """An INTS attribute of length n (or the default repeated)."""
+    if value is None:
+        return [default] * n
+    value = [int(v) for v in value]
+    if len(value) != n:
+        raise node.error(f"attribute {name}={value} must have {n} values for {n} spatial dims")
+    return value
+
+
+def window_geometry(node, in_spatial, kernel_shape, strides=None, dilations=None, pads=None,
+                    auto_pad="NOTSET", ceil_mode=0):
+    """Pads and output size of a conv or pool window, following ONNX's auto_pad rules.
+
+    Returns (kernel, strides, dilations, pads_begin, pads_end, out_spatial), lists
+    of one int per spatial dim.  Errors name the node and every shape involved.
+    """
+    n = len(in_spatial)
+    kernel = ints(kernel_shape, n, None, "kernel_shape", node)
+    strides = ints(strides, n, 1, "strides", node)
+    dilations = ints(dilations, n, 1, "dilations", node)
+    for name, vals in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
+        if any(v < 1 for v in vals):
+            raise node.error(f"attribute {name}={vals} must be >= 1")
+    if isinstance(auto_pad, bytes):
+        auto_pad = auto_pad.decode()
+    begin, end, out = [0] * n, [0] * n, [0] * n
+    for i in range(n):
+        size, k, s, d = in_spatial[i], kernel[i], strides[i], dilations[i]
+        span = d * (k - 1) + 1
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            out[i] = -(-size // s)
+            total = max(0, (out[i] - 1) * s + span - size)
+            small, large = total // 2, total - total // 2
+            begin[i], end[i] = (small, large) if auto_pad == "SAME_UPPER" else (large, small)
+        elif auto_pad == "VALID":
+            out[i] = (size - span) // s + 1
+        elif auto_pad in ("NOTSET", ""):
+            p = ints(pads, 2 * n, 0, "pads", node)
+            if any(v < 0 for v in p):
+                raise node.error(f"attribute pads={p} must not be negative")
+            begin[i], end[i] = p[i], p[i + n]
+            padded = size + begin[i] + end[i] - span
+            if ceil_mode:
+                out[i] = -(-padded // s) + 1
+                # The last window must start inside the input or the leading padding.
+                if (out[i] - 1) * s >= size + begin[i]:
+                    out[i] -= 1
+            else:
+                out[i] = padded // s + 1 if padded >= 0 else 0
+        else:
+            raise node.error(f"unknown auto_pad {auto_pad!r}", UnsupportedOperator)
+        if out[i] < 1:
+            raise node.error(
+                f"window {kernel} (dilations {dilations}, pads {begin}+{end}) does not fit the "
+                f"input's spatial size {tuple(in_spatial)}")
+    return kernel, strides, dilations, begin, end, out
+
+
+def require_float(node, *values):
+    for v in values:
+        if v is not None and v.const is None and v.dtype != np.float32:
+            raise node.error(f"tensor {v.name or 'input'} has dtype {v.dtype}; only float32 is "
+                             "supported at run time", UnsupportedOperator)
+
+
+def require_const(node, value, what):
+    if value is None:
+        return None
+    if value.const is None:
+        raise node.error(f"{what} must be a constant (an initializer or computable at load)",
+                         UnsupportedOperator)
+    return value.const
+
+
+def axis_index(node, axis, rank, what="axis"):
+    axis = int(axis)
+    if not -rank <= axis < rank:
+        raise node.error(f"{what}={axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def prod(shape):
+    return int(math.prod(int(d) for d in shape))
+
+
+def broadcast_shape(node, *shapes):
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise node.error(f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast") from None
+
+
+def f32(value, *, node=None, what="tensor"):
+    return np.ascontiguousarray(value, dtype=np.float32)
+
+
+__all__ = ["window_geometry", "require_float", "require_const", "axis_index", "prod",
+           "broadcast_shape", "ints", "InvalidModel", "UnsupportedOperator"]

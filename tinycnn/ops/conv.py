@@ -1,0 +1,113 @@
+"""Conv, and tinycnn::Conv, the fused Conv [+ residual Add] [+ Relu] built at load.
+
+The algorithm is chosen once per layer and input size, at plan time: Winograd
+for 3x3 stride-1 layers where it pays, the packed-GEMM convolution otherwise.
+Packed weights are cached per node, so a new batch size re-plans without
+re-packing.
+"""
+import numpy as np
+
+from .. import _kernels as K
+from . import op
+from .common import UnsupportedOperator, require_const, require_float, window_geometry
+
+
+def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, pads, strides):
+    require_float(n, X, R)
+    w = require_const(n, W, "the weight W")
+    if X.ndim not in (3, 4):
+        raise n.error(f"only 1-D and 2-D convolution is supported; input X has shape {X.shape}",
+                      UnsupportedOperator)
+    if w.ndim != X.ndim:
+        raise n.error(f"weight W {w.shape} and input X {X.shape} must have the same rank")
+    one_d = X.ndim == 3
+    group = int(group)
+    c = X.shape[1]
+    k = w.shape[0]
+    if group < 1 or c % group or k % group or w.shape[1] * group != c:
+        raise n.error(f"input X {X.shape} has {c} channels; weight W {w.shape} with group={group} "
+                      f"expects {w.shape[1] * group}")
+    if kernel_shape is not None and list(kernel_shape) != list(w.shape[2:]):
+        raise n.error(f"kernel_shape={list(kernel_shape)} disagrees with weight W {w.shape}")
+    b = require_const(n, B, "the bias B")
+    if b is not None and b.size != k:
+        raise n.error(f"bias B {b.shape} must have {k} values (output channels of W {w.shape})")
+    spatial = X.shape[2:]
+    ks, st, dl, pb, pe, out = window_geometry(n, spatial, list(w.shape[2:]), strides, dilations,
+                                              pads, auto_pad)
+    if one_d:  # a 1-D convolution is a 2-D one of height 1
+        spatial, ks, st, dl = (1,) + spatial, [1] + ks, [1] + st, [1] + dl
+        pb, pe, out, w4 = [0] + pb, [0] + pe, [1] + out, w.reshape(k, w.shape[1], 1, w.shape[2])
+    else:
+        w4 = w
+    nb, h, wd = X.shape[0], spatial[0], spatial[1]
+    relu = activation == "Relu"
+    pads4 = (pb[0], pb[1], pe[0], pe[1])
+    algo = "direct"
+    tile = 0
+    if (ks == [3, 3] and st == [1, 1] and dl == [1, 1] and group == 1
+            and n.options.get("winograd", True) and hasattr(K, "winograd_recommended")):
+        tile = K.winograd_recommended(k, c, h + pb[0] + pe[0], wd + pb[1] + pe[1])
+    if tile:
+        algo = f"winograd{tile}"
+        layer = n.cached((algo, relu), lambda: K.Winograd3x3(
+            n.ctx, np.ascontiguousarray(w4, np.float32), _bias(b), pads=pads4, relu=relu, tile=tile))
+    else:
+        layer = n.cached(("conv", relu), lambda: K.Conv2d(
+            n.ctx, np.ascontiguousarray(w4, np.float32), _bias(b), strides=tuple(st), pads=pads4,
+            dilations=tuple(dl), group=group, relu=relu))
+    out_shape = (nb, k) + tuple(out)
+    out4 = (nb, k, out[0], out[1])
+    ws = layer.workspace_size(nb, h, wd)
+    flops = 2 * nb * k * (c // group) * ks[0] * ks[1] * out[0] * out[1]
+    x4 = (nb, c, h, wd)
+    run = layer.run
+
+    if R is not None and R.shape == out_shape:
+        def conv_residual(x, r, y, *ws_):
+            run(x.reshape(x4), y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
+        return n.emit(conv_residual, [X, R], [(out_shape, np.float32)], inplace={0: 1},
+                      workspace=ws, flops=flops)
+
+    def conv(x, y, *ws_):
+        run(x.reshape(x4), y.reshape(out4), None, ws_[0] if ws_ else None)
+    if R is None:
+        return n.emit(conv, [X], [(out_shape, np.float32)], workspace=ws, flops=flops)
+    # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
+    raise n.error("internal: fused residual with a broadcasting shape")
+
+
+def _bias(b):
+    return None if b is None else np.ascontiguousarray(b, np.float32).reshape(-1)
+
+
+@op("Conv", since=1)
+def Conv(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+         pads=None, strides=None):
+    """2-D and 1-D convolution: pads (asymmetric), strides, dilations, groups, auto_pad."""
+    return _conv(n, X, W, B, None, "", auto_pad, dilations, group, kernel_shape, pads, strides)
+
+
+@op("Conv", since=1, domain="tinycnn")
+def FusedConv(n, X, W, B=None, R=None, *, activation="", auto_pad="NOTSET", dilations=None,
+              group=1, kernel_shape=None, pads=None, strides=None):
+    """Conv with a fused epilogue: + R (residual Add), then ReLU."""
+    if R is not None and R.shape != _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
+        # Broadcasting residual: not worth a fused path; fall back to Conv then Add then Relu.
+        (y,) = _conv(n, X, W, B, None, "", auto_pad, dilations, group, kernel_shape, pads, strides)
+        from .elementwise import binary
+        (y,) = binary(n, "add", y, R)
+        if activation == "Relu":
+            from .elementwise import unary
+            (y,) = unary(n, "relu", y)
+        return [y]
+    return _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, pads, strides)
+
+
+def _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
+    w = W.const if W is not None else None
+    if w is None or X.ndim < 3:
+        return None
+    _, _, _, _, _, out = window_geometry(n, X.shape[2:], list(w.shape[2:]), strides, dilations,
+                                         pads, auto_pad)
+    return (X.shape[0], w.shape[0]) + tuple(out)

@@ -1,0 +1,105 @@
+"""Gemm and MatMul.  Constant weights are packed once (a Dense layer); the rest
+goes through the general GEMM kernel."""
+import numpy as np
+
+from .. import _kernels as K
+from . import op
+from .common import broadcast_shape, require_float
+
+
+def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
+    require_float(n, A, B, C)
+    if A.ndim != 2 or B.ndim != 2:
+        raise n.error(f"A {A.shape} and B {B.shape} must be 2-D")
+    m, k = A.shape[::-1] if transA else A.shape
+    kb, nn = B.shape[::-1] if transB else B.shape
+    if k != kb:
+        raise n.error(f"inner dimensions differ: A {A.shape} (transA={transA}) and "
+                      f"B {B.shape} (transB={transB})")
+    out = (m, nn)
+    if C is not None:
+        if broadcast_shape(n, C.shape, out) != out:
+            raise n.error(f"C {C.shape} does not broadcast to the output {out}")
+    ctx = n.ctx
+    flops = 2 * m * nn * k
+    bias_ok = C is None or (C.const is not None and C.const.size in (1, nn) and (C.ndim < 2 or C.shape[0] == 1))
+    if B.const is not None and not transA and bias_ok and A.const is None:
+        def make():
+            w = np.ascontiguousarray(B.const, np.float32) * np.float32(alpha)
+            b = None
+            if C is not None and beta != 0:
+                b = np.ascontiguousarray(np.broadcast_to(C.const.reshape(-1) * np.float32(beta), (nn,)),
+                                         np.float32)
+            return K.Dense(ctx, np.ascontiguousarray(w), b, trans_b=bool(transB), relu=relu)
+        dense = n.cached(("dense", relu), make)
+
+        def run(a, y):
+            dense.run(a, y)
+        return n.emit(run, [A], [(out, np.float32)], flops=flops)
+    ins = [A, B] + ([C] if C is not None else [])
+    alpha, beta, ta, tb = float(alpha), float(beta), bool(transA), bool(transB)
+
+    def run(a, b, *rest):
+        c = rest[0].reshape((1,) * (2 - rest[0].ndim) + rest[0].shape) if len(rest) == 2 else None
+        y = rest[-1]
+        K.gemm(ctx, np.ascontiguousarray(a, np.float32), np.ascontiguousarray(b, np.float32), y,
+               ta, tb, alpha, beta if c is not None else 0.0,
+               None if c is None else np.ascontiguousarray(c, np.float32))
+        if relu:
+            K.unary(ctx, "relu", y, y)
+    ins = [_f32(v) for v in ins]
+    return n.emit(run, ins, [(out, np.float32)], flops=flops)
+
+
+def _f32(v):
+    if v.const is None or v.const.dtype == np.float32:
+        return v
+    from ..planner import const_value
+    return const_value(v.name, v.const.astype(np.float32))
+
+
+@op("Gemm")
+def Gemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0):
+    """Y = alpha * A' B' + beta * C; a constant B is packed once."""
+    return _gemm(n, A, B, C, alpha, beta, transA, transB, False)
+
+
+@op("Gemm", domain="tinycnn")
+def FusedGemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0,
+              activation=""):
+    return _gemm(n, A, B, C, alpha, beta, transA, transB, activation == "Relu")
+
+
+@op("MatMul")
+def MatMul(n, A, B):
+    """numpy matmul semantics; a constant 2-D B is packed once."""
+    require_float(n, A, B)
+    if A.ndim == 0 or B.ndim == 0:
+        raise n.error("MatMul inputs must not be scalars")
+    a_shape = (1,) + A.shape if A.ndim == 1 else A.shape
+    b_shape = B.shape + (1,) if B.ndim == 1 else B.shape
+    if a_shape[-1] != b_shape[-2]:
+        raise n.error(f"inner dimensions differ: A {A.shape} and B {B.shape}")
+    batch = broadcast_shape(n, a_shape[:-2], b_shape[:-2])
+    m, k, nn = a_shape[-2], a_shape[-1], b_shape[-1]
+    out = batch + (m, nn)
+    final = out
+    if A.ndim == 1:
+        final = final[:-2] + final[-1:]
+    if B.ndim == 1:
+        final = final[:-1]
+    if B.ndim == 2 and B.const is not None:
+        rows = int(np.prod(a_shape[:-1]))
+        (y,) = _gemm(n, n.view(A, (rows, k)), B, None, 1.0, 1.0, 0, 0, False)
+        return [n.view(y, final)]
+    ctx = n.ctx
+    A2, B2 = _f32(A), _f32(B)
+
+    def run(a, b, y):
+        a3 = np.broadcast_to(a.reshape(a_shape), batch + (m, k)).reshape(-1, m, k)
+        b3 = np.broadcast_to(b.reshape(b_shape), batch + (k, nn)).reshape(-1, k, nn)
+        y3 = y.reshape(-1, m, nn)
+        for i in range(y3.shape[0]):
+            K.gemm(ctx, np.ascontiguousarray(a3[i]), np.ascontiguousarray(b3[i]), y3[i])
+    (y,) = n.emit(run, [A2, B2], [(out, np.float32)], flops=2 * int(np.prod(out)) * k)
+    return [n.view(y, final)]

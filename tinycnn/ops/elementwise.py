@@ -1,0 +1,318 @@
+"""Element-wise ops, BatchNormalization, Softmax and reductions.
+
+Values known at plan time (shape arithmetic on int64 tensors) are computed
+with numpy right away; run-time float32 tensors go to the C kernels.
+"""
+import numpy as np
+
+from .. import _kernels as K
+from . import op
+from .common import (UnsupportedOperator, axis_index, broadcast_shape, prod, require_const,
+                     require_float)
+
+
+# ---- unary ------------------------------------------------------------------
+
+_NUMPY_UNARY = {
+    "relu": lambda x, a, b: np.maximum(x, 0).astype(x.dtype),
+    "neg": lambda x, a, b: -x,
+    "abs": lambda x, a, b: np.abs(x),
+    "sqrt": lambda x, a, b: np.sqrt(x),
+    "exp": lambda x, a, b: np.exp(x),
+    "tanh": lambda x, a, b: np.tanh(x),
+    "sigmoid": lambda x, a, b: (1 / (1 + np.exp(-x))).astype(x.dtype),
+    "leaky_relu": lambda x, a, b: np.where(x < 0, x * a, x).astype(x.dtype),
+    "hard_sigmoid": lambda x, a, b: np.clip(x * a + b, 0, 1).astype(x.dtype),
+    "hard_swish": lambda x, a, b: (x * np.clip(x / 6 + 0.5, 0, 1)).astype(x.dtype),
+    "clip": lambda x, a, b: np.clip(x, a, b).astype(x.dtype),
+}
+
+
+def unary(n, kind, X, alpha=0.0, beta=0.0):
+    """y = f(x), in place when x dies here."""
+    if X.const is not None:
+        return [_NUMPY_UNARY[kind](X.const, alpha, beta)]
+    require_float(n, X)
+    ctx = n.ctx
+
+    def run(x, y):
+        K.unary(ctx, kind, x, y, alpha, beta)
+    return n.emit(run, [X], [(X.shape, np.float32)], inplace={0: 0})
+
+
+@op("Relu")
+def Relu(n, X):
+    return unary(n, "relu", X)
+
+
+@op("LeakyRelu")
+def LeakyRelu(n, X, *, alpha=0.01):
+    return unary(n, "leaky_relu", X, float(alpha))
+
+
+@op("Sigmoid")
+def Sigmoid(n, X):
+    return unary(n, "sigmoid", X)
+
+
+@op("HardSigmoid")
+def HardSigmoid(n, X, *, alpha=0.2, beta=0.5):
+    return unary(n, "hard_sigmoid", X, float(alpha), float(beta))
+
+
+@op("HardSwish", since=14)
+def HardSwish(n, X):
+    return unary(n, "hard_swish", X)
+
+
+@op("Tanh")
+def Tanh(n, X):
+    return unary(n, "tanh", X)
+
+
+@op("Exp")
+def Exp(n, X):
+    return unary(n, "exp", X)
+
+
+@op("Neg")
+def Neg(n, X):
+    return unary(n, "neg", X)
+
+
+@op("Abs")
+def Abs(n, X):
+    return unary(n, "abs", X)
+
+
+@op("Sqrt")
+def Sqrt(n, X):
+    return unary(n, "sqrt", X)
+
+
+@op("Clip", until=10)
+def Clip_6(n, X, *, min=-3.4028234663852886e38, max=3.4028234663852886e38):
+    """Clip with min/max attributes (before opset 11)."""
+    return unary(n, "clip", X, float(min), float(max))
+
+
+@op("Clip", since=11)
+def Clip_11(n, X, min=None, max=None):
+    """Clip with min/max as optional inputs (opset 11 on)."""
+    lo = require_const(n, min, "Clip's min")
+    hi = require_const(n, max, "Clip's max")
+    lo = -np.inf if lo is None else float(np.asarray(lo).reshape(()))
+    hi = np.inf if hi is None else float(np.asarray(hi).reshape(()))
+    if X.const is not None:
+        return [np.clip(X.const, lo, hi).astype(X.const.dtype)]
+    return unary(n, "clip", X, lo, hi)
+
+
+# ---- binary, with numpy broadcasting ----------------------------------------
+
+_NUMPY_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "max": np.maximum,
+                 "min": np.minimum, "pow": np.power}
+
+
+def binary(n, kind, A, B):
+    """y = a (op) b with broadcasting; in place into a (or b) when it dies here."""
+    shape = broadcast_shape(n, A.shape, B.shape)
+    if A.const is not None and B.const is not None:
+        a, b = A.const, B.const
+        if kind == "div":
+            out = (a // b) if np.issubdtype(a.dtype, np.integer) else a / b
+        elif kind == "prelu":
+            out = np.where(a < 0, a * b, a)
+        else:
+            out = _NUMPY_BINARY[kind](a, b)
+        return [np.asarray(out).astype(np.result_type(a.dtype, b.dtype) if kind != "pow" else a.dtype)]
+    require_float(n, A, B)
+    ctx = n.ctx
+    consts = []
+    for V in (A, B):
+        consts.append(V if V.const is None else _as_f32_const(V))
+    A, B = consts
+
+    def run(a, b, y):
+        K.binary(ctx, kind, a, b, y)
+    inplace = {0: 0} if A.shape == shape else ({0: 1} if B.shape == shape and kind != "prelu" else None)
+    return n.emit(run, [A, B], [(shape, np.float32)], inplace=inplace)
+
+
+def _as_f32_const(v):
+    from ..planner import const_value
+    return const_value(v.name, np.ascontiguousarray(v.const, np.float32))
+
+
+def _binary_op(kind):
+    def fn(n, A, B):
+        return binary(n, kind, A, B)
+    return fn
+
+
+for _name, _kind in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul"), ("Div", "div"),
+                     ("Pow", "pow")):
+    op(_name, notes=f"numpy broadcasting")(_binary_op(_kind))
+
+
+@op("PRelu")
+def PRelu(n, X, slope):
+    """x < 0 ? slope * x : x, slope broadcast (unidirectionally) to x."""
+    if broadcast_shape(n, X.shape, slope.shape) != X.shape:
+        raise n.error(f"slope {slope.shape} does not broadcast to X {X.shape}")
+    return binary(n, "prelu", X, slope)
+
+
+def variadic(n, kind, inputs):
+    inputs = [v for v in inputs if v is not None]
+    if not inputs:
+        raise n.error("needs at least one input")
+    if len(inputs) == 1:
+        return [n.view(inputs[0], inputs[0].shape)]
+    (acc,) = binary(n, kind, inputs[0], inputs[1])
+    for v in inputs[2:]:
+        (acc,) = binary(n, kind, acc, v)
+    return [acc]
+
+
+@op("Sum")
+def Sum(n, *data):
+    return variadic(n, "add", data)
+
+
+@op("Max")
+def Max(n, *data):
+    return variadic(n, "max", data)
+
+
+@op("Min")
+def Min(n, *data):
+    return variadic(n, "min", data)
+
+
+@op("Mean")
+def Mean(n, *data):
+    (s,) = variadic(n, "add", data)
+    from ..planner import const_value
+    return binary(n, "mul", s, const_value("", np.float32(1.0 / len([d for d in data if d is not None]))))
+
+
+# ---- normalisation ----------------------------------------------------------
+
+@op("BatchNormalization")
+def BatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9,
+                       spatial=1, training_mode=0, is_test=1, consumed_inputs=None):
+    """Inference form; legacy `spatial`, `is_test` and `consumed_inputs` accepted."""
+    if training_mode:
+        raise n.error("training_mode=1 is not supported (inference only)", UnsupportedOperator)
+    require_float(n, X)
+    c = X.shape[1] if X.ndim > 1 else 1
+    params = []
+    for name, v in (("scale", scale), ("B", B), ("mean", input_mean), ("var", input_var)):
+        arr = require_const(n, v, f"BatchNormalization's {name}")
+        if arr.size != c:
+            raise n.error(f"{name} has shape {arr.shape}; expected {c} values (channels of X {X.shape})"
+                          + ("; spatial=0 is not supported" if not spatial else ""))
+        params.append(np.ascontiguousarray(arr, np.float32).reshape(-1))
+    if X.const is not None:
+        s, b, m, v = (p.reshape((-1,) + (1,) * (X.ndim - 2)) for p in params)
+        return [((X.const - m) / np.sqrt(v + epsilon) * s + b).astype(np.float32)]
+    ctx = n.ctx
+    eps = float(epsilon)
+
+    def run(x, y):
+        K.batch_norm(ctx, x, params[0], params[1], params[2], params[3], eps, y)
+    return n.emit(run, [X], [(X.shape, np.float32)], inplace={0: 0})
+
+
+# ---- softmax ------------------------------------------------------------------
+
+def _softmax(n, X, outer, length, inner, log):
+    require_float(n, X)
+    ctx = n.ctx
+
+    def run(x, y):
+        K.softmax(ctx, x, y, outer, length, inner, log)
+    return n.emit(run, [X], [(X.shape, np.float32)])
+
+
+def _softmax_legacy(n, X, axis, log):
+    a = axis_index(n, axis, X.ndim)
+    return _softmax(n, X, prod(X.shape[:a]), prod(X.shape[a:]), 1, log)
+
+
+def _softmax_13(n, X, axis, log):
+    a = axis_index(n, axis, X.ndim)
+    return _softmax(n, X, prod(X.shape[:a]), X.shape[a], prod(X.shape[a + 1:]), log)
+
+
+@op("Softmax", until=12)
+def Softmax_1(n, X, *, axis=1):
+    """Before opset 13: over the 2-D flattening of X at `axis` (default 1)."""
+    return _softmax_legacy(n, X, axis, False)
+
+
+@op("Softmax", since=13)
+def Softmax_13(n, X, *, axis=-1):
+    """From opset 13: along the single `axis` (default -1)."""
+    return _softmax_13(n, X, axis, False)
+
+
+@op("LogSoftmax", until=12)
+def LogSoftmax_1(n, X, *, axis=1):
+    return _softmax_legacy(n, X, axis, True)
+
+
+@op("LogSoftmax", since=13)
+def LogSoftmax_13(n, X, *, axis=-1):
+    return _softmax_13(n, X, axis, True)
+
+
+# ---- reductions -----------------------------------------------------------------
+
+def reduce(n, kind, X, axes, keepdims, noop_with_empty_axes=0):
+    rank = X.ndim
+    if axes is None or len(axes) == 0:
+        if noop_with_empty_axes:
+            return [n.view(X, X.shape)]
+        axes = list(range(rank))
+    axes = sorted({axis_index(n, a, rank, "axes") for a in axes})
+    out_keep = tuple(1 if i in axes else d for i, d in enumerate(X.shape))
+    out_shape = out_keep if keepdims else tuple(d for i, d in enumerate(X.shape) if i not in axes)
+    if X.const is not None:
+        f = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}[kind]
+        return [np.asarray(f(X.const, axis=tuple(axes), keepdims=bool(keepdims))).astype(X.const.dtype)]
+    require_float(n, X)
+    ctx = n.ctx
+    # Reduce one contiguous run of axes at a time (mean of equal-sized means is the mean).
+    cur = X
+    shape = list(X.shape)
+    runs = []
+    for a in axes:
+        if runs and runs[-1][1] == a:
+            runs[-1][1] = a + 1
+        else:
+            runs.append([a, a + 1])
+    for lo, hi in reversed(runs):
+        outer, length, inner = prod(shape[:lo]), prod(shape[lo:hi]), prod(shape[hi:])
+        new_shape = shape[:lo] + [1] * (hi - lo) + shape[hi:]
+
+        def run(x, y, outer=outer, length=length, inner=inner):
+            K.reduce(ctx, kind, x, y, outer, length, inner)
+        (cur,) = n.emit(run, [cur], [(tuple(new_shape), np.float32)])
+        shape = new_shape
+    return [n.view(cur, out_shape)]
+
+
+@op("ReduceMean", until=17)
+def ReduceMean_1(n, data, *, axes=None, keepdims=1):
+    """Axes as an attribute (before opset 18)."""
+    return reduce(n, "mean", data, axes, keepdims)
+
+
+@op("ReduceMean", since=18)
+def ReduceMean_18(n, data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+    """Axes as an optional input (opset 18 on)."""
+    ax = require_const(n, axes, "ReduceMean's axes")
+    return reduce(n, "mean", data, None if ax is None else [int(a) for a in ax.reshape(-1)],
+                  keepdims, noop_with_empty_axes)

@@ -1,0 +1,93 @@
+"""Pooling and LRN."""
+import numpy as np
+
+from .. import _kernels as K
+from . import op
+from .common import UnsupportedOperator, require_float, window_geometry
+
+
+def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, strides,
+          count_include_pad=0):
+    require_float(n, X)
+    if X.ndim not in (3, 4):
+        raise n.error(f"only 1-D and 2-D pooling is supported; input X has shape {X.shape}",
+                      UnsupportedOperator)
+    if kernel_shape is None:
+        raise n.error("attribute kernel_shape is required")
+    ks, st, dl, pb, pe, out = window_geometry(n, X.shape[2:], kernel_shape, strides, dilations,
+                                              pads, auto_pad, ceil_mode)
+    if X.ndim == 3:
+        ks, st, dl, pb, pe, out = [1] + ks, [1] + st, [1] + dl, [0] + pb, [0] + pe, [1] + out
+    nb, c = X.shape[:2]
+    h, w = (1,) + X.shape[2:] if X.ndim == 3 else X.shape[2:]
+    x4, y4 = (nb, c, h, w), (nb, c, out[0], out[1])
+    out_shape = (nb, c) + (tuple(out) if X.ndim == 4 else (out[1],))
+    pads4 = (pb[0], pb[1], pe[0], pe[1])
+    ctx = n.ctx
+    ks, st, dl = tuple(ks), tuple(st), tuple(dl)
+    if kind == "max":
+        def run(x, y):
+            K.max_pool2d(ctx, x.reshape(x4), y.reshape(y4), ks, st, pads4, dl)
+    else:
+        include = int(count_include_pad)
+
+        def run(x, y):
+            K.avg_pool2d(ctx, x.reshape(x4), y.reshape(y4), ks, st, pads4, dl, include)
+    return n.emit(run, [X], [(out_shape, np.float32)])
+
+
+@op("MaxPool")
+def MaxPool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, dilations=None,
+            pads=None, storage_order=0, strides=None):
+    """1-D/2-D; pads, strides, dilations, ceil_mode, auto_pad. The Indices output is not supported."""
+    if len(n.node.outputs) > 1 and n.node.outputs[1]:
+        raise n.error("the Indices output of MaxPool is not supported", UnsupportedOperator)
+    return _pool(n, X, "max", kernel_shape, auto_pad, ceil_mode, dilations, pads, strides)
+
+
+@op("AveragePool")
+def AveragePool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0,
+                dilations=None, pads=None, strides=None):
+    """1-D/2-D; pads, strides, dilations, ceil_mode, count_include_pad, auto_pad."""
+    return _pool(n, X, "avg", kernel_shape, auto_pad, ceil_mode, dilations, pads, strides,
+                 count_include_pad)
+
+
+def _global(n, X, kind):
+    require_float(n, X)
+    if X.ndim < 3:
+        raise n.error(f"input X must have spatial dims, got shape {X.shape}")
+    out_shape = X.shape[:2] + (1,) * (X.ndim - 2)
+    ctx = n.ctx
+    fn = K.global_avg_pool if kind == "avg" else K.global_max_pool
+
+    def run(x, y):
+        fn(ctx, x, y)
+    return n.emit(run, [X], [(out_shape, np.float32)])
+
+
+@op("GlobalAveragePool")
+def GlobalAveragePool(n, X):
+    return _global(n, X, "avg")
+
+
+@op("GlobalMaxPool")
+def GlobalMaxPool(n, X):
+    return _global(n, X, "max")
+
+
+@op("LRN")
+def LRN(n, X, *, size, alpha=0.0001, beta=0.75, bias=1.0):
+    """Across channels, as AlexNet uses it."""
+    require_float(n, X)
+    if X.ndim < 3:
+        raise n.error(f"input X must be [N, C, ...], got shape {X.shape}")
+    if int(size) < 1:
+        raise n.error(f"size={size} must be >= 1")
+    x4 = X.shape[:2] + (int(np.prod(X.shape[2:])), 1)
+    ctx = n.ctx
+    size, alpha, beta, bias = int(size), float(alpha), float(beta), float(bias)
+
+    def run(x, y):
+        K.lrn(ctx, x.reshape(x4), y.reshape(x4), size, alpha, beta, bias)
+    return n.emit(run, [X], [(X.shape, np.float32)])

@@ -1,0 +1,347 @@
+"""Shape and data-movement ops: constants, shape arithmetic, views and copies.
+
+Most of these are evaluated at plan time (their inputs are constants or shapes);
+Flatten, Reshape, Squeeze and Unsqueeze are views of their input; Concat,
+Transpose, Slice, Pad, Gather and Expand copy into a planned buffer at run time.
+"""
+import numpy as np
+
+from . import op
+from .common import UnsupportedOperator, axis_index, broadcast_shape, prod, require_const
+from ..loader import onnx_to_np_dtype
+
+
+def _copy(n, inputs, shape, dtype, fill):
+    """Schedule fill(*input_arrays, y) writing a (shape, dtype) output."""
+    return n.emit(fill, inputs, [(shape, dtype)])
+
+
+# ---- constants ------------------------------------------------------------------
+
+@op("Constant")
+def Constant(n, *, value=None, value_float=None, value_floats=None, value_int=None,
+             value_ints=None, value_string=None, value_strings=None, sparse_value=None):
+    if value is not None:
+        return [np.asarray(value)]
+    if value_float is not None:
+        return [np.array(value_float, np.float32)]
+    if value_floats is not None:
+        return [np.array(value_floats, np.float32)]
+    if value_int is not None:
+        return [np.array(value_int, np.int64)]
+    if value_ints is not None:
+        return [np.array(value_ints, np.int64)]
+    raise n.error("only tensor, float(s) and int(s) constants are supported", UnsupportedOperator)
+
+
+@op("ConstantOfShape", since=9)
+def ConstantOfShape(n, input, *, value=None):
+    shape = require_const(n, input, "the shape input")
+    shape = [int(d) for d in np.asarray(shape).reshape(-1)]
+    if any(d < 0 for d in shape):
+        raise n.error(f"negative dimension in shape {shape}")
+    fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    return [np.full(shape, fill[0], fill.dtype)]
+
+
+@op("Shape", until=14)
+def Shape_1(n, data):
+    return [np.array(data.shape, np.int64)]
+
+
+@op("Shape", since=15)
+def Shape_15(n, data, *, start=0, end=None):
+    """With start/end (opset 15), clamped like Python slices."""
+    return [np.array(data.shape[start:end], np.int64)]
+
+
+@op("Size")
+def Size(n, data):
+    return [np.array(prod(data.shape), np.int64)]
+
+
+@op("Cast")
+def Cast(n, input, *, to, saturate=1):
+    dtype = onnx_to_np_dtype(to, f"{n.node.describe()}: attribute to")
+    if input.const is not None:
+        return [input.const.astype(dtype)]
+    if dtype == input.dtype:
+        return [n.view(input, input.shape)]
+    raise n.error(f"casting a run-time tensor from {input.dtype} to {dtype} is not supported",
+                  UnsupportedOperator)
+
+
+# ---- views ----------------------------------------------------------------------------
+
+@op("Flatten", until=10)
+def Flatten_1(n, input, *, axis=1):
+    """axis in [0, rank] (negative axes come with opset 11)."""
+    if not 0 <= axis <= input.ndim:
+        raise n.error(f"axis={axis} is out of range for input of shape {input.shape}")
+    return [n.view(input, (prod(input.shape[:axis]), prod(input.shape[axis:])))]
+
+
+@op("Flatten", since=11)
+def Flatten_11(n, input, *, axis=1):
+    """axis in [-rank, rank]."""
+    r = input.ndim
+    if not -r <= axis <= r:
+        raise n.error(f"axis={axis} is out of range for input of shape {input.shape}")
+    axis = axis % r if axis < 0 else axis
+    return [n.view(input, (prod(input.shape[:axis]), prod(input.shape[axis:])))]
+
+
+def _reshape_target(n, in_shape, shape, allowzero):
+    shape = [int(d) for d in np.asarray(shape).reshape(-1)]
+    out = []
+    unknown = None
+    for i, d in enumerate(shape):
+        if d == 0 and not allowzero:
+            if i >= len(in_shape):
+                raise n.error(f"shape {shape}: 0 at position {i} but the input {tuple(in_shape)} "
+                              f"has rank {len(in_shape)}")
+            d = in_shape[i]
+        elif d == -1:
+            if unknown is not None:
+                raise n.error(f"shape {shape} has more than one -1")
+            unknown = i
+        elif d < -1:
+            raise n.error(f"shape {shape} has a negative dimension")
+        out.append(d)
+    total = prod(in_shape)
+    if unknown is not None:
+        rest = prod(d for i, d in enumerate(out) if i != unknown)
+        if rest == 0 or total % rest:
+            raise n.error(f"cannot reshape {tuple(in_shape)} ({total} elements) to {shape}")
+        out[unknown] = total // rest
+    if prod(out) != total:
+        raise n.error(f"cannot reshape {tuple(in_shape)} ({total} elements) to {tuple(out)}")
+    return tuple(out)
+
+
+@op("Reshape", since=5)
+def Reshape(n, data, shape, *, allowzero=0):
+    """-1 infers a dimension; 0 copies the input's (unless allowzero=1)."""
+    target = require_const(n, shape, "the shape input")
+    return [n.view(data, _reshape_target(n, data.shape, target, allowzero))]
+
+
+def _axes(n, axes_attr, axes_input, what):
+    if axes_input is not None:
+        return [int(a) for a in np.asarray(require_const(n, axes_input, f"{what}'s axes")).reshape(-1)]
+    return None if axes_attr is None else [int(a) for a in axes_attr]
+
+
+def _squeeze(n, data, axes):
+    r = data.ndim
+    if axes is None:
+        axes = [i for i, d in enumerate(data.shape) if d == 1]
+    axes = {axis_index(n, a, r, "axes") for a in axes}
+    for a in axes:
+        if data.shape[a] != 1:
+            raise n.error(f"cannot squeeze axis {a} of shape {data.shape}: it is not 1")
+    return [n.view(data, tuple(d for i, d in enumerate(data.shape) if i not in axes))]
+
+
+def _unsqueeze(n, data, axes):
+    if axes is None:
+        raise n.error("axes are required")
+    r = data.ndim + len(axes)
+    axes = sorted(axis_index(n, a, r, "axes") for a in axes)
+    if len(set(axes)) != len(axes):
+        raise n.error(f"repeated axes {axes}")
+    shape = list(data.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return [n.view(data, tuple(shape))]
+
+
+@op("Squeeze", until=12)
+def Squeeze_1(n, data, *, axes=None):
+    """Axes as an attribute (before opset 13)."""
+    return _squeeze(n, data, axes)
+
+
+@op("Squeeze", since=13)
+def Squeeze_13(n, data, axes=None):
+    """Axes as an optional input (opset 13 on)."""
+    return _squeeze(n, data, _axes(n, None, axes, "Squeeze"))
+
+
+@op("Unsqueeze", until=12)
+def Unsqueeze_1(n, data, *, axes=None):
+    """Axes as an attribute (before opset 13)."""
+    return _unsqueeze(n, data, axes)
+
+
+@op("Unsqueeze", since=13)
+def Unsqueeze_13(n, data, axes):
+    """Axes as an input (opset 13 on)."""
+    return _unsqueeze(n, data, _axes(n, None, axes, "Unsqueeze"))
+
+
+@op("Identity")
+def Identity(n, input):
+    return [n.view(input, input.shape)]
+
+
+@op("Dropout")
+def Dropout(n, data, ratio=None, training_mode=None, *, ratio_attr=None, seed=None, is_test=None,
+            **legacy):
+    """Inference: the input unchanged, and an all-true mask."""
+    outs = [n.view(data, data.shape)]
+    if len(n.node.outputs) > 1 and n.node.outputs[1]:
+        outs.append(np.ones(data.shape, bool))
+    return outs
+
+
+# ---- copies ------------------------------------------------------------------------------
+
+@op("Concat", since=4)
+def Concat(n, *inputs, axis):
+    inputs = [v for v in inputs if v is not None]
+    r = inputs[0].ndim
+    a = axis_index(n, axis, r)
+    for v in inputs:
+        if v.ndim != r or any(v.shape[i] != inputs[0].shape[i] for i in range(r) if i != a):
+            raise n.error("inputs must agree except on axis "
+                          f"{a}: shapes {[v.shape for v in inputs]}")
+    if all(v.const is not None for v in inputs):
+        return [np.concatenate([v.const for v in inputs], axis=a)]
+    shape = list(inputs[0].shape)
+    shape[a] = sum(v.shape[a] for v in inputs)
+    dtype = np.result_type(*[v.dtype for v in inputs])
+
+    def fill(*arrays):
+        np.concatenate(arrays[:-1], axis=a, out=arrays[-1])
+    return _copy(n, inputs, tuple(shape), dtype, fill)
+
+
+@op("Transpose")
+def Transpose(n, data, *, perm=None):
+    r = data.ndim
+    perm = list(range(r))[::-1] if perm is None else [int(p) for p in perm]
+    if sorted(perm) != list(range(r)):
+        raise n.error(f"perm={perm} is not a permutation of the {r} axes of {data.shape}")
+    if data.const is not None:
+        return [np.ascontiguousarray(np.transpose(data.const, perm))]
+    shape = tuple(data.shape[p] for p in perm)
+
+    def fill(x, y):
+        np.copyto(y, x.transpose(perm))
+    return _copy(n, [data], shape, data.dtype, fill)
+
+
+def _slices(n, shape, starts, ends, axes, steps):
+    r = len(shape)
+    axes = list(range(len(starts))) if axes is None else [axis_index(n, a, r, "axes") for a in axes]
+    steps = [1] * len(starts) if steps is None else steps
+    if not (len(starts) == len(ends) == len(axes) == len(steps)):
+        raise n.error(f"starts {starts}, ends {ends}, axes {axes}, steps {steps} differ in length")
+    index = [slice(None)] * r
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        if st == 0:
+            raise n.error("a slice step of 0 is not allowed")
+        index[a] = slice(*slice(int(s), int(e), int(st)).indices(shape[a]))
+    return tuple(index)
+
+
+def _slice(n, data, index):
+    if data.const is not None:
+        return [np.ascontiguousarray(data.const[index])]
+    shape = np.empty(data.shape, np.bool_)[index].shape
+
+    def fill(x, y):
+        np.copyto(y, x[index])
+    return _copy(n, [data], shape, data.dtype, fill)
+
+
+@op("Slice", until=9)
+def Slice_1(n, data, *, starts, ends, axes=None):
+    """starts/ends/axes as attributes (before opset 10)."""
+    return _slice(n, data, _slices(n, data.shape, starts, ends, axes, None))
+
+
+@op("Slice", since=10)
+def Slice_10(n, data, starts, ends, axes=None, steps=None):
+    """starts/ends/axes/steps as inputs (opset 10 on)."""
+    vals = [None if v is None else [int(x) for x in np.asarray(require_const(n, v, w)).reshape(-1)]
+            for v, w in ((starts, "starts"), (ends, "ends"), (axes, "axes"), (steps, "steps"))]
+    return _slice(n, data, _slices(n, data.shape, *vals))
+
+
+@op("Gather")
+def Gather(n, data, indices, *, axis=0):
+    r = data.ndim
+    a = axis_index(n, axis, r)
+    idx = require_const(n, indices, "the indices")
+    idx = np.asarray(idx).astype(np.int64)
+    size = data.shape[a]
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise n.error(f"indices {idx.reshape(-1)[:8].tolist()} out of range for axis {a} of "
+                      f"size {size} (data shape {data.shape})")
+    idx = np.where(idx < 0, idx + size, idx)
+    if data.const is not None:
+        return [np.take(data.const, idx, axis=a)]
+    shape = data.shape[:a] + idx.shape + data.shape[a + 1:]
+
+    def fill(x, y):
+        np.take(x, idx, axis=a, out=y)
+    return _copy(n, [data], shape, data.dtype, fill)
+
+
+@op("Expand", since=8)
+def Expand(n, input, shape):
+    target = [int(d) for d in np.asarray(require_const(n, shape, "the shape input")).reshape(-1)]
+    out = broadcast_shape(n, input.shape, target)
+    if input.const is not None:
+        return [np.ascontiguousarray(np.broadcast_to(input.const, out))]
+
+    def fill(x, y):
+        np.copyto(y, np.broadcast_to(x, out))
+    return _copy(n, [input], out, input.dtype, fill)
+
+
+def _pad(n, data, pads, mode, value, axes=None):
+    r = data.ndim
+    axes = list(range(r)) if axes is None else [axis_index(n, a, r, "axes") for a in axes]
+    pads = [int(p) for p in pads]
+    if len(pads) != 2 * len(axes):
+        raise n.error(f"pads {pads} must have 2 x {len(axes)} values")
+    if mode not in ("constant", "edge", "reflect"):
+        raise n.error(f"pad mode {mode!r} is not supported", UnsupportedOperator)
+    width = [(0, 0)] * r
+    for i, a in enumerate(axes):
+        width[a] = (pads[i], pads[i + len(axes)])
+    crop = tuple(slice(max(0, -b), data.shape[a] - max(0, -e)) for a, (b, e) in enumerate(width))
+    grow = [(max(0, b), max(0, e)) for b, e in width]
+    shape = tuple(data.shape[a] + b + e for a, (b, e) in enumerate(width))
+    if any(d < 0 for d in shape):
+        raise n.error(f"pads {pads} remove more than the input {data.shape} has")
+    kw = {"constant_values": value} if mode == "constant" else {}
+    if data.const is not None:
+        return [np.pad(data.const[crop], grow, mode=mode, **kw)]
+    for a, (b, e) in enumerate(grow):
+        if mode == "reflect" and (b or e) and data.shape[a] - 1 < max(b, e):
+            raise n.error(f"reflect padding {b, e} needs axis {a} longer than {max(b, e)}")
+
+    def fill(x, y):
+        np.copyto(y, np.pad(x[crop], grow, mode=mode, **kw))
+    return _copy(n, [data], shape, data.dtype, fill)
+
+
+@op("Pad", since=2, until=10)
+def Pad_2(n, data, *, pads, mode="constant", value=0.0):
+    """pads and value as attributes (before opset 11)."""
+    return _pad(n, data, pads, mode, value)
+
+
+@op("Pad", since=11)
+def Pad_11(n, data, pads, constant_value=None, axes=None, *, mode="constant"):
+    """pads, constant_value (and, from 18, axes) as inputs."""
+    p = np.asarray(require_const(n, pads, "the pads input")).reshape(-1)
+    v = 0.0 if constant_value is None else np.asarray(
+        require_const(n, constant_value, "the constant_value input")).reshape(-1)[0]
+    ax = None if axes is None else [int(a) for a in np.asarray(
+        require_const(n, axes, "the axes input")).reshape(-1)]
+    return _pad(n, data, p, mode, v, ax)
