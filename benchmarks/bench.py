@@ -375,6 +375,18 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def try_engine(engine, path, desc):
+    """None if `engine` loads and runs the model in a fresh process, else the error."""
+    try:
+        with Worker(f"probe-{engine}") as w:
+            w.call("load", engine=engine, path=str(path), threads=1,
+                   input_name=desc["input"], shape=desc["shape"])
+            w.call("run", engine=engine, n=1)
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
 def measure_load(engines, path, desc, samples):
     """Fresh process per sample and engine: create the session (timed), run once, ru_maxrss."""
     res = {e: {"load_ms": [], "maxrss_kb": [], "maxrss_kb_before_load": []} for e in engines}
@@ -527,8 +539,15 @@ def run_benchmark(args):
         m = {"file": str(path), "file_mb": model_files_bytes(path) / 1e6, "gflop": desc["flops"] / 1e9,
              "input": desc, "threads": {}}
         result["models"][name] = m
+        m["engines"] = list(engines)
+        if len(engines) > 1:  # a model the engine under test cannot run yet: measure onnxruntime alone
+            err = try_engine(engines[0], path, desc)
+            if err:
+                log(f"{name}: {engines[0]} failed, measuring {REFERENCE} alone: {err}")
+                m["error"] = err
+                m["engines"] = [REFERENCE]
         # Alternate which engine goes first from model to model.
-        order = engines if len(result["models"]) % 2 else engines[::-1]
+        order = m["engines"] if len(result["models"]) % 2 else m["engines"][::-1]
         if args.load_samples > 0:
             log(f"{name}: session creation and peak RSS, {args.load_samples} fresh processes per engine ...")
             m["load"], info = measure_load(order, path, desc, args.load_samples)
@@ -544,14 +563,14 @@ def run_benchmark(args):
                     m["threads"][t] = measure_bursts(order, path, desc, t, args.warmup, args.runs,
                                                      args.seconds, args.burst, args.gap)
             m.setdefault("background_cores", {})[t] = bg.cores
-            for e in engines:
+            for e in m["engines"]:
                 r = m["threads"][t][e]
                 r["median_ms"] = median(r["ms"])
                 r["median_cpu_ms"] = median(r["cpu_ms"])
                 r["gflops"] = m["gflop"] / (r["median_ms"] / 1e3)
                 r["peak_fraction"] = r["gflops"] / result["fma_peak_gflops"][t]
             log("  " + ", ".join(f"{e} {m['threads'][t][e]['median_ms']:.1f} ms "
-                                 f"(CPU {m['threads'][t][e]['median_cpu_ms']:.1f} ms)" for e in engines)
+                                 f"(CPU {m['threads'][t][e]['median_cpu_ms']:.1f} ms)" for e in m["engines"])
                 + f"; background load {_fmt(bg.cores, '.2f')} cores")
     result["loadavg_end"] = os.getloadavg()
     return result
@@ -590,7 +609,7 @@ def markdown(result):
 
     for name, m in result["models"].items():
         for t, per in m["threads"].items():
-            ra, rb = per.get(a) if a else None, per[REFERENCE]
+            ra, rb = per.get(a), per[REFERENCE]
             ma = ra["median_ms"] if ra else None
             out.append(f"| {TITLES.get(name, name)} | {m['gflop']:.2f} | {t} | {_fmt(ma)} "
                        f"| {_fmt(rb['median_ms'])} | {_fmt(_ratio(ma, rb['median_ms']), '.2f')} "
@@ -604,9 +623,9 @@ def markdown(result):
             if "load" not in m:
                 continue
             L = m["load"]
-            la = median(L[a]["load_ms"]) if a else None
+            la = median(L[a]["load_ms"]) if a in L else None
             lb = median(L[REFERENCE]["load_ms"])
-            sa = median(L[a]["maxrss_kb"]) / 1024 if a else None
+            sa = median(L[a]["maxrss_kb"]) / 1024 if a in L else None
             sb = median(L[REFERENCE]["maxrss_kb"]) / 1024
             out.append(f"| {TITLES.get(name, name)} | {m['file_mb']:.0f} | {_fmt(la)} | {_fmt(lb)} "
                        f"| {_fmt(_ratio(la, lb), '.2f')} | {_fmt(sa, '.0f')} | {_fmt(sb, '.0f')} "
@@ -616,10 +635,12 @@ def markdown(result):
         th = m["threads"]
         if 1 in th and len(th) > 1:
             t2 = max(th)
-            sp = {e: _ratio(th[1][e]["median_ms"], th[t2][e]["median_ms"]) for e in engines}
+            sp = {e: _ratio(th[1][e]["median_ms"], th[t2][e]["median_ms"]) for e in m["engines"]}
             if name == "resnet50" or len(result["models"]) == 1:
                 notes.append(f"{TITLES.get(name, name)}, speedup of {t2} threads over 1: "
-                             + ", ".join(f"{e} {_fmt(sp[e], '.2f')}x" for e in engines) + ".")
+                             + ", ".join(f"{e} {_fmt(sp[e], '.2f')}x" for e in m["engines"]) + ".")
+        if "error" in m:
+            notes.append(f"{an} could not run {TITLES.get(name, name)}: {m['error'].splitlines()[-1]}")
         for d in m.get("output_diff", []):
             if "error" in d or d["max_rel_diff"] > 1e-3:
                 notes.append(f"WARNING: {TITLES.get(name, name)} output {d['output']} differs from "
@@ -628,7 +649,7 @@ def markdown(result):
     for name, m in result["models"].items():
         per = m["threads"].get(1)
         if per:
-            ca, cb = (per[a]["median_cpu_ms"] if a else None), per[REFERENCE]["median_cpu_ms"]
+            ca, cb = (per[a]["median_cpu_ms"] if a in per else None), per[REFERENCE]["median_cpu_ms"]
             cpu1.append(f"{TITLES.get(name, name)} {_fmt(ca)} / {cb:.1f} = {_fmt(_ratio(ca, cb), '.2f')}")
     if cpu1:
         notes.append(f"1 thread, median process CPU time per run, {an} / onnxruntime ms (less sensitive to "
