@@ -409,14 +409,15 @@ def measure_load(engines, path, desc, samples):
     return res, info
 
 
-def measure_one_process(engines, path, desc, threads, warmup, runs, seconds):
+def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter):
     """Both engines in one process, runs alternating (used at 1 thread)."""
     with Worker("alternate") as w:
         for e in engines:
             w.call("load", engine=e, path=str(path), threads=threads,
                    input_name=desc["input"], shape=desc["shape"])
         diffs = w.call("compare", engines=engines)["diffs"] if len(engines) > 1 else []
-        r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds)
+        with meter.around([w]):
+            r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds)
     return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e]} for e in engines}, diffs
 
 
@@ -451,7 +452,7 @@ def wait_quiet(pid, gap, limit=2.0, tick=0.01):
     return time.perf_counter() - t0
 
 
-def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap):
+def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter):
     """One process per engine; strictly alternating bursts, the first run of each discarded.
     Before a burst starts, the other process must be quiet (see wait_quiet); the CPU it
     still burns during the burst is recorded as idle_cpu_ms."""
@@ -469,7 +470,8 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
             for e in engines:
                 others = [o for o in engines if o != e]
                 before = {o: _cpu_ns(workers[o].proc.pid) for o in others}
-                r = workers[e].call("run", engine=e, n=burst + 1)
+                with meter.around(list(workers.values())):
+                    r = workers[e].call("run", engine=e, n=burst + 1)
                 for o in others:
                     after = _cpu_ns(workers[o].proc.pid)
                     if before[o] is not None and after is not None:
@@ -487,35 +489,49 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
             w.close()
 
 
-class BackgroundLoad:
-    """CPU used by processes other than our workers while a phase runs, in cores
-    (from /proc/stat, steal time included): the noise on a shared machine."""
+def _busy_seconds():
+    """CPU seconds all cores spent busy since boot, steal time included (None without /proc)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
-    def __enter__(self):
-        self.t0, self.busy0, self.ours0 = time.perf_counter(), self._busy(), self._ours()
-        return self
 
-    def __exit__(self, *exc):
-        elapsed = time.perf_counter() - self.t0
-        busy = self._busy()
-        self.cores = (None if busy is None or self.busy0 is None
-                      else max(0.0, (busy - self.busy0 - (self._ours() - self.ours0)) / elapsed))
+class BackgroundMeter:
+    """Cores used by other processes while our workers compute: the noise on a shared machine.
+    Wraps each timed call (`with meter.around(workers):`), so pauses between bursts don't count."""
 
-    @staticmethod
-    def _busy():
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(x) for x in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    def __init__(self):
+        self.other_s = 0.0
+        self.wall_s = 0.0
+        self.ok = True
 
-    @staticmethod
-    def _ours():
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers, once reaped
-        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    def around(self, workers):
+        meter = self
+
+        class _Span:
+            def __enter__(self):
+                self.t0, self.b0 = time.perf_counter(), _busy_seconds()
+                self.c0 = [_cpu_ns(w.proc.pid) for w in workers]
+
+            def __exit__(self, *exc):
+                b1, t1 = _busy_seconds(), time.perf_counter()
+                c1 = [_cpu_ns(w.proc.pid) for w in workers]
+                if None in (b1, self.b0) or None in self.c0 or None in c1:
+                    meter.ok = False
+                    return
+                ours = sum(b - a for a, b in zip(self.c0, c1)) / 1e9
+                meter.other_s += max(0.0, b1 - self.b0 - ours)
+                meter.wall_s += t1 - self.t0
+
+        return _Span()
+
+    @property
+    def cores(self):
+        return self.other_s / self.wall_s if self.ok and self.wall_s > 0 else None
 
 
 def run_benchmark(args):
@@ -558,14 +574,14 @@ def run_benchmark(args):
             result.setdefault("engine_info", {}).update(info)
         for t in args.threads:
             log(f"{name}: {t} thread(s) ...")
-            with BackgroundLoad() as bg:
-                if t == 1:
-                    m["threads"][t], diffs = measure_one_process(
-                        order, path, desc, t, args.warmup, args.runs, args.seconds)
-                    m["output_diff"] = diffs
-                else:
-                    m["threads"][t] = measure_bursts(order, path, desc, t, args.warmup, args.runs,
-                                                     args.seconds, args.burst, args.gap)
+            bg = BackgroundMeter()
+            if t == 1:
+                m["threads"][t], diffs = measure_one_process(
+                    order, path, desc, t, args.warmup, args.runs, args.seconds, bg)
+                m["output_diff"] = diffs
+            else:
+                m["threads"][t] = measure_bursts(order, path, desc, t, args.warmup, args.runs,
+                                                 args.seconds, args.burst, args.gap, bg)
             m.setdefault("background_cores", {})[t] = bg.cores
             for e in m["engines"]:
                 r = m["threads"][t][e]
@@ -677,7 +693,7 @@ def markdown(result):
         + "Load: session creation in fresh processes; peak RSS: ru_maxrss of a "
         "fresh process after its first run (includes the interpreter and the engine's import). "
         f"GFLOP counts 2 x MACs of Conv and Gemm. Ratio = {an} / onnxruntime. Background load: CPU "
-        "cores used by other processes meanwhile (on a shared machine the numbers are noisy).")
+        "cores used by other processes while ours computed (on a shared machine the numbers are noisy).")
     return "\n".join(out + [""] + notes)
 
 
