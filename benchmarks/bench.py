@@ -16,16 +16,22 @@ How it measures (the method of issue 4):
 * 1 thread: both engines in ONE process, runs alternating (A, B, A, B, ...).
 * N > 1 threads: one process per engine, alternating bursts (A runs a burst
   while B's process waits on its pipe, then the other way round).  Only one
-  process computes at a time, so idle (spinning) pool workers of one engine
-  never steal cores from the other.  The first run of each burst is discarded
-  (caches and sleeping workers are cold after the other engine ran), and the
-  script reports how much CPU each waiting process burned between bursts.
+  process computes at a time: before a burst, the parent waits until the other
+  process's threads are quiet (onnxruntime's pool spins ~60 ms after a run), so
+  idle workers of one engine never steal cores from the other; the CPU the
+  waiting process still used is reported.  The first run of each burst is
+  discarded (caches and sleeping workers are cold after the other engine ran).
 * Session creation ("load") and peak resident memory: fresh processes that
   import the engine (not timed), create the session (timed), run once and read
   ru_maxrss.  Medians over --load-samples processes per engine.
 * GFLOP/s count 2 x MACs of Conv, Gemm and MatMul nodes of the ONNX graph,
   compared with the FMA peak measured by benchmarks/fma_peak.c, compiled at run
-  time with gcc -O2 -mavx2 -mfma.
+  time with gcc -O2 -mavx2 -mfma (flops per second of CPU time: what the cores
+  can do, even while other processes share them).
+* A model that tinycnn cannot run yet is measured with onnxruntime alone, and
+  the error is in the notes.
+* Noise: each row gives the cores other processes used while ours computed;
+  --nice -20 (root) gives the timed processes the cores ahead of other work.
 * Reported times are medians in milliseconds; ratio = tinycnn / onnxruntime
   (lower is better for tinycnn).
 
