@@ -17,7 +17,7 @@ from collections import Counter
 
 import numpy as np
 
-from .errors import InvalidArgument, InvalidModel, UnsupportedOperator
+from .errors import InvalidArgument, InvalidModel, TinyCNNError, UnsupportedOperator
 from .ops import lookup
 
 _ALIGN = 16  # floats: 64-byte alignment of every arena tensor
@@ -95,6 +95,12 @@ class NodeContext:
     def error(self, message, cls=InvalidModel):
         return cls(f"{self.node.describe()}: {message}")
 
+    def check_size(self, shape, dtype, what="output"):
+        """ResourceLimit if a tensor this big may not be allocated (before allocating it)."""
+        limits = self.options.get("limits")
+        if limits is not None:
+            limits.tensor(f"{self.node.describe()}: {what}", shape, dtype)
+
     # -- per-node cache kept across plans (packed weights) -----------------
     def cached(self, key, factory):
         cache = self.planner.cache.setdefault(self.node.name, {})
@@ -111,6 +117,8 @@ class NodeContext:
         Returns the output Values.  When the node is being folded (all inputs
         known at plan time) fn runs now and the outputs are constants.
         """
+        for shape, dtype in outputs:
+            self.check_size(shape, dtype)
         if self.folding:
             arrays = [np.empty(tuple(s), np.dtype(d)) for s, d in outputs]
             args = [v.const for v in inputs] + arrays
@@ -145,7 +153,7 @@ class NodeContext:
             if v.storage is not None:
                 v.storage.last = max(v.storage.last, step_index)
         p.steps.append(Step(fn, list(inputs), outs, int(workspace), self.node,
-                            label or self.node.op_type, int(flops)))
+                            label or self.node.label, int(flops)))
         return outs
 
     def view(self, x, shape):
@@ -296,7 +304,7 @@ class Planner:
                 raise UnsupportedOperator(
                     f"{node.describe()}: unsupported attributes or inputs ({e})") from None
             raise
-        except (InvalidModel, InvalidArgument, UnsupportedOperator):
+        except TinyCNNError:
             raise
         except ValueError as e:
             raise InvalidModel(f"{node.describe()}: {e}") from None

@@ -64,7 +64,7 @@ def Gemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=
     return _gemm(n, A, B, C, alpha, beta, transA, transB, False)
 
 
-@op("Gemm", domain="tinycnn")
+@op("Gemm", since=1, domain="tinycnn")
 def FusedGemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0,
               activation=""):
     return _gemm(n, A, B, C, alpha, beta, transA, transB, activation == "Relu")

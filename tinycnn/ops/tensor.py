@@ -41,6 +41,7 @@ def ConstantOfShape(n, input, *, value=None):
     if any(d < 0 for d in shape):
         raise n.error(f"negative dimension in shape {shape}")
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    n.check_size(shape, fill.dtype)
     return [np.full(shape, fill[0], fill.dtype)]
 
 
@@ -242,8 +243,20 @@ def _slices(n, shape, starts, ends, axes, steps):
     for s, e, a, st in zip(starts, ends, axes, steps):
         if st == 0:
             raise n.error("a slice step of 0 is not allowed")
-        index[a] = slice(*slice(int(s), int(e), int(st)).indices(shape[a]))
+        index[a] = _onnx_slice(int(s), int(e), int(st), shape[a])
     return tuple(index)
+
+
+def _onnx_slice(start, end, step, dim):
+    """ONNX clamping: negative indices count from the end; with a negative step
+    the end may be -1, meaning "through index 0" (None in Python terms)."""
+    start = start + dim if start < 0 else start
+    end = end + dim if end < 0 else end
+    if step > 0:
+        start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+    else:
+        start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+    return slice(start, None if end < 0 else end, step)
 
 
 def _slice(n, data, index):
@@ -294,6 +307,7 @@ def Gather(n, data, indices, *, axis=0):
 def Expand(n, input, shape):
     target = [int(d) for d in np.asarray(require_const(n, shape, "the shape input")).reshape(-1)]
     out = broadcast_shape(n, input.shape, target)
+    n.check_size(out, input.dtype)
     if input.const is not None:
         return [np.ascontiguousarray(np.broadcast_to(input.const, out))]
 
