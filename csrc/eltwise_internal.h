@@ -4,7 +4,7 @@
 #include "tinycnn.h"
 
 /* Elements per thread below which element-wise work stays on one thread. */
-#define TC_ELTWISE_GRAIN ((ptrdiff_t)1 << 15)
+#define TC_ELTWISE_GRAIN ((ptrdiff_t)1 << 16)
 
 /* One contiguous run of a binary op: y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. */
 void tc_binary_run_ref_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);

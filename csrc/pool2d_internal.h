@@ -18,9 +18,6 @@ static inline void tc_tap_range_(int start, int k, int dil, int limit, int *lo, 
 
 ptrdiff_t tc_pool_grain_(ptrdiff_t work_per_plane);
 
-void tc_max_pool2d_plane_ref_(const tc_pool2d_desc *d, const float *x, float *y);
-void tc_max_pool2d_plane_fast_(const tc_pool2d_desc *d, const float *x, float *y);
-void tc_avg_pool2d_plane_ref_(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y);
 float tc_sum_f32_ref_(const float *x, ptrdiff_t n);
 float tc_max_f32_ref_(const float *x, ptrdiff_t n);
 

@@ -248,25 +248,30 @@ static int group_width(const wg_job *j, int g)
     return (g == j->ng - 1 && j->nt - g * WG_NR <= WG_LANES) ? WG_LANES : WG_NR;
 }
 
-/* Chunk size in tiles: V and M of a chunk ~ 4 MB (L2 + part of L3), but at
- * least 64 tiles so that each read of U (alpha^2 * K * C) feeds enough flops. */
+/* Tiles per chunk (a multiple of 8).  A chunk's V and M should stay in L2/L3
+ * (about WG_CHUNK_BYTES), but hold at least WG_CHUNK_MIN tiles so that each
+ * read of U (alpha^2 * Kp * C floats, from L3 or DRAM) feeds enough flops.
+ * The tiles are then spread evenly over the chunks: no short last chunk
+ * that would re-read all of U for a handful of tiles. */
 #ifndef WG_CHUNK_BYTES
-#define WG_CHUNK_BYTES (4L << 20)
+#define WG_CHUNK_BYTES (2L << 20)
 #endif
 #ifndef WG_CHUNK_MIN
 #define WG_CHUNK_MIN 64
 #endif
 
-static int chunk_tiles(int C, int Kp, int alpha)
+static ptrdiff_t chunk_tiles(ptrdiff_t total, int C, int Kp, int alpha)
 {
     long per_tile = (long)alpha * alpha * (C + Kp) * (long)sizeof(float);
-    long t = WG_CHUNK_BYTES / per_tile;
+    ptrdiff_t t = WG_CHUNK_BYTES / per_tile;
     t = t / WG_NR * WG_NR;
     if (t < WG_CHUNK_MIN)
         t = WG_CHUNK_MIN;
     if (t > 1024)
         t = 1024;
-    return (int)t;
+    ptrdiff_t nchunks = (total + t - 1) / t;
+    ptrdiff_t per = (total + nchunks - 1) / nchunks;
+    return (per + WG_LANES - 1) / WG_LANES * WG_LANES;
 }
 
 static void get_tiles(int N, int H, int W, int pt, int pl, int pb, int pr, int m,
@@ -287,9 +292,9 @@ size_t tc_winograd3x3_workspace_size(int N, int C, int H, int W, int K,
     if (OH < 1 || OW < 1)
         return 0;
     long total = (long)N * nty * ntx;
-    long tb = chunk_tiles(C, Kp, alpha);
-    long ntp = total < tb ? round_up((int)total, WG_LANES) : tb;
-    return (size_t)alpha * alpha * ((size_t)(C + Kp) * ntp + 2 * WG_PLANE_PAD);
+    /* a chunk of tb tiles has tb padded tiles: tb is a multiple of 8 */
+    size_t tb = (size_t)chunk_tiles(total, C, Kp, alpha);
+    return (size_t)alpha * alpha * ((size_t)(C + Kp) * tb + 2 * WG_PLANE_PAD);
 }
 
 /* Where lane l's input patch starts (offset of channel 0) and whether it can
@@ -462,7 +467,7 @@ void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, 
     }
 #endif
     ptrdiff_t total = (ptrdiff_t)N * j.nty * j.ntx;
-    int tb = chunk_tiles(C, j.Kp, j.alpha);
+    ptrdiff_t tb = chunk_tiles(total, C, j.Kp, j.alpha);
     int T = j.alpha * j.alpha;
     for (ptrdiff_t t0 = 0; t0 < total; t0 += tb) {
         j.t0 = t0;

@@ -53,8 +53,6 @@ def _without_batchnorm_fusion():
 
 
 def _export_legacy(model, x, path, opset, batch_dynamic, fold_bn):
-    if opset not in LEGACY_OPSETS:
-        raise ValueError(f"the legacy exporter is used with opsets 9-17, got {opset}")
     dynamic_axes = None
     if batch_dynamic:
         dynamic_axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
@@ -71,8 +69,6 @@ def _export_legacy(model, x, path, opset, batch_dynamic, fold_bn):
 
 
 def _export_dynamo(model, x, path, opset, batch_dynamic, fold_bn):
-    if opset < MIN_DYNAMO_OPSET:
-        raise ValueError(f"the dynamo exporter needs opset >= {MIN_DYNAMO_OPSET}, got {opset}")
     dynamic_shapes = None
     if batch_dynamic:
         dynamic_shapes = ({0: torch.export.Dim("batch", min=1, max=1024)},)
@@ -102,6 +98,12 @@ def export(name, path, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True
 
     With ``dynamo=True`` the weights land in ``<path>.data`` beside the model.
     """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    if dynamo and opset < MIN_DYNAMO_OPSET:
+        raise ValueError(f"the dynamo exporter needs opset >= {MIN_DYNAMO_OPSET}, got {opset}")
+    if not dynamo and opset not in LEGACY_OPSETS:
+        raise ValueError(f"the legacy exporter is used with opsets 9-17, got {opset}")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = build(name, seed=seed, flatten=flatten)

@@ -31,6 +31,8 @@ SHAPES = [
     ("N=3 many tiles", 3, 16, 20, 33, 30, (1, 0, 2, 1)),
     ("tiny 3x3 no pad", 2, 4, 5, 3, 3, (0, 0, 0, 0)),
     ("1 row", 1, 7, 9, 1, 40, (1, 1, 1, 1)),
+    ("wide rows (8 tiles side by side)", 1, 16, 24, 18, 75, (1, 1, 1, 1)),
+    ("wide pad 0, patches at the end of x", 2, 4, 5, 10, 34, (0, 0, 0, 0)),
 ]
 
 
@@ -87,7 +89,8 @@ def test_winograd_matches_direct(name, tile, isa, threads):
 
 @pytest.mark.parametrize("isa,threads", CONTEXTS)
 @pytest.mark.parametrize("tile", [4, 2])
-@pytest.mark.parametrize("name", ["odd 5->7 13x11", "N=2 odd", "resnet 512@7", "vgg conv3 (scaled)"])
+@pytest.mark.parametrize("name", ["odd 5->7 13x11", "N=2 odd", "resnet 512@7", "vgg conv3 (scaled)",
+                                  "wide rows (8 tiles side by side)"])
 def test_winograd_fused_epilogue(name, tile, isa, threads):
     """No bias, residual (separate and aliasing y), relu, caller workspace."""
     x, w, b, pads, ref = case(name)
