@@ -680,6 +680,11 @@ def markdown(result):
     if cpu1:
         notes.append(f"1 thread, median process CPU time per run, {an} / onnxruntime ms (less sensitive to "
                      "background load than wall time): " + "; ".join(cpu1) + ".")
+    diffs = [f"{TITLES.get(name, name)} {d['max_rel_diff']:.1e}" for name, m in result["models"].items()
+             for d in m.get("output_diff", []) if "max_rel_diff" in d]
+    if diffs:
+        notes.append(f"Largest difference of {an}'s output from onnxruntime's, relative to onnxruntime's "
+                     "largest |output|: " + "; ".join(diffs) + ".")
     idle = [x for m in result["models"].values() for per in m["threads"].values()
             for r in per.values() for x in r.get("idle_cpu_ms", [])]
     if idle:
@@ -698,9 +703,20 @@ def markdown(result):
            "of each burst discarded), one process computing at a time. " if many else "")
         + "Load: session creation in fresh processes; peak RSS: ru_maxrss of a "
         "fresh process after its first run (includes the interpreter and the engine's import). "
-        f"GFLOP counts 2 x MACs of Conv and Gemm. Ratio = {an} / onnxruntime. Background load: CPU "
+        "GFLOP counts 2 x MACs of direct Conv and Gemm, so an engine that does fewer flops (Winograd) "
+        f"can exceed 100% of the peak. Ratio = {an} / onnxruntime. Background load: CPU "
         "cores used by other processes while ours computed (on a shared machine the numbers are noisy).")
     return "\n".join(out + [""] + notes)
+
+
+def load_result(path):
+    """A --json file back into the form markdown() takes (JSON made the thread counts strings)."""
+    r = json.loads(Path(path).read_text())
+    r["fma_peak_gflops"] = {int(k): v for k, v in r["fma_peak_gflops"].items()}
+    for m in r["models"].values():
+        m["threads"] = {int(k): v for k, v in m["threads"].items()}
+        m["background_cores"] = {int(k): v for k, v in m.get("background_cores", {}).items()}
+    return r
 
 
 def parse_args(argv):
@@ -723,6 +739,7 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true",
                    help="a fast, rough pass: 5 runs, bursts of 3, 1 load sample, short FMA probe")
     p.add_argument("--json", metavar="FILE", help="also write every sample and setting as JSON")
+    p.add_argument("--render", metavar="FILE", help="print the Markdown of an earlier --json FILE; measure nothing")
     p.add_argument("--nice", type=int, default=0,
                    help="niceness of the timed processes; on a shared machine, -10 (needs root) "
                         "gives them the cores ahead of other work (default 0)")
@@ -763,6 +780,9 @@ def main(argv=None):
             except OSError:
                 pass
         worker_main()
+        return 0
+    if args.render:
+        print(markdown(load_result(args.render)))
         return 0
     if args.engine_a == "tinycnn":
         probe = subprocess.run([sys.executable, "-c", "import tinycnn; tinycnn.InferenceSession"],
