@@ -626,7 +626,7 @@ def markdown(result):
         + f". Load average {result['loadavg_start'][0]:.2f} at start, {result['loadavg_end'][0]:.2f} at end.",
         "",
         f"| model | GFLOP | threads | {an} ms | onnxruntime ms | ratio | {an} GFLOP/s (% peak) "
-        "| onnxruntime GFLOP/s (% peak) | background load |",
+        "| onnxruntime GFLOP/s (% peak) | other processes (cores) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
@@ -704,8 +704,9 @@ def markdown(result):
         + "Load: session creation in fresh processes; peak RSS: ru_maxrss of a "
         "fresh process after its first run (includes the interpreter and the engine's import). "
         "GFLOP counts 2 x MACs of direct Conv and Gemm, so an engine that does fewer flops (Winograd) "
-        f"can exceed 100% of the peak. Ratio = {an} / onnxruntime. Background load: CPU "
-        "cores used by other processes while ours computed (on a shared machine the numbers are noisy).")
+        f"can exceed 100% of the peak. Ratio = {an} / onnxruntime. Other processes: cores they used while "
+        "ours computed (a shared machine makes numbers noisy); at 1 thread the second core is theirs, so "
+        "up to 1.0 there slows us only through shared caches and memory.")
     return "\n".join(out + [""] + notes)
 
 
