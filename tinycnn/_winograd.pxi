@@ -104,7 +104,7 @@ cdef class Winograd3x3:
                 or not y.flags.c_contiguous or not y.flags.writeable:
             raise ValueError(f"y must be a writeable C-contiguous float32 array of shape {oshape}, "
                              f"got {getattr(y, 'dtype', type(y))} {np.shape(y)} (x {x.shape})")
-        if np.shares_memory(x, y):
+        if np.may_share_memory(x, y):
             raise ValueError("y must not overlap x")
         cdef const float *rp = NULL
         cdef const float[::1] rv
@@ -113,7 +113,7 @@ cdef class Winograd3x3:
                     or residual.shape != oshape or not residual.flags.c_contiguous:
                 raise ValueError(f"residual must be a C-contiguous float32 array of shape {oshape}, "
                                  f"got {getattr(residual, 'dtype', type(residual))} {np.shape(residual)}")
-            if residual is not y and np.shares_memory(residual, y):
+            if residual.ctypes.data != y.ctypes.data and np.may_share_memory(residual, y):
                 raise ValueError("residual must be y itself or not overlap y")
             rv = residual.reshape(-1)
             rp = &rv[0]
