@@ -60,6 +60,9 @@ MODELS = ("resnet18", "resnet50", "alexnet", "vgg16")
 TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "alexnet": "AlexNet", "vgg16": "VGG-16"}
 OPSET = 13
 REFERENCE = "onnxruntime"
+# Issue 4's targets: tinycnn / onnxruntime time at every thread count, at most.
+RATIO_TARGETS = {"resnet18": 0.85, "resnet50": 0.95, "alexnet": 0.85, "vgg16": 0.55}
+VGG_LOAD_TARGET, VGG_RSS_TARGET, RESNET50_SPEEDUP_TARGET = 1 / 3, 0.75, 1.8
 
 
 # --------------------------------------------------------------------------
@@ -597,7 +600,7 @@ def run_benchmark(args):
                 r["peak_fraction"] = r["gflops"] / result["fma_peak_gflops"][t]
             log("  " + ", ".join(f"{e} {m['threads'][t][e]['median_ms']:.1f} ms "
                                  f"(CPU {m['threads'][t][e]['median_cpu_ms']:.1f} ms)" for e in m["engines"])
-                + f"; background load {_fmt(bg.cores, '.2f')} cores")
+                + f"; other processes used {_fmt(bg.cores, '.2f')} cores")
     result["loadavg_end"] = os.getloadavg()
     return result
 
@@ -690,6 +693,8 @@ def markdown(result):
     if idle:
         notes.append(f"While one engine ran a burst, the other's waiting process used at most "
                      f"{max(idle):.1f} ms of CPU (median {median(idle):.1f} ms).")
+    if a:
+        notes.append(targets_line(result, a))
     meth = result["method"]
     count = (f"at least {meth['seconds']} s per model and thread count" if meth["seconds"]
              else f"{meth['runs']} runs per engine")
@@ -718,6 +723,35 @@ def load_result(path):
         m["threads"] = {int(k): v for k, v in m["threads"].items()}
         m["background_cores"] = {int(k): v for k, v in m.get("background_cores", {}).items()}
     return r
+
+
+def targets_line(result, a):
+    """Which of issue 4's targets this run meets."""
+    met, missed = [], []
+
+    def check(label, value, limit, at_least=False):
+        if value is None:
+            return
+        ok = value >= limit if at_least else value <= limit
+        (met if ok else missed).append(f"{label} {value:.2f} (target {'>=' if at_least else '<='} {limit:.2f})")
+
+    for name, m in result["models"].items():
+        for t, per in m["threads"].items():
+            if a in per and name in RATIO_TARGETS:
+                check(f"{TITLES[name]} {t}t", _ratio(per[a]["median_ms"], per[REFERENCE]["median_ms"]),
+                      RATIO_TARGETS[name])
+    vgg = result["models"].get("vgg16", {}).get("load", {})
+    if a in vgg:
+        check("VGG-16 load", _ratio(median(vgg[a]["load_ms"]), median(vgg[REFERENCE]["load_ms"])),
+              VGG_LOAD_TARGET)
+        check("VGG-16 peak RSS", _ratio(median(vgg[a]["maxrss_kb"]), median(vgg[REFERENCE]["maxrss_kb"])),
+              VGG_RSS_TARGET)
+    r50 = result["models"].get("resnet50", {}).get("threads", {})
+    if 1 in r50 and 2 in r50 and a in r50[1] and a in r50[2]:
+        check("ResNet-50 2t speedup", _ratio(r50[1][a]["median_ms"], r50[2][a]["median_ms"]),
+              RESNET50_SPEEDUP_TARGET, at_least=True)
+    return (f"Issue 4 targets met ({len(met)}): " + ("; ".join(met) or "none")
+            + f". Missed ({len(missed)}): " + ("; ".join(missed) or "none") + ".")
 
 
 def parse_args(argv):
