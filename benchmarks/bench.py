@@ -23,7 +23,9 @@ How it measures (the method of issue 4):
   discarded (caches and sleeping workers are cold after the other engine ran).
 * Session creation ("load") and peak resident memory: fresh processes that
   import the engine (not timed), create the session (timed), run once and read
-  ru_maxrss.  Medians over --load-samples processes per engine.
+  its peak resident set (VmHWM: ru_maxrss would also count the parent's memory,
+  which Linux carries across fork and exec).  Medians over --load-samples
+  processes per engine.
 * GFLOP/s count 2 x MACs of Conv, Gemm and MatMul nodes of the ONNX graph,
   compared with the FMA peak measured by benchmarks/fma_peak.c, compiled at run
   time with gcc -O2 -mavx2 -mfma (flops per second of CPU time: what the cores
@@ -103,6 +105,19 @@ def _engine_info(engine, module):
     return {"version": getattr(module, "__version__", "?"), "file": getattr(module, "__file__", "?")}
 
 
+def peak_rss_kb():
+    """Peak resident set of this process in KiB.  VmHWM belongs to the current address
+    space; ru_maxrss keeps the parent's peak from before exec, hence the fallback only."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 class _Worker:
     def __init__(self):
         self.sessions = {}  # engine -> session
@@ -117,7 +132,7 @@ class _Worker:
             self.feeds = {input_name: x}
         module = self.modules.get(engine) or _import_engine(engine)  # import is not timed
         self.modules[engine] = module
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_before = peak_rss_kb()
         t0 = time.perf_counter()
         self.sessions[engine] = _create_session(engine, module, path, threads)
         load_ms = (time.perf_counter() - t0) * 1e3
@@ -139,7 +154,7 @@ class _Worker:
         self.cpu_ms = {}
         ms = [self._time_one(engine) for _ in range(n)]
         return {"ms": ms, "cpu_ms": self.cpu_ms.get(engine, []),
-                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+                "maxrss_kb": peak_rss_kb()}
 
     def cmd_alternate(self, engines, warmup, runs, seconds):
         """Runs the loaded engines in turn, in this one process."""
@@ -401,7 +416,7 @@ def try_engine(engine, path, desc):
 
 
 def measure_load(engines, path, desc, samples):
-    """Fresh process per sample and engine: create the session (timed), run once, ru_maxrss."""
+    """Fresh process per sample and engine: create the session (timed), run once, peak RSS."""
     res = {e: {"load_ms": [], "maxrss_kb": [], "maxrss_kb_before_load": []} for e in engines}
     info = {}
     for s in range(samples):
@@ -646,7 +661,7 @@ def markdown(result):
     if any("load" in m for m in result["models"].values()):
         out += ["",
                 f"| model | file MB | {an} load ms | onnxruntime load ms | ratio "
-                f"| {an} peak RSS MB | onnxruntime peak RSS MB | ratio |",
+                f"| {an} peak RSS MB (after import) | onnxruntime peak RSS MB (after import) | ratio |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name, m in result["models"].items():
             if "load" not in m:
@@ -656,8 +671,14 @@ def markdown(result):
             lb = median(L[REFERENCE]["load_ms"])
             sa = median(L[a]["maxrss_kb"]) / 1024 if a in L else None
             sb = median(L[REFERENCE]["maxrss_kb"]) / 1024
+
+            def rss(e, total):  # the peak, and its growth from the moment before the session
+                if e not in L:
+                    return "–"
+                return f"{total:.0f} (+{total - median(L[e]['maxrss_kb_before_load']) / 1024:.0f})"
+
             out.append(f"| {TITLES.get(name, name)} | {m['file_mb']:.0f} | {_fmt(la)} | {_fmt(lb)} "
-                       f"| {_fmt(_ratio(la, lb), '.2f')} | {_fmt(sa, '.0f')} | {_fmt(sb, '.0f')} "
+                       f"| {_fmt(_ratio(la, lb), '.2f')} | {rss(a, sa)} | {rss(REFERENCE, sb)} "
                        f"| {_fmt(_ratio(sa, sb), '.2f')} |")
     notes = []
     for name, m in result["models"].items():
@@ -706,8 +727,9 @@ def markdown(result):
         "1 thread: both engines in one process, runs alternating. "
         + (f"{many} threads: one process per engine, alternating bursts of {meth['burst']} runs (first run "
            "of each burst discarded), one process computing at a time. " if many else "")
-        + "Load: session creation in fresh processes; peak RSS: ru_maxrss of a "
-        "fresh process after its first run (includes the interpreter and the engine's import). "
+        + "Load: session creation in fresh processes; peak RSS: VmHWM of a "
+        "fresh process after its first run (in brackets: its growth from just before the session was "
+        "created, i.e. without the interpreter, numpy and the engine's import). "
         "GFLOP counts 2 x MACs of direct Conv and Gemm, so an engine that does fewer flops (Winograd) "
         f"can exceed 100% of the peak. Ratio = {an} / onnxruntime. Other processes: cores they used while "
         "ours computed (a shared machine makes numbers noisy); at 1 thread the second core is theirs, so "
