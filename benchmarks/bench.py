@@ -572,7 +572,11 @@ def run_benchmark(args):
     }
     log(f"measuring the FMA peak ({', '.join(map(str, args.threads))} threads) ...")
     # The peak is what the cores can do: flops per second of CPU time, robust to sharing.
-    result["fma_probe"] = fma_peak(args.fma_seconds, args.fma_trials, args.threads)
+    try:
+        result["fma_probe"] = fma_peak(args.fma_seconds, args.fma_trials, args.threads)
+    except (OSError, subprocess.CalledProcessError) as exc:  # no gcc, or no AVX2/FMA
+        log(f"  the FMA probe failed, GFLOP/s are shown without a peak: {exc}")
+        result["fma_probe"] = {}
     result["fma_peak_gflops"] = {t: p["cpu_gflops"] for t, p in result["fma_probe"].items()}
     log("  " + ", ".join(f"{t} threads: {p['cpu_gflops']:.1f} GFLOP/s of CPU time, {p['gflops']:.1f} of wall time"
                          for t, p in result["fma_probe"].items()))
@@ -612,7 +616,8 @@ def run_benchmark(args):
                 r["median_ms"] = median(r["ms"])
                 r["median_cpu_ms"] = median(r["cpu_ms"])
                 r["gflops"] = m["gflop"] / (r["median_ms"] / 1e3)
-                r["peak_fraction"] = r["gflops"] / result["fma_peak_gflops"][t]
+                p = result["fma_peak_gflops"].get(t)
+                r["peak_fraction"] = r["gflops"] / p if p else None
             log("  " + ", ".join(f"{e} {m['threads'][t][e]['median_ms']:.1f} ms "
                                  f"(CPU {m['threads'][t][e]['median_cpu_ms']:.1f} ms)" for e in m["engines"])
                 + f"; other processes used {_fmt(bg.cores, '.2f')} cores")
@@ -640,7 +645,8 @@ def markdown(result):
         f"Measured {result['date']} on {result['cpu']} ({result['cores']} cores), "
         + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".",
         f"FMA peak (benchmarks/fma_peak.c, per second of CPU time): "
-        + ", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in peak.items())
+        + (", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in peak.items())
+           or "not measured")
         + f". Load average {result['loadavg_start'][0]:.2f} at start, {result['loadavg_end'][0]:.2f} at end.",
         "",
         f"| model | GFLOP | threads | {an} ms | onnxruntime ms | ratio | {an} GFLOP/s (% peak) "
@@ -649,7 +655,10 @@ def markdown(result):
     ]
 
     def rate(r):
-        return "–" if r is None else f"{r['gflops']:.1f} ({100 * r['peak_fraction']:.0f}%)"
+        if r is None:
+            return "–"
+        frac = r.get("peak_fraction")
+        return f"{r['gflops']:.1f}" + ("" if frac is None else f" ({100 * frac:.0f}%)")
 
     for name, m in result["models"].items():
         for t, per in m["threads"].items():
@@ -719,7 +728,7 @@ def markdown(result):
     meth = result["method"]
     count = (f"at least {meth['seconds']} s per model and thread count" if meth["seconds"]
              else f"{meth['runs']} runs per engine")
-    many = ",".join(str(t) for t in peak if t > 1)
+    many = ",".join(str(t) for t in sorted({t for m in result["models"].values() for t in m["threads"]}) if t > 1)
     if meth.get("nice"):
         notes.append(f"Timed processes ran at niceness {meth['nice']}.")
     notes.append(
