@@ -110,6 +110,13 @@ void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight
 
 static int has_pad(const tc_conv2d_params *p) { return p->pt || p->pl || p->pb || p->pr; }
 
+/* The GEMM path reads a zero-padded, phase-split copy of the input unless the
+ * conv has no pads and stride 1 (then it reads x itself). */
+static int needs_phase_copy(const tc_conv2d_params *p, int algo)
+{
+    return algo == TC_CONV_ALGO_GEMM && (has_pad(p) || p->sh > 1 || p->sw > 1);
+}
+
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
                                 int h, int w)
 {
@@ -123,8 +130,8 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
         return (size_t)T * (hp * wp + (size_t)OW + 16);
     }
     size_t ws = tc_gemm_workspace_size(ctx);
-    if (algo == TC_CONV_ALGO_GEMM && has_pad(p))
-        ws += (size_t)p->C * hp * wp;
+    if (needs_phase_copy(p, algo))
+        ws += (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
     return ws;
 }
 
@@ -158,58 +165,68 @@ static void pad_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
+/* Zero-padded, phase-split copy for strided convolutions: padded pixel (r, c)
+ * goes to phase (r % sh, c % sw) at (r / sh, c / sw).  Tap (ki, kj) of output
+ * (oh, ow) then reads phase ((ki*dh) % sh, (kj*dw) % sw) at
+ * (oh + ki*dh / sh, ow + kj*dw / sw): a stride-1 problem, so the im2col
+ * packer copies contiguous runs instead of gathering.  Phases no tap reads are
+ * skipped. */
+typedef struct {
+    const float *x;
+    float *xp; /* [C][sh][sw][hph][wph] */
+    int h, w, pt, pl, sh, sw, hph, wph;
+    unsigned char used[64]; /* [sh*sw] when sh*sw <= 64, else all used */
+} phase_job;
+
+static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const phase_job *j = (const phase_job *)varg;
+    const size_t pplane = (size_t)j->hph * j->wph;
+    (void)tid;
+    for (ptrdiff_t c = begin; c < end; c++) {
+        const float *src = j->x + (size_t)c * j->h * j->w;
+        for (int pr = 0; pr < j->sh; pr++)
+            for (int pc = 0; pc < j->sw; pc++) {
+                int ph = pr * j->sw + pc;
+                if (ph < 64 && !j->used[ph])
+                    continue;
+                float *dst = j->xp + ((size_t)c * j->sh * j->sw + ph) * pplane;
+                /* padded column of phase column q: q*sw + pc; valid source columns */
+                int q0 = 0, q1 = j->wph; /* q with 0 <= q*sw + pc - pl < w */
+                while (q0 < j->wph && q0 * j->sw + pc - j->pl < 0)
+                    q0++;
+                while (q1 > q0 && (q1 - 1) * j->sw + pc - j->pl >= j->w)
+                    q1--;
+                for (int i = 0; i < j->hph; i++) {
+                    float *d = dst + (size_t)i * j->wph;
+                    int ih = i * j->sh + pr - j->pt;
+                    if (ih < 0 || ih >= j->h) {
+                        memset(d, 0, (size_t)j->wph * sizeof(float));
+                        continue;
+                    }
+                    const float *srow = src + (size_t)ih * j->w + pc - j->pl;
+                    for (int q = 0; q < q0; q++)
+                        d[q] = 0.0f;
+                    if (j->sw == 1) {
+                        memcpy(d + q0, srow + q0, (size_t)(q1 - q0) * sizeof(float));
+                    } else {
+                        for (int q = q0; q < q1; q++)
+                            d[q] = srow[(ptrdiff_t)q * j->sw];
+                    }
+                    for (int q = q1; q < j->wph; q++)
+                        d[q] = 0.0f;
+                }
+            }
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* im2col folded into the B packing                                         */
 /* ------------------------------------------------------------------------ */
 
-typedef struct {
-    const float *x; /* zero-padded input of one group: [Cg][hp][wp] */
-    size_t plane;   /* hp * wp */
-    int wp, OW, KH, KW, sh, sw, dh, dw;
-} im2col_b;
-
-/* dst[ceil(nc/NR)][kc][NR]: rows k = (c, ki, kj) of [k0, k0+kc), columns
- * n = (oh, ow) of [n0, n0+nc).  scratch holds each column's offset in the
- * padded plane, so a row costs one table lookup per element; panels whose 16
- * columns are consecutive in memory (stride 1, one output row) are copied. */
-static void pack_b_im2col(const void *varg, int k0, int kc, int n0, int nc, float *dst,
-                          void *scratch)
-{
-    const im2col_b *g = (const im2col_b *)varg;
-    int *base = (int *)scratch;
-    int *contig = base + TC_GEMM_NC;
-    int oh = n0 / g->OW, ow = n0 % g->OW;
-    for (int j = 0; j < nc; j++) {
-        base[j] = oh * g->sh * g->wp + ow * g->sw;
-        if (++ow == g->OW) {
-            ow = 0;
-            oh++;
-        }
-    }
-    const int npan = (nc + NR - 1) / NR;
-    for (int q = 0; q < npan; q++) {
-        int j0 = q * NR;
-        contig[q] = j0 + NR <= nc && base[j0 + NR - 1] - base[j0] == NR - 1;
-    }
-    const int khw = g->KH * g->KW;
-    for (int kk = 0; kk < kc; kk++) {
-        int k = k0 + kk, c = k / khw, r = k % khw, ki = r / g->KW, kj = r % g->KW;
-        const float *src = g->x + c * g->plane + (size_t)ki * g->dh * g->wp + (size_t)kj * g->dw;
-        float *d = dst + (size_t)kk * NR;
-        for (int q = 0; q < npan; q++, d += (size_t)kc * NR) {
-            const int *bq = base + q * NR;
-            if (contig[q]) {
-                memcpy(d, src + bq[0], NR * sizeof(float));
-            } else {
-                int nr = nc - q * NR < NR ? nc - q * NR : NR;
-                for (int j = 0; j < nr; j++)
-                    d[j] = src[bq[j]];
-                for (int j = nr; j < NR; j++)
-                    d[j] = 0.0f;
-            }
-        }
-    }
-}
+#define TC_IM2COL_FN tc_pack_b_im2col_portable
+#include "conv_im2col_body.h"
+#undef TC_IM2COL_FN
 
 /* ------------------------------------------------------------------------ */
 /* Depthwise                                                                */
@@ -277,20 +294,38 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     const int N = OH * OW, kdim = Cg * p->KH * p->KW;
-    const int padded = algo == TC_CONV_ALGO_GEMM && has_pad(p);
+    const int phased = needs_phase_copy(p, algo);
     const int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
+    /* geometry of what the packer reads: phase planes, or x itself */
+    const int sh = phased ? p->sh : 1, sw = phased ? p->sw : 1;
+    const int hph = (hp + sh - 1) / sh, wph = (wp + sw - 1) / sw;
+    const size_t pplane = (size_t)hph * wph, cstride = pplane * sh * sw;
     float *xpad = workspace;
-    float *gemm_ws = padded ? workspace + (size_t)p->C * hp * wp : workspace;
+    float *gemm_ws = phased ? workspace + (size_t)p->C * cstride : workspace;
+    phase_job pj;
+    memset(&pj, 0, sizeof(pj));
+    if (phased) {
+        pj.h = h, pj.w = w, pj.pt = p->pt, pj.pl = p->pl, pj.sh = sh, pj.sw = sw;
+        pj.hph = hph, pj.wph = wph, pj.xp = xpad;
+        if (sh * sw > 64)
+            memset(pj.used, 1, sizeof(pj.used));
+        for (int ki = 0; ki < p->KH; ki++)
+            for (int kj = 0; kj < p->KW; kj++) {
+                int ph = (ki * p->dh % sh) * sw + kj * p->dw % sw;
+                if (ph < 64)
+                    pj.used[ph] = 1;
+            }
+    }
 
     for (int b = 0; b < n; b++) {
         const float *xs = x + b * in_img;
-        if (padded) {
-            pad_job pj = {xs, xpad, h, w, hp, wp, p->pt, p->pl};
-            tc_parallel_for(pool, p->C, 8, pad_task, &pj);
+        if (phased) {
+            pj.x = xs;
+            tc_parallel_for(pool, p->C, 8, phase_task, &pj);
             xs = xpad;
         }
         for (int g = 0; g < p->group; g++) {
-            im2col_b ib;
+            tc_im2col_b ib;
             tc_dense_b db;
             tc_gemm_op op;
             memset(&op, 0, sizeof(op));
@@ -305,17 +340,22 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                 op.pack_b = tc_pack_b_rowmajor;
                 op.b_arg = &db;
             } else {
-                ib.plane = (size_t)hp * wp;
-                ib.x = xs + (size_t)g * Cg * ib.plane;
-                ib.wp = wp;
+                ib.x = phased ? xs + (size_t)g * Cg * cstride : xs + (size_t)g * Cg * h * w;
+                ib.cstride = phased ? cstride : (size_t)h * w;
+                ib.pplane = pplane;
+                ib.wp = phased ? wph : w;
                 ib.OW = OW;
                 ib.KH = p->KH;
                 ib.KW = p->KW;
-                ib.sh = p->sh;
-                ib.sw = p->sw;
+                ib.sh = sh;
+                ib.sw = sw;
                 ib.dh = p->dh;
                 ib.dw = p->dw;
-                op.pack_b = pack_b_im2col;
+                op.pack_b = tc_pack_b_im2col_portable;
+#ifdef TC_HAVE_AVX2_SOURCES
+                if (ctx && ctx->isa == TC_ISA_AVX2)
+                    op.pack_b = tc_pack_b_im2col_avx2;
+#endif
                 op.b_arg = &ib;
             }
             op.C = y + b * out_img + (size_t)g * Kg * N;

@@ -124,10 +124,12 @@ static void pack_a_rowmajor(const void *varg, int m0, int mc, int k0, int kc, fl
 }
 
 /* dst[ceil(nc/NR)][kc][NR] = B[k0.., n0..] (zero columns past nc) */
-void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float *dst, void *scratch)
+void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
+                        int new_k)
 {
     const tc_dense_b *g = (const tc_dense_b *)varg;
     (void)scratch;
+    (void)new_k;
     for (int j0 = 0; j0 < nc; j0 += NR) {
         int nr = nc - j0 < NR ? nc - j0 : NR;
         if (!g->trans) {
@@ -178,7 +180,7 @@ void tc_gemm_pack_b_f32(int K, int N, const float *B, ptrdiff_t ldb, int trans_b
     tc_dense_b g = {B, ldb, trans_b};
     for (int n0 = 0; n0 < N; n0 += NR) {
         int nc = N - n0 < NR ? N - n0 : NR;
-        tc_pack_b_rowmajor(&g, 0, K, n0, nc, packed + (size_t)(n0 / NR) * K * NR, NULL);
+        tc_pack_b_rowmajor(&g, 0, K, n0, nc, packed + (size_t)(n0 / NR) * K * NR, NULL, 1);
     }
 }
 
@@ -231,7 +233,6 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 bbase = op->b_packed + (size_t)(nc0 / NR) * K * NR + (size_t)kc0 * NR;
                 bstride = (size_t)K * NR;
             } else {
-                op->pack_b(op->b_arg, kc0, kc, nc0, nc, wsb, scratch);
                 bbase = wsb;
                 bstride = (size_t)kc * NR;
             }
@@ -250,6 +251,10 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     const float *b = bbase + (size_t)(jr / NR) * bstride;
+                    /* pack each B micro-panel just before its first use: it is
+                     * then in L1 for the whole sweep over the A panels */
+                    if (!op->b_packed && mc0 == m0)
+                        op->pack_b(op->b_arg, kc0, kc, nc0 + jr, nr, (float *)b, scratch, jr == 0);
                     int n = nc0 + jr;
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;

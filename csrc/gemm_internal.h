@@ -11,14 +11,20 @@
 /* Cache blocking (32 KiB L1d, 512 KiB L2 per core): a B micro-panel KC x NR
  * (16 KiB) stays in L1 while MC/MR A micro-panels stream from L2; the A block
  * MC x KC (144 KiB) stays in L2 across the NC/NR B micro-panels. */
+#ifndef TC_GEMM_KC
 #define TC_GEMM_KC 256
+#endif
+#ifndef TC_GEMM_MC
 #define TC_GEMM_MC 144
+#endif
+#ifndef TC_GEMM_NC
 #define TC_GEMM_NC 512
+#endif
 
 /* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
 #define TC_GEMM_WS_B ((size_t)TC_GEMM_KC * TC_GEMM_NC)
 #define TC_GEMM_WS_A ((size_t)TC_GEMM_MC * TC_GEMM_KC)
-#define TC_GEMM_WS_SCRATCH ((size_t)TC_GEMM_NC + 64)
+#define TC_GEMM_WS_SCRATCH (2 * (size_t)TC_GEMM_KC + TC_GEMM_NC + 64)
 #define TC_GEMM_WS_THREAD (TC_GEMM_WS_B + TC_GEMM_WS_A + TC_GEMM_WS_SCRATCH + 32)
 
 /* micro-kernel flags */
@@ -59,9 +65,12 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
                    const tc_tile_epi *e);
 
 /* Packs the B block rows [k0, k0+kc) x columns [n0, n0+nc) into
- * dst[ceil(nc/NR)][kc][NR] (zero padded).  scratch: TC_GEMM_WS_SCRATCH floats. */
+ * dst[ceil(nc/NR)][kc][NR] (zero padded).  scratch: TC_GEMM_WS_SCRATCH floats
+ * private to the thread; new_k is 1 on the first call for a given [k0, k0+kc)
+ * (the driver packs one NR panel at a time, right before the kernel uses it,
+ * so packers may cache per-row tables in scratch between calls). */
 typedef void (*tc_pack_b_fn)(const void *arg, int k0, int kc, int n0, int nc, float *dst,
-                             void *scratch);
+                             void *scratch, int new_k);
 /* Packs A rows [m0, m0+mc) x [k0, k0+kc) into dst[ceil(mc/MR)][kc][MR]. */
 typedef void (*tc_pack_a_fn)(const void *arg, int m0, int mc, int k0, int kc, float *dst);
 
@@ -88,6 +97,7 @@ typedef struct tc_dense_b {
     ptrdiff_t ldb;
     int trans;
 } tc_dense_b;
-void tc_pack_b_rowmajor(const void *arg, int k0, int kc, int n0, int nc, float *dst, void *scratch);
+void tc_pack_b_rowmajor(const void *arg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
+                        int new_k);
 
 #endif

@@ -1,10 +1,18 @@
 /* Thread pool and CPU feature detection.
  *
- * A persistent pool of nthreads-1 workers; the calling thread runs range 0.
- * Dispatch is a generation counter: the caller publishes a job and bumps the
- * generation, workers spin on it for a while (so back-to-back kernels of one
- * inference dispatch in well under a microsecond), then sleep on a condvar so
- * an idle pool does not burn cores.
+ * A persistent pool of nthreads-1 workers plus the calling thread.  A job is
+ * [0, n) cut into at most nthreads static chunks; chunk t runs as
+ * fn(arg, t, ...), so t doubles as a per-thread workspace slot.
+ *
+ * Dispatch: the caller publishes the job in one 64-bit state word
+ * (generation << 32 | mask of claimed chunks).  Workers spin on the
+ * generation for a while (back-to-back kernels of one inference dispatch in
+ * well under a microsecond), then sleep on a condvar so an idle pool burns no
+ * core.  Every chunk is claimed with a CAS on the state word, by its own
+ * worker or by anyone who finishes early: when a worker is asleep or
+ * descheduled (a loaded machine), the caller runs its chunk instead of
+ * waiting for it.  A worker that wakes late for an old job fails its CAS and
+ * drops whatever it read.
  *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
@@ -14,13 +22,15 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "tinycnn.h"
 
-/* Spin iterations before a worker goes to sleep (~100-200 us on x86): long
+/* Spin iterations before a worker goes to sleep (a few hundred us): long
  * enough to bridge the Python glue between two kernels of one inference. */
 #define TC_POOL_SPIN 40000
+#define TC_POOL_MAX_CHUNKS 32 /* bits of the claim mask */
 
 struct tc_pool {
     int nthreads;
@@ -31,15 +41,18 @@ struct tc_pool {
     pthread_mutex_t mutex;
     pthread_cond_t wake;
 
-    /* job, written by the caller before the generation bump */
+    /* job fields: written by the caller before publishing the state word,
+     * read by workers with relaxed atomics and trusted only if their claim
+     * CAS then succeeds */
     tc_range_fn fn;
     void *arg;
     ptrdiff_t n;
     int nchunks;
 
-    unsigned generation; /* atomically bumped per job */
+    uint64_t state;      /* generation << 32 | claimed-chunk mask */
+    unsigned generation; /* caller side copy of the current generation */
+    int completed;       /* chunks finished in the current job */
     int sleepers;        /* workers waiting on `wake` */
-    int done;            /* workers finished with the current job */
     int busy;            /* try-lock: 1 while a caller owns the pool */
     int stop;
 };
@@ -68,12 +81,38 @@ int tc_cpu_best_isa(void)
     return TC_ISA_PORTABLE;
 }
 
-static void run_chunk(tc_pool *p, int chunk)
+/* Claims chunk t of generation gen; 0 if taken or the job is gone. */
+static int claim(tc_pool *p, unsigned gen, int t)
 {
-    ptrdiff_t b = p->n * chunk / p->nchunks;
-    ptrdiff_t e = p->n * (chunk + 1) / p->nchunks;
+    uint64_t bit = (uint64_t)1 << t;
+    uint64_t s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+    while ((unsigned)(s >> 32) == gen && !(s & bit)) {
+        if (__atomic_compare_exchange_n(&p->state, &s, s | bit, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return 1;
+    }
+    return 0;
+}
+
+static void run_chunk(tc_range_fn fn, void *arg, ptrdiff_t n, int nchunks, int chunk)
+{
+    ptrdiff_t b = n * chunk / nchunks;
+    ptrdiff_t e = n * (chunk + 1) / nchunks;
     if (e > b)
-        p->fn(p->arg, chunk, b, e);
+        fn(arg, chunk, b, e);
+}
+
+/* Claims and runs chunks of generation gen, own chunk `first` first. */
+static void help(tc_pool *p, unsigned gen, int first, tc_range_fn fn, void *arg, ptrdiff_t n,
+                 int nchunks)
+{
+    for (int i = 0; i < nchunks; i++) {
+        int t = (first + i) % nchunks;
+        if (claim(p, gen, t)) {
+            run_chunk(fn, arg, n, nchunks, t);
+            __atomic_add_fetch(&p->completed, 1, __ATOMIC_RELEASE);
+        }
+    }
 }
 
 static void *worker_main(void *varg)
@@ -89,7 +128,7 @@ static void *worker_main(void *varg)
     for (;;) {
         unsigned gen;
         int spins = 0;
-        while ((gen = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE)) == seen &&
+        while ((gen = (unsigned)(__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) >> 32)) == seen &&
                spins < TC_POOL_SPIN) {
             cpu_relax();
             spins++;
@@ -97,7 +136,7 @@ static void *worker_main(void *varg)
         if (gen == seen) {
             pthread_mutex_lock(&p->mutex);
             __atomic_add_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
-            while ((gen = __atomic_load_n(&p->generation, __ATOMIC_SEQ_CST)) == seen &&
+            while ((gen = (unsigned)(__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) >> 32)) == seen &&
                    !__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST))
                 pthread_cond_wait(&p->wake, &p->mutex);
             __atomic_sub_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
@@ -106,9 +145,12 @@ static void *worker_main(void *varg)
         if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
             break;
         seen = gen;
-        if (tid < p->nchunks)
-            run_chunk(p, tid);
-        __atomic_add_fetch(&p->done, 1, __ATOMIC_ACQ_REL);
+        tc_range_fn fn = __atomic_load_n(&p->fn, __ATOMIC_RELAXED);
+        void *arg = __atomic_load_n(&p->arg, __ATOMIC_RELAXED);
+        ptrdiff_t n = __atomic_load_n(&p->n, __ATOMIC_RELAXED);
+        int nchunks = __atomic_load_n(&p->nchunks, __ATOMIC_RELAXED);
+        if (tid < nchunks)
+            help(p, gen, tid, fn, arg, n, nchunks);
     }
     return NULL;
 }
@@ -159,7 +201,9 @@ void tc_pool_destroy(tc_pool *pool)
         if (pool->owner_pid == getpid() && pool->nstarted > 0) {
             pthread_mutex_lock(&pool->mutex);
             __atomic_store_n(&pool->stop, 1, __ATOMIC_SEQ_CST);
-            __atomic_add_fetch(&pool->generation, 1, __ATOMIC_SEQ_CST);
+            /* a new generation with every chunk claimed: wakes the spinners */
+            __atomic_store_n(&pool->state, ((uint64_t)(pool->generation + 1) << 32) | 0xffffffffu,
+                             __ATOMIC_SEQ_CST);
             pthread_cond_broadcast(&pool->wake);
             pthread_mutex_unlock(&pool->mutex);
             for (int t = 0; t < pool->nstarted; t++)
@@ -188,25 +232,29 @@ void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn
     }
     if (nchunks > pool->nthreads)
         nchunks = pool->nthreads;
+    if (nchunks > TC_POOL_MAX_CHUNKS)
+        nchunks = TC_POOL_MAX_CHUNKS;
 
-    pool->fn = fn;
-    pool->arg = arg;
-    pool->n = n;
-    pool->nchunks = (int)nchunks;
-    __atomic_store_n(&pool->done, 0, __ATOMIC_RELAXED);
-    /* seq_cst bump, then read sleepers: pairs with the worker's sleepers++ then
-     * generation read, so either the worker sees the job or we see it asleep. */
-    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_SEQ_CST);
+    unsigned gen = ++pool->generation;
+    __atomic_store_n(&pool->fn, fn, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->arg, arg, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->n, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->nchunks, (int)nchunks, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->completed, 0, __ATOMIC_RELAXED);
+    /* seq_cst publish, then read sleepers: pairs with the worker's sleepers++
+     * then state read, so either the worker sees the job or we see it asleep. */
+    __atomic_store_n(&pool->state, (uint64_t)gen << 32, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&pool->sleepers, __ATOMIC_SEQ_CST) > 0) {
         pthread_mutex_lock(&pool->mutex);
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->mutex);
     }
 
-    run_chunk(pool, 0);
+    /* our chunk 0, then whatever no worker has claimed yet */
+    help(pool, gen, 0, fn, arg, n, (int)nchunks);
 
-    int workers = pool->nthreads - 1, spins = 0;
-    while (__atomic_load_n(&pool->done, __ATOMIC_ACQUIRE) < workers) {
+    int spins = 0;
+    while (__atomic_load_n(&pool->completed, __ATOMIC_ACQUIRE) < nchunks) {
         if (++spins < TC_POOL_SPIN)
             cpu_relax();
         else

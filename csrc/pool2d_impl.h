@@ -51,11 +51,26 @@ TC_ALWAYS_INLINE float pool_one_(const tc_pool2d_desc *d, const float *x, int is
 }
 
 /* Interior outputs of one row: every column tap is inside the input.
- * Vectorised over the outputs; sw is a constant at the call sites that matter. */
+ * Long rows: vectorised over the outputs, taps outermost.  Short rows (late
+ * layers, 7..14 wide): one output at a time in a register.  Both visit the
+ * taps of a window in row-major order, so they agree bit for bit. */
 TC_ALWAYS_INLINE void pool_row_interior_(const float *restrict src, ptrdiff_t rstride, int nrows, int kw, int dw,
                                          int sw, int is_max, float *restrict y, int n)
 {
     const float init = is_max ? -FLT_MAX : 0.0f;
+    if (n < 16) {
+        for (int o = 0; o < n; o++) {
+            const float *restrict s = src + (ptrdiff_t)o * sw;
+            float m = init;
+            for (int i = 0; i < nrows; i++, s += rstride)
+                for (int j = 0; j < kw; j++) {
+                    float v = s[j * dw];
+                    m = is_max ? (m > v ? m : v) : m + v;
+                }
+            y[o] = m;
+        }
+        return;
+    }
     for (int o = 0; o < n; o++)
         y[o] = init;
     for (int i = 0; i < nrows; i++, src += rstride)
@@ -70,6 +85,24 @@ TC_ALWAYS_INLINE void pool_row_interior_(const float *restrict src, ptrdiff_t rs
                 for (int o = 0; o < n; o++)
                     y[o] += s[(ptrdiff_t)o * sw];
         }
+}
+
+/* The common shapes get constant kernel width, dilation and stride. */
+TC_ALWAYS_INLINE void pool_row_dispatch_(const float *src, ptrdiff_t rs, int nr, int kw, int dw, int sw, int is_max,
+                                         float *y, int n)
+{
+    if (dw == 1 && sw == 2 && kw == 2)
+        pool_row_interior_(src, rs, nr, 2, 1, 2, is_max, y, n);
+    else if (dw == 1 && sw == 2 && kw == 3)
+        pool_row_interior_(src, rs, nr, 3, 1, 2, is_max, y, n);
+    else if (dw == 1 && sw == 1 && kw == 3)
+        pool_row_interior_(src, rs, nr, 3, 1, 1, is_max, y, n);
+    else if (sw == 1)
+        pool_row_interior_(src, rs, nr, kw, dw, 1, is_max, y, n);
+    else if (sw == 2)
+        pool_row_interior_(src, rs, nr, kw, dw, 2, is_max, y, n);
+    else
+        pool_row_interior_(src, rs, nr, kw, dw, sw, is_max, y, n);
 }
 
 TC_ALWAYS_INLINE void pool_plane_(const tc_pool2d_desc *d, int is_max, int cip, const float *x, float *y)
@@ -98,14 +131,8 @@ TC_ALWAYS_INLINE void pool_plane_(const tc_pool2d_desc *d, int is_max, int cip, 
                                         d->w - (ox0 * d->sw - d->pad_l));
             src += (ptrdiff_t)done * d->sw;
             n -= done;
-            if (n == 0)
-                ;
-            else if (d->sw == 1)
-                pool_row_interior_(src, rs, nr, d->kw, d->dw, 1, is_max, yr + ox0 + done, n);
-            else if (d->sw == 2)
-                pool_row_interior_(src, rs, nr, d->kw, d->dw, 2, is_max, yr + ox0 + done, n);
-            else
-                pool_row_interior_(src, rs, nr, d->kw, d->dw, d->sw, is_max, yr + ox0 + done, n);
+            if (n > 0)
+                pool_row_dispatch_(src, rs, nr, d->kw, d->dw, d->sw, is_max, yr + ox0 + done, n);
             if (!is_max) {
                 int cnt = cip ? (p1 - p0) * d->kw : nr * d->kw;
                 for (int o = ox0; o < ox1; o++)

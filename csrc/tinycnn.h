@@ -184,8 +184,8 @@ size_t tc_winograd3x3_packed_size(int K, int C, int tile);
  * (transformed in double precision; padding rows are zero). */
 void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed);
 
-/* Floats of workspace tc_winograd3x3_f32 needs (independent of the thread count). */
-size_t tc_winograd3x3_workspace_size(int N, int C, int H, int W, int K,
+/* Floats of workspace tc_winograd3x3_f32 needs with this ctx (its thread count). */
+size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
                                      int pad_t, int pad_l, int pad_b, int pad_r, int tile);
 
 /* x: [N, C, H, W]  packed: from tc_winograd3x3_pack_f32  bias: [K] or NULL

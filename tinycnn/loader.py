@@ -5,6 +5,7 @@ path, bytes or an onnx.ModelProto into a `Model` (nodes with Python-valued
 attributes, numpy initializers, declared inputs and outputs).
 """
 import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,8 +13,8 @@ import onnx
 from onnx import numpy_helper
 from google.protobuf.message import DecodeError
 
-from .errors import InvalidModel, ResourceLimit
-from .limits import DEFAULT as DEFAULT_LIMITS
+from .errors import InvalidModel, ResourceLimit, TinyCNNError
+from .limits import DEFAULT as DEFAULT_LIMITS, check_dims
 
 # Shape of an input/output as declared in the model: ints for fixed dims,
 # strings for symbolic ones, None where the model says nothing.
@@ -83,10 +84,17 @@ def read_model_proto(model, base_dir=None, limits=DEFAULT_LIMITS):
         source = "<bytes>"
     elif isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
-        if not os.path.exists(path):
-            raise InvalidModel(f"{path}: no such file")
-        if os.path.isdir(path):
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):  # ValueError: an embedded NUL
+            raise InvalidModel(f"{path!r}: no such file") from None
+        if stat.S_ISDIR(mode):
             raise InvalidModel(f"{path}: is a directory, not an ONNX file")
+        if not stat.S_ISREG(mode):
+            # A FIFO or a device would block or never end.
+            raise InvalidModel(f"{path}: not a regular file")
         if base_dir is None:
             base_dir = os.path.dirname(os.path.abspath(path))
         try:
@@ -114,7 +122,8 @@ def _external_path(base_dir, location, tensor_name, source):
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r} uses external data {location!r}, but the model "
             "was given as bytes/ModelProto without a base folder")
-    if not location or os.path.isabs(location) or location.startswith(("/", "\\")):
+    if (not location or "\0" in location or os.path.isabs(location)
+            or location.startswith(("/", "\\"))):
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r}: external data location {location!r} must be a "
             "relative path inside the model's folder")
@@ -124,7 +133,7 @@ def _external_path(base_dir, location, tensor_name, source):
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r}: external data location {location!r} resolves "
             f"outside the model's folder ({path})")
-    if not os.path.isfile(path):
+    if not os.path.isfile(path):  # also refuses FIFOs and devices
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r}: external data file {location!r} not found")
     return path
@@ -135,12 +144,7 @@ def tensor_to_array(t, base_dir=None, source="<model>", limits=DEFAULT_LIMITS):
     name = t.name or "<unnamed>"
     dtype = onnx_to_np_dtype(t.data_type, f"{source}: tensor {name!r}")
     dims = tuple(int(d) for d in t.dims)
-    if any(d < 0 for d in dims):
-        raise InvalidModel(f"{source}: tensor {name!r} has negative dims {dims}")
-    limits.tensor(f"{source}: tensor {name!r}", dims, dtype)
-    count = 1
-    for d in dims:
-        count *= d
+    count = check_dims(f"{source}: tensor {name!r}", dims, dtype, limits)
     if t.data_location == onnx.TensorProto.EXTERNAL:
         info = {}
         for kv in t.external_data:
@@ -202,6 +206,8 @@ _GRAPH_INITIALIZER = 5    # GraphProto.initializer
 _TENSOR_DIMS, _TENSOR_TYPE, _TENSOR_NAME, _TENSOR_RAW = 1, 2, 8, 9
 _TENSOR_EXTERNAL, _TENSOR_LOCATION = 13, 14
 _TENSOR_SEGMENT = 3
+# The wire type each field we read must have (dims may also be unpacked: 0).
+_WIRE_TYPES = {_TENSOR_DIMS: 2, _TENSOR_TYPE: 0, _TENSOR_NAME: 2, _TENSOR_RAW: 2}
 
 
 class _Truncated(Exception):
@@ -261,6 +267,8 @@ def _raw_initializer(buf, start, end, fileobj, source, limits, weight_bytes):
     """numpy array of a TensorProto slice holding raw_data, or None to let onnx parse it."""
     dims, dtype_code, name, raw = [], 1, "", None
     for field, wt, _, v0, v1 in _fields(buf, start, end):
+        if wt != _WIRE_TYPES.get(field, wt) and not (field == _TENSOR_DIMS and wt == 0):
+            return None  # a field with an unexpected wire type: let protobuf judge it
         if field == _TENSOR_DIMS:
             if wt == 0:
                 dims.append(_varint(buf, v0, v1)[0])
@@ -283,12 +291,7 @@ def _raw_initializer(buf, start, end, fileobj, source, limits, weight_bytes):
         return None
     dims = tuple(d - (1 << 64) if d >= 1 << 63 else d for d in dims)
     dtype = onnx_to_np_dtype(dtype_code, f"{source}: tensor {name!r}")
-    if any(d < 0 for d in dims):
-        raise InvalidModel(f"{source}: tensor {name!r} has negative dims {dims}")
-    limits.tensor(f"{source}: tensor {name!r}", dims, dtype)
-    count = 1
-    for d in dims:
-        count *= d
+    count = check_dims(f"{source}: tensor {name!r}", dims, dtype, limits)
     if raw[1] - raw[0] != count * dtype.itemsize:
         raise InvalidModel(f"{source}: tensor {name!r}: raw_data has {raw[1] - raw[0]} bytes, "
                            f"dims {dims} of {dtype} need {count * dtype.itemsize}")
@@ -385,6 +388,37 @@ def _check_weight_total(arrays, source, limits, extra=0):
 def load_model(model, base_dir=None, limits=DEFAULT_LIMITS):
     """Parse a path, bytes or ModelProto into a `Model`, within `limits`."""
     proto, base_dir, source, initializers = read_model_proto(model, base_dir, limits)
+    try:
+        return _convert(proto, base_dir, source, initializers, limits)
+    except TinyCNNError:
+        raise
+    except (ValueError, TypeError, LookupError, ArithmeticError, UnicodeError, AttributeError) as e:
+        # Whatever a corrupt field makes onnx/protobuf/numpy raise is a bad model, not a crash.
+        raise InvalidModel(f"{source}: not a valid ONNX model ({type(e).__name__}: {e})") from e
+
+
+def _node_names(g):
+    """Node names, unique: a repeated explicit name is refused (as onnxruntime does, and
+    per-node caches rely on it); unnamed nodes get 'OpType_index', never a taken name."""
+    explicit = set()
+    for n in g.node:
+        if n.name:
+            if n.name in explicit:
+                raise InvalidModel(f"two nodes are named {n.name!r}")
+            explicit.add(n.name)
+    names = []
+    for i, n in enumerate(g.node):
+        name = n.name
+        if not name:
+            name = f"{n.op_type}_{i}"
+            while name in explicit:
+                name += "_"
+            explicit.add(name)
+        names.append(name)
+    return names
+
+
+def _convert(proto, base_dir, source, initializers, limits):
     g = proto.graph
     if len(g.sparse_initializer):
         raise InvalidModel(f"{source}: sparse initializers are not supported")
@@ -399,8 +433,12 @@ def load_model(model, base_dir=None, limits=DEFAULT_LIMITS):
         raise ResourceLimit(f"{source}: {len(g.node):,} nodes, over the limit of "
                             f"{limits.max_nodes:,} (SessionOptions.max_nodes)")
     nodes = []
+    try:
+        names = _node_names(g)
+    except InvalidModel as e:
+        raise InvalidModel(f"{source}: {e}") from None
     for i, n in enumerate(g.node):
-        name = n.name or f"{n.op_type}_{i}"
+        name = names[i]
         attrs = {a.name: _attr_value(a, base_dir, source, f"node {name!r} attribute {a.name!r}", limits)
                  for a in n.attribute}
         nodes.append(Node(name, n.op_type, n.domain if n.domain != "ai.onnx" else "",

@@ -47,6 +47,7 @@ class SessionOptions:
         self.max_tensor_bytes = DEFAULT_LIMITS.max_tensor_bytes
         self.max_weight_bytes = DEFAULT_LIMITS.max_weight_bytes
         self.max_nodes = DEFAULT_LIMITS.max_nodes
+        self.max_arena_bytes = DEFAULT_LIMITS.max_arena_bytes
 
 
 class NodeArg:
@@ -104,7 +105,8 @@ class InferenceSession:
                                   GraphOptimizationLevel.ORT_ENABLE_ALL))
         limits = Limits(int(getattr(opts, "max_tensor_bytes", DEFAULT_LIMITS.max_tensor_bytes)),
                         int(getattr(opts, "max_weight_bytes", DEFAULT_LIMITS.max_weight_bytes)),
-                        int(getattr(opts, "max_nodes", DEFAULT_LIMITS.max_nodes)))
+                        int(getattr(opts, "max_nodes", DEFAULT_LIMITS.max_nodes)),
+                        int(getattr(opts, "max_arena_bytes", DEFAULT_LIMITS.max_arena_bytes)))
         self._options = {"limits": limits}
         self._model = load_model(path_or_bytes, base_dir, limits)
         self._cache = {}
@@ -248,12 +250,14 @@ class InferenceSession:
                 return
             dims = []
             for i, d in enumerate(v.dims):
-                if isinstance(d, int) and d > 0:
+                if isinstance(d, int) and d >= 0:
                     dims.append(d)
                 elif i == 0:
                     dims.append(1)
                 else:
                     return
+            # A declared shape too big to ever feed is refused here, before np.zeros.
+            self._options["limits"].tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
             shapes[v.name] = np.zeros(dims, v.np_dtype)
         if not self._inputs:
             return
