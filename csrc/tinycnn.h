@@ -252,7 +252,7 @@ enum tc_unary_op {
     TC_UNARY_SIGMOID,          /* 1 / (1 + exp(-x)) */
     TC_UNARY_HARD_SIGMOID,     /* max(0, min(1, alpha * x + beta)) */
     TC_UNARY_HARD_SWISH,       /* x * max(0, min(1, x / 6 + 1/2)) */
-    TC_UNARY_CLIP,             /* min(max(x, alpha), beta), NaN stays NaN */
+    TC_UNARY_CLIP,             /* min(max(x, alpha), beta) (= beta when alpha > beta), NaN stays NaN */
     TC_UNARY_TANH,
     TC_UNARY_EXP,
     TC_UNARY_NEG,
