@@ -157,6 +157,15 @@ def test_binary_max_min_propagate_nan(ctx):
         np.testing.assert_array_equal(y, f(a, b[:1]), err_msg=f"binary {op} with NaN, scalar b")
 
 
+def test_clip_missing_bounds():
+    x = np.array([-5, -1, 0, 2, 7], np.float32)
+    y = np.empty_like(x)
+    _kernels.unary(None, "clip", x, y, None, 1.5)
+    np.testing.assert_array_equal(y, np.minimum(x, 1.5))
+    _kernels.unary(None, "clip", x, y, -2.0, None)
+    np.testing.assert_array_equal(y, np.maximum(x, -2.0))
+
+
 def test_binary_bad_arguments():
     a = np.zeros((2, 3), np.float32)
     with pytest.raises(ValueError, match="broadcast"):
