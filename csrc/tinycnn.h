@@ -222,7 +222,8 @@ int tc_pool2d_check(const tc_pool2d_desc *d);
 /* x: [NC, H, W]  y: [NC, OH, OW]
  * Max over the window taps inside the input, as onnxruntime/MLAS computes it:
  * m = -FLT_MAX, then m = m > v ? m : v over the taps in row-major order, so
- * a NaN survives only as the last tap; a window with no tap inside the input
+ * a NaN survives only as the last tap (onnxruntime's dilated path, not MLAS,
+ * seeds with the first tap instead); a window with no tap inside the input
  * gives -FLT_MAX. */
 void tc_max_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, const float *x, float *y);
 
