@@ -161,12 +161,35 @@ def _binary_op(kind):
     return fn
 
 
+def _binary_op_legacy(kind):
+    def fn(n, A, B, *, broadcast=0, axis=None):
+        if broadcast and axis is not None:
+            # B's dims line up with A's from `axis` on: give B trailing ones.
+            a = axis_index(n, axis, A.ndim)
+            if a + B.ndim > A.ndim:
+                raise n.error(f"B {B.shape} does not fit A {A.shape} at axis {axis}")
+            B = n.view(B, B.shape + (1,) * (A.ndim - a - B.ndim))
+        elif not broadcast and A.shape != B.shape and B.size != 1:
+            raise n.error(f"A {A.shape} and B {B.shape} differ and broadcast=0")
+        return binary(n, kind, A, B)
+    return fn
+
+
 for _name, _kind in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul"), ("Div", "div"),
                      ("Pow", "pow")):
-    op(_name, notes=f"numpy broadcasting")(_binary_op(_kind))
+    op(_name, until=6, notes="legacy broadcast/axis attributes")(_binary_op_legacy(_kind))
+    op(_name, since=7, notes="numpy broadcasting")(_binary_op(_kind))
 
 
-@op("PRelu")
+@op("PRelu", until=6)
+def PRelu_1(n, X, slope):
+    """A slope of C values applies per channel (before opset 7)."""
+    if X.ndim > 2 and slope.ndim == 1 and slope.size == X.shape[1] > 1:
+        slope = n.view(slope, (slope.size,) + (1,) * (X.ndim - 2))
+    return PRelu(n, X, slope)
+
+
+@op("PRelu", since=7)
 def PRelu(n, X, slope):
     """x < 0 ? slope * x : x, slope broadcast (unidirectionally) to x."""
     if broadcast_shape(n, X.shape, slope.shape) != X.shape:

@@ -60,7 +60,7 @@ def Size(n, data):
     return [np.array(prod(data.shape), np.int64)]
 
 
-@op("Cast")
+@op("Cast", since=6)
 def Cast(n, input, *, to, saturate=1, round_mode="up"):
     dtype = onnx_to_np_dtype(to, f"{n.node.describe()}: attribute to")
     if input.const is not None:
@@ -128,6 +128,12 @@ def _reshape_target(n, in_shape, shape, allowzero):
     if prod(out) != total:
         raise n.error(f"cannot reshape {tuple(in_shape)} ({total} elements) to {tuple(out)}")
     return tuple(out)
+
+
+@op("Reshape", until=4)
+def Reshape_1(n, data, *, shape):
+    """The shape as an attribute (before opset 5)."""
+    return [n.view(data, _reshape_target(n, data.shape, shape, 0))]
 
 
 @op("Reshape", since=5)
@@ -223,8 +229,15 @@ def Dropout(n, data, ratio=None, training_mode=None, *, seed=None, is_test=None,
 
 # ---- copies ------------------------------------------------------------------------------
 
+@op("Concat", until=3)
+def Concat_1(n, *inputs, axis=1):
+    """axis defaults to 1 (before opset 4)."""
+    return Concat(n, *inputs, axis=axis)
+
+
 @op("Concat", since=4)
 def Concat(n, *inputs, axis):
+    """Along axis (required from opset 4)."""
     inputs = [v for v in inputs if v is not None]
     r = inputs[0].ndim
     a = axis_index(n, axis, r)
@@ -382,6 +395,12 @@ def _pad(n, data, pads, mode, value, axes=None, modes=("constant", "edge", "refl
     def fill_dynamic(x, v, y):
         np.copyto(y, np.pad(x[crop], grow, mode="constant", constant_values=v.reshape(-1)[0]))
     return _copy(n, [data, value], shape, data.dtype, fill_dynamic)
+
+
+@op("Pad", until=1)
+def Pad_1(n, data, *, paddings, mode="constant", value=0.0):
+    """`paddings` as an attribute (opset 1)."""
+    return _pad(n, data, paddings, mode, value)
 
 
 @op("Pad", since=2, until=10)
