@@ -58,11 +58,111 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 /* GEMM and dense layers (gemm.c, gemm_avx2.c)                              */
 /* ------------------------------------------------------------------------ */
 
+/* Packed single-precision GEMM.  The micro-kernel computes an MR x NR tile of
+ * C from an A micro-panel ([kc][MR], MR rows interleaved per k) and a B
+ * micro-panel ([kc][NR]).  Packed operands are sequences of such panels over
+ * the full K: panel p of A holds rows p*MR.. at [p][K][MR], panel q of B holds
+ * columns q*NR.. at [q][K][NR]; rows/columns past M/N are zero.
+ * C is row-major with leading dimension ldc. */
+#define TC_GEMM_MR 6
+#define TC_GEMM_NR 16
+
+/* Epilogue fused into the single store of C:
+ *   C = act( A.B [+ C_old if accumulate] + bias[row] + col_bias[col] + residual[row, col] )
+ * residual may be the same buffer as C (in-place residual add). */
+typedef struct tc_epilogue {
+    const float *bias;     /* [M] (one per row of C) or NULL */
+    const float *col_bias; /* [N] (one per column of C) or NULL */
+    const float *residual; /* [M, N] with leading dimension ldr, or NULL */
+    ptrdiff_t ldr;
+    int act;               /* enum tc_act */
+} tc_epilogue;
+
+/* Floats needed to pack A [M, K] (or B [K, N]) into panels. */
+size_t tc_gemm_pack_a_size(int M, int K);
+size_t tc_gemm_pack_b_size(int K, int N);
+
+/* A: [M, K] with leading dimension lda (trans_a: stored [K, M]).  packed = alpha * A. */
+void tc_gemm_pack_a_f32(int M, int K, const float *A, ptrdiff_t lda, int trans_a, float alpha,
+                        float *packed);
+/* B: [K, N] with leading dimension ldb (trans_b: stored [N, K]). */
+void tc_gemm_pack_b_f32(int K, int N, const float *B, ptrdiff_t ldb, int trans_b, float *packed);
+
+/* Floats of workspace the GEMM drivers below need (all threads of ctx). */
+size_t tc_gemm_workspace_size(const tc_ctx *ctx);
+
+/* C[M, N] = epilogue(packed_a . B), B: [K, N] row-major with leading dimension ldb.
+ * B is packed on the fly, one cache block at a time.  Multi-threaded. */
+void tc_gemm_packed_a_f32(const tc_ctx *ctx, int M, int N, int K, const float *packed_a,
+                          const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
+                          const tc_epilogue *epi, float *workspace);
+
+/* C[M, N] = epilogue(A . packed_b), A: [M, K] row-major with leading dimension lda. */
+void tc_gemm_packed_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A, ptrdiff_t lda,
+                          const float *packed_b, float *C, ptrdiff_t ldc, int accumulate,
+                          const tc_epilogue *epi, float *workspace);
+
+/* BLAS-shaped: C = alpha * op(A) . op(B) + beta * C, op(X) = X or X^T.
+ * A: op(A) [M, K], B: op(B) [K, N], C: [M, N].  Allocates its own packing
+ * buffers (for non-constant operands).  Returns 0, or -1 when out of memory. */
+int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                 ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                 const tc_ctx *ctx);
+
+/* Dense layer with a constant weight, packed once:
+ *   y[M, Nout] = act(a[M, K] . W^T + bias)
+ * weight stored [Nout, K] (trans_b = 1, PyTorch Linear) or [K, Nout] (trans_b = 0). */
+size_t tc_dense_pack_size(int K, int Nout);
+void tc_dense_pack_f32(int K, int Nout, const float *weight, int trans_b, float *packed);
+size_t tc_dense_workspace_size(const tc_ctx *ctx, int M, int K, int Nout);
+void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, const float *packed,
+                  const float *bias, int act, float *y, float *workspace);
+
 /* end of GEMM section */
 
 /* ------------------------------------------------------------------------ */
 /* Convolution: reference and im2col/GEMM paths (conv.c)                    */
 /* ------------------------------------------------------------------------ */
+
+/* Geometry of a 2-D convolution (NCHW, weights [K, C/group, KH, KW]). */
+typedef struct tc_conv2d_params {
+    int C, K;             /* input / output channels */
+    int KH, KW;           /* kernel size */
+    int sh, sw;           /* strides */
+    int pt, pl, pb, pr;   /* pads: top, left, bottom, right */
+    int dh, dw;           /* dilations */
+    int group;
+} tc_conv2d_params;
+
+enum tc_conv_algo {
+    TC_CONV_ALGO_GEMM = 0,      /* im2col folded into the B packing, then packed GEMM */
+    TC_CONV_ALGO_1X1 = 1,       /* 1x1, stride 1, no pad: B is the input itself */
+    TC_CONV_ALGO_DEPTHWISE = 2  /* one input channel per output channel: direct kernel */
+};
+
+/* Output size; returns -1 (and leaves oh/ow undefined) when it would be empty
+ * or the parameters are invalid. */
+int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow);
+
+/* x: [N, C, H, W]  w: [K, C/group, KH, KW]  bias: [K] or NULL
+ * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW]
+ * Plain nested loops: the reference every fast path is tested against. */
+void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const float *x,
+                       const float *weight, const float *bias, const float *residual, int act,
+                       float *y);
+
+/* Planning: choose the algorithm once, pack the weights once. */
+int tc_conv2d_choose_algo(const tc_conv2d_params *p);
+size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo);
+void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight, float *packed);
+size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
+                                int h, int w);
+
+/* Same contract as tc_conv2d_ref_f32, with packed weights and a workspace of
+ * tc_conv2d_workspace_size() floats. */
+void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                   const float *x, const float *packed, const float *bias, const float *residual,
+                   int act, float *y, float *workspace);
 
 /* end of convolution section */
 
@@ -70,17 +170,152 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 /* Winograd F(4x4,3x3) convolution (winograd.c, winograd_avx2.c)            */
 /* ------------------------------------------------------------------------ */
 
+/* 3x3 convolution, stride 1, dilation 1, group 1, by Winograd's minimal
+ * filtering: F(4x4,3x3) (tile = 4, 6x6 input tiles, 36 products per tile) or
+ * F(2x2,3x3) (tile = 2, 4x4 input tiles, 16 products).  The weights are
+ * transformed and packed once (tc_winograd3x3_pack_f32); each run transforms
+ * the input tiles, does one [K x C] by [C x tiles] GEMM per frequency point,
+ * and transforms back with bias, residual and activation fused into the store. */
+
+/* Floats of the packed weights: (tile+2)^2 * roundup(K, 6) * C. */
+size_t tc_winograd3x3_packed_size(int K, int C, int tile);
+
+/* w: [K, C, 3, 3]  ->  packed: [(tile+2)^2][roundup(K,6)/6][C][6]
+ * (transformed in double precision; padding rows are zero). */
+void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed);
+
+/* Floats of workspace tc_winograd3x3_f32 needs with this ctx (its thread count). */
+size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
+                                     int pad_t, int pad_l, int pad_b, int pad_r, int tile);
+
+/* x: [N, C, H, W]  packed: from tc_winograd3x3_pack_f32  bias: [K] or NULL
+ * residual: [N, K, OH, OW] or NULL (may equal y)  y: [N, K, OH, OW]
+ * OH = H + pad_t + pad_b - 2, OW = W + pad_l + pad_r - 2 (both >= 1).
+ * y = act(conv(x, w) + bias + residual). */
+void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                        const float *packed, const float *bias, int K,
+                        int pad_t, int pad_l, int pad_b, int pad_r, int tile, int act,
+                        const float *residual, float *y, float *workspace);
+
 /* end of Winograd section */
 
 /* ------------------------------------------------------------------------ */
 /* Pooling (pool2d.c)                                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Geometry of a 2-D pooling over `nc` independent planes (N*C).  pads are
+ * explicit and may be asymmetric; the output size (oh, ow) is chosen by the
+ * caller (floor or ceil mode), windows are clipped to the input. */
+typedef struct tc_pool2d_desc {
+    ptrdiff_t nc;              /* number of planes: N * C */
+    int h, w;                  /* input plane */
+    int oh, ow;                /* output plane */
+    int kh, kw;                /* kernel */
+    int sh, sw;                /* strides, >= 1 */
+    int pad_t, pad_l, pad_b, pad_r;
+    int dh, dw;                /* dilations, >= 1 */
+} tc_pool2d_desc;
+
+/* Returns 0, or -1 if the descriptor is invalid (sizes < 1, pads < 0, ...). */
+int tc_pool2d_check(const tc_pool2d_desc *d);
+
+/* x: [NC, H, W]  y: [NC, OH, OW]
+ * Max over the window taps inside the input, as onnxruntime/MLAS computes it:
+ * m = -FLT_MAX, then m = m > v ? m : v over the taps in row-major order, so
+ * a NaN survives only as the last tap; a window with no tap inside the input
+ * gives -FLT_MAX. */
+void tc_max_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, const float *x, float *y);
+
+/* x: [NC, H, W]  y: [NC, OH, OW]
+ * Mean over the window.  count_include_pad = 0: divide by the taps inside
+ * the input.  count_include_pad = 1: divide by the taps inside the padded
+ * input [-pad_t, H + pad_b) x [-pad_l, W + pad_r); the part of a ceil_mode
+ * window hanging past the padded input is not counted (onnxruntime).
+ * A window with no tap to divide by gives 0. */
+void tc_avg_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, int count_include_pad,
+                       const float *x, float *y);
+
+/* x: [NC, S]  y: [NC]   (S = product of the spatial dims) */
+void tc_global_avg_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y);
+/* x: [NC, S]  y: [NC]   same NaN rule as tc_max_pool2d_f32 */
+void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y);
+
 /* end of pooling section */
 
 /* ------------------------------------------------------------------------ */
 /* Element-wise, normalisation, softmax, reductions (eltwise.c, norm.c)      */
 /* ------------------------------------------------------------------------ */
+
+enum tc_unary_op {
+    TC_UNARY_RELU = 0,         /* max(x, 0), NaN stays NaN */
+    TC_UNARY_LEAKY_RELU,       /* x < 0 ? alpha * x : x */
+    TC_UNARY_SIGMOID,          /* 1 / (1 + exp(-x)) */
+    TC_UNARY_HARD_SIGMOID,     /* max(0, min(1, alpha * x + beta)) */
+    TC_UNARY_HARD_SWISH,       /* x * max(0, min(1, x / 6 + 1/2)) */
+    TC_UNARY_CLIP,             /* min(max(x, alpha), beta), NaN stays NaN */
+    TC_UNARY_TANH,
+    TC_UNARY_EXP,
+    TC_UNARY_NEG,
+    TC_UNARY_ABS,
+    TC_UNARY_SQRT,
+    TC_UNARY_ERF,
+    TC_UNARY_COUNT
+};
+
+/* x: [n]  y: [n]   y may be x.  Returns -1 for an unknown op. */
+int tc_unary_f32(const tc_ctx *ctx, int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n);
+
+enum tc_binary_op {
+    TC_BINARY_ADD = 0,
+    TC_BINARY_SUB,
+    TC_BINARY_MUL,
+    TC_BINARY_DIV,
+    TC_BINARY_MAX,             /* NaN in either operand gives NaN (onnxruntime) */
+    TC_BINARY_MIN,
+    TC_BINARY_POW,
+    TC_BINARY_PRELU,           /* a < 0 ? b * a : a   (b = slope) */
+    TC_BINARY_COUNT
+};
+
+#define TC_MAX_DIMS 8
+
+/* a: a_shape  b: b_shape  y: y_shape, all of rank ndim <= TC_MAX_DIMS (the
+ * caller left-pads the shorter shape with 1s); every dim of a and b is 1 or
+ * equal to y's (numpy broadcasting).  y may be a or b when that operand has
+ * y's shape.  Returns -1 for invalid arguments. */
+int tc_binary_f32(const tc_ctx *ctx, int op, int ndim, const ptrdiff_t *y_shape,
+                  const float *a, const ptrdiff_t *a_shape,
+                  const float *b, const ptrdiff_t *b_shape, float *y);
+
+/* x: [N, C, S]  scale, bias, mean, var: [C]  y: [N, C, S]   (inference; y may be x)
+ * y = (x - mean) * scale / sqrt(var + eps) + bias */
+void tc_batch_norm_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const float *x,
+                       const float *scale, const float *bias, const float *mean, const float *var,
+                       float eps, float *y);
+
+/* x: [N, C, S]  y: [N, C, S]   (y must not overlap x)
+ * y = x / (bias + alpha / size * sum of x^2 over channels
+ *          c - floor((size-1)/2) .. c + ceil((size-1)/2))^beta   (ONNX LRN) */
+void tc_lrn_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int size, float alpha,
+                float beta, float bias, const float *x, float *y);
+
+/* x: [outer, n, inner]  y: [outer, n, inner]   softmax (or log-softmax) along
+ * the middle axis, max-subtracted.  y may be x. */
+void tc_softmax_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int log_softmax,
+                    const float *x, float *y);
+
+enum tc_reduce_op {
+    TC_REDUCE_MEAN = 0,
+    TC_REDUCE_SUM,
+    TC_REDUCE_MAX,             /* NaNs ignored (onnxruntime); n = 0 gives -inf */
+    TC_REDUCE_MIN,
+    TC_REDUCE_COUNT
+};
+
+/* x: [outer, n, inner]  y: [outer, inner]   (y must not overlap x)
+ * Returns -1 for an unknown op. */
+int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                  const float *x, float *y);
 
 /* end of element-wise section */
 

@@ -246,3 +246,59 @@ def test_run_profiled_reports_every_kernel_call():
     assert ops == ["Conv+Relu", "Conv+Add+Relu", "MaxPool", "Gemm"], ops
     assert all(r["seconds"] >= 0 for r in records)
     assert records[0]["flops"] == 2 * 8 * 3 * 9 * 8 * 8
+
+
+def bn_net():
+    """conv -> batchnorm -> relu -> global pool -> flatten -> gemm -> relu -> gemm: every fusion."""
+    k = 6
+    inits = {
+        "w": RNG.normal(0, 0.3, (k, 3, 3, 3)).astype(np.float32),
+        "scale": RNG.uniform(0.5, 1.5, k).astype(np.float32),
+        "bias": RNG.normal(0, 0.2, k).astype(np.float32),
+        "mean": RNG.normal(0, 0.2, k).astype(np.float32),
+        "var": RNG.uniform(0.5, 2.0, k).astype(np.float32),
+        "fc1": RNG.normal(0, 0.4, (k, 7)).astype(np.float32),
+        "fc2": RNG.normal(0, 0.4, (5, 7)).astype(np.float32),
+        "b2": RNG.normal(0, 0.1, 5).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], strides=[2, 2], name="conv"),
+        helper.make_node("BatchNormalization", ["c", "scale", "bias", "mean", "var"], ["bn"],
+                         epsilon=1e-3, name="bn"),
+        helper.make_node("Relu", ["bn"], ["r"], name="relu"),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "fc1"], ["h"], alpha=0.5, name="fc1"),
+        helper.make_node("Relu", ["h"], ["hr"], name="relu_fc"),
+        helper.make_node("Gemm", ["hr", "fc2", "b2"], ["y"], transB=1, beta=2.0, name="fc2"),
+    ]
+    return make_model(nodes, [("x", ["N", 3, 9, 9])], [("y", ["N", 5])], inits)
+
+
+def test_batchnorm_folding_and_gemm_relu_fusion_preserve_outputs():
+    model = bn_net()
+    x = {"x": RNG.normal(size=(3, 3, 9, 9)).astype(np.float32)}
+    ref = ort_run(model, x)[0]
+    fused = tinycnn.InferenceSession(model)
+    assert [n.label for n in fused._graph.nodes] == [
+        "Conv+Relu", "GlobalAveragePool", "Flatten", "Gemm+Relu", "Gemm"]
+    opts = tinycnn.SessionOptions()
+    opts.graph_optimization_level = tinycnn.GraphOptimizationLevel.ORT_DISABLE_ALL
+    plain = tinycnn.InferenceSession(model, opts)
+    assert [n.op_type for n in plain._graph.nodes] == [
+        "Conv", "BatchNormalization", "Relu", "GlobalAveragePool", "Flatten", "Gemm", "Relu", "Gemm"]
+    assert_close(fused.run(None, x)[0], ref, what="fused")
+    assert_close(plain.run(None, x)[0], ref, what="unfused")
+
+
+def test_limits_are_checked_before_allocating():
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["big"], name="huge"),
+             helper.make_node("Add", ["x", "big"], ["y"], name="add")]
+    model = make_model(nodes, [("x", [1])], [("y", None)],
+                       {"shape": np.array([1 << 20, 1 << 20], np.int64)})
+    with pytest.raises(tinycnn.ResourceLimit, match="'huge'.*over the limit"):
+        tinycnn.InferenceSession(model)
+    opts = tinycnn.SessionOptions()
+    opts.max_tensor_bytes = 1000
+    with pytest.raises(tinycnn.ResourceLimit, match="over the limit of 1,000"):
+        tinycnn.InferenceSession(conv_net(), opts).run(None, feed(64))

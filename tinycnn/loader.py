@@ -5,6 +5,7 @@ path, bytes or an onnx.ModelProto into a `Model` (nodes with Python-valued
 attributes, numpy initializers, declared inputs and outputs).
 """
 import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +13,8 @@ import onnx
 from onnx import numpy_helper
 from google.protobuf.message import DecodeError
 
-from .errors import InvalidModel
+from .errors import InvalidModel, ResourceLimit, TinyCNNError
+from .limits import DEFAULT as DEFAULT_LIMITS, check_dims
 
 # Shape of an input/output as declared in the model: ints for fixed dims,
 # strings for symbolic ones, None where the model says nothing.
@@ -72,27 +74,34 @@ def onnx_to_np_dtype(elem_type, what="tensor"):
         raise InvalidModel(f"{what}: unknown ONNX element type {elem_type}") from None
 
 
-def read_model_proto(model, base_dir=None):
-    """(ModelProto, base folder for external data, name for messages) from a path, bytes or ModelProto."""
+def read_model_proto(model, base_dir=None, limits=DEFAULT_LIMITS):
+    """(ModelProto, base folder for external data, name for messages, {name: array} of the
+    initializers already read) from a path, bytes or ModelProto."""
     if isinstance(model, onnx.ModelProto):
-        return model, base_dir, "<ModelProto>"
+        return model, base_dir, "<ModelProto>", {}
     if isinstance(model, (bytes, bytearray, memoryview)):
         data = bytes(model)
         source = "<bytes>"
     elif isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
-        if not os.path.exists(path):
-            raise InvalidModel(f"{path}: no such file")
-        if os.path.isdir(path):
-            raise InvalidModel(f"{path}: is a directory, not an ONNX file")
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise InvalidModel(f"{path}: cannot read ({e.strerror})") from None
-        source = path
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):  # ValueError: an embedded NUL
+            raise InvalidModel(f"{path!r}: no such file") from None
+        if stat.S_ISDIR(mode):
+            raise InvalidModel(f"{path}: is a directory, not an ONNX file")
+        if not stat.S_ISREG(mode):
+            # A FIFO or a device would block or never end.
+            raise InvalidModel(f"{path}: not a regular file")
         if base_dir is None:
             base_dir = os.path.dirname(os.path.abspath(path))
+        try:
+            proto, arrays = read_model_file(path, limits)
+        except OSError as e:
+            raise InvalidModel(f"{path}: cannot read ({e.strerror})") from None
+        return proto, base_dir, path, arrays
     else:
         raise TypeError(
             f"model must be a path, bytes or onnx.ModelProto, got {type(model).__name__}")
@@ -105,7 +114,7 @@ def read_model_proto(model, base_dir=None):
         raise InvalidModel(f"{source}: not a valid ONNX model ({e})") from None
     if not proto.HasField("graph"):
         raise InvalidModel(f"{source}: not a valid ONNX model (no graph)")
-    return proto, base_dir, source
+    return proto, base_dir, source, {}
 
 
 def _external_path(base_dir, location, tensor_name, source):
@@ -113,7 +122,8 @@ def _external_path(base_dir, location, tensor_name, source):
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r} uses external data {location!r}, but the model "
             "was given as bytes/ModelProto without a base folder")
-    if not location or os.path.isabs(location) or location.startswith(("/", "\\")):
+    if (not location or "\0" in location or os.path.isabs(location)
+            or location.startswith(("/", "\\"))):
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r}: external data location {location!r} must be a "
             "relative path inside the model's folder")
@@ -123,22 +133,18 @@ def _external_path(base_dir, location, tensor_name, source):
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r}: external data location {location!r} resolves "
             f"outside the model's folder ({path})")
-    if not os.path.isfile(path):
+    if not os.path.isfile(path):  # also refuses FIFOs and devices
         raise InvalidModel(
             f"{source}: initializer {tensor_name!r}: external data file {location!r} not found")
     return path
 
 
-def tensor_to_array(t, base_dir=None, source="<model>"):
+def tensor_to_array(t, base_dir=None, source="<model>", limits=DEFAULT_LIMITS):
     """numpy array of a TensorProto (raw_data, typed fields or external data)."""
     name = t.name or "<unnamed>"
     dtype = onnx_to_np_dtype(t.data_type, f"{source}: tensor {name!r}")
     dims = tuple(int(d) for d in t.dims)
-    if any(d < 0 for d in dims):
-        raise InvalidModel(f"{source}: tensor {name!r} has negative dims {dims}")
-    count = 1
-    for d in dims:
-        count *= d
+    count = check_dims(f"{source}: tensor {name!r}", dims, dtype, limits)
     if t.data_location == onnx.TensorProto.EXTERNAL:
         info = {}
         for kv in t.external_data:
@@ -161,10 +167,8 @@ def tensor_to_array(t, base_dir=None, source="<model>"):
             raise InvalidModel(
                 f"{source}: tensor {name!r}: external data length {length} != {count} elements x "
                 f"{dtype.itemsize} bytes for dims {dims}")
-        if count == 0:
-            return np.zeros(dims, dtype)
-        # Memory-mapped, read-only: weights are read once, by the packing at plan time.
-        return np.memmap(path, dtype=dtype.newbyteorder("<"), mode="r", offset=offset, shape=dims)
+        # One read into an aligned array: no copy of the file kept mapped in memory.
+        return _read_array(path, offset, dtype, dims, count)
     if t.HasField("raw_data") and len(t.raw_data) != count * dtype.itemsize:
         raise InvalidModel(
             f"{source}: tensor {name!r}: raw_data has {len(t.raw_data)} bytes, dims {dims} of "
@@ -176,6 +180,171 @@ def tensor_to_array(t, base_dir=None, source="<model>"):
     if arr.shape != dims:
         raise InvalidModel(f"{source}: tensor {name!r}: has {arr.size} values, dims {dims} need {count}")
     return arr
+
+
+def _read_array(path, offset, dtype, dims, count):
+    arr = np.empty(count, dtype.newbyteorder("<"))
+    if count:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            got = f.readinto(memoryview(arr).cast("B"))
+        if got != arr.nbytes:
+            raise InvalidModel(f"{path}: short read at offset {offset}")
+    return arr.reshape(dims).astype(dtype, copy=False)
+
+
+# ---- reading a model file without copying its weights through protobuf ----------
+#
+# A 550 MB VGG file parsed by protobuf costs two extra copies of every weight
+# (the bytes read, then the parsed message) before numpy sees them.  Instead the
+# file's wire format is walked: initializers that carry raw_data are located
+# and read straight into numpy arrays; the rest of the model (small) is parsed
+# by onnx as usual.
+
+_MODEL_GRAPH = 7          # ModelProto.graph
+_GRAPH_INITIALIZER = 5    # GraphProto.initializer
+_TENSOR_DIMS, _TENSOR_TYPE, _TENSOR_NAME, _TENSOR_RAW = 1, 2, 8, 9
+_TENSOR_EXTERNAL, _TENSOR_LOCATION = 13, 14
+_TENSOR_SEGMENT = 3
+# The wire type each field we read must have (dims may also be unpacked: 0).
+_WIRE_TYPES = {_TENSOR_DIMS: 2, _TENSOR_TYPE: 0, _TENSOR_NAME: 2, _TENSOR_RAW: 2}
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _varint(buf, pos, end):
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise _Truncated()
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf, start, end):
+    """(field number, wire type, field start, value start, value end) of each field."""
+    pos = start
+    while pos < end:
+        first = pos
+        key, pos = _varint(buf, pos, end)
+        wt = key & 7
+        if wt == 0:
+            _, stop = _varint(buf, pos, end)
+        elif wt == 1:
+            stop = pos + 8
+        elif wt == 2:
+            length, pos = _varint(buf, pos, end)
+            stop = pos + length
+        elif wt == 5:
+            stop = pos + 4
+        else:
+            raise _Truncated()
+        if stop > end:
+            raise _Truncated()
+        yield key >> 3, wt, first, pos, stop
+        pos = stop
+
+
+def _encode_varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _raw_initializer(buf, start, end, fileobj, source, limits, weight_bytes):
+    """numpy array of a TensorProto slice holding raw_data, or None to let onnx parse it."""
+    dims, dtype_code, name, raw = [], 1, "", None
+    for field, wt, _, v0, v1 in _fields(buf, start, end):
+        if wt != _WIRE_TYPES.get(field, wt) and not (field == _TENSOR_DIMS and wt == 0):
+            return None  # a field with an unexpected wire type: let protobuf judge it
+        if field == _TENSOR_DIMS:
+            if wt == 0:
+                dims.append(_varint(buf, v0, v1)[0])
+            else:
+                p = v0
+                while p < v1:
+                    d, p = _varint(buf, p, v1)
+                    dims.append(d)
+        elif field == _TENSOR_TYPE:
+            dtype_code = _varint(buf, v0, v1)[0]
+        elif field == _TENSOR_NAME:
+            name = bytes(buf[v0:v1]).decode("utf-8", "replace")
+        elif field == _TENSOR_RAW:
+            raw = (v0, v1)
+        elif field in (_TENSOR_EXTERNAL, _TENSOR_LOCATION, _TENSOR_SEGMENT):
+            return None
+        elif field not in (12, 16):  # doc_string, metadata: ignored; typed data: onnx parses
+            return None
+    if raw is None:
+        return None
+    dims = tuple(d - (1 << 64) if d >= 1 << 63 else d for d in dims)
+    dtype = onnx_to_np_dtype(dtype_code, f"{source}: tensor {name!r}")
+    count = check_dims(f"{source}: tensor {name!r}", dims, dtype, limits)
+    if raw[1] - raw[0] != count * dtype.itemsize:
+        raise InvalidModel(f"{source}: tensor {name!r}: raw_data has {raw[1] - raw[0]} bytes, "
+                           f"dims {dims} of {dtype} need {count * dtype.itemsize}")
+    if dtype.kind not in "fiub" or dtype.itemsize == 0:
+        return None
+    if weight_bytes + count * dtype.itemsize > limits.max_weight_bytes:
+        raise ResourceLimit(f"{source}: the weights take more than {limits.max_weight_bytes:,} "
+                            "bytes (SessionOptions.max_weight_bytes)")
+    arr = np.empty(count, dtype.newbyteorder("<"))
+    fileobj.seek(raw[0])
+    if fileobj.readinto(memoryview(arr).cast("B")) != arr.nbytes:
+        raise InvalidModel(f"{source}: truncated file in tensor {name!r}")
+    return name, arr.reshape(dims).astype(dtype, copy=False)
+
+
+def read_model_file(path, limits=DEFAULT_LIMITS):
+    """(ModelProto without raw initializers, {name: array}) for an ONNX file on disk."""
+    import mmap
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise InvalidModel(f"{path}: empty file, not an ONNX model")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            try:
+                top = list(_fields(buf, 0, size))
+                parts, arrays, weight_bytes = [], {}, 0
+                for field, wt, f0, v0, v1 in top:
+                    if field != _MODEL_GRAPH or wt != 2:
+                        parts.append(buf[f0:v1])
+                        continue
+                    graph = []
+                    for gfield, gwt, g0, w0, w1 in _fields(buf, v0, v1):
+                        if gfield == _GRAPH_INITIALIZER and gwt == 2:
+                            got = _raw_initializer(buf, w0, w1, f, path, limits, weight_bytes)
+                            if got is not None:
+                                if got[0] in arrays:
+                                    raise InvalidModel(f"{path}: initializer {got[0]!r} is defined twice")
+                                arrays[got[0]] = got[1]
+                                weight_bytes += got[1].nbytes
+                                continue
+                        graph.append(buf[g0:w1])
+                    body = b"".join(graph)
+                    parts.append(_encode_varint((_MODEL_GRAPH << 3) | 2) + _encode_varint(len(body)) + body)
+            except _Truncated:
+                raise InvalidModel(f"{path}: not a valid ONNX model (truncated or corrupt protobuf)") from None
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(b"".join(parts))
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise InvalidModel(f"{path}: not a valid ONNX model ({e})") from None
+    if not proto.HasField("graph"):
+        raise InvalidModel(f"{path}: not a valid ONNX model (no graph)")
+    return proto, arrays
 
 
 def _value_info(vi):
@@ -196,12 +365,12 @@ def _value_info(vi):
     return ValueInfo(vi.name, tuple(dims), tt.elem_type)
 
 
-def _attr_value(a, base_dir, source, where):
+def _attr_value(a, base_dir, source, where, limits):
     v = onnx.helper.get_attribute_value(a)
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, onnx.TensorProto):
-        return tensor_to_array(v, base_dir, f"{source}: {where}")
+        return tensor_to_array(v, base_dir, f"{source}: {where}", limits)
     if isinstance(v, list):
         return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
     if isinstance(v, onnx.GraphProto):
@@ -209,19 +378,68 @@ def _attr_value(a, base_dir, source, where):
     return v
 
 
-def load_model(model, base_dir=None):
-    """Parse a path, bytes or ModelProto into a `Model`."""
-    proto, base_dir, source = read_model_proto(model, base_dir)
+def _check_weight_total(arrays, source, limits, extra=0):
+    total = sum(a.nbytes for a in arrays.values()) + extra
+    if total > limits.max_weight_bytes:
+        raise ResourceLimit(f"{source}: the weights take {total:,} bytes, over the limit of "
+                            f"{limits.max_weight_bytes:,} (SessionOptions.max_weight_bytes)")
+
+
+def load_model(model, base_dir=None, limits=DEFAULT_LIMITS):
+    """Parse a path, bytes or ModelProto into a `Model`, within `limits`."""
+    proto, base_dir, source, initializers = read_model_proto(model, base_dir, limits)
+    try:
+        return _convert(proto, base_dir, source, initializers, limits)
+    except TinyCNNError:
+        raise
+    except (ValueError, TypeError, LookupError, ArithmeticError, UnicodeError, AttributeError) as e:
+        # Whatever a corrupt field makes onnx/protobuf/numpy raise is a bad model, not a crash.
+        raise InvalidModel(f"{source}: not a valid ONNX model ({type(e).__name__}: {e})") from e
+
+
+def _node_names(g):
+    """Node names, unique: a repeated explicit name is refused (as onnxruntime does, and
+    per-node caches rely on it); unnamed nodes get 'OpType_index', never a taken name."""
+    explicit = set()
+    for n in g.node:
+        if n.name:
+            if n.name in explicit:
+                raise InvalidModel(f"two nodes are named {n.name!r}")
+            explicit.add(n.name)
+    names = []
+    for i, n in enumerate(g.node):
+        name = n.name
+        if not name:
+            name = f"{n.op_type}_{i}"
+            while name in explicit:
+                name += "_"
+            explicit.add(name)
+        names.append(name)
+    return names
+
+
+def _convert(proto, base_dir, source, initializers, limits):
     g = proto.graph
-    initializers = {}
+    if len(g.sparse_initializer):
+        raise InvalidModel(f"{source}: sparse initializers are not supported")
     for t in g.initializer:
         if not t.name:
             raise InvalidModel(f"{source}: an initializer has no name")
-        initializers[t.name] = tensor_to_array(t, base_dir, source)
+        if t.name in initializers:
+            raise InvalidModel(f"{source}: initializer {t.name!r} is defined twice")
+        initializers[t.name] = tensor_to_array(t, base_dir, source, limits)
+        _check_weight_total(initializers, source, limits)
+    if len(g.node) > limits.max_nodes:
+        raise ResourceLimit(f"{source}: {len(g.node):,} nodes, over the limit of "
+                            f"{limits.max_nodes:,} (SessionOptions.max_nodes)")
     nodes = []
+    try:
+        names = _node_names(g)
+    except InvalidModel as e:
+        raise InvalidModel(f"{source}: {e}") from None
     for i, n in enumerate(g.node):
-        name = n.name or f"{n.op_type}_{i}"
-        attrs = {a.name: _attr_value(a, base_dir, source, f"node {name!r} attribute {a.name!r}")
+        name = names[i]
+        attrs = {a.name: _attr_value(a, base_dir, source, f"node {name!r} attribute {a.name!r}", limits)
                  for a in n.attribute}
         nodes.append(Node(name, n.op_type, n.domain if n.domain != "ai.onnx" else "",
                           list(n.input), list(n.output), attrs, i))

@@ -17,7 +17,7 @@ from collections import Counter
 
 import numpy as np
 
-from .errors import InvalidArgument, InvalidModel, UnsupportedOperator
+from .errors import InvalidArgument, InvalidModel, TinyCNNError, UnsupportedOperator
 from .ops import lookup
 
 _ALIGN = 16  # floats: 64-byte alignment of every arena tensor
@@ -95,6 +95,12 @@ class NodeContext:
     def error(self, message, cls=InvalidModel):
         return cls(f"{self.node.describe()}: {message}")
 
+    def check_size(self, shape, dtype, what="output"):
+        """ResourceLimit if a tensor this big may not be allocated (before allocating it)."""
+        limits = self.options.get("limits")
+        if limits is not None:
+            limits.tensor(f"{self.node.describe()}: {what}", shape, dtype)
+
     # -- per-node cache kept across plans (packed weights) -----------------
     def cached(self, key, factory):
         cache = self.planner.cache.setdefault(self.node.name, {})
@@ -111,6 +117,8 @@ class NodeContext:
         Returns the output Values.  When the node is being folded (all inputs
         known at plan time) fn runs now and the outputs are constants.
         """
+        for shape, dtype in outputs:
+            self.check_size(shape, dtype)
         if self.folding:
             arrays = [np.empty(tuple(s), np.dtype(d)) for s, d in outputs]
             args = [v.const for v in inputs] + arrays
@@ -250,7 +258,10 @@ class Planner:
         uses = Counter(i for n in g.nodes for i in n.inputs if i)
         uses.update(output_names)
         feeds = []
+        limits = self.options.get("limits")
         for name, (shape, dtype) in feed_shapes.items():
+            if limits is not None:
+                limits.tensor(f"input {name!r}", shape, dtype)
             kind = "arena" if np.dtype(dtype) == np.float32 else "private"
             st = Storage(int(np.prod(shape, dtype=np.int64)), np.dtype(dtype), kind, -1)
             st.refs = uses[name]
@@ -268,7 +279,12 @@ class Planner:
             if v.storage is not None:
                 v.storage.last = len(self.steps)
             outputs.append(v)
-        return Plan(self.steps, self.storages, feeds, outputs, env)
+        plan = Plan(self.steps, self.storages, feeds, outputs, env)
+        if limits is not None:  # before any run allocates an Arena
+            private = sum(s.size * s.dtype.itemsize for s in self.storages if s.kind == "private")
+            limits.arena(f"inputs {dict((k, tuple(s)) for k, (s, _) in feed_shapes.items())}",
+                         4 * (plan.arena_size + plan.workspace) + private)
+        return plan
 
     def _plan_node(self, node, env, uses):
         g = self.graph
@@ -296,11 +312,17 @@ class Planner:
             if "keyword argument" in str(e) or "positional argument" in str(e):
                 raise UnsupportedOperator(
                     f"{node.describe()}: unsupported attributes or inputs ({e})") from None
-            raise
-        except (InvalidModel, InvalidArgument, UnsupportedOperator):
+            raise InvalidModel(f"{node.describe()}: invalid attributes or inputs "
+                               f"(TypeError: {e})") from e
+        except TinyCNNError:
             raise
         except ValueError as e:
             raise InvalidModel(f"{node.describe()}: {e}") from None
+        except (LookupError, ArithmeticError, AttributeError) as e:
+            # An attribute of the wrong type or arity (a float where ints are due, no inputs):
+            # a bad model, reported with the node rather than as a crash of the op function.
+            raise InvalidModel(f"{node.describe()}: invalid attributes or inputs "
+                               f"({type(e).__name__}: {e})") from e
         if not isinstance(results, (list, tuple)):
             results = [results]
         for v in present:

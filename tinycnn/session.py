@@ -10,6 +10,7 @@ import numpy as np
 from . import _kernels
 from .errors import InvalidArgument, InvalidModel
 from .graph import prepare
+from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 from .loader import load_model
 from .planner import Planner
 
@@ -42,6 +43,11 @@ class SessionOptions:
         self.enable_profiling = False
         self.log_severity_level = 2
         self.execution_mode = None
+        # Limits checked before allocating (see tinycnn.limits).
+        self.max_tensor_bytes = DEFAULT_LIMITS.max_tensor_bytes
+        self.max_weight_bytes = DEFAULT_LIMITS.max_weight_bytes
+        self.max_nodes = DEFAULT_LIMITS.max_nodes
+        self.max_arena_bytes = DEFAULT_LIMITS.max_arena_bytes
 
 
 class NodeArg:
@@ -86,7 +92,9 @@ class InferenceSession:
     """
 
     def __init__(self, path_or_bytes, sess_options=None, providers=None, provider_options=None,
-                 **kwargs):
+                 *, base_dir=None, **kwargs):
+        """base_dir: where a model given as bytes or ModelProto finds its external data
+        (a model loaded from a path uses its own folder)."""
         opts = sess_options if sess_options is not None else SessionOptions()
         threads = int(getattr(opts, "intra_op_num_threads", 0) or 0)
         if threads < 0:
@@ -95,8 +103,12 @@ class InferenceSession:
         self._ctx = _kernels.Context(self._num_threads, _isa_from_env())
         self._level = int(getattr(opts, "graph_optimization_level",
                                   GraphOptimizationLevel.ORT_ENABLE_ALL))
-        self._options = {}
-        self._model = load_model(path_or_bytes, kwargs.get("base_dir"))
+        limits = Limits(int(getattr(opts, "max_tensor_bytes", DEFAULT_LIMITS.max_tensor_bytes)),
+                        int(getattr(opts, "max_weight_bytes", DEFAULT_LIMITS.max_weight_bytes)),
+                        int(getattr(opts, "max_nodes", DEFAULT_LIMITS.max_nodes)),
+                        int(getattr(opts, "max_arena_bytes", DEFAULT_LIMITS.max_arena_bytes)))
+        self._options = {"limits": limits}
+        self._model = load_model(path_or_bytes, base_dir, limits)
         self._cache = {}
         self._graph = prepare(self._model, self._level, self._ctx, self._options, self._cache)
         self._inputs = self._model.inputs
@@ -244,6 +256,8 @@ class InferenceSession:
                     dims.append(1)
                 else:
                     return
+            # A declared shape too big to ever feed is refused here, before np.zeros.
+            self._options["limits"].tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
             shapes[v.name] = np.zeros(dims, v.np_dtype)
         if not self._inputs:
             return

@@ -6,6 +6,9 @@ import numpy as np
 from ..errors import InvalidModel, UnsupportedOperator
 
 
+_INT_MAX = (1 << 31) - 1   # kernel geometry is C int
+
+
 def ints(value, n, default, name, node):
     """An INTS attribute of length n (or the default repeated)."""
     if value is None:
@@ -30,6 +33,9 @@ def window_geometry(node, in_spatial, kernel_shape, strides=None, dilations=None
     for name, vals in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
         if any(v < 1 for v in vals):
             raise node.error(f"attribute {name}={vals} must be >= 1")
+        if any(v > _INT_MAX for v in vals):
+            raise node.error(f"attribute {name}={vals} is beyond the kernels' 32-bit range",
+                             UnsupportedOperator)
     if isinstance(auto_pad, bytes):
         auto_pad = auto_pad.decode()
     begin, end, out = [0] * n, [0] * n, [0] * n
@@ -47,6 +53,9 @@ def window_geometry(node, in_spatial, kernel_shape, strides=None, dilations=None
             p = ints(pads, 2 * n, 0, "pads", node)
             if any(v < 0 for v in p):
                 raise node.error(f"attribute pads={p} must not be negative")
+            if any(v > _INT_MAX for v in p):
+                raise node.error(f"attribute pads={p} is beyond the kernels' 32-bit range",
+                                 UnsupportedOperator)
             begin[i], end[i] = p[i], p[i + n]
             padded = size + begin[i] + end[i] - span
             if ceil_mode:

@@ -127,7 +127,11 @@ _NUMPY_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "max": n
 
 def binary(n, kind, A, B):
     """y = a (op) b with broadcasting; in place into a (or b) when it dies here."""
+    from ..planner import const_value
+    # variadic ops chain binary(): a folded partial result arrives as an array
+    A, B = (const_value("", v) if isinstance(v, np.ndarray) else v for v in (A, B))
     shape = broadcast_shape(n, A.shape, B.shape)
+    n.check_size(shape, np.result_type(A.dtype, B.dtype))
     if A.const is not None and B.const is not None:
         a, b = A.const, B.const
         if kind == "div":

@@ -41,6 +41,9 @@ def ConstantOfShape(n, input, *, value=None):
     if any(d < 0 for d in shape):
         raise n.error(f"negative dimension in shape {shape}")
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    if fill.size != 1:
+        raise n.error(f"attribute value must hold one element, got shape {np.shape(value)}")
+    n.check_size(shape, fill.dtype)
     return [np.full(shape, fill[0], fill.dtype)]
 
 
@@ -140,6 +143,8 @@ def Reshape_1(n, data, *, shape):
 def Reshape(n, data, shape, *, allowzero=0):
     """-1 infers a dimension; 0 copies the input's (unless allowzero=1)."""
     target = require_const(n, shape, "the shape input")
+    if shape.dtype != np.int64:
+        raise n.error(f"the shape input has dtype {shape.dtype}; it must be int64")
     return [n.view(data, _reshape_target(n, data.shape, target, allowzero))]
 
 
@@ -239,6 +244,8 @@ def Concat_1(n, *inputs, axis=1):
 def Concat(n, *inputs, axis):
     """Along axis (required from opset 4)."""
     inputs = [v for v in inputs if v is not None]
+    if not inputs:
+        raise n.error("needs at least one input")
     r = inputs[0].ndim
     a = axis_index(n, axis, r)
     for v in inputs:
@@ -326,6 +333,8 @@ def Gather(n, data, indices, *, axis=0):
     """Constant indices are checked at load; run-time indices at every run."""
     r = data.ndim
     a = axis_index(n, axis, r)
+    if indices.dtype not in (np.int32, np.int64):
+        raise n.error(f"indices have dtype {indices.dtype}; they must be int32 or int64")
     size = data.shape[a]
     shape = data.shape[:a] + indices.shape + data.shape[a + 1:]
     if indices.const is None:
@@ -352,6 +361,7 @@ def Gather(n, data, indices, *, axis=0):
 def Expand(n, input, shape):
     target = [int(d) for d in np.asarray(require_const(n, shape, "the shape input")).reshape(-1)]
     out = broadcast_shape(n, input.shape, target)
+    n.check_size(out, input.dtype)
     if input.const is not None:
         return [np.ascontiguousarray(np.broadcast_to(input.const, out))]
 
@@ -378,6 +388,7 @@ def _pad(n, data, pads, mode, value, axes=None, modes=("constant", "edge", "refl
     shape = tuple(data.shape[a] + b + e for a, (b, e) in enumerate(width))
     if any(d < 0 for d in shape):
         raise n.error(f"pads {pads} remove more than the input {data.shape} has")
+    n.check_size(shape, data.dtype)
     if mode == "reflect":
         for a, (b, e) in enumerate(grow):
             if (b or e) and data.shape[a] - 1 < max(b, e):

@@ -1,0 +1,138 @@
+"""Winograd3x3 vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input).
+
+For each layer shape: a single-Conv ONNX model run by onnxruntime and our
+Winograd3x3 (F(4x4) and F(2x2)), same process, runs alternated, medians.
+Effective GFLOP/s use the direct-convolution flop count 2*K*C*9*OH*OW.
+Prints only; no asserts.
+
+    python benchmarks/winograd_shapes.py [--threads 1 2] [--reps 15] [--layers vgg resnet]
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tinycnn import _kernels  # noqa: E402
+
+# name, C, K, H (= W)
+LAYERS = {
+    "vgg": [
+        ("vgg conv1_1 3->64@224", 3, 64, 224),
+        ("vgg conv1_2 64@224", 64, 64, 224),
+        ("vgg conv2_1 64->128@112", 64, 128, 112),
+        ("vgg conv2_2 128@112", 128, 128, 112),
+        ("vgg conv3_1 128->256@56", 128, 256, 56),
+        ("vgg conv3_x 256@56", 256, 256, 56),
+        ("vgg conv4_1 256->512@28", 256, 512, 28),
+        ("vgg conv4_x 512@28", 512, 512, 28),
+        ("vgg conv5_x 512@14", 512, 512, 14),
+    ],
+    "resnet": [
+        ("resnet 64@56", 64, 64, 56),
+        ("resnet 128@28", 128, 128, 28),
+        ("resnet 256@14", 256, 256, 14),
+        ("resnet 512@7", 512, 512, 7),
+    ],
+}
+# How often each VGG-16 layer shape occurs (for the whole-network estimate).
+VGG_COUNT = {"vgg conv3_x 256@56": 2, "vgg conv4_x 512@28": 2, "vgg conv5_x 512@14": 3}
+
+
+def conv_model(C, K, H, w, b):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, H, H])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, K, H, H])
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "conv", [x], [y],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def median_ms(times):
+    return 1e3 * float(np.median(times))
+
+
+def bench_layer(name, C, K, H, threads, reps):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, C, H, H)).astype(np.float32)
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(conv_model(C, K, H, w, b), so, providers=["CPUExecutionProvider"])
+    ctx = _kernels.Context(threads, "avx2" if _kernels.best_isa() == "avx2" else "portable")
+    ours = {}
+    for tile in (4, 2):
+        conv = _kernels.Winograd3x3(ctx, w, b, pads=(1, 1, 1, 1), tile=tile)
+        ws = np.empty(conv.workspace_size(1, H, H), np.float32)
+        y = np.empty(conv.output_shape(1, H, H), np.float32)
+        ours[tile] = (conv, ws, y)
+    ref = sess.run(None, {"x": x})[0]
+    errs = {}
+    for tile, (conv, ws, y) in ours.items():
+        conv.run(x, y, workspace=ws)
+        errs[tile] = float(np.abs(y - ref).max() / np.abs(ref).max())
+    # Wall time and CPU time (process_time: all threads) of each run.  On a
+    # shared, oversubscribed machine wall time mostly measures the scheduler;
+    # CPU time is the robust one for 1 thread (onnxruntime's single intra-op
+    # thread is the caller's), wall time is what counts for 2 threads.
+    t_ort, t_w = [], {4: [], 2: []}
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        sess.run(None, {"x": x})
+        t_ort.append((time.perf_counter() - t0, time.process_time() - c0))
+        for tile, (conv, ws, y) in ours.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            conv.run(x, y, workspace=ws)
+            t_w[tile].append((time.perf_counter() - t0, time.process_time() - c0))
+    flops = 2.0 * K * C * 9 * H * H
+    col = 1 if threads == 1 else 0
+    ms_ort = median_ms([t[col] for t in t_ort])
+    res = {"ort": ms_ort}
+    line = f"{name:26s} ort {ms_ort:7.2f} ms {flops / ms_ort / 1e6:6.1f} GF/s |"
+    for tile in (4, 2):
+        ms = median_ms([t[col] for t in t_w[tile]])
+        wall = median_ms([t[0] for t in t_w[tile]]) / median_ms([t[0] for t in t_ort])
+        res[tile] = ms
+        line += (f" F{tile} {ms:7.2f} ms {flops / ms / 1e6:6.1f} GF/s x{ms / ms_ort:5.2f}"
+                 f" (wall x{wall:4.2f}) err {errs[tile]:.0e} |")
+    rec = _kernels.winograd_recommended(K, C, H, H)
+    line += f" rec {rec}"
+    print(line, flush=True)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--reps", type=int, default=11)
+    ap.add_argument("--layers", nargs="+", default=["vgg", "resnet"], choices=sorted(LAYERS))
+    args = ap.parse_args()
+    print(f"onnxruntime {ort.__version__}, tinycnn isa {_kernels.best_isa()}; "
+          "ratio = ours / onnxruntime (lower is better)")
+    for threads in args.threads:
+        print(f"--- {threads} thread(s): times are medians of "
+              f"{'CPU time' if threads == 1 else 'wall time'} ---")
+        for group in args.layers:
+            tot_ort = tot_best = 0.0
+            for name, C, K, H in LAYERS[group]:
+                r = bench_layer(name, C, K, H, threads, args.reps)
+                count = VGG_COUNT.get(name, 1)
+                rec = _kernels.winograd_recommended(K, C, H, H)
+                tot_ort += count * r["ort"]
+                tot_best += count * (r[rec] if rec else r["ort"])
+            if group == "vgg":
+                print(f"VGG-16 3x3 convs, recommended algo per layer (onnxruntime where 0): "
+                      f"{tot_best:.1f} ms vs onnxruntime {tot_ort:.1f} ms, x{tot_best / tot_ort:.2f}")
+
+
+if __name__ == "__main__":
+    main()

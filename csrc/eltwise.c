@@ -1,0 +1,168 @@
+/* Element-wise unary and broadcasting binary operators.  The loops live in
+ * eltwise_impl.h, compiled here for any CPU and in eltwise_avx2.c for AVX2. */
+#include <math.h>
+#include <string.h>
+#include "tinycnn.h"
+#include "eltwise_internal.h"
+#include "eltwise_impl.h"
+
+/* ---- unary ------------------------------------------------------------- */
+
+void tc_unary_run_ref_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
+{
+    unary_run_(op, alpha, beta, x, y, n);
+}
+
+typedef struct {
+    int op, isa;
+    float alpha, beta;
+    const float *x;
+    float *y;
+} unary_job;
+
+static void unary_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const unary_job *jb = (const unary_job *)arg;
+    (void)tid;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (jb->isa == TC_ISA_AVX2 &&
+        tc_unary_run_avx2_(jb->op, jb->alpha, jb->beta, jb->x + begin, jb->y + begin, end - begin))
+        return;
+#endif
+    tc_unary_run_ref_(jb->op, jb->alpha, jb->beta, jb->x + begin, jb->y + begin, end - begin);
+}
+
+int tc_unary_f32(const tc_ctx *ctx, int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
+{
+    unary_job jb = {op, ctx ? ctx->isa : TC_ISA_PORTABLE, alpha, beta, x, y};
+    if (op < 0 || op >= TC_UNARY_COUNT || n < 0)
+        return -1;
+    /* Transcendentals cost ~10x a relu: give them smaller grains. */
+    ptrdiff_t grain = (op == TC_UNARY_RELU || op == TC_UNARY_NEG || op == TC_UNARY_ABS ||
+                       op == TC_UNARY_CLIP || op == TC_UNARY_LEAKY_RELU)
+                          ? TC_ELTWISE_GRAIN
+                          : TC_ELTWISE_GRAIN / 8;
+    if (n > 0)
+        tc_parallel_for(ctx ? ctx->pool : NULL, n, grain, unary_range, &jb);
+    return 0;
+}
+
+/* ---- binary ------------------------------------------------------------ */
+
+void tc_binary_run_ref_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n)
+{
+    binary_run_(op, a, sa, b, sb, y, n);
+}
+
+/* After collapsing: dims[k] of y, with per-input strides in elements (0 where
+ * broadcast).  The innermost dim has strides 0 or 1. */
+typedef struct {
+    int op, isa, nd;
+    ptrdiff_t dims[TC_MAX_DIMS];
+    ptrdiff_t sa[TC_MAX_DIMS], sb[TC_MAX_DIMS];
+    const float *a, *b;
+    float *y;
+} binary_job;
+
+static void binary_run(const binary_job *jb, const float *a, const float *b, float *y, ptrdiff_t n)
+{
+    int sa = jb->sa[jb->nd - 1] != 0, sb = jb->sb[jb->nd - 1] != 0;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (jb->isa == TC_ISA_AVX2 && tc_binary_run_avx2_(jb->op, a, sa, b, sb, y, n))
+        return;
+#endif
+    tc_binary_run_ref_(jb->op, a, sa, b, sb, y, n);
+}
+
+/* Flat element range [begin, end) of y, walked row by row of the innermost dim. */
+static void binary_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const binary_job *jb = (const binary_job *)arg;
+    const int nd = jb->nd;
+    const ptrdiff_t inner = jb->dims[nd - 1];
+    ptrdiff_t coord[TC_MAX_DIMS];
+    ptrdiff_t oa = 0, ob = 0, rest = begin / inner, col = begin % inner;
+    (void)tid;
+    for (int k = nd - 2; k >= 0; k--) {
+        coord[k] = rest % jb->dims[k];
+        rest /= jb->dims[k];
+        oa += coord[k] * jb->sa[k];
+        ob += coord[k] * jb->sb[k];
+    }
+    ptrdiff_t i = begin;
+    while (i < end) {
+        ptrdiff_t len = inner - col;
+        if (len > end - i)
+            len = end - i;
+        binary_run(jb, jb->a + oa + col * jb->sa[nd - 1], jb->b + ob + col * jb->sb[nd - 1], jb->y + i, len);
+        i += len;
+        col = 0;
+        /* odometer step over the outer dims */
+        for (int k = nd - 2; k >= 0; k--) {
+            oa += jb->sa[k];
+            ob += jb->sb[k];
+            if (++coord[k] < jb->dims[k])
+                break;
+            oa -= coord[k] * jb->sa[k];
+            ob -= coord[k] * jb->sb[k];
+            coord[k] = 0;
+        }
+    }
+}
+
+int tc_binary_f32(const tc_ctx *ctx, int op, int ndim, const ptrdiff_t *y_shape, const float *a,
+                  const ptrdiff_t *a_shape, const float *b, const ptrdiff_t *b_shape, float *y)
+{
+    binary_job jb;
+    int fa[TC_MAX_DIMS], fb[TC_MAX_DIMS]; /* 1 where the input has the full dim */
+    ptrdiff_t total = 1;
+    int nd = 0;
+
+    if (op < 0 || op >= TC_BINARY_COUNT || ndim < 0 || ndim > TC_MAX_DIMS)
+        return -1;
+    for (int k = 0; k < ndim; k++) {
+        if (y_shape[k] < 0 || (a_shape[k] != 1 && a_shape[k] != y_shape[k]) ||
+            (b_shape[k] != 1 && b_shape[k] != y_shape[k]))
+            return -1;
+        total *= y_shape[k];
+    }
+    if (total == 0)
+        return 0;
+    /* Drop dims of size 1, merge neighbours broadcast the same way in both inputs. */
+    for (int k = 0; k < ndim; k++) {
+        if (y_shape[k] == 1)
+            continue;
+        int ka = a_shape[k] != 1, kb = b_shape[k] != 1;
+        if (nd > 0 && fa[nd - 1] == ka && fb[nd - 1] == kb) {
+            jb.dims[nd - 1] *= y_shape[k];
+        } else {
+            jb.dims[nd] = y_shape[k];
+            fa[nd] = ka;
+            fb[nd] = kb;
+            nd++;
+        }
+    }
+    if (nd == 0) {
+        jb.dims[0] = 1;
+        fa[0] = fb[0] = 1;
+        nd = 1;
+    }
+    ptrdiff_t ra = 1, rb = 1;
+    for (int k = nd - 1; k >= 0; k--) {
+        jb.sa[k] = fa[k] ? ra : 0;
+        jb.sb[k] = fb[k] ? rb : 0;
+        if (fa[k])
+            ra *= jb.dims[k];
+        if (fb[k])
+            rb *= jb.dims[k];
+    }
+    jb.op = op;
+    jb.isa = ctx ? ctx->isa : TC_ISA_PORTABLE;
+    jb.nd = nd;
+    jb.a = a;
+    jb.b = b;
+    jb.y = y;
+    ptrdiff_t grain = op == TC_BINARY_POW ? TC_ELTWISE_GRAIN / 8 : TC_ELTWISE_GRAIN;
+    tc_parallel_for(ctx ? ctx->pool : NULL, total, grain, binary_range, &jb);
+    return 0;
+}

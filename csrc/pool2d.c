@@ -1,0 +1,147 @@
+/* Pooling: max / average 2-D with explicit pads and dilations, global pools.
+ * The plane kernels live in pool2d_impl.h, compiled here for any CPU and in
+ * pool2d_avx2.c for AVX2. */
+#include <float.h>
+#include "tinycnn.h"
+#include "pool2d_internal.h"
+#include "pool2d_impl.h"
+
+int tc_pool2d_check(const tc_pool2d_desc *d)
+{
+    if (!d || d->nc < 0 || d->h < 1 || d->w < 1 || d->oh < 0 || d->ow < 0 || d->kh < 1 || d->kw < 1 ||
+        d->sh < 1 || d->sw < 1 || d->dh < 1 || d->dw < 1 || d->pad_t < 0 || d->pad_l < 0 ||
+        d->pad_b < 0 || d->pad_r < 0)
+        return -1;
+    return 0;
+}
+
+/* Work per parallel item (one plane) decides how many planes a thread takes:
+ * small tensors stay on one thread. */
+ptrdiff_t tc_pool_grain_(ptrdiff_t work_per_plane)
+{
+    const ptrdiff_t target = 1 << 15;
+    if (work_per_plane < 1)
+        work_per_plane = 1;
+    return work_per_plane >= target ? 1 : (target + work_per_plane - 1) / work_per_plane;
+}
+
+typedef struct {
+    const tc_pool2d_desc *d;
+    const float *x;
+    float *y;
+    int count_include_pad;
+    int is_max;
+    int isa;
+} pool_job;
+
+static void pool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const pool_job *jb = (const pool_job *)arg;
+    const tc_pool2d_desc *d = jb->d;
+    const ptrdiff_t in_sz = (ptrdiff_t)d->h * d->w, out_sz = (ptrdiff_t)d->oh * d->ow;
+    (void)tid;
+    for (ptrdiff_t p = begin; p < end; p++) {
+        const float *x = jb->x + p * in_sz;
+        float *y = jb->y + p * out_sz;
+#ifdef TC_HAVE_AVX2_SOURCES
+        if (jb->isa == TC_ISA_AVX2) {
+            if (jb->is_max)
+                tc_max_pool2d_plane_avx2_(d, x, y);
+            else
+                tc_avg_pool2d_plane_avx2_(d, jb->count_include_pad, x, y);
+            continue;
+        }
+#endif
+        if (jb->is_max)
+            pool_plane_(d, 1, 0, x, y);
+        else
+            pool_plane_(d, 0, jb->count_include_pad, x, y);
+    }
+}
+
+static void pool_run(const tc_ctx *ctx, const tc_pool2d_desc *d, int is_max, int cip, const float *x, float *y)
+{
+    pool_job jb = {d, x, y, cip, is_max, ctx ? ctx->isa : TC_ISA_PORTABLE};
+    if (tc_pool2d_check(d) != 0 || d->nc == 0 || d->oh == 0 || d->ow == 0)
+        return;
+    ptrdiff_t work = (ptrdiff_t)d->oh * d->ow * d->kh * d->kw;
+    tc_parallel_for(ctx ? ctx->pool : NULL, d->nc, tc_pool_grain_(work), pool_range, &jb);
+}
+
+void tc_max_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, const float *x, float *y)
+{
+    pool_run(ctx, d, 1, 0, x, y);
+}
+
+void tc_avg_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, int count_include_pad, const float *x,
+                       float *y)
+{
+    pool_run(ctx, d, 0, count_include_pad != 0, x, y);
+}
+
+/* ---- global pools ------------------------------------------------------ */
+
+typedef struct {
+    const float *x;
+    float *y;
+    ptrdiff_t s;
+    int is_max;
+    int isa;
+} gpool_job;
+
+float tc_sum_f32_ref_(const float *x, ptrdiff_t n)
+{
+    /* Eight partial sums: vectorizable and a little more accurate. */
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[i + k];
+    for (; i < n; i++)
+        acc[i & 7] += x[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+float tc_max_f32_ref_(const float *x, ptrdiff_t n)
+{
+    float m = -FLT_MAX;
+    for (ptrdiff_t i = 0; i < n; i++)
+        m = m > x[i] ? m : x[i];
+    return m;
+}
+
+static void gpool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const gpool_job *jb = (const gpool_job *)arg;
+    (void)tid;
+    for (ptrdiff_t p = begin; p < end; p++) {
+        const float *x = jb->x + p * jb->s;
+        float r;
+#ifdef TC_HAVE_AVX2_SOURCES
+        if (jb->isa == TC_ISA_AVX2)
+            r = jb->is_max ? tc_max_f32_avx2_(x, jb->s) : tc_sum_f32_avx2_(x, jb->s) / (float)jb->s;
+        else
+#endif
+            r = jb->is_max ? tc_max_f32_ref_(x, jb->s) : tc_sum_f32_ref_(x, jb->s) / (float)jb->s;
+        jb->y[p] = r;
+    }
+}
+
+static void gpool_run(const tc_ctx *ctx, int is_max, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y)
+{
+    gpool_job jb = {x, y, s, is_max, ctx ? ctx->isa : TC_ISA_PORTABLE};
+    if (nc <= 0)
+        return;
+    tc_parallel_for(ctx ? ctx->pool : NULL, nc, tc_pool_grain_(s), gpool_range, &jb);
+}
+
+void tc_global_avg_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y)
+{
+    gpool_run(ctx, 0, nc, s, x, y);
+}
+
+void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y)
+{
+    gpool_run(ctx, 1, nc, s, x, y);
+}
+

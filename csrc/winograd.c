@@ -1,0 +1,560 @@
+/* winograd.c - 3x3 stride-1 convolution by Winograd's minimal filtering.
+ *
+ * F(m x m, 3x3) with m = 4 (alpha = 6) or m = 2 (alpha = 4).  Y = A^T [U . V] A,
+ * U = G g G^T (weights, packed once), V = B^T d B (input tiles).  The points
+ * are Lavin's 0, +-1, +-2 (and infinity) for F(4x4): their error stays near
+ * 1e-6 relative in float32 even at C = 512 (checked in tests/test_winograd.py).
+ *
+ * One run walks the tiles (n, ty, tx flattened) in chunks small enough that
+ * the chunk's transformed input V and products M stay in L2/L3.  Per chunk:
+ *   1. input transform:  x -> V[xi][group][C][w]          (parallel over group, c)
+ *   2. alpha^2 GEMMs:    M[xi] = U[xi] V[xi], register-tiled WG_KR x WG_NR
+ *                        (parallel over xi and panels of WG_KR output channels:
+ *                        each U panel is read once per chunk, V[xi] stays in L2)
+ *   3. output transform: M -> y with bias, residual and activation fused
+ *                        into the only store                (parallel over group, k)
+ */
+#include <string.h>
+#include "tinycnn.h"
+#include "winograd_internal.h"
+
+/* ---------------------------------------------------------------------- */
+/* Portable transforms and micro-kernel (twins of winograd_avx2.c)         */
+/* ---------------------------------------------------------------------- */
+
+/* 1-D B^T for F(4,3): 6 vectors of 8 lanes at d + i*ds -> r + i*rs. */
+static void bt6(const float *d, ptrdiff_t ds, float *r, ptrdiff_t rs)
+{
+    for (int l = 0; l < WG_LANES; l++) {
+        float d0 = d[l], d1 = d[ds + l], d2 = d[2 * ds + l];
+        float d3 = d[3 * ds + l], d4 = d[4 * ds + l], d5 = d[5 * ds + l];
+        float a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;
+        float c = d4 - d2, e = 2.0f * (d3 - d1);
+        r[l] = (d4 - 5.0f * d2) + 4.0f * d0;
+        r[rs + l] = a + b;
+        r[2 * rs + l] = a - b;
+        r[3 * rs + l] = c + e;
+        r[4 * rs + l] = c - e;
+        r[5 * rs + l] = (d5 - 5.0f * d3) + 4.0f * d1;
+    }
+}
+
+/* 1-D A^T for F(4,3): 6 vectors -> 4. */
+static void at6(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
+{
+    for (int l = 0; l < WG_LANES; l++) {
+        float m0 = m[l], m1 = m[ms + l], m2 = m[2 * ms + l];
+        float m3 = m[3 * ms + l], m4 = m[4 * ms + l], m5 = m[5 * ms + l];
+        float s1 = m1 + m2, s2 = m1 - m2, s3 = m3 + m4, s4 = m3 - m4;
+        o[l] = (m0 + s1) + s3;
+        o[os + l] = s2 + 2.0f * s4;
+        o[2 * os + l] = s1 + 4.0f * s3;
+        o[3 * os + l] = (s2 + m5) + 8.0f * s4;
+    }
+}
+
+static void bt4(const float *d, ptrdiff_t ds, float *r, ptrdiff_t rs)
+{
+    for (int l = 0; l < WG_LANES; l++) {
+        float d0 = d[l], d1 = d[ds + l], d2 = d[2 * ds + l], d3 = d[3 * ds + l];
+        r[l] = d0 - d2;
+        r[rs + l] = d1 + d2;
+        r[2 * rs + l] = d2 - d1;
+        r[3 * rs + l] = d1 - d3;
+    }
+}
+
+static void at4(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
+{
+    for (int l = 0; l < WG_LANES; l++) {
+        float m0 = m[l], m1 = m[ms + l], m2 = m[2 * ms + l], m3 = m[3 * ms + l];
+        o[l] = (m0 + m1) + m2;
+        o[os + l] = (m1 - m2) - m3;
+    }
+}
+
+/* d[i][j][lane] <- row i, column j of each lane's patch. */
+static void gather_lanes(const float *const *lp, const ptrdiff_t *ls, int alpha, float *d)
+{
+    for (int l = 0; l < WG_LANES; l++)
+        for (int i = 0; i < alpha; i++)
+            for (int j = 0; j < alpha; j++)
+                d[(i * alpha + j) * WG_LANES + l] = lp[l][i * ls[l] + j];
+}
+
+/* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs. */
+static void scatter_lanes(const float *o, int m, float *const *yp, const float *const *rp,
+                          ptrdiff_t ys, const int *rows, const int *cols, int act)
+{
+    for (int l = 0; l < WG_LANES; l++) {
+        for (int i = 0; i < rows[l]; i++) {
+            for (int j = 0; j < cols[l]; j++) {
+                float s = o[(i * m + j) * WG_LANES + l];
+                if (rp[l])
+                    s += rp[l][i * ys + j];
+                if (act == TC_ACT_RELU && s < 0.0f)
+                    s = 0.0f;
+                yp[l][i * ys + j] = s;
+            }
+        }
+    }
+}
+
+static void input4_portable(const float *const *lp, const ptrdiff_t *ls, float *v,
+                            ptrdiff_t vstride)
+{
+    float d[36 * WG_LANES], t[36 * WG_LANES];
+    gather_lanes(lp, ls, 6, d);
+    for (int j = 0; j < 6; j++) /* along i: t[i'][j] = sum_i BT[i'][i] d[i][j] */
+        bt6(d + j * WG_LANES, 6 * WG_LANES, t + j * WG_LANES, 6 * WG_LANES);
+    for (int i = 0; i < 6; i++) /* along j */
+        bt6(t + i * 6 * WG_LANES, WG_LANES, v + i * 6 * vstride, vstride);
+}
+
+static void input2_portable(const float *const *lp, const ptrdiff_t *ls, float *v,
+                            ptrdiff_t vstride)
+{
+    float d[16 * WG_LANES], t[16 * WG_LANES];
+    gather_lanes(lp, ls, 4, d);
+    for (int j = 0; j < 4; j++)
+        bt4(d + j * WG_LANES, 4 * WG_LANES, t + j * WG_LANES, 4 * WG_LANES);
+    for (int i = 0; i < 4; i++)
+        bt4(t + i * 4 * WG_LANES, WG_LANES, v + i * 4 * vstride, vstride);
+}
+
+static void output4_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                             const float *const *rp, ptrdiff_t ys, const int *rows,
+                             const int *cols, int act)
+{
+    float t[4 * 6 * WG_LANES], o[16 * WG_LANES];
+    for (int j = 0; j < 6; j++) /* along i: 6 -> 4 rows */
+        at6(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
+    for (int i = 0; i < 4; i++) /* along j */
+        at6(t + i * 6 * WG_LANES, WG_LANES, o + i * 4 * WG_LANES, WG_LANES);
+    for (int i = 0; i < 16 * WG_LANES; i++)
+        o[i] += bias;
+    scatter_lanes(o, 4, yp, rp, ys, rows, cols, act);
+}
+
+static void output2_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                             const float *const *rp, ptrdiff_t ys, const int *rows,
+                             const int *cols, int act)
+{
+    float t[2 * 4 * WG_LANES], o[4 * WG_LANES];
+    for (int j = 0; j < 4; j++)
+        at4(m + j * mstride, 4 * mstride, t + j * WG_LANES, 4 * WG_LANES);
+    for (int i = 0; i < 2; i++)
+        at4(t + i * 4 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
+    for (int i = 0; i < 4 * WG_LANES; i++)
+        o[i] += bias;
+    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act);
+}
+
+/* u: [C][WG_KR]  v: [C][w]  ->  m: WG_KR rows of w, ldm apart */
+static void gemm_portable(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm)
+{
+    float acc[WG_KR][WG_NR];
+    memset(acc, 0, sizeof(acc));
+    for (int c = 0; c < C; c++) {
+        const float *vc = v + (ptrdiff_t)c * w;
+        for (int r = 0; r < WG_KR; r++) {
+            float a = u[c * WG_KR + r];
+            for (int l = 0; l < w; l++)
+                acc[r][l] += a * vc[l];
+        }
+    }
+    for (int r = 0; r < WG_KR; r++)
+        memcpy(m + r * ldm, acc[r], sizeof(float) * w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Weight transform and packing                                           */
+/* ---------------------------------------------------------------------- */
+
+static const double G4[6][3] = {
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0, 0, 1},
+};
+static const double G2[4][3] = {
+    {1, 0, 0},
+    {0.5, 0.5, 0.5},
+    {0.5, -0.5, 0.5},
+    {0, 0, 1},
+};
+
+/* The planes of V and M are written 36 at a time: one cache line of padding
+ * keeps plane strides off multiples of 4 KiB, which would alias in L1. */
+#define WG_PLANE_PAD 16
+
+static int round_up(int a, int b) { return (a + b - 1) / b * b; }
+
+size_t tc_winograd3x3_packed_size(int K, int C, int tile)
+{
+    int alpha = tile + 2;
+    return (size_t)alpha * alpha * round_up(K, WG_KR) * C;
+}
+
+/* w: [K, C, 3, 3]  ->  packed: [alpha^2][Kp/WG_KR][C][WG_KR] */
+void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed)
+{
+    int alpha = tile + 2, Kp = round_up(K, WG_KR), np = Kp / WG_KR;
+    const double *G = tile == 4 ? &G4[0][0] : &G2[0][0];
+    memset(packed, 0, sizeof(float) * tc_winograd3x3_packed_size(K, C, tile));
+    for (int k = 0; k < K; k++) {
+        for (int c = 0; c < C; c++) {
+            const float *g = w + ((size_t)k * C + c) * 9;
+            double t[6][3], u[6][6];
+            for (int i = 0; i < alpha; i++) /* t = G g */
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = G[i * 3] * g[j] + G[i * 3 + 1] * g[3 + j] + G[i * 3 + 2] * g[6 + j];
+            for (int i = 0; i < alpha; i++) /* u = t G^T */
+                for (int j = 0; j < alpha; j++)
+                    u[i][j] = t[i][0] * G[j * 3] + t[i][1] * G[j * 3 + 1] + t[i][2] * G[j * 3 + 2];
+            for (int xi = 0; xi < alpha * alpha; xi++) {
+                size_t off = (((size_t)xi * np + k / WG_KR) * C + c) * WG_KR + k % WG_KR;
+                packed[off] = (float)u[xi / alpha][xi % alpha];
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Driver                                                                 */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    const float *x;
+    int N, C, H, W, K, Kp;
+    int pt, pl, m, alpha, OH, OW, nty, ntx;
+    const float *packed, *bias, *res;
+    float *y;
+    int act;
+    float *V, *M;
+    ptrdiff_t t0; /* first tile of the chunk */
+    int nt, ntp, ng; /* tiles in chunk, padded tiles, groups */
+    ptrdiff_t vstride; /* floats between the planes of V */
+    wg_input_fn input;
+    wg_output_fn output;
+    wg_gemm_fn gemm;
+} wg_job;
+
+/* Width of group g: 16, or 8 for a last group holding at most 8 tiles. */
+static int group_width(const wg_job *j, int g)
+{
+    return (g == j->ng - 1 && j->nt - g * WG_NR <= WG_LANES) ? WG_LANES : WG_NR;
+}
+
+/* How a run is cut into chunks of tiles.  A chunk's V and M should stay in
+ * L2/L3 (about WG_CHUNK_BYTES), but hold at least WG_CHUNK_MIN tiles so that
+ * each read of U (alpha^2 * Kp * C floats, from L3 or DRAM) feeds enough
+ * flops.  Tiles are spread evenly over the chunks: no short last chunk that
+ * re-reads all of U for a handful of tiles.  With several threads and enough
+ * chunks, each thread runs whole chunks in its own workspace slot (no barrier
+ * between the three phases, V and M stay in that core's caches); otherwise
+ * the threads share each phase of each chunk. */
+#ifndef WG_CHUNK_BYTES
+#define WG_CHUNK_BYTES (2L << 20)
+#endif
+#ifndef WG_CHUNK_MIN
+#define WG_CHUNK_MIN 64
+#endif
+#ifndef WG_CHUNKS_PER_THREAD
+#define WG_CHUNKS_PER_THREAD 2 /* least chunks per thread for whole-chunk threading */
+#endif
+
+typedef struct {
+    ptrdiff_t total;   /* tiles in the run */
+    ptrdiff_t per;     /* tiles per chunk, a multiple of 8 (the last may have fewer) */
+    ptrdiff_t nchunks;
+    int slots;         /* workspace slots: threads running whole chunks, or 1 */
+    size_t slot_size;  /* floats per slot */
+} wg_plan;
+
+static void get_tiles(int H, int W, int pt, int pl, int pb, int pr, int m,
+                      int *OH, int *OW, int *nty, int *ntx)
+{
+    *OH = H + pt + pb - 2;
+    *OW = W + pl + pr - 2;
+    *nty = *OH > 0 ? (*OH + m - 1) / m : 0;
+    *ntx = *OW > 0 ? (*OW + m - 1) / m : 0;
+}
+
+static wg_plan make_plan(ptrdiff_t total, int C, int Kp, int alpha, int nthreads)
+{
+    wg_plan p;
+    long per_tile = (long)alpha * alpha * (C + Kp) * (long)sizeof(float);
+    ptrdiff_t t = WG_CHUNK_BYTES / per_tile;
+    t = t / WG_NR * WG_NR;
+    if (t < WG_CHUNK_MIN)
+        t = WG_CHUNK_MIN;
+    if (t > 1024)
+        t = 1024;
+    p.total = total;
+    p.nchunks = total > 0 ? (total + t - 1) / t : 1;
+    p.slots = 1;
+    /* whole chunks per thread re-read U per thread: only while U fits in L3 */
+    size_t u_bytes = (size_t)alpha * alpha * Kp * C * sizeof(float);
+    if (nthreads > 1 && p.nchunks >= WG_CHUNKS_PER_THREAD * nthreads && u_bytes <= (16u << 20)) {
+        /* a multiple of the thread count keeps the threads evenly loaded */
+        p.nchunks = (p.nchunks + nthreads - 1) / nthreads * nthreads;
+        p.slots = nthreads;
+    }
+    p.per = (total + p.nchunks - 1) / p.nchunks;
+    p.per = (p.per + WG_LANES - 1) / WG_LANES * WG_LANES;
+    if (p.per < WG_LANES)
+        p.per = WG_LANES;
+    p.nchunks = (total + p.per - 1) / p.per;
+    /* a chunk of per tiles has per padded tiles: per is a multiple of 8 */
+    p.slot_size = (size_t)alpha * alpha * ((size_t)(C + Kp) * p.per + 2 * WG_PLANE_PAD);
+    return p;
+}
+
+size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
+                                     int pad_t, int pad_l, int pad_b, int pad_r, int tile)
+{
+    int OH, OW, nty, ntx, alpha = tile + 2, Kp = round_up(K, WG_KR);
+    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, tile, &OH, &OW, &nty, &ntx);
+    if (OH < 1 || OW < 1 || N < 1)
+        return 0;
+    wg_plan p = make_plan((ptrdiff_t)N * nty * ntx, C, Kp, alpha,
+                          ctx ? tc_pool_size(ctx->pool) : 1);
+    return (size_t)p.slots * p.slot_size;
+}
+
+/* Where lane l's input patch starts (offset of channel 0) and whether it can
+ * be read in place: inside the image, and each of its rows readable 8 floats
+ * wide without leaving x (the AVX2 transform loads whole vectors). */
+typedef struct {
+    ptrdiff_t off;
+    int iy0, ix0, valid, inplace;
+} wg_in_lane;
+
+static void input_lanes(const wg_job *j, int g, wg_in_lane *lanes)
+{
+    int a = j->alpha, H = j->H, W = j->W;
+    ptrdiff_t per_img = (ptrdiff_t)j->nty * j->ntx;
+    for (int l = 0; l < WG_NR; l++) {
+        int idx = g * WG_NR + l;
+        wg_in_lane *q = &lanes[l];
+        q->valid = idx < j->nt;
+        if (!q->valid)
+            continue;
+        ptrdiff_t t = j->t0 + idx;
+        int n = (int)(t / per_img), r = (int)(t % per_img);
+        q->iy0 = (r / j->ntx) * j->m - j->pt;
+        q->ix0 = (r % j->ntx) * j->m - j->pl;
+        q->off = (ptrdiff_t)n * j->C * H * W + (ptrdiff_t)q->iy0 * W + q->ix0;
+        q->inplace = q->iy0 >= 0 && q->ix0 >= 0 && q->iy0 + a <= H && q->ix0 + a <= W &&
+                     (q->ix0 + 8 <= W || q->iy0 + a < H);
+    }
+}
+
+#ifndef WG_PF_X
+#define WG_PF_X 4 /* channels ahead to prefetch input rows (0: off) */
+#endif
+
+/* The 8 zero floats a missing tile reads (stride 0). */
+static const float wg_zeros[8] = {0};
+
+static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const wg_job *j = (const wg_job *)arg;
+    int a = j->alpha, H = j->H, W = j->W, C = j->C, g_cur = -1;
+    ptrdiff_t vstride = j->vstride, HW = (ptrdiff_t)H * W;
+    wg_in_lane lanes[WG_NR];
+    float patch[WG_LANES][6 * 8]; /* zero-padded copies of edge patches */
+    const float *lp[WG_LANES];
+    ptrdiff_t ls[WG_LANES];
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        int g = (int)(it / C), c = (int)(it % C);
+        int w = group_width(j, g);
+        if (g != g_cur) {
+            input_lanes(j, g, lanes);
+            g_cur = g;
+        }
+        float *v = j->V + (ptrdiff_t)g * WG_NR * C + (ptrdiff_t)c * w;
+#if WG_PF_X > 0 && (defined(__GNUC__) || defined(__clang__))
+        /* The rows of 16 tiles of one channel are 6 short streams that the
+         * hardware prefetchers do not follow: fetch those of channel c + WG_PF_X. */
+        if (lanes[0].valid && c + WG_PF_X < C) {
+            const float *px = j->x + lanes[0].off + (c + WG_PF_X) * HW;
+            for (int u = 0; u < a; u++)
+                for (int e = 0; e < w * j->m + 2; e += 16)
+                    __builtin_prefetch(px + (ptrdiff_t)u * W + e);
+        }
+#endif
+        for (int half = 0; half < w / WG_LANES; half++) {
+            for (int l = 0; l < WG_LANES; l++) {
+                const wg_in_lane *q = &lanes[half * WG_LANES + l];
+                if (!q->valid) {
+                    lp[l] = wg_zeros;
+                    ls[l] = 0;
+                } else if (q->inplace) {
+                    lp[l] = j->x + q->off + c * HW;
+                    ls[l] = W;
+                } else {
+                    const float *xc = j->x + q->off - (ptrdiff_t)q->iy0 * W - q->ix0 + c * HW;
+                    float *p = patch[l];
+                    for (int u = 0; u < a; u++) {
+                        int iy = q->iy0 + u;
+                        for (int vv = 0; vv < 8; vv++) {
+                            int ix = q->ix0 + vv;
+                            p[u * 8 + vv] = (vv < a && iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                                ? xc[(ptrdiff_t)iy * W + ix] : 0.0f;
+                        }
+                    }
+                    lp[l] = p;
+                    ls[l] = 8;
+                }
+            }
+            j->input(lp, ls, v + half * WG_LANES, vstride);
+        }
+    }
+}
+
+static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const wg_job *j = (const wg_job *)arg;
+    int np = j->Kp / WG_KR, C = j->C;
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        int xi = (int)(it / np), p = (int)(it % np);
+        const float *u = j->packed + ((ptrdiff_t)xi * np + p) * C * WG_KR;
+        const float *v = j->V + (ptrdiff_t)xi * j->vstride;
+        ptrdiff_t T = (ptrdiff_t)j->alpha * j->alpha;
+        for (int g = 0; g < j->ng; g++) {
+            int w = group_width(j, g);
+            float *mg = j->M + (ptrdiff_t)g * WG_NR * j->Kp * T; /* M[g][k][xi][w] */
+            j->gemm(u, v + (ptrdiff_t)g * WG_NR * C, C, w,
+                    mg + ((ptrdiff_t)p * WG_KR * T + xi) * w, T * w);
+        }
+    }
+}
+
+static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const wg_job *j = (const wg_job *)arg;
+    int m = j->m, OH = j->OH, OW = j->OW, K = j->K, g_cur = -1;
+    ptrdiff_t T = (ptrdiff_t)j->alpha * j->alpha, per_img = (ptrdiff_t)j->nty * j->ntx;
+    ptrdiff_t plane = (ptrdiff_t)OH * OW, off[WG_NR];
+    int rows[WG_NR], cols[WG_NR];
+    float *yp[WG_LANES];
+    const float *rp[WG_LANES];
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        int g = (int)(it / K), k = (int)(it % K);
+        int w = group_width(j, g);
+        if (g != g_cur) { /* where each tile's outputs go (channel 0) */
+            for (int l = 0; l < WG_NR; l++) {
+                int idx = g * WG_NR + l;
+                rows[l] = cols[l] = 0;
+                off[l] = 0;
+                if (idx >= j->nt)
+                    continue;
+                ptrdiff_t t = j->t0 + idx;
+                int n = (int)(t / per_img), r = (int)(t % per_img);
+                int oy0 = (r / j->ntx) * m, ox0 = (r % j->ntx) * m;
+                rows[l] = OH - oy0 < m ? OH - oy0 : m;
+                cols[l] = OW - ox0 < m ? OW - ox0 : m;
+                off[l] = (ptrdiff_t)n * K * plane + (ptrdiff_t)oy0 * OW + ox0;
+            }
+            g_cur = g;
+        }
+        float b = j->bias ? j->bias[k] : 0.0f;
+        /* M[g][k][xi][w]: the alpha^2 vectors of one channel are contiguous */
+        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp * T + (ptrdiff_t)k * T * w;
+        for (int half = 0; half < w / WG_LANES; half++) {
+            int h0 = half * WG_LANES;
+            for (int l = 0; l < WG_LANES; l++) {
+                ptrdiff_t o = off[h0 + l] + k * plane;
+                yp[l] = j->y + o;
+                rp[l] = j->res ? j->res + o : NULL;
+            }
+            j->output(mk + h0, w, b, yp, rp, OW, rows + h0, cols + h0, j->act);
+        }
+    }
+}
+
+/* Points the job at chunk [t0, t0 + nt) and workspace ws. */
+static void set_chunk(wg_job *j, ptrdiff_t t0, int nt, float *ws)
+{
+    j->t0 = t0;
+    j->nt = nt;
+    j->ng = (nt + WG_NR - 1) / WG_NR;
+    j->ntp = (j->ng - 1) * WG_NR + group_width(j, j->ng - 1);
+    j->vstride = (ptrdiff_t)j->C * j->ntp + WG_PLANE_PAD;
+    j->V = ws;
+    j->M = ws + (ptrdiff_t)j->alpha * j->alpha * j->vstride;
+}
+
+typedef struct {
+    const wg_job *job;
+    const wg_plan *plan;
+    float *workspace;
+} wg_chunks;
+
+/* Whole chunks [begin, end), serially, in workspace slot tid. */
+static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const wg_chunks *cs = (const wg_chunks *)arg;
+    const wg_plan *p = cs->plan;
+    wg_job j = *cs->job;
+    for (ptrdiff_t c = begin; c < end; c++) {
+        ptrdiff_t t0 = c * p->per, nt = p->total - t0 < p->per ? p->total - t0 : p->per;
+        set_chunk(&j, t0, (int)nt, cs->workspace + (size_t)tid * p->slot_size);
+        input_range(&j, tid, 0, (ptrdiff_t)j.ng * j.C);
+        gemm_range(&j, tid, 0, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR));
+        output_range(&j, tid, 0, (ptrdiff_t)j.ng * j.K);
+    }
+}
+
+/* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6]  y: [N, K, OH, OW] */
+void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                        const float *packed, const float *bias, int K,
+                        int pad_t, int pad_l, int pad_b, int pad_r, int tile, int act,
+                        const float *residual, float *y, float *workspace)
+{
+    wg_job j;
+    tc_pool *pool = ctx ? ctx->pool : NULL;
+    memset(&j, 0, sizeof(j));
+    j.x = x; j.N = N; j.C = C; j.H = H; j.W = W; j.K = K; j.Kp = round_up(K, WG_KR);
+    j.pt = pad_t; j.pl = pad_l; j.m = tile; j.alpha = tile + 2;
+    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, tile, &j.OH, &j.OW, &j.nty, &j.ntx);
+    if (j.OH < 1 || j.OW < 1 || N < 1 || K < 1 || C < 1)
+        return;
+    j.packed = packed; j.bias = bias; j.res = residual; j.y = y; j.act = act;
+    if (tile == 4) {
+        j.input = input4_portable;
+        j.output = output4_portable;
+    } else {
+        j.input = input2_portable;
+        j.output = output2_portable;
+    }
+    j.gemm = gemm_portable;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (ctx && ctx->isa == TC_ISA_AVX2) {
+        j.input = tile == 4 ? tc_wg_input4_avx2 : tc_wg_input2_avx2;
+        j.output = tile == 4 ? tc_wg_output4_avx2 : tc_wg_output2_avx2;
+        j.gemm = tc_wg_gemm_avx2;
+    }
+#endif
+    wg_plan p = make_plan((ptrdiff_t)N * j.nty * j.ntx, C, j.Kp, j.alpha,
+                          ctx ? tc_pool_size(pool) : 1);
+    if (p.slots > 1) {
+        wg_chunks cs = {&j, &p, workspace};
+        tc_parallel_for(pool, p.nchunks, p.nchunks / p.slots, chunk_range, &cs);
+        return;
+    }
+    for (ptrdiff_t c = 0; c < p.nchunks; c++) {
+        ptrdiff_t t0 = c * p.per, nt = p.total - t0 < p.per ? p.total - t0 : p.per;
+        set_chunk(&j, t0, (int)nt, workspace);
+        tc_parallel_for(pool, (ptrdiff_t)j.ng * C, 8, input_range, &j);
+        tc_parallel_for(pool, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR), 4, gemm_range, &j);
+        tc_parallel_for(pool, (ptrdiff_t)j.ng * K, 8, output_range, &j);
+    }
+}

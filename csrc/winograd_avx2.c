@@ -1,0 +1,323 @@
+/* winograd_avx2.c - AVX2/FMA twins of the Winograd transforms and GEMM
+ * micro-kernel in winograd.c (same algorithm, same operation order; only the
+ * rounding of fused multiply-adds differs).  Compiled with -mavx2 -mfma and
+ * called only when ctx->isa == TC_ISA_AVX2. */
+#include <immintrin.h>
+#include "winograd_internal.h"
+
+#ifndef WG_PF_U
+#define WG_PF_U 1024 /* floats ahead: 4 KiB, about one DRAM latency of FMAs */
+#endif
+
+/* 1-D B^T for F(4,3) on 6 vectors (8 tiles each). */
+#define BT6(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5)                          \
+    do {                                                                               \
+        __m256 a_ = _mm256_fnmadd_ps(four, d2, d4), b_ = _mm256_fnmadd_ps(four, d1, d3); \
+        __m256 c_ = _mm256_sub_ps(d4, d2), e_ = _mm256_mul_ps(two, _mm256_sub_ps(d3, d1)); \
+        r0 = _mm256_fmadd_ps(four, d0, _mm256_fnmadd_ps(five, d2, d4));                 \
+        r1 = _mm256_add_ps(a_, b_);                                                    \
+        r2 = _mm256_sub_ps(a_, b_);                                                    \
+        r3 = _mm256_add_ps(c_, e_);                                                    \
+        r4 = _mm256_sub_ps(c_, e_);                                                    \
+        r5 = _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5));                 \
+    } while (0)
+
+/* 1-D A^T for F(4,3): 6 vectors -> 4. */
+#define AT6(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)                                   \
+    do {                                                                               \
+        __m256 s1_ = _mm256_add_ps(m1, m2), s2_ = _mm256_sub_ps(m1, m2);              \
+        __m256 s3_ = _mm256_add_ps(m3, m4), s4_ = _mm256_sub_ps(m3, m4);              \
+        o0 = _mm256_add_ps(_mm256_add_ps(m0, s1_), s3_);                               \
+        o1 = _mm256_fmadd_ps(two, s4_, s2_);                                           \
+        o2 = _mm256_fmadd_ps(four, s3_, s1_);                                          \
+        o3 = _mm256_fmadd_ps(eight, s4_, _mm256_add_ps(s2_, m5));                      \
+    } while (0)
+
+/* Rows r0..r7 (8 floats each) -> columns c0..c5 (column j of all 8 rows). */
+static inline void transpose8x6(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4,
+                                __m256 r5, __m256 r6, __m256 r7, __m256 *c)
+{
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    c[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    c[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    c[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    c[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    c[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    c[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+}
+
+/* Within each 128-bit half: rows r0..r3 <-> columns (a 4x4 transpose). */
+static inline void transpose4x4x2(__m256 *r)
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    r[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+    r[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    r[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+    r[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+
+/* act(row + residual) -> lane l's output row i (4 or 2 floats; a partial tile
+ * goes through a small buffer). */
+static inline void store_row(__m128 o, float *y, const float *r, int cols, int m, int act)
+{
+    if (cols == m) {
+        if (m == 4) {
+            if (r)
+                o = _mm_add_ps(o, _mm_loadu_ps(r));
+            if (act)
+                o = _mm_max_ps(o, _mm_setzero_ps());
+            _mm_storeu_ps(y, o);
+        } else {
+            if (r)
+                o = _mm_add_ps(o, _mm_castsi128_ps(_mm_loadu_si64(r))); /* unaligned 2 floats */
+            if (act)
+                o = _mm_max_ps(o, _mm_setzero_ps());
+            _mm_storeu_si64(y, _mm_castps_si128(o));
+        }
+        return;
+    }
+    float buf[4];
+    _mm_storeu_ps(buf, o);
+    for (int j = 0; j < cols; j++) {
+        float s = buf[j] + (r ? r[j] : 0.0f);
+        y[j] = (act && s < 0.0f) ? 0.0f : s;
+    }
+}
+
+/* F(4x4) vectors hold their 8 tiles in the order WG_PERM: the order in which
+ * 4x4 transposes within 128-bit halves leave 8 tiles that sit side by side in
+ * one row of x or y.  The general paths use the same order, so V and M stay
+ * consistent whichever path a group takes (the GEMM never looks at lanes). */
+static const int WG_PERM[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
+{
+    const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
+    const __m256 five = _mm256_set1_ps(5.0f);
+    __m256 t[36]; /* t[i][j'], transformed along j */
+    /* 8 tiles side by side in one row: row i of the 8 patches is 34 floats */
+    int contig = ls[0] > 0;
+    for (int l = 1; l < 8; l++)
+        contig &= ls[l] == ls[0] && lp[l] == lp[0] + 4 * l;
+    for (int i = 0; i < 6; i++) {
+        __m256 c[6];
+        if (contig) {
+            const float *row = lp[0] + i * ls[0];
+            c[0] = _mm256_loadu_ps(row);
+            c[1] = _mm256_loadu_ps(row + 8);
+            c[2] = _mm256_loadu_ps(row + 16);
+            c[3] = _mm256_loadu_ps(row + 24);
+            transpose4x4x2(c); /* columns 0..3 */
+            /* columns 4, 5 of tile l are columns 0, 1 of tile l + 1 */
+            __m256 t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(row + 4), _mm256_loadu_ps(row + 12));
+            __m256 t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(row + 20), _mm256_loadu_ps(row + 28));
+            c[4] = _mm256_shuffle_ps(t0, t2, 0x44);
+            c[5] = _mm256_shuffle_ps(t0, t2, 0xEE);
+        } else {
+#define ROW(p) _mm256_loadu_ps(lp[WG_PERM[p]] + i * ls[WG_PERM[p]])
+            transpose8x6(ROW(0), ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), ROW(6), ROW(7), c);
+#undef ROW
+        }
+        BT6(c[0], c[1], c[2], c[3], c[4], c[5],
+            t[6 * i], t[6 * i + 1], t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5]);
+    }
+    for (int j = 0; j < 6; j++) {
+        __m256 r0, r1, r2, r3, r4, r5;
+        float *o = v + j * vstride;
+        BT6(t[j], t[6 + j], t[12 + j], t[18 + j], t[24 + j], t[30 + j], r0, r1, r2, r3, r4, r5);
+        _mm256_storeu_ps(o, r0);
+        _mm256_storeu_ps(o + 6 * vstride, r1);
+        _mm256_storeu_ps(o + 12 * vstride, r2);
+        _mm256_storeu_ps(o + 18 * vstride, r3);
+        _mm256_storeu_ps(o + 24 * vstride, r4);
+        _mm256_storeu_ps(o + 30 * vstride, r5);
+    }
+}
+
+void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
+{
+    __m256 t[16]; /* t[i][j'] */
+    for (int i = 0; i < 4; i++) {
+        __m256 c[4];
+        for (int l = 0; l < 4; l++) /* lane l in the low half, lane l+4 in the high half */
+            c[l] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(lp[l] + i * ls[l])),
+                                        _mm_loadu_ps(lp[l + 4] + i * ls[l + 4]), 1);
+        transpose4x4x2(c); /* c[j] = column j of lanes 0..3 | 4..7 */
+        t[4 * i] = _mm256_sub_ps(c[0], c[2]);
+        t[4 * i + 1] = _mm256_add_ps(c[1], c[2]);
+        t[4 * i + 2] = _mm256_sub_ps(c[2], c[1]);
+        t[4 * i + 3] = _mm256_sub_ps(c[1], c[3]);
+    }
+    for (int j = 0; j < 4; j++) {
+        float *o = v + j * vstride;
+        _mm256_storeu_ps(o, _mm256_sub_ps(t[j], t[8 + j]));
+        _mm256_storeu_ps(o + 4 * vstride, _mm256_add_ps(t[4 + j], t[8 + j]));
+        _mm256_storeu_ps(o + 8 * vstride, _mm256_sub_ps(t[8 + j], t[4 + j]));
+        _mm256_storeu_ps(o + 12 * vstride, _mm256_sub_ps(t[4 + j], t[12 + j]));
+    }
+}
+
+void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
+                        int act)
+{
+    const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
+    const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 t[24]; /* t[i][j], transformed along i */
+    /* 8 whole tiles side by side: output row i of the 8 tiles is 32 floats */
+    int contig = 1;
+    for (int l = 0; l < 8; l++)
+        contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
+                  (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
+    for (int j = 0; j < 6; j++) {
+        const float *p = m + j * mstride;
+        AT6(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 6 * mstride),
+            _mm256_loadu_ps(p + 12 * mstride), _mm256_loadu_ps(p + 18 * mstride),
+            _mm256_loadu_ps(p + 24 * mstride), _mm256_loadu_ps(p + 30 * mstride),
+            t[j], t[6 + j], t[12 + j], t[18 + j]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m256 o[4];
+        const __m256 *q = t + 6 * i;
+        AT6(q[0], q[1], q[2], q[3], q[4], q[5], o[0], o[1], o[2], o[3]);
+        for (int jj = 0; jj < 4; jj++)
+            o[jj] = _mm256_add_ps(o[jj], b);
+        transpose4x4x2(o); /* o[p] = row i of lane p | lane p + 4 */
+        if (contig) { /* lanes p, p + 4 are tiles 2p, 2p + 1: o[p] is y[8p .. 8p+8) */
+            float *y = yp[0] + i * ys;
+            const float *r = rp[0] ? rp[0] + i * ys : NULL;
+            for (int p = 0; p < 4; p++) {
+                __m256 s = o[p];
+                if (r)
+                    s = _mm256_add_ps(s, _mm256_loadu_ps(r + 8 * p));
+                if (act)
+                    s = _mm256_max_ps(s, zero);
+                _mm256_storeu_ps(y + 8 * p, s);
+            }
+            continue;
+        }
+        for (int p = 0; p < 8; p++) {
+            int l = WG_PERM[p];
+            if (i >= rows[l])
+                continue;
+            __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
+            store_row(r, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 4, act);
+        }
+    }
+}
+
+void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
+                        int act)
+{
+    const __m256 b = _mm256_set1_ps(bias);
+    __m256 t[8];
+    for (int j = 0; j < 4; j++) {
+        const float *p = m + j * mstride;
+        __m256 m0 = _mm256_loadu_ps(p), m1 = _mm256_loadu_ps(p + 4 * mstride);
+        __m256 m2 = _mm256_loadu_ps(p + 8 * mstride), m3 = _mm256_loadu_ps(p + 12 * mstride);
+        t[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+        t[4 + j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+    }
+    /* o[2i + j]: output (i, j) of the 8 lanes */
+    __m256 o[4];
+    for (int i = 0; i < 2; i++) {
+        const __m256 *q = t + 4 * i;
+        o[2 * i] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(q[0], q[1]), q[2]), b);
+        o[2 * i + 1] = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(q[1], q[2]), q[3]), b);
+    }
+    transpose4x4x2(o); /* o[l] = [y00 y01 y10 y11] of lane l | lane l+4 */
+    for (int l = 0; l < 8; l++) {
+        __m128 r = l < 4 ? _mm256_castps256_ps128(o[l]) : _mm256_extractf128_ps(o[l - 4], 1);
+        for (int i = 0; i < rows[l]; i++) {
+            __m128 ri = i == 0 ? r : _mm_movehl_ps(r, r);
+            store_row(ri, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 2, act);
+        }
+    }
+}
+
+/* u: [C][6]  v: [C][16]  ->  m: 6 rows of 16, ldm apart.  12 accumulators, 2 loads and 6
+ * broadcasts per channel. */
+static void gemm_6x16(const float *u, const float *v, int C, float *m, ptrdiff_t ldm)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int c = 0; c < C; c++) {
+        __m256 b0 = _mm256_loadu_ps(v), b1 = _mm256_loadu_ps(v + 8), a;
+        /* U panels come from L3/DRAM once per chunk: fetch ahead of the broadcasts. */
+        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
+        a = _mm256_broadcast_ss(u + 0);
+        c00 = _mm256_fmadd_ps(a, b0, c00);
+        c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(u + 1);
+        c10 = _mm256_fmadd_ps(a, b0, c10);
+        c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(u + 2);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(u + 3);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(u + 4);
+        c40 = _mm256_fmadd_ps(a, b0, c40);
+        c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(u + 5);
+        c50 = _mm256_fmadd_ps(a, b0, c50);
+        c51 = _mm256_fmadd_ps(a, b1, c51);
+        u += 6;
+        v += 16;
+    }
+    _mm256_storeu_ps(m, c00);
+    _mm256_storeu_ps(m + 8, c01);
+    _mm256_storeu_ps(m + 1 * ldm, c10);
+    _mm256_storeu_ps(m + 1 * ldm + 8, c11);
+    _mm256_storeu_ps(m + 2 * ldm, c20);
+    _mm256_storeu_ps(m + 2 * ldm + 8, c21);
+    _mm256_storeu_ps(m + 3 * ldm, c30);
+    _mm256_storeu_ps(m + 3 * ldm + 8, c31);
+    _mm256_storeu_ps(m + 4 * ldm, c40);
+    _mm256_storeu_ps(m + 4 * ldm + 8, c41);
+    _mm256_storeu_ps(m + 5 * ldm, c50);
+    _mm256_storeu_ps(m + 5 * ldm + 8, c51);
+}
+
+/* u: [C][6]  v: [C][8]  ->  m: 6 rows of 8, ldm apart (the short last group). */
+static void gemm_6x8(const float *u, const float *v, int C, float *m, ptrdiff_t ldm)
+{
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int c = 0; c < C; c++) {
+        __m256 b = _mm256_loadu_ps(v);
+        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 0), b, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 1), b, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 2), b, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 3), b, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 4), b, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 5), b, c5);
+        u += 6;
+        v += 8;
+    }
+    _mm256_storeu_ps(m, c0);
+    _mm256_storeu_ps(m + 1 * ldm, c1);
+    _mm256_storeu_ps(m + 2 * ldm, c2);
+    _mm256_storeu_ps(m + 3 * ldm, c3);
+    _mm256_storeu_ps(m + 4 * ldm, c4);
+    _mm256_storeu_ps(m + 5 * ldm, c5);
+}
+
+void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm)
+{
+    if (w == 16)
+        gemm_6x16(u, v, C, m, ldm);
+    else
+        gemm_6x8(u, v, C, m, ldm);
+}

@@ -1,0 +1,244 @@
+"""Element-wise, normalisation, softmax and reduction kernels against numpy references."""
+import math
+
+import numpy as np
+import pytest
+
+from tinycnn import _kernels
+
+CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2")]
+
+
+@pytest.fixture(params=CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
+def ctx(request):
+    threads, isa = request.param
+    if isa == "avx2" and _kernels.best_isa() != "avx2":
+        pytest.skip("CPU lacks AVX2/FMA")
+    return _kernels.Context(threads, isa)
+
+
+def erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x.astype(np.float64))
+
+
+UNARY = {
+    "relu": (0, 0, lambda x, a, b: np.maximum(x, 0)),
+    "leaky_relu": (0.1, 0, lambda x, a, b: np.where(x < 0, a * x, x)),
+    "sigmoid": (0, 0, lambda x, a, b: 1 / (1 + np.exp(-x))),
+    "hard_sigmoid": (0.2, 0.5, lambda x, a, b: np.clip(a * x + b, 0, 1)),
+    "hard_swish": (0, 0, lambda x, a, b: x * np.clip(x / 6 + 0.5, 0, 1)),
+    "clip": (-0.5, 2.0, lambda x, a, b: np.minimum(np.maximum(x, a), b)),
+    "tanh": (0, 0, lambda x, a, b: np.tanh(x)),
+    "exp": (0, 0, lambda x, a, b: np.exp(x)),
+    "neg": (0, 0, lambda x, a, b: -x),
+    "abs": (0, 0, lambda x, a, b: np.abs(x)),
+    "sqrt": (0, 0, lambda x, a, b: np.sqrt(x)),
+    "erf": (0, 0, lambda x, a, b: erf(x)),
+}
+
+
+@pytest.mark.parametrize("op", sorted(UNARY))
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 5, 5), (1, 64, 56, 56), (3, 1000)])
+def test_unary(ctx, op, shape):
+    alpha, beta, ref = UNARY[op]
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(shape) * 4).astype(np.float32)
+    x.reshape(-1)[:5] = [0.0, -0.0, 3.0, -3.0, 6.0][: x.size]  # kinks of relu / hard_* / clip
+    if op == "sqrt":
+        x = np.abs(x)
+    expect = ref(x.astype(np.float64), alpha, beta)
+    y = np.empty_like(x)
+    _kernels.unary(ctx, op, x, y, alpha, beta)
+    np.testing.assert_allclose(y, expect, rtol=2e-6, atol=1e-6, err_msg=f"unary {op} y, x {shape}")
+    xi = x.copy()
+    _kernels.unary(ctx, op, xi, xi, alpha, beta)  # in place
+    np.testing.assert_array_equal(xi, y, err_msg=f"unary {op} in place, x {shape}")
+
+
+@pytest.mark.parametrize("op", ["exp", "sigmoid", "tanh"])
+def test_unary_extremes(ctx, op):
+    """exp / sigmoid / tanh use our own vectorisable exp: check its range ends, infinities and NaN."""
+    x = np.array([-np.inf, -200, -104, -103.5, -90, -87.5, -20, -1e-3, -1e-30, 0, 1e-30, 1e-3, 0.39, 0.41, 20,
+                  88.5, 88.72, 88.8, 200, np.inf, np.nan] * 3, np.float32)
+    alpha, beta, ref = UNARY[op]
+    with np.errstate(over="ignore", under="ignore"):
+        expect = ref(x.astype(np.float64), alpha, beta).astype(np.float32)
+    y = np.empty_like(x)
+    _kernels.unary(ctx, op, x, y)
+    # denormal results (exp below -87.3, sigmoid below -87.3) may be lost: compare those absolutely
+    np.testing.assert_allclose(y, expect, rtol=1e-6, atol=1e-37, err_msg=f"unary {op} at extremes")
+
+
+@pytest.mark.parametrize("op", ["relu", "clip", "leaky_relu", "abs", "neg"])
+def test_unary_keeps_nan(ctx, op):
+    alpha, beta, _ = UNARY[op]
+    x = np.array([np.nan, -1, 1, np.nan] * 20, np.float32)
+    y = np.empty_like(x)
+    _kernels.unary(ctx, op, x, y, alpha, beta)
+    assert np.isnan(y[::4]).all() and np.isnan(y[3::4]).all() and not np.isnan(y[1::4]).any(), f"unary {op}"
+
+
+BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+    "max": np.maximum, "min": np.minimum, "pow": np.power,
+    "prelu": lambda a, b: np.where(a < 0, b * a, a),
+}
+
+SHAPE_PAIRS = [
+    ((2, 3, 4, 5), (2, 3, 4, 5)),           # residual add
+    ((2, 3, 4, 5), (1, 3, 1, 1)),           # per-channel
+    ((1, 3, 1, 1), (2, 3, 4, 5)),
+    ((2, 3, 4, 5), ()),                     # scalar
+    ((), (2, 3)),
+    ((2, 3, 4, 5), (1,)),
+    ((3, 1, 5), (4, 1)),                    # rank mismatch, both sides broadcast
+    ((1, 4, 1), (3, 1, 5)),
+    ((2, 1, 3, 1, 4), (3, 5, 1)),
+    ((2, 1, 2, 1, 2, 1, 2, 3), (1, 2, 1, 2, 1, 2, 1, 3)),  # rank 8
+    ((5,), (3, 1)),
+    ((1,), (1,)),
+    ((4, 1), (1, 1)),
+    ((3, 5), (3, 1)),
+    ((6, 1, 1), (6, 7, 1)),
+    ((1, 64, 56, 56), (1, 64, 56, 56)),     # big enough to split across threads
+    ((2, 64, 28, 28), (64, 1, 1)),
+    ((2, 64, 28, 28), (1, 1, 28, 28)),
+    ((2, 8, 3000), (2, 1, 3000)),
+]
+
+
+def binary_inputs(op, sa, sb, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    if op == "pow":
+        a = np.abs(a) + 0.1
+    if op == "div":
+        b = np.where(np.abs(b) < 0.1, 0.5, b).astype(np.float32)
+    return np.asarray(a, np.float32), np.asarray(b, np.float32)
+
+
+@pytest.mark.parametrize("op", sorted(BINARY))
+@pytest.mark.parametrize("pair", range(len(SHAPE_PAIRS)))
+def test_binary(ctx, op, pair):
+    sa, sb = SHAPE_PAIRS[pair]
+    a, b = binary_inputs(op, sa, sb, pair)
+    expect = BINARY[op](a.astype(np.float64), b.astype(np.float64))
+    y = np.empty(np.broadcast_shapes(sa, sb), np.float32)
+    _kernels.binary(ctx, op, a, b, y)
+    np.testing.assert_allclose(y, expect, rtol=2e-6, atol=1e-6, err_msg=f"binary {op} y, a {sa}, b {sb}")
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "prelu"])
+@pytest.mark.parametrize("pair", [0, 1, 2, 5, 13, 15, 16])
+def test_binary_in_place(ctx, op, pair):
+    sa, sb = SHAPE_PAIRS[pair]
+    a, b = binary_inputs(op, sa, sb, 100 + pair)
+    expect = BINARY[op](a.astype(np.float64), b.astype(np.float64)).astype(np.float32)
+    y = np.broadcast_shapes(sa, sb)
+    if a.shape == y:
+        ai = a.copy()
+        _kernels.binary(ctx, op, ai, b, ai)
+        np.testing.assert_allclose(ai, expect, rtol=2e-6, atol=1e-6, err_msg=f"binary {op} y=a, a {sa}, b {sb}")
+    if b.shape == y:
+        bi = b.copy()
+        _kernels.binary(ctx, op, a, bi, bi)
+        np.testing.assert_allclose(bi, expect, rtol=2e-6, atol=1e-6, err_msg=f"binary {op} y=b, a {sa}, b {sb}")
+
+
+def test_binary_max_min_propagate_nan(ctx):
+    a = np.array([np.nan, 1, np.nan, 2] * 10, np.float32)
+    b = np.array([1, np.nan, np.nan, 3] * 10, np.float32)
+    for op, f in (("max", np.maximum), ("min", np.minimum)):
+        y = np.empty_like(a)
+        _kernels.binary(ctx, op, a, b, y)
+        np.testing.assert_array_equal(y, f(a, b), err_msg=f"binary {op} with NaN")
+        _kernels.binary(ctx, op, a, b[:1].copy(), y)
+        np.testing.assert_array_equal(y, f(a, b[:1]), err_msg=f"binary {op} with NaN, scalar b")
+
+
+def test_binary_bad_arguments():
+    a = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="broadcast"):
+        _kernels.binary(None, "add", a, np.zeros((4,), np.float32), a)
+    with pytest.raises(ValueError, match="broadcast shape"):
+        _kernels.binary(None, "add", a, np.zeros((3,), np.float32), np.zeros((3,), np.float32))
+    with pytest.raises(ValueError, match="unknown op"):
+        _kernels.binary(None, "hypot", a, a, a)
+    with pytest.raises(ValueError, match="b must be float32"):
+        _kernels.binary(None, "add", a, np.zeros((2, 3)), a)
+    with pytest.raises(ValueError, match="overlaps"):
+        big = np.zeros((4, 3), np.float32)
+        _kernels.binary(None, "add", big[:2], big[:2], big[1:3])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 5), (1, 64, 56, 56), (4, 10), (2, 5, 3, 4, 2)])
+def test_batch_norm(ctx, shape):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(shape).astype(np.float32)
+    c = shape[1]
+    scale, bias, mean = (rng.standard_normal(c).astype(np.float32) for _ in range(3))
+    var = rng.uniform(0.1, 2, c).astype(np.float32)
+    bshape = (1, c) + (1,) * (len(shape) - 2)
+    r = lambda v: v.astype(np.float64).reshape(bshape)
+    expect = (x - r(mean)) / np.sqrt(r(var) + 1e-5) * r(scale) + r(bias)
+    y = np.empty_like(x)
+    _kernels.batch_norm(ctx, x, scale, bias, mean, var, 1e-5, y)
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5, err_msg=f"batch_norm y, x {shape}")
+    _kernels.batch_norm(ctx, x, scale, bias, mean, var, 1e-5, x)
+    np.testing.assert_array_equal(x, y, err_msg=f"batch_norm in place, x {shape}")
+    with pytest.raises(ValueError, match="scale"):
+        _kernels.batch_norm(ctx, x, scale[:-1].copy(), bias, mean, var, 1e-5, y)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("shape", [(2, 7, 4, 5), (1, 96, 27, 27), (3, 4)])
+@pytest.mark.parametrize("beta", [0.75, 0.6])  # 0.75 has its own sqrt path
+def test_lrn(ctx, size, shape, beta):
+    rng = np.random.default_rng(size)
+    x = (rng.standard_normal(shape) * 10).astype(np.float32)
+    alpha, bias = 1e-2, 1.0
+    sq = x.astype(np.float64) ** 2
+    acc = np.zeros_like(sq)
+    c = shape[1]
+    for ch in range(c):
+        lo, hi = max(0, ch - (size - 1) // 2), min(c - 1, ch + math.ceil((size - 1) / 2))
+        acc[:, ch] = sq[:, lo:hi + 1].sum(axis=1)
+    expect = x / (bias + alpha / size * acc) ** beta
+    y = np.empty_like(x)
+    _kernels.lrn(ctx, x, y, size, alpha, beta, bias)
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"lrn y, x {shape}, size {size}, beta {beta}")
+
+
+@pytest.mark.parametrize("outer,n,inner", [(1, 1000, 1), (4, 10, 1), (2, 5, 7), (3, 7, 130), (1, 1, 5), (2, 300, 64)])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax(ctx, outer, n, inner, log):
+    rng = np.random.default_rng(n + inner)
+    x = (rng.standard_normal((outer, n, inner)) * 30).astype(np.float32)  # large: needs the max shift
+    x64 = x.astype(np.float64)
+    z = x64 - x64.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=1, keepdims=True))
+    expect = z - lse if log else np.exp(z - lse)
+    y = np.empty_like(x)
+    _kernels.softmax(ctx, x, y, outer, n, inner, log=log)
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"softmax(log={log}) y, view {(outer, n, inner)}")
+    _kernels.softmax(ctx, x, x, outer, n, inner, log=log)
+    np.testing.assert_array_equal(x, y, err_msg=f"softmax(log={log}) in place, view {(outer, n, inner)}")
+
+
+@pytest.mark.parametrize("op", ["mean", "sum", "max", "min"])
+@pytest.mark.parametrize("outer,n,inner", [(1, 1000, 1), (4, 10, 1), (2, 5, 7), (3, 7, 130), (1, 1, 5), (2, 64, 49)])
+def test_reduce(ctx, op, outer, n, inner):
+    x = np.random.default_rng(n).standard_normal((outer, n, inner)).astype(np.float32)
+    expect = getattr(np, op)(x.astype(np.float64), axis=1)
+    y = np.empty((outer, inner), np.float32)
+    _kernels.reduce(ctx, op, x, y, outer, n, inner)
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5, err_msg=f"reduce {op} y, view {(outer, n, inner)}")
+
+
+def test_view_mismatch_raises():
+    x = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="view"):
+        _kernels.softmax(None, x, x, 2, 3, 5)
+    with pytest.raises(ValueError, match="view"):
+        _kernels.reduce(None, "sum", x, np.zeros((2, 3), np.float32), 2, 3, 4)

@@ -1,0 +1,244 @@
+"""Pooling kernels against a plain numpy reference and onnxruntime."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from tinycnn import _kernels
+
+FLT_MAX = np.finfo(np.float32).max
+CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2")]
+
+
+@pytest.fixture(params=CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
+def ctx(request):
+    threads, isa = request.param
+    if isa == "avx2" and _kernels.best_isa() != "avx2":
+        pytest.skip("CPU lacks AVX2/FMA")
+    return _kernels.Context(threads, isa)
+
+
+def out_size(n, k, s, p0, p1, d, ceil_mode):
+    """ONNX / onnxruntime output size; a ceil_mode window must start inside the input or the left pad."""
+    keff = (k - 1) * d + 1
+    span = n + p0 + p1 - keff
+    o = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (o - 1) * s >= n + p0:
+        o -= 1
+    return o
+
+
+def taps(o, n, k, s, p0, p1, d):
+    """Row (or column) indices of every window tap, and masks: inside the input, inside the padded input."""
+    idx = np.arange(o)[:, None] * s - p0 + np.arange(k)[None, :] * d
+    return idx, (idx >= 0) & (idx < n), (idx >= -p0) & (idx < n + p1)
+
+
+def ref_pool(x, oh, ow, kernel, strides, pads, dil, mode, count_include_pad=0):
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = kernel, strides, pads, dil
+    r, rin, rpad = taps(oh, h, kh, sh, pt, pb, dh)
+    q, qin, qpad = taps(ow, w, kw, sw, pl, pr, dw)
+    g = x[:, :, np.clip(r, 0, h - 1)][:, :, :, :, np.clip(q, 0, w - 1)]  # [N, C, OH, KH, OW, KW]
+    mask = rin[:, :, None, None] & qin[None, None, :, :]
+    cnt = mask.sum(axis=(1, 3))
+    if mode == "max":
+        y = np.where(mask, g, -np.inf).max(axis=(3, 5))
+        return np.where(cnt > 0, y, -FLT_MAX).astype(np.float32)
+    s = np.where(mask, g, 0).astype(np.float64).sum(axis=(3, 5))
+    if count_include_pad:
+        cnt = rpad.sum(1)[:, None] * qpad.sum(1)[None, :]
+    return np.where(cnt > 0, s / np.maximum(cnt, 1), 0).astype(np.float32)
+
+
+PAD_CASES = ["none", "sym", "asym", "big_right"]
+
+
+def make_pads(case, kh, kw, dh, dw):
+    eh, ew = (kh - 1) * dh, (kw - 1) * dw  # pads up to keff-1 keep at least one window sane
+    if case == "none":
+        return (0, 0, 0, 0)
+    if case == "sym":
+        return (min(1, eh), min(2, ew), min(1, eh), min(2, ew))
+    if case == "asym":
+        return (min(2, eh), 0, 0, min(1, ew))
+    return (0, min(1, ew), eh, ew)  # windows made almost only of right/bottom padding
+
+
+@pytest.mark.parametrize("k,s,d", list(itertools.product([1, 2, 3, 5, 7, 11], [1, 2, 4], [1, 2])))
+def test_pool2d_grid(ctx, k, s, d):
+    rng = np.random.default_rng(1000 * k + 10 * s + d)
+    kh, kw = k, max(1, k - 1) if k > 2 else k  # non-square kernels too
+    for pad_case, ceil_mode in itertools.product(PAD_CASES, [0, 1]):
+        pads = make_pads(pad_case, kh, kw, d, d)
+        keff_h, keff_w = (kh - 1) * d + 1, (kw - 1) * d + 1
+        h = keff_h + int(rng.integers(0, 6)) + (1 if s > 1 else 0)
+        w = keff_w + int(rng.integers(0, 7))
+        x = rng.standard_normal((2, 3, h, w)).astype(np.float32)
+        oh = out_size(h, kh, s, pads[0], pads[2], d, ceil_mode)
+        ow = out_size(w, kw, s, pads[1], pads[3], d, ceil_mode)
+        geo = dict(kernel=(kh, kw), strides=(s, s), pads=pads, dil=(d, d))
+        what = f"x {x.shape} -> ({oh}, {ow}) kernel {(kh, kw)} stride {s} pads {pads} dil {d} ceil {ceil_mode}"
+        y = np.empty((2, 3, oh, ow), np.float32)
+        _kernels.max_pool2d(ctx, x, y, (kh, kw), (s, s), pads, (d, d))
+        np.testing.assert_array_equal(y, ref_pool(x, oh, ow, mode="max", **geo), err_msg=f"max_pool2d y, {what}")
+        for cip in (0, 1):
+            y = np.empty((2, 3, oh, ow), np.float32)
+            _kernels.avg_pool2d(ctx, x, y, (kh, kw), (s, s), pads, (d, d), cip)
+            np.testing.assert_allclose(y, ref_pool(x, oh, ow, mode="avg", count_include_pad=cip, **geo),
+                                       rtol=1e-5, atol=1e-6, err_msg=f"avg_pool2d y (cip={cip}), {what}")
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 112, 112), (2, 8, 17, 23), (1, 3, 8, 8), (1, 5, 224, 224)])
+def test_max_pool_3x3_s2_resnet_shapes(ctx, shape):
+    """The ResNet stem pool (3x3, stride 2, pad 1) and its neighbours, odd sizes included."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape).astype(np.float32)
+    for pads, ceil_mode in [((1, 1, 1, 1), 0), ((0, 0, 0, 0), 0), ((0, 0, 0, 0), 1), ((1, 0, 0, 1), 1)]:
+        h, w = shape[2:]
+        oh = out_size(h, 3, 2, pads[0], pads[2], 1, ceil_mode)
+        ow = out_size(w, 3, 2, pads[1], pads[3], 1, ceil_mode)
+        y = np.empty(shape[:2] + (oh, ow), np.float32)
+        _kernels.max_pool2d(ctx, x, y, (3, 3), (2, 2), pads, (1, 1))
+        ref = ref_pool(x, oh, ow, (3, 3), (2, 2), pads, (1, 1), "max")
+        np.testing.assert_array_equal(y, ref, err_msg=f"max_pool2d y, x {shape} pads {pads} ceil {ceil_mode}")
+        y = np.empty(shape[:2] + (oh, ow), np.float32)
+        _kernels.avg_pool2d(ctx, x, y, (3, 3), (2, 2), pads, (1, 1), 1)
+        ref = ref_pool(x, oh, ow, (3, 3), (2, 2), pads, (1, 1), "avg", 1)
+        np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6, err_msg=f"avg_pool2d y, x {shape} pads {pads}")
+
+
+def test_window_entirely_in_padding(ctx):
+    # 2x2 input, kernel 2 dilated by 3, pads 1: the only window's taps are -1 and 2, both outside
+    x = np.ones((1, 1, 2, 2), np.float32)
+    y = np.empty((1, 1, 1, 1), np.float32)
+    _kernels.max_pool2d(ctx, x, y, (2, 2), (1, 1), (1, 1, 1, 1), (3, 3))
+    assert y[0, 0, 0, 0] == -FLT_MAX
+    for cip in (0, 1):
+        _kernels.avg_pool2d(ctx, x, y, (2, 2), (1, 1), (1, 1, 1, 1), (3, 3), cip)
+        assert y[0, 0, 0, 0] == 0.0
+
+
+def test_max_pool_nan_rule(ctx):
+    """onnxruntime (MLAS) rule: m = m > v ? m : v from -FLT_MAX, so only a NaN last tap survives."""
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 0] = np.nan
+    x[0, 0, 1, 1] = np.nan
+    y = np.empty((1, 1, 3, 3), np.float32)
+    _kernels.max_pool2d(ctx, x, y, (2, 2), (1, 1), (0, 0, 0, 0), (1, 1))
+    expect = np.array([[np.nan, 6, 7], [9, 10, 11], [13, 14, 15]], np.float32)  # what onnxruntime gives
+    np.testing.assert_array_equal(y[0, 0], expect)
+    xa = np.full((1, 1, 3, 3), np.nan, np.float32)
+    ya = np.empty((1, 1, 2, 2), np.float32)
+    _kernels.max_pool2d(ctx, xa, ya, (2, 2), (1, 1), (0, 0, 0, 0), (1, 1))
+    assert np.isnan(ya).all()
+
+
+def test_nan_rule_matches_onnxruntime(ctx):
+    """Non-dilated MaxPool and GlobalMaxPool, where onnxruntime uses MLAS: a NaN survives as the last tap."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 2, 12, 12)).astype(np.float32)
+    x[0, 0, ::3, ::4] = np.nan
+    x[0, 1, 2::3, 2::2] = np.nan  # last taps of 3x3/2 windows
+    for k in (2, 3):
+        expect = ort_pool("MaxPool", x, kernel_shape=[k, k], strides=[2, 2])
+        y = np.empty(expect.shape, np.float32)
+        _kernels.max_pool2d(ctx, x, y, (k, k), (2, 2), (0, 0, 0, 0), (1, 1))
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(expect), err_msg=f"max_pool2d {k}x{k}/2 NaN positions")
+    x = np.array([np.nan, 1, 5, 2, 3, 4, 0, 1, 2, 3], np.float32).reshape(1, 1, 10)
+    y = np.empty((1, 1, 1), np.float32)
+    _kernels.global_max_pool(ctx, x, y)
+    assert y[0, 0, 0] == 5.0
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 512, 7, 7), (2, 16, 1, 1), (1, 4, 3, 5, 6), (3, 2, 9),
+                                   (1, 64, 56, 56)])
+def test_global_pools(ctx, shape):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(np.float32) + 0.5
+    yshape = shape[:2] + (1,) * (len(shape) - 2)
+    y = np.empty(yshape, np.float32)
+    _kernels.global_avg_pool(ctx, x, y)
+    axes = tuple(range(2, len(shape)))
+    np.testing.assert_allclose(y, x.astype(np.float64).mean(axis=axes, keepdims=True), rtol=1e-5, atol=1e-6,
+                               err_msg=f"global_avg_pool y, x {shape}")
+    _kernels.global_max_pool(ctx, x, y)
+    np.testing.assert_array_equal(y, x.max(axis=axes, keepdims=True), err_msg=f"global_max_pool y, x {shape}")
+
+
+def test_bad_arguments():
+    x = np.zeros((1, 2, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="x"):
+        _kernels.max_pool2d(None, x.astype(np.float64), np.zeros((1, 2, 2, 2), np.float32), (2, 2), (2, 2),
+                            (0, 0, 0, 0), (1, 1))
+    with pytest.raises(ValueError, match="agree"):
+        _kernels.max_pool2d(None, x, np.zeros((1, 3, 2, 2), np.float32), (2, 2), (2, 2), (0, 0, 0, 0), (1, 1))
+    with pytest.raises(ValueError, match="pads"):
+        _kernels.avg_pool2d(None, x, np.zeros((1, 2, 2, 2), np.float32), (2, 2), (2, 2), (0, 0), (1, 1), 0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.global_avg_pool(None, np.zeros((1, 2, 5, 5), np.float32)[:, :, ::2], np.zeros((1, 2, 1, 1),
+                                                                                               np.float32))
+    with pytest.raises(ValueError, match="y"):
+        _kernels.global_max_pool(None, x, np.zeros((1, 2, 1, 2), np.float32))
+
+
+# ---- onnxruntime ------------------------------------------------------------
+
+def ort_pool(op, x, **attrs):
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+    node = helper.make_node(op, ["x"], ["y"], **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": x})[0]
+
+
+ORT_CASES = [
+    dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+    dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
+    dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+    dict(kernel_shape=[2, 3], strides=[2, 1], pads=[1, 0, 0, 2]),
+    dict(kernel_shape=[3, 3], strides=[2, 2], pads=[2, 1, 0, 2], ceil_mode=1),
+    dict(kernel_shape=[3, 2], strides=[2, 3], pads=[1, 1, 1, 1], dilations=[2, 2], ceil_mode=1),
+    dict(kernel_shape=[5, 5], strides=[3, 3], pads=[2, 2, 2, 2], ceil_mode=1),
+    dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1], dilations=[2, 1]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ORT_CASES)))
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool0", "AveragePool1"])
+def test_pool2d_matches_onnxruntime(ctx, op, case):
+    attrs = dict(ORT_CASES[case])
+    rng = np.random.default_rng(case)
+    x = rng.standard_normal((2, 3, 11, 10)).astype(np.float32)
+    onnx_op = op.rstrip("01")
+    if onnx_op == "AveragePool":
+        attrs["count_include_pad"] = int(op[-1])
+    expect = ort_pool(onnx_op, x, **attrs)
+    k = tuple(attrs["kernel_shape"])
+    s = tuple(attrs.get("strides", (1, 1)))
+    p = attrs.get("pads", [0, 0, 0, 0])
+    pads = (p[0], p[1], p[2], p[3])  # ONNX [t, l, b, r] order is ours
+    d = tuple(attrs.get("dilations", (1, 1)))
+    oh = out_size(11, k[0], s[0], p[0], p[2], d[0], attrs.get("ceil_mode", 0))
+    ow = out_size(10, k[1], s[1], p[1], p[3], d[1], attrs.get("ceil_mode", 0))
+    assert expect.shape == (2, 3, oh, ow), f"output size rule disagrees with onnxruntime for {attrs}"
+    y = np.empty(expect.shape, np.float32)
+    if onnx_op == "MaxPool":
+        _kernels.max_pool2d(ctx, x, y, k, s, pads, d)
+        np.testing.assert_array_equal(y, expect, err_msg=f"max_pool2d y vs onnxruntime, {attrs}")
+    else:
+        _kernels.avg_pool2d(ctx, x, y, k, s, pads, d, attrs["count_include_pad"])
+        np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"avg_pool2d y vs onnxruntime, {attrs}")
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+def test_global_pools_match_onnxruntime(ctx, op):
+    x = np.random.default_rng(5).standard_normal((2, 16, 7, 9)).astype(np.float32)
+    expect = ort_pool(op, x)
+    y = np.empty(expect.shape, np.float32)
+    (_kernels.global_avg_pool if op == "GlobalAveragePool" else _kernels.global_max_pool)(ctx, x, y)
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"{op} y vs onnxruntime")
