@@ -93,7 +93,13 @@ def Sqrt(n, X):
 @op("Clip", until=10)
 def Clip_6(n, X, *, min=-3.4028234663852886e38, max=3.4028234663852886e38):
     """Clip with min/max attributes (before opset 11)."""
-    return unary(n, "clip", X, float(min), float(max))
+    return unary(n, "clip", X, *_clip_bounds(min, max))
+
+
+def _clip_bounds(lo, hi):
+    """min > max sets every value to max (the spec): pass the kernel lo = hi then."""
+    lo, hi = float(lo), float(hi)
+    return (hi if lo > hi else lo), hi
 
 
 @op("Clip", since=11)
@@ -104,8 +110,8 @@ def Clip_11(n, X, min=None, max=None):
         lo = -np.inf if min is None else float(np.asarray(min.const).reshape(()))
         hi = np.inf if max is None else float(np.asarray(max.const).reshape(()))
         if X.const is not None:
-            return [np.clip(X.const, lo, hi).astype(X.const.dtype)]
-        return unary(n, "clip", X, lo, hi)
+            return [np.minimum(np.maximum(X.const, lo), hi).astype(X.const.dtype)]
+        return unary(n, "clip", X, *_clip_bounds(lo, hi))
     # Bounds computed at run time: read the two scalars at every run.
     require_float(n, X, min, max)
     ctx = n.ctx
@@ -115,7 +121,7 @@ def Clip_11(n, X, min=None, max=None):
     def run(x, *rest):
         lo = float(rest[0].reshape(())) if has_lo else -np.inf
         hi = float(rest[int(has_lo)].reshape(())) if max is not None else np.inf
-        K.unary(ctx, "clip", x, rest[-1], lo, hi)
+        K.unary(ctx, "clip", x, rest[-1], *_clip_bounds(lo, hi))
     return n.emit(run, [X] + present, [(X.shape, np.float32)], inplace={0: 0})
 
 
