@@ -89,7 +89,8 @@ def markdown_table():
     for r in supported_ops():
         name = r["op_type"] if r["domain"] == "ai.onnx" else f"{r['domain']}::{r['op_type']}"
         notes = r["notes"].replace("|", "\\|")
-        lines.append(f"| {name} | {r['since']}-{r['until']} | {notes} |")
+        opsets = f"{r['since']}-{r['until']}" if r["since"] < r["until"] else str(r["since"])
+        lines.append(f"| {name} | {opsets} | {notes} |")
     return "\n".join(lines) + "\n"
 
 

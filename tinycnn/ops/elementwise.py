@@ -42,51 +42,61 @@ def unary(n, kind, X, alpha=0.0, beta=0.0):
 
 @op("Relu")
 def Relu(n, X):
+    """max(x, 0); fused into a preceding Conv or Gemm."""
     return unary(n, "relu", X)
 
 
 @op("LeakyRelu")
 def LeakyRelu(n, X, *, alpha=0.01):
+    """x < 0 ? alpha * x : x."""
     return unary(n, "leaky_relu", X, float(alpha))
 
 
 @op("Sigmoid")
 def Sigmoid(n, X):
+    """1 / (1 + exp(-x))."""
     return unary(n, "sigmoid", X)
 
 
 @op("HardSigmoid")
 def HardSigmoid(n, X, *, alpha=0.2, beta=0.5):
+    """clip(alpha * x + beta, 0, 1)."""
     return unary(n, "hard_sigmoid", X, float(alpha), float(beta))
 
 
 @op("HardSwish", since=14)
 def HardSwish(n, X):
+    """x * clip(x / 6 + 1/2, 0, 1)."""
     return unary(n, "hard_swish", X)
 
 
 @op("Tanh")
 def Tanh(n, X):
+    """Float32 at run time."""
     return unary(n, "tanh", X)
 
 
 @op("Exp")
 def Exp(n, X):
+    """Float32 at run time."""
     return unary(n, "exp", X)
 
 
 @op("Neg")
 def Neg(n, X):
+    """Float32 at run time."""
     return unary(n, "neg", X)
 
 
 @op("Abs")
 def Abs(n, X):
+    """Float32 at run time."""
     return unary(n, "abs", X)
 
 
 @op("Sqrt")
 def Sqrt(n, X):
+    """Float32 at run time."""
     return unary(n, "sqrt", X)
 
 
@@ -187,8 +197,8 @@ def _binary_op_legacy(kind):
 
 for _name, _kind in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul"), ("Div", "div"),
                      ("Pow", "pow")):
-    op(_name, until=6, notes="legacy broadcast/axis attributes")(_binary_op_legacy(_kind))
-    op(_name, since=7, notes="numpy broadcasting")(_binary_op(_kind))
+    op(_name, until=6, notes="Legacy broadcast=1 with axis (before opset 7).")(_binary_op_legacy(_kind))
+    op(_name, since=7, notes="Numpy broadcasting.")(_binary_op(_kind))
 
 
 @op("PRelu", until=6)
@@ -221,21 +231,25 @@ def variadic(n, kind, inputs):
 
 @op("Sum")
 def Sum(n, *data):
+    """Any number of inputs, numpy broadcasting (ResNet's Caffe2 residual)."""
     return variadic(n, "add", data)
 
 
 @op("Max")
 def Max(n, *data):
+    """Any number of inputs, numpy broadcasting."""
     return variadic(n, "max", data)
 
 
 @op("Min")
 def Min(n, *data):
+    """Any number of inputs, numpy broadcasting."""
     return variadic(n, "min", data)
 
 
 @op("Mean")
 def Mean(n, *data):
+    """Any number of inputs, numpy broadcasting."""
     (s,) = variadic(n, "add", data)
     from ..planner import const_value
     return binary(n, "mul", s, const_value("", np.float32(1.0 / len([d for d in data if d is not None]))))
@@ -246,8 +260,11 @@ def Mean(n, *data):
 @op("BatchNormalization")
 def BatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9,
                        spatial=1, training_mode=0, is_test=1, consumed_inputs=None):
-    """Inference form; legacy `spatial`, `is_test` and `consumed_inputs` accepted; training_mode=1
-    (batch statistics, opset 14 on) computed with numpy."""
+    """Folded into a preceding Conv; legacy spatial/is_test accepted; training_mode=1 in numpy.
+
+    training_mode=1 (opset 14 on) normalises with the batch's statistics and
+    updates the running mean and variance.
+    """
     require_float(n, X, scale, B, input_mean, input_var)
     c = X.shape[1] if X.ndim > 1 else 1
     params = [scale, B, input_mean, input_var]
@@ -329,11 +346,13 @@ def Softmax_13(n, X, *, axis=-1):
 
 @op("LogSoftmax", since=1, until=12)
 def LogSoftmax_1(n, X, *, axis=1):
+    """Before opset 13: over the 2-D flattening of X at `axis` (default 1)."""
     return _softmax_legacy(n, X, axis, True)
 
 
 @op("LogSoftmax", since=13)
 def LogSoftmax_13(n, X, *, axis=-1):
+    """From opset 13: along the single `axis` (default -1)."""
     return _softmax_13(n, X, axis, True)
 
 
@@ -390,6 +409,6 @@ def _reduce_input(kind):
 # Axes moved from an attribute to an optional input: ReduceSum at opset 13, the others at 18.
 for _name, _kind, _moved in (("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13),
                              ("ReduceMax", "max", 18)):
-    op(_name, until=_moved - 1, notes="axes as an attribute")(_reduce_attr(_kind))
-    op(_name, since=_moved, notes="axes as an optional input; noop_with_empty_axes")(
+    op(_name, until=_moved - 1, notes="Axes as an attribute.")(_reduce_attr(_kind))
+    op(_name, since=_moved, notes="Axes as an optional input; noop_with_empty_axes.")(
         _reduce_input(_kind))
