@@ -33,6 +33,7 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     spatial = X.shape[2:]
     ks, st, dl, pb, pe, out = window_geometry(n, spatial, list(W.shape[2:]), strides, dilations,
                                               pads, auto_pad)
+    out_shape = (X.shape[0], k) + tuple(out)
     w4_shape = W.shape
     if one_d:  # a 1-D convolution is a 2-D one of height 1
         spatial, ks, st, dl = (1,) + spatial, [1] + ks, [1] + st, [1] + dl
@@ -41,7 +42,6 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     nb, h, wd = X.shape[0], spatial[0], spatial[1]
     relu = activation == "Relu"
     pads4 = (pb[0], pb[1], pe[0], pe[1])
-    out_shape = (nb, k) + tuple(out)
     out4 = (nb, k, out[0], out[1])
     flops = 2 * nb * k * (c // group) * ks[0] * ks[1] * out[0] * out[1]
     x4 = (nb, c, h, wd)
