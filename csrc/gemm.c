@@ -210,6 +210,7 @@ static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintp
 typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_fn uk;
+    tc_ukernel_fn uk_half; /* for nr <= NR/2, or NULL */
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
@@ -256,6 +257,9 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     if (!op->b_packed && mc0 == m0)
                         op->pack_b(op->b_arg, kc0, kc, nc0 + jr, nr, (float *)b, scratch, jr == 0);
                     int n = nc0 + jr;
+                    /* a narrow last panel (small images: 7x7 = 3 x 16 + 1)
+                     * runs the half-width kernel */
+                    tc_ukernel_fn uk = nr <= NR / 2 && job->uk_half ? job->uk_half : job->uk;
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         int m = mc0 + ir;
@@ -265,8 +269,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
                         te.ldr = epi->ldr;
                         te.relu = epi->act == TC_ACT_RELU;
-                        job->uk(kc, abase + (size_t)(ir / MR) * astride, b,
-                                op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te);
+                        uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
+                           op->ldc, mr, nr, flags, &te);
                     }
                 }
             }
@@ -322,6 +326,11 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     gemm_job job;
     job.op = op;
     job.uk = pick_ukernel(ctx);
+    job.uk_half = NULL;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (ctx && ctx->isa == TC_ISA_AVX2)
+        job.uk_half = tc_ukernel_6x8_avx2;
+#endif
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;
@@ -348,12 +357,31 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
             best_tn = tn;
         }
     }
+    if (T > 1) {
+        /* Cut finer than one rectangle per thread (threads claim them
+         * dynamically): on a loaded machine a preempted thread then holds up
+         * a quarter of its share, not all of it.  Prefer cutting columns: rows
+         * would re-pack the same B. */
+        int f = job.np / (best_tn * 2);
+        if (f > 4)
+            f = 4;
+        if (f >= 2) {
+            best_tn *= f;
+        } else {
+            /* every row range re-packs B: keep >= ~256 rows per range */
+            f = job.mp / (best_tm * 43);
+            if (f > 4)
+                f = 4;
+            if (f >= 2)
+                best_tm *= f;
+        }
+    }
     job.tm = best_tm;
     job.tn = best_tn;
     if (best_tm * best_tn == 1)
         gemm_task(&job, 0, 0, 1);
     else
-        tc_parallel_for(ctx->pool, (ptrdiff_t)best_tm * best_tn, 1, gemm_task, &job);
+        tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)best_tm * best_tn, 1, gemm_task, &job);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -51,6 +51,9 @@ void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, 
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
                           int nr, int flags, const tc_tile_epi *e);
+/* Same contract for nr <= NR/2: reads only the first 8 columns of the B panel. */
+void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
+                         int nr, int flags, const tc_tile_epi *e);
 void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
                         const float *bias, int relu, float *y);
 #endif

@@ -67,6 +67,13 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 #define TC_GEMM_MR 6
 #define TC_GEMM_NR 16
 
+/* Like tc_parallel_for, but [0, n) is cut into up to 32 chunks of >= grain
+ * items that threads claim dynamically, so a descheduled thread does not stall
+ * the others.  tid is the executing thread's index in [0, tc_pool_size(pool))
+ * (a per-thread workspace slot); a thread may run several chunks.  (pool.c) */
+void tc_parallel_for_dynamic(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn,
+                             void *arg);
+
 /* Epilogue fused into the single store of C:
  *   C = act( A.B [+ C_old if accumulate] + bias[row] + col_bias[col] + residual[row, col] )
  * residual may be the same buffer as C (in-place residual add). */
