@@ -528,7 +528,7 @@ void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, con
         gemv_job g = {K, Nout, act == TC_ACT_RELU, ctx && ctx->isa == TC_ISA_AVX2, a, packed, bias, y};
         int np = (Nout + NR - 1) / NR;
         ptrdiff_t grain = (ptrdiff_t)(65536 / ((size_t)K * NR) + 1);
-        tc_parallel_for(ctx ? ctx->pool : NULL, np, grain, gemv_task, &g);
+        tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, np, grain, gemv_task, &g);
         return;
     }
     tc_epilogue e;
