@@ -99,7 +99,10 @@ void tc_gemm_pack_b_f32(int K, int N, const float *B, ptrdiff_t ldb, int trans_b
 size_t tc_gemm_workspace_size(const tc_ctx *ctx);
 
 /* C[M, N] = epilogue(packed_a . B), B: [K, N] row-major with leading dimension ldb.
- * B is packed on the fly, one cache block at a time.  Multi-threaded. */
+ * B is packed on the fly, one cache block at a time.  Multi-threaded over
+ * ctx's pool; to call it from inside your own parallel loop (e.g. one GEMM per
+ * Winograd tile position), pass a tc_ctx with pool = NULL and the same isa:
+ * it then runs serially and needs tc_gemm_workspace_size() of that ctx. */
 void tc_gemm_packed_a_f32(const tc_ctx *ctx, int M, int N, int K, const float *packed_a,
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
                           const tc_epilogue *epi, float *workspace);
