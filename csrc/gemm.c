@@ -46,23 +46,35 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
     }
 }
 
-/* a: [kc][MR]  b: [kc][NR]  c: [mr, nr] (leading dimension ldc) */
+/* a: [kc][MR]  b: [kc][NR]  c: [mr, nr] (leading dimension ldc)
+ * Two passes over 8-column halves: 6x8 accumulators fit the 16 SSE registers
+ * once gcc scalarises the fully unrolled array (6x16 would spill). */
 void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                               int mr, int nr, int flags, const tc_tile_epi *e)
 {
-    float acc[MR * NR];
-    memset(acc, 0, sizeof(acc));
-    for (int k = 0; k < kc; k++) {
-        for (int i = 0; i < MR; i++) {
-            float ai = a[i];
-            float *acci = acc + i * NR;
-            for (int j = 0; j < NR; j++)
-                acci[j] += ai * b[j];
+    float out[MR * NR];
+    for (int h = 0; h < NR; h += 8) {
+        if (h >= nr)
+            break;
+        float acc[MR][8];
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < 8; j++)
+                acc[i][j] = 0.0f;
+        const float *ak = a, *bk = b + h;
+        for (int k = 0; k < kc; k++) {
+            for (int i = 0; i < MR; i++) {
+                const float ai = ak[i];
+                for (int j = 0; j < 8; j++)
+                    acc[i][j] += ai * bk[j];
+            }
+            ak += MR;
+            bk += NR;
         }
-        a += MR;
-        b += NR;
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < 8; j++)
+                out[i * NR + h + j] = acc[i][j];
     }
-    tc_tile_store(acc, c, ldc, mr, nr, flags, e);
+    tc_tile_store(out, c, ldc, mr, nr, flags, e);
 }
 
 /* packed: B panels [ceil(N/NR)][K][NR]  a: [K]  y: [N] */
