@@ -234,10 +234,13 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
     const tc_gemm_op *op = job->op;
     const int K = op->K;
     const tc_epilogue *epi = &op->epi;
+    /* equal K blocks (576 = 2 x 288, not 256 + 256 + 64): fewer passes over C */
+    const int nkb = (K + TC_GEMM_KC - 1) / TC_GEMM_KC;
+    const int kstep = (K + nkb - 1) / nkb;
     for (int nc0 = n0; nc0 < n1; nc0 += TC_GEMM_NC) {
         int nc = n1 - nc0 < TC_GEMM_NC ? n1 - nc0 : TC_GEMM_NC;
-        for (int kc0 = 0; kc0 < K; kc0 += TC_GEMM_KC) {
-            int kc = K - kc0 < TC_GEMM_KC ? K - kc0 : TC_GEMM_KC;
+        for (int kc0 = 0; kc0 < K; kc0 += kstep) {
+            int kc = K - kc0 < kstep ? K - kc0 : kstep;
             int flags = (kc0 == 0 ? TC_UK_FIRST | (op->accumulate ? TC_UK_ACCUM : 0) : 0) |
                         (kc0 + kc >= K ? TC_UK_LAST : 0);
             const float *bbase;

@@ -9,13 +9,15 @@
 #define NR TC_GEMM_NR
 
 /* Cache blocking (32 KiB L1d, 512 KiB L2 per core): a B micro-panel KC x NR
- * (16 KiB) stays in L1 while MC/MR A micro-panels stream from L2; the A block
- * MC x KC (144 KiB) stays in L2 across the NC/NR B micro-panels. */
+ * (at most 20 KiB) stays in L1 while MC/MR A micro-panels stream from L2; the
+ * A block MC x KC (150 KiB) stays in L2 across the NC/NR B micro-panels.  The
+ * driver cuts K into equal blocks of at most KC.  MC must be a multiple of MR,
+ * NC of NR. */
 #ifndef TC_GEMM_KC
-#define TC_GEMM_KC 256
+#define TC_GEMM_KC 320
 #endif
 #ifndef TC_GEMM_MC
-#define TC_GEMM_MC 144
+#define TC_GEMM_MC 120
 #endif
 #ifndef TC_GEMM_NC
 #define TC_GEMM_NC 512
