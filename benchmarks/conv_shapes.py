@@ -70,16 +70,18 @@ CLOCK = time.perf_counter
 STAT = statistics.median
 
 
-def alternate(fa, fb, reps):
-    fa(), fb()  # warm up
+def alternate(fa, fb, reps, block=5):
+    """Alternates blocks of `block` runs of fa and fb (each pool's spinning
+    workers are then not competing with the other's first run); returns the
+    STAT of each, first run of every block dropped."""
     ta, tb = [], []
-    for _ in range(reps):
-        t = CLOCK()
-        fa()
-        ta.append(CLOCK() - t)
-        t = CLOCK()
-        fb()
-        tb.append(CLOCK() - t)
+    for _ in range(max(1, reps // block)):
+        for f, times in ((fa, ta), (fb, tb)):
+            f()
+            for _ in range(block):
+                t = CLOCK()
+                f()
+                times.append(CLOCK() - t)
     return STAT(ta), STAT(tb)
 
 
@@ -136,7 +138,7 @@ def bench_gemm(threads, reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--only", default="", help="substring of the shape names to run")
     ap.add_argument("--no-gemm", action="store_true")
     ap.add_argument("--min", action="store_true",

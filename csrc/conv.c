@@ -288,7 +288,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
         int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
         dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act == TC_ACT_RELU,
                     ctx && ctx->isa == TC_ISA_AVX2, (size_t)hp * wp + OW + 16};
-        tc_parallel_for(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
+        tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
 
@@ -321,7 +321,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
         const float *xs = x + b * in_img;
         if (phased) {
             pj.x = xs;
-            tc_parallel_for(pool, p->C, 8, phase_task, &pj);
+            tc_parallel_for_dynamic(pool, p->C, 8, phase_task, &pj);
             xs = xpad;
         }
         for (int g = 0; g < p->group; g++) {

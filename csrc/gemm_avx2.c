@@ -124,6 +124,35 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
     }
 }
 
+/* a: [kc][6]  b: [kc][16] (first 8 columns used)  c: [mr, nr <= 8].
+ * For the narrow last column panel of small images. */
+void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
+                         int nr, int flags, const tc_tile_epi *e)
+{
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps();
+    __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
+        a += MR;
+        b += NR;
+    }
+    float acc[MR * NR];
+    _mm256_storeu_ps(acc + 0 * NR, c0);
+    _mm256_storeu_ps(acc + 1 * NR, c1);
+    _mm256_storeu_ps(acc + 2 * NR, c2);
+    _mm256_storeu_ps(acc + 3 * NR, c3);
+    _mm256_storeu_ps(acc + 4 * NR, c4);
+    _mm256_storeu_ps(acc + 5 * NR, c5);
+    tc_tile_store(acc, c, ldc, mr, nr, flags, e);
+}
+
 /* packed: B panels [ceil(N/16)][K][16]  a: [K]  y: [N].  Streams each panel
  * once; 4-way unrolled over k with separate accumulators to hide FMA latency. */
 void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
