@@ -20,6 +20,9 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
                       UnsupportedOperator)
     if w.ndim != X.ndim:
         raise n.error(f"weight W {w.shape} and input X {X.shape} must have the same rank")
+    if 0 in X.shape[1:] or 0 in w.shape:
+        raise n.error(f"input X {X.shape} and weight W {w.shape} may not have empty dims "
+                      "(other than the batch)")
     one_d = X.ndim == 3
     group = int(group)
     c = X.shape[1]
