@@ -80,24 +80,30 @@ def bench_layer(name, C, K, H, threads, reps):
     for tile, (conv, ws, y) in ours.items():
         conv.run(x, y, workspace=ws)
         errs[tile] = float(np.abs(y - ref).max() / np.abs(ref).max())
+    # Wall time and CPU time (process_time: all threads) of each run.  On a
+    # shared, oversubscribed machine wall time mostly measures the scheduler;
+    # CPU time is the robust one for 1 thread (onnxruntime's single intra-op
+    # thread is the caller's), wall time is what counts for 2 threads.
     t_ort, t_w = [], {4: [], 2: []}
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sess.run(None, {"x": x})
-        t_ort.append(time.perf_counter() - t0)
+        t_ort.append((time.perf_counter() - t0, time.process_time() - c0))
         for tile, (conv, ws, y) in ours.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             conv.run(x, y, workspace=ws)
-            t_w[tile].append(time.perf_counter() - t0)
+            t_w[tile].append((time.perf_counter() - t0, time.process_time() - c0))
     flops = 2.0 * K * C * 9 * H * H
-    ms_ort = median_ms(t_ort)
+    col = 1 if threads == 1 else 0
+    ms_ort = median_ms([t[col] for t in t_ort])
     res = {"ort": ms_ort}
-    line = f"{name:26s} ort {ms_ort:8.2f} ms {flops / ms_ort / 1e6:6.1f} GF/s |"
+    line = f"{name:26s} ort {ms_ort:7.2f} ms {flops / ms_ort / 1e6:6.1f} GF/s |"
     for tile in (4, 2):
-        ms = median_ms(t_w[tile])
+        ms = median_ms([t[col] for t in t_w[tile]])
+        wall = median_ms([t[0] for t in t_w[tile]]) / median_ms([t[0] for t in t_ort])
         res[tile] = ms
-        line += (f" F{tile} {ms:8.2f} ms {flops / ms / 1e6:6.1f} GF/s x{ms / ms_ort:5.2f}"
-                 f" err {errs[tile]:.1e} |")
+        line += (f" F{tile} {ms:7.2f} ms {flops / ms / 1e6:6.1f} GF/s x{ms / ms_ort:5.2f}"
+                 f" (wall x{wall:4.2f}) err {errs[tile]:.0e} |")
     rec = _kernels.winograd_recommended(K, C, H, H)
     line += f" rec {rec}"
     print(line, flush=True)
@@ -113,7 +119,8 @@ def main():
     print(f"onnxruntime {ort.__version__}, tinycnn isa {_kernels.best_isa()}; "
           "ratio = ours / onnxruntime (lower is better)")
     for threads in args.threads:
-        print(f"--- {threads} thread(s) ---")
+        print(f"--- {threads} thread(s): times are medians of "
+              f"{'CPU time' if threads == 1 else 'wall time'} ---")
         for group in args.layers:
             tot_ort = tot_best = 0.0
             for name, C, K, H in LAYERS[group]:

@@ -1,37 +1,16 @@
-/* Element-wise unary and broadcasting binary operators. */
+/* Element-wise unary and broadcasting binary operators.  The loops live in
+ * eltwise_impl.h, compiled here for any CPU and in eltwise_avx2.c for AVX2. */
 #include <math.h>
 #include <string.h>
 #include "tinycnn.h"
 #include "eltwise_internal.h"
+#include "eltwise_impl.h"
 
 /* ---- unary ------------------------------------------------------------- */
 
-/* Comparisons are written so that NaN falls through to x (onnxruntime keeps NaN). */
-#define UNARY_LOOP(EXPR)                  \
-    for (ptrdiff_t i = 0; i < n; i++) {   \
-        float v = x[i];                   \
-        y[i] = (EXPR);                    \
-    }
-
 void tc_unary_run_ref_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
 {
-    switch (op) {
-    case TC_UNARY_RELU: UNARY_LOOP(v < 0.0f ? 0.0f : v) break;
-    case TC_UNARY_LEAKY_RELU: UNARY_LOOP(v < 0.0f ? alpha * v : v) break;
-    case TC_UNARY_SIGMOID: UNARY_LOOP(1.0f / (1.0f + expf(-v))) break;
-    case TC_UNARY_HARD_SIGMOID: {
-        UNARY_LOOP(fmaxf(0.0f, fminf(1.0f, alpha * v + beta))) break;
-    }
-    case TC_UNARY_HARD_SWISH: UNARY_LOOP(v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f))) break;
-    case TC_UNARY_CLIP: UNARY_LOOP(v < alpha ? alpha : (v > beta ? beta : v)) break;
-    case TC_UNARY_TANH: UNARY_LOOP(tanhf(v)) break;
-    case TC_UNARY_EXP: UNARY_LOOP(expf(v)) break;
-    case TC_UNARY_NEG: UNARY_LOOP(-v) break;
-    case TC_UNARY_ABS: UNARY_LOOP(fabsf(v)) break;
-    case TC_UNARY_SQRT: UNARY_LOOP(sqrtf(v)) break;
-    case TC_UNARY_ERF: UNARY_LOOP(erff(v)) break;
-    default: break;
-    }
+    unary_run_(op, alpha, beta, x, y, n);
 }
 
 typedef struct {
@@ -70,49 +49,9 @@ int tc_unary_f32(const tc_ctx *ctx, int op, float alpha, float beta, const float
 
 /* ---- binary ------------------------------------------------------------ */
 
-/* P is a's element, Q is b's element. */
-#define BINARY_LOOPS(EXPR)                                           \
-    if (sa && sb) {                                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                          \
-            float P = a[i], Q = b[i];                                \
-            y[i] = (EXPR);                                           \
-        }                                                            \
-    } else if (sa) {                                                 \
-        const float Q = b[0];                                        \
-        for (ptrdiff_t i = 0; i < n; i++) {                          \
-            float P = a[i];                                          \
-            y[i] = (EXPR);                                           \
-        }                                                            \
-    } else if (sb) {                                                 \
-        const float P = a[0];                                        \
-        for (ptrdiff_t i = 0; i < n; i++) {                          \
-            float Q = b[i];                                          \
-            y[i] = (EXPR);                                           \
-        }                                                            \
-    } else {                                                         \
-        const float P = a[0], Q = b[0];                              \
-        const float r = (EXPR);                                      \
-        for (ptrdiff_t i = 0; i < n; i++)                            \
-            y[i] = r;                                                \
-    }
-
-/* NaN-propagating max/min, like onnxruntime's Max and Min. */
-static inline float max_nan(float p, float q) { return (p != p || q != q) ? p + q : (p > q ? p : q); }
-static inline float min_nan(float p, float q) { return (p != p || q != q) ? p + q : (p < q ? p : q); }
-
 void tc_binary_run_ref_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n)
 {
-    switch (op) {
-    case TC_BINARY_ADD: BINARY_LOOPS(P + Q) break;
-    case TC_BINARY_SUB: BINARY_LOOPS(P - Q) break;
-    case TC_BINARY_MUL: BINARY_LOOPS(P * Q) break;
-    case TC_BINARY_DIV: BINARY_LOOPS(P / Q) break;
-    case TC_BINARY_MAX: BINARY_LOOPS(max_nan(P, Q)) break;
-    case TC_BINARY_MIN: BINARY_LOOPS(min_nan(P, Q)) break;
-    case TC_BINARY_POW: BINARY_LOOPS(powf(P, Q)) break;
-    case TC_BINARY_PRELU: BINARY_LOOPS(P < 0.0f ? Q * P : P) break;
-    default: break;
-    }
+    binary_run_(op, a, sa, b, sb, y, n);
 }
 
 /* After collapsing: dims[k] of y, with per-input strides in elements (0 where

@@ -2,15 +2,38 @@
 #include <immintrin.h>
 #include "tinycnn.h"
 #include "eltwise_internal.h"
+#include "eltwise_impl.h"
 
 int tc_binary_run_avx2_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n)
 {
-    (void)op; (void)a; (void)sa; (void)b; (void)sb; (void)y; (void)n;
-    return 0;
+    binary_run_(op, a, sa, b, sb, y, n);
+    return 1;
 }
 
 int tc_unary_run_avx2_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
 {
-    (void)op; (void)alpha; (void)beta; (void)x; (void)y; (void)n;
-    return 0;
+    if (op == TC_UNARY_SQRT) {
+        /* gcc keeps sqrtf scalar (errno); sqrtps is correctly rounded like it */
+        ptrdiff_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(y + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+        for (; i < n; i++)
+            y[i] = sqrtf(x[i]);
+        return 1;
+    }
+    unary_run_(op, alpha, beta, x, y, n);
+    return 1;
+}
+
+void tc_lrn_div_pow075_avx2_(const float *x, float *y, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_sqrt_ps(_mm256_loadu_ps(y + i));
+        _mm256_storeu_ps(y + i, _mm256_div_ps(_mm256_loadu_ps(x + i), _mm256_mul_ps(r, _mm256_sqrt_ps(r))));
+    }
+    for (; i < n; i++) {
+        float r = sqrtf(y[i]);
+        y[i] = x[i] / (r * sqrtf(r));
+    }
 }

@@ -1,10 +1,70 @@
 /* Private helpers shared by eltwise.c, norm.c and eltwise_avx2.c. */
 #ifndef TC_ELTWISE_INTERNAL_H
 #define TC_ELTWISE_INTERNAL_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include "tinycnn.h"
 
 /* Elements per thread below which element-wise work stays on one thread. */
-#define TC_ELTWISE_GRAIN ((ptrdiff_t)1 << 15)
+#define TC_ELTWISE_GRAIN ((ptrdiff_t)1 << 16)
+
+/* c ? a : b without a branch.  gcc will not if-convert a select whose arm
+ * does floating-point arithmetic (-ftrapping-math), so loops using ?: on
+ * computed values stay scalar; this bitwise form vectorises. */
+static inline float tc_sel_(int c, float a, float b)
+{
+    int32_t m = -(int32_t)(c != 0), ia, ib, r;
+    float f;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    r = (ia & m) | (ib & ~m);
+    memcpy(&f, &r, 4);
+    return f;
+}
+
+/* exp(x) in float, within 2 ulp, branch-free so that loops over it vectorise
+ * (libm's expf does not).  Round-to-nearest n = x / ln 2 with the 1.5 * 2^23
+ * trick, Cody-Waite reduction, Cephes polynomial, 2^n as two factors so that
+ * results from denormals to +inf come out right.  NaN gives NaN. */
+static inline float tc_expf_(float x)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    float xc = tc_sel_(x < -104.0f, -104.0f, tc_sel_(x > 88.75f, 88.75f, x));
+    float t = xc * 1.44269504088896341f + magic;
+    float n = t - magic;
+    int32_t ti, mi;
+    memcpy(&ti, &t, 4);
+    memcpy(&mi, &magic, 4);
+    int32_t ni = ti - mi, n1 = ni / 2, n2 = ni - n1;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, 4);
+    memcpy(&s2, &b2, 4);
+    float e = p * s1 * s2;
+    return tc_sel_(x != x, x, e);
+}
+
+/* tanh(x): odd Taylor series below 0.4 (no cancellation), 1 - 2 / (e^2|x| + 1) above. */
+static inline float tc_tanhf_(float x)
+{
+    float a = fabsf(x);
+    float x2 = x * x;
+    float small = x * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835 +
+                                                                                   x2 * (-1382.0f / 155925))))));
+    float big = 1.0f - 2.0f / (tc_expf_(2.0f * a) + 1.0f);
+    big = tc_sel_(x < 0.0f, -big, big);
+    return tc_sel_(a < 0.4f, small, tc_sel_(x != x, x, big));
+}
 
 /* One contiguous run of a binary op: y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. */
 void tc_binary_run_ref_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);
@@ -14,6 +74,8 @@ void tc_unary_run_ref_(int op, float alpha, float beta, const float *x, float *y
 /* Return 1 when handled, 0 to fall back to the reference. */
 int tc_binary_run_avx2_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);
 int tc_unary_run_avx2_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n);
+/* y[i] = x[i] / (sqrt(d) * sqrt(sqrt(d))) with d = y[i] on entry (LRN, beta = 0.75) */
+void tc_lrn_div_pow075_avx2_(const float *x, float *y, ptrdiff_t n);
 #endif
 
 #endif

@@ -1,8 +1,10 @@
 /* Pooling: max / average 2-D with explicit pads and dilations, global pools.
- * Portable reference paths; pool2d_avx2.c has the fast twins. */
+ * The plane kernels live in pool2d_impl.h, compiled here for any CPU and in
+ * pool2d_avx2.c for AVX2. */
 #include <float.h>
 #include "tinycnn.h"
 #include "pool2d_internal.h"
+#include "pool2d_impl.h"
 
 int tc_pool2d_check(const tc_pool2d_desc *d)
 {
@@ -21,53 +23,6 @@ ptrdiff_t tc_pool_grain_(ptrdiff_t work_per_plane)
     if (work_per_plane < 1)
         work_per_plane = 1;
     return work_per_plane >= target ? 1 : (target + work_per_plane - 1) / work_per_plane;
-}
-
-/* Portable reference: one plane. */
-void tc_max_pool2d_plane_ref_(const tc_pool2d_desc *d, const float *x, float *y)
-{
-    for (int oy = 0; oy < d->oh; oy++) {
-        int hs = oy * d->sh - d->pad_t, i0, i1;
-        tc_tap_range_(hs, d->kh, d->dh, d->h, &i0, &i1);
-        for (int ox = 0; ox < d->ow; ox++) {
-            int ws = ox * d->sw - d->pad_l, j0, j1;
-            tc_tap_range_(ws, d->kw, d->dw, d->w, &j0, &j1);
-            float m = -FLT_MAX;
-            if (i0 < i1 && j0 < j1) {
-                const float *row = x + (ptrdiff_t)(hs + i0 * d->dh) * d->w + ws;
-                for (int i = i0; i < i1; i++, row += (ptrdiff_t)d->dh * d->w)
-                    for (int j = j0; j < j1; j++) {
-                        float v = row[j * d->dw];
-                        m = m > v ? m : v; /* NaN rule of maxps(m, v) */
-                    }
-            }
-            y[(ptrdiff_t)oy * d->ow + ox] = m;
-        }
-    }
-}
-
-void tc_avg_pool2d_plane_ref_(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y)
-{
-    const int ph = d->h + d->pad_t + d->pad_b, pw = d->w + d->pad_l + d->pad_r;
-    for (int oy = 0; oy < d->oh; oy++) {
-        int hs = oy * d->sh - d->pad_t, i0, i1, p0, p1;
-        tc_tap_range_(hs, d->kh, d->dh, d->h, &i0, &i1);
-        tc_tap_range_(hs + d->pad_t, d->kh, d->dh, ph, &p0, &p1);
-        for (int ox = 0; ox < d->ow; ox++) {
-            int ws = ox * d->sw - d->pad_l, j0, j1, q0, q1;
-            tc_tap_range_(ws, d->kw, d->dw, d->w, &j0, &j1);
-            tc_tap_range_(ws + d->pad_l, d->kw, d->dw, pw, &q0, &q1);
-            float s = 0.0f;
-            if (i0 < i1 && j0 < j1) {
-                const float *row = x + (ptrdiff_t)(hs + i0 * d->dh) * d->w + ws;
-                for (int i = i0; i < i1; i++, row += (ptrdiff_t)d->dh * d->w)
-                    for (int j = j0; j < j1; j++)
-                        s += row[j * d->dw];
-            }
-            int cnt = count_include_pad ? (p1 - p0) * (q1 - q0) : (i1 - i0) * (j1 - j0);
-            y[(ptrdiff_t)oy * d->ow + ox] = cnt > 0 ? s / (float)cnt : 0.0f;
-        }
-    }
 }
 
 typedef struct {
@@ -98,9 +53,9 @@ static void pool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         }
 #endif
         if (jb->is_max)
-            tc_max_pool2d_plane_fast_(d, x, y);
+            pool_plane_(d, 1, 0, x, y);
         else
-            tc_avg_pool2d_plane_ref_(d, jb->count_include_pad, x, y);
+            pool_plane_(d, 0, jb->count_include_pad, x, y);
     }
 }
 
@@ -190,9 +145,3 @@ void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const 
     gpool_run(ctx, 1, nc, s, x, y);
 }
 
-/* Portable fast path: the interior of the output (windows entirely inside
- * the input) runs without clipping; the border uses the reference. */
-void tc_max_pool2d_plane_fast_(const tc_pool2d_desc *d, const float *x, float *y)
-{
-    tc_max_pool2d_plane_ref_(d, x, y);
-}

@@ -1,22 +1,103 @@
-/* AVX2 twins of the pooling kernels in pool2d.c (compiled with -mavx2 -mfma). */
+/* AVX2 twins of the pooling kernels in pool2d.c (compiled with -mavx2 -mfma).
+ * The generic plane code of pool2d_impl.h (which gcc vectorises well for
+ * stride 1 and for 2x2/2), plus a hand-written row for the 3x3/2 max pool of
+ * ResNet and AlexNet. */
 #include <immintrin.h>
 #include <float.h>
 #include "tinycnn.h"
 #include "pool2d_internal.h"
 
+/* Even and odd lanes of the 16 floats a:b, in order. */
+static inline __m256 even8(__m256 a, __m256 b)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
+}
+static inline __m256 odd8(__m256 a, __m256 b)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
+}
+
+/* Column-wise max over nr rows of 8 floats at p (chained like the scalar code). */
+static inline __m256 vmax_rows(const float *p, ptrdiff_t rs, int nr)
+{
+    __m256 m = _mm256_loadu_ps(p);
+    for (int i = 1; i < nr; i++)
+        m = _mm256_max_ps(m, _mm256_loadu_ps(p + i * rs));
+    return m;
+}
+
+/* Column maxima of the 3 rows (nr = 3, the common interior case, unrolled) or nr rows. */
+static inline __m256 vmax3(const float *p, ptrdiff_t rs)
+{
+    return _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + rs)), _mm256_loadu_ps(p + 2 * rs));
+}
+
+/* 3x3 window, stride 2, no dilation, nr (<= 3) valid rows: 8 outputs per step.
+ * Output o takes columns 2o, 2o+1, 2o+2 of the column maxima; the maxima of
+ * columns 16..23 are carried to the next step.  Returns the outputs done. */
+static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
+{
+    const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+    int o = 0;
+    if (n < 8 || 18 > avail)
+        return 0;
+    __m256 a = nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr);
+    for (; o + 8 <= n && 2 * o + 24 <= avail; o += 8) {
+        const float *p = src + 2 * o;
+        __m256 b, c;
+        if (nr == 3) {
+            b = vmax3(p + 8, rs);
+            c = vmax3(p + 16, rs);
+        } else {
+            b = vmax_rows(p + 8, rs, nr);
+            c = vmax_rows(p + 16, rs, nr);
+        }
+        __m256 e = even8(a, b), od = odd8(a, b);
+        /* columns 2o+2: the evens shifted by one, column 16 entering last */
+        __m256 e2 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e, rot1), _mm256_permutevar8x32_ps(c, _mm256_setzero_si256()), 0x80);
+        _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(e, od), e2));
+        a = c;
+    }
+    /* one more step without the carry: reads columns up to 2o+17 only */
+    if (o + 8 <= n && 2 * o + 18 <= avail) {
+        const float *p = src + 2 * o;
+        __m256 b = vmax_rows(p + 8, rs, nr);
+        __m256 a2 = vmax_rows(p + 2, rs, nr), b2 = vmax_rows(p + 10, rs, nr);
+        _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(even8(a, b), odd8(a, b)), even8(a2, b2)));
+        o += 8;
+    }
+    return o;
+}
+
+#define TC_POOL_ROW_FAST(src, rs, nr, kw, dw, sw, is_max, y, n, avail)                                 \
+    ((is_max) && (sw) == 2 && (dw) == 1 && (kw) == 3 && (nr) <= 3                                   \
+         ? max_row_3x3s2_avx2((src), (rs), (nr), (y), (n), (avail))                                    \
+         : 0)
+
+#include "pool2d_impl.h"
+
 void tc_max_pool2d_plane_avx2_(const tc_pool2d_desc *d, const float *x, float *y)
 {
-    tc_max_pool2d_plane_fast_(d, x, y);
+    pool_plane_(d, 1, 0, x, y);
 }
 
 void tc_avg_pool2d_plane_avx2_(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y)
 {
-    tc_avg_pool2d_plane_ref_(d, count_include_pad, x, y);
+    pool_plane_(d, 0, count_include_pad, x, y);
 }
 
+/* Same eight partial sums, same order as tc_sum_f32_ref_: identical results. */
 float tc_sum_f32_avx2_(const float *x, ptrdiff_t n)
 {
-    return tc_sum_f32_ref_(x, n);
+    __m256 acc = _mm256_setzero_ps();
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + i));
+    float a[8];
+    _mm256_storeu_ps(a, acc);
+    for (; i < n; i++)
+        a[i & 7] += x[i];
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
 float tc_max_f32_avx2_(const float *x, ptrdiff_t n)

@@ -58,11 +58,111 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 /* GEMM and dense layers (gemm.c, gemm_avx2.c)                              */
 /* ------------------------------------------------------------------------ */
 
+/* Packed single-precision GEMM.  The micro-kernel computes an MR x NR tile of
+ * C from an A micro-panel ([kc][MR], MR rows interleaved per k) and a B
+ * micro-panel ([kc][NR]).  Packed operands are sequences of such panels over
+ * the full K: panel p of A holds rows p*MR.. at [p][K][MR], panel q of B holds
+ * columns q*NR.. at [q][K][NR]; rows/columns past M/N are zero.
+ * C is row-major with leading dimension ldc. */
+#define TC_GEMM_MR 6
+#define TC_GEMM_NR 16
+
+/* Epilogue fused into the single store of C:
+ *   C = act( A.B [+ C_old if accumulate] + bias[row] + col_bias[col] + residual[row, col] )
+ * residual may be the same buffer as C (in-place residual add). */
+typedef struct tc_epilogue {
+    const float *bias;     /* [M] (one per row of C) or NULL */
+    const float *col_bias; /* [N] (one per column of C) or NULL */
+    const float *residual; /* [M, N] with leading dimension ldr, or NULL */
+    ptrdiff_t ldr;
+    int act;               /* enum tc_act */
+} tc_epilogue;
+
+/* Floats needed to pack A [M, K] (or B [K, N]) into panels. */
+size_t tc_gemm_pack_a_size(int M, int K);
+size_t tc_gemm_pack_b_size(int K, int N);
+
+/* A: [M, K] with leading dimension lda (trans_a: stored [K, M]).  packed = alpha * A. */
+void tc_gemm_pack_a_f32(int M, int K, const float *A, ptrdiff_t lda, int trans_a, float alpha,
+                        float *packed);
+/* B: [K, N] with leading dimension ldb (trans_b: stored [N, K]). */
+void tc_gemm_pack_b_f32(int K, int N, const float *B, ptrdiff_t ldb, int trans_b, float *packed);
+
+/* Floats of workspace the GEMM drivers below need (all threads of ctx). */
+size_t tc_gemm_workspace_size(const tc_ctx *ctx);
+
+/* C[M, N] = epilogue(packed_a . B), B: [K, N] row-major with leading dimension ldb.
+ * B is packed on the fly, one cache block at a time.  Multi-threaded. */
+void tc_gemm_packed_a_f32(const tc_ctx *ctx, int M, int N, int K, const float *packed_a,
+                          const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
+                          const tc_epilogue *epi, float *workspace);
+
+/* C[M, N] = epilogue(A . packed_b), A: [M, K] row-major with leading dimension lda. */
+void tc_gemm_packed_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A, ptrdiff_t lda,
+                          const float *packed_b, float *C, ptrdiff_t ldc, int accumulate,
+                          const tc_epilogue *epi, float *workspace);
+
+/* BLAS-shaped: C = alpha * op(A) . op(B) + beta * C, op(X) = X or X^T.
+ * A: op(A) [M, K], B: op(B) [K, N], C: [M, N].  Allocates its own packing
+ * buffers (for non-constant operands).  Returns 0, or -1 when out of memory. */
+int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                 ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                 const tc_ctx *ctx);
+
+/* Dense layer with a constant weight, packed once:
+ *   y[M, Nout] = act(a[M, K] . W^T + bias)
+ * weight stored [Nout, K] (trans_b = 1, PyTorch Linear) or [K, Nout] (trans_b = 0). */
+size_t tc_dense_pack_size(int K, int Nout);
+void tc_dense_pack_f32(int K, int Nout, const float *weight, int trans_b, float *packed);
+size_t tc_dense_workspace_size(const tc_ctx *ctx, int M, int K, int Nout);
+void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, const float *packed,
+                  const float *bias, int act, float *y, float *workspace);
+
 /* end of GEMM section */
 
 /* ------------------------------------------------------------------------ */
 /* Convolution: reference and im2col/GEMM paths (conv.c)                    */
 /* ------------------------------------------------------------------------ */
+
+/* Geometry of a 2-D convolution (NCHW, weights [K, C/group, KH, KW]). */
+typedef struct tc_conv2d_params {
+    int C, K;             /* input / output channels */
+    int KH, KW;           /* kernel size */
+    int sh, sw;           /* strides */
+    int pt, pl, pb, pr;   /* pads: top, left, bottom, right */
+    int dh, dw;           /* dilations */
+    int group;
+} tc_conv2d_params;
+
+enum tc_conv_algo {
+    TC_CONV_ALGO_GEMM = 0,      /* im2col folded into the B packing, then packed GEMM */
+    TC_CONV_ALGO_1X1 = 1,       /* 1x1, stride 1, no pad: B is the input itself */
+    TC_CONV_ALGO_DEPTHWISE = 2  /* one input channel per output channel: direct kernel */
+};
+
+/* Output size; returns -1 (and leaves oh/ow undefined) when it would be empty
+ * or the parameters are invalid. */
+int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow);
+
+/* x: [N, C, H, W]  w: [K, C/group, KH, KW]  bias: [K] or NULL
+ * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW]
+ * Plain nested loops: the reference every fast path is tested against. */
+void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const float *x,
+                       const float *weight, const float *bias, const float *residual, int act,
+                       float *y);
+
+/* Planning: choose the algorithm once, pack the weights once. */
+int tc_conv2d_choose_algo(const tc_conv2d_params *p);
+size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo);
+void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight, float *packed);
+size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
+                                int h, int w);
+
+/* Same contract as tc_conv2d_ref_f32, with packed weights and a workspace of
+ * tc_conv2d_workspace_size() floats. */
+void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                   const float *x, const float *packed, const float *bias, const float *residual,
+                   int act, float *y, float *workspace);
 
 /* end of convolution section */
 
@@ -84,8 +184,8 @@ size_t tc_winograd3x3_packed_size(int K, int C, int tile);
  * (transformed in double precision; padding rows are zero). */
 void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed);
 
-/* Floats of workspace tc_winograd3x3_f32 needs (independent of the thread count). */
-size_t tc_winograd3x3_workspace_size(int N, int C, int H, int W, int K,
+/* Floats of workspace tc_winograd3x3_f32 needs with this ctx (its thread count). */
+size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
                                      int pad_t, int pad_l, int pad_b, int pad_r, int tile);
 
 /* x: [N, C, H, W]  packed: from tc_winograd3x3_pack_f32  bias: [K] or NULL

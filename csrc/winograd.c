@@ -150,8 +150,8 @@ static void output2_portable(const float *m, ptrdiff_t mstride, float bias, floa
     scatter_lanes(o, 2, yp, rp, ys, rows, cols, act);
 }
 
-/* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */
-static void gemm_portable(const float *u, const float *v, int C, int w, float *m)
+/* u: [C][WG_KR]  v: [C][w]  ->  m: WG_KR rows of w, ldm apart */
+static void gemm_portable(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm)
 {
     float acc[WG_KR][WG_NR];
     memset(acc, 0, sizeof(acc));
@@ -164,7 +164,7 @@ static void gemm_portable(const float *u, const float *v, int C, int w, float *m
         }
     }
     for (int r = 0; r < WG_KR; r++)
-        memcpy(m + r * w, acc[r], sizeof(float) * w);
+        memcpy(m + r * ldm, acc[r], sizeof(float) * w);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -236,7 +236,7 @@ typedef struct {
     float *V, *M;
     ptrdiff_t t0; /* first tile of the chunk */
     int nt, ntp, ng; /* tiles in chunk, padded tiles, groups */
-    ptrdiff_t vstride, mstride; /* floats between the planes of V and of M */
+    ptrdiff_t vstride; /* floats between the planes of V */
     wg_input_fn input;
     wg_output_fn output;
     wg_gemm_fn gemm;
@@ -248,48 +248,81 @@ static int group_width(const wg_job *j, int g)
     return (g == j->ng - 1 && j->nt - g * WG_NR <= WG_LANES) ? WG_LANES : WG_NR;
 }
 
-/* Chunk size in tiles: V and M of a chunk ~ 4 MB (L2 + part of L3), but at
- * least 64 tiles so that each read of U (alpha^2 * K * C) feeds enough flops. */
+/* How a run is cut into chunks of tiles.  A chunk's V and M should stay in
+ * L2/L3 (about WG_CHUNK_BYTES), but hold at least WG_CHUNK_MIN tiles so that
+ * each read of U (alpha^2 * Kp * C floats, from L3 or DRAM) feeds enough
+ * flops.  Tiles are spread evenly over the chunks: no short last chunk that
+ * re-reads all of U for a handful of tiles.  With several threads and enough
+ * chunks, each thread runs whole chunks in its own workspace slot (no barrier
+ * between the three phases, V and M stay in that core's caches); otherwise
+ * the threads share each phase of each chunk. */
 #ifndef WG_CHUNK_BYTES
-#define WG_CHUNK_BYTES (4L << 20)
+#define WG_CHUNK_BYTES (2L << 20)
 #endif
 #ifndef WG_CHUNK_MIN
 #define WG_CHUNK_MIN 64
 #endif
+#ifndef WG_CHUNKS_PER_THREAD
+#define WG_CHUNKS_PER_THREAD 2 /* least chunks per thread for whole-chunk threading */
+#endif
 
-static int chunk_tiles(int C, int Kp, int alpha)
+typedef struct {
+    ptrdiff_t total;   /* tiles in the run */
+    ptrdiff_t per;     /* tiles per chunk, a multiple of 8 (the last may have fewer) */
+    ptrdiff_t nchunks;
+    int slots;         /* workspace slots: threads running whole chunks, or 1 */
+    size_t slot_size;  /* floats per slot */
+} wg_plan;
+
+static void get_tiles(int H, int W, int pt, int pl, int pb, int pr, int m,
+                      int *OH, int *OW, int *nty, int *ntx)
 {
+    *OH = H + pt + pb - 2;
+    *OW = W + pl + pr - 2;
+    *nty = *OH > 0 ? (*OH + m - 1) / m : 0;
+    *ntx = *OW > 0 ? (*OW + m - 1) / m : 0;
+}
+
+static wg_plan make_plan(ptrdiff_t total, int C, int Kp, int alpha, int nthreads)
+{
+    wg_plan p;
     long per_tile = (long)alpha * alpha * (C + Kp) * (long)sizeof(float);
-    long t = WG_CHUNK_BYTES / per_tile;
+    ptrdiff_t t = WG_CHUNK_BYTES / per_tile;
     t = t / WG_NR * WG_NR;
     if (t < WG_CHUNK_MIN)
         t = WG_CHUNK_MIN;
     if (t > 1024)
         t = 1024;
-    return (int)t;
+    p.total = total;
+    p.nchunks = total > 0 ? (total + t - 1) / t : 1;
+    p.slots = 1;
+    /* whole chunks per thread re-read U per thread: only while U fits in L3 */
+    size_t u_bytes = (size_t)alpha * alpha * Kp * C * sizeof(float);
+    if (nthreads > 1 && p.nchunks >= WG_CHUNKS_PER_THREAD * nthreads && u_bytes <= (16u << 20)) {
+        /* a multiple of the thread count keeps the threads evenly loaded */
+        p.nchunks = (p.nchunks + nthreads - 1) / nthreads * nthreads;
+        p.slots = nthreads;
+    }
+    p.per = (total + p.nchunks - 1) / p.nchunks;
+    p.per = (p.per + WG_LANES - 1) / WG_LANES * WG_LANES;
+    if (p.per < WG_LANES)
+        p.per = WG_LANES;
+    p.nchunks = (total + p.per - 1) / p.per;
+    /* a chunk of per tiles has per padded tiles: per is a multiple of 8 */
+    p.slot_size = (size_t)alpha * alpha * ((size_t)(C + Kp) * p.per + 2 * WG_PLANE_PAD);
+    return p;
 }
 
-static void get_tiles(int N, int H, int W, int pt, int pl, int pb, int pr, int m,
-                      int *OH, int *OW, int *nty, int *ntx)
-{
-    (void)N;
-    *OH = H + pt + pb - 2;
-    *OW = W + pl + pr - 2;
-    *nty = (*OH + m - 1) / m;
-    *ntx = (*OW + m - 1) / m;
-}
-
-size_t tc_winograd3x3_workspace_size(int N, int C, int H, int W, int K,
+size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
                                      int pad_t, int pad_l, int pad_b, int pad_r, int tile)
 {
     int OH, OW, nty, ntx, alpha = tile + 2, Kp = round_up(K, WG_KR);
-    get_tiles(N, H, W, pad_t, pad_l, pad_b, pad_r, tile, &OH, &OW, &nty, &ntx);
-    if (OH < 1 || OW < 1)
+    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, tile, &OH, &OW, &nty, &ntx);
+    if (OH < 1 || OW < 1 || N < 1)
         return 0;
-    long total = (long)N * nty * ntx;
-    long tb = chunk_tiles(C, Kp, alpha);
-    long ntp = total < tb ? round_up((int)total, WG_LANES) : tb;
-    return (size_t)alpha * alpha * ((size_t)(C + Kp) * ntp + 2 * WG_PLANE_PAD);
+    wg_plan p = make_plan((ptrdiff_t)N * nty * ntx, C, Kp, alpha,
+                          ctx ? tc_pool_size(ctx->pool) : 1);
+    return (size_t)p.slots * p.slot_size;
 }
 
 /* Where lane l's input patch starts (offset of channel 0) and whether it can
@@ -320,6 +353,10 @@ static void input_lanes(const wg_job *j, int g, wg_in_lane *lanes)
     }
 }
 
+#ifndef WG_PF_X
+#define WG_PF_X 4 /* channels ahead to prefetch input rows (0: off) */
+#endif
+
 /* The 8 zero floats a missing tile reads (stride 0). */
 static const float wg_zeros[8] = {0};
 
@@ -341,6 +378,16 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             g_cur = g;
         }
         float *v = j->V + (ptrdiff_t)g * WG_NR * C + (ptrdiff_t)c * w;
+#if WG_PF_X > 0 && (defined(__GNUC__) || defined(__clang__))
+        /* The rows of 16 tiles of one channel are 6 short streams that the
+         * hardware prefetchers do not follow: fetch those of channel c + WG_PF_X. */
+        if (lanes[0].valid && c + WG_PF_X < C) {
+            const float *px = j->x + lanes[0].off + (c + WG_PF_X) * HW;
+            for (int u = 0; u < a; u++)
+                for (int e = 0; e < w * j->m + 2; e += 16)
+                    __builtin_prefetch(px + (ptrdiff_t)u * W + e);
+        }
+#endif
         for (int half = 0; half < w / WG_LANES; half++) {
             for (int l = 0; l < WG_LANES; l++) {
                 const wg_in_lane *q = &lanes[half * WG_LANES + l];
@@ -379,11 +426,12 @@ static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         int xi = (int)(it / np), p = (int)(it % np);
         const float *u = j->packed + ((ptrdiff_t)xi * np + p) * C * WG_KR;
         const float *v = j->V + (ptrdiff_t)xi * j->vstride;
-        float *mm = j->M + (ptrdiff_t)xi * j->mstride;
+        ptrdiff_t T = (ptrdiff_t)j->alpha * j->alpha;
         for (int g = 0; g < j->ng; g++) {
             int w = group_width(j, g);
+            float *mg = j->M + (ptrdiff_t)g * WG_NR * j->Kp * T; /* M[g][k][xi][w] */
             j->gemm(u, v + (ptrdiff_t)g * WG_NR * C, C, w,
-                    mm + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)p * WG_KR * w);
+                    mg + ((ptrdiff_t)p * WG_KR * T + xi) * w, T * w);
         }
     }
 }
@@ -392,7 +440,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const wg_job *j = (const wg_job *)arg;
     int m = j->m, OH = j->OH, OW = j->OW, K = j->K, g_cur = -1;
-    ptrdiff_t mstride = j->mstride, per_img = (ptrdiff_t)j->nty * j->ntx;
+    ptrdiff_t T = (ptrdiff_t)j->alpha * j->alpha, per_img = (ptrdiff_t)j->nty * j->ntx;
     ptrdiff_t plane = (ptrdiff_t)OH * OW, off[WG_NR];
     int rows[WG_NR], cols[WG_NR];
     float *yp[WG_LANES];
@@ -418,7 +466,8 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             g_cur = g;
         }
         float b = j->bias ? j->bias[k] : 0.0f;
-        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
+        /* M[g][k][xi][w]: the alpha^2 vectors of one channel are contiguous */
+        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp * T + (ptrdiff_t)k * T * w;
         for (int half = 0; half < w / WG_LANES; half++) {
             int h0 = half * WG_LANES;
             for (int l = 0; l < WG_LANES; l++) {
@@ -426,8 +475,41 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 yp[l] = j->y + o;
                 rp[l] = j->res ? j->res + o : NULL;
             }
-            j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act);
+            j->output(mk + h0, w, b, yp, rp, OW, rows + h0, cols + h0, j->act);
         }
+    }
+}
+
+/* Points the job at chunk [t0, t0 + nt) and workspace ws. */
+static void set_chunk(wg_job *j, ptrdiff_t t0, int nt, float *ws)
+{
+    j->t0 = t0;
+    j->nt = nt;
+    j->ng = (nt + WG_NR - 1) / WG_NR;
+    j->ntp = (j->ng - 1) * WG_NR + group_width(j, j->ng - 1);
+    j->vstride = (ptrdiff_t)j->C * j->ntp + WG_PLANE_PAD;
+    j->V = ws;
+    j->M = ws + (ptrdiff_t)j->alpha * j->alpha * j->vstride;
+}
+
+typedef struct {
+    const wg_job *job;
+    const wg_plan *plan;
+    float *workspace;
+} wg_chunks;
+
+/* Whole chunks [begin, end), serially, in workspace slot tid. */
+static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const wg_chunks *cs = (const wg_chunks *)arg;
+    const wg_plan *p = cs->plan;
+    wg_job j = *cs->job;
+    for (ptrdiff_t c = begin; c < end; c++) {
+        ptrdiff_t t0 = c * p->per, nt = p->total - t0 < p->per ? p->total - t0 : p->per;
+        set_chunk(&j, t0, (int)nt, cs->workspace + (size_t)tid * p->slot_size);
+        input_range(&j, tid, 0, (ptrdiff_t)j.ng * j.C);
+        gemm_range(&j, tid, 0, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR));
+        output_range(&j, tid, 0, (ptrdiff_t)j.ng * j.K);
     }
 }
 
@@ -442,8 +524,8 @@ void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, 
     memset(&j, 0, sizeof(j));
     j.x = x; j.N = N; j.C = C; j.H = H; j.W = W; j.K = K; j.Kp = round_up(K, WG_KR);
     j.pt = pad_t; j.pl = pad_l; j.m = tile; j.alpha = tile + 2;
-    get_tiles(N, H, W, pad_t, pad_l, pad_b, pad_r, tile, &j.OH, &j.OW, &j.nty, &j.ntx);
-    if (j.OH < 1 || j.OW < 1 || N < 1 || K < 1)
+    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, tile, &j.OH, &j.OW, &j.nty, &j.ntx);
+    if (j.OH < 1 || j.OW < 1 || N < 1 || K < 1 || C < 1)
         return;
     j.packed = packed; j.bias = bias; j.res = residual; j.y = y; j.act = act;
     if (tile == 4) {
@@ -461,20 +543,18 @@ void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, 
         j.gemm = tc_wg_gemm_avx2;
     }
 #endif
-    ptrdiff_t total = (ptrdiff_t)N * j.nty * j.ntx;
-    int tb = chunk_tiles(C, j.Kp, j.alpha);
-    int T = j.alpha * j.alpha;
-    for (ptrdiff_t t0 = 0; t0 < total; t0 += tb) {
-        j.t0 = t0;
-        j.nt = (int)(total - t0 < tb ? total - t0 : tb);
-        j.ng = (j.nt + WG_NR - 1) / WG_NR;
-        j.ntp = (j.ng - 1) * WG_NR + group_width(&j, j.ng - 1);
-        j.V = workspace;
-        j.vstride = (ptrdiff_t)C * j.ntp + WG_PLANE_PAD;
-        j.mstride = (ptrdiff_t)j.Kp * j.ntp + WG_PLANE_PAD;
-        j.M = workspace + (ptrdiff_t)T * j.vstride;
+    wg_plan p = make_plan((ptrdiff_t)N * j.nty * j.ntx, C, j.Kp, j.alpha,
+                          ctx ? tc_pool_size(pool) : 1);
+    if (p.slots > 1) {
+        wg_chunks cs = {&j, &p, workspace};
+        tc_parallel_for(pool, p.nchunks, p.nchunks / p.slots, chunk_range, &cs);
+        return;
+    }
+    for (ptrdiff_t c = 0; c < p.nchunks; c++) {
+        ptrdiff_t t0 = c * p.per, nt = p.total - t0 < p.per ? p.total - t0 : p.per;
+        set_chunk(&j, t0, (int)nt, workspace);
         tc_parallel_for(pool, (ptrdiff_t)j.ng * C, 8, input_range, &j);
-        tc_parallel_for(pool, (ptrdiff_t)T * (j.Kp / WG_KR), 4, gemm_range, &j);
+        tc_parallel_for(pool, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR), 4, gemm_range, &j);
         tc_parallel_for(pool, (ptrdiff_t)j.ng * K, 8, output_range, &j);
     }
 }

@@ -6,7 +6,7 @@
 #include "winograd_internal.h"
 
 #ifndef WG_PF_U
-#define WG_PF_U 96 /* floats ahead */
+#define WG_PF_U 1024 /* floats ahead: 4 KiB, about one DRAM latency of FMAs */
 #endif
 
 /* 1-D B^T for F(4,3) on 6 vectors (8 tiles each). */
@@ -77,10 +77,10 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
             _mm_storeu_ps(y, o);
         } else {
             if (r)
-                o = _mm_add_ps(o, _mm_castpd_ps(_mm_load_sd((const double *)r)));
+                o = _mm_add_ps(o, _mm_castsi128_ps(_mm_loadu_si64(r))); /* unaligned 2 floats */
             if (act)
                 o = _mm_max_ps(o, _mm_setzero_ps());
-            _mm_store_sd((double *)y, _mm_castps_pd(o));
+            _mm_storeu_si64(y, _mm_castps_si128(o));
         }
         return;
     }
@@ -92,17 +92,40 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
     }
 }
 
+/* F(4x4) vectors hold their 8 tiles in the order WG_PERM: the order in which
+ * 4x4 transposes within 128-bit halves leave 8 tiles that sit side by side in
+ * one row of x or y.  The general paths use the same order, so V and M stay
+ * consistent whichever path a group takes (the GEMM never looks at lanes). */
+static const int WG_PERM[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
 void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 five = _mm256_set1_ps(5.0f);
     __m256 t[36]; /* t[i][j'], transformed along j */
+    /* 8 tiles side by side in one row: row i of the 8 patches is 34 floats */
+    int contig = ls[0] > 0;
+    for (int l = 1; l < 8; l++)
+        contig &= ls[l] == ls[0] && lp[l] == lp[0] + 4 * l;
     for (int i = 0; i < 6; i++) {
         __m256 c[6];
-        transpose8x6(_mm256_loadu_ps(lp[0] + i * ls[0]), _mm256_loadu_ps(lp[1] + i * ls[1]),
-                     _mm256_loadu_ps(lp[2] + i * ls[2]), _mm256_loadu_ps(lp[3] + i * ls[3]),
-                     _mm256_loadu_ps(lp[4] + i * ls[4]), _mm256_loadu_ps(lp[5] + i * ls[5]),
-                     _mm256_loadu_ps(lp[6] + i * ls[6]), _mm256_loadu_ps(lp[7] + i * ls[7]), c);
+        if (contig) {
+            const float *row = lp[0] + i * ls[0];
+            c[0] = _mm256_loadu_ps(row);
+            c[1] = _mm256_loadu_ps(row + 8);
+            c[2] = _mm256_loadu_ps(row + 16);
+            c[3] = _mm256_loadu_ps(row + 24);
+            transpose4x4x2(c); /* columns 0..3 */
+            /* columns 4, 5 of tile l are columns 0, 1 of tile l + 1 */
+            __m256 t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(row + 4), _mm256_loadu_ps(row + 12));
+            __m256 t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(row + 20), _mm256_loadu_ps(row + 28));
+            c[4] = _mm256_shuffle_ps(t0, t2, 0x44);
+            c[5] = _mm256_shuffle_ps(t0, t2, 0xEE);
+        } else {
+#define ROW(p) _mm256_loadu_ps(lp[WG_PERM[p]] + i * ls[WG_PERM[p]])
+            transpose8x6(ROW(0), ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), ROW(6), ROW(7), c);
+#undef ROW
+        }
         BT6(c[0], c[1], c[2], c[3], c[4], c[5],
             t[6 * i], t[6 * i + 1], t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5]);
     }
@@ -148,7 +171,13 @@ void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
+    const __m256 zero = _mm256_setzero_ps();
     __m256 t[24]; /* t[i][j], transformed along i */
+    /* 8 whole tiles side by side: output row i of the 8 tiles is 32 floats */
+    int contig = 1;
+    for (int l = 0; l < 8; l++)
+        contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
+                  (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
     for (int j = 0; j < 6; j++) {
         const float *p = m + j * mstride;
         AT6(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 6 * mstride),
@@ -162,11 +191,25 @@ void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
         AT6(q[0], q[1], q[2], q[3], q[4], q[5], o[0], o[1], o[2], o[3]);
         for (int jj = 0; jj < 4; jj++)
             o[jj] = _mm256_add_ps(o[jj], b);
-        transpose4x4x2(o); /* o[l] = row i of lane l | lane l+4 */
-        for (int l = 0; l < 8; l++) {
+        transpose4x4x2(o); /* o[p] = row i of lane p | lane p + 4 */
+        if (contig) { /* lanes p, p + 4 are tiles 2p, 2p + 1: o[p] is y[8p .. 8p+8) */
+            float *y = yp[0] + i * ys;
+            const float *r = rp[0] ? rp[0] + i * ys : NULL;
+            for (int p = 0; p < 4; p++) {
+                __m256 s = o[p];
+                if (r)
+                    s = _mm256_add_ps(s, _mm256_loadu_ps(r + 8 * p));
+                if (act)
+                    s = _mm256_max_ps(s, zero);
+                _mm256_storeu_ps(y + 8 * p, s);
+            }
+            continue;
+        }
+        for (int p = 0; p < 8; p++) {
+            int l = WG_PERM[p];
             if (i >= rows[l])
                 continue;
-            __m128 r = l < 4 ? _mm256_castps256_ps128(o[l]) : _mm256_extractf128_ps(o[l - 4], 1);
+            __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
             store_row(r, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 4, act);
         }
     }
@@ -202,9 +245,9 @@ void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
     }
 }
 
-/* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6
+/* u: [C][6]  v: [C][16]  ->  m: 6 rows of 16, ldm apart.  12 accumulators, 2 loads and 6
  * broadcasts per channel. */
-static void gemm_6x16(const float *u, const float *v, int C, float *m)
+static void gemm_6x16(const float *u, const float *v, int C, float *m, ptrdiff_t ldm)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -233,26 +276,27 @@ static void gemm_6x16(const float *u, const float *v, int C, float *m)
         u += 6;
         v += 16;
     }
-    _mm256_storeu_ps(m + 0, c00);
+    _mm256_storeu_ps(m, c00);
     _mm256_storeu_ps(m + 8, c01);
-    _mm256_storeu_ps(m + 16, c10);
-    _mm256_storeu_ps(m + 24, c11);
-    _mm256_storeu_ps(m + 32, c20);
-    _mm256_storeu_ps(m + 40, c21);
-    _mm256_storeu_ps(m + 48, c30);
-    _mm256_storeu_ps(m + 56, c31);
-    _mm256_storeu_ps(m + 64, c40);
-    _mm256_storeu_ps(m + 72, c41);
-    _mm256_storeu_ps(m + 80, c50);
-    _mm256_storeu_ps(m + 88, c51);
+    _mm256_storeu_ps(m + 1 * ldm, c10);
+    _mm256_storeu_ps(m + 1 * ldm + 8, c11);
+    _mm256_storeu_ps(m + 2 * ldm, c20);
+    _mm256_storeu_ps(m + 2 * ldm + 8, c21);
+    _mm256_storeu_ps(m + 3 * ldm, c30);
+    _mm256_storeu_ps(m + 3 * ldm + 8, c31);
+    _mm256_storeu_ps(m + 4 * ldm, c40);
+    _mm256_storeu_ps(m + 4 * ldm + 8, c41);
+    _mm256_storeu_ps(m + 5 * ldm, c50);
+    _mm256_storeu_ps(m + 5 * ldm + 8, c51);
 }
 
-/* u: [C][6]  v: [C][8]  ->  m: [6][8] (the short last group). */
-static void gemm_6x8(const float *u, const float *v, int C, float *m)
+/* u: [C][6]  v: [C][8]  ->  m: 6 rows of 8, ldm apart (the short last group). */
+static void gemm_6x8(const float *u, const float *v, int C, float *m, ptrdiff_t ldm)
 {
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     for (int c = 0; c < C; c++) {
         __m256 b = _mm256_loadu_ps(v);
+        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
         c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 0), b, c0);
         c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 1), b, c1);
         c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 2), b, c2);
@@ -262,18 +306,18 @@ static void gemm_6x8(const float *u, const float *v, int C, float *m)
         u += 6;
         v += 8;
     }
-    _mm256_storeu_ps(m + 0, c0);
-    _mm256_storeu_ps(m + 8, c1);
-    _mm256_storeu_ps(m + 16, c2);
-    _mm256_storeu_ps(m + 24, c3);
-    _mm256_storeu_ps(m + 32, c4);
-    _mm256_storeu_ps(m + 40, c5);
+    _mm256_storeu_ps(m, c0);
+    _mm256_storeu_ps(m + 1 * ldm, c1);
+    _mm256_storeu_ps(m + 2 * ldm, c2);
+    _mm256_storeu_ps(m + 3 * ldm, c3);
+    _mm256_storeu_ps(m + 4 * ldm, c4);
+    _mm256_storeu_ps(m + 5 * ldm, c5);
 }
 
-void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
+void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm)
 {
     if (w == 16)
-        gemm_6x16(u, v, C, m);
+        gemm_6x16(u, v, C, m, ldm);
     else
-        gemm_6x8(u, v, C, m);
+        gemm_6x8(u, v, C, m, ldm);
 }

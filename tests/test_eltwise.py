@@ -55,6 +55,20 @@ def test_unary(ctx, op, shape):
     np.testing.assert_array_equal(xi, y, err_msg=f"unary {op} in place, x {shape}")
 
 
+@pytest.mark.parametrize("op", ["exp", "sigmoid", "tanh"])
+def test_unary_extremes(ctx, op):
+    """exp / sigmoid / tanh use our own vectorisable exp: check its range ends, infinities and NaN."""
+    x = np.array([-np.inf, -200, -104, -103.5, -90, -87.5, -20, -1e-3, -1e-30, 0, 1e-30, 1e-3, 0.39, 0.41, 20,
+                  88.5, 88.72, 88.8, 200, np.inf, np.nan] * 3, np.float32)
+    alpha, beta, ref = UNARY[op]
+    with np.errstate(over="ignore", under="ignore"):
+        expect = ref(x.astype(np.float64), alpha, beta).astype(np.float32)
+    y = np.empty_like(x)
+    _kernels.unary(ctx, op, x, y)
+    # denormal results (exp below -87.3, sigmoid below -87.3) may be lost: compare those absolutely
+    np.testing.assert_allclose(y, expect, rtol=1e-6, atol=1e-37, err_msg=f"unary {op} at extremes")
+
+
 @pytest.mark.parametrize("op", ["relu", "clip", "leaky_relu", "abs", "neg"])
 def test_unary_keeps_nan(ctx, op):
     alpha, beta, _ = UNARY[op]
@@ -179,10 +193,11 @@ def test_batch_norm(ctx, shape):
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("shape", [(2, 7, 4, 5), (1, 96, 27, 27), (3, 4)])
-def test_lrn(ctx, size, shape):
+@pytest.mark.parametrize("beta", [0.75, 0.6])  # 0.75 has its own sqrt path
+def test_lrn(ctx, size, shape, beta):
     rng = np.random.default_rng(size)
-    x = rng.standard_normal(shape).astype(np.float32)
-    alpha, beta, bias = 1e-4 * 20, 0.75, 2.0
+    x = (rng.standard_normal(shape) * 10).astype(np.float32)
+    alpha, bias = 1e-2, 1.0
     sq = x.astype(np.float64) ** 2
     acc = np.zeros_like(sq)
     c = shape[1]
@@ -192,7 +207,7 @@ def test_lrn(ctx, size, shape):
     expect = x / (bias + alpha / size * acc) ** beta
     y = np.empty_like(x)
     _kernels.lrn(ctx, x, y, size, alpha, beta, bias)
-    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"lrn y, x {shape}, size {size}")
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"lrn y, x {shape}, size {size}, beta {beta}")
 
 
 @pytest.mark.parametrize("outer,n,inner", [(1, 1000, 1), (4, 10, 1), (2, 5, 7), (3, 7, 130), (1, 1, 5), (2, 300, 64)])

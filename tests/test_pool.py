@@ -135,6 +135,23 @@ def test_max_pool_nan_rule(ctx):
     assert np.isnan(ya).all()
 
 
+def test_nan_rule_matches_onnxruntime(ctx):
+    """Non-dilated MaxPool and GlobalMaxPool, where onnxruntime uses MLAS: a NaN survives as the last tap."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 2, 12, 12)).astype(np.float32)
+    x[0, 0, ::3, ::4] = np.nan
+    x[0, 1, 2::3, 2::2] = np.nan  # last taps of 3x3/2 windows
+    for k in (2, 3):
+        expect = ort_pool("MaxPool", x, kernel_shape=[k, k], strides=[2, 2])
+        y = np.empty(expect.shape, np.float32)
+        _kernels.max_pool2d(ctx, x, y, (k, k), (2, 2), (0, 0, 0, 0), (1, 1))
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(expect), err_msg=f"max_pool2d {k}x{k}/2 NaN positions")
+    x = np.array([np.nan, 1, 5, 2, 3, 4, 0, 1, 2, 3], np.float32).reshape(1, 1, 10)
+    y = np.empty((1, 1, 1), np.float32)
+    _kernels.global_max_pool(ctx, x, y)
+    assert y[0, 0, 0] == 5.0
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 512, 7, 7), (2, 16, 1, 1), (1, 4, 3, 5, 6), (3, 2, 9),
                                    (1, 64, 56, 56)])
 def test_global_pools(ctx, shape):

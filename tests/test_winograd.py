@@ -31,6 +31,10 @@ SHAPES = [
     ("N=3 many tiles", 3, 16, 20, 33, 30, (1, 0, 2, 1)),
     ("tiny 3x3 no pad", 2, 4, 5, 3, 3, (0, 0, 0, 0)),
     ("1 row", 1, 7, 9, 1, 40, (1, 1, 1, 1)),
+    ("wide rows (8 tiles side by side)", 1, 16, 24, 18, 75, (1, 1, 1, 1)),
+    ("wide pad 0, patches at the end of x", 2, 4, 5, 10, 34, (0, 0, 0, 0)),
+    # several chunks of tiles: with 2 threads each thread runs whole chunks
+    ("many chunks 128@62x64", 1, 128, 128, 62, 64, (1, 1, 1, 1)),
 ]
 
 
@@ -87,7 +91,8 @@ def test_winograd_matches_direct(name, tile, isa, threads):
 
 @pytest.mark.parametrize("isa,threads", CONTEXTS)
 @pytest.mark.parametrize("tile", [4, 2])
-@pytest.mark.parametrize("name", ["odd 5->7 13x11", "N=2 odd", "resnet 512@7", "vgg conv3 (scaled)"])
+@pytest.mark.parametrize("name", ["odd 5->7 13x11", "N=2 odd", "resnet 512@7", "vgg conv3 (scaled)",
+                                  "wide rows (8 tiles side by side)"])
 def test_winograd_fused_epilogue(name, tile, isa, threads):
     """No bias, residual (separate and aliasing y), relu, caller workspace."""
     x, w, b, pads, ref = case(name)
@@ -152,6 +157,13 @@ def test_bad_arguments_are_named():
         conv.run(x, np.zeros((1, 4, 8, 8), np.float32), workspace=np.zeros(1, np.float32))
 
 
-def test_recommended_is_a_tile_size():
-    for k, c, h, w in [(64, 3, 224, 224), (64, 64, 224, 224), (512, 512, 14, 14), (512, 512, 7, 7)]:
-        assert _kernels.winograd_recommended(k, c, h, w) in (0, 2, 4)
+@pytest.mark.parametrize("k,c,h,w,want", [
+    (64, 3, 224, 224, 0),      # RGB input layer: transforms dominate
+    (64, 64, 224, 224, 4), (128, 128, 112, 112, 4), (256, 256, 56, 56, 4),
+    (512, 512, 28, 28, 4), (512, 512, 14, 14, 4),  # VGG-16
+    (512, 512, 7, 7, 2),       # ResNet's last stage: too few 4x4 tiles
+    (512, 512, 2, 2, 0),
+])
+def test_recommended_tile(k, c, h, w, want):
+    got = _kernels.winograd_recommended(k, c, h, w)
+    assert got == want, f"winograd_recommended(k={k}, c={c}, h={h}, w={w}) = {got}, expected {want}"

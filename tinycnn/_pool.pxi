@@ -16,49 +16,64 @@ cdef extern from "tinycnn.h" nogil:
     void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y)
 
 
+# Arrays are checked (float32, C-contiguous, outputs writeable) and then passed
+# by their data pointer: typed memoryviews over .reshape(-1) cost ~2 us per array
+# per call, which adds up over the hundreds of pooling / element-wise calls of
+# a network.
+
 cdef inline const tc_ctx *_pool_ctx(Context ctx):
     return NULL if ctx is None else &ctx.ctx
 
 
-cdef _pool_check_array(str fn, str name, a, int ndim=-1):
-    if not isinstance(a, np.ndarray):
-        raise ValueError(f"{fn}: {name} must be a numpy array, got {type(a).__name__}")
-    if a.dtype != np.float32 or not a.flags.c_contiguous:
-        raise ValueError(f"{fn}: {name} must be float32 and C-contiguous, got dtype {a.dtype}, "
-                         f"shape {a.shape}, C-contiguous={a.flags.c_contiguous}")
-    if ndim >= 0 and a.ndim != ndim:
+cdef inline bint _pool_ok(a, bint writeable):
+    return (isinstance(a, cnp.ndarray) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_FLOAT32
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
+            and (not writeable or cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)))
+
+
+cdef _pool_check_array(str fn, str name, a, int ndim=-1, bint writeable=False):
+    if not _pool_ok(a, writeable):
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"{fn}: {name} must be a numpy array, got {type(a).__name__}")
+        raise ValueError(f"{fn}: {name} must be float32, C-contiguous{', writeable' if writeable else ''}; "
+                         f"got dtype {a.dtype}, shape {a.shape}, C-contiguous={a.flags.c_contiguous}, "
+                         f"writeable={a.flags.writeable}")
+    if ndim >= 0 and cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim:
         raise ValueError(f"{fn}: {name} must have {ndim} dims, got shape {a.shape}")
 
 
-cdef _pool_pair(str fn, str name, v):
-    t = tuple(int(e) for e in v)
-    if len(t) != 2:
-        raise ValueError(f"{fn}: {name} must have 2 values (h, w), got {v!r}")
-    return t
+cdef inline float *_pool_ptr(a):
+    return <float *>cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline bint _pool_overlap(a, b):
+    """Do two C-contiguous arrays share bytes?"""
+    cdef char *pa = <char *>cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef char *pb = <char *>cnp.PyArray_DATA(<cnp.ndarray>b)
+    return pa < pb + cnp.PyArray_NBYTES(<cnp.ndarray>b) and pb < pa + cnp.PyArray_NBYTES(<cnp.ndarray>a)
 
 
 cdef _pool_desc(tc_pool2d_desc *d, str fn, x, y, kernel, strides, pads, dilations):
     _pool_check_array(fn, "x", x, 4)
-    _pool_check_array(fn, "y", y, 4)
-    if x.shape[0] != y.shape[0] or x.shape[1] != y.shape[1]:
+    _pool_check_array(fn, "y", y, 4, True)
+    cdef cnp.npy_intp *xs = cnp.PyArray_DIMS(<cnp.ndarray>x)
+    cdef cnp.npy_intp *ys = cnp.PyArray_DIMS(<cnp.ndarray>y)
+    if xs[0] != ys[0] or xs[1] != ys[1]:
         raise ValueError(f"{fn}: x {x.shape} and y {y.shape} must agree on N and C")
-    k = _pool_pair(fn, "kernel", kernel)
-    s = _pool_pair(fn, "strides", strides)
-    dl = _pool_pair(fn, "dilations", dilations)
-    p = tuple(int(e) for e in pads)
-    if len(p) != 4:
-        raise ValueError(f"{fn}: pads must have 4 values (top, left, bottom, right), got {pads!r}")
-    d.nc = x.shape[0] * x.shape[1]
-    d.h, d.w = x.shape[2], x.shape[3]
-    d.oh, d.ow = y.shape[2], y.shape[3]
-    d.kh, d.kw = k
-    d.sh, d.sw = s
-    d.pad_t, d.pad_l, d.pad_b, d.pad_r = p
-    d.dh, d.dw = dl
+    if len(kernel) != 2 or len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
+        raise ValueError(f"{fn}: kernel {kernel!r}, strides {strides!r}, dilations {dilations!r} need 2 values "
+                         f"(h, w) and pads {pads!r} 4 (top, left, bottom, right)")
+    d.nc = xs[0] * xs[1]
+    d.h, d.w = xs[2], xs[3]
+    d.oh, d.ow = ys[2], ys[3]
+    d.kh, d.kw = kernel[0], kernel[1]
+    d.sh, d.sw = strides[0], strides[1]
+    d.pad_t, d.pad_l, d.pad_b, d.pad_r = pads[0], pads[1], pads[2], pads[3]
+    d.dh, d.dw = dilations[0], dilations[1]
     if tc_pool2d_check(d) != 0:
-        raise ValueError(f"{fn}: invalid geometry: x {x.shape}, y {y.shape}, kernel {k}, strides {s}, "
-                         f"pads {p}, dilations {dl} (sizes, strides, dilations >= 1, pads >= 0)")
-    if np.may_share_memory(x, y):
+        raise ValueError(f"{fn}: invalid geometry: x {x.shape}, y {y.shape}, kernel {kernel}, strides {strides}, "
+                         f"pads {pads}, dilations {dilations} (sizes, strides, dilations >= 1, pads >= 0)")
+    if _pool_overlap(x, y):
         raise ValueError(f"{fn}: y must not overlap x")
 
 
@@ -69,13 +84,11 @@ def max_pool2d(Context ctx, x, y, kernel, strides, pads, dilations):
     """
     cdef tc_pool2d_desc d
     _pool_desc(&d, "max_pool2d", x, y, kernel, strides, pads, dilations)
-    if x.size == 0 or y.size == 0:
-        return y
-    cdef const float[::1] xv = x.reshape(-1)
-    cdef float[::1] yv = y.reshape(-1)
+    cdef const float *xp = _pool_ptr(x)
+    cdef float *yp = _pool_ptr(y)
     cdef const tc_ctx *c = _pool_ctx(ctx)
     with nogil:
-        tc_max_pool2d_f32(c, &d, &xv[0], &yv[0])
+        tc_max_pool2d_f32(c, &d, xp, yp)
     return y
 
 
@@ -83,23 +96,21 @@ def avg_pool2d(Context ctx, x, y, kernel, strides, pads, dilations, count_includ
     """AveragePool over x [N, C, H, W] into y [N, C, OH, OW], onnxruntime's divisor rules."""
     cdef tc_pool2d_desc d
     _pool_desc(&d, "avg_pool2d", x, y, kernel, strides, pads, dilations)
-    if x.size == 0 or y.size == 0:
-        return y
-    cdef const float[::1] xv = x.reshape(-1)
-    cdef float[::1] yv = y.reshape(-1)
+    cdef const float *xp = _pool_ptr(x)
+    cdef float *yp = _pool_ptr(y)
     cdef const tc_ctx *c = _pool_ctx(ctx)
     cdef int cip = 1 if count_include_pad else 0
     with nogil:
-        tc_avg_pool2d_f32(c, &d, cip, &xv[0], &yv[0])
+        tc_avg_pool2d_f32(c, &d, cip, xp, yp)
     return y
 
 
 cdef _global_pool(Context ctx, str fn, x, y, bint is_max):
     _pool_check_array(fn, "x", x)
-    _pool_check_array(fn, "y", y)
-    if x.ndim < 3 or y.ndim < 2 or y.shape[:2] != x.shape[:2] or any(e != 1 for e in y.shape[2:]):
+    _pool_check_array(fn, "y", y, -1, True)
+    if x.ndim < 3 or y.ndim < 2 or y.shape[:2] != x.shape[:2] or y.size != x.shape[0] * x.shape[1]:
         raise ValueError(f"{fn}: x must be [N, C, *spatial] and y [N, C, 1, ...], got x {x.shape}, y {y.shape}")
-    if np.may_share_memory(x, y):
+    if _pool_overlap(x, y):
         raise ValueError(f"{fn}: y must not overlap x")
     cdef ptrdiff_t nc = x.shape[0] * x.shape[1]
     if nc == 0:
@@ -107,14 +118,14 @@ cdef _global_pool(Context ctx, str fn, x, y, bint is_max):
     cdef ptrdiff_t s = x.size // nc
     if s == 0:
         raise ValueError(f"{fn}: x {x.shape} has no spatial positions")
-    cdef const float[::1] xv = x.reshape(-1)
-    cdef float[::1] yv = y.reshape(-1)
+    cdef const float *xp = _pool_ptr(x)
+    cdef float *yp = _pool_ptr(y)
     cdef const tc_ctx *c = _pool_ctx(ctx)
     with nogil:
         if is_max:
-            tc_global_max_pool_f32(c, nc, s, &xv[0], &yv[0])
+            tc_global_max_pool_f32(c, nc, s, xp, yp)
         else:
-            tc_global_avg_pool_f32(c, nc, s, &xv[0], &yv[0])
+            tc_global_avg_pool_f32(c, nc, s, xp, yp)
     return y
 
 

@@ -3,7 +3,7 @@
 cdef extern from "tinycnn.h" nogil:
     size_t tc_winograd3x3_packed_size(int K, int C, int tile)
     void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed)
-    size_t tc_winograd3x3_workspace_size(int N, int C, int H, int W, int K,
+    size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
                                          int pad_t, int pad_l, int pad_b, int pad_r, int tile)
     void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                             const float *packed, const float *bias, int K,
@@ -12,15 +12,26 @@ cdef extern from "tinycnn.h" nogil:
 
 
 def winograd_recommended(int k, int c, int h, int w):
-    """Tile size to use for a 3x3 stride-1 convolution with k output and c input
-    channels on an h x w output: 4 (F(4x4,3x3)), 2 (F(2x2,3x3)) or 0 (don't:
-    the GEMM/im2col convolution is faster).  Measured with
-    benchmarks/winograd_shapes.py on AVX2 (see that file)."""
-    if k < 16 or c < 16:
-        return 0  # too few channels: the transforms dominate (e.g. RGB input layers)
-    if h >= 12 and w >= 12:
+    """Tile size for a 3x3, stride-1, group-1 convolution with k output and c
+    input channels and an h x w output (= the input size with pads 1):
+    4 (F(4x4,3x3)), 2 (F(2x2,3x3)) or 0 (don't: the GEMM/im2col convolution
+    is faster).  Measured against onnxruntime with benchmarks/winograd_shapes.py
+    (AVX2, 1 thread, batch 1):
+      - the transforms cost ~(c + k) per output, the products ~c*k: with
+        c*k/(c + k) < 20 (RGB input layers, 32->32) Winograd loses or ties;
+      - F(4x4) needs enough 4x4 tiles: 14x14 (16 tiles) runs at ~0.45-0.55x
+        onnxruntime's time, but at 7x7 (4 tiles) F(4x4) is slower than
+        onnxruntime (its 36 planes of weights are read for 4 tiles) while
+        F(2x2) (16 tiles) runs at ~0.65-0.8x;
+      - below ~12 F(2x2) tiles nothing is won.
+    """
+    if k < 1 or c < 1 or h < 1 or w < 1:
+        return 0
+    if c * k < 20 * (c + k):
+        return 0
+    if ((h + 3) // 4) * ((w + 3) // 4) >= 16:
         return 4
-    if h >= 6 and w >= 6:
+    if ((h + 1) // 2) * ((w + 1) // 2) >= 12:
         return 2
     return 0
 
@@ -84,8 +95,9 @@ cdef class Winograd3x3:
         return (n, self.out_channels, h + self.pt + self.pb - 2, w + self.pl + self.pr - 2)
 
     def workspace_size(self, int n, int h, int w):
-        """float32 elements of workspace run() needs for an [n, C, h, w] input."""
-        return int(tc_winograd3x3_workspace_size(n, self.in_channels, h, w, self.out_channels,
+        """float32 elements of workspace run() needs for an [n, C, h, w] input
+        (with this object's Context: it grows with the thread count)."""
+        return int(tc_winograd3x3_workspace_size(&self.ctx.ctx, n, self.in_channels, h, w, self.out_channels,
                                                  self.pt, self.pl, self.pb, self.pr, self.tile))
 
     def run(self, x, y, residual=None, workspace=None):
@@ -104,7 +116,7 @@ cdef class Winograd3x3:
                 or not y.flags.c_contiguous or not y.flags.writeable:
             raise ValueError(f"y must be a writeable C-contiguous float32 array of shape {oshape}, "
                              f"got {getattr(y, 'dtype', type(y))} {np.shape(y)} (x {x.shape})")
-        if np.shares_memory(x, y):
+        if np.may_share_memory(x, y):
             raise ValueError("y must not overlap x")
         cdef const float *rp = NULL
         cdef const float[::1] rv
@@ -113,11 +125,11 @@ cdef class Winograd3x3:
                     or residual.shape != oshape or not residual.flags.c_contiguous:
                 raise ValueError(f"residual must be a C-contiguous float32 array of shape {oshape}, "
                                  f"got {getattr(residual, 'dtype', type(residual))} {np.shape(residual)}")
-            if residual is not y and np.shares_memory(residual, y):
+            if residual.ctypes.data != y.ctypes.data and np.may_share_memory(residual, y):
                 raise ValueError("residual must be y itself or not overlap y")
             rv = residual.reshape(-1)
             rp = &rv[0]
-        cdef size_t need = tc_winograd3x3_workspace_size(N, C, H, W, self.out_channels,
+        cdef size_t need = tc_winograd3x3_workspace_size(&self.ctx.ctx, N, C, H, W, self.out_channels,
                                                          self.pt, self.pl, self.pb, self.pr, self.tile)
         if workspace is None:
             workspace = np.empty(max(<Py_ssize_t>need, 1), dtype=np.float32)

@@ -47,7 +47,7 @@ def prepare(model, level, ctx, options, cache):
     opsets.setdefault(FUSED, 1)
     g = Graph(list(model.nodes), dict(model.initializers), opsets)
     feeds = {vi.name for vi in model.inputs}
-    _remove_noops(g)
+    _remove_noops(g, {vi.name for vi in model.outputs})
     g.nodes = _topological(g.nodes, set(g.initializers) | feeds, model.source)
     for vi in model.outputs:
         name = g.resolve(vi.name)
@@ -63,9 +63,9 @@ def prepare(model, level, ctx, options, cache):
     return g
 
 
-def _remove_noops(g):
+def _remove_noops(g, graph_outputs=()):
     """Identity, and Dropout in inference (when its mask is unused), become aliases."""
-    used = {i for n in g.nodes for i in n.inputs}
+    used = {i for n in g.nodes for i in n.inputs} | set(graph_outputs)
     kept = []
     for n in g.nodes:
         if n.op_type == "Identity" and n.domain == "" and n.inputs and n.inputs[0]:

@@ -262,7 +262,8 @@ class Planner:
         for name, (shape, dtype) in feed_shapes.items():
             if limits is not None:
                 limits.tensor(f"input {name!r}", shape, dtype)
-            st = Storage(int(np.prod(shape, dtype=np.int64)), np.dtype(dtype), "arena", -1)
+            kind = "arena" if np.dtype(dtype) == np.float32 else "private"
+            st = Storage(int(np.prod(shape, dtype=np.int64)), np.dtype(dtype), kind, -1)
             st.refs = uses[name]
             self.storages.append(st)
             v = Value(name, shape, dtype, storage=st)

@@ -256,7 +256,7 @@ class InferenceSession:
                 return
             dims = []
             for i, d in enumerate(v.dims):
-                if isinstance(d, int) and d > 0:
+                if isinstance(d, int) and d >= 0:
                     dims.append(d)
                 elif i == 0:
                     dims.append(1)

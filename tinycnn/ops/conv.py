@@ -9,43 +9,50 @@ import numpy as np
 
 from .. import _kernels as K
 from . import op
-from .common import UnsupportedOperator, require_const, require_float, window_geometry
+from .common import UnsupportedOperator, require_float, window_geometry
 
 
 def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, pads, strides):
-    require_float(n, X, R)
-    w = require_const(n, W, "the weight W")
+    require_float(n, X, R, W, B)
     if X.ndim not in (3, 4):
         raise n.error(f"only 1-D and 2-D convolution is supported; input X has shape {X.shape}",
                       UnsupportedOperator)
-    if w.ndim != X.ndim:
-        raise n.error(f"weight W {w.shape} and input X {X.shape} must have the same rank")
-    if 0 in X.shape[1:] or 0 in w.shape:
-        raise n.error(f"input X {X.shape} and weight W {w.shape} may not have empty dims "
+    if W.ndim != X.ndim:
+        raise n.error(f"weight W {W.shape} and input X {X.shape} must have the same rank")
+    if 0 in X.shape[1:] or 0 in W.shape:
+        raise n.error(f"input X {X.shape} and weight W {W.shape} may not have empty dims "
                       "(other than the batch)")
     one_d = X.ndim == 3
     group = int(group)
     c = X.shape[1]
-    k = w.shape[0]
-    if group < 1 or c % group or k % group or w.shape[1] * group != c:
-        raise n.error(f"input X {X.shape} has {c} channels; weight W {w.shape} with group={group} "
-                      f"expects {w.shape[1] * group}")
-    if kernel_shape is not None and list(kernel_shape) != list(w.shape[2:]):
-        raise n.error(f"kernel_shape={list(kernel_shape)} disagrees with weight W {w.shape}")
-    b = require_const(n, B, "the bias B")
-    if b is not None and b.size != k:
-        raise n.error(f"bias B {b.shape} must have {k} values (output channels of W {w.shape})")
+    k = W.shape[0]
+    if group < 1 or c % group or k % group or W.shape[1] * group != c:
+        raise n.error(f"input X {X.shape} has {c} channels; weight W {W.shape} with group={group} "
+                      f"expects {W.shape[1] * group}")
+    if kernel_shape is not None and list(kernel_shape) != list(W.shape[2:]):
+        raise n.error(f"kernel_shape={list(kernel_shape)} disagrees with weight W {W.shape}")
+    if B is not None and B.size != k:
+        raise n.error(f"bias B {B.shape} must have {k} values (output channels of W {W.shape})")
     spatial = X.shape[2:]
-    ks, st, dl, pb, pe, out = window_geometry(n, spatial, list(w.shape[2:]), strides, dilations,
+    ks, st, dl, pb, pe, out = window_geometry(n, spatial, list(W.shape[2:]), strides, dilations,
                                               pads, auto_pad)
+    w4_shape = W.shape
     if one_d:  # a 1-D convolution is a 2-D one of height 1
         spatial, ks, st, dl = (1,) + spatial, [1] + ks, [1] + st, [1] + dl
-        pb, pe, out, w4 = [0] + pb, [0] + pe, [1] + out, w.reshape(k, w.shape[1], 1, w.shape[2])
-    else:
-        w4 = w
+        pb, pe, out = [0] + pb, [0] + pe, [1] + out
+        w4_shape = (k, W.shape[1], 1, W.shape[2])
     nb, h, wd = X.shape[0], spatial[0], spatial[1]
     relu = activation == "Relu"
     pads4 = (pb[0], pb[1], pe[0], pe[1])
+    out_shape = (nb, k) + tuple(out)
+    out4 = (nb, k, out[0], out[1])
+    flops = 2 * nb * k * (c // group) * ks[0] * ks[1] * out[0] * out[1]
+    x4 = (nb, c, h, wd)
+    if W.const is None or (B is not None and B.const is None):
+        return _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group,
+                                     x4, out_shape, out4, flops)
+    w4 = W.const.reshape(w4_shape)
+    b = None if B is None else B.const
     algo = "direct"
     tile = 0
     if (ks == [3, 3] and st == [1, 1] and dl == [1, 1] and group == 1
@@ -59,11 +66,7 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
         layer = n.cached(("conv", relu), lambda: K.Conv2d(
             n.ctx, np.ascontiguousarray(w4, np.float32), _bias(b), strides=tuple(st), pads=pads4,
             dilations=tuple(dl), group=group, relu=relu))
-    out_shape = (nb, k) + tuple(out)
-    out4 = (nb, k, out[0], out[1])
     ws = layer.workspace_size(nb, h, wd)
-    flops = 2 * nb * k * (c // group) * ks[0] * ks[1] * out[0] * out[1]
-    x4 = (nb, c, h, wd)
     run = layer.run
 
     if R is not None and R.shape == out_shape:
@@ -78,6 +81,29 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
         return n.emit(conv, [X], [(out_shape, np.float32)], workspace=ws, flops=flops)
     # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
     raise n.error("internal: fused residual with a broadcasting shape")
+
+
+def _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group, x4, out_shape,
+                          out4, flops):
+    """W (or B) computed at run time: the weights are packed at every run (slow but rare)."""
+    if R is not None and R.shape != out_shape:
+        raise n.error("internal: fused residual with a broadcasting shape")
+    ctx = n.ctx
+    kw = dict(strides=tuple(st), pads=pads4, dilations=tuple(dl), group=group, relu=relu)
+    # Workspace size depends only on shapes: ask a layer with zero weights.
+    ws = K.Conv2d(ctx, np.zeros(w4_shape, np.float32), None, **kw).workspace_size(*x4[:1], *x4[2:])
+    ins = [X, W] + ([B] if B is not None else []) + ([R] if R is not None else [])
+    has_b, has_r = B is not None, R is not None
+
+    def conv_dynamic(x, w, *rest):
+        rest = list(rest)
+        b = rest.pop(0) if has_b else None
+        r = rest.pop(0) if has_r else None
+        y = rest.pop(0)
+        layer = K.Conv2d(ctx, np.ascontiguousarray(w.reshape(w4_shape)), _bias(b), **kw)
+        layer.run(x.reshape(x4), y.reshape(out4), None if r is None else r.reshape(out4),
+                  rest[0] if rest else None)
+    return n.emit(conv_dynamic, ins, [(out_shape, np.float32)], workspace=ws, flops=flops)
 
 
 def _bias(b):
@@ -108,9 +134,8 @@ def FusedConv(n, X, W, B=None, R=None, *, activation="", auto_pad="NOTSET", dila
 
 
 def _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
-    w = W.const if W is not None else None
-    if w is None or X.ndim < 3:
+    if W is None or X.ndim < 3:
         return None
-    _, _, _, _, _, out = window_geometry(n, X.shape[2:], list(w.shape[2:]), strides, dilations,
+    _, _, _, _, _, out = window_geometry(n, X.shape[2:], list(W.shape[2:]), strides, dilations,
                                          pads, auto_pad)
-    return (X.shape[0], w.shape[0]) + tuple(out)
+    return (X.shape[0], W.shape[0]) + tuple(out)

@@ -99,13 +99,24 @@ def Clip_6(n, X, *, min=-3.4028234663852886e38, max=3.4028234663852886e38):
 @op("Clip", since=11)
 def Clip_11(n, X, min=None, max=None):
     """Clip with min/max as optional inputs (opset 11 on)."""
-    lo = require_const(n, min, "Clip's min")
-    hi = require_const(n, max, "Clip's max")
-    lo = -np.inf if lo is None else float(np.asarray(lo).reshape(()))
-    hi = np.inf if hi is None else float(np.asarray(hi).reshape(()))
-    if X.const is not None:
-        return [np.clip(X.const, lo, hi).astype(X.const.dtype)]
-    return unary(n, "clip", X, lo, hi)
+    bounds = [min, max]
+    if all(b is None or b.const is not None for b in bounds):
+        lo = -np.inf if min is None else float(np.asarray(min.const).reshape(()))
+        hi = np.inf if max is None else float(np.asarray(max.const).reshape(()))
+        if X.const is not None:
+            return [np.clip(X.const, lo, hi).astype(X.const.dtype)]
+        return unary(n, "clip", X, lo, hi)
+    # Bounds computed at run time: read the two scalars at every run.
+    require_float(n, X, min, max)
+    ctx = n.ctx
+    present = [b for b in bounds if b is not None]
+    has_lo = min is not None
+
+    def run(x, *rest):
+        lo = float(rest[0].reshape(())) if has_lo else -np.inf
+        hi = float(rest[int(has_lo)].reshape(())) if max is not None else np.inf
+        K.unary(ctx, "clip", x, rest[-1], lo, hi)
+    return n.emit(run, [X] + present, [(X.shape, np.float32)], inplace={0: 0})
 
 
 # ---- binary, with numpy broadcasting ----------------------------------------
@@ -206,27 +217,52 @@ def Mean(n, *data):
 @op("BatchNormalization")
 def BatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9,
                        spatial=1, training_mode=0, is_test=1, consumed_inputs=None):
-    """Inference form; legacy `spatial`, `is_test` and `consumed_inputs` accepted."""
-    if training_mode:
-        raise n.error("training_mode=1 is not supported (inference only)", UnsupportedOperator)
-    require_float(n, X)
+    """Inference form; legacy `spatial`, `is_test` and `consumed_inputs` accepted; training_mode=1
+    (batch statistics, opset 14 on) computed with numpy."""
+    require_float(n, X, scale, B, input_mean, input_var)
     c = X.shape[1] if X.ndim > 1 else 1
-    params = []
-    for name, v in (("scale", scale), ("B", B), ("mean", input_mean), ("var", input_var)):
-        arr = require_const(n, v, f"BatchNormalization's {name}")
-        if arr.size != c:
-            raise n.error(f"{name} has shape {arr.shape}; expected {c} values (channels of X {X.shape})"
+    params = [scale, B, input_mean, input_var]
+    for name, v in zip(("scale", "B", "mean", "var"), params):
+        if v.size != c:
+            raise n.error(f"{name} has shape {v.shape}; expected {c} values (channels of X {X.shape})"
                           + ("; spatial=0 is not supported" if not spatial else ""))
-        params.append(np.ascontiguousarray(arr, np.float32).reshape(-1))
-    if X.const is not None:
-        s, b, m, v = (p.reshape((-1,) + (1,) * (X.ndim - 2)) for p in params)
-        return [((X.const - m) / np.sqrt(v + epsilon) * s + b).astype(np.float32)]
-    ctx = n.ctx
     eps = float(epsilon)
+    if training_mode:
+        return _batch_norm_training(n, X, params, eps, float(momentum))
+    if len([o for o in n.node.outputs if o]) > 1:
+        raise n.error("the running mean/var outputs exist only with training_mode=1")
+    if all(v.const is not None for v in params):
+        from ..planner import const_value
+        params = [const_value("", np.ascontiguousarray(v.const, np.float32).reshape(-1))
+                  for v in params]
+        if X.const is not None:
+            s, b, m, v = (p.const.reshape((-1,) + (1,) * (X.ndim - 2)) for p in params)
+            return [((X.const - m) / np.sqrt(v + epsilon) * s + b).astype(np.float32)]
+    ctx = n.ctx
 
-    def run(x, y):
-        K.batch_norm(ctx, x, params[0], params[1], params[2], params[3], eps, y)
-    return n.emit(run, [X], [(X.shape, np.float32)], inplace={0: 0})
+    def run(x, s, b, m, v, y):
+        K.batch_norm(ctx, x, s.reshape(-1), b.reshape(-1), m.reshape(-1), v.reshape(-1), eps, y)
+    return n.emit(run, [X] + params, [(X.shape, np.float32)], inplace={0: 0})
+
+
+def _batch_norm_training(n, X, params, eps, momentum):
+    """y from the batch's statistics; running mean/var updated with momentum (numpy, rare)."""
+    axes = (0,) + tuple(range(2, X.ndim))
+    bshape = (-1,) + (1,) * (X.ndim - 2)
+    c = params[0].size
+    outs = [(X.shape, np.float32)] + [((c,), np.float32)] * (len(n.node.outputs) - 1)
+
+    def run(x, s, b, m, v, y, *running):
+        x64 = x.astype(np.float64)
+        mean = x64.mean(axis=axes)
+        var = x64.var(axis=axes)
+        y[...] = ((x64 - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + eps)
+                  * s.reshape(bshape) + b.reshape(bshape))
+        if running:
+            running[0][...] = m.reshape(-1) * momentum + mean * (1 - momentum)
+        if len(running) > 1:
+            running[1][...] = v.reshape(-1) * momentum + var * (1 - momentum)
+    return n.emit(run, [X] + params, outs)
 
 
 # ---- softmax ------------------------------------------------------------------
@@ -250,7 +286,7 @@ def _softmax_13(n, X, axis, log):
     return _softmax(n, X, prod(X.shape[:a]), X.shape[a], prod(X.shape[a + 1:]), log)
 
 
-@op("Softmax", until=12)
+@op("Softmax", since=1, until=12)
 def Softmax_1(n, X, *, axis=1):
     """Before opset 13: over the 2-D flattening of X at `axis` (default 1)."""
     return _softmax_legacy(n, X, axis, False)
@@ -262,7 +298,7 @@ def Softmax_13(n, X, *, axis=-1):
     return _softmax_13(n, X, axis, False)
 
 
-@op("LogSoftmax", until=12)
+@op("LogSoftmax", since=1, until=12)
 def LogSoftmax_1(n, X, *, axis=1):
     return _softmax_legacy(n, X, axis, True)
 
@@ -308,15 +344,23 @@ def reduce(n, kind, X, axes, keepdims, noop_with_empty_axes=0):
     return [n.view(cur, out_shape)]
 
 
-@op("ReduceMean", until=17)
-def ReduceMean_1(n, data, *, axes=None, keepdims=1):
-    """Axes as an attribute (before opset 18)."""
-    return reduce(n, "mean", data, axes, keepdims)
+def _reduce_attr(kind):
+    def fn(n, data, *, axes=None, keepdims=1):
+        return reduce(n, kind, data, axes, keepdims)
+    return fn
 
 
-@op("ReduceMean", since=18)
-def ReduceMean_18(n, data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
-    """Axes as an optional input (opset 18 on)."""
-    ax = require_const(n, axes, "ReduceMean's axes")
-    return reduce(n, "mean", data, None if ax is None else [int(a) for a in ax.reshape(-1)],
-                  keepdims, noop_with_empty_axes)
+def _reduce_input(kind):
+    def fn(n, data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+        ax = require_const(n, axes, "the axes input")
+        return reduce(n, kind, data, None if ax is None else [int(a) for a in ax.reshape(-1)],
+                      keepdims, noop_with_empty_axes)
+    return fn
+
+
+# Axes moved from an attribute to an optional input: ReduceSum at opset 13, the others at 18.
+for _name, _kind, _moved in (("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13),
+                             ("ReduceMax", "max", 18)):
+    op(_name, until=_moved - 1, notes="axes as an attribute")(_reduce_attr(_kind))
+    op(_name, since=_moved, notes="axes as an optional input; noop_with_empty_axes")(
+        _reduce_input(_kind))

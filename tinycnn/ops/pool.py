@@ -52,10 +52,51 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
 @op("MaxPool")
 def MaxPool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, dilations=None,
             pads=None, storage_order=0, strides=None):
-    """1-D/2-D; pads, strides, dilations, ceil_mode, auto_pad. The Indices output is not supported."""
+    """1-D/2-D; pads, strides, dilations, ceil_mode, auto_pad; the Indices output (numpy)."""
     if len(n.node.outputs) > 1 and n.node.outputs[1]:
-        raise n.error("the Indices output of MaxPool is not supported", UnsupportedOperator)
+        return _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, pads,
+                                      storage_order, strides)
     return _pool(n, X, "max", kernel_shape, auto_pad, ceil_mode, dilations, pads, strides)
+
+
+def _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, pads,
+                           storage_order, strides):
+    """MaxPool and the flat index of each maximum, in [0, N*C*H*W) (column-major spatial
+    dims when storage_order=1).  Rarely used, so plain numpy: one gather per window tap."""
+    require_float(n, X)
+    if X.ndim not in (3, 4) or kernel_shape is None:
+        raise n.error(f"the Indices output needs 1-D or 2-D pooling with a kernel_shape; input X "
+                      f"has shape {X.shape}", UnsupportedOperator)
+    ks, st, dl, pb, pe, out = window_geometry(n, X.shape[2:], kernel_shape, strides, dilations,
+                                              pads, auto_pad, ceil_mode)
+    if X.ndim == 3:
+        ks, st, dl, pb, out = [1] + ks, [1] + st, [1] + dl, [0] + pb, [1] + out
+    nb, c = X.shape[:2]
+    h, w = (1,) + X.shape[2:] if X.ndim == 3 else X.shape[2:]
+    out_shape = (nb, c) + (tuple(out) if X.ndim == 4 else (out[1],))
+    rows = np.arange(out[0])[:, None] * st[0] - pb[0]     # window origins
+    cols = np.arange(out[1])[None, :] * st[1] - pb[1]
+    taps = []                                              # (rows, cols, valid) per tap
+    for i in range(ks[0]):
+        for j in range(ks[1]):
+            r, q = rows + i * dl[0], cols + j * dl[1]
+            valid = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+            taps.append((np.clip(r, 0, h - 1), np.clip(q, 0, w - 1), valid))
+    plane = np.arange(nb * c, dtype=np.int64).reshape(nb, c, 1, 1) * (h * w)
+
+    def run(x, y, idx):
+        x4 = x.reshape(nb, c, h, w)
+        best = np.full((nb, c, out[0], out[1]), -np.inf, np.float32)
+        at = np.zeros((nb, c, out[0], out[1]), np.int64)
+        for r, q, valid in taps:
+            v = np.where(valid, x4[:, :, r, q], -np.inf)
+            pos = (q * h + r) if storage_order else (r * w + q)
+            better = v > best
+            best = np.where(better, v, best)
+            at = np.where(better, pos, at)
+        y.reshape(best.shape)[...] = best
+        idx.reshape(at.shape)[...] = at + plane
+    return n.emit(run, [X], [(out_shape, np.float32), (out_shape, np.int64)])
 
 
 @op("AveragePool")

@@ -64,7 +64,7 @@ def Size(n, data):
 
 
 @op("Cast")
-def Cast(n, input, *, to, saturate=1):
+def Cast(n, input, *, to, saturate=1, round_mode="up"):
     dtype = onnx_to_np_dtype(to, f"{n.node.describe()}: attribute to")
     if input.const is not None:
         return [input.const.astype(dtype)]
@@ -72,6 +72,17 @@ def Cast(n, input, *, to, saturate=1):
         return [n.view(input, input.shape)]
     raise n.error(f"casting a run-time tensor from {input.dtype} to {dtype} is not supported",
                   UnsupportedOperator)
+
+
+@op("CastLike", since=15)
+def CastLike(n, input, target_type, *, saturate=1, round_mode="up"):
+    """To the element type of target_type (function bodies use it on constants)."""
+    if input.const is not None:
+        return [input.const.astype(target_type.dtype)]
+    if input.dtype == target_type.dtype:
+        return [n.view(input, input.shape)]
+    raise n.error(f"casting a run-time tensor from {input.dtype} to {target_type.dtype} is not "
+                  "supported", UnsupportedOperator)
 
 
 # ---- views ----------------------------------------------------------------------------
@@ -191,11 +202,26 @@ def Identity(n, input):
 
 
 @op("Dropout")
-def Dropout(n, data, ratio=None, training_mode=None, *, ratio_attr=None, seed=None, is_test=None,
-            **legacy):
-    """Inference: the input unchanged, and an all-true mask."""
+def Dropout(n, data, ratio=None, training_mode=None, *, seed=None, is_test=None, **legacy):
+    """Inference: the input unchanged, and an all-true mask (training mode only with ratio 0)."""
+    training = training_mode is not None and (
+        training_mode.const is None or bool(np.asarray(training_mode.const).reshape(-1)[0]))
+    mask = len(n.node.outputs) > 1 and n.node.outputs[1]
+    if training and ratio is not None and ratio.const is None:
+        # Only ratio 0 is deterministic: checked at every run.
+        def dropout_ratio_zero(x, r, y, *m):
+            if float(r.reshape(-1)[0]) != 0.0:
+                raise UnsupportedOperator(f"{n.node.describe()}: training-mode Dropout with "
+                                          f"ratio {float(r.reshape(-1)[0])} (a random mask)")
+            np.copyto(y, x)
+            if m:
+                m[0][...] = True
+        outs = [(data.shape, data.dtype)] + ([(data.shape, np.bool_)] if mask else [])
+        return n.emit(dropout_ratio_zero, [data, ratio], outs)
+    if training and float(np.asarray(0.5 if ratio is None else ratio.const).reshape(-1)[0]) != 0:
+        raise n.error("training-mode Dropout (a random mask) is not supported", UnsupportedOperator)
     outs = [n.view(data, data.shape)]
-    if len(n.node.outputs) > 1 and n.node.outputs[1]:
+    if mask:
         outs.append(np.ones(data.shape, bool))
     return outs
 
@@ -291,20 +317,27 @@ def Slice_10(n, data, starts, ends, axes=None, steps=None):
 
 @op("Gather")
 def Gather(n, data, indices, *, axis=0):
+    """Constant indices are checked at load; run-time indices at every run."""
     r = data.ndim
     a = axis_index(n, axis, r)
-    idx = require_const(n, indices, "the indices")
     if indices.dtype not in (np.int32, np.int64):
         raise n.error(f"indices have dtype {indices.dtype}; they must be int32 or int64")
-    idx = np.asarray(idx).astype(np.int64)
     size = data.shape[a]
+    shape = data.shape[:a] + indices.shape + data.shape[a + 1:]
+    if indices.const is None:
+        def gather_dynamic(x, i, y):
+            if i.size and (i.min() < -size or i.max() >= size):
+                raise IndexError(f"{n.node.describe()}: indices out of range for axis {a} of "
+                                 f"size {size}")
+            np.take(x, np.where(i < 0, i + size, i), axis=a, out=y)
+        return _copy(n, [data, indices], shape, data.dtype, gather_dynamic)
+    idx = np.asarray(indices.const).astype(np.int64)
     if idx.size and (idx.min() < -size or idx.max() >= size):
         raise n.error(f"indices {idx.reshape(-1)[:8].tolist()} out of range for axis {a} of "
                       f"size {size} (data shape {data.shape})")
     idx = np.where(idx < 0, idx + size, idx)
     if data.const is not None:
         return [np.take(data.const, idx, axis=a)]
-    shape = data.shape[:a] + idx.shape + data.shape[a + 1:]
 
     def fill(x, y):
         np.take(x, idx, axis=a, out=y)
@@ -324,14 +357,16 @@ def Expand(n, input, shape):
     return _copy(n, [input], out, input.dtype, fill)
 
 
-def _pad(n, data, pads, mode, value, axes=None):
+def _pad(n, data, pads, mode, value, axes=None, modes=("constant", "edge", "reflect")):
+    """value: a number, or a Value computed at run time (constant mode)."""
     r = data.ndim
     axes = list(range(r)) if axes is None else [axis_index(n, a, r, "axes") for a in axes]
     pads = [int(p) for p in pads]
     if len(pads) != 2 * len(axes):
         raise n.error(f"pads {pads} must have 2 x {len(axes)} values")
-    if mode not in ("constant", "edge", "reflect"):
-        raise n.error(f"pad mode {mode!r} is not supported", UnsupportedOperator)
+    if mode not in modes:
+        raise n.error(f"pad mode {mode!r} is not supported at opset {n.opset} (only {modes})",
+                      UnsupportedOperator)
     width = [(0, 0)] * r
     for i, a in enumerate(axes):
         width[a] = (pads[i], pads[i + len(axes)])
@@ -343,17 +378,24 @@ def _pad(n, data, pads, mode, value, axes=None):
     if mode != "constant" and any(c.stop - c.start <= 0 for c in crop):
         # as onnxruntime: nothing left to reflect or repeat
         raise n.error(f"mode {mode!r}: pads {pads} leave an empty axis of {data.shape}")
-    kw = {"constant_values": value} if mode == "constant" else {}
     n.check_size(shape, data.dtype)
-    if data.const is not None:
-        return [np.pad(data.const[crop], grow, mode=mode, **kw)]
-    for a, (b, e) in enumerate(grow):
-        if mode == "reflect" and (b or e) and data.shape[a] - 1 < max(b, e):
-            raise n.error(f"reflect padding {b, e} needs axis {a} longer than {max(b, e)}")
+    if mode == "reflect":
+        for a, (b, e) in enumerate(grow):
+            if (b or e) and data.shape[a] - 1 < max(b, e):
+                raise n.error(f"reflect padding {b, e} needs axis {a} longer than {max(b, e)}")
+    dynamic_value = mode == "constant" and value is not None and not np.isscalar(value)
+    if not dynamic_value:
+        kw = {"constant_values": value} if mode == "constant" else {}
+        if data.const is not None:
+            return [np.pad(data.const[crop], grow, mode=mode, **kw)]
 
-    def fill(x, y):
-        np.copyto(y, np.pad(x[crop], grow, mode=mode, **kw))
-    return _copy(n, [data], shape, data.dtype, fill)
+        def fill(x, y):
+            np.copyto(y, np.pad(x[crop], grow, mode=mode, **kw))
+        return _copy(n, [data], shape, data.dtype, fill)
+
+    def fill_dynamic(x, v, y):
+        np.copyto(y, np.pad(x[crop], grow, mode="constant", constant_values=v.reshape(-1)[0]))
+    return _copy(n, [data, value], shape, data.dtype, fill_dynamic)
 
 
 @op("Pad", since=2, until=10)
@@ -364,10 +406,15 @@ def Pad_2(n, data, *, pads, mode="constant", value=0.0):
 
 @op("Pad", since=11)
 def Pad_11(n, data, pads, constant_value=None, axes=None, *, mode="constant"):
-    """pads, constant_value (and, from 18, axes) as inputs."""
+    """pads, constant_value (and, from 18, axes) as inputs; mode "wrap" from opset 19."""
     p = np.asarray(require_const(n, pads, "the pads input")).reshape(-1)
-    v = 0.0 if constant_value is None else np.asarray(
-        require_const(n, constant_value, "the constant_value input")).reshape(-1)[0]
+    if constant_value is None:
+        v = 0.0
+    elif constant_value.const is not None:
+        v = np.asarray(constant_value.const).reshape(-1)[0].item()
+    else:
+        v = constant_value
     ax = None if axes is None else [int(a) for a in np.asarray(
         require_const(n, axes, "the axes input")).reshape(-1)]
-    return _pad(n, data, p, mode, v, ax)
+    modes = ("constant", "edge", "reflect", "wrap") if n.opset >= 19 else ("constant", "edge", "reflect")
+    return _pad(n, data, p, mode, v, ax, modes)

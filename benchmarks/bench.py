@@ -1,0 +1,870 @@
+#!/usr/bin/env python3
+"""Latency benchmark: tinycnn against onnxruntime on AlexNet, VGG-16, ResNet-18/50.
+
+Not a test.  Run from the repository root (after an in-place build or an install):
+
+    python benchmarks/bench.py                   # all four models, 1 and 2 threads
+    python benchmarks/bench.py --quick --models resnet18
+    python benchmarks/bench.py --json bench.json
+
+How it measures (the method of issue 4):
+
+* Models come from models/ (opset 13, legacy exporter, batch 1, fp32, BatchNorm
+  folded) and are cached in --cache (default ./exports/).
+* Every measurement runs in worker processes (this script with --worker); the
+  parent only coordinates, so neither torch nor onnx is loaded where we time.
+* 1 thread: both engines in ONE process, runs alternating (A, B, A, B, ...).
+* N > 1 threads: one process per engine, alternating bursts (A runs a burst
+  while B's process waits on its pipe, then the other way round).  Only one
+  process computes at a time: before a burst, the parent waits until the other
+  process's threads are quiet (onnxruntime's pool spins ~60 ms after a run), so
+  idle workers of one engine never steal cores from the other; the CPU the
+  waiting process still used is reported.  The first run of each burst is
+  discarded (caches and sleeping workers are cold after the other engine ran).
+* Session creation ("load") and peak resident memory: fresh processes that
+  import the engine (not timed), create the session (timed), run once and read
+  its peak resident set (VmHWM: ru_maxrss would also count the parent's memory,
+  which Linux carries across fork and exec).  Medians over --load-samples
+  processes per engine.
+* GFLOP/s count 2 x MACs of Conv, Gemm and MatMul nodes of the ONNX graph,
+  compared with the FMA peak measured by benchmarks/fma_peak.c, compiled at run
+  time with gcc -O2 -mavx2 -mfma (flops per second of CPU time: what the cores
+  can do, even while other processes share them).
+* A model that tinycnn cannot run yet is measured with onnxruntime alone, and
+  the error is in the notes.
+* Noise: each row gives the cores other processes used while ours computed;
+  --nice -20 (root) gives the timed processes the cores ahead of other work.
+* Reported times are medians in milliseconds; ratio = tinycnn / onnxruntime
+  (lower is better for tinycnn).
+
+Output: a Markdown block ready for the README (stdout), progress on stderr,
+everything including raw samples with --json FILE.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+MODELS = ("resnet18", "resnet50", "alexnet", "vgg16")
+TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "alexnet": "AlexNet", "vgg16": "VGG-16"}
+OPSET = 13
+REFERENCE = "onnxruntime"
+# Issue 4's targets: tinycnn / onnxruntime time at every thread count, at most.
+RATIO_TARGETS = {"resnet18": 0.85, "resnet50": 0.95, "alexnet": 0.85, "vgg16": 0.55}
+VGG_LOAD_TARGET, VGG_RSS_TARGET, RESNET50_SPEEDUP_TARGET = 1 / 3, 0.75, 1.8
+
+
+# --------------------------------------------------------------------------
+# Worker side: runs in a child process, talks JSON lines on a private pipe.
+# Imports only numpy and the engine under test.
+# --------------------------------------------------------------------------
+
+def _kind(engine):
+    """Engine label -> engine: "onnxruntime#a" is onnxruntime standing in for tinycnn."""
+    return engine.split("#")[0]
+
+
+def _import_engine(engine):
+    engine = _kind(engine)
+    if engine == "onnxruntime":
+        import onnxruntime
+        return onnxruntime
+    if engine == "tinycnn":
+        import tinycnn
+        return tinycnn
+    raise ValueError(f"unknown engine {engine!r} (expected 'tinycnn' or 'onnxruntime')")
+
+
+def _create_session(engine, module, path, threads):
+    """The session each engine's users would create, with `threads` intra-op threads."""
+    if _kind(engine) == "onnxruntime":
+        so = module.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = module.ExecutionMode.ORT_SEQUENTIAL
+        return module.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    so = module.SessionOptions()
+    so.intra_op_num_threads = threads
+    return module.InferenceSession(path, so)
+
+
+def _engine_info(engine, module):
+    return {"version": getattr(module, "__version__", "?"), "file": getattr(module, "__file__", "?")}
+
+
+def peak_rss_kb():
+    """Peak resident set of this process in KiB.  VmHWM belongs to the current address
+    space; ru_maxrss keeps the parent's peak from before exec, hence the fallback only."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+class _Worker:
+    def __init__(self):
+        self.sessions = {}  # engine -> session
+        self.modules = {}
+        self.feeds = None
+        self.cpu_ms = {}  # engine -> process CPU ms of each run since the last reply
+
+    def cmd_load(self, engine, path, threads, input_name, shape):
+        import numpy as np
+        if self.feeds is None:
+            x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+            self.feeds = {input_name: x}
+        module = self.modules.get(engine) or _import_engine(engine)  # import is not timed
+        self.modules[engine] = module
+        rss_before = peak_rss_kb()
+        t0 = time.perf_counter()
+        self.sessions[engine] = _create_session(engine, module, path, threads)
+        load_ms = (time.perf_counter() - t0) * 1e3
+        return {"load_ms": load_ms, "maxrss_kb_before_load": rss_before,
+                "info": _engine_info(engine, module)}
+
+    def _time_one(self, engine):
+        """Wall ms of one run; its process CPU ms is appended to self.cpu_ms."""
+        sess = self.sessions[engine]
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        sess.run(None, self.feeds)
+        t1 = time.perf_counter()
+        self.cpu_ms.setdefault(engine, []).append((time.process_time() - c0) * 1e3)
+        return (t1 - t0) * 1e3
+
+    def cmd_run(self, engine, n):
+        """A burst of n runs."""
+        self.cpu_ms = {}
+        ms = [self._time_one(engine) for _ in range(n)]
+        return {"ms": ms, "cpu_ms": self.cpu_ms.get(engine, []),
+                "maxrss_kb": peak_rss_kb()}
+
+    def cmd_alternate(self, engines, warmup, runs, seconds):
+        """Runs the loaded engines in turn, in this one process."""
+        for _ in range(warmup):
+            for e in engines:
+                self._time_one(e)
+        samples = {e: [] for e in engines}
+        self.cpu_ms = {}
+        t0 = time.perf_counter()
+        while True:
+            for e in engines:
+                samples[e].append(self._time_one(e))
+            n = len(samples[engines[-1]])
+            elapsed = time.perf_counter() - t0
+            if (seconds is None and n >= runs) or (seconds is not None and elapsed >= seconds and n >= 3):
+                break
+        return {"ms": samples, "cpu_ms": self.cpu_ms}
+
+    def cmd_compare(self, engines):
+        """Largest difference between the engines' first outputs, relative to the reference's max."""
+        import numpy as np
+        outs = {e: self.sessions[e].run(None, self.feeds) for e in engines}
+        ref = outs[engines[-1]]
+        result = []
+        for e in engines[:-1]:
+            for i, (a, b) in enumerate(zip(outs[e], ref)):
+                a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+                if a.shape != b.shape:
+                    result.append({"output": i, "error": f"shape {a.shape} vs {b.shape}"})
+                    continue
+                scale = max(float(np.abs(b).max()), 1e-30)
+                result.append({"output": i, "max_abs_diff": float(np.abs(a - b).max()),
+                               "max_rel_diff": float(np.abs(a - b).max()) / scale})
+        return {"diffs": result}
+
+
+def worker_main():
+    # Keep the protocol pipe private: whatever the engines print goes to stderr.
+    proto_out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    w = _Worker()
+    for line in sys.stdin:
+        req = json.loads(line)
+        cmd = req.pop("cmd")
+        if cmd == "quit":
+            break
+        try:
+            reply = getattr(w, "cmd_" + cmd)(**req)
+        except Exception as exc:  # reported to the parent, which raises
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        proto_out.write(json.dumps(reply) + "\n")
+
+
+# --------------------------------------------------------------------------
+# Parent side
+# --------------------------------------------------------------------------
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _worker_env():
+    env = dict(os.environ)
+    # An in-place build in this checkout wins over an installed tinycnn.
+    if list((REPO / "tinycnn").glob("_kernels*.so")):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+NICE = 0  # niceness of the workers (--nice)
+
+
+class Worker:
+    """A child process that loads sessions and times runs on request."""
+
+    def __init__(self, label):
+        self.label = label
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker",
+                                      f"--nice={NICE}"], start_new_session=bool(NICE),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1, env=_worker_env())
+
+    def call(self, cmd, **kw):
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **kw}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.label} died during {cmd!r} (exit code {self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"worker {self.label}, {cmd} {kw}: {reply['error']}")
+        return reply
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write('{"cmd": "quit"}\n')
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---- models: export cache, FLOPs ------------------------------------------
+
+def model_path(cache, name):
+    return Path(cache) / f"{name}-opset{OPSET}.onnx"
+
+
+def ensure_export(cache, name, reexport=False):
+    """Exports `name` with models/ into the cache unless it is already there."""
+    path = model_path(cache, name)
+    if path.exists() and not reexport:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Export into a scratch folder, then move: an interrupted export never looks cached.
+    scratch = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=path.parent))
+    try:
+        code = ("import sys; from models.export import export; "
+                f"export(sys.argv[1], sys.argv[2], opset={OPSET}, dynamo=False, "
+                "batch_dynamic=False, fold_bn=True)")
+        log(f"exporting {name} (opset {OPSET}, legacy exporter) ...")
+        subprocess.run([sys.executable, "-c", code, name, str(scratch / path.name)],
+                       cwd=REPO, check=True)
+        for f in scratch.iterdir():  # the .onnx plus any external-data file beside it
+            os.replace(f, path.parent / f.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return path
+
+
+def model_files_bytes(path):
+    """Size of the .onnx file plus external data files named after it."""
+    return sum(f.stat().st_size for f in path.parent.glob(path.name + "*"))
+
+
+def describe_model(path):
+    """Input name and shape, and 2 x MACs of Conv, Gemm and MatMul (batch 1)."""
+    import onnx
+    from onnx import shape_inference
+
+    model = onnx.load(str(path), load_external_data=False)
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    for t in g.initializer:  # shape inference needs dims only: drop big weight payloads
+        if len(t.raw_data) > (1 << 16):
+            t.ClearField("raw_data")
+    inputs = [i for i in g.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise ValueError(f"{path}: expected one graph input, found {[i.name for i in inputs]}")
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
+            for d in inputs[0].type.tensor_type.shape.dim]
+    inferred = shape_inference.infer_shapes(model)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+    for t in g.initializer:
+        shapes[t.name] = list(t.dims)
+
+    def shape(name, node):
+        if name not in shapes or any(d <= 0 for d in shapes[name]):
+            raise ValueError(f"{path}: no static shape for {name!r} ({node.op_type} node {node.name!r})")
+        return shapes[name]
+
+    flops = 0
+    for node in g.node:
+        if node.op_type == "Conv":
+            w = shape(node.input[1], node)  # [K, C/group, KH, ...]
+            y = shape(node.output[0], node)  # [N, K, OH, ...]
+            macs = 1
+            for d in w:
+                macs *= d
+            for d in y[2:]:
+                macs *= d
+            flops += 2 * macs * y[0]
+        elif node.op_type in ("Gemm", "MatMul"):
+            a, y = shape(node.input[0], node), shape(node.output[0], node)
+            trans_a = any(at.name == "transA" and at.i for at in node.attribute)
+            k = a[-2] if trans_a else a[-1]
+            out = 1
+            for d in y:
+                out *= d
+            flops += 2 * out * k
+    return {"input": inputs[0].name, "shape": dims, "flops": flops}
+
+
+# ---- machine ------------------------------------------------------------------
+
+def fma_peak(seconds, trials, threads):
+    """{threads: {"gflops": over wall time, "cpu_gflops": over each thread's CPU time}}
+    from benchmarks/fma_peak.c (best of `trials`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "fma_peak"
+        subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-pthread", "-std=c99",
+                        str(HERE / "fma_peak.c"), "-o", str(exe)], check=True)
+        out = subprocess.run(["nice", "-n", str(NICE), str(exe), str(seconds), str(trials),
+                              *map(str, threads)], check=True, capture_output=True, text=True).stdout
+    peak = {}
+    for line in out.splitlines():
+        fields = dict(f.split("=") for f in line.split())
+        peak[int(fields.pop("threads"))] = {k: float(v) for k, v in fields.items()}
+    return peak
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions(engine_a):
+    from importlib import metadata
+
+    def v(pkg):
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    git = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True)
+    gcc = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True)
+    return {"python": platform.python_version(), "numpy": v("numpy"), "onnx": v("onnx"),
+            "onnxruntime": v("onnxruntime"), "torch (export)": v("torch"),
+            "gcc": gcc.stdout.strip() or None,
+            "tinycnn commit": (git.stdout.strip() or None) if engine_a == "tinycnn" else None}
+
+
+# ---- measurements ----------------------------------------------------------------
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def try_engine(engine, path, desc):
+    """None if `engine` loads and runs the model in a fresh process, else the error."""
+    try:
+        with Worker(f"probe-{engine}") as w:
+            w.call("load", engine=engine, path=str(path), threads=1,
+                   input_name=desc["input"], shape=desc["shape"])
+            w.call("run", engine=engine, n=1)
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
+def measure_load(engines, path, desc, samples):
+    """Fresh process per sample and engine: create the session (timed), run once, peak RSS."""
+    res = {e: {"load_ms": [], "maxrss_kb": [], "maxrss_kb_before_load": []} for e in engines}
+    info = {}
+    for s in range(samples):
+        order = engines if s % 2 == 0 else engines[::-1]
+        for e in order:
+            with Worker(f"load-{e}") as w:
+                r = w.call("load", engine=e, path=str(path), threads=1,
+                           input_name=desc["input"], shape=desc["shape"])
+                run = w.call("run", engine=e, n=1)
+            res[e]["load_ms"].append(r["load_ms"])
+            res[e]["maxrss_kb"].append(run["maxrss_kb"])
+            res[e]["maxrss_kb_before_load"].append(r["maxrss_kb_before_load"])
+            info[e] = r["info"]
+    return res, info
+
+
+def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter):
+    """Both engines in one process, runs alternating (used at 1 thread)."""
+    with Worker("alternate") as w:
+        for e in engines:
+            w.call("load", engine=e, path=str(path), threads=threads,
+                   input_name=desc["input"], shape=desc["shape"])
+        diffs = w.call("compare", engines=engines)["diffs"] if len(engines) > 1 else []
+        with meter.around([w]):
+            r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds)
+    return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e]} for e in engines}, diffs
+
+
+def _cpu_ns(pid):
+    """CPU time of every thread of process `pid`, in ns (None where /proc is missing)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # thread exited meanwhile
+    return total
+
+
+def wait_quiet(pid, gap, limit=2.0, tick=0.01):
+    """Waits at least `gap` s, then until the process burns < 5% of a core over a tick
+    (pool workers of some engines spin for tens of ms after a run).  Returns the wait in s."""
+    t0 = time.perf_counter()
+    time.sleep(gap)
+    prev = _cpu_ns(pid)
+    while prev is not None and time.perf_counter() - t0 < limit:
+        time.sleep(tick)
+        cur = _cpu_ns(pid)
+        if cur is None or cur - prev < 0.05 * tick * 1e9:
+            break
+        prev = cur
+    return time.perf_counter() - t0
+
+
+def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter):
+    """One process per engine; strictly alternating bursts, the first run of each discarded.
+    Before a burst starts, the other process must be quiet (see wait_quiet); the CPU it
+    still burns during the burst is recorded as idle_cpu_ms."""
+    workers = {}
+    try:
+        for e in engines:
+            workers[e] = Worker(f"{e}-{threads}t")
+            workers[e].call("load", engine=e, path=str(path), threads=threads,
+                            input_name=desc["input"], shape=desc["shape"])
+            workers[e].call("run", engine=e, n=warmup)
+            wait_quiet(workers[e].proc.pid, gap)
+        res = {e: {"ms": [], "cpu_ms": [], "idle_cpu_ms": [], "quiet_wait_ms": []} for e in engines}
+        t0 = time.perf_counter()
+        while True:
+            for e in engines:
+                others = [o for o in engines if o != e]
+                before = {o: _cpu_ns(workers[o].proc.pid) for o in others}
+                with meter.around(list(workers.values())):
+                    r = workers[e].call("run", engine=e, n=burst + 1)
+                for o in others:
+                    after = _cpu_ns(workers[o].proc.pid)
+                    if before[o] is not None and after is not None:
+                        res[o]["idle_cpu_ms"].append((after - before[o]) / 1e6)
+                res[e]["ms"].extend(r["ms"][1:])
+                res[e]["cpu_ms"].extend(r["cpu_ms"][1:])
+                res[e]["quiet_wait_ms"].append(wait_quiet(workers[e].proc.pid, gap) * 1e3)
+            n = min(len(res[e]["ms"]) for e in engines)
+            elapsed = time.perf_counter() - t0
+            if (seconds is None and n >= runs) or (seconds is not None and elapsed >= seconds and n >= 3):
+                break
+        return res
+    finally:
+        for w in workers.values():
+            w.close()
+
+
+def _busy_seconds():
+    """CPU seconds all cores spent busy since boot, steal time included (None without /proc)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class BackgroundMeter:
+    """Cores used by other processes while our workers compute: the noise on a shared machine.
+    Wraps each timed call (`with meter.around(workers):`), so pauses between bursts don't count."""
+
+    def __init__(self):
+        self.other_s = 0.0
+        self.wall_s = 0.0
+        self.ok = True
+
+    def around(self, workers):
+        meter = self
+
+        class _Span:
+            def __enter__(self):
+                self.t0, self.b0 = time.perf_counter(), _busy_seconds()
+                self.c0 = [_cpu_ns(w.proc.pid) for w in workers]
+
+            def __exit__(self, *exc):
+                b1, t1 = _busy_seconds(), time.perf_counter()
+                c1 = [_cpu_ns(w.proc.pid) for w in workers]
+                if None in (b1, self.b0) or None in self.c0 or None in c1:
+                    meter.ok = False
+                    return
+                ours = sum(b - a for a, b in zip(self.c0, c1)) / 1e9
+                meter.other_s += max(0.0, b1 - self.b0 - ours)
+                meter.wall_s += t1 - self.t0
+
+        return _Span()
+
+    @property
+    def cores(self):
+        return self.other_s / self.wall_s if self.ok and self.wall_s > 0 else None
+
+
+def run_benchmark(args):
+    # --engine-a onnxruntime: onnxruntime stands in for tinycnn (to test the harness itself).
+    engines = {"none": [REFERENCE], "onnxruntime": [REFERENCE + "#a", REFERENCE]}.get(
+        args.engine_a, [args.engine_a, REFERENCE])
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions(args.engine_a),
+        "engines": engines, "loadavg_start": os.getloadavg(),
+        "method": {"nice": args.nice, "runs": args.runs, "seconds": args.seconds, "warmup": args.warmup,
+                   "burst": args.burst, "min_gap_s": args.gap, "load_samples": args.load_samples},
+        "models": {},
+    }
+    log(f"measuring the FMA peak ({', '.join(map(str, args.threads))} threads) ...")
+    # The peak is what the cores can do: flops per second of CPU time, robust to sharing.
+    try:
+        result["fma_probe"] = fma_peak(args.fma_seconds, args.fma_trials, args.threads)
+    except (OSError, subprocess.CalledProcessError) as exc:  # no gcc, or no AVX2/FMA
+        log(f"  the FMA probe failed, GFLOP/s are shown without a peak: {exc}")
+        result["fma_probe"] = {}
+    result["fma_peak_gflops"] = {t: p["cpu_gflops"] for t, p in result["fma_probe"].items()}
+    log("  " + ", ".join(f"{t} threads: {p['cpu_gflops']:.1f} GFLOP/s of CPU time, {p['gflops']:.1f} of wall time"
+                         for t, p in result["fma_probe"].items()))
+
+    for name in args.models:
+        path = ensure_export(args.cache, name, args.reexport)
+        desc = describe_model(path)
+        m = {"file": str(path), "file_mb": model_files_bytes(path) / 1e6, "gflop": desc["flops"] / 1e9,
+             "input": desc, "threads": {}}
+        result["models"][name] = m
+        m["engines"] = list(engines)
+        if len(engines) > 1:  # a model the engine under test cannot run yet: measure onnxruntime alone
+            err = try_engine(engines[0], path, desc)
+            if err:
+                log(f"{name}: {engines[0]} failed, measuring {REFERENCE} alone: {err}")
+                m["error"] = err
+                m["engines"] = [REFERENCE]
+        # Alternate which engine goes first from model to model.
+        order = m["engines"] if len(result["models"]) % 2 else m["engines"][::-1]
+        if args.load_samples > 0:
+            log(f"{name}: session creation and peak RSS, {args.load_samples} fresh processes per engine ...")
+            m["load"], info = measure_load(order, path, desc, args.load_samples)
+            result.setdefault("engine_info", {}).update(info)
+        for t in args.threads:
+            log(f"{name}: {t} thread(s) ...")
+            bg = BackgroundMeter()
+            if t == 1:
+                m["threads"][t], diffs = measure_one_process(
+                    order, path, desc, t, args.warmup, args.runs, args.seconds, bg)
+                m["output_diff"] = diffs
+            else:
+                m["threads"][t] = measure_bursts(order, path, desc, t, args.warmup, args.runs,
+                                                 args.seconds, args.burst, args.gap, bg)
+            m.setdefault("background_cores", {})[t] = bg.cores
+            for e in m["engines"]:
+                r = m["threads"][t][e]
+                r["median_ms"] = median(r["ms"])
+                r["median_cpu_ms"] = median(r["cpu_ms"])
+                r["gflops"] = m["gflop"] / (r["median_ms"] / 1e3)
+                p = result["fma_peak_gflops"].get(t)
+                r["peak_fraction"] = r["gflops"] / p if p else None
+            log("  " + ", ".join(f"{e} {m['threads'][t][e]['median_ms']:.1f} ms "
+                                 f"(CPU {m['threads'][t][e]['median_cpu_ms']:.1f} ms)" for e in m["engines"])
+                + f"; other processes used {_fmt(bg.cores, '.2f')} cores")
+    result["loadavg_end"] = os.getloadavg()
+    return result
+
+
+# ---- report -------------------------------------------------------------------
+
+def _fmt(x, spec=".1f", missing="–"):
+    return missing if x is None else format(x, spec)
+
+
+def _ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def markdown(result):
+    engines = result["engines"]
+    a = engines[0] if len(engines) > 1 else None
+    an = a or "tinycnn"  # column title
+    v = result["versions"]
+    peak = result["fma_peak_gflops"]
+    out = [
+        f"Measured {result['date']} on {result['cpu']} ({result['cores']} cores), "
+        + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".",
+        f"FMA peak (benchmarks/fma_peak.c, per second of CPU time): "
+        + (", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in peak.items())
+           or "not measured")
+        + f". Load average {result['loadavg_start'][0]:.2f} at start, {result['loadavg_end'][0]:.2f} at end.",
+        "",
+        f"| model | GFLOP | threads | {an} ms | onnxruntime ms | ratio | {an} GFLOP/s (% peak) "
+        "| onnxruntime GFLOP/s (% peak) | other processes (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def rate(r):
+        if r is None:
+            return "–"
+        frac = r.get("peak_fraction")
+        return f"{r['gflops']:.1f}" + ("" if frac is None else f" ({100 * frac:.0f}%)")
+
+    for name, m in result["models"].items():
+        for t, per in m["threads"].items():
+            ra, rb = per.get(a), per[REFERENCE]
+            ma = ra["median_ms"] if ra else None
+            out.append(f"| {TITLES.get(name, name)} | {m['gflop']:.2f} | {t} | {_fmt(ma)} "
+                       f"| {_fmt(rb['median_ms'])} | {_fmt(_ratio(ma, rb['median_ms']), '.2f')} "
+                       f"| {rate(ra)} | {rate(rb)} | {_fmt(m['background_cores'].get(t), '.2f')} |")
+    if any("load" in m for m in result["models"].values()):
+        out += ["",
+                f"| model | file MB | {an} load ms | onnxruntime load ms | ratio "
+                f"| {an} peak RSS MB (after import) | onnxruntime peak RSS MB (after import) | ratio |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, m in result["models"].items():
+            if "load" not in m:
+                continue
+            L = m["load"]
+            la = median(L[a]["load_ms"]) if a in L else None
+            lb = median(L[REFERENCE]["load_ms"])
+            sa = median(L[a]["maxrss_kb"]) / 1024 if a in L else None
+            sb = median(L[REFERENCE]["maxrss_kb"]) / 1024
+
+            def rss(e, total):  # the peak, and its growth from the moment before the session
+                if e not in L:
+                    return "–"
+                return f"{total:.0f} (+{total - median(L[e]['maxrss_kb_before_load']) / 1024:.0f})"
+
+            out.append(f"| {TITLES.get(name, name)} | {m['file_mb']:.0f} | {_fmt(la)} | {_fmt(lb)} "
+                       f"| {_fmt(_ratio(la, lb), '.2f')} | {rss(a, sa)} | {rss(REFERENCE, sb)} "
+                       f"| {_fmt(_ratio(sa, sb), '.2f')} |")
+    notes = []
+    for name, m in result["models"].items():
+        th = m["threads"]
+        if 1 in th and len(th) > 1:
+            t2 = max(th)
+            sp = {e: _ratio(th[1][e]["median_ms"], th[t2][e]["median_ms"]) for e in m["engines"]}
+            if name == "resnet50" or len(result["models"]) == 1:
+                notes.append(f"{TITLES.get(name, name)}, speedup of {t2} threads over 1: "
+                             + ", ".join(f"{e} {_fmt(sp[e], '.2f')}x" for e in m["engines"]) + ".")
+        if "error" in m:
+            notes.append(f"{an} could not run {TITLES.get(name, name)}: {m['error'].splitlines()[-1]}")
+        for d in m.get("output_diff", []):
+            if "error" in d or d["max_rel_diff"] > 1e-3:
+                notes.append(f"WARNING: {TITLES.get(name, name)} output {d['output']} differs from "
+                             f"onnxruntime: {d}.")
+    cpu1 = []
+    for name, m in result["models"].items():
+        per = m["threads"].get(1)
+        if per:
+            ca, cb = (per[a]["median_cpu_ms"] if a in per else None), per[REFERENCE]["median_cpu_ms"]
+            cpu1.append(f"{TITLES.get(name, name)} {_fmt(ca)} / {cb:.1f} = {_fmt(_ratio(ca, cb), '.2f')}")
+    if cpu1:
+        notes.append(f"1 thread, median process CPU time per run, {an} / onnxruntime ms (less sensitive to "
+                     "background load than wall time): " + "; ".join(cpu1) + ".")
+    diffs = [f"{TITLES.get(name, name)} {d['max_rel_diff']:.1e}" for name, m in result["models"].items()
+             for d in m.get("output_diff", []) if "max_rel_diff" in d]
+    if diffs:
+        notes.append(f"Largest difference of {an}'s output from onnxruntime's, relative to onnxruntime's "
+                     "largest |output|: " + "; ".join(diffs) + ".")
+    idle = [x for m in result["models"].values() for per in m["threads"].values()
+            for r in per.values() for x in r.get("idle_cpu_ms", [])]
+    if idle:
+        notes.append(f"While one engine ran a burst, the other's waiting process used at most "
+                     f"{max(idle):.1f} ms of CPU (median {median(idle):.1f} ms).")
+    if a:
+        notes.append(targets_line(result, a))
+    meth = result["method"]
+    count = (f"at least {meth['seconds']} s per model and thread count" if meth["seconds"]
+             else f"{meth['runs']} runs per engine")
+    many = ",".join(str(t) for t in sorted({t for m in result["models"].values() for t in m["threads"]}) if t > 1)
+    if meth.get("nice"):
+        notes.append(f"Timed processes ran at niceness {meth['nice']}.")
+    notes.append(
+        f"Medians of {count}, batch 1, fp32, models exported by models/ at opset {OPSET} (legacy exporter). "
+        "1 thread: both engines in one process, runs alternating. "
+        + (f"{many} threads: one process per engine, alternating bursts of {meth['burst']} runs (first run "
+           "of each burst discarded), one process computing at a time. " if many else "")
+        + "Load: session creation in fresh processes; peak RSS: VmHWM of a "
+        "fresh process after its first run (in brackets: its growth from just before the session was "
+        "created, i.e. without the interpreter, numpy and the engine's import). "
+        "GFLOP counts 2 x MACs of direct Conv and Gemm, so an engine that does fewer flops (Winograd) "
+        f"can exceed 100% of the peak. Ratio = {an} / onnxruntime. Other processes: cores they used while "
+        "ours computed (a shared machine makes numbers noisy); at 1 thread the second core is theirs, so "
+        "up to 1.0 there slows us only through shared caches and memory.")
+    return "\n".join(out + [""] + notes)
+
+
+def load_result(path):
+    """A --json file back into the form markdown() takes (JSON made the thread counts strings)."""
+    r = json.loads(Path(path).read_text())
+    r["fma_peak_gflops"] = {int(k): v for k, v in r["fma_peak_gflops"].items()}
+    for m in r["models"].values():
+        m["threads"] = {int(k): v for k, v in m["threads"].items()}
+        m["background_cores"] = {int(k): v for k, v in m.get("background_cores", {}).items()}
+    return r
+
+
+def targets_line(result, a):
+    """Which of issue 4's targets this run meets."""
+    met, missed = [], []
+
+    def check(label, value, limit, at_least=False):
+        if value is None:
+            return
+        ok = value >= limit if at_least else value <= limit
+        (met if ok else missed).append(f"{label} {value:.2f} (target {'>=' if at_least else '<='} {limit:.2f})")
+
+    for name, m in result["models"].items():
+        for t, per in m["threads"].items():
+            if a in per and name in RATIO_TARGETS:
+                check(f"{TITLES[name]} {t}t", _ratio(per[a]["median_ms"], per[REFERENCE]["median_ms"]),
+                      RATIO_TARGETS[name])
+    vgg = result["models"].get("vgg16", {}).get("load", {})
+    if a in vgg:
+        check("VGG-16 load", _ratio(median(vgg[a]["load_ms"]), median(vgg[REFERENCE]["load_ms"])),
+              VGG_LOAD_TARGET)
+        check("VGG-16 peak RSS", _ratio(median(vgg[a]["maxrss_kb"]), median(vgg[REFERENCE]["maxrss_kb"])),
+              VGG_RSS_TARGET)
+    r50 = result["models"].get("resnet50", {}).get("threads", {})
+    if 1 in r50 and 2 in r50 and a in r50[1] and a in r50[2]:
+        check("ResNet-50 2t speedup", _ratio(r50[1][a]["median_ms"], r50[2][a]["median_ms"]),
+              RESNET50_SPEEDUP_TARGET, at_least=True)
+    return (f"Issue 4 targets met ({len(met)}): " + ("; ".join(met) or "none")
+            + f". Missed ({len(missed)}): " + ("; ".join(missed) or "none") + ".")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=",".join(MODELS),
+                   help=f"comma-separated, from {', '.join(MODELS)} (default: all)")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: 1,2)")
+    p.add_argument("--runs", type=int, default=15, help="timed runs per engine and thread count (default 15)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="instead of --runs: alternate for this many seconds per model and thread count")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs per engine before timing (default 2)")
+    p.add_argument("--burst", type=int, default=5, help="timed runs per burst at >1 thread (default 5)")
+    p.add_argument("--gap", type=float, default=0.02,
+                   help="least pause between bursts, s; then wait until the last process is quiet (default 0.02)")
+    p.add_argument("--load-samples", type=int, default=3,
+                   help="fresh processes per engine for load time and peak RSS (default 3; 0 skips)")
+    p.add_argument("--cache", default="exports", help="folder of exported models (default ./exports/)")
+    p.add_argument("--reexport", action="store_true", help="export the models again")
+    p.add_argument("--quick", action="store_true",
+                   help="a fast, rough pass: 5 runs, bursts of 3, 1 load sample, short FMA probe")
+    p.add_argument("--json", metavar="FILE", help="also write every sample and setting as JSON")
+    p.add_argument("--render", metavar="FILE", help="print the Markdown of an earlier --json FILE; measure nothing")
+    p.add_argument("--nice", type=int, default=0,
+                   help="niceness of the timed processes; on a shared machine, -10 (needs root) "
+                        "gives them the cores ahead of other work (default 0)")
+    # For developing the harness: 'none' measures onnxruntime alone, 'onnxruntime' stands in for tinycnn.
+    p.add_argument("--engine-a", default="tinycnn", choices=["tinycnn", "onnxruntime", "none"],
+                   help=argparse.SUPPRESS)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for m in args.models:
+        if m not in MODELS:
+            p.error(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
+    args.threads = sorted({int(t) for t in args.threads.split(",")})
+    if not args.threads or min(args.threads) < 1:
+        p.error("--threads: positive integers, e.g. 1,2")
+    args.fma_seconds, args.fma_trials = 0.3, 3
+    if args.quick:
+        args.runs, args.burst, args.load_samples = 5, 3, min(args.load_samples, 1)
+        args.fma_seconds, args.fma_trials = 0.1, 2
+    if args.runs < 1 or args.burst < 1:
+        p.error("--runs and --burst must be at least 1")
+    return args
+
+
+def main(argv=None):
+    global NICE
+    args = parse_args(argv)
+    NICE = args.nice
+    if args.worker:
+        # Before any thread exists, so that every engine thread inherits it.
+        if args.nice:
+            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+            # With autogroup scheduling, niceness only ranks threads inside one session:
+            # the worker runs in its own session (start_new_session) and ranks that.
+            try:
+                with open("/proc/self/autogroup", "w") as f:
+                    f.write(str(args.nice))
+            except OSError:
+                pass
+        worker_main()
+        return 0
+    if args.render:
+        print(markdown(load_result(args.render)))
+        return 0
+    if args.engine_a == "tinycnn":
+        probe = subprocess.run([sys.executable, "-c", "import tinycnn; tinycnn.InferenceSession"],
+                               env=_worker_env(), capture_output=True, text=True)
+        if probe.returncode != 0:
+            raise SystemExit("bench.py: cannot use tinycnn.InferenceSession (build it in place with "
+                             "`python setup.py build_ext --inplace`, or install it):\n"
+                             + probe.stderr.strip().splitlines()[-1])
+    result = run_benchmark(args)
+    text = markdown(result)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+        log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

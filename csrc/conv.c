@@ -1,0 +1,370 @@
+/* 2-D convolution, NCHW float32: the reference, and the planned fast paths.
+ *
+ *   gemm:      y_g[Kg, OH*OW] = W_g[Kg, Cg*KH*KW] . im2col(x_g); the im2col is
+ *              folded into the B packing of the GEMM (a KC x NC block at a
+ *              time, from a zero-padded copy of the input so the gather needs
+ *              no bounds checks).
+ *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
+ *   depthwise: one input channel per output channel: a direct kernel.
+ * Weights are packed once (tc_conv2d_pack_f32); the algorithm is chosen once.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "conv_internal.h"
+#include "gemm_internal.h"
+
+#define TC_DW_FN tc_conv_dw_plane_portable
+#include "conv_dw_body.h"
+#undef TC_DW_FN
+
+int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow)
+{
+    if (p->C <= 0 || p->K <= 0 || p->KH <= 0 || p->KW <= 0 || p->sh <= 0 || p->sw <= 0 ||
+        p->dh <= 0 || p->dw <= 0 || p->group <= 0 || p->C % p->group || p->K % p->group ||
+        p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0 || h <= 0 || w <= 0)
+        return -1;
+    long eh = (long)h + p->pt + p->pb - (long)p->dh * (p->KH - 1) - 1;
+    long ew = (long)w + p->pl + p->pr - (long)p->dw * (p->KW - 1) - 1;
+    if (eh < 0 || ew < 0)
+        return -1;
+    *oh = (int)(eh / p->sh + 1);
+    *ow = (int)(ew / p->sw + 1);
+    return 0;
+}
+
+/* x: [N, C, H, W]  w: [K, C/group, KH, KW]  y: [N, K, OH, OW] */
+void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const float *x,
+                       const float *weight, const float *bias, const float *residual, int act,
+                       float *y)
+{
+    int OH, OW;
+    if (tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return;
+    const int Cg = p->C / p->group, Kg = p->K / p->group;
+    for (int b = 0; b < n; b++)
+        for (int k = 0; k < p->K; k++) {
+            const int g = k / Kg;
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    double s = bias ? bias[k] : 0.0;
+                    for (int c = 0; c < Cg; c++)
+                        for (int ki = 0; ki < p->KH; ki++) {
+                            int ih = oh * p->sh - p->pt + ki * p->dh;
+                            if (ih < 0 || ih >= h)
+                                continue;
+                            for (int kj = 0; kj < p->KW; kj++) {
+                                int iw = ow * p->sw - p->pl + kj * p->dw;
+                                if (iw < 0 || iw >= w)
+                                    continue;
+                                s += (double)x[(((size_t)b * p->C + g * Cg + c) * h + ih) * w + iw] *
+                                     weight[(((size_t)k * Cg + c) * p->KH + ki) * p->KW + kj];
+                            }
+                        }
+                    size_t o = (((size_t)b * p->K + k) * OH + oh) * OW + ow;
+                    if (residual)
+                        s += residual[o];
+                    if (act == TC_ACT_RELU && s < 0.0)
+                        s = 0.0;
+                    y[o] = (float)s;
+                }
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Planning                                                                 */
+/* ------------------------------------------------------------------------ */
+
+int tc_conv2d_choose_algo(const tc_conv2d_params *p)
+{
+    if (p->group > 1 && p->group == p->C)
+        return TC_CONV_ALGO_DEPTHWISE;
+    if (p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && !p->pt && !p->pl && !p->pb && !p->pr)
+        return TC_CONV_ALGO_1X1;
+    return TC_CONV_ALGO_GEMM;
+}
+
+static size_t group_pack_size(const tc_conv2d_params *p)
+{
+    return tc_gemm_pack_a_size(p->K / p->group, p->C / p->group * p->KH * p->KW);
+}
+
+size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
+{
+    if (algo == TC_CONV_ALGO_DEPTHWISE)
+        return (size_t)p->K * p->KH * p->KW;
+    return group_pack_size(p) * p->group;
+}
+
+/* weight: [K, C/group, KH, KW]  packed: per group, A panels of [K/group, C/group*KH*KW] */
+void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight, float *packed)
+{
+    if (algo == TC_CONV_ALGO_DEPTHWISE) {
+        memcpy(packed, weight, tc_conv2d_pack_size(p, algo) * sizeof(float));
+        return;
+    }
+    const int Kg = p->K / p->group, kdim = p->C / p->group * p->KH * p->KW;
+    for (int g = 0; g < p->group; g++)
+        tc_gemm_pack_a_f32(Kg, kdim, weight + (size_t)g * Kg * kdim, kdim, 0, 1.0f,
+                           packed + (size_t)g * group_pack_size(p));
+}
+
+static int has_pad(const tc_conv2d_params *p) { return p->pt || p->pl || p->pb || p->pr; }
+
+/* The GEMM path reads a zero-padded, phase-split copy of the input unless the
+ * conv has no pads and stride 1 (then it reads x itself). */
+static int needs_phase_copy(const tc_conv2d_params *p, int algo)
+{
+    return algo == TC_CONV_ALGO_GEMM && (has_pad(p) || p->sh > 1 || p->sw > 1);
+}
+
+size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
+                                int h, int w)
+{
+    int OH, OW;
+    (void)n;
+    if (tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return 0;
+    size_t hp = (size_t)h + p->pt + p->pb, wp = (size_t)w + p->pl + p->pr;
+    if (algo == TC_CONV_ALGO_DEPTHWISE) {
+        int T = ctx ? tc_pool_size(ctx->pool) : 1;
+        return (size_t)T * (hp * wp + (size_t)OW + 16);
+    }
+    size_t ws = tc_gemm_workspace_size(ctx);
+    if (needs_phase_copy(p, algo))
+        ws += (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
+    return ws;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Zero-padded copy of the input                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const float *x;
+    float *xp;
+    int h, w, hp, wp, pt, pl;
+} pad_job;
+
+/* x: [C, h, w] -> xp: [C, hp, wp], channels [begin, end) */
+static void pad_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const pad_job *j = (const pad_job *)varg;
+    (void)tid;
+    for (ptrdiff_t c = begin; c < end; c++) {
+        const float *src = j->x + (size_t)c * j->h * j->w;
+        float *dst = j->xp + (size_t)c * j->hp * j->wp;
+        memset(dst, 0, (size_t)j->pt * j->wp * sizeof(float));
+        for (int i = 0; i < j->h; i++) {
+            float *d = dst + (size_t)(j->pt + i) * j->wp;
+            memset(d, 0, (size_t)j->pl * sizeof(float));
+            memcpy(d + j->pl, src + (size_t)i * j->w, (size_t)j->w * sizeof(float));
+            memset(d + j->pl + j->w, 0, (size_t)(j->wp - j->pl - j->w) * sizeof(float));
+        }
+        size_t below = (size_t)(j->pt + j->h) * j->wp;
+        memset(dst + below, 0, ((size_t)j->hp * j->wp - below) * sizeof(float));
+    }
+}
+
+/* Zero-padded, phase-split copy for strided convolutions: padded pixel (r, c)
+ * goes to phase (r % sh, c % sw) at (r / sh, c / sw).  Tap (ki, kj) of output
+ * (oh, ow) then reads phase ((ki*dh) % sh, (kj*dw) % sw) at
+ * (oh + ki*dh / sh, ow + kj*dw / sw): a stride-1 problem, so the im2col
+ * packer copies contiguous runs instead of gathering.  Phases no tap reads are
+ * skipped. */
+typedef struct {
+    const float *x;
+    float *xp; /* [C][sh][sw][hph][wph] */
+    int h, w, pt, pl, sh, sw, hph, wph;
+    unsigned char used[64]; /* [sh*sw] when sh*sw <= 64, else all used */
+} phase_job;
+
+static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const phase_job *j = (const phase_job *)varg;
+    const size_t pplane = (size_t)j->hph * j->wph;
+    (void)tid;
+    for (ptrdiff_t c = begin; c < end; c++) {
+        const float *src = j->x + (size_t)c * j->h * j->w;
+        for (int pr = 0; pr < j->sh; pr++)
+            for (int pc = 0; pc < j->sw; pc++) {
+                int ph = pr * j->sw + pc;
+                if (ph < 64 && !j->used[ph])
+                    continue;
+                float *dst = j->xp + ((size_t)c * j->sh * j->sw + ph) * pplane;
+                /* padded column of phase column q: q*sw + pc; valid source columns */
+                int q0 = 0, q1 = j->wph; /* q with 0 <= q*sw + pc - pl < w */
+                while (q0 < j->wph && q0 * j->sw + pc - j->pl < 0)
+                    q0++;
+                while (q1 > q0 && (q1 - 1) * j->sw + pc - j->pl >= j->w)
+                    q1--;
+                for (int i = 0; i < j->hph; i++) {
+                    float *d = dst + (size_t)i * j->wph;
+                    int ih = i * j->sh + pr - j->pt;
+                    if (ih < 0 || ih >= j->h) {
+                        memset(d, 0, (size_t)j->wph * sizeof(float));
+                        continue;
+                    }
+                    const float *srow = src + (size_t)ih * j->w + pc - j->pl;
+                    for (int q = 0; q < q0; q++)
+                        d[q] = 0.0f;
+                    if (j->sw == 1) {
+                        memcpy(d + q0, srow + q0, (size_t)(q1 - q0) * sizeof(float));
+                    } else {
+                        for (int q = q0; q < q1; q++)
+                            d[q] = srow[(ptrdiff_t)q * j->sw];
+                    }
+                    for (int q = q1; q < j->wph; q++)
+                        d[q] = 0.0f;
+                }
+            }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* im2col folded into the B packing                                         */
+/* ------------------------------------------------------------------------ */
+
+#define TC_IM2COL_FN tc_pack_b_im2col_portable
+#include "conv_im2col_body.h"
+#undef TC_IM2COL_FN
+
+/* ------------------------------------------------------------------------ */
+/* Depthwise                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const tc_conv2d_params *p;
+    const float *x, *w, *bias, *residual;
+    float *y, *ws;
+    int h, wd, OH, OW, relu, avx2;
+    size_t ws_thread;
+} dw_job;
+
+/* items = (image, output channel) pairs */
+static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const dw_job *j = (const dw_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const int hp = j->h + p->pt + p->pb, wp = j->wd + p->pl + p->pr, mult = p->K / p->C;
+    float *xp = j->ws + (size_t)tid * j->ws_thread;
+    float *acc = xp + (size_t)hp * wp;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        int b = (int)(it / p->K), k = (int)(it % p->K), c = k / mult;
+        pad_job pj = {j->x + ((size_t)b * p->C + c) * j->h * j->wd, xp, j->h, j->wd, hp, wp, p->pt, p->pl};
+        pad_task(&pj, 0, 0, 1);
+        size_t o = ((size_t)b * p->K + k) * j->OH * j->OW;
+        const float *res = j->residual ? j->residual + o : NULL;
+        const float *wk = j->w + (size_t)k * p->KH * p->KW;
+        float bias = j->bias ? j->bias[k] : 0.0f;
+#ifdef TC_HAVE_AVX2_SOURCES
+        if (j->avx2) {
+            tc_conv_dw_plane_avx2(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res,
+                                  j->relu, j->OH, j->OW, acc, j->y + o);
+            continue;
+        }
+#endif
+        tc_conv_dw_plane_portable(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res,
+                                  j->relu, j->OH, j->OW, acc, j->y + o);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry point                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* x: [N, C, H, W]  packed: tc_conv2d_pack_f32  bias: [K] or NULL
+ * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW] */
+void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                   const float *x, const float *packed, const float *bias, const float *residual,
+                   int act, float *y, float *workspace)
+{
+    int OH, OW;
+    if (n <= 0 || tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return;
+    tc_pool *pool = ctx ? ctx->pool : NULL;
+    const size_t in_img = (size_t)p->C * h * w, out_img = (size_t)p->K * OH * OW;
+
+    if (algo == TC_CONV_ALGO_DEPTHWISE) {
+        int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
+        dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act == TC_ACT_RELU,
+                    ctx && ctx->isa == TC_ISA_AVX2, (size_t)hp * wp + OW + 16};
+        tc_parallel_for(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
+        return;
+    }
+
+    const int Cg = p->C / p->group, Kg = p->K / p->group;
+    const int N = OH * OW, kdim = Cg * p->KH * p->KW;
+    const int phased = needs_phase_copy(p, algo);
+    const int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
+    /* geometry of what the packer reads: phase planes, or x itself */
+    const int sh = phased ? p->sh : 1, sw = phased ? p->sw : 1;
+    const int hph = (hp + sh - 1) / sh, wph = (wp + sw - 1) / sw;
+    const size_t pplane = (size_t)hph * wph, cstride = pplane * sh * sw;
+    float *xpad = workspace;
+    float *gemm_ws = phased ? workspace + (size_t)p->C * cstride : workspace;
+    phase_job pj;
+    memset(&pj, 0, sizeof(pj));
+    if (phased) {
+        pj.h = h, pj.w = w, pj.pt = p->pt, pj.pl = p->pl, pj.sh = sh, pj.sw = sw;
+        pj.hph = hph, pj.wph = wph, pj.xp = xpad;
+        if (sh * sw > 64)
+            memset(pj.used, 1, sizeof(pj.used));
+        for (int ki = 0; ki < p->KH; ki++)
+            for (int kj = 0; kj < p->KW; kj++) {
+                int ph = (ki * p->dh % sh) * sw + kj * p->dw % sw;
+                if (ph < 64)
+                    pj.used[ph] = 1;
+            }
+    }
+
+    for (int b = 0; b < n; b++) {
+        const float *xs = x + b * in_img;
+        if (phased) {
+            pj.x = xs;
+            tc_parallel_for(pool, p->C, 8, phase_task, &pj);
+            xs = xpad;
+        }
+        for (int g = 0; g < p->group; g++) {
+            tc_im2col_b ib;
+            tc_dense_b db;
+            tc_gemm_op op;
+            memset(&op, 0, sizeof(op));
+            op.M = Kg;
+            op.N = N;
+            op.K = kdim;
+            op.a_packed = packed + (size_t)g * group_pack_size(p);
+            if (algo == TC_CONV_ALGO_1X1) {
+                db.B = xs + (size_t)g * Cg * h * w;
+                db.ldb = (ptrdiff_t)h * w;
+                db.trans = 0;
+                op.pack_b = tc_pack_b_rowmajor;
+                op.b_arg = &db;
+            } else {
+                ib.x = phased ? xs + (size_t)g * Cg * cstride : xs + (size_t)g * Cg * h * w;
+                ib.cstride = phased ? cstride : (size_t)h * w;
+                ib.pplane = pplane;
+                ib.wp = phased ? wph : w;
+                ib.OW = OW;
+                ib.KH = p->KH;
+                ib.KW = p->KW;
+                ib.sh = sh;
+                ib.sw = sw;
+                ib.dh = p->dh;
+                ib.dw = p->dw;
+                op.pack_b = tc_pack_b_im2col_portable;
+#ifdef TC_HAVE_AVX2_SOURCES
+                if (ctx && ctx->isa == TC_ISA_AVX2)
+                    op.pack_b = tc_pack_b_im2col_avx2;
+#endif
+                op.b_arg = &ib;
+            }
+            op.C = y + b * out_img + (size_t)g * Kg * N;
+            op.ldc = N;
+            op.epi.bias = bias ? bias + (size_t)g * Kg : NULL;
+            op.epi.residual = residual ? residual + b * out_img + (size_t)g * Kg * N : NULL;
+            op.epi.ldr = N;
+            op.epi.act = act;
+            tc_gemm_run(ctx, &op, gemm_ws);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/* Body of the im2col B packer, included by conv.c (portable) and conv_avx2.c
+ * (same C compiled with -mavx2 -mfma: the fixed-length copies and the stride-2
+ * gathers vectorize).  Defines one function named TC_IM2COL_FN.
+ * Needs gemm_internal.h (NR, TC_GEMM_KC) and conv_internal.h (tc_im2col_b). */
+#include <string.h>
+
+/* dst[ceil(nc/NR)][kc][NR]: rows k = (c, ki, kj) of [k0, k0+kc), columns
+ * n = (oh, ow) of [n0, n0+nc).  The input is phase split (see conv.c), so
+ * every tap is a stride-1 window: scratch caches each row's offset (rebuilt
+ * when new_k); the 16 columns of a panel are runs within one output row: one
+ * run of 16 is a fixed-size copy, a panel straddling output rows is two or
+ * more shorter copies. */
+void TC_IM2COL_FN(const void *varg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
+                  int new_k)
+{
+    const tc_im2col_b *g = (const tc_im2col_b *)varg;
+    ptrdiff_t *koff = (ptrdiff_t *)scratch; /* [KC] */
+    if (new_k) {
+        int khw = g->KH * g->KW, c = k0 / khw, r = k0 % khw, ki = r / g->KW, kj = r % g->KW;
+        for (int kk = 0; kk < kc; kk++) {
+            int ty = ki * g->dh, tx = kj * g->dw;
+            koff[kk] = (ptrdiff_t)c * g->cstride +
+                       (ptrdiff_t)((ty % g->sh) * g->sw + tx % g->sw) * g->pplane +
+                       (ptrdiff_t)(ty / g->sh) * g->wp + tx / g->sw;
+            if (++kj == g->KW) {
+                kj = 0;
+                if (++ki == g->KH) {
+                    ki = 0;
+                    c++;
+                }
+            }
+        }
+    }
+    int oh = n0 / g->OW, ow = n0 % g->OW;
+    for (int j0 = 0; j0 < nc; j0 += NR, dst += (size_t)kc * NR) {
+        const int nr = nc - j0 < NR ? nc - j0 : NR;
+        /* runs of this panel: [rj[r], rj[r+1]) from src offset rb[r] */
+        int rj[NR + 1], nruns = 0;
+        ptrdiff_t rb[NR];
+        for (int j = 0; j < nr;) {
+            int len = g->OW - ow < nr - j ? g->OW - ow : nr - j;
+            rj[nruns] = j;
+            rb[nruns++] = (ptrdiff_t)oh * g->wp + ow;
+            j += len;
+            ow += len;
+            if (ow == g->OW) {
+                ow = 0;
+                oh++;
+            }
+        }
+        rj[nruns] = nr;
+        if (nruns == 1 && nr == NR) {
+            const float *src = g->x + rb[0];
+            for (int kk = 0; kk < kc; kk++)
+                memcpy(dst + (size_t)kk * NR, src + koff[kk], NR * sizeof(float));
+            continue;
+        }
+        for (int kk = 0; kk < kc; kk++) {
+            const float *s = g->x + koff[kk];
+            float *d = dst + (size_t)kk * NR;
+            for (int r = 0; r < nruns; r++) {
+                const float *sr = s + rb[r] - rj[r];
+                for (int j = rj[r]; j < rj[r + 1]; j++)
+                    d[j] = sr[j];
+            }
+            for (int j = nr; j < NR; j++)
+                d[j] = 0.0f;
+        }
+    }
+}

@@ -1,0 +1,511 @@
+/* Packed single-precision GEMM: portable micro-kernel, packing, the blocked
+ * multi-threaded driver, BLAS-shaped sgemm and the dense (Linear) layer.
+ *
+ * Loop nest of one thread's block of C (BLIS order):
+ *   for nc block of columns (NC)         B block lives in L2/L3
+ *     for kc block of depth (KC)         pack B[kc, nc] (or use prepacked panels)
+ *       for mc block of rows (MC)        A block lives in L2
+ *         for each NR column panel       B micro-panel lives in L1
+ *           for each MR row panel        micro-kernel: MR x NR tile in registers
+ * Threads get static (row range x column range) rectangles of C.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gemm_internal.h"
+
+/* ------------------------------------------------------------------------ */
+/* Micro-kernel (portable) and the shared scalar epilogue                   */
+/* ------------------------------------------------------------------------ */
+
+void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, int flags,
+                   const tc_tile_epi *e)
+{
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        const float *ai = acc + i * NR;
+        const float *ri = e->residual ? e->residual + i * e->ldr : NULL;
+        float bi = e->bias ? e->bias[i] : 0.0f;
+        for (int j = 0; j < nr; j++) {
+            float v = ai[j];
+            if (flags & TC_UK_FIRST) {
+                if (flags & TC_UK_ACCUM)
+                    v += ci[j];
+                v += bi;
+                if (e->col_bias)
+                    v += e->col_bias[j];
+                if (ri)
+                    v += ri[j];
+            } else {
+                v += ci[j];
+            }
+            if ((flags & TC_UK_LAST) && e->relu)
+                v = v > 0.0f ? v : 0.0f;
+            ci[j] = v;
+        }
+    }
+}
+
+/* a: [kc][MR]  b: [kc][NR]  c: [mr, nr] (leading dimension ldc) */
+void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e)
+{
+    float acc[MR * NR];
+    memset(acc, 0, sizeof(acc));
+    for (int k = 0; k < kc; k++) {
+        for (int i = 0; i < MR; i++) {
+            float ai = a[i];
+            float *acci = acc + i * NR;
+            for (int j = 0; j < NR; j++)
+                acci[j] += ai * b[j];
+        }
+        a += MR;
+        b += NR;
+    }
+    tc_tile_store(acc, c, ldc, mr, nr, flags, e);
+}
+
+/* packed: B panels [ceil(N/NR)][K][NR]  a: [K]  y: [N] */
+void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0, int p1, int N,
+                             const float *bias, int relu, float *y)
+{
+    for (int p = p0; p < p1; p++) {
+        const float *b = packed + (size_t)p * K * NR;
+        float acc[NR];
+        memset(acc, 0, sizeof(acc));
+        for (int k = 0; k < K; k++) {
+            float ak = a[k];
+            for (int j = 0; j < NR; j++)
+                acc[j] += ak * b[j];
+            b += NR;
+        }
+        int n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
+        for (int j = 0; j < nr; j++) {
+            float v = acc[j] + (bias ? bias[n0 + j] : 0.0f);
+            if (relu)
+                v = v > 0.0f ? v : 0.0f;
+            y[n0 + j] = v;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Packing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+size_t tc_gemm_pack_a_size(int M, int K) { return (size_t)((M + MR - 1) / MR) * MR * (size_t)K; }
+
+size_t tc_gemm_pack_b_size(int K, int N) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+
+typedef struct {
+    const float *A;
+    ptrdiff_t lda;
+    int trans;
+    float alpha;
+} rowmajor_a;
+
+/* dst[ceil(mc/MR)][kc][MR] = alpha * A[m0.., k0..] (zero rows past mc) */
+static void pack_a_rowmajor(const void *varg, int m0, int mc, int k0, int kc, float *dst)
+{
+    const rowmajor_a *g = (const rowmajor_a *)varg;
+    for (int i0 = 0; i0 < mc; i0 += MR) {
+        int mr = mc - i0 < MR ? mc - i0 : MR;
+        for (int k = 0; k < kc; k++) {
+            float *d = dst + k * MR;
+            for (int i = 0; i < mr; i++) {
+                ptrdiff_t m = m0 + i0 + i, kk = k0 + k;
+                d[i] = g->alpha * (g->trans ? g->A[kk * g->lda + m] : g->A[m * g->lda + kk]);
+            }
+            for (int i = mr; i < MR; i++)
+                d[i] = 0.0f;
+        }
+        dst += (size_t)kc * MR;
+    }
+}
+
+/* dst[ceil(nc/NR)][kc][NR] = B[k0.., n0..] (zero columns past nc) */
+void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
+                        int new_k)
+{
+    const tc_dense_b *g = (const tc_dense_b *)varg;
+    (void)scratch;
+    (void)new_k;
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        int nr = nc - j0 < NR ? nc - j0 : NR;
+        if (!g->trans) {
+            const float *src = g->B + (ptrdiff_t)k0 * g->ldb + n0 + j0;
+            for (int k = 0; k < kc; k++) {
+                float *d = dst + k * NR;
+                const float *s = src + (ptrdiff_t)k * g->ldb;
+                if (nr == NR) {
+                    memcpy(d, s, NR * sizeof(float));
+                } else {
+                    for (int j = 0; j < nr; j++)
+                        d[j] = s[j];
+                    for (int j = nr; j < NR; j++)
+                        d[j] = 0.0f;
+                }
+            }
+        } else {
+            /* B stored [N, K]: walk each stored row once, scatter into the panel */
+            for (int j = 0; j < NR; j++) {
+                if (j < nr) {
+                    const float *s = g->B + (ptrdiff_t)(n0 + j0 + j) * g->ldb + k0;
+                    for (int k = 0; k < kc; k++)
+                        dst[k * NR + j] = s[k];
+                } else {
+                    for (int k = 0; k < kc; k++)
+                        dst[k * NR + j] = 0.0f;
+                }
+            }
+        }
+        dst += (size_t)kc * NR;
+    }
+}
+
+/* A: [M, K] (trans_a: [K, M])  packed: [ceil(M/MR)][K][MR] */
+void tc_gemm_pack_a_f32(int M, int K, const float *A, ptrdiff_t lda, int trans_a, float alpha,
+                        float *packed)
+{
+    rowmajor_a g = {A, lda, trans_a, alpha};
+    for (int m0 = 0; m0 < M; m0 += MR) {
+        int mc = M - m0 < MR ? M - m0 : MR;
+        pack_a_rowmajor(&g, m0, mc, 0, K, packed + (size_t)(m0 / MR) * K * MR);
+    }
+}
+
+/* B: [K, N] (trans_b: [N, K])  packed: [ceil(N/NR)][K][NR] */
+void tc_gemm_pack_b_f32(int K, int N, const float *B, ptrdiff_t ldb, int trans_b, float *packed)
+{
+    tc_dense_b g = {B, ldb, trans_b};
+    for (int n0 = 0; n0 < N; n0 += NR) {
+        int nc = N - n0 < NR ? N - n0 : NR;
+        tc_pack_b_rowmajor(&g, 0, K, n0, nc, packed + (size_t)(n0 / NR) * K * NR, NULL, 1);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Blocked, threaded driver                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int ctx_threads(const tc_ctx *ctx) { return ctx ? tc_pool_size(ctx->pool) : 1; }
+
+size_t tc_gemm_workspace_size(const tc_ctx *ctx)
+{
+    return (size_t)ctx_threads(ctx) * TC_GEMM_WS_THREAD + 16;
+}
+
+static tc_ukernel_fn pick_ukernel(const tc_ctx *ctx)
+{
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (ctx && ctx->isa == TC_ISA_AVX2)
+        return tc_ukernel_6x16_avx2;
+#endif
+    (void)ctx;
+    return tc_ukernel_6x16_portable;
+}
+
+static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+typedef struct {
+    const tc_gemm_op *op;
+    tc_ukernel_fn uk;
+    float *ws;
+    int tm, tn; /* thread grid: tm row ranges x tn column ranges */
+    int mp, np; /* number of MR row panels / NR column panels */
+} gemm_job;
+
+static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, float *wsa, float *wsb,
+                       void *scratch)
+{
+    const tc_gemm_op *op = job->op;
+    const int K = op->K;
+    const tc_epilogue *epi = &op->epi;
+    for (int nc0 = n0; nc0 < n1; nc0 += TC_GEMM_NC) {
+        int nc = n1 - nc0 < TC_GEMM_NC ? n1 - nc0 : TC_GEMM_NC;
+        for (int kc0 = 0; kc0 < K; kc0 += TC_GEMM_KC) {
+            int kc = K - kc0 < TC_GEMM_KC ? K - kc0 : TC_GEMM_KC;
+            int flags = (kc0 == 0 ? TC_UK_FIRST | (op->accumulate ? TC_UK_ACCUM : 0) : 0) |
+                        (kc0 + kc >= K ? TC_UK_LAST : 0);
+            const float *bbase;
+            size_t bstride;
+            if (op->b_packed) {
+                bbase = op->b_packed + (size_t)(nc0 / NR) * K * NR + (size_t)kc0 * NR;
+                bstride = (size_t)K * NR;
+            } else {
+                bbase = wsb;
+                bstride = (size_t)kc * NR;
+            }
+            for (int mc0 = m0; mc0 < m1; mc0 += TC_GEMM_MC) {
+                int mc = m1 - mc0 < TC_GEMM_MC ? m1 - mc0 : TC_GEMM_MC;
+                const float *abase;
+                size_t astride;
+                if (op->a_packed) {
+                    abase = op->a_packed + (size_t)(mc0 / MR) * K * MR + (size_t)kc0 * MR;
+                    astride = (size_t)K * MR;
+                } else {
+                    op->pack_a(op->a_arg, mc0, mc, kc0, kc, wsa);
+                    abase = wsa;
+                    astride = (size_t)kc * MR;
+                }
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    const float *b = bbase + (size_t)(jr / NR) * bstride;
+                    /* pack each B micro-panel just before its first use: it is
+                     * then in L1 for the whole sweep over the A panels */
+                    if (!op->b_packed && mc0 == m0)
+                        op->pack_b(op->b_arg, kc0, kc, nc0 + jr, nr, (float *)b, scratch, jr == 0);
+                    int n = nc0 + jr;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        int m = mc0 + ir;
+                        tc_tile_epi te;
+                        te.bias = epi->bias ? epi->bias + m : NULL;
+                        te.col_bias = epi->col_bias ? epi->col_bias + n : NULL;
+                        te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
+                        te.ldr = epi->ldr;
+                        te.relu = epi->act == TC_ACT_RELU;
+                        job->uk(kc, abase + (size_t)(ir / MR) * astride, b,
+                                op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void gemm_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const gemm_job *job = (const gemm_job *)varg;
+    const tc_gemm_op *op = job->op;
+    float *ws = align64(job->ws + (size_t)tid * TC_GEMM_WS_THREAD);
+    float *wsb = ws, *wsa = ws + TC_GEMM_WS_B, *scratch = wsa + TC_GEMM_WS_A;
+    for (ptrdiff_t t = begin; t < end; t++) {
+        int im = (int)(t / job->tn), in = (int)(t % job->tn);
+        int pm0 = (int)((long)job->mp * im / job->tm), pm1 = (int)((long)job->mp * (im + 1) / job->tm);
+        int pn0 = (int)((long)job->np * in / job->tn), pn1 = (int)((long)job->np * (in + 1) / job->tn);
+        int m0 = pm0 * MR, m1 = pm1 * MR < op->M ? pm1 * MR : op->M;
+        int n0 = pn0 * NR, n1 = pn1 * NR < op->N ? pn1 * NR : op->N;
+        if (m0 < m1 && n0 < n1)
+            gemm_block(job, m0, m1, n0, n1, wsa, wsb, scratch);
+    }
+}
+
+/* C = epilogue(0) when K == 0 */
+static void gemm_empty_k(const tc_gemm_op *op)
+{
+    const tc_epilogue *e = &op->epi;
+    for (int m = 0; m < op->M; m++)
+        for (int n = 0; n < op->N; n++) {
+            float *c = op->C + m * op->ldc + n;
+            float v = op->accumulate ? *c : 0.0f;
+            if (e->bias)
+                v += e->bias[m];
+            if (e->col_bias)
+                v += e->col_bias[n];
+            if (e->residual)
+                v += e->residual[m * e->ldr + n];
+            if (e->act == TC_ACT_RELU)
+                v = v > 0.0f ? v : 0.0f;
+            *c = v;
+        }
+}
+
+void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
+{
+    if (op->M <= 0 || op->N <= 0)
+        return;
+    if (op->K <= 0) {
+        gemm_empty_k(op);
+        return;
+    }
+    gemm_job job;
+    job.op = op;
+    job.uk = pick_ukernel(ctx);
+    job.ws = workspace;
+    job.mp = (op->M + MR - 1) / MR;
+    job.np = (op->N + NR - 1) / NR;
+    int T = ctx_threads(ctx);
+    double flops = 2.0 * op->M * op->N * op->K;
+    if (flops < 2e5)
+        T = 1;
+    /* Pick the thread grid minimising the largest rectangle, counting the
+     * B packing that every row range repeats. */
+    int best_tm = 1, best_tn = 1;
+    double best = -1.0;
+    for (int tm = 1; tm <= T; tm++) {
+        if (T % tm)
+            continue;
+        int tn = T / tm;
+        if (tm > job.mp || tn > job.np)
+            continue;
+        double rows = (double)((job.mp + tm - 1) / tm) * MR;
+        double cols = (double)((job.np + tn - 1) / tn) * NR;
+        double cost = rows * cols + 4.0 * cols + (op->a_packed ? 0.0 : 4.0 * rows);
+        if (best < 0 || cost < best) {
+            best = cost;
+            best_tm = tm;
+            best_tn = tn;
+        }
+    }
+    job.tm = best_tm;
+    job.tn = best_tn;
+    if (best_tm * best_tn == 1)
+        gemm_task(&job, 0, 0, 1);
+    else
+        tc_parallel_for(ctx->pool, (ptrdiff_t)best_tm * best_tn, 1, gemm_task, &job);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public drivers                                                           */
+/* ------------------------------------------------------------------------ */
+
+static tc_epilogue epi_or_none(const tc_epilogue *epi)
+{
+    tc_epilogue e;
+    if (epi)
+        return *epi;
+    memset(&e, 0, sizeof(e));
+    return e;
+}
+
+/* packed_a: [ceil(M/MR)][K][MR]  B: [K, N] (ldb)  C: [M, N] (ldc) */
+void tc_gemm_packed_a_f32(const tc_ctx *ctx, int M, int N, int K, const float *packed_a,
+                          const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
+                          const tc_epilogue *epi, float *workspace)
+{
+    tc_dense_b gb = {B, ldb, 0};
+    tc_gemm_op op;
+    memset(&op, 0, sizeof(op));
+    op.M = M;
+    op.N = N;
+    op.K = K;
+    op.a_packed = packed_a;
+    op.pack_b = tc_pack_b_rowmajor;
+    op.b_arg = &gb;
+    op.C = C;
+    op.ldc = ldc;
+    op.accumulate = accumulate;
+    op.epi = epi_or_none(epi);
+    tc_gemm_run(ctx, &op, workspace);
+}
+
+/* A: [M, K] (lda)  packed_b: [ceil(N/NR)][K][NR]  C: [M, N] (ldc) */
+void tc_gemm_packed_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A, ptrdiff_t lda,
+                          const float *packed_b, float *C, ptrdiff_t ldc, int accumulate,
+                          const tc_epilogue *epi, float *workspace)
+{
+    rowmajor_a ga = {A, lda, 0, 1.0f};
+    tc_gemm_op op;
+    memset(&op, 0, sizeof(op));
+    op.M = M;
+    op.N = N;
+    op.K = K;
+    op.pack_a = pack_a_rowmajor;
+    op.a_arg = &ga;
+    op.b_packed = packed_b;
+    op.C = C;
+    op.ldc = ldc;
+    op.accumulate = accumulate;
+    op.epi = epi_or_none(epi);
+    tc_gemm_run(ctx, &op, workspace);
+}
+
+/* op(A): [M, K]  op(B): [K, N]  C: [M, N] */
+int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                 ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                 const tc_ctx *ctx)
+{
+    if (M <= 0 || N <= 0)
+        return 0;
+    if (beta != 0.0f && beta != 1.0f) {
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++)
+                C[m * ldc + n] *= beta;
+    }
+    if (K <= 0 || alpha == 0.0f) {
+        if (beta == 0.0f)
+            for (int m = 0; m < M; m++)
+                memset(C + m * ldc, 0, (size_t)N * sizeof(float));
+        return 0;
+    }
+    float *ws = (float *)malloc(tc_gemm_workspace_size(ctx) * sizeof(float));
+    if (!ws)
+        return -1;
+    rowmajor_a ga = {A, lda, trans_a, alpha};
+    tc_dense_b gb = {B, ldb, trans_b};
+    tc_gemm_op op;
+    memset(&op, 0, sizeof(op));
+    op.M = M;
+    op.N = N;
+    op.K = K;
+    op.pack_a = pack_a_rowmajor;
+    op.a_arg = &ga;
+    op.pack_b = tc_pack_b_rowmajor;
+    op.b_arg = &gb;
+    op.C = C;
+    op.ldc = ldc;
+    op.accumulate = beta != 0.0f;
+    tc_gemm_run(ctx, &op, ws);
+    free(ws);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dense layer                                                              */
+/* ------------------------------------------------------------------------ */
+
+size_t tc_dense_pack_size(int K, int Nout) { return tc_gemm_pack_b_size(K, Nout); }
+
+/* weight: [Nout, K] (trans_b) or [K, Nout]  packed: B = W^T as [ceil(Nout/NR)][K][NR] */
+void tc_dense_pack_f32(int K, int Nout, const float *weight, int trans_b, float *packed)
+{
+    tc_gemm_pack_b_f32(K, Nout, weight, trans_b ? K : Nout, trans_b, packed);
+}
+
+size_t tc_dense_workspace_size(const tc_ctx *ctx, int M, int K, int Nout)
+{
+    (void)K;
+    (void)Nout;
+    return M <= 1 ? 0 : tc_gemm_workspace_size(ctx);
+}
+
+typedef struct {
+    int K, N, relu, avx2;
+    const float *a, *packed, *bias;
+    float *y;
+} gemv_job;
+
+static void gemv_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const gemv_job *g = (const gemv_job *)varg;
+    (void)tid;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (g->avx2) {
+        tc_gemv_panels_avx2(g->K, g->a, g->packed, (int)begin, (int)end, g->N, g->bias, g->relu, g->y);
+        return;
+    }
+#endif
+    tc_gemv_panels_portable(g->K, g->a, g->packed, (int)begin, (int)end, g->N, g->bias, g->relu, g->y);
+}
+
+/* a: [M, K]  packed: from tc_dense_pack_f32  bias: [Nout] or NULL  y: [M, Nout] */
+void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, const float *packed,
+                  const float *bias, int act, float *y, float *workspace)
+{
+    if (M <= 0 || Nout <= 0)
+        return;
+    if (M == 1 && K > 0) {
+        /* GEMV: memory-bound, stream each B panel once, threads over panels */
+        gemv_job g = {K, Nout, act == TC_ACT_RELU, ctx && ctx->isa == TC_ISA_AVX2, a, packed, bias, y};
+        int np = (Nout + NR - 1) / NR;
+        ptrdiff_t grain = (ptrdiff_t)(65536 / ((size_t)K * NR) + 1);
+        tc_parallel_for(ctx ? ctx->pool : NULL, np, grain, gemv_task, &g);
+        return;
+    }
+    tc_epilogue e;
+    memset(&e, 0, sizeof(e));
+    e.col_bias = bias;
+    e.act = act;
+    tc_gemm_packed_b_f32(ctx, M, Nout, K, a, K, packed, y, Nout, 0, &e, workspace);
+}

@@ -1,0 +1,103 @@
+/* Private to gemm.c, gemm_avx2.c, conv.c, conv_avx2.c: blocking constants,
+ * micro-kernel signature and the generic blocked GEMM driver. */
+#ifndef TC_GEMM_INTERNAL_H
+#define TC_GEMM_INTERNAL_H
+
+#include "tinycnn.h"
+
+#define MR TC_GEMM_MR
+#define NR TC_GEMM_NR
+
+/* Cache blocking (32 KiB L1d, 512 KiB L2 per core): a B micro-panel KC x NR
+ * (16 KiB) stays in L1 while MC/MR A micro-panels stream from L2; the A block
+ * MC x KC (144 KiB) stays in L2 across the NC/NR B micro-panels. */
+#ifndef TC_GEMM_KC
+#define TC_GEMM_KC 256
+#endif
+#ifndef TC_GEMM_MC
+#define TC_GEMM_MC 144
+#endif
+#ifndef TC_GEMM_NC
+#define TC_GEMM_NC 512
+#endif
+
+/* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
+#define TC_GEMM_WS_B ((size_t)TC_GEMM_KC * TC_GEMM_NC)
+#define TC_GEMM_WS_A ((size_t)TC_GEMM_MC * TC_GEMM_KC)
+#define TC_GEMM_WS_SCRATCH (2 * (size_t)TC_GEMM_KC + TC_GEMM_NC + 64)
+#define TC_GEMM_WS_THREAD (TC_GEMM_WS_B + TC_GEMM_WS_A + TC_GEMM_WS_SCRATCH + 32)
+
+/* micro-kernel flags */
+#define TC_UK_FIRST 1 /* first K block: add C_old if accumulate, bias, residual */
+#define TC_UK_LAST 2  /* last K block: apply the activation */
+#define TC_UK_ACCUM 4 /* with FIRST: C_old is part of the sum */
+
+/* Epilogue pointers already offset to the tile's first row / element. */
+typedef struct tc_tile_epi {
+    const float *bias;     /* [mr] or NULL */
+    const float *col_bias; /* [nr] or NULL */
+    const float *residual; /* [mr, ldr] or NULL */
+    ptrdiff_t ldr;
+    int relu;
+} tc_tile_epi;
+
+/* C[mr, nr] (+)= a[kc][MR] . b[kc][NR], then the epilogue per flags.
+ * Panels are full (zero padded); only mr x nr elements of C are touched. */
+typedef void (*tc_ukernel_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e);
+
+void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e);
+#ifdef TC_HAVE_AVX2_SOURCES
+void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
+                          int nr, int flags, const tc_tile_epi *e);
+void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
+                        const float *bias, int relu, float *y);
+#endif
+
+/* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1). */
+void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0, int p1, int N,
+                             const float *bias, int relu, float *y);
+
+/* Scalar epilogue + store of an accumulator tile acc[MR][NR]: shared by the
+ * kernels for partial tiles. */
+void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, int flags,
+                   const tc_tile_epi *e);
+
+/* Packs the B block rows [k0, k0+kc) x columns [n0, n0+nc) into
+ * dst[ceil(nc/NR)][kc][NR] (zero padded).  scratch: TC_GEMM_WS_SCRATCH floats
+ * private to the thread; new_k is 1 on the first call for a given [k0, k0+kc)
+ * (the driver packs one NR panel at a time, right before the kernel uses it,
+ * so packers may cache per-row tables in scratch between calls). */
+typedef void (*tc_pack_b_fn)(const void *arg, int k0, int kc, int n0, int nc, float *dst,
+                             void *scratch, int new_k);
+/* Packs A rows [m0, m0+mc) x [k0, k0+kc) into dst[ceil(mc/MR)][kc][MR]. */
+typedef void (*tc_pack_a_fn)(const void *arg, int m0, int mc, int k0, int kc, float *dst);
+
+typedef struct tc_gemm_op {
+    int M, N, K;
+    const float *a_packed; /* full-K panels, or NULL: use pack_a */
+    tc_pack_a_fn pack_a;
+    const void *a_arg;
+    const float *b_packed; /* full-K panels, or NULL: use pack_b */
+    tc_pack_b_fn pack_b;
+    const void *b_arg;
+    float *C;
+    ptrdiff_t ldc;
+    int accumulate;
+    tc_epilogue epi;
+} tc_gemm_op;
+
+/* Runs op on ctx's threads; workspace: tc_gemm_workspace_size(ctx) floats. */
+void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace);
+
+/* Row-major B [K, N] packer; arg is a tc_dense_b. */
+typedef struct tc_dense_b {
+    const float *B;
+    ptrdiff_t ldb;
+    int trans;
+} tc_dense_b;
+void tc_pack_b_rowmajor(const void *arg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
+                        int new_k);
+
+#endif

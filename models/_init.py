@@ -1,0 +1,119 @@
+"""Deterministic, data-calibrated random initialisation for the zoo.
+
+Plain Kaiming init on a deep ReLU network without batch norm gives activations that
+drift to a common direction (every input ends up with the same top-1 class), and
+BatchNorm layers left at their defaults (mean 0, var 1, weight 1, bias 0) make
+conv+BN folding a no-op that tests nothing.  So after a Kaiming-style init we run one
+small random batch through the network and, layer by layer (in a single pass, via
+forward hooks), rescale each layer so that its output is roughly zero-mean, unit-variance
+per channel:
+
+- a Conv/Linear *with* bias that is not followed by BatchNorm gets its weight and bias
+  rescaled (data-dependent init, like LSUV);
+- a BatchNorm gets running_mean/running_var close to (but deliberately not equal to) the
+  statistics it sees, and random weight/bias away from 1/0.
+
+Everything draws from one ``torch.Generator`` seeded by the caller, so a (model, seed)
+pair always gives the same weights on the same torch version.
+"""
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+__all__ = ["init_model"]
+
+# Calibrate on what the tests feed: N(0, 1) images at 224x224.
+CALIBRATION_BATCH = 2
+CALIBRATION_SIZE = 224
+
+
+def _kaiming_(tensor, gain, generator):
+    fan_in = tensor[0].numel()
+    with torch.no_grad():
+        tensor.normal_(0.0, gain / math.sqrt(fan_in), generator=generator)
+
+
+def _uniform_(tensor, low, high, generator):
+    with torch.no_grad():
+        tensor.uniform_(low, high, generator=generator)
+
+
+def _channel_stats(x):
+    # x: [N, C, ...] -> per-channel mean and (biased) variance over everything but C
+    dims = [d for d in range(x.dim()) if d != 1]
+    return x.mean(dim=dims), x.var(dim=dims, unbiased=False)
+
+
+def _bcast(v, x):
+    return v.view([1, -1] + [1] * (x.dim() - 2))
+
+
+def _normalise_affine(module, x_out):
+    """Rescale weight and bias of a biased Conv/Linear so its output is ~N(0, 1) per channel."""
+    mean, var = _channel_stats(x_out)
+    if x_out.dim() == 2:
+        # A Linear sees only CALIBRATION_BATCH samples per channel: too few for a
+        # per-channel scale, so centre per channel but scale by one global std.
+        var = var.mean().expand_as(var)
+    std = torch.sqrt(var + 1e-5)
+    with torch.no_grad():
+        module.weight.div_(std.view([-1] + [1] * (module.weight.dim() - 1)))
+        module.bias.sub_(mean).div_(std)
+    return (x_out - _bcast(mean, x_out)) / _bcast(std, x_out)
+
+
+def _randomise_batchnorm(module, x_in, generator):
+    """Give a BatchNorm near-calibrated but non-trivial running stats and affine params."""
+    mean, var = _channel_stats(x_in)
+    c = mean.numel()
+    noise = torch.empty(c).normal_(0.0, 0.1, generator=generator)
+    scale = torch.empty(c).uniform_(0.7, 1.4, generator=generator)
+    with torch.no_grad():
+        module.running_mean.copy_(mean + noise * torch.sqrt(var))
+        module.running_var.copy_(var * scale + 1e-3)
+        module.weight.uniform_(0.5, 1.5, generator=generator)
+        module.bias.normal_(0.0, 0.2, generator=generator)
+        module.num_batches_tracked.fill_(1)
+    return F.batch_norm(x_in, module.running_mean, module.running_var, module.weight,
+                        module.bias, False, 0.0, module.eps)
+
+
+def init_model(model, seed=0):
+    """Initialise ``model`` in place, deterministically from ``seed``; returns it in eval mode.
+
+    Every parameter and buffer is written, so the model may come from ``to_empty()``.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    modules = list(model.modules())
+    last_linear = [m for m in modules if isinstance(m, nn.Linear)][-1]
+    for m in modules:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            _kaiming_(m.weight, 1.0 if m is last_linear else math.sqrt(2.0), g)
+            if m.bias is not None:
+                _uniform_(m.bias, -0.1, 0.1, g)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+            m.reset_running_stats()
+
+    # Hooks fire in execution order, so each layer is calibrated on the already
+    # calibrated output of the layers before it: one forward pass is enough.
+    hooks = []
+    for m in modules:
+        if isinstance(m, nn.BatchNorm2d):
+            hooks.append(m.register_forward_hook(
+                lambda mod, inp, out: _randomise_batchnorm(mod, inp[0], g)))
+        elif isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
+            hooks.append(m.register_forward_hook(
+                lambda mod, inp, out: _normalise_affine(mod, out)))
+    model.eval()
+    x = torch.empty(CALIBRATION_BATCH, 3, CALIBRATION_SIZE, CALIBRATION_SIZE).normal_(generator=g)
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return model

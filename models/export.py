@@ -1,0 +1,149 @@
+"""Export a model of the zoo to ONNX.
+
+    python -m models.export NAME --opset N [--dynamo] [--batch-dynamic] [--no-fold-bn]
+                            [--flatten flatten|view] [--seed S] [--size 224] -o FILE
+
+Two exporters:
+
+- legacy (TorchScript tracing, ``dynamo=False``), opsets 9-17.  In eval mode it folds
+  every BatchNormalization into the preceding Conv (``TrainingMode.EVAL`` runs the
+  eval peephole pass); ``--no-fold-bn`` exports with ``TrainingMode.PRESERVE`` on the
+  eval-mode model, which skips that pass and keeps BatchNormalization nodes (inference
+  form, one output).
+- dynamo (``torch.export`` + onnxscript, ``dynamo=True``), opset 18+.  Weights go to an
+  external data file next to the model (``FILE`` + ``FILE.data``; small constants stay
+  inline).  The exporter itself emits BatchNormalization; its onnxscript optimizer pass
+  folds it into Conv.  ``--no-fold-bn`` runs that optimizer without the fusion rules.
+
+The graph has one input ``input`` [N, 3, size, size] float32 and one output ``logits``
+[N, 1000]; N is 1, or the symbolic ``batch`` with ``--batch-dynamic``.
+"""
+import argparse
+import contextlib
+import io
+import logging
+import pathlib
+import sys
+import warnings
+
+import torch
+from . import MODELS, FLATTEN_MODES, build
+
+__all__ = ["export", "main", "LEGACY_OPSETS", "MIN_DYNAMO_OPSET", "INPUT_NAME", "OUTPUT_NAME"]
+
+LEGACY_OPSETS = range(9, 18)
+MIN_DYNAMO_OPSET = 18
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+
+
+@contextlib.contextmanager
+def _without_batchnorm_fusion():
+    """Let onnxscript's optimizer run without its Conv+BatchNormalization fusion rules."""
+    from onnxscript import rewriter
+    from onnxscript.rewriter.rules.common import _fuse_batchnorm
+
+    saved = rewriter._DEFAULT_REWRITE_RULES
+    fusion = set(_fuse_batchnorm.rules)
+    rewriter._DEFAULT_REWRITE_RULES = tuple(r for r in saved if r not in fusion)
+    try:
+        yield
+    finally:
+        rewriter._DEFAULT_REWRITE_RULES = saved
+
+
+def _export_legacy(model, x, path, opset, batch_dynamic, fold_bn):
+    dynamic_axes = None
+    if batch_dynamic:
+        dynamic_axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+    # EVAL runs the eval peephole pass (Conv+BN folding); PRESERVE on an eval-mode
+    # model exports the same inference graph but leaves BatchNormalization alone.
+    training = torch.onnx.TrainingMode.EVAL if fold_bn else torch.onnx.TrainingMode.PRESERVE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+        torch.onnx.export(
+            model, (x,), str(path), dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes,
+            training=training, do_constant_folding=True,
+        )
+
+
+def _export_dynamo(model, x, path, opset, batch_dynamic, fold_bn):
+    dynamic_shapes = None
+    if batch_dynamic:
+        dynamic_shapes = ({0: torch.export.Dim("batch", min=1, max=1024)},)
+    # The exporter prints progress lines to stdout and warns that torchvision's ops
+    # are not registered; keep the CLI's output clean.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model, (x,), dynamo=True, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_shapes=dynamic_shapes, optimize=False,
+        )
+        # optimize=True would run the same onnxscript optimizer, which also folds
+        # BatchNormalization into Conv; run it ourselves so --no-fold-bn can opt out.
+        if fold_bn:
+            program.optimize()
+        else:
+            with _without_batchnorm_fusion():
+                program.optimize()
+    program.save(str(path), external_data=True)
+
+
+def export(name, path, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True,
+           flatten="flatten", seed=0, size=224):
+    """Export zoo model ``name`` to ONNX file ``path``; returns ``path`` as a Path.
+
+    With ``dynamo=True`` the weights land in ``<path>.data`` beside the model.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    if dynamo and opset < MIN_DYNAMO_OPSET:
+        raise ValueError(f"the dynamo exporter needs opset >= {MIN_DYNAMO_OPSET}, got {opset}")
+    if not dynamo and opset not in LEGACY_OPSETS:
+        raise ValueError(f"the legacy exporter is used with opsets 9-17, got {opset}")
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = build(name, seed=seed, flatten=flatten)
+    x = torch.zeros(1, 3, size, size)
+    with torch.no_grad():
+        if dynamo:
+            _export_dynamo(model, x, path, opset, batch_dynamic, fold_bn)
+        else:
+            _export_legacy(model, x, path, opset, batch_dynamic, fold_bn)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m models.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", choices=sorted(MODELS))
+    parser.add_argument("--opset", type=int, default=None,
+                        help="ONNX opset (default: 13 legacy, 18 dynamo)")
+    parser.add_argument("--dynamo", action="store_true",
+                        help="use the dynamo exporter (opset >= 18, external data)")
+    parser.add_argument("--batch-dynamic", action="store_true",
+                        help="make the batch dimension symbolic")
+    parser.add_argument("--no-fold-bn", dest="fold_bn", action="store_false",
+                        help="keep BatchNormalization nodes instead of folding them into Conv")
+    parser.add_argument("--flatten", choices=FLATTEN_MODES, default="flatten",
+                        help="torch.flatten(x, 1) (Flatten) or x.view(N, -1) (Shape..Reshape)")
+    parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    parser.add_argument("--size", type=int, default=224, help="input height and width")
+    parser.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    args = parser.parse_args(argv)
+    opset = args.opset if args.opset is not None else (MIN_DYNAMO_OPSET if args.dynamo else 13)
+    try:
+        path = export(args.name, args.output, opset=opset, dynamo=args.dynamo,
+                      batch_dynamic=args.batch_dynamic, fold_bn=args.fold_bn,
+                      flatten=args.flatten, seed=args.seed, size=args.size)
+    except ValueError as e:
+        parser.error(str(e))
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

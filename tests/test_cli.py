@@ -1,0 +1,253 @@
+"""`tinycnn infer` end to end on the bundled digits model, and the CLI's error handling."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+import tinycnn  # noqa: E402
+from tinycnn import cli  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
+
+
+def _executor_ready():
+    """False only while the executor or its kernels are not merged yet (missing attributes)."""
+    try:
+        sess = tinycnn.InferenceSession(cli.DIGITS_MODEL)
+        sess.run(None, {sess.get_inputs()[0].name: np.zeros((1, 1, 8, 8), np.float32)})
+    except (AttributeError, ImportError):
+        return False
+    return True
+
+
+needs_executor = pytest.mark.skipif(not _executor_ready(), reason="tinycnn's executor or kernels not built yet")
+
+
+def run_cli(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sample(d):
+    return os.path.join(SAMPLES, f"digit_{d}.png")
+
+
+def _one_error_line(err):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert lines[0].startswith("tinycnn: error: "), lines[0]
+    return lines[0]
+
+
+def test_bundled_files_exist():
+    assert os.path.getsize(cli.DIGITS_MODEL) < 1_000_000
+    with open(os.path.join(cli.DATA_DIR, "digits_labels.txt")) as f:
+        assert f.read().split() == [str(d) for d in range(10)]
+    names = cli.read_labels(cli.IMAGENET_LABELS)
+    assert len(names) == 1000 and names[0] == "tench" and names[999] == "toilet paper"
+    for d in range(10):
+        assert os.path.exists(sample(d)), sample(d)
+
+
+@needs_executor
+@pytest.mark.parametrize("d", range(10))
+def test_infer_samples_default_model(capsys, d):
+    code, out, err = run_cli(capsys, "infer", sample(d), "--top", 3)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == sample(d)
+    assert len(lines) == 4, out
+    pct, label = lines[1].split()[:2]
+    assert label == str(d), f"digit_{d}.png classified as {label}:\n{out}"
+    assert float(pct.rstrip("%")) > 50.0, out
+
+
+@needs_executor
+def test_infer_json_with_explicit_model_and_many_images(capsys):
+    paths = [sample(d) for d in range(10)]
+    code, out, err = run_cli(capsys, "infer", cli.DIGITS_MODEL, *paths, "--json", "--batch", 4, "--top", 10)
+    assert code == 0, err
+    objs = [json.loads(line) for line in out.splitlines()]
+    assert [o["image"] for o in objs] == paths
+    for d, o in enumerate(objs):
+        top = o["top"]
+        assert len(top) == 10
+        assert top[0]["label"] == str(d) and top[0]["index"] == d, o
+        probs = [t["probability"] for t in top]
+        assert probs == sorted(probs, reverse=True)
+        assert abs(sum(probs) - 1.0) < 1e-5, f"10 of 10 classes should sum to 1, got {sum(probs)}"
+    assert "infer" in err  # more than a handful of images: tqdm progress bar on stderr
+
+
+@needs_executor
+def test_infer_folder_labels_and_python_m(tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for d in (7, 2):
+        Image.open(sample(d)).convert("RGB").save(folder / f"x{d}.jpg", quality=95)  # JPEG, color
+    labels = tmp_path / "names.txt"
+    labels.write_text("\n".join(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]))
+    code, out, err = run_cli(capsys, "infer", str(folder), "--labels", str(labels), "--json", "--top", 1)
+    assert code == 0, err
+    got = {os.path.basename(json.loads(line)["image"]): json.loads(line)["top"][0]["label"] for line in out.splitlines()}
+    assert got == {"x2.jpg": "two", "x7.jpg": "seven"}
+    proc = subprocess.run([sys.executable, "-m", "tinycnn", "infer", sample(4), "--top", "1"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1].split()[1] == "4", proc.stdout
+
+
+def test_softmax_only_when_needed():
+    logits = np.array([[1.0, 2.0, 3.0]])
+    p, applied = cli.to_probabilities(logits)
+    assert applied and np.allclose(p, np.exp(logits) / np.exp(logits).sum())
+    dist = np.array([[0.2, 0.5, 0.3]])
+    p, applied = cli.to_probabilities(dist)
+    assert not applied and np.allclose(p, dist)
+
+
+def test_preprocessing_from_model_metadata():
+    import onnx
+
+    model = onnx.load(cli.DIGITS_MODEL)
+    meta = cli.metadata(model)
+    ns = cli.build_parser().parse_args(["infer", "x.png"])
+    spec = cli.preprocessing_for(ns, meta)
+    assert spec.name == "none" and spec.invert and spec.crop_ratio == 1.0
+    ns = cli.build_parser().parse_args(["infer", "x.png", "--preset", "caffe", "--mean", "1", "2", "3"])
+    spec = cli.preprocessing_for(ns, meta)
+    assert spec.bgr and spec.mean == (1.0, 2.0, 3.0) and not spec.invert
+
+
+# ---- errors: one line on stderr, exit code 2, the culprit named ----
+
+def test_missing_image(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "infer", tmp_path / "nothere.png")
+    assert code == 2
+    assert "nothere.png" in _one_error_line(err)
+
+
+@needs_executor
+def test_corrupt_image(capsys, tmp_path):
+    bad = tmp_path / "broken.png"
+    data = open(sample(3), "rb").read()
+    bad.write_bytes(data[:60])
+    code, out, err = run_cli(capsys, "infer", bad)
+    assert code == 2
+    assert "broken.png" in _one_error_line(err)
+
+
+def test_not_onnx_model(capsys, tmp_path):
+    fake = tmp_path / "model.onnx"
+    fake.write_text("definitely not protobuf\n" * 20)
+    code, out, err = run_cli(capsys, "infer", fake, sample(1))
+    assert code == 2
+    line = _one_error_line(err)
+    assert "model.onnx" in line and "not an ONNX model" in line
+    code, out, err = run_cli(capsys, "summary", tmp_path / "absent.onnx")
+    assert code == 2 and "absent.onnx" in _one_error_line(err)
+
+
+@needs_executor
+def test_unsupported_op(capsys, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Einsum", ["x", "x"], ["y"], name="the_einsum", equation="nchw,nchw->nchw")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    path = tmp_path / "einsum.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    code, out, err = run_cli(capsys, "infer", path, sample(1))
+    assert code == 2
+    line = _one_error_line(err)
+    assert "einsum.onnx" in line and "Einsum" in line, line
+
+
+def test_usage_errors_are_one_line(capsys):
+    code, out, err = run_cli(capsys, "infer", sample(1), "--top", "0")
+    assert code == 2 and "--top" in _one_error_line(err)
+    code, out, err = run_cli(capsys, "frobnicate")
+    assert code == 2 and "frobnicate" in _one_error_line(err)
+
+
+def test_debug_shows_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tinycnn", "--debug", "summary", str(tmp_path / "x.onnx")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "x.onnx" in proc.stderr
+
+
+def _gap_classifier(path, classes, winner, batch="N", spatial=("H", "W")):
+    """x[batch, 3, H, W] -> GlobalAveragePool -> Flatten -> Gemm: class `winner` scores the mean pixel."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.zeros((classes, 3), np.float32)
+    w[winner] = 1.0
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "gap", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, *spatial])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, classes])],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(classes, np.float32), "b")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return str(path)
+
+
+@needs_executor
+def test_imagenet_names_for_1000_classes(tmp_path, capsys):
+    model = _gap_classifier(tmp_path / "cat.onnx", 1000, 281)
+    white = tmp_path / "white.png"
+    Image.new("RGB", (300, 200), (255, 255, 255)).save(white)
+    code, out, err = run_cli(capsys, "infer", model, white, "--top", 2)
+    assert code == 0, err
+    assert out.splitlines()[1].endswith("tabby cat (281)"), out
+
+
+@needs_executor
+def test_fixed_batch_model_pads_the_last_batch(tmp_path, capsys):
+    import onnx
+
+    model = onnx.load(cli.DIGITS_MODEL)
+    for vi in (model.graph.input[0], model.graph.output[0]):
+        vi.type.tensor_type.shape.dim[0].dim_value = 2  # batch fixed at 2
+    path = tmp_path / "digits_b2.onnx"
+    onnx.save(model, path)
+    code, out, err = run_cli(capsys, "infer", path, sample(6), sample(0), sample(9), "--json", "--top", 1)
+    assert code == 0, err
+    assert [json.loads(line)["top"][0]["label"] for line in out.splitlines()] == ["6", "0", "9"]
+    code, out, err = run_cli(capsys, "bench", path, "--batch", 3)
+    assert code == 2 and "fixed batch of 2" in _one_error_line(err)
+
+
+@needs_executor
+def test_model_with_external_data(tmp_path, capsys):
+    import onnx
+
+    model = onnx.load(cli.DIGITS_MODEL)
+    path = tmp_path / "ext.onnx"
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="ext.onnx.data",
+              size_threshold=0)
+    assert os.path.exists(tmp_path / "ext.onnx.data")
+    code, out, err = run_cli(capsys, "infer", path, sample(8), "--top", 1)
+    assert code == 0 and out.splitlines()[1].split()[1] == "8", out + err
+    code, out, err = run_cli(capsys, "summary", path)
+    assert code == 0 and "parameters   " in out and "MACs         533,824" in out, out + err
+    code, out, err = run_cli(capsys, "verify", path, "--all-layers")
+    assert code == 0, out + err
+
+
+def test_without_pillow(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    code, out, err = run_cli(capsys, "infer", sample(2))
+    assert code == 2
+    assert _one_error_line(err) == "tinycnn: error: infer needs Pillow to read images: pip install tinycnn[cli]"

@@ -1,0 +1,133 @@
+"""Conv2d (all algorithms) and conv2d_ref against a numpy reference, on both ISAs and 1/2 threads."""
+import zlib
+
+import numpy as np
+import pytest
+
+from tinycnn import _kernels
+
+CONFIGS = [("portable", 1), ("portable", 2), ("avx2", 1), ("avx2", 2)]
+
+
+@pytest.fixture(params=CONFIGS, ids=[f"{i}-{t}t" for i, t in CONFIGS])
+def ctx(request):
+    isa, threads = request.param
+    if isa == "avx2" and _kernels.best_isa() != "avx2":
+        pytest.skip("CPU lacks AVX2/FMA")
+    return _kernels.Context(threads, isa)
+
+
+def np_conv(x, w, b, strides, pads, dilations, group, relu=False, residual=None):
+    """Plain numpy convolution in float64: one einsum per kernel tap."""
+    n, c, h, wd = x.shape
+    K, Cg, KH, KW = w.shape
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = strides, pads, dilations
+    OH = (h + pt + pb - dh * (KH - 1) - 1) // sh + 1
+    OW = (wd + pl + pr - dw * (KW - 1) - 1) // sw + 1
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    y = np.zeros((n, K, OH, OW))
+    Kg = K // group
+    for g in range(group):
+        xg = xp[:, g * Cg:(g + 1) * Cg]
+        wg = w[g * Kg:(g + 1) * Kg].astype(np.float64)
+        for ki in range(KH):
+            for kj in range(KW):
+                patch = xg[:, :, ki * dh: ki * dh + sh * (OH - 1) + 1: sh,
+                           kj * dw: kj * dw + sw * (OW - 1) + 1: sw]
+                y[:, g * Kg:(g + 1) * Kg] += np.einsum("nchw,kc->nkhw", patch, wg[:, :, ki, kj])
+    if b is not None:
+        y += b.astype(np.float64)[None, :, None, None]
+    if residual is not None:
+        y += residual
+    if relu:
+        y = np.maximum(y, 0)
+    return y
+
+
+def check(name, got, ref, tol=1e-5):
+    assert got.shape == ref.shape, f"{name}: shape {got.shape} != reference {ref.shape}"
+    err = float(np.abs(got.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
+    assert err <= tol, f"{name} {got.shape}: max|diff|/max|ref| = {err:.3g} > {tol}"
+
+
+# (n, c, h, w, K, kernel, strides, pads, dilations, group)
+CASES = [
+    (1, 3, 9, 11, 4, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),      # 1x1 fast path
+    (2, 5, 7, 6, 7, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),       # 1x1 stride 2
+    (1, 4, 8, 8, 6, (1, 1), (1, 1), (1, 0, 2, 1), (1, 1), 1),       # 1x1 with pads
+    (1, 3, 10, 9, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (2, 6, 13, 15, 5, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (1, 4, 11, 12, 9, (3, 3), (1, 2), (0, 2, 1, 0), (2, 1), 1),     # asymmetric pads, dilation
+    (1, 3, 17, 16, 7, (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1),
+    (1, 2, 19, 18, 5, (5, 3), (2, 1), (2, 1, 0, 1), (2, 2), 1),
+    (1, 3, 23, 21, 10, (7, 7), (2, 2), (3, 3, 3, 3), (1, 1), 1),    # ResNet stem-like
+    (1, 3, 35, 31, 6, (11, 11), (4, 4), (2, 2, 2, 2), (1, 1), 1),   # AlexNet stem-like
+    (1, 8, 9, 9, 6, (3, 3), (4, 4), (1, 1, 1, 1), (1, 1), 1),
+    (1, 8, 10, 7, 6, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),      # groups
+    (2, 6, 9, 8, 9, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 3),
+    (1, 6, 12, 11, 6, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6),     # depthwise
+    (2, 5, 13, 9, 10, (3, 3), (2, 2), (1, 0, 1, 2), (1, 1), 5),     # depthwise x2 multiplier
+    (1, 4, 15, 14, 4, (5, 5), (1, 1), (4, 4, 4, 4), (2, 2), 4),     # depthwise dilated
+    (1, 4, 16, 17, 4, (3, 3), (3, 3), (0, 1, 2, 0), (1, 1), 4),     # depthwise stride 3
+    (1, 1, 5, 5, 1, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1),       # 1x1 output
+    (1, 32, 9, 58, 150, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),   # several K/M/N blocks
+    (1, 300, 6, 7, 20, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),    # 1x1 with K > KC
+]
+
+
+def case_id(case):
+    n, c, h, w, K, k, s, p, d, g = case
+    return f"n{n}c{c}{h}x{w}K{K}k{k[0]}x{k[1]}s{s[0]}{s[1]}p{''.join(map(str, p))}d{d[0]}{d[1]}g{g}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+@pytest.mark.parametrize("variant", ["bias", "nobias-relu", "residual-relu", "residual-is-y"])
+def test_conv2d(ctx, case, variant):
+    n, c, h, w, K, kernel, strides, pads, dilations, group = case
+    rng = np.random.default_rng(zlib.crc32(case_id(case).encode()))
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((K, c // group) + kernel, dtype=np.float32)
+    bias = None if variant == "nobias-relu" else rng.standard_normal(K, dtype=np.float32)
+    relu = variant != "bias"
+    conv = _kernels.Conv2d(ctx, wt, bias, strides=strides, pads=pads, dilations=dilations,
+                           group=group, relu=relu)
+    assert (conv.in_channels, conv.out_channels) == (c, K)
+    shape = conv.output_shape(n, h, w)
+    residual = rng.standard_normal(shape, dtype=np.float32) if "residual" in variant else None
+    ref = np_conv(x, wt, bias, strides, pads, dilations, group, relu, residual)
+    assert shape == ref.shape
+    name = f"Conv2d[{conv.algo}] {case_id(case)} {variant}"
+    if variant == "residual-is-y":
+        y = residual.copy()
+        conv.run(x, y, residual=y)
+    else:
+        y = np.full(shape, np.nan, dtype=np.float32)
+        ws = np.full(conv.workspace_size(n, h, w), np.nan, dtype=np.float32)
+        conv.run(x, y, residual=residual, workspace=ws)
+    check(name, y, ref)
+
+    y2 = np.full(shape, np.nan, dtype=np.float32)
+    res2 = None if residual is None else residual.copy()
+    _kernels.conv2d_ref(x, wt, bias, y2, strides, pads, dilations, group, relu=relu, residual=res2)
+    check(f"conv2d_ref {case_id(case)} {variant}", y2, ref)
+
+
+def test_algo_choice(ctx):
+    w1 = np.ones((8, 4, 1, 1), np.float32)
+    assert _kernels.Conv2d(ctx, w1, None).algo == "1x1"
+    assert _kernels.Conv2d(ctx, w1, None, strides=(2, 2)).algo == "gemm"
+    assert _kernels.Conv2d(ctx, np.ones((8, 1, 3, 3), np.float32), None, group=8).algo == "depthwise"
+    assert _kernels.Conv2d(ctx, np.ones((8, 4, 3, 3), np.float32), None).algo == "gemm"
+
+
+def test_conv_errors(ctx):
+    conv = _kernels.Conv2d(ctx, np.ones((2, 3, 5, 5), np.float32), None)
+    with pytest.raises(ValueError, match="empty"):
+        conv.output_shape(1, 4, 4)
+    with pytest.raises(ValueError, match="channels"):
+        conv.run(np.zeros((1, 4, 8, 8), np.float32), np.zeros((1, 2, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="expected"):
+        conv.run(np.zeros((1, 3, 8, 8), np.float32), np.zeros((1, 2, 5, 4), np.float32))
+    with pytest.raises(ValueError, match="workspace"):
+        conv.run(np.zeros((1, 3, 8, 8), np.float32), np.zeros((1, 2, 4, 4), np.float32),
+                 workspace=np.zeros(1, np.float32))

@@ -1,0 +1,102 @@
+"""GEMM, sgemm and Dense against numpy, on both ISAs and 1/2 threads."""
+import numpy as np
+import pytest
+
+from tinycnn import _kernels
+
+CONFIGS = [("portable", 1), ("portable", 2), ("avx2", 1), ("avx2", 2)]
+
+
+def make_ctx(isa, threads):
+    if isa == "avx2" and _kernels.best_isa() != "avx2":
+        pytest.skip("CPU lacks AVX2/FMA")
+    return _kernels.Context(threads, isa)
+
+
+@pytest.fixture(params=CONFIGS, ids=[f"{i}-{t}t" for i, t in CONFIGS])
+def ctx(request):
+    return make_ctx(*request.param)
+
+
+def rel_err(got, ref):
+    return float(np.abs(got.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
+
+
+def check(name, got, ref, tol=1e-5):
+    assert got.shape == ref.shape, f"{name}: shape {got.shape} != reference {ref.shape}"
+    err = rel_err(got, ref)
+    assert err <= tol, f"{name} {got.shape}: max|diff|/max|ref| = {err:.3g} > {tol}"
+
+
+# (M, N, K): tile multiples, off-by-one around MR=6 / NR=16 / KC=256 / MC=144 / NC=512, tiny and large
+SHAPES = [(1, 1, 1), (1, 17, 5), (5, 1, 9), (6, 16, 8), (7, 17, 3), (13, 31, 257), (12, 48, 256),
+          (145, 33, 20), (20, 530, 70), (150, 520, 600), (64, 3136 // 4, 147), (3, 1000, 1)]
+
+
+@pytest.mark.parametrize("M,N,K", SHAPES)
+def test_gemm_plain(ctx, M, N, K):
+    rng = np.random.default_rng(M * 1000 + N * 7 + K)
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((K, N), dtype=np.float32)
+    y = np.full((M, N), np.nan, dtype=np.float32)
+    _kernels.gemm(ctx, a, b, y)
+    check(f"gemm y=a@b M={M} N={N} K={K}", y, a.astype(np.float64) @ b)
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("M,N,K", [(7, 19, 33), (50, 37, 300)])
+def test_gemm_trans_alpha_beta(ctx, trans_a, trans_b, M, N, K):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((K, M) if trans_a else (M, K), dtype=np.float32)
+    b = rng.standard_normal((N, K) if trans_b else (K, N), dtype=np.float32)
+    opa = (a.T if trans_a else a).astype(np.float64)
+    opb = (b.T if trans_b else b).astype(np.float64)
+    for cshape in [(M, N), (1, N), (M, 1), (1, 1)]:
+        c = rng.standard_normal(cshape, dtype=np.float32)
+        y = np.empty((M, N), dtype=np.float32)
+        _kernels.gemm(ctx, a, b, y, trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.5, c=c)
+        check(f"gemm alpha=0.5 beta=-1.5 c{cshape} trans=({trans_a},{trans_b})", y,
+              0.5 * opa @ opb - 1.5 * c.astype(np.float64))
+
+
+def test_gemm_c_is_y_and_zero_k(ctx):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((9, 20), dtype=np.float32)
+    b = rng.standard_normal((20, 23), dtype=np.float32)
+    y = rng.standard_normal((9, 23), dtype=np.float32)
+    ref = a.astype(np.float64) @ b + 2.0 * y
+    _kernels.gemm(ctx, a, b, y, beta=2.0, c=y)
+    check("gemm c is y", y, ref)
+    y0 = np.full((4, 5), 3.0, dtype=np.float32)
+    _kernels.gemm(ctx, np.zeros((4, 0), np.float32), np.zeros((0, 5), np.float32), y0)
+    check("gemm K=0", y0, np.zeros((4, 5)))
+
+
+def test_gemm_rejects_bad_shapes(ctx):
+    with pytest.raises(ValueError, match="do not match"):
+        _kernels.gemm(ctx, np.zeros((3, 4), np.float32), np.zeros((5, 6), np.float32),
+                      np.zeros((3, 6), np.float32))
+    with pytest.raises(ValueError, match="float32"):
+        _kernels.gemm(ctx, np.zeros((3, 4)), np.zeros((4, 6), np.float32), np.zeros((3, 6), np.float32))
+
+
+@pytest.mark.parametrize("M", [1, 5, 13])
+@pytest.mark.parametrize("K,Nout", [(1, 1), (9, 10), (300, 1000), (4096, 37)])
+@pytest.mark.parametrize("trans_b", [True, False])
+@pytest.mark.parametrize("relu,with_bias", [(False, True), (True, True), (True, False)])
+def test_dense(ctx, M, K, Nout, trans_b, relu, with_bias):
+    rng = np.random.default_rng(K + Nout + M)
+    w = rng.standard_normal((Nout, K) if trans_b else (K, Nout), dtype=np.float32)
+    bias = rng.standard_normal(Nout, dtype=np.float32) if with_bias else None
+    layer = _kernels.Dense(ctx, w, bias, trans_b=trans_b, relu=relu)
+    assert (layer.in_features, layer.out_features) == (K, Nout)
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    y = np.full((M, Nout), np.nan, dtype=np.float32)
+    layer.run(a, y)
+    ref = np.einsum("mk,nk->mn" if trans_b else "mk,kn->mn", a.astype(np.float64), w.astype(np.float64))
+    if with_bias:
+        ref = ref + bias
+    if relu:
+        ref = np.maximum(ref, 0)
+    check(f"dense a{a.shape} w{w.shape} trans_b={trans_b} relu={relu}", y, ref)

@@ -1,0 +1,226 @@
+"""The ONNX Model Zoo generation of AlexNet, ZFNet-512, VGG-19 and ResNet-50.
+
+The onnx wheel ships them as "light" models (onnx/backend/test/data/light): the
+Caffe/Caffe2 conversions at opset 9, IR version 3, with every weight produced by
+a ConstantOfShape node (filled with 0.02) instead of stored.  Two checks each:
+
+* the shipped expected output: ONNX's own runner feeds the input
+  arange(n).reshape(shape) / n (`BackendTest.generate_dummy_data`), and the
+  expected softmax (a uniform 0.001, since all weights are equal) must come out;
+* with the ConstantOfShape weights replaced by seeded random values of a sensible
+  scale, the output must match onnxruntime (max|diff| / max|ref| <= 1e-4) with
+  the same top-1 class.
+
+Small graphs then pin the Caffe-era features one by one against onnxruntime.
+"""
+import os
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import tinycnn
+from helpers import assert_close, make_model, ort_run
+
+LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+ZOO = [
+    "bvlc_alexnet",
+    "zfnet512",
+    pytest.param("vgg19", marks=pytest.mark.slow),  # 20 GFLOP: the slowest, still run by default
+    "resnet50",
+]
+
+
+def load_light(name):
+    path = os.path.join(LIGHT, f"light_{name}.onnx")
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not in this onnx wheel")
+    return onnx.load(path)
+
+
+def feed_inputs(model):
+    """The graph's real inputs (IR 3 lists the initializers among them too)."""
+    inits = {t.name for t in model.graph.initializer}
+    return [vi for vi in model.graph.input if vi.name not in inits]
+
+
+def dims(vi):
+    return tuple(d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim)
+
+
+def runner_input(vi):
+    """The input ONNX's BackendTest feeds a light model (its expected output comes from it)."""
+    shape = dims(vi)
+    count = int(np.prod(shape))
+    return (np.arange(count).reshape(shape) / count).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_shipped_expected_output(name):
+    model = load_light(name)
+    (vi,) = feed_inputs(model)
+    expected = numpy_helper.to_array(onnx.load_tensor(os.path.join(LIGHT, f"light_{name}_output_0.pb")))
+    sess = tinycnn.InferenceSession(model)
+    assert [i.name for i in sess.get_inputs()] == [vi.name], "initializers listed as inputs are not feeds"
+    (got,) = sess.run(None, {vi.name: runner_input(vi)})
+    assert_close(got, expected, what=f"{name} output vs light_{name}_output_0.pb")
+
+
+# ---- random weights ------------------------------------------------------------------------
+
+def with_random_weights(model, seed):
+    """A copy of model whose ConstantOfShape weights are seeded random initializers.
+
+    Scales keep activations O(1) through 50 layers: He-normal by fan-in for conv and
+    Gemm weights, small biases, batch-norm parameters near (scale 1, bias 0, mean 0,
+    var 1) with some spread.  The role of a tensor is read from the node that uses it.
+    """
+    rng = np.random.default_rng(seed)
+    g = model.graph
+    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    uses = {}
+    for node in g.node:
+        for k, name in enumerate(node.input):
+            uses.setdefault(name, (node, k))
+    new_inits = {}
+    kept = []
+    for node in g.node:
+        if node.op_type != "ConstantOfShape" or node.input[0] not in consts:
+            kept.append(node)
+            continue
+        shape = tuple(int(d) for d in consts[node.input[0]])
+        user, slot = uses.get(node.output[0], (None, -1))
+        op = user.op_type if user is not None else ""
+        if op == "Conv" and slot == 1:
+            fan_in = int(np.prod(shape[1:]))
+            value = rng.normal(0, np.sqrt(2.0 / fan_in), shape)
+        elif op == "Gemm" and slot == 1:
+            trans_b = any(a.name == "transB" and a.i for a in user.attribute)
+            fan_in = shape[1] if trans_b else shape[0]
+            value = rng.normal(0, np.sqrt(2.0 / fan_in), shape)
+        elif op == "BatchNormalization":
+            value = {1: rng.uniform(0.5, 1.5, shape), 2: rng.normal(0, 0.1, shape),
+                     3: rng.normal(0, 0.1, shape), 4: rng.uniform(0.5, 2.0, shape)}[slot]
+        else:  # biases
+            value = rng.normal(0, 0.01, shape)
+        new_inits[node.output[0]] = value.astype(np.float32)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    del out.graph.node[:]
+    out.graph.node.extend(kept)
+    out.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in new_inits.items())
+    # IR 3 declares every initializer as a graph input: keep the model in that style.
+    out.graph.input.extend(helper.make_tensor_value_info(k, TensorProto.FLOAT, v.shape)
+                           for k, v in new_inits.items())
+    return out
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_random_weights_match_onnxruntime(name):
+    model = with_random_weights(load_light(name), seed=7)
+    (vi,) = feed_inputs(model)
+    x = np.random.default_rng(3).normal(0, 1, dims(vi)).astype(np.float32)
+    (got,) = tinycnn.InferenceSession(model).run(None, {vi.name: x})
+    (ref,) = ort_run(model, {vi.name: x})
+    assert np.isfinite(ref).all(), f"{name}: onnxruntime output is not finite: weights badly scaled"
+    top2 = np.sort(ref.reshape(-1))[-2:]
+    assert top2[1] > 2.0 / ref.size, f"{name}: softmax nearly uniform ({top2[1]:.3g}): weights too small"
+    assert top2[1] - top2[0] > 1e-3 * top2[1], f"{name}: top-1 is a near tie; pick another seed"
+    assert_close(got, ref, what=f"{name} softmax output {ref.shape}")
+    assert got.argmax() == ref.argmax(), f"{name}: top-1 {got.argmax()} != onnxruntime {ref.argmax()}"
+
+
+# ---- the Caffe-era features, one small graph each --------------------------------------------
+
+RNG = np.random.default_rng(11)
+
+
+def _check(model, feeds, rtol=1e-4):
+    got = tinycnn.InferenceSession(model).run(None, feeds)
+    ref = ort_run(model, feeds)
+    for i, (g, r) in enumerate(zip(got, ref)):
+        assert_close(g, r, rtol, what=f"output {i}")
+
+
+def test_sum_residual_and_unfolded_batchnorm_spatial():
+    """ResNet's block as Caffe2 wrote it: Conv -> BN(spatial=1, opset 7) -> Sum(x, .) -> Relu."""
+    c = 4
+    x = RNG.normal(size=(2, c, 6, 6)).astype(np.float32)
+    inits = {"w": RNG.normal(0, 0.3, (c, c, 3, 3)).astype(np.float32),
+             "s": RNG.uniform(0.5, 1.5, c).astype(np.float32),
+             "b": RNG.normal(0, 0.1, c).astype(np.float32),
+             "m": RNG.normal(0, 0.1, c).astype(np.float32),
+             "v": RNG.uniform(0.5, 2, c).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], spatial=1,
+                              epsilon=1e-5),
+             helper.make_node("Sum", ["n", "x"], ["r"]),
+             helper.make_node("Relu", ["r"], ["y"])]
+    for level in (tinycnn.GraphOptimizationLevel.ORT_DISABLE_ALL,
+                  tinycnn.GraphOptimizationLevel.ORT_ENABLE_ALL):
+        model = make_model(nodes, [("x", list(x.shape))], [("y", None)], inits, opset=7)
+        opts = tinycnn.SessionOptions()
+        opts.graph_optimization_level = level
+        got = tinycnn.InferenceSession(model, opts).run(None, {"x": x})[0]
+        assert_close(got, ort_run(model, {"x": x})[0], what=f"residual block, level {int(level)}")
+
+
+@pytest.mark.parametrize("size,alpha,beta,bias", [(5, 1e-4, 0.75, 1.0), (5, 5e-4, 0.75, 2.0),
+                                                  (3, 1e-2, 0.5, 1.0), (4, 1e-3, 0.75, 1.0)])
+def test_lrn_across_channels(size, alpha, beta, bias):
+    """AlexNet's LRN (and ZFNet's bias=2); an even size splits the window unevenly."""
+    x = RNG.normal(0, 10, (2, 7, 5, 5)).astype(np.float32)
+    model = make_model([helper.make_node("LRN", ["x"], ["y"], size=size, alpha=alpha, beta=beta,
+                                         bias=bias)], [("x", list(x.shape))], [("y", None)], opset=9)
+    got = tinycnn.InferenceSession(model).run(None, {"x": x})[0]
+    assert_close(got, lrn_reference(x, size, alpha, beta, bias), what=f"LRN size {size}")
+    if size % 2:  # onnxruntime accepts odd sizes only
+        _check(model, {"x": x})
+
+
+def lrn_reference(x, size, alpha, beta, bias):
+    """The spec: the sum of squares over channels [c - floor((size-1)/2), c + ceil((size-1)/2)]."""
+    sq = x.astype(np.float64) ** 2
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    total = np.zeros_like(sq)
+    for c in range(x.shape[1]):
+        total[:, c] = sq[:, max(0, c - lo):c + hi + 1].sum(axis=1)
+    return x / (bias + alpha / size * total) ** beta
+
+
+def test_initializers_listed_as_graph_inputs_ir3():
+    """IR 3: every weight is also a graph input; only the real input is a feed."""
+    x = RNG.normal(size=(1, 3, 8, 8)).astype(np.float32)
+    w = RNG.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32)
+    b = RNG.normal(0, 0.1, 4).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"]), helper.make_node("Relu", ["c"], ["y"])],
+        "ir3", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape),
+                helper.make_tensor_value_info("w", TensorProto.FLOAT, w.shape),
+                helper.make_tensor_value_info("b", TensorProto.FLOAT, b.shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 7)])
+    model.ir_version = 3
+    sess = tinycnn.InferenceSession(model)
+    assert [i.name for i in sess.get_inputs()] == ["x"]
+    _check(model, {"x": x})
+
+
+def test_constantofshape_weights_dropout_and_caffe_reshape():
+    """AlexNet's classifier tail: weights from ConstantOfShape, Reshape by a [N, -1] shape
+    initializer (OC2_DUMMY), Gemm transB, Dropout(ratio) in inference, Softmax (opset 9 axis 1)."""
+    x = RNG.normal(size=(2, 4, 3, 3)).astype(np.float32)
+    inits = {"w_shape": np.array([5, 36], np.int64), "b_shape": np.array([5], np.int64),
+             "dummy": np.array([2, -1], np.int64)}
+    nodes = [helper.make_node("ConstantOfShape", ["w_shape"], ["w"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.02])),
+             helper.make_node("ConstantOfShape", ["b_shape"], ["b"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])),
+             helper.make_node("Reshape", ["x", "dummy"], ["f"]),
+             helper.make_node("Gemm", ["f", "w", "b"], ["g"], transB=1),
+             helper.make_node("Dropout", ["g"], ["d"], ratio=0.5),
+             helper.make_node("Softmax", ["d"], ["y"])]
+    model = make_model(nodes, [("x", list(x.shape))], [("y", None)], inits, opset=9)
+    _check(model, {"x": x})

@@ -1,0 +1,192 @@
+"""Image loading and preprocessing for `tinycnn infer` (Pillow and numpy only).
+
+The pipeline, in the order it runs:
+
+1. `load_image(path)`: open with Pillow, apply the EXIF orientation, force the decode so that a
+   truncated or corrupt file fails here (as `ImageError`, naming the file) and not later.
+2. `to_mode(img, channels)`: any Pillow mode to "L" (1 channel) or "RGB" (3 channels): 16-bit and
+   32-bit integer images are scaled to 8 bits, float images are taken as [0, 1] (or [0, 255] when
+   their maximum says so), palette and alpha images are composited on a white background.
+3. `resize_and_crop(img, (H, W), crop_ratio)`: scale so that the image covers an H/crop_ratio x
+   W/crop_ratio box (for a square model: the shorter side becomes H/crop_ratio), then take the centre
+   H x W.  crop_ratio 0.875 is torchvision's Resize(256) + CenterCrop(224); 1.0 keeps the whole
+   shorter side.
+4. `normalize(pixels, spec)`: scale, optional inversion (dark-on-light digits), channel order,
+   mean / std.  Output: float32 [C, H, W].
+
+`Preprocessing` describes steps 2 to 4; `PRESETS` has the named ones (`imagenet`, `caffe`, `none`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+# torchvision's ImageNet statistics, in [0, 1] RGB.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Caffe's BVLC models: BGR pixels in [0, 255], per-channel mean subtracted, no division.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+class ImageError(ValueError):
+    """An image file that is missing, unreadable or corrupt.  The message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """How a picture becomes a model input.
+
+    `mean` and `std` are in the scale of the pixels after `scale` is applied, in the model's
+    channel order (BGR when `bgr`), one value per channel or a single value for all.
+    """
+
+    name: str = "imagenet"
+    scale: float = 1.0 / 255.0
+    mean: Tuple[float, ...] = IMAGENET_MEAN
+    std: Tuple[float, ...] = IMAGENET_STD
+    bgr: bool = False
+    invert: bool = False
+    crop_ratio: float = 0.875
+
+    def replace(self, **changes) -> "Preprocessing":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PRESETS = {
+    "imagenet": Preprocessing(),
+    "caffe": Preprocessing(name="caffe", scale=1.0, mean=CAFFE_MEAN_BGR, std=(1.0,), bgr=True),
+    "none": Preprocessing(name="none", mean=(0.0,), std=(1.0,), crop_ratio=1.0),
+}
+
+
+def find_images(paths: Sequence[str]) -> list:
+    """Expand folders (sorted, non-recursive, by extension) and keep files as given."""
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
+            if not names:
+                raise ImageError(f"{path}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+            found.extend(os.path.join(path, n) for n in names)
+        elif os.path.exists(path):
+            found.append(path)
+        else:
+            raise ImageError(f"{path}: no such file or directory")
+    return found
+
+
+def load_image(path: str):
+    """Open an image with Pillow and decode it fully; raises ImageError naming the file."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not os.path.exists(path):
+        raise ImageError(f"{path}: no such file")
+    try:
+        img = Image.open(path)
+        img.load()  # decode now: a truncated file fails here, with its name
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: cannot decode image ({e})") from None
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block is not worth failing for
+        pass
+    return img
+
+
+def _to_8bit(img):
+    """Integer images wider than 8 bits and float images, scaled to mode "L" (or "RGB")."""
+    from PIL import Image
+
+    a = np.asarray(img)
+    if img.mode == "F":
+        a = a.astype(np.float64)
+        top = 1.0 if np.nanmax(a, initial=0.0) <= 1.0 else 255.0
+        a = np.clip(np.nan_to_num(a) / top, 0.0, 1.0) * 255.0
+    else:  # I;16*, I: 16-bit data unless the values say 8-bit or 32-bit
+        a = a.astype(np.float64)
+        hi = a.max(initial=0.0)
+        top = 255.0 if hi <= 255 else 65535.0 if hi <= 65535 else float(hi)
+        a = np.clip(a, 0.0, None) / top * 255.0
+    return Image.fromarray(np.round(a).astype(np.uint8))
+
+
+def to_mode(img, channels: int):
+    """Convert any Pillow image to "L" (channels == 1) or "RGB" (channels == 3)."""
+    from PIL import Image
+
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _to_8bit(img)
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    target = "L" if channels == 1 else "RGB"
+    return img if img.mode == target else img.convert(target)
+
+
+def resize_and_crop(img, size: Tuple[int, int], crop_ratio: float = 0.875):
+    """Scale so the image covers (H, W) / crop_ratio, then centre-crop (H, W)."""
+    from PIL import Image
+
+    height, width = size
+    if not 0.0 < crop_ratio <= 1.0:
+        raise ValueError(f"crop ratio must be in (0, 1], got {crop_ratio}")
+    w0, h0 = img.size
+    scale = max(height / h0, width / w0) / crop_ratio
+    new_w, new_h = max(width, round(w0 * scale)), max(height, round(h0 * scale))
+    if (new_w, new_h) != (w0, h0):
+        img = img.resize((new_w, new_h), Image.BILINEAR)
+    left, top = (new_w - width) // 2, (new_h - height) // 2
+    return img.crop((left, top, left + width, top + height))
+
+
+def normalize(img, spec: Preprocessing) -> np.ndarray:
+    """An "L" or "RGB" image to float32 [C, H, W] as `spec` says."""
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if spec.invert:
+        a = 255.0 - a
+    if spec.bgr and a.shape[2] == 3:
+        a = a[:, :, ::-1]
+    a = a * np.float32(spec.scale)
+    channels = a.shape[2]
+    mean = _per_channel(spec.mean, channels, "mean")
+    std = _per_channel(spec.std, channels, "std")
+    a = (a - mean) / std
+    return np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32)
+
+
+def _per_channel(values, channels: int, what: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float32).reshape(-1)
+    if v.size == channels or v.size == 1:
+        return np.broadcast_to(v, (channels,)).astype(np.float32)
+    if channels == 1:  # a 3-channel statistic for a grayscale model: use its average
+        return np.array([v.mean()], dtype=np.float32)
+    raise ValueError(f"--{what} has {v.size} values but the model takes {channels} channels")
+
+
+def preprocess(img, size: Tuple[int, int], channels: int, spec: Preprocessing) -> np.ndarray:
+    """One Pillow image to a float32 [C, H, W] model input."""
+    img = to_mode(img, channels)
+    img = resize_and_crop(img, size, spec.crop_ratio)
+    return normalize(img, spec)
+
+
+def load_and_preprocess(path: str, size: Tuple[int, int], channels: int,
+                        spec: Optional[Preprocessing] = None) -> np.ndarray:
+    """`load_image` then `preprocess`; errors name the file."""
+    img = load_image(path)
+    try:
+        return preprocess(img, size, channels, spec or PRESETS["imagenet"])
+    except (OSError, SyntaxError) as e:
+        raise ImageError(f"{path}: cannot decode image ({e})") from None
