@@ -358,7 +358,7 @@ def base_model():
              helper.make_node("Softmax", ["g"], ["y"], axis=-1, name="softmax")]
     if HAVE_CONV:
         inits["cw"] = rng.normal(size=(3, 3, 3, 3)).astype(np.float32)
-        inits["fc"] = rng.normal(size=(2, 4)).astype(np.float32)
+        inits["fc"] = rng.normal(size=(4, 2)).astype(np.float32)
         nodes[0:1] = [helper.make_node("Conv", ["x", "cw"], ["c"], pads=[1, 1, 1, 1], name="conv"),
                       helper.make_node("Relu", ["c"], ["r"], name="relu")]
         nodes.append(helper.make_node("Gemm", ["y", "fc"], ["z"], transB=1, name="gemm"))

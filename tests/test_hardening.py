@@ -549,14 +549,22 @@ def test_conv_attributes_and_weight_shapes(attrs, inits, message):
         tinycnn.InferenceSession(one_node("Conv", ["x", "W"], attrs, inits))
 
 
-def test_conv_bias_size_and_non_constant_weight():
+def test_conv_bias_size_is_checked():
     inits = {"W": W233, "B": np.ones(3, np.float32)}
     with pytest.raises(InvalidModel, match=r"node 'n0' \(Conv\): bias B \(3,\) must have 4 values"):
         tinycnn.InferenceSession(one_node("Conv", ["x", "W", "B"], {}, inits))
+
+@needs_conv
+def test_conv_run_time_weight_shapes_are_checked_at_run():
     node = helper.make_node("Conv", ["x", "w"], ["y"], name="n0")
-    model = make_model([node], [("x", [1, 2, 8, 8]), ("w", [4, 2, 3, 3])], [("y", None)])
-    with pytest.raises(UnsupportedOperator, match="node 'n0' \\(Conv\\): the weight W must be a constant"):
-        tinycnn.InferenceSession(model)
+    model = make_model([node], [("x", [1, 2, 8, 8]), ("w", ["K", "C", 3, 3])], [("y", None)])
+    sess = tinycnn.InferenceSession(model)
+    x = x_for(1, c=2)
+    ref = ort_run(model, {"x": x, "w": W233})[0]
+    np.testing.assert_allclose(sess.run(None, {"x": x, "w": W233})[0], ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(InvalidModel, match=r"node 'n0' \(Conv\): input X \(1, 2, 8, 8\) has 2 "
+                       r"channels; weight W \(4, 3, 3, 3\)"):
+        sess.run(None, {"x": x, "w": np.ones((4, 3, 3, 3), np.float32)})
 
 
 def test_gemm_shapes_are_checked():
