@@ -7,13 +7,16 @@
  *
  * One run walks the tiles (n, ty, tx flattened) in chunks small enough that
  * the chunk's transformed input V and products M stay in L2/L3.  Per chunk:
- *   1. input transform:  x -> V[xi][group][C][w]          (parallel over group, c)
- *   2. alpha^2 GEMMs:    M[xi] = U[xi] V[xi], register-tiled WG_KR x WG_NR
- *                        (parallel over xi and panels of WG_KR output channels:
- *                        each U panel is read once per chunk, V[xi] stays in L2)
- *   3. output transform: M -> y with bias, residual and activation fused
- *                        into the only store                (parallel over group, k)
- */
+ *   1. input transform:  x -> V[xi][group][C][w], 8 tiles per call
+ *   2. alpha^2 GEMMs:    M[xi] = U[xi] V[xi], register-tiled WG_KR x WG_NR;
+ *                        loop order xi, panel of WG_KR output channels, group:
+ *                        each U panel is read once per chunk, V[xi] stays in L2
+ *   3. output transform: M[group][k][xi][w] -> y with bias, residual and
+ *                        activation fused into the only store, 8 tiles per call
+ * Threads either run whole chunks each (many chunks: no barriers, V and M stay
+ * in one core's caches) or share every phase of each chunk (few chunks: over
+ * (group, c), (xi, panel) and (group, k)); see make_plan.
+ */ */
 #include <string.h>
 #include "tinycnn.h"
 #include "winograd_internal.h"
@@ -186,8 +189,9 @@ static const double G2[4][3] = {
     {0, 0, 1},
 };
 
-/* The planes of V and M are written 36 at a time: one cache line of padding
- * keeps plane strides off multiples of 4 KiB, which would alias in L1. */
+/* The alpha^2 planes of V are written together by each input transform: one
+ * cache line of padding keeps the plane stride off multiples of 4 KiB, which
+ * would make them all alias in L1. */
 #define WG_PLANE_PAD 16
 
 static int round_up(int a, int b) { return (a + b - 1) / b * b; }

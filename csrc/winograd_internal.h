@@ -5,7 +5,10 @@
  *   M: [group][Kp][xi][w]   products, Kp = K rounded up to WG_KR (one output
  *                           channel's alpha^2 vectors together for the output transform)
  *   U: [xi][Kp/WG_KR][C][WG_KR]   packed transformed weights
- * The transforms work on 8 tiles at a time ("lanes"). */
+ * The transforms work on 8 tiles at a time ("lanes").  Which tile sits in which
+ * lane of V and M is each ISA's own business (the AVX2 F(4x4) functions use a
+ * permuted order that suits their transposes): the GEMM never looks at lanes,
+ * and a run never mixes the functions of two ISAs. */
 #ifndef TINYCNN_WINOGRAD_INTERNAL_H
 #define TINYCNN_WINOGRAD_INTERNAL_H
 
