@@ -16,7 +16,7 @@
  * Threads either run whole chunks each (many chunks: no barriers, V and M stay
  * in one core's caches) or share every phase of each chunk (few chunks: over
  * (group, c), (xi, panel) and (group, k)); see make_plan.
- */ */
+ */
 #include <string.h>
 #include "tinycnn.h"
 #include "winograd_internal.h"
