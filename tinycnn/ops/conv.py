@@ -45,7 +45,6 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     nb, h, wd = X.shape[0], spatial[0], spatial[1]
     relu = activation == "Relu"
     pads4 = (pb[0], pb[1], pe[0], pe[1])
-    out_shape = (nb, k) + tuple(out[1:] if one_d else out)  # 1-D in, 1-D out
     out4 = (nb, k, out[0], out[1])
     flops = 2 * nb * k * (c // group) * ks[0] * ks[1] * out[0] * out[1]
     x4 = (nb, c, h, wd)
