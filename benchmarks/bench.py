@@ -712,7 +712,7 @@ def markdown(result):
             cpu1.append(f"{TITLES.get(name, name)} {_fmt(ca)} / {cb:.1f} = {_fmt(_ratio(ca, cb), '.2f')}")
     if cpu1:
         notes.append(f"1 thread, median process CPU time per run, {an} / onnxruntime ms (less sensitive to "
-                     "background load than wall time): " + "; ".join(cpu1) + ".")
+                     "other processes than wall time): " + "; ".join(cpu1) + ".")
     diffs = [f"{TITLES.get(name, name)} {d['max_rel_diff']:.1e}" for name, m in result["models"].items()
              for d in m.get("output_diff", []) if "max_rel_diff" in d]
     if diffs:
