@@ -34,8 +34,14 @@ CONVS = [
 ]
 
 
+ORT_SPIN = True
+
+
 def ort_session(model, threads):
     so = ort.SessionOptions()
+    if not ORT_SPIN:
+        # onnxruntime's idle workers otherwise keep spinning during our runs
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -145,8 +151,11 @@ def main():
                     help="report the fastest run instead of the median (robust on a loaded machine)")
     ap.add_argument("--cpu", action="store_true",
                     help="1 thread only: time with the calling thread's CPU clock (ignores preemption)")
+    ap.add_argument("--ort-no-spin", action="store_true",
+                    help="stop onnxruntime's idle workers spinning (they steal cores from tinycnn's runs)")
     args = ap.parse_args()
-    global CLOCK, STAT
+    global CLOCK, STAT, ORT_SPIN
+    ORT_SPIN = not args.ort_no_spin
     if args.min:
         STAT = min
     if args.cpu:

@@ -204,14 +204,17 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                         memset(d, 0, (size_t)j->wph * sizeof(float));
                         continue;
                     }
-                    const float *srow = src + (size_t)ih * j->w + pc - j->pl;
+                    /* source column of phase column q: q*sw + pc - pl */
+                    const float *srow = src + (size_t)ih * j->w;
+                    const ptrdiff_t c0 = (ptrdiff_t)pc - j->pl;
                     for (int q = 0; q < q0; q++)
                         d[q] = 0.0f;
                     if (j->sw == 1) {
-                        memcpy(d + q0, srow + q0, (size_t)(q1 - q0) * sizeof(float));
+                        if (q1 > q0)
+                            memcpy(d + q0, srow + q0 + c0, (size_t)(q1 - q0) * sizeof(float));
                     } else {
                         for (int q = q0; q < q1; q++)
-                            d[q] = srow[(ptrdiff_t)q * j->sw];
+                            d[q] = srow[(ptrdiff_t)q * j->sw + c0];
                     }
                     for (int q = q1; q < j->wph; q++)
                         d[q] = 0.0f;

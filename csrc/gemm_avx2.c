@@ -77,13 +77,13 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
     } while (0)
 
     /* The epilogue reads C (partial sums of earlier K blocks, often from L3)
-     * or the residual: start fetching it now, it lands during the FMA loop. */
-    if (!(flags & TC_UK_FIRST) || (flags & TC_UK_ACCUM)) {
-        for (int i = 0; i < mr; i++) {
-            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-        }
-    } else if (e->residual) {
+     * and the residual, and writes C (first touch of a large output misses
+     * all caches): start fetching them now, they land during the FMA loop. */
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    if ((flags & TC_UK_FIRST) && e->residual) {
         for (int i = 0; i < mr; i++) {
             _mm_prefetch((const char *)(e->residual + i * e->ldr), _MM_HINT_T0);
             _mm_prefetch((const char *)(e->residual + i * e->ldr + NR - 1), _MM_HINT_T0);
