@@ -18,6 +18,7 @@ def conv1x1(in_planes, out_planes, stride=1):
 
 class BasicBlock(nn.Module):
     expansion = 1
+    branch_end_bn = "bn2"  # the BatchNorm whose output is added to the identity path
 
     def __init__(self, inplanes, planes, stride=1, downsample=None):
         super().__init__()
@@ -41,6 +42,7 @@ class BasicBlock(nn.Module):
 
 class Bottleneck(nn.Module):
     expansion = 4
+    branch_end_bn = "bn3"
 
     def __init__(self, inplanes, planes, stride=1, downsample=None):
         super().__init__()
