@@ -23,7 +23,6 @@ The matrix (exports dominate the cost, so it is trimmed to what adds coverage):
 of every export and every run.
 """
 import collections
-import importlib.util
 import pathlib
 import subprocess
 import sys
@@ -80,18 +79,10 @@ CASES = (
 )
 
 
-# torch's dynamo exporter needs onnxscript, which torch does not pull in.
-needs_onnxscript = pytest.mark.skipif(
-    importlib.util.find_spec("onnxscript") is None,
-    reason="the dynamo exporter needs onnxscript (not a torch dependency): pip install onnxscript")
-
-
 def _params(cases):
     params = []
     for c in cases:
         marks = [pytest.mark.slow] if c.name in SLOW_MODELS else []
-        if c.dynamo:
-            marks.append(needs_onnxscript)
         params.append(pytest.param(c, id=_case_id(c), marks=marks))
     return params
 
