@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 import tinycnn
 from tinycnn import _kernels as K
 from tinycnn import InvalidArgument, InvalidModel, ResourceLimit, TinyCNNError, UnsupportedOperator
-from helpers import make_model, ort_run
+from helpers import assert_close, make_model, ort_run
 
 RNG = np.random.default_rng(6)
 HAVE_CONV = hasattr(K, "Conv2d") and hasattr(K, "Dense")

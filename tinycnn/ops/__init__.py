@@ -11,11 +11,13 @@ which schedules a kernel call for every run.
 Ops whose semantics changed between opsets are registered once per range,
 next to each other (`Softmax_1`, `Softmax_13`).
 """
+import functools
+import inspect
 from dataclasses import dataclass
 
 from ..errors import UnsupportedOperator
 
-MIN_OPSET = 7
+MIN_OPSET = 1    # opsets 1-6 differ from 7 by legacy attributes, handled where they matter
 MAX_OPSET = 28   # the newest opset (onnx 1.23) whose changes to our ops we checked: after 19
                  # they only add element types (and Cast's round_mode, for float8 targets)
 
@@ -40,11 +42,22 @@ def op(op_type, since=MIN_OPSET, until=MAX_OPSET, domain="", notes=""):
         for d in defs:
             if not (until < d.since or since > d.until):
                 raise RuntimeError(f"overlapping registrations for {op_type}")
-        defs.append(OpDef(op_type, domain, since, until, fn, notes or (fn.__doc__ or "").strip()
+        impl = fn
+        if since < 6 and "consumed_inputs" not in inspect.signature(fn).parameters:
+            impl = _without_consumed_inputs(fn)
+        defs.append(OpDef(op_type, domain, since, until, impl, notes or (fn.__doc__ or "").strip()
                           .split("\n")[0]))
         defs.sort(key=lambda d: d.since)
         return fn
     return register
+
+
+def _without_consumed_inputs(fn):
+    """Opsets 1-5 carry `consumed_inputs`, an in-place hint of the time with no effect on values."""
+    @functools.wraps(fn)
+    def wrapper(n, *inputs, consumed_inputs=None, **attrs):
+        return fn(n, *inputs, **attrs)
+    return wrapper
 
 
 def lookup(domain, op_type, opset):
@@ -68,6 +81,17 @@ def supported_ops():
             rows.append({"op_type": op_type, "domain": domain or "ai.onnx",
                          "since": d.since, "until": d.until, "notes": d.notes})
     return sorted(rows, key=lambda r: (r["op_type"], r["since"]))
+
+
+def markdown_table():
+    """The op table as Markdown, for the README (generated, so the two never drift)."""
+    lines = ["| Operator | Opsets | Notes |", "|---|---|---|"]
+    for r in supported_ops():
+        name = r["op_type"] if r["domain"] == "ai.onnx" else f"{r['domain']}::{r['op_type']}"
+        notes = r["notes"].replace("|", "\\|")
+        opsets = f"{r['since']}-{r['until']}" if r["since"] < r["until"] else str(r["since"])
+        lines.append(f"| {name} | {opsets} | {notes} |")
+    return "\n".join(lines) + "\n"
 
 
 def check_supported(nodes, opsets, source):

@@ -72,7 +72,7 @@ def FusedGemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broad
 
 @op("MatMul")
 def MatMul(n, A, B):
-    """numpy matmul semantics; a constant 2-D B is packed once."""
+    """Numpy matmul semantics; a constant 2-D B is packed once."""
     require_float(n, A, B)
     if A.ndim == 0 or B.ndim == 0:
         raise n.error("MatMul inputs must not be scalars")

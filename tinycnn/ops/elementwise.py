@@ -42,58 +42,74 @@ def unary(n, kind, X, alpha=0.0, beta=0.0):
 
 @op("Relu")
 def Relu(n, X):
+    """max(x, 0); fused into a preceding Conv or Gemm."""
     return unary(n, "relu", X)
 
 
 @op("LeakyRelu")
 def LeakyRelu(n, X, *, alpha=0.01):
+    """x < 0 ? alpha * x : x."""
     return unary(n, "leaky_relu", X, float(alpha))
 
 
 @op("Sigmoid")
 def Sigmoid(n, X):
+    """1 / (1 + exp(-x))."""
     return unary(n, "sigmoid", X)
 
 
 @op("HardSigmoid")
 def HardSigmoid(n, X, *, alpha=0.2, beta=0.5):
+    """clip(alpha * x + beta, 0, 1)."""
     return unary(n, "hard_sigmoid", X, float(alpha), float(beta))
 
 
 @op("HardSwish", since=14)
 def HardSwish(n, X):
+    """x * clip(x / 6 + 1/2, 0, 1)."""
     return unary(n, "hard_swish", X)
 
 
 @op("Tanh")
 def Tanh(n, X):
+    """Float32 at run time."""
     return unary(n, "tanh", X)
 
 
 @op("Exp")
 def Exp(n, X):
+    """Float32 at run time."""
     return unary(n, "exp", X)
 
 
 @op("Neg")
 def Neg(n, X):
+    """Float32 at run time."""
     return unary(n, "neg", X)
 
 
 @op("Abs")
 def Abs(n, X):
+    """Float32 at run time."""
     return unary(n, "abs", X)
 
 
 @op("Sqrt")
 def Sqrt(n, X):
+    """Float32 at run time."""
     return unary(n, "sqrt", X)
 
 
 @op("Clip", until=10)
 def Clip_6(n, X, *, min=-3.4028234663852886e38, max=3.4028234663852886e38):
     """Clip with min/max attributes (before opset 11)."""
-    return unary(n, "clip", X, float(min), float(max))
+    return unary(n, "clip", X, *_clip_bounds(min, max))
+
+
+def _clip_bounds(lo, hi):
+    """min > max sets every value to max (the spec): pass the kernel lo = hi then."""
+    lo, hi = float(lo), float(hi)
+    return (hi if lo > hi else lo), hi
 
 
 @op("Clip", since=11)
@@ -104,8 +120,8 @@ def Clip_11(n, X, min=None, max=None):
         lo = -np.inf if min is None else float(np.asarray(min.const).reshape(()))
         hi = np.inf if max is None else float(np.asarray(max.const).reshape(()))
         if X.const is not None:
-            return [np.clip(X.const, lo, hi).astype(X.const.dtype)]
-        return unary(n, "clip", X, lo, hi)
+            return [np.minimum(np.maximum(X.const, lo), hi).astype(X.const.dtype)]
+        return unary(n, "clip", X, *_clip_bounds(lo, hi))
     # Bounds computed at run time: read the two scalars at every run.
     require_float(n, X, min, max)
     ctx = n.ctx
@@ -115,7 +131,7 @@ def Clip_11(n, X, min=None, max=None):
     def run(x, *rest):
         lo = float(rest[0].reshape(())) if has_lo else -np.inf
         hi = float(rest[int(has_lo)].reshape(())) if max is not None else np.inf
-        K.unary(ctx, "clip", x, rest[-1], lo, hi)
+        K.unary(ctx, "clip", x, rest[-1], *_clip_bounds(lo, hi))
     return n.emit(run, [X] + present, [(X.shape, np.float32)], inplace={0: 0})
 
 
@@ -165,12 +181,35 @@ def _binary_op(kind):
     return fn
 
 
+def _binary_op_legacy(kind):
+    def fn(n, A, B, *, broadcast=0, axis=None):
+        if broadcast and axis is not None:
+            # B's dims line up with A's from `axis` on: give B trailing ones.
+            a = axis_index(n, axis, A.ndim)
+            if a + B.ndim > A.ndim:
+                raise n.error(f"B {B.shape} does not fit A {A.shape} at axis {axis}")
+            B = n.view(B, B.shape + (1,) * (A.ndim - a - B.ndim))
+        elif not broadcast and A.shape != B.shape and B.size != 1:
+            raise n.error(f"A {A.shape} and B {B.shape} differ and broadcast=0")
+        return binary(n, kind, A, B)
+    return fn
+
+
 for _name, _kind in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul"), ("Div", "div"),
                      ("Pow", "pow")):
-    op(_name, notes=f"numpy broadcasting")(_binary_op(_kind))
+    op(_name, until=6, notes="Legacy broadcast=1 with axis (before opset 7).")(_binary_op_legacy(_kind))
+    op(_name, since=7, notes="Numpy broadcasting.")(_binary_op(_kind))
 
 
-@op("PRelu")
+@op("PRelu", until=6)
+def PRelu_1(n, X, slope):
+    """A slope of C values applies per channel (before opset 7)."""
+    if X.ndim > 2 and slope.ndim == 1 and slope.size == X.shape[1] > 1:
+        slope = n.view(slope, (slope.size,) + (1,) * (X.ndim - 2))
+    return PRelu(n, X, slope)
+
+
+@op("PRelu", since=7)
 def PRelu(n, X, slope):
     """x < 0 ? slope * x : x, slope broadcast (unidirectionally) to x."""
     if broadcast_shape(n, X.shape, slope.shape) != X.shape:
@@ -192,21 +231,25 @@ def variadic(n, kind, inputs):
 
 @op("Sum")
 def Sum(n, *data):
+    """Any number of inputs, numpy broadcasting (ResNet's Caffe2 residual)."""
     return variadic(n, "add", data)
 
 
 @op("Max")
 def Max(n, *data):
+    """Any number of inputs, numpy broadcasting."""
     return variadic(n, "max", data)
 
 
 @op("Min")
 def Min(n, *data):
+    """Any number of inputs, numpy broadcasting."""
     return variadic(n, "min", data)
 
 
 @op("Mean")
 def Mean(n, *data):
+    """Any number of inputs, numpy broadcasting."""
     (s,) = variadic(n, "add", data)
     from ..planner import const_value
     return binary(n, "mul", s, const_value("", np.float32(1.0 / len([d for d in data if d is not None]))))
@@ -217,8 +260,11 @@ def Mean(n, *data):
 @op("BatchNormalization")
 def BatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9,
                        spatial=1, training_mode=0, is_test=1, consumed_inputs=None):
-    """Inference form; legacy `spatial`, `is_test` and `consumed_inputs` accepted; training_mode=1
-    (batch statistics, opset 14 on) computed with numpy."""
+    """Folded into a preceding Conv; legacy spatial/is_test accepted; training_mode=1 in numpy.
+
+    training_mode=1 (opset 14 on) normalises with the batch's statistics and
+    updates the running mean and variance.
+    """
     require_float(n, X, scale, B, input_mean, input_var)
     c = X.shape[1] if X.ndim > 1 else 1
     params = [scale, B, input_mean, input_var]
@@ -300,11 +346,13 @@ def Softmax_13(n, X, *, axis=-1):
 
 @op("LogSoftmax", since=1, until=12)
 def LogSoftmax_1(n, X, *, axis=1):
+    """Before opset 13: over the 2-D flattening of X at `axis` (default 1)."""
     return _softmax_legacy(n, X, axis, True)
 
 
 @op("LogSoftmax", since=13)
 def LogSoftmax_13(n, X, *, axis=-1):
+    """From opset 13: along the single `axis` (default -1)."""
     return _softmax_13(n, X, axis, True)
 
 
@@ -361,6 +409,6 @@ def _reduce_input(kind):
 # Axes moved from an attribute to an optional input: ReduceSum at opset 13, the others at 18.
 for _name, _kind, _moved in (("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13),
                              ("ReduceMax", "max", 18)):
-    op(_name, until=_moved - 1, notes="axes as an attribute")(_reduce_attr(_kind))
-    op(_name, since=_moved, notes="axes as an optional input; noop_with_empty_axes")(
+    op(_name, until=_moved - 1, notes="Axes as an attribute.")(_reduce_attr(_kind))
+    op(_name, since=_moved, notes="Axes as an optional input; noop_with_empty_axes.")(
         _reduce_input(_kind))

@@ -126,11 +126,13 @@ def _global(n, X, kind):
 
 @op("GlobalAveragePool")
 def GlobalAveragePool(n, X):
+    """Mean over all spatial dims (any rank)."""
     return _global(n, X, "avg")
 
 
 @op("GlobalMaxPool")
 def GlobalMaxPool(n, X):
+    """Max over all spatial dims (any rank)."""
     return _global(n, X, "max")
 
 

@@ -21,6 +21,7 @@ def _copy(n, inputs, shape, dtype, fill):
 @op("Constant")
 def Constant(n, *, value=None, value_float=None, value_floats=None, value_int=None,
              value_ints=None, value_string=None, value_strings=None, sparse_value=None):
+    """value, value_float(s), value_int(s); folded at load."""
     if value is not None:
         return [np.asarray(value)]
     if value_float is not None:
@@ -36,6 +37,7 @@ def Constant(n, *, value=None, value_float=None, value_floats=None, value_int=No
 
 @op("ConstantOfShape", since=9)
 def ConstantOfShape(n, input, *, value=None):
+    """Folded at load (the Model Zoo's weights)."""
     shape = require_const(n, input, "the shape input")
     shape = [int(d) for d in np.asarray(shape).reshape(-1)]
     if any(d < 0 for d in shape):
@@ -49,6 +51,7 @@ def ConstantOfShape(n, input, *, value=None):
 
 @op("Shape", until=14)
 def Shape_1(n, data):
+    """Known at plan time."""
     return [np.array(data.shape, np.int64)]
 
 
@@ -60,11 +63,13 @@ def Shape_15(n, data, *, start=0, end=None):
 
 @op("Size")
 def Size(n, data):
+    """Known at plan time."""
     return [np.array(prod(data.shape), np.int64)]
 
 
-@op("Cast")
+@op("Cast", since=6)
 def Cast(n, input, *, to, saturate=1, round_mode="up"):
+    """Folded at load; at run time only to the tensor's own type."""
     dtype = onnx_to_np_dtype(to, f"{n.node.describe()}: attribute to")
     if input.const is not None:
         return [input.const.astype(dtype)]
@@ -89,7 +94,7 @@ def CastLike(n, input, target_type, *, saturate=1, round_mode="up"):
 
 @op("Flatten", until=10)
 def Flatten_1(n, input, *, axis=1):
-    """axis in [0, rank] (negative axes come with opset 11)."""
+    """Axis in [0, rank] (negative axes come with opset 11)."""
     if not 0 <= axis <= input.ndim:
         raise n.error(f"axis={axis} is out of range for input of shape {input.shape}")
     return [n.view(input, (prod(input.shape[:axis]), prod(input.shape[axis:])))]
@@ -97,7 +102,7 @@ def Flatten_1(n, input, *, axis=1):
 
 @op("Flatten", since=11)
 def Flatten_11(n, input, *, axis=1):
-    """axis in [-rank, rank]."""
+    """Axis in [-rank, rank]."""
     r = input.ndim
     if not -r <= axis <= r:
         raise n.error(f"axis={axis} is out of range for input of shape {input.shape}")
@@ -131,6 +136,12 @@ def _reshape_target(n, in_shape, shape, allowzero):
     if prod(out) != total:
         raise n.error(f"cannot reshape {tuple(in_shape)} ({total} elements) to {tuple(out)}")
     return tuple(out)
+
+
+@op("Reshape", until=4)
+def Reshape_1(n, data, *, shape):
+    """The shape as an attribute (before opset 5)."""
+    return [n.view(data, _reshape_target(n, data.shape, shape, 0))]
 
 
 @op("Reshape", since=5)
@@ -198,6 +209,7 @@ def Unsqueeze_13(n, data, axes):
 
 @op("Identity")
 def Identity(n, input):
+    """Removed at load (an alias)."""
     return [n.view(input, input.shape)]
 
 
@@ -228,8 +240,15 @@ def Dropout(n, data, ratio=None, training_mode=None, *, seed=None, is_test=None,
 
 # ---- copies ------------------------------------------------------------------------------
 
+@op("Concat", until=3)
+def Concat_1(n, *inputs, axis=1):
+    """Axis defaults to 1 (before opset 4)."""
+    return Concat(n, *inputs, axis=axis)
+
+
 @op("Concat", since=4)
 def Concat(n, *inputs, axis):
+    """Along axis (required from opset 4)."""
     inputs = [v for v in inputs if v is not None]
     if not inputs:
         raise n.error("needs at least one input")
@@ -252,6 +271,7 @@ def Concat(n, *inputs, axis):
 
 @op("Transpose")
 def Transpose(n, data, *, perm=None):
+    """Any permutation (a copy)."""
     r = data.ndim
     perm = list(range(r))[::-1] if perm is None else [int(p) for p in perm]
     if sorted(perm) != list(range(r)):
@@ -303,13 +323,13 @@ def _slice(n, data, index):
 
 @op("Slice", until=9)
 def Slice_1(n, data, *, starts, ends, axes=None):
-    """starts/ends/axes as attributes (before opset 10)."""
+    """Starts/ends/axes as attributes (before opset 10)."""
     return _slice(n, data, _slices(n, data.shape, starts, ends, axes, None))
 
 
 @op("Slice", since=10)
 def Slice_10(n, data, starts, ends, axes=None, steps=None):
-    """starts/ends/axes/steps as inputs (opset 10 on)."""
+    """Starts/ends/axes/steps as inputs (opset 10 on)."""
     vals = [None if v is None else [int(x) for x in np.asarray(require_const(n, v, w)).reshape(-1)]
             for v, w in ((starts, "starts"), (ends, "ends"), (axes, "axes"), (steps, "steps"))]
     return _slice(n, data, _slices(n, data.shape, *vals))
@@ -346,6 +366,7 @@ def Gather(n, data, indices, *, axis=0):
 
 @op("Expand", since=8)
 def Expand(n, input, shape):
+    """Constant shape; numpy broadcasting."""
     target = [int(d) for d in np.asarray(require_const(n, shape, "the shape input")).reshape(-1)]
     out = broadcast_shape(n, input.shape, target)
     n.check_size(out, input.dtype)
@@ -398,15 +419,21 @@ def _pad(n, data, pads, mode, value, axes=None, modes=("constant", "edge", "refl
     return _copy(n, [data, value], shape, data.dtype, fill_dynamic)
 
 
+@op("Pad", until=1)
+def Pad_1(n, data, *, paddings, mode="constant", value=0.0):
+    """`paddings` as an attribute (opset 1)."""
+    return _pad(n, data, paddings, mode, value)
+
+
 @op("Pad", since=2, until=10)
 def Pad_2(n, data, *, pads, mode="constant", value=0.0):
-    """pads and value as attributes (before opset 11)."""
+    """Pads and value as attributes (before opset 11)."""
     return _pad(n, data, pads, mode, value)
 
 
 @op("Pad", since=11)
 def Pad_11(n, data, pads, constant_value=None, axes=None, *, mode="constant"):
-    """pads, constant_value (and, from 18, axes) as inputs; mode "wrap" from opset 19."""
+    """Pads, constant_value (and, from 18, axes) as inputs; mode "wrap" from opset 19."""
     p = np.asarray(require_const(n, pads, "the pads input")).reshape(-1)
     if constant_value is None:
         v = 0.0
