@@ -46,7 +46,9 @@ static inline float tc_expf_(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+    /* Shifted as unsigned: for a NaN x, n is garbage (the result is x anyway) and a signed
+     * shift would overflow, which is undefined behaviour (UBSan). */
+    int32_t b1 = (int32_t)((uint32_t)(n1 + 127) << 23), b2 = (int32_t)((uint32_t)(n2 + 127) << 23);
     float s1, s2;
     memcpy(&s1, &b1, 4);
     memcpy(&s2, &b2, 4);

@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 import tinycnn
 from tinycnn import _kernels as K

@@ -6,7 +6,6 @@ Every bad model is built here, by the test, and every message is checked.
 """
 import os
 import resource
-import stat
 import sys
 import threading
 import time
@@ -24,6 +23,9 @@ from helpers import assert_close, make_model, ort_run
 RNG = np.random.default_rng(6)
 HAVE_CONV = hasattr(K, "Conv2d") and hasattr(K, "Dense")
 needs_conv = pytest.mark.skipif(not HAVE_CONV, reason="convolution/GEMM kernels not built yet")
+# Under .ci/sanitize ASan keeps freed memory in quarantine: resident memory is not flat there.
+not_sanitized = pytest.mark.skipif(bool(os.environ.get("TINYCNN_SANITIZED")),
+                                   reason="RSS is meaningless under AddressSanitizer")
 
 
 # ---- small models --------------------------------------------------------------------
@@ -815,15 +817,42 @@ def test_maxpool_of_minus_infinity_is_minus_infinity():
 @needs_conv
 @pytest.mark.parametrize("seed", range(3))
 def test_nan_and_inf_through_conv_pool_relu_gemm(seed):
+    """Every stage a graph output: NaN positions equal onnxruntime's, finite values agree."""
     model = conv_net()
-    x = nan_inf((2, 3, 8, 8), seed)
-    x[1] = np.abs(x[1])  # the second image: no NaN, some +inf
-    x[1][np.isnan(x[1])] = 1.0
+    del model.graph.output[:]
+    for name in ("c", "r", "p", "y"):
+        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    x = x_for(4)
+    rng = np.random.default_rng(seed)
+    for b, v in ((0, np.nan), (1, np.inf), (2, -np.inf)):  # one special value per image, 3 clean
+        x[b, rng.integers(3), rng.integers(8), rng.integers(8)] = v
+    ref = ort_run(model, {"x": x})
+    got = tinycnn.InferenceSession(model).run(None, {"x": x})
+    # Which NaN survives a max-pool window depends on the order the taps are visited (see
+    # test_nan_and_inf_propagate_like_onnxruntime): compare the pool on NaN-free windows and
+    # the classifier on the images that had no NaN.
+    clean = ~np.isnan(windows_of(ref[1], 2, 2)).any(axis=-1)
+    got[2], ref[2] = got[2][clean], ref[2][clean]
+    got[3], ref[3] = got[3][1:], ref[3][1:]
+    for name, g, r in zip("crpy", got, ref):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(r), err_msg=f"NaN positions of {name}")
+        np.testing.assert_array_equal(np.isinf(g), np.isinf(r), err_msg=f"Inf positions of {name}")
+        finite = np.isfinite(r)
+        assert finite.any(), f"{name}: the special values should not reach every output"
+        np.testing.assert_allclose(g[finite], r[finite], rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+@needs_conv
+@pytest.mark.xfail(strict=True, reason="a Winograd layer spreads a NaN/Inf over its whole output "
+                   "tile (onnxruntime: only the 3x3 window); reported to the lead")
+def test_nan_in_a_winograd_layer_stays_in_its_window():
+    w = RNG.normal(size=(64, 64, 3, 3)).astype(np.float32)
+    model = one_node("Conv", ["x", "W"], {"pads": [1, 1, 1, 1]}, {"W": w}, x_shape=(1, 64, 20, 20))
+    x = RNG.normal(size=(1, 64, 20, 20)).astype(np.float32)
+    x[0, 0, 5, 5] = np.nan
     ref = ort_run(model, {"x": x})[0]
     got = tinycnn.InferenceSession(model).run(None, {"x": x})[0]
-    assert np.array_equal(np.isnan(got), np.isnan(ref)) or np.isnan(ref).all(), (got, ref)
-    finite = np.isfinite(ref) & np.isfinite(got)
-    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
 
 
 # ---- 6. concurrency, GIL, leaks, fork ----------------------------------------------------------
@@ -930,6 +959,7 @@ def rss_bytes():
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
+@not_sanitized
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
 def test_resident_memory_is_flat_over_1000_runs():
     sess = tinycnn.InferenceSession(pool_net(hw=16))
@@ -944,6 +974,7 @@ def test_resident_memory_is_flat_over_1000_runs():
 
 
 @needs_conv
+@not_sanitized
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
 def test_resident_memory_is_flat_over_1000_conv_runs():
     sess = tinycnn.InferenceSession(conv_net())
@@ -957,6 +988,7 @@ def test_resident_memory_is_flat_over_1000_conv_runs():
     assert grown < 4 << 20, f"RSS grew by {grown / 2**20:.1f} MiB over 1,000 runs"
 
 
+@not_sanitized
 def test_failed_loads_do_not_leak():
     """Refused models (the common hostile case) leave nothing behind."""
     bad = pool_net().SerializeToString()[:-7]

@@ -16,8 +16,10 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
         raise n.error("attribute kernel_shape is required")
     if 0 in X.shape[1:]:
         raise n.error(f"input X {X.shape} has no channels or an empty spatial dim")
-    # onnxruntime clamps a negative SAME padding to 0 only in AveragePool from opset 19
-    clamp = kind == "avg" and n.opset >= 19
+    # A SAME padding that comes out negative (stride > kernel) is refused by onnxruntime
+    # (1.32), except by its AveragePool from opset 19 or with ceil_mode and count_include_pad,
+    # which clamp it to 0
+    clamp = kind == "avg" and (n.opset >= 19 or (ceil_mode and count_include_pad))
     ks, st, dl, pb, pe, out = window_geometry(n, X.shape[2:], kernel_shape, strides, dilations,
                                               pads, auto_pad, ceil_mode, pool=True,
                                               negative_same_pad_ok=clamp)

@@ -402,7 +402,7 @@ def _pad(n, data, pads, mode, value, axes=None, modes=("constant", "edge", "refl
     n.check_size(shape, data.dtype)
     if mode == "reflect":
         for a, (b, e) in enumerate(grow):
-            if (b or e) and data.shape[a] - 1 < max(b, e):
+            if (b or e) and crop[a].stop - crop[a].start - 1 < max(b, e):  # after slicing
                 raise n.error(f"reflect padding {b, e} needs axis {a} longer than {max(b, e)}")
     dynamic_value = mode == "constant" and value is not None and not np.isscalar(value)
     if not dynamic_value:
