@@ -65,19 +65,29 @@ def prepare(model, level, ctx, options, cache):
 
 
 def conv_depth(nodes):
-    """The most convolutions any input-to-output path goes through (nodes in topological order).
+    """How many convolutions an input-to-output path goes through, on average over all paths.
 
-    Rounding error compounds along such a path; the convolution op uses it to pick
-    a Winograd tile whose error the whole network can afford.
+    Rounding error compounds along such paths; the convolution op uses this to pick a
+    Winograd tile the whole network can afford.  The average (not the longest path) is
+    what matters: a residual network's identity shortcuts make most of its paths about
+    half as deep as the longest one, and its error grows accordingly.
     """
-    depth = {}
-    deepest = 0
+    paths = {}   # tensor -> (number of paths reaching it, total convolutions along them)
+    best = 0.0
     for n in nodes:
-        d = max((depth.get(i, 0) for i in n.inputs if i), default=0) + (n.op_type == "Conv")
+        count = total = 0
+        for i in n.inputs:
+            if i and i in paths:
+                c, t = paths[i]
+                count, total = count + c, total + t
+        if count == 0:
+            count = 1
+        if n.op_type == "Conv":
+            total += count
         for o in n.outputs:
-            depth[o] = d
-        deepest = max(deepest, d)
-    return deepest
+            paths[o] = (count, total)
+        best = max(best, total / count)
+    return best
 
 
 def _remove_noops(g, graph_outputs=()):
