@@ -20,6 +20,14 @@ SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
 
 
 
+def run_module(cwd, *argv):
+    """`python -m tinycnn ...` in a subprocess that imports the tinycnn these tests import
+    (installed or built in place), not whatever a working directory would shadow it with."""
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(tinycnn.__file__))))
+    return subprocess.run([sys.executable, "-m", "tinycnn", *map(str, argv)], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=120)
+
+
 def run_cli(capsys, *argv):
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -86,8 +94,7 @@ def test_infer_folder_labels_and_python_m(tmp_path, capsys):
     assert code == 0, err
     got = {os.path.basename(json.loads(line)["image"]): json.loads(line)["top"][0]["label"] for line in out.splitlines()}
     assert got == {"x2.jpg": "two", "x7.jpg": "seven"}
-    proc = subprocess.run([sys.executable, "-m", "tinycnn", "infer", sample(4), "--top", "1"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = run_module(tmp_path, "infer", sample(4), "--top", "1")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[1].split()[1] == "4", proc.stdout
 
@@ -165,8 +172,7 @@ def test_usage_errors_are_one_line(capsys):
 
 
 def test_debug_shows_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tinycnn", "--debug", "summary", str(tmp_path / "x.onnx")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = run_module(tmp_path, "--debug", "summary", str(tmp_path / "x.onnx"))
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "x.onnx" in proc.stderr
 
