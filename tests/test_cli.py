@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-import PIL  # noqa: F401  (a test extra: missing means a broken install)
 from PIL import Image  # noqa: E402
 
 import tinycnn  # noqa: E402

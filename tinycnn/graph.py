@@ -223,7 +223,6 @@ def _fuse_conv(g, keep):
     The fused node takes the place of the last node it absorbs, so a residual
     computed after the convolution (ResNet's downsample branch) is ready.
     """
-    producers = {o: n for n in g.nodes for o in n.outputs}
     replaced = {}   # id(absorbed node) -> None (drop) ; id(last node) -> fused node
     for conv in g.nodes:
         if conv.op_type != "Conv" or conv.domain != "" or id(conv) in replaced:

@@ -6,7 +6,8 @@ attributes, numpy initializers, declared inputs and outputs).
 """
 import os
 import stat
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -57,7 +58,7 @@ class Model:
     outputs: list             # ValueInfo
     initializers: dict        # name -> np.ndarray
     opsets: dict              # domain ('' for ai.onnx) -> version
-    value_info: dict = field(default_factory=dict)  # declared intermediate shapes
+    value_info: dict = dataclasses.field(default_factory=dict)  # declared intermediate shapes
     ir_version: int = 0
     producer: str = ""
     source: str = "<bytes>"   # file name for messages

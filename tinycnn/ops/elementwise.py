@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import _kernels as K
 from . import op
-from .common import (UnsupportedOperator, axis_index, broadcast_shape, prod, require_const,
+from .common import (axis_index, broadcast_shape, prod, require_const,
                      require_float)
 
 
