@@ -101,6 +101,28 @@ void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0,
     }
 }
 
+/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Eight partial sums per row
+ * (the AVX2 twin's lanes), so both paths add in a similar order. */
+void tc_gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                           const float *bias, int relu, float *y)
+{
+    for (int n = r0; n < r1; n++) {
+        const float *wn = w + (size_t)n * ldw;
+        float acc[8] = {0};
+        int k = 0;
+        for (; k + 8 <= K; k += 8)
+            for (int j = 0; j < 8; j++)
+                acc[j] += a[k + j] * wn[k + j];
+        float v = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (; k < K; k++)
+            v += a[k] * wn[k];
+        v += bias ? bias[n] : 0.0f;
+        if (relu)
+            v = v > 0.0f ? v : 0.0f;
+        y[n] = v;
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Packing                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -530,6 +552,42 @@ static void gemv_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 #endif
     tc_gemv_panels_portable(g->K, g->a, g->packed, (int)begin, (int)end, g->N, g->bias, g->relu, g->y);
+}
+
+typedef struct {
+    int K, relu, avx2;
+    ptrdiff_t ldw;
+    const float *a, *w, *bias;
+    float *y;
+} gemv_rows_job;
+
+static void gemv_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const gemv_rows_job *g = (const gemv_rows_job *)varg;
+    (void)tid;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (g->avx2) {
+        tc_gemv_rows_avx2(g->K, g->a, g->w, g->ldw, (int)begin, (int)end, g->bias, g->relu, g->y);
+        return;
+    }
+#endif
+    tc_gemv_rows_portable(g->K, g->a, g->w, g->ldw, (int)begin, (int)end, g->bias, g->relu, g->y);
+}
+
+/* a: [M, K]  weight: [Nout, K] row-major, read in place  bias: [Nout] or NULL  y: [M, Nout].
+ * Memory-bound: each weight row is one contiguous dot product per sample. */
+void tc_dense_rows_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a,
+                       const float *weight, const float *bias, int act, float *y)
+{
+    if (M <= 0 || Nout <= 0)
+        return;
+    /* static halves: each thread streams its own contiguous part of the weight */
+    ptrdiff_t grain = (ptrdiff_t)(16384 / ((size_t)K + 1) + 4) & ~(ptrdiff_t)3;
+    for (int m = 0; m < M; m++) {
+        gemv_rows_job g = {K, act == TC_ACT_RELU, ctx && ctx->isa == TC_ISA_AVX2, K,
+                           a + (size_t)m * K, weight, bias, y + (size_t)m * Nout};
+        tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, Nout, grain, gemv_rows_task, &g);
+    }
 }
 
 /* a: [M, K]  packed: from tc_dense_pack_f32  bias: [Nout] or NULL  y: [M, Nout] */

@@ -200,3 +200,87 @@ void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int
         }
     }
 }
+
+/* Sum of the 8 lanes of each of x0..x3 -> [sum x0, sum x1, sum x2, sum x3]. */
+static inline __m128 hsum4(__m256 x0, __m256 x1, __m256 x2, __m256 x3)
+{
+    __m256 s01 = _mm256_hadd_ps(x0, x1); /* x0 01 23 | x1 01 23 | x0 45 67 | x1 45 67 */
+    __m256 s23 = _mm256_hadd_ps(x2, x3);
+    __m256 s = _mm256_hadd_ps(s01, s23); /* [x0 x1 x2 x3 | x0 x1 x2 x3] halves */
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
+static inline float hsum1(__m256 x)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float row_tail(const float *a, const float *w, int k, int K, float v)
+{
+    for (; k < K; k++)
+        v += a[k] * w[k];
+    return v;
+}
+
+/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Four rows at once: one
+ * load of a feeds four FMAs and four sequential weight streams keep the
+ * hardware prefetchers busy; prefetch further ahead on each stream. */
+void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                       const float *bias, int relu, float *y)
+{
+    const int PF = 512; /* floats ahead = 2 KiB per stream */
+    int n = r0;
+    for (; n + 4 <= r1; n += 4) {
+        const float *w0 = w + (size_t)n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+        __m256 c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
+        __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
+        __m256 d2 = _mm256_setzero_ps(), d3 = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            _mm_prefetch((const char *)(w0 + k + PF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k + PF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + k + PF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + k + PF), _MM_HINT_T0);
+            __m256 a0 = _mm256_loadu_ps(a + k), a1 = _mm256_loadu_ps(a + k + 8);
+            c0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w0 + k), c0);
+            c1 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w1 + k), c1);
+            c2 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w2 + k), c2);
+            c3 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w3 + k), c3);
+            d0 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(w0 + k + 8), d0);
+            d1 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(w1 + k + 8), d1);
+            d2 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(w2 + k + 8), d2);
+            d3 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(w3 + k + 8), d3);
+        }
+        for (; k + 8 <= K; k += 8) {
+            __m256 a0 = _mm256_loadu_ps(a + k);
+            c0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w0 + k), c0);
+            c1 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w1 + k), c1);
+            c2 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w2 + k), c2);
+            c3 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w3 + k), c3);
+        }
+        float v[4];
+        _mm_storeu_ps(v, hsum4(_mm256_add_ps(c0, d0), _mm256_add_ps(c1, d1),
+                               _mm256_add_ps(c2, d2), _mm256_add_ps(c3, d3)));
+        v[0] = row_tail(a, w0, k, K, v[0]);
+        v[1] = row_tail(a, w1, k, K, v[1]);
+        v[2] = row_tail(a, w2, k, K, v[2]);
+        v[3] = row_tail(a, w3, k, K, v[3]);
+        for (int j = 0; j < 4; j++) {
+            float t = v[j] + (bias ? bias[n + j] : 0.0f);
+            y[n + j] = relu ? (t > 0.0f ? t : 0.0f) : t;
+        }
+    }
+    for (; n < r1; n++) {
+        const float *wn = w + (size_t)n * ldw;
+        __m256 c0 = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 8 <= K; k += 8)
+            c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
+        float t = row_tail(a, wn, k, K, hsum1(c0)) + (bias ? bias[n] : 0.0f);
+        y[n] = relu ? (t > 0.0f ? t : 0.0f) : t;
+    }
+}

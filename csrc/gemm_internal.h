@@ -58,7 +58,13 @@ void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdi
                          int nr, int flags, const tc_tile_epi *e);
 void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
                         const float *bias, int relu, float *y);
+void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                       const float *bias, int relu, float *y);
 #endif
+
+/* y[n] = act(a . w[n, :] + bias[n]) for the rows n in [r0, r1) of a row-major w [Nout, K]. */
+void tc_gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                           const float *bias, int relu, float *y);
 
 /* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1). */
 void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0, int p1, int N,

@@ -128,6 +128,11 @@ size_t tc_dense_workspace_size(const tc_ctx *ctx, int M, int K, int Nout);
 void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, const float *packed,
                   const float *bias, int act, float *y, float *workspace);
 
+/* Same layer with a [Nout, K] row-major weight used in place (no packed copy):
+ * the batch-1 GEMV streams it at memory bandwidth; M > 1 rereads it per row. */
+void tc_dense_rows_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a,
+                       const float *weight, const float *bias, int act, float *y);
+
 /* end of GEMM section */
 
 /* ------------------------------------------------------------------------ */

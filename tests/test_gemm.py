@@ -100,3 +100,34 @@ def test_dense(ctx, M, K, Nout, trans_b, relu, with_bias):
     if relu:
         ref = np.maximum(ref, 0)
     check(f"dense a{a.shape} w{w.shape} trans_b={trans_b} relu={relu}", y, ref)
+
+
+@pytest.mark.parametrize("M", [1, 3])
+@pytest.mark.parametrize("K,Nout", [(1, 1), (7, 3), (8, 4), (15, 5), (16, 9), (100, 10),
+                                    (300, 1000), (4096, 37), (9216, 13)])
+@pytest.mark.parametrize("relu,with_bias", [(False, True), (True, True), (False, False)])
+def test_dense_in_place(ctx, M, K, Nout, relu, with_bias):
+    """pack=False streams the [Nout, K] weight rows in place (no copy): same answer."""
+    rng = np.random.default_rng(7 * K + Nout + M)
+    w = rng.standard_normal((Nout, K), dtype=np.float32)
+    bias = rng.standard_normal(Nout, dtype=np.float32) if with_bias else None
+    layer = _kernels.Dense(ctx, w, bias, trans_b=True, relu=relu, pack=False)
+    assert not layer.packed_weight
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    y = np.full((M, Nout), np.nan, dtype=np.float32)
+    layer.run(a, y)
+    ref = a.astype(np.float64) @ w.astype(np.float64).T
+    if with_bias:
+        ref = ref + bias
+    if relu:
+        ref = np.maximum(ref, 0)
+    check(f"dense in place a{a.shape} w{w.shape} relu={relu}", y, ref)
+    packed = _kernels.Dense(ctx, w, bias, trans_b=True, relu=relu)
+    y2 = np.full((M, Nout), np.nan, dtype=np.float32)
+    packed.run(a, y2)
+    check(f"dense in place vs packed a{a.shape} w{w.shape}", y, y2.astype(np.float64))
+
+
+def test_dense_in_place_needs_trans_b(ctx):
+    with pytest.raises(ValueError, match="trans_b"):
+        _kernels.Dense(ctx, np.zeros((4, 6), np.float32), trans_b=False, pack=False)

@@ -25,6 +25,8 @@ cdef extern from "tinycnn.h" nogil:
     size_t tc_dense_workspace_size(const tc_ctx *ctx, int M, int K, int Nout)
     void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, const float *packed,
                       const float *bias, int act, float *y, float *workspace)
+    void tc_dense_rows_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a,
+                           const float *weight, const float *bias, int act, float *y)
 
 
 cdef object _aligned_empty(size_t n):
@@ -62,18 +64,22 @@ def _check_out(name, arr, int ndim):
 
 
 cdef class Dense:
-    """Dense layer with a constant weight packed once:
+    """Dense layer with a constant weight:
     y[M, Nout] = act(a[M, K] . W^T + bias), weight stored [Nout, K] (trans_b=True,
     PyTorch Linear) or [K, Nout] (trans_b=False).
 
-    Dense(ctx, weight, bias=None, trans_b=True, relu=False); .run(a, y)
+    pack=True packs the weight once into GEMM panels (best for M > 1).  pack=False
+    (trans_b=True only) keeps a reference to the weight and streams its rows in
+    place: no second copy of the weight, and the fastest batch-1 GEMV.
+
+    Dense(ctx, weight, bias=None, trans_b=True, relu=False, pack=True); .run(a, y)
     """
     cdef readonly Context ctx
     cdef readonly int in_features, out_features
-    cdef readonly bint relu
-    cdef object packed, bias
+    cdef readonly bint relu, packed_weight
+    cdef object packed, weight, bias
 
-    def __init__(self, Context ctx, weight, bias=None, trans_b=True, relu=False):
+    def __init__(self, Context ctx, weight, bias=None, trans_b=True, relu=False, pack=True):
         _check_f32("weight", weight, 2)
         self.ctx = ctx
         if trans_b:
@@ -87,6 +93,13 @@ cdef class Dense:
                                  f"(out_features={self.out_features})")
             self.bias = bias.copy()
         self.relu = relu
+        if not pack and not trans_b:
+            raise ValueError(f"Dense: pack=False needs a [Nout, K] weight (trans_b=True), "
+                             f"got weight {weight.shape} with trans_b=False")
+        self.packed_weight = bool(pack)
+        if not pack:
+            self.weight = weight
+            return
         self.packed = _aligned_empty(tc_dense_pack_size(self.in_features, self.out_features))
         cdef int K = self.in_features, Nout = self.out_features, tb = 1 if trans_b else 0
         cdef const float *w = _fptr(weight)
@@ -102,13 +115,20 @@ cdef class Dense:
             raise ValueError(f"Dense: a {a.shape} and y {y.shape} do not match "
                              f"in_features={self.in_features}, out_features={self.out_features}")
         cdef int M = a.shape[0], K = self.in_features, Nout = self.out_features
-        ws = _aligned_empty(tc_dense_workspace_size(&self.ctx.ctx, M, K, Nout))
         cdef const float *pa = _fptr(a)
-        cdef const float *pk = _fptr(self.packed)
         cdef const float *pb = _fptr(self.bias) if self.bias is not None else NULL
         cdef float *py = _fptr_mut(y)
-        cdef float *pw = _fptr_mut(ws)
         cdef int act = TC_ACT_RELU if self.relu else TC_ACT_NONE
+        cdef const float *pk
+        cdef float *pw
+        if not self.packed_weight:
+            pk = _fptr(self.weight)
+            with nogil:
+                tc_dense_rows_f32(&self.ctx.ctx, M, K, Nout, pa, pk, pb, act, py)
+            return
+        ws = _aligned_empty(tc_dense_workspace_size(&self.ctx.ctx, M, K, Nout))
+        pk = _fptr(self.packed)
+        pw = _fptr_mut(ws)
         with nogil:
             tc_dense_f32(&self.ctx.ctx, M, K, Nout, pa, pk, pb, act, py, pw)
 

@@ -25,13 +25,18 @@ def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
     bias_ok = C is None or (C.const is not None and C.const.size in (1, nn) and (C.ndim < 2 or C.shape[0] == 1))
     if B.const is not None and not transA and bias_ok and A.const is None:
         def make():
-            w = np.ascontiguousarray(B.const, np.float32) * np.float32(alpha)
+            w = np.ascontiguousarray(B.const, np.float32)
+            if alpha != 1.0:
+                w = w * np.float32(alpha)
             b = None
             if C is not None and beta != 0:
                 b = np.ascontiguousarray(np.broadcast_to(C.const.reshape(-1) * np.float32(beta), (nn,)),
                                          np.float32)
-            return K.Dense(ctx, np.ascontiguousarray(w), b, trans_b=bool(transB), relu=relu)
-        dense = n.cached(("dense", relu), make)
+            # batch 1 with a [Nout, K] weight (PyTorch Linear): stream the initializer
+            # in place, no packed copy (halves the resident weights of AlexNet/VGG)
+            in_place = bool(transB) and m == 1
+            return K.Dense(ctx, w, b, trans_b=bool(transB), relu=relu, pack=not in_place)
+        dense = n.cached(("dense", relu, m == 1), make)
 
         def run(a, y):
             dense.run(a, y)
