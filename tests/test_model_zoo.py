@@ -77,42 +77,52 @@ def with_random_weights(model, seed):
     var 1) with some spread.  The role of a tensor is read from the node that uses it.
     """
     rng = np.random.default_rng(seed)
+
+    def normal(std, shape):
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+
+    def uniform(lo, hi, shape):
+        return rng.random(shape, dtype=np.float32) * np.float32(hi - lo) + np.float32(lo)
+
     g = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     uses = {}
     for node in g.node:
         for k, name in enumerate(node.input):
             uses.setdefault(name, (node, k))
-    new_inits = {}
-    kept = []
+    new_inits, dropped, kept = {}, set(), []
     for node in g.node:
         if node.op_type != "ConstantOfShape" or node.input[0] not in consts:
             kept.append(node)
             continue
         shape = tuple(int(d) for d in consts[node.input[0]])
+        dropped.add(node.input[0])
         user, slot = uses.get(node.output[0], (None, -1))
         op = user.op_type if user is not None else ""
         if op == "Conv" and slot == 1:
-            fan_in = int(np.prod(shape[1:]))
-            value = rng.normal(0, np.sqrt(2.0 / fan_in), shape)
+            value = normal(np.sqrt(2.0 / np.prod(shape[1:])), shape)
         elif op == "Gemm" and slot == 1:
             trans_b = any(a.name == "transB" and a.i for a in user.attribute)
-            fan_in = shape[1] if trans_b else shape[0]
-            value = rng.normal(0, np.sqrt(2.0 / fan_in), shape)
+            value = normal(np.sqrt(2.0 / (shape[1] if trans_b else shape[0])), shape)
         elif op == "BatchNormalization":
-            value = {1: rng.uniform(0.5, 1.5, shape), 2: rng.normal(0, 0.1, shape),
-                     3: rng.normal(0, 0.1, shape), 4: rng.uniform(0.5, 2.0, shape)}[slot]
+            value = {1: lambda: uniform(0.5, 1.5, shape), 2: lambda: normal(0.1, shape),
+                     3: lambda: normal(0.1, shape), 4: lambda: uniform(0.5, 2.0, shape)}[slot]()
         else:  # biases
-            value = rng.normal(0, 0.01, shape)
-        new_inits[node.output[0]] = value.astype(np.float32)
+            value = normal(0.01, shape)
+        new_inits[node.output[0]] = value
+    used = {i for n in kept for i in n.input} | {o.name for o in g.output}
+    dropped = {name for name in dropped if name not in used}
     out = onnx.ModelProto()
     out.CopyFrom(model)
     del out.graph.node[:]
     out.graph.node.extend(kept)
-    out.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in new_inits.items())
+    inits = [t for t in out.graph.initializer if t.name not in dropped]
+    inputs = [vi for vi in out.graph.input if vi.name not in dropped]
+    del out.graph.initializer[:], out.graph.input[:]
+    out.graph.initializer.extend(inits + [numpy_helper.from_array(v, k) for k, v in new_inits.items()])
     # IR 3 declares every initializer as a graph input: keep the model in that style.
-    out.graph.input.extend(helper.make_tensor_value_info(k, TensorProto.FLOAT, v.shape)
-                           for k, v in new_inits.items())
+    out.graph.input.extend(inputs + [helper.make_tensor_value_info(k, TensorProto.FLOAT, v.shape)
+                                     for k, v in new_inits.items()])
     return out
 
 
