@@ -41,11 +41,6 @@ backend_test.exclude(r"^test_maxpool_2d_uint8_")  # uint8 pooling at run time
 backend_test.exclude(r"^test_identity_opt_")  # optional type, not a tensor
 backend_test.exclude(r"^test_identity_sequence_")  # sequence type, not a tensor
 
-# -- 3-D (volumetric) pooling and convolution: tinycnn does 1-D and 2-D --
-backend_test.exclude(r"^test_(maxpool|averagepool)_3d_")  # 3-D pooling
-backend_test.exclude(r"^test_(MaxPool|AvgPool)3d")  # 3-D pooling
-backend_test.exclude(r"^test_Conv3d")  # 3-D convolution
-
 # -- PyTorch-exported models whose other ops are outside issue 3 --
 backend_test.exclude(r"^test_(operator_)?[Cc]onv[Tt]ranspose")  # ConvTranspose
 backend_test.exclude(r"^test_(ELU|SELU|operator_selu|Softplus)_")  # Elu, Selu, Softplus

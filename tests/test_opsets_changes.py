@@ -251,3 +251,27 @@ def test_conv_1d_keeps_rank_3(opset):
     ref = ort_run(model, {"x": x})[0]
     assert got.shape == ref.shape == (2, 4, 10)
     assert_close(got, ref)
+
+
+# ---- 3-D convolution and pooling (numpy paths), fused with a residual Add and Relu ------------
+
+@pytest.mark.parametrize("level", [0, 99])
+def test_conv3d_bn_residual_relu_and_pools(level):
+    x = RNG.normal(size=(2, 4, 5, 6, 7)).astype(np.float32)
+    c = 4
+    inits = {"w": RNG.normal(0, 0.3, (c, 2, 3, 3, 3)).astype(np.float32),
+             "s": RNG.uniform(0.5, 1.5, c).astype(np.float32), "b": RNG.normal(0, 0.1, c).astype(np.float32),
+             "m": RNG.normal(0, 0.1, c).astype(np.float32), "v": RNG.uniform(0.5, 2, c).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1] * 6, group=2),
+             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"]),
+             helper.make_node("Add", ["n", "x"], ["r"]),
+             helper.make_node("Relu", ["r"], ["a"]),
+             helper.make_node("MaxPool", ["a"], ["p"], kernel_shape=[2, 3, 2], strides=[2, 2, 1],
+                              pads=[0, 1, 1, 1, 1, 0], ceil_mode=1),
+             helper.make_node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2, 2], pads=[1, 0, 1, 0, 1, 1],
+                              count_include_pad=1)]
+    model = make_model(nodes, [("x", list(x.shape))], [("y", None)], inits, opset=13)
+    opts = tinycnn.SessionOptions()
+    opts.graph_optimization_level = tinycnn.GraphOptimizationLevel(level)
+    got = tinycnn.InferenceSession(model, opts).run(None, {"x": x})[0]
+    assert_close(got, ort_run(model, {"x": x})[0], what=f"3-D block, level {level}")
