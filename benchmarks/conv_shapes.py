@@ -34,8 +34,14 @@ CONVS = [
 ]
 
 
+ORT_SPIN = True
+
+
 def ort_session(model, threads):
     so = ort.SessionOptions()
+    if not ORT_SPIN:
+        # onnxruntime's idle workers otherwise keep spinning during our runs
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -70,16 +76,18 @@ CLOCK = time.perf_counter
 STAT = statistics.median
 
 
-def alternate(fa, fb, reps):
-    fa(), fb()  # warm up
+def alternate(fa, fb, reps, block=5):
+    """Alternates blocks of `block` runs of fa and fb (each pool's spinning
+    workers are then not competing with the other's first run); returns the
+    STAT of each, first run of every block dropped."""
     ta, tb = [], []
-    for _ in range(reps):
-        t = CLOCK()
-        fa()
-        ta.append(CLOCK() - t)
-        t = CLOCK()
-        fb()
-        tb.append(CLOCK() - t)
+    for _ in range(max(1, reps // block)):
+        for f, times in ((fa, ta), (fb, tb)):
+            f()
+            for _ in range(block):
+                t = CLOCK()
+                f()
+                times.append(CLOCK() - t)
     return STAT(ta), STAT(tb)
 
 
@@ -136,15 +144,18 @@ def bench_gemm(threads, reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--only", default="", help="substring of the shape names to run")
     ap.add_argument("--no-gemm", action="store_true")
     ap.add_argument("--min", action="store_true",
                     help="report the fastest run instead of the median (robust on a loaded machine)")
     ap.add_argument("--cpu", action="store_true",
                     help="1 thread only: time with the calling thread's CPU clock (ignores preemption)")
+    ap.add_argument("--ort-no-spin", action="store_true",
+                    help="stop onnxruntime's idle workers spinning (they steal cores from tinycnn's runs)")
     args = ap.parse_args()
-    global CLOCK, STAT
+    global CLOCK, STAT, ORT_SPIN
+    ORT_SPIN = not args.ort_no_spin
     if args.min:
         STAT = min
     if args.cpu:

@@ -1,7 +1,8 @@
 """Winograd3x3 vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input).
 
-For each layer shape: a single-Conv ONNX model run by onnxruntime and our
-Winograd3x3 (F(4x4) and F(2x2)), same process, runs alternated, medians.
+For each layer shape: a single-Conv ONNX model run by onnxruntime, our
+Winograd3x3 (F(4x4) and F(2x2)) and, when the package has it, tinycnn's
+GEMM/im2col Conv2d; same process, runs alternated, medians.
 Effective GFLOP/s use the direct-convolution flop count 2*K*C*9*OH*OW.
 Prints only; no asserts.
 
@@ -60,6 +61,8 @@ def median_ms(times):
 
 
 def bench_layer(name, C, K, H, threads, reps):
+    """Times onnxruntime, Winograd F(4x4) and F(2x2), and tinycnn's GEMM/im2col
+    Conv2d when the package has it; returns {algo: median ms}."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, C, H, H)).astype(np.float32)
     w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
@@ -69,43 +72,47 @@ def bench_layer(name, C, K, H, threads, reps):
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(conv_model(C, K, H, w, b), so, providers=["CPUExecutionProvider"])
     ctx = _kernels.Context(threads, "avx2" if _kernels.best_isa() == "avx2" else "portable")
-    ours = {}
+    algos = {}
     for tile in (4, 2):
-        conv = _kernels.Winograd3x3(ctx, w, b, pads=(1, 1, 1, 1), tile=tile)
-        ws = np.empty(conv.workspace_size(1, H, H), np.float32)
-        y = np.empty(conv.output_shape(1, H, H), np.float32)
-        ours[tile] = (conv, ws, y)
+        algos[tile] = _kernels.Winograd3x3(ctx, w, b, pads=(1, 1, 1, 1), tile=tile)
+    if hasattr(_kernels, "Conv2d"):
+        algos["gemm"] = _kernels.Conv2d(ctx, w, b, pads=(1, 1, 1, 1))
+    bufs = {}
+    for key, conv in algos.items():
+        bufs[key] = (np.empty(conv.workspace_size(1, H, H), np.float32),
+                     np.empty(conv.output_shape(1, H, H), np.float32))
     ref = sess.run(None, {"x": x})[0]
     errs = {}
-    for tile, (conv, ws, y) in ours.items():
+    for key, conv in algos.items():
+        ws, y = bufs[key]
         conv.run(x, y, workspace=ws)
-        errs[tile] = float(np.abs(y - ref).max() / np.abs(ref).max())
+        errs[key] = float(np.abs(y - ref).max() / np.abs(ref).max())
     # Wall time and CPU time (process_time: all threads) of each run.  On a
     # shared, oversubscribed machine wall time mostly measures the scheduler;
     # CPU time is the robust one for 1 thread (onnxruntime's single intra-op
     # thread is the caller's), wall time is what counts for 2 threads.
-    t_ort, t_w = [], {4: [], 2: []}
+    times = {"ort": []}
+    times.update({key: [] for key in algos})
     for _ in range(reps):
         t0, c0 = time.perf_counter(), time.process_time()
         sess.run(None, {"x": x})
-        t_ort.append((time.perf_counter() - t0, time.process_time() - c0))
-        for tile, (conv, ws, y) in ours.items():
+        times["ort"].append((time.perf_counter() - t0, time.process_time() - c0))
+        for key, conv in algos.items():
+            ws, y = bufs[key]
             t0, c0 = time.perf_counter(), time.process_time()
             conv.run(x, y, workspace=ws)
-            t_w[tile].append((time.perf_counter() - t0, time.process_time() - c0))
+            times[key].append((time.perf_counter() - t0, time.process_time() - c0))
     flops = 2.0 * K * C * 9 * H * H
     col = 1 if threads == 1 else 0
-    ms_ort = median_ms([t[col] for t in t_ort])
-    res = {"ort": ms_ort}
-    line = f"{name:26s} ort {ms_ort:7.2f} ms {flops / ms_ort / 1e6:6.1f} GF/s |"
-    for tile in (4, 2):
-        ms = median_ms([t[col] for t in t_w[tile]])
-        wall = median_ms([t[0] for t in t_w[tile]]) / median_ms([t[0] for t in t_ort])
-        res[tile] = ms
-        line += (f" F{tile} {ms:7.2f} ms {flops / ms / 1e6:6.1f} GF/s x{ms / ms_ort:5.2f}"
-                 f" (wall x{wall:4.2f}) err {errs[tile]:.0e} |")
-    rec = _kernels.winograd_recommended(K, C, H, H)
-    line += f" rec {rec}"
+    res = {key: median_ms([t[col] for t in ts]) for key, ts in times.items()}
+    wall_ort = median_ms([t[0] for t in times["ort"]])
+    line = f"{name:26s} ort {res['ort']:7.2f} ms {flops / res['ort'] / 1e6:6.1f} GF/s |"
+    for key in algos:
+        label = f"F{key}" if key in (4, 2) else key
+        wall = median_ms([t[0] for t in times[key]]) / wall_ort
+        line += (f" {label} {res[key]:7.2f} ms {flops / res[key] / 1e6:6.1f} GF/s"
+                 f" x{res[key] / res['ort']:5.2f} (wall x{wall:4.2f}) err {errs[key]:.0e} |")
+    line += f" rec {_kernels.winograd_recommended(K, C, H, H)}"
     print(line, flush=True)
     return res
 
@@ -128,9 +135,10 @@ def main():
                 count = VGG_COUNT.get(name, 1)
                 rec = _kernels.winograd_recommended(K, C, H, H)
                 tot_ort += count * r["ort"]
-                tot_best += count * (r[rec] if rec else r["ort"])
+                tot_best += count * (r[rec] if rec else r.get("gemm", r["ort"]))
             if group == "vgg":
-                print(f"VGG-16 3x3 convs, recommended algo per layer (onnxruntime where 0): "
+                other = "tinycnn's Conv2d" if hasattr(_kernels, "Conv2d") else "onnxruntime"
+                print(f"VGG-16 3x3 convs, recommended algo per layer ({other} where 0): "
                       f"{tot_best:.1f} ms vs onnxruntime {tot_ort:.1f} ms, x{tot_best / tot_ort:.2f}")
 
 

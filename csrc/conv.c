@@ -204,14 +204,17 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                         memset(d, 0, (size_t)j->wph * sizeof(float));
                         continue;
                     }
-                    const float *srow = src + (size_t)ih * j->w + pc - j->pl;
+                    /* source column of phase column q: q*sw + pc - pl */
+                    const float *srow = src + (size_t)ih * j->w;
+                    const ptrdiff_t c0 = (ptrdiff_t)pc - j->pl;
                     for (int q = 0; q < q0; q++)
                         d[q] = 0.0f;
                     if (j->sw == 1) {
-                        memcpy(d + q0, srow + q0, (size_t)(q1 - q0) * sizeof(float));
+                        if (q1 > q0)
+                            memcpy(d + q0, srow + q0 + c0, (size_t)(q1 - q0) * sizeof(float));
                     } else {
                         for (int q = q0; q < q1; q++)
-                            d[q] = srow[(ptrdiff_t)q * j->sw];
+                            d[q] = srow[(ptrdiff_t)q * j->sw + c0];
                     }
                     for (int q = q1; q < j->wph; q++)
                         d[q] = 0.0f;
@@ -288,7 +291,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
         int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
         dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act == TC_ACT_RELU,
                     ctx && ctx->isa == TC_ISA_AVX2, (size_t)hp * wp + OW + 16};
-        tc_parallel_for(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
+        tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
 
@@ -321,7 +324,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
         const float *xs = x + b * in_img;
         if (phased) {
             pj.x = xs;
-            tc_parallel_for(pool, p->C, 8, phase_task, &pj);
+            tc_parallel_for_dynamic(pool, p->C, 8, phase_task, &pj);
             xs = xpad;
         }
         for (int g = 0; g < p->group; g++) {

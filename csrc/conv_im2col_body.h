@@ -3,6 +3,9 @@
  * gathers vectorize).  Defines one function named TC_IM2COL_FN.
  * Needs gemm_internal.h (NR, TC_GEMM_KC) and conv_internal.h (tc_im2col_b). */
 #include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 /* dst[ceil(nc/NR)][kc][NR]: rows k = (c, ki, kj) of [k0, k0+kc), columns
  * n = (oh, ow) of [n0, n0+nc).  The input is phase split (see conv.c), so
@@ -55,6 +58,34 @@ void TC_IM2COL_FN(const void *varg, int k0, int kc, int n0, int nc, float *dst, 
                 memcpy(dst + (size_t)kk * NR, src + koff[kk], NR * sizeof(float));
             continue;
         }
+#ifdef __AVX2__
+        /* Panel straddling output rows: each run is a masked 16-wide load
+         * (masked-out lanes never fault), the runs are OR-ed together; lanes
+         * past nr stay zero. */
+        {
+            __m256i m0[NR], m1[NR];
+            ptrdiff_t off[NR];
+            const __m256i lane0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            const __m256i lane1 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+            for (int r = 0; r < nruns; r++) {
+                __m256i lo = _mm256_set1_epi32(rj[r] - 1), hi = _mm256_set1_epi32(rj[r + 1]);
+                m0[r] = _mm256_and_si256(_mm256_cmpgt_epi32(lane0, lo), _mm256_cmpgt_epi32(hi, lane0));
+                m1[r] = _mm256_and_si256(_mm256_cmpgt_epi32(lane1, lo), _mm256_cmpgt_epi32(hi, lane1));
+                off[r] = rb[r] - rj[r];
+            }
+            for (int kk = 0; kk < kc; kk++) {
+                const float *s = g->x + koff[kk];
+                __m256 v0 = _mm256_setzero_ps(), v1 = _mm256_setzero_ps();
+                for (int r = 0; r < nruns; r++) {
+                    v0 = _mm256_or_ps(v0, _mm256_maskload_ps(s + off[r], m0[r]));
+                    v1 = _mm256_or_ps(v1, _mm256_maskload_ps(s + off[r] + 8, m1[r]));
+                }
+                _mm256_storeu_ps(dst + (size_t)kk * NR, v0);
+                _mm256_storeu_ps(dst + (size_t)kk * NR + 8, v1);
+            }
+            continue;
+        }
+#endif
         for (int kk = 0; kk < kc; kk++) {
             const float *s = g->x + koff[kk];
             float *d = dst + (size_t)kk * NR;

@@ -27,7 +27,7 @@ static void unary_run_(int op, float alpha, float beta, const float *x, float *y
     case TC_UNARY_SIGMOID: UNARY_LOOP(1.0f / (1.0f + tc_expf_(-v))) break;
     case TC_UNARY_HARD_SIGMOID: UNARY_LOOP(clamp01_(alpha * v + beta)) break;
     case TC_UNARY_HARD_SWISH: UNARY_LOOP(v * clamp01_(v * (1.0f / 6.0f) + 0.5f)) break;
-    case TC_UNARY_CLIP: UNARY_LOOP(v < alpha ? alpha : (v > beta ? beta : v)) break;
+    case TC_UNARY_CLIP: UNARY_LOOP((v < alpha ? alpha : v) > beta ? beta : (v < alpha ? alpha : v)) break;
     case TC_UNARY_TANH: UNARY_LOOP(tc_tanhf_(v)) break;
     case TC_UNARY_EXP: UNARY_LOOP(tc_expf_(v)) break;
     case TC_UNARY_NEG: UNARY_LOOP(-v) break;

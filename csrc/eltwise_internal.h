@@ -50,8 +50,7 @@ static inline float tc_expf_(float x)
     float s1, s2;
     memcpy(&s1, &b1, 4);
     memcpy(&s2, &b2, 4);
-    float e = p * s1 * s2;
-    return tc_sel_(x != x, x, e);
+    return p * s1 * s2; /* NaN: r, hence p, is NaN */
 }
 
 /* tanh(x): odd Taylor series below 0.4 (no cancellation), 1 - 2 / (e^2|x| + 1) above. */
@@ -63,7 +62,7 @@ static inline float tc_tanhf_(float x)
                                                                                    x2 * (-1382.0f / 155925))))));
     float big = 1.0f - 2.0f / (tc_expf_(2.0f * a) + 1.0f);
     big = tc_sel_(x < 0.0f, -big, big);
-    return tc_sel_(a < 0.4f, small, tc_sel_(x != x, x, big));
+    return tc_sel_(a < 0.4f, small, big); /* NaN falls to big, which is NaN */
 }
 
 /* One contiguous run of a binary op: y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. */

@@ -46,23 +46,35 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
     }
 }
 
-/* a: [kc][MR]  b: [kc][NR]  c: [mr, nr] (leading dimension ldc) */
+/* a: [kc][MR]  b: [kc][NR]  c: [mr, nr] (leading dimension ldc)
+ * Two passes over 8-column halves: 6x8 accumulators fit the 16 SSE registers
+ * once gcc scalarises the fully unrolled array (6x16 would spill). */
 void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                               int mr, int nr, int flags, const tc_tile_epi *e)
 {
-    float acc[MR * NR];
-    memset(acc, 0, sizeof(acc));
-    for (int k = 0; k < kc; k++) {
-        for (int i = 0; i < MR; i++) {
-            float ai = a[i];
-            float *acci = acc + i * NR;
-            for (int j = 0; j < NR; j++)
-                acci[j] += ai * b[j];
+    float out[MR * NR];
+    for (int h = 0; h < NR; h += 8) {
+        if (h >= nr)
+            break;
+        float acc[MR][8];
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < 8; j++)
+                acc[i][j] = 0.0f;
+        const float *ak = a, *bk = b + h;
+        for (int k = 0; k < kc; k++) {
+            for (int i = 0; i < MR; i++) {
+                const float ai = ak[i];
+                for (int j = 0; j < 8; j++)
+                    acc[i][j] += ai * bk[j];
+            }
+            ak += MR;
+            bk += NR;
         }
-        a += MR;
-        b += NR;
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < 8; j++)
+                out[i * NR + h + j] = acc[i][j];
     }
-    tc_tile_store(acc, c, ldc, mr, nr, flags, e);
+    tc_tile_store(out, c, ldc, mr, nr, flags, e);
 }
 
 /* packed: B panels [ceil(N/NR)][K][NR]  a: [K]  y: [N] */
@@ -210,6 +222,7 @@ static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintp
 typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_fn uk;
+    tc_ukernel_fn uk_half; /* for nr <= NR/2, or NULL */
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
@@ -221,10 +234,13 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
     const tc_gemm_op *op = job->op;
     const int K = op->K;
     const tc_epilogue *epi = &op->epi;
+    /* equal K blocks (576 = 2 x 288, not 256 + 256 + 64): fewer passes over C */
+    const int nkb = (K + TC_GEMM_KC - 1) / TC_GEMM_KC;
+    const int kstep = (K + nkb - 1) / nkb;
     for (int nc0 = n0; nc0 < n1; nc0 += TC_GEMM_NC) {
         int nc = n1 - nc0 < TC_GEMM_NC ? n1 - nc0 : TC_GEMM_NC;
-        for (int kc0 = 0; kc0 < K; kc0 += TC_GEMM_KC) {
-            int kc = K - kc0 < TC_GEMM_KC ? K - kc0 : TC_GEMM_KC;
+        for (int kc0 = 0; kc0 < K; kc0 += kstep) {
+            int kc = K - kc0 < kstep ? K - kc0 : kstep;
             int flags = (kc0 == 0 ? TC_UK_FIRST | (op->accumulate ? TC_UK_ACCUM : 0) : 0) |
                         (kc0 + kc >= K ? TC_UK_LAST : 0);
             const float *bbase;
@@ -256,6 +272,9 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     if (!op->b_packed && mc0 == m0)
                         op->pack_b(op->b_arg, kc0, kc, nc0 + jr, nr, (float *)b, scratch, jr == 0);
                     int n = nc0 + jr;
+                    /* a narrow last panel (small images: 7x7 = 3 x 16 + 1)
+                     * runs the half-width kernel */
+                    tc_ukernel_fn uk = nr <= NR / 2 && job->uk_half ? job->uk_half : job->uk;
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         int m = mc0 + ir;
@@ -265,8 +284,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
                         te.ldr = epi->ldr;
                         te.relu = epi->act == TC_ACT_RELU;
-                        job->uk(kc, abase + (size_t)(ir / MR) * astride, b,
-                                op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te);
+                        uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
+                           op->ldc, mr, nr, flags, &te);
                     }
                 }
             }
@@ -322,6 +341,11 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     gemm_job job;
     job.op = op;
     job.uk = pick_ukernel(ctx);
+    job.uk_half = NULL;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (ctx && ctx->isa == TC_ISA_AVX2)
+        job.uk_half = tc_ukernel_6x8_avx2;
+#endif
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;
@@ -348,12 +372,31 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
             best_tn = tn;
         }
     }
+    if (T > 1) {
+        /* Cut finer than one rectangle per thread (threads claim them
+         * dynamically): on a loaded machine a preempted thread then holds up
+         * a quarter of its share, not all of it.  Prefer cutting columns: rows
+         * would re-pack the same B. */
+        int f = job.np / (best_tn * 2);
+        if (f > 4)
+            f = 4;
+        if (f >= 2) {
+            best_tn *= f;
+        } else {
+            /* every row range re-packs B: keep >= ~256 rows per range */
+            f = job.mp / (best_tm * 43);
+            if (f > 4)
+                f = 4;
+            if (f >= 2)
+                best_tm *= f;
+        }
+    }
     job.tm = best_tm;
     job.tn = best_tn;
     if (best_tm * best_tn == 1)
         gemm_task(&job, 0, 0, 1);
     else
-        tc_parallel_for(ctx->pool, (ptrdiff_t)best_tm * best_tn, 1, gemm_task, &job);
+        tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)best_tm * best_tn, 1, gemm_task, &job);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -500,7 +543,7 @@ void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, con
         gemv_job g = {K, Nout, act == TC_ACT_RELU, ctx && ctx->isa == TC_ISA_AVX2, a, packed, bias, y};
         int np = (Nout + NR - 1) / NR;
         ptrdiff_t grain = (ptrdiff_t)(65536 / ((size_t)K * NR) + 1);
-        tc_parallel_for(ctx ? ctx->pool : NULL, np, grain, gemv_task, &g);
+        tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, np, grain, gemv_task, &g);
         return;
     }
     tc_epilogue e;

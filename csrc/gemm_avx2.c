@@ -77,13 +77,13 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
     } while (0)
 
     /* The epilogue reads C (partial sums of earlier K blocks, often from L3)
-     * or the residual: start fetching it now, it lands during the FMA loop. */
-    if (!(flags & TC_UK_FIRST) || (flags & TC_UK_ACCUM)) {
-        for (int i = 0; i < mr; i++) {
-            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-        }
-    } else if (e->residual) {
+     * and the residual, and writes C (first touch of a large output misses
+     * all caches): start fetching them now, they land during the FMA loop. */
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    if ((flags & TC_UK_FIRST) && e->residual) {
         for (int i = 0; i < mr; i++) {
             _mm_prefetch((const char *)(e->residual + i * e->ldr), _MM_HINT_T0);
             _mm_prefetch((const char *)(e->residual + i * e->ldr + NR - 1), _MM_HINT_T0);
@@ -122,6 +122,35 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
         _mm256_storeu_ps(acc + 5 * NR + 8, c51);
         tc_tile_store(acc, c, ldc, mr, nr, flags, e);
     }
+}
+
+/* a: [kc][6]  b: [kc][16] (first 8 columns used)  c: [mr, nr <= 8].
+ * For the narrow last column panel of small images. */
+void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
+                         int nr, int flags, const tc_tile_epi *e)
+{
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps();
+    __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
+        a += MR;
+        b += NR;
+    }
+    float acc[MR * NR];
+    _mm256_storeu_ps(acc + 0 * NR, c0);
+    _mm256_storeu_ps(acc + 1 * NR, c1);
+    _mm256_storeu_ps(acc + 2 * NR, c2);
+    _mm256_storeu_ps(acc + 3 * NR, c3);
+    _mm256_storeu_ps(acc + 4 * NR, c4);
+    _mm256_storeu_ps(acc + 5 * NR, c5);
+    tc_tile_store(acc, c, ldc, mr, nr, flags, e);
 }
 
 /* packed: B panels [ceil(N/16)][K][16]  a: [K]  y: [N].  Streams each panel

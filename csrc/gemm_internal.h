@@ -9,13 +9,15 @@
 #define NR TC_GEMM_NR
 
 /* Cache blocking (32 KiB L1d, 512 KiB L2 per core): a B micro-panel KC x NR
- * (16 KiB) stays in L1 while MC/MR A micro-panels stream from L2; the A block
- * MC x KC (144 KiB) stays in L2 across the NC/NR B micro-panels. */
+ * (at most 20 KiB) stays in L1 while MC/MR A micro-panels stream from L2; the
+ * A block MC x KC (150 KiB) stays in L2 across the NC/NR B micro-panels.  The
+ * driver cuts K into equal blocks of at most KC.  MC must be a multiple of MR,
+ * NC of NR. */
 #ifndef TC_GEMM_KC
-#define TC_GEMM_KC 256
+#define TC_GEMM_KC 320
 #endif
 #ifndef TC_GEMM_MC
-#define TC_GEMM_MC 144
+#define TC_GEMM_MC 120
 #endif
 #ifndef TC_GEMM_NC
 #define TC_GEMM_NC 512
@@ -51,6 +53,9 @@ void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, 
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
                           int nr, int flags, const tc_tile_epi *e);
+/* Same contract for nr <= NR/2: reads only the first 8 columns of the B panel. */
+void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
+                         int nr, int flags, const tc_tile_epi *e);
 void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
                         const float *bias, int relu, float *y);
 #endif

@@ -24,12 +24,14 @@
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "tinycnn.h"
 
-/* Spin iterations before a worker goes to sleep (a few hundred us): long
- * enough to bridge the Python glue between two kernels of one inference. */
-#define TC_POOL_SPIN 40000
+/* How long a worker spins before it sleeps: long enough to bridge the Python
+ * glue between two kernels of one inference, short enough not to steal a
+ * loaded machine's cores (or another thread pool's) for long. */
+#define TC_POOL_SPIN_NS 200000L
 #define TC_POOL_MAX_CHUNKS 32 /* bits of the claim mask */
 
 struct tc_pool {
@@ -48,6 +50,7 @@ struct tc_pool {
     void *arg;
     ptrdiff_t n;
     int nchunks;
+    int by_thread; /* fn gets the executing thread's index instead of the chunk's */
 
     uint64_t state;      /* generation << 32 | claimed-chunk mask */
     unsigned generation; /* caller side copy of the current generation */
@@ -61,6 +64,13 @@ typedef struct {
     tc_pool *pool;
     int tid;
 } tc_worker_arg;
+
+static long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
 
 static void cpu_relax(void)
 {
@@ -94,22 +104,25 @@ static int claim(tc_pool *p, unsigned gen, int t)
     return 0;
 }
 
-static void run_chunk(tc_range_fn fn, void *arg, ptrdiff_t n, int nchunks, int chunk)
+static void run_chunk(tc_range_fn fn, void *arg, ptrdiff_t n, int nchunks, int chunk, int tid)
 {
     ptrdiff_t b = n * chunk / nchunks;
     ptrdiff_t e = n * (chunk + 1) / nchunks;
     if (e > b)
-        fn(arg, chunk, b, e);
+        fn(arg, tid, b, e);
 }
 
-/* Claims and runs chunks of generation gen, own chunk `first` first. */
-static void help(tc_pool *p, unsigned gen, int first, tc_range_fn fn, void *arg, ptrdiff_t n,
-                 int nchunks)
+/* Claims and runs chunks of generation gen.  Static jobs (nchunks <= threads)
+ * start at the thread's own chunk and pass the chunk index as tid; dynamic
+ * jobs start at chunk `first` too (spreading threads over the range) and
+ * pass the thread's own index. */
+static void help(tc_pool *p, unsigned gen, int self, int first, tc_range_fn fn, void *arg,
+                 ptrdiff_t n, int nchunks, int by_thread)
 {
     for (int i = 0; i < nchunks; i++) {
         int t = (first + i) % nchunks;
         if (claim(p, gen, t)) {
-            run_chunk(fn, arg, n, nchunks, t);
+            run_chunk(fn, arg, n, nchunks, t, by_thread ? self : t);
             __atomic_add_fetch(&p->completed, 1, __ATOMIC_RELEASE);
         }
     }
@@ -127,11 +140,12 @@ static void *worker_main(void *varg)
 
     for (;;) {
         unsigned gen;
+        long spin_end = now_ns() + TC_POOL_SPIN_NS;
         int spins = 0;
-        while ((gen = (unsigned)(__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) >> 32)) == seen &&
-               spins < TC_POOL_SPIN) {
+        while ((gen = (unsigned)(__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) >> 32)) == seen) {
             cpu_relax();
-            spins++;
+            if ((++spins & 255) == 0 && now_ns() > spin_end)
+                break;
         }
         if (gen == seen) {
             pthread_mutex_lock(&p->mutex);
@@ -149,8 +163,10 @@ static void *worker_main(void *varg)
         void *arg = __atomic_load_n(&p->arg, __ATOMIC_RELAXED);
         ptrdiff_t n = __atomic_load_n(&p->n, __ATOMIC_RELAXED);
         int nchunks = __atomic_load_n(&p->nchunks, __ATOMIC_RELAXED);
+        int by_thread = __atomic_load_n(&p->by_thread, __ATOMIC_RELAXED);
         if (tid < nchunks)
-            help(p, gen, tid, fn, arg, n, nchunks);
+            help(p, gen, tid, by_thread ? (int)((long)nchunks * tid / p->nthreads) : tid, fn, arg, n,
+                 nchunks, by_thread);
     }
     return NULL;
 }
@@ -218,7 +234,8 @@ void tc_pool_destroy(tc_pool *pool)
 
 int tc_pool_size(const tc_pool *pool) { return pool ? pool->nthreads : 1; }
 
-void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg)
+static void parallel_run(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg,
+                         int max_chunks, int by_thread)
 {
     if (n <= 0)
         return;
@@ -230,8 +247,8 @@ void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn
         fn(arg, 0, 0, n);
         return;
     }
-    if (nchunks > pool->nthreads)
-        nchunks = pool->nthreads;
+    if (nchunks > max_chunks)
+        nchunks = max_chunks;
     if (nchunks > TC_POOL_MAX_CHUNKS)
         nchunks = TC_POOL_MAX_CHUNKS;
 
@@ -240,6 +257,7 @@ void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn
     __atomic_store_n(&pool->arg, arg, __ATOMIC_RELAXED);
     __atomic_store_n(&pool->n, n, __ATOMIC_RELAXED);
     __atomic_store_n(&pool->nchunks, (int)nchunks, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->by_thread, by_thread, __ATOMIC_RELAXED);
     __atomic_store_n(&pool->completed, 0, __ATOMIC_RELAXED);
     /* seq_cst publish, then read sleepers: pairs with the worker's sleepers++
      * then state read, so either the worker sees the job or we see it asleep. */
@@ -251,14 +269,26 @@ void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn
     }
 
     /* our chunk 0, then whatever no worker has claimed yet */
-    help(pool, gen, 0, fn, arg, n, (int)nchunks);
+    help(pool, gen, 0, 0, fn, arg, n, (int)nchunks, by_thread);
 
+    /* chunks claimed by workers are still running: spin, then yield the
+     * core (on a loaded machine the worker may be waiting for it) */
     int spins = 0;
     while (__atomic_load_n(&pool->completed, __ATOMIC_ACQUIRE) < nchunks) {
-        if (++spins < TC_POOL_SPIN)
+        if (++spins < 4096)
             cpu_relax();
         else
             sched_yield();
     }
     __atomic_store_n(&pool->busy, 0, __ATOMIC_RELEASE);
+}
+
+void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg)
+{
+    parallel_run(pool, n, grain, fn, arg, pool ? pool->nthreads : 1, 0);
+}
+
+void tc_parallel_for_dynamic(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg)
+{
+    parallel_run(pool, n, grain, fn, arg, TC_POOL_MAX_CHUNKS, 1);
 }

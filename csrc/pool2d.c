@@ -117,12 +117,14 @@ static void gpool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     for (ptrdiff_t p = begin; p < end; p++) {
         const float *x = jb->x + p * jb->s;
         float r;
+        if (jb->is_max) /* a sequential chain: the NaN rule depends on the order */
+            r = tc_max_f32_ref_(x, jb->s);
 #ifdef TC_HAVE_AVX2_SOURCES
-        if (jb->isa == TC_ISA_AVX2)
-            r = jb->is_max ? tc_max_f32_avx2_(x, jb->s) : tc_sum_f32_avx2_(x, jb->s) / (float)jb->s;
-        else
+        else if (jb->isa == TC_ISA_AVX2)
+            r = tc_sum_f32_avx2_(x, jb->s) / (float)jb->s;
 #endif
-            r = jb->is_max ? tc_max_f32_ref_(x, jb->s) : tc_sum_f32_ref_(x, jb->s) / (float)jb->s;
+        else
+            r = tc_sum_f32_ref_(x, jb->s) / (float)jb->s;
         jb->y[p] = r;
     }
 }

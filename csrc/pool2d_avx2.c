@@ -99,8 +99,3 @@ float tc_sum_f32_avx2_(const float *x, ptrdiff_t n)
         a[i & 7] += x[i];
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
-
-float tc_max_f32_avx2_(const float *x, ptrdiff_t n)
-{
-    return tc_max_f32_ref_(x, n);
-}

@@ -31,7 +31,6 @@ float tc_max_f32_ref_(const float *x, ptrdiff_t n);
 void tc_max_pool2d_plane_avx2_(const tc_pool2d_desc *d, const float *x, float *y);
 void tc_avg_pool2d_plane_avx2_(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y);
 float tc_sum_f32_avx2_(const float *x, ptrdiff_t n);
-float tc_max_f32_avx2_(const float *x, ptrdiff_t n);
 #endif
 
 #endif

@@ -67,6 +67,13 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 #define TC_GEMM_MR 6
 #define TC_GEMM_NR 16
 
+/* Like tc_parallel_for, but [0, n) is cut into up to 32 chunks of >= grain
+ * items that threads claim dynamically, so a descheduled thread does not stall
+ * the others.  tid is the executing thread's index in [0, tc_pool_size(pool))
+ * (a per-thread workspace slot); a thread may run several chunks.  (pool.c) */
+void tc_parallel_for_dynamic(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn,
+                             void *arg);
+
 /* Epilogue fused into the single store of C:
  *   C = act( A.B [+ C_old if accumulate] + bias[row] + col_bias[col] + residual[row, col] )
  * residual may be the same buffer as C (in-place residual add). */
@@ -92,7 +99,10 @@ void tc_gemm_pack_b_f32(int K, int N, const float *B, ptrdiff_t ldb, int trans_b
 size_t tc_gemm_workspace_size(const tc_ctx *ctx);
 
 /* C[M, N] = epilogue(packed_a . B), B: [K, N] row-major with leading dimension ldb.
- * B is packed on the fly, one cache block at a time.  Multi-threaded. */
+ * B is packed on the fly, one cache block at a time.  Multi-threaded over
+ * ctx's pool; to call it from inside your own parallel loop (e.g. one GEMM per
+ * Winograd tile position), pass a tc_ctx with pool = NULL and the same isa:
+ * it then runs serially and needs tc_gemm_workspace_size() of that ctx. */
 void tc_gemm_packed_a_f32(const tc_ctx *ctx, int M, int N, int K, const float *packed_a,
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
                           const tc_epilogue *epi, float *workspace);
@@ -222,7 +232,8 @@ int tc_pool2d_check(const tc_pool2d_desc *d);
 /* x: [NC, H, W]  y: [NC, OH, OW]
  * Max over the window taps inside the input, as onnxruntime/MLAS computes it:
  * m = -FLT_MAX, then m = m > v ? m : v over the taps in row-major order, so
- * a NaN survives only as the last tap; a window with no tap inside the input
+ * a NaN survives only as the last tap (onnxruntime's dilated path, not MLAS,
+ * seeds with the first tap instead); a window with no tap inside the input
  * gives -FLT_MAX. */
 void tc_max_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, const float *x, float *y);
 
@@ -252,7 +263,7 @@ enum tc_unary_op {
     TC_UNARY_SIGMOID,          /* 1 / (1 + exp(-x)) */
     TC_UNARY_HARD_SIGMOID,     /* max(0, min(1, alpha * x + beta)) */
     TC_UNARY_HARD_SWISH,       /* x * max(0, min(1, x / 6 + 1/2)) */
-    TC_UNARY_CLIP,             /* min(max(x, alpha), beta), NaN stays NaN */
+    TC_UNARY_CLIP,             /* min(max(x, alpha), beta) (= beta when alpha > beta), NaN stays NaN */
     TC_UNARY_TANH,
     TC_UNARY_EXP,
     TC_UNARY_NEG,

@@ -7,12 +7,15 @@
  *
  * One run walks the tiles (n, ty, tx flattened) in chunks small enough that
  * the chunk's transformed input V and products M stay in L2/L3.  Per chunk:
- *   1. input transform:  x -> V[xi][group][C][w]          (parallel over group, c)
- *   2. alpha^2 GEMMs:    M[xi] = U[xi] V[xi], register-tiled WG_KR x WG_NR
- *                        (parallel over xi and panels of WG_KR output channels:
- *                        each U panel is read once per chunk, V[xi] stays in L2)
- *   3. output transform: M -> y with bias, residual and activation fused
- *                        into the only store                (parallel over group, k)
+ *   1. input transform:  x -> V[xi][group][C][w], 8 tiles per call
+ *   2. alpha^2 GEMMs:    M[xi] = U[xi] V[xi], register-tiled WG_KR x WG_NR;
+ *                        loop order xi, panel of WG_KR output channels, group:
+ *                        each U panel is read once per chunk, V[xi] stays in L2
+ *   3. output transform: M[xi][group][Kp][w] -> y with bias, residual and
+ *                        activation fused into the only store, 8 tiles per call
+ * Threads either run whole chunks each (many chunks: no barriers, V and M stay
+ * in one core's caches) or share every phase of each chunk (few chunks: over
+ * (group, c), (xi, panel) and (group, k)); see make_plan.
  */
 #include <string.h>
 #include "tinycnn.h"
@@ -150,8 +153,8 @@ static void output2_portable(const float *m, ptrdiff_t mstride, float bias, floa
     scatter_lanes(o, 2, yp, rp, ys, rows, cols, act);
 }
 
-/* u: [C][WG_KR]  v: [C][w]  ->  m: WG_KR rows of w, ldm apart */
-static void gemm_portable(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm)
+/* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */
+static void gemm_portable(const float *u, const float *v, int C, int w, float *m)
 {
     float acc[WG_KR][WG_NR];
     memset(acc, 0, sizeof(acc));
@@ -164,7 +167,7 @@ static void gemm_portable(const float *u, const float *v, int C, int w, float *m
         }
     }
     for (int r = 0; r < WG_KR; r++)
-        memcpy(m + r * ldm, acc[r], sizeof(float) * w);
+        memcpy(m + r * w, acc[r], sizeof(float) * w);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -186,8 +189,11 @@ static const double G2[4][3] = {
     {0, 0, 1},
 };
 
-/* The planes of V and M are written 36 at a time: one cache line of padding
- * keeps plane strides off multiples of 4 KiB, which would alias in L1. */
+/* The alpha^2 planes of V (of M) are written (read) together by each input
+ * (output) transform: one cache line of padding keeps the plane strides off
+ * multiples of 4 KiB, which would make them all alias in L1.  (M laid out
+ * [group][k][xi][w] instead, contiguous for the output transform, measured
+ * 5-10% slower: the GEMM's stores then scatter.) */
 #define WG_PLANE_PAD 16
 
 static int round_up(int a, int b) { return (a + b - 1) / b * b; }
@@ -236,7 +242,7 @@ typedef struct {
     float *V, *M;
     ptrdiff_t t0; /* first tile of the chunk */
     int nt, ntp, ng; /* tiles in chunk, padded tiles, groups */
-    ptrdiff_t vstride; /* floats between the planes of V */
+    ptrdiff_t vstride, mstride; /* floats between the planes of V and of M */
     wg_input_fn input;
     wg_output_fn output;
     wg_gemm_fn gemm;
@@ -426,12 +432,11 @@ static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         int xi = (int)(it / np), p = (int)(it % np);
         const float *u = j->packed + ((ptrdiff_t)xi * np + p) * C * WG_KR;
         const float *v = j->V + (ptrdiff_t)xi * j->vstride;
-        ptrdiff_t T = (ptrdiff_t)j->alpha * j->alpha;
+        float *mm = j->M + (ptrdiff_t)xi * j->mstride;
         for (int g = 0; g < j->ng; g++) {
             int w = group_width(j, g);
-            float *mg = j->M + (ptrdiff_t)g * WG_NR * j->Kp * T; /* M[g][k][xi][w] */
             j->gemm(u, v + (ptrdiff_t)g * WG_NR * C, C, w,
-                    mg + ((ptrdiff_t)p * WG_KR * T + xi) * w, T * w);
+                    mm + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)p * WG_KR * w);
         }
     }
 }
@@ -440,7 +445,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const wg_job *j = (const wg_job *)arg;
     int m = j->m, OH = j->OH, OW = j->OW, K = j->K, g_cur = -1;
-    ptrdiff_t T = (ptrdiff_t)j->alpha * j->alpha, per_img = (ptrdiff_t)j->nty * j->ntx;
+    ptrdiff_t mstride = j->mstride, per_img = (ptrdiff_t)j->nty * j->ntx;
     ptrdiff_t plane = (ptrdiff_t)OH * OW, off[WG_NR];
     int rows[WG_NR], cols[WG_NR];
     float *yp[WG_LANES];
@@ -466,8 +471,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             g_cur = g;
         }
         float b = j->bias ? j->bias[k] : 0.0f;
-        /* M[g][k][xi][w]: the alpha^2 vectors of one channel are contiguous */
-        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp * T + (ptrdiff_t)k * T * w;
+        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
         for (int half = 0; half < w / WG_LANES; half++) {
             int h0 = half * WG_LANES;
             for (int l = 0; l < WG_LANES; l++) {
@@ -475,7 +479,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 yp[l] = j->y + o;
                 rp[l] = j->res ? j->res + o : NULL;
             }
-            j->output(mk + h0, w, b, yp, rp, OW, rows + h0, cols + h0, j->act);
+            j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act);
         }
     }
 }
@@ -488,6 +492,7 @@ static void set_chunk(wg_job *j, ptrdiff_t t0, int nt, float *ws)
     j->ng = (nt + WG_NR - 1) / WG_NR;
     j->ntp = (j->ng - 1) * WG_NR + group_width(j, j->ng - 1);
     j->vstride = (ptrdiff_t)j->C * j->ntp + WG_PLANE_PAD;
+    j->mstride = (ptrdiff_t)j->Kp * j->ntp + WG_PLANE_PAD;
     j->V = ws;
     j->M = ws + (ptrdiff_t)j->alpha * j->alpha * j->vstride;
 }

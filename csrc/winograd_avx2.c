@@ -245,9 +245,9 @@ void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
     }
 }
 
-/* u: [C][6]  v: [C][16]  ->  m: 6 rows of 16, ldm apart.  12 accumulators, 2 loads and 6
+/* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6
  * broadcasts per channel. */
-static void gemm_6x16(const float *u, const float *v, int C, float *m, ptrdiff_t ldm)
+static void gemm_6x16(const float *u, const float *v, int C, float *m)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -276,22 +276,22 @@ static void gemm_6x16(const float *u, const float *v, int C, float *m, ptrdiff_t
         u += 6;
         v += 16;
     }
-    _mm256_storeu_ps(m, c00);
+    _mm256_storeu_ps(m + 0, c00);
     _mm256_storeu_ps(m + 8, c01);
-    _mm256_storeu_ps(m + 1 * ldm, c10);
-    _mm256_storeu_ps(m + 1 * ldm + 8, c11);
-    _mm256_storeu_ps(m + 2 * ldm, c20);
-    _mm256_storeu_ps(m + 2 * ldm + 8, c21);
-    _mm256_storeu_ps(m + 3 * ldm, c30);
-    _mm256_storeu_ps(m + 3 * ldm + 8, c31);
-    _mm256_storeu_ps(m + 4 * ldm, c40);
-    _mm256_storeu_ps(m + 4 * ldm + 8, c41);
-    _mm256_storeu_ps(m + 5 * ldm, c50);
-    _mm256_storeu_ps(m + 5 * ldm + 8, c51);
+    _mm256_storeu_ps(m + 16, c10);
+    _mm256_storeu_ps(m + 24, c11);
+    _mm256_storeu_ps(m + 32, c20);
+    _mm256_storeu_ps(m + 40, c21);
+    _mm256_storeu_ps(m + 48, c30);
+    _mm256_storeu_ps(m + 56, c31);
+    _mm256_storeu_ps(m + 64, c40);
+    _mm256_storeu_ps(m + 72, c41);
+    _mm256_storeu_ps(m + 80, c50);
+    _mm256_storeu_ps(m + 88, c51);
 }
 
-/* u: [C][6]  v: [C][8]  ->  m: 6 rows of 8, ldm apart (the short last group). */
-static void gemm_6x8(const float *u, const float *v, int C, float *m, ptrdiff_t ldm)
+/* u: [C][6]  v: [C][8]  ->  m: [6][8] (the short last group). */
+static void gemm_6x8(const float *u, const float *v, int C, float *m)
 {
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     for (int c = 0; c < C; c++) {
@@ -306,18 +306,18 @@ static void gemm_6x8(const float *u, const float *v, int C, float *m, ptrdiff_t 
         u += 6;
         v += 8;
     }
-    _mm256_storeu_ps(m, c0);
-    _mm256_storeu_ps(m + 1 * ldm, c1);
-    _mm256_storeu_ps(m + 2 * ldm, c2);
-    _mm256_storeu_ps(m + 3 * ldm, c3);
-    _mm256_storeu_ps(m + 4 * ldm, c4);
-    _mm256_storeu_ps(m + 5 * ldm, c5);
+    _mm256_storeu_ps(m + 0, c0);
+    _mm256_storeu_ps(m + 8, c1);
+    _mm256_storeu_ps(m + 16, c2);
+    _mm256_storeu_ps(m + 24, c3);
+    _mm256_storeu_ps(m + 32, c4);
+    _mm256_storeu_ps(m + 40, c5);
 }
 
-void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm)
+void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
 {
     if (w == 16)
-        gemm_6x16(u, v, C, m, ldm);
+        gemm_6x16(u, v, C, m);
     else
-        gemm_6x8(u, v, C, m, ldm);
+        gemm_6x8(u, v, C, m);
 }

@@ -2,10 +2,12 @@
  *
  * Data layout of one chunk of tiles (see winograd.c):
  *   V: [xi][group][C][w]    transformed input, w = 16 tiles (8 for a short last group)
- *   M: [group][Kp][xi][w]   products, Kp = K rounded up to WG_KR (one output
- *                           channel's alpha^2 vectors together for the output transform)
+ *   M: [xi][group][Kp][w]   products, Kp = K rounded up to WG_KR
  *   U: [xi][Kp/WG_KR][C][WG_KR]   packed transformed weights
- * The transforms work on 8 tiles at a time ("lanes"). */
+ * The transforms work on 8 tiles at a time ("lanes").  Which tile sits in which
+ * lane of V and M is each ISA's own business (the AVX2 F(4x4) functions use a
+ * permuted order that suits their transposes): the GEMM never looks at lanes,
+ * and a run never mixes the functions of two ISAs. */
 #ifndef TINYCNN_WINOGRAD_INTERNAL_H
 #define TINYCNN_WINOGRAD_INTERNAL_H
 
@@ -30,8 +32,8 @@ typedef void (*wg_output_fn)(const float *m, ptrdiff_t mstride, float bias, floa
                              const float *const *rp, ptrdiff_t ys, const int *rows,
                              const int *cols, int act);
 
-/* u: [C][WG_KR]  v: [C][w]  ->  row r of u^T v at m + r * ldm (w floats);  w is 8 or 16. */
-typedef void (*wg_gemm_fn)(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm);
+/* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] = u^T v;  w is 8 or 16. */
+typedef void (*wg_gemm_fn)(const float *u, const float *v, int C, int w, float *m);
 
 void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride);
 void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride);
@@ -41,6 +43,6 @@ void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
 void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
                         const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
                         int act);
-void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m, ptrdiff_t ldm);
+void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m);
 
 #endif /* TINYCNN_WINOGRAD_INTERNAL_H */

@@ -39,11 +39,18 @@ OUTPUT_NAME = "logits"
 
 @contextlib.contextmanager
 def _without_batchnorm_fusion():
-    """Let onnxscript's optimizer run without its Conv+BatchNormalization fusion rules."""
-    from onnxscript import rewriter
-    from onnxscript.rewriter.rules.common import _fuse_batchnorm
+    """Let onnxscript's optimizer run without its Conv+BatchNormalization fusion rules.
 
-    saved = rewriter._DEFAULT_REWRITE_RULES
+    onnxscript has no public switch for this; these are its internals as of 0.7.
+    """
+    from onnxscript import rewriter
+    try:
+        from onnxscript.rewriter.rules.common import _fuse_batchnorm
+        saved = rewriter._DEFAULT_REWRITE_RULES
+    except (ImportError, AttributeError) as e:
+        raise RuntimeError(
+            "dynamo export with fold_bn=False patches onnxscript's default rewrite rules "
+            f"(written against onnxscript 0.7); this onnxscript differs: {e}") from e
     fusion = set(_fuse_batchnorm.rules)
     rewriter._DEFAULT_REWRITE_RULES = tuple(r for r in saved if r not in fusion)
     try:

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("PIL")
+import PIL  # noqa: F401  (a test extra: missing means a broken install)
 from PIL import Image  # noqa: E402
 
 import tinycnn  # noqa: E402
@@ -17,17 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
 
 
-def _executor_ready():
-    """False only while the executor or its kernels are not merged yet (missing attributes)."""
-    try:
-        sess = tinycnn.InferenceSession(cli.DIGITS_MODEL)
-        sess.run(None, {sess.get_inputs()[0].name: np.zeros((1, 1, 8, 8), np.float32)})
-    except (AttributeError, ImportError):
-        return False
-    return True
 
-
-needs_executor = pytest.mark.skipif(not _executor_ready(), reason="tinycnn's executor or kernels not built yet")
 
 
 def run_cli(capsys, *argv):
@@ -57,7 +47,6 @@ def test_bundled_files_exist():
         assert os.path.exists(sample(d)), sample(d)
 
 
-@needs_executor
 @pytest.mark.parametrize("d", range(10))
 def test_infer_samples_default_model(capsys, d):
     code, out, err = run_cli(capsys, "infer", sample(d), "--top", 3)
@@ -70,7 +59,6 @@ def test_infer_samples_default_model(capsys, d):
     assert float(pct.rstrip("%")) > 50.0, out
 
 
-@needs_executor
 def test_infer_json_with_explicit_model_and_many_images(capsys):
     paths = [sample(d) for d in range(10)]
     code, out, err = run_cli(capsys, "infer", cli.DIGITS_MODEL, *paths, "--json", "--batch", 4, "--top", 10)
@@ -87,7 +75,6 @@ def test_infer_json_with_explicit_model_and_many_images(capsys):
     assert "infer" in err  # more than a handful of images: tqdm progress bar on stderr
 
 
-@needs_executor
 def test_infer_folder_labels_and_python_m(tmp_path, capsys):
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -135,7 +122,6 @@ def test_missing_image(capsys, tmp_path):
     assert "nothere.png" in _one_error_line(err)
 
 
-@needs_executor
 def test_corrupt_image(capsys, tmp_path):
     bad = tmp_path / "broken.png"
     data = open(sample(3), "rb").read()
@@ -156,7 +142,6 @@ def test_not_onnx_model(capsys, tmp_path):
     assert code == 2 and "absent.onnx" in _one_error_line(err)
 
 
-@needs_executor
 def test_unsupported_op(capsys, tmp_path):
     import onnx
     from onnx import TensorProto, helper
@@ -186,13 +171,14 @@ def test_debug_shows_traceback(tmp_path):
     assert "Traceback" in proc.stderr and "x.onnx" in proc.stderr
 
 
-def _gap_classifier(path, classes, winner, batch="N", spatial=("H", "W")):
-    """x[batch, 3, H, W] -> GlobalAveragePool -> Flatten -> Gemm: class `winner` scores the mean pixel."""
+def _gap_classifier(path, classes, winner, batch="N", spatial=("H", "W"), channel_weights=(1.0, 1.0, 1.0)):
+    """x[batch, 3, H, W] -> GlobalAveragePool -> Flatten -> Gemm: class `winner` scores the weighted
+    channel means, every other class scores 0."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = np.zeros((classes, 3), np.float32)
-    w[winner] = 1.0
+    w[winner] = channel_weights
     nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
              helper.make_node("Flatten", ["g"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1)]
@@ -203,7 +189,6 @@ def _gap_classifier(path, classes, winner, batch="N", spatial=("H", "W")):
     return str(path)
 
 
-@needs_executor
 def test_imagenet_names_for_1000_classes(tmp_path, capsys):
     model = _gap_classifier(tmp_path / "cat.onnx", 1000, 281)
     white = tmp_path / "white.png"
@@ -213,7 +198,6 @@ def test_imagenet_names_for_1000_classes(tmp_path, capsys):
     assert out.splitlines()[1].endswith("tabby cat (281)"), out
 
 
-@needs_executor
 def test_fixed_batch_model_pads_the_last_batch(tmp_path, capsys):
     import onnx
 
@@ -229,7 +213,6 @@ def test_fixed_batch_model_pads_the_last_batch(tmp_path, capsys):
     assert code == 2 and "fixed batch of 2" in _one_error_line(err)
 
 
-@needs_executor
 def test_model_with_external_data(tmp_path, capsys):
     import onnx
 
@@ -251,3 +234,20 @@ def test_without_pillow(capsys, monkeypatch):
     code, out, err = run_cli(capsys, "infer", sample(2))
     assert code == 2
     assert _one_error_line(err) == "tinycnn: error: infer needs Pillow to read images: pip install tinycnn[cli]"
+
+
+@pytest.mark.parametrize("preset,first_channel", [
+    ("imagenet", (200 / 255 - 0.485) / 0.229),  # R first, torchvision statistics
+    ("caffe", 50 - 103.939),                    # B first, 0..255 minus the BGR mean
+    ("none", 200 / 255),
+])
+def test_presets_end_to_end(tmp_path, capsys, preset, first_channel):
+    """Two classes: logit 0 = mean of the first input channel, logit 1 = 0; so p0 = sigmoid(channel 0)."""
+    model = _gap_classifier(tmp_path / "two.onnx", 2, 0, spatial=(16, 16), channel_weights=(1.0, 0.0, 0.0))
+    img = tmp_path / "solid.png"
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(img)
+    code, out, err = run_cli(capsys, "infer", model, img, "--preset", preset, "--json")
+    assert code == 0, err
+    top = {t["index"]: t["probability"] for t in json.loads(out)["top"]}
+    want = 1.0 / (1.0 + np.exp(-first_channel))
+    assert top[0] == pytest.approx(want, rel=1e-4), (preset, top, want)

@@ -157,6 +157,15 @@ def test_binary_max_min_propagate_nan(ctx):
         np.testing.assert_array_equal(y, f(a, b[:1]), err_msg=f"binary {op} with NaN, scalar b")
 
 
+def test_clip_missing_bounds():
+    x = np.array([-5, -1, 0, 2, 7], np.float32)
+    y = np.empty_like(x)
+    _kernels.unary(None, "clip", x, y, None, 1.5)
+    np.testing.assert_array_equal(y, np.minimum(x, 1.5))
+    _kernels.unary(None, "clip", x, y, -2.0, None)
+    np.testing.assert_array_equal(y, np.maximum(x, -2.0))
+
+
 def test_binary_bad_arguments():
     a = np.zeros((2, 3), np.float32)
     with pytest.raises(ValueError, match="broadcast"):
@@ -242,3 +251,67 @@ def test_view_mismatch_raises():
         _kernels.softmax(None, x, x, 2, 3, 5)
     with pytest.raises(ValueError, match="view"):
         _kernels.reduce(None, "sum", x, np.zeros((2, 3), np.float32), 2, 3, 4)
+
+
+def ort_run(op, inputs, **attrs):
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+    names = [f"i{k}" for k in range(len(inputs))]
+    node = helper.make_node(op, names, ["y"], **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape))
+                                            for n, v in zip(names, inputs)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, dict(zip(names, inputs)))[0]
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])  # onnxruntime takes odd sizes only
+def test_lrn_matches_onnxruntime(ctx, size):
+    x = (np.random.default_rng(size).standard_normal((2, 9, 5, 6)) * 5).astype(np.float32)
+    expect = ort_run("LRN", [x], size=size, alpha=1e-3, beta=0.75, bias=1.5)
+    y = np.empty_like(x)
+    _kernels.lrn(ctx, x, y, size, 1e-3, 0.75, 1.5)
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"lrn y vs onnxruntime, size {size}")
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_matches_onnxruntime(ctx, op):
+    x = (np.random.default_rng(2).standard_normal((3, 4, 10)) * 10).astype(np.float32)
+    expect = ort_run(op, [x], axis=1)  # opset 13+: along axis 1 only -> view [3, 4, 10]
+    y = np.empty_like(x)
+    _kernels.softmax(ctx, x, y, 3, 4, 10, log=(op == "LogSoftmax"))
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"{op} y vs onnxruntime")
+
+
+def test_isa_paths_agree_bitwise():
+    """The AVX2 twins must give exactly the portable answers (same loops, no FMA contraction)."""
+    if _kernels.best_isa() != "avx2":
+        pytest.skip("CPU lacks AVX2/FMA")
+    rng = np.random.default_rng(77)
+    x = (rng.standard_normal((2, 12, 9, 13)) * 3).astype(np.float32)
+    b = rng.standard_normal((1, 12, 1, 1)).astype(np.float32)
+    out = {}
+    for isa in ("portable", "avx2"):
+        c = _kernels.Context(1, isa)
+        res = []
+        for op in sorted(UNARY):
+            alpha, beta, _ = UNARY[op]
+            y = np.empty_like(x)
+            _kernels.unary(c, op, np.abs(x) if op == "sqrt" else x, y, alpha, beta)
+            res.append((f"unary {op}", y))
+        for op in sorted(BINARY):
+            y = np.empty_like(x)
+            _kernels.binary(c, op, np.abs(x) + 0.1 if op == "pow" else x, b, y)
+            res.append((f"binary {op}", y))
+        for beta in (0.75, 0.6):
+            y = np.empty_like(x)
+            _kernels.lrn(c, x, y, 5, 1e-2, beta, 1.0)
+            res.append((f"lrn beta {beta}", y))
+        for log in (False, True):
+            y = np.empty_like(x)
+            _kernels.softmax(c, x, y, 2, 12, 117, log=log)
+            res.append((f"softmax log={log}", y))
+        out[isa] = res
+    for (name, p), (_, a) in zip(out["portable"], out["avx2"]):
+        np.testing.assert_array_equal(a, p, err_msg=f"{name}: avx2 differs from portable")

@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 import tinycnn
 from tinycnn import _kernels as K
 from tinycnn import InvalidArgument, InvalidModel, ResourceLimit, TinyCNNError, UnsupportedOperator
-from helpers import make_model, ort_run
+from helpers import assert_close, make_model, ort_run
 
 RNG = np.random.default_rng(6)
 HAVE_CONV = hasattr(K, "Conv2d") and hasattr(K, "Dense")
@@ -490,7 +490,7 @@ def test_graph_output_not_produced():
     ({"kernel_shape": [2, 2], "pads": [0, -1, 0, 0]}, "pads=.* must not be negative"),
     ({"kernel_shape": [2, 2], "pads": [0, 0, 0]}, "pads=.* must have 4 values"),
     ({"kernel_shape": [2, 2, 2]}, "kernel_shape=.* must have 2 values"),
-    ({"kernel_shape": [9, 9]}, "does not fit the input's spatial size"),
+    ({"kernel_shape": [10, 10]}, "does not fit the input's spatial size"),
     ({"kernel_shape": [2, 2], "strides": [1 << 31, 1]}, "32-bit range"),
     ({"kernel_shape": [2, 2], "auto_pad": "SAME_WEIRD"}, "unknown auto_pad"),
     ({}, "kernel_shape is required"),
@@ -499,6 +499,35 @@ def test_graph_output_not_produced():
 def test_pool_attributes_in_range(op, attrs, message):
     with pytest.raises(TinyCNNError, match=f"node 'n0' \\({op}\\).*{message}"):
         tinycnn.InferenceSession(one_node(op, ["x"], attrs))
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_pads_must_be_smaller_than_the_kernel(op):
+    """As onnxruntime: a window lying wholly in the padding has no max and no mean."""
+    model = one_node(op, ["x"], {"kernel_shape": [2, 3], "pads": [0, 3, 0, 0]})
+    with pytest.raises(InvalidModel, match=f"node 'n0' \\({op}\\): pads .* must be smaller than "
+                       r"kernel_shape \[2, 3\]"):
+        tinycnn.InferenceSession(model)
+
+
+def test_pool_same_padding_with_dilations_is_refused():
+    """onnxruntime pads a dilated SAME pool as if undilated (not the spec): refused, clearly."""
+    model = one_node("MaxPool", ["x"], {"kernel_shape": [3, 3], "dilations": [2, 2],
+                                        "auto_pad": "SAME_UPPER"})
+    with pytest.raises(UnsupportedOperator, match="node 'n0' .*SAME_UPPER with dilations"):
+        tinycnn.InferenceSession(model)
+
+
+@pytest.mark.parametrize("op,attrs", [("MaxPool", {"kernel_shape": [2, 2]}),
+                                      ("AveragePool", {"kernel_shape": [2, 2]}),
+                                      ("GlobalMaxPool", {}), ("GlobalAveragePool", {})])
+def test_empty_spatial_or_channel_feeds_are_refused_naming_the_node(op, attrs):
+    node = helper.make_node(op, ["x"], ["y"], name="pool", **attrs)
+    sess = tinycnn.InferenceSession(make_model([node], [("x", ["N", "C", "H", "W"])], [("y", None)]))
+    assert sess.run(None, {"x": np.zeros((0, 2, 4, 4), np.float32)})[0].shape[0] == 0  # empty batch
+    for shape in ((1, 2, 0, 4), (1, 0, 4, 4)):
+        with pytest.raises(InvalidModel, match=f"node 'pool' \\({op}\\): input X .* empty"):
+            sess.run(None, {"x": np.zeros(shape, np.float32)})
 
 
 W233 = RNG.normal(size=(4, 2, 3, 3)).astype(np.float32)
@@ -520,19 +549,22 @@ def test_conv_attributes_and_weight_shapes(attrs, inits, message):
         tinycnn.InferenceSession(one_node("Conv", ["x", "W"], attrs, inits))
 
 
-def test_conv_bias_size_and_non_constant_weight():
+def test_conv_bias_size_is_checked():
     inits = {"W": W233, "B": np.ones(3, np.float32)}
     with pytest.raises(InvalidModel, match=r"node 'n0' \(Conv\): bias B \(3,\) must have 4 values"):
         tinycnn.InferenceSession(one_node("Conv", ["x", "W", "B"], {}, inits))
-    # A weight computed at run time (ONNX's conformance tests feed W as an input) is
-    # packed at every run: same result as the constant weight.
+
+@needs_conv
+def test_conv_run_time_weight_shapes_are_checked_at_run():
     node = helper.make_node("Conv", ["x", "w"], ["y"], name="n0")
-    model = make_model([node], [("x", [1, 2, 8, 8]), ("w", [4, 2, 3, 3])], [("y", None)])
-    x = np.random.default_rng(0).normal(size=(1, 2, 8, 8)).astype(np.float32)
-    w = np.asarray(W233, np.float32)
-    got = tinycnn.InferenceSession(model).run(None, {"x": x, "w": w})[0]
-    ref = tinycnn.InferenceSession(one_node("Conv", ["x", "W"], {}, {"W": w})).run(None, {"x": x})[0]
-    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    model = make_model([node], [("x", [1, 2, 8, 8]), ("w", ["K", "C", 3, 3])], [("y", None)])
+    sess = tinycnn.InferenceSession(model)
+    x = x_for(1, c=2)
+    ref = ort_run(model, {"x": x, "w": W233})[0]
+    np.testing.assert_allclose(sess.run(None, {"x": x, "w": W233})[0], ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(InvalidModel, match=r"node 'n0' \(Conv\): input X \(1, 2, 8, 8\) has 2 "
+                       r"channels; weight W \(4, 3, 3, 3\)"):
+        sess.run(None, {"x": x, "w": np.ones((4, 3, 3, 3), np.float32)})
 
 
 def test_gemm_shapes_are_checked():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-PIL = pytest.importorskip("PIL")
+import PIL
 from PIL import Image  # noqa: E402
 
 from tinycnn.images import (PRESETS, ImageError, find_images, load_and_preprocess, load_image,  # noqa: E402

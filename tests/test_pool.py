@@ -242,3 +242,24 @@ def test_global_pools_match_onnxruntime(ctx, op):
     y = np.empty(expect.shape, np.float32)
     (_kernels.global_avg_pool if op == "GlobalAveragePool" else _kernels.global_max_pool)(ctx, x, y)
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"{op} y vs onnxruntime")
+
+
+def test_isa_paths_agree_bitwise():
+    """The AVX2 pooling twins must give exactly the portable answers."""
+    if _kernels.best_isa() != "avx2":
+        pytest.skip("CPU lacks AVX2/FMA")
+    rng = np.random.default_rng(78)
+    x = rng.standard_normal((2, 5, 41, 37)).astype(np.float32)
+    for k, s, pads in [(3, 2, (1, 1, 1, 1)), (2, 2, (0, 0, 0, 0)), (3, 1, (1, 1, 1, 1)), (5, 3, (2, 1, 0, 2))]:
+        oh, ow = out_size(41, k, s, pads[0], pads[2], 1, 1), out_size(37, k, s, pads[1], pads[3], 1, 1)
+        ys = {}
+        for isa in ("portable", "avx2"):
+            c = _kernels.Context(1, isa)
+            ym, ya = np.empty((2, 5, oh, ow), np.float32), np.empty((2, 5, oh, ow), np.float32)
+            _kernels.max_pool2d(c, x, ym, (k, k), (s, s), pads, (1, 1))
+            _kernels.avg_pool2d(c, x, ya, (k, k), (s, s), pads, (1, 1), 1)
+            yg = np.empty((2, 5, 1, 1), np.float32)
+            _kernels.global_avg_pool(c, x, yg)
+            ys[isa] = (ym, ya, yg)
+        for name, p, a in zip(("max_pool2d", "avg_pool2d", "global_avg_pool"), ys["portable"], ys["avx2"]):
+            np.testing.assert_array_equal(a, p, err_msg=f"{name} k{k} s{s} pads {pads}: avx2 differs from portable")

@@ -8,14 +8,16 @@ import pytest
 from tinycnn import _kernels
 
 
+@pytest.mark.parametrize("dynamic", [False, True])
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
 @pytest.mark.parametrize("n,grain", [(1, 1), (2, 1), (7, 1), (1000, 1), (1000, 300), (5, 10)])
-def test_parallel_for_covers_every_index_once(threads, n, grain):
+def test_parallel_for_covers_every_index_once(threads, n, grain, dynamic):
     ctx = _kernels.Context(threads, "portable")
     for _ in range(20):
-        counts = _kernels._parallel_for_counts(ctx, n, grain)
+        counts, tids = _kernels._parallel_for_counts(ctx, n, grain, dynamic)
         assert counts.shape == (n,) and (counts == 1).all(), \
             f"parallel_for n={n} grain={grain} threads={threads}: counts {np.unique(counts)}"
+        assert ((tids >= 0) & (tids < threads)).all(), f"tids {np.unique(tids)} with {threads} threads"
 
 
 def _conv_problem():
@@ -45,7 +47,7 @@ def test_concurrent_callers_share_one_context(isa):
             conv.run(x, y)
             if not np.array_equal(y, expected):
                 failures.append((seed, i, float(np.nanmax(np.abs(y - expected)))))
-            counts = _kernels._parallel_for_counts(ctx, 100 + seed)
+            counts, _ = _kernels._parallel_for_counts(ctx, 100 + seed, 1, seed % 2 == 1)
             if not (counts == 1).all():
                 failures.append((seed, i, "parallel_for counts"))
 
@@ -71,7 +73,7 @@ def test_forked_child_runs_serially():
             y = np.empty_like(expected)
             conv.run(x, y)
             ok = np.allclose(y, expected, rtol=1e-5, atol=1e-5)
-            ok = ok and (_kernels._parallel_for_counts(ctx, 50) == 1).all()
+            ok = ok and (_kernels._parallel_for_counts(ctx, 50)[0] == 1).all()
             del conv, ctx  # destroying the pool in the child must not touch the workers
             code = 0 if ok else 2
         finally:

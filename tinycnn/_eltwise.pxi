@@ -105,9 +105,12 @@ cdef _elt_op(str fn, dict table, op):
 
 
 def unary(Context ctx, str op, x, y, alpha=0.0, beta=0.0):
-    """y = op(x) element-wise; y may be x.  clip: alpha=min, beta=max;
-    leaky_relu: alpha; hard_sigmoid: alpha, beta."""
+    """y = op(x) element-wise; y may be x.  clip: alpha=min, beta=max (None: unbounded);
+    leaky_relu: alpha; hard_sigmoid: alpha, beta.  NaN stays NaN through relu, clip and friends."""
     cdef int code = _elt_op("unary", UNARY_OPS, op)
+    if code == TC_UNARY_CLIP:  # ONNX Clip: a missing bound is None here
+        alpha = -np.inf if alpha is None else alpha
+        beta = np.inf if beta is None else beta
     _elt_check("unary", "x", x)
     _elt_check("unary", "y", y, True)
     if x.shape != y.shape:

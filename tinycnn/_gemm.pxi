@@ -149,19 +149,29 @@ def gemm(Context ctx, a, b, y, trans_a=False, trans_b=False, float alpha=1.0, fl
 cdef extern from "tinycnn.h" nogil:
     ctypedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end) noexcept nogil
     void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg)
+    void tc_parallel_for_dynamic(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg)
 
 
 cdef void _count_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    # arg: int[2, n]: visit counts, then the tid that visited
     cdef int *counts = <int *>arg
+    cdef ptrdiff_t n = counts[0]
     cdef ptrdiff_t i
     for i in range(begin, end):
-        counts[i] += 1
+        counts[1 + i] += 1
+        counts[1 + n + i] = tid
 
 
-def _parallel_for_counts(Context ctx, Py_ssize_t n, Py_ssize_t grain=1):
-    """Runs tc_parallel_for over [0, n) on ctx's pool; returns how often each index was visited."""
-    counts = np.zeros(max(n, 1), dtype=np.intc)
-    cdef int *pc = <int *>cnp.PyArray_DATA(counts)
+def _parallel_for_counts(Context ctx, Py_ssize_t n, Py_ssize_t grain=1, dynamic=False):
+    """Runs tc_parallel_for (or _dynamic) over [0, n) on ctx's pool.
+    Returns (how often each index was visited, the tid that visited it)."""
+    buf = np.zeros(1 + 2 * max(n, 1), dtype=np.intc)
+    buf[0] = n
+    cdef int *pc = <int *>cnp.PyArray_DATA(buf)
+    cdef bint dyn = dynamic
     with nogil:
-        tc_parallel_for(ctx.ctx.pool, n, grain, _count_range, pc)
-    return counts[:n]
+        if dyn:
+            tc_parallel_for_dynamic(ctx.ctx.pool, n, grain, _count_range, pc)
+        else:
+            tc_parallel_for(ctx.ctx.pool, n, grain, _count_range, pc)
+    return buf[1:1 + n], buf[1 + max(n, 1):1 + max(n, 1) + n]

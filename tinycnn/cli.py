@@ -391,11 +391,15 @@ def cmd_infer(args) -> int:
     fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
     batch = fixed_batch or max(1, args.batch)
     spec = preprocessing_for(args, meta)
+    for what, values in (("mean", spec.mean), ("std", spec.std)):
+        if len(values) not in (1, channels) and not (channels == 1 and len(values) == 3):
+            raise CLIError(f"--{what} has {len(values)} values but {model_path} takes {channels} channel(s)")
+    if args.labels:
+        read_labels(args.labels)  # a missing labels file fails before any work
 
     sess = tinycnn_session(model_path, args.threads, source=model_path)
     input_name = inputs[0].name
     labels = None
-    results = []
     progress = None
     if len(paths) > PROGRESS_MIN_IMAGES and not args.no_progress:
         try:
@@ -425,7 +429,6 @@ def cmd_infer(args) -> int:
                 entry = {"image": path,
                          "top": [{"index": int(i), "label": labels[i] if i < len(labels) else str(int(i)),
                                   "probability": float(p[i])} for i in top]}
-                results.append(entry)
                 text = _format_result(entry, args.json)
                 if progress is not None:
                     progress.write(text, file=sys.stdout)  # keeps the bar on stderr intact
@@ -834,11 +837,27 @@ def _table(header, rows, right=()) -> str:
 def cmd_summary(args) -> int:
     model = load_onnx(args.model)
     analysis = analyze(model, input_shapes(model, 1, args.input_shape or ()))
-    print(format_summary(analysis, args.model, show_all=args.all))
+    if args.json:
+        print(json.dumps(summary_dict(analysis, args.model)))
+    else:
+        print(format_summary(analysis, args.model, show_all=args.all))
     if args.plot:
         plot_feature_maps(analysis, args.plot, os.path.basename(args.model))
         print(f"plot         {args.plot}")
     return EXIT_OK
+
+
+def summary_dict(analysis: Analysis, model_name: str) -> dict:
+    """`summary --json`: the table and the totals as plain data."""
+    layers = [{"node": layer.name, "op": layer.op, "window": _window_text(layer, analysis),
+               "output": layer.out_shape, "params": layer.params, "macs": layer.macs,
+               "rf": list(layer.rf) if layer.rf else None,
+               "jump": list(layer.jump) if layer.jump and layer.jump != (0, 0) else None}
+              for layer in analysis.layers]
+    return {"model": model_name, "inputs": analysis.input_shapes, "layers": layers,
+            "params": analysis.params, "macs": analysis.macs, "weight_bytes": analysis.weight_bytes,
+            "peak_activation_bytes": analysis.peak_activation_bytes, "opsets": analysis.opsets,
+            "producer": analysis.producer}
 
 
 def plot_feature_maps(analysis: Analysis, path: str, title: str):
@@ -1149,7 +1168,7 @@ def cmd_bench(args) -> int:
                           "macs_per_image": macs, "engines": stats}))
         return EXIT_OK
     inputs = ", ".join(f"{k} {_fmt_shape(v)}" for k, v in shapes.items())
-    print(f"model    {args.model}  ({macs / 1e9:.3f} GMACs per image)")
+    print(f"model    {args.model}  ({_scaled(macs, 'MACs')} per image)")
     print(f"input    {inputs}  threads {args.threads or 'default'}  warm-up {args.warmup} runs")
     rows = [[name, _num(s["median_ms"]), _num(s["p90_ms"]), _num(s["images_per_s"]), _num(s["gflops"]),
              str(s["runs"])] for name, s in stats.items()]
@@ -1273,6 +1292,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("infer", parents=[common], help="classify images",
+                       usage="tinycnn infer [MODEL.onnx] IMAGE|FOLDER... [options]",
                        description="Classify images. With no MODEL, the bundled digits model is used "
                                    "(models/digits/samples has pictures to try).", epilog=EPILOG)
     p.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",
@@ -1321,6 +1341,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input shape (default: batch 1, symbolic spatial dims 224)")
     p.add_argument("--plot", metavar="FILE.png", help="draw feature-map size and depth (needs matplotlib)")
     p.add_argument("--all", action="store_true", help="also list shape-arithmetic nodes")
+    p.add_argument("--json", action="store_true", help="the table and totals as one JSON object")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("bench", parents=[common], help="latency and throughput",

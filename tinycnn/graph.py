@@ -49,9 +49,9 @@ def prepare(model, level, ctx, options, cache):
     feeds = {vi.name for vi in model.inputs}
     _remove_noops(g, {vi.name for vi in model.outputs})
     g.nodes = _topological(g.nodes, set(g.initializers) | feeds, model.source)
+    produced = feeds | set(g.initializers) | {o for n in g.nodes for o in n.outputs}
     for vi in model.outputs:
         name = g.resolve(vi.name)
-        produced = feeds | set(g.initializers) | {o for n in g.nodes for o in n.outputs}
         if name not in produced:
             raise InvalidModel(f"{model.source}: graph output {vi.name!r} is not produced by any node")
     _fold_constants(g, ctx, options, cache)
@@ -60,7 +60,24 @@ def prepare(model, level, ctx, options, cache):
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
         _fuse_gemm_relu(g, keep)
+    options["conv_depth"] = conv_depth(g.nodes)
     return g
+
+
+def conv_depth(nodes):
+    """The most convolutions any input-to-output path goes through (nodes in topological order).
+
+    Rounding error compounds along such a path; the convolution op uses it to pick
+    a Winograd tile whose error the whole network can afford.
+    """
+    depth = {}
+    deepest = 0
+    for n in nodes:
+        d = max((depth.get(i, 0) for i in n.inputs if i), default=0) + (n.op_type == "Conv")
+        for o in n.outputs:
+            depth[o] = d
+        deepest = max(deepest, d)
+    return deepest
 
 
 def _remove_noops(g, graph_outputs=()):

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _kernels
-from .errors import InvalidArgument, InvalidModel
+from .errors import InvalidArgument, InvalidModel, TinyCNNError
 from .graph import prepare
 from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 from .loader import load_model
@@ -144,8 +144,14 @@ class InferenceSession:
         try:
             for (name, buf), arr in zip(arena.feeds, feeds):
                 np.copyto(buf, arr, casting="no")
-            for fn, args in arena.calls:
-                fn(*args)
+            try:
+                for fn, args in arena.calls:
+                    fn(*args)
+            except TinyCNNError:
+                raise
+            except (ValueError, TypeError, LookupError, ArithmeticError) as e:
+                # A kernel wrapper refused its arguments: report the node, never a bare error.
+                raise _kernel_error(plan, arena, fn, e) from e
             return [np.array(o, copy=True) for o in arena.outputs]
         finally:
             plan.release(arena)
@@ -267,6 +273,12 @@ class InferenceSession:
         if v.dims is not None:
             return v.dims
         return None
+
+
+def _kernel_error(plan, arena, fn, e):
+    node = next((s.node for s, (f, _) in zip(plan.steps, arena.calls) if f is fn), None)
+    where = node.describe() if node is not None else "a kernel"
+    return InvalidModel(f"{where}: {type(e).__name__}: {e}")
 
 
 def _public_dims(dims):

@@ -9,6 +9,11 @@ from ..errors import InvalidModel, UnsupportedOperator
 _INT_MAX = (1 << 31) - 1   # kernel geometry is C int
 
 
+def _div0(a, b):
+    """a / b rounded toward zero, as onnxruntime's C++ computes output sizes (for a < 0)."""
+    return a // b if a >= 0 else -(-a // b)
+
+
 def ints(value, n, default, name, node):
     """An INTS attribute of length n (or the default repeated)."""
     if value is None:
@@ -20,11 +25,14 @@ def ints(value, n, default, name, node):
 
 
 def window_geometry(node, in_spatial, kernel_shape, strides=None, dilations=None, pads=None,
-                    auto_pad="NOTSET", ceil_mode=0):
+                    auto_pad="NOTSET", ceil_mode=0, pool=False, negative_same_pad_ok=True):
     """Pads and output size of a conv or pool window, following ONNX's auto_pad rules.
 
     Returns (kernel, strides, dilations, pads_begin, pads_end, out_spatial), lists
     of one int per spatial dim.  Errors name the node and every shape involved.
+    pool: onnxruntime's rules for pools rather than Conv's: an output size of 0 gives an
+    empty tensor (Conv refuses it).  negative_same_pad_ok=False: refuse SAME padding that
+    comes out negative (a stride longer than the kernel), as onnxruntime's MaxPool does.
     """
     n = len(in_spatial)
     kernel = ints(kernel_shape, n, None, "kernel_shape", node)
@@ -38,19 +46,27 @@ def window_geometry(node, in_spatial, kernel_shape, strides=None, dilations=None
                              UnsupportedOperator)
     if isinstance(auto_pad, bytes):
         auto_pad = auto_pad.decode()
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and any(d > 1 for d in dilations):
+        # onnxruntime refuses this for Conv, and pads pools as if undilated, unlike the spec.
+        raise node.error(f"auto_pad={auto_pad} with dilations={dilations} is not supported",
+                         UnsupportedOperator)
     begin, end, out = [0] * n, [0] * n, [0] * n
     for i in range(n):
         size, k, s, d = in_spatial[i], kernel[i], strides[i], dilations[i]
         span = d * (k - 1) + 1
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             out[i] = -(-size // s)
-            total = max(0, (out[i] - 1) * s + span - size)
+            total = (out[i] - 1) * s + span - size
+            if total < 0 and not negative_same_pad_ok:
+                # onnxruntime refuses a pool whose SAME padding comes out negative
+                raise node.error(f"auto_pad={auto_pad}: kernel {kernel} with strides {strides} "
+                                 f"needs negative padding for input size {tuple(in_spatial)}")
+            total = max(0, total)
             small, large = total // 2, total - total // 2
             begin[i], end[i] = (small, large) if auto_pad == "SAME_UPPER" else (large, small)
-        elif auto_pad == "VALID":
-            out[i] = (size - span) // s + 1
-        elif auto_pad in ("NOTSET", ""):
-            p = ints(pads, 2 * n, 0, "pads", node)
+        elif auto_pad in ("NOTSET", "", "VALID"):
+            # VALID is no padding; ceil_mode still applies (onnxruntime)
+            p = [0] * 2 * n if auto_pad == "VALID" else ints(pads, 2 * n, 0, "pads", node)
             if any(v < 0 for v in p):
                 raise node.error(f"attribute pads={p} must not be negative")
             if any(v > _INT_MAX for v in p):
@@ -64,10 +80,10 @@ def window_geometry(node, in_spatial, kernel_shape, strides=None, dilations=None
                 if (out[i] - 1) * s >= size + begin[i]:
                     out[i] -= 1
             else:
-                out[i] = padded // s + 1 if padded >= 0 else 0
+                out[i] = _div0(padded, s) + 1
         else:
             raise node.error(f"unknown auto_pad {auto_pad!r}", UnsupportedOperator)
-        if out[i] < 1:
+        if out[i] < (0 if pool else 1):
             raise node.error(
                 f"window {kernel} (dilations {dilations}, pads {begin}+{end}) does not fit the "
                 f"input's spatial size {tuple(in_spatial)}")

@@ -13,8 +13,21 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
         raise n.error(f"input X must be [N, C, spatial...], got shape {X.shape}")
     if kernel_shape is None:
         raise n.error("attribute kernel_shape is required")
+    if 0 in X.shape[1:]:
+        raise n.error(f"input X {X.shape} has no channels or an empty spatial dim")
+    # onnxruntime clamps a negative SAME padding to 0 only in AveragePool from opset 19
+    clamp = kind == "avg" and n.opset >= 19
     ks, st, dl, pb, pe, out = window_geometry(n, X.shape[2:], kernel_shape, strides, dilations,
-                                              pads, auto_pad, ceil_mode)
+                                              pads, auto_pad, ceil_mode, pool=True,
+                                              negative_same_pad_ok=clamp)
+    if any(p >= k for p, k in zip(pb + pe, ks + ks)):
+        # as onnxruntime: a window lying wholly in the padding has no max and no mean
+        raise n.error(f"pads {pb + pe} must be smaller than kernel_shape {ks}")
+    if not ceil_mode:
+        # A kernel longer than the padded input still gives one window (onnxruntime rounds
+        # the output size toward zero); its overhang counts as padding in the average.
+        pe = [e + max(0, (o - 1) * s + d * (k - 1) + 1 - (size + b + e)) if d == 1 else e
+              for e, o, s, d, k, size, b in zip(pe, out, st, dl, ks, X.shape[2:], pb)]
     if X.ndim > 4:
         return _pool_nd(n, X, kind, ks, st, dl, pb, pe, out, count_include_pad)
     if X.ndim == 3:
@@ -107,7 +120,8 @@ def _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, p
         raise n.error(f"the Indices output needs 1-D or 2-D pooling with a kernel_shape; input X "
                       f"has shape {X.shape}", UnsupportedOperator)
     ks, st, dl, pb, pe, out = window_geometry(n, X.shape[2:], kernel_shape, strides, dilations,
-                                              pads, auto_pad, ceil_mode)
+                                              pads, auto_pad, ceil_mode, pool=True,
+                                              negative_same_pad_ok=False)
     if X.ndim == 3:
         ks, st, dl, pb, out = [1] + ks, [1] + st, [1] + dl, [0] + pb, [1] + out
     nb, c = X.shape[:2]
@@ -150,6 +164,8 @@ def _global(n, X, kind):
     require_float(n, X)
     if X.ndim < 3:
         raise n.error(f"input X must have spatial dims, got shape {X.shape}")
+    if 0 in X.shape[1:]:
+        raise n.error(f"input X {X.shape} has no channels or an empty spatial dim")
     out_shape = X.shape[:2] + (1,) * (X.ndim - 2)
     ctx = n.ctx
     fn = K.global_avg_pool if kind == "avg" else K.global_max_pool

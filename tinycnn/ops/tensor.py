@@ -396,6 +396,9 @@ def _pad(n, data, pads, mode, value, axes=None, modes=("constant", "edge", "refl
     shape = tuple(data.shape[a] + b + e for a, (b, e) in enumerate(width))
     if any(d < 0 for d in shape):
         raise n.error(f"pads {pads} remove more than the input {data.shape} has")
+    if mode != "constant" and any(c.stop - c.start <= 0 for c in crop):
+        # as onnxruntime: nothing left to reflect or repeat
+        raise n.error(f"mode {mode!r}: pads {pads} leave an empty axis of {data.shape}")
     n.check_size(shape, data.dtype)
     if mode == "reflect":
         for a, (b, e) in enumerate(grow):
