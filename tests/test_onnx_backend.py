@@ -36,15 +36,10 @@ backend_test.exclude(r"^test_gather_elements_")  # GatherElements, another op (n
 backend_test.exclude(r"^test_(add|sub|mul|div|max|min)_u?int(8|16|32|64)")  # integer math at run time
 backend_test.exclude(r"^test_div_int32_trunc_")  # integer division at run time
 backend_test.exclude(r"^test_(max|min)_float(16|64)_")  # float16/float64 math at run time
-backend_test.exclude(r"^test_clip_default_int8_")  # int8 Clip at run time
+backend_test.exclude(r"^test_clip_default_int8_(min|max|inbounds_cpu)")  # int8 Clip at run time
 backend_test.exclude(r"^test_maxpool_2d_uint8_")  # uint8 pooling at run time
 backend_test.exclude(r"^test_identity_opt_")  # optional type, not a tensor
 backend_test.exclude(r"^test_identity_sequence_")  # sequence type, not a tensor
-
-# -- 3-D (volumetric) pooling and convolution: tinycnn does 1-D and 2-D --
-backend_test.exclude(r"^test_(maxpool|averagepool)_3d_")  # 3-D pooling
-backend_test.exclude(r"^test_(MaxPool|AvgPool)3d")  # 3-D pooling
-backend_test.exclude(r"^test_Conv3d")  # 3-D convolution
 
 # -- PyTorch-exported models whose other ops are outside issue 3 --
 backend_test.exclude(r"^test_(operator_)?[Cc]onv[Tt]ranspose")  # ConvTranspose
@@ -57,10 +52,63 @@ backend_test.exclude(r"^test_operator_addconstant_cpu")  # float64 math at run t
 backend_test.exclude(r"^test_operator_non_float_params_cpu")  # int64 math at run time
 
 # -- function-body expansions built on ops outside issue 3 --
-backend_test.exclude(r"^test_clip(_.*)?_expanded_")  # expansion uses Less and Where (bool tensors)
+backend_test.exclude(r"^test_clip(?!_default_(int8_)?inbounds)(_.*)?_expanded_")  # uses Less, Where
 backend_test.exclude(r"^test_(leakyrelu|prelu).*_expanded_")  # expansion uses Less and Where
 
 # -- training mode --
 backend_test.exclude(r"^test_training_dropout(?!_zero_ratio)")  # random mask (training mode)
 
 globals().update(backend_test.test_cases)
+
+
+# ---- the backend API itself ------------------------------------------------------------------
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+
+from helpers import make_model  # noqa: E402
+
+
+def test_prepare_run_outputs_in_graph_order_list_or_dict():
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Neg", ["x"], ["n"])]
+    model = make_model(nodes, [("x", [2, 3])], [("n", [2, 3]), ("r", [2, 3])])
+    rep = tinycnn.backend.prepare(model, "CPU")
+    for out in (rep.run([x]), rep.run({"x": x}), rep.run(x)):
+        assert out._fields == ("n", "r")
+        np.testing.assert_array_equal(out.n, -x)
+        np.testing.assert_array_equal(out[1], np.maximum(x, 0))
+    with pytest.raises(ValueError, match="got 2 input"):
+        rep.run([x, x])
+
+
+def test_run_node_and_run_model():
+    x = np.array([[-1.0, 2.0]], np.float32)
+    (y,) = tinycnn.backend.run_node(helper.make_node("LeakyRelu", ["x"], ["y"], alpha=0.5), [x])
+    np.testing.assert_array_equal(y, [[-0.5, 2.0]])
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", [1, 2])], [("y", [1, 2])])
+    np.testing.assert_array_equal(tinycnn.backend.run_model(model, [x])[0], [[0.0, 2.0]])
+
+
+def test_cpu_only():
+    assert tinycnn.backend.supports_device("CPU")
+    assert not tinycnn.backend.supports_device("CUDA")
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", [1])], [("y", [1])])
+    with pytest.raises(ValueError, match="CPU only"):
+        tinycnn.backend.prepare(model, "CUDA")
+
+
+def test_integer_shape_inputs_are_specialised_per_value_and_data_inputs_are_not():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"]),
+             helper.make_node("Gather", ["r", "idx"], ["y"], axis=0)]
+    model = make_model(nodes, [("x", [2, 3, 4])], [("y", ["a", "b"])])
+    model.graph.input.extend([helper.make_tensor_value_info("shape", TensorProto.INT64, [2]),
+                              helper.make_tensor_value_info("idx", TensorProto.INT64, [1])])
+    rep = tinycnn.backend.prepare(model)
+    assert rep.shape_inputs == ["shape"]          # Gather's indices stay a run-time tensor
+    for shape, idx in (([6, 4], [5]), ([4, 6], [0]), ([6, 4], [-1])):
+        (y,) = rep.run([x, np.array(shape, np.int64), np.array(idx, np.int64)])
+        np.testing.assert_array_equal(y, x.reshape(shape)[idx], err_msg=f"shape {shape}, idx {idx}")
+    assert len(rep._sessions) == 2

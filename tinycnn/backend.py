@@ -116,11 +116,7 @@ class TinyCNNBackend(Backend):
         if not isinstance(model, onnx.ModelProto):
             model = onnx.load_model_from_string(model) if isinstance(model, bytes) else onnx.load(model)
         super().prepare(model, device, **kwargs)
-        opts = kwargs.pop("sess_options", None) or SessionOptions()
-        for key, value in kwargs.items():
-            if hasattr(opts, key):
-                setattr(opts, key, value)
-        return TinyCNNRep(model, opts)
+        return TinyCNNRep(model, _options(kwargs))
 
     @classmethod
     def run_model(cls, model, inputs, device="CPU", **kwargs):
@@ -146,16 +142,25 @@ class TinyCNNBackend(Backend):
                 dtype, shape = outputs_info[k]
                 graph_outputs.append(helper.make_tensor_value_info(
                     name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape))
-            else:
-                graph_outputs.append(helper.make_empty_tensor_value_info(name))
+            else:  # type and shape unknown: the model is not checker-valid, so skip prepare()
+                graph_outputs.append(helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None))
         graph = helper.make_graph([node], f"run_node_{node.op_type}", graph_inputs, graph_outputs)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-        rep = cls.prepare(model, device, **kwargs)
-        return rep.run(feeds)
+        if not cls.supports_device(device):
+            raise ValueError(f"tinycnn runs on the CPU only, not on {device!r}")
+        return TinyCNNRep(model, _options(kwargs)).run(feeds)
 
     @classmethod
     def supports_device(cls, device):
         return Device(device).type == DeviceType.CPU
+
+
+def _options(kwargs):
+    opts = kwargs.pop("sess_options", None) or SessionOptions()
+    for key, value in kwargs.items():
+        if hasattr(opts, key):
+            setattr(opts, key, value)
+    return opts
 
 
 prepare = TinyCNNBackend.prepare

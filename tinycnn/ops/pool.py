@@ -9,9 +9,8 @@ from .common import UnsupportedOperator, require_float, window_geometry
 def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, strides,
           count_include_pad=0):
     require_float(n, X)
-    if X.ndim not in (3, 4):
-        raise n.error(f"only 1-D and 2-D pooling is supported; input X has shape {X.shape}",
-                      UnsupportedOperator)
+    if X.ndim < 3:
+        raise n.error(f"input X must be [N, C, spatial...], got shape {X.shape}")
     if kernel_shape is None:
         raise n.error("attribute kernel_shape is required")
     if 0 in X.shape[1:]:
@@ -31,6 +30,8 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
         # the output size toward zero); its overhang counts as padding in the average.
         pe = [e + max(0, (o - 1) * s + d * (k - 1) + 1 - (size + b + e)) if d == 1 else e
               for e, o, s, d, k, size, b in zip(pe, out, st, dl, ks, X.shape[2:], pb)]
+    if X.ndim > 4:
+        return _pool_nd(n, X, kind, ks, st, dl, pb, pe, out, count_include_pad)
     if X.ndim == 3:
         ks, st, dl, pb, pe, out = [1] + ks, [1] + st, [1] + dl, [0] + pb, [0] + pe, [1] + out
     nb, c = X.shape[:2]
@@ -51,10 +52,61 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
     return n.emit(run, [X], [(out_shape, np.float32)])
 
 
+def _window_taps(spatial, ks, st, dl, pb, out):
+    """Per kernel tap: (index arrays clipped to the input, validity mask, unclipped positions),
+    shaped to broadcast over the output's spatial dims."""
+    nd = len(spatial)
+    taps = []
+    for tap in np.ndindex(*ks):
+        idx, valid, raw = [], True, []
+        for i in range(nd):
+            p = np.arange(out[i]) * st[i] - pb[i] + tap[i] * dl[i]
+            p = p.reshape((-1,) + (1,) * (nd - 1 - i))
+            raw.append(p)
+            valid = valid & (p >= 0) & (p < spatial[i])
+            idx.append(np.clip(p, 0, spatial[i] - 1))
+        taps.append((tuple(idx), valid, raw))
+    return taps
+
+
+def _pool_nd(n, X, kind, ks, st, dl, pb, pe, out, count_include_pad):
+    """3-D (and higher) pooling in numpy, one gather per kernel tap: volumetric models are
+    rare in tinycnn's world, correctness is what matters here."""
+    spatial = X.shape[2:]
+    out_shape = X.shape[:2] + tuple(out)
+    taps = _window_taps(spatial, ks, st, dl, pb, out)
+    if kind == "avg":
+        # The divisor: taps inside the input, or inside the padded input with count_include_pad
+        # (never the extension that ceil_mode adds past the end padding).
+        count = 0
+        for _, valid, raw in taps:
+            if count_include_pad:
+                inside = True
+                for i, p in enumerate(raw):
+                    inside = inside & (p >= -pb[i]) & (p < spatial[i] + pe[i])
+                count = count + inside
+            else:
+                count = count + valid
+        count = np.maximum(count, 1).astype(np.float32)
+
+    def run(x, y):
+        if kind == "max":
+            acc = np.full(out_shape, -np.inf, np.float32)
+            for idx, valid, _ in taps:
+                np.maximum(acc, np.where(valid, x[(slice(None), slice(None)) + idx], -np.inf), out=acc)
+        else:
+            acc = np.zeros(out_shape, np.float32)
+            for idx, valid, _ in taps:
+                acc += np.where(valid, x[(slice(None), slice(None)) + idx], 0)
+            acc /= count
+        y[...] = acc
+    return n.emit(run, [X], [(out_shape, np.float32)])
+
+
 @op("MaxPool")
 def MaxPool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, dilations=None,
             pads=None, storage_order=0, strides=None):
-    """1-D/2-D; pads, strides, dilations, ceil_mode, auto_pad; the Indices output (numpy)."""
+    """1-D/2-D (3-D in numpy); pads, strides, dilations, ceil_mode, auto_pad; Indices (numpy)."""
     if len(n.node.outputs) > 1 and n.node.outputs[1]:
         return _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, pads,
                                       storage_order, strides)
@@ -70,7 +122,8 @@ def _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, p
         raise n.error(f"the Indices output needs 1-D or 2-D pooling with a kernel_shape; input X "
                       f"has shape {X.shape}", UnsupportedOperator)
     ks, st, dl, pb, pe, out = window_geometry(n, X.shape[2:], kernel_shape, strides, dilations,
-                                              pads, auto_pad, ceil_mode)
+                                              pads, auto_pad, ceil_mode, pool=True,
+                                              negative_same_pad_ok=False)
     if X.ndim == 3:
         ks, st, dl, pb, out = [1] + ks, [1] + st, [1] + dl, [0] + pb, [1] + out
     nb, c = X.shape[:2]
@@ -104,7 +157,7 @@ def _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, p
 @op("AveragePool")
 def AveragePool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0,
                 dilations=None, pads=None, strides=None):
-    """1-D/2-D; pads, strides, dilations, ceil_mode, count_include_pad, auto_pad."""
+    """1-D/2-D (3-D in numpy); pads, strides, dilations, ceil_mode, count_include_pad, auto_pad."""
     return _pool(n, X, "avg", kernel_shape, auto_pad, ceil_mode, dilations, pads, strides,
                  count_include_pad)
 
