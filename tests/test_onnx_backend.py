@@ -50,6 +50,7 @@ backend_test.exclude(r"^test_operator_symbolic_override_cpu")  # InstanceNormali
 backend_test.exclude(r"^test_operator_add_(broadcast|size1_\w+)_cpu")  # float64 math at run time
 backend_test.exclude(r"^test_operator_addconstant_cpu")  # float64 math at run time
 backend_test.exclude(r"^test_operator_non_float_params_cpu")  # int64 math at run time
+backend_test.exclude(r"^test_Conv3d")  # 3-D convolution: the C kernels are 1-D/2-D (issue 3 lists it as optional)
 
 # -- function-body expansions built on ops outside issue 3 --
 backend_test.exclude(r"^test_clip(?!_default_(int8_)?inbounds)(_.*)?_expanded_")  # uses Less, Where

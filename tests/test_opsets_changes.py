@@ -253,19 +253,21 @@ def test_conv_1d_keeps_rank_3(opset):
     assert_close(got, ref)
 
 
-# ---- 3-D convolution and pooling (numpy paths), fused with a residual Add and Relu ------------
+# ---- 3-D pooling (numpy paths); 3-D convolution is refused ------------------------------------
+
+def test_conv3d_is_refused_by_name():
+    w = RNG.normal(0, 0.3, (4, 4, 3, 3, 3)).astype(np.float32)
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["y"], name="c3")],
+                       [("x", [1, 4, 5, 6, 7])], [("y", None)], {"w": w}, opset=13)
+    with pytest.raises(tinycnn.UnsupportedOperator, match=r"'c3' \(Conv\): only 1-D and 2-D"):
+        tinycnn.InferenceSession(model)
+
 
 @pytest.mark.parametrize("level", [0, 99])
-def test_conv3d_bn_residual_relu_and_pools(level):
+def test_pools_3d(level):
     x = RNG.normal(size=(2, 4, 5, 6, 7)).astype(np.float32)
-    c = 4
-    inits = {"w": RNG.normal(0, 0.3, (c, 2, 3, 3, 3)).astype(np.float32),
-             "s": RNG.uniform(0.5, 1.5, c).astype(np.float32), "b": RNG.normal(0, 0.1, c).astype(np.float32),
-             "m": RNG.normal(0, 0.1, c).astype(np.float32), "v": RNG.uniform(0.5, 2, c).astype(np.float32)}
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1] * 6, group=2),
-             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"]),
-             helper.make_node("Add", ["n", "x"], ["r"]),
-             helper.make_node("Relu", ["r"], ["a"]),
+    inits = {}
+    nodes = [helper.make_node("Relu", ["x"], ["a"]),
              helper.make_node("MaxPool", ["a"], ["p"], kernel_shape=[2, 3, 2], strides=[2, 2, 1],
                               pads=[0, 1, 1, 1, 1, 0], ceil_mode=1),
              helper.make_node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2, 2], pads=[1, 0, 1, 0, 1, 1],

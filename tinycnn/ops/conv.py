@@ -54,7 +54,8 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
                                               pads, auto_pad)
     out_shape = (X.shape[0], k) + tuple(out)
     if X.ndim > 4:
-        return _conv_nd(n, X, W, B, R, activation == "Relu", st, dl, pb, out, group, out_shape)
+        raise n.error(f"only 1-D and 2-D convolution is supported; input X has shape {X.shape}",
+                      UnsupportedOperator)
     w4_shape = W.shape
     if one_d:  # a 1-D convolution is a 2-D one of height 1
         spatial, ks, st, dl = (1,) + spatial, [1] + ks, [1] + st, [1] + dl
@@ -129,37 +130,6 @@ def _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group, x
     return n.emit(conv_dynamic, ins, [(out_shape, np.float32)], workspace=ws, flops=flops)
 
 
-def _conv_nd(n, X, W, B, R, relu, st, dl, pb, out, group, out_shape):
-    """3-D (and higher) convolution in numpy, one tensordot per kernel tap and group:
-    volumetric models are rare in tinycnn's world, correctness is what matters here."""
-    from .pool import _window_taps
-    taps = _window_taps(X.shape[2:], list(W.shape[2:]), st, dl, pb, out)
-    k, cg = W.shape[0], W.shape[1]
-    kg = k // group
-    ins = [X, W] + [v for v in (B, R) if v is not None]
-    has_b, has_r = B is not None, R is not None
-
-    def conv_nd(x, w, *rest):
-        rest = list(rest)
-        b = rest.pop(0) if has_b else None
-        r = rest.pop(0) if has_r else None
-        y = rest.pop(0)
-        acc = np.zeros((k,) + out_shape[:1] + out_shape[2:], np.float64)   # [K, N, *out]
-        for t, (idx, valid, _) in enumerate(taps):
-            xt = np.where(valid, x[(slice(None), slice(None)) + idx], 0)   # [N, C, *out]
-            wt = w.reshape(k, cg, -1)[:, :, t]
-            for g in range(group):
-                acc[g * kg:(g + 1) * kg] += np.tensordot(
-                    wt[g * kg:(g + 1) * kg], xt[:, g * cg:(g + 1) * cg], axes=([1], [1]))
-        acc = np.moveaxis(acc, 0, 1)
-        if b is not None:
-            acc += b.reshape((1, k) + (1,) * (acc.ndim - 2))
-        if r is not None:
-            acc += r
-        y[...] = np.maximum(acc, 0) if relu else acc
-    return n.emit(conv_nd, ins, [(out_shape, np.float32)])
-
-
 def _bias(b):
     return None if b is None else np.ascontiguousarray(b, np.float32).reshape(-1)
 
@@ -167,7 +137,7 @@ def _bias(b):
 @op("Conv", since=1)
 def Conv(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
          pads=None, strides=None):
-    """1-D/2-D (3-D in numpy): pads (asymmetric), strides, dilations, groups, auto_pad."""
+    """1-D and 2-D: pads (asymmetric), strides, dilations, groups, auto_pad."""
     return _conv(n, X, W, B, None, "", auto_pad, dilations, group, kernel_shape, pads, strides)
 
 
