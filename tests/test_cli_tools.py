@@ -1,5 +1,6 @@
 """`tinycnn verify`, `bench` and `profile` on the bundled digits model: exit codes and numbers."""
 import json
+import os
 import re
 import sys
 
@@ -84,7 +85,8 @@ def test_verify_reports_first_divergence(capsys, monkeypatch, tmp_path):
 
 
 def test_verify_tiny_tolerance_and_image_input(capsys):
-    sample = cli.os.path.join(cli.os.path.dirname(cli.DATA_DIR), "..", "models", "digits", "samples", "digit_5.png")
+    sample = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "models", "digits", "samples", "digit_5.png")
     code, out, err = run_cli(capsys, "verify", MODEL, "--input", sample)
     assert code == 0, out + err
     code, out, err = run_cli(capsys, "verify", MODEL, "--input", sample, "--atol", "0", "--rtol", "0", "--json")
