@@ -2,6 +2,7 @@
  * The plane kernels live in pool2d_impl.h, compiled here for any CPU and in
  * pool2d_avx2.c for AVX2. */
 #include <float.h>
+#include <math.h>
 #include "tinycnn.h"
 #include "pool2d_internal.h"
 #include "pool2d_impl.h"
@@ -104,7 +105,9 @@ float tc_sum_f32_ref_(const float *x, ptrdiff_t n)
 
 float tc_max_f32_ref_(const float *x, ptrdiff_t n)
 {
-    float m = -FLT_MAX;
+    if (n == 0)
+        return -FLT_MAX;
+    float m = -INFINITY;
     for (ptrdiff_t i = 0; i < n; i++)
         m = m > x[i] ? m : x[i];
     return m;

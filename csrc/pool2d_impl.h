@@ -4,6 +4,7 @@
 #ifndef TC_POOL2D_IMPL_H
 #define TC_POOL2D_IMPL_H
 #include <float.h>
+#include <math.h>
 #include "pool2d_internal.h"
 
 #if defined(__GNUC__)
@@ -27,7 +28,9 @@ TC_ALWAYS_INLINE float pool_one_(const tc_pool2d_desc *d, const float *x, int is
     tc_tap_range_(ws, d->kw, d->dw, d->w, &j0, &j1);
     const float *row = x + (ptrdiff_t)(hs + i0 * d->dh) * d->w + ws;
     if (is_max) {
-        float m = -FLT_MAX;
+        if (i0 >= i1 || j0 >= j1)
+            return -FLT_MAX; /* a window entirely in the padding: onnxruntime's value */
+        float m = -INFINITY;  /* a window of -inf gives -inf */
         for (int i = i0; i < i1; i++, row += (ptrdiff_t)d->dh * d->w)
             for (int j = j0; j < j1; j++) {
                 float v = row[j * d->dw];
@@ -57,7 +60,7 @@ TC_ALWAYS_INLINE float pool_one_(const tc_pool2d_desc *d, const float *x, int is
 TC_ALWAYS_INLINE void pool_row_interior_(const float *restrict src, ptrdiff_t rstride, int nrows, int kw, int dw,
                                          int sw, int is_max, float *restrict y, int n)
 {
-    const float init = is_max ? -FLT_MAX : 0.0f;
+    const float init = is_max ? -INFINITY : 0.0f;
     if (n < 16) {
         for (int o = 0; o < n; o++) {
             const float *restrict s = src + (ptrdiff_t)o * sw;

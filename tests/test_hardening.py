@@ -804,8 +804,6 @@ def test_nan_and_inf_propagate_like_onnxruntime(shape):
         assert np.isnan(got["maxpool"][all_nan]).all(), "an all-NaN window must give NaN"
 
 
-@pytest.mark.xfail(strict=True, reason="csrc/pool2d.c starts the max at -FLT_MAX; onnxruntime "
-                   "gives -inf for a window of -inf (reported to the lead)")
 def test_maxpool_of_minus_infinity_is_minus_infinity():
     model = one_node("MaxPool", ["x"], {"kernel_shape": [2, 2]}, x_shape=(1, 1, 3, 3))
     x = np.full((1, 1, 3, 3), -np.inf, np.float32)
