@@ -210,14 +210,6 @@ static inline __m128 hsum4(__m256 x0, __m256 x1, __m256 x2, __m256 x3)
     return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
-static inline float hsum1(__m256 x)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 static inline float row_tail(const float *a, const float *w, int k, int K, float v)
 {
     for (; k < K; k++)
@@ -274,13 +266,21 @@ void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int
             y[n + j] = relu ? (t > 0.0f ? t : 0.0f) : t;
         }
     }
+    /* Leftover rows: the same order of operations as above, so that every output is
+     * computed alike wherever a thread's range happens to start (equal rows, equal sums). */
     for (; n < r1; n++) {
         const float *wn = w + (size_t)n * ldw;
-        __m256 c0 = _mm256_setzero_ps();
+        __m256 c0 = _mm256_setzero_ps(), d0 = _mm256_setzero_ps();
         int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
+            d0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(wn + k + 8), d0);
+        }
         for (; k + 8 <= K; k += 8)
             c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
-        float t = row_tail(a, wn, k, K, hsum1(c0)) + (bias ? bias[n] : 0.0f);
+        const __m256 z = _mm256_setzero_ps();
+        float t = row_tail(a, wn, k, K, _mm_cvtss_f32(hsum4(_mm256_add_ps(c0, d0), z, z, z)));
+        t += bias ? bias[n] : 0.0f;
         y[n] = relu ? (t > 0.0f ? t : 0.0f) : t;
     }
 }
