@@ -2,6 +2,7 @@
 #include <math.h>
 #include "tinycnn.h"
 #include "eltwise_internal.h"
+#include "pool2d_internal.h"
 
 static ptrdiff_t grain_for(ptrdiff_t work_per_item, ptrdiff_t target)
 {
@@ -216,19 +217,6 @@ typedef struct {
     float *y;
 } reduce_job;
 
-/* Eight partial sums: vectorisable, and a little more accurate than one. */
-static float sum_row(const float *x, ptrdiff_t n)
-{
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += x[i + k];
-    for (; i < n; i++)
-        acc[i & 7] += x[i];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
 static void reduce_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const reduce_job *jb = (const reduce_job *)arg;
@@ -238,7 +226,7 @@ static void reduce_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const float *x = jb->x + o * n * inner;
         float *y = jb->y + o * inner;
         if (inner == 1 && (jb->op == TC_REDUCE_MEAN || jb->op == TC_REDUCE_SUM)) {
-            float t = sum_row(x, n);
+            float t = tc_sum_f32_ref_(x, n); /* eight partial sums, shared with pooling */
             y[0] = jb->op == TC_REDUCE_MEAN ? t * (1.0f / (float)n) : t;
             continue;
         }
