@@ -74,3 +74,16 @@ def onnx_export(tmp_path_factory):
 
     yield get
     shutil.rmtree(root, ignore_errors=True)
+
+
+# Both instruction-set paths at 1 and 2 threads: the kernel tests' `ctx` fixture.
+KERNEL_CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2")]
+
+
+@pytest.fixture(params=KERNEL_CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
+def ctx(request):
+    from tinycnn import _kernels
+    threads, isa = request.param
+    if isa == "avx2" and _kernels.best_isa() != "avx2":
+        pytest.skip("CPU lacks AVX2/FMA")
+    return _kernels.Context(threads, isa)

@@ -6,15 +6,6 @@ import pytest
 
 from tinycnn import _kernels
 
-CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2")]
-
-
-@pytest.fixture(params=CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
-def ctx(request):
-    threads, isa = request.param
-    if isa == "avx2" and _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
-    return _kernels.Context(threads, isa)
 
 
 def erf(x):

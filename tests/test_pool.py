@@ -1,6 +1,5 @@
 """Pooling kernels against a plain numpy reference and onnxruntime."""
 import itertools
-import math
 
 import numpy as np
 import pytest
@@ -8,15 +7,6 @@ import pytest
 from tinycnn import _kernels
 
 FLT_MAX = np.finfo(np.float32).max
-CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2")]
-
-
-@pytest.fixture(params=CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
-def ctx(request):
-    threads, isa = request.param
-    if isa == "avx2" and _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
-    return _kernels.Context(threads, isa)
 
 
 def out_size(n, k, s, p0, p1, d, ceil_mode):
