@@ -123,7 +123,7 @@ class InferenceSession:
                 for v in self._inputs]
 
     def get_outputs(self):
-        return [NodeArg(v.name, _public_dims(self._output_dims(v)),
+        return [NodeArg(v.name, _public_dims(v.dims),
                         _ELEM_NAMES.get(v.elem_type, "tensor(?)")) for v in self._outputs]
 
     def get_providers(self):
@@ -268,11 +268,6 @@ class InferenceSession:
         if not self._inputs:
             return
         self._plan_for(shapes, self._output_names(None))
-
-    def _output_dims(self, v):
-        if v.dims is not None:
-            return v.dims
-        return None
 
 
 def _kernel_error(plan, arena, fn, e):

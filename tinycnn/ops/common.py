@@ -124,9 +124,5 @@ def broadcast_shape(node, *shapes):
         raise node.error(f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast") from None
 
 
-def f32(value, *, node=None, what="tensor"):
-    return np.ascontiguousarray(value, dtype=np.float32)
-
-
 __all__ = ["window_geometry", "require_float", "require_const", "axis_index", "prod",
            "broadcast_shape", "ints", "InvalidModel", "UnsupportedOperator"]
