@@ -87,3 +87,16 @@ def ctx(request):
     if isa == "avx2" and _kernels.best_isa() != "avx2":
         pytest.skip("CPU lacks AVX2/FMA")
     return _kernels.Context(threads, isa)
+
+
+def pytest_collection_modifyitems(config, items):
+    """ONNX's BackendTest marks every conformance case outside our include patterns as skipped.
+    Those cases are not ours to run: deselect them instead of reporting thousands of skips, so
+    that the skips left (the exclusions, each with its reason) stay visible."""
+    outside = [item for item in items
+               if getattr(getattr(item, "obj", None), "__unittest_skip_why__", "")
+               == "no matched include pattern"]
+    if outside:
+        keep = set(map(id, outside))
+        config.hook.pytest_deselected(items=outside)
+        items[:] = [item for item in items if id(item) not in keep]
