@@ -440,18 +440,9 @@ void tc_gemm_packed_a_f32(const tc_ctx *ctx, int M, int N, int K, const float *p
                           const tc_epilogue *epi, float *workspace)
 {
     tc_dense_b gb = {B, ldb, 0};
-    tc_gemm_op op;
-    memset(&op, 0, sizeof(op));
-    op.M = M;
-    op.N = N;
-    op.K = K;
-    op.a_packed = packed_a;
-    op.pack_b = tc_pack_b_rowmajor;
-    op.b_arg = &gb;
-    op.C = C;
-    op.ldc = ldc;
-    op.accumulate = accumulate;
-    op.epi = epi_or_none(epi);
+    tc_gemm_op op = {.M = M, .N = N, .K = K, .a_packed = packed_a, .pack_b = tc_pack_b_rowmajor,
+                     .b_arg = &gb, .C = C, .ldc = ldc, .accumulate = accumulate,
+                     .epi = epi_or_none(epi)};
     tc_gemm_run(ctx, &op, workspace);
 }
 
@@ -461,18 +452,9 @@ void tc_gemm_packed_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A
                           const tc_epilogue *epi, float *workspace)
 {
     rowmajor_a ga = {A, lda, 0, 1.0f};
-    tc_gemm_op op;
-    memset(&op, 0, sizeof(op));
-    op.M = M;
-    op.N = N;
-    op.K = K;
-    op.pack_a = pack_a_rowmajor;
-    op.a_arg = &ga;
-    op.b_packed = packed_b;
-    op.C = C;
-    op.ldc = ldc;
-    op.accumulate = accumulate;
-    op.epi = epi_or_none(epi);
+    tc_gemm_op op = {.M = M, .N = N, .K = K, .pack_a = pack_a_rowmajor, .a_arg = &ga,
+                     .b_packed = packed_b, .C = C, .ldc = ldc, .accumulate = accumulate,
+                     .epi = epi_or_none(epi)};
     tc_gemm_run(ctx, &op, workspace);
 }
 
@@ -499,18 +481,9 @@ int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, con
         return -1;
     rowmajor_a ga = {A, lda, trans_a, alpha};
     tc_dense_b gb = {B, ldb, trans_b};
-    tc_gemm_op op;
-    memset(&op, 0, sizeof(op));
-    op.M = M;
-    op.N = N;
-    op.K = K;
-    op.pack_a = pack_a_rowmajor;
-    op.a_arg = &ga;
-    op.pack_b = tc_pack_b_rowmajor;
-    op.b_arg = &gb;
-    op.C = C;
-    op.ldc = ldc;
-    op.accumulate = beta != 0.0f;
+    tc_gemm_op op = {.M = M, .N = N, .K = K, .pack_a = pack_a_rowmajor, .a_arg = &ga,
+                     .pack_b = tc_pack_b_rowmajor, .b_arg = &gb, .C = C, .ldc = ldc,
+                     .accumulate = beta != 0.0f};
     tc_gemm_run(ctx, &op, ws);
     free(ws);
     return 0;
