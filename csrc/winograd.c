@@ -17,6 +17,7 @@
  * in one core's caches) or share every phase of each chunk (few chunks: over
  * (group, c), (xi, panel) and (group, k)); see make_plan.
  */
+#include <math.h>
 #include <string.h>
 #include "tinycnn.h"
 #include "winograd_internal.h"
@@ -85,11 +86,29 @@ static void gather_lanes(const float *const *lp, const ptrdiff_t *ls, int alpha,
                 d[(i * alpha + j) * WG_LANES + l] = lp[l][i * ls[l] + j];
 }
 
-/* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs. */
+/* Lanes whose n values o[i][lane] include a NaN or an infinity. */
+static unsigned nonfinite_lanes(const float *o, int n)
+{
+    unsigned bad = 0;
+    for (int l = 0; l < WG_LANES; l++) {
+        float z = 0.0f; /* 0 * v: 0 for a finite v, NaN for NaN and +-Inf */
+        for (int i = 0; i < n; i++)
+            z += 0.0f * o[i * WG_LANES + l];
+        if (z != z)
+            bad |= 1u << l;
+    }
+    return bad;
+}
+
+/* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs, but
+ * for the lanes in skip.  ReLU keeps NaN, like onnxruntime. */
 static void scatter_lanes(const float *o, int m, float *const *yp, const float *const *rp,
-                          ptrdiff_t ys, const int *rows, const int *cols, int act)
+                          ptrdiff_t ys, const int *rows, const int *cols, int act,
+                          unsigned skip)
 {
     for (int l = 0; l < WG_LANES; l++) {
+        if (skip >> l & 1)
+            continue;
         for (int i = 0; i < rows[l]; i++) {
             for (int j = 0; j < cols[l]; j++) {
                 float s = o[(i * m + j) * WG_LANES + l];
@@ -125,32 +144,36 @@ static void input2_portable(const float *const *lp, const ptrdiff_t *ls, float *
         bt4(t + i * 4 * WG_LANES, WG_LANES, v + i * 4 * vstride, vstride);
 }
 
-static void output4_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act)
+static unsigned output4_portable(const float *m, ptrdiff_t mstride, float bias,
+                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                 const int *rows, const int *cols, int act)
 {
     float t[4 * 6 * WG_LANES], o[16 * WG_LANES];
     for (int j = 0; j < 6; j++) /* along i: 6 -> 4 rows */
         at6(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
     for (int i = 0; i < 4; i++) /* along j */
         at6(t + i * 6 * WG_LANES, WG_LANES, o + i * 4 * WG_LANES, WG_LANES);
+    unsigned bad = nonfinite_lanes(o, 16);
     for (int i = 0; i < 16 * WG_LANES; i++)
         o[i] += bias;
-    scatter_lanes(o, 4, yp, rp, ys, rows, cols, act);
+    scatter_lanes(o, 4, yp, rp, ys, rows, cols, act, bad);
+    return bad;
 }
 
-static void output2_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act)
+static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
+                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                 const int *rows, const int *cols, int act)
 {
     float t[2 * 4 * WG_LANES], o[4 * WG_LANES];
     for (int j = 0; j < 4; j++)
         at4(m + j * mstride, 4 * mstride, t + j * WG_LANES, 4 * WG_LANES);
     for (int i = 0; i < 2; i++)
         at4(t + i * 4 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
+    unsigned bad = nonfinite_lanes(o, 4);
     for (int i = 0; i < 4 * WG_LANES; i++)
         o[i] += bias;
-    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act);
+    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act, bad);
+    return bad;
 }
 
 /* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */
@@ -441,6 +464,92 @@ static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* Direct fallback for the tiles whose Winograd result is not finite        */
+/* ---------------------------------------------------------------------- */
+
+/* One NaN or Inf in a tile's input spreads over the whole tile, for every
+ * output channel (and a huge finite input can overflow in the transforms),
+ * where a direct convolution gives NaN or Inf only at the outputs whose 3x3
+ * window holds one.  The output transforms flag such tiles (rare: nothing is
+ * spent on finite inputs but a compare per output vector) and those are
+ * recomputed here, directly.  The raw 3x3 filters are not kept: they come
+ * back from U = G g G^T as g = R U R^T, where R G = I picks row 0 of G, the
+ * difference of rows 1 and 2 (their middle column) and the last row. */
+typedef struct {
+    int n, a[2];   /* taps: rows a[0..n) of U */
+    double r[2];
+} wg_rrow;
+
+static const wg_rrow R4[3] = {{1, {0, 0}, {4.0, 0.0}}, {2, {1, 2}, {-3.0, 3.0}}, {1, {5, 0}, {1.0, 0.0}}};
+static const wg_rrow R2[3] = {{1, {0, 0}, {1.0, 0.0}}, {2, {1, 2}, {1.0, -1.0}}, {1, {3, 0}, {1.0, 0.0}}};
+
+/* g: [3][3] filter (k, c) from the packed U.  g[0][0], g[0][2], g[2][0] and
+ * g[2][2] come back exactly, the others within U's rounding (2^-24 of each
+ * term).  A value within twice that of zero is zero: a zero weight must stay
+ * exactly zero, or an infinite input would give +-Inf where 0 * Inf = NaN. */
+static void recover_filter(const float *packed, int np, int C, int alpha, int k, int c,
+                           double *g)
+{
+    const wg_rrow *R = alpha == 6 ? R4 : R2;
+    const float *u = packed + ((ptrdiff_t)(k / WG_KR) * C + c) * WG_KR + k % WG_KR;
+    ptrdiff_t plane = (ptrdiff_t)np * C * WG_KR;
+    for (int i = 0; i < 3; i++) {
+        for (int jj = 0; jj < 3; jj++) {
+            double v = 0.0, e = 0.0;
+            for (int p = 0; p < R[i].n; p++) {
+                for (int q = 0; q < R[jj].n; q++) {
+                    double t = R[i].r[p] * R[jj].r[q] * u[(R[i].a[p] * alpha + R[jj].a[q]) * plane];
+                    v += t;
+                    e += fabs(t);
+                }
+            }
+            g[i * 3 + jj] = fabs(v) <= e * 0x1p-23 ? 0.0 : v;
+        }
+    }
+}
+
+/* Tile t's rows x cols outputs of channel k at y (row stride OW):
+ * act(direct 3x3 convolution + bias + residual r), summed in double like a
+ * reference; ReLU keeps NaN, as in the Winograd epilogue. */
+static void direct_tile(const wg_job *j, ptrdiff_t t, int k, float bias, float *y,
+                        const float *r, int rows, int cols)
+{
+    int m = j->m, a = j->alpha, H = j->H, W = j->W, OW = j->OW;
+    ptrdiff_t per_img = (ptrdiff_t)j->nty * j->ntx;
+    int n = (int)(t / per_img), q = (int)(t % per_img);
+    int iy0 = (q / j->ntx) * m - j->pt, ix0 = (q % j->ntx) * m - j->pl;
+    const float *xn = j->x + (ptrdiff_t)n * j->C * H * W;
+    double acc[4][4] = {{0.0}};
+    for (int c = 0; c < j->C; c++) {
+        const float *xc = xn + (ptrdiff_t)c * H * W;
+        double g[9], p[6][6];
+        recover_filter(j->packed, j->Kp / WG_KR, j->C, a, k, c, g);
+        for (int u = 0; u < a; u++) { /* the patch, zero outside the image */
+            int iy = iy0 + u;
+            for (int v = 0; v < a; v++) {
+                int ix = ix0 + v;
+                p[u][v] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? xc[(ptrdiff_t)iy * W + ix] : 0.0;
+            }
+        }
+        for (int i = 0; i < rows; i++)
+            for (int jj = 0; jj < cols; jj++)
+                for (int dy = 0; dy < 3; dy++)
+                    for (int dx = 0; dx < 3; dx++)
+                        acc[i][jj] += g[dy * 3 + dx] * p[i + dy][jj + dx];
+    }
+    for (int i = 0; i < rows; i++) {
+        for (int jj = 0; jj < cols; jj++) {
+            float s = (float)acc[i][jj] + bias;
+            if (r)
+                s += r[(ptrdiff_t)i * OW + jj];
+            if (j->act == TC_ACT_RELU && s < 0.0f)
+                s = 0.0f;
+            y[(ptrdiff_t)i * OW + jj] = s;
+        }
+    }
+}
+
 static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const wg_job *j = (const wg_job *)arg;
@@ -479,7 +588,11 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 yp[l] = j->y + o;
                 rp[l] = j->res ? j->res + o : NULL;
             }
-            j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act);
+            unsigned bad = j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act);
+            for (int l = 0; bad; l++, bad >>= 1) /* rare: see direct_tile */
+                if ((bad & 1) && rows[h0 + l] > 0)
+                    direct_tile(j, j->t0 + g * WG_NR + h0 + l, k, b, yp[l], rp[l], rows[h0 + l],
+                                cols[h0 + l]);
         }
     }
 }

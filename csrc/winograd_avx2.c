@@ -65,7 +65,8 @@ static inline void transpose4x4x2(__m256 *r)
 }
 
 /* act(row + residual) -> lane l's output row i (4 or 2 floats; a partial tile
- * goes through a small buffer). */
+ * goes through a small buffer).  max(0, s), not max(s, 0): maxps returns its
+ * second operand when one is NaN, and ReLU keeps NaN (onnxruntime, portable). */
 static inline void store_row(__m128 o, float *y, const float *r, int cols, int m, int act)
 {
     if (cols == m) {
@@ -73,13 +74,13 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
             if (r)
                 o = _mm_add_ps(o, _mm_loadu_ps(r));
             if (act)
-                o = _mm_max_ps(o, _mm_setzero_ps());
+                o = _mm_max_ps(_mm_setzero_ps(), o);
             _mm_storeu_ps(y, o);
         } else {
             if (r)
                 o = _mm_add_ps(o, _mm_castsi128_ps(_mm_loadu_si64(r))); /* unaligned 2 floats */
             if (act)
-                o = _mm_max_ps(o, _mm_setzero_ps());
+                o = _mm_max_ps(_mm_setzero_ps(), o);
             _mm_storeu_si64(y, _mm_castps_si128(o));
         }
         return;
@@ -97,6 +98,13 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
  * one row of x or y.  The general paths use the same order, so V and M stay
  * consistent whichever path a group takes (the GEMM never looks at lanes). */
 static const int WG_PERM[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+/* z accumulates 0 * v over the values v of a tile: 0 while all are finite,
+ * NaN from the first NaN or infinity on (one FMA per vector of 8 tiles). */
+static inline unsigned nonfinite_bits(__m256 z)
+{
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(z, z, _CMP_UNORD_Q));
+}
 
 void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
 {
@@ -165,19 +173,16 @@ void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, pt
     }
 }
 
-void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
-                        int act)
+unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                            const float *const *rp, ptrdiff_t ys, const int *rows,
+                            const int *cols, int act)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
     const __m256 zero = _mm256_setzero_ps();
     __m256 t[24]; /* t[i][j], transformed along i */
-    /* 8 whole tiles side by side: output row i of the 8 tiles is 32 floats */
-    int contig = 1;
-    for (int l = 0; l < 8; l++)
-        contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
-                  (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
+    __m256 o[16]; /* o[4i + jj]: output (i, jj) of the 8 tiles, before bias */
+    __m256 z = zero;
     for (int j = 0; j < 6; j++) {
         const float *p = m + j * mstride;
         AT6(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 6 * mstride),
@@ -186,40 +191,53 @@ void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
             t[j], t[6 + j], t[12 + j], t[18 + j]);
     }
     for (int i = 0; i < 4; i++) {
-        __m256 o[4];
         const __m256 *q = t + 6 * i;
-        AT6(q[0], q[1], q[2], q[3], q[4], q[5], o[0], o[1], o[2], o[3]);
+        AT6(q[0], q[1], q[2], q[3], q[4], q[5], o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]);
         for (int jj = 0; jj < 4; jj++)
-            o[jj] = _mm256_add_ps(o[jj], b);
-        transpose4x4x2(o); /* o[p] = row i of lane p | lane p + 4 */
-        if (contig) { /* lanes p, p + 4 are tiles 2p, 2p + 1: o[p] is y[8p .. 8p+8) */
+            z = _mm256_fmadd_ps(zero, o[4 * i + jj], z);
+    }
+    unsigned perm_bad = nonfinite_bits(z), bad = 0; /* bit p: lane WG_PERM[p] */
+    for (int p = 0; p < 8; p++)
+        bad |= (perm_bad >> p & 1u) << WG_PERM[p];
+    /* 8 whole tiles side by side: output row i of the 8 tiles is 32 floats */
+    int contig = !bad;
+    for (int l = 0; l < 8; l++)
+        contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
+                  (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
+    for (int i = 0; i < 4; i++) {
+        __m256 *oi = o + 4 * i;
+        for (int jj = 0; jj < 4; jj++)
+            oi[jj] = _mm256_add_ps(oi[jj], b);
+        transpose4x4x2(oi); /* oi[p] = row i of lane p | lane p + 4 */
+        if (contig) { /* lanes p, p + 4 are tiles 2p, 2p + 1: oi[p] is y[8p .. 8p+8) */
             float *y = yp[0] + i * ys;
             const float *r = rp[0] ? rp[0] + i * ys : NULL;
             for (int p = 0; p < 4; p++) {
-                __m256 s = o[p];
+                __m256 s = oi[p];
                 if (r)
                     s = _mm256_add_ps(s, _mm256_loadu_ps(r + 8 * p));
                 if (act)
-                    s = _mm256_max_ps(s, zero);
+                    s = _mm256_max_ps(zero, s);
                 _mm256_storeu_ps(y + 8 * p, s);
             }
             continue;
         }
         for (int p = 0; p < 8; p++) {
             int l = WG_PERM[p];
-            if (i >= rows[l])
+            if (i >= rows[l] || (bad >> l & 1))
                 continue;
-            __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
+            __m128 r = p < 4 ? _mm256_castps256_ps128(oi[p]) : _mm256_extractf128_ps(oi[p - 4], 1);
             store_row(r, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 4, act);
         }
     }
+    return bad;
 }
 
-void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
-                        int act)
+unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                            const float *const *rp, ptrdiff_t ys, const int *rows,
+                            const int *cols, int act)
 {
-    const __m256 b = _mm256_set1_ps(bias);
+    const __m256 b = _mm256_set1_ps(bias), zero = _mm256_setzero_ps();
     __m256 t[8];
     for (int j = 0; j < 4; j++) {
         const float *p = m + j * mstride;
@@ -228,21 +246,29 @@ void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
         t[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
         t[4 + j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
     }
-    /* o[2i + j]: output (i, j) of the 8 lanes */
-    __m256 o[4];
+    /* o[2i + j]: output (i, j) of the 8 lanes (in order) */
+    __m256 o[4], z = zero;
     for (int i = 0; i < 2; i++) {
         const __m256 *q = t + 4 * i;
-        o[2 * i] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(q[0], q[1]), q[2]), b);
-        o[2 * i + 1] = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(q[1], q[2]), q[3]), b);
+        o[2 * i] = _mm256_add_ps(_mm256_add_ps(q[0], q[1]), q[2]);
+        o[2 * i + 1] = _mm256_sub_ps(_mm256_sub_ps(q[1], q[2]), q[3]);
     }
+    for (int i = 0; i < 4; i++) {
+        z = _mm256_fmadd_ps(zero, o[i], z);
+        o[i] = _mm256_add_ps(o[i], b);
+    }
+    unsigned bad = nonfinite_bits(z);
     transpose4x4x2(o); /* o[l] = [y00 y01 y10 y11] of lane l | lane l+4 */
     for (int l = 0; l < 8; l++) {
+        if (bad >> l & 1)
+            continue;
         __m128 r = l < 4 ? _mm256_castps256_ps128(o[l]) : _mm256_extractf128_ps(o[l - 4], 1);
         for (int i = 0; i < rows[l]; i++) {
             __m128 ri = i == 0 ? r : _mm_movehl_ps(r, r);
             store_row(ri, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 2, act);
         }
     }
+    return bad;
 }
 
 /* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6
