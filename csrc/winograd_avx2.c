@@ -180,40 +180,47 @@ unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
     const __m256 zero = _mm256_setzero_ps();
+    const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
     __m256 t[24]; /* t[i][j], transformed along i */
-    __m256 o[16]; /* o[4i + jj]: output (i, jj) of the 8 tiles, before bias */
-    __m256 z = zero;
+    /* Largest |t| of each lane, compared as integers: NaN > Inf > any float. */
+    __m256i big = _mm256_setzero_si256();
     for (int j = 0; j < 6; j++) {
         const float *p = m + j * mstride;
         AT6(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 6 * mstride),
             _mm256_loadu_ps(p + 12 * mstride), _mm256_loadu_ps(p + 18 * mstride),
             _mm256_loadu_ps(p + 24 * mstride), _mm256_loadu_ps(p + 30 * mstride),
             t[j], t[6 + j], t[12 + j], t[18 + j]);
+        __m256i a0 = _mm256_and_si256(_mm256_castps_si256(t[j]), abs_bits);
+        __m256i a1 = _mm256_and_si256(_mm256_castps_si256(t[6 + j]), abs_bits);
+        __m256i a2 = _mm256_and_si256(_mm256_castps_si256(t[12 + j]), abs_bits);
+        __m256i a3 = _mm256_and_si256(_mm256_castps_si256(t[18 + j]), abs_bits);
+        big = _mm256_max_epu32(big, _mm256_max_epu32(_mm256_max_epu32(a0, a1),
+                                                     _mm256_max_epu32(a2, a3)));
     }
-    for (int i = 0; i < 4; i++) {
-        const __m256 *q = t + 6 * i;
-        AT6(q[0], q[1], q[2], q[3], q[4], q[5], o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]);
-        for (int jj = 0; jj < 4; jj++)
-            z = _mm256_fmadd_ps(zero, o[4 * i + jj], z);
-    }
-    unsigned perm_bad = nonfinite_bits(z), bad = 0; /* bit p: lane WG_PERM[p] */
-    for (int p = 0; p < 8; p++)
-        bad |= (perm_bad >> p & 1u) << WG_PERM[p];
+    /* Checked here, before any store, on the first stage: cheaper than on the
+     * outputs and the same test as output4_portable (see WG_T_LIMIT_BITS). */
+    unsigned bad_p = (unsigned)_mm256_movemask_ps(
+        _mm256_castsi256_ps(_mm256_cmpgt_epi32(big, _mm256_set1_epi32(WG_T_LIMIT_BITS))));
+    unsigned bad = 0; /* bit p of bad_p: lane WG_PERM[p] */
+    for (int p = 0; bad_p >> p; p++)
+        bad |= (bad_p >> p & 1u) << WG_PERM[p];
     /* 8 whole tiles side by side: output row i of the 8 tiles is 32 floats */
     int contig = !bad;
     for (int l = 0; l < 8; l++)
         contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
                   (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
     for (int i = 0; i < 4; i++) {
-        __m256 *oi = o + 4 * i;
+        __m256 o[4];
+        const __m256 *q = t + 6 * i;
+        AT6(q[0], q[1], q[2], q[3], q[4], q[5], o[0], o[1], o[2], o[3]);
         for (int jj = 0; jj < 4; jj++)
-            oi[jj] = _mm256_add_ps(oi[jj], b);
-        transpose4x4x2(oi); /* oi[p] = row i of lane p | lane p + 4 */
-        if (contig) { /* lanes p, p + 4 are tiles 2p, 2p + 1: oi[p] is y[8p .. 8p+8) */
+            o[jj] = _mm256_add_ps(o[jj], b);
+        transpose4x4x2(o); /* o[p] = row i of lane p | lane p + 4 */
+        if (contig) { /* lanes p, p + 4 are tiles 2p, 2p + 1: o[p] is y[8p .. 8p+8) */
             float *y = yp[0] + i * ys;
             const float *r = rp[0] ? rp[0] + i * ys : NULL;
             for (int p = 0; p < 4; p++) {
-                __m256 s = oi[p];
+                __m256 s = o[p];
                 if (r)
                     s = _mm256_add_ps(s, _mm256_loadu_ps(r + 8 * p));
                 if (act)
@@ -224,9 +231,9 @@ unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float
         }
         for (int p = 0; p < 8; p++) {
             int l = WG_PERM[p];
-            if (i >= rows[l] || (bad >> l & 1))
+            if (i >= rows[l] || (bad_p >> p & 1))
                 continue;
-            __m128 r = p < 4 ? _mm256_castps256_ps128(oi[p]) : _mm256_extractf128_ps(oi[p - 4], 1);
+            __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
             store_row(r, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 4, act);
         }
     }
@@ -346,4 +353,45 @@ void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
         gemm_6x16(u, v, C, m);
     else
         gemm_6x8(u, v, C, m);
+}
+
+void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc)
+{
+    __m256 gt[9];
+    for (int t = 0; t < 9; t++)
+        gt[t] = _mm256_loadu_ps(g + 8 * t);
+    for (int i = 0; i < rows; i++) {
+        for (int jj = 0; jj < cols; jj++) {
+            float *s = acc + (i * 4 + jj) * 8;
+            __m256 a = _mm256_loadu_ps(s);
+            for (int t = 0; t < 9; t++)
+                a = _mm256_fmadd_ps(gt[t], _mm256_broadcast_ss(x + (i + t / 3) * 8 + jj + t % 3), a);
+            _mm256_storeu_ps(s, a);
+        }
+    }
+}
+
+void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g)
+{
+    const wg_rrow *R = alpha == 6 ? WG_R4 : WG_R2;
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 tol = _mm256_set1_ps(0x1p-21f);
+    for (int i = 0; i < 3; i++) {
+        for (int jj = 0; jj < 3; jj++) {
+            __m256 v = _mm256_setzero_ps(), e = v;
+            for (int a = 0; a < R[i].n; a++) {
+                for (int b = 0; b < R[jj].n; b++) {
+                    const float *ub = u + (R[i].a[a] * alpha + R[jj].a[b]) * plane;
+                    __m256 t = _mm256_mul_ps(_mm256_set1_ps(R[i].r[a] * R[jj].r[b]),
+                                             _mm256_maskload_ps(ub, six));
+                    v = _mm256_add_ps(v, t);
+                    e = _mm256_add_ps(e, _mm256_and_ps(t, abs_mask));
+                }
+            }
+            /* |v| <= 2^-21 e: zero (see recover_portable) */
+            __m256 zero_it = _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), _mm256_mul_ps(e, tol), _CMP_LE_OQ);
+            _mm256_storeu_ps(g + (i * 3 + jj) * 8, _mm256_andnot_ps(zero_it, v));
+        }
+    }
 }

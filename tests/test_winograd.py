@@ -341,3 +341,36 @@ def test_nonfinite_or_huge_weights_are_refused(bad):
     assert not _kernels.winograd_takes_weights(w)
     with pytest.raises(ValueError, match="weight"):
         _kernels.Winograd3x3(_kernels.Context(1, "portable"), w, pads=(1, 1, 1, 1))
+
+
+@functools.lru_cache(maxsize=None)
+def chunked_nan_case(tile):
+    """128 -> 128 channels at 64x64, batch 2: several chunks of tiles (with 2 threads each
+    thread runs whole chunks).  The reference: the BLAS one on x with its specials zeroed,
+    and the outputs whose windows hold a special summed exactly (few)."""
+    rng = np.random.default_rng(40 + tile)
+    N, C, K, H, W, pads = 2, 128, 128, 64, 64, (1, 1, 1, 1)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    spots = [(0, 5, 0, 0, np.nan), (0, 77, 31, 32, np.inf), (1, 127, 63, 17, -np.inf),
+             (1, 0, 40, 63, np.nan), (1, 9, 41, 62, np.inf), (0, 64, 4 * 7 - 1, 2 * 9, -np.inf)]
+    for n, c, r, col, v in spots:
+        x[n, c, r, col] = v
+    ref = conv_ref(np.where(np.isfinite(x), x, 0), w, None, pads) + b.astype(np.float64)[None, :, None, None]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    with np.errstate(invalid="ignore"):
+        for n, c, r, col, v in spots:
+            for oy in range(max(r - 1, 0), min(r + 2, H)):
+                for ox in range(max(col - 1, 0), min(col + 2, W)):
+                    win = xp[n, :, oy:oy + 3, ox:ox + 3]
+                    ref[n, :, oy, ox] = np.einsum("cij,kcij->k", win, w.astype(np.float64)) + b
+    return x, w, b, pads, ref
+
+
+@pytest.mark.parametrize("tile", [4, 2])
+def test_nan_and_inf_across_chunks_and_threads(ctx, tile):
+    x, w, b, pads, ref = chunked_nan_case(tile)
+    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, tile=tile)
+    y = conv.run(x, np.full(ref.shape, 7.0, np.float32))
+    assert_same_specials(y, ref, f"tile {tile}: y {y.shape} from x {x.shape}")
