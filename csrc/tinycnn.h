@@ -182,40 +182,44 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 /* end of convolution section */
 
 /* ------------------------------------------------------------------------ */
-/* Winograd F(4x4,3x3) convolution (winograd.c, winograd_avx2.c)            */
+/* Winograd convolution (winograd.c, winograd_avx2.c)                       */
 /* ------------------------------------------------------------------------ */
 
-/* 3x3 convolution, stride 1, dilation 1, group 1, by Winograd's minimal
- * filtering: F(4x4,3x3) (tile = 4, 6x6 input tiles, 36 products per tile) or
- * F(2x2,3x3) (tile = 2, 4x4 input tiles, 16 products).  The weights are
- * transformed and packed once (tc_winograd3x3_pack_f32); each run transforms
- * the input tiles, does one [K x C] by [C x tiles] GEMM per frequency point,
- * and transforms back with bias, residual and activation fused into the store. */
+/* r x r convolution, stride 1, dilation 1, group 1, by Winograd's minimal
+ * filtering F(tile x tile, r x r): r = 3 with tile = 4 (6x6 input tiles, 36
+ * products per tile) or tile = 2 (4x4 input tiles, 16 products); r = 5 with
+ * tile = 2 (6x6 input tiles, 36 products).  Other (r, tile): packed size 0,
+ * and the other functions do nothing.  The weights are transformed and packed
+ * once (tc_winograd_pack_f32); each run transforms the input tiles, does one
+ * [K x C] by [C x tiles] GEMM per frequency point, and transforms back with
+ * bias, residual and activation fused into the store. */
 
-/* Floats of the packed weights: (tile+2)^2 * roundup(K, 6) * C. */
-size_t tc_winograd3x3_packed_size(int K, int C, int tile);
+/* Floats of the packed weights: (tile+r-1)^2 * roundup(K, 6) * C, plus
+ * 25 * roundup(K, 6) * C for r = 5 (the raw filters, for the NaN fallback). */
+size_t tc_winograd_packed_size(int K, int C, int r, int tile);
 
-/* w: [K, C, 3, 3]  ->  packed: [(tile+2)^2][roundup(K,6)/6][C][6]
+/* w: [K, C, r, r]  ->  packed: [(tile+r-1)^2][roundup(K,6)/6][C][6] (+ raw filters)
  * (transformed in double precision; padding rows are zero). */
-void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed);
+void tc_winograd_pack_f32(const float *w, int K, int C, int r, int tile, float *packed);
 
-/* Floats of workspace tc_winograd3x3_f32 needs with this ctx (its thread count). */
-size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
-                                     int pad_t, int pad_l, int pad_b, int pad_r, int tile);
+/* Floats of workspace tc_winograd_f32 needs with this ctx (its thread count). */
+size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
+                                  int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile);
 
-/* x: [N, C, H, W]  packed: from tc_winograd3x3_pack_f32  bias: [K] or NULL
+/* x: [N, C, H, W]  packed: from tc_winograd_pack_f32  bias: [K] or NULL
  * residual: [N, K, OH, OW] or NULL (may equal y)  y: [N, K, OH, OW]
- * OH = H + pad_t + pad_b - 2, OW = W + pad_l + pad_r - 2 (both >= 1).
+ * OH = H + pad_t + pad_b - (r - 1), OW = W + pad_l + pad_r - (r - 1) (both >= 1).
  * y = act(conv(x, w) + bias + residual); ReLU keeps NaN.  NaN and Inf in x
- * reach only the outputs whose 3x3 window holds them, as in a direct
+ * reach only the outputs whose r x r window holds them, as in a direct
  * convolution: a tile whose Winograd result is not finite (from those, or an
  * overflow of huge inputs) is recomputed directly, with the 3x3 filters
- * recovered from packed.  That needs finite weights with |w| <= 1e38
- * (F(2x2) transforms them to up to 2.25 |w|); other weights: tc_conv2d_f32. */
-void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
-                        const float *packed, const float *bias, int K,
-                        int pad_t, int pad_l, int pad_b, int pad_r, int tile, int act,
-                        const float *residual, float *y, float *workspace);
+ * recovered from packed (5x5: kept raw in packed).  That needs finite weights
+ * with |w| <= 1e38 (F(2x2,3x3) transforms them to up to 2.25 |w|); other
+ * weights: tc_conv2d_f32. */
+void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                     const float *packed, const float *bias, int K,
+                     int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, int act,
+                     const float *residual, float *y, float *workspace);
 
 /* end of Winograd section */
 

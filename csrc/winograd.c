@@ -1,9 +1,12 @@
-/* winograd.c - 3x3 stride-1 convolution by Winograd's minimal filtering.
+/* winograd.c - stride-1 convolution by Winograd's minimal filtering.
  *
- * F(m x m, 3x3) with m = 4 (alpha = 6) or m = 2 (alpha = 4).  Y = A^T [U . V] A,
- * U = G g G^T (weights, packed once), V = B^T d B (input tiles).  The points
- * are Lavin's 0, +-1, +-2 (and infinity) for F(4x4): their error stays near
- * 1e-6 relative in float32 even at C = 512 (checked in tests/test_winograd.py).
+ * F(m x m, r x r): F(4x4,3x3) and F(2x2,5x5) (alpha = m + r - 1 = 6), F(2x2,3x3)
+ * (alpha = 4).  Y = A^T [U . V] A, U = G g G^T (weights, packed once),
+ * V = B^T d B (input tiles).  The points are Lavin's 0, +-1, +-2 (and
+ * infinity) for alpha = 6, so F(4x4,3x3) and F(2x2,5x5) share B^T (the input
+ * transform) and differ in G and A^T; their error stays near 1e-6 relative in
+ * float32 even at C = 512 (checked in tests/test_winograd.py).  F(2x2,5x5)
+ * does 9 products per output and input channel where a direct 5x5 does 25.
  *
  * One run walks the tiles (n, ty, tx flattened) in chunks small enough that
  * the chunk's transformed input V and products M stay in L2/L3.  Per chunk:
@@ -54,6 +57,18 @@ static void at6(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
         o[os + l] = s2 + 2.0f * s4;
         o[2 * os + l] = s1 + 4.0f * s3;
         o[3 * os + l] = (s2 + m5) + 8.0f * s4;
+    }
+}
+
+/* 1-D A^T for F(2,5): 6 vectors -> 2 (o0 as in at6; o1 adds m5). */
+static void at62(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
+{
+    for (int l = 0; l < WG_LANES; l++) {
+        float m0 = m[l], m1 = m[ms + l], m2 = m[2 * ms + l];
+        float m3 = m[3 * ms + l], m4 = m[4 * ms + l], m5 = m[5 * ms + l];
+        float s1 = m1 + m2, s2 = m1 - m2, s3 = m3 + m4, s4 = m3 - m4;
+        o[l] = (m0 + s1) + s3;
+        o[os + l] = (s2 + 2.0f * s4) + m5;
     }
 }
 
@@ -176,6 +191,22 @@ static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
     return bad;
 }
 
+static unsigned output25_portable(const float *m, ptrdiff_t mstride, float bias,
+                                  float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                  const int *rows, const int *cols, int act)
+{
+    float t[2 * 6 * WG_LANES], o[4 * WG_LANES];
+    for (int j = 0; j < 6; j++) /* along i: 6 -> 2 rows */
+        at62(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
+    for (int i = 0; i < 2; i++) /* along j */
+        at62(t + i * 6 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
+    unsigned bad = flag_lanes(o, 4, INFINITY);
+    for (int i = 0; i < 4 * WG_LANES; i++)
+        o[i] += bias;
+    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act, bad);
+    return bad;
+}
+
 /* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */
 static void gemm_portable(const float *u, const float *v, int C, int w, float *m)
 {
@@ -211,6 +242,17 @@ static const double G2[4][3] = {
     {0.5, -0.5, 0.5},
     {0, 0, 1},
 };
+static const double G25[6][5] = {
+    {1.0 / 4, 0, 0, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+    {0, 0, 0, 0, 1},
+};
+
+/* The (r, m) pairs of the file: F(4x4,3x3), F(2x2,3x3), F(2x2,5x5). */
+static int supported(int r, int m) { return (r == 3 && (m == 4 || m == 2)) || (r == 5 && m == 2); }
 
 /* The alpha^2 planes of V (of M) are written (read) together by each input
  * (output) transform: one cache line of padding keeps the plane strides off
@@ -221,32 +263,53 @@ static const double G2[4][3] = {
 
 static int round_up(int a, int b) { return (a + b - 1) / b * b; }
 
-size_t tc_winograd3x3_packed_size(int K, int C, int tile)
+/* F(2x2,5x5) also keeps the raw filters, [Kp/WG_KR][C][25][WG_KR], for the
+ * direct fallback (recovering a 5x5 filter from U would take more than two
+ * rows of G per row, and 5x5 layers are few and small). */
+static size_t raw_floats(int K, int C, int r) { return r == 5 ? (size_t)round_up(K, WG_KR) * C * 25 : 0; }
+
+size_t tc_winograd_packed_size(int K, int C, int r, int tile)
 {
-    int alpha = tile + 2;
-    return (size_t)alpha * alpha * round_up(K, WG_KR) * C;
+    if (!supported(r, tile))
+        return 0;
+    int alpha = tile + r - 1;
+    return (size_t)alpha * alpha * round_up(K, WG_KR) * C + raw_floats(K, C, r);
 }
 
-/* w: [K, C, 3, 3]  ->  packed: [alpha^2][Kp/WG_KR][C][WG_KR] */
-void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *packed)
+/* w: [K, C, r, r]  ->  packed: [alpha^2][Kp/WG_KR][C][WG_KR] (+ raw filters for r = 5) */
+void tc_winograd_pack_f32(const float *w, int K, int C, int r, int tile, float *packed)
 {
-    int alpha = tile + 2, Kp = round_up(K, WG_KR), np = Kp / WG_KR;
-    const double *G = tile == 4 ? &G4[0][0] : &G2[0][0];
-    memset(packed, 0, sizeof(float) * tc_winograd3x3_packed_size(K, C, tile));
+    if (!supported(r, tile))
+        return;
+    int alpha = tile + r - 1, Kp = round_up(K, WG_KR), np = Kp / WG_KR;
+    const double *G = r == 5 ? &G25[0][0] : tile == 4 ? &G4[0][0] : &G2[0][0];
+    float *raw = packed + (size_t)alpha * alpha * Kp * C;
+    memset(packed, 0, sizeof(float) * tc_winograd_packed_size(K, C, r, tile));
     for (int k = 0; k < K; k++) {
         for (int c = 0; c < C; c++) {
-            const float *g = w + ((size_t)k * C + c) * 9;
-            double t[6][3], u[6][6];
+            const float *g = w + ((size_t)k * C + c) * r * r;
+            double t[6][5], u[6][6];
             for (int i = 0; i < alpha; i++) /* t = G g */
-                for (int j = 0; j < 3; j++)
-                    t[i][j] = G[i * 3] * g[j] + G[i * 3 + 1] * g[3 + j] + G[i * 3 + 2] * g[6 + j];
+                for (int j = 0; j < r; j++) {
+                    double acc = 0.0;
+                    for (int q = 0; q < r; q++)
+                        acc += G[i * r + q] * g[q * r + j];
+                    t[i][j] = acc;
+                }
             for (int i = 0; i < alpha; i++) /* u = t G^T */
-                for (int j = 0; j < alpha; j++)
-                    u[i][j] = t[i][0] * G[j * 3] + t[i][1] * G[j * 3 + 1] + t[i][2] * G[j * 3 + 2];
+                for (int j = 0; j < alpha; j++) {
+                    double acc = 0.0;
+                    for (int q = 0; q < r; q++)
+                        acc += t[i][q] * G[j * r + q];
+                    u[i][j] = acc;
+                }
             for (int xi = 0; xi < alpha * alpha; xi++) {
                 size_t off = (((size_t)xi * np + k / WG_KR) * C + c) * WG_KR + k % WG_KR;
                 packed[off] = (float)u[xi / alpha][xi % alpha];
             }
+            if (r == 5)
+                for (int q = 0; q < 25; q++)
+                    raw[(((size_t)(k / WG_KR) * C + c) * 25 + q) * WG_KR + k % WG_KR] = g[q];
         }
     }
 }
@@ -258,8 +321,8 @@ void tc_winograd3x3_pack_f32(const float *w, int K, int C, int tile, float *pack
 typedef struct {
     const float *x;
     int N, C, H, W, K, Kp;
-    int pt, pl, m, alpha, OH, OW, nty, ntx;
-    const float *packed, *bias, *res;
+    int pt, pl, r, m, alpha, OH, OW, nty, ntx;
+    const float *packed, *raw, *bias, *res; /* raw: the filters, for r = 5 */
     float *y;
     int act;
     float *V, *M;
@@ -305,11 +368,11 @@ typedef struct {
     size_t slot_size;  /* floats per slot */
 } wg_plan;
 
-static void get_tiles(int H, int W, int pt, int pl, int pb, int pr, int m,
+static void get_tiles(int H, int W, int pt, int pl, int pb, int pr, int r, int m,
                       int *OH, int *OW, int *nty, int *ntx)
 {
-    *OH = H + pt + pb - 2;
-    *OW = W + pl + pr - 2;
+    *OH = H + pt + pb - (r - 1);
+    *OW = W + pl + pr - (r - 1);
     *nty = *OH > 0 ? (*OH + m - 1) / m : 0;
     *ntx = *OW > 0 ? (*OW + m - 1) / m : 0;
 }
@@ -344,12 +407,12 @@ static wg_plan make_plan(ptrdiff_t total, int C, int Kp, int alpha, int nthreads
     return p;
 }
 
-size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
-                                     int pad_t, int pad_l, int pad_b, int pad_r, int tile)
+size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
+                                   int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile)
 {
-    int OH, OW, nty, ntx, alpha = tile + 2, Kp = round_up(K, WG_KR);
-    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, tile, &OH, &OW, &nty, &ntx);
-    if (OH < 1 || OW < 1 || N < 1)
+    int OH, OW, nty, ntx, alpha = tile + r - 1, Kp = round_up(K, WG_KR);
+    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, r, tile, &OH, &OW, &nty, &ntx);
+    if (!supported(r, tile) || OH < 1 || OW < 1 || N < 1)
         return 0;
     wg_plan p = make_plan((ptrdiff_t)N * nty * ntx, C, Kp, alpha,
                           ctx ? tc_pool_size(ctx->pool) : 1);
@@ -415,7 +478,7 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         if (lanes[0].valid && c + WG_PF_X < C) {
             const float *px = j->x + lanes[0].off + (c + WG_PF_X) * HW;
             for (int u = 0; u < a; u++)
-                for (int e = 0; e < w * j->m + 2; e += 16)
+                for (int e = 0; e < w * j->m + a - j->m; e += 16)
                     __builtin_prefetch(px + (ptrdiff_t)u * W + e);
         }
 #endif
@@ -526,8 +589,33 @@ static void direct_acc_portable(const float *g, const float *x, int rows, int co
     }
 }
 
+/* F(2x2,5x5): the 25 taps of a panel's filters, kept raw at packing:
+ * raw: [25][WG_KR] -> g: [25][8] (lanes past WG_KR zero). */
+static void recover5(const float *raw, float *g)
+{
+    for (int t = 0; t < 25; t++)
+        for (int r = 0; r < WG_LANES; r++)
+            g[t * WG_LANES + r] = r < WG_KR ? raw[t * WG_KR + r] : 0.0f;
+}
+
+/* As direct_acc_portable, with the 25 taps of a 5x5 filter (a rare path:
+ * portable code serves both ISAs). */
+static void direct5_acc(const float *g, const float *x, int rows, int cols, float *acc)
+{
+    for (int i = 0; i < rows; i++) {
+        for (int jj = 0; jj < cols; jj++) {
+            float *s = acc + (i * 4 + jj) * WG_LANES;
+            for (int t = 0; t < 25; t++) {
+                float xv = x[(i + t / 5) * 8 + jj + t % 5];
+                for (int r = 0; r < WG_LANES; r++)
+                    s[r] += g[t * WG_LANES + r] * xv;
+            }
+        }
+    }
+}
+
 /* Recomputes, for each channel k = p * WG_KR + r of panel p, the tiles in
- * bad[r] (bit l: tile g * WG_NR + l of the chunk): y = act(direct 3x3
+ * bad[r] (bit l: tile g * WG_NR + l of the chunk): y = act(direct r x r
  * convolution + bias + residual) at their rows x cols outputs (y and the
  * residual at off[l] + k * OH * OW); ReLU keeps NaN, as in the Winograd
  * epilogue.  The filters of the panel are recovered once per input channel
@@ -566,8 +654,11 @@ static void direct_panel(const wg_job *j, int g, int p, const unsigned *bad,
     }
     nlive = ntl;
     for (int c = 0; c < C && nlive > 0; c++) {
-        float gk[9 * WG_LANES];
-        j->recover(j->packed + ((ptrdiff_t)p * C + c) * WG_KR, plane, a, gk);
+        float gk[25 * WG_LANES];
+        if (j->r == 5)
+            recover5(j->raw + ((ptrdiff_t)p * C + c) * 25 * WG_KR, gk);
+        else
+            j->recover(j->packed + ((ptrdiff_t)p * C + c) * WG_KR, plane, a, gk);
         for (int e = 0; e < ntl; e++) {
             if (!tl[e].live)
                 continue;
@@ -581,7 +672,10 @@ static void direct_panel(const wg_job *j, int g, int p, const unsigned *bad,
                     x[u * 8 + v] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? xc[(ptrdiff_t)iy * W + ix] : 0.0f;
                 }
             }
-            j->direct(gk, x, rws, cls, tl[e].acc);
+            if (j->r == 5)
+                direct5_acc(gk, x, rws, cls, tl[e].acc);
+            else
+                j->direct(gk, x, rws, cls, tl[e].acc);
             if (c % 8 == 0) { /* all NaN: final (checked every 8 channels) */
                 int nan = 0;
                 for (int i = 0; i < rws * 4; i += 4)
@@ -705,35 +799,34 @@ static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
-/* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6]  y: [N, K, OH, OW] */
-void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
-                        const float *packed, const float *bias, int K,
-                        int pad_t, int pad_l, int pad_b, int pad_r, int tile, int act,
-                        const float *residual, float *y, float *workspace)
+/* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6] (+ raw filters)  y: [N, K, OH, OW] */
+void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                     const float *packed, const float *bias, int K,
+                     int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, int act,
+                     const float *residual, float *y, float *workspace)
 {
     wg_job j;
     tc_pool *pool = ctx ? ctx->pool : NULL;
     memset(&j, 0, sizeof(j));
+    if (!supported(r, tile))
+        return;
     j.x = x; j.N = N; j.C = C; j.H = H; j.W = W; j.K = K; j.Kp = round_up(K, WG_KR);
-    j.pt = pad_t; j.pl = pad_l; j.m = tile; j.alpha = tile + 2;
-    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, tile, &j.OH, &j.OW, &j.nty, &j.ntx);
+    j.pt = pad_t; j.pl = pad_l; j.r = r; j.m = tile; j.alpha = tile + r - 1;
+    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, r, tile, &j.OH, &j.OW, &j.nty, &j.ntx);
     if (j.OH < 1 || j.OW < 1 || N < 1 || K < 1 || C < 1)
         return;
     j.packed = packed; j.bias = bias; j.res = residual; j.y = y; j.act = act;
-    if (tile == 4) {
-        j.input = input4_portable;
-        j.output = output4_portable;
-    } else {
-        j.input = input2_portable;
-        j.output = output2_portable;
-    }
+    j.raw = packed + (size_t)j.alpha * j.alpha * j.Kp * C;
+    /* alpha = 6: F(4x4,3x3) and F(2x2,5x5) share the input transform */
+    j.input = j.alpha == 6 ? input4_portable : input2_portable;
+    j.output = r == 5 ? output25_portable : tile == 4 ? output4_portable : output2_portable;
     j.gemm = gemm_portable;
     j.recover = recover_portable;
     j.direct = direct_acc_portable;
 #ifdef TC_HAVE_AVX2_SOURCES
     if (ctx && ctx->isa == TC_ISA_AVX2) {
-        j.input = tile == 4 ? tc_wg_input4_avx2 : tc_wg_input2_avx2;
-        j.output = tile == 4 ? tc_wg_output4_avx2 : tc_wg_output2_avx2;
+        j.input = j.alpha == 6 ? tc_wg_input4_avx2 : tc_wg_input2_avx2;
+        j.output = r == 5 ? tc_wg_output25_avx2 : tile == 4 ? tc_wg_output4_avx2 : tc_wg_output2_avx2;
         j.gemm = tc_wg_gemm_avx2;
         j.recover = tc_wg_recover_avx2;
         j.direct = tc_wg_direct_acc_avx2;

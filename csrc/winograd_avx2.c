@@ -278,6 +278,56 @@ unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float
     return bad;
 }
 
+/* 1-D A^T for F(2,5): 6 vectors -> 2 (the operation order of at62). */
+#define AT62(m0, m1, m2, m3, m4, m5, o0, o1)                                          \
+    do {                                                                               \
+        __m256 s1_ = _mm256_add_ps(m1, m2), s2_ = _mm256_sub_ps(m1, m2);              \
+        __m256 s3_ = _mm256_add_ps(m3, m4), s4_ = _mm256_sub_ps(m3, m4);              \
+        o0 = _mm256_add_ps(_mm256_add_ps(m0, s1_), s3_);                               \
+        o1 = _mm256_add_ps(_mm256_fmadd_ps(two, s4_, s2_), m5);                        \
+    } while (0)
+
+/* F(2x2,5x5): the 36 products of 8 tiles -> 2x2 outputs each.  Its V comes
+ * from tc_wg_input4_avx2, so position p of a vector holds tile WG_PERM[p]. */
+unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                             const float *const *rp, ptrdiff_t ys, const int *rows,
+                             const int *cols, int act)
+{
+    const __m256 two = _mm256_set1_ps(2.0f), b = _mm256_set1_ps(bias);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 t[12]; /* t[i][j], transformed along i */
+    for (int j = 0; j < 6; j++) {
+        const float *p = m + j * mstride;
+        AT62(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 6 * mstride),
+             _mm256_loadu_ps(p + 12 * mstride), _mm256_loadu_ps(p + 18 * mstride),
+             _mm256_loadu_ps(p + 24 * mstride), _mm256_loadu_ps(p + 30 * mstride), t[j], t[6 + j]);
+    }
+    __m256 o[4], z = zero; /* o[2i + j]: output (i, j) */
+    for (int i = 0; i < 2; i++) {
+        const __m256 *q = t + 6 * i;
+        AT62(q[0], q[1], q[2], q[3], q[4], q[5], o[2 * i], o[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        z = _mm256_fmadd_ps(zero, o[i], z);
+        o[i] = _mm256_add_ps(o[i], b);
+    }
+    unsigned bad_p = nonfinite_bits(z), bad = 0; /* bit p of bad_p: lane WG_PERM[p] */
+    for (int p = 0; bad_p >> p; p++)
+        bad |= (bad_p >> p & 1u) << WG_PERM[p];
+    transpose4x4x2(o); /* o[p] = [y00 y01 y10 y11] of position p | position p + 4 */
+    for (int p = 0; p < 8; p++) {
+        int l = WG_PERM[p];
+        if (bad_p >> p & 1)
+            continue;
+        __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
+        for (int i = 0; i < rows[l]; i++) {
+            __m128 ri = i == 0 ? r : _mm_movehl_ps(r, r);
+            store_row(ri, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 2, act);
+        }
+    }
+    return bad;
+}
+
 /* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6
  * broadcasts per channel. */
 static void gemm_6x16(const float *u, const float *v, int C, float *m)

@@ -76,6 +76,9 @@ unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float
 unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
                             const float *const *rp, ptrdiff_t ys, const int *rows,
                             const int *cols, int act);
+unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                             const float *const *rp, ptrdiff_t ys, const int *rows,
+                             const int *cols, int act);
 void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m);
 void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g);
 void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc);
