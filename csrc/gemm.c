@@ -172,6 +172,11 @@ void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float 
                 float *d = dst + k * NR;
                 const float *s = src + (ptrdiff_t)k * g->ldb;
                 if (nr == NR) {
+#if defined(__GNUC__) || defined(__clang__)
+                    /* the rows of a panel are KC planes apart, too many streams for
+                     * the hardware prefetcher: ask for the panel after next now */
+                    __builtin_prefetch(s + 2 * NR);
+#endif
                     memcpy(d, s, NR * sizeof(float));
                 } else {
                     for (int j = 0; j < nr; j++)

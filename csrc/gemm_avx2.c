@@ -4,14 +4,25 @@
 #include <string.h>
 #include "gemm_internal.h"
 
-/* One row of the full-tile epilogue: r0, r1 hold C[i, 0:8], C[i, 8:16]. */
-static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
-                             const tc_tile_epi *e)
+/* Lane masks for the first nr (0..16) columns of a row: lanes 0-7 and 8-15. */
+static inline void col_masks(int nr, __m256i *m0, __m256i *m1)
 {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    *m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+    *m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+}
+
+/* One row of the epilogue: r0, r1 hold C[i, 0:8], C[i, 8:16].  full: all 16
+ * columns exist; otherwise only the lanes of m0, m1 are read and written
+ * (masked-out lanes never fault). */
+static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
+                             const tc_tile_epi *e, int full, __m256i m0, __m256i m1)
+{
+#define TC_LD(p, m) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), (m)))
     if (flags & TC_UK_FIRST) {
         if (flags & TC_UK_ACCUM) {
-            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));
-            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));
+            r0 = _mm256_add_ps(r0, TC_LD(ci, m0));
+            r1 = _mm256_add_ps(r1, TC_LD(ci + 8, m1));
         }
         if (e->bias) {
             __m256 bi = _mm256_broadcast_ss(e->bias + i);
@@ -19,25 +30,31 @@ static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
             r1 = _mm256_add_ps(r1, bi);
         }
         if (e->col_bias) {
-            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(e->col_bias));
-            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(e->col_bias + 8));
+            r0 = _mm256_add_ps(r0, TC_LD(e->col_bias, m0));
+            r1 = _mm256_add_ps(r1, TC_LD(e->col_bias + 8, m1));
         }
         if (e->residual) {
             const float *ri = e->residual + i * e->ldr;
-            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ri));
-            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ri + 8));
+            r0 = _mm256_add_ps(r0, TC_LD(ri, m0));
+            r1 = _mm256_add_ps(r1, TC_LD(ri + 8, m1));
         }
     } else {
-        r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));
-        r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));
+        r0 = _mm256_add_ps(r0, TC_LD(ci, m0));
+        r1 = _mm256_add_ps(r1, TC_LD(ci + 8, m1));
     }
+#undef TC_LD
     if ((flags & TC_UK_LAST) && e->relu) {
         __m256 z = _mm256_setzero_ps();
         r0 = _mm256_max_ps(r0, z);
         r1 = _mm256_max_ps(r1, z);
     }
-    _mm256_storeu_ps(ci, r0);
-    _mm256_storeu_ps(ci + 8, r1);
+    if (full) {
+        _mm256_storeu_ps(ci, r0);
+        _mm256_storeu_ps(ci + 8, r1);
+    } else {
+        _mm256_maskstore_ps(ci, m0, r0);
+        _mm256_maskstore_ps(ci + 8, m1, r1);
+    }
 }
 
 /* a: [kc][6]  b: [kc][16]  c: [mr, nr] (leading dimension ldc).
@@ -99,29 +116,23 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
     }
 #undef TC_STEP
 
-    if (mr == MR && nr == NR) {
-        store_row(c + 0 * ldc, c00, c01, 0, flags, e);
-        store_row(c + 1 * ldc, c10, c11, 1, flags, e);
-        store_row(c + 2 * ldc, c20, c21, 2, flags, e);
-        store_row(c + 3 * ldc, c30, c31, 3, flags, e);
-        store_row(c + 4 * ldc, c40, c41, 4, flags, e);
-        store_row(c + 5 * ldc, c50, c51, 5, flags, e);
-    } else {
-        float acc[MR * NR];
-        _mm256_storeu_ps(acc + 0 * NR, c00);
-        _mm256_storeu_ps(acc + 0 * NR + 8, c01);
-        _mm256_storeu_ps(acc + 1 * NR, c10);
-        _mm256_storeu_ps(acc + 1 * NR + 8, c11);
-        _mm256_storeu_ps(acc + 2 * NR, c20);
-        _mm256_storeu_ps(acc + 2 * NR + 8, c21);
-        _mm256_storeu_ps(acc + 3 * NR, c30);
-        _mm256_storeu_ps(acc + 3 * NR + 8, c31);
-        _mm256_storeu_ps(acc + 4 * NR, c40);
-        _mm256_storeu_ps(acc + 4 * NR + 8, c41);
-        _mm256_storeu_ps(acc + 5 * NR, c50);
-        _mm256_storeu_ps(acc + 5 * NR + 8, c51);
-        tc_tile_store(acc, c, ldc, mr, nr, flags, e);
-    }
+    /* rows past mr are never touched; a partial tile (the last row or column
+     * panel) stores with masks instead of falling back to scalar code */
+    const int full = nr == NR;
+    __m256i m0 = _mm256_setzero_si256(), m1 = _mm256_setzero_si256();
+    if (!full)
+        col_masks(nr, &m0, &m1);
+    store_row(c + 0 * ldc, c00, c01, 0, flags, e, full, m0, m1);
+    if (mr > 1)
+        store_row(c + 1 * ldc, c10, c11, 1, flags, e, full, m0, m1);
+    if (mr > 2)
+        store_row(c + 2 * ldc, c20, c21, 2, flags, e, full, m0, m1);
+    if (mr > 3)
+        store_row(c + 3 * ldc, c30, c31, 3, flags, e, full, m0, m1);
+    if (mr > 4)
+        store_row(c + 4 * ldc, c40, c41, 4, flags, e, full, m0, m1);
+    if (mr > 5)
+        store_row(c + 5 * ldc, c50, c51, 5, flags, e, full, m0, m1);
 }
 
 /* a: [kc][6]  b: [kc][16] (first 8 columns used)  c: [mr, nr <= 8].
@@ -143,14 +154,20 @@ void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdi
         a += MR;
         b += NR;
     }
-    float acc[MR * NR];
-    _mm256_storeu_ps(acc + 0 * NR, c0);
-    _mm256_storeu_ps(acc + 1 * NR, c1);
-    _mm256_storeu_ps(acc + 2 * NR, c2);
-    _mm256_storeu_ps(acc + 3 * NR, c3);
-    _mm256_storeu_ps(acc + 4 * NR, c4);
-    _mm256_storeu_ps(acc + 5 * NR, c5);
-    tc_tile_store(acc, c, ldc, mr, nr, flags, e);
+    __m256i m0, m1;
+    col_masks(nr, &m0, &m1); /* m1 is all clear: nr <= 8 */
+    const __m256 z = _mm256_setzero_ps();
+    store_row(c + 0 * ldc, c0, z, 0, flags, e, 0, m0, m1);
+    if (mr > 1)
+        store_row(c + 1 * ldc, c1, z, 1, flags, e, 0, m0, m1);
+    if (mr > 2)
+        store_row(c + 2 * ldc, c2, z, 2, flags, e, 0, m0, m1);
+    if (mr > 3)
+        store_row(c + 3 * ldc, c3, z, 3, flags, e, 0, m0, m1);
+    if (mr > 4)
+        store_row(c + 4 * ldc, c4, z, 4, flags, e, 0, m0, m1);
+    if (mr > 5)
+        store_row(c + 5 * ldc, c5, z, 5, flags, e, 0, m0, m1);
 }
 
 /* packed: B panels [ceil(N/16)][K][16]  a: [K]  y: [N].  Streams each panel

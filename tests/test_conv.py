@@ -112,6 +112,28 @@ def test_conv2d(ctx, case, variant):
     check(f"conv2d_ref {case_id(case)} {variant}", y2, ref)
 
 
+@pytest.mark.parametrize("c", [5, 700])        # one K block, and several (partial sums in C)
+@pytest.mark.parametrize("K", [1, 2, 5, 6, 7, 11])
+@pytest.mark.parametrize("pixels", [1, 7, 8, 9, 15, 17, 31])
+def test_every_partial_tile_applies_the_whole_epilogue(ctx, c, K, pixels):
+    """A 1x1 conv is the GEMM itself: K output channels are its rows (MR = 6), the pixels its
+    columns (NR = 16), so these sizes give every short row panel and every short column
+    panel, each with bias, residual and ReLU, and the cells past the tile left untouched."""
+    rng = np.random.default_rng(1000 * c + 10 * K + pixels)
+    x = rng.standard_normal((1, c, 1, pixels), dtype=np.float32)
+    wt = rng.standard_normal((K, c, 1, 1), dtype=np.float32)
+    bias = rng.standard_normal(K, dtype=np.float32)
+    residual = rng.standard_normal((1, K, 1, pixels), dtype=np.float32)
+    conv = _kernels.Conv2d(ctx, wt, bias, relu=True)
+    ref = np_conv(x, wt, bias, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, residual)
+    # y is a window of a larger buffer: a store past the tile would show in the guard cells
+    buf = np.full((K + 1) * pixels + 16, 7.0, dtype=np.float32)
+    y = buf[:K * pixels].reshape(1, K, 1, pixels)
+    conv.run(x, y, residual=residual, workspace=np.empty(conv.workspace_size(1, 1, pixels), np.float32))
+    check(f"1x1 conv c={c} K={K} pixels={pixels}", y, ref)
+    assert (buf[K * pixels:] == 7.0).all(), "the GEMM wrote past the end of its output"
+
+
 def test_algo_choice(ctx):
     w1 = np.ones((8, 4, 1, 1), np.float32)
     assert _kernels.Conv2d(ctx, w1, None).algo == "1x1"

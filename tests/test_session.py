@@ -89,6 +89,33 @@ def test_fusion_really_happens_and_hides_fused_tensors():
         sess.run(["c2"], feed())
 
 
+def chain_net(blocks, residual):
+    """`blocks` pairs of 3x3 convs, each pair closed by a residual Add when `residual`."""
+    nodes, inits, x = [], {}, "x"
+    for b in range(blocks):
+        for j in range(2):
+            inits[f"w{b}{j}"] = RNG.normal(0, 0.2, (4, 4, 3, 3)).astype(np.float32)
+            nodes.append(helper.make_node("Conv", [x if j == 0 else f"c{b}0", f"w{b}{j}"],
+                                          [f"c{b}{j}"], pads=[1, 1, 1, 1]))
+        nodes.append(helper.make_node("Add" if residual else "Relu",
+                                      [f"c{b}1", x] if residual else [f"c{b}1"], [f"o{b}"]))
+        x = f"o{b}"
+    return make_model(nodes, [("x", [1, 4, 6, 6])], [(x, [1, 4, 6, 6])], inits)
+
+
+@pytest.mark.parametrize("level", [tinycnn.GraphOptimizationLevel.ORT_DISABLE_ALL,
+                                   tinycnn.GraphOptimizationLevel.ORT_ENABLE_ALL])
+@pytest.mark.parametrize("blocks,residual,chain", [(1, False, 2), (5, False, 10), (9, False, 18),
+                                                   (1, True, 2), (9, True, 2)])
+def test_conv_chain_restarts_at_residual_merges(blocks, residual, chain, level):
+    """The Winograd tile choice reads this (ops/conv.py): VGG-like chains add up, ResNets don't."""
+    from tinycnn.graph import conv_chain
+    opts = tinycnn.SessionOptions()
+    opts.graph_optimization_level = level
+    sess = tinycnn.InferenceSession(chain_net(blocks, residual), opts)
+    assert conv_chain(sess._graph.nodes, sess._graph.initializers) == chain
+
+
 def test_intermediate_tensors_can_be_read_without_optimizations():
     model = conv_net()
     opts = tinycnn.SessionOptions()

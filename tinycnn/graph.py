@@ -60,34 +60,39 @@ def prepare(model, level, ctx, options, cache):
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
         _fuse_gemm_relu(g, keep)
-    options["conv_depth"] = conv_depth(g.nodes)
+    options["conv_chain"] = conv_chain(g.nodes, g.initializers)
     return g
 
 
-def conv_depth(nodes):
-    """How many convolutions an input-to-output path goes through, on average over all paths.
+def conv_chain(nodes, constants=()):
+    """The most convolutions in a row with no residual merge between them.
 
-    Rounding error compounds along such paths; the convolution op uses this to pick a
-    Winograd tile the whole network can afford.  The average (not the longest path) is
-    what matters: a residual network's identity shortcuts make most of its paths about
-    half as deep as the longest one, and its error grows accordingly.
+    Rounding error compounds along a plain chain of convolutions (VGG: its whole depth);
+    a residual merge (an Add of two computed tensors, or a Conv with a fused residual) adds
+    a block's error to a shortcut that carries it on unamplified, so the count restarts
+    there (ResNets: 3 or 4).  The convolution op uses this to pick a Winograd tile the
+    whole network can afford.
     """
-    paths = {}   # tensor -> (number of paths reaching it, total convolutions along them)
-    best = 0.0
+    run = {}     # tensor -> convolutions since the last merge, along the longest path
+    best = 0
     for n in nodes:
-        count = total = 0
-        for i in n.inputs:
-            if i and i in paths:
-                c, t = paths[i]
-                count, total = count + c, total + t
-        if count == 0:
-            count = 1
+        computed = [i for i in n.inputs if i and i not in constants]
+        d = max((run.get(i, 0) for i in computed), default=0)
         if n.op_type == "Conv":
-            total += count
+            d += 1
+        best = max(best, d)
+        if _is_merge(n, computed):
+            d = 0
         for o in n.outputs:
-            paths[o] = (count, total)
-        best = max(best, total / count)
+            run[o] = d
     return best
+
+
+def _is_merge(n, computed):
+    if n.op_type in ("Add", "Sum") and n.domain == "":
+        return len(computed) >= 2
+    # tinycnn's fused Conv: inputs X, W, B, R (the residual)
+    return n.op_type == "Conv" and n.domain == "tinycnn" and len(n.inputs) > 3 and bool(n.inputs[3])
 
 
 def _remove_noops(g, graph_outputs=()):

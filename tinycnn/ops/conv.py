@@ -12,14 +12,14 @@ from . import op
 from .common import UnsupportedOperator, require_float, window_geometry
 
 
-# F(4x4,3x3) rounds ~100x more than a direct convolution (1e-5 relative per layer at 512
-# channels) and the error compounds from layer to layer.  Measured against onnxruntime,
-# end to end: VGG-16 (13 convolutions per path) 8.4e-5 with F(4x4); VGG-19 (16) 1.4e-4
-# with F(4x4), 2.4e-5 with F(2x2); ResNet-18 (14.5 on average over its paths; batch norm and
-# shortcuts keep its error small) 1.3e-5; ResNet-50 (35) 1.3e-4 with F(4x4), 7e-5 with
-# F(2x2).  Networks whose paths average more convolutions than this use F(2x2), ~1e-6 per
-# layer.  A heuristic fitted to those measurements, not a bound: tests/test_models.py checks it.
-WINOGRAD4_MAX_DEPTH = 15
+# F(4x4,3x3) rounds ~10x more than F(2x2) (1e-5 relative per layer at 512 channels) and the
+# error compounds along a plain chain of convolutions; a residual merge restarts the chain
+# (graph.conv_chain).  Measured against onnxruntime, end to end, on exports of models/
+# (N(0, 1) input): VGG-16 (a chain of 13) 6-8e-5 with F(4x4); VGG-19 (16) 1.1-1.4e-4 with
+# F(4x4), 2.4e-5 with F(2x2); ResNet-18, -50 and -101 (chains of 3 or 4) 3e-6, 5e-6 and
+# 1.5e-5 with F(4x4) everywhere.  Longer chains than this use F(2x2), ~1e-6 per layer.
+# A heuristic fitted to those measurements, not a bound: tests/test_models.py checks it.
+WINOGRAD4_MAX_CHAIN = 15
 
 # F(4x4)'s 36 weight planes take 4x the layer's weights, F(2x2)'s 16 take 1.8x.  With
 # at most 16 F(4x4) tiles (a 13x13..16x16 output) each plane is used by few tiles, and a
@@ -78,7 +78,7 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
             and n.options.get("winograd", True) and hasattr(K, "winograd_recommended")
             and K.winograd_takes_weights(w4)):  # NaN/Inf weights: direct, like onnxruntime
         tile = K.winograd_recommended(k, c, out[0], out[1])  # thresholds are on the output size
-        if tile == 4 and n.options.get("conv_depth", 0) > WINOGRAD4_MAX_DEPTH:
+        if tile == 4 and n.options.get("conv_chain", 0) > WINOGRAD4_MAX_CHAIN:
             tile = 2
         if (tile == 4 and ((out[0] + 3) // 4) * ((out[1] + 3) // 4) <= 16
                 and 36 * 4 * k * c > WINOGRAD4_MAX_PLANE_BYTES):
