@@ -74,7 +74,7 @@ def bench_layer(name, C, K, H, threads, reps):
     ctx = _kernels.Context(threads, "avx2" if _kernels.best_isa() == "avx2" else "portable")
     algos = {}
     for tile in (4, 2):
-        algos[tile] = _kernels.Winograd3x3(ctx, w, b, pads=(1, 1, 1, 1), tile=tile)
+        algos[tile] = _kernels.Winograd(ctx, w, b, pads=(1, 1, 1, 1), tile=tile)
     if hasattr(_kernels, "Conv2d"):
         algos["gemm"] = _kernels.Conv2d(ctx, w, b, pads=(1, 1, 1, 1))
     bufs = {}

@@ -841,13 +841,15 @@ def test_nan_and_inf_through_conv_pool_relu_gemm(seed):
 ISAS = ["portable"] + (["avx2"] if tinycnn._kernels.best_isa() == "avx2" else [])
 
 
+@pytest.mark.parametrize("k", [3, 5])  # F(4x4,3x3) and F(2x2,5x5) at this size
 @pytest.mark.parametrize("isa", ISAS)
-def test_nan_in_a_winograd_layer_stays_in_its_window(isa, monkeypatch):
+def test_nan_in_a_winograd_layer_stays_in_its_window(isa, k, monkeypatch):
     monkeypatch.setenv("TINYCNN_ISA", isa)
-    w = RNG.normal(size=(64, 64, 3, 3)).astype(np.float32)
-    model = one_node("Conv", ["x", "W"], {"pads": [1, 1, 1, 1]}, {"W": w}, x_shape=(1, 64, 20, 20))
+    w = RNG.normal(size=(64, 64, k, k)).astype(np.float32)
+    model = one_node("Conv", ["x", "W"], {"pads": [k // 2] * 4}, {"W": w}, x_shape=(1, 64, 20, 20))
     x = RNG.normal(size=(1, 64, 20, 20)).astype(np.float32)
     x[0, 0, 5, 5] = np.nan
+    x[0, 9, 14, 2] = np.inf
     ref = ort_run(model, {"x": x})[0]
     got = tinycnn.InferenceSession(model).run(None, {"x": x})[0]
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))

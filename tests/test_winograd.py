@@ -1,4 +1,4 @@
-"""Winograd3x3 (F(4x4,3x3) and F(2x2,3x3)) against a float64 direct convolution."""
+"""Winograd (F(4x4,3x3), F(2x2,3x3), F(2x2,5x5)) against a float64 direct convolution."""
 import functools
 import zlib
 
@@ -11,6 +11,20 @@ TOL = 1e-4  # max|diff| / max|ref|
 
 ISAS = ["portable"] + (["avx2"] if _kernels.best_isa() == "avx2" else [])
 CONTEXTS = [(isa, nt) for isa in ISAS for nt in (1, 2)]
+
+# (kernel size r, output tile m): the algorithms F(m x m, r x r)
+ALGOS = [(3, 4), (3, 2), (5, 2)]
+ALGO_IDS = ["F4-3x3", "F2-3x3", "F2-5x5"]
+algos = pytest.mark.parametrize("r,tile", ALGOS, ids=ALGO_IDS)
+
+
+def algo_name(r, tile):
+    return f"winograd{tile}" + ("" if r == 3 else f"-{r}x{r}")
+
+
+def pads_for(r, pads):
+    """The 3x3 shapes' pads, one wider on every side for 5x5 (the same output size)."""
+    return tuple(p + (r - 3) // 2 for p in pads)
 
 # name, N, C, K, H, W, pads (top, left, bottom, right)
 SHAPES = [
@@ -39,15 +53,16 @@ SHAPES = [
 
 
 def conv_ref(x, w, b, pads):
-    """Direct 3x3 stride-1 convolution in float64."""
+    """Direct r x r stride-1 convolution in float64."""
     pt, pl, pb, pr = pads
+    r = w.shape[2]
     xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     N, C, H, W = xp.shape
-    OH, OW = H - 2, W - 2
+    OH, OW = H - r + 1, W - r + 1
     w64 = w.astype(np.float64)
     y = np.zeros((N, w.shape[0], OH, OW))
-    for i in range(3):
-        for j in range(3):
+    for i in range(r):
+        for j in range(r):
             y += np.einsum("kc,nchw->nkhw", w64[:, :, i, j], xp[:, :, i:i + OH, j:j + OW],
                            optimize=True)
     if b is not None:
@@ -56,12 +71,13 @@ def conv_ref(x, w, b, pads):
 
 
 @functools.lru_cache(maxsize=None)
-def case(name):
-    """Inputs and float64 reference for a named shape (cached across contexts)."""
+def case(name, r=3):
+    """Inputs and float64 reference for a named shape and r x r filters (cached across contexts)."""
     _, N, C, K, H, W, pads = next(s for s in SHAPES if s[0] == name)
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    pads = pads_for(r, pads)
+    rng = np.random.default_rng(zlib.crc32(f"{name} {r}".encode()))
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    w = (rng.standard_normal((K, C, r, r)) / np.sqrt(r * r * C)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
     return x, w, b, pads, conv_ref(x, w, None, pads)
 
@@ -71,13 +87,13 @@ def rel_err(got, ref):
 
 
 @pytest.mark.parametrize("isa,threads", CONTEXTS)
-@pytest.mark.parametrize("tile", [4, 2])
+@algos
 @pytest.mark.parametrize("name", [s[0] for s in SHAPES])
-def test_winograd_matches_direct(name, tile, isa, threads):
-    x, w, b, pads, ref = case(name)
+def test_winograd_matches_direct(name, r, tile, isa, threads):
+    x, w, b, pads, ref = case(name, r)
     ctx = _kernels.Context(threads, isa)
-    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, tile=tile)
-    assert conv.algo == f"winograd{tile}"
+    conv = _kernels.Winograd(ctx, w, b, pads=pads, tile=tile)
+    assert conv.algo == algo_name(r, tile)
     assert (conv.out_channels, conv.in_channels) == w.shape[:2]
     shape = conv.output_shape(*x.shape[:1], *x.shape[2:])
     assert shape == ref.shape, f"{name}: output_shape {shape} != {ref.shape}"
@@ -85,23 +101,23 @@ def test_winograd_matches_direct(name, tile, isa, threads):
     conv.run(x, y)
     ref_b = ref + b.astype(np.float64)[None, :, None, None]
     err = rel_err(y, ref_b)
-    assert err <= TOL, (f"{name} F({tile}x{tile},3x3) {isa} x{threads}: y {shape} from x {x.shape} "
+    assert err <= TOL, (f"{name} F({tile}x{tile},{r}x{r}) {isa} x{threads}: y {shape} from x {x.shape} "
                         f"w {w.shape} pads {pads}: relative error {err:.3g} > {TOL}")
 
 
 @pytest.mark.parametrize("isa,threads", CONTEXTS)
-@pytest.mark.parametrize("tile", [4, 2])
+@algos
 @pytest.mark.parametrize("name", ["odd 5->7 13x11", "N=2 odd", "resnet 512@7", "vgg conv3 (scaled)",
                                   "wide rows (8 tiles side by side)"])
-def test_winograd_fused_epilogue(name, tile, isa, threads):
+def test_winograd_fused_epilogue(name, r, tile, isa, threads):
     """No bias, residual (separate and aliasing y), relu, caller workspace."""
-    x, w, b, pads, ref = case(name)
+    x, w, b, pads, ref = case(name, r)
     ctx = _kernels.Context(threads, isa)
     rng = np.random.default_rng(7)
     res = rng.standard_normal(ref.shape).astype(np.float32)
     want = np.maximum(ref + res, 0.0)
 
-    conv = _kernels.Winograd3x3(ctx, w, None, pads=pads, relu=True, tile=tile)
+    conv = _kernels.Winograd(ctx, w, None, pads=pads, relu=True, tile=tile)
     n, _, h, wd = x.shape
     ws = np.empty(conv.workspace_size(n, h, wd), dtype=np.float32)
     y = np.full(ref.shape, np.nan, dtype=np.float32)
@@ -114,7 +130,7 @@ def test_winograd_fused_epilogue(name, tile, isa, threads):
     err = rel_err(y2, want)
     assert err <= TOL, f"{name} tile {tile} {isa} x{threads}: residual aliasing y {y2.shape}: {err:.3g}"
 
-    conv_nb = _kernels.Winograd3x3(ctx, w, None, pads=pads, tile=tile)
+    conv_nb = _kernels.Winograd(ctx, w, None, pads=pads, tile=tile)
     y3 = np.empty(ref.shape, dtype=np.float32)
     conv_nb.run(x, y3)
     err = rel_err(y3, ref)
@@ -122,14 +138,14 @@ def test_winograd_fused_epilogue(name, tile, isa, threads):
     assert np.min(y) >= 0.0
 
 
-@pytest.mark.parametrize("tile", [4, 2])
-def test_avx2_and_portable_agree(tile):
+@algos
+def test_avx2_and_portable_agree(r, tile):
     if "avx2" not in ISAS:
         pytest.skip("no AVX2 on this CPU")
-    x, w, b, pads, ref = case("N=3 many tiles")
+    x, w, b, pads, ref = case("N=3 many tiles", r)
     out = []
     for isa in ("portable", "avx2"):
-        conv = _kernels.Winograd3x3(_kernels.Context(1, isa), w, b, pads=pads, tile=tile)
+        conv = _kernels.Winograd(_kernels.Context(1, isa), w, b, pads=pads, tile=tile)
         y = np.empty(ref.shape, dtype=np.float32)
         out.append(conv.run(x, y))
     err = rel_err(out[1], out[0].astype(np.float64))
@@ -140,12 +156,16 @@ def test_bad_arguments_are_named():
     ctx = _kernels.Context(1, "portable")
     w = np.zeros((4, 3, 3, 3), np.float32)
     with pytest.raises(ValueError, match="weight"):
-        _kernels.Winograd3x3(ctx, np.zeros((4, 3, 5, 5), np.float32))
+        _kernels.Winograd(ctx, np.zeros((4, 3, 7, 7), np.float32))
+    with pytest.raises(ValueError, match="weight"):
+        _kernels.Winograd(ctx, np.zeros((4, 3, 3, 5), np.float32))
     with pytest.raises(ValueError, match="tile"):
-        _kernels.Winograd3x3(ctx, w, tile=3)
+        _kernels.Winograd(ctx, w, tile=3)
+    with pytest.raises(ValueError, match="tile must be 2 for 5x5"):
+        _kernels.Winograd(ctx, np.zeros((4, 3, 5, 5), np.float32), tile=4)
     with pytest.raises(ValueError, match="bias"):
-        _kernels.Winograd3x3(ctx, w, np.zeros(5, np.float32))
-    conv = _kernels.Winograd3x3(ctx, w, pads=(1, 1, 1, 1))
+        _kernels.Winograd(ctx, w, np.zeros(5, np.float32))
+    conv = _kernels.Winograd(ctx, w, pads=(1, 1, 1, 1))
     x = np.zeros((1, 3, 8, 8), np.float32)
     with pytest.raises(ValueError, match="channels"):
         conv.run(np.zeros((1, 2, 8, 8), np.float32), np.zeros((1, 4, 8, 8), np.float32))
@@ -169,14 +189,27 @@ def test_recommended_tile(k, c, h, w, want):
     assert got == want, f"winograd_recommended(k={k}, c={c}, h={h}, w={w}) = {got}, expected {want}"
 
 
+@pytest.mark.parametrize("k,c,h,w,want", [
+    (192, 64, 27, 27, True),   # AlexNet conv2
+    (64, 32, 56, 56, True), (384, 192, 13, 13, True),
+    (32, 16, 28, 28, False),   # too few channels: the transforms dominate
+    (64, 3, 224, 224, False),  # RGB input
+    (512, 512, 7, 7, False),   # 16 tiles: nothing won
+])
+def test_recommended_5x5(k, c, h, w, want):
+    got = _kernels.winograd5_recommended(k, c, h, w)
+    assert got == want, f"winograd5_recommended(k={k}, c={c}, h={h}, w={w}) = {got}, expected {want}"
+
+
 # ---- NaN, Inf and overflow: each stays in the 3x3 windows that hold it ----------------------
 
 def conv_ref_nan(x, w, b, pads, residual=None, relu=False):
     """Direct convolution in float64 with plain loops (no BLAS), so that NaN and Inf propagate
     exactly as in a direct convolution: y = relu(conv + b + residual), ReLU keeping NaN."""
     pt, pl, pb, pr = pads
+    r = w.shape[2]
     xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # n c oh ow 3 3
+    win = np.lib.stride_tricks.sliding_window_view(xp, (r, r), axis=(2, 3))  # n c oh ow r r
     with np.errstate(invalid="ignore", over="ignore"):
         y = np.einsum("nchwij,kcij->nkhw", win, w.astype(np.float64), optimize=False)
         if b is not None:
@@ -223,12 +256,13 @@ NAN_SHAPES = [
 
 @pytest.mark.parametrize("fused", ["plain", "bias+relu", "residual+relu", "residual is y",
                                    "NaN/Inf residual+relu"])
-@pytest.mark.parametrize("tile", [4, 2])
+@algos
 @pytest.mark.parametrize("name", [s[0] for s in NAN_SHAPES])
-def test_nan_and_inf_stay_in_their_windows(ctx, name, tile, fused):
+def test_nan_and_inf_stay_in_their_windows(ctx, name, r, tile, fused):
     _, N, C, K, H, W, pads = next(s for s in NAN_SHAPES if s[0] == name)
-    rng = np.random.default_rng(zlib.crc32(f"{name} {tile}".encode()))
-    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    pads = pads_for(r, pads)
+    rng = np.random.default_rng(zlib.crc32(f"{name} {tile} {r}".encode()))
+    w = (rng.standard_normal((K, C, r, r)) / np.sqrt(r * r * C)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32) if fused != "plain" else None
     relu = fused != "plain"
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
@@ -238,7 +272,7 @@ def test_nan_and_inf_stay_in_their_windows(ctx, name, tile, fused):
     # +Inf and -Inf in one window (NaN), NaN and Inf in one window (NaN)
     x[0, 0, H // 2, W // 2], x[0, C - 1, H // 2 + 1, W // 2 + 1] = np.inf, -np.inf
     x[N - 1, 0, 1, W - 2], x[N - 1, C - 1, 2, W - 1] = np.nan, np.inf
-    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, relu=relu, tile=tile)
+    conv = _kernels.Winograd(ctx, w, b, pads=pads, relu=relu, tile=tile)
     shape = conv.output_shape(N, H, W)
     res = rng.standard_normal(shape).astype(np.float32) if "residual" in fused else None
     if fused.startswith("NaN"):  # ReLU keeps NaN, on tiles that do not fall back too
@@ -253,22 +287,24 @@ def test_nan_and_inf_stay_in_their_windows(ctx, name, tile, fused):
     else:
         y = np.full(shape, 7.0, np.float32)
         conv.run(x, y, residual=res)
-    assert_same_specials(y, ref, f"{name} tile {tile} {fused}: y {shape} from x {x.shape} pads {pads}")
+    assert_same_specials(y, ref, f"{name} {algo_name(r, tile)} {fused}: y {shape} from x {x.shape} "
+                                 f"pads {pads}")
 
 
-@pytest.mark.parametrize("tile", [4, 2])
-def test_every_input_nan_or_inf(ctx, tile):
+@algos
+def test_every_input_nan_or_inf(ctx, r, tile):
     """Every tile falls back: all NaN gives all NaN; all +Inf gives +-Inf by the sign of the
     window's weight sum (weights of one sign per output channel here)."""
     rng = np.random.default_rng(3)
     C, K, H, W = 4, 6, 9, 10
-    w = np.abs(rng.standard_normal((K, C, 3, 3))).astype(np.float32) + 0.1
+    pads = pads_for(r, (1, 1, 1, 1))
+    w = np.abs(rng.standard_normal((K, C, r, r))).astype(np.float32) + 0.1
     w[1::2] *= -1
-    conv = _kernels.Winograd3x3(ctx, w, None, pads=(1, 1, 1, 1), tile=tile)
+    conv = _kernels.Winograd(ctx, w, None, pads=pads, tile=tile)
     for v in (np.nan, np.inf, -np.inf):
         x = np.full((1, C, H, W), v, np.float32)
         y = conv.run(x, np.zeros(conv.output_shape(1, H, W), np.float32))
-        ref = conv_ref_nan(x, w, None, (1, 1, 1, 1))
+        ref = conv_ref_nan(x, w, None, pads)
         assert_same_specials(y, ref, f"x all {v}, tile {tile}", some_finite=False)
         if v != v:
             assert np.isnan(y).all(), f"x all NaN, tile {tile}: y must be all NaN"
@@ -277,20 +313,20 @@ def test_every_input_nan_or_inf(ctx, tile):
 
 
 @pytest.mark.parametrize("scale", [1e30, 3e37, 3e38])
-@pytest.mark.parametrize("tile", [4, 2])
-def test_huge_finite_inputs_stay_finite(ctx, tile, scale):
+@algos
+def test_huge_finite_inputs_stay_finite(ctx, r, tile, scale):
     """Inputs that overflow in the transforms (3e37 and up) while the direct convolution is
     finite: the overflowing tiles are recomputed directly."""
     rng = np.random.default_rng(int(np.log10(scale)))
-    N, C, K, H, W, pads = 1, 8, 10, 14, 13, (1, 1, 1, 1)
+    N, C, K, H, W, pads = 1, 8, 10, 14, 13, pads_for(r, (1, 1, 1, 1))
     x = (rng.uniform(-1, 1, (N, C, H, W)) * scale).astype(np.float32)
     x[0, :, 4:8, 4:8] *= 1e-20  # some tiles without overflow next to overflowing ones
-    w = (rng.uniform(-1, 1, (K, C, 3, 3)) / (9 * C)).astype(np.float32)  # |y| < scale
+    w = (rng.uniform(-1, 1, (K, C, r, r)) / (r * r * C)).astype(np.float32)  # |y| < scale
     b = rng.standard_normal(K).astype(np.float32)
     ref = conv_ref_nan(x, w, b, pads)
     assert np.isfinite(ref).all()
     for fused in ("plain", "relu"):
-        conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, relu=fused == "relu", tile=tile)
+        conv = _kernels.Winograd(ctx, w, b, pads=pads, relu=fused == "relu", tile=tile)
         y = conv.run(x, np.empty(conv.output_shape(N, H, W), np.float32))
         want = np.maximum(ref, 0) if fused == "relu" else ref
         assert np.isfinite(y).all(), f"x ~{scale:g}, tile {tile}, {fused}: non-finite outputs"
@@ -298,79 +334,82 @@ def test_huge_finite_inputs_stay_finite(ctx, tile, scale):
         assert err <= TOL, f"x ~{scale:g}, tile {tile}, {fused}: y {y.shape} relative error {err:.3g}"
 
 
-@pytest.mark.parametrize("tile", [4, 2])
-def test_zero_weights_times_inf_give_nan(ctx, tile):
+@algos
+def test_zero_weights_times_inf_give_nan(ctx, r, tile):
     """The fallback recovers the filters from the transformed weights: a zero weight must come
     back exactly zero (0 * Inf = NaN in a direct convolution, not +-Inf)."""
     rng = np.random.default_rng(11)
     C, K, H, W = 3, 8, 9, 9
-    w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
+    w = rng.standard_normal((K, C, r, r)).astype(np.float32)
     w[rng.random(w.shape) < 0.4] = 0.0  # pruned: many exact zeros, among them whole taps
-    w[:, :, 1, 1] = 0.0
+    w[:, :, r // 2, r // 2] = 0.0
     w[0] = 0.0
     w[1, :, :, 1] = 0.0
-    w[2] = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]  # Sobel
+    w[2] = 0.0
+    w[2, :, r // 2 - 1:r // 2 + 2, r // 2 - 1:r // 2 + 2] = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]  # Sobel
     x = rng.standard_normal((1, C, H, W)).astype(np.float32)
     x[0, 0, 4, 4] = np.inf
     x[0, 1, 1, 6] = -np.inf
     x[0, 2, 7, 2] = np.inf
-    ref = conv_ref_nan(x, w, None, (1, 1, 1, 1))
-    conv = _kernels.Winograd3x3(ctx, w, None, pads=(1, 1, 1, 1), tile=tile)
+    pads = pads_for(r, (1, 1, 1, 1))
+    ref = conv_ref_nan(x, w, None, pads)
+    conv = _kernels.Winograd(ctx, w, None, pads=pads, tile=tile)
     y = conv.run(x, np.empty(ref.shape, np.float32))
-    assert_same_specials(y, ref, f"zero weights, Inf inputs, tile {tile}")
+    assert_same_specials(y, ref, f"zero weights, Inf inputs, {algo_name(r, tile)}")
 
 
-@pytest.mark.parametrize("tile", [4, 2])
-def test_nan_and_inf_bias(ctx, tile):
+@algos
+def test_nan_and_inf_bias(ctx, r, tile):
     """A non-finite bias is added after the check: it does not send tiles to the fallback."""
-    x, w, _, pads, ref = case("odd 5->7 13x11")
+    x, w, _, pads, ref = case("odd 5->7 13x11", r)
     b = np.ones(w.shape[0], np.float32)
     b[1], b[3], b[4] = np.nan, np.inf, -np.inf
-    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, relu=True, tile=tile)
+    conv = _kernels.Winograd(ctx, w, b, pads=pads, relu=True, tile=tile)
     y = conv.run(x, np.empty(ref.shape, np.float32))
     assert_same_specials(y, conv_ref_nan(x, w, b, pads, relu=True), f"NaN/Inf bias, tile {tile}")
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 3e38])
 def test_nonfinite_or_huge_weights_are_refused(bad):
-    """The fallback cannot recover such filters: Winograd3x3 refuses them and the executor
+    """The fallback cannot recover such filters: Winograd refuses them and the executor
     takes the direct convolution (tests/test_hardening.py checks that end to end)."""
     w = np.ones((4, 3, 3, 3), np.float32)
     assert _kernels.winograd_takes_weights(w)
     w[2, 1, 0, 2] = bad
     assert not _kernels.winograd_takes_weights(w)
     with pytest.raises(ValueError, match="weight"):
-        _kernels.Winograd3x3(_kernels.Context(1, "portable"), w, pads=(1, 1, 1, 1))
+        _kernels.Winograd(_kernels.Context(1, "portable"), w, pads=(1, 1, 1, 1))
 
 
 @functools.lru_cache(maxsize=None)
-def chunked_nan_case(tile):
+def chunked_nan_case(r, tile):
     """128 -> 128 channels at 64x64, batch 2: several chunks of tiles (with 2 threads each
     thread runs whole chunks).  The reference: the BLAS one on x with its specials zeroed,
     and the outputs whose windows hold a special summed exactly (few)."""
-    rng = np.random.default_rng(40 + tile)
-    N, C, K, H, W, pads = 2, 128, 128, 64, 64, (1, 1, 1, 1)
+    rng = np.random.default_rng(40 + tile + r)
+    h = r // 2
+    N, C, K, H, W, pads = 2, 128, 128, 64, 64, (h, h, h, h)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    w = (rng.standard_normal((K, C, r, r)) / np.sqrt(r * r * C)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
     spots = [(0, 5, 0, 0, np.nan), (0, 77, 31, 32, np.inf), (1, 127, 63, 17, -np.inf),
              (1, 0, 40, 63, np.nan), (1, 9, 41, 62, np.inf), (0, 64, 4 * 7 - 1, 2 * 9, -np.inf)]
-    for n, c, r, col, v in spots:
-        x[n, c, r, col] = v
+    for n, c, row, col, v in spots:
+        x[n, c, row, col] = v
     ref = conv_ref(np.where(np.isfinite(x), x, 0), w, None, pads) + b.astype(np.float64)[None, :, None, None]
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (h, h), (h, h)))
     with np.errstate(invalid="ignore"):
-        for n, c, r, col, v in spots:
-            for oy in range(max(r - 1, 0), min(r + 2, H)):
-                for ox in range(max(col - 1, 0), min(col + 2, W)):
-                    win = xp[n, :, oy:oy + 3, ox:ox + 3]
+        for n, c, row, col, v in spots:
+            for oy in range(max(row - h, 0), min(row + h + 1, H)):
+                for ox in range(max(col - h, 0), min(col + h + 1, W)):
+                    win = xp[n, :, oy:oy + r, ox:ox + r]
                     ref[n, :, oy, ox] = np.einsum("cij,kcij->k", win, w.astype(np.float64)) + b
     return x, w, b, pads, ref
 
 
-@pytest.mark.parametrize("tile", [4, 2])
-def test_nan_and_inf_across_chunks_and_threads(ctx, tile):
-    x, w, b, pads, ref = chunked_nan_case(tile)
-    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, tile=tile)
+@algos
+def test_nan_and_inf_across_chunks_and_threads(ctx, r, tile):
+    x, w, b, pads, ref = chunked_nan_case(r, tile)
+    conv = _kernels.Winograd(ctx, w, b, pads=pads, tile=tile)
     y = conv.run(x, np.full(ref.shape, 7.0, np.float32))
     assert_same_specials(y, ref, f"tile {tile}: y {y.shape} from x {x.shape}")

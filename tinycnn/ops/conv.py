@@ -1,7 +1,7 @@
 """Conv, and tinycnn::Conv, the fused Conv [+ residual Add] [+ Relu] built at load.
 
 The algorithm is chosen once per layer and input size, at plan time: Winograd
-for 3x3 stride-1 layers where it pays, the packed-GEMM convolution otherwise.
+for 3x3 and 5x5 stride-1 layers where it pays, the packed-GEMM convolution otherwise.
 Packed weights are cached per node, so a new batch size re-plans without
 re-packing.
 """
@@ -19,6 +19,8 @@ from .common import UnsupportedOperator, require_float, window_geometry
 # F(4x4), 2.4e-5 with F(2x2); ResNet-18, -50 and -101 (chains of 3 or 4) 3e-6, 5e-6 and
 # 1.5e-5 with F(4x4) everywhere.  Longer chains than this use F(2x2), ~1e-6 per layer.
 # A heuristic fitted to those measurements, not a bound: tests/test_models.py checks it.
+# F(2x2,5x5) uses the same points as F(4x4,3x3) and rounds alike (~5e-6 per layer at 64
+# channels): it takes the same limit, and otherwise a 5x5 layer goes to the GEMM.
 WINOGRAD4_MAX_CHAIN = 15
 
 # F(4x4)'s 36 weight planes take 4x the layer's weights, F(2x2)'s 16 take 1.8x.  With
@@ -72,20 +74,21 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
                                      x4, out_shape, out4, flops)
     w4 = W.const.reshape(w4_shape)
     b = None if B is None else B.const
-    algo = "direct"
     tile = 0
-    if (ks == [3, 3] and st == [1, 1] and dl == [1, 1] and group == 1
-            and n.options.get("winograd", True) and hasattr(K, "winograd_recommended")
-            and K.winograd_takes_weights(w4)):  # NaN/Inf weights: direct, like onnxruntime
+    winograd = (st == [1, 1] and dl == [1, 1] and group == 1 and n.options.get("winograd", True)
+                and K.winograd_takes_weights(w4))  # NaN/Inf weights: direct, like onnxruntime
+    short_chain = n.options.get("conv_chain", 0) <= WINOGRAD4_MAX_CHAIN
+    if winograd and ks == [5, 5] and short_chain and K.winograd5_recommended(k, c, out[0], out[1]):
+        tile = 2
+    elif winograd and ks == [3, 3]:
         tile = K.winograd_recommended(k, c, out[0], out[1])  # thresholds are on the output size
-        if tile == 4 and n.options.get("conv_chain", 0) > WINOGRAD4_MAX_CHAIN:
+        if tile == 4 and not short_chain:
             tile = 2
         if (tile == 4 and ((out[0] + 3) // 4) * ((out[1] + 3) // 4) <= 16
                 and 36 * 4 * k * c > WINOGRAD4_MAX_PLANE_BYTES):
             tile = 2
     if tile:
-        algo = f"winograd{tile}"
-        layer = n.cached((algo, relu), lambda: K.Winograd3x3(
+        layer = n.cached((f"winograd{tile}", relu), lambda: K.Winograd(
             n.ctx, np.ascontiguousarray(w4, np.float32), _bias(b), pads=pads4, relu=relu, tile=tile))
     else:
         layer = n.cached(("conv", relu), lambda: K.Conv2d(
