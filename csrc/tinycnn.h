@@ -206,7 +206,14 @@ size_t tc_winograd3x3_workspace_size(const tc_ctx *ctx, int N, int C, int H, int
 /* x: [N, C, H, W]  packed: from tc_winograd3x3_pack_f32  bias: [K] or NULL
  * residual: [N, K, OH, OW] or NULL (may equal y)  y: [N, K, OH, OW]
  * OH = H + pad_t + pad_b - 2, OW = W + pad_l + pad_r - 2 (both >= 1).
- * y = act(conv(x, w) + bias + residual). */
+ * y = act(conv(x, w) + bias + residual); ReLU keeps NaN.  NaN and Inf in x
+ * reach only the outputs whose 3x3 window holds them, as in a direct
+ * convolution: a tile whose Winograd result may not be finite (from those, or
+ * an overflow of huge inputs) is recomputed directly, with the 3x3 filters
+ * recovered from packed (several times the tile's Winograd cost; a tile all
+ * of whose outputs are NaN stops early).  That needs finite weights with
+ * |w| <= 1e38 (F(2x2) transforms them to up to 2.25 |w|); other weights:
+ * tc_conv2d_f32. */
 void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                         const float *packed, const float *bias, int K,
                         int pad_t, int pad_l, int pad_b, int pad_r, int tile, int act,

@@ -17,6 +17,7 @@
  * in one core's caches) or share every phase of each chunk (few chunks: over
  * (group, c), (xi, panel) and (group, k)); see make_plan.
  */
+#include <math.h>
 #include <string.h>
 #include "tinycnn.h"
 #include "winograd_internal.h"
@@ -85,11 +86,31 @@ static void gather_lanes(const float *const *lp, const ptrdiff_t *ls, int alpha,
                 d[(i * alpha + j) * WG_LANES + l] = lp[l][i * ls[l] + j];
 }
 
-/* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs. */
+/* Lanes whose n values o[i][lane] include one that is NaN or not below
+ * limit in magnitude (see wg_output_fn). */
+static unsigned flag_lanes(const float *o, int n, float limit)
+{
+    int ok[WG_LANES];
+    unsigned bad = 0;
+    for (int l = 0; l < WG_LANES; l++)
+        ok[l] = 1;
+    for (int i = 0; i < n; i++) /* lanes inner: vectorized */
+        for (int l = 0; l < WG_LANES; l++)
+            ok[l] &= fabsf(o[i * WG_LANES + l]) < limit; /* false for NaN */
+    for (int l = 0; l < WG_LANES; l++)
+        bad |= (unsigned)!ok[l] << l;
+    return bad;
+}
+
+/* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs, but
+ * for the lanes in skip.  ReLU keeps NaN, like onnxruntime. */
 static void scatter_lanes(const float *o, int m, float *const *yp, const float *const *rp,
-                          ptrdiff_t ys, const int *rows, const int *cols, int act)
+                          ptrdiff_t ys, const int *rows, const int *cols, int act,
+                          unsigned skip)
 {
     for (int l = 0; l < WG_LANES; l++) {
+        if (skip >> l & 1)
+            continue;
         for (int i = 0; i < rows[l]; i++) {
             for (int j = 0; j < cols[l]; j++) {
                 float s = o[(i * m + j) * WG_LANES + l];
@@ -125,32 +146,36 @@ static void input2_portable(const float *const *lp, const ptrdiff_t *ls, float *
         bt4(t + i * 4 * WG_LANES, WG_LANES, v + i * 4 * vstride, vstride);
 }
 
-static void output4_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act)
+static unsigned output4_portable(const float *m, ptrdiff_t mstride, float bias,
+                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                 const int *rows, const int *cols, int act)
 {
     float t[4 * 6 * WG_LANES], o[16 * WG_LANES];
     for (int j = 0; j < 6; j++) /* along i: 6 -> 4 rows */
         at6(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
+    unsigned bad = flag_lanes(t, 24, WG_T_LIMIT);
     for (int i = 0; i < 4; i++) /* along j */
         at6(t + i * 6 * WG_LANES, WG_LANES, o + i * 4 * WG_LANES, WG_LANES);
     for (int i = 0; i < 16 * WG_LANES; i++)
         o[i] += bias;
-    scatter_lanes(o, 4, yp, rp, ys, rows, cols, act);
+    scatter_lanes(o, 4, yp, rp, ys, rows, cols, act, bad);
+    return bad;
 }
 
-static void output2_portable(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act)
+static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
+                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                 const int *rows, const int *cols, int act)
 {
     float t[2 * 4 * WG_LANES], o[4 * WG_LANES];
     for (int j = 0; j < 4; j++)
         at4(m + j * mstride, 4 * mstride, t + j * WG_LANES, 4 * WG_LANES);
     for (int i = 0; i < 2; i++)
         at4(t + i * 4 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
+    unsigned bad = flag_lanes(o, 4, INFINITY);
     for (int i = 0; i < 4 * WG_LANES; i++)
         o[i] += bias;
-    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act);
+    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act, bad);
+    return bad;
 }
 
 /* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */
@@ -246,6 +271,8 @@ typedef struct {
     wg_input_fn input;
     wg_output_fn output;
     wg_gemm_fn gemm;
+    wg_recover_fn recover;
+    wg_direct_fn direct;
 } wg_job;
 
 /* Width of group g: 16, or 8 for a last group holding at most 8 tiles. */
@@ -441,20 +468,174 @@ static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* Direct fallback for the tiles whose Winograd result is not finite        */
+/* ---------------------------------------------------------------------- */
+
+/* One NaN or Inf in a tile's input spreads over the whole tile, for every
+ * output channel (and a huge finite input can overflow in the transforms),
+ * where a direct convolution gives NaN or Inf only at the outputs whose 3x3
+ * window holds one.  The output transforms flag such tiles (see wg_output_fn;
+ * on finite inputs that costs an integer max per vector of the first stage,
+ * or an FMA per output vector) and those are recomputed here, directly.  The
+ * raw 3x3 filters are not kept: they come back from U = G g G^T as
+ * g = R U R^T, where R G = I takes row 0 of G (times 4 for F(4x4)), the
+ * difference of rows 1 and 2 (their middle column) and the last row. */
+
+/* The 3x3 filters of one panel of WG_KR output channels and one input channel
+ * (see wg_recover_fn; lanes past WG_KR, and the padding channels past K:
+ * zero).  g[0][0], g[0][2], g[2][0] and g[2][2] come back exactly, the others
+ * within 5 roundings (U's, the product, 3 sums: 2^-24 each) of the sum of
+ * their terms' magnitudes e.  A value within 2^-21 e of zero is zero: a zero
+ * weight must stay exactly zero, or an infinite input would give +-Inf where
+ * 0 * Inf = NaN (a weight that small next to its neighbours becomes zero). */
+static void recover_portable(const float *u, ptrdiff_t plane, int alpha, float *g)
+{
+    const wg_rrow *R = alpha == 6 ? WG_R4 : WG_R2;
+    for (int i = 0; i < 3; i++) {
+        for (int jj = 0; jj < 3; jj++) {
+            float v[WG_LANES] = {0}, e[WG_LANES] = {0};
+            for (int a = 0; a < R[i].n; a++) {
+                for (int b = 0; b < R[jj].n; b++) {
+                    float f = R[i].r[a] * R[jj].r[b];
+                    const float *ub = u + (R[i].a[a] * alpha + R[jj].a[b]) * plane;
+                    for (int r = 0; r < WG_KR; r++) {
+                        float t = f * ub[r];
+                        v[r] += t;
+                        e[r] += fabsf(t);
+                    }
+                }
+            }
+            for (int r = 0; r < WG_LANES; r++)
+                g[(i * 3 + jj) * WG_LANES + r] = fabsf(v[r]) <= e[r] * 0x1p-21f ? 0.0f : v[r];
+        }
+    }
+}
+
+/* acc[i * 4 + jj][8] += sum over the taps of g[dy * 3 + dx][8] * x[i + dy][jj + dx]
+ * for the rows x cols outputs of a tile; x: [6][8] its input patch. */
+static void direct_acc_portable(const float *g, const float *x, int rows, int cols, float *acc)
+{
+    for (int i = 0; i < rows; i++) {
+        for (int jj = 0; jj < cols; jj++) {
+            float *s = acc + (i * 4 + jj) * WG_LANES;
+            for (int t = 0; t < 9; t++) {
+                float xv = x[(i + t / 3) * 8 + jj + t % 3];
+                for (int r = 0; r < WG_LANES; r++)
+                    s[r] += g[t * WG_LANES + r] * xv;
+            }
+        }
+    }
+}
+
+/* Recomputes, for each channel k = p * WG_KR + r of panel p, the tiles in
+ * bad[r] (bit l: tile g * WG_NR + l of the chunk): y = act(direct 3x3
+ * convolution + bias + residual) at their rows x cols outputs (y and the
+ * residual at off[l] + k * OH * OW); ReLU keeps NaN, as in the Winograd
+ * epilogue.  The filters of the panel are recovered once per input channel
+ * for all the tiles of the group (a single NaN flags up to 4 tiles for all K
+ * channels, often in one group), and the sums run over the panel's channels
+ * at once, in vectors.  A tile whose outputs are all NaN already (a NaN in
+ * every window: nothing can change them) stops there, so an input full of
+ * NaN costs about one input channel. */
+static void direct_panel(const wg_job *j, int g, int p, const unsigned *bad,
+                         const ptrdiff_t *off, const int *rows, const int *cols)
+{
+    int m = j->m, a = j->alpha, H = j->H, W = j->W, OW = j->OW, C = j->C;
+    int k0 = p * WG_KR, nk = j->K - k0 < WG_KR ? j->K - k0 : WG_KR, ntl = 0, nlive;
+    ptrdiff_t per_img = (ptrdiff_t)j->nty * j->ntx, HW = (ptrdiff_t)H * W;
+    ptrdiff_t plane = (ptrdiff_t)(j->Kp / WG_KR) * C * WG_KR; /* between the planes of U */
+    unsigned any = 0;
+    struct {
+        const float *x; /* channel 0 of the tile's image */
+        int l, iy0, ix0, live;
+        float acc[16 * WG_LANES]; /* [i * 4 + jj][lane r: channel k0 + r] */
+    } tl[WG_NR];
+    for (int r = 0; r < nk; r++)
+        any |= bad[r];
+    for (int l = 0; l < WG_NR; l++) {
+        if (!(any >> l & 1))
+            continue;
+        ptrdiff_t t = j->t0 + g * WG_NR + l;
+        int n = (int)(t / per_img), q = (int)(t % per_img);
+        tl[ntl].x = j->x + (ptrdiff_t)n * C * HW;
+        tl[ntl].l = l;
+        tl[ntl].iy0 = (q / j->ntx) * m - j->pt;
+        tl[ntl].ix0 = (q % j->ntx) * m - j->pl;
+        tl[ntl].live = 1;
+        memset(tl[ntl].acc, 0, sizeof(tl[ntl].acc));
+        ntl++;
+    }
+    nlive = ntl;
+    for (int c = 0; c < C && nlive > 0; c++) {
+        float gk[9 * WG_LANES];
+        j->recover(j->packed + ((ptrdiff_t)p * C + c) * WG_KR, plane, a, gk);
+        for (int e = 0; e < ntl; e++) {
+            if (!tl[e].live)
+                continue;
+            float x[6 * 8]; /* the patch, zero outside the image */
+            const float *xc = tl[e].x + c * HW;
+            int rws = rows[tl[e].l], cls = cols[tl[e].l];
+            for (int u = 0; u < a; u++) {
+                int iy = tl[e].iy0 + u;
+                for (int v = 0; v < a; v++) {
+                    int ix = tl[e].ix0 + v;
+                    x[u * 8 + v] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? xc[(ptrdiff_t)iy * W + ix] : 0.0f;
+                }
+            }
+            j->direct(gk, x, rws, cls, tl[e].acc);
+            if (c % 8 == 0) { /* all NaN: final (checked every 8 channels) */
+                int nan = 0;
+                for (int i = 0; i < rws * 4; i += 4)
+                    for (int jj = 0; jj < cls; jj++)
+                        for (int r = 0; r < nk; r++)
+                            nan += tl[e].acc[(i + jj) * WG_LANES + r] != tl[e].acc[(i + jj) * WG_LANES + r];
+                if (nan == rws * cls * nk) {
+                    tl[e].live = 0;
+                    nlive--;
+                }
+            }
+        }
+    }
+    for (int e = 0; e < ntl; e++) {
+        int l = tl[e].l;
+        for (int r = 0; r < nk; r++) {
+            if (!(bad[r] >> l & 1))
+                continue;
+            ptrdiff_t o = off[l] + (ptrdiff_t)(k0 + r) * j->OH * OW;
+            float *y = j->y + o, bias = j->bias ? j->bias[k0 + r] : 0.0f;
+            const float *rs = j->res ? j->res + o : NULL;
+            for (int i = 0; i < rows[l]; i++) {
+                for (int jj = 0; jj < cols[l]; jj++) {
+                    float s = tl[e].acc[(i * 4 + jj) * WG_LANES + r] + bias;
+                    if (rs)
+                        s += rs[(ptrdiff_t)i * OW + jj];
+                    if (j->act == TC_ACT_RELU && s < 0.0f)
+                        s = 0.0f;
+                    y[(ptrdiff_t)i * OW + jj] = s;
+                }
+            }
+        }
+    }
+}
+
 static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const wg_job *j = (const wg_job *)arg;
-    int m = j->m, OH = j->OH, OW = j->OW, K = j->K, g_cur = -1;
+    int m = j->m, OH = j->OH, OW = j->OW, K = j->K, np = j->Kp / WG_KR, g_cur = -1;
     ptrdiff_t mstride = j->mstride, per_img = (ptrdiff_t)j->nty * j->ntx;
     ptrdiff_t plane = (ptrdiff_t)OH * OW, off[WG_NR];
     int rows[WG_NR], cols[WG_NR];
+    unsigned valid = 0; /* tiles of the group that exist */
     float *yp[WG_LANES];
     const float *rp[WG_LANES];
     (void)tid;
-    for (ptrdiff_t it = begin; it < end; it++) {
-        int g = (int)(it / K), k = (int)(it % K);
+    for (ptrdiff_t it = begin; it < end; it++) { /* it: group g, panel p of WG_KR channels */
+        int g = (int)(it / np), p = (int)(it % np);
         int w = group_width(j, g);
+        unsigned bad[WG_KR] = {0}, any = 0; /* tiles to recompute (bit l: tile l of the group) */
         if (g != g_cur) { /* where each tile's outputs go (channel 0) */
+            valid = 0;
             for (int l = 0; l < WG_NR; l++) {
                 int idx = g * WG_NR + l;
                 rows[l] = cols[l] = 0;
@@ -467,20 +648,28 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 rows[l] = OH - oy0 < m ? OH - oy0 : m;
                 cols[l] = OW - ox0 < m ? OW - ox0 : m;
                 off[l] = (ptrdiff_t)n * K * plane + (ptrdiff_t)oy0 * OW + ox0;
+                valid |= 1u << l;
             }
             g_cur = g;
         }
-        float b = j->bias ? j->bias[k] : 0.0f;
-        const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
-        for (int half = 0; half < w / WG_LANES; half++) {
-            int h0 = half * WG_LANES;
-            for (int l = 0; l < WG_LANES; l++) {
-                ptrdiff_t o = off[h0 + l] + k * plane;
-                yp[l] = j->y + o;
-                rp[l] = j->res ? j->res + o : NULL;
+        for (int k = p * WG_KR; k < K && k < (p + 1) * WG_KR; k++) {
+            float b = j->bias ? j->bias[k] : 0.0f;
+            const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
+            unsigned bk = 0;
+            for (int half = 0; half < w / WG_LANES; half++) {
+                int h0 = half * WG_LANES;
+                for (int l = 0; l < WG_LANES; l++) {
+                    ptrdiff_t o = off[h0 + l] + k * plane;
+                    yp[l] = j->y + o;
+                    rp[l] = j->res ? j->res + o : NULL;
+                }
+                bk |= j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act) << h0;
             }
-            j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act);
+            bad[k - p * WG_KR] = bk & valid;
+            any |= bk & valid;
         }
+        if (any) /* rare: see direct_panel */
+            direct_panel(j, g, p, bad, off, rows, cols);
     }
 }
 
@@ -514,7 +703,7 @@ static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         set_chunk(&j, t0, (int)nt, cs->workspace + (size_t)tid * p->slot_size);
         input_range(&j, tid, 0, (ptrdiff_t)j.ng * j.C);
         gemm_range(&j, tid, 0, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR));
-        output_range(&j, tid, 0, (ptrdiff_t)j.ng * j.K);
+        output_range(&j, tid, 0, (ptrdiff_t)j.ng * (j.Kp / WG_KR));
     }
 }
 
@@ -541,11 +730,15 @@ void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, 
         j.output = output2_portable;
     }
     j.gemm = gemm_portable;
+    j.recover = recover_portable;
+    j.direct = direct_acc_portable;
 #ifdef TC_HAVE_AVX2_SOURCES
     if (ctx && ctx->isa == TC_ISA_AVX2) {
         j.input = tile == 4 ? tc_wg_input4_avx2 : tc_wg_input2_avx2;
         j.output = tile == 4 ? tc_wg_output4_avx2 : tc_wg_output2_avx2;
         j.gemm = tc_wg_gemm_avx2;
+        j.recover = tc_wg_recover_avx2;
+        j.direct = tc_wg_direct_acc_avx2;
     }
 #endif
     wg_plan p = make_plan((ptrdiff_t)N * j.nty * j.ntx, C, j.Kp, j.alpha,
@@ -560,6 +753,6 @@ void tc_winograd3x3_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, 
         set_chunk(&j, t0, (int)nt, workspace);
         tc_parallel_for(pool, (ptrdiff_t)j.ng * C, 8, input_range, &j);
         tc_parallel_for(pool, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR), 4, gemm_range, &j);
-        tc_parallel_for(pool, (ptrdiff_t)j.ng * K, 8, output_range, &j);
+        tc_parallel_for(pool, (ptrdiff_t)j.ng * (j.Kp / WG_KR), 2, output_range, &j);
     }
 }

@@ -65,7 +65,8 @@ static inline void transpose4x4x2(__m256 *r)
 }
 
 /* act(row + residual) -> lane l's output row i (4 or 2 floats; a partial tile
- * goes through a small buffer). */
+ * goes through a small buffer).  max(0, s), not max(s, 0): maxps returns its
+ * second operand when one is NaN, and ReLU keeps NaN (onnxruntime, portable). */
 static inline void store_row(__m128 o, float *y, const float *r, int cols, int m, int act)
 {
     if (cols == m) {
@@ -73,13 +74,13 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
             if (r)
                 o = _mm_add_ps(o, _mm_loadu_ps(r));
             if (act)
-                o = _mm_max_ps(o, _mm_setzero_ps());
+                o = _mm_max_ps(_mm_setzero_ps(), o);
             _mm_storeu_ps(y, o);
         } else {
             if (r)
                 o = _mm_add_ps(o, _mm_castsi128_ps(_mm_loadu_si64(r))); /* unaligned 2 floats */
             if (act)
-                o = _mm_max_ps(o, _mm_setzero_ps());
+                o = _mm_max_ps(_mm_setzero_ps(), o);
             _mm_storeu_si64(y, _mm_castps_si128(o));
         }
         return;
@@ -97,6 +98,13 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
  * one row of x or y.  The general paths use the same order, so V and M stay
  * consistent whichever path a group takes (the GEMM never looks at lanes). */
 static const int WG_PERM[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+/* z accumulates 0 * v over the values v of a tile: 0 while all are finite,
+ * NaN from the first NaN or infinity on (one FMA per vector of 8 tiles). */
+static inline unsigned nonfinite_bits(__m256 z)
+{
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(z, z, _CMP_UNORD_Q));
+}
 
 void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
 {
@@ -165,26 +173,42 @@ void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, pt
     }
 }
 
-void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
-                        int act)
+unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                            const float *const *rp, ptrdiff_t ys, const int *rows,
+                            const int *cols, int act)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
     const __m256 zero = _mm256_setzero_ps();
+    const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
     __m256 t[24]; /* t[i][j], transformed along i */
-    /* 8 whole tiles side by side: output row i of the 8 tiles is 32 floats */
-    int contig = 1;
-    for (int l = 0; l < 8; l++)
-        contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
-                  (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
+    /* Largest |t| of each lane, compared as integers: NaN > Inf > any float. */
+    __m256i big = _mm256_setzero_si256();
     for (int j = 0; j < 6; j++) {
         const float *p = m + j * mstride;
         AT6(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 6 * mstride),
             _mm256_loadu_ps(p + 12 * mstride), _mm256_loadu_ps(p + 18 * mstride),
             _mm256_loadu_ps(p + 24 * mstride), _mm256_loadu_ps(p + 30 * mstride),
             t[j], t[6 + j], t[12 + j], t[18 + j]);
+        __m256i a0 = _mm256_and_si256(_mm256_castps_si256(t[j]), abs_bits);
+        __m256i a1 = _mm256_and_si256(_mm256_castps_si256(t[6 + j]), abs_bits);
+        __m256i a2 = _mm256_and_si256(_mm256_castps_si256(t[12 + j]), abs_bits);
+        __m256i a3 = _mm256_and_si256(_mm256_castps_si256(t[18 + j]), abs_bits);
+        big = _mm256_max_epu32(big, _mm256_max_epu32(_mm256_max_epu32(a0, a1),
+                                                     _mm256_max_epu32(a2, a3)));
     }
+    /* Checked here, before any store, on the first stage: cheaper than on the
+     * outputs and the same test as output4_portable (see WG_T_LIMIT_BITS). */
+    unsigned bad_p = (unsigned)_mm256_movemask_ps(
+        _mm256_castsi256_ps(_mm256_cmpgt_epi32(big, _mm256_set1_epi32(WG_T_LIMIT_BITS))));
+    unsigned bad = 0; /* bit p of bad_p: lane WG_PERM[p] */
+    for (int p = 0; bad_p >> p; p++)
+        bad |= (bad_p >> p & 1u) << WG_PERM[p];
+    /* 8 whole tiles side by side: output row i of the 8 tiles is 32 floats */
+    int contig = !bad;
+    for (int l = 0; l < 8; l++)
+        contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
+                  (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
     for (int i = 0; i < 4; i++) {
         __m256 o[4];
         const __m256 *q = t + 6 * i;
@@ -200,26 +224,27 @@ void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
                 if (r)
                     s = _mm256_add_ps(s, _mm256_loadu_ps(r + 8 * p));
                 if (act)
-                    s = _mm256_max_ps(s, zero);
+                    s = _mm256_max_ps(zero, s);
                 _mm256_storeu_ps(y + 8 * p, s);
             }
             continue;
         }
         for (int p = 0; p < 8; p++) {
             int l = WG_PERM[p];
-            if (i >= rows[l])
+            if (i >= rows[l] || (bad_p >> p & 1))
                 continue;
             __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
             store_row(r, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 4, act);
         }
     }
+    return bad;
 }
 
-void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
-                        int act)
+unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                            const float *const *rp, ptrdiff_t ys, const int *rows,
+                            const int *cols, int act)
 {
-    const __m256 b = _mm256_set1_ps(bias);
+    const __m256 b = _mm256_set1_ps(bias), zero = _mm256_setzero_ps();
     __m256 t[8];
     for (int j = 0; j < 4; j++) {
         const float *p = m + j * mstride;
@@ -228,21 +253,29 @@ void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *co
         t[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
         t[4 + j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
     }
-    /* o[2i + j]: output (i, j) of the 8 lanes */
-    __m256 o[4];
+    /* o[2i + j]: output (i, j) of the 8 lanes (in order) */
+    __m256 o[4], z = zero;
     for (int i = 0; i < 2; i++) {
         const __m256 *q = t + 4 * i;
-        o[2 * i] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(q[0], q[1]), q[2]), b);
-        o[2 * i + 1] = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(q[1], q[2]), q[3]), b);
+        o[2 * i] = _mm256_add_ps(_mm256_add_ps(q[0], q[1]), q[2]);
+        o[2 * i + 1] = _mm256_sub_ps(_mm256_sub_ps(q[1], q[2]), q[3]);
     }
+    for (int i = 0; i < 4; i++) {
+        z = _mm256_fmadd_ps(zero, o[i], z);
+        o[i] = _mm256_add_ps(o[i], b);
+    }
+    unsigned bad = nonfinite_bits(z);
     transpose4x4x2(o); /* o[l] = [y00 y01 y10 y11] of lane l | lane l+4 */
     for (int l = 0; l < 8; l++) {
+        if (bad >> l & 1)
+            continue;
         __m128 r = l < 4 ? _mm256_castps256_ps128(o[l]) : _mm256_extractf128_ps(o[l - 4], 1);
         for (int i = 0; i < rows[l]; i++) {
             __m128 ri = i == 0 ? r : _mm_movehl_ps(r, r);
             store_row(ri, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 2, act);
         }
     }
+    return bad;
 }
 
 /* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6
@@ -320,4 +353,45 @@ void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
         gemm_6x16(u, v, C, m);
     else
         gemm_6x8(u, v, C, m);
+}
+
+void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc)
+{
+    __m256 gt[9];
+    for (int t = 0; t < 9; t++)
+        gt[t] = _mm256_loadu_ps(g + 8 * t);
+    for (int i = 0; i < rows; i++) {
+        for (int jj = 0; jj < cols; jj++) {
+            float *s = acc + (i * 4 + jj) * 8;
+            __m256 a = _mm256_loadu_ps(s);
+            for (int t = 0; t < 9; t++)
+                a = _mm256_fmadd_ps(gt[t], _mm256_broadcast_ss(x + (i + t / 3) * 8 + jj + t % 3), a);
+            _mm256_storeu_ps(s, a);
+        }
+    }
+}
+
+void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g)
+{
+    const wg_rrow *R = alpha == 6 ? WG_R4 : WG_R2;
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 tol = _mm256_set1_ps(0x1p-21f);
+    for (int i = 0; i < 3; i++) {
+        for (int jj = 0; jj < 3; jj++) {
+            __m256 v = _mm256_setzero_ps(), e = v;
+            for (int a = 0; a < R[i].n; a++) {
+                for (int b = 0; b < R[jj].n; b++) {
+                    const float *ub = u + (R[i].a[a] * alpha + R[jj].a[b]) * plane;
+                    __m256 t = _mm256_mul_ps(_mm256_set1_ps(R[i].r[a] * R[jj].r[b]),
+                                             _mm256_maskload_ps(ub, six));
+                    v = _mm256_add_ps(v, t);
+                    e = _mm256_add_ps(e, _mm256_and_ps(t, abs_mask));
+                }
+            }
+            /* |v| <= 2^-21 e: zero (see recover_portable) */
+            __m256 zero_it = _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), _mm256_mul_ps(e, tol), _CMP_LE_OQ);
+            _mm256_storeu_ps(g + (i * 3 + jj) * 8, _mm256_andnot_ps(zero_it, v));
+        }
+    }
 }

@@ -27,22 +27,57 @@ typedef void (*wg_input_fn)(const float *const *lp, const ptrdiff_t *ls, float *
 /* Output transform of 8 tiles of one output channel: alpha*alpha vectors of
  * 8 lanes at m + xi * mstride -> y = act(A^T m A + bias + residual).  Lane l
  * writes rows[l] x cols[l] values at yp[l] + i * ys + j (residual at
- * rp[l] + i * ys + j when rp[l] is not NULL); rows[l] == 0 skips the lane. */
-typedef void (*wg_output_fn)(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act);
+ * rp[l] + i * ys + j when rp[l] is not NULL); rows[l] == 0 skips the lane.
+ * Returns the lanes (bit l: lane l, whatever the ISA's order inside m) whose
+ * result may not be finite: such a lane is NOT written (its residual, which
+ * may be y, is left intact) and the caller recomputes it directly.  F(2x2):
+ * a NaN or +-Inf among the 4 values of A^T m A (before bias).  F(4x4): the
+ * same test on T = A^T m, the first of the two 1-D stages (a non-finite value
+ * of T reaches some output, and every output comes from T), with also
+ * |T| >= 2^123 flagged, where the second stage (|coefficients| summing to at
+ * most 19) could overflow.  One NaN or Inf in a tile's input, or an overflow
+ * in a transform, always flags the tile. */
+#define WG_T_LIMIT_BITS 0x7cffffff /* largest float below 2^123 */
+#define WG_T_LIMIT 0x1p123f
+typedef unsigned (*wg_output_fn)(const float *m, ptrdiff_t mstride, float bias,
+                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                 const int *rows, const int *cols, int act);
 
 /* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] = u^T v;  w is 8 or 16. */
 typedef void (*wg_gemm_fn)(const float *u, const float *v, int C, int w, float *m);
 
+/* Row i of R (3 x alpha, R G = I): g row i = sum over its n taps of
+ * r[t] * (G g) row a[t]. */
+typedef struct {
+    int n, a[2];
+    float r[2];
+} wg_rrow;
+
+static const wg_rrow WG_R4[3] = {{1, {0, 0}, {4.0f, 0.0f}}, {2, {1, 2}, {-3.0f, 3.0f}},
+                                 {1, {5, 0}, {1.0f, 0.0f}}};
+static const wg_rrow WG_R2[3] = {{1, {0, 0}, {1.0f, 0.0f}}, {2, {1, 2}, {1.0f, -1.0f}},
+                                 {1, {3, 0}, {1.0f, 0.0f}}};
+
+/* g: [9][8] <- the 3x3 filters g[k][c] = R U R^T of the WG_KR channels k of a
+ * panel (lanes 6, 7: zero), from u: U[0][panel][c][0] of the packed weights,
+ * planes xi of U plane floats apart (see recover_portable in winograd.c). */
+typedef void (*wg_recover_fn)(const float *u, ptrdiff_t plane, int alpha, float *g);
+
+/* Direct fallback (see direct_panel in winograd.c), 8 output channels at a
+ * time: acc[i * 4 + j][8] += sum over the 9 taps t = 3 dy + dx of
+ * g[t][8] * x[(i + dy) * 8 + j + dx] for the rows x cols outputs of a tile. */
+typedef void (*wg_direct_fn)(const float *g, const float *x, int rows, int cols, float *acc);
+
 void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride);
 void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride);
-void tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
-                        int act);
-void tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                        const float *const *rp, ptrdiff_t ys, const int *rows, const int *cols,
-                        int act);
+unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                            const float *const *rp, ptrdiff_t ys, const int *rows,
+                            const int *cols, int act);
+unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                            const float *const *rp, ptrdiff_t ys, const int *rows,
+                            const int *cols, int act);
 void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m);
+void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g);
+void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc);
 
 #endif /* TINYCNN_WINOGRAD_INTERNAL_H */

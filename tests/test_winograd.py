@@ -167,3 +167,210 @@ def test_bad_arguments_are_named():
 def test_recommended_tile(k, c, h, w, want):
     got = _kernels.winograd_recommended(k, c, h, w)
     assert got == want, f"winograd_recommended(k={k}, c={c}, h={h}, w={w}) = {got}, expected {want}"
+
+
+# ---- NaN, Inf and overflow: each stays in the 3x3 windows that hold it ----------------------
+
+def conv_ref_nan(x, w, b, pads, residual=None, relu=False):
+    """Direct convolution in float64 with plain loops (no BLAS), so that NaN and Inf propagate
+    exactly as in a direct convolution: y = relu(conv + b + residual), ReLU keeping NaN."""
+    pt, pl, pb, pr = pads
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # n c oh ow 3 3
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = np.einsum("nchwij,kcij->nkhw", win, w.astype(np.float64), optimize=False)
+        if b is not None:
+            y += b.astype(np.float64)[None, :, None, None]
+        y = y.astype(np.float32).astype(np.float64)  # overflow to +-Inf as float32 does
+        if residual is not None:
+            y += residual
+        if relu:
+            y = np.where(y < 0, 0.0, y)
+    return y
+
+
+def assert_same_specials(y, ref, what, some_finite=True):
+    """NaN and +-Inf at the same places, finite values within TOL of the largest one."""
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref), err_msg=f"NaN positions of {what}")
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ref), err_msg=f"Inf positions of {what}")
+    inf = np.isinf(ref)
+    np.testing.assert_array_equal(np.sign(y[inf]), np.sign(ref[inf]), err_msg=f"Inf signs of {what}")
+    finite = np.isfinite(ref)
+    if not some_finite:
+        return
+    assert finite.any(), f"{what}: the special values should not reach every output"
+    err = rel_err(y[finite], ref[finite])
+    assert err <= TOL, f"{what}: finite values off by {err:.3g} (relative) > {TOL}"
+
+
+def special_positions(tile, pads, H, W):
+    """(row, col) of x at a corner, on the padded border, in the interior, and on both sides of
+    each boundary between two tiles' input patches (which overlap by 2 rows/columns)."""
+    pt, pl = pads[0], pads[1]
+    pos = [(0, 0), (H - 1, W - 1), (0, W // 2), (H // 2, 0), (H - 1, W // 3), (H // 2 + 1, W // 2)]
+    for e in (-1, 0, 1, 2):  # around the first and second tile boundary
+        pos += [(tile - pt + e, tile - pl + e), (2 * tile - pt + e, W // 2), (H // 3, 2 * tile - pl + e)]
+    return [(min(max(r, 0), H - 1), min(max(c, 0), W - 1)) for r, c in pos]
+
+
+# name, N, C, K, H, W, pads
+NAN_SHAPES = [
+    ("small 5->7 13x11", 2, 5, 7, 13, 11, (1, 1, 1, 1)),
+    ("asym pads 6->13", 1, 6, 13, 10, 9, (0, 2, 1, 0)),
+    ("wide 16->24 18x75", 1, 16, 24, 18, 75, (1, 1, 1, 1)),  # 8 whole tiles side by side
+]
+
+
+@pytest.mark.parametrize("fused", ["plain", "bias+relu", "residual+relu", "residual is y",
+                                   "NaN/Inf residual+relu"])
+@pytest.mark.parametrize("tile", [4, 2])
+@pytest.mark.parametrize("name", [s[0] for s in NAN_SHAPES])
+def test_nan_and_inf_stay_in_their_windows(ctx, name, tile, fused):
+    _, N, C, K, H, W, pads = next(s for s in NAN_SHAPES if s[0] == name)
+    rng = np.random.default_rng(zlib.crc32(f"{name} {tile}".encode()))
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32) if fused != "plain" else None
+    relu = fused != "plain"
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    specials = [np.nan, np.inf, -np.inf]
+    for i, (r, c) in enumerate(special_positions(tile, pads, H, W)):
+        x[i % N, (3 * i) % C, r, c] = specials[i % 3]
+    # +Inf and -Inf in one window (NaN), NaN and Inf in one window (NaN)
+    x[0, 0, H // 2, W // 2], x[0, C - 1, H // 2 + 1, W // 2 + 1] = np.inf, -np.inf
+    x[N - 1, 0, 1, W - 2], x[N - 1, C - 1, 2, W - 1] = np.nan, np.inf
+    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, relu=relu, tile=tile)
+    shape = conv.output_shape(N, H, W)
+    res = rng.standard_normal(shape).astype(np.float32) if "residual" in fused else None
+    if fused.startswith("NaN"):  # ReLU keeps NaN, on tiles that do not fall back too
+        u = rng.random(shape)
+        res[u < 0.03] = np.nan
+        res[(u >= 0.03) & (u < 0.06)] = np.inf
+        res[(u >= 0.06) & (u < 0.09)] = -np.inf
+    ref = conv_ref_nan(x, w, b, pads, res, relu)
+    if fused == "residual is y":
+        y = res.copy()
+        conv.run(x, y, residual=y)
+    else:
+        y = np.full(shape, 7.0, np.float32)
+        conv.run(x, y, residual=res)
+    assert_same_specials(y, ref, f"{name} tile {tile} {fused}: y {shape} from x {x.shape} pads {pads}")
+
+
+@pytest.mark.parametrize("tile", [4, 2])
+def test_every_input_nan_or_inf(ctx, tile):
+    """Every tile falls back: all NaN gives all NaN; all +Inf gives +-Inf by the sign of the
+    window's weight sum (weights of one sign per output channel here)."""
+    rng = np.random.default_rng(3)
+    C, K, H, W = 4, 6, 9, 10
+    w = np.abs(rng.standard_normal((K, C, 3, 3))).astype(np.float32) + 0.1
+    w[1::2] *= -1
+    conv = _kernels.Winograd3x3(ctx, w, None, pads=(1, 1, 1, 1), tile=tile)
+    for v in (np.nan, np.inf, -np.inf):
+        x = np.full((1, C, H, W), v, np.float32)
+        y = conv.run(x, np.zeros(conv.output_shape(1, H, W), np.float32))
+        ref = conv_ref_nan(x, w, None, (1, 1, 1, 1))
+        assert_same_specials(y, ref, f"x all {v}, tile {tile}", some_finite=False)
+        if v != v:
+            assert np.isnan(y).all(), f"x all NaN, tile {tile}: y must be all NaN"
+        else:
+            assert np.isinf(y).all(), f"x all {v}, tile {tile}: y must be all +-Inf"
+
+
+@pytest.mark.parametrize("scale", [1e30, 3e37, 3e38])
+@pytest.mark.parametrize("tile", [4, 2])
+def test_huge_finite_inputs_stay_finite(ctx, tile, scale):
+    """Inputs that overflow in the transforms (3e37 and up) while the direct convolution is
+    finite: the overflowing tiles are recomputed directly."""
+    rng = np.random.default_rng(int(np.log10(scale)))
+    N, C, K, H, W, pads = 1, 8, 10, 14, 13, (1, 1, 1, 1)
+    x = (rng.uniform(-1, 1, (N, C, H, W)) * scale).astype(np.float32)
+    x[0, :, 4:8, 4:8] *= 1e-20  # some tiles without overflow next to overflowing ones
+    w = (rng.uniform(-1, 1, (K, C, 3, 3)) / (9 * C)).astype(np.float32)  # |y| < scale
+    b = rng.standard_normal(K).astype(np.float32)
+    ref = conv_ref_nan(x, w, b, pads)
+    assert np.isfinite(ref).all()
+    for fused in ("plain", "relu"):
+        conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, relu=fused == "relu", tile=tile)
+        y = conv.run(x, np.empty(conv.output_shape(N, H, W), np.float32))
+        want = np.maximum(ref, 0) if fused == "relu" else ref
+        assert np.isfinite(y).all(), f"x ~{scale:g}, tile {tile}, {fused}: non-finite outputs"
+        err = rel_err(y, want)
+        assert err <= TOL, f"x ~{scale:g}, tile {tile}, {fused}: y {y.shape} relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("tile", [4, 2])
+def test_zero_weights_times_inf_give_nan(ctx, tile):
+    """The fallback recovers the filters from the transformed weights: a zero weight must come
+    back exactly zero (0 * Inf = NaN in a direct convolution, not +-Inf)."""
+    rng = np.random.default_rng(11)
+    C, K, H, W = 3, 8, 9, 9
+    w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
+    w[rng.random(w.shape) < 0.4] = 0.0  # pruned: many exact zeros, among them whole taps
+    w[:, :, 1, 1] = 0.0
+    w[0] = 0.0
+    w[1, :, :, 1] = 0.0
+    w[2] = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]  # Sobel
+    x = rng.standard_normal((1, C, H, W)).astype(np.float32)
+    x[0, 0, 4, 4] = np.inf
+    x[0, 1, 1, 6] = -np.inf
+    x[0, 2, 7, 2] = np.inf
+    ref = conv_ref_nan(x, w, None, (1, 1, 1, 1))
+    conv = _kernels.Winograd3x3(ctx, w, None, pads=(1, 1, 1, 1), tile=tile)
+    y = conv.run(x, np.empty(ref.shape, np.float32))
+    assert_same_specials(y, ref, f"zero weights, Inf inputs, tile {tile}")
+
+
+@pytest.mark.parametrize("tile", [4, 2])
+def test_nan_and_inf_bias(ctx, tile):
+    """A non-finite bias is added after the check: it does not send tiles to the fallback."""
+    x, w, _, pads, ref = case("odd 5->7 13x11")
+    b = np.ones(w.shape[0], np.float32)
+    b[1], b[3], b[4] = np.nan, np.inf, -np.inf
+    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, relu=True, tile=tile)
+    y = conv.run(x, np.empty(ref.shape, np.float32))
+    assert_same_specials(y, conv_ref_nan(x, w, b, pads, relu=True), f"NaN/Inf bias, tile {tile}")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 3e38])
+def test_nonfinite_or_huge_weights_are_refused(bad):
+    """The fallback cannot recover such filters: Winograd3x3 refuses them and the executor
+    takes the direct convolution (tests/test_hardening.py checks that end to end)."""
+    w = np.ones((4, 3, 3, 3), np.float32)
+    assert _kernels.winograd_takes_weights(w)
+    w[2, 1, 0, 2] = bad
+    assert not _kernels.winograd_takes_weights(w)
+    with pytest.raises(ValueError, match="weight"):
+        _kernels.Winograd3x3(_kernels.Context(1, "portable"), w, pads=(1, 1, 1, 1))
+
+
+@functools.lru_cache(maxsize=None)
+def chunked_nan_case(tile):
+    """128 -> 128 channels at 64x64, batch 2: several chunks of tiles (with 2 threads each
+    thread runs whole chunks).  The reference: the BLAS one on x with its specials zeroed,
+    and the outputs whose windows hold a special summed exactly (few)."""
+    rng = np.random.default_rng(40 + tile)
+    N, C, K, H, W, pads = 2, 128, 128, 64, 64, (1, 1, 1, 1)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    spots = [(0, 5, 0, 0, np.nan), (0, 77, 31, 32, np.inf), (1, 127, 63, 17, -np.inf),
+             (1, 0, 40, 63, np.nan), (1, 9, 41, 62, np.inf), (0, 64, 4 * 7 - 1, 2 * 9, -np.inf)]
+    for n, c, r, col, v in spots:
+        x[n, c, r, col] = v
+    ref = conv_ref(np.where(np.isfinite(x), x, 0), w, None, pads) + b.astype(np.float64)[None, :, None, None]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    with np.errstate(invalid="ignore"):
+        for n, c, r, col, v in spots:
+            for oy in range(max(r - 1, 0), min(r + 2, H)):
+                for ox in range(max(col - 1, 0), min(col + 2, W)):
+                    win = xp[n, :, oy:oy + 3, ox:ox + 3]
+                    ref[n, :, oy, ox] = np.einsum("cij,kcij->k", win, w.astype(np.float64)) + b
+    return x, w, b, pads, ref
+
+
+@pytest.mark.parametrize("tile", [4, 2])
+def test_nan_and_inf_across_chunks_and_threads(ctx, tile):
+    x, w, b, pads, ref = chunked_nan_case(tile)
+    conv = _kernels.Winograd3x3(ctx, w, b, pads=pads, tile=tile)
+    y = conv.run(x, np.full(ref.shape, 7.0, np.float32))
+    assert_same_specials(y, ref, f"tile {tile}: y {y.shape} from x {x.shape}")

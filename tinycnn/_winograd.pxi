@@ -36,12 +36,27 @@ def winograd_recommended(int k, int c, int h, int w):
     return 0
 
 
+# F(2x2)'s transformed weights reach 2.25 max|w|: below this they stay finite in float32.
+WINOGRAD_MAX_ABS_WEIGHT = 1e38
+
+
+def winograd_takes_weights(weight):
+    """Whether Winograd3x3 computes with these 3x3 weights as a direct convolution would,
+    NaN and Inf included: every weight finite with |w| <= 1e38.  Tiles whose result is not
+    finite (a NaN/Inf input, an overflow) are recomputed directly from filters recovered
+    from the transformed weights, which NaN/Inf weights do not give back: use Conv2d then."""
+    return bool(np.all(np.abs(np.asarray(weight, dtype=np.float32)) <= WINOGRAD_MAX_ABS_WEIGHT))
+
+
 cdef class Winograd3x3:
     """3x3, stride 1, dilation 1, group 1 convolution by Winograd F(4x4,3x3)
     (tile=4) or F(2x2,3x3) (tile=2), weights transformed and packed once.
 
     Winograd3x3(ctx, weight[K, C, 3, 3], bias[K] or None, pads=(top, left, bottom, right),
                 relu=False, tile=4)
+
+    NaN and Inf in x give NaN/Inf at the outputs a direct convolution gives them (the
+    tiles they touch are recomputed directly); weight must be finite (winograd_takes_weights).
     """
     cdef Context ctx
     cdef object packed          # float32 transformed weights, kept alive here
@@ -63,6 +78,9 @@ cdef class Winograd3x3:
         cdef int K = w.shape[0], C = w.shape[1]
         if K < 1 or C < 1:
             raise ValueError(f"weight shape {w.shape} has no channels")
+        if not winograd_takes_weights(w):
+            raise ValueError(f"weight {w.shape} has NaN, Inf or |w| > {WINOGRAD_MAX_ABS_WEIGHT:g} "
+                             "values: use Conv2d")
         if bias is not None:
             b = np.ascontiguousarray(bias, dtype=np.float32).reshape(-1)
             if b.shape[0] != K:

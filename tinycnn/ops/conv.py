@@ -75,7 +75,8 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     algo = "direct"
     tile = 0
     if (ks == [3, 3] and st == [1, 1] and dl == [1, 1] and group == 1
-            and n.options.get("winograd", True) and hasattr(K, "winograd_recommended")):
+            and n.options.get("winograd", True) and hasattr(K, "winograd_recommended")
+            and K.winograd_takes_weights(w4)):  # NaN/Inf weights: the direct convolution
         tile = K.winograd_recommended(k, c, out[0], out[1])  # thresholds are on the output size
         if tile == 4 and n.options.get("conv_chain", 0) > WINOGRAD4_MAX_CHAIN:
             tile = 2
