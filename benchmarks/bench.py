@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -270,8 +271,17 @@ class Worker:
 
 # ---- models: export cache, FLOPs ------------------------------------------
 
+def models_fingerprint():
+    """Short hash of models/*.py: an export made by other network code (another weight
+    initialisation, say) is not reused from the cache."""
+    h = hashlib.sha256()
+    for f in sorted((REPO / "models").glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def model_path(cache, name):
-    return Path(cache) / f"{name}-opset{OPSET}.onnx"
+    return Path(cache) / f"{name}-opset{OPSET}-{models_fingerprint()}.onnx"
 
 
 def ensure_export(cache, name, reexport=False):

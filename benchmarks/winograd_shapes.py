@@ -1,7 +1,7 @@
-"""Winograd3x3 vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input).
+"""Winograd vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input).
 
 For each layer shape: a single-Conv ONNX model run by onnxruntime, our
-Winograd3x3 (F(4x4) and F(2x2)) and, when the package has it, tinycnn's
+Winograd (F(4x4) and F(2x2)) and, when the package has it, tinycnn's
 GEMM/im2col Conv2d; same process, runs alternated, medians.
 Effective GFLOP/s use the direct-convolution flop count 2*K*C*9*OH*OW.
 Prints only; no asserts.

@@ -211,11 +211,12 @@ size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W,
  * OH = H + pad_t + pad_b - (r - 1), OW = W + pad_l + pad_r - (r - 1) (both >= 1).
  * y = act(conv(x, w) + bias + residual); ReLU keeps NaN.  NaN and Inf in x
  * reach only the outputs whose r x r window holds them, as in a direct
- * convolution: a tile whose Winograd result is not finite (from those, or an
- * overflow of huge inputs) is recomputed directly, with the 3x3 filters
- * recovered from packed (5x5: kept raw in packed).  That needs finite weights
- * with |w| <= 1e38 (F(2x2,3x3) transforms them to up to 2.25 |w|); other
- * weights: tc_conv2d_f32. */
+ * convolution: a tile whose Winograd result may not be finite (from those, or
+ * an overflow of huge inputs) is recomputed directly, with the 3x3 filters
+ * recovered from packed (5x5: kept raw in packed; several times the tile's
+ * Winograd cost; a tile all of whose outputs are NaN stops early).  That needs
+ * finite weights with |w| <= 1e38 (F(2x2,3x3) transforms them to up to
+ * 2.25 |w|); other weights: tc_conv2d_f32. */
 void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                      const float *packed, const float *bias, int K,
                      int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, int act,

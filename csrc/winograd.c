@@ -105,13 +105,15 @@ static void gather_lanes(const float *const *lp, const ptrdiff_t *ls, int alpha,
  * limit in magnitude (see wg_output_fn). */
 static unsigned flag_lanes(const float *o, int n, float limit)
 {
+    int ok[WG_LANES];
     unsigned bad = 0;
-    for (int l = 0; l < WG_LANES; l++) {
-        int ok = 1;
-        for (int i = 0; i < n; i++)
-            ok &= fabsf(o[i * WG_LANES + l]) < limit; /* false for NaN */
-        bad |= (unsigned)!ok << l;
-    }
+    for (int l = 0; l < WG_LANES; l++)
+        ok[l] = 1;
+    for (int i = 0; i < n; i++) /* lanes inner: vectorized */
+        for (int l = 0; l < WG_LANES; l++)
+            ok[l] &= fabsf(o[i * WG_LANES + l]) < limit; /* false for NaN */
+    for (int l = 0; l < WG_LANES; l++)
+        bad |= (unsigned)!ok[l] << l;
     return bad;
 }
 

@@ -76,7 +76,7 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     b = None if B is None else B.const
     tile = 0
     winograd = (st == [1, 1] and dl == [1, 1] and group == 1 and n.options.get("winograd", True)
-                and K.winograd_takes_weights(w4))  # NaN/Inf weights: direct, like onnxruntime
+                and K.winograd_takes_weights(w4))  # NaN/Inf weights: the direct convolution
     short_chain = n.options.get("conv_chain", 0) <= WINOGRAD4_MAX_CHAIN
     if winograd and ks == [5, 5] and short_chain and K.winograd5_recommended(k, c, out[0], out[1]):
         tile = 2
