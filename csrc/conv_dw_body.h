@@ -35,7 +35,7 @@ void TC_DW_FN(const float *xp, int Wp, const float *w, int KH, int KW, int sh, i
             if (rr)
                 v += rr[ow];
             if (relu)
-                v = v > 0.0f ? v : 0.0f;
+                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
             yr[ow] = v;
         }
     }

@@ -40,7 +40,7 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
                 v += ci[j];
             }
             if ((flags & TC_UK_LAST) && e->relu)
-                v = v > 0.0f ? v : 0.0f;
+                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
             ci[j] = v;
         }
     }
@@ -95,7 +95,7 @@ void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0,
         for (int j = 0; j < nr; j++) {
             float v = acc[j] + (bias ? bias[n0 + j] : 0.0f);
             if (relu)
-                v = v > 0.0f ? v : 0.0f;
+                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
             y[n0 + j] = v;
         }
     }
@@ -118,7 +118,7 @@ void tc_gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw,
             v += a[k] * wn[k];
         v += bias ? bias[n] : 0.0f;
         if (relu)
-            v = v > 0.0f ? v : 0.0f;
+            v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
         y[n] = v;
     }
 }
@@ -352,7 +352,7 @@ static void gemm_empty_k(const tc_gemm_op *op)
             if (e->residual)
                 v += e->residual[m * e->ldr + n];
             if (e->act == TC_ACT_RELU)
-                v = v > 0.0f ? v : 0.0f;
+                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
             *c = v;
         }
 }

@@ -44,9 +44,11 @@ static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
     }
 #undef TC_LD
     if ((flags & TC_UK_LAST) && e->relu) {
+        /* max(0, r): maxps returns its second operand when one is NaN, and ReLU
+         * keeps NaN (onnxruntime's Conv + Relu, the portable path) */
         __m256 z = _mm256_setzero_ps();
-        r0 = _mm256_max_ps(r0, z);
-        r1 = _mm256_max_ps(r1, z);
+        r0 = _mm256_max_ps(z, r0);
+        r1 = _mm256_max_ps(z, r1);
     }
     if (full) {
         _mm256_storeu_ps(ci, r0);
@@ -212,7 +214,7 @@ void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int
         for (int j = 0; j < nr; j++) {
             float v = acc[j] + (bias ? bias[n0 + j] : 0.0f);
             if (relu)
-                v = v > 0.0f ? v : 0.0f;
+                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
             y[n0 + j] = v;
         }
     }
@@ -280,7 +282,7 @@ void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int
         v[3] = row_tail(a, w3, k, K, v[3]);
         for (int j = 0; j < 4; j++) {
             float t = v[j] + (bias ? bias[n + j] : 0.0f);
-            y[n + j] = relu ? (t > 0.0f ? t : 0.0f) : t;
+            y[n + j] = relu ? (t < 0.0f ? 0.0f : t) : t;
         }
     }
     /* Leftover rows: the same order of operations as above, so that every output is
@@ -298,6 +300,6 @@ void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int
         const __m256 z = _mm256_setzero_ps();
         float t = row_tail(a, wn, k, K, _mm_cvtss_f32(hsum4(_mm256_add_ps(c0, d0), z, z, z)));
         t += bias ? bias[n] : 0.0f;
-        y[n] = relu ? (t > 0.0f ? t : 0.0f) : t;
+        y[n] = relu ? (t < 0.0f ? 0.0f : t) : t;
     }
 }

@@ -876,6 +876,40 @@ def test_nan_and_inf_through_winograd_residual_relu_like_onnxruntime(isa, monkey
     np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["conv 1x1", "conv 3x3/2", "depthwise", "gemm"])
+@pytest.mark.parametrize("isa", ISAS)
+def test_fused_relu_keeps_nan_like_onnxruntime(isa, kind, monkeypatch):
+    """Conv + Relu and Gemm + Relu are fused at load; onnxruntime's Relu keeps NaN (and so
+    must the fused epilogue, whatever the tile: full, short rows, short columns)."""
+    monkeypatch.setenv("TINYCNN_ISA", isa)
+    c, k = 8, 10
+    if kind == "gemm":
+        inits = {"W": RNG.normal(size=(k, 37)).astype(np.float32),
+                 "B": RNG.normal(size=k).astype(np.float32)}
+        inits["B"][3] = np.nan
+        first = helper.make_node("Gemm", ["x", "W", "B"], ["c"], transB=1)
+        x_shape = (3, 37)
+    else:
+        group, ks, st = {"conv 1x1": (1, 1, 1), "conv 3x3/2": (1, 3, 2), "depthwise": (c, 3, 1)}[kind]
+        k = c if group > 1 else k
+        inits = {"W": RNG.normal(size=(k, c // group, ks, ks)).astype(np.float32),
+                 "B": RNG.normal(size=k).astype(np.float32)}
+        inits["B"][3] = np.nan
+        first = helper.make_node("Conv", ["x", "W", "B"], ["c"], group=group, strides=[st, st],
+                                 pads=[ks // 2] * 4)
+        x_shape = (1, c, 9, 19)
+    model = make_model([first, helper.make_node("Relu", ["c"], ["y"])], [("x", list(x_shape))],
+                       [("y", None)], inits)
+    x = RNG.normal(size=x_shape).astype(np.float32)
+    x.reshape(-1)[[5, 40, 77]] = np.nan
+    ref = ort_run(model, {"x": x})[0]
+    got = tinycnn.InferenceSession(model).run(None, {"x": x})[0]
+    assert np.isnan(ref).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref), err_msg=f"{kind}: NaN positions")
+    finite = ~np.isnan(ref)
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("tap", [(1, 1), (0, 1)])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_weight_in_a_3x3_layer_like_onnxruntime(bad, tap):
