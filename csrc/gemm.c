@@ -202,14 +202,21 @@ void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float 
     }
 }
 
-/* A: [M, K] (trans_a: [K, M])  packed: [ceil(M/MR)][K][MR] */
+/* A: [M, K] (trans_a: [K, M])  packed: for each K block [k0, k0 + kc) of the
+ * driver (tc_gemm_kstep), [ceil(M/MR)][kc][MR] at packed + k0 * ceil(M/MR) * MR:
+ * the driver then reads the weights of a block as one sequential stream. */
 void tc_gemm_pack_a_f32(int M, int K, const float *A, ptrdiff_t lda, int trans_a, float alpha,
                         float *packed)
 {
     rowmajor_a g = {A, lda, trans_a, alpha};
-    for (int m0 = 0; m0 < M; m0 += MR) {
-        int mc = M - m0 < MR ? M - m0 : MR;
-        pack_a_rowmajor(&g, m0, mc, 0, K, packed + (size_t)(m0 / MR) * K * MR);
+    const int kstep = tc_gemm_kstep(K);
+    const size_t mp = (size_t)((M + MR - 1) / MR) * MR;
+    for (int k0 = 0; k0 < K; k0 += kstep) {
+        int kc = K - k0 < kstep ? K - k0 : kstep;
+        for (int m0 = 0; m0 < M; m0 += MR) {
+            int mc = M - m0 < MR ? M - m0 : MR;
+            pack_a_rowmajor(&g, m0, mc, k0, kc, packed + (size_t)k0 * mp + (size_t)(m0 / MR) * kc * MR);
+        }
     }
 }
 
@@ -261,9 +268,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
     const tc_gemm_op *op = job->op;
     const int K = op->K;
     const tc_epilogue *epi = &op->epi;
-    /* equal K blocks (576 = 2 x 288, not 256 + 256 + 64): fewer passes over C */
-    const int nkb = (K + TC_GEMM_KC - 1) / TC_GEMM_KC;
-    const int kstep = (K + nkb - 1) / nkb;
+    const int kstep = tc_gemm_kstep(K);
+    const size_t mp = (size_t)job->mp * MR; /* rows of packed A */
     for (int nc0 = n0; nc0 < n1; nc0 += TC_GEMM_NC) {
         int nc = n1 - nc0 < TC_GEMM_NC ? n1 - nc0 : TC_GEMM_NC;
         for (int kc0 = 0; kc0 < K; kc0 += kstep) {
@@ -284,8 +290,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 const float *abase;
                 size_t astride;
                 if (op->a_packed) {
-                    abase = op->a_packed + (size_t)(mc0 / MR) * K * MR + (size_t)kc0 * MR;
-                    astride = (size_t)K * MR;
+                    abase = op->a_packed + (size_t)kc0 * mp + (size_t)(mc0 / MR) * kc * MR;
+                    astride = (size_t)kc * MR;
                 } else {
                     op->pack_a(op->a_arg, mc0, mc, kc0, kc, wsa);
                     abase = wsa;

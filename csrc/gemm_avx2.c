@@ -112,6 +112,9 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
      * hand-unrolled body spilled and ran ~8% slower). */
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
+        /* packed A of a K block is one stream (tc_gemm_pack_a_f32): 1 KiB ahead
+         * runs on into the next panel, and cold weights arrive in time */
+        _mm_prefetch((const char *)(a + 256), _MM_HINT_T0);
         TC_STEP(0, 0);
         a += MR;
         b += NR;

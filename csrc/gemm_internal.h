@@ -23,6 +23,15 @@
 #define TC_GEMM_NC 512
 #endif
 
+/* The K blocks of the driver: equal blocks of at most KC (576 = 2 x 288, not
+ * 256 + 256 + 64: fewer passes over C).  Packed A is laid out by the same
+ * blocks, so one block of it is a single sequential stream. */
+static inline int tc_gemm_kstep(int K)
+{
+    int nkb = (K + TC_GEMM_KC - 1) / TC_GEMM_KC;
+    return nkb > 0 ? (K + nkb - 1) / nkb : 1;
+}
+
 /* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
 #define TC_GEMM_WS_B ((size_t)TC_GEMM_KC * TC_GEMM_NC)
 #define TC_GEMM_WS_A ((size_t)TC_GEMM_MC * TC_GEMM_KC)
@@ -87,7 +96,7 @@ typedef void (*tc_pack_a_fn)(const void *arg, int m0, int mc, int k0, int kc, fl
 
 typedef struct tc_gemm_op {
     int M, N, K;
-    const float *a_packed; /* full-K panels, or NULL: use pack_a */
+    const float *a_packed; /* tc_gemm_pack_a_f32's layout, or NULL: use pack_a */
     tc_pack_a_fn pack_a;
     const void *a_arg;
     const float *b_packed; /* full-K panels, or NULL: use pack_b */
