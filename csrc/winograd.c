@@ -18,7 +18,9 @@
  *                        activation fused into the only store, 8 tiles per call
  * Threads either run whole chunks each (many chunks: no barriers, V and M stay
  * in one core's caches) or share every phase of each chunk (few chunks: over
- * (group, c), (xi, panel) and (group, k)); see make_plan.
+ * (group, c), (xi, panel) and (group, k)); see make_plan.  Either way they
+ * claim work dynamically: when one core runs slower (a busy or shared
+ * machine) the other takes more, instead of waiting for it at every barrier.
  */
 #include <math.h>
 #include <string.h>
@@ -838,14 +840,14 @@ void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int
                           ctx ? tc_pool_size(pool) : 1);
     if (p.slots > 1) {
         wg_chunks cs = {&j, &p, workspace};
-        tc_parallel_for(pool, p.nchunks, p.nchunks / p.slots, chunk_range, &cs);
+        tc_parallel_for_dynamic(pool, p.nchunks, 1, chunk_range, &cs);
         return;
     }
     for (ptrdiff_t c = 0; c < p.nchunks; c++) {
         ptrdiff_t t0 = c * p.per, nt = p.total - t0 < p.per ? p.total - t0 : p.per;
         set_chunk(&j, t0, (int)nt, workspace);
-        tc_parallel_for(pool, (ptrdiff_t)j.ng * C, 8, input_range, &j);
-        tc_parallel_for(pool, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR), 4, gemm_range, &j);
-        tc_parallel_for(pool, (ptrdiff_t)j.ng * (j.Kp / WG_KR), 2, output_range, &j);
+        tc_parallel_for_dynamic(pool, (ptrdiff_t)j.ng * C, 8, input_range, &j);
+        tc_parallel_for_dynamic(pool, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR), 4, gemm_range, &j);
+        tc_parallel_for_dynamic(pool, (ptrdiff_t)j.ng * (j.Kp / WG_KR), 2, output_range, &j);
     }
 }
