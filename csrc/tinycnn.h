@@ -199,8 +199,9 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 size_t tc_winograd_packed_size(int K, int C, int r, int tile);
 
 /* w: [K, C, r, r]  ->  packed: [(tile+r-1)^2][roundup(K,6)/6][C][6] (+ raw filters)
- * (transformed in double precision; padding rows are zero). */
-void tc_winograd_pack_f32(const float *w, int K, int C, int r, int tile, float *packed);
+ * (transformed in double precision, on ctx's threads; padding rows are zero). */
+void tc_winograd_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
+                          float *packed);
 
 /* Floats of workspace tc_winograd_f32 needs with this ctx (its thread count). */
 size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,

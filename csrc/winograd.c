@@ -280,42 +280,80 @@ size_t tc_winograd_packed_size(int K, int C, int r, int tile)
     return (size_t)alpha * alpha * round_up(K, WG_KR) * C + raw_floats(K, C, r);
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define WG_INLINE inline __attribute__((always_inline))
+#else
+#define WG_INLINE inline
+#endif
+
+/* u = G g G^T of one r x r filter, in double (the rounding to float of u is the
+ * only one).  Inlined with constant alpha and r, so that the loops unroll. */
+static WG_INLINE void transform_filter(const double *G, int alpha, int r, const float *g,
+                                       double u[6][6])
+{
+    double t[6][5];
+    for (int i = 0; i < alpha; i++) /* t = G g */
+        for (int j = 0; j < r; j++) {
+            double acc = 0.0;
+            for (int q = 0; q < r; q++)
+                acc += G[i * r + q] * g[q * r + j];
+            t[i][j] = acc;
+        }
+    for (int i = 0; i < alpha; i++) /* u = t G^T */
+        for (int j = 0; j < alpha; j++) {
+            double acc = 0.0;
+            for (int q = 0; q < r; q++)
+                acc += t[i][q] * G[j * r + q];
+            u[i][j] = acc;
+        }
+}
+
+typedef struct {
+    const float *w;
+    int K, C, r, alpha, np;
+    float *packed, *raw;
+} wg_pack_job;
+
+/* Output-channel panels [begin, end): for each input channel, the WG_KR
+ * channels of a panel land side by side in every plane (lanes past K: 0). */
+static void pack_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const wg_pack_job *j = (const wg_pack_job *)arg;
+    const int C = j->C, r = j->r, alpha = j->alpha;
+    (void)tid;
+    for (ptrdiff_t p = begin; p < end; p++) {
+        for (int c = 0; c < C; c++) {
+            for (int q = 0; q < WG_KR; q++) {
+                int k = (int)p * WG_KR + q;
+                double u[6][6] = {{0}};
+                const float *g = k < j->K ? j->w + ((size_t)k * C + c) * r * r : NULL;
+                if (g && alpha == 6 && r == 3)
+                    transform_filter(&G4[0][0], 6, 3, g, u);
+                else if (g && alpha == 4)
+                    transform_filter(&G2[0][0], 4, 3, g, u);
+                else if (g)
+                    transform_filter(&G25[0][0], 6, 5, g, u);
+                for (int xi = 0; xi < alpha * alpha; xi++)
+                    j->packed[(((size_t)xi * j->np + p) * C + c) * WG_KR + q] =
+                        (float)u[xi / alpha][xi % alpha];
+                if (r == 5)
+                    for (int t = 0; t < 25; t++)
+                        j->raw[(((size_t)p * C + c) * 25 + t) * WG_KR + q] = g ? g[t] : 0.0f;
+            }
+        }
+    }
+}
+
 /* w: [K, C, r, r]  ->  packed: [alpha^2][Kp/WG_KR][C][WG_KR] (+ raw filters for r = 5) */
-void tc_winograd_pack_f32(const float *w, int K, int C, int r, int tile, float *packed)
+void tc_winograd_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
+                          float *packed)
 {
     if (!supported(r, tile))
         return;
-    int alpha = tile + r - 1, Kp = round_up(K, WG_KR), np = Kp / WG_KR;
-    const double *G = r == 5 ? &G25[0][0] : tile == 4 ? &G4[0][0] : &G2[0][0];
-    float *raw = packed + (size_t)alpha * alpha * Kp * C;
-    memset(packed, 0, sizeof(float) * tc_winograd_packed_size(K, C, r, tile));
-    for (int k = 0; k < K; k++) {
-        for (int c = 0; c < C; c++) {
-            const float *g = w + ((size_t)k * C + c) * r * r;
-            double t[6][5], u[6][6];
-            for (int i = 0; i < alpha; i++) /* t = G g */
-                for (int j = 0; j < r; j++) {
-                    double acc = 0.0;
-                    for (int q = 0; q < r; q++)
-                        acc += G[i * r + q] * g[q * r + j];
-                    t[i][j] = acc;
-                }
-            for (int i = 0; i < alpha; i++) /* u = t G^T */
-                for (int j = 0; j < alpha; j++) {
-                    double acc = 0.0;
-                    for (int q = 0; q < r; q++)
-                        acc += t[i][q] * G[j * r + q];
-                    u[i][j] = acc;
-                }
-            for (int xi = 0; xi < alpha * alpha; xi++) {
-                size_t off = (((size_t)xi * np + k / WG_KR) * C + c) * WG_KR + k % WG_KR;
-                packed[off] = (float)u[xi / alpha][xi % alpha];
-            }
-            if (r == 5)
-                for (int q = 0; q < 25; q++)
-                    raw[(((size_t)(k / WG_KR) * C + c) * 25 + q) * WG_KR + k % WG_KR] = g[q];
-        }
-    }
+    int alpha = tile + r - 1, Kp = round_up(K, WG_KR);
+    wg_pack_job j = {.w = w, .K = K, .C = C, .r = r, .alpha = alpha, .np = Kp / WG_KR,
+                     .packed = packed, .raw = packed + (size_t)alpha * alpha * Kp * C};
+    tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, j.np, 1, pack_range, &j);
 }
 
 /* ---------------------------------------------------------------------- */

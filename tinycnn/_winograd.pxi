@@ -2,7 +2,8 @@
 
 cdef extern from "tinycnn.h" nogil:
     size_t tc_winograd_packed_size(int K, int C, int r, int tile)
-    void tc_winograd_pack_f32(const float *w, int K, int C, int r, int tile, float *packed)
+    void tc_winograd_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
+                              float *packed)
     size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
                                       int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile)
     void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
@@ -113,7 +114,7 @@ cdef class Winograd:
         cdef const float[::1] wv = w.reshape(-1)
         cdef float[::1] pv = packed
         with nogil:
-            tc_winograd_pack_f32(&wv[0], K, C, r, tile, &pv[0])
+            tc_winograd_pack_f32(&self.ctx.ctx, &wv[0], K, C, r, tile, &pv[0])
         self.packed = packed
 
     @property
