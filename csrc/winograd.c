@@ -179,6 +179,18 @@ static unsigned output4_portable(const float *m, ptrdiff_t mstride, float bias,
     return bad;
 }
 
+/* The F(2x2) tail of an output transform: o[i][j][lane] -> flags (NaN or Inf
+ * before bias, see wg_output_fn), bias, and the store of the other lanes. */
+static unsigned finish_2x2(float *o, float bias, float *const *yp, const float *const *rp,
+                           ptrdiff_t ys, const int *rows, const int *cols, int act)
+{
+    unsigned bad = flag_lanes(o, 4, INFINITY);
+    for (int i = 0; i < 4 * WG_LANES; i++)
+        o[i] += bias;
+    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act, bad);
+    return bad;
+}
+
 static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
                                  float *const *yp, const float *const *rp, ptrdiff_t ys,
                                  const int *rows, const int *cols, int act)
@@ -188,11 +200,7 @@ static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
         at4(m + j * mstride, 4 * mstride, t + j * WG_LANES, 4 * WG_LANES);
     for (int i = 0; i < 2; i++)
         at4(t + i * 4 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
-    unsigned bad = flag_lanes(o, 4, INFINITY);
-    for (int i = 0; i < 4 * WG_LANES; i++)
-        o[i] += bias;
-    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act, bad);
-    return bad;
+    return finish_2x2(o, bias, yp, rp, ys, rows, cols, act);
 }
 
 static unsigned output25_portable(const float *m, ptrdiff_t mstride, float bias,
@@ -204,11 +212,7 @@ static unsigned output25_portable(const float *m, ptrdiff_t mstride, float bias,
         at62(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
     for (int i = 0; i < 2; i++) /* along j */
         at62(t + i * 6 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
-    unsigned bad = flag_lanes(o, 4, INFINITY);
-    for (int i = 0; i < 4 * WG_LANES; i++)
-        o[i] += bias;
-    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act, bad);
-    return bad;
+    return finish_2x2(o, bias, yp, rp, ys, rows, cols, act);
 }
 
 /* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */

@@ -240,11 +240,42 @@ unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float
     return bad;
 }
 
+/* The F(2x2) tail of an output transform: o[2i + j] holds output (i, j) of 8
+ * tiles, tile lane_of[p] at position p.  Flags the positions with a NaN or Inf
+ * (before bias; see wg_output_fn), adds the bias and stores the others. */
+static const int WG_LANE_ID[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+static inline unsigned store_2x2(__m256 *o, float bias, const int *lane_of, float *const *yp,
+                                 const float *const *rp, ptrdiff_t ys, const int *rows,
+                                 const int *cols, int act)
+{
+    const __m256 b = _mm256_set1_ps(bias), zero = _mm256_setzero_ps();
+    __m256 z = zero;
+    for (int i = 0; i < 4; i++) {
+        z = _mm256_fmadd_ps(zero, o[i], z);
+        o[i] = _mm256_add_ps(o[i], b);
+    }
+    unsigned bad_p = nonfinite_bits(z), bad = 0; /* bit p of bad_p: lane lane_of[p] */
+    for (int p = 0; bad_p >> p; p++)
+        bad |= (bad_p >> p & 1u) << lane_of[p];
+    transpose4x4x2(o); /* o[p] = [y00 y01 y10 y11] of position p | position p + 4 */
+    for (int p = 0; p < 8; p++) {
+        int l = lane_of[p];
+        if (bad_p >> p & 1)
+            continue;
+        __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
+        for (int i = 0; i < rows[l]; i++) {
+            __m128 ri = i == 0 ? r : _mm_movehl_ps(r, r);
+            store_row(ri, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 2, act);
+        }
+    }
+    return bad;
+}
+
 unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
                             const float *const *rp, ptrdiff_t ys, const int *rows,
                             const int *cols, int act)
 {
-    const __m256 b = _mm256_set1_ps(bias), zero = _mm256_setzero_ps();
     __m256 t[8];
     for (int j = 0; j < 4; j++) {
         const float *p = m + j * mstride;
@@ -253,29 +284,13 @@ unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float
         t[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
         t[4 + j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
     }
-    /* o[2i + j]: output (i, j) of the 8 lanes (in order) */
-    __m256 o[4], z = zero;
+    __m256 o[4]; /* o[2i + j]: output (i, j) of the 8 lanes (in order) */
     for (int i = 0; i < 2; i++) {
         const __m256 *q = t + 4 * i;
         o[2 * i] = _mm256_add_ps(_mm256_add_ps(q[0], q[1]), q[2]);
         o[2 * i + 1] = _mm256_sub_ps(_mm256_sub_ps(q[1], q[2]), q[3]);
     }
-    for (int i = 0; i < 4; i++) {
-        z = _mm256_fmadd_ps(zero, o[i], z);
-        o[i] = _mm256_add_ps(o[i], b);
-    }
-    unsigned bad = nonfinite_bits(z);
-    transpose4x4x2(o); /* o[l] = [y00 y01 y10 y11] of lane l | lane l+4 */
-    for (int l = 0; l < 8; l++) {
-        if (bad >> l & 1)
-            continue;
-        __m128 r = l < 4 ? _mm256_castps256_ps128(o[l]) : _mm256_extractf128_ps(o[l - 4], 1);
-        for (int i = 0; i < rows[l]; i++) {
-            __m128 ri = i == 0 ? r : _mm_movehl_ps(r, r);
-            store_row(ri, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 2, act);
-        }
-    }
-    return bad;
+    return store_2x2(o, bias, WG_LANE_ID, yp, rp, ys, rows, cols, act);
 }
 
 /* 1-D A^T for F(2,5): 6 vectors -> 2 (the operation order of at62). */
@@ -293,8 +308,7 @@ unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, floa
                              const float *const *rp, ptrdiff_t ys, const int *rows,
                              const int *cols, int act)
 {
-    const __m256 two = _mm256_set1_ps(2.0f), b = _mm256_set1_ps(bias);
-    const __m256 zero = _mm256_setzero_ps();
+    const __m256 two = _mm256_set1_ps(2.0f);
     __m256 t[12]; /* t[i][j], transformed along i */
     for (int j = 0; j < 6; j++) {
         const float *p = m + j * mstride;
@@ -302,30 +316,12 @@ unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, floa
              _mm256_loadu_ps(p + 12 * mstride), _mm256_loadu_ps(p + 18 * mstride),
              _mm256_loadu_ps(p + 24 * mstride), _mm256_loadu_ps(p + 30 * mstride), t[j], t[6 + j]);
     }
-    __m256 o[4], z = zero; /* o[2i + j]: output (i, j) */
+    __m256 o[4]; /* o[2i + j]: output (i, j) */
     for (int i = 0; i < 2; i++) {
         const __m256 *q = t + 6 * i;
         AT62(q[0], q[1], q[2], q[3], q[4], q[5], o[2 * i], o[2 * i + 1]);
     }
-    for (int i = 0; i < 4; i++) {
-        z = _mm256_fmadd_ps(zero, o[i], z);
-        o[i] = _mm256_add_ps(o[i], b);
-    }
-    unsigned bad_p = nonfinite_bits(z), bad = 0; /* bit p of bad_p: lane WG_PERM[p] */
-    for (int p = 0; bad_p >> p; p++)
-        bad |= (bad_p >> p & 1u) << WG_PERM[p];
-    transpose4x4x2(o); /* o[p] = [y00 y01 y10 y11] of position p | position p + 4 */
-    for (int p = 0; p < 8; p++) {
-        int l = WG_PERM[p];
-        if (bad_p >> p & 1)
-            continue;
-        __m128 r = p < 4 ? _mm256_castps256_ps128(o[p]) : _mm256_extractf128_ps(o[p - 4], 1);
-        for (int i = 0; i < rows[l]; i++) {
-            __m128 ri = i == 0 ? r : _mm_movehl_ps(r, r);
-            store_row(ri, yp[l] + i * ys, rp[l] ? rp[l] + i * ys : NULL, cols[l], 2, act);
-        }
-    }
-    return bad;
+    return store_2x2(o, bias, WG_PERM, yp, rp, ys, rows, cols, act);
 }
 
 /* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6

@@ -1031,30 +1031,21 @@ def rss_bytes():
 
 @not_sanitized
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
-def test_resident_memory_is_flat_over_1000_runs():
-    sess = tinycnn.InferenceSession(pool_net(hw=16))
-    feeds = [{"x": x_for(b, hw=16)} for b in (1, 4)]
+@pytest.mark.parametrize("net", ["pool", "conv"])
+def test_resident_memory_is_flat_over_1000_runs(net):
+    if net == "pool":
+        sess = tinycnn.InferenceSession(pool_net(hw=16))
+        feeds = [{"x": x_for(b, hw=16)} for b in (1, 4)]
+    else:
+        sess = tinycnn.InferenceSession(conv_net())
+        feeds = [{"x": x_for(b)} for b in (1, 3)]
     for i in range(100):  # warm up both plans and their arenas
         sess.run(None, feeds[i % 2])
     before = rss_bytes()
     for i in range(1000):
         sess.run(None, feeds[i % 2])
     grown = rss_bytes() - before
-    assert grown < 4 << 20, f"RSS grew by {grown / 2**20:.1f} MiB over 1,000 runs"
-
-
-@not_sanitized
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
-def test_resident_memory_is_flat_over_1000_conv_runs():
-    sess = tinycnn.InferenceSession(conv_net())
-    feeds = [{"x": x_for(b)} for b in (1, 3)]
-    for i in range(100):
-        sess.run(None, feeds[i % 2])
-    before = rss_bytes()
-    for i in range(1000):
-        sess.run(None, feeds[i % 2])
-    grown = rss_bytes() - before
-    assert grown < 4 << 20, f"RSS grew by {grown / 2**20:.1f} MiB over 1,000 runs"
+    assert grown < 4 << 20, f"{net} net: RSS grew by {grown / 2**20:.1f} MiB over 1,000 runs"
 
 
 @not_sanitized

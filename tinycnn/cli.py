@@ -1255,24 +1255,22 @@ def _positive_int(text):
     return v
 
 
-def _positive_float(text):
+def _float_arg(text, ok, what):
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return v
+
+
+def _positive_float(text):
+    return _float_arg(text, lambda v: v > 0, "a positive number")
 
 
 def _nonneg_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if v < 0 or not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return v
+    return _float_arg(text, lambda v: v >= 0 and math.isfinite(v), "a non-negative number")
 
 
 EPILOG = """exit codes: 0 success; 1 verify found a mismatch; 2 error (bad arguments, missing or
