@@ -213,13 +213,8 @@ void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int
         float acc[NR];
         _mm256_storeu_ps(acc, s0);
         _mm256_storeu_ps(acc + 8, s1);
-        int n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
-        for (int j = 0; j < nr; j++) {
-            float v = acc[j] + (bias ? bias[n0 + j] : 0.0f);
-            if (relu)
-                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
-            y[n0 + j] = v;
-        }
+        int n0 = p * NR;
+        tc_gemv_store(acc, n0, N - n0 < NR ? N - n0 : NR, bias, relu, y);
     }
 }
 

@@ -32,6 +32,18 @@ static inline int tc_gemm_kstep(int K)
     return nkb > 0 ? (K + nkb - 1) / nkb : 1;
 }
 
+/* y[n0 .. n0 + nr) = act(acc + bias) for one panel of a GEMV; ReLU keeps NaN. */
+static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *bias, int relu,
+                                 float *y)
+{
+    for (int j = 0; j < nr; j++) {
+        float v = acc[j] + (bias ? bias[n0 + j] : 0.0f);
+        if (relu)
+            v = v < 0.0f ? 0.0f : v;
+        y[n0 + j] = v;
+    }
+}
+
 /* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
 #define TC_GEMM_WS_B ((size_t)TC_GEMM_KC * TC_GEMM_NC)
 #define TC_GEMM_WS_A ((size_t)TC_GEMM_MC * TC_GEMM_KC)
