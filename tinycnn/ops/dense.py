@@ -5,7 +5,7 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import const_value
 from . import FUSED_DOMAIN, op
-from .common import broadcast_shape, require_float
+from .common import broadcast_shape, matmul_shapes, require_float
 
 
 def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
@@ -90,20 +90,8 @@ def FusedGemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broad
 def MatMul(n, A, B):
     """Numpy matmul semantics; a constant 2-D B is packed once."""
     require_float(n, A, B)
-    if A.ndim == 0 or B.ndim == 0:
-        raise n.error("MatMul inputs must not be scalars")
-    a_shape = (1,) + A.shape if A.ndim == 1 else A.shape
-    b_shape = B.shape + (1,) if B.ndim == 1 else B.shape
-    if a_shape[-1] != b_shape[-2]:
-        raise n.error(f"inner dimensions differ: A {A.shape} and B {B.shape}")
-    batch = broadcast_shape(n, a_shape[:-2], b_shape[:-2])
-    m, k, nn = a_shape[-2], a_shape[-1], b_shape[-1]
+    a_shape, b_shape, batch, m, k, nn, final = matmul_shapes(n, A, B)
     out = batch + (m, nn)
-    final = out
-    if A.ndim == 1:
-        final = final[:-2] + final[-1:]
-    if B.ndim == 1:
-        final = final[:-1]
     if B.ndim == 2 and B.const is not None:
         rows = int(np.prod(a_shape[:-1]))
         (y,) = _gemm(n, n.view(A, (rows, k)), B, None, 1.0, 1.0, 0, 0, False)

@@ -1,0 +1,81 @@
+/* AVX-512 VNNI micro-kernel of the 8-bit GEMM for S8X4 weights (called only when
+ * ctx->isa == TC_ISA_AVX2 and the CPU has AVX-512 F, BW, VL and VNNI; setup.py compiles
+ * this file with -mavx512f -mavx512bw -mavx512vl -mavx512vnni).  Its portable twin is
+ * tc_qukernel_s8x4_portable: same packed layout, same results.
+ *
+ * A 512-bit register holds one k step (4 k x 16 columns) of a panel, so the tile is
+ * 12 rows x 2 panels: 24 accumulators, 2 panel loads and 12 broadcasts per step.
+ * vpdpbusd adds four unsigned-by-signed byte products straight to 32-bit lanes. */
+#include <immintrin.h>
+#include <string.h>
+#include "quant_internal.h"
+
+static inline __m512i bcast32(const char *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* requantize 16 sums of row r (bias already added) and store nr <= 16 columns */
+static inline void store16(__m512i acc, const tc_qepi *e, int j0, int nr, void *y)
+{
+    if (nr <= 0)
+        return;
+    const __mmask16 m = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    acc = _mm512_add_epi32(acc, _mm512_loadu_si512(e->bias + j0));
+    switch (e->type) {
+    case TC_QOUT_S32:
+        _mm512_mask_storeu_epi32((int32_t *)y + j0, m, acc);
+        return;
+    case TC_QOUT_F32:
+        _mm512_mask_storeu_ps((float *)y + j0, m,
+                              _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(e->scale + j0)));
+        return;
+    default: {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(e->scale + j0));
+        f = _mm512_max_ps(f, _mm512_set1_ps((float)(e->lo - e->zero_point)));
+        f = _mm512_min_ps(f, _mm512_set1_ps((float)(e->hi - e->zero_point)));
+        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(e->zero_point));
+        /* within [lo, hi]: truncating to bytes keeps the value */
+        _mm_mask_storeu_epi8((char *)y + j0, m, _mm512_cvtepi32_epi8(q));
+    }
+    }
+}
+
+#define ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
+
+void tc_qukernel_s8x4_avx512vnni(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
+                                 ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    const char *ar[12];
+    for (int r = 0; r < 12; r++)
+        ar[r] = (const char *)a + (r < mr ? r : mr - 1) * lda;
+#define DECL(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = _mm512_setzero_si512(); \
+    const char *a##r = ar[r];
+    ROWS(DECL)
+    const char *b0p = b, *b1p = (const char *)b + ldb;
+    if (nr > 16) {
+        for (ptrdiff_t off = 0; off < kpad; off += 4, b0p += 64, b1p += 64) {
+            __m512i b0 = _mm512_loadu_si512(b0p), b1 = _mm512_loadu_si512(b1p), av;
+#define STEP2(r) av = bcast32(a##r + off); c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
+                 c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);
+            ROWS(STEP2)
+        }
+    } else {
+        for (ptrdiff_t off = 0; off < kpad; off += 4, b0p += 64) {
+            __m512i b0 = _mm512_loadu_si512(b0p), av;
+#define STEP1(r) av = bcast32(a##r + off); c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);
+            ROWS(STEP1)
+        }
+    }
+    const size_t ysz = e->type >= TC_QOUT_S32 ? 4 : 1;
+    __m512i acc[12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41},
+                          {c50, c51}, {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91},
+                          {c100, c101}, {c110, c111}};
+    for (int r = 0; r < mr; r++) {
+        char *yr = (char *)y + r * ldy * ysz;
+        store16(acc[r][0], e, 0, nr < 16 ? nr : 16, yr);
+        store16(acc[r][1], e, 16, nr - 16, yr);
+    }
+}

@@ -1,0 +1,150 @@
+/* Private to the quantized kernels (quant*.c, qgemm*.c, qconv*.c): onnxruntime's
+ * rounding as scalar helpers, the GEMM micro-kernel contract and the SIMD
+ * twins' entry points. */
+#ifndef TC_QUANT_INTERNAL_H
+#define TC_QUANT_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+#include "tinycnn.h"
+
+/* Round half to even, as cvtps2dq under the default MXCSR, for |v| < 2^31
+ * (callers clamp first). */
+static inline int32_t tc_rne(float v)
+{
+    return (int32_t)lrintf(v);
+}
+
+/* MLAS's clamp order: max(v, lo) then min(v, hi) as maxps/minps, so a NaN
+ * becomes lo. */
+static inline float tc_clampf(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
+}
+
+static inline int32_t tc_sat(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* QLinearAdd's ratios and constant part, as onnxruntime (MLAS) computes them:
+ * ra = a_scale / y_scale, rb = b_scale / y_scale,
+ * fixed = float(y_zp) - (ra * float(a_zp) + rb * float(b_zp)) with the product sum as
+ * one fused multiply-add (as its compiler contracts it), plus a scalar operand's
+ * a * ra (or b * rb), multiplied then added. */
+static inline float tc_qadd_fixed(const tc_qbinary_params *p, float a_value, int a_scalar,
+                                  float b_value, int b_scalar, float *ra, float *rb)
+{
+    *ra = p->a_scale / p->y_scale;
+    *rb = p->b_scale / p->y_scale;
+    float fixed = (float)p->y_zero_point -
+                  fmaf(*ra, (float)p->a_zero_point, *rb * (float)p->b_zero_point);
+    if (a_scalar)
+        fixed = fixed + a_value * *ra;
+    if (b_scalar)
+        fixed = fixed + b_value * *rb;
+    return fixed;
+}
+
+static inline int32_t tc_q8_load(const void *p, ptrdiff_t i, int is_signed)
+{
+    return is_signed ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
+}
+
+static inline void tc_q8_store(void *p, ptrdiff_t i, int32_t v, int is_signed)
+{
+    if (is_signed)
+        ((int8_t *)p)[i] = (int8_t)v;
+    else
+        ((uint8_t *)p)[i] = (uint8_t)v;
+}
+
+/* ---- GEMM micro-kernels ------------------------------------------------- */
+
+/* Packed weights come in panels of QNR = 16 output channels; a micro-kernel
+ * computes up to QMR_MAX rows (pixels) by one or two panels. */
+#define TC_QNR 16
+#define TC_QMR_MAX 12
+
+/* k values per 32-bit lane of a packed panel: 4 (S8X4) or 2 (S16X2). */
+static inline int tc_qfmt_group(int format) { return format == TC_QFMT_S8X4 ? 4 : 2; }
+/* bytes per element of packed weights and packed activation rows */
+static inline int tc_qfmt_elem(int format) { return format == TC_QFMT_S8X4 ? 1 : 2; }
+static inline int tc_qfmt_kpad(int format, int K)
+{
+    int g = tc_qfmt_group(format);
+    return (K + g - 1) / g * g;
+}
+
+/* Output stage of a micro-kernel's columns: effective bias (the input zero point
+ * folded in) and scale expanded per column. */
+typedef struct tc_qepi {
+    const int32_t *bias;  /* [nr] */
+    const float *scale;   /* [nr] */
+    int type;             /* enum tc_qout_type */
+    int zero_point, lo, hi;
+} tc_qepi;
+
+/* a: rows r < mr at a + r * lda (bytes): kpad activations each, uint8 (S8X4)
+ * or int16 (S16X2)  b: packed panels [kpad / g][QNR][g], panel j at b + j * ldb
+ * bytes  y: rows of the output with leading dimension ldy (elements); columns
+ * [0, nr) of the tile are stored (nr <= the kernel's nr). */
+typedef void (*tc_qukernel_fn)(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
+                               ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+
+/* A micro-kernel and its tile: mr <= TC_QMR_MAX rows, nr = 16 or 32 columns. */
+typedef struct tc_qukernel {
+    tc_qukernel_fn fn;
+    int mr, nr;
+} tc_qukernel;
+
+/* The scalar output stage (portable kernels and the SIMD kernels' tails).
+ * acc: [mr][ldacc] (uint32: the sums wrap as two's complement). */
+void tc_qstore_tile(const uint32_t *acc, int ldacc, int mr, int nr, const tc_qepi *e, void *y,
+                    ptrdiff_t ldy);
+
+/* 6 x 16 portable twins of the SIMD kernels (same layouts, same results) */
+void tc_qukernel_s8x4_portable(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
+                               ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s16x2_portable(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
+                                ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+
+/* CPU features of the 8-bit kernels: AVX-VNNI (256-bit vpdpbusd) and AVX-512 VNNI
+ * (512-bit, with AVX-512 F, BW and VL). */
+int tc_cpu_has_avxvnni(void);
+int tc_cpu_has_avx512vnni(void);
+
+#ifdef TC_HAVE_AVX2_SOURCES
+/* 6 x 16, qgemm_avx2.c and qgemm_avxvnni.c */
+void tc_qukernel_s16x2_avx2(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
+                            ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s8x4_avxvnni(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
+                              ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* 12 x 32, qgemm_avx512vnni.c */
+void tc_qukernel_s8x4_avx512vnni(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
+                                 ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* quant_avx2.c: the hot element-wise kernels */
+void tc_quantize_run_avx2(const float *x, ptrdiff_t n, float scale, int zp, int lo, int hi,
+                          int is_signed, void *y);
+void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
+                      int b_scalar, void *y, ptrdiff_t n);
+#endif
+/* QLinearAdd of n outputs (a_scalar / b_scalar: that operand is one element for all);
+ * the portable twin of tc_qadd_run_avx2, which runs its tails. */
+void tc_qadd_run(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
+                 int b_scalar, void *y, ptrdiff_t n);
+#ifdef TC_HAVE_AVX2_SOURCES
+void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
+                          int x_zero_point, const tc_qoutput *out, const float *scale, void *y);
+#endif
+
+/* Portable twin of tc_qconv_dw_row_avx2: one output pixel of a depthwise
+ * convolution.  taps[t]: the input pixel's c channels (uint8, flipped to
+ * unsigned for int8 inputs) or a row of x_zero_point; w: [ntaps][ldw];
+ * scale: [c] (expanded when per-tensor); y: c outputs of out->type. */
+void tc_qconv_dw_row_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
+                              ptrdiff_t ldw, ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
+                              const float *scale, void *y);
+
+#endif /* TC_QUANT_INTERNAL_H */
