@@ -187,10 +187,16 @@ static void qbinary_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         char *y = jb->y + r * inner;
         if (jb->p->op == TC_QBINARY_MUL) {
             /* onnxruntime keeps the scalar operand second */
-            if (a_scalar)
-                qmul_run(jb->p, b, 0, a, 1, y, inner);
-            else
+            if (a_scalar) {
+                tc_qbinary_params swapped = *jb->p;
+                swapped.a_scale = jb->p->b_scale;
+                swapped.b_scale = jb->p->a_scale;
+                swapped.a_zero_point = jb->p->b_zero_point;
+                swapped.b_zero_point = jb->p->a_zero_point;
+                qmul_run(&swapped, b, 0, a, 1, y, inner);
+            } else {
                 qmul_run(jb->p, a, 0, b, b_scalar, y, inner);
+            }
             continue;
         }
 #ifdef TC_HAVE_AVX2_SOURCES

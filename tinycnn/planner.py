@@ -160,9 +160,10 @@ class Planner:
                 raise InvalidArgument(f"output {name!r} is not computed by the graph")
             if v.channels_last:
                 v = self._to_channels_first(v, self._producers[name])
+            outputs.append(v)
+        for v in outputs:  # after every conversion step: outputs live to the end
             if v.storage is not None:
                 v.storage.last = len(self.steps)
-            outputs.append(v)
         plan = Plan(self.steps, self.storages, feeds, outputs, env)
         plan.records = self.records
         # before any run allocates an Arena

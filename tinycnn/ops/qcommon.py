@@ -37,14 +37,25 @@ def zero_points(n, z, what, dtype, count=None):
     a = np.asarray(z)
     dtype = np.dtype(dtype)
     if a.dtype != dtype:
-        raise n.error(f"{what} has type {a.dtype} but the tensor it describes is {dtype}: "
-                      "the element types of a quantized tensor and its zero point must match")
+        raise n.error(type_mismatch(what, a, dtype))
     a = a.astype(np.int32).reshape(-1)
     if a.size == 0:
         raise n.error(f"{what} is empty")
     if count is not None and a.size not in (1, count):
         raise n.error(f"{what} has {a.size} values; expected 1 or {count} (one per channel)")
     return np.ascontiguousarray(a)
+
+
+def type_mismatch(what, z, dtype):
+    """The message for a zero point z whose type is not the quantized tensor's `dtype`."""
+    z = np.asarray(z)
+    msg = f"{what} has type {z.dtype} but the tensor it describes is {dtype}"
+    if dtype in Q8 and z.dtype.kind in "iu" and z.size:
+        lo, hi = type_range(dtype)
+        out = z[(z < lo) | (z > hi)].reshape(-1)
+        if out.size:
+            msg += f": {out[:4].tolist()} is outside {dtype}'s range [{lo}, {hi}]"
+    return msg + " (a quantized tensor and its zero point share one element type)"
 
 
 def scalar_param(n, s, z, dtype, what):
@@ -67,5 +78,5 @@ def require_q8(n, v, what):
         raise n.error(f"{what} has type {v.dtype}; expected uint8 or int8")
 
 
-__all__ = ["Q8", "type_range", "scales", "zero_points", "scalar_param", "const_or_none",
+__all__ = ["Q8", "type_range", "type_mismatch", "scales", "zero_points", "scalar_param", "const_or_none",
            "all_const", "require_q8"]

@@ -10,7 +10,7 @@ from .. import _kernels as K
 from ..ir import CHANNELS_LAST, stored_shape
 from . import op
 from .common import UnsupportedOperator, axis_index, prod
-from .qcommon import Q8, scales, zero_points
+from .qcommon import Q8, scales, type_mismatch, zero_points
 
 
 def _axis_view(x, axis, layout):
@@ -132,9 +132,8 @@ def _dequantize(n, x, x_scale, x_zero_point, axis):
         raise n.error(f"x_scale of type {x_scale.dtype} is not supported (float32 is)",
                       UnsupportedOperator)
     if x_zero_point is not None and x_zero_point.dtype != x.dtype:
-        raise n.error(f"x has type {x.dtype} but x_zero_point has type {x_zero_point.dtype}: the "
-                      "element types of a quantized tensor and its zero point must match (is "
-                      "this DequantizeLinear reading a QuantizeLinear of another type?)")
+        z = x_zero_point.const if x_zero_point.const is not None else np.zeros(0, x_zero_point.dtype)
+        raise n.error(type_mismatch("x_zero_point", z, x.dtype))
     per_axis, axis, count = _param_axis(n, x, x_scale, x_zero_point, axis, "x")
     ctx = n.ctx
 
@@ -204,14 +203,12 @@ def DynamicQuantizeLinear(n, x):
         lo = min(float(xa.min()), 0.0) if xa.size else 0.0
         hi = max(float(xa.max()), 0.0) if xa.size else 0.0
         scale = np.float32(np.float32(hi) - np.float32(lo)) / np.float32(255)
-        if scale == 0:
-            zp = 0
-            scale = np.float32(0)
-            ya.fill(0)
+        if scale == 0:   # an all-zero tensor: onnxruntime's scale is 1
+            scale, zp = np.float32(1), 0
         else:
             zp = int(np.rint(np.clip(np.float32(0) - np.float32(lo) / scale, 0, 255)))
-            K.quantize(ctx, xa, ya, np.array([scale], np.float32), np.array([zp], np.int32),
-                       xa.size, 1, 1)
+        K.quantize(ctx, xa, ya, np.array([scale], np.float32), np.array([zp], np.int32),
+                   xa.size, 1, 1)
         sa[...] = scale
         za[...] = zp
     return n.emit(dynamic_quantize, [x], [(x.shape, np.uint8), ((), np.float32), ((), np.uint8)],
