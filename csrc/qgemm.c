@@ -137,48 +137,61 @@ void tc_qstore_tile(const uint32_t *acc, int ldacc, int mr, int nr, const tc_qep
                 break;
             default: {
                 int32_t q = tc_rne(tc_clampf((float)v * e->scale[j], flo, fhi)) + e->zero_point;
-                tc_q8_store(y, at, q, e->type == TC_QOUT_S8);
+                int is_signed = e->type == TC_QOUT_S8;
+                if (e->residual)
+                    q = tc_qresidual_add(e->residual, q, tc_q8_load(e->r, at, is_signed),
+                                         is_signed ? -128 : 0, is_signed ? 127 : 255);
+                tc_q8_store(y, at, q, is_signed);
             }
             }
         }
     }
 }
 
-void tc_qukernel_s8x4_portable(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                               ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+void tc_qukernel_s8x4_portable(int ntaps, int klen, const void *const *rows, int mr,
+                               const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                               ptrdiff_t ldy)
 {
     uint32_t acc[6 * TC_QNR];
-    (void)ldb;
     memset(acc, 0, sizeof(acc));
-    for (int r = 0; r < mr; r++) {
-        const uint8_t *ar = (const uint8_t *)a + r * lda;
-        const int8_t *bk = b;
-        uint32_t *cr = acc + r * TC_QNR;
-        for (int k = 0; k < kpad; k += 4, bk += 4 * TC_QNR)
-            for (int j = 0; j < TC_QNR; j++) {
-                const int8_t *bj = bk + 4 * j;
-                int32_t s = ar[k] * bj[0] + ar[k + 1] * bj[1] + ar[k + 2] * bj[2] + ar[k + 3] * bj[3];
-                cr[j] += (uint32_t)s;
-            }
+    (void)ldb;
+    const int8_t *bk = b;
+    for (int t = 0; t < ntaps; t++, bk += (size_t)klen * TC_QNR) {
+        for (int r = 0; r < mr; r++) {
+            const uint8_t *ar = rows[t * TC_QMR_MAX + r];
+            uint32_t *cr = acc + r * TC_QNR;
+            const int8_t *bs = bk;
+            for (int k = 0; k < klen; k += 4, bs += 4 * TC_QNR)
+                for (int j = 0; j < TC_QNR; j++) {
+                    const int8_t *bj = bs + 4 * j;
+                    int32_t v = ar[k] * bj[0] + ar[k + 1] * bj[1] + ar[k + 2] * bj[2] +
+                                ar[k + 3] * bj[3];
+                    cr[j] += (uint32_t)v;
+                }
+        }
     }
     tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
 }
 
-void tc_qukernel_s16x2_portable(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                                ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, int mr,
+                                const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                                ptrdiff_t ldy)
 {
     uint32_t acc[6 * TC_QNR];
-    (void)ldb;
     memset(acc, 0, sizeof(acc));
-    for (int r = 0; r < mr; r++) {
-        const int16_t *ar = (const int16_t *)((const char *)a + r * lda);
-        const int16_t *bk = b;
-        uint32_t *cr = acc + r * TC_QNR;
-        for (int k = 0; k < kpad; k += 2, bk += 2 * TC_QNR)
-            for (int j = 0; j < TC_QNR; j++) {
-                int32_t s = ar[k] * bk[2 * j] + ar[k + 1] * bk[2 * j + 1];
-                cr[j] += (uint32_t)s;
-            }
+    (void)ldb;
+    const int16_t *bk = b;
+    for (int t = 0; t < ntaps; t++, bk += (size_t)klen * TC_QNR) {
+        for (int r = 0; r < mr; r++) {
+            const int16_t *ar = rows[t * TC_QMR_MAX + r];
+            uint32_t *cr = acc + r * TC_QNR;
+            const int16_t *bs = bk;
+            for (int k = 0; k < klen; k += 2, bs += 2 * TC_QNR)
+                for (int j = 0; j < TC_QNR; j++) {
+                    int32_t v = ar[k] * bs[2 * j] + ar[k + 1] * bs[2 * j + 1];
+                    cr[j] += (uint32_t)v;
+                }
+        }
     }
     tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
 }
@@ -205,15 +218,24 @@ static size_t row_bytes(int format, int K)
     return (size_t)tc_qfmt_kpad(format, K) * tc_qfmt_elem(format);
 }
 
-size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K)
+/* Row pointers of one row block's tiles: TILES_PER_BLOCK tiles of up to TC_QMR_MAX rows,
+ * ntaps each (the 6-row kernels use 8 tiles of a 48-row block). */
+#define TILES_PER_BLOCK (TC_QMB / 6)
+
+static size_t pointer_bytes(int ntaps)
+{
+    return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * ntaps * sizeof(void *);
+}
+
+size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K, int ntaps)
 {
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)(N + TC_QNR - 1) / TC_QNR * TC_QNR * (sizeof(int32_t) + sizeof(float));
     size_t per_thread = ((size_t)TC_QMB * row_bytes(format, K) + 63) & ~(size_t)63;
     /* rows packed once for all tasks (when the columns are split), or per thread */
     size_t shared = (size_t)M * row_bytes(format, K), own = threads * per_thread;
-    (void)N;
-    return epi + 64 + (shared > own ? shared : own) + 64;
+    size_t ptrs = threads * ((pointer_bytes(ntaps) + 63) & ~(size_t)63);
+    return epi + 64 + (shared > own ? shared : own) + 64 + ptrs + 64;
 }
 
 static void qdriver_fill_blocks(void *arg, int tid, ptrdiff_t b0, ptrdiff_t b1)
@@ -226,6 +248,25 @@ static void qdriver_fill_blocks(void *arg, int tid, ptrdiff_t b0, ptrdiff_t b1)
     }
 }
 
+/* The row pointers of a block's tiles: [tile][tap][TC_QMR_MAX], rows past the block's
+ * end repeating its last row. */
+static void block_rows(const tc_qdriver *d, int m0, int mcount, const char *a, ptrdiff_t lda,
+                       const void **ptrs)
+{
+    const int mr = d->uk.mr, ntaps = d->ntaps;
+    for (int i = 0; i * mr < mcount; i++) {
+        const void **tile = ptrs + (size_t)i * ntaps * TC_QMR_MAX;
+        for (int r = 0; r < TC_QMR_MAX; r++) {
+            int row = i * mr + (r < mr ? r : mr - 1);
+            row = row < mcount ? row : mcount - 1;
+            if (d->taps)
+                d->taps(d, m0 + row, tile + r, TC_QMR_MAX);
+            else
+                tile[r] = a + row * lda;
+        }
+    }
+}
+
 static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
 {
     const tc_qdriver *d = arg;
@@ -234,39 +275,43 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
     const int np = (d->N + TC_QNR - 1) / TC_QNR;
     const char *panels = (const char *)d->packed + (size_t)np * TC_QNR * sizeof(int32_t);
     const size_t ysz = d->out->type >= TC_QOUT_S32 ? 4 : 1;
+    const void **ptrs = (const void **)(d->ws_ptrs + (size_t)tid * d->ws_ptrs_thread);
+    const int klen = d->taps ? d->kpad / d->ntaps : d->kpad;
     for (ptrdiff_t t = t0; t < t1; t++) {
         int mb = (int)(t / d->ncchunks), cc = (int)(t % d->ncchunks);
         int m0 = mb * TC_QMB, mcount = d->M - m0 < TC_QMB ? d->M - m0 : TC_QMB;
         int p0 = cc * d->panels_per_chunk, p1 = p0 + d->panels_per_chunk;
         if (p1 > np)
             p1 = np;
-        const char *a;
-        ptrdiff_t lda;
+        const char *a = NULL;
+        ptrdiff_t lda = (ptrdiff_t)d->kpad * elem;
         if (d->direct) {
             lda = d->direct_lda;
             a = (const char *)d->direct + (ptrdiff_t)m0 * lda;
         } else if (d->shared_rows) {
-            lda = (ptrdiff_t)d->kpad * elem;
             a = d->ws_rows + (ptrdiff_t)m0 * lda;
-        } else {
+        } else if (!d->taps) {
             char *rows = d->ws_rows + (size_t)tid * d->ws_thread;
             d->fill(d, m0, mcount, rows);
             a = rows;
-            lda = (ptrdiff_t)d->kpad * elem;
         }
+        block_rows(d, m0, mcount, a, lda, ptrs);
         const int step = d->uk.nr / TC_QNR; /* panels per kernel call */
         for (int p = p0; p < p1; p += step) {
             int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
             if (p + step > p1)
                 nr = (p1 - p) * TC_QNR < nr ? (p1 - p) * TC_QNR : nr;
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
-                         d->out->lo, d->out->hi};
+                         d->out->lo, d->out->hi, d->out->residual, NULL};
             const char *b = panels + (size_t)p * panel_bytes;
-            for (int r = 0; r < mcount; r += d->uk.mr) {
+            for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
-                char *y = (char *)d->y + ((ptrdiff_t)(m0 + r) * d->ldy + n0) * ysz;
-                d->uk.fn(d->kpad, a + r * lda, lda, mr, b, (ptrdiff_t)panel_bytes, &e, nr, y,
-                         d->ldy);
+                ptrdiff_t at = ((ptrdiff_t)(m0 + r) * d->ldy + n0) * ysz;
+                char *y = (char *)d->y + at;
+                if (e.residual)
+                    e.r = (const char *)e.residual->r + at;
+                d->uk.fn(d->ntaps, klen, (const void *const *)ptrs + (size_t)i * d->ntaps * TC_QMR_MAX,
+                         mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
             }
         }
     }
@@ -277,6 +322,8 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     const int np = (d->N + TC_QNR - 1) / TC_QNR;
     const int32_t *colsum = d->packed;
     char *ws = workspace;
+    if (d->ntaps < 1)
+        d->ntaps = 1;
     /* the output stage per column: bias - a_zp * colsum (wrapping), and the scale */
     int32_t *bias_eff = (int32_t *)ws;
     float *scale_full = (float *)(ws + (size_t)np * TC_QNR * sizeof(int32_t));
@@ -289,9 +336,14 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     }
     d->bias_eff = bias_eff;
     d->scale_full = scale_full;
+    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)np * TC_QNR * (sizeof(int32_t) + sizeof(float));
     d->ws_rows = (char *)(((uintptr_t)ws + epi + 63) & ~(uintptr_t)63);
     d->ws_thread = ((size_t)TC_QMB * row_bytes(d->format, d->K) + 63) & ~(size_t)63;
+    size_t shared = (size_t)d->M * row_bytes(d->format, d->K), own = threads * d->ws_thread;
+    d->ws_ptrs = (char *)(((uintptr_t)d->ws_rows + (shared > own ? shared : own) + 63) &
+                          ~(uintptr_t)63);
+    d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + 63) & ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
 
     tc_pool *pool = ctx ? ctx->pool : NULL;
@@ -299,7 +351,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     int chunks = column_chunks(ctx, d->M, d->N), step = d->uk.nr / TC_QNR;
     d->panels_per_chunk = ((np + chunks - 1) / chunks + step - 1) / step * step;
     d->ncchunks = (np + d->panels_per_chunk - 1) / d->panels_per_chunk;
-    d->shared_rows = !d->direct && d->ncchunks > 1;
+    d->shared_rows = !d->direct && !d->taps && d->ncchunks > 1;
     if (d->shared_rows)
         tc_parallel_for(pool, nblocks, 1, qdriver_fill_blocks, d);
     tc_parallel_for_dynamic(pool, (ptrdiff_t)nblocks * d->ncchunks, 1, qdriver_task, d);
@@ -321,7 +373,7 @@ static void gemm_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
 
 size_t tc_qgemm_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K)
 {
-    return tc_qdriver_workspace_size(ctx, format, M, N, K);
+    return tc_qdriver_workspace_size(ctx, format, M, N, K, 1);
 }
 
 void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a, ptrdiff_t lda,

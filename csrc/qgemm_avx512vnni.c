@@ -17,8 +17,9 @@ static inline __m512i bcast32(const char *p)
     return _mm512_set1_epi32(v);
 }
 
-/* requantize 16 sums of row r (bias already added) and store nr <= 16 columns */
-static inline void store16(__m512i acc, const tc_qepi *e, int j0, int nr, void *y)
+/* requantize 16 sums of a row and store nr <= 16 columns; r: the row's residual
+ * (a fused QLinearAdd) or NULL */
+static inline void store16(__m512i acc, const tc_qepi *e, int j0, int nr, const void *r, void *y)
 {
     if (nr <= 0)
         return;
@@ -37,7 +38,23 @@ static inline void store16(__m512i acc, const tc_qepi *e, int j0, int nr, void *
         f = _mm512_max_ps(f, _mm512_set1_ps((float)(e->lo - e->zero_point)));
         f = _mm512_min_ps(f, _mm512_set1_ps((float)(e->hi - e->zero_point)));
         __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(e->zero_point));
-        /* within [lo, hi]: truncating to bytes keeps the value */
+        if (r) {
+            const tc_qresidual *res = e->residual;
+            __m128i rb = _mm_maskz_loadu_epi8(m, (const char *)r + j0);
+            __m512 rf = _mm512_cvtepi32_ps(e->type == TC_QOUT_S8 ? _mm512_cvtepi8_epi32(rb)
+                                                                 : _mm512_cvtepu8_epi32(rb));
+            __m512 qf = _mm512_cvtepi32_ps(q);
+            __m512 a = res->q_is_a ? qf : rf, b = res->q_is_a ? rf : qf;
+            __m512 v = _mm512_fmadd_ps(a, _mm512_set1_ps(res->ra),
+                                       _mm512_fmadd_ps(b, _mm512_set1_ps(res->rb),
+                                                       _mm512_set1_ps(res->fixed)));
+            v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-2147483520.0f)),
+                              _mm512_set1_ps(2147483520.0f));
+            q = _mm512_cvtps_epi32(v);  /* QLinearAdd saturates to the type */
+            q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(e->type == TC_QOUT_S8 ? -128 : 0)),
+                                 _mm512_set1_epi32(e->type == TC_QOUT_S8 ? 127 : 255));
+        }
+        /* within the type's range: truncating to bytes keeps the value */
         _mm_mask_storeu_epi8((char *)y + j0, m, _mm512_cvtepi32_epi8(q));
     }
     }
@@ -45,28 +62,31 @@ static inline void store16(__m512i acc, const tc_qepi *e, int j0, int nr, void *
 
 #define ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 
-void tc_qukernel_s8x4_avx512vnni(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                                 ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+void tc_qukernel_s8x4_avx512vnni(int ntaps, int klen, const void *const *rows, int mr,
+                                 const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                                 ptrdiff_t ldy)
 {
-    const char *ar[12];
-    for (int r = 0; r < 12; r++)
-        ar[r] = (const char *)a + (r < mr ? r : mr - 1) * lda;
 #define DECL(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = _mm512_setzero_si512(); \
-    const char *a##r = ar[r];
+    const char *a##r;
     ROWS(DECL)
     const char *b0p = b, *b1p = (const char *)b + ldb;
-    if (nr > 16) {
-        for (ptrdiff_t off = 0; off < kpad; off += 4, b0p += 64, b1p += 64) {
-            __m512i b0 = _mm512_loadu_si512(b0p), b1 = _mm512_loadu_si512(b1p), av;
+    for (int t = 0; t < ntaps; t++) {
+        const void *const *rt = rows + t * TC_QMR_MAX;
+#define ROWPTR(r) a##r = rt[r];
+        ROWS(ROWPTR)
+        if (nr > 16) {
+            for (ptrdiff_t off = 0; off < klen; off += 4, b0p += 64, b1p += 64) {
+                __m512i b0 = _mm512_loadu_si512(b0p), b1 = _mm512_loadu_si512(b1p), av;
 #define STEP2(r) av = bcast32(a##r + off); c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
                  c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);
-            ROWS(STEP2)
-        }
-    } else {
-        for (ptrdiff_t off = 0; off < kpad; off += 4, b0p += 64) {
-            __m512i b0 = _mm512_loadu_si512(b0p), av;
+                ROWS(STEP2)
+            }
+        } else {
+            for (ptrdiff_t off = 0; off < klen; off += 4, b0p += 64) {
+                __m512i b0 = _mm512_loadu_si512(b0p), av;
 #define STEP1(r) av = bcast32(a##r + off); c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);
-            ROWS(STEP1)
+                ROWS(STEP1)
+            }
         }
     }
     const size_t ysz = e->type >= TC_QOUT_S32 ? 4 : 1;
@@ -75,7 +95,8 @@ void tc_qukernel_s8x4_avx512vnni(int kpad, const void *a, ptrdiff_t lda, int mr,
                           {c100, c101}, {c110, c111}};
     for (int r = 0; r < mr; r++) {
         char *yr = (char *)y + r * ldy * ysz;
-        store16(acc[r][0], e, 0, nr < 16 ? nr : 16, yr);
-        store16(acc[r][1], e, 16, nr - 16, yr);
+        const char *rr = e->residual ? (const char *)e->r + r * ldy * ysz : NULL;
+        store16(acc[r][0], e, 0, nr < 16 ? nr : 16, rr, yr);
+        store16(acc[r][1], e, 16, nr - 16, rr, yr);
     }
 }

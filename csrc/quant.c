@@ -142,6 +142,13 @@ void tc_qadd_run(const tc_qbinary_params *p, const void *a, int a_scalar, const 
     }
 }
 
+void tc_qresidual_init(tc_qresidual *res, const tc_qbinary_params *p, int q_is_a)
+{
+    res->r = NULL;
+    res->q_is_a = q_is_a;
+    res->fixed = tc_qadd_fixed(p, 0.0f, 0, 0.0f, 0, &res->ra, &res->rb);
+}
+
 static void qmul_run(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
                      int b_scalar, void *y, ptrdiff_t n)
 {
@@ -334,9 +341,11 @@ static void qpool_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         for (ptrdiff_t c0 = 0; c0 < c; c0 += 256) {
             ptrdiff_t cn = c - c0 < 256 ? c - c0 : 256;
             if (jb->kind == QPOOL_MAX) {
-                int32_t m[256];
-                for (ptrdiff_t k = 0; k < cn; k++)
-                    m[k] = jb->is_signed ? -128 : 0;
+                /* int8 as uint8 + 128 (x ^ 0x80 keeps the order): byte maxima that
+                 * the compiler vectorises */
+                const uint8_t flip = jb->is_signed ? 0x80 : 0;
+                uint8_t *m = (uint8_t *)y + c0;
+                memset(m, 0, cn);
                 for (int ky = 0; ky < d->kh; ky++) {
                     int iy = y0 + ky * d->dh;
                     if (iy < 0 || iy >= d->h)
@@ -345,15 +354,15 @@ static void qpool_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
                         int ix = x0 + kx * d->dw;
                         if (ix < 0 || ix >= d->w)
                             continue;
-                        const char *px = x + ((ptrdiff_t)iy * d->w + ix) * c + c0;
+                        const uint8_t *px = (const uint8_t *)x + ((ptrdiff_t)iy * d->w + ix) * c + c0;
                         for (ptrdiff_t k = 0; k < cn; k++) {
-                            int32_t v = tc_q8_load(px, k, jb->is_signed);
+                            uint8_t v = px[k] ^ flip;
                             m[k] = v > m[k] ? v : m[k];
                         }
                     }
                 }
-                for (ptrdiff_t k = 0; k < cn; k++)
-                    tc_q8_store(y, c0 + k, m[k], jb->is_signed);
+                for (ptrdiff_t k = 0; flip && k < cn; k++)
+                    m[k] ^= flip;
                 continue;
             }
             /* onnxruntime's QLinearAveragePool: windows clipped to the input (not

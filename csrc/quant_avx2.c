@@ -77,7 +77,8 @@ void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, c
  * (x - zp) of two taps interleaved as 16-bit pairs, times their weights
  * interleaved alike, summed by vpmaddwd into 32 bits (exact). */
 void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
-                          int x_zero_point, const tc_qoutput *out, const float *scale, void *y)
+                          int x_zero_point, const tc_qoutput *out, const float *scale,
+                          const void *r, void *y)
 {
     const __m256i zp = _mm256_set1_epi16((int16_t)x_zero_point);
     const size_t ysz = out->type >= TC_QOUT_S32 ? 4 : 1;
@@ -105,7 +106,8 @@ void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *
         __m256i acc1 = _mm256_permute2x128_si256(acc_a, acc_b, 0x31);
         tc_qepi_avx2 v = tc_qepi_avx2_load(out->bias ? out->bias + ch : zero_bias, scale + ch,
                                            out->zero_point, out->lo, out->hi);
-        tc_qstore_row_avx2(acc0, acc1, out->type, &v, 16, (char *)y + ch * ysz);
+        tc_qstore_row_avx2(acc0, acc1, out->type, &v, out->residual,
+                           r ? (const char *)r + ch * ysz : NULL, 16, (char *)y + ch * ysz);
     }
     if (ch < c) {
         const uint8_t *rest[64];
@@ -115,6 +117,6 @@ void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *
         if (o.bias)
             o.bias += ch;
         tc_qconv_dw_row_portable(rest, ntaps, w + ch, c, c - ch, x_zero_point, &o, scale + ch,
-                                 (char *)y + ch * ysz);
+                                 r ? (const char *)r + ch * ysz : NULL, (char *)y + ch * ysz);
     }
 }

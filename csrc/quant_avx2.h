@@ -45,15 +45,44 @@ static inline __m128i tc_pack16_avx2(__m256i a, __m256i b, int is_signed)
     return is_signed ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
 }
 
-/* Store columns [0, nr) of one row: acc0/acc1 are the raw sums (no bias). */
+/* The fused residual QLinearAdd of 8 requantized values q and residuals r (int32). */
+static inline __m256i tc_qresidual_add8_avx2(const tc_qresidual *res, __m256i q, __m256i r)
+{
+    __m256 qf = _mm256_cvtepi32_ps(q), rf = _mm256_cvtepi32_ps(r);
+    __m256 a = res->q_is_a ? qf : rf, b = res->q_is_a ? rf : qf;
+    __m256 f = _mm256_fmadd_ps(a, _mm256_set1_ps(res->ra),
+                               _mm256_fmadd_ps(b, _mm256_set1_ps(res->rb),
+                                               _mm256_set1_ps(res->fixed)));
+    f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps(-2147483520.0f)),
+                      _mm256_set1_ps(2147483520.0f));
+    return _mm256_cvtps_epi32(f);  /* saturated to 8 bits by tc_pack16_avx2 */
+}
+
+/* Store columns [0, nr) of one row: acc0/acc1 are the raw sums (no bias); r: the
+ * row's residual (a fused QLinearAdd) or NULL. */
 static inline void tc_qstore_row_avx2(__m256i acc0, __m256i acc1, int type,
-                                      const tc_qepi_avx2 *v, int nr, void *y)
+                                      const tc_qepi_avx2 *v, const tc_qresidual *res,
+                                      const void *r, int nr, void *y)
 {
     acc0 = _mm256_add_epi32(acc0, v->bias0);
     acc1 = _mm256_add_epi32(acc1, v->bias1);
     if (type == TC_QOUT_U8 || type == TC_QOUT_S8) {
-        __m128i q = tc_pack16_avx2(tc_requant8_avx2(acc0, v->scale0, v),
-                                   tc_requant8_avx2(acc1, v->scale1, v), type == TC_QOUT_S8);
+        __m256i q0 = tc_requant8_avx2(acc0, v->scale0, v), q1 = tc_requant8_avx2(acc1, v->scale1, v);
+        if (res) {
+            uint8_t tmp[16];
+            const void *rp = r;
+            if (nr < 16) {
+                memcpy(tmp, r, nr);
+                rp = tmp;
+            }
+            __m128i rb = _mm_loadu_si128((const __m128i *)rp);
+            __m256i r0 = type == TC_QOUT_S8 ? _mm256_cvtepi8_epi32(rb) : _mm256_cvtepu8_epi32(rb);
+            rb = _mm_srli_si128(rb, 8);
+            __m256i r1 = type == TC_QOUT_S8 ? _mm256_cvtepi8_epi32(rb) : _mm256_cvtepu8_epi32(rb);
+            q0 = tc_qresidual_add8_avx2(res, q0, r0);
+            q1 = tc_qresidual_add8_avx2(res, q1, r1);
+        }
+        __m128i q = tc_pack16_avx2(q0, q1, type == TC_QOUT_S8);
         if (nr == 16) {
             _mm_storeu_si128((__m128i *)y, q);
         } else {
@@ -87,32 +116,34 @@ static inline __m256i tc_bcast32_avx2(const void *p)
 
 /* The GEMM micro-kernels' 6 x 16 tile: twelve accumulators kept in named variables
  * (an array whose address is taken would live in memory), a broadcast lane of each
- * of the 6 rows times two 8-column halves of the panel per step.  STEP(c, a, b)
- * accumulates a's products with b into c.  Rows past mr read row mr - 1. */
+ * of the 6 rows times two 8-column halves of the panel per step, tap after tap.
+ * STEP(c, a, b) accumulates a's products with b into c. */
 #define TC_QUKERNEL_6x16(NAME, KSTEP, STEP)                                                  \
-    void NAME(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b, ptrdiff_t ldb,  \
-              const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)                              \
+    void NAME(int ntaps, int klen, const void *const *rows, int mr, const void *b,             \
+              ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)               \
     {                                                                                        \
         (void)ldb;                                                                           \
-        const char *a0 = (const char *)a, *a1 = a0 + (mr > 1 ? 1 : 0) * lda;                 \
-        const char *a2 = a0 + (mr > 2 ? 2 : mr - 1) * lda, *a3 = a0 + (mr > 3 ? 3 : mr - 1) * lda; \
-        const char *a4 = a0 + (mr > 4 ? 4 : mr - 1) * lda, *a5 = a0 + (mr > 5 ? 5 : mr - 1) * lda; \
         __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;   \
         __m256i c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00; \
         const __m256i *bk = b;                                                               \
-        /* a row holds kpad elements of 4 / KSTEP bytes: 4 bytes (one lane) per step */     \
-        for (ptrdiff_t off = 0, end = (ptrdiff_t)kpad * 4 / KSTEP; off < end;                \
-             off += 4, bk += 2) {                                                            \
-            __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1), av;       \
-            av = tc_bcast32_avx2(a0 + off); c00 = STEP(c00, av, b0); c01 = STEP(c01, av, b1); \
-            av = tc_bcast32_avx2(a1 + off); c10 = STEP(c10, av, b0); c11 = STEP(c11, av, b1); \
-            av = tc_bcast32_avx2(a2 + off); c20 = STEP(c20, av, b0); c21 = STEP(c21, av, b1); \
-            av = tc_bcast32_avx2(a3 + off); c30 = STEP(c30, av, b0); c31 = STEP(c31, av, b1); \
-            av = tc_bcast32_avx2(a4 + off); c40 = STEP(c40, av, b0); c41 = STEP(c41, av, b1); \
-            av = tc_bcast32_avx2(a5 + off); c50 = STEP(c50, av, b0); c51 = STEP(c51, av, b1); \
+        /* a tap holds klen elements of 4 / KSTEP bytes: 4 bytes (one lane) per step */     \
+        const ptrdiff_t end = (ptrdiff_t)klen * 4 / KSTEP;                                   \
+        for (int t = 0; t < ntaps; t++) {                                                    \
+            const void *const *rt = rows + t * TC_QMR_MAX;                                   \
+            const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];      \
+            const char *a5 = rt[5];                                                          \
+            for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {                          \
+                __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1), av;   \
+                av = tc_bcast32_avx2(a0 + off); c00 = STEP(c00, av, b0); c01 = STEP(c01, av, b1); \
+                av = tc_bcast32_avx2(a1 + off); c10 = STEP(c10, av, b0); c11 = STEP(c11, av, b1); \
+                av = tc_bcast32_avx2(a2 + off); c20 = STEP(c20, av, b0); c21 = STEP(c21, av, b1); \
+                av = tc_bcast32_avx2(a3 + off); c30 = STEP(c30, av, b0); c31 = STEP(c31, av, b1); \
+                av = tc_bcast32_avx2(a4 + off); c40 = STEP(c40, av, b0); c41 = STEP(c41, av, b1); \
+                av = tc_bcast32_avx2(a5 + off); c50 = STEP(c50, av, b0); c51 = STEP(c51, av, b1); \
+            }                                                                                \
         }                                                                                    \
         __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},                             \
-                                  {c30, c31}, {c40, c41}, {c50, c51}};                       \
+                             {c30, c31}, {c40, c41}, {c50, c51}};                            \
         tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);                                         \
     }
 
@@ -123,7 +154,9 @@ static inline void tc_qstore_tile_avx2(__m256i acc[6][2], int mr, int nr, const 
     tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
     const size_t ysz = e->type >= TC_QOUT_S32 ? 4 : 1;
     for (int r = 0; r < mr; r++)
-        tc_qstore_row_avx2(acc[r][0], acc[r][1], e->type, &v, nr, (char *)y + r * ldy * ysz);
+        tc_qstore_row_avx2(acc[r][0], acc[r][1], e->type, &v, e->residual,
+                           e->residual ? (const char *)e->r + r * ldy * ysz : NULL, nr,
+                           (char *)y + r * ldy * ysz);
 }
 
 #endif /* TC_QUANT_AVX2_H */

@@ -84,14 +84,30 @@ typedef struct tc_qepi {
     const float *scale;   /* [nr] */
     int type;             /* enum tc_qout_type */
     int zero_point, lo, hi;
+    const tc_qresidual *residual; /* or NULL */
+    const void *r;        /* the residual at the tile's first element (y's layout) */
 } tc_qepi;
 
-/* a: rows r < mr at a + r * lda (bytes): kpad activations each, uint8 (S8X4)
- * or int16 (S16X2)  b: packed panels [kpad / g][QNR][g], panel j at b + j * ldb
- * bytes  y: rows of the output with leading dimension ldy (elements); columns
- * [0, nr) of the tile are stored (nr <= the kernel's nr). */
-typedef void (*tc_qukernel_fn)(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                               ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* The fused residual QLinearAdd of one element: q requantized, r the residual. */
+static inline int32_t tc_qresidual_add(const tc_qresidual *res, int32_t q, int32_t r, int lo,
+                                       int hi)
+{
+    float a = (float)(res->q_is_a ? q : r), b = (float)(res->q_is_a ? r : q);
+    float v = fmaf(a, res->ra, fmaf(b, res->rb, res->fixed));
+    return tc_sat(tc_rne(tc_clampf(v, -2147483520.0f, 2147483520.0f)), lo, hi);
+}
+
+/* rows: ntaps x TC_QMR_MAX row pointers, rows[t * TC_QMR_MAX + r] the klen elements of
+ * tap t of row r (uint8 for S8X4, int16 for S16X2; klen a multiple of the format's
+ * group); pointers of rows r >= mr repeat row mr - 1's.  A GEMM's rows are one tap of
+ * kpad elements; a convolution's may point into the image itself, one tap per kernel
+ * position (an indirect convolution: no im2col copy).
+ * b: packed panels [ntaps * klen / g][QNR][g], panel j at b + j * ldb bytes
+ * y: rows of the output with leading dimension ldy (elements); columns [0, nr) of the
+ * tile are stored (nr <= the kernel's nr). */
+typedef void (*tc_qukernel_fn)(int ntaps, int klen, const void *const *rows, int mr,
+                               const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                               ptrdiff_t ldy);
 
 /* A micro-kernel and its tile: mr <= TC_QMR_MAX rows, nr = 16 or 32 columns. */
 typedef struct tc_qukernel {
@@ -105,10 +121,10 @@ void tc_qstore_tile(const uint32_t *acc, int ldacc, int mr, int nr, const tc_qep
                     ptrdiff_t ldy);
 
 /* 6 x 16 portable twins of the SIMD kernels (same layouts, same results) */
-void tc_qukernel_s8x4_portable(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                               ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
-void tc_qukernel_s16x2_portable(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                                ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s8x4_portable(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 
 /* CPU features of the 8-bit kernels: AVX-VNNI (256-bit vpdpbusd) and AVX-512 VNNI
  * (512-bit, with AVX-512 F, BW and VL). */
@@ -117,13 +133,13 @@ int tc_cpu_has_avx512vnni(void);
 
 #ifdef TC_HAVE_AVX2_SOURCES
 /* 6 x 16, qgemm_avx2.c and qgemm_avxvnni.c */
-void tc_qukernel_s16x2_avx2(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                            ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
-void tc_qukernel_s8x4_avxvnni(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                              ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s8x4_avxvnni(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 /* 12 x 32, qgemm_avx512vnni.c */
-void tc_qukernel_s8x4_avx512vnni(int kpad, const void *a, ptrdiff_t lda, int mr, const void *b,
-                                 ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s8x4_avx512vnni(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 /* quant_avx2.c: the hot element-wise kernels */
 void tc_quantize_run_avx2(const float *x, ptrdiff_t n, float scale, int zp, int lo, int hi,
                           int is_signed, void *y);
@@ -136,15 +152,17 @@ void tc_qadd_run(const tc_qbinary_params *p, const void *a, int a_scalar, const 
                  int b_scalar, void *y, ptrdiff_t n);
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
-                          int x_zero_point, const tc_qoutput *out, const float *scale, void *y);
+                          int x_zero_point, const tc_qoutput *out, const float *scale,
+                          const void *r, void *y);
 #endif
 
 /* Portable twin of tc_qconv_dw_row_avx2: one output pixel of a depthwise
  * convolution.  taps[t]: the input pixel's c channels (uint8, flipped to
  * unsigned for int8 inputs) or a row of x_zero_point; w: [ntaps][ldw];
- * scale: [c] (expanded when per-tensor); y: c outputs of out->type. */
+ * scale: [c] (expanded when per-tensor); r: the pixel's residual (out->residual) or
+ * NULL; y: c outputs of out->type. */
 void tc_qconv_dw_row_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
                               ptrdiff_t ldw, ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
-                              const float *scale, void *y);
+                              const float *scale, const void *r, void *y);
 
 #endif /* TC_QUANT_INTERNAL_H */

@@ -449,12 +449,28 @@ int tc_qglobal_avg_pool_nhwc(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t s, ptrdif
  * scale[j] is scale[0] when !per_channel.  lo/hi clamp the 8-bit result within its
  * type: a fused ReLU or Clip (ReLU: lo = zp). */
 enum tc_qout_type { TC_QOUT_U8 = 0, TC_QOUT_S8 = 1, TC_QOUT_S32 = 2, TC_QOUT_F32 = 3 };
+
+/* A residual com.microsoft QLinearAdd fused into an 8-bit output stage: q, the value
+ * the layer alone would store, is added to r, the residual's element at the same
+ * position, by QLinearAdd's formula (tc_qbinary) with q as its A operand (q_is_a)
+ * or its B:  y = saturate(RNE(fma(a, ra, fma(b, rb, fixed)))).
+ * ra, rb, fixed: as tc_qbinary computes them from the add's scales and zero points. */
+typedef struct tc_qresidual {
+    const void *r;         /* the output's shape and element type; may be y itself */
+    float ra, rb, fixed;
+    int q_is_a;
+} tc_qresidual;
+
+/* Fills res's constants from the add's parameters (p->op is ignored); res->r is NULL. */
+void tc_qresidual_init(tc_qresidual *res, const tc_qbinary_params *p, int q_is_a);
+
 typedef struct tc_qoutput {
     int type;              /* enum tc_qout_type */
     const int32_t *bias;   /* [N] or NULL */
     const float *scale;    /* [N] (per_channel) or [1]; unused for S32 */
     int per_channel;
     int zero_point, lo, hi;
+    const tc_qresidual *residual; /* U8 / S8 only, or NULL */
 } tc_qoutput;
 
 /* Layouts of the packed weights, chosen once per layer (tc_qgemm_choose_format).

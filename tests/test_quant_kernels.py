@@ -167,3 +167,37 @@ def test_quantize_per_axis_and_long_runs(ctx):
     K.quantize(ctx, x, y, scale, zp, 2, 5, 7000)
     ref = np.clip(np.rint(x / scale[:, None]) + zp[:, None], 0, 255)
     np.testing.assert_array_equal(y, ref.astype(np.uint8))
+
+
+@pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
+def test_fused_residual_add_equals_the_convolution_then_qlinearadd(ctx, depthwise):
+    """The output stage's QLinearAdd (ResNet's residual merge) gives what the convolution
+    followed by the separate QLinearAdd kernel (tested against onnxruntime) gives."""
+    rng = np.random.default_rng(16)
+    for case in range(12):
+        group, c, k, cg, kh, kw, st, dl, pads, n, h, wd = random_conv_case(rng, depthwise)
+        signed = case % 3 == 2
+        dtype = np.int8 if signed else np.uint8
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, (n, h, wd, c), endpoint=True).astype(dtype)
+        w = rng.integers(-128, 128, (k, kh, kw, cg)).astype(np.int16)
+        scale = (rng.random(k) * 0.004 + 1e-4).astype(np.float32)
+        zp, az, bz, cz = (int(v) for v in rng.integers(info.min, info.max, 4))
+        a_s, b_s, c_s = (float(v) for v in rng.random(3) * 0.1 + 0.01)
+        conv_is_a = bool(case % 2)
+        for fmt in [None] if depthwise else formats_for(ctx, w):
+            plain = K.QConv2d(ctx, w, K.QOutput(dtype, None, scale, zp), st, pads, dl, group, fmt)
+            shape = plain.output_shape(n, h, wd)
+            q = np.empty(shape, dtype)
+            plain.run(x, 3, q)
+            r = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+            ref = np.empty(shape, dtype)
+            a, b = (q, r) if conv_is_a else (r, q)
+            K.qbinary(ctx, "add", a, a_s, az, b, b_s, bz, ref, c_s, cz, (q.size,), (q.size,), (q.size,))
+            out = K.QOutput(dtype, None, scale, zp, residual=(a_s, az, b_s, bz, c_s, cz, conv_is_a))
+            fused = K.QConv2d(ctx, w, out, st, pads, dl, group, fmt)
+            y = np.empty(shape, dtype)
+            fused.run(x, 3, y, residual=r)
+            assert np.array_equal(y, ref), f"case {case} {fused.format}: {(y != ref).sum()} differ"
+            fused.run(x, 3, r, residual=r)        # in place: the residual's buffer is the output
+            assert np.array_equal(r, ref), f"case {case} {fused.format} in place"

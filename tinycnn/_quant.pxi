@@ -38,12 +38,18 @@ cdef extern from "tinycnn.h" nogil:
         TC_QOUT_F32
         TC_QFMT_S8X4
         TC_QFMT_S16X2
+    ctypedef struct tc_qresidual:
+        const void *r
+        float ra, rb, fixed
+        int q_is_a
+    void tc_qresidual_init(tc_qresidual *res, const tc_qbinary_params *p, int q_is_a)
     ctypedef struct tc_qoutput:
         int type
         const int32_t *bias
         const float *scale
         int per_channel
         int zero_point, lo, hi
+        const tc_qresidual *residual
     int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
     size_t tc_qgemm_pack_size(int format, int K, int N)
     void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
@@ -278,12 +284,19 @@ def qglobal_avg_pool_nhwc(Context ctx, x, y, ptrdiff_t n, ptrdiff_t s, ptrdiff_t
 cdef class QOutput:
     """The output stage of a quantized GEMM or convolution (tc_qoutput): its element
     type (uint8/int8 requantized, int32 raw sums, float32 scaled), per-column int32
-    bias and float32 scales, zero point and the clamp [lo, hi] of a fused ReLU/Clip."""
+    bias and float32 scales, zero point and the clamp [lo, hi] of a fused ReLU/Clip.
+
+    residual=(a_scale, a_zero_point, b_scale, b_zero_point, y_scale, y_zero_point, q_is_a):
+    a com.microsoft QLinearAdd fused after the requantization (8-bit outputs), whose
+    other operand run() takes; the layer's own value is the add's A when q_is_a."""
     cdef tc_qoutput out
+    cdef tc_qresidual res
     cdef readonly object dtype
+    cdef readonly bint has_residual
     cdef object bias, scale
 
-    def __init__(self, dtype, bias=None, scale=None, int zero_point=0, lo=None, hi=None):
+    def __init__(self, dtype, bias=None, scale=None, int zero_point=0, lo=None, hi=None,
+                 residual=None):
         dtype = np.dtype(dtype)
         if dtype not in _QOUT_TYPES:
             raise ValueError(f"QOutput: output type {dtype} is not uint8, int8, int32 or float32")
@@ -307,6 +320,31 @@ cdef class QOutput:
         self.out.zero_point = zero_point
         self.out.lo = tlo if lo is None else max(tlo, int(lo))
         self.out.hi = thi if hi is None else min(thi, int(hi))
+        self.out.residual = NULL
+        self.has_residual = residual is not None
+        cdef tc_qbinary_params p
+        if residual is not None:
+            if dtype not in _Q8:
+                raise ValueError(f"QOutput: a fused residual needs an 8-bit output, not {dtype}")
+            (p.a_scale, p.a_zero_point, p.b_scale, p.b_zero_point, p.y_scale, p.y_zero_point,
+             q_is_a) = residual
+            tc_qresidual_init(&self.res, &p, bool(q_is_a))
+
+    cdef tc_qoutput with_residual(self, r, y, tc_qresidual *res) except *:
+        """This output stage for one run: the fused residual read from r (y's shape)."""
+        cdef tc_qoutput o = self.out
+        if self.has_residual:
+            if r is None:
+                raise ValueError("QOutput: the fused residual QLinearAdd needs its other operand")
+            _check_array("residual", r, (y.dtype,))
+            if r.size != y.size:
+                raise ValueError(f"QOutput: residual {r.shape} and output {y.shape} differ in size")
+            res[0] = self.res
+            res.r = _vptr(r)
+            o.residual = res
+        elif r is not None:
+            raise ValueError("QOutput: a residual given to a layer without a fused QLinearAdd")
+        return o
 
     cdef int check(self, int n) except -1:
         if self.bias is not None and self.bias.shape[0] != n:
@@ -372,7 +410,7 @@ cdef class QGemm:
         """float32 elements of workspace run() needs for m rows."""
         return (tc_qgemm_workspace_size(&self.ctx.ctx, self.fmt, m, self.N, self.K) + 3) // 4
 
-    def run(self, a, int a_zero_point, y, workspace=None):
+    def run(self, a, int a_zero_point, y, workspace=None, residual=None):
         _check_array("a", a, _Q8)
         _check_array("y", y, (self.output.dtype,), writeable=True)
         if a.ndim < 1 or a.shape[a.ndim - 1] != self.K:
@@ -385,6 +423,8 @@ cdef class QGemm:
             workspace = _aligned_empty(need)
         elif workspace.dtype != np.float32 or workspace.size < need:
             raise ValueError(f"QGemm: workspace needs {need} float32 elements")
+        cdef tc_qresidual res
+        cdef tc_qoutput out = self.output.with_residual(residual, y, &res)
         cdef const void *pa = _vptr(a)
         cdef void *py = _vptr(y)
         cdef void *pw = _vptr(workspace)
@@ -392,8 +432,7 @@ cdef class QGemm:
         cdef int signed = a.dtype == np.int8
         cdef int fmt = self.fmt, K = self.K, N = self.N
         with nogil:
-            tc_qgemm(&self.ctx.ctx, fmt, m, N, K, pa, K, signed, a_zero_point, pk,
-                     &self.output.out, py, N, pw)
+            tc_qgemm(&self.ctx.ctx, fmt, m, N, K, pa, K, signed, a_zero_point, pk, &out, py, N, pw)
 
 
 cdef class QConv2d:
@@ -401,7 +440,7 @@ cdef class QConv2d:
 
     QConv2d(ctx, w[K, KH, KW, C/group] int16 (minus the zero point), output,
             strides, pads (top, left, bottom, right), dilations, group, format=None)
-    .run(x [N, H, W, C], x_zero_point, y [N, OH, OW, K], workspace=None)
+    .run(x [N, H, W, C], x_zero_point, y [N, OH, OW, K], workspace=None, residual=None)
     Depthwise layers (group == C == K) use the direct depthwise kernel.
     """
     cdef tc_conv2d_params p
@@ -458,7 +497,9 @@ cdef class QConv2d:
             nbytes = tc_qconv2d_workspace_size(&self.ctx.ctx, self.fmt, &self.p, n, h, w)
         return (nbytes + 3) // 4
 
-    def run(self, x, int x_zero_point, y, workspace=None):
+    def run(self, x, int x_zero_point, y, workspace=None, residual=None):
+        """y = output(conv(x)); residual: the other operand of a fused QLinearAdd (y's shape,
+        may be y itself)."""
         _check_array("x", x, _Q8, 4)
         _check_array("y", y, (self.output.dtype,), 4, writeable=True)
         n, h, w, c = x.shape
@@ -472,6 +513,8 @@ cdef class QConv2d:
             workspace = _aligned_empty(need)
         elif workspace.dtype != np.float32 or workspace.size < need:
             raise ValueError(f"QConv2d: workspace needs {need} float32 elements")
+        cdef tc_qresidual res
+        cdef tc_qoutput out = self.output.with_residual(residual, y, &res)
         cdef const void *px = _vptr(x)
         cdef void *py = _vptr(y)
         cdef void *pw = _vptr(workspace)
@@ -481,8 +524,8 @@ cdef class QConv2d:
         if self.depthwise:
             with nogil:
                 tc_qconv2d_depthwise(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point,
-                                     <const int16_t *>pk, &self.output.out, py, pw)
+                                     <const int16_t *>pk, &out, py, pw)
         else:
             with nogil:
                 tc_qconv2d(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
-                           &self.output.out, py, pw)
+                           &out, py, pw)

@@ -31,10 +31,47 @@ _SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Uns
 
 
 def quantized_graph(g, keep, fuse, source):
-    """Check the graph's quantize/dequantize nodes; with fuse, rewrite its QDQ groups."""
+    """Check the graph's quantize/dequantize nodes; with fuse, rewrite its QDQ groups and
+    fuse residual adds into the convolutions that feed them."""
     _check(g, source)
-    if fuse and any(n.op_type == "DequantizeLinear" and n.domain == "" for n in g.nodes):
+    if not fuse:
+        return
+    if any(n.op_type == "DequantizeLinear" and n.domain == "" for n in g.nodes):
         _Rewriter(g, keep, source).run()
+    _fuse_residual_adds(g, keep)
+
+
+def _fuse_residual_adds(g, keep):
+    """QLinearConv -> com.microsoft QLinearAdd(conv, other) becomes one tinycnn::QLinearConv
+    whose output stage adds `other` (ResNet's residual merges): the convolution's 8-bit
+    result never goes to memory.  The fused node takes the add's place, so `other` is ready."""
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    replaced = {}
+    for add in g.nodes:
+        if add.op_type != "QLinearAdd" or add.domain != MS or len(add.inputs) != 8:
+            continue
+        for slot in (0, 3):
+            name = add.inputs[slot]
+            conv = producers.get(name)
+            other = add.inputs[3 - slot]
+            if (conv is None or conv.op_type != "QLinearConv" or id(conv) in replaced
+                    or conv.domain not in ("", FUSED_DOMAIN) or name in keep or other == name
+                    or len(consumers.get(name, [])) != 1
+                    or (conv.domain == FUSED_DOMAIN and len(conv.inputs) > 9)):
+                continue
+            ins = list(conv.inputs) + [""] * (9 - len(conv.inputs))
+            fused = Node(conv.name, "QLinearConv", FUSED_DOMAIN,
+                         ins[:9] + [other] + list(add.inputs[1:3]) + list(add.inputs[4:8]),
+                         list(add.outputs), dict(conv.attrs, residual_a=int(slot == 0)),
+                         conv.index)
+            fused.label = (conv.label if conv.domain == FUSED_DOMAIN else "QLinearConv") + "+QLinearAdd"
+            g.fused_away.add(name)
+            replaced[id(conv)] = None
+            replaced[id(add)] = fused
+            break
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
 
 
 # ---- checks ----------------------------------------------------------------------------

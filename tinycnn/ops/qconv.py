@@ -14,6 +14,7 @@ from . import FUSED_DOMAIN, op
 from .common import UnsupportedOperator, window_geometry
 from .conv import conv_macs, conv_window
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
+from .qelementwise import qlinear_binary
 
 
 def _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides):
@@ -71,38 +72,48 @@ def _layer(n, ctx, conv, w, w_zero_point, output):
                      pads=pads, dilations=dl, group=group)
 
 
-def _emit(n, X, inputs, out_shape, out_dtype, make, x_zero_point_of):
-    """Schedule the convolution: make(arrays of the run-time parameters) -> layer, built
-    once now when every parameter is a constant, else at every run."""
+def _emit(n, X, inputs, out_shape, out_dtype, make, R=None):
+    """Schedule the convolution: make(arrays of the parameters) -> (layer, x zero point),
+    built once now when every parameter is a constant, else at every run.  R: the other
+    operand of a fused QLinearAdd (the output may take its buffer)."""
     X = n.to_layout(X, CHANNELS_LAST)
     nb, c = X.shape[:2]
     h, w = (1,) + X.shape[2:] if X.ndim == 3 else X.shape[2:]
     x4 = (nb, h, w, c)
     ctx = n.ctx
+    data = [X] + ([n.to_layout(R, CHANNELS_LAST)] if R is not None else [])
+    inplace = {0: 1} if R is not None else None
     if all_const(*inputs):
         layer, xz = n.cached(("qconv",), lambda: make(*[v.const if v is not None else None
                                                         for v in inputs]))
         y4 = layer.output_shape(nb, h, w)
 
-        def qconv(x, y, ws):
-            layer.run(x.reshape(x4), xz, y.reshape(y4), ws)
-        return n.emit(qconv, [X], [(out_shape, out_dtype)], layout=CHANNELS_LAST,
-                      workspace=layer.workspace_size(nb, h, w))
+        def qconv(x, *rest):
+            r = rest[0].reshape(y4) if R is not None else None
+            layer.run(x.reshape(x4), xz, rest[-2].reshape(y4), rest[-1], r)
+        return n.emit(qconv, data, [(out_shape, out_dtype)], layout=CHANNELS_LAST,
+                      workspace=layer.workspace_size(nb, h, w), inplace=inplace)
     present = [v for v in inputs if v is not None]
     slots = [i for i, v in enumerate(inputs) if v is not None]
+    nd = len(data)
 
     def qconv_runtime(x, *rest):
         args = [None] * len(inputs)
-        for i, a in zip(slots, rest[:-1]):
+        for i, a in zip(slots, rest[nd - 1:-1]):
             args[i] = a
         layer, xz = make(*args)
-        y = rest[-1]
-        layer.run(x.reshape(x4), xz, y.reshape(layer.output_shape(nb, h, w)))
-    return n.emit(qconv_runtime, [X] + present, [(out_shape, out_dtype)], layout=CHANNELS_LAST)
+        y4 = layer.output_shape(nb, h, w)
+        r = rest[0].reshape(y4) if R is not None else None
+        layer.run(x.reshape(x4), xz, rest[-1].reshape(y4), None, r)
+    return n.emit(qconv_runtime, data + present, [(out_shape, out_dtype)], layout=CHANNELS_LAST,
+                  inplace=inplace)
 
 
 def _qlinearconv(n, X, x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale, y_zero_point,
-                 B, auto_pad, dilations, group, kernel_shape, pads, strides, clamp=None):
+                 B, auto_pad, dilations, group, kernel_shape, pads, strides, clamp=None,
+                 add=None):
+    """add: (R, [A_scale, A_zero_point, B_scale, B_zero_point, C_scale, C_zero_point],
+    the convolution is A) of a fused com.microsoft QLinearAdd, R of the output's shape."""
     conv = _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides)
     *conv, out_shape = conv
     k = W.shape[0]
@@ -112,8 +123,15 @@ def _qlinearconv(n, X, x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale,
     if X.dtype == np.int8 and (W.dtype != np.int8 or y_dtype != np.int8):
         raise n.error(f"int8 input x needs int8 w and y (got w {W.dtype}, y {y_dtype})",
                       UnsupportedOperator)
+    params = [x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale, y_zero_point, B]
+    R = None
+    if add is not None:
+        R, add_params, conv_is_a = add
+        if R.dtype != y_dtype:
+            raise n.error(f"the residual {R.dtype} and the convolution's output {y_dtype} differ")
+        params += add_params
 
-    def make(xs, xz, w, ws, wz, ys, yz, b):
+    def make(xs, xz, w, ws, wz, ys, yz, b, *add_values):
         xs_, xz_ = scalar_param(n, xs, xz, X.dtype, "x")
         ys_, yz_ = scalar_param(n, ys, yz, y_dtype, "y")
         wsc = scales(n, ws, "w scale", k)
@@ -126,12 +144,17 @@ def _qlinearconv(n, X, x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale,
             bounds = [_quantized_bound(c, ys_, yz_) for c in clamp]
             lo = lo if bounds[0] is None else max(lo, min(hi, bounds[0]))
             hi = hi if bounds[1] is None else min(hi, max(lo, bounds[1]))
+        residual = None
+        if add_values:
+            a_s, a_z = scalar_param(n, add_values[0], add_values[1], y_dtype, "A")
+            b_s, b_z = scalar_param(n, add_values[2], add_values[3], y_dtype, "B")
+            c_s, c_z = scalar_param(n, add_values[4], add_values[5], y_dtype, "C")
+            residual = (a_s, a_z, b_s, b_z, c_s, c_z, conv_is_a)
         out = K.QOutput(y_dtype, _bias(n, b, k), np.ascontiguousarray(scale, np.float32), yz_,
-                        lo, hi)
+                        lo, hi, residual)
         return _layer(n, n.ctx, conv, np.asarray(w), wz, out), xz_
 
-    return _emit(n, X, [x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale, y_zero_point, B],
-                 out_shape, y_dtype, make, None)
+    return _emit(n, X, params, out_shape, y_dtype, make, R)
 
 
 def _quantized_bound(v, scale, zero_point):
@@ -163,14 +186,29 @@ def QLinearConv(n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, 
 @op("QLinearConv", since=1, domain=FUSED_DOMAIN, cost=qconv_macs, window=qconv_window,
     channels_last=True)
 def FusedQLinearConv(n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
-                     B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
-                     pads=None, strides=None, clip_min=None, clip_max=None):
-    """QLinearConv with a fused ReLU or Clip: [clip_min, clip_max] clamps the real output."""
-    clamp = (None if clip_min is None else float(clip_min),
-             None if clip_max is None else float(clip_max))
-    return _qlinearconv(n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
-                        y_zero_point, B, auto_pad, dilations, group, kernel_shape, pads, strides,
-                        clamp)
+                     B=None, R=None, A_scale=None, A_zero_point=None, B_scale=None,
+                     B_zero_point=None, C_scale=None, C_zero_point=None, *, auto_pad="NOTSET",
+                     dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
+                     clip_min=None, clip_max=None, residual_a=1):
+    """QLinearConv with a fused ReLU or Clip ([clip_min, clip_max] clamps the real output),
+    then a fused com.microsoft QLinearAdd(conv, R) (residual_a) or QLinearAdd(R, conv)."""
+    clamp = None
+    if clip_min is not None or clip_max is not None:
+        clamp = (None if clip_min is None else float(clip_min),
+                 None if clip_max is None else float(clip_max))
+    conv = (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
+            auto_pad, dilations, group, kernel_shape, pads, strides, clamp)
+    if R is None:
+        return _qlinearconv(n, *conv)
+    add_params = [A_scale, A_zero_point, B_scale, B_zero_point, C_scale, C_zero_point]
+    out_shape = _geometry(n, x, w, group, kernel_shape, auto_pad, dilations, pads, strides)[-1]
+    if R.shape == out_shape:
+        return _qlinearconv(n, *conv, add=(R, add_params, bool(residual_a)))
+    # a residual that broadcasts: the convolution, then the add on its own
+    (y,) = _qlinearconv(n, *conv)
+    ab = (y, R) if residual_a else (R, y)
+    return qlinear_binary(n, "add", ab[0], A_scale, A_zero_point, ab[1], B_scale, B_zero_point,
+                          C_scale, C_zero_point)
 
 
 def cinteger_macs(inputs, outputs, **attrs):

@@ -45,7 +45,8 @@ def _merged(shapes):
     return [tuple(r) for r in res]
 
 
-def _binary(n, kind, A, a_scale, a_zp, B, b_scale, b_zp, c_scale, c_zp):
+def qlinear_binary(n, kind, A, a_scale, a_zp, B, b_scale, b_zp, c_scale, c_zp):
+    """QLinearAdd (kind "add") or QLinearMul of two 8-bit tensors, channels last when they are."""
     require_q8(n, A, "A")
     require_q8(n, B, "B")
     if A.dtype != B.dtype:
@@ -92,14 +93,14 @@ def _binary(n, kind, A, a_scale, a_zp, B, b_scale, b_zp, c_scale, c_zp):
 @op("QLinearAdd", since=1, until=1, domain=MS_DOMAIN, channels_last=True)
 def QLinearAdd(n, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point):
     """With broadcasting; onnxruntime's two fused multiply-adds, rounded once."""
-    return _binary(n, "add", A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
+    return qlinear_binary(n, "add", A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
                    C_zero_point)
 
 
 @op("QLinearMul", since=1, until=1, domain=MS_DOMAIN, channels_last=True)
 def QLinearMul(n, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point):
     """With broadcasting; the integer product scaled by A_scale * B_scale / C_scale."""
-    return _binary(n, "mul", A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
+    return qlinear_binary(n, "mul", A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
                    C_zero_point)
 
 
@@ -282,4 +283,4 @@ def max_pool_8bit(n, X, ks, st, dl, pb, pe, out):
     return n.emit(maxpool8, [X], [(out_shape, X.dtype)], layout=CHANNELS_LAST)
 
 
-__all__ = ["lookup_table", "max_pool_8bit", "Q8", "all_const"]
+__all__ = ["lookup_table", "max_pool_8bit", "qlinear_binary", "Q8", "all_const"]
