@@ -361,3 +361,16 @@ def test_limits_are_checked_before_allocating():
     opts.max_tensor_bytes = 1000
     with pytest.raises(tinycnn.ResourceLimit, match="over the limit of 1,000"):
         tinycnn.InferenceSession(conv_net(), opts).run(None, feed(64))
+
+
+@pytest.mark.parametrize("names", [None, [], ()])
+def test_no_output_names_means_every_output_as_onnxruntime(names):
+    """An empty list (or None) asks for every graph output, in graph order."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Neg", ["r"], ["n"])]
+    model = make_model(nodes, [("x", ["N", 3])], [("n", ["N", 3]), ("r", ["N", 3])])
+    x = {"x": RNG.normal(size=(2, 3)).astype(np.float32)}
+    got = tinycnn.InferenceSession(model).run(names, x)
+    ref = ort_run(model, x, names)
+    assert len(got) == len(ref) == 2
+    for g, r in zip(got, ref):
+        np.testing.assert_array_equal(g, r)

@@ -155,7 +155,8 @@ class InferenceSession:
     def run(self, output_names, input_feed, run_options=None):
         """Outputs (a list of numpy arrays) for the feeds {input name: array}.
 
-        output_names: None for every graph output, or a list of names; with
+        output_names: None or an empty list for every graph output (as onnxruntime), or a
+        list of names; with
         graph_optimization_level=ORT_DISABLE_ALL any intermediate tensor may be named.
         """
         names = self._output_names(output_names)
@@ -197,10 +198,10 @@ class InferenceSession:
 
     # -- internals --------------------------------------------------------------
     def _output_names(self, output_names):
-        if output_names is None:
-            return tuple(v.name for v in self._outputs)
         if isinstance(output_names, str):
             raise InvalidArgument("output_names must be a list of names or None, not a string")
+        if not output_names:  # None or empty: every graph output, as onnxruntime does
+            return tuple(v.name for v in self._outputs)
         return tuple(output_names)
 
     def _check_feeds(self, input_feed):
