@@ -7,6 +7,16 @@
 The API is onnxruntime's (its CPU provider): code written for onnxruntime runs with
 `import tinycnn as ort`; the README's "Moving from onnxruntime" lists the differences.
 """
+import os as _os
+
+try:
+    from . import _kernels  # noqa: F401  (the compiled C kernels; everything else needs them)
+except ImportError as _e:
+    raise ImportError(
+        f"tinycnn's compiled kernels (tinycnn._kernels) cannot be imported from "
+        f"{_os.path.dirname(__file__)} ({_e}). In a source checkout, build them in place: "
+        "pip install -e . (or python setup.py build_ext --inplace)") from _e
+
 from .errors import (InvalidArgument, InvalidModel, ResourceLimit, RunTerminated,
                      RuntimeInvalidArgument, TinyCNNError, UnsupportedOperator)
 from .ops import supported_ops

@@ -64,10 +64,16 @@ class Model:
     value_info: dict = dataclasses.field(default_factory=dict)  # declared intermediate shapes
     ir_version: int = 0
     producer: str = ""
+    producer_version: str = ""
+    metadata: dict = dataclasses.field(default_factory=dict)  # metadata_props: key -> value
     source: str = "<bytes>"   # file name for messages
     overridable: list = dataclasses.field(default_factory=list)  # ValueInfo of initializers
                               # also listed as graph inputs (IR >= 4): a feed may replace them
-    metadata: dict = dataclasses.field(default_factory=dict)    # what get_modelmeta() reports
+    graph_name: str = ""
+    domain: str = ""
+    model_version: int = 0
+    doc_string: str = ""
+    graph_doc_string: str = ""
 
     @property
     def opset(self):
@@ -487,11 +493,11 @@ def _convert(proto, base_dir, source, initializers, limits, supplied):
         opsets["" if o.domain in ("", "ai.onnx") else o.domain] = int(o.version)
     if "" not in opsets:
         opsets[""] = 1
-    metadata = {"producer_name": proto.producer_name, "producer_version": proto.producer_version,
-                "graph_name": g.name, "domain": proto.domain, "description": proto.doc_string,
-                "graph_description": g.doc_string, "version": int(proto.model_version),
-                "custom_metadata_map": {p.key: p.value for p in proto.metadata_props}}
     return Model(nodes=nodes, inputs=inputs, outputs=outputs, initializers=initializers,
                  opsets=opsets, value_info={vi.name: _value_info(vi) for vi in g.value_info},
-                 ir_version=proto.ir_version, producer=proto.producer_name, source=source,
-                 overridable=overridable, metadata=metadata)
+                 ir_version=proto.ir_version, producer=proto.producer_name,
+                 producer_version=proto.producer_version,
+                 metadata={p.key: p.value for p in proto.metadata_props}, source=source,
+                 overridable=overridable, graph_name=g.name, domain=proto.domain,
+                 model_version=int(proto.model_version), doc_string=proto.doc_string,
+                 graph_doc_string=g.doc_string)

@@ -59,16 +59,16 @@ class ModelMetadata:
     description, graph_description, version, custom_metadata_map (and producer_version,
     the opsets)."""
 
-    def __init__(self, metadata, opsets):
-        self.producer_name = metadata.get("producer_name", "")
-        self.producer_version = metadata.get("producer_version", "")
-        self.graph_name = metadata.get("graph_name", "")
-        self.domain = metadata.get("domain", "")
-        self.description = metadata.get("description", "")
-        self.graph_description = metadata.get("graph_description", "")
-        self.version = metadata.get("version", 0)
-        self.custom_metadata_map = dict(metadata.get("custom_metadata_map", {}))
-        self.opsets = dict(opsets)
+    def __init__(self, model):
+        self.producer_name = model.producer
+        self.producer_version = model.producer_version
+        self.graph_name = model.graph_name
+        self.domain = model.domain
+        self.description = model.doc_string
+        self.graph_description = model.graph_doc_string
+        self.version = model.model_version
+        self.custom_metadata_map = dict(model.metadata)
+        self.opsets = dict(model.opsets)
 
     def __getitem__(self, key):
         """meta["producer_name"], meta["opsets"]: get_modelmeta() returned a dict before."""
@@ -188,7 +188,7 @@ class InferenceSession:
         return [_node_arg(v) for v in self._overridable.values()]
 
     def get_modelmeta(self):
-        return ModelMetadata(self._model.metadata, self._model.opsets)
+        return ModelMetadata(self._model)
 
     def get_session_options(self):
         return self._sess_options
