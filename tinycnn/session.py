@@ -290,34 +290,28 @@ class InferenceSession:
                     for fn, args in arena.calls:
                         fn(*args)
                 else:
-                    start = self._run_checked(arena.calls, run_options, times)
+                    clock = time.perf_counter_ns
+                    start = clock()
+                    for fn, args in arena.calls:
+                        if run_options is not None and run_options.terminate:
+                            self._log(3, _TERMINATED, run_options)
+                            raise RunTerminated(_TERMINATED)
+                        if times is None:
+                            fn(*args)
+                        else:
+                            t0 = clock()
+                            fn(*args)
+                            times.append((t0, clock()))
             except TinyCNNError:
                 raise
             except (ValueError, TypeError, LookupError, ArithmeticError) as e:
                 # A kernel wrapper refused its arguments: report the node, never a bare error.
                 raise _kernel_error(plan, arena, fn, e) from e
             if profiler is not None:
-                profiler.run(plan, start, time.perf_counter_ns(), times)
+                profiler.run(plan, start, clock(), times)
             return [np.array(o, copy=True) for o in arena.outputs]
         finally:
             plan.release(arena)
-
-    def _run_checked(self, calls, run_options, times):
-        """The steps, checking RunOptions.terminate before each and timing each when `times`
-        is a list; returns the start time."""
-        clock = time.perf_counter_ns
-        start = clock()
-        for fn, args in calls:
-            if run_options is not None and run_options.terminate:
-                self._log(3, _TERMINATED, run_options)
-                raise RunTerminated(_TERMINATED)
-            if times is None:
-                fn(*args)
-            else:
-                t0 = clock()
-                fn(*args)
-                times.append((t0, clock()))
-        return start
 
     def _log(self, severity, message, run_options=None):
         level, tag = self._log_level, self._logid
