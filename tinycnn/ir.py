@@ -7,7 +7,6 @@ emits and lays out the `Storage`s in an arena.  Neither imports the other's
 internals through it.
 """
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +139,7 @@ class NodeContext:
             elif initializers.get(name) is v.const:
                 key.append(id(v.const))
             else:
+                import hashlib   # rare (weights computed while planning): imported when needed
                 c = np.ascontiguousarray(v.const)
                 key.append((c.dtype.str, c.shape, hashlib.blake2b(c.reshape(-1).view(np.uint8)).digest()))
         return tuple(key)

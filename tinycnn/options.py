@@ -5,7 +5,6 @@ matches, where a plain Python object would silently grow a new attribute.  The o
 onnxruntime that change nothing in tinycnn are accepted; NO_EFFECT says why for each (the
 README's "Moving from onnxruntime" lists them too).
 """
-import difflib
 import enum
 import numbers
 
@@ -106,6 +105,7 @@ class _Options:
         if field is None:
             if name.startswith("_") or isinstance(getattr(type(self), name, None), property):
                 return object.__setattr__(self, name, value)
+            import difflib   # only for this message: not worth its import time at start
             close = difflib.get_close_matches(name, list(self._FIELDS) + self._methods(), n=3)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise AttributeError(f"{type(self).__name__} has no option {name!r}{hint}")
