@@ -10,12 +10,39 @@ import torch
 from ._flatten import FLATTEN_MODES, check_flatten_mode
 from ._init import init_model
 from .alexnet import AlexNet, alexnet
+from .densenet import DenseNet, densenet121
+from .efficientnet import EfficientNet, efficientnet_b0
+from .googlenet import GoogLeNet, googlenet
+from .mnasnet import MNASNet, mnasnet0_5, mnasnet1_0
+from .mobilenetv2 import MobileNetV2, mobilenet_v2
+from .mobilenetv3 import MobileNetV3, mobilenet_v3_large, mobilenet_v3_small
+from .regnet import RegNet, regnet_y_400mf
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101
+from .shufflenetv2 import ShuffleNetV2, shufflenet_v2_x1_0
+from .squeezenet import SqueezeNet, squeezenet1_1
 from .vgg import (VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
                   vgg19_bn)
 
-__all__ = ["MODELS", "PARAM_COUNTS", "FLATTEN_MODES", "build", "count_parameters",
-           "AlexNet", "VGG", "ResNet", "BasicBlock", "Bottleneck"]
+__all__ = ["MODELS", "MOBILE_MODELS", "PARAM_COUNTS", "FLATTEN_MODES", "build",
+           "count_parameters", "AlexNet", "VGG", "ResNet", "BasicBlock", "Bottleneck",
+           "MobileNetV2", "MobileNetV3", "EfficientNet", "MNASNet", "ShuffleNetV2", "SqueezeNet",
+           "RegNet", "GoogLeNet", "DenseNet"]
+
+# The networks apps embed (issue 12): depthwise and grouped convolutions, SE blocks,
+# hard-swish, channel shuffle, dense concatenation.
+MOBILE_MODELS = {
+    "mobilenet_v2": mobilenet_v2,
+    "mobilenet_v3_small": mobilenet_v3_small,
+    "mobilenet_v3_large": mobilenet_v3_large,
+    "efficientnet_b0": efficientnet_b0,
+    "mnasnet0_5": mnasnet0_5,
+    "mnasnet1_0": mnasnet1_0,
+    "shufflenet_v2_x1_0": shufflenet_v2_x1_0,
+    "squeezenet1_1": squeezenet1_1,
+    "regnet_y_400mf": regnet_y_400mf,
+    "googlenet": googlenet,
+    "densenet121": densenet121,
+}
 
 # name -> constructor (keyword arguments: num_classes=1000, flatten="flatten")
 MODELS = {
@@ -32,6 +59,7 @@ MODELS = {
     "resnet34": resnet34,
     "resnet50": resnet50,
     "resnet101": resnet101,
+    **MOBILE_MODELS,
 }
 
 # Parameter counts of the torchvision models (1000 classes), as torchvision documents them.
@@ -49,6 +77,17 @@ PARAM_COUNTS = {
     "resnet34": 21_797_672,
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
+    "mobilenet_v2": 3_504_872,
+    "mobilenet_v3_small": 2_542_856,
+    "mobilenet_v3_large": 5_483_032,
+    "efficientnet_b0": 5_288_548,
+    "mnasnet0_5": 2_218_512,
+    "mnasnet1_0": 4_383_312,
+    "shufflenet_v2_x1_0": 2_278_604,
+    "squeezenet1_1": 1_235_496,
+    "regnet_y_400mf": 4_344_144,
+    "googlenet": 6_624_904,  # without the auxiliary classifiers, as torchvision counts it
+    "densenet121": 7_978_856,
 }
 
 

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 
 __all__ = ["init_model"]
 
-# The BatchNorm closing a residual branch (a block's ``branch_end_bn``) gets a small
+# The BatchNorm closing a residual branch (a block's ``branch_end_bn``, a submodule path
+# such as "bn2" or "block.3.1", set by blocks whose branch is added to their input) gets a small
 # weight, as with torchvision's zero_init_residual: otherwise every block adds a unit-
 # variance branch to the identity path, float32 rounding accumulates over ResNet-50/101's
 # depth, and onnxruntime itself lands ~1e-4 away from a float64 forward pass.
@@ -63,6 +64,12 @@ def _normalise_affine(module, x_out):
         # A Linear sees only CALIBRATION_BATCH samples per channel: too few for a
         # per-channel scale, so centre per channel but scale by one global std.
         var = var.mean().expand_as(var)
+    elif x_out[0, 0].numel() == 1:
+        # A 1x1 conv on pooled [N, C, 1, 1] features (a squeeze-and-excitation block):
+        # per channel, CALIBRATION_BATCH samples would be normalised to exactly +-1 and
+        # every gate would sit at sigmoid(+-1).  One mean and std for the whole layer
+        # keeps the channels different and the gates spread over (0, 1).
+        mean, var = mean.mean().expand_as(mean), var.mean().expand_as(var) + mean.var()
     std = torch.sqrt(var + 1e-5)
     with torch.no_grad():
         module.weight.div_(std.view([-1] + [1] * (module.weight.dim() - 1)))
@@ -96,7 +103,8 @@ def init_model(model, seed=0):
     """
     g = torch.Generator().manual_seed(int(seed))
     modules = list(model.modules())
-    last_linear = [m for m in modules if isinstance(m, nn.Linear)][-1]
+    linears = [m for m in modules if isinstance(m, nn.Linear)]
+    last_linear = linears[-1] if linears else None  # SqueezeNet classifies with a conv
     for m in modules:
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             _kaiming_(m.weight, 1.0 if m is last_linear else math.sqrt(2.0), g)
@@ -109,7 +117,7 @@ def init_model(model, seed=0):
 
     # Hooks fire in execution order, so each layer is calibrated on the already
     # calibrated output of the layers before it: one forward pass is enough.
-    damped = {id(getattr(m, m.branch_end_bn)) for m in modules
+    damped = {id(m.get_submodule(m.branch_end_bn)) for m in modules
               if getattr(m, "branch_end_bn", None)}
     hooks = []
     for m in modules:

@@ -5,7 +5,8 @@
 
 Two exporters:
 
-- legacy (TorchScript tracing, ``dynamo=False``), opsets 9-17.  In eval mode it folds
+- legacy (TorchScript tracing, ``dynamo=False``), opsets 9-17 (ShuffleNetV2 with a dynamic
+  batch: 11-17; hard-swish exports as HardSigmoid * x below opset 14).  In eval mode it folds
   every BatchNormalization into the preceding Conv (``TrainingMode.EVAL`` runs the
   eval peephole pass); ``--no-fold-bn`` exports with ``TrainingMode.PRESERVE`` on the
   eval-mode model, which skips that pass and keeps BatchNormalization nodes (inference
@@ -32,6 +33,7 @@ from . import MODELS, FLATTEN_MODES, build
 __all__ = ["export", "main", "LEGACY_OPSETS", "MIN_DYNAMO_OPSET", "INPUT_NAME", "OUTPUT_NAME"]
 
 LEGACY_OPSETS = range(9, 18)
+CHANNEL_SPLIT_MODELS = {"shufflenet_v2_x1_0"}
 MIN_DYNAMO_OPSET = 18
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
@@ -111,6 +113,11 @@ def export(name, path, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True
         raise ValueError(f"the dynamo exporter needs opset >= {MIN_DYNAMO_OPSET}, got {opset}")
     if not dynamo and opset not in LEGACY_OPSETS:
         raise ValueError(f"the legacy exporter is used with opsets 9-17, got {opset}")
+    if not dynamo and batch_dynamic and opset < 11 and name in CHANNEL_SPLIT_MODELS:
+        # x.chunk(2, dim=1) on a tensor with a symbolic batch: the legacy exporter has no
+        # Split for it before opset 11 (a static batch exports at opset 9).
+        raise ValueError(f"{name} with a dynamic batch needs opset >= 11 with the legacy "
+                         f"exporter, got {opset}")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = build(name, seed=seed, flatten=flatten)
