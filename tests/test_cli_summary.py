@@ -1,9 +1,7 @@
 """`tinycnn summary`: parameters, MACs, receptive fields and totals, against hand counts and the
 published numbers of AlexNet, VGG-16 and ResNet-18."""
 import json
-import os
 import re
-import sys
 
 import numpy as np
 import onnx
@@ -113,29 +111,6 @@ def test_bad_input_shape(tmp_path, capsys):
 
 # ---- the issue's published numbers, on exports of the models/ zoo ----
 
-# models/ lives in the repository, not in the installed package: append (not prepend) the
-# checkout so that `import tinycnn` still finds the installed build.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.append(ROOT)
-from models import export
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("zoo")
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            path = folder / f"{name}.onnx"
-            export.export(name, path, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True)
-            cache[name] = str(path)
-        return cache[name]
-
-    return get
-
-
 def _totals(capsys, path):
     assert cli.main(["summary", path]) == 0
     out = capsys.readouterr().out
@@ -149,13 +124,14 @@ def _totals(capsys, path):
     ("resnet18", 11_684_712, "1.81"),  # batch norm folded into the convolutions' biases
     pytest.param("vgg16", 138_357_544, "15.47", marks=pytest.mark.slow),
 ])
-def test_known_models(zoo, capsys, name, params, gmacs):
-    got_params, got_gmacs, out = _totals(capsys, zoo(name))
+def test_known_models(onnx_export, capsys, name, params, gmacs):
+    """The models/ exports of test_models.py (opset 13, batch dynamic: summarised at batch 1)."""
+    got_params, got_gmacs, out = _totals(capsys, str(onnx_export(name, batch_dynamic=True)))
     assert (got_params, got_gmacs) == (params, gmacs), f"{name}:\n{out}"
 
 
-def test_alexnet_layers(zoo):
-    a = cli.analyze(onnx.load(zoo("alexnet"), load_external_data=False))
+def test_alexnet_layers(onnx_export):
+    a = cli.analyze(onnx.load(onnx_export("alexnet", batch_dynamic=True), load_external_data=False))
     convs = [layer for layer in a.layers if layer.op == "Conv"]
     first = convs[0]
     assert first.out_shape == [1, 64, 55, 55]
