@@ -68,9 +68,7 @@ def test_constant_folding_at_load_follows_the_optimization_level(level, folded):
              helper.make_node("Mul", ["x", "s"], ["y"], name="mul")]
     model = make_model(nodes, [("x", ["N", 2])], [("y", ["N", 2])],
                        {"one": np.ones(2, np.float32)})
-    opts = tinycnn.SessionOptions()
-    opts.graph_optimization_level = level
-    sess = tinycnn.InferenceSession(model, opts)
+    sess = tinycnn.InferenceSession(model, session_options(graph_optimization_level=level))
     assert ([n.name for n in sess._graph.nodes] == ["mul"]) == folded
     x = {"x": RNG.normal(size=(3, 2)).astype(np.float32)}
     assert_close(sess.run(None, x)[0], ort_run(model, x)[0])
@@ -82,7 +80,7 @@ def test_winograd_can_be_turned_off_by_a_session_config_entry():
     opts = tinycnn.SessionOptions()
     opts.add_session_config_entry("session.tinycnn.winograd", "0")
     assert opts.get_session_config_entry("session.tinycnn.winograd") == "0"
-    sess = tinycnn.InferenceSession(conv_net(), opts)
+    sess = tinycnn.InferenceSession(residual_net(), opts)
     assert sess._options.winograd is False
     with pytest.raises(tinycnn.InvalidArgument, match="session.tinycnn.winograd='yes'"):
         opts.add_session_config_entry("session.tinycnn.winograd", "yes")
