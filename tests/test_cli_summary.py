@@ -9,6 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tinycnn import cli
+from tinycnn.analysis import analyze
 
 
 def _init(name, shape, rng):
@@ -38,7 +39,7 @@ def small_graph():
 
 
 def test_small_graph_by_hand():
-    a = cli.analyze(small_graph())
+    a = analyze(small_graph())
     by = {layer.name: layer for layer in a.layers}
     # conv1: 16x16 output; conv2 on 8x8 with dilation 2, pad 2: 8x8 output.
     assert by["conv1"].out_shape == [1, 8, 16, 16]
@@ -65,7 +66,7 @@ def test_small_graph_by_hand():
     assert a.weight_bytes == 4 * a.params
     assert a.opsets == {"ai.onnx": 13} and a.producer == "handmade"
     # Batch 4: four times the work, the same parameters.
-    a4 = cli.analyze(small_graph(), {"x": [4, 3, 32, 32]})
+    a4 = analyze(small_graph(), {"x": [4, 3, 32, 32]})
     assert a4.macs == 4 * a.macs and a4.params == a.params
 
 
@@ -131,7 +132,7 @@ def test_known_models(onnx_export, capsys, name, params, gmacs):
 
 
 def test_alexnet_layers(onnx_export):
-    a = cli.analyze(onnx.load(onnx_export("alexnet", batch_dynamic=True), load_external_data=False))
+    a = analyze(str(onnx_export("alexnet", batch_dynamic=True)))
     convs = [layer for layer in a.layers if layer.op == "Conv"]
     first = convs[0]
     assert first.out_shape == [1, 64, 55, 55]
