@@ -13,12 +13,7 @@ import tinycnn  # noqa: E402
 from tinycnn import classify, cli, images  # noqa: E402
 from tinycnn.cli.models import DIGITS_MODEL  # noqa: E402
 from tinycnn.loader import load_model  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
-
-
-
+from helpers import DIGIT_SAMPLES, run_cli
 
 
 def run_module(cwd, *argv):
@@ -29,14 +24,8 @@ def run_module(cwd, *argv):
                           text=True, cwd=cwd, env=env, timeout=120)
 
 
-def run_cli(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def sample(d):
-    return os.path.join(SAMPLES, f"digit_{d}.png")
+    return str(DIGIT_SAMPLES / f"digit_{d}.png")
 
 
 def _one_error_line(err):

@@ -112,15 +112,6 @@ def test_bad_input_shape(tmp_path, capsys):
 
 # ---- the issue's published numbers, on exports of the models/ zoo ----
 
-@pytest.fixture
-def zoo(onnx_export):
-    """Path of an export of the models/ zoo as the README's numbers are stated: opset 13, the
-    legacy exporter, batch 1, batch norm folded."""
-    def get(name):
-        return str(onnx_export(name, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True))
-    return get
-
-
 def _totals(capsys, path):
     assert cli.main(["summary", path]) == 0
     out = capsys.readouterr().out
@@ -134,13 +125,14 @@ def _totals(capsys, path):
     ("resnet18", 11_684_712, "1.81"),  # batch norm folded into the convolutions' biases
     pytest.param("vgg16", 138_357_544, "15.47", marks=pytest.mark.slow),
 ])
-def test_known_models(zoo, capsys, name, params, gmacs):
-    got_params, got_gmacs, out = _totals(capsys, zoo(name))
+def test_known_models(onnx_export, capsys, name, params, gmacs):
+    """The models/ exports of test_models.py (opset 13, batch dynamic: summarised at batch 1)."""
+    got_params, got_gmacs, out = _totals(capsys, str(onnx_export(name, batch_dynamic=True)))
     assert (got_params, got_gmacs) == (params, gmacs), f"{name}:\n{out}"
 
 
-def test_alexnet_layers(zoo):
-    a = analyze(zoo("alexnet"))
+def test_alexnet_layers(onnx_export):
+    a = analyze(str(onnx_export("alexnet", batch_dynamic=True)))
     convs = [layer for layer in a.layers if layer.op == "Conv"]
     first = convs[0]
     assert first.out_shape == [1, 64, 55, 55]

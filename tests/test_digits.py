@@ -15,22 +15,19 @@ from tinycnn import cli  # noqa: E402
 from tinycnn.cli.models import DIGITS_MODEL  # noqa: E402
 from tinycnn.images import preprocessing_for  # noqa: E402
 from tinycnn.loader import load_model  # noqa: E402
+from helpers import REPO_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIN_ACCURACY = 0.95
 
 
 def _train_digits():
-    spec = importlib.util.spec_from_file_location("train_digits", os.path.join(ROOT, "models", "train_digits.py"))
+    spec = importlib.util.spec_from_file_location("train_digits", REPO_ROOT / "models" / "train_digits.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 td = _train_digits()
-
-
-
 
 
 @pytest.fixture(scope="module")
