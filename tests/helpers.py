@@ -1,4 +1,6 @@
 """Small helpers shared by the tests: building ONNX graphs and comparing with onnxruntime."""
+import os
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -35,3 +37,23 @@ def assert_close(got, ref, rtol=1e-4, what="output"):
     assert got.shape == ref.shape, f"{what}: shape {got.shape} != reference {ref.shape}"
     d = rel_diff(got, ref)
     assert d <= rtol, f"{what}: max|diff|/max|ref| = {d:.3g} > {rtol} (shape {ref.shape})"
+
+
+# ---- the command line ----
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DIGIT_SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
+
+
+def digit_sample(d):
+    """models/digits/samples/digit_<d>.png: a held-out digit, dark ink on light paper."""
+    return os.path.join(DIGIT_SAMPLES, f"digit_{d}.png")
+
+
+def run_cli(capsys, *argv):
+    """`tinycnn *argv` in this process: (exit code, stdout, stderr)."""
+    from tinycnn import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -1,16 +1,15 @@
 """`tinycnn verify`, `bench` and `profile` on the bundled digits model: exit codes and numbers."""
 import json
-import os
 import re
 import sys
 
 import numpy as np
 import pytest
 
-import tinycnn
-from tinycnn import cli
 from tinycnn.cli import models
 from tinycnn.cli.verify import compare
+
+from helpers import digit_sample, run_cli
 
 import onnxruntime  # noqa: F401  (a test extra: missing means a broken install)
 MODEL = models.DIGITS_MODEL
@@ -18,11 +17,6 @@ MODEL = models.DIGITS_MODEL
 
 
 
-
-def run_cli(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 class _Perturbed:
@@ -87,8 +81,7 @@ def test_verify_reports_first_divergence(capsys, monkeypatch, tmp_path):
 
 
 def test_verify_tiny_tolerance_and_image_input(capsys):
-    sample = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "models", "digits", "samples", "digit_5.png")
+    sample = digit_sample(5)
     code, out, err = run_cli(capsys, "verify", MODEL, "--input", sample)
     assert code == 0, out + err
     code, out, err = run_cli(capsys, "verify", MODEL, "--input", sample, "--atol", "0", "--rtol", "0", "--json")

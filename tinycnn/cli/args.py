@@ -2,11 +2,11 @@
 import argparse
 import math
 
-EXIT_OK, EXIT_MISMATCH, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_MISMATCH, EXIT_ERROR, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-EPILOG = """exit codes: 0 success; 1 verify found a mismatch; 2 error (bad arguments, missing or
-unreadable file, corrupt image, not an ONNX model, model tinycnn cannot run, missing optional
-dependency); 130 interrupted."""
+EPILOG = """exit codes: 0 success; 1 verify found a mismatch; 2 error (bad arguments, missing
+file, not an ONNX model, model tinycnn cannot run, missing optional dependency); 3 infer could
+not read some images (the others' results are complete); 130 interrupted."""
 
 
 class CLIError(Exception):
