@@ -33,6 +33,21 @@ class Parser(argparse.ArgumentParser):
         raise CLIError(f"{message} (see '{self.prog} --help')")
 
 
+def open_for_writing(path: str, mode: str = "w"):
+    """open(path, mode), or a CLIError naming the file: made before any work, so that a path
+    that cannot be written fails first."""
+    try:
+        return open(path, mode)
+    except OSError as e:
+        raise CLIError(f"{path}: cannot write ({e.strerror or first_line(e)})") from None
+
+
+def npz_name(path: str, option: str) -> str:
+    if not path.lower().endswith(".npz"):
+        raise CLIError(f"{option} {path}: the file name must end in .npz")
+    return path
+
+
 def positive_int(text):
     try:
         v = int(text)

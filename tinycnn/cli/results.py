@@ -10,19 +10,12 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .args import CLIError, first_line
+from .args import CLIError, npz_name, open_for_writing
 
 JSON_EXTENSIONS = (".jsonl", ".json", ".ndjson")
 PARQUET_EXTENSIONS = (".parquet", ".pq")
 IMAGES_KEY = "__images__"  # the .npz key of the pictures' names, in the order of the rows
 PARQUET_ROWS_PER_GROUP = 4096  # results are written in row groups of this many
-
-
-def _open(path: str, mode: str):
-    try:
-        return open(path, mode)
-    except OSError as e:
-        raise CLIError(f"{path}: cannot write ({e.strerror or first_line(e)})") from None
 
 
 def format_text(entry: dict) -> str:
@@ -71,7 +64,7 @@ class JsonLinesWriter:
     """One JSON object per picture per line, as `--json` prints them."""
 
     def __init__(self, path: str):
-        self.path, self.file = path, _open(path, "w")
+        self.path, self.file = path, open_for_writing(path, "w")
 
     def write(self, results: List[dict]):
         self.file.writelines(json.dumps(r) + "\n" for r in results)
@@ -127,7 +120,7 @@ class ParquetWriter:
 
         self.schema = parquet_schema(task, output_names)
         self.path, self.rows = path, []
-        sink = _open(path, "wb")
+        sink = open_for_writing(path, "wb")
         self.writer = pq.ParquetWriter(sink, self.schema)
         self.sink = sink
 
@@ -167,9 +160,7 @@ class OutputsSaver:
     `__images__`.  Held in memory until the end (np.savez writes whole arrays)."""
 
     def __init__(self, path: str):
-        if not path.lower().endswith(".npz"):
-            raise CLIError(f"--save-outputs {path}: the file name must end in .npz")
-        self.path, self.file = path, _open(path, "wb")
+        self.path, self.file = path, open_for_writing(npz_name(path, "--save-outputs"), "wb")
         self.names: List[str] = []
         self.outputs: Dict[str, List[np.ndarray]] = {}
 
