@@ -1,5 +1,5 @@
 """Small helpers shared by the tests: building ONNX graphs and comparing with onnxruntime."""
-import os
+import pathlib
 
 import numpy as np
 import onnx
@@ -39,21 +39,16 @@ def assert_close(got, ref, rtol=1e-4, what="output"):
     assert d <= rtol, f"{what}: max|diff|/max|ref| = {d:.3g} > {rtol} (shape {ref.shape})"
 
 
-# ---- the command line ----
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DIGIT_SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
+# ---- the CLI ----
 
-
-def digit_sample(d):
-    """models/digits/samples/digit_<d>.png: a held-out digit, dark ink on light paper."""
-    return os.path.join(DIGIT_SAMPLES, f"digit_{d}.png")
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+DIGIT_SAMPLES = REPO_ROOT / "models" / "digits" / "samples"
 
 
 def run_cli(capsys, *argv):
-    """`tinycnn *argv` in this process: (exit code, stdout, stderr)."""
+    """``tinycnn <argv>`` in this process: (exit code, stdout, stderr)."""
     from tinycnn import cli
-
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err

@@ -14,7 +14,7 @@ from tinycnn import classify, cli  # noqa: E402
 from tinycnn.cli.models import DIGITS_MODEL  # noqa: E402
 from tinycnn.loader import load_model  # noqa: E402
 
-from helpers import digit_sample as sample, run_cli  # noqa: E402
+from helpers import DIGIT_SAMPLES, run_cli  # noqa: E402
 
 
 
@@ -29,6 +29,10 @@ def run_module(cwd, *argv):
                           text=True, cwd=cwd, env=env, timeout=120)
 
 
+
+
+def sample(d):
+    return str(DIGIT_SAMPLES / f"digit_{d}.png")
 
 
 def _one_error_line(err):

@@ -10,7 +10,7 @@ from onnx import helper
 
 from PIL import Image
 
-from helpers import digit_sample as sample, make_model, ort_run, run_cli
+from helpers import DIGIT_SAMPLES, make_model, ort_run, run_cli
 from tinycnn.cli.models import DIGITS_MODEL
 from tinycnn.images import load_and_preprocess, preprocessing_for
 from tinycnn.loader import load_model
@@ -18,6 +18,10 @@ from tinycnn.pipeline import ImagePipeline, output_statistics, task_for
 
 
 
+
+
+def sample(d):
+    return str(DIGIT_SAMPLES / f"digit_{d}.png")
 
 
 def _digits_input(path):

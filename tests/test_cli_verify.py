@@ -2,19 +2,18 @@
 inputs from files, every layer, and the first divergence found window by window."""
 import dataclasses
 import json
-import os
 import re
 import sys
 
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from tinycnn.cli import models
 from tinycnn.cli.verify import compare, windows
 
-from helpers import digit_sample, make_model, ort_run, run_cli
+from helpers import DIGIT_SAMPLES, make_model, ort_run, run_cli
 
 import onnxruntime  # noqa: F401  (a test extra: missing means a broken install)
 MODEL = models.DIGITS_MODEL
@@ -82,7 +81,7 @@ def test_verify_reports_first_divergence(capsys, monkeypatch, tmp_path):
 
 
 def test_verify_tiny_tolerance_and_image_input(capsys):
-    sample = digit_sample(5)
+    sample = str(DIGIT_SAMPLES / "digit_5.png")
     code, out, err = run_cli(capsys, "verify", MODEL, "--input", sample)
     assert code == 0, out + err
     code, out, err = run_cli(capsys, "verify", MODEL, "--input", sample, "--atol", "0", "--rtol", "0", "--json")
