@@ -47,34 +47,51 @@ int tc_cpu_has_avx512vnni(void)
            TC_CPU_SUPPORTS("avx512vl") && TC_CPU_SUPPORTS("avx512vnni");
 }
 
+int tc_cpu_best_vnni(void)
+{
+    if (tc_cpu_best_isa() != TC_ISA_AVX2)
+        return TC_VNNI_NONE;
+    return tc_cpu_has_avx512vnni() ? TC_VNNI_AVX512
+           : tc_cpu_has_avxvnni()  ? TC_VNNI_AVX
+                                   : TC_VNNI_NONE;
+}
+
+/* The ctx's VNNI tier, never above what the CPU has (a ctx filled by hand). */
+static int ctx_vnni(const tc_ctx *ctx)
+{
+    if (!ctx || ctx->isa != TC_ISA_AVX2 || ctx->vnni == TC_VNNI_NONE)
+        return TC_VNNI_NONE;
+    int best = tc_cpu_best_vnni();
+    return ctx->vnni <= best ? ctx->vnni : best;
+}
+
 int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
 {
     int fits8 = w_min >= -128 && w_max <= 127;
     if (ctx && ctx->isa == TC_ISA_AVX2)
-        return fits8 && (tc_cpu_has_avxvnni() || tc_cpu_has_avx512vnni()) ? TC_QFMT_S8X4
-                                                                           : TC_QFMT_S16X2;
+        return fits8 && ctx_vnni(ctx) != TC_VNNI_NONE ? TC_QFMT_S8X4 : TC_QFMT_S16X2;
     return fits8 ? TC_QFMT_S8X4 : TC_QFMT_S16X2;
 }
 
-/* The kernel of a format on ctx's instruction set: S16X2 by AVX2, S8X4 by AVX-512
- * VNNI or AVX-VNNI when the CPU has them; else the portable twins. */
+/* The kernel of a format on ctx's tier: S16X2 by AVX2 (any VNNI tier), S8X4 by
+ * AVX-512 VNNI or AVX-VNNI when the ctx asks for them; else the portable twins. */
 tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)
 {
 #ifdef TC_HAVE_AVX2_SOURCES
     if (ctx && ctx->isa == TC_ISA_AVX2) {
         if (format == TC_QFMT_S16X2)
-            return (tc_qukernel){tc_qukernel_s16x2_avx2, 6, 16};
-        if (tc_cpu_has_avx512vnni())
-            return (tc_qukernel){tc_qukernel_s8x4_avx512vnni, 12, 32};
-        if (tc_cpu_has_avxvnni())
-            return (tc_qukernel){tc_qukernel_s8x4_avxvnni, 6, 16};
+            return (tc_qukernel){tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"};
+        if (ctx_vnni(ctx) == TC_VNNI_AVX512)
+            return (tc_qukernel){tc_qukernel_s8x4_avx512vnni, 12, 32, "s8x4-avx512vnni"};
+        if (ctx_vnni(ctx) == TC_VNNI_AVX)
+            return (tc_qukernel){tc_qukernel_s8x4_avxvnni, 6, 16, "s8x4-avxvnni"};
     }
 #else
     (void)ctx;
 #endif
     if (format == TC_QFMT_S8X4)
-        return (tc_qukernel){tc_qukernel_s8x4_portable, 6, 16};
-    return (tc_qukernel){tc_qukernel_s16x2_portable, 6, 16};
+        return (tc_qukernel){tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"};
+    return (tc_qukernel){tc_qukernel_s16x2_portable, 6, 16, "s16x2-portable"};
 }
 
 /* ------------------------------------------------------------------------ */

@@ -109,10 +109,12 @@ typedef void (*tc_qukernel_fn)(int ntaps, int klen, const void *const *rows, int
                                const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
                                ptrdiff_t ldy);
 
-/* A micro-kernel and its tile: mr <= TC_QMR_MAX rows, nr = 16 or 32 columns. */
+/* A micro-kernel and its tile: mr <= TC_QMR_MAX rows, nr = 16 or 32 columns; name for
+ * tests and benchmarks ("s16x2-avx2", "s8x4-avx512vnni", ...). */
 typedef struct tc_qukernel {
     tc_qukernel_fn fn;
     int mr, nr;
+    const char *name;
 } tc_qukernel;
 
 /* The scalar output stage (portable kernels and the SIMD kernels' tails).

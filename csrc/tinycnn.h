@@ -46,9 +46,19 @@ int tc_pool_size(const tc_pool *pool);
 typedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end);
 void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg);
 
+/* The 8-bit GEMM/convolution kernels' tier above AVX2 (ctx->vnni, read only when isa is
+ * AVX2).  NONE is the AVX2 path every AVX2 + FMA CPU runs (vpmaddwd on 16-bit operands,
+ * TC_QFMT_S16X2); AVX (AVX-VNNI, 256-bit) and AVX512 (AVX-512 VNNI) run vpdpbusd on
+ * TC_QFMT_S8X4.  Zero, so a ctx that does not set it gets the AVX2 path. */
+enum tc_vnni { TC_VNNI_NONE = 0, TC_VNNI_AVX = 1, TC_VNNI_AVX512 = 2 };
+
+/* Best VNNI tier this CPU supports and this build has kernels for (CPUID). */
+int tc_cpu_best_vnni(void);
+
 typedef struct tc_ctx {
     tc_pool *pool; /* may be NULL: serial */
     int isa;       /* enum tc_isa, chosen by the caller (at most tc_cpu_best_isa()) */
+    int vnni;      /* enum tc_vnni, chosen by the caller (at most tc_cpu_best_vnni()) */
 } tc_ctx;
 
 /* Fused epilogue applied before the single store of a conv / dense output. */

@@ -1,14 +1,44 @@
 """The 8-bit kernels against an exact integer reference (numpy int64), on a grid of shapes
-with a fixed seed: every instruction set (the `ctx` fixture: portable and AVX2, 1 and 2
-threads) and both packed-weight layouts (S8X4: the VNNI kernels on an AVX2 context when the
-CPU has them; S16X2: AVX2's vpmaddwd kernel), so the SIMD kernels and their portable twins are
-held to the same bit-exact results."""
+with a fixed seed: every tier (the `ctx` fixture below: portable and AVX2 without VNNI at 1
+and 2 threads, and the AVX-VNNI and AVX-512 VNNI extensions when the CPU has them) and both
+packed-weight layouts (S16X2: AVX2's vpmaddwd kernel; S8X4: vpdpbusd on a VNNI context, else
+the portable kernel), so the SIMD kernels and their portable twins are held to the same
+bit-exact results."""
 import itertools
 
 import numpy as np
 import pytest
 
 from tinycnn import _kernels as K
+
+QUANT_CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2"), (1, "avxvnni"),
+                  (1, "avx512vnni"), (2, "avx512vnni")]
+
+
+@pytest.fixture(params=QUANT_CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
+def ctx(request):
+    """A Context per 8-bit tier, each forced explicitly (a tier the CPU lacks is skipped)."""
+    threads, isa = request.param
+    if K.INT8_ISAS.index(isa) > K.INT8_ISAS.index(K.best_int8_isa()):
+        pytest.skip(f"CPU lacks {isa}")
+    return K.Context(threads, isa)
+
+
+def test_each_tier_runs_its_own_kernels():
+    """isa='avx2' is the product path (AVX2 + FMA, no VNNI): vpmaddwd on 16-bit operands for
+    every weight range; the VNNI tiers take 8-bit weights to vpdpbusd."""
+    expect = {"portable": ("s8x4", "s8x4-portable"), "avx2": ("s16x2", "s16x2-avx2"),
+              "avxvnni": ("s8x4", "s8x4-avxvnni"), "avx512vnni": ("s8x4", "s8x4-avx512vnni")}
+    best = K.INT8_ISAS.index(K.best_int8_isa())
+    for isa in K.INT8_ISAS[:best + 1]:
+        c = K.Context(1, isa)
+        fmt, kernel = expect[isa]
+        assert K.qgemm_choose_format(c, -128, 127) == fmt, isa
+        assert K.qkernel_name(c, fmt) == kernel, isa
+        assert K.qgemm_choose_format(c, -255, 255) == "s16x2", isa
+    assert K.qkernel_name(K.Context(1, "portable"), "s16x2") == "s16x2-portable"
+    with pytest.raises(ValueError, match="isa must be 'auto' or one of"):
+        K.Context(1, "sse2")
 
 
 def requantize(acc, scale, zp, lo, hi, dtype):

@@ -2,7 +2,9 @@
 DequantizeLinear (ties, saturation, NaN, zero points at the limits of their types),
 QLinearConv (groups, depthwise, strides, pads, dilations, 1-D, int8), the GEMMs, the
 com.microsoft element-wise ops and pools, 8-bit MaxPool, the channels-last conversions
-between quantized and float ops, the QDQ rewriting, and the errors of bad parameters."""
+between quantized and float ops, the QDQ rewriting, and the errors of bad parameters.
+Each runs on the AVX2 path without VNNI (forced: TINYCNN_ISA=avx2) and on the portable one,
+and on this CPU's VNNI tier when it has one."""
 import numpy as np
 import onnx
 import pytest
@@ -10,9 +12,21 @@ from onnx import TensorProto, helper, numpy_helper
 
 import tinycnn
 from helpers import ort_run
+from tinycnn import _kernels
+
+TIERS = sorted({"portable", "avx2", _kernels.best_int8_isa()}, key=_kernels.INT8_ISAS.index)
 
 TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.uint8): TensorProto.UINT8,
          np.dtype(np.int8): TensorProto.INT8, np.dtype(np.int32): TensorProto.INT32}
+
+
+@pytest.fixture(autouse=True, params=TIERS)
+def tier(request, monkeypatch):
+    """Every session of the test runs this 8-bit tier (a tier above the CPU's is skipped)."""
+    if _kernels.INT8_ISAS.index(request.param) > _kernels.INT8_ISAS.index(_kernels.best_int8_isa()):
+        pytest.skip(f"CPU lacks {request.param}")
+    monkeypatch.setenv("TINYCNN_ISA", request.param)
+    return request.param
 
 
 def model(nodes, inputs, outputs, inits=(), opset=13):

@@ -7,8 +7,12 @@ cdef extern from "tinycnn.h" nogil:
         TC_ISA_AVX2
         TC_ACT_NONE
         TC_ACT_RELU
+        TC_VNNI_NONE
+        TC_VNNI_AVX
+        TC_VNNI_AVX512
 
     int tc_cpu_best_isa()
+    int tc_cpu_best_vnni()
 
     ctypedef struct tc_pool:
         pass
@@ -19,3 +23,4 @@ cdef extern from "tinycnn.h" nogil:
     ctypedef struct tc_ctx:
         tc_pool *pool
         int isa
+        int vnni

@@ -67,8 +67,10 @@ cdef extern from "tinycnn.h" nogil:
                               const void *x, int x_signed, int x_zero_point, const int16_t *weight,
                               const tc_qoutput *out, void *y, void *workspace)
 
-cdef extern from "quant_internal.h" nogil:
-    int tc_cpu_has_avxvnni()
+cdef extern from "qgemm_internal.h" nogil:
+    ctypedef struct tc_qukernel:
+        const char *name
+    tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)
 
 
 QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2}
@@ -78,9 +80,12 @@ _QOUT_TYPES = {np.dtype(np.uint8): TC_QOUT_U8, np.dtype(np.int8): TC_QOUT_S8,
 _Q8 = (np.dtype(np.uint8), np.dtype(np.int8))
 
 
-def has_avxvnni():
-    """Whether this CPU runs the AVX-VNNI 8-bit GEMM kernel (with Context(isa='avx2'))."""
-    return bool(tc_cpu_has_avxvnni())
+def qkernel_name(Context ctx, str format):
+    """The micro-kernel ctx runs for packed weights of this format ('s8x4' or 's16x2'), e.g.
+    's16x2-avx2' or 's8x4-avx512vnni': tests and benchmarks say which path they ran."""
+    if format not in QFORMATS:
+        raise ValueError(f"format must be 's8x4' or 's16x2', got {format!r}")
+    return tc_qukernel_for(&ctx.ctx, QFORMATS[format]).name.decode()
 
 
 def _check_array(name, arr, dtypes, int ndim=-1, writeable=False):

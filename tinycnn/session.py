@@ -99,8 +99,9 @@ def default_num_threads():
 
 def _isa_from_env():
     isa = os.environ.get("TINYCNN_ISA", "auto").strip().lower() or "auto"
-    if isa not in ("auto", "portable", "avx2"):
-        raise InvalidArgument(f"TINYCNN_ISA={isa!r}: expected auto, portable or avx2")
+    if isa != "auto" and isa not in _kernels.INT8_ISAS:
+        raise InvalidArgument(f"TINYCNN_ISA={isa!r}: expected auto or one of "
+                              f"{', '.join(_kernels.INT8_ISAS)}")
     return isa
 
 
