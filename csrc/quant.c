@@ -149,14 +149,15 @@ void tc_qresidual_init(tc_qresidual *res, const tc_qbinary_params *p, int q_is_a
     res->fixed = tc_qadd_fixed(p, 0.0f, 0, 0.0f, 0, &res->ra, &res->rb);
 }
 
-static void qmul_run(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
-                     int b_scalar, void *y, ptrdiff_t n)
+/* the float product rounded, then the zero point added (two roundings, no FMA) */
+void tc_qmul_run(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                 void *y, ptrdiff_t n)
 {
     const float r = p->a_scale * p->b_scale / p->y_scale;
     const float zc = (float)p->y_zero_point;
     const int lo = p->is_signed ? -128 : 0, hi = p->is_signed ? 127 : 255;
     for (ptrdiff_t i = 0; i < n; i++) {
-        int32_t va = tc_q8_load(a, a_scalar ? 0 : i, p->is_signed) - p->a_zero_point;
+        int32_t va = tc_q8_load(a, i, p->is_signed) - p->a_zero_point;
         int32_t vb = tc_q8_load(b, b_scalar ? 0 : i, p->is_signed) - p->b_zero_point;
         float v = (float)(va * vb) * r + zc;
         tc_q8_store(y, i, tc_sat(tc_rne(tc_clampf(v, -2147483520.0f, 2147483520.0f)), lo, hi),
@@ -194,16 +195,25 @@ static void qbinary_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         char *y = jb->y + r * inner;
         if (jb->p->op == TC_QBINARY_MUL) {
             /* onnxruntime keeps the scalar operand second */
+            tc_qbinary_params swapped = *jb->p;
+            const tc_qbinary_params *p = jb->p;
             if (a_scalar) {
-                tc_qbinary_params swapped = *jb->p;
                 swapped.a_scale = jb->p->b_scale;
                 swapped.b_scale = jb->p->a_scale;
                 swapped.a_zero_point = jb->p->b_zero_point;
                 swapped.b_zero_point = jb->p->a_zero_point;
-                qmul_run(&swapped, b, 0, a, 1, y, inner);
-            } else {
-                qmul_run(jb->p, a, 0, b, b_scalar, y, inner);
+                p = &swapped;
+                const char *t = a;
+                a = b;
+                b = t;
             }
+#ifdef TC_HAVE_AVX2_SOURCES
+            if (use_avx2(jb->ctx)) {
+                tc_qmul_run_avx2(p, a, b, a_scalar || b_scalar, y, inner);
+                continue;
+            }
+#endif
+            tc_qmul_run(p, a, b, a_scalar || b_scalar, y, inner);
             continue;
         }
 #ifdef TC_HAVE_AVX2_SOURCES

@@ -1,5 +1,5 @@
 /* AVX2 twins of the hot quantized element-wise kernels (called only when
- * ctx->isa == TC_ISA_AVX2): QuantizeLinear, QLinearAdd and one output pixel
+ * ctx->isa == TC_ISA_AVX2): QuantizeLinear, QLinearAdd, QLinearMul and one output pixel
  * of the depthwise convolution.  Portable twins: quant.c, qconv.c. */
 #include "quant_avx2.h"
 
@@ -71,6 +71,43 @@ void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, c
     if (i < n)
         tc_qadd_run(p, a_scalar ? pa : pa + i, a_scalar, b_scalar ? pb : pb + i, b_scalar, py + i,
                     n - i);
+}
+
+/* 8 8-bit values minus a zero point -> 8 int32 */
+static inline __m256i centred8(const char *p, int is_signed, __m256i zp)
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)p);
+    return _mm256_sub_epi32(is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v), zp);
+}
+
+/* QLinearMul as tc_qmul_run (quant.c): the exact integer product (|a - za| * |b - zb| <=
+ * 255 * 255) in float, times the ratio, plus the zero point: two roundings, no FMA */
+void tc_qmul_run_avx2(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                      void *y, ptrdiff_t n)
+{
+    const __m256 r = _mm256_set1_ps(p->a_scale * p->b_scale / p->y_scale);
+    const __m256 zc = _mm256_set1_ps((float)p->y_zero_point);
+    const __m256 big = _mm256_set1_ps(2147483520.0f), nbig = _mm256_set1_ps(-2147483520.0f);
+    const __m256i za = _mm256_set1_epi32(p->a_zero_point), zb = _mm256_set1_epi32(p->b_zero_point);
+    const __m256i bs = _mm256_set1_epi32(tc_q8_load(b, 0, p->is_signed) - p->b_zero_point);
+    const char *pa = a, *pb = b;
+    char *py = y;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i b0 = b_scalar ? bs : centred8(pb + i, p->is_signed, zb);
+        __m256i b1 = b_scalar ? bs : centred8(pb + i + 8, p->is_signed, zb);
+        __m256i m0 = _mm256_mullo_epi32(centred8(pa + i, p->is_signed, za), b0);
+        __m256i m1 = _mm256_mullo_epi32(centred8(pa + i + 8, p->is_signed, za), b1);
+        __m256 v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(m0), r), zc);
+        __m256 v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(m1), r), zc);
+        v0 = _mm256_min_ps(_mm256_max_ps(v0, nbig), big);
+        v1 = _mm256_min_ps(_mm256_max_ps(v1, nbig), big);
+        _mm_storeu_si128((__m128i *)(py + i),
+                         tc_pack16_avx2(_mm256_cvtps_epi32(v0), _mm256_cvtps_epi32(v1),
+                                        p->is_signed));
+    }
+    if (i < n)
+        tc_qmul_run(p, pa + i, b_scalar ? pb : pb + i, b_scalar, py + i, n - i);
 }
 
 /* One output pixel of a depthwise convolution, 16 channels at a time: the

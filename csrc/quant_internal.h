@@ -147,11 +147,17 @@ void tc_quantize_run_avx2(const float *x, ptrdiff_t n, float scale, int zp, int 
                           int is_signed, void *y);
 void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
                       int b_scalar, void *y, ptrdiff_t n);
+void tc_qmul_run_avx2(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                      void *y, ptrdiff_t n);
 #endif
 /* QLinearAdd of n outputs (a_scalar / b_scalar: that operand is one element for all);
  * the portable twin of tc_qadd_run_avx2, which runs its tails. */
 void tc_qadd_run(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
                  int b_scalar, void *y, ptrdiff_t n);
+/* QLinearMul of n outputs (b_scalar: b is one element for all; a scalar a is swapped into
+ * b by the caller, as onnxruntime does); the portable twin of tc_qmul_run_avx2. */
+void tc_qmul_run(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                 void *y, ptrdiff_t n);
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
                           int x_zero_point, const tc_qoutput *out, const float *scale,
