@@ -37,6 +37,17 @@ static inline void widen16(const void *p, int is_signed, __m256 *lo, __m256 *hi)
     *hi = _mm256_cvtepi32_ps(w1);
 }
 
+/* 16 floats -> 16 bytes at y: clamped into int32's range, rounded to nearest even
+ * (cvtps2dq), packed to 16 then 8 bits with saturation, as onnxruntime's */
+static inline void store16_rounded(char *y, __m256 v0, __m256 v1, int is_signed)
+{
+    const __m256 big = _mm256_set1_ps(2147483520.0f), nbig = _mm256_set1_ps(-2147483520.0f);
+    v0 = _mm256_min_ps(_mm256_max_ps(v0, nbig), big);
+    v1 = _mm256_min_ps(_mm256_max_ps(v1, nbig), big);
+    _mm_storeu_si128((__m128i *)y, tc_pack16_avx2(_mm256_cvtps_epi32(v0), _mm256_cvtps_epi32(v1),
+                                                  is_signed));
+}
+
 /* QLinearAdd as qadd_run (quant.c): two fused multiply-adds per element */
 void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
                       int b_scalar, void *y, ptrdiff_t n)
@@ -45,7 +56,6 @@ void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, c
     const float fixed = tc_qadd_fixed(p, (float)tc_q8_load(a, 0, p->is_signed), a_scalar,
                                       (float)tc_q8_load(b, 0, p->is_signed), b_scalar, &ra, &rb);
     const __m256 vra = _mm256_set1_ps(ra), vrb = _mm256_set1_ps(rb), vf = _mm256_set1_ps(fixed);
-    const __m256 big = _mm256_set1_ps(2147483520.0f), nbig = _mm256_set1_ps(-2147483520.0f);
     const char *pa = a, *pb = b;
     char *py = y;
     ptrdiff_t i = 0;
@@ -61,12 +71,7 @@ void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, c
             v0 = _mm256_fmadd_ps(x0, vra, v0);
             v1 = _mm256_fmadd_ps(x1, vra, v1);
         }
-        v0 = _mm256_min_ps(_mm256_max_ps(v0, nbig), big);
-        v1 = _mm256_min_ps(_mm256_max_ps(v1, nbig), big);
-        /* packs to 16 then 8 bits saturate, as onnxruntime's */
-        _mm_storeu_si128((__m128i *)(py + i),
-                         tc_pack16_avx2(_mm256_cvtps_epi32(v0), _mm256_cvtps_epi32(v1),
-                                        p->is_signed));
+        store16_rounded(py + i, v0, v1, p->is_signed);
     }
     if (i < n)
         tc_qadd_run(p, a_scalar ? pa : pa + i, a_scalar, b_scalar ? pb : pb + i, b_scalar, py + i,
@@ -87,7 +92,6 @@ void tc_qmul_run_avx2(const tc_qbinary_params *p, const void *a, const void *b, 
 {
     const __m256 r = _mm256_set1_ps(p->a_scale * p->b_scale / p->y_scale);
     const __m256 zc = _mm256_set1_ps((float)p->y_zero_point);
-    const __m256 big = _mm256_set1_ps(2147483520.0f), nbig = _mm256_set1_ps(-2147483520.0f);
     const __m256i za = _mm256_set1_epi32(p->a_zero_point), zb = _mm256_set1_epi32(p->b_zero_point);
     const __m256i bs = _mm256_set1_epi32(tc_q8_load(b, 0, p->is_signed) - p->b_zero_point);
     const char *pa = a, *pb = b;
@@ -100,11 +104,7 @@ void tc_qmul_run_avx2(const tc_qbinary_params *p, const void *a, const void *b, 
         __m256i m1 = _mm256_mullo_epi32(centred8(pa + i + 8, p->is_signed, za), b1);
         __m256 v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(m0), r), zc);
         __m256 v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(m1), r), zc);
-        v0 = _mm256_min_ps(_mm256_max_ps(v0, nbig), big);
-        v1 = _mm256_min_ps(_mm256_max_ps(v1, nbig), big);
-        _mm_storeu_si128((__m128i *)(py + i),
-                         tc_pack16_avx2(_mm256_cvtps_epi32(v0), _mm256_cvtps_epi32(v1),
-                                        p->is_signed));
+        store16_rounded(py + i, v0, v1, p->is_signed);
     }
     if (i < n)
         tc_qmul_run(p, pa + i, b_scalar ? pb : pb + i, b_scalar, py + i, n - i);
