@@ -255,6 +255,26 @@ def test_qlinear_lookup_ops_as_onnxruntime(op, attrs, dtype):
     assert_same(m, {"x": x})
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("sigmoid_first", [False, True])
+def test_sigmoid_times_its_input_fuses_into_one_table_exactly_as_onnxruntime(dtype, sigmoid_first):
+    """QLinearMul(x, QLinearSigmoid(x)) (SiLU) runs as one tinycnn::QLinearSigmoidMul lookup;
+    every byte of x against onnxruntime's two steps, scales that round ties and saturate."""
+    info = np.iinfo(dtype)
+    x = np.arange(info.min, info.max + 1).astype(dtype).reshape(1, 4, 8, 8)
+    sig = helper.make_node("QLinearSigmoid", ["x", "xs", "xz", "ss", "sz"], ["s"],
+                           domain="com.microsoft")
+    ab = ["s", "ss", "sz", "x", "xs", "xz"] if sigmoid_first else ["x", "xs", "xz", "s", "ss", "sz"]
+    mul = helper.make_node("QLinearMul", ab + ["ys", "yz"], ["y"], domain="com.microsoft")
+    m = model([sig, mul], [("x", dtype, x.shape)], [("y", dtype, x.shape)],
+              {"xs": scalar(0.061, np.float32), "xz": scalar(info.min + 130, dtype),
+               "ss": scalar(1 / 255, np.float32), "sz": scalar(info.min, dtype),
+               "ys": scalar(0.03, np.float32), "yz": scalar(info.min + 10, dtype)})
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert [n.op_type for n in sess._graph.nodes] == ["QLinearSigmoidMul"]
+    assert_same(m, {"x": x})
+
+
 def test_qlinear_pools_and_concat_as_onnxruntime():
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (2, 10, 9, 11)).astype(np.uint8)

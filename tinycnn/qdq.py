@@ -39,39 +39,94 @@ def quantized_graph(g, keep, fuse, source):
     if any(n.op_type == "DequantizeLinear" and n.domain == "" for n in g.nodes):
         _Rewriter(g, keep, source).run()
     _fuse_residual_adds(g, keep)
+    _fuse_sigmoid_muls(g, keep)
+
+
+def _fuse_sigmoid_muls(g, keep):
+    """QLinearMul(x, QLinearSigmoid(x)) (SiLU, swish: EfficientNet's activation) becomes one
+    tinycnn::QLinearSigmoidMul, a table lookup, when the sigmoid's only use is that product."""
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    replaced = {}
+    for mul in g.nodes:
+        if mul.op_type != "QLinearMul" or mul.domain != MS or len(mul.inputs) != 8:
+            continue
+        for slot in (0, 3):
+            name, other = mul.inputs[slot], mul.inputs[3 - slot]
+            sig = producers.get(name)
+            if (sig is None or sig.op_type != "QLinearSigmoid" or sig.domain != MS
+                    or id(sig) in replaced or len(sig.inputs) != 5 or sig.inputs[0] != other
+                    or name in keep or len(consumers.get(name, [])) != 1):
+                continue
+            fused = Node(mul.name, "QLinearSigmoidMul", FUSED_DOMAIN,
+                         list(sig.inputs) + list(mul.inputs[1:3]) + list(mul.inputs[4:8]),
+                         list(mul.outputs), {"sigmoid_is_a": int(slot == 0)}, mul.index)
+            fused.label = "QLinearSigmoid+QLinearMul"
+            g.fused_away.add(name)
+            replaced[id(sig)] = None
+            replaced[id(mul)] = fused
+            break
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+def _fuse_into_binary(g, keep, op_type, fits, make):
+    """Each com.microsoft `op_type` node (QLinearAdd/QLinearMul: A at input 0, B at 3) with an
+    operand whose producer `fits(producer, other_operand)`, used there only and not a graph
+    output, becomes `make(producer, node, slot)`: one node in the binary op's place (so its
+    other operand is ready)."""
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    replaced = {}
+    for node in g.nodes:
+        if node.op_type != op_type or node.domain != MS or len(node.inputs) != 8:
+            continue
+        for slot in (0, 3):
+            name, other = node.inputs[slot], node.inputs[3 - slot]
+            prod = producers.get(name)
+            if (prod is None or id(prod) in replaced or name in keep or other == name
+                    or len(consumers.get(name, [])) != 1 or not fits(prod, other)):
+                continue
+            g.fused_away.add(name)
+            replaced[id(prod)] = None
+            replaced[id(node)] = make(prod, node, slot)
+            break
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
 
 
 def _fuse_residual_adds(g, keep):
     """QLinearConv -> com.microsoft QLinearAdd(conv, other) becomes one tinycnn::QLinearConv
     whose output stage adds `other` (ResNet's residual merges): the convolution's 8-bit
-    result never goes to memory.  The fused node takes the add's place, so `other` is ready."""
-    consumers = g.consumers()
-    producers = {o: n for n in g.nodes for o in n.outputs if o}
-    replaced = {}
-    for add in g.nodes:
-        if add.op_type != "QLinearAdd" or add.domain != MS or len(add.inputs) != 8:
-            continue
-        for slot in (0, 3):
-            name = add.inputs[slot]
-            conv = producers.get(name)
-            other = add.inputs[3 - slot]
-            if (conv is None or conv.op_type != "QLinearConv" or id(conv) in replaced
-                    or conv.domain not in ("", FUSED_DOMAIN) or name in keep or other == name
-                    or len(consumers.get(name, [])) != 1
-                    or (conv.domain == FUSED_DOMAIN and len(conv.inputs) > 9)):
-                continue
-            ins = list(conv.inputs) + [""] * (9 - len(conv.inputs))
-            fused = Node(conv.name, "QLinearConv", FUSED_DOMAIN,
-                         ins[:9] + [other] + list(add.inputs[1:3]) + list(add.inputs[4:8]),
-                         list(add.outputs), dict(conv.attrs, residual_a=int(slot == 0)),
-                         conv.index)
-            fused.label = (conv.label if conv.domain == FUSED_DOMAIN else "QLinearConv") + "+QLinearAdd"
-            g.fused_away.add(name)
-            replaced[id(conv)] = None
-            replaced[id(add)] = fused
-            break
-    if replaced:
-        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+    result never goes to memory."""
+    def fits(conv, other):
+        return (conv.op_type == "QLinearConv" and conv.domain in ("", FUSED_DOMAIN)
+                and not (conv.domain == FUSED_DOMAIN and len(conv.inputs) > 9))
+
+    def make(conv, add, slot):
+        ins = list(conv.inputs) + [""] * (9 - len(conv.inputs))
+        fused = Node(conv.name, "QLinearConv", FUSED_DOMAIN,
+                     ins[:9] + [add.inputs[3 - slot]] + list(add.inputs[1:3]) + list(add.inputs[4:8]),
+                     list(add.outputs), dict(conv.attrs, residual_a=int(slot == 0)), conv.index)
+        fused.label = (conv.label if conv.domain == FUSED_DOMAIN else "QLinearConv") + "+QLinearAdd"
+        return fused
+    _fuse_into_binary(g, keep, "QLinearAdd", fits, make)
+
+
+def _fuse_sigmoid_muls(g, keep):
+    """QLinearMul(x, QLinearSigmoid(x)) (SiLU, swish: EfficientNet's activation) becomes one
+    tinycnn::QLinearSigmoidMul, a table lookup."""
+    def fits(sig, other):
+        return (sig.op_type == "QLinearSigmoid" and sig.domain == MS and len(sig.inputs) == 5
+                and sig.inputs[0] == other)
+
+    def make(sig, mul, slot):
+        fused = Node(mul.name, "QLinearSigmoidMul", FUSED_DOMAIN,
+                     list(sig.inputs) + list(mul.inputs[1:3]) + list(mul.inputs[4:8]),
+                     list(mul.outputs), {"sigmoid_is_a": int(slot == 0)}, mul.index)
+        fused.label = "QLinearSigmoid+QLinearMul"
+        return fused
+    _fuse_into_binary(g, keep, "QLinearMul", fits, make)
 
 
 # ---- checks ----------------------------------------------------------------------------

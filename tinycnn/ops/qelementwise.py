@@ -1,6 +1,7 @@
 """The com.microsoft quantized element-wise ops and pools, as onnxruntime defines them:
 QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat,
-QLinearGlobalAveragePool and QLinearAveragePool.
+QLinearGlobalAveragePool and QLinearAveragePool; and tinycnn::QLinearSigmoidMul, the
+x * sigmoid(x) (SiLU) of a QLinearSigmoid and a QLinearMul fused by tinycnn.qdq.
 
 They follow their inputs' layout: channels-last tensors (from the quantized
 convolutions) stay channels last.  Unary ops are 256-entry tables built once from
@@ -10,7 +11,7 @@ import numpy as np
 
 from .. import _kernels as K
 from ..ir import CHANNELS_LAST, stored_shape
-from . import op
+from . import FUSED_DOMAIN, op
 from .common import UnsupportedOperator, axis_index, broadcast_shape, prod, window_geometry
 from .qcommon import Q8, all_const, require_q8, scalar_param
 from .qmatmul import MS_DOMAIN
@@ -145,6 +146,37 @@ def _sigmoid(ctx):
 def QLinearSigmoid(n, X, X_scale, X_zero_point, Y_scale, Y_zero_point):
     """A 256-entry table of the float sigmoid."""
     return _unary(n, X, X_scale, X_zero_point, Y_scale, Y_zero_point, _sigmoid(n.ctx), "sigmoid")
+
+
+@op("QLinearSigmoidMul", since=1, domain=FUSED_DOMAIN, channels_last=True)
+def QLinearSigmoidMul(n, X, X_scale, X_zero_point, S_scale, S_zero_point, A_scale, A_zero_point,
+                      B_scale, B_zero_point, C_scale, C_zero_point, *, sigmoid_is_a=0):
+    """QLinearMul(x, QLinearSigmoid(x)) (B the sigmoid, or A with sigmoid_is_a): both steps
+    depend on x's byte alone, so one 256-entry table holds onnxruntime's two results, built
+    by the kernels that run them unfused."""
+    require_q8(n, X, "X")
+    params = _const_params(n, [X_scale, X_zero_point, S_scale, S_zero_point, A_scale,
+                               A_zero_point, B_scale, B_zero_point, C_scale, C_zero_point],
+                           ["X_scale", "X_zero_point", "S_scale", "S_zero_point", "A_scale",
+                            "A_zero_point", "B_scale", "B_zero_point", "C_scale", "C_zero_point"])
+    (xs, xz), (ss, sz), (as_, az), (bs, bz), (cs, cz) = (
+        scalar_param(n, params[i], params[i + 1], X.dtype, what)
+        for i, what in zip(range(0, 10, 2), ("X", "S", "A", "B", "C")))
+    ctx = n.ctx
+
+    def table():
+        codes = np.arange(256, dtype=np.uint8).view(X.dtype)
+        sig = lookup_table(X.dtype, xs, xz, ss, sz, _sigmoid(ctx), ctx).view(X.dtype)
+        a, b = (sig, codes) if sigmoid_is_a else (codes, sig)
+        y = np.empty(256, X.dtype)
+        K.qbinary(ctx, "mul", a, as_, az, b, bs, bz, y, cs, cz, (256,), (256,), (256,))
+        return y.view(np.uint8)
+    tab = n.cached(("sigmoid-mul",), table)
+    layout = CHANNELS_LAST if X.channels_last else None
+
+    def qlookup(x, y):
+        K.lookup(ctx, tab, x, y)
+    return n.emit(qlookup, [X], [(X.shape, X.dtype)], inplace={0: 0}, layout=layout)
 
 
 @op("QLinearLeakyRelu", since=1, until=1, domain=MS_DOMAIN, channels_last=True)
