@@ -92,3 +92,20 @@ def test_cli_quantize_writes_a_model_onnxruntime_runs_and_reports_the_loss(tmp_p
     ref = ort_run(onnx.load(out), {"x": x})[0]
     got = tinycnn.InferenceSession(str(out)).run(None, {"x": x})[0]
     assert np.abs(got - ref).max() <= 0.02 * float(ref.max() - ref.min())
+
+
+def test_summary_lists_the_quantized_layers_with_their_scales(tmp_path, capsys):
+    q = Q.quantize_qdq(residual_net(batch=1), feeds_for(2))
+    onnx.save(q, tmp_path / "q.onnx")
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in q.graph.initializer}
+    code, out, _ = run_cli(capsys, "summary", str(tmp_path / "q.onnx"))
+    assert code == 0
+    assert "quantized    3 layer(s) run on 8-bit integer kernels:" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("conv", "fc "))}
+    assert rows["conv1"][1] == "QLinearConv+Relu" and rows["conv2"][1] == "QLinearConv+QLinearAdd"
+    assert rows["conv1"][2] == f"{float(inits['x_scale']):.4g}"
+    assert rows["conv1"][3] == str(int(inits["x_zero_point"]))
+    assert rows["fc"][1] == "QGemm" and "per-channel" in " ".join(rows["fc"])
+    onnx.save(residual_net(batch=1), tmp_path / "f.onnx")
+    code, out, _ = run_cli(capsys, "summary", str(tmp_path / "f.onnx"))
+    assert code == 0 and "quantized" not in out

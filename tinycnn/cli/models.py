@@ -47,6 +47,15 @@ def analyze(model, shapes: Dict[str, List[int]]):
                        f"{engine_message(e, model.source)}") from None
 
 
+def quantized_layers(model, shapes: Dict[str, List[int]]):
+    """tinycnn.analysis.quantized_layers of a loaded model for these input shapes."""
+    try:
+        return analysis.quantized_layers(model, shapes)
+    except ENGINE_ERRORS as e:
+        raise CLIError(f"{model.source}: tinycnn cannot run this model: "
+                       f"{engine_message(e, model.source)}") from None
+
+
 def parse_shape(text: str) -> Tuple[Optional[str], List[int]]:
     """'1,3,224,224', '1x3x224x224' or 'name=1,3,224,224' to (name or None, dims)."""
     name = None
