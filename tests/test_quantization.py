@@ -109,3 +109,25 @@ def test_summary_lists_the_quantized_layers_with_their_scales(tmp_path, capsys):
     onnx.save(residual_net(batch=1), tmp_path / "f.onnx")
     code, out, _ = run_cli(capsys, "summary", str(tmp_path / "f.onnx"))
     assert code == 0 and "quantized" not in out
+
+
+def test_verify_states_tolerances_in_quantization_steps(tmp_path, capsys):
+    q = Q.quantize_qdq(residual_net(batch=1), feeds_for(2))
+    onnx.save(q, tmp_path / "q.onnx")
+    step = float(onnx.numpy_helper.to_array(
+        next(i for i in q.graph.initializer if i.name == "logits_scale")))
+    code, _, _ = run_cli(capsys, "verify", str(tmp_path / "q.onnx"), "--all-layers",
+                         "--save-outputs", str(tmp_path / "ref.npz"))
+    assert code == 0
+    saved = dict(np.load(tmp_path / "ref.npz"))
+    saved["logits"] = saved["logits"] + np.float32(step)          # one step off, every element
+    saved["r1_quantized"] = (saved["r1_quantized"].astype(np.int32) + 1).clip(0, 255).astype(np.uint8)
+    np.savez(tmp_path / "off.npz", **saved)
+    args = ["verify", str(tmp_path / "q.onnx"), "--all-layers", "--load-outputs", str(tmp_path / "off.npz")]
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 1
+    code, out, _ = run_cli(capsys, *args, "--steps", "1")
+    assert code == 0, out
+    assert "1 quantization step(s) on the" in out
+    code, out, _ = run_cli(capsys, *args, "--steps", "0.5")
+    assert code == 1 and "logits" in out
