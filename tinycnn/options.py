@@ -138,7 +138,8 @@ class SessionOptions(_Options):
     """Options of an InferenceSession, onnxruntime's names and defaults.
 
     Honoured: intra_op_num_threads (0: the TINYCNN_NUM_THREADS environment variable if set,
-    else the cores this process may use), graph_optimization_level, enable_profiling and
+    else in a Ray task or actor the CPUs Ray reserved for it, else the cores this process may
+    use), graph_optimization_level, enable_profiling and
     profile_file_prefix, log_severity_level and logid (messages on the "tinycnn" logger),
     session config entries, free dimension overrides, initializers supplied from memory.
     Accepted with no effect: see NO_EFFECT.  tinycnn's own: max_tensor_bytes,

@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import logging
 import os
+import sys
 import threading
 import time
 import warnings
@@ -83,6 +84,9 @@ class ModelMetadata:
 
 
 def default_num_threads():
+    """Threads of a session whose intra_op_num_threads is 0: TINYCNN_NUM_THREADS if set; else,
+    in a Ray task or actor, the CPUs Ray reserved for it (num_cpus; Ray's OMP_NUM_THREADS is
+    not read); else the cores this process may use."""
     env = os.environ.get("TINYCNN_NUM_THREADS", "").strip()
     if env:
         try:
@@ -92,10 +96,27 @@ def default_num_threads():
         if n < 1:
             raise InvalidArgument(f"TINYCNN_NUM_THREADS={env!r} must be >= 1")
         return n
+    reserved = ray_reserved_cpus()
+    if reserved:
+        return reserved
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def ray_reserved_cpus():
+    """Whole CPUs Ray reserved for this process's task or actor (at least 1 for a fraction), or
+    None: not in a Ray worker, or no CPU reserved.  Never imports ray: in a Ray worker it is
+    already imported."""
+    ray = sys.modules.get("ray")
+    if ray is None or not hasattr(ray, "get_runtime_context") or not ray.is_initialized():
+        return None
+    try:
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0)
+    except AssertionError:   # Ray's answer in the driver, which has no reservation
+        return None
+    return max(1, int(cpus)) if cpus > 0 else None
 
 
 def _isa_from_env():
