@@ -16,8 +16,7 @@ from onnx import helper, numpy_helper
 import tinycnn
 from tinycnn import InvalidArgument, InvalidModel, ResourceLimit
 from tinycnn.options import MAX_PICKLE_BYTES, PICKLE_CONFIG_KEY
-from helpers import make_model
-from test_session import conv_net
+from helpers import make_model, residual_net
 
 RNG = np.random.default_rng(10)
 DIGITS = os.path.join(os.path.dirname(tinycnn.__file__), "data", "digits.onnx")
@@ -52,7 +51,7 @@ def weight_bytes(model):
 
 @pytest.mark.parametrize("source", ["path", "bytes", "proto"])
 def test_round_trip_is_bit_identical_and_carries_no_plans(tmp_path, source):
-    model = conv_net()
+    model = residual_net()
     path = tmp_path / "net.onnx"
     onnx.save(model, path)
     given = {"path": str(path), "bytes": model.SerializeToString(), "proto": model}[source]
@@ -80,7 +79,7 @@ def test_bundled_digits_model_round_trips_and_deepcopies():
 
 
 def test_unpickled_in_another_process_gives_the_same_outputs(tmp_path):
-    sess = tinycnn.InferenceSession(conv_net())
+    sess = tinycnn.InferenceSession(residual_net())
     x = x_for(4)
     (tmp_path / "sess.pkl").write_bytes(pickle.dumps(sess))
     np.save(tmp_path / "x.npy", x)
@@ -98,7 +97,7 @@ def test_options_and_providers_travel():
     opts.add_session_config_entry("session.tinycnn.winograd", "0")
     opts.add_free_dimension_override_by_name("N", 2)
     opts.logid = "shipped"
-    sess = tinycnn.InferenceSession(conv_net(), opts, providers=["CPUExecutionProvider"])
+    sess = tinycnn.InferenceSession(residual_net(), opts, providers=["CPUExecutionProvider"])
     back = round_trip(sess)
     got = back.get_session_options()
     assert got.intra_op_num_threads == 1 and back._num_threads == 1
@@ -121,7 +120,7 @@ def save_external(model, folder, **kw):
     return folder / "net.onnx"
 
 
-@pytest.mark.parametrize("net", [conv_net, const_net])
+@pytest.mark.parametrize("net", [residual_net, const_net])
 def test_external_data_travels_and_the_folder_is_not_needed_after(tmp_path, net):
     """Initializers, or a Constant node's value, in external data: the pickle holds their
     values, so it loads with the model's folder gone."""
@@ -141,7 +140,7 @@ def test_external_data_travels_and_the_folder_is_not_needed_after(tmp_path, net)
 
 
 def test_bytes_with_base_dir_travel(tmp_path):
-    path = save_external(conv_net(), tmp_path / "model")
+    path = save_external(residual_net(), tmp_path / "model")
     skeleton = path.read_bytes()
     sess = tinycnn.InferenceSession(skeleton, base_dir=str(tmp_path / "model"))
     x = {"x": x_for(2)}
@@ -153,7 +152,7 @@ def test_bytes_with_base_dir_travel(tmp_path):
 
 def test_initializers_supplied_from_memory_travel(tmp_path):
     """add_external_initializers: the supplied values (not the file's) are what is shipped."""
-    model = conv_net()
+    model = residual_net()
     path = save_external(model, tmp_path / "model")
     fc = RNG.normal(0, 0.2, (10, 128)).astype(np.float32)
     opts = tinycnn.SessionOptions()
@@ -172,7 +171,7 @@ def test_initializers_supplied_from_memory_travel(tmp_path):
 
 def test_over_the_limit_pickling_raises_and_says_how_to_ship_by_path():
     assert tinycnn.SessionOptions().max_pickle_bytes == MAX_PICKLE_BYTES == 1 << 30
-    model = conv_net()
+    model = residual_net()
     opts = tinycnn.SessionOptions()
     opts.max_pickle_bytes = 4096
     sess = tinycnn.InferenceSession(model, opts)
@@ -186,7 +185,7 @@ def test_over_the_limit_pickling_raises_and_says_how_to_ship_by_path():
 
 
 def test_shipping_by_path_carries_the_path_only(tmp_path):
-    model = conv_net()
+    model = residual_net()
     path = tmp_path / "net.onnx"
     onnx.save(model, path)
     opts = tinycnn.SessionOptions()
@@ -200,7 +199,7 @@ def test_shipping_by_path_carries_the_path_only(tmp_path):
     assert np.array_equal(back.run(None, x)[0], sess.run(None, x)[0])
     assert back._path == str(path)
     # a different file at that path (another size) is refused, naming it
-    onnx.save(conv_net(batch=2), path)
+    onnx.save(residual_net(batch=2), path)
     with pytest.raises(InvalidModel, match=r"net.onnx: the file here has .* bytes, the pickled "
                                            r"session's had .*: not the same model"):
         pickle.loads(data)
@@ -212,7 +211,7 @@ def test_shipping_by_path_carries_the_path_only(tmp_path):
 def test_shipping_by_path_needs_a_path():
     opts = tinycnn.SessionOptions()
     opts.add_session_config_entry(PICKLE_CONFIG_KEY, "path")
-    sess = tinycnn.InferenceSession(conv_net().SerializeToString(), opts)
+    sess = tinycnn.InferenceSession(residual_net().SerializeToString(), opts)
     with pytest.raises(InvalidArgument, match="built from bytes or a ModelProto"):
         pickle.dumps(sess)
     with pytest.raises(InvalidArgument, match="expected 'model' or 'path'"):
@@ -220,7 +219,7 @@ def test_shipping_by_path_needs_a_path():
 
 
 def test_a_pickle_of_another_format_is_refused_clearly():
-    func, (cls, state) = tinycnn.InferenceSession(conv_net()).__reduce__()
+    func, (cls, state) = tinycnn.InferenceSession(residual_net()).__reduce__()
     state["format"] = 99
     with pytest.raises(InvalidArgument, match="format 99.*reads format 1"):
         func(cls, state)
