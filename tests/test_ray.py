@@ -231,3 +231,64 @@ def test_sessions_use_the_cpus_ray_reserved(ray, tmp_path):
     assert ray.get(threads.options(num_cpus=0.5).remote()) == (1, 1)
     assert ray.get(threads.options(num_cpus=1).remote(3))[0] == 3
     assert tinycnn.session.ray_reserved_cpus() is None   # the driver reserves nothing
+
+
+# ---- the command line --------------------------------------------------------------------
+
+def cli(*argv, env=None):
+    """`python -m tinycnn ARGV` in a new process (a Ray driver of its own)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    return subprocess.run([sys.executable, "-m", "tinycnn", *map(str, argv)], capture_output=True,
+                          text=True, timeout=900, env=env)
+
+
+def read_jsonl(path):
+    return {r["image"]: r for r in map(json.loads, open(path).read().splitlines())}
+
+
+def test_cli_with_ray_equals_cli_without(ray, tmp_path):
+    """infer --ray ADDRESS (the cluster these tests started) with 2 workers, results to
+    Parquet, against infer without --ray to JSON lines: the same results, the corrupt file's
+    error included, and exit code 3 both ways."""
+    pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed")
+    import pyarrow.parquet as pq
+
+    model = classifier(tmp_path / "m.onnx")
+    folder = pictures(tmp_path / "pics", 40, ALL_MODES, seed=2, corrupt=True)
+    local = cli("infer", model, folder, "--output", tmp_path / "local.jsonl", "--top", 4)
+    address = ray.get_runtime_context().gcs_address
+    on_ray = cli("infer", model, folder, "--output", tmp_path / "ray.parquet", "--top", 4,
+                 "--ray", address, "--workers", 2, "--threads-per-worker", 1)
+    for run in (local, on_ray):
+        assert run.returncode == 3, run.stderr
+        assert "tinycnn: 1 of 41 images could not be read" in run.stderr
+    want = read_jsonl(tmp_path / "local.jsonl")
+    rows = pq.read_table(tmp_path / "ray.parquet").to_pylist()
+    assert [r["image"] for r in rows] == sorted(want)   # in the order of the files, as without
+    check_rows(rows, want, column="image")
+
+
+def test_cli_ray_option_errors(tmp_path):
+    model = classifier(tmp_path / "m.onnx")
+    folder = pictures(tmp_path / "pics", 2, ("RGB",))
+    for argv, message in [(["--workers", "2"], "--workers needs --ray"),
+                          (["--ray", "--threads", "2"], "with --ray, each worker's threads are "
+                                                        "--threads-per-worker"),
+                          (["--ray", "--save-outputs", tmp_path / "o.npz"],
+                           "--save-outputs is not available with --ray")]:
+        run = cli("infer", model, folder, *argv)
+        assert run.returncode == 2 and message in run.stderr, run.stderr
+    run = cli("infer", "--ray", model, folder)
+    assert run.returncode == 2 and "--ray took" in run.stderr and "--ray=ADDRESS" in run.stderr
+
+
+@pytest.mark.slow
+def test_cli_with_a_local_ray_started_for_the_run(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install tinycnn[ray])")
+    model = classifier(tmp_path / "m.onnx")
+    folder = pictures(tmp_path / "pics", 24, ALL_MODES, seed=3, corrupt=True)
+    local = cli("infer", model, folder, "--json")
+    on_ray = cli("infer", model, folder, "--json", "--ray", "--workers", "2")
+    assert local.returncode == on_ray.returncode == 3, on_ray.stderr
+    assert on_ray.stdout == local.stdout
