@@ -70,7 +70,7 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 /* Like tc_parallel_for, but [0, n) is cut into up to 32 chunks of >= grain
  * items that threads claim dynamically, so a descheduled thread does not stall
  * the others.  tid is the executing thread's index in [0, tc_pool_size(pool))
- * (a per-thread workspace slot); a thread may run several chunks.  (pool.c) */
+ * (a per-thread workspace slot); a thread may run several chunks.  (threadpool.c) */
 void tc_parallel_for_dynamic(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn,
                              void *arg);
 

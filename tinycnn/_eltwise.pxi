@@ -56,7 +56,7 @@ BINARY_OPS = {
 REDUCE_OPS = {"mean": TC_REDUCE_MEAN, "sum": TC_REDUCE_SUM, "max": TC_REDUCE_MAX, "min": TC_REDUCE_MIN}
 
 
-# As in _pool.pxi: arrays are checked, then passed by data pointer (no per-call
+# As in _pool2d.pxi: arrays are checked, then passed by data pointer (no per-call
 # memoryview or reshape: these calls are many and often small).
 
 cdef inline const tc_ctx *_elt_ctx(Context ctx):

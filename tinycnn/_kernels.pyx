@@ -61,5 +61,5 @@ cdef class Context:
 include "_gemm.pxi"
 include "_conv.pxi"
 include "_winograd.pxi"
-include "_pool.pxi"
+include "_pool2d.pxi"
 include "_eltwise.pxi"

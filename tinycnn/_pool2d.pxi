@@ -1,4 +1,4 @@
-# Wrappers of the pool kernels (included by _kernels.pyx).
+# Wrappers of the pooling kernels (included by _kernels.pyx).
 # Pooling kernels: csrc/pool2d.c.  The executor computes output sizes
 # (including ceil_mode) and passes y with that shape.
 
