@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
-#include "gemm_internal.h"
+#include "epilogue.h"
 
-#define TC_DW_FN tc_conv_dw_plane_portable
+#define TC_DW_FN dw_plane_portable
 #include "conv_dw_body.h"
 #undef TC_DW_FN
 
@@ -63,9 +63,7 @@ void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const flo
                     size_t o = (((size_t)b * p->K + k) * OH + oh) * OW + ow;
                     if (residual)
                         s += residual[o];
-                    if (act == TC_ACT_RELU && s < 0.0)
-                        s = 0.0;
-                    y[o] = (float)s;
+                    y[o] = tc_act_f32(act, (float)s);
                 }
         }
 }
@@ -227,9 +225,14 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* im2col folded into the B packing                                         */
 /* ------------------------------------------------------------------------ */
 
-#define TC_IM2COL_FN tc_pack_b_im2col_portable
+#define TC_IM2COL_FN pack_b_im2col_portable
 #include "conv_im2col_body.h"
 #undef TC_IM2COL_FN
+
+const tc_conv_kernels tc_conv_portable = {
+    .dw_plane = dw_plane_portable,
+    .pack_b_im2col = pack_b_im2col_portable,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Depthwise                                                                */
@@ -239,8 +242,9 @@ typedef struct {
     const tc_conv2d_params *p;
     const float *x, *w, *bias, *residual;
     float *y, *ws;
-    int h, wd, OH, OW, relu, avx2;
+    int h, wd, OH, OW, act;
     size_t ws_thread;
+    tc_dw_plane_fn plane;
 } dw_job;
 
 /* items = (image, output channel) pairs */
@@ -259,15 +263,8 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const float *res = j->residual ? j->residual + o : NULL;
         const float *wk = j->w + (size_t)k * p->KH * p->KW;
         float bias = j->bias ? j->bias[k] : 0.0f;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (j->avx2) {
-            tc_conv_dw_plane_avx2(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res,
-                                  j->relu, j->OH, j->OW, acc, j->y + o);
-            continue;
-        }
-#endif
-        tc_conv_dw_plane_portable(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res,
-                                  j->relu, j->OH, j->OW, acc, j->y + o);
+        j->plane(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res, j->act, j->OH,
+                 j->OW, acc, j->y + o);
     }
 }
 
@@ -289,8 +286,8 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 
     if (algo == TC_CONV_ALGO_DEPTHWISE) {
         int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
-        dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act == TC_ACT_RELU,
-                    ctx && ctx->isa == TC_ISA_AVX2, (size_t)hp * wp + OW + 16};
+        dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act,
+                    (size_t)hp * wp + OW + 16, tc_conv_kernels_of(ctx)->dw_plane};
         tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
@@ -354,11 +351,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                 ib.sw = sw;
                 ib.dh = p->dh;
                 ib.dw = p->dw;
-                op.pack_b = tc_pack_b_im2col_portable;
-#ifdef TC_HAVE_AVX2_SOURCES
-                if (ctx && ctx->isa == TC_ISA_AVX2)
-                    op.pack_b = tc_pack_b_im2col_avx2;
-#endif
+                op.pack_b = tc_conv_kernels_of(ctx)->pack_b_im2col;
                 op.b_arg = &ib;
             }
             op.C = y + b * out_img + (size_t)g * Kg * N;

@@ -7,7 +7,7 @@
  *   - The caller owns every buffer: outputs, packed weights and workspace are
  *     allocated by the caller; sizes come from the *_size() functions.
  *   - No global state.  Everything a kernel needs to know about the machine
- *     (thread pool, instruction set) comes in a `tc_ctx`.
+ *     (thread pool, instruction set) comes in a `tc_ctx` made by tc_ctx_init.
  *   - `ctx` may be NULL: serial, portable C.
  */
 #ifndef TINYCNN_H
@@ -29,7 +29,7 @@ enum tc_isa {
     TC_ISA_AVX2 = 1      /* x86-64 with AVX2 + FMA (checked by CPUID) */
 };
 
-/* Best instruction set this CPU supports (CPUID). */
+/* Best instruction set this CPU supports (CPUID) and this build has kernels for. */
 int tc_cpu_best_isa(void);
 
 typedef struct tc_pool tc_pool;
@@ -46,12 +46,22 @@ int tc_pool_size(const tc_pool *pool);
 typedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end);
 void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg);
 
+struct tc_kernel_table; /* private (dispatch.c): the kernels of one instruction set */
+
 typedef struct tc_ctx {
     tc_pool *pool; /* may be NULL: serial */
-    int isa;       /* enum tc_isa, chosen by the caller (at most tc_cpu_best_isa()) */
+    int isa;       /* enum tc_isa */
+    const struct tc_kernel_table *kernels; /* chosen from isa by tc_ctx_init */
 } tc_ctx;
 
-/* Fused epilogue applied before the single store of a conv / dense output. */
+/* Fills ctx with pool (may be NULL) and isa, and picks the kernels of that
+ * instruction set, once: every kernel called with ctx dispatches through them.
+ * Returns 0, or -1 (and makes ctx portable) when this CPU or build lacks isa.
+ * A copy of an initialised ctx with pool = NULL runs the same kernels serially. */
+int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa);
+
+/* Activation fused into the single store of a conv / dense output (every
+ * epilogue applies it through tc_act_f32 / tc_act_avx2, csrc/epilogue*.h). */
 enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 
 /* ------------------------------------------------------------------------ */

@@ -24,6 +24,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include "epilogue.h"
 #include "tinycnn.h"
 #include "winograd_internal.h"
 
@@ -133,9 +134,7 @@ static void scatter_lanes(const float *o, int m, float *const *yp, const float *
                 float s = o[(i * m + j) * WG_LANES + l];
                 if (rp[l])
                     s += rp[l][i * ys + j];
-                if (act == TC_ACT_RELU && s < 0.0f)
-                    s = 0.0f;
-                yp[l][i * ys + j] = s;
+                yp[l][i * ys + j] = tc_act_f32(act, s);
             }
         }
     }
@@ -748,9 +747,7 @@ static void direct_panel(const wg_job *j, int g, int p, const unsigned *bad,
                     float s = tl[e].acc[(i * 4 + jj) * WG_LANES + r] + bias;
                     if (rs)
                         s += rs[(ptrdiff_t)i * OW + jj];
-                    if (j->act == TC_ACT_RELU && s < 0.0f)
-                        s = 0.0f;
-                    y[(ptrdiff_t)i * OW + jj] = s;
+                    y[(ptrdiff_t)i * OW + jj] = tc_act_f32(j->act, s);
                 }
             }
         }
@@ -863,21 +860,12 @@ void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int
         return;
     j.packed = packed; j.bias = bias; j.res = residual; j.y = y; j.act = act;
     j.raw = packed + (size_t)j.alpha * j.alpha * j.Kp * C;
-    /* alpha = 6: F(4x4,3x3) and F(2x2,5x5) share the input transform */
-    j.input = j.alpha == 6 ? input4_portable : input2_portable;
-    j.output = r == 5 ? output25_portable : tile == 4 ? output4_portable : output2_portable;
-    j.gemm = gemm_portable;
-    j.recover = recover_portable;
-    j.direct = direct_acc_portable;
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (ctx && ctx->isa == TC_ISA_AVX2) {
-        j.input = j.alpha == 6 ? tc_wg_input4_avx2 : tc_wg_input2_avx2;
-        j.output = r == 5 ? tc_wg_output25_avx2 : tile == 4 ? tc_wg_output4_avx2 : tc_wg_output2_avx2;
-        j.gemm = tc_wg_gemm_avx2;
-        j.recover = tc_wg_recover_avx2;
-        j.direct = tc_wg_direct_acc_avx2;
-    }
-#endif
+    const tc_wg_kernels *kern = tc_wg_kernels_of(ctx);
+    j.input = j.alpha == 6 ? kern->input6 : kern->input4;
+    j.output = r == 5 ? kern->output_2x2_5x5 : tile == 4 ? kern->output_4x4_3x3 : kern->output_2x2_3x3;
+    j.gemm = kern->gemm;
+    j.recover = kern->recover;
+    j.direct = kern->direct3;
     wg_plan p = make_plan((ptrdiff_t)N * j.nty * j.ntx, C, j.Kp, j.alpha,
                           ctx ? tc_pool_size(pool) : 1);
     if (p.slots > 1) {
@@ -893,3 +881,14 @@ void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int
         tc_parallel_for_dynamic(pool, (ptrdiff_t)j.ng * (j.Kp / WG_KR), 2, output_range, &j);
     }
 }
+
+const tc_wg_kernels tc_wg_portable = {
+    .input6 = input4_portable,
+    .input4 = input2_portable,
+    .output_4x4_3x3 = output4_portable,
+    .output_2x2_3x3 = output2_portable,
+    .output_2x2_5x5 = output25_portable,
+    .gemm = gemm_portable,
+    .recover = recover_portable,
+    .direct3 = direct_acc_portable,
+};

@@ -1,8 +1,9 @@
 /* winograd_avx2.c - AVX2/FMA twins of the Winograd transforms and GEMM
  * micro-kernel in winograd.c (same algorithm, same operation order; only the
- * rounding of fused multiply-adds differs).  Compiled with -mavx2 -mfma and
- * called only when ctx->isa == TC_ISA_AVX2. */
+ * rounding of fused multiply-adds differs).  Compiled with -mavx2 -mfma; their
+ * table, tc_wg_avx2, is picked for a tc_ctx only when the CPU has AVX2 and FMA. */
 #include <immintrin.h>
+#include "epilogue_avx2.h"
 #include "winograd_internal.h"
 
 #ifndef WG_PF_U
@@ -65,32 +66,25 @@ static inline void transpose4x4x2(__m256 *r)
 }
 
 /* act(row + residual) -> lane l's output row i (4 or 2 floats; a partial tile
- * goes through a small buffer).  max(0, s), not max(s, 0): maxps returns its
- * second operand when one is NaN, and ReLU keeps NaN (onnxruntime, portable). */
+ * goes through a small buffer). */
 static inline void store_row(__m128 o, float *y, const float *r, int cols, int m, int act)
 {
     if (cols == m) {
         if (m == 4) {
             if (r)
                 o = _mm_add_ps(o, _mm_loadu_ps(r));
-            if (act)
-                o = _mm_max_ps(_mm_setzero_ps(), o);
-            _mm_storeu_ps(y, o);
+            _mm_storeu_ps(y, tc_act_sse(act, o));
         } else {
             if (r)
                 o = _mm_add_ps(o, _mm_castsi128_ps(_mm_loadu_si64(r))); /* unaligned 2 floats */
-            if (act)
-                o = _mm_max_ps(_mm_setzero_ps(), o);
-            _mm_storeu_si64(y, _mm_castps_si128(o));
+            _mm_storeu_si64(y, _mm_castps_si128(tc_act_sse(act, o)));
         }
         return;
     }
     float buf[4];
     _mm_storeu_ps(buf, o);
-    for (int j = 0; j < cols; j++) {
-        float s = buf[j] + (r ? r[j] : 0.0f);
-        y[j] = (act && s < 0.0f) ? 0.0f : s;
-    }
+    for (int j = 0; j < cols; j++)
+        y[j] = tc_act_f32(act, buf[j] + (r ? r[j] : 0.0f));
 }
 
 /* F(4x4) vectors hold their 8 tiles in the order WG_PERM: the order in which
@@ -106,7 +100,7 @@ static inline unsigned nonfinite_bits(__m256 z)
     return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(z, z, _CMP_UNORD_Q));
 }
 
-void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
+static void wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 five = _mm256_set1_ps(5.0f);
@@ -150,7 +144,7 @@ void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, pt
     }
 }
 
-void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
+static void wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
 {
     __m256 t[16]; /* t[i][j'] */
     for (int i = 0; i < 4; i++) {
@@ -173,13 +167,12 @@ void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, pt
     }
 }
 
-unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                            const float *const *rp, ptrdiff_t ys, const int *rows,
-                            const int *cols, int act)
+static unsigned wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                                const float *const *rp, ptrdiff_t ys, const int *rows,
+                                const int *cols, int act)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
-    const __m256 zero = _mm256_setzero_ps();
     const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
     __m256 t[24]; /* t[i][j], transformed along i */
     /* Largest |t| of each lane, compared as integers: NaN > Inf > any float. */
@@ -223,9 +216,7 @@ unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float
                 __m256 s = o[p];
                 if (r)
                     s = _mm256_add_ps(s, _mm256_loadu_ps(r + 8 * p));
-                if (act)
-                    s = _mm256_max_ps(zero, s);
-                _mm256_storeu_ps(y + 8 * p, s);
+                _mm256_storeu_ps(y + 8 * p, tc_act_avx2(act, s));
             }
             continue;
         }
@@ -272,9 +263,9 @@ static inline unsigned store_2x2(__m256 *o, float bias, const int *lane_of, floa
     return bad;
 }
 
-unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                            const float *const *rp, ptrdiff_t ys, const int *rows,
-                            const int *cols, int act)
+static unsigned wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                                const float *const *rp, ptrdiff_t ys, const int *rows,
+                                const int *cols, int act)
 {
     __m256 t[8];
     for (int j = 0; j < 4; j++) {
@@ -304,9 +295,9 @@ unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float
 
 /* F(2x2,5x5): the 36 products of 8 tiles -> 2x2 outputs each.  Its V comes
  * from tc_wg_input4_avx2, so position p of a vector holds tile WG_PERM[p]. */
-unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act)
+static unsigned wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias,
+                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                 const int *rows, const int *cols, int act)
 {
     const __m256 two = _mm256_set1_ps(2.0f);
     __m256 t[12]; /* t[i][j], transformed along i */
@@ -393,7 +384,7 @@ static void gemm_6x8(const float *u, const float *v, int C, float *m)
     _mm256_storeu_ps(m + 40, c5);
 }
 
-void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
+static void wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
 {
     if (w == 16)
         gemm_6x16(u, v, C, m);
@@ -401,7 +392,7 @@ void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
         gemm_6x8(u, v, C, m);
 }
 
-void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc)
+static void wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc)
 {
     __m256 gt[9];
     for (int t = 0; t < 9; t++)
@@ -417,7 +408,7 @@ void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, f
     }
 }
 
-void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g)
+static void wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g)
 {
     const wg_rrow *R = alpha == 6 ? WG_R4 : WG_R2;
     const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
@@ -441,3 +432,14 @@ void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g)
         }
     }
 }
+
+const tc_wg_kernels tc_wg_avx2 = {
+    .input6 = wg_input4_avx2,
+    .input4 = wg_input2_avx2,
+    .output_4x4_3x3 = wg_output4_avx2,
+    .output_2x2_3x3 = wg_output2_avx2,
+    .output_2x2_5x5 = wg_output25_avx2,
+    .gemm = wg_gemm_avx2,
+    .recover = wg_recover_avx2,
+    .direct3 = wg_direct_acc_avx2,
+};

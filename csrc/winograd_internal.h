@@ -12,6 +12,7 @@
 #define TINYCNN_WINOGRAD_INTERNAL_H
 
 #include <stddef.h>
+#include "tinycnn.h"
 
 #define WG_KR 6     /* output channels per GEMM micro-tile */
 #define WG_NR 16    /* tiles per group (GEMM micro-tile width) */
@@ -68,19 +69,18 @@ typedef void (*wg_recover_fn)(const float *u, ptrdiff_t plane, int alpha, float 
  * g[t][8] * x[(i + dy) * 8 + j + dx] for the rows x cols outputs of a tile. */
 typedef void (*wg_direct_fn)(const float *g, const float *x, int rows, int cols, float *acc);
 
-void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride);
-void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride);
-unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                            const float *const *rp, ptrdiff_t ys, const int *rows,
-                            const int *cols, int act);
-unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                            const float *const *rp, ptrdiff_t ys, const int *rows,
-                            const int *cols, int act);
-unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act);
-void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m);
-void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g);
-void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc);
+/* The Winograd family's kernels for one instruction set: tc_wg_portable
+ * (winograd.c) and tc_wg_avx2 (winograd_avx2.c); dispatch.c picks one per
+ * tc_ctx.  input6 serves F(4x4,3x3) and F(2x2,5x5) (the same B^T). */
+typedef struct tc_wg_kernels {
+    wg_input_fn input6, input4;                           /* alpha = 6, 4 */
+    wg_output_fn output_4x4_3x3, output_2x2_3x3, output_2x2_5x5;
+    wg_gemm_fn gemm;
+    wg_recover_fn recover;
+    wg_direct_fn direct3;
+} tc_wg_kernels;
+
+extern const tc_wg_kernels tc_wg_portable, tc_wg_avx2;
+const tc_wg_kernels *tc_wg_kernels_of(const tc_ctx *ctx);
 
 #endif /* TINYCNN_WINOGRAD_INTERNAL_H */

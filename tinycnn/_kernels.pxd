@@ -19,3 +19,4 @@ cdef extern from "tinycnn.h" nogil:
     ctypedef struct tc_ctx:
         tc_pool *pool
         int isa
+    int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)

@@ -29,22 +29,26 @@ cdef class Context:
     cdef readonly str isa
 
     def __cinit__(self, int num_threads=1, str isa="auto"):
-        cdef int best = tc_cpu_best_isa()
+        cdef int best = tc_cpu_best_isa(), code
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         if isa == "auto":
-            self.ctx.isa = best
+            code = best
         elif isa == "portable":
-            self.ctx.isa = TC_ISA_PORTABLE
+            code = TC_ISA_PORTABLE
         elif isa == "avx2":
             if best < TC_ISA_AVX2:
                 raise ValueError("isa='avx2' requested but this CPU lacks AVX2/FMA")
-            self.ctx.isa = TC_ISA_AVX2
+            code = TC_ISA_AVX2
         else:
             raise ValueError(f"isa must be 'auto', 'portable' or 'avx2', got {isa!r}")
-        self.ctx.pool = tc_pool_create(num_threads)
-        if self.ctx.pool == NULL:
+        cdef tc_pool *pool = tc_pool_create(num_threads)
+        if pool == NULL:
             raise MemoryError("could not create the thread pool")
+        if tc_ctx_init(&self.ctx, pool, code) != 0:
+            self.ctx.pool = NULL
+            tc_pool_destroy(pool)
+            raise ValueError(f"isa {isa!r} is not available in this build")
         self.num_threads = num_threads
         self.isa = ISA_NAMES[self.ctx.isa]
 
