@@ -89,6 +89,38 @@ def test_fusion_really_happens_and_hides_fused_tensors():
         sess.run(["c2"], feed())
 
 
+@pytest.mark.parametrize("level,folded", [(tinycnn.GraphOptimizationLevel.ORT_DISABLE_ALL, False),
+                                          (tinycnn.GraphOptimizationLevel.ORT_ENABLE_BASIC, True)])
+def test_constant_folding_at_load_follows_the_optimization_level(level, folded):
+    """BASIC and above fold nodes of constants at load; DISABLE_ALL keeps them (their values
+    are still computed when a plan is built, and can be read by name)."""
+    nodes = [helper.make_node("Constant", [], ["c"], value_floats=[0.5, -2.0], name="const"),
+             helper.make_node("Add", ["c", "one"], ["s"], name="sum_of_constants"),
+             helper.make_node("Mul", ["x", "s"], ["y"], name="mul")]
+    model = make_model(nodes, [("x", ["N", 2])], [("y", ["N", 2])],
+                       {"one": np.ones(2, np.float32)})
+    opts = tinycnn.SessionOptions()
+    opts.graph_optimization_level = level
+    sess = tinycnn.InferenceSession(model, opts)
+    assert ([n.name for n in sess._graph.nodes] == ["mul"]) == folded
+    x = {"x": RNG.normal(size=(3, 2)).astype(np.float32)}
+    assert_close(sess.run(None, x)[0], ort_run(model, x)[0])
+    if not folded:
+        np.testing.assert_array_equal(sess.run(["s"], x)[0], [1.5, -1.0])
+
+
+def test_winograd_can_be_turned_off_by_a_session_config_entry():
+    opts = tinycnn.SessionOptions()
+    opts.add_session_config_entry("session.tinycnn.winograd", "0")
+    assert opts.get_session_config_entry("session.tinycnn.winograd") == "0"
+    sess = tinycnn.InferenceSession(conv_net(), opts)
+    assert sess._options.winograd is False
+    with pytest.raises(tinycnn.InvalidArgument, match="session.tinycnn.winograd='yes'"):
+        opts.add_session_config_entry("session.tinycnn.winograd", "yes")
+    with pytest.raises(tinycnn.InvalidArgument, match="'session.other' is not set"):
+        opts.get_session_config_entry("session.other")
+
+
 def chain_net(blocks, residual):
     """`blocks` pairs of 3x3 convs, each pair closed by a residual Add when `residual`."""
     nodes, inits, x = [], {}, "x"

@@ -4,6 +4,16 @@
     sess = tinycnn.InferenceSession("resnet18.onnx")
     (logits,) = sess.run(None, {sess.get_inputs()[0].name: image})
 """
+import os as _os
+
+try:
+    from . import _kernels  # noqa: F401  (the compiled C kernels; everything else needs them)
+except ImportError as _e:
+    raise ImportError(
+        f"tinycnn's compiled kernels (tinycnn._kernels) cannot be imported from "
+        f"{_os.path.dirname(__file__)} ({_e}). In a source checkout, build them in place: "
+        "pip install -e . (or python setup.py build_ext --inplace)") from _e
+
 from .errors import InvalidArgument, InvalidModel, ResourceLimit, TinyCNNError, UnsupportedOperator
 from .ops import supported_ops
 from .session import (GraphOptimizationLevel, InferenceSession, NodeArg, SessionOptions)

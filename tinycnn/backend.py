@@ -13,7 +13,7 @@ tinycnn plans a graph for given input *shapes*, so shape data (Reshape's shape,
 Slice's starts, Squeeze's axes...) must be known at plan time.  ONNX's
 conformance tests feed such tensors as graph inputs; the backend therefore
 specialises the model on the values of integer inputs that feed only
-shape-data slots (`SHAPE_SLOTS`): they become initializers, one session per
+shape-data slots (the op table's `shape_inputs`): they become initializers, one session per
 distinct set of values.  Every other input stays a run-time tensor.
 """
 import numpy as np
@@ -21,26 +21,22 @@ import onnx
 from onnx import helper
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
 
+from .ops import MAX_OPSET, shape_inputs
 from .session import InferenceSession, SessionOptions
 
 
-# Inputs of these ops that are shape data: op type -> input positions.
-SHAPE_SLOTS = {
-    "Reshape": (1,), "Expand": (1,), "ConstantOfShape": (0,), "Slice": (1, 2, 3, 4),
-    "Squeeze": (1,), "Unsqueeze": (1,), "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,),
-    "Pad": (1, 3), "Dropout": (2,),
-}
-
-
 def shape_data_inputs(model):
-    """Names of the integer/bool graph inputs that only feed shape-data slots."""
+    """Names of the integer/bool graph inputs that only feed shape-data slots (the op
+    table's `shape_inputs` of each consuming op at the model's opset)."""
     inits = {t.name for t in model.graph.initializer}
     ints = {vi.name for vi in model.graph.input if vi.name not in inits
             and vi.type.tensor_type.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32,
                                                   onnx.TensorProto.BOOL)}
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
     ok = set(ints)
     for node in model.graph.node:
-        slots = SHAPE_SLOTS.get(node.op_type, ()) if node.domain in ("", "ai.onnx") else ()
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        slots = shape_inputs(domain, node.op_type, opsets.get(domain, 1))
         for k, name in enumerate(node.input):
             if name in ints and k not in slots:
                 ok.discard(name)
@@ -127,7 +123,6 @@ class TinyCNNBackend(Backend):
         """Run one node: it is wrapped in a one-node model (ai.onnx opset
         `opset_version`, default the newest tinycnn implements)."""
         super().run_node(node, inputs, device, outputs_info, **kwargs)
-        from .ops import MAX_OPSET
         opset = int(kwargs.pop("opset_version", None) or min(MAX_OPSET, onnx.defs.onnx_opset_version()))
         if isinstance(inputs, dict):
             feeds = {k: np.asarray(v) for k, v in inputs.items()}

@@ -6,16 +6,14 @@ removal of Identity and Dropout (a graph output may be such an alias).
 """
 from dataclasses import dataclass, field
 import heapq
-from collections import Counter
 
 import numpy as np
 
 from .errors import InvalidModel
+from .ir import const_value
 from .loader import Node
-from .ops import check_supported
-
-# Internal ops the fusion pass creates live in this domain.
-FUSED = "tinycnn"
+from .ops import FUSED_DOMAIN as FUSED, check_supported, lookup
+from .planner import Planner
 
 
 @dataclass
@@ -41,7 +39,11 @@ class Graph:
 
 
 def prepare(model, level, ctx, options, cache):
-    """Model -> Graph ready to plan.  level: 0 none, 1 basic (folding), >=2 fusions."""
+    """Model -> (Graph ready to plan, PlanOptions with the graph's numeric budget).
+
+    level: 0 none (constant nodes are still evaluated when a plan is built, since shapes
+    depend on them), 1 basic (constant folding at load), >= 2 also the fusions.
+    """
     check_supported(model.nodes, model.opsets, model.source)
     opsets = dict(model.opsets)
     opsets.setdefault(FUSED, 1)
@@ -54,14 +56,14 @@ def prepare(model, level, ctx, options, cache):
         name = g.resolve(vi.name)
         if name not in produced:
             raise InvalidModel(f"{model.source}: graph output {vi.name!r} is not produced by any node")
-    _fold_constants(g, ctx, options, cache)
+    if level >= 1:
+        _fold_constants(g, ctx, options, cache)
     if level >= 2:
         keep = {g.resolve(vi.name) for vi in model.outputs}
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
         _fuse_gemm_relu(g, keep)
-    options["conv_chain"] = conv_chain(g.nodes, g.initializers)
-    return g
+    return g, options.replace(conv_chain=conv_chain(g.nodes, g.initializers))
 
 
 def conv_chain(nodes, constants=()):
@@ -92,7 +94,7 @@ def _is_merge(n, computed):
     if n.op_type in ("Add", "Sum") and n.domain == "":
         return len(computed) >= 2
     # tinycnn's fused Conv: inputs X, W, B, R (the residual)
-    return n.op_type == "Conv" and n.domain == "tinycnn" and len(n.inputs) > 3 and bool(n.inputs[3])
+    return n.op_type == "Conv" and n.domain == FUSED and len(n.inputs) > 3 and bool(n.inputs[3])
 
 
 def _remove_noops(g, graph_outputs=()):
@@ -163,14 +165,13 @@ def _topological(nodes, available, source):
 
 def _fold_constants(g, ctx, options, cache):
     """Evaluate, at load, nodes whose inputs are all constants (e.g. ConstantOfShape weights)."""
-    from .planner import Planner, const_value  # the planner imports the op table
     planner = Planner(g, ctx, options, cache)
     values = {name: const_value(name, arr) for name, arr in g.initializers.items()}
     kept = []
     for n in g.nodes:
-        if (all(i in values for i in n.inputs if i)
-                and n.op_type not in ("RandomNormal", "RandomUniform")):
-            planner._plan_node(n, values, Counter())
+        opdef = lookup(n.domain, n.op_type, g.opsets.get(n.domain, 1))
+        if all(i in values for i in n.inputs if i) and not opdef.nondeterministic:
+            planner.evaluate(n, values)
             if all(not o or (o in values and values[o].const is not None) for o in n.outputs):
                 continue
         kept.append(n)

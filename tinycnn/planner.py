@@ -14,156 +14,15 @@ large buffers per run.
 """
 import threading
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import InvalidArgument, InvalidModel, TinyCNNError, UnsupportedOperator
+from .ir import NodeContext, PlanOptions, Storage, Value, const_value
 from .ops import lookup
 
 _ALIGN = 16  # floats: 64-byte alignment of every arena tensor
-
-
-class Storage:
-    """A buffer that one or more Values (views, in-place results) live in."""
-    __slots__ = ("size", "dtype", "kind", "first", "last", "refs", "offset")
-
-    def __init__(self, size, dtype, kind, first):
-        self.size = size          # elements
-        self.dtype = dtype
-        self.kind = kind          # 'arena' | 'private' | 'input'
-        self.first = first        # index of the step that writes it first
-        self.last = first         # index of the last step that reads it
-        self.refs = 0             # pending consumers (graph edges) during planning
-        self.offset = None
-
-
-class Value:
-    """A tensor as the planner sees it: shape, dtype, and the value if known now."""
-    __slots__ = ("name", "shape", "dtype", "const", "storage", "slot")
-
-    def __init__(self, name, shape, dtype, const=None, storage=None):
-        self.name = name
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-        self.const = const
-        self.storage = storage
-        self.slot = None
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    def __repr__(self):
-        return f"Value({self.name!r}, {self.shape}, {self.dtype}{', const' if self.const is not None else ''})"
-
-
-def const_value(name, array):
-    array = np.asarray(array)
-    return Value(name, array.shape, array.dtype, const=array)
-
-
-class Step:
-    __slots__ = ("fn", "inputs", "outputs", "workspace", "node", "label", "flops")
-
-    def __init__(self, fn, inputs, outputs, workspace, node, label, flops):
-        self.fn = fn
-        self.inputs = inputs
-        self.outputs = outputs
-        self.workspace = workspace
-        self.node = node
-        self.label = label
-        self.flops = flops
-
-
-class NodeContext:
-    """What an op function sees of the planner: the node, the kernels' context, emit()."""
-
-    def __init__(self, planner, node, opset, occurrences, folding):
-        self.planner = planner
-        self.node = node
-        self.opset = opset
-        self.ctx = planner.ctx
-        self.options = planner.options
-        self._occ = occurrences
-        self.folding = folding
-
-    # -- errors -----------------------------------------------------------
-    def error(self, message, cls=InvalidModel):
-        return cls(f"{self.node.describe()}: {message}")
-
-    def check_size(self, shape, dtype, what="output"):
-        """ResourceLimit if a tensor this big may not be allocated (before allocating it)."""
-        limits = self.options.get("limits")
-        if limits is not None:
-            limits.tensor(f"{self.node.describe()}: {what}", shape, dtype)
-
-    # -- per-node cache kept across plans (packed weights) -----------------
-    def cached(self, key, factory):
-        cache = self.planner.cache.setdefault(self.node.name, {})
-        if key not in cache:
-            cache[key] = factory()
-        return cache[key]
-
-    # -- scheduling ---------------------------------------------------------
-    def emit(self, fn, inputs, outputs, inplace=None, workspace=0, flops=0, label=None):
-        """Schedule fn(*input_arrays, *output_arrays[, workspace]) for every run.
-
-        outputs: list of (shape, dtype).  inplace: {output index: input index},
-        the output may share the input's buffer when that input dies here.
-        Returns the output Values.  When the node is being folded (all inputs
-        known at plan time) fn runs now and the outputs are constants.
-        """
-        for shape, dtype in outputs:
-            self.check_size(shape, dtype)
-        if self.folding:
-            arrays = [np.empty(tuple(s), np.dtype(d)) for s, d in outputs]
-            args = [v.const for v in inputs] + arrays
-            if workspace:
-                args.append(np.empty(int(workspace), np.float32))
-            fn(*args)
-            return [const_value("", a) for a in arrays]
-        p = self.planner
-        step_index = len(p.steps)
-        outs = []
-        for k, (shape, dtype) in enumerate(outputs):
-            shape = tuple(int(d) for d in shape)
-            if any(d < 0 for d in shape):
-                raise self.error(f"negative output dimension {shape}")
-            dtype = np.dtype(dtype)
-            storage = None
-            if inplace and k in inplace:
-                src = inputs[inplace[k]]
-                st = src.storage
-                if (st is not None and st.kind == "arena" and src.dtype == dtype
-                        and src.size == int(np.prod(shape, dtype=np.int64))
-                        and st.refs - self._occ.get(id(st), 0) == 0
-                        and sum(1 for v in inputs if v.storage is st) == 1):
-                    storage = st
-            if storage is None:
-                size = int(np.prod(shape, dtype=np.int64))
-                kind = "arena" if dtype == np.float32 else "private"
-                storage = Storage(size, dtype, kind, step_index)
-                p.storages.append(storage)
-            outs.append(Value("", shape, dtype, storage=storage))
-        for v in inputs:
-            if v.storage is not None:
-                v.storage.last = max(v.storage.last, step_index)
-        p.steps.append(Step(fn, list(inputs), outs, int(workspace), self.node,
-                            label or self.node.label, int(flops)))
-        return outs
-
-    def view(self, x, shape):
-        """x reshaped without copying (Flatten, Reshape, Squeeze, Unsqueeze)."""
-        shape = tuple(int(d) for d in shape)
-        if int(np.prod(shape, dtype=np.int64)) != x.size:
-            raise self.error(f"cannot view {x.shape} as {shape}")
-        if x.const is not None:
-            return const_value("", x.const.reshape(shape))
-        return Value("", shape, x.dtype, storage=x.storage)
 
 
 class Plan:
@@ -241,16 +100,31 @@ class Arena:
         self.outputs = [array(v) for v in plan.outputs]
 
 
+@dataclass
+class NodeRecord:
+    """What planning learnt about one node: its input and output Values (shapes, dtypes,
+    constants), the MACs of its registered cost function, and its steps [first, end)."""
+    node: object
+    inputs: list
+    outputs: list
+    macs: int
+    first_step: int
+    end_step: int
+
+
 class Planner:
     """Builds a Plan for a prepared graph and concrete feed shapes."""
 
     def __init__(self, graph, ctx, options, cache):
+        if not isinstance(options, PlanOptions):
+            raise TypeError(f"options must be a PlanOptions, got {type(options).__name__}")
         self.graph = graph
         self.ctx = ctx
         self.options = options
         self.cache = cache
         self.steps = []
         self.storages = []
+        self.records = []
 
     def build(self, feed_shapes, output_names):
         g = self.graph
@@ -258,10 +132,9 @@ class Planner:
         uses = Counter(i for n in g.nodes for i in n.inputs if i)
         uses.update(output_names)
         feeds = []
-        limits = self.options.get("limits")
+        limits = self.options.limits
         for name, (shape, dtype) in feed_shapes.items():
-            if limits is not None:
-                limits.tensor(f"input {name!r}", shape, dtype)
+            limits.tensor(f"input {name!r}", shape, dtype)
             kind = "arena" if np.dtype(dtype) == np.float32 else "private"
             st = Storage(int(np.prod(shape, dtype=np.int64)), np.dtype(dtype), kind, -1)
             st.refs = uses[name]
@@ -270,7 +143,7 @@ class Planner:
             env[name] = v
             feeds.append((name, v))
         for node in g.nodes:
-            self._plan_node(node, env, uses)
+            self.plan_node(node, env, uses)
         outputs = []
         for name in output_names:
             v = env.get(name)
@@ -280,13 +153,21 @@ class Planner:
                 v.storage.last = len(self.steps)
             outputs.append(v)
         plan = Plan(self.steps, self.storages, feeds, outputs, env)
-        if limits is not None:  # before any run allocates an Arena
-            private = sum(s.size * s.dtype.itemsize for s in self.storages if s.kind == "private")
-            limits.arena(f"inputs {dict((k, tuple(s)) for k, (s, _) in feed_shapes.items())}",
-                         4 * (plan.arena_size + plan.workspace) + private)
+        plan.records = self.records
+        # before any run allocates an Arena
+        private = sum(s.size * s.dtype.itemsize for s in self.storages if s.kind == "private")
+        limits.arena(f"inputs {dict((k, tuple(s)) for k, (s, _) in feed_shapes.items())}",
+                     4 * (plan.arena_size + plan.workspace) + private)
         return plan
 
-    def _plan_node(self, node, env, uses):
+    def evaluate(self, node, values):
+        """Plan one node whose inputs are all in `values` ({name: Value}), adding its outputs
+        there.  With constant inputs the node is folded: its outputs become constants and no
+        step is scheduled.  The public entry point for graph rewriting (constant folding)."""
+        self.plan_node(node, values, Counter())
+
+    def plan_node(self, node, env, uses):
+        """Run the op function of `node` on its inputs from `env` and bind its outputs there."""
         g = self.graph
         opset = g.opsets.get(node.domain, 1)
         opdef = lookup(node.domain, node.op_type, opset)
@@ -303,9 +184,10 @@ class Planner:
             inputs.append(v)
         present = [v for v in inputs if v is not None]
         folding = bool(present) and all(v.const is not None for v in present) or (
-            not present and node.op_type != "RandomNormal")
+            not present and not opdef.nondeterministic)
         occ = Counter(id(v.storage) for v in present if v.storage is not None)
         n = NodeContext(self, node, opset, occ, folding)
+        first_step = len(self.steps)
         try:
             results = opdef.fn(n, *inputs, **node.attrs)
         except TypeError as e:
@@ -328,22 +210,22 @@ class Planner:
         for v in present:
             if v.storage is not None:
                 v.storage.refs -= 1
+        outputs = []
         for name, r in zip(node.outputs, results):
-            if not name:
-                continue
-            if r is None:
+            if not name or r is None:
+                outputs.append(None)
                 continue
             if isinstance(r, Value):
                 if r.const is not None:
                     r = const_value(name, r.const)
                 else:
-                    r = _named(r, name)
+                    r = Value(name, r.shape, r.dtype, storage=r.storage)
                     r.storage.refs += uses[name]
             else:
                 r = const_value(name, np.asarray(r))
             env[name] = r
-
-
-def _named(v, name):
-    out = Value(name, v.shape, v.dtype, storage=v.storage)
-    return out
+            outputs.append(r)
+        macs = int(opdef.cost(inputs, outputs, **node.attrs)) if opdef.cost else 0
+        if macs and len(self.steps) > first_step:
+            self.steps[first_step].flops = 2 * macs
+        self.records.append(NodeRecord(node, inputs, outputs, macs, first_step, len(self.steps)))

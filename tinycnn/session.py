@@ -10,6 +10,7 @@ import numpy as np
 from . import _kernels
 from .errors import InvalidArgument, InvalidModel, TinyCNNError
 from .graph import prepare
+from .ir import PlanOptions
 from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 from .loader import load_model
 from .planner import Planner
@@ -18,6 +19,7 @@ _ELEM_NAMES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 5: "te
                6: "tensor(int32)", 7: "tensor(int64)", 9: "tensor(bool)", 10: "tensor(float16)",
                11: "tensor(double)"}
 _PLAN_CACHE_SIZE = 8
+WINOGRAD_CONFIG_KEY = "session.tinycnn.winograd"
 
 
 class GraphOptimizationLevel(enum.IntEnum):
@@ -48,6 +50,21 @@ class SessionOptions:
         self.max_weight_bytes = DEFAULT_LIMITS.max_weight_bytes
         self.max_nodes = DEFAULT_LIMITS.max_nodes
         self.max_arena_bytes = DEFAULT_LIMITS.max_arena_bytes
+        self._config = {}
+
+    def add_session_config_entry(self, key, value):
+        """A string option, as onnxruntime's.  tinycnn reads "session.tinycnn.winograd"
+        ("1", the default, or "0": never choose Winograd convolutions)."""
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidArgument(f"session config entries are strings, got {key!r}: {value!r}")
+        if key == WINOGRAD_CONFIG_KEY and value not in ("0", "1"):
+            raise InvalidArgument(f"session config entry {key}={value!r}: expected '0' or '1'")
+        self._config[key] = value
+
+    def get_session_config_entry(self, key):
+        if key not in self._config:
+            raise InvalidArgument(f"session config entry {key!r} is not set")
+        return self._config[key]
 
 
 class NodeArg:
@@ -107,10 +124,13 @@ class InferenceSession:
                         int(getattr(opts, "max_weight_bytes", DEFAULT_LIMITS.max_weight_bytes)),
                         int(getattr(opts, "max_nodes", DEFAULT_LIMITS.max_nodes)),
                         int(getattr(opts, "max_arena_bytes", DEFAULT_LIMITS.max_arena_bytes)))
-        self._options = {"limits": limits}
+        config = getattr(opts, "_config", {})
+        options = PlanOptions(limits=limits, winograd=config.get(WINOGRAD_CONFIG_KEY, "1") == "1",
+                              num_threads=self._num_threads)
         self._model = load_model(path_or_bytes, base_dir, limits)
         self._cache = {}
-        self._graph = prepare(self._model, self._level, self._ctx, self._options, self._cache)
+        self._graph, self._options = prepare(self._model, self._level, self._ctx, options,
+                                             self._cache)
         self._inputs = self._model.inputs
         self._outputs = self._model.outputs
         self._plans = OrderedDict()
@@ -263,7 +283,7 @@ class InferenceSession:
                 else:
                     return
             # A declared shape too big to ever feed is refused here, before np.zeros.
-            self._options["limits"].tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
+            self._options.limits.tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
             shapes[v.name] = np.zeros(dims, v.np_dtype)
         if not self._inputs:
             return

@@ -8,8 +8,9 @@ re-packing.
 import numpy as np
 
 from .. import _kernels as K
-from . import op
-from .common import UnsupportedOperator, require_float, window_geometry
+from . import FUSED_DOMAIN, op
+from .common import UnsupportedOperator, prod, require_float, window_geometry
+from .elementwise import binary, unary
 
 
 # F(4x4,3x3) rounds ~10x more than F(2x2) (1e-5 relative per layer at 512 channels) and the
@@ -67,17 +68,16 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     relu = activation == "Relu"
     pads4 = (pb[0], pb[1], pe[0], pe[1])
     out4 = (nb, k, out[0], out[1])
-    flops = 2 * nb * k * (c // group) * ks[0] * ks[1] * out[0] * out[1]
     x4 = (nb, c, h, wd)
     if W.const is None or (B is not None and B.const is None):
         return _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group,
-                                     x4, out_shape, out4, flops)
+                                     x4, out_shape, out4)
     w4 = W.const.reshape(w4_shape)
     b = None if B is None else B.const
     tile = 0
-    winograd = (st == [1, 1] and dl == [1, 1] and group == 1 and n.options.get("winograd", True)
+    winograd = (st == [1, 1] and dl == [1, 1] and group == 1 and n.options.winograd
                 and K.winograd_takes_weights(w4))  # NaN/Inf weights: the direct convolution
-    short_chain = n.options.get("conv_chain", 0) <= WINOGRAD4_MAX_CHAIN
+    short_chain = n.options.conv_chain <= WINOGRAD4_MAX_CHAIN
     if winograd and ks == [5, 5] and short_chain and K.winograd5_recommended(k, c, out[0], out[1]):
         tile = 2
     elif winograd and ks == [3, 3]:
@@ -101,18 +101,18 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
         def conv_residual(x, r, y, *ws_):
             run(x.reshape(x4), y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
         return n.emit(conv_residual, [X, R], [(out_shape, np.float32)], inplace={0: 1},
-                      workspace=ws, flops=flops)
+                      workspace=ws)
 
     def conv(x, y, *ws_):
         run(x.reshape(x4), y.reshape(out4), None, ws_[0] if ws_ else None)
     if R is None:
-        return n.emit(conv, [X], [(out_shape, np.float32)], workspace=ws, flops=flops)
+        return n.emit(conv, [X], [(out_shape, np.float32)], workspace=ws)
     # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
     raise n.error("internal: fused residual with a broadcasting shape")
 
 
 def _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group, x4, out_shape,
-                          out4, flops):
+                          out4):
     """W (or B) computed at run time: the weights are packed at every run (slow but rare)."""
     if R is not None and R.shape != out_shape:
         raise n.error("internal: fused residual with a broadcasting shape")
@@ -131,31 +131,43 @@ def _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group, x
         layer = K.Conv2d(ctx, np.ascontiguousarray(w.reshape(w4_shape)), _bias(b), **kw)
         layer.run(x.reshape(x4), y.reshape(out4), None if r is None else r.reshape(out4),
                   rest[0] if rest else None)
-    return n.emit(conv_dynamic, ins, [(out_shape, np.float32)], workspace=ws, flops=flops)
+    return n.emit(conv_dynamic, ins, [(out_shape, np.float32)], workspace=ws)
 
 
 def _bias(b):
     return None if b is None else np.ascontiguousarray(b, np.float32).reshape(-1)
 
 
-@op("Conv", since=1)
+def conv_macs(inputs, outputs, **attrs):
+    """N * K * (C / group) * KH * KW * OH * OW: one multiply-add per weight per output pixel."""
+    W, Y = inputs[1], outputs[0]
+    return 0 if Y is None else Y.size * prod(W.shape[1:])
+
+
+def conv_window(inputs, outputs, *, dilations=None, strides=None, **attrs):
+    """(span, stride) per spatial dim: span = dilation * (kernel - 1) + 1 input pixels."""
+    kernel = inputs[1].shape[2:]
+    dl = list(dilations or [1] * len(kernel))
+    st = list(strides or [1] * len(kernel))
+    return [(d * (k - 1) + 1, s) for k, d, s in zip(kernel, dl, st)]
+
+
+@op("Conv", since=1, cost=conv_macs, window=conv_window)
 def Conv(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
          pads=None, strides=None):
     """1-D and 2-D: pads (asymmetric), strides, dilations, groups, auto_pad."""
     return _conv(n, X, W, B, None, "", auto_pad, dilations, group, kernel_shape, pads, strides)
 
 
-@op("Conv", since=1, domain="tinycnn")
+@op("Conv", since=1, domain=FUSED_DOMAIN, cost=conv_macs, window=conv_window)
 def FusedConv(n, X, W, B=None, R=None, *, activation="", auto_pad="NOTSET", dilations=None,
               group=1, kernel_shape=None, pads=None, strides=None):
     """Conv with a fused epilogue: + R (residual Add), then ReLU."""
     if R is not None and R.shape != _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
         # Broadcasting residual: not worth a fused path; fall back to Conv then Add then Relu.
         (y,) = _conv(n, X, W, B, None, "", auto_pad, dilations, group, kernel_shape, pads, strides)
-        from .elementwise import binary
         (y,) = binary(n, "add", y, R)
         if activation == "Relu":
-            from .elementwise import unary
             (y,) = unary(n, "relu", y)
         return [y]
     return _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, pads, strides)

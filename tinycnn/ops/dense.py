@@ -3,7 +3,8 @@ goes through the general GEMM kernel."""
 import numpy as np
 
 from .. import _kernels as K
-from . import op
+from ..ir import const_value
+from . import FUSED_DOMAIN, op
 from .common import broadcast_shape, require_float
 
 
@@ -21,7 +22,6 @@ def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
         if broadcast_shape(n, C.shape, out) != out:
             raise n.error(f"C {C.shape} does not broadcast to the output {out}")
     ctx = n.ctx
-    flops = 2 * m * nn * k
     bias_ok = C is None or (C.const is not None and C.const.size in (1, nn) and (C.ndim < 2 or C.shape[0] == 1))
     if B.const is not None and not transA and bias_ok and A.const is None:
         def make():
@@ -40,7 +40,7 @@ def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
 
         def run(a, y):
             dense.run(a, y)
-        return n.emit(run, [A], [(out, np.float32)], flops=flops)
+        return n.emit(run, [A], [(out, np.float32)])
     ins = [A, B] + ([C] if C is not None else [])
     alpha, beta, ta, tb = float(alpha), float(beta), bool(transA), bool(transB)
 
@@ -53,29 +53,40 @@ def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
         if relu:
             K.unary(ctx, "relu", y, y)
     ins = [_f32(v) for v in ins]
-    return n.emit(run, ins, [(out, np.float32)], flops=flops)
+    return n.emit(run, ins, [(out, np.float32)])
 
 
 def _f32(v):
     if v.const is None or v.const.dtype == np.float32:
         return v
-    from ..planner import const_value
     return const_value(v.name, v.const.astype(np.float32))
 
 
-@op("Gemm")
+def gemm_macs(inputs, outputs, *, transA=0, **attrs):
+    """M * N * K for Y[M, N] = A'[M, K] B'[K, N]."""
+    A, Y = inputs[0], outputs[0]
+    return 0 if Y is None else Y.size * A.shape[0 if transA else 1]
+
+
+def matmul_macs(inputs, outputs, **attrs):
+    """prod(batch dims) * M * N * K."""
+    A, Y = inputs[0], outputs[0]
+    return 0 if Y is None else Y.size * A.shape[-1]
+
+
+@op("Gemm", cost=gemm_macs)
 def Gemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0):
     """Y = alpha * A' B' + beta * C; a constant B is packed once."""
     return _gemm(n, A, B, C, alpha, beta, transA, transB, False)
 
 
-@op("Gemm", since=1, domain="tinycnn")
+@op("Gemm", since=1, domain=FUSED_DOMAIN, cost=gemm_macs)
 def FusedGemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0,
               activation=""):
     return _gemm(n, A, B, C, alpha, beta, transA, transB, activation == "Relu")
 
 
-@op("MatMul")
+@op("MatMul", cost=matmul_macs)
 def MatMul(n, A, B):
     """Numpy matmul semantics; a constant 2-D B is packed once."""
     require_float(n, A, B)
@@ -106,5 +117,5 @@ def MatMul(n, A, B):
         y3 = y.reshape(-1, m, nn)
         for i in range(y3.shape[0]):
             K.gemm(ctx, np.ascontiguousarray(a3[i]), np.ascontiguousarray(b3[i]), y3[i])
-    (y,) = n.emit(run, [A2, B2], [(out, np.float32)], flops=2 * int(np.prod(out)) * k)
+    (y,) = n.emit(run, [A2, B2], [(out, np.float32)])
     return [n.view(y, final)]

@@ -6,6 +6,7 @@ with numpy right away; run-time float32 tensors go to the C kernels.
 import numpy as np
 
 from .. import _kernels as K
+from ..ir import const_value
 from . import op
 from .common import (axis_index, broadcast_shape, prod, require_const,
                      require_float)
@@ -143,7 +144,6 @@ _NUMPY_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "max": n
 
 def binary(n, kind, A, B):
     """y = a (op) b with broadcasting; in place into a (or b) when it dies here."""
-    from ..planner import const_value
     # variadic ops chain binary(): a folded partial result arrives as an array
     A, B = (const_value("", v) if isinstance(v, np.ndarray) else v for v in (A, B))
     shape = broadcast_shape(n, A.shape, B.shape)
@@ -171,7 +171,6 @@ def binary(n, kind, A, B):
 
 
 def _as_f32_const(v):
-    from ..planner import const_value
     return const_value(v.name, np.ascontiguousarray(v.const, np.float32))
 
 
@@ -251,7 +250,6 @@ def Min(n, *data):
 def Mean(n, *data):
     """Any number of inputs, numpy broadcasting."""
     (s,) = variadic(n, "add", data)
-    from ..planner import const_value
     return binary(n, "mul", s, const_value("", np.float32(1.0 / len([d for d in data if d is not None]))))
 
 
@@ -278,7 +276,6 @@ def BatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5, m
     if len([o for o in n.node.outputs if o]) > 1:
         raise n.error("the running mean/var outputs exist only with training_mode=1")
     if all(v.const is not None for v in params):
-        from ..planner import const_value
         params = [const_value("", np.ascontiguousarray(v.const, np.float32).reshape(-1))
                   for v in params]
         if X.const is not None:
@@ -410,5 +407,6 @@ def _reduce_input(kind):
 for _name, _kind, _moved in (("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13),
                              ("ReduceMax", "max", 18)):
     op(_name, until=_moved - 1, notes="Axes as an attribute.")(_reduce_attr(_kind))
-    op(_name, since=_moved, notes="Axes as an optional input; noop_with_empty_axes.")(
+    op(_name, since=_moved, notes="Axes as an optional input; noop_with_empty_axes.",
+       shape_inputs=(1,))(
         _reduce_input(_kind))

@@ -103,7 +103,20 @@ def _pool_nd(n, X, kind, ks, st, dl, pb, pe, out, count_include_pad):
     return n.emit(run, [X], [(out_shape, np.float32)])
 
 
-@op("MaxPool")
+def pool_window(inputs, outputs, *, kernel_shape=None, dilations=None, strides=None, **attrs):
+    """(span, stride) per spatial dim, as for Conv."""
+    kernel = list(kernel_shape or [])
+    dl = list(dilations or [1] * len(kernel))
+    st = list(strides or [1] * len(kernel))
+    return [(d * (k - 1) + 1, s) for k, d, s in zip(kernel, dl, st)]
+
+
+def global_window(inputs, outputs, **attrs):
+    """The whole input plane, in one step."""
+    return [(d, d) for d in inputs[0].shape[2:]]
+
+
+@op("MaxPool", window=pool_window)
 def MaxPool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, dilations=None,
             pads=None, storage_order=0, strides=None):
     """1-D/2-D (3-D in numpy); pads, strides, dilations, ceil_mode, auto_pad; Indices (numpy)."""
@@ -154,7 +167,7 @@ def _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, p
     return n.emit(run, [X], [(out_shape, np.float32), (out_shape, np.int64)])
 
 
-@op("AveragePool")
+@op("AveragePool", window=pool_window)
 def AveragePool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0,
                 dilations=None, pads=None, strides=None):
     """1-D/2-D (3-D in numpy); pads, strides, dilations, ceil_mode, count_include_pad, auto_pad."""
@@ -177,13 +190,13 @@ def _global(n, X, kind):
     return n.emit(run, [X], [(out_shape, np.float32)])
 
 
-@op("GlobalAveragePool")
+@op("GlobalAveragePool", window=global_window)
 def GlobalAveragePool(n, X):
     """Mean over all spatial dims (any rank)."""
     return _global(n, X, "avg")
 
 
-@op("GlobalMaxPool")
+@op("GlobalMaxPool", window=global_window)
 def GlobalMaxPool(n, X):
     """Max over all spatial dims (any rank)."""
     return _global(n, X, "max")

@@ -35,7 +35,7 @@ def Constant(n, *, value=None, value_float=None, value_floats=None, value_int=No
     raise n.error("only tensor, float(s) and int(s) constants are supported", UnsupportedOperator)
 
 
-@op("ConstantOfShape", since=9)
+@op("ConstantOfShape", since=9, shape_inputs=(0,))
 def ConstantOfShape(n, input, *, value=None):
     """Folded at load (the Model Zoo's weights)."""
     shape = require_const(n, input, "the shape input")
@@ -144,7 +144,7 @@ def Reshape_1(n, data, *, shape):
     return [n.view(data, _reshape_target(n, data.shape, shape, 0))]
 
 
-@op("Reshape", since=5)
+@op("Reshape", since=5, shape_inputs=(1,))
 def Reshape(n, data, shape, *, allowzero=0):
     """-1 infers a dimension; 0 copies the input's (unless allowzero=1)."""
     target = require_const(n, shape, "the shape input")
@@ -189,7 +189,7 @@ def Squeeze_1(n, data, *, axes=None):
     return _squeeze(n, data, axes)
 
 
-@op("Squeeze", since=13)
+@op("Squeeze", since=13, shape_inputs=(1,))
 def Squeeze_13(n, data, axes=None):
     """Axes as an optional input (opset 13 on)."""
     return _squeeze(n, data, _axes(n, None, axes, "Squeeze"))
@@ -201,7 +201,7 @@ def Unsqueeze_1(n, data, *, axes=None):
     return _unsqueeze(n, data, axes)
 
 
-@op("Unsqueeze", since=13)
+@op("Unsqueeze", since=13, shape_inputs=(1,))
 def Unsqueeze_13(n, data, axes):
     """Axes as an input (opset 13 on)."""
     return _unsqueeze(n, data, _axes(n, None, axes, "Unsqueeze"))
@@ -213,7 +213,7 @@ def Identity(n, input):
     return [n.view(input, input.shape)]
 
 
-@op("Dropout")
+@op("Dropout", shape_inputs=(2,))
 def Dropout(n, data, ratio=None, training_mode=None, *, seed=None, is_test=None, **legacy):
     """Inference: the input unchanged, and an all-true mask (training mode only with ratio 0)."""
     training = training_mode is not None and (
@@ -327,7 +327,7 @@ def Slice_1(n, data, *, starts, ends, axes=None):
     return _slice(n, data, _slices(n, data.shape, starts, ends, axes, None))
 
 
-@op("Slice", since=10)
+@op("Slice", since=10, shape_inputs=(1, 2, 3, 4))
 def Slice_10(n, data, starts, ends, axes=None, steps=None):
     """Starts/ends/axes/steps as inputs (opset 10 on)."""
     vals = [None if v is None else [int(x) for x in np.asarray(require_const(n, v, w)).reshape(-1)]
@@ -364,7 +364,7 @@ def Gather(n, data, indices, *, axis=0):
     return _copy(n, [data], shape, data.dtype, fill)
 
 
-@op("Expand", since=8)
+@op("Expand", since=8, shape_inputs=(1,))
 def Expand(n, input, shape):
     """Constant shape; numpy broadcasting."""
     target = [int(d) for d in np.asarray(require_const(n, shape, "the shape input")).reshape(-1)]
@@ -431,7 +431,7 @@ def Pad_2(n, data, *, pads, mode="constant", value=0.0):
     return _pad(n, data, pads, mode, value)
 
 
-@op("Pad", since=11)
+@op("Pad", since=11, shape_inputs=(1, 3))
 def Pad_11(n, data, pads, constant_value=None, axes=None, *, mode="constant"):
     """Pads, constant_value (and, from 18, axes) as inputs; mode "wrap" from opset 19."""
     p = np.asarray(require_const(n, pads, "the pads input")).reshape(-1)

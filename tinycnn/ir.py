@@ -1,0 +1,185 @@
+"""What op functions and the planner share: values, plan options, the node context.
+
+This module sits below both the op table (`tinycnn.ops`) and the planner
+(`tinycnn.planner`): ops receive a `NodeContext` and `Value`s and return Values
+or numpy arrays; the planner builds the context, collects the `Step`s an op
+emits and lays out the `Storage`s in an arena.  Neither imports the other's
+internals through it.
+"""
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InvalidModel
+from .limits import DEFAULT as DEFAULT_LIMITS, Limits
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Everything planning decisions depend on besides the graph and the input shapes.
+
+    limits: sizes checked before allocating.  conv_chain: the most convolutions in a row
+    without a residual merge (tinycnn.graph.conv_chain), the numeric budget the convolution
+    algorithm choice works with.  winograd: whether Winograd convolutions may be used at all
+    (session config entry "session.tinycnn.winograd").  num_threads: the kernels' thread count.
+    """
+    limits: Limits = DEFAULT_LIMITS
+    conv_chain: int = 0
+    winograd: bool = True
+    num_threads: int = 1
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+class Storage:
+    """A buffer that one or more Values (views, in-place results) live in."""
+    __slots__ = ("size", "dtype", "kind", "first", "last", "refs", "offset")
+
+    def __init__(self, size, dtype, kind, first):
+        self.size = size          # elements
+        self.dtype = dtype
+        self.kind = kind          # 'arena' | 'private' | 'input'
+        self.first = first        # index of the step that writes it first
+        self.last = first         # index of the last step that reads it
+        self.refs = 0             # pending consumers (graph edges) during planning
+        self.offset = None
+
+
+class Value:
+    """A tensor as the planner sees it: shape, dtype, and the value if known now."""
+    __slots__ = ("name", "shape", "dtype", "const", "storage")
+
+    def __init__(self, name, shape, dtype, const=None, storage=None):
+        self.name = name
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.const = const
+        self.storage = storage
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self):
+        return f"Value({self.name!r}, {self.shape}, {self.dtype}{', const' if self.const is not None else ''})"
+
+
+def const_value(name, array):
+    """A Value known at plan time."""
+    array = np.asarray(array)
+    return Value(name, array.shape, array.dtype, const=array)
+
+
+class Step:
+    """One kernel call of a plan: fn(*input arrays, *output arrays[, workspace])."""
+    __slots__ = ("fn", "inputs", "outputs", "workspace", "node", "label", "flops")
+
+    def __init__(self, fn, inputs, outputs, workspace, node, label, flops=0):
+        self.fn = fn
+        self.inputs = inputs
+        self.outputs = outputs
+        self.workspace = workspace
+        self.node = node
+        self.label = label
+        self.flops = flops
+
+
+class NodeContext:
+    """What an op function sees of planning: the node, its opset, the kernels' context,
+    the plan options, and emit() to schedule kernel calls.
+
+    `sink` is the planner building the plan: it provides `steps`, `storages`, `cache`
+    (per-node objects kept across plans, e.g. packed weights) and `ctx`.
+    """
+
+    def __init__(self, sink, node, opset, occurrences, folding):
+        self.sink = sink
+        self.node = node
+        self.opset = opset
+        self.ctx = sink.ctx
+        self.options = sink.options
+        self._occ = occurrences
+        self.folding = folding
+
+    # -- errors -----------------------------------------------------------
+    def error(self, message, cls=InvalidModel):
+        return cls(f"{self.node.describe()}: {message}")
+
+    def check_size(self, shape, dtype, what="output"):
+        """ResourceLimit if a tensor this big may not be allocated (before allocating it)."""
+        self.options.limits.tensor(f"{self.node.describe()}: {what}", shape, dtype)
+
+    # -- per-node cache kept across plans (packed weights) -----------------
+    def cached(self, key, factory):
+        cache = self.sink.cache.setdefault(self.node.name, {})
+        if key not in cache:
+            cache[key] = factory()
+        return cache[key]
+
+    # -- scheduling ---------------------------------------------------------
+    def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None):
+        """Schedule fn(*input_arrays, *output_arrays[, workspace]) for every run.
+
+        outputs: list of (shape, dtype).  inplace: {output index: input index},
+        the output may share the input's buffer when that input dies here.
+        Returns the output Values.  When the node is being folded (all inputs
+        known at plan time) fn runs now and the outputs are constants.
+        """
+        for shape, dtype in outputs:
+            self.check_size(shape, dtype)
+        if self.folding:
+            arrays = [np.empty(tuple(s), np.dtype(d)) for s, d in outputs]
+            args = [v.const for v in inputs] + arrays
+            if workspace:
+                args.append(np.empty(int(workspace), np.float32))
+            fn(*args)
+            return [const_value("", a) for a in arrays]
+        p = self.sink
+        step_index = len(p.steps)
+        outs = []
+        for k, (shape, dtype) in enumerate(outputs):
+            shape = tuple(int(d) for d in shape)
+            if any(d < 0 for d in shape):
+                raise self.error(f"negative output dimension {shape}")
+            dtype = np.dtype(dtype)
+            storage = None
+            if inplace and k in inplace:
+                src = inputs[inplace[k]]
+                st = src.storage
+                if (st is not None and st.kind == "arena" and src.dtype == dtype
+                        and src.size == int(np.prod(shape, dtype=np.int64))
+                        and st.refs - self._occ.get(id(st), 0) == 0
+                        and sum(1 for v in inputs if v.storage is st) == 1):
+                    storage = st
+            if storage is None:
+                size = int(np.prod(shape, dtype=np.int64))
+                kind = "arena" if dtype == np.float32 else "private"
+                storage = Storage(size, dtype, kind, step_index)
+                p.storages.append(storage)
+            outs.append(Value("", shape, dtype, storage=storage))
+        for v in inputs:
+            if v.storage is not None:
+                v.storage.last = max(v.storage.last, step_index)
+        p.steps.append(Step(fn, list(inputs), outs, int(workspace), self.node,
+                            label or self.node.label))
+        return outs
+
+    def view(self, x, shape):
+        """x reshaped without copying (Flatten, Reshape, Squeeze, Unsqueeze)."""
+        shape = tuple(int(d) for d in shape)
+        if int(np.prod(shape, dtype=np.int64)) != x.size:
+            raise self.error(f"cannot view {x.shape} as {shape}")
+        if x.const is not None:
+            return const_value("", x.const.reshape(shape))
+        return Value("", shape, x.dtype, storage=x.storage)
+
+    @staticmethod
+    def constant(array, name=""):
+        """A plan-time constant Value (e.g. a weight converted once to float32)."""
+        return const_value(name, array)
