@@ -10,7 +10,6 @@
  * Threads get static (row range x column range) rectangles of C.
  */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include "gemm_internal.h"
 
@@ -452,13 +451,13 @@ void tc_gemm_packed_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A
     tc_gemm_run(ctx, &op, workspace);
 }
 
-/* op(A): [M, K]  op(B): [K, N]  C: [M, N] */
-int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                 ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
-                 const tc_ctx *ctx)
+/* op(A): [M, K]  op(B): [K, N]  C: [M, N]  workspace: tc_gemm_workspace_size(ctx) floats */
+void tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                  const tc_ctx *ctx, float *workspace)
 {
     if (M <= 0 || N <= 0)
-        return 0;
+        return;
     if (beta != 0.0f && beta != 1.0f) {
         for (int m = 0; m < M; m++)
             for (int n = 0; n < N; n++)
@@ -468,19 +467,14 @@ int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, con
         if (beta == 0.0f)
             for (int m = 0; m < M; m++)
                 memset(C + m * ldc, 0, (size_t)N * sizeof(float));
-        return 0;
+        return;
     }
-    float *ws = (float *)malloc(tc_gemm_workspace_size(ctx) * sizeof(float));
-    if (!ws)
-        return -1;
     rowmajor_a ga = {A, lda, trans_a, alpha};
     tc_dense_b gb = {B, ldb, trans_b};
     tc_gemm_op op = {.M = M, .N = N, .K = K, .pack_a = pack_a_rowmajor, .a_arg = &ga,
                      .pack_b = tc_pack_b_rowmajor, .b_arg = &gb, .C = C, .ldc = ldc,
                      .accumulate = beta != 0.0f};
-    tc_gemm_run(ctx, &op, ws);
-    free(ws);
-    return 0;
+    tc_gemm_run(ctx, &op, workspace);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -275,7 +275,7 @@ static int round_up(int a, int b) { return (a + b - 1) / b * b; }
  * rows of G per row, and 5x5 layers are few and small). */
 static size_t raw_floats(int K, int C, int r) { return r == 5 ? (size_t)round_up(K, WG_KR) * C * 25 : 0; }
 
-size_t tc_winograd_packed_size(int K, int C, int r, int tile)
+size_t tc_wg_packed_size(int K, int C, int r, int tile)
 {
     if (!supported(r, tile))
         return 0;
@@ -348,7 +348,7 @@ static void pack_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 }
 
 /* w: [K, C, r, r]  ->  packed: [alpha^2][Kp/WG_KR][C][WG_KR] (+ raw filters for r = 5) */
-void tc_winograd_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
+void tc_wg_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
                           float *packed)
 {
     if (!supported(r, tile))
@@ -452,7 +452,7 @@ static wg_plan make_plan(ptrdiff_t total, int C, int Kp, int alpha, int nthreads
     return p;
 }
 
-size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
+size_t tc_wg_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
                                    int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile)
 {
     int OH, OW, nty, ntx, alpha = tile + r - 1, Kp = round_up(K, WG_KR);
@@ -843,7 +843,7 @@ static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 }
 
 /* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6] (+ raw filters)  y: [N, K, OH, OW] */
-void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                      const float *packed, const float *bias, int K,
                      int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, int act,
                      const float *residual, float *y, float *workspace)

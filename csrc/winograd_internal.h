@@ -69,6 +69,28 @@ typedef void (*wg_recover_fn)(const float *u, ptrdiff_t plane, int alpha, float 
  * g[t][8] * x[(i + dy) * 8 + j + dx] for the rows x cols outputs of a tile. */
 typedef void (*wg_direct_fn)(const float *g, const float *x, int rows, int cols, float *acc);
 
+/* The entry points of tc_conv2d_*_f32 for the Winograd algorithms: r x r
+ * kernels (r = 3, 5), stride 1, dilation 1, group 1; (r, tile) one of (3, 2),
+ * (3, 4), (5, 2), else sizes 0 and nothing done.  Contracts: tinycnn.h. */
+
+/* Floats of the packed weights: (tile+r-1)^2 * roundup(K, 6) * C, plus
+ * 25 * roundup(K, 6) * C for r = 5 (the raw filters, for the NaN fallback). */
+size_t tc_wg_packed_size(int K, int C, int r, int tile);
+
+/* w: [K, C, r, r]  ->  packed: [(tile+r-1)^2][roundup(K,6)/6][C][6] (+ raw filters)
+ * (transformed in double precision, on ctx's threads; padding rows are zero). */
+void tc_wg_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
+                    float *packed);
+
+size_t tc_wg_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K, int pad_t,
+                            int pad_l, int pad_b, int pad_r, int r, int tile);
+
+/* x: [N, C, H, W]  y: [N, K, OH, OW], OH = H + pad_t + pad_b - (r - 1), ... */
+void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+               const float *packed, const float *bias, int K, int pad_t, int pad_l, int pad_b,
+               int pad_r, int r, int tile, int act, const float *residual, float *y,
+               float *workspace);
+
 /* The Winograd family's kernels for one instruction set: tc_wg_portable
  * (winograd.c) and tc_wg_avx2 (winograd_avx2.c); dispatch.c picks one per
  * tc_ctx.  input6 serves F(4x4,3x3) and F(2x2,5x5) (the same B^T). */
