@@ -47,8 +47,9 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
  * Two passes over 8-column halves: 6x8 accumulators fit the 16 SSE registers
  * once gcc scalarises the fully unrolled array (6x16 would spill). */
 static void ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e)
+                                  int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
+    (void)pf_a;
     float out[MR * NR];
     for (int h = 0; h < NR; h += 8) {
         if (h >= nr)
@@ -305,7 +306,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         te.ldr = epi->ldr;
                         te.act = epi->act;
                         uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
-                           op->ldc, mr, nr, flags, &te);
+                           op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                     }
                 }
             }

@@ -60,8 +60,8 @@ static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
 
 /* a: [kc][6]  b: [kc][16]  c: [mr, nr] (leading dimension ldc).
  * 12 ymm accumulators, 2 for B, 1 for the A broadcast. */
-static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
-                          int nr, int flags, const tc_tile_epi *e)
+static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -111,15 +111,34 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
      * hand-unrolled body spilled and ran ~8% slower). */
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
-        /* packed A of a K block is one stream (tc_gemm_pack_a_f32): 1 KiB ahead
-         * runs on into the next panel, and cold weights arrive in time */
-        _mm_prefetch((const char *)(a + 256), _MM_HINT_T0);
+        /* packed A is one stream (a K block of tc_gemm_pack_a_f32, a plane of
+         * Winograd's weights): pf_a ahead runs on into the next panel, and
+         * cold weights arrive in time */
+        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
         TC_STEP(0, 0);
         a += MR;
         b += NR;
     }
 #undef TC_STEP
 
+    if (flags == (TC_UK_FIRST | TC_UK_LAST) && mr == MR && nr == NR && !e->bias && !e->col_bias &&
+        !e->residual && e->act == TC_ACT_NONE) {
+        /* a whole tile without epilogue (Winograd's products, kc = C): plain
+         * stores, no per-row tests, which are ~4% of a 64-channel layer */
+        _mm256_storeu_ps(c + 0 * ldc, c00);
+        _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+        _mm256_storeu_ps(c + 1 * ldc, c10);
+        _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+        _mm256_storeu_ps(c + 2 * ldc, c20);
+        _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+        _mm256_storeu_ps(c + 3 * ldc, c30);
+        _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+        _mm256_storeu_ps(c + 4 * ldc, c40);
+        _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+        _mm256_storeu_ps(c + 5 * ldc, c50);
+        _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+        return;
+    }
     /* rows past mr are never touched; a partial tile (the last row or column
      * panel) stores with masks instead of falling back to scalar code */
     const int full = nr == NR;
@@ -141,9 +160,10 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
 
 /* a: [kc][6]  b: [kc][16] (first 8 columns used)  c: [mr, nr <= 8].
  * For the narrow last column panel of small images. */
-static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
-                         int nr, int flags, const tc_tile_epi *e)
+static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                             int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
+    (void)pf_a;
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps();
     __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
 #pragma GCC unroll 4

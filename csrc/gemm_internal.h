@@ -25,6 +25,10 @@
 #define TC_GEMM_NC 512
 #endif
 
+/* Prefetch distance on the packed A of a K block, one sequential stream: 1 KiB
+ * (ResNet-50's 1x1 and strided convolutions, see git log d5011d2). */
+#define TC_GEMM_PF_A 256
+
 /* The K blocks of the driver: equal blocks of at most KC (576 = 2 x 288, not
  * 256 + 256 + 64: fewer passes over C).  Packed A is laid out by the same
  * blocks, so one block of it is a single sequential stream. */
@@ -63,9 +67,12 @@ typedef struct tc_tile_epi {
 } tc_tile_epi;
 
 /* C[mr, nr] (+)= a[kc][MR] . b[kc][NR], then the epilogue per flags.
- * Panels are full (zero padded); only mr x nr elements of C are touched. */
+ * Panels are full (zero padded); only mr x nr elements of C are touched.
+ * pf_a: how many floats ahead of a to prefetch at each step, for A panels that
+ * stream from memory once (the GEMM's weights: TC_GEMM_PF_A; Winograd's
+ * transformed weights, read once per chunk: WG_PF_U). */
 typedef void (*tc_ukernel_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e);
+                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
 
 /* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1)
  * (packed: [ceil(N/NR)][K][NR]). */
@@ -81,7 +88,9 @@ typedef void (*tc_gemv_rows_fn)(int K, const float *a, const float *w, ptrdiff_t
 typedef struct tc_gemm_kernels {
     tc_ukernel_fn tile;      /* the MR x NR micro-kernel */
     tc_ukernel_fn tile_half; /* same contract for nr <= NR/2, reading only the
-                                first NR/2 columns of each B panel row */
+                                first NR/2 columns of each B panel row; it may
+                                ignore pf_a (it runs after full-width tiles of
+                                the same A panels) */
     tc_gemv_panels_fn gemv_panels;
     tc_gemv_rows_fn gemv_rows;
 } tc_gemm_kernels;

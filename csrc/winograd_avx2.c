@@ -1,14 +1,10 @@
-/* winograd_avx2.c - AVX2/FMA twins of the Winograd transforms and GEMM
- * micro-kernel in winograd.c (same algorithm, same operation order; only the
+/* winograd_avx2.c - AVX2/FMA twins of the Winograd transforms in
+ * winograd_transform.c (same algorithm, same operation order; only the
  * rounding of fused multiply-adds differs).  Compiled with -mavx2 -mfma; their
  * table, tc_wg_avx2, is picked for a tc_ctx only when the CPU has AVX2 and FMA. */
 #include <immintrin.h>
 #include "epilogue_avx2.h"
 #include "winograd_internal.h"
-
-#ifndef WG_PF_U
-#define WG_PF_U 1024 /* floats ahead: 4 KiB, about one DRAM latency of FMAs */
-#endif
 
 /* 1-D B^T for F(4,3) on 6 vectors (8 tiles each). */
 #define BT6(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5)                          \
@@ -315,131 +311,12 @@ static unsigned wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias,
     return store_2x2(o, bias, WG_PERM, yp, rp, ys, rows, cols, act);
 }
 
-/* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6
- * broadcasts per channel. */
-static void gemm_6x16(const float *u, const float *v, int C, float *m)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int c = 0; c < C; c++) {
-        __m256 b0 = _mm256_loadu_ps(v), b1 = _mm256_loadu_ps(v + 8), a;
-        /* U panels come from L3/DRAM once per chunk: fetch ahead of the broadcasts. */
-        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
-        a = _mm256_broadcast_ss(u + 0);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(u + 1);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(u + 2);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(u + 3);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(u + 4);
-        c40 = _mm256_fmadd_ps(a, b0, c40);
-        c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(u + 5);
-        c50 = _mm256_fmadd_ps(a, b0, c50);
-        c51 = _mm256_fmadd_ps(a, b1, c51);
-        u += 6;
-        v += 16;
-    }
-    _mm256_storeu_ps(m + 0, c00);
-    _mm256_storeu_ps(m + 8, c01);
-    _mm256_storeu_ps(m + 16, c10);
-    _mm256_storeu_ps(m + 24, c11);
-    _mm256_storeu_ps(m + 32, c20);
-    _mm256_storeu_ps(m + 40, c21);
-    _mm256_storeu_ps(m + 48, c30);
-    _mm256_storeu_ps(m + 56, c31);
-    _mm256_storeu_ps(m + 64, c40);
-    _mm256_storeu_ps(m + 72, c41);
-    _mm256_storeu_ps(m + 80, c50);
-    _mm256_storeu_ps(m + 88, c51);
-}
-
-/* u: [C][6]  v: [C][8]  ->  m: [6][8] (the short last group). */
-static void gemm_6x8(const float *u, const float *v, int C, float *m)
-{
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    for (int c = 0; c < C; c++) {
-        __m256 b = _mm256_loadu_ps(v);
-        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 0), b, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 1), b, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 2), b, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 3), b, c3);
-        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 4), b, c4);
-        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 5), b, c5);
-        u += 6;
-        v += 8;
-    }
-    _mm256_storeu_ps(m + 0, c0);
-    _mm256_storeu_ps(m + 8, c1);
-    _mm256_storeu_ps(m + 16, c2);
-    _mm256_storeu_ps(m + 24, c3);
-    _mm256_storeu_ps(m + 32, c4);
-    _mm256_storeu_ps(m + 40, c5);
-}
-
-static void wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
-{
-    if (w == 16)
-        gemm_6x16(u, v, C, m);
-    else
-        gemm_6x8(u, v, C, m);
-}
-
-static void wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc)
-{
-    __m256 gt[9];
-    for (int t = 0; t < 9; t++)
-        gt[t] = _mm256_loadu_ps(g + 8 * t);
-    for (int i = 0; i < rows; i++) {
-        for (int jj = 0; jj < cols; jj++) {
-            float *s = acc + (i * 4 + jj) * 8;
-            __m256 a = _mm256_loadu_ps(s);
-            for (int t = 0; t < 9; t++)
-                a = _mm256_fmadd_ps(gt[t], _mm256_broadcast_ss(x + (i + t / 3) * 8 + jj + t % 3), a);
-            _mm256_storeu_ps(s, a);
-        }
-    }
-}
-
-static void wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g)
-{
-    const wg_rrow *R = alpha == 6 ? WG_R4 : WG_R2;
-    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 tol = _mm256_set1_ps(0x1p-21f);
-    for (int i = 0; i < 3; i++) {
-        for (int jj = 0; jj < 3; jj++) {
-            __m256 v = _mm256_setzero_ps(), e = v;
-            for (int a = 0; a < R[i].n; a++) {
-                for (int b = 0; b < R[jj].n; b++) {
-                    const float *ub = u + (R[i].a[a] * alpha + R[jj].a[b]) * plane;
-                    __m256 t = _mm256_mul_ps(_mm256_set1_ps(R[i].r[a] * R[jj].r[b]),
-                                             _mm256_maskload_ps(ub, six));
-                    v = _mm256_add_ps(v, t);
-                    e = _mm256_add_ps(e, _mm256_and_ps(t, abs_mask));
-                }
-            }
-            /* |v| <= 2^-21 e: zero (see recover_portable) */
-            __m256 zero_it = _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), _mm256_mul_ps(e, tol), _CMP_LE_OQ);
-            _mm256_storeu_ps(g + (i * 3 + jj) * 8, _mm256_andnot_ps(zero_it, v));
-        }
-    }
-}
-
 const tc_wg_kernels tc_wg_avx2 = {
     .input6 = wg_input4_avx2,
     .input4 = wg_input2_avx2,
     .output_4x4_3x3 = wg_output4_avx2,
     .output_2x2_3x3 = wg_output2_avx2,
     .output_2x2_5x5 = wg_output25_avx2,
-    .gemm = wg_gemm_avx2,
-    .recover = wg_recover_avx2,
-    .direct3 = wg_direct_acc_avx2,
+    .recover = tc_wg_recover_avx2,
+    .direct3 = tc_wg_direct3_avx2,
 };
