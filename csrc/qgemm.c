@@ -56,6 +56,15 @@ int tc_cpu_best_vnni(void)
                                    : TC_VNNI_NONE;
 }
 
+int tc_ctx_set_vnni(tc_ctx *ctx, int vnni)
+{
+    if (vnni == TC_VNNI_NONE || (ctx->isa == TC_ISA_AVX2 && vnni > 0 && vnni <= tc_cpu_best_vnni())) {
+        ctx->vnni = vnni;
+        return 0;
+    }
+    return -1;
+}
+
 /* The ctx's VNNI tier, never above what the CPU has (a ctx filled by hand). */
 static int ctx_vnni(const tc_ctx *ctx)
 {

@@ -1,76 +1,7 @@
 # Wrappers of the 8-bit quantized kernels (included by _kernels.pyx).
 from libc.stdint cimport int16_t, int32_t, uint8_t
 
-cdef extern from "tinycnn.h" nogil:
-    int tc_quantize_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner,
-                        const float *x, const float *scale, const int32_t *zero_point, int nscale,
-                        int is_signed, void *y)
-    int tc_dequantize_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner,
-                          const void *x, int elem_bytes, int is_signed, const float *scale,
-                          const int32_t *zero_point, int nscale, float *y)
-    enum:
-        TC_QBINARY_ADD
-        TC_QBINARY_MUL
-    ctypedef struct tc_qbinary_params:
-        int op
-        int is_signed
-        float a_scale, b_scale, y_scale
-        int a_zero_point, b_zero_point, y_zero_point
-    int tc_qbinary(const tc_ctx *ctx, const tc_qbinary_params *p, int ndim, const ptrdiff_t *y_shape,
-                   const void *a, const ptrdiff_t *a_shape, const void *b, const ptrdiff_t *b_shape,
-                   void *y)
-    void tc_lookup_u8(const tc_ctx *ctx, const uint8_t *table, const uint8_t *x, ptrdiff_t n,
-                      uint8_t *y)
-    void tc_transpose_channels(const tc_ctx *ctx, int channels_last, ptrdiff_t n, ptrdiff_t c,
-                               ptrdiff_t s, int elem_bytes, const void *x, void *y)
-    void tc_max_pool2d_nhwc_8(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
-                              const void *x, void *y)
-    void tc_qavg_pool2d_nhwc(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
-                             int count_include_pad, float x_scale, int x_zero_point, float y_scale,
-                             int y_zero_point, const void *x, void *y)
-    int tc_qglobal_avg_pool_nhwc(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
-                                 int is_signed, float x_scale, int x_zero_point, float y_scale,
-                                 int y_zero_point, const void *x, void *y)
-    enum:
-        TC_QOUT_U8
-        TC_QOUT_S8
-        TC_QOUT_S32
-        TC_QOUT_F32
-        TC_QFMT_S8X4
-        TC_QFMT_S16X2
-    ctypedef struct tc_qresidual:
-        const void *r
-        float ra, rb, fixed
-        int q_is_a
-    void tc_qresidual_init(tc_qresidual *res, const tc_qbinary_params *p, int q_is_a)
-    ctypedef struct tc_qoutput:
-        int type
-        const int32_t *bias
-        const float *scale
-        int per_channel
-        int zero_point, lo, hi
-        const tc_qresidual *residual
-    int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
-    size_t tc_qgemm_pack_size(int format, int K, int N)
-    void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
-    size_t tc_qgemm_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K)
-    void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a, ptrdiff_t lda,
-                  int a_signed, int a_zero_point, const void *packed, const tc_qoutput *out, void *y,
-                  ptrdiff_t ldy, void *workspace)
-    size_t tc_qconv2d_workspace_size(const tc_ctx *ctx, int format, const tc_conv2d_params *p,
-                                     int n, int h, int w)
-    void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n, int h, int w,
-                    const void *x, int x_signed, int x_zero_point, const void *packed,
-                    const tc_qoutput *out, void *y, void *workspace)
-    size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p)
-    void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
-                              const void *x, int x_signed, int x_zero_point, const int16_t *weight,
-                              const tc_qoutput *out, void *y, void *workspace)
-
-cdef extern from "qgemm_internal.h" nogil:
-    ctypedef struct tc_qukernel:
-        const char *name
-    tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)
+# C declarations: _kernels.pxd (8-bit quantized kernels).
 
 
 QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2}
@@ -88,7 +19,7 @@ def qkernel_name(Context ctx, str format):
     return tc_qukernel_for(&ctx.ctx, QFORMATS[format]).name.decode()
 
 
-def _check_array(name, arr, dtypes, int ndim=-1, writeable=False):
+def _check_qarray(name, arr, dtypes, int ndim=-1, writeable=False):
     if not isinstance(arr, np.ndarray):
         raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
     if arr.dtype not in dtypes:
@@ -114,10 +45,10 @@ def _bytes_workspace(size_t nbytes):
 def quantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner):
     """y = saturate(round_half_even(x / scale[j]) + zero_point[j]) over x viewed as
     [outer, c, inner], j the channel (len(scale) == c) or 0 (len(scale) == 1)."""
-    _check_array("x", x, (np.float32,))
-    _check_array("y", y, _Q8, writeable=True)
-    _check_array("scale", scale, (np.float32,), 1)
-    _check_array("zero_point", zero_point, (np.int32,), 1)
+    _check_qarray("x", x, (np.float32,))
+    _check_qarray("y", y, _Q8, writeable=True)
+    _check_qarray("scale", scale, (np.float32,), 1)
+    _check_qarray("zero_point", zero_point, (np.int32,), 1)
     if x.size != y.size or x.size != outer * c * inner:
         raise ValueError(f"quantize: x {x.shape} and y {y.shape} must hold {outer} x {c} x {inner}")
     cdef int ns = scale.shape[0]
@@ -134,10 +65,10 @@ def quantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t c,
 
 def dequantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner):
     """y = float(x - zero_point[j]) * scale[j], x uint8, int8 or int32."""
-    _check_array("x", x, _Q8 + (np.dtype(np.int32),))
-    _check_out("y", y, -1)
-    _check_array("scale", scale, (np.float32,), 1)
-    _check_array("zero_point", zero_point, (np.int32,), 1)
+    _check_qarray("x", x, _Q8 + (np.dtype(np.int32),))
+    _check_array("dequantize", "y", y, -1, True)
+    _check_qarray("scale", scale, (np.float32,), 1)
+    _check_qarray("zero_point", zero_point, (np.int32,), 1)
     if x.size != y.size or x.size != outer * c * inner:
         raise ValueError(f"dequantize: x {x.shape} and y {y.shape} must hold {outer} x {c} x {inner}")
     cdef int ns = scale.shape[0]
@@ -157,9 +88,9 @@ def qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_
             int b_zero_point, y, float y_scale, int y_zero_point, a_shape, b_shape, y_shape):
     """com.microsoft QLinearAdd / QLinearMul (op 'add' or 'mul') with broadcasting:
     the shapes have equal rank (<= 8) and adjacent dims that broadcast alike merged."""
-    _check_array("a", a, _Q8)
-    _check_array("b", b, (a.dtype,))
-    _check_array("y", y, (a.dtype,), writeable=True)
+    _check_qarray("a", a, _Q8)
+    _check_qarray("b", b, (a.dtype,))
+    _check_qarray("y", y, (a.dtype,), writeable=True)
     cdef int nd = len(y_shape)
     if nd < 1 or nd > TC_MAX_DIMS or len(a_shape) != nd or len(b_shape) != nd:
         raise ValueError(f"qbinary: shapes {a_shape}, {b_shape}, {y_shape} must have one rank <= 8")
@@ -193,9 +124,9 @@ def qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_
 
 def lookup(Context ctx, table, x, y):
     """y[i] = table[x[i]] over the bytes of x (uint8 or int8; table: 256 bytes)."""
-    _check_array("table", table, (np.uint8,), 1)
-    _check_array("x", x, _Q8)
-    _check_array("y", y, _Q8, writeable=True)
+    _check_qarray("table", table, (np.uint8,), 1)
+    _check_qarray("x", x, _Q8)
+    _check_qarray("y", y, _Q8, writeable=True)
     if table.shape[0] != 256 or x.size != y.size:
         raise ValueError(f"lookup: table {table.shape}, x {x.shape}, y {y.shape}")
     cdef const uint8_t *pt = <const uint8_t *>_vptr(table)
@@ -208,8 +139,8 @@ def lookup(Context ctx, table, x, y):
 
 def transpose_channels(Context ctx, bint channels_last, x, y, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s):
     """[n, c, s] -> [n, s, c] (channels_last) or back, for 1- or 4-byte elements."""
-    _check_array("x", x, _Q8 + (np.dtype(np.int32), np.dtype(np.float32)))
-    _check_array("y", y, (x.dtype,), writeable=True)
+    _check_qarray("x", x, _Q8 + (np.dtype(np.int32), np.dtype(np.float32)))
+    _check_qarray("y", y, (x.dtype,), writeable=True)
     if x.size != n * c * s or y.size != x.size:
         raise ValueError(f"transpose_channels: x {x.shape}, y {y.shape} for [{n}, {c}, {s}]")
     cdef const void *px = _vptr(x)
@@ -238,8 +169,8 @@ cdef int _pool_desc_nhwc(tc_pool2d_desc *d, x, y, kernel, strides, pads, dilatio
 
 def max_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, dilations):
     """Max pool of channels-last 8-bit images x [N, H, W, C] -> y [N, OH, OW, C]."""
-    _check_array("x", x, _Q8, 4)
-    _check_array("y", y, (x.dtype,), 4, writeable=True)
+    _check_qarray("x", x, _Q8, 4)
+    _check_qarray("y", y, (x.dtype,), 4, writeable=True)
     cdef tc_pool2d_desc d
     _pool_desc_nhwc(&d, x, y, kernel, strides, pads, dilations)
     cdef const void *px = _vptr(x)
@@ -253,8 +184,8 @@ def max_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, dilations):
 def qavg_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, bint count_include_pad,
                      float x_scale, int x_zero_point, float y_scale, int y_zero_point):
     """com.microsoft QLinearAveragePool over channels-last images (no dilation)."""
-    _check_array("x", x, _Q8, 4)
-    _check_array("y", y, (x.dtype,), 4, writeable=True)
+    _check_qarray("x", x, _Q8, 4)
+    _check_qarray("y", y, (x.dtype,), 4, writeable=True)
     cdef tc_pool2d_desc d
     _pool_desc_nhwc(&d, x, y, kernel, strides, pads, (1, 1))
     cdef const void *px = _vptr(x)
@@ -269,8 +200,8 @@ def qavg_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, bint count_includ
 def qglobal_avg_pool_nhwc(Context ctx, x, y, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
                           float x_scale, int x_zero_point, float y_scale, int y_zero_point):
     """com.microsoft QLinearGlobalAveragePool: x [n, s, c] (channels last) -> y [n, c]."""
-    _check_array("x", x, _Q8)
-    _check_array("y", y, (x.dtype,), writeable=True)
+    _check_qarray("x", x, _Q8)
+    _check_qarray("y", y, (x.dtype,), writeable=True)
     if x.size != n * s * c or y.size != n * c:
         raise ValueError(f"qglobal_avg_pool: x {x.shape}, y {y.shape} for [{n}, {s}, {c}]")
     cdef const void *px = _vptr(x)
@@ -311,13 +242,13 @@ cdef class QOutput:
         self.out.scale = NULL
         self.out.per_channel = 0
         if bias is not None:
-            _check_array("bias", bias, (np.int32,), 1)
+            _check_qarray("bias", bias, (np.int32,), 1)
             self.bias = bias
             self.out.bias = <const int32_t *>_vptr(bias)
         if dtype != np.int32:
             if scale is None:
                 raise ValueError(f"QOutput: a {dtype} output needs scales")
-            _check_array("scale", scale, (np.float32,), 1)
+            _check_qarray("scale", scale, (np.float32,), 1)
             self.scale = scale
             self.out.scale = _fptr(scale)
             self.out.per_channel = scale.shape[0] > 1
@@ -341,7 +272,7 @@ cdef class QOutput:
         if self.has_residual:
             if r is None:
                 raise ValueError("QOutput: the fused residual QLinearAdd needs its other operand")
-            _check_array("residual", r, (y.dtype,))
+            _check_qarray("residual", r, (y.dtype,))
             if r.size != y.size:
                 raise ValueError(f"QOutput: residual {r.shape} and output {y.shape} differ in size")
             res[0] = self.res
@@ -360,7 +291,7 @@ cdef class QOutput:
 
 
 def _check_weights16(w, int n, int k):
-    _check_array("weight", w, (np.int16,), 2)
+    _check_qarray("weight", w, (np.int16,), 2)
     if w.shape[0] != n or w.shape[1] != k:
         raise ValueError(f"weight {w.shape} must be [{n}, {k}]")
 
@@ -393,7 +324,7 @@ cdef class QGemm:
     cdef readonly QOutput output
 
     def __init__(self, Context ctx, w, QOutput output, format=None):
-        _check_array("weight", w, (np.int16,), 2)
+        _check_qarray("weight", w, (np.int16,), 2)
         self.N, self.K = w.shape
         if self.K < 1 or self.N < 1:
             raise ValueError(f"QGemm: empty weight {w.shape}")
@@ -416,8 +347,8 @@ cdef class QGemm:
         return (tc_qgemm_workspace_size(&self.ctx.ctx, self.fmt, m, self.N, self.K) + 3) // 4
 
     def run(self, a, int a_zero_point, y, workspace=None, residual=None):
-        _check_array("a", a, _Q8)
-        _check_array("y", y, (self.output.dtype,), writeable=True)
+        _check_qarray("a", a, _Q8)
+        _check_qarray("y", y, (self.output.dtype,), writeable=True)
         if a.ndim < 1 or a.shape[a.ndim - 1] != self.K:
             raise ValueError(f"QGemm: a {a.shape} must have {self.K} columns")
         cdef int m = a.size // self.K
@@ -458,7 +389,7 @@ cdef class QConv2d:
 
     def __init__(self, Context ctx, w, QOutput output, strides=(1, 1), pads=(0, 0, 0, 0),
                  dilations=(1, 1), int group=1, format=None):
-        _check_array("weight", w, (np.int16,), 4)
+        _check_qarray("weight", w, (np.int16,), 4)
         K, KH, KW, Cg = w.shape
         if min(w.shape) < 1:
             raise ValueError(f"QConv2d: empty weight {w.shape}")
@@ -490,8 +421,11 @@ cdef class QConv2d:
 
     def output_shape(self, int n, int h, int w):
         """(n, oh, ow, K), channels last."""
-        n_, k, oh, ow = _conv_output_shape(&self.p, n, h, w)
-        return (n, oh, ow, k)
+        cdef int oh = 0, ow = 0
+        if n < 1 or tc_conv2d_output_hw(&self.p, h, w, &oh, &ow) != 0:
+            raise ValueError(f"qconv: empty or invalid output for input (N={n}, H={h}, W={w}, "
+                             f"C={self.p.C}) with {_conv_geometry(&self.p)}")
+        return (n, oh, ow, self.p.K)
 
     def workspace_size(self, int n, int h, int w):
         """float32 elements of workspace run() needs for an input of (n, h, w, C)."""
@@ -505,8 +439,8 @@ cdef class QConv2d:
     def run(self, x, int x_zero_point, y, workspace=None, residual=None):
         """y = output(conv(x)); residual: the other operand of a fused QLinearAdd (y's shape,
         may be y itself)."""
-        _check_array("x", x, _Q8, 4)
-        _check_array("y", y, (self.output.dtype,), 4, writeable=True)
+        _check_qarray("x", x, _Q8, 4)
+        _check_qarray("y", y, (self.output.dtype,), 4, writeable=True)
         n, h, w, c = x.shape
         if c != self.p.C:
             raise ValueError(f"QConv2d: x {x.shape} has {c} channels, weight expects {self.p.C}")
