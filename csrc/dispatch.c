@@ -13,6 +13,7 @@
 #include "eltwise_internal.h"
 #include "gemm_internal.h"
 #include "pool2d_internal.h"
+#include "quant_internal.h"
 #include "tinycnn.h"
 #include "winograd_internal.h"
 
@@ -22,18 +23,29 @@ struct tc_kernel_table {
     const tc_wg_kernels *winograd;
     const tc_pool2d_kernels *pool2d;
     const tc_eltwise_kernels *eltwise;
+    const tc_quant_kernels *quant;   /* 8-bit: the one family with tiers above AVX2 */
 };
 
 static const struct tc_kernel_table portable = {
     &tc_gemm_portable, &tc_conv_portable, &tc_wg_portable, &tc_pool2d_portable,
-    &tc_eltwise_portable,
+    &tc_eltwise_portable, &tc_quant_portable,
 };
 
 /* The *_avx2.c files are compiled only for x86-64 (setup.py defines
  * TC_HAVE_AVX2_SOURCES then), with -mavx2 -mfma. */
 #ifdef TC_HAVE_AVX2_SOURCES
 static const struct tc_kernel_table avx2 = {
+    &tc_gemm_avx2, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2, &tc_quant_avx2,
+};
+/* AVX2 with a VNNI extension: the AVX2 rows, but the 8-bit GEMM on vpdpbusd
+ * (tc_ctx_set_vnni picks them; AVX2 alone is the tier the project targets). */
+static const struct tc_kernel_table avx2_avxvnni = {
     &tc_gemm_avx2, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_quant_avxvnni,
+};
+static const struct tc_kernel_table avx2_avx512vnni = {
+    &tc_gemm_avx2, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_quant_avx512vnni,
 };
 
 int tc_cpu_best_isa(void)
@@ -65,8 +77,22 @@ int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)
     ctx->pool = pool;
     ctx->isa = t ? isa : TC_ISA_PORTABLE;
     ctx->kernels = t ? t : &portable;
-    ctx->vnni = 0;   /* TC_VNNI_NONE; tc_ctx_set_vnni (qgemm.c) opts in */
     return t ? 0 : -1;
+}
+
+int tc_ctx_set_vnni(tc_ctx *ctx, int vnni)
+{
+    if (vnni == TC_VNNI_NONE)
+        return 0;
+#ifdef TC_HAVE_AVX2_SOURCES
+    if (ctx->isa == TC_ISA_AVX2 && ctx->kernels == &avx2 && vnni <= tc_cpu_best_vnni()) {
+        ctx->kernels = vnni == TC_VNNI_AVX512 ? &avx2_avx512vnni
+                       : vnni == TC_VNNI_AVX  ? &avx2_avxvnni
+                                              : ctx->kernels;
+        return ctx->kernels != &avx2 ? 0 : -1;
+    }
+#endif
+    return -1;
 }
 
 /* NULL ctx (or one not made by tc_ctx_init): portable. */
@@ -80,3 +106,4 @@ const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx) { return table_of(c
 const tc_wg_kernels *tc_wg_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->winograd; }
 const tc_pool2d_kernels *tc_pool2d_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->pool2d; }
 const tc_eltwise_kernels *tc_eltwise_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->eltwise; }
+const tc_quant_kernels *tc_quant_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->quant; }

@@ -275,6 +275,13 @@ void tc_qconv_dw_row_portable(const uint8_t *const *taps, int ntaps, const int16
     }
 }
 
+void tc_qconv_dw_row_dense_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
+                                    ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
+                                    const float *scale, const void *r, void *y)
+{
+    tc_qconv_dw_row_portable(taps, ntaps, w, c, c, x_zero_point, out, scale, r, y);
+}
+
 typedef struct dw_job {
     const tc_ctx *ctx;
     const tc_conv2d_params *p;
@@ -322,14 +329,8 @@ static void dw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         }
         char *y = jb->y + r * c * ysz;
         const void *res = jb->out->residual ? (const char *)jb->out->residual->r + r * c * ysz : NULL;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (jb->ctx && jb->ctx->isa == TC_ISA_AVX2) {
-            tc_qconv_dw_row_avx2(taps, ntaps, jb->weight, c, jb->x_zp, jb->out, jb->scale, res, y);
-            continue;
-        }
-#endif
-        tc_qconv_dw_row_portable(taps, ntaps, jb->weight, c, c, jb->x_zp, jb->out, jb->scale, res,
-                                 y);
+        tc_quant_kernels_of(jb->ctx)->dw_row(taps, ntaps, jb->weight, c, jb->x_zp, jb->out,
+                                             jb->scale, res, y);
     }
 }
 

@@ -56,51 +56,19 @@ int tc_cpu_best_vnni(void)
                                    : TC_VNNI_NONE;
 }
 
-int tc_ctx_set_vnni(tc_ctx *ctx, int vnni)
-{
-    if (vnni == TC_VNNI_NONE || (ctx->isa == TC_ISA_AVX2 && vnni > 0 && vnni <= tc_cpu_best_vnni())) {
-        ctx->vnni = vnni;
-        return 0;
-    }
-    return -1;
-}
-
-/* The ctx's VNNI tier, never above what the CPU has (a ctx filled by hand). */
-static int ctx_vnni(const tc_ctx *ctx)
-{
-    if (!ctx || ctx->isa != TC_ISA_AVX2 || ctx->vnni == TC_VNNI_NONE)
-        return TC_VNNI_NONE;
-    int best = tc_cpu_best_vnni();
-    return ctx->vnni <= best ? ctx->vnni : best;
-}
-
 int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
 {
     int fits8 = w_min >= -128 && w_max <= 127;
-    if (ctx && ctx->isa == TC_ISA_AVX2)
-        return fits8 && ctx_vnni(ctx) != TC_VNNI_NONE ? TC_QFMT_S8X4 : TC_QFMT_S16X2;
-    return fits8 ? TC_QFMT_S8X4 : TC_QFMT_S16X2;
+    /* portable: both layouts run the same C; SIMD: S8X4 only where vpdpbusd runs it */
+    int s8 = !ctx || ctx->isa == TC_ISA_PORTABLE || tc_quant_kernels_of(ctx)->s8x4_native;
+    return fits8 && s8 ? TC_QFMT_S8X4 : TC_QFMT_S16X2;
 }
 
-/* The kernel of a format on ctx's tier: S16X2 by AVX2 (any VNNI tier), S8X4 by
- * AVX-512 VNNI or AVX-VNNI when the ctx asks for them; else the portable twins. */
+/* The micro-kernel of a format in ctx's row of the table. */
 tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)
 {
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (ctx && ctx->isa == TC_ISA_AVX2) {
-        if (format == TC_QFMT_S16X2)
-            return (tc_qukernel){tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"};
-        if (ctx_vnni(ctx) == TC_VNNI_AVX512)
-            return (tc_qukernel){tc_qukernel_s8x4_avx512vnni, 12, 32, "s8x4-avx512vnni"};
-        if (ctx_vnni(ctx) == TC_VNNI_AVX)
-            return (tc_qukernel){tc_qukernel_s8x4_avxvnni, 6, 16, "s8x4-avxvnni"};
-    }
-#else
-    (void)ctx;
-#endif
-    if (format == TC_QFMT_S8X4)
-        return (tc_qukernel){tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"};
-    return (tc_qukernel){tc_qukernel_s16x2_portable, 6, 16, "s16x2-portable"};
+    const tc_quant_kernels *k = tc_quant_kernels_of(ctx);
+    return format == TC_QFMT_S8X4 ? k->s8x4 : k->s16x2;
 }
 
 /* ------------------------------------------------------------------------ */

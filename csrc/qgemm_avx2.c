@@ -1,5 +1,5 @@
-/* AVX2 micro-kernel of the 8-bit GEMM for S16X2 weights (called only when
- * ctx->isa == TC_ISA_AVX2).  Its portable twin is tc_qukernel_s16x2_portable.
+/* AVX2 micro-kernel of the 8-bit GEMM for S16X2 weights (in the AVX2 rows of
+ * dispatch.c's table: every AVX2 tier).  Its portable twin is tc_qukernel_s16x2_portable.
  *
  * No VNNI: activations and weights are 16-bit, and vpmaddwd multiplies them
  * in pairs straight into 32-bit lanes, so no sum passes through a saturating

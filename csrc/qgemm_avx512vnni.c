@@ -1,5 +1,6 @@
-/* AVX-512 VNNI micro-kernel of the 8-bit GEMM for S8X4 weights (called only when
- * ctx->isa == TC_ISA_AVX2 and the CPU has AVX-512 F, BW, VL and VNNI; setup.py compiles
+/* AVX-512 VNNI micro-kernel of the 8-bit GEMM for S8X4 weights (the
+ * avx512vnni row of dispatch.c's table, chosen by tc_ctx_set_vnni when the CPU has
+ * AVX-512 F, BW, VL and VNNI; setup.py compiles
  * this file with -mavx512f -mavx512bw -mavx512vl -mavx512vnni).  Its portable twin is
  * tc_qukernel_s8x4_portable: same packed layout, same results.
  *
@@ -100,3 +101,12 @@ void tc_qukernel_s8x4_avx512vnni(int ntaps, int klen, const void *const *rows, i
         store16(acc[r][1], e, 16, nr - 16, rr, yr);
     }
 }
+
+/* The row of the 8-bit kernels' table (dispatch.c) on this VNNI tier: AVX2's element-wise
+ * kernels, vpdpbusd for S8X4 weights. */
+const tc_quant_kernels tc_quant_avx512vnni = {
+    tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
+    {tc_qukernel_s8x4_avx512vnni, 12, 32, "s8x4-avx512vnni"},
+    {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
+    1,
+};

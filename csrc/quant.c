@@ -4,10 +4,6 @@
 #include <string.h>
 #include "quant_internal.h"
 
-static int use_avx2(const tc_ctx *ctx)
-{
-    return ctx && ctx->isa == TC_ISA_AVX2;
-}
 
 /* ------------------------------------------------------------------------ */
 /* QuantizeLinear, DequantizeLinear                                          */
@@ -39,15 +35,8 @@ static void quantize_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     for (ptrdiff_t r = r0; r < r1; r++) {
         int j = jb->nscale == 1 ? 0 : (int)(r % jb->c);
         ptrdiff_t i0 = r * jb->inner, len = jb->n - i0 < jb->inner ? jb->n - i0 : jb->inner;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (use_avx2(jb->ctx)) {
-            tc_quantize_run_avx2(jb->x + i0, len, jb->scale[j], jb->zp[j], lo, hi, jb->is_signed,
-                                 (char *)jb->y + i0);
-            continue;
-        }
-#endif
-        quantize_run(jb->x + i0, len, jb->scale[j], jb->zp[j], lo, hi, jb->is_signed,
-                     (char *)jb->y + i0);
+        tc_quant_kernels_of(jb->ctx)->quantize_run(jb->x + i0, len, jb->scale[j], jb->zp[j], lo,
+                                                   hi, jb->is_signed, (char *)jb->y + i0);
     }
 }
 
@@ -207,22 +196,10 @@ static void qbinary_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
                 a = b;
                 b = t;
             }
-#ifdef TC_HAVE_AVX2_SOURCES
-            if (use_avx2(jb->ctx)) {
-                tc_qmul_run_avx2(p, a, b, a_scalar || b_scalar, y, inner);
-                continue;
-            }
-#endif
-            tc_qmul_run(p, a, b, a_scalar || b_scalar, y, inner);
+            tc_quant_kernels_of(jb->ctx)->qmul_run(p, a, b, a_scalar || b_scalar, y, inner);
             continue;
         }
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (use_avx2(jb->ctx)) {
-            tc_qadd_run_avx2(jb->p, a, a_scalar, b, b_scalar, y, inner);
-            continue;
-        }
-#endif
-        tc_qadd_run(jb->p, a, a_scalar, b, b_scalar, y, inner);
+        tc_quant_kernels_of(jb->ctx)->qadd_run(jb->p, a, a_scalar, b, b_scalar, y, inner);
     }
 }
 
@@ -461,3 +438,14 @@ int tc_qglobal_avg_pool_nhwc(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t s, ptrdif
     tc_parallel_for(ctx ? ctx->pool : NULL, n * ((c + 63) / 64), 1, qgap_rows, &jb);
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The portable row of the 8-bit kernels' table (dispatch.c)                 */
+/* ------------------------------------------------------------------------ */
+
+const tc_quant_kernels tc_quant_portable = {
+    quantize_run, tc_qadd_run, tc_qmul_run, tc_qconv_dw_row_dense_portable,
+    {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
+    {tc_qukernel_s16x2_portable, 6, 16, "s16x2-portable"},
+    0,
+};

@@ -1,5 +1,5 @@
-/* AVX2 twins of the hot quantized element-wise kernels (called only when
- * ctx->isa == TC_ISA_AVX2): QuantizeLinear, QLinearAdd, QLinearMul and one output pixel
+/* AVX2 twins of the hot quantized element-wise kernels (in the AVX2
+ * rows of dispatch.c's table): QuantizeLinear, QLinearAdd, QLinearMul and one output pixel
  * of the depthwise convolution.  Portable twins: quant.c, qconv.c. */
 #include "quant_avx2.h"
 
@@ -157,3 +157,12 @@ void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *
                                  r ? (const char *)r + ch * ysz : NULL, (char *)y + ch * ysz);
     }
 }
+
+/* The AVX2 row of the 8-bit kernels' table (dispatch.c): no VNNI, so S8X4 weights run the
+ * portable kernel and tc_qgemm_choose_format packs 8-bit weights S16X2 (vpmaddwd). */
+const tc_quant_kernels tc_quant_avx2 = {
+    tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
+    {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
+    {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
+    0,
+};

@@ -173,4 +173,32 @@ void tc_qconv_dw_row_portable(const uint8_t *const *taps, int ntaps, const int16
                               ptrdiff_t ldw, ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
                               const float *scale, const void *r, void *y);
 
+/* The 8-bit kernels of one tier, a row of dispatch.c's table chosen once (tc_ctx_init,
+ * tc_ctx_set_vnni): element-wise runs, one depthwise output pixel (w: [ntaps][c]), and the
+ * GEMM micro-kernel of each packed layout.  s8x4_native: the S8X4 kernel is a SIMD one
+ * (vpdpbusd), so 8-bit weights should be packed S8X4 rather than S16X2. */
+typedef struct tc_quant_kernels {
+    void (*quantize_run)(const float *x, ptrdiff_t n, float scale, int zp, int lo, int hi,
+                         int is_signed, void *y);
+    void (*qadd_run)(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
+                     int b_scalar, void *y, ptrdiff_t n);
+    void (*qmul_run)(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                     void *y, ptrdiff_t n);
+    void (*dw_row)(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
+                   int x_zero_point, const tc_qoutput *out, const float *scale, const void *r,
+                   void *y);
+    tc_qukernel s8x4, s16x2;
+    int s8x4_native;
+} tc_quant_kernels;
+
+/* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */
+extern const tc_quant_kernels tc_quant_portable, tc_quant_avx2, tc_quant_avxvnni,
+    tc_quant_avx512vnni;
+const tc_quant_kernels *tc_quant_kernels_of(const tc_ctx *ctx);
+
+/* The portable depthwise pixel with w: [ntaps][c] (the table's signature). */
+void tc_qconv_dw_row_dense_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
+                                    ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
+                                    const float *scale, const void *r, void *y);
+
 #endif /* TC_QUANT_INTERNAL_H */

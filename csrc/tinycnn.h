@@ -46,10 +46,10 @@ int tc_pool_size(const tc_pool *pool);
 typedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end);
 void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg);
 
-/* The 8-bit GEMM/convolution kernels' tier above AVX2 (ctx->vnni, read only when isa is
+/* The 8-bit GEMM/convolution kernels' tier above AVX2 (tc_ctx_set_vnni; only with isa
  * AVX2).  NONE is the AVX2 path every AVX2 + FMA CPU runs (vpmaddwd on 16-bit operands,
- * TC_QFMT_S16X2); AVX (AVX-VNNI, 256-bit) and AVX512 (AVX-512 VNNI) run vpdpbusd on
- * TC_QFMT_S8X4.  Zero, so a ctx that does not set it gets the AVX2 path. */
+ * TC_QFMT_S16X2), what tc_ctx_init gives; AVX (AVX-VNNI, 256-bit) and AVX512 (AVX-512
+ * VNNI) run vpdpbusd on TC_QFMT_S8X4. */
 enum tc_vnni { TC_VNNI_NONE = 0, TC_VNNI_AVX = 1, TC_VNNI_AVX512 = 2 };
 
 /* Best VNNI tier this CPU supports and this build has kernels for (CPUID). */
@@ -60,8 +60,8 @@ struct tc_kernel_table; /* private (dispatch.c): the kernels of one instruction 
 typedef struct tc_ctx {
     tc_pool *pool; /* may be NULL: serial */
     int isa;       /* enum tc_isa */
-    const struct tc_kernel_table *kernels; /* chosen from isa by tc_ctx_init */
-    int vnni;      /* enum tc_vnni: NONE from tc_ctx_init, then tc_ctx_set_vnni */
+    const struct tc_kernel_table *kernels; /* chosen from isa by tc_ctx_init (and
+                                              * tc_ctx_set_vnni for the 8-bit kernels) */
 } tc_ctx;
 
 /* Fills ctx with pool (may be NULL) and isa, and picks the kernels of that
@@ -70,9 +70,9 @@ typedef struct tc_ctx {
  * A copy of an initialised ctx with pool = NULL runs the same kernels serially. */
 int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa);
 
-/* Chooses ctx's 8-bit kernels' VNNI tier (enum tc_vnni), once, after tc_ctx_init.
- * Returns 0, or -1 (the tier unchanged) when isa is not AVX2 (and vnni not NONE) or the
- * CPU lacks it. */
+/* Chooses ctx's 8-bit kernels' VNNI tier (enum tc_vnni), once, right after tc_ctx_init
+ * (dispatch.c).  Returns 0, or -1 (the kernels unchanged) when isa is not AVX2 (and vnni
+ * not NONE) or the CPU or build lacks it. */
 int tc_ctx_set_vnni(tc_ctx *ctx, int vnni);
 
 /* Activation fused into the single store of a conv / dense output (every

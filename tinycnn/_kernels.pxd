@@ -32,7 +32,6 @@ cdef extern from "tinycnn.h" nogil:
     ctypedef struct tc_ctx:
         tc_pool *pool
         int isa
-        int vnni
     int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)
     int tc_ctx_set_vnni(tc_ctx *ctx, int vnni)
 
