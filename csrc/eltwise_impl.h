@@ -19,6 +19,12 @@ static inline float clamp01_(float t)
     return tc_sel_(t < 0.0f, 0.0f, tc_sel_(t > 1.0f, 1.0f, t));
 }
 
+/* log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large |x| */
+static inline float softplus_(float v)
+{
+    return (v > 0.0f ? v : 0.0f) + log1pf(tc_expf_(-fabsf(v)));
+}
+
 static void unary_run_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
 {
     switch (op) {
@@ -34,6 +40,16 @@ static void unary_run_(int op, float alpha, float beta, const float *x, float *y
     case TC_UNARY_ABS: UNARY_LOOP(fabsf(v)) break;
     case TC_UNARY_SQRT: UNARY_LOOP(sqrtf(v)) break;
     case TC_UNARY_ERF: UNARY_LOOP(erff(v)) break;
+    case TC_UNARY_LOG: UNARY_LOOP(logf(v)) break;
+    case TC_UNARY_RECIPROCAL: UNARY_LOOP(1.0f / v) break;
+    case TC_UNARY_SOFTPLUS: UNARY_LOOP(softplus_(v)) break;
+    case TC_UNARY_MISH: UNARY_LOOP(v * tc_tanhf_(softplus_(v))) break;
+    case TC_UNARY_ELU: UNARY_LOOP(tc_sel_(v < 0.0f, alpha * (tc_expf_(v) - 1.0f), v)) break;
+    case TC_UNARY_SELU: UNARY_LOOP(beta * tc_sel_(v <= 0.0f, alpha * tc_expf_(v) - alpha, v)) break;
+    case TC_UNARY_GELU: UNARY_LOOP(0.5f * v * (1.0f + erff(v * 0.70710678118654752f))) break;
+    case TC_UNARY_GELU_TANH:
+        UNARY_LOOP(0.5f * v * (1.0f + tc_tanhf_(0.79788456080286536f * (v + 0.044715f * v * v * v))))
+        break;
     default: break;
     }
 }

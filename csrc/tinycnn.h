@@ -286,6 +286,14 @@ enum tc_unary_op {
     TC_UNARY_ABS,
     TC_UNARY_SQRT,
     TC_UNARY_ERF,
+    TC_UNARY_LOG,
+    TC_UNARY_RECIPROCAL,       /* 1 / x */
+    TC_UNARY_SOFTPLUS,         /* log(1 + exp(x)), without overflow */
+    TC_UNARY_MISH,             /* x * tanh(softplus(x)) */
+    TC_UNARY_ELU,              /* x < 0 ? alpha * (exp(x) - 1) : x */
+    TC_UNARY_SELU,             /* beta * (x <= 0 ? alpha * exp(x) - alpha : x)  (beta = gamma) */
+    TC_UNARY_GELU,             /* x / 2 * (1 + erf(x / sqrt(2))) */
+    TC_UNARY_GELU_TANH,        /* x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) */
     TC_UNARY_COUNT
 };
 

@@ -26,12 +26,15 @@ from .session import InferenceSession, SessionOptions
 
 
 def shape_data_inputs(model):
-    """Names of the integer/bool graph inputs that only feed shape-data slots (the op
+    """Names of the numeric graph inputs that only feed shape-data slots (the op
     table's `shape_inputs` of each consuming op at the model's opset)."""
     inits = {t.name for t in model.graph.initializer}
+    # any numeric type: Range's start, limit and delta may be float
     ints = {vi.name for vi in model.graph.input if vi.name not in inits
-            and vi.type.tensor_type.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32,
-                                                  onnx.TensorProto.BOOL)}
+            and vi.type.tensor_type.elem_type in (
+                onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
+                onnx.TensorProto.BOOL, onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE,
+                onnx.TensorProto.FLOAT16)}
     opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
     ok = set(ints)
     for node in model.graph.node:

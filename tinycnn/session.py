@@ -12,7 +12,7 @@ from .errors import InvalidArgument, InvalidModel, TinyCNNError
 from .graph import prepare
 from .ir import PlanOptions
 from .limits import DEFAULT as DEFAULT_LIMITS, Limits
-from .loader import load_model
+from .loader import carried_dtype, load_model
 from .planner import Planner
 
 _ELEM_NAMES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 5: "tensor(int16)",
@@ -133,6 +133,9 @@ class InferenceSession:
                                              self._cache)
         self._inputs = self._model.inputs
         self._outputs = self._model.outputs
+        # outputs whose declared type tinycnn carries as another (float16 as float32)
+        self._declared_dtypes = {v.name: v.np_dtype for v in self._outputs if v.elem_type
+                                 and carried_dtype(v.np_dtype) != v.np_dtype}
         self._plans = OrderedDict()
         self._plan_lock = threading.Lock()
         self._validate_at_load()
@@ -163,7 +166,7 @@ class InferenceSession:
         arena = plan.acquire()
         try:
             for (name, buf), arr in zip(arena.feeds, feeds):
-                np.copyto(buf, arr, casting="no")
+                np.copyto(buf, arr, casting="safe")  # float16 feeds: carried as float32
             try:
                 for fn, args in arena.calls:
                     fn(*args)
@@ -172,7 +175,7 @@ class InferenceSession:
             except (ValueError, TypeError, LookupError, ArithmeticError) as e:
                 # A kernel wrapper refused its arguments: report the node, never a bare error.
                 raise _kernel_error(plan, arena, fn, e) from e
-            return [np.array(o, copy=True) for o in arena.outputs]
+            return self._returned(names, arena.outputs)
         finally:
             plan.release(arena)
 
@@ -184,18 +187,24 @@ class InferenceSession:
         records = []
         try:
             for (name, buf), arr in zip(arena.feeds, feeds):
-                np.copyto(buf, arr, casting="no")
+                np.copyto(buf, arr, casting="safe")
             clock = time.perf_counter
             for step, (fn, args) in zip(plan.steps, arena.calls):
                 t0 = clock()
                 fn(*args)
                 records.append({"node": step.node.name, "op": step.label,
                                 "seconds": clock() - t0, "flops": step.flops})
-            return [np.array(o, copy=True) for o in arena.outputs], records
+            return self._returned(names, arena.outputs), records
         finally:
             plan.release(arena)
 
     # -- internals --------------------------------------------------------------
+    def _returned(self, names, outputs):
+        """Copies of the outputs, in their declared types (float16 is carried as float32)."""
+        declared = self._declared_dtypes
+        return [o.astype(declared[name]) if name in declared else np.array(o, copy=True)
+                for name, o in zip(names, outputs)]
+
     def _output_names(self, output_names):
         if output_names is None:
             return tuple(v.name for v in self._outputs)
@@ -232,7 +241,7 @@ class InferenceSession:
                         raise InvalidArgument(
                             f"input {v.name!r} has shape {arr.shape}; dimension {i} must be {d} "
                             f"(the model expects {_public_dims(v.dims)})")
-            shapes[v.name] = (arr.shape, arr.dtype)
+            shapes[v.name] = (arr.shape, carried_dtype(arr.dtype))
             arrays.append(arr)
         return shapes, arrays
 

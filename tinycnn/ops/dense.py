@@ -5,7 +5,7 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import const_value
 from . import FUSED_DOMAIN, op
-from .common import broadcast_shape, require_float
+from .common import broadcast_shape, is_float32, numpy_step, require_float
 
 
 def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
@@ -88,8 +88,7 @@ def FusedGemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broad
 
 @op("MatMul", cost=matmul_macs)
 def MatMul(n, A, B):
-    """Numpy matmul semantics; a constant 2-D B is packed once."""
-    require_float(n, A, B)
+    """Numpy matmul semantics; a constant 2-D B is packed once; float64 and integers in numpy."""
     if A.ndim == 0 or B.ndim == 0:
         raise n.error("MatMul inputs must not be scalars")
     a_shape = (1,) + A.shape if A.ndim == 1 else A.shape
@@ -104,6 +103,9 @@ def MatMul(n, A, B):
         final = final[:-2] + final[-1:]
     if B.ndim == 1:
         final = final[:-1]
+    if not is_float32(A, B):
+        return numpy_step(n, np.matmul, [A, B], [(final, np.result_type(A.dtype, B.dtype))])
+    require_float(n, A, B)
     if B.ndim == 2 and B.const is not None:
         rows = int(np.prod(a_shape[:-1]))
         (y,) = _gemm(n, n.view(A, (rows, k)), B, None, 1.0, 1.0, 0, 0, False)
