@@ -352,6 +352,20 @@ enum tc_reduce_op {
 int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                   const float *x, float *y);
 
+/* Mean/variance normalisation of independent rows, then a per-chunk affine map:
+ *   x: [rows, s]  y: [rows, s]  (y may be x)   mean, inv_std: [rows] or NULL
+ *   for row r: m = mean(x[r]), v = mean((x[r] - m)^2), inv = 1 / sqrt(v + eps),
+ *   y[r][i] = (x[r][i] - m) * inv * scale[j] + bias[j],  j = (r % period) * (s / chunk) + i / chunk
+ *   scale, bias: [period * s / chunk]  (bias may be NULL: 0)
+ * LayerNormalization: rows = prod(dims before axis), chunk 1, period 1.
+ * InstanceNormalization: rows = N*C, s = H*W, chunk s, period C.
+ * GroupNormalization: rows = N*G, s = C/G*H*W, chunk H*W, period G (scale, bias per channel).
+ * Statistics in two passes (float lanes summed in double).  Returns -1 for invalid sizes
+ * (s < 1, chunk not dividing s, period < 1). (normalize.c) */
+int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t chunk, ptrdiff_t period,
+                     const float *x, const float *scale, const float *bias, float eps, float *y, float *mean,
+                     float *inv_std);
+
 /* end of element-wise section */
 
 #ifdef __cplusplus
