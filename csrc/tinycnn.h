@@ -368,6 +368,37 @@ int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t c
 
 /* end of element-wise section */
 
+/* ------------------------------------------------------------------------ */
+/* Resampling (resize.c): Resize and Upsample                               */
+/* ------------------------------------------------------------------------ */
+
+/* One axis of a separable resampling: output position j blends the input positions
+ * idx[j*taps + t] with weights w[j*taps + t] (t < taps), every idx in [0, in).  Where
+ * outside[j] is nonzero (outside may be NULL) the output is `fill` instead (ONNX's
+ * tf_crop_and_resize extrapolation). */
+typedef struct tc_resample_axis {
+    int in, out, taps;
+    const int32_t *idx;           /* [out * taps] */
+    const float *w;               /* [out * taps] */
+    const unsigned char *outside; /* [out] or NULL */
+    float fill;
+} tc_resample_axis;
+
+/* Floats of workspace tc_resize2d_f32 needs with this ctx (a row per thread). */
+size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *rows, const tc_resample_axis *cols);
+
+/* x: [planes, rows.in, cols.in]  y: [planes, rows.out, cols.out]
+ *   y[p][i][j] = sum_s sum_t rows.w[i][s] * cols.w[j][t] * x[p][rows.idx[i][s]][cols.idx[j][t]]
+ * computed as the rows' blend first (a row of cols.in values), then the columns'.
+ * Nearest tables (one tap of weight 1) read the input row itself; an output row with the
+ * same taps as the previous one is a copy of it; an identity column table copies rows.
+ * Resampling one axis of [outer, L, inner]: rows = that axis, cols = identity of inner.
+ * Returns -1 for invalid tables (an index out of range...). */
+int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis *rows, const tc_resample_axis *cols,
+                    const float *x, float *y, float *workspace);
+
+/* end of resampling section */
+
 #ifdef __cplusplus
 }
 #endif
