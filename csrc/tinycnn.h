@@ -182,6 +182,37 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 /* end of convolution section */
 
 /* ------------------------------------------------------------------------ */
+/* Transposed convolution (conv_transpose.c)                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The same tc_conv2d_params, C = input channels, K = output channels, weights
+ * [C, K/group, KH, KW]; pads crop the full output (ONNX ConvTranspose).  An input pixel
+ * (iy, ix) and tap (ky, kx) land on oy = iy * sh + ky * dh - pt, ox = ix * sw + kx * dw - pl;
+ * the caller chooses oh, ow (output_padding and output_shape may make them larger than
+ * (h - 1) * sh + (KH - 1) * dh + 1 - pt - pb: those rows get the bias alone). */
+
+/* Returns 0, or -1 for invalid parameters or sizes. */
+int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow);
+
+size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p);
+/* weight: [C, K/group, KH, KW]  ->  packed: per group, the GEMM's A panels of W_g^T */
+void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed);
+/* Floats of workspace: K * KH * KW * h * w (the GEMM's result for one image) + the GEMM's. */
+size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w);
+
+/* x: [N, C, H, W]  bias: [K] or NULL  y: [N, K, OH, OW]   y = act(conv_transpose(x) + bias)
+ * GEMM then col2im, bias and activation applied in col2im's single pass over y. */
+void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
+                             const float *x, const float *packed, const float *bias, int act, float *y,
+                             float *workspace);
+
+/* Same contract with the unpacked weights: plain loops, the reference. */
+void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow, const float *x,
+                                 const float *weight, const float *bias, int act, float *y);
+
+/* end of transposed convolution section */
+
+/* ------------------------------------------------------------------------ */
 /* Winograd convolution (winograd.c, winograd_avx2.c)                       */
 /* ------------------------------------------------------------------------ */
 

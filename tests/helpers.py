@@ -15,6 +15,15 @@ def make_model(nodes, inputs, outputs, initializers=(), opset=13, ir_version=Non
     return model
 
 
+def tinycnn_session(model, **options):
+    """A tinycnn.InferenceSession of model with SessionOptions attributes set from options."""
+    import tinycnn
+    opts = tinycnn.SessionOptions()
+    for key, value in options.items():
+        setattr(opts, key, value)
+    return tinycnn.InferenceSession(model.SerializeToString(), opts)
+
+
 def ort_run(model, feeds, outputs=None):
     import onnxruntime as ort
     opts = ort.SessionOptions()

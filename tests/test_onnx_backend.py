@@ -62,7 +62,6 @@ backend_test.exclude(r"^test_identity_sequence_")  # sequence type, not a tensor
 backend_test.exclude(r"^test_center_crop_pad_\w*_expanded_")  # Pad's pads computed at run time from a fed shape (the session specialises only on fed shape inputs)
 
 # -- PyTorch-exported models whose other ops are outside issue 3 --
-backend_test.exclude(r"^test_(operator_)?[Cc]onv[Tt]ranspose")  # ConvTranspose
 backend_test.exclude(r"^test_Conv3d")  # 3-D convolution: the C kernels are 1-D/2-D (issue 3 lists it as optional)
 
 # -- training mode --

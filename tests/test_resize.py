@@ -7,7 +7,7 @@ from onnx import TensorProto, helper, numpy_helper
 import tinycnn
 from tinycnn import _kernels as K
 from tinycnn.ops.resize import axis_table
-from helpers import ort_run, rel_diff
+from helpers import ort_run, rel_diff, tinycnn_session
 
 RNG = np.random.default_rng(7)
 
@@ -217,13 +217,6 @@ def test_resample_kernel_refuses_indices_out_of_range():
 
 # ---- bad input ---------------------------------------------------------------------------
 
-def _session(model, **options):
-    opts = tinycnn.SessionOptions()
-    for k, v in options.items():
-        setattr(opts, k, v)
-    return tinycnn.InferenceSession(model.SerializeToString(), opts)
-
-
 def test_bad_resize_attributes_are_refused_naming_the_node():
     shape = (1, 2, 8, 8)
     cases = [
@@ -243,7 +236,7 @@ def test_bad_resize_attributes_are_refused_naming_the_node():
         model = resize_model(18, shape, dict(attrs), **inputs)
         model.graph.node[0].name = "up1"
         with pytest.raises(tinycnn.TinyCNNError, match=message) as e:
-            _session(model)
+            tinycnn_session(model)
         assert "'up1' (Resize)" in str(e.value)
 
 
@@ -251,10 +244,10 @@ def test_a_resize_over_the_session_limits_is_refused_before_allocating():
     model = resize_model(13, (1, 64, 32, 32), dict(mode="nearest"), scales=[1, 1, 512, 512])
     model.graph.node[0].name = "huge"
     with pytest.raises(tinycnn.ResourceLimit, match=r"'huge' \(Resize\): output: shape \(1, 64, 16384, 16384\)"):
-        _session(model)
+        tinycnn_session(model)
 
 
 def test_upsample_refuses_downscaling():
     model = resize_model(9, (1, 1, 4, 4), dict(mode="nearest"), scales=[1, 1, 0.5, 1], op="Upsample")
     with pytest.raises(tinycnn.TinyCNNError, match="Upsample scales .* must be >= 1"):
-        _session(model)
+        tinycnn_session(model)

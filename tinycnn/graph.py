@@ -62,7 +62,8 @@ def prepare(model, level, ctx, options, cache):
         keep = {g.resolve(vi.name) for vi in model.outputs}
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
-        _fuse_gemm_relu(g, keep)
+        _fuse_relu(g, keep, "Gemm")
+        _fuse_relu(g, keep, "ConvTranspose")
     return g, options.replace(conv_chain=conv_chain(g.nodes, g.initializers))
 
 
@@ -187,7 +188,8 @@ def _single_consumer(g, name, keep):
 
 
 def _fold_batchnorm(g, keep):
-    """Conv -> BatchNormalization with constant parameters: scale the conv's weights."""
+    """Conv (or ConvTranspose) -> BatchNormalization with constant parameters: scale the
+    conv's weights per output channel."""
     producers = {o: n for n in g.nodes for o in n.outputs}
     removed = set()
     for bn in g.nodes:
@@ -196,7 +198,8 @@ def _fold_batchnorm(g, keep):
         if any(o for o in bn.outputs[1:]) or bn.attrs.get("training_mode", 0):
             continue
         conv = producers.get(bn.inputs[0])
-        if conv is None or conv.op_type != "Conv" or conv.domain != "" or id(conv) in removed:
+        if (conv is None or conv.op_type not in ("Conv", "ConvTranspose") or conv.domain != ""
+                or id(conv) in removed):
             continue
         if _single_consumer(g, conv.outputs[0], keep) is not bn:
             continue
@@ -206,11 +209,20 @@ def _fold_batchnorm(g, keep):
         if w is None or any(p is None for p in params) or (len(conv.inputs) > 2 and conv.inputs[2] and b is None):
             continue
         scale, bias, mean, var = (np.asarray(p, np.float64).reshape(-1) for p in params)
-        k = w.shape[0]
-        if not all(p.size == k for p in (scale, bias, mean, var)):
+        group = int(conv.attrs.get("group", 1))
+        # output channels: Conv W [K, C/g, ...]; ConvTranspose W [C, K/g, ...], K = g * K/g
+        k = w.shape[0] if conv.op_type == "Conv" else w.shape[1] * group
+        if w.ndim < 3 or not all(p.size == k for p in (scale, bias, mean, var)):
+            continue
+        if conv.op_type == "ConvTranspose" and w.shape[0] % group:
             continue
         s = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
-        w2 = (np.asarray(w, np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
+        if conv.op_type == "Conv":
+            w2 = np.asarray(w, np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))
+        else:
+            wg = np.asarray(w, np.float64).reshape((group, w.shape[0] // group) + w.shape[1:])
+            w2 = (wg * s.reshape((group, 1, -1) + (1,) * (w.ndim - 2))).reshape(w.shape)
+        w2 = w2.astype(np.float32)
         b0 = np.zeros(k) if b is None else np.asarray(b, np.float64).reshape(-1)
         b2 = ((b0 - mean) * s + bias).astype(np.float32)
         wname, bname = f"{conv.name}::W_bn", f"{conv.name}::B_bn"
@@ -265,19 +277,20 @@ def _fuse_conv(g, keep):
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
 
 
-def _fuse_gemm_relu(g, keep):
-    """Gemm -> Relu becomes tinycnn::Gemm with a ReLU epilogue (VGG/AlexNet classifiers)."""
+def _fuse_relu(g, keep, op_type):
+    """op_type -> Relu becomes tinycnn::op_type with a ReLU epilogue: Gemm (VGG/AlexNet
+    classifiers), ConvTranspose (DBNet's head: the ReLU in col2im's store)."""
     replaced = {}
-    for gemm in g.nodes:
-        if gemm.op_type != "Gemm" or gemm.domain != "":
+    for node in g.nodes:
+        if node.op_type != op_type or node.domain != "":
             continue
-        nxt = _single_consumer(g, gemm.outputs[0], keep)
+        nxt = _single_consumer(g, node.outputs[0], keep)
         if nxt is None or nxt.op_type != "Relu" or nxt.domain != "":
             continue
-        fused = Node(gemm.name, "Gemm", FUSED, list(gemm.inputs), list(nxt.outputs),
-                     dict(gemm.attrs, activation="Relu"), gemm.index)
-        fused.label = "Gemm+Relu"
-        g.fused_away.add(gemm.outputs[0])
-        replaced[id(gemm)] = fused
+        fused = Node(node.name, op_type, FUSED, list(node.inputs), list(nxt.outputs),
+                     dict(node.attrs, activation="Relu"), node.index)
+        fused.label = f"{op_type}+Relu"
+        g.fused_away.add(node.outputs[0])
+        replaced[id(node)] = fused
         replaced[id(nxt)] = None
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
