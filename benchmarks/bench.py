@@ -26,7 +26,7 @@ How it measures (the method of issue 4):
   its peak resident set (VmHWM: ru_maxrss would also count the parent's memory,
   which Linux carries across fork and exec).  Medians over --load-samples
   processes per engine.
-* GFLOP/s count 2 x MACs of Conv, Gemm and MatMul nodes of the ONNX graph,
+* GFLOP/s count 2 x the MACs of Conv, Gemm and MatMul nodes (tinycnn.analysis),
   compared with the FMA peak measured by benchmarks/fma_peak.c, compiled at run
   time with gcc -O2 -mavx2 -mfma (flops per second of CPU time: what the cores
   can do, even while other processes share them).
@@ -311,54 +311,25 @@ def model_files_bytes(path):
     return sum(f.stat().st_size for f in path.parent.glob(path.name + "*"))
 
 
+def _tinycnn_analysis():
+    """tinycnn.analysis of the build the workers run (an in-place build in this checkout wins)."""
+    if list((REPO / "tinycnn").glob("_kernels*.so")) and str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tinycnn import analysis, loader
+    return analysis, loader
+
+
 def describe_model(path):
-    """Input name and shape, and 2 x MACs of Conv, Gemm and MatMul (batch 1)."""
-    import onnx
-    from onnx import shape_inference
-
-    model = onnx.load(str(path), load_external_data=False)
-    g = model.graph
-    inits = {t.name: t for t in g.initializer}
-    for t in g.initializer:  # shape inference needs dims only: drop big weight payloads
-        if len(t.raw_data) > (1 << 16):
-            t.ClearField("raw_data")
-    inputs = [i for i in g.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise ValueError(f"{path}: expected one graph input, found {[i.name for i in inputs]}")
-    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
-            for d in inputs[0].type.tensor_type.shape.dim]
-    inferred = shape_inference.infer_shapes(model)
-    shapes = {}
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
-    for t in g.initializer:
-        shapes[t.name] = list(t.dims)
-
-    def shape(name, node):
-        if name not in shapes or any(d <= 0 for d in shapes[name]):
-            raise ValueError(f"{path}: no static shape for {name!r} ({node.op_type} node {node.name!r})")
-        return shapes[name]
-
-    flops = 0
-    for node in g.node:
-        if node.op_type == "Conv":
-            w = shape(node.input[1], node)  # [K, C/group, KH, ...]
-            y = shape(node.output[0], node)  # [N, K, OH, ...]
-            macs = 1
-            for d in w:
-                macs *= d
-            for d in y[2:]:
-                macs *= d
-            flops += 2 * macs * y[0]
-        elif node.op_type in ("Gemm", "MatMul"):
-            a, y = shape(node.input[0], node), shape(node.output[0], node)
-            trans_a = any(at.name == "transA" and at.i for at in node.attribute)
-            k = a[-2] if trans_a else a[-1]
-            out = 1
-            for d in y:
-                out *= d
-            flops += 2 * out * k
-    return {"input": inputs[0].name, "shape": dims, "flops": flops}
+    """Input name and shape (batch 1), and 2 x the MACs tinycnn.analysis counts (Conv, Gemm,
+    MatMul: the numbers of `tinycnn summary`)."""
+    analysis, loader = _tinycnn_analysis()
+    model = loader.load_model(str(path))
+    if len(model.inputs) != 1:
+        raise ValueError(f"{path}: expected one graph input, found {[v.name for v in model.inputs]}")
+    v = model.inputs[0]
+    dims = [d if isinstance(d, int) and d > 0 else 1 for d in v.dims]
+    macs = analysis.analyze(model, {v.name: dims}).macs
+    return {"input": v.name, "shape": dims, "flops": 2 * macs}
 
 
 # ---- machine ------------------------------------------------------------------

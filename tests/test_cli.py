@@ -10,7 +10,9 @@ import pytest
 from PIL import Image  # noqa: E402
 
 import tinycnn  # noqa: E402
-from tinycnn import cli  # noqa: E402
+from tinycnn import classify, cli, images  # noqa: E402
+from tinycnn.cli.models import DIGITS_MODEL  # noqa: E402
+from tinycnn.loader import load_model  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
@@ -45,10 +47,10 @@ def _one_error_line(err):
 
 
 def test_bundled_files_exist():
-    assert os.path.getsize(cli.DIGITS_MODEL) < 1_000_000
-    with open(os.path.join(cli.DATA_DIR, "digits_labels.txt")) as f:
+    assert os.path.getsize(DIGITS_MODEL) < 1_000_000
+    with open(os.path.join(classify.DATA_DIR, "digits_labels.txt")) as f:
         assert f.read().split() == [str(d) for d in range(10)]
-    names = cli.read_labels(cli.IMAGENET_LABELS)
+    names = classify.read_labels(classify.IMAGENET_LABELS)
     assert len(names) == 1000 and names[0] == "tench" and names[999] == "toilet paper"
     for d in range(10):
         assert os.path.exists(sample(d)), sample(d)
@@ -68,7 +70,7 @@ def test_infer_samples_default_model(capsys, d):
 
 def test_infer_json_with_explicit_model_and_many_images(capsys):
     paths = [sample(d) for d in range(10)]
-    code, out, err = run_cli(capsys, "infer", cli.DIGITS_MODEL, *paths, "--json", "--batch", 4, "--top", 10)
+    code, out, err = run_cli(capsys, "infer", DIGITS_MODEL, *paths, "--json", "--batch", 4, "--top", 10)
     assert code == 0, err
     objs = [json.loads(line) for line in out.splitlines()]
     assert [o["image"] for o in objs] == paths
@@ -100,23 +102,38 @@ def test_infer_folder_labels_and_python_m(tmp_path, capsys):
 
 def test_softmax_only_when_needed():
     logits = np.array([[1.0, 2.0, 3.0]])
-    p, applied = cli.to_probabilities(logits)
+    p, applied = classify.to_probabilities(logits)
     assert applied and np.allclose(p, np.exp(logits) / np.exp(logits).sum())
     dist = np.array([[0.2, 0.5, 0.3]])
-    p, applied = cli.to_probabilities(dist)
+    p, applied = classify.to_probabilities(dist)
     assert not applied and np.allclose(p, dist)
 
 
-def test_preprocessing_from_model_metadata():
-    import onnx
+def test_top_k_and_labels(tmp_path):
+    p = np.array([0.1, 0.4, 0.1, 0.4])
+    assert classify.top_k(p, 3, ["a", "b"]) == [
+        {"index": 1, "label": "b", "probability": 0.4}, {"index": 3, "label": "3", "probability": 0.4},
+        {"index": 0, "label": "a", "probability": 0.1}]
+    assert len(classify.top_k(p, 10)) == 4
+    imagenet = classify.read_labels(classify.IMAGENET_LABELS)
+    assert classify.labels_for(1001, {}) == ["background"] + imagenet
+    assert classify.labels_for(10, {"tinycnn.labels": "digits_labels.txt"}) == [str(d) for d in range(10)]
+    assert classify.labels_for(7, {}) is None
+    short = tmp_path / "short.txt"
+    short.write_text("cat\ndog\n\n")
+    with pytest.raises(classify.LabelError, match="short.txt: 2 labels for a model with 3 classes"):
+        classify.labels_for(3, {}, str(short))
 
-    model = onnx.load(cli.DIGITS_MODEL)
-    meta = cli.metadata(model)
+
+def test_preprocessing_from_model_metadata():
+    from tinycnn.cli.images import preprocessing_for
+
+    meta = load_model(DIGITS_MODEL).metadata
     ns = cli.build_parser().parse_args(["infer", "x.png"])
-    spec = cli.preprocessing_for(ns, meta)
+    spec = preprocessing_for(ns, meta)
     assert spec.name == "none" and spec.invert and spec.crop_ratio == 1.0
     ns = cli.build_parser().parse_args(["infer", "x.png", "--preset", "caffe", "--mean", "1", "2", "3"])
-    spec = cli.preprocessing_for(ns, meta)
+    spec = preprocessing_for(ns, meta)
     assert spec.bgr and spec.mean == (1.0, 2.0, 3.0) and not spec.invert
 
 
@@ -143,9 +160,29 @@ def test_not_onnx_model(capsys, tmp_path):
     code, out, err = run_cli(capsys, "infer", fake, sample(1))
     assert code == 2
     line = _one_error_line(err)
-    assert "model.onnx" in line and "not an ONNX model" in line
+    assert "model.onnx" in line and "not a valid ONNX model" in line
     code, out, err = run_cli(capsys, "summary", tmp_path / "absent.onnx")
     assert code == 2 and "absent.onnx" in _one_error_line(err)
+
+
+@pytest.mark.parametrize("command", ["infer", "verify", "summary", "bench", "profile"])
+def test_model_file_errors_are_the_librarys(capsys, tmp_path, command):
+    """A missing file, a folder, a FIFO (never opened: it would block) and a file that is not
+    ONNX: one line, the loader's own message."""
+    from tinycnn.errors import InvalidModel
+
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x08" * 100)
+    folder = tmp_path / "folder.onnx"
+    folder.mkdir()
+    for path in (tmp_path / "absent.onnx", folder, fifo, garbage):
+        with pytest.raises(InvalidModel) as want:
+            load_model(str(path))
+        argv = [command, path] + ([sample(1)] if command == "infer" else [])
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2 and _one_error_line(err) == f"tinycnn: error: {want.value}", (command, path)
 
 
 def test_unsupported_op(capsys, tmp_path):
@@ -157,10 +194,11 @@ def test_unsupported_op(capsys, tmp_path):
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
     path = tmp_path / "einsum.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-    code, out, err = run_cli(capsys, "infer", path, sample(1))
-    assert code == 2
-    line = _one_error_line(err)
-    assert "einsum.onnx" in line and "Einsum" in line, line
+    for argv in (["infer", path, sample(1)], ["summary", path]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2
+        line = _one_error_line(err)
+        assert "einsum.onnx: tinycnn cannot run this model" in line and "Einsum" in line, line
 
 
 def test_usage_errors_are_one_line(capsys):
@@ -206,7 +244,7 @@ def test_imagenet_names_for_1000_classes(tmp_path, capsys):
 def test_fixed_batch_model_pads_the_last_batch(tmp_path, capsys):
     import onnx
 
-    model = onnx.load(cli.DIGITS_MODEL)
+    model = onnx.load(DIGITS_MODEL)
     for vi in (model.graph.input[0], model.graph.output[0]):
         vi.type.tensor_type.shape.dim[0].dim_value = 2  # batch fixed at 2
     path = tmp_path / "digits_b2.onnx"
@@ -221,7 +259,7 @@ def test_fixed_batch_model_pads_the_last_batch(tmp_path, capsys):
 def test_model_with_external_data(tmp_path, capsys):
     import onnx
 
-    model = onnx.load(cli.DIGITS_MODEL)
+    model = onnx.load(DIGITS_MODEL)
     path = tmp_path / "ext.onnx"
     onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="ext.onnx.data",
               size_threshold=0)

@@ -1,9 +1,7 @@
 """`tinycnn summary`: parameters, MACs, receptive fields and totals, against hand counts and the
 published numbers of AlexNet, VGG-16 and ResNet-18."""
 import json
-import os
 import re
-import sys
 
 import numpy as np
 import onnx
@@ -11,6 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tinycnn import cli
+from tinycnn.analysis import analyze
 
 
 def _init(name, shape, rng):
@@ -40,7 +39,7 @@ def small_graph():
 
 
 def test_small_graph_by_hand():
-    a = cli.analyze(small_graph())
+    a = analyze(small_graph())
     by = {layer.name: layer for layer in a.layers}
     # conv1: 16x16 output; conv2 on 8x8 with dilation 2, pad 2: 8x8 output.
     assert by["conv1"].out_shape == [1, 8, 16, 16]
@@ -67,7 +66,7 @@ def test_small_graph_by_hand():
     assert a.weight_bytes == 4 * a.params
     assert a.opsets == {"ai.onnx": 13} and a.producer == "handmade"
     # Batch 4: four times the work, the same parameters.
-    a4 = cli.analyze(small_graph(), {"x": [4, 3, 32, 32]})
+    a4 = analyze(small_graph(), {"x": [4, 3, 32, 32]})
     assert a4.macs == 4 * a.macs and a4.params == a.params
 
 
@@ -113,26 +112,12 @@ def test_bad_input_shape(tmp_path, capsys):
 
 # ---- the issue's published numbers, on exports of the models/ zoo ----
 
-# models/ lives in the repository, not in the installed package: append (not prepend) the
-# checkout so that `import tinycnn` still finds the installed build.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.append(ROOT)
-from models import export
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("zoo")
-    cache = {}
-
+@pytest.fixture
+def zoo(onnx_export):
+    """Path of an export of the models/ zoo as the README's numbers are stated: opset 13, the
+    legacy exporter, batch 1, batch norm folded."""
     def get(name):
-        if name not in cache:
-            path = folder / f"{name}.onnx"
-            export.export(name, path, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True)
-            cache[name] = str(path)
-        return cache[name]
-
+        return str(onnx_export(name, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True))
     return get
 
 
@@ -155,7 +140,7 @@ def test_known_models(zoo, capsys, name, params, gmacs):
 
 
 def test_alexnet_layers(zoo):
-    a = cli.analyze(onnx.load(zoo("alexnet"), load_external_data=False))
+    a = analyze(zoo("alexnet"))
     convs = [layer for layer in a.layers if layer.op == "Conv"]
     first = convs[0]
     assert first.out_shape == [1, 64, 55, 55]

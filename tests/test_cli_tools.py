@@ -9,9 +9,11 @@ import pytest
 
 import tinycnn
 from tinycnn import cli
+from tinycnn.cli import models
+from tinycnn.cli.verify import compare
 
 import onnxruntime  # noqa: F401  (a test extra: missing means a broken install)
-MODEL = cli.DIGITS_MODEL
+MODEL = models.DIGITS_MODEL
 
 
 
@@ -40,13 +42,13 @@ class _Perturbed:
 def test_compare_numbers():
     ref = np.array([1.0, -2.0, 0.0, 100.0], np.float32)
     ours = ref + np.array([1e-5, 0.0, 2e-5, 0.05], np.float32)
-    row = cli.compare(ours, ref, atol=1e-4, rtol=1e-4)
+    row = compare(ours, ref, atol=1e-4, rtol=1e-4)
     assert not row["ok"]
     assert row["max_abs"] == pytest.approx(0.05, rel=1e-3)
     assert row["need_rtol"] == pytest.approx((0.05 - 1e-4) / 100.0, rel=1e-2)
     assert row["need_atol"] == pytest.approx(0.05 - 1e-4 * 100.0, rel=1e-2)
-    assert cli.compare(ours, ref, atol=1e-4, rtol=row["need_rtol"] * 1.01)["ok"]
-    nan = cli.compare(np.array([np.nan, 1.0]), np.array([0.5, 1.0]), 1e-4, 1e-4)
+    assert compare(ours, ref, atol=1e-4, rtol=row["need_rtol"] * 1.01)["ok"]
+    nan = compare(np.array([np.nan, 1.0]), np.array([0.5, 1.0]), 1e-4, 1e-4)
     assert not nan["ok"] and "NaN" in nan["note"]
 
 
@@ -72,8 +74,8 @@ def test_verify_reports_first_divergence(capsys, monkeypatch, tmp_path):
 
     model = onnx.load(MODEL)
     conv3 = [n for n in model.graph.node if n.op_type == "Conv"][2]
-    real = cli.tinycnn_session
-    monkeypatch.setattr(cli, "tinycnn_session",
+    real = models.tinycnn_session
+    monkeypatch.setattr(models, "tinycnn_session",
                         lambda *a, **k: _Perturbed(real(*a, **k), conv3.output[0], 1e-2))
     x = np.random.default_rng(1).random((1, 8, 8), dtype=np.float32)
     np.save(tmp_path / "x.npy", x)
@@ -148,7 +150,7 @@ class _FakeProfiled:
 
 
 def test_profile_sorted_with_shares_and_gflops(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "tinycnn_session", lambda *a, **k: _FakeProfiled())
+    monkeypatch.setattr(models, "tinycnn_session", lambda *a, **k: _FakeProfiled())
     code, out, err = run_cli(capsys, "profile", MODEL, "--runs", "3", "--json")
     assert code == 0, err
     nodes = json.loads(out)["nodes"]

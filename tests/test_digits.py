@@ -12,6 +12,9 @@ import PIL  # noqa: F401  (a test extra: missing means a broken install)
 
 import tinycnn  # noqa: E402
 from tinycnn import cli  # noqa: E402
+from tinycnn.cli.models import DIGITS_MODEL  # noqa: E402
+from tinycnn.images import preprocessing_for  # noqa: E402
+from tinycnn.loader import load_model  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIN_ACCURACY = 0.95
@@ -38,20 +41,18 @@ def held_out():
 
 
 def test_metadata_and_size():
-    import onnx
-
-    model = onnx.load(cli.DIGITS_MODEL)
-    assert os.path.getsize(cli.DIGITS_MODEL) < 200_000
-    meta = cli.metadata(model)
+    model = load_model(DIGITS_MODEL)
+    assert os.path.getsize(DIGITS_MODEL) < 200_000
+    meta = model.metadata
     assert meta["tinycnn.preset"] == "none" and meta["tinycnn.invert"] == "1"
-    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [13]
-    assert cli.declared_shape(model.graph.input[0])[1:] == [1, 8, 8]
-    assert isinstance(cli.declared_shape(model.graph.input[0])[0], str), "batch axis should be dynamic"
+    assert model.opsets[""] == 13
+    assert model.inputs[0].dims[1:] == (1, 8, 8)
+    assert isinstance(model.inputs[0].dims[0], str), "batch axis should be dynamic"
 
 
 def test_accuracy_from_arrays(held_out):
     X, y = held_out
-    sess = tinycnn.InferenceSession(cli.DIGITS_MODEL)
+    sess = tinycnn.InferenceSession(DIGITS_MODEL)
     logits = sess.run(None, {sess.get_inputs()[0].name: td.to_array(X)})[0]
     assert logits.shape == (len(X), 10)
     accuracy = float((logits.argmax(1) == y).mean())
@@ -79,8 +80,7 @@ def test_pictures_and_arrays_agree(held_out):
     from tinycnn.images import preprocess
 
     X, _ = held_out
-    spec = cli.preprocessing_for(cli.build_parser().parse_args(["infer", "x.png"]),
-                                 cli.metadata(__import__("onnx").load(cli.DIGITS_MODEL)))
+    spec = preprocessing_for(load_model(DIGITS_MODEL).metadata)
     for img in X[:20]:
         x = preprocess(td.to_picture(img, 8), (8, 8), 1, spec)
         np.testing.assert_allclose(x[0], img / 16.0, atol=1.0 / 255.0, err_msg="8x8 PNG vs array")

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image  # noqa: E402
 
 from tinycnn.images import (PRESETS, ImageError, find_images, load_and_preprocess, load_image,  # noqa: E402
-                            normalize, preprocess, resize_and_crop, to_mode)
+                            normalize, preprocess, preprocessing_for, resize_and_crop, to_mode)
 
 
 def _gradient_rgb(w, h):
@@ -129,3 +129,25 @@ def test_find_images_expands_folders_sorted(tmp_path):
     assert find_images([str(tmp_path)]) == [str(tmp_path / "a.jpg"), str(tmp_path / "b.png")]
     with pytest.raises(ImageError, match="missing"):
         find_images([str(tmp_path / "missing")])
+
+
+def test_preprocessing_for_metadata():
+    meta = {"tinycnn.preset": "caffe", "tinycnn.mean": "1, 2, 3", "tinycnn.invert": "yes",
+            "tinycnn.crop_ratio": "0.5"}
+    spec = preprocessing_for(meta)
+    assert (spec.name, spec.mean, spec.invert, spec.crop_ratio, spec.bgr) == ("caffe", (1.0, 2.0, 3.0), True, 0.5, True)
+    # A preset named by the caller replaces the model's, refinements included; options apply last.
+    spec = preprocessing_for(meta, "imagenet", std=(2.0,))
+    assert spec == PRESETS["imagenet"].replace(std=(2.0,))
+    assert preprocessing_for({}) == PRESETS["imagenet"]
+
+
+@pytest.mark.parametrize("meta,changes,message", [
+    ({"tinycnn.preset": "sepia"}, {}, "unknown preset 'sepia'"),
+    ({"tinycnn.crop_ratio": "most"}, {}, "tinycnn.crop_ratio='most' is not valid"),
+    ({"tinycnn.std": "0.2 0 0.2"}, {}, "must not contain 0"),
+    ({}, {"crop_ratio": 1.5}, r"crop ratio must be in \(0, 1\], got 1.5"),
+])
+def test_preprocessing_for_refuses(meta, changes, message):
+    with pytest.raises(ValueError, match=message):
+        preprocessing_for(meta, **changes)

@@ -1,4 +1,4 @@
-"""Image loading and preprocessing for `tinycnn infer` (Pillow and numpy only).
+"""Image loading and preprocessing for classifiers (Pillow and numpy only).
 
 The pipeline, in the order it runs:
 
@@ -14,13 +14,15 @@ The pipeline, in the order it runs:
 4. `normalize(pixels, spec)`: scale, optional inversion (dark-on-light digits), channel order,
    mean / std.  Output: float32 [C, H, W].
 
-`Preprocessing` describes steps 2 to 4; `PRESETS` has the named ones (`imagenet`, `caffe`, `none`).
+`Preprocessing` describes steps 2 to 4; `PRESETS` has the named ones (`imagenet`, `caffe`, `none`),
+and `preprocessing_for(metadata)` the one a model asks for in its ONNX metadata.  Everything here is
+a plain function of (image, settings): `tinycnn infer` uses it, and so can any other caller.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -62,6 +64,49 @@ PRESETS = {
     "caffe": Preprocessing(name="caffe", scale=1.0, mean=CAFFE_MEAN_BGR, std=(1.0,), bgr=True),
     "none": Preprocessing(name="none", mean=(0.0,), std=(1.0,), crop_ratio=1.0),
 }
+
+
+def preprocessing_for(metadata: Dict[str, str], preset: Optional[str] = None, **changes) -> Preprocessing:
+    """The Preprocessing a model asks for: `preset` if given, else the one its metadata names
+    (`tinycnn.preset`, default imagenet) refined by its metadata (`tinycnn.invert`,
+    `tinycnn.crop_ratio`, `tinycnn.mean`, `tinycnn.std`, `tinycnn.bgr`); then `changes`
+    (mean, std, bgr, crop_ratio; None keeps the value).  ValueError names a bad entry."""
+    name = preset or metadata.get("tinycnn.preset", "imagenet")
+    if name not in PRESETS:
+        raise ValueError(f"{'--preset' if preset else 'model metadata'} names an unknown preset "
+                         f"{name!r} (known: {', '.join(PRESETS)})")
+    spec = PRESETS[name]
+    if not preset:  # the model's own metadata refines its preset
+        spec = spec.replace(**{field: _metadata_value(metadata, f"tinycnn.{field}", parse)
+                               for field, parse in _METADATA_FIELDS})
+    spec = spec.replace(**changes)
+    if any(s == 0 for s in spec.std):
+        raise ValueError(f"std {spec.std} must not contain 0")
+    if not 0.0 < spec.crop_ratio <= 1.0:
+        raise ValueError(f"crop ratio must be in (0, 1], got {spec.crop_ratio}")
+    return spec
+
+
+def _bool(text):
+    return text.strip().lower() in ("1", "true", "yes")
+
+
+def _floats(text):
+    return tuple(float(x) for x in text.replace(",", " ").split())
+
+
+_METADATA_FIELDS = (("invert", _bool), ("crop_ratio", float), ("mean", _floats), ("std", _floats),
+                    ("bgr", _bool))
+
+
+def _metadata_value(metadata, key, parse):
+    text = metadata.get(key)
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        raise ValueError(f"model metadata {key}={text!r} is not valid") from None
 
 
 def find_images(paths: Sequence[str]) -> list:

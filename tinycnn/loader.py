@@ -61,6 +61,8 @@ class Model:
     value_info: dict = dataclasses.field(default_factory=dict)  # declared intermediate shapes
     ir_version: int = 0
     producer: str = ""
+    producer_version: str = ""
+    metadata: dict = dataclasses.field(default_factory=dict)  # metadata_props: key -> value
     source: str = "<bytes>"   # file name for messages
 
     @property
@@ -470,4 +472,6 @@ def _convert(proto, base_dir, source, initializers, limits):
         opsets[""] = 1
     return Model(nodes=nodes, inputs=inputs, outputs=outputs, initializers=initializers,
                  opsets=opsets, value_info={vi.name: _value_info(vi) for vi in g.value_info},
-                 ir_version=proto.ir_version, producer=proto.producer_name, source=source)
+                 ir_version=proto.ir_version, producer=proto.producer_name,
+                 producer_version=proto.producer_version,
+                 metadata={p.key: p.value for p in proto.metadata_props}, source=source)
