@@ -13,6 +13,7 @@ onnxruntime differ, align_corners and tf_crop_and_resize with scales follow the 
 (and ONNX's test cases): length_resized is scale * length_original, not the rounded size.
 """
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -288,14 +289,14 @@ def _resample_step(n, ctx, cur, out_shape, rows, cols):
     return y
 
 
-def resize_window(inputs, outputs, **attrs):
-    """(span, stride) per spatial dim: one input pixel per output pixel, at a stride of
-    in / out input pixels (a fraction when upsampling)."""
+def resize_window(inputs, outputs, *, mode="nearest", **attrs):
+    """(span, stride) per spatial dim: the taps of the mode (1 nearest, 2 linear, 4 cubic), at
+    a stride of in / out input pixels (a fraction when upsampling)."""
     X, Y = inputs[0], outputs[0]
     if Y is None or X.ndim < 3:
         return []
-    from fractions import Fraction
-    return [(1, Fraction(i, o) if o else 1) for i, o in zip(X.shape[2:], Y.shape[2:])]
+    span = {"linear": 2, "cubic": 4}.get(mode, 1)
+    return [(span, Fraction(i, o) if o else 1) for i, o in zip(X.shape[2:], Y.shape[2:])]
 
 
 # ---- the registrations --------------------------------------------------------------
