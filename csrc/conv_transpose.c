@@ -28,7 +28,7 @@ void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight
 
 size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w)
 {
-    return (size_t)p->K * p->KH * p->KW * (size_t)h * w + tc_gemm_workspace_size(ctx);
+    return (size_t)group_rows(p) * (size_t)h * w + tc_gemm_workspace_size(ctx);
 }
 
 int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow)
@@ -40,11 +40,14 @@ int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, i
     return 0;
 }
 
+/* Rows [0, oh) of the K channels of one group (p->K = K/group here); channel k's rows start
+ * at y + k * y_plane. */
 typedef struct {
     const tc_conv2d_params *p;
     int h, w, oh, ow, act, isa;
     const float *cols, *bias;
     float *y;
+    ptrdiff_t y_plane;
 } col2im_job;
 
 static void col2im_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -56,7 +59,7 @@ static void col2im_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     for (ptrdiff_t r = begin; r < end; r++) {
         const int k = (int)(r / jb->oh), oy = (int)(r % jb->oh);
         const float b = jb->bias ? jb->bias[k] : 0.0f;
-        float *y = jb->y + r * jb->ow;
+        float *y = jb->y + k * jb->y_plane + (ptrdiff_t)oy * jb->ow;
 #ifdef TC_HAVE_AVX2_SOURCES
         if (jb->isa == TC_ISA_AVX2)
             tc_conv_transpose_row_avx2_(p, jb->h, jb->w, jb->ow, oy, jb->cols + k * block, b, jb->act, y);
@@ -66,24 +69,58 @@ static void col2im_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
+/* The taps tile the output exactly (KH x KW / KH, KW, no pads, dilation 1: DBNet's 2x2/2):
+ * every output row comes from one input row, so the image can go through in slabs of input
+ * rows whose GEMM result stays in cache, instead of one result as large as the output. */
+static int tiles_exactly(const tc_conv2d_params *p, int h, int w, int oh, int ow)
+{
+    return p->KH == p->sh && p->KW == p->sw && p->dh == 1 && p->dw == 1 && !p->pt && !p->pl && !p->pb &&
+           !p->pr && oh == h * p->sh && ow == w * p->sw;
+}
+
+#define SLAB_BYTES (1 << 20) /* GEMM results per slab: about L2-sized */
+
+static void col2im(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w, int oh, int ow, const float *cols,
+                   const float *bias, int act, float *y, ptrdiff_t y_plane)
+{
+    col2im_job jb = {p, h, w, oh, ow, act, ctx ? ctx->isa : TC_ISA_PORTABLE, cols, bias, y, y_plane};
+    ptrdiff_t row_work = (ptrdiff_t)ow * (1 + p->KH * p->KW / (p->sh * p->sw));
+    ptrdiff_t grain = row_work >= (1 << 14) ? 1 : ((1 << 14) + row_work - 1) / row_work;
+    tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)p->K * oh, grain, col2im_range, &jb);
+}
+
 void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
                              const float *x, const float *packed, const float *bias, int act, float *y,
                              float *workspace)
 {
-    const int M = group_rows(p), Cg = p->C / p->group;
-    const ptrdiff_t hw = (ptrdiff_t)h * w;
+    const int M = group_rows(p), Cg = p->C / p->group, Kg = p->K / p->group;
+    const ptrdiff_t hw = (ptrdiff_t)h * w, out_plane = (ptrdiff_t)oh * ow;
     const size_t per_group = tc_gemm_pack_a_size(M, Cg);
-    float *cols = workspace, *gemm_ws = workspace + (size_t)p->K * p->KH * p->KW * hw;
+    float *cols = workspace, *gemm_ws = workspace + (size_t)M * hw;
+    int slab = h;
+    if (tiles_exactly(p, h, w, oh, ow)) {
+        ptrdiff_t rows = SLAB_BYTES / (ptrdiff_t)(sizeof(float) * M * w);
+        slab = rows < 1 ? 1 : rows > h ? h : (int)rows;
+    }
     for (int i = 0; i < n; i++) {
         const float *xi = x + (ptrdiff_t)i * p->C * hw;
-        for (int g = 0; g < p->group; g++)
-            tc_gemm_packed_a_f32(ctx, M, (int)hw, Cg, packed + g * per_group, xi + (ptrdiff_t)g * Cg * hw, hw,
-                                 cols + (ptrdiff_t)g * M * hw, hw, 0, NULL, gemm_ws);
-        col2im_job jb = {p, h, w, oh, ow, act, ctx ? ctx->isa : TC_ISA_PORTABLE, cols, bias,
-                         y + (ptrdiff_t)i * p->K * oh * ow};
-        ptrdiff_t row_work = (ptrdiff_t)ow * (1 + p->KH * p->KW / (p->sh * p->sw));
-        ptrdiff_t grain = row_work >= (1 << 14) ? 1 : ((1 << 14) + row_work - 1) / row_work;
-        tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)p->K * oh, grain, col2im_range, &jb);
+        float *yi = y + (ptrdiff_t)i * p->K * out_plane;
+        for (int g = 0; g < p->group; g++) {
+            for (int iy0 = 0; iy0 < h; iy0 += slab) {
+                const int rows = h - iy0 < slab ? h - iy0 : slab;
+                const ptrdiff_t cols_n = (ptrdiff_t)rows * w;
+                tc_gemm_packed_a_f32(ctx, M, (int)cols_n, Cg, packed + g * per_group,
+                                     xi + (ptrdiff_t)g * Cg * hw + (ptrdiff_t)iy0 * w, hw, cols, cols_n, 0, NULL,
+                                     gemm_ws);
+                /* this slab's output rows: [iy0 * sh, (iy0 + rows) * sh) of the group's channels
+                 * (the whole output when not slabbed) */
+                const int oy0 = slab == h ? 0 : iy0 * p->sh, orows = slab == h ? oh : rows * p->sh;
+                tc_conv2d_params pg = *p;
+                pg.K = Kg;
+                col2im(ctx, &pg, rows, w, orows, ow, cols, bias ? bias + g * Kg : NULL, act,
+                       yi + (ptrdiff_t)g * Kg * out_plane + (ptrdiff_t)oy0 * ow, out_plane);
+            }
+        }
     }
 }
 

@@ -5,6 +5,24 @@
 #define TC_CONV_TRANSPOSE_IMPL_H
 #include "tinycnn.h"
 
+/* y[ix * kw + kx] = act(bias + src[kx * plane + ix]) for ix < w, kx < kw: kw input rows
+ * interleaved into one output row.  Each compilation may define its own (AVX2: kw == 2
+ * with unpack instructions) before including this file; the plain loop otherwise. */
+static inline void conv_transpose_interleave_(const float *restrict src, ptrdiff_t plane, int kw, int w,
+                                              float bias, int act, float *restrict y)
+{
+    for (int kx = 0; kx < kw; kx++) {
+        const float *restrict s = src + kx * plane;
+        for (int ix = 0; ix < w; ix++) {
+            float v = bias + s[ix];
+            y[ix * kw + kx] = act == TC_ACT_RELU && v < 0.0f ? 0.0f : v; /* NaN stays NaN */
+        }
+    }
+}
+#ifndef CONV_TRANSPOSE_INTERLEAVE
+#define CONV_TRANSPOSE_INTERLEAVE conv_transpose_interleave_
+#endif
+
 /* One output row of one channel:
  *   y[ox] = act(bias + sum over taps (ky, kx) and input pixels (iy, ix) with
  *           iy * sh + ky * dh - pt == oy and ix * sw + kx * dw - pl == ox of cols[ky][kx][iy][ix])
@@ -15,6 +33,15 @@ static void conv_transpose_row_(const tc_conv2d_params *p, int h, int w, int ow,
                                 float bias, int act, float *restrict y)
 {
     const ptrdiff_t plane = (ptrdiff_t)h * w;
+    if (p->KH == p->sh && p->KW == p->sw && p->dh == 1 && p->dw == 1 && p->pl == 0 && ow == w * p->sw) {
+        /* The taps tile the output (DBNet's 2x2/2): one tap per pixel, a single store. */
+        const int t = oy + p->pt, ky = t % p->sh, iy = t / p->sh;
+        if (iy < h) {
+            const float *src = cols + (ptrdiff_t)ky * p->KW * plane + (ptrdiff_t)iy * w;
+            CONV_TRANSPOSE_INTERLEAVE(src, plane, p->KW, w, bias, act, y);
+            return;
+        }
+    }
     for (int ox = 0; ox < ow; ox++)
         y[ox] = bias;
     for (int ky = 0; ky < p->KH; ky++) {

@@ -3,7 +3,8 @@
  * by normalize.c (any CPU) and normalize_avx2.c (-mavx2 -mfma).  The partial
  * sums are spelled out in 8 lanes so that both compilations vectorise them
  * without reassociating anything (no -ffast-math): the two twins give
- * identical results. */
+ * identical results.  The variance is taken around the mean (a second pass), so
+ * a large mean costs no precision. */
 #ifndef TC_NORMALIZE_IMPL_H
 #define TC_NORMALIZE_IMPL_H
 #include <math.h>
@@ -11,9 +12,9 @@
 
 #define NORM_LANES 8
 
-/* Sum of x[0..n) (with shift = 0) or of (x - shift)^2, in 8 float lanes added in
- * a fixed order, then in double. */
-static inline double norm_sum_(const float *restrict x, ptrdiff_t n, float shift, int squares)
+/* Sum of x[0..n) (squares = 0) or of (x - shift)^2, in 8 float lanes combined as a tree in
+ * a fixed order (cheap for the short rows of LayerNorm over channels), then the tail. */
+static inline float norm_sum_(const float *restrict x, ptrdiff_t n, float shift, int squares)
 {
     float acc[NORM_LANES] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     ptrdiff_t i = 0;
@@ -28,12 +29,10 @@ static inline double norm_sum_(const float *restrict x, ptrdiff_t n, float shift
             for (int j = 0; j < NORM_LANES; j++)
                 acc[j] += x[i + j];
     }
-    double t = 0.0;
-    for (int j = 0; j < NORM_LANES; j++)
-        t += acc[j];
+    float t = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
     for (; i < n; i++) {
         float d = x[i] - shift;
-        t += squares ? (double)(d * d) : (double)x[i];
+        t += squares ? d * d : x[i];
     }
     return t;
 }
@@ -45,8 +44,8 @@ static inline double norm_sum_(const float *restrict x, ptrdiff_t n, float shift
 static void normalize_row_(const float *x, float *y, ptrdiff_t s, ptrdiff_t chunk, const float *scale,
                            const float *bias, float eps, float *mean_out, float *inv_out)
 {
-    const float m = (float)(norm_sum_(x, s, 0.0f, 0) / (double)s);
-    const float var = (float)(norm_sum_(x, s, m, 1) / (double)s);
+    const float m = norm_sum_(x, s, 0.0f, 0) / (float)s;
+    const float var = norm_sum_(x, s, m, 1) / (float)s;
     const float inv = 1.0f / sqrtf(var + eps);
     *mean_out = m;
     *inv_out = inv;

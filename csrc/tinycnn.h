@@ -197,11 +197,13 @@ int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, i
 size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p);
 /* weight: [C, K/group, KH, KW]  ->  packed: per group, the GEMM's A panels of W_g^T */
 void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed);
-/* Floats of workspace: K * KH * KW * h * w (the GEMM's result for one image) + the GEMM's. */
+/* Floats of workspace: K/group * KH * KW * h * w (the GEMM's result for one group) + the GEMM's. */
 size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w);
 
 /* x: [N, C, H, W]  bias: [K] or NULL  y: [N, K, OH, OW]   y = act(conv_transpose(x) + bias)
- * GEMM then col2im, bias and activation applied in col2im's single pass over y. */
+ * GEMM then col2im, bias and activation applied in col2im's single pass over y; when the
+ * taps tile the output (KH, KW = strides, no pads, dilation 1) in slabs of input rows whose
+ * GEMM result stays in cache. */
 void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
                              const float *x, const float *packed, const float *bias, int act, float *y,
                              float *workspace);
@@ -391,7 +393,7 @@ int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdi
  * LayerNormalization: rows = prod(dims before axis), chunk 1, period 1.
  * InstanceNormalization: rows = N*C, s = H*W, chunk s, period C.
  * GroupNormalization: rows = N*G, s = C/G*H*W, chunk H*W, period G (scale, bias per channel).
- * Statistics in two passes (float lanes summed in double).  Returns -1 for invalid sizes
+ * Statistics in two passes (mean, then squares around it).  Returns -1 for invalid sizes
  * (s < 1, chunk not dividing s, period < 1). (normalize.c) */
 int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t chunk, ptrdiff_t period,
                      const float *x, const float *scale, const float *bias, float eps, float *y, float *mean,
