@@ -67,7 +67,8 @@ def test_activations_match_onnxruntime(op, attrs, opset, rtol):
     check(node_model(op, {"x": x}, opset=opset, **attrs), {"x": x}, rtol=rtol, threads=2)
 
 
-@pytest.mark.parametrize("kind", ["log", "reciprocal", "softplus", "mish", "elu", "selu", "gelu", "gelu_tanh"])
+@pytest.mark.parametrize("kind", ["erf", "log", "reciprocal", "softplus", "mish", "elu", "selu", "gelu",
+                                  "gelu_tanh"])
 def test_new_unary_kernels_agree_across_instruction_sets(ctx, kind):
     """The portable build is the reference of the AVX2 one (one body, compiled twice)."""
     x = RNG.normal(size=(3, 4099)).astype(np.float32) * 4
@@ -224,3 +225,26 @@ def test_bad_input_is_refused_naming_the_node_before_allocating():
              tinycnn.InvalidModel, r"shapes \(5,\) and \(12, 4, 4\) do not broadcast")
     _refused(node_model("TopK", {"x": x}, 2, opset=11, initializers={"k": np.array([13])}),
              tinycnn.InvalidModel, r"K=13 must be in \[0, 4\]")
+
+
+def test_branch_free_erf_log_softplus_are_accurate():
+    """The vectorisable erf and log (libm's are scalar) against double precision."""
+    import math
+    ctx = K.Context(1)
+    x = np.linspace(-6, 6, 400001).astype(np.float32)
+    y = np.empty_like(x)
+    K.unary(ctx, "erf", x, y)
+    want = np.array([math.erf(v) for v in x.astype(np.float64)])
+    assert np.abs(y - want).max() <= 2.5e-7
+    pos = np.concatenate([np.geomspace(1e-44, 3e38, 200001), [1.0, 2.0, 0.5]]).astype(np.float32)
+    out = np.empty_like(pos)
+    K.unary(ctx, "log", pos, out)
+    ref = np.log(pos.astype(np.float64))
+    assert (np.abs(out - ref) <= 2.5e-7 * np.maximum(np.abs(ref), 1)).all()
+    special = np.array([0.0, -0.0, -1.0, np.inf, np.nan, -np.inf], np.float32)
+    K.unary(ctx, "log", special, special)
+    assert special[:2].tolist() == [-np.inf, -np.inf] and np.isnan(special[[2, 4, 5]]).all() and special[3] == np.inf
+    small = np.array([-100.0, -30.0, -17.0, 0.0, 17.0, 100.0], np.float32)
+    sp = np.empty_like(small)
+    K.unary(ctx, "softplus", small, sp)
+    np.testing.assert_allclose(sp, np.logaddexp(0, small.astype(np.float64)), rtol=3e-7, atol=3e-45)
