@@ -5,6 +5,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import tinycnn
 from tinycnn import planner
+from tinycnn import session as session_module
 from helpers import ort_run, rel_diff
 
 RNG = np.random.default_rng(19)
@@ -58,9 +59,7 @@ def test_any_spatial_size_without_reloading_nor_repacking(monkeypatch):
                 assert packed.get(name, {}).get(key, layer) is layer, f"{name} {key} re-packed at {h}x{w}"
     distinct = {(1 + n % 2, h, w) for n, (h, w) in enumerate(sizes)}
     # every distinct (batch, size) planned once: the cache holds them all, alternating costs nothing
-    assert len(builds) == len(distinct) <= planner_cache_size()
-
-
-def planner_cache_size():
-    from tinycnn import session
-    return session._PLAN_CACHE_SIZE
+    assert len(builds) == len(distinct) <= session_module._PLAN_CACHE_SIZE
+    # only the plans of the last two shapes keep activation buffers between runs
+    idle = [len(plan._free) for plan in session._plans.values()]
+    assert idle[-2:] == [1, 1] and not any(idle[:-2]), idle

@@ -19,6 +19,7 @@ _ELEM_NAMES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 5: "te
                6: "tensor(int32)", 7: "tensor(int64)", 9: "tensor(bool)", 10: "tensor(float16)",
                11: "tensor(double)"}
 _PLAN_CACHE_SIZE = 8
+_ARENA_PLANS = 2
 WINOGRAD_CONFIG_KEY = "session.tinycnn.winograd"
 
 
@@ -259,6 +260,11 @@ class InferenceSession:
                     self._plans.popitem(last=False)
             else:
                 self._plans.move_to_end(key)
+            # Only the plans of the last _ARENA_PLANS shapes keep their activation buffers
+            # between runs (alternating two sizes allocates nothing); older plans keep their
+            # steps and layout, not hundreds of MB each.
+            for old in list(self._plans.values())[:-_ARENA_PLANS]:
+                old.drop_arenas()
         return plan, arrays
 
     def _check_names(self, names):
