@@ -685,8 +685,9 @@ def pool_session():
     ({"x": x_for()[None]}, "input 'x' has rank 5"),
     ({"x": np.zeros((1, 4, 8, 8), np.float32)}, r"dimension 1 must be 3 \(the model expects \['N', 3, 8, 8\]\)"),
     ({"x": np.zeros((1, 3, 8, 9), np.float32)}, "dimension 3 must be 8"),
-    ({"x": [[1.0]]}, "input 'x' must be a numpy array, got list"),
-    ({"x": 3.0}, "input 'x' must be a numpy array, got float"),
+    ({"x": [[1.0]]}, r"input 'x' has rank 2 \(shape \(1, 1\)\)"),  # a list, made a tensor
+    ({"x": 3.0}, "input 'x' must be a numpy array or a list, got float"),
+    ({"x": [[1.0], [2.0, 3.0]]}, "input 'x': cannot make a tensor.float. tensor of the list"),
 ])
 def test_bad_feeds_name_the_input(pool_session, feed, message):
     with pytest.raises(InvalidArgument, match=message):
@@ -697,9 +698,9 @@ def test_bad_output_names_and_feed_container(pool_session):
     x = x_for()
     with pytest.raises(InvalidArgument, match="output 'nope' is not a tensor of this model"):
         pool_session.run(["nope"], {"x": x})
-    with pytest.raises(InvalidArgument, match="output_names must be a list"):
+    with pytest.raises(TypeError, match="output_names must be a list"):
         pool_session.run("y", {"x": x})
-    with pytest.raises(InvalidArgument, match="input_feed must be a dict"):
+    with pytest.raises(TypeError, match="input_feed must be a dict"):
         pool_session.run(None, [("x", x)])
 
 

@@ -1,8 +1,9 @@
 """ONNX's own conformance tests (onnx.backend.test) for the ops tinycnn implements.
 
 Every node test case (and every small PyTorch-exported model of onnx's test data) whose ops are
-all in tinycnn's op table at the case's opset runs against tinycnn.backend: the list follows the
-op table, so a new op brings its conformance cases with it.  A case that cannot pass is
+all in tinycnn's op table at the case's opset runs against tinycnn.backend, a thin wrapper of
+tinycnn.InferenceSession (shape data fed as inputs included): the list follows the op table,
+so a new op brings its conformance cases with it.  A case that cannot pass is
 excluded below with a one-line reason: each exclusion is a debt.
 Run: pytest tests/test_onnx_backend.py  (-k maxpool to select an op).
 """
@@ -59,7 +60,6 @@ backend_test.exclude(r"^test_cast(like)?_(no_saturate_|e8m0_)?\w*(FLOAT8|FLOAT4|
 backend_test.exclude(r"^test_\w*bfloat16")  # bfloat16: no numpy dtype
 backend_test.exclude(r"^test_identity_opt_")  # optional type, not a tensor
 backend_test.exclude(r"^test_identity_sequence_")  # sequence type, not a tensor
-backend_test.exclude(r"^test_center_crop_pad_\w*_expanded_")  # Pad's pads computed at run time from a fed shape (the session specialises only on fed shape inputs)
 
 # -- PyTorch-exported models whose other ops are outside issue 3 --
 backend_test.exclude(r"^test_Conv3d")  # 3-D convolution: the C kernels are 1-D/2-D (issue 3 lists it as optional)
@@ -74,7 +74,7 @@ globals().update(backend_test.test_cases)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import helper  # noqa: E402
 
 from helpers import make_model  # noqa: E402
 
@@ -106,18 +106,3 @@ def test_cpu_only():
     model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", [1])], [("y", [1])])
     with pytest.raises(ValueError, match="CPU only"):
         tinycnn.backend.prepare(model, "CUDA")
-
-
-def test_integer_shape_inputs_are_specialised_per_value_and_data_inputs_are_not():
-    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"]),
-             helper.make_node("Gather", ["r", "idx"], ["y"], axis=0)]
-    model = make_model(nodes, [("x", [2, 3, 4])], [("y", ["a", "b"])])
-    model.graph.input.extend([helper.make_tensor_value_info("shape", TensorProto.INT64, [2]),
-                              helper.make_tensor_value_info("idx", TensorProto.INT64, [1])])
-    rep = tinycnn.backend.prepare(model)
-    assert rep.shape_inputs == ["shape"]          # Gather's indices stay a run-time tensor
-    for shape, idx in (([6, 4], [5]), ([4, 6], [0]), ([6, 4], [-1])):
-        (y,) = rep.run([x, np.array(shape, np.int64), np.array(idx, np.int64)])
-        np.testing.assert_array_equal(y, x.reshape(shape)[idx], err_msg=f"shape {shape}, idx {idx}")
-    assert len(rep._sessions) == 2

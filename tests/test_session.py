@@ -361,3 +361,34 @@ def test_limits_are_checked_before_allocating():
     opts.max_tensor_bytes = 1000
     with pytest.raises(tinycnn.ResourceLimit, match="over the limit of 1,000"):
         tinycnn.InferenceSession(conv_net(), opts).run(None, feed(64))
+
+
+@pytest.mark.parametrize("names", [None, [], ()])
+def test_no_output_names_means_every_output_as_onnxruntime(names):
+    """An empty list (or None) asks for every graph output, in graph order."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Neg", ["r"], ["n"])]
+    model = make_model(nodes, [("x", ["N", 3])], [("n", ["N", 3]), ("r", ["N", 3])])
+    x = {"x": RNG.normal(size=(2, 3)).astype(np.float32)}
+    got = tinycnn.InferenceSession(model).run(names, x)
+    ref = ort_run(model, x, names)
+    assert len(got) == len(ref) == 2
+    for g, r in zip(got, ref):
+        np.testing.assert_array_equal(g, r)
+
+
+@pytest.mark.parametrize("with_run_options", [False, True])
+def test_a_kernel_refusing_its_arguments_is_reported_with_its_node(with_run_options):
+    """Also when the run checks RunOptions.terminate between steps (a second loop)."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="first"),
+             helper.make_node("Sigmoid", ["r"], ["y"], name="second")]
+    sess = tinycnn.InferenceSession(make_model(nodes, [("x", [4])], [("y", [4])]))
+    x = {"x": np.ones(4, np.float32)}
+    sess.run(None, x)
+    (plan,) = sess._plans.values()
+    (arena,) = plan._free
+
+    def refuse(*args):
+        raise ValueError("buffer has the wrong size")
+    arena.calls[1] = (refuse, arena.calls[1][1])
+    with pytest.raises(tinycnn.InvalidModel, match="node 'second' .Sigmoid.: ValueError: buffer"):
+        sess.run(None, x, tinycnn.RunOptions() if with_run_options else None)

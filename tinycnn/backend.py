@@ -7,81 +7,26 @@ conformance runner, `onnx.backend.test.BackendTest`, can run against it.
 
 A thin layer over `tinycnn.InferenceSession`: inputs are matched to the graph's
 real inputs (initializers listed among the graph inputs, as IR 3 models do, are
-not inputs) in the graph's order.
-
-tinycnn plans a graph for given input *shapes*, so shape data (Reshape's shape,
-Slice's starts, Squeeze's axes...) must be known at plan time.  ONNX's
-conformance tests feed such tensors as graph inputs; the backend therefore
-specialises the model on the values of integer inputs that feed only
-shape-data slots (the op table's `shape_inputs`): they become initializers, one session per
-distinct set of values.  Every other input stays a run-time tensor.
+not inputs) in the graph's order.  ONNX's conformance tests feed shape data
+(Reshape's shape, Slice's starts...) as graph inputs: the session itself plans
+per value of such inputs.
 """
 import numpy as np
 import onnx
 from onnx import helper
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
 
-from .ops import MAX_OPSET, shape_inputs
+from .ops import MAX_OPSET
 from .session import InferenceSession, SessionOptions
-
-
-def shape_data_inputs(model):
-    """Names of the numeric graph inputs that only feed shape-data slots (the op
-    table's `shape_inputs` of each consuming op at the model's opset)."""
-    inits = {t.name for t in model.graph.initializer}
-    # any numeric type: Range's start, limit and delta may be float
-    ints = {vi.name for vi in model.graph.input if vi.name not in inits
-            and vi.type.tensor_type.elem_type in (
-                onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
-                onnx.TensorProto.BOOL, onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE,
-                onnx.TensorProto.FLOAT16)}
-    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
-    ok = set(ints)
-    for node in model.graph.node:
-        domain = "" if node.domain == "ai.onnx" else node.domain
-        slots = shape_inputs(domain, node.op_type, opsets.get(domain, 1))
-        for k, name in enumerate(node.input):
-            if name in ints and k not in slots:
-                ok.discard(name)
-    return [vi.name for vi in model.graph.input if vi.name in ok]
-
-
-def _specialise(model, values):
-    """A copy of model where the inputs in `values` ({name: array}) are initializers."""
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    kept = [vi for vi in m.graph.input if vi.name not in values]
-    del m.graph.input[:]
-    m.graph.input.extend(kept)
-    m.graph.initializer.extend(onnx.numpy_helper.from_array(np.asarray(v), k)
-                               for k, v in values.items())
-    return m
 
 
 class TinyCNNRep(BackendRep):
     """A prepared model: run(inputs) -> outputs, in graph output order."""
 
     def __init__(self, model, options):
-        self.model = model
-        self.options = options
-        inits = {t.name for t in model.graph.initializer}
-        self.input_names = [vi.name for vi in model.graph.input if vi.name not in inits]
-        self.output_names = [vi.name for vi in model.graph.output]
-        self.shape_inputs = shape_data_inputs(model)
-        self._sessions = {}
-        # Without shape-data inputs the session is built now, so errors surface at prepare().
-        self.session = None if self.shape_inputs else InferenceSession(model, options)
-
-    def _session_for(self, feeds):
-        if not self.shape_inputs:
-            return self.session, feeds
-        values = {k: np.asarray(feeds.pop(k)) for k in self.shape_inputs}
-        key = tuple((k, v.dtype.str, v.shape, v.tobytes()) for k, v in values.items())
-        session = self._sessions.get(key)
-        if session is None:
-            session = InferenceSession(_specialise(self.model, values), self.options)
-            self._sessions[key] = session
-        return session, feeds
+        self.session = InferenceSession(model, options)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
     def run(self, inputs, **kwargs):
         """inputs: a list (graph input order), a dict {name: array}, or one array."""
@@ -95,13 +40,12 @@ class TinyCNNRep(BackendRep):
                 raise ValueError(f"got {len(inputs)} input(s); the model's inputs are "
                                  f"{self.input_names}")
             feeds = dict(zip(self.input_names, inputs))
-        session, feeds = self._session_for({k: np.asarray(v) for k, v in feeds.items()})
-        outputs = session.run(self.output_names, feeds)
+        outputs = self.session.run(self.output_names, {k: np.asarray(v) for k, v in feeds.items()})
         return namedtupledict("Outputs", self.output_names)(*outputs)
 
 
 class TinyCNNBackend(Backend):
-    """CPU only; float32 at run time (shape arithmetic on other types happens at load)."""
+    """CPU only."""
 
     @classmethod
     def prepare(cls, model, device="CPU", **kwargs):
@@ -154,10 +98,11 @@ class TinyCNNBackend(Backend):
 
 
 def _options(kwargs):
+    """A SessionOptions from `sess_options` and any SessionOptions attribute given by name
+    (an unknown name raises AttributeError naming the close matches)."""
     opts = kwargs.pop("sess_options", None) or SessionOptions()
     for key, value in kwargs.items():
-        if hasattr(opts, key):
-            setattr(opts, key, value)
+        setattr(opts, key, value)
     return opts
 
 

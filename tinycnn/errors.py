@@ -25,3 +25,13 @@ class UnsupportedOperator(TinyCNNError, NotImplementedError):
 
 class ResourceLimit(TinyCNNError, ValueError):
     """A tensor or model exceeds a configured limit; refused before allocating."""
+
+
+class RuntimeInvalidArgument(InvalidArgument, RuntimeError):
+    """An invalid argument that onnxruntime reports as a RuntimeError (an unknown execution
+    provider, a feed that is not a tensor, a config entry never set): `except ValueError`
+    and `except RuntimeError` both catch it."""
+
+
+class RunTerminated(TinyCNNError, RuntimeError):
+    """RunOptions.terminate was set: the run stopped between two nodes."""

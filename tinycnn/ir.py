@@ -98,7 +98,7 @@ class NodeContext:
     (per-node objects kept across plans, e.g. packed weights) and `ctx`.
     """
 
-    def __init__(self, sink, node, opset, occurrences, folding):
+    def __init__(self, sink, node, opset, occurrences, folding, inputs=()):
         self.sink = sink
         self.node = node
         self.opset = opset
@@ -106,6 +106,7 @@ class NodeContext:
         self.options = sink.options
         self._occ = occurrences
         self.folding = folding
+        self._inputs = inputs
 
     # -- errors -----------------------------------------------------------
     def error(self, message, cls=InvalidModel):
@@ -117,10 +118,31 @@ class NodeContext:
 
     # -- per-node cache kept across plans (packed weights) -----------------
     def cached(self, key, factory):
+        """factory(), made once per node, key and values of the node's constant inputs: a
+        plan for another input shape reuses it, one where a constant input differs (computed
+        from a fed shape, say) does not."""
         cache = self.sink.cache.setdefault(self.node.name, {})
+        key = (key, self._constants_key())
         if key not in cache:
             cache[key] = factory()
         return cache[key]
+
+    def _constants_key(self):
+        """Identifies the values of the node's constant inputs: an initializer by identity
+        (the graph keeps it alive, so its id is never reused), a value computed while
+        planning by its contents."""
+        initializers = getattr(getattr(self.sink, "graph", None), "initializers", {})
+        key = []
+        for name, v in zip(self.node.inputs, self._inputs):
+            if v is None or v.const is None:
+                key.append(None)
+            elif initializers.get(name) is v.const:
+                key.append(id(v.const))
+            else:
+                import hashlib   # rare (weights computed while planning): imported when needed
+                c = np.ascontiguousarray(v.const)
+                key.append((c.dtype.str, c.shape, hashlib.blake2b(c.reshape(-1).view(np.uint8)).digest()))
+        return tuple(key)
 
     # -- scheduling ---------------------------------------------------------
     def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None):

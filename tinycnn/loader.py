@@ -4,9 +4,10 @@ This module knows the ONNX file format and nothing about execution: it turns a
 path, bytes or an onnx.ModelProto into a `Model` (nodes with Python-valued
 attributes, numpy initializers, declared inputs and outputs).
 """
+import dataclasses
+import functools
 import os
 import stat
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,11 +15,12 @@ import onnx
 from onnx import numpy_helper
 from google.protobuf.message import DecodeError
 
-from .errors import InvalidModel, ResourceLimit, TinyCNNError
+from .errors import InvalidArgument, InvalidModel, ResourceLimit, TinyCNNError
 from .limits import DEFAULT as DEFAULT_LIMITS, check_dims
 
 # Shape of an input/output as declared in the model: ints for fixed dims,
-# strings for symbolic ones, None where the model says nothing.
+# strings for symbolic ones, None where the model says nothing (or writes a negative
+# dim_value, as Paddle2ONNX does for dynamic dims: onnxruntime reads it as unknown too).
 Dims = tuple
 
 
@@ -27,8 +29,9 @@ class ValueInfo:
     name: str
     dims: Dims            # None when the model declares no shape
     elem_type: int        # onnx.TensorProto.FLOAT, ...
+    denotations: tuple = ()   # per dim: its denotation ("DATA_BATCH"...) or ""
 
-    @property
+    @functools.cached_property
     def np_dtype(self):
         return onnx_to_np_dtype(self.elem_type, self.name)
 
@@ -64,6 +67,13 @@ class Model:
     producer_version: str = ""
     metadata: dict = dataclasses.field(default_factory=dict)  # metadata_props: key -> value
     source: str = "<bytes>"   # file name for messages
+    overridable: list = dataclasses.field(default_factory=list)  # ValueInfo of initializers
+                              # also listed as graph inputs (IR >= 4): a feed may replace them
+    graph_name: str = ""
+    domain: str = ""
+    model_version: int = 0
+    doc_string: str = ""
+    graph_doc_string: str = ""
 
     @property
     def opset(self):
@@ -372,13 +382,14 @@ def _value_info(vi):
         return ValueInfo(vi.name, None, tt.elem_type)
     dims = []
     for d in tt.shape.dim:
-        if d.HasField("dim_value"):
+        if d.HasField("dim_value") and d.dim_value >= 0:
             dims.append(int(d.dim_value))
         elif d.HasField("dim_param"):
             dims.append(d.dim_param)
         else:
             dims.append(None)
-    return ValueInfo(vi.name, tuple(dims), tt.elem_type)
+    return ValueInfo(vi.name, tuple(dims), tt.elem_type,
+                     tuple(d.denotation for d in tt.shape.dim))
 
 
 def _attr_value(a, base_dir, source, where, limits):
@@ -401,11 +412,15 @@ def _check_weight_total(arrays, source, limits, extra=0):
                             f"{limits.max_weight_bytes:,} (SessionOptions.max_weight_bytes)")
 
 
-def load_model(model, base_dir=None, limits=DEFAULT_LIMITS):
-    """Parse a path, bytes or ModelProto into a `Model`, within `limits`."""
+def load_model(model, base_dir=None, limits=DEFAULT_LIMITS, supplied=None):
+    """Parse a path, bytes or ModelProto into a `Model`, within `limits`.
+
+    supplied: {name: array} replacing the model's initializers of those names (onnxruntime's
+    add_external_initializers); their external data is not read.
+    """
     proto, base_dir, source, initializers = read_model_proto(model, base_dir, limits)
     try:
-        return _convert(proto, base_dir, source, initializers, limits)
+        return _convert(proto, base_dir, source, initializers, limits, supplied or {})
     except TinyCNNError:
         raise
     except (ValueError, TypeError, LookupError, ArithmeticError, UnicodeError, AttributeError) as e:
@@ -434,16 +449,37 @@ def _node_names(g):
     return names
 
 
-def _convert(proto, base_dir, source, initializers, limits):
+def _supplied_array(name, value, dims, dtype, source):
+    """The array given for initializer `name` from memory, checked against the model's."""
+    arr = np.asarray(value)
+    if arr.dtype != dtype or arr.shape != tuple(dims):
+        raise InvalidArgument(
+            f"{source}: initializer {name!r} supplied from memory is {arr.dtype} {arr.shape}; "
+            f"the model's is {dtype} {tuple(dims)}")
+    return arr
+
+
+def _convert(proto, base_dir, source, initializers, limits, supplied):
     g = proto.graph
     if len(g.sparse_initializer):
         raise InvalidModel(f"{source}: sparse initializers are not supported")
+    unknown = sorted(supplied.keys() - initializers.keys() - {t.name for t in g.initializer})
+    if unknown:
+        raise InvalidArgument(f"{source}: initializer(s) {unknown} supplied from memory are not "
+                              f"initializers of the model")
+    for name in supplied.keys() & initializers.keys():   # read from the file's raw data
+        initializers[name] = _supplied_array(name, supplied[name], initializers[name].shape,
+                                             initializers[name].dtype, source)
     for t in g.initializer:
         if not t.name:
             raise InvalidModel(f"{source}: an initializer has no name")
         if t.name in initializers:
             raise InvalidModel(f"{source}: initializer {t.name!r} is defined twice")
-        initializers[t.name] = tensor_to_array(t, base_dir, source, limits)
+        if t.name in supplied:
+            initializers[t.name] = _supplied_array(
+                t.name, supplied[t.name], t.dims, onnx_to_np_dtype(t.data_type, t.name), source)
+        else:
+            initializers[t.name] = tensor_to_array(t, base_dir, source, limits)
         _check_weight_total(initializers, source, limits)
     if any(a.dtype == np.float16 for a in initializers.values()):
         initializers = {k: carried(a) for k, a in initializers.items()}
@@ -462,8 +498,11 @@ def _convert(proto, base_dir, source, initializers, limits):
                  for a in n.attribute}
         nodes.append(Node(name, n.op_type, n.domain if n.domain != "ai.onnx" else "",
                           list(n.input), list(n.output), attrs, i))
-    # Old IR versions list initializers among the graph inputs: those are not feeds.
+    # Old IR versions list initializers among the graph inputs: those are not feeds.  From
+    # IR 4 on, an initializer listed there is a default that a feed may override.
     inputs = [_value_info(vi) for vi in g.input if vi.name not in initializers]
+    overridable = [_value_info(vi) for vi in g.input
+                   if vi.name in initializers and proto.ir_version >= 4]
     outputs = [_value_info(vi) for vi in g.output]
     opsets = {}
     for o in proto.opset_import:
@@ -474,4 +513,7 @@ def _convert(proto, base_dir, source, initializers, limits):
                  opsets=opsets, value_info={vi.name: _value_info(vi) for vi in g.value_info},
                  ir_version=proto.ir_version, producer=proto.producer_name,
                  producer_version=proto.producer_version,
-                 metadata={p.key: p.value for p in proto.metadata_props}, source=source)
+                 metadata={p.key: p.value for p in proto.metadata_props}, source=source,
+                 overridable=overridable, graph_name=g.name, domain=proto.domain,
+                 model_version=int(proto.model_version), doc_string=proto.doc_string,
+                 graph_doc_string=g.doc_string)

@@ -11,6 +11,11 @@ epilogues write in place where their input dies.
 A run takes an `Arena` (buffers plus prebuilt argument tuples) from the plan's
 free list, so several threads can run one session at once without allocating
 large buffers per run.
+
+Inputs whose values decide shapes (Reshape's shape, Slice's starts...: the op
+registrations' `shape_inputs`) cannot wait for the run: `plan_time_inputs` names
+them, and a plan is built per set of their values, which the op functions see as
+constants.
 """
 import threading
 from collections import Counter
@@ -20,7 +25,7 @@ import numpy as np
 
 from .errors import InvalidArgument, InvalidModel, TinyCNNError, UnsupportedOperator
 from .ir import NodeContext, PlanOptions, Storage, Value, const_value
-from .ops import lookup
+from .ops import lookup, shape_inputs
 
 _ALIGN = 16  # floats: 64-byte alignment of every arena tensor
 
@@ -131,9 +136,12 @@ class Planner:
         self.storages = []
         self.records = []
 
-    def build(self, feed_shapes, output_names):
+    def build(self, feed_shapes, output_names, feed_values=None):
+        """A Plan for run-time feeds of these {name: (shape, dtype)} and the plan-time feeds
+        `feed_values` ({name: array}, see plan_time_inputs), computing `output_names`."""
         g = self.graph
         env = {name: const_value(name, arr) for name, arr in g.initializers.items()}
+        env.update((name, const_value(name, arr)) for name, arr in (feed_values or {}).items())
         uses = Counter(i for n in g.nodes for i in n.inputs if i)
         uses.update(output_names)
         feeds = []
@@ -191,7 +199,7 @@ class Planner:
         folding = bool(present) and all(v.const is not None for v in present) or (
             not present and not opdef.nondeterministic)
         occ = Counter(id(v.storage) for v in present if v.storage is not None)
-        n = NodeContext(self, node, opset, occ, folding)
+        n = NodeContext(self, node, opset, occ, folding, inputs)
         first_step = len(self.steps)
         try:
             results = opdef.fn(n, *inputs, **node.attrs)
@@ -234,3 +242,27 @@ class Planner:
         if macs and len(self.steps) > first_step:
             self.steps[first_step].flops = 2 * macs
         self.records.append(NodeRecord(node, inputs, outputs, macs, first_step, len(self.steps)))
+
+
+# Ops whose outputs depend on their inputs' shapes only, never on their values.
+_SHAPE_ONLY = frozenset({"Shape", "Size"})
+
+
+def plan_time_inputs(graph, feed_names):
+    """The feeds (of `feed_names`) whose values must be known to plan `graph`: those that
+    reach an op's shape input (its registration's `shape_inputs`: Reshape's shape, Slice's
+    starts...), directly or through other ops, other than through Shape or Size."""
+    producer = {o: n for n in graph.nodes for o in n.outputs if o}
+    needed, todo = set(), []
+    for node in graph.nodes:
+        slots = shape_inputs(node.domain, node.op_type, graph.opsets.get(node.domain, 1))
+        todo.extend(node.inputs[k] for k in slots if k < len(node.inputs) and node.inputs[k])
+    while todo:
+        name = todo.pop()
+        if name in needed or name in graph.initializers:
+            continue
+        needed.add(name)
+        node = producer.get(name)
+        if node is not None and not (node.domain == "" and node.op_type in _SHAPE_ONLY):
+            todo.extend(i for i in node.inputs if i)
+    return [name for name in feed_names if name in needed]

@@ -1,71 +1,46 @@
-"""InferenceSession: onnxruntime's Python API over tinycnn's planner and kernels."""
-import enum
+"""InferenceSession: onnxruntime's Python API over tinycnn's planner and kernels.
+
+A session loads and prepares the graph once (tinycnn.graph), then builds a plan per set of
+input shapes (tinycnn.planner) and keeps the last few.  Inputs whose values decide shapes
+(Reshape's shape fed at run time...) are part of a plan's key: the planner sees them as
+constants.  An overridable initializer fed at run time gets its own prepared graph.
+"""
+import collections.abc
+import dataclasses
+import logging
 import os
 import threading
 import time
+import warnings
 from collections import OrderedDict
 
 import numpy as np
 
 from . import _kernels
-from .errors import InvalidArgument, InvalidModel, TinyCNNError
+from . import providers as _providers
+from .errors import (InvalidArgument, InvalidModel, RunTerminated, RuntimeInvalidArgument,
+                     TinyCNNError)
 from .graph import prepare
 from .ir import PlanOptions
-from .limits import DEFAULT as DEFAULT_LIMITS, Limits
+from .limits import Limits
 from .loader import carried_dtype, load_model
-from .planner import Planner
+from .options import (WINOGRAD_CONFIG_KEY, ExecutionMode, ExecutionOrder,  # noqa: F401
+                      GraphOptimizationLevel, RunOptions, SessionOptions)
+from .planner import Planner, plan_time_inputs
+from .profiling import Profiler
 
-_ELEM_NAMES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 5: "tensor(int16)",
-               6: "tensor(int32)", 7: "tensor(int64)", 9: "tensor(bool)", 10: "tensor(float16)",
-               11: "tensor(double)"}
+log = logging.getLogger("tinycnn")
+
+_ELEM_NAMES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 4: "tensor(uint16)",
+               5: "tensor(int16)", 6: "tensor(int32)", 7: "tensor(int64)", 8: "tensor(string)",
+               9: "tensor(bool)", 10: "tensor(float16)", 11: "tensor(double)",
+               12: "tensor(uint32)", 13: "tensor(uint64)", 16: "tensor(bfloat16)"}
 _PLAN_CACHE_SIZE = 8
-_ARENA_PLANS = 2
-WINOGRAD_CONFIG_KEY = "session.tinycnn.winograd"
-
-
-class GraphOptimizationLevel(enum.IntEnum):
-    """As onnxruntime's: BASIC folds constants, EXTENDED and ALL also fuse
-    (batch norm into conv weights, residual Add and ReLU into the conv epilogue)."""
-    ORT_DISABLE_ALL = 0
-    ORT_ENABLE_BASIC = 1
-    ORT_ENABLE_EXTENDED = 2
-    ORT_ENABLE_ALL = 99
-
-
-class SessionOptions:
-    """Options of an InferenceSession (the subset of onnxruntime's that applies).
-
-    intra_op_num_threads: threads for the kernels; 0 means the TINYCNN_NUM_THREADS
-    environment variable if set, else the number of cores this process may use.
-    """
-
-    def __init__(self):
-        self.intra_op_num_threads = 0
-        self.inter_op_num_threads = 0
-        self.graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.enable_profiling = False
-        self.log_severity_level = 2
-        self.execution_mode = None
-        # Limits checked before allocating (see tinycnn.limits).
-        self.max_tensor_bytes = DEFAULT_LIMITS.max_tensor_bytes
-        self.max_weight_bytes = DEFAULT_LIMITS.max_weight_bytes
-        self.max_nodes = DEFAULT_LIMITS.max_nodes
-        self.max_arena_bytes = DEFAULT_LIMITS.max_arena_bytes
-        self._config = {}
-
-    def add_session_config_entry(self, key, value):
-        """A string option, as onnxruntime's.  tinycnn reads "session.tinycnn.winograd"
-        ("1", the default, or "0": never choose Winograd convolutions)."""
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise InvalidArgument(f"session config entries are strings, got {key!r}: {value!r}")
-        if key == WINOGRAD_CONFIG_KEY and value not in ("0", "1"):
-            raise InvalidArgument(f"session config entry {key}={value!r}: expected '0' or '1'")
-        self._config[key] = value
-
-    def get_session_config_entry(self, key):
-        if key not in self._config:
-            raise InvalidArgument(f"session config entry {key!r} is not set")
-        return self._config[key]
+_ARENA_PLANS = 2    # plans that keep their activation buffers between runs (see _plan_for)
+_VARIANT_CACHE_SIZE = 2    # graphs prepared for fed overridable initializers
+# onnxruntime's severities (0 verbose ... 4 fatal) as logging levels
+_LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+_TERMINATED = "Exiting due to terminate flag being set to true."
 
 
 class NodeArg:
@@ -78,6 +53,33 @@ class NodeArg:
 
     def __repr__(self):
         return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
+
+
+class ModelMetadata:
+    """What get_modelmeta() returns, as onnxruntime's: producer_name, graph_name, domain,
+    description, graph_description, version, custom_metadata_map (and producer_version,
+    the opsets)."""
+
+    def __init__(self, model):
+        self.producer_name = model.producer
+        self.producer_version = model.producer_version
+        self.graph_name = model.graph_name
+        self.domain = model.domain
+        self.description = model.doc_string
+        self.graph_description = model.graph_doc_string
+        self.version = model.model_version
+        self.custom_metadata_map = dict(model.metadata)
+        self.opsets = dict(model.opsets)
+
+    def __getitem__(self, key):
+        """meta["producer_name"], meta["opsets"]: get_modelmeta() returned a dict before."""
+        if key.startswith("_") or not hasattr(self, key):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __repr__(self):
+        return (f"ModelMetadata(producer_name={self.producer_name!r}, "
+                f"graph_name={self.graph_name!r}, version={self.version})")
 
 
 def default_num_threads():
@@ -103,206 +105,375 @@ def _isa_from_env():
     return isa
 
 
+class _Prepared:
+    """A graph ready to plan, with its plans (LRU) keyed by the run-time feeds' shapes, the
+    plan-time feeds' values and the outputs asked for."""
+
+    def __init__(self, model, level, ctx, options):
+        self.cache = {}      # per-node objects shared by the plans (packed weights)
+        self.graph, self.options = prepare(model, level, ctx, options, self.cache)
+        self.plan_time = frozenset(plan_time_inputs(self.graph, [v.name for v in model.inputs]))
+        self.plans = OrderedDict()
+        self.lock = threading.Lock()
+
+
 class InferenceSession:
     """Load an ONNX model and run it: tinycnn.InferenceSession(path_or_bytes_or_model).
 
-    Mirrors onnxruntime.InferenceSession: get_inputs(), get_outputs(), run().
+    Mirrors onnxruntime.InferenceSession (its CPU provider): get_inputs(), get_outputs(),
+    run(), run_async(), profiling, providers, model metadata.
     """
 
     def __init__(self, path_or_bytes, sess_options=None, providers=None, provider_options=None,
-                 *, base_dir=None, **kwargs):
+                 *, base_dir=None, enable_fallback=1, read_config_from_model=0):
         """base_dir: where a model given as bytes or ModelProto finds its external data
-        (a model loaded from a path uses its own folder)."""
+        (a model loaded from a path uses its own folder).  enable_fallback: as onnxruntime,
+        an unknown provider falls back to the CPU with a warning; 0 raises instead.
+        read_config_from_model: accepted, no effect."""
         opts = sess_options if sess_options is not None else SessionOptions()
-        threads = int(getattr(opts, "intra_op_num_threads", 0) or 0)
-        if threads < 0:
-            raise InvalidArgument(f"intra_op_num_threads={threads} must be >= 0")
-        self._num_threads = threads or default_num_threads()
+        if not isinstance(opts, SessionOptions):
+            raise TypeError(f"sess_options must be a tinycnn.SessionOptions, got "
+                            f"{type(opts).__module__}.{type(opts).__name__}")
+        self._sess_options = opts
+        self._fallback = bool(int(enable_fallback))
+        self._set_providers(providers, provider_options, at_init=True)
+        self._log_level = opts.log_severity_level if opts.log_severity_level >= 0 else 2
+        self._logid = opts.logid
+        self._profiler = Profiler(opts.profile_file_prefix) if opts.enable_profiling else None
+        self._profiling_start_ns = self._profiler.start_ns if self._profiler else 0
+        if opts.optimized_model_filepath:
+            warnings.warn(f"tinycnn does not write optimized models: optimized_model_filepath="
+                          f"{opts.optimized_model_filepath!r} is ignored", stacklevel=2)
+        t_load = time.perf_counter_ns()
+        self._num_threads = opts.intra_op_num_threads or default_num_threads()
         self._ctx = _kernels.Context(self._num_threads, _isa_from_env())
-        self._level = int(getattr(opts, "graph_optimization_level",
-                                  GraphOptimizationLevel.ORT_ENABLE_ALL))
-        limits = Limits(int(getattr(opts, "max_tensor_bytes", DEFAULT_LIMITS.max_tensor_bytes)),
-                        int(getattr(opts, "max_weight_bytes", DEFAULT_LIMITS.max_weight_bytes)),
-                        int(getattr(opts, "max_nodes", DEFAULT_LIMITS.max_nodes)),
-                        int(getattr(opts, "max_arena_bytes", DEFAULT_LIMITS.max_arena_bytes)))
-        config = getattr(opts, "_config", {})
-        options = PlanOptions(limits=limits, winograd=config.get(WINOGRAD_CONFIG_KEY, "1") == "1",
-                              num_threads=self._num_threads)
-        self._model = load_model(path_or_bytes, base_dir, limits)
-        self._cache = {}
-        self._graph, self._options = prepare(self._model, self._level, self._ctx, options,
-                                             self._cache)
-        self._inputs = self._model.inputs
-        self._outputs = self._model.outputs
-        # outputs whose declared type tinycnn carries as another (float16 as float32)
-        self._declared_dtypes = {v.name: v.np_dtype for v in self._outputs if v.elem_type
-                                 and carried_dtype(v.np_dtype) != v.np_dtype}
-        self._plans = OrderedDict()
-        self._plan_lock = threading.Lock()
+        self._level = int(opts.graph_optimization_level)
+        limits = Limits(opts.max_tensor_bytes, opts.max_weight_bytes, opts.max_nodes,
+                        opts.max_arena_bytes)
+        self._plan_options = PlanOptions(
+            limits=limits, winograd=opts._config.get(WINOGRAD_CONFIG_KEY, "1") == "1",
+            num_threads=self._num_threads)
+        model = load_model(path_or_bytes, base_dir, limits, opts._initializers)
+        self._model = model
+        t_init = time.perf_counter_ns()
+        # prepare() rewrites the nodes it is given: keep pristine copies for fed initializers
+        self._pristine_nodes = [_copy_node(n) for n in model.nodes] if model.overridable else None
+        fix = _dims_fixer(opts._dims_by_name, opts._dims_by_denotation)
+        self._inputs = [fix(v) for v in model.inputs]
+        self._outputs = [fix(v) for v in model.outputs]
+        self._input_map = {v.name: v for v in self._inputs}
+        self._all_outputs = tuple(v.name for v in self._outputs)
+        self._overridable = {v.name: v for v in model.overridable}
+        self._base = _Prepared(model, self._level, self._ctx, self._plan_options)
+        self._variants = OrderedDict()
+        self._variants_lock = threading.Lock()
         self._validate_at_load()
+        if self._profiler is not None:
+            end = time.perf_counter_ns()
+            kind = "uri" if isinstance(path_or_bytes, (str, os.PathLike)) else "array"
+            self._profiler.event("Session", f"model_loading_{kind}", t_load, t_init)
+            self._profiler.event("Session", "session_initialization", t_init, end)
+        self._log(0, f"loaded {model.source}: {len(model.nodes)} nodes, "
+                     f"{len(self._base.graph.nodes)} after graph optimizations, "
+                     f"{self._num_threads} thread(s)")
 
-    # -- onnxruntime API ----------------------------------------------------
+    # -- onnxruntime API: description ------------------------------------------
     def get_inputs(self):
-        return [NodeArg(v.name, _public_dims(v.dims), _ELEM_NAMES.get(v.elem_type, "tensor(?)"))
-                for v in self._inputs]
+        return [_node_arg(v) for v in self._inputs]
 
     def get_outputs(self):
-        return [NodeArg(v.name, _public_dims(v.dims),
-                        _ELEM_NAMES.get(v.elem_type, "tensor(?)")) for v in self._outputs]
+        return [_node_arg(v) for v in self._outputs]
 
-    def get_providers(self):
-        return ["CPUExecutionProvider"]
+    def get_overridable_initializers(self):
+        """Initializers also listed as graph inputs (IR >= 4): run() may feed them."""
+        return [_node_arg(v) for v in self._overridable.values()]
 
     def get_modelmeta(self):
-        return {"producer_name": self._model.producer, "opsets": dict(self._model.opsets)}
+        return ModelMetadata(self._model)
 
+    def get_session_options(self):
+        return self._sess_options
+
+    # -- onnxruntime API: providers ------------------------------------------------
+    def get_providers(self):
+        return list(self._providers)
+
+    def get_provider_options(self):
+        return {name: {} for name in self._providers}
+
+    def set_providers(self, providers=None, provider_options=None):
+        """As onnxruntime's: an unknown provider raises; an unavailable one warns and the CPU
+        stays.  Plans and packed weights are kept (every provider here is the CPU)."""
+        self._set_providers(providers, provider_options, at_init=False)
+
+    def disable_fallback(self):
+        self._fallback = False
+
+    def enable_fallback(self):
+        self._fallback = True
+
+    def _set_providers(self, providers, provider_options, at_init):
+        try:
+            self._providers = _providers.select(providers, provider_options)
+        except ValueError as e:   # RuntimeInvalidArgument (an unknown provider) included
+            if not (at_init and self._fallback):
+                raise
+            # onnxruntime prints this and retries with the CPU provider alone, once
+            warnings.warn(f"EP Error {e} when using {providers}; falling back to "
+                          f"['{_providers.CPU}'] and retrying.", stacklevel=3)
+            self._providers = [_providers.CPU]
+            self._fallback = False
+
+    # -- onnxruntime API: profiling --------------------------------------------------
+    def end_profiling(self):
+        """Write the profile (onnxruntime's JSON trace format) and stop profiling; returns
+        the file's path, or "" when profiling is not enabled (or already ended)."""
+        profiler, self._profiler = self._profiler, None
+        return profiler.end() if profiler is not None else ""
+
+    def get_profiling_start_time_ns(self):
+        """When profiling started (time.time_ns() units, as onnxruntime); 0 without profiling."""
+        return self._profiling_start_ns
+
+    # -- onnxruntime API: running -----------------------------------------------------
     def run(self, output_names, input_feed, run_options=None):
-        """Outputs (a list of numpy arrays) for the feeds {input name: array}.
+        """Outputs (a list of numpy arrays) for the feeds {input name: array or list}.
 
-        output_names: None for every graph output, or a list of names; with
-        graph_optimization_level=ORT_DISABLE_ALL any intermediate tensor may be named.
+        output_names: None or an empty list for every graph output (as onnxruntime), or a
+        list of names; with graph_optimization_level=ORT_DISABLE_ALL any intermediate tensor
+        may be named.  run_options: a RunOptions (terminate, log severity, run tag).
         """
         names = self._output_names(output_names)
-        plan, feeds = self._plan_for(input_feed, names)
+        _check_run_options(run_options)
+        plan, feeds = self._plan_for(input_feed, names, run_options)
+        return self._execute(plan, feeds, run_options)
+
+    def run_async(self, output_names, input_feed, callback, user_data, run_options=None):
+        """Run on another thread, then call callback(outputs, user_data, error): outputs is
+        [] and error the message when the run failed, else error is "".  As onnxruntime,
+        missing inputs raise here, before the thread starts."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        self._check_feed_container(input_feed)
+
+        def work():
+            try:
+                results, error = self.run(output_names, input_feed, run_options), ""
+            except Exception as e:  # noqa: BLE001 - handed to the callback, as onnxruntime
+                results, error = [], str(e)
+            callback(results, user_data, error)
+        threading.Thread(target=work, name="tinycnn-run-async", daemon=True).start()
+
+    def run_profiled(self, input_feed, output_names=None):
+        """(outputs, records): one record per kernel call, {"node", "op", "seconds", "flops"}."""
+        names = self._output_names(output_names)
+        plan, feeds = self._plan_for(input_feed, names, None)
+        times = []
+        outputs = self._execute(plan, feeds, None, times)
+        records = [{"node": step.node.name, "op": step.label, "seconds": (t1 - t0) * 1e-9,
+                    "flops": step.flops} for step, (t0, t1) in zip(plan.steps, times)]
+        return outputs, records
+
+    # -- internals --------------------------------------------------------------
+    def _execute(self, plan, feeds, run_options, times=None):
+        """Run a plan on checked feeds {name: array}.  Between steps: RunOptions.terminate is
+        honoured, and with a profiler (or `times`, a list) each step is timed."""
+        profiler = self._profiler
+        if profiler is not None and times is None:
+            times = []
         arena = plan.acquire()
         try:
-            for (name, buf), arr in zip(arena.feeds, feeds):
-                np.copyto(buf, arr, casting="safe")  # float16 feeds: carried as float32
+            for name, buf in arena.feeds:
+                np.copyto(buf, feeds[name], casting="safe")  # float16 feeds: carried as float32
+            fn = None
             try:
-                for fn, args in arena.calls:
-                    fn(*args)
+                if run_options is None and times is None:
+                    for fn, args in arena.calls:
+                        fn(*args)
+                else:
+                    clock = time.perf_counter_ns
+                    start = clock()
+                    for fn, args in arena.calls:
+                        if run_options is not None and run_options.terminate:
+                            self._log(3, _TERMINATED, run_options)
+                            raise RunTerminated(_TERMINATED)
+                        if times is None:
+                            fn(*args)
+                        else:
+                            t0 = clock()
+                            fn(*args)
+                            times.append((t0, clock()))
             except TinyCNNError:
                 raise
             except (ValueError, TypeError, LookupError, ArithmeticError) as e:
                 # A kernel wrapper refused its arguments: report the node, never a bare error.
                 raise _kernel_error(plan, arena, fn, e) from e
-            return self._returned(names, arena.outputs)
+            if profiler is not None:
+                profiler.run(plan, start, clock(), times)
+            # copies, in their declared types (float16 is carried as float32 inside)
+            return [np.array(o, copy=True) if d is None else o.astype(d)
+                    for o, d in zip(arena.outputs, plan.returned_dtypes)]
         finally:
             plan.release(arena)
 
-    def run_profiled(self, input_feed, output_names=None):
-        """(outputs, records): one record per kernel call, {"node", "op", "seconds", "flops"}."""
-        names = self._output_names(output_names)
-        plan, feeds = self._plan_for(input_feed, names)
-        arena = plan.acquire()
-        records = []
-        try:
-            for (name, buf), arr in zip(arena.feeds, feeds):
-                np.copyto(buf, arr, casting="safe")
-            clock = time.perf_counter
-            for step, (fn, args) in zip(plan.steps, arena.calls):
-                t0 = clock()
-                fn(*args)
-                records.append({"node": step.node.name, "op": step.label,
-                                "seconds": clock() - t0, "flops": step.flops})
-            return self._returned(names, arena.outputs), records
-        finally:
-            plan.release(arena)
-
-    # -- internals --------------------------------------------------------------
-    def _returned(self, names, outputs):
-        """Copies of the outputs, in their declared types (float16 is carried as float32)."""
-        declared = self._declared_dtypes
-        return [o.astype(declared[name]) if name in declared else np.array(o, copy=True)
-                for name, o in zip(names, outputs)]
+    def _log(self, severity, message, run_options=None):
+        level, tag = self._log_level, self._logid
+        if run_options is not None:
+            if run_options.log_severity_level >= 0:
+                level = run_options.log_severity_level
+            tag = run_options.logid or tag
+        if severity >= level:
+            log.log(_LOG_LEVELS[severity], f"[{tag}] {message}" if tag else message)
 
     def _output_names(self, output_names):
-        if output_names is None:
-            return tuple(v.name for v in self._outputs)
+        if not output_names:  # None or empty: every graph output, as onnxruntime does
+            return self._all_outputs
         if isinstance(output_names, str):
-            raise InvalidArgument("output_names must be a list of names or None, not a string")
-        return tuple(output_names)
+            raise TypeError(f"output_names must be a list of names or None, not the string "
+                            f"{output_names!r} (write [{output_names!r}])")
+        names = tuple(output_names)
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(f"output_names must be strings, got {name!r}")
+        return names
+
+    def _check_feed_container(self, input_feed):
+        if not isinstance(input_feed, (dict, collections.abc.Mapping)):
+            raise TypeError(f"input_feed must be a dict {{name: array}}, got "
+                            f"{type(input_feed).__name__}")
+        missing = [v.name for v in self._inputs if v.name not in input_feed]
+        if missing:
+            raise InvalidArgument(f"missing input(s) {missing}: the feed has {list(input_feed)}; "
+                                  f"the model's inputs are {[v.name for v in self._inputs]}")
 
     def _check_feeds(self, input_feed):
-        if not isinstance(input_feed, dict):
-            raise InvalidArgument(f"input_feed must be a dict {{name: array}}, got {type(input_feed).__name__}")
-        expected = {v.name: v for v in self._inputs}
-        unknown = [k for k in input_feed if k not in expected]
-        if unknown:
-            raise InvalidArgument(f"unknown input name(s) {unknown}; the model's inputs are "
-                                  f"{list(expected)}")
-        missing = [k for k in expected if k not in input_feed]
-        if missing:
-            raise InvalidArgument(f"missing input(s) {missing}; the model's inputs are {list(expected)}")
-        shapes, arrays = {}, []
-        for v in self._inputs:
-            arr = input_feed[v.name]
-            if not isinstance(arr, np.ndarray):
-                raise InvalidArgument(f"input {v.name!r} must be a numpy array, got {type(arr).__name__}")
-            want = v.np_dtype
-            if arr.dtype != want:
-                raise InvalidArgument(f"input {v.name!r} has dtype {arr.dtype}; the model expects "
-                                      f"{_ELEM_NAMES.get(v.elem_type, want)}")
-            if v.dims is not None:
-                if arr.ndim != len(v.dims):
-                    raise InvalidArgument(f"input {v.name!r} has rank {arr.ndim} (shape {arr.shape}); "
-                                          f"the model expects rank {len(v.dims)} {_public_dims(v.dims)}")
-                for i, (got, d) in enumerate(zip(arr.shape, v.dims)):
-                    if isinstance(d, int) and got != d:
-                        raise InvalidArgument(
-                            f"input {v.name!r} has shape {arr.shape}; dimension {i} must be {d} "
-                            f"(the model expects {_public_dims(v.dims)})")
-            shapes[v.name] = (arr.shape, carried_dtype(arr.dtype))
-            arrays.append(arr)
-        return shapes, arrays
+        """({name: array} of the inputs in the model's order, {name: array} of the fed
+        overridable initializers), converted and checked."""
+        self._check_feed_container(input_feed)
+        overrides = {}
+        if len(input_feed) != len(self._inputs):
+            unknown = [k for k in input_feed if k not in self._input_map
+                       and k not in self._overridable]
+            if unknown:
+                extra = (f" (and the overridable initializers {list(self._overridable)})"
+                         if self._overridable else "")
+                raise InvalidArgument(f"unknown input name(s) {unknown}; the model's inputs are "
+                                      f"{list(self._input_map)}{extra}")
+            overrides = {k: _checked(self._overridable[k], input_feed[k])
+                         for k in input_feed if k in self._overridable}
+        return {v.name: _checked(v, input_feed[v.name]) for v in self._inputs}, overrides
 
-    def _plan_for(self, input_feed, names):
-        shapes, arrays = self._check_feeds(input_feed)
-        key = (tuple((k, s) for k, (s, _) in shapes.items()), names)
-        with self._plan_lock:
-            plan = self._plans.get(key)
-            if plan is None:
-                self._check_names(names)
-                plan = Planner(self._graph, self._ctx, self._options, self._cache).build(
-                    shapes, [self._graph.resolve(n) for n in names])
-                self._plans[key] = plan
-                if len(self._plans) > _PLAN_CACHE_SIZE:
-                    self._plans.popitem(last=False)
-            else:
-                self._plans.move_to_end(key)
-            # Only the plans of the last _ARENA_PLANS shapes keep their activation buffers
-            # between runs (alternating two sizes allocates nothing); older plans keep their
-            # steps and layout, not hundreds of MB each.
-            for old in list(self._plans.values())[:-_ARENA_PLANS]:
-                old.drop_arenas()
-        return plan, arrays
+    def _prepared_for(self, overrides):
+        """The base graph, or the one prepared with these fed initializers {name: array}."""
+        if not overrides:
+            return self._base
+        key = tuple(sorted((k, _value_key(a)) for k, a in overrides.items()))
+        with self._variants_lock:
+            prepared = self._variants.get(key)
+            if prepared is not None:
+                self._variants.move_to_end(key)
+                return prepared
+        model = dataclasses.replace(
+            self._model, nodes=[_copy_node(n) for n in self._pristine_nodes],
+            initializers={**self._model.initializers, **overrides})
+        prepared = _Prepared(model, self._level, self._ctx, self._plan_options)
+        with self._variants_lock:
+            self._variants[key] = prepared
+            if len(self._variants) > _VARIANT_CACHE_SIZE:
+                self._variants.popitem(last=False)
+        return prepared
 
-    def _check_names(self, names):
+    def _plan_for(self, input_feed, names, run_options):
+        """(plan, {name: array} of the run-time feeds) for these feeds and output names."""
+        arrays, overrides = self._check_feeds(input_feed)
+        prepared = self._prepared_for(overrides)
+        feeds, values = arrays, {}
+        if prepared.plan_time:
+            feeds = {k: a for k, a in arrays.items() if k not in prepared.plan_time}
+            values = {k: a for k, a in arrays.items() if k in prepared.plan_time}
+        key = (tuple((k, a.shape, a.dtype) for k, a in feeds.items()),
+               tuple((k, _value_key(a)) for k, a in values.items()), names)
+        with prepared.lock:   # one plan at a time: they share the packed weights' cache
+            plan = prepared.plans.get(key)
+            if plan is not None:
+                prepared.plans.move_to_end(key)
+                _drop_older_arenas(prepared.plans)
+                return plan, feeds
+            shapes = {k: (a.shape, carried_dtype(a.dtype)) for k, a in feeds.items()}
+            graph = prepared.graph
+            self._check_names(graph, names)
+            plan = Planner(graph, self._ctx, prepared.options, prepared.cache).build(
+                shapes, [graph.resolve(n) for n in names], values)
+            declared = {v.name: v.np_dtype for v in self._outputs if v.elem_type}
+            plan.returned_dtypes = [declared[n] if n in declared and carried_dtype(declared[n])
+                                    != declared[n] else None for n in names]
+            prepared.plans[key] = plan
+            if len(prepared.plans) > _PLAN_CACHE_SIZE:
+                prepared.plans.popitem(last=False)
+            _drop_older_arenas(prepared.plans)
+        self._log(1, f"planned {len(plan.steps)} kernel calls for inputs "
+                     f"{ {k: s for k, (s, _) in shapes.items()} }"
+                     + (f" and the values of {list(values)}" if values else "")
+                     + f" ({4 * plan.arena_size:,} bytes of activations)", run_options)
+        return plan, feeds
+
+    @property
+    def _graph(self):
+        return self._base.graph
+
+    @property
+    def _options(self):
+        return self._base.options
+
+    @property
+    def _plans(self):
+        return self._base.plans
+
+    def _check_names(self, graph, names):
         known = {v.name for v in self._outputs}
         for name in names:
-            r = self._graph.resolve(name)
+            r = graph.resolve(name)
             if name in known:
                 continue
-            if r in self._graph.fused_away:
+            if r in graph.fused_away:
                 raise InvalidArgument(
                     f"tensor {name!r} is fused away by graph optimizations; create the session with "
                     "SessionOptions.graph_optimization_level = ORT_DISABLE_ALL to read it")
-            produced = ({o for n in self._graph.nodes for o in n.outputs}
-                        | set(self._graph.initializers) | {v.name for v in self._inputs})
+            produced = ({o for n in graph.nodes for o in n.outputs}
+                        | set(graph.initializers) | {v.name for v in self._inputs})
             if r not in produced:
                 raise InvalidArgument(f"output {name!r} is not a tensor of this model; its outputs "
                                       f"are {sorted(known)}")
 
     def _validate_at_load(self):
-        """Plan once at batch 1 (when only the batch is symbolic) so errors surface at load."""
+        """Plan once at batch 1 (when only the batch is unknown) so errors surface at load.
+        Not when inputs decide shapes: their values are only known at run time."""
+        if not self._inputs or self._base.plan_time:
+            return
         shapes = {}
         for v in self._inputs:
             if v.dims is None:
                 return
             dims = []
             for i, d in enumerate(v.dims):
-                if isinstance(d, int) and d >= 0:
+                if isinstance(d, int):
                     dims.append(d)
                 elif i == 0:
                     dims.append(1)
                 else:
                     return
             # A declared shape too big to ever feed is refused here, before np.zeros.
-            self._options.limits.tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
+            self._plan_options.limits.tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
             shapes[v.name] = np.zeros(dims, v.np_dtype)
-        if not self._inputs:
-            return
-        self._plan_for(shapes, self._output_names(None))
+        self._plan_for(shapes, self._output_names(None), None)
+
+
+def _drop_older_arenas(plans):
+    """Only the plans of the last _ARENA_PLANS shapes keep their activation buffers between
+    runs (alternating two sizes allocates nothing); older plans keep their steps and layout,
+    not hundreds of MB each."""
+    for old in list(plans.values())[:-_ARENA_PLANS]:
+        old.drop_arenas()
 
 
 def _kernel_error(plan, arena, fn, e):
@@ -311,7 +482,76 @@ def _kernel_error(plan, arena, fn, e):
     return InvalidModel(f"{where}: {type(e).__name__}: {e}")
 
 
-def _public_dims(dims):
-    if dims is None:
-        return None
-    return [d if d is not None else None for d in dims]
+def _check_run_options(run_options):
+    if run_options is not None and not isinstance(run_options, RunOptions):
+        raise TypeError(f"run_options must be a tinycnn.RunOptions, got "
+                        f"{type(run_options).__module__}.{type(run_options).__name__}")
+
+
+def _checked(v, value):
+    """The feed `value` of input (or overridable initializer) `v` as a numpy array of its
+    type, rank and fixed dims."""
+    arr = value if type(value) is np.ndarray else _as_tensor(v, value)
+    if arr.dtype != v.np_dtype:
+        raise InvalidArgument(f"input {v.name!r} has dtype {arr.dtype}; the model expects "
+                              f"{_ELEM_NAMES.get(v.elem_type, v.np_dtype)}")
+    if v.dims is not None:
+        if arr.ndim != len(v.dims):
+            raise InvalidArgument(f"input {v.name!r} has rank {arr.ndim} (shape {arr.shape}); "
+                                  f"the model expects rank {len(v.dims)} {list(v.dims)}")
+        for i, (got, d) in enumerate(zip(arr.shape, v.dims)):
+            if got != d and isinstance(d, int):
+                raise InvalidArgument(f"input {v.name!r} has shape {arr.shape}; dimension {i} "
+                                      f"must be {d} (the model expects {list(v.dims)})")
+    return arr
+
+
+def _as_tensor(v, value):
+    """A feed as a numpy array: arrays as given, lists converted to the input's type (as
+    onnxruntime); anything else is refused as onnxruntime refuses it."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, list):
+        try:
+            return np.array(value, dtype=v.np_dtype)
+        except (ValueError, TypeError, OverflowError) as e:
+            raise RuntimeInvalidArgument(
+                f"input {v.name!r}: cannot make a {_ELEM_NAMES.get(v.elem_type, v.np_dtype)} "
+                f"tensor of the list given ({e})") from None
+    hint = ""
+    if isinstance(value, (int, float, bool, np.generic)):
+        hint = (f" (a scalar: pass np.array({value!r}, dtype=np.{v.np_dtype.name}) for a "
+                "rank-0 input)")
+    raise RuntimeInvalidArgument(f"input {v.name!r} must be a numpy array or a list, got "
+                                 f"{type(value).__name__}{hint}")
+
+
+def _value_key(arr):
+    return (arr.dtype.str, arr.shape, np.ascontiguousarray(arr).tobytes())
+
+
+def _copy_node(node):
+    return dataclasses.replace(node, inputs=list(node.inputs), outputs=list(node.outputs))
+
+
+def _node_arg(v):
+    dims = None if v.dims is None else list(v.dims)
+    return NodeArg(v.name, dims, _ELEM_NAMES.get(v.elem_type, "tensor(?)"))
+
+
+def _dims_fixer(by_name, by_denotation):
+    """ValueInfo -> ValueInfo with the free dimensions overridden (by name or denotation)."""
+    def fix(v):
+        if v.dims is None or not (by_name or by_denotation):
+            return v
+        dims = list(v.dims)
+        for i, d in enumerate(dims):
+            if isinstance(d, int):
+                continue
+            denotation = v.denotations[i] if i < len(v.denotations) else ""
+            if isinstance(d, str) and d in by_name:
+                dims[i] = by_name[d]
+            elif denotation and denotation in by_denotation:
+                dims[i] = by_denotation[denotation]
+        return dataclasses.replace(v, dims=tuple(dims))
+    return fix
