@@ -55,17 +55,18 @@ static inline float log1p_pos_(float u)
 }
 
 /* erf(x), branch-free, within 2e-7 absolute (2 ulp): |x| <= 1: x p(x^2); 1 < |x| < 4:
- * 1 - exp(-x^2) r(1/|x|) (erfc's smooth factor); beyond: +-1.  Coefficients fitted to
- * erf in double (relative least squares on Chebyshev nodes), checked in float. */
+ * 1 - exp(-x^2) r(|x|) with r = erfc(x) exp(x^2), smooth, a polynomial in |x| - 2.5 (no
+ * division); beyond: +-1.  Coefficients fitted to erf in double (relative least squares on
+ * Chebyshev nodes), checked in float. */
 static inline float tc_erff_(float x)
 {
-    const float a = fabsf(x), z = a * a;
+    const float a = fabsf(x), z = a * a, t = a - 2.5f;
     const float small = a * (1.12837911f + z * (-0.376126260f + z * (0.112835824f + z * (-0.0268536918f +
                              z * (0.00518809911f + z * (-0.000800818903f + z * 7.84725926e-05f))))));
-    const float u = 1.0f / tc_sel_(a > 1.0f, a, 1.0f);
-    const float r = 0.000125757782f + u * (0.561681509f + u * (0.0212241728f + u * (-0.378960758f +
-                    u * (0.239085376f + u * (0.222558305f + u * (-0.518395007f + u * (0.424588442f +
-                    u * (-0.174001440f + u * 0.0296772365f))))))));
+    const float r = 0.21080637f + t * (-0.0743475556f + t * (0.0249378048f + t * (-0.00799960922f +
+                    t * (0.00246744533f + t * (-0.000738566392f + t * (0.000211108374f +
+                    t * (-5.38454224e-05f + t * (1.53171623e-05f + t * (-6.33418313e-06f +
+                    t * 1.49813388e-06f)))))))));
     const float big = 1.0f - tc_expf_(-z) * r;
     float v = tc_sel_(a <= 1.0f, small, tc_sel_(a >= 4.0f, 1.0f, big));
     v = tc_sel_(x != x, x, v);
@@ -100,6 +101,7 @@ static void unary_run_(int op, float alpha, float beta, const float *x, float *y
     case TC_UNARY_ELU: UNARY_LOOP(tc_sel_(v < 0.0f, alpha * (tc_expf_(v) - 1.0f), v)) break;
     case TC_UNARY_SELU: UNARY_LOOP(beta * tc_sel_(v <= 0.0f, alpha * tc_expf_(v) - alpha, v)) break;
     case TC_UNARY_GELU: UNARY_LOOP(0.5f * v * (1.0f + tc_erff_(v * 0.70710678118654752f))) break;
+    case TC_UNARY_SILU: UNARY_LOOP(v * (1.0f / (1.0f + tc_expf_(-v)))) break;
     case TC_UNARY_GELU_TANH:
         UNARY_LOOP(0.5f * v * (1.0f + tc_tanhf_(0.79788456080286536f * (v + 0.044715f * v * v * v))))
         break;

@@ -327,6 +327,7 @@ enum tc_unary_op {
     TC_UNARY_SELU,             /* beta * (x <= 0 ? alpha * exp(x) - alpha : x)  (beta = gamma) */
     TC_UNARY_GELU,             /* x / 2 * (1 + erf(x / sqrt(2))) */
     TC_UNARY_GELU_TANH,        /* x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) */
+    TC_UNARY_SILU,             /* x * sigmoid(x) */
     TC_UNARY_COUNT
 };
 

@@ -67,7 +67,7 @@ def test_activations_match_onnxruntime(op, attrs, opset, rtol):
     check(node_model(op, {"x": x}, opset=opset, **attrs), {"x": x}, rtol=rtol, threads=2)
 
 
-@pytest.mark.parametrize("kind", ["erf", "log", "reciprocal", "softplus", "mish", "elu", "selu", "gelu",
+@pytest.mark.parametrize("kind", ["erf", "log", "reciprocal", "softplus", "mish", "elu", "selu", "gelu", "silu",
                                   "gelu_tanh"])
 def test_new_unary_kernels_agree_across_instruction_sets(ctx, kind):
     """The portable build is the reference of the AVX2 one (one body, compiled twice)."""
@@ -248,3 +248,30 @@ def test_branch_free_erf_log_softplus_are_accurate():
     sp = np.empty_like(small)
     K.unary(ctx, "softplus", small, sp)
     np.testing.assert_allclose(sp, np.logaddexp(0, small.astype(np.float64)), rtol=3e-7, atol=3e-45)
+
+
+def test_exported_gelu_silu_and_linear_bias_are_fused_and_match_onnxruntime():
+    """The legacy exporter's GELU (Div, Erf, Add, Mul, Mul), SiLU (Sigmoid, Mul) and Linear
+    on a 4-D input (MatMul, Add) each become one node; an intermediate that is a graph output
+    keeps its chain unfused."""
+    x = RNG.normal(size=(2, 5, 6, 16)).astype(np.float32) * 2
+    w = RNG.normal(size=(16, 24)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["lin"]),
+             helper.make_node("Div", ["lin", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+             helper.make_node("Add", ["e", "one"], ["a"]), helper.make_node("Mul", ["lin", "a"], ["m"]),
+             helper.make_node("Mul", ["m", "half"], ["gelu"]), helper.make_node("Sigmoid", ["gelu"], ["s"]),
+             helper.make_node("Mul", ["s", "gelu"], ["y"])]
+    inits = {"w": w, "b": RNG.normal(size=24).astype(np.float32), "sqrt2": np.array(1.4142135381698608, np.float32),
+             "one": np.array(1.0, np.float32), "half": np.array(0.5, np.float32)}
+    graph = helper.make_graph(nodes, "fuse", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    check(model, {"x": x})
+    labels = [node.label for node in tinycnn_session(model)._graph.nodes]
+    assert labels == ["MatMul+Add", "Gelu", "Sigmoid+Mul"], labels
+    model.graph.output.append(helper.make_tensor_value_info("e", TensorProto.FLOAT, None))
+    check(model, {"x": x})
+    labels = [node.label for node in tinycnn_session(model)._graph.nodes]
+    assert "Gelu" not in labels and "Erf" in labels, labels

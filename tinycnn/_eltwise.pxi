@@ -23,6 +23,7 @@ cdef extern from "tinycnn.h" nogil:
         TC_UNARY_SELU
         TC_UNARY_GELU
         TC_UNARY_GELU_TANH
+        TC_UNARY_SILU
         TC_BINARY_ADD
         TC_BINARY_SUB
         TC_BINARY_MUL
@@ -58,7 +59,7 @@ UNARY_OPS = {
     "sqrt": TC_UNARY_SQRT, "erf": TC_UNARY_ERF, "log": TC_UNARY_LOG,
     "reciprocal": TC_UNARY_RECIPROCAL, "softplus": TC_UNARY_SOFTPLUS, "mish": TC_UNARY_MISH,
     "elu": TC_UNARY_ELU, "selu": TC_UNARY_SELU, "gelu": TC_UNARY_GELU,
-    "gelu_tanh": TC_UNARY_GELU_TANH,
+    "gelu_tanh": TC_UNARY_GELU_TANH, "silu": TC_UNARY_SILU,
 }
 BINARY_OPS = {
     "add": TC_BINARY_ADD, "sub": TC_BINARY_SUB, "mul": TC_BINARY_MUL, "div": TC_BINARY_DIV,

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _kernels as K
 from ..ir import const_value
-from . import op
+from . import FUSED_DOMAIN, op
 from .common import (axis_index, broadcast_shape, is_float32, numpy_step, prod, require_const,
                      require_float)
 
@@ -48,6 +48,7 @@ _NUMPY_UNARY = {
     "gelu": lambda x, a, b: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
     "gelu_tanh": lambda x, a, b: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
                                                          * (x + 0.044715 * x ** 3))),
+    "silu": lambda x, a, b: x * (1 / (1 + np.exp(-x))),
 }
 
 
@@ -125,6 +126,18 @@ def Elu(n, X, *, alpha=1.0):
 def Selu(n, X, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
     """gamma * (x <= 0 ? alpha * exp(x) - alpha : x)."""
     return unary(n, "selu", X, float(alpha), float(gamma))
+
+
+@op("Gelu", domain=FUSED_DOMAIN)
+def FusedGelu(n, X):
+    """GELU (erf form) found in its exported Div-Erf-Add-Mul-Mul expansion."""
+    return unary(n, "gelu", X)
+
+
+@op("Silu", domain=FUSED_DOMAIN)
+def Silu(n, X):
+    """x * sigmoid(x), found as Sigmoid then Mul."""
+    return unary(n, "silu", X)
 
 
 @op("Gelu", since=20)
