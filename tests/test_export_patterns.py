@@ -13,6 +13,7 @@ from helpers import ort_run, rel_diff
 
 torch = pytest.importorskip("torch")
 nn, F = torch.nn, torch.nn.functional
+pytestmark = pytest.mark.slow  # exports (the dynamo exporter: seconds each)
 
 
 class YoloNeckHead(nn.Module):

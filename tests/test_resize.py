@@ -7,7 +7,7 @@ from onnx import TensorProto, helper, numpy_helper
 import tinycnn
 from tinycnn import _kernels as K
 from tinycnn.ops.resize import axis_table
-from helpers import ort_run, rel_diff, tinycnn_session
+from helpers import ort_run, rel_diff, requires_avx2, tinycnn_session
 
 RNG = np.random.default_rng(7)
 
@@ -175,7 +175,7 @@ def _tables(rng, n_in, n_out, taps, outside=False):
     return (n_in, idx, w, mask, 1.5)
 
 
-@pytest.mark.skipif(K.best_isa() != "avx2", reason="this CPU has no AVX2")
+@requires_avx2
 def test_resample_kernel_twins_are_bit_identical_and_match_numpy():
     rng = np.random.default_rng(3)
     ctxs = [K.Context(2, "portable"), K.Context(2, "avx2"), K.Context(1, "avx2")]

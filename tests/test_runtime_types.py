@@ -135,6 +135,7 @@ def to_float16(model, keep_io_types=False):
         return float16.convert_float_to_float16(model, keep_io_types=keep_io_types)
 
 
+@pytest.mark.slow
 def test_a_float16_resnet18_matches_onnxruntime(onnx_export):
     model = onnx.load(str(onnx_export("resnet18", opset=17)))
     reference = tinycnn.InferenceSession(model.SerializeToString())
