@@ -15,6 +15,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from tinycnn import _kernels
+from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo
 
 # name, (C, H, W), K, kernel, stride, pad
 CONVS = [
@@ -109,7 +110,10 @@ def bench_convs(threads, reps, only):
         w = (rng.standard_normal((k, c, ks, ks)) * 0.05).astype(np.float32)
         b = rng.standard_normal(k).astype(np.float32)
         x = rng.standard_normal((1, c, h, w_)).astype(np.float32)
-        conv = _kernels.Conv2d(ctx, w, b, strides=(s, s), pads=(p, p, p, p))
+        # the algorithm the engine would take, Winograd aside (benchmarks/winograd_shapes.py)
+        algo = choose_conv_algo(ConvGeometry(1, c, k, h, w_, (ks, ks), (s, s), (p, p, p, p)),
+                                num_threads=threads, winograd=False)
+        conv = _kernels.Conv2d(ctx, w, b, algo=algo, strides=(s, s), pads=(p, p, p, p))
         oshape = conv.output_shape(1, h, w_)
         y = np.empty(oshape, np.float32)
         ws = np.empty(conv.workspace_size(1, h, w_), np.float32)

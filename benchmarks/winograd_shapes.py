@@ -1,8 +1,8 @@
 """Winograd vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input).
 
-For each layer shape: a single-Conv ONNX model run by onnxruntime, our
-Winograd (F(4x4) and F(2x2)) and, when the package has it, tinycnn's
-GEMM/im2col Conv2d; same process, runs alternated, medians.
+For each layer shape: a single-Conv ONNX model run by onnxruntime, tinycnn's
+Winograd (F(4x4) and F(2x2)) and GEMM/im2col convolutions; same process, runs
+alternated, medians; "rec" is the algorithm tinycnn/ops/conv_algo.py chooses.
 Effective GFLOP/s use the direct-convolution flop count 2*K*C*9*OH*OW.
 Prints only; no asserts.
 
@@ -20,6 +20,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tinycnn import _kernels  # noqa: E402
+from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo  # noqa: E402
+
+# the algorithms timed, and the key each is reported under
+ALGOS = {"winograd_f4x4_3x3": 4, "winograd_f2x2_3x3": 2, "gemm": "gemm"}
 
 # name, C, K, H (= W)
 LAYERS = {
@@ -60,9 +64,15 @@ def median_ms(times):
     return 1e3 * float(np.median(times))
 
 
+def recommended(C, K, H, threads):
+    """The key of the algorithm the engine chooses for this layer (4, 2 or 'gemm')."""
+    return ALGOS[choose_conv_algo(ConvGeometry(1, C, K, H, H, (3, 3), (1, 1), (1, 1, 1, 1)),
+                                  num_threads=threads)]
+
+
 def bench_layer(name, C, K, H, threads, reps):
     """Times onnxruntime, Winograd F(4x4) and F(2x2), and tinycnn's GEMM/im2col
-    Conv2d when the package has it; returns {algo: median ms}."""
+    convolution; returns {algo: median ms}."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, C, H, H)).astype(np.float32)
     w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
@@ -72,11 +82,8 @@ def bench_layer(name, C, K, H, threads, reps):
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(conv_model(C, K, H, w, b), so, providers=["CPUExecutionProvider"])
     ctx = _kernels.Context(threads, "avx2" if _kernels.best_isa() == "avx2" else "portable")
-    algos = {}
-    for tile in (4, 2):
-        algos[tile] = _kernels.Winograd(ctx, w, b, pads=(1, 1, 1, 1), tile=tile)
-    if hasattr(_kernels, "Conv2d"):
-        algos["gemm"] = _kernels.Conv2d(ctx, w, b, pads=(1, 1, 1, 1))
+    algos = {key: _kernels.Conv2d(ctx, w, b, algo=algo, pads=(1, 1, 1, 1))
+             for algo, key in ALGOS.items()}
     bufs = {}
     for key, conv in algos.items():
         bufs[key] = (np.empty(conv.workspace_size(1, H, H), np.float32),
@@ -112,7 +119,7 @@ def bench_layer(name, C, K, H, threads, reps):
         wall = median_ms([t[0] for t in times[key]]) / wall_ort
         line += (f" {label} {res[key]:7.2f} ms {flops / res[key] / 1e6:6.1f} GF/s"
                  f" x{res[key] / res['ort']:5.2f} (wall x{wall:4.2f}) err {errs[key]:.0e} |")
-    line += f" rec {_kernels.winograd_recommended(K, C, H, H)}"
+    line += f" rec {recommended(C, K, H, threads)}"
     print(line, flush=True)
     return res
 
@@ -133,12 +140,10 @@ def main():
             for name, C, K, H in LAYERS[group]:
                 r = bench_layer(name, C, K, H, threads, args.reps)
                 count = VGG_COUNT.get(name, 1)
-                rec = _kernels.winograd_recommended(K, C, H, H)
                 tot_ort += count * r["ort"]
-                tot_best += count * (r[rec] if rec else r.get("gemm", r["ort"]))
+                tot_best += count * r[recommended(C, K, H, threads)]
             if group == "vgg":
-                other = "tinycnn's Conv2d" if hasattr(_kernels, "Conv2d") else "onnxruntime"
-                print(f"VGG-16 3x3 convs, recommended algo per layer ({other} where 0): "
+                print(f"VGG-16 3x3 convs, the chosen algorithm per layer: "
                       f"{tot_best:.1f} ms vs onnxruntime {tot_ort:.1f} ms, x{tot_best / tot_ort:.2f}")
 
 

@@ -1,27 +1,72 @@
-/* 2-D convolution, NCHW float32: the reference, and the planned fast paths.
+/* 2-D convolution, NCHW float32: every algorithm behind one interface.
  *
+ *   reference: plain nested loops summing in double.
  *   gemm:      y_g[Kg, OH*OW] = W_g[Kg, Cg*KH*KW] . im2col(x_g); the im2col is
  *              folded into the B packing of the GEMM (a KC x NC block at a
  *              time, from a zero-padded copy of the input so the gather needs
  *              no bounds checks).
  *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
  *   depthwise: one input channel per output channel: a direct kernel.
- * Weights are packed once (tc_conv2d_pack_f32); the algorithm is chosen once.
+ *   winograd:  F(2x2,3x3), F(4x4,3x3), F(2x2,5x5) (winograd.c).
+ * Weights are packed once (tc_conv2d_pack_f32) for the algorithm the caller
+ * chose once (tinycnn/ops/conv_algo.py).
  */
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
-#include "gemm_internal.h"
+#include "epilogue.h"
+#include "winograd_internal.h"
 
-#define TC_DW_FN tc_conv_dw_plane_portable
+#define TC_DW_FN dw_plane_portable
 #include "conv_dw_body.h"
 #undef TC_DW_FN
 
+static int params_ok(const tc_conv2d_params *p)
+{
+    return p->C > 0 && p->K > 0 && p->KH > 0 && p->KW > 0 && p->sh > 0 && p->sw > 0 &&
+           p->dh > 0 && p->dw > 0 && p->group > 0 && !(p->C % p->group) && !(p->K % p->group) &&
+           p->pt >= 0 && p->pl >= 0 && p->pb >= 0 && p->pr >= 0;
+}
+
+static int has_pad(const tc_conv2d_params *p) { return p->pt || p->pl || p->pb || p->pr; }
+
+/* Winograd's (r, output tile) of an algorithm, or 0. */
+static int wg_tile(int algo, int *r)
+{
+    switch (algo) {
+    case TC_CONV_ALGO_WINOGRAD_2X2_3X3: *r = 3; return 2;
+    case TC_CONV_ALGO_WINOGRAD_4X4_3X3: *r = 3; return 4;
+    case TC_CONV_ALGO_WINOGRAD_2X2_5X5: *r = 5; return 2;
+    default: *r = 0; return 0;
+    }
+}
+
+int tc_conv2d_check(const tc_conv2d_params *p, int algo)
+{
+    int r, tile = wg_tile(algo, &r);
+    if (!params_ok(p))
+        return -1;
+    switch (algo) {
+    case TC_CONV_ALGO_GEMM:
+    case TC_CONV_ALGO_REFERENCE:
+        return 0;
+    case TC_CONV_ALGO_1X1:
+        return p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && !has_pad(p) ? 0 : -1;
+    case TC_CONV_ALGO_DEPTHWISE:
+        return p->group == p->C ? 0 : -1;
+    default:
+        if (!tile)
+            return -1;
+        return p->KH == r && p->KW == r && p->sh == 1 && p->sw == 1 && p->dh == 1 &&
+                       p->dw == 1 && p->group == 1
+                   ? 0
+                   : -1;
+    }
+}
+
 int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow)
 {
-    if (p->C <= 0 || p->K <= 0 || p->KH <= 0 || p->KW <= 0 || p->sh <= 0 || p->sw <= 0 ||
-        p->dh <= 0 || p->dw <= 0 || p->group <= 0 || p->C % p->group || p->K % p->group ||
-        p->pt < 0 || p->pl < 0 || p->pb < 0 || p->pr < 0 || h <= 0 || w <= 0)
+    if (!params_ok(p) || h <= 0 || w <= 0)
         return -1;
     long eh = (long)h + p->pt + p->pb - (long)p->dh * (p->KH - 1) - 1;
     long ew = (long)w + p->pl + p->pr - (long)p->dw * (p->KW - 1) - 1;
@@ -33,9 +78,9 @@ int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *o
 }
 
 /* x: [N, C, H, W]  w: [K, C/group, KH, KW]  y: [N, K, OH, OW] */
-void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const float *x,
-                       const float *weight, const float *bias, const float *residual, int act,
-                       float *y)
+static void conv2d_reference(const tc_conv2d_params *p, int n, int h, int w, const float *x,
+                             const float *weight, const float *bias, const float *residual,
+                             int act, float *y)
 {
     int OH, OW;
     if (tc_conv2d_output_hw(p, h, w, &OH, &OW))
@@ -63,9 +108,7 @@ void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const flo
                     size_t o = (((size_t)b * p->K + k) * OH + oh) * OW + ow;
                     if (residual)
                         s += residual[o];
-                    if (act == TC_ACT_RELU && s < 0.0)
-                        s = 0.0;
-                    y[o] = (float)s;
+                    y[o] = tc_act_f32(act, (float)s);
                 }
         }
 }
@@ -74,32 +117,43 @@ void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const flo
 /* Planning                                                                 */
 /* ------------------------------------------------------------------------ */
 
-int tc_conv2d_choose_algo(const tc_conv2d_params *p)
-{
-    if (p->group > 1 && p->group == p->C)
-        return TC_CONV_ALGO_DEPTHWISE;
-    if (p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && !p->pt && !p->pl && !p->pb && !p->pr)
-        return TC_CONV_ALGO_1X1;
-    return TC_CONV_ALGO_GEMM;
-}
-
 static size_t group_pack_size(const tc_conv2d_params *p)
 {
     return tc_gemm_pack_a_size(p->K / p->group, p->C / p->group * p->KH * p->KW);
 }
 
+/* The weights as they are: [K, C/group, KH, KW] */
+static size_t weight_size(const tc_conv2d_params *p)
+{
+    return (size_t)p->K * (p->C / p->group) * p->KH * p->KW;
+}
+
 size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
 {
-    if (algo == TC_CONV_ALGO_DEPTHWISE)
-        return (size_t)p->K * p->KH * p->KW;
+    int r, tile = wg_tile(algo, &r);
+    if (tc_conv2d_check(p, algo))
+        return 0;
+    if (tile)
+        return tc_wg_packed_size(p->K, p->C, r, tile);
+    if (algo == TC_CONV_ALGO_DEPTHWISE || algo == TC_CONV_ALGO_REFERENCE)
+        return weight_size(p);
     return group_pack_size(p) * p->group;
 }
 
-/* weight: [K, C/group, KH, KW]  packed: per group, A panels of [K/group, C/group*KH*KW] */
-void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight, float *packed)
+/* weight: [K, C/group, KH, KW]  packed: per group, A panels of [K/group, C/group*KH*KW];
+ * the weights themselves (depthwise, reference); Winograd's transformed weights */
+void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                        const float *weight, float *packed)
 {
-    if (algo == TC_CONV_ALGO_DEPTHWISE) {
-        memcpy(packed, weight, tc_conv2d_pack_size(p, algo) * sizeof(float));
+    int r, tile = wg_tile(algo, &r);
+    if (tc_conv2d_check(p, algo))
+        return;
+    if (tile) {
+        tc_wg_pack_f32(ctx, weight, p->K, p->C, r, tile, packed);
+        return;
+    }
+    if (algo == TC_CONV_ALGO_DEPTHWISE || algo == TC_CONV_ALGO_REFERENCE) {
+        memcpy(packed, weight, weight_size(p) * sizeof(float));
         return;
     }
     const int Kg = p->K / p->group, kdim = p->C / p->group * p->KH * p->KW;
@@ -107,8 +161,6 @@ void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight
         tc_gemm_pack_a_f32(Kg, kdim, weight + (size_t)g * Kg * kdim, kdim, 0, 1.0f,
                            packed + (size_t)g * group_pack_size(p));
 }
-
-static int has_pad(const tc_conv2d_params *p) { return p->pt || p->pl || p->pb || p->pr; }
 
 /* The GEMM path reads a zero-padded, phase-split copy of the input unless the
  * conv has no pads and stride 1 (then it reads x itself). */
@@ -120,9 +172,12 @@ static int needs_phase_copy(const tc_conv2d_params *p, int algo)
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
                                 int h, int w)
 {
-    int OH, OW;
-    (void)n;
-    if (tc_conv2d_output_hw(p, h, w, &OH, &OW))
+    int OH, OW, r, tile = wg_tile(algo, &r);
+    if (tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) || n < 1)
+        return 0;
+    if (tile)
+        return tc_wg_workspace_size(ctx, n, p->C, h, w, p->K, p->pt, p->pl, p->pb, p->pr, r, tile);
+    if (algo == TC_CONV_ALGO_REFERENCE)
         return 0;
     size_t hp = (size_t)h + p->pt + p->pb, wp = (size_t)w + p->pl + p->pr;
     if (algo == TC_CONV_ALGO_DEPTHWISE) {
@@ -227,9 +282,14 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* im2col folded into the B packing                                         */
 /* ------------------------------------------------------------------------ */
 
-#define TC_IM2COL_FN tc_pack_b_im2col_portable
+#define TC_IM2COL_FN pack_b_im2col_portable
 #include "conv_im2col_body.h"
 #undef TC_IM2COL_FN
+
+const tc_conv_kernels tc_conv_portable = {
+    .dw_plane = dw_plane_portable,
+    .pack_b_im2col = pack_b_im2col_portable,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Depthwise                                                                */
@@ -239,8 +299,9 @@ typedef struct {
     const tc_conv2d_params *p;
     const float *x, *w, *bias, *residual;
     float *y, *ws;
-    int h, wd, OH, OW, relu, avx2;
+    int h, wd, OH, OW, act;
     size_t ws_thread;
+    tc_dw_plane_fn plane;
 } dw_job;
 
 /* items = (image, output channel) pairs */
@@ -259,15 +320,8 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const float *res = j->residual ? j->residual + o : NULL;
         const float *wk = j->w + (size_t)k * p->KH * p->KW;
         float bias = j->bias ? j->bias[k] : 0.0f;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (j->avx2) {
-            tc_conv_dw_plane_avx2(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res,
-                                  j->relu, j->OH, j->OW, acc, j->y + o);
-            continue;
-        }
-#endif
-        tc_conv_dw_plane_portable(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res,
-                                  j->relu, j->OH, j->OW, acc, j->y + o);
+        j->plane(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res, j->act, j->OH,
+                 j->OW, acc, j->y + o);
     }
 }
 
@@ -281,16 +335,25 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    int act, float *y, float *workspace)
 {
-    int OH, OW;
-    if (n <= 0 || tc_conv2d_output_hw(p, h, w, &OH, &OW))
+    int OH, OW, r, tile = wg_tile(algo, &r);
+    if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW))
         return;
+    if (tile) {
+        tc_wg_f32(ctx, x, n, p->C, h, w, packed, bias, p->K, p->pt, p->pl, p->pb, p->pr, r, tile,
+                  act, residual, y, workspace);
+        return;
+    }
+    if (algo == TC_CONV_ALGO_REFERENCE) {
+        conv2d_reference(p, n, h, w, x, packed, bias, residual, act, y);
+        return;
+    }
     tc_pool *pool = ctx ? ctx->pool : NULL;
     const size_t in_img = (size_t)p->C * h * w, out_img = (size_t)p->K * OH * OW;
 
     if (algo == TC_CONV_ALGO_DEPTHWISE) {
         int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
-        dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act == TC_ACT_RELU,
-                    ctx && ctx->isa == TC_ISA_AVX2, (size_t)hp * wp + OW + 16};
+        dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act,
+                    (size_t)hp * wp + OW + 16, tc_conv_kernels_of(ctx)->dw_plane};
         tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
@@ -354,11 +417,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                 ib.sw = sw;
                 ib.dh = p->dh;
                 ib.dw = p->dw;
-                op.pack_b = tc_pack_b_im2col_portable;
-#ifdef TC_HAVE_AVX2_SOURCES
-                if (ctx && ctx->isa == TC_ISA_AVX2)
-                    op.pack_b = tc_pack_b_im2col_avx2;
-#endif
+                op.pack_b = tc_conv_kernels_of(ctx)->pack_b_im2col;
                 op.b_arg = &ib;
             }
             op.C = y + b * out_img + (size_t)g * Kg * N;

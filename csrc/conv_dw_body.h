@@ -1,12 +1,13 @@
 /* Body of the depthwise direct kernel, included by conv.c (portable) and
  * conv_avx2.c (same C, compiled with -mavx2 -mfma so the ow loops vectorize).
- * Defines one function named TC_DW_FN. */
+ * Defines one static function named TC_DW_FN (a tc_dw_plane_fn). */
+#include "epilogue.h"
 
 /* xp: one zero-padded input plane [Hp][Wp]  w: [KH*KW]  acc: [OW] scratch
  * y: [OH][OW] output plane  residual: [OH][OW] or NULL (may be y) */
-void TC_DW_FN(const float *xp, int Wp, const float *w, int KH, int KW, int sh, int sw, int dh,
-              int dw, float bias, const float *residual, int relu, int OH, int OW, float *acc,
-              float *y)
+static void TC_DW_FN(const float *xp, int Wp, const float *w, int KH, int KW, int sh, int sw,
+                     int dh, int dw, float bias, const float *residual, int act, int OH, int OW,
+                     float *acc, float *y)
 {
     for (int oh = 0; oh < OH; oh++) {
         for (int ow = 0; ow < OW; ow++)
@@ -34,9 +35,7 @@ void TC_DW_FN(const float *xp, int Wp, const float *w, int KH, int KW, int sh, i
             float v = acc[ow] + bias;
             if (rr)
                 v += rr[ow];
-            if (relu)
-                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
-            yr[ow] = v;
+            yr[ow] = tc_act_f32(act, v);
         }
     }
 }

@@ -1,6 +1,6 @@
 /* Body of the im2col B packer, included by conv.c (portable) and conv_avx2.c
  * (same C compiled with -mavx2 -mfma: the fixed-length copies and the stride-2
- * gathers vectorize).  Defines one function named TC_IM2COL_FN.
+ * gathers vectorize).  Defines one static function named TC_IM2COL_FN (a tc_pack_b_fn).
  * Needs gemm_internal.h (NR, TC_GEMM_KC) and conv_internal.h (tc_im2col_b). */
 #include <string.h>
 #ifdef __AVX2__
@@ -13,8 +13,8 @@
  * when new_k); the 16 columns of a panel are runs within one output row: one
  * run of 16 is a fixed-size copy, a panel straddling output rows is two or
  * more shorter copies. */
-void TC_IM2COL_FN(const void *varg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
-                  int new_k)
+static void TC_IM2COL_FN(const void *varg, int k0, int kc, int n0, int nc, float *dst,
+                         void *scratch, int new_k)
 {
     const tc_im2col_b *g = (const tc_im2col_b *)varg;
     ptrdiff_t *koff = (ptrdiff_t *)scratch; /* [KC] */

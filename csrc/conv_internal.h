@@ -1,18 +1,14 @@
-/* Private to conv.c and conv_avx2.c. */
+/* Private to conv.c and conv_avx2.c: the convolution family's kernel table. */
 #ifndef TC_CONV_INTERNAL_H
 #define TC_CONV_INTERNAL_H
 
 #include <stddef.h>
+#include "gemm_internal.h"
 
 /* Depthwise direct kernel over one channel plane, see conv_dw_body.h. */
-void tc_conv_dw_plane_portable(const float *xp, int Wp, const float *w, int KH, int KW, int sh,
-                               int sw, int dh, int dw, float bias, const float *residual, int relu,
+typedef void (*tc_dw_plane_fn)(const float *xp, int Wp, const float *w, int KH, int KW, int sh,
+                               int sw, int dh, int dw, float bias, const float *residual, int act,
                                int OH, int OW, float *acc, float *y);
-#ifdef TC_HAVE_AVX2_SOURCES
-void tc_conv_dw_plane_avx2(const float *xp, int Wp, const float *w, int KH, int KW, int sh, int sw,
-                           int dh, int dw, float bias, const float *residual, int relu, int OH,
-                           int OW, float *acc, float *y);
-#endif
 
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {
@@ -23,11 +19,14 @@ typedef struct {
     int OW, KH, KW, sh, sw, dh, dw;
 } tc_im2col_b;
 
-void tc_pack_b_im2col_portable(const void *arg, int k0, int kc, int n0, int nc, float *dst,
-                               void *scratch, int new_k);
-#ifdef TC_HAVE_AVX2_SOURCES
-void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, float *dst,
-                           void *scratch, int new_k);
-#endif
+/* The convolution family's kernels for one instruction set: tc_conv_portable
+ * (conv.c) and tc_conv_avx2 (conv_avx2.c); dispatch.c picks one per tc_ctx. */
+typedef struct tc_conv_kernels {
+    tc_dw_plane_fn dw_plane;
+    tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
+} tc_conv_kernels;
+
+extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2;
+const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);
 
 #endif

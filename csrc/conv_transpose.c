@@ -9,6 +9,8 @@
 #include "conv_transpose_internal.h"
 #include "conv_transpose_impl.h"
 
+const tc_conv_transpose_kernels tc_conv_transpose_portable = {conv_transpose_row_};
+
 /* GEMM sizes of one group: M = K/g * KH * KW rows of cols, inner dimension C/g. */
 static int group_rows(const tc_conv2d_params *p) { return p->K / p->group * p->KH * p->KW; }
 
@@ -33,9 +35,8 @@ size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_par
 
 int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow)
 {
-    if (!p || p->C < 1 || p->K < 1 || p->KH < 1 || p->KW < 1 || p->sh < 1 || p->sw < 1 || p->dh < 1 ||
-        p->dw < 1 || p->group < 1 || p->C % p->group || p->K % p->group || p->pt < 0 || p->pl < 0 ||
-        p->pb < 0 || p->pr < 0 || h < 1 || w < 1 || oh < 1 || ow < 1)
+    /* the geometry a GEMM convolution takes (every one) is what the transposed one takes */
+    if (!p || tc_conv2d_check(p, TC_CONV_ALGO_GEMM) || h < 1 || w < 1 || oh < 1 || ow < 1)
         return -1;
     return 0;
 }
@@ -44,7 +45,8 @@ int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, i
  * at y + k * y_plane. */
 typedef struct {
     const tc_conv2d_params *p;
-    int h, w, oh, ow, act, isa;
+    int h, w, oh, ow, act;
+    tc_col2im_row_fn row;
     const float *cols, *bias;
     float *y;
     ptrdiff_t y_plane;
@@ -60,12 +62,7 @@ static void col2im_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int k = (int)(r / jb->oh), oy = (int)(r % jb->oh);
         const float b = jb->bias ? jb->bias[k] : 0.0f;
         float *y = jb->y + k * jb->y_plane + (ptrdiff_t)oy * jb->ow;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (jb->isa == TC_ISA_AVX2)
-            tc_conv_transpose_row_avx2_(p, jb->h, jb->w, jb->ow, oy, jb->cols + k * block, b, jb->act, y);
-        else
-#endif
-            conv_transpose_row_(p, jb->h, jb->w, jb->ow, oy, jb->cols + k * block, b, jb->act, y);
+        jb->row(p, jb->h, jb->w, jb->ow, oy, jb->cols + k * block, b, jb->act, y);
     }
 }
 
@@ -83,7 +80,7 @@ static int tiles_exactly(const tc_conv2d_params *p, int h, int w, int oh, int ow
 static void col2im(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w, int oh, int ow, const float *cols,
                    const float *bias, int act, float *y, ptrdiff_t y_plane)
 {
-    col2im_job jb = {p, h, w, oh, ow, act, ctx ? ctx->isa : TC_ISA_PORTABLE, cols, bias, y, y_plane};
+    col2im_job jb = {p, h, w, oh, ow, act, tc_conv_transpose_kernels_of(ctx)->col2im_row, cols, bias, y, y_plane};
     ptrdiff_t row_work = (ptrdiff_t)ow * (1 + p->KH * p->KW / (p->sh * p->sw));
     ptrdiff_t grain = row_work >= (1 << 14) ? 1 : ((1 << 14) + row_work - 1) / row_work;
     tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)p->K * oh, grain, col2im_range, &jb);
@@ -93,6 +90,8 @@ void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n
                              const float *x, const float *packed, const float *bias, int act, float *y,
                              float *workspace)
 {
+    if (tc_conv_transpose2d_check(p, h, w, oh, ow))
+        return;
     const int M = group_rows(p), Cg = p->C / p->group, Kg = p->K / p->group;
     const ptrdiff_t hw = (ptrdiff_t)h * w, out_plane = (ptrdiff_t)oh * ow;
     const size_t per_group = tc_gemm_pack_a_size(M, Cg);
@@ -128,6 +127,8 @@ void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n
 void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow, const float *x,
                                  const float *weight, const float *bias, int act, float *y)
 {
+    if (tc_conv_transpose2d_check(p, h, w, oh, ow))
+        return;
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < p->K; k++)
@@ -151,7 +152,6 @@ void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w,
                             }
                 }
         }
-    if (act == TC_ACT_RELU)
-        for (ptrdiff_t o = 0; o < (ptrdiff_t)n * p->K * oh * ow; o++)
-            y[o] = y[o] < 0.0f ? 0.0f : y[o];
+    for (ptrdiff_t o = 0; o < (ptrdiff_t)n * p->K * oh * ow; o++)
+        y[o] = tc_act_f32(act, y[o]);
 }

@@ -3,7 +3,7 @@
  * contraction under -std=c99: both give identical results. */
 #ifndef TC_CONV_TRANSPOSE_IMPL_H
 #define TC_CONV_TRANSPOSE_IMPL_H
-#include "tinycnn.h"
+#include "epilogue.h"
 
 /* y[ix * kw + kx] = act(bias + src[kx * plane + ix]) for ix < w, kx < kw: kw input rows
  * interleaved into one output row.  Each compilation may define its own (AVX2: kw == 2
@@ -15,7 +15,7 @@ static inline void conv_transpose_interleave_(const float *restrict src, ptrdiff
         const float *restrict s = src + kx * plane;
         for (int ix = 0; ix < w; ix++) {
             float v = bias + s[ix];
-            y[ix * kw + kx] = act == TC_ACT_RELU && v < 0.0f ? 0.0f : v; /* NaN stays NaN */
+            y[ix * kw + kx] = tc_act_f32(act, v);
         }
     }
 }
@@ -68,9 +68,9 @@ static void conv_transpose_row_(const tc_conv2d_params *p, int h, int w, int ow,
             }
         }
     }
-    if (act == TC_ACT_RELU)
+    if (act != TC_ACT_NONE)
         for (int ox = 0; ox < ow; ox++)
-            y[ox] = y[ox] < 0.0f ? 0.0f : y[ox]; /* NaN stays NaN */
+            y[ox] = tc_act_f32(act, y[ox]);
 }
 
 #endif

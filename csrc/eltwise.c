@@ -8,33 +8,29 @@
 
 /* ---- unary ------------------------------------------------------------- */
 
-void tc_unary_run_ref_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
+static void unary_run_portable(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
 {
     unary_run_(op, alpha, beta, x, y, n);
 }
 
 typedef struct {
-    int op, isa;
+    int op;
     float alpha, beta;
     const float *x;
     float *y;
+    const tc_eltwise_kernels *kern;
 } unary_job;
 
 static void unary_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const unary_job *jb = (const unary_job *)arg;
     (void)tid;
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (jb->isa == TC_ISA_AVX2 &&
-        tc_unary_run_avx2_(jb->op, jb->alpha, jb->beta, jb->x + begin, jb->y + begin, end - begin))
-        return;
-#endif
-    tc_unary_run_ref_(jb->op, jb->alpha, jb->beta, jb->x + begin, jb->y + begin, end - begin);
+    jb->kern->unary_run(jb->op, jb->alpha, jb->beta, jb->x + begin, jb->y + begin, end - begin);
 }
 
 int tc_unary_f32(const tc_ctx *ctx, int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
 {
-    unary_job jb = {op, ctx ? ctx->isa : TC_ISA_PORTABLE, alpha, beta, x, y};
+    unary_job jb = {op, alpha, beta, x, y, tc_eltwise_kernels_of(ctx)};
     if (op < 0 || op >= TC_UNARY_COUNT || n < 0)
         return -1;
     /* Transcendentals cost ~10x a relu: give them smaller grains. */
@@ -49,15 +45,32 @@ int tc_unary_f32(const tc_ctx *ctx, int op, float alpha, float beta, const float
 
 /* ---- binary ------------------------------------------------------------ */
 
-void tc_binary_run_ref_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n)
+static void binary_run_portable(int op, const float *a, int sa, const float *b, int sb, float *y,
+                                ptrdiff_t n)
 {
     binary_run_(op, a, sa, b, sb, y, n);
 }
 
+/* The portable twin of eltwise_avx2.c's: LRN with beta = 0.75 (norm.c). */
+static void lrn_div_pow075_portable(const float *x, float *y, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float r = sqrtf(y[i]);
+        y[i] = x[i] / (r * sqrtf(r));
+    }
+}
+
+const tc_eltwise_kernels tc_eltwise_portable = {
+    .binary_run = binary_run_portable,
+    .unary_run = unary_run_portable,
+    .lrn_div_pow075 = lrn_div_pow075_portable,
+};
+
 /* After collapsing: dims[k] of y, with per-input strides in elements (0 where
  * broadcast).  The innermost dim has strides 0 or 1. */
 typedef struct {
-    int op, isa, nd;
+    int op, nd;
+    const tc_eltwise_kernels *kern;
     ptrdiff_t dims[TC_MAX_DIMS];
     ptrdiff_t sa[TC_MAX_DIMS], sb[TC_MAX_DIMS];
     const float *a, *b;
@@ -67,11 +80,7 @@ typedef struct {
 static void binary_run(const binary_job *jb, const float *a, const float *b, float *y, ptrdiff_t n)
 {
     int sa = jb->sa[jb->nd - 1] != 0, sb = jb->sb[jb->nd - 1] != 0;
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (jb->isa == TC_ISA_AVX2 && tc_binary_run_avx2_(jb->op, a, sa, b, sb, y, n))
-        return;
-#endif
-    tc_binary_run_ref_(jb->op, a, sa, b, sb, y, n);
+    jb->kern->binary_run(jb->op, a, sa, b, sb, y, n);
 }
 
 /* Flat element range [begin, end) of y, walked row by row of the innermost dim. */
@@ -157,7 +166,7 @@ int tc_binary_f32(const tc_ctx *ctx, int op, int ndim, const ptrdiff_t *y_shape,
             rb *= jb.dims[k];
     }
     jb.op = op;
-    jb.isa = ctx ? ctx->isa : TC_ISA_PORTABLE;
+    jb.kern = tc_eltwise_kernels_of(ctx);
     jb.nd = nd;
     jb.a = a;
     jb.b = b;

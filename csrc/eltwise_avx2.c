@@ -4,13 +4,12 @@
 #include "eltwise_internal.h"
 #include "eltwise_impl.h"
 
-int tc_binary_run_avx2_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n)
+static void binary_run_avx2(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n)
 {
     binary_run_(op, a, sa, b, sb, y, n);
-    return 1;
 }
 
-int tc_unary_run_avx2_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
+static void unary_run_avx2(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n)
 {
     if (op == TC_UNARY_SQRT) {
         /* gcc keeps sqrtf scalar (errno); sqrtps is correctly rounded like it */
@@ -19,13 +18,12 @@ int tc_unary_run_avx2_(int op, float alpha, float beta, const float *x, float *y
             _mm256_storeu_ps(y + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
         for (; i < n; i++)
             y[i] = sqrtf(x[i]);
-        return 1;
+        return;
     }
     unary_run_(op, alpha, beta, x, y, n);
-    return 1;
 }
 
-void tc_lrn_div_pow075_avx2_(const float *x, float *y, ptrdiff_t n)
+static void lrn_div_pow075_avx2(const float *x, float *y, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -37,3 +35,9 @@ void tc_lrn_div_pow075_avx2_(const float *x, float *y, ptrdiff_t n)
         y[i] = x[i] / (r * sqrtf(r));
     }
 }
+
+const tc_eltwise_kernels tc_eltwise_avx2 = {
+    .binary_run = binary_run_avx2,
+    .unary_run = unary_run_avx2,
+    .lrn_div_pow075 = lrn_div_pow075_avx2,
+};

@@ -67,16 +67,18 @@ static inline float tc_tanhf_(float x)
     return tc_sel_(a < 0.4f, small, big); /* NaN falls to big, which is NaN */
 }
 
-/* One contiguous run of a binary op: y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. */
-void tc_binary_run_ref_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);
-void tc_unary_run_ref_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n);
+/* The element-wise family's kernels for one instruction set: tc_eltwise_portable
+ * (eltwise.c) and tc_eltwise_avx2 (eltwise_avx2.c); dispatch.c picks one per
+ * tc_ctx.  Both give identical results (see eltwise_impl.h). */
+typedef struct tc_eltwise_kernels {
+    /* One contiguous run of a binary op: y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. */
+    void (*binary_run)(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);
+    void (*unary_run)(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n);
+    /* y[i] = x[i] / (sqrt(d) * sqrt(sqrt(d))) with d = y[i] on entry (LRN, beta = 0.75) */
+    void (*lrn_div_pow075)(const float *x, float *y, ptrdiff_t n);
+} tc_eltwise_kernels;
 
-#ifdef TC_HAVE_AVX2_SOURCES
-/* Return 1 when handled, 0 to fall back to the reference. */
-int tc_binary_run_avx2_(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);
-int tc_unary_run_avx2_(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n);
-/* y[i] = x[i] / (sqrt(d) * sqrt(sqrt(d))) with d = y[i] on entry (LRN, beta = 0.75) */
-void tc_lrn_div_pow075_avx2_(const float *x, float *y, ptrdiff_t n);
-#endif
+extern const tc_eltwise_kernels tc_eltwise_portable, tc_eltwise_avx2;
+const tc_eltwise_kernels *tc_eltwise_kernels_of(const tc_ctx *ctx);
 
 #endif

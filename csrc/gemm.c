@@ -10,7 +10,6 @@
  * Threads get static (row range x column range) rectangles of C.
  */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include "gemm_internal.h"
 
@@ -39,9 +38,7 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
             } else {
                 v += ci[j];
             }
-            if ((flags & TC_UK_LAST) && e->relu)
-                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
-            ci[j] = v;
+            ci[j] = (flags & TC_UK_LAST) ? tc_act_f32(e->act, v) : v;
         }
     }
 }
@@ -49,9 +46,10 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
 /* a: [kc][MR]  b: [kc][NR]  c: [mr, nr] (leading dimension ldc)
  * Two passes over 8-column halves: 6x8 accumulators fit the 16 SSE registers
  * once gcc scalarises the fully unrolled array (6x16 would spill). */
-void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e)
+static void ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                  int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
+    (void)pf_a;
     float out[MR * NR];
     for (int h = 0; h < NR; h += 8) {
         if (h >= nr)
@@ -78,8 +76,8 @@ void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, 
 }
 
 /* packed: B panels [ceil(N/NR)][K][NR]  a: [K]  y: [N] */
-void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0, int p1, int N,
-                             const float *bias, int relu, float *y)
+static void gemv_panels_portable(int K, const float *a, const float *packed, int p0, int p1, int N,
+                                 const float *bias, int act, float *y)
 {
     for (int p = p0; p < p1; p++) {
         const float *b = packed + (size_t)p * K * NR;
@@ -92,14 +90,14 @@ void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0,
             b += NR;
         }
         int n0 = p * NR;
-        tc_gemv_store(acc, n0, N - n0 < NR ? N - n0 : NR, bias, relu, y);
+        tc_gemv_store(acc, n0, N - n0 < NR ? N - n0 : NR, bias, act, y);
     }
 }
 
 /* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Eight partial sums per row
  * (the AVX2 twin's lanes), so both paths add in a similar order. */
-void tc_gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
-                           const float *bias, int relu, float *y)
+static void gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                               const float *bias, int act, float *y)
 {
     for (int n = r0; n < r1; n++) {
         const float *wn = w + (size_t)n * ldw;
@@ -111,12 +109,17 @@ void tc_gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw,
         float v = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
         for (; k < K; k++)
             v += a[k] * wn[k];
-        v += bias ? bias[n] : 0.0f;
-        if (relu)
-            v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
-        y[n] = v;
+        y[n] = tc_act_f32(act, v + (bias ? bias[n] : 0.0f));
     }
 }
+
+/* The portable micro-kernel handles nr <= NR/2 itself (it skips the second half). */
+const tc_gemm_kernels tc_gemm_portable = {
+    .tile = ukernel_6x16_portable,
+    .tile_half = ukernel_6x16_portable,
+    .gemv_panels = gemv_panels_portable,
+    .gemv_rows = gemv_rows_portable,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Packing                                                                  */
@@ -236,22 +239,12 @@ size_t tc_gemm_workspace_size(const tc_ctx *ctx)
     return (size_t)ctx_threads(ctx) * TC_GEMM_WS_THREAD + 16;
 }
 
-static tc_ukernel_fn pick_ukernel(const tc_ctx *ctx)
-{
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (ctx && ctx->isa == TC_ISA_AVX2)
-        return tc_ukernel_6x16_avx2;
-#endif
-    (void)ctx;
-    return tc_ukernel_6x16_portable;
-}
-
 static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_fn uk;
-    tc_ukernel_fn uk_half; /* for nr <= NR/2, or NULL */
+    tc_ukernel_fn uk_half; /* for nr <= NR/2 */
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
@@ -302,7 +295,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     int n = nc0 + jr;
                     /* a narrow last panel (small images: 7x7 = 3 x 16 + 1)
                      * runs the half-width kernel */
-                    tc_ukernel_fn uk = nr <= NR / 2 && job->uk_half ? job->uk_half : job->uk;
+                    tc_ukernel_fn uk = nr <= NR / 2 ? job->uk_half : job->uk;
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         int m = mc0 + ir;
@@ -311,9 +304,9 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         te.col_bias = epi->col_bias ? epi->col_bias + n : NULL;
                         te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
                         te.ldr = epi->ldr;
-                        te.relu = epi->act == TC_ACT_RELU;
+                        te.act = epi->act;
                         uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
-                           op->ldc, mr, nr, flags, &te);
+                           op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                     }
                 }
             }
@@ -352,9 +345,7 @@ static void gemm_empty_k(const tc_gemm_op *op)
                 v += e->col_bias[n];
             if (e->residual)
                 v += e->residual[m * e->ldr + n];
-            if (e->act == TC_ACT_RELU)
-                v = v < 0.0f ? 0.0f : v; /* NaN stays NaN */
-            *c = v;
+            *c = tc_act_f32(e->act, v);
         }
 }
 
@@ -366,14 +357,11 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
         gemm_empty_k(op);
         return;
     }
+    const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
     gemm_job job;
     job.op = op;
-    job.uk = pick_ukernel(ctx);
-    job.uk_half = NULL;
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (ctx && ctx->isa == TC_ISA_AVX2)
-        job.uk_half = tc_ukernel_6x8_avx2;
-#endif
+    job.uk = kern->tile;
+    job.uk_half = kern->tile_half;
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;
@@ -464,13 +452,13 @@ void tc_gemm_packed_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A
     tc_gemm_run(ctx, &op, workspace);
 }
 
-/* op(A): [M, K]  op(B): [K, N]  C: [M, N] */
-int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                 ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
-                 const tc_ctx *ctx)
+/* op(A): [M, K]  op(B): [K, N]  C: [M, N]  workspace: tc_gemm_workspace_size(ctx) floats */
+void tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                  const tc_ctx *ctx, float *workspace)
 {
     if (M <= 0 || N <= 0)
-        return 0;
+        return;
     if (beta != 0.0f && beta != 1.0f) {
         for (int m = 0; m < M; m++)
             for (int n = 0; n < N; n++)
@@ -480,19 +468,14 @@ int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, con
         if (beta == 0.0f)
             for (int m = 0; m < M; m++)
                 memset(C + m * ldc, 0, (size_t)N * sizeof(float));
-        return 0;
+        return;
     }
-    float *ws = (float *)malloc(tc_gemm_workspace_size(ctx) * sizeof(float));
-    if (!ws)
-        return -1;
     rowmajor_a ga = {A, lda, trans_a, alpha};
     tc_dense_b gb = {B, ldb, trans_b};
     tc_gemm_op op = {.M = M, .N = N, .K = K, .pack_a = pack_a_rowmajor, .a_arg = &ga,
                      .pack_b = tc_pack_b_rowmajor, .b_arg = &gb, .C = C, .ldc = ldc,
                      .accumulate = beta != 0.0f};
-    tc_gemm_run(ctx, &op, ws);
-    free(ws);
-    return 0;
+    tc_gemm_run(ctx, &op, workspace);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -515,42 +498,25 @@ size_t tc_dense_workspace_size(const tc_ctx *ctx, int M, int K, int Nout)
 }
 
 typedef struct {
-    int K, N, relu, avx2;
-    const float *a, *packed, *bias;
+    int K, N, act;
+    ptrdiff_t ldw;
+    const float *a, *w, *bias; /* w: packed panels (gemv_task) or rows (gemv_rows_task) */
     float *y;
+    const tc_gemm_kernels *kern;
 } gemv_job;
 
 static void gemv_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const gemv_job *g = (const gemv_job *)varg;
     (void)tid;
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (g->avx2) {
-        tc_gemv_panels_avx2(g->K, g->a, g->packed, (int)begin, (int)end, g->N, g->bias, g->relu, g->y);
-        return;
-    }
-#endif
-    tc_gemv_panels_portable(g->K, g->a, g->packed, (int)begin, (int)end, g->N, g->bias, g->relu, g->y);
+    g->kern->gemv_panels(g->K, g->a, g->w, (int)begin, (int)end, g->N, g->bias, g->act, g->y);
 }
-
-typedef struct {
-    int K, relu, avx2;
-    ptrdiff_t ldw;
-    const float *a, *w, *bias;
-    float *y;
-} gemv_rows_job;
 
 static void gemv_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
-    const gemv_rows_job *g = (const gemv_rows_job *)varg;
+    const gemv_job *g = (const gemv_job *)varg;
     (void)tid;
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (g->avx2) {
-        tc_gemv_rows_avx2(g->K, g->a, g->w, g->ldw, (int)begin, (int)end, g->bias, g->relu, g->y);
-        return;
-    }
-#endif
-    tc_gemv_rows_portable(g->K, g->a, g->w, g->ldw, (int)begin, (int)end, g->bias, g->relu, g->y);
+    g->kern->gemv_rows(g->K, g->a, g->w, g->ldw, (int)begin, (int)end, g->bias, g->act, g->y);
 }
 
 /* a: [M, K]  weight: [Nout, K] row-major, read in place  bias: [Nout] or NULL  y: [M, Nout].
@@ -563,8 +529,8 @@ void tc_dense_rows_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a
     /* static halves: each thread streams its own contiguous part of the weight */
     ptrdiff_t grain = (ptrdiff_t)(16384 / ((size_t)K + 1) + 4) & ~(ptrdiff_t)3;
     for (int m = 0; m < M; m++) {
-        gemv_rows_job g = {K, act == TC_ACT_RELU, ctx && ctx->isa == TC_ISA_AVX2, K,
-                           a + (size_t)m * K, weight, bias, y + (size_t)m * Nout};
+        gemv_job g = {K, Nout, act, K, a + (size_t)m * K, weight, bias, y + (size_t)m * Nout,
+                      tc_gemm_kernels_of(ctx)};
         tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, Nout, grain, gemv_rows_task, &g);
     }
 }
@@ -577,7 +543,7 @@ void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, con
         return;
     if (M == 1 && K > 0) {
         /* GEMV: memory-bound, stream each B panel once, threads over panels */
-        gemv_job g = {K, Nout, act == TC_ACT_RELU, ctx && ctx->isa == TC_ISA_AVX2, a, packed, bias, y};
+        gemv_job g = {K, Nout, act, 0, a, packed, bias, y, tc_gemm_kernels_of(ctx)};
         int np = (Nout + NR - 1) / NR;
         ptrdiff_t grain = (ptrdiff_t)(65536 / ((size_t)K * NR) + 1);
         tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, np, grain, gemv_task, &g);

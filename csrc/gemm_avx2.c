@@ -1,7 +1,9 @@
-/* AVX2/FMA micro-kernels of the packed GEMM (compiled with -mavx2 -mfma, called
- * only when ctx->isa == TC_ISA_AVX2).  Portable twins are in gemm.c. */
+/* AVX2/FMA micro-kernels of the packed GEMM (compiled with -mavx2 -mfma; their
+ * table, tc_gemm_avx2, is picked for a tc_ctx only when the CPU has AVX2 and
+ * FMA).  Portable twins are in gemm.c. */
 #include <immintrin.h>
 #include <string.h>
+#include "epilogue_avx2.h"
 #include "gemm_internal.h"
 
 /* Lane masks for the first nr (0..16) columns of a row: lanes 0-7 and 8-15. */
@@ -43,12 +45,9 @@ static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
         r1 = _mm256_add_ps(r1, TC_LD(ci + 8, m1));
     }
 #undef TC_LD
-    if ((flags & TC_UK_LAST) && e->relu) {
-        /* max(0, r): maxps returns its second operand when one is NaN, and ReLU
-         * keeps NaN (onnxruntime's Conv + Relu, the portable path) */
-        __m256 z = _mm256_setzero_ps();
-        r0 = _mm256_max_ps(z, r0);
-        r1 = _mm256_max_ps(z, r1);
+    if (flags & TC_UK_LAST) {
+        r0 = tc_act_avx2(e->act, r0);
+        r1 = tc_act_avx2(e->act, r1);
     }
     if (full) {
         _mm256_storeu_ps(ci, r0);
@@ -61,8 +60,8 @@ static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
 
 /* a: [kc][6]  b: [kc][16]  c: [mr, nr] (leading dimension ldc).
  * 12 ymm accumulators, 2 for B, 1 for the A broadcast. */
-void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
-                          int nr, int flags, const tc_tile_epi *e)
+static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -112,15 +111,34 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
      * hand-unrolled body spilled and ran ~8% slower). */
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
-        /* packed A of a K block is one stream (tc_gemm_pack_a_f32): 1 KiB ahead
-         * runs on into the next panel, and cold weights arrive in time */
-        _mm_prefetch((const char *)(a + 256), _MM_HINT_T0);
+        /* packed A is one stream (a K block of tc_gemm_pack_a_f32, a plane of
+         * Winograd's weights): pf_a ahead runs on into the next panel, and
+         * cold weights arrive in time */
+        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
         TC_STEP(0, 0);
         a += MR;
         b += NR;
     }
 #undef TC_STEP
 
+    if (flags == (TC_UK_FIRST | TC_UK_LAST) && mr == MR && nr == NR && !e->bias && !e->col_bias &&
+        !e->residual && e->act == TC_ACT_NONE) {
+        /* a whole tile without epilogue (Winograd's products, kc = C): plain
+         * stores, no per-row tests, which are ~4% of a 64-channel layer */
+        _mm256_storeu_ps(c + 0 * ldc, c00);
+        _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+        _mm256_storeu_ps(c + 1 * ldc, c10);
+        _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+        _mm256_storeu_ps(c + 2 * ldc, c20);
+        _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+        _mm256_storeu_ps(c + 3 * ldc, c30);
+        _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+        _mm256_storeu_ps(c + 4 * ldc, c40);
+        _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+        _mm256_storeu_ps(c + 5 * ldc, c50);
+        _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+        return;
+    }
     /* rows past mr are never touched; a partial tile (the last row or column
      * panel) stores with masks instead of falling back to scalar code */
     const int full = nr == NR;
@@ -142,9 +160,10 @@ void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrd
 
 /* a: [kc][6]  b: [kc][16] (first 8 columns used)  c: [mr, nr <= 8].
  * For the narrow last column panel of small images. */
-void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
-                         int nr, int flags, const tc_tile_epi *e)
+static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                             int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
+    (void)pf_a;
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps();
     __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
 #pragma GCC unroll 4
@@ -177,8 +196,8 @@ void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdi
 
 /* packed: B panels [ceil(N/16)][K][16]  a: [K]  y: [N].  Streams each panel
  * once; 4-way unrolled over k with separate accumulators to hide FMA latency. */
-void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
-                         const float *bias, int relu, float *y)
+static void gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
+                             const float *bias, int act, float *y)
 {
     for (int p = p0; p < p1; p++) {
         const float *b = packed + (size_t)p * K * NR;
@@ -214,7 +233,7 @@ void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int
         _mm256_storeu_ps(acc, s0);
         _mm256_storeu_ps(acc + 8, s1);
         int n0 = p * NR;
-        tc_gemv_store(acc, n0, N - n0 < NR ? N - n0 : NR, bias, relu, y);
+        tc_gemv_store(acc, n0, N - n0 < NR ? N - n0 : NR, bias, act, y);
     }
 }
 
@@ -237,8 +256,8 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
 /* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Four rows at once: one
  * load of a feeds four FMAs and four sequential weight streams keep the
  * hardware prefetchers busy; prefetch further ahead on each stream. */
-void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
-                       const float *bias, int relu, float *y)
+static void gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                           const float *bias, int act, float *y)
 {
     const int PF = 512; /* floats ahead = 2 KiB per stream */
     int n = r0;
@@ -278,10 +297,8 @@ void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int
         v[1] = row_tail(a, w1, k, K, v[1]);
         v[2] = row_tail(a, w2, k, K, v[2]);
         v[3] = row_tail(a, w3, k, K, v[3]);
-        for (int j = 0; j < 4; j++) {
-            float t = v[j] + (bias ? bias[n + j] : 0.0f);
-            y[n + j] = relu ? (t < 0.0f ? 0.0f : t) : t;
-        }
+        for (int j = 0; j < 4; j++)
+            y[n + j] = tc_act_f32(act, v[j] + (bias ? bias[n + j] : 0.0f));
     }
     /* Leftover rows: the same order of operations as above, so that every output is
      * computed alike wherever a thread's range happens to start (equal rows, equal sums). */
@@ -297,7 +314,13 @@ void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int
             c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
         const __m256 z = _mm256_setzero_ps();
         float t = row_tail(a, wn, k, K, _mm_cvtss_f32(hsum4(_mm256_add_ps(c0, d0), z, z, z)));
-        t += bias ? bias[n] : 0.0f;
-        y[n] = relu ? (t < 0.0f ? 0.0f : t) : t;
+        y[n] = tc_act_f32(act, t + (bias ? bias[n] : 0.0f));
     }
 }
+
+const tc_gemm_kernels tc_gemm_avx2 = {
+    .tile = ukernel_6x16_avx2,
+    .tile_half = ukernel_6x8_avx2,
+    .gemv_panels = gemv_panels_avx2,
+    .gemv_rows = gemv_rows_avx2,
+};

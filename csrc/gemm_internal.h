@@ -1,8 +1,10 @@
-/* Private to gemm.c, gemm_avx2.c, conv.c, conv_avx2.c: blocking constants,
- * micro-kernel signature and the generic blocked GEMM driver. */
+/* Private to the C kernels: blocking constants, micro-kernel signature, the
+ * GEMM family's kernel table and the generic blocked GEMM driver (used by
+ * gemm.c, conv.c and the Winograd products). */
 #ifndef TC_GEMM_INTERNAL_H
 #define TC_GEMM_INTERNAL_H
 
+#include "epilogue.h"
 #include "tinycnn.h"
 
 #define MR TC_GEMM_MR
@@ -23,6 +25,10 @@
 #define TC_GEMM_NC 512
 #endif
 
+/* Prefetch distance on the packed A of a K block, one sequential stream: 1 KiB
+ * (ResNet-50's 1x1 and strided convolutions, see git log d5011d2). */
+#define TC_GEMM_PF_A 256
+
 /* The K blocks of the driver: equal blocks of at most KC (576 = 2 x 288, not
  * 256 + 256 + 64: fewer passes over C).  Packed A is laid out by the same
  * blocks, so one block of it is a single sequential stream. */
@@ -32,16 +38,12 @@ static inline int tc_gemm_kstep(int K)
     return nkb > 0 ? (K + nkb - 1) / nkb : 1;
 }
 
-/* y[n0 .. n0 + nr) = act(acc + bias) for one panel of a GEMV; ReLU keeps NaN. */
-static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *bias, int relu,
+/* y[n0 .. n0 + nr) = act(acc + bias) for one panel of a GEMV. */
+static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *bias, int act,
                                  float *y)
 {
-    for (int j = 0; j < nr; j++) {
-        float v = acc[j] + (bias ? bias[n0 + j] : 0.0f);
-        if (relu)
-            v = v < 0.0f ? 0.0f : v;
-        y[n0 + j] = v;
-    }
+    for (int j = 0; j < nr; j++)
+        y[n0 + j] = tc_act_f32(act, acc[j] + (bias ? bias[n0 + j] : 0.0f));
 }
 
 /* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
@@ -61,35 +63,40 @@ typedef struct tc_tile_epi {
     const float *col_bias; /* [nr] or NULL */
     const float *residual; /* [mr, ldr] or NULL */
     ptrdiff_t ldr;
-    int relu;
+    int act;               /* enum tc_act, applied with TC_UK_LAST */
 } tc_tile_epi;
 
 /* C[mr, nr] (+)= a[kc][MR] . b[kc][NR], then the epilogue per flags.
- * Panels are full (zero padded); only mr x nr elements of C are touched. */
+ * Panels are full (zero padded); only mr x nr elements of C are touched.
+ * pf_a: how many floats ahead of a to prefetch at each step, for A panels that
+ * stream from memory once (the GEMM's weights: TC_GEMM_PF_A; Winograd's
+ * transformed weights, read once per chunk: WG_PF_U). */
 typedef void (*tc_ukernel_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e);
+                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
 
-void tc_ukernel_6x16_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e);
-#ifdef TC_HAVE_AVX2_SOURCES
-void tc_ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
-                          int nr, int flags, const tc_tile_epi *e);
-/* Same contract for nr <= NR/2: reads only the first 8 columns of the B panel. */
-void tc_ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr,
-                         int nr, int flags, const tc_tile_epi *e);
-void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
-                        const float *bias, int relu, float *y);
-void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
-                       const float *bias, int relu, float *y);
-#endif
+/* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1)
+ * (packed: [ceil(N/NR)][K][NR]). */
+typedef void (*tc_gemv_panels_fn)(int K, const float *a, const float *packed, int p0, int p1,
+                                  int N, const float *bias, int act, float *y);
 
 /* y[n] = act(a . w[n, :] + bias[n]) for the rows n in [r0, r1) of a row-major w [Nout, K]. */
-void tc_gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
-                           const float *bias, int relu, float *y);
+typedef void (*tc_gemv_rows_fn)(int K, const float *a, const float *w, ptrdiff_t ldw, int r0,
+                                int r1, const float *bias, int act, float *y);
 
-/* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1). */
-void tc_gemv_panels_portable(int K, const float *a, const float *packed, int p0, int p1, int N,
-                             const float *bias, int relu, float *y);
+/* The GEMM family's kernels for one instruction set: tc_gemm_portable (gemm.c)
+ * and tc_gemm_avx2 (gemm_avx2.c); dispatch.c picks one per tc_ctx. */
+typedef struct tc_gemm_kernels {
+    tc_ukernel_fn tile;      /* the MR x NR micro-kernel */
+    tc_ukernel_fn tile_half; /* same contract for nr <= NR/2, reading only the
+                                first NR/2 columns of each B panel row; it may
+                                ignore pf_a (it runs after full-width tiles of
+                                the same A panels) */
+    tc_gemv_panels_fn gemv_panels;
+    tc_gemv_rows_fn gemv_rows;
+} tc_gemm_kernels;
+
+extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2;
+const tc_gemm_kernels *tc_gemm_kernels_of(const tc_ctx *ctx);
 
 /* Scalar epilogue + store of an accumulator tile acc[MR][NR]: shared by the
  * kernels for partial tiles. */

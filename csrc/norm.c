@@ -51,10 +51,11 @@ void tc_batch_norm_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
 
 typedef struct {
     ptrdiff_t c, s;
-    int size, isa;
+    int size;
     float alpha, beta, bias;
     const float *x;
     float *y;
+    const tc_eltwise_kernels *kern;
 } lrn_job;
 
 static void lrn_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -81,15 +82,7 @@ static void lrn_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             y[i] = bias + a * y[i];
         if (beta == 0.75f) {
             /* AlexNet's beta: d^-0.75 = 1 / (sqrt(d) * sqrt(sqrt(d))), ~10x cheaper than powf */
-#ifdef TC_HAVE_AVX2_SOURCES
-            if (jb->isa == TC_ISA_AVX2)
-                tc_lrn_div_pow075_avx2_(x, y, s);
-            else
-#endif
-                for (ptrdiff_t i = 0; i < s; i++) {
-                    float r = sqrtf(y[i]);
-                    y[i] = x[i] / (r * sqrtf(r));
-                }
+            jb->kern->lrn_div_pow075(x, y, s);
         } else {
             for (ptrdiff_t i = 0; i < s; i++)
                 y[i] = x[i] * powf(y[i], -beta);
@@ -100,7 +93,7 @@ static void lrn_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 void tc_lrn_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int size, float alpha, float beta,
                 float bias, const float *x, float *y)
 {
-    lrn_job jb = {c, s, size, ctx ? ctx->isa : TC_ISA_PORTABLE, alpha, beta, bias, x, y};
+    lrn_job jb = {c, s, size, alpha, beta, bias, x, y, tc_eltwise_kernels_of(ctx)};
     if (n <= 0 || c <= 0 || s <= 0 || size < 1)
         return;
     tc_parallel_for(ctx ? ctx->pool : NULL, n * c, grain_for(s * (size + 8), TC_ELTWISE_GRAIN), lrn_range, &jb);

@@ -8,9 +8,11 @@
 #include "normalize_internal.h"
 #include "normalize_impl.h"
 
+const tc_normalize_kernels tc_normalize_portable = {normalize_row_};
+
 typedef struct {
     ptrdiff_t s, chunk, period;
-    int isa;
+    tc_normalize_row_fn row;
     const float *x, *scale, *bias;
     float eps;
     float *y, *mean, *inv_std;
@@ -25,14 +27,7 @@ static void normalize_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const ptrdiff_t j0 = (r % jb->period) * per_row;
         const float *bias = jb->bias ? jb->bias + j0 : NULL;
         float m, inv;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (jb->isa == TC_ISA_AVX2)
-            tc_normalize_row_avx2_(jb->x + r * s, jb->y + r * s, s, jb->chunk, jb->scale + j0, bias,
-                                   jb->eps, &m, &inv);
-        else
-#endif
-            normalize_row_(jb->x + r * s, jb->y + r * s, s, jb->chunk, jb->scale + j0, bias, jb->eps, &m,
-                           &inv);
+        jb->row(jb->x + r * s, jb->y + r * s, s, jb->chunk, jb->scale + j0, bias, jb->eps, &m, &inv);
         if (jb->mean)
             jb->mean[r] = m;
         if (jb->inv_std)
@@ -44,7 +39,7 @@ int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t c
                      const float *x, const float *scale, const float *bias, float eps, float *y, float *mean,
                      float *inv_std)
 {
-    normalize_job jb = {s, chunk, period, ctx ? ctx->isa : TC_ISA_PORTABLE, x, scale, bias, eps, y, mean,
+    normalize_job jb = {s, chunk, period, tc_normalize_kernels_of(ctx)->row, x, scale, bias, eps, y, mean,
                         inv_std};
     if (rows < 0 || s < 1 || chunk < 1 || s % chunk || period < 1 || !x || !scale || !y)
         return -1;

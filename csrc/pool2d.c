@@ -26,13 +26,23 @@ ptrdiff_t tc_pool_grain_(ptrdiff_t work_per_plane)
     return work_per_plane >= target ? 1 : (target + work_per_plane - 1) / work_per_plane;
 }
 
+static void max_plane_portable(const tc_pool2d_desc *d, const float *x, float *y)
+{
+    pool_plane_(d, 1, 0, x, y);
+}
+
+static void avg_plane_portable(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y)
+{
+    pool_plane_(d, 0, count_include_pad, x, y);
+}
+
 typedef struct {
     const tc_pool2d_desc *d;
     const float *x;
     float *y;
     int count_include_pad;
     int is_max;
-    int isa;
+    const tc_pool2d_kernels *kern;
 } pool_job;
 
 static void pool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -44,25 +54,16 @@ static void pool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     for (ptrdiff_t p = begin; p < end; p++) {
         const float *x = jb->x + p * in_sz;
         float *y = jb->y + p * out_sz;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (jb->isa == TC_ISA_AVX2) {
-            if (jb->is_max)
-                tc_max_pool2d_plane_avx2_(d, x, y);
-            else
-                tc_avg_pool2d_plane_avx2_(d, jb->count_include_pad, x, y);
-            continue;
-        }
-#endif
         if (jb->is_max)
-            pool_plane_(d, 1, 0, x, y);
+            jb->kern->max_plane(d, x, y);
         else
-            pool_plane_(d, 0, jb->count_include_pad, x, y);
+            jb->kern->avg_plane(d, jb->count_include_pad, x, y);
     }
 }
 
 static void pool_run(const tc_ctx *ctx, const tc_pool2d_desc *d, int is_max, int cip, const float *x, float *y)
 {
-    pool_job jb = {d, x, y, cip, is_max, ctx ? ctx->isa : TC_ISA_PORTABLE};
+    pool_job jb = {d, x, y, cip, is_max, tc_pool2d_kernels_of(ctx)};
     if (tc_pool2d_check(d) != 0 || d->nc == 0 || d->oh == 0 || d->ow == 0)
         return;
     ptrdiff_t work = (ptrdiff_t)d->oh * d->ow * d->kh * d->kw;
@@ -87,7 +88,7 @@ typedef struct {
     float *y;
     ptrdiff_t s;
     int is_max;
-    int isa;
+    const tc_pool2d_kernels *kern;
 } gpool_job;
 
 float tc_sum_f32_ref_(const float *x, ptrdiff_t n)
@@ -122,19 +123,15 @@ static void gpool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         float r;
         if (jb->is_max) /* a sequential chain: the NaN rule depends on the order */
             r = tc_max_f32_ref_(x, jb->s);
-#ifdef TC_HAVE_AVX2_SOURCES
-        else if (jb->isa == TC_ISA_AVX2)
-            r = tc_sum_f32_avx2_(x, jb->s) / (float)jb->s;
-#endif
         else
-            r = tc_sum_f32_ref_(x, jb->s) / (float)jb->s;
+            r = jb->kern->sum(x, jb->s) / (float)jb->s;
         jb->y[p] = r;
     }
 }
 
 static void gpool_run(const tc_ctx *ctx, int is_max, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y)
 {
-    gpool_job jb = {x, y, s, is_max, ctx ? ctx->isa : TC_ISA_PORTABLE};
+    gpool_job jb = {x, y, s, is_max, tc_pool2d_kernels_of(ctx)};
     if (nc <= 0)
         return;
     tc_parallel_for(ctx ? ctx->pool : NULL, nc, tc_pool_grain_(s), gpool_range, &jb);
@@ -150,3 +147,8 @@ void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const 
     gpool_run(ctx, 1, nc, s, x, y);
 }
 
+const tc_pool2d_kernels tc_pool2d_portable = {
+    .max_plane = max_plane_portable,
+    .avg_plane = avg_plane_portable,
+    .sum = tc_sum_f32_ref_,
+};

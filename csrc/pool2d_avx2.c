@@ -76,18 +76,18 @@ static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, 
 
 #include "pool2d_impl.h"
 
-void tc_max_pool2d_plane_avx2_(const tc_pool2d_desc *d, const float *x, float *y)
+static void max_plane_avx2(const tc_pool2d_desc *d, const float *x, float *y)
 {
     pool_plane_(d, 1, 0, x, y);
 }
 
-void tc_avg_pool2d_plane_avx2_(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y)
+static void avg_plane_avx2(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y)
 {
     pool_plane_(d, 0, count_include_pad, x, y);
 }
 
 /* Same eight partial sums, same order as tc_sum_f32_ref_: identical results. */
-float tc_sum_f32_avx2_(const float *x, ptrdiff_t n)
+static float sum_f32_avx2(const float *x, ptrdiff_t n)
 {
     __m256 acc = _mm256_setzero_ps();
     ptrdiff_t i = 0;
@@ -99,3 +99,9 @@ float tc_sum_f32_avx2_(const float *x, ptrdiff_t n)
         a[i & 7] += x[i];
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
+
+const tc_pool2d_kernels tc_pool2d_avx2 = {
+    .max_plane = max_plane_avx2,
+    .avg_plane = avg_plane_avx2,
+    .sum = sum_f32_avx2,
+};

@@ -27,10 +27,16 @@ ptrdiff_t tc_pool_grain_(ptrdiff_t work_per_plane);
 float tc_sum_f32_ref_(const float *x, ptrdiff_t n);
 float tc_max_f32_ref_(const float *x, ptrdiff_t n);
 
-#ifdef TC_HAVE_AVX2_SOURCES
-void tc_max_pool2d_plane_avx2_(const tc_pool2d_desc *d, const float *x, float *y);
-void tc_avg_pool2d_plane_avx2_(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y);
-float tc_sum_f32_avx2_(const float *x, ptrdiff_t n);
-#endif
+/* The pooling family's kernels for one instruction set: tc_pool2d_portable
+ * (pool2d.c) and tc_pool2d_avx2 (pool2d_avx2.c); dispatch.c picks one per
+ * tc_ctx.  Both give bit-identical results. */
+typedef struct tc_pool2d_kernels {
+    void (*max_plane)(const tc_pool2d_desc *d, const float *x, float *y);
+    void (*avg_plane)(const tc_pool2d_desc *d, int count_include_pad, const float *x, float *y);
+    float (*sum)(const float *x, ptrdiff_t n); /* eight partial sums, as tc_sum_f32_ref_ */
+} tc_pool2d_kernels;
+
+extern const tc_pool2d_kernels tc_pool2d_portable, tc_pool2d_avx2;
+const tc_pool2d_kernels *tc_pool2d_kernels_of(const tc_ctx *ctx);
 
 #endif

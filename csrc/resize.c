@@ -7,6 +7,8 @@
 #include "resize_internal.h"
 #include "resize_impl.h"
 
+const tc_resize_kernels tc_resize_portable = {resize_plane_rows_};
+
 static int axis_kind(const tc_resample_axis *a)
 {
     if (a->taps != 1)
@@ -42,7 +44,8 @@ size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *row
 
 typedef struct {
     const tc_resample_axis *rows, *cols;
-    int row_kind, col_kind, isa;
+    int row_kind, col_kind;
+    tc_resize_rows_fn plane_rows;
     const float *x;
     float *y, *workspace;
 } resize_job;
@@ -60,12 +63,7 @@ static void resize_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         int i1 = end - p * oh < oh ? (int)(end - p * oh) : oh;
         const float *x = jb->x + p * in_plane;
         float *y = jb->y + p * out_plane;
-#ifdef TC_HAVE_AVX2_SOURCES
-        if (jb->isa == TC_ISA_AVX2)
-            tc_resize_plane_rows_avx2_(jb->rows, jb->cols, jb->row_kind, jb->col_kind, x, y, i0, i1, t);
-        else
-#endif
-            resize_plane_rows_(jb->rows, jb->cols, jb->row_kind, jb->col_kind, x, y, i0, i1, t);
+        jb->plane_rows(jb->rows, jb->cols, jb->row_kind, jb->col_kind, x, y, i0, i1, t);
         k = p * oh + i1;
     }
 }
@@ -77,7 +75,7 @@ int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis 
         return -1;
     if (planes == 0 || rows->out == 0 || cols->out == 0)
         return 0;
-    resize_job jb = {rows, cols, axis_kind(rows), axis_kind(cols), ctx ? ctx->isa : TC_ISA_PORTABLE, x, y,
+    resize_job jb = {rows, cols, axis_kind(rows), axis_kind(cols), tc_resize_kernels_of(ctx)->plane_rows, x, y,
                      workspace};
     ptrdiff_t row_work = (ptrdiff_t)cols->out * cols->taps + (ptrdiff_t)cols->in * rows->taps;
     ptrdiff_t grain = row_work >= (1 << 15) ? 1 : ((1 << 15) + row_work - 1) / row_work;

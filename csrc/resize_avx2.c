@@ -30,8 +30,4 @@ static void cols2_avx2(const int32_t *idx, const float *w, int out, const float 
     resize_cols2_(idx + 2 * j, w + 2 * j, out - j, r, y + j);
 }
 
-void tc_resize_plane_rows_avx2_(const tc_resample_axis *rows, const tc_resample_axis *cols, int row_kind,
-                                int col_kind, const float *x, float *y, int i0, int i1, float *t)
-{
-    resize_plane_rows_(rows, cols, row_kind, col_kind, x, y, i0, i1, t);
-}
+const tc_resize_kernels tc_resize_avx2 = {resize_plane_rows_};

@@ -7,7 +7,7 @@
  *   - The caller owns every buffer: outputs, packed weights and workspace are
  *     allocated by the caller; sizes come from the *_size() functions.
  *   - No global state.  Everything a kernel needs to know about the machine
- *     (thread pool, instruction set) comes in a `tc_ctx`.
+ *     (thread pool, instruction set) comes in a `tc_ctx` made by tc_ctx_init.
  *   - `ctx` may be NULL: serial, portable C.
  */
 #ifndef TINYCNN_H
@@ -29,7 +29,7 @@ enum tc_isa {
     TC_ISA_AVX2 = 1      /* x86-64 with AVX2 + FMA (checked by CPUID) */
 };
 
-/* Best instruction set this CPU supports (CPUID). */
+/* Best instruction set this CPU supports (CPUID) and this build has kernels for. */
 int tc_cpu_best_isa(void);
 
 typedef struct tc_pool tc_pool;
@@ -46,12 +46,22 @@ int tc_pool_size(const tc_pool *pool);
 typedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end);
 void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg);
 
+struct tc_kernel_table; /* private (dispatch.c): the kernels of one instruction set */
+
 typedef struct tc_ctx {
     tc_pool *pool; /* may be NULL: serial */
-    int isa;       /* enum tc_isa, chosen by the caller (at most tc_cpu_best_isa()) */
+    int isa;       /* enum tc_isa */
+    const struct tc_kernel_table *kernels; /* chosen from isa by tc_ctx_init */
 } tc_ctx;
 
-/* Fused epilogue applied before the single store of a conv / dense output. */
+/* Fills ctx with pool (may be NULL) and isa, and picks the kernels of that
+ * instruction set, once: every kernel called with ctx dispatches through them.
+ * Returns 0, or -1 (and makes ctx portable) when this CPU or build lacks isa.
+ * A copy of an initialised ctx with pool = NULL runs the same kernels serially. */
+int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa);
+
+/* Activation fused into the single store of a conv / dense output (every
+ * epilogue applies it through tc_act_f32 / tc_act_avx2, csrc/epilogue*.h). */
 enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 
 /* ------------------------------------------------------------------------ */
@@ -60,17 +70,17 @@ enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
 
 /* Packed single-precision GEMM.  The micro-kernel computes an MR x NR tile of
  * C from an A micro-panel ([kc][MR], MR rows interleaved per k) and a B
- * micro-panel ([kc][NR]).  Packed operands are sequences of such panels over
- * the full K: panel p of A holds rows p*MR.. at [p][K][MR], panel q of B holds
- * columns q*NR.. at [q][K][NR]; rows/columns past M/N are zero.
- * C is row-major with leading dimension ldc. */
+ * micro-panel ([kc][NR]).  Packed operands are sequences of such panels:
+ * panel q of B holds columns q*NR.. at [q][K][NR]; A is packed per K block of
+ * the driver (see tc_gemm_pack_a_f32 in gemm.c), panel p holding rows p*MR..;
+ * rows/columns past M/N are zero.  C is row-major with leading dimension ldc. */
 #define TC_GEMM_MR 6
 #define TC_GEMM_NR 16
 
 /* Like tc_parallel_for, but [0, n) is cut into up to 32 chunks of >= grain
  * items that threads claim dynamically, so a descheduled thread does not stall
  * the others.  tid is the executing thread's index in [0, tc_pool_size(pool))
- * (a per-thread workspace slot); a thread may run several chunks.  (pool.c) */
+ * (a per-thread workspace slot); a thread may run several chunks.  (threadpool.c) */
 void tc_parallel_for_dynamic(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn,
                              void *arg);
 
@@ -100,9 +110,9 @@ size_t tc_gemm_workspace_size(const tc_ctx *ctx);
 
 /* C[M, N] = epilogue(packed_a . B), B: [K, N] row-major with leading dimension ldb.
  * B is packed on the fly, one cache block at a time.  Multi-threaded over
- * ctx's pool; to call it from inside your own parallel loop (e.g. one GEMM per
- * Winograd tile position), pass a tc_ctx with pool = NULL and the same isa:
- * it then runs serially and needs tc_gemm_workspace_size() of that ctx. */
+ * ctx's pool; to call it from inside your own parallel loop, pass a copy of
+ * ctx with pool = NULL: it then runs serially and needs
+ * tc_gemm_workspace_size() of that copy. */
 void tc_gemm_packed_a_f32(const tc_ctx *ctx, int M, int N, int K, const float *packed_a,
                           const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate,
                           const tc_epilogue *epi, float *workspace);
@@ -113,11 +123,11 @@ void tc_gemm_packed_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A
                           const tc_epilogue *epi, float *workspace);
 
 /* BLAS-shaped: C = alpha * op(A) . op(B) + beta * C, op(X) = X or X^T.
- * A: op(A) [M, K], B: op(B) [K, N], C: [M, N].  Allocates its own packing
- * buffers (for non-constant operands).  Returns 0, or -1 when out of memory. */
-int tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                 ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
-                 const tc_ctx *ctx);
+ * A: op(A) [M, K], B: op(B) [K, N], C: [M, N].  Both operands are packed on
+ * the fly into workspace (tc_gemm_workspace_size(ctx) floats). */
+void tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                  const tc_ctx *ctx, float *workspace);
 
 /* Dense layer with a constant weight, packed once:
  *   y[M, Nout] = act(a[M, K] . W^T + bias)
@@ -136,7 +146,7 @@ void tc_dense_rows_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a
 /* end of GEMM section */
 
 /* ------------------------------------------------------------------------ */
-/* Convolution: reference and im2col/GEMM paths (conv.c)                    */
+/* Convolution: every algorithm behind one interface (conv.c, winograd*.c)  */
 /* ------------------------------------------------------------------------ */
 
 /* Geometry of a 2-D convolution (NCHW, weights [K, C/group, KH, KW]). */
@@ -149,32 +159,56 @@ typedef struct tc_conv2d_params {
     int group;
 } tc_conv2d_params;
 
+/* The algorithms, each with the geometries it can compute (tc_conv2d_check).
+ * Which one is fastest for a layer is the caller's choice, made once when the
+ * layer is planned (tinycnn/ops/conv_algo.py). */
 enum tc_conv_algo {
-    TC_CONV_ALGO_GEMM = 0,      /* im2col folded into the B packing, then packed GEMM */
+    TC_CONV_ALGO_GEMM = 0,      /* any geometry: im2col folded into the B packing, packed GEMM */
     TC_CONV_ALGO_1X1 = 1,       /* 1x1, stride 1, no pad: B is the input itself */
-    TC_CONV_ALGO_DEPTHWISE = 2  /* one input channel per output channel: direct kernel */
+    TC_CONV_ALGO_DEPTHWISE = 2, /* group == C: a direct kernel per output channel */
+    TC_CONV_ALGO_REFERENCE = 3, /* any geometry: plain nested loops summing in double, serial;
+                                   the reference every fast path is tested against */
+    /* Winograd's minimal filtering F(m x m, r x r) for r x r kernels, stride 1,
+     * dilation 1, group 1: the weights are transformed and packed once; a run
+     * transforms the input tiles, does one [K x C] by [C x tiles] product per
+     * frequency on the GEMM micro-kernel, and transforms back with bias,
+     * residual and activation fused into the store.  NaN and Inf in x reach
+     * only the outputs whose r x r window holds them, as in a direct
+     * convolution: a tile whose Winograd result may not be finite (from those,
+     * or an overflow of huge inputs) is recomputed directly (several times the
+     * tile's Winograd cost; a tile all of whose outputs are NaN stops early).
+     * That needs finite weights with |w| <= 1e38 (F(2x2,3x3) transforms them to
+     * up to 2.25 |w|); for other weights use another algorithm. */
+    TC_CONV_ALGO_WINOGRAD_2X2_3X3 = 4, /* 4x4 input tiles, 16 products per 4 outputs */
+    TC_CONV_ALGO_WINOGRAD_4X4_3X3 = 5, /* 6x6 input tiles, 36 products per 16 outputs */
+    TC_CONV_ALGO_WINOGRAD_2X2_5X5 = 6, /* 6x6 input tiles, 36 products per 4 outputs */
+    TC_CONV_ALGO_COUNT
 };
+
+/* 0 when the parameters are valid and algo can compute them, else -1. */
+int tc_conv2d_check(const tc_conv2d_params *p, int algo);
 
 /* Output size; returns -1 (and leaves oh/ow undefined) when it would be empty
  * or the parameters are invalid. */
 int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow);
 
-/* x: [N, C, H, W]  w: [K, C/group, KH, KW]  bias: [K] or NULL
- * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW]
- * Plain nested loops: the reference every fast path is tested against. */
-void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const float *x,
-                       const float *weight, const float *bias, const float *residual, int act,
-                       float *y);
-
-/* Planning: choose the algorithm once, pack the weights once. */
-int tc_conv2d_choose_algo(const tc_conv2d_params *p);
+/* Planning, once per layer: floats of the packed weights (0 when
+ * tc_conv2d_check fails), then the packing of weight [K, C/group, KH, KW]
+ * (on ctx's threads). */
 size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo);
-void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight, float *packed);
+void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                        const float *weight, float *packed);
+
+/* Floats of workspace tc_conv2d_f32 needs for an [n, C, h, w] input with this
+ * ctx (it grows with the thread count). */
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
                                 int h, int w);
 
-/* Same contract as tc_conv2d_ref_f32, with packed weights and a workspace of
- * tc_conv2d_workspace_size() floats. */
+/* x: [N, C, H, W]  packed: from tc_conv2d_pack_f32  bias: [K] or NULL
+ * residual: [N, K, OH, OW] or NULL (may be y; otherwise neither overlaps y)
+ * y: [N, K, OH, OW], not overlapping x
+ * y = act(conv(x, weight) + bias + residual); ReLU keeps NaN.  Does nothing
+ * when tc_conv2d_check fails or the output would be empty. */
 void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                    const float *x, const float *packed, const float *bias, const float *residual,
                    int act, float *y, float *workspace);
@@ -191,13 +225,15 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
  * the caller chooses oh, ow (output_padding and output_shape may make them larger than
  * (h - 1) * sh + (KH - 1) * dh + 1 - pt - pb: those rows get the bias alone). */
 
-/* Returns 0, or -1 for invalid parameters or sizes. */
+/* Returns 0, or -1 for invalid parameters (those tc_conv2d_check rejects for every
+ * algorithm) or sizes; the two functions below do nothing then. */
 int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow);
 
 size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p);
 /* weight: [C, K/group, KH, KW]  ->  packed: per group, the GEMM's A panels of W_g^T */
 void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed);
-/* Floats of workspace: K/group * KH * KW * h * w (the GEMM's result for one group) + the GEMM's. */
+/* Floats of workspace: K/group * KH * KW * h * w (the GEMM's result for one group) + the GEMM's
+ * with this ctx (it grows with the thread count). */
 size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w);
 
 /* x: [N, C, H, W]  bias: [K] or NULL  y: [N, K, OH, OW]   y = act(conv_transpose(x) + bias)
@@ -213,50 +249,6 @@ void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w,
                                  const float *weight, const float *bias, int act, float *y);
 
 /* end of transposed convolution section */
-
-/* ------------------------------------------------------------------------ */
-/* Winograd convolution (winograd.c, winograd_avx2.c)                       */
-/* ------------------------------------------------------------------------ */
-
-/* r x r convolution, stride 1, dilation 1, group 1, by Winograd's minimal
- * filtering F(tile x tile, r x r): r = 3 with tile = 4 (6x6 input tiles, 36
- * products per tile) or tile = 2 (4x4 input tiles, 16 products); r = 5 with
- * tile = 2 (6x6 input tiles, 36 products).  Other (r, tile): packed size 0,
- * and the other functions do nothing.  The weights are transformed and packed
- * once (tc_winograd_pack_f32); each run transforms the input tiles, does one
- * [K x C] by [C x tiles] GEMM per frequency point, and transforms back with
- * bias, residual and activation fused into the store. */
-
-/* Floats of the packed weights: (tile+r-1)^2 * roundup(K, 6) * C, plus
- * 25 * roundup(K, 6) * C for r = 5 (the raw filters, for the NaN fallback). */
-size_t tc_winograd_packed_size(int K, int C, int r, int tile);
-
-/* w: [K, C, r, r]  ->  packed: [(tile+r-1)^2][roundup(K,6)/6][C][6] (+ raw filters)
- * (transformed in double precision, on ctx's threads; padding rows are zero). */
-void tc_winograd_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
-                          float *packed);
-
-/* Floats of workspace tc_winograd_f32 needs with this ctx (its thread count). */
-size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
-                                  int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile);
-
-/* x: [N, C, H, W]  packed: from tc_winograd_pack_f32  bias: [K] or NULL
- * residual: [N, K, OH, OW] or NULL (may equal y)  y: [N, K, OH, OW]
- * OH = H + pad_t + pad_b - (r - 1), OW = W + pad_l + pad_r - (r - 1) (both >= 1).
- * y = act(conv(x, w) + bias + residual); ReLU keeps NaN.  NaN and Inf in x
- * reach only the outputs whose r x r window holds them, as in a direct
- * convolution: a tile whose Winograd result may not be finite (from those, or
- * an overflow of huge inputs) is recomputed directly, with the 3x3 filters
- * recovered from packed (5x5: kept raw in packed; several times the tile's
- * Winograd cost; a tile all of whose outputs are NaN stops early).  That needs
- * finite weights with |w| <= 1e38 (F(2x2,3x3) transforms them to up to
- * 2.25 |w|); other weights: tc_conv2d_f32. */
-void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
-                     const float *packed, const float *bias, int K,
-                     int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, int act,
-                     const float *residual, float *y, float *workspace);
-
-/* end of Winograd section */
 
 /* ------------------------------------------------------------------------ */
 /* Pooling (pool2d.c)                                                        */

@@ -1,19 +1,14 @@
-/* winograd.c - stride-1 convolution by Winograd's minimal filtering.
- *
- * F(m x m, r x r): F(4x4,3x3) and F(2x2,5x5) (alpha = m + r - 1 = 6), F(2x2,3x3)
- * (alpha = 4).  Y = A^T [U . V] A, U = G g G^T (weights, packed once),
- * V = B^T d B (input tiles).  The points are Lavin's 0, +-1, +-2 (and
- * infinity) for alpha = 6, so F(4x4,3x3) and F(2x2,5x5) share B^T (the input
- * transform) and differ in G and A^T; their error stays near 1e-6 relative in
- * float32 even at C = 512 (checked in tests/test_winograd.py).  F(2x2,5x5)
- * does 9 products per output and input channel where a direct 5x5 does 25.
+/* winograd.c - the driver of the Winograd convolutions (F(4x4,3x3),
+ * F(2x2,3x3), F(2x2,5x5); their transforms: winograd_transform.c and
+ * winograd_avx2.c, the non-finite fallback: winograd_fallback.c).
  *
  * One run walks the tiles (n, ty, tx flattened) in chunks small enough that
  * the chunk's transformed input V and products M stay in L2/L3.  Per chunk:
- *   1. input transform:  x -> V[xi][group][C][w], 8 tiles per call
- *   2. alpha^2 GEMMs:    M[xi] = U[xi] V[xi], register-tiled WG_KR x WG_NR;
- *                        loop order xi, panel of WG_KR output channels, group:
- *                        each U panel is read once per chunk, V[xi] stays in L2
+ *   1. input transform:  x -> V[xi][group][C][WG_NR], 8 tiles per call
+ *   2. alpha^2 GEMMs:    M[xi] = U[xi] V[xi] on the GEMM micro-kernel (MR x NR
+ *                        = WG_KR x WG_NR tiles); loop order xi, panel of WG_KR
+ *                        output channels, group: each U panel is read once per
+ *                        chunk, V[xi] stays in L2
  *   3. output transform: M[xi][group][Kp][w] -> y with bias, residual and
  *                        activation fused into the only store, 8 tiles per call
  * Threads either run whole chunks each (many chunks: no barriers, V and M stay
@@ -22,245 +17,9 @@
  * claim work dynamically: when one core runs slower (a busy or shared
  * machine) the other takes more, instead of waiting for it at every barrier.
  */
-#include <math.h>
 #include <string.h>
 #include "tinycnn.h"
 #include "winograd_internal.h"
-
-/* ---------------------------------------------------------------------- */
-/* Portable transforms and micro-kernel (twins of winograd_avx2.c)         */
-/* ---------------------------------------------------------------------- */
-
-/* 1-D B^T for F(4,3): 6 vectors of 8 lanes at d + i*ds -> r + i*rs. */
-static void bt6(const float *d, ptrdiff_t ds, float *r, ptrdiff_t rs)
-{
-    for (int l = 0; l < WG_LANES; l++) {
-        float d0 = d[l], d1 = d[ds + l], d2 = d[2 * ds + l];
-        float d3 = d[3 * ds + l], d4 = d[4 * ds + l], d5 = d[5 * ds + l];
-        float a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;
-        float c = d4 - d2, e = 2.0f * (d3 - d1);
-        r[l] = (d4 - 5.0f * d2) + 4.0f * d0;
-        r[rs + l] = a + b;
-        r[2 * rs + l] = a - b;
-        r[3 * rs + l] = c + e;
-        r[4 * rs + l] = c - e;
-        r[5 * rs + l] = (d5 - 5.0f * d3) + 4.0f * d1;
-    }
-}
-
-/* 1-D A^T for F(4,3): 6 vectors -> 4. */
-static void at6(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
-{
-    for (int l = 0; l < WG_LANES; l++) {
-        float m0 = m[l], m1 = m[ms + l], m2 = m[2 * ms + l];
-        float m3 = m[3 * ms + l], m4 = m[4 * ms + l], m5 = m[5 * ms + l];
-        float s1 = m1 + m2, s2 = m1 - m2, s3 = m3 + m4, s4 = m3 - m4;
-        o[l] = (m0 + s1) + s3;
-        o[os + l] = s2 + 2.0f * s4;
-        o[2 * os + l] = s1 + 4.0f * s3;
-        o[3 * os + l] = (s2 + m5) + 8.0f * s4;
-    }
-}
-
-/* 1-D A^T for F(2,5): 6 vectors -> 2 (o0 as in at6; o1 adds m5). */
-static void at62(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
-{
-    for (int l = 0; l < WG_LANES; l++) {
-        float m0 = m[l], m1 = m[ms + l], m2 = m[2 * ms + l];
-        float m3 = m[3 * ms + l], m4 = m[4 * ms + l], m5 = m[5 * ms + l];
-        float s1 = m1 + m2, s2 = m1 - m2, s3 = m3 + m4, s4 = m3 - m4;
-        o[l] = (m0 + s1) + s3;
-        o[os + l] = (s2 + 2.0f * s4) + m5;
-    }
-}
-
-static void bt4(const float *d, ptrdiff_t ds, float *r, ptrdiff_t rs)
-{
-    for (int l = 0; l < WG_LANES; l++) {
-        float d0 = d[l], d1 = d[ds + l], d2 = d[2 * ds + l], d3 = d[3 * ds + l];
-        r[l] = d0 - d2;
-        r[rs + l] = d1 + d2;
-        r[2 * rs + l] = d2 - d1;
-        r[3 * rs + l] = d1 - d3;
-    }
-}
-
-static void at4(const float *m, ptrdiff_t ms, float *o, ptrdiff_t os)
-{
-    for (int l = 0; l < WG_LANES; l++) {
-        float m0 = m[l], m1 = m[ms + l], m2 = m[2 * ms + l], m3 = m[3 * ms + l];
-        o[l] = (m0 + m1) + m2;
-        o[os + l] = (m1 - m2) - m3;
-    }
-}
-
-/* d[i][j][lane] <- row i, column j of each lane's patch. */
-static void gather_lanes(const float *const *lp, const ptrdiff_t *ls, int alpha, float *d)
-{
-    for (int l = 0; l < WG_LANES; l++)
-        for (int i = 0; i < alpha; i++)
-            for (int j = 0; j < alpha; j++)
-                d[(i * alpha + j) * WG_LANES + l] = lp[l][i * ls[l] + j];
-}
-
-/* Lanes whose n values o[i][lane] include one that is NaN or not below
- * limit in magnitude (see wg_output_fn). */
-static unsigned flag_lanes(const float *o, int n, float limit)
-{
-    int ok[WG_LANES];
-    unsigned bad = 0;
-    for (int l = 0; l < WG_LANES; l++)
-        ok[l] = 1;
-    for (int i = 0; i < n; i++) /* lanes inner: vectorized */
-        for (int l = 0; l < WG_LANES; l++)
-            ok[l] &= fabsf(o[i * WG_LANES + l]) < limit; /* false for NaN */
-    for (int l = 0; l < WG_LANES; l++)
-        bad |= (unsigned)!ok[l] << l;
-    return bad;
-}
-
-/* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs, but
- * for the lanes in skip.  ReLU keeps NaN, like onnxruntime. */
-static void scatter_lanes(const float *o, int m, float *const *yp, const float *const *rp,
-                          ptrdiff_t ys, const int *rows, const int *cols, int act,
-                          unsigned skip)
-{
-    for (int l = 0; l < WG_LANES; l++) {
-        if (skip >> l & 1)
-            continue;
-        for (int i = 0; i < rows[l]; i++) {
-            for (int j = 0; j < cols[l]; j++) {
-                float s = o[(i * m + j) * WG_LANES + l];
-                if (rp[l])
-                    s += rp[l][i * ys + j];
-                if (act == TC_ACT_RELU && s < 0.0f)
-                    s = 0.0f;
-                yp[l][i * ys + j] = s;
-            }
-        }
-    }
-}
-
-static void input4_portable(const float *const *lp, const ptrdiff_t *ls, float *v,
-                            ptrdiff_t vstride)
-{
-    float d[36 * WG_LANES], t[36 * WG_LANES];
-    gather_lanes(lp, ls, 6, d);
-    for (int j = 0; j < 6; j++) /* along i: t[i'][j] = sum_i BT[i'][i] d[i][j] */
-        bt6(d + j * WG_LANES, 6 * WG_LANES, t + j * WG_LANES, 6 * WG_LANES);
-    for (int i = 0; i < 6; i++) /* along j */
-        bt6(t + i * 6 * WG_LANES, WG_LANES, v + i * 6 * vstride, vstride);
-}
-
-static void input2_portable(const float *const *lp, const ptrdiff_t *ls, float *v,
-                            ptrdiff_t vstride)
-{
-    float d[16 * WG_LANES], t[16 * WG_LANES];
-    gather_lanes(lp, ls, 4, d);
-    for (int j = 0; j < 4; j++)
-        bt4(d + j * WG_LANES, 4 * WG_LANES, t + j * WG_LANES, 4 * WG_LANES);
-    for (int i = 0; i < 4; i++)
-        bt4(t + i * 4 * WG_LANES, WG_LANES, v + i * 4 * vstride, vstride);
-}
-
-static unsigned output4_portable(const float *m, ptrdiff_t mstride, float bias,
-                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                 const int *rows, const int *cols, int act)
-{
-    float t[4 * 6 * WG_LANES], o[16 * WG_LANES];
-    for (int j = 0; j < 6; j++) /* along i: 6 -> 4 rows */
-        at6(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
-    unsigned bad = flag_lanes(t, 24, WG_T_LIMIT);
-    for (int i = 0; i < 4; i++) /* along j */
-        at6(t + i * 6 * WG_LANES, WG_LANES, o + i * 4 * WG_LANES, WG_LANES);
-    for (int i = 0; i < 16 * WG_LANES; i++)
-        o[i] += bias;
-    scatter_lanes(o, 4, yp, rp, ys, rows, cols, act, bad);
-    return bad;
-}
-
-/* The F(2x2) tail of an output transform: o[i][j][lane] -> flags (NaN or Inf
- * before bias, see wg_output_fn), bias, and the store of the other lanes. */
-static unsigned finish_2x2(float *o, float bias, float *const *yp, const float *const *rp,
-                           ptrdiff_t ys, const int *rows, const int *cols, int act)
-{
-    unsigned bad = flag_lanes(o, 4, INFINITY);
-    for (int i = 0; i < 4 * WG_LANES; i++)
-        o[i] += bias;
-    scatter_lanes(o, 2, yp, rp, ys, rows, cols, act, bad);
-    return bad;
-}
-
-static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
-                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                 const int *rows, const int *cols, int act)
-{
-    float t[2 * 4 * WG_LANES], o[4 * WG_LANES];
-    for (int j = 0; j < 4; j++)
-        at4(m + j * mstride, 4 * mstride, t + j * WG_LANES, 4 * WG_LANES);
-    for (int i = 0; i < 2; i++)
-        at4(t + i * 4 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
-    return finish_2x2(o, bias, yp, rp, ys, rows, cols, act);
-}
-
-static unsigned output25_portable(const float *m, ptrdiff_t mstride, float bias,
-                                  float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                  const int *rows, const int *cols, int act)
-{
-    float t[2 * 6 * WG_LANES], o[4 * WG_LANES];
-    for (int j = 0; j < 6; j++) /* along i: 6 -> 2 rows */
-        at62(m + j * mstride, 6 * mstride, t + j * WG_LANES, 6 * WG_LANES);
-    for (int i = 0; i < 2; i++) /* along j */
-        at62(t + i * 6 * WG_LANES, WG_LANES, o + i * 2 * WG_LANES, WG_LANES);
-    return finish_2x2(o, bias, yp, rp, ys, rows, cols, act);
-}
-
-/* u: [C][WG_KR]  v: [C][w]  ->  m: [WG_KR][w] */
-static void gemm_portable(const float *u, const float *v, int C, int w, float *m)
-{
-    float acc[WG_KR][WG_NR];
-    memset(acc, 0, sizeof(acc));
-    for (int c = 0; c < C; c++) {
-        const float *vc = v + (ptrdiff_t)c * w;
-        for (int r = 0; r < WG_KR; r++) {
-            float a = u[c * WG_KR + r];
-            for (int l = 0; l < w; l++)
-                acc[r][l] += a * vc[l];
-        }
-    }
-    for (int r = 0; r < WG_KR; r++)
-        memcpy(m + r * w, acc[r], sizeof(float) * w);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Weight transform and packing                                           */
-/* ---------------------------------------------------------------------- */
-
-static const double G4[6][3] = {
-    {1.0 / 4, 0, 0},
-    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6},
-    {0, 0, 1},
-};
-static const double G2[4][3] = {
-    {1, 0, 0},
-    {0.5, 0.5, 0.5},
-    {0.5, -0.5, 0.5},
-    {0, 0, 1},
-};
-static const double G25[6][5] = {
-    {1.0 / 4, 0, 0, 0, 0},
-    {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
-    {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
-    {0, 0, 0, 0, 1},
-};
-
-/* The (r, m) pairs of the file: F(4x4,3x3), F(2x2,3x3), F(2x2,5x5). */
-static int supported(int r, int m) { return (r == 3 && (m == 4 || m == 2)) || (r == 5 && m == 2); }
 
 /* The alpha^2 planes of V (of M) are written (read) together by each input
  * (output) transform: one cache line of padding keeps the plane strides off
@@ -268,119 +27,6 @@ static int supported(int r, int m) { return (r == 3 && (m == 4 || m == 2)) || (r
  * [group][k][xi][w] instead, contiguous for the output transform, measured
  * 5-10% slower: the GEMM's stores then scatter.) */
 #define WG_PLANE_PAD 16
-
-static int round_up(int a, int b) { return (a + b - 1) / b * b; }
-
-/* F(2x2,5x5) also keeps the raw filters, [Kp/WG_KR][C][25][WG_KR], for the
- * direct fallback (recovering a 5x5 filter from U would take more than two
- * rows of G per row, and 5x5 layers are few and small). */
-static size_t raw_floats(int K, int C, int r) { return r == 5 ? (size_t)round_up(K, WG_KR) * C * 25 : 0; }
-
-size_t tc_winograd_packed_size(int K, int C, int r, int tile)
-{
-    if (!supported(r, tile))
-        return 0;
-    int alpha = tile + r - 1;
-    return (size_t)alpha * alpha * round_up(K, WG_KR) * C + raw_floats(K, C, r);
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-#define WG_INLINE inline __attribute__((always_inline))
-#else
-#define WG_INLINE inline
-#endif
-
-/* u = G g G^T of one r x r filter, in double (the rounding to float of u is the
- * only one).  Inlined with constant alpha and r, so that the loops unroll. */
-static WG_INLINE void transform_filter(const double *G, int alpha, int r, const float *g,
-                                       double u[6][6])
-{
-    double t[6][5];
-    for (int i = 0; i < alpha; i++) /* t = G g */
-        for (int j = 0; j < r; j++) {
-            double acc = 0.0;
-            for (int q = 0; q < r; q++)
-                acc += G[i * r + q] * g[q * r + j];
-            t[i][j] = acc;
-        }
-    for (int i = 0; i < alpha; i++) /* u = t G^T */
-        for (int j = 0; j < alpha; j++) {
-            double acc = 0.0;
-            for (int q = 0; q < r; q++)
-                acc += t[i][q] * G[j * r + q];
-            u[i][j] = acc;
-        }
-}
-
-typedef struct {
-    const float *w;
-    int K, C, r, alpha, np;
-    float *packed, *raw;
-} wg_pack_job;
-
-/* Output-channel panels [begin, end): for each input channel, the WG_KR
- * channels of a panel land side by side in every plane (lanes past K: 0). */
-static void pack_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
-{
-    const wg_pack_job *j = (const wg_pack_job *)arg;
-    const int C = j->C, r = j->r, alpha = j->alpha;
-    (void)tid;
-    for (ptrdiff_t p = begin; p < end; p++) {
-        for (int c = 0; c < C; c++) {
-            for (int q = 0; q < WG_KR; q++) {
-                int k = (int)p * WG_KR + q;
-                double u[6][6] = {{0}};
-                const float *g = k < j->K ? j->w + ((size_t)k * C + c) * r * r : NULL;
-                if (g && alpha == 6 && r == 3)
-                    transform_filter(&G4[0][0], 6, 3, g, u);
-                else if (g && alpha == 4)
-                    transform_filter(&G2[0][0], 4, 3, g, u);
-                else if (g)
-                    transform_filter(&G25[0][0], 6, 5, g, u);
-                for (int xi = 0; xi < alpha * alpha; xi++)
-                    j->packed[(((size_t)xi * j->np + p) * C + c) * WG_KR + q] =
-                        (float)u[xi / alpha][xi % alpha];
-                if (r == 5)
-                    for (int t = 0; t < 25; t++)
-                        j->raw[(((size_t)p * C + c) * 25 + t) * WG_KR + q] = g ? g[t] : 0.0f;
-            }
-        }
-    }
-}
-
-/* w: [K, C, r, r]  ->  packed: [alpha^2][Kp/WG_KR][C][WG_KR] (+ raw filters for r = 5) */
-void tc_winograd_pack_f32(const tc_ctx *ctx, const float *w, int K, int C, int r, int tile,
-                          float *packed)
-{
-    if (!supported(r, tile))
-        return;
-    int alpha = tile + r - 1, Kp = round_up(K, WG_KR);
-    wg_pack_job j = {.w = w, .K = K, .C = C, .r = r, .alpha = alpha, .np = Kp / WG_KR,
-                     .packed = packed, .raw = packed + (size_t)alpha * alpha * Kp * C};
-    tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, j.np, 1, pack_range, &j);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Driver                                                                 */
-/* ---------------------------------------------------------------------- */
-
-typedef struct {
-    const float *x;
-    int N, C, H, W, K, Kp;
-    int pt, pl, r, m, alpha, OH, OW, nty, ntx;
-    const float *packed, *raw, *bias, *res; /* raw: the filters, for r = 5 */
-    float *y;
-    int act;
-    float *V, *M;
-    ptrdiff_t t0; /* first tile of the chunk */
-    int nt, ntp, ng; /* tiles in chunk, padded tiles, groups */
-    ptrdiff_t vstride, mstride; /* floats between the planes of V and of M */
-    wg_input_fn input;
-    wg_output_fn output;
-    wg_gemm_fn gemm;
-    wg_recover_fn recover;
-    wg_direct_fn direct;
-} wg_job;
 
 /* Width of group g: 16, or 8 for a last group holding at most 8 tiles. */
 static int group_width(const wg_job *j, int g)
@@ -448,17 +94,18 @@ static wg_plan make_plan(ptrdiff_t total, int C, int Kp, int alpha, int nthreads
     if (p.per < WG_LANES)
         p.per = WG_LANES;
     p.nchunks = (total + p.per - 1) / p.per;
-    /* a chunk of per tiles has per padded tiles: per is a multiple of 8 */
-    p.slot_size = (size_t)alpha * alpha * ((size_t)(C + Kp) * p.per + 2 * WG_PLANE_PAD);
+    /* per is a multiple of 8: M holds per tiles, V whole groups of WG_NR */
+    p.slot_size = (size_t)alpha * alpha *
+                  ((size_t)C * tc_wg_round_up((int)p.per, WG_NR) + (size_t)Kp * p.per + 2 * WG_PLANE_PAD);
     return p;
 }
 
-size_t tc_winograd_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
+size_t tc_wg_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K,
                                    int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile)
 {
-    int OH, OW, nty, ntx, alpha = tile + r - 1, Kp = round_up(K, WG_KR);
+    int OH, OW, nty, ntx, alpha = tile + r - 1, Kp = tc_wg_round_up(K, WG_KR);
     get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, r, tile, &OH, &OW, &nty, &ntx);
-    if (!supported(r, tile) || OH < 1 || OW < 1 || N < 1)
+    if (!tc_wg_supported(r, tile) || OH < 1 || OW < 1 || N < 1)
         return 0;
     wg_plan p = make_plan((ptrdiff_t)N * nty * ntx, C, Kp, alpha,
                           ctx ? tc_pool_size(ctx->pool) : 1);
@@ -517,7 +164,7 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             input_lanes(j, g, lanes);
             g_cur = g;
         }
-        float *v = j->V + (ptrdiff_t)g * WG_NR * C + (ptrdiff_t)c * w;
+        float *v = j->V + ((ptrdiff_t)g * C + c) * WG_NR;
 #if WG_PF_X > 0 && (defined(__GNUC__) || defined(__clang__))
         /* The rows of 16 tiles of one channel are 6 short streams that the
          * hardware prefetchers do not follow: fetch those of channel c + WG_PF_X. */
@@ -557,8 +204,22 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
+/* U comes from L3 or DRAM once per chunk, each panel by its first group: the
+ * products prefetch 4 KiB ahead on it, about one DRAM latency of FMAs (with
+ * the GEMM's 1 KiB, VGG's and ResNet's 3x3 layers ran 1-6% slower). */
+#ifndef WG_PF_U
+#define WG_PF_U 1024
+#endif
+
+/* The products of a chunk, M[xi] = U[xi] V[xi], on the GEMM micro-kernel: for
+ * each frequency xi and panel p of WG_KR output channels, one MR x NR tile per
+ * group of 16 tiles (NR/2 wide for a short last group), over all C input
+ * channels at once (kc = C: U's panels are laid out for that).  Loop order xi,
+ * panel, group: each U panel is read once per chunk and stays in L1 while the
+ * groups of V[xi] stream from L2. */
 static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
+    static const tc_tile_epi store_only; /* no bias, residual or activation */
     const wg_job *j = (const wg_job *)arg;
     int np = j->Kp / WG_KR, C = j->C;
     (void)tid;
@@ -569,190 +230,10 @@ static void gemm_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         float *mm = j->M + (ptrdiff_t)xi * j->mstride;
         for (int g = 0; g < j->ng; g++) {
             int w = group_width(j, g);
-            j->gemm(u, v + (ptrdiff_t)g * WG_NR * C, C, w,
-                    mm + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)p * WG_KR * w);
-        }
-    }
-}
-
-/* ---------------------------------------------------------------------- */
-/* Direct fallback for the tiles whose Winograd result is not finite        */
-/* ---------------------------------------------------------------------- */
-
-/* One NaN or Inf in a tile's input spreads over the whole tile, for every
- * output channel (and a huge finite input can overflow in the transforms),
- * where a direct convolution gives NaN or Inf only at the outputs whose 3x3
- * window holds one.  The output transforms flag such tiles (see wg_output_fn;
- * on finite inputs that costs an integer max per vector of the first stage,
- * or an FMA per output vector) and those are recomputed here, directly.  The
- * raw 3x3 filters are not kept: they come back from U = G g G^T as
- * g = R U R^T, where R G = I takes row 0 of G (times 4 for F(4x4)), the
- * difference of rows 1 and 2 (their middle column) and the last row. */
-
-/* The 3x3 filters of one panel of WG_KR output channels and one input channel
- * (see wg_recover_fn; lanes past WG_KR, and the padding channels past K:
- * zero).  g[0][0], g[0][2], g[2][0] and g[2][2] come back exactly, the others
- * within 5 roundings (U's, the product, 3 sums: 2^-24 each) of the sum of
- * their terms' magnitudes e.  A value within 2^-21 e of zero is zero: a zero
- * weight must stay exactly zero, or an infinite input would give +-Inf where
- * 0 * Inf = NaN (a weight that small next to its neighbours becomes zero). */
-static void recover_portable(const float *u, ptrdiff_t plane, int alpha, float *g)
-{
-    const wg_rrow *R = alpha == 6 ? WG_R4 : WG_R2;
-    for (int i = 0; i < 3; i++) {
-        for (int jj = 0; jj < 3; jj++) {
-            float v[WG_LANES] = {0}, e[WG_LANES] = {0};
-            for (int a = 0; a < R[i].n; a++) {
-                for (int b = 0; b < R[jj].n; b++) {
-                    float f = R[i].r[a] * R[jj].r[b];
-                    const float *ub = u + (R[i].a[a] * alpha + R[jj].a[b]) * plane;
-                    for (int r = 0; r < WG_KR; r++) {
-                        float t = f * ub[r];
-                        v[r] += t;
-                        e[r] += fabsf(t);
-                    }
-                }
-            }
-            for (int r = 0; r < WG_LANES; r++)
-                g[(i * 3 + jj) * WG_LANES + r] = fabsf(v[r]) <= e[r] * 0x1p-21f ? 0.0f : v[r];
-        }
-    }
-}
-
-/* acc[i * 4 + jj][8] += sum over the taps of g[dy * 3 + dx][8] * x[i + dy][jj + dx]
- * for the rows x cols outputs of a tile; x: [6][8] its input patch. */
-static void direct_acc_portable(const float *g, const float *x, int rows, int cols, float *acc)
-{
-    for (int i = 0; i < rows; i++) {
-        for (int jj = 0; jj < cols; jj++) {
-            float *s = acc + (i * 4 + jj) * WG_LANES;
-            for (int t = 0; t < 9; t++) {
-                float xv = x[(i + t / 3) * 8 + jj + t % 3];
-                for (int r = 0; r < WG_LANES; r++)
-                    s[r] += g[t * WG_LANES + r] * xv;
-            }
-        }
-    }
-}
-
-/* F(2x2,5x5): the 25 taps of a panel's filters, kept raw at packing:
- * raw: [25][WG_KR] -> g: [25][8] (lanes past WG_KR zero). */
-static void recover5(const float *raw, float *g)
-{
-    for (int t = 0; t < 25; t++)
-        for (int r = 0; r < WG_LANES; r++)
-            g[t * WG_LANES + r] = r < WG_KR ? raw[t * WG_KR + r] : 0.0f;
-}
-
-/* As direct_acc_portable, with the 25 taps of a 5x5 filter (a rare path:
- * portable code serves both ISAs). */
-static void direct5_acc(const float *g, const float *x, int rows, int cols, float *acc)
-{
-    for (int i = 0; i < rows; i++) {
-        for (int jj = 0; jj < cols; jj++) {
-            float *s = acc + (i * 4 + jj) * WG_LANES;
-            for (int t = 0; t < 25; t++) {
-                float xv = x[(i + t / 5) * 8 + jj + t % 5];
-                for (int r = 0; r < WG_LANES; r++)
-                    s[r] += g[t * WG_LANES + r] * xv;
-            }
-        }
-    }
-}
-
-/* Recomputes, for each channel k = p * WG_KR + r of panel p, the tiles in
- * bad[r] (bit l: tile g * WG_NR + l of the chunk): y = act(direct r x r
- * convolution + bias + residual) at their rows x cols outputs (y and the
- * residual at off[l] + k * OH * OW); ReLU keeps NaN, as in the Winograd
- * epilogue.  The filters of the panel are recovered once per input channel
- * for all the tiles of the group (a single NaN flags up to 4 tiles for all K
- * channels, often in one group), and the sums run over the panel's channels
- * at once, in vectors.  A tile whose outputs are all NaN already (a NaN in
- * every window: nothing can change them) stops there, so an input full of
- * NaN costs about one input channel. */
-static void direct_panel(const wg_job *j, int g, int p, const unsigned *bad,
-                         const ptrdiff_t *off, const int *rows, const int *cols)
-{
-    int m = j->m, a = j->alpha, H = j->H, W = j->W, OW = j->OW, C = j->C;
-    int k0 = p * WG_KR, nk = j->K - k0 < WG_KR ? j->K - k0 : WG_KR, ntl = 0, nlive;
-    ptrdiff_t per_img = (ptrdiff_t)j->nty * j->ntx, HW = (ptrdiff_t)H * W;
-    ptrdiff_t plane = (ptrdiff_t)(j->Kp / WG_KR) * C * WG_KR; /* between the planes of U */
-    unsigned any = 0;
-    struct {
-        const float *x; /* channel 0 of the tile's image */
-        int l, iy0, ix0, live;
-        float acc[16 * WG_LANES]; /* [i * 4 + jj][lane r: channel k0 + r] */
-    } tl[WG_NR];
-    for (int r = 0; r < nk; r++)
-        any |= bad[r];
-    for (int l = 0; l < WG_NR; l++) {
-        if (!(any >> l & 1))
-            continue;
-        ptrdiff_t t = j->t0 + g * WG_NR + l;
-        int n = (int)(t / per_img), q = (int)(t % per_img);
-        tl[ntl].x = j->x + (ptrdiff_t)n * C * HW;
-        tl[ntl].l = l;
-        tl[ntl].iy0 = (q / j->ntx) * m - j->pt;
-        tl[ntl].ix0 = (q % j->ntx) * m - j->pl;
-        tl[ntl].live = 1;
-        memset(tl[ntl].acc, 0, sizeof(tl[ntl].acc));
-        ntl++;
-    }
-    nlive = ntl;
-    for (int c = 0; c < C && nlive > 0; c++) {
-        float gk[25 * WG_LANES];
-        if (j->r == 5)
-            recover5(j->raw + ((ptrdiff_t)p * C + c) * 25 * WG_KR, gk);
-        else
-            j->recover(j->packed + ((ptrdiff_t)p * C + c) * WG_KR, plane, a, gk);
-        for (int e = 0; e < ntl; e++) {
-            if (!tl[e].live)
-                continue;
-            float x[6 * 8]; /* the patch, zero outside the image */
-            const float *xc = tl[e].x + c * HW;
-            int rws = rows[tl[e].l], cls = cols[tl[e].l];
-            for (int u = 0; u < a; u++) {
-                int iy = tl[e].iy0 + u;
-                for (int v = 0; v < a; v++) {
-                    int ix = tl[e].ix0 + v;
-                    x[u * 8 + v] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? xc[(ptrdiff_t)iy * W + ix] : 0.0f;
-                }
-            }
-            if (j->r == 5)
-                direct5_acc(gk, x, rws, cls, tl[e].acc);
-            else
-                j->direct(gk, x, rws, cls, tl[e].acc);
-            if (c % 8 == 0) { /* all NaN: final (checked every 8 channels) */
-                int nan = 0;
-                for (int i = 0; i < rws * 4; i += 4)
-                    for (int jj = 0; jj < cls; jj++)
-                        for (int r = 0; r < nk; r++)
-                            nan += tl[e].acc[(i + jj) * WG_LANES + r] != tl[e].acc[(i + jj) * WG_LANES + r];
-                if (nan == rws * cls * nk) {
-                    tl[e].live = 0;
-                    nlive--;
-                }
-            }
-        }
-    }
-    for (int e = 0; e < ntl; e++) {
-        int l = tl[e].l;
-        for (int r = 0; r < nk; r++) {
-            if (!(bad[r] >> l & 1))
-                continue;
-            ptrdiff_t o = off[l] + (ptrdiff_t)(k0 + r) * j->OH * OW;
-            float *y = j->y + o, bias = j->bias ? j->bias[k0 + r] : 0.0f;
-            const float *rs = j->res ? j->res + o : NULL;
-            for (int i = 0; i < rows[l]; i++) {
-                for (int jj = 0; jj < cols[l]; jj++) {
-                    float s = tl[e].acc[(i * 4 + jj) * WG_LANES + r] + bias;
-                    if (rs)
-                        s += rs[(ptrdiff_t)i * OW + jj];
-                    if (j->act == TC_ACT_RELU && s < 0.0f)
-                        s = 0.0f;
-                    y[(ptrdiff_t)i * OW + jj] = s;
-                }
-            }
+            tc_ukernel_fn uk = w == WG_NR ? j->gemm->tile : j->gemm->tile_half;
+            float *mg = mm + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)p * WG_KR * w; /* ldc = w */
+            uk(C, u, v + (ptrdiff_t)g * WG_NR * C, mg, w, WG_KR, w, TC_UK_FIRST | TC_UK_LAST,
+               &store_only, WG_PF_U);
         }
     }
 }
@@ -806,8 +287,8 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             bad[k - p * WG_KR] = bk & valid;
             any |= bk & valid;
         }
-        if (any) /* rare: see direct_panel */
-            direct_panel(j, g, p, bad, off, rows, cols);
+        if (any) /* rare: see winograd_fallback.c */
+            tc_wg_direct_panel(j, g, p, bad, off, rows, cols);
     }
 }
 
@@ -817,9 +298,9 @@ static void set_chunk(wg_job *j, ptrdiff_t t0, int nt, float *ws)
     j->t0 = t0;
     j->nt = nt;
     j->ng = (nt + WG_NR - 1) / WG_NR;
-    j->ntp = (j->ng - 1) * WG_NR + group_width(j, j->ng - 1);
-    j->vstride = (ptrdiff_t)j->C * j->ntp + WG_PLANE_PAD;
-    j->mstride = (ptrdiff_t)j->Kp * j->ntp + WG_PLANE_PAD;
+    ptrdiff_t ntp = (ptrdiff_t)(j->ng - 1) * WG_NR + group_width(j, j->ng - 1); /* tiles of M */
+    j->vstride = (ptrdiff_t)j->C * j->ng * WG_NR + WG_PLANE_PAD;
+    j->mstride = (ptrdiff_t)j->Kp * ntp + WG_PLANE_PAD;
     j->V = ws;
     j->M = ws + (ptrdiff_t)j->alpha * j->alpha * j->vstride;
 }
@@ -846,7 +327,7 @@ static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 }
 
 /* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6] (+ raw filters)  y: [N, K, OH, OW] */
-void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                      const float *packed, const float *bias, int K,
                      int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, int act,
                      const float *residual, float *y, float *workspace)
@@ -854,30 +335,21 @@ void tc_winograd_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int
     wg_job j;
     tc_pool *pool = ctx ? ctx->pool : NULL;
     memset(&j, 0, sizeof(j));
-    if (!supported(r, tile))
+    if (!tc_wg_supported(r, tile))
         return;
-    j.x = x; j.N = N; j.C = C; j.H = H; j.W = W; j.K = K; j.Kp = round_up(K, WG_KR);
+    j.x = x; j.N = N; j.C = C; j.H = H; j.W = W; j.K = K; j.Kp = tc_wg_round_up(K, WG_KR);
     j.pt = pad_t; j.pl = pad_l; j.r = r; j.m = tile; j.alpha = tile + r - 1;
     get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, r, tile, &j.OH, &j.OW, &j.nty, &j.ntx);
     if (j.OH < 1 || j.OW < 1 || N < 1 || K < 1 || C < 1)
         return;
     j.packed = packed; j.bias = bias; j.res = residual; j.y = y; j.act = act;
     j.raw = packed + (size_t)j.alpha * j.alpha * j.Kp * C;
-    /* alpha = 6: F(4x4,3x3) and F(2x2,5x5) share the input transform */
-    j.input = j.alpha == 6 ? input4_portable : input2_portable;
-    j.output = r == 5 ? output25_portable : tile == 4 ? output4_portable : output2_portable;
-    j.gemm = gemm_portable;
-    j.recover = recover_portable;
-    j.direct = direct_acc_portable;
-#ifdef TC_HAVE_AVX2_SOURCES
-    if (ctx && ctx->isa == TC_ISA_AVX2) {
-        j.input = j.alpha == 6 ? tc_wg_input4_avx2 : tc_wg_input2_avx2;
-        j.output = r == 5 ? tc_wg_output25_avx2 : tile == 4 ? tc_wg_output4_avx2 : tc_wg_output2_avx2;
-        j.gemm = tc_wg_gemm_avx2;
-        j.recover = tc_wg_recover_avx2;
-        j.direct = tc_wg_direct_acc_avx2;
-    }
-#endif
+    const tc_wg_kernels *kern = tc_wg_kernels_of(ctx);
+    j.input = j.alpha == 6 ? kern->input6 : kern->input4;
+    j.output = r == 5 ? kern->output_2x2_5x5 : tile == 4 ? kern->output_4x4_3x3 : kern->output_2x2_3x3;
+    j.recover = kern->recover;
+    j.direct = kern->direct3;
+    j.gemm = tc_gemm_kernels_of(ctx);
     wg_plan p = make_plan((ptrdiff_t)N * j.nty * j.ntx, C, j.Kp, j.alpha,
                           ctx ? tc_pool_size(pool) : 1);
     if (p.slots > 1) {

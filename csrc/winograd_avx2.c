@@ -1,13 +1,10 @@
-/* winograd_avx2.c - AVX2/FMA twins of the Winograd transforms and GEMM
- * micro-kernel in winograd.c (same algorithm, same operation order; only the
- * rounding of fused multiply-adds differs).  Compiled with -mavx2 -mfma and
- * called only when ctx->isa == TC_ISA_AVX2. */
+/* winograd_avx2.c - AVX2/FMA twins of the Winograd transforms in
+ * winograd_transform.c (same algorithm, same operation order; only the
+ * rounding of fused multiply-adds differs).  Compiled with -mavx2 -mfma; their
+ * table, tc_wg_avx2, is picked for a tc_ctx only when the CPU has AVX2 and FMA. */
 #include <immintrin.h>
+#include "epilogue_avx2.h"
 #include "winograd_internal.h"
-
-#ifndef WG_PF_U
-#define WG_PF_U 1024 /* floats ahead: 4 KiB, about one DRAM latency of FMAs */
-#endif
 
 /* 1-D B^T for F(4,3) on 6 vectors (8 tiles each). */
 #define BT6(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5)                          \
@@ -65,32 +62,25 @@ static inline void transpose4x4x2(__m256 *r)
 }
 
 /* act(row + residual) -> lane l's output row i (4 or 2 floats; a partial tile
- * goes through a small buffer).  max(0, s), not max(s, 0): maxps returns its
- * second operand when one is NaN, and ReLU keeps NaN (onnxruntime, portable). */
+ * goes through a small buffer). */
 static inline void store_row(__m128 o, float *y, const float *r, int cols, int m, int act)
 {
     if (cols == m) {
         if (m == 4) {
             if (r)
                 o = _mm_add_ps(o, _mm_loadu_ps(r));
-            if (act)
-                o = _mm_max_ps(_mm_setzero_ps(), o);
-            _mm_storeu_ps(y, o);
+            _mm_storeu_ps(y, tc_act_sse(act, o));
         } else {
             if (r)
                 o = _mm_add_ps(o, _mm_castsi128_ps(_mm_loadu_si64(r))); /* unaligned 2 floats */
-            if (act)
-                o = _mm_max_ps(_mm_setzero_ps(), o);
-            _mm_storeu_si64(y, _mm_castps_si128(o));
+            _mm_storeu_si64(y, _mm_castps_si128(tc_act_sse(act, o)));
         }
         return;
     }
     float buf[4];
     _mm_storeu_ps(buf, o);
-    for (int j = 0; j < cols; j++) {
-        float s = buf[j] + (r ? r[j] : 0.0f);
-        y[j] = (act && s < 0.0f) ? 0.0f : s;
-    }
+    for (int j = 0; j < cols; j++)
+        y[j] = tc_act_f32(act, buf[j] + (r ? r[j] : 0.0f));
 }
 
 /* F(4x4) vectors hold their 8 tiles in the order WG_PERM: the order in which
@@ -106,7 +96,7 @@ static inline unsigned nonfinite_bits(__m256 z)
     return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(z, z, _CMP_UNORD_Q));
 }
 
-void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
+static void wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 five = _mm256_set1_ps(5.0f);
@@ -150,7 +140,7 @@ void tc_wg_input4_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, pt
     }
 }
 
-void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
+static void wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, ptrdiff_t vstride)
 {
     __m256 t[16]; /* t[i][j'] */
     for (int i = 0; i < 4; i++) {
@@ -173,13 +163,12 @@ void tc_wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v, pt
     }
 }
 
-unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                            const float *const *rp, ptrdiff_t ys, const int *rows,
-                            const int *cols, int act)
+static unsigned wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                                const float *const *rp, ptrdiff_t ys, const int *rows,
+                                const int *cols, int act)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
-    const __m256 zero = _mm256_setzero_ps();
     const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
     __m256 t[24]; /* t[i][j], transformed along i */
     /* Largest |t| of each lane, compared as integers: NaN > Inf > any float. */
@@ -223,9 +212,7 @@ unsigned tc_wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float
                 __m256 s = o[p];
                 if (r)
                     s = _mm256_add_ps(s, _mm256_loadu_ps(r + 8 * p));
-                if (act)
-                    s = _mm256_max_ps(zero, s);
-                _mm256_storeu_ps(y + 8 * p, s);
+                _mm256_storeu_ps(y + 8 * p, tc_act_avx2(act, s));
             }
             continue;
         }
@@ -272,9 +259,9 @@ static inline unsigned store_2x2(__m256 *o, float bias, const int *lane_of, floa
     return bad;
 }
 
-unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                            const float *const *rp, ptrdiff_t ys, const int *rows,
-                            const int *cols, int act)
+static unsigned wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
+                                const float *const *rp, ptrdiff_t ys, const int *rows,
+                                const int *cols, int act)
 {
     __m256 t[8];
     for (int j = 0; j < 4; j++) {
@@ -304,9 +291,9 @@ unsigned tc_wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float
 
 /* F(2x2,5x5): the 36 products of 8 tiles -> 2x2 outputs each.  Its V comes
  * from tc_wg_input4_avx2, so position p of a vector holds tile WG_PERM[p]. */
-unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
-                             const float *const *rp, ptrdiff_t ys, const int *rows,
-                             const int *cols, int act)
+static unsigned wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias,
+                                 float *const *yp, const float *const *rp, ptrdiff_t ys,
+                                 const int *rows, const int *cols, int act)
 {
     const __m256 two = _mm256_set1_ps(2.0f);
     __m256 t[12]; /* t[i][j], transformed along i */
@@ -324,120 +311,12 @@ unsigned tc_wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias, floa
     return store_2x2(o, bias, WG_PERM, yp, rp, ys, rows, cols, act);
 }
 
-/* u: [C][6]  v: [C][16]  ->  m: [6][16].  12 accumulators, 2 loads and 6
- * broadcasts per channel. */
-static void gemm_6x16(const float *u, const float *v, int C, float *m)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int c = 0; c < C; c++) {
-        __m256 b0 = _mm256_loadu_ps(v), b1 = _mm256_loadu_ps(v + 8), a;
-        /* U panels come from L3/DRAM once per chunk: fetch ahead of the broadcasts. */
-        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
-        a = _mm256_broadcast_ss(u + 0);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(u + 1);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(u + 2);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(u + 3);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(u + 4);
-        c40 = _mm256_fmadd_ps(a, b0, c40);
-        c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(u + 5);
-        c50 = _mm256_fmadd_ps(a, b0, c50);
-        c51 = _mm256_fmadd_ps(a, b1, c51);
-        u += 6;
-        v += 16;
-    }
-    _mm256_storeu_ps(m + 0, c00);
-    _mm256_storeu_ps(m + 8, c01);
-    _mm256_storeu_ps(m + 16, c10);
-    _mm256_storeu_ps(m + 24, c11);
-    _mm256_storeu_ps(m + 32, c20);
-    _mm256_storeu_ps(m + 40, c21);
-    _mm256_storeu_ps(m + 48, c30);
-    _mm256_storeu_ps(m + 56, c31);
-    _mm256_storeu_ps(m + 64, c40);
-    _mm256_storeu_ps(m + 72, c41);
-    _mm256_storeu_ps(m + 80, c50);
-    _mm256_storeu_ps(m + 88, c51);
-}
-
-/* u: [C][6]  v: [C][8]  ->  m: [6][8] (the short last group). */
-static void gemm_6x8(const float *u, const float *v, int C, float *m)
-{
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    for (int c = 0; c < C; c++) {
-        __m256 b = _mm256_loadu_ps(v);
-        _mm_prefetch((const char *)(u + WG_PF_U), _MM_HINT_T0);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 0), b, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 1), b, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 2), b, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 3), b, c3);
-        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 4), b, c4);
-        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(u + 5), b, c5);
-        u += 6;
-        v += 8;
-    }
-    _mm256_storeu_ps(m + 0, c0);
-    _mm256_storeu_ps(m + 8, c1);
-    _mm256_storeu_ps(m + 16, c2);
-    _mm256_storeu_ps(m + 24, c3);
-    _mm256_storeu_ps(m + 32, c4);
-    _mm256_storeu_ps(m + 40, c5);
-}
-
-void tc_wg_gemm_avx2(const float *u, const float *v, int C, int w, float *m)
-{
-    if (w == 16)
-        gemm_6x16(u, v, C, m);
-    else
-        gemm_6x8(u, v, C, m);
-}
-
-void tc_wg_direct_acc_avx2(const float *g, const float *x, int rows, int cols, float *acc)
-{
-    __m256 gt[9];
-    for (int t = 0; t < 9; t++)
-        gt[t] = _mm256_loadu_ps(g + 8 * t);
-    for (int i = 0; i < rows; i++) {
-        for (int jj = 0; jj < cols; jj++) {
-            float *s = acc + (i * 4 + jj) * 8;
-            __m256 a = _mm256_loadu_ps(s);
-            for (int t = 0; t < 9; t++)
-                a = _mm256_fmadd_ps(gt[t], _mm256_broadcast_ss(x + (i + t / 3) * 8 + jj + t % 3), a);
-            _mm256_storeu_ps(s, a);
-        }
-    }
-}
-
-void tc_wg_recover_avx2(const float *u, ptrdiff_t plane, int alpha, float *g)
-{
-    const wg_rrow *R = alpha == 6 ? WG_R4 : WG_R2;
-    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 tol = _mm256_set1_ps(0x1p-21f);
-    for (int i = 0; i < 3; i++) {
-        for (int jj = 0; jj < 3; jj++) {
-            __m256 v = _mm256_setzero_ps(), e = v;
-            for (int a = 0; a < R[i].n; a++) {
-                for (int b = 0; b < R[jj].n; b++) {
-                    const float *ub = u + (R[i].a[a] * alpha + R[jj].a[b]) * plane;
-                    __m256 t = _mm256_mul_ps(_mm256_set1_ps(R[i].r[a] * R[jj].r[b]),
-                                             _mm256_maskload_ps(ub, six));
-                    v = _mm256_add_ps(v, t);
-                    e = _mm256_add_ps(e, _mm256_and_ps(t, abs_mask));
-                }
-            }
-            /* |v| <= 2^-21 e: zero (see recover_portable) */
-            __m256 zero_it = _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), _mm256_mul_ps(e, tol), _CMP_LE_OQ);
-            _mm256_storeu_ps(g + (i * 3 + jj) * 8, _mm256_andnot_ps(zero_it, v));
-        }
-    }
-}
+const tc_wg_kernels tc_wg_avx2 = {
+    .input6 = wg_input4_avx2,
+    .input4 = wg_input2_avx2,
+    .output_4x4_3x3 = wg_output4_avx2,
+    .output_2x2_3x3 = wg_output2_avx2,
+    .output_2x2_5x5 = wg_output25_avx2,
+    .recover = tc_wg_recover_avx2,
+    .direct3 = tc_wg_direct3_avx2,
+};

@@ -1,4 +1,5 @@
-"""Conv2d (all algorithms) and conv2d_ref against a numpy reference, on both ISAs and 1/2 threads."""
+"""Conv2d, every algorithm that can compute each geometry (the reference included), against a
+numpy reference, on both ISAs and 1/2 threads."""
 import zlib
 
 import numpy as np
@@ -65,6 +66,17 @@ def case_id(case):
     return f"n{n}c{c}{h}x{w}K{K}k{k[0]}x{k[1]}s{s[0]}{s[1]}p{''.join(map(str, p))}d{d[0]}{d[1]}g{g}"
 
 
+def algos_for(case):
+    n, c, h, w, K, kernel, strides, pads, dilations, group = case
+    return _kernels.conv2d_algos(c, K, kernel, strides, pads, dilations, group)
+
+
+def test_every_case_has_a_fast_path_besides_the_reference():
+    for case in CASES:
+        algos = algos_for(case)
+        assert "reference" in algos and "gemm" in algos, f"{case_id(case)}: {algos}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 @pytest.mark.parametrize("variant", ["bias", "nobias-relu", "residual-relu", "residual-is-y"])
 def test_conv2d(ctx, case, variant):
@@ -74,27 +86,25 @@ def test_conv2d(ctx, case, variant):
     wt = rng.standard_normal((K, c // group) + kernel, dtype=np.float32)
     bias = None if variant == "nobias-relu" else rng.standard_normal(K, dtype=np.float32)
     relu = variant != "bias"
-    conv = _kernels.Conv2d(ctx, wt, bias, strides=strides, pads=pads, dilations=dilations,
-                           group=group, relu=relu)
-    assert (conv.in_channels, conv.out_channels) == (c, K)
-    shape = conv.output_shape(n, h, w)
-    residual = rng.standard_normal(shape, dtype=np.float32) if "residual" in variant else None
-    ref = np_conv(x, wt, bias, strides, pads, dilations, group, relu, residual)
-    assert shape == ref.shape
-    name = f"Conv2d[{conv.algo}] {case_id(case)} {variant}"
-    if variant == "residual-is-y":
-        y = residual.copy()
-        conv.run(x, y, residual=y)
-    else:
-        y = np.full(shape, np.nan, dtype=np.float32)
-        ws = np.full(conv.workspace_size(n, h, w), np.nan, dtype=np.float32)
-        conv.run(x, y, residual=residual, workspace=ws)
-    assert_close(y, ref, 1e-5, name)
-
-    y2 = np.full(shape, np.nan, dtype=np.float32)
-    res2 = None if residual is None else residual.copy()
-    _kernels.conv2d_ref(x, wt, bias, y2, strides, pads, dilations, group, relu=relu, residual=res2)
-    assert_close(y2, ref, 1e-5, f"conv2d_ref {case_id(case)} {variant}")
+    ref = None
+    for algo in algos_for(case):
+        conv = _kernels.Conv2d(ctx, wt, bias, algo=algo, strides=strides, pads=pads,
+                               dilations=dilations, group=group, relu=relu)
+        assert (conv.in_channels, conv.out_channels, conv.algo) == (c, K, algo)
+        shape = conv.output_shape(n, h, w)
+        if ref is None:
+            residual = rng.standard_normal(shape, dtype=np.float32) if "residual" in variant else None
+            ref = np_conv(x, wt, bias, strides, pads, dilations, group, relu, residual)
+        assert shape == ref.shape
+        name = f"Conv2d[{algo}] {case_id(case)} {variant}"
+        if variant == "residual-is-y":
+            y = residual.copy()
+            conv.run(x, y, residual=y)
+        else:
+            y = np.full(shape, np.nan, dtype=np.float32)
+            ws = np.full(conv.workspace_size(n, h, w), np.nan, dtype=np.float32)
+            conv.run(x, y, residual=residual, workspace=ws)
+        assert_close(y, ref, 1e-4 if algo.startswith("winograd") else 1e-5, name)
 
 
 @pytest.mark.parametrize("c", [5, 700])        # one K block, and several (partial sums in C)
@@ -109,7 +119,7 @@ def test_every_partial_tile_applies_the_whole_epilogue(ctx, c, K, pixels):
     wt = rng.standard_normal((K, c, 1, 1), dtype=np.float32)
     bias = rng.standard_normal(K, dtype=np.float32)
     residual = rng.standard_normal((1, K, 1, pixels), dtype=np.float32)
-    conv = _kernels.Conv2d(ctx, wt, bias, relu=True)
+    conv = _kernels.Conv2d(ctx, wt, bias, algo="1x1", relu=True)
     ref = np_conv(x, wt, bias, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, residual)
     # y is a window of a larger buffer: a store past the tile would show in the guard cells
     buf = np.full((K + 1) * pixels + 16, 7.0, dtype=np.float32)
@@ -119,22 +129,52 @@ def test_every_partial_tile_applies_the_whole_epilogue(ctx, c, K, pixels):
     assert (buf[K * pixels:] == 7.0).all(), "the GEMM wrote past the end of its output"
 
 
-def test_algo_choice(ctx):
-    w1 = np.ones((8, 4, 1, 1), np.float32)
-    assert _kernels.Conv2d(ctx, w1, None).algo == "1x1"
-    assert _kernels.Conv2d(ctx, w1, None, strides=(2, 2)).algo == "gemm"
-    assert _kernels.Conv2d(ctx, np.ones((8, 1, 3, 3), np.float32), None, group=8).algo == "depthwise"
-    assert _kernels.Conv2d(ctx, np.ones((8, 4, 3, 3), np.float32), None).algo == "gemm"
+@pytest.mark.parametrize("geometry,algos", [
+    # in_channels, out_channels, kernel, strides, pads, dilations, group
+    ((4, 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1"]),
+    ((4, 8, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1), []),
+    ((4, 8, (1, 1), (1, 1), (0, 1, 0, 0), (1, 1), 1), []),
+    ((8, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 8), ["depthwise"]),
+    ((8, 16, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 8), ["depthwise"]),
+    ((8, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4), []),
+    ((4, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1), ["winograd_f2x2_3x3", "winograd_f4x4_3x3"]),
+    ((4, 8, (3, 3), (1, 1), (0, 2, 1, 0), (1, 1), 1), ["winograd_f2x2_3x3", "winograd_f4x4_3x3"]),
+    ((4, 8, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1), []),
+    ((4, 8, (3, 3), (1, 1), (1, 1, 1, 1), (2, 2), 1), []),
+    ((4, 8, (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1), ["winograd_f2x2_5x5"]),
+    ((4, 8, (3, 5), (1, 1), (1, 2, 1, 2), (1, 1), 1), []),
+    ((1, 1, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1", "depthwise"]),
+])
+def test_each_algo_computes_the_geometries_it_can(ctx, geometry, algos):
+    """Besides the reference and the GEMM (any geometry), which algorithms a geometry has,
+    and a clear error for the others."""
+    c, k, kernel, strides, pads, dilations, group = geometry
+    got = _kernels.conv2d_algos(*geometry)
+    assert got == ["reference", "gemm"] + algos, f"conv2d_algos{geometry}"
+    w = np.ones((k, c // group) + kernel, np.float32)
+    for algo in set(_kernels.CONV_ALGOS) - set(got):
+        with pytest.raises(ValueError, match=f"algo '{algo}' cannot compute {c}->{k} channels, "
+                                             f"kernel {kernel[0]}x{kernel[1]}"):
+            _kernels.Conv2d(ctx, w, None, algo=algo, strides=strides, pads=pads,
+                            dilations=dilations, group=group)
 
 
 def test_conv_errors(ctx):
-    conv = _kernels.Conv2d(ctx, np.ones((2, 3, 5, 5), np.float32), None)
+    conv = _kernels.Conv2d(ctx, np.ones((2, 3, 5, 5), np.float32), None, algo="gemm")
     with pytest.raises(ValueError, match="empty"):
         conv.output_shape(1, 4, 4)
     with pytest.raises(ValueError, match="channels"):
         conv.run(np.zeros((1, 4, 8, 8), np.float32), np.zeros((1, 2, 4, 4), np.float32))
-    with pytest.raises(ValueError, match="expected"):
+    with pytest.raises(ValueError, match=r"y has shape \(1, 2, 5, 4\), expected \(1, 2, 4, 4\)"):
         conv.run(np.zeros((1, 3, 8, 8), np.float32), np.zeros((1, 2, 5, 4), np.float32))
-    with pytest.raises(ValueError, match="workspace"):
+    with pytest.raises(ValueError, match="workspace has 1 elements, needs"):
         conv.run(np.zeros((1, 3, 8, 8), np.float32), np.zeros((1, 2, 4, 4), np.float32),
                  workspace=np.zeros(1, np.float32))
+    with pytest.raises(ValueError, match="unknown algo 'fft'"):
+        _kernels.Conv2d(ctx, np.ones((2, 3, 5, 5), np.float32), None, algo="fft")
+    with pytest.raises(ValueError, match="weight must be float32"):
+        _kernels.Conv2d(ctx, np.ones((2, 3, 5, 5)), None, algo="gemm")
+    buf = np.zeros(3 * 64 + 2 * 16, np.float32)
+    x, y = buf[:3 * 64].reshape(1, 3, 8, 8), buf[3 * 64 - 8:3 * 64 + 24].reshape(1, 2, 4, 4)
+    with pytest.raises(ValueError, match="must not overlap x"):
+        conv.run(x, y)

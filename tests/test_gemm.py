@@ -109,3 +109,29 @@ def test_dense_in_place(ctx, M, K, Nout, relu, with_bias):
 def test_dense_in_place_needs_trans_b(ctx):
     with pytest.raises(ValueError, match="trans_b"):
         _kernels.Dense(ctx, np.zeros((4, 6), np.float32), trans_b=False, pack=False)
+
+
+def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
+    """gemm and a packed Dense layer pack their operands into the caller's workspace (the
+    executor's arena), of the size they state; a short one is refused with both sizes."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((20, 300), dtype=np.float32)
+    b = rng.standard_normal((300, 40), dtype=np.float32)
+    need = _kernels.gemm_workspace_size(ctx)
+    assert need > 0
+    y = np.empty((20, 40), np.float32)
+    _kernels.gemm(ctx, a, b, y, workspace=np.full(need, np.nan, np.float32))
+    check("gemm, caller's workspace", y, a.astype(np.float64) @ b)
+    with pytest.raises(ValueError, match=f"gemm: workspace has {need - 1} elements, needs {need}"):
+        _kernels.gemm(ctx, a, b, y, workspace=np.empty(need - 1, np.float32))
+
+    w = rng.standard_normal((40, 300), dtype=np.float32)
+    packed = _kernels.Dense(ctx, w, None)
+    in_place = _kernels.Dense(ctx, w, None, pack=False)
+    assert packed.workspace_size(1) == 0 and in_place.workspace_size(20) == 0
+    need = packed.workspace_size(20)
+    assert need == _kernels.gemm_workspace_size(ctx)
+    packed.run(a, y, np.full(need, np.nan, np.float32))
+    check("dense, caller's workspace", y, a.astype(np.float64) @ w.T)
+    with pytest.raises(ValueError, match=f"Dense: workspace has 3 elements, needs {need}"):
+        packed.run(a, y, np.empty(3, np.float32))

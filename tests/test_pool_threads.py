@@ -31,12 +31,13 @@ def _conv_problem():
 @pytest.mark.parametrize("isa", ["portable", pytest.param("avx2", marks=requires_avx2)])
 def test_concurrent_callers_share_one_context(isa):
     x, w, b = _conv_problem()
-    serial = _kernels.Conv2d(_kernels.Context(1, isa), w, b, pads=(1, 1, 1, 1), relu=True)
+    serial = _kernels.Conv2d(_kernels.Context(1, isa), w, b, algo="gemm", pads=(1, 1, 1, 1),
+                             relu=True)
     expected = np.empty(serial.output_shape(1, 20, 20), np.float32)
     serial.run(x, expected)
 
     ctx = _kernels.Context(2, isa)
-    conv = _kernels.Conv2d(ctx, w, b, pads=(1, 1, 1, 1), relu=True)
+    conv = _kernels.Conv2d(ctx, w, b, algo="gemm", pads=(1, 1, 1, 1), relu=True)
     failures = []
 
     def worker(seed):
@@ -58,7 +59,7 @@ def test_concurrent_callers_share_one_context(isa):
 def test_forked_child_runs_serially():
     x, w, b = _conv_problem()
     ctx = _kernels.Context(2, "portable")
-    conv = _kernels.Conv2d(ctx, w, b, pads=(1, 1, 1, 1))
+    conv = _kernels.Conv2d(ctx, w, b, algo="gemm", pads=(1, 1, 1, 1))
     expected = np.empty(conv.output_shape(1, 20, 20), np.float32)
     conv.run(x, expected)
 

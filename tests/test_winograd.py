@@ -18,7 +18,12 @@ algos = pytest.mark.parametrize("r,tile", ALGOS, ids=ALGO_IDS)
 
 
 def algo_name(r, tile):
-    return f"winograd{tile}" + ("" if r == 3 else f"-{r}x{r}")
+    return f"winograd_f{tile}x{tile}_{r}x{r}"
+
+
+def winograd(ctx, w, b=None, pads=(0, 0, 0, 0), relu=False, tile=4):
+    """The Conv2d layer of Winograd F(tile x tile, r x r) for weights w [K, C, r, r]."""
+    return _kernels.Conv2d(ctx, w, b, algo=algo_name(w.shape[2], tile), pads=pads, relu=relu)
 
 
 def pads_for(r, pads):
@@ -86,7 +91,7 @@ def case(name, r=3):
 def test_winograd_matches_direct(name, r, tile, ctx):
     x, w, b, pads, ref = case(name, r)
     isa, threads = ctx.isa, ctx.num_threads
-    conv = _kernels.Winograd(ctx, w, b, pads=pads, tile=tile)
+    conv = winograd(ctx, w, b, pads=pads, tile=tile)
     assert conv.algo == algo_name(r, tile)
     assert (conv.out_channels, conv.in_channels) == w.shape[:2]
     shape = conv.output_shape(*x.shape[:1], *x.shape[2:])
@@ -110,7 +115,7 @@ def test_winograd_fused_epilogue(name, r, tile, ctx):
     res = rng.standard_normal(ref.shape).astype(np.float32)
     want = np.maximum(ref + res, 0.0)
 
-    conv = _kernels.Winograd(ctx, w, None, pads=pads, relu=True, tile=tile)
+    conv = winograd(ctx, w, None, pads=pads, relu=True, tile=tile)
     n, _, h, wd = x.shape
     ws = np.empty(conv.workspace_size(n, h, wd), dtype=np.float32)
     y = np.full(ref.shape, np.nan, dtype=np.float32)
@@ -123,7 +128,7 @@ def test_winograd_fused_epilogue(name, r, tile, ctx):
     err = rel_err(y2, want)
     assert err <= TOL, f"{name} tile {tile} {isa} x{threads}: residual aliasing y {y2.shape}: {err:.3g}"
 
-    conv_nb = _kernels.Winograd(ctx, w, None, pads=pads, tile=tile)
+    conv_nb = winograd(ctx, w, None, pads=pads, tile=tile)
     y3 = np.empty(ref.shape, dtype=np.float32)
     conv_nb.run(x, y3)
     err = rel_err(y3, ref)
@@ -137,7 +142,7 @@ def test_avx2_and_portable_agree(r, tile):
     x, w, b, pads, ref = case("N=3 many tiles", r)
     out = []
     for isa in ("portable", "avx2"):
-        conv = _kernels.Winograd(_kernels.Context(1, isa), w, b, pads=pads, tile=tile)
+        conv = winograd(_kernels.Context(1, isa), w, b, pads=pads, tile=tile)
         y = np.empty(ref.shape, dtype=np.float32)
         out.append(conv.run(x, y))
     err = rel_err(out[1], out[0].astype(np.float64))
@@ -147,50 +152,27 @@ def test_avx2_and_portable_agree(r, tile):
 def test_bad_arguments_are_named():
     ctx = _kernels.Context(1, "portable")
     w = np.zeros((4, 3, 3, 3), np.float32)
-    with pytest.raises(ValueError, match="weight"):
-        _kernels.Winograd(ctx, np.zeros((4, 3, 7, 7), np.float32))
-    with pytest.raises(ValueError, match="weight"):
-        _kernels.Winograd(ctx, np.zeros((4, 3, 3, 5), np.float32))
-    with pytest.raises(ValueError, match="tile"):
-        _kernels.Winograd(ctx, w, tile=3)
-    with pytest.raises(ValueError, match="tile must be 2 for 5x5"):
-        _kernels.Winograd(ctx, np.zeros((4, 3, 5, 5), np.float32), tile=4)
-    with pytest.raises(ValueError, match="bias"):
-        _kernels.Winograd(ctx, w, np.zeros(5, np.float32))
-    conv = _kernels.Winograd(ctx, w, pads=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match="algo 'winograd_f4x4_3x3' cannot compute 3->4 channels, "
+                                         "kernel 7x7"):
+        _kernels.Conv2d(ctx, np.zeros((4, 3, 7, 7), np.float32), algo="winograd_f4x4_3x3")
+    with pytest.raises(ValueError, match="cannot compute 3->4 channels, kernel 3x5"):
+        _kernels.Conv2d(ctx, np.zeros((4, 3, 3, 5), np.float32), algo="winograd_f2x2_5x5")
+    with pytest.raises(ValueError, match="unknown algo 'winograd_f4x4_5x5'"):
+        winograd(ctx, np.zeros((4, 3, 5, 5), np.float32), tile=4)
+    with pytest.raises(ValueError, match=r"cannot compute .* strides \(2, 2\)"):
+        _kernels.Conv2d(ctx, w, algo="winograd_f2x2_3x3", strides=(2, 2))
+    with pytest.raises(ValueError, match=r"bias has shape \(5,\), expected \(4,\)"):
+        winograd(ctx, w, np.zeros(5, np.float32))
+    conv = winograd(ctx, w, pads=(1, 1, 1, 1))
     x = np.zeros((1, 3, 8, 8), np.float32)
     with pytest.raises(ValueError, match="channels"):
         conv.run(np.zeros((1, 2, 8, 8), np.float32), np.zeros((1, 4, 8, 8), np.float32))
-    with pytest.raises(ValueError, match="y must"):
+    with pytest.raises(ValueError, match="y has shape"):
         conv.run(x, np.zeros((1, 4, 7, 8), np.float32))
-    with pytest.raises(ValueError, match="residual"):
+    with pytest.raises(ValueError, match="residual has shape"):
         conv.run(x, np.zeros((1, 4, 8, 8), np.float32), residual=np.zeros((1, 4, 8, 7), np.float32))
     with pytest.raises(ValueError, match="workspace"):
         conv.run(x, np.zeros((1, 4, 8, 8), np.float32), workspace=np.zeros(1, np.float32))
-
-
-@pytest.mark.parametrize("k,c,h,w,want", [
-    (64, 3, 224, 224, 0),      # RGB input layer: transforms dominate
-    (64, 64, 224, 224, 4), (128, 128, 112, 112, 4), (256, 256, 56, 56, 4),
-    (512, 512, 28, 28, 4), (512, 512, 14, 14, 4),  # VGG-16
-    (512, 512, 7, 7, 2),       # ResNet's last stage: too few 4x4 tiles
-    (512, 512, 2, 2, 0),
-])
-def test_recommended_tile(k, c, h, w, want):
-    got = _kernels.winograd_recommended(k, c, h, w)
-    assert got == want, f"winograd_recommended(k={k}, c={c}, h={h}, w={w}) = {got}, expected {want}"
-
-
-@pytest.mark.parametrize("k,c,h,w,want", [
-    (192, 64, 27, 27, True),   # AlexNet conv2
-    (64, 32, 56, 56, True), (384, 192, 13, 13, True),
-    (32, 16, 28, 28, False),   # too few channels: the transforms dominate
-    (64, 3, 224, 224, False),  # RGB input
-    (512, 512, 7, 7, False),   # 16 tiles: nothing won
-])
-def test_recommended_5x5(k, c, h, w, want):
-    got = _kernels.winograd5_recommended(k, c, h, w)
-    assert got == want, f"winograd5_recommended(k={k}, c={c}, h={h}, w={w}) = {got}, expected {want}"
 
 
 # ---- NaN, Inf and overflow: each stays in the 3x3 windows that hold it ----------------------
@@ -261,7 +243,7 @@ def test_nan_and_inf_stay_in_their_windows(ctx, name, r, tile, fused):
     # +Inf and -Inf in one window (NaN), NaN and Inf in one window (NaN)
     x[0, 0, H // 2, W // 2], x[0, C - 1, H // 2 + 1, W // 2 + 1] = np.inf, -np.inf
     x[N - 1, 0, 1, W - 2], x[N - 1, C - 1, 2, W - 1] = np.nan, np.inf
-    conv = _kernels.Winograd(ctx, w, b, pads=pads, relu=relu, tile=tile)
+    conv = winograd(ctx, w, b, pads=pads, relu=relu, tile=tile)
     shape = conv.output_shape(N, H, W)
     res = rng.standard_normal(shape).astype(np.float32) if "residual" in fused else None
     if fused.startswith("NaN"):  # ReLU keeps NaN, on tiles that do not fall back too
@@ -289,7 +271,7 @@ def test_every_input_nan_or_inf(ctx, r, tile):
     pads = pads_for(r, (1, 1, 1, 1))
     w = np.abs(rng.standard_normal((K, C, r, r))).astype(np.float32) + 0.1
     w[1::2] *= -1
-    conv = _kernels.Winograd(ctx, w, None, pads=pads, tile=tile)
+    conv = winograd(ctx, w, None, pads=pads, tile=tile)
     for v in (np.nan, np.inf, -np.inf):
         x = np.full((1, C, H, W), v, np.float32)
         y = conv.run(x, np.zeros(conv.output_shape(1, H, W), np.float32))
@@ -315,7 +297,7 @@ def test_huge_finite_inputs_stay_finite(ctx, r, tile, scale):
     ref = conv_ref_nan(x, w, b, pads)
     assert np.isfinite(ref).all()
     for fused in ("plain", "relu"):
-        conv = _kernels.Winograd(ctx, w, b, pads=pads, relu=fused == "relu", tile=tile)
+        conv = winograd(ctx, w, b, pads=pads, relu=fused == "relu", tile=tile)
         y = conv.run(x, np.empty(conv.output_shape(N, H, W), np.float32))
         want = np.maximum(ref, 0) if fused == "relu" else ref
         assert np.isfinite(y).all(), f"x ~{scale:g}, tile {tile}, {fused}: non-finite outputs"
@@ -342,7 +324,7 @@ def test_zero_weights_times_inf_give_nan(ctx, r, tile):
     x[0, 2, 7, 2] = np.inf
     pads = pads_for(r, (1, 1, 1, 1))
     ref = conv_ref_nan(x, w, None, pads)
-    conv = _kernels.Winograd(ctx, w, None, pads=pads, tile=tile)
+    conv = winograd(ctx, w, None, pads=pads, tile=tile)
     y = conv.run(x, np.empty(ref.shape, np.float32))
     assert_same_specials(y, ref, f"zero weights, Inf inputs, {algo_name(r, tile)}")
 
@@ -353,7 +335,7 @@ def test_nan_and_inf_bias(ctx, r, tile):
     x, w, _, pads, ref = case("odd 5->7 13x11", r)
     b = np.ones(w.shape[0], np.float32)
     b[1], b[3], b[4] = np.nan, np.inf, -np.inf
-    conv = _kernels.Winograd(ctx, w, b, pads=pads, relu=True, tile=tile)
+    conv = winograd(ctx, w, b, pads=pads, relu=True, tile=tile)
     y = conv.run(x, np.empty(ref.shape, np.float32))
     assert_same_specials(y, conv_ref_nan(x, w, b, pads, relu=True), f"NaN/Inf bias, tile {tile}")
 
@@ -366,8 +348,8 @@ def test_nonfinite_or_huge_weights_are_refused(bad):
     assert _kernels.winograd_takes_weights(w)
     w[2, 1, 0, 2] = bad
     assert not _kernels.winograd_takes_weights(w)
-    with pytest.raises(ValueError, match="weight"):
-        _kernels.Winograd(_kernels.Context(1, "portable"), w, pads=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match="NaN, Inf or .* cannot take"):
+        winograd(_kernels.Context(1, "portable"), w, pads=(1, 1, 1, 1))
 
 
 @functools.lru_cache(maxsize=None)
@@ -399,6 +381,6 @@ def chunked_nan_case(r, tile):
 @algos
 def test_nan_and_inf_across_chunks_and_threads(ctx, r, tile):
     x, w, b, pads, ref = chunked_nan_case(r, tile)
-    conv = _kernels.Winograd(ctx, w, b, pads=pads, tile=tile)
+    conv = winograd(ctx, w, b, pads=pads, tile=tile)
     y = conv.run(x, np.full(ref.shape, 7.0, np.float32))
     assert_same_specials(y, ref, f"tile {tile}: y {y.shape} from x {x.shape}")

@@ -1,28 +1,30 @@
-# Wrappers of the conv kernels (included by _kernels.pyx).
+# Wrappers of the convolution kernels (included by _kernels.pyx): one layer
+# class for every algorithm.  Which algorithm a layer takes is decided at plan
+# time by tinycnn/ops/conv_algo.py; here it is an argument.
 
-cdef extern from "tinycnn.h" nogil:
-    ctypedef struct tc_conv2d_params:
-        int C, K, KH, KW, sh, sw, pt, pl, pb, pr, dh, dw, group
-    enum:
-        TC_CONV_ALGO_GEMM
-        TC_CONV_ALGO_1X1
-        TC_CONV_ALGO_DEPTHWISE
-    int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow)
-    void tc_conv2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, const float *x,
-                           const float *weight, const float *bias, const float *residual, int act,
-                           float *y)
-    int tc_conv2d_choose_algo(const tc_conv2d_params *p)
-    size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
-    void tc_conv2d_pack_f32(const tc_conv2d_params *p, int algo, const float *weight, float *packed)
-    size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
-                                    int h, int w)
-    void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
-                       const float *x, const float *packed, const float *bias, const float *residual,
-                       int act, float *y, float *workspace)
+# name -> enum tc_conv_algo; the geometries each can compute: tc_conv2d_check (csrc/conv.c).
+CONV_ALGOS = {
+    "reference": TC_CONV_ALGO_REFERENCE,
+    "gemm": TC_CONV_ALGO_GEMM,
+    "1x1": TC_CONV_ALGO_1X1,
+    "depthwise": TC_CONV_ALGO_DEPTHWISE,
+    "winograd_f2x2_3x3": TC_CONV_ALGO_WINOGRAD_2X2_3X3,
+    "winograd_f4x4_3x3": TC_CONV_ALGO_WINOGRAD_4X4_3X3,
+    "winograd_f2x2_5x5": TC_CONV_ALGO_WINOGRAD_2X2_5X5,
+}
+_CONV_ALGO_NAMES = {code: name for name, code in CONV_ALGOS.items()}
+WINOGRAD_ALGOS = tuple(name for name in CONV_ALGOS if name.startswith("winograd"))
+
+# F(2x2)'s transformed weights reach 2.25 max|w|: below this they stay finite in float32.
+WINOGRAD_MAX_ABS_WEIGHT = 1e38
 
 
-_CONV_ALGO_NAMES = {TC_CONV_ALGO_GEMM: "gemm", TC_CONV_ALGO_1X1: "1x1",
-                    TC_CONV_ALGO_DEPTHWISE: "depthwise"}
+def winograd_takes_weights(weight):
+    """Whether Winograd computes with these weights as a direct convolution would,
+    NaN and Inf included: every weight finite with |w| <= 1e38.  Tiles whose result is not
+    finite (a NaN/Inf input, an overflow) are recomputed directly from filters recovered
+    from the transformed weights, which NaN/Inf weights do not give back."""
+    return bool(np.all(np.abs(np.asarray(weight, dtype=np.float32)) <= WINOGRAD_MAX_ABS_WEIGHT))
 
 
 cdef int _conv_params(tc_conv2d_params *p, int C, int K, int KH, int KW, strides, pads, dilations,
@@ -44,21 +46,31 @@ cdef int _conv_params(tc_conv2d_params *p, int C, int K, int KH, int KW, strides
     return 0
 
 
-cdef object _conv_output_shape(tc_conv2d_params *p, int n, int h, int w):
-    cdef int oh = 0, ow = 0
-    if tc_conv2d_output_hw(p, h, w, &oh, &ow) != 0:
-        raise ValueError(f"conv: empty or invalid output for input (N={n}, C={p.C}, H={h}, W={w}), "
-                         f"kernel {p.KH}x{p.KW}, strides ({p.sh}, {p.sw}), "
-                         f"pads ({p.pt}, {p.pl}, {p.pb}, {p.pr}), dilations ({p.dh}, {p.dw}), group {p.group}")
-    return (n, p.K, oh, ow)
+def conv2d_algos(int in_channels, int out_channels, kernel, strides=(1, 1), pads=(0, 0, 0, 0),
+                 dilations=(1, 1), int group=1):
+    """The names of the algorithms that can compute this geometry (tc_conv2d_check)."""
+    cdef tc_conv2d_params p
+    kernel = tuple(kernel)
+    if len(kernel) != 2 or min(kernel) < 1:
+        raise ValueError(f"conv: kernel must be 2 sizes >= 1, got {kernel}")
+    _conv_params(&p, in_channels, out_channels, kernel[0], kernel[1], strides, pads, dilations, group)
+    return [name for name, code in CONV_ALGOS.items() if tc_conv2d_check(&p, code) == 0]
+
+
+cdef str _conv_geometry(const tc_conv2d_params *p):
+    return (f"{p.C}->{p.K} channels, kernel {p.KH}x{p.KW}, strides ({p.sh}, {p.sw}), "
+            f"pads ({p.pt}, {p.pl}, {p.pb}, {p.pr}), dilations ({p.dh}, {p.dw}), group {p.group}")
 
 
 cdef class Conv2d:
-    """2-D convolution (NCHW float32) planned once: algorithm chosen, weights packed.
+    """2-D convolution (NCHW float32) planned once: weights packed for the given algorithm.
 
-    Conv2d(ctx, weight[K, C//group, KH, KW], bias[K] | None, strides=(1, 1),
+    Conv2d(ctx, weight[K, C//group, KH, KW], bias[K] | None, *, algo, strides=(1, 1),
            pads=(top, left, bottom, right), dilations=(1, 1), group=1, relu=False)
-    .run(x, y, residual=None, workspace=None): y = act(conv(x) + bias + residual).
+    algo: a name of CONV_ALGOS; ValueError when it cannot compute this geometry, or for a
+    Winograd algorithm, these weights (winograd_takes_weights).
+    .run(x, y, residual=None, workspace=None): y = act(conv(x) + bias + residual), residual
+    may be y itself; workspace: workspace_size(n, h, w) floats.
     """
     cdef tc_conv2d_params p
     cdef int algo_id
@@ -67,28 +79,35 @@ cdef class Conv2d:
     cdef readonly bint relu
     cdef object packed, bias
 
-    def __init__(self, Context ctx, weight, bias=None, strides=(1, 1), pads=(0, 0, 0, 0),
-                 dilations=(1, 1), int group=1, relu=False):
-        _check_f32("weight", weight, 4)
+    def __init__(self, Context ctx not None, weight, bias=None, *, str algo, strides=(1, 1),
+                 pads=(0, 0, 0, 0), dilations=(1, 1), int group=1, relu=False):
+        if algo not in CONV_ALGOS:
+            raise ValueError(f"conv: unknown algo {algo!r}, expected one of {sorted(CONV_ALGOS)}")
+        _check_array("conv", "weight", weight, 4)
         K, Cg, KH, KW = weight.shape
         if min(weight.shape) < 1:
             raise ValueError(f"conv: empty weight shape {weight.shape}")
         _conv_params(&self.p, Cg * group, K, KH, KW, strides, pads, dilations, group)
+        self.algo_id = CONV_ALGOS[algo]
+        if tc_conv2d_check(&self.p, self.algo_id) != 0:
+            raise ValueError(f"conv: algo {algo!r} cannot compute {_conv_geometry(&self.p)} "
+                             f"(weight {weight.shape})")
+        if algo in WINOGRAD_ALGOS and not winograd_takes_weights(weight):
+            raise ValueError(f"conv: weight {weight.shape} has NaN, Inf or |w| > "
+                             f"{WINOGRAD_MAX_ABS_WEIGHT:g} values, which algo {algo!r} cannot take")
         if bias is not None:
-            _check_f32("bias", bias, 1)
-            if bias.shape[0] != K:
-                raise ValueError(f"conv: bias shape {bias.shape} does not match weight shape {weight.shape}")
+            _check_array("conv", "bias", bias, 1)
+            _check_shape("conv", "bias", bias, (K,), f" (weight {weight.shape})")
             self.bias = bias.copy()
         self.ctx = ctx
         self.in_channels = Cg * group
         self.out_channels = K
         self.relu = relu
-        self.algo_id = tc_conv2d_choose_algo(&self.p)
         self.packed = _aligned_empty(tc_conv2d_pack_size(&self.p, self.algo_id))
         cdef const float *pw = _fptr(weight)
         cdef float *pk = _fptr_mut(self.packed)
         with nogil:
-            tc_conv2d_pack_f32(&self.p, self.algo_id, pw, pk)
+            tc_conv2d_pack_f32(&self.ctx.ctx, &self.p, self.algo_id, pw, pk)
 
     @property
     def algo(self):
@@ -98,85 +117,53 @@ cdef class Conv2d:
     def kernel_shape(self):
         return (self.p.KH, self.p.KW)
 
+    @property
+    def pads(self):
+        return (self.p.pt, self.p.pl, self.p.pb, self.p.pr)
+
     def __repr__(self):
-        p = self.p
-        return (f"Conv2d({p.C}->{p.K}, kernel=({p.KH}, {p.KW}), strides=({p.sh}, {p.sw}), "
-                f"pads=({p.pt}, {p.pl}, {p.pb}, {p.pr}), dilations=({p.dh}, {p.dw}), group={p.group}, "
-                f"relu={bool(self.relu)}, algo={self.algo!r})")
+        return f"Conv2d({_conv_geometry(&self.p)}, relu={bool(self.relu)}, algo={self.algo!r})"
 
     def output_shape(self, int n, int h, int w):
         """(n, K, oh, ow); raises ValueError if the output would be empty."""
-        return _conv_output_shape(&self.p, n, h, w)
+        cdef int oh = 0, ow = 0
+        if n < 1 or tc_conv2d_output_hw(&self.p, h, w, &oh, &ow) != 0:
+            raise ValueError(f"conv: empty or invalid output for input (N={n}, C={self.p.C}, H={h}, "
+                             f"W={w}) with {_conv_geometry(&self.p)}")
+        return (n, self.p.K, oh, ow)
 
     def workspace_size(self, int n, int h, int w):
-        """float32 elements of workspace run() needs for an input of (n, C, h, w)."""
+        """float32 elements of workspace run() needs for an input of (n, C, h, w), with this
+        object's Context (it grows with the thread count)."""
         self.output_shape(n, h, w)
         return int(tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
 
     def run(self, x, y, residual=None, workspace=None):
-        """y = act(conv(x) + bias + residual); residual may be y itself.  Releases the GIL."""
-        _check_f32("x", x, 4)
-        _check_out("y", y, 4)
+        """y = act(conv(x) + bias + residual); residual may be y itself.  Releases the GIL.
+        Returns y."""
+        _check_array("conv", "x", x, 4)
+        _check_array("conv", "y", y, 4, True)
         n, c, h, w = x.shape
         if c != self.p.C:
             raise ValueError(f"conv: x {x.shape} has {c} channels, weight expects {self.p.C}")
         expected = self.output_shape(n, h, w)
-        if y.shape != expected:
-            raise ValueError(f"conv: y has shape {y.shape}, expected {expected} for x {x.shape}")
+        _check_shape("conv", "y", y, expected, f" for x {x.shape}")
+        _check_disjoint("conv", "x", x, y)
         cdef const float *pr = NULL
         if residual is not None:
-            _check_f32("residual", residual, 4)
-            if residual.shape != expected:
-                raise ValueError(f"conv: residual has shape {residual.shape}, expected {expected}")
+            _check_array("conv", "residual", residual, 4)
+            _check_shape("conv", "residual", residual, expected, f" for x {x.shape}")
+            _check_same_or_disjoint("conv", "residual", residual, y)
             pr = _fptr(residual)
-        cdef size_t need = tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w)
-        if workspace is None:
-            workspace = _aligned_empty(need)
-        else:
-            _check_out("workspace", workspace, 1)
-            if <size_t>workspace.shape[0] < need:
-                raise ValueError(f"conv: workspace has {workspace.shape[0]} elements, needs {need}")
+        ws = _workspace("conv", workspace,
+                        tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
         cdef const float *px = _fptr(x)
         cdef const float *pk = _fptr(self.packed)
-        cdef const float *pb = _fptr(self.bias) if self.bias is not None else NULL
+        cdef const float *pb = _fptr_or_null(self.bias)
         cdef float *py = _fptr_mut(y)
-        cdef float *pw = _fptr_mut(workspace)
+        cdef float *pw = _fptr_or_null(ws)
         cdef int act = TC_ACT_RELU if self.relu else TC_ACT_NONE
         cdef int cn = n, ch = h, cw = w
         with nogil:
             tc_conv2d_f32(&self.ctx.ctx, &self.p, self.algo_id, cn, ch, cw, px, pk, pb, pr, act, py, pw)
-
-
-def conv2d_ref(x, weight, bias, y, strides, pads, dilations, int group, relu=False, residual=None):
-    """Reference convolution (plain nested loops in C): y = act(conv(x) + bias + residual)."""
-    cdef tc_conv2d_params p
-    _check_f32("x", x, 4)
-    _check_f32("weight", weight, 4)
-    _check_out("y", y, 4)
-    n, c, h, w = x.shape
-    K, Cg, KH, KW = weight.shape
-    if c != Cg * group:
-        raise ValueError(f"conv2d_ref: x {x.shape} does not match weight {weight.shape} with group={group}")
-    _conv_params(&p, c, K, KH, KW, strides, pads, dilations, group)
-    expected = _conv_output_shape(&p, n, h, w)
-    if y.shape != expected:
-        raise ValueError(f"conv2d_ref: y has shape {y.shape}, expected {expected} for x {x.shape}")
-    cdef const float *pb = NULL
-    cdef const float *pr = NULL
-    if bias is not None:
-        _check_f32("bias", bias, 1)
-        if bias.shape[0] != K:
-            raise ValueError(f"conv2d_ref: bias shape {bias.shape} does not match weight {weight.shape}")
-        pb = _fptr(bias)
-    if residual is not None:
-        _check_f32("residual", residual, 4)
-        if residual.shape != expected:
-            raise ValueError(f"conv2d_ref: residual has shape {residual.shape}, expected {expected}")
-        pr = _fptr(residual)
-    cdef const float *px = _fptr(x)
-    cdef const float *pw = _fptr(weight)
-    cdef float *py = _fptr_mut(y)
-    cdef int act = TC_ACT_RELU if relu else TC_ACT_NONE
-    cdef int cn = n, ch = h, cw = w
-    with nogil:
-        tc_conv2d_ref_f32(&p, cn, ch, cw, px, pw, pb, pr, act, py)
+        return y

@@ -1,7 +1,11 @@
-# C declarations of csrc/tinycnn.h.  Everything is nogil: the wrappers in
-# _kernels.pyx check shapes with the GIL held, then call these without it.
+# The C declarations of csrc/tinycnn.h, all of them in this one file (the .pxi
+# files hold wrappers only).  Everything is nogil: the wrappers check their
+# arguments with the GIL held, then call these without it.
+
+from libc.stdint cimport int32_t
 
 cdef extern from "tinycnn.h" nogil:
+    # -- execution context: thread pool and instruction set --------------
     enum:
         TC_ISA_PORTABLE
         TC_ISA_AVX2
@@ -16,6 +20,142 @@ cdef extern from "tinycnn.h" nogil:
     void tc_pool_destroy(tc_pool *pool)
     int tc_pool_size(const tc_pool *pool)
 
+    ctypedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end) noexcept nogil
+    void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg)
+    void tc_parallel_for_dynamic(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn,
+                                 void *arg)
+
     ctypedef struct tc_ctx:
         tc_pool *pool
         int isa
+    int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)
+
+    # -- GEMM and dense layers --------------------------------------------
+    size_t tc_gemm_workspace_size(const tc_ctx *ctx)
+    void tc_sgemm_f32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                      ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C,
+                      ptrdiff_t ldc, const tc_ctx *ctx, float *workspace)
+    size_t tc_dense_pack_size(int K, int Nout)
+    void tc_dense_pack_f32(int K, int Nout, const float *weight, int trans_b, float *packed)
+    size_t tc_dense_workspace_size(const tc_ctx *ctx, int M, int K, int Nout)
+    void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, const float *packed,
+                      const float *bias, int act, float *y, float *workspace)
+    void tc_dense_rows_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a,
+                           const float *weight, const float *bias, int act, float *y)
+
+    # -- convolution: every algorithm behind one interface ------------------
+    ctypedef struct tc_conv2d_params:
+        int C, K, KH, KW, sh, sw, pt, pl, pb, pr, dh, dw, group
+    enum:
+        TC_CONV_ALGO_GEMM
+        TC_CONV_ALGO_1X1
+        TC_CONV_ALGO_DEPTHWISE
+        TC_CONV_ALGO_REFERENCE
+        TC_CONV_ALGO_WINOGRAD_2X2_3X3
+        TC_CONV_ALGO_WINOGRAD_4X4_3X3
+        TC_CONV_ALGO_WINOGRAD_2X2_5X5
+    int tc_conv2d_check(const tc_conv2d_params *p, int algo)
+    int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow)
+    size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
+    void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                            const float *weight, float *packed)
+    size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
+                                    int h, int w)
+    void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                       const float *x, const float *packed, const float *bias,
+                       const float *residual, int act, float *y, float *workspace)
+
+    # -- transposed convolution ----------------------------------------------
+    int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow)
+    size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p)
+    void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed)
+    size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h,
+                                              int w)
+    void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                                 int oh, int ow, const float *x, const float *packed,
+                                 const float *bias, int act, float *y, float *workspace)
+    void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
+                                     const float *x, const float *weight, const float *bias,
+                                     int act, float *y)
+
+    # -- pooling ------------------------------------------------------------
+    ctypedef struct tc_pool2d_desc:
+        ptrdiff_t nc
+        int h, w, oh, ow, kh, kw, sh, sw
+        int pad_t, pad_l, pad_b, pad_r
+        int dh, dw
+    int tc_pool2d_check(const tc_pool2d_desc *d)
+    void tc_max_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, const float *x, float *y)
+    void tc_avg_pool2d_f32(const tc_ctx *ctx, const tc_pool2d_desc *d, int count_include_pad,
+                           const float *x, float *y)
+    void tc_global_avg_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x,
+                                float *y)
+    void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x,
+                                float *y)
+
+    # -- element-wise, normalisation, softmax, reductions -------------------
+    enum:
+        TC_UNARY_RELU
+        TC_UNARY_LEAKY_RELU
+        TC_UNARY_SIGMOID
+        TC_UNARY_HARD_SIGMOID
+        TC_UNARY_HARD_SWISH
+        TC_UNARY_CLIP
+        TC_UNARY_TANH
+        TC_UNARY_EXP
+        TC_UNARY_NEG
+        TC_UNARY_ABS
+        TC_UNARY_SQRT
+        TC_UNARY_ERF
+        TC_UNARY_LOG
+        TC_UNARY_RECIPROCAL
+        TC_UNARY_SOFTPLUS
+        TC_UNARY_MISH
+        TC_UNARY_ELU
+        TC_UNARY_SELU
+        TC_UNARY_GELU
+        TC_UNARY_GELU_TANH
+        TC_UNARY_SILU
+        TC_BINARY_ADD
+        TC_BINARY_SUB
+        TC_BINARY_MUL
+        TC_BINARY_DIV
+        TC_BINARY_MAX
+        TC_BINARY_MIN
+        TC_BINARY_POW
+        TC_BINARY_PRELU
+        TC_REDUCE_MEAN
+        TC_REDUCE_SUM
+        TC_REDUCE_MAX
+        TC_REDUCE_MIN
+        TC_MAX_DIMS
+    int tc_unary_f32(const tc_ctx *ctx, int op, float alpha, float beta, const float *x, float *y,
+                     ptrdiff_t n)
+    int tc_binary_f32(const tc_ctx *ctx, int op, int ndim, const ptrdiff_t *y_shape,
+                      const float *a, const ptrdiff_t *a_shape,
+                      const float *b, const ptrdiff_t *b_shape, float *y)
+    void tc_batch_norm_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const float *x,
+                           const float *scale, const float *bias, const float *mean,
+                           const float *var, float eps, float *y)
+    void tc_lrn_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int size, float alpha,
+                    float beta, float bias, const float *x, float *y)
+    void tc_softmax_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                        int log_softmax, const float *x, float *y)
+    int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                      const float *x, float *y)
+    int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t chunk,
+                         ptrdiff_t period, const float *x, const float *scale, const float *bias,
+                         float eps, float *y, float *mean, float *inv_std)
+
+    # -- resampling: Resize and Upsample -------------------------------------
+    ctypedef struct tc_resample_axis:
+        int in_ "in"
+        int out, taps
+        const int32_t *idx
+        const float *w
+        const unsigned char *outside
+        float fill
+    size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *rows,
+                                      const tc_resample_axis *cols)
+    int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis *rows,
+                        const tc_resample_axis *cols, const float *x, float *y, float *workspace)

@@ -1,21 +1,5 @@
 # Wrapper of the resampling kernel (included by _kernels.pyx): csrc/resize.c.
 
-from libc.stdint cimport int32_t
-
-cdef extern from "tinycnn.h" nogil:
-    ctypedef struct tc_resample_axis:
-        int in_ "in"
-        int out, taps
-        const int32_t *idx
-        const float *w
-        const unsigned char *outside
-        float fill
-    size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *rows,
-                                      const tc_resample_axis *cols)
-    int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis *rows,
-                        const tc_resample_axis *cols, const float *x, float *y, float *workspace)
-
-
 cdef _resample_axis(tc_resample_axis *a, str name, table, list keep):
     """table: (in, idx [out, taps] int32, w [out, taps] float32, outside [out] bool or None, fill)."""
     n_in, idx, w, outside, fill = table
@@ -57,26 +41,23 @@ cdef class Resample2d:
         _resample_axis(&self.cols, "cols", cols, self.keep)
 
     def workspace_size(self):
-        return tc_resize2d_workspace_size(_elt_ctx(self.ctx), &self.rows, &self.cols)
+        return tc_resize2d_workspace_size(_ctx_ptr(self.ctx), &self.rows, &self.cols)
 
-    def run(self, x, y, workspace):
-        _elt_check("Resample2d", "x", x)
-        _elt_check("Resample2d", "y", y, True)
-        _elt_check("Resample2d", "workspace", workspace, True)
+    def run(self, x, y, workspace=None):
+        _check_array("Resample2d", "x", x)
+        _check_array("Resample2d", "y", y, -1, True)
         cdef ptrdiff_t in_plane = <ptrdiff_t>self.rows.in_ * self.cols.in_
         cdef ptrdiff_t out_plane = <ptrdiff_t>self.rows.out * self.cols.out
         cdef ptrdiff_t planes = x.size // in_plane
         if x.size != planes * in_plane or y.size != planes * out_plane:
             raise ValueError(f"Resample2d: x {x.shape} and y {y.shape} are not planes of "
                              f"[{self.rows.in_}, {self.cols.in_}] -> [{self.rows.out}, {self.cols.out}]")
-        if workspace.size < self.workspace_size():
-            raise ValueError(f"Resample2d: workspace of {workspace.size} floats, needs {self.workspace_size()}")
-        if _elt_overlap(x, y):
-            raise ValueError("Resample2d: y must not overlap x")
-        cdef const float *xp = _elt_ptr(x)
-        cdef float *yp = _elt_ptr(y)
-        cdef float *wp = _elt_ptr(workspace)
-        cdef const tc_ctx *c = _elt_ctx(self.ctx)
+        _check_disjoint("Resample2d", "x", x, y)
+        workspace = _workspace("Resample2d", workspace, self.workspace_size())
+        cdef const float *xp = _fptr(x)
+        cdef float *yp = _fptr_mut(y)
+        cdef float *wp = _fptr_or_null(workspace)
+        cdef const tc_ctx *c = _ctx_ptr(self.ctx)
         cdef int rc
         with nogil:
             rc = tc_resize2d_f32(c, planes, &self.rows, &self.cols, xp, yp, wp)

@@ -1,8 +1,9 @@
 """Conv, and tinycnn::Conv, the fused Conv [+ residual Add] [+ Relu] built at load.
 
-The algorithm is chosen once per layer and input size, at plan time: Winograd
-for 3x3 and 5x5 stride-1 layers where it pays, the packed-GEMM convolution otherwise.
-Packed weights are cached per node, so a new batch size re-plans without
+The algorithm is chosen once per layer and input size, at plan time, by
+conv_algo.choose_conv_algo (Winograd for 3x3 and 5x5 stride-1 layers where it
+pays, the packed-GEMM convolution and its special cases otherwise).  Packed
+weights are cached per node and algorithm, so a new batch size re-plans without
 re-packing.
 """
 import numpy as np
@@ -10,26 +11,8 @@ import numpy as np
 from .. import _kernels as K
 from . import FUSED_DOMAIN, op
 from .common import UnsupportedOperator, prod, require_float, window_geometry
+from .conv_algo import ConvGeometry, choose_conv_algo
 from .elementwise import binary, unary
-
-
-# F(4x4,3x3) rounds ~10x more than F(2x2) (1e-5 relative per layer at 512 channels) and the
-# error compounds along a plain chain of convolutions; a residual merge restarts the chain
-# (graph.conv_chain).  Measured against onnxruntime, end to end, on exports of models/
-# (N(0, 1) input): VGG-16 (a chain of 13) 6-8e-5 with F(4x4); VGG-19 (16) 1.1-1.4e-4 with
-# F(4x4), 2.4e-5 with F(2x2); ResNet-18, -50 and -101 (chains of 3 or 4) 3e-6, 5e-6 and
-# 1.5e-5 with F(4x4) everywhere.  Longer chains than this use F(2x2), ~1e-6 per layer.
-# A heuristic fitted to those measurements, not a bound: tests/test_models.py checks it.
-# F(2x2,5x5) uses the same points as F(4x4,3x3) and rounds alike (~5e-6 per layer at 64
-# channels): it takes the same limit, and otherwise a 5x5 layer goes to the GEMM.
-WINOGRAD4_MAX_CHAIN = 15
-
-# F(4x4)'s 36 weight planes take 4x the layer's weights, F(2x2)'s 16 take 1.8x.  With
-# at most 16 F(4x4) tiles (a 13x13..16x16 output) each plane is used by few tiles, and a
-# layer this large (VGG's 512x512 conv5: 38 MB in F(4x4), 17 MB in F(2x2)) takes F(2x2):
-# ~1.4x slower on that layer (6.5 vs 4.4 ms, 1 thread) but 21 MB less resident, which
-# keeps VGG-16's peak memory under 0.75 of onnxruntime's for ~1.5% of its time.
-WINOGRAD4_MAX_PLANE_BYTES = 16 << 20
 
 
 def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, pads, strides):
@@ -69,31 +52,20 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     pads4 = (pb[0], pb[1], pe[0], pe[1])
     out4 = (nb, k, out[0], out[1])
     x4 = (nb, c, h, wd)
-    if W.const is None or (B is not None and B.const is None):
+    geometry = ConvGeometry(nb, c, k, h, wd, tuple(ks), tuple(st), pads4, tuple(dl), group)
+    runtime = W.const is None or (B is not None and B.const is None)
+    w4 = None if runtime else np.ascontiguousarray(W.const.reshape(w4_shape), np.float32)
+    options = n.options
+    algo = choose_conv_algo(geometry, conv_chain=options.conv_chain,
+                            num_threads=options.num_threads, winograd=options.winograd,
+                            winograd_weights=not runtime and K.winograd_takes_weights(w4))
+    if runtime:
         return _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group,
-                                     x4, out_shape, out4)
-    w4 = W.const.reshape(w4_shape)
+                                     x4, out_shape, out4, algo)
     b = None if B is None else B.const
-    tile = 0
-    winograd = (st == [1, 1] and dl == [1, 1] and group == 1 and n.options.winograd
-                and K.winograd_takes_weights(w4))  # NaN/Inf weights: the direct convolution
-    short_chain = n.options.conv_chain <= WINOGRAD4_MAX_CHAIN
-    if winograd and ks == [5, 5] and short_chain and K.winograd5_recommended(k, c, out[0], out[1]):
-        tile = 2
-    elif winograd and ks == [3, 3]:
-        tile = K.winograd_recommended(k, c, out[0], out[1])  # thresholds are on the output size
-        if tile == 4 and not short_chain:
-            tile = 2
-        if (tile == 4 and ((out[0] + 3) // 4) * ((out[1] + 3) // 4) <= 16
-                and 36 * 4 * k * c > WINOGRAD4_MAX_PLANE_BYTES):
-            tile = 2
-    if tile:
-        layer = n.cached((f"winograd{tile}", relu), lambda: K.Winograd(
-            n.ctx, np.ascontiguousarray(w4, np.float32), _bias(b), pads=pads4, relu=relu, tile=tile))
-    else:
-        layer = n.cached(("conv", relu), lambda: K.Conv2d(
-            n.ctx, np.ascontiguousarray(w4, np.float32), _bias(b), strides=tuple(st), pads=pads4,
-            dilations=tuple(dl), group=group, relu=relu))
+    layer = n.cached(("conv", algo, relu), lambda: K.Conv2d(
+        n.ctx, w4, _bias(b), algo=algo, strides=tuple(st), pads=pads4, dilations=tuple(dl),
+        group=group, relu=relu))
     ws = layer.workspace_size(nb, h, wd)
     run = layer.run
 
@@ -112,12 +84,13 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
 
 
 def _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group, x4, out_shape,
-                          out4):
+                          out4, algo):
     """W (or B) computed at run time: the weights are packed at every run (slow but rare)."""
     if R is not None and R.shape != out_shape:
         raise n.error("internal: fused residual with a broadcasting shape")
     ctx = n.ctx
-    kw = dict(strides=tuple(st), pads=pads4, dilations=tuple(dl), group=group, relu=relu)
+    kw = dict(algo=algo, strides=tuple(st), pads=pads4, dilations=tuple(dl), group=group,
+              relu=relu)
     # Workspace size depends only on shapes: ask a layer with zero weights.
     ws = K.Conv2d(ctx, np.zeros(w4_shape, np.float32), None, **kw).workspace_size(*x4[:1], *x4[2:])
     ins = [X, W] + ([B] if B is not None else []) + ([R] if R is not None else [])

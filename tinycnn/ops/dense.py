@@ -39,22 +39,24 @@ def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
             return K.Dense(ctx, w, b, trans_b=bool(transB), relu=relu, pack=not in_place)
         dense = n.cached(("dense", relu, m == 1), make)
 
-        def run(a, y):
-            dense.run(a, y)
-        return n.emit(run, [A], [(out, np.float32)])
+        def run(a, y, *ws):
+            dense.run(a, y, ws[0] if ws else None)
+        return n.emit(run, [A], [(out, np.float32)], workspace=dense.workspace_size(m))
     ins = [A, B] + ([C] if C is not None else [])
     alpha, beta, ta, tb = float(alpha), float(beta), bool(transA), bool(transB)
+    has_c = C is not None
 
     def run(a, b, *rest):
-        c = rest[0].reshape((1,) * (2 - rest[0].ndim) + rest[0].shape) if len(rest) == 2 else None
-        y = rest[-1]
+        c, y, ws = rest if has_c else (None,) + rest
+        if c is not None:
+            c = c.reshape((1,) * (2 - c.ndim) + c.shape)
         K.gemm(ctx, np.ascontiguousarray(a, np.float32), np.ascontiguousarray(b, np.float32), y,
                ta, tb, alpha, beta if c is not None else 0.0,
-               None if c is None else np.ascontiguousarray(c, np.float32))
+               None if c is None else np.ascontiguousarray(c, np.float32), ws)
         if relu:
             K.unary(ctx, "relu", y, y)
     ins = [_f32(v) for v in ins]
-    return n.emit(run, ins, [(out, np.float32)])
+    return n.emit(run, ins, [(out, np.float32)], workspace=K.gemm_workspace_size(ctx))
 
 
 def _f32(v):
@@ -125,11 +127,12 @@ def MatMul(n, A, B):
     ctx = n.ctx
     A2, B2 = _f32(A), _f32(B)
 
-    def run(a, b, y):
+    def run(a, b, y, ws):
         a3 = np.broadcast_to(a.reshape(a_shape), batch + (m, k)).reshape(-1, m, k)
         b3 = np.broadcast_to(b.reshape(b_shape), batch + (k, nn)).reshape(-1, k, nn)
         y3 = y.reshape(-1, m, nn)
         for i in range(y3.shape[0]):
-            K.gemm(ctx, np.ascontiguousarray(a3[i]), np.ascontiguousarray(b3[i]), y3[i])
-    (y,) = n.emit(run, [A2, B2], [(out, np.float32)])
+            K.gemm(ctx, np.ascontiguousarray(a3[i]), np.ascontiguousarray(b3[i]), y3[i],
+                   workspace=ws)
+    (y,) = n.emit(run, [A2, B2], [(out, np.float32)], workspace=K.gemm_workspace_size(ctx))
     return [n.view(y, final)]

@@ -1,4 +1,4 @@
-/* Thread pool and CPU feature detection.
+/* Thread pool.
  *
  * A persistent pool of nthreads-1 workers plus the calling thread.  A job is
  * [0, n) cut into at most nthreads static chunks; chunk t runs as
@@ -79,16 +79,6 @@ static void cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
-}
-
-int tc_cpu_best_isa(void)
-{
-#if defined(__x86_64__) && defined(TC_HAVE_AVX2_SOURCES) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return TC_ISA_AVX2;
-#endif
-    return TC_ISA_PORTABLE;
 }
 
 /* Claims chunk t of generation gen; 0 if taken or the job is gone. */

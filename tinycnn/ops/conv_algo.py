@@ -1,0 +1,141 @@
+"""How each convolution runs: the one plan-time decision, with its thresholds and the
+measurements behind them.
+
+Every Conv is planned through `choose_conv_algo`, once per layer and input size, from the
+layer's geometry, the numeric budget (PlanOptions.conv_chain), the thread count and whether
+Winograd may take the weights.  The kernels (csrc/conv.c, winograd*.c) offer the algorithms
+behind one interface and say which geometries each can compute (tc_conv2d_check); this
+module says which one to use:
+
+    winograd_f4x4_3x3   3x3 stride 1: 4 products per output and input channel where a direct
+                        convolution does 9; the most tiles per weight read, the most rounding
+    winograd_f2x2_3x3   3x3 stride 1: 16/4 = 4 products per output (vs 9), more accurate,
+                        better for small outputs (7x7) and long chains of convolutions
+    winograd_f2x2_5x5   5x5 stride 1: 9 products per output (vs 25)
+    depthwise           group == C > 1: a direct kernel per channel
+    1x1                 1x1 stride 1 no pad: a plain GEMM on the input
+    gemm                everything else: im2col folded into the GEMM's packing
+    reference           never chosen: plain loops, what every fast path is tested against
+
+The thresholds were measured on AVX2 machines (benchmarks/winograd_shapes.py against
+onnxruntime, batch 1) and end to end on the exports of models/ (tests/test_models.py).
+"""
+from dataclasses import dataclass
+
+# F(4x4,3x3) rounds ~10x more than F(2x2) (1e-5 relative per layer at 512 channels) and the
+# error compounds along a plain chain of convolutions; a residual merge restarts the chain
+# (graph.conv_chain).  Measured against onnxruntime, end to end, on exports of models/
+# (N(0, 1) input): VGG-16 (a chain of 13) 6-8e-5 with F(4x4); VGG-19 (16) 1.1-1.4e-4 with
+# F(4x4), 2.4e-5 with F(2x2); ResNet-18, -50 and -101 (chains of 3 or 4) 3e-6, 5e-6 and
+# 1.5e-5 with F(4x4) everywhere.  Longer chains than this use F(2x2), ~1e-6 per layer.
+# A heuristic fitted to those measurements, not a bound: tests/test_models.py checks it.
+# F(2x2,5x5) uses the same points as F(4x4,3x3) and rounds alike (~5e-6 per layer at 64
+# channels): it takes the same limit, and otherwise a 5x5 layer goes to the GEMM.
+WINOGRAD4_MAX_CHAIN = 15
+
+# F(4x4)'s 36 weight planes take 4x the layer's weights, F(2x2)'s 16 take 1.8x.  With
+# at most 16 F(4x4) tiles (a 13x13..16x16 output) each plane is used by few tiles, and a
+# layer this large (VGG's 512x512 conv5: 38 MB in F(4x4), 17 MB in F(2x2)) takes F(2x2):
+# ~1.4x slower on that layer (6.5 vs 4.4 ms, 1 thread) but 21 MB less resident, which
+# keeps VGG-16's peak memory under 0.75 of onnxruntime's for ~1.5% of its time.
+WINOGRAD4_FEW_TILES = 16
+WINOGRAD4_MAX_PLANE_BYTES = 16 << 20
+
+# 3x3 layers (benchmarks/winograd_shapes.py, AVX2, 1 thread, batch 1):
+#  - the transforms cost ~(c + k) per output, the products ~c*k: with c*k/(c + k) below
+#    this (RGB input layers, 32->32) Winograd loses to the GEMM convolution or ties;
+WINOGRAD3_MIN_CHANNEL_RATIO = 20
+#  - F(4x4) needs enough 4x4 tiles: 14x14 (16 tiles) runs at ~0.45-0.55x onnxruntime's
+#    time, but at 7x7 (4 tiles) F(4x4) is slower than onnxruntime (its 36 planes of
+#    weights are read for 4 tiles) while F(2x2) (16 tiles) runs at ~0.65-0.8x;
+WINOGRAD4_MIN_TILES = 16
+#  - below ~12 F(2x2) tiles nothing is won.
+WINOGRAD2_MIN_TILES = 12
+
+# 5x5 layers: F(2x2,5x5) does 9 products per output and channel where the GEMM does 25, but
+# transforms 36 values per 4 outputs: it needs channels on both sides (AlexNet's 64 -> 192
+# at 27x27: 2.2x faster than the GEMM) and enough tiles (512->512 at 7x7, 16 tiles: nothing won).
+WINOGRAD5_MIN_CHANNEL_RATIO = 16
+WINOGRAD5_MIN_TILES = 25
+
+# The thread count: the thresholds above were measured on 1 thread; at 2 threads
+# (benchmarks/winograd_shapes.py --threads 2) the same layers win and lose, so no threshold
+# depends on it yet.  It is an input of the decision so that one that does has its place.
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """One 2-D convolution as planned: NCHW input [batch, in_channels, height, width],
+    weights [out_channels, in_channels / group, *kernel]; pads (top, left, bottom, right)."""
+    batch: int
+    in_channels: int
+    out_channels: int
+    height: int
+    width: int
+    kernel: tuple
+    strides: tuple = (1, 1)
+    pads: tuple = (0, 0, 0, 0)
+    dilations: tuple = (1, 1)
+    group: int = 1
+
+    @property
+    def output_hw(self):
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
+        pt, pl, pb, pr = self.pads
+        return ((self.height + pt + pb - dh * (kh - 1) - 1) // sh + 1,
+                (self.width + pl + pr - dw * (kw - 1) - 1) // sw + 1)
+
+
+def _tiles(out_hw, m):
+    """Winograd output tiles of m x m over an output of out_hw."""
+    return ((out_hw[0] + m - 1) // m) * ((out_hw[1] + m - 1) // m)
+
+
+def _winograd_3x3(k, c, out_hw, short_chain):
+    """The Winograd algorithm for a 3x3 stride-1 group-1 layer, or None (the GEMM is faster)."""
+    if c * k < WINOGRAD3_MIN_CHANNEL_RATIO * (c + k):
+        return None
+    four = _tiles(out_hw, 4)
+    if four >= WINOGRAD4_MIN_TILES:
+        if not short_chain:
+            return "winograd_f2x2_3x3"
+        if four <= WINOGRAD4_FEW_TILES and 36 * 4 * k * c > WINOGRAD4_MAX_PLANE_BYTES:
+            return "winograd_f2x2_3x3"
+        return "winograd_f4x4_3x3"
+    if _tiles(out_hw, 2) >= WINOGRAD2_MIN_TILES:
+        return "winograd_f2x2_3x3"
+    return None
+
+
+def _winograd_5x5(k, c, out_hw, short_chain):
+    if (short_chain and c * k >= WINOGRAD5_MIN_CHANNEL_RATIO * (c + k)
+            and _tiles(out_hw, 2) >= WINOGRAD5_MIN_TILES):
+        return "winograd_f2x2_5x5"
+    return None
+
+
+def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_weights=True):
+    """The algorithm (a name of tinycnn._kernels.CONV_ALGOS) for convolution g.
+
+    conv_chain: the numeric budget, the most convolutions in a row without a residual merge
+    (PlanOptions.conv_chain).  num_threads: the kernels' thread count.  winograd: whether
+    Winograd may be used at all (PlanOptions.winograd).  winograd_weights: whether it may
+    take these weights (tinycnn._kernels.winograd_takes_weights: finite, not huge; False
+    for weights computed at run time, which cannot be checked at plan time)."""
+    del num_threads  # no threshold depends on it yet (see above)
+    k, c = g.out_channels, g.in_channels
+    if (winograd and winograd_weights and g.group == 1 and tuple(g.strides) == (1, 1)
+            and tuple(g.dilations) == (1, 1)):
+        short_chain = conv_chain <= WINOGRAD4_MAX_CHAIN
+        algo = None
+        if tuple(g.kernel) == (3, 3):
+            algo = _winograd_3x3(k, c, g.output_hw, short_chain)
+        elif tuple(g.kernel) == (5, 5):
+            algo = _winograd_5x5(k, c, g.output_hw, short_chain)
+        if algo:
+            return algo
+    if g.group > 1 and g.group == c:
+        return "depthwise"
+    if tuple(g.kernel) == (1, 1) and tuple(g.strides) == (1, 1) and not any(g.pads):
+        return "1x1"
+    return "gemm"
