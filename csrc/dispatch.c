@@ -1,7 +1,8 @@
 /* Instruction-set dispatch: the one place that knows which kernels exist for
  * which instruction set.  Each kernel family (GEMM, convolution, Winograd,
- * pooling, element-wise) exports one table of function pointers per ISA from
- * its own files (tc_gemm_portable in gemm.c, tc_gemm_avx2 in gemm_avx2.c, ...);
+ * pooling, element-wise, normalisation, resampling, transposed convolution)
+ * exports one table of function pointers per ISA from its own files
+ * (tc_gemm_portable in gemm.c, tc_gemm_avx2 in gemm_avx2.c, ...);
  * tc_ctx_init picks the row of the table below once, and the kernels find
  * their family's entry through tc_<family>_kernels_of(ctx).
  *
@@ -10,9 +11,12 @@
  * Adding an instruction set: its files (setup.py compiles *_<isa>.c with its
  * flags), a row, its CPUID test in tc_cpu_best_isa. */
 #include "conv_internal.h"
+#include "conv_transpose_internal.h"
 #include "eltwise_internal.h"
 #include "gemm_internal.h"
+#include "normalize_internal.h"
 #include "pool2d_internal.h"
+#include "resize_internal.h"
 #include "tinycnn.h"
 #include "winograd_internal.h"
 
@@ -22,11 +26,14 @@ struct tc_kernel_table {
     const tc_wg_kernels *winograd;
     const tc_pool2d_kernels *pool2d;
     const tc_eltwise_kernels *eltwise;
+    const tc_normalize_kernels *normalize;
+    const tc_resize_kernels *resize;
+    const tc_conv_transpose_kernels *conv_transpose;
 };
 
 static const struct tc_kernel_table portable = {
     &tc_gemm_portable, &tc_conv_portable, &tc_wg_portable, &tc_pool2d_portable,
-    &tc_eltwise_portable,
+    &tc_eltwise_portable, &tc_normalize_portable, &tc_resize_portable, &tc_conv_transpose_portable,
 };
 
 /* The *_avx2.c files are compiled only for x86-64 (setup.py defines
@@ -34,6 +41,7 @@ static const struct tc_kernel_table portable = {
 #ifdef TC_HAVE_AVX2_SOURCES
 static const struct tc_kernel_table avx2 = {
     &tc_gemm_avx2, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2,
 };
 
 int tc_cpu_best_isa(void)
@@ -79,3 +87,9 @@ const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx) { return table_of(c
 const tc_wg_kernels *tc_wg_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->winograd; }
 const tc_pool2d_kernels *tc_pool2d_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->pool2d; }
 const tc_eltwise_kernels *tc_eltwise_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->eltwise; }
+const tc_normalize_kernels *tc_normalize_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->normalize; }
+const tc_resize_kernels *tc_resize_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->resize; }
+const tc_conv_transpose_kernels *tc_conv_transpose_kernels_of(const tc_ctx *ctx)
+{
+    return table_of(ctx)->conv_transpose;
+}

@@ -216,6 +216,41 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 /* end of convolution section */
 
 /* ------------------------------------------------------------------------ */
+/* Transposed convolution (conv_transpose.c)                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The same tc_conv2d_params, C = input channels, K = output channels, weights
+ * [C, K/group, KH, KW]; pads crop the full output (ONNX ConvTranspose).  An input pixel
+ * (iy, ix) and tap (ky, kx) land on oy = iy * sh + ky * dh - pt, ox = ix * sw + kx * dw - pl;
+ * the caller chooses oh, ow (output_padding and output_shape may make them larger than
+ * (h - 1) * sh + (KH - 1) * dh + 1 - pt - pb: those rows get the bias alone). */
+
+/* Returns 0, or -1 for invalid parameters (those tc_conv2d_check rejects for every
+ * algorithm) or sizes; the two functions below do nothing then. */
+int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow);
+
+size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p);
+/* weight: [C, K/group, KH, KW]  ->  packed: per group, the GEMM's A panels of W_g^T */
+void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed);
+/* Floats of workspace: K/group * KH * KW * h * w (the GEMM's result for one group) + the GEMM's
+ * with this ctx (it grows with the thread count). */
+size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w);
+
+/* x: [N, C, H, W]  bias: [K] or NULL  y: [N, K, OH, OW]   y = act(conv_transpose(x) + bias)
+ * GEMM then col2im, bias and activation applied in col2im's single pass over y; when the
+ * taps tile the output (KH, KW = strides, no pads, dilation 1) in slabs of input rows whose
+ * GEMM result stays in cache. */
+void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
+                             const float *x, const float *packed, const float *bias, int act, float *y,
+                             float *workspace);
+
+/* Same contract with the unpacked weights: plain loops, the reference. */
+void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow, const float *x,
+                                 const float *weight, const float *bias, int act, float *y);
+
+/* end of transposed convolution section */
+
+/* ------------------------------------------------------------------------ */
 /* Pooling (pool2d.c)                                                        */
 /* ------------------------------------------------------------------------ */
 
@@ -276,6 +311,15 @@ enum tc_unary_op {
     TC_UNARY_ABS,
     TC_UNARY_SQRT,
     TC_UNARY_ERF,
+    TC_UNARY_LOG,
+    TC_UNARY_RECIPROCAL,       /* 1 / x */
+    TC_UNARY_SOFTPLUS,         /* log(1 + exp(x)), without overflow */
+    TC_UNARY_MISH,             /* x * tanh(softplus(x)) */
+    TC_UNARY_ELU,              /* x < 0 ? alpha * (exp(x) - 1) : x */
+    TC_UNARY_SELU,             /* beta * (x <= 0 ? alpha * exp(x) - alpha : x)  (beta = gamma) */
+    TC_UNARY_GELU,             /* x / 2 * (1 + erf(x / sqrt(2))) */
+    TC_UNARY_GELU_TANH,        /* x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) */
+    TC_UNARY_SILU,             /* x * sigmoid(x) */
     TC_UNARY_COUNT
 };
 
@@ -334,7 +378,52 @@ enum tc_reduce_op {
 int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                   const float *x, float *y);
 
+/* Mean/variance normalisation of independent rows, then a per-chunk affine map:
+ *   x: [rows, s]  y: [rows, s]  (y may be x)   mean, inv_std: [rows] or NULL
+ *   for row r: m = mean(x[r]), v = mean((x[r] - m)^2), inv = 1 / sqrt(v + eps),
+ *   y[r][i] = (x[r][i] - m) * inv * scale[j] + bias[j],  j = (r % period) * (s / chunk) + i / chunk
+ *   scale, bias: [period * s / chunk]  (bias may be NULL: 0)
+ * LayerNormalization: rows = prod(dims before axis), chunk 1, period 1.
+ * InstanceNormalization: rows = N*C, s = H*W, chunk s, period C.
+ * GroupNormalization: rows = N*G, s = C/G*H*W, chunk H*W, period G (scale, bias per channel).
+ * Statistics in two passes (mean, then squares around it).  Returns -1 for invalid sizes
+ * (s < 1, chunk not dividing s, period < 1). (normalize.c) */
+int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t chunk, ptrdiff_t period,
+                     const float *x, const float *scale, const float *bias, float eps, float *y, float *mean,
+                     float *inv_std);
+
 /* end of element-wise section */
+
+/* ------------------------------------------------------------------------ */
+/* Resampling (resize.c): Resize and Upsample                               */
+/* ------------------------------------------------------------------------ */
+
+/* One axis of a separable resampling: output position j blends the input positions
+ * idx[j*taps + t] with weights w[j*taps + t] (t < taps), every idx in [0, in).  Where
+ * outside[j] is nonzero (outside may be NULL) the output is `fill` instead (ONNX's
+ * tf_crop_and_resize extrapolation). */
+typedef struct tc_resample_axis {
+    int in, out, taps;
+    const int32_t *idx;           /* [out * taps] */
+    const float *w;               /* [out * taps] */
+    const unsigned char *outside; /* [out] or NULL */
+    float fill;
+} tc_resample_axis;
+
+/* Floats of workspace tc_resize2d_f32 needs with this ctx (a row per thread). */
+size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *rows, const tc_resample_axis *cols);
+
+/* x: [planes, rows.in, cols.in]  y: [planes, rows.out, cols.out]
+ *   y[p][i][j] = sum_s sum_t rows.w[i][s] * cols.w[j][t] * x[p][rows.idx[i][s]][cols.idx[j][t]]
+ * computed as the rows' blend first (a row of cols.in values), then the columns'.
+ * Nearest tables (one tap of weight 1) read the input row itself; an output row with the
+ * same taps as the previous one is a copy of it; an identity column table copies rows.
+ * Resampling one axis of [outer, L, inner]: rows = that axis, cols = identity of inner.
+ * Returns -1 for invalid tables (an index out of range...). */
+int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis *rows, const tc_resample_axis *cols,
+                    const float *x, float *y, float *workspace);
+
+/* end of resampling section */
 
 #ifdef __cplusplus
 }

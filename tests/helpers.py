@@ -44,6 +44,11 @@ def make_model(nodes, inputs, outputs, initializers=(), opset=13, ir_version=Non
     return model
 
 
+def tinycnn_session(model, **options):
+    """A tinycnn.InferenceSession of a ModelProto, with SessionOptions attributes from options."""
+    return tinycnn.InferenceSession(model.SerializeToString(), session_options(**options))
+
+
 def one_node(op, inputs, attrs=None, inits=None, x_shape=(1, 2, 8, 8), opset=13, name="n0",
              outputs=("y",)):
     """A model of one node named ``name``; "x" among ``inputs`` is the graph input, of x_shape."""

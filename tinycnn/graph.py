@@ -62,7 +62,11 @@ def prepare(model, level, ctx, options, cache):
         keep = {g.resolve(vi.name) for vi in model.outputs}
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
-        _fuse_gemm_relu(g, keep)
+        _fuse_relu(g, keep, "Gemm")
+        _fuse_relu(g, keep, "ConvTranspose")
+        _fuse_matmul_bias(g, keep)
+        _fuse_gelu(g, keep)
+        _fuse_silu(g, keep)
     return g, options.replace(conv_chain=conv_chain(g.nodes, g.initializers))
 
 
@@ -187,7 +191,8 @@ def _single_consumer(g, name, keep):
 
 
 def _fold_batchnorm(g, keep):
-    """Conv -> BatchNormalization with constant parameters: scale the conv's weights."""
+    """Conv (or ConvTranspose) -> BatchNormalization with constant parameters: scale the
+    conv's weights per output channel."""
     producers = {o: n for n in g.nodes for o in n.outputs}
     removed = set()
     for bn in g.nodes:
@@ -196,7 +201,8 @@ def _fold_batchnorm(g, keep):
         if any(o for o in bn.outputs[1:]) or bn.attrs.get("training_mode", 0):
             continue
         conv = producers.get(bn.inputs[0])
-        if conv is None or conv.op_type != "Conv" or conv.domain != "" or id(conv) in removed:
+        if (conv is None or conv.op_type not in ("Conv", "ConvTranspose") or conv.domain != ""
+                or id(conv) in removed):
             continue
         if _single_consumer(g, conv.outputs[0], keep) is not bn:
             continue
@@ -206,11 +212,20 @@ def _fold_batchnorm(g, keep):
         if w is None or any(p is None for p in params) or (len(conv.inputs) > 2 and conv.inputs[2] and b is None):
             continue
         scale, bias, mean, var = (np.asarray(p, np.float64).reshape(-1) for p in params)
-        k = w.shape[0]
-        if not all(p.size == k for p in (scale, bias, mean, var)):
+        group = int(conv.attrs.get("group", 1))
+        # output channels: Conv W [K, C/g, ...]; ConvTranspose W [C, K/g, ...], K = g * K/g
+        k = w.shape[0] if conv.op_type == "Conv" else w.shape[1] * group
+        if w.ndim < 3 or not all(p.size == k for p in (scale, bias, mean, var)):
+            continue
+        if conv.op_type == "ConvTranspose" and w.shape[0] % group:
             continue
         s = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
-        w2 = (np.asarray(w, np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
+        if conv.op_type == "Conv":
+            w2 = np.asarray(w, np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))
+        else:
+            wg = np.asarray(w, np.float64).reshape((group, w.shape[0] // group) + w.shape[1:])
+            w2 = (wg * s.reshape((group, 1, -1) + (1,) * (w.ndim - 2))).reshape(w.shape)
+        w2 = w2.astype(np.float32)
         b0 = np.zeros(k) if b is None else np.asarray(b, np.float64).reshape(-1)
         b2 = ((b0 - mean) * s + bias).astype(np.float32)
         wname, bname = f"{conv.name}::W_bn", f"{conv.name}::B_bn"
@@ -265,19 +280,106 @@ def _fuse_conv(g, keep):
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
 
 
-def _fuse_gemm_relu(g, keep):
-    """Gemm -> Relu becomes tinycnn::Gemm with a ReLU epilogue (VGG/AlexNet classifiers)."""
+def _fuse_relu(g, keep, op_type):
+    """op_type -> Relu becomes tinycnn::op_type with a ReLU epilogue: Gemm (VGG/AlexNet
+    classifiers), ConvTranspose (DBNet's head: the ReLU in col2im's store)."""
     replaced = {}
-    for gemm in g.nodes:
-        if gemm.op_type != "Gemm" or gemm.domain != "":
+    for node in g.nodes:
+        if node.op_type != op_type or node.domain != "":
             continue
-        nxt = _single_consumer(g, gemm.outputs[0], keep)
+        nxt = _single_consumer(g, node.outputs[0], keep)
         if nxt is None or nxt.op_type != "Relu" or nxt.domain != "":
             continue
-        fused = Node(gemm.name, "Gemm", FUSED, list(gemm.inputs), list(nxt.outputs),
-                     dict(gemm.attrs, activation="Relu"), gemm.index)
-        fused.label = "Gemm+Relu"
-        g.fused_away.add(gemm.outputs[0])
-        replaced[id(gemm)] = fused
+        fused = Node(node.name, op_type, FUSED, list(node.inputs), list(nxt.outputs),
+                     dict(node.attrs, activation="Relu"), node.index)
+        fused.label = f"{op_type}+Relu"
+        g.fused_away.add(node.outputs[0])
+        replaced[id(node)] = fused
         replaced[id(nxt)] = None
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+def _scalar(g, name):
+    """The value of a one-element constant, or None."""
+    v = g.initializers.get(name)
+    if v is None or np.size(v) != 1 or np.asarray(v).dtype.kind != "f":
+        return None
+    return float(np.asarray(v).reshape(-1)[0])
+
+
+def _other(node, name):
+    """The input of a two-input node that is not `name` (None if neither or both are)."""
+    a, b = (list(node.inputs) + ["", ""])[:2]
+    return b if a == name and b != name else a if b == name and a != name else None
+
+
+def _replace(g, absorbed, fused):
+    """Replace the chain `absorbed` (the last node carries the outputs) by `fused`."""
+    drop = {id(n) for n in absorbed[:-1]}
+    for n in absorbed[:-1]:
+        g.fused_away.update(o for o in n.outputs if o)
+    last = id(absorbed[-1])
+    g.nodes = [fused if id(n) == last else n for n in g.nodes if id(n) not in drop]
+
+
+def _fuse_gelu(g, keep):
+    """x * 0.5 * (1 + erf(x / sqrt 2)) as the legacy exporter writes GELU (Div, Erf, Add, Mul,
+    Mul, in either operand order) -> one tinycnn::Gelu: one pass over x instead of five."""
+    for erf in [n for n in g.nodes if n.op_type == "Erf" and n.domain == ""]:
+        producers = {o: n for n in g.nodes for o in n.outputs}
+        div = producers.get(erf.inputs[0])
+        if div is None or div.domain != "" or div.op_type not in ("Div", "Mul"):
+            continue
+        x = div.inputs[0]
+        c = _scalar(g, div.inputs[1])
+        if c is None or not np.isclose(c if div.op_type == "Div" else 1 / c, np.sqrt(2), rtol=1e-6):
+            continue
+        chain = [div, erf]
+        add = _single_consumer(g, erf.outputs[0], keep)
+        if add is None or add.op_type != "Add" or _scalar(g, _other(add, erf.outputs[0]) or "") != 1.0:
+            continue
+        mul = _single_consumer(g, add.outputs[0], keep)
+        if mul is None or mul.op_type != "Mul" or _other(mul, add.outputs[0]) != x:
+            continue
+        half = _single_consumer(g, mul.outputs[0], keep)
+        if half is None or half.op_type != "Mul" or _scalar(g, _other(half, mul.outputs[0]) or "") != 0.5:
+            continue
+        if _single_consumer(g, div.outputs[0], keep) is not erf:
+            continue
+        chain += [add, mul, half]
+        fused = Node(div.name, "Gelu", FUSED, [x], list(half.outputs), {}, div.index)
+        fused.label = "Gelu"
+        _replace(g, chain, fused)
+
+
+def _fuse_silu(g, keep):
+    """x * sigmoid(x) (SiLU, YOLOv8's activation) -> one tinycnn::Silu: one pass, not two."""
+    for sig in [n for n in g.nodes if n.op_type == "Sigmoid" and n.domain == ""]:
+        mul = _single_consumer(g, sig.outputs[0], keep)
+        if mul is None or mul.op_type != "Mul" or mul.domain != "" or \
+                _other(mul, sig.outputs[0]) != sig.inputs[0]:
+            continue
+        fused = Node(sig.name, "Silu", FUSED, [sig.inputs[0]], list(mul.outputs), {}, sig.index)
+        fused.label = "Sigmoid+Mul"
+        _replace(g, [sig, mul], fused)
+
+
+def _fuse_matmul_bias(g, keep):
+    """MatMul(x, W) + b with a constant 2-D W and b of its N values (a Linear layer as PyTorch
+    exports it on a 3-D or 4-D input: ConvNeXt's MLP) -> tinycnn::MatMul adding b in the GEMM's
+    epilogue."""
+    for mm in [n for n in g.nodes if n.op_type == "MatMul" and n.domain == ""]:
+        w = g.initializers.get(mm.inputs[1])
+        if w is None or np.ndim(w) != 2 or mm.inputs[0] in g.initializers:
+            continue
+        add = _single_consumer(g, mm.outputs[0], keep)
+        if add is None or add.op_type != "Add" or add.domain != "":
+            continue
+        bias = _other(add, mm.outputs[0])
+        b = g.initializers.get(bias) if bias else None
+        if b is None or np.ndim(b) != 1 or np.size(b) != np.shape(w)[1]:
+            continue
+        fused = Node(mm.name, "MatMul", FUSED, [mm.inputs[0], mm.inputs[1], bias], list(add.outputs),
+                     {}, mm.index)
+        fused.label = "MatMul+Add"
+        _replace(g, [mm, add], fused)

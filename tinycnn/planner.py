@@ -54,6 +54,11 @@ class Plan:
         with self._lock:
             self._free.append(arena)
 
+    def drop_arenas(self):
+        """Free the buffers of idle runs (a plan not used lately); the next run allocates anew."""
+        with self._lock:
+            self._free.clear()
+
 
 def _assign_offsets(storages):
     """Greedy first-fit by decreasing size over lifetime intervals; returns arena size."""
