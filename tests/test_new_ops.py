@@ -56,7 +56,7 @@ FEATURES = RNG.normal(size=(2, 32, 28, 28)).astype(np.float32) * 3
     ("Softplus", {}, 18, 1e-5), ("Mish", {}, 18, 1e-5), ("Elu", {"alpha": 0.7}, 18, 1e-5),
     ("Selu", {}, 18, 1e-5), ("Selu", {"alpha": 1.2, "gamma": 0.9}, 18, 1e-5), ("Tanh", {}, 18, 1e-5),
     ("Exp", {}, 18, 1e-5), ("Neg", {}, 18, 0), ("Abs", {}, 18, 0), ("Reciprocal", {}, 18, 1e-6),
-    ("Log", {}, 18, 1e-6), ("Sqrt", {}, 18, 1e-6)])
+    ("Log", {}, 18, 1e-6), ("Sqrt", {}, 18, 1e-6), ("Softsign", {}, 18, 1e-6)])
 def test_activations_match_onnxruntime(op, attrs, opset, rtol):
     x = np.abs(FEATURES) + 0.01 if op in ("Log", "Sqrt") else FEATURES
     x = x.copy()

@@ -116,6 +116,12 @@ for _name, _kind, _since in (("Tanh", "tanh", 1), ("Exp", "exp", 1), ("Log", "lo
     op(_name, since=_since, notes="Float32 in C; other types in numpy.")(_unary_op(_kind))
 
 
+@op("Softsign", notes="numpy.")
+def Softsign(n, X):
+    """x / (1 + |x|): rare in CNNs, so numpy (numpy_step) rather than a C kernel."""
+    return numpy_step(n, lambda x: x / (1 + np.abs(x)), [X], [(X.shape, X.dtype)])
+
+
 @op("Elu")
 def Elu(n, X, *, alpha=1.0):
     """x < 0 ? alpha * (exp(x) - 1) : x."""
