@@ -4,8 +4,9 @@ import pytest
 
 from PIL import Image  # noqa: E402
 
-from tinycnn.images import (PRESETS, ImageError, find_images, load_and_preprocess, load_image,  # noqa: E402
-                            normalize, preprocess, preprocessing_for, resize_and_crop, to_mode)
+from tinycnn.images import (PRESETS, ImageError, detect_polarity, find_images, load_and_preprocess,  # noqa: E402
+                            load_image, needs_inversion, normalize, preprocess, preprocessing_for,
+                            resize_and_crop, to_mode)
 
 
 def _gradient_rgb(w, h):
@@ -147,7 +148,54 @@ def test_preprocessing_for_metadata():
     ({"tinycnn.crop_ratio": "most"}, {}, "tinycnn.crop_ratio='most' is not valid"),
     ({"tinycnn.std": "0.2 0 0.2"}, {}, "must not contain 0"),
     ({}, {"crop_ratio": 1.5}, r"crop ratio must be in \(0, 1\], got 1.5"),
+    ({"tinycnn.polarity": "white-on-black"}, {}, "tinycnn.polarity='white-on-black' is not valid"),
+    ({"tinycnn.polarity": "light-on-dark", "tinycnn.invert": "1"}, {}, "both tinycnn.polarity and tinycnn.invert"),
+    ({}, {"picture_polarity": "sideways"}, "picture polarity must be auto, dark-on-light or light-on-dark"),
 ])
 def test_preprocessing_for_refuses(meta, changes, message):
     with pytest.raises(ValueError, match=message):
         preprocessing_for(meta, **changes)
+
+
+def _stroke(size, ink, paper, thickness=0.12):
+    """A ring drawn with `ink` on `paper`, not touching the edges, as a pen would draw an 0."""
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1) - 0.5
+    r = np.hypot(yy, xx)
+    a = np.where(np.abs(r - 0.3) < thickness / 2, ink, paper)
+    return Image.fromarray(a.astype(np.uint8))
+
+
+@pytest.mark.parametrize("size", [8, 28, 200])
+def test_detect_polarity_from_the_border(size):
+    assert detect_polarity(_stroke(size, 0, 255)) == "dark-on-light"
+    assert detect_polarity(_stroke(size, 255, 0)) == "light-on-dark"
+    # Low contrast and a grey ground: the midpoint of the picture's own range decides.
+    assert detect_polarity(_stroke(size, 90, 170)) == "dark-on-light"
+    assert detect_polarity(_stroke(size, 170, 90)) == "light-on-dark"
+    # Colour pictures are read by their brightness.
+    assert detect_polarity(_stroke(size, 30, 220).convert("RGB")) == "dark-on-light"
+    # A flat picture: by its value.
+    assert detect_polarity(Image.new("L", (size, size), 200)) == "dark-on-light"
+    assert detect_polarity(Image.new("L", (size, size), 20)) == "light-on-dark"
+
+
+def test_detect_polarity_ignores_specks_and_ink_touching_the_border():
+    img = np.asarray(_stroke(64, 255, 0)).copy()
+    img[0, :10] = 255        # a stroke running off the top edge
+    img[5, 5] = img[60, 3] = 255
+    assert detect_polarity(Image.fromarray(img)) == "light-on-dark"
+
+
+def test_inversion_follows_the_model_and_the_picture():
+    model = PRESETS["none"].replace(polarity="light-on-dark")
+    dark_ink, light_ink = _stroke(28, 0, 255), _stroke(28, 255, 0)
+    assert needs_inversion(dark_ink, model) and not needs_inversion(light_ink, model)
+    forced = model.replace(picture_polarity="dark-on-light")
+    assert needs_inversion(dark_ink, forced) and needs_inversion(light_ink, forced)
+    # Both polarities of one drawing become the same input.
+    np.testing.assert_array_equal(preprocess(dark_ink, (8, 8), 1, model), preprocess(light_ink, (8, 8), 1, model))
+    x = preprocess(light_ink, (28, 28), 1, model)
+    assert x.max() == 1.0 and x[0, 0, 0] == 0.0, "ink 1, ground 0 for a light-on-dark model"
+    # A model that states no polarity: pictures as they are, unless invert.
+    plain = PRESETS["none"]
+    assert not needs_inversion(dark_ink, plain) and needs_inversion(dark_ink, plain.replace(invert=True))
