@@ -1,0 +1,108 @@
+/* AVX-512 micro-kernels of the packed GEMM (compiled with -mavx512f -mavx2 -mfma;
+ * their table, tc_gemm_avx512, is picked for a tc_ctx only when the CPU has
+ * AVX-512F, AVX2 and FMA).  Same packing as the AVX2 kernels (MR = 6 rows of A,
+ * NR = 16 columns of B): one zmm holds a whole row of the tile, so a K step is
+ * 6 FMAs where AVX2 needs 12.  Each output is the same sequence of FMAs over k
+ * as in ukernel_6x16_avx2, so the two are bit-identical (tests/test_gemm.py).
+ * The GEMVs are AVX2's: they stream memory, wider vectors do not help them. */
+#include <immintrin.h>
+#include "epilogue.h"
+#include "gemm_internal.h"
+
+/* A whole row of the epilogue in one zmm: the masked lanes (columns past nr)
+ * are neither read nor written. */
+static inline void store_row16(float *ci, __m512 r, int i, int flags, const tc_tile_epi *e,
+                               __mmask16 m)
+{
+    if (flags & TC_UK_FIRST) {
+        if (flags & TC_UK_ACCUM)
+            r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, ci));
+        if (e->bias)
+            r = _mm512_add_ps(r, _mm512_set1_ps(e->bias[i]));
+        if (e->col_bias)
+            r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, e->col_bias));
+        if (e->residual)
+            r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, e->residual + i * e->ldr));
+    } else {
+        r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, ci));
+    }
+    /* max(0, v) keeps NaN, as tc_act_f32 (maxps returns its second operand on NaN) */
+    if ((flags & TC_UK_LAST) && e->act == TC_ACT_RELU)
+        r = _mm512_max_ps(_mm512_setzero_ps(), r);
+    _mm512_mask_storeu_ps(ci, m, r);
+}
+
+/* Activations this file applies in registers; the others go through the scalar
+ * tc_tile_store (whatever tc_act_f32 knows), so a new kind is never missed. */
+static inline int act_in_registers(int act)
+{
+    return act == TC_ACT_NONE || act == TC_ACT_RELU;
+}
+
+/* a: [kc][6]  b: [kc][16]  c: [mr, nr] (leading dimension ldc).  width: 16, or
+ * 8 for the narrow last panel (only the first 8 columns of B are read). */
+static inline void ukernel_6xw_avx512(int kc, const float *a, const float *b, float *c,
+                                      ptrdiff_t ldc, int mr, int nr, int flags,
+                                      const tc_tile_epi *e, int pf_a, int width)
+{
+    __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    __m512 c3 = _mm512_setzero_ps(), c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
+    const __mmask16 bm = width == 16 ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
+    for (int i = 0; i < mr; i++)
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
+        __m512 b0 = width == 16 ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(bm, b);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), b0, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), b0, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), b0, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), b0, c3);
+        c4 = _mm512_fmadd_ps(_mm512_set1_ps(a[4]), b0, c4);
+        c5 = _mm512_fmadd_ps(_mm512_set1_ps(a[5]), b0, c5);
+        a += MR;
+        b += NR;
+    }
+    if (!act_in_registers(e->act)) {
+        float acc[MR * NR];
+        _mm512_storeu_ps(acc + 0 * NR, c0);
+        _mm512_storeu_ps(acc + 1 * NR, c1);
+        _mm512_storeu_ps(acc + 2 * NR, c2);
+        _mm512_storeu_ps(acc + 3 * NR, c3);
+        _mm512_storeu_ps(acc + 4 * NR, c4);
+        _mm512_storeu_ps(acc + 5 * NR, c5);
+        tc_tile_store(acc, c, ldc, mr, nr, flags, e);
+        return;
+    }
+    const __mmask16 m = (__mmask16)((1u << nr) - 1u);
+    store_row16(c + 0 * ldc, c0, 0, flags, e, m);
+    if (mr > 1)
+        store_row16(c + 1 * ldc, c1, 1, flags, e, m);
+    if (mr > 2)
+        store_row16(c + 2 * ldc, c2, 2, flags, e, m);
+    if (mr > 3)
+        store_row16(c + 3 * ldc, c3, 3, flags, e, m);
+    if (mr > 4)
+        store_row16(c + 4 * ldc, c4, 4, flags, e, m);
+    if (mr > 5)
+        store_row16(c + 5 * ldc, c5, 5, flags, e, m);
+}
+
+static void ukernel_6x16_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    ukernel_6xw_avx512(kc, a, b, c, ldc, mr, nr, flags, e, pf_a, 16);
+}
+
+static void ukernel_6x8_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                               int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    ukernel_6xw_avx512(kc, a, b, c, ldc, mr, nr, flags, e, pf_a, 8);
+}
+
+const tc_gemm_kernels tc_gemm_avx512 = {
+    .tile = ukernel_6x16_avx512,
+    .tile_half = ukernel_6x8_avx512,
+    .gemv_panels = tc_gemv_panels_avx2,
+    .gemv_rows = tc_gemv_rows_avx2,
+};
