@@ -121,7 +121,7 @@ def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
     assert need > 0
     y = np.empty((20, 40), np.float32)
     _kernels.gemm(ctx, a, b, y, workspace=np.full(need, np.nan, np.float32))
-    check("gemm, caller's workspace", y, a.astype(np.float64) @ b)
+    assert_close(y, a.astype(np.float64) @ b, 1e-5, "gemm, caller's workspace")
     with pytest.raises(ValueError, match=f"gemm: workspace has {need - 1} elements, needs {need}"):
         _kernels.gemm(ctx, a, b, y, workspace=np.empty(need - 1, np.float32))
 
@@ -132,7 +132,7 @@ def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
     need = packed.workspace_size(20)
     assert need == _kernels.gemm_workspace_size(ctx)
     packed.run(a, y, np.full(need, np.nan, np.float32))
-    check("dense, caller's workspace", y, a.astype(np.float64) @ w.T)
+    assert_close(y, a.astype(np.float64) @ w.T, 1e-5, "dense, caller's workspace")
     with pytest.raises(ValueError, match=f"Dense: workspace has 3 elements, needs {need}"):
         packed.run(a, y, np.empty(3, np.float32))
 
