@@ -63,29 +63,17 @@ static inline void ukernel_6xw_avx512(int kc, const float *a, const float *b, fl
         a += MR;
         b += NR;
     }
+    const __m512 rows[MR] = {c0, c1, c2, c3, c4, c5};
     if (!act_in_registers(e->act)) {
         float acc[MR * NR];
-        _mm512_storeu_ps(acc + 0 * NR, c0);
-        _mm512_storeu_ps(acc + 1 * NR, c1);
-        _mm512_storeu_ps(acc + 2 * NR, c2);
-        _mm512_storeu_ps(acc + 3 * NR, c3);
-        _mm512_storeu_ps(acc + 4 * NR, c4);
-        _mm512_storeu_ps(acc + 5 * NR, c5);
+        for (int i = 0; i < MR; i++)
+            _mm512_storeu_ps(acc + i * NR, rows[i]);
         tc_tile_store(acc, c, ldc, mr, nr, flags, e);
         return;
     }
     const __mmask16 m = (__mmask16)((1u << nr) - 1u);
-    store_row16(c + 0 * ldc, c0, 0, flags, e, m);
-    if (mr > 1)
-        store_row16(c + 1 * ldc, c1, 1, flags, e, m);
-    if (mr > 2)
-        store_row16(c + 2 * ldc, c2, 2, flags, e, m);
-    if (mr > 3)
-        store_row16(c + 3 * ldc, c3, 3, flags, e, m);
-    if (mr > 4)
-        store_row16(c + 4 * ldc, c4, 4, flags, e, m);
-    if (mr > 5)
-        store_row16(c + 5 * ldc, c5, 5, flags, e, m);
+    for (int i = 0; i < mr; i++)
+        store_row16(c + i * ldc, rows[i], i, flags, e, m);
 }
 
 static void ukernel_6x16_avx512(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
@@ -100,9 +88,75 @@ static void ukernel_6x8_avx512(int kc, const float *a, const float *b, float *c,
     ukernel_6xw_avx512(kc, a, b, c, ldc, mr, nr, flags, e, pf_a, 8);
 }
 
+/* a: [kc][6]  b: [kc][16] and (b + bstride)[kc][16]  c: [mr, 16 < nr <= 32].
+ * 12 zmm accumulators: per K step 2 loads of B and 6 broadcasts of A feed 12
+ * FMAs (FMA-bound; the single-panel tile is bound by its 7 loads per 6 FMAs). */
+static void ukernel_6x32_avx512(int kc, const float *a, const float *b, ptrdiff_t bstride,
+                                float *c, ptrdiff_t ldc, int mr, int nr, int flags,
+                                const tc_tile_epi *e, int pf_a)
+{
+    __m512 c00 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c20 = _mm512_setzero_ps();
+    __m512 c30 = _mm512_setzero_ps(), c40 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps();
+    __m512 c01 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+    __m512 c31 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+    const float *b1 = b + bstride;
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
+        __m512 x = _mm512_loadu_ps(b), y = _mm512_loadu_ps(b1), av;
+        av = _mm512_set1_ps(a[0]);
+        c00 = _mm512_fmadd_ps(av, x, c00);
+        c01 = _mm512_fmadd_ps(av, y, c01);
+        av = _mm512_set1_ps(a[1]);
+        c10 = _mm512_fmadd_ps(av, x, c10);
+        c11 = _mm512_fmadd_ps(av, y, c11);
+        av = _mm512_set1_ps(a[2]);
+        c20 = _mm512_fmadd_ps(av, x, c20);
+        c21 = _mm512_fmadd_ps(av, y, c21);
+        av = _mm512_set1_ps(a[3]);
+        c30 = _mm512_fmadd_ps(av, x, c30);
+        c31 = _mm512_fmadd_ps(av, y, c31);
+        av = _mm512_set1_ps(a[4]);
+        c40 = _mm512_fmadd_ps(av, x, c40);
+        c41 = _mm512_fmadd_ps(av, y, c41);
+        av = _mm512_set1_ps(a[5]);
+        c50 = _mm512_fmadd_ps(av, x, c50);
+        c51 = _mm512_fmadd_ps(av, y, c51);
+        a += MR;
+        b += NR;
+        b1 += NR;
+    }
+    /* the right half as a tile of its own: its columns start 16 further */
+    tc_tile_epi e1 = *e;
+    e1.col_bias = e->col_bias ? e->col_bias + NR : NULL;
+    e1.residual = e->residual ? e->residual + NR : NULL;
+    const __m512 left[MR] = {c00, c10, c20, c30, c40, c50};
+    const __m512 right[MR] = {c01, c11, c21, c31, c41, c51};
+    if (!act_in_registers(e->act)) {
+        float acc0[MR * NR], acc1[MR * NR];
+        for (int i = 0; i < MR; i++) {
+            _mm512_storeu_ps(acc0 + i * NR, left[i]);
+            _mm512_storeu_ps(acc1 + i * NR, right[i]);
+        }
+        tc_tile_store(acc0, c, ldc, mr, NR, flags, e);
+        tc_tile_store(acc1, c + NR, ldc, mr, nr - NR, flags, &e1);
+        return;
+    }
+    const __mmask16 m1 = (__mmask16)((1u << (nr - NR)) - 1u);
+    for (int i = 0; i < mr; i++) {
+        store_row16(c + i * ldc, left[i], i, flags, e, (__mmask16)0xFFFF);
+        store_row16(c + i * ldc + NR, right[i], i, flags, &e1, m1);
+    }
+}
+
 const tc_gemm_kernels tc_gemm_avx512 = {
     .tile = ukernel_6x16_avx512,
     .tile_half = ukernel_6x8_avx512,
     .gemv_panels = tc_gemv_panels_avx2,
     .gemv_rows = tc_gemv_rows_avx2,
+    .tile_wide = ukernel_6x32_avx512,
 };

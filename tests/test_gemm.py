@@ -137,7 +137,8 @@ def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
         packed.run(a, y, np.empty(3, np.float32))
 
 
-# ---- the AVX-512 tiles: the same FMAs per output as AVX2's, so the same bits -------------------
+# ---- the AVX-512 tiles (one B panel, or two at once): the same FMAs per output as AVX2's, so the
+# same bits ----------------------------------------------------------------------------------------
 
 requires_avx512 = pytest.mark.skipif(_kernels.best_isa() != "avx512", reason="CPU lacks AVX-512F")
 
@@ -176,7 +177,8 @@ def test_avx512_convolutions_are_bit_identical_to_avx2(algo):
     rng = np.random.default_rng(12)
     kernel = (1, 1) if algo == "1x1" else (3, 3)
     pads = (0, 0, 0, 0) if algo == "1x1" else (1, 1, 1, 1)
-    for c, k, hw in [(160, 96, 7), (64, 40, 14), (24, 36, 29)]:
+    # pixels: 16 (one panel), 25 (two: 16 + 9), 49 (32 + 17), 196 and 841 (many pairs)
+    for c, k, hw in [(16, 7, 4), (8, 13, 5), (160, 96, 7), (64, 40, 14), (24, 36, 29)]:
         w = rng.standard_normal((k, c) + kernel, dtype=np.float32)
         bias = rng.standard_normal(k, dtype=np.float32)
         x = rng.standard_normal((2, c, hw, hw), dtype=np.float32)
