@@ -14,7 +14,8 @@ from helpers import DIGIT_SAMPLES, make_model, ort_run, run_cli
 from tinycnn.cli.models import DIGITS_MODEL
 from tinycnn.images import load_and_preprocess, preprocessing_for
 from tinycnn.loader import load_model
-from tinycnn.pipeline import ImagePipeline, output_statistics, task_for
+from tinycnn.pipeline import (ImagePipeline, flat_result, output_statistics, result_from_flat,
+                              task_for)
 
 
 
@@ -277,11 +278,32 @@ def test_pipeline_items_in_memory_equal_files():
     gray = np.asarray(Image.open(paths[0]).convert("L"))
     items = [gray, np.asarray(Image.open(paths[1]).convert("RGB")),
              np.asarray(Image.open(paths[2]).convert("RGBA")), Image.open(paths[3]),
-             np.zeros((4, 4, 2), np.uint8)]
+             np.zeros((4, 4, 5), np.uint8)]
     in_memory = pipe.process(items, names=["a", "b", "c", "d", "e"])
     assert [r["top"] for r in in_memory.results[:4]] == [r["top"] for r in by_path.results]
-    assert in_memory.results[4] == {"image": "e", "error": "array picture of shape [4, 4, 2]: expected "
-                                                           "H x W or H x W x C with C 1, 3 or 4"}
+    assert in_memory.results[4] == {"image": "e", "error": "array picture of shape [4, 4, 5]: expected "
+                                                           "H x W or H x W x C with C 1, 2, 3 or 4"}
     assert in_memory.ran == [0, 1, 2, 3] and in_memory.failed == 1
     np.testing.assert_array_equal(in_memory.outputs["logits"], by_path.outputs["logits"])
     assert [r["top"][0]["label"] for r in by_path.results] == ["0", "6", "8", "3"]
+
+
+def test_pipeline_of_a_session_reads_bytes_and_flattens_its_results():
+    """A pipeline made from an InferenceSession (what a Ray worker gets) equals one made from
+    the path; files given as bytes equal the files; results survive flat columns."""
+    import tinycnn
+    by_path = ImagePipeline.from_model(DIGITS_MODEL, top=3)
+    sess = tinycnn.InferenceSession(DIGITS_MODEL)
+    pipe = ImagePipeline.from_model(sess, top=3)
+    assert pipe.session is sess and (pipe.size, pipe.labels) == (by_path.size, by_path.labels)
+    paths = [sample(d) for d in (2, 5)]
+    want = by_path.process(paths).results
+    got = pipe.process([open(p, "rb").read() for p in paths] + [b"GIF89a broken"],
+                       names=paths + ["x.gif"]).results
+    assert got[:2] == want
+    assert set(got[2]) == {"image", "error"} and got[2]["error"].startswith("x.gif: "), got[2]
+    for r in got:
+        row = flat_result(r)
+        assert result_from_flat(row) == r
+    assert flat_result(want[0])["top_index"] == want[0]["top"][0]["index"]
+    assert set(flat_result(got[2])) == {"image", "error"}

@@ -4,9 +4,9 @@ import pytest
 
 from PIL import Image  # noqa: E402
 
-from tinycnn.images import (PRESETS, ImageError, detect_polarity, find_images, load_and_preprocess,  # noqa: E402
-                            load_image, needs_inversion, normalize, preprocess, preprocessing_for,
-                            resize_and_crop, to_mode)
+from tinycnn.images import (PRESETS, ImageError, decode_image, detect_polarity, find_images,  # noqa: E402
+                            from_array, load_and_preprocess, load_image, needs_inversion, normalize,
+                            preprocess, preprocessing_for, resize_and_crop, to_mode)
 
 
 def _gradient_rgb(w, h):
@@ -122,6 +122,40 @@ def test_errors_name_the_file(tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageError, match="truncated.png"):
         load_image(str(cut))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "P", "I;16", "CMYK", "LA"])
+def test_decode_image_from_bytes_equals_the_file(tmp_path, mode):
+    img = Image.fromarray(_gradient_rgb(40, 30))
+    img = (Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 257) if mode == "I;16"
+           else img.convert(mode))
+    path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
+    img.save(path)
+    from_bytes = decode_image(path.read_bytes(), "x")
+    assert from_bytes.mode == load_image(str(path)).mode
+    np.testing.assert_array_equal(np.asarray(from_bytes), np.asarray(load_image(str(path))))
+    cut = path.read_bytes()[:len(path.read_bytes()) // 2]
+    with pytest.raises(ImageError, match=r"^s3://b/x.png: (cannot decode image|not an image Pillow)"):
+        decode_image(cut, "s3://b/x.png")
+    with pytest.raises(ImageError, match=r"^<bytes>: not an image Pillow can read"):
+        decode_image(b"not a picture")
+
+
+def test_from_array_reads_what_ray_read_images_gives():
+    """Arrays of every Pillow mode read_images hands over: as the file's own modes, so that
+    preprocessing gives the same input."""
+    rgba = _gradient_rgb(20, 12)
+    rgba = np.concatenate([rgba, rgba[:, :, :1]], axis=2)
+    for mode in ("L", "LA", "RGB", "RGBA", "1"):
+        img = Image.fromarray(rgba, "RGBA").convert(mode)
+        got = from_array(np.asarray(img))
+        want = img if mode != "1" else img.convert("L")
+        assert got.mode == want.mode, mode
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=mode)
+        np.testing.assert_array_equal(preprocess(got, (8, 8), 3, PRESETS["imagenet"]),
+                                      preprocess(img, (8, 8), 3, PRESETS["imagenet"]), err_msg=mode)
+    with pytest.raises(ImageError, match=r"shape \[4, 4, 5\]: expected H x W or H x W x C with C 1, 2, 3 or 4"):
+        from_array(np.zeros((4, 4, 5), np.uint8))
 
 
 def test_find_images_expands_folders_sorted(tmp_path):

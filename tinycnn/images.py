@@ -157,19 +157,31 @@ def find_images(paths: Sequence[str]) -> list:
 
 def load_image(path: str):
     """Open an image with Pillow and decode it fully; raises ImageError naming the file."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if not os.path.exists(path):
         raise ImageError(f"{path}: no such file")
     if os.path.isdir(path):
         raise ImageError(f"{path}: is a folder, not an image")
+    return _decode(path, path)
+
+
+def decode_image(data: bytes, name: str = "<bytes>"):
+    """`load_image` for a file's content held in memory (as Ray Data's read_binary_files gives
+    it); ImageError naming `name`."""
+    import io
+
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(source, name: str):
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
-        img = Image.open(path)
+        img = Image.open(source)
         img.load()  # decode now: a truncated file fails here, with its name
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
+        raise ImageError(f"{name}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: cannot decode image ({e})") from None
+        raise ImageError(f"{name}: cannot decode image ({e})") from None
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block is not worth failing for
@@ -178,22 +190,25 @@ def load_image(path: str):
 
 
 def from_array(a):
-    """A picture held as an array (H x W, or H x W x C with C 1, 3 or 4: what Ray Data's
-    read_images yields) to a Pillow image: uint8 as it is; 16-bit, 32-bit and float arrays go
-    through to_mode's scaling.  ImageError for any other shape or type."""
+    """A picture held as an array (H x W, or H x W x C with C 1, 2 (gray and alpha), 3 or 4: what
+    Ray Data's read_images yields) to a Pillow image: uint8 as it is, booleans (a 1-bit picture)
+    as 0 and 255; 16-bit, 32-bit and float arrays go through to_mode's scaling.  ImageError for
+    any other shape or type."""
     from PIL import Image
 
     a = np.asarray(a)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
-    if a.ndim == 3 and a.shape[2] in (3, 4) and a.dtype != np.uint8:
+    if a.ndim == 3 and a.shape[2] in (2, 3, 4) and a.dtype != np.uint8:
         raise ImageError(f"array picture of shape {list(a.shape)}: color needs uint8 values, "
                          f"got {a.dtype}")
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)) or 0 in a.shape:
         raise ImageError(f"array picture of shape {list(a.shape)}: expected H x W or H x W x C "
-                         "with C 1, 3 or 4")
+                         "with C 1, 2, 3 or 4")
     if a.ndim == 2 and a.dtype != np.uint8:
-        if a.dtype.kind == "f":
+        if a.dtype == bool:
+            a = a.astype(np.uint8) * np.uint8(255)
+        elif a.dtype.kind == "f":
             a = a.astype(np.float32)
         elif a.dtype.kind in "ui" and a.dtype.itemsize <= 4:
             a = a.astype(np.int32)

@@ -89,7 +89,7 @@ class BatchResult:
         return len(self.results) - len(self.ran)
 
 
-Item = Union[str, os.PathLike, np.ndarray, "PIL.Image.Image"]  # noqa: F821
+Item = Union[str, os.PathLike, bytes, np.ndarray, "PIL.Image.Image"]  # noqa: F821
 
 
 @dataclasses.dataclass
@@ -117,20 +117,27 @@ class ImagePipeline:
                    picture_polarity: Optional[str] = None, size: Optional[Tuple[int, int]] = None,
                    labels_file: Optional[str] = None, top: int = 5, task: str = "auto",
                    batch: int = 8, threads: Optional[int] = None) -> "ImagePipeline":
-        """A pipeline for `model` (a path, or a loaded tinycnn.loader.Model whose inputs,
-        outputs and metadata are read), with preprocessing from its metadata refined by the
-        options (as tinycnn.images.preprocessing_for).
+        """A pipeline for `model` (a path, a loaded tinycnn.loader.Model whose inputs, outputs
+        and metadata are read, or an InferenceSession, then also the session), with
+        preprocessing from its metadata refined by the options (as
+        tinycnn.images.preprocessing_for).
 
         session: an InferenceSession of the model, or a callable that makes one (called once
         the model's description is read and its weights dropped), or None to build one with
         `threads`.  Raises PipelineError (or ValueError, classify.LabelError) naming what does
         not fit; tinycnn's own errors for a model it cannot load or run."""
         from .loader import load_model
+        from .session import InferenceSession
 
-        if not hasattr(model, "inputs"):
-            model = load_model(model)
-        source, metadata = model.source, dict(model.metadata)
-        inputs, outputs = list(model.inputs), list(model.outputs)
+        if isinstance(model, InferenceSession):  # as the session sees it (dims overridden)
+            session = model if session is None else session
+            source, metadata = model._model.source, dict(model._model.metadata)
+            inputs, outputs = list(model._inputs), list(model._outputs)
+        else:
+            if not hasattr(model, "inputs"):
+                model = load_model(model)
+            source, metadata = model.source, dict(model.metadata)
+            inputs, outputs = list(model.inputs), list(model.outputs)
         del model  # the weights: the session loads its own
         if len(inputs) != 1:
             raise PipelineError(f"{source}: needs a model with one image input, this one has "
@@ -196,17 +203,21 @@ class ImagePipeline:
         return pipe
 
     # -- one batch ------------------------------------------------------------------------
-    def prepare(self, item) -> np.ndarray:
-        """One item (a path, a Pillow image, or an HxW / HxWxC uint8 array as Ray's read_images
-        gives) to a float32 [C, H, W] input; ImageError naming the item when it cannot be."""
+    def prepare(self, item, name: Optional[str] = None) -> np.ndarray:
+        """One item (a path; a file's content as bytes; a Pillow image; an HxW / HxWxC array as
+        Ray's read_images gives) to a float32 [C, H, W] input; ImageError naming the item (or
+        `name`) when it cannot be."""
         if isinstance(item, (str, os.PathLike)):
             return images.load_and_preprocess(os.fspath(item), self.size, self.channels, self.spec)
-        if isinstance(item, np.ndarray):
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            name = name or "<bytes>"
+            item = images.decode_image(bytes(item), name)
+        elif isinstance(item, np.ndarray):
             item = images.from_array(item)
         try:
             return images.preprocess(item, self.size, self.channels, self.spec)
-        except (OSError, ValueError, TypeError, AttributeError) as e:
-            raise images.ImageError(f"{_name(item)}: cannot use as a picture ({e})") from None
+        except (OSError, SyntaxError, ValueError, TypeError, AttributeError) as e:
+            raise images.ImageError(f"{name or _name(item)}: cannot use as a picture ({e})") from None
 
     def process(self, items: Sequence[Item], names: Optional[Sequence[str]] = None) -> BatchResult:
         """Results for `items` (any number: runs of at most `batch`).  An item that cannot be
@@ -219,7 +230,7 @@ class ImagePipeline:
         arrays, ran = [], []
         for k, item in enumerate(items):
             try:
-                arrays.append(self.prepare(item))
+                arrays.append(self.prepare(item, names[k]))
                 ran.append(k)
             except images.ImageError as e:
                 results[k] = {"image": names[k], "error": _one_line(e)}
@@ -261,6 +272,36 @@ class ImagePipeline:
         return {"image": name, "top": classify.top_k(probs[0], self.top, self.labels)}
 
 
+# A result as flat columns (Parquet files, tinycnn.ray's datasets): the best class apart, so
+# that a table can be filtered or sorted by it without reading the lists.
+CLASS_COLUMNS = ("top_index", "top_label", "top_probability", "top_k")
+
+
+def flat_result(r: dict) -> dict:
+    """A result as columns: image, error, and for task classify top_index, top_label,
+    top_probability (the best class) and top_k (the list of `top`); for task raw, outputs.
+    A picture that failed has only image and error."""
+    row = {"image": r.get("image"), "error": r.get("error")}
+    top = r.get("top")
+    if top:
+        row.update(top_index=top[0]["index"], top_label=top[0]["label"],
+                   top_probability=top[0]["probability"], top_k=top)
+    if "outputs" in r:
+        row["outputs"] = r["outputs"]
+    return row
+
+
+def result_from_flat(row: dict) -> dict:
+    """The result (as `process` makes it) of a row of `flat_result`'s columns."""
+    if row.get("error") is not None:
+        return {"image": row.get("image"), "error": row["error"]}
+    if row.get("top_k") is not None:
+        return {"image": row.get("image"), "top": [
+            {"index": int(t["index"]), "label": t["label"], "probability": float(t["probability"])}
+            for t in row["top_k"]]}
+    return {"image": row.get("image"), "outputs": row["outputs"]}
+
+
 def _fixed(d):
     return d if isinstance(d, int) and d > 0 else None
 
@@ -273,4 +314,5 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-__all__ = ["ImagePipeline", "BatchResult", "PipelineError", "task_for", "output_statistics", "TASKS"]
+__all__ = ["ImagePipeline", "BatchResult", "PipelineError", "task_for", "output_statistics", "TASKS",
+           "CLASS_COLUMNS", "flat_result", "result_from_flat"]

@@ -1,7 +1,8 @@
 """The `tinycnn` command line: infer, verify, summary, bench and profile.
 
     tinycnn infer [MODEL] IMAGE... [--top K] [--json] [--output FILE.jsonl|.parquet]
-                  [--task auto|classify|raw] [--save-outputs FILE.npz] [--polarity ...] ...
+                  [--task auto|classify|raw] [--save-outputs FILE.npz] [--polarity ...]
+                  [--ray [ADDRESS] [--workers N] [--threads-per-worker T]] ...
     tinycnn verify MODEL [--input IMAGE|FILE.npy|FILE.npz] [--atol A] [--rtol R]
                    [--all-layers | --first-divergence] [--save-outputs F.npz | --load-outputs F.npz]
     tinycnn summary MODEL [--input-shape ...] [--plot FILE.png]
@@ -17,6 +18,7 @@ the command) shows the traceback instead.
 One module per command (it adds its subparser and runs it), over shared ones: `args` (argument
 types, CLIError, exit codes), `models` (loading through the library, input shapes, sessions),
 `images` (the command line's side of tinycnn.images), `results` (where infer's results go),
+`cluster` (infer --ray: connecting to Ray, the batches run there by tinycnn.ray),
 `tables` (number and table formats).
 The commands compute nothing about a model themselves: shapes, parameters, MACs, receptive
 fields and memory come from `tinycnn.analysis`, images from `tinycnn.images`, probabilities and

@@ -8,7 +8,7 @@ import sys
 from .. import classify, images as image_lib
 from ..images import IMAGE_EXTENSIONS, POLARITIES
 from ..pipeline import TASKS, ImagePipeline, PipelineError
-from . import images, models, results
+from . import cluster, images, models, results
 from .args import EPILOG, EXIT_OK, EXIT_SOME_FAILED, CLIError, positive_float, positive_int
 
 PROGRESS_MIN_IMAGES = 8  # more images than this: progress bar on stderr
@@ -52,6 +52,7 @@ def register(sub, parents):
     p.add_argument("--batch", type=positive_int, default=8, metavar="N", help="images per run (default 8)")
     p.add_argument("--threads", type=positive_int, metavar="N", help="intra-op threads (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    cluster.add_options(p)
     p.set_defaults(func=run)
 
 
@@ -96,6 +97,7 @@ def run(args) -> int:
     else:
         model_path, image_args = models.DIGITS_MODEL, positional
     paths = images.find_images(image_args)
+    cluster.check_options(args)
     pipe = pipeline_for(model_path, args)
 
     progress = _progress_bar(len(paths), args.no_progress)
@@ -105,20 +107,13 @@ def run(args) -> int:
         saver = results.OutputsSaver(args.save_outputs) if args.save_outputs else None
         writer = (results.open_output(args.output, pipe.task, pipe.output_names) if args.output
                   else results.StdoutWriter(args.json, progress))
-        for start in range(0, len(paths), pipe.batch):
-            chunk = paths[start:start + pipe.batch]
-            try:
-                batch = pipe.process(chunk)
-            except PipelineError as e:
-                raise CLIError(f"{model_path}: {e}") from None
-            except models.ENGINE_ERRORS as e:
-                raise CLIError(f"{model_path}: tinycnn failed: {models.engine_message(e, model_path)}") from None
-            failed += batch.failed
-            writer.write(batch.results)
-            if saver is not None and batch.ran:
-                saver.add([chunk[k] for k in batch.ran], batch.outputs)
+        batches = (cluster.batches(pipe, paths, args, model_path) if args.ray is not None
+                   else _batches(pipe, paths, saver, model_path))
+        for done in batches:
+            failed += sum("error" in r for r in done)
+            writer.write(done)
             if progress is not None:
-                progress.update(len(chunk))
+                progress.update(len(done))
     finally:
         if progress is not None:
             progress.close()
@@ -131,6 +126,21 @@ def run(args) -> int:
             print(f"tinycnn: {failed} of {len(paths)} images could not be read", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def _batches(pipe, paths, saver, model_path):
+    """The pipeline's results for `paths`, batch by batch, computed here."""
+    for start in range(0, len(paths), pipe.batch):
+        chunk = paths[start:start + pipe.batch]
+        try:
+            batch = pipe.process(chunk)
+        except PipelineError as e:
+            raise CLIError(f"{model_path}: {e}") from None
+        except models.ENGINE_ERRORS as e:
+            raise CLIError(f"{model_path}: tinycnn failed: {models.engine_message(e, model_path)}") from None
+        if saver is not None and batch.ran:
+            saver.add([chunk[k] for k in batch.ran], batch.outputs)
+        yield batch.results
 
 
 def _progress_bar(total, disabled):

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..pipeline import flat_result
 from .args import CLIError, npz_name, open_for_writing
 
 JSON_EXTENSIONS = (".jsonl", ".json", ".ndjson")
@@ -99,18 +100,6 @@ def parquet_schema(task: str, output_names: List[str]):
     return pa.schema(base + [("outputs", pa.struct([(name, stats) for name in output_names]))])
 
 
-def parquet_row(r: dict) -> dict:
-    """A pipeline result as a row of `parquet_schema`."""
-    row = {"image": r.get("image"), "error": r.get("error")}
-    top = r.get("top")
-    if top:
-        row.update(top_index=top[0]["index"], top_label=top[0]["label"],
-                   top_probability=top[0]["probability"], top_k=top)
-    if "outputs" in r:
-        row["outputs"] = r["outputs"]
-    return row
-
-
 class ParquetWriter:
     """Results as Parquet (pyarrow), written in row groups of PARQUET_ROWS_PER_GROUP."""
 
@@ -125,7 +114,7 @@ class ParquetWriter:
         self.sink = sink
 
     def write(self, results: List[dict]):
-        self.rows.extend(parquet_row(r) for r in results)
+        self.rows.extend(flat_result(r) for r in results)
         if len(self.rows) >= PARQUET_ROWS_PER_GROUP:
             self._flush()
 
