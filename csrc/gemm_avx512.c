@@ -6,8 +6,22 @@
  * as in ukernel_6x16_avx2, so the two are bit-identical (tests/test_gemm.py).
  * The GEMVs are AVX2's: they stream memory, wider vectors do not help them. */
 #include <immintrin.h>
-#include "epilogue.h"
+#include "epilogue_avx2.h"
 #include "gemm_internal.h"
+
+/* The fused activation on 16 lanes: ReLU at once, any other kind as AVX2's on
+ * both halves (tc_act_avx2 knows every kind the AVX2 tiles apply, lane by lane). */
+static inline __m512 act_avx512(int act, __m512 v)
+{
+    if (act == TC_ACT_NONE)
+        return v;
+    if (act == TC_ACT_RELU) /* max(0, v) keeps NaN, as tc_act_f32 */
+        return _mm512_max_ps(_mm512_setzero_ps(), v);
+    __m256 lo = tc_act_avx2(act, _mm512_castps512_ps256(v));
+    __m256 hi = tc_act_avx2(act, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
+                                               _mm256_castps_pd(hi), 1));
+}
 
 /* A whole row of the epilogue in one zmm: the masked lanes (columns past nr)
  * are neither read nor written. */
@@ -26,17 +40,9 @@ static inline void store_row16(float *ci, __m512 r, int i, int flags, const tc_t
     } else {
         r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, ci));
     }
-    /* max(0, v) keeps NaN, as tc_act_f32 (maxps returns its second operand on NaN) */
-    if ((flags & TC_UK_LAST) && e->act == TC_ACT_RELU)
-        r = _mm512_max_ps(_mm512_setzero_ps(), r);
+    if (flags & TC_UK_LAST)
+        r = act_avx512(e->act, r);
     _mm512_mask_storeu_ps(ci, m, r);
-}
-
-/* Activations this file applies in registers; the others go through the scalar
- * tc_tile_store (whatever tc_act_f32 knows), so a new kind is never missed. */
-static inline int act_in_registers(int act)
-{
-    return act == TC_ACT_NONE || act == TC_ACT_RELU;
 }
 
 /* a: [kc][6]  b: [kc][16]  c: [mr, nr] (leading dimension ldc).  width: 16, or
@@ -64,13 +70,6 @@ static inline void ukernel_6xw_avx512(int kc, const float *a, const float *b, fl
         b += NR;
     }
     const __m512 rows[MR] = {c0, c1, c2, c3, c4, c5};
-    if (!act_in_registers(e->act)) {
-        float acc[MR * NR];
-        for (int i = 0; i < MR; i++)
-            _mm512_storeu_ps(acc + i * NR, rows[i]);
-        tc_tile_store(acc, c, ldc, mr, nr, flags, e);
-        return;
-    }
     const __mmask16 m = (__mmask16)((1u << nr) - 1u);
     for (int i = 0; i < mr; i++)
         store_row16(c + i * ldc, rows[i], i, flags, e, m);
@@ -136,16 +135,6 @@ static void ukernel_6x32_avx512(int kc, const float *a, const float *b, ptrdiff_
     e1.residual = e->residual ? e->residual + NR : NULL;
     const __m512 left[MR] = {c00, c10, c20, c30, c40, c50};
     const __m512 right[MR] = {c01, c11, c21, c31, c41, c51};
-    if (!act_in_registers(e->act)) {
-        float acc0[MR * NR], acc1[MR * NR];
-        for (int i = 0; i < MR; i++) {
-            _mm512_storeu_ps(acc0 + i * NR, left[i]);
-            _mm512_storeu_ps(acc1 + i * NR, right[i]);
-        }
-        tc_tile_store(acc0, c, ldc, mr, NR, flags, e);
-        tc_tile_store(acc1, c + NR, ldc, mr, nr - NR, flags, &e1);
-        return;
-    }
     const __mmask16 m1 = (__mmask16)((1u << (nr - NR)) - 1u);
     for (int i = 0; i < mr; i++) {
         store_row16(c + i * ldc, left[i], i, flags, e, (__mmask16)0xFFFF);
