@@ -1,7 +1,8 @@
 """Build script for the C kernels and their Cython wrapper.
 
 All of csrc/*.c is compiled into one extension, tinycnn._kernels.  Files whose
-name ends in `_avx2.c` are compiled with -mavx2 -mfma (x86-64 only) and are
+name ends in `_avx2.c` are compiled with -mavx2 -mfma (x86-64 only), `_avx512.c`
+with -mavx512f added, and are
 only ever called after a CPUID check, so the package still runs on any x86-64.
 Never -march=native: wheels must run on machines other than the build host.
 Set TINYCNN_SANITIZE=1 to build with AddressSanitizer and UBSan.
@@ -20,7 +21,7 @@ SANITIZE = os.environ.get("TINYCNN_SANITIZE", "") not in ("", "0")
 
 c_sources = sorted(glob("csrc/*.c"))
 if not IS_X86:
-    c_sources = [s for s in c_sources if not s.endswith("_avx2.c")]
+    c_sources = [s for s in c_sources if not s.endswith(("_avx2.c", "_avx512.c"))]
 
 extra_compile = ["-O3", "-std=c99", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
 extra_link = ["-pthread"]
@@ -33,7 +34,7 @@ if SANITIZE:
 
 
 class BuildExt(build_ext):
-    """Adds ISA flags to the *_avx2.c files only."""
+    """Adds ISA flags to the *_avx2.c and *_avx512.c files only."""
 
     def build_extensions(self):
         original = self.compiler._compile
@@ -42,6 +43,8 @@ class BuildExt(build_ext):
             postargs = list(extra_postargs)
             if src.endswith("_avx2.c"):
                 postargs += ["-mavx2", "-mfma"]
+            elif src.endswith("_avx512.c"):
+                postargs += ["-mavx2", "-mfma", "-mavx512f"]
             if src.endswith(".c") and "csrc" not in src:
                 # Cython output is not C99-clean; compile it with the default standard.
                 postargs = [a for a in postargs if a != "-std=c99"]

@@ -9,7 +9,8 @@
  * Adding a kernel family: its tables in its files, a member in
  * tc_kernel_table, an entry in each row, a tc_<family>_kernels_of below.
  * Adding an instruction set: its files (setup.py compiles *_<isa>.c with its
- * flags), a row, its CPUID test in tc_cpu_best_isa. */
+ * flags), a row, its CPUID test in tc_cpu_best_isa.  A row may reuse another
+ * set's families (AVX-512 keeps AVX2's except the GEMM). */
 #include "conv_internal.h"
 #include "conv_transpose_internal.h"
 #include "eltwise_internal.h"
@@ -44,19 +45,34 @@ static const struct tc_kernel_table avx2 = {
     &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2,
 };
 
+/* AVX2's row with the GEMM tiles in zmm registers (gemm_avx512.c): the GEMM, the
+ * 1x1 and im2col convolutions and Winograd's products run on them.  The other
+ * families stay AVX2's until a measurement shows AVX-512 pays for them. */
+static const struct tc_kernel_table avx512 = {
+    &tc_gemm_avx512, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+};
+
 int tc_cpu_best_isa(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (__builtin_cpu_supports("avx512f"))
+            return TC_ISA_AVX512;
         return TC_ISA_AVX2;
+    }
 #endif
     return TC_ISA_PORTABLE;
 }
 
 static const struct tc_kernel_table *table_of_isa(int isa)
 {
-    return isa == TC_ISA_AVX2 ? &avx2 : isa == TC_ISA_PORTABLE ? &portable : NULL;
+    switch (isa) {
+    case TC_ISA_AVX512: return &avx512;
+    case TC_ISA_AVX2: return &avx2;
+    case TC_ISA_PORTABLE: return &portable;
+    default: return NULL;
+    }
 }
 #else
 int tc_cpu_best_isa(void) { return TC_ISA_PORTABLE; }

@@ -245,10 +245,23 @@ typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_fn uk;
     tc_ukernel_fn uk_half; /* for nr <= NR/2 */
+    tc_ukernel_wide_fn uk_wide; /* two panels at once, or NULL */
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
 } gemm_job;
+
+/* The epilogue of the tile whose first element is C[m, n]. */
+static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
+{
+    tc_tile_epi te;
+    te.bias = epi->bias ? epi->bias + m : NULL;
+    te.col_bias = epi->col_bias ? epi->col_bias + n : NULL;
+    te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
+    te.ldr = epi->ldr;
+    te.act = epi->act;
+    return te;
+}
 
 static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, float *wsa, float *wsb,
                        void *scratch)
@@ -288,6 +301,27 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     const float *b = bbase + (size_t)(jr / NR) * bstride;
+                    if (job->uk_wide && nc - jr > NR) {
+                        /* two panels per call: MobileNet's 7x7 maps are 49 = 32 + 17 */
+                        int nr2 = nc - jr < 2 * NR ? nc - jr : 2 * NR;
+                        if (!op->b_packed && mc0 == m0) {
+                            op->pack_b(op->b_arg, kc0, kc, nc0 + jr, NR, (float *)b, scratch,
+                                       jr == 0);
+                            op->pack_b(op->b_arg, kc0, kc, nc0 + jr + NR, nr2 - NR,
+                                       (float *)(b + bstride), scratch, 0);
+                        }
+                        int n = nc0 + jr;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = mc - ir < MR ? mc - ir : MR;
+                            int m = mc0 + ir;
+                            tc_tile_epi te = tile_epi_at(epi, m, n);
+                            job->uk_wide(kc, abase + (size_t)(ir / MR) * astride, b,
+                                         (ptrdiff_t)bstride, op->C + m * op->ldc + n, op->ldc,
+                                         mr, nr2, flags, &te, TC_GEMM_PF_A);
+                        }
+                        jr += NR; /* and NR more by the loop */
+                        continue;
+                    }
                     /* pack each B micro-panel just before its first use: it is
                      * then in L1 for the whole sweep over the A panels */
                     if (!op->b_packed && mc0 == m0)
@@ -299,12 +333,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         int m = mc0 + ir;
-                        tc_tile_epi te;
-                        te.bias = epi->bias ? epi->bias + m : NULL;
-                        te.col_bias = epi->col_bias ? epi->col_bias + n : NULL;
-                        te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
-                        te.ldr = epi->ldr;
-                        te.act = epi->act;
+                        tc_tile_epi te = tile_epi_at(epi, m, n);
                         uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
                            op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                     }
@@ -362,6 +391,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.op = op;
     job.uk = kern->tile;
     job.uk_half = kern->tile_half;
+    job.uk_wide = kern->tile_wide;
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;

@@ -196,8 +196,8 @@ static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, p
 
 /* packed: B panels [ceil(N/16)][K][16]  a: [K]  y: [N].  Streams each panel
  * once; 4-way unrolled over k with separate accumulators to hide FMA latency. */
-static void gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
-                             const float *bias, int act, float *y)
+void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
+                         const float *bias, int act, float *y)
 {
     for (int p = p0; p < p1; p++) {
         const float *b = packed + (size_t)p * K * NR;
@@ -256,8 +256,8 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
 /* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Four rows at once: one
  * load of a feeds four FMAs and four sequential weight streams keep the
  * hardware prefetchers busy; prefetch further ahead on each stream. */
-static void gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
-                           const float *bias, int act, float *y)
+void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                       const float *bias, int act, float *y)
 {
     const int PF = 512; /* floats ahead = 2 KiB per stream */
     int n = r0;
@@ -321,6 +321,6 @@ static void gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw,
 const tc_gemm_kernels tc_gemm_avx2 = {
     .tile = ukernel_6x16_avx2,
     .tile_half = ukernel_6x8_avx2,
-    .gemv_panels = gemv_panels_avx2,
-    .gemv_rows = gemv_rows_avx2,
+    .gemv_panels = tc_gemv_panels_avx2,
+    .gemv_rows = tc_gemv_rows_avx2,
 };

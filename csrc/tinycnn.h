@@ -26,7 +26,8 @@ extern "C" {
 
 enum tc_isa {
     TC_ISA_PORTABLE = 0, /* plain C, any CPU */
-    TC_ISA_AVX2 = 1      /* x86-64 with AVX2 + FMA (checked by CPUID) */
+    TC_ISA_AVX2 = 1,     /* x86-64 with AVX2 + FMA (checked by CPUID) */
+    TC_ISA_AVX512 = 2    /* AVX2 + FMA + AVX-512F: AVX2's kernels, with AVX-512 GEMM tiles */
 };
 
 /* Best instruction set this CPU supports (CPUID) and this build has kernels for. */

@@ -26,7 +26,8 @@ DIGIT_SAMPLES = REPO_ROOT / "models" / "digits" / "samples"
 
 # ---- this machine ----------------------------------------------------------------------------
 
-HAVE_AVX2 = _kernels.best_isa() == "avx2"
+HAVE_AVX2 = _kernels.best_isa() in ("avx2", "avx512")
+HAVE_AVX512 = _kernels.best_isa() == "avx512"
 ISAS = ["portable"] + (["avx2"] if HAVE_AVX2 else [])
 requires_avx2 = pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
 

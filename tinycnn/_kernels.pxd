@@ -9,6 +9,7 @@ cdef extern from "tinycnn.h" nogil:
     enum:
         TC_ISA_PORTABLE
         TC_ISA_AVX2
+        TC_ISA_AVX512
         TC_ACT_NONE
         TC_ACT_RELU
 

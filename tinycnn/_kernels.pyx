@@ -11,19 +11,21 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-ISA_NAMES = {TC_ISA_PORTABLE: "portable", TC_ISA_AVX2: "avx2"}
+ISA_NAMES = {TC_ISA_PORTABLE: "portable", TC_ISA_AVX2: "avx2", TC_ISA_AVX512: "avx512"}
+_ISA_CODES = {name: code for code, name in ISA_NAMES.items()}
 
 
 def best_isa():
-    """Name of the best instruction set this CPU supports ('avx2' or 'portable')."""
+    """Name of the best instruction set this CPU supports and this build has kernels for:
+    'avx512' (AVX2's kernels with AVX-512 GEMM tiles), 'avx2' or 'portable'."""
     return ISA_NAMES[tc_cpu_best_isa()]
 
 
 cdef class Context:
     """A thread pool and an instruction set, handed to every kernel.
 
-    Context(num_threads=1, isa='auto'): isa is 'auto', 'portable' or 'avx2'
-    ('avx2' raises ValueError when the CPU lacks AVX2/FMA).  The instruction
+    Context(num_threads=1, isa='auto'): isa is 'auto', 'portable', 'avx2' or 'avx512'
+    (ValueError when the CPU lacks that instruction set).  The instruction
     set's kernels are chosen here, once (tc_ctx_init).
     """
     cdef tc_ctx ctx
@@ -36,14 +38,13 @@ cdef class Context:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         if isa == "auto":
             code = best
-        elif isa == "portable":
-            code = TC_ISA_PORTABLE
-        elif isa == "avx2":
-            if best < TC_ISA_AVX2:
-                raise ValueError("isa='avx2' requested but this CPU lacks AVX2/FMA")
-            code = TC_ISA_AVX2
+        elif isa in _ISA_CODES:
+            code = _ISA_CODES[isa]
+            if best < code:
+                raise ValueError(f"isa={isa!r} requested but this CPU lacks it "
+                                 f"(its best is {ISA_NAMES[best]!r})")
         else:
-            raise ValueError(f"isa must be 'auto', 'portable' or 'avx2', got {isa!r}")
+            raise ValueError(f"isa must be 'auto', 'portable', 'avx2' or 'avx512', got {isa!r}")
         cdef tc_pool *pool = tc_pool_create(num_threads)
         if pool == NULL:
             raise MemoryError("could not create the thread pool")

@@ -61,10 +61,17 @@ class Plan:
 
 
 def _assign_offsets(storages):
-    """Greedy first-fit by decreasing size over lifetime intervals; returns arena size."""
+    """Greedy first-fit by decreasing size over lifetime intervals; returns arena size.
+    A storage inside another (a Concat's input) is placed with it: the outer one lives
+    for all of its members' lifetimes."""
+    for s in storages:
+        if s.parent is not None:
+            root, _ = s.root()
+            root.first, root.last = min(root.first, s.first), max(root.last, s.last)
     placed = []
     end = 0
-    for s in sorted((s for s in storages if s.kind == "arena"), key=lambda s: -s.size):
+    for s in sorted((s for s in storages if s.kind == "arena" and s.parent is None),
+                    key=lambda s: -s.size):
         size = (s.size + _ALIGN - 1) // _ALIGN * _ALIGN
         busy = sorted((o.offset, o.offset + ((o.size + _ALIGN - 1) // _ALIGN * _ALIGN))
                       for o in placed if not (o.last < s.first or s.last < o.first))
@@ -76,6 +83,10 @@ def _assign_offsets(storages):
         s.offset = offset
         placed.append(s)
         end = max(end, offset + size)
+    for s in storages:
+        if s.parent is not None:
+            root, rel = s.root()
+            s.offset = root.offset + rel
     return end
 
 
@@ -93,11 +104,11 @@ class Arena:
                 return v.const
             st = v.storage
             if st.kind == "arena":
-                return base[st.offset:st.offset + v.size].reshape(v.shape)
+                return base[st.offset + v.offset:st.offset + v.offset + v.size].reshape(v.shape)
             buf = private.get(id(st))
             if buf is None:
                 buf = private[id(st)] = np.empty(st.size, st.dtype)
-            return buf[:v.size].reshape(v.shape)
+            return buf[v.offset:v.offset + v.size].reshape(v.shape)
 
         self.feeds = [(name, array(v)) for name, v in plan.feeds]
         ws = np.empty(max(plan.workspace, 1), np.float32)
@@ -232,7 +243,7 @@ class Planner:
                 if r.const is not None:
                     r = const_value(name, r.const)
                 else:
-                    r = Value(name, r.shape, r.dtype, storage=r.storage)
+                    r = Value(name, r.shape, r.dtype, storage=r.storage, offset=r.offset)
                     r.storage.refs += uses[name]
             else:
                 r = const_value(name, np.asarray(r))

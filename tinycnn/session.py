@@ -122,8 +122,8 @@ def ray_reserved_cpus():
 
 def _isa_from_env():
     isa = os.environ.get("TINYCNN_ISA", "auto").strip().lower() or "auto"
-    if isa not in ("auto", "portable", "avx2"):
-        raise InvalidArgument(f"TINYCNN_ISA={isa!r}: expected auto, portable or avx2")
+    if isa not in ("auto", "portable", "avx2", "avx512"):
+        raise InvalidArgument(f"TINYCNN_ISA={isa!r}: expected auto, portable, avx2 or avx512")
     return isa
 
 

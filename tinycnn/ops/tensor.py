@@ -272,11 +272,39 @@ def Concat(n, *inputs, axis):
         return [np.concatenate([v.const for v in inputs], axis=a)]
     shape = list(inputs[0].shape)
     shape[a] = sum(v.shape[a] for v in inputs)
+    shape = tuple(shape)
     dtype = np.result_type(*[v.dtype for v in inputs])
+    if dtype == np.float32 and prod(shape[:a]) == 1 and not n.folding:
+        return _concat_in_place(n, inputs, shape, dtype)
 
     def fill(*arrays):
         np.concatenate(arrays[:-1], axis=a, out=arrays[-1])
-    return _copy(n, inputs, tuple(shape), dtype, fill)
+    return _copy(n, inputs, shape, dtype, fill)
+
+
+def _concat_in_place(n, inputs, shape, dtype):
+    """Every axis before the concatenated one is 1 (a batch of 1 along channels): each input
+    is a contiguous slice of the output, and the memory plan gives its producer that slice
+    (NodeContext.concat_in_place).  Inputs that cannot be placed (constants, feeds, values
+    already inside another Concat's output) are copied by one step."""
+    out, placed = n.concat_in_place(inputs, shape, dtype)
+    offsets = np.cumsum([0] + [v.size for v in inputs]).tolist()
+    copies = [(v, offsets[i]) for i, v in enumerate(inputs) if not placed[i]]
+    if not copies:
+        return [out]
+    spans = [(lo, lo + v.size) for v, lo in copies]
+    runtime = [v for v, _ in copies if v.const is None]
+    consts = [(np.asarray(v.const, np.float32).reshape(-1), lo, hi)
+              for (v, _), (lo, hi) in zip(copies, spans) if v.const is not None]
+    slots = [span for (v, _), span in zip(copies, spans) if v.const is None]
+
+    def concat_rest(*arrays):
+        y = arrays[-1].reshape(-1)
+        for x, (lo, hi) in zip(arrays[:-1], slots):
+            y[lo:hi] = x.reshape(-1)
+        for c, lo, hi in consts:
+            y[lo:hi] = c
+    return n.emit(concat_rest, runtime, [out])
 
 
 @op("Transpose")
@@ -321,10 +349,32 @@ def _onnx_slice(start, end, step, dim):
     return slice(start, None if end < 0 else end, step)
 
 
+def _contiguous_start(shape, index):
+    """The flat offset of x[index] in x when that slice is one contiguous run of x's elements
+    (ShuffleNet's halves of a batch of 1 along channels), else None."""
+    ranges = [range(*s.indices(d)) for s, d in zip(index, shape)]
+    if any(len(r) == 0 for r in ranges):
+        return None
+    k = len(shape) - 1
+    while k >= 0 and len(ranges[k]) == shape[k]:   # whole trailing axes (step 1 or dim 1)
+        if shape[k] > 1 and ranges[k].step != 1:
+            return None
+        k -= 1
+    if k >= 0 and len(ranges[k]) > 1 and ranges[k].step != 1:
+        return None
+    if any(len(r) != 1 for r in ranges[:max(k, 0)]):
+        return None
+    strides = np.cumprod((list(shape[1:]) + [1])[::-1])[::-1]
+    return int(sum(r.start * int(st) for r, st in zip(ranges, strides)))
+
+
 def _slice(n, data, index):
     if data.const is not None:
         return [np.ascontiguousarray(data.const[index])]
     shape = np.empty(data.shape, np.bool_)[index].shape
+    start = _contiguous_start(data.shape, index)
+    if start is not None and not n.folding:
+        return [n.slice_view(data, start, shape)]
 
     def fill(x, y):
         np.copyto(y, x[index])
