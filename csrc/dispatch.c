@@ -50,6 +50,7 @@ static const struct tc_kernel_table avx2 = {
  * families stay AVX2's until a measurement shows AVX-512 pays for them. */
 static const struct tc_kernel_table avx512 = {
     &tc_gemm_avx512, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2,
 };
 
 int tc_cpu_best_isa(void)
@@ -83,9 +84,23 @@ static const struct tc_kernel_table *table_of_isa(int isa)
 }
 #endif
 
+/* A row that misses a family (one added after the row was written: rows are brace
+ * lists) would hand a NULL table to that family's kernels; tc_ctx_init refuses such a
+ * row.  The assertion makes whoever adds a member come here. */
+_Static_assert(sizeof(struct tc_kernel_table) == 8 * sizeof(void *),
+               "a kernel family was added: check it in row_complete");
+
+static int row_complete(const struct tc_kernel_table *t)
+{
+    return t->gemm && t->conv && t->winograd && t->pool2d && t->eltwise && t->normalize
+        && t->resize && t->conv_transpose;
+}
+
 int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)
 {
     const struct tc_kernel_table *t = isa <= tc_cpu_best_isa() ? table_of_isa(isa) : NULL;
+    if (t && !row_complete(t))
+        t = NULL;
     ctx->pool = pool;
     ctx->isa = t ? isa : TC_ISA_PORTABLE;
     ctx->kernels = t ? t : &portable;
