@@ -20,6 +20,7 @@
 
 #include "depthwise_vec_portable.h"
 #define TC_DW_FN dw_plane_portable
+#define TC_DW_UNROLLED 0
 #include "depthwise_body.h"
 #undef TC_DW_FN
 
@@ -66,6 +67,15 @@ int tc_conv2d_check(const tc_conv2d_params *p, int algo)
     }
 }
 
+int tc_activation_check(const tc_activation *act)
+{
+    if (!act)
+        return 0;
+    if (act->kind < 0 || act->kind >= TC_ACT_COUNT)
+        return -1;
+    return act->kind == TC_ACT_PRELU && !act->slope ? -1 : 0;
+}
+
 int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow)
 {
     if (!params_ok(p) || h <= 0 || w <= 0)
@@ -82,7 +92,7 @@ int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *o
 /* x: [N, C, H, W]  w: [K, C/group, KH, KW]  y: [N, K, OH, OW] */
 static void conv2d_reference(const tc_conv2d_params *p, int n, int h, int w, const float *x,
                              const float *weight, const float *bias, const float *residual,
-                             int act, float *y)
+                             const tc_activation *act, float *y)
 {
     int OH, OW;
     if (tc_conv2d_output_hw(p, h, w, &OH, &OW))
@@ -110,7 +120,7 @@ static void conv2d_reference(const tc_conv2d_params *p, int n, int h, int w, con
                     size_t o = (((size_t)b * p->K + k) * OH + oh) * OW + ow;
                     if (residual)
                         s += residual[o];
-                    y[o] = tc_act_f32(act, (float)s);
+                    y[o] = tc_act_f32(tc_act_at(act, k), (float)s);
                 }
         }
 }
@@ -273,7 +283,8 @@ typedef struct {
     const tc_conv2d_params *p;
     const float *x, *w, *bias, *residual, *zrow;
     float *y;
-    int h, wd, OH, OW, act;
+    int h, wd, OH, OW;
+    const tc_activation *act;
     tc_dw_plane_fn plane;
 } dw_job;
 
@@ -291,7 +302,8 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const float *res = j->residual ? j->residual + o : NULL;
         const float *wk = j->w + (size_t)k * p->KH * p->KW;
         float bias = j->bias ? j->bias[k] : 0.0f;
-        j->plane(xc, j->h, j->wd, j->zrow, wk, p, bias, res, j->act, j->OH, j->OW, j->y + o);
+        j->plane(xc, j->h, j->wd, j->zrow, wk, p, bias, res, tc_act_at(j->act, k), j->OH, j->OW,
+                 j->y + o);
     }
 }
 
@@ -303,10 +315,11 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW] */
 void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                    const float *x, const float *packed, const float *bias, const float *residual,
-                   int act, float *y, float *workspace)
+                   const tc_activation *act, float *y, float *workspace)
 {
     int OH, OW, r, tile = wg_tile(algo, &r);
-    if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW))
+    if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
+        tc_activation_check(act))
         return;
     if (tile) {
         tc_wg_f32(ctx, x, n, p->C, h, w, packed, bias, p->K, p->pt, p->pl, p->pb, p->pr, r, tile,
@@ -395,7 +408,11 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             op.epi.bias = bias ? bias + (size_t)g * Kg : NULL;
             op.epi.residual = residual ? residual + b * out_img + (size_t)g * Kg * N : NULL;
             op.epi.ldr = N;
-            op.epi.act = act;
+            if (act) {
+                op.epi.act = *act;
+                if (act->slope) /* this group's channels */
+                    op.epi.act.slope += (size_t)g * Kg;
+            }
             tc_gemm_run(ctx, &op, gemm_ws);
         }
     }

@@ -6,6 +6,7 @@
 #include "depthwise_vec_avx2.h"
 
 #define TC_DW_FN dw_plane_avx2
+#define TC_DW_UNROLLED 1
 #include "depthwise_body.h"
 
 #define TC_IM2COL_FN pack_b_im2col_avx2

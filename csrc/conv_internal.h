@@ -9,7 +9,7 @@
  * x: [H][W]  zrow: [W] zeros  w: [KH][KW]  residual: [OH][OW] or NULL  y: [OH][OW] */
 typedef void (*tc_dw_plane_fn)(const float *x, int H, int W, const float *zrow, const float *w,
                                const tc_conv2d_params *p, float bias, const float *residual,
-                               int act, int OH, int OW, float *y);
+                               tc_act_k act, int OH, int OW, float *y);
 
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {

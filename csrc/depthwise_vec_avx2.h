@@ -57,7 +57,7 @@ static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 
 static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm256_fmadd_ps(a, b, c); }
 static inline tc_v tc_v_add(tc_v a, tc_v b) { return _mm256_add_ps(a, b); }
-static inline tc_v tc_v_act(int act, tc_v v) { return tc_act_avx2(act, v); }
+static inline tc_v tc_v_act(tc_act_k act, tc_v v) { return tc_act_avx2(act, v); }
 static inline void tc_v_store(float *p, tc_v v) { _mm256_storeu_ps(p, v); }
 static inline void tc_v_store_masked(float *p, tc_m m, tc_v v) { _mm256_maskstore_ps(p, m, v); }
 

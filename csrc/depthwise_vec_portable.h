@@ -84,7 +84,7 @@ static inline tc_v tc_v_add(tc_v a, tc_v b)
     return a;
 }
 
-static inline tc_v tc_v_act(int act, tc_v v)
+static inline tc_v tc_v_act(tc_act_k act, tc_v v)
 {
     for (int i = 0; i < TC_VL; i++)
         v.f[i] = tc_act_f32(act, v.f[i]);
