@@ -12,11 +12,13 @@ with torch on the CPU with fixed seeds, exported with the legacy (TorchScript) e
 opset 13 with a dynamic batch axis; the exporter folds batch norm into the convolutions.
 
 Input convention (stored in the ONNX metadata as tinycnn.* keys, which `tinycnn infer` reads):
-a grayscale picture of a dark digit on a light background, resized to 8x8 (whole image, no
-crop), inverted and scaled to [0, 1], so ink is 1.0 and paper 0.0: the same as
-`load_digits().images / 16`.  Training sees both those arrays and the same digits rendered as
-PNG-like pictures at other sizes and sent through tinycnn.images, so that a user's 128x128 picture
-gives the same answer as the 8x8 array.
+a grayscale picture resized to 8x8 (whole image, no crop) and scaled to [0, 1], light ink on a
+dark ground (`tinycnn.polarity: light-on-dark`), so ink is 1.0 and paper 0.0: the same as
+`load_digits().images / 16`.  A picture of the other polarity (dark ink on light paper, as the
+samples are drawn) is inverted first: tinycnn.images reads each picture's polarity from its
+border.  Training sees both those arrays and the same digits rendered as PNG-like pictures at
+other sizes and sent through tinycnn.images, so that a user's 128x128 picture gives the same
+answer as the 8x8 array.
 
 Writes: tinycnn/data/digits.onnx, tinycnn/data/digits_labels.txt, models/digits/samples/digit_<d>.png
 (one held-out test image per class, drawn at 128x128).
@@ -39,10 +41,11 @@ TEST_SIZE = 0.25
 SAMPLE_SIZE = 128  # pixels of the sample pictures
 METADATA = {
     "tinycnn.preset": "none",
-    "tinycnn.invert": "1",
+    "tinycnn.polarity": "light-on-dark",
     "tinycnn.crop_ratio": "1.0",
     "tinycnn.labels": "digits_labels.txt",
-    "tinycnn.description": "8x8 handwritten digits (scikit-learn load_digits); dark ink on light paper",
+    "tinycnn.description": "8x8 handwritten digits (scikit-learn load_digits); "
+                           "pictures of either polarity (read from their border)",
 }
 
 
@@ -61,11 +64,13 @@ def to_array(images8):
     return (np.asarray(images8, dtype=np.float32) / 16.0).reshape(-1, 1, 8, 8)
 
 
-def to_picture(image8, size=8, resample=None):
-    """One 8x8 digit as a Pillow "L" picture, dark on light, `size` x `size` pixels."""
+def to_picture(image8, size=8, resample=None, light_on_dark=False):
+    """One 8x8 digit as a Pillow "L" picture, `size` x `size` pixels: dark ink on light paper,
+    or light on dark (as MNIST and load_digits store digits) with `light_on_dark`."""
     from PIL import Image
 
-    pixels = np.round(255.0 - np.asarray(image8, dtype=np.float64) * (255.0 / 16.0))
+    ink = np.asarray(image8, dtype=np.float64) * (255.0 / 16.0)
+    pixels = np.round(ink if light_on_dark else 255.0 - ink)
     img = Image.fromarray(pixels.astype(np.uint8))
     if size != 8:
         img = img.resize((size, size), Image.BICUBIC if resample is None else resample)
@@ -116,8 +121,8 @@ def augmented(X, y, rng):
     from PIL import Image
 
     images = _images_module()
-    PRESETS, preprocess = images.PRESETS, images.preprocess
-    spec = PRESETS["none"].replace(invert=True, crop_ratio=1.0)
+    preprocess = images.preprocess
+    spec = images.preprocessing_for(METADATA)  # as `tinycnn infer` will read the model
     views, labels = [to_array(X)], [y]
     for _ in range(2):  # one-pixel shifts
         shifted = np.zeros_like(X)

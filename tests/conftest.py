@@ -1,23 +1,22 @@
-"""Shared fixtures: ONNX exports of the model zoo (``models/``), cached per test session."""
+"""Shared fixtures: the kernels' ``ctx``, exports of the model zoo (``models/``) cached per test
+session, and ``timed``.  Plain helper functions are in helpers.py; the layout of the suite and
+its fast tier (``-m "not slow"``) are described in README.md beside this file."""
 import contextlib
-import pathlib
+import inspect
 import shutil
 import sys
 import time
 
 import pytest
 
+from helpers import REPO_ROOT
+
 # models/ is not part of the installed package: it lives beside tests/ in the checkout.
 # Appended, not prepended, so an installed tinycnn still wins over the source tree.
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.append(str(REPO_ROOT))
 
 _TIMINGS = []  # (wall seconds, cpu seconds, what), shown in the terminal summary
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: large networks (VGG-16/19, ResNet-50/101); still run in CI")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -47,27 +46,28 @@ def timed():
     return _timed
 
 
-def _export_file_name(name, kwargs):
-    parts = [name] + [f"{k}={v}" for k, v in sorted(kwargs.items())]
-    return "-".join(parts) + ".onnx"
-
-
 @pytest.fixture(scope="session")
 def onnx_export(tmp_path_factory):
     """``onnx_export(name, **export_kwargs) -> Path``: ``models.export.export`` with a cache.
 
-    Same arguments give the same file, exported once per test session.  The files
-    (hundreds of MB for VGG) are deleted when the session ends.
+    The same export (arguments compared after filling in export()'s defaults, so that
+    ``onnx_export("alexnet")`` and ``onnx_export("alexnet", opset=13)`` share one file) is
+    made once per test session.  The files (hundreds of MB for VGG) are deleted at the end.
     """
     from models.export import export
 
+    signature = inspect.signature(export)
     root = tmp_path_factory.mktemp("onnx_exports")
     cache = {}
 
     def get(name, **kwargs):
-        key = (name, tuple(sorted(kwargs.items())))
+        bound = signature.bind(name, root / "unused.onnx", **kwargs)
+        bound.apply_defaults()
+        settings = {k: v for k, v in bound.arguments.items() if k not in ("name", "path")}
+        key = (name, tuple(sorted(settings.items())))
         if key not in cache:
-            file_name = _export_file_name(name, kwargs)
+            changed = [f"{k}={v}" for k, v in key[1] if v != signature.parameters[k].default]
+            file_name = "-".join([name] + changed) + ".onnx"
             with _timed(f"export {file_name}"):
                 cache[key] = export(name, root / file_name, **kwargs)
         return cache[key]
@@ -82,6 +82,7 @@ KERNEL_CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2")]
 
 @pytest.fixture(params=KERNEL_CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
 def ctx(request):
+    """A kernel ``_kernels.Context`` for each ISA (AVX2 skipped on a CPU without it) at 1 and 2 threads."""
     from tinycnn import _kernels
     threads, isa = request.param
     if isa == "avx2" and _kernels.best_isa() != "avx2":

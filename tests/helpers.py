@@ -1,8 +1,37 @@
-"""Small helpers shared by the tests: building ONNX graphs and comparing with onnxruntime."""
+"""Plain functions shared by the tests (the fixtures are in conftest.py).
+
+- this machine: ``ISAS``, ``requires_avx2``;
+- small ONNX models: ``make_model``, ``one_node``, ``pool_net``, ``conv_net``, ``residual_net``, ``x_for``,
+  ``model_with_tensor``, ``raw_tensor``, ``save``, ``session_options``;
+- the references: onnxruntime (``ort_run``, ``ort_node``, ``compare_with_ort``), ``lrn_ref``;
+- comparisons that name the tensor: ``rel_diff``, ``assert_close``, ``assert_same_nan_inf``;
+- the CLI, threads and processes: ``run_cli``, ``run_threads``, ``run_in_child``, ``REPO_ROOT``,
+  ``DIGIT_SAMPLES``.
+"""
+import os
+import pathlib
+import threading
+import time
+
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import tinycnn
+from tinycnn import _kernels
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+DIGIT_SAMPLES = REPO_ROOT / "models" / "digits" / "samples"
+
+# ---- this machine ----------------------------------------------------------------------------
+
+HAVE_AVX2 = _kernels.best_isa() == "avx2"
+ISAS = ["portable"] + (["avx2"] if HAVE_AVX2 else [])
+requires_avx2 = pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
+
+
+# ---- small models -----------------------------------------------------------------------------
 
 def make_model(nodes, inputs, outputs, initializers=(), opset=13, ir_version=None, name="test"):
     """inputs/outputs: [(name, shape)] float32 (shape entries may be strings); initializers: {name: array}."""
@@ -15,16 +44,153 @@ def make_model(nodes, inputs, outputs, initializers=(), opset=13, ir_version=Non
     return model
 
 
+def one_node(op, inputs, attrs=None, inits=None, x_shape=(1, 2, 8, 8), opset=13, name="n0",
+             outputs=("y",)):
+    """A model of one node named ``name``; "x" among ``inputs`` is the graph input, of x_shape."""
+    node = helper.make_node(op, list(inputs), list(outputs), name=name, **(attrs or {}))
+    ins = [("x", list(x_shape))] if "x" in inputs else []
+    return make_model([node], ins, [(o, None) for o in outputs], inits or {}, opset=opset)
+
+
+def pool_net(batch="N", c=3, hw=8, seed=6):
+    """relu -> maxpool -> add(weight) -> global average pool: no convolution needed."""
+    w = np.random.default_rng(seed).normal(size=(1, c, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2], name="pool"),
+             helper.make_node("Add", ["p", "w"], ["a"], name="add"),
+             helper.make_node("GlobalAveragePool", ["a"], ["y"], name="gap")]
+    return make_model(nodes, [("x", [batch, c, hw, hw])], [("y", [batch, c, 1, 1])], {"w": w})
+
+
+def conv_net(batch="N", seed=6):
+    """conv -> relu -> maxpool -> flatten -> gemm, on x[batch, 3, 8, 8]."""
+    rng = np.random.default_rng(seed)
+    inits = {"w": rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32),
+             "b": rng.normal(0, 0.1, 4).astype(np.float32),
+             "fc": rng.normal(0, 0.2, (5, 4 * 3 * 3)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2], name="pool"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1, name="fc")]
+    return make_model(nodes, [("x", [batch, 3, 8, 8])], [("y", [batch, 5])], inits)
+
+
+def residual_net(opset=13, batch="N", seed=0):
+    """conv-relu-conv(+residual)-relu-maxpool-flatten(view)-gemm on x[batch, 3, 8, 8], the batch
+    dynamic (read by Shape-Gather-Unsqueeze-Concat-Reshape): fused as Conv+Relu, Conv+Add+Relu."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)
+    w2 = rng.normal(0, 0.2, (8, 8, 3, 3)).astype(np.float32)
+    fc = rng.normal(0, 0.2, (10, 8 * 4 * 4)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+        helper.make_node("Add", ["c2", "r1"], ["a2"], name="add2"),
+        helper.make_node("Relu", ["a2"], ["r2"], name="relu2"),
+        helper.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2], name="pool"),
+        helper.make_node("Shape", ["p"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0, name="gather"),
+        helper.make_node("Unsqueeze", ["n", "axes0"] if opset >= 13 else ["n"], ["n1"], name="unsq",
+                         **({} if opset >= 13 else {"axes": [0]})),
+        helper.make_node("Concat", ["n1", "minus1"], ["shp"], axis=0, name="concat"),
+        helper.make_node("Reshape", ["p", "shp"], ["flat"], name="reshape"),
+        helper.make_node("Gemm", ["flat", "fc", "fcb"], ["logits"], transB=1, name="fc"),
+    ]
+    inits = {"w1": w1, "b1": rng.normal(0, 0.1, 8).astype(np.float32), "w2": w2, "fc": fc,
+             "fcb": rng.normal(0, 0.1, 10).astype(np.float32), "zero": np.array(0, np.int64),
+             "minus1": np.array([-1], np.int64)}
+    if opset >= 13:
+        inits["axes0"] = np.array([0], np.int64)
+    return make_model(nodes, [("x", [batch, 3, 8, 8])], [("logits", [batch, 10])], inits, opset=opset)
+
+
+def model_with_tensor(t, consumer="Relu"):
+    """A model whose one node (``consumer``, named "use") reads the initializer ``t``."""
+    node = helper.make_node(consumer, [t.name], ["y"], name="use")
+    model = make_model([node], [], [("y", None)])
+    model.graph.initializer.append(t)
+    return model
+
+
+def raw_tensor(name, dims, raw, data_type=TensorProto.FLOAT):
+    """A TensorProto with these dims and raw_data bytes, consistent or not."""
+    t = TensorProto()
+    t.name, t.data_type = name, data_type
+    t.dims.extend(dims)
+    t.raw_data = raw
+    return t
+
+
+def save(model, path):
+    """onnx.save the model; its path as a str."""
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def x_for(batch=2, c=3, hw=8, seed=0):
+    """An N(0, 1) float32 input [batch, c, hw, hw] (the feed of pool_net and conv_net)."""
+    return np.random.default_rng(seed).normal(size=(batch, c, hw, hw)).astype(np.float32)
+
+
+def session_options(**settings):
+    """tinycnn.SessionOptions with the given attributes set (limits, threads, optimization level)."""
+    o = tinycnn.SessionOptions()
+    for k, v in settings.items():
+        setattr(o, k, v)
+    return o
+
+
+# ---- onnxruntime, the reference -----------------------------------------------------------------
+
 def ort_run(model, feeds, outputs=None):
+    """onnxruntime (CPU, one thread) on a ModelProto, serialized bytes or a path."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only: a refusal is an exception, the fuzzers expect many
     sess = ort.InferenceSession(model.SerializeToString() if isinstance(model, onnx.ModelProto) else model,
                                 opts, providers=["CPUExecutionProvider"])
     return sess.run(outputs, feeds)
 
 
+def ort_node(op, arrays, opset=17, **attrs):
+    """onnxruntime's answer for one ``op`` node fed with ``arrays`` (inputs x0, x1, ...): its output."""
+    names = [f"x{k}" for k in range(len(arrays))]
+    model = make_model([helper.make_node(op, names, ["y"], **attrs)],
+                       [(n, list(a.shape)) for n, a in zip(names, arrays)], [("y", None)], opset=opset)
+    return ort_run(model, dict(zip(names, arrays)))[0]
+
+
+def compare_with_ort(model, feeds, rtol=1e-4, options=None, what=""):
+    """Run ``model`` in tinycnn and onnxruntime; every output must agree (assert_close, named).
+    Returns (tinycnn outputs, onnxruntime outputs)."""
+    got = tinycnn.InferenceSession(model, options).run(None, feeds)
+    ref = ort_run(model, feeds)
+    assert len(got) == len(ref), f"{what}: {len(got)} outputs, onnxruntime {len(ref)}"
+    for out, g, r in zip(model.graph.output, got, ref):
+        assert_close(g, r, rtol, what=f"{what} output {out.name}".strip())
+    return got, ref
+
+
+# ---- numpy references -----------------------------------------------------------------------------
+
+def lrn_ref(x, size, alpha, beta, bias):
+    """LRN as the spec says, in float64: the sum of squares over the channels
+    [c - floor((size-1)/2), c + ceil((size-1)/2)] (axis 1), clipped at the ends."""
+    sq = x.astype(np.float64) ** 2
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    total = np.zeros_like(sq)
+    for c in range(x.shape[1]):
+        total[:, c] = sq[:, max(0, c - lo):c + hi + 1].sum(axis=1)
+    return x / (bias + alpha / size * total) ** beta
+
+
+# ---- comparisons --------------------------------------------------------------------------------
+
 def rel_diff(got, ref):
+    """max|got - ref| / max|ref| in float64 (NaN if either holds a NaN)."""
     got = np.asarray(got, np.float64)
     ref = np.asarray(ref, np.float64)
     scale = max(np.abs(ref).max(initial=0.0), 1e-30)
@@ -32,6 +198,67 @@ def rel_diff(got, ref):
 
 
 def assert_close(got, ref, rtol=1e-4, what="output"):
+    """Same shape and max|got - ref| / max|ref| <= rtol; the failure names ``what``."""
     assert got.shape == ref.shape, f"{what}: shape {got.shape} != reference {ref.shape}"
     d = rel_diff(got, ref)
     assert d <= rtol, f"{what}: max|diff|/max|ref| = {d:.3g} > {rtol} (shape {ref.shape})"
+
+
+def assert_same_nan_inf(got, ref, what="output"):
+    """NaN at the same places; +-Inf at the same places, with the same signs."""
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref), err_msg=f"NaN positions of {what}")
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref), err_msg=f"Inf positions of {what}")
+    inf = np.isinf(ref)
+    np.testing.assert_array_equal(np.sign(got[inf]), np.sign(ref[inf]), err_msg=f"Inf signs of {what}")
+
+
+# ---- the CLI, threads and child processes ------------------------------------------------------------------
+
+def run_cli(capsys, *argv):
+    """``tinycnn <argv>`` in this process: (exit code, stdout, stderr)."""
+    from tinycnn import cli
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_threads(worker, count):
+    """Run worker(0) ... worker(count - 1) in ``count`` threads at once; the exceptions they
+    raised (a thread's exception would otherwise only be printed)."""
+    errors = []
+
+    def guarded(t):
+        try:
+            worker(t)
+        except BaseException as e:  # noqa: BLE001 - returned to the test
+            errors.append(e)
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def run_in_child(fn, timeout=60):
+    """Run fn() in a fork()ed child; its exit code (0 = fn returned true), or 'timeout' after killing it."""
+    pid = os.fork()
+    if pid == 0:  # child: never return into pytest
+        code = 1
+        try:
+            code = 0 if fn() else 2
+        except BaseException:  # noqa: BLE001
+            import traceback
+            traceback.print_exc()
+            code = 3
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return "timeout"

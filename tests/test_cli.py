@@ -10,15 +10,10 @@ import pytest
 from PIL import Image  # noqa: E402
 
 import tinycnn  # noqa: E402
-from tinycnn import classify, cli, images  # noqa: E402
+from tinycnn import classify, cli  # noqa: E402
 from tinycnn.cli.models import DIGITS_MODEL  # noqa: E402
 from tinycnn.loader import load_model  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLES = os.path.join(ROOT, "models", "digits", "samples")
-
-
-
+from helpers import DIGIT_SAMPLES, run_cli
 
 
 def run_module(cwd, *argv):
@@ -29,14 +24,8 @@ def run_module(cwd, *argv):
                           text=True, cwd=cwd, env=env, timeout=120)
 
 
-def run_cli(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def sample(d):
-    return os.path.join(SAMPLES, f"digit_{d}.png")
+    return str(DIGIT_SAMPLES / f"digit_{d}.png")
 
 
 def _one_error_line(err):
@@ -131,10 +120,10 @@ def test_preprocessing_from_model_metadata():
     meta = load_model(DIGITS_MODEL).metadata
     ns = cli.build_parser().parse_args(["infer", "x.png"])
     spec = preprocessing_for(ns, meta)
-    assert spec.name == "none" and spec.invert and spec.crop_ratio == 1.0
+    assert spec.name == "none" and spec.polarity == "light-on-dark" and spec.crop_ratio == 1.0
     ns = cli.build_parser().parse_args(["infer", "x.png", "--preset", "caffe", "--mean", "1", "2", "3"])
     spec = preprocessing_for(ns, meta)
-    assert spec.bgr and spec.mean == (1.0, 2.0, 3.0) and not spec.invert
+    assert spec.bgr and spec.mean == (1.0, 2.0, 3.0) and spec.polarity is None
 
 
 # ---- errors: one line on stderr, exit code 2, the culprit named ----
@@ -143,15 +132,6 @@ def test_missing_image(capsys, tmp_path):
     code, out, err = run_cli(capsys, "infer", tmp_path / "nothere.png")
     assert code == 2
     assert "nothere.png" in _one_error_line(err)
-
-
-def test_corrupt_image(capsys, tmp_path):
-    bad = tmp_path / "broken.png"
-    data = open(sample(3), "rb").read()
-    bad.write_bytes(data[:60])
-    code, out, err = run_cli(capsys, "infer", bad)
-    assert code == 2
-    assert "broken.png" in _one_error_line(err)
 
 
 def test_not_onnx_model(capsys, tmp_path):

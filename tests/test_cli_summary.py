@@ -112,15 +112,6 @@ def test_bad_input_shape(tmp_path, capsys):
 
 # ---- the issue's published numbers, on exports of the models/ zoo ----
 
-@pytest.fixture
-def zoo(onnx_export):
-    """Path of an export of the models/ zoo as the README's numbers are stated: opset 13, the
-    legacy exporter, batch 1, batch norm folded."""
-    def get(name):
-        return str(onnx_export(name, opset=13, dynamo=False, batch_dynamic=False, fold_bn=True))
-    return get
-
-
 def _totals(capsys, path):
     assert cli.main(["summary", path]) == 0
     out = capsys.readouterr().out
@@ -134,13 +125,14 @@ def _totals(capsys, path):
     ("resnet18", 11_684_712, "1.81"),  # batch norm folded into the convolutions' biases
     pytest.param("vgg16", 138_357_544, "15.47", marks=pytest.mark.slow),
 ])
-def test_known_models(zoo, capsys, name, params, gmacs):
-    got_params, got_gmacs, out = _totals(capsys, zoo(name))
+def test_known_models(onnx_export, capsys, name, params, gmacs):
+    """The models/ exports of test_models.py (opset 13, batch dynamic: summarised at batch 1)."""
+    got_params, got_gmacs, out = _totals(capsys, str(onnx_export(name, batch_dynamic=True)))
     assert (got_params, got_gmacs) == (params, gmacs), f"{name}:\n{out}"
 
 
-def test_alexnet_layers(zoo):
-    a = analyze(zoo("alexnet"))
+def test_alexnet_layers(onnx_export):
+    a = analyze(str(onnx_export("alexnet", batch_dynamic=True)))
     convs = [layer for layer in a.layers if layer.op == "Conv"]
     first = convs[0]
     assert first.out_shape == [1, 64, 55, 55]
@@ -149,3 +141,44 @@ def test_alexnet_layers(zoo):
     # conv5's receptive field in torchvision's AlexNet is 163 pixels with a jump of 16.
     assert (convs[4].rf, convs[4].jump) == ((163, 163), (16, 16))
     assert a.weight_bytes == 4 * 61_100_840
+
+
+def _upsampling_graph():
+    """x[1,3,32,32] -> Conv(8, k3 s2 p1) -> ConvTranspose(4, k2 s2) -> Resize(nearest, x2): a
+    decoder's shape, down then up."""
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("ConvTranspose", ["c", "wt"], ["t"], name="up", strides=[2, 2]),
+             helper.make_node("Resize", ["t", "", "scales"], ["r"], name="resize", mode="nearest")]
+    inits = [_init("w", [8, 3, 3, 3], rng), _init("wt", [8, 4, 2, 2], rng),
+             numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")]
+    graph = helper.make_graph(nodes, "up", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def _registered(op_type):
+    from tinycnn.ops import lookup
+
+    return lookup("", op_type, 13) is not None
+
+
+@pytest.mark.skipif(not (_registered("ConvTranspose") and _registered("Resize")),
+                    reason="ConvTranspose and Resize are not in tinycnn's op table yet (the ops branch adds them)")
+def test_receptive_field_through_transposed_convolution_and_resize(tmp_path, capsys):
+    """Through the registrations' windows: ConvTranspose k2 s2 sees ceil(2 / 2) = 1 input pixel
+    per output at a jump of 1/2; Resize x2 nearest 1 pixel at 1/2.  By hand: conv RF 3 jump 2,
+    then RF 3 + (1 - 1) * 2 = 3 jump 1, then RF 3 jump 1/2."""
+    path = tmp_path / "up.onnx"
+    onnx.save(_upsampling_graph(), path)
+    code = cli.main(["summary", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = {layer["node"]: layer for layer in json.loads(out)["layers"]}
+    assert (rows["conv"]["rf"], rows["conv"]["jump"]) == ([3, 3], [2, 2])
+    up = rows["up"]
+    assert (up["output"], up["rf"], up["jump"]) == ([1, 4, 32, 32], [3, 3], [1, 1])
+    assert up["params"] == 8 * 4 * 2 * 2 and up["macs"] == 8 * 4 * 2 * 2 * 16 * 16  # C_in*C_out*k*k per input pixel
+    resize = rows["resize"]
+    assert (resize["output"], resize["rf"], resize["jump"]) == ([1, 4, 64, 64], [3, 3], [0.5, 0.5])
+    assert resize["params"] == 0, "Resize's scales are a shape input, not a parameter"

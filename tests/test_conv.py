@@ -6,16 +6,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-
-CONFIGS = [("portable", 1), ("portable", 2), ("avx2", 1), ("avx2", 2)]
-
-
-@pytest.fixture(params=CONFIGS, ids=[f"{i}-{t}t" for i, t in CONFIGS])
-def ctx(request):
-    isa, threads = request.param
-    if isa == "avx2" and _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
-    return _kernels.Context(threads, isa)
+from helpers import assert_close
 
 
 def np_conv(x, w, b, strides, pads, dilations, group, relu=False, residual=None):
@@ -43,12 +34,6 @@ def np_conv(x, w, b, strides, pads, dilations, group, relu=False, residual=None)
     if relu:
         y = np.maximum(y, 0)
     return y
-
-
-def check(name, got, ref, tol=1e-5):
-    assert got.shape == ref.shape, f"{name}: shape {got.shape} != reference {ref.shape}"
-    err = float(np.abs(got.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
-    assert err <= tol, f"{name} {got.shape}: max|diff|/max|ref| = {err:.3g} > {tol}"
 
 
 # (n, c, h, w, K, kernel, strides, pads, dilations, group)
@@ -119,7 +104,7 @@ def test_conv2d(ctx, case, variant):
             y = np.full(shape, np.nan, dtype=np.float32)
             ws = np.full(conv.workspace_size(n, h, w), np.nan, dtype=np.float32)
             conv.run(x, y, residual=residual, workspace=ws)
-        check(name, y, ref, 1e-4 if algo.startswith("winograd") else 1e-5)
+        assert_close(y, ref, 1e-4 if algo.startswith("winograd") else 1e-5, name)
 
 
 @pytest.mark.parametrize("c", [5, 700])        # one K block, and several (partial sums in C)
@@ -140,7 +125,7 @@ def test_every_partial_tile_applies_the_whole_epilogue(ctx, c, K, pixels):
     buf = np.full((K + 1) * pixels + 16, 7.0, dtype=np.float32)
     y = buf[:K * pixels].reshape(1, K, 1, pixels)
     conv.run(x, y, residual=residual, workspace=np.empty(conv.workspace_size(1, 1, pixels), np.float32))
-    check(f"1x1 conv c={c} K={K} pixels={pixels}", y, ref)
+    assert_close(y, ref, 1e-5, f"1x1 conv c={c} K={K} pixels={pixels}")
     assert (buf[K * pixels:] == 7.0).all(), "the GEMM wrote past the end of its output"
 
 

@@ -15,22 +15,19 @@ from tinycnn import cli  # noqa: E402
 from tinycnn.cli.models import DIGITS_MODEL  # noqa: E402
 from tinycnn.images import preprocessing_for  # noqa: E402
 from tinycnn.loader import load_model  # noqa: E402
+from helpers import REPO_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIN_ACCURACY = 0.95
 
 
 def _train_digits():
-    spec = importlib.util.spec_from_file_location("train_digits", os.path.join(ROOT, "models", "train_digits.py"))
+    spec = importlib.util.spec_from_file_location("train_digits", REPO_ROOT / "models" / "train_digits.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 td = _train_digits()
-
-
-
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +41,8 @@ def test_metadata_and_size():
     model = load_model(DIGITS_MODEL)
     assert os.path.getsize(DIGITS_MODEL) < 200_000
     meta = model.metadata
-    assert meta["tinycnn.preset"] == "none" and meta["tinycnn.invert"] == "1"
+    assert meta["tinycnn.preset"] == "none" and meta["tinycnn.polarity"] == "light-on-dark"
+    assert "tinycnn.invert" not in meta
     assert model.opsets[""] == 13
     assert model.inputs[0].dims[1:] == (1, 8, 8)
     assert isinstance(model.inputs[0].dims[0], str), "batch axis should be dynamic"
@@ -59,20 +57,46 @@ def test_accuracy_from_arrays(held_out):
     assert accuracy >= MIN_ACCURACY, f"held-out accuracy from arrays {accuracy:.4f}"
 
 
-def test_accuracy_from_png_files_through_infer(held_out, tmp_path, capsys):
-    X, y = held_out
-    sizes = [8, 28, 64, 128]  # as stored, and drawn larger (smoothly) as a user's picture would be
+def _write_pngs(folder, X, y, light_on_dark):
+    """The held-out digits as PNG files, as stored (8x8) and drawn larger (smoothly) as a user's
+    picture would be; the true digit is in the name."""
+    folder.mkdir()
+    sizes = [8, 28, 64, 128]
     for i, img in enumerate(X):
-        td.to_picture(img, sizes[i % len(sizes)]).save(tmp_path / f"{i:03d}_{y[i]}.png")
-    code = cli.main(["infer", str(tmp_path), "--json", "--top", "1", "--batch", "64", "--no-progress"])
+        td.to_picture(img, sizes[i % len(sizes)], light_on_dark=light_on_dark).save(folder / f"{i:03d}_{y[i]}.png")
+    return folder
+
+
+def _infer_accuracy(capsys, folder, *options):
+    code = cli.main(["infer", str(folder), "--json", "--top", "1", "--batch", "64", "--no-progress", *options])
     out, err = capsys.readouterr()
     assert code == 0, err
     results = [json.loads(line) for line in out.splitlines()]
-    assert len(results) == len(X)
     truth = np.array([int(os.path.basename(r["image"]).split("_")[1].split(".")[0]) for r in results])
     predicted = np.array([int(r["top"][0]["label"]) for r in results])
-    accuracy = float((predicted == truth).mean())
-    assert accuracy >= MIN_ACCURACY, f"held-out accuracy from PNG files {accuracy:.4f}"
+    return len(results), float((predicted == truth).mean())
+
+
+@pytest.mark.parametrize("light_on_dark", [False, True], ids=["dark-on-light", "light-on-dark"])
+def test_accuracy_from_png_files_through_infer(held_out, tmp_path, capsys, light_on_dark):
+    """Both polarities: the polarity of each picture is read from its border."""
+    X, y = held_out
+    folder = _write_pngs(tmp_path / "digits", X, y, light_on_dark)
+    n, accuracy = _infer_accuracy(capsys, folder)
+    assert n == len(X)
+    assert accuracy >= MIN_ACCURACY, f"held-out accuracy from PNG files, {folder.name}: {accuracy:.4f}"
+
+
+def test_polarity_flag_forces_it(held_out, tmp_path, capsys):
+    X, y = held_out
+    X, y = X[:120], y[:120]
+    light = _write_pngs(tmp_path / "light", X, y, light_on_dark=True)
+    dark = _write_pngs(tmp_path / "dark", X, y, light_on_dark=False)
+    assert _infer_accuracy(capsys, light, "--polarity", "light-on-dark")[1] >= MIN_ACCURACY
+    assert _infer_accuracy(capsys, dark, "--polarity", "dark-on-light")[1] >= MIN_ACCURACY
+    # Forced wrong, every picture is inverted the wrong way: what infer did before it read borders.
+    wrong = _infer_accuracy(capsys, light, "--polarity", "dark-on-light")[1]
+    assert wrong < 0.5, f"forcing the wrong polarity should break the model, got {wrong:.3f}"
 
 
 def test_pictures_and_arrays_agree(held_out):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-
+from helpers import lrn_ref, ort_node, requires_avx2
 
 
 def erf(x):
@@ -198,13 +198,7 @@ def test_lrn(ctx, size, shape, beta):
     rng = np.random.default_rng(size)
     x = (rng.standard_normal(shape) * 10).astype(np.float32)
     alpha, bias = 1e-2, 1.0
-    sq = x.astype(np.float64) ** 2
-    acc = np.zeros_like(sq)
-    c = shape[1]
-    for ch in range(c):
-        lo, hi = max(0, ch - (size - 1) // 2), min(c - 1, ch + math.ceil((size - 1) / 2))
-        acc[:, ch] = sq[:, lo:hi + 1].sum(axis=1)
-    expect = x / (bias + alpha / size * acc) ** beta
+    expect = lrn_ref(x, size, alpha, beta, bias)
     y = np.empty_like(x)
     _kernels.lrn(ctx, x, y, size, alpha, beta, bias)
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"lrn y, x {shape}, size {size}, beta {beta}")
@@ -244,23 +238,10 @@ def test_view_mismatch_raises():
         _kernels.reduce(None, "sum", x, np.zeros((2, 3), np.float32), 2, 3, 4)
 
 
-def ort_run(op, inputs, **attrs):
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper
-    names = [f"i{k}" for k in range(len(inputs))]
-    node = helper.make_node(op, names, ["y"], **attrs)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape))
-                                            for n, v in zip(names, inputs)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, dict(zip(names, inputs)))[0]
-
-
 @pytest.mark.parametrize("size", [1, 3, 5])  # onnxruntime takes odd sizes only
 def test_lrn_matches_onnxruntime(ctx, size):
     x = (np.random.default_rng(size).standard_normal((2, 9, 5, 6)) * 5).astype(np.float32)
-    expect = ort_run("LRN", [x], size=size, alpha=1e-3, beta=0.75, bias=1.5)
+    expect = ort_node("LRN", [x], size=size, alpha=1e-3, beta=0.75, bias=1.5)
     y = np.empty_like(x)
     _kernels.lrn(ctx, x, y, size, 1e-3, 0.75, 1.5)
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"lrn y vs onnxruntime, size {size}")
@@ -269,16 +250,15 @@ def test_lrn_matches_onnxruntime(ctx, size):
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
 def test_softmax_matches_onnxruntime(ctx, op):
     x = (np.random.default_rng(2).standard_normal((3, 4, 10)) * 10).astype(np.float32)
-    expect = ort_run(op, [x], axis=1)  # opset 13+: along axis 1 only -> view [3, 4, 10]
+    expect = ort_node(op, [x], axis=1)  # opset 13+: along axis 1 only -> view [3, 4, 10]
     y = np.empty_like(x)
     _kernels.softmax(ctx, x, y, 3, 4, 10, log=(op == "LogSoftmax"))
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"{op} y vs onnxruntime")
 
 
+@requires_avx2
 def test_isa_paths_agree_bitwise():
     """The AVX2 twins must give exactly the portable answers (same loops, no FMA contraction)."""
-    if _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
     rng = np.random.default_rng(77)
     x = (rng.standard_normal((2, 12, 9, 13)) * 3).astype(np.float32)
     b = rng.standard_normal((1, 12, 1, 1)).astype(np.float32)

@@ -22,7 +22,7 @@ from onnx import TensorProto, helper
 
 import tinycnn
 from tinycnn import _kernels as K
-from helpers import make_model, rel_diff
+from helpers import make_model, ort_run, rel_diff, session_options
 
 HAVE_CONV = hasattr(K, "Conv2d") and hasattr(K, "Dense") and hasattr(K, "gemm")
 needs_conv = pytest.mark.skipif(not HAVE_CONV, reason="convolution/GEMM kernels not built yet")
@@ -39,26 +39,16 @@ def fuzz_settings(examples):
 
 def small_limits():
     """Bounded memory while fuzzing: a mutated dim must hit a limit, not the machine."""
-    o = tinycnn.SessionOptions()
-    o.intra_op_num_threads = 1
-    o.max_tensor_bytes = 64 << 20
-    o.max_weight_bytes = 128 << 20
-    o.max_arena_bytes = 256 << 20
-    o.max_nodes = 1000
-    return o
+    return session_options(intra_op_num_threads=1, max_tensor_bytes=64 << 20, max_weight_bytes=128 << 20,
+                           max_arena_bytes=256 << 20, max_nodes=1000)
 
 
 # ---- single node against onnxruntime -----------------------------------------------------
 
 def ort_outcome(model, feeds):
     """('ok', outputs) or ('error', message) from onnxruntime."""
-    import onnxruntime as ort
-    o = ort.SessionOptions()
-    o.intra_op_num_threads = 1
-    o.log_severity_level = 4
     try:
-        sess = ort.InferenceSession(model.SerializeToString(), o, providers=["CPUExecutionProvider"])
-        return "ok", sess.run(None, feeds)
+        return "ok", ort_run(model, feeds)
     except Exception as e:  # noqa: BLE001 - any refusal of onnxruntime's
         return "error", str(e).splitlines()[0][:300]
 

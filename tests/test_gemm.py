@@ -3,29 +3,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-
-CONFIGS = [("portable", 1), ("portable", 2), ("avx2", 1), ("avx2", 2)]
-
-
-def make_ctx(isa, threads):
-    if isa == "avx2" and _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
-    return _kernels.Context(threads, isa)
-
-
-@pytest.fixture(params=CONFIGS, ids=[f"{i}-{t}t" for i, t in CONFIGS])
-def ctx(request):
-    return make_ctx(*request.param)
-
-
-def rel_err(got, ref):
-    return float(np.abs(got.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
-
-
-def check(name, got, ref, tol=1e-5):
-    assert got.shape == ref.shape, f"{name}: shape {got.shape} != reference {ref.shape}"
-    err = rel_err(got, ref)
-    assert err <= tol, f"{name} {got.shape}: max|diff|/max|ref| = {err:.3g} > {tol}"
+from helpers import assert_close
 
 
 # (M, N, K): tile multiples, off-by-one around MR=6 / NR=16 / KC=256 / MC=144 / NC=512, tiny and large
@@ -40,7 +18,7 @@ def test_gemm_plain(ctx, M, N, K):
     b = rng.standard_normal((K, N), dtype=np.float32)
     y = np.full((M, N), np.nan, dtype=np.float32)
     _kernels.gemm(ctx, a, b, y)
-    check(f"gemm y=a@b M={M} N={N} K={K}", y, a.astype(np.float64) @ b)
+    assert_close(y, a.astype(np.float64) @ b, 1e-5, f"gemm y=a@b M={M} N={N} K={K}")
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
@@ -56,8 +34,8 @@ def test_gemm_trans_alpha_beta(ctx, trans_a, trans_b, M, N, K):
         c = rng.standard_normal(cshape, dtype=np.float32)
         y = np.empty((M, N), dtype=np.float32)
         _kernels.gemm(ctx, a, b, y, trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.5, c=c)
-        check(f"gemm alpha=0.5 beta=-1.5 c{cshape} trans=({trans_a},{trans_b})", y,
-              0.5 * opa @ opb - 1.5 * c.astype(np.float64))
+        assert_close(y, 0.5 * opa @ opb - 1.5 * c.astype(np.float64), 1e-5,
+                     f"gemm alpha=0.5 beta=-1.5 c{cshape} trans=({trans_a},{trans_b})")
 
 
 def test_gemm_c_is_y_and_zero_k(ctx):
@@ -67,10 +45,10 @@ def test_gemm_c_is_y_and_zero_k(ctx):
     y = rng.standard_normal((9, 23), dtype=np.float32)
     ref = a.astype(np.float64) @ b + 2.0 * y
     _kernels.gemm(ctx, a, b, y, beta=2.0, c=y)
-    check("gemm c is y", y, ref)
+    assert_close(y, ref, 1e-5, "gemm c is y")
     y0 = np.full((4, 5), 3.0, dtype=np.float32)
     _kernels.gemm(ctx, np.zeros((4, 0), np.float32), np.zeros((0, 5), np.float32), y0)
-    check("gemm K=0", y0, np.zeros((4, 5)))
+    assert_close(y0, np.zeros((4, 5)), 1e-5, "gemm K=0")
 
 
 def test_gemm_rejects_bad_shapes(ctx):
@@ -99,7 +77,7 @@ def test_dense(ctx, M, K, Nout, trans_b, relu, with_bias):
         ref = ref + bias
     if relu:
         ref = np.maximum(ref, 0)
-    check(f"dense a{a.shape} w{w.shape} trans_b={trans_b} relu={relu}", y, ref)
+    assert_close(y, ref, 1e-5, f"dense a{a.shape} w{w.shape} trans_b={trans_b} relu={relu}")
 
 
 @pytest.mark.parametrize("M", [1, 3])
@@ -121,11 +99,11 @@ def test_dense_in_place(ctx, M, K, Nout, relu, with_bias):
         ref = ref + bias
     if relu:
         ref = np.maximum(ref, 0)
-    check(f"dense in place a{a.shape} w{w.shape} relu={relu}", y, ref)
+    assert_close(y, ref, 1e-5, f"dense in place a{a.shape} w{w.shape} relu={relu}")
     packed = _kernels.Dense(ctx, w, bias, trans_b=True, relu=relu)
     y2 = np.full((M, Nout), np.nan, dtype=np.float32)
     packed.run(a, y2)
-    check(f"dense in place vs packed a{a.shape} w{w.shape}", y, y2.astype(np.float64))
+    assert_close(y, y2.astype(np.float64), 1e-5, f"dense in place vs packed a{a.shape} w{w.shape}")
 
 
 def test_dense_in_place_needs_trans_b(ctx):
@@ -143,7 +121,7 @@ def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
     assert need > 0
     y = np.empty((20, 40), np.float32)
     _kernels.gemm(ctx, a, b, y, workspace=np.full(need, np.nan, np.float32))
-    check("gemm, caller's workspace", y, a.astype(np.float64) @ b)
+    assert_close(y, a.astype(np.float64) @ b, 1e-5, "gemm, caller's workspace")
     with pytest.raises(ValueError, match=f"gemm: workspace has {need - 1} elements, needs {need}"):
         _kernels.gemm(ctx, a, b, y, workspace=np.empty(need - 1, np.float32))
 
@@ -154,6 +132,6 @@ def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
     need = packed.workspace_size(20)
     assert need == _kernels.gemm_workspace_size(ctx)
     packed.run(a, y, np.full(need, np.nan, np.float32))
-    check("dense, caller's workspace", y, a.astype(np.float64) @ w.T)
+    assert_close(y, a.astype(np.float64) @ w.T, 1e-5, "dense, caller's workspace")
     with pytest.raises(ValueError, match=f"Dense: workspace has 3 elements, needs {need}"):
         packed.run(a, y, np.empty(3, np.float32))

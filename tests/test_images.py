@@ -4,8 +4,9 @@ import pytest
 
 from PIL import Image  # noqa: E402
 
-from tinycnn.images import (PRESETS, ImageError, find_images, load_and_preprocess, load_image,  # noqa: E402
-                            normalize, preprocess, preprocessing_for, resize_and_crop, to_mode)
+from tinycnn.images import (PRESETS, ImageError, decode_image, detect_polarity, find_images,  # noqa: E402
+                            from_array, load_and_preprocess, load_image, needs_inversion, normalize,
+                            preprocess, preprocessing_for, resize_and_crop, to_mode)
 
 
 def _gradient_rgb(w, h):
@@ -123,6 +124,40 @@ def test_errors_name_the_file(tmp_path):
         load_image(str(cut))
 
 
+@pytest.mark.parametrize("mode", ["RGB", "P", "I;16", "CMYK", "LA"])
+def test_decode_image_from_bytes_equals_the_file(tmp_path, mode):
+    img = Image.fromarray(_gradient_rgb(40, 30))
+    img = (Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 257) if mode == "I;16"
+           else img.convert(mode))
+    path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
+    img.save(path)
+    from_bytes = decode_image(path.read_bytes(), "x")
+    assert from_bytes.mode == load_image(str(path)).mode
+    np.testing.assert_array_equal(np.asarray(from_bytes), np.asarray(load_image(str(path))))
+    cut = path.read_bytes()[:len(path.read_bytes()) // 2]
+    with pytest.raises(ImageError, match=r"^s3://b/x.png: (cannot decode image|not an image Pillow)"):
+        decode_image(cut, "s3://b/x.png")
+    with pytest.raises(ImageError, match=r"^<bytes>: not an image Pillow can read"):
+        decode_image(b"not a picture")
+
+
+def test_from_array_reads_what_ray_read_images_gives():
+    """Arrays of every Pillow mode read_images hands over: as the file's own modes, so that
+    preprocessing gives the same input."""
+    rgba = _gradient_rgb(20, 12)
+    rgba = np.concatenate([rgba, rgba[:, :, :1]], axis=2)
+    for mode in ("L", "LA", "RGB", "RGBA", "1"):
+        img = Image.fromarray(rgba, "RGBA").convert(mode)
+        got = from_array(np.asarray(img))
+        want = img if mode != "1" else img.convert("L")
+        assert got.mode == want.mode, mode
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=mode)
+        np.testing.assert_array_equal(preprocess(got, (8, 8), 3, PRESETS["imagenet"]),
+                                      preprocess(img, (8, 8), 3, PRESETS["imagenet"]), err_msg=mode)
+    with pytest.raises(ImageError, match=r"shape \[4, 4, 5\]: expected H x W or H x W x C with C 1, 2, 3 or 4"):
+        from_array(np.zeros((4, 4, 5), np.uint8))
+
+
 def test_find_images_expands_folders_sorted(tmp_path):
     for name in ["b.png", "a.jpg", "c.txt"]:
         (tmp_path / name).write_bytes(b"")
@@ -147,7 +182,54 @@ def test_preprocessing_for_metadata():
     ({"tinycnn.crop_ratio": "most"}, {}, "tinycnn.crop_ratio='most' is not valid"),
     ({"tinycnn.std": "0.2 0 0.2"}, {}, "must not contain 0"),
     ({}, {"crop_ratio": 1.5}, r"crop ratio must be in \(0, 1\], got 1.5"),
+    ({"tinycnn.polarity": "white-on-black"}, {}, "tinycnn.polarity='white-on-black' is not valid"),
+    ({"tinycnn.polarity": "light-on-dark", "tinycnn.invert": "1"}, {}, "both tinycnn.polarity and tinycnn.invert"),
+    ({}, {"picture_polarity": "sideways"}, "picture polarity must be auto, dark-on-light or light-on-dark"),
 ])
 def test_preprocessing_for_refuses(meta, changes, message):
     with pytest.raises(ValueError, match=message):
         preprocessing_for(meta, **changes)
+
+
+def _stroke(size, ink, paper, thickness=0.12):
+    """A ring drawn with `ink` on `paper`, not touching the edges, as a pen would draw an 0."""
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1) - 0.5
+    r = np.hypot(yy, xx)
+    a = np.where(np.abs(r - 0.3) < thickness / 2, ink, paper)
+    return Image.fromarray(a.astype(np.uint8))
+
+
+@pytest.mark.parametrize("size", [8, 28, 200])
+def test_detect_polarity_from_the_border(size):
+    assert detect_polarity(_stroke(size, 0, 255)) == "dark-on-light"
+    assert detect_polarity(_stroke(size, 255, 0)) == "light-on-dark"
+    # Low contrast and a grey ground: the midpoint of the picture's own range decides.
+    assert detect_polarity(_stroke(size, 90, 170)) == "dark-on-light"
+    assert detect_polarity(_stroke(size, 170, 90)) == "light-on-dark"
+    # Colour pictures are read by their brightness.
+    assert detect_polarity(_stroke(size, 30, 220).convert("RGB")) == "dark-on-light"
+    # A flat picture: by its value.
+    assert detect_polarity(Image.new("L", (size, size), 200)) == "dark-on-light"
+    assert detect_polarity(Image.new("L", (size, size), 20)) == "light-on-dark"
+
+
+def test_detect_polarity_ignores_specks_and_ink_touching_the_border():
+    img = np.asarray(_stroke(64, 255, 0)).copy()
+    img[0, :10] = 255        # a stroke running off the top edge
+    img[5, 5] = img[60, 3] = 255
+    assert detect_polarity(Image.fromarray(img)) == "light-on-dark"
+
+
+def test_inversion_follows_the_model_and_the_picture():
+    model = PRESETS["none"].replace(polarity="light-on-dark")
+    dark_ink, light_ink = _stroke(28, 0, 255), _stroke(28, 255, 0)
+    assert needs_inversion(dark_ink, model) and not needs_inversion(light_ink, model)
+    forced = model.replace(picture_polarity="dark-on-light")
+    assert needs_inversion(dark_ink, forced) and needs_inversion(light_ink, forced)
+    # Both polarities of one drawing become the same input.
+    np.testing.assert_array_equal(preprocess(dark_ink, (8, 8), 1, model), preprocess(light_ink, (8, 8), 1, model))
+    x = preprocess(light_ink, (28, 28), 1, model)
+    assert x.max() == 1.0 and x[0, 0, 0] == 0.0, "ink 1, ground 0 for a light-on-dark model"
+    # A model that states no polarity: pictures as they are, unless invert.
+    plain = PRESETS["none"]
+    assert not needs_inversion(dark_ink, plain) and needs_inversion(dark_ink, plain.replace(invert=True))

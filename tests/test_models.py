@@ -8,9 +8,8 @@ batch row must have the same top-1 class.
 
 The matrix (exports dominate the cost, so it is trimmed to what adds coverage):
 
-- every model once: legacy exporter, opset 13, batch norm folded, torch.flatten;
-  VGG-16/19 (+bn) and ResNet-50/101 appear only here and carry ``slow``
-  (still run by default);
+- every classic model (AlexNet, VGG, ResNet) once: legacy exporter, opset 13, batch norm
+  folded, torch.flatten;
 - resnet18, alexnet and vgg11_bn additionally at opsets 9, 11 and 17, each export
   varying batch-norm folding (folded / BatchNormalization kept) and the flatten idiom
   (Flatten / the Shape-Gather-Unsqueeze-Concat-Reshape chain of ``x.view``), so that
@@ -19,8 +18,9 @@ The matrix (exports dominate the cost, so it is trimmed to what adds coverage):
   BN folded by its optimizer, and kept), alexnet and vgg11;
 - one static-batch export (batch 1 only): its ``view`` flatten is a constant Reshape.
 
-`pytest -s -m "not slow"` skips the big networks; the terminal summary lists the time
-of every export and every run.
+Only resnet18 and alexnet at opset 13 are in the fast tier (``-m "not slow"``): the other
+cases are marked ``slow`` (each costs an export; all of them run in the full suite and CI).
+The terminal summary lists the time of every export and every run.
 """
 import collections
 import pathlib
@@ -40,8 +40,11 @@ import tinycnn
 REPO_ROOT = pathlib.Path(models.__file__).resolve().parent.parent
 RTOL = 1e-4
 INPUT_SEED = 1234
-SLOW_MODELS = {"vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "resnet50", "resnet101"}
-BN_MODELS = {name for name in models.MODELS if "resnet" in name or name.endswith("_bn")}
+# AlexNet, VGG and ResNet; the mobile networks and issue 13's families have their own files
+# (test_models_mobile.py, test_models_dense*.py).
+CLASSIC_MODELS = [name for name in models.MODELS if name not in models.MOBILE_MODELS
+                  and name not in models.DENSE_MODELS and name != "convnext_tiny"]
+BN_MODELS = {name for name in CLASSIC_MODELS if "resnet" in name or name.endswith("_bn")}
 
 Case = collections.namedtuple(
     "Case", "name opset dynamo fold_bn flatten batch_dynamic",
@@ -59,7 +62,7 @@ def _case_id(c):
 
 
 CASES = (
-    [Case(name) for name in models.MODELS]
+    [Case(name) for name in CLASSIC_MODELS]
     + [
         Case("resnet18", opset=9, fold_bn=False, flatten="view"),
         Case("resnet18", opset=11, flatten="view"),
@@ -79,10 +82,15 @@ CASES = (
 )
 
 
+# The fast tier's networks: a ResNet (batch norm folded, residual Add+Relu, 1x1 and 3x3/2 convs,
+# Winograd) and AlexNet (11x11/4 and 5x5 convs, big Gemms), legacy exporter at opset 13.
+FAST_CASES = {Case("resnet18"), Case("alexnet")}
+
+
 def _params(cases):
     params = []
     for c in cases:
-        marks = [pytest.mark.slow] if c.name in SLOW_MODELS else []
+        marks = [] if c in FAST_CASES else [pytest.mark.slow]
         params.append(pytest.param(c, id=_case_id(c), marks=marks))
     return params
 
@@ -191,6 +199,7 @@ def test_state_dict_keys_follow_torchvision(name):
     assert not missing, f"{name}: state_dict lacks {missing}"
 
 
+@pytest.mark.slow  # three ResNet-18 builds
 def test_init_is_deterministic_and_folds_nontrivial_batchnorm():
     a, b = models.build("resnet18", seed=3), models.build("resnet18", seed=3)
     for (key, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -202,6 +211,7 @@ def test_init_is_deterministic_and_folds_nontrivial_batchnorm():
     assert (bn.weight - 1).abs().max() > 0.01 and bn.bias.abs().max() > 0.01
 
 
+@pytest.mark.slow  # one more export, in a subprocess
 def test_export_cli_writes_checkable_model(tmp_path):
     out = tmp_path / "resnet18.onnx"
     subprocess.run(
@@ -216,6 +226,7 @@ def test_export_cli_writes_checkable_model(tmp_path):
     assert dims == [1, 3, 64, 64]
 
 
+@pytest.mark.slow  # a subprocess that imports torch
 def test_export_cli_rejects_dynamo_below_opset_18(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "models.export", "alexnet", "--dynamo", "--opset", "13",

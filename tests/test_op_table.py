@@ -1,4 +1,5 @@
-"""The op table: supported_ops(), the README's generated copy, and unsupported ops at load."""
+"""The op table: supported_ops(), the README's generated copy, and unsupported ops at load
+(every one listed at once, with its domain, opset and nodes)."""
 import os
 import re
 
@@ -66,18 +67,21 @@ def test_readme_table_is_the_generated_one():
 
 
 def test_unsupported_ops_are_listed_at_load_with_domain_opset_and_nodes():
-    """All at once: an op unknown at any opset, one too new for the model's opset, a custom domain."""
+    """All at once: an op unknown at any opset, one too new for the model's opset, a custom
+    domain, and a domain the model does not even import."""
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="fine"),
              helper.make_node("HardSwish", ["a"], ["b"], name="hs1"),      # from opset 14 only
              helper.make_node("HardSwish", ["b"], ["c"], name="hs2"),
              helper.make_node("Einsum", ["c", "c"], ["d"], equation="i,i->i", name="ein"),
-             helper.make_node("Fancy", ["d"], ["y"], name="fancy", domain="com.example")]
+             helper.make_node("Fancy", ["d"], ["e"], name="fancy", domain="com.example"),
+             helper.make_node("Thing", ["e"], ["y"], name="thing", domain="com.other")]
     model = make_model(nodes, [("x", [4])], [("y", [4])], opset=13)
     model.opset_import.append(helper.make_opsetid("com.example", 2))
     with pytest.raises(tinycnn.UnsupportedOperator) as e:
         tinycnn.InferenceSession(model)
     msg = str(e.value)
-    assert "3 operator(s)" in msg, msg
+    assert "4 operator(s)" in msg, msg
+    assert re.search(r"com\.other::Thing \(opset \w+\) used by 1 node\(s\): 'thing'", msg), msg
     assert re.search(r"ai\.onnx::HardSwish \(opset 13\) used by 2 node\(s\): 'hs1', 'hs2'", msg), msg
     assert re.search(r"ai\.onnx::Einsum \(opset 13\) used by 1 node\(s\): 'ein'", msg), msg
     assert re.search(r"com\.example::Fancy \(opset 2\) used by 1 node\(s\): 'fancy'", msg), msg

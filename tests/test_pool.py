@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
+from helpers import ort_node, requires_avx2
 
 FLT_MAX = np.finfo(np.float32).max
 
@@ -176,14 +177,7 @@ def test_bad_arguments():
 # ---- onnxruntime ------------------------------------------------------------
 
 def ort_pool(op, x, **attrs):
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper
-    node = helper.make_node(op, ["x"], ["y"], **attrs)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"x": x})[0]
+    return ort_node(op, [x], opset=19, **attrs)
 
 
 ORT_CASES = [
@@ -234,10 +228,9 @@ def test_global_pools_match_onnxruntime(ctx, op):
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-6, err_msg=f"{op} y vs onnxruntime")
 
 
+@requires_avx2
 def test_isa_paths_agree_bitwise():
     """The AVX2 pooling twins must give exactly the portable answers."""
-    if _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
     rng = np.random.default_rng(78)
     x = rng.standard_normal((2, 5, 41, 37)).astype(np.float32)
     for k, s, pads in [(3, 2, (1, 1, 1, 1)), (2, 2, (0, 0, 0, 0)), (3, 1, (1, 1, 1, 1)), (5, 3, (2, 1, 0, 2))]:

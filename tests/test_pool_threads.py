@@ -1,11 +1,11 @@
 """The thread pool: coverage of parallel_for, concurrent callers, fork."""
 import os
-import threading
 
 import numpy as np
 import pytest
 
 from tinycnn import _kernels
+from helpers import requires_avx2, run_in_child, run_threads
 
 
 @pytest.mark.parametrize("dynamic", [False, True])
@@ -28,10 +28,8 @@ def _conv_problem():
     return x, w, b
 
 
-@pytest.mark.parametrize("isa", ["portable", "avx2"])
+@pytest.mark.parametrize("isa", ["portable", pytest.param("avx2", marks=requires_avx2)])
 def test_concurrent_callers_share_one_context(isa):
-    if isa == "avx2" and _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
     x, w, b = _conv_problem()
     serial = _kernels.Conv2d(_kernels.Context(1, isa), w, b, algo="gemm", pads=(1, 1, 1, 1),
                              relu=True)
@@ -52,11 +50,8 @@ def test_concurrent_callers_share_one_context(isa):
             if not (counts == 1).all():
                 failures.append((seed, i, "parallel_for counts"))
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(worker, 4)
+    assert not errors, errors
     assert not failures, f"concurrent Conv2d.run on one Context(2) differs from serial: {failures[:5]}"
 
 
@@ -67,17 +62,13 @@ def test_forked_child_runs_serially():
     conv = _kernels.Conv2d(ctx, w, b, algo="gemm", pads=(1, 1, 1, 1))
     expected = np.empty(conv.output_shape(1, 20, 20), np.float32)
     conv.run(x, expected)
-    pid = os.fork()
-    if pid == 0:  # child: the parent's workers do not exist here
-        code = 1
-        try:
-            y = np.empty_like(expected)
-            conv.run(x, y)
-            ok = np.allclose(y, expected, rtol=1e-5, atol=1e-5)
-            ok = ok and (_kernels._parallel_for_counts(ctx, 50)[0] == 1).all()
-            del conv, ctx  # destroying the pool in the child must not touch the workers
-            code = 0 if ok else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
+
+    def child():  # the parent's workers do not exist here
+        nonlocal conv, ctx
+        y = np.empty_like(expected)
+        conv.run(x, y)
+        ok = np.allclose(y, expected, rtol=1e-5, atol=1e-5)
+        ok = ok and (_kernels._parallel_for_counts(ctx, 50)[0] == 1).all()
+        del conv, ctx  # destroying the pool in the child must not touch the workers
+        return ok
+    assert run_in_child(child) == 0

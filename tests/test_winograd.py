@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
+from helpers import assert_same_nan_inf, rel_diff as rel_err, requires_avx2
 
 TOL = 1e-4  # max|diff| / max|ref|
 
-ISAS = ["portable"] + (["avx2"] if _kernels.best_isa() == "avx2" else [])
-CONTEXTS = [(isa, nt) for isa in ISAS for nt in (1, 2)]
 
 # (kernel size r, output tile m): the algorithms F(m x m, r x r)
 ALGOS = [(3, 4), (3, 2), (5, 2)]
@@ -87,16 +86,11 @@ def case(name, r=3):
     return x, w, b, pads, conv_ref(x, w, None, pads)
 
 
-def rel_err(got, ref):
-    return float(np.max(np.abs(got - ref)) / max(np.max(np.abs(ref)), 1e-30))
-
-
-@pytest.mark.parametrize("isa,threads", CONTEXTS)
 @algos
 @pytest.mark.parametrize("name", [s[0] for s in SHAPES])
-def test_winograd_matches_direct(name, r, tile, isa, threads):
+def test_winograd_matches_direct(name, r, tile, ctx):
     x, w, b, pads, ref = case(name, r)
-    ctx = _kernels.Context(threads, isa)
+    isa, threads = ctx.isa, ctx.num_threads
     conv = winograd(ctx, w, b, pads=pads, tile=tile)
     assert conv.algo == algo_name(r, tile)
     assert (conv.out_channels, conv.in_channels) == w.shape[:2]
@@ -110,14 +104,13 @@ def test_winograd_matches_direct(name, r, tile, isa, threads):
                         f"w {w.shape} pads {pads}: relative error {err:.3g} > {TOL}")
 
 
-@pytest.mark.parametrize("isa,threads", CONTEXTS)
 @algos
 @pytest.mark.parametrize("name", ["odd 5->7 13x11", "N=2 odd", "resnet 512@7", "vgg conv3 (scaled)",
                                   "wide rows (8 tiles side by side)"])
-def test_winograd_fused_epilogue(name, r, tile, isa, threads):
+def test_winograd_fused_epilogue(name, r, tile, ctx):
     """No bias, residual (separate and aliasing y), relu, caller workspace."""
     x, w, b, pads, ref = case(name, r)
-    ctx = _kernels.Context(threads, isa)
+    isa, threads = ctx.isa, ctx.num_threads
     rng = np.random.default_rng(7)
     res = rng.standard_normal(ref.shape).astype(np.float32)
     want = np.maximum(ref + res, 0.0)
@@ -143,10 +136,9 @@ def test_winograd_fused_epilogue(name, r, tile, isa, threads):
     assert np.min(y) >= 0.0
 
 
+@requires_avx2
 @algos
 def test_avx2_and_portable_agree(r, tile):
-    if "avx2" not in ISAS:
-        pytest.skip("no AVX2 on this CPU")
     x, w, b, pads, ref = case("N=3 many tiles", r)
     out = []
     for isa in ("portable", "avx2"):
@@ -206,10 +198,7 @@ def conv_ref_nan(x, w, b, pads, residual=None, relu=False):
 
 def assert_same_specials(y, ref, what, some_finite=True):
     """NaN and +-Inf at the same places, finite values within TOL of the largest one."""
-    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref), err_msg=f"NaN positions of {what}")
-    np.testing.assert_array_equal(np.isinf(y), np.isinf(ref), err_msg=f"Inf positions of {what}")
-    inf = np.isinf(ref)
-    np.testing.assert_array_equal(np.sign(y[inf]), np.sign(ref[inf]), err_msg=f"Inf signs of {what}")
+    assert_same_nan_inf(y, ref, what)
     finite = np.isfinite(ref)
     if not some_finite:
         return
@@ -354,7 +343,7 @@ def test_nan_and_inf_bias(ctx, r, tile):
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 3e38])
 def test_nonfinite_or_huge_weights_are_refused(bad):
     """The fallback cannot recover such filters: Winograd refuses them and the executor
-    takes the direct convolution (tests/test_hardening.py checks that end to end)."""
+    takes the direct convolution (tests/test_nan_inf.py checks that end to end)."""
     w = np.ones((4, 3, 3, 3), np.float32)
     assert _kernels.winograd_takes_weights(w)
     w[2, 1, 0, 2] = bad

@@ -176,7 +176,8 @@ def _tensor(v) -> Optional[Tensor]:
 def _parameters(graph, records) -> Dict[int, Tuple[int, int]]:
     """{id(record): (elements, bytes)} of the parameters each node reads first.  Parameters are
     floating-point initializers and the float tensors of Constant nodes (not their scalars:
-    exporters write `x * 0.5` that way)."""
+    exporters write `x * 0.5` that way), except where the op's registration reads them as
+    shapes (its `shape_inputs`: Resize's scales, for one)."""
     roots = {name for name, a in graph.initializers.items() if np.asarray(a).dtype.kind == "f"}
     for rec in records:
         if rec.node.op_type == "Constant" and rec.node.domain == "":
@@ -185,7 +186,11 @@ def _parameters(graph, records) -> Dict[int, Tuple[int, int]]:
     counted, out = set(), {}
     for rec in records:
         n = nbytes = 0
-        for v in rec.inputs:
+        opdef = lookup(rec.node.domain, rec.node.op_type, graph.opsets.get(rec.node.domain, 1))
+        shape_inputs = set(opdef.shape_inputs) if opdef is not None else set()
+        for k, v in enumerate(rec.inputs):
+            if k in shape_inputs:
+                continue
             if v is not None and v.name in roots and v.name not in counted:
                 counted.add(v.name)
                 n += v.size

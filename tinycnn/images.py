@@ -11,8 +11,16 @@ The pipeline, in the order it runs:
    W/crop_ratio box (for a square model: the shorter side becomes H/crop_ratio), then take the centre
    H x W.  crop_ratio 0.875 is torchvision's Resize(256) + CenterCrop(224); 1.0 keeps the whole
    shorter side.
-4. `normalize(pixels, spec)`: scale, optional inversion (dark-on-light digits), channel order,
-   mean / std.  Output: float32 [C, H, W].
+4. `normalize(pixels, spec, invert)`: scale, optional inversion, channel order, mean / std.
+   Output: float32 [C, H, W].
+
+Polarity: a model of drawn characters (the bundled digits model, MNIST-like models) wants one
+polarity, light ink on a dark ground or dark ink on a light one, and says which in
+`Preprocessing.polarity`.  A picture's own polarity is then read from its border
+(`detect_polarity`: what touches the edges of a drawing is its ground), or forced by
+`Preprocessing.picture_polarity`, and the picture is inverted when the two differ
+(`needs_inversion`).  A model that states no polarity (photographs) gets its pictures as they
+are, inverted only when `Preprocessing.invert` says so.
 
 `Preprocessing` describes steps 2 to 4; `PRESETS` has the named ones (`imagenet`, `caffe`, `none`),
 and `preprocessing_for(metadata)` the one a model asks for in its ONNX metadata.  Everything here is
@@ -34,6 +42,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # Caffe's BVLC models: BGR pixels in [0, 255], per-channel mean subtracted, no division.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
+DARK_ON_LIGHT, LIGHT_ON_DARK = "dark-on-light", "light-on-dark"
+POLARITIES = (DARK_ON_LIGHT, LIGHT_ON_DARK)
+
 
 class ImageError(ValueError):
     """An image file that is missing, unreadable or corrupt.  The message names the file."""
@@ -45,6 +56,9 @@ class Preprocessing:
 
     `mean` and `std` are in the scale of the pixels after `scale` is applied, in the model's
     channel order (BGR when `bgr`), one value per channel or a single value for all.
+    `polarity`: what the model wants, "light-on-dark" or "dark-on-light", or None (pictures go in
+    as they are, inverted only with `invert`); `picture_polarity`: what the pictures are, "auto"
+    (read from each picture's border) or one of the two.
     """
 
     name: str = "imagenet"
@@ -54,6 +68,8 @@ class Preprocessing:
     bgr: bool = False
     invert: bool = False
     crop_ratio: float = 0.875
+    polarity: Optional[str] = None
+    picture_polarity: str = "auto"
 
     def replace(self, **changes) -> "Preprocessing":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -69,8 +85,9 @@ PRESETS = {
 def preprocessing_for(metadata: Dict[str, str], preset: Optional[str] = None, **changes) -> Preprocessing:
     """The Preprocessing a model asks for: `preset` if given, else the one its metadata names
     (`tinycnn.preset`, default imagenet) refined by its metadata (`tinycnn.invert`,
-    `tinycnn.crop_ratio`, `tinycnn.mean`, `tinycnn.std`, `tinycnn.bgr`); then `changes`
-    (mean, std, bgr, crop_ratio; None keeps the value).  ValueError names a bad entry."""
+    `tinycnn.polarity`, `tinycnn.crop_ratio`, `tinycnn.mean`, `tinycnn.std`, `tinycnn.bgr`); then
+    `changes` (mean, std, bgr, crop_ratio, picture_polarity; None keeps the value).  ValueError
+    names a bad entry."""
     name = preset or metadata.get("tinycnn.preset", "imagenet")
     if name not in PRESETS:
         raise ValueError(f"{'--preset' if preset else 'model metadata'} names an unknown preset "
@@ -84,6 +101,12 @@ def preprocessing_for(metadata: Dict[str, str], preset: Optional[str] = None, **
         raise ValueError(f"std {spec.std} must not contain 0")
     if not 0.0 < spec.crop_ratio <= 1.0:
         raise ValueError(f"crop ratio must be in (0, 1], got {spec.crop_ratio}")
+    if spec.polarity is not None and spec.invert:
+        raise ValueError("model metadata gives both tinycnn.polarity and tinycnn.invert; "
+                         "tinycnn.polarity alone decides when to invert")
+    if spec.picture_polarity not in ("auto",) + POLARITIES:
+        raise ValueError(f"picture polarity must be auto, {' or '.join(POLARITIES)}, "
+                         f"got {spec.picture_polarity!r}")
     return spec
 
 
@@ -95,8 +118,15 @@ def _floats(text):
     return tuple(float(x) for x in text.replace(",", " ").split())
 
 
-_METADATA_FIELDS = (("invert", _bool), ("crop_ratio", float), ("mean", _floats), ("std", _floats),
-                    ("bgr", _bool))
+def _polarity(text):
+    value = text.strip().lower()
+    if value not in POLARITIES:
+        raise ValueError(value)
+    return value
+
+
+_METADATA_FIELDS = (("invert", _bool), ("polarity", _polarity), ("crop_ratio", float),
+                    ("mean", _floats), ("std", _floats), ("bgr", _bool))
 
 
 def _metadata_value(metadata, key, parse):
@@ -127,22 +157,64 @@ def find_images(paths: Sequence[str]) -> list:
 
 def load_image(path: str):
     """Open an image with Pillow and decode it fully; raises ImageError naming the file."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if not os.path.exists(path):
         raise ImageError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise ImageError(f"{path}: is a folder, not an image")
+    return _decode(path, path)
+
+
+def decode_image(data: bytes, name: str = "<bytes>"):
+    """`load_image` for a file's content held in memory (as Ray Data's read_binary_files gives
+    it); ImageError naming `name`."""
+    import io
+
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(source, name: str):
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
-        img = Image.open(path)
+        img = Image.open(source)
         img.load()  # decode now: a truncated file fails here, with its name
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
+        raise ImageError(f"{name}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: cannot decode image ({e})") from None
+        raise ImageError(f"{name}: cannot decode image ({e})") from None
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block is not worth failing for
         pass
     return img
+
+
+def from_array(a):
+    """A picture held as an array (H x W, or H x W x C with C 1, 2 (gray and alpha), 3 or 4: what
+    Ray Data's read_images yields) to a Pillow image: uint8 as it is, booleans (a 1-bit picture)
+    as 0 and 255; 16-bit, 32-bit and float arrays go through to_mode's scaling.  ImageError for
+    any other shape or type."""
+    from PIL import Image
+
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 3 and a.shape[2] in (2, 3, 4) and a.dtype != np.uint8:
+        raise ImageError(f"array picture of shape {list(a.shape)}: color needs uint8 values, "
+                         f"got {a.dtype}")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)) or 0 in a.shape:
+        raise ImageError(f"array picture of shape {list(a.shape)}: expected H x W or H x W x C "
+                         "with C 1, 2, 3 or 4")
+    if a.ndim == 2 and a.dtype != np.uint8:
+        if a.dtype == bool:
+            a = a.astype(np.uint8) * np.uint8(255)
+        elif a.dtype.kind == "f":
+            a = a.astype(np.float32)
+        elif a.dtype.kind in "ui" and a.dtype.itemsize <= 4:
+            a = a.astype(np.int32)
+        else:
+            raise ImageError(f"array picture of type {a.dtype}: expected integers or floats")
+    return Image.fromarray(np.ascontiguousarray(a))
 
 
 def _to_8bit(img):
@@ -194,12 +266,39 @@ def resize_and_crop(img, size: Tuple[int, int], crop_ratio: float = 0.875):
     return img.crop((left, top, left + width, top + height))
 
 
-def normalize(img, spec: Preprocessing) -> np.ndarray:
-    """An "L" or "RGB" image to float32 [C, H, W] as `spec` says."""
+def detect_polarity(img) -> str:
+    """"dark-on-light" or "light-on-dark" of a picture, read from its border: the ground of a
+    drawing is what touches its edges.  The border's median brightness is compared with the
+    midpoint of the picture's range (1st to 99th percentile, so that a few specks do not
+    count); a picture of one flat value is dark-on-light when its value is 128 or more."""
+    a = np.asarray(img.convert("L") if img.mode != "L" else img, dtype=np.float32)
+    h, w = a.shape
+    ring = max(1, min(h, w) // 16)
+    border = np.concatenate([a[:ring].ravel(), a[-ring:].ravel(),
+                             a[:, :ring].ravel(), a[:, -ring:].ravel()])
+    lo, hi = np.percentile(a, (1, 99))
+    if hi - lo < 1.0:
+        return DARK_ON_LIGHT if a.mean() >= 128.0 else LIGHT_ON_DARK
+    return DARK_ON_LIGHT if np.median(border) >= (lo + hi) / 2.0 else LIGHT_ON_DARK
+
+
+def needs_inversion(img, spec: Preprocessing) -> bool:
+    """Whether `img` ("L" or "RGB", before resizing) is to be inverted for a model of `spec`:
+    when its polarity (spec.picture_polarity, or read from its border) differs from the
+    model's; for a model that states no polarity, spec.invert."""
+    if spec.polarity is None:
+        return spec.invert
+    have = spec.picture_polarity if spec.picture_polarity != "auto" else detect_polarity(img)
+    return have != spec.polarity
+
+
+def normalize(img, spec: Preprocessing, invert: Optional[bool] = None) -> np.ndarray:
+    """An "L" or "RGB" image to float32 [C, H, W] as `spec` says; `invert` (default
+    spec.invert) flips the pixels (255 - value) first."""
     a = np.asarray(img, dtype=np.float32)
     if a.ndim == 2:
         a = a[:, :, None]
-    if spec.invert:
+    if spec.invert if invert is None else invert:
         a = 255.0 - a
     if spec.bgr and a.shape[2] == 3:
         a = a[:, :, ::-1]
@@ -223,8 +322,9 @@ def _per_channel(values, channels: int, what: str) -> np.ndarray:
 def preprocess(img, size: Tuple[int, int], channels: int, spec: Preprocessing) -> np.ndarray:
     """One Pillow image to a float32 [C, H, W] model input."""
     img = to_mode(img, channels)
+    invert = needs_inversion(img, spec)  # on the picture as drawn: resizing blurs its border
     img = resize_and_crop(img, size, spec.crop_ratio)
-    return normalize(img, spec)
+    return normalize(img, spec, invert)
 
 
 def load_and_preprocess(path: str, size: Tuple[int, int], channels: int,

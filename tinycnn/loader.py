@@ -74,6 +74,7 @@ class Model:
     model_version: int = 0
     doc_string: str = ""
     graph_doc_string: str = ""
+    skeleton: bytes = None    # the model without its initializers' data (load_model(skeleton=True))
 
     @property
     def opset(self):
@@ -399,15 +400,22 @@ def _check_weight_total(arrays, source, limits, extra=0):
                             f"{limits.max_weight_bytes:,} (SessionOptions.max_weight_bytes)")
 
 
-def load_model(model, base_dir=None, limits=DEFAULT_LIMITS, supplied=None):
+def load_model(model, base_dir=None, limits=DEFAULT_LIMITS, supplied=None, skeleton=False,
+               source=None):
     """Parse a path, bytes or ModelProto into a `Model`, within `limits`.
 
     supplied: {name: array} replacing the model's initializers of those names (onnxruntime's
-    add_external_initializers); their external data is not read.
+    add_external_initializers); their external data is not read.  skeleton: also keep
+    Model.skeleton (see model_skeleton).  source: the model's name in messages (default: its
+    path, or "<bytes>").
     """
-    proto, base_dir, source, initializers = read_model_proto(model, base_dir, limits)
+    proto, base_dir, read_as, initializers = read_model_proto(model, base_dir, limits)
+    source = source or read_as
     try:
-        return _convert(proto, base_dir, source, initializers, limits, supplied or {})
+        loaded = _convert(proto, base_dir, source, initializers, limits, supplied or {})
+        if skeleton:
+            loaded.skeleton = model_skeleton(proto, loaded.initializers, base_dir, source, limits)
+        return loaded
     except TinyCNNError:
         raise
     except (ValueError, TypeError, LookupError, ArithmeticError, UnicodeError, AttributeError) as e:
@@ -501,3 +509,55 @@ def _convert(proto, base_dir, source, initializers, limits, supplied):
                  overridable=overridable, graph_name=g.name, domain=proto.domain,
                  model_version=int(proto.model_version), doc_string=proto.doc_string,
                  graph_doc_string=g.doc_string)
+
+
+# ---- the model without its weights, to ship them beside it -------------------------
+#
+# A session that pickles carries its initializers as numpy arrays (pickled without a copy
+# into protobuf, out of band with pickle protocol 5) next to this skeleton: the ModelProto
+# with each initializer reduced to its name, dims and type, marked as external data at
+# SKELETON_LOCATION.  Loading the skeleton with every initializer supplied from memory
+# (load_model's `supplied`) gives back the same Model; external data never reaches it.
+
+SKELETON_LOCATION = "tinycnn:supplied-from-memory"
+
+
+def model_skeleton(proto, initializers, base_dir, source, limits=DEFAULT_LIMITS):
+    """Serialized ModelProto: `proto` with its initializers replaced by stubs for
+    `initializers` ({name: array}, in that order) and the external data of node attributes
+    (a Constant's value) read in, so that it loads with no file beside it."""
+    skel = onnx.ModelProto()
+    for field, value in proto.ListFields():
+        if field.name != "graph":
+            _copy_field(skel, field, value)
+    graph = skel.graph
+    for field, value in proto.graph.ListFields():
+        if field.name != "initializer":
+            _copy_field(graph, field, value)
+    types = {t.name: t.data_type for t in proto.graph.initializer}
+    for name, arr in initializers.items():
+        stub = graph.initializer.add()
+        stub.name = name
+        stub.dims.extend(arr.shape)
+        stub.data_type = types.get(name) or onnx.helper.np_dtype_to_tensor_dtype(arr.dtype)
+        stub.data_location = onnx.TensorProto.EXTERNAL
+        entry = stub.external_data.add()
+        entry.key, entry.value = "location", SKELETON_LOCATION
+    for node in graph.node:
+        for a in node.attribute:
+            tensors = [a.t] if a.HasField("t") else list(a.tensors)
+            for t in tensors:
+                if t.data_location == onnx.TensorProto.EXTERNAL:
+                    arr = tensor_to_array(t, base_dir, f"{source}: node {node.name!r}", limits)
+                    t.CopyFrom(numpy_helper.from_array(arr, t.name))
+    return skel.SerializeToString()
+
+
+def _copy_field(dst, field, value):
+    repeated = getattr(field, "is_repeated", None)   # protobuf >= 6; `label` before
+    if repeated if repeated is not None else field.label == field.LABEL_REPEATED:
+        getattr(dst, field.name).extend(value)
+    elif field.message_type is not None:
+        getattr(dst, field.name).CopyFrom(value)
+    else:
+        setattr(dst, field.name, value)

@@ -12,6 +12,9 @@ from .errors import InvalidArgument, RuntimeInvalidArgument
 from .limits import DEFAULT as DEFAULT_LIMITS
 
 WINOGRAD_CONFIG_KEY = "session.tinycnn.winograd"
+PICKLE_CONFIG_KEY = "session.tinycnn.pickle"   # what a pickled session carries: model or path
+PICKLE_MODES = ("model", "path")
+MAX_PICKLE_BYTES = 1 << 30   # default of SessionOptions.max_pickle_bytes
 
 
 class GraphOptimizationLevel(enum.IntEnum):
@@ -135,12 +138,14 @@ class SessionOptions(_Options):
     """Options of an InferenceSession, onnxruntime's names and defaults.
 
     Honoured: intra_op_num_threads (0: the TINYCNN_NUM_THREADS environment variable if set,
-    else the cores this process may use), graph_optimization_level, enable_profiling and
+    else in a Ray task or actor the CPUs Ray reserved for it, else the cores this process may
+    use), graph_optimization_level, enable_profiling and
     profile_file_prefix, log_severity_level and logid (messages on the "tinycnn" logger),
     session config entries, free dimension overrides, initializers supplied from memory.
     Accepted with no effect: see NO_EFFECT.  tinycnn's own: max_tensor_bytes,
     max_weight_bytes, max_nodes, max_arena_bytes (tinycnn.limits: sizes checked before
-    allocating).
+    allocating); max_pickle_bytes (the most model bytes a pickled session may carry, 1 GiB by
+    default; see InferenceSession.__reduce__).
     """
     _FIELDS = {
         "intra_op_num_threads": (0, lambda n, v: _check_int(n, v, 0)),
@@ -164,6 +169,7 @@ class SessionOptions(_Options):
         "max_weight_bytes": (DEFAULT_LIMITS.max_weight_bytes, lambda n, v: _check_int(n, v, 1)),
         "max_nodes": (DEFAULT_LIMITS.max_nodes, lambda n, v: _check_int(n, v, 1)),
         "max_arena_bytes": (DEFAULT_LIMITS.max_arena_bytes, lambda n, v: _check_int(n, v, 1)),
+        "max_pickle_bytes": (MAX_PICKLE_BYTES, lambda n, v: _check_int(n, v, 1)),
     }
 
     def __init__(self):
@@ -176,9 +182,12 @@ class SessionOptions(_Options):
     def add_session_config_entry(self, key, value):
         """A string option, as onnxruntime's; any key is kept.  tinycnn reads
         "session.tinycnn.winograd" ("1", the default, or "0": never choose Winograd
-        convolutions)."""
-        if key == WINOGRAD_CONFIG_KEY and isinstance(value, str) and value not in ("0", "1"):
-            raise InvalidArgument(f"session config entry {key}={value!r}: expected '0' or '1'")
+        convolutions) and "session.tinycnn.pickle" ("model", the default: a pickled session
+        carries the model; "path": only its path, for a file every receiver can read)."""
+        allowed = {WINOGRAD_CONFIG_KEY: ("0", "1"), PICKLE_CONFIG_KEY: PICKLE_MODES}.get(key)
+        if allowed and isinstance(value, str) and value not in allowed:
+            raise InvalidArgument(f"session config entry {key}={value!r}: expected "
+                                  f"{' or '.join(repr(v) for v in allowed)}")
         self._set_entry("session config", key, value)
 
     def get_session_config_entry(self, key):

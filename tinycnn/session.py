@@ -6,9 +6,11 @@ input shapes (tinycnn.planner) and keeps the last few.  Inputs whose values deci
 constants.  An overridable initializer fed at run time gets its own prepared graph.
 """
 import collections.abc
+import copy
 import dataclasses
 import logging
 import os
+import sys
 import threading
 import time
 import warnings
@@ -18,14 +20,14 @@ import numpy as np
 
 from . import _kernels
 from . import providers as _providers
-from .errors import (InvalidArgument, InvalidModel, RunTerminated, RuntimeInvalidArgument,
-                     TinyCNNError)
+from .errors import (InvalidArgument, InvalidModel, ResourceLimit, RunTerminated,
+                     RuntimeInvalidArgument, TinyCNNError)
 from .graph import prepare
 from .ir import PlanOptions
 from .limits import Limits
 from .loader import load_model
-from .options import (WINOGRAD_CONFIG_KEY, ExecutionMode, ExecutionOrder,  # noqa: F401
-                      GraphOptimizationLevel, RunOptions, SessionOptions)
+from .options import (PICKLE_CONFIG_KEY, WINOGRAD_CONFIG_KEY, ExecutionMode,  # noqa: F401
+                      ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions)
 from .planner import Planner, plan_time_inputs
 from .profiling import Profiler
 
@@ -82,6 +84,9 @@ class ModelMetadata:
 
 
 def default_num_threads():
+    """Threads of a session whose intra_op_num_threads is 0: TINYCNN_NUM_THREADS if set; else,
+    in a Ray task or actor, the CPUs Ray reserved for it (num_cpus; Ray's OMP_NUM_THREADS is
+    not read); else the cores this process may use."""
     env = os.environ.get("TINYCNN_NUM_THREADS", "").strip()
     if env:
         try:
@@ -91,10 +96,27 @@ def default_num_threads():
         if n < 1:
             raise InvalidArgument(f"TINYCNN_NUM_THREADS={env!r} must be >= 1")
         return n
+    reserved = ray_reserved_cpus()
+    if reserved:
+        return reserved
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def ray_reserved_cpus():
+    """Whole CPUs Ray reserved for this process's task or actor (at least 1 for a fraction), or
+    None: not in a Ray worker, or no CPU reserved.  Never imports ray: in a Ray worker it is
+    already imported."""
+    ray = sys.modules.get("ray")
+    if ray is None or not hasattr(ray, "get_runtime_context") or not ray.is_initialized():
+        return None
+    try:
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0)
+    except AssertionError:   # Ray's answer in the driver, which has no reservation
+        return None
+    return max(1, int(cpus)) if cpus > 0 else None
 
 
 def _isa_from_env():
@@ -128,7 +150,15 @@ class InferenceSession:
         """base_dir: where a model given as bytes or ModelProto finds its external data
         (a model loaded from a path uses its own folder).  enable_fallback: as onnxruntime,
         an unknown provider falls back to the CPU with a warning; 0 raises instead.
-        read_config_from_model: accepted, no effect."""
+        read_config_from_model: accepted, no effect.
+
+        A session pickles (to another process or machine): see __reduce__."""
+        self._build(path_or_bytes, sess_options, providers, provider_options, base_dir,
+                    enable_fallback)
+
+    def _build(self, path_or_bytes, sess_options, providers, provider_options, base_dir,
+               enable_fallback, supplied=None, source=None):
+        """__init__'s work; an unpickled session passes its initializers as `supplied`."""
         opts = sess_options if sess_options is not None else SessionOptions()
         if not isinstance(opts, SessionOptions):
             raise TypeError(f"sess_options must be a tinycnn.SessionOptions, got "
@@ -152,8 +182,13 @@ class InferenceSession:
         self._plan_options = PlanOptions(
             limits=limits, winograd=opts._config.get(WINOGRAD_CONFIG_KEY, "1") == "1",
             num_threads=self._num_threads)
-        model = load_model(path_or_bytes, base_dir, limits, opts._initializers)
+        model = load_model(path_or_bytes, base_dir, limits,
+                           opts._initializers if supplied is None else supplied,
+                           skeleton=True, source=source)
         self._model = model
+        self._path = _file_path(path_or_bytes)
+        self._path_size = os.path.getsize(self._path) if self._path else None
+        self._base_dir = base_dir
         t_init = time.perf_counter_ns()
         # prepare() rewrites the nodes it is given: keep pristine copies for fed initializers
         self._pristine_nodes = [_copy_node(n) for n in model.nodes] if model.overridable else None
@@ -175,6 +210,47 @@ class InferenceSession:
         self._log(0, f"loaded {model.source}: {len(model.nodes)} nodes, "
                      f"{len(self._base.graph.nodes)} after graph optimizations, "
                      f"{self._num_threads} thread(s)")
+
+    # -- pickling (onnxruntime's sessions cannot be pickled) -------------------------
+    def __reduce__(self):
+        """pickle.dumps(session): the model (its graph, and its initializers as numpy arrays,
+        external data included), the options and the providers; never plans or packed
+        weights.  pickle.loads builds the session again in the receiving process, with the
+        same outputs bit for bit on the same machine.
+
+        Up to SessionOptions.max_pickle_bytes (1 GiB by default) of model: over it, pickling
+        raises ResourceLimit.  To ship a large model by path instead, put it where every
+        receiver can read it under the same path and set the session config entry
+        "session.tinycnn.pickle" to "path": the pickle then carries the path (and the
+        initializers supplied from memory, if any), and the receiver loads the file."""
+        opts = self._sess_options
+        by_path = opts._config.get(PICKLE_CONFIG_KEY, "model") == "path"
+        initializers = self._model.initializers
+        shipped = copy.copy(opts)   # the same arrays as `initializers`: pickled once
+        shipped._initializers = {k: initializers[k] for k in opts._initializers}
+        state = {"format": _PICKLE_FORMAT, "options": shipped, "providers": list(self._providers),
+                 "fallback": self._fallback, "source": self._model.source}
+        if by_path:
+            if self._path is None:
+                raise InvalidArgument(
+                    f"cannot pickle {self._model.source} by path (session config entry "
+                    f"{PICKLE_CONFIG_KEY}=path): the session was built from bytes or a "
+                    "ModelProto; build it from a file, or pickle the model itself")
+            state.update(path=self._path, size=self._path_size, base_dir=self._base_dir)
+            arrays, extra = shipped._initializers, 0
+        else:
+            state.update(model=self._model.skeleton, initializers=dict(initializers))
+            arrays, extra = initializers, len(self._model.skeleton)
+        nbytes = extra + sum(a.nbytes for a in arrays.values())
+        if nbytes > opts.max_pickle_bytes:
+            raise ResourceLimit(
+                f"pickling the session of {self._model.source} would carry {nbytes:,} bytes of "
+                f"model, over the limit of {opts.max_pickle_bytes:,} "
+                "(SessionOptions.max_pickle_bytes).  Ship it by path instead: put the file where "
+                "every receiver reads it under the same path and set the session config entry "
+                f"{PICKLE_CONFIG_KEY}=path (or build the session in the receiver, as "
+                "tinycnn.ray does from a path); or raise max_pickle_bytes")
+        return _unpickle, (type(self), state)
 
     # -- onnxruntime API: description ------------------------------------------
     def get_inputs(self):
@@ -458,6 +534,44 @@ class InferenceSession:
             self._plan_options.limits.tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
             shapes[v.name] = np.zeros(dims, v.np_dtype)
         self._plan_for(shapes, self._output_names(None), None)
+
+
+_PICKLE_FORMAT = 1   # version of the state __reduce__ writes
+
+
+def _unpickle(cls, state):
+    """A session built again from the state InferenceSession.__reduce__ pickled."""
+    if not isinstance(state, dict) or state.get("format") != _PICKLE_FORMAT:
+        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise InvalidArgument(f"cannot unpickle a tinycnn session of format {got!r}: this "
+                              f"tinycnn ({__package__}) reads format {_PICKLE_FORMAT}")
+    sess = cls.__new__(cls)
+    opts, providers, fallback = state["options"], state["providers"], state["fallback"]
+    if "path" in state:
+        path, size = state["path"], state["size"]
+        try:
+            now = os.path.getsize(path)
+        except OSError as e:
+            raise InvalidModel(f"cannot unpickle the session of {path}: the file cannot be read "
+                               f"here ({e.strerror}); a session pickled by path needs the model "
+                               "at the same path on every receiver") from None
+        if now != size:
+            raise InvalidModel(f"cannot unpickle the session of {path}: the file here has "
+                               f"{now:,} bytes, the pickled session's had {size:,}: not the same "
+                               "model")
+        sess._build(path, opts, providers, None, state["base_dir"], fallback)
+    else:
+        sess._build(state["model"], opts, providers, None, None, fallback,
+                    supplied=state["initializers"], source=state["source"])
+    return sess
+
+
+def _file_path(path_or_bytes):
+    """Absolute path of a model given as a path, else None."""
+    if not isinstance(path_or_bytes, (str, os.PathLike)):
+        return None
+    path = os.fspath(path_or_bytes)
+    return os.path.abspath(os.fsdecode(path) if isinstance(path, bytes) else path)
 
 
 def _kernel_error(plan, arena, fn, e):

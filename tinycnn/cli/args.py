@@ -2,11 +2,11 @@
 import argparse
 import math
 
-EXIT_OK, EXIT_MISMATCH, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_MISMATCH, EXIT_ERROR, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-EPILOG = """exit codes: 0 success; 1 verify found a mismatch; 2 error (bad arguments, missing or
-unreadable file, corrupt image, not an ONNX model, model tinycnn cannot run, missing optional
-dependency); 130 interrupted."""
+EPILOG = """exit codes: 0 success; 1 verify found a mismatch; 2 error (bad arguments, missing
+file, not an ONNX model, model tinycnn cannot run, missing optional dependency); 3 infer could
+not read some images (the others' results are complete); 130 interrupted."""
 
 
 class CLIError(Exception):
@@ -31,6 +31,21 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def open_for_writing(path: str, mode: str = "w"):
+    """open(path, mode), or a CLIError naming the file: made before any work, so that a path
+    that cannot be written fails first."""
+    try:
+        return open(path, mode)
+    except OSError as e:
+        raise CLIError(f"{path}: cannot write ({e.strerror or first_line(e)})") from None
+
+
+def npz_name(path: str, option: str) -> str:
+    if not path.lower().endswith(".npz"):
+        raise CLIError(f"{option} {path}: the file name must end in .npz")
+    return path
 
 
 def positive_int(text):

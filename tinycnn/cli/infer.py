@@ -1,30 +1,46 @@
-"""`tinycnn infer [MODEL] IMAGE|FOLDER...`: classify images, print the top K classes."""
-import json
+"""`tinycnn infer [MODEL] IMAGE|FOLDER...`: classify pictures (top K classes), or for a model that
+is not a classifier, summarise its outputs; results to stdout, a JSON-lines or Parquet file, and
+every output to an .npz.  The work per batch is tinycnn.pipeline's; here are options, the loop,
+the progress bar and the writers."""
 import os
 import sys
 
-import numpy as np
-
-from .. import classify
-from ..analysis import DEFAULT_SPATIAL
-from ..images import IMAGE_EXTENSIONS
-from . import images, models
-from .args import EPILOG, EXIT_OK, CLIError, positive_float, positive_int
+from .. import classify, images as image_lib
+from ..images import IMAGE_EXTENSIONS, POLARITIES
+from ..pipeline import TASKS, ImagePipeline, PipelineError
+from . import cluster, images, models, results
+from .args import EPILOG, EXIT_OK, EXIT_SOME_FAILED, CLIError, positive_float, positive_int
 
 PROGRESS_MIN_IMAGES = 8  # more images than this: progress bar on stderr
+OPTIONS = {"size": "--size", "picture_polarity": "--polarity", "mean": "--mean", "std": "--std",
+           "task": "--task"}  # ImagePipeline.from_model's settings, as options
 
 
 def register(sub, parents):
-    p = sub.add_parser("infer", parents=parents, help="classify images",
+    p = sub.add_parser("infer", parents=parents, help="classify images (or run any image model)",
                        usage="tinycnn infer [MODEL.onnx] IMAGE|FOLDER... [options]",
-                       description="Classify images. With no MODEL, the bundled digits model is used "
-                                   "(models/digits/samples has pictures to try).", epilog=EPILOG)
+                       description="Classify images, or for a model that is not a classifier show its "
+                                   "outputs' shapes and statistics. With no MODEL, the bundled digits "
+                                   "model is used (models/digits/samples has pictures to try). A picture "
+                                   "that cannot be read gets an error (a line on stderr, or an `error` "
+                                   "field with --json and --output) and the others go on; the exit code "
+                                   "is then 3.", epilog=EPILOG)
     p.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",
                    help="an .onnx model (optional, first) then images or folders of images")
+    p.add_argument("--task", choices=("auto",) + TASKS, default="auto",
+                   help="classify (top K classes) or raw (output shapes and statistics); default: "
+                        "classify for one [N, classes] output, raw otherwise")
     p.add_argument("--top", type=positive_int, default=5, metavar="K", help="classes to show (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
+    p.add_argument("--output", metavar="FILE", help="write the results to FILE instead of stdout: "
+                   "JSON lines (.jsonl) or Parquet (.parquet, needs pyarrow)")
+    p.add_argument("--save-outputs", metavar="FILE.npz", help="also save every model output of every image")
     p.add_argument("--preset", choices=["imagenet", "caffe", "none"],
                    help="input normalization (default: the model's metadata, else imagenet)")
+    p.add_argument("--polarity", choices=("auto",) + POLARITIES,
+                   help="what the pictures are, for a model that states the polarity it wants (the "
+                        "digits model): auto (default: read from each picture's border), dark-on-light "
+                        "or light-on-dark")
     p.add_argument("--size", type=positive_int, nargs=2, metavar=("H", "W"),
                    help="input size when the model's is symbolic (default: the model's, else 224)")
     p.add_argument("--mean", type=float, nargs="+", metavar="M", help="per-channel mean, in the preset's pixel scale")
@@ -36,6 +52,7 @@ def register(sub, parents):
     p.add_argument("--batch", type=positive_int, default=8, metavar="N", help="images per run (default 8)")
     p.add_argument("--threads", type=positive_int, metavar="N", help="intra-op threads (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    cluster.add_options(p)
     p.set_defaults(func=run)
 
 
@@ -48,21 +65,26 @@ def _looks_like_model(path: str, n_positional: int) -> bool:
     return not low.endswith(IMAGE_EXTENSIONS)
 
 
-def _image_input(path: str):
-    """(input name, declared dims, metadata) of a classifier with one [N, C, H, W] input."""
-    model = models.load(path)  # the weights are freed on return, before the session loads them
-    inputs = model.inputs
-    if len(inputs) != 1:
-        raise CLIError(f"{path}: infer needs a model with one image input, this one has "
-                       f"{len(inputs)} ({', '.join(v.name for v in inputs)})")
-    dims = list(inputs[0].dims) if inputs[0].dims is not None else []
-    if len(dims) != 4:
-        raise CLIError(f"{path}: input {inputs[0].name!r} has shape {dims}, expected [N, C, H, W]")
-    return inputs[0].name, dims, model.metadata
-
-
-def _fixed(d):
-    return d if isinstance(d, int) and d > 0 else None
+def pipeline_for(model_path: str, args) -> ImagePipeline:
+    """The library's pipeline for this command line; what does not fit is a CLIError."""
+    if args.std and any(s == 0 for s in args.std):
+        raise CLIError("--std must not contain 0")
+    try:
+        return ImagePipeline.from_model(
+            models.load(model_path), lambda: models.tinycnn_session(model_path, args.threads),
+            preset=args.preset, mean=tuple(args.mean) if args.mean else None,
+            std=tuple(args.std) if args.std else None, bgr=True if args.bgr else None,
+            crop_ratio=args.crop_ratio, picture_polarity=args.polarity,
+            size=tuple(args.size) if args.size else None, labels_file=args.labels, top=args.top,
+            task=args.task, batch=args.batch)
+    except PipelineError as e:
+        option = OPTIONS.get(e.setting)
+        raise CLIError(f"{option}: {e}" if option else str(e)) from None
+    except (classify.LabelError, image_lib.ImageError) as e:
+        raise CLIError(str(e)) from None
+    except models.ENGINE_ERRORS as e:
+        raise CLIError(f"{model_path}: tinycnn cannot run this model: "
+                       f"{models.engine_message(e, model_path)}") from None
 
 
 def run(args) -> int:
@@ -75,67 +97,50 @@ def run(args) -> int:
     else:
         model_path, image_args = models.DIGITS_MODEL, positional
     paths = images.find_images(image_args)
+    cluster.check_options(args)
+    pipe = pipeline_for(model_path, args)
 
-    input_name, dims, meta = _image_input(model_path)
-    channels = _fixed(dims[1]) or 3
-    if channels not in (1, 3):
-        raise CLIError(f"{model_path}: input {input_name!r} has {channels} channels; "
-                       "infer handles 1 (grayscale) or 3 (color)")
-    fixed = [d for d in dims[2:] if _fixed(d)]
-    if args.size:
-        size = tuple(args.size)
-        if len(fixed) == 2 and tuple(fixed) != size:
-            raise CLIError(f"--size {size[0]} {size[1]}: {model_path} has a fixed input size "
-                           f"{fixed[0]}x{fixed[1]}")
-    else:
-        size = tuple(_fixed(d) or DEFAULT_SPATIAL for d in dims[2:])
-    fixed_batch = _fixed(dims[0])
-    batch = fixed_batch or args.batch
-    spec = images.preprocessing_for(args, meta)
-    for what, values in (("mean", spec.mean), ("std", spec.std)):
-        if len(values) not in (1, channels) and not (channels == 1 and len(values) == 3):
-            raise CLIError(f"--{what} has {len(values)} values but {model_path} takes {channels} channel(s)")
-    if args.labels:
-        _labels(0, meta, args.labels)  # a missing labels file fails before any work
-
-    sess = models.tinycnn_session(model_path, args.threads)
-    labels = None
     progress = _progress_bar(len(paths), args.no_progress)
+    writer = saver = None
+    failed = 0
     try:
-        for start in range(0, len(paths), batch):
-            chunk = paths[start:start + batch]
-            x = images.load_batch(chunk, size, channels, spec)
-            n = len(chunk)
-            if fixed_batch and n < fixed_batch:  # pad a short last batch for a fixed-batch model
-                x = np.concatenate([x, np.zeros((fixed_batch - n,) + x.shape[1:], x.dtype)])
-            out = models.run_tinycnn(sess, None, {input_name: x}, model_path)[0]
-            try:
-                scores = classify.class_scores(out, x.shape[0])[:n]
-            except ValueError as e:
-                raise CLIError(f"{model_path}: {e}") from None
-            probs, _ = classify.to_probabilities(scores)
-            if labels is None:
-                labels = _labels(probs.shape[1], meta, args.labels) or []
-            for path, p in zip(chunk, probs):
-                text = format_result({"image": path, "top": classify.top_k(p, args.top, labels)},
-                                     args.json)
-                if progress is not None:
-                    progress.write(text, file=sys.stdout)  # keeps the bar on stderr intact
-                else:
-                    print(text, flush=True)
+        saver = results.OutputsSaver(args.save_outputs) if args.save_outputs else None
+        writer = (results.open_output(args.output, pipe.task, pipe.output_names) if args.output
+                  else results.StdoutWriter(args.json, progress))
+        batches = (cluster.batches(pipe, paths, args, model_path) if args.ray is not None
+                   else _batches(pipe, paths, saver, model_path))
+        for done in batches:
+            failed += sum("error" in r for r in done)
+            writer.write(done)
             if progress is not None:
-                progress.update(n)
+                progress.update(len(done))
     finally:
         if progress is not None:
             progress.close()
+        if writer is not None:
+            writer.close()
+    if saver is not None:
+        saver.close()
+    if failed:
+        if len(paths) > 1 or args.output or args.json:
+            print(f"tinycnn: {failed} of {len(paths)} images could not be read", file=sys.stderr)
+        return EXIT_SOME_FAILED
     return EXIT_OK
 
 
-def _labels(num_classes, meta, labels_file):
-    try:
-        return classify.labels_for(num_classes, meta, labels_file)
-    except classify.LabelError as e:
-        raise CLIError(str(e)) from None
+def _batches(pipe, paths, saver, model_path):
+    """The pipeline's results for `paths`, batch by batch, computed here."""
+    for start in range(0, len(paths), pipe.batch):
+        chunk = paths[start:start + pipe.batch]
+        try:
+            batch = pipe.process(chunk)
+        except PipelineError as e:
+            raise CLIError(f"{model_path}: {e}") from None
+        except models.ENGINE_ERRORS as e:
+            raise CLIError(f"{model_path}: tinycnn failed: {models.engine_message(e, model_path)}") from None
+        if saver is not None and batch.ran:
+            saver.add([chunk[k] for k in batch.ran], batch.outputs)
+        yield batch.results
 
 
 def _progress_bar(total, disabled):
@@ -146,15 +151,3 @@ def _progress_bar(total, disabled):
     except ImportError:  # the progress bar is a nicety: run without it
         return None
     return tqdm(total=total, unit="img", file=sys.stderr, desc="infer")
-
-
-def format_result(entry, as_json: bool) -> str:
-    """One image's result: a JSON line, or its path then one line per class."""
-    if as_json:
-        return json.dumps(entry)
-    lines = [entry["image"]]
-    for t in entry["top"]:
-        label = t["label"]
-        tail = label if label == str(t["index"]) else f"{label} ({t['index']})"
-        lines.append(f"  {100.0 * t['probability']:6.2f}%  {tail}")
-    return "\n".join(lines)
