@@ -8,15 +8,7 @@ import pytest
 
 from tinycnn import _kernels
 
-CONFIGS = [("portable", 1), ("portable", 2), ("avx2", 1), ("avx2", 2)]
-
-
-@pytest.fixture(scope="module", params=CONFIGS, ids=[f"{i}-{t}t" for i, t in CONFIGS])
-def ctx(request):
-    isa, threads = request.param
-    if isa == "avx2" and _kernels.best_isa() != "avx2":
-        pytest.skip("CPU lacks AVX2/FMA")
-    return _kernels.Context(threads, isa)
+# ctx: tests/conftest.py (both ISAs, 1 and 2 threads)
 
 
 def sigmoid(v):
