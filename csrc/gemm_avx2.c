@@ -17,7 +17,7 @@ static inline void col_masks(int nr, __m256i *m0, __m256i *m1)
 /* One row of the epilogue: r0, r1 hold C[i, 0:8], C[i, 8:16].  full: all 16
  * columns exist; otherwise only the lanes of m0, m1 are read and written
  * (masked-out lanes never fault). */
-static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
+static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
                              const tc_tile_epi *e, int full, __m256i m0, __m256i m1)
 {
 #define TC_LD(p, m) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), (m)))
