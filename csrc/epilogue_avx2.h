@@ -41,12 +41,25 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
     return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
 }
 
-/* The activations other than none and ReLU, out of line: inlined into every
- * store they made gcc stop inlining the GEMM micro-kernel's row stores, which
- * then spilled the accumulators (+8% instructions on a 64-channel 1x1 conv). */
-static __attribute__((noinline)) __m256 tc_act_avx2_other(tc_act_k a, __m256 v)
+/* Sigmoid and SiLU, out of line: their exp inlined into every store made gcc
+ * stop inlining the GEMM micro-kernel's row stores, which then spilled the
+ * accumulators (+8% instructions on a 64-channel 1x1 conv).  The cheap kinds
+ * stay inline: a call per row spills all twelve accumulators too. */
+static __attribute__((noinline)) __m256 tc_act_avx2_sigmoid(tc_act_k a, __m256 v)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = tc_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v));
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+    return a.kind == TC_ACT_SILU ? _mm256_mul_ps(v, s) : s;
+}
+
+/* max(0, v), not max(v, 0): maxps returns its second operand when one is NaN,
+ * and every activation keeps NaN (onnxruntime, the portable path). */
+static inline __m256 tc_act_avx2(tc_act_k a, __m256 v)
 {
     switch (a.kind) {
+    case TC_ACT_RELU:
+        return _mm256_max_ps(_mm256_setzero_ps(), v);
     case TC_ACT_CLIP:
         return _mm256_min_ps(_mm256_set1_ps(a.beta), _mm256_max_ps(_mm256_set1_ps(a.alpha), v));
     case TC_ACT_LEAKY_RELU:
@@ -58,26 +71,11 @@ static __attribute__((noinline)) __m256 tc_act_avx2_other(tc_act_k a, __m256 v)
         return _mm256_mul_ps(v, tc_clamp01_avx2(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(a.alpha), v),
                                                               _mm256_set1_ps(a.beta))));
     case TC_ACT_SIGMOID:
-    case TC_ACT_SILU: {
-        const __m256 one = _mm256_set1_ps(1.0f);
-        __m256 e = tc_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
-        return a.kind == TC_ACT_SILU ? _mm256_mul_ps(v, s) : s;
-    }
+    case TC_ACT_SILU:
+        return tc_act_avx2_sigmoid(a, v);
     default:
         return v;
     }
-}
-
-/* max(0, v), not max(v, 0): maxps returns its second operand when one is NaN,
- * and every activation keeps NaN (onnxruntime, the portable path). */
-static inline __m256 tc_act_avx2(tc_act_k a, __m256 v)
-{
-    if (a.kind == TC_ACT_NONE)
-        return v;
-    if (a.kind == TC_ACT_RELU)
-        return _mm256_max_ps(_mm256_setzero_ps(), v);
-    return tc_act_avx2_other(a, v);
 }
 
 /* The same on 4 lanes. */
