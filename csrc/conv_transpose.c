@@ -153,5 +153,5 @@ void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w,
                 }
         }
     for (ptrdiff_t o = 0; o < (ptrdiff_t)n * p->K * oh * ow; o++)
-        y[o] = tc_act_f32(act, y[o]);
+        y[o] = tc_act_f32(tc_act_of(act), y[o]);
 }

@@ -19,8 +19,8 @@ static void interleave_avx2(const float *src, ptrdiff_t plane, int kw, int w, fl
     const float *s0 = src, *s1 = src + plane;
     int ix = 0;
     for (; ix + 8 <= w; ix += 8) {
-        __m256 a = tc_act_avx2(act, _mm256_add_ps(b, _mm256_loadu_ps(s0 + ix)));
-        __m256 c = tc_act_avx2(act, _mm256_add_ps(b, _mm256_loadu_ps(s1 + ix)));
+        __m256 a = tc_act_avx2(tc_act_of(act), _mm256_add_ps(b, _mm256_loadu_ps(s0 + ix)));
+        __m256 c = tc_act_avx2(tc_act_of(act), _mm256_add_ps(b, _mm256_loadu_ps(s1 + ix)));
         __m256 lo = _mm256_unpacklo_ps(a, c), hi = _mm256_unpackhi_ps(a, c); /* a0 c0 a1 c1 | a4 c4 a5 c5 */
         _mm256_storeu_ps(y + 2 * ix, _mm256_permute2f128_ps(lo, hi, 0x20));
         _mm256_storeu_ps(y + 2 * ix + 8, _mm256_permute2f128_ps(lo, hi, 0x31));

@@ -15,7 +15,7 @@ static inline void conv_transpose_interleave_(const float *restrict src, ptrdiff
         const float *restrict s = src + kx * plane;
         for (int ix = 0; ix < w; ix++) {
             float v = bias + s[ix];
-            y[ix * kw + kx] = tc_act_f32(act, v);
+            y[ix * kw + kx] = tc_act_f32(tc_act_of(act), v);
         }
     }
 }
@@ -70,7 +70,7 @@ static void conv_transpose_row_(const tc_conv2d_params *p, int h, int w, int ow,
     }
     if (act != TC_ACT_NONE)
         for (int ox = 0; ox < ow; ox++)
-            y[ox] = tc_act_f32(act, y[ox]);
+            y[ox] = tc_act_f32(tc_act_of(act), y[ox]);
 }
 
 #endif

@@ -25,6 +25,7 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
         const float *ai = acc + i * NR;
         const float *ri = e->residual ? e->residual + i * e->ldr : NULL;
         float bi = e->bias ? e->bias[i] : 0.0f;
+        const tc_act_k act = tc_act_at(&e->act, i);
         for (int j = 0; j < nr; j++) {
             float v = ai[j];
             if (flags & TC_UK_FIRST) {
@@ -38,7 +39,7 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
             } else {
                 v += ci[j];
             }
-            ci[j] = (flags & TC_UK_LAST) ? tc_act_f32(e->act, v) : v;
+            ci[j] = (flags & TC_UK_LAST) ? tc_act_f32(act, v) : v;
         }
     }
 }
@@ -109,7 +110,7 @@ static void gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t 
         float v = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
         for (; k < K; k++)
             v += a[k] * wn[k];
-        y[n] = tc_act_f32(act, v + (bias ? bias[n] : 0.0f));
+        y[n] = tc_act_f32(tc_act_of(act), v + (bias ? bias[n] : 0.0f));
     }
 }
 
@@ -260,6 +261,8 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
     te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
     te.ldr = epi->ldr;
     te.act = epi->act;
+    if (te.act.slope)
+        te.act.slope += m; /* PRelu's per-channel slopes: this tile's rows */
     return te;
 }
 
@@ -374,7 +377,7 @@ static void gemm_empty_k(const tc_gemm_op *op)
                 v += e->col_bias[n];
             if (e->residual)
                 v += e->residual[m * e->ldr + n];
-            *c = tc_act_f32(e->act, v);
+            *c = tc_act_f32(tc_act_at(&e->act, m), v);
         }
 }
 
@@ -582,6 +585,6 @@ void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, con
     tc_epilogue e;
     memset(&e, 0, sizeof(e));
     e.col_bias = bias;
-    e.act = act;
+    e.act.kind = act;
     tc_gemm_packed_b_f32(ctx, M, Nout, K, a, K, packed, y, Nout, 0, &e, workspace);
 }

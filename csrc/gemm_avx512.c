@@ -11,11 +11,11 @@
 
 /* The fused activation on 16 lanes: ReLU at once, any other kind as AVX2's on
  * both halves (tc_act_avx2 knows every kind the AVX2 tiles apply, lane by lane). */
-static inline __m512 act_avx512(int act, __m512 v)
+static inline __m512 act_avx512(tc_act_k act, __m512 v)
 {
-    if (act == TC_ACT_NONE)
+    if (act.kind == TC_ACT_NONE)
         return v;
-    if (act == TC_ACT_RELU) /* max(0, v) keeps NaN, as tc_act_f32 */
+    if (act.kind == TC_ACT_RELU) /* max(0, v) keeps NaN, as tc_act_f32 */
         return _mm512_max_ps(_mm512_setzero_ps(), v);
     __m256 lo = tc_act_avx2(act, _mm512_castps512_ps256(v));
     __m256 hi = tc_act_avx2(act, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
@@ -41,7 +41,7 @@ static inline void store_row16(float *ci, __m512 r, int i, int flags, const tc_t
         r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, ci));
     }
     if (flags & TC_UK_LAST)
-        r = act_avx512(e->act, r);
+        r = act_avx512(tc_act_at(&e->act, i), r);
     _mm512_mask_storeu_ps(ci, m, r);
 }
 

@@ -43,7 +43,7 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
                                  float *y)
 {
     for (int j = 0; j < nr; j++)
-        y[n0 + j] = tc_act_f32(act, acc[j] + (bias ? bias[n0 + j] : 0.0f));
+        y[n0 + j] = tc_act_f32(tc_act_of(act), acc[j] + (bias ? bias[n0 + j] : 0.0f));
 }
 
 /* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
@@ -63,7 +63,7 @@ typedef struct tc_tile_epi {
     const float *col_bias; /* [nr] or NULL */
     const float *residual; /* [mr, ldr] or NULL */
     ptrdiff_t ldr;
-    int act;               /* enum tc_act, applied with TC_UK_LAST */
+    tc_activation act;     /* applied with TC_UK_LAST; PReLU's slope: [mr] */
 } tc_tile_epi;
 
 /* C[mr, nr] (+)= a[kc][MR] . b[kc][NR], then the epilogue per flags.

@@ -62,8 +62,32 @@ typedef struct tc_ctx {
 int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa);
 
 /* Activation fused into the single store of a conv / dense output (every
- * epilogue applies it through tc_act_f32 / tc_act_avx2, csrc/epilogue*.h). */
-enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
+ * epilogue applies it through tc_act_f32 / tc_act_avx2, csrc/epilogue*.h).
+ * NaN in gives NaN out, as onnxruntime's separate ops do. */
+enum tc_act {
+    TC_ACT_NONE = 0,
+    TC_ACT_RELU = 1,     /* max(v, 0) */
+    TC_ACT_CLIP,         /* min(max(v, alpha), beta) (= beta when alpha > beta); ReLU6: 0, 6 */
+    TC_ACT_LEAKY_RELU,   /* v < 0 ? alpha * v : v */
+    TC_ACT_PRELU,        /* v < 0 ? slope[channel] * v : v */
+    TC_ACT_HARD_SIGMOID, /* max(0, min(1, alpha * v + beta)) */
+    TC_ACT_HARD_SWISH,   /* v * max(0, min(1, alpha * v + beta)): HardSwish is alpha = 1/6,
+                            beta = 1/2; x * HardSigmoid(x) takes HardSigmoid's */
+    TC_ACT_SIGMOID,      /* 1 / (1 + exp(-v)) */
+    TC_ACT_SILU,         /* v * sigmoid(v) (Sigmoid then Mul) */
+    TC_ACT_COUNT
+};
+
+/* One activation: its kind and parameters.  slope (TC_ACT_PRELU only) has one
+ * value per output channel of the convolution; a zeroed struct is no activation. */
+typedef struct tc_activation {
+    int kind; /* enum tc_act */
+    float alpha, beta;
+    const float *slope;
+} tc_activation;
+
+/* 0 when act (NULL: none) is a known kind with the parameters it needs, else -1. */
+int tc_activation_check(const tc_activation *act);
 
 /* ------------------------------------------------------------------------ */
 /* GEMM and dense layers (gemm.c, gemm_avx2.c)                              */
@@ -93,7 +117,7 @@ typedef struct tc_epilogue {
     const float *col_bias; /* [N] (one per column of C) or NULL */
     const float *residual; /* [M, N] with leading dimension ldr, or NULL */
     ptrdiff_t ldr;
-    int act;               /* enum tc_act */
+    tc_activation act;     /* PReLU's slope: one per row of C */
 } tc_epilogue;
 
 /* Floats needed to pack A [M, K] (or B [K, N]) into panels. */
@@ -208,11 +232,13 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
 /* x: [N, C, H, W]  packed: from tc_conv2d_pack_f32  bias: [K] or NULL
  * residual: [N, K, OH, OW] or NULL (may be y; otherwise neither overlaps y)
  * y: [N, K, OH, OW], not overlapping x
- * y = act(conv(x, weight) + bias + residual); ReLU keeps NaN.  Does nothing
- * when tc_conv2d_check fails or the output would be empty. */
+ * act: NULL (none) or an activation, PReLU's slope [K]
+ * y = act(conv(x, weight) + bias + residual); every activation keeps NaN.  Does
+ * nothing when tc_conv2d_check or tc_activation_check fails or the output
+ * would be empty. */
 void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                    const float *x, const float *packed, const float *bias, const float *residual,
-                   int act, float *y, float *workspace);
+                   const tc_activation *act, float *y, float *workspace);
 
 /* end of convolution section */
 

@@ -12,6 +12,19 @@ cdef extern from "tinycnn.h" nogil:
         TC_ISA_AVX512
         TC_ACT_NONE
         TC_ACT_RELU
+        TC_ACT_CLIP
+        TC_ACT_LEAKY_RELU
+        TC_ACT_PRELU
+        TC_ACT_HARD_SIGMOID
+        TC_ACT_HARD_SWISH
+        TC_ACT_SIGMOID
+        TC_ACT_SILU
+
+    ctypedef struct tc_activation:
+        int kind
+        float alpha, beta
+        const float *slope
+    int tc_activation_check(const tc_activation *act)
 
     int tc_cpu_best_isa()
 
@@ -64,7 +77,8 @@ cdef extern from "tinycnn.h" nogil:
                                     int h, int w)
     void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                        const float *x, const float *packed, const float *bias,
-                       const float *residual, int act, float *y, float *workspace)
+                       const float *residual, const tc_activation *act, float *y,
+                       float *workspace)
 
     # -- transposed convolution ----------------------------------------------
     int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow)

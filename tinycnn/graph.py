@@ -238,11 +238,96 @@ def _fold_batchnorm(g, keep):
     g.nodes = [n for n in g.nodes if id(n) not in removed]
 
 
-def _fuse_conv(g, keep):
-    """Conv [+ Add(residual)] [+ Relu] -> one tinycnn::Conv with a fused epilogue.
+def _const_scalar(g, name, default):
+    """The value of an optional scalar input that is an initializer, default when absent,
+    None when it is computed at run time or not a single value."""
+    if not name:
+        return default
+    v = g.initializers.get(name)
+    if v is None or np.asarray(v).size != 1:
+        return None
+    return float(np.asarray(v).reshape(-1)[0])
 
-    The fused node takes the place of the last node it absorbs, so a residual
-    computed after the convolution (ResNet's downsample branch) is ready.
+
+def _prelu_slope(g, name, k, rank):
+    """PRelu's slope as [k] values when it is one constant per channel of a rank-`rank`
+    NCHW tensor (shapes [k, 1, 1], [1, k, 1, 1], or a single value), else None."""
+    s = g.initializers.get(name)
+    if s is None:
+        return None
+    s = np.asarray(s, np.float32)
+    if s.size == 1:
+        return np.full(k, s.reshape(-1)[0], np.float32)
+    shape = (1,) * (rank - s.ndim) + s.shape
+    if s.ndim > rank or shape[1] != k or any(d != 1 for d in shape[:1] + shape[2:]):
+        return None
+    return s.reshape(-1)
+
+
+def _activation_after(g, out, keep, replaced, k, rank, relu_only):
+    """The activation applied to value `out` (a Conv's output) that a convolution's epilogue
+    can take: (nodes absorbed, their output, attrs of tinycnn::Conv, slope input or ""), or
+    None.  k, rank: the conv's output channels and rank (None: weights not constant, no
+    PRelu).  relu_only: after a residual Add, only Relu.  Recognised: Relu, Clip with constant bounds, LeakyRelu, PRelu with one slope per
+    channel, HardSigmoid, HardSwish, Sigmoid; and x * Sigmoid(x) (SiLU as exported: Sigmoid
+    then Mul) and x * HardSigmoid(x) (HardSwish below opset 14)."""
+    consumers = g.consumers().get(out, [])
+    if (out in keep or not consumers or any(c.domain != "" or id(c) in replaced for c in consumers)
+            or (relu_only and [c.op_type for c in consumers] != ["Relu"])):
+        return None
+    if len(consumers) == 2:  # x * gate(x)
+        gate = next((c for c in consumers if c.op_type in ("Sigmoid", "HardSigmoid")), None)
+        mul = next((c for c in consumers if c.op_type == "Mul"), None)
+        if gate is None or mul is None or gate.outputs[0] in keep:
+            return None
+        if sorted(mul.inputs) != sorted([out, gate.outputs[0]]):
+            return None
+        if g.consumers().get(gate.outputs[0], []) != [mul]:
+            return None
+        if gate.op_type == "Sigmoid":
+            attrs = dict(activation="SiLU")
+        else:
+            attrs = dict(activation="HardSwish", activation_alpha=float(gate.attrs.get("alpha", 0.2)),
+                         activation_beta=float(gate.attrs.get("beta", 0.5)))
+        return [gate, mul], mul.outputs[0], attrs, ""
+    if len(consumers) != 1:
+        return None
+    (nxt,) = consumers
+    t, attrs, slope = nxt.op_type, None, ""
+    if t in ("Relu", "Sigmoid", "HardSwish"):
+        attrs = dict(activation=t)
+    elif t == "LeakyRelu":
+        attrs = dict(activation=t, activation_alpha=float(nxt.attrs.get("alpha", 0.01)))
+    elif t == "HardSigmoid":
+        attrs = dict(activation=t, activation_alpha=float(nxt.attrs.get("alpha", 0.2)),
+                     activation_beta=float(nxt.attrs.get("beta", 0.5)))
+    elif t == "Clip":
+        if "min" in nxt.attrs or "max" in nxt.attrs or len(nxt.inputs) == 1:  # opset < 11
+            lo = float(nxt.attrs.get("min", -3.4028234663852886e38))
+            hi = float(nxt.attrs.get("max", 3.4028234663852886e38))
+        else:
+            lo = _const_scalar(g, nxt.inputs[1] if len(nxt.inputs) > 1 else "", float("-inf"))
+            hi = _const_scalar(g, nxt.inputs[2] if len(nxt.inputs) > 2 else "", float("inf"))
+        if lo is not None and hi is not None:
+            attrs = dict(activation=t, activation_alpha=lo, activation_beta=hi)
+    elif t == "PRelu" and k is not None and len(nxt.inputs) == 2 and nxt.inputs[0] == out:
+        s = _prelu_slope(g, nxt.inputs[1], k, rank)
+        if s is not None:
+            slope = f"{nxt.name}::slope"
+            g.initializers[slope] = s
+            attrs = dict(activation=t)
+    if attrs is None:
+        return None
+    return [nxt], nxt.outputs[0], attrs, slope
+
+
+def _fuse_conv(g, keep):
+    """Conv [+ Add(residual)] [+ activation] -> one tinycnn::Conv with a fused epilogue.
+
+    Any activation of _activation_after when there is no residual; after a residual only
+    Relu (ResNet's), whose broadcasting fallback FusedConv knows.  The fused node takes
+    the place of the last node it absorbs, so a residual computed after the convolution
+    (ResNet's downsample branch) is ready.
     """
     replaced = {}   # id(absorbed node) -> None (drop) ; id(last node) -> fused node
     for conv in g.nodes:
@@ -261,18 +346,23 @@ def _fuse_conv(g, keep):
                 absorbed.append(nxt)
                 g.fused_away.add(out)
                 out = nxt.outputs[0]
-                nxt = _single_consumer(g, out, keep)
-        relu = 0
-        if nxt is not None and nxt.op_type == "Relu" and nxt.domain == "" and id(nxt) not in replaced:
-            relu = 1
-            absorbed.append(nxt)
+        w = g.initializers.get(conv.inputs[1]) if len(conv.inputs) > 1 else None
+        k, rank = (np.shape(w)[0], np.ndim(w)) if w is not None and np.ndim(w) >= 3 else (None, None)
+        found = _activation_after(g, out, keep, replaced, k, rank, relu_only=bool(residual))
+        attrs = dict(activation="")
+        slope = ""
+        if found is not None:
+            nodes, act_out, attrs, slope = found
+            absorbed += nodes
             g.fused_away.add(out)
-            out = nxt.outputs[0]
+            for n in nodes[:-1]:
+                g.fused_away.update(n.outputs)
+            out = act_out
         if len(absorbed) == 1:
             continue
         ins = list(conv.inputs) + [""] * (3 - len(conv.inputs))
-        fused = Node(conv.name, "Conv", FUSED, ins[:3] + [residual], [out],
-                     dict(conv.attrs, activation="Relu" if relu else ""), conv.index)
+        fused = Node(conv.name, "Conv", FUSED, ins[:3] + [residual] + ([slope] if slope else []),
+                     [out], dict(conv.attrs, **attrs), conv.index)
         fused.label = "+".join(n.op_type for n in absorbed)
         for n in absorbed[:-1]:
             replaced[id(n)] = None
