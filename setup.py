@@ -1,9 +1,10 @@
 """Build script for the C kernels and their Cython wrapper.
 
 All of csrc/*.c is compiled into one extension, tinycnn._kernels.  Files whose
-name ends in `_avx2.c` are compiled with -mavx2 -mfma, `_avxvnni.c` also with
--mavxvnni, `_avx512vnni.c` with AVX-512 F/BW/VL/VNNI (x86-64 only); they are only ever
-called after a CPUID check, so the package still runs on any x86-64.
+name ends in `_avx2.c` are compiled with -mavx2 -mfma (x86-64 only), `_avx512.c`
+with -mavx512f added, `_avxvnni.c` with -mavxvnni added, `_avx512vnni.c` with
+AVX-512 F/BW/VL/VNNI added; they are only ever called after a CPUID check, so the
+package still runs on any x86-64.
 Never -march=native: wheels must run on machines other than the build host.
 Set TINYCNN_SANITIZE=1 to build with AddressSanitizer and UBSan.
 """
@@ -22,7 +23,7 @@ SANITIZE = os.environ.get("TINYCNN_SANITIZE", "") not in ("", "0")
 c_sources = sorted(glob("csrc/*.c"))
 if not IS_X86:
     c_sources = [s for s in c_sources
-                 if not s.endswith(("_avx2.c", "_avxvnni.c", "_avx512vnni.c"))]
+                 if not s.endswith(("_avx2.c", "_avx512.c", "_avxvnni.c", "_avx512vnni.c"))]
 
 extra_compile = ["-O3", "-std=c99", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
 extra_link = ["-pthread"]
@@ -35,7 +36,7 @@ if SANITIZE:
 
 
 class BuildExt(build_ext):
-    """Adds ISA flags to the *_avx2.c files only."""
+    """Adds ISA flags to the *_avx2.c and *_avx512.c files only."""
 
     def build_extensions(self):
         original = self.compiler._compile
@@ -44,6 +45,8 @@ class BuildExt(build_ext):
             postargs = list(extra_postargs)
             if src.endswith("_avx2.c"):
                 postargs += ["-mavx2", "-mfma"]
+            elif src.endswith("_avx512.c"):
+                postargs += ["-mavx2", "-mfma", "-mavx512f"]
             elif src.endswith("_avxvnni.c"):
                 postargs += ["-mavx2", "-mfma", "-mavxvnni"]
             elif src.endswith("_avx512vnni.c"):

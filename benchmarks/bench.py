@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""Latency benchmark: tinycnn against onnxruntime on AlexNet, VGG-16, ResNet-18/50.
+"""Latency benchmark: tinycnn against onnxruntime, two suites of networks.
+
+    classic   AlexNet, VGG-16, ResNet-18/50 at opset 13 (issue 4's targets)
+    mobile    MobileNetV2, MobileNetV3-Small/-Large, EfficientNet-B0, MnasNet 1.0,
+              ShuffleNetV2 x1.0, SqueezeNet 1.1, RegNetY-400MF, GoogLeNet, DenseNet-121 and
+              ResNet-18/50 at opset 17 (issue 12's targets; ResNet keeps issue 4's)
 
 Not a test.  Run from the repository root (after an in-place build or an install):
 
-    python benchmarks/bench.py                   # all four models, 1 and 2 threads
+    python benchmarks/bench.py                   # the classic suite, 1 and 2 threads
+    python benchmarks/bench.py --suite mobile --load-samples 0
     python benchmarks/bench.py --quick --models resnet18
     python benchmarks/bench.py --json bench.json
 
 How it measures (the method of issue 4):
 
-* Models come from models/ (opset 13, legacy exporter, batch 1, fp32, BatchNorm
-  folded) and are cached in --cache (default ./exports/).
+* Models come from models/ (the suite's opset, legacy exporter, batch 1, fp32,
+  BatchNorm folded) and are cached in --cache (default ./exports/).
 * Every measurement runs in worker processes (this script with --worker); the
   parent only coordinates, so neither torch nor onnx is loaded where we time.
 * 1 thread: both engines in ONE process, runs alternating (A, B, A, B, ...).
@@ -59,12 +65,29 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
-MODELS = ("resnet18", "resnet50", "alexnet", "vgg16")
-TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "alexnet": "AlexNet", "vgg16": "VGG-16"}
-OPSET = 13
+TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "alexnet": "AlexNet", "vgg16": "VGG-16",
+          "mobilenet_v2": "MobileNetV2", "mobilenet_v3_small": "MobileNetV3-Small",
+          "mobilenet_v3_large": "MobileNetV3-Large", "efficientnet_b0": "EfficientNet-B0",
+          "mnasnet1_0": "MnasNet 1.0", "shufflenet_v2_x1_0": "ShuffleNetV2 x1.0",
+          "squeezenet1_1": "SqueezeNet 1.1", "regnet_y_400mf": "RegNetY-400MF",
+          "googlenet": "GoogLeNet", "densenet121": "DenseNet-121"}
 REFERENCE = "onnxruntime"
 # Issue 4's targets: tinycnn / onnxruntime time at every thread count, at most.
-RATIO_TARGETS = {"resnet18": 0.85, "resnet50": 0.95, "alexnet": 0.85, "vgg16": 0.55}
+CLASSIC_TARGETS = {"resnet18": 0.85, "resnet50": 0.95, "alexnet": 0.85, "vgg16": 0.55}
+# Issue 12's (item 5): the mobile networks at 0.8, GoogLeNet and DenseNet at 0.9, at 1 and 2
+# threads, without losing ResNet's ratios (issue 4's targets).
+MOBILE_TARGETS = {**{m: 0.8 for m in ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+                                      "efficientnet_b0", "mnasnet1_0", "shufflenet_v2_x1_0",
+                                      "squeezenet1_1", "regnet_y_400mf")},
+                  "googlenet": 0.9, "densenet121": 0.9,
+                  "resnet18": CLASSIC_TARGETS["resnet18"], "resnet50": CLASSIC_TARGETS["resnet50"]}
+# suite -> (models in table order, export opset, ratio targets, the issue they come from).
+# The mobile suite exports at opset 17, as issue 12 measured (HardSwish and HardSigmoid as ops).
+SUITES = {
+    "classic": (("resnet18", "resnet50", "alexnet", "vgg16"), 13, CLASSIC_TARGETS, "Issue 4"),
+    "mobile": (tuple(MOBILE_TARGETS), 17, MOBILE_TARGETS, "Issue 12"),
+}
+MODELS = tuple(dict.fromkeys(m for models, *_ in SUITES.values() for m in models))
 VGG_LOAD_TARGET, VGG_RSS_TARGET, RESNET50_SPEEDUP_TARGET = 1 / 3, 0.75, 1.8
 
 
@@ -293,13 +316,13 @@ def models_fingerprint():
     return h.hexdigest()[:10]
 
 
-def model_path(cache, name):
-    return Path(cache) / f"{name}-opset{OPSET}-{models_fingerprint()}.onnx"
+def model_path(cache, name, opset):
+    return Path(cache) / f"{name}-opset{opset}-{models_fingerprint()}.onnx"
 
 
-def ensure_export(cache, name, reexport=False):
-    """Exports `name` with models/ into the cache unless it is already there."""
-    path = model_path(cache, name)
+def ensure_export(cache, name, opset, reexport=False):
+    """Exports `name` with models/ at `opset` into the cache unless it is already there."""
+    path = model_path(cache, name, opset)
     if path.exists() and not reexport:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -307,9 +330,9 @@ def ensure_export(cache, name, reexport=False):
     scratch = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=path.parent))
     try:
         code = ("import sys; from models.export import export; "
-                f"export(sys.argv[1], sys.argv[2], opset={OPSET}, dynamo=False, "
+                f"export(sys.argv[1], sys.argv[2], opset={opset}, dynamo=False, "
                 "batch_dynamic=False, fold_bn=True)")
-        log(f"exporting {name} (opset {OPSET}, legacy exporter) ...")
+        log(f"exporting {name} (opset {opset}, legacy exporter) ...")
         subprocess.run([sys.executable, "-c", code, name, str(scratch / path.name)],
                        cwd=REPO, check=True)
         for f in scratch.iterdir():  # the .onnx plus any external-data file beside it
@@ -361,6 +384,29 @@ def fma_peak(seconds, trials, threads):
         fields = dict(f.split("=") for f in line.split())
         peak[int(fields.pop("threads"))] = {k: float(v) for k, v in fields.items()}
     return peak
+
+
+def isa_note():
+    """The instruction sets each engine computes with: tinycnn's tier (TINYCNN_ISA or the best
+    it has kernels for), and whether the CPU has AVX-512, which onnxruntime (MLAS) then uses."""
+    flags = ""
+    try:
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), "")
+    except OSError:
+        pass
+    avx512 = " avx512f" in flags
+    try:
+        if list((REPO / "tinycnn").glob("_kernels*.so")) and str(REPO) not in sys.path:
+            sys.path.insert(0, str(REPO))
+        from tinycnn import _kernels
+        best = _kernels.best_isa()
+    except ImportError:
+        best = "?"
+    tier = os.environ.get("TINYCNN_ISA", "auto").strip().lower() or "auto"
+    ours = best if tier == "auto" else tier
+    return (f"tinycnn {ours}; onnxruntime (MLAS) its best for this CPU, "
+            + ("AVX-512 (the CPU reports avx512f)" if avx512 else "AVX2 (no AVX-512 on this CPU)"))
 
 
 def cpu_model():
@@ -566,6 +612,7 @@ def run_benchmark(args):
         "engines": engines, "loadavg_start": os.getloadavg(),
         "method": {"nice": args.nice, "runs": args.runs, "seconds": args.seconds, "warmup": args.warmup,
                    "burst": args.burst, "min_gap_s": args.gap, "load_samples": args.load_samples},
+        "suite": args.suite, "opset": args.opset, "isa": isa_note(),
         "models": {},
     }
     log(f"measuring the FMA peak ({', '.join(map(str, args.threads))} threads) ...")
@@ -580,7 +627,7 @@ def run_benchmark(args):
                          for t, p in result["fma_probe"].items()))
 
     for name in args.models:
-        path = ensure_export(args.cache, name, args.reexport)
+        path = ensure_export(args.cache, name, args.opset, args.reexport)
         desc = describe_model(path)
         m = {"file": str(path), "file_mb": model_files_bytes(path) / 1e6, "gflop": desc["flops"] / 1e9,
              "input": desc, "threads": {}}
@@ -645,7 +692,8 @@ def markdown(result):
         f"FMA peak (benchmarks/fma_peak.c, per second of CPU time): "
         + (", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in peak.items())
            or "not measured")
-        + f". Load average {result['loadavg_start'][0]:.2f} at start, {result['loadavg_end'][0]:.2f} at end.",
+        + f". Load average {result['loadavg_start'][0]:.2f} at start, {result['loadavg_end'][0]:.2f} at end."
+        + (f" Instruction sets: {result['isa']}." if result.get("isa") else ""),
         "",
         f"| model | GFLOP | threads | {an} ms | onnxruntime ms | ratio | {an} GFLOP/s (% peak) "
         "| onnxruntime GFLOP/s (% peak) | other processes (cores) |",
@@ -730,7 +778,8 @@ def markdown(result):
     if meth.get("nice"):
         notes.append(f"Timed processes ran at niceness {meth['nice']}.")
     notes.append(
-        f"Medians of {count}, batch 1, fp32, models exported by models/ at opset {OPSET} (legacy exporter). "
+        f"Medians of {count}, batch 1, fp32, models exported by models/ at opset {result['opset']} "
+        "(legacy exporter). "
         "1 thread: both engines in one process, runs alternating. "
         + (f"{many} threads: one process per engine, alternating bursts of {meth['burst']} runs (first run "
            "of each burst discarded), one process computing at a time. " if many else "")
@@ -748,6 +797,8 @@ def load_result(path):
     """A --json file back into the form markdown() takes (JSON made the thread counts strings)."""
     r = json.loads(Path(path).read_text())
     r["fma_peak_gflops"] = {int(k): v for k, v in r["fma_peak_gflops"].items()}
+    r.setdefault("suite", "classic")   # files written before the suites existed
+    r.setdefault("opset", SUITES[r["suite"]][1])
     for m in r["models"].values():
         m["threads"] = {int(k): v for k, v in m["threads"].items()}
         m["background_cores"] = {int(k): v for k, v in m.get("background_cores", {}).items()}
@@ -755,7 +806,8 @@ def load_result(path):
 
 
 def targets_line(result, a):
-    """Which of issue 4's targets this run meets."""
+    """Which of the suite's targets (issue 4's, or 12's) this run meets."""
+    _, _, targets, issue = SUITES[result["suite"]]
     met, missed = [], []
 
     def check(label, value, limit, at_least=False):
@@ -766,9 +818,9 @@ def targets_line(result, a):
 
     for name, m in result["models"].items():
         for t, per in m["threads"].items():
-            if a in per and name in RATIO_TARGETS:
+            if a in per and name in targets:
                 check(f"{TITLES[name]} {t}t", _ratio(per[a]["median_ms"], per[REFERENCE]["median_ms"]),
-                      RATIO_TARGETS[name])
+                      targets[name])
     vgg = result["models"].get("vgg16", {}).get("load", {})
     if a in vgg:
         check("VGG-16 load", _ratio(median(vgg[a]["load_ms"]), median(vgg[REFERENCE]["load_ms"])),
@@ -779,15 +831,18 @@ def targets_line(result, a):
     if 1 in r50 and 2 in r50 and a in r50[1] and a in r50[2]:
         check("ResNet-50 2t speedup", _ratio(r50[1][a]["median_ms"], r50[2][a]["median_ms"]),
               RESNET50_SPEEDUP_TARGET, at_least=True)
-    return (f"Issue 4 targets met ({len(met)}): " + ("; ".join(met) or "none")
+    return (f"{issue} targets met ({len(met)}): " + ("; ".join(met) or "none")
             + f". Missed ({len(missed)}): " + ("; ".join(missed) or "none") + ".")
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=",".join(MODELS),
-                   help=f"comma-separated, from {', '.join(MODELS)} (default: all)")
+    p.add_argument("--suite", default="classic", choices=sorted(SUITES),
+                   help="classic: issue 4's four networks at opset 13; mobile: issue 12's ten and "
+                        "ResNet-18/50 at opset 17 (default classic)")
+    p.add_argument("--models", default=None,
+                   help=f"comma-separated, from {', '.join(MODELS)} (default: the suite's)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: 1,2)")
     p.add_argument("--runs", type=int, default=15, help="timed runs per engine and thread count (default 15)")
     p.add_argument("--seconds", type=float, default=None,
@@ -812,7 +867,8 @@ def parse_args(argv):
                    help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    suite_models, args.opset, _, _ = SUITES[args.suite]
+    args.models = [m.strip() for m in (args.models or ",".join(suite_models)).split(",") if m.strip()]
     for m in args.models:
         if m not in MODELS:
             p.error(f"unknown model {m!r}; choose from {', '.join(MODELS)}")

@@ -76,7 +76,8 @@ def ensure_quantized(cache, name, fmt, reexport=False):
 def run(args):
     flags = cpu_flags()
     vnni = vnni_tier(flags)
-    engines = [ORT, AVX2, F32] + ([f"tinycnn@{vnni}#int8"] if vnni and not args.no_vnni else [])
+    # TINYCNN_ISA=avx2+<vnni>: the AVX2 float row with the 8-bit kernels on that extension
+    engines = [ORT, AVX2, F32] + ([f"tinycnn@avx2+{vnni}#int8"] if vnni and not args.no_vnni else [])
     git = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                          capture_output=True, text=True).stdout.strip()
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -6,7 +6,8 @@
  *              time, from a zero-padded copy of the input so the gather needs
  *              no bounds checks).
  *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
- *   depthwise: one input channel per output channel: a direct kernel.
+ *   depthwise: one input channel per output channel: a direct kernel reading
+ *              the input where it lies (depthwise_body.h).
  *   winograd:  F(2x2,3x3), F(4x4,3x3), F(2x2,5x5) (winograd.c).
  * Weights are packed once (tc_conv2d_pack_f32) for the algorithm the caller
  * chose once (tinycnn/ops/conv_algo.py).
@@ -17,8 +18,10 @@
 #include "epilogue.h"
 #include "winograd_internal.h"
 
+#include "depthwise_vec_portable.h"
 #define TC_DW_FN dw_plane_portable
-#include "conv_dw_body.h"
+#define TC_DW_UNROLLED 0
+#include "depthwise_body.h"
 #undef TC_DW_FN
 
 static int params_ok(const tc_conv2d_params *p)
@@ -64,6 +67,15 @@ int tc_conv2d_check(const tc_conv2d_params *p, int algo)
     }
 }
 
+int tc_activation_check(const tc_activation *act)
+{
+    if (!act)
+        return 0;
+    if (act->kind < 0 || act->kind >= TC_ACT_COUNT)
+        return -1;
+    return act->kind == TC_ACT_PRELU && !act->slope ? -1 : 0;
+}
+
 int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow)
 {
     if (!params_ok(p) || h <= 0 || w <= 0)
@@ -80,7 +92,7 @@ int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *o
 /* x: [N, C, H, W]  w: [K, C/group, KH, KW]  y: [N, K, OH, OW] */
 static void conv2d_reference(const tc_conv2d_params *p, int n, int h, int w, const float *x,
                              const float *weight, const float *bias, const float *residual,
-                             int act, float *y)
+                             const tc_activation *act, float *y)
 {
     int OH, OW;
     if (tc_conv2d_output_hw(p, h, w, &OH, &OW))
@@ -108,7 +120,7 @@ static void conv2d_reference(const tc_conv2d_params *p, int n, int h, int w, con
                     size_t o = (((size_t)b * p->K + k) * OH + oh) * OW + ow;
                     if (residual)
                         s += residual[o];
-                    y[o] = tc_act_f32(act, (float)s);
+                    y[o] = tc_act_f32(tc_act_at(act, k), (float)s);
                 }
         }
 }
@@ -180,10 +192,8 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
     if (algo == TC_CONV_ALGO_REFERENCE)
         return 0;
     size_t hp = (size_t)h + p->pt + p->pb, wp = (size_t)w + p->pl + p->pr;
-    if (algo == TC_CONV_ALGO_DEPTHWISE) {
-        int T = ctx ? tc_pool_size(ctx->pool) : 1;
-        return (size_t)T * (hp * wp + (size_t)OW + 16);
-    }
+    if (algo == TC_CONV_ALGO_DEPTHWISE)
+        return (size_t)w; /* a row of zeros, read in place of rows above or below x */
     size_t ws = tc_gemm_workspace_size(ctx);
     if (needs_phase_copy(p, algo))
         ws += (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
@@ -191,34 +201,8 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
 }
 
 /* ------------------------------------------------------------------------ */
-/* Zero-padded copy of the input                                            */
+/* Zero-padded, phase-split copy of the input (GEMM path)                  */
 /* ------------------------------------------------------------------------ */
-
-typedef struct {
-    const float *x;
-    float *xp;
-    int h, w, hp, wp, pt, pl;
-} pad_job;
-
-/* x: [C, h, w] -> xp: [C, hp, wp], channels [begin, end) */
-static void pad_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
-{
-    const pad_job *j = (const pad_job *)varg;
-    (void)tid;
-    for (ptrdiff_t c = begin; c < end; c++) {
-        const float *src = j->x + (size_t)c * j->h * j->w;
-        float *dst = j->xp + (size_t)c * j->hp * j->wp;
-        memset(dst, 0, (size_t)j->pt * j->wp * sizeof(float));
-        for (int i = 0; i < j->h; i++) {
-            float *d = dst + (size_t)(j->pt + i) * j->wp;
-            memset(d, 0, (size_t)j->pl * sizeof(float));
-            memcpy(d + j->pl, src + (size_t)i * j->w, (size_t)j->w * sizeof(float));
-            memset(d + j->pl + j->w, 0, (size_t)(j->wp - j->pl - j->w) * sizeof(float));
-        }
-        size_t below = (size_t)(j->pt + j->h) * j->wp;
-        memset(dst + below, 0, ((size_t)j->hp * j->wp - below) * sizeof(float));
-    }
-}
 
 /* Zero-padded, phase-split copy for strided convolutions: padded pixel (r, c)
  * goes to phase (r % sh, c % sw) at (r / sh, c / sw).  Tap (ki, kj) of output
@@ -297,10 +281,10 @@ const tc_conv_kernels tc_conv_portable = {
 
 typedef struct {
     const tc_conv2d_params *p;
-    const float *x, *w, *bias, *residual;
-    float *y, *ws;
-    int h, wd, OH, OW, act;
-    size_t ws_thread;
+    const float *x, *w, *bias, *residual, *zrow;
+    float *y;
+    int h, wd, OH, OW;
+    const tc_activation *act;
     tc_dw_plane_fn plane;
 } dw_job;
 
@@ -309,19 +293,17 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const dw_job *j = (const dw_job *)varg;
     const tc_conv2d_params *p = j->p;
-    const int hp = j->h + p->pt + p->pb, wp = j->wd + p->pl + p->pr, mult = p->K / p->C;
-    float *xp = j->ws + (size_t)tid * j->ws_thread;
-    float *acc = xp + (size_t)hp * wp;
+    const int mult = p->K / p->C;
+    (void)tid;
     for (ptrdiff_t it = begin; it < end; it++) {
         int b = (int)(it / p->K), k = (int)(it % p->K), c = k / mult;
-        pad_job pj = {j->x + ((size_t)b * p->C + c) * j->h * j->wd, xp, j->h, j->wd, hp, wp, p->pt, p->pl};
-        pad_task(&pj, 0, 0, 1);
+        const float *xc = j->x + ((size_t)b * p->C + c) * j->h * j->wd;
         size_t o = ((size_t)b * p->K + k) * j->OH * j->OW;
         const float *res = j->residual ? j->residual + o : NULL;
         const float *wk = j->w + (size_t)k * p->KH * p->KW;
         float bias = j->bias ? j->bias[k] : 0.0f;
-        j->plane(xp, wp, wk, p->KH, p->KW, p->sh, p->sw, p->dh, p->dw, bias, res, j->act, j->OH,
-                 j->OW, acc, j->y + o);
+        j->plane(xc, j->h, j->wd, j->zrow, wk, p, bias, res, tc_act_at(j->act, k), j->OH, j->OW,
+                 j->y + o);
     }
 }
 
@@ -333,10 +315,11 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW] */
 void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                    const float *x, const float *packed, const float *bias, const float *residual,
-                   int act, float *y, float *workspace)
+                   const tc_activation *act, float *y, float *workspace)
 {
     int OH, OW, r, tile = wg_tile(algo, &r);
-    if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW))
+    if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
+        tc_activation_check(act))
         return;
     if (tile) {
         tc_wg_f32(ctx, x, n, p->C, h, w, packed, bias, p->K, p->pt, p->pl, p->pb, p->pr, r, tile,
@@ -351,9 +334,9 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
     const size_t in_img = (size_t)p->C * h * w, out_img = (size_t)p->K * OH * OW;
 
     if (algo == TC_CONV_ALGO_DEPTHWISE) {
-        int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
-        dw_job j = {p, x, packed, bias, residual, y, workspace, h, w, OH, OW, act,
-                    (size_t)hp * wp + OW + 16, tc_conv_kernels_of(ctx)->dw_plane};
+        memset(workspace, 0, (size_t)w * sizeof(float));
+        dw_job j = {p, x, packed, bias, residual, workspace, y, h, w, OH, OW, act,
+                    tc_conv_kernels_of(ctx)->dw_plane};
         tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
@@ -425,7 +408,11 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             op.epi.bias = bias ? bias + (size_t)g * Kg : NULL;
             op.epi.residual = residual ? residual + b * out_img + (size_t)g * Kg * N : NULL;
             op.epi.ldr = N;
-            op.epi.act = act;
+            if (act) {
+                op.epi.act = *act;
+                if (act->slope) /* this group's channels */
+                    op.epi.act.slope += (size_t)g * Kg;
+            }
             tc_gemm_run(ctx, &op, gemm_ws);
         }
     }

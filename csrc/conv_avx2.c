@@ -1,11 +1,13 @@
-/* AVX2 builds of the direct depthwise kernel and the im2col packer: their
- * bodies (conv_dw_body.h, conv_im2col_body.h) are plain C; compiled here with
- * -mavx2 -mfma the inner loops vectorize 8-wide. */
+/* AVX2 builds of the depthwise kernel and the im2col packer: the depthwise
+ * body (depthwise_body.h) on AVX2 vector primitives; the im2col body
+ * (conv_im2col_body.h) is plain C that vectorizes 8-wide with -mavx2 -mfma. */
 #include <stddef.h>
 #include "conv_internal.h"
+#include "depthwise_vec_avx2.h"
 
 #define TC_DW_FN dw_plane_avx2
-#include "conv_dw_body.h"
+#define TC_DW_UNROLLED 1
+#include "depthwise_body.h"
 
 #define TC_IM2COL_FN pack_b_im2col_avx2
 #include "conv_im2col_body.h"

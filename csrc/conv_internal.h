@@ -5,10 +5,11 @@
 #include <stddef.h>
 #include "gemm_internal.h"
 
-/* Depthwise direct kernel over one channel plane, see conv_dw_body.h. */
-typedef void (*tc_dw_plane_fn)(const float *xp, int Wp, const float *w, int KH, int KW, int sh,
-                               int sw, int dh, int dw, float bias, const float *residual, int act,
-                               int OH, int OW, float *acc, float *y);
+/* Depthwise kernel over one channel plane, see depthwise_body.h.
+ * x: [H][W]  zrow: [W] zeros  w: [KH][KW]  residual: [OH][OW] or NULL  y: [OH][OW] */
+typedef void (*tc_dw_plane_fn)(const float *x, int H, int W, const float *zrow, const float *w,
+                               const tc_conv2d_params *p, float bias, const float *residual,
+                               tc_act_k act, int OH, int OW, float *y);
 
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {

@@ -25,6 +25,7 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
         const float *ai = acc + i * NR;
         const float *ri = e->residual ? e->residual + i * e->ldr : NULL;
         float bi = e->bias ? e->bias[i] : 0.0f;
+        const tc_act_k act = tc_act_at(&e->act, i);
         for (int j = 0; j < nr; j++) {
             float v = ai[j];
             if (flags & TC_UK_FIRST) {
@@ -38,7 +39,7 @@ void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, in
             } else {
                 v += ci[j];
             }
-            ci[j] = (flags & TC_UK_LAST) ? tc_act_f32(e->act, v) : v;
+            ci[j] = (flags & TC_UK_LAST) ? tc_act_f32(act, v) : v;
         }
     }
 }
@@ -109,7 +110,7 @@ static void gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t 
         float v = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
         for (; k < K; k++)
             v += a[k] * wn[k];
-        y[n] = tc_act_f32(act, v + (bias ? bias[n] : 0.0f));
+        y[n] = tc_act_f32(tc_act_of(act), v + (bias ? bias[n] : 0.0f));
     }
 }
 
@@ -245,10 +246,25 @@ typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_fn uk;
     tc_ukernel_fn uk_half; /* for nr <= NR/2 */
+    tc_ukernel_wide_fn uk_wide; /* two panels at once, or NULL */
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
 } gemm_job;
+
+/* The epilogue of the tile whose first element is C[m, n]. */
+static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
+{
+    tc_tile_epi te;
+    te.bias = epi->bias ? epi->bias + m : NULL;
+    te.col_bias = epi->col_bias ? epi->col_bias + n : NULL;
+    te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
+    te.ldr = epi->ldr;
+    te.act = epi->act;
+    if (te.act.slope)
+        te.act.slope += m; /* PRelu's per-channel slopes: this tile's rows */
+    return te;
+}
 
 static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, float *wsa, float *wsb,
                        void *scratch)
@@ -288,6 +304,27 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     const float *b = bbase + (size_t)(jr / NR) * bstride;
+                    if (job->uk_wide && nc - jr > NR) {
+                        /* two panels per call: MobileNet's 7x7 maps are 49 = 32 + 17 */
+                        int nr2 = nc - jr < 2 * NR ? nc - jr : 2 * NR;
+                        if (!op->b_packed && mc0 == m0) {
+                            op->pack_b(op->b_arg, kc0, kc, nc0 + jr, NR, (float *)b, scratch,
+                                       jr == 0);
+                            op->pack_b(op->b_arg, kc0, kc, nc0 + jr + NR, nr2 - NR,
+                                       (float *)(b + bstride), scratch, 0);
+                        }
+                        int n = nc0 + jr;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = mc - ir < MR ? mc - ir : MR;
+                            int m = mc0 + ir;
+                            tc_tile_epi te = tile_epi_at(epi, m, n);
+                            job->uk_wide(kc, abase + (size_t)(ir / MR) * astride, b,
+                                         (ptrdiff_t)bstride, op->C + m * op->ldc + n, op->ldc,
+                                         mr, nr2, flags, &te, TC_GEMM_PF_A);
+                        }
+                        jr += NR; /* and NR more by the loop */
+                        continue;
+                    }
                     /* pack each B micro-panel just before its first use: it is
                      * then in L1 for the whole sweep over the A panels */
                     if (!op->b_packed && mc0 == m0)
@@ -299,12 +336,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         int m = mc0 + ir;
-                        tc_tile_epi te;
-                        te.bias = epi->bias ? epi->bias + m : NULL;
-                        te.col_bias = epi->col_bias ? epi->col_bias + n : NULL;
-                        te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
-                        te.ldr = epi->ldr;
-                        te.act = epi->act;
+                        tc_tile_epi te = tile_epi_at(epi, m, n);
                         uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
                            op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                     }
@@ -345,7 +377,7 @@ static void gemm_empty_k(const tc_gemm_op *op)
                 v += e->col_bias[n];
             if (e->residual)
                 v += e->residual[m * e->ldr + n];
-            *c = tc_act_f32(e->act, v);
+            *c = tc_act_f32(tc_act_at(&e->act, m), v);
         }
 }
 
@@ -362,6 +394,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.op = op;
     job.uk = kern->tile;
     job.uk_half = kern->tile_half;
+    job.uk_wide = kern->tile_wide;
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;
@@ -552,6 +585,6 @@ void tc_dense_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a, con
     tc_epilogue e;
     memset(&e, 0, sizeof(e));
     e.col_bias = bias;
-    e.act = act;
+    e.act.kind = act;
     tc_gemm_packed_b_f32(ctx, M, Nout, K, a, K, packed, y, Nout, 0, &e, workspace);
 }

@@ -17,7 +17,7 @@ static inline void col_masks(int nr, __m256i *m0, __m256i *m1)
 /* One row of the epilogue: r0, r1 hold C[i, 0:8], C[i, 8:16].  full: all 16
  * columns exist; otherwise only the lanes of m0, m1 are read and written
  * (masked-out lanes never fault). */
-static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
+static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
                              const tc_tile_epi *e, int full, __m256i m0, __m256i m1)
 {
 #define TC_LD(p, m) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), (m)))
@@ -46,8 +46,9 @@ static inline void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
     }
 #undef TC_LD
     if (flags & TC_UK_LAST) {
-        r0 = tc_act_avx2(e->act, r0);
-        r1 = tc_act_avx2(e->act, r1);
+        const tc_act_k act = tc_act_at(&e->act, i);
+        r0 = tc_act_avx2(act, r0);
+        r1 = tc_act_avx2(act, r1);
     }
     if (full) {
         _mm256_storeu_ps(ci, r0);
@@ -122,7 +123,7 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
 #undef TC_STEP
 
     if (flags == (TC_UK_FIRST | TC_UK_LAST) && mr == MR && nr == NR && !e->bias && !e->col_bias &&
-        !e->residual && e->act == TC_ACT_NONE) {
+        !e->residual && e->act.kind == TC_ACT_NONE) {
         /* a whole tile without epilogue (Winograd's products, kc = C): plain
          * stores, no per-row tests, which are ~4% of a 64-channel layer */
         _mm256_storeu_ps(c + 0 * ldc, c00);
@@ -196,8 +197,8 @@ static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, p
 
 /* packed: B panels [ceil(N/16)][K][16]  a: [K]  y: [N].  Streams each panel
  * once; 4-way unrolled over k with separate accumulators to hide FMA latency. */
-static void gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
-                             const float *bias, int act, float *y)
+void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
+                         const float *bias, int act, float *y)
 {
     for (int p = p0; p < p1; p++) {
         const float *b = packed + (size_t)p * K * NR;
@@ -256,8 +257,8 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
 /* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Four rows at once: one
  * load of a feeds four FMAs and four sequential weight streams keep the
  * hardware prefetchers busy; prefetch further ahead on each stream. */
-static void gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
-                           const float *bias, int act, float *y)
+void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                       const float *bias, int act, float *y)
 {
     const int PF = 512; /* floats ahead = 2 KiB per stream */
     int n = r0;
@@ -298,7 +299,7 @@ static void gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw,
         v[2] = row_tail(a, w2, k, K, v[2]);
         v[3] = row_tail(a, w3, k, K, v[3]);
         for (int j = 0; j < 4; j++)
-            y[n + j] = tc_act_f32(act, v[j] + (bias ? bias[n + j] : 0.0f));
+            y[n + j] = tc_act_f32(tc_act_of(act), v[j] + (bias ? bias[n + j] : 0.0f));
     }
     /* Leftover rows: the same order of operations as above, so that every output is
      * computed alike wherever a thread's range happens to start (equal rows, equal sums). */
@@ -314,13 +315,13 @@ static void gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw,
             c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
         const __m256 z = _mm256_setzero_ps();
         float t = row_tail(a, wn, k, K, _mm_cvtss_f32(hsum4(_mm256_add_ps(c0, d0), z, z, z)));
-        y[n] = tc_act_f32(act, t + (bias ? bias[n] : 0.0f));
+        y[n] = tc_act_f32(tc_act_of(act), t + (bias ? bias[n] : 0.0f));
     }
 }
 
 const tc_gemm_kernels tc_gemm_avx2 = {
     .tile = ukernel_6x16_avx2,
     .tile_half = ukernel_6x8_avx2,
-    .gemv_panels = gemv_panels_avx2,
-    .gemv_rows = gemv_rows_avx2,
+    .gemv_panels = tc_gemv_panels_avx2,
+    .gemv_rows = tc_gemv_rows_avx2,
 };

@@ -43,7 +43,7 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
                                  float *y)
 {
     for (int j = 0; j < nr; j++)
-        y[n0 + j] = tc_act_f32(act, acc[j] + (bias ? bias[n0 + j] : 0.0f));
+        y[n0 + j] = tc_act_f32(tc_act_of(act), acc[j] + (bias ? bias[n0 + j] : 0.0f));
 }
 
 /* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
@@ -63,7 +63,7 @@ typedef struct tc_tile_epi {
     const float *col_bias; /* [nr] or NULL */
     const float *residual; /* [mr, ldr] or NULL */
     ptrdiff_t ldr;
-    int act;               /* enum tc_act, applied with TC_UK_LAST */
+    tc_activation act;     /* applied with TC_UK_LAST; PReLU's slope: [mr] */
 } tc_tile_epi;
 
 /* C[mr, nr] (+)= a[kc][MR] . b[kc][NR], then the epilogue per flags.
@@ -74,6 +74,12 @@ typedef struct tc_tile_epi {
 typedef void (*tc_ukernel_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                               int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
 
+/* The same for two adjacent B panels at once: b[kc][NR] and (b + bstride)[kc][NR],
+ * C[mr, NR < nr <= 2 NR].  Each A element loaded feeds twice the FMAs. */
+typedef void (*tc_ukernel_wide_fn)(int kc, const float *a, const float *b, ptrdiff_t bstride,
+                                   float *c, ptrdiff_t ldc, int mr, int nr, int flags,
+                                   const tc_tile_epi *e, int pf_a);
+
 /* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1)
  * (packed: [ceil(N/NR)][K][NR]). */
 typedef void (*tc_gemv_panels_fn)(int K, const float *a, const float *packed, int p0, int p1,
@@ -83,8 +89,9 @@ typedef void (*tc_gemv_panels_fn)(int K, const float *a, const float *packed, in
 typedef void (*tc_gemv_rows_fn)(int K, const float *a, const float *w, ptrdiff_t ldw, int r0,
                                 int r1, const float *bias, int act, float *y);
 
-/* The GEMM family's kernels for one instruction set: tc_gemm_portable (gemm.c)
- * and tc_gemm_avx2 (gemm_avx2.c); dispatch.c picks one per tc_ctx. */
+/* The GEMM family's kernels for one instruction set: tc_gemm_portable (gemm.c),
+ * tc_gemm_avx2 (gemm_avx2.c) and tc_gemm_avx512 (gemm_avx512.c); dispatch.c
+ * picks one per tc_ctx. */
 typedef struct tc_gemm_kernels {
     tc_ukernel_fn tile;      /* the MR x NR micro-kernel */
     tc_ukernel_fn tile_half; /* same contract for nr <= NR/2, reading only the
@@ -93,9 +100,15 @@ typedef struct tc_gemm_kernels {
                                 the same A panels) */
     tc_gemv_panels_fn gemv_panels;
     tc_gemv_rows_fn gemv_rows;
+    tc_ukernel_wide_fn tile_wide; /* MR x 2 NR over two panels, or NULL (use tile twice) */
 } tc_gemm_kernels;
 
-extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2;
+extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;
+/* AVX2's GEMVs, shared by the AVX-512 table (gemm_avx512.c). */
+void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int p1, int N,
+                         const float *bias, int act, float *y);
+void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
+                       const float *bias, int act, float *y);
 const tc_gemm_kernels *tc_gemm_kernels_of(const tc_ctx *ctx);
 
 /* Scalar epilogue + store of an accumulator tile acc[MR][NR]: shared by the

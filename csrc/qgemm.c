@@ -47,13 +47,21 @@ int tc_cpu_has_avx512vnni(void)
            TC_CPU_SUPPORTS("avx512vl") && TC_CPU_SUPPORTS("avx512vnni");
 }
 
+int tc_cpu_has_vnni(int vnni)
+{
+    if (vnni == TC_VNNI_NONE)
+        return 1;
+    if (tc_cpu_best_isa() < TC_ISA_AVX2)   /* the VNNI rows are twins of AVX2's and AVX-512's */
+        return 0;
+    return vnni == TC_VNNI_AVX ? tc_cpu_has_avxvnni()
+           : vnni == TC_VNNI_AVX512 ? tc_cpu_has_avx512vnni() : 0;
+}
+
 int tc_cpu_best_vnni(void)
 {
-    if (tc_cpu_best_isa() != TC_ISA_AVX2)
-        return TC_VNNI_NONE;
-    return tc_cpu_has_avx512vnni() ? TC_VNNI_AVX512
-           : tc_cpu_has_avxvnni()  ? TC_VNNI_AVX
-                                   : TC_VNNI_NONE;
+    return tc_cpu_has_vnni(TC_VNNI_AVX512) ? TC_VNNI_AVX512
+           : tc_cpu_has_vnni(TC_VNNI_AVX)  ? TC_VNNI_AVX
+                                           : TC_VNNI_NONE;
 }
 
 int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)

@@ -26,7 +26,8 @@ extern "C" {
 
 enum tc_isa {
     TC_ISA_PORTABLE = 0, /* plain C, any CPU */
-    TC_ISA_AVX2 = 1      /* x86-64 with AVX2 + FMA (checked by CPUID) */
+    TC_ISA_AVX2 = 1,     /* x86-64 with AVX2 + FMA (checked by CPUID) */
+    TC_ISA_AVX512 = 2    /* AVX2 + FMA + AVX-512F: AVX2's kernels, with AVX-512 GEMM tiles */
 };
 
 /* Best instruction set this CPU supports (CPUID) and this build has kernels for. */
@@ -46,14 +47,18 @@ int tc_pool_size(const tc_pool *pool);
 typedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end);
 void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg);
 
-/* The 8-bit GEMM/convolution kernels' tier above AVX2 (tc_ctx_set_vnni; only with isa
- * AVX2).  NONE is the AVX2 path every AVX2 + FMA CPU runs (vpmaddwd on 16-bit operands,
- * TC_QFMT_S16X2), what tc_ctx_init gives; AVX (AVX-VNNI, 256-bit) and AVX512 (AVX-512
- * VNNI) run vpdpbusd on TC_QFMT_S8X4. */
+/* The 8-bit GEMM/convolution kernels' tier above AVX2, a setting independent of enum
+ * tc_isa (tc_ctx_set_vnni; with isa AVX2 or AVX512, whose rows share AVX2's 8-bit
+ * kernels).  NONE is the AVX2 path every AVX2 + FMA CPU runs (vpmaddwd on 16-bit
+ * operands, TC_QFMT_S16X2), what tc_ctx_init gives; AVX (AVX-VNNI, 256-bit) and AVX512
+ * (AVX-512 VNNI) run vpdpbusd on TC_QFMT_S8X4.  A CPU may have either without the other. */
 enum tc_vnni { TC_VNNI_NONE = 0, TC_VNNI_AVX = 1, TC_VNNI_AVX512 = 2 };
 
-/* Best VNNI tier this CPU supports and this build has kernels for (CPUID). */
+/* Best VNNI tier this CPU supports and this build has kernels for (CPUID): AVX512
+ * before AVX. */
 int tc_cpu_best_vnni(void);
+/* 1 when this CPU and build can run that VNNI tier (NONE: any CPU), else 0. */
+int tc_cpu_has_vnni(int vnni);
 
 struct tc_kernel_table; /* private (dispatch.c): the kernels of one instruction set */
 
@@ -71,13 +76,37 @@ typedef struct tc_ctx {
 int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa);
 
 /* Chooses ctx's 8-bit kernels' VNNI tier (enum tc_vnni), once, right after tc_ctx_init
- * (dispatch.c).  Returns 0, or -1 (the kernels unchanged) when isa is not AVX2 (and vnni
- * not NONE) or the CPU or build lacks it. */
+ * (dispatch.c); the float kernels stay isa's.  Returns 0, or -1 (the kernels unchanged)
+ * when vnni is not NONE and isa is not AVX2 or AVX512, or the CPU or build lacks it. */
 int tc_ctx_set_vnni(tc_ctx *ctx, int vnni);
 
 /* Activation fused into the single store of a conv / dense output (every
- * epilogue applies it through tc_act_f32 / tc_act_avx2, csrc/epilogue*.h). */
-enum tc_act { TC_ACT_NONE = 0, TC_ACT_RELU = 1 };
+ * epilogue applies it through tc_act_f32 / tc_act_avx2, csrc/epilogue*.h).
+ * NaN in gives NaN out, as onnxruntime's separate ops do. */
+enum tc_act {
+    TC_ACT_NONE = 0,
+    TC_ACT_RELU = 1,     /* max(v, 0) */
+    TC_ACT_CLIP,         /* min(max(v, alpha), beta) (= beta when alpha > beta); ReLU6: 0, 6 */
+    TC_ACT_LEAKY_RELU,   /* v < 0 ? alpha * v : v */
+    TC_ACT_PRELU,        /* v < 0 ? slope[channel] * v : v */
+    TC_ACT_HARD_SIGMOID, /* max(0, min(1, alpha * v + beta)) */
+    TC_ACT_HARD_SWISH,   /* v * max(0, min(1, alpha * v + beta)): HardSwish is alpha = 1/6,
+                            beta = 1/2; x * HardSigmoid(x) takes HardSigmoid's */
+    TC_ACT_SIGMOID,      /* 1 / (1 + exp(-v)) */
+    TC_ACT_SILU,         /* v * sigmoid(v) (Sigmoid then Mul) */
+    TC_ACT_COUNT
+};
+
+/* One activation: its kind and parameters.  slope (TC_ACT_PRELU only) has one
+ * value per output channel of the convolution; a zeroed struct is no activation. */
+typedef struct tc_activation {
+    int kind; /* enum tc_act */
+    float alpha, beta;
+    const float *slope;
+} tc_activation;
+
+/* 0 when act (NULL: none) is a known kind with the parameters it needs, else -1. */
+int tc_activation_check(const tc_activation *act);
 
 /* ------------------------------------------------------------------------ */
 /* GEMM and dense layers (gemm.c, gemm_avx2.c)                              */
@@ -107,7 +136,7 @@ typedef struct tc_epilogue {
     const float *col_bias; /* [N] (one per column of C) or NULL */
     const float *residual; /* [M, N] with leading dimension ldr, or NULL */
     ptrdiff_t ldr;
-    int act;               /* enum tc_act */
+    tc_activation act;     /* PReLU's slope: one per row of C */
 } tc_epilogue;
 
 /* Floats needed to pack A [M, K] (or B [K, N]) into panels. */
@@ -222,13 +251,50 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
 /* x: [N, C, H, W]  packed: from tc_conv2d_pack_f32  bias: [K] or NULL
  * residual: [N, K, OH, OW] or NULL (may be y; otherwise neither overlaps y)
  * y: [N, K, OH, OW], not overlapping x
- * y = act(conv(x, weight) + bias + residual); ReLU keeps NaN.  Does nothing
- * when tc_conv2d_check fails or the output would be empty. */
+ * act: NULL (none) or an activation, PReLU's slope [K]
+ * y = act(conv(x, weight) + bias + residual); every activation keeps NaN.  Does
+ * nothing when tc_conv2d_check or tc_activation_check fails or the output
+ * would be empty. */
 void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                    const float *x, const float *packed, const float *bias, const float *residual,
-                   int act, float *y, float *workspace);
+                   const tc_activation *act, float *y, float *workspace);
 
 /* end of convolution section */
+
+/* ------------------------------------------------------------------------ */
+/* Transposed convolution (conv_transpose.c)                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The same tc_conv2d_params, C = input channels, K = output channels, weights
+ * [C, K/group, KH, KW]; pads crop the full output (ONNX ConvTranspose).  An input pixel
+ * (iy, ix) and tap (ky, kx) land on oy = iy * sh + ky * dh - pt, ox = ix * sw + kx * dw - pl;
+ * the caller chooses oh, ow (output_padding and output_shape may make them larger than
+ * (h - 1) * sh + (KH - 1) * dh + 1 - pt - pb: those rows get the bias alone). */
+
+/* Returns 0, or -1 for invalid parameters (those tc_conv2d_check rejects for every
+ * algorithm) or sizes; the two functions below do nothing then. */
+int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow);
+
+size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p);
+/* weight: [C, K/group, KH, KW]  ->  packed: per group, the GEMM's A panels of W_g^T */
+void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed);
+/* Floats of workspace: K/group * KH * KW * h * w (the GEMM's result for one group) + the GEMM's
+ * with this ctx (it grows with the thread count). */
+size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w);
+
+/* x: [N, C, H, W]  bias: [K] or NULL  y: [N, K, OH, OW]   y = act(conv_transpose(x) + bias)
+ * GEMM then col2im, bias and activation applied in col2im's single pass over y; when the
+ * taps tile the output (KH, KW = strides, no pads, dilation 1) in slabs of input rows whose
+ * GEMM result stays in cache. */
+void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
+                             const float *x, const float *packed, const float *bias, int act, float *y,
+                             float *workspace);
+
+/* Same contract with the unpacked weights: plain loops, the reference. */
+void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow, const float *x,
+                                 const float *weight, const float *bias, int act, float *y);
+
+/* end of transposed convolution section */
 
 /* ------------------------------------------------------------------------ */
 /* Pooling (pool2d.c)                                                        */
@@ -291,6 +357,15 @@ enum tc_unary_op {
     TC_UNARY_ABS,
     TC_UNARY_SQRT,
     TC_UNARY_ERF,
+    TC_UNARY_LOG,
+    TC_UNARY_RECIPROCAL,       /* 1 / x */
+    TC_UNARY_SOFTPLUS,         /* log(1 + exp(x)), without overflow */
+    TC_UNARY_MISH,             /* x * tanh(softplus(x)) */
+    TC_UNARY_ELU,              /* x < 0 ? alpha * (exp(x) - 1) : x */
+    TC_UNARY_SELU,             /* beta * (x <= 0 ? alpha * exp(x) - alpha : x)  (beta = gamma) */
+    TC_UNARY_GELU,             /* x / 2 * (1 + erf(x / sqrt(2))) */
+    TC_UNARY_GELU_TANH,        /* x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) */
+    TC_UNARY_SILU,             /* x * sigmoid(x) */
     TC_UNARY_COUNT
 };
 
@@ -349,7 +424,52 @@ enum tc_reduce_op {
 int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                   const float *x, float *y);
 
+/* Mean/variance normalisation of independent rows, then a per-chunk affine map:
+ *   x: [rows, s]  y: [rows, s]  (y may be x)   mean, inv_std: [rows] or NULL
+ *   for row r: m = mean(x[r]), v = mean((x[r] - m)^2), inv = 1 / sqrt(v + eps),
+ *   y[r][i] = (x[r][i] - m) * inv * scale[j] + bias[j],  j = (r % period) * (s / chunk) + i / chunk
+ *   scale, bias: [period * s / chunk]  (bias may be NULL: 0)
+ * LayerNormalization: rows = prod(dims before axis), chunk 1, period 1.
+ * InstanceNormalization: rows = N*C, s = H*W, chunk s, period C.
+ * GroupNormalization: rows = N*G, s = C/G*H*W, chunk H*W, period G (scale, bias per channel).
+ * Statistics in two passes (mean, then squares around it).  Returns -1 for invalid sizes
+ * (s < 1, chunk not dividing s, period < 1). (normalize.c) */
+int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t chunk, ptrdiff_t period,
+                     const float *x, const float *scale, const float *bias, float eps, float *y, float *mean,
+                     float *inv_std);
+
 /* end of element-wise section */
+
+/* ------------------------------------------------------------------------ */
+/* Resampling (resize.c): Resize and Upsample                               */
+/* ------------------------------------------------------------------------ */
+
+/* One axis of a separable resampling: output position j blends the input positions
+ * idx[j*taps + t] with weights w[j*taps + t] (t < taps), every idx in [0, in).  Where
+ * outside[j] is nonzero (outside may be NULL) the output is `fill` instead (ONNX's
+ * tf_crop_and_resize extrapolation). */
+typedef struct tc_resample_axis {
+    int in, out, taps;
+    const int32_t *idx;           /* [out * taps] */
+    const float *w;               /* [out * taps] */
+    const unsigned char *outside; /* [out] or NULL */
+    float fill;
+} tc_resample_axis;
+
+/* Floats of workspace tc_resize2d_f32 needs with this ctx (a row per thread). */
+size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *rows, const tc_resample_axis *cols);
+
+/* x: [planes, rows.in, cols.in]  y: [planes, rows.out, cols.out]
+ *   y[p][i][j] = sum_s sum_t rows.w[i][s] * cols.w[j][t] * x[p][rows.idx[i][s]][cols.idx[j][t]]
+ * computed as the rows' blend first (a row of cols.in values), then the columns'.
+ * Nearest tables (one tap of weight 1) read the input row itself; an output row with the
+ * same taps as the previous one is a copy of it; an identity column table copies rows.
+ * Resampling one axis of [outer, L, inner]: rows = that axis, cols = identity of inner.
+ * Returns -1 for invalid tables (an index out of range...). */
+int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis *rows, const tc_resample_axis *cols,
+                    const float *x, float *y, float *workspace);
+
+/* end of resampling section */
 
 /* ------------------------------------------------------------------------ */
 /* 8-bit quantized kernels (quant.c, qgemm.c, qconv.c and their twins)      */

@@ -273,6 +273,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         }
         for (int k = p * WG_KR; k < K && k < (p + 1) * WG_KR; k++) {
             float b = j->bias ? j->bias[k] : 0.0f;
+            const tc_act_k act = tc_act_at(j->act, k);
             const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
             unsigned bk = 0;
             for (int half = 0; half < w / WG_LANES; half++) {
@@ -282,7 +283,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
                     yp[l] = j->y + o;
                     rp[l] = j->res ? j->res + o : NULL;
                 }
-                bk |= j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, j->act) << h0;
+                bk |= j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, act) << h0;
             }
             bad[k - p * WG_KR] = bk & valid;
             any |= bk & valid;
@@ -329,7 +330,7 @@ static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6] (+ raw filters)  y: [N, K, OH, OW] */
 void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                      const float *packed, const float *bias, int K,
-                     int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, int act,
+                     int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, const tc_activation *act,
                      const float *residual, float *y, float *workspace)
 {
     wg_job j;

@@ -63,7 +63,7 @@ static inline void transpose4x4x2(__m256 *r)
 
 /* act(row + residual) -> lane l's output row i (4 or 2 floats; a partial tile
  * goes through a small buffer). */
-static inline void store_row(__m128 o, float *y, const float *r, int cols, int m, int act)
+static inline void store_row(__m128 o, float *y, const float *r, int cols, int m, tc_act_k act)
 {
     if (cols == m) {
         if (m == 4) {
@@ -165,7 +165,7 @@ static void wg_input2_avx2(const float *const *lp, const ptrdiff_t *ls, float *v
 
 static unsigned wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
                                 const float *const *rp, ptrdiff_t ys, const int *rows,
-                                const int *cols, int act)
+                                const int *cols, tc_act_k act)
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 eight = _mm256_set1_ps(8.0f), b = _mm256_set1_ps(bias);
@@ -234,7 +234,7 @@ static const int WG_LANE_ID[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 static inline unsigned store_2x2(__m256 *o, float bias, const int *lane_of, float *const *yp,
                                  const float *const *rp, ptrdiff_t ys, const int *rows,
-                                 const int *cols, int act)
+                                 const int *cols, tc_act_k act)
 {
     const __m256 b = _mm256_set1_ps(bias), zero = _mm256_setzero_ps();
     __m256 z = zero;
@@ -261,7 +261,7 @@ static inline unsigned store_2x2(__m256 *o, float bias, const int *lane_of, floa
 
 static unsigned wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, float *const *yp,
                                 const float *const *rp, ptrdiff_t ys, const int *rows,
-                                const int *cols, int act)
+                                const int *cols, tc_act_k act)
 {
     __m256 t[8];
     for (int j = 0; j < 4; j++) {
@@ -293,7 +293,7 @@ static unsigned wg_output2_avx2(const float *m, ptrdiff_t mstride, float bias, f
  * from tc_wg_input4_avx2, so position p of a vector holds tile WG_PERM[p]. */
 static unsigned wg_output25_avx2(const float *m, ptrdiff_t mstride, float bias,
                                  float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                 const int *rows, const int *cols, int act)
+                                 const int *rows, const int *cols, tc_act_k act)
 {
     const __m256 two = _mm256_set1_ps(2.0f);
     __m256 t[12]; /* t[i][j], transformed along i */

@@ -171,13 +171,14 @@ void tc_wg_direct_panel(const wg_job *j, int g, int p, const unsigned *bad, cons
                 continue;
             ptrdiff_t o = off[l] + (ptrdiff_t)(k0 + r) * j->OH * OW;
             float *y = j->y + o, bias = j->bias ? j->bias[k0 + r] : 0.0f;
+            const tc_act_k act = tc_act_at(j->act, k0 + r);
             const float *rs = j->res ? j->res + o : NULL;
             for (int i = 0; i < rows[l]; i++) {
                 for (int jj = 0; jj < cols[l]; jj++) {
                     float s = tl[e].acc[(i * 4 + jj) * WG_LANES + r] + bias;
                     if (rs)
                         s += rs[(ptrdiff_t)i * OW + jj];
-                    y[(ptrdiff_t)i * OW + jj] = tc_act_f32(j->act, s);
+                    y[(ptrdiff_t)i * OW + jj] = tc_act_f32(act, s);
                 }
             }
         }

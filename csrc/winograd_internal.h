@@ -69,7 +69,7 @@ typedef void (*wg_input_fn)(const float *const *lp, const ptrdiff_t *ls, float *
 #define WG_T_LIMIT 0x1p123f
 typedef unsigned (*wg_output_fn)(const float *m, ptrdiff_t mstride, float bias,
                                  float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                 const int *rows, const int *cols, int act);
+                                 const int *rows, const int *cols, tc_act_k act);
 
 /* Row i of R (3 x alpha, R G = I): g row i = sum over its n taps of
  * r[t] * (G g) row a[t]. */
@@ -112,7 +112,7 @@ size_t tc_wg_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K
 /* x: [N, C, H, W]  y: [N, K, OH, OW], OH = H + pad_t + pad_b - (r - 1), ... */
 void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                const float *packed, const float *bias, int K, int pad_t, int pad_l, int pad_b,
-               int pad_r, int r, int tile, int act, const float *residual, float *y,
+               int pad_r, int r, int tile, const tc_activation *act, const float *residual, float *y,
                float *workspace);
 
 /* The Winograd family's kernels for one instruction set: tc_wg_portable
@@ -142,7 +142,7 @@ typedef struct {
     int pt, pl, r, m, alpha, OH, OW, nty, ntx;
     const float *packed, *raw, *bias, *res; /* raw: the filters, for r = 5 */
     float *y;
-    int act;
+    const tc_activation *act; /* NULL: none */
     float *V, *M;
     ptrdiff_t t0; /* first tile of the chunk */
     int nt, ng; /* tiles in chunk, groups */

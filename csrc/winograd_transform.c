@@ -113,7 +113,7 @@ static unsigned flag_lanes(const float *o, int n, float limit)
 /* o[i][j][lane] -> act(o + residual) at each lane's rows x cols outputs, but
  * for the lanes in skip.  ReLU keeps NaN, like onnxruntime. */
 static void scatter_lanes(const float *o, int m, float *const *yp, const float *const *rp,
-                          ptrdiff_t ys, const int *rows, const int *cols, int act,
+                          ptrdiff_t ys, const int *rows, const int *cols, tc_act_k act,
                           unsigned skip)
 {
     for (int l = 0; l < WG_LANES; l++) {
@@ -154,7 +154,7 @@ static void input2_portable(const float *const *lp, const ptrdiff_t *ls, float *
 
 static unsigned output4_portable(const float *m, ptrdiff_t mstride, float bias,
                                  float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                 const int *rows, const int *cols, int act)
+                                 const int *rows, const int *cols, tc_act_k act)
 {
     float t[4 * 6 * WG_LANES], o[16 * WG_LANES];
     for (int j = 0; j < 6; j++) /* along i: 6 -> 4 rows */
@@ -171,7 +171,7 @@ static unsigned output4_portable(const float *m, ptrdiff_t mstride, float bias,
 /* The F(2x2) tail of an output transform: o[i][j][lane] -> flags (NaN or Inf
  * before bias, see wg_output_fn), bias, and the store of the other lanes. */
 static unsigned finish_2x2(float *o, float bias, float *const *yp, const float *const *rp,
-                           ptrdiff_t ys, const int *rows, const int *cols, int act)
+                           ptrdiff_t ys, const int *rows, const int *cols, tc_act_k act)
 {
     unsigned bad = flag_lanes(o, 4, INFINITY);
     for (int i = 0; i < 4 * WG_LANES; i++)
@@ -182,7 +182,7 @@ static unsigned finish_2x2(float *o, float bias, float *const *yp, const float *
 
 static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
                                  float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                 const int *rows, const int *cols, int act)
+                                 const int *rows, const int *cols, tc_act_k act)
 {
     float t[2 * 4 * WG_LANES], o[4 * WG_LANES];
     for (int j = 0; j < 4; j++)
@@ -194,7 +194,7 @@ static unsigned output2_portable(const float *m, ptrdiff_t mstride, float bias,
 
 static unsigned output25_portable(const float *m, ptrdiff_t mstride, float bias,
                                   float *const *yp, const float *const *rp, ptrdiff_t ys,
-                                  const int *rows, const int *cols, int act)
+                                  const int *rows, const int *cols, tc_act_k act)
 {
     float t[2 * 6 * WG_LANES], o[4 * WG_LANES];
     for (int j = 0; j < 6; j++) /* along i: 6 -> 2 rows */

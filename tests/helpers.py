@@ -26,7 +26,8 @@ DIGIT_SAMPLES = REPO_ROOT / "models" / "digits" / "samples"
 
 # ---- this machine ----------------------------------------------------------------------------
 
-HAVE_AVX2 = _kernels.best_isa() == "avx2"
+HAVE_AVX2 = _kernels.best_isa() in ("avx2", "avx512")
+HAVE_AVX512 = _kernels.best_isa() == "avx512"
 ISAS = ["portable"] + (["avx2"] if HAVE_AVX2 else [])
 requires_avx2 = pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
 
@@ -42,6 +43,11 @@ def make_model(nodes, inputs, outputs, initializers=(), opset=13, ir_version=Non
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = ir_version or min(model.ir_version, 8)
     return model
+
+
+def tinycnn_session(model, **options):
+    """A tinycnn.InferenceSession of a ModelProto, with SessionOptions attributes from options."""
+    return tinycnn.InferenceSession(model.SerializeToString(), session_options(**options))
 
 
 def one_node(op, inputs, attrs=None, inits=None, x_shape=(1, 2, 8, 8), opset=13, name="n0",

@@ -135,3 +135,60 @@ def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
     assert_close(y, a.astype(np.float64) @ w.T, 1e-5, "dense, caller's workspace")
     with pytest.raises(ValueError, match=f"Dense: workspace has 3 elements, needs {need}"):
         packed.run(a, y, np.empty(3, np.float32))
+
+
+# ---- the AVX-512 tiles (one B panel, or two at once): the same FMAs per output as AVX2's, so the
+# same bits ----------------------------------------------------------------------------------------
+
+requires_avx512 = pytest.mark.skipif(_kernels.best_isa() != "avx512", reason="CPU lacks AVX-512F")
+
+
+@requires_avx512
+@pytest.mark.parametrize("threads", [1, 2])
+def test_avx512_gemm_is_bit_identical_to_avx2(threads):
+    """Every tile shape (full, partial rows, the narrow last column panel, several K blocks),
+    with every epilogue the GEMM drivers use: accumulate, bias, residual, ReLU."""
+    rng = np.random.default_rng(11)
+    ctxs = {isa: _kernels.Context(threads, isa) for isa in ("avx2", "avx512")}
+    for M, N, K in SHAPES + [(64, 49, 960), (96, 196, 576), (13, 8, 5), (7, 9, 700)]:
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        c0 = rng.standard_normal((M, N), dtype=np.float32)
+        out = {}
+        for isa, ctx in ctxs.items():
+            y = c0.copy()
+            _kernels.gemm(ctx, a, b, y, alpha=0.5, beta=1.0, c=y)
+            out[isa] = y
+        assert np.array_equal(out["avx2"], out["avx512"]), f"gemm M={M} N={N} K={K}"
+    for M, K, Nout in [(1, 300, 1000), (5, 9, 10), (13, 4096, 37)]:
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        w = rng.standard_normal((Nout, K), dtype=np.float32)
+        bias = rng.standard_normal(Nout, dtype=np.float32)
+        out = {isa: _kernels.Dense(ctx, w, bias, relu=True).run(a, np.empty((M, Nout), np.float32))
+               for isa, ctx in ctxs.items()}
+        assert np.array_equal(out["avx2"], out["avx512"]), f"dense M={M} K={K} Nout={Nout}"
+
+
+@requires_avx512
+@pytest.mark.parametrize("algo", ["1x1", "gemm", "winograd_f4x4_3x3", "winograd_f2x2_3x3"])
+def test_avx512_convolutions_are_bit_identical_to_avx2(algo):
+    """The convolutions on the GEMM tiles, with bias, residual and ReLU (NaN kept), at
+    MobileNet's small maps and a larger one."""
+    rng = np.random.default_rng(12)
+    kernel = (1, 1) if algo == "1x1" else (3, 3)
+    pads = (0, 0, 0, 0) if algo == "1x1" else (1, 1, 1, 1)
+    # pixels: 16 (one panel), 25 (two: 16 + 9), 49 (32 + 17), 196 and 841 (many pairs)
+    for c, k, hw in [(16, 7, 4), (8, 13, 5), (160, 96, 7), (64, 40, 14), (24, 36, 29)]:
+        w = rng.standard_normal((k, c) + kernel, dtype=np.float32)
+        bias = rng.standard_normal(k, dtype=np.float32)
+        x = rng.standard_normal((2, c, hw, hw), dtype=np.float32)
+        x[0, 0, 1, 1] = np.nan
+        out = {}
+        for isa in ("avx2", "avx512"):
+            conv = _kernels.Conv2d(_kernels.Context(2, isa), w, bias, algo=algo, pads=pads,
+                                   relu=True)
+            shape = conv.output_shape(2, hw, hw)
+            residual = np.random.default_rng(13).standard_normal(shape, dtype=np.float32)
+            out[isa] = conv.run(x, np.empty(shape, np.float32), residual)
+        assert np.array_equal(out["avx2"], out["avx512"], equal_nan=True), \
+            f"Conv2d[{algo}] {c}->{k} at {hw}x{hw}"

@@ -66,19 +66,10 @@ def _case_id(c):
     return f"{c.name}-{exporter}-{'bnfold' if c.fold_bn else 'bnkeep'}"
 
 
-# The dynamo exporter turns ShuffleNet's x.chunk(2, dim=1) into Split (opset 18), an op that
-# tinycnn gains with issue 13.  Strict: once Split lands this case passes and the marker
-# must go.
-NEEDS_SPLIT = pytest.mark.xfail(raises=tinycnn.UnsupportedOperator, strict=True,
-                                reason="Split (opset 18) is not implemented yet (issue 13)")
-
-
 def _params(cases):
     params = []
     for c in cases:
         marks = [pytest.mark.slow] if c.dynamo or c.name in LARGE else []
-        if c.dynamo and c.name == "shufflenet_v2_x1_0":
-            marks.append(NEEDS_SPLIT)
         params.append(pytest.param(c, id=_case_id(c), marks=marks))
     return params
 

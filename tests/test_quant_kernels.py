@@ -19,26 +19,37 @@ QUANT_CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2"), (1
 def ctx(request):
     """A Context per 8-bit tier, each forced explicitly (a tier the CPU lacks is skipped)."""
     threads, isa = request.param
-    if K.INT8_ISAS.index(isa) > K.INT8_ISAS.index(K.best_int8_isa()):
+    if isa not in K.int8_isas():
         pytest.skip(f"CPU lacks {isa}")
-    return K.Context(threads, isa)
+    return K.Context(threads, *K.parse_isa(K.INT8_ISA_SETTINGS[isa]))
 
 
 def test_each_tier_runs_its_own_kernels():
-    """isa='avx2' is the product path (AVX2 + FMA, no VNNI): vpmaddwd on 16-bit operands for
-    every weight range; the VNNI tiers take 8-bit weights to vpdpbusd."""
+    """isa='avx2' (and 'avx512' without a VNNI setting) is the product path (AVX2 + FMA, no
+    VNNI): vpmaddwd on 16-bit operands for every weight range; the VNNI settings take 8-bit
+    weights to vpdpbusd, on either float row."""
     expect = {"portable": ("s8x4", "s8x4-portable"), "avx2": ("s16x2", "s16x2-avx2"),
               "avxvnni": ("s8x4", "s8x4-avxvnni"), "avx512vnni": ("s8x4", "s8x4-avx512vnni")}
-    best = K.INT8_ISAS.index(K.best_int8_isa())
-    for isa in K.INT8_ISAS[:best + 1]:
-        c = K.Context(1, isa)
-        fmt, kernel = expect[isa]
-        assert K.qgemm_choose_format(c, -128, 127) == fmt, isa
-        assert K.qkernel_name(c, fmt) == kernel, isa
-        assert K.qgemm_choose_format(c, -255, 255) == "s16x2", isa
+    rows = ["avx2"] + (["avx512"] if K.best_isa() == "avx512" else [])
+    runs = [(("portable", "none"), "portable")]
+    runs += [((row, "none"), "avx2") for row in rows if "avx2" in K.int8_isas()]
+    runs += [((row, v), v) for row in rows for v in ("avxvnni", "avx512vnni") if v in K.int8_isas()]
+    for (isa, vnni), tier in runs:
+        c = K.Context(1, isa, vnni)
+        assert (c.isa, c.int8_isa) == (isa, tier)
+        fmt, kernel = expect[tier]
+        assert K.qgemm_choose_format(c, -128, 127) == fmt, (isa, vnni)
+        assert K.qkernel_name(c, fmt) == kernel, (isa, vnni)
+        assert K.qgemm_choose_format(c, -255, 255) == "s16x2", (isa, vnni)
     assert K.qkernel_name(K.Context(1, "portable"), "s16x2") == "s16x2-portable"
-    with pytest.raises(ValueError, match="isa must be 'auto' or one of"):
+    assert K.Context(1).int8_isa == K.best_int8_isa()              # auto: the best VNNI too
+    assert K.Context(1, K.best_isa()).vnni == "none"               # a named tier: no VNNI
+    with pytest.raises(ValueError, match="isa must be 'auto', 'portable', 'avx2' or 'avx512'"):
         K.Context(1, "sse2")
+    with pytest.raises(ValueError, match="vnni='avxvnni' needs isa 'avx2' or 'avx512'"):
+        K.Context(1, "portable", "avxvnni")
+    with pytest.raises(ValueError, match="vnni must be"):
+        K.Context(1, "portable", "avx2")
 
 
 def requantize(acc, scale, zp, lo, hi, dtype):

@@ -27,6 +27,22 @@ def winograd_takes_weights(weight):
     return bool(np.all(np.abs(np.asarray(weight, dtype=np.float32)) <= WINOGRAD_MAX_ABS_WEIGHT))
 
 
+# The activations a convolution's epilogue applies (enum tc_act), by ONNX op name, with the
+# spec's default (alpha, beta).  "SiLU" is x * Sigmoid(x); "HardSwish" with HardSigmoid's
+# (alpha, beta) is x * HardSigmoid(x); "PRelu" takes one slope per output channel.
+ACTIVATIONS = {
+    "": (TC_ACT_NONE, 0.0, 0.0),
+    "Relu": (TC_ACT_RELU, 0.0, 0.0),
+    "Clip": (TC_ACT_CLIP, float("-inf"), float("inf")),
+    "LeakyRelu": (TC_ACT_LEAKY_RELU, 0.01, 0.0),
+    "PRelu": (TC_ACT_PRELU, 0.0, 0.0),
+    "HardSigmoid": (TC_ACT_HARD_SIGMOID, 0.2, 0.5),
+    "HardSwish": (TC_ACT_HARD_SWISH, 1.0 / 6.0, 0.5),
+    "Sigmoid": (TC_ACT_SIGMOID, 0.0, 0.0),
+    "SiLU": (TC_ACT_SILU, 0.0, 0.0),
+}
+
+
 cdef int _conv_params(tc_conv2d_params *p, int C, int K, int KH, int KW, strides, pads, dilations,
                       int group) except -1:
     strides, pads, dilations = tuple(strides), tuple(pads), tuple(dilations)
@@ -66,9 +82,12 @@ cdef class Conv2d:
     """2-D convolution (NCHW float32) planned once: weights packed for the given algorithm.
 
     Conv2d(ctx, weight[K, C//group, KH, KW], bias[K] | None, *, algo, strides=(1, 1),
-           pads=(top, left, bottom, right), dilations=(1, 1), group=1, relu=False)
+           pads=(top, left, bottom, right), dilations=(1, 1), group=1, relu=False,
+           activation="", alpha=None, beta=None, slope=None)
     algo: a name of CONV_ALGOS; ValueError when it cannot compute this geometry, or for a
     Winograd algorithm, these weights (winograd_takes_weights).
+    activation: a name of ACTIVATIONS fused into the store (relu=True is "Relu"); alpha and
+    beta default to the ONNX op's (Clip: min, max); slope: [K] for "PRelu".
     .run(x, y, residual=None, workspace=None): y = act(conv(x) + bias + residual), residual
     may be y itself; workspace: workspace_size(n, h, w) floats.
     """
@@ -77,10 +96,13 @@ cdef class Conv2d:
     cdef readonly Context ctx
     cdef readonly int in_channels, out_channels
     cdef readonly bint relu
-    cdef object packed, bias
+    cdef readonly str activation
+    cdef tc_activation act
+    cdef object packed, bias, slope
 
     def __init__(self, Context ctx not None, weight, bias=None, *, str algo, strides=(1, 1),
-                 pads=(0, 0, 0, 0), dilations=(1, 1), int group=1, relu=False):
+                 pads=(0, 0, 0, 0), dilations=(1, 1), int group=1, relu=False, str activation="",
+                 alpha=None, beta=None, slope=None):
         if algo not in CONV_ALGOS:
             raise ValueError(f"conv: unknown algo {algo!r}, expected one of {sorted(CONV_ALGOS)}")
         _check_array("conv", "weight", weight, 4)
@@ -99,10 +121,32 @@ cdef class Conv2d:
             _check_array("conv", "bias", bias, 1)
             _check_shape("conv", "bias", bias, (K,), f" (weight {weight.shape})")
             self.bias = bias.copy()
+        if relu and activation not in ("", "Relu"):
+            raise ValueError(f"conv: relu=True and activation={activation!r} both given")
+        if relu:
+            activation = "Relu"
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"conv: unknown activation {activation!r}, expected one of "
+                             f"{sorted(a for a in ACTIVATIONS if a)}")
+        kind, alpha0, beta0 = ACTIVATIONS[activation]
+        self.act.kind = kind
+        self.act.alpha = alpha0 if alpha is None else alpha
+        self.act.beta = beta0 if beta is None else beta
+        self.act.slope = NULL
+        if activation == "PRelu":
+            if slope is None:
+                raise ValueError(f"conv: activation 'PRelu' needs slope [{K}]")
+            _check_array("conv", "slope", slope, 1)
+            _check_shape("conv", "slope", slope, (K,), f" (weight {weight.shape})")
+            self.slope = slope.copy()
+            self.act.slope = _fptr(self.slope)
+        elif slope is not None:
+            raise ValueError(f"conv: slope is for activation 'PRelu', not {activation!r}")
+        self.activation = activation
         self.ctx = ctx
         self.in_channels = Cg * group
         self.out_channels = K
-        self.relu = relu
+        self.relu = activation == "Relu"
         self.packed = _aligned_empty(tc_conv2d_pack_size(&self.p, self.algo_id))
         cdef const float *pw = _fptr(weight)
         cdef float *pk = _fptr_mut(self.packed)
@@ -122,7 +166,8 @@ cdef class Conv2d:
         return (self.p.pt, self.p.pl, self.p.pb, self.p.pr)
 
     def __repr__(self):
-        return f"Conv2d({_conv_geometry(&self.p)}, relu={bool(self.relu)}, algo={self.algo!r})"
+        return (f"Conv2d({_conv_geometry(&self.p)}, activation={self.activation!r}, "
+                f"algo={self.algo!r})")
 
     def output_shape(self, int n, int h, int w):
         """(n, K, oh, ow); raises ValueError if the output would be empty."""
@@ -162,8 +207,8 @@ cdef class Conv2d:
         cdef const float *pb = _fptr_or_null(self.bias)
         cdef float *py = _fptr_mut(y)
         cdef float *pw = _fptr_or_null(ws)
-        cdef int act = TC_ACT_RELU if self.relu else TC_ACT_NONE
         cdef int cn = n, ch = h, cw = w
         with nogil:
-            tc_conv2d_f32(&self.ctx.ctx, &self.p, self.algo_id, cn, ch, cw, px, pk, pb, pr, act, py, pw)
+            tc_conv2d_f32(&self.ctx.ctx, &self.p, self.algo_id, cn, ch, cw, px, pk, pb, pr,
+                          &self.act, py, pw)
         return y

@@ -5,7 +5,10 @@ UNARY_OPS = {
     "relu": TC_UNARY_RELU, "leaky_relu": TC_UNARY_LEAKY_RELU, "sigmoid": TC_UNARY_SIGMOID,
     "hard_sigmoid": TC_UNARY_HARD_SIGMOID, "hard_swish": TC_UNARY_HARD_SWISH, "clip": TC_UNARY_CLIP,
     "tanh": TC_UNARY_TANH, "exp": TC_UNARY_EXP, "neg": TC_UNARY_NEG, "abs": TC_UNARY_ABS,
-    "sqrt": TC_UNARY_SQRT, "erf": TC_UNARY_ERF,
+    "sqrt": TC_UNARY_SQRT, "erf": TC_UNARY_ERF, "log": TC_UNARY_LOG,
+    "reciprocal": TC_UNARY_RECIPROCAL, "softplus": TC_UNARY_SOFTPLUS, "mish": TC_UNARY_MISH,
+    "elu": TC_UNARY_ELU, "selu": TC_UNARY_SELU, "gelu": TC_UNARY_GELU,
+    "gelu_tanh": TC_UNARY_GELU_TANH, "silu": TC_UNARY_SILU,
 }
 BINARY_OPS = {
     "add": TC_BINARY_ADD, "sub": TC_BINARY_SUB, "mul": TC_BINARY_MUL, "div": TC_BINARY_DIV,
@@ -23,7 +26,7 @@ cdef _elt_op(str fn, dict table, op):
 
 def unary(Context ctx, str op, x, y, alpha=0.0, beta=0.0):
     """y = op(x) element-wise; y may be x.  clip: alpha=min, beta=max (None: unbounded);
-    leaky_relu: alpha; hard_sigmoid: alpha, beta.  NaN stays NaN through relu, clip and friends."""
+    leaky_relu, elu: alpha; hard_sigmoid: alpha, beta; selu: alpha, beta=gamma.  NaN stays NaN through relu, clip and friends."""
     cdef int code = _elt_op("unary", UNARY_OPS, op)
     if code == TC_UNARY_CLIP:  # ONNX Clip: a missing bound is None here
         alpha = -np.inf if alpha is None else alpha

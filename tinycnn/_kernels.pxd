@@ -9,14 +9,30 @@ cdef extern from "tinycnn.h" nogil:
     enum:
         TC_ISA_PORTABLE
         TC_ISA_AVX2
+        TC_ISA_AVX512
         TC_ACT_NONE
         TC_ACT_RELU
+        TC_ACT_CLIP
+        TC_ACT_LEAKY_RELU
+        TC_ACT_PRELU
+        TC_ACT_HARD_SIGMOID
+        TC_ACT_HARD_SWISH
+        TC_ACT_SIGMOID
+        TC_ACT_SILU
+
+    ctypedef struct tc_activation:
+        int kind
+        float alpha, beta
+        const float *slope
+    int tc_activation_check(const tc_activation *act)
+    enum:
         TC_VNNI_NONE
         TC_VNNI_AVX
         TC_VNNI_AVX512
 
     int tc_cpu_best_isa()
     int tc_cpu_best_vnni()
+    int tc_cpu_has_vnni(int vnni)
 
     ctypedef struct tc_pool:
         pass
@@ -68,7 +84,21 @@ cdef extern from "tinycnn.h" nogil:
                                     int h, int w)
     void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                        const float *x, const float *packed, const float *bias,
-                       const float *residual, int act, float *y, float *workspace)
+                       const float *residual, const tc_activation *act, float *y,
+                       float *workspace)
+
+    # -- transposed convolution ----------------------------------------------
+    int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow)
+    size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p)
+    void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed)
+    size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h,
+                                              int w)
+    void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                                 int oh, int ow, const float *x, const float *packed,
+                                 const float *bias, int act, float *y, float *workspace)
+    void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
+                                     const float *x, const float *weight, const float *bias,
+                                     int act, float *y)
 
     # -- pooling ------------------------------------------------------------
     ctypedef struct tc_pool2d_desc:
@@ -99,6 +129,15 @@ cdef extern from "tinycnn.h" nogil:
         TC_UNARY_ABS
         TC_UNARY_SQRT
         TC_UNARY_ERF
+        TC_UNARY_LOG
+        TC_UNARY_RECIPROCAL
+        TC_UNARY_SOFTPLUS
+        TC_UNARY_MISH
+        TC_UNARY_ELU
+        TC_UNARY_SELU
+        TC_UNARY_GELU
+        TC_UNARY_GELU_TANH
+        TC_UNARY_SILU
         TC_BINARY_ADD
         TC_BINARY_SUB
         TC_BINARY_MUL
@@ -126,6 +165,22 @@ cdef extern from "tinycnn.h" nogil:
                         int log_softmax, const float *x, float *y)
     int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                       const float *x, float *y)
+    int tc_normalize_f32(const tc_ctx *ctx, ptrdiff_t rows, ptrdiff_t s, ptrdiff_t chunk,
+                         ptrdiff_t period, const float *x, const float *scale, const float *bias,
+                         float eps, float *y, float *mean, float *inv_std)
+
+    # -- resampling: Resize and Upsample -------------------------------------
+    ctypedef struct tc_resample_axis:
+        int in_ "in"
+        int out, taps
+        const int32_t *idx
+        const float *w
+        const unsigned char *outside
+        float fill
+    size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *rows,
+                                      const tc_resample_axis *cols)
+    int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis *rows,
+                        const tc_resample_axis *cols, const float *x, float *y, float *workspace)
 
     # -- 8-bit quantized kernels (quant.c, qgemm.c, qconv.c) ---------------
     int tc_quantize_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner,

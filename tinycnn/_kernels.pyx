@@ -11,62 +11,113 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-ISA_NAMES = {TC_ISA_PORTABLE: "portable", TC_ISA_AVX2: "avx2"}
-# The 8-bit kernels' tiers: above AVX2 (vpmaddwd), the VNNI extensions (vpdpbusd).
+ISA_NAMES = {TC_ISA_PORTABLE: "portable", TC_ISA_AVX2: "avx2", TC_ISA_AVX512: "avx512"}
+_ISA_CODES = {name: code for code, name in ISA_NAMES.items()}
+# The 8-bit kernels' VNNI extension (vpdpbusd), a setting of its own on top of the 'avx2' or
+# 'avx512' row: a CPU may have either extension without the other.
+VNNI_NAMES = {TC_VNNI_NONE: "none", TC_VNNI_AVX: "avxvnni", TC_VNNI_AVX512: "avx512vnni"}
+_VNNI_CODES = {name: code for code, name in VNNI_NAMES.items()}
+# The tiers the 8-bit kernels run (Context.int8_isa): the float rows share AVX2's 8-bit
+# kernels, so 'avx512' without VNNI runs them as 'avx2'.
 INT8_ISAS = ("portable", "avx2", "avxvnni", "avx512vnni")
-_VNNI = {"avx2": TC_VNNI_NONE, "avxvnni": TC_VNNI_AVX, "avx512vnni": TC_VNNI_AVX512}
-_VNNI_NAMES = {v: k for k, v in _VNNI.items()}
+# The TINYCNN_ISA setting that runs each 8-bit tier (on the AVX2 float row).
+INT8_ISA_SETTINGS = {"portable": "portable", "avx2": "avx2", "avxvnni": "avx2+avxvnni",
+                     "avx512vnni": "avx2+avx512vnni"}
 
 
 def best_isa():
-    """Name of the best instruction set this CPU supports ('avx2' or 'portable')."""
+    """Name of the best instruction set this CPU supports and this build has kernels for:
+    'avx512' (AVX2's kernels with AVX-512 GEMM tiles), 'avx2' or 'portable'."""
     return ISA_NAMES[tc_cpu_best_isa()]
+
+
+def int8_isas():
+    """The 8-bit kernels' tiers this CPU can run (a subset of INT8_ISAS, in its order)."""
+    if tc_cpu_best_isa() < TC_ISA_AVX2:
+        return ("portable",)
+    return ("portable", "avx2") + tuple(VNNI_NAMES[v] for v in (TC_VNNI_AVX, TC_VNNI_AVX512)
+                                        if tc_cpu_has_vnni(v))
 
 
 def best_int8_isa():
     """The 8-bit kernels' best tier on this CPU: 'avx512vnni', 'avxvnni', 'avx2' or 'portable'."""
-    if tc_cpu_best_isa() != TC_ISA_AVX2:
-        return "portable"
-    return _VNNI_NAMES[tc_cpu_best_vnni()]
+    isas = int8_isas()
+    return isas[len(isas) - 1]
+
+
+def parse_isa(str text):
+    """TINYCNN_ISA's grammar -> (isa, vnni) for Context: 'auto' (the best this CPU has, VNNI
+    included), or a float tier 'portable', 'avx2' or 'avx512' (the 8-bit kernels then without
+    VNNI), optionally '+avxvnni' or '+avx512vnni' (e.g. 'avx2+avxvnni').  ValueError names the
+    accepted forms."""
+    text = text.strip().lower() or "auto"
+    isa, plus, vnni = text.partition("+")
+    if text == "auto":
+        return "auto", "auto"
+    if isa not in _ISA_CODES or (plus and vnni not in ("avxvnni", "avx512vnni")):
+        raise ValueError(f"{text!r}: expected 'auto' or one of 'portable', 'avx2', 'avx512', "
+                         f"the last two optionally with '+avxvnni' or '+avx512vnni' "
+                         f"(e.g. 'avx2+avxvnni')")
+    return isa, vnni if plus else "none"
 
 
 cdef class Context:
     """A thread pool and an instruction set, handed to every kernel.
 
-    Context(num_threads=1, isa='auto'): isa is 'auto' (the best this CPU has), 'portable',
-    'avx2' (AVX2 + FMA only: the 8-bit kernels too run AVX2 without VNNI), or 'avxvnni' /
-    'avx512vnni' (the AVX2 float kernels, the 8-bit GEMM and convolution on that VNNI
-    extension).  A tier the CPU lacks raises ValueError.  The instruction
-    set's kernels are chosen here, once (tc_ctx_init, tc_ctx_set_vnni).  `isa` then names the float
-    kernels' set ('portable' or 'avx2'), `int8_isa` the 8-bit kernels' (one of INT8_ISAS).
+    Context(num_threads=1, isa='auto', vnni='auto'):
+      isa: 'auto' (the best this CPU has), 'portable', 'avx2' or 'avx512': every kernel's row.
+      vnni: the 8-bit GEMM and convolution's extension on top of an 'avx2' or 'avx512' row:
+        'none' (AVX2's vpmaddwd, the tier every AVX2 CPU runs), 'avxvnni' or 'avx512vnni'
+        (vpdpbusd); 'auto' is the best this CPU has when isa is 'auto', 'none' when isa is
+        named (a named tier reproduces that tier).
+    A tier the CPU lacks raises ValueError.  The kernels are chosen here, once (tc_ctx_init,
+    tc_ctx_set_vnni).  `isa` then names the row, `vnni` the extension, `int8_isa` the tier the
+    8-bit kernels run (one of INT8_ISAS).
     """
     cdef tc_ctx ctx
     cdef readonly int num_threads
     cdef readonly str isa
+    cdef readonly str vnni
     cdef readonly str int8_isa
 
-    def __cinit__(self, int num_threads=1, str isa="auto"):
+    def __cinit__(self, int num_threads=1, str isa="auto", str vnni="auto"):
+        cdef int best = tc_cpu_best_isa(), code, vcode
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         if isa == "auto":
-            isa = best_int8_isa()
-        if isa not in INT8_ISAS:
-            raise ValueError(f"isa must be 'auto' or one of {INT8_ISAS}, got {isa!r}")
-        if INT8_ISAS.index(isa) > INT8_ISAS.index(best_int8_isa()):
-            raise ValueError(f"isa={isa!r} requested but this CPU's best is "
-                             f"{best_int8_isa()!r}")
-        cdef int code = TC_ISA_PORTABLE if isa == "portable" else TC_ISA_AVX2
+            code = best
+        elif isa in _ISA_CODES:
+            code = _ISA_CODES[isa]
+            if best < code:
+                raise ValueError(f"isa={isa!r} requested but this CPU lacks it "
+                                 f"(its best is {ISA_NAMES[best]!r})")
+        else:
+            raise ValueError(f"isa must be 'auto', 'portable', 'avx2' or 'avx512', got {isa!r}")
+        if vnni == "auto":
+            vcode = tc_cpu_best_vnni() if isa == "auto" else TC_VNNI_NONE
+        elif vnni in _VNNI_CODES:
+            vcode = _VNNI_CODES[vnni]
+            if vcode != TC_VNNI_NONE and code < TC_ISA_AVX2:
+                raise ValueError(f"vnni={vnni!r} needs isa 'avx2' or 'avx512', got {isa!r}")
+            if not tc_cpu_has_vnni(vcode):
+                raise ValueError(f"vnni={vnni!r} requested but this CPU lacks it "
+                                 f"(it runs {', '.join(int8_isas())})")
+        else:
+            raise ValueError(f"vnni must be 'auto', 'none', 'avxvnni' or 'avx512vnni', "
+                             f"got {vnni!r}")
         cdef tc_pool *pool = tc_pool_create(num_threads)
         if pool == NULL:
             raise MemoryError("could not create the thread pool")
         if (tc_ctx_init(&self.ctx, pool, code) != 0
-                or tc_ctx_set_vnni(&self.ctx, _VNNI.get(isa, TC_VNNI_NONE)) != 0):
+                or tc_ctx_set_vnni(&self.ctx, vcode) != 0):
             self.ctx.pool = NULL
             tc_pool_destroy(pool)
-            raise ValueError(f"isa {isa!r} is not available in this build")
+            raise ValueError(f"isa {isa!r} (vnni {vnni!r}) is not available in this build")
         self.num_threads = num_threads
         self.isa = ISA_NAMES[self.ctx.isa]
-        self.int8_isa = isa
+        self.vnni = VNNI_NAMES[vcode]
+        self.int8_isa = ("portable" if self.ctx.isa == TC_ISA_PORTABLE
+                         else "avx2" if vcode == TC_VNNI_NONE else self.vnni)
 
     def __dealloc__(self):
         if self.ctx.pool != NULL:
@@ -74,7 +125,7 @@ cdef class Context:
             self.ctx.pool = NULL
 
     def __repr__(self):
-        return f"Context(num_threads={self.num_threads}, isa={self.int8_isa!r})"
+        return f"Context(num_threads={self.num_threads}, isa={self.isa!r}, vnni={self.vnni!r})"
 
 
 # ---- argument checks, shared by every wrapper ----------------------------------
@@ -174,4 +225,7 @@ include "_gemm.pxi"
 include "_conv.pxi"
 include "_pool2d.pxi"
 include "_eltwise.pxi"
+include "_normalize.pxi"
+include "_resize.pxi"
+include "_conv_transpose.pxi"
 include "_quant.pxi"

@@ -284,6 +284,8 @@ def peak_live_bytes(plan) -> int:
     n = len(plan.steps) + 2
     delta = np.zeros(n + 1, np.int64)
     for s in plan.storages:
+        if s.parent is not None:   # inside another buffer (a Concat's input): counted there
+            continue
         nbytes = s.size * np.dtype(s.dtype).itemsize
         delta[s.first + 1] += nbytes   # first is -1 for the inputs
         delta[min(s.last, n - 2) + 2] -= nbytes

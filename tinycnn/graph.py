@@ -64,7 +64,11 @@ def prepare(model, level, ctx, options, cache):
         keep = {g.resolve(vi.name) for vi in model.outputs}
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
-        _fuse_gemm_relu(g, keep)
+        _fuse_relu(g, keep, "Gemm")
+        _fuse_relu(g, keep, "ConvTranspose")
+        _fuse_matmul_bias(g, keep)
+        _fuse_gelu(g, keep)
+        _fuse_silu(g, keep)
     return g, options.replace(conv_chain=conv_chain(g.nodes, g.initializers))
 
 
@@ -189,7 +193,8 @@ def _single_consumer(g, name, keep):
 
 
 def _fold_batchnorm(g, keep):
-    """Conv -> BatchNormalization with constant parameters: scale the conv's weights."""
+    """Conv (or ConvTranspose) -> BatchNormalization with constant parameters: scale the
+    conv's weights per output channel."""
     producers = {o: n for n in g.nodes for o in n.outputs}
     removed = set()
     for bn in g.nodes:
@@ -198,7 +203,8 @@ def _fold_batchnorm(g, keep):
         if any(o for o in bn.outputs[1:]) or bn.attrs.get("training_mode", 0):
             continue
         conv = producers.get(bn.inputs[0])
-        if conv is None or conv.op_type != "Conv" or conv.domain != "" or id(conv) in removed:
+        if (conv is None or conv.op_type not in ("Conv", "ConvTranspose") or conv.domain != ""
+                or id(conv) in removed):
             continue
         if _single_consumer(g, conv.outputs[0], keep) is not bn:
             continue
@@ -208,11 +214,20 @@ def _fold_batchnorm(g, keep):
         if w is None or any(p is None for p in params) or (len(conv.inputs) > 2 and conv.inputs[2] and b is None):
             continue
         scale, bias, mean, var = (np.asarray(p, np.float64).reshape(-1) for p in params)
-        k = w.shape[0]
-        if not all(p.size == k for p in (scale, bias, mean, var)):
+        group = int(conv.attrs.get("group", 1))
+        # output channels: Conv W [K, C/g, ...]; ConvTranspose W [C, K/g, ...], K = g * K/g
+        k = w.shape[0] if conv.op_type == "Conv" else w.shape[1] * group
+        if w.ndim < 3 or not all(p.size == k for p in (scale, bias, mean, var)):
+            continue
+        if conv.op_type == "ConvTranspose" and w.shape[0] % group:
             continue
         s = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
-        w2 = (np.asarray(w, np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
+        if conv.op_type == "Conv":
+            w2 = np.asarray(w, np.float64) * s.reshape(-1, *([1] * (w.ndim - 1)))
+        else:
+            wg = np.asarray(w, np.float64).reshape((group, w.shape[0] // group) + w.shape[1:])
+            w2 = (wg * s.reshape((group, 1, -1) + (1,) * (w.ndim - 2))).reshape(w.shape)
+        w2 = w2.astype(np.float32)
         b0 = np.zeros(k) if b is None else np.asarray(b, np.float64).reshape(-1)
         b2 = ((b0 - mean) * s + bias).astype(np.float32)
         wname, bname = f"{conv.name}::W_bn", f"{conv.name}::B_bn"
@@ -225,11 +240,96 @@ def _fold_batchnorm(g, keep):
     g.nodes = [n for n in g.nodes if id(n) not in removed]
 
 
-def _fuse_conv(g, keep):
-    """Conv [+ Add(residual)] [+ Relu] -> one tinycnn::Conv with a fused epilogue.
+def _const_scalar(g, name, default):
+    """The value of an optional scalar input that is an initializer, default when absent,
+    None when it is computed at run time or not a single value."""
+    if not name:
+        return default
+    v = g.initializers.get(name)
+    if v is None or np.asarray(v).size != 1:
+        return None
+    return float(np.asarray(v).reshape(-1)[0])
 
-    The fused node takes the place of the last node it absorbs, so a residual
-    computed after the convolution (ResNet's downsample branch) is ready.
+
+def _prelu_slope(g, name, k, rank):
+    """PRelu's slope as [k] values when it is one constant per channel of a rank-`rank`
+    NCHW tensor (shapes [k, 1, 1], [1, k, 1, 1], or a single value), else None."""
+    s = g.initializers.get(name)
+    if s is None:
+        return None
+    s = np.asarray(s, np.float32)
+    if s.size == 1:
+        return np.full(k, s.reshape(-1)[0], np.float32)
+    shape = (1,) * (rank - s.ndim) + s.shape
+    if s.ndim > rank or shape[1] != k or any(d != 1 for d in shape[:1] + shape[2:]):
+        return None
+    return s.reshape(-1)
+
+
+def _activation_after(g, out, keep, replaced, k, rank, relu_only):
+    """The activation applied to value `out` (a Conv's output) that a convolution's epilogue
+    can take: (nodes absorbed, their output, attrs of tinycnn::Conv, slope input or ""), or
+    None.  k, rank: the conv's output channels and rank (None: weights not constant, no
+    PRelu).  relu_only: after a residual Add, only Relu.  Recognised: Relu, Clip with constant bounds, LeakyRelu, PRelu with one slope per
+    channel, HardSigmoid, HardSwish, Sigmoid; and x * Sigmoid(x) (SiLU as exported: Sigmoid
+    then Mul) and x * HardSigmoid(x) (HardSwish below opset 14)."""
+    consumers = g.consumers().get(out, [])
+    if (out in keep or not consumers or any(c.domain != "" or id(c) in replaced for c in consumers)
+            or (relu_only and [c.op_type for c in consumers] != ["Relu"])):
+        return None
+    if len(consumers) == 2:  # x * gate(x)
+        gate = next((c for c in consumers if c.op_type in ("Sigmoid", "HardSigmoid")), None)
+        mul = next((c for c in consumers if c.op_type == "Mul"), None)
+        if gate is None or mul is None or gate.outputs[0] in keep:
+            return None
+        if sorted(mul.inputs) != sorted([out, gate.outputs[0]]):
+            return None
+        if g.consumers().get(gate.outputs[0], []) != [mul]:
+            return None
+        if gate.op_type == "Sigmoid":
+            attrs = dict(activation="SiLU")
+        else:
+            attrs = dict(activation="HardSwish", activation_alpha=float(gate.attrs.get("alpha", 0.2)),
+                         activation_beta=float(gate.attrs.get("beta", 0.5)))
+        return [gate, mul], mul.outputs[0], attrs, ""
+    if len(consumers) != 1:
+        return None
+    (nxt,) = consumers
+    t, attrs, slope = nxt.op_type, None, ""
+    if t in ("Relu", "Sigmoid", "HardSwish"):
+        attrs = dict(activation=t)
+    elif t == "LeakyRelu":
+        attrs = dict(activation=t, activation_alpha=float(nxt.attrs.get("alpha", 0.01)))
+    elif t == "HardSigmoid":
+        attrs = dict(activation=t, activation_alpha=float(nxt.attrs.get("alpha", 0.2)),
+                     activation_beta=float(nxt.attrs.get("beta", 0.5)))
+    elif t == "Clip":
+        if "min" in nxt.attrs or "max" in nxt.attrs or len(nxt.inputs) == 1:  # opset < 11
+            lo = float(nxt.attrs.get("min", -3.4028234663852886e38))
+            hi = float(nxt.attrs.get("max", 3.4028234663852886e38))
+        else:
+            lo = _const_scalar(g, nxt.inputs[1] if len(nxt.inputs) > 1 else "", float("-inf"))
+            hi = _const_scalar(g, nxt.inputs[2] if len(nxt.inputs) > 2 else "", float("inf"))
+        if lo is not None and hi is not None:
+            attrs = dict(activation=t, activation_alpha=lo, activation_beta=hi)
+    elif t == "PRelu" and k is not None and len(nxt.inputs) == 2 and nxt.inputs[0] == out:
+        s = _prelu_slope(g, nxt.inputs[1], k, rank)
+        if s is not None:
+            slope = f"{nxt.name}::slope"
+            g.initializers[slope] = s
+            attrs = dict(activation=t)
+    if attrs is None:
+        return None
+    return [nxt], nxt.outputs[0], attrs, slope
+
+
+def _fuse_conv(g, keep):
+    """Conv [+ Add(residual)] [+ activation] -> one tinycnn::Conv with a fused epilogue.
+
+    Any activation of _activation_after when there is no residual; after a residual only
+    Relu (ResNet's), whose broadcasting fallback FusedConv knows.  The fused node takes
+    the place of the last node it absorbs, so a residual computed after the convolution
+    (ResNet's downsample branch) is ready.
     """
     replaced = {}   # id(absorbed node) -> None (drop) ; id(last node) -> fused node
     for conv in g.nodes:
@@ -248,18 +348,23 @@ def _fuse_conv(g, keep):
                 absorbed.append(nxt)
                 g.fused_away.add(out)
                 out = nxt.outputs[0]
-                nxt = _single_consumer(g, out, keep)
-        relu = 0
-        if nxt is not None and nxt.op_type == "Relu" and nxt.domain == "" and id(nxt) not in replaced:
-            relu = 1
-            absorbed.append(nxt)
+        w = g.initializers.get(conv.inputs[1]) if len(conv.inputs) > 1 else None
+        k, rank = (np.shape(w)[0], np.ndim(w)) if w is not None and np.ndim(w) >= 3 else (None, None)
+        found = _activation_after(g, out, keep, replaced, k, rank, relu_only=bool(residual))
+        attrs = dict(activation="")
+        slope = ""
+        if found is not None:
+            nodes, act_out, attrs, slope = found
+            absorbed += nodes
             g.fused_away.add(out)
-            out = nxt.outputs[0]
+            for n in nodes[:-1]:
+                g.fused_away.update(n.outputs)
+            out = act_out
         if len(absorbed) == 1:
             continue
         ins = list(conv.inputs) + [""] * (3 - len(conv.inputs))
-        fused = Node(conv.name, "Conv", FUSED, ins[:3] + [residual], [out],
-                     dict(conv.attrs, activation="Relu" if relu else ""), conv.index)
+        fused = Node(conv.name, "Conv", FUSED, ins[:3] + [residual] + ([slope] if slope else []),
+                     [out], dict(conv.attrs, **attrs), conv.index)
         fused.label = "+".join(n.op_type for n in absorbed)
         for n in absorbed[:-1]:
             replaced[id(n)] = None
@@ -267,19 +372,106 @@ def _fuse_conv(g, keep):
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
 
 
-def _fuse_gemm_relu(g, keep):
-    """Gemm -> Relu becomes tinycnn::Gemm with a ReLU epilogue (VGG/AlexNet classifiers)."""
+def _fuse_relu(g, keep, op_type):
+    """op_type -> Relu becomes tinycnn::op_type with a ReLU epilogue: Gemm (VGG/AlexNet
+    classifiers), ConvTranspose (DBNet's head: the ReLU in col2im's store)."""
     replaced = {}
-    for gemm in g.nodes:
-        if gemm.op_type != "Gemm" or gemm.domain != "":
+    for node in g.nodes:
+        if node.op_type != op_type or node.domain != "":
             continue
-        nxt = _single_consumer(g, gemm.outputs[0], keep)
+        nxt = _single_consumer(g, node.outputs[0], keep)
         if nxt is None or nxt.op_type != "Relu" or nxt.domain != "":
             continue
-        fused = Node(gemm.name, "Gemm", FUSED, list(gemm.inputs), list(nxt.outputs),
-                     dict(gemm.attrs, activation="Relu"), gemm.index)
-        fused.label = "Gemm+Relu"
-        g.fused_away.add(gemm.outputs[0])
-        replaced[id(gemm)] = fused
+        fused = Node(node.name, op_type, FUSED, list(node.inputs), list(nxt.outputs),
+                     dict(node.attrs, activation="Relu"), node.index)
+        fused.label = f"{op_type}+Relu"
+        g.fused_away.add(node.outputs[0])
+        replaced[id(node)] = fused
         replaced[id(nxt)] = None
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+def _scalar(g, name):
+    """The value of a one-element constant, or None."""
+    v = g.initializers.get(name)
+    if v is None or np.size(v) != 1 or np.asarray(v).dtype.kind != "f":
+        return None
+    return float(np.asarray(v).reshape(-1)[0])
+
+
+def _other(node, name):
+    """The input of a two-input node that is not `name` (None if neither or both are)."""
+    a, b = (list(node.inputs) + ["", ""])[:2]
+    return b if a == name and b != name else a if b == name and a != name else None
+
+
+def _replace(g, absorbed, fused):
+    """Replace the chain `absorbed` (the last node carries the outputs) by `fused`."""
+    drop = {id(n) for n in absorbed[:-1]}
+    for n in absorbed[:-1]:
+        g.fused_away.update(o for o in n.outputs if o)
+    last = id(absorbed[-1])
+    g.nodes = [fused if id(n) == last else n for n in g.nodes if id(n) not in drop]
+
+
+def _fuse_gelu(g, keep):
+    """x * 0.5 * (1 + erf(x / sqrt 2)) as the legacy exporter writes GELU (Div, Erf, Add, Mul,
+    Mul, in either operand order) -> one tinycnn::Gelu: one pass over x instead of five."""
+    for erf in [n for n in g.nodes if n.op_type == "Erf" and n.domain == ""]:
+        producers = {o: n for n in g.nodes for o in n.outputs}
+        div = producers.get(erf.inputs[0])
+        if div is None or div.domain != "" or div.op_type not in ("Div", "Mul"):
+            continue
+        x = div.inputs[0]
+        c = _scalar(g, div.inputs[1])
+        if c is None or not np.isclose(c if div.op_type == "Div" else 1 / c, np.sqrt(2), rtol=1e-6):
+            continue
+        chain = [div, erf]
+        add = _single_consumer(g, erf.outputs[0], keep)
+        if add is None or add.op_type != "Add" or _scalar(g, _other(add, erf.outputs[0]) or "") != 1.0:
+            continue
+        mul = _single_consumer(g, add.outputs[0], keep)
+        if mul is None or mul.op_type != "Mul" or _other(mul, add.outputs[0]) != x:
+            continue
+        half = _single_consumer(g, mul.outputs[0], keep)
+        if half is None or half.op_type != "Mul" or _scalar(g, _other(half, mul.outputs[0]) or "") != 0.5:
+            continue
+        if _single_consumer(g, div.outputs[0], keep) is not erf:
+            continue
+        chain += [add, mul, half]
+        fused = Node(div.name, "Gelu", FUSED, [x], list(half.outputs), {}, div.index)
+        fused.label = "Gelu"
+        _replace(g, chain, fused)
+
+
+def _fuse_silu(g, keep):
+    """x * sigmoid(x) (SiLU, YOLOv8's activation) -> one tinycnn::Silu: one pass, not two."""
+    for sig in [n for n in g.nodes if n.op_type == "Sigmoid" and n.domain == ""]:
+        mul = _single_consumer(g, sig.outputs[0], keep)
+        if mul is None or mul.op_type != "Mul" or mul.domain != "" or \
+                _other(mul, sig.outputs[0]) != sig.inputs[0]:
+            continue
+        fused = Node(sig.name, "Silu", FUSED, [sig.inputs[0]], list(mul.outputs), {}, sig.index)
+        fused.label = "Sigmoid+Mul"
+        _replace(g, [sig, mul], fused)
+
+
+def _fuse_matmul_bias(g, keep):
+    """MatMul(x, W) + b with a constant 2-D W and b of its N values (a Linear layer as PyTorch
+    exports it on a 3-D or 4-D input: ConvNeXt's MLP) -> tinycnn::MatMul adding b in the GEMM's
+    epilogue."""
+    for mm in [n for n in g.nodes if n.op_type == "MatMul" and n.domain == ""]:
+        w = g.initializers.get(mm.inputs[1])
+        if w is None or np.ndim(w) != 2 or mm.inputs[0] in g.initializers:
+            continue
+        add = _single_consumer(g, mm.outputs[0], keep)
+        if add is None or add.op_type != "Add" or add.domain != "":
+            continue
+        bias = _other(add, mm.outputs[0])
+        b = g.initializers.get(bias) if bias else None
+        if b is None or np.ndim(b) != 1 or np.size(b) != np.shape(w)[1]:
+            continue
+        fused = Node(mm.name, "MatMul", FUSED, [mm.inputs[0], mm.inputs[1], bias], list(add.outputs),
+                     {}, mm.index)
+        fused.label = "MatMul+Add"
+        _replace(g, [mm, add], fused)

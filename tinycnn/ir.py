@@ -53,8 +53,15 @@ def stored_shape(shape, layout):
 
 
 class Storage:
-    """A buffer that one or more Values (views, in-place results) live in."""
-    __slots__ = ("size", "dtype", "kind", "first", "last", "refs", "offset")
+    """A buffer that one or more Values (views, in-place results) live in.
+
+    A storage may live inside another (`parent`, at `parent_offset` elements): a Concat
+    gives each producer the slice of its output (NodeContext.concat_in_place).  Only
+    storages without a parent get a place in the arena, for the union of their members'
+    lifetimes; a storage inside another, or with others inside, is `pinned`: no op writes
+    its result over it in place, since the other members' data may still be needed."""
+    __slots__ = ("size", "dtype", "kind", "first", "last", "refs", "offset", "parent",
+                 "parent_offset", "pinned")
 
     def __init__(self, size, dtype, kind, first):
         self.size = size          # elements
@@ -64,6 +71,17 @@ class Storage:
         self.last = first         # index of the last step that reads it
         self.refs = 0             # pending consumers (graph edges) during planning
         self.offset = None
+        self.parent = None
+        self.parent_offset = 0
+        self.pinned = False
+
+    def root(self):
+        """(the outermost storage this one lives in, this one's offset there)."""
+        st, offset = self, 0
+        while st.parent is not None:
+            offset += st.parent_offset
+            st = st.parent
+        return st, offset
 
     @property
     def words(self):
@@ -72,21 +90,28 @@ class Storage:
 
 
 class Value:
-    """A tensor as the planner sees it: shape, dtype, and the value if known now.
+    """A tensor as the planner sees it: shape, dtype, and the value if known now.  A run-time
+    value lives in `storage`, from element `offset` on (a slice viewed in place).
 
     layout: None (ONNX's) or CHANNELS_LAST, set by the ops that produce channels-last
     tensors (the quantized convolutions); only ops registered with channels_last=True
     see such Values, the planner converts them for every other consumer.
     """
-    __slots__ = ("name", "shape", "dtype", "const", "storage", "layout")
+    __slots__ = ("name", "shape", "dtype", "const", "storage", "offset", "layout")
 
-    def __init__(self, name, shape, dtype, const=None, storage=None, layout=None):
+    def __init__(self, name, shape, dtype, const=None, storage=None, offset=0, layout=None):
         self.name = name
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.const = const
         self.storage = storage
+        self.offset = offset
         self.layout = layout
+
+    def location(self):
+        """(the outermost storage this value lives in, its offset there)."""
+        root, offset = self.storage.root()
+        return root, offset + self.offset
 
     @property
     def ndim(self):
@@ -185,12 +210,15 @@ class NodeContext:
     def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None, layout=None):
         """Schedule fn(*input_arrays, *output_arrays[, workspace]) for every run.
 
-        outputs: list of (shape, dtype).  inplace: {output index: input index},
-        the output may share the input's buffer when that input dies here.
+        outputs: list of (shape, dtype), or of Values already given a storage (a Concat
+        written in place).  inplace: {output index: input index}, the output may share the
+        input's buffer when that input dies here (and is not pinned, see Storage).
         layout: of the outputs (CHANNELS_LAST: stored [N, spatial..., C]; the arrays fn
         receives are then flat).  Returns the output Values.  When the node is being
         folded (all inputs known at plan time) fn runs now and the outputs are constants.
         """
+        given = {k: o for k, o in enumerate(outputs) if isinstance(o, Value)}
+        outputs = [(o.shape, o.dtype) if isinstance(o, Value) else o for o in outputs]
         for shape, dtype in outputs:
             self.check_size(shape, dtype)
         if self.folding:
@@ -211,13 +239,13 @@ class NodeContext:
             if any(d < 0 for d in shape):
                 raise self.error(f"negative output dimension {shape}")
             dtype = np.dtype(dtype)
-            storage = None
-            if inplace and k in inplace:
+            storage = given[k].storage if k in given else None
+            if inplace and k in inplace and storage is None:
                 src = inputs[inplace[k]]
                 st = src.storage
-                if (st is not None and st.kind == "arena" and src.dtype == dtype
+                if (st is not None and st.kind == "arena" and not st.pinned and src.dtype == dtype
                         and src.layout == layout
-                        and src.size == int(np.prod(shape, dtype=np.int64))
+                        and src.size == int(np.prod(shape, dtype=np.int64)) == st.size
                         and st.refs - self._occ.get(id(st), 0) == 0
                         and sum(1 for v in inputs if v.storage is st) == 1):
                     storage = st
@@ -234,6 +262,52 @@ class NodeContext:
                             label or self.node.label))
         return outs
 
+    def concat_in_place(self, inputs, shape, dtype):
+        """A Concat's output whose inputs are contiguous slices of it, in order (the caller
+        checked: every axis before the concatenated one has size 1).  Each input whose
+        buffer can move there (made by a kernel of this plan, not yet inside another
+        buffer, and not a feed) is placed inside the output, so its producer writes its
+        slice directly; a run of inputs that already fill a buffer of their own, in order
+        (an earlier Concat of the same prefix, as in DenseNet), moves there whole.
+        Returns (the output Value, [whether input i is in place]); the others are copied."""
+        size = int(np.prod(shape, dtype=np.int64))
+        out = Storage(size, np.dtype(dtype), "arena", len(self.sink.steps))
+        offsets = np.cumsum([0] + [v.size for v in inputs]).tolist()
+        i = 0
+        while i < len(inputs):
+            run = self._whole_buffer_run(inputs, i, out)
+            if run:
+                st, j = run
+                st.parent, st.parent_offset, st.pinned = out, offsets[i], True
+                out.pinned = True
+                i = j
+            else:
+                i += 1
+        placed = [v.storage is not None and v.location() == (out, offsets[i])
+                  for i, v in enumerate(inputs)]
+        self.sink.storages.append(out)
+        return Value("", shape, dtype, storage=out), placed
+
+    @staticmethod
+    def _whole_buffer_run(inputs, i, out):
+        """(storage, j) when inputs[i:j] are exactly, in order, the whole contents of one
+        movable storage; else None."""
+        v = inputs[i]
+        if v.const is not None or v.storage is None:
+            return None
+        root, offset = v.location()
+        if (offset != 0 or root is out or root.kind != "arena" or root.first < 0
+                or root.dtype != np.float32):
+            return None
+        at, j = 0, i
+        while at < root.size and j < len(inputs):
+            w = inputs[j]
+            if w.const is not None or w.storage is None or w.location() != (root, at):
+                return None
+            at += w.size
+            j += 1
+        return (root, j) if at == root.size else None
+
     def view(self, x, shape):
         """x reshaped without copying (Flatten, Reshape, Squeeze, Unsqueeze)."""
         shape = tuple(int(d) for d in shape)
@@ -243,7 +317,14 @@ class NodeContext:
             return const_value("", x.const.reshape(shape))
         if x.channels_last:
             raise self.error("internal: a view of a channels-last tensor")
-        return Value("", shape, x.dtype, storage=x.storage)
+        return Value("", shape, x.dtype, storage=x.storage, offset=x.offset)
+
+    def slice_view(self, x, start, shape):
+        """The `shape` elements of x from flat element `start` on, without copying (a Slice
+        whose result is contiguous in x).  Nobody writes over x in place while it lives."""
+        if x.channels_last:
+            raise self.error("internal: a view of a channels-last tensor")
+        return Value("", shape, x.dtype, storage=x.storage, offset=x.offset + int(start))
 
     def to_layout(self, x, layout):
         """x stored in `layout` (None: ONNX's, or CHANNELS_LAST): x itself, or a copy
@@ -253,7 +334,8 @@ class NodeContext:
         if (x.layout == CHANNELS_LAST) == (layout == CHANNELS_LAST):
             return x
         if not any(d != 1 for d in x.shape[2:]):   # no spatial extent: the same bytes
-            return Value(x.name, x.shape, x.dtype, storage=x.storage, layout=layout)
+            return Value(x.name, x.shape, x.dtype, storage=x.storage, offset=x.offset,
+                         layout=layout)
         return self.sink.convert_layout(x, layout, self.node)
 
     @staticmethod

@@ -81,6 +81,19 @@ class Model:
         return self.opsets.get("", self.opsets.get("ai.onnx", 1))
 
 
+def carried_dtype(dtype):
+    """The dtype tinycnn keeps a tensor of this dtype in.  Float16 is carried as float32:
+    weights are converted once at load, float16 feeds at the session's boundary, outputs
+    declared float16 converted back, so every kernel computes in float32."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def carried(array):
+    """array in its carried dtype (see carried_dtype)."""
+    return array.astype(np.float32) if array.dtype == np.float16 else array
+
+
 def onnx_to_np_dtype(elem_type, what="tensor"):
     try:
         return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
@@ -385,7 +398,7 @@ def _attr_value(a, base_dir, source, where, limits):
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, onnx.TensorProto):
-        return tensor_to_array(v, base_dir, f"{source}: {where}", limits)
+        return carried(tensor_to_array(v, base_dir, f"{source}: {where}", limits))
     if isinstance(v, list):
         return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
     if isinstance(v, onnx.GraphProto):
@@ -475,6 +488,9 @@ def _convert(proto, base_dir, source, initializers, limits, supplied):
                 t.name, supplied[t.name], t.dims, onnx_to_np_dtype(t.data_type, t.name), source)
         else:
             initializers[t.name] = tensor_to_array(t, base_dir, source, limits)
+        _check_weight_total(initializers, source, limits)
+    if any(a.dtype == np.float16 for a in initializers.values()):
+        initializers = {k: carried(a) for k, a in initializers.items()}
         _check_weight_total(initializers, source, limits)
     if len(g.node) > limits.max_nodes:
         raise ResourceLimit(f"{source}: {len(g.node):,} nodes, over the limit of "

@@ -56,13 +56,25 @@ class Plan:
         with self._lock:
             self._free.append(arena)
 
+    def drop_arenas(self):
+        """Free the buffers of idle runs (a plan not used lately); the next run allocates anew."""
+        with self._lock:
+            self._free.clear()
+
 
 def _assign_offsets(storages):
     """Greedy first-fit by decreasing size over lifetime intervals; returns arena size
-    (float32 words: 8-bit and int32 tensors share the arena, by their size in bytes)."""
+    (float32 words: 8-bit and int32 tensors share the arena, by their size in bytes).
+    A storage inside another (a Concat's input, float32 like its output) is placed with
+    it: the outer one lives for all of its members' lifetimes."""
+    for s in storages:
+        if s.parent is not None:
+            root, _ = s.root()
+            root.first, root.last = min(root.first, s.first), max(root.last, s.last)
     placed = []
     end = 0
-    for s in sorted((s for s in storages if s.kind == "arena"), key=lambda s: -s.words):
+    for s in sorted((s for s in storages if s.kind == "arena" and s.parent is None),
+                    key=lambda s: -s.words):
         size = (s.words + _ALIGN - 1) // _ALIGN * _ALIGN
         busy = sorted((o.offset, o.offset + ((o.words + _ALIGN - 1) // _ALIGN * _ALIGN))
                       for o in placed if not (o.last < s.first or s.last < o.first))
@@ -74,6 +86,10 @@ def _assign_offsets(storages):
         s.offset = offset
         placed.append(s)
         end = max(end, offset + size)
+    for s in storages:
+        if s.parent is not None:
+            root, rel = s.root()
+            s.offset = root.offset + rel
     return end
 
 
@@ -95,11 +111,11 @@ class Arena:
                 words = base[st.offset:st.offset + st.words]
                 if st.dtype != np.float32:
                     words = words.view(st.dtype)
-                return words[:v.size].reshape(shape)
+                return words[v.offset:v.offset + v.size].reshape(shape)
             buf = private.get(id(st))
             if buf is None:
                 buf = private[id(st)] = np.empty(st.size, st.dtype)
-            return buf[:v.size].reshape(shape)
+            return buf[v.offset:v.offset + v.size].reshape(shape)
 
         self.feeds = [(name, array(v)) for name, v in plan.feeds]
         ws = np.empty(max(plan.workspace, 1), np.float32)
@@ -274,7 +290,8 @@ class Planner:
                 if r.const is not None:
                     r = const_value(name, r.const)
                 else:
-                    r = Value(name, r.shape, r.dtype, storage=r.storage, layout=r.layout)
+                    r = Value(name, r.shape, r.dtype, storage=r.storage, offset=r.offset,
+                              layout=r.layout)
                     r.storage.refs += uses[name]
             else:
                 r = const_value(name, np.asarray(r))

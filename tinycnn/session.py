@@ -25,7 +25,7 @@ from .errors import (InvalidArgument, InvalidModel, ResourceLimit, RunTerminated
 from .graph import prepare
 from .ir import PlanOptions
 from .limits import Limits
-from .loader import load_model
+from .loader import carried_dtype, load_model
 from .options import (PICKLE_CONFIG_KEY, WINOGRAD_CONFIG_KEY, ExecutionMode,  # noqa: F401
                       ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions)
 from .planner import Planner, plan_time_inputs
@@ -38,6 +38,7 @@ _ELEM_NAMES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 4: "te
                9: "tensor(bool)", 10: "tensor(float16)", 11: "tensor(double)",
                12: "tensor(uint32)", 13: "tensor(uint64)", 16: "tensor(bfloat16)"}
 _PLAN_CACHE_SIZE = 8
+_ARENA_PLANS = 2    # plans that keep their activation buffers between runs (see _plan_for)
 _VARIANT_CACHE_SIZE = 2    # graphs prepared for fed overridable initializers
 # onnxruntime's severities (0 verbose ... 4 fatal) as logging levels
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
@@ -120,11 +121,13 @@ def ray_reserved_cpus():
 
 
 def _isa_from_env():
-    isa = os.environ.get("TINYCNN_ISA", "auto").strip().lower() or "auto"
-    if isa != "auto" and isa not in _kernels.INT8_ISAS:
-        raise InvalidArgument(f"TINYCNN_ISA={isa!r}: expected auto or one of "
-                              f"{', '.join(_kernels.INT8_ISAS)}")
-    return isa
+    """TINYCNN_ISA -> (isa, vnni) for _kernels.Context: 'auto', or 'portable', 'avx2', 'avx512',
+    the last two optionally with '+avxvnni' or '+avx512vnni' (_kernels.parse_isa)."""
+    text = os.environ.get("TINYCNN_ISA", "auto")
+    try:
+        return _kernels.parse_isa(text)
+    except ValueError as e:
+        raise InvalidArgument(f"TINYCNN_ISA={e}") from None
 
 
 class _Prepared:
@@ -176,7 +179,7 @@ class InferenceSession:
                           f"{opts.optimized_model_filepath!r} is ignored", stacklevel=2)
         t_load = time.perf_counter_ns()
         self._num_threads = opts.intra_op_num_threads or default_num_threads()
-        self._ctx = _kernels.Context(self._num_threads, _isa_from_env())
+        self._ctx = _kernels.Context(self._num_threads, *_isa_from_env())
         self._level = int(opts.graph_optimization_level)
         limits = Limits(opts.max_tensor_bytes, opts.max_weight_bytes, opts.max_nodes,
                         opts.max_arena_bytes)
@@ -360,7 +363,7 @@ class InferenceSession:
         arena = plan.acquire()
         try:
             for name, buf in arena.feeds:
-                np.copyto(buf, feeds[name], casting="no")
+                np.copyto(buf, feeds[name], casting="safe")  # float16 feeds: carried as float32
             fn = None
             try:
                 if run_options is None and times is None:
@@ -386,7 +389,9 @@ class InferenceSession:
                 raise _kernel_error(plan, arena, fn, e) from e
             if profiler is not None:
                 profiler.run(plan, start, clock(), times)
-            return [np.array(o, copy=True) for o in arena.outputs]
+            # copies, in their declared types (float16 is carried as float32 inside)
+            return [np.array(o, copy=True) if d is None else o.astype(d)
+                    for o, d in zip(arena.outputs, plan.returned_dtypes)]
         finally:
             plan.release(arena)
 
@@ -471,15 +476,20 @@ class InferenceSession:
             plan = prepared.plans.get(key)
             if plan is not None:
                 prepared.plans.move_to_end(key)
+                _drop_older_arenas(prepared.plans)
                 return plan, feeds
-            shapes = {k: (a.shape, a.dtype) for k, a in feeds.items()}
+            shapes = {k: (a.shape, carried_dtype(a.dtype)) for k, a in feeds.items()}
             graph = prepared.graph
             self._check_names(graph, names)
             plan = Planner(graph, self._ctx, prepared.options, prepared.cache).build(
                 shapes, [graph.resolve(n) for n in names], values)
+            declared = {v.name: v.np_dtype for v in self._outputs if v.elem_type}
+            plan.returned_dtypes = [declared[n] if n in declared and carried_dtype(declared[n])
+                                    != declared[n] else None for n in names]
             prepared.plans[key] = plan
             if len(prepared.plans) > _PLAN_CACHE_SIZE:
                 prepared.plans.popitem(last=False)
+            _drop_older_arenas(prepared.plans)
         self._log(1, f"planned {len(plan.steps)} kernel calls for inputs "
                      f"{ {k: s for k, (s, _) in shapes.items()} }"
                      + (f" and the values of {list(values)}" if values else "")
@@ -535,6 +545,14 @@ class InferenceSession:
             self._plan_options.limits.tensor(f"input {v.name!r} (declared shape)", dims, v.np_dtype)
             shapes[v.name] = np.zeros(dims, v.np_dtype)
         self._plan_for(shapes, self._output_names(None), None)
+
+
+def _drop_older_arenas(plans):
+    """Only the plans of the last _ARENA_PLANS shapes keep their activation buffers between
+    runs (alternating two sizes allocates nothing); older plans keep their steps and layout,
+    not hundreds of MB each."""
+    for old in list(plans.values())[:-_ARENA_PLANS]:
+        old.drop_arenas()
 
 
 _PICKLE_FORMAT = 1   # version of the state __reduce__ writes

@@ -140,5 +140,5 @@ def check_supported(nodes, opsets, source):
 
 
 # Importing the op modules fills the table.
-from . import conv, dense, elementwise, pool, tensor  # noqa: E402,F401
+from . import conv, conv_transpose, dense, elementwise, logic, norm, pool, reduce, resize, tensor  # noqa: E402,F401
 from . import qconv, qelementwise, qmatmul, quantize  # noqa: E402,F401

@@ -97,6 +97,27 @@ def require_float(node, *values):
                              "supported at run time", UnsupportedOperator)
 
 
+def numpy_step(node, fn, inputs, outputs):
+    """Schedule fn(*input arrays) -> array (or tuple of arrays) for the outputs [(shape, dtype)].
+
+    The run-time path of tensors other than float32 (int64, int32, float64, bool, uint8:
+    shape arithmetic done at run time, masks, indices): numpy, since they are never the hot
+    path of a CNN.  With every input known at plan time, emit() runs it right away (folding).
+    """
+    def numpy_run(*arrays):
+        results = fn(*arrays[:len(inputs)])
+        if len(outputs) == 1:
+            results = (results,)
+        for y, r in zip(arrays[len(inputs):], results):
+            y[...] = r
+    return node.emit(numpy_run, inputs, outputs)
+
+
+def is_float32(*values):
+    """True when every given (non-None) Value computed at run time is float32."""
+    return all(v is None or v.const is not None or v.dtype == np.float32 for v in values)
+
+
 def require_const(node, value, what):
     if value is None:
         return None
@@ -143,5 +164,6 @@ def matmul_shapes(n, A, B):
     return a_shape, b_shape, batch, m, k, nn, final
 
 
-__all__ = ["window_geometry", "matmul_shapes", "require_float", "require_const", "axis_index", "prod",
-           "broadcast_shape", "ints", "InvalidModel", "UnsupportedOperator"]
+__all__ = ["window_geometry", "matmul_shapes", "require_float", "require_const", "axis_index",
+           "prod", "broadcast_shape", "ints", "numpy_step", "is_float32", "InvalidModel",
+           "UnsupportedOperator"]

@@ -1,4 +1,4 @@
-"""Conv, and tinycnn::Conv, the fused Conv [+ residual Add] [+ Relu] built at load.
+"""Conv, and tinycnn::Conv, the fused Conv [+ residual Add] [+ activation] built at load.
 
 The algorithm is chosen once per layer and input size, at plan time, by
 conv_algo.choose_conv_algo (Winograd for 3x3 and 5x5 stride-1 layers where it
@@ -15,7 +15,19 @@ from .conv_algo import ConvGeometry, choose_conv_algo
 from .elementwise import binary, unary
 
 
-def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, pads, strides):
+def _activation(n, activation, alpha, beta, S):
+    """The Conv2d keyword arguments of a fused activation (tinycnn._kernels.ACTIVATIONS)."""
+    if activation not in K.ACTIVATIONS:
+        raise n.error(f"unknown fused activation {activation!r}")
+    act = dict(activation=activation, alpha=alpha, beta=beta, slope=None)
+    if activation == "PRelu":
+        if S is None or S.const is None:
+            raise n.error("fused PRelu needs a constant slope input")
+        act["slope"] = np.ascontiguousarray(S.const, np.float32).reshape(-1)
+    return act
+
+
+def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides):
     require_float(n, X, R, W, B)
     if X.ndim < 3:
         raise n.error(f"input X must be [N, C, spatial...], got shape {X.shape}")
@@ -48,7 +60,8 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
         pb, pe, out = [0] + pb, [0] + pe, [1] + out
         w4_shape = (k, W.shape[1], 1, W.shape[2])
     nb, h, wd = X.shape[0], spatial[0], spatial[1]
-    relu = activation == "Relu"
+    if act["slope"] is not None and act["slope"].size != k:
+        raise n.error(f"fused PRelu slope has {act['slope'].size} values for {k} output channels")
     pads4 = (pb[0], pb[1], pe[0], pe[1])
     out4 = (nb, k, out[0], out[1])
     x4 = (nb, c, h, wd)
@@ -60,12 +73,12 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
                             num_threads=options.num_threads, winograd=options.winograd,
                             winograd_weights=not runtime and K.winograd_takes_weights(w4))
     if runtime:
-        return _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group,
+        return _conv_runtime_weights(n, X, W, B, R, act, w4_shape, st, pads4, dl, group,
                                      x4, out_shape, out4, algo)
     b = None if B is None else B.const
-    layer = n.cached(("conv", algo, relu), lambda: K.Conv2d(
+    layer = n.cached(("conv", algo, act["activation"], act["alpha"], act["beta"]), lambda: K.Conv2d(
         n.ctx, w4, _bias(b), algo=algo, strides=tuple(st), pads=pads4, dilations=tuple(dl),
-        group=group, relu=relu))
+        group=group, **act))
     ws = layer.workspace_size(nb, h, wd)
     run = layer.run
 
@@ -83,14 +96,13 @@ def _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, p
     raise n.error("internal: fused residual with a broadcasting shape")
 
 
-def _conv_runtime_weights(n, X, W, B, R, relu, w4_shape, st, pads4, dl, group, x4, out_shape,
+def _conv_runtime_weights(n, X, W, B, R, act, w4_shape, st, pads4, dl, group, x4, out_shape,
                           out4, algo):
     """W (or B) computed at run time: the weights are packed at every run (slow but rare)."""
     if R is not None and R.shape != out_shape:
         raise n.error("internal: fused residual with a broadcasting shape")
     ctx = n.ctx
-    kw = dict(algo=algo, strides=tuple(st), pads=pads4, dilations=tuple(dl), group=group,
-              relu=relu)
+    kw = dict(algo=algo, strides=tuple(st), pads=pads4, dilations=tuple(dl), group=group, **act)
     # Workspace size depends only on shapes: ask a layer with zero weights.
     ws = K.Conv2d(ctx, np.zeros(w4_shape, np.float32), None, **kw).workspace_size(*x4[:1], *x4[2:])
     ins = [X, W] + ([B] if B is not None else []) + ([R] if R is not None else [])
@@ -129,21 +141,29 @@ def conv_window(inputs, outputs, *, dilations=None, strides=None, **attrs):
 def Conv(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
          pads=None, strides=None):
     """1-D and 2-D: pads (asymmetric), strides, dilations, groups, auto_pad."""
-    return _conv(n, X, W, B, None, "", auto_pad, dilations, group, kernel_shape, pads, strides)
+    return _conv(n, X, W, B, None, _activation(n, "", None, None, None), auto_pad, dilations,
+                 group, kernel_shape, pads, strides)
 
 
 @op("Conv", since=1, domain=FUSED_DOMAIN, cost=conv_macs, window=conv_window)
-def FusedConv(n, X, W, B=None, R=None, *, activation="", auto_pad="NOTSET", dilations=None,
-              group=1, kernel_shape=None, pads=None, strides=None):
-    """Conv with a fused epilogue: + R (residual Add), then ReLU."""
+def FusedConv(n, X, W, B=None, R=None, S=None, *, activation="", activation_alpha=None,
+              activation_beta=None, auto_pad="NOTSET", dilations=None, group=1,
+              kernel_shape=None, pads=None, strides=None):
+    """Conv with a fused epilogue: + R (residual Add), then an activation (a name of
+    tinycnn._kernels.ACTIVATIONS, with alpha and beta; S: PRelu's slope [K])."""
+    act = _activation(n, activation, activation_alpha, activation_beta, S)
     if R is not None and R.shape != _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
-        # Broadcasting residual: not worth a fused path; fall back to Conv then Add then Relu.
-        (y,) = _conv(n, X, W, B, None, "", auto_pad, dilations, group, kernel_shape, pads, strides)
+        # Broadcasting residual: not worth a fused path; fall back to Conv then Add then Relu
+        # (graph._fuse_conv fuses no other activation after a residual).
+        if activation not in ("", "Relu"):
+            raise n.error(f"internal: fused {activation} after a broadcasting residual")
+        (y,) = _conv(n, X, W, B, None, _activation(n, "", None, None, None), auto_pad, dilations,
+                     group, kernel_shape, pads, strides)
         (y,) = binary(n, "add", y, R)
         if activation == "Relu":
             (y,) = unary(n, "relu", y)
         return [y]
-    return _conv(n, X, W, B, R, activation, auto_pad, dilations, group, kernel_shape, pads, strides)
+    return _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides)
 
 
 def _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):

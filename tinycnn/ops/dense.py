@@ -5,7 +5,8 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import const_value
 from . import FUSED_DOMAIN, op
-from .common import broadcast_shape, matmul_shapes, require_float
+from .common import broadcast_shape, is_float32, matmul_shapes, numpy_step, require_float
+from .elementwise import binary
 
 
 def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
@@ -88,12 +89,25 @@ def FusedGemm(n, A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broad
     return _gemm(n, A, B, C, alpha, beta, transA, transB, activation == "Relu")
 
 
+@op("MatMul", domain=FUSED_DOMAIN, cost=matmul_macs)
+def FusedMatMul(n, A, B, bias):
+    """MatMul then Add of a constant bias of B's N values, added in the GEMM's epilogue."""
+    if A.ndim < 2 or B.const is None or A.shape[-1] != B.shape[0] or not is_float32(A):
+        (y,) = MatMul(n, A, B)
+        return binary(n, "add", y, bias)
+    rows = int(np.prod(A.shape[:-1]))
+    (y,) = _gemm(n, n.view(A, (rows, A.shape[-1])), B, n.view(bias, (bias.size,)), 1.0, 1.0, 0, 0, False)
+    return [n.view(y, A.shape[:-1] + (B.shape[1],))]
+
+
 @op("MatMul", cost=matmul_macs)
 def MatMul(n, A, B):
-    """Numpy matmul semantics; a constant 2-D B is packed once."""
-    require_float(n, A, B)
+    """Numpy matmul semantics; a constant 2-D B is packed once; float64 and integers in numpy."""
     a_shape, b_shape, batch, m, k, nn, final = matmul_shapes(n, A, B)
     out = batch + (m, nn)
+    if not is_float32(A, B):
+        return numpy_step(n, np.matmul, [A, B], [(final, np.result_type(A.dtype, B.dtype))])
+    require_float(n, A, B)
     if B.ndim == 2 and B.const is not None:
         rows = int(np.prod(a_shape[:-1]))
         (y,) = _gemm(n, n.view(A, (rows, k)), B, None, 1.0, 1.0, 0, 0, False)

@@ -1,39 +1,69 @@
-"""Element-wise ops, BatchNormalization, Softmax and reductions.
+"""Element-wise ops, BatchNormalization and Softmax.
 
 Values known at plan time (shape arithmetic on int64 tensors) are computed
 with numpy right away; run-time float32 tensors go to the C kernels.
 """
+import math
+
 import numpy as np
 
 from .. import _kernels as K
 from ..ir import const_value
-from . import op
-from .common import (axis_index, broadcast_shape, prod, require_const,
+from . import FUSED_DOMAIN, op
+from .common import (axis_index, broadcast_shape, is_float32, numpy_step, prod, require_const,
                      require_float)
 
 
 # ---- unary ------------------------------------------------------------------
 
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def _softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+# numpy forms of the C kernels' ops: constants folded at plan time, and run-time tensors of
+# other types than float32 (float64, integers: Neg, Abs, Sign...).  a, b: the op's parameters.
 _NUMPY_UNARY = {
-    "relu": lambda x, a, b: np.maximum(x, 0).astype(x.dtype),
+    "relu": lambda x, a, b: np.maximum(x, 0),
     "neg": lambda x, a, b: -x,
     "abs": lambda x, a, b: np.abs(x),
     "sqrt": lambda x, a, b: np.sqrt(x),
     "exp": lambda x, a, b: np.exp(x),
+    "log": lambda x, a, b: np.log(x),
+    "reciprocal": lambda x, a, b: 1 / x,
     "tanh": lambda x, a, b: np.tanh(x),
-    "sigmoid": lambda x, a, b: (1 / (1 + np.exp(-x))).astype(x.dtype),
-    "leaky_relu": lambda x, a, b: np.where(x < 0, x * a, x).astype(x.dtype),
-    "hard_sigmoid": lambda x, a, b: np.clip(x * a + b, 0, 1).astype(x.dtype),
-    "hard_swish": lambda x, a, b: (x * np.clip(x / 6 + 0.5, 0, 1)).astype(x.dtype),
-    "clip": lambda x, a, b: np.clip(x, a, b).astype(x.dtype),
+    "erf": lambda x, a, b: _erf(x),
+    "sigmoid": lambda x, a, b: 1 / (1 + np.exp(-x)),
+    "leaky_relu": lambda x, a, b: np.where(x < 0, x * a, x),
+    "hard_sigmoid": lambda x, a, b: np.clip(x * a + b, 0, 1),
+    "hard_swish": lambda x, a, b: x * np.clip(x / 6 + 0.5, 0, 1),
+    "clip": lambda x, a, b: np.clip(x, a, b),
+    "softplus": lambda x, a, b: _softplus(x),
+    "mish": lambda x, a, b: x * np.tanh(_softplus(x)),
+    "elu": lambda x, a, b: np.where(x < 0, a * np.expm1(x), x),
+    "selu": lambda x, a, b: b * np.where(x <= 0, a * np.exp(x) - a, x),
+    "gelu": lambda x, a, b: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
+    "gelu_tanh": lambda x, a, b: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                         * (x + 0.044715 * x ** 3))),
+    "silu": lambda x, a, b: x * (1 / (1 + np.exp(-x))),
 }
 
 
+def _numpy_unary(kind, x, alpha, beta):
+    with np.errstate(all="ignore"):
+        return np.asarray(_NUMPY_UNARY[kind](x, alpha, beta)).astype(x.dtype, copy=False)
+
+
 def unary(n, kind, X, alpha=0.0, beta=0.0):
-    """y = f(x), in place when x dies here."""
+    """y = f(x), in place when x dies here; float32 in C, other types in numpy."""
     if X.const is not None:
-        return [_NUMPY_UNARY[kind](X.const, alpha, beta)]
-    require_float(n, X)
+        return [_numpy_unary(kind, X.const, alpha, beta)]
+    if X.dtype != np.float32:
+        return numpy_step(n, lambda x: _numpy_unary(kind, x, alpha, beta), [X],
+                          [(X.shape, X.dtype)])
     ctx = n.ctx
 
     def run(x, y):
@@ -71,34 +101,58 @@ def HardSwish(n, X):
     return unary(n, "hard_swish", X)
 
 
-@op("Tanh")
-def Tanh(n, X):
-    """Float32 at run time."""
-    return unary(n, "tanh", X)
+def _unary_op(kind):
+    def fn(n, X):
+        return unary(n, kind, X)
+    return fn
 
 
-@op("Exp")
-def Exp(n, X):
-    """Float32 at run time."""
-    return unary(n, "exp", X)
+# Element-wise functions without parameters: float32 in C; float64 and integer tensors
+# (Neg, Abs) in numpy.
+for _name, _kind, _since in (("Tanh", "tanh", 1), ("Exp", "exp", 1), ("Log", "log", 1),
+                             ("Neg", "neg", 1), ("Abs", "abs", 1), ("Sqrt", "sqrt", 1),
+                             ("Reciprocal", "reciprocal", 1), ("Erf", "erf", 9),
+                             ("Softplus", "softplus", 1), ("Mish", "mish", 18)):
+    op(_name, since=_since, notes="Float32 in C; other types in numpy.")(_unary_op(_kind))
 
 
-@op("Neg")
-def Neg(n, X):
-    """Float32 at run time."""
-    return unary(n, "neg", X)
+@op("Softsign", notes="numpy.")
+def Softsign(n, X):
+    """x / (1 + |x|): rare in CNNs, so numpy (numpy_step) rather than a C kernel."""
+    return numpy_step(n, lambda x: x / (1 + np.abs(x)), [X], [(X.shape, X.dtype)])
 
 
-@op("Abs")
-def Abs(n, X):
-    """Float32 at run time."""
-    return unary(n, "abs", X)
+@op("Elu")
+def Elu(n, X, *, alpha=1.0):
+    """x < 0 ? alpha * (exp(x) - 1) : x."""
+    return unary(n, "elu", X, float(alpha))
 
 
-@op("Sqrt")
-def Sqrt(n, X):
-    """Float32 at run time."""
-    return unary(n, "sqrt", X)
+@op("Selu")
+def Selu(n, X, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
+    """gamma * (x <= 0 ? alpha * exp(x) - alpha : x)."""
+    return unary(n, "selu", X, float(alpha), float(gamma))
+
+
+@op("Gelu", domain=FUSED_DOMAIN)
+def FusedGelu(n, X):
+    """GELU (erf form) found in its exported Div-Erf-Add-Mul-Mul expansion."""
+    return unary(n, "gelu", X)
+
+
+@op("Silu", domain=FUSED_DOMAIN)
+def Silu(n, X):
+    """x * sigmoid(x), found as Sigmoid then Mul."""
+    return unary(n, "silu", X)
+
+
+@op("Gelu", since=20)
+def Gelu(n, X, *, approximate="none"):
+    """approximate="none" (erf) or "tanh"."""
+    kinds = {"none": "gelu", "tanh": "gelu_tanh"}
+    if approximate not in kinds:
+        raise n.error(f"unknown approximate={approximate!r} (expected 'none' or 'tanh')")
+    return unary(n, kinds[approximate], X)
 
 
 @op("Clip", until=10)
@@ -115,49 +169,77 @@ def _clip_bounds(lo, hi):
 
 @op("Clip", since=11)
 def Clip_11(n, X, min=None, max=None):
-    """Clip with min/max as optional inputs (opset 11 on)."""
+    """Clip with min/max as optional inputs (opset 11 on); other types than float32 in numpy."""
     bounds = [min, max]
     if all(b is None or b.const is not None for b in bounds):
-        lo = -np.inf if min is None else float(np.asarray(min.const).reshape(()))
-        hi = np.inf if max is None else float(np.asarray(max.const).reshape(()))
-        if X.const is not None:
-            return [np.minimum(np.maximum(X.const, lo), hi).astype(X.const.dtype)]
+        lo = -np.inf if min is None else np.asarray(min.const).reshape(()).item()
+        hi = np.inf if max is None else np.asarray(max.const).reshape(()).item()
+        if X.const is not None or X.dtype != np.float32:
+            return numpy_step(n, lambda x: _clip_numpy(x, lo, hi), [X], [(X.shape, X.dtype)])
         return unary(n, "clip", X, *_clip_bounds(lo, hi))
     # Bounds computed at run time: read the two scalars at every run.
-    require_float(n, X, min, max)
-    ctx = n.ctx
     present = [b for b in bounds if b is not None]
-    has_lo = min is not None
+    has_lo, has_hi = min is not None, max is not None
+
+    def read(rest):
+        lo = rest[0].reshape(()).item() if has_lo else -np.inf
+        hi = rest[int(has_lo)].reshape(()).item() if has_hi else np.inf
+        return lo, hi
+    if not is_float32(X, min, max):
+        return numpy_step(n, lambda x, *rest: _clip_numpy(x, *read(rest)), [X] + present,
+                          [(X.shape, X.dtype)])
+    ctx = n.ctx
 
     def run(x, *rest):
-        lo = float(rest[0].reshape(())) if has_lo else -np.inf
-        hi = float(rest[int(has_lo)].reshape(())) if max is not None else np.inf
-        K.unary(ctx, "clip", x, rest[-1], *_clip_bounds(lo, hi))
+        K.unary(ctx, "clip", x, rest[-1], *_clip_bounds(*read(rest[:-1])))
     return n.emit(run, [X] + present, [(X.shape, np.float32)], inplace={0: 0})
+
+
+def _clip_numpy(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi).astype(x.dtype)
 
 
 # ---- binary, with numpy broadcasting ----------------------------------------
 
-_NUMPY_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "max": np.maximum,
-                 "min": np.minimum, "pow": np.power}
+def _int_div(a, b):
+    """Integer division truncated toward zero, as onnxruntime's C++ (numpy floors)."""
+    q = np.floor_divide(a, b)
+    return q + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+
+
+def _pow(a, b):
+    """The base's type (Pow's T, T1): integer powers through double, as onnxruntime."""
+    if a.dtype.kind in "iub" or b.dtype.kind in "iub":
+        return np.power(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+    return np.power(a, b.astype(a.dtype))
+
+
+_NUMPY_BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "max": np.maximum,
+    "min": np.minimum, "pow": _pow,
+    "div": lambda a, b: _int_div(a, b) if a.dtype.kind in "iu" else a / b,
+    "prelu": lambda a, b: np.where(a < 0, a * b, a),
+}
+
+
+def _numpy_binary(kind, a, b):
+    dtype = a.dtype if kind == "pow" or a.dtype == b.dtype else np.result_type(a.dtype, b.dtype)
+    with np.errstate(all="ignore"):
+        return np.asarray(_NUMPY_BINARY[kind](a, b)).astype(dtype, copy=False)
 
 
 def binary(n, kind, A, B):
-    """y = a (op) b with broadcasting; in place into a (or b) when it dies here."""
+    """y = a (op) b with broadcasting; in place into a (or b) when it dies here.
+    Float32 in C; other run-time types (int64, int32, float64...) in numpy."""
     # variadic ops chain binary(): a folded partial result arrives as an array
     A, B = (const_value("", v) if isinstance(v, np.ndarray) else v for v in (A, B))
     shape = broadcast_shape(n, A.shape, B.shape)
     n.check_size(shape, np.result_type(A.dtype, B.dtype))
-    if A.const is not None and B.const is not None:
-        a, b = A.const, B.const
-        if kind == "div":
-            out = (a // b) if np.issubdtype(a.dtype, np.integer) else a / b
-        elif kind == "prelu":
-            out = np.where(a < 0, a * b, a)
-        else:
-            out = _NUMPY_BINARY[kind](a, b)
-        return [np.asarray(out).astype(np.result_type(a.dtype, b.dtype) if kind != "pow" else a.dtype)]
-    require_float(n, A, B)
+    float_base = A.dtype == np.float32 or (A.const is not None and B.dtype == np.float32)
+    if ((A.const is not None and B.const is not None) or not is_float32(A, B)
+            or (kind == "pow" and not float_base)):
+        dtype = A.dtype if kind == "pow" or A.dtype == B.dtype else np.result_type(A.dtype, B.dtype)
+        return numpy_step(n, lambda a, b: _numpy_binary(kind, a, b), [A, B], [(shape, dtype)])
     ctx = n.ctx
     consts = []
     for V in (A, B):
@@ -180,24 +262,30 @@ def _binary_op(kind):
     return fn
 
 
+def legacy_broadcast(n, A, B, broadcast, axis):
+    """B as numpy broadcasting sees it, from the broadcast/axis attributes of opsets 1-6:
+    with an axis, B's dims line up with A's from `axis` on."""
+    if broadcast and axis is not None:
+        a = axis_index(n, axis, A.ndim)
+        if a + B.ndim > A.ndim:
+            raise n.error(f"B {B.shape} does not fit A {A.shape} at axis {axis}")
+        return n.view(B, B.shape + (1,) * (A.ndim - a - B.ndim))
+    if not broadcast and A.shape != B.shape and B.size != 1:
+        raise n.error(f"A {A.shape} and B {B.shape} differ and broadcast=0")
+    return B
+
+
 def _binary_op_legacy(kind):
     def fn(n, A, B, *, broadcast=0, axis=None):
-        if broadcast and axis is not None:
-            # B's dims line up with A's from `axis` on: give B trailing ones.
-            a = axis_index(n, axis, A.ndim)
-            if a + B.ndim > A.ndim:
-                raise n.error(f"B {B.shape} does not fit A {A.shape} at axis {axis}")
-            B = n.view(B, B.shape + (1,) * (A.ndim - a - B.ndim))
-        elif not broadcast and A.shape != B.shape and B.size != 1:
-            raise n.error(f"A {A.shape} and B {B.shape} differ and broadcast=0")
-        return binary(n, kind, A, B)
+        return binary(n, kind, A, legacy_broadcast(n, A, B, broadcast, axis))
     return fn
 
 
 for _name, _kind in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul"), ("Div", "div"),
                      ("Pow", "pow")):
     op(_name, until=6, notes="Legacy broadcast=1 with axis (before opset 7).")(_binary_op_legacy(_kind))
-    op(_name, since=7, notes="Numpy broadcasting.")(_binary_op(_kind))
+    op(_name, since=7, notes="Numpy broadcasting; float32 in C, other types in numpy"
+       + (" (the exponent may have another type)." if _kind == "pow" else "."))(_binary_op(_kind))
 
 
 @op("PRelu", until=6)
@@ -310,8 +398,19 @@ def _batch_norm_training(n, X, params, eps, momentum):
 
 # ---- softmax ------------------------------------------------------------------
 
+def _softmax_numpy(x, outer, length, inner, log):
+    v = x.reshape(outer, length, inner)
+    e = v - v.max(axis=1, keepdims=True)
+    if log:
+        return (e - np.log(np.exp(e).sum(axis=1, keepdims=True))).reshape(x.shape)
+    e = np.exp(e)
+    return (e / e.sum(axis=1, keepdims=True)).reshape(x.shape)
+
+
 def _softmax(n, X, outer, length, inner, log):
-    require_float(n, X)
+    if X.const is not None or X.dtype != np.float32:  # float64: numpy
+        return numpy_step(n, lambda x: _softmax_numpy(x, outer, length, inner, log), [X],
+                          [(X.shape, X.dtype)])
     ctx = n.ctx
 
     def run(x, y):
@@ -351,62 +450,3 @@ def LogSoftmax_1(n, X, *, axis=1):
 def LogSoftmax_13(n, X, *, axis=-1):
     """From opset 13: along the single `axis` (default -1)."""
     return _softmax_13(n, X, axis, True)
-
-
-# ---- reductions -----------------------------------------------------------------
-
-def reduce(n, kind, X, axes, keepdims, noop_with_empty_axes=0):
-    rank = X.ndim
-    if axes is None or len(axes) == 0:
-        if noop_with_empty_axes:
-            return [n.view(X, X.shape)]
-        axes = list(range(rank))
-    axes = sorted({axis_index(n, a, rank, "axes") for a in axes})
-    out_keep = tuple(1 if i in axes else d for i, d in enumerate(X.shape))
-    out_shape = out_keep if keepdims else tuple(d for i, d in enumerate(X.shape) if i not in axes)
-    if X.const is not None:
-        f = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}[kind]
-        return [np.asarray(f(X.const, axis=tuple(axes), keepdims=bool(keepdims))).astype(X.const.dtype)]
-    require_float(n, X)
-    ctx = n.ctx
-    # Reduce one contiguous run of axes at a time (mean of equal-sized means is the mean).
-    cur = X
-    shape = list(X.shape)
-    runs = []
-    for a in axes:
-        if runs and runs[-1][1] == a:
-            runs[-1][1] = a + 1
-        else:
-            runs.append([a, a + 1])
-    for lo, hi in reversed(runs):
-        outer, length, inner = prod(shape[:lo]), prod(shape[lo:hi]), prod(shape[hi:])
-        new_shape = shape[:lo] + [1] * (hi - lo) + shape[hi:]
-
-        def run(x, y, outer=outer, length=length, inner=inner):
-            K.reduce(ctx, kind, x, y, outer, length, inner)
-        (cur,) = n.emit(run, [cur], [(tuple(new_shape), np.float32)])
-        shape = new_shape
-    return [n.view(cur, out_shape)]
-
-
-def _reduce_attr(kind):
-    def fn(n, data, *, axes=None, keepdims=1):
-        return reduce(n, kind, data, axes, keepdims)
-    return fn
-
-
-def _reduce_input(kind):
-    def fn(n, data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
-        ax = require_const(n, axes, "the axes input")
-        return reduce(n, kind, data, None if ax is None else [int(a) for a in ax.reshape(-1)],
-                      keepdims, noop_with_empty_axes)
-    return fn
-
-
-# Axes moved from an attribute to an optional input: ReduceSum at opset 13, the others at 18.
-for _name, _kind, _moved in (("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13),
-                             ("ReduceMax", "max", 18)):
-    op(_name, until=_moved - 1, notes="Axes as an attribute.")(_reduce_attr(_kind))
-    op(_name, since=_moved, notes="Axes as an optional input; noop_with_empty_axes.",
-       shape_inputs=(1,))(
-        _reduce_input(_kind))

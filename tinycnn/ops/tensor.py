@@ -7,8 +7,9 @@ Transpose, Slice, Pad, Gather and Expand copy into a planned buffer at run time.
 import numpy as np
 
 from . import op
-from .common import UnsupportedOperator, axis_index, broadcast_shape, prod, require_const
-from ..loader import onnx_to_np_dtype
+from .common import (UnsupportedOperator, axis_index, broadcast_shape, numpy_step, prod,
+                     require_const)
+from ..loader import carried_dtype, onnx_to_np_dtype
 
 
 def _copy(n, inputs, shape, dtype, fill):
@@ -67,27 +68,36 @@ def Size(n, data):
     return [np.array(prod(data.shape), np.int64)]
 
 
+def cast_array(x, dtype):
+    """x.astype(dtype) as onnxruntime casts (float to integer truncates toward zero).
+    float16 is carried as float32 (tinycnn.loader.carried_dtype): the values are rounded
+    to float16, the array stays float32."""
+    with np.errstate(all="ignore"):
+        if dtype == np.float16:
+            return x.astype(np.float16).astype(np.float32)
+        return x.astype(dtype)
+
+
+def _cast(n, input, dtype):
+    if dtype.kind not in "fiub":
+        raise n.error(f"casting to {dtype} is not supported (tinycnn runs numeric and bool "
+                      "tensors)", UnsupportedOperator)
+    if input.const is None and carried_dtype(dtype) == input.dtype and dtype != np.float16:
+        return [n.view(input, input.shape)]
+    return numpy_step(n, lambda x: cast_array(x, dtype), [input],
+                      [(input.shape, carried_dtype(dtype))])
+
+
 @op("Cast", since=6)
 def Cast(n, input, *, to, saturate=1, round_mode="up"):
-    """Folded at load; at run time only to the tensor's own type."""
-    dtype = onnx_to_np_dtype(to, f"{n.node.describe()}: attribute to")
-    if input.const is not None:
-        return [input.const.astype(dtype)]
-    if dtype == input.dtype:
-        return [n.view(input, input.shape)]
-    raise n.error(f"casting a run-time tensor from {input.dtype} to {dtype} is not supported",
-                  UnsupportedOperator)
+    """Numeric and bool types, numpy at run time; to float16: rounded, carried as float32."""
+    return _cast(n, input, onnx_to_np_dtype(to, f"{n.node.describe()}: attribute to"))
 
 
 @op("CastLike", since=15)
 def CastLike(n, input, target_type, *, saturate=1, round_mode="up"):
-    """To the element type of target_type (function bodies use it on constants)."""
-    if input.const is not None:
-        return [input.const.astype(target_type.dtype)]
-    if input.dtype == target_type.dtype:
-        return [n.view(input, input.shape)]
-    raise n.error(f"casting a run-time tensor from {input.dtype} to {target_type.dtype} is not "
-                  "supported", UnsupportedOperator)
+    """To the element type of target_type (a float16 target is carried as float32)."""
+    return _cast(n, input, target_type.dtype)
 
 
 # ---- views ----------------------------------------------------------------------------
@@ -262,11 +272,39 @@ def Concat(n, *inputs, axis):
         return [np.concatenate([v.const for v in inputs], axis=a)]
     shape = list(inputs[0].shape)
     shape[a] = sum(v.shape[a] for v in inputs)
+    shape = tuple(shape)
     dtype = np.result_type(*[v.dtype for v in inputs])
+    if dtype == np.float32 and prod(shape[:a]) == 1 and not n.folding:
+        return _concat_in_place(n, inputs, shape, dtype)
 
     def fill(*arrays):
         np.concatenate(arrays[:-1], axis=a, out=arrays[-1])
-    return _copy(n, inputs, tuple(shape), dtype, fill)
+    return _copy(n, inputs, shape, dtype, fill)
+
+
+def _concat_in_place(n, inputs, shape, dtype):
+    """Every axis before the concatenated one is 1 (a batch of 1 along channels): each input
+    is a contiguous slice of the output, and the memory plan gives its producer that slice
+    (NodeContext.concat_in_place).  Inputs that cannot be placed (constants, feeds, values
+    already inside another Concat's output) are copied by one step."""
+    out, placed = n.concat_in_place(inputs, shape, dtype)
+    offsets = np.cumsum([0] + [v.size for v in inputs]).tolist()
+    copies = [(v, offsets[i]) for i, v in enumerate(inputs) if not placed[i]]
+    if not copies:
+        return [out]
+    spans = [(lo, lo + v.size) for v, lo in copies]
+    runtime = [v for v, _ in copies if v.const is None]
+    consts = [(np.asarray(v.const, np.float32).reshape(-1), lo, hi)
+              for (v, _), (lo, hi) in zip(copies, spans) if v.const is not None]
+    slots = [span for (v, _), span in zip(copies, spans) if v.const is None]
+
+    def concat_rest(*arrays):
+        y = arrays[-1].reshape(-1)
+        for x, (lo, hi) in zip(arrays[:-1], slots):
+            y[lo:hi] = x.reshape(-1)
+        for c, lo, hi in consts:
+            y[lo:hi] = c
+    return n.emit(concat_rest, runtime, [out])
 
 
 @op("Transpose")
@@ -311,10 +349,32 @@ def _onnx_slice(start, end, step, dim):
     return slice(start, None if end < 0 else end, step)
 
 
+def _contiguous_start(shape, index):
+    """The flat offset of x[index] in x when that slice is one contiguous run of x's elements
+    (ShuffleNet's halves of a batch of 1 along channels), else None."""
+    ranges = [range(*s.indices(d)) for s, d in zip(index, shape)]
+    if any(len(r) == 0 for r in ranges):
+        return None
+    k = len(shape) - 1
+    while k >= 0 and len(ranges[k]) == shape[k]:   # whole trailing axes (step 1 or dim 1)
+        if shape[k] > 1 and ranges[k].step != 1:
+            return None
+        k -= 1
+    if k >= 0 and len(ranges[k]) > 1 and ranges[k].step != 1:
+        return None
+    if any(len(r) != 1 for r in ranges[:max(k, 0)]):
+        return None
+    strides = np.cumprod((list(shape[1:]) + [1])[::-1])[::-1]
+    return int(sum(r.start * int(st) for r, st in zip(ranges, strides)))
+
+
 def _slice(n, data, index):
     if data.const is not None:
         return [np.ascontiguousarray(data.const[index])]
     shape = np.empty(data.shape, np.bool_)[index].shape
+    start = _contiguous_start(data.shape, index)
+    if start is not None and not n.folding:
+        return [n.slice_view(data, start, shape)]
 
     def fill(x, y):
         np.copyto(y, x[index])
@@ -445,3 +505,167 @@ def Pad_11(n, data, pads, constant_value=None, axes=None, *, mode="constant"):
         require_const(n, axes, "the axes input")).reshape(-1)]
     modes = ("constant", "edge", "reflect", "wrap") if n.opset >= 19 else ("constant", "edge", "reflect")
     return _pad(n, data, p, mode, v, ax, modes)
+
+
+# ---- split, tile, range, depth/space ------------------------------------------------
+
+def _split(n, X, axis, sizes, num_outputs=None):
+    a = axis_index(n, axis, X.ndim)
+    dim = X.shape[a]
+    count = len(n.node.outputs)
+    if sizes is not None:
+        sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
+        if len(sizes) != count or any(s < 0 for s in sizes) or sum(sizes) != dim:
+            raise n.error(f"split sizes {sizes} must be {count} values >= 0 adding up to "
+                          f"{dim} (axis {a} of input {X.shape})")
+    elif num_outputs is not None:
+        num_outputs = int(num_outputs)
+        if num_outputs != count or num_outputs < 1:
+            raise n.error(f"num_outputs={num_outputs} but the node has {count} outputs")
+        chunk = -(-dim // num_outputs)  # the last chunk is smaller when dim does not divide
+        sizes = [min(chunk, max(dim - i * chunk, 0)) for i in range(num_outputs)]
+        if sum(sizes) != dim or (dim and sizes[-1] == 0):
+            raise n.error(f"axis {a} of input {X.shape} cannot be split in {num_outputs} "
+                          f"chunks of {chunk}")
+    else:
+        if dim % count:
+            raise n.error(f"axis {a} of input {X.shape} ({dim}) does not split into {count} "
+                          "equal parts")
+        sizes = [dim // count] * count
+    bounds = np.cumsum([0] + sizes)
+    index = [(slice(None),) * a + (slice(int(lo), int(hi)),) for lo, hi in zip(bounds, bounds[1:])]
+    outs = [(X.shape[:a] + (size,) + X.shape[a + 1:], X.dtype) for size in sizes]
+
+    def split(x, *ys):
+        for y, ix in zip(ys, index):
+            np.copyto(y, x[ix])
+    return n.emit(split, [X], outs)
+
+
+@op("Split", until=1, shape_inputs=(1,))
+def Split_1(n, input, split=None, *, axis=0, **attrs):
+    """Sizes as the attribute `split` or a second input (opset 1)."""
+    sizes = attrs.get("split") if split is None else require_const(n, split, "the split input")
+    return _split(n, input, axis, sizes)
+
+
+@op("Split", since=2, until=12)
+def Split_2(n, input, *, axis=0, split=None):
+    """Sizes as the attribute `split` (opsets 2-12); equal parts without it."""
+    return _split(n, input, axis, split)
+
+
+@op("Split", since=13, until=17, shape_inputs=(1,))
+def Split_13(n, input, split=None, *, axis=0):
+    """Sizes as an optional input (opset 13); equal parts without it."""
+    return _split(n, input, axis, None if split is None else require_const(n, split, "the split input"))
+
+
+@op("Split", since=18, shape_inputs=(1,))
+def Split_18(n, input, split=None, *, axis=0, num_outputs=None):
+    """Sizes as an input, or num_outputs chunks, the last one smaller (opset 18)."""
+    if split is not None and num_outputs is not None:
+        raise n.error("give either the split input or the num_outputs attribute, not both")
+    sizes = None if split is None else require_const(n, split, "the split input")
+    return _split(n, input, axis, sizes, num_outputs)
+
+
+def _tile(n, X, repeats):
+    repeats = [int(r) for r in np.asarray(repeats).reshape(-1)]
+    if len(repeats) != X.ndim or any(r < 0 for r in repeats):
+        raise n.error(f"repeats {repeats} must be {X.ndim} values >= 0 (input {X.shape})")
+    shape = tuple(d * r for d, r in zip(X.shape, repeats))
+    n.check_size(shape, X.dtype)
+
+    def tile(x, y):
+        np.copyto(y, np.tile(x, repeats))
+    return n.emit(tile, [X], [(shape, X.dtype)])
+
+
+@op("Tile", since=6, shape_inputs=(1,))
+def Tile(n, input, repeats):
+    """Repeats as an input; a copy (numpy)."""
+    return _tile(n, input, require_const(n, repeats, "the repeats input"))
+
+
+@op("Range", since=11, shape_inputs=(0, 1, 2))
+def Range(n, start, limit, delta, *, stash_type=1):
+    """Folded at plan time (scalar inputs known then); the length is checked first."""
+    vals = []
+    for v, what in ((start, "start"), (limit, "limit"), (delta, "delta")):
+        c = np.asarray(require_const(n, v, f"the {what} input"))
+        if c.size != 1:
+            raise n.error(f"{what} must be a scalar, got shape {c.shape}")
+        vals.append(c.reshape(()))
+    s, l, d = vals
+    dtype = s.dtype
+    if d == 0:
+        raise n.error("delta must not be 0")
+    if dtype.kind in "iu":
+        s, l, d = int(s), int(l), int(d)
+        count = max(0, -(-(l - s) // d))
+    else:
+        if not all(np.isfinite(v) for v in (s, l, d)):
+            raise n.error(f"start {s}, limit {l} and delta {d} must be finite")
+        count = max(0, int(np.ceil(float(l.astype(dtype) - s.astype(dtype)) / float(d))))
+    n.check_size((count,), dtype)
+    if dtype.kind in "iu":
+        return [(s + np.arange(count, dtype=np.int64) * d).astype(dtype)]
+    return [(s + np.arange(count, dtype=dtype) * d).astype(dtype)]  # start + i * delta
+
+
+def _block(n, X, blocksize):
+    b = int(blocksize)
+    if X.ndim != 4:
+        raise n.error(f"input must be [N, C, H, W], got shape {X.shape}")
+    if b < 1:
+        raise n.error(f"blocksize={b} must be >= 1")
+    return b
+
+
+@op("DepthToSpace")
+def DepthToSpace(n, input, *, blocksize, mode="DCR"):
+    """DCR (depth-column-row) or CRD mode (opset 11); a copy (numpy)."""
+    b = _block(n, input, blocksize)
+    nb, c, h, w = input.shape
+    if c % (b * b):
+        raise n.error(f"channels of input {input.shape} must be a multiple of blocksize^2 = {b * b}")
+    if mode == "DCR":
+        split, perm = (nb, b, b, c // (b * b), h, w), (0, 3, 4, 1, 5, 2)
+    elif mode == "CRD":
+        split, perm = (nb, c // (b * b), b, b, h, w), (0, 1, 4, 2, 5, 3)
+    else:
+        raise n.error(f"unknown mode {mode!r} (expected 'DCR' or 'CRD')")
+    shape = (nb, c // (b * b), h * b, w * b)
+
+    def depth_to_space(x, y):
+        np.copyto(y.reshape(np.array(split)[list(perm)]), x.reshape(split).transpose(perm))
+    return n.emit(depth_to_space, [input], [(shape, input.dtype)])
+
+
+def _space_to_depth(n, input, blocksize, mode):
+    b = _block(n, input, blocksize)
+    nb, c, h, w = input.shape
+    if h % b or w % b:
+        raise n.error(f"height and width of input {input.shape} must be multiples of blocksize {b}")
+    perms = {"DCR": (0, 3, 5, 1, 2, 4), "CRD": (0, 1, 3, 5, 2, 4)}
+    if mode not in perms:
+        raise n.error(f"unknown mode {mode!r} (expected 'DCR' or 'CRD')")
+    split, perm = (nb, c, h // b, b, w // b, b), perms[mode]
+    shape = (nb, c * b * b, h // b, w // b)
+
+    def space_to_depth(x, y):
+        np.copyto(y.reshape(np.array(split)[list(perm)]), x.reshape(split).transpose(perm))
+    return n.emit(space_to_depth, [input], [(shape, input.dtype)])
+
+
+@op("SpaceToDepth", until=27)
+def SpaceToDepth_1(n, input, *, blocksize):
+    """Blocks of blocksize x blocksize pixels into channels (DCR order); a copy (numpy)."""
+    return _space_to_depth(n, input, blocksize, "DCR")
+
+
+@op("SpaceToDepth", since=28)
+def SpaceToDepth_28(n, input, *, blocksize, mode="DCR"):
+    """DCR or CRD order (opset 28); a copy (numpy)."""
+    return _space_to_depth(n, input, blocksize, mode)

@@ -1,0 +1,22 @@
+/* Private to conv_transpose.c and conv_transpose_avx2.c: the transposed convolution
+ * family's kernel table. */
+#ifndef TC_CONV_TRANSPOSE_INTERNAL_H
+#define TC_CONV_TRANSPOSE_INTERNAL_H
+#include "tinycnn.h"
+
+/* One output row oy of one channel from its [KH, KW, H, W] block of the GEMM's result
+ * (conv_transpose_impl.h). */
+typedef void (*tc_col2im_row_fn)(const tc_conv2d_params *p, int h, int w, int ow, int oy, const float *cols,
+                                 float bias, int act, float *y);
+
+/* The family's kernels for one instruction set: tc_conv_transpose_portable
+ * (conv_transpose.c) and tc_conv_transpose_avx2 (conv_transpose_avx2.c); dispatch.c picks
+ * one per tc_ctx.  Both give identical results. */
+typedef struct tc_conv_transpose_kernels {
+    tc_col2im_row_fn col2im_row;
+} tc_conv_transpose_kernels;
+
+extern const tc_conv_transpose_kernels tc_conv_transpose_portable, tc_conv_transpose_avx2;
+const tc_conv_transpose_kernels *tc_conv_transpose_kernels_of(const tc_ctx *ctx);
+
+#endif

@@ -1,0 +1,218 @@
+/* Body of the depthwise convolution kernel over one channel plane, included by
+ * conv.c (portable) and conv_avx2.c (AVX2 + FMA).  The body is one; only the
+ * 8-lane vector primitives (depthwise_vec_*.h) differ between the two.
+ * Defines one static function named TC_DW_FN (a tc_dw_plane_fn).  With
+ * TC_DW_UNROLLED 1, 3x3 and 5x5 get functions of their own with the taps
+ * unrolled (the AVX2 build; the portable twin keeps to the general ones, which
+ * compile in a fraction of the time).
+ *
+ * Vectorised along the output row, 8 outputs per vector, with 4 output rows in
+ * flight (4 independent FMA chains).  The input is read where it lies: no
+ * padded copy.  A tap whose 8 lanes fall inside the input row is a plain load;
+ * near a border (and on planes narrower than 8, e.g. 7x7) the load is masked
+ * to the lanes inside the row, so padding costs nothing but the mask.  Rows
+ * above or below the input read `zrow`, a row of zeros, instead of branching.
+ * Stride 2 loads 16 floats and keeps the even ones (one shuffle and one
+ * permute); other strides gather lane by lane. */
+#include "epilogue.h"
+
+#ifndef TC_DW_CAT
+#define TC_DW_CAT_(a, b) a##b
+#define TC_DW_CAT(a, b) TC_DW_CAT_(a, b)
+#endif
+
+#define TC_DW_ROWS 4 /* output rows computed together: 4 independent FMA chains */
+
+/* acc_r += LOAD(row r) * wv for the R rows in flight */
+#define TC_DW_TAP(LOAD)                                  \
+    do {                                                 \
+        a0 = tc_v_fma(LOAD(r0), wv, a0);                 \
+        if (R > 1) {                                     \
+            a1 = tc_v_fma(LOAD(r1), wv, a1);             \
+            a2 = tc_v_fma(LOAD(r2), wv, a2);             \
+            a3 = tc_v_fma(LOAD(r3), wv, a3);             \
+        }                                                \
+    } while (0)
+#define TC_DW_LD(row) tc_v_load((row) + c0)
+#define TC_DW_LD_EVEN(row) tc_v_load_even((row) + c0)
+#define TC_DW_LD_MASKED(row) tc_v_load_masked((row) + c0, m0)
+#define TC_DW_LD_EVEN_MASKED(row) tc_v_load_even_masked((row) + c0, m0, m1)
+#define TC_DW_GATHER(row) tc_v_gather((row), c0, sw, W)
+
+/* Output row oh0 + r, r < R, of the vector at column ow0: act(acc + residual). */
+#define TC_DW_STORE(r, acc)                                                               \
+    do {                                                                                  \
+        const ptrdiff_t o = (ptrdiff_t)(oh0 + (r)) * OW + ow0;                            \
+        tc_v v = acc;                                                                     \
+        if (residual)                                                                     \
+            v = tc_v_add(v, full ? tc_v_load(residual + o) : tc_v_load_masked(residual + o, ms)); \
+        v = tc_v_act(act, v);                                                             \
+        if (full)                                                                         \
+            tc_v_store(y + o, v);                                                         \
+        else                                                                              \
+            tc_v_store_masked(y + o, ms, v);                                              \
+    } while (0)
+
+/* R output rows [oh0, oh0 + R) of the plane, R = 1 or 4, horizontal stride SW
+ * (1, 2, or 0: p->sw, lane by lane), kernel KC x KC (3, 5, or 0: p->KH x p->KW);
+ * all constants after inlining, so that 3x3 and 5x5 unroll their taps.  Only
+ * the first nrows are stored: the others are computed to keep R chains in
+ * flight (their rows read inside the plane, or zrow). */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
+    const int R, const int SW, const int KC, int oh0, int nrows, const float *x, int H, int W,
+    const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
+    const float *residual, tc_act_k act, int OW, float *y)
+{
+    const int KH = KC ? KC : p->KH, KW = KC ? KC : p->KW, sh = p->sh, dh = p->dh, dw = p->dw;
+    const int sw = SW ? SW : p->sw, ih0 = oh0 * sh - p->pt;
+    /* the floats the 8 lanes of one tap span */
+    const int span = SW == 2 ? 2 * TC_VL : (TC_VL - 1) * sw + 1;
+    /* input row of output row r, tap row ki; rows above or below the input read zeros */
+#define TC_DW_ROW(r, ki)                                                            \
+    (ih0 + (r) * sh + (ki) * dh >= 0 && ih0 + (r) * sh + (ki) * dh < H            \
+         ? x + (ptrdiff_t)(ih0 + (r) * sh + (ki) * dh) * W                          \
+         : zrow)
+    /* 3x3 and 5x5: the row pointers once for all vectors of the rows */
+    const float *rows[TC_DW_ROWS][5];
+    if (KC)
+        for (int ki = 0; ki < KH; ki++)
+            for (int r = 0; r < R; r++)
+                rows[r][ki] = TC_DW_ROW(r, ki);
+#define TC_DW_ROWS_OF(ki)                                          \
+    const float *r0 = KC ? rows[0][ki] : TC_DW_ROW(0, ki), *r1 = r0, *r2 = r0, *r3 = r0; \
+    if (R > 1) {                                                    \
+        r1 = KC ? rows[1][ki] : TC_DW_ROW(1, ki);                   \
+        r2 = KC ? rows[2][ki] : TC_DW_ROW(2, ki);                   \
+        r3 = KC ? rows[3][ki] : TC_DW_ROW(3, ki);                   \
+    }
+    for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
+        const int full = OW - ow0 >= TC_VL;
+        const int iw0 = ow0 * sw - p->pl;
+        tc_v a0 = tc_v_set1(bias), a1 = a0, a2 = a0, a3 = a0;
+        /* every tap (ki, kj): the R rows' pointers r0..r3, column c0, weight wv */
+#define TC_DW_FOR_TAPS(BODY)                                   \
+    _Pragma("GCC unroll 5") for (int ki = 0; ki < KH; ki++) {  \
+        TC_DW_ROWS_OF(ki)                                      \
+        const float *wk = w + ki * KW;                         \
+        _Pragma("GCC unroll 5") for (int kj = 0; kj < KW; kj++) { \
+            const int c0 = iw0 + kj * dw;                      \
+            const tc_v wv = tc_v_set1(wk[kj]);                 \
+            BODY                                               \
+        }                                                      \
+    }
+        if (SW && iw0 >= 0 && iw0 + (KW - 1) * dw + span <= W) {
+            /* every tap's lanes inside the row: plain loads */
+            if (SW == 1)
+                TC_DW_FOR_TAPS(TC_DW_TAP(TC_DW_LD);)
+            else
+                TC_DW_FOR_TAPS(TC_DW_TAP(TC_DW_LD_EVEN);)
+        } else if (SW) {
+            /* near a border: only the lanes inside the row are read; the masks of
+             * a 3x3 or 5x5 tap column are computed once for all its rows */
+            tc_m mask0[5], mask1[5];
+            if (KC)
+                for (int kj = 0; kj < KW; kj++) {
+                    const int c0 = iw0 + kj * dw;
+                    mask0[kj] = tc_m_range(-c0, W - c0);
+                    mask1[kj] = tc_m_range(-c0 - TC_VL, W - c0 - TC_VL);
+                }
+            if (SW == 1) {
+                TC_DW_FOR_TAPS(const tc_m m0 = KC ? mask0[kj] : tc_m_range(-c0, W - c0);
+                               TC_DW_TAP(TC_DW_LD_MASKED);)
+            } else {
+                TC_DW_FOR_TAPS(const tc_m m0 = KC ? mask0[kj] : tc_m_range(-c0, W - c0);
+                               const tc_m m1 = KC ? mask1[kj] : tc_m_range(-c0 - TC_VL, W - c0 - TC_VL);
+                               TC_DW_TAP(TC_DW_LD_EVEN_MASKED);)
+            }
+        } else {
+            /* other strides: lane by lane */
+            TC_DW_FOR_TAPS(TC_DW_TAP(TC_DW_GATHER);)
+        }
+#undef TC_DW_FOR_TAPS
+        const tc_m ms = tc_m_range(0, OW - ow0);
+        TC_DW_STORE(0, a0);
+        if (R > 1) {
+            if (nrows > 1)
+                TC_DW_STORE(1, a1);
+            if (nrows > 2)
+                TC_DW_STORE(2, a2);
+            if (nrows > 3)
+                TC_DW_STORE(3, a3);
+        }
+    }
+#undef TC_DW_ROW
+#undef TC_DW_ROWS_OF
+}
+
+/* All output rows with horizontal stride SW (see above). */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
+    const int SW, const int KC, const float *x, int H, int W, const float *zrow, const float *w,
+    const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
+{
+    if (OH == 1) {
+        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, 0, 1, x, H, W, zrow, w, p, bias, residual, act, OW, y);
+        return;
+    }
+    for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
+        int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
+        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, oh, nrows, x, H, W, zrow, w, p, bias, residual,
+                                   act, OW, y);
+    }
+}
+
+/* One function per (stride, kernel) the networks use, and a general one. */
+#define TC_DW_VARIANT(NAME, SW, KC)                                                               \
+    static __attribute__((noinline)) void TC_DW_CAT(TC_DW_FN, NAME)(                            \
+        const float *x, int H, int W, const float *zrow, const float *w,                        \
+        const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW,  \
+        float *y)                                                                               \
+    {                                                                                           \
+        TC_DW_CAT(TC_DW_FN, _plane)(SW, KC, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y); \
+    }
+#if TC_DW_UNROLLED
+TC_DW_VARIANT(_s1k3, 1, 3)
+TC_DW_VARIANT(_s2k3, 2, 3)
+TC_DW_VARIANT(_s1k5, 1, 5)
+TC_DW_VARIANT(_s2k5, 2, 5)
+#endif
+TC_DW_VARIANT(_s1, 1, 0)
+TC_DW_VARIANT(_s2, 2, 0)
+TC_DW_VARIANT(_sn, 0, 0)
+#undef TC_DW_VARIANT
+
+/* x: [H][W] one input plane  zrow: [W] zeros  w: [KH][KW]  residual: [OH][OW]
+ * or NULL (may be y)  y: [OH][OW]
+ * y = act(conv(x, w) + bias + residual), p's strides, pads and dilations. */
+static void TC_DW_FN(const float *x, int H, int W, const float *zrow, const float *w,
+                     const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH,
+                     int OW, float *y)
+{
+#if TC_DW_UNROLLED
+    const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
+    if (p->sw == 1 && k == 3)
+        TC_DW_CAT(TC_DW_FN, _s1k3)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    else if (p->sw == 2 && k == 3)
+        TC_DW_CAT(TC_DW_FN, _s2k3)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    else if (p->sw == 1 && k == 5)
+        TC_DW_CAT(TC_DW_FN, _s1k5)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    else if (p->sw == 2 && k == 5)
+        TC_DW_CAT(TC_DW_FN, _s2k5)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    if (k && p->sw <= 2)
+        return;
+#endif
+    if (p->sw == 1)
+        TC_DW_CAT(TC_DW_FN, _s1)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    else if (p->sw == 2)
+        TC_DW_CAT(TC_DW_FN, _s2)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    else
+        TC_DW_CAT(TC_DW_FN, _sn)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+}
+
+#undef TC_DW_ROWS
+#undef TC_DW_TAP
+#undef TC_DW_LD
+#undef TC_DW_LD_EVEN
+#undef TC_DW_LD_MASKED
+#undef TC_DW_LD_EVEN_MASKED
+#undef TC_DW_GATHER
+#undef TC_DW_STORE

@@ -1,0 +1,64 @@
+/* The 8-lane vector primitives of depthwise_body.h in AVX2 + FMA
+ * (conv_avx2.c); depthwise_vec_portable.h is their plain C twin. */
+#ifndef TC_DEPTHWISE_VEC_H
+#define TC_DEPTHWISE_VEC_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include "epilogue_avx2.h"
+
+#define TC_VL 8
+typedef __m256 tc_v;
+typedef __m256i tc_m;
+
+/* the lanes i with lo <= i < hi */
+static inline tc_m tc_m_range(int lo, int hi)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    lo = lo < -1 ? -1 : lo; /* lo - 1 below must not overflow */
+    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx),
+                            _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)));
+}
+
+static inline tc_v tc_v_set1(float a) { return _mm256_set1_ps(a); }
+static inline tc_v tc_v_load(const float *p) { return _mm256_loadu_ps(p); }
+
+/* [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6] */
+static inline tc_v tc_evens(__m256 a, __m256 b)
+{
+    __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* p[0], p[2], ..., p[14] */
+static inline tc_v tc_v_load_even(const float *p)
+{
+    return tc_evens(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
+}
+
+/* masked-off lanes are neither read nor fault */
+static inline tc_v tc_v_load_masked(const float *p, tc_m m) { return _mm256_maskload_ps(p, m); }
+
+static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
+{
+    return tc_evens(_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi));
+}
+
+/* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
+static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
+{
+    float t[8];
+    for (int i = 0; i < 8; i++) {
+        ptrdiff_t c = (ptrdiff_t)c0 + (ptrdiff_t)i * s;
+        t[i] = c >= 0 && c < W ? row[c] : 0.0f;
+    }
+    return _mm256_loadu_ps(t);
+}
+
+static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm256_fmadd_ps(a, b, c); }
+static inline tc_v tc_v_add(tc_v a, tc_v b) { return _mm256_add_ps(a, b); }
+static inline tc_v tc_v_act(tc_act_k act, tc_v v) { return tc_act_avx2(act, v); }
+static inline void tc_v_store(float *p, tc_v v) { _mm256_storeu_ps(p, v); }
+static inline void tc_v_store_masked(float *p, tc_m m, tc_v v) { _mm256_maskstore_ps(p, m, v); }
+
+#endif

@@ -1,0 +1,107 @@
+/* The 8-lane vector primitives of depthwise_body.h in plain C (conv.c): the
+ * same operations as depthwise_vec_avx2.h, lane by lane. */
+#ifndef TC_DEPTHWISE_VEC_H
+#define TC_DEPTHWISE_VEC_H
+
+#include <stddef.h>
+#include "epilogue.h"
+
+#define TC_VL 8
+typedef struct { float f[TC_VL]; } tc_v;
+typedef struct { int lo, hi; } tc_m; /* the lanes i with lo <= i < hi */
+
+static inline tc_m tc_m_range(int lo, int hi) { tc_m m = {lo, hi}; return m; }
+static inline int tc_m_has(tc_m m, int i) { return i >= m.lo && i < m.hi; }
+
+static inline tc_v tc_v_set1(float a)
+{
+    tc_v v;
+    for (int i = 0; i < TC_VL; i++)
+        v.f[i] = a;
+    return v;
+}
+
+static inline tc_v tc_v_load(const float *p)
+{
+    tc_v v;
+    for (int i = 0; i < TC_VL; i++)
+        v.f[i] = p[i];
+    return v;
+}
+
+/* p[0], p[2], ..., p[14] */
+static inline tc_v tc_v_load_even(const float *p)
+{
+    tc_v v;
+    for (int i = 0; i < TC_VL; i++)
+        v.f[i] = p[2 * i];
+    return v;
+}
+
+/* lane i: p[i] where m has i, else 0 (p[i] is read only there) */
+static inline tc_v tc_v_load_masked(const float *p, tc_m m)
+{
+    tc_v v;
+    for (int i = 0; i < TC_VL; i++)
+        v.f[i] = tc_m_has(m, i) ? p[i] : 0.0f;
+    return v;
+}
+
+/* lane i: p[2i], read where lo (2i < 8) or hi (2i - 8 >= 0) has it, else 0 */
+static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
+{
+    tc_v v;
+    for (int i = 0; i < TC_VL; i++) {
+        int j = 2 * i;
+        int in = j < TC_VL ? tc_m_has(lo, j) : tc_m_has(hi, j - TC_VL);
+        v.f[i] = in ? p[j] : 0.0f;
+    }
+    return v;
+}
+
+/* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
+static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
+{
+    tc_v v;
+    for (int i = 0; i < TC_VL; i++) {
+        ptrdiff_t c = (ptrdiff_t)c0 + (ptrdiff_t)i * s;
+        v.f[i] = c >= 0 && c < W ? row[c] : 0.0f;
+    }
+    return v;
+}
+
+static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c)
+{
+    for (int i = 0; i < TC_VL; i++)
+        c.f[i] += a.f[i] * b.f[i];
+    return c;
+}
+
+static inline tc_v tc_v_add(tc_v a, tc_v b)
+{
+    for (int i = 0; i < TC_VL; i++)
+        a.f[i] += b.f[i];
+    return a;
+}
+
+static inline tc_v tc_v_act(tc_act_k act, tc_v v)
+{
+    for (int i = 0; i < TC_VL; i++)
+        v.f[i] = tc_act_f32(act, v.f[i]);
+    return v;
+}
+
+static inline void tc_v_store(float *p, tc_v v)
+{
+    for (int i = 0; i < TC_VL; i++)
+        p[i] = v.f[i];
+}
+
+static inline void tc_v_store_masked(float *p, tc_m m, tc_v v)
+{
+    for (int i = 0; i < TC_VL; i++)
+        if (tc_m_has(m, i))
+            p[i] = v.f[i];
+}
+
+#endif

@@ -1,0 +1,84 @@
+"""Activations fused into the convolution's epilogue (enum tc_act): every kind on every
+algorithm (GEMM, 1x1, depthwise, the three Winograd variants, the reference), both ISAs,
+1 and 2 threads, against numpy's activation of the reference convolution; NaN kept."""
+import zlib
+
+import numpy as np
+import pytest
+
+from tinycnn import _kernels
+
+# ctx: tests/conftest.py (both ISAs, 1 and 2 threads)
+
+
+def sigmoid(v):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-v))
+
+
+# name, kwargs, numpy form (ONNX semantics, NaN propagating through every comparison)
+ACTS = [
+    ("Relu", {}, lambda v, s: np.where(v < 0, 0.0, v)),
+    ("Clip", dict(alpha=0.0, beta=6.0), lambda v, s: np.where(v > 6, 6.0, np.where(v < 0, 0.0, v))),
+    ("Clip", dict(alpha=-0.5, beta=0.25), lambda v, s: np.where(v > 0.25, 0.25, np.where(v < -0.5, -0.5, v))),
+    ("Clip", dict(alpha=1.0, beta=-1.0), lambda v, s: np.where(np.isnan(v), v, -1.0)),  # min > max
+    ("LeakyRelu", dict(alpha=0.1), lambda v, s: np.where(v < 0, 0.1 * v, v)),
+    ("PRelu", {}, lambda v, s: np.where(v < 0, s[None, :, None, None] * v, v)),
+    ("HardSigmoid", dict(alpha=0.2, beta=0.5),
+     lambda v, s: np.where(np.isnan(v), v, np.clip(0.2 * v + 0.5, 0, 1))),
+    ("HardSwish", {}, lambda v, s: v * np.where(np.isnan(v), v, np.clip(v / 6 + 0.5, 0, 1))),
+    ("HardSwish", dict(alpha=0.2, beta=0.5),  # x * HardSigmoid(x)
+     lambda v, s: v * np.where(np.isnan(v), v, np.clip(0.2 * v + 0.5, 0, 1))),
+    ("Sigmoid", {}, lambda v, s: sigmoid(v)),
+    ("SiLU", {}, lambda v, s: v * sigmoid(v)),
+]
+
+# (c, k, h, w, kernel, pads, group): one geometry per algorithm (5x5 Winograd needs room)
+GEOMS = {
+    "gemm": (6, 13, 9, 10, (3, 3), (1, 1, 1, 1), 1),
+    "1x1": (7, 13, 5, 9, (1, 1), (0, 0, 0, 0), 1),
+    "depthwise": (13, 13, 9, 10, (3, 3), (1, 1, 1, 1), 13),
+    "winograd_f2x2_3x3": (6, 13, 9, 10, (3, 3), (1, 1, 1, 1), 1),
+    "winograd_f4x4_3x3": (6, 13, 9, 10, (3, 3), (1, 1, 1, 1), 1),
+    "winograd_f2x2_5x5": (6, 13, 11, 10, (5, 5), (2, 2, 2, 2), 1),
+    "reference": (6, 12, 9, 10, (3, 3), (1, 1, 1, 1), 3),  # groups: slope per group
+}
+
+
+@pytest.mark.parametrize("algo", list(GEOMS))
+@pytest.mark.parametrize("act", ACTS, ids=[f"{a[0]}{i}" for i, a in enumerate(ACTS)])
+def test_activation_in_epilogue(ctx, algo, act):
+    name, kw, ref_fn = act
+    c, k, h, w, kernel, pads, group = GEOMS[algo]
+    rng = np.random.default_rng(zlib.crc32(f"{algo} {name} {kw}".encode()))
+    x = rng.standard_normal((2, c, h, w), dtype=np.float32) * 2
+    x[1, 0, 2, 3] = np.nan  # reaches every output whose window holds it
+    wt = rng.standard_normal((k, c // group) + kernel, dtype=np.float32)
+    bias = rng.standard_normal(k, dtype=np.float32)
+    slope = rng.standard_normal(k, dtype=np.float32) if name == "PRelu" else None
+    geom = dict(pads=pads, group=group)
+    plain = _kernels.Conv2d(ctx, wt, bias, algo="reference", **geom)
+    shape = plain.output_shape(2, h, w)
+    v = plain.run(x, np.empty(shape, np.float32)).astype(np.float64)
+    ref = ref_fn(v, slope)
+    conv = _kernels.Conv2d(ctx, wt, bias, algo=algo, activation=name, slope=slope, **kw, **geom)
+    y = conv.run(x, np.full(shape, 7.0, np.float32))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref), err_msg=f"{name} {kw} [{algo}]: NaN")
+    fin = ~np.isnan(ref)
+    # relative to the convolution's scale: a clipped output is small, its rounding is not
+    err = np.abs(y[fin] - ref[fin]).max() / max(np.abs(v[fin]).max(), 1e-30)
+    tol = 1e-4 if algo.startswith("winograd") else 1e-5
+    assert err <= tol, f"{name} {kw} [{algo}] ({ctx}): rel err {err:.3g}"
+
+
+def test_activation_arguments_are_checked(ctx):
+    wt = np.ones((4, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="unknown activation 'Gelu'"):
+        _kernels.Conv2d(ctx, wt, None, algo="depthwise", group=4, activation="Gelu")
+    with pytest.raises(ValueError, match=r"'PRelu' needs slope \[4\]"):
+        _kernels.Conv2d(ctx, wt, None, algo="depthwise", group=4, activation="PRelu")
+    with pytest.raises(ValueError, match="slope"):
+        _kernels.Conv2d(ctx, wt, None, algo="depthwise", group=4, activation="PRelu",
+                        slope=np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="relu=True and activation='Sigmoid'"):
+        _kernels.Conv2d(ctx, wt, None, algo="depthwise", group=4, relu=True, activation="Sigmoid")

@@ -1,0 +1,102 @@
+"""The depthwise kernel (csrc/depthwise_body.h) against the reference convolution (plain loops
+summing in double, csrc/conv.c) on a grid of shapes with a fixed seed: both ISAs, 1 and 2
+threads; planes narrower than a vector, borders, padding wider than the kernel, strides 1, 2
+and 3, dilation, channel multipliers, batch 2, bias, residual and ReLU."""
+import itertools
+import zlib
+
+import numpy as np
+import pytest
+
+from tinycnn import _kernels
+
+# ctx: tests/conftest.py (both ISAs, 1 and 2 threads)
+
+
+# (h, w): 1 pixel, narrower than a vector (7), one vector +- 1, the mobile networks' planes,
+# odd sizes where the last vector is partial, a tall and a wide plane
+PLANES = [(1, 1), (7, 7), (9, 8), (14, 14), (5, 17), (28, 28), (3, 40), (23, 9)]
+# (kernel, strides, pads, dilations)
+GEOMETRIES = [
+    ((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),   # MobileNet's stride-1 layers
+    ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),   # and its stride-2 layers
+    ((3, 3), (2, 2), (0, 0, 1, 1), (1, 1)),   # TF "SAME" at stride 2: pads below/right only
+    ((5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),   # EfficientNet / MnasNet 5x5
+    ((5, 5), (2, 2), (2, 2, 2, 2), (1, 1)),
+    ((3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),   # no padding
+    ((3, 3), (1, 2), (4, 0, 2, 5), (1, 1)),   # pads wider than the kernel, mixed strides
+    ((5, 3), (2, 1), (3, 1, 0, 2), (2, 2)),   # dilated, non-square
+    ((3, 3), (3, 3), (1, 2, 2, 1), (1, 1)),   # stride 3: the lane-by-lane gather
+]
+VARIANTS = ["bias", "nobias-relu", "residual-relu", "residual-is-y"]
+
+
+def dw_case_id(plane, geom, mult, n):
+    (h, w), (k, s, p, d) = plane, geom
+    return (f"{h}x{w}-k{k[0]}{k[1]}s{s[0]}{s[1]}p{''.join(map(str, p))}d{d[0]}{d[1]}"
+            f"-m{mult}-n{n}")
+
+
+def output_hw(h, w, kernel, strides, pads, dilations):
+    (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = kernel, strides, pads, dilations
+    return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+
+
+# every (plane, geometry) pair with a non-empty output, then channel multipliers and batch 2
+CASES = [(plane, geom, 1, 1) for plane, geom in itertools.product(PLANES, GEOMETRIES)
+         if min(output_hw(*plane, *geom)) >= 1]
+CASES += [((14, 14), GEOMETRIES[0], 2, 2), ((9, 8), GEOMETRIES[4], 3, 2)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[dw_case_id(*c) for c in CASES])
+def test_depthwise_matches_the_reference(ctx, case):
+    (h, w), (kernel, strides, pads, dilations), mult, n = case
+    c = 5
+    rng = np.random.default_rng(zlib.crc32(dw_case_id(*case).encode()))
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((c * mult, 1) + kernel, dtype=np.float32)
+    geom = dict(strides=strides, pads=pads, dilations=dilations, group=c)
+    for variant in VARIANTS:
+        bias = None if variant == "nobias-relu" else rng.standard_normal(c * mult, dtype=np.float32)
+        relu = variant != "bias"
+        ref_conv = _kernels.Conv2d(ctx, wt, bias, algo="reference", relu=relu, **geom)
+        conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", relu=relu, **geom)
+        shape = conv.output_shape(n, h, w)
+        residual = rng.standard_normal(shape, dtype=np.float32) if "residual" in variant else None
+        ref = ref_conv.run(x, np.empty(shape, np.float32), residual=residual)
+        if variant == "residual-is-y":
+            y = residual.copy()
+            conv.run(x, y, residual=y)
+        else:
+            # NaN-filled output and workspace: every output is written, the workspace is not read
+            y = np.full(shape, np.nan, dtype=np.float32)
+            ws = np.full(conv.workspace_size(n, h, w), np.nan, dtype=np.float32)
+            conv.run(x, y, residual=residual, workspace=ws)
+        err = np.abs(y.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30)
+        assert err <= 1e-5, f"depthwise {dw_case_id(*case)} {variant} ({ctx}): rel err {err:.3g}"
+
+
+def test_depthwise_writes_nothing_past_its_output(ctx):
+    """y as a window of a larger buffer (7x7: every vector is partial and masked)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 3, 7, 7), dtype=np.float32)
+    wt = rng.standard_normal((3, 1, 3, 3), dtype=np.float32)
+    conv = _kernels.Conv2d(ctx, wt, None, algo="depthwise", pads=(1, 1, 1, 1), group=3)
+    buf = np.full(3 * 49 + 16, 7.0, dtype=np.float32)
+    y = buf[:3 * 49].reshape(1, 3, 7, 7)
+    conv.run(x, y)
+    assert (buf[3 * 49:] == 7.0).all(), f"guard cells overwritten: {buf[3 * 49:]}"
+    ref = _kernels.Conv2d(ctx, wt, None, algo="reference", pads=(1, 1, 1, 1), group=3)
+    np.testing.assert_allclose(y, ref.run(x, np.empty_like(y)), rtol=1e-5, atol=1e-5)
+
+
+def test_depthwise_nan_reaches_only_its_windows(ctx):
+    """A NaN input pixel makes NaN exactly the outputs whose window holds it."""
+    x = np.ones((1, 2, 14, 14), dtype=np.float32)
+    x[0, 1, 5, 9] = np.nan
+    wt = np.full((2, 1, 3, 3), 0.5, dtype=np.float32)
+    conv = _kernels.Conv2d(ctx, wt, None, algo="depthwise", pads=(1, 1, 1, 1), group=2)
+    y = conv.run(x, np.empty((1, 2, 14, 14), np.float32))
+    expected = np.zeros((1, 2, 14, 14), bool)
+    expected[0, 1, 4:7, 8:11] = True
+    np.testing.assert_array_equal(np.isnan(y), expected)
