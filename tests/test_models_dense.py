@@ -42,6 +42,16 @@ def _input(batch, height, width):
     return rng.standard_normal((2, 3, height, width), dtype=np.float32)[:batch]
 
 
+def _unoptimized(path, _cache={}):
+    """onnxruntime with its graph optimizations off: a second reference, for the spread."""
+    if path not in _cache:
+        opts = onnxruntime.SessionOptions()
+        opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        _cache[path] = onnxruntime.InferenceSession(str(path), opts,
+                                                     providers=["CPUExecutionProvider"])
+    return _cache[path]
+
+
 def _parts(name, out):
     """The slices of an output compared each on its own scale."""
     if name == "yolov8n":
@@ -72,8 +82,18 @@ def test_dense_model_matches_onnxruntime(name, dynamo, onnx_export, timed):
             got_parts = _parts(name, got)
             for part, e in _parts(name, expected).items():
                 err = np.abs(got_parts[part] - e).max() / np.abs(e).max()
-                assert err <= RTOL, (f"{where}: {part}: max|tinycnn - ort| / max|ort| = "
-                                     f"{err:.3g} > {RTOL}")
+                if err <= RTOL:
+                    continue
+                # Some of these random-weight networks are ill-conditioned (YOLO's class
+                # probabilities: onnxruntime with and without its graph optimizations differ
+                # by 8.8e-5 of their range at 256x256).  Beyond RTOL, tinycnn may differ from
+                # onnxruntime by at most twice what onnxruntime's own two builds of the graph
+                # differ by on this input.
+                own = _parts(name, _unoptimized(path).run(None, {INPUT_NAME: x})[0])[part]
+                spread = np.abs(own - e).max() / np.abs(e).max()
+                assert err <= 2 * spread, (
+                    f"{where}: {part}: max|tinycnn - ort| / max|ort| = {err:.3g} > {RTOL}, and "
+                    f"more than twice onnxruntime's own optimized/unoptimized spread {spread:.3g}")
             if name in SEGMENTATION:
                 agree = (got.argmax(1) == expected.argmax(1)).mean()
                 assert agree >= 0.999, f"{where}: same class at only {agree:.2%} of the pixels"
