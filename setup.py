@@ -2,8 +2,9 @@
 
 All of csrc/*.c is compiled into one extension, tinycnn._kernels.  Files whose
 name ends in `_avx2.c` are compiled with -mavx2 -mfma (x86-64 only), `_avx512.c`
-with -mavx512f added, and are
-only ever called after a CPUID check, so the package still runs on any x86-64.
+with -mavx512f added, `_avxvnni.c` with -mavxvnni added, `_avx512vnni.c` with
+AVX-512 F/BW/VL/VNNI added; they are only ever called after a CPUID check, so the
+package still runs on any x86-64.
 Never -march=native: wheels must run on machines other than the build host.
 Set TINYCNN_SANITIZE=1 to build with AddressSanitizer and UBSan.
 """
@@ -21,7 +22,8 @@ SANITIZE = os.environ.get("TINYCNN_SANITIZE", "") not in ("", "0")
 
 c_sources = sorted(glob("csrc/*.c"))
 if not IS_X86:
-    c_sources = [s for s in c_sources if not s.endswith(("_avx2.c", "_avx512.c"))]
+    c_sources = [s for s in c_sources
+                 if not s.endswith(("_avx2.c", "_avx512.c", "_avxvnni.c", "_avx512vnni.c"))]
 
 extra_compile = ["-O3", "-std=c99", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
 extra_link = ["-pthread"]
@@ -45,6 +47,11 @@ class BuildExt(build_ext):
                 postargs += ["-mavx2", "-mfma"]
             elif src.endswith("_avx512.c"):
                 postargs += ["-mavx2", "-mfma", "-mavx512f"]
+            elif src.endswith("_avxvnni.c"):
+                postargs += ["-mavx2", "-mfma", "-mavxvnni"]
+            elif src.endswith("_avx512vnni.c"):
+                postargs += ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl",
+                             "-mavx512vnni"]
             if src.endswith(".c") and "csrc" not in src:
                 # Cython output is not C99-clean; compile it with the default standard.
                 postargs = [a for a in postargs if a != "-std=c99"]

@@ -97,8 +97,14 @@ VGG_LOAD_TARGET, VGG_RSS_TARGET, RESNET50_SPEEDUP_TARGET = 1 / 3, 0.75, 1.8
 # --------------------------------------------------------------------------
 
 def _kind(engine):
-    """Engine label -> engine: "onnxruntime#a" is onnxruntime standing in for tinycnn."""
-    return engine.split("#")[0]
+    """Engine label -> engine: "onnxruntime#a" is onnxruntime standing in for tinycnn;
+    "tinycnn@avx2#int8" is tinycnn with TINYCNN_ISA=avx2 (the part after '#' only names it)."""
+    return engine.split("#")[0].split("@")[0]
+
+
+def _isa(engine):
+    """The TINYCNN_ISA an engine label asks for ("tinycnn@avx2" -> "avx2"), or None."""
+    return engine.split("#")[0].partition("@")[2] or None
 
 
 def _import_engine(engine):
@@ -122,7 +128,14 @@ def _create_session(engine, module, path, threads):
         return module.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     so = module.SessionOptions()
     so.intra_op_num_threads = threads
-    return module.InferenceSession(path, so)
+    isa, saved = _isa(engine), os.environ.get("TINYCNN_ISA")
+    if isa:
+        os.environ["TINYCNN_ISA"] = isa   # read when the session is created
+    try:
+        return module.InferenceSession(path, so)
+    finally:
+        if isa:
+            os.environ.pop("TINYCNN_ISA") if saved is None else os.environ.update(TINYCNN_ISA=saved)
 
 
 def _engine_info(engine, module):
@@ -461,12 +474,14 @@ def measure_load(engines, path, desc, samples):
 
 
 def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter):
-    """Both engines in one process, runs alternating (used at 1 thread)."""
+    """Both engines in one process, runs alternating (used at 1 thread).  path: one model for
+    all engines (their outputs are compared), or {engine: model}."""
     with Worker("alternate") as w:
         for e in engines:
-            w.call("load", engine=e, path=str(path), threads=threads,
-                   input_name=desc["input"], shape=desc["shape"])
-        diffs = w.call("compare", engines=engines)["diffs"] if len(engines) > 1 else []
+            w.call("load", engine=e, path=str(path[e] if isinstance(path, dict) else path),
+                   threads=threads, input_name=desc["input"], shape=desc["shape"])
+        same = len(engines) > 1 and not isinstance(path, dict)
+        diffs = w.call("compare", engines=engines)["diffs"] if same else []
         with meter.around([w]):
             r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds)
     return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e]} for e in engines}, diffs
@@ -506,12 +521,14 @@ def wait_quiet(pid, gap, limit=2.0, tick=0.01):
 def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter):
     """One process per engine; strictly alternating bursts, the first run of each discarded.
     Before a burst starts, the other process must be quiet (see wait_quiet); the CPU it
-    still burns during the burst is recorded as idle_cpu_ms."""
+    still burns during the burst is recorded as idle_cpu_ms.  path: one model for all
+    engines, or {engine: model}."""
     workers = {}
     try:
         for e in engines:
             workers[e] = Worker(f"{e}-{threads}t")
-            workers[e].call("load", engine=e, path=str(path), threads=threads,
+            workers[e].call("load", engine=e, path=str(path[e] if isinstance(path, dict) else path),
+                            threads=threads,
                             input_name=desc["input"], shape=desc["shape"])
             workers[e].call("run", engine=e, n=warmup)
             wait_quiet(workers[e].proc.pid, gap)

@@ -1,8 +1,8 @@
 /* Instruction-set dispatch: the one place that knows which kernels exist for
  * which instruction set.  Each kernel family (GEMM, convolution, Winograd,
- * pooling, element-wise, normalisation, resampling, transposed convolution)
- * exports one table of function pointers per ISA from its own files
- * (tc_gemm_portable in gemm.c, tc_gemm_avx2 in gemm_avx2.c, ...);
+ * pooling, element-wise, normalisation, resampling, transposed convolution,
+ * 8-bit quantized) exports one table of function pointers per ISA from its own
+ * files (tc_gemm_portable in gemm.c, tc_gemm_avx2 in gemm_avx2.c, ...);
  * tc_ctx_init picks the row of the table below once, and the kernels find
  * their family's entry through tc_<family>_kernels_of(ctx).
  *
@@ -10,13 +10,18 @@
  * tc_kernel_table, an entry in each row, a tc_<family>_kernels_of below.
  * Adding an instruction set: its files (setup.py compiles *_<isa>.c with its
  * flags), a row, its CPUID test in tc_cpu_best_isa.  A row may reuse another
- * set's families (AVX-512 keeps AVX2's except the GEMM). */
+ * set's families (AVX-512 keeps AVX2's except the GEMM).
+ *
+ * The 8-bit kernels have a second, independent axis: a VNNI extension
+ * (vpdpbusd) on top of the AVX2 or AVX-512 row.  tc_ctx_set_vnni swaps the row
+ * for its twin below whose only difference is the quant member. */
 #include "conv_internal.h"
 #include "conv_transpose_internal.h"
 #include "eltwise_internal.h"
 #include "gemm_internal.h"
 #include "normalize_internal.h"
 #include "pool2d_internal.h"
+#include "quant_internal.h"
 #include "resize_internal.h"
 #include "tinycnn.h"
 #include "winograd_internal.h"
@@ -30,11 +35,13 @@ struct tc_kernel_table {
     const tc_normalize_kernels *normalize;
     const tc_resize_kernels *resize;
     const tc_conv_transpose_kernels *conv_transpose;
+    const tc_quant_kernels *quant;   /* 8-bit; its VNNI tiers are the rows' twins below */
 };
 
 static const struct tc_kernel_table portable = {
     &tc_gemm_portable, &tc_conv_portable, &tc_wg_portable, &tc_pool2d_portable,
     &tc_eltwise_portable, &tc_normalize_portable, &tc_resize_portable, &tc_conv_transpose_portable,
+    &tc_quant_portable,
 };
 
 /* The *_avx2.c files are compiled only for x86-64 (setup.py defines
@@ -42,15 +49,35 @@ static const struct tc_kernel_table portable = {
 #ifdef TC_HAVE_AVX2_SOURCES
 static const struct tc_kernel_table avx2 = {
     &tc_gemm_avx2, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
-    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avx2,
 };
 
 /* AVX2's row with the GEMM tiles in zmm registers (gemm_avx512.c): the GEMM, the
  * 1x1 and im2col convolutions and Winograd's products run on them.  The other
- * families stay AVX2's until a measurement shows AVX-512 pays for them. */
+ * families stay AVX2's until a measurement shows AVX-512 pays for them (the 8-bit
+ * kernels' 512-bit tier is AVX-512 VNNI, chosen by tc_ctx_set_vnni). */
 static const struct tc_kernel_table avx512 = {
     &tc_gemm_avx512, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
-    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avx2,
+};
+
+/* The AVX2 and AVX-512 rows with the 8-bit GEMM and convolution on a VNNI extension
+ * (tc_ctx_set_vnni picks them; AVX2 without VNNI is the tier the project targets). */
+static const struct tc_kernel_table avx2_avxvnni = {
+    &tc_gemm_avx2, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avxvnni,
+};
+static const struct tc_kernel_table avx2_avx512vnni = {
+    &tc_gemm_avx2, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avx512vnni,
+};
+static const struct tc_kernel_table avx512_avxvnni = {
+    &tc_gemm_avx512, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avxvnni,
+};
+static const struct tc_kernel_table avx512_avx512vnni = {
+    &tc_gemm_avx512, &tc_conv_avx2, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avx512vnni,
 };
 
 int tc_cpu_best_isa(void)
@@ -87,13 +114,13 @@ static const struct tc_kernel_table *table_of_isa(int isa)
 /* A row that misses a family (one added after the row was written: rows are brace
  * lists) would hand a NULL table to that family's kernels; tc_ctx_init refuses such a
  * row.  The assertion makes whoever adds a member come here. */
-_Static_assert(sizeof(struct tc_kernel_table) == 8 * sizeof(void *),
+_Static_assert(sizeof(struct tc_kernel_table) == 9 * sizeof(void *),
                "a kernel family was added: check it in row_complete");
 
 static int row_complete(const struct tc_kernel_table *t)
 {
     return t->gemm && t->conv && t->winograd && t->pool2d && t->eltwise && t->normalize
-        && t->resize && t->conv_transpose;
+        && t->resize && t->conv_transpose && t->quant;
 }
 
 int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)
@@ -105,6 +132,27 @@ int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)
     ctx->isa = t ? isa : TC_ISA_PORTABLE;
     ctx->kernels = t ? t : &portable;
     return t ? 0 : -1;
+}
+
+int tc_ctx_set_vnni(tc_ctx *ctx, int vnni)
+{
+    if (vnni == TC_VNNI_NONE)
+        return 0;
+#ifdef TC_HAVE_AVX2_SOURCES
+    /* Each extension is tested for itself: AVX-512 VNNI does not imply AVX-VNNI
+     * (Cascade Lake has the first only), nor the reverse (Alder Lake). */
+    int has = (vnni == TC_VNNI_AVX || vnni == TC_VNNI_AVX512) && tc_cpu_has_vnni(vnni);
+    const struct tc_kernel_table *twin = NULL;
+    if (ctx->kernels == &avx2)
+        twin = vnni == TC_VNNI_AVX ? &avx2_avxvnni : &avx2_avx512vnni;
+    else if (ctx->kernels == &avx512)
+        twin = vnni == TC_VNNI_AVX ? &avx512_avxvnni : &avx512_avx512vnni;
+    if (has && twin && row_complete(twin)) {
+        ctx->kernels = twin;
+        return 0;
+    }
+#endif
+    return -1;
 }
 
 /* NULL ctx (or one not made by tc_ctx_init): portable. */
@@ -124,3 +172,4 @@ const tc_conv_transpose_kernels *tc_conv_transpose_kernels_of(const tc_ctx *ctx)
 {
     return table_of(ctx)->conv_transpose;
 }
+const tc_quant_kernels *tc_quant_kernels_of(const tc_ctx *ctx) { return table_of(ctx)->quant; }

@@ -47,12 +47,26 @@ int tc_pool_size(const tc_pool *pool);
 typedef void (*tc_range_fn)(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end);
 void tc_parallel_for(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_fn fn, void *arg);
 
+/* The 8-bit GEMM/convolution kernels' tier above AVX2, a setting independent of enum
+ * tc_isa (tc_ctx_set_vnni; with isa AVX2 or AVX512, whose rows share AVX2's 8-bit
+ * kernels).  NONE is the AVX2 path every AVX2 + FMA CPU runs (vpmaddwd on 16-bit
+ * operands, TC_QFMT_S16X2), what tc_ctx_init gives; AVX (AVX-VNNI, 256-bit) and AVX512
+ * (AVX-512 VNNI) run vpdpbusd on TC_QFMT_S8X4.  A CPU may have either without the other. */
+enum tc_vnni { TC_VNNI_NONE = 0, TC_VNNI_AVX = 1, TC_VNNI_AVX512 = 2 };
+
+/* Best VNNI tier this CPU supports and this build has kernels for (CPUID): AVX512
+ * before AVX. */
+int tc_cpu_best_vnni(void);
+/* 1 when this CPU and build can run that VNNI tier (NONE: any CPU), else 0. */
+int tc_cpu_has_vnni(int vnni);
+
 struct tc_kernel_table; /* private (dispatch.c): the kernels of one instruction set */
 
 typedef struct tc_ctx {
     tc_pool *pool; /* may be NULL: serial */
     int isa;       /* enum tc_isa */
-    const struct tc_kernel_table *kernels; /* chosen from isa by tc_ctx_init */
+    const struct tc_kernel_table *kernels; /* chosen from isa by tc_ctx_init (and
+                                              * tc_ctx_set_vnni for the 8-bit kernels) */
 } tc_ctx;
 
 /* Fills ctx with pool (may be NULL) and isa, and picks the kernels of that
@@ -60,6 +74,11 @@ typedef struct tc_ctx {
  * Returns 0, or -1 (and makes ctx portable) when this CPU or build lacks isa.
  * A copy of an initialised ctx with pool = NULL runs the same kernels serially. */
 int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa);
+
+/* Chooses ctx's 8-bit kernels' VNNI tier (enum tc_vnni), once, right after tc_ctx_init
+ * (dispatch.c); the float kernels stay isa's.  Returns 0, or -1 (the kernels unchanged)
+ * when vnni is not NONE and isa is not AVX2 or AVX512, or the CPU or build lacks it. */
+int tc_ctx_set_vnni(tc_ctx *ctx, int vnni);
 
 /* Activation fused into the single store of a conv / dense output (every
  * epilogue applies it through tc_act_f32 / tc_act_avx2, csrc/epilogue*.h).
@@ -451,6 +470,187 @@ int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis 
                     const float *x, float *y, float *workspace);
 
 /* end of resampling section */
+
+/* ------------------------------------------------------------------------ */
+/* 8-bit quantized kernels (quant.c, qgemm.c, qconv.c and their twins)      */
+/* ------------------------------------------------------------------------ */
+
+/* Conventions of the quantized kernels:
+ *   - 8-bit tensors are uint8 or int8 (`is_signed`); their real value is
+ *     (q - zero_point) * scale.
+ *   - Rounding is onnxruntime's (MLAS on x86): float32 arithmetic, then
+ *     round half to even (cvtps2dq under the default MXCSR), so that outputs
+ *     agree element for element.  Each function says which float operations
+ *     it performs, in which order.
+ *   - Convolutions, GEMMs and pools work on channels-last images
+ *     ([N, H, W, C]: one row of C bytes per pixel); the element-wise kernels
+ *     do not care about layout.
+ *   - Accumulation is exact in 32 bits (wrapping as two's complement, as
+ *     onnxruntime's); no kernel loses products to 16-bit saturation. */
+
+/* x: [outer, c, inner] float  y: [outer, c, inner] 8-bit
+ * y = saturate(RNE(clamp(x / scale[j], lo - zp[j], hi - zp[j])) + zp[j]) with
+ * j the channel (nscale == c) or 0 (nscale == 1), lo/hi the type's range: a
+ * float32 division, as MLAS; NaN gives lo (the type's minimum).  Returns -1
+ * for invalid arguments. */
+int tc_quantize_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner,
+                    const float *x, const float *scale, const int32_t *zero_point, int nscale,
+                    int is_signed, void *y);
+
+/* x: [outer, c, inner] of elem_bytes 1 (8-bit, is_signed) or 4 (int32)  y: float
+ * y = float(x - zp[j]) * scale[j]  (j as above; the difference in int32). */
+int tc_dequantize_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner,
+                      const void *x, int elem_bytes, int is_signed, const float *scale,
+                      const int32_t *zero_point, int nscale, float *y);
+
+/* Parameters of a two-input quantized element-wise op (com.microsoft
+ * QLinearAdd, QLinearMul); a, b and y share the element type. */
+enum tc_qbinary_op { TC_QBINARY_ADD = 0, TC_QBINARY_MUL = 1 };
+typedef struct tc_qbinary_params {
+    int op;             /* enum tc_qbinary_op */
+    int is_signed;
+    float a_scale, b_scale, y_scale;
+    int a_zero_point, b_zero_point, y_zero_point;
+} tc_qbinary_params;
+
+/* y = a op b with numpy broadcasting, shapes as tc_binary_f32 (rank <= TC_MAX_DIMS,
+ * the shorter left-padded with 1s).  The caller merges adjacent dims that
+ * broadcast alike (onnxruntime's spans): the innermost dim of a (or b) being
+ * 1 selects the scalar-operand formula below.
+ *   ADD: ra = a_scale / y_scale, rb = b_scale / y_scale,
+ *        f = float(y_zp) - (ra * float(a_zp) + rb * float(b_zp)) (one fused multiply-add),
+ *        both vectors:  y = RNE(fma(a, ra, fma(b, rb, f)))
+ *        scalar a:      y = RNE(fma(b, rb, f + a * ra))   (and symmetrically)
+ *   MUL: r = a_scale * b_scale / y_scale,
+ *        y = RNE(float((a - a_zp) * (b - b_zp)) * r + float(y_zp))
+ * then saturated to the element type.  y may be a or b when that operand has
+ * y's shape.  Returns -1 for invalid arguments. */
+int tc_qbinary(const tc_ctx *ctx, const tc_qbinary_params *p, int ndim, const ptrdiff_t *y_shape,
+               const void *a, const ptrdiff_t *a_shape, const void *b, const ptrdiff_t *b_shape,
+               void *y);
+
+/* x: [n] 8-bit  y: [n]  y[i] = table[(uint8_t)x[i]]  (QLinearSigmoid, QLinearLeakyRelu,
+ * requantizing copies: the caller builds the 256-entry table).  y may be x. */
+void tc_lookup_u8(const tc_ctx *ctx, const uint8_t *table, const uint8_t *x, ptrdiff_t n,
+                  uint8_t *y);
+
+/* x: [n, c, s] -> y: [n, s, c] (channels_last = 1), or back (channels_last = 0),
+ * for elements of elem_bytes 1 or 4.  y must not overlap x. */
+void tc_transpose_channels(const tc_ctx *ctx, int channels_last, ptrdiff_t n, ptrdiff_t c,
+                           ptrdiff_t s, int elem_bytes, const void *x, void *y);
+
+/* Pools over channels-last 8-bit images.  d->nc is the batch N (each image has
+ * c channels); the other fields as for the float pools.
+ * x: [N, H, W, C]  y: [N, OH, OW, C]
+ * Max over the taps inside the input (a window with none gives the type's
+ * minimum). */
+void tc_max_pool2d_nhwc_8(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
+                          const void *x, void *y);
+
+/* com.microsoft QLinearAveragePool, as onnxruntime computes it in float32:
+ *   m = (sum over the taps inside the input of x_scale * float(x - x_zp)) / count
+ *   y = saturate(RNE(m / y_scale + float(y_zp)))
+ * count: kh * kw with count_include_pad, else the taps inside the input. */
+void tc_qavg_pool2d_nhwc(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
+                         int count_include_pad, float x_scale, int x_zero_point, float y_scale,
+                         int y_zero_point, const void *x, void *y);
+
+/* x: [N, S, C]  y: [N, C]   (com.microsoft QLinearGlobalAveragePool, channels last)
+ * acc = sum(x) - x_zp * S (int32), y = saturate(RNE(clamp(float(acc) * r)) + y_zp)
+ * with r = x_scale / (y_scale * float(S)).  Returns -1 when onnxruntime refuses
+ * the parameters: S >= 2^24, or r outside [2^-32, 256). */
+int tc_qglobal_avg_pool_nhwc(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
+                             int is_signed, float x_scale, int x_zero_point, float y_scale,
+                             int y_zero_point, const void *x, void *y);
+
+/* -- 8-bit GEMM and convolution ------------------------------------------- */
+
+/* Output stage of a quantized GEMM or convolution, one column (output channel)
+ * j at a time, acc being the exact sum of (x - x_zp) * w:
+ *   TC_QOUT_U8 / TC_QOUT_S8: y = clamp(RNE(clamp(float(acc + bias[j]) * scale[j],
+ *                                 lo - zp, hi - zp)) + zp)   (MLAS's requantization)
+ *   TC_QOUT_S32:             y = acc + bias[j]  (ConvInteger, MatMulInteger)
+ *   TC_QOUT_F32:             y = float(acc + bias[j]) * scale[j]
+ * scale[j] is scale[0] when !per_channel.  lo/hi clamp the 8-bit result within its
+ * type: a fused ReLU or Clip (ReLU: lo = zp). */
+enum tc_qout_type { TC_QOUT_U8 = 0, TC_QOUT_S8 = 1, TC_QOUT_S32 = 2, TC_QOUT_F32 = 3 };
+
+/* A residual com.microsoft QLinearAdd fused into an 8-bit output stage: q, the value
+ * the layer alone would store, is added to r, the residual's element at the same
+ * position, by QLinearAdd's formula (tc_qbinary) with q as its A operand (q_is_a)
+ * or its B:  y = saturate(RNE(fma(a, ra, fma(b, rb, fixed)))).
+ * ra, rb, fixed: as tc_qbinary computes them from the add's scales and zero points. */
+typedef struct tc_qresidual {
+    const void *r;         /* the output's shape and element type; may be y itself */
+    float ra, rb, fixed;
+    int q_is_a;
+} tc_qresidual;
+
+/* Fills res's constants from the add's parameters (p->op is ignored); res->r is NULL. */
+void tc_qresidual_init(tc_qresidual *res, const tc_qbinary_params *p, int q_is_a);
+
+typedef struct tc_qoutput {
+    int type;              /* enum tc_qout_type */
+    const int32_t *bias;   /* [N] or NULL */
+    const float *scale;    /* [N] (per_channel) or [1]; unused for S32 */
+    int per_channel;
+    int zero_point, lo, hi;
+    const tc_qresidual *residual; /* U8 / S8 only, or NULL */
+} tc_qoutput;
+
+/* Layouts of the packed weights, chosen once per layer (tc_qgemm_choose_format).
+ *   TC_QFMT_S8X4: weights int8, 4 consecutive k in each 32-bit lane; the
+ *     products of unsigned 8-bit activations and signed 8-bit weights summed
+ *     four at a time into 32 bits (AVX-VNNI vpdpbusd): exact, no 16-bit step.
+ *   TC_QFMT_S16X2: weights int16, 2 k per lane; activations widened to 16 bits
+ *     and multiplied pairwise into 32 bits (AVX2 vpmaddwd): exact for any
+ *     8-bit weights and zero points.  vpmaddubsw (8-bit products summed in
+ *     pairs into a saturating 16-bit lane) is not used: 255 * 127 * 2 > 32767.
+ * Either layout can be run by the portable kernels. */
+enum tc_qformat { TC_QFMT_S8X4 = 0, TC_QFMT_S16X2 = 1 };
+
+/* The layout the ctx's kernels run fastest for weights (w - w_zp) in
+ * [w_min, w_max]: S8X4 needs them in [-128, 127]. */
+int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max);
+
+/* Bytes of packed weights for B[K, N] (column sums included). */
+size_t tc_qgemm_pack_size(int format, int K, int N);
+
+/* w: [N, K] row-major with leading dimension ldw, the weights minus their zero
+ * point (int16; within [-128, 127] for S8X4) -> packed. */
+void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed);
+
+/* Bytes of workspace tc_qgemm needs (all threads of ctx). */
+size_t tc_qgemm_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K);
+
+/* a: [M, K] 8-bit rows with leading dimension lda (bytes), int8 when a_signed
+ * packed: from tc_qgemm_pack   y: [M, N] with leading dimension ldy (elements)
+ * y = output(sum_k (a[m, k] - a_zero_point) * w[n, k]). */
+void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a, ptrdiff_t lda,
+              int a_signed, int a_zero_point, const void *packed, const tc_qoutput *out, void *y,
+              ptrdiff_t ldy, void *workspace);
+
+/* Convolution over channels-last 8-bit images with the geometry of
+ * tc_conv2d_params.  The weights of group g, as [K/group, KH, KW, C/group]
+ * rows (k = (ky * KW + kx) * C/group + c), are packed by tc_qgemm_pack at
+ * packed + g * tc_qgemm_pack_size(format, KH * KW * C/group, K/group).
+ * x: [N, H, W, C]  y: [N, OH, OW, K]   (out->bias, out->scale: [K])
+ * Taps in the padding read x_zero_point, i.e. contribute 0. */
+size_t tc_qconv2d_workspace_size(const tc_ctx *ctx, int format, const tc_conv2d_params *p,
+                                 int n, int h, int w);
+void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n, int h, int w,
+                const void *x, int x_signed, int x_zero_point, const void *packed,
+                const tc_qoutput *out, void *y, void *workspace);
+
+/* Depthwise convolution (group == C == K, KH * KW <= 64), channels last.
+ * x: [N, H, W, C]  w: [KH * KW, C] int16, the weights minus their zero point
+ * (tap-major)  y: [N, OH, OW, C]; workspace of the size below (bytes). */
+size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p);
+void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                          const void *x, int x_signed, int x_zero_point, const int16_t *weight,
+                          const tc_qoutput *out, void *y, void *workspace);
+
+/* end of quantized section */
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,27 @@ def onnx_export(tmp_path_factory):
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def quantized_export(onnx_export, tmp_path_factory):
+    """``quantized_export(name, fmt) -> Path``: the zoo's model quantized by onnxruntime's
+    quantize_static (``models.quantize``: per-channel int8 weights, uint8 activations,
+    calibrated on crops of photographs), in format "qdq" or "qoperator"; once per session."""
+    from models.quantize import quantize
+
+    root = tmp_path_factory.mktemp("quantized")
+    cache = {}
+
+    def get(name, fmt):
+        if (name, fmt) not in cache:
+            src = onnx_export(name, opset=13)
+            with _timed(f"export {name} quantized ({fmt})"):
+                cache[name, fmt] = quantize(src, root / f"{name}-{fmt}.onnx", fmt)
+        return cache[name, fmt]
+
+    yield get
+    shutil.rmtree(root, ignore_errors=True)
+
+
 # Both instruction-set paths at 1 and 2 threads: the kernel tests' `ctx` fixture.
 KERNEL_CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2")]
 

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -45,9 +47,38 @@ def test_every_instruction_set_of_this_cpu_has_every_kernel_family():
     x = rng.standard_normal((1, 8, 5, 6), dtype=np.float32)
     # 2x2 stride 2: each input pixel spreads its channels' weights over a 2x2 block
     ref = np.einsum("ncij,ckab->nkiajb", x.astype(np.float64), w).reshape(1, 4, 10, 12)
-    for isa in order[:order.index(_kernels.best_isa()) + 1]:
-        ctx = _kernels.Context(1, isa)  # ValueError if its row lacks a family
-        assert ctx.isa == isa
+    # the VNNI twins of the AVX2 and AVX-512 rows (tc_ctx_set_vnni) too
+    rows = [(isa, "none") for isa in order[:order.index(_kernels.best_isa()) + 1]]
+    rows += [(isa, v) for isa, _ in rows[1:] for v in ("avxvnni", "avx512vnni")
+             if v in _kernels.int8_isas()]
+    for isa, vnni in rows:
+        ctx = _kernels.Context(1, isa, vnni)  # ValueError if its row lacks a family
+        assert (ctx.isa, ctx.vnni) == (isa, vnni)
         y = np.full((1, 4, 10, 12), np.nan, np.float32)
         _kernels.ConvTranspose2d(ctx, w, None, strides=(2, 2)).run(x, y)
         assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max(), isa
+
+
+def test_tinycnn_isa_names_the_float_tier_and_the_vnni_setting(monkeypatch):
+    """TINYCNN_ISA is a float tier, optionally '+' an 8-bit VNNI extension; a named tier alone
+    runs the 8-bit kernels without VNNI; anything else is refused with the accepted forms."""
+    import tinycnn
+    from helpers import conv_net
+    model = conv_net().SerializeToString()
+    monkeypatch.setenv("TINYCNN_ISA", "portable")
+    ctx = tinycnn.InferenceSession(model)._ctx
+    assert (ctx.isa, ctx.vnni, ctx.int8_isa) == ("portable", "none", "portable")
+    if "avx2" in _kernels.int8_isas():
+        monkeypatch.setenv("TINYCNN_ISA", "avx2")
+        ctx = tinycnn.InferenceSession(model)._ctx
+        assert (ctx.isa, ctx.vnni, ctx.int8_isa) == ("avx2", "none", "avx2")
+    for vnni in ("avxvnni", "avx512vnni"):
+        if vnni in _kernels.int8_isas():
+            monkeypatch.setenv("TINYCNN_ISA", f"{_kernels.best_isa()}+{vnni}")
+            ctx = tinycnn.InferenceSession(model)._ctx
+            assert (ctx.isa, ctx.vnni, ctx.int8_isa) == (_kernels.best_isa(), vnni, vnni)
+    for bad in ("avxvnni", "avx2+avx2", "sse4"):
+        monkeypatch.setenv("TINYCNN_ISA", bad)
+        with pytest.raises(tinycnn.InvalidArgument,
+                           match=rf"TINYCNN_ISA='{re.escape(bad)}'.*'avx512'.*'\+avxvnni' or '\+avx512vnni'"):
+            tinycnn.InferenceSession(model)

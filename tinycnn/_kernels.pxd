@@ -2,7 +2,7 @@
 # files hold wrappers only).  Everything is nogil: the wrappers check their
 # arguments with the GIL held, then call these without it.
 
-from libc.stdint cimport int32_t
+from libc.stdint cimport int16_t, int32_t, uint8_t
 
 cdef extern from "tinycnn.h" nogil:
     # -- execution context: thread pool and instruction set --------------
@@ -25,8 +25,14 @@ cdef extern from "tinycnn.h" nogil:
         float alpha, beta
         const float *slope
     int tc_activation_check(const tc_activation *act)
+    enum:
+        TC_VNNI_NONE
+        TC_VNNI_AVX
+        TC_VNNI_AVX512
 
     int tc_cpu_best_isa()
+    int tc_cpu_best_vnni()
+    int tc_cpu_has_vnni(int vnni)
 
     ctypedef struct tc_pool:
         pass
@@ -43,6 +49,7 @@ cdef extern from "tinycnn.h" nogil:
         tc_pool *pool
         int isa
     int tc_ctx_init(tc_ctx *ctx, tc_pool *pool, int isa)
+    int tc_ctx_set_vnni(tc_ctx *ctx, int vnni)
 
     # -- GEMM and dense layers --------------------------------------------
     size_t tc_gemm_workspace_size(const tc_ctx *ctx)
@@ -174,3 +181,76 @@ cdef extern from "tinycnn.h" nogil:
                                       const tc_resample_axis *cols)
     int tc_resize2d_f32(const tc_ctx *ctx, ptrdiff_t planes, const tc_resample_axis *rows,
                         const tc_resample_axis *cols, const float *x, float *y, float *workspace)
+
+    # -- 8-bit quantized kernels (quant.c, qgemm.c, qconv.c) ---------------
+    int tc_quantize_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner,
+                        const float *x, const float *scale, const int32_t *zero_point, int nscale,
+                        int is_signed, void *y)
+    int tc_dequantize_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner,
+                          const void *x, int elem_bytes, int is_signed, const float *scale,
+                          const int32_t *zero_point, int nscale, float *y)
+    enum:
+        TC_QBINARY_ADD
+        TC_QBINARY_MUL
+    ctypedef struct tc_qbinary_params:
+        int op
+        int is_signed
+        float a_scale, b_scale, y_scale
+        int a_zero_point, b_zero_point, y_zero_point
+    int tc_qbinary(const tc_ctx *ctx, const tc_qbinary_params *p, int ndim, const ptrdiff_t *y_shape,
+                   const void *a, const ptrdiff_t *a_shape, const void *b, const ptrdiff_t *b_shape,
+                   void *y)
+    void tc_lookup_u8(const tc_ctx *ctx, const uint8_t *table, const uint8_t *x, ptrdiff_t n,
+                      uint8_t *y)
+    void tc_transpose_channels(const tc_ctx *ctx, int channels_last, ptrdiff_t n, ptrdiff_t c,
+                               ptrdiff_t s, int elem_bytes, const void *x, void *y)
+    void tc_max_pool2d_nhwc_8(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
+                              const void *x, void *y)
+    void tc_qavg_pool2d_nhwc(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
+                             int count_include_pad, float x_scale, int x_zero_point, float y_scale,
+                             int y_zero_point, const void *x, void *y)
+    int tc_qglobal_avg_pool_nhwc(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
+                                 int is_signed, float x_scale, int x_zero_point, float y_scale,
+                                 int y_zero_point, const void *x, void *y)
+    enum:
+        TC_QOUT_U8
+        TC_QOUT_S8
+        TC_QOUT_S32
+        TC_QOUT_F32
+        TC_QFMT_S8X4
+        TC_QFMT_S16X2
+    ctypedef struct tc_qresidual:
+        const void *r
+        float ra, rb, fixed
+        int q_is_a
+    void tc_qresidual_init(tc_qresidual *res, const tc_qbinary_params *p, int q_is_a)
+    ctypedef struct tc_qoutput:
+        int type
+        const int32_t *bias
+        const float *scale
+        int per_channel
+        int zero_point, lo, hi
+        const tc_qresidual *residual
+    int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
+    size_t tc_qgemm_pack_size(int format, int K, int N)
+    void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
+    size_t tc_qgemm_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K)
+    void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a, ptrdiff_t lda,
+                  int a_signed, int a_zero_point, const void *packed, const tc_qoutput *out, void *y,
+                  ptrdiff_t ldy, void *workspace)
+    size_t tc_qconv2d_workspace_size(const tc_ctx *ctx, int format, const tc_conv2d_params *p,
+                                     int n, int h, int w)
+    void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n, int h, int w,
+                    const void *x, int x_signed, int x_zero_point, const void *packed,
+                    const tc_qoutput *out, void *y, void *workspace)
+    size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p)
+    void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                              const void *x, int x_signed, int x_zero_point, const int16_t *weight,
+                              const tc_qoutput *out, void *y, void *workspace)
+
+
+# The 8-bit micro-kernel a ctx runs (tests and benchmarks name it).
+cdef extern from "qgemm_internal.h" nogil:
+    ctypedef struct tc_qukernel:
+        const char *name
+    tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)

@@ -13,6 +13,16 @@ cnp.import_array()
 
 ISA_NAMES = {TC_ISA_PORTABLE: "portable", TC_ISA_AVX2: "avx2", TC_ISA_AVX512: "avx512"}
 _ISA_CODES = {name: code for code, name in ISA_NAMES.items()}
+# The 8-bit kernels' VNNI extension (vpdpbusd), a setting of its own on top of the 'avx2' or
+# 'avx512' row: a CPU may have either extension without the other.
+VNNI_NAMES = {TC_VNNI_NONE: "none", TC_VNNI_AVX: "avxvnni", TC_VNNI_AVX512: "avx512vnni"}
+_VNNI_CODES = {name: code for code, name in VNNI_NAMES.items()}
+# The tiers the 8-bit kernels run (Context.int8_isa): the float rows share AVX2's 8-bit
+# kernels, so 'avx512' without VNNI runs them as 'avx2'.
+INT8_ISAS = ("portable", "avx2", "avxvnni", "avx512vnni")
+# The TINYCNN_ISA setting that runs each 8-bit tier (on the AVX2 float row).
+INT8_ISA_SETTINGS = {"portable": "portable", "avx2": "avx2", "avxvnni": "avx2+avxvnni",
+                     "avx512vnni": "avx2+avx512vnni"}
 
 
 def best_isa():
@@ -21,19 +31,57 @@ def best_isa():
     return ISA_NAMES[tc_cpu_best_isa()]
 
 
+def int8_isas():
+    """The 8-bit kernels' tiers this CPU can run (a subset of INT8_ISAS, in its order)."""
+    if tc_cpu_best_isa() < TC_ISA_AVX2:
+        return ("portable",)
+    return ("portable", "avx2") + tuple(VNNI_NAMES[v] for v in (TC_VNNI_AVX, TC_VNNI_AVX512)
+                                        if tc_cpu_has_vnni(v))
+
+
+def best_int8_isa():
+    """The 8-bit kernels' best tier on this CPU: 'avx512vnni', 'avxvnni', 'avx2' or 'portable'."""
+    isas = int8_isas()
+    return isas[len(isas) - 1]
+
+
+def parse_isa(str text):
+    """TINYCNN_ISA's grammar -> (isa, vnni) for Context: 'auto' (the best this CPU has, VNNI
+    included), or a float tier 'portable', 'avx2' or 'avx512' (the 8-bit kernels then without
+    VNNI), optionally '+avxvnni' or '+avx512vnni' (e.g. 'avx2+avxvnni').  ValueError names the
+    accepted forms."""
+    text = text.strip().lower() or "auto"
+    isa, plus, vnni = text.partition("+")
+    if text == "auto":
+        return "auto", "auto"
+    if isa not in _ISA_CODES or (plus and vnni not in ("avxvnni", "avx512vnni")):
+        raise ValueError(f"{text!r}: expected 'auto' or one of 'portable', 'avx2', 'avx512', "
+                         f"the last two optionally with '+avxvnni' or '+avx512vnni' "
+                         f"(e.g. 'avx2+avxvnni')")
+    return isa, vnni if plus else "none"
+
+
 cdef class Context:
     """A thread pool and an instruction set, handed to every kernel.
 
-    Context(num_threads=1, isa='auto'): isa is 'auto', 'portable', 'avx2' or 'avx512'
-    (ValueError when the CPU lacks that instruction set).  The instruction
-    set's kernels are chosen here, once (tc_ctx_init).
+    Context(num_threads=1, isa='auto', vnni='auto'):
+      isa: 'auto' (the best this CPU has), 'portable', 'avx2' or 'avx512': every kernel's row.
+      vnni: the 8-bit GEMM and convolution's extension on top of an 'avx2' or 'avx512' row:
+        'none' (AVX2's vpmaddwd, the tier every AVX2 CPU runs), 'avxvnni' or 'avx512vnni'
+        (vpdpbusd); 'auto' is the best this CPU has when isa is 'auto', 'none' when isa is
+        named (a named tier reproduces that tier).
+    A tier the CPU lacks raises ValueError.  The kernels are chosen here, once (tc_ctx_init,
+    tc_ctx_set_vnni).  `isa` then names the row, `vnni` the extension, `int8_isa` the tier the
+    8-bit kernels run (one of INT8_ISAS).
     """
     cdef tc_ctx ctx
     cdef readonly int num_threads
     cdef readonly str isa
+    cdef readonly str vnni
+    cdef readonly str int8_isa
 
-    def __cinit__(self, int num_threads=1, str isa="auto"):
-        cdef int best = tc_cpu_best_isa(), code
+    def __cinit__(self, int num_threads=1, str isa="auto", str vnni="auto"):
+        cdef int best = tc_cpu_best_isa(), code, vcode
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         if isa == "auto":
@@ -45,15 +93,31 @@ cdef class Context:
                                  f"(its best is {ISA_NAMES[best]!r})")
         else:
             raise ValueError(f"isa must be 'auto', 'portable', 'avx2' or 'avx512', got {isa!r}")
+        if vnni == "auto":
+            vcode = tc_cpu_best_vnni() if isa == "auto" else TC_VNNI_NONE
+        elif vnni in _VNNI_CODES:
+            vcode = _VNNI_CODES[vnni]
+            if vcode != TC_VNNI_NONE and code < TC_ISA_AVX2:
+                raise ValueError(f"vnni={vnni!r} needs isa 'avx2' or 'avx512', got {isa!r}")
+            if not tc_cpu_has_vnni(vcode):
+                raise ValueError(f"vnni={vnni!r} requested but this CPU lacks it "
+                                 f"(it runs {', '.join(int8_isas())})")
+        else:
+            raise ValueError(f"vnni must be 'auto', 'none', 'avxvnni' or 'avx512vnni', "
+                             f"got {vnni!r}")
         cdef tc_pool *pool = tc_pool_create(num_threads)
         if pool == NULL:
             raise MemoryError("could not create the thread pool")
-        if tc_ctx_init(&self.ctx, pool, code) != 0:
+        if (tc_ctx_init(&self.ctx, pool, code) != 0
+                or tc_ctx_set_vnni(&self.ctx, vcode) != 0):
             self.ctx.pool = NULL
             tc_pool_destroy(pool)
-            raise ValueError(f"isa {isa!r} is not available in this build")
+            raise ValueError(f"isa {isa!r} (vnni {vnni!r}) is not available in this build")
         self.num_threads = num_threads
         self.isa = ISA_NAMES[self.ctx.isa]
+        self.vnni = VNNI_NAMES[vcode]
+        self.int8_isa = ("portable" if self.ctx.isa == TC_ISA_PORTABLE
+                         else "avx2" if vcode == TC_VNNI_NONE else self.vnni)
 
     def __dealloc__(self):
         if self.ctx.pool != NULL:
@@ -61,7 +125,7 @@ cdef class Context:
             self.ctx.pool = NULL
 
     def __repr__(self):
-        return f"Context(num_threads={self.num_threads}, isa={self.isa!r})"
+        return f"Context(num_threads={self.num_threads}, isa={self.isa!r}, vnni={self.vnni!r})"
 
 
 # ---- argument checks, shared by every wrapper ----------------------------------
@@ -164,3 +228,4 @@ include "_eltwise.pxi"
 include "_normalize.pxi"
 include "_resize.pxi"
 include "_conv_transpose.pxi"
+include "_quant.pxi"

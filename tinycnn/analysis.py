@@ -153,9 +153,51 @@ def analyze(model, input_shapes: Optional[Dict[str, List[int]]] = None, base_dir
     return result
 
 
-def _plan(model, shapes):
-    """(graph, plan) of `model` at ORT_DISABLE_ALL for `shapes`, on a copy of its nodes (graph
-    rewriting edits nodes in place; the caller's Model stays as loaded)."""
+# Where an integer op's quantization parameters are among its inputs: (input scale, input zero
+# point, weight scale, output scale, output zero point); None: the op has no such input.
+_QPARAMS = {("", "QLinearConv"): (1, 2, 4, 6, 7), ("tinycnn", "QLinearConv"): (1, 2, 4, 6, 7),
+            ("", "QLinearMatMul"): (1, 2, 4, 6, 7), ("com.microsoft", "QGemm"): (1, 2, 4, 7, 8),
+            ("", "ConvInteger"): (None, 2, None, None, None),
+            ("", "MatMulInteger"): (None, 2, None, None, None)}
+
+
+def _scale_text(v) -> Optional[str]:
+    if v is None or v.const is None:
+        return None
+    a = np.asarray(v.const, np.float64).reshape(-1)
+    if a.size == 1:
+        return f"{a[0]:.4g}"
+    return f"per-channel x{a.size} [{a.min():.3g}, {a.max():.3g}]"
+
+
+def quantized_layers(model, input_shapes: Optional[Dict[str, List[int]]] = None,
+                     base_dir=None) -> List[dict]:
+    """The layers a session runs on integer GEMM/convolution kernels (QDQ groups after
+    tinycnn's rewriting, QOperator nodes as they are), in order: {"node", "op", "x_scale",
+    "x_zero_point", "w_scale", "y_scale", "y_zero_point"} (texts; None where the op has none)."""
+    if not isinstance(model, Model):
+        model = load_model(model, base_dir, DEFAULT_LIMITS)
+    shapes = {v.name: [int(d) for d in (input_shapes or {}).get(v.name) or default_shape(v.dims)]
+              for v in model.inputs}
+    _, plan = _plan(model, shapes, GraphOptimizationLevel.ORT_ENABLE_ALL)
+    out = []
+    for rec in plan.records:
+        where = _QPARAMS.get((rec.node.domain, rec.node.op_type))
+        if where is None:
+            continue
+        vals = [None if i is None or i >= len(rec.inputs) else rec.inputs[i] for i in where]
+        zp = [None if v is None or v.const is None else
+              str(int(np.asarray(v.const).reshape(-1)[0])) for v in (vals[1], vals[4])]
+        out.append({"node": rec.node.name, "op": getattr(rec.node, "label", None) or rec.node.op_type,
+                    "x_scale": _scale_text(vals[0]), "x_zero_point": zp[0],
+                    "w_scale": _scale_text(vals[2]), "y_scale": _scale_text(vals[3]),
+                    "y_zero_point": zp[1]})
+    return out
+
+
+def _plan(model, shapes, level=GraphOptimizationLevel.ORT_DISABLE_ALL):
+    """(graph, plan) of `model` at `level` (ORT_DISABLE_ALL for the analysis) for `shapes`, on a
+    copy of its nodes (graph rewriting edits nodes in place; the caller's Model stays as loaded)."""
     model = replace(model, nodes=[replace(n, inputs=list(n.inputs), outputs=list(n.outputs))
                                   for n in model.nodes])
     threads = default_num_threads()
@@ -163,7 +205,7 @@ def _plan(model, shapes):
     # Winograd off: the numbers do not depend on the algorithm, and its packing costs time.
     options = PlanOptions(limits=DEFAULT_LIMITS, winograd=False, num_threads=threads)
     cache = {}
-    graph, options = prepare(model, GraphOptimizationLevel.ORT_DISABLE_ALL, ctx, options, cache)
+    graph, options = prepare(model, level, ctx, options, cache)
     feeds = {v.name: (tuple(shapes[v.name]), v.np_dtype) for v in model.inputs}
     outputs = [graph.resolve(v.name) for v in model.outputs]
     return graph, Planner(graph, ctx, options, cache).build(feeds, outputs)

@@ -14,6 +14,7 @@ from .ir import const_value
 from .loader import Node
 from .ops import FUSED_DOMAIN as FUSED, check_supported, lookup
 from .planner import Planner
+from .qdq import quantized_graph
 
 
 @dataclass
@@ -56,6 +57,7 @@ def prepare(model, level, ctx, options, cache):
         name = g.resolve(vi.name)
         if name not in produced:
             raise InvalidModel(f"{model.source}: graph output {vi.name!r} is not produced by any node")
+    quantized_graph(g, {g.resolve(vi.name) for vi in model.outputs}, level >= 2, model.source)
     if level >= 1:
         _fold_constants(g, ctx, options, cache)
     if level >= 2:

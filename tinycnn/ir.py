@@ -33,6 +33,25 @@ class PlanOptions:
         return dataclasses.replace(self, **changes)
 
 
+# Element types whose run-time tensors share the arena (offsets in float32 words):
+# the float pipeline's and the quantized one's.  Others (shape data, bool) get buffers
+# of their own.
+ARENA_DTYPES = (np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.int8),
+                np.dtype(np.int32))
+
+# Value.layout of a tensor stored channels last: memory holds [N, spatial..., C]
+# while Value.shape stays the ONNX shape [N, C, spatial...].
+CHANNELS_LAST = "nhwc"
+
+
+def stored_shape(shape, layout):
+    """The shape of a tensor's buffer: ONNX's, or [N, spatial..., C] when channels last."""
+    shape = tuple(shape)
+    if layout == CHANNELS_LAST and len(shape) >= 3:
+        return (shape[0],) + shape[2:] + (shape[1],)
+    return shape
+
+
 class Storage:
     """A buffer that one or more Values (views, in-place results) live in.
 
@@ -64,19 +83,30 @@ class Storage:
             st = st.parent
         return st, offset
 
+    @property
+    def words(self):
+        """Size in float32 words (the arena's unit)."""
+        return (self.size * self.dtype.itemsize + 3) // 4
+
 
 class Value:
     """A tensor as the planner sees it: shape, dtype, and the value if known now.  A run-time
-    value lives in `storage`, from element `offset` on (a slice viewed in place)."""
-    __slots__ = ("name", "shape", "dtype", "const", "storage", "offset")
+    value lives in `storage`, from element `offset` on (a slice viewed in place).
 
-    def __init__(self, name, shape, dtype, const=None, storage=None, offset=0):
+    layout: None (ONNX's) or CHANNELS_LAST, set by the ops that produce channels-last
+    tensors (the quantized convolutions); only ops registered with channels_last=True
+    see such Values, the planner converts them for every other consumer.
+    """
+    __slots__ = ("name", "shape", "dtype", "const", "storage", "offset", "layout")
+
+    def __init__(self, name, shape, dtype, const=None, storage=None, offset=0, layout=None):
         self.name = name
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.const = const
         self.storage = storage
         self.offset = offset
+        self.layout = layout
 
     def location(self):
         """(the outermost storage this value lives in, its offset there)."""
@@ -91,8 +121,15 @@ class Value:
     def size(self):
         return int(np.prod(self.shape, dtype=np.int64))
 
+    @property
+    def channels_last(self):
+        """Stored channels last, with a spatial extent that makes it differ from ONNX's layout."""
+        return self.layout == CHANNELS_LAST and any(d != 1 for d in self.shape[2:])
+
     def __repr__(self):
-        return f"Value({self.name!r}, {self.shape}, {self.dtype}{', const' if self.const is not None else ''})"
+        return (f"Value({self.name!r}, {self.shape}, {self.dtype}"
+                f"{', const' if self.const is not None else ''}"
+                f"{', channels last' if self.layout == CHANNELS_LAST else ''})")
 
 
 def const_value(name, array):
@@ -170,25 +207,29 @@ class NodeContext:
         return tuple(key)
 
     # -- scheduling ---------------------------------------------------------
-    def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None):
+    def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None, layout=None):
         """Schedule fn(*input_arrays, *output_arrays[, workspace]) for every run.
 
         outputs: list of (shape, dtype), or of Values already given a storage (a Concat
         written in place).  inplace: {output index: input index}, the output may share the
         input's buffer when that input dies here (and is not pinned, see Storage).
-        Returns the output Values.  When the node is being folded (all inputs
-        known at plan time) fn runs now and the outputs are constants.
+        layout: of the outputs (CHANNELS_LAST: stored [N, spatial..., C]; the arrays fn
+        receives are then flat).  Returns the output Values.  When the node is being
+        folded (all inputs known at plan time) fn runs now and the outputs are constants.
         """
         given = {k: o for k, o in enumerate(outputs) if isinstance(o, Value)}
         outputs = [(o.shape, o.dtype) if isinstance(o, Value) else o for o in outputs]
         for shape, dtype in outputs:
             self.check_size(shape, dtype)
         if self.folding:
-            arrays = [np.empty(tuple(s), np.dtype(d)) for s, d in outputs]
+            arrays = [np.empty(stored_shape(s, layout), np.dtype(d)) for s, d in outputs]
             args = [v.const for v in inputs] + arrays
             if workspace:
                 args.append(np.empty(int(workspace), np.float32))
             fn(*args)
+            if layout == CHANNELS_LAST:  # constants keep ONNX's layout
+                arrays = [np.ascontiguousarray(np.moveaxis(a, -1, 1)) if a.ndim >= 3 else a
+                          for a in arrays]
             return [const_value("", a) for a in arrays]
         p = self.sink
         step_index = len(p.steps)
@@ -203,16 +244,17 @@ class NodeContext:
                 src = inputs[inplace[k]]
                 st = src.storage
                 if (st is not None and st.kind == "arena" and not st.pinned and src.dtype == dtype
+                        and src.layout == layout
                         and src.size == int(np.prod(shape, dtype=np.int64)) == st.size
                         and st.refs - self._occ.get(id(st), 0) == 0
                         and sum(1 for v in inputs if v.storage is st) == 1):
                     storage = st
             if storage is None:
                 size = int(np.prod(shape, dtype=np.int64))
-                kind = "arena" if dtype == np.float32 else "private"
+                kind = "arena" if dtype in ARENA_DTYPES else "private"
                 storage = Storage(size, dtype, kind, step_index)
                 p.storages.append(storage)
-            outs.append(Value("", shape, dtype, storage=storage))
+            outs.append(Value("", shape, dtype, storage=storage, layout=layout))
         for v in inputs:
             if v.storage is not None:
                 v.storage.last = max(v.storage.last, step_index)
@@ -273,12 +315,28 @@ class NodeContext:
             raise self.error(f"cannot view {x.shape} as {shape}")
         if x.const is not None:
             return const_value("", x.const.reshape(shape))
+        if x.channels_last:
+            raise self.error("internal: a view of a channels-last tensor")
         return Value("", shape, x.dtype, storage=x.storage, offset=x.offset)
 
     def slice_view(self, x, start, shape):
         """The `shape` elements of x from flat element `start` on, without copying (a Slice
         whose result is contiguous in x).  Nobody writes over x in place while it lives."""
+        if x.channels_last:
+            raise self.error("internal: a view of a channels-last tensor")
         return Value("", shape, x.dtype, storage=x.storage, offset=x.offset + int(start))
+
+    def to_layout(self, x, layout):
+        """x stored in `layout` (None: ONNX's, or CHANNELS_LAST): x itself, or a copy
+        converted by a step (shared with the node's other consumers of x)."""
+        if x.const is not None or x.ndim < 3:
+            return x
+        if (x.layout == CHANNELS_LAST) == (layout == CHANNELS_LAST):
+            return x
+        if not any(d != 1 for d in x.shape[2:]):   # no spatial extent: the same bytes
+            return Value(x.name, x.shape, x.dtype, storage=x.storage, offset=x.offset,
+                         layout=layout)
+        return self.sink.convert_layout(x, layout, self.node)
 
     @staticmethod
     def constant(array, name=""):

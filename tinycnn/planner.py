@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _kernels
 from .errors import InvalidArgument, InvalidModel, TinyCNNError, UnsupportedOperator
-from .ir import NodeContext, PlanOptions, Storage, Value, const_value
+from .ir import (CHANNELS_LAST, NodeContext, PlanOptions, Storage, Value, const_value,
+                 stored_shape)
 from .ops import lookup, shape_inputs
 
 _ALIGN = 16  # floats: 64-byte alignment of every arena tensor
@@ -61,9 +63,10 @@ class Plan:
 
 
 def _assign_offsets(storages):
-    """Greedy first-fit by decreasing size over lifetime intervals; returns arena size.
-    A storage inside another (a Concat's input) is placed with it: the outer one lives
-    for all of its members' lifetimes."""
+    """Greedy first-fit by decreasing size over lifetime intervals; returns arena size
+    (float32 words: 8-bit and int32 tensors share the arena, by their size in bytes).
+    A storage inside another (a Concat's input, float32 like its output) is placed with
+    it: the outer one lives for all of its members' lifetimes."""
     for s in storages:
         if s.parent is not None:
             root, _ = s.root()
@@ -71,9 +74,9 @@ def _assign_offsets(storages):
     placed = []
     end = 0
     for s in sorted((s for s in storages if s.kind == "arena" and s.parent is None),
-                    key=lambda s: -s.size):
-        size = (s.size + _ALIGN - 1) // _ALIGN * _ALIGN
-        busy = sorted((o.offset, o.offset + ((o.size + _ALIGN - 1) // _ALIGN * _ALIGN))
+                    key=lambda s: -s.words):
+        size = (s.words + _ALIGN - 1) // _ALIGN * _ALIGN
+        busy = sorted((o.offset, o.offset + ((o.words + _ALIGN - 1) // _ALIGN * _ALIGN))
                       for o in placed if not (o.last < s.first or s.last < o.first))
         offset = 0
         for lo, hi in busy:
@@ -103,12 +106,16 @@ class Arena:
             if v.const is not None:
                 return v.const
             st = v.storage
+            shape = stored_shape(v.shape, v.layout)
             if st.kind == "arena":
-                return base[st.offset + v.offset:st.offset + v.offset + v.size].reshape(v.shape)
+                words = base[st.offset:st.offset + st.words]
+                if st.dtype != np.float32:
+                    words = words.view(st.dtype)
+                return words[v.offset:v.offset + v.size].reshape(shape)
             buf = private.get(id(st))
             if buf is None:
                 buf = private[id(st)] = np.empty(st.size, st.dtype)
-            return buf[v.offset:v.offset + v.size].reshape(v.shape)
+            return buf[v.offset:v.offset + v.size].reshape(shape)
 
         self.feeds = [(name, array(v)) for name, v in plan.feeds]
         ws = np.empty(max(plan.workspace, 1), np.float32)
@@ -146,6 +153,8 @@ class Planner:
         self.steps = []
         self.storages = []
         self.records = []
+        self._producers = {}      # tensor name -> node (for steps scheduled on its behalf)
+        self._converted = {}      # (id(Value), layout) -> its copy in that layout
 
     def build(self, feed_shapes, output_names, feed_values=None):
         """A Plan for run-time feeds of these {name: (shape, dtype)} and the plan-time feeds
@@ -173,9 +182,12 @@ class Planner:
             v = env.get(name)
             if v is None:
                 raise InvalidArgument(f"output {name!r} is not computed by the graph")
+            if v.channels_last:
+                v = self._to_channels_first(v, self._producers[name])
+            outputs.append(v)
+        for v in outputs:  # after every conversion step: outputs live to the end
             if v.storage is not None:
                 v.storage.last = len(self.steps)
-            outputs.append(v)
         plan = Plan(self.steps, self.storages, feeds, outputs, env)
         plan.records = self.records
         # before any run allocates an Arena
@@ -189,6 +201,39 @@ class Planner:
         there.  With constant inputs the node is folded: its outputs become constants and no
         step is scheduled.  The public entry point for graph rewriting (constant folding)."""
         self.plan_node(node, values, Counter())
+
+    def _to_channels_first(self, v, node):
+        """v (stored channels last) in ONNX's layout for a consumer that needs it (an op
+        not registered channels_last, a graph output): converted once for all of them."""
+        c = self.convert_layout(v, None, node)
+        v.storage.refs -= 1       # this consumer reads the copy
+        c.storage.refs += 1
+        return c
+
+    def convert_layout(self, v, layout, node):
+        """A copy of the run-time Value v stored in `layout` (None: ONNX's, or
+        CHANNELS_LAST), scheduled on behalf of node; one per (tensor, layout)."""
+        key = (id(v), layout)
+        c = self._converted.get(key)
+        if c is not None:
+            return c
+        n, ch = v.shape[0], v.shape[1]
+        s = int(np.prod(v.shape[2:], dtype=np.int64))
+        ctx, to_last = self.ctx, layout == CHANNELS_LAST
+
+        def convert(x, y):
+            if x.dtype.itemsize in (1, 4):
+                _kernels.transpose_channels(ctx, to_last, x, y, n, ch, s)
+            elif to_last:
+                np.copyto(y, np.moveaxis(x, 1, -1))
+            else:
+                np.copyto(y, np.moveaxis(x, -1, 1))
+        nc = NodeContext(self, node, self.graph.opsets.get(node.domain, 1), Counter(), False)
+        (c,) = nc.emit(convert, [v], [(v.shape, v.dtype)], layout=layout,
+                       label="ToChannelsLast" if to_last else "ToChannelsFirst")
+        c = Value(v.name, c.shape, c.dtype, storage=c.storage, layout=layout)
+        self._converted[key] = c
+        return c
 
     def plan_node(self, node, env, uses):
         """Run the op function of `node` on its inputs from `env` and bind its outputs there."""
@@ -205,6 +250,8 @@ class Planner:
             v = env.get(name)
             if v is None:
                 raise InvalidModel(f"{node.describe()}: input {name!r} is not defined")
+            if v.channels_last and not opdef.channels_last:
+                v = self._to_channels_first(v, node)
             inputs.append(v)
         present = [v for v in inputs if v is not None]
         folding = bool(present) and all(v.const is not None for v in present) or (
@@ -243,11 +290,13 @@ class Planner:
                 if r.const is not None:
                     r = const_value(name, r.const)
                 else:
-                    r = Value(name, r.shape, r.dtype, storage=r.storage, offset=r.offset)
+                    r = Value(name, r.shape, r.dtype, storage=r.storage, offset=r.offset,
+                              layout=r.layout)
                     r.storage.refs += uses[name]
             else:
                 r = const_value(name, np.asarray(r))
             env[name] = r
+            self._producers[name] = node
             outputs.append(r)
         macs = int(opdef.cost(inputs, outputs, **node.attrs)) if opdef.cost else 0
         if macs and len(self.steps) > first_step:

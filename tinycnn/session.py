@@ -121,10 +121,13 @@ def ray_reserved_cpus():
 
 
 def _isa_from_env():
-    isa = os.environ.get("TINYCNN_ISA", "auto").strip().lower() or "auto"
-    if isa not in ("auto", "portable", "avx2", "avx512"):
-        raise InvalidArgument(f"TINYCNN_ISA={isa!r}: expected auto, portable, avx2 or avx512")
-    return isa
+    """TINYCNN_ISA -> (isa, vnni) for _kernels.Context: 'auto', or 'portable', 'avx2', 'avx512',
+    the last two optionally with '+avxvnni' or '+avx512vnni' (_kernels.parse_isa)."""
+    text = os.environ.get("TINYCNN_ISA", "auto")
+    try:
+        return _kernels.parse_isa(text)
+    except ValueError as e:
+        raise InvalidArgument(f"TINYCNN_ISA={e}") from None
 
 
 class _Prepared:
@@ -176,7 +179,7 @@ class InferenceSession:
                           f"{opts.optimized_model_filepath!r} is ignored", stacklevel=2)
         t_load = time.perf_counter_ns()
         self._num_threads = opts.intra_op_num_threads or default_num_threads()
-        self._ctx = _kernels.Context(self._num_threads, _isa_from_env())
+        self._ctx = _kernels.Context(self._num_threads, *_isa_from_env())
         self._level = int(opts.graph_optimization_level)
         limits = Limits(opts.max_tensor_bytes, opts.max_weight_bytes, opts.max_nodes,
                         opts.max_arena_bytes)

@@ -1,4 +1,4 @@
-"""The `tinycnn` command line: infer, verify, summary, bench and profile.
+"""The `tinycnn` command line: infer, verify, summary, bench, profile and quantize.
 
     tinycnn infer [MODEL] IMAGE... [--top K] [--json] [--output FILE.jsonl|.parquet]
                   [--task auto|classify|raw] [--save-outputs FILE.npz] [--polarity ...]
@@ -8,6 +8,7 @@
     tinycnn summary MODEL [--input-shape ...] [--plot FILE.png]
     tinycnn bench MODEL [--threads N] [--batch N] [--seconds S] [--vs onnxruntime]
     tinycnn profile MODEL [--threads N]
+    tinycnn quantize MODEL.onnx IMAGE|FOLDER... -o OUT.onnx [--method minmax|percentile]
 
 Exit codes: 0 success; 1 `verify` found a mismatch; 2 an error (bad arguments, a missing file, a
 file that is not ONNX, a model tinycnn cannot run, a missing optional dependency); 3 `infer` could

@@ -4,10 +4,10 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from . import bench, infer, profile, summary, verify
+from . import bench, infer, profile, quantize, summary, verify
 from .args import EPILOG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CLIError, Parser, first_line
 
-COMMANDS = (infer, verify, summary, bench, profile)  # in the order --help lists them
+COMMANDS = (infer, verify, summary, bench, profile, quantize)  # in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,8 +40,17 @@ def load(path: str):
 
 def analyze(model, shapes: Dict[str, List[int]]):
     """tinycnn.analysis of a loaded model for these input shapes."""
+    return _analysis(analysis.analyze, model, shapes)
+
+
+def quantized_layers(model, shapes: Dict[str, List[int]]):
+    """tinycnn.analysis.quantized_layers of a loaded model for these input shapes."""
+    return _analysis(analysis.quantized_layers, model, shapes)
+
+
+def _analysis(fn, model, shapes):
     try:
-        return analysis.analyze(model, shapes)
+        return fn(model, shapes)
     except ENGINE_ERRORS as e:
         raise CLIError(f"{model.source}: tinycnn cannot run this model: "
                        f"{engine_message(e, model.source)}") from None

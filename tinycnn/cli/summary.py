@@ -22,12 +22,17 @@ def register(sub, parents):
 
 def run(args) -> int:
     model = models.load(args.model)
-    analysis = models.analyze(model, models.input_shapes(model, 1, args.input_shape or ()))
+    shapes = models.input_shapes(model, 1, args.input_shape or ())
+    analysis = models.analyze(model, shapes)
+    quantized = models.quantized_layers(model, shapes)
     del model
     if args.json:
-        print(json.dumps(summary_dict(analysis, args.model)))
+        print(json.dumps(dict(summary_dict(analysis, args.model), quantized_layers=quantized)))
     else:
         print(format_summary(analysis, args.model, show_all=args.all))
+        if quantized:
+            print()
+            print(format_quantized(quantized))
     if args.plot:
         plot_feature_maps(analysis, args.plot, os.path.basename(args.model))
         print(f"plot         {args.plot}")
@@ -103,6 +108,16 @@ def format_summary(analysis, model_name: str, show_all: bool = False) -> str:
         f"opsets       {opsets}",
         f"producer     {analysis.producer or '?'}",
     ])
+
+
+def format_quantized(layers) -> str:
+    """The layers that run on integer kernels, with their scales and zero points."""
+    rows = [[q["node"], q["op"], q["x_scale"] or "", q["x_zero_point"] or "", q["w_scale"] or "",
+             q["y_scale"] or "", q["y_zero_point"] or ""] for q in layers]
+    return "\n".join([
+        f"quantized    {len(layers)} layer(s) run on 8-bit integer kernels:",
+        tables.table(["node", "op", "x scale", "x zp", "w scale", "y scale", "y zp"], rows,
+                     right={3, 6})])
 
 
 def summary_dict(analysis, model_name: str) -> dict:

@@ -34,6 +34,10 @@ def register(sub, parents):
                         "fixed seed)")
     p.add_argument("--atol", type=nonneg_float, default=1e-4, metavar="A", help="absolute tolerance (default 1e-4)")
     p.add_argument("--rtol", type=nonneg_float, default=1e-4, metavar="R", help="relative tolerance (default 1e-4)")
+    p.add_argument("--steps", type=nonneg_float, metavar="K",
+                   help="quantized models: allow K quantization steps on each quantized tensor (K "
+                        "codes on an 8-bit tensor, K times its DequantizeLinear's scale on a "
+                        "dequantized one); other tensors keep --atol/--rtol")
     layers = p.add_mutually_exclusive_group()
     layers.add_argument("--all-layers", action="store_true", help="compare every intermediate tensor")
     layers.add_argument("--first-divergence", action="store_true",
@@ -318,10 +322,35 @@ def _values(args, names, feeds, dtypes, reference):
     return ours, ref
 
 
+def quantization_steps(model) -> Dict[str, float]:
+    """{tensor: one quantization step} of a model's quantized tensors: 1 for what QuantizeLinear
+    and the integer ops write (8-bit codes), the constant per-tensor scale for what a
+    DequantizeLinear writes."""
+    steps = {}
+    for node in model.nodes:
+        if not node.outputs or not node.outputs[0]:
+            continue
+        if node.op_type == "DequantizeLinear" and len(node.inputs) > 1:
+            scale = model.initializers.get(node.inputs[1])
+            if scale is not None and np.size(scale) == 1:
+                steps[node.outputs[0]] = float(np.asarray(scale).reshape(-1)[0])
+        elif node.op_type == "QuantizeLinear" or node.op_type.startswith("QLinear") \
+                or node.op_type in ("QGemm", "DynamicQuantizeLinear"):
+            steps[node.outputs[0]] = 1.0
+    return steps
+
+
+def _tolerance(args, name):
+    """(atol, rtol) of one tensor: --steps steps of it when it is quantized (plus float32's
+    rounding of the values, rtol 2**-20), else --atol/--rtol."""
+    step = args.quant_steps.get(name) if args.steps is not None else None
+    return (args.steps * step, 2.0 ** -20) if step is not None else (args.atol, args.rtol)
+
+
 def _rows(names, ours, ref, args, label, producer) -> List[dict]:
     rows = []
     for name in names:
-        row = compare(ours[name], ref[name], args.atol, args.rtol, label)
+        row = compare(ours[name], ref[name], *_tolerance(args, name), label)
         node = producer.get(name)
         row.update(tensor=name, node=node.name if node is not None else "(input)",
                    op=node.op_type if node is not None else "")
@@ -360,6 +389,7 @@ def run(args) -> int:
     shapes = {k: list(v.shape) for k, v in feeds.items()}
     final_names = [v.name for v in model.outputs]
     producer = {o: node for node in model.nodes for o in node.outputs}
+    args.quant_steps = quantization_steps(model) if args.steps is not None else {}
     dtypes = _computed_tensors(model, shapes) if args.layers else {}
     del model  # its weights, and the analysis's plan: the engines load their own
     gc.collect()
@@ -387,7 +417,7 @@ def run(args) -> int:
     first_bad = next((r for r in rows if not r["ok"]), None)
     if args.json:
         report = {"model": args.model, "reference": args.load_outputs or "onnxruntime",
-                  "atol": args.atol, "rtol": args.rtol,
+                  "atol": args.atol, "rtol": args.rtol, "steps": args.steps,
                   "tensors": [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                                for k, v in r.items()} for r in rows],
                   "first_divergence": None if first_bad is None else
@@ -420,6 +450,10 @@ def _report(rows, first_bad, top5, feeds, origin, args, label, skipped, search) 
              f"reference    {reference}",
              f"tolerance    atol {args.atol:g}, rtol {args.rtol:g}  "
              f"(|tinycnn - {label}| <= atol + rtol * |{label}|)"]
+    if args.steps is not None:
+        quantized = sum(1 for r in rows if r["tensor"] in args.quant_steps)
+        lines.append(f"             {args.steps:g} quantization step(s) on the {quantized} quantized "
+                     f"tensor(s): K codes on 8-bit ones, K x the scale on dequantized ones")
     if first_bad is None:
         lines.append(f"result       all {len(rows)} tensors within tolerance")
     else:

@@ -20,7 +20,9 @@ adding an op means writing its module (and its C kernel, if it needs one):
   - window: window(inputs, outputs, **attrs) -> per spatial dim (span, stride) in input
     pixels, stride a fraction for upsampling ops (the receptive field of `summary`);
     None: the op keeps each pixel's field (element-wise, normalisation);
-  - nondeterministic: never folded at plan time even without inputs.
+  - nondeterministic: never folded at plan time even without inputs;
+  - channels_last: the op accepts inputs stored channels last (Value.layout, the
+    quantized pipeline's); for every other op the planner converts them first.
 """
 import functools
 import inspect
@@ -46,13 +48,14 @@ class OpDef:
     cost: object = None
     window: object = None
     nondeterministic: bool = False
+    channels_last: bool = False
 
 
 _TABLE = {}
 
 
 def op(op_type, since=MIN_OPSET, until=MAX_OPSET, domain="", notes="", shape_inputs=(),
-       cost=None, window=None, nondeterministic=False):
+       cost=None, window=None, nondeterministic=False, channels_last=False):
     """Register `fn` as the implementation of op_type for opsets since..until (see above)."""
     def register(fn):
         defs = _TABLE.setdefault((domain, op_type), [])
@@ -64,7 +67,7 @@ def op(op_type, since=MIN_OPSET, until=MAX_OPSET, domain="", notes="", shape_inp
             impl = _without_consumed_inputs(fn)
         defs.append(OpDef(op_type, domain, since, until, impl,
                           notes or (fn.__doc__ or "").strip().split("\n")[0],
-                          tuple(shape_inputs), cost, window, nondeterministic))
+                          tuple(shape_inputs), cost, window, nondeterministic, channels_last))
         defs.sort(key=lambda d: d.since)
         return fn
     return register
@@ -138,3 +141,4 @@ def check_supported(nodes, opsets, source):
 
 # Importing the op modules fills the table.
 from . import conv, conv_transpose, dense, elementwise, logic, norm, pool, reduce, resize, tensor  # noqa: E402,F401
+from . import qconv, qelementwise, qmatmul, quantize  # noqa: E402,F401

@@ -145,6 +145,25 @@ def broadcast_shape(node, *shapes):
         raise node.error(f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast") from None
 
 
-__all__ = ["window_geometry", "require_float", "require_const", "axis_index", "prod",
-           "broadcast_shape", "ints", "numpy_step", "is_float32", "InvalidModel",
+def matmul_shapes(n, A, B):
+    """numpy matmul of A and B: (a_shape, b_shape, batch, m, k, nn, final) with 1-D operands
+    promoted to matrices (a_shape, b_shape) and the output's shape without them (final)."""
+    if A.ndim == 0 or B.ndim == 0:
+        raise n.error("MatMul inputs must not be scalars")
+    a_shape = (1,) + A.shape if A.ndim == 1 else A.shape
+    b_shape = B.shape + (1,) if B.ndim == 1 else B.shape
+    if a_shape[-1] != b_shape[-2]:
+        raise n.error(f"inner dimensions differ: A {A.shape} and B {B.shape}")
+    batch = broadcast_shape(n, a_shape[:-2], b_shape[:-2])
+    m, k, nn = a_shape[-2], a_shape[-1], b_shape[-1]
+    final = batch + (m, nn)
+    if A.ndim == 1:
+        final = final[:-2] + final[-1:]
+    if B.ndim == 1:
+        final = final[:-1]
+    return a_shape, b_shape, batch, m, k, nn, final
+
+
+__all__ = ["window_geometry", "matmul_shapes", "require_float", "require_const", "axis_index",
+           "prod", "broadcast_shape", "ints", "numpy_step", "is_float32", "InvalidModel",
            "UnsupportedOperator"]

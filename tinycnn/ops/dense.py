@@ -5,7 +5,7 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import const_value
 from . import FUSED_DOMAIN, op
-from .common import broadcast_shape, is_float32, numpy_step, require_float
+from .common import broadcast_shape, is_float32, matmul_shapes, numpy_step, require_float
 from .elementwise import binary
 
 
@@ -103,20 +103,8 @@ def FusedMatMul(n, A, B, bias):
 @op("MatMul", cost=matmul_macs)
 def MatMul(n, A, B):
     """Numpy matmul semantics; a constant 2-D B is packed once; float64 and integers in numpy."""
-    if A.ndim == 0 or B.ndim == 0:
-        raise n.error("MatMul inputs must not be scalars")
-    a_shape = (1,) + A.shape if A.ndim == 1 else A.shape
-    b_shape = B.shape + (1,) if B.ndim == 1 else B.shape
-    if a_shape[-1] != b_shape[-2]:
-        raise n.error(f"inner dimensions differ: A {A.shape} and B {B.shape}")
-    batch = broadcast_shape(n, a_shape[:-2], b_shape[:-2])
-    m, k, nn = a_shape[-2], a_shape[-1], b_shape[-1]
+    a_shape, b_shape, batch, m, k, nn, final = matmul_shapes(n, A, B)
     out = batch + (m, nn)
-    final = out
-    if A.ndim == 1:
-        final = final[:-2] + final[-1:]
-    if B.ndim == 1:
-        final = final[:-1]
     if not is_float32(A, B):
         return numpy_step(n, np.matmul, [A, B], [(final, np.result_type(A.dtype, B.dtype))])
     require_float(n, A, B)

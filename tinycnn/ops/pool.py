@@ -4,11 +4,16 @@ import numpy as np
 from .. import _kernels as K
 from . import op
 from .common import UnsupportedOperator, require_float, window_geometry
+from .qcommon import Q8
+from .qelementwise import max_pool_8bit
 
 
 def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, strides,
           count_include_pad=0):
-    require_float(n, X)
+    eight_bit = kind == "max" and X.dtype in Q8
+    if not eight_bit:
+        X = n.to_layout(X, None)
+        require_float(n, X)
     if X.ndim < 3:
         raise n.error(f"input X must be [N, C, spatial...], got shape {X.shape}")
     if kernel_shape is None:
@@ -30,6 +35,11 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
         # the output size toward zero); its overhang counts as padding in the average.
         pe = [e + max(0, (o - 1) * s + d * (k - 1) + 1 - (size + b + e)) if d == 1 else e
               for e, o, s, d, k, size, b in zip(pe, out, st, dl, ks, X.shape[2:], pb)]
+    if eight_bit:
+        if X.ndim > 4:
+            raise n.error(f"8-bit MaxPool is 1-D or 2-D; X has shape {X.shape}",
+                          UnsupportedOperator)
+        return max_pool_8bit(n, X, ks, st, dl, pb, pe, out)
     if X.ndim > 4:
         return _pool_nd(n, X, kind, ks, st, dl, pb, pe, out, count_include_pad)
     if X.ndim == 3:
@@ -116,11 +126,15 @@ def global_window(inputs, outputs, **attrs):
     return [(d, d) for d in inputs[0].shape[2:]]
 
 
-@op("MaxPool", window=pool_window)
+@op("MaxPool", window=pool_window, channels_last=True)
 def MaxPool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, dilations=None,
             pads=None, storage_order=0, strides=None):
-    """1-D/2-D (3-D in numpy); pads, strides, dilations, ceil_mode, auto_pad; Indices (numpy)."""
+    """1-D/2-D (3-D in numpy); pads, strides, dilations, ceil_mode, auto_pad; Indices (numpy); uint8/int8.
+
+    8-bit tensors (quantized models) are pooled channels last, 1-D or 2-D, without Indices.
+    """
     if len(n.node.outputs) > 1 and n.node.outputs[1]:
+        X = n.to_layout(X, None)
         return _max_pool_with_indices(n, X, kernel_shape, auto_pad, ceil_mode, dilations, pads,
                                       storage_order, strides)
     return _pool(n, X, "max", kernel_shape, auto_pad, ceil_mode, dilations, pads, strides)

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""int8 latency benchmark (issue 15): tinycnn int8 against onnxruntime int8, and against
+tinycnn float32, on ResNet-18, ResNet-50, MobileNetV2 and EfficientNet-B0.
+
+Not a test.  Run from the repository root (after an in-place build):
+
+    python benchmarks/bench_int8.py                     # four networks, QDQ, 1 and 2 threads
+    python benchmarks/bench_int8.py --formats qdq,qoperator --models mobilenet_v2 --quick
+
+The method is bench.py's (whose workers, quiet-waits and background meter it reuses):
+1 thread, every engine in one process, runs alternating; 2 threads, one process per engine,
+alternating bursts.  Models: the float export of bench.py's cache (opset 13, BatchNorm folded),
+quantized by onnxruntime's quantize_static (models/quantize.py: per-channel int8 weights,
+uint8 activations, min-max calibration on 16 crops of photographs), cached beside it.
+
+Engines: onnxruntime int8; tinycnn int8 forced to AVX2 without VNNI (TINYCNN_ISA=avx2: the
+tier issue 15 targets, the product); tinycnn float32 (AVX2); and, on a CPU with AVX-512 VNNI
+or AVX-VNNI, tinycnn int8 on that tier as an extra column.  onnxruntime is not forced: its
+MLAS picks its best kernels by CPUID, so on a VNNI host it runs vpdpbusd and the AVX2 ratio
+is not the one an AVX2-only machine would see; the output says which the host has.
+
+Output: a Markdown block (stdout) with date, commit, CPU flags and load; progress on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import bench
+from bench import REPO, log, median
+
+MODELS = ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0")
+TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "mobilenet_v2": "MobileNetV2",
+          "efficientnet_b0": "EfficientNet-B0"}
+FORMATS = ("qdq", "qoperator")
+TARGET = 0.85   # issue 15: tinycnn int8 / onnxruntime int8, at most, at 1 and 2 threads
+ORT, AVX2, F32 = "onnxruntime#int8", "tinycnn@avx2#int8", "tinycnn@avx2#f32"
+
+
+def cpu_flags():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def vnni_tier(flags):
+    """tinycnn's VNNI tier on this CPU (None without one)."""
+    if {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags:
+        return "avx512vnni"
+    return "avxvnni" if "avx_vnni" in flags else None
+
+
+def ensure_quantized(cache, name, fmt, reexport=False):
+    """The float export of bench.py's cache, quantized by onnxruntime's tool (cached)."""
+    src = bench.ensure_export(cache, name, reexport)
+    dst = src.with_name(src.stem + f"-int8-{fmt}.onnx")
+    if dst.exists() and not reexport:
+        return src, dst
+    log(f"quantizing {name} ({fmt}) with onnxruntime.quantization ...")
+    tmp = dst.with_name(".partial-" + dst.name)
+    subprocess.run([sys.executable, "-m", "models.quantize", str(src), "--format", fmt,
+                    "-o", str(tmp)], cwd=REPO, check=True, env=bench._worker_env())
+    os.replace(tmp, dst)
+    return src, dst
+
+
+def run(args):
+    flags = cpu_flags()
+    vnni = vnni_tier(flags)
+    # TINYCNN_ISA=avx2+<vnni>: the AVX2 float row with the 8-bit kernels on that extension
+    engines = [ORT, AVX2, F32] + ([f"tinycnn@avx2+{vnni}#int8"] if vnni and not args.no_vnni else [])
+    git = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "commit": git, "cpu": bench.cpu_model(), "cores": os.cpu_count(),
+              "vnni": vnni, "versions": bench.versions("tinycnn"),
+              "loadavg_start": os.getloadavg(), "engines": engines, "rows": []}
+    for name in args.models:
+        for fmt in args.formats:
+            fpath, qpath = ensure_quantized(args.cache, name, fmt, args.reexport)
+            desc = bench.describe_model(fpath)
+            paths = {e: str(fpath if e == F32 else qpath) for e in engines}
+            for t in args.threads:
+                log(f"{name} {fmt}: {t} thread(s) ...")
+                meter = bench.BackgroundMeter()
+                if t == 1:
+                    res, _ = bench.measure_one_process(engines, paths, desc, t, args.warmup,
+                                                       args.runs, None, meter)
+                else:
+                    res = bench.measure_bursts(engines, paths, desc, t, args.warmup, args.runs,
+                                               None, args.burst, args.gap, meter)
+                row = {"model": name, "format": fmt, "threads": t, "background_cores": meter.cores,
+                       "ms": {e: median(res[e]["ms"]) for e in engines},
+                       "cpu_ms": {e: median(res[e]["cpu_ms"]) for e in engines}}
+                result["rows"].append(row)
+                log("  " + ", ".join(f"{e} {row['ms'][e]:.1f} ms" for e in engines))
+    result["loadavg_end"] = os.getloadavg()
+    return result
+
+
+def _r(a, b):
+    return f"{a / b:.2f}" if a and b else "–"
+
+
+def markdown(res):
+    vnni = res["vnni"]
+    extra = [e for e in res["engines"] if e not in (ORT, AVX2, F32)]
+    head = ("| model | format | threads | onnxruntime int8 ms | tinycnn int8 AVX2 ms | AVX2 / ort "
+            f"(target <= {TARGET}) | tinycnn float32 ms | int8 AVX2 / float32 |")
+    sep = "|---|---|---:|---:|---:|---:|---:|---:|"
+    if extra:
+        head += f" tinycnn int8 {vnni} ms | {vnni} / ort |"
+        sep += "---:|---:|"
+    head += " other processes (cores) |"
+    sep += "---:|"
+    v = res["versions"]
+    out = [f"Measured {res['date']} at commit {res['commit']} on {res['cpu']} ({res['cores']} cores), "
+           f"onnxruntime {v.get('onnxruntime')}, numpy {v.get('numpy')}, gcc {v.get('gcc')}. "
+           f"Load average {res['loadavg_start'][0]:.2f} at start, {res['loadavg_end'][0]:.2f} at end.",
+           "",
+           ("This CPU has " + (f"{vnni} (VNNI): onnxruntime's MLAS uses it (vpdpbusd) by CPUID, while "
+            "tinycnn's AVX2 column is forced to AVX2 without VNNI (TINYCNN_ISA=avx2), the tier "
+            "issue 15 targets; on an AVX2-only CPU onnxruntime would run its AVX2 kernels too."
+            if vnni else "no VNNI: both engines run AVX2 kernels.")),
+           "", head, sep]
+    for r in res["rows"]:
+        ms = r["ms"]
+        line = (f"| {TITLES.get(r['model'], r['model'])} | {r['format']} | {r['threads']} "
+                f"| {ms[ORT]:.1f} | {ms[AVX2]:.1f} | {_r(ms[AVX2], ms[ORT])} | {ms[F32]:.1f} "
+                f"| {_r(ms[AVX2], ms[F32])} |")
+        for e in extra:
+            line += f" {ms[e]:.1f} | {_r(ms[e], ms[ORT])} |"
+        bg = r["background_cores"]
+        line += f" {'–' if bg is None else f'{bg:.2f}'} |"
+        out.append(line)
+    held = [r for r in res["rows"] if r["ms"][AVX2] / r["ms"][ORT] <= TARGET]
+    out += ["", f"Target tinycnn int8 (AVX2) / onnxruntime int8 <= {TARGET}: held in {len(held)} of "
+            f"{len(res['rows'])} rows."]
+    return "\n".join(out)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--formats", default="qdq", help="comma-separated: qdq, qoperator (default qdq)")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--burst", type=int, default=5)
+    p.add_argument("--gap", type=float, default=0.02)
+    p.add_argument("--cache", default="exports")
+    p.add_argument("--reexport", action="store_true")
+    p.add_argument("--no-vnni", action="store_true", help="leave out the VNNI column")
+    p.add_argument("--quick", action="store_true", help="5 runs, bursts of 3")
+    p.add_argument("--json", metavar="FILE")
+    a = p.parse_args(argv)
+    a.models = [m for m in a.models.split(",") if m]
+    a.formats = [f for f in a.formats.split(",") if f]
+    a.threads = sorted({int(t) for t in a.threads.split(",")})
+    for m in a.models:
+        if m not in MODELS:
+            p.error(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
+    for f in a.formats:
+        if f not in FORMATS:
+            p.error(f"unknown format {f!r}; choose from {', '.join(FORMATS)}")
+    if a.quick:
+        a.runs, a.burst = 5, 3
+    return a
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    result = run(args)
+    print(markdown(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+/* 8-bit GEMM: weight packing, portable micro-kernels, the output stage and
+ * the threaded driver shared with the convolution (qconv.c).
+ *
+ *   y[M, N] = output( sum_k (a[m, k] - a_zp) * w[n, k] )
+ *
+ * a (activations: pixels x channels) is read by rows; w (the weights minus
+ * their zero point) is packed once into panels of QNR = 16 output channels.
+ * The micro-kernel computes QMR x QNR exact 32-bit sums of a[m, k] * w[n, k]
+ * (activations as unsigned bytes: int8 inputs are flipped to a + 128), and
+ * the input zero point comes in through the bias:
+ *   sum_k (a - a_zp) * w = sum_k a * w - a_zp * colsum(w)
+ * Packed buffer: colsum [roundup(N, 16)] int32, then the panels
+ * [N / 16][kpad / g][16][g] (g = 4 int8 for S8X4, 2 int16 for S16X2).
+ *
+ * Driver: rows are cut into blocks of QMB; a task packs its block's rows
+ * (im2col for convolutions, widening to int16 for S16X2) into its thread's
+ * workspace, unless they can be read in place, then runs every panel of its
+ * column range over the block, QMR rows at a time.
+ */
+#include <string.h>
+#include "qgemm_internal.h"
+
+/* ------------------------------------------------------------------------ */
+/* CPU and format                                                            */
+/* ------------------------------------------------------------------------ */
+
+#if defined(TC_HAVE_AVX2_SOURCES) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TC_CPU_SUPPORTS(f) __builtin_cpu_supports(f)
+#else
+#define TC_CPU_SUPPORTS(f) 0
+#endif
+
+int tc_cpu_has_avxvnni(void)
+{
+#ifdef TC_HAVE_AVX2_SOURCES
+    __builtin_cpu_init();
+#endif
+    return TC_CPU_SUPPORTS("avx2") && TC_CPU_SUPPORTS("avxvnni");
+}
+
+int tc_cpu_has_avx512vnni(void)
+{
+#ifdef TC_HAVE_AVX2_SOURCES
+    __builtin_cpu_init();
+#endif
+    return TC_CPU_SUPPORTS("avx512f") && TC_CPU_SUPPORTS("avx512bw") &&
+           TC_CPU_SUPPORTS("avx512vl") && TC_CPU_SUPPORTS("avx512vnni");
+}
+
+int tc_cpu_has_vnni(int vnni)
+{
+    if (vnni == TC_VNNI_NONE)
+        return 1;
+    if (tc_cpu_best_isa() < TC_ISA_AVX2)   /* the VNNI rows are twins of AVX2's and AVX-512's */
+        return 0;
+    return vnni == TC_VNNI_AVX ? tc_cpu_has_avxvnni()
+           : vnni == TC_VNNI_AVX512 ? tc_cpu_has_avx512vnni() : 0;
+}
+
+int tc_cpu_best_vnni(void)
+{
+    return tc_cpu_has_vnni(TC_VNNI_AVX512) ? TC_VNNI_AVX512
+           : tc_cpu_has_vnni(TC_VNNI_AVX)  ? TC_VNNI_AVX
+                                           : TC_VNNI_NONE;
+}
+
+int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
+{
+    int fits8 = w_min >= -128 && w_max <= 127;
+    /* portable: both layouts run the same C; SIMD: S8X4 only where vpdpbusd runs it */
+    int s8 = !ctx || ctx->isa == TC_ISA_PORTABLE || tc_quant_kernels_of(ctx)->s8x4_native;
+    return fits8 && s8 ? TC_QFMT_S8X4 : TC_QFMT_S16X2;
+}
+
+/* The micro-kernel of a format in ctx's row of the table. */
+tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)
+{
+    const tc_quant_kernels *k = tc_quant_kernels_of(ctx);
+    return format == TC_QFMT_S8X4 ? k->s8x4 : k->s16x2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Packing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+size_t tc_qgemm_pack_size(int format, int K, int N)
+{
+    size_t np = (size_t)(N + TC_QNR - 1) / TC_QNR;
+    return np * TC_QNR * sizeof(int32_t) +
+           np * (size_t)tc_qfmt_kpad(format, K) * TC_QNR * tc_qfmt_elem(format);
+}
+
+void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
+{
+    const int g = tc_qfmt_group(format), kpad = tc_qfmt_kpad(format, K);
+    const int np = (N + TC_QNR - 1) / TC_QNR;
+    int32_t *colsum = packed;
+    for (int n = 0; n < np * TC_QNR; n++) {
+        int32_t s = 0;
+        for (int k = 0; n < N && k < K; k++)
+            s += w[(ptrdiff_t)n * ldw + k];
+        colsum[n] = s;
+    }
+    char *panels = (char *)packed + (size_t)np * TC_QNR * sizeof(int32_t);
+    const size_t panel_elems = (size_t)kpad * TC_QNR;
+    for (int p = 0; p < np; p++) {
+        for (int kg = 0; kg < kpad / g; kg++)
+            for (int j = 0; j < TC_QNR; j++)
+                for (int i = 0; i < g; i++) {
+                    int n = p * TC_QNR + j, k = kg * g + i;
+                    int16_t v = n < N && k < K ? w[(ptrdiff_t)n * ldw + k] : 0;
+                    size_t at = p * panel_elems + ((size_t)kg * TC_QNR + j) * g + i;
+                    if (format == TC_QFMT_S8X4)
+                        ((int8_t *)panels)[at] = (int8_t)v;
+                    else
+                        ((int16_t *)panels)[at] = v;
+                }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output stage and portable micro-kernels                                   */
+/* ------------------------------------------------------------------------ */
+
+void tc_qstore_tile(const uint32_t *acc, int ldacc, int mr, int nr, const tc_qepi *e, void *y,
+                    ptrdiff_t ldy)
+{
+    const float flo = (float)(e->lo - e->zero_point), fhi = (float)(e->hi - e->zero_point);
+    for (int r = 0; r < mr; r++) {
+        for (int j = 0; j < nr; j++) {
+            int32_t v = (int32_t)(acc[r * ldacc + j] + (uint32_t)e->bias[j]);
+            ptrdiff_t at = r * ldy + j;
+            switch (e->type) {
+            case TC_QOUT_S32:
+                ((int32_t *)y)[at] = v;
+                break;
+            case TC_QOUT_F32:
+                ((float *)y)[at] = (float)v * e->scale[j];
+                break;
+            default: {
+                int32_t q = tc_rne(tc_clampf((float)v * e->scale[j], flo, fhi)) + e->zero_point;
+                int is_signed = e->type == TC_QOUT_S8;
+                if (e->residual)
+                    q = tc_qresidual_add(e->residual, q, tc_q8_load(e->r, at, is_signed),
+                                         is_signed ? -128 : 0, is_signed ? 127 : 255);
+                tc_q8_store(y, at, q, is_signed);
+            }
+            }
+        }
+    }
+}
+
+void tc_qukernel_s8x4_portable(int ntaps, int klen, const void *const *rows, int mr,
+                               const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                               ptrdiff_t ldy)
+{
+    uint32_t acc[6 * TC_QNR];
+    memset(acc, 0, sizeof(acc));
+    (void)ldb;
+    const int8_t *bk = b;
+    for (int t = 0; t < ntaps; t++, bk += (size_t)klen * TC_QNR) {
+        for (int r = 0; r < mr; r++) {
+            const uint8_t *ar = rows[t * TC_QMR_MAX + r];
+            uint32_t *cr = acc + r * TC_QNR;
+            const int8_t *bs = bk;
+            for (int k = 0; k < klen; k += 4, bs += 4 * TC_QNR)
+                for (int j = 0; j < TC_QNR; j++) {
+                    const int8_t *bj = bs + 4 * j;
+                    int32_t v = ar[k] * bj[0] + ar[k + 1] * bj[1] + ar[k + 2] * bj[2] +
+                                ar[k + 3] * bj[3];
+                    cr[j] += (uint32_t)v;
+                }
+        }
+    }
+    tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
+}
+
+void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, int mr,
+                                const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                                ptrdiff_t ldy)
+{
+    uint32_t acc[6 * TC_QNR];
+    memset(acc, 0, sizeof(acc));
+    (void)ldb;
+    const int16_t *bk = b;
+    for (int t = 0; t < ntaps; t++, bk += (size_t)klen * TC_QNR) {
+        for (int r = 0; r < mr; r++) {
+            const int16_t *ar = rows[t * TC_QMR_MAX + r];
+            uint32_t *cr = acc + r * TC_QNR;
+            const int16_t *bs = bk;
+            for (int k = 0; k < klen; k += 2, bs += 2 * TC_QNR)
+                for (int j = 0; j < TC_QNR; j++) {
+                    int32_t v = ar[k] * bs[2 * j] + ar[k + 1] * bs[2 * j + 1];
+                    cr[j] += (uint32_t)v;
+                }
+        }
+    }
+    tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Driver                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Tasks: (row block, column chunk).  Few row blocks (late layers, GEMVs) are
+ * not enough work for the threads: the columns are split too, and then the
+ * rows are packed once, before the tasks, rather than by each chunk. */
+static int column_chunks(const tc_ctx *ctx, int M, int N)
+{
+    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    int nblocks = (M + TC_QMB - 1) / TC_QMB, np = (N + TC_QNR - 1) / TC_QNR;
+    int chunks = 1;
+    if (threads > 1 && nblocks < 4 * threads)
+        chunks = (4 * threads + nblocks - 1) / nblocks;
+    return chunks < np ? chunks : np;
+}
+
+static size_t row_bytes(int format, int K)
+{
+    return (size_t)tc_qfmt_kpad(format, K) * tc_qfmt_elem(format);
+}
+
+/* Row pointers of one row block's tiles: TILES_PER_BLOCK tiles of up to TC_QMR_MAX rows,
+ * ntaps each (the 6-row kernels use 8 tiles of a 48-row block). */
+#define TILES_PER_BLOCK (TC_QMB / 6)
+
+static size_t pointer_bytes(int ntaps)
+{
+    return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * ntaps * sizeof(void *);
+}
+
+size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K, int ntaps)
+{
+    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    size_t epi = (size_t)(N + TC_QNR - 1) / TC_QNR * TC_QNR * (sizeof(int32_t) + sizeof(float));
+    size_t per_thread = ((size_t)TC_QMB * row_bytes(format, K) + 63) & ~(size_t)63;
+    /* rows packed once for all tasks (when the columns are split), or per thread */
+    size_t shared = (size_t)M * row_bytes(format, K), own = threads * per_thread;
+    size_t ptrs = threads * ((pointer_bytes(ntaps) + 63) & ~(size_t)63);
+    return epi + 64 + (shared > own ? shared : own) + 64 + ptrs + 64;
+}
+
+static void qdriver_fill_blocks(void *arg, int tid, ptrdiff_t b0, ptrdiff_t b1)
+{
+    const tc_qdriver *d = arg;
+    (void)tid;
+    for (ptrdiff_t b = b0; b < b1; b++) {
+        int m0 = (int)b * TC_QMB, mcount = d->M - m0 < TC_QMB ? d->M - m0 : TC_QMB;
+        d->fill(d, m0, mcount, d->ws_rows + (size_t)m0 * row_bytes(d->format, d->K));
+    }
+}
+
+/* The row pointers of a block's tiles: [tile][tap][TC_QMR_MAX], rows past the block's
+ * end repeating its last row. */
+static void block_rows(const tc_qdriver *d, int m0, int mcount, const char *a, ptrdiff_t lda,
+                       const void **ptrs)
+{
+    const int mr = d->uk.mr, ntaps = d->ntaps;
+    for (int i = 0; i * mr < mcount; i++) {
+        const void **tile = ptrs + (size_t)i * ntaps * TC_QMR_MAX;
+        for (int r = 0; r < TC_QMR_MAX; r++) {
+            int row = i * mr + (r < mr ? r : mr - 1);
+            row = row < mcount ? row : mcount - 1;
+            if (d->taps)
+                d->taps(d, m0 + row, tile + r, TC_QMR_MAX);
+            else
+                tile[r] = a + row * lda;
+        }
+    }
+}
+
+static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
+{
+    const tc_qdriver *d = arg;
+    const int elem = tc_qfmt_elem(d->format);
+    const size_t panel_bytes = (size_t)d->kpad * TC_QNR * elem;
+    const int np = (d->N + TC_QNR - 1) / TC_QNR;
+    const char *panels = (const char *)d->packed + (size_t)np * TC_QNR * sizeof(int32_t);
+    const size_t ysz = d->out->type >= TC_QOUT_S32 ? 4 : 1;
+    const void **ptrs = (const void **)(d->ws_ptrs + (size_t)tid * d->ws_ptrs_thread);
+    const int klen = d->taps ? d->kpad / d->ntaps : d->kpad;
+    for (ptrdiff_t t = t0; t < t1; t++) {
+        int mb = (int)(t / d->ncchunks), cc = (int)(t % d->ncchunks);
+        int m0 = mb * TC_QMB, mcount = d->M - m0 < TC_QMB ? d->M - m0 : TC_QMB;
+        int p0 = cc * d->panels_per_chunk, p1 = p0 + d->panels_per_chunk;
+        if (p1 > np)
+            p1 = np;
+        const char *a = NULL;
+        ptrdiff_t lda = (ptrdiff_t)d->kpad * elem;
+        if (d->direct) {
+            lda = d->direct_lda;
+            a = (const char *)d->direct + (ptrdiff_t)m0 * lda;
+        } else if (d->shared_rows) {
+            a = d->ws_rows + (ptrdiff_t)m0 * lda;
+        } else if (!d->taps) {
+            char *rows = d->ws_rows + (size_t)tid * d->ws_thread;
+            d->fill(d, m0, mcount, rows);
+            a = rows;
+        }
+        block_rows(d, m0, mcount, a, lda, ptrs);
+        const int step = d->uk.nr / TC_QNR; /* panels per kernel call */
+        for (int p = p0; p < p1; p += step) {
+            int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
+            if (p + step > p1)
+                nr = (p1 - p) * TC_QNR < nr ? (p1 - p) * TC_QNR : nr;
+            tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
+                         d->out->lo, d->out->hi, d->out->residual, NULL};
+            const char *b = panels + (size_t)p * panel_bytes;
+            for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
+                int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
+                ptrdiff_t at = ((ptrdiff_t)(m0 + r) * d->ldy + n0) * ysz;
+                char *y = (char *)d->y + at;
+                if (e.residual)
+                    e.r = (const char *)e.residual->r + at;
+                d->uk.fn(d->ntaps, klen, (const void *const *)ptrs + (size_t)i * d->ntaps * TC_QMR_MAX,
+                         mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
+            }
+        }
+    }
+}
+
+void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
+{
+    const int np = (d->N + TC_QNR - 1) / TC_QNR;
+    const int32_t *colsum = d->packed;
+    char *ws = workspace;
+    if (d->ntaps < 1)
+        d->ntaps = 1;
+    /* the output stage per column: bias - a_zp * colsum (wrapping), and the scale */
+    int32_t *bias_eff = (int32_t *)ws;
+    float *scale_full = (float *)(ws + (size_t)np * TC_QNR * sizeof(int32_t));
+    for (int n = 0; n < np * TC_QNR; n++) {
+        int nn = n < d->N ? n : d->N - 1;
+        uint32_t b = d->out->bias ? (uint32_t)d->out->bias[nn] : 0u;
+        bias_eff[n] = (int32_t)(b - (uint32_t)d->a_zero_point * (uint32_t)colsum[n]);
+        scale_full[n] = d->out->type == TC_QOUT_S32 ? 0.0f
+                        : d->out->per_channel ? d->out->scale[nn] : d->out->scale[0];
+    }
+    d->bias_eff = bias_eff;
+    d->scale_full = scale_full;
+    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    size_t epi = (size_t)np * TC_QNR * (sizeof(int32_t) + sizeof(float));
+    d->ws_rows = (char *)(((uintptr_t)ws + epi + 63) & ~(uintptr_t)63);
+    d->ws_thread = ((size_t)TC_QMB * row_bytes(d->format, d->K) + 63) & ~(size_t)63;
+    size_t shared = (size_t)d->M * row_bytes(d->format, d->K), own = threads * d->ws_thread;
+    d->ws_ptrs = (char *)(((uintptr_t)d->ws_rows + (shared > own ? shared : own) + 63) &
+                          ~(uintptr_t)63);
+    d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + 63) & ~(size_t)63;
+    d->uk = tc_qukernel_for(ctx, d->format);
+
+    tc_pool *pool = ctx ? ctx->pool : NULL;
+    int nblocks = (d->M + TC_QMB - 1) / TC_QMB;
+    int chunks = column_chunks(ctx, d->M, d->N), step = d->uk.nr / TC_QNR;
+    d->panels_per_chunk = ((np + chunks - 1) / chunks + step - 1) / step * step;
+    d->ncchunks = (np + d->panels_per_chunk - 1) / d->panels_per_chunk;
+    d->shared_rows = !d->direct && !d->taps && d->ncchunks > 1;
+    if (d->shared_rows)
+        tc_parallel_for(pool, nblocks, 1, qdriver_fill_blocks, d);
+    tc_parallel_for_dynamic(pool, (ptrdiff_t)nblocks * d->ncchunks, 1, qdriver_task, d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* tc_qgemm                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* rows m0.. of a (lda bytes apart) -> kpad elements each, flipped and widened */
+static void gemm_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
+{
+    for (int r = 0; r < mcount; r++) {
+        const uint8_t *src = (const uint8_t *)d->src + (ptrdiff_t)(m0 + r) * d->src_lda;
+        tc_qpack_row(d->format, src, d->K, d->a_flip, d->kpad, (char *)dst +
+                     (size_t)r * d->kpad * tc_qfmt_elem(d->format));
+    }
+}
+
+size_t tc_qgemm_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K)
+{
+    return tc_qdriver_workspace_size(ctx, format, M, N, K, 1);
+}
+
+void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a, ptrdiff_t lda,
+              int a_signed, int a_zero_point, const void *packed, const tc_qoutput *out, void *y,
+              ptrdiff_t ldy, void *workspace)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    tc_qdriver d;
+    memset(&d, 0, sizeof(d));
+    d.format = format;
+    d.M = M;
+    d.N = N;
+    d.K = K;
+    d.kpad = tc_qfmt_kpad(format, K);
+    d.packed = packed;
+    d.out = out;
+    d.y = y;
+    d.ldy = ldy;
+    d.a_flip = a_signed;
+    d.a_zero_point = a_signed ? a_zero_point + 128 : a_zero_point;
+    if (format == TC_QFMT_S8X4 && !a_signed && K % 4 == 0) {
+        d.direct = a;
+        d.direct_lda = lda;
+    } else {
+        d.src = a;
+        d.src_lda = lda;
+        d.fill = gemm_fill;
+    }
+    tc_qdriver_run(ctx, &d, workspace);
+}
+
+/* one row of K activations -> kpad packed elements (zero padding) */
+void tc_qpack_row(int format, const uint8_t *src, int K, int flip, int kpad, void *dst)
+{
+    const uint8_t x = flip ? 0x80 : 0;
+    if (format == TC_QFMT_S8X4) {
+        uint8_t *d = dst;
+        for (int k = 0; k < K; k++)
+            d[k] = src[k] ^ x;
+        for (int k = K; k < kpad; k++)
+            d[k] = 0;
+    } else {
+        int16_t *d = dst;
+        for (int k = 0; k < K; k++)
+            d[k] = (int16_t)(src[k] ^ x);
+        for (int k = K; k < kpad; k++)
+            d[k] = 0;
+    }
+}

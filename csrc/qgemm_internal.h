@@ -1,0 +1,62 @@
+/* Private to qgemm.c and qconv.c: the driver both run their products through. */
+#ifndef TC_QGEMM_INTERNAL_H
+#define TC_QGEMM_INTERNAL_H
+
+#include "quant_internal.h"
+
+/* Rows per task: a block of QMB rows packed (at most QMB * kpad * 2 bytes,
+ * 442 KiB for kpad = 4608) stays in L2 while every panel of the task's
+ * columns runs over it. */
+#define TC_QMB 48
+
+typedef struct tc_qdriver tc_qdriver;
+
+/* Writes rows m0 .. m0 + mcount of the product's left operand, kpad packed
+ * elements each (tc_qpack_row's format), to dst. */
+typedef void (*tc_qfill_fn)(const tc_qdriver *d, int m0, int mcount, void *dst);
+
+/* The ntaps pointers of row m (an indirect convolution: one per kernel position, into
+ * the image or a row of zero points), to out[0], out[stride], ... */
+typedef void (*tc_qtaps_fn)(const tc_qdriver *d, int m, const void **out, int stride);
+
+struct tc_qdriver {
+    int format, M, N, K, kpad;
+    /* left operand: rows read in place (direct), packed by fill from src, or taps of an
+     * indirect convolution (ntaps taps of kpad / ntaps bytes each) */
+    const void *direct;
+    ptrdiff_t direct_lda;
+    tc_qfill_fn fill;
+    tc_qtaps_fn taps;
+    int ntaps;
+    const uint8_t *zero_row;  /* the indirect convolution's padding: bytes of a_zero_point */
+    const ptrdiff_t *tap_offsets; /* [ntaps]: of each tap from its window's first pixel */
+    const void *src;
+    ptrdiff_t src_lda;
+    int a_flip;           /* int8 activations: packed as x ^ 0x80 */
+    int a_zero_point;     /* in the packed (unsigned) domain */
+    /* convolution geometry for fill (qconv.c) */
+    const tc_conv2d_params *conv;
+    int h, w, oh, ow, group_c0;
+    const void *packed;
+    const tc_qoutput *out;
+    void *y;
+    ptrdiff_t ldy;
+    /* set by tc_qdriver_run */
+    tc_qukernel uk;
+    const int32_t *bias_eff;
+    const float *scale_full;
+    char *ws_rows, *ws_ptrs;
+    size_t ws_thread, ws_ptrs_thread;
+    int shared_rows;      /* all M rows packed once, before the tasks */
+    int panels_per_chunk, ncchunks;
+};
+
+/* Workspace bytes of tc_qdriver_run for these sizes and ctx's threads. */
+size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K, int ntaps);
+void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace);
+tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format);
+
+/* K activations (uint8; flip: x ^ 0x80) -> kpad elements of the format, zero-padded. */
+void tc_qpack_row(int format, const uint8_t *src, int K, int flip, int kpad, void *dst);
+
+#endif /* TC_QGEMM_INTERNAL_H */

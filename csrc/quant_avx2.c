@@ -1,0 +1,168 @@
+/* AVX2 twins of the hot quantized element-wise kernels (in the AVX2
+ * rows of dispatch.c's table): QuantizeLinear, QLinearAdd, QLinearMul and one output pixel
+ * of the depthwise convolution.  Portable twins: quant.c, qconv.c. */
+#include "quant_avx2.h"
+
+/* y = saturate(RNE(clamp(x / scale, lo - zp, hi - zp)) + zp), as quantize_run */
+void tc_quantize_run_avx2(const float *x, ptrdiff_t n, float scale, int zp, int lo, int hi,
+                          int is_signed, void *y)
+{
+    const __m256 s = _mm256_set1_ps(scale);
+    const __m256 flo = _mm256_set1_ps((float)(lo - zp)), fhi = _mm256_set1_ps((float)(hi - zp));
+    const __m256i z = _mm256_set1_epi32(zp);
+    uint8_t *out = y;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 f0 = _mm256_div_ps(_mm256_loadu_ps(x + i), s);
+        __m256 f1 = _mm256_div_ps(_mm256_loadu_ps(x + i + 8), s);
+        f0 = _mm256_min_ps(_mm256_max_ps(f0, flo), fhi);
+        f1 = _mm256_min_ps(_mm256_max_ps(f1, flo), fhi);
+        __m256i q0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), z);
+        __m256i q1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), z);
+        _mm_storeu_si128((__m128i *)(out + i), tc_pack16_avx2(q0, q1, is_signed));
+    }
+    const float sflo = (float)(lo - zp), sfhi = (float)(hi - zp);
+    for (; i < n; i++)
+        tc_q8_store(y, i, tc_rne(tc_clampf(x[i] / scale, sflo, sfhi)) + zp, is_signed);
+}
+
+/* 16 8-bit values -> two vectors of 8 floats */
+static inline void widen16(const void *p, int is_signed, __m256 *lo, __m256 *hi)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m256i w0 = is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+    __m256i w1 = is_signed ? _mm256_cvtepi8_epi32(_mm_srli_si128(v, 8))
+                           : _mm256_cvtepu8_epi32(_mm_srli_si128(v, 8));
+    *lo = _mm256_cvtepi32_ps(w0);
+    *hi = _mm256_cvtepi32_ps(w1);
+}
+
+/* 16 floats -> 16 bytes at y: clamped into int32's range, rounded to nearest even
+ * (cvtps2dq), packed to 16 then 8 bits with saturation, as onnxruntime's */
+static inline void store16_rounded(char *y, __m256 v0, __m256 v1, int is_signed)
+{
+    const __m256 big = _mm256_set1_ps(2147483520.0f), nbig = _mm256_set1_ps(-2147483520.0f);
+    v0 = _mm256_min_ps(_mm256_max_ps(v0, nbig), big);
+    v1 = _mm256_min_ps(_mm256_max_ps(v1, nbig), big);
+    _mm_storeu_si128((__m128i *)y, tc_pack16_avx2(_mm256_cvtps_epi32(v0), _mm256_cvtps_epi32(v1),
+                                                  is_signed));
+}
+
+/* QLinearAdd as qadd_run (quant.c): two fused multiply-adds per element */
+void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
+                      int b_scalar, void *y, ptrdiff_t n)
+{
+    float ra, rb;
+    const float fixed = tc_qadd_fixed(p, (float)tc_q8_load(a, 0, p->is_signed), a_scalar,
+                                      (float)tc_q8_load(b, 0, p->is_signed), b_scalar, &ra, &rb);
+    const __m256 vra = _mm256_set1_ps(ra), vrb = _mm256_set1_ps(rb), vf = _mm256_set1_ps(fixed);
+    const char *pa = a, *pb = b;
+    char *py = y;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 v0 = vf, v1 = vf, x0, x1;
+        if (!b_scalar) {
+            widen16(pb + i, p->is_signed, &x0, &x1);
+            v0 = _mm256_fmadd_ps(x0, vrb, v0);
+            v1 = _mm256_fmadd_ps(x1, vrb, v1);
+        }
+        if (!a_scalar) {
+            widen16(pa + i, p->is_signed, &x0, &x1);
+            v0 = _mm256_fmadd_ps(x0, vra, v0);
+            v1 = _mm256_fmadd_ps(x1, vra, v1);
+        }
+        store16_rounded(py + i, v0, v1, p->is_signed);
+    }
+    if (i < n)
+        tc_qadd_run(p, a_scalar ? pa : pa + i, a_scalar, b_scalar ? pb : pb + i, b_scalar, py + i,
+                    n - i);
+}
+
+/* 8 8-bit values minus a zero point -> 8 int32 */
+static inline __m256i centred8(const char *p, int is_signed, __m256i zp)
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)p);
+    return _mm256_sub_epi32(is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v), zp);
+}
+
+/* QLinearMul as tc_qmul_run (quant.c): the exact integer product (|a - za| * |b - zb| <=
+ * 255 * 255) in float, times the ratio, plus the zero point: two roundings, no FMA */
+void tc_qmul_run_avx2(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                      void *y, ptrdiff_t n)
+{
+    const __m256 r = _mm256_set1_ps(p->a_scale * p->b_scale / p->y_scale);
+    const __m256 zc = _mm256_set1_ps((float)p->y_zero_point);
+    const __m256i za = _mm256_set1_epi32(p->a_zero_point), zb = _mm256_set1_epi32(p->b_zero_point);
+    const __m256i bs = _mm256_set1_epi32(tc_q8_load(b, 0, p->is_signed) - p->b_zero_point);
+    const char *pa = a, *pb = b;
+    char *py = y;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i b0 = b_scalar ? bs : centred8(pb + i, p->is_signed, zb);
+        __m256i b1 = b_scalar ? bs : centred8(pb + i + 8, p->is_signed, zb);
+        __m256i m0 = _mm256_mullo_epi32(centred8(pa + i, p->is_signed, za), b0);
+        __m256i m1 = _mm256_mullo_epi32(centred8(pa + i + 8, p->is_signed, za), b1);
+        __m256 v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(m0), r), zc);
+        __m256 v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(m1), r), zc);
+        store16_rounded(py + i, v0, v1, p->is_signed);
+    }
+    if (i < n)
+        tc_qmul_run(p, pa + i, b_scalar ? pb : pb + i, b_scalar, py + i, n - i);
+}
+
+/* One output pixel of a depthwise convolution, 16 channels at a time: the
+ * (x - zp) of two taps interleaved as 16-bit pairs, times their weights
+ * interleaved alike, summed by vpmaddwd into 32 bits (exact). */
+void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
+                          int x_zero_point, const tc_qoutput *out, const float *scale,
+                          const void *r, void *y)
+{
+    const __m256i zp = _mm256_set1_epi16((int16_t)x_zero_point);
+    const size_t ysz = out->type >= TC_QOUT_S32 ? 4 : 1;
+    int32_t zero_bias[16] = {0};
+    ptrdiff_t ch = 0;
+    for (; ch + 16 <= c; ch += 16) {
+        __m256i acc_a = _mm256_setzero_si256(), acc_b = _mm256_setzero_si256();
+        for (int t = 0; t < ntaps; t += 2) {
+            __m256i x0 = _mm256_sub_epi16(
+                _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(taps[t] + ch))), zp);
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + (ptrdiff_t)t * c + ch));
+            __m256i x1 = _mm256_setzero_si256(), w1 = _mm256_setzero_si256();
+            if (t + 1 < ntaps) {
+                x1 = _mm256_sub_epi16(
+                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(taps[t + 1] + ch))), zp);
+                w1 = _mm256_loadu_si256((const __m256i *)(w + (ptrdiff_t)(t + 1) * c + ch));
+            }
+            /* lanes: channels 0-3 | 8-11 and 4-7 | 12-15 */
+            acc_a = _mm256_add_epi32(acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
+                                                               _mm256_unpacklo_epi16(w0, w1)));
+            acc_b = _mm256_add_epi32(acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
+                                                               _mm256_unpackhi_epi16(w0, w1)));
+        }
+        __m256i acc0 = _mm256_permute2x128_si256(acc_a, acc_b, 0x20);
+        __m256i acc1 = _mm256_permute2x128_si256(acc_a, acc_b, 0x31);
+        tc_qepi_avx2 v = tc_qepi_avx2_load(out->bias ? out->bias + ch : zero_bias, scale + ch,
+                                           out->zero_point, out->lo, out->hi);
+        tc_qstore_row_avx2(acc0, acc1, out->type, &v, out->residual,
+                           r ? (const char *)r + ch * ysz : NULL, 16, (char *)y + ch * ysz);
+    }
+    if (ch < c) {
+        const uint8_t *rest[64];
+        for (int t = 0; t < ntaps; t++)
+            rest[t] = taps[t] + ch;
+        tc_qoutput o = *out;
+        if (o.bias)
+            o.bias += ch;
+        tc_qconv_dw_row_portable(rest, ntaps, w + ch, c, c - ch, x_zero_point, &o, scale + ch,
+                                 r ? (const char *)r + ch * ysz : NULL, (char *)y + ch * ysz);
+    }
+}
+
+/* The AVX2 row of the 8-bit kernels' table (dispatch.c): no VNNI, so S8X4 weights run the
+ * portable kernel and tc_qgemm_choose_format packs 8-bit weights S16X2 (vpmaddwd). */
+const tc_quant_kernels tc_quant_avx2 = {
+    tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
+    {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
+    {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
+    0,
+};

@@ -1,0 +1,162 @@
+/* The AVX2 output stage of the quantized kernels (included by quant_avx2.c,
+ * qgemm_avx2.c and qgemm_avxvnni.c, compiled with -mavx2 -mfma): 16 columns
+ * of 32-bit sums, held in two registers (columns 0-7 and 8-15), to their
+ * output type.  The same operations as tc_qstore_tile, eight lanes at a time. */
+#ifndef TC_QUANT_AVX2_H
+#define TC_QUANT_AVX2_H
+
+#include <immintrin.h>
+#include <string.h>
+#include "quant_internal.h"
+
+/* Loop-invariant parts of tc_qepi as vectors. */
+typedef struct tc_qepi_avx2 {
+    __m256i bias0, bias1, zp;
+    __m256 scale0, scale1, flo, fhi;
+} tc_qepi_avx2;
+
+static inline tc_qepi_avx2 tc_qepi_avx2_load(const int32_t *bias, const float *scale,
+                                             int zero_point, int lo, int hi)
+{
+    tc_qepi_avx2 v;
+    v.bias0 = _mm256_loadu_si256((const __m256i *)bias);
+    v.bias1 = _mm256_loadu_si256((const __m256i *)(bias + 8));
+    v.scale0 = _mm256_loadu_ps(scale);
+    v.scale1 = _mm256_loadu_ps(scale + 8);
+    v.zp = _mm256_set1_epi32(zero_point);
+    v.flo = _mm256_set1_ps((float)(lo - zero_point));
+    v.fhi = _mm256_set1_ps((float)(hi - zero_point));
+    return v;
+}
+
+/* requantize 8 sums (bias already added): max, min, then round half to even */
+static inline __m256i tc_requant8_avx2(__m256i acc, __m256 scale, const tc_qepi_avx2 *v)
+{
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
+    f = _mm256_min_ps(_mm256_max_ps(f, v->flo), v->fhi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), v->zp);
+}
+
+/* 16 int32 in [-128, 255] (columns 0-7 in a, 8-15 in b) -> 16 bytes in order */
+static inline __m128i tc_pack16_avx2(__m256i a, __m256i b, int is_signed)
+{
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
+    __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+    return is_signed ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
+}
+
+/* The fused residual QLinearAdd of 8 requantized values q and residuals r (int32). */
+static inline __m256i tc_qresidual_add8_avx2(const tc_qresidual *res, __m256i q, __m256i r)
+{
+    __m256 qf = _mm256_cvtepi32_ps(q), rf = _mm256_cvtepi32_ps(r);
+    __m256 a = res->q_is_a ? qf : rf, b = res->q_is_a ? rf : qf;
+    __m256 f = _mm256_fmadd_ps(a, _mm256_set1_ps(res->ra),
+                               _mm256_fmadd_ps(b, _mm256_set1_ps(res->rb),
+                                               _mm256_set1_ps(res->fixed)));
+    f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps(-2147483520.0f)),
+                      _mm256_set1_ps(2147483520.0f));
+    return _mm256_cvtps_epi32(f);  /* saturated to 8 bits by tc_pack16_avx2 */
+}
+
+/* Store columns [0, nr) of one row: acc0/acc1 are the raw sums (no bias); r: the
+ * row's residual (a fused QLinearAdd) or NULL. */
+static inline void tc_qstore_row_avx2(__m256i acc0, __m256i acc1, int type,
+                                      const tc_qepi_avx2 *v, const tc_qresidual *res,
+                                      const void *r, int nr, void *y)
+{
+    acc0 = _mm256_add_epi32(acc0, v->bias0);
+    acc1 = _mm256_add_epi32(acc1, v->bias1);
+    if (type == TC_QOUT_U8 || type == TC_QOUT_S8) {
+        __m256i q0 = tc_requant8_avx2(acc0, v->scale0, v), q1 = tc_requant8_avx2(acc1, v->scale1, v);
+        if (res) {
+            uint8_t tmp[16];
+            const void *rp = r;
+            if (nr < 16) {
+                memcpy(tmp, r, nr);
+                rp = tmp;
+            }
+            __m128i rb = _mm_loadu_si128((const __m128i *)rp);
+            __m256i r0 = type == TC_QOUT_S8 ? _mm256_cvtepi8_epi32(rb) : _mm256_cvtepu8_epi32(rb);
+            rb = _mm_srli_si128(rb, 8);
+            __m256i r1 = type == TC_QOUT_S8 ? _mm256_cvtepi8_epi32(rb) : _mm256_cvtepu8_epi32(rb);
+            q0 = tc_qresidual_add8_avx2(res, q0, r0);
+            q1 = tc_qresidual_add8_avx2(res, q1, r1);
+        }
+        __m128i q = tc_pack16_avx2(q0, q1, type == TC_QOUT_S8);
+        if (nr == 16) {
+            _mm_storeu_si128((__m128i *)y, q);
+        } else {
+            uint8_t tmp[16];
+            _mm_storeu_si128((__m128i *)tmp, q);
+            memcpy(y, tmp, nr);
+        }
+        return;
+    }
+    float tf[16];
+    int32_t ti[16];
+    void *dst = nr == 16 ? y : (type == TC_QOUT_S32 ? (void *)ti : (void *)tf);
+    if (type == TC_QOUT_S32) {
+        _mm256_storeu_si256((__m256i *)dst, acc0);
+        _mm256_storeu_si256((__m256i *)dst + 1, acc1);
+    } else {
+        _mm256_storeu_ps((float *)dst, _mm256_mul_ps(_mm256_cvtepi32_ps(acc0), v->scale0));
+        _mm256_storeu_ps((float *)dst + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(acc1), v->scale1));
+    }
+    if (nr < 16)
+        memcpy(y, dst, (size_t)nr * 4);
+}
+
+/* 4 unaligned bytes as a broadcast lane */
+static inline __m256i tc_bcast32_avx2(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* The GEMM micro-kernels' 6 x 16 tile: twelve accumulators kept in named variables
+ * (an array whose address is taken would live in memory), a broadcast lane of each
+ * of the 6 rows times two 8-column halves of the panel per step, tap after tap.
+ * STEP(c, a, b) accumulates a's products with b into c. */
+#define TC_QUKERNEL_6x16(NAME, KSTEP, STEP)                                                  \
+    void NAME(int ntaps, int klen, const void *const *rows, int mr, const void *b,             \
+              ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)               \
+    {                                                                                        \
+        (void)ldb;                                                                           \
+        __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;   \
+        __m256i c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00; \
+        const __m256i *bk = b;                                                               \
+        /* a tap holds klen elements of 4 / KSTEP bytes: 4 bytes (one lane) per step */     \
+        const ptrdiff_t end = (ptrdiff_t)klen * 4 / KSTEP;                                   \
+        for (int t = 0; t < ntaps; t++) {                                                    \
+            const void *const *rt = rows + t * TC_QMR_MAX;                                   \
+            const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];      \
+            const char *a5 = rt[5];                                                          \
+            for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {                          \
+                __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1), av;   \
+                av = tc_bcast32_avx2(a0 + off); c00 = STEP(c00, av, b0); c01 = STEP(c01, av, b1); \
+                av = tc_bcast32_avx2(a1 + off); c10 = STEP(c10, av, b0); c11 = STEP(c11, av, b1); \
+                av = tc_bcast32_avx2(a2 + off); c20 = STEP(c20, av, b0); c21 = STEP(c21, av, b1); \
+                av = tc_bcast32_avx2(a3 + off); c30 = STEP(c30, av, b0); c31 = STEP(c31, av, b1); \
+                av = tc_bcast32_avx2(a4 + off); c40 = STEP(c40, av, b0); c41 = STEP(c41, av, b1); \
+                av = tc_bcast32_avx2(a5 + off); c50 = STEP(c50, av, b0); c51 = STEP(c51, av, b1); \
+            }                                                                                \
+        }                                                                                    \
+        __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},                             \
+                             {c30, c31}, {c40, c41}, {c50, c51}};                            \
+        tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);                                         \
+    }
+
+/* The GEMM micro-kernels' store: mr rows of acc[r][0..1]. */
+static inline void tc_qstore_tile_avx2(__m256i acc[6][2], int mr, int nr, const tc_qepi *e,
+                                       void *y, ptrdiff_t ldy)
+{
+    tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
+    const size_t ysz = e->type >= TC_QOUT_S32 ? 4 : 1;
+    for (int r = 0; r < mr; r++)
+        tc_qstore_row_avx2(acc[r][0], acc[r][1], e->type, &v, e->residual,
+                           e->residual ? (const char *)e->r + r * ldy * ysz : NULL, nr,
+                           (char *)y + r * ldy * ysz);
+}
+
+#endif /* TC_QUANT_AVX2_H */

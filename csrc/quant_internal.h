@@ -1,0 +1,204 @@
+/* Private to the quantized kernels (quant*.c, qgemm*.c, qconv*.c): onnxruntime's
+ * rounding as scalar helpers, the GEMM micro-kernel contract and the SIMD
+ * twins' entry points. */
+#ifndef TC_QUANT_INTERNAL_H
+#define TC_QUANT_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+#include "tinycnn.h"
+
+/* Round half to even, as cvtps2dq under the default MXCSR, for |v| < 2^31
+ * (callers clamp first). */
+static inline int32_t tc_rne(float v)
+{
+    return (int32_t)lrintf(v);
+}
+
+/* MLAS's clamp order: max(v, lo) then min(v, hi) as maxps/minps, so a NaN
+ * becomes lo. */
+static inline float tc_clampf(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
+}
+
+static inline int32_t tc_sat(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* QLinearAdd's ratios and constant part, as onnxruntime (MLAS) computes them:
+ * ra = a_scale / y_scale, rb = b_scale / y_scale,
+ * fixed = float(y_zp) - (ra * float(a_zp) + rb * float(b_zp)) with the product sum as
+ * one fused multiply-add (as its compiler contracts it), plus a scalar operand's
+ * a * ra (or b * rb), multiplied then added. */
+static inline float tc_qadd_fixed(const tc_qbinary_params *p, float a_value, int a_scalar,
+                                  float b_value, int b_scalar, float *ra, float *rb)
+{
+    *ra = p->a_scale / p->y_scale;
+    *rb = p->b_scale / p->y_scale;
+    float fixed = (float)p->y_zero_point -
+                  fmaf(*ra, (float)p->a_zero_point, *rb * (float)p->b_zero_point);
+    if (a_scalar)
+        fixed = fixed + a_value * *ra;
+    if (b_scalar)
+        fixed = fixed + b_value * *rb;
+    return fixed;
+}
+
+static inline int32_t tc_q8_load(const void *p, ptrdiff_t i, int is_signed)
+{
+    return is_signed ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
+}
+
+static inline void tc_q8_store(void *p, ptrdiff_t i, int32_t v, int is_signed)
+{
+    if (is_signed)
+        ((int8_t *)p)[i] = (int8_t)v;
+    else
+        ((uint8_t *)p)[i] = (uint8_t)v;
+}
+
+/* ---- GEMM micro-kernels ------------------------------------------------- */
+
+/* Packed weights come in panels of QNR = 16 output channels; a micro-kernel
+ * computes up to QMR_MAX rows (pixels) by one or two panels. */
+#define TC_QNR 16
+#define TC_QMR_MAX 12
+
+/* k values per 32-bit lane of a packed panel: 4 (S8X4) or 2 (S16X2). */
+static inline int tc_qfmt_group(int format) { return format == TC_QFMT_S8X4 ? 4 : 2; }
+/* bytes per element of packed weights and packed activation rows */
+static inline int tc_qfmt_elem(int format) { return format == TC_QFMT_S8X4 ? 1 : 2; }
+static inline int tc_qfmt_kpad(int format, int K)
+{
+    int g = tc_qfmt_group(format);
+    return (K + g - 1) / g * g;
+}
+
+/* Output stage of a micro-kernel's columns: effective bias (the input zero point
+ * folded in) and scale expanded per column. */
+typedef struct tc_qepi {
+    const int32_t *bias;  /* [nr] */
+    const float *scale;   /* [nr] */
+    int type;             /* enum tc_qout_type */
+    int zero_point, lo, hi;
+    const tc_qresidual *residual; /* or NULL */
+    const void *r;        /* the residual at the tile's first element (y's layout) */
+} tc_qepi;
+
+/* The fused residual QLinearAdd of one element: q requantized, r the residual. */
+static inline int32_t tc_qresidual_add(const tc_qresidual *res, int32_t q, int32_t r, int lo,
+                                       int hi)
+{
+    float a = (float)(res->q_is_a ? q : r), b = (float)(res->q_is_a ? r : q);
+    float v = fmaf(a, res->ra, fmaf(b, res->rb, res->fixed));
+    return tc_sat(tc_rne(tc_clampf(v, -2147483520.0f, 2147483520.0f)), lo, hi);
+}
+
+/* rows: ntaps x TC_QMR_MAX row pointers, rows[t * TC_QMR_MAX + r] the klen elements of
+ * tap t of row r (uint8 for S8X4, int16 for S16X2; klen a multiple of the format's
+ * group); pointers of rows r >= mr repeat row mr - 1's.  A GEMM's rows are one tap of
+ * kpad elements; a convolution's may point into the image itself, one tap per kernel
+ * position (an indirect convolution: no im2col copy).
+ * b: packed panels [ntaps * klen / g][QNR][g], panel j at b + j * ldb bytes
+ * y: rows of the output with leading dimension ldy (elements); columns [0, nr) of the
+ * tile are stored (nr <= the kernel's nr). */
+typedef void (*tc_qukernel_fn)(int ntaps, int klen, const void *const *rows, int mr,
+                               const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                               ptrdiff_t ldy);
+
+/* A micro-kernel and its tile: mr <= TC_QMR_MAX rows, nr = 16 or 32 columns; name for
+ * tests and benchmarks ("s16x2-avx2", "s8x4-avx512vnni", ...). */
+typedef struct tc_qukernel {
+    tc_qukernel_fn fn;
+    int mr, nr;
+    const char *name;
+} tc_qukernel;
+
+/* The scalar output stage (portable kernels and the SIMD kernels' tails).
+ * acc: [mr][ldacc] (uint32: the sums wrap as two's complement). */
+void tc_qstore_tile(const uint32_t *acc, int ldacc, int mr, int nr, const tc_qepi *e, void *y,
+                    ptrdiff_t ldy);
+
+/* 6 x 16 portable twins of the SIMD kernels (same layouts, same results) */
+void tc_qukernel_s8x4_portable(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+
+/* CPU features of the 8-bit kernels: AVX-VNNI (256-bit vpdpbusd) and AVX-512 VNNI
+ * (512-bit, with AVX-512 F, BW and VL). */
+int tc_cpu_has_avxvnni(void);
+int tc_cpu_has_avx512vnni(void);
+
+#ifdef TC_HAVE_AVX2_SOURCES
+/* 6 x 16, qgemm_avx2.c and qgemm_avxvnni.c */
+void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_s8x4_avxvnni(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* 12 x 32, qgemm_avx512vnni.c */
+void tc_qukernel_s8x4_avx512vnni(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* quant_avx2.c: the hot element-wise kernels */
+void tc_quantize_run_avx2(const float *x, ptrdiff_t n, float scale, int zp, int lo, int hi,
+                          int is_signed, void *y);
+void tc_qadd_run_avx2(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
+                      int b_scalar, void *y, ptrdiff_t n);
+void tc_qmul_run_avx2(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                      void *y, ptrdiff_t n);
+#endif
+/* QLinearAdd of n outputs (a_scalar / b_scalar: that operand is one element for all);
+ * the portable twin of tc_qadd_run_avx2, which runs its tails. */
+void tc_qadd_run(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
+                 int b_scalar, void *y, ptrdiff_t n);
+/* QLinearMul of n outputs (b_scalar: b is one element for all; a scalar a is swapped into
+ * b by the caller, as onnxruntime does); the portable twin of tc_qmul_run_avx2. */
+void tc_qmul_run(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                 void *y, ptrdiff_t n);
+#ifdef TC_HAVE_AVX2_SOURCES
+void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
+                          int x_zero_point, const tc_qoutput *out, const float *scale,
+                          const void *r, void *y);
+#endif
+
+/* Portable twin of tc_qconv_dw_row_avx2: one output pixel of a depthwise
+ * convolution.  taps[t]: the input pixel's c channels (uint8, flipped to
+ * unsigned for int8 inputs) or a row of x_zero_point; w: [ntaps][ldw];
+ * scale: [c] (expanded when per-tensor); r: the pixel's residual (out->residual) or
+ * NULL; y: c outputs of out->type. */
+void tc_qconv_dw_row_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
+                              ptrdiff_t ldw, ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
+                              const float *scale, const void *r, void *y);
+
+/* The 8-bit kernels of one tier, a row of dispatch.c's table chosen once (tc_ctx_init,
+ * tc_ctx_set_vnni): element-wise runs, one depthwise output pixel (w: [ntaps][c]), and the
+ * GEMM micro-kernel of each packed layout.  s8x4_native: the S8X4 kernel is a SIMD one
+ * (vpdpbusd), so 8-bit weights should be packed S8X4 rather than S16X2. */
+typedef struct tc_quant_kernels {
+    void (*quantize_run)(const float *x, ptrdiff_t n, float scale, int zp, int lo, int hi,
+                         int is_signed, void *y);
+    void (*qadd_run)(const tc_qbinary_params *p, const void *a, int a_scalar, const void *b,
+                     int b_scalar, void *y, ptrdiff_t n);
+    void (*qmul_run)(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
+                     void *y, ptrdiff_t n);
+    void (*dw_row)(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
+                   int x_zero_point, const tc_qoutput *out, const float *scale, const void *r,
+                   void *y);
+    tc_qukernel s8x4, s16x2;
+    int s8x4_native;
+} tc_quant_kernels;
+
+/* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */
+extern const tc_quant_kernels tc_quant_portable, tc_quant_avx2, tc_quant_avxvnni,
+    tc_quant_avx512vnni;
+const tc_quant_kernels *tc_quant_kernels_of(const tc_ctx *ctx);
+
+/* The portable depthwise pixel with w: [ntaps][c] (the table's signature). */
+void tc_qconv_dw_row_dense_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
+                                    ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
+                                    const float *scale, const void *r, void *y);
+
+#endif /* TC_QUANT_INTERNAL_H */

@@ -1,0 +1,244 @@
+"""The 8-bit kernels against an exact integer reference (numpy int64), on a grid of shapes
+with a fixed seed: every tier (the `ctx` fixture below: portable and AVX2 without VNNI at 1
+and 2 threads, and the AVX-VNNI and AVX-512 VNNI extensions when the CPU has them) and both
+packed-weight layouts (S16X2: AVX2's vpmaddwd kernel; S8X4: vpdpbusd on a VNNI context, else
+the portable kernel), so the SIMD kernels and their portable twins are held to the same
+bit-exact results."""
+import itertools
+
+import numpy as np
+import pytest
+
+from tinycnn import _kernels as K
+
+QUANT_CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2"), (1, "avxvnni"),
+                  (1, "avx512vnni"), (2, "avx512vnni")]
+
+
+@pytest.fixture(params=QUANT_CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
+def ctx(request):
+    """A Context per 8-bit tier, each forced explicitly (a tier the CPU lacks is skipped)."""
+    threads, isa = request.param
+    if isa not in K.int8_isas():
+        pytest.skip(f"CPU lacks {isa}")
+    return K.Context(threads, *K.parse_isa(K.INT8_ISA_SETTINGS[isa]))
+
+
+def test_each_tier_runs_its_own_kernels():
+    """isa='avx2' (and 'avx512' without a VNNI setting) is the product path (AVX2 + FMA, no
+    VNNI): vpmaddwd on 16-bit operands for every weight range; the VNNI settings take 8-bit
+    weights to vpdpbusd, on either float row."""
+    expect = {"portable": ("s8x4", "s8x4-portable"), "avx2": ("s16x2", "s16x2-avx2"),
+              "avxvnni": ("s8x4", "s8x4-avxvnni"), "avx512vnni": ("s8x4", "s8x4-avx512vnni")}
+    rows = ["avx2"] + (["avx512"] if K.best_isa() == "avx512" else [])
+    runs = [(("portable", "none"), "portable")]
+    runs += [((row, "none"), "avx2") for row in rows if "avx2" in K.int8_isas()]
+    runs += [((row, v), v) for row in rows for v in ("avxvnni", "avx512vnni") if v in K.int8_isas()]
+    for (isa, vnni), tier in runs:
+        c = K.Context(1, isa, vnni)
+        assert (c.isa, c.int8_isa) == (isa, tier)
+        fmt, kernel = expect[tier]
+        assert K.qgemm_choose_format(c, -128, 127) == fmt, (isa, vnni)
+        assert K.qkernel_name(c, fmt) == kernel, (isa, vnni)
+        assert K.qgemm_choose_format(c, -255, 255) == "s16x2", (isa, vnni)
+    assert K.qkernel_name(K.Context(1, "portable"), "s16x2") == "s16x2-portable"
+    assert K.Context(1).int8_isa == K.best_int8_isa()              # auto: the best VNNI too
+    assert K.Context(1, K.best_isa()).vnni == "none"               # a named tier: no VNNI
+    with pytest.raises(ValueError, match="isa must be 'auto', 'portable', 'avx2' or 'avx512'"):
+        K.Context(1, "sse2")
+    with pytest.raises(ValueError, match="vnni='avxvnni' needs isa 'avx2' or 'avx512'"):
+        K.Context(1, "portable", "avxvnni")
+    with pytest.raises(ValueError, match="vnni must be"):
+        K.Context(1, "portable", "avx2")
+
+
+def requantize(acc, scale, zp, lo, hi, dtype):
+    """onnxruntime's (MLAS's) requantization: float32 product, clamp, round half to even."""
+    f = acc.astype(np.int32).astype(np.float32) * np.asarray(scale, np.float32)
+    f = np.minimum(np.maximum(f, np.float32(lo - zp)), np.float32(hi - zp))
+    return (np.rint(f).astype(np.int32) + zp).astype(dtype)
+
+
+def output_of(acc, dtype, scale, zp, lo, hi):
+    if dtype == np.int32:
+        return acc.astype(np.int32)
+    if dtype == np.float32:
+        return acc.astype(np.int32).astype(np.float32) * np.asarray(scale, np.float32)
+    return requantize(acc, scale, zp, lo, hi, dtype)
+
+
+def conv_reference(x, xz, w, st, pads, dl, group):
+    """Exact sums of (x - xz) * w: x [N, H, W, C], w [K, KH, KW, C/group] -> [N, OH, OW, K]."""
+    n, h, wd, c = x.shape
+    k, kh, kw, cg = w.shape
+    pt, pl, pb, pr = pads
+    xp = np.full((n, h + pt + pb, wd + pl + pr, c), xz, np.int64)
+    xp[:, pt:pt + h, pl:pl + wd] = x
+    oh = (h + pt + pb - dl[0] * (kh - 1) - 1) // st[0] + 1
+    ow = (wd + pl + pr - dl[1] * (kw - 1) - 1) // st[1] + 1
+    kg = k // group
+    acc = np.zeros((n, oh, ow, k), np.int64)
+    for g, ky, kx in itertools.product(range(group), range(kh), range(kw)):
+        y0, x0 = ky * dl[0], kx * dl[1]
+        patch = xp[:, y0:y0 + st[0] * (oh - 1) + 1:st[0], x0:x0 + st[1] * (ow - 1) + 1:st[1],
+                   g * cg:(g + 1) * cg] - xz
+        acc[..., g * kg:(g + 1) * kg] += np.einsum(
+            "nhwc,kc->nhwk", patch, w[g * kg:(g + 1) * kg, ky, kx, :].astype(np.int64))
+    return acc
+
+
+def formats_for(ctx, w):
+    fits = w.min() >= -128 and w.max() <= 127
+    return ["s8x4", "s16x2"] if fits else ["s16x2"]
+
+
+def random_conv_case(rng, depthwise=False):
+    group = 1
+    if depthwise:
+        c = int(rng.integers(1, 48))
+        group, k, cg = c, c, 1
+    else:
+        group = int(rng.choice([1, 1, 1, 2, 3]))
+        cg = int(rng.integers(1, 24))
+        c, k = cg * group, int(rng.integers(1, 40)) * group
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    st = tuple(int(v) for v in rng.integers(1, 3, 2))
+    dl = tuple(int(v) for v in rng.integers(1, 3, 2))
+    pads = tuple(int(v) for v in rng.integers(0, 4, 4))   # pads up to and past the kernel
+    n = int(rng.integers(1, 3))
+    h = int(rng.integers(dl[0] * (kh - 1) + 1, 13))
+    wd = int(rng.integers(dl[1] * (kw - 1) + 1, 13))
+    return group, c, k, cg, kh, kw, st, dl, pads, n, h, wd
+
+
+OUT_TYPES = [np.uint8, np.int8, np.int32, np.float32]
+
+
+@pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
+def test_qconv_is_exact_on_a_grid_of_shapes(ctx, depthwise):
+    rng = np.random.default_rng(15)
+    for case in range(40):
+        group, c, k, cg, kh, kw, st, dl, pads, n, h, wd = random_conv_case(rng, depthwise)
+        signed_x = case % 4 == 3
+        x = rng.integers(-128 if signed_x else 0, 128 if signed_x else 256, (n, h, wd, c))
+        x = x.astype(np.int8 if signed_x else np.uint8)
+        xz = int(rng.integers(-128, 128) if signed_x else rng.integers(0, 256))
+        if case % 5 == 4:   # uint8 weights with a zero point: values minus it span [-255, 255]
+            w = (rng.integers(0, 256, (k, kh, kw, cg)) - int(rng.integers(0, 256))).astype(np.int16)
+        else:
+            w = rng.integers(-128, 128, (k, kh, kw, cg)).astype(np.int16)
+        dtype = OUT_TYPES[case % 4]
+        bias = rng.integers(-20000, 20000, k).astype(np.int32) if case % 3 else None
+        scale = (rng.random(k if case % 2 else 1) * 0.01 + 1e-4).astype(np.float32)
+        zp = int(rng.integers(-128, 128)) if dtype == np.int8 else int(rng.integers(0, 256))
+        lo, hi = (-128, 127) if dtype == np.int8 else (0, 255)
+        if case % 7 == 6:
+            lo = zp                                        # a fused ReLU
+        acc = conv_reference(x.astype(np.int64), xz, w, st, pads, dl, group)
+        if bias is not None:
+            acc = acc + bias
+        ref = output_of(acc, dtype, scale, zp, lo, hi)
+        for fmt in [None] if depthwise else formats_for(ctx, w):
+            out = K.QOutput(dtype, bias, None if dtype == np.int32 else scale, zp, lo, hi)
+            layer = K.QConv2d(ctx, w, out, st, pads, dl, group, fmt)
+            assert layer.depthwise == depthwise
+            y = np.empty(layer.output_shape(n, h, wd), dtype)
+            layer.run(x, xz, y)
+            where = (f"case {case}: {layer.format} C={c} K={k} group={group} kernel {kh}x{kw} "
+                     f"strides {st} dilations {dl} pads {pads} x {x.shape} {x.dtype} -> {dtype}")
+            assert y.shape == ref.shape, where
+            bad = y != ref
+            assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
+
+
+def test_products_never_saturate_at_16_bits(ctx):
+    """255 x 127 twice is 64770, past int16: a kernel summing byte products in pairs into
+    16-bit lanes (vpmaddubsw) would clip it.  Every layout keeps the exact sum."""
+    m, kd, n = 7, 64, 33
+    a = np.full((m, kd), 255, np.uint8)
+    w = np.full((n, kd), 127, np.int16)
+    w[1::2] = -128
+    for fmt in formats_for(ctx, w):
+        layer = K.QGemm(ctx, w, K.QOutput(np.int32), fmt)
+        y = np.empty((m, n), np.int32)
+        layer.run(a, 0, y)
+        ref = a.astype(np.int64) @ w.T.astype(np.int64)
+        np.testing.assert_array_equal(y, ref, err_msg=f"format {fmt}")
+        assert y.max() == 255 * 127 * kd and y.min() == -255 * 128 * kd
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (1, 64, 1000), (5, 3, 17), (13, 130, 31),
+                                   (49, 576, 64), (100, 7, 48), (2, 4608, 40)])
+def test_qgemm_tails_of_rows_columns_and_depth(ctx, m, k, n):
+    rng = np.random.default_rng(m * 1000 + k + n)
+    a = rng.integers(0, 256, (m, k)).astype(np.uint8)
+    w = rng.integers(-128, 128, (n, k)).astype(np.int16)
+    az = int(rng.integers(0, 256))
+    bias = rng.integers(-1000, 1000, n).astype(np.int32)
+    acc = (a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias
+    scale = np.full(n, 0.003, np.float32)
+    for fmt in formats_for(ctx, w):
+        for dtype in (np.uint8, np.int32):
+            layer = K.QGemm(ctx, w, K.QOutput(dtype, bias, scale, 128), fmt)
+            y = np.empty((m, n), dtype)
+            layer.run(a, az, y)
+            np.testing.assert_array_equal(y, output_of(acc, dtype, scale, 128, 0, 255),
+                                          err_msg=f"format {fmt}, {dtype.__name__}")
+
+
+def test_quantize_rounds_half_to_even_saturates_and_maps_nan_to_the_minimum(ctx):
+    s = np.float32(0.5)   # x / s is exact: ties stay ties
+    x = np.array([0.25, 0.75, 1.25, -0.25, -0.75, 63.75, 200.0, -200.0, np.inf, -np.inf, np.nan]
+                 * 3, np.float32)
+    for dtype, zp in ((np.uint8, 0), (np.uint8, 255), (np.int8, -128), (np.int8, 127)):
+        y = np.empty(x.shape, dtype)
+        K.quantize(ctx, x, y, np.array([s], np.float32), np.array([zp], np.int32), x.size, 1, 1)
+        lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+        with np.errstate(invalid="ignore"):
+            q = np.where(np.isnan(x), lo, np.clip(np.rint(x / s) + zp, lo, hi))
+        np.testing.assert_array_equal(y, q.astype(dtype), err_msg=f"{dtype.__name__} zp {zp}")
+
+
+def test_quantize_per_axis_and_long_runs(ctx):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((2, 5, 7000)) * 3).astype(np.float32)
+    scale = (rng.random(5) * 0.05 + 0.01).astype(np.float32)
+    zp = rng.integers(0, 256, 5).astype(np.int32)
+    y = np.empty(x.shape, np.uint8)
+    K.quantize(ctx, x, y, scale, zp, 2, 5, 7000)
+    ref = np.clip(np.rint(x / scale[:, None]) + zp[:, None], 0, 255)
+    np.testing.assert_array_equal(y, ref.astype(np.uint8))
+
+
+@pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
+def test_fused_residual_add_equals_the_convolution_then_qlinearadd(ctx, depthwise):
+    """The output stage's QLinearAdd (ResNet's residual merge) gives what the convolution
+    followed by the separate QLinearAdd kernel (tested against onnxruntime) gives."""
+    rng = np.random.default_rng(16)
+    for case in range(12):
+        group, c, k, cg, kh, kw, st, dl, pads, n, h, wd = random_conv_case(rng, depthwise)
+        signed = case % 3 == 2
+        dtype = np.int8 if signed else np.uint8
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, (n, h, wd, c), endpoint=True).astype(dtype)
+        w = rng.integers(-128, 128, (k, kh, kw, cg)).astype(np.int16)
+        scale = (rng.random(k) * 0.004 + 1e-4).astype(np.float32)
+        zp, az, bz, cz = (int(v) for v in rng.integers(info.min, info.max, 4))
+        a_s, b_s, c_s = (float(v) for v in rng.random(3) * 0.1 + 0.01)
+        conv_is_a = bool(case % 2)
+        for fmt in [None] if depthwise else formats_for(ctx, w):
+            plain = K.QConv2d(ctx, w, K.QOutput(dtype, None, scale, zp), st, pads, dl, group, fmt)
+            shape = plain.output_shape(n, h, wd)
+            q = np.empty(shape, dtype)
+            plain.run(x, 3, q)
+            r = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+            ref = np.empty(shape, dtype)
+            a, b = (q, r) if conv_is_a else (r, q)
+            K.qbinary(ctx, "add", a, a_s, az, b, b_s, bz, ref, c_s, cz, (q.size,), (q.size,), (q.size,))
+            out = K.QOutput(dtype, None, scale, zp, residual=(a_s, az, b_s, bz, c_s, cz, conv_is_a))
+            fused = K.QConv2d(ctx, w, out, st, pads, dl, group, fmt)
+            y = np.empty(shape, dtype)
+            fused.run(x, 3, y, residual=r)
+            assert np.array_equal(y, ref), f"case {case} {fused.format}: {(y != ref).sum()} differ"
+            fused.run(x, 3, r, residual=r)        # in place: the residual's buffer is the output
+            assert np.array_equal(r, ref), f"case {case} {fused.format} in place"

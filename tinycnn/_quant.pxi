@@ -1,0 +1,470 @@
+# Wrappers of the 8-bit quantized kernels (included by _kernels.pyx).
+from libc.stdint cimport int16_t, int32_t, uint8_t
+
+# C declarations: _kernels.pxd (8-bit quantized kernels).
+
+
+QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2}
+_QFORMAT_NAMES = {v: k for k, v in QFORMATS.items()}
+_QOUT_TYPES = {np.dtype(np.uint8): TC_QOUT_U8, np.dtype(np.int8): TC_QOUT_S8,
+               np.dtype(np.int32): TC_QOUT_S32, np.dtype(np.float32): TC_QOUT_F32}
+_Q8 = (np.dtype(np.uint8), np.dtype(np.int8))
+
+
+def qkernel_name(Context ctx, str format):
+    """The micro-kernel ctx runs for packed weights of this format ('s8x4' or 's16x2'), e.g.
+    's16x2-avx2' or 's8x4-avx512vnni': tests and benchmarks say which path they ran."""
+    if format not in QFORMATS:
+        raise ValueError(f"format must be 's8x4' or 's16x2', got {format!r}")
+    return tc_qukernel_for(&ctx.ctx, QFORMATS[format]).name.decode()
+
+
+def _check_qarray(name, arr, dtypes, int ndim=-1, writeable=False):
+    if not isinstance(arr, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
+    if arr.dtype not in dtypes:
+        raise ValueError(f"{name} must be {' or '.join(str(np.dtype(d)) for d in dtypes)}, "
+                         f"got {arr.dtype} with shape {arr.shape}")
+    if ndim >= 0 and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (shape {arr.shape})")
+    if writeable and not arr.flags.writeable:
+        raise ValueError(f"{name} must be writeable (shape {arr.shape})")
+
+
+cdef inline void *_vptr(object arr):
+    return cnp.PyArray_DATA(arr)
+
+
+def _bytes_workspace(size_t nbytes):
+    """A 64-byte aligned workspace of at least nbytes (as a float32 array)."""
+    return _aligned_empty((nbytes + 3) // 4)
+
+
+def quantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner):
+    """y = saturate(round_half_even(x / scale[j]) + zero_point[j]) over x viewed as
+    [outer, c, inner], j the channel (len(scale) == c) or 0 (len(scale) == 1)."""
+    _check_qarray("x", x, (np.float32,))
+    _check_qarray("y", y, _Q8, writeable=True)
+    _check_qarray("scale", scale, (np.float32,), 1)
+    _check_qarray("zero_point", zero_point, (np.int32,), 1)
+    if x.size != y.size or x.size != outer * c * inner:
+        raise ValueError(f"quantize: x {x.shape} and y {y.shape} must hold {outer} x {c} x {inner}")
+    cdef int ns = scale.shape[0]
+    if zero_point.shape[0] != ns or ns not in (1, c):
+        raise ValueError(f"quantize: {ns} scales and {zero_point.shape[0]} zero points for {c} channels")
+    cdef const float *px = _fptr(x)
+    cdef const float *ps = _fptr(scale)
+    cdef const int32_t *pz = <const int32_t *>_vptr(zero_point)
+    cdef void *py = _vptr(y)
+    cdef int signed = y.dtype == np.int8
+    with nogil:
+        tc_quantize_f32(&ctx.ctx, outer, c, inner, px, ps, pz, ns, signed, py)
+
+
+def dequantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner):
+    """y = float(x - zero_point[j]) * scale[j], x uint8, int8 or int32."""
+    _check_qarray("x", x, _Q8 + (np.dtype(np.int32),))
+    _check_array("dequantize", "y", y, -1, True)
+    _check_qarray("scale", scale, (np.float32,), 1)
+    _check_qarray("zero_point", zero_point, (np.int32,), 1)
+    if x.size != y.size or x.size != outer * c * inner:
+        raise ValueError(f"dequantize: x {x.shape} and y {y.shape} must hold {outer} x {c} x {inner}")
+    cdef int ns = scale.shape[0]
+    if zero_point.shape[0] != ns or ns not in (1, c):
+        raise ValueError(f"dequantize: {ns} scales and {zero_point.shape[0]} zero points for {c} channels")
+    cdef const void *px = _vptr(x)
+    cdef const float *ps = _fptr(scale)
+    cdef const int32_t *pz = <const int32_t *>_vptr(zero_point)
+    cdef float *py = _fptr_mut(y)
+    cdef int elem = x.dtype.itemsize
+    cdef int signed = x.dtype == np.int8
+    with nogil:
+        tc_dequantize_f32(&ctx.ctx, outer, c, inner, px, elem, signed, ps, pz, ns, py)
+
+
+def qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_scale,
+            int b_zero_point, y, float y_scale, int y_zero_point, a_shape, b_shape, y_shape):
+    """com.microsoft QLinearAdd / QLinearMul (op 'add' or 'mul') with broadcasting:
+    the shapes have equal rank (<= 8) and adjacent dims that broadcast alike merged."""
+    _check_qarray("a", a, _Q8)
+    _check_qarray("b", b, (a.dtype,))
+    _check_qarray("y", y, (a.dtype,), writeable=True)
+    cdef int nd = len(y_shape)
+    if nd < 1 or nd > TC_MAX_DIMS or len(a_shape) != nd or len(b_shape) != nd:
+        raise ValueError(f"qbinary: shapes {a_shape}, {b_shape}, {y_shape} must have one rank <= 8")
+    if int(np.prod(a_shape)) != a.size or int(np.prod(b_shape)) != b.size or int(np.prod(y_shape)) != y.size:
+        raise ValueError(f"qbinary: arrays of sizes {a.size}, {b.size}, {y.size} for shapes "
+                         f"{a_shape}, {b_shape}, {y_shape}")
+    cdef tc_qbinary_params p
+    if op == "add":
+        p.op = TC_QBINARY_ADD
+    elif op == "mul":
+        p.op = TC_QBINARY_MUL
+    else:
+        raise ValueError(f"qbinary: unknown op {op!r}")
+    p.is_signed = a.dtype == np.int8
+    p.a_scale, p.b_scale, p.y_scale = a_scale, b_scale, y_scale
+    p.a_zero_point, p.b_zero_point, p.y_zero_point = a_zero_point, b_zero_point, y_zero_point
+    cdef ptrdiff_t sy[8]
+    cdef ptrdiff_t sa[8]
+    cdef ptrdiff_t sb[8]
+    for i in range(nd):
+        sy[i], sa[i], sb[i] = y_shape[i], a_shape[i], b_shape[i]
+    cdef const void *pa = _vptr(a)
+    cdef const void *pb = _vptr(b)
+    cdef void *py = _vptr(y)
+    cdef int rc
+    with nogil:
+        rc = tc_qbinary(&ctx.ctx, &p, nd, sy, pa, sa, pb, sb, py)
+    if rc != 0:
+        raise ValueError(f"qbinary: shapes {a_shape} and {b_shape} do not broadcast to {y_shape}")
+
+
+def lookup(Context ctx, table, x, y):
+    """y[i] = table[x[i]] over the bytes of x (uint8 or int8; table: 256 bytes)."""
+    _check_qarray("table", table, (np.uint8,), 1)
+    _check_qarray("x", x, _Q8)
+    _check_qarray("y", y, _Q8, writeable=True)
+    if table.shape[0] != 256 or x.size != y.size:
+        raise ValueError(f"lookup: table {table.shape}, x {x.shape}, y {y.shape}")
+    cdef const uint8_t *pt = <const uint8_t *>_vptr(table)
+    cdef const uint8_t *px = <const uint8_t *>_vptr(x)
+    cdef uint8_t *py = <uint8_t *>_vptr(y)
+    cdef ptrdiff_t n = x.size
+    with nogil:
+        tc_lookup_u8(&ctx.ctx, pt, px, n, py)
+
+
+def transpose_channels(Context ctx, bint channels_last, x, y, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s):
+    """[n, c, s] -> [n, s, c] (channels_last) or back, for 1- or 4-byte elements."""
+    _check_qarray("x", x, _Q8 + (np.dtype(np.int32), np.dtype(np.float32)))
+    _check_qarray("y", y, (x.dtype,), writeable=True)
+    if x.size != n * c * s or y.size != x.size:
+        raise ValueError(f"transpose_channels: x {x.shape}, y {y.shape} for [{n}, {c}, {s}]")
+    cdef const void *px = _vptr(x)
+    cdef void *py = _vptr(y)
+    cdef int elem = x.dtype.itemsize
+    with nogil:
+        tc_transpose_channels(&ctx.ctx, channels_last, n, c, s, elem, px, py)
+
+
+cdef int _pool_desc_nhwc(tc_pool2d_desc *d, x, y, kernel, strides, pads, dilations) except -1:
+    n, h, w, c = x.shape
+    if y.shape[0] != n or y.shape[3] != c:
+        raise ValueError(f"pool: x {x.shape} and y {y.shape} (channels last) differ in N or C")
+    d.nc = n
+    d.h, d.w = h, w
+    d.oh, d.ow = y.shape[1], y.shape[2]
+    d.kh, d.kw = kernel
+    d.sh, d.sw = strides
+    d.pad_t, d.pad_l, d.pad_b, d.pad_r = pads
+    d.dh, d.dw = dilations
+    if tc_pool2d_check(d) != 0:
+        raise ValueError(f"pool: invalid geometry x {x.shape} -> y {y.shape}, kernel {kernel}, "
+                         f"strides {strides}, pads {pads}, dilations {dilations}")
+    return 0
+
+
+def max_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, dilations):
+    """Max pool of channels-last 8-bit images x [N, H, W, C] -> y [N, OH, OW, C]."""
+    _check_qarray("x", x, _Q8, 4)
+    _check_qarray("y", y, (x.dtype,), 4, writeable=True)
+    cdef tc_pool2d_desc d
+    _pool_desc_nhwc(&d, x, y, kernel, strides, pads, dilations)
+    cdef const void *px = _vptr(x)
+    cdef void *py = _vptr(y)
+    cdef ptrdiff_t c = x.shape[3]
+    cdef int signed = x.dtype == np.int8
+    with nogil:
+        tc_max_pool2d_nhwc_8(&ctx.ctx, &d, c, signed, px, py)
+
+
+def qavg_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, bint count_include_pad,
+                     float x_scale, int x_zero_point, float y_scale, int y_zero_point):
+    """com.microsoft QLinearAveragePool over channels-last images (no dilation)."""
+    _check_qarray("x", x, _Q8, 4)
+    _check_qarray("y", y, (x.dtype,), 4, writeable=True)
+    cdef tc_pool2d_desc d
+    _pool_desc_nhwc(&d, x, y, kernel, strides, pads, (1, 1))
+    cdef const void *px = _vptr(x)
+    cdef void *py = _vptr(y)
+    cdef ptrdiff_t c = x.shape[3]
+    cdef int signed = x.dtype == np.int8
+    with nogil:
+        tc_qavg_pool2d_nhwc(&ctx.ctx, &d, c, signed, count_include_pad, x_scale, x_zero_point,
+                            y_scale, y_zero_point, px, py)
+
+
+def qglobal_avg_pool_nhwc(Context ctx, x, y, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
+                          float x_scale, int x_zero_point, float y_scale, int y_zero_point):
+    """com.microsoft QLinearGlobalAveragePool: x [n, s, c] (channels last) -> y [n, c]."""
+    _check_qarray("x", x, _Q8)
+    _check_qarray("y", y, (x.dtype,), writeable=True)
+    if x.size != n * s * c or y.size != n * c:
+        raise ValueError(f"qglobal_avg_pool: x {x.shape}, y {y.shape} for [{n}, {s}, {c}]")
+    cdef const void *px = _vptr(x)
+    cdef void *py = _vptr(y)
+    cdef int signed = x.dtype == np.int8
+    cdef int rc
+    with nogil:
+        rc = tc_qglobal_avg_pool_nhwc(&ctx.ctx, n, s, c, signed, x_scale, x_zero_point, y_scale,
+                                      y_zero_point, px, py)
+    if rc != 0:
+        raise ValueError(f"QLinearGlobalAveragePool: x_scale / (y_scale * {s}) = "
+                         f"{x_scale / (y_scale * s):g} (or {s} pixels) is outside the range "
+                         "onnxruntime computes, [2^-32, 256) and < 2^24 pixels")
+
+
+cdef class QOutput:
+    """The output stage of a quantized GEMM or convolution (tc_qoutput): its element
+    type (uint8/int8 requantized, int32 raw sums, float32 scaled), per-column int32
+    bias and float32 scales, zero point and the clamp [lo, hi] of a fused ReLU/Clip.
+
+    residual=(a_scale, a_zero_point, b_scale, b_zero_point, y_scale, y_zero_point, q_is_a):
+    a com.microsoft QLinearAdd fused after the requantization (8-bit outputs), whose
+    other operand run() takes; the layer's own value is the add's A when q_is_a."""
+    cdef tc_qoutput out
+    cdef tc_qresidual res
+    cdef readonly object dtype
+    cdef readonly bint has_residual
+    cdef object bias, scale
+
+    def __init__(self, dtype, bias=None, scale=None, int zero_point=0, lo=None, hi=None,
+                 residual=None):
+        dtype = np.dtype(dtype)
+        if dtype not in _QOUT_TYPES:
+            raise ValueError(f"QOutput: output type {dtype} is not uint8, int8, int32 or float32")
+        self.dtype = dtype
+        self.out.type = _QOUT_TYPES[dtype]
+        self.out.bias = NULL
+        self.out.scale = NULL
+        self.out.per_channel = 0
+        if bias is not None:
+            _check_qarray("bias", bias, (np.int32,), 1)
+            self.bias = bias
+            self.out.bias = <const int32_t *>_vptr(bias)
+        if dtype != np.int32:
+            if scale is None:
+                raise ValueError(f"QOutput: a {dtype} output needs scales")
+            _check_qarray("scale", scale, (np.float32,), 1)
+            self.scale = scale
+            self.out.scale = _fptr(scale)
+            self.out.per_channel = scale.shape[0] > 1
+        tlo, thi = (-128, 127) if dtype == np.int8 else (0, 255)
+        self.out.zero_point = zero_point
+        self.out.lo = tlo if lo is None else max(tlo, int(lo))
+        self.out.hi = thi if hi is None else min(thi, int(hi))
+        self.out.residual = NULL
+        self.has_residual = residual is not None
+        cdef tc_qbinary_params p
+        if residual is not None:
+            if dtype not in _Q8:
+                raise ValueError(f"QOutput: a fused residual needs an 8-bit output, not {dtype}")
+            (p.a_scale, p.a_zero_point, p.b_scale, p.b_zero_point, p.y_scale, p.y_zero_point,
+             q_is_a) = residual
+            tc_qresidual_init(&self.res, &p, bool(q_is_a))
+
+    cdef tc_qoutput with_residual(self, r, y, tc_qresidual *res) except *:
+        """This output stage for one run: the fused residual read from r (y's shape)."""
+        cdef tc_qoutput o = self.out
+        if self.has_residual:
+            if r is None:
+                raise ValueError("QOutput: the fused residual QLinearAdd needs its other operand")
+            _check_qarray("residual", r, (y.dtype,))
+            if r.size != y.size:
+                raise ValueError(f"QOutput: residual {r.shape} and output {y.shape} differ in size")
+            res[0] = self.res
+            res.r = _vptr(r)
+            o.residual = res
+        elif r is not None:
+            raise ValueError("QOutput: a residual given to a layer without a fused QLinearAdd")
+        return o
+
+    cdef int check(self, int n) except -1:
+        if self.bias is not None and self.bias.shape[0] != n:
+            raise ValueError(f"QOutput: {self.bias.shape[0]} biases for {n} output channels")
+        if self.scale is not None and self.scale.shape[0] not in (1, n):
+            raise ValueError(f"QOutput: {self.scale.shape[0]} scales for {n} output channels")
+        return 0
+
+
+def _check_weights16(w, int n, int k):
+    _check_qarray("weight", w, (np.int16,), 2)
+    if w.shape[0] != n or w.shape[1] != k:
+        raise ValueError(f"weight {w.shape} must be [{n}, {k}]")
+
+
+def qgemm_choose_format(Context ctx, int w_min, int w_max):
+    """The packed-weight layout ('s8x4' or 's16x2') the ctx's kernels run best for
+    weights (minus their zero point) within [w_min, w_max]."""
+    return _QFORMAT_NAMES[tc_qgemm_choose_format(&ctx.ctx, w_min, w_max)]
+
+
+cdef int _format_id(str format, w) except -1:
+    if format not in QFORMATS:
+        raise ValueError(f"format must be 's8x4' or 's16x2', got {format!r}")
+    if format == "s8x4" and w.size and (w.min() < -128 or w.max() > 127):
+        raise ValueError(f"format 's8x4' needs weights in [-128, 127], got [{w.min()}, {w.max()}]")
+    return QFORMATS[format]
+
+
+cdef class QGemm:
+    """y[M, N] = output(sum_k (a[m, k] - a_zero_point) * w[n, k]) with the weights
+    (minus their zero point, int16 [N, K]) packed once.
+
+    QGemm(ctx, w, output, format=None); .run(a, a_zero_point, y)
+    """
+    cdef readonly Context ctx
+    cdef readonly int K, N
+    cdef readonly str format
+    cdef int fmt
+    cdef object packed
+    cdef readonly QOutput output
+
+    def __init__(self, Context ctx, w, QOutput output, format=None):
+        _check_qarray("weight", w, (np.int16,), 2)
+        self.N, self.K = w.shape
+        if self.K < 1 or self.N < 1:
+            raise ValueError(f"QGemm: empty weight {w.shape}")
+        output.check(self.N)
+        if format is None:
+            format = qgemm_choose_format(ctx, int(w.min()), int(w.max()))
+        self.fmt = _format_id(format, w)
+        self.format = format
+        self.ctx = ctx
+        self.output = output
+        self.packed = _bytes_workspace(tc_qgemm_pack_size(self.fmt, self.K, self.N))
+        cdef const int16_t *pw = <const int16_t *>_vptr(w)
+        cdef void *pk = _vptr(self.packed)
+        cdef int fmt = self.fmt, K = self.K, N = self.N
+        with nogil:
+            tc_qgemm_pack(fmt, K, N, pw, K, pk)
+
+    def workspace_size(self, int m):
+        """float32 elements of workspace run() needs for m rows."""
+        return (tc_qgemm_workspace_size(&self.ctx.ctx, self.fmt, m, self.N, self.K) + 3) // 4
+
+    def run(self, a, int a_zero_point, y, workspace=None, residual=None):
+        _check_qarray("a", a, _Q8)
+        _check_qarray("y", y, (self.output.dtype,), writeable=True)
+        if a.ndim < 1 or a.shape[a.ndim - 1] != self.K:
+            raise ValueError(f"QGemm: a {a.shape} must have {self.K} columns")
+        cdef int m = a.size // self.K
+        if y.size != m * self.N:
+            raise ValueError(f"QGemm: y {y.shape} must hold [{m}, {self.N}]")
+        need = self.workspace_size(m)
+        if workspace is None:
+            workspace = _aligned_empty(need)
+        elif workspace.dtype != np.float32 or workspace.size < need:
+            raise ValueError(f"QGemm: workspace needs {need} float32 elements")
+        cdef tc_qresidual res
+        cdef tc_qoutput out = self.output.with_residual(residual, y, &res)
+        cdef const void *pa = _vptr(a)
+        cdef void *py = _vptr(y)
+        cdef void *pw = _vptr(workspace)
+        cdef const void *pk = _vptr(self.packed)
+        cdef int signed = a.dtype == np.int8
+        cdef int fmt = self.fmt, K = self.K, N = self.N
+        with nogil:
+            tc_qgemm(&self.ctx.ctx, fmt, m, N, K, pa, K, signed, a_zero_point, pk, &out, py, N, pw)
+
+
+cdef class QConv2d:
+    """Convolution of channels-last 8-bit images with weights packed once.
+
+    QConv2d(ctx, w[K, KH, KW, C/group] int16 (minus the zero point), output,
+            strides, pads (top, left, bottom, right), dilations, group, format=None)
+    .run(x [N, H, W, C], x_zero_point, y [N, OH, OW, K], workspace=None, residual=None)
+    Depthwise layers (group == C == K) use the direct depthwise kernel.
+    """
+    cdef tc_conv2d_params p
+    cdef readonly Context ctx
+    cdef readonly str format
+    cdef readonly bint depthwise
+    cdef int fmt
+    cdef object packed
+    cdef readonly QOutput output
+
+    def __init__(self, Context ctx, w, QOutput output, strides=(1, 1), pads=(0, 0, 0, 0),
+                 dilations=(1, 1), int group=1, format=None):
+        _check_qarray("weight", w, (np.int16,), 4)
+        K, KH, KW, Cg = w.shape
+        if min(w.shape) < 1:
+            raise ValueError(f"QConv2d: empty weight {w.shape}")
+        _conv_params(&self.p, Cg * group, K, KH, KW, strides, pads, dilations, group)
+        output.check(K)
+        self.ctx = ctx
+        self.output = output
+        self.depthwise = group == Cg * group and group == K and KH * KW <= 64
+        if self.depthwise:
+            # [KH * KW, C]: tap-major for the channel-vectorised kernel
+            self.packed = np.ascontiguousarray(w.reshape(K, KH * KW).T)
+            self.format = "depthwise"
+            return
+        if format is None:
+            format = qgemm_choose_format(ctx, int(w.min()), int(w.max()))
+        self.fmt = _format_id(format, w)
+        self.format = format
+        kg, kd = K // group, KH * KW * Cg
+        cdef size_t size = tc_qgemm_pack_size(self.fmt, kd, kg)
+        self.packed = _bytes_workspace(size * group)
+        w2 = np.ascontiguousarray(w.reshape(K, kd))
+        cdef const int16_t *pw = <const int16_t *>_vptr(w2)
+        cdef char *pk = <char *>_vptr(self.packed)
+        cdef int fmt = self.fmt, g
+        cdef int ikd = kd, ikg = kg
+        for g in range(group):
+            with nogil:
+                tc_qgemm_pack(fmt, ikd, ikg, pw + <ptrdiff_t>g * ikg * ikd, ikd, pk + g * size)
+
+    def output_shape(self, int n, int h, int w):
+        """(n, oh, ow, K), channels last."""
+        cdef int oh = 0, ow = 0
+        if n < 1 or tc_conv2d_output_hw(&self.p, h, w, &oh, &ow) != 0:
+            raise ValueError(f"qconv: empty or invalid output for input (N={n}, H={h}, W={w}, "
+                             f"C={self.p.C}) with {_conv_geometry(&self.p)}")
+        return (n, oh, ow, self.p.K)
+
+    def workspace_size(self, int n, int h, int w):
+        """float32 elements of workspace run() needs for an input of (n, h, w, C)."""
+        self.output_shape(n, h, w)
+        if self.depthwise:
+            nbytes = tc_qconv2d_depthwise_workspace_size(&self.ctx.ctx, &self.p)
+        else:
+            nbytes = tc_qconv2d_workspace_size(&self.ctx.ctx, self.fmt, &self.p, n, h, w)
+        return (nbytes + 3) // 4
+
+    def run(self, x, int x_zero_point, y, workspace=None, residual=None):
+        """y = output(conv(x)); residual: the other operand of a fused QLinearAdd (y's shape,
+        may be y itself)."""
+        _check_qarray("x", x, _Q8, 4)
+        _check_qarray("y", y, (self.output.dtype,), 4, writeable=True)
+        n, h, w, c = x.shape
+        if c != self.p.C:
+            raise ValueError(f"QConv2d: x {x.shape} has {c} channels, weight expects {self.p.C}")
+        expected = self.output_shape(n, h, w)
+        if y.shape != expected:
+            raise ValueError(f"QConv2d: y has shape {y.shape}, expected {expected} for x {x.shape}")
+        need = self.workspace_size(n, h, w)
+        if workspace is None:
+            workspace = _aligned_empty(need)
+        elif workspace.dtype != np.float32 or workspace.size < need:
+            raise ValueError(f"QConv2d: workspace needs {need} float32 elements")
+        cdef tc_qresidual res
+        cdef tc_qoutput out = self.output.with_residual(residual, y, &res)
+        cdef const void *px = _vptr(x)
+        cdef void *py = _vptr(y)
+        cdef void *pw = _vptr(workspace)
+        cdef const void *pk = _vptr(self.packed)
+        cdef int signed = x.dtype == np.int8
+        cdef int cn = n, ch = h, cw = w, fmt = self.fmt
+        if self.depthwise:
+            with nogil:
+                tc_qconv2d_depthwise(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point,
+                                     <const int16_t *>pk, &out, py, pw)
+        else:
+            with nogil:
+                tc_qconv2d(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
+                           &out, py, pw)

@@ -1,0 +1,173 @@
+"""QLinearMatMul, MatMulInteger and com.microsoft QGemm on the 8-bit GEMM.
+
+A constant right operand is packed once (minus its zero points, per column); a
+run-time one is packed at every run.  The requantization scale of column n is
+a_scale * b_scale[n] / y_scale in float32 (QGemm: alpha * a_scale * b_scale[n],
+then / y_scale), as onnxruntime computes it.
+"""
+import numpy as np
+
+from .. import _kernels as K
+from . import op
+from .common import UnsupportedOperator, matmul_shapes, prod
+from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
+
+MS_DOMAIN = "com.microsoft"
+
+
+def _w16(n, b, b_zero_point, nn):
+    """B [K, N] minus its zero point(s) (one or one per column) -> int16 [N, K]."""
+    z = np.zeros(1, np.int32) if b_zero_point is None else \
+        zero_points(n, b_zero_point, "b zero point", b.dtype, nn)
+    return np.ascontiguousarray((b.astype(np.int16) - z.astype(np.int16)).T)
+
+
+def _matmul(n, A, B, out_dtype, make_output, params, a_zp_of):
+    """y = A @ B with numpy broadcasting.  params: the quantization parameter Values, the
+    last one B's zero point; make_output(*others) -> QOutput of the N columns,
+    a_zp_of(*others) -> A's zero point."""
+    if A.dtype not in Q8 or B.dtype not in Q8:
+        raise n.error(f"A {A.dtype} and B {B.dtype} must be uint8 or int8")
+    a_shape, b_shape, batch, m, k, nn, final = matmul_shapes(n, A, B)
+    ctx = n.ctx
+    out = batch + (m, nn)
+    if B.ndim <= 2 and all_const(B, *params):
+        consts = [None if p is None else p.const for p in params]
+        layer = n.cached(("qgemm",), lambda: K.QGemm(
+            ctx, _w16(n, np.asarray(B.const).reshape(k, nn), consts[-1], nn),
+            make_output(*consts[:-1])))
+        az = a_zp_of(*consts[:-1])
+        rows = prod(a_shape[:-1])
+
+        def qgemm(a, y, ws):
+            layer.run(a.reshape(rows, k), az, y.reshape(rows, nn), ws)
+        return n.emit(qgemm, [A], [(final, out_dtype)], workspace=layer.workspace_size(rows))
+    present = [p for p in params if p is not None]
+    slots = [i for i, p in enumerate(params) if p is not None]
+
+    def qmatmul_runtime(a, b, *rest):
+        args = [None] * len(params)
+        for i, v in zip(slots, rest[:-1]):
+            args[i] = v
+        y3 = rest[-1].reshape(out).reshape(-1, m, nn)
+        a3 = np.broadcast_to(a.reshape(a_shape), batch + (m, k)).reshape(-1, m, k)
+        b3 = np.broadcast_to(b.reshape(b_shape), batch + (k, nn)).reshape(-1, k, nn)
+        output = make_output(*args[:-1])
+        az = a_zp_of(*args[:-1])
+        for i in range(y3.shape[0]):
+            layer = K.QGemm(ctx, _w16(n, b3[i], args[-1], nn), output)
+            layer.run(np.ascontiguousarray(a3[i]), az, y3[i])
+    return n.emit(qmatmul_runtime, [A, B] + present, [(final, out_dtype)])
+
+
+def qmatmul_macs(inputs, outputs, **attrs):
+    """prod(batch dims) * M * N * K."""
+    A, Y = inputs[0], outputs[0]
+    return 0 if Y is None else Y.size * A.shape[-1]
+
+
+def _qlinear_matmul(n, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
+    for v, what in ((a_scale, "a_scale"), (b_scale, "b_scale"), (y_scale, "y_scale")):
+        if v.dtype not in (np.float32, np.float16):
+            raise n.error(f"{what} of type {v.dtype} is not supported (float32 and float16 are)",
+                          UnsupportedOperator)
+    if y_zero_point is None:
+        raise n.error("y_zero_point is required")
+    y_dtype = y_zero_point.dtype
+    nn = b.shape[-1] if b.ndim > 1 else 1
+
+    def make_output(as_, az, bs, ys, yz):
+        as_v, _ = scalar_param(n, as_, az, a.dtype, "a")
+        ys_v, yz_v = scalar_param(n, ys, yz, y_dtype, "y")
+        scale = (np.float32(as_v) * scales(n, bs, "b scale", nn)) / np.float32(ys_v)
+        lo, hi = type_range(y_dtype)
+        return K.QOutput(y_dtype, None, np.ascontiguousarray(scale, np.float32), yz_v, lo, hi)
+
+    def a_zp(as_, az, bs, ys, yz):
+        return scalar_param(n, as_, az, a.dtype, "a")[1]
+    return _matmul(n, a, b, y_dtype, make_output,
+                   [a_scale, a_zero_point, b_scale, y_scale, y_zero_point, b_zero_point], a_zp)
+
+
+@op("QLinearMatMul", since=10, cost=qmatmul_macs)
+def QLinearMatMul(n, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
+    """numpy matmul of uint8/int8 tensors, requantized; per-column b parameters."""
+    return _qlinear_matmul(n, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
+                           y_zero_point)
+
+
+@op("MatMulInteger", since=10, cost=qmatmul_macs)
+def MatMulInteger(n, A, B, a_zero_point=None, b_zero_point=None):
+    """int32 result of (A - a_zero_point) @ (B - b_zero_point); per-column b_zero_point."""
+    if a_zero_point is not None and a_zero_point.size > 1:
+        raise n.error("a per-row a_zero_point is not supported", UnsupportedOperator)
+
+    def make_output(az):
+        return K.QOutput(np.int32)
+
+    def a_zp(az):
+        if az is None:
+            return 0
+        return int(zero_points(n, az, "a zero point", A.dtype, 1)[0])
+    return _matmul(n, A, B, np.int32, make_output, [a_zero_point, b_zero_point], a_zp)
+
+
+@op("QGemm", since=1, until=1, domain=MS_DOMAIN, cost=qmatmul_macs)
+def QGemm(n, A, a_scale, a_zero_point, B, b_scale, b_zero_point, C=None, y_scale=None,
+          y_zero_point=None, *, alpha=1.0, transA=0, transB=0):
+    """Y = alpha * A'B' (+ int32 C), requantized (y_zero_point) or float32 (no y_zero_point)."""
+    if A.dtype not in Q8 or B.dtype not in Q8:
+        raise n.error(f"A {A.dtype} and B {B.dtype} must be uint8 or int8")
+    if A.ndim != 2 or B.ndim != 2:
+        raise n.error(f"A {A.shape} and B {B.shape} must be 2-D")
+    m, k = A.shape[::-1] if transA else A.shape
+    kb, nn = B.shape[::-1] if transB else B.shape
+    if k != kb:
+        raise n.error(f"inner dimensions differ: A {A.shape} (transA={transA}) and B {B.shape} "
+                      f"(transB={transB})")
+    if C is not None and C.dtype != np.int32:
+        raise n.error(f"C has type {C.dtype}; QGemm's C is int32")
+    if C is not None and not (C.size == 1 or C.size == nn and (C.ndim == 1 or C.shape[0] == 1)):
+        raise n.error(f"C {C.shape}: only a bias per column ([{nn}] or [1, {nn}]) is supported",
+                      UnsupportedOperator)
+    y_dtype = y_zero_point.dtype if y_zero_point is not None else np.dtype(np.float32)
+    ctx = n.ctx
+    params = [a_scale, a_zero_point, b_scale, b_zero_point, C, y_scale, y_zero_point]
+
+    def make(bt, as_, az, bs, bz, c, ys, yz):
+        as_v, az_v = scalar_param(n, as_, az, A.dtype, "a")
+        scale = np.float32(alpha) * np.float32(as_v) * scales(n, bs, "b scale", nn)
+        if ys is not None:
+            scale = scale / scales(n, ys, "y scale", 1)[0]
+        bias = None
+        if c is not None:
+            bias = np.ascontiguousarray(np.broadcast_to(np.asarray(c, np.int32).reshape(-1), (nn,)))
+        if yz is not None:
+            ys_v, yz_v = scalar_param(n, ys, yz, y_dtype, "y")
+            lo, hi = type_range(y_dtype)
+            out = K.QOutput(y_dtype, bias, np.ascontiguousarray(scale, np.float32), yz_v, lo, hi)
+        else:
+            out = K.QOutput(np.float32, bias, np.ascontiguousarray(scale, np.float32))
+        b2 = np.asarray(bt)
+        b2 = b2.T if transB else b2
+        return K.QGemm(ctx, _w16(n, b2, bz, nn), out), az_v
+
+    if all_const(B, *params):
+        layer, az = n.cached(("qgemm",), lambda: make(B.const, *[None if p is None else p.const
+                                                                 for p in params]))
+
+        def qgemm(a, y, ws):
+            if transA:
+                a = np.ascontiguousarray(a.T)
+            layer.run(a, az, y, ws)
+        return n.emit(qgemm, [A], [((m, nn), y_dtype)], workspace=layer.workspace_size(m))
+    present = [p for p in params if p is not None]
+    slots = [i for i, p in enumerate(params) if p is not None]
+
+    def qgemm_runtime(a, b, *rest):
+        args = [None] * len(params)
+        for i, v in zip(slots, rest[:-1]):
+            args[i] = v
+        layer, az = make(b, *args)
+        layer.run(np.ascontiguousarray(a.T) if transA else a, az, rest[-1])
+    return n.emit(qgemm_runtime, [A, B] + present, [((m, nn), y_dtype)])

@@ -1,0 +1,467 @@
+"""Quantized graphs at load: the checks of every QuantizeLinear/DequantizeLinear, and
+QDQ groups rewritten into integer ops.
+
+A QDQ model (onnxruntime.quantization's QuantFormat.QDQ) spells an integer convolution
+as DequantizeLinear(x_q) and DequantizeLinear(w_q) feeding a float Conv whose output goes
+to a QuantizeLinear.  `quantized_graph` rewrites such groups into the QOperator form that
+onnxruntime also runs them as (QLinearConv, com.microsoft QLinearAdd, QGemm, ...), which
+tinycnn computes with integer kernels.  A group it does not recognise keeps running in
+float between its DequantizeLinear and QuantizeLinear: never refused.
+
+Rewritten groups (x: a DequantizeLinear of a per-tensor quantized tensor; y: the op's only
+consumer is a per-tensor QuantizeLinear):
+  Conv(x, w [, b]) [-> Relu | Clip] -> QLinearConv (tinycnn::QLinearConv with a clamp);
+      w a DequantizeLinear of a constant (per-tensor or per output channel), b one of an
+      int32 constant (re-quantized if its scale is not x_scale * w_scale)
+  Gemm(x, w [, b]) -> com.microsoft QGemm;  MatMul(x, x') -> QLinearMatMul
+  Add, Mul -> com.microsoft QLinearAdd, QLinearMul
+  GlobalAveragePool, AveragePool, Sigmoid, LeakyRelu, Concat -> their com.microsoft QLinear forms
+  MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze with the same scale and zero
+      point in and out -> the op itself on the 8-bit tensor
+"""
+import numpy as np
+
+from .errors import InvalidModel
+from .loader import Node
+from .ops import FUSED_DOMAIN
+
+MS = "com.microsoft"
+_Q8 = (np.dtype(np.uint8), np.dtype(np.int8))
+_SAME_SCALE_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze")
+
+
+def quantized_graph(g, keep, fuse, source):
+    """Check the graph's quantize/dequantize nodes; with fuse, rewrite its QDQ groups and
+    fuse residual adds into the convolutions that feed them."""
+    _check(g, source)
+    if not fuse:
+        return
+    if any(n.op_type == "DequantizeLinear" and n.domain == "" for n in g.nodes):
+        _Rewriter(g, keep, source).run()
+    _fuse_residual_adds(g, keep)
+    _fuse_sigmoid_muls(g, keep)
+
+
+def _fuse_sigmoid_muls(g, keep):
+    """QLinearMul(x, QLinearSigmoid(x)) (SiLU, swish: EfficientNet's activation) becomes one
+    tinycnn::QLinearSigmoidMul, a table lookup, when the sigmoid's only use is that product."""
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    replaced = {}
+    for mul in g.nodes:
+        if mul.op_type != "QLinearMul" or mul.domain != MS or len(mul.inputs) != 8:
+            continue
+        for slot in (0, 3):
+            name, other = mul.inputs[slot], mul.inputs[3 - slot]
+            sig = producers.get(name)
+            if (sig is None or sig.op_type != "QLinearSigmoid" or sig.domain != MS
+                    or id(sig) in replaced or len(sig.inputs) != 5 or sig.inputs[0] != other
+                    or name in keep or len(consumers.get(name, [])) != 1):
+                continue
+            fused = Node(mul.name, "QLinearSigmoidMul", FUSED_DOMAIN,
+                         list(sig.inputs) + list(mul.inputs[1:3]) + list(mul.inputs[4:8]),
+                         list(mul.outputs), {"sigmoid_is_a": int(slot == 0)}, mul.index)
+            fused.label = "QLinearSigmoid+QLinearMul"
+            g.fused_away.add(name)
+            replaced[id(sig)] = None
+            replaced[id(mul)] = fused
+            break
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+def _fuse_into_binary(g, keep, op_type, fits, make):
+    """Each com.microsoft `op_type` node (QLinearAdd/QLinearMul: A at input 0, B at 3) with an
+    operand whose producer `fits(producer, other_operand)`, used there only and not a graph
+    output, becomes `make(producer, node, slot)`: one node in the binary op's place (so its
+    other operand is ready)."""
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    replaced = {}
+    for node in g.nodes:
+        if node.op_type != op_type or node.domain != MS or len(node.inputs) != 8:
+            continue
+        for slot in (0, 3):
+            name, other = node.inputs[slot], node.inputs[3 - slot]
+            prod = producers.get(name)
+            if (prod is None or id(prod) in replaced or name in keep or other == name
+                    or len(consumers.get(name, [])) != 1 or not fits(prod, other)):
+                continue
+            g.fused_away.add(name)
+            replaced[id(prod)] = None
+            replaced[id(node)] = make(prod, node, slot)
+            break
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+def _fuse_residual_adds(g, keep):
+    """QLinearConv -> com.microsoft QLinearAdd(conv, other) becomes one tinycnn::QLinearConv
+    whose output stage adds `other` (ResNet's residual merges): the convolution's 8-bit
+    result never goes to memory."""
+    def fits(conv, other):
+        return (conv.op_type == "QLinearConv" and conv.domain in ("", FUSED_DOMAIN)
+                and not (conv.domain == FUSED_DOMAIN and len(conv.inputs) > 9))
+
+    def make(conv, add, slot):
+        ins = list(conv.inputs) + [""] * (9 - len(conv.inputs))
+        fused = Node(conv.name, "QLinearConv", FUSED_DOMAIN,
+                     ins[:9] + [add.inputs[3 - slot]] + list(add.inputs[1:3]) + list(add.inputs[4:8]),
+                     list(add.outputs), dict(conv.attrs, residual_a=int(slot == 0)), conv.index)
+        fused.label = (conv.label if conv.domain == FUSED_DOMAIN else "QLinearConv") + "+QLinearAdd"
+        return fused
+    _fuse_into_binary(g, keep, "QLinearAdd", fits, make)
+
+
+def _fuse_sigmoid_muls(g, keep):
+    """QLinearMul(x, QLinearSigmoid(x)) (SiLU, swish: EfficientNet's activation) becomes one
+    tinycnn::QLinearSigmoidMul, a table lookup."""
+    def fits(sig, other):
+        return (sig.op_type == "QLinearSigmoid" and sig.domain == MS and len(sig.inputs) == 5
+                and sig.inputs[0] == other)
+
+    def make(sig, mul, slot):
+        fused = Node(mul.name, "QLinearSigmoidMul", FUSED_DOMAIN,
+                     list(sig.inputs) + list(mul.inputs[1:3]) + list(mul.inputs[4:8]),
+                     list(mul.outputs), {"sigmoid_is_a": int(slot == 0)}, mul.index)
+        fused.label = "QLinearSigmoid+QLinearMul"
+        return fused
+    _fuse_into_binary(g, keep, "QLinearMul", fits, make)
+
+
+# ---- checks ----------------------------------------------------------------------------
+
+def _check(g, source):
+    """Constant parameters of QuantizeLinear/DequantizeLinear: positive finite scales, zero
+    points of the tensor's type, per-axis sizes; the element type a DequantizeLinear reads
+    is the one its QuantizeLinear writes."""
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    inits = g.initializers
+    for n in g.nodes:
+        if n.domain != "" or n.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        where = f"{source}: {n.describe()}"
+        scale = inits.get(n.inputs[1]) if len(n.inputs) > 1 else None
+        zp = inits.get(n.inputs[2]) if len(n.inputs) > 2 and n.inputs[2] else None
+        if scale is not None:
+            s = np.asarray(scale)
+            if s.dtype.kind != "f":
+                raise InvalidModel(f"{where}: scale {n.inputs[1]!r} has type {s.dtype}")
+            bad = ~(np.isfinite(s) & (s > 0))
+            if bad.any():
+                raise InvalidModel(f"{where}: scale {n.inputs[1]!r} must be positive and finite, "
+                                   f"got {s[bad].reshape(-1)[:4].tolist()}")
+            if zp is not None and np.asarray(zp).size != s.size:
+                raise InvalidModel(f"{where}: zero point {n.inputs[2]!r} has {np.asarray(zp).size} "
+                                   f"values but scale {n.inputs[1]!r} has {s.size}")
+        if n.op_type == "DequantizeLinear":
+            x = inits.get(n.inputs[0])
+            if zp is not None and x is not None and np.asarray(zp).dtype != x.dtype:
+                raise InvalidModel(f"{where}: zero point {n.inputs[2]!r} has type "
+                                   f"{np.asarray(zp).dtype} but the tensor {n.inputs[0]!r} is "
+                                   f"{x.dtype}")
+            if x is not None and scale is not None and np.asarray(scale).size > 1 and x.ndim:
+                axis = int(n.attrs.get("axis", 1))
+                if not -x.ndim <= axis < x.ndim or np.asarray(scale).size != x.shape[axis]:
+                    raise InvalidModel(
+                        f"{where}: per-axis scale {n.inputs[1]!r} has {np.asarray(scale).size} "
+                        f"values; axis {axis} of {n.inputs[0]!r} {x.shape} needs "
+                        f"{x.shape[axis] if -x.ndim <= axis < x.ndim else 'a valid axis'}")
+            q = producers.get(n.inputs[0])
+            if q is not None and q.op_type == "QuantizeLinear" and q.domain == "":
+                qt = _q_type(q, inits)
+                if qt is not None and zp is not None and np.asarray(zp).dtype != qt:
+                    raise InvalidModel(
+                        f"{where}: reads {n.inputs[0]!r} as {np.asarray(zp).dtype} (its zero "
+                        f"point's type) but {q.describe()} writes it as {qt}")
+
+
+def _q_type(q, inits):
+    """The element type a QuantizeLinear writes, when known at load."""
+    if len(q.inputs) > 2 and q.inputs[2]:
+        z = inits.get(q.inputs[2])
+        return None if z is None else np.asarray(z).dtype
+    t = int(q.attrs.get("output_dtype", 0))
+    return {0: np.dtype(np.uint8), 2: np.dtype(np.uint8), 3: np.dtype(np.int8)}.get(t)
+
+
+# ---- rewriting ----------------------------------------------------------------------------
+
+class _Rewriter:
+    def __init__(self, g, keep, source):
+        self.g = g
+        self.keep = keep
+        self.source = source
+        self.inits = g.initializers
+        self.producers = {o: n for n in g.nodes for o in n.outputs if o}
+        self.consumers = g.consumers()
+        self.replaced = {}   # id(node) -> new node, or None to drop
+
+    def run(self):
+        g = self.g
+        handlers = {"Conv": self._conv, "Gemm": self._gemm, "MatMul": self._matmul,
+                    "Add": self._binary, "Mul": self._binary,
+                    "GlobalAveragePool": self._gap, "AveragePool": self._avgpool,
+                    "Sigmoid": self._unary, "LeakyRelu": self._unary, "Concat": self._concat}
+        for node in list(g.nodes):
+            if node.domain != "" or id(node) in self.replaced:
+                continue
+            h = handlers.get(node.op_type)
+            if h is None and node.op_type in _SAME_SCALE_OPS:
+                h = self._same_scale
+            if h is not None:
+                h(node)
+        if not self.replaced:
+            return
+        g.nodes = [self.replaced.get(id(n), n) for n in g.nodes
+                   if self.replaced.get(id(n), n) is not None]
+        g.opsets.setdefault(MS, 1)
+        self._drop_dead()
+
+    def _drop_dead(self):
+        """Remove nodes none of whose outputs is used (the absorbed DequantizeLinears)."""
+        g = self.g
+        while True:
+            used = {i for n in g.nodes for i in n.inputs if i} | set(self.keep)
+            kept = [n for n in g.nodes if any(o and o in used for o in n.outputs)]
+            if len(kept) == len(g.nodes):
+                return
+            g.nodes = kept
+
+    # -- pattern pieces ---------------------------------------------------------------------
+    def _const(self, name):
+        return self.inits.get(name) if name else None
+
+    def _dq(self, name, per_tensor=True):
+        """(x_q, scale, zero point) names when `name` is a DequantizeLinear's output with
+        constant parameters (per tensor unless per_tensor=False)."""
+        d = self.producers.get(name)
+        if d is None or d.op_type != "DequantizeLinear" or d.domain != "" or len(d.inputs) < 3:
+            return None
+        s, z = self._const(d.inputs[1]), self._const(d.inputs[2])
+        if s is None or z is None or np.asarray(z).dtype not in _Q8 and not (
+                np.asarray(z).dtype == np.int32 and not per_tensor):
+            return None
+        if per_tensor and np.asarray(s).size != 1:
+            return None
+        return d.inputs[0], d.inputs[1], d.inputs[2], d
+
+    def _only_consumer(self, name):
+        if name in self.keep:
+            return None
+        c = self.consumers.get(name, [])
+        return c[0] if len(c) == 1 and id(c[0]) not in self.replaced else None
+
+    def _q(self, name):
+        """(QuantizeLinear node, scale, zero point) when name's only consumer quantizes it
+        per tensor with constant parameters."""
+        q = self._only_consumer(name)
+        if q is None or q.op_type != "QuantizeLinear" or q.domain != "" or len(q.inputs) < 3:
+            return None
+        s, z = self._const(q.inputs[1]), self._const(q.inputs[2])
+        if s is None or z is None or np.asarray(s).size != 1 or np.asarray(z).dtype not in _Q8:
+            return None
+        return q, q.inputs[1], q.inputs[2]
+
+    def _new(self, node, op_type, domain, inputs, outputs, attrs, absorbed):
+        fused = Node(node.name, op_type, domain, inputs, outputs, attrs, node.index)
+        fused.label = op_type
+        for a in absorbed[:-1]:
+            self.replaced[id(a)] = None
+        self.replaced[id(absorbed[-1])] = fused
+        return fused
+
+    def _zp_type(self, name):
+        return np.asarray(self.inits[name]).dtype
+
+    def _add_init(self, name, array):
+        while name in self.inits or name in self.producers:
+            name += "_"
+        self.inits[name] = array
+        return name
+
+    # -- Conv ------------------------------------------------------------------------------
+    def _activation(self, out):
+        """Relu or Clip consuming `out` alone: (node, clip_min, clip_max), else None."""
+        a = self._only_consumer(out)
+        if a is None or a.domain != "":
+            return None
+        if a.op_type == "Relu":
+            return a, 0.0, None
+        if a.op_type == "Clip":
+            lo, hi = a.attrs.get("min"), a.attrs.get("max")
+            for i, slot in ((1, "lo"), (2, "hi")):
+                if len(a.inputs) > i and a.inputs[i]:
+                    v = self._const(a.inputs[i])
+                    if v is None:
+                        return None
+                    if slot == "lo":
+                        lo = float(np.asarray(v).reshape(-1)[0])
+                    else:
+                        hi = float(np.asarray(v).reshape(-1)[0])
+            return a, lo, hi
+        return None
+
+    def _bias(self, name, x_scale, w_scale, factor=1.0):
+        """An int32 bias for the integer op: the DequantizeLinear's input when its scale is
+        x_scale * w_scale (as quantizers make it), else re-quantized to that scale."""
+        d = self._dq(name, per_tensor=False)
+        if d is None:
+            return None
+        b_q, b_s, b_z, _ = d
+        bq, bs, bz = self._const(b_q), self._const(b_s), self._const(b_z)
+        if bq is None or bq.dtype != np.int32 or np.any(bz):
+            return None
+        want = (np.float32(factor) * np.float32(x_scale) * np.asarray(w_scale, np.float32)).reshape(-1)
+        have = np.broadcast_to(np.asarray(bs, np.float32).reshape(-1), want.shape)
+        if np.allclose(have, want, rtol=1e-6, atol=0):
+            return b_q
+        real = bq.astype(np.float64) * np.broadcast_to(have, bq.shape)
+        requant = np.clip(np.rint(real / want.astype(np.float64)), -2 ** 31, 2 ** 31 - 1)
+        return self._add_init(f"{b_q}_requantized", requant.astype(np.int32))
+
+    def _conv(self, conv):
+        if len(conv.inputs) < 2:
+            return
+        x = self._dq(conv.inputs[0])
+        w = self._dq(conv.inputs[1], per_tensor=False)
+        if x is None or w is None or self._const(w[0]) is None:
+            return
+        w_scale = self._const(w[1])
+        if np.asarray(w_scale).size > 1 and int(w[3].attrs.get("axis", 1)) != 0:
+            return
+        out, absorbed, clip = conv.outputs[0], [conv], None
+        act = self._activation(out)
+        if act is not None:
+            clip = act[1:]
+            absorbed.append(act[0])
+            out = act[0].outputs[0]
+        q = self._q(out)
+        if q is None:
+            return
+        bias = ""
+        if len(conv.inputs) > 2 and conv.inputs[2]:
+            bias = self._bias(conv.inputs[2], self._const(x[1]).reshape(-1)[0], w_scale)
+            if bias is None:
+                return
+        absorbed.append(q[0])
+        inputs = [x[0], x[1], x[2], w[0], w[1], w[2], q[1], q[2]] + ([bias] if bias else [])
+        if clip is None:
+            self._new(conv, "QLinearConv", "", inputs, [q[0].outputs[0]], dict(conv.attrs),
+                      absorbed)
+        else:
+            attrs = dict(conv.attrs)
+            if clip[0] is not None:
+                attrs["clip_min"] = clip[0]
+            if clip[1] is not None:
+                attrs["clip_max"] = clip[1]
+            f = self._new(conv, "QLinearConv", FUSED_DOMAIN, inputs, [q[0].outputs[0]], attrs,
+                          absorbed)
+            f.label = f"QLinearConv+{act[0].op_type}"
+
+    # -- Gemm, MatMul ----------------------------------------------------------------------
+    def _gemm(self, gemm):
+        if len(gemm.inputs) < 2 or gemm.attrs.get("transA", 0):
+            return
+        a = self._dq(gemm.inputs[0])
+        b = self._dq(gemm.inputs[1], per_tensor=False)
+        if a is None or b is None or self._const(b[0]) is None:
+            return
+        alpha = float(gemm.attrs.get("alpha", 1.0))
+        trans_b = int(gemm.attrs.get("transB", 0))
+        b_scale = self._const(b[1])
+        if np.asarray(b_scale).size > 1 and int(b[3].attrs.get("axis", 1)) != (0 if trans_b else 1):
+            return
+        q = self._q(gemm.outputs[0])
+        if q is None:
+            return
+        c = ""
+        if len(gemm.inputs) > 2 and gemm.inputs[2]:
+            if float(gemm.attrs.get("beta", 1.0)) != 1.0:
+                return
+            c = self._bias(gemm.inputs[2], self._const(a[1]).reshape(-1)[0], b_scale, alpha)
+            if c is None:
+                return
+        self._new(gemm, "QGemm", MS, [a[0], a[1], a[2], b[0], b[1], b[2], c, q[1], q[2]],
+                  [q[0].outputs[0]], {"alpha": alpha, "transB": trans_b}, [gemm, q[0]])
+
+    def _matmul(self, mm):
+        a, b = self._dq(mm.inputs[0]), self._dq(mm.inputs[1], per_tensor=False)
+        if a is None or b is None:
+            return
+        if np.asarray(self._const(b[1])).size > 1 and (
+                self._const(b[0]) is None or int(b[3].attrs.get("axis", 1)) != self._const(b[0]).ndim - 1):
+            return
+        q = self._q(mm.outputs[0])
+        if q is None:
+            return
+        self._new(mm, "QLinearMatMul", "", [a[0], a[1], a[2], b[0], b[1], b[2], q[1], q[2]],
+                  [q[0].outputs[0]], {}, [mm, q[0]])
+
+    # -- element-wise and pools ------------------------------------------------------------
+    def _binary(self, node):
+        if len(node.inputs) != 2:
+            return
+        a, b = self._dq(node.inputs[0]), self._dq(node.inputs[1])
+        q = self._q(node.outputs[0])
+        if a is None or b is None or q is None:
+            return
+        if not self._zp_type(a[2]) == self._zp_type(b[2]) == self._zp_type(q[2]):
+            return
+        self._new(node, f"QLinear{node.op_type}", MS,
+                  [a[0], a[1], a[2], b[0], b[1], b[2], q[1], q[2]], [q[0].outputs[0]], {},
+                  [node, q[0]])
+
+    def _unary(self, node):
+        x, q = self._dq(node.inputs[0]), self._q(node.outputs[0])
+        if x is None or q is None or self._zp_type(x[2]) != self._zp_type(q[2]):
+            return
+        attrs = {"alpha": node.attrs.get("alpha", 0.01)} if node.op_type == "LeakyRelu" else {}
+        self._new(node, f"QLinear{node.op_type}", MS, [x[0], x[1], x[2], q[1], q[2]],
+                  [q[0].outputs[0]], attrs, [node, q[0]])
+
+    def _gap(self, node):
+        x, q = self._dq(node.inputs[0]), self._q(node.outputs[0])
+        if x is None or q is None or self._zp_type(x[2]) != self._zp_type(q[2]):
+            return
+        self._new(node, "QLinearGlobalAveragePool", MS, [x[0], x[1], x[2], q[1], q[2]],
+                  [q[0].outputs[0]], {"channels_last": 0}, [node, q[0]])
+
+    def _avgpool(self, node):
+        if any(d != 1 for d in node.attrs.get("dilations", [])):
+            return
+        x, q = self._dq(node.inputs[0]), self._q(node.outputs[0])
+        if x is None or q is None or self._zp_type(x[2]) != self._zp_type(q[2]):
+            return
+        attrs = {k: v for k, v in node.attrs.items() if k != "dilations"}
+        self._new(node, "QLinearAveragePool", MS, [x[0], x[1], x[2], q[1], q[2]],
+                  [q[0].outputs[0]], attrs, [node, q[0]])
+
+    def _concat(self, node):
+        xs = [self._dq(i) for i in node.inputs]
+        q = self._q(node.outputs[0])
+        if q is None or not xs or any(x is None for x in xs):
+            return
+        if any(self._zp_type(x[2]) != self._zp_type(q[2]) for x in xs):
+            return
+        ins = [q[1], q[2]] + [name for x in xs for name in x[:3]]
+        self._new(node, "QLinearConcat", MS, ins, [q[0].outputs[0]],
+                  {"axis": node.attrs.get("axis", 1)}, [node, q[0]])
+
+    def _same_scale(self, node):
+        """An op that moves values (MaxPool, Reshape...) between a DequantizeLinear and a
+        QuantizeLinear of the same parameters runs on the 8-bit tensor."""
+        if not node.inputs or len([o for o in node.outputs if o]) != 1:
+            return
+        x, q = self._dq(node.inputs[0]), self._q(node.outputs[0])
+        if x is None or q is None:
+            return
+        same = (np.array_equal(np.asarray(self._const(x[1]), np.float32).reshape(-1),
+                               np.asarray(self._const(q[1]), np.float32).reshape(-1))
+                and self._zp_type(x[2]) == self._zp_type(q[2])
+                and np.array_equal(self._const(x[2]), self._const(q[2])))
+        if not same:
+            return
+        f = self._new(node, node.op_type, "", [x[0]] + list(node.inputs[1:]), [q[0].outputs[0]],
+                      dict(node.attrs), [node, q[0]])
+        f.label = node.op_type
