@@ -167,3 +167,15 @@ def matmul_shapes(n, A, B):
 __all__ = ["window_geometry", "matmul_shapes", "require_float", "require_const", "axis_index",
            "prod", "broadcast_shape", "ints", "numpy_step", "is_float32", "InvalidModel",
            "UnsupportedOperator"]
+
+
+def gemm_shapes(node, A, B, transA, transB):
+    """(m, k, n) of Gemm-style A' [m, k] @ B' [k, n], each operand 2-D and maybe transposed."""
+    if A.ndim != 2 or B.ndim != 2:
+        raise node.error(f"A {A.shape} and B {B.shape} must be 2-D")
+    m, k = A.shape[::-1] if transA else A.shape
+    kb, nn = B.shape[::-1] if transB else B.shape
+    if k != kb:
+        raise node.error(f"inner dimensions differ: A {A.shape} (transA={transA}) and "
+                         f"B {B.shape} (transB={transB})")
+    return m, k, nn

@@ -5,19 +5,14 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import const_value
 from . import FUSED_DOMAIN, op
-from .common import broadcast_shape, is_float32, matmul_shapes, numpy_step, require_float
+from .common import (broadcast_shape, gemm_shapes, is_float32, matmul_shapes, numpy_step,
+                     require_float)
 from .elementwise import binary
 
 
 def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
     require_float(n, A, B, C)
-    if A.ndim != 2 or B.ndim != 2:
-        raise n.error(f"A {A.shape} and B {B.shape} must be 2-D")
-    m, k = A.shape[::-1] if transA else A.shape
-    kb, nn = B.shape[::-1] if transB else B.shape
-    if k != kb:
-        raise n.error(f"inner dimensions differ: A {A.shape} (transA={transA}) and "
-                      f"B {B.shape} (transB={transB})")
+    m, k, nn = gemm_shapes(n, A, B, transA, transB)
     out = (m, nn)
     if C is not None:
         if broadcast_shape(n, C.shape, out) != out:

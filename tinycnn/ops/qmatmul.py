@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _kernels as K
 from . import op
-from .common import UnsupportedOperator, matmul_shapes, prod
+from .common import UnsupportedOperator, gemm_shapes, matmul_shapes, prod
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
 
 MS_DOMAIN = "com.microsoft"
@@ -118,13 +118,7 @@ def QGemm(n, A, a_scale, a_zero_point, B, b_scale, b_zero_point, C=None, y_scale
     """Y = alpha * A'B' (+ int32 C), requantized (y_zero_point) or float32 (no y_zero_point)."""
     if A.dtype not in Q8 or B.dtype not in Q8:
         raise n.error(f"A {A.dtype} and B {B.dtype} must be uint8 or int8")
-    if A.ndim != 2 or B.ndim != 2:
-        raise n.error(f"A {A.shape} and B {B.shape} must be 2-D")
-    m, k = A.shape[::-1] if transA else A.shape
-    kb, nn = B.shape[::-1] if transB else B.shape
-    if k != kb:
-        raise n.error(f"inner dimensions differ: A {A.shape} (transA={transA}) and B {B.shape} "
-                      f"(transB={transB})")
+    m, k, nn = gemm_shapes(n, A, B, transA, transB)
     if C is not None and C.dtype != np.int32:
         raise n.error(f"C has type {C.dtype}; QGemm's C is int32")
     if C is not None and not (C.size == 1 or C.size == nn and (C.ndim == 1 or C.shape[0] == 1)):
