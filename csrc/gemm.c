@@ -247,6 +247,7 @@ typedef struct {
     tc_ukernel_fn uk;
     tc_ukernel_fn uk_half; /* for nr <= NR/2 */
     tc_ukernel_wide_fn uk_wide; /* two panels at once, or NULL */
+    tc_ukernel_tall_fn uk_tall; /* two A panels by up to two B panels, or NULL */
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
@@ -318,6 +319,15 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                             int mr = mc - ir < MR ? mc - ir : MR;
                             int m = mc0 + ir;
                             tc_tile_epi te = tile_epi_at(epi, m, n);
+                            if (job->uk_tall && mc - ir > MR) {
+                                mr = mc - ir < 2 * MR ? mc - ir : 2 * MR;
+                                job->uk_tall(kc, abase + (size_t)(ir / MR) * astride,
+                                             (ptrdiff_t)astride, b, (ptrdiff_t)bstride,
+                                             op->C + m * op->ldc + n, op->ldc, mr, nr2, flags, &te,
+                                             TC_GEMM_PF_A);
+                                ir += MR; /* and MR more by the loop */
+                                continue;
+                            }
                             job->uk_wide(kc, abase + (size_t)(ir / MR) * astride, b,
                                          (ptrdiff_t)bstride, op->C + m * op->ldc + n, op->ldc,
                                          mr, nr2, flags, &te, TC_GEMM_PF_A);
@@ -337,6 +347,15 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         int mr = mc - ir < MR ? mc - ir : MR;
                         int m = mc0 + ir;
                         tc_tile_epi te = tile_epi_at(epi, m, n);
+                        if (job->uk_tall && mc - ir > MR) {
+                            /* one B panel, two A panels: 12 FMAs per load of B */
+                            mr = mc - ir < 2 * MR ? mc - ir : 2 * MR;
+                            job->uk_tall(kc, abase + (size_t)(ir / MR) * astride,
+                                         (ptrdiff_t)astride, b, 0, op->C + m * op->ldc + n,
+                                         op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
+                            ir += MR;
+                            continue;
+                        }
                         uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
                            op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                     }
@@ -395,6 +414,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk = kern->tile;
     job.uk_half = kern->tile_half;
     job.uk_wide = kern->tile_wide;
+    job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;

@@ -87,59 +87,88 @@ static void ukernel_6x8_avx512(int kc, const float *a, const float *b, float *c,
     ukernel_6xw_avx512(kc, a, b, c, ldc, mr, nr, flags, e, pf_a, 8);
 }
 
-/* a: [kc][6]  b: [kc][16] and (b + bstride)[kc][16]  c: [mr, 16 < nr <= 32].
- * 12 zmm accumulators: per K step 2 loads of B and 6 broadcasts of A feed 12
- * FMAs (FMA-bound; the single-panel tile is bound by its 7 loads per 6 FMAs). */
+/* a: [kc][6] and, when na == 2, (a + astride)[kc][6]  b: [kc][16] and, when
+ * nb == 2, (b + bstride)[kc][16]  c: [mr <= 6 na, nr <= 16 nb].
+ * 6 na x nb accumulators; per K step nb loads of B and 6 na broadcasts of A
+ * (folded into the FMAs as {1to16} operands).  6x32 (na 1, nb 2): 8 loads per
+ * 12 FMAs; 12x32 (na 2, nb 2): 14 loads per 24 FMAs, FMA-bound with room for
+ * the loads of the next step; 12x16 (the narrow last panel): 13 per 12.  Each
+ * output is the same FMA sequence over k whatever the tile, and as in
+ * ukernel_6x16_avx2 (bit-identical, tests/test_gemm.py). */
+static inline void ukernel_tile_avx512(int kc, const float *a, ptrdiff_t astride, const float *b,
+                                       ptrdiff_t bstride, float *c, ptrdiff_t ldc, int mr, int nr,
+                                       int flags, const tc_tile_epi *e, int pf_a, int na, int nb)
+{
+    __m512 acc[2 * MR][2];
+    for (int i = 0; i < 2 * MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const float *a1 = a + astride, *b1 = b + bstride;
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        if (nb == 2)
+            _mm_prefetch((const char *)(c + i * ldc + NR), _MM_HINT_T0);
+    }
+#pragma GCC unroll 2
+    for (int k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
+        if (na == 2)
+            _mm_prefetch((const char *)(a1 + pf_a), _MM_HINT_T0);
+        __m512 x = _mm512_loadu_ps(b), y = nb == 2 ? _mm512_loadu_ps(b1) : x;
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m512 av = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(av, x, acc[i][0]);
+            if (nb == 2)
+                acc[i][1] = _mm512_fmadd_ps(av, y, acc[i][1]);
+        }
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            if (na == 1)
+                break;
+            __m512 av = _mm512_set1_ps(a1[i]);
+            acc[MR + i][0] = _mm512_fmadd_ps(av, x, acc[MR + i][0]);
+            if (nb == 2)
+                acc[MR + i][1] = _mm512_fmadd_ps(av, y, acc[MR + i][1]);
+        }
+        a += MR;
+        a1 += MR;
+        b += NR;
+        b1 += NR;
+    }
+    /* rows i of e are rows i of the tile, for all 12 (bias, residual, slope) */
+    if (nb == 1) {
+        const __mmask16 m = (__mmask16)((1u << nr) - 1u);
+        for (int i = 0; i < mr; i++)
+            store_row16(c + i * ldc, acc[i][0], i, flags, e, m);
+        return;
+    }
+    tc_tile_epi e1 = *e; /* the right half: its columns start 16 further */
+    e1.col_bias = e->col_bias ? e->col_bias + NR : NULL;
+    e1.residual = e->residual ? e->residual + NR : NULL;
+    const __mmask16 m1 = (__mmask16)((1u << (nr - NR)) - 1u);
+    for (int i = 0; i < mr; i++) {
+        store_row16(c + i * ldc, acc[i][0], i, flags, e, (__mmask16)0xFFFF);
+        store_row16(c + i * ldc + NR, acc[i][1], i, flags, &e1, m1);
+    }
+}
+
+/* c: [mr, 16 < nr <= 32]: two B panels, one A panel (tc_ukernel_wide_fn) */
 static void ukernel_6x32_avx512(int kc, const float *a, const float *b, ptrdiff_t bstride,
                                 float *c, ptrdiff_t ldc, int mr, int nr, int flags,
                                 const tc_tile_epi *e, int pf_a)
 {
-    __m512 c00 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c20 = _mm512_setzero_ps();
-    __m512 c30 = _mm512_setzero_ps(), c40 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps();
-    __m512 c01 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
-    __m512 c31 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-    const float *b1 = b + bstride;
-    for (int i = 0; i < mr; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < kc; k++) {
-        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
-        __m512 x = _mm512_loadu_ps(b), y = _mm512_loadu_ps(b1), av;
-        av = _mm512_set1_ps(a[0]);
-        c00 = _mm512_fmadd_ps(av, x, c00);
-        c01 = _mm512_fmadd_ps(av, y, c01);
-        av = _mm512_set1_ps(a[1]);
-        c10 = _mm512_fmadd_ps(av, x, c10);
-        c11 = _mm512_fmadd_ps(av, y, c11);
-        av = _mm512_set1_ps(a[2]);
-        c20 = _mm512_fmadd_ps(av, x, c20);
-        c21 = _mm512_fmadd_ps(av, y, c21);
-        av = _mm512_set1_ps(a[3]);
-        c30 = _mm512_fmadd_ps(av, x, c30);
-        c31 = _mm512_fmadd_ps(av, y, c31);
-        av = _mm512_set1_ps(a[4]);
-        c40 = _mm512_fmadd_ps(av, x, c40);
-        c41 = _mm512_fmadd_ps(av, y, c41);
-        av = _mm512_set1_ps(a[5]);
-        c50 = _mm512_fmadd_ps(av, x, c50);
-        c51 = _mm512_fmadd_ps(av, y, c51);
-        a += MR;
-        b += NR;
-        b1 += NR;
-    }
-    /* the right half as a tile of its own: its columns start 16 further */
-    tc_tile_epi e1 = *e;
-    e1.col_bias = e->col_bias ? e->col_bias + NR : NULL;
-    e1.residual = e->residual ? e->residual + NR : NULL;
-    const __m512 left[MR] = {c00, c10, c20, c30, c40, c50};
-    const __m512 right[MR] = {c01, c11, c21, c31, c41, c51};
-    const __mmask16 m1 = (__mmask16)((1u << (nr - NR)) - 1u);
-    for (int i = 0; i < mr; i++) {
-        store_row16(c + i * ldc, left[i], i, flags, e, (__mmask16)0xFFFF);
-        store_row16(c + i * ldc + NR, right[i], i, flags, &e1, m1);
-    }
+    ukernel_tile_avx512(kc, a, 0, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 1, 2);
+}
+
+/* c: [6 < mr <= 12, nr <= 32]: two A panels, one or two B panels (tc_ukernel_tall_fn) */
+static void ukernel_12x32_avx512(int kc, const float *a, ptrdiff_t astride, const float *b,
+                                 ptrdiff_t bstride, float *c, ptrdiff_t ldc, int mr, int nr,
+                                 int flags, const tc_tile_epi *e, int pf_a)
+{
+    if (nr > NR)
+        ukernel_tile_avx512(kc, a, astride, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 2, 2);
+    else
+        ukernel_tile_avx512(kc, a, astride, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 2, 1);
 }
 
 const tc_gemm_kernels tc_gemm_avx512 = {
@@ -148,4 +177,5 @@ const tc_gemm_kernels tc_gemm_avx512 = {
     .gemv_panels = tc_gemv_panels_avx2,
     .gemv_rows = tc_gemv_rows_avx2,
     .tile_wide = ukernel_6x32_avx512,
+    .tile_tall = ukernel_12x32_avx512,
 };

@@ -80,6 +80,14 @@ typedef void (*tc_ukernel_wide_fn)(int kc, const float *a, const float *b, ptrdi
                                    float *c, ptrdiff_t ldc, int mr, int nr, int flags,
                                    const tc_tile_epi *e, int pf_a);
 
+/* Two A panels and up to two B panels at once: a[kc][MR] and (a + astride)[kc][MR],
+ * C[MR < mr <= 2 MR, nr <= 2 NR]; the second B panel (b + bstride) is read only
+ * when nr > NR.  24 accumulators: each B row loaded feeds twice the FMAs of the
+ * wide tile (AVX-512's 32 registers). */
+typedef void (*tc_ukernel_tall_fn)(int kc, const float *a, ptrdiff_t astride, const float *b,
+                                   ptrdiff_t bstride, float *c, ptrdiff_t ldc, int mr, int nr,
+                                   int flags, const tc_tile_epi *e, int pf_a);
+
 /* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1)
  * (packed: [ceil(N/NR)][K][NR]). */
 typedef void (*tc_gemv_panels_fn)(int K, const float *a, const float *packed, int p0, int p1,
@@ -101,6 +109,7 @@ typedef struct tc_gemm_kernels {
     tc_gemv_panels_fn gemv_panels;
     tc_gemv_rows_fn gemv_rows;
     tc_ukernel_wide_fn tile_wide; /* MR x 2 NR over two panels, or NULL (use tile twice) */
+    tc_ukernel_tall_fn tile_tall; /* 2 MR x 2 NR over two A and two B panels, or NULL */
 } tc_gemm_kernels;
 
 extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;

@@ -150,7 +150,11 @@ def test_avx512_gemm_is_bit_identical_to_avx2(threads):
     with every epilogue the GEMM drivers use: accumulate, bias, residual, ReLU."""
     rng = np.random.default_rng(11)
     ctxs = {isa: _kernels.Context(threads, isa) for isa in ("avx2", "avx512")}
-    for M, N, K in SHAPES + [(64, 49, 960), (96, 196, 576), (13, 8, 5), (7, 9, 700)]:
+    # the 12-row tiles: rows 7..12 of a pair, an odd panel left over, pairs across an MC block
+    # (121, 125), two K blocks (330, 700)
+    tall = [(12, 32, 7), (18, 49, 16), (11, 17, 330), (24, 8, 9), (100, 300, 16), (125, 33, 40),
+            (121, 64, 700), (30, 1, 3)]
+    for M, N, K in SHAPES + [(64, 49, 960), (96, 196, 576), (13, 8, 5), (7, 9, 700)] + tall:
         a = rng.standard_normal((M, K), dtype=np.float32)
         b = rng.standard_normal((K, N), dtype=np.float32)
         c0 = rng.standard_normal((M, N), dtype=np.float32)

@@ -1,0 +1,109 @@
+"""GFLOP/s of the 1x1 (pointwise) convolutions of MobileNetV2, MnasNet-1.0 and EfficientNet-B0,
+tinycnn vs onnxruntime (MLAS) on the lone layer, side by side.
+
+Each shape runs as a single-node ONNX Conv in onnxruntime and as one tinycnn Conv2d call,
+alternating the two (benchmarks/conv_shapes.py's harness); medians are printed.  Shapes shared
+by several networks are listed once.  "ratio" is onnxruntime's time / tinycnn's (above 1:
+tinycnn is faster).  No assertions: this only measures.
+
+    python benchmarks/pointwise_shapes.py [--threads 1] [--reps 20] [--only @7] [--min] [--isa avx2]
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+import conv_shapes as cs
+from tinycnn import _kernels
+
+# (C, H, W) -> K, in network order; the 1x1s of MobileNetV2 (v2), MnasNet-1.0 (mn) and
+# EfficientNet-B0 (eb0); every one is stride 1, no padding
+POINTWISE = [
+    ((32, 112, 112), 16, "v2 mn eb0"),
+    ((16, 112, 112), 96, "v2 eb0"),
+    ((16, 112, 112), 48, "mn"),
+    ((96, 56, 56), 24, "v2 eb0"),
+    ((48, 56, 56), 24, "mn"),
+    ((24, 56, 56), 144, "v2 eb0"),
+    ((144, 56, 56), 24, "v2"),
+    ((24, 56, 56), 72, "mn"),
+    ((72, 56, 56), 24, "mn"),
+    ((144, 28, 28), 32, "v2"),
+    ((32, 28, 28), 192, "v2"),
+    ((192, 28, 28), 32, "v2"),
+    ((144, 28, 28), 40, "eb0"),
+    ((40, 28, 28), 240, "eb0"),
+    ((240, 28, 28), 40, "eb0"),
+    ((40, 28, 28), 120, "mn"),
+    ((120, 28, 28), 40, "mn"),
+    ((192, 14, 14), 64, "v2"),
+    ((64, 14, 14), 384, "v2"),
+    ((384, 14, 14), 64, "v2"),
+    ((384, 14, 14), 96, "v2"),
+    ((96, 14, 14), 576, "v2 mn"),
+    ((576, 14, 14), 96, "v2 mn"),
+    ((80, 14, 14), 480, "eb0"),
+    ((480, 14, 14), 80, "eb0"),
+    ((112, 14, 14), 672, "eb0"),
+    ((672, 14, 14), 112, "eb0"),
+    ((576, 7, 7), 160, "v2"),
+    ((160, 7, 7), 960, "v2"),
+    ((960, 7, 7), 160, "v2"),
+    ((960, 7, 7), 320, "v2"),
+    ((320, 7, 7), 1280, "v2 mn eb0"),
+    ((192, 7, 7), 1152, "mn eb0"),
+    ((1152, 7, 7), 192, "mn eb0"),
+    ((1152, 7, 7), 320, "mn eb0"),
+]
+
+
+def run(threads, reps, only, isa):
+    rng = np.random.default_rng(0)
+    ctx = _kernels.Context(threads, isa)
+    tot_tc = tot_ort = tot_flops = 0.0
+    for (c, h, w_), k, nets in POINTWISE:
+        name = f"{c}->{k} @{h}"
+        if only and only not in f"{name} {nets}":
+            continue
+        w = (rng.standard_normal((k, c, 1, 1)) * 0.05).astype(np.float32)
+        b = rng.standard_normal(k).astype(np.float32)
+        x = rng.standard_normal((1, c, h, w_)).astype(np.float32)
+        conv = _kernels.Conv2d(ctx, w, b, algo="1x1", strides=(1, 1), pads=(0, 0, 0, 0))
+        oshape = conv.output_shape(1, h, w_)
+        y = np.empty(oshape, np.float32)
+        ws = np.empty(conv.workspace_size(1, h, w_), np.float32)
+        sess = cs.ort_session(cs.conv_model(w, b, 1, 0, oshape), threads)
+        yo = sess.run(None, {"x": x})[0]
+        conv.run(x, y, workspace=ws)
+        err = np.abs(y - yo).max() / np.abs(yo).max()
+        flops = 2.0 * k * c * h * w_
+        t_tc, t_ort = cs.alternate(lambda: conv.run(x, y, workspace=ws),
+                                   lambda: sess.run(None, {"x": x}), reps)
+        tot_tc += t_tc
+        tot_ort += t_ort
+        tot_flops += flops
+        cs.report(f"{name:18s} {nets:9s}", flops, t_tc, t_ort, f"[err {err:.1e}]")
+    if tot_flops:
+        cs.report("all listed", tot_flops, tot_tc, tot_ort)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1])
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--only", default="", help="substring of a shape's name or networks")
+    ap.add_argument("--min", action="store_true", help="fastest run instead of the median")
+    ap.add_argument("--isa", default="auto", help="tinycnn's instruction set: auto, avx512, avx2, portable")
+    args = ap.parse_args()
+    if args.min:
+        cs.STAT = min
+    for t in args.threads:
+        print(f"--- {t} thread(s), tinycnn isa {args.isa} (best {_kernels.best_isa()}), "
+              f"onnxruntime {ort.__version__}")
+        run(t, args.reps, args.only, args.isa)
+
+
+if __name__ == "__main__":
+    main()
