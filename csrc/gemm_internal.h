@@ -21,6 +21,13 @@
 #ifndef TC_GEMM_MC
 #define TC_GEMM_MC 120
 #endif
+/* MC for a shallow K block (kc < TC_GEMM_MSTEP_SHALLOW_K): see gemm_mstep. */
+#ifndef TC_GEMM_MC_SHALLOW
+#define TC_GEMM_MC_SHALLOW 48
+#endif
+#ifndef TC_GEMM_MSTEP_SHALLOW_K
+#define TC_GEMM_MSTEP_SHALLOW_K 64
+#endif
 #ifndef TC_GEMM_NC
 #define TC_GEMM_NC 512
 #endif

@@ -151,7 +151,7 @@ def test_avx512_gemm_is_bit_identical_to_avx2(threads):
     rng = np.random.default_rng(11)
     ctxs = {isa: _kernels.Context(threads, isa) for isa in ("avx2", "avx512")}
     # the 12-row tiles: rows 7..12 of a pair, an odd panel left over, pairs across an MC block
-    # (121, 125), two K blocks (330, 700)
+    # (121, 125), shallow K swept 48 rows at a time (100 = 48 + 48 + 4), two K blocks (330, 700)
     tall = [(12, 32, 7), (18, 49, 16), (11, 17, 330), (24, 8, 9), (100, 300, 16), (125, 33, 40),
             (121, 64, 700), (30, 1, 3)]
     for M, N, K in SHAPES + [(64, 49, 960), (96, 196, 576), (13, 8, 5), (7, 9, 700)] + tall:
@@ -182,7 +182,9 @@ def test_avx512_convolutions_are_bit_identical_to_avx2(algo):
     kernel = (1, 1) if algo == "1x1" else (3, 3)
     pads = (0, 0, 0, 0) if algo == "1x1" else (1, 1, 1, 1)
     # pixels: 16 (one panel), 25 (two: 16 + 9), 49 (32 + 17), 196 and 841 (many pairs)
-    for c, k, hw in [(16, 7, 4), (8, 13, 5), (160, 96, 7), (64, 40, 14), (24, 36, 29)]:
+    # and a shallow expansion (16 -> 50 channels: rows swept 48 at a time, 12-row tiles + 2)
+    for c, k, hw in [(16, 7, 4), (8, 13, 5), (160, 96, 7), (64, 40, 14), (24, 36, 29),
+                     (16, 50, 23)]:
         w = rng.standard_normal((k, c) + kernel, dtype=np.float32)
         bias = rng.standard_normal(k, dtype=np.float32)
         x = rng.standard_normal((2, c, hw, hw), dtype=np.float32)
