@@ -95,14 +95,23 @@ static void ukernel_6x8_avx512(int kc, const float *a, const float *b, float *c,
  * the loads of the next step; 12x16 (the narrow last panel): 13 per 12.  Each
  * output is the same FMA sequence over k whatever the tile, and as in
  * ukernel_6x16_avx2 (bit-identical, tests/test_gemm.py). */
-static inline void ukernel_tile_avx512(int kc, const float *a, ptrdiff_t astride, const float *b,
+static inline __attribute__((always_inline)) void ukernel_tile_avx512(int kc, const float *a, ptrdiff_t astride, const float *b,
                                        ptrdiff_t bstride, float *c, ptrdiff_t ldc, int mr, int nr,
-                                       int flags, const tc_tile_epi *e, int pf_a, int na, int nb)
+                                       int flags, const tc_tile_epi *e, int pf_a, int na, int nb,
+                                       ptrdiff_t ldb, int masked)
 {
+    /* indexed by constants only (the loops are unrolled), so gcc keeps it in
+     * registers; the stores below work on copies */
     __m512 acc[2 * MR][2];
+#pragma GCC unroll 12
     for (int i = 0; i < 2 * MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const float *a1 = a + astride, *b1 = b + bstride;
+    /* B in place (masked): lanes past nr are neither read nor stored */
+    const __mmask16 bm0 = nr >= NR ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+    const __mmask16 bm1 = nr >= 2 * NR ? (__mmask16)0xFFFF
+                          : nr > NR   ? (__mmask16)((1u << (nr - NR)) - 1u)
+                                      : (__mmask16)0;
     for (int i = 0; i < mr; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         if (nb == 2)
@@ -113,7 +122,14 @@ static inline void ukernel_tile_avx512(int kc, const float *a, ptrdiff_t astride
         _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
         if (na == 2)
             _mm_prefetch((const char *)(a1 + pf_a), _MM_HINT_T0);
-        __m512 x = _mm512_loadu_ps(b), y = nb == 2 ? _mm512_loadu_ps(b1) : x;
+        __m512 x, y;
+        if (masked) {
+            x = _mm512_maskz_loadu_ps(bm0, b);
+            y = nb == 2 ? _mm512_maskz_loadu_ps(bm1, b1) : x;
+        } else {
+            x = _mm512_loadu_ps(b);
+            y = nb == 2 ? _mm512_loadu_ps(b1) : x;
+        }
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             __m512 av = _mm512_set1_ps(a[i]);
@@ -132,14 +148,20 @@ static inline void ukernel_tile_avx512(int kc, const float *a, ptrdiff_t astride
         }
         a += MR;
         a1 += MR;
-        b += NR;
-        b1 += NR;
+        b += ldb;
+        b1 += ldb;
     }
+    const __m512 left[2 * MR] = {acc[0][0], acc[1][0], acc[2][0],  acc[3][0],
+                                 acc[4][0], acc[5][0], acc[6][0],  acc[7][0],
+                                 acc[8][0], acc[9][0], acc[10][0], acc[11][0]};
+    const __m512 right[2 * MR] = {acc[0][1], acc[1][1], acc[2][1],  acc[3][1],
+                                  acc[4][1], acc[5][1], acc[6][1],  acc[7][1],
+                                  acc[8][1], acc[9][1], acc[10][1], acc[11][1]};
     /* rows i of e are rows i of the tile, for all 12 (bias, residual, slope) */
     if (nb == 1) {
         const __mmask16 m = (__mmask16)((1u << nr) - 1u);
         for (int i = 0; i < mr; i++)
-            store_row16(c + i * ldc, acc[i][0], i, flags, e, m);
+            store_row16(c + i * ldc, left[i], i, flags, e, m);
         return;
     }
     tc_tile_epi e1 = *e; /* the right half: its columns start 16 further */
@@ -147,8 +169,8 @@ static inline void ukernel_tile_avx512(int kc, const float *a, ptrdiff_t astride
     e1.residual = e->residual ? e->residual + NR : NULL;
     const __mmask16 m1 = (__mmask16)((1u << (nr - NR)) - 1u);
     for (int i = 0; i < mr; i++) {
-        store_row16(c + i * ldc, acc[i][0], i, flags, e, (__mmask16)0xFFFF);
-        store_row16(c + i * ldc + NR, acc[i][1], i, flags, &e1, m1);
+        store_row16(c + i * ldc, left[i], i, flags, e, (__mmask16)0xFFFF);
+        store_row16(c + i * ldc + NR, right[i], i, flags, &e1, m1);
     }
 }
 
@@ -157,7 +179,7 @@ static void ukernel_6x32_avx512(int kc, const float *a, const float *b, ptrdiff_
                                 float *c, ptrdiff_t ldc, int mr, int nr, int flags,
                                 const tc_tile_epi *e, int pf_a)
 {
-    ukernel_tile_avx512(kc, a, 0, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 1, 2);
+    ukernel_tile_avx512(kc, a, 0, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 1, 2, NR, 0);
 }
 
 /* c: [6 < mr <= 12, nr <= 32]: two A panels, one or two B panels (tc_ukernel_tall_fn) */
@@ -166,9 +188,24 @@ static void ukernel_12x32_avx512(int kc, const float *a, ptrdiff_t astride, cons
                                  int flags, const tc_tile_epi *e, int pf_a)
 {
     if (nr > NR)
-        ukernel_tile_avx512(kc, a, astride, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 2, 2);
+        ukernel_tile_avx512(kc, a, astride, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 2, 2, NR, 0);
     else
-        ukernel_tile_avx512(kc, a, astride, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 2, 1);
+        ukernel_tile_avx512(kc, a, astride, b, bstride, c, ldc, mr, nr, flags, e, pf_a, 2, 1, NR, 0);
+}
+
+/* tc_ukernel_inplace_fn: the same tiles on B read in place, [kc, ldb] */
+static void ukernel_inplace_avx512(int kc, const float *a, ptrdiff_t astride, int na,
+                                   const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+                                   int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    if (na == 2 && nr > NR)
+        ukernel_tile_avx512(kc, a, astride, b, NR, c, ldc, mr, nr, flags, e, pf_a, 2, 2, ldb, 1);
+    else if (na == 2)
+        ukernel_tile_avx512(kc, a, astride, b, NR, c, ldc, mr, nr, flags, e, pf_a, 2, 1, ldb, 1);
+    else if (nr > NR)
+        ukernel_tile_avx512(kc, a, 0, b, NR, c, ldc, mr, nr, flags, e, pf_a, 1, 2, ldb, 1);
+    else
+        ukernel_tile_avx512(kc, a, 0, b, NR, c, ldc, mr, nr, flags, e, pf_a, 1, 1, ldb, 1);
 }
 
 const tc_gemm_kernels tc_gemm_avx512 = {
@@ -178,4 +215,5 @@ const tc_gemm_kernels tc_gemm_avx512 = {
     .gemv_rows = tc_gemv_rows_avx2,
     .tile_wide = ukernel_6x32_avx512,
     .tile_tall = ukernel_12x32_avx512,
+    .tile_inplace = ukernel_inplace_avx512,
 };

@@ -95,6 +95,13 @@ typedef void (*tc_ukernel_tall_fn)(int kc, const float *a, ptrdiff_t astride, co
                                    ptrdiff_t bstride, float *c, ptrdiff_t ldc, int mr, int nr,
                                    int flags, const tc_tile_epi *e, int pf_a);
 
+/* The same tiles reading B where it lies, row-major [kc, ldb], no packing: row k
+ * of the tile at b + k ldb, only its columns [0, nr) (masked loads, nothing
+ * read past them).  na A panels (1 or 2): C[mr <= na MR, nr <= 2 NR]. */
+typedef void (*tc_ukernel_inplace_fn)(int kc, const float *a, ptrdiff_t astride, int na,
+                                      const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                                      int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
+
 /* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1)
  * (packed: [ceil(N/NR)][K][NR]). */
 typedef void (*tc_gemv_panels_fn)(int K, const float *a, const float *packed, int p0, int p1,
@@ -117,6 +124,7 @@ typedef struct tc_gemm_kernels {
     tc_gemv_rows_fn gemv_rows;
     tc_ukernel_wide_fn tile_wide; /* MR x 2 NR over two panels, or NULL (use tile twice) */
     tc_ukernel_tall_fn tile_tall; /* 2 MR x 2 NR over two A and two B panels, or NULL */
+    tc_ukernel_inplace_fn tile_inplace; /* up to 2 MR x 2 NR, B unpacked, or NULL */
 } tc_gemm_kernels;
 
 extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;

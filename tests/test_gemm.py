@@ -153,17 +153,23 @@ def test_avx512_gemm_is_bit_identical_to_avx2(threads):
     # the 12-row tiles: rows 7..12 of a pair, an odd panel left over, pairs across an MC block
     # (121, 125), shallow K swept 48 rows at a time (100 = 48 + 48 + 4), two K blocks (330, 700)
     tall = [(12, 32, 7), (18, 49, 16), (11, 17, 330), (24, 8, 9), (100, 300, 16), (125, 33, 40),
-            (121, 64, 700), (30, 1, 3)]
+            (121, 64, 700), (30, 1, 3), (1100, 40, 500)]  # the last: B packed (M K >= 512 Ki)
     for M, N, K in SHAPES + [(64, 49, 960), (96, 196, 576), (13, 8, 5), (7, 9, 700)] + tall:
         a = rng.standard_normal((M, K), dtype=np.float32)
         b = rng.standard_normal((K, N), dtype=np.float32)
         c0 = rng.standard_normal((M, N), dtype=np.float32)
+        bt = np.ascontiguousarray(b.T)
         out = {}
         for isa, ctx in ctxs.items():
             y = c0.copy()
             _kernels.gemm(ctx, a, b, y, alpha=0.5, beta=1.0, c=y)
-            out[isa] = y
-        assert np.array_equal(out["avx2"], out["avx512"]), f"gemm M={M} N={N} K={K}"
+            # B stored [N, K]: packed (a row-major B is read in place by AVX-512's tiles)
+            yt = c0.copy()
+            _kernels.gemm(ctx, a, bt, yt, trans_b=True, alpha=0.5, beta=1.0, c=yt)
+            out[isa] = y, yt
+        assert np.array_equal(out["avx2"][0], out["avx512"][0]), f"gemm M={M} N={N} K={K}"
+        assert np.array_equal(out["avx2"][1], out["avx512"][1]), \
+            f"gemm trans_b M={M} N={N} K={K}"
     for M, K, Nout in [(1, 300, 1000), (5, 9, 10), (13, 4096, 37)]:
         a = rng.standard_normal((M, K), dtype=np.float32)
         w = rng.standard_normal((Nout, K), dtype=np.float32)
