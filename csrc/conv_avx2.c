@@ -12,6 +12,13 @@
 #define TC_IM2COL_FN pack_b_im2col_avx2
 #include "conv_im2col_body.h"
 
+/* shared with the AVX-512 row (conv_avx512.c) */
+void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, float *dst,
+                           void *scratch, int new_k)
+{
+    pack_b_im2col_avx2(arg, k0, kc, n0, nc, dst, scratch, new_k);
+}
+
 const tc_conv_kernels tc_conv_avx2 = {
     .dw_plane = dw_plane_avx2,
     .pack_b_im2col = pack_b_im2col_avx2,

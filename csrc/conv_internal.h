@@ -1,4 +1,4 @@
-/* Private to conv.c and conv_avx2.c: the convolution family's kernel table. */
+/* Private to conv.c, conv_avx2.c and conv_avx512.c: the convolution family's kernel table. */
 #ifndef TC_CONV_INTERNAL_H
 #define TC_CONV_INTERNAL_H
 
@@ -21,13 +21,16 @@ typedef struct {
 } tc_im2col_b;
 
 /* The convolution family's kernels for one instruction set: tc_conv_portable
- * (conv.c) and tc_conv_avx2 (conv_avx2.c); dispatch.c picks one per tc_ctx. */
+ * (conv.c), tc_conv_avx2 (conv_avx2.c) and tc_conv_avx512 (conv_avx512.c: its
+ * own depthwise kernel, AVX2's im2col packer); dispatch.c picks one per tc_ctx. */
 typedef struct tc_conv_kernels {
     tc_dw_plane_fn dw_plane;
     tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
 } tc_conv_kernels;
 
-extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2;
+extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
+void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, float *dst,
+                           void *scratch, int new_k);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);
 
 #endif

@@ -63,7 +63,9 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
     const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
     const float *residual, tc_act_k act, int OW, float *y)
 {
-    const int KH = KC ? KC : p->KH, KW = KC ? KC : p->KW, sh = p->sh, dh = p->dh, dw = p->dw;
+    /* 3x3 and 5x5 run only with square strides and no dilation (see TC_DW_FN) */
+    const int KH = KC ? KC : p->KH, KW = KC ? KC : p->KW, sh = KC ? SW : p->sh;
+    const int dh = KC ? 1 : p->dh, dw = KC ? 1 : p->dw;
     const int sw = SW ? SW : p->sw, ih0 = oh0 * sh - p->pt;
     /* the floats the 8 lanes of one tap span */
     const int span = SW == 2 ? 2 * TC_VL : (TC_VL - 1) * sw + 1;
@@ -72,18 +74,20 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
     (ih0 + (r) * sh + (ki) * dh >= 0 && ih0 + (r) * sh + (ki) * dh < H            \
          ? x + (ptrdiff_t)(ih0 + (r) * sh + (ki) * dh) * W                          \
          : zrow)
-    /* 3x3 and 5x5: the row pointers once for all vectors of the rows */
-    const float *rows[TC_DW_ROWS][5];
+    /* 3x3 and 5x5: the distinct input rows once for all vectors of the rows;
+     * output row r, tap row ki reads in[r * SW + ki], a constant index once
+     * unrolled, so the R * KC taps share (R - 1) * SW + KC pointers (6 for
+     * 3x3 stride 1) that stay in registers */
+    const float *in[(TC_DW_ROWS - 1) * 2 + 5];
     if (KC)
-        for (int ki = 0; ki < KH; ki++)
-            for (int r = 0; r < R; r++)
-                rows[r][ki] = TC_DW_ROW(r, ki);
+        for (int j = 0; j < (R - 1) * SW + KC; j++)
+            in[j] = TC_DW_ROW(0, j);
 #define TC_DW_ROWS_OF(ki)                                          \
-    const float *r0 = KC ? rows[0][ki] : TC_DW_ROW(0, ki), *r1 = r0, *r2 = r0, *r3 = r0; \
+    const float *r0 = KC ? in[ki] : TC_DW_ROW(0, ki), *r1 = r0, *r2 = r0, *r3 = r0; \
     if (R > 1) {                                                    \
-        r1 = KC ? rows[1][ki] : TC_DW_ROW(1, ki);                   \
-        r2 = KC ? rows[2][ki] : TC_DW_ROW(2, ki);                   \
-        r3 = KC ? rows[3][ki] : TC_DW_ROW(3, ki);                   \
+        r1 = KC ? in[SW + (ki)] : TC_DW_ROW(1, ki);                 \
+        r2 = KC ? in[2 * SW + (ki)] : TC_DW_ROW(2, ki);             \
+        r3 = KC ? in[3 * SW + (ki)] : TC_DW_ROW(3, ki);             \
     }
     for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
         const int full = OW - ow0 >= TC_VL;
@@ -188,7 +192,11 @@ static void TC_DW_FN(const float *x, int H, int W, const float *zrow, const floa
                      int OW, float *y)
 {
 #if TC_DW_UNROLLED
-    const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
+    /* the unrolled kernels: square kernel and strides, no dilation */
+    const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) && p->sh == p->sw && p->dh == 1 &&
+                          p->dw == 1
+                      ? p->KH
+                      : 0;
     if (p->sw == 1 && k == 3)
         TC_DW_CAT(TC_DW_FN, _s1k3)(x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
     else if (p->sw == 2 && k == 3)

@@ -6,22 +6,11 @@
  * as in ukernel_6x16_avx2, so the two are bit-identical (tests/test_gemm.py).
  * The GEMVs are AVX2's: they stream memory, wider vectors do not help them. */
 #include <immintrin.h>
-#include "epilogue_avx2.h"
+#include "epilogue_avx512.h"
 #include "gemm_internal.h"
 
-/* The fused activation on 16 lanes: ReLU at once, any other kind as AVX2's on
- * both halves (tc_act_avx2 knows every kind the AVX2 tiles apply, lane by lane). */
-static inline __m512 act_avx512(tc_act_k act, __m512 v)
-{
-    if (act.kind == TC_ACT_NONE)
-        return v;
-    if (act.kind == TC_ACT_RELU) /* max(0, v) keeps NaN, as tc_act_f32 */
-        return _mm512_max_ps(_mm512_setzero_ps(), v);
-    __m256 lo = tc_act_avx2(act, _mm512_castps512_ps256(v));
-    __m256 hi = tc_act_avx2(act, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
-                                               _mm256_castps_pd(hi), 1));
-}
+/* The fused activation on 16 lanes: tc_act_avx512 (epilogue_avx512.h). */
+static inline __m512 act_avx512(tc_act_k act, __m512 v) { return tc_act_avx512(act, v); }
 
 /* A whole row of the epilogue in one zmm: the masked lanes (columns past nr)
  * are neither read nor written. */

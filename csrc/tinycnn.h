@@ -338,6 +338,15 @@ void tc_global_avg_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const 
 /* x: [NC, S]  y: [NC]   same NaN rule as tc_max_pool2d_f32 */
 void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y);
 
+/* Squeeze-and-excitation block (se.c): y = x * act2(w2 . act1(w1 . mean(x) + b1) + b2),
+ * the gate one value per (image, channel).
+ * x, y: [n][c][s] (y may be x)  w1: [c1][c]  b1: [c1] or NULL  w2: [c][c1]  b2: [c] or NULL
+ * workspace: tc_se_workspace_size(n, c, c1) floats.  Returns -1 for invalid arguments. */
+size_t tc_se_workspace_size(int n, int c, int c1);
+int tc_se_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
+              const float *w1, const float *b1, const tc_activation *act1, const float *w2,
+              const float *b2, const tc_activation *act2, float *y, float *workspace);
+
 /* end of pooling section */
 
 /* ------------------------------------------------------------------------ */

@@ -1,7 +1,8 @@
 """The depthwise kernel (csrc/depthwise_body.h) against the reference convolution (plain loops
-summing in double, csrc/conv.c) on a grid of shapes with a fixed seed: both ISAs, 1 and 2
-threads; planes narrower than a vector, borders, padding wider than the kernel, strides 1, 2
-and 3, dilation, channel multipliers, batch 2, bias, residual and ReLU."""
+summing in double, csrc/conv.c) on a grid of shapes with a fixed seed: every ISA (portable, AVX2,
+AVX-512), 1 and 2 threads; planes narrower than a vector, borders, padding wider than the kernel,
+strides 1, 2 and 3, dilation, channel multipliers, batch 2, bias, residual and ReLU.  The
+AVX-512 form runs the same FMAs per output as the AVX2 one: the two are compared bit for bit."""
 import itertools
 import zlib
 
@@ -9,8 +10,23 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
+from helpers import HAVE_AVX512
+from conftest import KERNEL_CONTEXTS
 
-# ctx: tests/conftest.py (both ISAs, 1 and 2 threads)
+requires_avx512 = pytest.mark.skipif(not HAVE_AVX512, reason="CPU lacks AVX-512F")
+
+
+# tests/conftest.py's contexts (portable and AVX2, 1 and 2 threads) and AVX-512's, whose
+# depthwise kernel is its own (csrc/conv_avx512.c)
+@pytest.fixture(params=KERNEL_CONTEXTS + [(1, "avx512"), (2, "avx512")],
+                ids=lambda p: f"{p[1]}-{p[0]}t")
+def ctx(request):
+    threads, isa = request.param
+    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    if isa == "avx512" and not HAVE_AVX512:
+        pytest.skip("CPU lacks AVX-512F")
+    return _kernels.Context(threads, isa)
 
 
 # (h, w): 1 pixel, narrower than a vector (7), one vector +- 1, the mobile networks' planes,
@@ -100,3 +116,38 @@ def test_depthwise_nan_reaches_only_its_windows(ctx):
     expected = np.zeros((1, 2, 14, 14), bool)
     expected[0, 1, 4:7, 8:11] = True
     np.testing.assert_array_equal(np.isnan(y), expected)
+
+
+# the activations of the epilogue seam, with (alpha, beta) where they take them
+DW_ACTIVATIONS = [("", {}), ("Relu", {}), ("Clip", dict(alpha=0.0, beta=6.0)),
+                  ("HardSwish", {}), ("HardSigmoid", {}), ("Sigmoid", {}), ("SiLU", {}),
+                  ("LeakyRelu", dict(alpha=0.1)), ("PRelu", {})]
+
+
+@requires_avx512
+@pytest.mark.parametrize("activation,args", DW_ACTIVATIONS, ids=[a or "none" for a, _ in DW_ACTIVATIONS])
+def test_depthwise_avx512_is_bit_identical_to_avx2(activation, args):
+    """Every (plane, geometry) of the grid with each activation and a residual: the 16-lane
+    kernel gives AVX2's bits (same FMA order per output, the activation applied by AVX2's
+    code on both halves)."""
+    c = 5
+    contexts = [_kernels.Context(1, "avx2"), _kernels.Context(1, "avx512")]
+    for case in CASES:
+        (h, w), (kernel, strides, pads, dilations), mult, n = case
+        rng = np.random.default_rng(zlib.crc32(dw_case_id(*case).encode()))
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        wt = rng.standard_normal((c * mult, 1) + kernel, dtype=np.float32)
+        bias = rng.standard_normal(c * mult, dtype=np.float32)
+        extra = dict(args)
+        if activation == "PRelu":
+            extra["slope"] = rng.standard_normal(c * mult, dtype=np.float32)
+        geom = dict(strides=strides, pads=pads, dilations=dilations, group=c)
+        outs = []
+        for ctx in contexts:
+            conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", activation=activation,
+                                   **geom, **extra)
+            shape = conv.output_shape(n, h, w)
+            residual = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
+            outs.append(conv.run(x, np.full(shape, np.nan, np.float32), residual=residual))
+        np.testing.assert_array_equal(outs[1], outs[0],
+                                      err_msg=f"depthwise {dw_case_id(*case)} {activation or 'none'}")

@@ -114,6 +114,10 @@ cdef extern from "tinycnn.h" nogil:
                                 float *y)
     void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x,
                                 float *y)
+    size_t tc_se_workspace_size(int n, int c, int c1)
+    int tc_se_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
+                  const float *w1, const float *b1, const tc_activation *act1, const float *w2,
+                  const float *b2, const tc_activation *act2, float *y, float *workspace)
 
     # -- element-wise, normalisation, softmax, reductions -------------------
     enum:

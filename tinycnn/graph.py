@@ -64,6 +64,7 @@ def prepare(model, level, ctx, options, cache):
         keep = {g.resolve(vi.name) for vi in model.outputs}
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
+        _fuse_se(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
         _fuse_matmul_bias(g, keep)
@@ -370,6 +371,72 @@ def _fuse_conv(g, keep):
             replaced[id(n)] = None
         replaced[id(absorbed[-1])] = fused
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+def _se_conv(g, node, keep, activations):
+    """(W, B, attrs) of a 1x1 convolution on a pooled [N, C, 1, 1] value that the squeeze-and-
+    excitation kernel can take (constant 4-D weights, group 1, no padding, no residual nor
+    PRelu slope, its activation in `activations`), else None."""
+    if node is None or node.op_type != "Conv" or node.domain not in ("", FUSED):
+        return None
+    ins = list(node.inputs) + [""] * (5 - len(node.inputs))
+    w = g.initializers.get(ins[1])
+    if w is None or np.ndim(w) != 4 or np.shape(w)[2:] != (1, 1) or any(ins[3:]):
+        return None
+    if ins[2] and (ins[2] not in g.initializers or np.size(g.initializers[ins[2]]) != np.shape(w)[0]):
+        return None
+    a = node.attrs
+    if (int(a.get("group", 1)) != 1 or any(int(p) for p in a.get("pads", ()))
+            or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID")
+            or a.get("activation", "") not in activations):
+        return None
+    return ins[1], ins[2], a
+
+
+def _fuse_se(g, keep):
+    """The squeeze-and-excitation block -> one tinycnn::SqueezeExcite (ops/se.py):
+    GlobalAveragePool(x) -> Conv 1x1 [+ activation] -> Conv 1x1 + Sigmoid or HardSigmoid (as
+    _fuse_conv left them) -> Mul with x, either operand order.  Refused: a pooled, hidden or
+    gate value used by another node or kept as an output, a Mul whose other operand is not the
+    pool's input, weights whose shapes do not give one gate per channel of x ([C1, C] then
+    [C, C1])."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    consumers = g.consumers()
+
+    def only_consumer(name, node):
+        return name not in keep and consumers.get(name, []) == [node]
+
+    for mul in [n for n in g.nodes if n.op_type == "Mul" and n.domain == "" and len(n.inputs) == 2]:
+        for x, gate in (mul.inputs, mul.inputs[::-1]):
+            conv2 = producers.get(gate)
+            se2 = _se_conv(g, conv2, keep, ("Sigmoid", "HardSigmoid"))
+            if se2 is None or not only_consumer(gate, mul):
+                continue
+            conv1 = producers.get(conv2.inputs[0])
+            se1 = _se_conv(g, conv1, keep, ("", "Relu", "Clip", "LeakyRelu", "HardSigmoid",
+                                             "HardSwish", "Sigmoid", "SiLU"))
+            if se1 is None or not only_consumer(conv1.outputs[0], conv2):
+                continue
+            pool = producers.get(conv1.inputs[0])
+            if (pool is None or pool.op_type != "GlobalAveragePool" or pool.domain != ""
+                    or pool.inputs[0] != x or not only_consumer(pool.outputs[0], conv1)):
+                continue
+            (w1, b1, a1), (w2, b2, a2) = se1, se2
+            c1, c = np.shape(g.initializers[w1])[:2]
+            if np.shape(g.initializers[w2])[:2] != (c, c1):
+                continue
+            attrs = dict(activation=a1.get("activation", ""), gate=a2["activation"])
+            for src, dst in ((a1, "activation"), (a2, "gate")):
+                for k in ("alpha", "beta"):
+                    if src.get(f"activation_{k}") is not None:
+                        attrs[f"{dst}_{k}"] = float(src[f"activation_{k}"])
+            fused = Node(pool.name, "SqueezeExcite", FUSED, [x, w1, b1, w2, b2], list(mul.outputs),
+                         attrs, pool.index)
+            fused.label = "+".join(n.label for n in (pool, conv1, conv2, mul))
+            _replace(g, [pool, conv1, conv2, mul], fused)
+            producers = {o: n for n in g.nodes for o in n.outputs}
+            consumers = g.consumers()
+            break
 
 
 def _fuse_relu(g, keep, op_type):

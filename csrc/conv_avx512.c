@@ -1,0 +1,15 @@
+/* AVX-512 build of the depthwise kernel: the depthwise body (depthwise_body.h)
+ * on 16-lane primitives (depthwise_vec_avx512.h), compiled with -mavx512f.
+ * The im2col packer stays AVX2's: it moves memory, wider vectors do not help it. */
+#include <stddef.h>
+#include "conv_internal.h"
+#include "depthwise_vec_avx512.h"
+
+#define TC_DW_FN dw_plane_avx512
+#define TC_DW_UNROLLED 1
+#include "depthwise_body.h"
+
+const tc_conv_kernels tc_conv_avx512 = {
+    .dw_plane = dw_plane_avx512,
+    .pack_b_im2col = tc_pack_b_im2col_avx2,
+};

@@ -1,0 +1,65 @@
+/* The vector primitives of depthwise_body.h on 16 lanes in AVX-512F
+ * (conv_avx512.c); depthwise_vec_avx2.h holds the same operations on 8 lanes,
+ * depthwise_vec_portable.h in plain C.  Masks are __mmask16: a masked-off lane
+ * is neither read nor written (and cannot fault). */
+#ifndef TC_DEPTHWISE_VEC_H
+#define TC_DEPTHWISE_VEC_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include "epilogue_avx512.h"
+
+#define TC_VL 16
+typedef __m512 tc_v;
+typedef __mmask16 tc_m;
+
+/* the lanes i with lo <= i < hi */
+static inline tc_m tc_m_range(int lo, int hi)
+{
+    lo = lo < 0 ? 0 : lo > TC_VL ? TC_VL : lo;
+    hi = hi < 0 ? 0 : hi > TC_VL ? TC_VL : hi;
+    return (tc_m)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+static inline tc_v tc_v_set1(float a) { return _mm512_set1_ps(a); }
+static inline tc_v tc_v_load(const float *p) { return _mm512_loadu_ps(p); }
+
+/* the even lanes of a then b: [a0 a2 ... a14 b0 b2 ... b14] */
+static inline tc_v tc_evens(__m512 a, __m512 b)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(a, idx, b);
+}
+
+/* p[0], p[2], ..., p[30] */
+static inline tc_v tc_v_load_even(const float *p)
+{
+    return tc_evens(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16));
+}
+
+static inline tc_v tc_v_load_masked(const float *p, tc_m m) { return _mm512_maskz_loadu_ps(m, p); }
+
+static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
+{
+    return tc_evens(_mm512_maskz_loadu_ps(lo, p), _mm512_maskz_loadu_ps(hi, p + 16));
+}
+
+/* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
+static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
+{
+    float t[TC_VL];
+    for (int i = 0; i < TC_VL; i++) {
+        ptrdiff_t c = (ptrdiff_t)c0 + (ptrdiff_t)i * s;
+        t[i] = c >= 0 && c < W ? row[c] : 0.0f;
+    }
+    return _mm512_loadu_ps(t);
+}
+
+static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm512_fmadd_ps(a, b, c); }
+static inline tc_v tc_v_add(tc_v a, tc_v b) { return _mm512_add_ps(a, b); }
+
+static inline tc_v tc_v_act(tc_act_k act, tc_v v) { return tc_act_avx512(act, v); }
+static inline void tc_v_store(float *p, tc_v v) { _mm512_storeu_ps(p, v); }
+static inline void tc_v_store_masked(float *p, tc_m m, tc_v v) { _mm512_mask_storeu_ps(p, m, v); }
+
+#endif

@@ -1,0 +1,167 @@
+"""The squeeze-and-excitation block as one node (graph._fuse_se, ops/se.py, csrc/se.c).
+
+The kernel against numpy on a grid (every ISA, 1 and 2 threads, batch 1 and 2, in place);
+hand-built SE graphs against onnxruntime, fused (both Mul operand orders, each hidden and
+gate activation the networks use) and the shapes the pass must refuse to fuse (a gate, hidden
+or pooled value used elsewhere, a Mul with another tensor, a gate that broadcasts over the
+channels); and the networks with SE blocks (EfficientNet-B0, MobileNetV3-Small, RegNetY-400MF)
+fused in every block and matching onnxruntime."""
+import numpy as np
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import tinycnn
+from tinycnn import _kernels
+from helpers import HAVE_AVX2, HAVE_AVX512
+
+CONTEXTS = [(1, "portable"), (2, "portable")] + \
+    ([(1, "avx2"), (2, "avx2")] if HAVE_AVX2 else []) + ([(1, "avx512")] if HAVE_AVX512 else [])
+
+
+def _np_act(name, v, alpha=None, beta=None):
+    if name == "Relu":
+        return np.maximum(v, 0)
+    if name == "Sigmoid":
+        return 1 / (1 + np.exp(-v))
+    if name == "SiLU":
+        return v / (1 + np.exp(-v))
+    if name == "HardSigmoid":
+        return np.clip(v * (0.2 if alpha is None else alpha) + (0.5 if beta is None else beta), 0, 1)
+    if name == "HardSwish":
+        return v * np.clip(v / 6 + 0.5, 0, 1)
+    assert name == ""
+    return v
+
+
+@pytest.mark.parametrize("threads,isa", CONTEXTS, ids=[f"{i}-{t}t" for t, i in CONTEXTS])
+@pytest.mark.parametrize("act,gate", [("Relu", "Sigmoid"), ("SiLU", "Sigmoid"),
+                                      ("Relu", "HardSigmoid"), ("", "Sigmoid")])
+def test_se_kernel_matches_numpy(threads, isa, act, gate):
+    ctx = _kernels.Context(threads, isa)
+    rng = np.random.default_rng(12)
+    for n, c, h, w, c1 in [(1, 16, 7, 7, 4), (2, 72, 28, 28, 24), (1, 40, 1, 1, 10), (2, 3, 5, 9, 1)]:
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        w1 = (rng.standard_normal((c1, c)) / np.sqrt(c)).astype(np.float32)
+        w2 = (rng.standard_normal((c, c1)) / np.sqrt(c1)).astype(np.float32)
+        b1 = rng.standard_normal(c1, dtype=np.float32)
+        b2 = None if c1 == 1 else rng.standard_normal(c, dtype=np.float32)
+        se = _kernels.SqueezeExcite(ctx, w1, b1, w2, b2, activation=act, gate=gate)
+        x64 = x.astype(np.float64)
+        hidden = _np_act(act, x64.mean((2, 3)) @ w1.T + b1)
+        g = _np_act(gate, hidden @ w2.T + (0 if b2 is None else b2))
+        ref = x64 * g[:, :, None, None]
+        y = se.run(x, np.full_like(x, np.nan))
+        np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5, err_msg=f"{(n, c, h, w, c1)}")
+        xi = x.copy()
+        se.run(xi, xi)   # in place
+        np.testing.assert_array_equal(xi, y)
+
+
+def test_se_kernel_refuses_bad_shapes():
+    ctx = _kernels.Context(1, "portable")
+    w1, w2 = np.ones((4, 16), np.float32), np.ones((16, 4), np.float32)
+    with pytest.raises(ValueError, match=r"w1 \(4, 16\) must be \[C1, C\] and w2 \(15, 4\)"):
+        _kernels.SqueezeExcite(ctx, w1, None, np.ones((15, 4), np.float32), None)
+    with pytest.raises(ValueError, match="unknown activation 'PRelu'"):
+        _kernels.SqueezeExcite(ctx, w1, None, w2, None, activation="PRelu")
+    se = _kernels.SqueezeExcite(ctx, w1, None, w2, None)
+    x = np.ones((1, 8, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"x must be \[N, 16, \*spatial\]"):
+        se.run(x, np.empty_like(x))
+
+
+# -- hand-built SE graphs --------------------------------------------------------------
+
+C, C1 = 24, 6
+
+
+def se_model(act="Relu", gate="Sigmoid", swap=False, extra_output=None, other_mul=False,
+             gate_channels=C, pool_used=False):
+    """x -> Conv 3x3 (the producer) -> t; SE on t; Mul; then Relu.  Options make it unfusable."""
+    rng = np.random.default_rng(5)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("w0", rng.standard_normal((C, 3, 3, 3), dtype=np.float32) * 0.3),
+        ("w1", rng.standard_normal((C1, C, 1, 1), dtype=np.float32) * 0.3),
+        ("b1", rng.standard_normal(C1, dtype=np.float32)),
+        ("w2", rng.standard_normal((gate_channels, C1, 1, 1), dtype=np.float32) * 0.3),
+        ("b2", rng.standard_normal(gate_channels, dtype=np.float32))]]
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["t"], pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalAveragePool", ["t"], ["p"]),
+             helper.make_node("Conv", ["p", "w1", "b1"], ["h0"])]
+    if act == "SiLU":
+        nodes += [helper.make_node("Sigmoid", ["h0"], ["hs"]), helper.make_node("Mul", ["h0", "hs"], ["h"])]
+    elif act:
+        nodes += [helper.make_node(act, ["h0"], ["h"])]
+    else:
+        nodes[-1].output[0] = "h"
+    nodes += [helper.make_node("Conv", ["h", "w2", "b2"], ["g0"]),
+              helper.make_node(gate, ["g0"], ["g"])]
+    other = "t2" if other_mul else "t"
+    if other_mul:
+        nodes.append(helper.make_node("Relu", ["t"], ["t2"]))
+    nodes.append(helper.make_node("Mul", ["g", other] if swap else [other, "g"], ["s"]))
+    nodes.append(helper.make_node("Relu", ["s"], ["y"]))
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if pool_used:
+        nodes.append(helper.make_node("Neg", ["p"], ["pn"]))
+        extra_output = "pn"
+    if extra_output:
+        outputs.append(helper.make_tensor_value_info(extra_output, TensorProto.FLOAT, None))
+    graph = helper.make_graph(nodes, "se", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 3, 10, 10])], outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def se_nodes(sess):
+    return [n for n in sess._base.graph.nodes if n.op_type == "SqueezeExcite"]
+
+
+def run_both(model, batch=2):
+    x = np.random.default_rng(3).standard_normal((batch, 3, 10, 10), dtype=np.float32)
+    data = model.SerializeToString()
+    ref = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    sess = tinycnn.InferenceSession(data)
+    out = sess.run(None, {"x": x})
+    for r, o in zip(ref, out):
+        np.testing.assert_allclose(o, r, rtol=1e-4, atol=1e-5 * np.abs(r).max())
+    return sess
+
+
+@pytest.mark.parametrize("act,gate,swap", [("Relu", "Sigmoid", False), ("Relu", "Sigmoid", True),
+                                           ("SiLU", "Sigmoid", False), ("Relu", "HardSigmoid", True),
+                                           ("", "Sigmoid", False)])
+def test_se_block_fused_matches_onnxruntime(act, gate, swap):
+    sess = run_both(se_model(act, gate, swap))
+    fused = se_nodes(sess)
+    assert len(fused) == 1, [(n.op_type, n.label) for n in sess._base.graph.nodes]
+    assert fused[0].attrs["gate"] == gate
+    assert fused[0].attrs["activation"] == (act or "")
+
+
+@pytest.mark.parametrize("why,kwargs", [
+    ("gate used elsewhere", dict(extra_output="g")),
+    ("hidden used elsewhere", dict(extra_output="h")),
+    ("pool used elsewhere", dict(pool_used=True)),
+    ("Mul with another tensor", dict(other_mul=True)),
+    ("gate broadcast over channels", dict(gate_channels=1)),
+])
+def test_se_block_refused(why, kwargs):
+    sess = run_both(se_model(**kwargs))
+    assert se_nodes(sess) == [], why
+
+
+# -- the networks --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,blocks", [("efficientnet_b0", 16), ("mobilenet_v3_small", 9),
+                                         ("regnet_y_400mf", 16)])
+def test_networks_run_every_se_block_fused(onnx_export, name, blocks):
+    path = onnx_export(name, batch_dynamic=True)  # the export test_models_mobile.py makes
+    x = np.random.default_rng(1234).standard_normal((2, 3, 224, 224), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0]
+    sess = tinycnn.InferenceSession(str(path))
+    assert len(se_nodes(sess)) == blocks
+    y = sess.run(None, {"input": x})[0]
+    err = np.abs(y - ref).max() / np.abs(ref).max()
+    assert err <= 1e-4, f"{name}: rel err {err:.3g}"

@@ -1,0 +1,79 @@
+# Squeeze-and-excitation block as one kernel call (csrc/se.c).
+
+cdef int _se_act(tc_activation *act, str name, alpha, beta) except -1:
+    if name not in ACTIVATIONS or name == "PRelu":
+        raise ValueError(f"squeeze_excite: unknown activation {name!r}, expected one of "
+                         f"{sorted(a for a in ACTIVATIONS if a and a != 'PRelu')}")
+    kind, alpha0, beta0 = ACTIVATIONS[name]
+    act.kind = kind
+    act.alpha = alpha0 if alpha is None else alpha
+    act.beta = beta0 if beta is None else beta
+    act.slope = NULL
+    return 0
+
+
+cdef class SqueezeExcite:
+    """y = x * gate(w2 . act(w1 . mean(x) + b1) + b2), per image and channel.
+
+    SqueezeExcite(ctx, w1 [C1, C], b1 [C1] or None, w2 [C, C1], b2 [C] or None, *,
+                  activation="Relu", gate="Sigmoid", alpha/beta and gate_alpha/gate_beta)
+    run(x [N, C, *spatial], y like x (may be x), workspace=None)."""
+    cdef readonly Context ctx
+    cdef readonly object w1, b1, w2, b2
+    cdef readonly int channels, hidden
+    cdef tc_activation act1, act2
+
+    def __init__(self, Context ctx not None, w1, b1, w2, b2, *, str activation="Relu",
+                 str gate="Sigmoid", alpha=None, beta=None, gate_alpha=None, gate_beta=None):
+        _check_array("squeeze_excite", "w1", w1, 2)
+        _check_array("squeeze_excite", "w2", w2, 2)
+        c1, c = w1.shape
+        if c1 < 1 or c < 1 or w2.shape != (c, c1):
+            raise ValueError(f"squeeze_excite: w1 {w1.shape} must be [C1, C] and w2 {w2.shape} "
+                             f"[C, C1]")
+        for name, b, k in (("b1", b1, c1), ("b2", b2, c)):
+            if b is not None:
+                _check_array("squeeze_excite", name, b, 1)
+                _check_shape("squeeze_excite", name, b, (k,))
+        _se_act(&self.act1, activation, alpha, beta)
+        _se_act(&self.act2, gate, gate_alpha, gate_beta)
+        self.ctx, self.channels, self.hidden = ctx, c, c1
+        self.w1, self.w2 = w1.copy(), w2.copy()
+        self.b1 = None if b1 is None else b1.copy()
+        self.b2 = None if b2 is None else b2.copy()
+
+    def workspace_size(self, int n):
+        return tc_se_workspace_size(n, self.channels, self.hidden)
+
+    def run(self, x, y, workspace=None):
+        _check_array("squeeze_excite", "x", x)
+        _check_array("squeeze_excite", "y", y, -1, True)
+        if x.ndim < 3 or x.shape[1] != self.channels or y.shape != x.shape:
+            raise ValueError(f"squeeze_excite: x must be [N, {self.channels}, *spatial] and y "
+                             f"its shape, got x {x.shape}, y {y.shape}")
+        if x.shape[0] == 0:
+            return y
+        cdef int n = x.shape[0]
+        cdef ptrdiff_t s = x.size // (x.shape[0] * x.shape[1])
+        if s == 0:
+            raise ValueError(f"squeeze_excite: x {x.shape} has no spatial positions")
+        if not (y is x or not _overlap(x, y) or
+                cnp.PyArray_DATA(<cnp.ndarray>x) == cnp.PyArray_DATA(<cnp.ndarray>y)):
+            raise ValueError("squeeze_excite: y overlaps x without being x")
+        ws = _workspace("squeeze_excite", workspace, tc_se_workspace_size(n, self.channels,
+                                                                          self.hidden))
+        cdef const float *xp = _fptr(x)
+        cdef float *yp = _fptr_mut(y)
+        cdef const float *w1p = _fptr(self.w1)
+        cdef const float *w2p = _fptr(self.w2)
+        cdef const float *b1p = _fptr_or_null(self.b1)
+        cdef const float *b2p = _fptr_or_null(self.b2)
+        cdef float *wsp = _fptr_mut(ws)
+        cdef const tc_ctx *cx = _ctx_ptr(self.ctx)
+        cdef int c = self.channels, c1 = self.hidden, rc
+        with nogil:
+            rc = tc_se_f32(cx, n, c, s, c1, xp, w1p, b1p, &self.act1, w2p, b2p, &self.act2, yp,
+                           wsp)
+        if rc:
+            raise ValueError(f"squeeze_excite: invalid arguments (x {x.shape}, C1 {c1})")
+        return y

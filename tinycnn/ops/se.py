@@ -1,0 +1,61 @@
+"""tinycnn::SqueezeExcite: the squeeze-and-excitation block found by graph._fuse_se.
+
+GlobalAveragePool -> Conv 1x1 [+ activation] -> Conv 1x1 + Sigmoid or HardSigmoid -> Mul
+with the block input, run as one kernel call (csrc/se.c) that materializes only the pooled
+channels, the hidden layer and the gates.
+"""
+import numpy as np
+
+from .. import _kernels as K
+from . import FUSED_DOMAIN, op
+from .common import require_float
+
+
+def se_macs(inputs, outputs, **attrs):
+    """The scale (one multiply per element) and the two small dense layers."""
+    X, W1 = inputs[0], inputs[1]
+    return 0 if X is None or W1 is None else X.size + 2 * X.shape[0] * W1.shape[0] * W1.shape[1]
+
+
+def _matrix(n, name, W, rows, cols):
+    if W is None or W.const is None:
+        raise n.error(f"{name} must be a constant")
+    if W.ndim != 4 or W.shape != (rows, cols, 1, 1):
+        raise n.error(f"{name} {W.shape} must be [{rows}, {cols}, 1, 1]")
+    return np.ascontiguousarray(W.const, np.float32).reshape(rows, cols)
+
+
+def _vector(n, name, B, k):
+    if B is None:
+        return None
+    if B.const is None or B.size != k:
+        raise n.error(f"{name} {B.shape} must be {k} constant values")
+    return np.ascontiguousarray(B.const, np.float32).reshape(-1)
+
+
+@op("SqueezeExcite", domain=FUSED_DOMAIN, cost=se_macs)
+def SqueezeExcite(n, X, W1, B1=None, W2=None, B2=None, *, activation="", activation_alpha=None,
+                  activation_beta=None, gate="Sigmoid", gate_alpha=None, gate_beta=None):
+    """X * gate(W2 . act(W1 . mean(X) + B1) + B2): squeeze-and-excitation in one pass.
+    W1 [C1, C, 1, 1], W2 [C, C1, 1, 1] constant."""
+    require_float(n, X, W1, W2, B1, B2)
+    if X.ndim < 3:
+        raise n.error(f"input X must be [N, C, spatial...], got shape {X.shape}")
+    if W1 is None or W1.ndim != 4:
+        raise n.error(f"W1 must be [C1, {X.shape[1]}, 1, 1], got {None if W1 is None else W1.shape}")
+    c, c1 = X.shape[1], W1.shape[0]
+    w1, w2 = _matrix(n, "W1", W1, c1, c), _matrix(n, "W2", W2, c, c1)
+    b1, b2 = _vector(n, "B1", B1, c1), _vector(n, "B2", B2, c)
+    try:
+        layer = n.cached(("se", activation, activation_alpha, activation_beta, gate, gate_alpha,
+                          gate_beta), lambda: K.SqueezeExcite(
+            n.ctx, w1, b1, w2, b2, activation=activation, gate=gate, alpha=activation_alpha,
+            beta=activation_beta, gate_alpha=gate_alpha, gate_beta=gate_beta))
+    except ValueError as e:
+        raise n.error(str(e)) from None
+    run = layer.run
+
+    def squeeze_excite(x, y, *ws):
+        run(x, y, ws[0] if ws else None)
+    return n.emit(squeeze_excite, [X], [(X.shape, np.float32)], inplace={0: 0},
+                  workspace=layer.workspace_size(X.shape[0]))
