@@ -247,6 +247,10 @@ typedef struct {
     tc_ukernel_fn uk;
     tc_ukernel_fn uk_half; /* for nr <= NR/2 */
     tc_ukernel_wide_fn uk_wide; /* two panels at once, or NULL */
+    /* the deferred activation (tc_act_deferred: Sigmoid, SiLU), or NULL: the
+     * tiles store the values before it, act_rows runs over each finished
+     * MC x NR (2 NR) block while it is in L1 */
+    void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
@@ -261,6 +265,8 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
     te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
     te.ldr = epi->ldr;
     te.act = epi->act;
+    if (tc_act_deferred(te.act.kind))
+        te.act.kind = TC_ACT_NONE; /* gemm_block's act_rows pass applies it */
     if (te.act.slope)
         te.act.slope += m; /* PRelu's per-channel slopes: this tile's rows */
     return te;
@@ -322,6 +328,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                                          (ptrdiff_t)bstride, op->C + m * op->ldc + n, op->ldc,
                                          mr, nr2, flags, &te, TC_GEMM_PF_A);
                         }
+                        if (job->act_rows && (flags & TC_UK_LAST))
+                            job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr2);
                         jr += NR; /* and NR more by the loop */
                         continue;
                     }
@@ -340,6 +348,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
                            op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                     }
+                    if (job->act_rows && (flags & TC_UK_LAST))
+                        job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr);
                 }
             }
         }
@@ -395,6 +405,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk = kern->tile;
     job.uk_half = kern->tile_half;
     job.uk_wide = kern->tile_wide;
+    job.act_rows = tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL;
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;
