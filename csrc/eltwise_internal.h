@@ -102,7 +102,8 @@ static inline float tc_tanhf_(float x)
 }
 
 /* The element-wise family's kernels for one instruction set: tc_eltwise_portable
- * (eltwise.c) and tc_eltwise_avx2 (eltwise_avx2.c); dispatch.c picks one per
+ * (eltwise.c), tc_eltwise_avx2 (eltwise_avx2.c) and tc_eltwise_avx512
+ * (eltwise_avx512.c: Sigmoid and SiLU on 16 lanes); dispatch.c picks one per
  * tc_ctx.  Both give identical results (see eltwise_impl.h). */
 typedef struct tc_eltwise_kernels {
     /* One contiguous run of a binary op: y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. */
@@ -116,7 +117,7 @@ typedef struct tc_eltwise_kernels {
     void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
 } tc_eltwise_kernels;
 
-extern const tc_eltwise_kernels tc_eltwise_portable, tc_eltwise_avx2;
+extern const tc_eltwise_kernels tc_eltwise_portable, tc_eltwise_avx2, tc_eltwise_avx512;
 const tc_eltwise_kernels *tc_eltwise_kernels_of(const tc_ctx *ctx);
 
 #endif

@@ -41,28 +41,25 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
     return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
 }
 
-/* tc_sigmoidf_ on 8 lanes, step by step the same operations (no FMA), so the
- * bits equal the portable path's. */
-static inline __m256 tc_sigmoid_avx2(__m256 x)
-{
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
-    __m256 a = _mm256_or_ps(x, _mm256_set1_ps(-0.0f)); /* -|x| */
-    a = _mm256_max_ps(_mm256_set1_ps(-104.0f), a);       /* maxps keeps a NaN second operand */
-    __m256 t = _mm256_add_ps(_mm256_mul_ps(a, _mm256_set1_ps(1.44269504088896341f)), magic);
-    __m256 n = _mm256_sub_ps(t, magic);
-    __m256 r = _mm256_sub_ps(a, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
-    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
-    __m256 q = _mm256_set1_ps(8.31156783e-3f);
-    q = _mm256_add_ps(_mm256_mul_ps(q, r), _mm256_set1_ps(4.18989286e-2f));
-    q = _mm256_add_ps(_mm256_mul_ps(q, r), _mm256_set1_ps(1.66671529e-1f));
-    q = _mm256_add_ps(_mm256_mul_ps(q, r), _mm256_set1_ps(4.99991715e-1f));
-    __m256 p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(q, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
-    __m256i b = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
-    b = _mm256_slli_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(151)), 23);
-    __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(b)), _mm256_set1_ps(5.9604644775390625e-8f));
-    __m256 g = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-    return _mm256_blendv_ps(g, _mm256_mul_ps(e, g), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
-}
+/* tc_sigmoidf_ on 8 lanes, the same operations (no FMA), so the bits equal
+ * the portable path's. */
+#define TC_SV_FN tc_sigmoid_avx2
+#define TC_SV __m256
+#define TC_SVI __m256i
+#define TC_SV_(op) _mm256_##op
+#define TC_SV_TOI(v) _mm256_castps_si256(v)
+#define TC_SV_TOF(v) _mm256_castsi256_ps(v)
+#define TC_SV_NEGABS(x) _mm256_or_ps((x), _mm256_set1_ps(-0.0f))
+#define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_LT_OQ))
+#include "sigmoid_vec_body.h"
+#undef TC_SV_FN
+#undef TC_SV
+#undef TC_SVI
+#undef TC_SV_
+#undef TC_SV_TOI
+#undef TC_SV_TOF
+#undef TC_SV_NEGABS
+#undef TC_SV_SELNEG
 
 /* y[i] = sigmoid(x[i]), or x[i] * sigmoid(x[i]) with silu; in place when x == y.
  * Independent iterations: the divides and the polynomials of neighbouring
