@@ -153,14 +153,22 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
     const int SW, const int KC, const float *x, int H, int W, const float *zrow, const float *w,
     const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
 {
+    /* Sigmoid, SiLU: stored before activation, then one pass over the rows just
+     * written (tc_act_deferred) */
+    const int defer = tc_act_deferred(act.kind);
+    const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;
     if (OH == 1) {
-        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, 0, 1, x, H, W, zrow, w, p, bias, residual, act, OW, y);
+        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW, y);
+        if (defer)
+            tc_v_act_rows(act.kind, y, OW);
         return;
     }
     for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
         int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
         TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, oh, nrows, x, H, W, zrow, w, p, bias, residual,
-                                   act, OW, y);
+                                   ract, OW, y);
+        if (defer)
+            tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);
     }
 }
 

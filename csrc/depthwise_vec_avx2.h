@@ -58,6 +58,8 @@ static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm256_fmadd_ps(a, b, c); }
 static inline tc_v tc_v_add(tc_v a, tc_v b) { return _mm256_add_ps(a, b); }
 static inline tc_v tc_v_act(tc_act_k act, tc_v v) { return tc_act_avx2(act, v); }
+/* the deferred kinds' pass over rows just stored (epilogue.h, tc_act_deferred) */
+static inline void tc_v_act_rows(int kind, float *y, ptrdiff_t n) { tc_act_rows_avx2(kind, y, n, 1, n); }
 static inline void tc_v_store(float *p, tc_v v) { _mm256_storeu_ps(p, v); }
 static inline void tc_v_store_masked(float *p, tc_m m, tc_v v) { _mm256_maskstore_ps(p, m, v); }
 

@@ -59,6 +59,7 @@ static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm512_fmadd_ps(a, 
 static inline tc_v tc_v_add(tc_v a, tc_v b) { return _mm512_add_ps(a, b); }
 
 static inline tc_v tc_v_act(tc_act_k act, tc_v v) { return tc_act_avx512(act, v); }
+static inline void tc_v_act_rows(int kind, float *y, ptrdiff_t n) { tc_act_rows_avx512(kind, y, n, 1, n); }
 static inline void tc_v_store(float *p, tc_v v) { _mm512_storeu_ps(p, v); }
 static inline void tc_v_store_masked(float *p, tc_m m, tc_v v) { _mm512_mask_storeu_ps(p, m, v); }
 

@@ -91,6 +91,9 @@ static inline tc_v tc_v_act(tc_act_k act, tc_v v)
     return v;
 }
 
+/* the deferred kinds' pass over rows just stored (epilogue.h, tc_act_deferred) */
+static inline void tc_v_act_rows(int kind, float *y, ptrdiff_t n) { tc_act_rows_f32(kind, y, n, 1, n); }
+
 static inline void tc_v_store(float *p, tc_v v)
 {
     for (int i = 0; i < TC_VL; i++)

@@ -53,12 +53,13 @@ static const struct tc_kernel_table avx2 = {
 };
 
 /* AVX2's row with the GEMM tiles in zmm registers (gemm_avx512.c): the GEMM, the
- * 1x1 and im2col convolutions and Winograd's products run on them; and the
- * depthwise kernel on 16 lanes (conv_avx512.c).  The other families stay AVX2's
- * until a measurement shows AVX-512 pays for them (the 8-bit kernels' 512-bit tier
- * is AVX-512 VNNI, chosen by tc_ctx_set_vnni). */
+ * 1x1 and im2col convolutions and Winograd's products run on them; the depthwise
+ * kernel (conv_avx512.c) and Sigmoid and SiLU (standalone and fused,
+ * eltwise_avx512.c) on 16 lanes.  The other families stay AVX2's until a
+ * measurement shows AVX-512 pays for them (the 8-bit kernels' 512-bit tier is
+ * AVX-512 VNNI, chosen by tc_ctx_set_vnni). */
 static const struct tc_kernel_table avx512 = {
-    &tc_gemm_avx512, &tc_conv_avx512, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_gemm_avx512, &tc_conv_avx512, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx512,
     &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avx2,
 };
 
@@ -73,11 +74,11 @@ static const struct tc_kernel_table avx2_avx512vnni = {
     &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avx512vnni,
 };
 static const struct tc_kernel_table avx512_avxvnni = {
-    &tc_gemm_avx512, &tc_conv_avx512, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_gemm_avx512, &tc_conv_avx512, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx512,
     &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avxvnni,
 };
 static const struct tc_kernel_table avx512_avx512vnni = {
-    &tc_gemm_avx512, &tc_conv_avx512, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx2,
+    &tc_gemm_avx512, &tc_conv_avx512, &tc_wg_avx2, &tc_pool2d_avx2, &tc_eltwise_avx512,
     &tc_normalize_avx2, &tc_resize_avx2, &tc_conv_transpose_avx2, &tc_quant_avx512vnni,
 };
 

@@ -5,6 +5,7 @@
 #include "tinycnn.h"
 #include "eltwise_internal.h"
 #include "eltwise_impl.h"
+#include "epilogue.h"
 
 /* ---- unary ------------------------------------------------------------- */
 
@@ -64,6 +65,7 @@ const tc_eltwise_kernels tc_eltwise_portable = {
     .binary_run = binary_run_portable,
     .unary_run = unary_run_portable,
     .lrn_div_pow075 = lrn_div_pow075_portable,
+    .act_rows = tc_act_rows_f32,
 };
 
 /* After collapsing: dims[k] of y, with per-input strides in elements (0 where

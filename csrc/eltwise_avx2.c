@@ -3,6 +3,7 @@
 #include "tinycnn.h"
 #include "eltwise_internal.h"
 #include "eltwise_impl.h"
+#include "epilogue_avx2.h"
 
 static void binary_run_avx2(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n)
 {
@@ -18,6 +19,10 @@ static void unary_run_avx2(int op, float alpha, float beta, const float *x, floa
             _mm256_storeu_ps(y + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
         for (; i < n; i++)
             y[i] = sqrtf(x[i]);
+        return;
+    }
+    if (op == TC_UNARY_SIGMOID || op == TC_UNARY_SILU) {
+        tc_sigmoid_run_avx2(op == TC_UNARY_SILU, x, y, n);
         return;
     }
     unary_run_(op, alpha, beta, x, y, n);
@@ -40,4 +45,5 @@ const tc_eltwise_kernels tc_eltwise_avx2 = {
     .binary_run = binary_run_avx2,
     .unary_run = unary_run_avx2,
     .lrn_div_pow075 = lrn_div_pow075_avx2,
+    .act_rows = tc_act_rows_avx2,
 };

@@ -84,7 +84,7 @@ static void unary_run_(int op, float alpha, float beta, const float *x, float *y
     switch (op) {
     case TC_UNARY_RELU: UNARY_LOOP(v < 0.0f ? 0.0f : v) break;
     case TC_UNARY_LEAKY_RELU: UNARY_LOOP(tc_sel_(v < 0.0f, alpha * v, v)) break;
-    case TC_UNARY_SIGMOID: UNARY_LOOP(1.0f / (1.0f + tc_expf_(-v))) break;
+    case TC_UNARY_SIGMOID: UNARY_LOOP(tc_sigmoidf_(v)) break;
     case TC_UNARY_HARD_SIGMOID: UNARY_LOOP(clamp01_(alpha * v + beta)) break;
     case TC_UNARY_HARD_SWISH: UNARY_LOOP(v * clamp01_(v * (1.0f / 6.0f) + 0.5f)) break;
     case TC_UNARY_CLIP: UNARY_LOOP((v < alpha ? alpha : v) > beta ? beta : (v < alpha ? alpha : v)) break;
@@ -101,7 +101,7 @@ static void unary_run_(int op, float alpha, float beta, const float *x, float *y
     case TC_UNARY_ELU: UNARY_LOOP(tc_sel_(v < 0.0f, alpha * (tc_expf_(v) - 1.0f), v)) break;
     case TC_UNARY_SELU: UNARY_LOOP(beta * tc_sel_(v <= 0.0f, alpha * tc_expf_(v) - alpha, v)) break;
     case TC_UNARY_GELU: UNARY_LOOP(0.5f * v * (1.0f + tc_erff_(v * 0.70710678118654752f))) break;
-    case TC_UNARY_SILU: UNARY_LOOP(v * (1.0f / (1.0f + tc_expf_(-v)))) break;
+    case TC_UNARY_SILU: UNARY_LOOP(v * tc_sigmoidf_(v)) break;
     case TC_UNARY_GELU_TANH:
         UNARY_LOOP(0.5f * v * (1.0f + tc_tanhf_(0.79788456080286536f * (v + 0.044715f * v * v * v))))
         break;

@@ -55,6 +55,40 @@ static inline float tc_expf_(float x)
     return p * s1 * s2; /* NaN: r, hence p, is NaN */
 }
 
+/* sigmoid(x) from e = exp(-|x|) in (0, 1], which cannot overflow: 1 / (1 + e) for
+ * x >= 0, e / (1 + e) below.  Cheaper than 1 / (1 + tc_expf_(-x)): one clamp, a
+ * degree-5 polynomial (1 + r + r^2 q(r), q fitted for least maximum relative
+ * error on [-ln2/2, ln2/2]: 1.2e-7), and 2^n as one factor 2^(n+24) times 2^-24,
+ * so results down to the denormals (x > -103.3) keep their bits.  Within 4e-7
+ * relative of float64 wherever the result is normal (tests/test_eltwise.py).
+ * sigmoid(-inf) = 0, sigmoid(+inf) = 1, NaN gives NaN.  epilogue_avx2.h has
+ * the same operations on 8 lanes, bit for bit. */
+static inline float tc_sigmoidf_(float x)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    float a = -fabsf(x);
+    a = tc_sel_(a < -104.0f, -104.0f, a); /* NaN stays */
+    float t = a * 1.44269504088896341f + magic;
+    float n = t - magic; /* round(a / ln 2), in [-150, 0] */
+    int32_t ti, mi;
+    memcpy(&ti, &t, 4);
+    memcpy(&mi, &magic, 4);
+    float r = a - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float q = 8.31156783e-3f;
+    q = q * r + 4.18989286e-2f;
+    q = q * r + 1.66671529e-1f;
+    q = q * r + 4.99991715e-1f;
+    float p = (q * (r * r) + r) + 1.0f;
+    /* unsigned shift: for a NaN x the exponent is garbage (the result is NaN anyway) */
+    int32_t b = (int32_t)((uint32_t)(ti - mi + 151) << 23);
+    float s;
+    memcpy(&s, &b, 4);
+    float e = (p * s) * 5.9604644775390625e-8f; /* 2^-24 */
+    float g = 1.0f / (1.0f + e);
+    return tc_sel_(x < 0.0f, e * g, g);
+}
+
 /* tanh(x): odd Taylor series below 0.4 (no cancellation), 1 - 2 / (e^2|x| + 1) above. */
 static inline float tc_tanhf_(float x)
 {
@@ -68,7 +102,8 @@ static inline float tc_tanhf_(float x)
 }
 
 /* The element-wise family's kernels for one instruction set: tc_eltwise_portable
- * (eltwise.c) and tc_eltwise_avx2 (eltwise_avx2.c); dispatch.c picks one per
+ * (eltwise.c), tc_eltwise_avx2 (eltwise_avx2.c) and tc_eltwise_avx512
+ * (eltwise_avx512.c: Sigmoid and SiLU on 16 lanes); dispatch.c picks one per
  * tc_ctx.  Both give identical results (see eltwise_impl.h). */
 typedef struct tc_eltwise_kernels {
     /* One contiguous run of a binary op: y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. */
@@ -76,9 +111,13 @@ typedef struct tc_eltwise_kernels {
     void (*unary_run)(int op, float alpha, float beta, const float *x, float *y, ptrdiff_t n);
     /* y[i] = x[i] / (sqrt(d) * sqrt(sqrt(d))) with d = y[i] on entry (LRN, beta = 0.75) */
     void (*lrn_div_pow075)(const float *x, float *y, ptrdiff_t n);
+    /* y = act(y) in place over rows [rows][cols] (leading dimension ldy) for the
+     * kinds of tc_act_deferred (epilogue.h): the fused Sigmoid / SiLU pass of the
+     * GEMM driver, the same loop as the standalone ops */
+    void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
 } tc_eltwise_kernels;
 
-extern const tc_eltwise_kernels tc_eltwise_portable, tc_eltwise_avx2;
+extern const tc_eltwise_kernels tc_eltwise_portable, tc_eltwise_avx2, tc_eltwise_avx512;
 const tc_eltwise_kernels *tc_eltwise_kernels_of(const tc_ctx *ctx);
 
 #endif

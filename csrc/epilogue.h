@@ -62,12 +62,31 @@ static inline float tc_act_f32(tc_act_k a, float v)
     case TC_ACT_HARD_SWISH:
         return v * tc_act_clamp01_(a.alpha * v + a.beta);
     case TC_ACT_SIGMOID:
-        return 1.0f / (1.0f + tc_expf_(-v));
+        return tc_sigmoidf_(v);
     case TC_ACT_SILU:
-        return v * (1.0f / (1.0f + tc_expf_(-v)));
+        return v * tc_sigmoidf_(v);
     default:
         return v;
     }
+}
+
+/* Kinds that cost a few dozen operations per value (an exp and a divide): the
+ * GEMM driver and the depthwise kernel store the values before activation and
+ * then run tc_act_rows (the ISA's form: tc_act_rows_avx2) over the rows just
+ * written, still in L1, instead of one call per register from the tile stores.
+ * The cheap kinds stay in registers. */
+static inline int tc_act_deferred(int kind)
+{
+    return kind == TC_ACT_SIGMOID || kind == TC_ACT_SILU;
+}
+
+/* y = act(y) over rows [rows][cols] (leading dimension ldy), in place. */
+static inline void tc_act_rows_f32(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols)
+{
+    const tc_act_k a = tc_act_of(kind);
+    for (int i = 0; i < rows; i++)
+        for (ptrdiff_t j = 0; j < cols; j++)
+            y[i * ldy + j] = tc_act_f32(a, y[i * ldy + j]);
 }
 
 #endif

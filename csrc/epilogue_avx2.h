@@ -1,5 +1,5 @@
 /* AVX2 form of the fused activation (see epilogue.h): the same operations as
- * tc_act_f32, lane by lane (exp as tc_expf_, without contraction into FMA).
+ * tc_act_f32, lane by lane (sigmoid as tc_sigmoidf_, without contraction into FMA).
  * Included by the *_avx2.c files only. */
 #ifndef TC_EPILOGUE_AVX2_H
 #define TC_EPILOGUE_AVX2_H
@@ -41,15 +41,61 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
     return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
 }
 
-/* Sigmoid and SiLU, out of line: their exp inlined into every store made gcc
- * stop inlining the GEMM micro-kernel's row stores, which then spilled the
- * accumulators (+8% instructions on a 64-channel 1x1 conv).  The cheap kinds
- * stay inline: a call per row spills all twelve accumulators too. */
+/* tc_sigmoidf_ on 8 lanes, the same operations (no FMA), so the bits equal
+ * the portable path's. */
+#define TC_SV_FN tc_sigmoid_avx2
+#define TC_SV __m256
+#define TC_SVI __m256i
+#define TC_SV_(op) _mm256_##op
+#define TC_SV_TOI(v) _mm256_castps_si256(v)
+#define TC_SV_TOF(v) _mm256_castsi256_ps(v)
+#define TC_SV_NEGABS(x) _mm256_or_ps((x), _mm256_set1_ps(-0.0f))
+#define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_LT_OQ))
+#include "sigmoid_vec_body.h"
+#undef TC_SV_FN
+#undef TC_SV
+#undef TC_SVI
+#undef TC_SV_
+#undef TC_SV_TOI
+#undef TC_SV_TOF
+#undef TC_SV_NEGABS
+#undef TC_SV_SELNEG
+
+/* y[i] = sigmoid(x[i]), or x[i] * sigmoid(x[i]) with silu; in place when x == y.
+ * Independent iterations: the divides and the polynomials of neighbouring
+ * vectors overlap, which a call per register (a GEMM row store) never gets.
+ * The tail is scalar tc_sigmoidf_, the same bits. */
+static inline void tc_sigmoid_run_avx2(int silu, const float *x, float *y, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), s = tc_sigmoid_avx2(v);
+        _mm256_storeu_ps(y + i, silu ? _mm256_mul_ps(v, s) : s);
+    }
+    for (; i < n; i++) {
+        float v = x[i], s = tc_sigmoidf_(v);
+        y[i] = silu ? v * s : s;
+    }
+}
+
+/* The deferred kinds (tc_act_deferred) on rows [rows][cols] of y (leading
+ * dimension ldy), in place: the pass GEMM drivers and the depthwise kernel
+ * run over rows they have just stored, instead of a call per register. */
+static __attribute__((noinline)) void tc_act_rows_avx2(int kind, float *y, ptrdiff_t ldy, int rows,
+                                                       ptrdiff_t cols)
+{
+    const int silu = kind == TC_ACT_SILU;
+    for (int i = 0; i < rows; i++)
+        tc_sigmoid_run_avx2(silu, y + i * ldy, y + i * ldy, cols);
+}
+
+/* Sigmoid and SiLU per register, out of line (the Winograd and transposed
+ * convolutions' stores): their exp inlined into every store made gcc stop
+ * inlining the GEMM micro-kernel's row stores, which then spilled the
+ * accumulators.  The cheap kinds stay inline. */
 static __attribute__((noinline)) __m256 tc_act_avx2_sigmoid(tc_act_k a, __m256 v)
 {
-    const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 e = tc_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v));
-    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+    __m256 s = tc_sigmoid_avx2(v);
     return a.kind == TC_ACT_SILU ? _mm256_mul_ps(v, s) : s;
 }
 

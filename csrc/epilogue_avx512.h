@@ -1,7 +1,11 @@
 /* The fused activation on 16 lanes (AVX-512F), for the kernels compiled with
- * -mavx512f (gemm_avx512.c, conv_avx512.c): ReLU at once, any other kind as
- * AVX2's on both halves (tc_act_avx2, epilogue_avx2.h, is the one definition of
- * every kind's vector form, so the 16-lane kernels give the 8-lane ones' bits). */
+ * -mavx512f (gemm_avx512.c, conv_avx512.c, eltwise_avx512.c):
+ * - tc_act_avx512: the kinds applied in registers; ReLU at once, any other kind
+ *   as AVX2's on both halves (tc_act_avx2, epilogue_avx2.h, is the one definition
+ *   of every kind's vector form, so the 16-lane kernels give the 8-lane ones' bits);
+ * - the deferred kinds (epilogue.h, tc_act_deferred: Sigmoid, SiLU) as a pass over
+ *   rows just stored: the operations of tc_sigmoidf_ / tc_sigmoid_avx2 on 16
+ *   lanes, so the bits equal the portable and AVX2 paths'. */
 #ifndef TC_EPILOGUE_AVX512_H
 #define TC_EPILOGUE_AVX512_H
 
@@ -18,6 +22,51 @@ static inline __m512 tc_act_avx512(tc_act_k act, __m512 v)
     __m256 hi = tc_act_avx2(act, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
                                                _mm256_castps_pd(hi), 1));
+}
+
+#define TC_SV_FN tc_sigmoid_avx512
+#define TC_SV __m512
+#define TC_SVI __m512i
+#define TC_SV_(op) _mm512_##op
+#define TC_SV_TOI(v) _mm512_castps_si512(v)
+#define TC_SV_TOF(v) _mm512_castsi512_ps(v)
+/* AVX-512F has no orps on floats: through the integers */
+#define TC_SV_NEGABS(x) _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)))
+#define TC_SV_SELNEG(x, neg, pos) \
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_LT_OQ), (pos), (neg))
+#include "sigmoid_vec_body.h"
+#undef TC_SV_FN
+#undef TC_SV
+#undef TC_SVI
+#undef TC_SV_
+#undef TC_SV_TOI
+#undef TC_SV_TOF
+#undef TC_SV_NEGABS
+#undef TC_SV_SELNEG
+
+/* y[i] = sigmoid(x[i]), or x[i] * sigmoid(x[i]) with silu; in place when x == y.
+ * The tail runs masked: lanes past n are neither read nor written. */
+static inline void tc_sigmoid_run_avx512(int silu, const float *x, float *y, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i), s = tc_sigmoid_avx512(v);
+        _mm512_storeu_ps(y + i, silu ? _mm512_mul_ps(v, s) : s);
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i), s = tc_sigmoid_avx512(v);
+        _mm512_mask_storeu_ps(y + i, m, silu ? _mm512_mul_ps(v, s) : s);
+    }
+}
+
+/* tc_act_rows_avx2 on 16 lanes. */
+static __attribute__((noinline)) void tc_act_rows_avx512(int kind, float *y, ptrdiff_t ldy, int rows,
+                                                         ptrdiff_t cols)
+{
+    const int silu = kind == TC_ACT_SILU;
+    for (int i = 0; i < rows; i++)
+        tc_sigmoid_run_avx512(silu, y + i * ldy, y + i * ldy, cols);
 }
 
 #endif

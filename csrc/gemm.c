@@ -251,6 +251,10 @@ typedef struct {
     tc_ukernel_wide_fn uk_wide; /* two panels at once, or NULL */
     tc_ukernel_tall_fn uk_tall; /* two A panels by up to two B panels, or NULL */
     tc_ukernel_inplace_fn uk_inplace; /* B read unpacked (see gemm_b_inplace), or NULL */
+    /* the deferred activation (tc_act_deferred: Sigmoid, SiLU), or NULL: the
+     * tiles store the values before it, act_rows runs over each finished
+     * MC x NR (2 NR) block while it is in L1 */
+    void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
@@ -265,6 +269,8 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
     te.residual = epi->residual ? epi->residual + m * epi->ldr + n : NULL;
     te.ldr = epi->ldr;
     te.act = epi->act;
+    if (tc_act_deferred(te.act.kind))
+        te.act.kind = TC_ACT_NONE; /* gemm_block's act_rows pass applies it */
     if (te.act.slope)
         te.act.slope += m; /* PRelu's per-channel slopes: this tile's rows */
     return te;
@@ -333,6 +339,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                                             op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
                                             TC_GEMM_PF_A);
                         }
+                        if (job->act_rows && (flags & TC_UK_LAST))
+                            job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr);
                     }
                     continue;
                 }
@@ -366,6 +374,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                                          (ptrdiff_t)bstride, op->C + m * op->ldc + n, op->ldc,
                                          mr, nr2, flags, &te, TC_GEMM_PF_A);
                         }
+                        if (job->act_rows && (flags & TC_UK_LAST))
+                            job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr2);
                         jr += NR; /* and NR more by the loop */
                         continue;
                     }
@@ -393,6 +403,8 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         uk(kc, abase + (size_t)(ir / MR) * astride, b, op->C + m * op->ldc + n,
                            op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                     }
+                    if (job->act_rows && (flags & TC_UK_LAST))
+                        job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr);
                 }
             }
         }
@@ -465,6 +477,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_wide = kern->tile_wide;
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
     job.uk_inplace = gemm_b_inplace(op, kern) ? kern->tile_inplace : NULL;
+    job.act_rows = tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL;
     job.ws = workspace;
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;
