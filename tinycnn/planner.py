@@ -17,6 +17,7 @@ registrations' `shape_inputs`) cannot wait for the run: `plan_time_inputs` names
 them, and a plan is built per set of their values, which the op functions see as
 constants.
 """
+import functools
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -119,12 +120,21 @@ class Arena:
 
         self.feeds = [(name, array(v)) for name, v in plan.feeds]
         ws = np.empty(max(plan.workspace, 1), np.float32)
+        # One call without arguments per step, in order: a run is `for call in calls: call()`.
+        # Steps made by ops.common.bound_step are bound here, their checks paid once.
         self.calls = []
         for s in plan.steps:
             args = tuple(array(v) for v in s.inputs) + tuple(array(v) for v in s.outputs)
             if s.workspace:
                 args += (ws[:s.workspace],)
-            self.calls.append((s.fn, args))
+            bind = getattr(s.fn, "bind", None)
+            if bind is None:
+                self.calls.append(functools.partial(s.fn, *args))
+                continue
+            try:
+                self.calls.append(bind(*args))
+            except (ValueError, TypeError) as e:
+                raise InvalidModel(f"{s.node.describe()}: {type(e).__name__}: {e}") from e
         self.outputs = [array(v) for v in plan.outputs]
 
 

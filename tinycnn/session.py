@@ -364,29 +364,29 @@ class InferenceSession:
         try:
             for name, buf in arena.feeds:
                 np.copyto(buf, feeds[name], casting="safe")  # float16 feeds: carried as float32
-            fn = None
+            call = None
             try:
                 if run_options is None and times is None:
-                    for fn, args in arena.calls:
-                        fn(*args)
+                    for call in arena.calls:
+                        call()
                 else:
                     clock = time.perf_counter_ns
                     start = clock()
-                    for fn, args in arena.calls:
+                    for call in arena.calls:
                         if run_options is not None and run_options.terminate:
                             self._log(3, _TERMINATED, run_options)
                             raise RunTerminated(_TERMINATED)
                         if times is None:
-                            fn(*args)
+                            call()
                         else:
                             t0 = clock()
-                            fn(*args)
+                            call()
                             times.append((t0, clock()))
             except TinyCNNError:
                 raise
             except (ValueError, TypeError, LookupError, ArithmeticError) as e:
                 # A kernel wrapper refused its arguments: report the node, never a bare error.
-                raise _kernel_error(plan, arena, fn, e) from e
+                raise _kernel_error(plan, arena, call, e) from e
             if profiler is not None:
                 profiler.run(plan, start, clock(), times)
             # copies, in their declared types (float16 is carried as float32 inside)
@@ -593,8 +593,8 @@ def _file_path(path_or_bytes):
     return os.path.abspath(os.fsdecode(path) if isinstance(path, bytes) else path)
 
 
-def _kernel_error(plan, arena, fn, e):
-    node = next((s.node for s, (f, _) in zip(plan.steps, arena.calls) if f is fn), None)
+def _kernel_error(plan, arena, call, e):
+    node = next((s.node for s, c in zip(plan.steps, arena.calls) if c is call), None)
     where = node.describe() if node is not None else "a kernel"
     return InvalidModel(f"{where}: {type(e).__name__}: {e}")
 
