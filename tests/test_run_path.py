@@ -108,20 +108,28 @@ def test_the_blas_search_finds_a_step_that_uses_numpy_matmul(blas_calls):
     assert [u.split(": ", 1)[1] for u in blas_uses(lambda p, q: p.dot(q))] == ["uses the name 'dot'"]
 
 
-def _conv_relu_model():
-    """x -> Relu -> Conv 3x3 (+ bias) -> y, plus x -> Relu as a second output: Relu may work
-    in place where its input dies, a feed must not be that input."""
+def _model(kind):
+    """"readers": x -> two Convs 3x3 (+ bias), a feed read in place where the caller gave it;
+    "relu": x -> Relu -> Conv, Relu also an output: a Relu may write its result over its input
+    where that dies, so this feed is copied into the arena instead."""
     rng = np.random.default_rng(3)
-    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(4).astype(np.float32)
-    nodes = [helper.make_node("Relu", ["x"], ["r"]),
-             helper.make_node("Conv", ["r", "w", "b"], ["y"], pads=[1, 1, 1, 1])]
-    return make_model(nodes, [("x", [1, 3, 8, 8])], [("y", [1, 4, 8, 8]), ("r", [1, 3, 8, 8])],
-                      {"w": w, "b": b})
+    inits = {k: rng.standard_normal(shape).astype(np.float32)
+             for k, shape in (("w", (4, 3, 3, 3)), ("b", (4,)), ("w2", (2, 3, 1, 1)))}
+    if kind == "readers":
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
+                 helper.make_node("Conv", ["x", "w2"], ["r"])]
+        outputs = [("y", [1, 4, 8, 8]), ("r", [1, 2, 8, 8])]
+    else:
+        nodes = [helper.make_node("Relu", ["x"], ["r"]),
+                 helper.make_node("Conv", ["r", "w", "b"], ["y"], pads=[1, 1, 1, 1])]
+        outputs = [("y", [1, 4, 8, 8]), ("r", [1, 3, 8, 8])]
+        del inits["w2"]
+    return make_model(nodes, [("x", [1, 3, 8, 8])], outputs, inits)
 
 
-def test_outputs_do_not_alias_the_next_runs_buffers():
-    model = _conv_relu_model()
+@pytest.mark.parametrize("kind", ["readers", "relu"])
+def test_outputs_do_not_alias_the_next_runs_buffers(kind):
+    model = _model(kind)
     sess = tinycnn.InferenceSession(model.SerializeToString())
     rng = np.random.default_rng(4)
     x1, x2 = (rng.standard_normal((1, 3, 8, 8), dtype=np.float32) for _ in range(2))
@@ -135,11 +143,17 @@ def test_outputs_do_not_alias_the_next_runs_buffers():
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["readers", "relu"])
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "read-only",
                                     "unaligned"])
-def test_a_feed_is_read_in_any_layout_and_never_written(layout):
-    model = _conv_relu_model()
+def test_a_feed_is_read_in_any_layout_and_never_written(layout, kind):
+    model = _model(kind)
     sess = tinycnn.InferenceSession(model.SerializeToString())
+    (plan,) = sess._plans.values()
+    arena = plan.acquire()           # the load-time plan's: see that each path is taken
+    plan.release(arena)
+    ((_, _, readers),) = arena.feeds
+    assert (readers is not None) == (kind == "readers")
     base = np.random.default_rng(5).standard_normal((1, 3, 8, 8), dtype=np.float32)
     if layout == "transposed":
         x = np.ascontiguousarray(base.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)

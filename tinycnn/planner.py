@@ -118,24 +118,74 @@ class Arena:
                 buf = private[id(st)] = np.empty(st.size, st.dtype)
             return buf[v.offset:v.offset + v.size].reshape(shape)
 
-        self.feeds = [(name, array(v)) for name, v in plan.feeds]
         ws = np.empty(max(plan.workspace, 1), np.float32)
         # One call without arguments per step, in order: a run is `for call in calls: call()`.
         # Steps made by ops.common.bound_step are bound here, their checks paid once.
         self.calls = []
+        step_args = []
         for s in plan.steps:
             args = tuple(array(v) for v in s.inputs) + tuple(array(v) for v in s.outputs)
             if s.workspace:
                 args += (ws[:s.workspace],)
-            bind = getattr(s.fn, "bind", None)
-            if bind is None:
-                self.calls.append(functools.partial(s.fn, *args))
-                continue
-            try:
-                self.calls.append(bind(*args))
-            except (ValueError, TypeError) as e:
-                raise InvalidModel(f"{s.node.describe()}: {type(e).__name__}: {e}") from e
+            step_args.append(args)
+            self.calls.append(_bound_call(s, args))
+        self.feeds = [(name, array(v), _feed_readers(plan, v, step_args))
+                      for name, v in plan.feeds]
         self.outputs = [array(v) for v in plan.outputs]
+        self._steps = plan.steps
+
+    def calls_for(self, feeds):
+        """The calls of a run on these checked feeds {name: array}.  A float32 feed that
+        is C-contiguous and aligned is read where it is, by its readers' calls bound anew
+        for this run (cheaper than copying it, and never written: see _feed_readers);
+        any other feed is copied into its buffer, converted (float16 feeds: to float32)."""
+        calls = self.calls
+        for name, buf, readers in self.feeds:
+            x = feeds[name]
+            if readers is None or x.dtype != np.float32 or not (
+                    x.flags.c_contiguous and x.flags.aligned):
+                np.copyto(buf, x, casting="safe")
+                continue
+            if calls is self.calls:
+                calls = list(calls)
+            flat = x.reshape(-1)
+            for i, args, slots in readers:
+                args = list(args)
+                for pos, start, stop, shape in slots:
+                    args[pos] = flat[start:stop].reshape(shape)
+                calls[i] = _bound_call(self._steps[i], args)
+        return calls
+
+
+def _bound_call(step, args):
+    """step's kernel over its arrays `args`, as a call without arguments."""
+    bind = getattr(step.fn, "bind", None)
+    if bind is None:
+        return functools.partial(step.fn, *args)
+    try:
+        return bind(*args)
+    except (ValueError, TypeError) as e:
+        raise InvalidModel(f"{step.node.describe()}: {type(e).__name__}: {e}") from e
+
+
+def _feed_readers(plan, feed, step_args):
+    """[(step index, its arrays, [(position, start, stop, shape) of each array of the feed's
+    storage])] of the steps that read the feed `feed` (a Value), for Arena.calls_for; None
+    when the feed cannot be read in place: not a float32 arena tensor, written by a step (a
+    ReLU in place where the feed dies), inside another buffer, or a graph output."""
+    st = feed.storage
+    if st.kind != "arena" or st.dtype != np.float32 or st.parent is not None or any(
+            v.storage is st for v in plan.outputs):
+        return None
+    readers = []
+    for i, s in enumerate(plan.steps):
+        if any(v.storage is st for v in s.outputs):
+            return None
+        slots = [(k, v.offset, v.offset + v.size, stored_shape(v.shape, v.layout))
+                 for k, v in enumerate(s.inputs) if v.storage is st]
+        if slots:
+            readers.append((i, step_args[i], slots))
+    return readers
 
 
 @dataclass
