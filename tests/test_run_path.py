@@ -181,6 +181,23 @@ def test_a_feed_is_read_in_any_layout_and_never_written(layout, kind):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
 
 
+def test_a_step_reading_two_feeds_in_place_reads_both():
+    """Gemm of two fed matrices: one step bound with both feeds of the run."""
+    node = helper.make_node("Gemm", ["A", "B"], ["y"], transB=1)
+    model = make_model([node], [("A", [3, 5]), ("B", [4, 5])], [("y", [3, 4])])
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    rng = np.random.default_rng(6)
+    for _ in range(2):
+        feeds = {"A": rng.standard_normal((3, 5), dtype=np.float32),
+                 "B": rng.standard_normal((4, 5), dtype=np.float32)}
+        (y,) = sess.run(None, feeds)
+        np.testing.assert_allclose(y, feeds["A"] @ feeds["B"].T, rtol=1e-5, atol=1e-5)
+    (plan,) = sess._plans.values()
+    arena = plan.acquire()
+    plan.release(arena)
+    assert [readers is not None for _, _, readers in arena.feeds] == [True, True]
+
+
 def test_a_float16_feed_is_converted_and_left_untouched():
     """A float16 input is carried as float32 inside: the feed is converted, not read in place."""
     nodes = [helper.make_node("Relu", ["x"], ["y"])]

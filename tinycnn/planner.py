@@ -139,21 +139,25 @@ class Arena:
         is C-contiguous and aligned is read where it is, by its readers' calls bound anew
         for this run (cheaper than copying it, and never written: see _feed_readers);
         any other feed is copied into its buffer, converted (float16 feeds: to float32)."""
-        calls = self.calls
+        patched = {}     # step index -> its arrays, with every feed it reads in place
         for name, buf, readers in self.feeds:
             x = feeds[name]
             if readers is None or x.dtype != np.float32 or not (
                     x.flags.c_contiguous and x.flags.aligned):
                 np.copyto(buf, x, casting="safe")
                 continue
-            if calls is self.calls:
-                calls = list(calls)
             flat = x.reshape(-1)
             for i, args, slots in readers:
-                args = list(args)
+                arrays = patched.get(i)
+                if arrays is None:
+                    arrays = patched[i] = list(args)
                 for pos, start, stop, shape in slots:
-                    args[pos] = flat[start:stop].reshape(shape)
-                calls[i] = _bound_call(self._steps[i], args)
+                    arrays[pos] = flat[start:stop].reshape(shape)
+        if not patched:
+            return self.calls
+        calls = list(self.calls)
+        for i, arrays in patched.items():
+            calls[i] = _bound_call(self._steps[i], arrays)
         return calls
 
 
