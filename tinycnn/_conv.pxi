@@ -78,6 +78,28 @@ cdef str _conv_geometry(const tc_conv2d_params *p):
             f"pads ({p.pt}, {p.pl}, {p.pb}, {p.pr}), dilations ({p.dh}, {p.dw}), group {p.group}")
 
 
+cdef class BoundConv2d:
+    """A Conv2d's run over fixed buffers, checked once (Conv2d.bind); call it without
+    arguments.  Holds the layer and the arrays, so the pointers stay valid."""
+    cdef object layer, keep
+    cdef const tc_ctx *ctx
+    cdef const tc_conv2d_params *p
+    cdef const tc_activation *act
+    cdef int algo
+    cdef int n, h, w
+    cdef const float *px
+    cdef const float *pk
+    cdef const float *pb
+    cdef const float *pr
+    cdef float *py
+    cdef float *pw
+
+    def __call__(self):
+        with nogil:
+            tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px, self.pk,
+                          self.pb, self.pr, self.act, self.py, self.pw)
+
+
 cdef class Conv2d:
     """2-D convolution (NCHW float32) planned once: weights packed for the given algorithm.
 
@@ -186,6 +208,16 @@ cdef class Conv2d:
     def run(self, x, y, residual=None, workspace=None):
         """y = act(conv(x) + bias + residual); residual may be y itself.  Releases the GIL.
         Returns y."""
+        self._bind(x, y, residual, workspace)()
+        return y
+
+    def bind(self, x, y, residual=None, workspace=None):
+        """run(x, y, residual, workspace) checked now, as a call without arguments that
+        runs it again and again over these buffers (a plan's arena): the checks are paid
+        once, at plan time, not at every run."""
+        return self._bind(x, y, residual, workspace)
+
+    cdef BoundConv2d _bind(self, x, y, residual, workspace):
         _check_array("conv", "x", x, 4)
         _check_array("conv", "y", y, 4, True)
         n, c, h, w = x.shape
@@ -194,21 +226,23 @@ cdef class Conv2d:
         expected = self.output_shape(n, h, w)
         _check_shape("conv", "y", y, expected, f" for x {x.shape}")
         _check_disjoint("conv", "x", x, y)
-        cdef const float *pr = NULL
+        cdef BoundConv2d call = BoundConv2d.__new__(BoundConv2d)
+        call.pr = NULL
         if residual is not None:
             _check_array("conv", "residual", residual, 4)
             _check_shape("conv", "residual", residual, expected, f" for x {x.shape}")
             _check_same_or_disjoint("conv", "residual", residual, y)
-            pr = _fptr(residual)
+            call.pr = _fptr(residual)
         ws = _workspace("conv", workspace,
                         tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
-        cdef const float *px = _fptr(x)
-        cdef const float *pk = _fptr(self.packed)
-        cdef const float *pb = _fptr_or_null(self.bias)
-        cdef float *py = _fptr_mut(y)
-        cdef float *pw = _fptr_or_null(ws)
-        cdef int cn = n, ch = h, cw = w
-        with nogil:
-            tc_conv2d_f32(&self.ctx.ctx, &self.p, self.algo_id, cn, ch, cw, px, pk, pb, pr,
-                          &self.act, py, pw)
-        return y
+        call.layer = self
+        call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
+        call.keep = (x, y, residual, ws)
+        call.n, call.h, call.w = n, h, w
+        call.px = _fptr(x)
+        call.pk = _fptr(self.packed)
+        call.pb = _fptr_or_null(self.bias)
+        call.py = _fptr_mut(y)
+        call.pw = _fptr_or_null(ws)
+        return call
+

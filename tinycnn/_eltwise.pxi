@@ -27,6 +27,13 @@ cdef _elt_op(str fn, dict table, op):
 def unary(Context ctx, str op, x, y, alpha=0.0, beta=0.0):
     """y = op(x) element-wise; y may be x.  clip: alpha=min, beta=max (None: unbounded);
     leaky_relu, elu: alpha; hard_sigmoid: alpha, beta; selu: alpha, beta=gamma.  NaN stays NaN through relu, clip and friends."""
+    bind_unary(ctx, op, x, y, alpha, beta)()
+    return y
+
+
+def bind_unary(Context ctx, str op, x, y, alpha=0.0, beta=0.0):
+    """unary(ctx, op, x, y, alpha, beta) checked now, as a call without arguments that runs
+    it over these arrays (a plan's arena): the checks are paid once."""
     cdef int code = _elt_op("unary", UNARY_OPS, op)
     if code == TC_UNARY_CLIP:  # ONNX Clip: a missing bound is None here
         alpha = -np.inf if alpha is None else alpha
@@ -36,19 +43,43 @@ def unary(Context ctx, str op, x, y, alpha=0.0, beta=0.0):
     if x.shape != y.shape:
         raise ValueError(f"unary {op}: x {x.shape} and y {y.shape} must have the same shape")
     _check_same_or_disjoint("unary", "x", x, y)
-    cdef const float *xp = _fptr_mut(x)
-    cdef float *yp = _fptr_mut(y)
-    cdef const tc_ctx *c = _ctx_ptr(ctx)
-    cdef float fa = alpha, fb = beta
-    cdef ptrdiff_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
-    with nogil:
-        tc_unary_f32(c, code, fa, fb, xp, yp, n)
-    return y
+    cdef BoundUnary call = BoundUnary.__new__(BoundUnary)
+    call.keep = (ctx, x, y)
+    call.ctx = _ctx_ptr(ctx)
+    call.code = code
+    call.alpha = alpha
+    call.beta = beta
+    call.x = _fptr_mut(x)
+    call.y = _fptr_mut(y)
+    call.n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    return call
+
+
+cdef class BoundUnary:
+    """A unary kernel over fixed arrays (bind_unary); call it without arguments."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef int code
+    cdef float alpha, beta
+    cdef const float *x
+    cdef float *y
+    cdef ptrdiff_t n
+
+    def __call__(self):
+        with nogil:
+            tc_unary_f32(self.ctx, self.code, self.alpha, self.beta, self.x, self.y, self.n)
 
 
 def binary(Context ctx, str op, a, b, y):
     """y = a op b with numpy broadcasting (rank <= 8); y has the broadcast shape and may be a or b.
     prelu: y = a < 0 ? b * a : a (b is the slope)."""
+    bind_binary(ctx, op, a, b, y)()
+    return y
+
+
+def bind_binary(Context ctx, str op, a, b, y):
+    """binary(ctx, op, a, b, y) checked now, as a call without arguments that runs it over
+    these arrays (a plan's arena): the checks are paid once."""
     cdef int code = _elt_op("binary", BINARY_OPS, op)
     _check_array("binary", "a", a)
     _check_array("binary", "b", b)
@@ -58,33 +89,53 @@ def binary(Context ctx, str op, a, b, y):
     cdef cnp.npy_intp *da = cnp.PyArray_DIMS(<cnp.ndarray>a)
     cdef cnp.npy_intp *db = cnp.PyArray_DIMS(<cnp.ndarray>b)
     cdef cnp.npy_intp *dy = cnp.PyArray_DIMS(<cnp.ndarray>y)
-    cdef ptrdiff_t ys[8]
-    cdef ptrdiff_t as_[8]
-    cdef ptrdiff_t bs[8]
+    cdef BoundBinary call = BoundBinary.__new__(BoundBinary)
     if nd > TC_MAX_DIMS:
         raise ValueError(f"binary {op}: rank {nd} > {TC_MAX_DIMS} (a {a.shape}, b {b.shape})")
     if ny != nd:
         raise ValueError(f"binary {op}: y {y.shape} must have the broadcast shape of a {a.shape}, b {b.shape}")
     for k in range(nd):
-        as_[k] = da[k - (nd - na)] if k >= nd - na else 1
-        bs[k] = db[k - (nd - nb)] if k >= nd - nb else 1
-        if as_[k] != bs[k] and as_[k] != 1 and bs[k] != 1:
+        call.as_[k] = da[k - (nd - na)] if k >= nd - na else 1
+        call.bs[k] = db[k - (nd - nb)] if k >= nd - nb else 1
+        if call.as_[k] != call.bs[k] and call.as_[k] != 1 and call.bs[k] != 1:
             raise ValueError(f"binary {op}: a {a.shape} and b {b.shape} do not broadcast")
-        ys[k] = as_[k] if bs[k] == 1 else bs[k]
-        if ys[k] != dy[k]:
+        call.ys[k] = call.as_[k] if call.bs[k] == 1 else call.bs[k]
+        if call.ys[k] != dy[k]:
             raise ValueError(f"binary {op}: y {y.shape} must have the broadcast shape of a {a.shape}, b {b.shape}")
     _check_same_or_disjoint("binary", "a", a, y)
     _check_same_or_disjoint("binary", "b", b, y)
-    cdef const float *ap = _fptr_mut(a)
-    cdef const float *bp = _fptr_mut(b)
-    cdef float *yp = _fptr_mut(y)
-    cdef const tc_ctx *c = _ctx_ptr(ctx)
-    cdef int rc
-    with nogil:
-        rc = tc_binary_f32(c, code, nd, ys, ap, as_, bp, bs, yp)
-    if rc != 0:
-        raise ValueError(f"binary {op}: kernel rejected a {a.shape}, b {b.shape}, y {y.shape}")
-    return y
+    call.keep = (ctx, a, b, y)
+    call.op = op
+    call.ctx = _ctx_ptr(ctx)
+    call.code = code
+    call.nd = nd
+    call.a = _fptr_mut(a)
+    call.b = _fptr_mut(b)
+    call.y = _fptr_mut(y)
+    return call
+
+
+cdef class BoundBinary:
+    """A binary kernel over fixed arrays (bind_binary); call it without arguments."""
+    cdef object keep, op
+    cdef const tc_ctx *ctx
+    cdef int code, nd
+    cdef ptrdiff_t ys[8]
+    cdef ptrdiff_t as_[8]
+    cdef ptrdiff_t bs[8]
+    cdef const float *a
+    cdef const float *b
+    cdef float *y
+
+    def __call__(self):
+        cdef int rc
+        with nogil:
+            rc = tc_binary_f32(self.ctx, self.code, self.nd, self.ys, self.a, self.as_, self.b,
+                               self.bs, self.y)
+        if rc != 0:
+            _, a, b, y = self.keep
+            raise ValueError(f"binary {self.op}: kernel rejected a {a.shape}, b {b.shape}, "
+                             f"y {y.shape}")
 
 
 def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y):

@@ -17,6 +17,7 @@ registrations' `shape_inputs`) cannot wait for the run: `plan_time_inputs` names
 them, and a plan is built per set of their values, which the op functions see as
 constants.
 """
+import functools
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -117,15 +118,78 @@ class Arena:
                 buf = private[id(st)] = np.empty(st.size, st.dtype)
             return buf[v.offset:v.offset + v.size].reshape(shape)
 
-        self.feeds = [(name, array(v)) for name, v in plan.feeds]
         ws = np.empty(max(plan.workspace, 1), np.float32)
+        # One call without arguments per step, in order: a run is `for call in calls: call()`.
+        # Steps made by ops.common.bound_step are bound here, their checks paid once.
         self.calls = []
+        step_args = []
         for s in plan.steps:
             args = tuple(array(v) for v in s.inputs) + tuple(array(v) for v in s.outputs)
             if s.workspace:
                 args += (ws[:s.workspace],)
-            self.calls.append((s.fn, args))
+            step_args.append(args)
+            self.calls.append(_bound_call(s, args))
+        self.feeds = [(name, array(v), _feed_readers(plan, v, step_args))
+                      for name, v in plan.feeds]
         self.outputs = [array(v) for v in plan.outputs]
+        self._steps = plan.steps
+
+    def calls_for(self, feeds):
+        """The calls of a run on these checked feeds {name: array}.  A float32 feed that
+        is C-contiguous and aligned is read where it is, by its readers' calls bound anew
+        for this run (cheaper than copying it, and never written: see _feed_readers);
+        any other feed is copied into its buffer, converted (float16 feeds: to float32)."""
+        patched = {}     # step index -> its arrays, with every feed it reads in place
+        for name, buf, readers in self.feeds:
+            x = feeds[name]
+            if readers is None or x.dtype != np.float32 or not (
+                    x.flags.c_contiguous and x.flags.aligned):
+                np.copyto(buf, x, casting="safe")
+                continue
+            flat = x.reshape(-1)
+            for i, args, slots in readers:
+                arrays = patched.get(i)
+                if arrays is None:
+                    arrays = patched[i] = list(args)
+                for pos, start, stop, shape in slots:
+                    arrays[pos] = flat[start:stop].reshape(shape)
+        if not patched:
+            return self.calls
+        calls = list(self.calls)
+        for i, arrays in patched.items():
+            calls[i] = _bound_call(self._steps[i], arrays)
+        return calls
+
+
+def _bound_call(step, args):
+    """step's kernel over its arrays `args`, as a call without arguments."""
+    bind = getattr(step.fn, "bind", None)
+    if bind is None:
+        return functools.partial(step.fn, *args)
+    try:
+        return bind(*args)
+    except (ValueError, TypeError) as e:
+        raise InvalidModel(f"{step.node.describe()}: {type(e).__name__}: {e}") from e
+
+
+def _feed_readers(plan, feed, step_args):
+    """[(step index, its arrays, [(position, start, stop, shape) of each array of the feed's
+    storage])] of the steps that read the feed `feed` (a Value), for Arena.calls_for; None
+    when the feed cannot be read in place: not a float32 arena tensor, written by a step (a
+    ReLU in place where the feed dies), inside another buffer, or a graph output."""
+    st = feed.storage
+    if st.kind != "arena" or st.dtype != np.float32 or st.parent is not None or any(
+            v.storage is st for v in plan.outputs):
+        return None
+    readers = []
+    for i, s in enumerate(plan.steps):
+        if any(v.storage is st for v in s.outputs):
+            return None
+        slots = [(k, v.offset, v.offset + v.size, stored_shape(v.shape, v.layout))
+                 for k, v in enumerate(s.inputs) if v.storage is st]
+        if slots:
+            readers.append((i, step_args[i], slots))
+    return readers
 
 
 @dataclass

@@ -113,6 +113,17 @@ def numpy_step(node, fn, inputs, outputs):
     return node.emit(numpy_run, inputs, outputs)
 
 
+def bound_step(bind):
+    """A step function (for NodeContext.emit) made of bind(*arrays) -> a call without
+    arguments that runs the kernel over those arrays: the planner binds each step once per
+    arena, so the kernel wrapper's checks and views are paid at plan time; called with its
+    arrays (a folded node), it binds and runs at once."""
+    def step(*arrays):
+        bind(*arrays)()
+    step.bind = bind
+    return step
+
+
 def is_float32(*values):
     """True when every given (non-None) Value computed at run time is float32."""
     return all(v is None or v.const is not None or v.dtype == np.float32 for v in values)

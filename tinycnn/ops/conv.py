@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _kernels as K
 from . import FUSED_DOMAIN, op
-from .common import UnsupportedOperator, prod, require_float, window_geometry
+from .common import UnsupportedOperator, bound_step, prod, require_float, window_geometry
 from .conv_algo import ConvGeometry, choose_conv_algo
 from .elementwise import binary, unary
 
@@ -80,18 +80,18 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
         n.ctx, w4, _bias(b), algo=algo, strides=tuple(st), pads=pads4, dilations=tuple(dl),
         group=group, **act))
     ws = layer.workspace_size(nb, h, wd)
-    run = layer.run
+    bind = layer.bind
 
     if R is not None and R.shape == out_shape:
         def conv_residual(x, r, y, *ws_):
-            run(x.reshape(x4), y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
-        return n.emit(conv_residual, [X, R], [(out_shape, np.float32)], inplace={0: 1},
-                      workspace=ws)
+            return bind(x.reshape(x4), y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
+        return n.emit(bound_step(conv_residual), [X, R], [(out_shape, np.float32)],
+                      inplace={0: 1}, workspace=ws)
 
     def conv(x, y, *ws_):
-        run(x.reshape(x4), y.reshape(out4), None, ws_[0] if ws_ else None)
+        return bind(x.reshape(x4), y.reshape(out4), None, ws_[0] if ws_ else None)
     if R is None:
-        return n.emit(conv, [X], [(out_shape, np.float32)], workspace=ws)
+        return n.emit(bound_step(conv), [X], [(out_shape, np.float32)], workspace=ws)
     # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
     raise n.error("internal: fused residual with a broadcasting shape")
 

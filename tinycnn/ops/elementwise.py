@@ -10,8 +10,8 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import const_value
 from . import FUSED_DOMAIN, op
-from .common import (axis_index, broadcast_shape, is_float32, numpy_step, prod, require_const,
-                     require_float)
+from .common import (axis_index, bound_step, broadcast_shape, is_float32, numpy_step, prod,
+                     require_const, require_float)
 
 
 # ---- unary ------------------------------------------------------------------
@@ -67,8 +67,8 @@ def unary(n, kind, X, alpha=0.0, beta=0.0):
     ctx = n.ctx
 
     def run(x, y):
-        K.unary(ctx, kind, x, y, alpha, beta)
-    return n.emit(run, [X], [(X.shape, np.float32)], inplace={0: 0})
+        return K.bind_unary(ctx, kind, x, y, alpha, beta)
+    return n.emit(bound_step(run), [X], [(X.shape, np.float32)], inplace={0: 0})
 
 
 @op("Relu")
@@ -247,9 +247,9 @@ def binary(n, kind, A, B):
     A, B = consts
 
     def run(a, b, y):
-        K.binary(ctx, kind, a, b, y)
+        return K.bind_binary(ctx, kind, a, b, y)
     inplace = {0: 0} if A.shape == shape else ({0: 1} if B.shape == shape and kind != "prelu" else None)
-    return n.emit(run, [A, B], [(shape, np.float32)], inplace=inplace)
+    return n.emit(bound_step(run), [A, B], [(shape, np.float32)], inplace=inplace)
 
 
 def _as_f32_const(v):

@@ -1,0 +1,213 @@
+"""The run path: what a run does between the feed and the outputs.
+
+- No BLAS: numpy's BLAS-backed functions (np.dot, np.matmul, ...) wake OpenBLAS's worker
+  threads, which then spin for tens of milliseconds and steal the cores tinycnn's own
+  threads compute on.  No step of a CNN's plan may call one: checked dynamically (the
+  numpy functions patched to count calls during runs) and statically (the steps' code,
+  closures and bound callables searched for them and for the @ operator).
+- Outputs are fresh arrays: they never alias a buffer that the next run overwrites.
+- Feeds are read, never written, whatever their layout, type or flags.
+"""
+import dis
+import functools
+import types
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import tinycnn
+from helpers import make_model, ort_run
+
+# numpy's functions that call BLAS (or may: inner and vdot of float arrays do).
+BLAS_NAMES = ("dot", "matmul", "einsum", "tensordot", "inner", "vdot", "outer", "kron")
+BLAS_FUNCTIONS = {getattr(np, name) for name in BLAS_NAMES}
+
+
+def blas_uses(obj, seen=None):
+    """Where obj (a plan step's function, a partial, a bound call) may call numpy's BLAS:
+    numpy's BLAS functions held by it, names of them used by its code, the @ operator."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    found = []
+    if any(obj is f for f in BLAS_FUNCTIONS):
+        return [f"holds np.{obj.__name__}"]
+    if isinstance(obj, functools.partial):
+        for part in (obj.func, *obj.args, *obj.keywords.values()):
+            found += blas_uses(part, seen)
+    elif isinstance(obj, types.MethodType):
+        found += blas_uses(obj.__func__, seen)
+    elif isinstance(obj, types.FunctionType):
+        found += [f"{obj.__qualname__}: {use}" for use in _code_uses(obj.__code__)]
+        for cell in obj.__closure__ or ():
+            try:
+                found += blas_uses(cell.cell_contents, seen)
+            except ValueError:   # an empty cell
+                pass
+        if hasattr(obj, "bind"):
+            found += blas_uses(obj.bind, seen)
+    return found
+
+
+def _code_uses(code):
+    uses = [f"uses the name {name!r}" for name in code.co_names if name in BLAS_NAMES]
+    uses += [f"applies {ins.argrepr}" for ins in dis.get_instructions(code)
+             if ins.opname == "BINARY_OP" and ins.argrepr in ("@", "@=")]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            uses += _code_uses(const)
+    return uses
+
+
+@pytest.fixture
+def blas_calls(monkeypatch):
+    """A list that records every call of numpy's BLAS-backed functions while the test runs."""
+    calls = []
+
+    def counting(name, fn):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return fn(*args, **kwargs)
+        return call
+    for name in BLAS_NAMES:
+        monkeypatch.setattr(np, name, counting(name, getattr(np, name)))
+    return calls
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_b0"])
+def test_a_mobile_network_runs_without_numpy_blas(onnx_export, blas_calls, name):
+    sess = tinycnn.InferenceSession(str(onnx_export(name)))
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+    sess.run(None, {"input": x})        # plans (building a plan may use numpy freely)
+    blas_calls.clear()
+    sess.run(None, {"input": x})
+    assert blas_calls == [], f"{name}: a run called numpy's BLAS: {blas_calls}"
+    (plan,) = sess._plans.values()
+    found = {f"{s.label} ({s.node.name}): {use}" for s in plan.steps for use in blas_uses(s.fn)}
+    assert not found, f"{name}: steps that may call numpy's BLAS:\n" + "\n".join(sorted(found))
+
+
+def test_the_blas_search_finds_a_step_that_uses_numpy_matmul(blas_calls):
+    """A float64 MatMul runs np.matmul at run time (no C kernel for float64): both the
+    dynamic and the static checks above must see it, or they could not fail."""
+    model = make_model([helper.make_node("MatMul", ["x", "a"], ["y"])], [], [], {"a": np.eye(4)})
+    model.graph.input.append(helper.make_tensor_value_info("x", TensorProto.DOUBLE, [2, 4]))
+    model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.DOUBLE, [2, 4]))
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    x = np.arange(8, dtype=np.float64).reshape(2, 4)
+    sess.run(None, {"x": x})
+    blas_calls.clear()
+    (y,) = sess.run(None, {"x": x})
+    np.testing.assert_array_equal(y, x)
+    assert blas_calls == ["matmul"]
+    (plan,) = sess._plans.values()
+    assert [use for s in plan.steps for use in blas_uses(s.fn)] == ["holds np.matmul"]
+    assert [u.split(": ", 1)[1] for u in blas_uses(lambda p, q: p @ q)] == ["applies @"]
+    assert [u.split(": ", 1)[1] for u in blas_uses(lambda p, q: p.dot(q))] == ["uses the name 'dot'"]
+
+
+def _model(kind):
+    """"readers": x -> two Convs 3x3 (+ bias), a feed read in place where the caller gave it;
+    "relu": x -> Relu -> Conv, Relu also an output: a Relu may write its result over its input
+    where that dies, so this feed is copied into the arena instead."""
+    rng = np.random.default_rng(3)
+    inits = {k: rng.standard_normal(shape).astype(np.float32)
+             for k, shape in (("w", (4, 3, 3, 3)), ("b", (4,)), ("w2", (2, 3, 1, 1)))}
+    if kind == "readers":
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
+                 helper.make_node("Conv", ["x", "w2"], ["r"])]
+        outputs = [("y", [1, 4, 8, 8]), ("r", [1, 2, 8, 8])]
+    else:
+        nodes = [helper.make_node("Relu", ["x"], ["r"]),
+                 helper.make_node("Conv", ["r", "w", "b"], ["y"], pads=[1, 1, 1, 1])]
+        outputs = [("y", [1, 4, 8, 8]), ("r", [1, 3, 8, 8])]
+        del inits["w2"]
+    return make_model(nodes, [("x", [1, 3, 8, 8])], outputs, inits)
+
+
+@pytest.mark.parametrize("kind", ["readers", "relu"])
+def test_outputs_do_not_alias_the_next_runs_buffers(kind):
+    model = _model(kind)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    rng = np.random.default_rng(4)
+    x1, x2 = (rng.standard_normal((1, 3, 8, 8), dtype=np.float32) for _ in range(2))
+    first = sess.run(None, {"x": x1})
+    kept = [o.copy() for o in first]
+    second = sess.run(None, {"x": x2})
+    for k, (a, b, ref) in enumerate(zip(first, second, kept)):
+        np.testing.assert_array_equal(a, ref, err_msg=f"output {k} changed by the next run")
+        assert not np.shares_memory(a, b), f"output {k} of two runs share memory"
+    for got, ref in zip(second, ort_run(model, {"x": x2})):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["readers", "relu"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "read-only",
+                                    "unaligned"])
+def test_a_feed_is_read_in_any_layout_and_never_written(layout, kind):
+    model = _model(kind)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    (plan,) = sess._plans.values()
+    arena = plan.acquire()           # the load-time plan's: see that each path is taken
+    plan.release(arena)
+    ((_, _, readers),) = arena.feeds
+    assert (readers is not None) == (kind == "readers")
+    base = np.random.default_rng(5).standard_normal((1, 3, 8, 8), dtype=np.float32)
+    if layout == "transposed":
+        x = np.ascontiguousarray(base.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    elif layout == "strided":
+        x = np.repeat(base, 2, axis=3)[..., ::2]
+    elif layout == "read-only":
+        x = base.copy()
+        x.flags.writeable = False
+    elif layout == "unaligned":
+        raw = np.empty(base.nbytes + 4, np.uint8)[1:1 + base.nbytes]
+        x = raw.view(np.float32).reshape(base.shape)
+        x[...] = base
+    else:
+        x = base.copy()
+    np.testing.assert_array_equal(x, base)
+    ref = ort_run(model, {"x": base})
+    for _ in range(2):       # the second run reuses the plan and its arena
+        got = sess.run(None, {"x": x})
+        np.testing.assert_array_equal(x, base, err_msg=f"{layout} feed written by the run")
+        for g, r in zip(got, ref):
+            np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
+    x2 = base[:, :, ::-1].copy()
+    got = sess.run(None, {"x": x2})   # the caller's next feed: results of the new values
+    for g, r in zip(got, ort_run(model, {"x": x2})):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
+
+
+def test_a_step_reading_two_feeds_in_place_reads_both():
+    """Gemm of two fed matrices: one step bound with both feeds of the run."""
+    node = helper.make_node("Gemm", ["A", "B"], ["y"], transB=1)
+    model = make_model([node], [("A", [3, 5]), ("B", [4, 5])], [("y", [3, 4])])
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    rng = np.random.default_rng(6)
+    for _ in range(2):
+        feeds = {"A": rng.standard_normal((3, 5), dtype=np.float32),
+                 "B": rng.standard_normal((4, 5), dtype=np.float32)}
+        (y,) = sess.run(None, feeds)
+        np.testing.assert_allclose(y, feeds["A"] @ feeds["B"].T, rtol=1e-5, atol=1e-5)
+    (plan,) = sess._plans.values()
+    arena = plan.acquire()
+    plan.release(arena)
+    assert [readers is not None for _, _, readers in arena.feeds] == [True, True]
+
+
+def test_a_float16_feed_is_converted_and_left_untouched():
+    """A float16 input is carried as float32 inside: the feed is converted, not read in place."""
+    nodes = [helper.make_node("Relu", ["x"], ["y"])]
+    model = make_model(nodes, [], [])
+    model.graph.input.append(helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 5]))
+    model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2, 5]))
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    x = np.linspace(-2, 2, 10, dtype=np.float16).reshape(2, 5)
+    kept = x.copy()
+    (y,) = sess.run(None, {"x": x})
+    np.testing.assert_array_equal(x, kept)
+    assert y.dtype == np.float16
+    np.testing.assert_array_equal(y, np.maximum(kept, 0))
