@@ -4,10 +4,10 @@
 #define TC_CONV_TRANSPOSE_INTERNAL_H
 #include "tinycnn.h"
 
-/* One output row oy of one channel from its [KH, KW, H, W] block of the GEMM's result
- * (conv_transpose_impl.h). */
-typedef void (*tc_col2im_row_fn)(const tc_conv2d_params *p, int h, int w, int ow, int oy, const float *cols,
-                                 float bias, int act, float *y);
+/* One output row (oz, oy) of one channel from its [KD, KH, KW, D, H, W] block of the GEMM's
+ * result (conv_transpose_impl.h); dp is never NULL here. */
+typedef void (*tc_col2im_row_fn)(const tc_conv2d_params *p, const tc_conv_depth *dp, int d, int h, int w, int ow,
+                                 int oz, int oy, const float *cols, float bias, int act, float *y);
 
 /* The family's kernels for one instruction set: tc_conv_transpose_portable
  * (conv_transpose.c) and tc_conv_transpose_avx2 (conv_transpose_avx2.c); dispatch.c picks
