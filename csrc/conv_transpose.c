@@ -10,7 +10,7 @@
 #include "conv_transpose_internal.h"
 #include "conv_transpose_impl.h"
 
-const tc_conv_transpose_kernels tc_conv_transpose_portable = {conv_transpose_row_};
+const tc_conv_transpose_kernels tc_conv_transpose_portable = {conv_transpose_row_, conv_transpose_tile_rows_};
 
 static const tc_conv_depth flat = {1, 1, 1, 0}; /* the depth axis of a 2-D convolution */
 
@@ -32,11 +32,17 @@ static int params_ok(const tc_conv2d_params *p, const tc_conv_depth *dp)
            (long long)p->K / p->group * dp->KD * p->KH * p->KW <= INT_MAX;
 }
 
+/* Groups of few GEMM rows also keep the weights as given, for the direct path. */
+static size_t direct_weights(const tc_conv2d_params *p, const tc_conv_depth *dp)
+{
+    return group_rows(p, dp) <= TC_CONVT_DIRECT_M ? (size_t)group_rows(p, dp) * p->C : 0;
+}
+
 size_t tc_conv_transpose_pack_size(const tc_conv2d_params *p, const tc_conv_depth *dp)
 {
     if (!params_ok(p, dp))
         return 0;
-    return tc_gemm_pack_a_size(group_rows(p, dp), p->C / p->group) * p->group;
+    return tc_gemm_pack_a_size(group_rows(p, dp), p->C / p->group) * p->group + direct_weights(p, dp);
 }
 
 /* weight: [C, K/g, KD, KH, KW]: group g's rows C/g*g.. are [C/g, M] = the transpose of its A */
@@ -49,6 +55,7 @@ void tc_conv_transpose_pack_f32(const tc_conv2d_params *p, const tc_conv_depth *
     const size_t per_group = tc_gemm_pack_a_size(M, Cg);
     for (int g = 0; g < p->group; g++)
         tc_gemm_pack_a_f32(M, Cg, weight + (size_t)g * Cg * M, M, 1, 1.0f, packed + g * per_group);
+    memcpy(packed + p->group * per_group, weight, direct_weights(p, dp) * sizeof(float));
 }
 
 size_t tc_conv_transpose_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, const tc_conv_depth *dp,
@@ -105,6 +112,25 @@ static int tiles_exactly(const tc_conv2d_params *p, const tc_conv_depth *dp, int
            p->dw == 1 && !p->pt && !p->pl && !p->pb && !p->pr && oh == h * p->sh && ow == w * p->sw;
 }
 
+/* Input rows [0, h) of one group through the direct path. */
+typedef struct {
+    const tc_conv2d_params *p;
+    int M, cg, w, act;
+    tc_convt_tile_rows_fn rows;
+    const float *x, *wt, *bias;
+    ptrdiff_t plane, out_plane;
+    int ow;
+    float *y;
+} direct_job;
+
+static void direct_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const direct_job *jb = (const direct_job *)arg;
+    (void)tid;
+    jb->rows(jb->p, jb->M, jb->cg, jb->w, (int)begin, (int)end, jb->x, jb->plane, jb->wt, jb->bias, jb->act, jb->y,
+             jb->out_plane, jb->ow);
+}
+
 #define SLAB_BYTES (1 << 20) /* GEMM results per slab: about L2-sized */
 
 static void col2im(const tc_ctx *ctx, const tc_conv2d_params *p, const tc_conv_depth *dp, int d, int h, int w,
@@ -130,6 +156,21 @@ void tc_conv_transpose_f32(const tc_ctx *ctx, const tc_conv2d_params *p, const t
     const size_t per_group = tc_gemm_pack_a_size(M, Cg);
     float *cols = workspace, *gemm_ws = workspace + (size_t)M * vol;
     int slab = h;
+    if (tiles_exactly(p, dp, d, h, w, od, oh, ow) && M <= TC_CONVT_DIRECT_M) {
+        tc_conv2d_params pg = *p;
+        pg.K = Kg;
+        const ptrdiff_t row_work = (ptrdiff_t)w * Cg * M;
+        for (int i = 0; i < n; i++)
+            for (int g = 0; g < p->group; g++) {
+                direct_job jb = {&pg, M, Cg, w, act, tc_conv_transpose_kernels_of(ctx)->tile_rows,
+                                 x + ((ptrdiff_t)i * p->C + (ptrdiff_t)g * Cg) * vol,
+                                 packed + p->group * per_group + (size_t)g * Cg * M, bias ? bias + g * Kg : NULL,
+                                 vol, out_vol, ow, y + ((ptrdiff_t)i * p->K + (ptrdiff_t)g * Kg) * out_vol};
+                tc_parallel_for(ctx ? ctx->pool : NULL, h, row_work >= (1 << 14) ? 1 : (1 << 14) / row_work + 1,
+                                direct_range, &jb);
+            }
+        return;
+    }
     if (tiles_exactly(p, dp, d, h, w, od, oh, ow)) {
         ptrdiff_t rows = SLAB_BYTES / (ptrdiff_t)(sizeof(float) * M * w);
         slab = rows < 1 ? 1 : rows > h ? h : (int)rows;

@@ -96,4 +96,58 @@ static void conv_transpose_row_(const tc_conv2d_params *p, const tc_conv_depth *
             y[ox] = tc_act_f32(tc_act_of(act), y[ox]);
 }
 
+/* The direct path of a transposed convolution whose taps tile the output (KH, KW = strides,
+ * no pads, dilation 1, 2-D) and whose group has few GEMM rows M = K/g * KH * KW <=
+ * TC_CONVT_DIRECT_M (DBNet's 64 -> 1 head: M = 4): the GEMM would pack all of x to fill a
+ * micro-kernel with few rows; here a run of up to CHUNK_PX pixels of an input row gets its
+ * M sums over the channels (each channel's run read in one sequential pass: a few pixels
+ * of every channel at a time would keep too many memory streams open), and they go
+ * straight to the output rows they tile.
+ *   x: the group's [C/g, H, W] (channel stride plane)   wt: [C/g, M] (the weights as given)
+ *   y: the group's [K/g, OH, OW] (channel stride out_plane); input rows [iy0, iy1). */
+#define CHUNK_PX 256
+
+static inline void conv_transpose_tile_sums_(int M, int cg, int n, const float *restrict x, ptrdiff_t plane,
+                                             const float *restrict wt, float acc[][CHUNK_PX])
+{
+    for (int m = 0; m < M; m++)
+        for (int j = 0; j < n; j++)
+            acc[m][j] = 0.0f;
+    for (int c = 0; c < cg; c++) {
+        const float *restrict xs = x + c * plane;
+        const float *restrict wc = wt + c * M;
+        for (int j = 0; j < n; j++) {
+            const float v = xs[j];
+            for (int m = 0; m < M; m++)
+                acc[m][j] += wc[m] * v;
+        }
+    }
+}
+
+static void conv_transpose_tile_rows_(const tc_conv2d_params *p, int M, int cg, int w, int iy0, int iy1,
+                                      const float *x, ptrdiff_t plane, const float *wt, const float *bias, int act,
+                                      float *y, ptrdiff_t out_plane, int ow)
+{
+    const int taps = p->KH * p->KW, kg = M / taps;
+    float acc[TC_CONVT_DIRECT_M][CHUNK_PX];
+    for (int iy = iy0; iy < iy1; iy++)
+        for (int ix0 = 0; ix0 < w; ix0 += CHUNK_PX) {
+            const int n = w - ix0 < CHUNK_PX ? w - ix0 : CHUNK_PX;
+            const float *xb = x + (ptrdiff_t)iy * w + ix0;
+            switch (M) { /* M known to the compiler: its loop unrolled inside the vector one */
+            case 1: conv_transpose_tile_sums_(1, cg, n, xb, plane, wt, acc); break;
+            case 2: conv_transpose_tile_sums_(2, cg, n, xb, plane, wt, acc); break;
+            case 4: conv_transpose_tile_sums_(4, cg, n, xb, plane, wt, acc); break;
+            case 8: conv_transpose_tile_sums_(8, cg, n, xb, plane, wt, acc); break;
+            default: conv_transpose_tile_sums_(M, cg, n, xb, plane, wt, acc); break;
+            }
+            for (int k = 0; k < kg; k++)
+                for (int ky = 0; ky < p->KH; ky++)
+                    CONV_TRANSPOSE_INTERLEAVE(acc[k * taps + ky * p->KW], CHUNK_PX, p->KW, n, bias ? bias[k] : 0.0f,
+                                              act, y + k * out_plane + ((ptrdiff_t)iy * p->sh + ky) * ow +
+                                                       (ptrdiff_t)ix0 * p->sw);
+        }
+}
+#undef CHUNK_PX
+
 #endif

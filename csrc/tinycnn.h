@@ -299,7 +299,8 @@ size_t tc_conv_transpose_workspace_size(const tc_ctx *ctx, const tc_conv2d_param
  * act: an enum tc_act without parameters (NONE, RELU, SIGMOID, SILU).
  * GEMM then col2im, bias and activation applied in col2im's single pass over y; when the
  * taps tile a 2-D output (KH, KW = strides, no pads, dilation 1) in slabs of input rows
- * whose GEMM result stays in cache. */
+ * whose GEMM result stays in cache, or, for groups of K/group * KH * KW <= 8 (a 64 -> 1
+ * head), directly: each input pixel's sums stored where they tile the output. */
 void tc_conv_transpose_f32(const tc_ctx *ctx, const tc_conv2d_params *p, const tc_conv_depth *dp, int n, int d,
                            int h, int w, int od, int oh, int ow, const float *x, const float *packed,
                            const float *bias, int act, float *y, float *workspace);
