@@ -1,22 +1,26 @@
 #!/usr/bin/env python3
-"""Latency benchmark: tinycnn against onnxruntime, two suites of networks.
+"""Latency benchmark: tinycnn against onnxruntime, three suites of networks.
 
     classic   AlexNet, VGG-16, ResNet-18/50 at opset 13 (issue 4's targets)
     mobile    MobileNetV2, MobileNetV3-Small/-Large, EfficientNet-B0, MnasNet 1.0,
               ShuffleNetV2 x1.0, SqueezeNet 1.1, RegNetY-400MF, GoogLeNet, DenseNet-121 and
               ResNet-18/50 at opset 17 (issue 12's targets; ResNet keeps issue 4's)
+    dense     LRASPP-MobileNetV3-Large at 512x512, the YOLOv8n-style detector and the
+              DBNet-style text detector at 640x640, opset 17 (issue 13's targets)
 
 Not a test.  Run from the repository root (after an in-place build or an install):
 
     python benchmarks/bench.py                   # the classic suite, 1 and 2 threads
     python benchmarks/bench.py --suite mobile --load-samples 0
+    python benchmarks/bench.py --suite dense --quick --threads 1
     python benchmarks/bench.py --quick --models resnet18
     python benchmarks/bench.py --json bench.json
 
 How it measures (the method of issue 4):
 
 * Models come from models/ (the suite's opset, legacy exporter, batch 1, fp32,
-  BatchNorm folded) and are cached in --cache (default ./exports/).
+  BatchNorm folded, 224x224 unless SIZES says otherwise) and are cached in --cache
+  (default ./exports/).
 * Every measurement runs in worker processes (this script with --worker); the
   parent only coordinates, so neither torch nor onnx is loaded where we time.
 * 1 thread: both engines in ONE process, runs alternating (A, B, A, B, ...).
@@ -70,7 +74,9 @@ TITLES = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "alexnet": "AlexNet"
           "mobilenet_v3_large": "MobileNetV3-Large", "efficientnet_b0": "EfficientNet-B0",
           "mnasnet1_0": "MnasNet 1.0", "shufflenet_v2_x1_0": "ShuffleNetV2 x1.0",
           "squeezenet1_1": "SqueezeNet 1.1", "regnet_y_400mf": "RegNetY-400MF",
-          "googlenet": "GoogLeNet", "densenet121": "DenseNet-121"}
+          "googlenet": "GoogLeNet", "densenet121": "DenseNet-121",
+          "lraspp_mobilenet_v3_large": "LRASPP-MobileNetV3-Large", "yolov8n": "YOLOv8n-style",
+          "dbnet_mobilenet_v3": "DBNet-MobileNetV3"}
 REFERENCE = "onnxruntime"
 # Issue 4's targets: tinycnn / onnxruntime time at every thread count, at most.
 CLASSIC_TARGETS = {"resnet18": 0.85, "resnet50": 0.95, "alexnet": 0.85, "vgg16": 0.55}
@@ -81,11 +87,17 @@ MOBILE_TARGETS = {**{m: 0.8 for m in ("mobilenet_v2", "mobilenet_v3_small", "mob
                                       "squeezenet1_1", "regnet_y_400mf")},
                   "googlenet": 0.9, "densenet121": 0.9,
                   "resnet18": CLASSIC_TARGETS["resnet18"], "resnet50": CLASSIC_TARGETS["resnet50"]}
+# Issue 13's (item 6): a segmentation model, the detector and the text detector at 0.9, at 1 and
+# 2 threads, at the input sizes apps give them (SIZES).
+DENSE_TARGETS = {"lraspp_mobilenet_v3_large": 0.9, "yolov8n": 0.9, "dbnet_mobilenet_v3": 0.9}
+# Input size (S x S) of the models not measured at 224.
+SIZES = {"lraspp_mobilenet_v3_large": 512, "yolov8n": 640, "dbnet_mobilenet_v3": 640}
 # suite -> (models in table order, export opset, ratio targets, the issue they come from).
 # The mobile suite exports at opset 17, as issue 12 measured (HardSwish and HardSigmoid as ops).
 SUITES = {
     "classic": (("resnet18", "resnet50", "alexnet", "vgg16"), 13, CLASSIC_TARGETS, "Issue 4"),
     "mobile": (tuple(MOBILE_TARGETS), 17, MOBILE_TARGETS, "Issue 12"),
+    "dense": (tuple(DENSE_TARGETS), 17, DENSE_TARGETS, "Issue 13"),
 }
 MODELS = tuple(dict.fromkeys(m for models, *_ in SUITES.values() for m in models))
 VGG_LOAD_TARGET, VGG_RSS_TARGET, RESNET50_SPEEDUP_TARGET = 1 / 3, 0.75, 1.8
@@ -317,7 +329,8 @@ def models_fingerprint():
 
 
 def model_path(cache, name, opset):
-    return Path(cache) / f"{name}-opset{opset}-{models_fingerprint()}.onnx"
+    size = f"-{SIZES[name]}" if name in SIZES else ""
+    return Path(cache) / f"{name}{size}-opset{opset}-{models_fingerprint()}.onnx"
 
 
 def ensure_export(cache, name, opset, reexport=False):
@@ -331,8 +344,9 @@ def ensure_export(cache, name, opset, reexport=False):
     try:
         code = ("import sys; from models.export import export; "
                 f"export(sys.argv[1], sys.argv[2], opset={opset}, dynamo=False, "
-                "batch_dynamic=False, fold_bn=True)")
-        log(f"exporting {name} (opset {opset}, legacy exporter) ...")
+                f"batch_dynamic=False, fold_bn=True, size={SIZES.get(name, 224)})")
+        log(f"exporting {name} (opset {opset}, {SIZES.get(name, 224)}x{SIZES.get(name, 224)}, "
+            "legacy exporter) ...")
         subprocess.run([sys.executable, "-c", code, name, str(scratch / path.name)],
                        cwd=REPO, check=True)
         for f in scratch.iterdir():  # the .onnx plus any external-data file beside it
@@ -695,9 +709,9 @@ def markdown(result):
         + f". Load average {result['loadavg_start'][0]:.2f} at start, {result['loadavg_end'][0]:.2f} at end."
         + (f" Instruction sets: {result['isa']}." if result.get("isa") else ""),
         "",
-        f"| model | GFLOP | threads | {an} ms | onnxruntime ms | ratio | {an} GFLOP/s (% peak) "
+        f"| model | input | GFLOP | threads | {an} ms | onnxruntime ms | ratio | {an} GFLOP/s (% peak) "
         "| onnxruntime GFLOP/s (% peak) | other processes (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def rate(r):
@@ -710,7 +724,8 @@ def markdown(result):
         for t, per in m["threads"].items():
             ra, rb = per.get(a), per[REFERENCE]
             ma = ra["median_ms"] if ra else None
-            out.append(f"| {TITLES.get(name, name)} | {m['gflop']:.2f} | {t} | {_fmt(ma)} "
+            size = "x".join(map(str, m.get("input", {}).get("shape", [])[2:])) or "–"
+            out.append(f"| {TITLES.get(name, name)} | {size} | {m['gflop']:.2f} | {t} | {_fmt(ma)} "
                        f"| {_fmt(rb['median_ms'])} | {_fmt(_ratio(ma, rb['median_ms']), '.2f')} "
                        f"| {rate(ra)} | {rate(rb)} | {_fmt(m['background_cores'].get(t), '.2f')} |")
     if any("load" in m for m in result["models"].values()):
@@ -840,7 +855,8 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", default="classic", choices=sorted(SUITES),
                    help="classic: issue 4's four networks at opset 13; mobile: issue 12's ten and "
-                        "ResNet-18/50 at opset 17 (default classic)")
+                        "ResNet-18/50 at opset 17; dense: issue 13's segmentation, detection and text "
+                        "detection networks at opset 17 (default classic)")
     p.add_argument("--models", default=None,
                    help=f"comma-separated, from {', '.join(MODELS)} (default: the suite's)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: 1,2)")

@@ -29,4 +29,4 @@ static void interleave_avx2(const float *src, ptrdiff_t plane, int kw, int w, fl
         conv_transpose_interleave_(src + ix, plane, 2, w - ix, bias, act, y + 2 * ix);
 }
 
-const tc_conv_transpose_kernels tc_conv_transpose_avx2 = {conv_transpose_row_};
+const tc_conv_transpose_kernels tc_conv_transpose_avx2 = {conv_transpose_row_, conv_transpose_tile_rows_};

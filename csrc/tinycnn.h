@@ -265,34 +265,50 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 /* Transposed convolution (conv_transpose.c)                                 */
 /* ------------------------------------------------------------------------ */
 
-/* The same tc_conv2d_params, C = input channels, K = output channels, weights
- * [C, K/group, KH, KW]; pads crop the full output (ONNX ConvTranspose).  An input pixel
- * (iy, ix) and tap (ky, kx) land on oy = iy * sh + ky * dh - pt, ox = ix * sw + kx * dw - pl;
- * the caller chooses oh, ow (output_padding and output_shape may make them larger than
- * (h - 1) * sh + (KH - 1) * dh + 1 - pt - pb: those rows get the bias alone). */
+/* 2-D geometry in the same tc_conv2d_params, C = input channels, K = output channels;
+ * a 3-D one adds its depth axis in a tc_conv_depth (NULL for 2-D: depth 1, no taps,
+ * stride or pad along it).  Weights [C, K/group, KD, KH, KW] (KD = 1: [C, K/group, KH, KW]);
+ * pads crop the full output (ONNX ConvTranspose).  An input pixel (iz, iy, ix) and tap
+ * (kz, ky, kx) land on oz = iz * sd + kz * dd - pf, oy = iy * sh + ky * dh - pt,
+ * ox = ix * sw + kx * dw - pl; the caller chooses od, oh, ow (output_padding and
+ * output_shape may make them larger than the taps reach: those pixels get the bias alone).
+ * 1-D is 2-D with h = oh = 1. */
+typedef struct tc_conv_depth {
+    int KD; /* kernel depth */
+    int sd; /* stride */
+    int dd; /* dilation */
+    int pf; /* front pad (the back one only sets od, the caller's choice) */
+} tc_conv_depth;
 
 /* Returns 0, or -1 for invalid parameters (those tc_conv2d_check rejects for every
- * algorithm) or sizes; the two functions below do nothing then. */
-int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow);
+ * algorithm, a depth axis with KD, sd, dd < 1 or pf < 0) or sizes (below 1, or
+ * d * h * w beyond INT_MAX); the functions below do nothing then. */
+int tc_conv_transpose_check(const tc_conv2d_params *p, const tc_conv_depth *dp, int d, int h, int w, int od,
+                            int oh, int ow);
 
-size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p);
-/* weight: [C, K/group, KH, KW]  ->  packed: per group, the GEMM's A panels of W_g^T */
-void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed);
-/* Floats of workspace: K/group * KH * KW * h * w (the GEMM's result for one group) + the GEMM's
- * with this ctx (it grows with the thread count). */
-size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w);
+size_t tc_conv_transpose_pack_size(const tc_conv2d_params *p, const tc_conv_depth *dp);
+/* weight: [C, K/group, KD, KH, KW]  ->  packed: per group, the GEMM's A panels of W_g^T */
+void tc_conv_transpose_pack_f32(const tc_conv2d_params *p, const tc_conv_depth *dp, const float *weight,
+                                float *packed);
+/* Floats of workspace: K/group * KD * KH * KW * d * h * w (the GEMM's result for one group)
+ * + the GEMM's with this ctx (it grows with the thread count). */
+size_t tc_conv_transpose_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, const tc_conv_depth *dp,
+                                        int d, int h, int w);
 
-/* x: [N, C, H, W]  bias: [K] or NULL  y: [N, K, OH, OW]   y = act(conv_transpose(x) + bias)
+/* x: [N, C, D, H, W]  bias: [K] or NULL  y: [N, K, OD, OH, OW]   y = act(conv_transpose(x) + bias)
+ * act: an enum tc_act without parameters (NONE, RELU, SIGMOID, SILU).
  * GEMM then col2im, bias and activation applied in col2im's single pass over y; when the
- * taps tile the output (KH, KW = strides, no pads, dilation 1) in slabs of input rows whose
- * GEMM result stays in cache. */
-void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
-                             const float *x, const float *packed, const float *bias, int act, float *y,
-                             float *workspace);
+ * taps tile a 2-D output (KH, KW = strides, no pads, dilation 1) in slabs of input rows
+ * whose GEMM result stays in cache, or, for groups of K/group * KH * KW <= 8 (a 64 -> 1
+ * head), directly: each input pixel's sums stored where they tile the output. */
+void tc_conv_transpose_f32(const tc_ctx *ctx, const tc_conv2d_params *p, const tc_conv_depth *dp, int n, int d,
+                           int h, int w, int od, int oh, int ow, const float *x, const float *packed,
+                           const float *bias, int act, float *y, float *workspace);
 
 /* Same contract with the unpacked weights: plain loops, the reference. */
-void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow, const float *x,
-                                 const float *weight, const float *bias, int act, float *y);
+void tc_conv_transpose_ref_f32(const tc_conv2d_params *p, const tc_conv_depth *dp, int n, int d, int h, int w,
+                               int od, int oh, int ow, const float *x, const float *weight, const float *bias,
+                               int act, float *y);
 
 /* end of transposed convolution section */
 

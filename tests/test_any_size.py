@@ -44,7 +44,7 @@ def test_any_spatial_size_without_reloading_nor_repacking(monkeypatch):
     real_build = planner.Planner.build
     monkeypatch.setattr(planner.Planner, "build", lambda self, shapes, *args, **kwargs:
                         builds.append(shapes) or real_build(self, shapes, *args, **kwargs))
-    for name in ("Conv2d", "ConvTranspose2d"):  # every weight packing (Conv2d: every algorithm)
+    for name in ("Conv2d", "ConvTranspose"):  # every weight packing (Conv2d: every algorithm)
         real = getattr(K, name)
         monkeypatch.setattr(K, name, lambda *a, real=real, name=name, **kw: packed.append(name) or real(*a, **kw))
     sizes = [(64, 64), (48, 80), (33, 17), (64, 64), (48, 80), (2, 3)] * 3
@@ -55,7 +55,7 @@ def test_any_spatial_size_without_reloading_nor_repacking(monkeypatch):
         assert got.shape == ref.shape == (x.shape[0], 5, h, w)
         assert rel_diff(got, ref) <= 1e-5, (h, w, rel_diff(got, ref))
     # each layer's weights packed once, at the first size; no other size re-packs them
-    assert sorted(packed) == ["Conv2d", "Conv2d", "ConvTranspose2d"], packed
+    assert sorted(packed) == ["Conv2d", "Conv2d", "ConvTranspose"], packed
     distinct = {(1 + n % 2, h, w) for n, (h, w) in enumerate(sizes)}
     # every distinct (batch, size) planned once: the cache holds them all, alternating costs nothing
     assert len(builds) == len(distinct) <= session_module._PLAN_CACHE_SIZE

@@ -55,7 +55,7 @@ def test_every_instruction_set_of_this_cpu_has_every_kernel_family():
         ctx = _kernels.Context(1, isa, vnni)  # ValueError if its row lacks a family
         assert (ctx.isa, ctx.vnni) == (isa, vnni)
         y = np.full((1, 4, 10, 12), np.nan, np.float32)
-        _kernels.ConvTranspose2d(ctx, w, None, strides=(2, 2)).run(x, y)
+        _kernels.ConvTranspose(ctx, w, None, strides=(2, 2)).run(x, y)
         assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max(), isa
 
 

@@ -7,7 +7,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import tinycnn
 from tinycnn import _kernels as K
-from helpers import ort_run, rel_diff, tinycnn_session
+from helpers import HAVE_AVX512, ISAS, ort_run, rel_diff, tinycnn_session
 
 RNG = np.random.default_rng(11)
 
@@ -63,6 +63,17 @@ CASES = [  # (x shape, w shape, attrs)
     ((1, 3, 5, 6), (3, 4, 4, 3), dict(strides=[2, 2], auto_pad="SAME_LOWER")),
     ((1, 3, 5, 6), (3, 4, 3, 3), dict(auto_pad="VALID", strides=[1, 2])),
     ((1, 2, 4, 4), (2, 3, 1, 1), dict(strides=[3, 3])),                      # gaps: the bias alone
+    # 1-D and 3-D: odd sizes, groups, dilations, output_padding, pads
+    ((2, 3, 11), (3, 4, 3), dict(strides=[2], pads=[1, 0])),
+    ((1, 4, 9), (4, 3, 4), dict(group=2, strides=[3], dilations=[2], output_padding=[1])),
+    ((1, 2, 7), (2, 5, 2), dict(strides=[2], auto_pad="SAME_LOWER")),
+    ((1, 4, 3, 4, 5), (4, 3, 2, 3, 2), dict(group=2, strides=[2, 1, 2], pads=[0, 1, 1, 1, 0, 0])),
+    ((2, 3, 5, 3, 4), (3, 2, 3, 3, 3), dict(strides=[2, 2, 1], pads=[1, 1, 1, 1, 1, 1],
+                                            output_padding=[1, 0, 0], dilations=[1, 2, 1])),
+    ((1, 6, 3, 5, 4), (6, 1, 3, 3, 3), dict(group=6, pads=[1, 1, 1, 1, 1, 1])),   # depthwise 3-D
+    ((1, 8, 4, 6, 5), (8, 4, 2, 2, 2), dict(strides=[2, 2, 2])),                  # 2x2x2 / 2 upsampling
+    ((1, 3, 3, 3, 3), (3, 2, 3, 3, 3), dict(strides=[2, 2, 2], output_shape=[8, 7, 6],
+                                            auto_pad="SAME_UPPER")),
 ]
 
 
@@ -73,7 +84,7 @@ def test_conv_transpose_matches_onnxruntime(x_shape, w_shape, attrs):
     b = RNG.normal(size=w_shape[1] * attrs.get("group", 1)).astype(np.float32)
     for threads in (1, 2):
         check(convt_model(x_shape, w, b, **attrs), x, threads)
-    check(convt_model(x_shape, w, None, **attrs), x)
+    check(convt_model(x_shape, w, None, post=("relu",), **attrs), x)  # no bias, the fused ReLU
 
 
 def test_fused_batchnorm_and_relu_match_onnxruntime():
@@ -86,16 +97,6 @@ def test_fused_batchnorm_and_relu_match_onnxruntime():
         check(model, x, level=0)
     session = tinycnn.InferenceSession(model.SerializeToString())
     assert [n.label for n in session._graph.nodes] == ["ConvTranspose+Relu"]
-
-
-def test_1d_and_3d_match_onnxruntime():
-    x1 = RNG.normal(size=(2, 3, 11)).astype(np.float32)
-    w1 = RNG.normal(size=(3, 4, 3)).astype(np.float32)
-    check(convt_model(x1.shape, w1, np.ones(4, np.float32), strides=[2], pads=[1, 0]), x1)
-    x3 = RNG.normal(size=(1, 4, 3, 4, 5)).astype(np.float32)
-    w3 = RNG.normal(size=(4, 3, 2, 3, 2)).astype(np.float32)
-    check(convt_model(x3.shape, w3, RNG.normal(size=6).astype(np.float32), group=2,
-                      strides=[2, 1, 2], pads=[0, 1, 1, 1, 0, 0]), x3)
 
 
 def test_weights_computed_at_run_time():
@@ -118,8 +119,8 @@ def test_packed_weights_are_kept_across_input_sizes(monkeypatch):
     model = convt_model([1, 8, "h", "w"], w, None, strides=[2, 2])
     session = tinycnn.InferenceSession(model.SerializeToString())
     packed = []
-    real = K.ConvTranspose2d
-    monkeypatch.setattr(K, "ConvTranspose2d", lambda *a, **kw: packed.append(a) or real(*a, **kw))
+    real = K.ConvTranspose
+    monkeypatch.setattr(K, "ConvTranspose", lambda *a, **kw: packed.append(a) or real(*a, **kw))
     for size in (8, 13, 8, 21):
         x = RNG.normal(size=(1, 8, size, size)).astype(np.float32)
         (got,) = session.run(None, {"x": x})
@@ -129,52 +130,68 @@ def test_packed_weights_are_kept_across_input_sizes(monkeypatch):
 
 # ---- the kernel ---------------------------------------------------------------------------
 
-KERNEL_CASES = [  # C, K, group, kernel, strides, pads (t, l, b, r), dilations, (h, w), (oh, ow) extra
+KERNEL_CASES = [  # C, K, group, kernel, strides, pads (begin..., end...), dilations, input size, extra output
     (8, 6, 1, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (7, 9), (0, 0)),
     (6, 9, 3, (3, 3), (2, 1), (1, 0, 2, 1), (1, 1), (5, 6), (1, 0)),
     (4, 4, 4, (4, 4), (2, 2), (1, 1, 1, 1), (1, 1), (6, 5), (0, 1)),
     (5, 7, 1, (3, 2), (1, 3), (0, 2, 1, 0), (2, 1), (4, 7), (2, 2)),
     (3, 2, 1, (1, 1), (3, 3), (0, 0, 0, 0), (1, 1), (3, 3), (0, 0)),
     (4, 64, 2, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (37, 64), (0, 0)),  # slabs of 32 input rows
+    # the direct path: taps tile the output, K/g * KH * KW <= 8 (DBNet's 64 -> 1 head)
+    (64, 1, 1, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (9, 37), (0, 0)),
+    (6, 4, 2, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (5, 16), (0, 0)),
+    (5, 3, 1, (1, 2), (1, 2), (0, 0, 0, 0), (1, 1), (3, 50), (0, 0)),
+    (3, 1, 1, (3, 2), (3, 2), (0, 0, 0, 0), (1, 1), (4, 7), (0, 0)),
+    (4, 1, 1, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (4, 7), (1, 1)),  # output_padding: not direct
+    # 3-D: (depth, height, width)
+    (4, 6, 2, (2, 3, 2), (2, 1, 2), (0, 1, 1, 1, 0, 0), (1, 1, 1), (3, 4, 5), (0, 0, 0)),
+    (3, 5, 1, (3, 2, 3), (2, 2, 1), (1, 0, 2, 0, 1, 1), (2, 1, 2), (4, 3, 5), (1, 1, 0)),
+    (6, 6, 6, (3, 3, 3), (1, 1, 1), (1, 1, 1, 1, 1, 1), (1, 1, 1), (5, 4, 3), (0, 0, 0)),  # depthwise
+    (4, 8, 1, (2, 2, 2), (2, 2, 2), (0, 0, 0, 0, 0, 0), (1, 1, 1), (3, 5, 9), (0, 0, 0)),  # tiles exactly
+    (2, 3, 1, (1, 2, 2), (3, 2, 2), (0, 0, 0, 0, 0, 0), (1, 1, 1), (2, 3, 3), (2, 0, 1)),  # planes of bias alone
 ]
 
 
-def _geometry(c, k, group, kernel, strides, pads, dil, hw, extra):
-    oh = (hw[0] - 1) * strides[0] + (kernel[0] - 1) * dil[0] + 1 - pads[0] - pads[2] + extra[0]
-    ow = (hw[1] - 1) * strides[1] + (kernel[1] - 1) * dil[1] + 1 - pads[1] - pads[3] + extra[1]
-    return oh, ow
+def _output_size(kernel, strides, pads, dil, size, extra):
+    nd = len(kernel)
+    return tuple((i - 1) * s + (k - 1) * d + 1 - pads[a] - pads[a + nd] + e
+                 for a, (k, s, d, i, e) in enumerate(zip(kernel, strides, dil, size, extra)))
+
+
+def _numpy_conv_transpose(x, w, b, group, strides, pads, dil, out):
+    """Every input pixel times every tap, added where it lands (float64)."""
+    n, c = x.shape[:2]
+    k = w.shape[1] * group
+    cg, kg = c // group, k // group
+    y = np.zeros((n, k) + out) + b.reshape((1, -1) + (1,) * len(out))
+    for ci in range(c):
+        g = ci // cg
+        for tap in np.ndindex(*w.shape[2:]):
+            for pix in np.ndindex(*x.shape[2:]):
+                o = tuple(i * s + t * d - p for i, s, t, d, p in zip(pix, strides, tap, dil, pads))
+                if all(0 <= v < m for v, m in zip(o, out)):
+                    y[(slice(None), slice(g * kg, (g + 1) * kg)) + o] += \
+                        x[(slice(None), ci) + pix][:, None] * w[(ci, slice(None)) + tap]
+    return y
 
 
 @pytest.mark.parametrize("case", KERNEL_CASES)
 def test_kernel_matches_its_reference_and_numpy_on_every_isa(case):
-    c, k, group, kernel, strides, pads, dil, hw, extra = case
+    c, k, group, kernel, strides, pads, dil, size, extra = case
     rng = np.random.default_rng(5)
     w = rng.normal(size=(c, k // group) + kernel).astype(np.float32)
     b = rng.normal(size=k).astype(np.float32)
-    x = rng.normal(size=(2, c) + hw).astype(np.float32)
-    oh, ow = _geometry(*case)
-    # numpy: scatter every input pixel times every tap
-    ref = np.zeros((2, k, oh, ow)) + b.reshape(1, -1, 1, 1)
-    cg, kg = c // group, k // group
-    for ci in range(c):
-        g = ci // cg
-        for ky in range(kernel[0]):
-            for kx in range(kernel[1]):
-                for iy in range(hw[0]):
-                    for ix in range(hw[1]):
-                        oy = iy * strides[0] + ky * dil[0] - pads[0]
-                        ox = ix * strides[1] + kx * dil[1] - pads[1]
-                        if 0 <= oy < oh and 0 <= ox < ow:
-                            ref[:, g * kg:(g + 1) * kg, oy, ox] += x[:, ci, iy, ix, None] * w[ci, :, ky, kx]
-    isas = ["portable"] + (["avx2"] if K.best_isa() == "avx2" else [])
-    for isa in isas:
+    x = rng.normal(size=(2, c) + size).astype(np.float32)
+    out = _output_size(kernel, strides, pads, dil, size, extra)
+    ref = _numpy_conv_transpose(x, w, b, group, strides, pads, dil, out)
+    for isa in ISAS + (["avx512"] if HAVE_AVX512 else []):
         outs = []
         for threads in (1, 3):
             for relu in (False, True):
-                layer = K.ConvTranspose2d(K.Context(threads, isa), w, b, strides=strides, pads=pads,
-                                          dilations=dil, group=group, relu=relu)
-                y = np.empty((2, k, oh, ow), np.float32)
-                layer.run(x, y, np.empty(layer.workspace_size(*hw), np.float32))
+                layer = K.ConvTranspose(K.Context(threads, isa), w, b, strides=strides, pads=pads,
+                                        dilations=dil, group=group, relu=relu)
+                y = np.empty((2, k) + out, np.float32)
+                layer.run(x, y, np.empty(layer.workspace_size(*size), np.float32))
                 want = np.maximum(ref, 0) if relu else ref
                 np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4, err_msg=f"{isa} {threads} {relu}")
                 y_ref = np.empty_like(y)
@@ -183,6 +200,20 @@ def test_kernel_matches_its_reference_and_numpy_on_every_isa(case):
                 if not relu:
                     outs.append(y)
         np.testing.assert_array_equal(outs[1], outs[0], err_msg=f"{isa}: 1 and 3 threads differ")
+
+
+def test_kernel_refuses_mismatched_arrays_and_geometry():
+    ctx = K.Context(1, "portable")
+    w3 = np.ones((2, 3, 2, 2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"3-D takes strides \(3\), pads \(6\) and dilations \(3\)"):
+        K.ConvTranspose(ctx, w3, None, strides=(2, 2), pads=(0, 0, 0, 0), dilations=(1, 1))
+    layer = K.ConvTranspose(ctx, w3, None, strides=(2, 2, 2), pads=(0,) * 6, dilations=(1, 1, 1))
+    with pytest.raises(ValueError, match="x must have 5 dims"):
+        layer.run(np.ones((1, 2, 3, 3), np.float32), np.empty((1, 3, 6, 6), np.float32))
+    with pytest.raises(ValueError, match="workspace_size takes 3 sizes"):
+        layer.workspace_size(3, 3)
+    with pytest.raises(ValueError, match="weight must be"):
+        K.ConvTranspose(ctx, np.ones((2, 3, 2), np.float32), None)
 
 
 # ---- bad input ----------------------------------------------------------------------------
@@ -210,3 +241,9 @@ def test_an_output_over_the_session_limits_is_refused_before_allocating():
     model = convt_model((1, 4, 512, 512), w, strides=[16, 16])
     with pytest.raises(tinycnn.ResourceLimit, match=r"'up' \(ConvTranspose\): output: shape \(1, 64, 8192, 8192\)"):
         tinycnn_session(model)
+
+
+def test_four_spatial_dims_are_refused_naming_the_node():
+    w = np.ones((2, 3, 2, 2, 2, 2), np.float32)
+    with pytest.raises(tinycnn.UnsupportedOperator, match=r"'up' \(ConvTranspose\).*4-D transposed convolution"):
+        tinycnn_session(convt_model((1, 2, 3, 3, 3, 3), w))

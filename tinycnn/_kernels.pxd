@@ -88,17 +88,22 @@ cdef extern from "tinycnn.h" nogil:
                        float *workspace)
 
     # -- transposed convolution ----------------------------------------------
-    int tc_conv_transpose2d_check(const tc_conv2d_params *p, int h, int w, int oh, int ow)
-    size_t tc_conv_transpose2d_pack_size(const tc_conv2d_params *p)
-    void tc_conv_transpose2d_pack_f32(const tc_conv2d_params *p, const float *weight, float *packed)
-    size_t tc_conv_transpose2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int h,
-                                              int w)
-    void tc_conv_transpose2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
-                                 int oh, int ow, const float *x, const float *packed,
-                                 const float *bias, int act, float *y, float *workspace)
-    void tc_conv_transpose2d_ref_f32(const tc_conv2d_params *p, int n, int h, int w, int oh, int ow,
-                                     const float *x, const float *weight, const float *bias,
-                                     int act, float *y)
+    ctypedef struct tc_conv_depth:
+        int KD, sd, dd, pf
+    int tc_conv_transpose_check(const tc_conv2d_params *p, const tc_conv_depth *dp, int d, int h, int w,
+                                int od, int oh, int ow)
+    size_t tc_conv_transpose_pack_size(const tc_conv2d_params *p, const tc_conv_depth *dp)
+    void tc_conv_transpose_pack_f32(const tc_conv2d_params *p, const tc_conv_depth *dp, const float *weight,
+                                    float *packed)
+    size_t tc_conv_transpose_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p,
+                                            const tc_conv_depth *dp, int d, int h, int w)
+    void tc_conv_transpose_f32(const tc_ctx *ctx, const tc_conv2d_params *p, const tc_conv_depth *dp, int n,
+                               int d, int h, int w, int od, int oh, int ow, const float *x,
+                               const float *packed, const float *bias, int act, float *y,
+                               float *workspace)
+    void tc_conv_transpose_ref_f32(const tc_conv2d_params *p, const tc_conv_depth *dp, int n, int d, int h,
+                                   int w, int od, int oh, int ow, const float *x, const float *weight,
+                                   const float *bias, int act, float *y)
 
     # -- pooling ------------------------------------------------------------
     ctypedef struct tc_pool2d_desc:

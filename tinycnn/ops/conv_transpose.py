@@ -3,7 +3,7 @@
 ONNX's output-size rules (pads, output_padding, output_shape, auto_pad) are turned into
 plain pads and an output size here, once per plan; the C kernel (GEMM then col2im, the
 weights packed once per node and cached across plans) knows nothing of them.  1-D is 2-D
-with a height of 1; 3-D runs in numpy (rare in the networks tinycnn targets).
+with a height of 1; 3-D has the kernel's depth axis.
 """
 import math
 from fractions import Fraction
@@ -91,70 +91,40 @@ def _conv_transpose(n, X, W, B, activation, auto_pad, dilations, group, kernel_s
     out_shape = (X.shape[0], k) + tuple(out)
     n.check_size(out_shape, np.float32)
     relu = activation == "Relu"
-    if X.ndim > 4:
-        return _conv_transpose_nd(n, X, W, B, relu, group, st, dl, pb, out_shape)
-    if any(v > _INT_MAX for v in list(out) + st + dl + pb + pe):
-        raise n.error(f"sizes beyond the kernel's 32-bit range (output {out_shape})", UnsupportedOperator)
-    w4 = W.shape
-    nb, h, wd = X.shape[0], (X.shape[2] if X.ndim == 4 else 1), X.shape[-1]
+    if X.ndim > 5:
+        raise n.error(f"input X {X.shape}: {X.ndim - 2}-D transposed convolution (tinycnn runs 1-D to 3-D)",
+                      UnsupportedOperator)
+    spatial = list(X.shape[2:])
+    if any(v > _INT_MAX for v in out + spatial + st + dl + pb + pe) or prod(spatial) > _INT_MAX \
+            or prod(out[:-1]) > _INT_MAX or prod(W.shape[1:]) > _INT_MAX:
+        raise n.error(f"sizes beyond the kernel's 32-bit range (input {X.shape}, output {out_shape})",
+                      UnsupportedOperator)
+    w_k = W.shape
     if X.ndim == 3:  # 1-D: 2-D with a height of 1
-        st, dl, pb, pe, out = [1] + st, [1] + dl, [0] + pb, [0] + pe, [1] + out
-        w4 = (W.shape[0], W.shape[1], 1, W.shape[2])
-    x4, y4 = (nb, c, h, wd), (nb, k, out[0], out[1])
-    geometry = dict(strides=tuple(st), pads=(pb[0], pb[1], pe[0], pe[1]), dilations=tuple(dl),
-                    group=group, relu=relu)
+        st, dl, pb, pe, out, spatial = [1] + st, [1] + dl, [0] + pb, [0] + pe, [1] + out, [1] + spatial
+        w_k = (W.shape[0], W.shape[1], 1, W.shape[2])
+    x_k, y_k = (X.shape[0], c) + tuple(spatial), (X.shape[0], k) + tuple(out)
+    geometry = dict(strides=tuple(st), pads=tuple(pb + pe), dilations=tuple(dl), group=group, relu=relu)
     ctx = n.ctx
     if W.const is None or (B is not None and B.const is None):
         # weights computed at run time: packed at every run (slow but rare)
-        ws = K.ConvTranspose2d(ctx, np.zeros(w4, np.float32), None, **geometry).workspace_size(h, wd)
+        ws = K.ConvTranspose(ctx, np.zeros(w_k, np.float32), None, **geometry).workspace_size(*spatial)
         has_b = B is not None
 
         def conv_transpose_dynamic(x, w, *rest):
             b = np.ascontiguousarray(rest[0], np.float32).reshape(-1) if has_b else None
-            layer = K.ConvTranspose2d(ctx, np.ascontiguousarray(w, np.float32).reshape(w4), b, **geometry)
-            layer.run(x.reshape(x4), rest[-2].reshape(y4), rest[-1])
+            layer = K.ConvTranspose(ctx, np.ascontiguousarray(w, np.float32).reshape(w_k), b, **geometry)
+            layer.run(x.reshape(x_k), rest[-2].reshape(y_k), rest[-1])
         return n.emit(conv_transpose_dynamic, [X, W] + ([B] if has_b else []),
                       [(out_shape, np.float32)], workspace=ws)
-    layer = n.cached(("conv_transpose", relu), lambda: K.ConvTranspose2d(
-        ctx, np.ascontiguousarray(W.const, np.float32).reshape(w4),
+    layer = n.cached(("conv_transpose", relu), lambda: K.ConvTranspose(
+        ctx, np.ascontiguousarray(W.const, np.float32).reshape(w_k),
         None if B is None else np.ascontiguousarray(B.const, np.float32).reshape(-1), **geometry))
     run = layer.run
 
     def conv_transpose(x, y, workspace):
-        run(x.reshape(x4), y.reshape(y4), workspace)
-    return n.emit(conv_transpose, [X], [(out_shape, np.float32)], workspace=layer.workspace_size(h, wd))
-
-
-def _conv_transpose_nd(n, X, W, B, relu, group, st, dl, pb, out_shape):
-    """3-D and higher in numpy: one contraction per kernel tap, added where it lands."""
-    nd = X.ndim - 2
-    kg, cg = W.shape[1], X.shape[1] // group
-    spatial, out = X.shape[2:], out_shape[2:]
-    ins = [X, W] + ([B] if B is not None else [])
-
-    def conv_transpose_numpy(x, w, *rest):
-        acc = np.zeros(out_shape, np.float64)
-        for tap in np.ndindex(*W.shape[2:]):
-            src, dst = [], []
-            for i in range(nd):
-                # input positions j in [lo, hi) land on j * s + off in [0, out)
-                off = tap[i] * dl[i] - pb[i]
-                lo = max(0, -(off // st[i]))
-                hi = min(spatial[i], -(-(out[i] - off) // st[i]))
-                if hi <= lo:
-                    break
-                src.append(slice(lo, hi))
-                dst.append(slice(lo * st[i] + off, (hi - 1) * st[i] + off + 1, st[i]))
-            else:
-                for g in range(group):
-                    xs = x[(slice(None), slice(g * cg, (g + 1) * cg)) + tuple(src)]
-                    wt = w[(slice(g * cg, (g + 1) * cg), slice(None)) + tap]
-                    acc[(slice(None), slice(g * kg, (g + 1) * kg)) + tuple(dst)] += np.einsum(
-                        "nc...,ck->nk...", xs.astype(np.float64), wt)
-        if len(rest) == 2:
-            acc += rest[0].reshape((1, -1) + (1,) * nd)
-        rest[-1][...] = np.maximum(acc, 0) if relu else acc
-    return n.emit(conv_transpose_numpy, ins, [(out_shape, np.float32)])
+        run(x.reshape(x_k), y.reshape(y_k), workspace)
+    return n.emit(conv_transpose, [X], [(out_shape, np.float32)], workspace=layer.workspace_size(*spatial))
 
 
 def conv_transpose_macs(inputs, outputs, **attrs):
@@ -175,8 +145,8 @@ def conv_transpose_window(inputs, outputs, *, dilations=None, strides=None, **at
 @op("ConvTranspose", cost=conv_transpose_macs, window=conv_transpose_window)
 def ConvTranspose(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                   output_padding=None, output_shape=None, pads=None, strides=None):
-    """1-D and 2-D in C (3-D in numpy): groups, dilations, strides, pads, output_padding,
-    output_shape, auto_pad."""
+    """1-D, 2-D and 3-D: groups, dilations, strides, pads, output_padding, output_shape,
+    auto_pad."""
     return _conv_transpose(n, X, W, B, "", auto_pad, dilations, group, kernel_shape,
                            output_padding, output_shape, pads, strides)
 
