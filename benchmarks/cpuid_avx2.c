@@ -17,8 +17,9 @@
  *
  * Build: gcc -O2 -shared -fPIC cpuid_avx2.c -o libcpuid_avx2.so
  * A process can check the emulation through the two functions at the bottom (ctypes).
- * Do not combine with a program that installs its own SIGSEGV handler (Python's faulthandler,
- * so pytest): the handler would be replaced and the next CPUID would kill the process. */
+ * Do not combine with a program that installs its own SIGSEGV handler: Python's faulthandler
+ * (`-X faulthandler` or PYTHONFAULTHANDLER, whatever their value; pytest turns it on) would
+ * replace this one, and the next CPUID would kill the process. */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
