@@ -61,7 +61,7 @@ def vnni_tier(flags):
 
 def ensure_quantized(cache, name, fmt, reexport=False):
     """The float export of bench.py's cache, quantized by onnxruntime's tool (cached)."""
-    src = bench.ensure_export(cache, name, reexport)
+    src = bench.ensure_export(cache, name, 13, reexport)   # the opset of bench.py's float suite
     dst = src.with_name(src.stem + f"-int8-{fmt}.onnx")
     if dst.exists() and not reexport:
         return src, dst
