@@ -83,6 +83,7 @@ def run(args):
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "commit": git, "cpu": bench.cpu_model(), "cores": os.cpu_count(),
               "vnni": vnni, "versions": bench.versions("tinycnn"),
+              "emulate_avx2": bool(bench.EMULATE_AVX2),
               "loadavg_start": os.getloadavg(), "engines": engines, "rows": []}
     for name in args.models:
         for fmt in args.formats:
@@ -130,7 +131,10 @@ def markdown(res):
            ("This CPU has " + (f"{vnni} (VNNI): onnxruntime's MLAS uses it (vpdpbusd) by CPUID, while "
             "tinycnn's AVX2 column is forced to AVX2 without VNNI (TINYCNN_ISA=avx2), the tier "
             "issue 15 targets; on an AVX2-only CPU onnxruntime would run its AVX2 kernels too."
-            if vnni else "no VNNI: both engines run AVX2 kernels.")),
+            if vnni and not res.get("emulate_avx2") else
+            "AVX-512 and VNNI hidden from CPUID in both engines' processes (--emulate-avx2): "
+            "onnxruntime runs its AVX2 kernels (vpmaddubsw, saturating), tinycnn AVX2 (exact)."
+            if res.get("emulate_avx2") else "no VNNI: both engines run AVX2 kernels.")),
            "", head, sep]
     for r in res["rows"]:
         ms = r["ms"]
