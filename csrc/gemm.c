@@ -8,7 +8,7 @@
  *         for each NR column panel       B micro-panel lives in L1
  *           for each MR row panel        micro-kernel: MR x NR tile in registers
  * Threads get static (row range x column range) rectangles of C.  An ISA with
- * a tile_inplace kernel (AVX-512) skips the packing of a row-major B (the 1x1
+ * a tile_inplace kernel (AVX-512, AVX2) skips the packing of a row-major B (the 1x1
  * convolutions' input) and reads its rows where they lie (gemm_b_inplace).
  */
 #include <stdint.h>
@@ -546,9 +546,18 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
 
 static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
 {
-    return kern->tile_inplace && !op->b_packed && op->pack_b == tc_pack_b_rowmajor &&
-           !((const tc_dense_b *)op->b_arg)->trans &&
-           (long)op->M * op->K < TC_GEMM_INPLACE_MAX_MK;
+    if (!kern->tile_inplace || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
+        ((const tc_dense_b *)op->b_arg)->trans || (long)op->M * op->K >= TC_GEMM_INPLACE_MAX_MK)
+        return 0;
+    if (kern->inplace_max_pages) {
+        /* 4 KiB pages one sweep touches: kc rows of B and mstep rows of C */
+        const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc) ? op->M : gemm_mstep(kc);
+        const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
+        const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
+        if (pages > kern->inplace_max_pages)
+            return 0;
+    }
+    return 1;
 }
 
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)

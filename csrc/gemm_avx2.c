@@ -60,11 +60,16 @@ static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0
     }
 }
 
-/* a: [kc][6]  b: [kc][16]  c: [mr, nr] (leading dimension ldc).
- * 12 ymm accumulators, 2 for B, 1 for the A broadcast. */
-static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+/* a: [kc][6]  b: row k at b + k ldb (packed: ldb = 16)  c: [mr, nr] (leading
+ * dimension ldc).  12 ymm accumulators, 2 for B, 1 for the A broadcast.
+ * masked: B read in place with only its columns [0, nr) loaded. */
+static inline __attribute__((always_inline)) void tile_6x16_avx2(
+    int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+    int nr, int flags, const tc_tile_epi *e, int pf_a, const int masked)
 {
+    __m256i bm0 = _mm256_setzero_si256(), bm1 = _mm256_setzero_si256();
+    if (masked)
+        col_masks(nr, &bm0, &bm1);
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -74,7 +79,9 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
 
 #define TC_STEP(off_a, off_b)                                                                     \
     do {                                                                                          \
-        __m256 b0 = _mm256_loadu_ps(b + (off_b)), b1 = _mm256_loadu_ps(b + (off_b) + 8);          \
+        __m256 b0 = masked ? _mm256_maskload_ps(b + (off_b), bm0) : _mm256_loadu_ps(b + (off_b)); \
+        __m256 b1 = masked ? _mm256_maskload_ps(b + (off_b) + 8, bm1)                             \
+                           : _mm256_loadu_ps(b + (off_b) + 8);                                    \
         __m256 av;                                                                                \
         av = _mm256_broadcast_ss(a + (off_a) + 0);                                                \
         c00 = _mm256_fmadd_ps(av, b0, c00);                                                       \
@@ -119,7 +126,7 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
         _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
         TC_STEP(0, 0);
         a += MR;
-        b += NR;
+        b += ldb;
     }
 #undef TC_STEP
 
@@ -160,17 +167,19 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
         store_row(c + 5 * ldc, c50, c51, 5, flags, e, full, m0, m1);
 }
 
-/* a: [kc][6]  b: [kc][16] (first 8 columns used)  c: [mr, nr <= 8].
- * For the narrow last column panel of small images. */
-static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                             int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+/* a: [kc][6]  b: row k at b + k ldb (first 8 columns used; masked: only [0, nr))
+ * c: [mr, nr <= 8].  For the narrow last column panel of small images. */
+static inline __attribute__((always_inline)) void tile_6x8_avx2(
+    int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+    int nr, int flags, const tc_tile_epi *e, const int masked)
 {
-    (void)pf_a;
+    __m256i bm0, bm1;
+    col_masks(nr, &bm0, &bm1);
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps();
     __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_loadu_ps(b);
+        __m256 b0 = masked ? _mm256_maskload_ps(b, bm0) : _mm256_loadu_ps(b);
         c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
         c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
         c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
@@ -178,22 +187,64 @@ static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, p
         c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
         c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
         a += MR;
-        b += NR;
+        b += ldb;
     }
-    __m256i m0, m1;
-    col_masks(nr, &m0, &m1); /* m1 is all clear: nr <= 8 */
+    /* bm1 is all clear: nr <= 8 */
     const __m256 z = _mm256_setzero_ps();
-    store_row(c + 0 * ldc, c0, z, 0, flags, e, 0, m0, m1);
+    store_row(c + 0 * ldc, c0, z, 0, flags, e, 0, bm0, bm1);
     if (mr > 1)
-        store_row(c + 1 * ldc, c1, z, 1, flags, e, 0, m0, m1);
+        store_row(c + 1 * ldc, c1, z, 1, flags, e, 0, bm0, bm1);
     if (mr > 2)
-        store_row(c + 2 * ldc, c2, z, 2, flags, e, 0, m0, m1);
+        store_row(c + 2 * ldc, c2, z, 2, flags, e, 0, bm0, bm1);
     if (mr > 3)
-        store_row(c + 3 * ldc, c3, z, 3, flags, e, 0, m0, m1);
+        store_row(c + 3 * ldc, c3, z, 3, flags, e, 0, bm0, bm1);
     if (mr > 4)
-        store_row(c + 4 * ldc, c4, z, 4, flags, e, 0, m0, m1);
+        store_row(c + 4 * ldc, c4, z, 4, flags, e, 0, bm0, bm1);
     if (mr > 5)
-        store_row(c + 5 * ldc, c5, z, 5, flags, e, 0, m0, m1);
+        store_row(c + 5 * ldc, c5, z, 5, flags, e, 0, bm0, bm1);
+}
+
+static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    tile_6x16_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a, 0);
+}
+
+static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                             int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    (void)pf_a;
+    tile_6x8_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, 0);
+}
+
+/* tc_ukernel_inplace_fn on the 6x16 and 6x8 tiles: B read where it lies, row k
+ * at b + k ldb, only its columns [0, nr) (masked in the last panel); for each
+ * 16 columns, each of the na A panels.  The same FMAs per output as the packed
+ * tiles, so the same bits. */
+static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int na,
+                                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+                                 int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    for (int h = 0; h < nr; h += NR) {
+        const int nrh = nr - h < NR ? nr - h : NR;
+        for (int p = 0; p < na && p * MR < mr; p++) {
+            const int mrp = mr - p * MR < MR ? mr - p * MR : MR;
+            tc_tile_epi t = *e; /* rows p MR.., columns h.. of the tile */
+            t.bias = e->bias ? e->bias + p * MR : NULL;
+            t.col_bias = e->col_bias ? e->col_bias + h : NULL;
+            t.residual = e->residual ? e->residual + p * MR * e->ldr + h : NULL;
+            if (t.act.slope)
+                t.act.slope += p * MR;
+            const float *ap = a + p * astride;
+            float *cp = c + p * MR * ldc + h;
+            if (nrh == NR)
+                tile_6x16_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a, 0);
+            else if (nrh > NR / 2)
+                tile_6x16_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a, 1);
+            else
+                tile_6x8_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, 1);
+        }
+    }
 }
 
 /* One row of a channel-lane tile's epilogue: r holds C[i, 0:nr] (nr <= 6):
@@ -417,4 +468,6 @@ const tc_gemm_kernels tc_gemm_avx2 = {
     .gemv_panels = tc_gemv_panels_avx2,
     .gemv_rows = tc_gemv_rows_avx2,
     .tile_chan = tc_gemm_chan_avx2,
+    .tile_inplace = ukernel_inplace_avx2,
+    .inplace_max_pages = TC_GEMM_INPLACE_MAX_PAGES_AVX2,
 };

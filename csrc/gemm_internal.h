@@ -59,6 +59,14 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
 #define TC_GEMM_WS_SCRATCH (2 * (size_t)TC_GEMM_KC + TC_GEMM_NC + 64)
 #define TC_GEMM_WS_THREAD (TC_GEMM_WS_B + TC_GEMM_WS_A + TC_GEMM_WS_SCRATCH + 32)
 
+/* AVX2's 6x16 tiles reading B in place (benchmarks/pointwise_shapes.py's shapes, under the AVX2
+ * emulation, 2026-11-30): 0.83-0.98 of the packed time where one sweep over a
+ * K block touches up to ~100 pages of B and C rows (a large map puts each row
+ * on its own page), 0.99-1.00 at 120-170, but 1.04-1.08 on ResNet-50's
+ * 64 -> 256 and 256 -> 64 at 56x56 (184 and 320 pages: the first-level data
+ * TLB has 64 entries, and a packed B block is a few contiguous pages). */
+#define TC_GEMM_INPLACE_MAX_PAGES_AVX2 128
+
 /* micro-kernel flags */
 #define TC_UK_FIRST 1 /* first K block: add C_old if accumulate, bias, residual */
 #define TC_UK_LAST 2  /* last K block: apply the activation */
@@ -140,6 +148,8 @@ typedef struct tc_gemm_kernels {
     tc_ukernel_tall_fn tile_tall; /* 2 MR x 2 NR over two A and two B panels, or NULL */
     tc_ukernel_inplace_fn tile_inplace; /* up to 2 MR x 2 NR, B unpacked, or NULL */
     tc_ukernel_chan_fn tile_chan; /* channel-lane tile (every table has one) */
+    int inplace_max_pages; /* tile_inplace only while a sweep touches at most these
+                              4 KiB pages of B and C rows (gemm_b_inplace), 0: any */
 } tc_gemm_kernels;
 
 extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-from helpers import ISAS, assert_close, run_conv_variant
+from helpers import ISAS, assert_close, requires_avx2, run_conv_variant
 
 
 # (M, N, K): tile multiples, off-by-one around MR=6 / NR=16 / KC=256 / MC=144 / NC=512, tiny and large
@@ -240,3 +240,23 @@ def test_1x1_chan_is_bit_identical_to_1x1(isa, threads):
         for j in range(2):
             assert np.array_equal(out["1x1"][j], out["1x1_chan"][j], equal_nan=True), \
                 f"Conv2d[1x1_chan] {c}->{k} at {h}x{w} {epi} ({isa}, residual {j})"
+
+
+@requires_avx2
+def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
+    """AVX2's 6x16 tiles reading a row-major B where it lies (masked last columns, two A
+    panels per call, several K blocks) against the same product with B stored [N, K], which
+    is packed: the same FMAs per output, so the same bits; and against numpy."""
+    rng = np.random.default_rng(15)
+    ctx = _kernels.Context(1, "avx2")
+    for M, N, K in [(12, 32, 7), (18, 49, 16), (11, 17, 330), (7, 9, 700), (100, 300, 16),
+                    (30, 1, 3), (13, 8, 5), (64, 196, 96)]:
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        c0 = rng.standard_normal((M, N), dtype=np.float32)
+        y, yt = c0.copy(), c0.copy()
+        _kernels.gemm(ctx, a, b, y, alpha=0.5, beta=1.0, c=y)
+        _kernels.gemm(ctx, a, np.ascontiguousarray(b.T), yt, trans_b=True, alpha=0.5, beta=1.0,
+                      c=yt)
+        assert np.array_equal(y, yt), f"gemm in place vs packed M={M} N={N} K={K}"
+        assert_close(y, 0.5 * (a.astype(np.float64) @ b) + c0, 1e-5, f"gemm M={M} N={N} K={K}")
