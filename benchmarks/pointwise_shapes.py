@@ -7,6 +7,10 @@ by several networks are listed once.  "ratio" is onnxruntime's time / tinycnn's 
 tinycnn is faster).  No assertions: this only measures.
 
     python benchmarks/pointwise_shapes.py [--threads 1] [--reps 20] [--only @7] [--min] [--isa avx2]
+                                          [--algo 1x1 | 1x1_chan | plan]
+
+--algo: tinycnn's algorithm for every shape; "plan" (the default) is what the planner picks
+(tinycnn/ops/conv_algo.py).
 """
 import argparse
 import statistics
@@ -17,6 +21,7 @@ import onnxruntime as ort
 
 import conv_shapes as cs
 from tinycnn import _kernels
+from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo
 
 # (C, H, W) -> K, in network order; the 1x1s of MobileNetV2 (v2), MnasNet-1.0 (mn) and
 # EfficientNet-B0 (eb0); every one is stride 1, no padding
@@ -59,7 +64,7 @@ POINTWISE = [
 ]
 
 
-def run(threads, reps, only, isa):
+def run(threads, reps, only, isa, algo):
     rng = np.random.default_rng(0)
     ctx = _kernels.Context(threads, isa)
     tot_tc = tot_ort = tot_flops = 0.0
@@ -70,7 +75,11 @@ def run(threads, reps, only, isa):
         w = (rng.standard_normal((k, c, 1, 1)) * 0.05).astype(np.float32)
         b = rng.standard_normal(k).astype(np.float32)
         x = rng.standard_normal((1, c, h, w_)).astype(np.float32)
-        conv = _kernels.Conv2d(ctx, w, b, algo="1x1", strides=(1, 1), pads=(0, 0, 0, 0))
+        a = algo
+        if a == "plan":
+            a = choose_conv_algo(ConvGeometry(1, c, k, h, w_, (1, 1)), num_threads=threads,
+                                 isa=ctx.isa)
+        conv = _kernels.Conv2d(ctx, w, b, algo=a, strides=(1, 1), pads=(0, 0, 0, 0))
         oshape = conv.output_shape(1, h, w_)
         y = np.empty(oshape, np.float32)
         ws = np.empty(conv.workspace_size(1, h, w_), np.float32)
@@ -84,7 +93,7 @@ def run(threads, reps, only, isa):
         tot_tc += t_tc
         tot_ort += t_ort
         tot_flops += flops
-        cs.report(f"{name:18s} {nets:9s}", flops, t_tc, t_ort, f"[err {err:.1e}]")
+        cs.report(f"{name:18s} {nets:9s}", flops, t_tc, t_ort, f"[err {err:.1e}] {a}")
     if tot_flops:
         cs.report("all listed", tot_flops, tot_tc, tot_ort)
 
@@ -96,13 +105,15 @@ def main():
     ap.add_argument("--only", default="", help="substring of a shape's name or networks")
     ap.add_argument("--min", action="store_true", help="fastest run instead of the median")
     ap.add_argument("--isa", default="auto", help="tinycnn's instruction set: auto, avx512, avx2, portable")
+    ap.add_argument("--algo", default="plan", choices=["plan", "1x1", "1x1_chan"],
+                    help="tinycnn's algorithm (plan: the planner's choice)")
     args = ap.parse_args()
     if args.min:
         cs.STAT = min
     for t in args.threads:
         print(f"--- {t} thread(s), tinycnn isa {args.isa} (best {_kernels.best_isa()}), "
               f"onnxruntime {ort.__version__}")
-        run(t, args.reps, args.only, args.isa)
+        run(t, args.reps, args.only, args.isa, args.algo)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@
  *              time, from a zero-padded copy of the input so the gather needs
  *              no bounds checks).
  *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
+ *   1x1_chan:  the same GEMM on channel-lane tiles (gemm_internal.h,
+ *              tc_ukernel_chan_fn): output channels in the vector lanes,
+ *              pixels broadcast from x, for small maps (7x7: N = 49).
  *   depthwise: one input channel per output channel: a direct kernel reading
  *              the input where it lies (depthwise_body.h).
  *   grouped:   group > 1: a direct kernel per block of 4 output channels of a
@@ -60,6 +63,7 @@ int tc_conv2d_check(const tc_conv2d_params *p, int algo)
     case TC_CONV_ALGO_REFERENCE:
         return 0;
     case TC_CONV_ALGO_1X1:
+    case TC_CONV_ALGO_1X1_CHAN:
         return p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && !has_pad(p) ? 0 : -1;
     case TC_CONV_ALGO_DEPTHWISE:
         return p->group == p->C ? 0 : -1;
@@ -137,9 +141,11 @@ static void conv2d_reference(const tc_conv2d_params *p, int n, int h, int w, con
 /* Planning                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static size_t group_pack_size(const tc_conv2d_params *p)
+static size_t group_pack_size(const tc_conv2d_params *p, int algo)
 {
-    return tc_gemm_pack_a_size(p->K / p->group, p->C / p->group * p->KH * p->KW);
+    const int Kg = p->K / p->group, kdim = p->C / p->group * p->KH * p->KW;
+    return algo == TC_CONV_ALGO_1X1_CHAN ? tc_gemm_pack_a_chan_size(Kg, kdim)
+                                         : tc_gemm_pack_a_size(Kg, kdim);
 }
 
 /* The grouped kernel's: per group, per block of TC_GC_KB output channels,
@@ -167,7 +173,7 @@ size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
         return weight_size(p);
     if (algo == TC_CONV_ALGO_GROUPED)
         return grouped_pack_size(p);
-    return group_pack_size(p) * p->group;
+    return group_pack_size(p, algo) * p->group;
 }
 
 /* weight: [K, C/group, KH, KW]  packed: per group, A panels of [K/group, C/group*KH*KW];
@@ -199,9 +205,14 @@ void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
                     }
         return;
     }
-    for (int g = 0; g < p->group; g++)
-        tc_gemm_pack_a_f32(Kg, kdim, weight + (size_t)g * Kg * kdim, kdim, 0, 1.0f,
-                           packed + (size_t)g * group_pack_size(p));
+    for (int g = 0; g < p->group; g++) {
+        const float *wg = weight + (size_t)g * Kg * kdim;
+        float *pg = packed + (size_t)g * group_pack_size(p, algo);
+        if (algo == TC_CONV_ALGO_1X1_CHAN)
+            tc_gemm_pack_a_chan_f32(Kg, kdim, wg, kdim, pg);
+        else
+            tc_gemm_pack_a_f32(Kg, kdim, wg, kdim, 0, 1.0f, pg);
+    }
 }
 
 /* The GEMM path reads a zero-padded, phase-split copy of the input unless the
@@ -519,8 +530,9 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             op.M = Kg;
             op.N = N;
             op.K = kdim;
-            op.a_packed = packed + (size_t)g * group_pack_size(p);
-            if (algo == TC_CONV_ALGO_1X1) {
+            op.a_packed = packed + (size_t)g * group_pack_size(p, algo);
+            op.a_chan = algo == TC_CONV_ALGO_1X1_CHAN;
+            if (algo == TC_CONV_ALGO_1X1 || algo == TC_CONV_ALGO_1X1_CHAN) {
                 db.B = xs + (size_t)g * Cg * h * w;
                 db.ldb = (ptrdiff_t)h * w;
                 db.trans = 0;

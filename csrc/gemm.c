@@ -8,7 +8,7 @@
  *         for each NR column panel       B micro-panel lives in L1
  *           for each MR row panel        micro-kernel: MR x NR tile in registers
  * Threads get static (row range x column range) rectangles of C.  An ISA with
- * a tile_inplace kernel (AVX-512) skips the packing of a row-major B (the 1x1
+ * a tile_inplace kernel (AVX-512, AVX2) skips the packing of a row-major B (the 1x1
  * convolutions' input) and reads its rows where they lie (gemm_b_inplace).
  */
 #include <stdint.h>
@@ -116,12 +116,31 @@ static void gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t 
     }
 }
 
+/* a: [kc][CH]  b: row k at b + k ldb  c: [mr <= CH, nr <= PX] (tc_ukernel_chan_fn):
+ * each output the same operations as in ukernel_6x16_portable. */
+static void ukernel_chan_portable(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,
+                                  ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,
+                                  int pf_a)
+{
+    (void)pf_a;
+    float out[TC_GEMM_CH * NR];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < kc; k++)
+                acc += a[k * TC_GEMM_CH + i] * b[k * ldb + j];
+            out[i * NR + j] = acc;
+        }
+    tc_tile_store(out, c, ldc, mr, nr, flags, e);
+}
+
 /* The portable micro-kernel handles nr <= NR/2 itself (it skips the second half). */
 const tc_gemm_kernels tc_gemm_portable = {
     .tile = ukernel_6x16_portable,
     .tile_half = ukernel_6x16_portable,
     .gemv_panels = gemv_panels_portable,
     .gemv_rows = gemv_rows_portable,
+    .tile_chan = ukernel_chan_portable,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -217,6 +236,27 @@ void tc_gemm_pack_a_f32(int M, int K, const float *A, ptrdiff_t lda, int trans_a
         for (int m0 = 0; m0 < M; m0 += MR) {
             int mc = M - m0 < MR ? M - m0 : MR;
             pack_a_rowmajor(&g, m0, mc, k0, kc, packed + (size_t)k0 * mp + (size_t)(m0 / MR) * kc * MR);
+        }
+    }
+}
+
+size_t tc_gemm_pack_a_chan_size(int M, int K)
+{
+    return (size_t)((M + TC_GEMM_CH - 1) / TC_GEMM_CH) * TC_GEMM_CH * (size_t)K;
+}
+
+/* A: [M, K] (lda)  packed: see gemm_internal.h */
+void tc_gemm_pack_a_chan_f32(int M, int K, const float *A, ptrdiff_t lda, float *packed)
+{
+    const int kstep = tc_gemm_kstep(K);
+    const size_t mp = (size_t)((M + TC_GEMM_CH - 1) / TC_GEMM_CH) * TC_GEMM_CH;
+    for (int k0 = 0; k0 < K; k0 += kstep) {
+        int kc = K - k0 < kstep ? K - k0 : kstep;
+        for (int m0 = 0; m0 < M; m0 += TC_GEMM_CH) {
+            float *d = packed + (size_t)k0 * mp + (size_t)(m0 / TC_GEMM_CH) * kc * TC_GEMM_CH;
+            for (int k = 0; k < kc; k++)
+                for (int i = 0; i < TC_GEMM_CH; i++)
+                    d[k * TC_GEMM_CH + i] = m0 + i < M ? A[(ptrdiff_t)(m0 + i) * lda + k0 + k] : 0.0f;
         }
     }
 }
@@ -454,11 +494,70 @@ static void gemm_empty_k(const tc_gemm_op *op)
  * scattered rows of B, which a packed block keeps contiguous). */
 #define TC_GEMM_INPLACE_MAX_MK (512 * 1024)
 
+/* The channel-lane tiles (op->a_chan): threads take CH-row panels of C.  Per K
+ * block the panel's A (kc x CH, 20 KiB at most) stays in L1 while its tiles
+ * sweep the pixels, and the block of B (kc x N) stays in L2 across panels. */
+typedef struct {
+    const tc_gemm_op *op;
+    tc_ukernel_chan_fn uk;
+    void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
+} chan_job;
+
+static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
+{
+    const chan_job *job = (const chan_job *)varg;
+    const tc_gemm_op *op = job->op;
+    const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
+    const int K = op->K, kstep = tc_gemm_kstep(K);
+    const size_t mp = (size_t)((op->M + TC_GEMM_CH - 1) / TC_GEMM_CH) * TC_GEMM_CH;
+    (void)tid;
+    for (int kc0 = 0; kc0 < K; kc0 += kstep) {
+        int kc = K - kc0 < kstep ? K - kc0 : kstep;
+        int flags = (kc0 == 0 ? TC_UK_FIRST | (op->accumulate ? TC_UK_ACCUM : 0) : 0) |
+                    (kc0 + kc >= K ? TC_UK_LAST : 0);
+        for (ptrdiff_t p = p0; p < p1; p++) {
+            const float *a = op->a_packed + (size_t)kc0 * mp + (size_t)p * kc * TC_GEMM_CH;
+            int m = (int)p * TC_GEMM_CH, mr = op->M - m < TC_GEMM_CH ? op->M - m : TC_GEMM_CH;
+            for (int n = 0; n < op->N; n += TC_GEMM_PX) {
+                int nr = op->N - n < TC_GEMM_PX ? op->N - n : TC_GEMM_PX;
+                tc_tile_epi te = tile_epi_at(&op->epi, m, n);
+                /* the first tile brings the panel of A into L1 (prefetch ahead in
+                 * it), the last one fetches the next panel's */
+                int pf = n == 0 ? 4 * TC_GEMM_CH : n + nr >= op->N ? kc * TC_GEMM_CH : 0;
+                job->uk(kc, a, g->B + (ptrdiff_t)kc0 * g->ldb + n, g->ldb, op->C + m * op->ldc + n,
+                        op->ldc, mr, nr, flags, &te, pf);
+            }
+            if (job->act_rows && (flags & TC_UK_LAST))
+                job->act_rows(op->epi.act.kind, op->C + m * op->ldc, op->ldc, mr, op->N);
+        }
+    }
+}
+
+static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm_kernels *kern)
+{
+    chan_job job = {op, kern->tile_chan,
+                    tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL};
+    int panels = (op->M + TC_GEMM_CH - 1) / TC_GEMM_CH;
+    if (ctx_threads(ctx) == 1 || 2.0 * op->M * op->N * op->K < 2e5)
+        gemm_chan_task(&job, 0, 0, panels);
+    else
+        tc_parallel_for_dynamic(ctx->pool, panels, 1, gemm_chan_task, &job);
+}
+
 static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
 {
-    return kern->tile_inplace && !op->b_packed && op->pack_b == tc_pack_b_rowmajor &&
-           !((const tc_dense_b *)op->b_arg)->trans &&
-           (long)op->M * op->K < TC_GEMM_INPLACE_MAX_MK;
+    if (!kern->tile_inplace || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
+        ((const tc_dense_b *)op->b_arg)->trans || (long)op->M * op->K >= TC_GEMM_INPLACE_MAX_MK)
+        return 0;
+    if (kern->inplace_max_pages) {
+        /* 4 KiB pages one sweep touches: kc rows of B and mstep rows of C */
+        const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc) ? op->M : gemm_mstep(kc);
+        const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
+        const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
+        if (pages > kern->inplace_max_pages)
+            return 0;
+    }
+    return 1;
 }
 
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
@@ -470,6 +569,10 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
         return;
     }
     const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
+    if (op->a_chan) {
+        gemm_chan_run(ctx, op, kern);
+        return;
+    }
     gemm_job job;
     job.op = op;
     job.uk = kern->tile;

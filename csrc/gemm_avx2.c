@@ -5,6 +5,7 @@
 #include <string.h>
 #include "epilogue_avx2.h"
 #include "gemm_internal.h"
+#include "transpose_avx2.h"
 
 /* Lane masks for the first nr (0..16) columns of a row: lanes 0-7 and 8-15. */
 static inline void col_masks(int nr, __m256i *m0, __m256i *m1)
@@ -59,11 +60,16 @@ static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0
     }
 }
 
-/* a: [kc][6]  b: [kc][16]  c: [mr, nr] (leading dimension ldc).
- * 12 ymm accumulators, 2 for B, 1 for the A broadcast. */
-static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+/* a: [kc][6]  b: row k at b + k ldb (packed: ldb = 16)  c: [mr, nr] (leading
+ * dimension ldc).  12 ymm accumulators, 2 for B, 1 for the A broadcast.
+ * masked: B read in place with only its columns [0, nr) loaded. */
+static inline __attribute__((always_inline)) void tile_6x16_avx2(
+    int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+    int nr, int flags, const tc_tile_epi *e, int pf_a, const int masked)
 {
+    __m256i bm0 = _mm256_setzero_si256(), bm1 = _mm256_setzero_si256();
+    if (masked)
+        col_masks(nr, &bm0, &bm1);
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -73,7 +79,9 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
 
 #define TC_STEP(off_a, off_b)                                                                     \
     do {                                                                                          \
-        __m256 b0 = _mm256_loadu_ps(b + (off_b)), b1 = _mm256_loadu_ps(b + (off_b) + 8);          \
+        __m256 b0 = masked ? _mm256_maskload_ps(b + (off_b), bm0) : _mm256_loadu_ps(b + (off_b)); \
+        __m256 b1 = masked ? _mm256_maskload_ps(b + (off_b) + 8, bm1)                             \
+                           : _mm256_loadu_ps(b + (off_b) + 8);                                    \
         __m256 av;                                                                                \
         av = _mm256_broadcast_ss(a + (off_a) + 0);                                                \
         c00 = _mm256_fmadd_ps(av, b0, c00);                                                       \
@@ -118,7 +126,7 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
         _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
         TC_STEP(0, 0);
         a += MR;
-        b += NR;
+        b += ldb;
     }
 #undef TC_STEP
 
@@ -159,17 +167,19 @@ static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, 
         store_row(c + 5 * ldc, c50, c51, 5, flags, e, full, m0, m1);
 }
 
-/* a: [kc][6]  b: [kc][16] (first 8 columns used)  c: [mr, nr <= 8].
- * For the narrow last column panel of small images. */
-static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                             int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+/* a: [kc][6]  b: row k at b + k ldb (first 8 columns used; masked: only [0, nr))
+ * c: [mr, nr <= 8].  For the narrow last column panel of small images. */
+static inline __attribute__((always_inline)) void tile_6x8_avx2(
+    int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+    int nr, int flags, const tc_tile_epi *e, const int masked)
 {
-    (void)pf_a;
+    __m256i bm0, bm1;
+    col_masks(nr, &bm0, &bm1);
     __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps();
     __m256 c3 = _mm256_setzero_ps(), c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_loadu_ps(b);
+        __m256 b0 = masked ? _mm256_maskload_ps(b, bm0) : _mm256_loadu_ps(b);
         c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
         c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
         c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
@@ -177,22 +187,155 @@ static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, p
         c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
         c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
         a += MR;
-        b += NR;
+        b += ldb;
     }
-    __m256i m0, m1;
-    col_masks(nr, &m0, &m1); /* m1 is all clear: nr <= 8 */
+    /* bm1 is all clear: nr <= 8 */
     const __m256 z = _mm256_setzero_ps();
-    store_row(c + 0 * ldc, c0, z, 0, flags, e, 0, m0, m1);
+    store_row(c + 0 * ldc, c0, z, 0, flags, e, 0, bm0, bm1);
     if (mr > 1)
-        store_row(c + 1 * ldc, c1, z, 1, flags, e, 0, m0, m1);
+        store_row(c + 1 * ldc, c1, z, 1, flags, e, 0, bm0, bm1);
     if (mr > 2)
-        store_row(c + 2 * ldc, c2, z, 2, flags, e, 0, m0, m1);
+        store_row(c + 2 * ldc, c2, z, 2, flags, e, 0, bm0, bm1);
     if (mr > 3)
-        store_row(c + 3 * ldc, c3, z, 3, flags, e, 0, m0, m1);
+        store_row(c + 3 * ldc, c3, z, 3, flags, e, 0, bm0, bm1);
     if (mr > 4)
-        store_row(c + 4 * ldc, c4, z, 4, flags, e, 0, m0, m1);
+        store_row(c + 4 * ldc, c4, z, 4, flags, e, 0, bm0, bm1);
     if (mr > 5)
-        store_row(c + 5 * ldc, c5, z, 5, flags, e, 0, m0, m1);
+        store_row(c + 5 * ldc, c5, z, 5, flags, e, 0, bm0, bm1);
+}
+
+static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    tile_6x16_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a, 0);
+}
+
+static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                             int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    (void)pf_a;
+    tile_6x8_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, 0);
+}
+
+/* tc_ukernel_inplace_fn on the 6x16 and 6x8 tiles: B read where it lies, row k
+ * at b + k ldb, only its columns [0, nr) (masked in the last panel); for each
+ * 16 columns, each of the na A panels.  The same FMAs per output as the packed
+ * tiles, so the same bits. */
+static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int na,
+                                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+                                 int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    for (int h = 0; h < nr; h += NR) {
+        const int nrh = nr - h < NR ? nr - h : NR;
+        for (int p = 0; p < na && p * MR < mr; p++) {
+            const int mrp = mr - p * MR < MR ? mr - p * MR : MR;
+            tc_tile_epi t = *e; /* rows p MR.., columns h.. of the tile */
+            t.bias = e->bias ? e->bias + p * MR : NULL;
+            t.col_bias = e->col_bias ? e->col_bias + h : NULL;
+            t.residual = e->residual ? e->residual + p * MR * e->ldr + h : NULL;
+            if (t.act.slope)
+                t.act.slope += p * MR;
+            const float *ap = a + p * astride;
+            float *cp = c + p * MR * ldc + h;
+            if (nrh == NR)
+                tile_6x16_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a, 0);
+            else if (nrh > NR / 2)
+                tile_6x16_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a, 1);
+            else
+                tile_6x8_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, 1);
+        }
+    }
+}
+
+/* One row of a channel-lane tile's epilogue: r holds C[i, 0:nr] (nr <= 6):
+ * store_row's operations on one register; a whole row (nr == 6) moves as
+ * 4 + 2 floats, a shorter one with masks. */
+static inline __attribute__((always_inline)) void store_row6(float *ci, __m256 r, int i, int flags,
+                                                             const tc_tile_epi *e, int nr,
+                                                             __m256i m)
+{
+#define TC_LD(p)                                                                                   \
+    (nr == 6 ? _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)),                      \
+                                    _mm_castpd_ps(_mm_load_sd((const double *)((p) + 4))), 1)      \
+             : _mm256_maskload_ps((p), m))
+    if (flags & TC_UK_FIRST) {
+        if (flags & TC_UK_ACCUM)
+            r = _mm256_add_ps(r, TC_LD(ci));
+        if (e->bias)
+            r = _mm256_add_ps(r, _mm256_broadcast_ss(e->bias + i));
+        if (e->col_bias)
+            r = _mm256_add_ps(r, TC_LD(e->col_bias));
+        if (e->residual)
+            r = _mm256_add_ps(r, TC_LD(e->residual + i * e->ldr));
+    } else {
+        r = _mm256_add_ps(r, TC_LD(ci));
+    }
+#undef TC_LD
+    if (flags & TC_UK_LAST)
+        r = tc_act_avx2(tc_act_at(&e->act, i), r);
+    if (nr == 6) {
+        _mm_storeu_ps(ci, _mm256_castps256_ps128(r));
+        _mm_store_sd((double *)(ci + 4), _mm_castps_pd(_mm256_extractf128_ps(r, 1)));
+    } else {
+        _mm256_maskstore_ps(ci, m, r);
+    }
+}
+
+/* a: [kc][16]  b: row k at b + k ldb, columns [0, np)  c: [mr <= 16, nr <= np]
+ * (tc_ukernel_chan_fn; np, a constant, is the number of pixels computed).
+ * 2 np accumulators (12 at np = 6), 2 loads of A and np broadcasts of B per
+ * K step.  Each output is the FMA sequence of ukernel_6x16_avx2; the tile is
+ * transposed to rows of C for store_row6, store_row's epilogue. */
+static inline __attribute__((always_inline)) void ukernel_chan_np_avx2(
+    int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
+    int nr, int flags, const tc_tile_epi *e, int pf_a, const int np)
+{
+    __m256 lo[TC_GEMM_PX], hi[TC_GEMM_PX];
+#pragma GCC unroll 6
+    for (int j = 0; j < np; j++)
+        lo[j] = hi[j] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
+        __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
+#pragma GCC unroll 6
+        for (int j = 0; j < np; j++) {
+            __m256 bj = _mm256_broadcast_ss(b + j);
+            lo[j] = _mm256_fmadd_ps(a0, bj, lo[j]);
+            hi[j] = _mm256_fmadd_ps(a1, bj, hi[j]);
+        }
+        a += TC_GEMM_CH;
+        b += ldb;
+    }
+    __m256 v[8], rows[8];
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        v[j] = j < np ? lo[j] : _mm256_setzero_ps();
+    tc_transpose8_avx2(v, rows);
+    for (int i = 0; i < 8 && i < mr; i++)
+        store_row6(c + i * ldc, rows[i], i, flags, e, nr, m);
+    if (mr <= 8)
+        return;
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        v[j] = j < np ? hi[j] : _mm256_setzero_ps();
+    tc_transpose8_avx2(v, rows);
+    for (int i = 8; i < mr; i++)
+        store_row6(c + i * ldc, rows[i - 8], i, flags, e, nr, m);
+}
+
+void tc_gemm_chan_avx2(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,
+                       ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    switch (nr) {
+    case 6: ukernel_chan_np_avx2(kc, a, b, ldb, c, ldc, mr, 6, flags, e, pf_a, 6); break;
+    case 5: ukernel_chan_np_avx2(kc, a, b, ldb, c, ldc, mr, 5, flags, e, pf_a, 5); break;
+    case 4: ukernel_chan_np_avx2(kc, a, b, ldb, c, ldc, mr, 4, flags, e, pf_a, 4); break;
+    case 3: ukernel_chan_np_avx2(kc, a, b, ldb, c, ldc, mr, 3, flags, e, pf_a, 3); break;
+    case 2: ukernel_chan_np_avx2(kc, a, b, ldb, c, ldc, mr, 2, flags, e, pf_a, 2); break;
+    default: ukernel_chan_np_avx2(kc, a, b, ldb, c, ldc, mr, 1, flags, e, pf_a, 1); break;
+    }
 }
 
 /* packed: B panels [ceil(N/16)][K][16]  a: [K]  y: [N].  Streams each panel
@@ -324,4 +467,7 @@ const tc_gemm_kernels tc_gemm_avx2 = {
     .tile_half = ukernel_6x8_avx2,
     .gemv_panels = tc_gemv_panels_avx2,
     .gemv_rows = tc_gemv_rows_avx2,
+    .tile_chan = tc_gemm_chan_avx2,
+    .tile_inplace = ukernel_inplace_avx2,
+    .inplace_max_pages = TC_GEMM_INPLACE_MAX_PAGES_AVX2,
 };

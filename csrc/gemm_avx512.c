@@ -205,4 +205,5 @@ const tc_gemm_kernels tc_gemm_avx512 = {
     .tile_wide = ukernel_6x32_avx512,
     .tile_tall = ukernel_12x32_avx512,
     .tile_inplace = ukernel_inplace_avx512,
+    .tile_chan = tc_gemm_chan_avx2,
 };

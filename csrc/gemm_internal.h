@@ -59,6 +59,14 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
 #define TC_GEMM_WS_SCRATCH (2 * (size_t)TC_GEMM_KC + TC_GEMM_NC + 64)
 #define TC_GEMM_WS_THREAD (TC_GEMM_WS_B + TC_GEMM_WS_A + TC_GEMM_WS_SCRATCH + 32)
 
+/* AVX2's 6x16 tiles reading B in place (benchmarks/pointwise_shapes.py's shapes, under the AVX2
+ * emulation, 2026-11-30): 0.83-0.98 of the packed time where one sweep over a
+ * K block touches up to ~100 pages of B and C rows (a large map puts each row
+ * on its own page), 0.99-1.00 at 120-170, but 1.04-1.08 on ResNet-50's
+ * 64 -> 256 and 256 -> 64 at 56x56 (184 and 320 pages: the first-level data
+ * TLB has 64 entries, and a packed B block is a few contiguous pages). */
+#define TC_GEMM_INPLACE_MAX_PAGES_AVX2 128
+
 /* micro-kernel flags */
 #define TC_UK_FIRST 1 /* first K block: add C_old if accumulate, bias, residual */
 #define TC_UK_LAST 2  /* last K block: apply the activation */
@@ -102,6 +110,20 @@ typedef void (*tc_ukernel_inplace_fn)(int kc, const float *a, ptrdiff_t astride,
                                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                                       int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
 
+/* Channel-lane tiles, for 1x1 convolutions on few pixels (7x7, 14x14 maps):
+ * the vector lanes run over TC_GEMM_CH rows of C (output channels) and each of
+ * TC_GEMM_PX columns (pixels) is broadcast from B read where it lies, so no
+ * lane is wasted on N = 49 = 3 x 16 + 1 and B is never packed.
+ * a: [kc][TC_GEMM_CH] (tc_gemm_pack_a_chan_f32)  b: row k at b + k ldb, columns
+ * [0, nr) read  c: [mr <= TC_GEMM_CH, nr <= TC_GEMM_PX].  Each output is the
+ * same FMA sequence over k as in the row tiles (tc_ukernel_fn) and the same
+ * epilogue, so the two give the same bits. */
+#define TC_GEMM_CH 16
+#define TC_GEMM_PX 6
+typedef void (*tc_ukernel_chan_fn)(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,
+                                   ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,
+                                   int pf_a);
+
 /* y[n] = act(a . packed[:, n] + bias[n]) for the columns of B panels [p0, p1)
  * (packed: [ceil(N/NR)][K][NR]). */
 typedef void (*tc_gemv_panels_fn)(int K, const float *a, const float *packed, int p0, int p1,
@@ -125,6 +147,9 @@ typedef struct tc_gemm_kernels {
     tc_ukernel_wide_fn tile_wide; /* MR x 2 NR over two panels, or NULL (use tile twice) */
     tc_ukernel_tall_fn tile_tall; /* 2 MR x 2 NR over two A and two B panels, or NULL */
     tc_ukernel_inplace_fn tile_inplace; /* up to 2 MR x 2 NR, B unpacked, or NULL */
+    tc_ukernel_chan_fn tile_chan; /* channel-lane tile (every table has one) */
+    int inplace_max_pages; /* tile_inplace only while a sweep touches at most these
+                              4 KiB pages of B and C rows (gemm_b_inplace), 0: any */
 } tc_gemm_kernels;
 
 extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;
@@ -133,6 +158,9 @@ void tc_gemv_panels_avx2(int K, const float *a, const float *packed, int p0, int
                          const float *bias, int act, float *y);
 void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
                        const float *bias, int act, float *y);
+/* AVX2's channel-lane tile, also the AVX-512 table's (the same bits by construction). */
+void tc_gemm_chan_avx2(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,
+                       ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
 const tc_gemm_kernels *tc_gemm_kernels_of(const tc_ctx *ctx);
 
 /* Scalar epilogue + store of an accumulator tile acc[MR][NR]: shared by the
@@ -153,6 +181,9 @@ typedef void (*tc_pack_a_fn)(const void *arg, int m0, int mc, int k0, int kc, fl
 typedef struct tc_gemm_op {
     int M, N, K;
     const float *a_packed; /* tc_gemm_pack_a_f32's layout, or NULL: use pack_a */
+    int a_chan; /* a_packed is tc_gemm_pack_a_chan_f32's layout: channel-lane
+                   tiles over a row-major B read in place (pack_b is
+                   tc_pack_b_rowmajor, b_arg an untransposed tc_dense_b) */
     tc_pack_a_fn pack_a;
     const void *a_arg;
     const float *b_packed; /* full-K panels, or NULL: use pack_b */
@@ -163,6 +194,12 @@ typedef struct tc_gemm_op {
     int accumulate;
     tc_epilogue epi;
 } tc_gemm_op;
+
+/* A: [M, K] row-major (lda)  packed: for each K block [k0, k0 + kc) of the
+ * driver (tc_gemm_kstep), [ceil(M/CH)][kc][CH] at packed + k0 * ceil(M/CH) * CH
+ * (rows past M zero), CH = TC_GEMM_CH: the channel-lane tiles' A. */
+size_t tc_gemm_pack_a_chan_size(int M, int K);
+void tc_gemm_pack_a_chan_f32(int M, int K, const float *A, ptrdiff_t lda, float *packed);
 
 /* Runs op on ctx's threads; workspace: tc_gemm_workspace_size(ctx) floats. */
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace);

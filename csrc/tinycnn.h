@@ -230,6 +230,8 @@ enum tc_conv_algo {
      * output pixels, 4 weights per input load (grouped_body.h); for groups of few
      * channels (RegNet, ResNeXt), where one GEMM per group is mostly overhead */
     TC_CONV_ALGO_GROUPED = 7,
+    TC_CONV_ALGO_1X1_CHAN = 8, /* as 1X1 (the same bits), output channels in the vector lanes
+                                  and pixels broadcast: for small maps (7x7, 14x14) */
     TC_CONV_ALGO_COUNT
 };
 

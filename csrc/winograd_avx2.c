@@ -4,6 +4,7 @@
  * table, tc_wg_avx2, is picked for a tc_ctx only when the CPU has AVX2 and FMA. */
 #include <immintrin.h>
 #include "epilogue_avx2.h"
+#include "transpose_avx2.h"
 #include "winograd_internal.h"
 
 /* 1-D B^T for F(4,3) on 6 vectors (8 tiles each). */
@@ -31,23 +32,14 @@
     } while (0)
 
 /* Rows r0..r7 (8 floats each) -> columns c0..c5 (column j of all 8 rows). */
-static inline void transpose8x6(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4,
+static inline __attribute__((always_inline)) void transpose8x6(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4,
                                 __m256 r5, __m256 r6, __m256 r7, __m256 *c)
 {
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    c[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    c[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    c[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    c[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    c[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    c[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    const __m256 in[8] = {r0, r1, r2, r3, r4, r5, r6, r7};
+    __m256 out[8];
+    tc_transpose8_avx2(in, out);
+    for (int j = 0; j < 6; j++)
+        c[j] = out[j];
 }
 
 /* Within each 128-bit half: rows r0..r3 <-> columns (a 4x4 transpose). */

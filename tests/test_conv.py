@@ -130,7 +130,7 @@ def test_every_partial_tile_applies_the_whole_epilogue(ctx, c, K, pixels):
 
 @pytest.mark.parametrize("geometry,algos", [
     # in_channels, out_channels, kernel, strides, pads, dilations, group
-    ((4, 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1"]),
+    ((4, 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1", "1x1_chan"]),
     ((4, 8, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1), []),
     ((4, 8, (1, 1), (1, 1), (0, 1, 0, 0), (1, 1), 1), []),
     ((8, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 8), ["depthwise", "grouped"]),
@@ -142,7 +142,7 @@ def test_every_partial_tile_applies_the_whole_epilogue(ctx, c, K, pixels):
     ((4, 8, (3, 3), (1, 1), (1, 1, 1, 1), (2, 2), 1), []),
     ((4, 8, (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1), ["winograd_f2x2_5x5"]),
     ((4, 8, (3, 5), (1, 1), (1, 2, 1, 2), (1, 1), 1), []),
-    ((1, 1, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1", "depthwise"]),
+    ((1, 1, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1", "1x1_chan", "depthwise"]),
 ])
 def test_each_algo_computes_the_geometries_it_can(ctx, geometry, algos):
     """Besides the reference and the GEMM (any geometry), which algorithms a geometry has,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-from helpers import assert_close
+from helpers import ISAS, assert_close, requires_avx2, run_conv_variant
 
 
 # (M, N, K): tile multiples, off-by-one around MR=6 / NR=16 / KC=256 / MC=144 / NC=512, tiny and large
@@ -180,13 +180,14 @@ def test_avx512_gemm_is_bit_identical_to_avx2(threads):
 
 
 @requires_avx512
-@pytest.mark.parametrize("algo", ["1x1", "gemm", "winograd_f4x4_3x3", "winograd_f2x2_3x3"])
+@pytest.mark.parametrize("algo", ["1x1", "1x1_chan", "gemm", "winograd_f4x4_3x3",
+                                  "winograd_f2x2_3x3"])
 def test_avx512_convolutions_are_bit_identical_to_avx2(algo):
     """The convolutions on the GEMM tiles, with bias, residual and ReLU (NaN kept), at
     MobileNet's small maps and a larger one."""
     rng = np.random.default_rng(12)
-    kernel = (1, 1) if algo == "1x1" else (3, 3)
-    pads = (0, 0, 0, 0) if algo == "1x1" else (1, 1, 1, 1)
+    kernel = (1, 1) if algo.startswith("1x1") else (3, 3)
+    pads = (0, 0, 0, 0) if algo.startswith("1x1") else (1, 1, 1, 1)
     # pixels: 16 (one panel), 25 (two: 16 + 9), 49 (32 + 17), 196 and 841 (many pairs)
     # and a shallow expansion (16 -> 50 channels: rows swept 48 at a time, 12-row tiles + 2)
     for c, k, hw in [(16, 7, 4), (8, 13, 5), (160, 96, 7), (64, 40, 14), (24, 36, 29),
@@ -204,3 +205,58 @@ def test_avx512_convolutions_are_bit_identical_to_avx2(algo):
             out[isa] = conv.run(x, np.empty(shape, np.float32), residual)
         assert np.array_equal(out["avx2"], out["avx512"], equal_nan=True), \
             f"Conv2d[{algo}] {c}->{k} at {hw}x{hw}"
+
+
+# ---- the channel-lane tiles (1x1_chan): output channels in the lanes, the same FMAs per output
+# as the row tiles, so the same bits as 1x1 on every ISA -------------------------------------------
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("isa", ISAS + (["avx512"] if _kernels.best_isa() == "avx512" else []))
+def test_1x1_chan_is_bit_identical_to_1x1(isa, threads):
+    """Every tile shape: 16-channel panels with 1..15 rows left over, 6-pixel tiles with
+    1..5 left over, several K blocks (700, 960), and each epilogue: bias, residual (also y
+    itself), ReLU, PReLU's per-channel slopes, HardSwish, and the deferred SiLU."""
+    ctx = _kernels.Context(threads, isa)
+    rng = np.random.default_rng(14)
+    epilogues = [dict(relu=True), dict(activation="PRelu"), dict(activation="HardSwish"),
+                 dict(activation="SiLU"), dict()]
+    for i, (c, k, h, w) in enumerate([(160, 96, 7, 7), (16, 50, 7, 7), (96, 37, 14, 14),
+                                      (700, 17, 3, 5), (960, 33, 7, 7), (5, 3, 1, 4),
+                                      (24, 16, 2, 3)]):
+        wt = rng.standard_normal((k, c, 1, 1), dtype=np.float32)
+        bias = rng.standard_normal(k, dtype=np.float32) if i % 3 else None
+        x = rng.standard_normal((2, c, h, w), dtype=np.float32)
+        x[1, c // 2, h // 2, w - 1] = np.nan
+        epi = epilogues[i % len(epilogues)]
+        if epi.get("activation") == "PRelu":
+            epi = dict(epi, slope=rng.standard_normal(k, dtype=np.float32))
+        residual = rng.standard_normal((2, k, h, w), dtype=np.float32)
+        out = {}
+        for algo in ("1x1", "1x1_chan"):
+            conv = _kernels.Conv2d(ctx, wt, bias, algo=algo, **epi)
+            shape = conv.output_shape(2, h, w)
+            out[algo] = (run_conv_variant(conv, x, shape, "nan-filled", residual),
+                         run_conv_variant(conv, x, shape, "residual-is-y", residual))
+        for j in range(2):
+            assert np.array_equal(out["1x1"][j], out["1x1_chan"][j], equal_nan=True), \
+                f"Conv2d[1x1_chan] {c}->{k} at {h}x{w} {epi} ({isa}, residual {j})"
+
+
+@requires_avx2
+def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
+    """AVX2's 6x16 tiles reading a row-major B where it lies (masked last columns, two A
+    panels per call, several K blocks) against the same product with B stored [N, K], which
+    is packed: the same FMAs per output, so the same bits; and against numpy."""
+    rng = np.random.default_rng(15)
+    ctx = _kernels.Context(1, "avx2")
+    for M, N, K in [(12, 32, 7), (18, 49, 16), (11, 17, 330), (7, 9, 700), (100, 300, 16),
+                    (30, 1, 3), (13, 8, 5), (64, 196, 96)]:
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        c0 = rng.standard_normal((M, N), dtype=np.float32)
+        y, yt = c0.copy(), c0.copy()
+        _kernels.gemm(ctx, a, b, y, alpha=0.5, beta=1.0, c=y)
+        _kernels.gemm(ctx, a, np.ascontiguousarray(b.T), yt, trans_b=True, alpha=0.5, beta=1.0,
+                      c=yt)
+        assert np.array_equal(y, yt), f"gemm in place vs packed M={M} N={N} K={K}"
+        assert_close(y, 0.5 * (a.astype(np.float64) @ b) + c0, 1e-5, f"gemm M={M} N={N} K={K}")

@@ -7,6 +7,7 @@ CONV_ALGOS = {
     "reference": TC_CONV_ALGO_REFERENCE,
     "gemm": TC_CONV_ALGO_GEMM,
     "1x1": TC_CONV_ALGO_1X1,
+    "1x1_chan": TC_CONV_ALGO_1X1_CHAN,
     "depthwise": TC_CONV_ALGO_DEPTHWISE,
     "grouped": TC_CONV_ALGO_GROUPED,
     "winograd_f2x2_3x3": TC_CONV_ALGO_WINOGRAD_2X2_3X3,

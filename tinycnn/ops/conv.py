@@ -71,7 +71,8 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
     options = n.options
     algo = choose_conv_algo(geometry, conv_chain=options.conv_chain,
                             num_threads=options.num_threads, winograd=options.winograd,
-                            winograd_weights=not runtime and K.winograd_takes_weights(w4))
+                            winograd_weights=not runtime and K.winograd_takes_weights(w4),
+                            isa=n.ctx.isa)
     if runtime:
         return _conv_runtime_weights(n, X, W, B, R, act, w4_shape, st, pads4, dl, group,
                                      x4, out_shape, out4, algo)

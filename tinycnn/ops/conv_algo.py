@@ -16,6 +16,8 @@ module says which one to use:
     grouped             group > 1, few channels per group: a direct kernel per block of 4
                         output channels of a group
     1x1                 1x1 stride 1 no pad: a plain GEMM on the input
+    1x1_chan            the same GEMM with output channels in the vector lanes and pixels
+                        broadcast: small maps (7x7, 14x14), AVX2
     gemm                everything else: im2col folded into the GEMM's packing
     reference           never chosen: plain loops, what every fast path is tested against
 
@@ -59,6 +61,17 @@ WINOGRAD2_MIN_TILES = 12
 # at 27x27: 2.2x faster than the GEMM) and enough tiles (512->512 at 7x7, 16 tiles: nothing won).
 WINOGRAD5_MIN_CHANNEL_RATIO = 16
 WINOGRAD5_MIN_TILES = 25
+
+# 1x1 layers on small maps (benchmarks/pointwise_shapes.py --algo 1x1 / 1x1_chan, side by
+# side in one process, AVX2 under the emulation of s4, 1 thread, 2026-11-30): the row tiles
+# put 16 pixels in the lanes, so a 7x7 map (49 = 3 x 16 + 1) wastes 1/8 of them and B is
+# packed; the channel-lane tiles waste none and read x in place.  1x1_chan took 0.85-0.92 of
+# 1x1's time on all 8 mobile 7x7 shapes; at 14x14 (196 pixels, 2% waste) 0.89-0.94 where
+# in_channels >= out_channels (deep K: the tile's transposing epilogue is amortised) but
+# 1.05-1.11 on the expansions (64->384, 96->576, 80->480, 112->672).  On AVX-512 the row
+# tiles are 12x32 and read x in place too: 1x1_chan (AVX2's tile) took 1.22-1.37x there.
+CHAN_MAX_PIXELS = 64
+CHAN_MAX_PIXELS_DEEP = 256
 
 # Grouped layers with few channels per group (RegNet: 8; ResNeXt-50 32x4d: 4 to 32): the
 # GEMM runs one product per group with 8 rows of A and 72 values of k, mostly overhead.
@@ -124,14 +137,26 @@ def _winograd_5x5(k, c, out_hw, short_chain):
     return None
 
 
-def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_weights=True):
+def _pointwise(g, isa):
+    """The algorithm of a 1x1 stride-1 unpadded layer."""
+    pixels = g.output_hw[0] * g.output_hw[1]
+    if isa == "avx2" and g.group == 1 and (
+            pixels <= CHAN_MAX_PIXELS
+            or (pixels <= CHAN_MAX_PIXELS_DEEP and g.in_channels >= g.out_channels)):
+        return "1x1_chan"
+    return "1x1"
+
+
+def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_weights=True,
+                     isa="avx2"):
     """The algorithm (a name of tinycnn._kernels.CONV_ALGOS) for convolution g.
 
     conv_chain: the numeric budget, the most convolutions in a row without a residual merge
     (PlanOptions.conv_chain).  num_threads: the kernels' thread count.  winograd: whether
     Winograd may be used at all (PlanOptions.winograd).  winograd_weights: whether it may
     take these weights (tinycnn._kernels.winograd_takes_weights: finite, not huge; False
-    for weights computed at run time, which cannot be checked at plan time)."""
+    for weights computed at run time, which cannot be checked at plan time).  isa: the
+    kernels' instruction set (Context.isa)."""
     del num_threads  # no threshold depends on it yet (see above)
     k, c = g.out_channels, g.in_channels
     if (winograd and winograd_weights and g.group == 1 and tuple(g.strides) == (1, 1)
@@ -147,7 +172,7 @@ def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_
     if g.group > 1 and g.group == c:
         return "depthwise"
     if tuple(g.kernel) == (1, 1) and tuple(g.strides) == (1, 1) and not any(g.pads):
-        return "1x1"
+        return _pointwise(g, isa)
     if g.group > 1 and max(c, k) // g.group <= GROUPED_MAX_CHANNELS:
         return "grouped"
     return "gemm"
