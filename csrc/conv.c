@@ -217,6 +217,62 @@ typedef struct {
     unsigned char used[64]; /* [sh*sw] when sh*sw <= 64, else all used */
 } phase_job;
 
+/* Valid phase columns [*q0, *q1) of column phase pc: 0 <= q*sw + pc - pl < w. */
+static void phase_cols(const phase_job *j, int pc, int *q0, int *q1)
+{
+    int a = 0, b = j->wph;
+    while (a < j->wph && a * j->sw + pc - j->pl < 0)
+        a++;
+    while (b > a && (b - 1) * j->sw + pc - j->pl >= j->w)
+        b--;
+    *q0 = a;
+    *q1 = b;
+}
+
+/* Row d (wph floats) of column phase pc from input row srow: zeros outside [q0, q1). */
+static void phase_row(const phase_job *j, const float *srow, int pc, int q0, int q1, float *d)
+{
+    const ptrdiff_t c0 = (ptrdiff_t)pc - j->pl; /* source column of phase column q: q*sw + c0 */
+    for (int q = 0; q < q0; q++)
+        d[q] = 0.0f;
+    if (j->sw == 1) {
+        if (q1 > q0)
+            memcpy(d + q0, srow + q0 + c0, (size_t)(q1 - q0) * sizeof(float));
+    } else {
+        for (int q = q0; q < q1; q++)
+            d[q] = srow[(ptrdiff_t)q * j->sw + c0];
+    }
+    for (int q = q1; q < j->wph; q++)
+        d[q] = 0.0f;
+}
+
+/* d0[q] = s[2q], d1[q] = s[2q + 1]: both column phases of stride 2 in one pass over
+ * the input row, a deinterleave that vectorizes (one strided gather per phase does not;
+ * inlined, gcc loses the restrict and keeps it scalar). */
+static __attribute__((noinline)) void deinterleave2(const float *restrict s, float *restrict d0,
+                                                    float *restrict d1, int n)
+{
+    for (ptrdiff_t q = 0; q < n; q++) { /* ptrdiff_t: under -fwrapv an int 2 * q may wrap */
+        d0[q] = s[2 * q];
+        d1[q] = s[2 * q + 1];
+    }
+}
+
+/* Row d of a stride-2 column phase whose phase column q is srow[2q + c0], but for its
+ * middle [m0, m1), written by deinterleave2: zeros before q0 and from q1 on. */
+static void pair_edges(const float *srow, ptrdiff_t c0, int q0, int m0, int m1, int q1, int wph,
+                       float *d)
+{
+    for (int q = 0; q < q0; q++)
+        d[q] = 0.0f;
+    for (int q = q0; q < m0; q++)
+        d[q] = srow[2 * (ptrdiff_t)q + c0];
+    for (int q = m1; q < q1; q++)
+        d[q] = srow[2 * (ptrdiff_t)q + c0];
+    for (int q = q1; q < wph; q++)
+        d[q] = 0.0f;
+}
+
 static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const phase_job *j = (const phase_job *)varg;
@@ -229,35 +285,38 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 int ph = pr * j->sw + pc;
                 if (ph < 64 && !j->used[ph])
                     continue;
+                /* stride 2 with both column phases read (3x3 stride 2): the pair at once */
+                const int pair = j->sw == 2 && pc == 0 && (ph + 1 >= 64 || j->used[ph + 1]);
                 float *dst = j->xp + ((size_t)c * j->sh * j->sw + ph) * pplane;
-                /* padded column of phase column q: q*sw + pc; valid source columns */
-                int q0 = 0, q1 = j->wph; /* q with 0 <= q*sw + pc - pl < w */
-                while (q0 < j->wph && q0 * j->sw + pc - j->pl < 0)
-                    q0++;
-                while (q1 > q0 && (q1 - 1) * j->sw + pc - j->pl >= j->w)
-                    q1--;
+                int q0, q1, r0 = 0, r1 = 0;
+                phase_cols(j, pc, &q0, &q1);
+                if (pair)
+                    phase_cols(j, 1, &r0, &r1);
+                /* phase columns where both phases read inside the row */
+                const int m0 = q0 > r0 ? q0 : r0, m1 = q1 < r1 ? q1 : r1;
                 for (int i = 0; i < j->hph; i++) {
-                    float *d = dst + (size_t)i * j->wph;
+                    float *d = dst + (size_t)i * j->wph, *e = d + pplane; /* e: phase ph + 1 */
                     int ih = i * j->sh + pr - j->pt;
                     if (ih < 0 || ih >= j->h) {
                         memset(d, 0, (size_t)j->wph * sizeof(float));
+                        if (pair)
+                            memset(e, 0, (size_t)j->wph * sizeof(float));
                         continue;
                     }
-                    /* source column of phase column q: q*sw + pc - pl */
                     const float *srow = src + (size_t)ih * j->w;
-                    const ptrdiff_t c0 = (ptrdiff_t)pc - j->pl;
-                    for (int q = 0; q < q0; q++)
-                        d[q] = 0.0f;
-                    if (j->sw == 1) {
-                        if (q1 > q0)
-                            memcpy(d + q0, srow + q0 + c0, (size_t)(q1 - q0) * sizeof(float));
-                    } else {
-                        for (int q = q0; q < q1; q++)
-                            d[q] = srow[(ptrdiff_t)q * j->sw + c0];
+                    if (!pair || m1 <= m0) {
+                        phase_row(j, srow, pc, q0, q1, d);
+                        if (pair)
+                            phase_row(j, srow, 1, r0, r1, e);
+                        continue;
                     }
-                    for (int q = q1; q < j->wph; q++)
-                        d[q] = 0.0f;
+                    /* the edges column by column, the middle deinterleaved */
+                    pair_edges(srow, -j->pl, q0, m0, m1, q1, j->wph, d);
+                    pair_edges(srow, 1 - j->pl, r0, m0, m1, r1, j->wph, e);
+                    deinterleave2(srow + 2 * (ptrdiff_t)m0 - j->pl, d + m0, e + m0, m1 - m0);
                 }
+                if (pair)
+                    pc++; /* phase ph + 1 is written */
             }
     }
 }
