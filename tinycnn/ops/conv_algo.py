@@ -134,8 +134,8 @@ def _winograd_5x5(k, c, out_hw, short_chain):
 def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_weights=True):
     """The algorithm (a name of tinycnn._kernels.CONV_ALGOS) for convolution g.
 
-    conv_chain: the numeric budget, the most convolutions in a row without a residual merge
-    (PlanOptions.conv_chain).  num_threads: the kernels' thread count.  winograd: whether
+    conv_chain: the numeric budget, the most Winograd-able convolutions in a row without a
+    residual merge (PlanOptions.conv_chain).  num_threads: the kernels' thread count.  winograd: whether
     Winograd may be used at all (PlanOptions.winograd).  winograd_weights: whether it may
     take these weights (tinycnn._kernels.winograd_takes_weights: finite, not huge; False
     for weights computed at run time, which cannot be checked at plan time)."""
