@@ -135,10 +135,10 @@ def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_
     """The algorithm (a name of tinycnn._kernels.CONV_ALGOS) for convolution g.
 
     conv_chain: the numeric budget, the most Winograd-able convolutions in a row without a
-    residual merge (PlanOptions.conv_chain).  num_threads: the kernels' thread count.  winograd: whether
-    Winograd may be used at all (PlanOptions.winograd).  winograd_weights: whether it may
-    take these weights (tinycnn._kernels.winograd_takes_weights: finite, not huge; False
-    for weights computed at run time, which cannot be checked at plan time)."""
+    residual merge (PlanOptions.conv_chain).  num_threads: the kernels' thread count.
+    winograd: whether Winograd may be used at all (PlanOptions.winograd).  winograd_weights:
+    whether it may take these weights (tinycnn._kernels.winograd_takes_weights: finite, not
+    huge; False for weights computed at run time, which cannot be checked at plan time)."""
     del num_threads  # no threshold depends on it yet (see above)
     k, c = g.out_channels, g.in_channels
     if (winograd and winograd_weights and g.group == 1 and tuple(g.strides) == (1, 1)
