@@ -1,4 +1,5 @@
-"""Winograd vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input).
+"""Winograd vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input) and of the
+YOLOv8n-style detector (640x640).
 
 For each layer shape: a single-Conv ONNX model run by onnxruntime, tinycnn's
 Winograd (F(4x4) and F(2x2)) and GEMM/im2col convolutions; same process, runs
@@ -6,7 +7,7 @@ alternated, medians; "rec" is the algorithm tinycnn/ops/conv_algo.py chooses.
 Effective GFLOP/s use the direct-convolution flop count 2*K*C*9*OH*OW.
 Prints only; no asserts.
 
-    python benchmarks/winograd_shapes.py [--threads 1 2] [--reps 15] [--layers vgg resnet]
+    python benchmarks/winograd_shapes.py [--threads 1 2] [--reps 15] [--layers vgg resnet yolo]
 """
 import argparse
 import os
@@ -43,6 +44,19 @@ LAYERS = {
         ("resnet 128@28", 128, 128, 28),
         ("resnet 256@14", 256, 256, 14),
         ("resnet 512@7", 512, 512, 7),
+    ],
+    # the 3x3 stride-1 layers of the YOLOv8n-style detector at 640x640 (models/yolo.py):
+    # the C2f bottlenecks' narrow layers and the head's
+    "yolo": [
+        ("yolo c2f 16@160", 16, 16, 160),
+        ("yolo c2f 32@80", 32, 32, 80),
+        ("yolo c2f 64@40", 64, 64, 40),
+        ("yolo c2f 128@20", 128, 128, 20),
+        ("yolo head 64@80", 64, 64, 80),
+        ("yolo head 64->80@80", 64, 80, 80),
+        ("yolo head 80@80", 80, 80, 80),
+        ("yolo head 128->64@40", 128, 64, 40),
+        ("yolo head 256->64@20", 256, 64, 20),
     ],
 }
 # How often each VGG-16 layer shape occurs (for the whole-network estimate).

@@ -118,6 +118,7 @@ size_t tc_wg_workspace_size(const tc_ctx *ctx, int N, int C, int H, int W, int K
 typedef struct {
     ptrdiff_t off;
     int iy0, ix0, valid, inplace;
+    int u0, u1, v0, v1; /* not in place: the patch's rows [u0, u1) x columns [v0, v1) lie in x */
 } wg_in_lane;
 
 static void input_lanes(const wg_job *j, int g, wg_in_lane *lanes)
@@ -137,6 +138,10 @@ static void input_lanes(const wg_job *j, int g, wg_in_lane *lanes)
         q->off = (ptrdiff_t)n * j->C * H * W + (ptrdiff_t)q->iy0 * W + q->ix0;
         q->inplace = q->iy0 >= 0 && q->ix0 >= 0 && q->iy0 + a <= H && q->ix0 + a <= W &&
                      (q->ix0 + 8 <= W || q->iy0 + a < H);
+        q->u0 = q->iy0 < 0 ? -q->iy0 : 0;
+        q->u1 = H - q->iy0 < a ? H - q->iy0 : a;
+        q->v0 = q->ix0 < 0 ? -q->ix0 : 0;
+        q->v1 = W - q->ix0 < a ? W - q->ix0 : a;
     }
 }
 
@@ -153,7 +158,9 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     int a = j->alpha, H = j->H, W = j->W, C = j->C, g_cur = -1;
     ptrdiff_t vstride = j->vstride, HW = (ptrdiff_t)H * W;
     wg_in_lane lanes[WG_NR];
-    float patch[WG_LANES][6 * 8]; /* zero-padded copies of edge patches */
+    /* Zero-padded copies of the patches not read in place, one per lane: the
+     * zeros are written once per group, the part inside x once per channel. */
+    float patch[WG_NR][6 * 8];
     const float *lp[WG_LANES];
     ptrdiff_t ls[WG_LANES];
     (void)tid;
@@ -162,6 +169,9 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         int w = group_width(j, g);
         if (g != g_cur) {
             input_lanes(j, g, lanes);
+            for (int l = 0; l < WG_NR; l++)
+                if (lanes[l].valid && !lanes[l].inplace)
+                    memset(patch[l], 0, sizeof(patch[l]));
             g_cur = g;
         }
         float *v = j->V + ((ptrdiff_t)g * C + c) * WG_NR;
@@ -185,15 +195,13 @@ static void input_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
                     lp[l] = j->x + q->off + c * HW;
                     ls[l] = W;
                 } else {
-                    const float *xc = j->x + q->off - (ptrdiff_t)q->iy0 * W - q->ix0 + c * HW;
-                    float *p = patch[l];
-                    for (int u = 0; u < a; u++) {
-                        int iy = q->iy0 + u;
-                        for (int vv = 0; vv < 8; vv++) {
-                            int ix = q->ix0 + vv;
-                            p[u * 8 + vv] = (vv < a && iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                                ? xc[(ptrdiff_t)iy * W + ix] : 0.0f;
-                        }
+                    float *p = patch[half * WG_LANES + l];
+                    if (q->u0 < q->u1 && q->v0 < q->v1) {
+                        /* x at the patch's row u0, column v0 */
+                        const float *xc = j->x + (q->off + c * HW + (ptrdiff_t)q->u0 * W + q->v0);
+                        for (int u = q->u0; u < q->u1; u++)
+                            for (int vv = q->v0; vv < q->v1; vv++)
+                                p[u * 8 + vv] = xc[(ptrdiff_t)(u - q->u0) * W + (vv - q->v0)];
                     }
                     lp[l] = p;
                     ls[l] = 8;

@@ -75,6 +75,25 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
         y[j] = tc_act_f32(act, buf[j] + (r ? r[j] : 0.0f));
 }
 
+/* The output transforms apply a sigmoid or SiLU (tc_act_deferred) to whole
+ * vectors of 8 tiles before they are cut into rows: per stored row it would
+ * evaluate 8 lanes for 4 values (F(4x4)) or 2 (F(2x2)), and the calls'
+ * divides would not overlap.  Only without a residual, which comes before the
+ * activation; the lanes' bits are those of tc_act_f32 either way. */
+static __attribute__((noinline)) void act_vectors(tc_act_k act, __m256 *o, int n)
+{
+    for (int i = 0; i < n; i++) {
+        __m256 s = tc_sigmoid_avx2(o[i]);
+        o[i] = act.kind == TC_ACT_SILU ? _mm256_mul_ps(o[i], s) : s;
+    }
+}
+
+/* Whether the output transform activates whole vectors (act_vectors). */
+static inline int act_early(tc_act_k act, const float *const *rp)
+{
+    return tc_act_deferred(act.kind) && !rp[0];
+}
+
 /* F(4x4) vectors hold their 8 tiles in the order WG_PERM: the order in which
  * 4x4 transposes within 128-bit halves leave 8 tiles that sit side by side in
  * one row of x or y.  The general paths use the same order, so V and M stay
@@ -190,12 +209,18 @@ static unsigned wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, f
     for (int l = 0; l < 8; l++)
         contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
                   (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
+    const int early = act_early(act, rp);
+    const tc_act_k act_in = act; /* applied by act_vectors when early */
+    if (early)
+        act = tc_act_of(TC_ACT_NONE);
     for (int i = 0; i < 4; i++) {
         __m256 o[4];
         const __m256 *q = t + 6 * i;
         AT6(q[0], q[1], q[2], q[3], q[4], q[5], o[0], o[1], o[2], o[3]);
         for (int jj = 0; jj < 4; jj++)
             o[jj] = _mm256_add_ps(o[jj], b);
+        if (early)
+            act_vectors(act_in, o, 4);
         transpose4x4x2(o); /* o[p] = row i of lane p | lane p + 4 */
         if (contig) { /* lanes p, p + 4 are tiles 2p, 2p + 1: o[p] is y[8p .. 8p+8) */
             float *y = yp[0] + i * ys;
@@ -233,6 +258,10 @@ static inline unsigned store_2x2(__m256 *o, float bias, const int *lane_of, floa
     for (int i = 0; i < 4; i++) {
         z = _mm256_fmadd_ps(zero, o[i], z);
         o[i] = _mm256_add_ps(o[i], b);
+    }
+    if (act_early(act, rp)) {
+        act_vectors(act, o, 4);
+        act = tc_act_of(TC_ACT_NONE);
     }
     unsigned bad_p = nonfinite_bits(z), bad = 0; /* bit p of bad_p: lane lane_of[p] */
     for (int p = 0; bad_p >> p; p++)

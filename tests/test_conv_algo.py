@@ -16,7 +16,9 @@ def same_pad(c, k, hw, kernel=3, batch=1):
 
 @pytest.mark.parametrize("c,k,hw,want", [
     (3, 64, 224, "gemm"),                    # RGB input layer: the transforms dominate
-    (32, 32, 56, "gemm"),                    # c*k/(c + k) = 16 < 20
+    (32, 32, 56, "winograd_f4x4_3x3"),       # c*k/(c + k) = 16: F(4x4) pays from 8
+    (16, 16, 160, "winograd_f4x4_3x3"),      # YOLOv8n's narrowest C2f: ratio 8
+    (8, 16, 56, "gemm"),                     # ratio 5.3: the transforms dominate
     (64, 64, 224, "winograd_f4x4_3x3"),      # VGG-16 conv1_2 ...
     (128, 128, 112, "winograd_f4x4_3x3"),
     (256, 256, 56, "winograd_f4x4_3x3"),
@@ -44,6 +46,17 @@ def test_3x3_layers(c, k, hw, want):
 def test_5x5_layers(c, k, hw, want):
     got = choose_conv_algo(same_pad(c, k, hw, kernel=5))
     assert got == want, f"5x5 {c}->{k} at {hw}x{hw}: {got}, expected {want}"
+
+
+@pytest.mark.parametrize("c,k,hw,want", [
+    (32, 32, 80, "gemm"),                    # ratio 16: F(4x4) would pay, F(2x2) does not
+    (64, 64, 80, "winograd_f2x2_3x3"),       # ratio 32
+    (64, 64, 5, "gemm"),                     # 9 F(2x2) tiles
+])
+def test_3x3_layers_of_a_long_chain(c, k, hw, want):
+    """Past the numeric budget F(4x4) is out, and F(2x2), which saves less, needs more channels."""
+    got = choose_conv_algo(same_pad(c, k, hw), conv_chain=WINOGRAD4_MAX_CHAIN + 1)
+    assert got == want, f"3x3 {c}->{k} at {hw}x{hw}, long chain: {got}, expected {want}"
 
 
 def test_long_chains_of_convolutions_take_the_accurate_winograd():

@@ -114,6 +114,23 @@ def test_conv_chain_restarts_at_residual_merges(blocks, residual, chain, level):
     assert conv_chain(sess._graph.nodes, sess._graph.initializers) == chain
 
 
+def test_conv_chain_counts_only_the_convolutions_winograd_can_take():
+    """1x1, strided and grouped convolutions between the 3x3 layers do not add to the chain:
+    their rounding is a direct convolution's (YOLOv8n's C2f blocks)."""
+    from tinycnn.graph import conv_chain
+    nodes, inits, x = [], {}, "x"
+    kinds = [((1, 1), 1, 1), ((3, 3), 1, 1), ((3, 3), 2, 1), ((3, 3), 1, 4), ((5, 5), 1, 1),
+             ((3, 3), 1, 1), ((1, 1), 1, 1)]  # (kernel, stride, group): 3 count
+    for j, (ks, stride, group) in enumerate(kinds):
+        inits[f"w{j}"] = RNG.normal(0, 0.2, (4, 4 // group) + ks).astype(np.float32)
+        nodes.append(helper.make_node("Conv", [x, f"w{j}"], [f"c{j}"], group=group,
+                                      strides=[stride, stride], pads=[ks[0] // 2] * 4))
+        x = f"c{j}"
+    model = make_model(nodes, [("x", [1, 4, 16, 16])], [(x, [1, 4, 8, 8])], inits)
+    sess = tinycnn.InferenceSession(model)
+    assert conv_chain(sess._graph.nodes, sess._graph.initializers) == 3
+
+
 def test_intermediate_tensors_can_be_read_without_optimizations():
     model = residual_net()
     opts = session_options(graph_optimization_level=tinycnn.GraphOptimizationLevel.ORT_DISABLE_ALL)

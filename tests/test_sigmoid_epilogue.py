@@ -1,7 +1,8 @@
 """The cheap Sigmoid / SiLU (tc_sigmoidf_, epilogue*.h): every ISA's form against float64 on a
 grid of the whole useful range with its edge values, the same bits on every ISA, and the
-deferred epilogue pass (the GEMM driver's and the depthwise kernel's act_rows) equal to the
-standalone op applied to the convolution without activation."""
+deferred epilogue pass (the GEMM driver's and the depthwise kernel's act_rows, the Winograd
+output transforms' whole vectors) equal to the standalone op applied to the convolution without
+activation."""
 import numpy as np
 import pytest
 
@@ -77,10 +78,14 @@ def test_every_isa_gives_the_same_bits():
 # (c, k, hw, kernel, group, algo): M = k > MC = 120 rows and partial row panels, K = c > KC = 320
 # (several K blocks: the activation only after the last), pixels 7x7 = 49 (wide tiles: 32 + 17),
 # 29x29 = 841 (past NC = 512), depthwise with 4-row blocks and a 1-row plane, grouped with
-# 8 -> 7 channels per group (a short block) and with 7x7 planes
+# 8 -> 7 channels per group (a short block) and with 7x7 planes; Winograd (the output
+# transforms activate whole vectors): partial tiles at the right and bottom edges, and
+# F(4x4)'s rows of 8 whole tiles side by side (32 + 1 columns)
 LAYERS = [(16, 130, 29, 1, 1, "1x1"), (340, 127, 7, 1, 1, "1x1"), (24, 13, 5, 3, 1, "gemm"),
           (40, 40, 15, 3, 40, "depthwise"), (8, 8, 1, 5, 8, "depthwise"),
-          (48, 42, 14, 3, 6, "grouped"), (16, 16, 7, 3, 2, "grouped")]
+          (48, 42, 14, 3, 6, "grouped"), (16, 16, 7, 3, 2, "grouped"),
+          (24, 20, 15, 3, 1, "winograd_f2x2_3x3"), (24, 20, 33, 3, 1, "winograd_f4x4_3x3"),
+          (24, 20, 13, 5, 1, "winograd_f2x2_5x5")]
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=[f"{l[5]}-{l[0]}x{l[1]}@{l[2]}" for l in LAYERS])

@@ -74,20 +74,24 @@ def prepare(model, level, ctx, options, cache):
 
 
 def conv_chain(nodes, constants=()):
-    """The most convolutions in a row with no residual merge between them.
+    """The most Winograd-able convolutions in a row with no residual merge between them.
 
     Rounding error compounds along a plain chain of convolutions (VGG: its whole depth);
     a residual merge (an Add of two computed tensors, or a Conv with a fused residual) adds
     a block's error to a shortcut that carries it on unamplified, so the count restarts
-    there (ResNets: 3 or 4).  The convolution op uses this to pick a Winograd tile the
-    whole network can afford.
+    there (ResNets: 3 or 4).  Only the convolutions Winograd could compute are counted
+    (3x3 and 5x5, stride 1, no dilation, group 1): they are the ones whose rounding the
+    budget is about (F(4x4) rounds ~10x more than a direct convolution); the 1x1 and
+    strided layers between them pass an error on but add next to none (YOLOv8n: 37
+    convolutions on its longest path, 10 Winograd-able at most in a row).  The convolution op uses
+    this to pick a Winograd tile the whole network can afford.
     """
-    run = {}     # tensor -> convolutions since the last merge, along the longest path
+    run = {}     # tensor -> Winograd-able convolutions since the last merge, longest path
     best = 0
     for n in nodes:
         computed = [i for i in n.inputs if i and i not in constants]
         d = max((run.get(i, 0) for i in computed), default=0)
-        if n.op_type == "Conv":
+        if _winograd_able(n, constants):
             d += 1
         best = max(best, d)
         if _is_merge(n, computed):
@@ -95,6 +99,20 @@ def conv_chain(nodes, constants=()):
         for o in n.outputs:
             run[o] = d
     return best
+
+
+def _winograd_able(n, constants):
+    """A Conv with constant 3x3 or 5x5 weights, stride 1, no dilation, group 1; a Conv whose
+    weights are computed at run time counts too (its shape is unknown here)."""
+    if n.op_type != "Conv":
+        return False
+    w = constants.get(n.inputs[1]) if len(n.inputs) > 1 and hasattr(constants, "get") else None
+    if w is None:
+        return True
+    a = n.attrs
+    return (np.ndim(w) == 4 and tuple(np.shape(w)[2:]) in ((3, 3), (5, 5))
+            and int(a.get("group", 1)) == 1 and all(int(v) == 1 for v in a.get("strides") or [1])
+            and all(int(v) == 1 for v in a.get("dilations") or [1]))
 
 
 def _is_merge(n, computed):

@@ -19,10 +19,11 @@ from .limits import DEFAULT as DEFAULT_LIMITS, Limits
 class PlanOptions:
     """Everything planning decisions depend on besides the graph and the input shapes.
 
-    limits: sizes checked before allocating.  conv_chain: the most convolutions in a row
-    without a residual merge (tinycnn.graph.conv_chain), the numeric budget the convolution
-    algorithm choice works with.  winograd: whether Winograd convolutions may be used at all
-    (session config entry "session.tinycnn.winograd").  num_threads: the kernels' thread count.
+    limits: sizes checked before allocating.  conv_chain: the most Winograd-able
+    convolutions in a row without a residual merge (tinycnn.graph.conv_chain), the numeric
+    budget the convolution algorithm choice works with.  winograd: whether Winograd
+    convolutions may be used at all (session config entry "session.tinycnn.winograd").
+    num_threads: the kernels' thread count.
     """
     limits: Limits = DEFAULT_LIMITS
     conv_chain: int = 0

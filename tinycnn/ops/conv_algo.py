@@ -47,8 +47,14 @@ WINOGRAD4_MAX_PLANE_BYTES = 16 << 20
 
 # 3x3 layers (benchmarks/winograd_shapes.py, AVX2, 1 thread, batch 1):
 #  - the transforms cost ~(c + k) per output, the products ~c*k: with c*k/(c + k) below
-#    this (RGB input layers, 32->32) Winograd loses to the GEMM convolution or ties;
+#    these Winograd loses to the GEMM convolution or ties.  F(2x2) (4 products per output
+#    where the GEMM does 9): 24->24 at 56x56 (ratio 12) and 24->64 at 28x28 (17.5) 1.05-1.15x
+#    the GEMM's time, 32->32 at 80x80 (16) 0.9x.  F(4x4) (2.25 products per output):
+#    16->16 at 160x160 and 80x80 (ratio 8) 0.7-0.75x the GEMM's time, 32->32 at 80x80 0.55x,
+#    16->32 at 28x28 (10.7, 49 tiles) a tie; RGB input layers (3->64: 2.8) stay on the GEMM.
+#    (2026-11-30, AVX2 under emulation, benchmarks/winograd_shapes.py --layers yolo.)
 WINOGRAD3_MIN_CHANNEL_RATIO = 20
+WINOGRAD4_MIN_CHANNEL_RATIO = 8
 #  - F(4x4) needs enough 4x4 tiles: 14x14 (16 tiles) runs at ~0.45-0.55x onnxruntime's
 #    time, but at 7x7 (4 tiles) F(4x4) is slower than onnxruntime (its 36 planes of
 #    weights are read for 4 tiles) while F(2x2) (16 tiles) runs at ~0.65-0.8x;
@@ -116,16 +122,17 @@ def _tiles(out_hw, m):
 
 def _winograd_3x3(k, c, out_hw, short_chain):
     """The Winograd algorithm for a 3x3 stride-1 group-1 layer, or None (the GEMM is faster)."""
-    if c * k < WINOGRAD3_MIN_CHANNEL_RATIO * (c + k):
-        return None
+    f2_pays = c * k >= WINOGRAD3_MIN_CHANNEL_RATIO * (c + k)
     four = _tiles(out_hw, 4)
     if four >= WINOGRAD4_MIN_TILES:
         if not short_chain:
-            return "winograd_f2x2_3x3"
+            return "winograd_f2x2_3x3" if f2_pays else None
         if four <= WINOGRAD4_FEW_TILES and 36 * 4 * k * c > WINOGRAD4_MAX_PLANE_BYTES:
-            return "winograd_f2x2_3x3"
-        return "winograd_f4x4_3x3"
-    if _tiles(out_hw, 2) >= WINOGRAD2_MIN_TILES:
+            return "winograd_f2x2_3x3" if f2_pays else None
+        if c * k >= WINOGRAD4_MIN_CHANNEL_RATIO * (c + k):
+            return "winograd_f4x4_3x3"
+        return None
+    if f2_pays and _tiles(out_hw, 2) >= WINOGRAD2_MIN_TILES:
         return "winograd_f2x2_3x3"
     return None
 
@@ -151,12 +158,12 @@ def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_
                      isa="avx2"):
     """The algorithm (a name of tinycnn._kernels.CONV_ALGOS) for convolution g.
 
-    conv_chain: the numeric budget, the most convolutions in a row without a residual merge
-    (PlanOptions.conv_chain).  num_threads: the kernels' thread count.  winograd: whether
-    Winograd may be used at all (PlanOptions.winograd).  winograd_weights: whether it may
-    take these weights (tinycnn._kernels.winograd_takes_weights: finite, not huge; False
-    for weights computed at run time, which cannot be checked at plan time).  isa: the
-    kernels' instruction set (Context.isa)."""
+    conv_chain: the numeric budget, the most Winograd-able convolutions in a row without a
+    residual merge (PlanOptions.conv_chain).  num_threads: the kernels' thread count.
+    winograd: whether Winograd may be used at all (PlanOptions.winograd).  winograd_weights:
+    whether it may take these weights (tinycnn._kernels.winograd_takes_weights: finite, not
+    huge; False for weights computed at run time, which cannot be checked at plan time).
+    isa: the kernels' instruction set (Context.isa)."""
     del num_threads  # no threshold depends on it yet (see above)
     k, c = g.out_channels, g.in_channels
     if (winograd and winograd_weights and g.group == 1 and tuple(g.strides) == (1, 1)
