@@ -10,6 +10,6 @@
 #include "depthwise_body.h"
 
 const tc_conv_kernels tc_conv_avx512 = {
-    .dw_plane = dw_plane_avx512,
+    .dw_pick = dw_plane_avx512,
     .pack_b_im2col = tc_pack_b_im2col_avx2,
 };

@@ -10,6 +10,8 @@
 typedef void (*tc_dw_plane_fn)(const float *x, int H, int W, const float *zrow, const float *w,
                                const tc_conv2d_params *p, float bias, const float *residual,
                                tc_act_k act, int OH, int OW, float *y);
+/* The plane kernel for a layer's geometry, picked once per call (depthwise_body.h). */
+typedef tc_dw_plane_fn (*tc_dw_pick_fn)(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {
@@ -24,7 +26,7 @@ typedef struct {
  * (conv.c), tc_conv_avx2 (conv_avx2.c) and tc_conv_avx512 (conv_avx512.c: its
  * own depthwise kernel, AVX2's im2col packer); dispatch.c picks one per tc_ctx. */
 typedef struct tc_conv_kernels {
-    tc_dw_plane_fn dw_plane;
+    tc_dw_pick_fn dw_pick;
     tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
 } tc_conv_kernels;
 

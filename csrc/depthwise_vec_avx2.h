@@ -5,11 +5,12 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "epilogue_avx2.h"
 
 #define TC_VL 8
 typedef __m256 tc_v;
-typedef __m256i tc_m;
+typedef __m256i tc_m; /* a lane is on where its sign bit is */
 
 /* the lanes i with lo <= i < hi */
 static inline tc_m tc_m_range(int lo, int hi)
@@ -18,6 +19,14 @@ static inline tc_m tc_m_range(int lo, int hi)
     lo = lo < -1 ? -1 : lo; /* lo - 1 below must not overflow */
     return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx),
                             _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)));
+}
+
+/* lane i on where bit i of bits is: bit i shifted to the lane's sign bit, the
+ * only bit maskload and maskstore read */
+static inline tc_m tc_m_bits(uint64_t bits)
+{
+    const __m256i to_sign = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
+    return _mm256_sllv_epi32(_mm256_set1_epi32((int)(uint32_t)bits), to_sign);
 }
 
 static inline tc_v tc_v_set1(float a) { return _mm256_set1_ps(a); }

@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "epilogue_avx512.h"
 
 #define TC_VL 16
@@ -20,6 +21,9 @@ static inline tc_m tc_m_range(int lo, int hi)
     hi = hi < 0 ? 0 : hi > TC_VL ? TC_VL : hi;
     return (tc_m)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
+
+/* lane i on where bit i of bits is */
+static inline tc_m tc_m_bits(uint64_t bits) { return (tc_m)(bits & 0xffffu); }
 
 static inline tc_v tc_v_set1(float a) { return _mm512_set1_ps(a); }
 static inline tc_v tc_v_load(const float *p) { return _mm512_loadu_ps(p); }

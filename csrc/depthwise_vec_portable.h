@@ -4,14 +4,23 @@
 #define TC_DEPTHWISE_VEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "epilogue.h"
 
 #define TC_VL 8
 typedef struct { float f[TC_VL]; } tc_v;
-typedef struct { int lo, hi; } tc_m; /* the lanes i with lo <= i < hi */
+typedef unsigned tc_m; /* lane i is on where bit i is */
 
-static inline tc_m tc_m_range(int lo, int hi) { tc_m m = {lo, hi}; return m; }
-static inline int tc_m_has(tc_m m, int i) { return i >= m.lo && i < m.hi; }
+/* the lanes i with lo <= i < hi */
+static inline tc_m tc_m_range(int lo, int hi)
+{
+    lo = lo < 0 ? 0 : lo > TC_VL ? TC_VL : lo;
+    hi = hi < 0 ? 0 : hi > TC_VL ? TC_VL : hi;
+    return ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+}
+/* lane i on where bit i of bits is */
+static inline tc_m tc_m_bits(uint64_t bits) { return (tc_m)(bits & ((1u << TC_VL) - 1u)); }
+static inline int tc_m_has(tc_m m, int i) { return (m >> i) & 1u; }
 
 static inline tc_v tc_v_set1(float a)
 {

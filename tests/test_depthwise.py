@@ -30,8 +30,11 @@ def ctx(request):
 
 
 # (h, w): 1 pixel, narrower than a vector (7), one vector +- 1, the mobile networks' planes,
-# odd sizes where the last vector is partial, a tall and a wide plane
-PLANES = [(1, 1), (7, 7), (9, 8), (14, 14), (5, 17), (28, 28), (3, 40), (23, 9)]
+# odd sizes where the last vector is partial, a tall and a wide plane; small planes of at
+# most 64 outputs that take the flat kernel at stride 1 (7x7 on 16 lanes; 5x5, 5x3 on 8 and
+# 16; 8x8 = 64 outputs, the limit)
+PLANES = [(1, 1), (7, 7), (9, 8), (14, 14), (5, 17), (28, 28), (3, 40), (23, 9),
+          (5, 5), (5, 3), (8, 8)]
 # (kernel, strides, pads, dilations)
 GEOMETRIES = [
     ((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),   # MobileNet's stride-1 layers
@@ -43,6 +46,12 @@ GEOMETRIES = [
     ((3, 3), (1, 2), (4, 0, 2, 5), (1, 1)),   # pads wider than the kernel, mixed strides
     ((5, 3), (2, 1), (3, 1, 0, 2), (2, 2)),   # dilated, non-square
     ((3, 3), (3, 3), (1, 2, 2, 1), (1, 1)),   # stride 3: the lane-by-lane gather
+    # the flat kernel's geometries (stride 1, pads left + right = KW - 1): pads on one side,
+    # taller output than input (rows of zeros above and below), the general kernel (3x5, 1x1)
+    ((3, 3), (1, 1), (0, 0, 2, 2), (1, 1)),
+    ((3, 3), (1, 1), (2, 1, 3, 1), (1, 1)),
+    ((3, 5), (1, 1), (0, 1, 2, 3), (1, 1)),
+    ((1, 1), (1, 1), (0, 0, 0, 0), (1, 1)),
 ]
 VARIANTS = ["bias", "nobias-relu", "residual-relu", "residual-is-y"]
 
