@@ -52,14 +52,6 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
 #define TC_SV_NEGABS(x) _mm256_or_ps((x), _mm256_set1_ps(-0.0f))
 #define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_LT_OQ))
 #include "sigmoid_vec_body.h"
-#undef TC_SV_FN
-#undef TC_SV
-#undef TC_SVI
-#undef TC_SV_
-#undef TC_SV_TOI
-#undef TC_SV_TOF
-#undef TC_SV_NEGABS
-#undef TC_SV_SELNEG
 
 /* y[i] = sigmoid(x[i]), or x[i] * sigmoid(x[i]) with silu; in place when x == y.
  * Independent iterations: the divides and the polynomials of neighbouring

@@ -35,14 +35,6 @@ static inline __m512 tc_act_avx512(tc_act_k act, __m512 v)
 #define TC_SV_SELNEG(x, neg, pos) \
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_LT_OQ), (pos), (neg))
 #include "sigmoid_vec_body.h"
-#undef TC_SV_FN
-#undef TC_SV
-#undef TC_SVI
-#undef TC_SV_
-#undef TC_SV_TOI
-#undef TC_SV_TOF
-#undef TC_SV_NEGABS
-#undef TC_SV_SELNEG
 
 /* y[i] = sigmoid(x[i]), or x[i] * sigmoid(x[i]) with silu; in place when x == y.
  * The tail runs masked: lanes past n are neither read nor written. */

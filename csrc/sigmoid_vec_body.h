@@ -6,7 +6,8 @@
  *   TC_SV_(op)      the intrinsic of op (add_ps ...): _mm256_##op or _mm512_##op
  *   TC_SV_TOI(v), TC_SV_TOF(v)   bit casts float <-> integer vector
  *   TC_SV_NEGABS(x) -|x|,  TC_SV_SELNEG(x, neg, pos)  x < 0 ? neg : pos (NaN: pos)
- * and gets  static inline TC_SV TC_SV_FN(TC_SV x)  = sigmoid(x). */
+ * and gets  static inline TC_SV TC_SV_FN(TC_SV x)  = sigmoid(x); the parameters are
+ * undefined at the end, so the next includer defines its own. */
 static inline TC_SV TC_SV_FN(TC_SV x)
 {
     const TC_SV magic = TC_SV_(set1_ps)(12582912.0f);
@@ -26,3 +27,12 @@ static inline TC_SV TC_SV_FN(TC_SV x)
     TC_SV g = TC_SV_(div_ps)(TC_SV_(set1_ps)(1.0f), TC_SV_(add_ps)(TC_SV_(set1_ps)(1.0f), e));
     return TC_SV_SELNEG(x, TC_SV_(mul_ps)(e, g), g);
 }
+
+#undef TC_SV_FN
+#undef TC_SV
+#undef TC_SVI
+#undef TC_SV_
+#undef TC_SV_TOI
+#undef TC_SV_TOF
+#undef TC_SV_NEGABS
+#undef TC_SV_SELNEG

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-from helpers import assert_close
+from helpers import assert_close, run_conv_variant
 
 
 def np_conv(x, w, b, strides, pads, dilations, group, relu=False, residual=None):
@@ -97,13 +97,7 @@ def test_conv2d(ctx, case, variant):
             ref = np_conv(x, wt, bias, strides, pads, dilations, group, relu, residual)
         assert shape == ref.shape
         name = f"Conv2d[{algo}] {case_id(case)} {variant}"
-        if variant == "residual-is-y":
-            y = residual.copy()
-            conv.run(x, y, residual=y)
-        else:
-            y = np.full(shape, np.nan, dtype=np.float32)
-            ws = np.full(conv.workspace_size(n, h, w), np.nan, dtype=np.float32)
-            conv.run(x, y, residual=residual, workspace=ws)
+        y = run_conv_variant(conv, x, shape, variant, residual)
         assert_close(y, ref, 1e-4 if algo.startswith("winograd") else 1e-5, name)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-from helpers import HAVE_AVX512
+from helpers import HAVE_AVX512, run_conv_variant
 from conftest import KERNEL_CONTEXTS
 
 requires_avx512 = pytest.mark.skipif(not HAVE_AVX512, reason="CPU lacks AVX-512F")
@@ -89,14 +89,7 @@ def test_depthwise_matches_the_reference(ctx, case):
         shape = conv.output_shape(n, h, w)
         residual = rng.standard_normal(shape, dtype=np.float32) if "residual" in variant else None
         ref = ref_conv.run(x, np.empty(shape, np.float32), residual=residual)
-        if variant == "residual-is-y":
-            y = residual.copy()
-            conv.run(x, y, residual=y)
-        else:
-            # NaN-filled output and workspace: every output is written, the workspace is not read
-            y = np.full(shape, np.nan, dtype=np.float32)
-            ws = np.full(conv.workspace_size(n, h, w), np.nan, dtype=np.float32)
-            conv.run(x, y, residual=residual, workspace=ws)
+        y = run_conv_variant(conv, x, shape, variant, residual)
         err = np.abs(y.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30)
         assert err <= 1e-5, f"depthwise {dw_case_id(*case)} {variant} ({ctx}): rel err {err:.3g}"
 
