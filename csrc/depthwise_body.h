@@ -90,6 +90,37 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
         r2 = KC ? in[2 * SW + (ki)] : TC_DW_ROW(2, ki);             \
         r3 = KC ? in[3 * SW + (ki)] : TC_DW_ROW(3, ki);             \
     }
+    /* 3x3 and 5x5 at stride 1 or 2: the taps taken input row by input row.
+     * Input row j of the (R - 1) * SW + KC the R output rows read is loaded
+     * once per tap column (at stride 2 split into even and odd columns once per
+     * pair of tap columns) and feeds every output row r that reads it, with tap
+     * row ki = j - SW * r: at stride 2 a third fewer rows loaded, and one
+     * in-lane shuffle per two taps instead of two cross-lane ones per tap.
+     * Output row r still sums its taps in the order (ki, kj), so the result is
+     * the tap-by-tap one bit for bit. */
+#define TC_DW_BY_INPUT_ROW(MASKED)                                                          \
+    _Pragma("GCC unroll 11") for (int j = 0; j < (R - 1) * SW + KC; j++) {                  \
+        tc_v v[6];                                                                          \
+        if (SW == 1) {                                                                      \
+            _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                         \
+                v[kj] = MASKED ? tc_v_load_masked(in[j] + iw0 + kj, mask0[kj])              \
+                               : tc_v_load(in[j] + iw0 + kj);                               \
+        } else {                                                                            \
+            _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj += 2) {                    \
+                if (MASKED)                                                                 \
+                    tc_v_load_even_odd_masked(in[j] + iw0 + kj, mask0[kj], mask1[kj], &v[kj], \
+                                              &v[kj + 1]);                                  \
+                else                                                                        \
+                    tc_v_load_even_odd(in[j] + iw0 + kj, &v[kj], &v[kj + 1]);               \
+            }                                                                               \
+        }                                                                                   \
+        _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                             \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                           \
+                const int ki = j - SW * r;                                                  \
+                if (ki >= 0 && ki < KC)                                                     \
+                    acc[r] = tc_v_fma(v[kj], tc_v_set1(w[ki * KC + kj]), acc[r]);           \
+            }                                                                               \
+    }
     for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
         const int full = OW - ow0 >= TC_VL;
         const int iw0 = ow0 * sw - p->pl;
@@ -105,7 +136,32 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
             BODY                                               \
         }                                                      \
     }
-        if (SW && iw0 >= 0 && iw0 + (KW - 1) * dw + span <= W) {
+        const int inside = iw0 >= 0 && iw0 + (KW - 1) * dw + span <= W;
+        if (KC && SW) {
+            /* 3x3 and 5x5: input row by input row (TC_DW_BY_INPUT_ROW) */
+            tc_m mask0[5], mask1[5];
+            if (!inside)
+                for (int kj = 0; kj < KW; kj++) {
+                    const int c0 = iw0 + kj;
+                    mask0[kj] = tc_m_range(-c0, W - c0);
+                    mask1[kj] = tc_m_range(-c0 - TC_VL, W - c0 - TC_VL);
+                }
+            tc_v acc[TC_DW_ROWS] = {a0, a1, a2, a3};
+            if (inside) {
+                TC_DW_BY_INPUT_ROW(0)
+            } else {
+                TC_DW_BY_INPUT_ROW(1)
+            }
+            a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+            if (SW == 2) {
+                a0 = tc_v_unscramble(a0);
+                if (R > 1) {
+                    a1 = tc_v_unscramble(a1);
+                    a2 = tc_v_unscramble(a2);
+                    a3 = tc_v_unscramble(a3);
+                }
+            }
+        } else if (SW && inside) {
             /* every tap's lanes inside the row: plain loads */
             if (SW == 1)
                 TC_DW_FOR_TAPS(TC_DW_TAP(TC_DW_LD);)
@@ -147,6 +203,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
     }
 #undef TC_DW_ROW
 #undef TC_DW_ROWS_OF
+#undef TC_DW_BY_INPUT_ROW
 }
 
 /* All output rows with horizontal stride SW (see above). */

@@ -53,6 +53,28 @@ static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
     return tc_evens(_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi));
 }
 
+/* Stride 2 without a cross-lane permute per tap: *e = p[0], p[2], ..., p[14]
+ * and *o = p[1], p[3], ..., p[15] in the lane order [0 1 4 5 2 3 6 7] (one
+ * in-lane shuffle each); a sum of such vectors is put in order once, by
+ * tc_v_unscramble, before it is stored. */
+static inline void tc_v_split_even_odd(__m256 a, __m256 b, tc_v *e, tc_v *o)
+{
+    *e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    *o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+}
+static inline void tc_v_load_even_odd(const float *p, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), e, o);
+}
+static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi), e, o);
+}
+static inline tc_v tc_v_unscramble(tc_v v)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {

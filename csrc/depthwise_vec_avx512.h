@@ -48,6 +48,24 @@ static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
     return tc_evens(_mm512_maskz_loadu_ps(lo, p), _mm512_maskz_loadu_ps(hi, p + 16));
 }
 
+/* *e = p[0], p[2], ..., p[30], *o = p[1], p[3], ..., p[31], in order (a
+ * two-source permute is one instruction here: nothing for tc_v_unscramble to do) */
+static inline void tc_v_split_even_odd(__m512 a, __m512 b, tc_v *e, tc_v *o)
+{
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *e = tc_evens(a, b);
+    *o = _mm512_permutex2var_ps(a, odd, b);
+}
+static inline void tc_v_load_even_odd(const float *p, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), e, o);
+}
+static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm512_maskz_loadu_ps(lo, p), _mm512_maskz_loadu_ps(hi, p + 16), e, o);
+}
+static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {

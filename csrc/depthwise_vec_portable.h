@@ -68,6 +68,24 @@ static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
     return v;
 }
 
+/* *e = p[0], p[2], ..., p[14] and *o = p[1], p[3], ..., p[15], in order here
+ * (the AVX2 twin leaves them in an order that tc_v_unscramble restores) */
+static inline void tc_v_load_even_odd(const float *p, tc_v *e, tc_v *o)
+{
+    *e = tc_v_load_even(p);
+    *o = tc_v_load_even(p + 1);
+}
+/* as tc_v_load_even_masked, lo and hi the masks of p[0..7] and p[8..15] */
+static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, tc_v *e, tc_v *o)
+{
+    for (int i = 0; i < TC_VL; i++) {
+        int j = 2 * i, k = 2 * i + 1;
+        e->f[i] = (j < TC_VL ? tc_m_has(lo, j) : tc_m_has(hi, j - TC_VL)) ? p[j] : 0.0f;
+        o->f[i] = (k < TC_VL ? tc_m_has(lo, k) : tc_m_has(hi, k - TC_VL)) ? p[k] : 0.0f;
+    }
+}
+static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {
