@@ -286,7 +286,26 @@ typedef struct {
     int h, wd, OH, OW;
     const tc_activation *act;
     tc_dw_plane_fn plane;
+    tc_dw_block_fn block;
 } dw_job;
+
+/* items = (image, block of TC_DW_BLOCK channels) pairs; no channel multiplier */
+static void dw_block_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const dw_job *j = (const dw_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const int nblk = (p->K + TC_DW_BLOCK - 1) / TC_DW_BLOCK;
+    const size_t in_plane = (size_t)j->h * j->wd, out_plane = (size_t)j->OH * j->OW;
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / nblk), k0 = (int)(it % nblk) * TC_DW_BLOCK;
+        const int nc = p->K - k0 < TC_DW_BLOCK ? p->K - k0 : TC_DW_BLOCK;
+        const size_t o = ((size_t)b * p->K + k0) * out_plane;
+        j->block(j->x + ((size_t)b * p->C + k0) * in_plane, j->h, j->wd,
+                 j->w + (size_t)k0 * p->KH * p->KW, p, j->bias, j->residual ? j->residual + o : NULL,
+                 j->act, k0, nc, j->OH, j->OW, j->y + o);
+    }
+}
 
 /* items = (image, output channel) pairs */
 static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -342,9 +361,15 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 
     if (algo == TC_CONV_ALGO_DEPTHWISE) {
         memset(workspace, 0, (size_t)w * sizeof(float));
+        const tc_conv_kernels *kern = tc_conv_kernels_of(ctx);
         dw_job j = {p, x, packed, bias, residual, workspace, y, h, w, OH, OW, act,
-                    tc_conv_kernels_of(ctx)->dw_pick(p, h, w, OH, OW)};
-        tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
+                    kern->dw_pick(p, h, w, OH, OW),
+                    p->K == p->C && kern->dw_block_pick ? kern->dw_block_pick(p, h, w, OH, OW) : NULL};
+        if (j.block)
+            tc_parallel_for_dynamic(pool, (ptrdiff_t)n * ((p->K + TC_DW_BLOCK - 1) / TC_DW_BLOCK), 1,
+                                    dw_block_task, &j);
+        else
+            tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
 

@@ -21,5 +21,6 @@ void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, floa
 
 const tc_conv_kernels tc_conv_avx2 = {
     .dw_pick = dw_plane_avx2,
+    .dw_block_pick = dw_plane_avx2_block_pick,
     .pack_b_im2col = pack_b_im2col_avx2,
 };

@@ -11,5 +11,6 @@
 
 const tc_conv_kernels tc_conv_avx512 = {
     .dw_pick = dw_plane_avx512,
+    .dw_block_pick = dw_plane_avx512_block_pick,
     .pack_b_im2col = tc_pack_b_im2col_avx2,
 };

@@ -30,6 +30,7 @@ static inline tc_m tc_m_bits(uint64_t bits)
 }
 
 static inline tc_v tc_v_set1(float a) { return _mm256_set1_ps(a); }
+static inline tc_v tc_v_zero(void) { return _mm256_setzero_ps(); }
 static inline tc_v tc_v_load(const float *p) { return _mm256_loadu_ps(p); }
 
 /* [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6] */
@@ -84,6 +85,26 @@ static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
         t[i] = c >= 0 && c < W ? row[c] : 0.0f;
     }
     return _mm256_loadu_ps(t);
+}
+
+/* r[i][j] <-> r[j][i]: 8 rows of 8 lanes */
+static inline void tc_v_transpose(tc_v r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
 }
 
 static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm256_fmadd_ps(a, b, c); }

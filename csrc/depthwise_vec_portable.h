@@ -97,6 +97,19 @@ static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
     return v;
 }
 
+static inline tc_v tc_v_zero(void) { return tc_v_set1(0.0f); }
+
+/* r[i].f[j] <-> r[j].f[i] */
+static inline void tc_v_transpose(tc_v r[TC_VL])
+{
+    for (int i = 0; i < TC_VL; i++)
+        for (int j = i + 1; j < TC_VL; j++) {
+            float t = r[i].f[j];
+            r[i].f[j] = r[j].f[i];
+            r[j].f[i] = t;
+        }
+}
+
 static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c)
 {
     for (int i = 0; i < TC_VL; i++)

@@ -153,3 +153,34 @@ def test_depthwise_avx512_is_bit_identical_to_avx2(activation, args):
             outs.append(conv.run(x, np.full(shape, np.nan, np.float32), residual=residual))
         np.testing.assert_array_equal(outs[1], outs[0],
                                       err_msg=f"depthwise {dw_case_id(*case)} {activation or 'none'}")
+
+
+# the channel-block kernel of small planes (output rows narrower than a vector): channel
+# counts that leave partial blocks of 16 and of 8, per-channel PReLU slopes, a residual
+BLOCK_CASES = [((7, 7), (3, 3), 1), ((14, 14), (3, 3), 2), ((7, 7), (5, 5), 1),
+               ((14, 14), (5, 5), 2), ((14, 14), (3, 3), 1), ((9, 13), (3, 3), 2)]
+
+
+@pytest.mark.parametrize("channels", [37, 8, 1])
+@pytest.mark.parametrize("case", BLOCK_CASES, ids=[f"{h}x{w}-k{k[0]}s{s}" for (h, w), k, s in BLOCK_CASES])
+def test_depthwise_channel_blocks_match_the_reference(ctx, case, channels):
+    (h, w), kernel, stride = case
+    c = channels
+    rng = np.random.default_rng(zlib.crc32(f"{case}{c}".encode()))
+    x = rng.standard_normal((2, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((c, 1) + kernel, dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32)
+    slope = rng.standard_normal(c, dtype=np.float32)
+    geom = dict(strides=(stride, stride), pads=(kernel[0] // 2,) * 4, group=c)
+    for activation, extra in [("PRelu", dict(slope=slope)), ("SiLU", {}),
+                              ("Clip", dict(alpha=0.0, beta=6.0))]:
+        ref_conv = _kernels.Conv2d(ctx, wt, bias, algo="reference", activation=activation,
+                                   **geom, **extra)
+        conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", activation=activation,
+                               **geom, **extra)
+        shape = conv.output_shape(2, h, w)
+        residual = rng.standard_normal(shape, dtype=np.float32)
+        ref = ref_conv.run(x, np.empty(shape, np.float32), residual=residual)
+        y = conv.run(x, np.full(shape, np.nan, np.float32), residual=residual)
+        err = np.abs(y.astype(np.float64) - ref).max() / np.abs(ref).max()
+        assert err <= 1e-5, f"depthwise {case} c={c} {activation} ({ctx}): rel err {err:.3g}"
