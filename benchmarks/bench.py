@@ -267,6 +267,9 @@ def log(msg):
 
 def _worker_env():
     env = dict(os.environ)
+    if EMULATE_AVX2:   # the issues' machine kind: both engines on AVX2, no AVX-512, no VNNI
+        env["LD_PRELOAD"] = " ".join(filter(None, [str(EMULATE_AVX2), env.get("LD_PRELOAD")]))
+        env.setdefault("TINYCNN_ISA", "avx2")
     # An in-place build in this checkout wins over an installed tinycnn.
     if list((REPO / "tinycnn").glob("_kernels*.so")):
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -274,6 +277,29 @@ def _worker_env():
 
 
 NICE = 0  # niceness of the workers (--nice)
+EMULATE_AVX2 = None  # --emulate-avx2: the preload library hiding AVX-512 and VNNI from CPUID
+
+
+def build_cpuid_avx2(dest):
+    """benchmarks/cpuid_avx2.c compiled into dest (once per change of the source), checked to
+    take effect: a process preloading it sees no AVX-512 in CPUID.  Returns the library's path."""
+    src = HERE / "cpuid_avx2.c"
+    lib = Path(dest) / "libcpuid_avx2.so"
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    if not lib.exists() or lib.stat().st_mtime < src.stat().st_mtime:
+        tmp = lib.with_suffix(f".{os.getpid()}.tmp")
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", str(src), "-o", str(tmp)], check=True)
+        tmp.replace(lib)
+    probe = ("import ctypes, numpy, onnxruntime; c = ctypes.CDLL(None); "
+             "print(c.cpuid_avx2_active(), c.cpuid_avx2_trapped())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={**os.environ, "LD_PRELOAD": str(lib)})
+    fields = out.stdout.split()
+    if out.returncode != 0 or len(fields) != 2 or fields[0] != "1" or int(fields[1]) == 0:
+        raise SystemExit("bench.py --emulate-avx2: CPUID could not be intercepted on this machine "
+                         "(it needs Linux and a CPU with the cpuid_fault flag): "
+                         + (out.stderr.strip().splitlines() or [out.stdout.strip()])[-1])
+    return lib
 
 
 class Worker:
@@ -418,6 +444,10 @@ def isa_note():
     except ImportError:
         best = "?"
     tier = os.environ.get("TINYCNN_ISA", "auto").strip().lower() or "auto"
+    if EMULATE_AVX2:
+        return (f"tinycnn {os.environ.get('TINYCNN_ISA', 'avx2')}; onnxruntime (MLAS) on AVX2: "
+                "AVX-512 and VNNI hidden from CPUID in both engines' processes "
+                "(benchmarks/cpuid_avx2.c, --emulate-avx2)")
     ours = best if tier == "auto" else tier
     return (f"tinycnn {ours}; onnxruntime (MLAS) its best for this CPU, "
             + ("AVX-512 (the CPU reports avx512f)" if avx512 else "AVX2 (no AVX-512 on this CPU)"))
@@ -875,6 +905,10 @@ def parse_args(argv):
                    help="a fast, rough pass: 5 runs, bursts of 3, 1 load sample, short FMA probe")
     p.add_argument("--json", metavar="FILE", help="also write every sample and setting as JSON")
     p.add_argument("--render", metavar="FILE", help="print the Markdown of an earlier --json FILE; measure nothing")
+    p.add_argument("--emulate-avx2", action="store_true",
+                   help="run both engines as on the issues' AVX2-only machine: AVX-512 and VNNI hidden "
+                        "from CPUID (benchmarks/cpuid_avx2.c, preloaded; needs Linux and CPUID "
+                        "faulting) and tinycnn at TINYCNN_ISA=avx2 unless set")
     p.add_argument("--nice", type=int, default=0,
                    help="niceness of the timed processes; on a shared machine, -10 (needs root) "
                         "gives them the cores ahead of other work (default 0)")
@@ -901,9 +935,11 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    global NICE
+    global NICE, EMULATE_AVX2
     args = parse_args(argv)
     NICE = args.nice
+    if args.emulate_avx2 and not args.worker:
+        EMULATE_AVX2 = build_cpuid_avx2(args.cache)
     if args.worker:
         # Before any thread exists, so that every engine thread inherits it.
         if args.nice:

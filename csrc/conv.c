@@ -8,6 +8,8 @@
  *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
  *   depthwise: one input channel per output channel: a direct kernel reading
  *              the input where it lies (depthwise_body.h).
+ *   grouped:   group > 1: a direct kernel per block of 4 output channels of a
+ *              group over the zero-padded copy of its inputs (grouped_body.h).
  *   winograd:  F(2x2,3x3), F(4x4,3x3), F(2x2,5x5) (winograd.c).
  * Weights are packed once (tc_conv2d_pack_f32) for the algorithm the caller
  * chose once (tinycnn/ops/conv_algo.py).
@@ -23,6 +25,10 @@
 #define TC_DW_UNROLLED 0
 #include "depthwise_body.h"
 #undef TC_DW_FN
+
+#define TC_GC_FN gc_block_portable
+#include "grouped_body.h"
+#undef TC_GC_FN
 
 static int params_ok(const tc_conv2d_params *p)
 {
@@ -57,6 +63,8 @@ int tc_conv2d_check(const tc_conv2d_params *p, int algo)
         return p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && !has_pad(p) ? 0 : -1;
     case TC_CONV_ALGO_DEPTHWISE:
         return p->group == p->C ? 0 : -1;
+    case TC_CONV_ALGO_GROUPED:
+        return p->group > 1 ? 0 : -1;
     default:
         if (!tile)
             return -1;
@@ -134,6 +142,14 @@ static size_t group_pack_size(const tc_conv2d_params *p)
     return tc_gemm_pack_a_size(p->K / p->group, p->C / p->group * p->KH * p->KW);
 }
 
+/* The grouped kernel's: per group, per block of TC_GC_KB output channels,
+ * [C/group * KH * KW][TC_GC_KB] (zero past the group's last channel) */
+static size_t grouped_pack_size(const tc_conv2d_params *p)
+{
+    const size_t blocks = (size_t)(p->K / p->group + TC_GC_KB - 1) / TC_GC_KB;
+    return (size_t)p->group * blocks * (p->C / p->group) * p->KH * p->KW * TC_GC_KB;
+}
+
 /* The weights as they are: [K, C/group, KH, KW] */
 static size_t weight_size(const tc_conv2d_params *p)
 {
@@ -149,6 +165,8 @@ size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
         return tc_wg_packed_size(p->K, p->C, r, tile);
     if (algo == TC_CONV_ALGO_DEPTHWISE || algo == TC_CONV_ALGO_REFERENCE)
         return weight_size(p);
+    if (algo == TC_CONV_ALGO_GROUPED)
+        return grouped_pack_size(p);
     return group_pack_size(p) * p->group;
 }
 
@@ -169,6 +187,18 @@ void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
         return;
     }
     const int Kg = p->K / p->group, kdim = p->C / p->group * p->KH * p->KW;
+    if (algo == TC_CONV_ALGO_GROUPED) {
+        /* tap t = (c * KH + ki) * KW + kj of block channel j at [t][j]: weight's own order */
+        for (int k0 = 0, g = 0; g < p->group; g++)
+            for (int b = 0; b * TC_GC_KB < Kg; b++, k0 += TC_GC_KB)
+                for (int t = 0; t < kdim; t++)
+                    for (int j = 0; j < TC_GC_KB; j++) {
+                        const int kk = b * TC_GC_KB + j; /* channel within the group */
+                        packed[((size_t)k0 * kdim) + (size_t)t * TC_GC_KB + j] =
+                            kk < Kg ? weight[((size_t)g * Kg + kk) * kdim + t] : 0.0f;
+                    }
+        return;
+    }
     for (int g = 0; g < p->group; g++)
         tc_gemm_pack_a_f32(Kg, kdim, weight + (size_t)g * Kg * kdim, kdim, 0, 1.0f,
                            packed + (size_t)g * group_pack_size(p));
@@ -176,9 +206,19 @@ void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
 
 /* The GEMM path reads a zero-padded, phase-split copy of the input unless the
  * conv has no pads and stride 1 (then it reads x itself). */
+/* Floats after the grouped kernel's phase planes that a row's last vector may read
+ * (at most a vector's width past the last plane), zeroed each run. */
+#define TC_GC_SLACK 16
+
+static size_t grouped_taps(const tc_conv2d_params *p)
+{
+    return (size_t)(p->C / p->group) * p->KH * p->KW;
+}
+
 static int needs_phase_copy(const tc_conv2d_params *p, int algo)
 {
-    return algo == TC_CONV_ALGO_GEMM && (has_pad(p) || p->sh > 1 || p->sw > 1);
+    return (algo == TC_CONV_ALGO_GEMM && (has_pad(p) || p->sh > 1 || p->sw > 1)) ||
+           algo == TC_CONV_ALGO_GROUPED;
 }
 
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
@@ -194,6 +234,10 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
     size_t hp = (size_t)h + p->pt + p->pb, wp = (size_t)w + p->pl + p->pr;
     if (algo == TC_CONV_ALGO_DEPTHWISE)
         return (size_t)w; /* a row of zeros, read in place of rows above or below x */
+    if (algo == TC_CONV_ALGO_GROUPED) /* the phase planes, slack, the tap offsets */
+        return (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) *
+                   ((wp + p->sw - 1) / p->sw) +
+               TC_GC_SLACK + grouped_taps(p) * (sizeof(ptrdiff_t) / sizeof(float));
     size_t ws = tc_gemm_workspace_size(ctx);
     if (needs_phase_copy(p, algo))
         ws += (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
@@ -215,6 +259,7 @@ typedef struct {
     float *xp; /* [C][sh][sw][hph][wph] */
     int h, w, pt, pl, sh, sw, hph, wph;
     unsigned char used[64]; /* [sh*sw] when sh*sw <= 64, else all used */
+    void (*take_even)(const float *s, float *d, ptrdiff_t n);
 } phase_job;
 
 static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -251,6 +296,9 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                     if (j->sw == 1) {
                         if (q1 > q0)
                             memcpy(d + q0, srow + q0 + c0, (size_t)(q1 - q0) * sizeof(float));
+                    } else if (j->sw == 2) {
+                        if (q1 > q0)
+                            j->take_even(srow + 2 * (ptrdiff_t)q0 + c0, d + q0, q1 - q0);
                     } else {
                         for (int q = q0; q < q1; q++)
                             d[q] = srow[(ptrdiff_t)q * j->sw + c0];
@@ -266,6 +314,12 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* im2col folded into the B packing                                         */
 /* ------------------------------------------------------------------------ */
 
+static void take_even_portable(const float *s, float *d, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        d[i] = s[2 * i];
+}
+
 #define TC_IM2COL_FN pack_b_im2col_portable
 #include "conv_im2col_body.h"
 #undef TC_IM2COL_FN
@@ -273,6 +327,8 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 const tc_conv_kernels tc_conv_portable = {
     .dw_pick = dw_plane_portable,
     .pack_b_im2col = pack_b_im2col_portable,
+    .gc_block = gc_block_portable,
+    .take_even = take_even_portable,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -334,6 +390,83 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Grouped                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const tc_conv2d_params *p;
+    const float *xp, *packed, *bias, *residual; /* residual, y: this image's */
+    const ptrdiff_t *taps;
+    const tc_activation *act;
+    float *y;
+    size_t cstride;
+    int wph, OH, OW, blocks;
+    tc_gc_block_fn block;
+} gc_job;
+
+/* items = (group, block of output channels) pairs */
+static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const gc_job *j = (const gc_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const int Cg = p->C / p->group, Kg = p->K / p->group, ntaps = (int)grouped_taps(p);
+    const ptrdiff_t plane = (ptrdiff_t)j->OH * j->OW;
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int g = (int)(it / j->blocks), b = (int)(it % j->blocks);
+        const int k0 = g * Kg + b * TC_GC_KB;
+        const int nk = Kg - b * TC_GC_KB < TC_GC_KB ? Kg - b * TC_GC_KB : TC_GC_KB;
+        tc_act_k acts[TC_GC_KB];
+        for (int c = 0; c < nk; c++)
+            acts[c] = tc_act_at(j->act, k0 + c);
+        j->block(j->xp + (size_t)g * Cg * j->cstride, j->taps, ntaps, j->wph, j->OH, j->OW,
+                 j->packed + (size_t)it * ntaps * TC_GC_KB, nk, j->bias ? j->bias + k0 : NULL,
+                 j->residual ? j->residual + k0 * plane : NULL, acts, j->y + k0 * plane);
+    }
+}
+
+/* workspace: the tap offsets, then every phase plane of the padded input, then the slack */
+static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                        const float *x, const float *packed, const float *bias,
+                        const float *residual, const tc_activation *act, float *y, int OH,
+                        int OW, float *workspace)
+{
+    tc_pool *pool = ctx ? ctx->pool : NULL;
+    const int sh = p->sh, sw = p->sw, hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
+    const int hph = (hp + sh - 1) / sh, wph = (wp + sw - 1) / sw;
+    const size_t pplane = (size_t)hph * wph, cstride = pplane * sh * sw;
+    const int Cg = p->C / p->group, Kg = p->K / p->group;
+    const size_t ntaps = grouped_taps(p);
+    ptrdiff_t *taps = (ptrdiff_t *)(void *)workspace;
+    float *xpad = workspace + ntaps * (sizeof(ptrdiff_t) / sizeof(float));
+    memset(xpad + (size_t)p->C * cstride, 0, TC_GC_SLACK * sizeof(float));
+    size_t t = 0;
+    for (int c = 0; c < Cg; c++)
+        for (int ki = 0; ki < p->KH; ki++)
+            for (int kj = 0; kj < p->KW; kj++) {
+                const int ph = (ki * p->dh % sh) * sw + kj * p->dw % sw;
+                taps[t++] = (ptrdiff_t)(c * cstride + ph * pplane) +
+                            (ptrdiff_t)(ki * p->dh / sh) * wph + kj * p->dw / sw;
+            }
+    phase_job pj;
+    memset(&pj, 0, sizeof(pj));
+    pj.h = h, pj.w = w, pj.pt = p->pt, pj.pl = p->pl, pj.sh = sh, pj.sw = sw;
+    pj.hph = hph, pj.wph = wph, pj.xp = xpad;
+    pj.take_even = tc_conv_kernels_of(ctx)->take_even;
+    memset(pj.used, 1, sizeof(pj.used)); /* a row's last vector may read any phase */
+    gc_job j = {p, xpad, packed, bias, NULL, taps, act, NULL, cstride, wph, OH, OW,
+                (Kg + TC_GC_KB - 1) / TC_GC_KB, tc_conv_kernels_of(ctx)->gc_block};
+    const size_t in_img = (size_t)p->C * h * w, out_img = (size_t)p->K * OH * OW;
+    for (int b = 0; b < n; b++) {
+        pj.x = x + b * in_img;
+        tc_parallel_for_dynamic(pool, p->C, 8, phase_task, &pj);
+        j.residual = residual ? residual + b * out_img : NULL;
+        j.y = y + b * out_img;
+        tc_parallel_for_dynamic(pool, (ptrdiff_t)p->group * j.blocks, 1, gc_task, &j);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Entry point                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -372,6 +505,10 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
+    if (algo == TC_CONV_ALGO_GROUPED) {
+        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW, workspace);
+        return;
+    }
 
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     const int N = OH * OW, kdim = Cg * p->KH * p->KW;
@@ -388,6 +525,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
     if (phased) {
         pj.h = h, pj.w = w, pj.pt = p->pt, pj.pl = p->pl, pj.sh = sh, pj.sw = sw;
         pj.hph = hph, pj.wph = wph, pj.xp = xpad;
+        pj.take_even = tc_conv_kernels_of(ctx)->take_even;
         if (sh * sw > 64)
             memset(pj.used, 1, sizeof(pj.used));
         for (int ki = 0; ki < p->KH; ki++)

@@ -1,5 +1,6 @@
-/* AVX2 builds of the depthwise kernel and the im2col packer: the depthwise
- * body (depthwise_body.h) on AVX2 vector primitives; the im2col body
+/* AVX2 builds of the depthwise kernel, the grouped kernel and the im2col packer: the
+ * depthwise and grouped bodies (depthwise_body.h, grouped_body.h) on AVX2 vector
+ * primitives; the im2col body
  * (conv_im2col_body.h) is plain C that vectorizes 8-wide with -mavx2 -mfma. */
 #include <stddef.h>
 #include "conv_internal.h"
@@ -8,6 +9,9 @@
 #define TC_DW_FN dw_plane_avx2
 #define TC_DW_UNROLLED 1
 #include "depthwise_body.h"
+
+#define TC_GC_FN gc_block_avx2
+#include "grouped_body.h"
 
 #define TC_IM2COL_FN pack_b_im2col_avx2
 #include "conv_im2col_body.h"
@@ -19,8 +23,26 @@ void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, floa
     pack_b_im2col_avx2(arg, k0, kc, n0, nc, dst, scratch, new_k);
 }
 
+void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
+                      const float *w, int nk, const float *bias, const float *residual,
+                      const tc_act_k *act, float *y)
+{
+    gc_block_avx2(xg, taps, ntaps, wph, OH, OW, w, nk, bias, residual, act, y);
+}
+
+void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n - 1; i += 8) /* s[2i .. 2i + 15] all inside s[0 .. 2n - 2] */
+        _mm256_storeu_ps(d + i, tc_v_load_even(s + 2 * i));
+    for (; i < n; i++)
+        d[i] = s[2 * i];
+}
+
 const tc_conv_kernels tc_conv_avx2 = {
     .dw_pick = dw_plane_avx2,
     .dw_block_pick = dw_plane_avx2_block_pick,
     .pack_b_im2col = pack_b_im2col_avx2,
+    .gc_block = gc_block_avx2,
+    .take_even = tc_take_even_avx2,
 };

@@ -25,6 +25,13 @@ typedef void (*tc_dw_block_fn)(const float *x, int H, int W, const float *w,
 typedef tc_dw_block_fn (*tc_dw_block_pick_fn)(const tc_conv2d_params *p, int H, int W, int OH,
                                               int OW);
 
+/* One block of up to 4 output channels of a grouped convolution, see grouped_body.h.
+ * xg: the group's zero-padded phase planes  taps: [ntaps] offsets from oh * wph + ow
+ * w: [ntaps][4]  bias, act: [nk]  residual: like y or NULL  y: nk planes [OH][OW] */
+typedef void (*tc_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH,
+                               int OW, const float *w, int nk, const float *bias,
+                               const float *residual, const tc_act_k *act, float *y);
+
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {
     const float *x; /* input of one group: [Cg][sh][sw][hph][wp] phase planes, zero padded */
@@ -41,11 +48,18 @@ typedef struct tc_conv_kernels {
     tc_dw_pick_fn dw_pick;
     tc_dw_block_pick_fn dw_block_pick; /* NULL: no block kernel (the portable build) */
     tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
+    tc_gc_block_fn gc_block;
+    /* d[i] = s[2 * i], i < n: a row of a stride-2 phase copy (reads s[0 .. 2n - 2]) */
+    void (*take_even)(const float *s, float *d, ptrdiff_t n);
 } tc_conv_kernels;
 
 extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
 void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, float *dst,
                            void *scratch, int new_k);
+void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
+                      const float *w, int nk, const float *bias, const float *residual,
+                      const tc_act_k *act, float *y);
+void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);
 
 #endif

@@ -226,6 +226,10 @@ enum tc_conv_algo {
     TC_CONV_ALGO_WINOGRAD_2X2_3X3 = 4, /* 4x4 input tiles, 16 products per 4 outputs */
     TC_CONV_ALGO_WINOGRAD_4X4_3X3 = 5, /* 6x6 input tiles, 36 products per 16 outputs */
     TC_CONV_ALGO_WINOGRAD_2X2_5X5 = 6, /* 6x6 input tiles, 36 products per 4 outputs */
+    /* group > 1: a direct kernel per block of 4 output channels of a group, vectors of
+     * output pixels, 4 weights per input load (grouped_body.h); for groups of few
+     * channels (RegNet, ResNeXt), where one GEMM per group is mostly overhead */
+    TC_CONV_ALGO_GROUPED = 7,
     TC_CONV_ALGO_COUNT
 };
 

@@ -68,6 +68,10 @@ def test_winograd_off_or_weights_it_cannot_take():
     (ConvGeometry(1, 256, 256, 56, 56, (3, 3), (2, 2), (1, 1, 1, 1)), "gemm"),      # strided
     (ConvGeometry(1, 256, 256, 56, 56, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2)), "gemm"),  # dilated
     (ConvGeometry(1, 256, 256, 56, 56, (3, 3), (1, 1), (1, 1, 1, 1), group=2), "gemm"),
+    (ConvGeometry(1, 256, 256, 56, 56, (3, 3), (1, 1), (1, 1, 1, 1), group=8), "grouped"),  # 32 each
+    (ConvGeometry(1, 256, 256, 56, 56, (3, 3), (1, 1), (1, 1, 1, 1), group=4), "gemm"),  # 64 each
+    (ConvGeometry(1, 440, 440, 14, 14, (3, 3), (2, 2), (1, 1, 1, 1), group=55), "grouped"),  # RegNet
+    (ConvGeometry(1, 64, 128, 56, 56, (1, 1), (2, 2), group=4), "grouped"),        # 16 -> 32 each
     (ConvGeometry(1, 32, 32, 112, 112, (3, 3), (1, 1), (1, 1, 1, 1), group=32), "depthwise"),
     (ConvGeometry(1, 32, 64, 112, 112, (3, 3), (2, 2), (1, 1, 1, 1), group=32), "depthwise"),
     (ConvGeometry(1, 64, 256, 56, 56, (1, 1)), "1x1"),

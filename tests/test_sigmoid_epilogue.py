@@ -76,9 +76,11 @@ def test_every_isa_gives_the_same_bits():
 
 # (c, k, hw, kernel, group, algo): M = k > MC = 120 rows and partial row panels, K = c > KC = 320
 # (several K blocks: the activation only after the last), pixels 7x7 = 49 (wide tiles: 32 + 17),
-# 29x29 = 841 (past NC = 512), depthwise with 4-row blocks and a 1-row plane
+# 29x29 = 841 (past NC = 512), depthwise with 4-row blocks and a 1-row plane, grouped with
+# 8 -> 7 channels per group (a short block) and with 7x7 planes
 LAYERS = [(16, 130, 29, 1, 1, "1x1"), (340, 127, 7, 1, 1, "1x1"), (24, 13, 5, 3, 1, "gemm"),
-          (40, 40, 15, 3, 40, "depthwise"), (8, 8, 1, 5, 8, "depthwise")]
+          (40, 40, 15, 3, 40, "depthwise"), (8, 8, 1, 5, 8, "depthwise"),
+          (48, 42, 14, 3, 6, "grouped"), (16, 16, 7, 3, 2, "grouped")]
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=[f"{l[5]}-{l[0]}x{l[1]}@{l[2]}" for l in LAYERS])

@@ -8,6 +8,7 @@ CONV_ALGOS = {
     "gemm": TC_CONV_ALGO_GEMM,
     "1x1": TC_CONV_ALGO_1X1,
     "depthwise": TC_CONV_ALGO_DEPTHWISE,
+    "grouped": TC_CONV_ALGO_GROUPED,
     "winograd_f2x2_3x3": TC_CONV_ALGO_WINOGRAD_2X2_3X3,
     "winograd_f4x4_3x3": TC_CONV_ALGO_WINOGRAD_4X4_3X3,
     "winograd_f2x2_5x5": TC_CONV_ALGO_WINOGRAD_2X2_5X5,

@@ -13,6 +13,8 @@ module says which one to use:
                         better for small outputs (7x7) and long chains of convolutions
     winograd_f2x2_5x5   5x5 stride 1: 9 products per output (vs 25)
     depthwise           group == C > 1: a direct kernel per channel
+    grouped             group > 1, few channels per group: a direct kernel per block of 4
+                        output channels of a group
     1x1                 1x1 stride 1 no pad: a plain GEMM on the input
     gemm                everything else: im2col folded into the GEMM's packing
     reference           never chosen: plain loops, what every fast path is tested against
@@ -57,6 +59,14 @@ WINOGRAD2_MIN_TILES = 12
 # at 27x27: 2.2x faster than the GEMM) and enough tiles (512->512 at 7x7, 16 tiles: nothing won).
 WINOGRAD5_MIN_CHANNEL_RATIO = 16
 WINOGRAD5_MIN_TILES = 25
+
+# Grouped layers with few channels per group (RegNet: 8; ResNeXt-50 32x4d: 4 to 32): the
+# GEMM runs one product per group with 8 rows of A and 72 values of k, mostly overhead.
+# The direct kernel against it (AVX2, 1 thread, 3x3, 2026-11-30, loaded machine, ratios
+# of alternating runs): 0.6-0.7 at stride 1 and 0.75-0.8 at stride 2 for 8 channels per
+# group, 0.2-0.6 for 4, 0.85-0.9 for 16, 0.9-0.95 for 32; 1.1-1.3 for 64 (the GEMM's
+# tile reuses its loads better).  1x1 grouped layers keep the 1x1 GEMM.
+GROUPED_MAX_CHANNELS = 32
 
 # The thread count: the thresholds above were measured on 1 thread; at 2 threads
 # (benchmarks/winograd_shapes.py --threads 2) the same layers win and lose, so no threshold
@@ -138,4 +148,6 @@ def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_
         return "depthwise"
     if tuple(g.kernel) == (1, 1) and tuple(g.strides) == (1, 1) and not any(g.pads):
         return "1x1"
+    if g.group > 1 and max(c, k) // g.group <= GROUPED_MAX_CHANNELS:
+        return "grouped"
     return "gemm"

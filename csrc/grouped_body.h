@@ -1,0 +1,108 @@
+/* Body of the direct kernel for grouped convolutions with few channels per group
+ * (RegNet's and ResNeXt's 3x3 layers: 8 in, 8 out per group, dozens of groups),
+ * included by conv.c (portable) and conv_avx2.c (AVX2 + FMA) on the vector primitives of
+ * depthwise_vec_*.h.  Defines one function named TC_GC_FN, a tc_gc_block_fn
+ * (conv_internal.h).
+ *
+ * The im2col GEMM spends most of such a layer on overhead: one GEMM per group, each
+ * with 8 rows of A (the tile has 6 or 12) and a B panel packed for 72 values of k.
+ * Here a block of 4 output channels of one group is computed directly, 3 vectors of
+ * output pixels at a time: 12 accumulators; every tap loads 3 vectors of input and
+ * broadcasts 4 weights from memory for 12 FMAs, and the 12 independent chains cover the
+ * FMA latency.
+ *
+ * The input is the zero-padded, phase-split copy conv.c makes for strided GEMMs
+ * (phase_task): tap (c, ki, kj) of output (oh, ow) reads that copy at a fixed offset
+ * from oh * wph + ow, for any stride and dilation.  A row's last vector runs past OW
+ * into the padding columns (or the next row, or the slack after the copy): those lanes
+ * are computed and not stored. */
+#include "epilogue.h"
+
+#define TC_GC_KB 4 /* output channels per block */
+#define TC_GC_NV 3 /* output vectors computed together: 4 x 3 = 12 accumulators */
+
+#define TC_GC_ACC(j)                                                                     \
+    do {                                                                                 \
+        const tc_v wj = tc_v_set1(wt[j]);                                                \
+        a##j##0 = tc_v_fma(x0, wj, a##j##0);                                             \
+        a##j##1 = tc_v_fma(x1, wj, a##j##1);                                             \
+        a##j##2 = tc_v_fma(x2, wj, a##j##2);                                             \
+    } while (0)
+
+/* channel j of the block, vector i of the group: act(acc + bias + residual) */
+#define TC_GC_OUT(j, i)                                                                  \
+    do {                                                                                 \
+        if (j < nk && i < nv) {                                                          \
+            const ptrdiff_t o = pos_o[i] + (ptrdiff_t)(j) * plane;                       \
+            tc_v v = tc_v_add(a##j##i, tc_v_set1(bias ? bias[j] : 0.0f));                \
+            if (residual)                                                                \
+                v = tc_v_add(v, pos_full[i] ? tc_v_load(residual + o)                    \
+                                            : tc_v_load_masked(residual + o, pos_m[i])); \
+            if (!defer)                                                                  \
+                v = tc_v_act(act[j], v);                                                 \
+            if (pos_full[i])                                                             \
+                tc_v_store(y + o, v);                                                    \
+            else                                                                         \
+                tc_v_store_masked(y + o, pos_m[i], v);                                   \
+        }                                                                                \
+    } while (0)
+#define TC_GC_OUT3(j) TC_GC_OUT(j, 0); TC_GC_OUT(j, 1); TC_GC_OUT(j, 2)
+
+/* xg: the group's padded phase planes; taps: [ntaps] offsets of tap t from an output's
+ * position oh * wph + ow; w: [ntaps][TC_GC_KB] the block's weights (lane j: its output
+ * channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like y, or NULL;
+ * y: nk planes [OH][OW], OH * OW apart.
+ *
+ * The output vectors (a row's 8 outputs at a time; a plane of 7x7 has 7 of them, one per
+ * row) are taken TC_GC_NV at a time, so that each broadcast weight feeds 3 FMAs and
+ * each input load 4: 7 loads per 12 FMAs keeps the loads off the critical path. */
+static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
+                     const float *w, int nk, const float *bias, const float *residual,
+                     const tc_act_k *act, float *y)
+{
+    const ptrdiff_t plane = (ptrdiff_t)OH * OW;
+    const int rowv = (OW + TC_VL - 1) / TC_VL, total = OH * rowv;
+    int defer = 0;
+    for (int j = 0; j < nk; j++)
+        defer |= tc_act_deferred(act[j].kind);
+    for (int v0 = 0; v0 < total; v0 += TC_GC_NV) {
+        const int nv = total - v0 < TC_GC_NV ? total - v0 : TC_GC_NV;
+        const float *pos_x[TC_GC_NV];
+        ptrdiff_t pos_o[TC_GC_NV];
+        int pos_full[TC_GC_NV];
+        tc_m pos_m[TC_GC_NV];
+        for (int i = 0; i < TC_GC_NV; i++) {
+            const int v = v0 + (i < nv ? i : nv - 1); /* past the end: recompute the last */
+            const int oh = v / rowv, ow0 = v % rowv * TC_VL;
+            pos_x[i] = xg + (ptrdiff_t)oh * wph + ow0;
+            pos_o[i] = (ptrdiff_t)oh * OW + ow0;
+            pos_full[i] = ow0 + TC_VL <= OW;
+            pos_m[i] = tc_m_range(0, OW - ow0);
+        }
+        const float *xq0 = pos_x[0], *xq1 = pos_x[1], *xq2 = pos_x[2];
+        tc_v a00 = tc_v_set1(0.0f), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
+             a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        const float *wt = w;
+        for (int t = 0; t < ntaps; t++, wt += TC_GC_KB) {
+            const ptrdiff_t off = taps[t];
+            const tc_v x0 = tc_v_load(xq0 + off), x1 = tc_v_load(xq1 + off),
+                       x2 = tc_v_load(xq2 + off);
+            TC_GC_ACC(0);
+            TC_GC_ACC(1);
+            TC_GC_ACC(2);
+            TC_GC_ACC(3);
+        }
+        TC_GC_OUT3(0);
+        TC_GC_OUT3(1);
+        TC_GC_OUT3(2);
+        TC_GC_OUT3(3);
+    }
+    if (defer) /* Sigmoid, SiLU: one pass over each plane just written (tc_act_deferred) */
+        for (int j = 0; j < nk; j++)
+            if (tc_act_deferred(act[j].kind))
+                tc_v_act_rows(act[j].kind, y + (ptrdiff_t)j * plane, plane);
+}
+
+#undef TC_GC_ACC
+#undef TC_GC_OUT
+#undef TC_GC_OUT3
