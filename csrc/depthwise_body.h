@@ -90,7 +90,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
         r2 = KC ? in[2 * SW + (ki)] : TC_DW_ROW(2, ki);             \
         r3 = KC ? in[3 * SW + (ki)] : TC_DW_ROW(3, ki);             \
     }
-    /* 3x3 and 5x5 at stride 1 or 2: the taps taken input row by input row.
+    /* 3x3 at stride 1, 3x3 and 5x5 at stride 2: the taps taken input row by input row.
      * Input row j of the (R - 1) * SW + KC the R output rows read is loaded
      * once per tap column (at stride 2 split into even and odd columns once per
      * pair of tap columns) and feeds every output row r that reads it, with tap
@@ -137,8 +137,10 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
         }                                                      \
     }
         const int inside = iw0 >= 0 && iw0 + (KW - 1) * dw + span <= W;
-        if (KC && SW) {
-            /* 3x3 and 5x5: input row by input row (TC_DW_BY_INPUT_ROW) */
+        if (KC && (SW == 2 || (SW == 1 && KC == 3))) {
+            /* input row by input row (TC_DW_BY_INPUT_ROW); not 5x5 at stride 1:
+             * 240@28 and 672@14 ran 3-8% slower so (2026-11-30, AVX2 and
+             * AVX-512; 5 row vectors + 4 sums + weights spill) */
             tc_m mask0[5], mask1[5];
             if (!inside)
                 for (int kj = 0; kj < KW; kj++) {
@@ -395,14 +397,26 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
             for (int j = hi; j < Wp; j++)
                 brow[j] = tc_v_zero();
             for (int j0 = lo; j0 < hi; j0 += TC_VL) {
+                /* a row of at least TC_VL pixels ends on a whole vector that
+                 * overlaps the one before (the same values written twice) */
+                if (j0 + TC_VL > hi && hi - lo >= TC_VL)
+                    j0 = hi - TC_VL;
                 const int cnt = hi - j0 < TC_VL ? hi - j0 : TC_VL;
-                const tc_m mk = tc_m_range(0, cnt);
                 const float *src = xc + (ptrdiff_t)ih * W + (j0 - p->pl);
-                for (int ch = 0; ch < TC_VL; ch++)
-                    r[ch] = ch < m ? tc_v_load_masked(src + ch * in_plane, mk) : tc_v_zero();
-                tc_v_transpose(r);
-                for (int q = 0; q < cnt; q++)
-                    brow[j0 + q] = r[q];
+                if (cnt == TC_VL && m == TC_VL) {
+                    for (int ch = 0; ch < TC_VL; ch++)
+                        r[ch] = tc_v_load(src + ch * in_plane);
+                    tc_v_transpose(r);
+                    for (int q = 0; q < TC_VL; q++)
+                        brow[j0 + q] = r[q];
+                } else {
+                    const tc_m mk = tc_m_range(0, cnt);
+                    for (int ch = 0; ch < TC_VL; ch++)
+                        r[ch] = ch < m ? tc_v_load_masked(src + ch * in_plane, mk) : tc_v_zero();
+                    tc_v_transpose(r);
+                    for (int q = 0; q < cnt; q++)
+                        brow[j0 + q] = r[q];
+                }
             }
         }
         /* 4 output pixels in flight */
@@ -429,11 +443,43 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
         }
         /* back to channel planes: residual, activation, store */
         for (int o0 = 0; o0 < n; o0 += TC_VL) {
+            /* without a residual (which may be y) the last vector may overlap
+             * the one before, as above */
+            if (!residual && o0 + TC_VL > n && n >= TC_VL)
+                o0 = n - TC_VL;
             const int cnt = n - o0 < TC_VL ? n - o0 : TC_VL;
             const tc_m mk = tc_m_range(0, cnt);
             for (int q = 0; q < TC_VL; q++)
                 r[q] = ob[o0 + q];
             tc_v_transpose(r);
+            if (!residual && cnt == TC_VL && m == TC_VL) {
+                /* every channel's activation has one kind: made a constant per
+                 * case, so that tc_v_act's switch folds away (it was a quarter
+                 * of the instructions on 960@7) */
+#define TC_DW_STORE_ALL(KIND)                                                        \
+    for (int ch = 0; ch < TC_VL; ch++) {                                             \
+        tc_act_k a = ak[ch];                                                         \
+        a.kind = KIND;                                                               \
+        tc_v_store(y + (size_t)(c0 + ch) * out_plane + o0, tc_v_act(a, r[ch]));      \
+    }                                                                                \
+    break;
+                switch (ak[0].kind) {
+                case TC_ACT_NONE:
+                    TC_DW_STORE_ALL(TC_ACT_NONE)
+                case TC_ACT_RELU:
+                    TC_DW_STORE_ALL(TC_ACT_RELU)
+                case TC_ACT_CLIP:
+                    TC_DW_STORE_ALL(TC_ACT_CLIP)
+                case TC_ACT_LEAKY_RELU:
+                    TC_DW_STORE_ALL(TC_ACT_LEAKY_RELU)
+                case TC_ACT_HARD_SWISH:
+                    TC_DW_STORE_ALL(TC_ACT_HARD_SWISH)
+                default:
+                    TC_DW_STORE_ALL(ak[0].kind)
+                }
+#undef TC_DW_STORE_ALL
+                continue;
+            }
             for (int ch = 0; ch < m; ch++) {
                 const size_t off = (size_t)(c0 + ch) * out_plane + o0;
                 tc_v v = r[ch];

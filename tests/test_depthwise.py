@@ -172,15 +172,20 @@ def test_depthwise_channel_blocks_match_the_reference(ctx, case, channels):
     bias = rng.standard_normal(c, dtype=np.float32)
     slope = rng.standard_normal(c, dtype=np.float32)
     geom = dict(strides=(stride, stride), pads=(kernel[0] // 2,) * 4, group=c)
-    for activation, extra in [("PRelu", dict(slope=slope)), ("SiLU", {}),
-                              ("Clip", dict(alpha=0.0, beta=6.0))]:
+    for activation, extra in [("", {}), ("Relu", {}), ("PRelu", dict(slope=slope)),
+                              ("SiLU", {}), ("Clip", dict(alpha=0.0, beta=6.0)),
+                              ("HardSwish", {}), ("HardSigmoid", {})]:
         ref_conv = _kernels.Conv2d(ctx, wt, bias, algo="reference", activation=activation,
                                    **geom, **extra)
         conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", activation=activation,
                                **geom, **extra)
         shape = conv.output_shape(2, h, w)
         residual = rng.standard_normal(shape, dtype=np.float32)
-        ref = ref_conv.run(x, np.empty(shape, np.float32), residual=residual)
-        y = conv.run(x, np.full(shape, np.nan, np.float32), residual=residual)
-        err = np.abs(y.astype(np.float64) - ref).max() / np.abs(ref).max()
-        assert err <= 1e-5, f"depthwise {case} c={c} {activation} ({ctx}): rel err {err:.3g}"
+        # no residual (the stores that overlap the vector before), a residual, y itself
+        for variant in ("none", "residual", "residual-is-y"):
+            res = None if variant == "none" else residual
+            ref = ref_conv.run(x, np.empty(shape, np.float32), residual=res)
+            y = run_conv_variant(conv, x, shape, variant, res)
+            err = np.abs(y.astype(np.float64) - ref).max() / np.abs(ref).max()
+            assert err <= 1e-5, (f"depthwise {case} c={c} {activation} {variant} ({ctx}): "
+                                 f"rel err {err:.3g}")
