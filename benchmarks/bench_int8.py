@@ -61,7 +61,7 @@ def vnni_tier(flags):
 
 def ensure_quantized(cache, name, fmt, reexport=False):
     """The float export of bench.py's cache, quantized by onnxruntime's tool (cached)."""
-    src = bench.ensure_export(cache, name, reexport)
+    src = bench.ensure_export(cache, name, 13, reexport)   # the opset of bench.py's float suite
     dst = src.with_name(src.stem + f"-int8-{fmt}.onnx")
     if dst.exists() and not reexport:
         return src, dst
@@ -83,6 +83,7 @@ def run(args):
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "commit": git, "cpu": bench.cpu_model(), "cores": os.cpu_count(),
               "vnni": vnni, "versions": bench.versions("tinycnn"),
+              "emulate_avx2": bool(bench.EMULATE_AVX2),
               "loadavg_start": os.getloadavg(), "engines": engines, "rows": []}
     for name in args.models:
         for fmt in args.formats:
@@ -130,7 +131,10 @@ def markdown(res):
            ("This CPU has " + (f"{vnni} (VNNI): onnxruntime's MLAS uses it (vpdpbusd) by CPUID, while "
             "tinycnn's AVX2 column is forced to AVX2 without VNNI (TINYCNN_ISA=avx2), the tier "
             "issue 15 targets; on an AVX2-only CPU onnxruntime would run its AVX2 kernels too."
-            if vnni else "no VNNI: both engines run AVX2 kernels.")),
+            if vnni and not res.get("emulate_avx2") else
+            "AVX-512 and VNNI hidden from CPUID in both engines' processes (--emulate-avx2): "
+            "onnxruntime runs its AVX2 kernels (vpmaddubsw, saturating), tinycnn AVX2 (exact)."
+            if res.get("emulate_avx2") else "no VNNI: both engines run AVX2 kernels.")),
            "", head, sep]
     for r in res["rows"]:
         ms = r["ms"]
@@ -160,6 +164,9 @@ def parse_args(argv=None):
     p.add_argument("--cache", default="exports")
     p.add_argument("--reexport", action="store_true")
     p.add_argument("--no-vnni", action="store_true", help="leave out the VNNI column")
+    p.add_argument("--emulate-avx2", action="store_true",
+                   help="both engines as on the issues' AVX2-only machine (bench.py's option: "
+                        "AVX-512 and VNNI hidden from CPUID); implies --no-vnni")
     p.add_argument("--quick", action="store_true", help="5 runs, bursts of 3")
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
@@ -179,6 +186,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.emulate_avx2:   # bench's workers preload it; onnxruntime then runs its AVX2 kernels
+        bench.EMULATE_AVX2 = bench.build_cpuid_avx2(REPO / "build")  # not the (shareable) cache
+        args.no_vnni = True
     result = run(args)
     print(markdown(result))
     if args.json:

@@ -148,7 +148,7 @@ static void conv_taps(const tc_qdriver *d, int m, const void **out, int stride)
 static int is_indirect(int format, const tc_conv2d_params *p, int x_signed)
 {
     const int cg = p->C / p->group;
-    return format == TC_QFMT_S8X4 && !x_signed && cg % 4 == 0 && cg >= 16 &&
+    return tc_qfmt_elem(format) == 1 && !x_signed && cg % 4 == 0 && cg >= 16 &&
            p->KH * p->KW <= MAX_INDIRECT_TAPS;
 }
 
@@ -179,7 +179,6 @@ void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
     if (tc_conv2d_output_hw(p, h, w, &oh, &ow) != 0 || n <= 0)
         return;
     const int cg = p->C / p->group, kg = p->K / p->group, kd = p->KH * p->KW * cg;
-    const size_t pack_bytes = tc_qgemm_pack_size(format, kd, kg);
     const size_t ysz = out->type >= TC_QOUT_S32 ? 4 : 1;
     /* the row of zero points sits at the end of the workspace */
     uint8_t *zero_row = (uint8_t *)workspace + tc_qconv2d_workspace_size(ctx, format, p, n, h, w) -
@@ -189,6 +188,7 @@ void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
     for (int ky = 0, t = 0; ky < p->KH && p->KH * p->KW <= MAX_INDIRECT_TAPS; ky++)
         for (int kx = 0; kx < p->KW; kx++, t++)
             tap_offsets[t] = ((ptrdiff_t)ky * p->dh * w + (ptrdiff_t)kx * p->dw) * p->C;
+    const char *packed_g = packed;
     for (int g = 0; g < p->group; g++) {
         tc_qoutput og = *out;
         tc_qresidual rg;
@@ -208,7 +208,8 @@ void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
         d.N = kg;
         d.K = kd;
         d.kpad = tc_qfmt_kpad(format, kd);
-        d.packed = (const char *)packed + g * pack_bytes;
+        d.packed = packed_g;
+        packed_g += tc_qgemm_packed_size(format, kd, kg, packed_g);
         d.out = &og;
         d.y = (char *)y + (size_t)g * kg * ysz;
         d.ldy = p->K;
@@ -221,7 +222,7 @@ void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
         d.oh = oh;
         d.ow = ow;
         d.group_c0 = g * cg;
-        if (format == TC_QFMT_S8X4 && !x_signed && p->group == 1 && cg % 4 == 0 &&
+        if (tc_qfmt_elem(format) == 1 && !x_signed && p->group == 1 && cg % 4 == 0 &&
             is_pointwise(p)) {
             d.direct = x;
             d.direct_lda = p->C;

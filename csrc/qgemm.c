@@ -10,7 +10,10 @@
  * the input zero point comes in through the bias:
  *   sum_k (a - a_zp) * w = sum_k a * w - a_zp * colsum(w)
  * Packed buffer: colsum [roundup(N, 16)] int32, then the panels
- * [N / 16][kpad / g][16][g] (g = 4 int8 for S8X4, 2 int16 for S16X2).
+ * [N / 16][kpad / g][16][g] (g = 4 int8 for S8X4 and U8S8X2, 2 int16 for S16X2);
+ * U8S8X2 then holds its correction pass (tinycnn.h): fix_start [np + 1] int32 (the
+ * first entry of each panel), fix_k [nfix] int32 (an entry's first k), fix_w
+ * [nfix][16][4] int8.
  *
  * Driver: rows are cut into blocks of QMB; a task packs its block's rows
  * (im2col for convolutions, widening to int16 for S16X2) into its thread's
@@ -72,22 +75,120 @@ int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
     return fits8 && s8 ? TC_QFMT_S8X4 : TC_QFMT_S16X2;
 }
 
+/* U8S8X2's split of a pair: the weight w1 the panel keeps (so that 255 * (|w0| + |w1|)
+ * fits int16 when both have the same sign) and the correction w1 - that. */
+static inline int u8s8_kept(int w0, int w1)
+{
+    if (w0 > 0 && w1 > 0 && w0 + w1 > 128)
+        return 128 - w0;
+    if (w0 < 0 && w1 < 0 && w0 + w1 < -128)
+        return -128 - w0;
+    return w1;
+}
+
+/* Does the 4-k group kg of panel p (16 columns) need a correction? */
+static int u8s8_group_fixed(int K, int N, const int16_t *w, ptrdiff_t ldw, int p, int kg)
+{
+    for (int j = 0; j < TC_QNR; j++) {
+        int n = p * TC_QNR + j;
+        for (int i = 0; n < N && i < 4; i += 2) {
+            int k = kg * 4 + i;
+            int w0 = k < K ? w[(ptrdiff_t)n * ldw + k] : 0;
+            int w1 = k + 1 < K ? w[(ptrdiff_t)n * ldw + k + 1] : 0;
+            if (u8s8_kept(w0, w1) != w1)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int u8s8_count_fixed(int K, int N, const int16_t *w, ptrdiff_t ldw)
+{
+    int np = (N + TC_QNR - 1) / TC_QNR, nkg = (K + 3) / 4, count = 0;
+    for (int p = 0; p < np; p++)
+        for (int kg = 0; kg < nkg; kg++)
+            count += u8s8_group_fixed(K, N, w, ldw, p, kg);
+    return count;
+}
+
+int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw)
+{
+    int w_min = 0, w_max = 0;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            int v = w[(ptrdiff_t)n * ldw + k];
+            w_min = v < w_min ? v : w_min;
+            w_max = v > w_max ? v : w_max;
+        }
+    int format = tc_qgemm_choose_format(ctx, w_min, w_max);
+    if (format != TC_QFMT_S16X2 || !ctx || ctx->isa == TC_ISA_PORTABLE || w_min < -128 ||
+        w_max > 127)
+        return format;
+    /* vpmaddubsw + vpmaddwd + vpaddd per 4 k against twice vpmaddwd + vpaddd: 3 against 4
+     * instructions, less the correction pass over its share of the groups */
+    long groups = (long)((N + TC_QNR - 1) / TC_QNR) * ((K + 3) / 4);
+    return 4L * u8s8_count_fixed(K, N, w, ldw) <= groups ? TC_QFMT_U8S8X2 : TC_QFMT_S16X2;
+}
+
 /* The micro-kernel of a format in ctx's row of the table. */
 tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)
 {
     const tc_quant_kernels *k = tc_quant_kernels_of(ctx);
-    return format == TC_QFMT_S8X4 ? k->s8x4 : k->s16x2;
+    return format == TC_QFMT_S8X4 ? k->s8x4 : format == TC_QFMT_U8S8X2 ? k->u8s8x2 : k->s16x2;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Packing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-size_t tc_qgemm_pack_size(int format, int K, int N)
+static size_t panels_size(int format, int K, int N)
 {
     size_t np = (size_t)(N + TC_QNR - 1) / TC_QNR;
     return np * TC_QNR * sizeof(int32_t) +
            np * (size_t)tc_qfmt_kpad(format, K) * TC_QNR * tc_qfmt_elem(format);
+}
+
+/* U8S8X2's correction section of nfix entries */
+static size_t fix_size(int N, size_t nfix)
+{
+    return (size_t)((N + TC_QNR - 1) / TC_QNR + 1) * sizeof(int32_t) +
+           nfix * (sizeof(int32_t) + 4 * TC_QNR);
+}
+
+size_t tc_qgemm_pack_size(int format, int K, int N)
+{
+    size_t all = (size_t)((N + TC_QNR - 1) / TC_QNR) * ((K + 3) / 4);
+    return panels_size(format, K, N) + (format == TC_QFMT_U8S8X2 ? fix_size(N, all) : 0);
+}
+
+size_t tc_qgemm_pack_size_for(int format, int K, int N, const int16_t *w, ptrdiff_t ldw)
+{
+    return panels_size(format, K, N) +
+           (format == TC_QFMT_U8S8X2 ? fix_size(N, u8s8_count_fixed(K, N, w, ldw)) : 0);
+}
+
+/* U8S8X2: the correction section after the panels */
+typedef struct fix_view {
+    int32_t *start, *k;
+    int8_t *w;
+} fix_view;
+
+static fix_view fix_section(int K, int N, const void *packed, int nfix)
+{
+    fix_view v;
+    int np = (N + TC_QNR - 1) / TC_QNR;
+    v.start = (int32_t *)((char *)packed + panels_size(TC_QFMT_U8S8X2, K, N));
+    v.k = v.start + np + 1;
+    v.w = (int8_t *)(v.k + (nfix >= 0 ? nfix : v.start[np]));
+    return v;
+}
+
+size_t tc_qgemm_packed_size(int format, int K, int N, const void *packed)
+{
+    if (format != TC_QFMT_U8S8X2)
+        return panels_size(format, K, N);
+    fix_view v = fix_section(K, N, packed, -1);
+    return panels_size(format, K, N) + fix_size(N, v.start[(N + TC_QNR - 1) / TC_QNR]);
 }
 
 void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
@@ -110,12 +211,39 @@ void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, vo
                     int n = p * TC_QNR + j, k = kg * g + i;
                     int16_t v = n < N && k < K ? w[(ptrdiff_t)n * ldw + k] : 0;
                     size_t at = p * panel_elems + ((size_t)kg * TC_QNR + j) * g + i;
-                    if (format == TC_QFMT_S8X4)
+                    if (format == TC_QFMT_U8S8X2 && i % 2 == 1)
+                        v = (int16_t)u8s8_kept(n < N && k - 1 < K ? w[(ptrdiff_t)n * ldw + k - 1] : 0, v);
+                    if (format != TC_QFMT_S16X2)
                         ((int8_t *)panels)[at] = (int8_t)v;
                     else
                         ((int16_t *)panels)[at] = v;
                 }
     }
+    if (format != TC_QFMT_U8S8X2)
+        return;
+    fix_view f = fix_section(K, N, packed, u8s8_count_fixed(K, N, w, ldw));
+    int nfix = 0;
+    for (int p = 0; p < np; p++) {
+        f.start[p] = nfix;
+        for (int kg = 0; kg < kpad / 4; kg++) {
+            if (!u8s8_group_fixed(K, N, w, ldw, p, kg))
+                continue;
+            f.k[nfix] = kg * 4;
+            int8_t *fw = f.w + (size_t)nfix * 4 * TC_QNR;
+            for (int j = 0; j < TC_QNR; j++)
+                for (int i = 0; i < 4; i++) {
+                    int n = p * TC_QNR + j, k = kg * 4 + i, v = 0;
+                    if (i % 2 == 1 && n < N && k - 1 < K) {
+                        int w0 = w[(ptrdiff_t)n * ldw + k - 1];
+                        int w1 = k < K ? w[(ptrdiff_t)n * ldw + k] : 0;
+                        v = w1 - u8s8_kept(w0, w1);
+                    }
+                    fw[j * 4 + i] = (int8_t)v;
+                }
+            nfix++;
+        }
+    }
+    f.start[np] = nfix;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -193,6 +321,44 @@ void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, in
                     int32_t v = ar[k] * bs[2 * j] + ar[k + 1] * bs[2 * j + 1];
                     cr[j] += (uint32_t)v;
                 }
+        }
+    }
+    tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
+}
+
+static inline int32_t sat16(int32_t v)
+{
+    return v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+}
+
+/* one 4-k group of bytes: vpmaddubsw's two saturated pair sums, added (vpmaddwd by ones) */
+static inline int32_t u8s8_group(const uint8_t *a, const int8_t *w)
+{
+    return sat16(a[0] * w[0] + a[1] * w[1]) + sat16(a[2] * w[2] + a[3] * w[3]);
+}
+
+void tc_qukernel_u8s8x2_portable(int ntaps, int klen, const void *const *rows, int mr,
+                                 const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                                 ptrdiff_t ldy)
+{
+    uint32_t acc[6 * TC_QNR];
+    memset(acc, 0, sizeof(acc));
+    (void)ldb;
+    const int8_t *bk = b;
+    for (int t = 0; t < ntaps; t++, bk += (size_t)klen * TC_QNR)
+        for (int r = 0; r < mr; r++) {
+            const uint8_t *ar = rows[t * TC_QMR_MAX + r];
+            for (int k = 0; k < klen; k += 4)
+                for (int j = 0; j < TC_QNR; j++)
+                    acc[r * TC_QNR + j] += (uint32_t)u8s8_group(ar + k, bk + (k * TC_QNR + 4 * j));
+        }
+    for (int i = 0; i < e->nfix; i++) {
+        int t = e->fix_k[i] / klen, k = e->fix_k[i] - t * klen;
+        for (int r = 0; r < mr; r++) {
+            const uint8_t *ar = rows[t * TC_QMR_MAX + r];
+            for (int j = 0; j < TC_QNR; j++)
+                acc[r * TC_QNR + j] +=
+                    (uint32_t)u8s8_group(ar + k, e->fix_w + ((size_t)i * TC_QNR + j) * 4);
         }
     }
     tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
@@ -304,7 +470,12 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             if (p + step > p1)
                 nr = (p1 - p) * TC_QNR < nr ? (p1 - p) * TC_QNR : nr;
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
-                         d->out->lo, d->out->hi, d->out->residual, NULL};
+                         d->out->lo, d->out->hi, d->out->residual, NULL, NULL, NULL, 0};
+            if (d->format == TC_QFMT_U8S8X2) { /* the 6 x 16 kernels: one panel */
+                e.fix_k = d->fix.k + d->fix.start[p];
+                e.fix_w = d->fix.w + (size_t)d->fix.start[p] * 4 * TC_QNR;
+                e.nfix = d->fix.start[p + 1] - d->fix.start[p];
+            }
             const char *b = panels + (size_t)p * panel_bytes;
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
@@ -347,6 +518,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                           ~(uintptr_t)63);
     d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + 63) & ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
+    if (d->format == TC_QFMT_U8S8X2) {
+        fix_view f = fix_section(d->K, d->N, d->packed, -1);
+        d->fix.start = f.start;
+        d->fix.k = f.k;
+        d->fix.w = f.w;
+    }
 
     tc_pool *pool = ctx ? ctx->pool : NULL;
     int nblocks = (d->M + TC_QMB - 1) / TC_QMB;
@@ -397,7 +574,7 @@ void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a,
     d.ldy = ldy;
     d.a_flip = a_signed;
     d.a_zero_point = a_signed ? a_zero_point + 128 : a_zero_point;
-    if (format == TC_QFMT_S8X4 && !a_signed && K % 4 == 0) {
+    if (tc_qfmt_elem(format) == 1 && !a_signed && K % 4 == 0) {
         d.direct = a;
         d.direct_lda = lda;
     } else {
@@ -412,7 +589,7 @@ void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a,
 void tc_qpack_row(int format, const uint8_t *src, int K, int flip, int kpad, void *dst)
 {
     const uint8_t x = flip ? 0x80 : 0;
-    if (format == TC_QFMT_S8X4) {
+    if (tc_qfmt_elem(format) == 1) {
         uint8_t *d = dst;
         for (int k = 0; k < K; k++)
             d[k] = src[k] ^ x;

@@ -108,5 +108,6 @@ const tc_quant_kernels tc_quant_avx512vnni = {
     tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
     {tc_qukernel_s8x4_avx512vnni, 12, 32, "s8x4-avx512vnni"},
     {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
+    {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     1,
 };

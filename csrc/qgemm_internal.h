@@ -49,6 +49,10 @@ struct tc_qdriver {
     size_t ws_thread, ws_ptrs_thread;
     int shared_rows;      /* all M rows packed once, before the tasks */
     int panels_per_chunk, ncchunks;
+    struct {              /* U8S8X2's correction section (tc_qgemm_pack) */
+        const int32_t *start, *k;
+        const int8_t *w;
+    } fix;
 };
 
 /* Workspace bytes of tc_qdriver_run for these sizes and ctx's threads. */

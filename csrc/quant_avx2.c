@@ -164,5 +164,6 @@ const tc_quant_kernels tc_quant_avx2 = {
     tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
     {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
     {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
+    {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     0,
 };

@@ -114,11 +114,29 @@ static inline __m256i tc_bcast32_avx2(const void *p)
     return _mm256_set1_epi32(v);
 }
 
+/* One k step of the 6 x 16 tile: a broadcast lane of each of the 6 rows (at byte off)
+ * times the two 8-column halves b0, b1. */
+#define TC_Q6x16_STEP(STEP, off, b0, b1)                                                     \
+    do {                                                                                     \
+        __m256i av;                                                                          \
+        av = tc_bcast32_avx2(a0 + (off)); c00 = STEP(c00, av, b0); c01 = STEP(c01, av, b1); \
+        av = tc_bcast32_avx2(a1 + (off)); c10 = STEP(c10, av, b0); c11 = STEP(c11, av, b1); \
+        av = tc_bcast32_avx2(a2 + (off)); c20 = STEP(c20, av, b0); c21 = STEP(c21, av, b1); \
+        av = tc_bcast32_avx2(a3 + (off)); c30 = STEP(c30, av, b0); c31 = STEP(c31, av, b1); \
+        av = tc_bcast32_avx2(a4 + (off)); c40 = STEP(c40, av, b0); c41 = STEP(c41, av, b1); \
+        av = tc_bcast32_avx2(a5 + (off)); c50 = STEP(c50, av, b0); c51 = STEP(c51, av, b1); \
+    } while (0)
+
+#define TC_Q6x16_ROWS(t)                                                                     \
+    const void *const *rt = rows + (t) * TC_QMR_MAX;                                         \
+    const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];              \
+    const char *a5 = rt[5]
+
 /* The GEMM micro-kernels' 6 x 16 tile: twelve accumulators kept in named variables
- * (an array whose address is taken would live in memory), a broadcast lane of each
- * of the 6 rows times two 8-column halves of the panel per step, tap after tap.
- * STEP(c, a, b) accumulates a's products with b into c. */
-#define TC_QUKERNEL_6x16(NAME, KSTEP, STEP)                                                  \
+ * (an array whose address is taken would live in memory), tap after tap.
+ * STEP(c, a, b) accumulates a's products with b into c.  FIX (U8S8X2): then the
+ * panel's correction pass, the same products over e->nfix 4-k groups. */
+#define TC_QUKERNEL_6x16(NAME, KSTEP, STEP, FIX)                                             \
     void NAME(int ntaps, int klen, const void *const *rows, int mr, const void *b,             \
               ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)               \
     {                                                                                        \
@@ -129,17 +147,21 @@ static inline __m256i tc_bcast32_avx2(const void *p)
         /* a tap holds klen elements of 4 / KSTEP bytes: 4 bytes (one lane) per step */     \
         const ptrdiff_t end = (ptrdiff_t)klen * 4 / KSTEP;                                   \
         for (int t = 0; t < ntaps; t++) {                                                    \
-            const void *const *rt = rows + t * TC_QMR_MAX;                                   \
-            const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];      \
-            const char *a5 = rt[5];                                                          \
+            TC_Q6x16_ROWS(t);                                                                \
             for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {                          \
-                __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1), av;   \
-                av = tc_bcast32_avx2(a0 + off); c00 = STEP(c00, av, b0); c01 = STEP(c01, av, b1); \
-                av = tc_bcast32_avx2(a1 + off); c10 = STEP(c10, av, b0); c11 = STEP(c11, av, b1); \
-                av = tc_bcast32_avx2(a2 + off); c20 = STEP(c20, av, b0); c21 = STEP(c21, av, b1); \
-                av = tc_bcast32_avx2(a3 + off); c30 = STEP(c30, av, b0); c31 = STEP(c31, av, b1); \
-                av = tc_bcast32_avx2(a4 + off); c40 = STEP(c40, av, b0); c41 = STEP(c41, av, b1); \
-                av = tc_bcast32_avx2(a5 + off); c50 = STEP(c50, av, b0); c51 = STEP(c51, av, b1); \
+                __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);       \
+                TC_Q6x16_STEP(STEP, off, b0, b1);                                            \
+            }                                                                                \
+        }                                                                                    \
+        /* the corrections come in increasing k: a division per tap, not per group */     \
+        for (int i = 0, t0 = 0, t1 = 0; FIX && i < e->nfix;) {                                \
+            int t = e->fix_k[i] / klen;                                                      \
+            TC_Q6x16_ROWS(t);                                                                \
+            for (t0 = t * klen, t1 = t0 + klen; i < e->nfix && e->fix_k[i] < t1; i++) {      \
+                const ptrdiff_t off = e->fix_k[i] - t0;                                      \
+                const __m256i *bf = (const __m256i *)(e->fix_w + (size_t)i * 4 * TC_QNR);    \
+                __m256i b0 = _mm256_loadu_si256(bf), b1 = _mm256_loadu_si256(bf + 1);       \
+                TC_Q6x16_STEP(STEP, off, b0, b1);                                            \
             }                                                                                \
         }                                                                                    \
         __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},                             \

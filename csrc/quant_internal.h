@@ -67,10 +67,10 @@ static inline void tc_q8_store(void *p, ptrdiff_t i, int32_t v, int is_signed)
 #define TC_QNR 16
 #define TC_QMR_MAX 12
 
-/* k values per 32-bit lane of a packed panel: 4 (S8X4) or 2 (S16X2). */
-static inline int tc_qfmt_group(int format) { return format == TC_QFMT_S8X4 ? 4 : 2; }
+/* k values per 32-bit lane of a packed panel: 2 (S16X2) or 4 (S8X4, U8S8X2). */
+static inline int tc_qfmt_group(int format) { return format == TC_QFMT_S16X2 ? 2 : 4; }
 /* bytes per element of packed weights and packed activation rows */
-static inline int tc_qfmt_elem(int format) { return format == TC_QFMT_S8X4 ? 1 : 2; }
+static inline int tc_qfmt_elem(int format) { return format == TC_QFMT_S16X2 ? 2 : 1; }
 static inline int tc_qfmt_kpad(int format, int K)
 {
     int g = tc_qfmt_group(format);
@@ -86,6 +86,12 @@ typedef struct tc_qepi {
     int zero_point, lo, hi;
     const tc_qresidual *residual; /* or NULL */
     const void *r;        /* the residual at the tile's first element (y's layout) */
+    /* U8S8X2: the panel's correction pass, nfix 4-k groups: fix_k[i] the group's first
+     * k (an offset in the taps' concatenated klen elements), fix_w[i] its [QNR][4]
+     * weights */
+    const int32_t *fix_k;
+    const int8_t *fix_w;
+    int nfix;
 } tc_qepi;
 
 /* The fused residual QLinearAdd of one element: q requantized, r the residual. */
@@ -127,6 +133,10 @@ void tc_qukernel_s8x4_portable(int ntaps, int klen, const void *const *rows, int
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* U8S8X2: the pairs summed into saturating 16-bit lanes as vpmaddubsw does, so a
+ * packing that let a pair saturate would show here too */
+void tc_qukernel_u8s8x2_portable(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 
 /* CPU features of the 8-bit kernels: AVX-VNNI (256-bit vpdpbusd) and AVX-512 VNNI
  * (512-bit, with AVX-512 F, BW and VL). */
@@ -136,6 +146,8 @@ int tc_cpu_has_avx512vnni(void);
 #ifdef TC_HAVE_AVX2_SOURCES
 /* 6 x 16, qgemm_avx2.c and qgemm_avxvnni.c */
 void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_u8s8x2_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_s8x4_avxvnni(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
@@ -187,7 +199,7 @@ typedef struct tc_quant_kernels {
     void (*dw_row)(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
                    int x_zero_point, const tc_qoutput *out, const float *scale, const void *r,
                    void *y);
-    tc_qukernel s8x4, s16x2;
+    tc_qukernel s8x4, s16x2, u8s8x2;
     int s8x4_native;
 } tc_quant_kernels;
 

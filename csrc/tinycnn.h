@@ -635,15 +635,36 @@ typedef struct tc_qoutput {
  *     and multiplied pairwise into 32 bits (AVX2 vpmaddwd): exact for any
  *     8-bit weights and zero points.  vpmaddubsw (8-bit products summed in
  *     pairs into a saturating 16-bit lane) is not used: 255 * 127 * 2 > 32767.
- * Either layout can be run by the portable kernels. */
-enum tc_qformat { TC_QFMT_S8X4 = 0, TC_QFMT_S16X2 = 1 };
+ *   TC_QFMT_U8S8X2: S8X4's panels run by AVX2 without VNNI, exactly: vpmaddubsw
+ *     sums two byte products into a saturating 16-bit lane, then vpmaddwd by ones
+ *     widens the pair sums to 32 bits.  A pair (w0, w1) can leave int16 only if both
+ *     weights have the same sign and |w0| + |w1| > 128 (255 * 128 = 32640 fits).
+ *     Such a pair is split at pack time: the panel keeps (w0, s * (128 - |w0|)),
+ *     s the sign, and the remainder (0, w1 - s * (128 - |w0|)) goes to a correction
+ *     list of the panel's 4-k groups that need one, run as a second pass of the same
+ *     products over those k only.  Chosen per layer where few groups need it.
+ * Every layout can be run by the portable kernels. */
+enum tc_qformat { TC_QFMT_S8X4 = 0, TC_QFMT_S16X2 = 1, TC_QFMT_U8S8X2 = 2 };
 
 /* The layout the ctx's kernels run fastest for weights (w - w_zp) in
- * [w_min, w_max]: S8X4 needs them in [-128, 127]. */
+ * [w_min, w_max]: S8X4 needs them in [-128, 127].  Never U8S8X2 (which depends
+ * on the weights themselves: tc_qgemm_choose_format_for). */
 int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max);
 
-/* Bytes of packed weights for B[K, N] (column sums included). */
+/* The layout for these weights w: [N, K] (ldw apart): as tc_qgemm_choose_format,
+ * and U8S8X2 on AVX2 without VNNI when at most a quarter of the 4-k groups of
+ * its 16-column panels need a correction pass (its cost: one more pass over them). */
+int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw);
+
+/* Bytes of packed weights for B[K, N] (column sums included); for U8S8X2 the
+ * most it can take (every 4-k group corrected): tc_qgemm_pack_size_for is exact. */
 size_t tc_qgemm_pack_size(int format, int K, int N);
+
+/* Bytes tc_qgemm_pack writes for these weights. */
+size_t tc_qgemm_pack_size_for(int format, int K, int N, const int16_t *w, ptrdiff_t ldw);
+
+/* Bytes of a buffer tc_qgemm_pack filled (the next group's packed weights follow). */
+size_t tc_qgemm_packed_size(int format, int K, int N, const void *packed);
 
 /* w: [N, K] row-major with leading dimension ldw, the weights minus their zero
  * point (int16; within [-128, 127] for S8X4) -> packed. */
@@ -661,8 +682,8 @@ void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a,
 
 /* Convolution over channels-last 8-bit images with the geometry of
  * tc_conv2d_params.  The weights of group g, as [K/group, KH, KW, C/group]
- * rows (k = (ky * KW + kx) * C/group + c), are packed by tc_qgemm_pack at
- * packed + g * tc_qgemm_pack_size(format, KH * KW * C/group, K/group).
+ * rows (k = (ky * KW + kx) * C/group + c), are packed by tc_qgemm_pack one
+ * group after the other (group g + 1 at tc_qgemm_packed_size bytes after g's).
  * x: [N, H, W, C]  y: [N, OH, OW, K]   (out->bias, out->scale: [K])
  * Taps in the padding read x_zero_point, i.e. contribute 0. */
 size_t tc_qconv2d_workspace_size(const tc_ctx *ctx, int format, const tc_conv2d_params *p,

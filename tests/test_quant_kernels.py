@@ -41,6 +41,8 @@ def test_each_tier_runs_its_own_kernels():
         assert K.qgemm_choose_format(c, -128, 127) == fmt, (isa, vnni)
         assert K.qkernel_name(c, fmt) == kernel, (isa, vnni)
         assert K.qgemm_choose_format(c, -255, 255) == "s16x2", (isa, vnni)
+        assert K.qkernel_name(c, "u8s8x2") == ("u8s8x2-portable" if tier == "portable"
+                                               else "u8s8x2-avx2"), (isa, vnni)
     assert K.qkernel_name(K.Context(1, "portable"), "s16x2") == "s16x2-portable"
     assert K.Context(1).int8_isa == K.best_int8_isa()              # auto: the best VNNI too
     assert K.Context(1, K.best_isa()).vnni == "none"               # a named tier: no VNNI
@@ -89,7 +91,7 @@ def conv_reference(x, xz, w, st, pads, dl, group):
 
 def formats_for(ctx, w):
     fits = w.min() >= -128 and w.max() <= 127
-    return ["s8x4", "s16x2"] if fits else ["s16x2"]
+    return ["s8x4", "s16x2", "u8s8x2"] if fits else ["s16x2"]
 
 
 def random_conv_case(rng, depthwise=False):
@@ -242,3 +244,78 @@ def test_fused_residual_add_equals_the_convolution_then_qlinearadd(ctx, depthwis
             assert np.array_equal(y, ref), f"case {case} {fused.format}: {(y != ref).sum()} differ"
             fused.run(x, 3, r, residual=r)        # in place: the residual's buffer is the output
             assert np.array_equal(r, ref), f"case {case} {fused.format} in place"
+
+
+def boundary_pairs():
+    """Weight pairs (w0, w1) around vpmaddubsw's int16 limit: |w0| + |w1| = 127, 128, 129
+    and 255, with -128, in every sign combination (same signs past 128 need the
+    U8S8X2 correction; opposite signs never do)."""
+    pairs = set()
+    for total in (127, 128, 129, 200, 255, 256):
+        for m0 in (0, 1, 64, total // 2, total - 128, 127, 128):
+            m1 = total - m0
+            for s0, s1 in itertools.product((1, -1), repeat=2):
+                w0, w1 = s0 * m0, s1 * m1
+                if -128 <= w0 <= 127 and -128 <= w1 <= 127:
+                    pairs.add((w0, w1))
+    return sorted(pairs)
+
+
+def test_u8s8x2_is_exact_at_the_int16_boundaries(ctx):
+    """U8S8X2 against numpy int64 and the portable twin (which saturates each pair at
+    16 bits as vpmaddubsw does): every boundary pair at both places of a 4-k lane, in
+    columns across two panels, with activations 0 and 255 (the extreme sums), alone
+    and through the convolution's indirect taps."""
+    pairs = boundary_pairs()
+    kd = 4 * len(pairs)
+    n = 20
+    rng = np.random.default_rng(15)
+    w = np.zeros((n, kd), np.int16)
+    for j in range(n):
+        order = rng.permutation(len(pairs)) if j else np.arange(len(pairs))
+        for i, q in enumerate(order):   # pair q in lane i, first or second half
+            at = 4 * i + 2 * ((i + j) % 2)
+            w[j, at:at + 2] = pairs[q]
+    a = np.zeros((8, kd), np.uint8)
+    a[0] = 255
+    a[2, 0::2] = 255
+    a[3, 1::2] = 255
+    a[4:] = rng.choice(np.array([0, 255], np.uint8), (4, kd))
+    ref = a.astype(np.int64) @ w.T.astype(np.int64)
+    portable = K.Context(1, "portable")
+    for az in (0, 255):
+        for c in (ctx, portable):
+            layer = K.QGemm(c, w, K.QOutput(np.int32), "u8s8x2")
+            y = np.empty((a.shape[0], n), np.int32)
+            layer.run(a, az, y)
+            np.testing.assert_array_equal(
+                y, ref - az * w.sum(1, dtype=np.int64), err_msg=f"{K.qkernel_name(c, 'u8s8x2')} az={az}")
+    # a 3x3 convolution with 16 channels: the indirect taps, corrections in every tap
+    cg, kk = 16, 18
+    wc = np.zeros((kk, 3, 3, cg), np.int16)
+    flat = np.array(pairs * (9 * cg * kk // (2 * len(pairs)) + 1), np.int16).reshape(-1)
+    wc.reshape(-1)[:] = flat[rng.permutation(flat.size)[:wc.size]]
+    x = rng.choice(np.array([0, 255], np.uint8), (1, 6, 7, cg))
+    x[0, :3] = 255
+    want = conv_reference(x, 0, wc, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    for c in (ctx, portable):
+        layer = K.QConv2d(c, wc, K.QOutput(np.int32), (1, 1), (1, 1, 1, 1), (1, 1), 1, "u8s8x2")
+        y = np.empty(layer.output_shape(1, 6, 7), np.int32)
+        layer.run(x, 0, y)
+        np.testing.assert_array_equal(y, want, err_msg=K.qkernel_name(c, "u8s8x2"))
+
+
+def test_u8s8x2_is_chosen_on_avx2_where_few_groups_need_a_correction():
+    """On AVX2 without VNNI: weights within +-64 (no pair reaches the limit) take U8S8X2,
+    weights whose every pair is past it keep S16X2; the portable and VNNI tiers keep S8X4."""
+    small = np.random.default_rng(0).integers(-64, 65, (40, 72)).astype(np.int16)
+    big = np.full((40, 72), 100, np.int16)
+    if "avx2" in K.int8_isas():
+        c = K.Context(1, "avx2", "none")
+        assert K.qgemm_choose_format_for(c, small) == "u8s8x2"
+        assert K.qgemm_choose_format_for(c, big) == "s16x2"
+        assert K.QGemm(c, small, K.QOutput(np.int32)).format == "u8s8x2"
+    assert K.qgemm_choose_format_for(K.Context(1, "portable"), big) == "s8x4"
+    for v in ("avxvnni", "avx512vnni"):
+        if v in K.int8_isas():
+            assert K.qgemm_choose_format_for(K.Context(1, "avx2", v), big) == "s8x4"

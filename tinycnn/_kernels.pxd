@@ -229,6 +229,7 @@ cdef extern from "tinycnn.h" nogil:
         TC_QOUT_F32
         TC_QFMT_S8X4
         TC_QFMT_S16X2
+        TC_QFMT_U8S8X2
     ctypedef struct tc_qresidual:
         const void *r
         float ra, rb, fixed
@@ -242,7 +243,9 @@ cdef extern from "tinycnn.h" nogil:
         int zero_point, lo, hi
         const tc_qresidual *residual
     int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
+    int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw)
     size_t tc_qgemm_pack_size(int format, int K, int N)
+    size_t tc_qgemm_pack_size_for(int format, int K, int N, const int16_t *w, ptrdiff_t ldw)
     void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
     size_t tc_qgemm_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K)
     void tc_qgemm(const tc_ctx *ctx, int format, int M, int N, int K, const void *a, ptrdiff_t lda,

@@ -4,7 +4,7 @@ from libc.stdint cimport int16_t, int32_t, uint8_t
 # C declarations: _kernels.pxd (8-bit quantized kernels).
 
 
-QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2}
+QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2, "u8s8x2": TC_QFMT_U8S8X2}
 _QFORMAT_NAMES = {v: k for k, v in QFORMATS.items()}
 _QOUT_TYPES = {np.dtype(np.uint8): TC_QOUT_U8, np.dtype(np.int8): TC_QOUT_S8,
                np.dtype(np.int32): TC_QOUT_S32, np.dtype(np.float32): TC_QOUT_F32}
@@ -12,10 +12,11 @@ _Q8 = (np.dtype(np.uint8), np.dtype(np.int8))
 
 
 def qkernel_name(Context ctx, str format):
-    """The micro-kernel ctx runs for packed weights of this format ('s8x4' or 's16x2'), e.g.
+    """The micro-kernel ctx runs for packed weights of this format ('s8x4', 's16x2' or
+    'u8s8x2'), e.g.
     's16x2-avx2' or 's8x4-avx512vnni': tests and benchmarks say which path they ran."""
     if format not in QFORMATS:
-        raise ValueError(f"format must be 's8x4' or 's16x2', got {format!r}")
+        raise ValueError(f"format must be 's8x4', 's16x2' or 'u8s8x2', got {format!r}")
     return tc_qukernel_for(&ctx.ctx, QFORMATS[format]).name.decode()
 
 
@@ -302,11 +303,24 @@ def qgemm_choose_format(Context ctx, int w_min, int w_max):
     return _QFORMAT_NAMES[tc_qgemm_choose_format(&ctx.ctx, w_min, w_max)]
 
 
+def qgemm_choose_format_for(Context ctx, w):
+    """The packed-weight layout for these weights (int16 [N, K], minus their zero point):
+    as qgemm_choose_format, or 'u8s8x2' on AVX2 without VNNI when few 4-k groups of w
+    need its correction pass."""
+    _check_qarray("weight", w, (np.int16,), 2)
+    w = np.ascontiguousarray(w)
+    cdef const int16_t *pw = <const int16_t *>_vptr(w)
+    cdef int n = w.shape[0], k = w.shape[1], f
+    with nogil:
+        f = tc_qgemm_choose_format_for(&ctx.ctx, k, n, pw, k)
+    return _QFORMAT_NAMES[f]
+
+
 cdef int _format_id(str format, w) except -1:
     if format not in QFORMATS:
-        raise ValueError(f"format must be 's8x4' or 's16x2', got {format!r}")
-    if format == "s8x4" and w.size and (w.min() < -128 or w.max() > 127):
-        raise ValueError(f"format 's8x4' needs weights in [-128, 127], got [{w.min()}, {w.max()}]")
+        raise ValueError(f"format must be 's8x4', 's16x2' or 'u8s8x2', got {format!r}")
+    if format != "s16x2" and w.size and (w.min() < -128 or w.max() > 127):
+        raise ValueError(f"format {format!r} needs weights in [-128, 127], got [{w.min()}, {w.max()}]")
     return QFORMATS[format]
 
 
@@ -330,13 +344,14 @@ cdef class QGemm:
             raise ValueError(f"QGemm: empty weight {w.shape}")
         output.check(self.N)
         if format is None:
-            format = qgemm_choose_format(ctx, int(w.min()), int(w.max()))
+            format = qgemm_choose_format_for(ctx, w)
         self.fmt = _format_id(format, w)
         self.format = format
         self.ctx = ctx
         self.output = output
-        self.packed = _bytes_workspace(tc_qgemm_pack_size(self.fmt, self.K, self.N))
+        w = np.ascontiguousarray(w)
         cdef const int16_t *pw = <const int16_t *>_vptr(w)
+        self.packed = _bytes_workspace(tc_qgemm_pack_size_for(self.fmt, self.K, self.N, pw, self.K))
         cdef void *pk = _vptr(self.packed)
         cdef int fmt = self.fmt, K = self.K, N = self.N
         with nogil:
@@ -403,21 +418,25 @@ cdef class QConv2d:
             self.packed = np.ascontiguousarray(w.reshape(K, KH * KW).T)
             self.format = "depthwise"
             return
+        kg, kd = K // group, KH * KW * Cg
+        w2 = np.ascontiguousarray(w.reshape(K, kd))
         if format is None:
-            format = qgemm_choose_format(ctx, int(w.min()), int(w.max()))
+            format = qgemm_choose_format_for(ctx, w2)
         self.fmt = _format_id(format, w)
         self.format = format
-        kg, kd = K // group, KH * KW * Cg
-        cdef size_t size = tc_qgemm_pack_size(self.fmt, kd, kg)
-        self.packed = _bytes_workspace(size * group)
-        w2 = np.ascontiguousarray(w.reshape(K, kd))
         cdef const int16_t *pw = <const int16_t *>_vptr(w2)
-        cdef char *pk = <char *>_vptr(self.packed)
         cdef int fmt = self.fmt, g
         cdef int ikd = kd, ikg = kg
+        # the groups one after the other, each its own size (U8S8X2's corrections vary)
+        sizes = [tc_qgemm_pack_size_for(fmt, ikd, ikg, pw + <ptrdiff_t>g * ikg * ikd, ikd)
+                 for g in range(group)]
+        self.packed = _bytes_workspace(sum(sizes))
+        cdef char *pk = <char *>_vptr(self.packed)
+        cdef size_t at = 0
         for g in range(group):
             with nogil:
-                tc_qgemm_pack(fmt, ikd, ikg, pw + <ptrdiff_t>g * ikg * ikd, ikd, pk + g * size)
+                tc_qgemm_pack(fmt, ikd, ikg, pw + <ptrdiff_t>g * ikg * ikd, ikd, pk + at)
+            at += sizes[g]
 
     def output_shape(self, int n, int h, int w):
         """(n, oh, ow, K), channels last."""
