@@ -336,7 +336,7 @@ static void take_even_portable(const float *s, float *d, ptrdiff_t n)
 #undef TC_IM2COL_FN
 
 const tc_conv_kernels tc_conv_portable = {
-    .dw_plane = dw_plane_portable,
+    .dw_pick = dw_plane_portable,
     .pack_b_im2col = pack_b_im2col_portable,
     .gc_block = gc_block_portable,
     .take_even = take_even_portable,
@@ -353,7 +353,26 @@ typedef struct {
     int h, wd, OH, OW;
     const tc_activation *act;
     tc_dw_plane_fn plane;
+    tc_dw_block_fn block;
 } dw_job;
+
+/* items = (image, block of TC_DW_BLOCK channels) pairs; no channel multiplier */
+static void dw_block_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const dw_job *j = (const dw_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const int nblk = (p->K + TC_DW_BLOCK - 1) / TC_DW_BLOCK;
+    const size_t in_plane = (size_t)j->h * j->wd, out_plane = (size_t)j->OH * j->OW;
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / nblk), k0 = (int)(it % nblk) * TC_DW_BLOCK;
+        const int nc = p->K - k0 < TC_DW_BLOCK ? p->K - k0 : TC_DW_BLOCK;
+        const size_t o = ((size_t)b * p->K + k0) * out_plane;
+        j->block(j->x + ((size_t)b * p->C + k0) * in_plane, j->h, j->wd,
+                 j->w + (size_t)k0 * p->KH * p->KW, p, j->bias, j->residual ? j->residual + o : NULL,
+                 j->act, k0, nc, j->OH, j->OW, j->y + o);
+    }
+}
 
 /* items = (image, output channel) pairs */
 static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -361,16 +380,23 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const dw_job *j = (const dw_job *)varg;
     const tc_conv2d_params *p = j->p;
     const int mult = p->K / p->C;
+    const size_t in_plane = (size_t)j->h * j->wd, out_plane = (size_t)j->OH * j->OW;
     (void)tid;
+    /* (image b, channel k) stepped from begin, not divided out per item: on
+     * 7x7 planes the divisions cost as much as a third of the plane */
+    int b = (int)(begin / p->K), k = (int)(begin % p->K), c = k / mult, m = k % mult;
     for (ptrdiff_t it = begin; it < end; it++) {
-        int b = (int)(it / p->K), k = (int)(it % p->K), c = k / mult;
-        const float *xc = j->x + ((size_t)b * p->C + c) * j->h * j->wd;
-        size_t o = ((size_t)b * p->K + k) * j->OH * j->OW;
+        const float *xc = j->x + ((size_t)b * p->C + c) * in_plane;
+        size_t o = ((size_t)b * p->K + k) * out_plane;
         const float *res = j->residual ? j->residual + o : NULL;
         const float *wk = j->w + (size_t)k * p->KH * p->KW;
         float bias = j->bias ? j->bias[k] : 0.0f;
         j->plane(xc, j->h, j->wd, j->zrow, wk, p, bias, res, tc_act_at(j->act, k), j->OH, j->OW,
                  j->y + o);
+        if (++m == mult)
+            m = 0, c++;
+        if (++k == p->K)
+            k = 0, c = 0, b++;
     }
 }
 
@@ -479,9 +505,15 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 
     if (algo == TC_CONV_ALGO_DEPTHWISE) {
         memset(workspace, 0, (size_t)w * sizeof(float));
+        const tc_conv_kernels *kern = tc_conv_kernels_of(ctx);
         dw_job j = {p, x, packed, bias, residual, workspace, y, h, w, OH, OW, act,
-                    tc_conv_kernels_of(ctx)->dw_plane};
-        tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
+                    kern->dw_pick(p, h, w, OH, OW),
+                    p->K == p->C && kern->dw_block_pick ? kern->dw_block_pick(p, h, w, OH, OW) : NULL};
+        if (j.block)
+            tc_parallel_for_dynamic(pool, (ptrdiff_t)n * ((p->K + TC_DW_BLOCK - 1) / TC_DW_BLOCK), 1,
+                                    dw_block_task, &j);
+        else
+            tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
         return;
     }
     if (algo == TC_CONV_ALGO_GROUPED) {

@@ -40,7 +40,8 @@ void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n)
 }
 
 const tc_conv_kernels tc_conv_avx2 = {
-    .dw_plane = dw_plane_avx2,
+    .dw_pick = dw_plane_avx2,
+    .dw_block_pick = dw_plane_avx2_block_pick,
     .pack_b_im2col = pack_b_im2col_avx2,
     .gc_block = gc_block_avx2,
     .take_even = tc_take_even_avx2,

@@ -10,6 +10,20 @@
 typedef void (*tc_dw_plane_fn)(const float *x, int H, int W, const float *zrow, const float *w,
                                const tc_conv2d_params *p, float bias, const float *residual,
                                tc_act_k act, int OH, int OW, float *y);
+/* The plane kernel for a layer's geometry, picked once per call (depthwise_body.h). */
+typedef tc_dw_plane_fn (*tc_dw_pick_fn)(const tc_conv2d_params *p, int H, int W, int OH, int OW);
+
+/* Depthwise kernel over nc <= TC_DW_BLOCK channels at once (small planes, see
+ * depthwise_body.h), channels k0..k0 + nc - 1 of a layer without channel multiplier.
+ * x: [nc][H][W]  w: [nc][KH][KW]  bias: [K] or NULL  residual: [nc][OH][OW] or NULL
+ * y: [nc][OH][OW] */
+#define TC_DW_BLOCK 16
+typedef void (*tc_dw_block_fn)(const float *x, int H, int W, const float *w,
+                               const tc_conv2d_params *p, const float *bias, const float *residual,
+                               const tc_activation *act, int k0, int nc, int OH, int OW, float *y);
+/* The block kernel for a layer's geometry, or NULL (then tc_dw_pick_fn's). */
+typedef tc_dw_block_fn (*tc_dw_block_pick_fn)(const tc_conv2d_params *p, int H, int W, int OH,
+                                              int OW);
 
 /* One block of up to 4 output channels of a grouped convolution, see grouped_body.h.
  * xg: the group's zero-padded phase planes  taps: [ntaps] offsets from oh * wph + ow
@@ -31,7 +45,8 @@ typedef struct {
  * (conv.c), tc_conv_avx2 (conv_avx2.c) and tc_conv_avx512 (conv_avx512.c: its
  * own depthwise kernel, AVX2's im2col packer); dispatch.c picks one per tc_ctx. */
 typedef struct tc_conv_kernels {
-    tc_dw_plane_fn dw_plane;
+    tc_dw_pick_fn dw_pick;
+    tc_dw_block_pick_fn dw_block_pick; /* NULL: no block kernel (the portable build) */
     tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
     tc_gc_block_fn gc_block;
     /* d[i] = s[2 * i], i < n: a row of a stride-2 phase copy (reads s[0 .. 2n - 2]) */

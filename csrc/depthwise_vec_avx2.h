@@ -5,11 +5,12 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "epilogue_avx2.h"
 
 #define TC_VL 8
 typedef __m256 tc_v;
-typedef __m256i tc_m;
+typedef __m256i tc_m; /* a lane is on where its sign bit is */
 
 /* the lanes i with lo <= i < hi */
 static inline tc_m tc_m_range(int lo, int hi)
@@ -20,7 +21,16 @@ static inline tc_m tc_m_range(int lo, int hi)
                             _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)));
 }
 
+/* lane i on where bit i of bits is: bit i shifted to the lane's sign bit, the
+ * only bit maskload and maskstore read */
+static inline tc_m tc_m_bits(uint64_t bits)
+{
+    const __m256i to_sign = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
+    return _mm256_sllv_epi32(_mm256_set1_epi32((int)(uint32_t)bits), to_sign);
+}
+
 static inline tc_v tc_v_set1(float a) { return _mm256_set1_ps(a); }
+static inline tc_v tc_v_zero(void) { return _mm256_setzero_ps(); }
 static inline tc_v tc_v_load(const float *p) { return _mm256_loadu_ps(p); }
 
 /* [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6] */
@@ -44,6 +54,28 @@ static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
     return tc_evens(_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi));
 }
 
+/* Stride 2 without a cross-lane permute per tap: *e = p[0], p[2], ..., p[14]
+ * and *o = p[1], p[3], ..., p[15] in the lane order [0 1 4 5 2 3 6 7] (one
+ * in-lane shuffle each); a sum of such vectors is put in order once, by
+ * tc_v_unscramble, before it is stored. */
+static inline void tc_v_split_even_odd(__m256 a, __m256 b, tc_v *e, tc_v *o)
+{
+    *e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    *o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+}
+static inline void tc_v_load_even_odd(const float *p, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), e, o);
+}
+static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi), e, o);
+}
+static inline tc_v tc_v_unscramble(tc_v v)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {
@@ -53,6 +85,26 @@ static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
         t[i] = c >= 0 && c < W ? row[c] : 0.0f;
     }
     return _mm256_loadu_ps(t);
+}
+
+/* r[i][j] <-> r[j][i]: 8 rows of 8 lanes */
+static inline void tc_v_transpose(tc_v r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
 }
 
 static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm256_fmadd_ps(a, b, c); }

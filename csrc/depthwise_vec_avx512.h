@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "epilogue_avx512.h"
 
 #define TC_VL 16
@@ -21,7 +22,11 @@ static inline tc_m tc_m_range(int lo, int hi)
     return (tc_m)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
+/* lane i on where bit i of bits is */
+static inline tc_m tc_m_bits(uint64_t bits) { return (tc_m)(bits & 0xffffu); }
+
 static inline tc_v tc_v_set1(float a) { return _mm512_set1_ps(a); }
+static inline tc_v tc_v_zero(void) { return _mm512_setzero_ps(); }
 static inline tc_v tc_v_load(const float *p) { return _mm512_loadu_ps(p); }
 
 /* the even lanes of a then b: [a0 a2 ... a14 b0 b2 ... b14] */
@@ -44,6 +49,24 @@ static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
     return tc_evens(_mm512_maskz_loadu_ps(lo, p), _mm512_maskz_loadu_ps(hi, p + 16));
 }
 
+/* *e = p[0], p[2], ..., p[30], *o = p[1], p[3], ..., p[31], in order (a
+ * two-source permute is one instruction here: nothing for tc_v_unscramble to do) */
+static inline void tc_v_split_even_odd(__m512 a, __m512 b, tc_v *e, tc_v *o)
+{
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *e = tc_evens(a, b);
+    *o = _mm512_permutex2var_ps(a, odd, b);
+}
+static inline void tc_v_load_even_odd(const float *p, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), e, o);
+}
+static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, tc_v *e, tc_v *o)
+{
+    tc_v_split_even_odd(_mm512_maskz_loadu_ps(lo, p), _mm512_maskz_loadu_ps(hi, p + 16), e, o);
+}
+static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {
@@ -53,6 +76,36 @@ static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
         t[i] = c >= 0 && c < W ? row[c] : 0.0f;
     }
     return _mm512_loadu_ps(t);
+}
+
+/* r[i][j] <-> r[j][i]: 16 rows of 16 lanes (pairs of floats, then of
+ * doubles, then 128-bit quarters twice) */
+static inline void tc_v_transpose(tc_v r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
+        const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
+        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    /* u[4q + k], lane quarter L: column 4L + k of rows 4q..4q+3 */
+    for (int k = 0; k < 4; k++) {
+        const __m512 a = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88);
+        const __m512 b = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
+        const __m512 c = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
+        const __m512 d = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+        r[k] = _mm512_shuffle_f32x4(a, c, 0x88);
+        r[k + 8] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        r[k + 4] = _mm512_shuffle_f32x4(b, d, 0x88);
+        r[k + 12] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
 }
 
 static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c) { return _mm512_fmadd_ps(a, b, c); }

@@ -4,14 +4,23 @@
 #define TC_DEPTHWISE_VEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "epilogue.h"
 
 #define TC_VL 8
 typedef struct { float f[TC_VL]; } tc_v;
-typedef struct { int lo, hi; } tc_m; /* the lanes i with lo <= i < hi */
+typedef unsigned tc_m; /* lane i is on where bit i is */
 
-static inline tc_m tc_m_range(int lo, int hi) { tc_m m = {lo, hi}; return m; }
-static inline int tc_m_has(tc_m m, int i) { return i >= m.lo && i < m.hi; }
+/* the lanes i with lo <= i < hi */
+static inline tc_m tc_m_range(int lo, int hi)
+{
+    lo = lo < 0 ? 0 : lo > TC_VL ? TC_VL : lo;
+    hi = hi < 0 ? 0 : hi > TC_VL ? TC_VL : hi;
+    return ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+}
+/* lane i on where bit i of bits is */
+static inline tc_m tc_m_bits(uint64_t bits) { return (tc_m)(bits & ((1u << TC_VL) - 1u)); }
+static inline int tc_m_has(tc_m m, int i) { return (m >> i) & 1u; }
 
 static inline tc_v tc_v_set1(float a)
 {
@@ -59,6 +68,24 @@ static inline tc_v tc_v_load_even_masked(const float *p, tc_m lo, tc_m hi)
     return v;
 }
 
+/* *e = p[0], p[2], ..., p[14] and *o = p[1], p[3], ..., p[15], in order here
+ * (the AVX2 twin leaves them in an order that tc_v_unscramble restores) */
+static inline void tc_v_load_even_odd(const float *p, tc_v *e, tc_v *o)
+{
+    *e = tc_v_load_even(p);
+    *o = tc_v_load_even(p + 1);
+}
+/* as tc_v_load_even_masked, lo and hi the masks of p[0..7] and p[8..15] */
+static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, tc_v *e, tc_v *o)
+{
+    for (int i = 0; i < TC_VL; i++) {
+        int j = 2 * i, k = 2 * i + 1;
+        e->f[i] = (j < TC_VL ? tc_m_has(lo, j) : tc_m_has(hi, j - TC_VL)) ? p[j] : 0.0f;
+        o->f[i] = (k < TC_VL ? tc_m_has(lo, k) : tc_m_has(hi, k - TC_VL)) ? p[k] : 0.0f;
+    }
+}
+static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {
@@ -68,6 +95,19 @@ static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
         v.f[i] = c >= 0 && c < W ? row[c] : 0.0f;
     }
     return v;
+}
+
+static inline tc_v tc_v_zero(void) { return tc_v_set1(0.0f); }
+
+/* r[i].f[j] <-> r[j].f[i] */
+static inline void tc_v_transpose(tc_v r[TC_VL])
+{
+    for (int i = 0; i < TC_VL; i++)
+        for (int j = i + 1; j < TC_VL; j++) {
+            float t = r[i].f[j];
+            r[i].f[j] = r[j].f[i];
+            r[j].f[i] = t;
+        }
 }
 
 static inline tc_v tc_v_fma(tc_v a, tc_v b, tc_v c)

@@ -30,8 +30,11 @@ def ctx(request):
 
 
 # (h, w): 1 pixel, narrower than a vector (7), one vector +- 1, the mobile networks' planes,
-# odd sizes where the last vector is partial, a tall and a wide plane
-PLANES = [(1, 1), (7, 7), (9, 8), (14, 14), (5, 17), (28, 28), (3, 40), (23, 9)]
+# odd sizes where the last vector is partial, a tall and a wide plane; small planes of at
+# most 64 outputs that take the flat kernel at stride 1 (7x7 on 16 lanes; 5x5, 5x3 on 8 and
+# 16; 8x8 = 64 outputs, the limit)
+PLANES = [(1, 1), (7, 7), (9, 8), (14, 14), (5, 17), (28, 28), (3, 40), (23, 9),
+          (5, 5), (5, 3), (8, 8)]
 # (kernel, strides, pads, dilations)
 GEOMETRIES = [
     ((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),   # MobileNet's stride-1 layers
@@ -43,6 +46,12 @@ GEOMETRIES = [
     ((3, 3), (1, 2), (4, 0, 2, 5), (1, 1)),   # pads wider than the kernel, mixed strides
     ((5, 3), (2, 1), (3, 1, 0, 2), (2, 2)),   # dilated, non-square
     ((3, 3), (3, 3), (1, 2, 2, 1), (1, 1)),   # stride 3: the lane-by-lane gather
+    # the flat kernel's geometries (stride 1, pads left + right = KW - 1): pads on one side,
+    # taller output than input (rows of zeros above and below), the general kernel (3x5, 1x1)
+    ((3, 3), (1, 1), (0, 0, 2, 2), (1, 1)),
+    ((3, 3), (1, 1), (2, 1, 3, 1), (1, 1)),
+    ((3, 5), (1, 1), (0, 1, 2, 3), (1, 1)),
+    ((1, 1), (1, 1), (0, 0, 0, 0), (1, 1)),
 ]
 VARIANTS = ["bias", "nobias-relu", "residual-relu", "residual-is-y"]
 
@@ -144,3 +153,39 @@ def test_depthwise_avx512_is_bit_identical_to_avx2(activation, args):
             outs.append(conv.run(x, np.full(shape, np.nan, np.float32), residual=residual))
         np.testing.assert_array_equal(outs[1], outs[0],
                                       err_msg=f"depthwise {dw_case_id(*case)} {activation or 'none'}")
+
+
+# the channel-block kernel of small planes (output rows narrower than a vector): channel
+# counts that leave partial blocks of 16 and of 8, per-channel PReLU slopes, a residual
+BLOCK_CASES = [((7, 7), (3, 3), 1), ((14, 14), (3, 3), 2), ((7, 7), (5, 5), 1),
+               ((14, 14), (5, 5), 2), ((14, 14), (3, 3), 1), ((9, 13), (3, 3), 2)]
+
+
+@pytest.mark.parametrize("channels", [37, 8, 1])
+@pytest.mark.parametrize("case", BLOCK_CASES, ids=[f"{h}x{w}-k{k[0]}s{s}" for (h, w), k, s in BLOCK_CASES])
+def test_depthwise_channel_blocks_match_the_reference(ctx, case, channels):
+    (h, w), kernel, stride = case
+    c = channels
+    rng = np.random.default_rng(zlib.crc32(f"{case}{c}".encode()))
+    x = rng.standard_normal((2, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((c, 1) + kernel, dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32)
+    slope = rng.standard_normal(c, dtype=np.float32)
+    geom = dict(strides=(stride, stride), pads=(kernel[0] // 2,) * 4, group=c)
+    for activation, extra in [("", {}), ("Relu", {}), ("PRelu", dict(slope=slope)),
+                              ("SiLU", {}), ("Clip", dict(alpha=0.0, beta=6.0)),
+                              ("HardSwish", {}), ("HardSigmoid", {})]:
+        ref_conv = _kernels.Conv2d(ctx, wt, bias, algo="reference", activation=activation,
+                                   **geom, **extra)
+        conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", activation=activation,
+                               **geom, **extra)
+        shape = conv.output_shape(2, h, w)
+        residual = rng.standard_normal(shape, dtype=np.float32)
+        # no residual (the stores that overlap the vector before), a residual, y itself
+        for variant in ("none", "residual", "residual-is-y"):
+            res = None if variant == "none" else residual
+            ref = ref_conv.run(x, np.empty(shape, np.float32), residual=res)
+            y = run_conv_variant(conv, x, shape, variant, res)
+            err = np.abs(y.astype(np.float64) - ref).max() / np.abs(ref).max()
+            assert err <= 1e-5, (f"depthwise {case} c={c} {activation} {variant} ({ctx}): "
+                                 f"rel err {err:.3g}")
