@@ -646,3 +646,17 @@ def test_backend_is_the_session():
     np.testing.assert_array_equal(y, ort_run(model, {"x": x, "shape": np.array([3, 2])})[0])
     with pytest.raises(AttributeError, match="did you mean 'intra_op_num_threads'"):
         tinycnn.backend.prepare(model, intra_op_num_thread=1)
+
+
+def test_profile_events_inside_a_run_stay_inside_after_rounding(tmp_path):
+    """Microsecond rounding of both ends on one clock: a node that ends within the same
+    microsecond as its run (and starts a fraction later) must not end past the run."""
+    from tinycnn.profiling import Profiler
+    prof = Profiler(str(tmp_path / "p"))
+    t0 = prof._t0
+    prof.event("Session", "model_run", t0 + 999, t0 + 3998)
+    prof.event("Node", "n_kernel_time", t0 + 1000, t0 + 3000)
+    with open(prof.end()) as f:
+        run, node = sorted(json.load(f), key=lambda e: e["cat"] != "Session")
+    assert (run["ts"], run["dur"], node["ts"], node["dur"]) == (0, 3, 1, 2)
+    assert run["ts"] <= node["ts"] and node["ts"] + node["dur"] <= run["ts"] + run["dur"]

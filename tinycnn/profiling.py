@@ -44,9 +44,12 @@ class Profiler:
         return time.perf_counter_ns()
 
     def event(self, cat, name, start, end, args=None):
-        """Record one complete event from two now() timestamps."""
+        """Record one complete event from two now() timestamps.  Both ends are rounded down
+        to whole microseconds on one clock, so an event inside another stays inside it (the
+        duration rounded on its own could end a microsecond past its run)."""
+        ts = (start - self._t0) // 1000
         ev = {"cat": cat, "pid": self._pid, "tid": threading.get_native_id(),
-              "dur": (end - start) // 1000, "ts": (start - self._t0) // 1000, "ph": "X",
+              "dur": (end - self._t0) // 1000 - ts, "ts": ts, "ph": "X",
               "name": name, "args": args or {}}
         with self._lock:
             self._events.append(ev)
