@@ -254,9 +254,11 @@ static inline __attribute__((always_inline)) void store_row6(float *ci, __m256 r
                                                              const tc_tile_epi *e, int nr,
                                                              __m256i m)
 {
+/* 6 floats: 4, then 2 at any alignment (the double forms want 8 bytes: UBSan) */
 #define TC_LD(p)                                                                                   \
-    (nr == 6 ? _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)),                      \
-                                    _mm_castpd_ps(_mm_load_sd((const double *)((p) + 4))), 1)      \
+    (nr == 6 ? _mm256_insertf128_ps(                                                               \
+                   _mm256_castps128_ps256(_mm_loadu_ps(p)),                                        \
+                   _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)((p) + 4))), 1) \
              : _mm256_maskload_ps((p), m))
     if (flags & TC_UK_FIRST) {
         if (flags & TC_UK_ACCUM)
@@ -275,7 +277,8 @@ static inline __attribute__((always_inline)) void store_row6(float *ci, __m256 r
         r = tc_act_avx2(tc_act_at(&e->act, i), r);
     if (nr == 6) {
         _mm_storeu_ps(ci, _mm256_castps256_ps128(r));
-        _mm_store_sd((double *)(ci + 4), _mm_castps_pd(_mm256_extractf128_ps(r, 1)));
+        /* 2 floats, any alignment (the double forms want 8 bytes: UBSan) */
+        _mm_storel_epi64((__m128i *)(void *)(ci + 4), _mm_castps_si128(_mm256_extractf128_ps(r, 1)));
     } else {
         _mm256_maskstore_ps(ci, m, r);
     }
