@@ -554,7 +554,7 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
         const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc) ? op->M : gemm_mstep(kc);
         const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
         const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
-        if (pages > kern->inplace_max_pages)
+        if (pages > kern->inplace_max_pages || ldb % TC_GEMM_INPLACE_ALIAS_FLOATS == 0)
             return 0;
     }
     return 1;

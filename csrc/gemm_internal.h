@@ -67,6 +67,17 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * TLB has 64 entries, and a packed B block is a few contiguous pages). */
 #define TC_GEMM_INPLACE_MAX_PAGES_AVX2 128
 
+/* ... and only while B's rows do not all fall in the same cache sets: rows a multiple of
+ * 16 KiB apart (a 64x64, 128x128 or 256x256 map) share one set of a 64-set L1 and one of a
+ * quarter of the L2's sets, so the kc rows one tile reads (plus its C rows) evict each
+ * other.  A packed B block is contiguous.  Measured on LRASPP-MobileNetV3 at 512x512 (AVX2
+ * emulation, 1 thread, 2026-11-30, same session alternating both choices, loaded host):
+ * the whole model 0.80-0.90 of its time with in-place tiles; cachegrind (32 KiB 8-way L1d,
+ * the target's) counts ~7x the compulsory L1 misses of 72 -> 24 at 128x128 in place, none
+ * extra packed or in place at 126x126.  YOLOv8n's 160x160 maps (100 KiB rows, not a
+ * multiple of 16 KiB) lost with packing (32 -> 32, 48 -> 32: 1.05-1.3x): they keep in place. */
+#define TC_GEMM_INPLACE_ALIAS_FLOATS 4096
+
 /* micro-kernel flags */
 #define TC_UK_FIRST 1 /* first K block: add C_old if accumulate, bias, residual */
 #define TC_UK_LAST 2  /* last K block: apply the activation */

@@ -250,7 +250,10 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
     rng = np.random.default_rng(15)
     ctx = _kernels.Context(1, "avx2")
     for M, N, K in [(12, 32, 7), (18, 49, 16), (11, 17, 330), (7, 9, 700), (100, 300, 16),
-                    (30, 1, 3), (13, 8, 5), (64, 196, 96)]:
+                    (30, 1, 3), (13, 8, 5), (64, 196, 96),
+                    # rows 16 KiB apart (a 64x64 map) are packed (TC_GEMM_INPLACE_ALIAS_FLOATS),
+                    # 64 bytes more apart read in place: the same bits either way
+                    (24, 4096, 72), (24, 4112, 72)]:
         a = rng.standard_normal((M, K), dtype=np.float32)
         b = rng.standard_normal((K, N), dtype=np.float32)
         c0 = rng.standard_normal((M, N), dtype=np.float32)
