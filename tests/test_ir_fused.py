@@ -98,3 +98,109 @@ def test_fused_block_refuses_layers_that_do_not_chain(ctx):
         f.run(x, np.empty((1, 8, 8, 8), np.float32))
     with pytest.raises(ValueError, match="x"):
         f.run(x, x)
+
+
+# ---- the graph: tinycnn::InvertedResidual (graph._fuse_inverted_residual, ops/fused_ir.py) ----
+
+import json  # noqa: E402
+
+from onnx import helper  # noqa: E402
+
+import tinycnn  # noqa: E402
+from tinycnn.ops import fused_ir  # noqa: E402
+from helpers import make_model, ort_run, assert_close, session_options  # noqa: E402
+
+
+def ir_model(c0=16, e=96, k2=16, hw=64, ks=3, stride=1, act="Clip", residual=True,
+             extra_output=False, seed=0):
+    """Conv 1x1 + act -> depthwise + act -> Conv 1x1 [+ x], MobileNetV2's block."""
+    rng = np.random.default_rng(seed)
+    p = ks // 2
+
+    def w(*shape):
+        return (rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))).astype(np.float32)
+    inits = {"w1": w(e, c0, 1, 1), "b1": w(e), "w2": w(e, 1, ks, ks), "b2": w(e),
+             "w3": w(k2, e, 1, 1), "b3": w(k2)}
+
+    def activation(src, dst):
+        if act == "Clip":
+            return [helper.make_node("Clip", [src, "lo", "hi"], [dst])]
+        return [helper.make_node(act, [src], [dst])]
+    inits.update(lo=np.float32(0), hi=np.float32(6))
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["e0"], name="expand")]
+    nodes += activation("e0", "e1")
+    nodes += [helper.make_node("Conv", ["e1", "w2", "b2"], ["d0"], name="dw", group=e,
+                               pads=[p] * 4, strides=[stride] * 2)]
+    nodes += activation("d0", "d1")
+    last = "y" if not residual else "p"
+    nodes += [helper.make_node("Conv", ["d1", "w3", "b3"], [last], name="project")]
+    if residual:
+        nodes += [helper.make_node("Add", ["p", "x"], ["y"])]
+    outputs = [("y", None)] + ([("d1", None)] if extra_output else [])
+    return make_model(nodes, [("x", ["N", c0, hw, hw])], outputs, inits, opset=14)
+
+
+def ir_nodes(sess):
+    return [n for n in sess._base.graph.nodes if n.op_type == "InvertedResidual"]
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(ks=5, stride=2, residual=False, k2=24),
+                                dict(act="HardSwish", hw=67), dict(act="Relu", stride=2, hw=65,
+                                                                    residual=False)],
+                         ids=["mv2", "5x5s2", "hswish_odd", "relu_s2_odd"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_block_fused_in_bands_matches_onnxruntime_and_the_unfused_plan(kw, threads):
+    model = ir_model(**kw)
+    data = model.SerializeToString()
+    x = np.random.default_rng(5).standard_normal((2, 16, kw.get("hw", 64), kw.get("hw", 64)),
+                                                 dtype=np.float32)
+    sess = tinycnn.InferenceSession(data, session_options(intra_op_num_threads=threads))
+    (node,) = ir_nodes(sess)
+    assert node.name == "expand"
+    got = sess.run(None, {"x": x})[0]
+    assert_close(got, ort_run(model, {"x": x})[0], 1e-4, what="y")
+    saved = fused_ir.IR_FUSE_MIN_BYTES
+    fused_ir.IR_FUSE_MIN_BYTES = float("inf")
+    try:
+        plain = tinycnn.InferenceSession(data, session_options(intra_op_num_threads=threads))
+        want = plain.run(None, {"x": x})[0]
+    finally:
+        fused_ir.IR_FUSE_MIN_BYTES = saved
+    np.testing.assert_array_equal(got, want, err_msg="banded y vs the three convolutions'")
+    (_, records) = sess.run_profiled({"x": x})
+    assert [r["op"] for r in records if r["node"] == "expand"] == [node.label], \
+        "the banded block is one kernel call"
+
+
+def test_block_below_the_size_threshold_runs_unfused_and_matches_onnxruntime():
+    model = ir_model(e=32, hw=20)  # 51 KB expanded: three convolutions
+    x = np.random.default_rng(6).standard_normal((2, 16, 20, 20), dtype=np.float32)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    assert len(ir_nodes(sess)) == 1
+    assert_close(sess.run(None, {"x": x})[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
+
+
+def test_block_with_an_intermediate_output_is_not_fused():
+    model = ir_model(extra_output=True)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    assert ir_nodes(sess) == []
+    x = np.random.default_rng(7).standard_normal((1, 16, 64, 64), dtype=np.float32)
+    for g, r in zip(sess.run(None, {"x": x}), ort_run(model, {"x": x})):
+        assert_close(g, r, 1e-4)
+
+
+def test_profile_names_the_block_after_its_first_node_and_counts_its_flops(tmp_path):
+    model = ir_model()
+    so = session_options(enable_profiling=True)
+    so.profile_file_prefix = str(tmp_path / "prof")
+    sess = tinycnn.InferenceSession(model.SerializeToString(), so)
+    x = np.zeros((1, 16, 64, 64), np.float32)
+    sess.run(None, {"x": x})
+    events = json.load(open(sess.end_profiling()))
+    names = {e["name"] for e in events if e.get("cat") == "Node"}
+    assert "expand_kernel_time" in names
+    assert not {"dw_kernel_time", "project_kernel_time"} & names
+    # 64x64 pixels: 16->96 expansion, 96 3x3 taps, 96->16 projection, 2 FLOPs a MAC
+    want = 2 * 4096 * (16 * 96 + 96 * 9 + 96 * 16)
+    (_, records) = sess.run_profiled({"x": x})
+    assert sum(r["flops"] or 0 for r in records if r["node"] == "expand") == want
