@@ -15,6 +15,7 @@
  * path's bit for bit at any band height and thread count.  Bands are spread
  * over the threads, each running the kernels serially on its own workspace.
  */
+#include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm_internal.h"
@@ -47,15 +48,22 @@ static void band_rows(const tc_conv2d_params *p, int h, int r0, int r1, int *i0,
     *i1 = hi > h ? h : hi;
 }
 
-/* Floats of one thread's slot: expansion band, depthwise band, zero row, GEMM workspace */
-static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                        int h, int w, int OW, int band)
+/* Floats rounded up to a cache line, so that each buffer of a slot starts on one */
+static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Floats of the expansion band: the depthwise input rows of `band` output rows, halo included */
+static size_t expand_band_size(const tc_conv2d_params *p, int h, int w, int band)
 {
-    const tc_conv2d_params *p = &dw->p;
-    const size_t rows_in = (size_t)(band - 1) * p->sh + (size_t)(p->KH - 1) * p->dh + 1;
-    const size_t in_rows = rows_in < (size_t)h ? rows_in : (size_t)h;
-    return (size_t)p->C * in_rows * w + (size_t)p->K * band * OW + (size_t)w +
-           tc_gemm_workspace_size(serial) + 16;
+    const size_t rows = (size_t)(band - 1) * p->sh + (size_t)(p->KH - 1) * p->dh + 1;
+    return up16((size_t)p->C * (rows < (size_t)h ? rows : (size_t)h) * w);
+}
+
+/* Floats of one thread's slot: expansion band, depthwise band, zero row, GEMM workspace */
+static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *dw, int h, int w, int OW,
+                        int band)
+{
+    return expand_band_size(&dw->p, h, w, band) + up16((size_t)dw->p.K * band * OW) +
+           up16((size_t)w) + up16(tc_gemm_workspace_size(serial));
 }
 
 size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
@@ -69,7 +77,7 @@ size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    return (size_t)threads * slot_size(&serial, expand, dw, h, w, OW, band < OH ? band : OH);
+    return (size_t)threads * slot_size(&serial, dw, h, w, OW, band < OH ? band : OH) + 16;
 }
 
 /* C [M, N] (ldc) = epi(packed . B [K, N] (ldb)) with the layer's packed weights */
@@ -113,12 +121,12 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const tc_conv2d_params *p = &j->dw->p;
     const int E = p->C, K2 = j->project->p.K, C0 = j->expand->p.C;
     const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
-    float *slot = j->workspace + (size_t)tid * j->slot;
-    const size_t rows_in = (size_t)(j->band - 1) * p->sh + (size_t)(p->KH - 1) * p->dh + 1;
-    float *ebuf = slot;
-    float *dbuf = ebuf + (size_t)E * (rows_in < (size_t)j->h ? rows_in : (size_t)j->h) * j->w;
-    float *zrow = dbuf + (size_t)E * j->band * j->OW;
-    float *gemm_ws = zrow + j->w;
+    /* slots from the first cache line of workspace on, each a whole number of lines */
+    float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
+    float *ebuf = base + (size_t)tid * j->slot;
+    float *dbuf = ebuf + expand_band_size(p, j->h, j->w, j->band);
+    float *zrow = dbuf + up16((size_t)E * j->band * j->OW);
+    float *gemm_ws = zrow + up16((size_t)j->w);
     for (ptrdiff_t it = begin; it < end; it++) {
         const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
         const int r1 = r0 + j->band < j->OH ? r0 + j->band : j->OH, rows = r1 - r0;
@@ -158,7 +166,7 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     j.serial.pool = NULL;
     j.expand = expand, j.dw = dw, j.project = project;
     j.x = x, j.residual = residual, j.y = y, j.workspace = workspace;
-    j.slot = slot_size(&j.serial, expand, dw, h, w, OW, band);
+    j.slot = slot_size(&j.serial, dw, h, w, OW, band);
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, ir_task, &j);
