@@ -265,6 +265,35 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    const tc_activation *act, float *y, float *workspace);
 
+/* Inverted-residual block in bands of output rows (ir_fused.c):
+ *   y = project(dw(expand(x))) [+ residual], each stage with its bias and activation,
+ * the expanded tensors kept a band of `band` depthwise output rows (with the
+ * depthwise halo) at a time in workspace, never whole in memory.  Each stage is a
+ * planned layer: its geometry, algorithm and tc_conv2d_pack_f32 weights.  expand and
+ * project: 1x1 / 1X1 or 1X1_CHAN, group 1; dw: DEPTHWISE with K == C (any stride,
+ * pads, dilation); channels chained.  The result is the three layers' run one after
+ * the other, bit for bit, at any band and thread count. */
+typedef struct tc_ir_stage {
+    tc_conv2d_params p;
+    int algo;
+    const float *packed;
+    const float *bias;       /* [p.K] or NULL */
+    const tc_activation *act; /* NULL: none */
+} tc_ir_stage;
+
+/* 0 when the stages chain as above and band >= 1, else -1 (the functions below then do nothing). */
+int tc_ir_fused_check(const tc_ir_stage *expand, const tc_ir_stage *dw, const tc_ir_stage *project,
+                      int h, int w, int band);
+/* Floats of workspace for an h x w input with ctx's threads (a band's slot per thread). */
+size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                  const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w,
+                                  int band);
+/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW], overlapping
+ * neither x nor residual (later bands read x rows an earlier band's y would cover) */
+void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                     const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
+                     const float *residual, float *y, float *workspace);
+
 /* end of convolution section */
 
 /* ------------------------------------------------------------------------ */

@@ -89,6 +89,22 @@ cdef extern from "tinycnn.h" nogil:
                        const float *residual, const tc_activation *act, float *y,
                        float *workspace)
 
+    ctypedef struct tc_ir_stage:
+        tc_conv2d_params p
+        int algo
+        const float *packed
+        const float *bias
+        const tc_activation *act
+    int tc_ir_fused_check(const tc_ir_stage *expand, const tc_ir_stage *dw,
+                          const tc_ir_stage *project, int h, int w, int band)
+    size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                      const tc_ir_stage *dw, const tc_ir_stage *project, int h,
+                                      int w, int band)
+    void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                         const tc_ir_stage *project, int n, int h, int w, int band,
+                         const float *x, const float *residual, float *y,
+                         float *workspace)
+
     # -- transposed convolution ----------------------------------------------
     ctypedef struct tc_conv_depth:
         int KD, sd, dd, pf

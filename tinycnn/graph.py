@@ -65,6 +65,7 @@ def prepare(model, level, ctx, options, cache):
         _fold_batchnorm(g, keep)
         _fuse_conv(g, keep)
         _fuse_se(g, keep)
+        _fuse_inverted_residual(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
         _fuse_matmul_bias(g, keep)
@@ -455,6 +456,52 @@ def _fuse_se(g, keep):
             producers = {o: n for n in g.nodes for o in n.outputs}
             consumers = g.consumers()
             break
+
+
+def _fuse_inverted_residual(g, keep):
+    """Conv 1x1 -> depthwise Conv -> Conv 1x1 [+ residual], each as _fuse_conv left it (with
+    its activation) -> one tinycnn::InvertedResidual (ops/fused_ir.py), which runs it in bands
+    where that pays and as the three convolutions otherwise.  Refused: an intermediate used
+    by another node or kept as an output, weights that are not constant, a residual on the
+    first two convolutions."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+
+    def conv(node, kernel_1x1):
+        if node is None or node.op_type != "Conv" or node.domain not in ("", FUSED):
+            return None
+        ins = list(node.inputs) + [""] * (5 - len(node.inputs))
+        w = g.initializers.get(ins[1])
+        if w is None or np.ndim(w) != 4 or (ins[2] and ins[2] not in g.initializers):
+            return None
+        if ins[4] and ins[4] not in g.initializers:
+            return None
+        if kernel_1x1 != (np.shape(w)[2:] == (1, 1) and node.attrs.get("group", 1) == 1):
+            return None
+        if not kernel_1x1 and not (node.attrs.get("group", 1) == np.shape(w)[0] and np.shape(w)[1] == 1):
+            return None
+        return ins
+
+    for project in list(g.nodes):
+        p = conv(project, True)
+        if p is None:
+            continue
+        dw_node = producers.get(p[0])
+        d = conv(dw_node, False)
+        if d is None or d[3] or _single_consumer(g, p[0], keep) is not project:
+            continue
+        expand = producers.get(d[0])
+        e = conv(expand, True)
+        if e is None or e[3] or _single_consumer(g, d[0], keep) is not dw_node:
+            continue
+        attrs = {}
+        for key, node in zip(("expand", "depthwise", "project"), (expand, dw_node, project)):
+            attrs[key] = {k: tuple(v) if isinstance(v, list) else v for k, v in node.attrs.items()}
+        fused = Node(expand.name, "InvertedResidual", FUSED,
+                     [e[0], e[1], e[2], d[1], d[2], p[1], p[2], p[3], e[4], d[4], p[4]],
+                     list(project.outputs), attrs, expand.index)
+        fused.label = "+".join(n.label for n in (expand, dw_node, project))
+        _replace(g, [expand, dw_node, project], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
 
 
 def _fuse_relu(g, keep, op_type):

@@ -6,6 +6,8 @@ pays, the packed-GEMM convolution and its special cases otherwise).  Packed
 weights are cached per node and algorithm, so a new batch size re-plans without
 re-packing.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _kernels as K
@@ -27,8 +29,47 @@ def _activation(n, activation, alpha, beta, S):
     return act
 
 
-def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides):
+def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag=""):
     require_float(n, X, R, W, B)
+    c = conv_layer(n, X, W, B, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag)
+    if c.layer is None:
+        return _conv_runtime_weights(n, X, W, B, R, act, c.w4_shape, c.strides, c.pads4,
+                                     c.dilations, group, c.x4, c.out_shape, c.out4, c.algo)
+    bind, x4, out4, out_shape, ws = c.layer.bind, c.x4, c.out4, c.out_shape, c.workspace
+
+    if R is not None and R.shape == out_shape:
+        def conv_residual(x, r, y, *ws_):
+            return bind(x.reshape(x4), y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
+        return n.emit(bound_step(conv_residual), [X, R], [(out_shape, np.float32)],
+                      inplace={0: 1}, workspace=ws)
+
+    def conv(x, y, *ws_):
+        return bind(x.reshape(x4), y.reshape(out4), None, ws_[0] if ws_ else None)
+    if R is None:
+        return n.emit(bound_step(conv), [X], [(out_shape, np.float32)], workspace=ws)
+    # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
+    raise n.error("internal: fused residual with a broadcasting shape")
+
+
+@dataclass
+class PlannedConv:
+    """A convolution planned for its input (conv_layer): the Conv2d (None when the weights
+    come at run time), its algorithm, 4-D shapes, geometry and workspace floats."""
+    layer: object
+    algo: str
+    x4: tuple
+    out4: tuple
+    out_shape: tuple
+    w4_shape: tuple
+    strides: list
+    pads4: tuple
+    dilations: list
+    workspace: int
+
+
+def conv_layer(n, X, W, B, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag=""):
+    """Check a convolution, choose its algorithm and pack its weights (cached per node and
+    `tag`: a node running several convolutions tells them apart)."""
     if X.ndim < 3:
         raise n.error(f"input X must be [N, C, spatial...], got shape {X.shape}")
     if W.ndim != X.ndim:
@@ -74,27 +115,13 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
                             winograd_weights=not runtime and K.winograd_takes_weights(w4),
                             isa=n.ctx.isa)
     if runtime:
-        return _conv_runtime_weights(n, X, W, B, R, act, w4_shape, st, pads4, dl, group,
-                                     x4, out_shape, out4, algo)
+        return PlannedConv(None, algo, x4, out4, out_shape, w4_shape, st, pads4, dl, 0)
     b = None if B is None else B.const
-    layer = n.cached(("conv", algo, act["activation"], act["alpha"], act["beta"]), lambda: K.Conv2d(
-        n.ctx, w4, _bias(b), algo=algo, strides=tuple(st), pads=pads4, dilations=tuple(dl),
-        group=group, **act))
-    ws = layer.workspace_size(nb, h, wd)
-    bind = layer.bind
-
-    if R is not None and R.shape == out_shape:
-        def conv_residual(x, r, y, *ws_):
-            return bind(x.reshape(x4), y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
-        return n.emit(bound_step(conv_residual), [X, R], [(out_shape, np.float32)],
-                      inplace={0: 1}, workspace=ws)
-
-    def conv(x, y, *ws_):
-        return bind(x.reshape(x4), y.reshape(out4), None, ws_[0] if ws_ else None)
-    if R is None:
-        return n.emit(bound_step(conv), [X], [(out_shape, np.float32)], workspace=ws)
-    # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
-    raise n.error("internal: fused residual with a broadcasting shape")
+    layer = n.cached(("conv", tag, algo, act["activation"], act["alpha"], act["beta"]),
+                     lambda: K.Conv2d(n.ctx, w4, _bias(b), algo=algo, strides=tuple(st),
+                                      pads=pads4, dilations=tuple(dl), group=group, **act))
+    return PlannedConv(layer, algo, x4, out4, out_shape, w4_shape, st, pads4, dl,
+                       layer.workspace_size(nb, h, wd))
 
 
 def _conv_runtime_weights(n, X, W, B, R, act, w4_shape, st, pads4, dl, group, x4, out_shape,

@@ -1,0 +1,173 @@
+/* Inverted-residual block in bands of output rows: expansion 1x1 -> depthwise ->
+ * projection 1x1 [+ residual], without writing the expanded tensors to memory.
+ *
+ * The unfused block writes the expanded tensor (E x H x W, 1.8 MB at 56x56 with
+ * E = 144) and the depthwise output, then reads each back: past L2 both trips go
+ * to memory.  Here each band of `band` depthwise output rows is computed from a
+ * band of expansion rows (with the depthwise halo) kept in a per-thread
+ * workspace that stays in L2, and projected at once into y.  Every stage is the
+ * layer's own kernel on a row range:
+ *   expansion:  the GEMM on input rows [i0, i1) (B read in place, ldb = H * W);
+ *   depthwise:  tc_conv2d_f32 on the band as an image of i1 - i0 rows whose top
+ *               and bottom pads stand for the rows outside it (or the real pads);
+ *   projection: the GEMM on the band, C = y at row r0 (ldc = OH * OW).
+ * Each output sums its terms in the unfused order, so the result is the unfused
+ * path's bit for bit at any band height and thread count.  Bands are spread
+ * over the threads, each running the kernels serially on its own workspace.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "conv_internal.h"
+#include "gemm_internal.h"
+
+static int is_pointwise(const tc_ir_stage *s)
+{
+    return (s->algo == TC_CONV_ALGO_1X1 || s->algo == TC_CONV_ALGO_1X1_CHAN) &&
+           !tc_conv2d_check(&s->p, s->algo) && s->p.group == 1 && !tc_activation_check(s->act);
+}
+
+int tc_ir_fused_check(const tc_ir_stage *expand, const tc_ir_stage *dw, const tc_ir_stage *project,
+                      int h, int w, int band)
+{
+    int OH, OW;
+    if (!expand || !dw || !project || band < 1 || !is_pointwise(expand) || !is_pointwise(project))
+        return -1;
+    if (dw->algo != TC_CONV_ALGO_DEPTHWISE || tc_conv2d_check(&dw->p, dw->algo) ||
+        dw->p.K != dw->p.C || tc_activation_check(dw->act))
+        return -1;
+    if (expand->p.K != dw->p.C || project->p.C != dw->p.K)
+        return -1;
+    return tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
+}
+
+/* Input rows of the depthwise band of output rows [r0, r1): [*i0, *i1), clipped to the image */
+static void band_rows(const tc_conv2d_params *p, int h, int r0, int r1, int *i0, int *i1)
+{
+    const int lo = r0 * p->sh - p->pt, hi = (r1 - 1) * p->sh - p->pt + (p->KH - 1) * p->dh + 1;
+    *i0 = lo < 0 ? 0 : lo;
+    *i1 = hi > h ? h : hi;
+}
+
+/* Floats rounded up to a cache line, so that each buffer of a slot starts on one */
+static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Floats of the expansion band: the depthwise input rows of `band` output rows, halo included */
+static size_t expand_band_size(const tc_conv2d_params *p, int h, int w, int band)
+{
+    const size_t rows = (size_t)(band - 1) * p->sh + (size_t)(p->KH - 1) * p->dh + 1;
+    return up16((size_t)p->C * (rows < (size_t)h ? rows : (size_t)h) * w);
+}
+
+/* Floats of one thread's slot: expansion band, depthwise band, zero row, GEMM workspace */
+static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *dw, int h, int w, int OW,
+                        int band)
+{
+    return expand_band_size(&dw->p, h, w, band) + up16((size_t)dw->p.K * band * OW) +
+           up16((size_t)w) + up16(tc_gemm_workspace_size(serial));
+}
+
+size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                  const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w,
+                                  int band)
+{
+    int OH, OW;
+    if (tc_ir_fused_check(expand, dw, project, h, w, band) ||
+        tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW))
+        return 0;
+    tc_ctx serial = *ctx;
+    serial.pool = NULL;
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    return (size_t)threads * slot_size(&serial, dw, h, w, OW, band < OH ? band : OH) + 16;
+}
+
+/* C [M, N] (ldc) = epi(packed . B [K, N] (ldb)) with the layer's packed weights */
+static void pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const float *B,
+                      ptrdiff_t ldb, float *C, ptrdiff_t ldc, const float *residual,
+                      ptrdiff_t ldr, float *gemm_ws)
+{
+    tc_dense_b db = {B, ldb, 0};
+    tc_gemm_op op;
+    memset(&op, 0, sizeof(op));
+    op.M = s->p.K;
+    op.N = N;
+    op.K = s->p.C;
+    op.a_packed = s->packed;
+    op.a_chan = s->algo == TC_CONV_ALGO_1X1_CHAN;
+    op.pack_b = tc_pack_b_rowmajor;
+    op.b_arg = &db;
+    op.C = C;
+    op.ldc = ldc;
+    op.epi.bias = s->bias;
+    op.epi.residual = residual;
+    op.epi.ldr = ldr;
+    if (s->act)
+        op.epi.act = *s->act;
+    tc_gemm_run(serial, &op, gemm_ws);
+}
+
+typedef struct {
+    tc_ctx serial;
+    const tc_ir_stage *expand, *dw, *project;
+    const float *x, *residual;
+    float *y, *workspace;
+    size_t slot;
+    int h, w, OH, OW, band, nbands;
+} ir_job;
+
+/* items = (image, band) pairs */
+static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const ir_job *j = (const ir_job *)varg;
+    const tc_conv2d_params *p = &j->dw->p;
+    const int E = p->C, K2 = j->project->p.K, C0 = j->expand->p.C;
+    const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
+    /* slots from the first cache line of workspace on, each a whole number of lines */
+    float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
+    float *ebuf = base + (size_t)tid * j->slot;
+    float *dbuf = ebuf + expand_band_size(p, j->h, j->w, j->band);
+    float *zrow = dbuf + up16((size_t)E * j->band * j->OW);
+    float *gemm_ws = zrow + up16((size_t)j->w);
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
+        const int r1 = r0 + j->band < j->OH ? r0 + j->band : j->OH, rows = r1 - r0;
+        int i0, i1;
+        band_rows(p, j->h, r0, r1, &i0, &i1);
+        const float *xb = j->x + (size_t)b * C0 * in_plane;
+        pointwise(&j->serial, j->expand, (i1 - i0) * j->w, xb + (size_t)i0 * j->w,
+                  (ptrdiff_t)in_plane, ebuf, (ptrdiff_t)(i1 - i0) * j->w, NULL, 0, gemm_ws);
+        /* the band as an image of i1 - i0 rows: pads stand for the rows outside it */
+        tc_conv2d_params q = *p;
+        q.pt = p->pt - r0 * p->sh > 0 ? p->pt - r0 * p->sh : 0;
+        q.pb = (rows - 1) * p->sh + (p->KH - 1) * p->dh + 1 - (i1 - i0) - q.pt;
+        tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_DEPTHWISE, 1, i1 - i0, j->w, ebuf,
+                      j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
+        const size_t o = (size_t)b * K2 * out_plane + (size_t)r0 * j->OW;
+        pointwise(&j->serial, j->project, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW, j->y + o,
+                  (ptrdiff_t)out_plane, j->residual ? j->residual + o : NULL,
+                  (ptrdiff_t)out_plane, gemm_ws);
+    }
+}
+
+/* x: [N, C0, H, W] (C0 = expand's C)  residual: [N, K2, OH, OW] or NULL, not y
+ * y: [N, K2, OH, OW], overlapping neither x nor residual */
+void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                     const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
+                     const float *residual, float *y, float *workspace)
+{
+    int OH, OW;
+    if (n < 1 || tc_ir_fused_check(expand, dw, project, h, w, band) ||
+        tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW))
+        return;
+    if (band > OH)
+        band = OH;
+    ir_job j;
+    memset(&j, 0, sizeof(j));
+    j.serial = *ctx;
+    j.serial.pool = NULL;
+    j.expand = expand, j.dw = dw, j.project = project;
+    j.x = x, j.residual = residual, j.y = y, j.workspace = workspace;
+    j.slot = slot_size(&j.serial, dw, h, w, OW, band);
+    j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
+    j.nbands = (OH + band - 1) / band;
+    tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, ir_task, &j);
+}

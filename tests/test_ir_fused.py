@@ -1,0 +1,206 @@
+"""The banded inverted-residual block (csrc/ir_fused.c, _kernels.IRFused) against its three
+layers run one after the other (Conv2d), which it must match bit for bit: every ISA, 1 and 2
+threads, stride 1 and 2, 3x3 and 5x5, pads, each activation, with and without the residual,
+odd sizes, batch 2, band heights from 1 row to the whole plane."""
+import numpy as np
+import pytest
+
+from tinycnn import _kernels
+from test_depthwise import ctx  # noqa: F401  (every ISA, AVX-512's depthwise included)
+
+
+ACTS = [("", None, None), ("Relu", None, None), ("Clip", 0.0, 6.0), ("HardSwish", None, None),
+        ("SiLU", None, None), ("Sigmoid", None, None), ("LeakyRelu", 0.1, None), ("PRelu", None, None)]
+
+
+def _layers(ctx, rng, c0, e, k2, ks, stride, pads, acts, pw_algo="1x1"):
+    def act(i, k):
+        name, alpha, beta = acts[i]
+        slope = rng.uniform(-0.5, 0.5, k).astype(np.float32) if name == "PRelu" else None
+        return dict(activation=name, alpha=alpha, beta=beta, slope=slope)
+    w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
+    wd = rng.standard_normal((e, 1, ks, ks), dtype=np.float32) / np.float32(ks)
+    w2 = rng.standard_normal((k2, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
+    bias = lambda k: rng.standard_normal(k, dtype=np.float32)  # noqa: E731
+    expand = _kernels.Conv2d(ctx, w1, bias(e), algo=pw_algo, **act(0, e))
+    dw = _kernels.Conv2d(ctx, wd, bias(e), algo="depthwise", strides=(stride, stride), pads=pads,
+                         group=e, **act(1, e))
+    project = _kernels.Conv2d(ctx, w2, bias(k2), algo=pw_algo, **act(2, k2))
+    return expand, dw, project
+
+
+def _unfused(layers, x, residual):
+    expand, dw, project = layers
+    n, _, h, w = x.shape
+    t1 = np.empty(expand.output_shape(n, h, w), np.float32)
+    expand.run(x, t1, None, np.empty(expand.workspace_size(n, h, w), np.float32))
+    t2 = np.empty(dw.output_shape(n, h, w), np.float32)
+    dw.run(t1, t2, None, np.empty(dw.workspace_size(n, h, w), np.float32))
+    y = np.empty(project.output_shape(*t2.shape[:1], *t2.shape[2:]), np.float32)
+    project.run(t2, y, residual, np.empty(project.workspace_size(n, *t2.shape[2:]), np.float32))
+    return y
+
+
+CASES = [  # (n, c0, e, k2, h, w, ks, stride, pads)
+    (1, 8, 24, 8, 13, 11, 3, 1, (1, 1, 1, 1)),
+    (2, 5, 30, 7, 17, 9, 3, 2, (1, 1, 1, 1)),
+    (1, 16, 40, 16, 15, 15, 5, 1, (2, 2, 2, 2)),
+    (2, 6, 20, 9, 16, 19, 5, 2, (2, 2, 2, 2)),
+    (1, 8, 16, 8, 7, 7, 3, 1, (0, 0, 0, 0)),
+    (1, 4, 12, 6, 10, 13, 3, 2, (0, 1, 1, 0)),
+    (1, 3, 9, 5, 1, 1, 3, 1, (1, 1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "n{}c{}e{}k{}_{}x{}_k{}s{}p{}".format(
+    *c[:8], "".join(map(str, c[8]))))
+def test_fused_block_is_the_unfused_one_bit_for_bit(ctx, case):
+    n, c0, e, k2, h, w, ks, stride, pads = case
+    rng = np.random.default_rng(sum(map(int, case[:8])))
+    for acts in [(ACTS[2], ACTS[2], ACTS[0]), (ACTS[3], ACTS[3], ACTS[0]),
+                 (ACTS[4], ACTS[4], ACTS[1]), (ACTS[6], ACTS[7], ACTS[5])]:
+        layers = _layers(ctx, rng, c0, e, k2, ks, stride, pads, acts)
+        x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
+        oh, ow = layers[1].output_shape(n, h, w)[2:]
+        with_residual = k2 == c0 and (oh, ow) == (h, w)
+        for residual in [None] + ([x] if with_residual else []):
+            want = _unfused(layers, x, residual)
+            for band in sorted({1, 2, 3, 5, oh, oh + 4}):
+                f = _kernels.IRFused(*layers, band)
+                y = np.full(want.shape, np.nan, np.float32)
+                f.run(x, y, residual, np.empty(f.workspace_size(h, w), np.float32))
+                np.testing.assert_array_equal(
+                    y, want, err_msg=f"y of the fused block, band {band}, acts {acts}, "
+                                     f"residual {residual is not None}")
+
+
+def test_fused_block_with_channel_lane_pointwise(ctx):
+    rng = np.random.default_rng(7)
+    layers = _layers(ctx, rng, 24, 72, 24, 3, 1, (1, 1, 1, 1), (ACTS[2], ACTS[2], ACTS[0]),
+                     pw_algo="1x1_chan")
+    x = rng.standard_normal((1, 24, 14, 14), dtype=np.float32)
+    want = _unfused(layers, x, x)
+    f = _kernels.IRFused(*layers, 4)
+    y = f.run(x, np.empty_like(want), x, None)
+    np.testing.assert_array_equal(y, want)
+
+
+def test_fused_block_refuses_layers_that_do_not_chain(ctx):
+    rng = np.random.default_rng(1)
+    expand, dw, project = _layers(ctx, rng, 8, 16, 8, 3, 1, (1, 1, 1, 1), (ACTS[0],) * 3)
+    with pytest.raises(ValueError, match="ir_fused: .*do not chain|ir_fused: .*that chain"):
+        _kernels.IRFused(dw, expand, project, 4)
+    with pytest.raises(ValueError, match="band 0"):
+        _kernels.IRFused(expand, dw, project, 0)
+    f = _kernels.IRFused(expand, dw, project, 4)
+    x = rng.standard_normal((1, 8, 9, 9), dtype=np.float32)
+    with pytest.raises(ValueError, match="y"):
+        f.run(x, np.empty((1, 8, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="x"):
+        f.run(x, x)
+
+
+# ---- the graph: tinycnn::InvertedResidual (graph._fuse_inverted_residual, ops/fused_ir.py) ----
+
+import json  # noqa: E402
+
+from onnx import helper  # noqa: E402
+
+import tinycnn  # noqa: E402
+from tinycnn.ops import fused_ir  # noqa: E402
+from helpers import make_model, ort_run, assert_close, session_options  # noqa: E402
+
+
+def ir_model(c0=16, e=96, k2=16, hw=64, ks=3, stride=1, act="Clip", residual=True,
+             extra_output=False, seed=0):
+    """Conv 1x1 + act -> depthwise + act -> Conv 1x1 [+ x], MobileNetV2's block."""
+    rng = np.random.default_rng(seed)
+    p = ks // 2
+
+    def w(*shape):
+        return (rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))).astype(np.float32)
+    inits = {"w1": w(e, c0, 1, 1), "b1": w(e), "w2": w(e, 1, ks, ks), "b2": w(e),
+             "w3": w(k2, e, 1, 1), "b3": w(k2)}
+
+    def activation(src, dst):
+        if act == "Clip":
+            return [helper.make_node("Clip", [src, "lo", "hi"], [dst])]
+        return [helper.make_node(act, [src], [dst])]
+    inits.update(lo=np.float32(0), hi=np.float32(6))
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["e0"], name="expand")]
+    nodes += activation("e0", "e1")
+    nodes += [helper.make_node("Conv", ["e1", "w2", "b2"], ["d0"], name="dw", group=e,
+                               pads=[p] * 4, strides=[stride] * 2)]
+    nodes += activation("d0", "d1")
+    last = "y" if not residual else "p"
+    nodes += [helper.make_node("Conv", ["d1", "w3", "b3"], [last], name="project")]
+    if residual:
+        nodes += [helper.make_node("Add", ["p", "x"], ["y"])]
+    outputs = [("y", None)] + ([("d1", None)] if extra_output else [])
+    return make_model(nodes, [("x", ["N", c0, hw, hw])], outputs, inits, opset=14)
+
+
+def ir_nodes(sess):
+    return [n for n in sess._base.graph.nodes if n.op_type == "InvertedResidual"]
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(ks=5, stride=2, residual=False, k2=24),
+                                dict(act="HardSwish", hw=67), dict(act="Relu", stride=2, hw=65,
+                                                                    residual=False)],
+                         ids=["mv2", "5x5s2", "hswish_odd", "relu_s2_odd"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_block_fused_in_bands_matches_onnxruntime_and_the_unfused_plan(kw, threads):
+    model = ir_model(**kw)
+    data = model.SerializeToString()
+    x = np.random.default_rng(5).standard_normal((2, 16, kw.get("hw", 64), kw.get("hw", 64)),
+                                                 dtype=np.float32)
+    sess = tinycnn.InferenceSession(data, session_options(intra_op_num_threads=threads))
+    (node,) = ir_nodes(sess)
+    assert node.name == "expand"
+    got = sess.run(None, {"x": x})[0]
+    assert_close(got, ort_run(model, {"x": x})[0], 1e-4, what="y")
+    saved = fused_ir.IR_FUSE_MIN_BYTES
+    fused_ir.IR_FUSE_MIN_BYTES = float("inf")
+    try:
+        plain = tinycnn.InferenceSession(data, session_options(intra_op_num_threads=threads))
+        want = plain.run(None, {"x": x})[0]
+    finally:
+        fused_ir.IR_FUSE_MIN_BYTES = saved
+    np.testing.assert_array_equal(got, want, err_msg="banded y vs the three convolutions'")
+    (_, records) = sess.run_profiled({"x": x})
+    assert [r["op"] for r in records if r["node"] == "expand"] == [node.label], \
+        "the banded block is one kernel call"
+
+
+def test_block_below_the_size_threshold_runs_unfused_and_matches_onnxruntime():
+    model = ir_model(e=32, hw=20)  # 51 KB expanded: three convolutions
+    x = np.random.default_rng(6).standard_normal((2, 16, 20, 20), dtype=np.float32)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    assert len(ir_nodes(sess)) == 1
+    assert_close(sess.run(None, {"x": x})[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
+
+
+def test_block_with_an_intermediate_output_is_not_fused():
+    model = ir_model(extra_output=True)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    assert ir_nodes(sess) == []
+    x = np.random.default_rng(7).standard_normal((1, 16, 64, 64), dtype=np.float32)
+    for g, r in zip(sess.run(None, {"x": x}), ort_run(model, {"x": x})):
+        assert_close(g, r, 1e-4)
+
+
+def test_profile_names_the_block_after_its_first_node_and_counts_its_flops(tmp_path):
+    model = ir_model()
+    so = session_options(enable_profiling=True)
+    so.profile_file_prefix = str(tmp_path / "prof")
+    sess = tinycnn.InferenceSession(model.SerializeToString(), so)
+    x = np.zeros((1, 16, 64, 64), np.float32)
+    sess.run(None, {"x": x})
+    events = json.load(open(sess.end_profiling()))
+    names = {e["name"] for e in events if e.get("cat") == "Node"}
+    assert "expand_kernel_time" in names
+    assert not {"dw_kernel_time", "project_kernel_time"} & names
+    # 64x64 pixels: 16->96 expansion, 96 3x3 taps, 96->16 projection, 2 FLOPs a MAC
+    want = 2 * 4096 * (16 * 96 + 96 * 9 + 96 * 16)
+    (_, records) = sess.run_profiled({"x": x})
+    assert sum(r["flops"] or 0 for r in records if r["node"] == "expand") == want

@@ -1,0 +1,87 @@
+# Wrapper of the banded inverted-residual block (csrc/ir_fused.c), included by _kernels.pyx.
+
+cdef class BoundIRFused:
+    """An IRFused run over fixed buffers, checked once (IRFused.bind); call it without arguments."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef tc_ir_stage st[3]
+    cdef int n, h, w, band
+    cdef const float *px
+    cdef const float *pr
+    cdef float *py
+    cdef float *pw
+
+    def __call__(self):
+        with nogil:
+            tc_ir_fused_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h,
+                            self.w, self.band, self.px, self.pr, self.py, self.pw)
+
+
+cdef class IRFused:
+    """expand (1x1) -> dw (depthwise) -> project (1x1) [+ residual] in bands of `band`
+    depthwise output rows: three planned Conv2d layers run without their expanded tensors
+    ever whole in memory, bit-identical to running them one after the other.
+    .run(x, y, residual=None, workspace=None); workspace: workspace_size(h, w) floats."""
+    cdef readonly Conv2d expand, dw, project
+    cdef readonly int band
+    cdef tc_ir_stage st[3]
+
+    def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None,
+                 int band):
+        if not (expand.ctx is dw.ctx is project.ctx):
+            raise ValueError("ir_fused: the three layers must share one Context")
+        self.expand, self.dw, self.project, self.band = expand, dw, project, band
+        for i, layer in enumerate((expand, dw, project)):
+            self._stage(&self.st[i], layer)
+        if tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 1, 1, band) != 0 and \
+                tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 64, 64, band) != 0:
+            raise ValueError(f"ir_fused: {expand!r} -> {dw!r} -> {project!r} with band {band} "
+                             "is not an expansion 1x1, a depthwise and a projection 1x1 that chain")
+
+    cdef void _stage(self, tc_ir_stage *s, Conv2d layer):
+        s.p = layer.p
+        s.algo = layer.algo_id
+        s.packed = _fptr(layer.packed)
+        s.bias = _fptr_or_null(layer.bias)
+        s.act = &layer.act
+
+    def workspace_size(self, int h, int w):
+        """float32 elements of workspace run() needs for an h x w input (all of the Context's
+        threads)."""
+        return int(tc_ir_fused_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
+                                              &self.st[2], h, w, self.band))
+
+    def run(self, x, y, residual=None, workspace=None):
+        self.bind(x, y, residual, workspace)()
+        return y
+
+    def bind(self, x, y, residual=None, workspace=None):
+        _check_array("ir_fused", "x", x, 4)
+        _check_array("ir_fused", "y", y, 4, True)
+        n, c, h, w = x.shape
+        if c != self.st[0].p.C:
+            raise ValueError(f"ir_fused: x {x.shape} has {c} channels, the expansion expects "
+                             f"{self.st[0].p.C}")
+        if tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], h, w, self.band) != 0:
+            raise ValueError(f"ir_fused: empty depthwise output for x {x.shape}")
+        _, _, oh, ow = self.dw.output_shape(n, h, w)
+        expected = (n, self.st[2].p.K, oh, ow)
+        _check_shape("ir_fused", "y", y, expected, f" for x {x.shape}")
+        _check_disjoint("ir_fused", "x", x, y)
+        cdef BoundIRFused call = BoundIRFused.__new__(BoundIRFused)
+        call.pr = NULL
+        if residual is not None:
+            _check_array("ir_fused", "residual", residual, 4)
+            _check_shape("ir_fused", "residual", residual, expected, f" for x {x.shape}")
+            _check_disjoint("ir_fused", "residual", residual, y)
+            call.pr = _fptr(residual)
+        ws = _workspace("ir_fused", workspace, tc_ir_fused_workspace_size(
+            &self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2], h, w, self.band))
+        call.keep = (self, x, y, residual, ws)
+        call.ctx = &self.expand.ctx.ctx
+        call.st[0], call.st[1], call.st[2] = self.st[0], self.st[1], self.st[2]
+        call.n, call.h, call.w, call.band = n, h, w, self.band
+        call.px = _fptr(x)
+        call.py = _fptr_mut(y)
+        call.pw = _fptr_or_null(ws)
+        return call

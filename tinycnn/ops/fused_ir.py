@@ -1,0 +1,140 @@
+"""tinycnn::InvertedResidual: expansion 1x1 -> depthwise -> projection 1x1 [+ residual], each
+a tinycnn::Conv with its fused activation, found by graph._fuse_inverted_residual.
+
+Where the expanded tensor is large (IR_FUSE_MIN_BYTES) the block runs in bands of output
+rows (csrc/ir_fused.c), the expanded band staying in L2 instead of going to memory and back
+twice; elsewhere, and for geometries the banded kernel does not take, it runs as the three
+convolutions it was.  Both give the same bits.
+"""
+import numpy as np
+
+from .. import _kernels as K
+from ..ir import Value
+from . import FUSED_DOMAIN, op
+from .common import bound_step, require_float
+from .conv import _activation, _conv, conv_layer, conv_window
+
+# Measured 2026-11-30 (benchmarks/ir_fused_shapes.py, emulated AVX2, 1 thread, fused /
+# unfused at the best band): MobileNetV2's 112x112 E=96 block 0.87, 56x56 E=144 0.73 and
+# (stride 2) 0.93; 28x28 E=192 0.95-1.0, 14x14 and 7x7 1.0; MnasNet's 56x56 E=72 0.99,
+# 28x28 E=120 5x5 1.0.  The expanded tensor of the blocks that gain is 1.8 MB or more
+# (past L2); at 0.9 MB and below the unfused layers already run from cache.
+IR_FUSE_MIN_BYTES = 1_500_000
+# A band's slot (expansion rows with the halo + depthwise rows) at most this many bytes:
+# the best bands measured (56x56 E=144: 8 rows, 580 KB; 112x112 E=96 stride 2: 4-16 rows)
+IR_BAND_BYTES = 640 * 1024
+
+_STAGES = ("expand", "depthwise", "project")
+
+
+def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
+    """Depthwise output rows per band: the most whose slot fits IR_BAND_BYTES, then evened
+    out so that the bands split equally over the threads."""
+    def slot(b):
+        return 4 * e * (((b - 1) * stride + (kh - 1) * dilation + 1) * w + b * ow)
+    band = 1
+    while band < oh and slot(band + 1) <= IR_BAND_BYTES:
+        band += 1
+    nbands = -(-oh // band)
+    nbands = -(-nbands // threads) * threads
+    return max(1, -(-oh // nbands))
+
+
+def _stage_values(inputs):
+    """((W, B, S) per stage, R) from InvertedResidual's inputs."""
+    X, W1, B1, W2, B2, W3, B3, R, S1, S2, S3 = (list(inputs) + [None] * 11)[:11]
+    return X, ((W1, B1, S1), (W2, B2, S2), (W3, B3, S3)), R
+
+
+def ir_macs(inputs, outputs, **attrs):
+    """The three convolutions' multiply-adds."""
+    X, stages, _ = _stage_values(inputs)
+    Y = outputs[0]
+    (W1, _, _), (W2, _, _), (W3, _, _) = stages
+    if X is None or Y is None or W1 is None or W2 is None or W3 is None:
+        return 0
+    n, c0, h, w = X.shape
+    e, k2 = W1.shape[0], W3.shape[0]
+    out_pixels = Y.size // (n * k2)
+    return n * e * c0 * h * w + n * e * int(np.prod(W2.shape[1:])) * out_pixels + Y.size * e
+
+
+def ir_window(inputs, outputs, *, depthwise, **attrs):
+    """The depthwise convolution's (span, stride): the 1x1 ones keep each pixel's field."""
+    X, stages, _ = _stage_values(inputs)
+    return conv_window([X, stages[1][0]], outputs, dilations=depthwise.get("dilations"),
+                       strides=depthwise.get("strides"))
+
+
+def _conv_args(n, attrs, S, k):
+    a = dict(attrs)
+    act = _activation(n, a.pop("activation", ""), a.pop("activation_alpha", None),
+                      a.pop("activation_beta", None), S)
+    if act["slope"] is not None and act["slope"].size != k:
+        raise n.error(f"fused PRelu slope has {act['slope'].size} values for {k} output channels")
+    geometry = {key: a.get(key) for key in ("auto_pad", "dilations", "group", "kernel_shape",
+                                             "pads", "strides")}
+    geometry["auto_pad"] = geometry["auto_pad"] or "NOTSET"
+    geometry["group"] = 1 if geometry["group"] is None else geometry["group"]
+    return act, geometry
+
+
+@op("InvertedResidual", domain=FUSED_DOMAIN, cost=ir_macs, window=ir_window)
+def InvertedResidual(n, X, W1, B1=None, W2=None, B2=None, W3=None, B3=None, R=None, S1=None,
+                     S2=None, S3=None, *, expand, depthwise, project):
+    """Conv 1x1 -> depthwise Conv -> Conv 1x1 [+ R], each with its fused activation (S: a
+    PRelu's slope); expand, depthwise, project: each tinycnn::Conv's attributes."""
+    require_float(n, X, W1, W2, W3, B1, B2, B3, R)
+    stages = ((W1, B1, S1, expand), (W2, B2, S2, depthwise), (W3, B3, S3, project))
+    fused = _plan_banded(n, X, stages, R)
+    if fused is not None:
+        return fused
+    y = X
+    for tag, (W, B, S, attrs) in zip(_STAGES, stages):
+        act, geo = _conv_args(n, attrs, S, W.shape[0] if W is not None else 0)
+        (y,) = _conv(n, y, W, B, R if tag == "project" else None, act, geo["auto_pad"],
+                     geo["dilations"], geo["group"], geo["kernel_shape"], geo["pads"],
+                     geo["strides"], tag=tag)
+    return [y]
+
+
+def _plan_banded(n, X, stages, R):
+    """The banded block's step, or None where it does not apply or not pay."""
+    if X.ndim != 4 or any(W is None or W.const is None or W.ndim != 4 for W, _, _, _ in stages):
+        return None
+    if any(B is not None and B.const is None for _, B, _, _ in stages):
+        return None
+    e = stages[0][0].shape[0]
+    if 4 * e * X.shape[2] * X.shape[3] < IR_FUSE_MIN_BYTES:
+        return None
+    planned, x = [], X
+    for tag, (W, B, S, attrs) in zip(_STAGES, stages):
+        act, geo = _conv_args(n, attrs, S, W.shape[0])
+        c = conv_layer(n, x, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
+                       geo["kernel_shape"], geo["pads"], geo["strides"], tag)
+        planned.append(c)
+        x = Value("", c.out_shape, np.float32)
+    expand, dw, project = planned
+    if (expand.algo not in ("1x1", "1x1_chan") or project.algo not in ("1x1", "1x1_chan")
+            or dw.algo != "depthwise" or dw.layer.in_channels != dw.layer.out_channels
+            or dw.out4[1] != e or expand.layer.in_channels != X.shape[1]):
+        return None
+    out_shape = project.out_shape
+    if R is not None and R.shape != out_shape:
+        return None
+    nb, _, h, w = X.shape
+    oh, ow = dw.out4[2:]
+    band = band_rows(e, w, ow, oh, dw.layer.kernel_shape[0], dw.strides[0], dw.dilations[0],
+                     n.options.num_threads)
+    block = n.cached(("ir_fused", band), lambda: K.IRFused(expand.layer, dw.layer,
+                                                           project.layer, band))
+    bind, out4 = block.bind, project.out4
+    ws = block.workspace_size(h, w)
+    if R is None:
+        def ir_block(x, y, *ws_):
+            return bind(x, y.reshape(out4), None, ws_[0] if ws_ else None)
+        return n.emit(bound_step(ir_block), [X], [(out_shape, np.float32)], workspace=ws)
+
+    def ir_block_residual(x, r, y, *ws_):
+        return bind(x, y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
+    return n.emit(bound_step(ir_block_residual), [X, R], [(out_shape, np.float32)], workspace=ws)
