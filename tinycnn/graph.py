@@ -63,6 +63,7 @@ def prepare(model, level, ctx, options, cache):
     if level >= 2:
         keep = {g.resolve(vi.name) for vi in model.outputs}
         _fold_batchnorm(g, keep)
+        _pool_before_pointwise(g, keep)
         _fuse_conv(g, keep)
         _fuse_se(g, keep)
         _fuse_relu(g, keep, "Gemm")
@@ -257,6 +258,49 @@ def _fold_batchnorm(g, keep):
         conv.outputs = [bn.outputs[0]]
         removed.add(id(bn))
     g.nodes = [n for n in g.nodes if id(n) not in removed]
+
+
+def _pool_before_pointwise(g, keep):
+    """Conv 1x1 (stride 1, no pads) -> AveragePool that shrinks the map: pool first.
+
+    A 1x1 convolution maps each pixel on its own, linearly (bias included), and an average
+    of a window commutes with that, so the convolution can run on the pooled pixels: a
+    quarter of them for DenseNet's transitions (BN, ReLU, 1x1 conv, AvgPool 2x2 s2), whose
+    convolutions are a tenth of the network's multiply-adds.  Only windows without padding,
+    dilation or ceil_mode, so each output averages the same real pixels either way.
+    """
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    moved = {}   # id(pool) -> [new pool, conv]
+    for pool in g.nodes:
+        a = pool.attrs
+        if pool.op_type != "AveragePool" or pool.domain != "" or len(pool.inputs) != 1:
+            continue
+        ks, st = list(a.get("kernel_shape") or []), list(a.get("strides") or [])
+        if (len(ks) != 2 or len(st) not in (0, 2) or int(np.prod(st or [1])) < 2
+                or any(int(v) for v in a.get("pads") or []) or int(a.get("ceil_mode", 0))
+                or any(int(v) != 1 for v in a.get("dilations") or [])
+                or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", b"NOTSET", b"VALID")):
+            continue
+        conv = producers.get(pool.inputs[0])
+        if conv is None or conv.op_type != "Conv" or conv.domain != "" or id(conv) in moved:
+            continue
+        c = conv.attrs
+        w = g.initializers.get(conv.inputs[1]) if len(conv.inputs) > 1 else None
+        if (w is None or np.ndim(w) != 4 or tuple(np.shape(w)[2:]) != (1, 1)
+                or any(int(v) != 1 for v in c.get("strides") or [])
+                or any(int(v) for v in c.get("pads") or [])
+                or c.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", b"NOTSET", b"VALID")
+                or _single_consumer(g, conv.outputs[0], keep) is not pool):
+            continue
+        pooled = f"{pool.name}::before_{conv.name}"
+        first = Node(pool.name, "AveragePool", "", [conv.inputs[0]], [pooled], dict(a), pool.index)
+        second = Node(conv.name, "Conv", "", [pooled] + list(conv.inputs[1:]),
+                      list(pool.outputs), dict(c), conv.index)
+        g.fused_away.add(conv.outputs[0])
+        moved[id(conv)] = []
+        moved[id(pool)] = [first, second]
+    if moved:
+        g.nodes = [m for n in g.nodes for m in moved.get(id(n), [n])]
 
 
 def _const_scalar(g, name, default):
