@@ -71,3 +71,51 @@ def test_pool_stays_after_the_conv_where_it_must(case):
     order = run_both(conv_pool(conv_attrs, pool_attrs, kernel=kernel, extra=extra))
     ops = [o for o, _ in order]
     assert ops.index("Conv") < ops.index("AveragePool"), f"{name}: {order}"
+
+
+def bn_relu(extra_outputs=(), const_params=True, shape=(2, C, 6, 7)):
+    """x -> BatchNormalization (randomised statistics) -> b -> Relu -> y"""
+    rng = np.random.default_rng(8)
+    params = {"s": rng.standard_normal(C), "t": rng.standard_normal(C),
+              "m": rng.standard_normal(C), "v": rng.uniform(0.2, 2, C)}
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    inputs = [("x", list(shape))]
+    if not const_params:
+        inputs.append(("v", [C]))
+    nodes = [helper.make_node("BatchNormalization", ["x", "s", "t", "m", "v"], ["b"], epsilon=1e-3),
+             helper.make_node("Relu", ["b"], ["y"])]
+    inits = {k: v for k, v in params.items() if const_params or k != "v"}
+    model = make_model(nodes, inputs, [("y", None)] + [(o, None) for o in extra_outputs], inits,
+                       opset=17)
+    feeds = {"x": rng.standard_normal(shape).astype(np.float32) * 2}
+    feeds["x"][0, 1, 2, 3] = np.nan
+    feeds["x"][1, 4, 0, 0] = -np.inf
+    if not const_params:
+        feeds["v"] = params["v"]
+    return model, feeds
+
+
+@pytest.mark.parametrize("case", ["fused", "b also an output", "statistics fed"])
+def test_batchnorm_relu_one_pass(case):
+    model, feeds = bn_relu(extra_outputs=["b"] if case == "b also an output" else (),
+                           const_params=case != "statistics fed")
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    labels = [n.label for n in sess._base.graph.nodes]
+    assert labels == (["BatchNormalization+Relu"] if case == "fused"
+                      else ["BatchNormalization", "Relu"]), f"{case}: {labels}"
+    got = sess.run(None, feeds)
+    for g, r in zip(got, ort_run(model, feeds)):
+        fin = np.isfinite(r)
+        np.testing.assert_array_equal(g[~fin], r[~fin], err_msg=f"{case}: NaN and inf")
+        assert_close(g[fin], r[fin], 1e-5, case)
+
+
+def test_fused_batchnorm_refuses_an_activation_it_cannot_apply():
+    """tinycnn's own BatchNormalization is reachable from a file: a bad activation is named."""
+    model, _ = bn_relu()
+    node = model.graph.node[0]
+    node.domain = "tinycnn"
+    node.attribute.append(helper.make_attribute("activation", "Sigmoid"))
+    model.opset_import.append(helper.make_opsetid("tinycnn", 1))
+    with pytest.raises(tinycnn.InvalidModel, match=r"BatchNormalization.*activation 'Sigmoid'.*only Relu"):
+        tinycnn.InferenceSession(model.SerializeToString())

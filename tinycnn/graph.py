@@ -68,6 +68,7 @@ def prepare(model, level, ctx, options, cache):
         _fuse_se(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
+        _fuse_relu(g, keep, "BatchNormalization")
         _fuse_matmul_bias(g, keep)
         _fuse_gelu(g, keep)
         _fuse_silu(g, keep)
@@ -503,16 +504,25 @@ def _fuse_se(g, keep):
 
 def _fuse_relu(g, keep, op_type):
     """op_type -> Relu becomes tinycnn::op_type with a ReLU epilogue: Gemm (VGG/AlexNet
-    classifiers), ConvTranspose (DBNet's head: the ReLU in col2im's store)."""
+    classifiers), ConvTranspose (DBNet's head: the ReLU in col2im's store), an inference
+    BatchNormalization left unfolded (DenseNet's norm + relu after each concat, one pass)."""
     replaced = {}
     for node in g.nodes:
         if node.op_type != op_type or node.domain != "":
             continue
+        if op_type == "BatchNormalization" and (
+                node.attrs.get("training_mode", 0) or any(node.outputs[1:])
+                or not node.attrs.get("spatial", 1)
+                or any(i not in g.initializers for i in node.inputs[1:5])):
+            continue
         nxt = _single_consumer(g, node.outputs[0], keep)
         if nxt is None or nxt.op_type != "Relu" or nxt.domain != "":
             continue
+        attrs = node.attrs
+        if op_type == "BatchNormalization":  # inference: only epsilon matters
+            attrs = {k: v for k, v in attrs.items() if k == "epsilon"}
         fused = Node(node.name, op_type, FUSED, list(node.inputs), list(nxt.outputs),
-                     dict(node.attrs, activation="Relu"), node.index)
+                     dict(attrs, activation="Relu"), node.index)
         fused.label = f"{op_type}+Relu"
         g.fused_away.add(node.outputs[0])
         replaced[id(node)] = fused
