@@ -17,6 +17,7 @@ typedef struct {
     ptrdiff_t c, s;
     const float *x, *scale, *bias, *mean, *var;
     float eps;
+    int relu;
     float *y;
 } bn_job;
 
@@ -32,8 +33,16 @@ static void bn_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const float t = jb->bias[ch] - jb->mean[ch] * k;
         const float *x = jb->x + p * s;
         float *y = jb->y + p * s;
-        for (ptrdiff_t i = 0; i < s; i++)
-            y[i] = x[i] * k + t;
+        if (jb->relu) {
+            /* DenseNet's norm + relu before each 1x1: one pass; v < 0 ? 0 : v as Relu (NaN kept) */
+            for (ptrdiff_t i = 0; i < s; i++) {
+                float v = x[i] * k + t;
+                y[i] = v < 0.0f ? 0.0f : v;
+            }
+        } else {
+            for (ptrdiff_t i = 0; i < s; i++)
+                y[i] = x[i] * k + t;
+        }
     }
 }
 
@@ -41,7 +50,14 @@ void tc_batch_norm_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                        const float *scale, const float *bias, const float *mean, const float *var,
                        float eps, float *y)
 {
-    bn_job jb = {c, s, x, scale, bias, mean, var, eps, y};
+    tc_batch_norm_act_f32(ctx, n, c, s, x, scale, bias, mean, var, eps, 0, y);
+}
+
+void tc_batch_norm_act_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const float *x,
+                           const float *scale, const float *bias, const float *mean,
+                           const float *var, float eps, int relu, float *y)
+{
+    bn_job jb = {c, s, x, scale, bias, mean, var, eps, relu != 0, y};
     if (n <= 0 || c <= 0 || s <= 0)
         return;
     tc_parallel_for(ctx ? ctx->pool : NULL, n * c, grain_for(s, TC_ELTWISE_GRAIN), bn_range, &jb);

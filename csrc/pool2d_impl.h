@@ -108,8 +108,113 @@ TC_ALWAYS_INLINE void pool_row_dispatch_(const float *src, ptrdiff_t rs, int nr,
         pool_row_interior_(src, rs, nr, kw, dw, sw, is_max, y, n);
 }
 
+/* Max pooling with a "same" window: stride 1, no dilation, output as large as the input,
+ * each pad shorter than the kernel (GoogLeNet's 3x3 pad 1 before each inception's pool
+ * projection, YOLO's 5x5 pad 2 SPPF).  Two passes: the maxima of each window's rows per
+ * column (cm), then the maxima of kw neighbours in cm.  With ow == w a block of output rows
+ * is one flat run of floats, so both passes are long loops that vectorise, where the generic
+ * path computes GoogLeNet's 14- and 7-wide rows one scalar window at a time (5x slower than
+ * onnxruntime); the columns whose windows cross the left or right edge are redone clipped
+ * afterwards.  Every window still ends on its last (bottom-right) tap, so a NaN survives
+ * where the row-major order lets it: where that tap is NaN. */
+#define TC_POOL_SAME_BLOCK 2048
+
+TC_ALWAYS_INLINE void max_plane_same_(const tc_pool2d_desc *d, const float *x, float *y)
+{
+    float cm[TC_POOL_SAME_BLOCK];
+    const int W = d->w, H = d->h, kh = d->kh, kw = d->kw, pt = d->pad_t, pl = d->pad_l;
+    const int pr = kw - 1 - pl, rows = TC_POOL_SAME_BLOCK / W;
+    for (int ya = 0; ya < d->oh; ya += rows) {
+        const int yb = ya + rows < d->oh ? ya + rows : d->oh, nb = yb - ya;
+        for (int oy = ya; oy < yb;) {
+            int i0, i1;
+            tc_tap_range_(oy - pt, kh, 1, H, &i0, &i1);
+            float *restrict c = cm + (ptrdiff_t)(oy - ya) * W;
+            if (i0 == 0 && i1 == kh) {
+                /* rows whose windows lie wholly inside: one flat run */
+                int oe = oy + 1;
+                while (oe < yb && oe - pt + kh <= H)
+                    oe++;
+                const float *restrict r = x + (ptrdiff_t)(oy - pt) * W;
+                const ptrdiff_t n = (ptrdiff_t)(oe - oy) * W;
+                if (kh == 3) {
+                    for (ptrdiff_t k = 0; k < n; k++) {
+                        float m = r[k], v = r[k + W];
+                        m = m > v ? m : v;
+                        v = r[k + 2 * W];
+                        c[k] = m > v ? m : v;
+                    }
+                } else {
+                    for (ptrdiff_t k = 0; k < n; k++)
+                        c[k] = r[k];
+                    for (int i = 1; i < kh; i++)
+                        for (ptrdiff_t k = 0; k < n; k++) {
+                            float m = c[k], v = r[k + (ptrdiff_t)i * W];
+                            c[k] = m > v ? m : v;
+                        }
+                }
+                oy = oe;
+                continue;
+            }
+            const float *restrict r = x + (ptrdiff_t)(oy - pt + i0) * W;
+            for (int j = 0; j < W; j++)
+                c[j] = r[j];
+            for (int i = i0 + 1; i < i1; i++) {
+                r += W;
+                for (int j = 0; j < W; j++) {
+                    float m = c[j], v = r[j];
+                    c[j] = m > v ? m : v;
+                }
+            }
+            oy++;
+        }
+        /* along the rows: flat over the block; output k reads cm[k - pl .. k - pl + kw) */
+        float *restrict yo = y + (ptrdiff_t)ya * W;
+        const ptrdiff_t lo = pl, hi = (ptrdiff_t)nb * W - pr;
+        if (kw == 3) {
+            for (ptrdiff_t k = lo; k < hi; k++) {
+                float m = cm[k - pl], v = cm[k - pl + 1];
+                m = m > v ? m : v;
+                v = cm[k - pl + 2];
+                yo[k] = m > v ? m : v;
+            }
+        } else {
+            for (ptrdiff_t k = lo; k < hi; k++)
+                yo[k] = cm[k - pl];
+            for (int j = 1; j < kw; j++)
+                for (ptrdiff_t k = lo; k < hi; k++) {
+                    float m = yo[k], v = cm[k - pl + j];
+                    yo[k] = m > v ? m : v;
+                }
+        }
+        /* the edge columns, clipped (the flat pass wrapped them into the next row) */
+        for (int r = 0; r < nb; r++) {
+            const float *c = cm + (ptrdiff_t)r * W;
+            float *yr = yo + (ptrdiff_t)r * W;
+            for (int e = 0; e < pl + pr; e++) {
+                int ox = e < pl ? e : W - pr + (e - pl), j0, j1;
+                if (ox < 0 || ox >= W)
+                    continue; /* a plane narrower than the pads: both edge sets cover it */
+                tc_tap_range_(ox - pl, kw, 1, W, &j0, &j1);
+                float m = -INFINITY;
+                for (int j = ox - pl + j0; j < ox - pl + j1; j++) {
+                    float v = c[j];
+                    m = m > v ? m : v;
+                }
+                yr[ox] = m;
+            }
+        }
+    }
+}
+
 TC_ALWAYS_INLINE void pool_plane_(const tc_pool2d_desc *d, int is_max, int cip, const float *x, float *y)
 {
+    if (is_max && d->sw == 1 && d->sh == 1 && d->dw == 1 && d->dh == 1 && d->oh == d->h &&
+        d->ow == d->w && d->pad_t < d->kh && d->pad_b < d->kh && d->pad_l < d->kw &&
+        d->pad_r < d->kw && d->w <= TC_POOL_SAME_BLOCK) {
+        max_plane_same_(d, x, y);
+        return;
+    }
     const int keff_w = (d->kw - 1) * d->dw + 1;
     /* interior columns: ws >= 0 and ws + keff_w <= W */
     int ox0 = (d->pad_l + d->sw - 1) / d->sw;

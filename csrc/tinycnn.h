@@ -459,6 +459,10 @@ int tc_binary_f32(const tc_ctx *ctx, int op, int ndim, const ptrdiff_t *y_shape,
 void tc_batch_norm_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const float *x,
                        const float *scale, const float *bias, const float *mean, const float *var,
                        float eps, float *y);
+/* The same, then max(y, 0) when relu (a NaN stays NaN, as tc_unary_f32's Relu). */
+void tc_batch_norm_act_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, const float *x,
+                           const float *scale, const float *bias, const float *mean,
+                           const float *var, float eps, int relu, float *y);
 
 /* x: [N, C, S]  y: [N, C, S]   (y must not overlap x)
  * y = x / (bias + alpha / size * sum of x^2 over channels

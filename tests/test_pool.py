@@ -246,3 +246,30 @@ def test_isa_paths_agree_bitwise():
             ys[isa] = (ym, ya, yg)
         for name, p, a in zip(("max_pool2d", "avg_pool2d", "global_avg_pool"), ys["portable"], ys["avx2"]):
             np.testing.assert_array_equal(a, p, err_msg=f"{name} k{k} s{s} pads {pads}: avx2 differs from portable")
+
+
+SAME_S1 = [((1, 480, 14, 14), 3, (1, 1, 1, 1)), ((1, 832, 7, 7), 3, (1, 1, 1, 1)),
+           ((2, 5, 20, 20), 5, (2, 2, 2, 2)), ((1, 3, 1, 1), 3, (1, 1, 1, 1)),
+           ((1, 2, 2, 1), 3, (0, 2, 2, 0)), ((1, 2, 9, 300), 4, (1, 2, 2, 1)),
+           ((1, 2, 70, 40), 2, (0, 0, 1, 1)), ((1, 1, 3, 2500), 3, (1, 1, 1, 1))]
+
+
+@pytest.mark.parametrize("shape,k,pads", SAME_S1, ids=[f"{s}-k{k}-p{p}" for s, k, p in SAME_S1])
+def test_max_pool_same_stride_1(ctx, shape, k, pads):
+    """Stride-1 max pools whose output is the input's size (GoogLeNet's 3x3 pad 1 before each
+    pool projection, YOLO's 5x5 pad 2), planes narrower than the pads and wider than a block
+    of rows included, against the numpy reference; NaN positions against onnxruntime where
+    the plane is at least a kernel wide."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(np.float32)
+    h, w = shape[2:]
+    geo = dict(kernel=(k, k), strides=(1, 1), pads=pads, dil=(1, 1))
+    y = np.empty(shape, np.float32)
+    _kernels.max_pool2d(ctx, x, y, (k, k), (1, 1), pads, (1, 1))
+    np.testing.assert_array_equal(y, ref_pool(x, h, w, mode="max", **geo), err_msg=f"max_pool2d y, x {shape} k {k} pads {pads}")
+    if min(h, w) < k:
+        return  # onnxruntime answers windows of a plane smaller than the kernel with another rule
+    x[..., ::3, ::2] = np.nan
+    expect = ort_pool("MaxPool", x, kernel_shape=[k, k], strides=[1, 1], pads=list(pads))
+    _kernels.max_pool2d(ctx, x, y, (k, k), (1, 1), pads, (1, 1))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expect), err_msg=f"max_pool2d NaN positions, x {shape} k {k}")

@@ -138,8 +138,9 @@ cdef class BoundBinary:
                              f"y {y.shape}")
 
 
-def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y):
-    """Inference BatchNormalization over axis 1 of x [N, C, ...]; parameters [C]; y may be x."""
+def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
+    """Inference BatchNormalization over axis 1 of x [N, C, ...]; parameters [C]; y may be x;
+    relu: then max(y, 0) in the same pass."""
     for name, arr in (("x", x), ("scale", scale), ("bias", bias), ("mean", mean), ("var", var)):
         _check_array("batch_norm", name, arr)
     _check_array("batch_norm", "y", y, -1, True)
@@ -162,9 +163,10 @@ def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y):
     cdef const float *vp = _fptr_mut(var)
     cdef float *yp = _fptr_mut(y)
     cdef float e = eps
+    cdef int r = 1 if relu else 0
     cdef const tc_ctx *c = _ctx_ptr(ctx)
     with nogil:
-        tc_batch_norm_f32(c, n, c_, s, xp, sp, bp, mp, vp, e, yp)
+        tc_batch_norm_act_f32(c, n, c_, s, xp, sp, bp, mp, vp, e, r, yp)
     return y
 
 

@@ -63,11 +63,13 @@ def prepare(model, level, ctx, options, cache):
     if level >= 2:
         keep = {g.resolve(vi.name) for vi in model.outputs}
         _fold_batchnorm(g, keep)
+        _pool_before_pointwise(g, keep)
         _fuse_conv(g, keep)
         _fuse_se(g, keep)
         _fuse_inverted_residual(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
+        _fuse_relu(g, keep, "BatchNormalization")
         _fuse_matmul_bias(g, keep)
         _fuse_gelu(g, keep)
         _fuse_silu(g, keep)
@@ -258,6 +260,49 @@ def _fold_batchnorm(g, keep):
         conv.outputs = [bn.outputs[0]]
         removed.add(id(bn))
     g.nodes = [n for n in g.nodes if id(n) not in removed]
+
+
+def _pool_before_pointwise(g, keep):
+    """Conv 1x1 (stride 1, no pads) -> AveragePool that shrinks the map: pool first.
+
+    A 1x1 convolution maps each pixel on its own, linearly (bias included), and an average
+    of a window commutes with that, so the convolution can run on the pooled pixels: a
+    quarter of them for DenseNet's transitions (BN, ReLU, 1x1 conv, AvgPool 2x2 s2), whose
+    convolutions are a tenth of the network's multiply-adds.  Only windows without padding,
+    dilation or ceil_mode, so each output averages the same real pixels either way.
+    """
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    moved = {}   # id(pool) -> [new pool, conv]
+    for pool in g.nodes:
+        a = pool.attrs
+        if pool.op_type != "AveragePool" or pool.domain != "" or len(pool.inputs) != 1:
+            continue
+        ks, st = list(a.get("kernel_shape") or []), list(a.get("strides") or [])
+        if (len(ks) != 2 or len(st) not in (0, 2) or int(np.prod(st or [1])) < 2
+                or any(int(v) for v in a.get("pads") or []) or int(a.get("ceil_mode", 0))
+                or any(int(v) != 1 for v in a.get("dilations") or [])
+                or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", b"NOTSET", b"VALID")):
+            continue
+        conv = producers.get(pool.inputs[0])
+        if conv is None or conv.op_type != "Conv" or conv.domain != "" or id(conv) in moved:
+            continue
+        c = conv.attrs
+        w = g.initializers.get(conv.inputs[1]) if len(conv.inputs) > 1 else None
+        if (w is None or np.ndim(w) != 4 or tuple(np.shape(w)[2:]) != (1, 1)
+                or any(int(v) != 1 for v in c.get("strides") or [])
+                or any(int(v) for v in c.get("pads") or [])
+                or c.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", b"NOTSET", b"VALID")
+                or _single_consumer(g, conv.outputs[0], keep) is not pool):
+            continue
+        pooled = f"{pool.name}::before_{conv.name}"
+        first = Node(pool.name, "AveragePool", "", [conv.inputs[0]], [pooled], dict(a), pool.index)
+        second = Node(conv.name, "Conv", "", [pooled] + list(conv.inputs[1:]),
+                      list(pool.outputs), dict(c), conv.index)
+        g.fused_away.add(conv.outputs[0])
+        moved[id(conv)] = []
+        moved[id(pool)] = [first, second]
+    if moved:
+        g.nodes = [m for n in g.nodes for m in moved.get(id(n), [n])]
 
 
 def _const_scalar(g, name, default):
@@ -506,16 +551,25 @@ def _fuse_inverted_residual(g, keep):
 
 def _fuse_relu(g, keep, op_type):
     """op_type -> Relu becomes tinycnn::op_type with a ReLU epilogue: Gemm (VGG/AlexNet
-    classifiers), ConvTranspose (DBNet's head: the ReLU in col2im's store)."""
+    classifiers), ConvTranspose (DBNet's head: the ReLU in col2im's store), an inference
+    BatchNormalization left unfolded (DenseNet's norm + relu after each concat, one pass)."""
     replaced = {}
     for node in g.nodes:
         if node.op_type != op_type or node.domain != "":
             continue
+        if op_type == "BatchNormalization" and (
+                node.attrs.get("training_mode", 0) or any(node.outputs[1:])
+                or not node.attrs.get("spatial", 1)
+                or any(i not in g.initializers for i in node.inputs[1:5])):
+            continue
         nxt = _single_consumer(g, node.outputs[0], keep)
         if nxt is None or nxt.op_type != "Relu" or nxt.domain != "":
             continue
+        attrs = node.attrs
+        if op_type == "BatchNormalization":  # inference: only epsilon matters
+            attrs = {k: v for k, v in attrs.items() if k == "epsilon"}
         fused = Node(node.name, op_type, FUSED, list(node.inputs), list(nxt.outputs),
-                     dict(node.attrs, activation="Relu"), node.index)
+                     dict(attrs, activation="Relu"), node.index)
         fused.label = f"{op_type}+Relu"
         g.fused_away.add(node.outputs[0])
         replaced[id(node)] = fused

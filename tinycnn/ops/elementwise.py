@@ -351,6 +351,12 @@ def BatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5, m
     training_mode=1 (opset 14 on) normalises with the batch's statistics and
     updates the running mean and variance.
     """
+    return _batch_norm(n, X, scale, B, input_mean, input_var, epsilon, momentum, spatial,
+                       training_mode, relu=False)
+
+
+def _batch_norm(n, X, scale, B, input_mean, input_var, epsilon, momentum, spatial, training_mode,
+                relu):
     require_float(n, X, scale, B, input_mean, input_var)
     c = X.shape[1] if X.ndim > 1 else 1
     params = [scale, B, input_mean, input_var]
@@ -368,12 +374,24 @@ def BatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5, m
                   for v in params]
         if X.const is not None:
             s, b, m, v = (p.const.reshape((-1,) + (1,) * (X.ndim - 2)) for p in params)
-            return [((X.const - m) / np.sqrt(v + epsilon) * s + b).astype(np.float32)]
+            y = ((X.const - m) / np.sqrt(v + epsilon) * s + b).astype(np.float32)
+            return [np.where(y < 0, np.float32(0), y) if relu else y]
     ctx = n.ctx
 
     def run(x, s, b, m, v, y):
-        K.batch_norm(ctx, x, s.reshape(-1), b.reshape(-1), m.reshape(-1), v.reshape(-1), eps, y)
+        K.batch_norm(ctx, x, s.reshape(-1), b.reshape(-1), m.reshape(-1), v.reshape(-1), eps, y,
+                     relu)
     return n.emit(run, [X] + params, [(X.shape, np.float32)], inplace={0: 0})
+
+
+@op("BatchNormalization", domain=FUSED_DOMAIN)
+def FusedBatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5,
+                            activation=""):
+    """BatchNormalization (inference) then Relu in one pass (graph._fuse_batchnorm_relu)."""
+    if activation not in ("", "Relu"):
+        raise n.error(f"activation {activation!r} is not one BatchNormalization fuses (only Relu)")
+    return _batch_norm(n, X, scale, B, input_mean, input_var, epsilon, 0.9, 1, 0,
+                       relu=activation == "Relu")
 
 
 def _batch_norm_training(n, X, params, eps, momentum):
