@@ -1,6 +1,8 @@
 """Whole networks with and without the banded inverted-residual blocks (ops/fused_ir.py),
 and onnxruntime, alternated in one process: median wall times per round, min over rounds.
-  LD_PRELOAD=/work/tools/libavx2only.so TINYCNN_ISA=avx2 python benchmarks/ir_fused_models.py M.onnx..."""
+As on an AVX2-only CPU, with the library `bench.py --emulate-avx2` builds from cpuid_avx2.c
+(exports/libcpuid_avx2.so after one bench.py --emulate-avx2 run):
+  LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 python benchmarks/ir_fused_models.py M.onnx..."""
 import argparse
 import time
 

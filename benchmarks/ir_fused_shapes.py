@@ -1,7 +1,8 @@
 """Inverted-residual blocks alone: the three layers run in turn vs the banded IRFused
 (csrc/ir_fused.c) at several band heights, alternated in one process, min of medians.
-Run under the AVX2 emulation:
-  LD_PRELOAD=/work/tools/libavx2only.so TINYCNN_ISA=avx2 python benchmarks/ir_fused_shapes.py"""
+As on an AVX2-only CPU, with the library `bench.py --emulate-avx2` builds from cpuid_avx2.c
+(exports/libcpuid_avx2.so after one bench.py --emulate-avx2 run):
+  LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 python benchmarks/ir_fused_shapes.py"""
 import argparse
 import os
 import time
