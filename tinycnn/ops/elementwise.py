@@ -387,7 +387,7 @@ def _batch_norm(n, X, scale, B, input_mean, input_var, epsilon, momentum, spatia
 @op("BatchNormalization", domain=FUSED_DOMAIN)
 def FusedBatchNormalization(n, X, scale, B, input_mean, input_var, *, epsilon=1e-5,
                             activation=""):
-    """BatchNormalization (inference) then Relu in one pass (graph._fuse_batchnorm_relu)."""
+    """BatchNormalization (inference) then Relu in one pass (graph._fuse_relu)."""
     if activation not in ("", "Relu"):
         raise n.error(f"activation {activation!r} is not one BatchNormalization fuses (only Relu)")
     return _batch_norm(n, X, scale, B, input_mean, input_var, epsilon, 0.9, 1, 0,
