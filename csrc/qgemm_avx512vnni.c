@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <string.h>
 #include "quant_internal.h"
+#include "qwinograd_internal.h"
 
 static inline __m512i bcast32(const char *p)
 {
@@ -110,4 +111,5 @@ const tc_quant_kernels tc_quant_avx512vnni = {
     {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     1,
+    tc_qwg_chunk_avx2,
 };

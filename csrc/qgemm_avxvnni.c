@@ -4,6 +4,7 @@
  * tc_qukernel_s8x4_portable.  vpdpbusd adds the four products of unsigned
  * activation bytes and signed weight bytes straight to 32-bit lanes: exact. */
 #include "quant_avx2.h"
+#include "qwinograd_internal.h"
 
 static inline __m256i dpbusd_step(__m256i c, __m256i a, __m256i b)
 {
@@ -21,4 +22,5 @@ const tc_quant_kernels tc_quant_avxvnni = {
     {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     1,
+    tc_qwg_chunk_avx2,
 };

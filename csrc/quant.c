@@ -3,6 +3,7 @@
  * onnxruntime's, operation for operation (tinycnn.h says which). */
 #include <string.h>
 #include "quant_internal.h"
+#include "qwinograd_internal.h"
 
 
 /* ------------------------------------------------------------------------ */
@@ -449,4 +450,5 @@ const tc_quant_kernels tc_quant_portable = {
     {tc_qukernel_s16x2_portable, 6, 16, "s16x2-portable"},
     {tc_qukernel_u8s8x2_portable, 6, 16, "u8s8x2-portable"},
     0,
+    tc_qwg_chunk_portable,
 };

@@ -2,6 +2,7 @@
  * rows of dispatch.c's table): QuantizeLinear, QLinearAdd, QLinearMul and one output pixel
  * of the depthwise convolution.  Portable twins: quant.c, qconv.c. */
 #include "quant_avx2.h"
+#include "qwinograd_internal.h"
 
 /* y = saturate(RNE(clamp(x / scale, lo - zp, hi - zp)) + zp), as quantize_run */
 void tc_quantize_run_avx2(const float *x, ptrdiff_t n, float scale, int zp, int lo, int hi,
@@ -166,4 +167,5 @@ const tc_quant_kernels tc_quant_avx2 = {
     {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     0,
+    tc_qwg_chunk_avx2,
 };

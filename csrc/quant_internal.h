@@ -185,6 +185,10 @@ void tc_qconv_dw_row_portable(const uint8_t *const *taps, int ntaps, const int16
                               ptrdiff_t ldw, ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
                               const float *scale, const void *r, void *y);
 
+/* qwinograd_internal.h */
+struct tc_qwg_job;
+typedef void (*tc_qwg_chunk_fn)(const struct tc_qwg_job *jb, int t0, int nt, char *ws);
+
 /* The 8-bit kernels of one tier, a row of dispatch.c's table chosen once (tc_ctx_init,
  * tc_ctx_set_vnni): element-wise runs, one depthwise output pixel (w: [ntaps][c]), and the
  * GEMM micro-kernel of each packed layout.  s8x4_native: the S8X4 kernel is a SIMD one
@@ -201,6 +205,8 @@ typedef struct tc_quant_kernels {
                    void *y);
     tc_qukernel s8x4, s16x2, u8s8x2;
     int s8x4_native;
+    /* the integer Winograd's chunk of tiles (qwinograd.c); NULL: the portable one */
+    tc_qwg_chunk_fn wg_chunk;
 } tc_quant_kernels;
 
 /* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */

@@ -735,6 +735,22 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
                           const void *x, int x_signed, int x_zero_point, const int16_t *weight,
                           const tc_qoutput *out, void *y, void *workspace);
 
+/* Exact integer Winograd F(2x2, 3x3) of a 3x3, stride-1, undilated, ungrouped 8-bit
+ * convolution (qwinograd.c): the same results as tc_qconv2d, bit for bit, with 16
+ * products per 2 x 2 output pixels and channel against 36.  Usable when
+ * tc_qwinograd_fits: the geometry, and weights w: [K, 3, 3, C] int16 (minus their zero
+ * point, within [-255, 255]) with 255 * sum |w[k]| < 2^29 for every k (so that 4 x the
+ * sum fits int32).  tc_qwinograd_pack: w -> packed (tc_qwinograd_pack_size bytes).
+ * x: [N, H, W, C]  y: [N, OH, OW, K], out as tc_qconv2d's. */
+int tc_qwinograd_fits(const tc_conv2d_params *p, const int16_t *w);
+size_t tc_qwinograd_pack_size(const tc_conv2d_params *p);
+void tc_qwinograd_pack(const tc_conv2d_params *p, const int16_t *w, void *packed);
+size_t tc_qwinograd_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h,
+                                   int w);
+void tc_qwinograd(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                  const void *x, int x_signed, int x_zero_point, const void *packed,
+                  const tc_qoutput *out, void *y, void *workspace);
+
 /* end of quantized section */
 
 #ifdef __cplusplus

@@ -316,6 +316,23 @@ def qgemm_choose_format_for(Context ctx, w):
     return _QFORMAT_NAMES[f]
 
 
+cdef bint qwinograd_fits(tc_conv2d_params p, w):
+    cdef const int16_t *pw = <const int16_t *>_vptr(w)
+    return w.dtype == np.int16 and w.flags.c_contiguous and tc_qwinograd_fits(&p, pw) != 0
+
+
+def qconv_winograd_fits(w, strides=(1, 1), dilations=(1, 1), int group=1):
+    """Can QConv2d(format='winograd') run these weights (int16 [K, KH, KW, C/group], minus
+    their zero point) exactly?  3x3, stride 1, no dilation, one group, and
+    255 * sum |w[k]| < 2^29 for every output channel k."""
+    _check_qarray("weight", w, (np.int16,), 4)
+    w = np.ascontiguousarray(w)
+    cdef tc_conv2d_params p
+    K, KH, KW, Cg = w.shape
+    _conv_params(&p, Cg * group, K, KH, KW, strides, (1, 1, 1, 1), dilations, group)
+    return qwinograd_fits(p, w)
+
+
 cdef int _format_id(str format, w) except -1:
     if format not in QFORMATS:
         raise ValueError(f"format must be 's8x4', 's16x2' or 'u8s8x2', got {format!r}")
@@ -398,6 +415,7 @@ cdef class QConv2d:
     cdef readonly Context ctx
     cdef readonly str format
     cdef readonly bint depthwise
+    cdef readonly bint winograd
     cdef int fmt
     cdef object packed
     cdef readonly QOutput output
@@ -417,6 +435,16 @@ cdef class QConv2d:
             # [KH * KW, C]: tap-major for the channel-vectorised kernel
             self.packed = np.ascontiguousarray(w.reshape(K, KH * KW).T)
             self.format = "depthwise"
+            return
+        if format == "winograd":
+            if not qwinograd_fits(self.p, w):
+                raise ValueError(f"QConv2d: format 'winograd' needs a 3x3 stride-1 undilated "
+                                 f"convolution of one group and weights with 255 * sum |w| < 2^29 "
+                                 f"per output channel; got weight {w.shape}, "
+                                 f"{_conv_geometry(&self.p)}")
+            self.winograd = True
+            self.format = format
+            self._pack_winograd(np.ascontiguousarray(w))
             return
         kg, kd = K // group, KH * KW * Cg
         w2 = np.ascontiguousarray(w.reshape(K, kd))
@@ -438,6 +466,13 @@ cdef class QConv2d:
                 tc_qgemm_pack(fmt, ikd, ikg, pw + <ptrdiff_t>g * ikg * ikd, ikd, pk + at)
             at += sizes[g]
 
+    def _pack_winograd(self, w):
+        self.packed = _bytes_workspace(tc_qwinograd_pack_size(&self.p))
+        cdef const int16_t *pw = <const int16_t *>_vptr(w)
+        cdef void *pk = _vptr(self.packed)
+        with nogil:
+            tc_qwinograd_pack(&self.p, pw, pk)
+
     def output_shape(self, int n, int h, int w):
         """(n, oh, ow, K), channels last."""
         cdef int oh = 0, ow = 0
@@ -451,6 +486,8 @@ cdef class QConv2d:
         self.output_shape(n, h, w)
         if self.depthwise:
             nbytes = tc_qconv2d_depthwise_workspace_size(&self.ctx.ctx, &self.p)
+        elif self.winograd:
+            nbytes = tc_qwinograd_workspace_size(&self.ctx.ctx, &self.p, n, h, w)
         else:
             nbytes = tc_qconv2d_workspace_size(&self.ctx.ctx, self.fmt, &self.p, n, h, w)
         return (nbytes + 3) // 4
@@ -483,6 +520,10 @@ cdef class QConv2d:
             with nogil:
                 tc_qconv2d_depthwise(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point,
                                      <const int16_t *>pk, &out, py, pw)
+        elif self.winograd:
+            with nogil:
+                tc_qwinograd(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
+                             &out, py, pw)
         else:
             with nogil:
                 tc_qconv2d(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,

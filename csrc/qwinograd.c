@@ -1,0 +1,187 @@
+/* Exact integer Winograd F(2x2, 3x3) for 8-bit 3x3 stride-1 convolutions.
+ *
+ * Y = A^T [ (G' g G'^T) . (B^T d B) ] A / 4 with d = x - x_zp and G' = 2 G:
+ *   G' = [[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]]   (integer)
+ *   B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+ *   A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+ * Bounds: |d| <= 255; V = B^T d B sums 4 of them, |V| <= 1020; U = G' g G'^T weights
+ * (at most) 9 taps by 1, |U| <= 9 * 255 = 2295; so U and V are int16 and a pair of
+ * products (vpmaddwd) is at most 2 * 2295 * 1020 < 2^31.  The 16 sums over channels wrap
+ * in 32 bits, as does the output transform, but they are ring operations modulo 2^32 and
+ * the result, 4 x the direct convolution's sum, fits int32 when 255 * sum |w| < 2^29 for
+ * every output channel (tc_qwinograd_fits): the division by 4 is then exact and the
+ * output equals the direct path's bit for bit, through the same output stage.
+ *
+ * Cost: 16 products per 4 output pixels and channel against 36, through the S16X2
+ * micro-kernel of the tier (16 products per vpmaddwd).  Work: chunks of tiles (2 x 2
+ * output pixels) whose transformed input (16 x chunk x cpad int16) stays in L2; for each
+ * panel of 16 output channels the 16 products of the chunk, then the output transform
+ * and the output stage.  Threads take chunks.
+ */
+#include <string.h>
+#include "qwinograd_internal.h"
+
+#define QWG_NAME tc_qwg_chunk_portable
+#define QWG_EPI_DECL(e) (void)0
+#define QWG_STORE(acc, e, nr, y) tc_qstore_tile((const uint32_t *)(acc), TC_QNR, 1, nr, e, y, 0)
+#include "qwinograd_body.h"
+
+static int cpad_of(int C)
+{
+    return (C + 15) / 16 * 16;
+}
+
+int tc_qwinograd_fits(const tc_conv2d_params *p, const int16_t *w)
+{
+    if (p->KH != 3 || p->KW != 3 || p->sh != 1 || p->sw != 1 || p->dh != 1 || p->dw != 1 ||
+        p->group != 1 || p->C < 1 || p->K < 1)
+        return 0;
+    for (int k = 0; k < p->K; k++) {
+        int64_t s = 0;
+        for (size_t i = 0; i < (size_t)9 * p->C; i++) {
+            int v = w[(size_t)k * 9 * p->C + i];
+            if (v < -255 || v > 255)
+                return 0;
+            s += v < 0 ? -v : v;
+        }
+        if (255 * s >= (int64_t)1 << 29)
+            return 0;
+    }
+    return 1;
+}
+
+size_t tc_qwinograd_pack_size(const tc_conv2d_params *p)
+{
+    size_t np = (size_t)(p->K + TC_QNR - 1) / TC_QNR;
+    return (size_t)16 * np * cpad_of(p->C) * TC_QNR * sizeof(int16_t);
+}
+
+void tc_qwinograd_pack(const tc_conv2d_params *p, const int16_t *w, void *packed)
+{
+    const int C = p->C, K = p->K, cpad = cpad_of(C), np = (K + TC_QNR - 1) / TC_QNR;
+    int16_t *out = packed;
+    memset(out, 0, tc_qwinograd_pack_size(p));
+    static const int G[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < C; c++) {
+            int g[3][3], t[4][3];
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    g[ky][kx] = w[(((size_t)k * 3 + ky) * 3 + kx) * C + c];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = G[i][0] * g[0][j] + G[i][1] * g[1][j] + G[i][2] * g[2][j];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    int u = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+                    size_t at = ((((size_t)(i * 4 + j) * np + k / TC_QNR) * (cpad / 2) + c / 2) *
+                                     TC_QNR + k % TC_QNR) * 2 + c % 2;
+                    out[at] = (int16_t)u;
+                }
+        }
+}
+
+/* Tiles per chunk: the transformed input (16 x chunk x cpad int16) within 192 KiB, but
+ * at least 48 (each chunk streams all the packed weights, 16/9 of the direct path's: wide
+ * layers on small maps are bound by that), a multiple of the micro-kernel's rows, and no
+ * more than a thread's share. */
+static int chunk_tiles(const tc_ctx *ctx, const tc_conv2d_params *p, int ntiles)
+{
+    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    int mr = tc_quant_kernels_of(ctx)->s16x2.mr;
+    int t = 6144 / cpad_of(p->C);
+    t = t < 48 ? 48 : t > 96 ? 96 : t;
+    int share = (ntiles + threads - 1) / threads;
+    t = t < share ? t : share;
+    t = (t + mr - 1) / mr * mr;
+    return t > mr ? t : mr;
+}
+
+static int tiles_of(const tc_conv2d_params *p, int n, int h, int w, int *oh, int *ow)
+{
+    if (tc_conv2d_output_hw(p, h, w, oh, ow) != 0)
+        return 0;
+    return n * ((*oh + 1) / 2) * ((*ow + 1) / 2);
+}
+
+static size_t shared_bytes(const tc_conv2d_params *p)
+{
+    size_t np = (size_t)(p->K + TC_QNR - 1) / TC_QNR;
+    return ((np * TC_QNR * (sizeof(int32_t) + sizeof(float)) + cpad_of(p->C)) + 63) & ~(size_t)63;
+}
+
+size_t tc_qwinograd_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h,
+                                   int w)
+{
+    int oh, ow, ntiles = tiles_of(p, n, h, w, &oh, &ow);
+    if (ntiles <= 0)
+        return 0;
+    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    return shared_bytes(p) + 64 +
+           (size_t)threads * tc_qwg_thread_bytes(chunk_tiles(ctx, p, ntiles), cpad_of(p->C));
+}
+
+static void qwg_chunks(void *arg, int tid, ptrdiff_t c0, ptrdiff_t c1)
+{
+    const tc_qwg_job *jb = arg;
+    tc_qwg_chunk_fn fn = tc_quant_kernels_of(jb->ctx)->wg_chunk;
+    if (!fn)
+        fn = tc_qwg_chunk_portable;
+    for (ptrdiff_t c = c0; c < c1; c++) {
+        int t0 = (int)c * jb->chunk, nt = jb->ntiles - t0 < jb->chunk ? jb->ntiles - t0 : jb->chunk;
+        fn(jb, t0, nt, jb->ws + (size_t)tid * jb->ws_thread);
+    }
+}
+
+void tc_qwinograd(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                  const void *x, int x_signed, int x_zero_point, const void *packed,
+                  const tc_qoutput *out, void *y, void *workspace)
+{
+    int oh, ow, ntiles = tiles_of(p, n, h, w, &oh, &ow);
+    if (ntiles <= 0)
+        return;
+    const int np = (p->K + TC_QNR - 1) / TC_QNR, cpad = cpad_of(p->C);
+    char *ws = workspace;
+    int32_t *bias = (int32_t *)ws;
+    float *scale = (float *)(bias + (size_t)np * TC_QNR);
+    uint8_t *zero_row = (uint8_t *)(scale + (size_t)np * TC_QNR);
+    for (int k = 0; k < np * TC_QNR; k++) {
+        int kk = k < p->K ? k : p->K - 1;
+        bias[k] = out->bias ? out->bias[kk] : 0;
+        scale[k] = out->type == TC_QOUT_S32 ? 0.0f : out->per_channel ? out->scale[kk] : out->scale[0];
+    }
+    int zp = x_signed ? x_zero_point + 128 : x_zero_point;
+    /* bytes whose (b ^ flip) is the zero point */
+    memset(zero_row, x_signed ? (zp ^ 0x80) : zp, (size_t)cpad);
+    tc_qwg_job jb;
+    memset(&jb, 0, sizeof(jb));
+    jb.ctx = ctx;
+    jb.n = n;
+    jb.h = h;
+    jb.w = w;
+    jb.C = p->C;
+    jb.K = p->K;
+    jb.oh = oh;
+    jb.ow = ow;
+    jb.pt = p->pt;
+    jb.pl = p->pl;
+    jb.tiles_y = (oh + 1) / 2;
+    jb.tiles_x = (ow + 1) / 2;
+    jb.ntiles = ntiles;
+    jb.chunk = chunk_tiles(ctx, p, ntiles);
+    jb.cpad = cpad;
+    jb.x = x;
+    jb.flip = x_signed ? 0x80 : 0;
+    jb.x_zero_point = zp;
+    jb.zero_row = zero_row;
+    jb.packed = packed;
+    jb.out = out;
+    jb.bias = bias;
+    jb.scale = scale;
+    jb.uk = tc_quant_kernels_of(ctx)->s16x2;
+    jb.y = y;
+    jb.ws = (char *)(((uintptr_t)ws + shared_bytes(p) + 63) & ~(uintptr_t)63);
+    jb.ws_thread = tc_qwg_thread_bytes(jb.chunk, cpad);
+    int nchunks = (ntiles + jb.chunk - 1) / jb.chunk;
+    tc_parallel_for(ctx ? ctx->pool : NULL, nchunks, 1, qwg_chunks, &jb);
+}
