@@ -127,3 +127,26 @@ def test_winograd_refuses_other_geometries(ctx):
     assert not K.qconv_winograd_fits(np.ones((4, 3, 3, 4), np.int16), group=2)
     with pytest.raises(ValueError, match="winograd"):
         K.QConv2d(ctx, w3, K.QOutput(np.int32), (2, 2), (1, 1, 1, 1), (1, 1), 1, "winograd")
+
+
+def test_the_planner_takes_winograd_where_it_measured_faster():
+    """On AVX2 without VNNI: against S16X2 (weights past 7 bits) on every map, against
+    U8S8X2 (7-bit weights) from 14x14 up; never with VNNI (S8X4), strides or few channels."""
+    from tinycnn.ops.qconv import _format
+    if "avx2" not in K.int8_isas():
+        pytest.skip("CPU lacks AVX2")
+    avx2 = K.Context(1, *K.parse_isa(K.INT8_ISA_SETTINGS["avx2"]))
+    rng = np.random.default_rng(3)
+    w8 = rng.choice(np.array([-128, 127], np.int16), (64, 3, 3, 64))      # s16x2 direct
+    w7 = rng.integers(-64, 65, (64, 3, 3, 64)).astype(np.int16)            # u8s8x2 direct
+    assert K.qgemm_choose_format_for(avx2, w8.reshape(64, -1)) == "s16x2"
+    assert K.qgemm_choose_format_for(avx2, w7.reshape(64, -1)) == "u8s8x2"
+    one = (1, 1)
+    assert _format(avx2, w8, 1, one, one, (1, 64, 7, 7)) == "winograd"
+    assert _format(avx2, w7, 1, one, one, (1, 64, 14, 14)) == "winograd"
+    assert _format(avx2, w7, 1, one, one, (1, 64, 7, 7)) is None
+    assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28)) is None
+    assert _format(avx2, w8[:, :, :, :24], 1, one, one, (1, 64, 56, 56)) is None
+    for tier in set(K.int8_isas()) & {"avxvnni", "avx512vnni"}:
+        vnni = K.Context(1, *K.parse_isa(K.INT8_ISA_SETTINGS[tier]))
+        assert _format(vnni, w7, 1, one, one, (1, 64, 56, 56)) is None
