@@ -79,7 +79,10 @@ def _format(ctx, w16, group, strides, dilations, out_shape):
     layers, emulated AVX2, 1 thread, 2026-11-30, direct S16X2 / U8S8X2 / Winograd ms):
     64->64 at 56x56 2.33 / 1.76 / 1.45; 128 at 28x28 2.17 / 1.70 / 1.29; 256 at 14x14
     2.28 / 1.72 / 1.41; 512 at 7x7 3.16 / 2.05 / 2.30; 256 at 7x7 0.87 / 0.60 / 0.67;
-    16 at 56x56 0.30 / 0.25 / 0.22; 24->48 at 14x14 0.052 / 0.044 / 0.054.  So: against
+    16 at 56x56 0.30 / 0.25 / 0.22; 24->48 at 14x14 0.052 / 0.044 / 0.054.  Instructions
+    (callgrind, millions per layer, same order): 64 at 56x56 24.6 / 17.3 / 15.6; 128 at 28x28
+    23.0 / 15.7 / 12.6; 256 at 14x14 22.5 / 15.3 / 12.1; 512 at 7x7 24.2 / 16.5 / 15.1 (there
+    the packed weights, 8 MiB, are the cost).  So: against
     S16X2 (8-bit weights) everywhere, against U8S8X2 (7-bit weights) on maps of 14x14 and
     more, where the 16/9 larger packed weights are streamed over enough tiles; channels a
     multiple of 16 or many (the transform pads them to 16).  VNNI (S8X4) keeps the direct
