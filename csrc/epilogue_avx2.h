@@ -1,5 +1,5 @@
 /* AVX2 form of the fused activation (see epilogue.h): the same operations as
- * tc_act_f32, lane by lane (sigmoid as tc_sigmoidf_, without contraction into FMA).
+ * tc_act_f32, lane by lane (sigmoid as tc_sigmoidf_: FMA exactly where it has fmaf).
  * Included by the *_avx2.c files only. */
 #ifndef TC_EPILOGUE_AVX2_H
 #define TC_EPILOGUE_AVX2_H
@@ -41,7 +41,7 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
     return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
 }
 
-/* tc_sigmoidf_ on 8 lanes, the same operations (no FMA), so the bits equal
+/* tc_sigmoidf_ on 8 lanes, the same operations (FMA where it has fmaf), so the bits equal
  * the portable path's. */
 #define TC_SV_FN tc_sigmoid_avx2
 #define TC_SV __m256
