@@ -7,9 +7,10 @@
  *   TC_SV_(op)      the intrinsic of op (add_ps, fmadd_ps ...): _mm256_##op or _mm512_##op
  *   TC_SV_TOI(v), TC_SV_TOF(v)   bit casts float <-> integer vector
  *   TC_SV_NEGABS(x) -|x|,  TC_SV_SELNEG(x, neg, pos)  x < 0 ? neg : pos (NaN: pos)
- * and gets  static inline TC_SV TC_SV_FN(TC_SV x)  = sigmoid(x); the parameters are
- * undefined at the end, so the next includer defines its own. */
-static inline TC_SV TC_SV_FN(TC_SV x)
+ * and gets  static inline TC_SV TC_SV_FN(TC_SV x, int silu)  = sigmoid(x), or with silu
+ * x * sigmoid(x) as tc_siluf_; the parameters are undefined at the end, so the next
+ * includer defines its own. */
+static inline TC_SV TC_SV_FN(TC_SV x, int silu)
 {
     const TC_SV magic = TC_SV_(set1_ps)(12582912.0f);
     TC_SV a = TC_SV_(max_ps)(TC_SV_(set1_ps)(-104.0f), TC_SV_NEGABS(x)); /* maxps keeps a NaN second operand */
@@ -26,7 +27,10 @@ static inline TC_SV TC_SV_FN(TC_SV x)
     TC_SVI b = TC_SV_(sub_epi32)(TC_SV_TOI(t), TC_SV_TOI(magic));
     b = TC_SV_(slli_epi32)(TC_SV_(add_epi32)(b, TC_SV_(set1_epi32)(151)), 23);
     TC_SV e = TC_SV_(mul_ps)(TC_SV_(mul_ps)(p, TC_SV_TOF(b)), TC_SV_(set1_ps)(5.9604644775390625e-8f));
-    TC_SV g = TC_SV_(div_ps)(TC_SV_(set1_ps)(1.0f), TC_SV_(add_ps)(TC_SV_(set1_ps)(1.0f), e));
+    TC_SV d = TC_SV_(add_ps)(TC_SV_(set1_ps)(1.0f), e);
+    if (silu)
+        return TC_SV_(div_ps)(TC_SV_SELNEG(x, TC_SV_(mul_ps)(x, e), x), d);
+    TC_SV g = TC_SV_(div_ps)(TC_SV_(set1_ps)(1.0f), d);
     return TC_SV_SELNEG(x, TC_SV_(mul_ps)(e, g), g);
 }
 
