@@ -101,7 +101,7 @@ static void unary_run_(int op, float alpha, float beta, const float *x, float *y
     case TC_UNARY_ELU: UNARY_LOOP(tc_sel_(v < 0.0f, alpha * (tc_expf_(v) - 1.0f), v)) break;
     case TC_UNARY_SELU: UNARY_LOOP(beta * tc_sel_(v <= 0.0f, alpha * tc_expf_(v) - alpha, v)) break;
     case TC_UNARY_GELU: UNARY_LOOP(0.5f * v * (1.0f + tc_erff_(v * 0.70710678118654752f))) break;
-    case TC_UNARY_SILU: UNARY_LOOP(v * tc_sigmoidf_(v)) break;
+    case TC_UNARY_SILU: UNARY_LOOP(tc_siluf_(v)) break;
     case TC_UNARY_GELU_TANH:
         UNARY_LOOP(0.5f * v * (1.0f + tc_tanhf_(0.79788456080286536f * (v + 0.044715f * v * v * v))))
         break;

@@ -64,7 +64,7 @@ static inline float tc_act_f32(tc_act_k a, float v)
     case TC_ACT_SIGMOID:
         return tc_sigmoidf_(v);
     case TC_ACT_SILU:
-        return v * tc_sigmoidf_(v);
+        return tc_siluf_(v);
     default:
         return v;
     }

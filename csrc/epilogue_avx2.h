@@ -1,5 +1,5 @@
 /* AVX2 form of the fused activation (see epilogue.h): the same operations as
- * tc_act_f32, lane by lane (sigmoid as tc_sigmoidf_, without contraction into FMA).
+ * tc_act_f32, lane by lane (sigmoid as tc_sigmoidf_: FMA exactly where it has fmaf).
  * Included by the *_avx2.c files only. */
 #ifndef TC_EPILOGUE_AVX2_H
 #define TC_EPILOGUE_AVX2_H
@@ -41,7 +41,7 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
     return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t));
 }
 
-/* tc_sigmoidf_ on 8 lanes, the same operations (no FMA), so the bits equal
+/* tc_sigmoidf_ on 8 lanes, the same operations (FMA where it has fmaf), so the bits equal
  * the portable path's. */
 #define TC_SV_FN tc_sigmoid_avx2
 #define TC_SV __m256
@@ -53,21 +53,18 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
 #define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_LT_OQ))
 #include "sigmoid_vec_body.h"
 
-/* y[i] = sigmoid(x[i]), or x[i] * sigmoid(x[i]) with silu; in place when x == y.
+/* y[i] = sigmoid(x[i]), or SiLU with silu (tc_siluf_); in place when x == y.
  * Independent iterations: the divides and the polynomials of neighbouring
  * vectors overlap, which a call per register (a GEMM row store) never gets.
- * The tail is scalar tc_sigmoidf_, the same bits. */
+ * The tail is scalar tc_sigmoidf_ / tc_siluf_, the same bits. */
 static inline void tc_sigmoid_run_avx2(int silu, const float *x, float *y, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i), s = tc_sigmoid_avx2(v);
-        _mm256_storeu_ps(y + i, silu ? _mm256_mul_ps(v, s) : s);
+        _mm256_storeu_ps(y + i, tc_sigmoid_avx2(_mm256_loadu_ps(x + i), silu));
     }
-    for (; i < n; i++) {
-        float v = x[i], s = tc_sigmoidf_(v);
-        y[i] = silu ? v * s : s;
-    }
+    for (; i < n; i++)
+        y[i] = silu ? tc_siluf_(x[i]) : tc_sigmoidf_(x[i]);
 }
 
 /* The deferred kinds (tc_act_deferred) on rows [rows][cols] of y (leading
@@ -87,8 +84,7 @@ static __attribute__((noinline)) void tc_act_rows_avx2(int kind, float *y, ptrdi
  * accumulators.  The cheap kinds stay inline. */
 static __attribute__((noinline)) __m256 tc_act_avx2_sigmoid(tc_act_k a, __m256 v)
 {
-    __m256 s = tc_sigmoid_avx2(v);
-    return a.kind == TC_ACT_SILU ? _mm256_mul_ps(v, s) : s;
+    return tc_sigmoid_avx2(v, a.kind == TC_ACT_SILU);
 }
 
 /* max(0, v), not max(v, 0): maxps returns its second operand when one is NaN,

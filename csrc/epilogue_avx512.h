@@ -36,19 +36,17 @@ static inline __m512 tc_act_avx512(tc_act_k act, __m512 v)
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_LT_OQ), (pos), (neg))
 #include "sigmoid_vec_body.h"
 
-/* y[i] = sigmoid(x[i]), or x[i] * sigmoid(x[i]) with silu; in place when x == y.
+/* y[i] = sigmoid(x[i]), or SiLU with silu (tc_siluf_); in place when x == y.
  * The tail runs masked: lanes past n are neither read nor written. */
 static inline void tc_sigmoid_run_avx512(int silu, const float *x, float *y, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(x + i), s = tc_sigmoid_avx512(v);
-        _mm512_storeu_ps(y + i, silu ? _mm512_mul_ps(v, s) : s);
+        _mm512_storeu_ps(y + i, tc_sigmoid_avx512(_mm512_loadu_ps(x + i), silu));
     }
     if (i < n) {
         const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
-        __m512 v = _mm512_maskz_loadu_ps(m, x + i), s = tc_sigmoid_avx512(v);
-        _mm512_mask_storeu_ps(y + i, m, silu ? _mm512_mul_ps(v, s) : s);
+        _mm512_mask_storeu_ps(y + i, m, tc_sigmoid_avx512(_mm512_maskz_loadu_ps(m, x + i), silu));
     }
 }
 

@@ -1,30 +1,36 @@
 /* Body of the vector sigmoid, included by epilogue_avx2.h (8 lanes) and
- * epilogue_avx512.h (16 lanes): tc_sigmoidf_'s operations step by step (no FMA),
- * so every width gives the portable bits.  The includer defines
+ * epilogue_avx512.h (16 lanes): tc_sigmoidf_'s operations step by step (its fmaf
+ * as FMA, nothing else contracted), so every width gives the portable bits.  The
+ * includer defines
  *   TC_SV_FN        the function's name
  *   TC_SV, TC_SVI   the float and integer vector types
- *   TC_SV_(op)      the intrinsic of op (add_ps ...): _mm256_##op or _mm512_##op
+ *   TC_SV_(op)      the intrinsic of op (add_ps, fmadd_ps ...): _mm256_##op or _mm512_##op
  *   TC_SV_TOI(v), TC_SV_TOF(v)   bit casts float <-> integer vector
  *   TC_SV_NEGABS(x) -|x|,  TC_SV_SELNEG(x, neg, pos)  x < 0 ? neg : pos (NaN: pos)
- * and gets  static inline TC_SV TC_SV_FN(TC_SV x)  = sigmoid(x); the parameters are
- * undefined at the end, so the next includer defines its own. */
-static inline TC_SV TC_SV_FN(TC_SV x)
+ * and gets  static inline TC_SV TC_SV_FN(TC_SV x, int silu)  = sigmoid(x), or with silu
+ * x * sigmoid(x) as tc_siluf_; the parameters are undefined at the end, so the next
+ * includer defines its own. */
+static inline TC_SV TC_SV_FN(TC_SV x, int silu)
 {
     const TC_SV magic = TC_SV_(set1_ps)(12582912.0f);
     TC_SV a = TC_SV_(max_ps)(TC_SV_(set1_ps)(-104.0f), TC_SV_NEGABS(x)); /* maxps keeps a NaN second operand */
-    TC_SV t = TC_SV_(add_ps)(TC_SV_(mul_ps)(a, TC_SV_(set1_ps)(1.44269504088896341f)), magic);
+    TC_SV t = TC_SV_(fmadd_ps)(a, TC_SV_(set1_ps)(1.44269504088896341f), magic);
     TC_SV n = TC_SV_(sub_ps)(t, magic);
-    TC_SV r = TC_SV_(sub_ps)(a, TC_SV_(mul_ps)(n, TC_SV_(set1_ps)(0.693359375f)));
-    r = TC_SV_(sub_ps)(r, TC_SV_(mul_ps)(n, TC_SV_(set1_ps)(-2.12194440e-4f)));
+    /* fnmadd(n, c, a) = a - n * c rounded once: fmaf(-n, c, a) */
+    TC_SV r = TC_SV_(fnmadd_ps)(n, TC_SV_(set1_ps)(0.693359375f), a);
+    r = TC_SV_(fnmadd_ps)(n, TC_SV_(set1_ps)(-2.12194440e-4f), r);
     TC_SV q = TC_SV_(set1_ps)(8.31156783e-3f);
-    q = TC_SV_(add_ps)(TC_SV_(mul_ps)(q, r), TC_SV_(set1_ps)(4.18989286e-2f));
-    q = TC_SV_(add_ps)(TC_SV_(mul_ps)(q, r), TC_SV_(set1_ps)(1.66671529e-1f));
-    q = TC_SV_(add_ps)(TC_SV_(mul_ps)(q, r), TC_SV_(set1_ps)(4.99991715e-1f));
-    TC_SV p = TC_SV_(add_ps)(TC_SV_(add_ps)(TC_SV_(mul_ps)(q, TC_SV_(mul_ps)(r, r)), r), TC_SV_(set1_ps)(1.0f));
+    q = TC_SV_(fmadd_ps)(q, r, TC_SV_(set1_ps)(4.18989286e-2f));
+    q = TC_SV_(fmadd_ps)(q, r, TC_SV_(set1_ps)(1.66671529e-1f));
+    q = TC_SV_(fmadd_ps)(q, r, TC_SV_(set1_ps)(4.99991715e-1f));
+    TC_SV p = TC_SV_(add_ps)(TC_SV_(fmadd_ps)(q, TC_SV_(mul_ps)(r, r), r), TC_SV_(set1_ps)(1.0f));
     TC_SVI b = TC_SV_(sub_epi32)(TC_SV_TOI(t), TC_SV_TOI(magic));
     b = TC_SV_(slli_epi32)(TC_SV_(add_epi32)(b, TC_SV_(set1_epi32)(151)), 23);
     TC_SV e = TC_SV_(mul_ps)(TC_SV_(mul_ps)(p, TC_SV_TOF(b)), TC_SV_(set1_ps)(5.9604644775390625e-8f));
-    TC_SV g = TC_SV_(div_ps)(TC_SV_(set1_ps)(1.0f), TC_SV_(add_ps)(TC_SV_(set1_ps)(1.0f), e));
+    TC_SV d = TC_SV_(add_ps)(TC_SV_(set1_ps)(1.0f), e);
+    if (silu)
+        return TC_SV_(div_ps)(TC_SV_SELNEG(x, TC_SV_(mul_ps)(x, e), x), d);
+    TC_SV g = TC_SV_(div_ps)(TC_SV_(set1_ps)(1.0f), d);
     return TC_SV_SELNEG(x, TC_SV_(mul_ps)(e, g), g);
 }
 

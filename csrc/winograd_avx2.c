@@ -82,10 +82,8 @@ static inline void store_row(__m128 o, float *y, const float *r, int cols, int m
  * activation; the lanes' bits are those of tc_act_f32 either way. */
 static __attribute__((noinline)) void act_vectors(tc_act_k act, __m256 *o, int n)
 {
-    for (int i = 0; i < n; i++) {
-        __m256 s = tc_sigmoid_avx2(o[i]);
-        o[i] = act.kind == TC_ACT_SILU ? _mm256_mul_ps(o[i], s) : s;
-    }
+    for (int i = 0; i < n; i++)
+        o[i] = tc_sigmoid_avx2(o[i], act.kind == TC_ACT_SILU);
 }
 
 /* Whether the output transform activates whole vectors (act_vectors). */
