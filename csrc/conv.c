@@ -4,7 +4,9 @@
  *   gemm:      y_g[Kg, OH*OW] = W_g[Kg, Cg*KH*KW] . im2col(x_g); the im2col is
  *              folded into the B packing of the GEMM (a KC x NC block at a
  *              time, from a zero-padded copy of the input so the gather needs
- *              no bounds checks).
+ *              no bounds checks); stems (few input channels, strided or
+ *              padded) in bands of output rows, each band's copy and GEMM
+ *              on one thread (stem_run).
  *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
  *   1x1_chan:  the same GEMM on channel-lane tiles (gemm_internal.h,
  *              tc_ukernel_chan_fn): output channels in the vector lanes,
@@ -232,6 +234,36 @@ static int needs_phase_copy(const tc_conv2d_params *p, int algo)
            algo == TC_CONV_ALGO_GROUPED;
 }
 
+/* The RGB stems (3 -> 16..64 channels, 3x3 or 7x7, stride 2 at 224x224) run in
+ * bands of output rows (stem_run): per band, a thread phase-copies just the
+ * input rows the band reads, into its own slot (about 50 KB, L1/L2), then runs
+ * a serial GEMM over the band's columns.  The whole-image path made one
+ * 600 KB phase copy, single-threaded (3 channels), before the GEMM, which then
+ * read it back from L2/L3.  Taken when the depth fits one KC block (B packed
+ * once per band) and the input has few channels. */
+#define TC_STEM_MAX_C 4
+#define TC_STEM_BAND_COLS 1024 /* output pixels per band: ~9 rows of 112 */
+
+/* Output rows per band of a stem, or 0: not a stem (whole-image path). */
+static int stem_band_rows(const tc_conv2d_params *p, int algo, int OW)
+{
+    if (algo != TC_CONV_ALGO_GEMM || p->group != 1 || p->C > TC_STEM_MAX_C ||
+        (size_t)p->C * p->KH * p->KW > TC_GEMM_KC || !(has_pad(p) || p->sh > 1 || p->sw > 1))
+        return 0;
+    return OW >= TC_STEM_BAND_COLS ? 1 : (TC_STEM_BAND_COLS + OW - 1) / OW;
+}
+
+/* Floats of one thread's slot of a stem: its band's phase planes (rounded to a
+ * cache line), then a serial GEMM's workspace. */
+static size_t stem_slot_floats(const tc_conv2d_params *p, int rows, int w)
+{
+    const size_t hb = (size_t)(rows - 1) * p->sh + (size_t)(p->KH - 1) * p->dh + 1;
+    const size_t wp = (size_t)w + p->pl + p->pr;
+    const size_t planes = (size_t)p->C * p->sh * p->sw * ((hb + p->sh - 1) / p->sh) *
+                          ((wp + p->sw - 1) / p->sw);
+    return (planes + 15) / 16 * 16 + tc_gemm_workspace_size(NULL);
+}
+
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
                                 int h, int w)
 {
@@ -249,6 +281,9 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
         return (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) *
                    ((wp + p->sw - 1) / p->sw) +
                TC_GC_SLACK + grouped_taps(p) * (sizeof(ptrdiff_t) / sizeof(float));
+    const int rows = stem_band_rows(p, algo, OW);
+    if (rows)
+        return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * stem_slot_floats(p, rows, w) + 16;
     size_t ws = tc_gemm_workspace_size(ctx);
     if (needs_phase_copy(p, algo))
         ws += (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
@@ -319,6 +354,19 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 }
             }
     }
+}
+
+/* Marks in j->used the phases some tap of p reads (all of them past 64 phases). */
+static void phase_mark_used(const tc_conv2d_params *p, phase_job *j)
+{
+    if (p->sh * p->sw > 64)
+        memset(j->used, 1, sizeof(j->used));
+    for (int ki = 0; ki < p->KH; ki++)
+        for (int kj = 0; kj < p->KW; kj++) {
+            int ph = (ki * p->dh % p->sh) * p->sw + kj * p->dw % p->sw;
+            if (ph < 64)
+                j->used[ph] = 1;
+        }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -478,6 +526,133 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
 }
 
 /* ------------------------------------------------------------------------ */
+/* Stems: bands of output rows (see stem_band_rows)                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const tc_ctx *serial; /* the caller's kernels, no pool: each band's GEMM runs on its thread */
+    const tc_conv2d_params *p;
+    const float *x, *packed, *bias, *residual;
+    const tc_activation *act;
+    float *y, *ws;
+    size_t slot;            /* floats per thread */
+    phase_job pj;           /* the whole-image geometry; x, xp, pt, hph set per band */
+    int h, w, OH, OW, rows, bands;
+} stem_job;
+
+/* The im2col packer of one band, which also prefetches (into L2) the next
+ * band's input rows, a slice per packed panel: the copy of a band otherwise
+ * waits on the input (the user's feed, 600 KB, evicted by the rest of the
+ * network) while the GEMM before it leaves the memory idle. */
+typedef struct {
+    tc_im2col_b ib; /* first: the packer's own argument */
+    tc_pack_b_fn pack;
+    const char *pf[TC_STEM_MAX_C]; /* next band's rows in each channel, or NULL */
+    size_t pf_bytes;
+    int N;
+} stem_b;
+
+static void stem_pack_b(const void *varg, int k0, int kc, int n0, int nc, float *dst,
+                        void *scratch, int new_k)
+{
+    const stem_b *sb = (const stem_b *)varg;
+    sb->pack(&sb->ib, k0, kc, n0, nc, dst, scratch, new_k);
+    if (!sb->pf[0])
+        return;
+    /* this panel's share of the lines, stateless: [n0, n0 + nc) of N */
+    const size_t lines = (sb->pf_bytes + 63) / 64;
+    const size_t l0 = lines * (size_t)n0 / sb->N, l1 = lines * (size_t)(n0 + nc) / sb->N;
+    for (int c = 0; c < TC_STEM_MAX_C && sb->pf[c]; c++)
+        for (size_t l = l0; l < l1; l++)
+            __builtin_prefetch(sb->pf[c] + l * 64, 0, 2);
+}
+
+/* items = (image, band) pairs.  A band of output rows [oh0, oh1) reads padded
+ * rows [oh0*sh, (oh1-1)*sh + (KH-1)*dh]: as oh0*sh is a multiple of sh, the
+ * phase copy of that sub-image is a slice of the whole image's (pt shifted). */
+static void stem_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const stem_job *j = (const stem_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const size_t N = (size_t)j->OH * j->OW;
+    const size_t in_img = (size_t)p->C * j->h * j->w, out_img = (size_t)p->K * N;
+    float *xp = j->ws + (size_t)tid * j->slot;
+    phase_job pj = j->pj;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / j->bands), oh0 = (int)(it % j->bands) * j->rows;
+        const int oh1 = oh0 + j->rows < j->OH ? oh0 + j->rows : j->OH;
+        const int hb = (oh1 - 1 - oh0) * p->sh + (p->KH - 1) * p->dh + 1;
+        pj.x = j->x + b * in_img;
+        pj.xp = xp;
+        pj.pt = p->pt - oh0 * p->sh;
+        pj.hph = (hb + p->sh - 1) / p->sh;
+        phase_task(&pj, tid, 0, p->C);
+        const size_t pplane = (size_t)pj.hph * pj.wph;
+        stem_b sb;
+        memset(&sb, 0, sizeof(sb));
+        sb.ib = (tc_im2col_b){xp, pplane * p->sh * p->sw, pplane, pj.wph, j->OW, p->KH, p->KW,
+                              p->sh, p->sw, p->dh, p->dw};
+        sb.pack = tc_conv_kernels_of(j->serial)->pack_b_im2col;
+        sb.N = (oh1 - oh0) * j->OW;
+        if (oh1 < j->OH) { /* the next band's input rows [r0, r1) */
+            int r0 = oh1 * p->sh - p->pt, r1 = r0 + hb;
+            r0 = r0 < 0 ? 0 : r0;
+            r1 = r1 > j->h ? j->h : r1;
+            if (r1 > r0) {
+                sb.pf_bytes = (size_t)(r1 - r0) * j->w * sizeof(float);
+                for (int c = 0; c < p->C; c++)
+                    sb.pf[c] = (const char *)(pj.x + ((size_t)c * j->h + r0) * j->w);
+            }
+        }
+        tc_gemm_op op;
+        memset(&op, 0, sizeof(op));
+        op.M = p->K;
+        op.N = (oh1 - oh0) * j->OW;
+        op.K = p->C * p->KH * p->KW;
+        op.a_packed = j->packed;
+        op.pack_b = stem_pack_b;
+        op.b_arg = &sb;
+        const size_t o = b * out_img + (size_t)oh0 * j->OW;
+        op.C = j->y + o;
+        op.ldc = (ptrdiff_t)N;
+        op.epi.bias = j->bias;
+        op.epi.residual = j->residual ? j->residual + o : NULL;
+        op.epi.ldr = (ptrdiff_t)N;
+        if (j->act)
+            op.epi.act = *j->act;
+        tc_gemm_run(j->serial, &op, xp + (j->slot - tc_gemm_workspace_size(NULL)));
+    }
+}
+
+/* workspace: one stem_slot_floats slot per thread */
+static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int n, int h, int w,
+                     const float *x, const float *packed, const float *bias,
+                     const float *residual, const tc_activation *act, float *y, int OH, int OW,
+                     float *workspace)
+{
+    tc_ctx serial;
+    if (ctx) {
+        serial = *ctx;
+        serial.pool = NULL;
+    }
+    stem_job j;
+    memset(&j, 0, sizeof(j));
+    j.serial = ctx ? &serial : NULL;
+    j.p = p, j.x = x, j.packed = packed, j.bias = bias, j.residual = residual, j.act = act;
+    j.y = y;
+    j.ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    j.slot = stem_slot_floats(p, rows, w);
+    j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.rows = rows;
+    j.bands = (OH + rows - 1) / rows;
+    phase_job *pj = &j.pj;
+    pj->h = h, pj->w = w, pj->pl = p->pl, pj->sh = p->sh, pj->sw = p->sw;
+    pj->wph = (w + p->pl + p->pr + p->sw - 1) / p->sw;
+    pj->take_even = tc_conv_kernels_of(ctx)->take_even;
+    phase_mark_used(p, pj);
+    tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.bands, 1, stem_task, &j);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Entry point                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -521,6 +696,11 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
         return;
     }
 
+    const int rows = stem_band_rows(p, algo, OW);
+    if (rows) {
+        stem_run(ctx, p, rows, n, h, w, x, packed, bias, residual, act, y, OH, OW, workspace);
+        return;
+    }
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     const int N = OH * OW, kdim = Cg * p->KH * p->KW;
     const int phased = needs_phase_copy(p, algo);
@@ -537,14 +717,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
         pj.h = h, pj.w = w, pj.pt = p->pt, pj.pl = p->pl, pj.sh = sh, pj.sw = sw;
         pj.hph = hph, pj.wph = wph, pj.xp = xpad;
         pj.take_even = tc_conv_kernels_of(ctx)->take_even;
-        if (sh * sw > 64)
-            memset(pj.used, 1, sizeof(pj.used));
-        for (int ki = 0; ki < p->KH; ki++)
-            for (int kj = 0; kj < p->KW; kj++) {
-                int ph = (ki * p->dh % sh) * sw + kj * p->dw % sw;
-                if (ph < 64)
-                    pj.used[ph] = 1;
-            }
+        phase_mark_used(p, &pj);
     }
 
     for (int b = 0; b < n; b++) {
