@@ -222,6 +222,31 @@ void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float 
     }
 }
 
+/* dst[ceil(nc/NR)][kc][NR] = B[k0.., n0..] for an untransposed row-major B, row by row:
+ * each row of B is read as one run of nc floats (a few cache lines of one page) */
+static void pack_b_rows_block(const tc_dense_b *g, int k0, int kc, int n0, int nc, float *dst)
+{
+    const int full = nc / NR * NR;
+    for (int k = 0; k < kc; k++) {
+        const float *s = g->B + (ptrdiff_t)(k0 + k) * g->ldb + n0;
+#if defined(__GNUC__) || defined(__clang__)
+        if (k + 4 < kc)
+            __builtin_prefetch(s + 4 * g->ldb);
+#endif
+        float *d = dst + (size_t)k * NR;
+        int j = 0;
+        for (; j < full; j += NR, d += (size_t)kc * NR)
+            memcpy(d, s + j, NR * sizeof(float));
+        if (j < nc) {
+            int r = nc - j;
+            for (int i = 0; i < r; i++)
+                d[i] = s[j + i];
+            for (int i = r; i < NR; i++)
+                d[i] = 0.0f;
+        }
+    }
+}
+
 /* A: [M, K] (trans_a: [K, M])  packed: for each K block [k0, k0 + kc) of the
  * driver (tc_gemm_kstep), [ceil(M/MR)][kc][MR] at packed + k0 * ceil(M/MR) * MR:
  * the driver then reads the weights of a block as one sequential stream. */
@@ -298,6 +323,7 @@ typedef struct {
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
+    int pack_cols; /* > NR: pack B row by row, this many columns at a time */
 } gemm_job;
 
 /* The epilogue of the tile whose first element is C[m, n]. */
@@ -421,8 +447,16 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     }
                     /* pack each B micro-panel just before its first use: it is
                      * then in L1 for the whole sweep over the A panels */
-                    if (!op->b_packed && mc0 == m0)
-                        op->pack_b(op->b_arg, kc0, kc, nc0 + jr, nr, (float *)b, scratch, jr == 0);
+                    if (!op->b_packed && mc0 == m0) {
+                        if (job->pack_cols > NR) {
+                            if (jr % job->pack_cols == 0)
+                                pack_b_rows_block((const tc_dense_b *)op->b_arg, kc0, kc, nc0 + jr,
+                                                  nc - jr < job->pack_cols ? nc - jr : job->pack_cols,
+                                                  (float *)b);
+                        } else {
+                            op->pack_b(op->b_arg, kc0, kc, nc0 + jr, nr, (float *)b, scratch, jr == 0);
+                        }
+                    }
                     int n = nc0 + jr;
                     /* a narrow last panel (small images: 7x7 = 3 x 16 + 1)
                      * runs the half-width kernel */
@@ -560,6 +594,25 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
     return 1;
 }
 
+/* Columns of a row-major B packed at a time, row by row (pack_b_rows_block), or 0: one NR
+ * panel at a time, right before its tiles.  Few rows of C (a projection to 24-48 channels)
+ * use each packed panel for few tiles, and packing a 16-column panel reads one cache line
+ * from each of kc rows, each on its own page (a 56x56 map's rows are 12.5 KiB apart): the
+ * packing then costs about what the tiles do.  Row by row, each row is one run of several
+ * lines of one page.  The block stays in L2 (at most TC_GEMM_ROWPACK_BYTES).  Measured
+ * (AVX2 emulation, 1 thread, 2026-11-30, lone layer with residual, alternating): 144 -> 24
+ * at 56x56 0.82-0.88 of the per-panel packing's time, 192 -> 32 and 240 -> 40 at 28x28 0.96. */
+#define TC_GEMM_ROWPACK_MAX_M 48
+#define TC_GEMM_ROWPACK_BYTES (128 * 1024)
+static int gemm_pack_cols(const tc_gemm_op *op, const gemm_job *job)
+{
+    if (job->uk_inplace || job->uk_wide || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
+        ((const tc_dense_b *)op->b_arg)->trans || op->M > TC_GEMM_ROWPACK_MAX_M)
+        return 0;
+    int cols = (int)(TC_GEMM_ROWPACK_BYTES / (sizeof(float) * (size_t)tc_gemm_kstep(op->K))) / NR * NR;
+    return cols < 2 * NR ? 0 : cols;
+}
+
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
 {
     if (op->M <= 0 || op->N <= 0)
@@ -582,6 +635,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_inplace = gemm_b_inplace(op, kern) ? kern->tile_inplace : NULL;
     job.act_rows = tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL;
     job.ws = workspace;
+    job.pack_cols = gemm_pack_cols(op, &job);
     job.mp = (op->M + MR - 1) / MR;
     job.np = (op->N + NR - 1) / NR;
     int T = ctx_threads(ctx);

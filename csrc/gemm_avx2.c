@@ -65,7 +65,7 @@ static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0
  * masked: B read in place with only its columns [0, nr) loaded. */
 static inline __attribute__((always_inline)) void tile_6x16_avx2(
     int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
-    int nr, int flags, const tc_tile_epi *e, int pf_a, const int masked)
+    int nr, int flags, const tc_tile_epi *e, int pf_a, const int masked, const int rows)
 {
     __m256i bm0 = _mm256_setzero_si256(), bm1 = _mm256_setzero_si256();
     if (masked)
@@ -83,24 +83,36 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
         __m256 b1 = masked ? _mm256_maskload_ps(b + (off_b) + 8, bm1)                             \
                            : _mm256_loadu_ps(b + (off_b) + 8);                                    \
         __m256 av;                                                                                \
-        av = _mm256_broadcast_ss(a + (off_a) + 0);                                                \
-        c00 = _mm256_fmadd_ps(av, b0, c00);                                                       \
-        c01 = _mm256_fmadd_ps(av, b1, c01);                                                       \
-        av = _mm256_broadcast_ss(a + (off_a) + 1);                                                \
-        c10 = _mm256_fmadd_ps(av, b0, c10);                                                       \
-        c11 = _mm256_fmadd_ps(av, b1, c11);                                                       \
-        av = _mm256_broadcast_ss(a + (off_a) + 2);                                                \
-        c20 = _mm256_fmadd_ps(av, b0, c20);                                                       \
-        c21 = _mm256_fmadd_ps(av, b1, c21);                                                       \
-        av = _mm256_broadcast_ss(a + (off_a) + 3);                                                \
-        c30 = _mm256_fmadd_ps(av, b0, c30);                                                       \
-        c31 = _mm256_fmadd_ps(av, b1, c31);                                                       \
-        av = _mm256_broadcast_ss(a + (off_a) + 4);                                                \
-        c40 = _mm256_fmadd_ps(av, b0, c40);                                                       \
-        c41 = _mm256_fmadd_ps(av, b1, c41);                                                       \
-        av = _mm256_broadcast_ss(a + (off_a) + 5);                                                \
-        c50 = _mm256_fmadd_ps(av, b0, c50);                                                       \
-        c51 = _mm256_fmadd_ps(av, b1, c51);                                                       \
+        if (rows > 0) {                                                                          \
+            av = _mm256_broadcast_ss(a + (off_a) + 0);                                            \
+            c00 = _mm256_fmadd_ps(av, b0, c00);                                                   \
+            c01 = _mm256_fmadd_ps(av, b1, c01);                                                   \
+        }                                                                                         \
+        if (rows > 1) {                                                                          \
+            av = _mm256_broadcast_ss(a + (off_a) + 1);                                            \
+            c10 = _mm256_fmadd_ps(av, b0, c10);                                                   \
+            c11 = _mm256_fmadd_ps(av, b1, c11);                                                   \
+        }                                                                                         \
+        if (rows > 2) {                                                                          \
+            av = _mm256_broadcast_ss(a + (off_a) + 2);                                            \
+            c20 = _mm256_fmadd_ps(av, b0, c20);                                                   \
+            c21 = _mm256_fmadd_ps(av, b1, c21);                                                   \
+        }                                                                                         \
+        if (rows > 3) {                                                                          \
+            av = _mm256_broadcast_ss(a + (off_a) + 3);                                            \
+            c30 = _mm256_fmadd_ps(av, b0, c30);                                                   \
+            c31 = _mm256_fmadd_ps(av, b1, c31);                                                   \
+        }                                                                                         \
+        if (rows > 4) {                                                                          \
+            av = _mm256_broadcast_ss(a + (off_a) + 4);                                            \
+            c40 = _mm256_fmadd_ps(av, b0, c40);                                                   \
+            c41 = _mm256_fmadd_ps(av, b1, c41);                                                   \
+        }                                                                                         \
+        if (rows > 5) {                                                                          \
+            av = _mm256_broadcast_ss(a + (off_a) + 5);                                            \
+            c50 = _mm256_fmadd_ps(av, b0, c50);                                                   \
+            c51 = _mm256_fmadd_ps(av, b1, c51);                                                   \
+        }                                                                                         \
     } while (0)
 
     /* The epilogue reads C (partial sums of earlier K blocks, often from L3)
@@ -171,7 +183,7 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
  * c: [mr, nr <= 8].  For the narrow last column panel of small images. */
 static inline __attribute__((always_inline)) void tile_6x8_avx2(
     int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
-    int nr, int flags, const tc_tile_epi *e, const int masked)
+    int nr, int flags, const tc_tile_epi *e, const int masked, const int rows)
 {
     __m256i bm0, bm1;
     col_masks(nr, &bm0, &bm1);
@@ -180,12 +192,18 @@ static inline __attribute__((always_inline)) void tile_6x8_avx2(
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
         __m256 b0 = masked ? _mm256_maskload_ps(b, bm0) : _mm256_loadu_ps(b);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
-        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
-        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
+        if (rows > 0)
+            c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
+        if (rows > 1)
+            c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
+        if (rows > 2)
+            c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
+        if (rows > 3)
+            c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
+        if (rows > 4)
+            c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
+        if (rows > 5)
+            c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
         a += MR;
         b += ldb;
     }
@@ -204,17 +222,84 @@ static inline __attribute__((always_inline)) void tile_6x8_avx2(
         store_row(c + 5 * ldc, c5, z, 5, flags, e, 0, bm0, bm1);
 }
 
+/* The tiles for R = mr rows (1..MR) as a constant, one function each: a tile of a last row
+ * panel (M = 32 rows: 6, 6, 6, 6, 6, 2) runs the FMAs of its mr rows only, not MR
+ * (MobileNetV2's projections to 32 channels, EfficientNet's to 40, and 16, 64, 112, 160:
+ * 1/9 to 2/3 of the last panel's FMAs were on zero rows of A).  Each output's FMA sequence
+ * is unchanged: the same bits.  B row k at b + k ldb: packed (ldb = NR), or in place with
+ * masked loads of its columns [0, nr) (_m); tile8: the first 8 columns only;
+ * _p: packed, ldb = NR known to the compiler (its offsets fold into the unrolled loop). */
+/* with 24 tiles gcc stops inlining the activation into their epilogues, and the call
+ * spills the accumulators: flatten keeps it inline, as in one tile before */
+#define TC_FLAT __attribute__((flatten))
+typedef void (*tile_rows_fn)(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,
+                             ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,
+                             int pf_a);
+#define TC_TILES_OF_ROWS(R)                                                                        \
+    static TC_FLAT void tile16_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,       \
+                            ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,        \
+                            int pf_a)                                                              \
+    {                                                                                              \
+        tile_6x16_avx2(kc, a, b, ldb, c, ldc, mr, nr, flags, e, pf_a, 0, R);                       \
+    }                                                                                              \
+    static TC_FLAT void tile16_m_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,     \
+                              ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,      \
+                              int pf_a)                                                            \
+    {                                                                                              \
+        tile_6x16_avx2(kc, a, b, ldb, c, ldc, mr, nr, flags, e, pf_a, 1, R);                       \
+    }                                                                                              \
+    static TC_FLAT void tile16_p_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb,        \
+                                      float *c, ptrdiff_t ldc, int mr, int nr, int flags,          \
+                                      const tc_tile_epi *e, int pf_a)                              \
+    {                                                                                              \
+        (void)ldb;                                                                                 \
+        tile_6x16_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a, 0, R);                        \
+    }                                                                                              \
+    static TC_FLAT void tile8_p_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb,         \
+                                     float *c, ptrdiff_t ldc, int mr, int nr, int flags,           \
+                                     const tc_tile_epi *e, int pf_a)                               \
+    {                                                                                              \
+        (void)ldb;                                                                                 \
+        (void)pf_a;                                                                                \
+        tile_6x8_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, 0, R);                               \
+    }                                                                                              \
+    static TC_FLAT void tile8_m_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,      \
+                             ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,       \
+                             int pf_a)                                                             \
+    {                                                                                              \
+        (void)pf_a;                                                                                \
+        tile_6x8_avx2(kc, a, b, ldb, c, ldc, mr, nr, flags, e, 1, R);                              \
+    }
+TC_TILES_OF_ROWS(1)
+TC_TILES_OF_ROWS(2)
+TC_TILES_OF_ROWS(3)
+TC_TILES_OF_ROWS(4)
+TC_TILES_OF_ROWS(5)
+TC_TILES_OF_ROWS(6)
+#undef TC_TILES_OF_ROWS
+#undef TC_FLAT
+static const tile_rows_fn tile16_rows[MR + 1] = {tile16_r6, tile16_r1, tile16_r2, tile16_r3,
+                                                 tile16_r4, tile16_r5, tile16_r6};
+static const tile_rows_fn tile16_m_rows[MR + 1] = {tile16_m_r6, tile16_m_r1, tile16_m_r2, tile16_m_r3,
+                                                   tile16_m_r4, tile16_m_r5, tile16_m_r6};
+static const tile_rows_fn tile16_p_rows[MR + 1] = {tile16_p_r6, tile16_p_r1, tile16_p_r2,
+                                                   tile16_p_r3, tile16_p_r4, tile16_p_r5,
+                                                   tile16_p_r6};
+static const tile_rows_fn tile8_p_rows[MR + 1] = {tile8_p_r6, tile8_p_r1, tile8_p_r2, tile8_p_r3,
+                                                  tile8_p_r4, tile8_p_r5, tile8_p_r6};
+static const tile_rows_fn tile8_m_rows[MR + 1] = {tile8_m_r6, tile8_m_r1, tile8_m_r2, tile8_m_r3,
+                                                  tile8_m_r4, tile8_m_r5, tile8_m_r6};
+
 static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                               int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
-    tile_6x16_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a, 0);
+    tile16_p_rows[mr](kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a);
 }
 
 static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
-    (void)pf_a;
-    tile_6x8_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, 0);
+    tile8_p_rows[mr](kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a);
 }
 
 /* tc_ukernel_inplace_fn on the 6x16 and 6x8 tiles: B read where it lies, row k
@@ -237,12 +322,9 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
                 t.act.slope += p * MR;
             const float *ap = a + p * astride;
             float *cp = c + p * MR * ldc + h;
-            if (nrh == NR)
-                tile_6x16_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a, 0);
-            else if (nrh > NR / 2)
-                tile_6x16_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a, 1);
-            else
-                tile_6x8_avx2(kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, 1);
+            const tile_rows_fn *tiles = nrh == NR ? tile16_rows
+                                        : nrh > NR / 2 ? tile16_m_rows : tile8_m_rows;
+            tiles[mrp](kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a);
         }
     }
 }

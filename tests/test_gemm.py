@@ -263,3 +263,66 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
                       c=yt)
         assert np.array_equal(y, yt), f"gemm in place vs packed M={M} N={N} K={K}"
         assert_close(y, 0.5 * (a.astype(np.float64) @ b) + c0, 1e-5, f"gemm M={M} N={N} K={K}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_row_by_row_packing_and_short_last_panels_give_the_same_bits(threads):
+    """Few rows of C (M <= 48) over a B too scattered to read in place: B is packed a block
+    of columns at a time, row by row (gemm.c, gemm_pack_cols), and AVX2's last row panel
+    runs only its mr rows (M = 32 = 5 x 6 + 2).  On each ISA, against the per-panel packing of
+    the same product with B stored [N, K] (the same bits) and numpy; several K blocks, a
+    partial last column panel and chunk."""
+    rng = np.random.default_rng(16)
+    shapes = [(24, 3136, 144), (32, 784 * 2 + 3, 192), (40, 1100, 240), (1, 1030, 300),
+              (47, 1057, 700), (16, 3136, 96), (7, 529, 330)]
+    data = {(M, N, K): (rng.standard_normal((M, K), dtype=np.float32),
+                        rng.standard_normal((K, N), dtype=np.float32),
+                        rng.standard_normal((M, N), dtype=np.float32)) for M, N, K in shapes}
+    for isa in ISAS:
+        ctx = _kernels.Context(threads, isa)
+        for M, N, K in shapes:
+            a, b, c0 = data[(M, N, K)]
+            y, yt = c0.copy(), c0.copy()
+            _kernels.gemm(ctx, a, b, y, alpha=1.0, beta=1.0, c=y)
+            _kernels.gemm(ctx, a, np.ascontiguousarray(b.T), yt, trans_b=True, alpha=1.0,
+                          beta=1.0, c=yt)
+            assert np.array_equal(y, yt), f"gemm row-packed vs per panel M={M} N={N} K={K} {isa}"
+            assert_close(y, a.astype(np.float64) @ b + c0, 1e-5, f"gemm M={M} N={N} K={K} {isa}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_projection_1x1_layers_against_numpy(threads):
+    """1x1 projections (8-64 output channels, K 64-960, 7x7 to 56x56, batch 2) with bias,
+    residual and each kind of activation, on every ISA, against numpy."""
+    rng = np.random.default_rng(17)
+    epilogues = [dict(), dict(relu=True), dict(activation="Clip", alpha=0.0, beta=6.0),
+                 dict(activation="HardSwish"), dict(activation="SiLU"),
+                 dict(activation="PRelu")]
+    shapes = [(144, 24, 56), (96, 24, 56), (192, 32, 28), (240, 40, 28), (64, 8, 28),
+              (960, 64, 7), (576, 16, 14), (120, 40, 14)]
+    for i, (c, k, hw) in enumerate(shapes):
+        epi = epilogues[i % len(epilogues)]
+        if epi.get("activation") == "PRelu":
+            epi = dict(epi, slope=rng.standard_normal(k, dtype=np.float32))
+        wt = (rng.standard_normal((k, c, 1, 1), dtype=np.float32) / np.sqrt(c)).astype(np.float32)
+        bias = rng.standard_normal(k, dtype=np.float32)
+        x = rng.standard_normal((2, c, hw, hw), dtype=np.float32)
+        r = rng.standard_normal((2, k, hw, hw), dtype=np.float32)
+        z = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x) \
+            + bias[None, :, None, None] + r
+        act = epi.get("activation", "Relu" if epi.get("relu") else "")
+        if act == "Relu":
+            z = np.maximum(z, 0)
+        elif act == "Clip":
+            z = np.clip(z, 0, 6)
+        elif act == "HardSwish":
+            z = z * np.clip(z / 6 + 0.5, 0, 1)
+        elif act == "SiLU":
+            z = z / (1 + np.exp(-z))
+        elif act == "PRelu":
+            z = np.where(z < 0, z * epi["slope"][None, :, None, None], z)
+        for isa in ISAS:
+            conv = _kernels.Conv2d(_kernels.Context(threads, isa), wt, bias, algo="1x1", **epi)
+            y = np.empty((2, k, hw, hw), np.float32)
+            conv.run(x, y, residual=r)
+            assert_close(y, z, 1e-5, f"Conv2d[1x1] {c}->{k} at {hw}x{hw} {epi} ({isa})")
