@@ -59,16 +59,18 @@ def vnni_tier(flags):
     return "avxvnni" if "avx_vnni" in flags else None
 
 
-def ensure_quantized(cache, name, fmt, reexport=False):
-    """The float export of bench.py's cache, quantized by onnxruntime's tool (cached)."""
+def ensure_quantized(cache, name, fmt, reexport=False, reduce_range=False):
+    """The float export of bench.py's cache, quantized by onnxruntime's tool (cached);
+    reduce_range: 7-bit weights (the tool's option for CPUs without VNNI)."""
     src = bench.ensure_export(cache, name, 13, reexport)   # the opset of bench.py's float suite
-    dst = src.with_name(src.stem + f"-int8-{fmt}.onnx")
+    dst = src.with_name(src.stem + f"-int8{'-rr' if reduce_range else ''}-{fmt}.onnx")
     if dst.exists() and not reexport:
         return src, dst
     log(f"quantizing {name} ({fmt}) with onnxruntime.quantization ...")
     tmp = dst.with_name(".partial-" + dst.name)
     subprocess.run([sys.executable, "-m", "models.quantize", str(src), "--format", fmt,
-                    "-o", str(tmp)], cwd=REPO, check=True, env=bench._worker_env())
+                    "-o", str(tmp)] + (["--reduce-range"] if reduce_range else []),
+                   cwd=REPO, check=True, env=bench._worker_env())
     os.replace(tmp, dst)
     return src, dst
 
@@ -83,11 +85,11 @@ def run(args):
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "commit": git, "cpu": bench.cpu_model(), "cores": os.cpu_count(),
               "vnni": vnni, "versions": bench.versions("tinycnn"),
-              "emulate_avx2": bool(bench.EMULATE_AVX2),
+              "emulate_avx2": bool(bench.EMULATE_AVX2), "reduce_range": args.reduce_range,
               "loadavg_start": os.getloadavg(), "engines": engines, "rows": []}
     for name in args.models:
         for fmt in args.formats:
-            fpath, qpath = ensure_quantized(args.cache, name, fmt, args.reexport)
+            fpath, qpath = ensure_quantized(args.cache, name, fmt, args.reexport, args.reduce_range)
             desc = bench.describe_model(fpath)
             paths = {e: str(fpath if e == F32 else qpath) for e in engines}
             for t in args.threads:
@@ -135,6 +137,10 @@ def markdown(res):
             "AVX-512 and VNNI hidden from CPUID in both engines' processes (--emulate-avx2): "
             "onnxruntime runs its AVX2 kernels (vpmaddubsw, saturating), tinycnn AVX2 (exact)."
             if res.get("emulate_avx2") else "no VNNI: both engines run AVX2 kernels.")),
+           "", ("Weights: 7-bit (quantize_static's reduce_range, within [-64, 64]): no vpmaddubsw "
+                "pair sum can saturate, in either engine, and every tinycnn layer takes u8s8x2."
+                if res.get("reduce_range") else
+                "Weights: 8-bit (quantize_static's default, within [-127, 127])."),
            "", head, sep]
     for r in res["rows"]:
         ms = r["ms"]
@@ -163,6 +169,9 @@ def parse_args(argv=None):
     p.add_argument("--gap", type=float, default=0.02)
     p.add_argument("--cache", default="exports")
     p.add_argument("--reexport", action="store_true")
+    p.add_argument("--reduce-range", action="store_true",
+                   help="quantize with 7-bit weights (quantize_static's reduce_range, the setting "
+                        "onnxruntime recommends without VNNI); cached as *-int8-rr-FORMAT.onnx")
     p.add_argument("--no-vnni", action="store_true", help="leave out the VNNI column")
     p.add_argument("--emulate-avx2", action="store_true",
                    help="both engines as on the issues' AVX2-only machine (bench.py's option: "

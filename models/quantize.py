@@ -1,13 +1,14 @@
 """Quantized exports of the zoo, made by onnxruntime's own tool.
 
-    python -m models.quantize MODEL.onnx --format qdq|qoperator [--images 16] -o OUT.onnx
+    python -m models.quantize MODEL.onnx --format qdq|qoperator [--images 16] [--reduce-range] -o OUT.onnx
 
 `quantize(src, dst, fmt)` runs onnxruntime.quantization.quantize_static the way apps ship
 int8 models: per-channel int8 weights, uint8 activations, calibrated (min-max) on
 `calibration_images`, real photographs (scikit-learn's two sample images) cut into random
 crops at random scales and mirrored, ImageNet-normalised.  The zoo's networks are randomly
 initialised, but their activations on photographs are what calibration should see: smooth
-regions, edges, textures, not noise.
+regions, edges, textures, not noise.  `reduce_range=True` is the tool's own option for CPUs
+without VNNI: weights within [-64, 64] (7 bits), which vpmaddubsw multiplies without saturating.
 
 Used by the tests and benchmarks; onnxruntime, scikit-learn and Pillow are development
 dependencies, not tinycnn's.
@@ -49,7 +50,7 @@ def calibration_images(n, size=224, seed=0):
     return out
 
 
-def quantize(src, dst, fmt="qdq", images=16, seed=0):
+def quantize(src, dst, fmt="qdq", images=16, seed=0, reduce_range=False):
     """Quantize the float model at src into dst (QDQ or QOperator format); returns dst."""
     import onnxruntime as ort
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
@@ -75,7 +76,7 @@ def quantize(src, dst, fmt="qdq", images=16, seed=0):
         quantize_static(pre, str(dst), Reader(),
                         quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
                         per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8, reduce_range=reduce_range)
     return dst
 
 
@@ -84,9 +85,10 @@ def main(argv=None):
     p.add_argument("model")
     p.add_argument("--format", choices=FORMATS, default="qdq")
     p.add_argument("--images", type=int, default=16)
+    p.add_argument("--reduce-range", action="store_true", help="7-bit weights ([-64, 64])")
     p.add_argument("-o", "--output", required=True)
     a = p.parse_args(argv)
-    quantize(a.model, a.output, a.format, a.images)
+    quantize(a.model, a.output, a.format, a.images, reduce_range=a.reduce_range)
 
 
 if __name__ == "__main__":

@@ -78,20 +78,24 @@ def onnx_export(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quantized_export(onnx_export, tmp_path_factory):
-    """``quantized_export(name, fmt) -> Path``: the zoo's model quantized by onnxruntime's
-    quantize_static (``models.quantize``: per-channel int8 weights, uint8 activations,
-    calibrated on crops of photographs), in format "qdq" or "qoperator"; once per session."""
+    """``quantized_export(name, fmt, reduce_range=False) -> Path``: the zoo's model quantized
+    by onnxruntime's quantize_static (``models.quantize``: per-channel int8 weights, 7-bit with
+    reduce_range, uint8 activations, calibrated on crops of photographs), in format "qdq" or
+    "qoperator"; once per session."""
     from models.quantize import quantize
 
     root = tmp_path_factory.mktemp("quantized")
     cache = {}
 
-    def get(name, fmt):
-        if (name, fmt) not in cache:
+    def get(name, fmt, reduce_range=False):
+        key = (name, fmt, reduce_range)
+        if key not in cache:
             src = onnx_export(name, opset=13)
-            with _timed(f"export {name} quantized ({fmt})"):
-                cache[name, fmt] = quantize(src, root / f"{name}-{fmt}.onnx", fmt)
-        return cache[name, fmt]
+            tag = "-rr" if reduce_range else ""
+            with _timed(f"export {name} quantized ({fmt}{tag})"):
+                cache[key] = quantize(src, root / f"{name}{tag}-{fmt}.onnx", fmt,
+                                      reduce_range=reduce_range)
+        return cache[key]
 
     yield get
     shutil.rmtree(root, ignore_errors=True)

@@ -49,3 +49,34 @@ def test_quantized_network_matches_onnxruntime(name, fmt, isa, quantized_export,
         assert got.argmax() == ref.argmax(), f"{name} {fmt} image {i}: top-1 differs"
         exact.append(float((got == ref).mean()))
     assert min(exact) >= 0.99, f"{name} {fmt}: exactly equal outputs {exact}"
+
+
+@pytest.mark.parametrize("fmt", ["qdq", pytest.param("qoperator", marks=SLOW)])
+def test_seven_bit_weights_run_exactly_as_onnxruntime_on_the_avx2_byte_kernel(
+        fmt, quantized_export, monkeypatch):
+    """quantize_static's reduce_range (weights within [-64, 64], its advice for CPUs without
+    VNNI): every layer's weights pack as u8s8x2 (vpmaddubsw without a correction pass), and
+    the outputs equal onnxruntime's element for element wherever its requantization does."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    import onnx
+    monkeypatch.setenv("TINYCNN_ISA", "avx2")
+    path = quantized_export("resnet18", fmt, reduce_range=True)
+    ctx = _kernels.Context(1, "avx2", "none")
+    weights = [onnx.numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer
+               if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 4]
+    assert len(weights) == 20
+    for w in weights:
+        assert -64 <= int(w.min()) and int(w.max()) <= 64
+        w2 = np.ascontiguousarray(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1), np.int16)
+        assert _kernels.qgemm_choose_format_for(ctx, w2) == "u8s8x2"
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    ref_sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    sess = tinycnn.InferenceSession(str(path))
+    inp = ref_sess.get_inputs()[0].name
+    for i, x in enumerate(calibration_images(2, seed=99)):
+        ref, got = ref_sess.run(None, {inp: x})[0], sess.run(None, {inp: x})[0]
+        assert got.argmax() == ref.argmax(), f"image {i}: top-1 differs"
+        assert float((got == ref).mean()) >= 0.99, f"image {i}: {float((got == ref).mean()):.3f} equal"
+        assert float(np.abs(got - ref).max()) <= 0.02 * float(ref.max() - ref.min())

@@ -33,6 +33,40 @@ def test_activation_and_weight_parameters_follow_the_stated_formulas():
     q, scale = Q.weight_params(w, 0)
     np.testing.assert_array_equal(scale, np.array([1 / 127, 1.0, 2 / 127], np.float32))
     np.testing.assert_array_equal(q.reshape(3, 2), [[127, -64], [0, 0], [-127, 19]])
+    q, scale = Q.weight_params(w, 0, bits=7)      # onnxruntime's reduce_range: [-64, 64]
+    np.testing.assert_array_equal(scale, np.array([1 / 64, 1.0, 2 / 64], np.float32))
+    np.testing.assert_array_equal(q.reshape(3, 2), [[64, -32], [0, 0], [-64, 10]])
+    with pytest.raises(tinycnn.InvalidArgument, match=r"weight bits must be one of \(8, 7\), got 6"):
+        Q.weight_params(w, 0, bits=6)
+
+
+def _int8_weights(model):
+    return [onnx.numpy_helper.to_array(i) for i in model.graph.initializer
+            if i.data_type == onnx.TensorProto.INT8 and len(i.dims) >= 2]
+
+
+def test_seven_bit_weights_stay_within_64_run_as_in_onnxruntime_and_take_u8s8x2_on_avx2():
+    m = residual_net()
+    q = Q.quantize_qdq(m, feeds_for(6), weight_bits=7)
+    ws = _int8_weights(q)
+    assert len(ws) == 3                                      # two convolutions and the Gemm
+    for w in ws:
+        assert np.abs(w.astype(np.int32)).max() == 64       # each tensor's largest channel at 64
+        assert w.min() >= -64 and w.max() <= 64
+    sess = tinycnn.InferenceSession(q.SerializeToString())
+    for feed in feeds_for(3, seed=7):
+        got, ref = sess.run(None, feed)[0], ort_run(q, feed)[0]
+        assert np.abs(got - ref).max() <= 0.02 * float(ref.max() - ref.min())
+        assert (got == ref).mean() >= 0.9
+    from tinycnn import _kernels as K
+    if "avx2" in K.int8_isas():
+        ctx = K.Context(1, "avx2", "none")
+        for w in ws:
+            w2 = np.ascontiguousarray(w.reshape(w.shape[0], -1).astype(np.int16))
+            assert K.qgemm_choose_format_for(ctx, w2) == "u8s8x2"
+            assert K.qgemm_choose_format_for(ctx, np.ascontiguousarray(w2.T)) == "u8s8x2"
+    with pytest.raises(tinycnn.InvalidArgument, match="weight bits must be one of"):
+        Q.quantize_qdq(m, feeds_for(1), weight_bits=4)
 
 
 @pytest.mark.parametrize("method", ["minmax", "percentile"])
@@ -92,6 +126,22 @@ def test_cli_quantize_writes_a_model_onnxruntime_runs_and_reports_the_loss(tmp_p
     ref = ort_run(onnx.load(out), {"x": x})[0]
     got = tinycnn.InferenceSession(str(out)).run(None, {"x": x})[0]
     assert np.abs(got - ref).max() <= 0.02 * float(ref.max() - ref.min())
+
+
+def test_cli_quantize_weight_bits(tmp_path, capsys):
+    pytest.importorskip("PIL")
+    from PIL import Image
+    Image.fromarray(np.random.default_rng(4).integers(0, 255, (32, 32, 3), np.uint8)).save(
+        tmp_path / "p.png")
+    src, out = tmp_path / "m.onnx", tmp_path / "q.onnx"
+    onnx.save(residual_net(batch=1), src)
+    code, stdout, _ = run_cli(capsys, "quantize", str(src), str(tmp_path / "p.png"), "-o", str(out),
+                              "--weight-bits", "7")
+    assert code == 0 and "7-bit weights (int8 in [-64, 64]) per channel" in stdout
+    assert all(np.abs(w.astype(np.int32)).max() == 64 for w in _int8_weights(onnx.load(out)))
+    code, _, err = run_cli(capsys, "quantize", str(src), str(tmp_path / "p.png"), "-o", str(out),
+                           "--weight-bits", "6")
+    assert code == 2 and "--weight-bits" in err and "invalid choice: 6" in err
 
 
 def test_summary_lists_the_quantized_layers_with_their_scales(tmp_path, capsys):

@@ -92,14 +92,23 @@ def activation_params(low, high):
     return scale, np.uint8(zp)
 
 
-def weight_params(w, axis):
-    """int8 symmetric per-channel quantization of w along axis: (q, scales)."""
+WEIGHT_BITS = (8, 7)
+
+
+def weight_params(w, axis, bits=8):
+    """int8 symmetric per-channel quantization of w along axis: (q, scales).  bits=8: codes in
+    [-127, 127]; bits=7: in [-64, 64], as onnxruntime's reduce_range, so that no two codes'
+    magnitudes sum past 128 and AVX2 without VNNI multiplies them by vpmaddubsw alone, exactly
+    (255 * 128 fits a 16-bit pair sum), at half the weight resolution."""
+    if bits not in WEIGHT_BITS:
+        raise InvalidArgument(f"weight bits must be one of {WEIGHT_BITS}, got {bits!r}")
+    top = 127.0 if bits == 8 else 64.0
     moved = np.moveaxis(np.asarray(w, np.float32), axis, 0).reshape(w.shape[axis], -1)
-    scale = (np.abs(moved).max(axis=1) / 127.0).astype(np.float32)
+    scale = (np.abs(moved).max(axis=1) / np.float32(top)).astype(np.float32)
     scale[~(scale > 0)] = 1.0
     shape = [1] * w.ndim
     shape[axis] = -1
-    q = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+    q = np.clip(np.rint(w / scale.reshape(shape)), -top, top).astype(np.int8)
     return q, scale
 
 
@@ -126,8 +135,11 @@ class _Builder:
         return name
 
 
-def quantize_qdq(model, feeds, method="minmax", percentile=99.99):
-    """A QDQ copy of the float ONNX `model` (a ModelProto), calibrated on `feeds`."""
+def quantize_qdq(model, feeds, method="minmax", percentile=99.99, weight_bits=8):
+    """A QDQ copy of the float ONNX `model` (a ModelProto), calibrated on `feeds`; weights
+    quantized to weight_bits (8, or 7: see weight_params)."""
+    if weight_bits not in WEIGHT_BITS:
+        raise InvalidArgument(f"weight bits must be one of {WEIGHT_BITS}, got {weight_bits!r}")
     if not isinstance(model, onnx.ModelProto):
         raise InvalidArgument(f"quantize_qdq needs an onnx.ModelProto, got {type(model).__name__}")
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
@@ -179,7 +191,7 @@ def quantize_qdq(model, feeds, method="minmax", percentile=99.99):
             if w.ndim != 2:
                 continue
             axis = 0 if next((a.i for a in n.attribute if a.name == "transB"), 0) else 1
-        qw, ws = weight_params(w, axis)
+        qw, ws = weight_params(w, axis, weight_bits)
         wd = b.fresh(n.input[1] + "_dequantized")
         weight_dq.append(helper.make_node(
             "DequantizeLinear", [b.const(n.input[1] + "_quantized", qw),
