@@ -189,3 +189,50 @@ def test_depthwise_channel_blocks_match_the_reference(ctx, case, channels):
             err = np.abs(y.astype(np.float64) - ref).max() / np.abs(ref).max()
             assert err <= 1e-5, (f"depthwise {case} c={c} {activation} {variant} ({ctx}): "
                                  f"rel err {err:.3g}")
+
+
+# The grid of the mobile networks' depthwise layers and their neighbours: (plane, channels)
+# from 1x1 to 112x112 (7, 14, 28, 56 and odd sizes), channel counts from 1 to 960 with
+# non-multiples of 8 and of 16 (partial channel blocks), 3x3 and 5x5 at stride 1 and 2 with
+# pads 0-2, symmetric and not; each case takes one activation of the epilogue in turn (with
+# and without a residual, batch 2), so that every kernel (row, flat, channel-block) meets
+# every activation somewhere on the grid.
+NET_PLANES = [((1, 1), 960), ((7, 7), 960), ((7, 7), 13), ((14, 14), 576), ((14, 14), 37),
+              ((13, 15), 24), ((28, 28), 192), ((27, 29), 9), ((56, 56), 144), ((57, 55), 3),
+              ((112, 112), 32), ((111, 113), 1)]
+NET_GEOMETRIES = [((3, 3), 1, (1, 1, 1, 1)), ((3, 3), 2, (1, 1, 1, 1)), ((3, 3), 2, (0, 0, 1, 1)),
+                  ((3, 3), 1, (0, 2, 2, 0)), ((5, 5), 1, (2, 2, 2, 2)), ((5, 5), 2, (2, 2, 2, 2)),
+                  ((5, 5), 2, (1, 2, 2, 1)), ((3, 3), 2, (2, 0, 0, 2))]
+NET_CASES = [(plane, c, geom) for (plane, c), geom in itertools.product(NET_PLANES, NET_GEOMETRIES)
+             if min(output_hw(*plane, geom[0], (geom[1],) * 2, geom[2], (1, 1))) >= 1]
+
+
+def net_case_id(plane, c, geom):
+    (h, w), (k, s, p) = plane, geom
+    return f"{h}x{w}-c{c}-k{k[0]}s{s}p{''.join(map(str, p))}"
+
+
+@pytest.mark.parametrize("case", NET_CASES, ids=[net_case_id(*c) for c in NET_CASES])
+def test_depthwise_network_grid_matches_the_reference(ctx, case):
+    plane, c, (kernel, s, pads) = case
+    (h, w), n = plane, 2
+    i = NET_CASES.index(case)
+    rng = np.random.default_rng(zlib.crc32(net_case_id(*case).encode()))
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((c, 1) + kernel, dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32)
+    activation, extra = DW_ACTIVATIONS[i % len(DW_ACTIVATIONS)]
+    if activation == "PRelu":
+        extra = dict(slope=rng.standard_normal(c, dtype=np.float32))
+    geom = dict(strides=(s, s), pads=pads, group=c, activation=activation, **extra)
+    ref_conv = _kernels.Conv2d(ctx, wt, bias, algo="reference", **geom)
+    conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", **geom)
+    shape = conv.output_shape(n, h, w)
+    residual = rng.standard_normal(shape, dtype=np.float32)
+    for variant in ("none", "residual"):
+        res = None if variant == "none" else residual
+        ref = ref_conv.run(x, np.empty(shape, np.float32), residual=res)
+        y = run_conv_variant(conv, x, shape, variant, res)
+        err = np.abs(y.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30)
+        assert err <= 1e-5, (f"depthwise {net_case_id(*case)} {activation or 'none'} {variant} "
+                             f"({ctx}): rel err {err:.3g}")
