@@ -500,13 +500,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     /* the output stage per column: bias - a_zp * colsum (wrapping), and the scale */
     int32_t *bias_eff = (int32_t *)ws;
     float *scale_full = (float *)(ws + (size_t)np * TC_QNR * sizeof(int32_t));
-    for (int n = 0; n < np * TC_QNR; n++) {
-        int nn = n < d->N ? n : d->N - 1;
-        uint32_t b = d->out->bias ? (uint32_t)d->out->bias[nn] : 0u;
-        bias_eff[n] = (int32_t)(b - (uint32_t)d->a_zero_point * (uint32_t)colsum[n]);
-        scale_full[n] = d->out->type == TC_QOUT_S32 ? 0.0f
-                        : d->out->per_channel ? d->out->scale[nn] : d->out->scale[0];
-    }
+    tc_qout_columns(d->out, d->N, np * TC_QNR, d->a_zero_point, colsum, bias_eff, scale_full);
     d->bias_eff = bias_eff;
     d->scale_full = scale_full;
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;

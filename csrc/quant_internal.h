@@ -219,4 +219,20 @@ void tc_qconv_dw_row_dense_portable(const uint8_t *const *taps, int ntaps, const
                                     ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
                                     const float *scale, const void *r, void *y);
 
+/* The output stage per column, for ncols >= N columns (padding columns repeat the last):
+ * bias[n] = out's bias - a_zero_point * colsum[n] (wrapping; colsum NULL: the bias alone),
+ * scale[n] = out's scale of column n (0 for int32 outputs, which take no scale). */
+static inline void tc_qout_columns(const tc_qoutput *out, int N, int ncols, int a_zero_point,
+                                   const int32_t *colsum, int32_t *bias, float *scale)
+{
+    for (int n = 0; n < ncols; n++) {
+        int nn = n < N ? n : N - 1;
+        uint32_t b = out->bias ? (uint32_t)out->bias[nn] : 0u;
+        if (colsum)
+            b -= (uint32_t)a_zero_point * (uint32_t)colsum[n];
+        bias[n] = (int32_t)b;
+        scale[n] = out->type == TC_QOUT_S32 ? 0.0f : out->per_channel ? out->scale[nn] : out->scale[0];
+    }
+}
+
 #endif /* TC_QUANT_INTERNAL_H */

@@ -145,11 +145,7 @@ void tc_qwinograd(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, in
     int32_t *bias = (int32_t *)ws;
     float *scale = (float *)(bias + (size_t)np * TC_QNR);
     uint8_t *zero_row = (uint8_t *)(scale + (size_t)np * TC_QNR);
-    for (int k = 0; k < np * TC_QNR; k++) {
-        int kk = k < p->K ? k : p->K - 1;
-        bias[k] = out->bias ? out->bias[kk] : 0;
-        scale[k] = out->type == TC_QOUT_S32 ? 0.0f : out->per_channel ? out->scale[kk] : out->scale[0];
-    }
+    tc_qout_columns(out, p->K, np * TC_QNR, 0, NULL, bias, scale);   /* zero point: in the transform */
     int zp = x_signed ? x_zero_point + 128 : x_zero_point;
     /* bytes whose (b ^ flip) is the zero point */
     memset(zero_row, x_signed ? (zp ^ 0x80) : zp, (size_t)cpad);
