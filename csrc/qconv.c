@@ -306,6 +306,7 @@ static void dw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     const size_t ysz = jb->out->type >= TC_QOUT_S32 ? 4 : 1;
     const uint8_t *taps[64];
     uint8_t *flipped = jb->flipped ? jb->flipped + (size_t)tid * ntaps * c : NULL;
+    ptrdiff_t lut_from = r0;
     for (ptrdiff_t r = r0; r < r1; r++) {
         ptrdiff_t img = r / opix, pix = r % opix;
         int oy = (int)(pix / jb->ow), ox = (int)(pix % jb->ow);
@@ -332,6 +333,14 @@ static void dw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         const void *res = jb->out->residual ? (const char *)jb->out->residual->r + r * c * ysz : NULL;
         tc_quant_kernels_of(jb->ctx)->dw_row(taps, ntaps, jb->weight, c, jb->x_zp, jb->out,
                                              jb->scale, res, y);
+        /* the fused lookup over the pixels stored since the last one, about 4 KiB at a
+         * time so that they are still in L1 */
+        if (jb->out->lut && ysz == 1 && ((r + 1 - lut_from) * c >= 4096 || r + 1 == r1)) {
+            uint8_t *from = (uint8_t *)jb->y + lut_from * c;
+            tc_quant_kernels_of(jb->ctx)->lookup_run(jb->out->lut, from, (r + 1 - lut_from) * c,
+                                                     from);
+            lut_from = r + 1;
+        }
     }
 }
 

@@ -435,6 +435,18 @@ static void block_rows(const tc_qdriver *d, int m0, int mcount, const char *a, p
     }
 }
 
+/* out->lut over columns [c0, c1) of rows m0 .. m0 + mcount of the (8-bit) output */
+static void block_lookup(const tc_qdriver *d, int m0, int mcount, int c0, int c1)
+{
+    uint8_t *y = (uint8_t *)d->y + (ptrdiff_t)m0 * d->ldy;
+    if (c0 == 0 && c1 == d->ldy) { /* the rows are contiguous */
+        d->lookup_run(d->out->lut, y, (ptrdiff_t)mcount * d->ldy, y);
+        return;
+    }
+    for (int r = 0; r < mcount; r++, y += d->ldy)
+        d->lookup_run(d->out->lut, y + c0, c1 - c0, y + c0);
+}
+
 static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
 {
     const tc_qdriver *d = arg;
@@ -487,6 +499,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                          mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
             }
         }
+        if (d->out->lut && ysz == 1) /* the fused lookup, over the block while it is in cache */
+            block_lookup(d, m0, mcount, p0 * TC_QNR, p1 * TC_QNR < d->N ? p1 * TC_QNR : d->N);
     }
 }
 
@@ -512,6 +526,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                           ~(uintptr_t)63);
     d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + 63) & ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
+    d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
     if (d->format == TC_QFMT_U8S8X2) {
         fix_view f = fix_section(d->K, d->N, d->packed, -1);
         d->fix.start = f.start;

@@ -112,4 +112,5 @@ const tc_quant_kernels tc_quant_avx512vnni = {
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     1,
     tc_qwg_chunk_avx2,
+    tc_lookup_run_avx2,
 };

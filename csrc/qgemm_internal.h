@@ -43,6 +43,7 @@ struct tc_qdriver {
     ptrdiff_t ldy;
     /* set by tc_qdriver_run */
     tc_qukernel uk;
+    void (*lookup_run)(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
     const int32_t *bias_eff;
     const float *scale_full;
     char *ws_rows, *ws_ptrs;

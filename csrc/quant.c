@@ -236,7 +236,14 @@ int tc_qbinary(const tc_ctx *ctx, const tc_qbinary_params *p, int ndim, const pt
 /* Table lookup, layout transposes                                           */
 /* ------------------------------------------------------------------------ */
 
+void tc_lookup_run(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        y[i] = table[x[i]];
+}
+
 typedef struct lookup_job {
+    const tc_ctx *ctx;
     const uint8_t *table, *x;
     uint8_t *y;
 } lookup_job;
@@ -245,14 +252,13 @@ static void lookup_range(void *arg, int tid, ptrdiff_t i0, ptrdiff_t i1)
 {
     const lookup_job *jb = arg;
     (void)tid;
-    for (ptrdiff_t i = i0; i < i1; i++)
-        jb->y[i] = jb->table[jb->x[i]];
+    tc_quant_kernels_of(jb->ctx)->lookup_run(jb->table, jb->x + i0, i1 - i0, jb->y + i0);
 }
 
 void tc_lookup_u8(const tc_ctx *ctx, const uint8_t *table, const uint8_t *x, ptrdiff_t n,
                   uint8_t *y)
 {
-    lookup_job jb = {table, x, y};
+    lookup_job jb = {ctx, table, x, y};
     tc_parallel_for(ctx ? ctx->pool : NULL, n, 16384, lookup_range, &jb);
 }
 
@@ -451,4 +457,5 @@ const tc_quant_kernels tc_quant_portable = {
     {tc_qukernel_u8s8x2_portable, 6, 16, "u8s8x2-portable"},
     0,
     tc_qwg_chunk_portable,
+    tc_lookup_run,
 };

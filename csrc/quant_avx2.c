@@ -161,6 +161,40 @@ void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *
 
 /* The AVX2 row of the 8-bit kernels' table (dispatch.c): no VNNI, so S8X4 weights run the
  * portable kernel and tc_qgemm_choose_format packs 8-bit weights S16X2 (vpmaddwd). */
+/* y[i] = table[x[i]] (tc_lookup_run's twin), 32 bytes per step by vpshufb, which looks
+ * up 16-byte tables and gives 0 where the index byte has its top bit set.  Row h of
+ * the table (entries 16h .. 16h + 15) is found by running i = 0 .. 7 over
+ * idx = x - 16 i (saturating, signed): for x < 128 (h < 8) idx stays within [0, 127]
+ * with x's low nibble while i <= h, and is negative once i > h; bytes x >= 128 are
+ * negative throughout.  So XOR-ing the lookups of D[i] = T[i] ^ T[i - 1] (D[0] = T[0])
+ * telescopes to T[h].  The upper half does the same with x ^ 0x80 and rows 8 .. 15. */
+void tc_lookup_run_avx2(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y)
+{
+    __m256i d[16];
+    for (int i = 0; i < 16; i++) {
+        __m128i t = _mm_loadu_si128((const __m128i *)(table + 16 * i));
+        if (i % 8)
+            t = _mm_xor_si128(t, _mm_loadu_si128((const __m128i *)(table + 16 * (i - 1))));
+        d[i] = _mm256_broadcastsi128_si256(t);
+    }
+    const __m256i sixteen = _mm256_set1_epi8(16), top = _mm256_set1_epi8((char)0x80);
+    ptrdiff_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(x + i));
+        __m256i hi = _mm256_xor_si256(lo, top);
+        __m256i acc = _mm256_xor_si256(_mm256_shuffle_epi8(d[0], lo), _mm256_shuffle_epi8(d[8], hi));
+        for (int r = 1; r < 8; r++) {
+            lo = _mm256_subs_epi8(lo, sixteen);
+            hi = _mm256_subs_epi8(hi, sixteen);
+            acc = _mm256_xor_si256(acc, _mm256_shuffle_epi8(d[r], lo));
+            acc = _mm256_xor_si256(acc, _mm256_shuffle_epi8(d[8 + r], hi));
+        }
+        _mm256_storeu_si256((__m256i *)(y + i), acc);
+    }
+    for (; i < n; i++)
+        y[i] = table[x[i]];
+}
+
 const tc_quant_kernels tc_quant_avx2 = {
     tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
     {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
@@ -168,4 +202,5 @@ const tc_quant_kernels tc_quant_avx2 = {
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     0,
     tc_qwg_chunk_avx2,
+    tc_lookup_run_avx2,
 };

@@ -170,7 +170,10 @@ void tc_qadd_run(const tc_qbinary_params *p, const void *a, int a_scalar, const 
  * b by the caller, as onnxruntime does); the portable twin of tc_qmul_run_avx2. */
 void tc_qmul_run(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
                  void *y, ptrdiff_t n);
+/* y[i] = table[x[i]], n bytes (y may be x); the portable twin of tc_lookup_run_avx2. */
+void tc_lookup_run(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
 #ifdef TC_HAVE_AVX2_SOURCES
+void tc_lookup_run_avx2(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
 void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
                           int x_zero_point, const tc_qoutput *out, const float *scale,
                           const void *r, void *y);
@@ -207,6 +210,8 @@ typedef struct tc_quant_kernels {
     int s8x4_native;
     /* the integer Winograd's chunk of tiles (qwinograd.c); NULL: the portable one */
     tc_qwg_chunk_fn wg_chunk;
+    /* y[i] = table[x[i]]: tc_lookup_u8 and the output stages' lookups (tc_qoutput.lut) */
+    void (*lookup_run)(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
 } tc_quant_kernels;
 
 /* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */

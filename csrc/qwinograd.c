@@ -121,6 +121,24 @@ size_t tc_qwinograd_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p,
            (size_t)threads * tc_qwg_thread_bytes(chunk_tiles(ctx, p, ntiles), cpad_of(p->C));
 }
 
+/* out->lut over the output pixels of tiles [t0, t0 + nt) (8-bit outputs), in cache */
+static void chunk_lookup(const tc_qwg_job *jb, int t0, int nt)
+{
+    void (*run)(const uint8_t *, const uint8_t *, ptrdiff_t, uint8_t *) =
+        tc_quant_kernels_of(jb->ctx)->lookup_run;
+    const int per_image = jb->tiles_y * jb->tiles_x;
+    for (int t = t0; t < t0 + nt; t++) {
+        int img = t / per_image, ty = t % per_image / jb->tiles_x, tx = t % jb->tiles_x;
+        for (int q = 0; q < 4; q++) {
+            int oy = 2 * ty + q / 2, ox = 2 * tx + q % 2;
+            if (oy >= jb->oh || ox >= jb->ow)
+                continue;
+            uint8_t *y = (uint8_t *)jb->y + (((size_t)img * jb->oh + oy) * jb->ow + ox) * jb->K;
+            run(jb->out->lut, y, jb->K, y);
+        }
+    }
+}
+
 static void qwg_chunks(void *arg, int tid, ptrdiff_t c0, ptrdiff_t c1)
 {
     const tc_qwg_job *jb = arg;
@@ -130,6 +148,8 @@ static void qwg_chunks(void *arg, int tid, ptrdiff_t c0, ptrdiff_t c1)
     for (ptrdiff_t c = c0; c < c1; c++) {
         int t0 = (int)c * jb->chunk, nt = jb->ntiles - t0 < jb->chunk ? jb->ntiles - t0 : jb->chunk;
         fn(jb, t0, nt, jb->ws + (size_t)tid * jb->ws_thread);
+        if (jb->out->lut && jb->out->type <= TC_QOUT_S8)
+            chunk_lookup(jb, t0, nt);
     }
 }
 

@@ -660,6 +660,10 @@ typedef struct tc_qoutput {
     int per_channel;
     int zero_point, lo, hi;
     const tc_qresidual *residual; /* U8 / S8 only, or NULL */
+    /* U8 / S8 only, or NULL: 256 bytes, each stored byte b (after the residual) replaced
+     * by lut[(uint8_t)b] while the tile is still in cache: a fused com.microsoft
+     * QLinearSigmoid, QLinearLeakyRelu or SiLU (tc_lookup_u8's table) */
+    const uint8_t *lut;
 } tc_qoutput;
 
 /* Layouts of the packed weights, chosen once per layer (tc_qgemm_choose_format).

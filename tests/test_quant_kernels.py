@@ -246,6 +246,76 @@ def test_fused_residual_add_equals_the_convolution_then_qlinearadd(ctx, depthwis
             assert np.array_equal(r, ref), f"case {case} {fused.format} in place"
 
 
+def test_lookup_is_the_table_at_every_length_and_offset(ctx):
+    """tc_lookup_u8 (the AVX2 vpshufb cascade and its portable twin): every byte value,
+    lengths around its 32-byte steps, unaligned starts, in place."""
+    rng = np.random.default_rng(17)
+    tables = [rng.integers(0, 256, 256).astype(np.uint8), np.arange(256, dtype=np.uint8)[::-1].copy(),
+              np.zeros(256, np.uint8), np.full(256, 255, np.uint8)]
+    buf = np.concatenate([np.arange(256), rng.integers(0, 256, 5000)]).astype(np.uint8)
+    for t in tables:
+        for n, off in itertools.product([0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 256, 4097], [0, 1, 7]):
+            x = buf[off:off + n]
+            y = np.empty_like(x)
+            K.lookup(ctx, t, x, y)
+            assert np.array_equal(y, t[x]), f"n={n} offset={off}"
+        x = buf.copy()
+        K.lookup(ctx, t, x, x)
+        assert np.array_equal(x, t[buf]), "in place"
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise", "winograd", "gemm"])
+def test_fused_lookup_equals_the_convolution_then_the_lookup(ctx, kind):
+    """QOutput(lut=table) (a SiLU or sigmoid fused into the output stage) stores what the
+    layer followed by the lookup kernel stores, with and without a fused residual, for
+    8-bit outputs of both types."""
+    rng = np.random.default_rng(18)
+    for case in range(8):
+        if kind == "winograd":
+            c, k, n, h, wd = int(rng.integers(1, 40)), int(rng.integers(1, 40)), \
+                int(rng.integers(1, 3)), int(rng.integers(3, 11)), int(rng.integers(3, 11))
+            group, cg, kh, kw, st, dl, pads = 1, c, 3, 3, (1, 1), (1, 1), (1, 1, 1, 1)
+        elif kind == "gemm":
+            m, kk, nn = (int(v) for v in rng.integers(1, 70, 3))
+        else:
+            group, c, k, cg, kh, kw, st, dl, pads, n, h, wd = random_conv_case(rng, kind == "depthwise")
+        signed = case % 3 == 2
+        dtype = np.int8 if signed else np.uint8
+        info = np.iinfo(dtype)
+        table = rng.integers(0, 256, 256).astype(np.uint8)
+        zp, az, bz, cz = (int(v) for v in rng.integers(info.min, info.max, 4, endpoint=True))
+        a_s, b_s, c_s = (float(v) for v in rng.random(3) * 0.1 + 0.01)
+        residual = (a_s, az, b_s, bz, c_s, cz, bool(case % 2)) if case % 4 >= 2 else None
+        if kind == "gemm":
+            w = rng.integers(-128, 128, (nn, kk)).astype(np.int16)
+            scale = (rng.random(nn) * 0.004 + 1e-4).astype(np.float32)
+            a = rng.integers(info.min, info.max, (m, kk), endpoint=True).astype(dtype)
+            shape = (m, nn)
+            layers = [(lambda out, f=f: K.QGemm(ctx, w, out, f)) for f in formats_for(ctx, w)]
+            run = lambda layer, y, r: layer.run(a, 3, y, residual=r)
+        else:
+            w = rng.integers(-128, 128, (k, kh, kw, cg)).astype(np.int16)
+            scale = (rng.random(k) * 0.004 + 1e-4).astype(np.float32)
+            x = rng.integers(info.min, info.max, (n, h, wd, c), endpoint=True).astype(dtype)
+            fmts = ["winograd"] if kind == "winograd" else [None] if kind == "depthwise" \
+                else formats_for(ctx, w)
+            layers = [(lambda out, f=f: K.QConv2d(ctx, w, out, st, pads, dl, group, f)) for f in fmts]
+            run = lambda layer, y, r: layer.run(x, 3, y, residual=r)
+        for make in layers:
+            plain = make(K.QOutput(dtype, None, scale, zp, residual=residual))
+            if kind != "gemm":
+                shape = plain.output_shape(n, h, wd)
+            r = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype) \
+                if residual else None
+            q = np.empty(shape, dtype)
+            run(plain, q, r)
+            ref = table[q.view(np.uint8)].view(dtype)
+            fused = make(K.QOutput(dtype, None, scale, zp, residual=residual, lut=table))
+            y = np.empty(shape, dtype)
+            run(fused, y, r)
+            assert np.array_equal(y, ref), f"case {case} {kind}: {(y != ref).sum()} of {y.size} differ"
+
+
 def boundary_pairs():
     """Weight pairs (w0, w1) around vpmaddubsw's int16 limit: |w0| + |w1| = 127, 128, 129
     and 255, with -128, in every sign combination (same signs past 128 need the

@@ -262,6 +262,7 @@ cdef extern from "tinycnn.h" nogil:
         int per_channel
         int zero_point, lo, hi
         const tc_qresidual *residual
+        const uint8_t *lut
     int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
     int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw)
     size_t tc_qgemm_pack_size(int format, int K, int N)

@@ -225,15 +225,18 @@ cdef class QOutput:
 
     residual=(a_scale, a_zero_point, b_scale, b_zero_point, y_scale, y_zero_point, q_is_a):
     a com.microsoft QLinearAdd fused after the requantization (8-bit outputs), whose
-    other operand run() takes; the layer's own value is the add's A when q_is_a."""
+    other operand run() takes; the layer's own value is the add's A when q_is_a.
+
+    lut: 256 uint8, a table every stored byte goes through last (8-bit outputs): a fused
+    QLinearSigmoid, SiLU (tinycnn::QLinearSigmoidMul) or QLinearLeakyRelu, as lookup()."""
     cdef tc_qoutput out
     cdef tc_qresidual res
     cdef readonly object dtype
     cdef readonly bint has_residual
-    cdef object bias, scale
+    cdef object bias, scale, lut
 
     def __init__(self, dtype, bias=None, scale=None, int zero_point=0, lo=None, hi=None,
-                 residual=None):
+                 residual=None, lut=None):
         dtype = np.dtype(dtype)
         if dtype not in _QOUT_TYPES:
             raise ValueError(f"QOutput: output type {dtype} is not uint8, int8, int32 or float32")
@@ -258,6 +261,15 @@ cdef class QOutput:
         self.out.lo = tlo if lo is None else max(tlo, int(lo))
         self.out.hi = thi if hi is None else min(thi, int(hi))
         self.out.residual = NULL
+        self.out.lut = NULL
+        if lut is not None:
+            if dtype not in _Q8:
+                raise ValueError(f"QOutput: a fused lookup needs an 8-bit output, not {dtype}")
+            _check_qarray("lut", lut, (np.uint8,), 1)
+            if lut.shape[0] != 256:
+                raise ValueError(f"QOutput: lut {lut.shape} must have 256 entries")
+            self.lut = lut
+            self.out.lut = <const uint8_t *>_vptr(lut)
         self.has_residual = residual is not None
         cdef tc_qbinary_params p
         if residual is not None:
