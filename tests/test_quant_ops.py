@@ -275,6 +275,79 @@ def test_sigmoid_times_its_input_fuses_into_one_table_exactly_as_onnxruntime(dty
     assert_same(m, {"x": x})
 
 
+LOOKUP_CONVS = [  # x shape, (K, C/group, kH, kW), stride, pads, group
+    ((2, 5, 9, 11), (7, 5, 3, 3), 2, [1, 1, 1, 1], 1),      # stem-like, odd channels
+    ((1, 19, 8, 7), (19, 1, 3, 3), 1, [1, 1, 1, 1], 19),    # depthwise
+    ((2, 24, 6, 6), (37, 24, 1, 1), 1, [0, 0, 0, 0], 1),    # expand 1x1
+    ((1, 16, 9, 9), (16, 16, 3, 3), 1, [1, 1, 1, 1], 1),    # 3x3 (the integer Winograd)
+    ((1, 6, 7, 7), (9, 2, 3, 3), 1, [1, 0, 1, 0], 3),       # groups
+]
+
+
+@pytest.mark.parametrize("case", range(len(LOOKUP_CONVS)))
+@pytest.mark.parametrize("lookup", ["silu", "silu_sigmoid_first", "QLinearSigmoid", "QLinearLeakyRelu"])
+@pytest.mark.parametrize("dtype,zps", [(np.uint8, (0, 255, 0)), (np.uint8, (255, 0, 128)),
+                                       (np.int8, (-128, 127, 0)), (np.int8, (127, -128, -1))])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lookup_after_a_convolution_fuses_into_its_output_stage_as_onnxruntime(
+        case, lookup, dtype, zps, threads):
+    """QLinearConv -> QLinearSigmoid [-> QLinearMul by the conv's output] (SiLU, the SE
+    gate) or QLinearLeakyRelu runs as one convolution that looks its bytes up; element for
+    element as onnxruntime, zero points at the type's limits, batch 2, odd channel counts."""
+    x_shape, w_shape, stride, pads, group = LOOKUP_CONVS[case]
+    rng = np.random.default_rng(30 + case)
+    info = np.iinfo(dtype)
+    k = w_shape[0]
+    yz, sz, mz = zps
+    inits = {"xs": scalar(0.02, np.float32), "xz": scalar(info.min + 9, dtype),
+             "w": rng.integers(-127, 128, w_shape).astype(np.int8),
+             "ws": (rng.random(k) * 0.01 + 0.002).astype(np.float32), "wz": np.zeros(k, np.int8),
+             "ys": scalar(0.047, np.float32), "yz": scalar(yz, dtype),
+             "b": rng.integers(-3000, 3000, k).astype(np.int32),
+             "ss": scalar(1 / 256, np.float32), "sz": scalar(sz, dtype),
+             "ms": scalar(0.021, np.float32), "mz": scalar(mz, dtype)}
+    nodes = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"],
+                              ["c"], strides=[stride] * 2, pads=pads, group=group)]
+    if lookup == "QLinearLeakyRelu":
+        nodes.append(helper.make_node(lookup, ["c", "ys", "yz", "ms", "mz"], ["y"],
+                                      domain="com.microsoft", alpha=0.1))
+    else:
+        nodes.append(helper.make_node("QLinearSigmoid", ["c", "ys", "yz", "ss", "sz"],
+                                      ["s" if lookup != "QLinearSigmoid" else "y"],
+                                      domain="com.microsoft"))
+    if lookup.startswith("silu"):
+        ab = [["c", "ys", "yz", "s", "ss", "sz"], ["s", "ss", "sz", "c", "ys", "yz"]][lookup != "silu"]
+        nodes.append(helper.make_node("QLinearMul", ab + ["ms", "mz"], ["y"], domain="com.microsoft"))
+    m = model(nodes, [("x", dtype, x_shape)], [("y", dtype, None)], inits)
+    x = rng.integers(info.min, info.max, x_shape, endpoint=True).astype(dtype)
+    opts = tinycnn.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
+    assert [n.op_type for n in sess._graph.nodes] == ["QLinearConv"]
+    assert sess._graph.nodes[0].attrs["lookup"] in ("QLinearSigmoidMul", lookup)
+    got, ref = sess.run(None, {"x": x})[0], ort_run(m, {"x": x})[0]
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    assert np.array_equal(got, ref), f"{(got != ref).sum()} of {got.size} differ from onnxruntime"
+
+
+def test_a_convolution_whose_output_is_also_used_elsewhere_keeps_its_lookup_apart():
+    """The lookup fuses only where the convolution's 8-bit output has no other use."""
+    rng = np.random.default_rng(40)
+    inits = {"xs": scalar(0.02, np.float32), "xz": scalar(3, np.uint8),
+             "w": rng.integers(-127, 128, (8, 4, 1, 1)).astype(np.int8),
+             "ws": scalar(0.004, np.float32), "ys": scalar(0.05, np.float32),
+             "yz": scalar(120, np.uint8), "ss": scalar(1 / 256, np.float32),
+             "sz": scalar(0, np.uint8), "wz": scalar(0, np.int8)}
+    nodes = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["c"]),
+             helper.make_node("QLinearSigmoid", ["c", "ys", "yz", "ss", "sz"], ["y"],
+                              domain="com.microsoft")]
+    m = model(nodes, [("x", np.uint8, (1, 4, 5, 5))], [("y", np.uint8, None), ("c", np.uint8, None)],
+              inits)
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert [n.op_type for n in sess._graph.nodes] == ["QLinearConv", "QLinearSigmoid"]
+    assert_same(m, {"x": rng.integers(0, 256, (1, 4, 5, 5)).astype(np.uint8)})
+
+
 def test_qlinear_pools_and_concat_as_onnxruntime():
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (2, 10, 9, 11)).astype(np.uint8)

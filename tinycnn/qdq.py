@@ -40,6 +40,7 @@ def quantized_graph(g, keep, fuse, source):
         _Rewriter(g, keep, source).run()
     _fuse_residual_adds(g, keep)
     _fuse_sigmoid_muls(g, keep)
+    _fuse_lookups_into_convs(g, keep)
 
 
 def _fuse_sigmoid_muls(g, keep):
@@ -127,6 +128,46 @@ def _fuse_sigmoid_muls(g, keep):
         fused.label = "QLinearSigmoid+QLinearMul"
         return fused
     _fuse_into_binary(g, keep, "QLinearMul", fits, make)
+
+
+# The lookup ops a convolution's output stage can apply (tc_qoutput.lut), with the
+# attributes their tables depend on
+_LOOKUPS = {(MS, "QLinearSigmoid"): (), (MS, "QLinearLeakyRelu"): ("alpha",),
+            (FUSED_DOMAIN, "QLinearSigmoidMul"): ("sigmoid_is_a",)}
+
+
+def _fuse_lookups_into_convs(g, keep):
+    """A QLinearConv whose output goes only to a table lookup (QLinearSigmoid,
+    QLinearLeakyRelu, the fused SiLU: EfficientNet's activations and SE gates) becomes one
+    tinycnn::QLinearConv whose output stage looks its bytes up while they are in cache:
+    inputs 16.. are the lookup's parameters (after X), attribute `lookup` its op type."""
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    replaced = {}
+    for node in g.nodes:
+        attrs = _LOOKUPS.get((node.domain, node.op_type))
+        if attrs is None or not node.inputs or id(node) in replaced:
+            continue
+        name = node.inputs[0]
+        conv = producers.get(name)
+        if (conv is None or id(conv) in replaced or conv.op_type != "QLinearConv"
+                or conv.domain not in ("", FUSED_DOMAIN) or "lookup" in conv.attrs
+                or name in keep or len(consumers.get(name, [])) != 1):
+            continue
+        ins = list(conv.inputs) + [""] * (16 - len(conv.inputs))
+        fused_attrs = dict(conv.attrs, lookup=node.op_type)
+        for a in attrs:
+            if a in node.attrs:
+                fused_attrs["lookup_" + a] = node.attrs[a]
+        fused = Node(conv.name, "QLinearConv", FUSED_DOMAIN, ins + list(node.inputs[1:]),
+                     list(node.outputs), fused_attrs, conv.index)
+        fused.label = (conv.label if conv.domain == FUSED_DOMAIN else "QLinearConv") + \
+            "+" + node.label
+        g.fused_away.add(name)
+        replaced[id(conv)] = None
+        replaced[id(node)] = fused
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
 
 
 # ---- checks ----------------------------------------------------------------------------

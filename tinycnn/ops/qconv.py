@@ -14,7 +14,7 @@ from . import FUSED_DOMAIN, op
 from .common import UnsupportedOperator, window_geometry
 from .conv import conv_macs, conv_window
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
-from .qelementwise import qlinear_binary
+from .qelementwise import emit_lookup, lookup_op_table, qlinear_binary
 
 
 def _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides):
@@ -138,9 +138,10 @@ def _emit(n, X, inputs, out_shape, out_dtype, make, R=None):
 
 def _qlinearconv(n, X, x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale, y_zero_point,
                  B, auto_pad, dilations, group, kernel_shape, pads, strides, clamp=None,
-                 add=None):
+                 add=None, lut=None):
     """add: (R, [A_scale, A_zero_point, B_scale, B_zero_point, C_scale, C_zero_point],
-    the convolution is A) of a fused com.microsoft QLinearAdd, R of the output's shape."""
+    the convolution is A) of a fused com.microsoft QLinearAdd, R of the output's shape;
+    lut: the 256-byte table of a fused lookup op, applied last."""
     conv = _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides)
     *conv, out_shape = conv
     k = W.shape[0]
@@ -178,7 +179,7 @@ def _qlinearconv(n, X, x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale,
             c_s, c_z = scalar_param(n, add_values[4], add_values[5], y_dtype, "C")
             residual = (a_s, a_z, b_s, b_z, c_s, c_z, conv_is_a)
         out = K.QOutput(y_dtype, _bias(n, b, k), np.ascontiguousarray(scale, np.float32), yz_,
-                        lo, hi, residual)
+                        lo, hi, residual, lut)
         return _layer(n, n.ctx, conv, np.asarray(w), wz, out, out_shape), xz_
 
     return _emit(n, X, params, out_shape, y_dtype, make, R)
@@ -214,11 +215,21 @@ def QLinearConv(n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, 
     channels_last=True)
 def FusedQLinearConv(n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
                      B=None, R=None, A_scale=None, A_zero_point=None, B_scale=None,
-                     B_zero_point=None, C_scale=None, C_zero_point=None, *, auto_pad="NOTSET",
-                     dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
-                     clip_min=None, clip_max=None, residual_a=1):
+                     B_zero_point=None, C_scale=None, C_zero_point=None, *lookup_params,
+                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                     strides=None, clip_min=None, clip_max=None, residual_a=1, lookup=None,
+                     lookup_alpha=0.01, lookup_sigmoid_is_a=0):
     """QLinearConv with a fused ReLU or Clip ([clip_min, clip_max] clamps the real output),
-    then a fused com.microsoft QLinearAdd(conv, R) (residual_a) or QLinearAdd(R, conv)."""
+    then a fused com.microsoft QLinearAdd(conv, R) (residual_a) or QLinearAdd(R, conv),
+    then a fused lookup op (`lookup`: QLinearSigmoid, QLinearLeakyRelu, QLinearSigmoidMul,
+    lookup_params its inputs after X, lookup_* its attributes) on the result."""
+    lut = None
+    if lookup is not None:
+        y_dtype = y_zero_point.dtype if y_zero_point is not None else x.dtype
+        lut = lookup_op_table(n, lookup, y_dtype, list(lookup_params), alpha=lookup_alpha,
+                              sigmoid_is_a=lookup_sigmoid_is_a)
+    elif lookup_params:
+        raise n.error(f"{len(lookup_params)} inputs after C_zero_point without a lookup")
     clamp = None
     if clip_min is not None or clip_max is not None:
         clamp = (None if clip_min is None else float(clip_min),
@@ -226,16 +237,17 @@ def FusedQLinearConv(n, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_sc
     conv = (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
             auto_pad, dilations, group, kernel_shape, pads, strides, clamp)
     if R is None:
-        return _qlinearconv(n, *conv)
+        return _qlinearconv(n, *conv, lut=lut)
     add_params = [A_scale, A_zero_point, B_scale, B_zero_point, C_scale, C_zero_point]
     out_shape = _geometry(n, x, w, group, kernel_shape, auto_pad, dilations, pads, strides)[-1]
     if R.shape == out_shape:
-        return _qlinearconv(n, *conv, add=(R, add_params, bool(residual_a)))
-    # a residual that broadcasts: the convolution, then the add on its own
+        return _qlinearconv(n, *conv, add=(R, add_params, bool(residual_a)), lut=lut)
+    # a residual that broadcasts: the convolution, then the add (and the lookup) on its own
     (y,) = _qlinearconv(n, *conv)
     ab = (y, R) if residual_a else (R, y)
-    return qlinear_binary(n, "add", ab[0], A_scale, A_zero_point, ab[1], B_scale, B_zero_point,
+    (y,) = qlinear_binary(n, "add", ab[0], A_scale, A_zero_point, ab[1], B_scale, B_zero_point,
                           C_scale, C_zero_point)
+    return (y,) if lut is None else emit_lookup(n, y, lut)
 
 
 def cinteger_macs(inputs, outputs, **attrs):

@@ -119,19 +119,15 @@ def lookup_table(dtype, x_scale, x_zp, y_scale, y_zp, fn, ctx):
     return table.view(np.uint8)
 
 
-def _unary(n, X, x_scale, x_zp, y_scale, y_zp, fn, what):
-    require_q8(n, X, "X")
-    xs, xz, ys, yz = _const_params(n, [x_scale, x_zp, y_scale, y_zp],
-                                   ["X_scale", "X_zero_point", "Y_scale", "Y_zero_point"])
-    xs_, xz_ = scalar_param(n, xs, xz, X.dtype, "X")
-    ys_, yz_ = scalar_param(n, ys, yz, X.dtype, "Y")
+def _unary_table(n, dtype, params, fn, what):
+    """The 256-byte table of a one-input op: params (X_scale, X_zero_point, Y_scale,
+    Y_zero_point) constant, fn the float function."""
+    xs, xz, ys, yz = _const_params(n, params, ["X_scale", "X_zero_point", "Y_scale",
+                                               "Y_zero_point"])
+    xs_, xz_ = scalar_param(n, xs, xz, dtype, "X")
+    ys_, yz_ = scalar_param(n, ys, yz, dtype, "Y")
     ctx = n.ctx
-    table = n.cached((what,), lambda: lookup_table(X.dtype, xs_, xz_, ys_, yz_, fn, ctx))
-    layout = CHANNELS_LAST if X.channels_last else None
-
-    def qlookup(x, y):
-        K.lookup(ctx, table, x, y)
-    return n.emit(qlookup, [X], [(X.shape, X.dtype)], inplace={0: 0}, layout=layout)
+    return n.cached((what,), lambda: lookup_table(dtype, xs_, xz_, ys_, yz_, fn, ctx))
 
 
 def _sigmoid(ctx):
@@ -142,49 +138,84 @@ def _sigmoid(ctx):
     return f
 
 
+def _sigmoid_mul_table(n, dtype, params, sigmoid_is_a):
+    """QLinearMul(x, QLinearSigmoid(x)) (the sigmoid as A with sigmoid_is_a): both steps
+    depend on x's byte alone, so one 256-entry table holds onnxruntime's two results, built
+    by the kernels that run them unfused.  params: X_scale, X_zero_point, S_scale,
+    S_zero_point (the sigmoid's output), A_scale ... C_zero_point (the product's)."""
+    params = _const_params(n, params, ["X_scale", "X_zero_point", "S_scale", "S_zero_point",
+                                       "A_scale", "A_zero_point", "B_scale", "B_zero_point",
+                                       "C_scale", "C_zero_point"])
+    (xs, xz), (ss, sz), (as_, az), (bs, bz), (cs, cz) = (
+        scalar_param(n, params[i], params[i + 1], dtype, what)
+        for i, what in zip(range(0, 10, 2), ("X", "S", "A", "B", "C")))
+    ctx = n.ctx
+
+    def table():
+        codes = np.arange(256, dtype=np.uint8).view(dtype)
+        sig = lookup_table(dtype, xs, xz, ss, sz, _sigmoid(ctx), ctx).view(dtype)
+        a, b = (sig, codes) if sigmoid_is_a else (codes, sig)
+        y = np.empty(256, dtype)
+        K.qbinary(ctx, "mul", a, as_, az, b, bs, bz, y, cs, cz, (256,), (256,), (256,))
+        return y.view(np.uint8)
+    return n.cached(("sigmoid-mul", bool(sigmoid_is_a)), table)
+
+
+def _leaky_fn(alpha):
+    a = np.float32(alpha)
+    return lambda x: np.where(x >= 0, x, x * a).astype(np.float32)
+
+
+def lookup_op_table(n, op_type, dtype, params, alpha=0.01, sigmoid_is_a=0):
+    """The 256-byte table of a lookup op (QLinearSigmoid, QLinearLeakyRelu, tinycnn::
+    QLinearSigmoidMul) on `dtype` bytes, from its parameter inputs (all after X): for
+    the op itself, or fused into the output stage of the convolution that feeds it."""
+    if op_type == "QLinearSigmoid":
+        return _unary_table(n, dtype, params, _sigmoid(n.ctx), "sigmoid")
+    if op_type == "QLinearLeakyRelu":
+        return _unary_table(n, dtype, params, _leaky_fn(alpha), ("leaky", float(np.float32(alpha))))
+    if op_type == "QLinearSigmoidMul":
+        return _sigmoid_mul_table(n, dtype, params, sigmoid_is_a)
+    raise n.error(f"no lookup table for {op_type}", UnsupportedOperator)
+
+
+def emit_lookup(n, X, table):
+    """y = table[x] over the bytes of X, in place where X allows it, in X's layout."""
+    ctx = n.ctx
+    layout = CHANNELS_LAST if X.channels_last else None
+
+    def qlookup(x, y):
+        K.lookup(ctx, table, x, y)
+    return n.emit(qlookup, [X], [(X.shape, X.dtype)], inplace={0: 0}, layout=layout)
+
+
 @op("QLinearSigmoid", since=1, until=1, domain=MS_DOMAIN, channels_last=True)
 def QLinearSigmoid(n, X, X_scale, X_zero_point, Y_scale, Y_zero_point):
     """A 256-entry table of the float sigmoid."""
-    return _unary(n, X, X_scale, X_zero_point, Y_scale, Y_zero_point, _sigmoid(n.ctx), "sigmoid")
+    require_q8(n, X, "X")
+    return emit_lookup(n, X, lookup_op_table(n, "QLinearSigmoid", X.dtype,
+                                             [X_scale, X_zero_point, Y_scale, Y_zero_point]))
 
 
 @op("QLinearSigmoidMul", since=1, domain=FUSED_DOMAIN, channels_last=True)
 def QLinearSigmoidMul(n, X, X_scale, X_zero_point, S_scale, S_zero_point, A_scale, A_zero_point,
                       B_scale, B_zero_point, C_scale, C_zero_point, *, sigmoid_is_a=0):
-    """QLinearMul(x, QLinearSigmoid(x)) (B the sigmoid, or A with sigmoid_is_a): both steps
-    depend on x's byte alone, so one 256-entry table holds onnxruntime's two results, built
-    by the kernels that run them unfused."""
+    """QLinearMul(x, QLinearSigmoid(x)) (B the sigmoid, or A with sigmoid_is_a): one
+    256-entry table of onnxruntime's two results."""
     require_q8(n, X, "X")
-    params = _const_params(n, [X_scale, X_zero_point, S_scale, S_zero_point, A_scale,
-                               A_zero_point, B_scale, B_zero_point, C_scale, C_zero_point],
-                           ["X_scale", "X_zero_point", "S_scale", "S_zero_point", "A_scale",
-                            "A_zero_point", "B_scale", "B_zero_point", "C_scale", "C_zero_point"])
-    (xs, xz), (ss, sz), (as_, az), (bs, bz), (cs, cz) = (
-        scalar_param(n, params[i], params[i + 1], X.dtype, what)
-        for i, what in zip(range(0, 10, 2), ("X", "S", "A", "B", "C")))
-    ctx = n.ctx
-
-    def table():
-        codes = np.arange(256, dtype=np.uint8).view(X.dtype)
-        sig = lookup_table(X.dtype, xs, xz, ss, sz, _sigmoid(ctx), ctx).view(X.dtype)
-        a, b = (sig, codes) if sigmoid_is_a else (codes, sig)
-        y = np.empty(256, X.dtype)
-        K.qbinary(ctx, "mul", a, as_, az, b, bs, bz, y, cs, cz, (256,), (256,), (256,))
-        return y.view(np.uint8)
-    tab = n.cached(("sigmoid-mul",), table)
-    layout = CHANNELS_LAST if X.channels_last else None
-
-    def qlookup(x, y):
-        K.lookup(ctx, tab, x, y)
-    return n.emit(qlookup, [X], [(X.shape, X.dtype)], inplace={0: 0}, layout=layout)
+    params = [X_scale, X_zero_point, S_scale, S_zero_point, A_scale, A_zero_point, B_scale,
+              B_zero_point, C_scale, C_zero_point]
+    return emit_lookup(n, X, lookup_op_table(n, "QLinearSigmoidMul", X.dtype, params,
+                                             sigmoid_is_a=sigmoid_is_a))
 
 
 @op("QLinearLeakyRelu", since=1, until=1, domain=MS_DOMAIN, channels_last=True)
 def QLinearLeakyRelu(n, X, X_scale, X_zero_point, Y_scale, Y_zero_point, *, alpha=0.01):
     """A 256-entry table of x >= 0 ? x : alpha * x."""
-    a = np.float32(alpha)
-    return _unary(n, X, X_scale, X_zero_point, Y_scale, Y_zero_point,
-                  lambda x: np.where(x >= 0, x, x * a).astype(np.float32), ("leaky", float(a)))
+    require_q8(n, X, "X")
+    return emit_lookup(n, X, lookup_op_table(n, "QLinearLeakyRelu", X.dtype,
+                                             [X_scale, X_zero_point, Y_scale, Y_zero_point],
+                                             alpha=alpha))
 
 
 # ---- concat ----------------------------------------------------------------------------
@@ -315,4 +346,5 @@ def max_pool_8bit(n, X, ks, st, dl, pb, pe, out):
     return n.emit(maxpool8, [X], [(out_shape, X.dtype)], layout=CHANNELS_LAST)
 
 
-__all__ = ["lookup_table", "max_pool_8bit", "qlinear_binary", "Q8", "all_const"]
+__all__ = ["emit_lookup", "lookup_op_table", "lookup_table", "max_pool_8bit", "qlinear_binary", "Q8",
+           "all_const"]
