@@ -269,6 +269,35 @@ typedef struct transpose_job {
     char *y;
 } transpose_job;
 
+/* Bytes of C planes of s positions interleaved into [s, C] pixels, positions [i0, i1):
+ * the C of a network's input (3: RGB), where one pass per pixel with C fixed at compile
+ * time beats the general loop's strided stores. */
+#define INTERLEAVE_BYTES(C)                                                                  \
+    for (ptrdiff_t i = i0; i < i1; i++)                                                      \
+        for (int ch = 0; ch < (C); ch++)                                                     \
+            y[i * (C) + ch] = x[ch * s + i];
+
+static void interleave_bytes(const char *x, ptrdiff_t s, ptrdiff_t c, ptrdiff_t i0,
+                             ptrdiff_t i1, char *y)
+{
+    switch (c) {
+    case 2: INTERLEAVE_BYTES(2) break;
+    case 3:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* a pixel's 3 bytes as one 4-byte store whose last byte the next pixel
+         * overwrites (gcc does not vectorize the stride-3 stores) */
+        for (; i0 + 1 < i1; i0++) {
+            uint32_t v = (uint32_t)(uint8_t)x[i0] | (uint32_t)(uint8_t)x[s + i0] << 8 |
+                         (uint32_t)(uint8_t)x[2 * s + i0] << 16;
+            memcpy(y + i0 * 3, &v, 4);
+        }
+#endif
+        INTERLEAVE_BYTES(3)
+        break;
+    default: INTERLEAVE_BYTES(4) break;
+    }
+}
+
 /* rows: (image, block of 32 spatial positions) */
 static void transpose_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
 {
@@ -279,6 +308,10 @@ static void transpose_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         ptrdiff_t img = r / nblk, s0 = (r % nblk) * 32, s1 = s0 + 32 < s ? s0 + 32 : s;
         const char *x = jb->x + img * c * s * jb->elem;
         char *y = jb->y + img * c * s * jb->elem;
+        if (jb->to_last && jb->elem == 1 && c >= 2 && c <= 4) {
+            interleave_bytes(x, s, c, s0, s1, y);
+            continue;
+        }
         for (ptrdiff_t ch = 0; ch < c; ch++) {
             for (ptrdiff_t i = s0; i < s1; i++) {
                 /* first-layout index ch * s + i, last-layout index i * c + ch */

@@ -316,6 +316,22 @@ def test_fused_lookup_equals_the_convolution_then_the_lookup(ctx, kind):
             assert np.array_equal(y, ref), f"case {case} {kind}: {(y != ref).sum()} of {y.size} differ"
 
 
+@pytest.mark.parametrize("elem", [np.uint8, np.float32])
+def test_channel_transposes_are_numpy_moveaxis(ctx, elem):
+    """[n, c, s] <-> [n, s, c] (the layout conversions of quantized graphs), with the
+    interleaving of few channels (a network's RGB input) among them."""
+    rng = np.random.default_rng(19)
+    for n, c, s in [(1, 3, 224 * 5 + 3), (2, 3, 31), (2, 2, 70), (1, 4, 33), (3, 1, 40),
+                    (1, 5, 65), (2, 3, 1), (1, 17, 100)]:
+        x = rng.integers(0, 256, (n, c, s)).astype(elem)
+        y = np.empty((n, s, c), elem)
+        K.transpose_channels(ctx, True, x, y, n, c, s)
+        assert np.array_equal(y, np.moveaxis(x, 1, -1)), f"to channels last {n, c, s}"
+        back = np.empty_like(x)
+        K.transpose_channels(ctx, False, y, back, n, c, s)
+        assert np.array_equal(back, x), f"back {n, c, s}"
+
+
 def boundary_pairs():
     """Weight pairs (w0, w1) around vpmaddubsw's int16 limit: |w0| + |w1| = 127, 128, 129
     and 255, with -128, in every sign combination (same signs past 128 need the
