@@ -42,7 +42,8 @@ def test_bench_json(capsys):
 # ---- profile (a fake session here: the numbers are the CLI's arithmetic) ----
 
 class _FakeProfiled:
-    records = [{"node": "/0/Conv", "op": "Conv+Relu", "seconds": 0.002},
+    records = [{"node": "/0/Conv", "op": "ToChannelsLast", "seconds": 0.0005},
+               {"node": "/0/Conv", "op": "Conv+Relu", "seconds": 0.0015},
                {"node": "/3/conv1/Conv", "op": "Conv+Relu", "seconds": 0.004},
                {"node": "/3/Add", "op": "Add+Relu", "seconds": 0.001},
                {"node": "/7/Gemm", "op": "Gemm", "seconds": 0.001}]
@@ -65,6 +66,8 @@ def test_profile_sorted_with_shares_and_gflops(capsys, monkeypatch):
     assert code == 0
     first = out.splitlines()[1].split()
     assert first[:4] == ["/3/conv1/Conv", "Conv+Relu", "4.000", "50.0%"], out
+    # the input's layout conversion counts in its node, which keeps its own op's name
+    assert nodes[1]["op"] == "Conv+Relu"
 
 
 def test_profile_real(capsys):

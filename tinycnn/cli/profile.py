@@ -5,6 +5,9 @@ from typing import Dict, List
 from . import models, tables
 from .args import EPILOG, EXIT_OK, CLIError, add_input_shape, positive_int
 
+# Layout conversions a node schedules before its own kernel (planner.convert_layout)
+_CONVERSIONS = ("ToChannelsLast", "ToChannelsFirst")
+
 
 def register(sub, parents):
     p = sub.add_parser("profile", parents=parents, help="time per node",
@@ -45,6 +48,8 @@ def run(args) -> int:
     for _ in range(args.runs):
         for rec in once():
             t = totals.setdefault(rec["node"], [rec["op"], 0.0, 0.0])
+            if t[0] in _CONVERSIONS:  # a node's input converted first: name it by its op
+                t[0] = rec["op"]
             t[1] += rec["seconds"]
             t[2] += rec.get("flops") or 0.0
     per_run = {k: v[1] / args.runs for k, v in totals.items()}
