@@ -152,8 +152,9 @@ def _fuse_lookups_into_convs(g, keep):
         conv = producers.get(name)
         if (conv is None or id(conv) in replaced or conv.op_type != "QLinearConv"
                 or conv.domain not in ("", FUSED_DOMAIN) or "lookup" in conv.attrs
-                or name in keep or len(consumers.get(name, [])) != 1):
-            continue
+                or name in keep or len(consumers.get(name, [])) != 1
+                or not all(i == "" or i in g.initializers for i in node.inputs[1:])):
+            continue  # (a table is built at plan time: its parameters must be constants)
         ins = list(conv.inputs) + [""] * (16 - len(conv.inputs))
         fused_attrs = dict(conv.attrs, lookup=node.op_type)
         for a in attrs:
