@@ -15,6 +15,7 @@ from .common import UnsupportedOperator, window_geometry
 from .conv import conv_macs, conv_window
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
 from .qelementwise import qlinear_binary
+from .qmatmul import gemm_format
 
 
 def _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides):
@@ -73,26 +74,6 @@ def _layer(n, ctx, conv, w, w_zero_point, output, out_shape, x_dtype, x_zero_poi
                      format=_format(ctx, w16, group, st, dl, out_shape, x_dtype, x_zero_point))
 
 
-# U7S8's cost grows with the share of input bytes >= 128: few where the zero point is low
-# (a ReLU's output, 0.1-7% of the bytes in ResNet-50), about half where it is mid-range.
-_U7S8_MAX_X_ZERO_POINT = 32
-
-
-def _direct_format(ctx, w16, x_dtype, x_zero_point):
-    """The direct path's packed layout: K.qgemm_choose_format_for's, except that 8-bit
-    weights which AVX2 without VNNI would widen to S16X2 take U7S8 (vpmaddubsw on the low
-    7 bits of the input, a second pass over the few groups with a high bit) when the input
-    is uint8 with a low zero point.  Lone 1x1 layers of ResNet-50 (its weights, inputs with
-    no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8 ms): 256->64 at 56x56
-    1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7 1.08 / 0.83."""
-    k = w16.shape[0]
-    direct = K.qgemm_choose_format_for(ctx, np.ascontiguousarray(w16.reshape(k, -1)))
-    if direct == "s16x2" and x_dtype == np.uint8 and x_zero_point <= _U7S8_MAX_X_ZERO_POINT \
-            and w16.size and w16.min() >= -128 and w16.max() <= 127:
-        return "u7s8"
-    return direct
-
-
 def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_zero_point=0):
     """The packed layout: the direct path's (K.qgemm_choose_format_for, in QConv2d), or the
     exact integer Winograd F(2x2, 3x3) where it measured faster on AVX2 without VNNI (lone
@@ -109,9 +90,9 @@ def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_
     path.  Against U7S8 (8-bit weights after a ReLU) as against S16X2: whole ResNet-50,
     2026-12-01, the 7x7 maps' three layers direct U7S8 or Winograd were within noise
     (alternated sessions, 40 rounds, medians 104.9 / 103.2 ms).  Else the direct path's
-    layout: None for QConv2d's own choice, or 'u7s8' (_direct_format)."""
+    layout: None for QConv2d's own choice, or 'u7s8' (gemm_format)."""
     k, kh, kw, cg = w16.shape
-    direct = _direct_format(ctx, w16, x_dtype, x_zero_point) if group == 1 else None
+    direct = gemm_format(ctx, w16, x_dtype, x_zero_point) if group == 1 else None
     own = "u7s8" if direct == "u7s8" else None  # else QConv2d's own choice
     if (kh, kw) != (3, 3) or group != 1 or tuple(strides) != (1, 1) or \
             tuple(dilations) != (1, 1) or (cg % 16 and cg < 64):
