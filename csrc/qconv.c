@@ -142,13 +142,15 @@ static void conv_taps(const tc_qdriver *d, int m, const void **out, int stride)
 
 /* Convolutions of uint8 images read in place, without im2col, when a tap's channels
  * are whole 4-byte lanes of the S8X4 kernels and enough of them (16) to outweigh a
- * tap's pointer; fewer go through im2col rows. */
+ * tap's pointer; fewer go through im2col rows, as do U7S8's (its split of the rows
+ * into low and high bits takes one tap). */
 #define MAX_INDIRECT_TAPS 64
 
 static int is_indirect(int format, const tc_conv2d_params *p, int x_signed)
 {
     const int cg = p->C / p->group;
-    return tc_qfmt_elem(format) == 1 && !x_signed && cg % 4 == 0 && cg >= 16 &&
+    return tc_qfmt_elem(format) == 1 && format != TC_QFMT_U7S8 && !x_signed && cg % 4 == 0 &&
+           cg >= 16 &&
            p->KH * p->KW <= MAX_INDIRECT_TAPS;
 }
 

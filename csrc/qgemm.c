@@ -134,7 +134,10 @@ int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w
 tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format)
 {
     const tc_quant_kernels *k = tc_quant_kernels_of(ctx);
-    return format == TC_QFMT_S8X4 ? k->s8x4 : format == TC_QFMT_U8S8X2 ? k->u8s8x2 : k->s16x2;
+    return format == TC_QFMT_S8X4     ? k->s8x4
+           : format == TC_QFMT_U8S8X2 ? k->u8s8x2
+           : format == TC_QFMT_U7S8   ? k->u7s8
+                                      : k->s16x2;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -364,6 +367,30 @@ void tc_qukernel_u8s8x2_portable(int ntaps, int klen, const void *const *rows, i
     tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
 }
 
+void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int mr,
+                               const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                               ptrdiff_t ldy)
+{
+    uint32_t acc[6 * TC_QNR];
+    memset(acc, 0, sizeof(acc));
+    (void)ldb;
+    (void)ntaps;
+    const int8_t *bk = b;
+    for (int r = 0; r < mr; r++) {
+        const uint8_t *lo = rows[r], *hi = e->hi_rows[r];
+        for (int k = 0; k < klen; k += 4)
+            for (int j = 0; j < TC_QNR; j++)
+                acc[r * TC_QNR + j] += (uint32_t)u8s8_group(lo + k, bk + (k * TC_QNR + 4 * j));
+        for (int i = 0; i < e->nfix; i++) {
+            const int k = e->fix_k[i];
+            const uint8_t h[4] = {hi[k] & 0x80, hi[k + 1] & 0x80, hi[k + 2] & 0x80, hi[k + 3] & 0x80};
+            for (int j = 0; j < TC_QNR; j++)
+                acc[r * TC_QNR + j] += (uint32_t)u8s8_group(h, bk + (k * TC_QNR + 4 * j));
+        }
+    }
+    tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Driver                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -395,6 +422,66 @@ static size_t pointer_bytes(int ntaps)
     return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * ntaps * sizeof(void *);
 }
 
+/* U7S8's split of a row block (one tap), in its thread's pointer area after the row
+ * pointers: the low-bit rows' pointers, the low-bit rows, one row ORing a tile's rows,
+ * and each tile's list of the 4-k groups with a high bit. */
+typedef struct split_area {
+    const void **lo_ptrs;
+    uint8_t *lo, *any;
+    int32_t *groups;
+} split_area;
+
+static size_t split_bytes(int format, int kpad)
+{
+    if (format != TC_QFMT_U7S8)
+        return 0;
+    return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * sizeof(void *) + (size_t)TC_QMB * kpad +
+           kpad + (size_t)TILES_PER_BLOCK * (kpad / 4) * sizeof(int32_t) + 64;
+}
+
+static split_area split_area_at(char *p, int kpad)
+{
+    split_area s;
+    s.lo_ptrs = (const void **)p;
+    s.lo = (uint8_t *)(s.lo_ptrs + TILES_PER_BLOCK * TC_QMR_MAX);
+    s.any = s.lo + (size_t)TC_QMB * kpad;
+    s.groups = (int32_t *)(((uintptr_t)(s.any + kpad) + 3) & ~(uintptr_t)3);
+    return s;
+}
+
+/* Tile i of the block (rows ptrs[i * TC_QMR_MAX + r], r < mr distinct ones): its rows'
+ * low 7 bits to lo (row r of the block at lo + row * kpad) and the byte offsets of its
+ * 4-k groups holding a byte >= 128; returns their count. */
+static int split_tile(const void *const *ptrs, int row0, int mr, int kpad, split_area *s,
+                      int32_t *groups)
+{
+    for (int r = 0; r < mr; r++) {
+        const uint8_t *a = ptrs[r];
+        uint8_t *lo = s->lo + (size_t)(row0 + r) * kpad;
+        if (r == 0)
+            for (int k = 0; k < kpad; k++) {
+                lo[k] = a[k] & 0x7f;
+                s->any[k] = a[k];
+            }
+        else
+            for (int k = 0; k < kpad; k++) {
+                lo[k] = a[k] & 0x7f;
+                s->any[k] |= a[k];
+            }
+        s->lo_ptrs[r] = lo;
+    }
+    for (int r = mr; r < TC_QMR_MAX; r++)
+        s->lo_ptrs[r] = s->lo_ptrs[mr - 1];
+    int n = 0;
+    for (int k = 0; k < kpad; k += 4) {
+        uint32_t v;
+        memcpy(&v, s->any + k, 4);
+        if (v & 0x80808080u)
+            groups[n++] = k;
+    }
+    return n;
+}
+
 size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K, int ntaps)
 {
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
@@ -402,7 +489,8 @@ size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, in
     size_t per_thread = ((size_t)TC_QMB * row_bytes(format, K) + 63) & ~(size_t)63;
     /* rows packed once for all tasks (when the columns are split), or per thread */
     size_t shared = (size_t)M * row_bytes(format, K), own = threads * per_thread;
-    size_t ptrs = threads * ((pointer_bytes(ntaps) + 63) & ~(size_t)63);
+    size_t ptrs = threads * ((pointer_bytes(ntaps) + split_bytes(format, tc_qfmt_kpad(format, K)) +
+                              63) & ~(size_t)63);
     return epi + 64 + (shared > own ? shared : own) + 64 + ptrs + 64;
 }
 
@@ -476,6 +564,20 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             a = rows;
         }
         block_rows(d, m0, mcount, a, lda, ptrs);
+        const int split = d->format == TC_QFMT_U7S8;
+        split_area sa;
+        int ngroups[TILES_PER_BLOCK];
+        if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
+            sa = split_area_at((char *)(ptrs + TILES_PER_BLOCK * TC_QMR_MAX), d->kpad);
+            for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
+                split_area si = sa;
+                si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
+                int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
+                ngroups[i] = split_tile(ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->kpad, &si,
+                                        sa.groups + (size_t)i * (d->kpad / 4));
+            }
+        }
+        const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
         const int step = d->uk.nr / TC_QNR; /* panels per kernel call */
         for (int p = p0; p < p1; p += step) {
             int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
@@ -495,7 +597,12 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 char *y = (char *)d->y + at;
                 if (e.residual)
                     e.r = (const char *)e.residual->r + at;
-                d->uk.fn(d->ntaps, klen, (const void *const *)ptrs + (size_t)i * d->ntaps * TC_QMR_MAX,
+                if (split) {
+                    e.hi_rows = (const void *const *)ptrs + (size_t)i * TC_QMR_MAX;
+                    e.fix_k = sa.groups + (size_t)i * (d->kpad / 4);
+                    e.nfix = ngroups[i];
+                }
+                d->uk.fn(d->ntaps, klen, kernel_rows + (size_t)i * d->ntaps * TC_QMR_MAX,
                          mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
             }
         }
@@ -524,7 +631,8 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     size_t shared = (size_t)d->M * row_bytes(d->format, d->K), own = threads * d->ws_thread;
     d->ws_ptrs = (char *)(((uintptr_t)d->ws_rows + (shared > own ? shared : own) + 63) &
                           ~(uintptr_t)63);
-    d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + 63) & ~(size_t)63;
+    d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + split_bytes(d->format, d->kpad) + 63) &
+                        ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
     if (d->format == TC_QFMT_U8S8X2) {

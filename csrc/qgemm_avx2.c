@@ -10,7 +10,11 @@
  * into saturating 16-bit lanes, vpmaddwd by ones widens them: 3 instructions per
  * 4 k x 8 columns against 4 for S16X2.  Exact because the packing (tc_qgemm_pack)
  * keeps every same-sign pair to |w0| + |w1| <= 128 (255 * 128 = 32640 fits int16)
- * and moves the rest of such pairs to a correction pass (tinycnn.h). */
+ * and moves the rest of such pairs to a correction pass (tinycnn.h).
+ *
+ * U7S8: the same 3 instructions over rows of the activations' low 7 bits (exact for any
+ * int8 weights), then the high bits (a & 0x80) of the tile's own rows over the 4-k
+ * groups where some row has one (tinycnn.h). */
 #include "quant_avx2.h"
 
 static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)
@@ -29,3 +33,41 @@ TC_QUKERNEL_6x16(tc_qukernel_s16x2_avx2, 2, madd_step, 0)
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
 TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, maddubs_step, 1)
+
+/* the high bits of the lane: at most 128 * 128 * 2 in magnitude, -32768 the only extreme */
+static inline __m256i maddubs_hi_step(__m256i c, __m256i a, __m256i b)
+{
+    return maddubs_step(c, _mm256_and_si256(a, _mm256_set1_epi8((char)0x80)), b);
+}
+
+/* a: rows of low 7 bits (one tap of klen bytes)  b: panel [klen / 4][16][4] int8
+ * e->hi_rows: the rows themselves, whose high bits run over e's nfix groups */
+void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
+                           ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    (void)ldb;
+    (void)ntaps;
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;
+    __m256i c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const __m256i *bk = b;
+    {
+        TC_Q6x16_ROWS(0);
+        for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
+            __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
+            TC_Q6x16_STEP(maddubs_step, off, b0, b1);
+        }
+    }
+    {
+        const void *const *rt = e->hi_rows;
+        const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];
+        const char *a5 = rt[5];
+        const __m256i *bp = b;
+        for (int i = 0; i < e->nfix; i++) {
+            const ptrdiff_t off = e->fix_k[i];
+            __m256i b0 = _mm256_loadu_si256(bp + off / 2), b1 = _mm256_loadu_si256(bp + off / 2 + 1);
+            TC_Q6x16_STEP(maddubs_hi_step, off, b0, b1);
+        }
+    }
+    __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
+}

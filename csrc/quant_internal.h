@@ -92,6 +92,10 @@ typedef struct tc_qepi {
     const int32_t *fix_k;
     const int8_t *fix_w;
     int nfix;
+    /* U7S8: rows holds the low 7 bits of each byte, hi_rows the tile's rows themselves
+     * (TC_QMR_MAX pointers, one tap); the high-bit pass runs the panel's own weights over
+     * the nfix 4-k groups at byte offsets fix_k */
+    const void *const *hi_rows;
 } tc_qepi;
 
 /* The fused residual QLinearAdd of one element: q requantized, r the residual. */
@@ -137,6 +141,9 @@ void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, in
  * packing that let a pair saturate would show here too */
 void tc_qukernel_u8s8x2_portable(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* U7S8: rows of low 7 bits, then the high bits of e->hi_rows over e's groups */
+void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 
 /* CPU features of the 8-bit kernels: AVX-VNNI (256-bit vpdpbusd) and AVX-512 VNNI
  * (512-bit, with AVX-512 F, BW and VL). */
@@ -148,6 +155,8 @@ int tc_cpu_has_avx512vnni(void);
 void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_u8s8x2_avx2(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_s8x4_avxvnni(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
@@ -206,7 +215,7 @@ typedef struct tc_quant_kernels {
     void (*dw_row)(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
                    int x_zero_point, const tc_qoutput *out, const float *scale, const void *r,
                    void *y);
-    tc_qukernel s8x4, s16x2, u8s8x2;
+    tc_qukernel s8x4, s16x2, u8s8x2, u7s8;
     int s8x4_native;
     /* the integer Winograd's chunk of tiles (qwinograd.c); NULL: the portable one */
     tc_qwg_chunk_fn wg_chunk;

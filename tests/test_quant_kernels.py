@@ -43,6 +43,8 @@ def test_each_tier_runs_its_own_kernels():
         assert K.qgemm_choose_format(c, -255, 255) == "s16x2", (isa, vnni)
         assert K.qkernel_name(c, "u8s8x2") == ("u8s8x2-portable" if tier == "portable"
                                                else "u8s8x2-avx2"), (isa, vnni)
+        assert K.qkernel_name(c, "u7s8") == ("u7s8-portable" if tier == "portable"
+                                             else "u7s8-avx2"), (isa, vnni)
     assert K.qkernel_name(K.Context(1, "portable"), "s16x2") == "s16x2-portable"
     assert K.Context(1).int8_isa == K.best_int8_isa()              # auto: the best VNNI too
     assert K.Context(1, K.best_isa()).vnni == "none"               # a named tier: no VNNI
@@ -91,7 +93,7 @@ def conv_reference(x, xz, w, st, pads, dl, group):
 
 def formats_for(ctx, w):
     fits = w.min() >= -128 and w.max() <= 127
-    return ["s8x4", "s16x2", "u8s8x2"] if fits else ["s16x2"]
+    return ["s8x4", "s16x2", "u8s8x2", "u7s8"] if fits else ["s16x2"]
 
 
 def random_conv_case(rng, depthwise=False):
@@ -389,6 +391,41 @@ def test_u8s8x2_is_exact_at_the_int16_boundaries(ctx):
         y = np.empty(layer.output_shape(1, 6, 7), np.int32)
         layer.run(x, 0, y)
         np.testing.assert_array_equal(y, want, err_msg=K.qkernel_name(c, "u8s8x2"))
+
+
+def test_u7s8_is_exact_for_extreme_weights_and_high_bytes_in_some_rows(ctx):
+    """U7S8 against numpy int64: weights -128 and 127 (the high-bit pass's extreme sum,
+    128 * -128 * 2 = -32768), mixed with random ones; activations whose high bit is set in
+    no row, in one row of a tile, in every row, at K not a multiple of 4 (padding), M and N
+    small and odd, zero points 0, 128 and 255; the GEMM and the convolution (1x1 read in
+    place, a 3x3 strided one through im2col rows, int8 input)."""
+    rng = np.random.default_rng(7)
+    for m, n, kd in [(1, 1, 1), (5, 3, 7), (13, 17, 36), (49, 33, 130), (97, 40, 258)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[:, ::3] = -128
+        w[::2, 1::4] = 127
+        a = rng.integers(0, 128, (m, kd)).astype(np.uint8)      # no high bit ...
+        a[::7] = 255                                             # ... but in every 7th row
+        a[1::5, ::9] = 128
+        a[2::6, -1] = 129                                        # the last group, one row
+        for az in (0, 128, 255):
+            want = a.astype(np.int64) @ w.T.astype(np.int64) - az * w.sum(1, dtype=np.int64)
+            y = np.empty((m, n), np.int32)
+            K.QGemm(ctx, w, K.QOutput(np.int32), "u7s8").run(a, az, y)
+            np.testing.assert_array_equal(y, want, err_msg=f"{K.qkernel_name(ctx, 'u7s8')} "
+                                          f"m={m} n={n} k={kd} az={az}")
+    for c, k, kh, st, signed in [(16, 21, 1, 1, False), (12, 7, 3, 2, False), (20, 5, 3, 1, True)]:
+        w = rng.integers(-128, 128, (k, kh, kh, c)).astype(np.int16)
+        w[0], w[-1] = -128, 127
+        x = rng.integers(0, 256, (2, 9, 8, c))
+        x = (x - 128).astype(np.int8) if signed else x.astype(np.uint8)
+        xz = -7 if signed else 5
+        p = kh // 2
+        want = conv_reference(x, xz, w, (st, st), (p, p, p, p), (1, 1), 1)
+        layer = K.QConv2d(ctx, w, K.QOutput(np.int32), (st, st), (p, p, p, p), (1, 1), 1, "u7s8")
+        y = np.empty(layer.output_shape(2, 9, 8), np.int32)
+        layer.run(x, xz, y)
+        np.testing.assert_array_equal(y, want, err_msg=f"{K.qkernel_name(ctx, 'u7s8')} {w.shape}")
 
 
 def test_u8s8x2_is_chosen_on_avx2_where_few_groups_need_a_correction():

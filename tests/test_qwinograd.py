@@ -130,7 +130,7 @@ def test_winograd_refuses_other_geometries(ctx):
 
 
 def test_the_planner_takes_winograd_where_it_measured_faster():
-    """On AVX2 without VNNI: against S16X2 (weights past 7 bits) on every map, against
+    """On AVX2 without VNNI: against S16X2 / U7S8 (weights past 7 bits) on every map, against
     U8S8X2 (7-bit weights) from 14x14 up; never with VNNI (S8X4), strides or few channels."""
     from tinycnn.ops.qconv import _format
     if "avx2" not in K.int8_isas():
@@ -145,8 +145,14 @@ def test_the_planner_takes_winograd_where_it_measured_faster():
     assert _format(avx2, w8, 1, one, one, (1, 64, 7, 7)) == "winograd"
     assert _format(avx2, w7, 1, one, one, (1, 64, 14, 14)) == "winograd"
     assert _format(avx2, w7, 1, one, one, (1, 64, 7, 7)) is None
-    assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28)) is None
-    assert _format(avx2, w8[:, :, :, :24], 1, one, one, (1, 64, 56, 56)) is None
+    # the direct path then: 8-bit weights after a ReLU (uint8, low zero point) take U7S8
+    assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28)) == "u7s8"
+    assert _format(avx2, w8[:, :, :, :24], 1, one, one, (1, 64, 56, 56)) == "u7s8"
+    assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28), np.uint8, 128) is None
+    assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28), np.int8, 0) is None
+    assert _format(avx2, w8[:, :1, :1], 1, one, one, (1, 64, 28, 28), np.uint8, 32) == "u7s8"
+    assert _format(avx2, w8[:, :1, :1], 1, one, one, (1, 64, 28, 28), np.uint8, 33) is None
+    assert _format(avx2, w7[:, :1, :1], 1, one, one, (1, 64, 28, 28)) is None   # u8s8x2
     for tier in set(K.int8_isas()) & {"avxvnni", "avx512vnni"}:
         vnni = K.Context(1, *K.parse_isa(K.INT8_ISA_SETTINGS[tier]))
         assert _format(vnni, w7, 1, one, one, (1, 64, 56, 56)) is None

@@ -250,6 +250,7 @@ cdef extern from "tinycnn.h" nogil:
         TC_QFMT_S8X4
         TC_QFMT_S16X2
         TC_QFMT_U8S8X2
+        TC_QFMT_U7S8
     ctypedef struct tc_qresidual:
         const void *r
         float ra, rb, fixed

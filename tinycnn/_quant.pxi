@@ -4,7 +4,8 @@ from libc.stdint cimport int16_t, int32_t, uint8_t
 # C declarations: _kernels.pxd (8-bit quantized kernels).
 
 
-QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2, "u8s8x2": TC_QFMT_U8S8X2}
+QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2, "u8s8x2": TC_QFMT_U8S8X2,
+            "u7s8": TC_QFMT_U7S8}
 _QFORMAT_NAMES = {v: k for k, v in QFORMATS.items()}
 _QOUT_TYPES = {np.dtype(np.uint8): TC_QOUT_U8, np.dtype(np.int8): TC_QOUT_S8,
                np.dtype(np.int32): TC_QOUT_S32, np.dtype(np.float32): TC_QOUT_F32}
@@ -12,11 +13,11 @@ _Q8 = (np.dtype(np.uint8), np.dtype(np.int8))
 
 
 def qkernel_name(Context ctx, str format):
-    """The micro-kernel ctx runs for packed weights of this format ('s8x4', 's16x2' or
-    'u8s8x2'), e.g.
+    """The micro-kernel ctx runs for packed weights of this format ('s8x4', 's16x2',
+    'u8s8x2' or 'u7s8'), e.g.
     's16x2-avx2' or 's8x4-avx512vnni': tests and benchmarks say which path they ran."""
     if format not in QFORMATS:
-        raise ValueError(f"format must be 's8x4', 's16x2' or 'u8s8x2', got {format!r}")
+        raise ValueError(f"format must be 's8x4', 's16x2', 'u8s8x2' or 'u7s8', got {format!r}")
     return tc_qukernel_for(&ctx.ctx, QFORMATS[format]).name.decode()
 
 
@@ -347,7 +348,7 @@ def qconv_winograd_fits(w, strides=(1, 1), dilations=(1, 1), int group=1):
 
 cdef int _format_id(str format, w) except -1:
     if format not in QFORMATS:
-        raise ValueError(f"format must be 's8x4', 's16x2' or 'u8s8x2', got {format!r}")
+        raise ValueError(f"format must be 's8x4', 's16x2', 'u8s8x2' or 'u7s8', got {format!r}")
     if format != "s16x2" and w.size and (w.min() < -128 or w.max() > 127):
         raise ValueError(f"format {format!r} needs weights in [-128, 127], got [{w.min()}, {w.max()}]")
     return QFORMATS[format]

@@ -15,6 +15,7 @@ from .common import UnsupportedOperator, window_geometry
 from .conv import conv_macs, conv_window
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
 from .qelementwise import emit_lookup, lookup_op_table, qlinear_binary
+from .qmatmul import gemm_format
 
 
 def _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides):
@@ -66,14 +67,14 @@ def _bias(n, b, k):
     return np.ascontiguousarray(b.reshape(-1))
 
 
-def _layer(n, ctx, conv, w, w_zero_point, output, out_shape):
+def _layer(n, ctx, conv, w, w_zero_point, output, out_shape, x_dtype, x_zero_point):
     group, st, pads, dl = conv
     w16 = _weights16(n, w, w_zero_point, w.shape[0])
     return K.QConv2d(ctx, w16, output, strides=st, pads=pads, dilations=dl, group=group,
-                     format=_format(ctx, w16, group, st, dl, out_shape))
+                     format=_format(ctx, w16, group, st, dl, out_shape, x_dtype, x_zero_point))
 
 
-def _format(ctx, w16, group, strides, dilations, out_shape):
+def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_zero_point=0):
     """The packed layout: the direct path's (K.qgemm_choose_format_for, in QConv2d), or the
     exact integer Winograd F(2x2, 3x3) where it measured faster on AVX2 without VNNI (lone
     layers, emulated AVX2, 1 thread, 2026-11-30, direct S16X2 / U8S8X2 / Winograd ms):
@@ -86,16 +87,20 @@ def _format(ctx, w16, group, strides, dilations, out_shape):
     S16X2 (8-bit weights) everywhere, against U8S8X2 (7-bit weights) on maps of 14x14 and
     more, where the 16/9 larger packed weights are streamed over enough tiles; channels a
     multiple of 16 or many (the transform pads them to 16).  VNNI (S8X4) keeps the direct
-    path."""
+    path.  Against U7S8 (8-bit weights after a ReLU) as against S16X2: whole ResNet-50,
+    2026-12-01, the 7x7 maps' three layers direct U7S8 or Winograd were within noise
+    (alternated sessions, 40 rounds, medians 104.9 / 103.2 ms).  Else the direct path's
+    layout: None for QConv2d's own choice, or 'u7s8' (gemm_format)."""
     k, kh, kw, cg = w16.shape
+    direct = gemm_format(ctx, w16, x_dtype, x_zero_point) if group == 1 else None
+    own = "u7s8" if direct == "u7s8" else None  # else QConv2d's own choice
     if (kh, kw) != (3, 3) or group != 1 or tuple(strides) != (1, 1) or \
             tuple(dilations) != (1, 1) or (cg % 16 and cg < 64):
-        return None
-    direct = K.qgemm_choose_format_for(ctx, w16.reshape(k, -1))
+        return own
     if direct == "s8x4" or not K.qconv_winograd_fits(w16):
-        return None
+        return own
     if direct == "u8s8x2" and min(out_shape[2:]) < 14:
-        return None
+        return own
     return "winograd"
 
 
@@ -180,7 +185,7 @@ def _qlinearconv(n, X, x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale,
             residual = (a_s, a_z, b_s, b_z, c_s, c_z, conv_is_a)
         out = K.QOutput(y_dtype, _bias(n, b, k), np.ascontiguousarray(scale, np.float32), yz_,
                         lo, hi, residual, lut)
-        return _layer(n, n.ctx, conv, np.asarray(w), wz, out, out_shape), xz_
+        return _layer(n, n.ctx, conv, np.asarray(w), wz, out, out_shape, X.dtype, xz_), xz_
 
     return _emit(n, X, params, out_shape, y_dtype, make, R)
 
@@ -266,6 +271,7 @@ def ConvInteger(n, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTS
         xz_ = 0
         if xz is not None:
             xz_ = int(zero_points(n, xz, "x zero point", x.dtype, 1)[0])
-        return _layer(n, n.ctx, conv, np.asarray(wt), wz, K.QOutput(np.int32), out_shape), xz_
+        return _layer(n, n.ctx, conv, np.asarray(wt), wz, K.QOutput(np.int32), out_shape,
+                      x.dtype, xz_), xz_
 
     return _emit(n, x, [x_zero_point, w, w_zero_point], out_shape, np.int32, make, None)
