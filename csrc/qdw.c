@@ -7,11 +7,12 @@
  * kx = 2j and 2j + 1 of output pixel ox are then the pair at column
  * u = ox * sw + 2j * dw: one 16-bit multiply-add of two taps for 8 channels, with no
  * shuffle in the inner loop (an odd KW pairs its last tap with a weight of 0).
+ * Only the columns some pixel reads are built (every other one at stride 2).
  * A pair row is built once and serves the KH output rows that read it (a ring of
  * (KH - 1) * dh + 1 rows per thread, slot = iy mod size).  The sums are the exact
  * int32 sums of (x - zp) * w, requantized as the GEMM's output stage does.
  *
- * Pair row: [PW columns][Cp / 8][8 channels][2] int16, Cp = C rounded up to 16
+ * Pair row: [cols][Cp / 8][8 channels][2] int16, Cp = C rounded up to 16
  * (channels >= C are 0).  Packed weights: [Cp / 16][KH][np][16][2] int16, np =
  * (KW + 1) / 2 pairs of taps (2j, 2j + 1), the missing tap's weight 0.
  */
@@ -21,10 +22,14 @@
 static inline int qdw_cpad(int c) { return (c + 15) / 16 * 16; }
 static inline int qdw_npairs(const tc_conv2d_params *p) { return (p->KW + 1) / 2; }
 
-/* columns of a pair row: every u = ox * sw + 2j * dw */
+static int gcd(int a, int b) { return b ? gcd(b, a % b) : a; }
+
+/* columns read by the taps: u = ox * sw + 2j * dw, multiples of ustep */
+static inline int qdw_ustep(const tc_conv2d_params *p) { return gcd(p->sw, 2 * p->dw); }
 static inline ptrdiff_t qdw_cols(const tc_conv2d_params *p, int ow)
 {
-    return (ptrdiff_t)(ow - 1) * p->sw + (ptrdiff_t)2 * (qdw_npairs(p) - 1) * p->dw + 1;
+    return ((ptrdiff_t)(ow - 1) * p->sw + (ptrdiff_t)2 * (qdw_npairs(p) - 1) * p->dw) /
+           qdw_ustep(p) + 1;
 }
 
 size_t tc_qconv2d_depthwise_pack_size(const tc_conv2d_params *p)
@@ -52,7 +57,7 @@ void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_s
                               const tc_qdw_geom *g, int16_t *prow)
 {
     for (ptrdiff_t u = 0; u < g->cols; u++) {
-        ptrdiff_t ia = u - g->pl, ib = ia + g->dw;
+        ptrdiff_t ia = u * g->ustep - g->pl, ib = ia + g->dw;
         const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * g->C : zero_row;
         const uint8_t *b = ib >= 0 && ib < g->w ? x + ib * g->C : zero_row;
         int16_t *o = prow + u * 2 * g->cp;
@@ -84,9 +89,9 @@ void tc_qdw_out_row_portable(const int16_t *const *prows, const int16_t *w, cons
             for (int ky = 0; ky < g->KH; ky++) {
                 if (!prows[ky])
                     continue;
-                const int16_t *pr = prows[ky] + (ptrdiff_t)ox * g->sw * cp2 + 2 * c;
+                const int16_t *pr = prows[ky] + (ptrdiff_t)ox * (g->sw / g->ustep) * cp2 + 2 * c;
                 for (int j = 0; j < g->np; j++) {
-                    const int16_t *pp = pr + (ptrdiff_t)j * 2 * g->dw * cp2;
+                    const int16_t *pp = pr + (ptrdiff_t)j * (2 * g->dw / g->ustep) * cp2;
                     const int16_t *ww = wc + (ptrdiff_t)(ky * g->np + j) * 32;
                     acc += (uint32_t)(pp[0] * ww[0] + pp[1] * ww[1]);
                 }
@@ -228,6 +233,7 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.g.dw = p->dw;
     jb.g.KH = p->KH;
     jb.g.np = qdw_npairs(p);
+    jb.g.ustep = qdw_ustep(p);
     jb.g.cols = qdw_cols(p, ow);
     jb.h = h;
     jb.oh = oh;

@@ -17,7 +17,7 @@ void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signe
     const int c8 = g->C / 8 * 8;
     uint8_t ta[8], tb[8];
     for (ptrdiff_t u = 0; u < g->cols; u++) {
-        ptrdiff_t ia = u - g->pl, ib = ia + g->dw;
+        ptrdiff_t ia = u * g->ustep - g->pl, ib = ia + g->dw;
         const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * g->C : zero_row;
         const uint8_t *b = ib >= 0 && ib < g->w ? x + ib * g->C : zero_row;
         int16_t *o = prow + u * 2 * g->cp;
@@ -50,7 +50,8 @@ static inline void out_block16(const int16_t *const *prows, const int16_t *w, co
                                int KH, int NP, int cb, const tc_qepi_avx2 *v,
                                const tc_qoutput *out, int nr, const void *r, void *y)
 {
-    const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp, step = g->sw * cp2, jstep = 2 * g->dw * cp2;
+    const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp, step = g->sw / g->ustep * cp2;
+    const ptrdiff_t jstep = 2 * g->dw / g->ustep * cp2;
     const size_t ysz = out->type >= TC_QOUT_S32 ? 4 : 1;
     const ptrdiff_t ldy = (ptrdiff_t)g->C * ysz;
     const int16_t *pr[64];

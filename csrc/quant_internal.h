@@ -173,9 +173,10 @@ void tc_qmul_run(const tc_qbinary_params *p, const void *a, const void *b, int b
 /* The depthwise convolution by output rows (qdw.c): the geometry its two steps share.
  * C channels (cp: rounded up to 16), input width w, output width ow, left pad pl,
  * stride sw and dilation dw along x, KH kernel rows, np pairs of taps per kernel row,
- * cols columns of a pair row. */
+ * cols columns of a pair row, which are the columns u = v * ustep of the image's
+ * (ustep = gcd(sw, 2 dw): the others are never read). */
 typedef struct tc_qdw_geom {
-    int C, cp, w, ow, pl, sw, dw, KH, np;
+    int C, cp, w, ow, pl, sw, dw, KH, np, ustep;
     ptrdiff_t cols;
 } tc_qdw_geom;
 
