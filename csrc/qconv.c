@@ -1,5 +1,5 @@
 /* 8-bit convolution over channels-last images: im2col rows fed to the GEMM
- * driver (qgemm.c), and the depthwise convolution.
+ * driver (qgemm.c).  The depthwise convolution: qdw.c.
  *
  * The GEMM's left operand has one row per output pixel: for each tap (ky, kx)
  * the C/group channels of the input pixel it reads, in that order, which is

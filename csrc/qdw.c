@@ -32,6 +32,13 @@ static inline ptrdiff_t qdw_cols(const tc_conv2d_params *p, int ow)
            qdw_ustep(p) + 1;
 }
 
+/* a ring row's columns: TC_QDW_OVER more pixels' worth of zeros past the built ones, for
+ * the kernels' blocks of pixels that overhang the row's end (their extra outputs dropped) */
+static inline ptrdiff_t qdw_row_cols(const tc_conv2d_params *p, int ow)
+{
+    return qdw_cols(p, ow) + (ptrdiff_t)TC_QDW_OVER * (p->sw / qdw_ustep(p));
+}
+
 size_t tc_qconv2d_depthwise_pack_size(const tc_conv2d_params *p)
 {
     return (size_t)qdw_cpad(p->C) * p->KH * qdw_npairs(p) * 2 * sizeof(int16_t);
@@ -147,13 +154,16 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     const tc_conv2d_params *p = jb->p;
     const tc_qdw_geom *g = &jb->g;
     const tc_quant_kernels *k = tc_quant_kernels_of(jb->ctx);
-    const ptrdiff_t row_elems = g->cols * 2 * g->cp, cy = (ptrdiff_t)g->ow * g->C;
+    const ptrdiff_t row_elems = qdw_row_cols(p, g->ow) * 2 * g->cp, cy = (ptrdiff_t)g->ow * g->C;
     const size_t ysz = jb->out->type >= TC_QOUT_S32 ? 4 : 1;
     int16_t *ring = (int16_t *)(jb->ring + (size_t)tid * jb->ring_bytes);
     ptrdiff_t *tags = (ptrdiff_t *)(ring + (size_t)jb->ring_rows * row_elems);
     const int16_t *prows[64];
-    for (int s = 0; s < jb->ring_rows; s++)
+    for (int s = 0; s < jb->ring_rows; s++) {
         tags[s] = -1;
+        memset(ring + s * row_elems + g->cols * 2 * g->cp, 0,
+               (size_t)(row_elems - g->cols * 2 * g->cp) * sizeof(int16_t));
+    }
     for (ptrdiff_t r = r0; r < r1; r++) {
         ptrdiff_t img = r / jb->oh;
         int oy = (int)(r % jb->oh);
@@ -183,7 +193,7 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
 static size_t qdw_ring_bytes(const tc_conv2d_params *p, int ow, int *rows)
 {
     *rows = (p->KH - 1) * p->dh + 1;
-    size_t b = (size_t)*rows * (qdw_cols(p, ow) * 2 * qdw_cpad(p->C) * sizeof(int16_t) +
+    size_t b = (size_t)*rows * (qdw_row_cols(p, ow) * 2 * qdw_cpad(p->C) * sizeof(int16_t) +
                                 sizeof(ptrdiff_t));
     return (b + 63) / 64 * 64;
 }

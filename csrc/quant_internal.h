@@ -175,6 +175,9 @@ void tc_qmul_run(const tc_qbinary_params *p, const void *a, const void *b, int b
  * stride sw and dilation dw along x, KH kernel rows, np pairs of taps per kernel row,
  * cols columns of a pair row, which are the columns u = v * ustep of the image's
  * (ustep = gcd(sw, 2 dw): the others are never read). */
+/* ring rows hold TC_QDW_OVER pixels' columns of zeros past cols (for blocks of
+ * pixels that overhang the end of a row) */
+#define TC_QDW_OVER 3
 typedef struct tc_qdw_geom {
     int C, cp, w, ow, pl, sw, dw, KH, np, ustep;
     ptrdiff_t cols;

@@ -299,9 +299,20 @@ def test_depthwise_grid_is_exact(ctx, case):
         layer.run(x, xz, y)
         ref = output_of(acc, dtype, scale, zp, lo, hi)
         bad = y != ref
-        assert not bad.any(), (f"C={c} {h}x{wd} kernel {kh}x{kw} strides {st} pads {pads} "
-                               f"dilations {dl} x {x.dtype} zp {xz} -> {dtype.__name__}: "
-                               f"{bad.sum()} of {y.size} differ")
+        where = (f"C={c} {h}x{wd} kernel {kh}x{kw} strides {st} pads {pads} dilations {dl} "
+                 f"x {x.dtype} zp {xz} -> {dtype.__name__}")
+        assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
+        if case % 3 == 0 and dtype in (np.uint8, np.int8):   # a fused residual QLinearAdd
+            info = np.iinfo(dtype)
+            r = rng.integers(info.min, info.max, y.shape, endpoint=True).astype(dtype)
+            add = (0.02, int(rng.integers(info.min, info.max)), 0.03, zp, 0.04, zp, True)
+            expect = np.empty(y.shape, dtype)
+            K.qbinary(ctx, "add", y, add[0], add[1], r, add[2], add[3], expect, add[4], add[5],
+                      (y.size,), (y.size,), (y.size,))
+            fused = K.QConv2d(ctx, w, K.QOutput(dtype, bias, scale, zp, lo, hi, residual=add),
+                              st, pads, dl, c)
+            fused.run(x, xz, r, residual=r)
+            assert np.array_equal(r, expect), f"{where} with a fused residual"
 
 
 def boundary_pairs():
