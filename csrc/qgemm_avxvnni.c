@@ -17,7 +17,8 @@ TC_QUKERNEL_6x16(tc_qukernel_s8x4_avxvnni, 4, dpbusd_step, 0)
 /* The row of the 8-bit kernels' table (dispatch.c) on this VNNI tier: AVX2's element-wise
  * kernels, vpdpbusd for S8X4 weights. */
 const tc_quant_kernels tc_quant_avxvnni = {
-    tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
+    tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qdw_pair_row_avx2,
+    tc_qdw_out_row_avx2,
     {tc_qukernel_s8x4_avxvnni, 6, 16, "s8x4-avxvnni"},
     {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},

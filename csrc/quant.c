@@ -484,7 +484,8 @@ int tc_qglobal_avg_pool_nhwc(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t s, ptrdif
 /* ------------------------------------------------------------------------ */
 
 const tc_quant_kernels tc_quant_portable = {
-    quantize_run, tc_qadd_run, tc_qmul_run, tc_qconv_dw_row_dense_portable,
+    quantize_run, tc_qadd_run, tc_qmul_run, tc_qdw_pair_row_portable,
+    tc_qdw_out_row_portable,
     {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
     {tc_qukernel_s16x2_portable, 6, 16, "s16x2-portable"},
     {tc_qukernel_u8s8x2_portable, 6, 16, "u8s8x2-portable"},

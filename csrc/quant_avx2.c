@@ -1,6 +1,6 @@
 /* AVX2 twins of the hot quantized element-wise kernels (in the AVX2
- * rows of dispatch.c's table): QuantizeLinear, QLinearAdd, QLinearMul and one output pixel
- * of the depthwise convolution.  Portable twins: quant.c, qconv.c. */
+ * rows of dispatch.c's table): QuantizeLinear, QLinearAdd, QLinearMul (the depthwise
+ * convolution's: qdw_avx2.c).  Portable twins: quant.c. */
 #include "quant_avx2.h"
 #include "qwinograd_internal.h"
 
@@ -111,54 +111,6 @@ void tc_qmul_run_avx2(const tc_qbinary_params *p, const void *a, const void *b, 
         tc_qmul_run(p, pa + i, b_scalar ? pb : pb + i, b_scalar, py + i, n - i);
 }
 
-/* One output pixel of a depthwise convolution, 16 channels at a time: the
- * (x - zp) of two taps interleaved as 16-bit pairs, times their weights
- * interleaved alike, summed by vpmaddwd into 32 bits (exact). */
-void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
-                          int x_zero_point, const tc_qoutput *out, const float *scale,
-                          const void *r, void *y)
-{
-    const __m256i zp = _mm256_set1_epi16((int16_t)x_zero_point);
-    const size_t ysz = out->type >= TC_QOUT_S32 ? 4 : 1;
-    int32_t zero_bias[16] = {0};
-    ptrdiff_t ch = 0;
-    for (; ch + 16 <= c; ch += 16) {
-        __m256i acc_a = _mm256_setzero_si256(), acc_b = _mm256_setzero_si256();
-        for (int t = 0; t < ntaps; t += 2) {
-            __m256i x0 = _mm256_sub_epi16(
-                _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(taps[t] + ch))), zp);
-            __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + (ptrdiff_t)t * c + ch));
-            __m256i x1 = _mm256_setzero_si256(), w1 = _mm256_setzero_si256();
-            if (t + 1 < ntaps) {
-                x1 = _mm256_sub_epi16(
-                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(taps[t + 1] + ch))), zp);
-                w1 = _mm256_loadu_si256((const __m256i *)(w + (ptrdiff_t)(t + 1) * c + ch));
-            }
-            /* lanes: channels 0-3 | 8-11 and 4-7 | 12-15 */
-            acc_a = _mm256_add_epi32(acc_a, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
-                                                               _mm256_unpacklo_epi16(w0, w1)));
-            acc_b = _mm256_add_epi32(acc_b, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
-                                                               _mm256_unpackhi_epi16(w0, w1)));
-        }
-        __m256i acc0 = _mm256_permute2x128_si256(acc_a, acc_b, 0x20);
-        __m256i acc1 = _mm256_permute2x128_si256(acc_a, acc_b, 0x31);
-        tc_qepi_avx2 v = tc_qepi_avx2_load(out->bias ? out->bias + ch : zero_bias, scale + ch,
-                                           out->zero_point, out->lo, out->hi);
-        tc_qstore_row_avx2(acc0, acc1, out->type, &v, out->residual,
-                           r ? (const char *)r + ch * ysz : NULL, 16, (char *)y + ch * ysz);
-    }
-    if (ch < c) {
-        const uint8_t *rest[64];
-        for (int t = 0; t < ntaps; t++)
-            rest[t] = taps[t] + ch;
-        tc_qoutput o = *out;
-        if (o.bias)
-            o.bias += ch;
-        tc_qconv_dw_row_portable(rest, ntaps, w + ch, c, c - ch, x_zero_point, &o, scale + ch,
-                                 r ? (const char *)r + ch * ysz : NULL, (char *)y + ch * ysz);
-    }
-}
-
 /* The AVX2 row of the 8-bit kernels' table (dispatch.c): no VNNI, so S8X4 weights run the
  * portable kernel and tc_qgemm_choose_format packs 8-bit weights S16X2 (vpmaddwd). */
 /* y[i] = table[x[i]] (tc_lookup_run's twin), 32 bytes per step by vpshufb, which looks
@@ -196,7 +148,8 @@ void tc_lookup_run_avx2(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uin
 }
 
 const tc_quant_kernels tc_quant_avx2 = {
-    tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qconv_dw_row_avx2,
+    tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qdw_pair_row_avx2,
+    tc_qdw_out_row_avx2,
     {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
     {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},

@@ -183,26 +183,48 @@ void tc_qmul_run(const tc_qbinary_params *p, const void *a, const void *b, int b
 void tc_lookup_run(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_lookup_run_avx2(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
-void tc_qconv_dw_row_avx2(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
-                          int x_zero_point, const tc_qoutput *out, const float *scale,
-                          const void *r, void *y);
 #endif
+/* The depthwise convolution by output rows (qdw.c): the geometry its two steps share.
+ * C channels (cp: rounded up to 16), input width w, output width ow, left pad pl,
+ * stride sw and dilation dw along x, KH kernel rows, np pairs of taps per kernel row,
+ * cols columns of a pair row, which are the columns u = v * ustep of the image's
+ * (ustep = gcd(sw, 2 dw): the others are never read). */
+/* ring rows hold TC_QDW_OVER pixels' columns of zeros past cols (for blocks of
+ * pixels that overhang the end of a row) */
+#define TC_QDW_OVER 3
+typedef struct tc_qdw_geom {
+    int C, cp, w, ow, pl, sw, dw, KH, np, ustep;
+    ptrdiff_t cols;
+} tc_qdw_geom;
 
-/* Portable twin of tc_qconv_dw_row_avx2: one output pixel of a depthwise
- * convolution.  taps[t]: the input pixel's c channels (uint8, flipped to
- * unsigned for int8 inputs) or a row of x_zero_point; w: [ntaps][ldw];
- * scale: [c] (expanded when per-tensor); r: the pixel's residual (out->residual) or
- * NULL; y: c outputs of out->type. */
-void tc_qconv_dw_row_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
-                              ptrdiff_t ldw, ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
-                              const float *scale, const void *r, void *y);
+/* One pair row (qdw.c's layout) from an input row x ([w][C], unsigned or, x_signed, int8):
+ * columns outside the image read zero_row (C bytes of the zero point zp). */
+typedef void (*tc_qdw_pair_row_fn)(const uint8_t *x, const uint8_t *zero_row, int x_signed,
+                                   int zp, const tc_qdw_geom *g, int16_t *prow);
+/* One output row ([ow][C] of out->type, r its residual or NULL): prows[ky] the pair row of
+ * kernel row ky or NULL (outside the image); w: packed weights; bias, scale: [cp]. */
+typedef void (*tc_qdw_out_row_fn)(const int16_t *const *prows, const int16_t *w,
+                                  const tc_qdw_geom *g, const int32_t *bias, const float *scale,
+                                  const tc_qoutput *out, const void *r, void *y);
+void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+                              const tc_qdw_geom *g, int16_t *prow);
+void tc_qdw_out_row_portable(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
+                             const int32_t *bias, const float *scale, const tc_qoutput *out,
+                             const void *r, void *y);
+#ifdef TC_HAVE_AVX2_SOURCES
+void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+                          const tc_qdw_geom *g, int16_t *prow);
+void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
+                         const int32_t *bias, const float *scale, const tc_qoutput *out,
+                         const void *r, void *y);
+#endif
 
 /* qwinograd_internal.h */
 struct tc_qwg_job;
 typedef void (*tc_qwg_chunk_fn)(const struct tc_qwg_job *jb, int t0, int nt, char *ws);
 
 /* The 8-bit kernels of one tier, a row of dispatch.c's table chosen once (tc_ctx_init,
- * tc_ctx_set_vnni): element-wise runs, one depthwise output pixel (w: [ntaps][c]), and the
+ * tc_ctx_set_vnni): element-wise runs, the depthwise convolution's two steps (qdw.c), and the
  * GEMM micro-kernel of each packed layout.  s8x4_native: the S8X4 kernel is a SIMD one
  * (vpdpbusd), so 8-bit weights should be packed S8X4 rather than S16X2. */
 typedef struct tc_quant_kernels {
@@ -212,9 +234,8 @@ typedef struct tc_quant_kernels {
                      int b_scalar, void *y, ptrdiff_t n);
     void (*qmul_run)(const tc_qbinary_params *p, const void *a, const void *b, int b_scalar,
                      void *y, ptrdiff_t n);
-    void (*dw_row)(const uint8_t *const *taps, int ntaps, const int16_t *w, ptrdiff_t c,
-                   int x_zero_point, const tc_qoutput *out, const float *scale, const void *r,
-                   void *y);
+    tc_qdw_pair_row_fn dw_pair_row;
+    tc_qdw_out_row_fn dw_out_row;
     tc_qukernel s8x4, s16x2, u8s8x2, u7s8;
     int s8x4_native;
     /* the integer Winograd's chunk of tiles (qwinograd.c); NULL: the portable one */
@@ -227,11 +248,6 @@ typedef struct tc_quant_kernels {
 extern const tc_quant_kernels tc_quant_portable, tc_quant_avx2, tc_quant_avxvnni,
     tc_quant_avx512vnni;
 const tc_quant_kernels *tc_quant_kernels_of(const tc_ctx *ctx);
-
-/* The portable depthwise pixel with w: [ntaps][c] (the table's signature). */
-void tc_qconv_dw_row_dense_portable(const uint8_t *const *taps, int ntaps, const int16_t *w,
-                                    ptrdiff_t c, int x_zero_point, const tc_qoutput *out,
-                                    const float *scale, const void *r, void *y);
 
 /* The output stage per column, for ncols >= N columns (padding columns repeat the last):
  * bias[n] = out's bias - a_zero_point * colsum[n] (wrapping; colsum NULL: the bias alone),

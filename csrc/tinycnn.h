@@ -738,12 +738,16 @@ void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
                 const void *x, int x_signed, int x_zero_point, const void *packed,
                 const tc_qoutput *out, void *y, void *workspace);
 
-/* Depthwise convolution (group == C == K, KH * KW <= 64), channels last.
- * x: [N, H, W, C]  w: [KH * KW, C] int16, the weights minus their zero point
- * (tap-major)  y: [N, OH, OW, C]; workspace of the size below (bytes). */
-size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p);
+/* Depthwise convolution (group == C == K, KH <= 64), channels last (qdw.c).
+ * w: [C][KH][KW] int16, the weights minus their zero point, packed once into
+ * tc_qconv2d_depthwise_pack_size bytes; x: [N, H, W, C]  y: [N, OH, OW, C];
+ * workspace of the size below (bytes). */
+size_t tc_qconv2d_depthwise_pack_size(const tc_conv2d_params *p);
+void tc_qconv2d_depthwise_pack(const tc_conv2d_params *p, const int16_t *w, void *packed);
+size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int n,
+                                           int h, int w);
 void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
-                          const void *x, int x_signed, int x_zero_point, const int16_t *weight,
+                          const void *x, int x_signed, int x_zero_point, const void *packed,
                           const tc_qoutput *out, void *y, void *workspace);
 
 /* Exact integer Winograd F(2x2, 3x3) of a 3x3, stride-1, undilated, ungrouped 8-bit

@@ -334,6 +334,75 @@ def test_channel_transposes_are_numpy_moveaxis(ctx, elem):
         assert np.array_equal(back, x), f"back {n, c, s}"
 
 
+# The depthwise kernel (qdw.c: pair rows, 16-channel blocks, padded channels, stride-2
+# columns) on shapes of MobileNetV2 / EfficientNet-B0 and their awkward neighbours:
+# C, H, W, (KH, KW), (sh, sw), pads (top, left, bottom, right), (dh, dw)
+DEPTHWISE_GRID = [
+    (1, 1, 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+    (7, 5, 9, (3, 3), (2, 2), (0, 0, 0, 0), (1, 1)),
+    (8, 14, 14, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+    (15, 13, 11, (5, 5), (2, 2), (2, 2, 2, 2), (1, 1)),
+    (16, 7, 7, (5, 5), (1, 1), (2, 1, 0, 2), (1, 1)),
+    (17, 28, 27, (3, 3), (2, 2), (0, 0, 1, 1), (1, 1)),    # asymmetric, TF's SAME at stride 2
+    (31, 9, 12, (5, 5), (1, 1), (1, 2, 2, 1), (2, 2)),
+    (32, 113, 113, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+    (33, 20, 3, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+    (48, 113, 113, (3, 3), (2, 2), (0, 0, 1, 1), (1, 1)),
+    (64, 9, 10, (2, 4), (1, 2), (0, 1, 1, 2), (1, 1)),      # even kernels: no odd last tap
+    (96, 6, 40, (5, 5), (2, 2), (1, 2, 0, 1), (1, 1)),
+    (100, 12, 12, (1, 7), (1, 1), (0, 3, 0, 3), (1, 2)),
+    (144, 56, 56, (5, 5), (2, 2), (2, 2, 2, 2), (1, 1)),
+    (200, 14, 14, (5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),
+    (200, 1, 1, (5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),
+    (24, 4, 4, (7, 1), (3, 1), (3, 0, 3, 0), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(DEPTHWISE_GRID)))
+def test_depthwise_grid_is_exact(ctx, case):
+    """Every tier (portable and AVX2 at 1 and 2 threads, ...) against the int64 reference:
+    batch 2, zero points at 0, 128 and 255 (int8: -128, 0, 127), weights minus a nonzero
+    zero point (spanning [-255, 255]), all output types, fused ReLU, per-tensor scales."""
+    c, h, wd, (kh, kw), st, pads, dl = DEPTHWISE_GRID[case]
+    rng = np.random.default_rng(1500 + case)
+    signed_x = case % 3 == 2
+    x = rng.integers(-128 if signed_x else 0, 128 if signed_x else 256, (2, h, wd, c))
+    x = x.astype(np.int8 if signed_x else np.uint8)
+    xz = ((-128, 0, 127) if signed_x else (0, 128, 255))[case % 3 if not signed_x else case % 4 % 3]
+    w_zero = rng.integers(-128, 128, (c, 1, 1, 1)) if case % 2 else 0
+    w = (rng.integers(-128, 128, (c, kh, kw, 1)) - w_zero).astype(np.int16)
+    acc = conv_reference(x.astype(np.int64), xz, w, st, pads, dl, c)
+    bias = rng.integers(-30000, 30000, c).astype(np.int32)
+    acc = acc + bias
+    scale = (rng.random(c if case % 4 else 1) * 0.002 + 1e-4).astype(np.float32)
+    for dtype in OUT_TYPES:
+        zp = int(rng.integers(-128, 128)) if dtype == np.int8 else int(rng.integers(0, 256))
+        lo, hi = (-128, 127) if dtype == np.int8 else (0, 255)
+        if case % 2:
+            lo = zp                                        # a fused ReLU
+        out = K.QOutput(dtype, bias, None if dtype == np.int32 else scale, zp, lo, hi)
+        layer = K.QConv2d(ctx, w, out, st, pads, dl, c)
+        assert layer.depthwise
+        y = np.empty(layer.output_shape(2, h, wd), dtype)
+        layer.run(x, xz, y)
+        ref = output_of(acc, dtype, scale, zp, lo, hi)
+        bad = y != ref
+        where = (f"C={c} {h}x{wd} kernel {kh}x{kw} strides {st} pads {pads} dilations {dl} "
+                 f"x {x.dtype} zp {xz} -> {dtype.__name__}")
+        assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
+        if case % 3 == 0 and dtype in (np.uint8, np.int8):   # a fused residual QLinearAdd
+            info = np.iinfo(dtype)
+            r = rng.integers(info.min, info.max, y.shape, endpoint=True).astype(dtype)
+            add = (0.02, int(rng.integers(info.min, info.max)), 0.03, zp, 0.04, zp, True)
+            expect = np.empty(y.shape, dtype)
+            K.qbinary(ctx, "add", y, add[0], add[1], r, add[2], add[3], expect, add[4], add[5],
+                      (y.size,), (y.size,), (y.size,))
+            fused = K.QConv2d(ctx, w, K.QOutput(dtype, bias, scale, zp, lo, hi, residual=add),
+                              st, pads, dl, c)
+            fused.run(x, xz, r, residual=r)
+            assert np.array_equal(r, expect), f"{where} with a fused residual"
+
+
 def boundary_pairs():
     """Weight pairs (w0, w1) around vpmaddubsw's int16 limit: |w0| + |w1| = 127, 128, 129
     and 255, with -128, in every sign combination (same signs past 128 need the

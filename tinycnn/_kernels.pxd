@@ -286,9 +286,12 @@ cdef extern from "tinycnn.h" nogil:
     void tc_qwinograd(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
                       const void *x, int x_signed, int x_zero_point, const void *packed,
                       const tc_qoutput *out, void *y, void *workspace)
-    size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p)
+    size_t tc_qconv2d_depthwise_pack_size(const tc_conv2d_params *p)
+    void tc_qconv2d_depthwise_pack(const tc_conv2d_params *p, const int16_t *w, void *packed)
+    size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p,
+                                               int n, int h, int w)
     void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
-                              const void *x, int x_signed, int x_zero_point, const int16_t *weight,
+                              const void *x, int x_signed, int x_zero_point, const void *packed,
                               const tc_qoutput *out, void *y, void *workspace)
 
 

@@ -443,11 +443,10 @@ cdef class QConv2d:
         output.check(K)
         self.ctx = ctx
         self.output = output
-        self.depthwise = group == Cg * group and group == K and KH * KW <= 64
+        self.depthwise = group == Cg * group and group == K and KH <= 64
         if self.depthwise:
-            # [KH * KW, C]: tap-major for the channel-vectorised kernel
-            self.packed = np.ascontiguousarray(w.reshape(K, KH * KW).T)
             self.format = "depthwise"
+            self._pack_depthwise(np.ascontiguousarray(w))
             return
         if format == "winograd":
             if not qwinograd_fits(self.p, w):
@@ -479,6 +478,13 @@ cdef class QConv2d:
                 tc_qgemm_pack(fmt, ikd, ikg, pw + <ptrdiff_t>g * ikg * ikd, ikd, pk + at)
             at += sizes[g]
 
+    def _pack_depthwise(self, w):
+        self.packed = _bytes_workspace(tc_qconv2d_depthwise_pack_size(&self.p))
+        cdef const int16_t *pw = <const int16_t *>_vptr(w)
+        cdef void *pk = _vptr(self.packed)
+        with nogil:
+            tc_qconv2d_depthwise_pack(&self.p, pw, pk)
+
     def _pack_winograd(self, w):
         self.packed = _bytes_workspace(tc_qwinograd_pack_size(&self.p))
         cdef const int16_t *pw = <const int16_t *>_vptr(w)
@@ -498,7 +504,7 @@ cdef class QConv2d:
         """float32 elements of workspace run() needs for an input of (n, h, w, C)."""
         self.output_shape(n, h, w)
         if self.depthwise:
-            nbytes = tc_qconv2d_depthwise_workspace_size(&self.ctx.ctx, &self.p)
+            nbytes = tc_qconv2d_depthwise_workspace_size(&self.ctx.ctx, &self.p, n, h, w)
         elif self.winograd:
             nbytes = tc_qwinograd_workspace_size(&self.ctx.ctx, &self.p, n, h, w)
         else:
@@ -532,7 +538,7 @@ cdef class QConv2d:
         if self.depthwise:
             with nogil:
                 tc_qconv2d_depthwise(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point,
-                                     <const int16_t *>pk, &out, py, pw)
+                                     pk, &out, py, pw)
         elif self.winograd:
             with nogil:
                 tc_qwinograd(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,

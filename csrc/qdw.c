@@ -1,0 +1,267 @@
+/* 8-bit depthwise convolution (group == C == K) over channels-last images, by
+ * output rows, from "pair rows" of the input.
+ *
+ * A pair row is one input row made ready for vpmaddwd: centred (x - x_zero_point,
+ * int16, so padding is 0 and int8 inputs need no flip) and with each column u
+ * holding, for every channel c, the pair (x[u - pl][c], x[u - pl + dw][c]).  Taps
+ * kx = 2j and 2j + 1 of output pixel ox are then the pair at column
+ * u = ox * sw + 2j * dw: one 16-bit multiply-add of two taps for 8 channels, with no
+ * shuffle in the inner loop (an odd KW pairs its last tap with a weight of 0).
+ * Only the columns some pixel reads are built (every other one at stride 2).
+ * A pair row is built once and serves the KH output rows that read it (a ring of
+ * (KH - 1) * dh + 1 rows per thread, slot = iy mod size).  The sums are the exact
+ * int32 sums of (x - zp) * w, requantized as the GEMM's output stage does.
+ *
+ * Pair row: [cols][Cp / 8][8 channels][2] int16, Cp = C rounded up to 16
+ * (channels >= C are 0).  Packed weights: [Cp / 16][KH][np][16][2] int16, np =
+ * (KW + 1) / 2 pairs of taps (2j, 2j + 1), the missing tap's weight 0.
+ */
+#include <string.h>
+#include "quant_internal.h"
+
+static inline int qdw_cpad(int c) { return (c + 15) / 16 * 16; }
+static inline int qdw_npairs(const tc_conv2d_params *p) { return (p->KW + 1) / 2; }
+
+static int gcd(int a, int b) { return b ? gcd(b, a % b) : a; }
+
+/* columns read by the taps: u = ox * sw + 2j * dw, multiples of ustep */
+static inline int qdw_ustep(const tc_conv2d_params *p) { return gcd(p->sw, 2 * p->dw); }
+static inline ptrdiff_t qdw_cols(const tc_conv2d_params *p, int ow)
+{
+    return ((ptrdiff_t)(ow - 1) * p->sw + (ptrdiff_t)2 * (qdw_npairs(p) - 1) * p->dw) /
+           qdw_ustep(p) + 1;
+}
+
+/* a ring row's columns: TC_QDW_OVER more pixels' worth of zeros past the built ones, for
+ * the kernels' blocks of pixels that overhang the row's end (their extra outputs dropped) */
+static inline ptrdiff_t qdw_row_cols(const tc_conv2d_params *p, int ow)
+{
+    return qdw_cols(p, ow) + (ptrdiff_t)TC_QDW_OVER * (p->sw / qdw_ustep(p));
+}
+
+size_t tc_qconv2d_depthwise_pack_size(const tc_conv2d_params *p)
+{
+    return (size_t)qdw_cpad(p->C) * p->KH * qdw_npairs(p) * 2 * sizeof(int16_t);
+}
+
+/* w: [C][KH][KW] int16 (the weights minus their zero point) */
+void tc_qconv2d_depthwise_pack(const tc_conv2d_params *p, const int16_t *w, void *packed)
+{
+    const int cp = qdw_cpad(p->C), np = qdw_npairs(p), ntaps = p->KH * p->KW;
+    int16_t *o = packed;
+    for (int cb = 0; cb < cp; cb += 16)
+        for (int ky = 0; ky < p->KH; ky++)
+            for (int j = 0; j < np; j++)
+                for (int c = cb; c < cb + 16; c++)
+                    for (int e = 0; e < 2; e++) {
+                        int kx = 2 * j + e;
+                        *o++ = kx < p->KW && c < p->C ? w[(ptrdiff_t)c * ntaps + ky * p->KW + kx]
+                                                      : 0;
+                    }
+}
+
+void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+                              const tc_qdw_geom *g, int16_t *prow)
+{
+    for (ptrdiff_t u = 0; u < g->cols; u++) {
+        ptrdiff_t ia = u * g->ustep - g->pl, ib = ia + g->dw;
+        const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * g->C : zero_row;
+        const uint8_t *b = ib >= 0 && ib < g->w ? x + ib * g->C : zero_row;
+        int16_t *o = prow + u * 2 * g->cp;
+        for (int c = 0; c < g->cp; c++) {
+            int va = 0, vb = 0;
+            if (c < g->C) {
+                va = (x_signed ? (int8_t)a[c] : a[c]) - zp;
+                vb = (x_signed ? (int8_t)b[c] : b[c]) - zp;
+            }
+            o[2 * c] = (int16_t)va;
+            o[2 * c + 1] = (int16_t)vb;
+        }
+    }
+}
+
+static void dw_store(int32_t acc, ptrdiff_t c, const tc_qoutput *out, const float *scale,
+                     const void *r, void *y);
+
+void tc_qdw_out_row_portable(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
+                             const int32_t *bias, const float *scale, const tc_qoutput *out,
+                             const void *r, void *y)
+{
+    const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp;
+    for (int ox = 0; ox < g->ow; ox++) {
+        const ptrdiff_t at = (ptrdiff_t)ox * g->C;
+        for (int c = 0; c < g->C; c++) {
+            const int16_t *wc = w + (ptrdiff_t)(c / 16) * g->KH * g->np * 32 + 2 * (c % 16);
+            uint32_t acc = (uint32_t)bias[c];
+            for (int ky = 0; ky < g->KH; ky++) {
+                if (!prows[ky])
+                    continue;
+                const int16_t *pr = prows[ky] + (ptrdiff_t)ox * (g->sw / g->ustep) * cp2 + 2 * c;
+                for (int j = 0; j < g->np; j++) {
+                    const int16_t *pp = pr + (ptrdiff_t)j * (2 * g->dw / g->ustep) * cp2;
+                    const int16_t *ww = wc + (ptrdiff_t)(ky * g->np + j) * 32;
+                    acc += (uint32_t)(pp[0] * ww[0] + pp[1] * ww[1]);
+                }
+            }
+            dw_store((int32_t)acc, at + c, out, scale - at, r, y);
+        }
+    }
+}
+
+/* one output element of out->type from its int32 sum (bias included) */
+static void dw_store(int32_t acc, ptrdiff_t c, const tc_qoutput *out, const float *scale,
+                     const void *r, void *y)
+{
+    switch (out->type) {
+    case TC_QOUT_S32:
+        ((int32_t *)y)[c] = acc;
+        break;
+    case TC_QOUT_F32:
+        ((float *)y)[c] = (float)acc * scale[c];
+        break;
+    default: {
+        const float flo = (float)(out->lo - out->zero_point), fhi = (float)(out->hi - out->zero_point);
+        int32_t q = tc_rne(tc_clampf((float)acc * scale[c], flo, fhi)) + out->zero_point;
+        int is_signed = out->type == TC_QOUT_S8;
+        if (out->residual)
+            q = tc_qresidual_add(out->residual, q, tc_q8_load(r, c, is_signed),
+                                 is_signed ? -128 : 0, is_signed ? 127 : 255);
+        tc_q8_store(y, c, q, is_signed);
+    }
+    }
+}
+
+typedef struct qdw_job {
+    const tc_ctx *ctx;
+    const tc_conv2d_params *p;
+    tc_qdw_geom g;
+    int h, oh, x_signed, zp;
+    const uint8_t *x, *zero_row;
+    const int16_t *weight;
+    const tc_qoutput *out;
+    const int32_t *bias;
+    const float *scale;
+    char *ring; /* per thread: ring rows of int16 then ring int32 tags */
+    size_t ring_bytes;
+    int ring_rows;
+    char *y;
+} qdw_job;
+
+/* rows: output rows of all images */
+static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const qdw_job *jb = arg;
+    const tc_conv2d_params *p = jb->p;
+    const tc_qdw_geom *g = &jb->g;
+    const tc_quant_kernels *k = tc_quant_kernels_of(jb->ctx);
+    const ptrdiff_t row_elems = qdw_row_cols(p, g->ow) * 2 * g->cp, cy = (ptrdiff_t)g->ow * g->C;
+    const size_t ysz = jb->out->type >= TC_QOUT_S32 ? 4 : 1;
+    int16_t *ring = (int16_t *)(jb->ring + (size_t)tid * jb->ring_bytes);
+    ptrdiff_t *tags = (ptrdiff_t *)(ring + (size_t)jb->ring_rows * row_elems);
+    const int16_t *prows[64];
+    for (int s = 0; s < jb->ring_rows; s++) {
+        tags[s] = -1;
+        memset(ring + s * row_elems + g->cols * 2 * g->cp, 0,
+               (size_t)(row_elems - g->cols * 2 * g->cp) * sizeof(int16_t));
+    }
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        ptrdiff_t img = r / jb->oh;
+        int oy = (int)(r % jb->oh);
+        for (int ky = 0; ky < p->KH; ky++) {
+            int iy = oy * p->sh - p->pt + ky * p->dh;
+            if (iy < 0 || iy >= jb->h) {
+                prows[ky] = NULL;
+                continue;
+            }
+            ptrdiff_t tag = img * jb->h + iy;
+            int s = iy % jb->ring_rows;
+            int16_t *row = ring + s * row_elems;
+            if (tags[s] != tag) {
+                k->dw_pair_row(jb->x + tag * g->w * g->C, jb->zero_row, jb->x_signed, jb->zp, g,
+                               row);
+                tags[s] = tag;
+            }
+            prows[ky] = row;
+        }
+        const void *res = jb->out->residual ? (const char *)jb->out->residual->r + r * cy * ysz
+                                            : NULL;
+        char *y = jb->y + r * cy * ysz;
+        k->dw_out_row(prows, jb->weight, g, jb->bias, jb->scale, jb->out, res, y);
+        if (jb->out->lut && ysz == 1) /* the fused lookup, over the row while it is in cache */
+            k->lookup_run(jb->out->lut, (const uint8_t *)y, cy, (uint8_t *)y);
+    }
+}
+
+static size_t qdw_ring_bytes(const tc_conv2d_params *p, int ow, int *rows)
+{
+    *rows = (p->KH - 1) * p->dh + 1;
+    size_t b = (size_t)*rows * (qdw_row_cols(p, ow) * 2 * qdw_cpad(p->C) * sizeof(int16_t) +
+                                sizeof(ptrdiff_t));
+    return (b + 63) / 64 * 64;
+}
+
+size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int n,
+                                           int h, int w)
+{
+    int oh, ow, rows;
+    (void)n;
+    if (tc_conv2d_output_hw(p, h, w, &oh, &ow) != 0)
+        return 0;
+    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    /* bias and scales expanded to Cp, the row of zero points, the rings */
+    return (size_t)qdw_cpad(p->C) * (sizeof(int32_t) + sizeof(float)) + (size_t)p->C + 128 +
+           (size_t)threads * qdw_ring_bytes(p, ow, &rows);
+}
+
+void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                          const void *x, int x_signed, int x_zero_point, const void *packed,
+                          const tc_qoutput *out, void *y, void *workspace)
+{
+    int oh, ow;
+    if (tc_conv2d_output_hw(p, h, w, &oh, &ow) != 0 || n <= 0 || p->KH > 64)
+        return;
+    const int cp = qdw_cpad(p->C);
+    char *ws = (char *)(((uintptr_t)workspace + 63) / 64 * 64);
+    int32_t *bias = (int32_t *)ws;
+    float *scale = (float *)(bias + cp);
+    uint8_t *zero_row = (uint8_t *)(scale + cp);
+    char *ring = (char *)(((uintptr_t)(zero_row + p->C) + 63) / 64 * 64);
+    for (int c = 0; c < cp; c++) {
+        int cc = c < p->C ? c : p->C - 1;
+        bias[c] = out->bias && c < p->C ? out->bias[c] : 0;
+        scale[c] = out->type == TC_QOUT_S32 ? 0.0f : out->per_channel ? out->scale[cc] : out->scale[0];
+    }
+    memset(zero_row, x_zero_point & 0xff, (size_t)p->C);
+    qdw_job jb;
+    memset(&jb, 0, sizeof(jb));
+    jb.ctx = ctx;
+    jb.p = p;
+    jb.g.C = p->C;
+    jb.g.cp = cp;
+    jb.g.w = w;
+    jb.g.ow = ow;
+    jb.g.pl = p->pl;
+    jb.g.sw = p->sw;
+    jb.g.dw = p->dw;
+    jb.g.KH = p->KH;
+    jb.g.np = qdw_npairs(p);
+    jb.g.ustep = qdw_ustep(p);
+    jb.g.cols = qdw_cols(p, ow);
+    jb.h = h;
+    jb.oh = oh;
+    jb.x_signed = x_signed;
+    jb.zp = x_zero_point;
+    jb.x = x;
+    jb.zero_row = zero_row;
+    jb.weight = packed;
+    jb.out = out;
+    jb.bias = bias;
+    jb.scale = scale;
+    jb.ring = ring;
+    jb.ring_bytes = qdw_ring_bytes(p, ow, &jb.ring_rows);
+    jb.y = y;
+    /* a thread takes a contiguous run of rows: each pair row is built once per run */
+    ptrdiff_t per_row = (ptrdiff_t)ow * cp * p->KH * jb.g.np;
+    tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)n * oh, 16384 / per_row + 1, qdw_rows,
+                    &jb);
+}

@@ -1,0 +1,170 @@
+/* AVX2 twins of the depthwise convolution's two steps (qdw.c, which describes the
+ * layouts): building a pair row and computing an output row from KH of them.
+ * Portable twins: tc_qdw_pair_row_portable, tc_qdw_out_row_portable. */
+#include "quant_avx2.h"
+
+/* 16 bytes of two pixels a, b -> 16 centred (a, b) int16 pairs at o */
+static inline void centred_pairs16(const uint8_t *a, const uint8_t *b, int x_signed, __m256i zp,
+                                   int16_t *o)
+{
+    __m128i va = _mm_loadu_si128((const __m128i *)a), vb = _mm_loadu_si128((const __m128i *)b);
+    __m128i lo = _mm_unpacklo_epi8(va, vb), hi = _mm_unpackhi_epi8(va, vb);
+    __m256i wl = x_signed ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
+    __m256i wh = x_signed ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi);
+    _mm256_storeu_si256((__m256i *)o, _mm256_sub_epi16(wl, zp));
+    _mm256_storeu_si256((__m256i *)o + 1, _mm256_sub_epi16(wh, zp));
+}
+
+/* one column of a pair row: channels [0, C) of pixels a and b, then 0 up to cp */
+static inline void pair_column(const uint8_t *a, const uint8_t *b, int x_signed, int zp,
+                               __m256i vzp, int C, int cp, int16_t *o)
+{
+    int c = 0;
+    for (; c + 16 <= C; c += 16)
+        centred_pairs16(a + c, b + c, x_signed, vzp, o + 2 * c);
+    if (c < C) { /* the last channels through a buffer of zero points */
+        uint8_t ta[16], tb[16];
+        memset(ta, zp & 0xff, 16);
+        memset(tb, zp & 0xff, 16);
+        memcpy(ta, a + c, (size_t)(C - c));
+        memcpy(tb, b + c, (size_t)(C - c));
+        centred_pairs16(ta, tb, x_signed, vzp, o + 2 * c);
+        c += 16;
+    }
+    for (; c < cp; c += 16) {
+        _mm256_storeu_si256((__m256i *)(o + 2 * c), _mm256_setzero_si256());
+        _mm256_storeu_si256((__m256i *)(o + 2 * c) + 1, _mm256_setzero_si256());
+    }
+}
+
+static inline void pair_row(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+                            const tc_qdw_geom *g, int16_t *prow)
+{
+    const __m256i vzp = _mm256_set1_epi16((int16_t)zp);
+    const ptrdiff_t C = g->C, cp2 = 2 * (ptrdiff_t)g->cp;
+    for (ptrdiff_t u = 0; u < g->cols; u++) {
+        ptrdiff_t ia = u * g->ustep - g->pl, ib = ia + g->dw;
+        const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * C : zero_row;
+        const uint8_t *b = ib >= 0 && ib < g->w ? x + ib * C : zero_row;
+        pair_column(a, b, x_signed, zp, vzp, g->C, g->cp, prow + u * cp2);
+    }
+}
+
+void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+                          const tc_qdw_geom *g, int16_t *prow)
+{
+    if (x_signed) /* the signedness a constant in each copy of the loop */
+        pair_row(x, zero_row, 1, zp, g, prow);
+    else
+        pair_row(x, zero_row, 0, zp, g, prow);
+}
+
+/* 16 channels of output pixels [0, ow): the sums of KH x NP pairs of taps per pixel,
+ * then the output stage.  KH, NP and the column steps (CS per pixel, JS per pair of taps;
+ * 0: g's) are constants in the common cases, so the loops unroll.  blk4: four
+ * neighbouring pixels computed together share their weight loads and the pair-row
+ * columns they have in common (at stride 1, pixel ox + 2 reads pixel ox's second pair's
+ * column). */
+static inline void out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
+                               int KH, int NP, int CS, int JS, int blk4, int cb,
+                               const tc_qepi_avx2 *v,
+                               const tc_qoutput *out, int nr, const void *r, void *y)
+{
+    const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp;
+    const ptrdiff_t step = (CS ? CS : g->sw / g->ustep) * cp2;
+    const ptrdiff_t jstep = (JS ? JS : 2 * g->dw / g->ustep) * cp2;
+    const size_t ysz = out->type >= TC_QOUT_S32 ? 4 : 1;
+    const ptrdiff_t ldy = (ptrdiff_t)g->C * ysz;
+    const int16_t *pr[64];
+    int nk = 0;
+    const __m256i *wr[64];
+    for (int ky = 0; ky < KH; ky++)
+        if (prows[ky]) { /* the kernel rows inside the image, and their weights */
+            pr[nk] = prows[ky] + 2 * cb;
+            wr[nk++] = (const __m256i *)(w + (ptrdiff_t)ky * NP * 32);
+        }
+    char *yo = (char *)y + cb * ysz;
+    const char *ro = r ? (const char *)r + cb * ysz : NULL;
+    int ox = 0;
+    /* blocks of 4 pixels; the last may overhang the row (TC_QDW_OVER zero columns) */
+    for (; blk4 && ox < g->ow; ox += 4) {
+        /* named accumulators: an array would live in memory */
+        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00;
+        __m256i a21 = a00, a30 = a00, a31 = a00;
+        for (int k = 0; k < nk; k++) {
+            const int16_t *p = pr[k] + ox * step;
+            for (int j = 0; j < NP; j++) {
+                __m256i w0 = _mm256_loadu_si256(wr[k] + 2 * j);
+                __m256i w1 = _mm256_loadu_si256(wr[k] + 2 * j + 1);
+#define QDW_PIXEL(q, c0, c1)                                                                 \
+    do {                                                                                     \
+        const __m256i *pp = (const __m256i *)(p + (q) * step + j * jstep);                  \
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_loadu_si256(pp), w0));           \
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_loadu_si256(pp + 1), w1));       \
+    } while (0)
+                QDW_PIXEL(0, a00, a01);
+                QDW_PIXEL(1, a10, a11);
+                QDW_PIXEL(2, a20, a21);
+                QDW_PIXEL(3, a30, a31);
+#undef QDW_PIXEL
+            }
+        }
+        char *yq = yo + ox * ldy;
+        const char *rq = ro ? ro + ox * ldy : NULL;
+        const int left = g->ow - ox;
+        tc_qstore_row_avx2(a00, a01, out->type, v, out->residual, rq, nr, yq);
+        if (left > 1)
+            tc_qstore_row_avx2(a10, a11, out->type, v, out->residual, rq ? rq + ldy : NULL, nr,
+                               yq + ldy);
+        if (left > 2)
+            tc_qstore_row_avx2(a20, a21, out->type, v, out->residual, rq ? rq + 2 * ldy : NULL,
+                               nr, yq + 2 * ldy);
+        if (left > 3)
+            tc_qstore_row_avx2(a30, a31, out->type, v, out->residual, rq ? rq + 3 * ldy : NULL,
+                               nr, yq + 3 * ldy);
+    }
+    for (; ox < g->ow; ox++) {
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+        for (int k = 0; k < nk; k++) {
+            const int16_t *p = pr[k] + ox * step;
+            for (int j = 0; j < NP; j++) {
+                const __m256i *pp = (const __m256i *)(p + j * jstep);
+                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_loadu_si256(pp),
+                                                                 _mm256_loadu_si256(wr[k] + 2 * j)));
+                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_loadu_si256(pp + 1),
+                                                                 _mm256_loadu_si256(wr[k] + 2 * j + 1)));
+            }
+        }
+        tc_qstore_row_avx2(acc0, acc1, out->type, v, out->residual, ro ? ro + ox * ldy : NULL, nr,
+                           yo + ox * ldy);
+    }
+}
+
+void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
+                         const int32_t *bias, const float *scale, const tc_qoutput *out,
+                         const void *r, void *y)
+{
+    /* column steps per pixel and per pair of taps: 1, 2 at stride 1; 1, 1 at stride 2 */
+    const int cs = g->sw / g->ustep, js = 2 * g->dw / g->ustep;
+    /* blocks of 4 pixels on rows of 16 or more: measured (thread time, emulated AVX2,
+     * 2026-12-01) 0.68-0.95x the time of pixel by pixel at 28x28 to 112x112, but
+     * 1.01-1.11x at 7x7 and 14x14 with 576-1152 channels (the overhanging block wastes
+     * up to 1/7 of the sums there) */
+    const int blk = g->ow >= 16;
+    for (int cb = 0; cb < g->C; cb += 16) {
+        tc_qepi_avx2 v = tc_qepi_avx2_load(bias + cb, scale + cb, out->zero_point, out->lo,
+                                           out->hi);
+        const int16_t *wc = w + (ptrdiff_t)(cb / 16) * g->KH * g->np * 32;
+        int nr = g->C - cb < 16 ? g->C - cb : 16;
+        if (g->KH == 3 && g->np == 2 && cs == 1 && js == 2)
+            out_block16(prows, wc, g, 3, 2, 1, 2, blk, cb, &v, out, nr, r, y);
+        else if (g->KH == 3 && g->np == 2 && cs == 1 && js == 1)
+            out_block16(prows, wc, g, 3, 2, 1, 1, blk, cb, &v, out, nr, r, y);
+        else if (g->KH == 5 && g->np == 3 && cs == 1 && js == 2)
+            out_block16(prows, wc, g, 5, 3, 1, 2, blk, cb, &v, out, nr, r, y);
+        else if (g->KH == 5 && g->np == 3 && cs == 1 && js == 1)
+            out_block16(prows, wc, g, 5, 3, 1, 1, blk, cb, &v, out, nr, r, y);
+        else
+            out_block16(prows, wc, g, g->KH, g->np, 0, 0, blk, cb, &v, out, nr, r, y);
+    }
+}
