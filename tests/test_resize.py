@@ -175,6 +175,25 @@ def _tables(rng, n_in, n_out, taps, outside=False):
     return (n_in, idx, w, mask, 1.5)
 
 
+def _check_twins(ctxs, rows, cols, x, what):
+    """Resample2d on every context: the first against numpy, the others its bits."""
+    t = np.einsum("is,pisk->pik", rows[2], x[:, rows[1], :].astype(np.float64))
+    ref = np.einsum("jt,pijt->pij", cols[2], t[:, :, cols[1]])
+    if cols[3] is not None:
+        ref[:, :, cols[3]] = cols[4]
+    if rows[3] is not None:
+        ref[:, rows[3], :] = rows[4]
+    outs = []
+    for ctx in ctxs:
+        kernel = K.Resample2d(ctx, rows, cols)
+        y = np.empty((x.shape[0], len(rows[1]), len(cols[1])), np.float32)
+        kernel.run(x, y, np.empty(kernel.workspace_size(), np.float32))
+        outs.append(y)
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-5, atol=1e-5, err_msg=what)
+    for y in outs[1:]:
+        np.testing.assert_array_equal(y, outs[0], err_msg=what)
+
+
 @requires_avx2
 def test_resample_kernel_twins_are_bit_identical_and_match_numpy():
     rng = np.random.default_rng(3)
@@ -189,22 +208,7 @@ def test_resample_kernel_twins_are_bit_identical_and_match_numpy():
             if (ow, w) == (6, 6) and tw == 1:  # identity columns
                 cols = (w, np.arange(6)[:, None].astype(np.int32), np.ones((6, 1), np.float32), None, 0.0)
             x = rng.normal(size=(3, h, w)).astype(np.float32)
-            t = np.einsum("is,pisk->pik", rows[2], x[:, rows[1], :].astype(np.float64))
-            ref = np.einsum("jt,pijt->pij", cols[2], t[:, :, cols[1]])
-            if cols[3] is not None:
-                ref[:, :, cols[3]] = cols[4]
-            if rows[3] is not None:
-                ref[:, rows[3], :] = rows[4]
-            outs = []
-            for ctx in ctxs:
-                kernel = K.Resample2d(ctx, rows, cols)
-                y = np.empty((3, oh, ow), np.float32)
-                kernel.run(x, y, np.empty(kernel.workspace_size(), np.float32))
-                outs.append(y)
-            what = f"{h}x{w} -> {oh}x{ow}, taps {th}x{tw}, outside={outside}"
-            np.testing.assert_allclose(outs[0], ref, rtol=1e-5, atol=1e-5, err_msg=what)
-            for y in outs[1:]:
-                np.testing.assert_array_equal(y, outs[0], err_msg=what)
+            _check_twins(ctxs, rows, cols, x, f"{h}x{w} -> {oh}x{ow}, taps {th}x{tw}, outside={outside}")
 
 
 def _linear_table(n_in, n_out):
@@ -227,18 +231,7 @@ def test_upsampling_columns_by_permutes_give_the_gathers_bits():
                          (3, 17, 6, 35), (2, 13, 3, 13)]:
         rows, cols = _linear_table(h, oh), _linear_table(w, ow)
         x = rng.normal(size=(2, h, w)).astype(np.float32)
-        t = np.einsum("is,pisk->pik", rows[2], x[:, rows[1], :].astype(np.float64))
-        ref = np.einsum("jt,pijt->pij", cols[2], t[:, :, cols[1]])
-        outs = []
-        for ctx in ctxs:
-            kernel = K.Resample2d(ctx, rows, cols)
-            y = np.empty((2, oh, ow), np.float32)
-            kernel.run(x, y, np.empty(kernel.workspace_size(), np.float32))
-            outs.append(y)
-        what = f"{h}x{w} -> {oh}x{ow}"
-        np.testing.assert_allclose(outs[0], ref, rtol=1e-5, atol=1e-5, err_msg=what)
-        for y in outs[1:]:
-            np.testing.assert_array_equal(y, outs[0], err_msg=what)
+        _check_twins(ctxs, rows, cols, x, f"{h}x{w} -> {oh}x{ow}")
 
 
 def test_resample_kernel_refuses_indices_out_of_range():
