@@ -24,7 +24,8 @@ from tinycnn import _kernels
 from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo
 
 # (C, H, W) -> K, in network order; the 1x1s of MobileNetV2 (v2), MnasNet-1.0 (mn) and
-# EfficientNet-B0 (eb0); every one is stride 1, no padding
+# EfficientNet-B0 (eb0) and
+# LRASPP-MobileNetV3-Large at 512x512 (lr); every one is stride 1, no padding
 POINTWISE = [
     ((32, 112, 112), 16, "v2 mn eb0"),
     ((16, 112, 112), 96, "v2 eb0"),
@@ -61,6 +62,14 @@ POINTWISE = [
     ((192, 7, 7), 1152, "mn eb0"),
     ((1152, 7, 7), 192, "mn eb0"),
     ((1152, 7, 7), 320, "mn eb0"),
+    # LRASPP-MobileNetV3-Large at 512x512 (lr): the wide maps of the stem, the dilated stages
+    ((16, 256, 256), 16, "lr"),
+    ((16, 256, 256), 64, "lr"),
+    ((64, 128, 128), 24, "lr"),
+    ((24, 128, 128), 72, "lr"),
+    ((160, 32, 32), 960, "lr"),
+    ((960, 32, 32), 160, "lr"),
+    ((960, 32, 32), 128, "lr"),
 ]
 
 

@@ -55,18 +55,19 @@
     } while (0)
 
 /* R output rows [oh0, oh0 + R) of the plane, R = 1 or 4, horizontal stride SW
- * (1, 2, or 0: p->sw, lane by lane), kernel KC x KC (3, 5, or 0: p->KH x p->KW);
+ * (1, 2, or 0: p->sw, lane by lane), kernel KC x KC (3, 5, or 0: p->KH x p->KW),
+ * dilation DL in both directions with KC (1, or 2: LRASPP's 5x5 of the last stages);
  * all constants after inlining, so that 3x3 and 5x5 unroll their taps.  Only
  * the first nrows are stored: the others are computed to keep R chains in
  * flight (their rows read inside the plane, or zrow). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
-    const int R, const int SW, const int KC, int oh0, int nrows, const float *x, int H, int W,
+    const int R, const int SW, const int KC, const int DL, int oh0, int nrows, const float *x, int H, int W,
     const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
     const float *residual, tc_act_k act, int OW, float *y)
 {
-    /* 3x3 and 5x5 run only with square strides and no dilation (see TC_DW_FN) */
+    /* 3x3 and 5x5 run only with square strides and dilations (see TC_DW_FN) */
     const int KH = KC ? KC : p->KH, KW = KC ? KC : p->KW, sh = KC ? SW : p->sh;
-    const int dh = KC ? 1 : p->dh, dw = KC ? 1 : p->dw;
+    const int dh = KC ? DL : p->dh, dw = KC ? DL : p->dw;
     const int sw = SW ? SW : p->sw, ih0 = oh0 * sh - p->pt;
     /* the floats the 8 lanes of one tap span */
     const int span = SW == 2 ? 2 * TC_VL : (TC_VL - 1) * sw + 1;
@@ -76,19 +77,19 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
          ? x + (ptrdiff_t)(ih0 + (r) * sh + (ki) * dh) * W                          \
          : zrow)
     /* 3x3 and 5x5: the distinct input rows once for all vectors of the rows;
-     * output row r, tap row ki reads in[r * SW + ki], a constant index once
-     * unrolled, so the R * KC taps share (R - 1) * SW + KC pointers (6 for
-     * 3x3 stride 1) that stay in registers */
-    const float *in[(TC_DW_ROWS - 1) * 2 + 5];
+     * output row r, tap row ki reads in[r * SW + ki * DL], a constant index once
+     * unrolled, so the R * KC taps share (R - 1) * SW + (KC - 1) * DL + 1 pointers
+     * (6 for 3x3 stride 1) that stay in registers */
+    const float *in[(TC_DW_ROWS - 1) * 2 + 4 * 2 + 1];
     if (KC)
-        for (int j = 0; j < (R - 1) * SW + KC; j++)
-            in[j] = TC_DW_ROW(0, j);
+        for (int j = 0; j < (R - 1) * SW + (KC - 1) * DL + 1; j++)
+            in[j] = ih0 + j >= 0 && ih0 + j < H ? x + (ptrdiff_t)(ih0 + j) * W : zrow;
 #define TC_DW_ROWS_OF(ki)                                          \
-    const float *r0 = KC ? in[ki] : TC_DW_ROW(0, ki), *r1 = r0, *r2 = r0, *r3 = r0; \
+    const float *r0 = KC ? in[(ki) * DL] : TC_DW_ROW(0, ki), *r1 = r0, *r2 = r0, *r3 = r0; \
     if (R > 1) {                                                    \
-        r1 = KC ? in[SW + (ki)] : TC_DW_ROW(1, ki);                 \
-        r2 = KC ? in[2 * SW + (ki)] : TC_DW_ROW(2, ki);             \
-        r3 = KC ? in[3 * SW + (ki)] : TC_DW_ROW(3, ki);             \
+        r1 = KC ? in[SW + (ki) * DL] : TC_DW_ROW(1, ki);            \
+        r2 = KC ? in[2 * SW + (ki) * DL] : TC_DW_ROW(2, ki);        \
+        r3 = KC ? in[3 * SW + (ki) * DL] : TC_DW_ROW(3, ki);        \
     }
     /* 3x3 at stride 1, 3x3 and 5x5 at stride 2: the taps taken input row by input row.
      * Input row j of the (R - 1) * SW + KC the R output rows read is loaded
@@ -137,7 +138,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
         }                                                      \
     }
         const int inside = iw0 >= 0 && iw0 + (KW - 1) * dw + span <= W;
-        if (KC && (SW == 2 || (SW == 1 && KC == 3))) {
+        if (KC && DL == 1 && (SW == 2 || (SW == 1 && KC == 3))) {
             /* input row by input row (TC_DW_BY_INPUT_ROW); not 5x5 at stride 1:
              * 240@28 and 672@14 ran 3-8% slower so (2026-11-30, AVX2 and
              * AVX-512; 5 row vectors + 4 sums + weights spill) */
@@ -210,7 +211,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
 
 /* All output rows with horizontal stride SW (see above). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
-    const int SW, const int KC, const float *x, int H, int W, const float *zrow, const float *w,
+    const int SW, const int KC, const int DL, const float *x, int H, int W, const float *zrow, const float *w,
     const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
 {
     /* Sigmoid, SiLU: stored before activation, then one pass over the rows just
@@ -218,14 +219,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
     const int defer = tc_act_deferred(act.kind);
     const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;
     if (OH == 1) {
-        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW, y);
+        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW, y);
         if (defer)
             tc_v_act_rows(act.kind, y, OW);
         return;
     }
     for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
         int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
-        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, oh, nrows, x, H, W, zrow, w, p, bias, residual,
+        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, oh, nrows, x, H, W, zrow, w, p, bias, residual,
                                    ract, OW, y);
         if (defer)
             tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);
@@ -301,23 +302,24 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _flat_plan
 }
 
 /* One function per (stride, kernel) the networks use, and a general one. */
-#define TC_DW_VARIANT(NAME, SW, KC)                                                               \
+#define TC_DW_VARIANT(NAME, SW, KC, DL)                                                             \
     static void TC_DW_CAT(TC_DW_FN, NAME)(                                                      \
         const float *x, int H, int W, const float *zrow, const float *w,                        \
         const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW,  \
         float *y)                                                                               \
     {                                                                                           \
-        TC_DW_CAT(TC_DW_FN, _plane)(SW, KC, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y); \
+        TC_DW_CAT(TC_DW_FN, _plane)(SW, KC, DL, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y); \
     }
 #if TC_DW_UNROLLED
-TC_DW_VARIANT(_s1k3, 1, 3)
-TC_DW_VARIANT(_s2k3, 2, 3)
-TC_DW_VARIANT(_s1k5, 1, 5)
-TC_DW_VARIANT(_s2k5, 2, 5)
+TC_DW_VARIANT(_s1k3, 1, 3, 1)
+TC_DW_VARIANT(_s2k3, 2, 3, 1)
+TC_DW_VARIANT(_s1k5, 1, 5, 1)
+TC_DW_VARIANT(_s2k5, 2, 5, 1)
+TC_DW_VARIANT(_s1k5d2, 1, 5, 2)
 #endif
-TC_DW_VARIANT(_s1, 1, 0)
-TC_DW_VARIANT(_s2, 2, 0)
-TC_DW_VARIANT(_sn, 0, 0)
+TC_DW_VARIANT(_s1, 1, 0, 1)
+TC_DW_VARIANT(_s2, 2, 0, 1)
+TC_DW_VARIANT(_sn, 0, 0, 1)
 #undef TC_DW_VARIANT
 
 #define TC_DW_FLAT_VARIANT(NAME, KC)                                                               \
@@ -571,6 +573,12 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
         return TC_DW_CAT(TC_DW_FN, _s1k5);
     if (p->sw == 2 && k == 5)
         return TC_DW_CAT(TC_DW_FN, _s2k5);
+    /* LRASPP-MobileNetV3's last stages: 5x5 at dilation 2, stride 1, taps unrolled
+     * instead of the general kernel's loops (960@32x32 + HardSwish, AVX2 emulation,
+     * 2026-12-01, alternating, loaded host: 0.86 of the time at 1 thread, 0.83 at 2; same
+     * bits) */
+    if (p->KH == 5 && p->KW == 5 && p->sh == 1 && p->sw == 1 && p->dh == 2 && p->dw == 2)
+        return TC_DW_CAT(TC_DW_FN, _s1k5d2);
 #endif
     if (p->sw == 1)
         return TC_DW_CAT(TC_DW_FN, _s1);

@@ -603,11 +603,22 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
  * (AVX2 emulation, 1 thread, 2026-11-30, lone layer with residual, alternating): 144 -> 24
  * at 56x56 0.82-0.88 of the per-panel packing's time, 192 -> 32 and 240 -> 40 at 28x28 0.96. */
 #define TC_GEMM_ROWPACK_MAX_M 48
+/* ... and whatever the rows of C where B's rows are a multiple of 4 KiB apart (32x32, 64x64,
+ * 128x128, 256x256 maps: LRASPP at 512x512): a panel's kc lines then all fall in one set of
+ * the L1 (and of the L2 for 16 KiB multiples) and evict each other before the next panel
+ * reads the rest of their lines.  LRASPP-MobileNetV3 at 512x512 (AVX2 emulation, 2026-12-01,
+ * one process alternating both rules, heavily loaded host, identical outputs): whole model
+ * 0.975 (1 thread) and 0.88 (2 threads) of the per-panel packing's time (pairwise medians);
+ * callgrind's cache model (32 KiB 8-way L1d, 512 KiB 8-way L2) counts half the L2 read
+ * misses on 16 -> 64 at 256x256. */
+#define TC_GEMM_ROWPACK_ALIAS_FLOATS 1024
 #define TC_GEMM_ROWPACK_BYTES (128 * 1024)
 static int gemm_pack_cols(const tc_gemm_op *op, const gemm_job *job)
 {
     if (job->uk_inplace || job->uk_wide || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
-        ((const tc_dense_b *)op->b_arg)->trans || op->M > TC_GEMM_ROWPACK_MAX_M)
+        ((const tc_dense_b *)op->b_arg)->trans)
+        return 0;
+    if (op->M > TC_GEMM_ROWPACK_MAX_M && ((const tc_dense_b *)op->b_arg)->ldb % TC_GEMM_ROWPACK_ALIAS_FLOATS)
         return 0;
     int cols = (int)(TC_GEMM_ROWPACK_BYTES / (sizeof(float) * (size_t)tc_gemm_kstep(op->K))) / NR * NR;
     return cols < 2 * NR ? 0 : cols;

@@ -32,10 +32,12 @@ static void resize_blend_rows_(const float *restrict x, ptrdiff_t ld, const int3
 }
 
 /* y[j] = w[2j] * r[idx[2j]] + w[2j+1] * r[idx[2j+1]] for j < out: two taps per column
- * (linear).  A compilation may define its own (AVX2: gathers) before including this file. */
+ * (linear); r holds n floats.  A compilation may define its own (AVX2: permutes and gathers)
+ * before including this file. */
 static inline void resize_cols2_(const int32_t *restrict idx, const float *restrict w, int out,
-                                 const float *restrict r, float *restrict y)
+                                 const float *restrict r, int n, float *restrict y)
 {
+    (void)n;
     for (int j = 0; j < out; j++)
         y[j] = w[2 * j] * r[idx[2 * j]] + w[2 * j + 1] * r[idx[2 * j + 1]];
 }
@@ -67,7 +69,7 @@ static void resize_cols_(const tc_resample_axis *cols, int kind, const float *re
         break;
     default:
         if (taps == 2) {
-            RESIZE_COLS2(idx, w, out, r, y);
+            RESIZE_COLS2(idx, w, out, r, cols->in, y);
         } else {
             for (int j = 0; j < out; j++) {
                 const int32_t *ij = idx + (ptrdiff_t)j * taps;

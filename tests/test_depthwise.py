@@ -45,6 +45,8 @@ GEOMETRIES = [
     ((3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),   # no padding
     ((3, 3), (1, 2), (4, 0, 2, 5), (1, 1)),   # pads wider than the kernel, mixed strides
     ((5, 3), (2, 1), (3, 1, 0, 2), (2, 2)),   # dilated, non-square
+    ((5, 5), (1, 1), (4, 4, 4, 4), (2, 2)),   # LRASPP's dilated 5x5 (its own unrolled kernel)
+    ((5, 5), (1, 1), (1, 3, 2, 0), (2, 2)),   # the same, uneven pads
     ((3, 3), (3, 3), (1, 2, 2, 1), (1, 1)),   # stride 3: the lane-by-lane gather
     # the flat kernel's geometries (stride 1, pads left + right = KW - 1): pads on one side,
     # taller output than input (rows of zeros above and below), the general kernel (3x5, 1x1)

@@ -267,14 +267,16 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_row_by_row_packing_and_short_last_panels_give_the_same_bits(threads):
-    """Few rows of C (M <= 48) over a B too scattered to read in place: B is packed a block
-    of columns at a time, row by row (gemm.c, gemm_pack_cols), and AVX2's last row panel
+    """Few rows of C (M <= 48) over a B too scattered to read in place, or any number where
+    B's rows are a multiple of 4 KiB apart (a 32x32 to 256x256 map: one L1 set): B is packed
+    a block of columns at a time, row by row (gemm.c, gemm_pack_cols), and AVX2's last row panel
     runs only its mr rows (M = 32 = 5 x 6 + 2).  On each ISA, against the per-panel packing of
     the same product with B stored [N, K] (the same bits) and numpy; several K blocks, a
     partial last column panel and chunk."""
     rng = np.random.default_rng(16)
     shapes = [(24, 3136, 144), (32, 784 * 2 + 3, 192), (40, 1100, 240), (1, 1030, 300),
-              (47, 1057, 700), (16, 3136, 96), (7, 529, 330)]
+              (47, 1057, 700), (16, 3136, 96), (7, 529, 330),
+              (64, 4096, 16), (160, 1024, 960), (50, 2048, 24), (49, 3072, 40)]
     data = {(M, N, K): (rng.standard_normal((M, K), dtype=np.float32),
                         rng.standard_normal((K, N), dtype=np.float32),
                         rng.standard_normal((M, N), dtype=np.float32)) for M, N, K in shapes}

@@ -175,6 +175,25 @@ def _tables(rng, n_in, n_out, taps, outside=False):
     return (n_in, idx, w, mask, 1.5)
 
 
+def _check_twins(ctxs, rows, cols, x, what):
+    """Resample2d on every context: the first against numpy, the others its bits."""
+    t = np.einsum("is,pisk->pik", rows[2], x[:, rows[1], :].astype(np.float64))
+    ref = np.einsum("jt,pijt->pij", cols[2], t[:, :, cols[1]])
+    if cols[3] is not None:
+        ref[:, :, cols[3]] = cols[4]
+    if rows[3] is not None:
+        ref[:, rows[3], :] = rows[4]
+    outs = []
+    for ctx in ctxs:
+        kernel = K.Resample2d(ctx, rows, cols)
+        y = np.empty((x.shape[0], len(rows[1]), len(cols[1])), np.float32)
+        kernel.run(x, y, np.empty(kernel.workspace_size(), np.float32))
+        outs.append(y)
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-5, atol=1e-5, err_msg=what)
+    for y in outs[1:]:
+        np.testing.assert_array_equal(y, outs[0], err_msg=what)
+
+
 @requires_avx2
 def test_resample_kernel_twins_are_bit_identical_and_match_numpy():
     rng = np.random.default_rng(3)
@@ -189,22 +208,30 @@ def test_resample_kernel_twins_are_bit_identical_and_match_numpy():
             if (ow, w) == (6, 6) and tw == 1:  # identity columns
                 cols = (w, np.arange(6)[:, None].astype(np.int32), np.ones((6, 1), np.float32), None, 0.0)
             x = rng.normal(size=(3, h, w)).astype(np.float32)
-            t = np.einsum("is,pisk->pik", rows[2], x[:, rows[1], :].astype(np.float64))
-            ref = np.einsum("jt,pijt->pij", cols[2], t[:, :, cols[1]])
-            if cols[3] is not None:
-                ref[:, :, cols[3]] = cols[4]
-            if rows[3] is not None:
-                ref[:, rows[3], :] = rows[4]
-            outs = []
-            for ctx in ctxs:
-                kernel = K.Resample2d(ctx, rows, cols)
-                y = np.empty((3, oh, ow), np.float32)
-                kernel.run(x, y, np.empty(kernel.workspace_size(), np.float32))
-                outs.append(y)
-            what = f"{h}x{w} -> {oh}x{ow}, taps {th}x{tw}, outside={outside}"
-            np.testing.assert_allclose(outs[0], ref, rtol=1e-5, atol=1e-5, err_msg=what)
-            for y in outs[1:]:
-                np.testing.assert_array_equal(y, outs[0], err_msg=what)
+            _check_twins(ctxs, rows, cols, x, f"{h}x{w} -> {oh}x{ow}, taps {th}x{tw}, outside={outside}")
+
+
+def _linear_table(n_in, n_out):
+    """half_pixel linear upsampling: taps floor(x) and floor(x) + 1, clamped to the input."""
+    x = np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0)
+    i0 = np.minimum(np.floor(x).astype(np.int32), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    f = (x - np.floor(x)).astype(np.float32)
+    return (n_in, np.stack([i0, i1], 1).astype(np.int32), np.stack([1 - f, f], 1).astype(np.float32), None, 0.0)
+
+
+@requires_avx2
+def test_upsampling_columns_by_permutes_give_the_gathers_bits():
+    """AVX2's two-tap columns pick 8 outputs' inputs from one loaded vector where they lie in
+    8 floats (upsampling by 2 to 8 and more), else gather them, near the right end of the row
+    too: the same bits as the portable twin, and numpy's values."""
+    rng = np.random.default_rng(4)
+    ctxs = [K.Context(1, "portable"), K.Context(1, "avx2"), K.Context(2, "avx2")]
+    for h, w, oh, ow in [(8, 64, 16, 512), (4, 32, 8, 64), (3, 9, 5, 21), (2, 5, 2, 40),
+                         (3, 17, 6, 35), (2, 13, 3, 13)]:
+        rows, cols = _linear_table(h, oh), _linear_table(w, ow)
+        x = rng.normal(size=(2, h, w)).astype(np.float32)
+        _check_twins(ctxs, rows, cols, x, f"{h}x{w} -> {oh}x{ow}")
 
 
 def test_resample_kernel_refuses_indices_out_of_range():
