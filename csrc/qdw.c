@@ -226,11 +226,7 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     float *scale = (float *)(bias + cp);
     uint8_t *zero_row = (uint8_t *)(scale + cp);
     char *ring = (char *)(((uintptr_t)(zero_row + p->C) + 63) / 64 * 64);
-    for (int c = 0; c < cp; c++) {
-        int cc = c < p->C ? c : p->C - 1;
-        bias[c] = out->bias && c < p->C ? out->bias[c] : 0;
-        scale[c] = out->type == TC_QOUT_S32 ? 0.0f : out->per_channel ? out->scale[cc] : out->scale[0];
-    }
+    tc_qout_columns(out, p->C, cp, 0, NULL, bias, scale); /* the zero point: in the pair rows */
     memset(zero_row, x_zero_point & 0xff, (size_t)p->C);
     qdw_job jb;
     memset(&jb, 0, sizeof(jb));
