@@ -52,4 +52,4 @@ static void cols2_avx2(const int32_t *idx, const float *w, int out, const float 
     resize_cols2_(idx + 2 * j, w + 2 * j, out - j, r, n, y + j);
 }
 
-const tc_resize_kernels tc_resize_avx2 = {resize_plane_rows_};
+const tc_resize_kernels tc_resize_avx2 = {resize_plane_rows_, resize_plane_cols_first_};

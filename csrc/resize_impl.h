@@ -126,4 +126,43 @@ static void resize_plane_rows_(const tc_resample_axis *rows, const tc_resample_a
     }
 }
 
+/* Output rows [i0, i1) of one plane, columns first (see tc_resize2d_f32): each input row a
+ * tap reads is resampled along the columns once into one of rows.taps slots of h, kept while
+ * the next output rows read it too (upsampling: ~in of them per plane instead of out), and
+ * each output row blends its taps' slots as resize_blend_rows_ blends input rows.  Not
+ * for tables with `outside` entries (a blend of fills is not the fill).
+ * h: rows.taps * cols.out floats of workspace. */
+static void resize_plane_cols_first_(const tc_resample_axis *rows, const tc_resample_axis *cols, int col_kind,
+                                     const float *x, float *y, int i0, int i1, float *h)
+{
+    const ptrdiff_t in_w = cols->in, out_w = cols->out;
+    const int taps = rows->taps;
+    int32_t tag[TC_RESIZE_COLS_FIRST_TAPS], slot[TC_RESIZE_COLS_FIRST_TAPS];
+    for (int s = 0; s < taps; s++)
+        tag[s] = -1; /* the input row slot s holds */
+    for (int i = i0; i < i1; i++) {
+        const int32_t *ri = rows->idx + (ptrdiff_t)i * taps;
+        for (int s = 0; s < taps; s++) {
+            int f = 0;
+            while (f < taps && tag[f] != ri[s])
+                f++;
+            if (f == taps) {
+                /* a slot no tap of this row reads: one exists, as the row reads at most
+                 * taps distinct input rows and this one has no slot */
+                for (f = 0; f < taps; f++) {
+                    int needed = 0;
+                    for (int u = 0; u < taps; u++)
+                        needed |= tag[f] == ri[u];
+                    if (!needed)
+                        break;
+                }
+                resize_cols_(cols, col_kind, x + (ptrdiff_t)ri[s] * in_w, h + (ptrdiff_t)f * out_w);
+                tag[f] = ri[s];
+            }
+            slot[s] = f;
+        }
+        resize_blend_rows_(h, out_w, slot, rows->w + (ptrdiff_t)i * taps, taps, out_w, y + (ptrdiff_t)i * out_w);
+    }
+}
+
 #endif

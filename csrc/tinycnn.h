@@ -520,13 +520,15 @@ typedef struct tc_resample_axis {
     float fill;
 } tc_resample_axis;
 
-/* Floats of workspace tc_resize2d_f32 needs with this ctx (a row per thread). */
+/* Floats of workspace tc_resize2d_f32 needs with this ctx (a row per thread, or rows.taps
+ * rows when it goes columns first). */
 size_t tc_resize2d_workspace_size(const tc_ctx *ctx, const tc_resample_axis *rows, const tc_resample_axis *cols);
 
 /* x: [planes, rows.in, cols.in]  y: [planes, rows.out, cols.out]
  *   y[p][i][j] = sum_s sum_t rows.w[i][s] * cols.w[j][t] * x[p][rows.idx[i][s]][cols.idx[j][t]]
- * computed as the rows' blend first (a row of cols.in values), then the columns'.
- * Nearest tables (one tap of weight 1) read the input row itself; an output row with the
+ * computed as the rows' blend first (a row of cols.in values), then the columns'; or, where
+ * blends upsample the rows (rows.out > rows.in, at most 4 taps, no `outside` in either
+ * table), the columns' first (each input row once) and then the rows' blend.  Nearest tables (one tap of weight 1) read the input row itself; an output row with the
  * same taps as the previous one is a copy of it; an identity column table copies rows.
  * Resampling one axis of [outer, L, inner]: rows = that axis, cols = identity of inner.
  * Returns -1 for invalid tables (an index out of range...). */

@@ -234,6 +234,30 @@ def test_upsampling_columns_by_permutes_give_the_gathers_bits():
         _check_twins(ctxs, rows, cols, x, f"{h}x{w} -> {oh}x{ow}")
 
 
+@requires_avx2
+def test_upsampled_rows_go_columns_first_with_the_same_values_on_every_twin():
+    """Rows upsampled by blends of at most 4 taps (linear, cubic) are computed columns first,
+    each input row resampled once and kept in one of `taps` slots while the output rows read
+    it: any order of the row taps (slots reused, evicted, two taps on one row), 1 to 4 taps,
+    ranges that start inside a plane (3 threads); 5 taps, `outside` entries and downsampling
+    keep the rows-first loop.  Both against numpy, the twins bit for bit."""
+    rng = np.random.default_rng(5)
+    ctxs = [K.Context(1, "portable"), K.Context(1, "avx2"), K.Context(3, "avx2"),
+            K.Context(3, "portable")]
+    for h, w, oh, ow, th, tw in [(4, 5, 9, 11, 4, 4), (3, 7, 10, 7, 3, 1), (5, 5, 6, 20, 1, 2),
+                                 (6, 9, 13, 9, 2, 3), (4, 6, 9, 6, 5, 2), (3, 4, 8, 8, 2, 2)]:
+        for outside in (False, True):
+            rows, cols = _tables(rng, h, oh, th, outside), _tables(rng, w, ow, tw, outside)
+            if th >= 2:  # a row whose taps read one input row twice (a clamped edge)
+                rows[1][1, 1] = rows[1][1, 0]
+            x = rng.normal(size=(3, h, w)).astype(np.float32)
+            _check_twins(ctxs, rows, cols, x, f"{h}x{w} -> {oh}x{ow}, taps {th}x{tw}, outside={outside}")
+    for h, w, oh, ow in [(64, 64, 512, 512), (32, 32, 64, 64), (5, 8, 37, 29)]:
+        rows, cols = _linear_table(h, oh), _linear_table(w, ow)
+        x = rng.normal(size=(2, h, w)).astype(np.float32)  # 3 threads: ranges start inside planes
+        _check_twins(ctxs, rows, cols, x, f"linear {h}x{w} -> {oh}x{ow}")
+
+
 def test_resample_kernel_refuses_indices_out_of_range():
     ctx = K.Context(1)
     rows = (4, np.array([[0], [4]], np.int32), np.ones((2, 1), np.float32), None, 0.0)
