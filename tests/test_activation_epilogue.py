@@ -84,3 +84,43 @@ def test_activation_arguments_are_checked(ctx):
                         slope=np.ones(3, np.float32))
     with pytest.raises(ValueError, match="relu=True and activation='Sigmoid'"):
         _kernels.Conv2d(ctx, wt, None, algo="depthwise", group=4, relu=True, activation="Sigmoid")
+
+
+# whole-tile stores (AVX2: one activation for all rows, its kind a constant) against the
+# row-by-row stores of partial tiles: the same function, bit for bit
+WHOLE_TILE_ACTS = [("", {}), ("Relu", {}), ("Clip", dict(alpha=0.0, beta=6.0)), ("HardSwish", {}),
+                   ("LeakyRelu", dict(alpha=0.1)), ("HardSigmoid", dict(alpha=0.2, beta=0.5))]
+
+
+@pytest.mark.parametrize("act", WHOLE_TILE_ACTS, ids=[a[0] or "none" for a in WHOLE_TILE_ACTS])
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("with_residual", [True, False], ids=["residual", "noresidual"])
+def test_whole_tiles_store_what_partial_tiles_store(ctx, act, with_bias, with_residual):
+    """A 1x1 convolution with 12 output channels runs whole 6 x 16 tiles; with 11, rows 6-10
+    of each column panel run a partial tile, stored row by row: the rows both compute are
+    equal bit for bit (each output's sum and epilogue do not depend on the tile), and both
+    match numpy.  Shallow (16 channels) and deeper (40) sums, maps of 40 and 64x4 pixels
+    (full and narrow last column panels)."""
+    name, kw = act
+    for c, (h, w) in [(16, (5, 8)), (40, (4, 64))]:
+        rng = np.random.default_rng(zlib.crc32(f"{name} {with_bias} {with_residual} {c}".encode()))
+        x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+        wt = rng.standard_normal((12, c, 1, 1), dtype=np.float32)
+        bias = rng.standard_normal(12, dtype=np.float32) if with_bias else None
+        res = rng.standard_normal((1, 12, h, w), dtype=np.float32) if with_residual else None
+        outs = []
+        for k in (12, 11):
+            conv = _kernels.Conv2d(ctx, wt[:k].copy(), None if bias is None else bias[:k].copy(),
+                                   algo="1x1", activation=name, **kw)
+            r = None if res is None else res[:, :k].copy()
+            outs.append(conv.run(x, np.empty((1, k, h, w), np.float32), r))
+        what = f"{name or 'none'} {kw} bias={with_bias} residual={with_residual} c={c} [{ctx}]"
+        np.testing.assert_array_equal(outs[0][:, :11], outs[1], err_msg=what)
+        v = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+        if bias is not None:
+            v += bias[None, :, None, None]
+        if res is not None:
+            v += res
+        ref = dict((a[0], a[2]) for a in ACTS if a[1] == kw).get(name, lambda v, s: v)(v, None)
+        err = np.abs(outs[0] - ref).max() / np.abs(v).max()
+        assert err <= 1e-5, f"{what}: rel err {err:.3g}"
