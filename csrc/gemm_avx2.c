@@ -66,17 +66,17 @@ static inline int tc_tile_act_fixed(int kind)
     return kind == TC_ACT_NONE || kind == TC_ACT_RELU || kind == TC_ACT_CLIP || kind == TC_ACT_HARD_SWISH;
 }
 
-/* A whole MR x NR tile with flags FIRST | LAST, no column bias, activation KIND (a
- * constant once inlined) for every row: c[i] = act((acc[i] + bias[i]) + residual[i]),
- * store_row's operations in its order. */
+/* ROWS x NR of a tile (ROWS <= MR) with flags FIRST | LAST, no column bias, activation
+ * KIND for every row (both constants once inlined): c[i] = act((acc[i] + bias[i]) +
+ * residual[i]), store_row's operations in its order. */
 static inline __attribute__((always_inline)) void store_tile_fixed(float *c, ptrdiff_t ldc,
-                                                                   const __m256 *acc,
+                                                                   const __m256 *acc, const int ROWS,
                                                                    const tc_tile_epi *e,
                                                                    const int KIND)
 {
     tc_act_k act = {KIND, e->act.alpha, e->act.beta};
     const float *bias = e->bias, *res = e->residual;
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < ROWS; i++) {
         __m256 r0 = acc[2 * i], r1 = acc[2 * i + 1];
         if (bias) {
             const __m256 bi = _mm256_broadcast_ss(bias + i);
@@ -192,25 +192,25 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
         _mm256_storeu_ps(c + 5 * ldc + 8, c51);
         return;
     }
-    if (rows == MR && flags == (TC_UK_FIRST | TC_UK_LAST) && mr == MR && nr == NR && !e->col_bias &&
+    if (mr == rows && flags == (TC_UK_FIRST | TC_UK_LAST) && nr == NR && !e->col_bias &&
         tc_tile_act_fixed(e->act.kind)) {
-        /* a whole tile, one activation for every row: store_row's operations with
-         * the kind a constant per case, so its switch and the per-row flag and
-         * activation lookups fold away (a third of a shallow tile's instructions:
-         * 16 -> 64 at kc = 16) */
+        /* all NR columns of the tile's rows (rows, a constant), one activation for
+         * every row: store_row's operations with the kind a constant per case, so
+         * its switch and the per-row flag and activation lookups fold away (a third
+         * of a shallow tile's instructions: 16 -> 64 at kc = 16) */
         const __m256 acc[2 * MR] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
         switch (e->act.kind) {
         case TC_ACT_NONE:
-            store_tile_fixed(c, ldc, acc, e, TC_ACT_NONE);
+            store_tile_fixed(c, ldc, acc, rows, e, TC_ACT_NONE);
             break;
         case TC_ACT_RELU:
-            store_tile_fixed(c, ldc, acc, e, TC_ACT_RELU);
+            store_tile_fixed(c, ldc, acc, rows, e, TC_ACT_RELU);
             break;
         case TC_ACT_CLIP:
-            store_tile_fixed(c, ldc, acc, e, TC_ACT_CLIP);
+            store_tile_fixed(c, ldc, acc, rows, e, TC_ACT_CLIP);
             break;
         default:
-            store_tile_fixed(c, ldc, acc, e, TC_ACT_HARD_SWISH);
+            store_tile_fixed(c, ldc, acc, rows, e, TC_ACT_HARD_SWISH);
             break;
         }
         return;

@@ -96,11 +96,13 @@ WHOLE_TILE_ACTS = [("", {}), ("Relu", {}), ("Clip", dict(alpha=0.0, beta=6.0)), 
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
 @pytest.mark.parametrize("with_residual", [True, False], ids=["residual", "noresidual"])
 def test_whole_tiles_store_what_partial_tiles_store(ctx, act, with_bias, with_residual):
-    """A 1x1 convolution with 12 output channels runs whole 6 x 16 tiles; with 11, rows 6-10
-    of each column panel run a partial tile, stored row by row: the rows both compute are
-    equal bit for bit (each output's sum and epilogue do not depend on the tile), and both
-    match numpy.  Shallow (16 channels) and deeper (40) sums, maps of 40 and 64x4 pixels
-    (full and narrow last column panels)."""
+    """AVX2 stores the tiles with all 16 columns through one epilogue, 6 or fewer rows (a
+    last row panel), and the others row by row.  A 1x1 convolution with 12 output channels
+    (two 6-row panels) and one with 11 (a 5-row panel): the rows both compute are equal bit
+    for bit; 40 pixels (a last column panel of 8, row by row) against 48 (whole panels): the
+    first 40 equal bit for bit (each output's sum and epilogue do not depend on the tile),
+    and all match numpy.  Shallow (16 channels) and deeper (40) sums, maps of 40 and 64x4
+    pixels."""
     name, kw = act
     for c, (h, w) in [(16, (5, 8)), (40, (4, 64))]:
         rng = np.random.default_rng(zlib.crc32(f"{name} {with_bias} {with_residual} {c}".encode()))
@@ -116,6 +118,14 @@ def test_whole_tiles_store_what_partial_tiles_store(ctx, act, with_bias, with_re
             outs.append(conv.run(x, np.empty((1, k, h, w), np.float32), r))
         what = f"{name or 'none'} {kw} bias={with_bias} residual={with_residual} c={c} [{ctx}]"
         np.testing.assert_array_equal(outs[0][:, :11], outs[1], err_msg=what)
+        if (h, w) == (5, 8):  # the same 40 pixels, then 8 more: whole column panels only
+            x48 = np.concatenate([x.reshape(1, c, 1, 40), rng.standard_normal((1, c, 1, 8), dtype=np.float32)], 3)
+            r48 = None if res is None else np.concatenate(
+                [res.reshape(1, 12, 1, 40), np.zeros((1, 12, 1, 8), np.float32)], 3)
+            conv = _kernels.Conv2d(ctx, wt, bias, algo="1x1", activation=name, **kw)
+            y48 = conv.run(x48, np.empty((1, 12, 1, 48), np.float32), r48)
+            np.testing.assert_array_equal(y48[..., :40].reshape(outs[0].shape), outs[0],
+                                          err_msg=what + " (40 vs 48 pixels)")
         v = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
         if bias is not None:
             v += bias[None, :, None, None]
