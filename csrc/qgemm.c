@@ -482,17 +482,29 @@ static void split_row(const uint8_t *a, int K, uint8_t base, uint8_t *lo, uint8_
         }
 }
 
-/* the byte offsets of off's 4-k groups with a high bit to groups; returns their count */
+/* one 4-k group of off: appended to groups (n of them) if a byte has its high bit */
+static inline int outside_group(const uint8_t *off, int k, int32_t *groups, int n)
+{
+    uint32_t v;
+    memcpy(&v, off + k, 4);
+    groups[n] = k; /* without a branch */
+    return n + ((v & 0x80808080u) != 0);
+}
+
+/* the byte offsets of off's 4-k groups with a high bit to groups; returns their count.
+ * Few have one: 8 bytes tested at a time. */
 static int outside_groups(const uint8_t *off, int kpad, int32_t *groups)
 {
-    int n = 0;
-    for (int k = 0; k < kpad; k += 4) { /* without a branch: few groups are kept */
-        uint32_t v;
-        memcpy(&v, off + k, 4);
-        groups[n] = k;
-        n += (v & 0x80808080u) != 0;
+    int n = 0, k = 0;
+    for (; k + 8 <= kpad; k += 8) {
+        uint64_t v;
+        memcpy(&v, off + k, 8);
+        if (v & 0x8080808080808080ull) {
+            n = outside_group(off, k, groups, n);
+            n = outside_group(off, k + 4, groups, n);
+        }
     }
-    return n;
+    return k < kpad ? outside_group(off, k, groups, n) : n;
 }
 
 /* Tile i of the block (rows ptrs[i * TC_QMR_MAX + r], r < mr distinct ones, block rows
@@ -504,11 +516,13 @@ static void split_tile(const void *const *ptrs, int row0, int mr, int K, int kpa
                        int per_row, split_area *s, int *nfix)
 {
     const int stride = kpad / 4;
-    memset(s->off + K, 0, (size_t)(kpad - K));
+    if (kpad > K)
+        memset(s->off + K, 0, (size_t)(kpad - K));
     for (int r = 0; r < mr; r++) {
         uint8_t *lo = s->lo + (size_t)(row0 + r) * kpad;
         split_row(ptrs[r], K, (uint8_t)base, lo, s->off, !per_row && r > 0);
-        memset(lo + K, 0, (size_t)(kpad - K));
+        if (kpad > K)
+            memset(lo + K, 0, (size_t)(kpad - K));
         s->lo_ptrs[r] = lo;
         if (per_row)
             nfix[r] = outside_groups(s->off, kpad, s->groups + (size_t)(row0 + r) * stride);
