@@ -689,16 +689,19 @@ typedef struct tc_qoutput {
  *       above = max(a - b - 127, 0) <= 128 - b,  below = max(b - a, 0) <= b,
  *     and sum (a - zp) * w = sum (a - b) * w - (zp - b) * colsum(w), the second term in
  *     the bias.  The main pass runs vpmaddubsw on lo (127 * 128 * 2 = 32512 fits int16),
- *     a second pass over the 4-k groups where one of the tile's rows has a byte outside
- *     the window (found at run time once per row block) runs vpmaddubsw on above and on
- *     below (each pair sum at most 128 * 128 * 2 in magnitude: only -32768 is reached,
- *     which fits) and subtracts the two in int16, exactly: a byte is above or below, so
- *     its (above - below) * w lies in [-16384, 16256] when b <= 127, the pair's in
- *     [-32768, 32512].  Where b = 0 (zero points <= 64: after a
- *     ReLU) only the bytes >= 128 are corrected, in 1-15% of the groups of ResNet-50's
- *     layers (against 30-90% of weight groups U8S8X2 corrects); with b = zp - 64 (inputs
- *     from a projection or a residual Add, zp 110-149) 1-18% of the groups of MobileNetV2's
- *     and EfficientNet-B0's expansions, where b = 0 would correct 80-100% of them.
+ *     a second pass over the 4-k groups with a byte outside the window (found at run time
+ *     once per row block) runs vpmaddubsw on above and on below (each pair sum at most
+ *     128 * 128 * 2 in magnitude: only -32768 is reached, which fits) and subtracts the
+ *     two in int16, exactly: a byte is above or below, so its (above - below) * w lies in
+ *     [-16384, 16256] when b <= 127, the pair's in [-32768, 32512].  Where b = 0 (zero
+ *     points <= 64: after a ReLU) only the bytes >= 128 are corrected, over the groups
+ *     where one of a 6-row tile's rows has one: 1-15% of the groups of ResNet-50's layers
+ *     (against 30-90% of weight groups U8S8X2 corrects).  With b = zp - 64 (inputs from a
+ *     projection or a residual Add, zp 110-149) 1-18% of the tile groups of MobileNetV2's
+ *     and EfficientNet-B0's expansions (b = 0 would correct 80-100% of them), sparse
+ *     outliers better corrected row by row, over each row's own groups (lone layers:
+ *     0.83-0.89 of S16X2's time at K = 160-320 against 0.90-0.94 tile by tile; ResNet-50's
+ *     b = 0 layers the other way round, 0.85 against 0.89).
  * Every layout can be run by the portable kernels. */
 enum tc_qformat { TC_QFMT_S8X4 = 0, TC_QFMT_S16X2 = 1, TC_QFMT_U8S8X2 = 2, TC_QFMT_U7S8 = 3 };
 
