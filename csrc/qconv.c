@@ -143,7 +143,7 @@ static void conv_taps(const tc_qdriver *d, int m, const void **out, int stride)
 /* Convolutions of uint8 images read in place, without im2col, when a tap's channels
  * are whole 4-byte lanes of the S8X4 kernels and enough of them (16) to outweigh a
  * tap's pointer; fewer go through im2col rows, as do U7S8's (its split of the rows
- * into low and high bits takes one tap). */
+ * into its window and the bytes outside takes one tap). */
 #define MAX_INDIRECT_TAPS 64
 
 static int is_indirect(int format, const tc_conv2d_params *p, int x_signed)

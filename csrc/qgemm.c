@@ -376,16 +376,31 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
     (void)ldb;
     (void)ntaps;
     const int8_t *bk = b;
+    const int base = e->base, top = base + 127;
     for (int r = 0; r < mr; r++) {
-        const uint8_t *lo = rows[r], *hi = e->hi_rows[r];
+        const uint8_t *in = rows[r], *a = e->hi_rows[r];
         for (int k = 0; k < klen; k += 4)
             for (int j = 0; j < TC_QNR; j++)
-                acc[r * TC_QNR + j] += (uint32_t)u8s8_group(lo + k, bk + (k * TC_QNR + 4 * j));
-        for (int i = 0; i < e->nfix; i++) {
-            const int k = e->fix_k[i];
-            const uint8_t h[4] = {hi[k] & 0x80, hi[k + 1] & 0x80, hi[k + 2] & 0x80, hi[k + 3] & 0x80};
-            for (int j = 0; j < TC_QNR; j++)
-                acc[r * TC_QNR + j] += (uint32_t)u8s8_group(h, bk + (k * TC_QNR + 4 * j));
+                acc[r * TC_QNR + j] += (uint32_t)u8s8_group(in + k, bk + (k * TC_QNR + 4 * j));
+        /* the parts above and below the window, as vpmaddubsw sums each (exact: at most
+         * 128 - base and base <= 127) and the difference of the two pair sums in int16 */
+        const int nfix = e->row_nfix ? e->row_nfix[r] : e->nfix;
+        const int32_t *fix_k = e->row_nfix ? e->fix_k + r * e->fix_stride : e->fix_k;
+        for (int i = 0; i < nfix; i++) {
+            const int k = fix_k[i];
+            uint8_t above[4], below[4];
+            for (int q = 0; q < 4; q++) {
+                above[q] = (uint8_t)(a[k + q] > top ? a[k + q] - top : 0);
+                below[q] = (uint8_t)(a[k + q] < base ? base - a[k + q] : 0);
+            }
+            for (int j = 0; j < TC_QNR; j++) {
+                const int8_t *w = bk + (k * TC_QNR + 4 * j);
+                int32_t v = 0;
+                for (int q = 0; q < 4; q += 2)
+                    v += (int16_t)(sat16(above[q] * w[q] + above[q + 1] * w[q + 1]) -
+                                   sat16(below[q] * w[q] + below[q + 1] * w[q + 1]));
+                acc[r * TC_QNR + j] += (uint32_t)v;
+            }
         }
     }
     tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
@@ -423,11 +438,11 @@ static size_t pointer_bytes(int ntaps)
 }
 
 /* U7S8's split of a row block (one tap), in its thread's pointer area after the row
- * pointers: the low-bit rows' pointers, the low-bit rows, one row ORing a tile's rows,
- * and each tile's list of the 4-k groups with a high bit. */
+ * pointers: the window rows' pointers, the window rows, a row of offsets from the window,
+ * and each row's list of its 4-k groups with a byte outside. */
 typedef struct split_area {
     const void **lo_ptrs;
-    uint8_t *lo, *any;
+    uint8_t *lo, *off;
     int32_t *groups;
 } split_area;
 
@@ -436,7 +451,7 @@ static size_t split_bytes(int format, int kpad)
     if (format != TC_QFMT_U7S8)
         return 0;
     return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * sizeof(void *) + (size_t)TC_QMB * kpad +
-           kpad + (size_t)TILES_PER_BLOCK * (kpad / 4) * sizeof(int32_t) + 64;
+           kpad + (size_t)TC_QMB * (kpad / 4) * sizeof(int32_t) + 64;
 }
 
 static split_area split_area_at(char *p, int kpad)
@@ -444,42 +459,80 @@ static split_area split_area_at(char *p, int kpad)
     split_area s;
     s.lo_ptrs = (const void **)p;
     s.lo = (uint8_t *)(s.lo_ptrs + TILES_PER_BLOCK * TC_QMR_MAX);
-    s.any = s.lo + (size_t)TC_QMB * kpad;
-    s.groups = (int32_t *)(((uintptr_t)(s.any + kpad) + 3) & ~(uintptr_t)3);
+    s.off = s.lo + (size_t)TC_QMB * kpad;
+    s.groups = (int32_t *)(((uintptr_t)(s.off + kpad) + 3) & ~(uintptr_t)3);
     return s;
 }
 
-/* Tile i of the block (rows ptrs[i * TC_QMR_MAX + r], r < mr distinct ones): its rows'
- * low 7 bits to lo (row r of the block at lo + row * kpad) and the byte offsets of its
- * 4-k groups holding a byte >= 128; returns their count. */
-static int split_tile(const void *const *ptrs, int row0, int mr, int kpad, split_area *s,
-                      int32_t *groups)
+/* a's parts in the window [base, base + 127], min(max(a - base, 0), 127), to lo; the
+ * offsets a - base (mod 256: the high bit marks a byte outside) to off, or ORed into it */
+static void split_row(const uint8_t *a, int K, uint8_t base, uint8_t *lo, uint8_t *off, int merge)
 {
+    if (merge)
+        for (int k = 0; k < K; k++) {
+            uint8_t v = a[k], d = v > base ? (uint8_t)(v - base) : 0;
+            lo[k] = d < 127 ? d : 127;
+            off[k] |= (uint8_t)(v - base);
+        }
+    else
+        for (int k = 0; k < K; k++) {
+            uint8_t v = a[k], d = v > base ? (uint8_t)(v - base) : 0;
+            lo[k] = d < 127 ? d : 127;
+            off[k] = (uint8_t)(v - base);
+        }
+}
+
+/* one 4-k group of off: appended to groups (n of them) if a byte has its high bit */
+static inline int outside_group(const uint8_t *off, int k, int32_t *groups, int n)
+{
+    uint32_t v;
+    memcpy(&v, off + k, 4);
+    groups[n] = k; /* without a branch */
+    return n + ((v & 0x80808080u) != 0);
+}
+
+/* the byte offsets of off's 4-k groups with a high bit to groups; returns their count.
+ * Few have one: 8 bytes tested at a time. */
+static int outside_groups(const uint8_t *off, int kpad, int32_t *groups)
+{
+    int n = 0, k = 0;
+    for (; k + 8 <= kpad; k += 8) {
+        uint64_t v;
+        memcpy(&v, off + k, 8);
+        if (v & 0x8080808080808080ull) {
+            n = outside_group(off, k, groups, n);
+            n = outside_group(off, k + 4, groups, n);
+        }
+    }
+    return k < kpad ? outside_group(off, k, groups, n) : n;
+}
+
+/* Tile i of the block (rows ptrs[i * TC_QMR_MAX + r], r < mr distinct ones, block rows
+ * row0 + r): their parts in the window to lo (row at lo + row * kpad; the padding past K
+ * as 0, its weights are 0), and the byte offsets of the 4-k groups holding a byte outside
+ * the window: per_row, each row's (at groups + row * kpad / 4, nfix[r] of them, 0 past
+ * mr), else the tile's, where one of its rows has one (at row0's, nfix[0] of them). */
+static void split_tile(const void *const *ptrs, int row0, int mr, int K, int kpad, int base,
+                       int per_row, split_area *s, int *nfix)
+{
+    const int stride = kpad / 4;
+    if (kpad > K)
+        memset(s->off + K, 0, (size_t)(kpad - K));
     for (int r = 0; r < mr; r++) {
-        const uint8_t *a = ptrs[r];
         uint8_t *lo = s->lo + (size_t)(row0 + r) * kpad;
-        if (r == 0)
-            for (int k = 0; k < kpad; k++) {
-                lo[k] = a[k] & 0x7f;
-                s->any[k] = a[k];
-            }
-        else
-            for (int k = 0; k < kpad; k++) {
-                lo[k] = a[k] & 0x7f;
-                s->any[k] |= a[k];
-            }
+        split_row(ptrs[r], K, (uint8_t)base, lo, s->off, !per_row && r > 0);
+        if (kpad > K)
+            memset(lo + K, 0, (size_t)(kpad - K));
         s->lo_ptrs[r] = lo;
+        if (per_row)
+            nfix[r] = outside_groups(s->off, kpad, s->groups + (size_t)(row0 + r) * stride);
     }
-    for (int r = mr; r < TC_QMR_MAX; r++)
+    if (!per_row)
+        nfix[0] = outside_groups(s->off, kpad, s->groups + (size_t)row0 * stride);
+    for (int r = mr; r < TC_QMR_MAX; r++) {
         s->lo_ptrs[r] = s->lo_ptrs[mr - 1];
-    int n = 0;
-    for (int k = 0; k < kpad; k += 4) {
-        uint32_t v;
-        memcpy(&v, s->any + k, 4);
-        if (v & 0x80808080u)
-            groups[n++] = k;
+        nfix[r] = 0;
     }
-    return n;
 }
 
 size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K, int ntaps)
@@ -566,15 +619,15 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         block_rows(d, m0, mcount, a, lda, ptrs);
         const int split = d->format == TC_QFMT_U7S8;
         split_area sa;
-        int ngroups[TILES_PER_BLOCK];
+        int nfix[TILES_PER_BLOCK][TC_QMR_MAX];
         if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
             sa = split_area_at((char *)(ptrs + TILES_PER_BLOCK * TC_QMR_MAX), d->kpad);
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 split_area si = sa;
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
-                ngroups[i] = split_tile(ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->kpad, &si,
-                                        sa.groups + (size_t)i * (d->kpad / 4));
+                split_tile(ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->K, d->kpad, d->u7s8_base,
+                           d->u7s8_base > 0, &si, nfix[i]);
             }
         }
         const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
@@ -599,8 +652,15 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                     e.r = (const char *)e.residual->r + at;
                 if (split) {
                     e.hi_rows = (const void *const *)ptrs + (size_t)i * TC_QMR_MAX;
-                    e.fix_k = sa.groups + (size_t)i * (d->kpad / 4);
-                    e.nfix = ngroups[i];
+                    e.fix_stride = d->kpad / 4;
+                    e.fix_k = sa.groups + (size_t)r * e.fix_stride;
+                    e.base = d->u7s8_base;
+                    /* per row where the window is around a mid-range zero point (sparse
+                     * bytes outside), per tile where it starts at 0 (after a ReLU: bytes
+                     * >= 128, often in the same channels of many rows; the AVX2 kernel's
+                     * tile list takes only that window); measured in tinycnn.h */
+                    e.row_nfix = e.base > 0 ? nfix[i] : NULL;
+                    e.nfix = nfix[i][0];
                 }
                 d->uk.fn(d->ntaps, klen, kernel_rows + (size_t)i * d->ntaps * TC_QMR_MAX,
                          mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
@@ -621,7 +681,10 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     /* the output stage per column: bias - a_zp * colsum (wrapping), and the scale */
     int32_t *bias_eff = (int32_t *)ws;
     float *scale_full = (float *)(ws + (size_t)np * TC_QNR * sizeof(int32_t));
-    tc_qout_columns(d->out, d->N, np * TC_QNR, d->a_zero_point, colsum, bias_eff, scale_full);
+    /* U7S8 sums (a - base) * w: the rest of the zero point comes in through the bias */
+    d->u7s8_base = d->format == TC_QFMT_U7S8 ? tc_u7s8_base(d->a_zero_point) : 0;
+    tc_qout_columns(d->out, d->N, np * TC_QNR, d->a_zero_point - d->u7s8_base, colsum, bias_eff,
+                    scale_full);
     d->bias_eff = bias_eff;
     d->scale_full = scale_full;
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;

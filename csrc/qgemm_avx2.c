@@ -12,9 +12,9 @@
  * keeps every same-sign pair to |w0| + |w1| <= 128 (255 * 128 = 32640 fits int16)
  * and moves the rest of such pairs to a correction pass (tinycnn.h).
  *
- * U7S8: the same 3 instructions over rows of the activations' low 7 bits (exact for any
- * int8 weights), then the high bits (a & 0x80) of the tile's own rows over the 4-k
- * groups where some row has one (tinycnn.h). */
+ * U7S8: the same 3 instructions over rows of the activations' parts in a window of 128
+ * values (7 bits: exact for any int8 weights), then the parts outside it of the tile's own
+ * rows over the 4-k groups where some row has one (tinycnn.h). */
 #include "quant_avx2.h"
 
 static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)
@@ -34,14 +34,47 @@ TC_QUKERNEL_6x16(tc_qukernel_s16x2_avx2, 2, madd_step, 0)
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
 TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, maddubs_step, 1)
 
-/* the high bits of the lane: at most 128 * 128 * 2 in magnitude, -32768 the only extreme */
-static inline __m256i maddubs_hi_step(__m256i c, __m256i a, __m256i b)
+/* the part of the lane's bytes above the window (max(a - top, 0) <= 128 - base), whose
+ * pair sums reach -32768 at most, where base = 0 and the weights are -128 */
+static inline __m256i above_step(__m256i c, __m256i a, __m256i b, __m256i top)
 {
-    return maddubs_step(c, _mm256_and_si256(a, _mm256_set1_epi8((char)0x80)), b);
+    return maddubs_step(c, _mm256_subs_epu8(a, top), b);
 }
 
-/* a: rows of low 7 bits (one tap of klen bytes)  b: panel [klen / 4][16][4] int8
- * e->hi_rows: the rows themselves, whose high bits run over e's nfix groups */
+/* the parts above and below the window [base, top]: the two pair sums (each exact: the
+ * parts are at most 128 - base and base) subtracted in int16, exact too: their difference
+ * is the pair's sum of (part above - part below) * w, within [-32768, 32512] for
+ * base <= 127 (tinycnn.h) */
+static inline __m256i window_step(__m256i c, __m256i above, __m256i below, __m256i b)
+{
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(above, b), _mm256_maddubs_epi16(below, b));
+    return _mm256_add_epi32(c, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+#define ABOVE_STEP(c, av, b) above_step(c, av, b, top)
+#define WINDOW_ROW(ar, off, c0, c1)                                                          \
+    do {                                                                                     \
+        __m256i av = tc_bcast32_avx2((ar) + (off));                                          \
+        __m256i up = _mm256_subs_epu8(av, top), dn = _mm256_subs_epu8(vbase, av);            \
+        c0 = window_step(c0, up, dn, b0);                                                    \
+        c1 = window_step(c1, up, dn, b1);                                                    \
+    } while (0)
+
+/* row R's correction pass: its groups' parts outside the window into its accumulators */
+#define FIX_ROW(R, ar, c0, c1)                                                               \
+    do {                                                                                     \
+        const int32_t *fk = e->fix_k + (ptrdiff_t)(R) * e->fix_stride;                      \
+        for (int i = 0, n = e->row_nfix[R]; i < n; i++) {                                    \
+            const ptrdiff_t off = fk[i];                                                     \
+            __m256i b0 = _mm256_loadu_si256(bp + off / 2);                                   \
+            __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1);                               \
+            WINDOW_ROW(ar, off, c0, c1);                                                     \
+        }                                                                                    \
+    } while (0)
+
+/* a: rows of the bytes' parts in the window (one tap of klen bytes)  b: panel
+ * [klen / 4][16][4] int8; e->hi_rows: the rows themselves, whose parts outside the window
+ * run over each row's groups, or (the window at 0: only above it) the tile's */
 void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
                            ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
 {
@@ -62,10 +95,22 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
         const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];
         const char *a5 = rt[5];
         const __m256i *bp = b;
-        for (int i = 0; i < e->nfix; i++) {
-            const ptrdiff_t off = e->fix_k[i];
-            __m256i b0 = _mm256_loadu_si256(bp + off / 2), b1 = _mm256_loadu_si256(bp + off / 2 + 1);
-            TC_Q6x16_STEP(maddubs_hi_step, off, b0, b1);
+        const __m256i top = _mm256_set1_epi8((char)(e->base + 127));
+        const __m256i vbase = _mm256_set1_epi8((char)e->base);
+        if (e->row_nfix) { /* each row over its own groups */
+            FIX_ROW(0, a0, c00, c01);
+            FIX_ROW(1, a1, c10, c11);
+            FIX_ROW(2, a2, c20, c21);
+            FIX_ROW(3, a3, c30, c31);
+            FIX_ROW(4, a4, c40, c41);
+            FIX_ROW(5, a5, c50, c51);
+        } else { /* base 0: every row over the tile's groups, above the window only */
+            for (int i = 0; i < e->nfix; i++) {
+                const ptrdiff_t off = e->fix_k[i];
+                __m256i b0 = _mm256_loadu_si256(bp + off / 2);
+                __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1);
+                TC_Q6x16_STEP(ABOVE_STEP, off, b0, b1);
+            }
         }
     }
     __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};

@@ -49,6 +49,7 @@ struct tc_qdriver {
     char *ws_rows, *ws_ptrs;
     size_t ws_thread, ws_ptrs_thread;
     int shared_rows;      /* all M rows packed once, before the tasks */
+    int u7s8_base;        /* U7S8's window of the activations (tc_u7s8_base) */
     int panels_per_chunk, ncchunks;
     struct {              /* U8S8X2's correction section (tc_qgemm_pack) */
         const int32_t *start, *k;

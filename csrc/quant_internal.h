@@ -92,11 +92,25 @@ typedef struct tc_qepi {
     const int32_t *fix_k;
     const int8_t *fix_w;
     int nfix;
-    /* U7S8: rows holds the low 7 bits of each byte, hi_rows the tile's rows themselves
-     * (TC_QMR_MAX pointers, one tap); the high-bit pass runs the panel's own weights over
-     * the nfix 4-k groups at byte offsets fix_k */
+    /* U7S8: rows holds each byte's part in the window [base, base + 127] (tc_u7s8_base),
+     * min(max(a - base, 0), 127); hi_rows the tile's rows themselves (TC_QMR_MAX pointers,
+     * one tap).  Row r's correction pass runs the panel's own weights over its row_nfix[r]
+     * 4-k groups at byte offsets fix_k[r * fix_stride + i] (or, row_nfix NULL, only with
+     * base 0, every row over the tile's nfix groups at fix_k[i]) with the parts outside:
+     * max(a - base - 127, 0) above the window, minus max(base - a, 0) below it */
     const void *const *hi_rows;
+    const int *row_nfix;  /* [TC_QMR_MAX], 0 past mr; or NULL */
+    int fix_stride, base;
 } tc_qepi;
+
+/* U7S8's window of the activations (in the unsigned domain) for zero point zp:
+ * [base, base + 127] centred on zp, so that the bytes of a layer whose input is spread
+ * around a mid-range zero point mostly fall in it.  base <= 127 keeps every sum of the
+ * correction pass within int16 (tinycnn.h); zp <= 64 gives base 0, the low 7 bits. */
+static inline int tc_u7s8_base(int zp)
+{
+    return zp <= 64 ? 0 : zp - 64 > 127 ? 127 : zp - 64;
+}
 
 /* The fused residual QLinearAdd of one element: q requantized, r the residual. */
 static inline int32_t tc_qresidual_add(const tc_qresidual *res, int32_t q, int32_t r, int lo,
@@ -141,7 +155,8 @@ void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, in
  * packing that let a pair saturate would show here too */
 void tc_qukernel_u8s8x2_portable(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
-/* U7S8: rows of low 7 bits, then the high bits of e->hi_rows over e's groups */
+/* U7S8: rows of the bytes' parts in the window, then the parts outside it of e->hi_rows
+ * over e's groups */
 void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 

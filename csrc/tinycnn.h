@@ -685,12 +685,25 @@ typedef struct tc_qoutput {
  *     list of the panel's 4-k groups that need one, run as a second pass of the same
  *     products over those k only.  Chosen per layer where few groups need it.
  *   TC_QFMT_U7S8: S8X4's panels (any int8 weights) run by AVX2 without VNNI, exactly,
- *     with the split on the activations' side: a = (a & 0x7f) + (a & 0x80).  The main
- *     pass runs vpmaddubsw on the low 7 bits (127 * 128 * 2 = 32512 fits int16), a
- *     second pass the high bit (128 * 128 * 2 = 32768: only -32768 is reached, which
- *     fits) over the 4-k groups where one of the tile's rows has a byte >= 128, found
- *     at run time once per row block (rare after a ReLU: 1-15% of the groups of
- *     ResNet-50's layers, against 30-90% of weight groups U8S8X2 corrects).
+ *     with the split on the activations' side, around a window of 128 values [b, b + 127]
+ *     centred on the zero point (b = min(max(zp - 64, 0), 127)):
+ *       a - b = lo + above - below,  lo = min(max(a - b, 0), 127),
+ *       above = max(a - b - 127, 0) <= 128 - b,  below = max(b - a, 0) <= b,
+ *     and sum (a - zp) * w = sum (a - b) * w - (zp - b) * colsum(w), the second term in
+ *     the bias.  The main pass runs vpmaddubsw on lo (127 * 128 * 2 = 32512 fits int16),
+ *     a second pass over the 4-k groups with a byte outside the window (found at run time
+ *     once per row block) runs vpmaddubsw on above and on below (each pair sum at most
+ *     128 * 128 * 2 in magnitude: only -32768 is reached, which fits) and subtracts the
+ *     two in int16, exactly: a byte is above or below, so its (above - below) * w lies in
+ *     [-16384, 16256] when b <= 127, the pair's in [-32768, 32512].  Where b = 0 (zero
+ *     points <= 64: after a ReLU) only the bytes >= 128 are corrected, over the groups
+ *     where one of a 6-row tile's rows has one: 1-15% of the groups of ResNet-50's layers
+ *     (against 30-90% of weight groups U8S8X2 corrects).  With b = zp - 64 (inputs from a
+ *     projection or a residual Add, zp 110-149) 1-18% of the tile groups of MobileNetV2's
+ *     and EfficientNet-B0's expansions (b = 0 would correct 80-100% of them), sparse
+ *     outliers better corrected row by row, over each row's own groups (lone layers:
+ *     0.83-0.89 of S16X2's time at K = 160-320 against 0.90-0.94 tile by tile; ResNet-50's
+ *     b = 0 layers the other way round, 0.85 against 0.89).
  * Every layout can be run by the portable kernels. */
 enum tc_qformat { TC_QFMT_S8X4 = 0, TC_QFMT_S16X2 = 1, TC_QFMT_U8S8X2 = 2, TC_QFMT_U7S8 = 3 };
 

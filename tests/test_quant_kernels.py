@@ -497,6 +497,58 @@ def test_u7s8_is_exact_for_extreme_weights_and_high_bytes_in_some_rows(ctx):
         np.testing.assert_array_equal(y, want, err_msg=f"{K.qkernel_name(ctx, 'u7s8')} {w.shape}")
 
 
+def _window_case(rng, m, kd, zp):
+    """Activations around zero point zp: mostly in U7S8's window [b, b + 127] (b = zp - 64
+    within [0, 127]), with bytes at both edges of it and just outside, 0 and 255 in some rows
+    only, and a row of the last group out of it."""
+    b = min(max(zp - 64, 0), 127)
+    a = rng.integers(b, b + 128, (m, kd)).clip(0, 255).astype(np.uint8)
+    edges = np.array([b, min(b + 127, 255), max(b - 1, 0), min(b + 128, 255)], np.uint8)
+    a[1::4, ::5] = rng.choice(edges, a[1::4, ::5].shape)
+    a[::7, ::3] = 0
+    a[3::7, 1::3] = 255
+    a[2::6, -1] = 0 if b else 255
+    return a
+
+
+def test_u7s8_window_is_exact_around_mid_range_zero_points(ctx):
+    """U7S8's window around the zero point against numpy int64 and S16X2: zero points from 0
+    to 255 (windows at [0, 127] up to [127, 254], straddling neither, one or both ends of a
+    byte's range), bytes 0 and 255 and either side of the window's edges in some rows of a
+    tile; weights -128 and 127 in pairs (the extreme pair sums of the correction pass: 2 * 128
+    * -128 above the window at b = 0, 2 * 127 * -128 below it at b = 127) and random ones;
+    K not a multiple of 4, partial tiles and panels; the GEMM (rows in place and packed),
+    the 1x1 convolution read in place and a padded 3x3 one through im2col rows."""
+    rng = np.random.default_rng(11)
+    for m, n, kd in [(1, 1, 1), (7, 5, 6), (13, 17, 36), (50, 33, 131), (97, 40, 256)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[:, ::3] = -128
+        w[::2, 1::4] = 127
+        w[-1, :] = -128
+        for zp in (0, 33, 64, 65, 100, 128, 190, 191, 192, 255):
+            a = _window_case(rng, m, kd, zp)
+            want = a.astype(np.int64) @ w.T.astype(np.int64) - zp * w.sum(1, dtype=np.int64)
+            for fmt in ("u7s8", "s16x2"):
+                y = np.empty((m, n), np.int32)
+                K.QGemm(ctx, w, K.QOutput(np.int32), fmt).run(a, zp, y)
+                np.testing.assert_array_equal(y, want, err_msg=f"{K.qkernel_name(ctx, fmt)} "
+                                              f"m={m} n={n} k={kd} zp={zp}")
+    for c, k, kh, st in [(16, 21, 1, 1), (24, 19, 3, 1), (12, 7, 3, 2)]:
+        w = rng.integers(-128, 128, (k, kh, kh, c)).astype(np.int16)
+        w[0], w[-1] = -128, 127
+        for xz in (40, 114, 144, 250):
+            x = _window_case(rng, 2 * 9 * 8, c, xz).reshape(2, 9, 8, c)
+            p = kh // 2
+            want = conv_reference(x, xz, w, (st, st), (p, p, p, p), (1, 1), 1)
+            for fmt in ("u7s8", "s16x2"):
+                layer = K.QConv2d(ctx, w, K.QOutput(np.int32), (st, st), (p, p, p, p), (1, 1), 1,
+                                  fmt)
+                y = np.empty(layer.output_shape(2, 9, 8), np.int32)
+                layer.run(x, xz, y)
+                np.testing.assert_array_equal(
+                    y, want, err_msg=f"{K.qkernel_name(ctx, fmt)} {w.shape} xz={xz}")
+
+
 def test_u8s8x2_is_chosen_on_avx2_where_few_groups_need_a_correction():
     """On AVX2 without VNNI: weights within +-64 (no pair reaches the limit) take U8S8X2,
     weights whose every pair is past it keep S16X2; the portable and VNNI tiers keep S8X4."""

@@ -145,13 +145,22 @@ def test_the_planner_takes_winograd_where_it_measured_faster():
     assert _format(avx2, w8, 1, one, one, (1, 64, 7, 7)) == "winograd"
     assert _format(avx2, w7, 1, one, one, (1, 64, 14, 14)) == "winograd"
     assert _format(avx2, w7, 1, one, one, (1, 64, 7, 7)) is None
-    # the direct path then: 8-bit weights after a ReLU (uint8, low zero point) take U7S8
+    # the direct path then: 8-bit weights on uint8 input take U7S8, after a ReLU (a low zero
+    # point), or with a mid-range one (its window around it) from 40 channels on, so not an
+    # image's stem
     assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28)) == "u7s8"
     assert _format(avx2, w8[:, :, :, :24], 1, one, one, (1, 64, 56, 56)) == "u7s8"
-    assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28), np.uint8, 128) is None
+    assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28), np.uint8, 128) == "u7s8"
     assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28), np.int8, 0) is None
     assert _format(avx2, w8[:, :1, :1], 1, one, one, (1, 64, 28, 28), np.uint8, 32) == "u7s8"
-    assert _format(avx2, w8[:, :1, :1], 1, one, one, (1, 64, 28, 28), np.uint8, 33) is None
+    assert _format(avx2, w8[:, :1, :1, :40], 1, one, one, (1, 64, 28, 28), np.uint8, 144) \
+        == "u7s8"
+    assert _format(avx2, w8[:, :1, :1, :32], 1, one, one, (1, 64, 28, 28), np.uint8, 144) is None
+    stem = w8[:32, :, :, :3]
+    assert _format(avx2, stem, 1, (2, 2), one, (1, 32, 112, 112), np.uint8, 114) is None
+    assert _format(avx2, stem, 1, (2, 2), one, (1, 32, 112, 112), np.uint8, 32) == "u7s8"
+    stem7 = rng.choice(np.array([-128, 127], np.int16), (64, 7, 7, 3))   # K = 147, C = 3
+    assert _format(avx2, stem7, 1, (2, 2), one, (1, 64, 112, 112), np.uint8, 114) is None
     assert _format(avx2, w7[:, :1, :1], 1, one, one, (1, 64, 28, 28)) is None   # u8s8x2
     for tier in set(K.int8_isas()) & {"avxvnni", "avx512vnni"}:
         vnni = K.Context(1, *K.parse_isa(K.INT8_ISA_SETTINGS[tier]))

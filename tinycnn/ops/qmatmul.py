@@ -15,23 +15,37 @@ from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_point
 MS_DOMAIN = "com.microsoft"
 
 
-# U7S8's cost grows with the share of input bytes >= 128: few where the zero point is low
-# (a ReLU's output, 0.1-7% of the bytes in ResNet-50), about half where it is mid-range.
+# U7S8's cost grows with the share of the input's bytes outside its window of 128 values
+# around the zero point (tinycnn.h): few after a ReLU (zero point <= 32: bytes >= 128, 0.1-7%
+# of ResNet-50's) or after a projection or a residual Add (zero points 110-149: 0.05-2.4% of
+# the bytes of MobileNetV2's and EfficientNet-B0's expansions, on photographs), but most of
+# an image's pixels: the stems (3 channels, zero point 114) would correct 94-99% of their
+# 4-k groups (ResNet-50's 7x7 stem 4.9 times S16X2's time).  Against S16X2 its gain is the
+# main pass's (the vpmaddubsw + vpmaddwd pair does 4 k in the multiplier ports' time
+# vpmaddwd does 2 k of S16X2, with half the additions and broadcasts), so it needs enough
+# input channels to pay for its correction pass and its split of the rows.  Lone expansions
+# with a mid-range zero point (real weights and photographs, emulated AVX2, 1 thread,
+# 2026-12-01 08:06-08:10, U7S8 / S16X2): C = 16-32 0.93-1.07; 40 0.90-0.91; 64 0.88-0.92;
+# 80-112 0.83-0.89; 160-192 0.81-0.87; 320 0.80-0.82.
 _U7S8_MAX_X_ZERO_POINT = 32
+_U7S8_MIN_CHANNELS = 40
 
 
 def gemm_format(ctx, w16, x_dtype, x_zero_point):
-    """The packed layout of weights w16 ([N, ...] int16, minus their zero point) for a
-    GEMM or a direct convolution: K.qgemm_choose_format_for's, except that 8-bit
-    weights which AVX2 without VNNI would widen to S16X2 take U7S8 (vpmaddubsw on the low
-    7 bits of the input, a second pass over the few groups with a high bit) when the input
-    is uint8 with a low zero point.  Lone 1x1 layers of ResNet-50 (its weights, inputs with
-    no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8 ms): 256->64 at 56x56
-    1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7 1.08 / 0.83."""
+    """The packed layout of weights w16 ([N, ..., C] int16, minus their zero point, C the
+    input channels of a group) for a GEMM or a direct convolution: K.qgemm_choose_format_for's,
+    except that 8-bit weights which AVX2 without VNNI would widen to S16X2 take U7S8
+    (vpmaddubsw on the input's part in a window of 7 bits around its zero point, a second
+    pass over the few groups with a byte outside) when the input is uint8 with a low zero
+    point, or a mid-range one and at least 40 channels.  Lone 1x1 layers of ResNet-50 (its
+    weights, inputs with no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8
+    ms): 256->64 at 56x56 1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7
+    1.08 / 0.83."""
     k = w16.shape[0]
     direct = K.qgemm_choose_format_for(ctx, np.ascontiguousarray(w16.reshape(k, -1)))
-    if direct == "s16x2" and x_dtype == np.uint8 and x_zero_point <= _U7S8_MAX_X_ZERO_POINT \
-            and w16.size and w16.min() >= -128 and w16.max() <= 127:
+    if direct == "s16x2" and x_dtype == np.uint8 and w16.size and w16.min() >= -128 \
+            and w16.max() <= 127 and (x_zero_point <= _U7S8_MAX_X_ZERO_POINT
+                                      or w16.shape[-1] >= _U7S8_MIN_CHANNELS):
         return "u7s8"
     return direct
 
