@@ -657,10 +657,11 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
 /* ------------------------------------------------------------------------ */
 
 /* x: [N, C, H, W]  packed: tc_conv2d_pack_f32  bias: [K] or NULL
- * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW] */
-void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
-                   const float *x, const float *packed, const float *bias, const float *residual,
-                   const tc_activation *act, float *y, float *workspace)
+ * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW]
+ * scale: [N, C] or NULL (1X1 and 1X1_CHAN only): x's channels scaled per image */
+static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                       const float *x, const float *scale, const float *packed, const float *bias,
+                       const float *residual, const tc_activation *act, float *y, float *workspace)
 {
     int OH, OW, r, tile = wg_tile(algo, &r);
     if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
@@ -737,6 +738,7 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             op.K = kdim;
             op.a_packed = packed + (size_t)g * group_pack_size(p, algo);
             op.a_chan = algo == TC_CONV_ALGO_1X1_CHAN;
+            op.a_kscale = scale ? scale + (size_t)b * p->C + (size_t)g * Cg : NULL;
             if (algo == TC_CONV_ALGO_1X1 || algo == TC_CONV_ALGO_1X1_CHAN) {
                 db.B = xs + (size_t)g * Cg * h * w;
                 db.ldb = (ptrdiff_t)h * w;
@@ -771,4 +773,29 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             tc_gemm_run(ctx, &op, gemm_ws);
         }
     }
+}
+
+void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                   const float *x, const float *packed, const float *bias, const float *residual,
+                   const tc_activation *act, float *y, float *workspace)
+{
+    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, workspace);
+}
+
+/* x: [N, C, H, W]  scale: [N, C]  the rest as tc_conv2d_f32's: the GEMM scales the packed
+ * weights' columns (input channels) by the image's gates block by block as it reads them,
+ * so x * scale is never written.  (W diag(g)) x rounds differently from W (g x): within
+ * an ulp or so of each product. */
+int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
+                         int w, const float *x, const float *scale, const float *packed,
+                         const float *bias, const float *residual, const tc_activation *act,
+                         float *y, float *workspace)
+{
+    int OH, OW;
+    if ((algo != TC_CONV_ALGO_1X1 && algo != TC_CONV_ALGO_1X1_CHAN) || !scale || n <= 0 ||
+        tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
+        tc_activation_check(act))
+        return -1;
+    conv2d_run(ctx, p, algo, n, h, w, x, scale, packed, bias, residual, act, y, workspace);
+    return 0;
 }

@@ -93,13 +93,19 @@ cdef class BoundConv2d:
     cdef const float *pk
     cdef const float *pb
     cdef const float *pr
+    cdef const float *pg
     cdef float *py
     cdef float *pw
 
     def __call__(self):
         with nogil:
-            tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px, self.pk,
-                          self.pb, self.pr, self.act, self.py, self.pw)
+            if self.pg == NULL:
+                tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                              self.pk, self.pb, self.pr, self.act, self.py, self.pw)
+            else:
+                tc_conv2d_scaled_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                                     self.pg, self.pk, self.pb, self.pr, self.act, self.py,
+                                     self.pw)
 
 
 cdef class Conv2d:
@@ -112,8 +118,10 @@ cdef class Conv2d:
     Winograd algorithm, these weights (winograd_takes_weights).
     activation: a name of ACTIVATIONS fused into the store (relu=True is "Relu"); alpha and
     beta default to the ONNX op's (Clip: min, max); slope: [K] for "PRelu".
-    .run(x, y, residual=None, workspace=None): y = act(conv(x) + bias + residual), residual
-    may be y itself; workspace: workspace_size(n, h, w) floats.
+    .run(x, y, residual=None, workspace=None, scale=None): y = act(conv(x) + bias + residual),
+    residual may be y itself; workspace: workspace_size(n, h, w) floats; scale: [N, C] gates of
+    x's channels (algo '1x1' or '1x1_chan'): the convolution of x * scale, folded into the
+    weights as the GEMM reads them.
     """
     cdef tc_conv2d_params p
     cdef int algo_id
@@ -207,19 +215,19 @@ cdef class Conv2d:
         self.output_shape(n, h, w)
         return int(tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
 
-    def run(self, x, y, residual=None, workspace=None):
-        """y = act(conv(x) + bias + residual); residual may be y itself.  Releases the GIL.
-        Returns y."""
-        self._bind(x, y, residual, workspace)()
+    def run(self, x, y, residual=None, workspace=None, scale=None):
+        """y = act(conv(x * scale) + bias + residual); residual may be y itself.  Releases the
+        GIL.  Returns y."""
+        self._bind(x, y, residual, workspace, scale)()
         return y
 
-    def bind(self, x, y, residual=None, workspace=None):
-        """run(x, y, residual, workspace) checked now, as a call without arguments that
-        runs it again and again over these buffers (a plan's arena): the checks are paid
-        once, at plan time, not at every run."""
-        return self._bind(x, y, residual, workspace)
+    def bind(self, x, y, residual=None, workspace=None, scale=None):
+        """run(x, y, residual, workspace, scale) checked now, as a call without arguments
+        that runs it again and again over these buffers (a plan's arena): the checks are
+        paid once, at plan time, not at every run."""
+        return self._bind(x, y, residual, workspace, scale)
 
-    cdef BoundConv2d _bind(self, x, y, residual, workspace):
+    cdef BoundConv2d _bind(self, x, y, residual, workspace, scale):
         _check_array("conv", "x", x, 4)
         _check_array("conv", "y", y, 4, True)
         n, c, h, w = x.shape
@@ -229,7 +237,14 @@ cdef class Conv2d:
         _check_shape("conv", "y", y, expected, f" for x {x.shape}")
         _check_disjoint("conv", "x", x, y)
         cdef BoundConv2d call = BoundConv2d.__new__(BoundConv2d)
-        call.pr = NULL
+        call.pr = call.pg = NULL
+        if scale is not None:
+            if self.algo_id not in (TC_CONV_ALGO_1X1, TC_CONV_ALGO_1X1_CHAN):
+                raise ValueError(f"conv: scale needs algo '1x1' or '1x1_chan', not {self.algo!r}")
+            _check_array("conv", "scale", scale, 2)
+            _check_shape("conv", "scale", scale, (n, c), f" for x {x.shape}")
+            _check_disjoint("conv", "scale", scale, y)
+            call.pg = _fptr(scale)
         if residual is not None:
             _check_array("conv", "residual", residual, 4)
             _check_shape("conv", "residual", residual, expected, f" for x {x.shape}")
@@ -239,7 +254,7 @@ cdef class Conv2d:
                         tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
         call.layer = self
         call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
-        call.keep = (x, y, residual, ws)
+        call.keep = (x, y, residual, ws, scale)
         call.n, call.h, call.w = n, h, w
         call.px = _fptr(x)
         call.pk = _fptr(self.packed)
