@@ -312,3 +312,33 @@ def test_se_not_folded_into_a_strided_or_shared_consumer():
     sess = run_both(m)
     assert [n.op_type for n in se_nodes(sess)] == ["SqueezeExcite"]
     assert folded_convs(sess) == []
+
+
+def test_folded_se_session_shared_by_threads_matches_serial():
+    """Runs at once on one session (2 kernel threads each) share the packed projection
+    weights: each scales them into its own workspace, so every result is the serial one."""
+    import threading
+    model = se_project_model("HardSigmoid", hw=20, c=48, k=40, residual=True).SerializeToString()
+    options = tinycnn.SessionOptions()
+    options.intra_op_num_threads = 2
+    sess = tinycnn.InferenceSession(model, options)
+    assert len(folded_convs(sess)) == 1
+    rng = np.random.default_rng(9)
+    feeds = [rng.standard_normal((b, 3, 20, 20), dtype=np.float32) for b in (1, 2, 1, 2, 3, 1)]
+    serial = [sess.run(None, {"x": x})[0] for x in feeds]
+    results = [[None] * len(feeds) for _ in range(6)]
+    start = threading.Barrier(6)
+
+    def worker(t):
+        start.wait()
+        for rep in range(3 * len(feeds)):
+            i = (t + rep) % len(feeds)
+            results[t][i] = sess.run(None, {"x": feeds[i]})[0]
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for t in range(6):
+        for i, ref in enumerate(serial):
+            np.testing.assert_array_equal(results[t][i], ref, err_msg=f"thread {t}, feed {i}")
