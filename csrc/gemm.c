@@ -309,27 +309,6 @@ size_t tc_gemm_workspace_size(const tc_ctx *ctx)
 
 static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
-typedef void (*binary_run_fn)(int op, const float *a, int sa, const float *b, int sb, float *y,
-                              ptrdiff_t n);
-
-/* spread[k][width] = s[k] for k < kc: the multipliers of one panel of a K block */
-static void kscale_spread(const float *s, int kc, int width, float *spread)
-{
-    for (int k = 0; k < kc; k++)
-        for (int i = 0; i < width; i++)
-            spread[(size_t)k * width + i] = s[k];
-}
-
-/* dst = src scaled per k: `panels` panels [kc][width] (op->a_kscale), one contiguous
- * multiply per panel on the ISA's element-wise loop */
-static void kscale_panels(binary_run_fn mul, const float *src, int panels, int kc, int width,
-                          const float *spread, float *dst)
-{
-    const size_t len = (size_t)kc * width;
-    for (int p = 0; p < panels; p++)
-        mul(TC_BINARY_MUL, src + p * len, 1, spread, 1, dst + p * len, (ptrdiff_t)len);
-}
-
 typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_fn uk;
@@ -341,7 +320,6 @@ typedef struct {
      * tiles store the values before it, act_rows runs over each finished
      * MC x NR (2 NR) block while it is in L1 */
     void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
-    binary_run_fn mul; /* the scaling of A blocks by op->a_kscale */
     float *ws;
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
@@ -375,9 +353,8 @@ static int gemm_mstep(int kc)
     return kc < TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC_SHALLOW : TC_GEMM_MC;
 }
 
-/* wsk: TC_GEMM_WS_KSCALE floats, for op->a_kscale */
 static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, float *wsa, float *wsb,
-                       void *scratch, float *wsk)
+                       void *scratch)
 {
     const tc_gemm_op *op = job->op;
     const int K = op->K;
@@ -392,8 +369,6 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         (kc0 + kc >= K ? TC_UK_LAST : 0);
             const float *bbase;
             size_t bstride;
-            if (op->a_kscale)
-                kscale_spread(op->a_kscale + kc0, kc, MR, wsk);
             if (op->b_packed) {
                 bbase = op->b_packed + (size_t)(nc0 / NR) * K * NR + (size_t)kc0 * NR;
                 bstride = (size_t)K * NR;
@@ -409,12 +384,6 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 if (op->a_packed) {
                     abase = op->a_packed + (size_t)kc0 * mp + (size_t)(mc0 / MR) * kc * MR;
                     astride = (size_t)kc * MR;
-                    if (op->a_kscale) {
-                        /* (scaling each panel right before its first tile, the stream
-                         * from memory beside the tiles, measured the same on LRASPP) */
-                        kscale_panels(job->mul, abase, (mc + MR - 1) / MR, kc, MR, wsk, wsa);
-                        abase = wsa;
-                    }
                 } else {
                     op->pack_a(op->a_arg, mc0, mc, kc0, kc, wsa);
                     abase = wsa;
@@ -522,7 +491,6 @@ static void gemm_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const tc_gemm_op *op = job->op;
     float *ws = align64(job->ws + (size_t)tid * TC_GEMM_WS_THREAD);
     float *wsb = ws, *wsa = ws + TC_GEMM_WS_B, *scratch = wsa + TC_GEMM_WS_A;
-    float *wsk = scratch + TC_GEMM_WS_SCRATCH;
     for (ptrdiff_t t = begin; t < end; t++) {
         int im = (int)(t / job->tn), in = (int)(t % job->tn);
         int pm0 = (int)((long)job->mp * im / job->tm), pm1 = (int)((long)job->mp * (im + 1) / job->tm);
@@ -530,7 +498,7 @@ static void gemm_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         int m0 = pm0 * MR, m1 = pm1 * MR < op->M ? pm1 * MR : op->M;
         int n0 = pn0 * NR, n1 = pn1 * NR < op->N ? pn1 * NR : op->N;
         if (m0 < m1 && n0 < n1)
-            gemm_block(job, m0, m1, n0, n1, wsa, wsb, scratch, wsk);
+            gemm_block(job, m0, m1, n0, n1, wsa, wsb, scratch);
     }
 }
 
@@ -567,8 +535,6 @@ typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_chan_fn uk;
     void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
-    binary_run_fn mul; /* op->a_kscale: each panel of A scaled into the thread's A slot */
-    float *ws;
 } chan_job;
 
 static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
@@ -578,23 +544,13 @@ static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
     const int K = op->K, kstep = tc_gemm_kstep(K);
     const size_t mp = (size_t)((op->M + TC_GEMM_CH - 1) / TC_GEMM_CH) * TC_GEMM_CH;
-    float *wsa = NULL, *wsk = NULL;
-    if (op->a_kscale) {
-        wsa = align64(job->ws + (size_t)tid * TC_GEMM_WS_THREAD) + TC_GEMM_WS_B;
-        wsk = wsa + TC_GEMM_WS_A + TC_GEMM_WS_SCRATCH;
-    }
+    (void)tid;
     for (int kc0 = 0; kc0 < K; kc0 += kstep) {
         int kc = K - kc0 < kstep ? K - kc0 : kstep;
         int flags = (kc0 == 0 ? TC_UK_FIRST | (op->accumulate ? TC_UK_ACCUM : 0) : 0) |
                     (kc0 + kc >= K ? TC_UK_LAST : 0);
-        if (op->a_kscale)
-            kscale_spread(op->a_kscale + kc0, kc, TC_GEMM_CH, wsk);
         for (ptrdiff_t p = p0; p < p1; p++) {
             const float *a = op->a_packed + (size_t)kc0 * mp + (size_t)p * kc * TC_GEMM_CH;
-            if (op->a_kscale) {
-                kscale_panels(job->mul, a, 1, kc, TC_GEMM_CH, wsk, wsa);
-                a = wsa;
-            }
             int m = (int)p * TC_GEMM_CH, mr = op->M - m < TC_GEMM_CH ? op->M - m : TC_GEMM_CH;
             for (int n = 0; n < op->N; n += TC_GEMM_PX) {
                 int nr = op->N - n < TC_GEMM_PX ? op->N - n : TC_GEMM_PX;
@@ -611,12 +567,10 @@ static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
     }
 }
 
-static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm_kernels *kern,
-                          float *workspace)
+static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm_kernels *kern)
 {
     chan_job job = {op, kern->tile_chan,
-                    tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL,
-                    tc_eltwise_kernels_of(ctx)->binary_run, workspace};
+                    tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL};
     int panels = (op->M + TC_GEMM_CH - 1) / TC_GEMM_CH;
     if (ctx_threads(ctx) == 1 || 2.0 * op->M * op->N * op->K < 2e5)
         gemm_chan_task(&job, 0, 0, panels);
@@ -680,7 +634,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     }
     const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
     if (op->a_chan) {
-        gemm_chan_run(ctx, op, kern, workspace);
+        gemm_chan_run(ctx, op, kern);
         return;
     }
     gemm_job job;
@@ -691,7 +645,6 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
     job.uk_inplace = gemm_b_inplace(op, kern) ? kern->tile_inplace : NULL;
     job.act_rows = tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL;
-    job.mul = tc_eltwise_kernels_of(ctx)->binary_run;
     job.ws = workspace;
     job.pack_cols = gemm_pack_cols(op, &job);
     job.mp = (op->M + MR - 1) / MR;
@@ -712,7 +665,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
             continue;
         double rows = (double)((job.mp + tm - 1) / tm) * MR;
         double cols = (double)((job.np + tn - 1) / tn) * NR;
-        double cost = rows * cols + 4.0 * cols + (op->a_packed && !op->a_kscale ? 0.0 : 4.0 * rows);
+        double cost = rows * cols + 4.0 * cols + (op->a_packed ? 0.0 : 4.0 * rows);
         if (best < 0 || cost < best) {
             best = cost;
             best_tm = tm;

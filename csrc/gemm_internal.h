@@ -53,13 +53,11 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
         y[n0 + j] = tc_act_f32(tc_act_of(act), acc[j] + (bias ? bias[n0 + j] : 0.0f));
 }
 
-/* Per-thread workspace: B block, A block, plus scratch ints for B packers, then the
- * per-k scales of a K block spread over a panel's rows (op->a_kscale: [kc][CH] at most). */
+/* Per-thread workspace: B block, A block, plus scratch ints for B packers. */
 #define TC_GEMM_WS_B ((size_t)TC_GEMM_KC * TC_GEMM_NC)
 #define TC_GEMM_WS_A ((size_t)TC_GEMM_MC * TC_GEMM_KC)
 #define TC_GEMM_WS_SCRATCH (2 * (size_t)TC_GEMM_KC + TC_GEMM_NC + 64)
-#define TC_GEMM_WS_KSCALE ((size_t)TC_GEMM_KC * TC_GEMM_CH)
-#define TC_GEMM_WS_THREAD (TC_GEMM_WS_B + TC_GEMM_WS_A + TC_GEMM_WS_SCRATCH + TC_GEMM_WS_KSCALE + 32)
+#define TC_GEMM_WS_THREAD (TC_GEMM_WS_B + TC_GEMM_WS_A + TC_GEMM_WS_SCRATCH + 32)
 
 /* AVX2's 6x16 tiles reading B in place (benchmarks/pointwise_shapes.py's shapes, under the AVX2
  * emulation, 2026-11-30): 0.83-0.98 of the packed time where one sweep over a
@@ -199,11 +197,6 @@ typedef struct tc_gemm_op {
                    tc_pack_b_rowmajor, b_arg an untransposed tc_dense_b) */
     tc_pack_a_fn pack_a;
     const void *a_arg;
-    /* [K] or NULL: column k of A scaled by a_kscale[k] (with a_packed; a squeeze-and-
-     * excitation gate folded into the 1x1 convolution after it).  a_packed stays as it
-     * is: each block of it is scaled into the thread's workspace before its tiles, so
-     * concurrent runs may share the packed weights. */
-    const float *a_kscale;
     const float *b_packed; /* full-K panels, or NULL: use pack_b */
     tc_pack_b_fn pack_b;
     const void *b_arg;

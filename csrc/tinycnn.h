@@ -268,11 +268,14 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
 /* The same convolution of x with its channels scaled per image (a squeeze-and-excitation
  * gate folded into the 1x1 projection after it):
  *   y[b] = act(conv(x[b] * scale[b][c], weight) + bias + residual[b])
- * x * scale is never written: the GEMM scales each block of the packed weights by the
- * gates of its input channels as it reads it (into workspace; packed stays untouched, so
- * concurrent calls may share it).  algo: TC_CONV_ALGO_1X1 or 1X1_CHAN; scale: [N, C];
- * workspace: tc_conv2d_workspace_size.  Returns -1 (nothing written) for another
- * algorithm or what tc_conv2d_f32 refuses, else 0. */
+ * x * scale is never written: per image, a copy of the packed weights with their columns
+ * (input channels) scaled by the gates is made in workspace (packed stays untouched, so
+ * concurrent calls may share it) and the GEMM reads x itself.  algo: TC_CONV_ALGO_1X1 or
+ * 1X1_CHAN; scale: [N, C]; workspace: tc_conv2d_scaled_workspace_size floats (0 for
+ * another algorithm).  Returns -1 (nothing written) for another algorithm or what
+ * tc_conv2d_f32 refuses, else 0. */
+size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                                       int n, int h, int w);
 int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
                          int w, const float *x, const float *scale, const float *packed,
                          const float *bias, const float *residual, const tc_activation *act,

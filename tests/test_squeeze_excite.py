@@ -200,7 +200,8 @@ def test_scaled_conv_matches_conv_of_scaled_input(threads, isa, algo):
         x = rng.standard_normal((n, c, h, w), dtype=np.float32)
         g = _gates(rng, n, c)
         r = rng.standard_normal((n, k, h, w), dtype=np.float32)
-        ws = np.empty(layer.workspace_size(n, h, w), np.float32)
+        ws = np.empty(layer.workspace_size(n, h, w, scaled=True), np.float32)
+        assert ws.size > layer.workspace_size(n, h, w)   # room for a scaled copy of the weights
         ref = layer.run(x * g[:, :, None, None], np.empty((n, k, h, w), np.float32), r, ws)
         y = layer.run(x, np.full((n, k, h, w), np.nan, np.float32), r, ws, scale=g)
         np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max(),

@@ -209,11 +209,16 @@ cdef class Conv2d:
                              f"W={w}) with {_conv_geometry(&self.p)}")
         return (n, self.p.K, oh, ow)
 
-    def workspace_size(self, int n, int h, int w):
+    def workspace_size(self, int n, int h, int w, bint scaled=False):
         """float32 elements of workspace run() needs for an input of (n, C, h, w), with this
-        object's Context (it grows with the thread count)."""
+        object's Context (it grows with the thread count); scaled: for run(scale=...)."""
         self.output_shape(n, h, w)
-        return int(tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
+        return int(self._workspace_size(n, h, w, scaled))
+
+    cdef size_t _workspace_size(self, int n, int h, int w, bint scaled):
+        if scaled:
+            return tc_conv2d_scaled_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w)
+        return tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w)
 
     def run(self, x, y, residual=None, workspace=None, scale=None):
         """y = act(conv(x * scale) + bias + residual); residual may be y itself.  Releases the
@@ -250,8 +255,7 @@ cdef class Conv2d:
             _check_shape("conv", "residual", residual, expected, f" for x {x.shape}")
             _check_same_or_disjoint("conv", "residual", residual, y)
             call.pr = _fptr(residual)
-        ws = _workspace("conv", workspace,
-                        tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
+        ws = _workspace("conv", workspace, self._workspace_size(n, h, w, scale is not None))
         call.layer = self
         call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
         call.keep = (x, y, residual, ws, scale)

@@ -42,6 +42,8 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
         return _conv_runtime_weights(n, X, W, B, R, act, c.w4_shape, c.strides, c.pads4,
                                      c.dilations, group, c.x4, c.out_shape, c.out4, c.algo)
     bind, x4, out4, out_shape, ws = c.layer.bind, c.x4, c.out4, c.out_shape, c.workspace
+    if G is not None:
+        ws = c.layer.workspace_size(x4[0], x4[2], x4[3], scaled=True)
     if R is not None and R.shape != out_shape:
         # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
         raise n.error("internal: fused residual with a broadcasting shape")
