@@ -120,8 +120,8 @@ cdef class Conv2d:
     beta default to the ONNX op's (Clip: min, max); slope: [K] for "PRelu".
     .run(x, y, residual=None, workspace=None, scale=None): y = act(conv(x) + bias + residual),
     residual may be y itself; workspace: workspace_size(n, h, w) floats; scale: [N, C] gates of
-    x's channels (algo '1x1' or '1x1_chan'): the convolution of x * scale, folded into the
-    weights as the GEMM reads them.
+    x's channels (algo '1x1' or '1x1_chan'): the convolution of x * scale, folded into a
+    per-image copy of the weights in workspace (workspace_size(n, h, w, scaled=True)).
     """
     cdef tc_conv2d_params p
     cdef int algo_id

@@ -555,8 +555,9 @@ def _fold_se_gate(g, keep):
     group 1, constant weights: MobileNetV3's, EfficientNet's and RegNetY's projections) ->
     tinycnn::SqueezeExciteGate, the gates alone ([N, C, 1, 1]), and that convolution as a
     tinycnn::Conv taking the block input and the gates (input G, ops/conv.py): since
-    W . (x * g) = (W diag(g)) . x, the GEMM scales each block of the packed weights by the
-    gates of its input channels as it reads them, and the gated tensor is never written.
+    W . (x * g) = (W diag(g)) . x, a per-image copy of the packed weights has its columns
+    scaled by the gates (csrc/conv.c tc_conv2d_scaled_f32), and the gated tensor is never
+    written.
     Runs after _fuse_inverted_residual, which must not take such a convolution as a
     projection (it fuses no gate)."""
     producers = {o: n for n in g.nodes for o in n.outputs}

@@ -63,8 +63,8 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
 def _folds_gate(c, X, G):
     """Whether the planned convolution c takes the gates G of X's channels itself: the 1x1
     GEMMs (csrc/conv.c tc_conv2d_scaled_f32) with one gate per image and channel, where
-    scaling its K x C weights (once per 512 pixels) costs less than a pass over x (C x HW):
-    K <= 2 HW.  Per SE block, folded against the scale pass (AVX2 emulation, 1 thread,
+    scaling a copy of its K x C weights (once per image) costs less than a pass over x
+    (C x HW): K <= 2 HW.  Per SE block, folded against the scale pass (AVX2 emulation, 1 thread,
     2026-12-01): 7x7 maps with K = 160-320 (MobileNetV3-Large, EfficientNet-B0) lost
     7-46 us each, K = 96 (MobileNetV3-Small) gained 0-9 us, 14x14 and larger maps gained
     0-79 us (EfficientNet's 32 -> 16 at 112x112 the most)."""
