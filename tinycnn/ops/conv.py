@@ -63,14 +63,16 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
 def _folds_gate(c, X, G):
     """Whether the planned convolution c takes the gates G of X's channels itself: the 1x1
     GEMMs (csrc/conv.c tc_conv2d_scaled_f32) with one gate per image and channel, where
-    scaling a copy of its K x C weights (once per image) costs less than a pass over x
-    (C x HW): K <= 2 HW.  Per SE block, folded against the scale pass (AVX2 emulation, 1 thread,
-    2026-12-01): 7x7 maps with K = 160-320 (MobileNetV3-Large, EfficientNet-B0) lost
-    7-46 us each, K = 96 (MobileNetV3-Small) gained 0-9 us, 14x14 and larger maps gained
-    0-79 us (EfficientNet's 32 -> 16 at 112x112 the most)."""
+    scaling a copy of its K x C weights (once per image) costs less than the pass over x
+    (C x HW) it saves: K <= HW / 2.  Per SE block, every projection folded against the
+    scale pass (AVX2 emulation, 1 thread, 2026-12-01 08:50, per-node medians of 100 runs):
+    EfficientNet-B0 gained 25-46 us at 112x112 and 56x56, 3-12 at 28x28, -4..+4 with K = 80
+    at 14x14, lost 2-22 with K = 112 at 14x14 and 25-109 with K = 192-320 at 7x7;
+    MobileNetV3-Large lost 20-28 us with K = 160 at 7x7; LRASPP (K <= 160 at 32x32 and
+    64x64) gained 14-132 us in every block."""
     return (c.layer is not None and c.algo in ("1x1", "1x1_chan") and X.ndim == 4
             and G.shape == X.shape[:2] + (1, 1)
-            and c.out4[1] <= 2 * X.shape[2] * X.shape[3])
+            and 2 * c.out4[1] <= X.shape[2] * X.shape[3])
 
 
 @dataclass
