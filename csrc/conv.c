@@ -656,11 +656,65 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
 /* Entry point                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* The packed weights of one group with column k scaled by s[k] (tc_conv2d_scaled_f32):
+ * a copy, so the weights packed once stay as they are and concurrent calls may share them.
+ * Both 1x1 layouts are, per K block of the driver, panels [kc][width] (width MR or
+ * TC_GEMM_CH), so each panel is one contiguous multiply by the block's gates spread
+ * [kc][width], on the ISA's element-wise loop, threads over the panels. */
+typedef struct {
+    const float *src, *spread;
+    float *dst;
+    int K, kstep, width, panels;
+    size_t mp; /* rows of a K block: panels * width */
+    void (*mul)(int op, const float *a, int sa, const float *b, int sb, float *y, ptrdiff_t n);
+} kscale_job;
+
+static void kscale_task(void *arg, int tid, ptrdiff_t i0, ptrdiff_t i1)
+{
+    const kscale_job *j = (const kscale_job *)arg;
+    (void)tid;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        const int k0 = (int)(i / j->panels) * j->kstep, p = (int)(i % j->panels);
+        const int kc = j->K - k0 < j->kstep ? j->K - k0 : j->kstep;
+        const size_t off = (size_t)k0 * j->mp + (size_t)p * kc * j->width;
+        j->mul(TC_BINARY_MUL, j->src + off, 1, j->spread + (size_t)k0 * j->width, 1, j->dst + off,
+               (ptrdiff_t)kc * j->width);
+    }
+}
+
+/* Floats scale_weights needs: the copy (64-byte aligned, as packed weights are), then the
+ * gates spread over a panel's width */
+static size_t scaled_weights_size(const tc_conv2d_params *p, int algo)
+{
+    return 16 + (group_pack_size(p, algo) + 15) / 16 * 16 + (size_t)(p->C / p->group) * TC_GEMM_CH;
+}
+
+static const float *scale_weights(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                                  const float *packed, const float *s, float *ws)
+{
+    const int Kg = p->K / p->group, kdim = p->C / p->group;
+    const int width = algo == TC_CONV_ALGO_1X1_CHAN ? TC_GEMM_CH : MR;
+    float *dst = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    float *spread = dst + (group_pack_size(p, algo) + 15) / 16 * 16;
+    for (int k = 0; k < kdim; k++)
+        for (int i = 0; i < width; i++)
+            spread[(size_t)k * width + i] = s[k];
+    kscale_job j = {packed, spread, dst, kdim, tc_gemm_kstep(kdim), width,
+                    (Kg + width - 1) / width, 0, tc_eltwise_kernels_of(ctx)->binary_run};
+    j.mp = (size_t)j.panels * width;
+    const ptrdiff_t tasks = (ptrdiff_t)((kdim + j.kstep - 1) / j.kstep) * j.panels;
+    tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, tasks, 16384 / ((ptrdiff_t)j.kstep * width) + 1,
+                            kscale_task, &j);
+    return dst;
+}
+
 /* x: [N, C, H, W]  packed: tc_conv2d_pack_f32  bias: [K] or NULL
- * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW] */
-void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
-                   const float *x, const float *packed, const float *bias, const float *residual,
-                   const tc_activation *act, float *y, float *workspace)
+ * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW]
+ * scale: [N, C] or NULL (1X1 and 1X1_CHAN only): x's channels scaled per image; workspace
+ * then tc_conv2d_scaled_workspace_size */
+static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                       const float *x, const float *scale, const float *packed, const float *bias,
+                       const float *residual, const tc_activation *act, float *y, float *workspace)
 {
     int OH, OW, r, tile = wg_tile(algo, &r);
     if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
@@ -736,6 +790,10 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             op.N = N;
             op.K = kdim;
             op.a_packed = packed + (size_t)g * group_pack_size(p, algo);
+            if (scale) /* this image's gates folded into a copy of this group's weights */
+                op.a_packed = scale_weights(ctx, p, algo, op.a_packed,
+                                            scale + (size_t)b * p->C + (size_t)g * Cg,
+                                            workspace + tc_gemm_workspace_size(ctx));
             op.a_chan = algo == TC_CONV_ALGO_1X1_CHAN;
             if (algo == TC_CONV_ALGO_1X1 || algo == TC_CONV_ALGO_1X1_CHAN) {
                 db.B = xs + (size_t)g * Cg * h * w;
@@ -771,4 +829,38 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
             tc_gemm_run(ctx, &op, gemm_ws);
         }
     }
+}
+
+void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                   const float *x, const float *packed, const float *bias, const float *residual,
+                   const tc_activation *act, float *y, float *workspace)
+{
+    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, workspace);
+}
+
+size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                                       int n, int h, int w)
+{
+    if (algo != TC_CONV_ALGO_1X1 && algo != TC_CONV_ALGO_1X1_CHAN)
+        return 0;
+    const size_t ws = tc_conv2d_workspace_size(ctx, p, algo, n, h, w);
+    return ws ? ws + scaled_weights_size(p, algo) : 0;
+}
+
+/* x: [N, C, H, W]  scale: [N, C]  the rest as tc_conv2d_f32's: per image (and group), the
+ * packed weights' columns (input channels) scaled by the image's gates into workspace, then
+ * the GEMM on x itself, so x * scale is never written.  (W diag(g)) x rounds differently
+ * from W (g x): within an ulp or so of each product. */
+int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
+                         int w, const float *x, const float *scale, const float *packed,
+                         const float *bias, const float *residual, const tc_activation *act,
+                         float *y, float *workspace)
+{
+    int OH, OW;
+    if ((algo != TC_CONV_ALGO_1X1 && algo != TC_CONV_ALGO_1X1_CHAN) || !scale || n <= 0 ||
+        tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
+        tc_activation_check(act))
+        return -1;
+    conv2d_run(ctx, p, algo, n, h, w, x, scale, packed, bias, residual, act, y, workspace);
+    return 0;
 }

@@ -6,13 +6,19 @@
  * on the networks' sizes) and written once by the scale.  Every step is an
  * existing dispatched kernel: the pool, the row-major GEMV of the dense layers,
  * the broadcasting multiply; the activations of the small vectors are the
- * epilogue's scalar ones. */
+ * epilogue's scalar ones.  tc_se_gate_f32 stops at the gates, for a 1x1 convolution
+ * that folds them into its weights (tc_conv2d_scaled_f32) instead of this scale. */
 #include "epilogue.h"
 #include "tinycnn.h"
 
+size_t tc_se_gate_workspace_size(int n, int c, int c1)
+{
+    return n > 0 && c > 0 && c1 > 0 ? (size_t)n * c + (size_t)c1 : 0;
+}
+
 size_t tc_se_workspace_size(int n, int c, int c1)
 {
-    return n > 0 && c > 0 && c1 > 0 ? 2 * (size_t)n * c + (size_t)c1 : 0;
+    return n > 0 && c > 0 && c1 > 0 ? (size_t)n * c + tc_se_gate_workspace_size(n, c, c1) : 0;
 }
 
 static void act_vec(const tc_activation *act, float *v, int len)
@@ -23,22 +29,21 @@ static void act_vec(const tc_activation *act, float *v, int len)
         v[i] = tc_act_f32(tc_act_at(act, i), v[i]);
 }
 
-/* x, y: [n][c][s] (y may be x)  w1: [c1][c]  b1: [c1] or NULL  w2: [c][c1]
- * b2: [c] or NULL  act1: on the hidden [c1]  act2: the gate's, on [c]
+/* x: [n][c][s]  w1: [c1][c]  b1: [c1] or NULL  w2: [c][c1]  b2: [c] or NULL
+ * act1: on the hidden [c1]  act2: the gate's, on [c]
  *   pooled[b][i] = mean(x[b][i][:])
  *   hidden[j]    = act1(w1[j] . pooled[b] + b1[j])
  *   gate[b][i]   = act2(w2[i] . hidden + b2[i])
- *   y[b][i][:]   = x[b][i][:] * gate[b][i]
- * workspace: tc_se_workspace_size(n, c, c1) floats.  Returns -1 (nothing
+ * workspace: tc_se_gate_workspace_size(n, c, c1) floats.  Returns -1 (nothing
  * written) for invalid sizes or activations. */
-int tc_se_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
-              const float *w1, const float *b1, const tc_activation *act1, const float *w2,
-              const float *b2, const tc_activation *act2, float *y, float *workspace)
+int tc_se_gate_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
+                   const float *w1, const float *b1, const tc_activation *act1, const float *w2,
+                   const float *b2, const tc_activation *act2, float *gate, float *workspace)
 {
     if (n <= 0 || c <= 0 || c1 <= 0 || s <= 0 || tc_activation_check(act1) ||
         tc_activation_check(act2))
         return -1;
-    float *pooled = workspace, *gate = pooled + (size_t)n * c, *hidden = gate + (size_t)n * c;
+    float *pooled = workspace, *hidden = pooled + (size_t)n * c;
     tc_global_avg_pool_f32(ctx, (ptrdiff_t)n * c, s, x, pooled);
     for (int b = 0; b < n; b++) {
         float *g = gate + (size_t)b * c;
@@ -47,6 +52,20 @@ int tc_se_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float 
         tc_dense_rows_f32(ctx, 1, c1, c, hidden, w2, b2, 0, g);
         act_vec(act2, g, c);
     }
+    return 0;
+}
+
+/* x, y: [n][c][s] (y may be x), the rest as tc_se_gate_f32's
+ *   y[b][i][:]   = x[b][i][:] * gate[b][i]
+ * workspace: tc_se_workspace_size(n, c, c1) floats: the gates, then tc_se_gate_f32's. */
+int tc_se_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
+              const float *w1, const float *b1, const tc_activation *act1, const float *w2,
+              const float *b2, const tc_activation *act2, float *y, float *workspace)
+{
+    float *gate = workspace;
+    if (n <= 0 || c <= 0 || tc_se_gate_f32(ctx, n, c, s, c1, x, w1, b1, act1, w2, b2, act2, gate,
+                       workspace + (size_t)n * c))
+        return -1;
     const ptrdiff_t ys[3] = {n, c, s}, gs[3] = {n, c, 1};
     return tc_binary_f32(ctx, TC_BINARY_MUL, 3, ys, x, ys, gate, gs, y);
 }

@@ -265,6 +265,22 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    const tc_activation *act, float *y, float *workspace);
 
+/* The same convolution of x with its channels scaled per image (a squeeze-and-excitation
+ * gate folded into the 1x1 projection after it):
+ *   y[b] = act(conv(x[b] * scale[b][c], weight) + bias + residual[b])
+ * x * scale is never written: per image, a copy of the packed weights with their columns
+ * (input channels) scaled by the gates is made in workspace (packed stays untouched, so
+ * concurrent calls may share it) and the GEMM reads x itself.  algo: TC_CONV_ALGO_1X1 or
+ * 1X1_CHAN; scale: [N, C]; workspace: tc_conv2d_scaled_workspace_size floats (0 for
+ * another algorithm).  Returns -1 (nothing written) for another algorithm or what
+ * tc_conv2d_f32 refuses, else 0. */
+size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                                       int n, int h, int w);
+int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
+                         int w, const float *x, const float *scale, const float *packed,
+                         const float *bias, const float *residual, const tc_activation *act,
+                         float *y, float *workspace);
+
 /* Inverted-residual block in bands of output rows (ir_fused.c):
  *   y = project(dw(expand(x))) [+ residual], each stage with its bias and activation,
  * the expanded tensors kept a band of `band` depthwise output rows (with the
@@ -397,6 +413,14 @@ size_t tc_se_workspace_size(int n, int c, int c1);
 int tc_se_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
               const float *w1, const float *b1, const tc_activation *act1, const float *w2,
               const float *b2, const tc_activation *act2, float *y, float *workspace);
+
+/* The block without its scale: gate[n][c] = act2(w2 . act1(w1 . mean(x) + b1) + b2), for
+ * the 1x1 convolution after it to fold in (tc_conv2d_scaled_f32).  workspace:
+ * tc_se_gate_workspace_size(n, c, c1) floats.  Returns -1 for invalid arguments. */
+size_t tc_se_gate_workspace_size(int n, int c, int c1);
+int tc_se_gate_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
+                   const float *w1, const float *b1, const tc_activation *act1, const float *w2,
+                   const float *b2, const tc_activation *act2, float *gate, float *workspace);
 
 /* end of pooling section */
 

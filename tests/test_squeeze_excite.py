@@ -4,8 +4,11 @@ The kernel against numpy on a grid (every ISA, 1 and 2 threads, batch 1 and 2, i
 hand-built SE graphs against onnxruntime, fused (both Mul operand orders, each hidden and
 gate activation the networks use) and the shapes the pass must refuse to fuse (a gate, hidden
 or pooled value used elsewhere, a Mul with another tensor, a gate that broadcasts over the
-channels); and the networks with SE blocks (EfficientNet-B0, MobileNetV3-Small, RegNetY-400MF)
-fused in every block and matching onnxruntime."""
+channels); the gates folded into the 1x1 convolution after the block (graph._fold_se_gate:
+tinycnn::SqueezeExciteGate, then the GEMM scaling its weights, csrc/conv.c
+tc_conv2d_scaled_f32) against the unfolded convolution of x * g and against onnxruntime; and
+the networks with SE blocks (EfficientNet-B0, MobileNetV3-Small, RegNetY-400MF) fused in every
+block and matching onnxruntime."""
 import numpy as np
 import onnxruntime
 import pytest
@@ -114,7 +117,12 @@ def se_model(act="Relu", gate="Sigmoid", swap=False, extra_output=None, other_mu
 
 
 def se_nodes(sess):
-    return [n for n in sess._base.graph.nodes if n.op_type == "SqueezeExcite"]
+    """The SE blocks run as one node, folded into the next convolution or not."""
+    return [n for n in sess._base.graph.nodes if n.op_type in ("SqueezeExcite", "SqueezeExciteGate")]
+
+
+def folded_convs(sess):
+    return [n for n in sess._base.graph.nodes if n.op_type == "Conv" and len(n.inputs) > 5]
 
 
 def run_both(model, batch=2):
@@ -162,6 +170,176 @@ def test_networks_run_every_se_block_fused(onnx_export, name, blocks):
         None, {"input": x})[0]
     sess = tinycnn.InferenceSession(str(path))
     assert len(se_nodes(sess)) == blocks
+    assert len(folded_convs(sess)) == blocks   # every block's projection is a 1x1 convolution
     y = sess.run(None, {"input": x})[0]
     err = np.abs(y - ref).max() / np.abs(ref).max()
     assert err <= 1e-4, f"{name}: rel err {err:.3g}"
+
+
+
+# -- the gates folded into the 1x1 convolution after the block ------------------------------
+
+def _gates(rng, n, c):
+    return rng.uniform(0.0, 1.0, (n, c)).astype(np.float32)
+
+
+@pytest.mark.parametrize("threads,isa", CONTEXTS, ids=[f"{i}-{t}t" for t, i in CONTEXTS])
+@pytest.mark.parametrize("algo", ["1x1", "1x1_chan"])
+def test_scaled_conv_matches_conv_of_scaled_input(threads, isa, algo):
+    """Conv2d.run(scale=g) == the same layer on x * g: several K blocks (C > 320), row blocks
+    (K > 120), column blocks (HW > 512), maps small and large, batch 2, bias, residual and
+    an activation; the packed weights stay as they were (a second run gives the same)."""
+    ctx = _kernels.Context(threads, isa)
+    rng = np.random.default_rng(21)
+    for n, c, k, h, w, act in [(2, 672, 160, 7, 7, ""), (2, 120, 40, 28, 28, "Relu"),
+                               (1, 960, 160, 32, 32, ""), (2, 16, 24, 23, 25, "HardSwish"),
+                               (2, 350, 130, 14, 14, "")]:
+        weight = (rng.standard_normal((k, c, 1, 1)) / np.sqrt(c)).astype(np.float32)
+        bias = rng.standard_normal(k).astype(np.float32)
+        layer = _kernels.Conv2d(ctx, weight, bias, algo=algo, activation=act)
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        g = _gates(rng, n, c)
+        r = rng.standard_normal((n, k, h, w), dtype=np.float32)
+        ws = np.empty(layer.workspace_size(n, h, w, scaled=True), np.float32)
+        assert ws.size > layer.workspace_size(n, h, w)   # room for a scaled copy of the weights
+        ref = layer.run(x * g[:, :, None, None], np.empty((n, k, h, w), np.float32), r, ws)
+        y = layer.run(x, np.full((n, k, h, w), np.nan, np.float32), r, ws, scale=g)
+        np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max(),
+                                   err_msg=f"{algo} {(n, c, k, h, w)}")
+        again = layer.run(x, np.empty_like(y), r, ws, scale=g)
+        np.testing.assert_array_equal(again, y)
+        inplace = r.copy()
+        layer.run(x, inplace, inplace, ws, scale=g)   # the residual is y
+        np.testing.assert_array_equal(inplace, y)
+
+
+def test_scaled_conv_refuses_other_algorithms_and_shapes():
+    ctx = _kernels.Context(1, "portable")
+    x = np.ones((2, 8, 5, 5), np.float32)
+    y = np.empty((2, 4, 5, 5), np.float32)
+    layer = _kernels.Conv2d(ctx, np.ones((4, 8, 1, 1), np.float32), algo="gemm")
+    with pytest.raises(ValueError, match="scale needs algo '1x1' or '1x1_chan', not 'gemm'"):
+        layer.run(x, y, scale=np.ones((2, 8), np.float32))
+    layer = _kernels.Conv2d(ctx, np.ones((4, 8, 1, 1), np.float32), algo="1x1")
+    with pytest.raises(ValueError, match="scale"):
+        layer.run(x, y, scale=np.ones((1, 8), np.float32))
+
+
+@pytest.mark.parametrize("threads,isa", CONTEXTS, ids=[f"{i}-{t}t" for t, i in CONTEXTS])
+def test_se_gate_kernel_is_the_scale_of_se(threads, isa):
+    """run_gate gives the gates run() multiplies by (x * gate == run's y, bit for bit)."""
+    ctx = _kernels.Context(threads, isa)
+    rng = np.random.default_rng(4)
+    for n, c, h, w, c1 in [(2, 72, 28, 28, 24), (1, 960, 7, 7, 240)]:
+        w1 = (rng.standard_normal((c1, c)) / np.sqrt(c)).astype(np.float32)
+        w2 = (rng.standard_normal((c, c1)) / np.sqrt(c1)).astype(np.float32)
+        se = _kernels.SqueezeExcite(ctx, w1, None, w2, rng.standard_normal(c, dtype=np.float32),
+                                    activation="Relu", gate="HardSigmoid")
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        g = se.run_gate(x, np.full((n, c, 1, 1), np.nan, np.float32))
+        np.testing.assert_array_equal(x * g, se.run(x, np.empty_like(x)))
+
+
+def se_project_model(gate="Sigmoid", act="Relu", hw=10, c=24, k=16, residual=False):
+    """x -> Conv 3x3 (c channels) -> t; SE on t (gate); Mul; Conv 1x1 (k) [+ x's 1x1 shortcut];
+    the MobileNetV3 / EfficientNet block tail."""
+    rng = np.random.default_rng(8)
+    c1 = max(c // 4, 1)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("w0", rng.standard_normal((c, 3, 3, 3), dtype=np.float32) * 0.3),
+        ("w1", rng.standard_normal((c1, c, 1, 1), dtype=np.float32) * 0.3),
+        ("b1", rng.standard_normal(c1, dtype=np.float32)),
+        ("w2", rng.standard_normal((c, c1, 1, 1), dtype=np.float32) * 0.3),
+        ("b2", rng.standard_normal(c, dtype=np.float32)),
+        ("wp", (rng.standard_normal((k, c, 1, 1)) / np.sqrt(c)).astype(np.float32)),
+        ("bp", rng.standard_normal(k, dtype=np.float32)),
+        ("ws", rng.standard_normal((k, 3, 1, 1), dtype=np.float32))]]
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["t"], pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalAveragePool", ["t"], ["p"]),
+             helper.make_node("Conv", ["p", "w1", "b1"], ["h0"]),
+             helper.make_node(act, ["h0"], ["h"]),
+             helper.make_node("Conv", ["h", "w2", "b2"], ["g0"]),
+             helper.make_node(gate, ["g0"], ["g"]),
+             helper.make_node("Mul", ["t", "g"], ["s"]),
+             helper.make_node("Conv", ["s", "wp", "bp"], ["y0" if residual else "y"])]
+    if residual:
+        nodes += [helper.make_node("Conv", ["x", "ws"], ["sc"]),
+                  helper.make_node("Add", ["y0", "sc"], ["y"])]
+    graph = helper.make_graph(nodes, "se_project", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 3, hw, hw])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("isa", ["portable"] + (["avx2"] if HAVE_AVX2 else []))
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("gate,residual,hw,k", [
+    ("Sigmoid", False, 10, 16), ("HardSigmoid", False, 10, 16), ("Sigmoid", True, 10, 16),
+    ("HardSigmoid", True, 33, 40),
+    ("Sigmoid", True, 3, 40),     # K > 2 HW: the convolution keeps a Mul before it
+])
+def test_se_folded_into_projection_matches_onnxruntime(monkeypatch, isa, threads, gate, residual,
+                                                       hw, k):
+    """The gates folded into the projection: one SqueezeExciteGate and a Conv taking it, equal
+    to onnxruntime and to tinycnn without the fusions, batch 2."""
+    monkeypatch.setenv("TINYCNN_ISA", isa)
+    model = se_project_model(gate, hw=hw, k=k, residual=residual).SerializeToString()
+    x = np.random.default_rng(3).standard_normal((2, 3, hw, hw), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    options = tinycnn.SessionOptions()
+    options.intra_op_num_threads = threads
+    sess = tinycnn.InferenceSession(model, options)
+    assert [n.op_type for n in se_nodes(sess)] == ["SqueezeExciteGate"]
+    assert len(folded_convs(sess)) == 1
+    y = sess.run(None, {"x": x})[0]
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    options.graph_optimization_level = tinycnn.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    plain = tinycnn.InferenceSession(model, options).run(None, {"x": x})[0]
+    np.testing.assert_allclose(y, plain, rtol=1e-5, atol=1e-6 * np.abs(plain).max())
+
+
+def test_se_not_folded_into_a_strided_or_shared_consumer():
+    """A projection that is not a plain 1x1 (a stride), or a gated value used twice, keeps
+    the SqueezeExcite node."""
+    m = se_project_model()
+    conv = m.graph.node[-1]
+    conv.attribute.append(helper.make_attribute("strides", [2, 2]))
+    sess = run_both(m)
+    assert [n.op_type for n in se_nodes(sess)] == ["SqueezeExcite"]
+    m = se_project_model()
+    m.graph.node.append(helper.make_node("Relu", ["s"], ["s2"]))
+    m.graph.output.append(helper.make_tensor_value_info("s2", TensorProto.FLOAT, None))
+    sess = run_both(m)
+    assert [n.op_type for n in se_nodes(sess)] == ["SqueezeExcite"]
+    assert folded_convs(sess) == []
+
+
+def test_folded_se_session_shared_by_threads_matches_serial():
+    """Runs at once on one session (2 kernel threads each) share the packed projection
+    weights: each scales them into its own workspace, so every result is the serial one."""
+    import threading
+    model = se_project_model("HardSigmoid", hw=20, c=48, k=40, residual=True).SerializeToString()
+    options = tinycnn.SessionOptions()
+    options.intra_op_num_threads = 2
+    sess = tinycnn.InferenceSession(model, options)
+    assert len(folded_convs(sess)) == 1
+    rng = np.random.default_rng(9)
+    feeds = [rng.standard_normal((b, 3, 20, 20), dtype=np.float32) for b in (1, 2, 1, 2, 3, 1)]
+    serial = [sess.run(None, {"x": x})[0] for x in feeds]
+    results = [[None] * len(feeds) for _ in range(6)]
+    start = threading.Barrier(6)
+
+    def worker(t):
+        start.wait()
+        for rep in range(3 * len(feeds)):
+            i = (t + rep) % len(feeds)
+            results[t][i] = sess.run(None, {"x": feeds[i]})[0]
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for t in range(6):
+        for i, ref in enumerate(serial):
+            np.testing.assert_array_equal(results[t][i], ref, err_msg=f"thread {t}, feed {i}")

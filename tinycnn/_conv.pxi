@@ -93,13 +93,19 @@ cdef class BoundConv2d:
     cdef const float *pk
     cdef const float *pb
     cdef const float *pr
+    cdef const float *pg
     cdef float *py
     cdef float *pw
 
     def __call__(self):
         with nogil:
-            tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px, self.pk,
-                          self.pb, self.pr, self.act, self.py, self.pw)
+            if self.pg == NULL:
+                tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                              self.pk, self.pb, self.pr, self.act, self.py, self.pw)
+            else:
+                tc_conv2d_scaled_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                                     self.pg, self.pk, self.pb, self.pr, self.act, self.py,
+                                     self.pw)
 
 
 cdef class Conv2d:
@@ -112,8 +118,10 @@ cdef class Conv2d:
     Winograd algorithm, these weights (winograd_takes_weights).
     activation: a name of ACTIVATIONS fused into the store (relu=True is "Relu"); alpha and
     beta default to the ONNX op's (Clip: min, max); slope: [K] for "PRelu".
-    .run(x, y, residual=None, workspace=None): y = act(conv(x) + bias + residual), residual
-    may be y itself; workspace: workspace_size(n, h, w) floats.
+    .run(x, y, residual=None, workspace=None, scale=None): y = act(conv(x) + bias + residual),
+    residual may be y itself; workspace: workspace_size(n, h, w) floats; scale: [N, C] gates of
+    x's channels (algo '1x1' or '1x1_chan'): the convolution of x * scale, folded into a
+    per-image copy of the weights in workspace (workspace_size(n, h, w, scaled=True)).
     """
     cdef tc_conv2d_params p
     cdef int algo_id
@@ -201,25 +209,30 @@ cdef class Conv2d:
                              f"W={w}) with {_conv_geometry(&self.p)}")
         return (n, self.p.K, oh, ow)
 
-    def workspace_size(self, int n, int h, int w):
+    def workspace_size(self, int n, int h, int w, bint scaled=False):
         """float32 elements of workspace run() needs for an input of (n, C, h, w), with this
-        object's Context (it grows with the thread count)."""
+        object's Context (it grows with the thread count); scaled: for run(scale=...)."""
         self.output_shape(n, h, w)
-        return int(tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
+        return int(self._workspace_size(n, h, w, scaled))
 
-    def run(self, x, y, residual=None, workspace=None):
-        """y = act(conv(x) + bias + residual); residual may be y itself.  Releases the GIL.
-        Returns y."""
-        self._bind(x, y, residual, workspace)()
+    cdef size_t _workspace_size(self, int n, int h, int w, bint scaled):
+        if scaled:
+            return tc_conv2d_scaled_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w)
+        return tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w)
+
+    def run(self, x, y, residual=None, workspace=None, scale=None):
+        """y = act(conv(x * scale) + bias + residual); residual may be y itself.  Releases the
+        GIL.  Returns y."""
+        self._bind(x, y, residual, workspace, scale)()
         return y
 
-    def bind(self, x, y, residual=None, workspace=None):
-        """run(x, y, residual, workspace) checked now, as a call without arguments that
-        runs it again and again over these buffers (a plan's arena): the checks are paid
-        once, at plan time, not at every run."""
-        return self._bind(x, y, residual, workspace)
+    def bind(self, x, y, residual=None, workspace=None, scale=None):
+        """run(x, y, residual, workspace, scale) checked now, as a call without arguments
+        that runs it again and again over these buffers (a plan's arena): the checks are
+        paid once, at plan time, not at every run."""
+        return self._bind(x, y, residual, workspace, scale)
 
-    cdef BoundConv2d _bind(self, x, y, residual, workspace):
+    cdef BoundConv2d _bind(self, x, y, residual, workspace, scale):
         _check_array("conv", "x", x, 4)
         _check_array("conv", "y", y, 4, True)
         n, c, h, w = x.shape
@@ -229,17 +242,23 @@ cdef class Conv2d:
         _check_shape("conv", "y", y, expected, f" for x {x.shape}")
         _check_disjoint("conv", "x", x, y)
         cdef BoundConv2d call = BoundConv2d.__new__(BoundConv2d)
-        call.pr = NULL
+        call.pr = call.pg = NULL
+        if scale is not None:
+            if self.algo_id not in (TC_CONV_ALGO_1X1, TC_CONV_ALGO_1X1_CHAN):
+                raise ValueError(f"conv: scale needs algo '1x1' or '1x1_chan', not {self.algo!r}")
+            _check_array("conv", "scale", scale, 2)
+            _check_shape("conv", "scale", scale, (n, c), f" for x {x.shape}")
+            _check_disjoint("conv", "scale", scale, y)
+            call.pg = _fptr(scale)
         if residual is not None:
             _check_array("conv", "residual", residual, 4)
             _check_shape("conv", "residual", residual, expected, f" for x {x.shape}")
             _check_same_or_disjoint("conv", "residual", residual, y)
             call.pr = _fptr(residual)
-        ws = _workspace("conv", workspace,
-                        tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w))
+        ws = _workspace("conv", workspace, self._workspace_size(n, h, w, scale is not None))
         call.layer = self
         call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
-        call.keep = (x, y, residual, ws)
+        call.keep = (x, y, residual, ws, scale)
         call.n, call.h, call.w = n, h, w
         call.px = _fptr(x)
         call.pk = _fptr(self.packed)

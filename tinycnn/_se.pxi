@@ -45,6 +45,42 @@ cdef class SqueezeExcite:
     def workspace_size(self, int n):
         return tc_se_workspace_size(n, self.channels, self.hidden)
 
+    def gate_workspace_size(self, int n):
+        return tc_se_gate_workspace_size(n, self.channels, self.hidden)
+
+    def run_gate(self, x, gate, workspace=None):
+        """gate [N, C, 1...] (any shape of N * C floats) = the block's gates for x, without
+        the scale (csrc/se.c tc_se_gate_f32).  Returns gate."""
+        _check_array("squeeze_excite", "x", x)
+        _check_array("squeeze_excite", "gate", gate, -1, True)
+        if x.ndim < 3 or x.shape[1] != self.channels or gate.size != x.shape[0] * x.shape[1]:
+            raise ValueError(f"squeeze_excite: x must be [N, {self.channels}, *spatial] and gate "
+                             f"N * {self.channels} floats, got x {x.shape}, gate {gate.shape}")
+        if x.shape[0] == 0:
+            return gate
+        cdef int n = x.shape[0]
+        cdef ptrdiff_t s = x.size // (x.shape[0] * x.shape[1])
+        if s == 0:
+            raise ValueError(f"squeeze_excite: x {x.shape} has no spatial positions")
+        _check_disjoint("squeeze_excite", "x", x, gate)
+        ws = _workspace("squeeze_excite", workspace,
+                        tc_se_gate_workspace_size(n, self.channels, self.hidden))
+        cdef const float *xp = _fptr(x)
+        cdef float *gp = _fptr_mut(gate)
+        cdef const float *w1p = _fptr(self.w1)
+        cdef const float *w2p = _fptr(self.w2)
+        cdef const float *b1p = _fptr_or_null(self.b1)
+        cdef const float *b2p = _fptr_or_null(self.b2)
+        cdef float *wsp = _fptr_mut(ws)
+        cdef const tc_ctx *cx = _ctx_ptr(self.ctx)
+        cdef int c = self.channels, c1 = self.hidden, rc
+        with nogil:
+            rc = tc_se_gate_f32(cx, n, c, s, c1, xp, w1p, b1p, &self.act1, w2p, b2p, &self.act2,
+                                gp, wsp)
+        if rc:
+            raise ValueError(f"squeeze_excite: invalid arguments (x {x.shape}, C1 {c1})")
+        return gate
+
     def run(self, x, y, workspace=None):
         _check_array("squeeze_excite", "x", x)
         _check_array("squeeze_excite", "y", y, -1, True)

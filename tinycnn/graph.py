@@ -67,6 +67,7 @@ def prepare(model, level, ctx, options, cache):
         _fuse_conv(g, keep)
         _fuse_se(g, keep)
         _fuse_inverted_residual(g, keep)
+        _fold_se_gate(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
         _fuse_relu(g, keep, "BatchNormalization")
@@ -518,7 +519,7 @@ def _fuse_inverted_residual(g, keep):
         w = g.initializers.get(ins[1])
         if w is None or np.ndim(w) != 4 or (ins[2] and ins[2] not in g.initializers):
             return None
-        if ins[4] and ins[4] not in g.initializers:
+        if (ins[4] and ins[4] not in g.initializers) or len(ins) > 5:
             return None
         if kernel_1x1 != (np.shape(w)[2:] == (1, 1) and node.attrs.get("group", 1) == 1):
             return None
@@ -547,6 +548,48 @@ def _fuse_inverted_residual(g, keep):
         fused.label = "+".join(n.label for n in (expand, dw_node, project))
         _replace(g, [expand, dw_node, project], fused)
         producers = {o: n for n in g.nodes for o in n.outputs}
+
+
+def _fold_se_gate(g, keep):
+    """tinycnn::SqueezeExcite whose only consumer is a 1x1 convolution (stride 1, no pads,
+    group 1, constant weights: MobileNetV3's, EfficientNet's and RegNetY's projections) ->
+    tinycnn::SqueezeExciteGate, the gates alone ([N, C, 1, 1]), and that convolution as a
+    tinycnn::Conv taking the block input and the gates (input G, ops/conv.py): since
+    W . (x * g) = (W diag(g)) . x, a per-image copy of the packed weights has its columns
+    scaled by the gates (csrc/conv.c tc_conv2d_scaled_f32), and the gated tensor is never
+    written.
+    Runs after _fuse_inverted_residual, which must not take such a convolution as a
+    projection (it fuses no gate)."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    consumers = g.consumers()
+    replaced = {}
+    for se in [n for n in g.nodes if n.op_type == "SqueezeExcite" and n.domain == FUSED]:
+        y = se.outputs[0]
+        users = consumers.get(y, [])
+        if y in keep or len(users) != 1 or producers.get(y) is not se:
+            continue
+        conv = users[0]
+        if conv.op_type != "Conv" or conv.domain not in ("", FUSED) or id(conv) in replaced:
+            continue
+        ins = list(conv.inputs) + [""] * (5 - len(conv.inputs))
+        w = g.initializers.get(ins[1])
+        a = conv.attrs
+        if (ins[0] != y or y in ins[1:] or len(ins) > 5 or w is None or np.ndim(w) != 4
+                or np.shape(w)[2:] != (1, 1) or int(a.get("group", 1)) != 1
+                or any(int(v) != 1 for v in a.get("strides") or [1])
+                or any(int(v) for v in a.get("pads") or [0])
+                or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID")):
+            continue
+        gate = f"{y}::se_gate"
+        gate_node = Node(se.name, "SqueezeExciteGate", FUSED, list(se.inputs), [gate],
+                         dict(se.attrs), se.index)
+        gate_node.label = se.label
+        folded = Node(conv.name, "Conv", FUSED, [se.inputs[0]] + ins[1:] + [gate],
+                      list(conv.outputs), dict(conv.attrs), conv.index)
+        folded.label = "SEScale+" + conv.label
+        replaced[id(se)], replaced[id(conv)] = gate_node, folded
+        g.fused_away.add(y)
+    g.nodes = [replaced.get(id(n), n) for n in g.nodes]
 
 
 def _fuse_relu(g, keep, op_type):

@@ -29,26 +29,50 @@ def _activation(n, activation, alpha, beta, S):
     return act
 
 
-def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag=""):
-    require_float(n, X, R, W, B)
+def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag="",
+          G=None):
+    """G: [N, C, 1, 1] gates of X's channels (a squeeze-and-excitation's, graph._fold_se_gate):
+    the convolution of X * G, folded into the 1x1 GEMM's weights, else a Mul before it."""
+    require_float(n, X, R, W, B, G)
     c = conv_layer(n, X, W, B, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag)
+    if G is not None and not _folds_gate(c, X, G):
+        (X,) = binary(n, "mul", X, G)
+        G = None
     if c.layer is None:
         return _conv_runtime_weights(n, X, W, B, R, act, c.w4_shape, c.strides, c.pads4,
                                      c.dilations, group, c.x4, c.out_shape, c.out4, c.algo)
     bind, x4, out4, out_shape, ws = c.layer.bind, c.x4, c.out4, c.out_shape, c.workspace
+    if G is not None:
+        ws = c.layer.workspace_size(x4[0], x4[2], x4[3], scaled=True)
+    if R is not None and R.shape != out_shape:
+        # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
+        raise n.error("internal: fused residual with a broadcasting shape")
+    g2 = x4[:2]
+    ins = [X] + ([G] if G is not None else []) + ([R] if R is not None else [])
+    has_g, has_r = G is not None, R is not None
 
-    if R is not None and R.shape == out_shape:
-        def conv_residual(x, r, y, *ws_):
-            return bind(x.reshape(x4), y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
-        return n.emit(bound_step(conv_residual), [X, R], [(out_shape, np.float32)],
-                      inplace={0: 1}, workspace=ws)
+    def conv(x, *rest):
+        g = rest[0].reshape(g2) if has_g else None
+        r = rest[has_g].reshape(out4) if has_r else None
+        y, ws_ = rest[has_g + has_r], rest[has_g + has_r + 1:]
+        return bind(x.reshape(x4), y.reshape(out4), r, ws_[0] if ws_ else None, scale=g)
+    return n.emit(bound_step(conv), ins, [(out_shape, np.float32)],
+                  inplace={0: len(ins) - 1} if has_r else None, workspace=ws)
 
-    def conv(x, y, *ws_):
-        return bind(x.reshape(x4), y.reshape(out4), None, ws_[0] if ws_ else None)
-    if R is None:
-        return n.emit(bound_step(conv), [X], [(out_shape, np.float32)], workspace=ws)
-    # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
-    raise n.error("internal: fused residual with a broadcasting shape")
+
+def _folds_gate(c, X, G):
+    """Whether the planned convolution c takes the gates G of X's channels itself: the 1x1
+    GEMMs (csrc/conv.c tc_conv2d_scaled_f32) with one gate per image and channel, where
+    scaling a copy of its K x C weights (once per image) costs less than the pass over x
+    (C x HW) it saves: K <= HW / 2.  Per SE block, every projection folded against the
+    scale pass (AVX2 emulation, 1 thread, 2026-12-01 08:50, per-node medians of 100 runs):
+    EfficientNet-B0 gained 25-46 us at 112x112 and 56x56, 3-12 at 28x28, -4..+4 with K = 80
+    at 14x14, lost 2-22 with K = 112 at 14x14 and 25-109 with K = 192-320 at 7x7;
+    MobileNetV3-Large lost 20-28 us with K = 160 at 7x7; LRASPP (K <= 160 at 32x32 and
+    64x64) gained 14-132 us in every block."""
+    return (c.layer is not None and c.algo in ("1x1", "1x1_chan") and X.ndim == 4
+            and G.shape == X.shape[:2] + (1, 1)
+            and 2 * c.out4[1] <= X.shape[2] * X.shape[3])
 
 
 @dataclass
@@ -174,24 +198,28 @@ def Conv(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_
 
 
 @op("Conv", since=1, domain=FUSED_DOMAIN, cost=conv_macs, window=conv_window)
-def FusedConv(n, X, W, B=None, R=None, S=None, *, activation="", activation_alpha=None,
+def FusedConv(n, X, W, B=None, R=None, S=None, G=None, *, activation="", activation_alpha=None,
               activation_beta=None, auto_pad="NOTSET", dilations=None, group=1,
               kernel_shape=None, pads=None, strides=None):
     """Conv with a fused epilogue: + R (residual Add), then an activation (a name of
-    tinycnn._kernels.ACTIVATIONS, with alpha and beta; S: PRelu's slope [K])."""
+    tinycnn._kernels.ACTIVATIONS, with alpha and beta; S: PRelu's slope [K]); G: gates
+    [N, C, 1, 1] that scale X's channels first (graph._fold_se_gate)."""
     act = _activation(n, activation, activation_alpha, activation_beta, S)
     if R is not None and R.shape != _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
         # Broadcasting residual: not worth a fused path; fall back to Conv then Add then Relu
         # (graph._fuse_conv fuses no other activation after a residual).
         if activation not in ("", "Relu"):
             raise n.error(f"internal: fused {activation} after a broadcasting residual")
+        if G is not None:
+            (X,) = binary(n, "mul", X, G)
         (y,) = _conv(n, X, W, B, None, _activation(n, "", None, None, None), auto_pad, dilations,
                      group, kernel_shape, pads, strides)
         (y,) = binary(n, "add", y, R)
         if activation == "Relu":
             (y,) = unary(n, "relu", y)
         return [y]
-    return _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides)
+    return _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides,
+                 G=G)
 
 
 def _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):

@@ -2,7 +2,8 @@
 
 GlobalAveragePool -> Conv 1x1 [+ activation] -> Conv 1x1 + Sigmoid or HardSigmoid -> Mul
 with the block input, run as one kernel call (csrc/se.c) that materializes only the pooled
-channels, the hidden layer and the gates.
+channels, the hidden layer and the gates.  tinycnn::SqueezeExciteGate stops at the gates when
+the 1x1 convolution that follows folds the scale into its weights (graph._fold_se_gate).
 """
 import numpy as np
 
@@ -12,7 +13,8 @@ from .common import require_float
 
 
 def se_macs(inputs, outputs, **attrs):
-    """The scale (one multiply per element) and the two small dense layers."""
+    """The scale (one multiply per element; SqueezeExciteGate: the pool's add) and the two
+    small dense layers."""
     X, W1 = inputs[0], inputs[1]
     return 0 if X is None or W1 is None else X.size + 2 * X.shape[0] * W1.shape[0] * W1.shape[1]
 
@@ -33,11 +35,9 @@ def _vector(n, name, B, k):
     return np.ascontiguousarray(B.const, np.float32).reshape(-1)
 
 
-@op("SqueezeExcite", domain=FUSED_DOMAIN, cost=se_macs)
-def SqueezeExcite(n, X, W1, B1=None, W2=None, B2=None, *, activation="", activation_alpha=None,
-                  activation_beta=None, gate="Sigmoid", gate_alpha=None, gate_beta=None):
-    """X * gate(W2 . act(W1 . mean(X) + B1) + B2): squeeze-and-excitation in one pass.
-    W1 [C1, C, 1, 1], W2 [C, C1, 1, 1] constant."""
+def _se_layer(n, X, W1, B1, W2, B2, activation, activation_alpha, activation_beta, gate,
+              gate_alpha, gate_beta):
+    """The planned kernel (tinycnn._kernels.SqueezeExcite) of either op, cached per node."""
     require_float(n, X, W1, W2, B1, B2)
     if X.ndim < 3:
         raise n.error(f"input X must be [N, C, spatial...], got shape {X.shape}")
@@ -53,9 +53,36 @@ def SqueezeExcite(n, X, W1, B1=None, W2=None, B2=None, *, activation="", activat
             beta=activation_beta, gate_alpha=gate_alpha, gate_beta=gate_beta))
     except ValueError as e:
         raise n.error(str(e)) from None
+    return layer
+
+
+@op("SqueezeExcite", domain=FUSED_DOMAIN, cost=se_macs)
+def SqueezeExcite(n, X, W1, B1=None, W2=None, B2=None, *, activation="", activation_alpha=None,
+                  activation_beta=None, gate="Sigmoid", gate_alpha=None, gate_beta=None):
+    """X * gate(W2 . act(W1 . mean(X) + B1) + B2): squeeze-and-excitation in one pass.
+    W1 [C1, C, 1, 1], W2 [C, C1, 1, 1] constant."""
+    layer = _se_layer(n, X, W1, B1, W2, B2, activation, activation_alpha, activation_beta, gate,
+                      gate_alpha, gate_beta)
     run = layer.run
 
     def squeeze_excite(x, y, *ws):
         run(x, y, ws[0] if ws else None)
     return n.emit(squeeze_excite, [X], [(X.shape, np.float32)], inplace={0: 0},
                   workspace=layer.workspace_size(X.shape[0]))
+
+
+@op("SqueezeExciteGate", domain=FUSED_DOMAIN, cost=se_macs)
+def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, *, activation="",
+                      activation_alpha=None, activation_beta=None, gate="Sigmoid",
+                      gate_alpha=None, gate_beta=None):
+    """gate(W2 . act(W1 . mean(X) + B1) + B2) as [N, C, 1...]: SqueezeExcite without the
+    scale, which the 1x1 convolution after it folds into its weights (graph._fold_se_gate,
+    tinycnn::Conv's input G)."""
+    layer = _se_layer(n, X, W1, B1, W2, B2, activation, activation_alpha, activation_beta, gate,
+                      gate_alpha, gate_beta)
+    run = layer.run_gate
+
+    def squeeze_excite_gate(x, g, *ws):
+        run(x, g, ws[0] if ws else None)
+    return n.emit(squeeze_excite_gate, [X], [(X.shape[:2] + (1,) * (X.ndim - 2), np.float32)],
+                  workspace=layer.gate_workspace_size(X.shape[0]))
