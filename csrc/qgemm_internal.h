@@ -49,7 +49,8 @@ struct tc_qdriver {
     char *ws_rows, *ws_ptrs;
     size_t ws_thread, ws_ptrs_thread;
     int shared_rows;      /* all M rows packed once, before the tasks */
-    int panels_per_chunk, ncchunks;
+    int tiles, nblocks;   /* the task grid (plan_tasks): row blocks of whole tiles */
+    int steps, ncchunks;  /* and column chunks of whole kernel calls */
     struct {              /* U8S8X2's correction section (tc_qgemm_pack) */
         const int32_t *start, *k;
         const int8_t *w;
