@@ -404,9 +404,8 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * thread an equal share.  Few row blocks (late layers, GEMVs) are not enough tasks: the
  * columns are split too, and then the rows are packed once, before the tasks, rather
  * than by each chunk. */
-static void plan_tasks(const tc_ctx *ctx, tc_qdriver *d, int np)
+static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
-    const int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = TC_QMB / mr;
     const int tiles = (d->M + mr - 1) / mr, steps = (np + step - 1) / step;
     int nblocks = (tiles + per_block - 1) / per_block, chunks = 1;
@@ -437,6 +436,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
     *p0 = s0 * step;
     *p1 = s1 * step < np ? s1 * step : np;
 }
+
+/* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
+ * kernels (vpmaddwd, 16 products each) */
+#define TC_QGEMM_MIN_SPLIT 2.5e5
 
 static size_t row_bytes(int format, int K)
 {
@@ -669,8 +672,10 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         d->fix.w = f.w;
     }
 
-    tc_pool *pool = ctx ? ctx->pool : NULL;
-    plan_tasks(ctx, d, np);
+    /* products of a few microseconds (squeeze-excitation's 1x1 layers) on one thread: the
+     * dispatch and the wait would cost more than the other threads save */
+    tc_pool *pool = ctx && (double)d->M * d->N * d->K >= TC_QGEMM_MIN_SPLIT ? ctx->pool : NULL;
+    plan_tasks(pool ? tc_pool_size(pool) : 1, d, np);
     d->shared_rows = !d->direct && !d->taps && d->ncchunks > 1;
     if (d->shared_rows)
         tc_parallel_for(pool, (d->M + TC_QMB - 1) / TC_QMB, 1, qdriver_fill_blocks, d);
