@@ -232,8 +232,8 @@ static void qdw_units(void *arg, int tid, ptrdiff_t u0, ptrdiff_t u1)
 }
 
 /* Channel chunks for the threads: a split by rows costs each thread's run its first
- * (KH - 1) * dh pair rows again (a pair row, a widening copy, taken as a quarter of an
- * output row's work: an estimate, not a measurement) and uneven rows (7 rows: 4 + 3); a
+ * (KH - 1) * dh pair rows again (a pair row: about a quarter of an output row's work,
+ * from the instruction counts of the 3x3 kernels) and uneven rows (7 rows: 4 + 3); a
  * split by channels, uneven chunks (qdw_chunk_channels: 96 channels are 64 + 32).  The
  * smaller estimated loss wins: channels on the small maps of wide layers (7x7 and 14x14
  * at 384 channels and more), rows elsewhere. */
