@@ -9,8 +9,7 @@
  * shuffle in the inner loop (an odd KW pairs its last tap with a weight of 0).
  * Only the columns some pixel reads are built (every other one at stride 2).
  * A pair row is built once and serves the KH output rows that read it (a ring of
- * (KH - 1) * dh + 1 rows per thread, slot = iy mod size).  Threads take runs of rows, or
- * on small maps chunks of channels (qdw_channel_chunks).  The sums are the exact
+ * (KH - 1) * dh + 1 rows per thread, slot = iy mod size).  The sums are the exact
  * int32 sums of (x - zp) * w, requantized as the GEMM's output stage does.
  *
  * Pair row: [cols][Cp / 8][8 channels][2] int16, Cp = C rounded up to 16
@@ -66,8 +65,8 @@ void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_s
 {
     for (ptrdiff_t u = 0; u < g->cols; u++) {
         ptrdiff_t ia = u * g->ustep - g->pl, ib = ia + g->dw;
-        const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * g->ldc : zero_row;
-        const uint8_t *b = ib >= 0 && ib < g->w ? x + ib * g->ldc : zero_row;
+        const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * g->C : zero_row;
+        const uint8_t *b = ib >= 0 && ib < g->w ? x + ib * g->C : zero_row;
         int16_t *o = prow + u * 2 * g->cp;
         for (int c = 0; c < g->cp; c++) {
             int va = 0, vb = 0;
@@ -90,7 +89,7 @@ void tc_qdw_out_row_portable(const int16_t *const *prows, const int16_t *w, cons
 {
     const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp;
     for (int ox = 0; ox < g->ow; ox++) {
-        const ptrdiff_t at = (ptrdiff_t)ox * g->ldc;
+        const ptrdiff_t at = (ptrdiff_t)ox * g->C;
         for (int c = 0; c < g->C; c++) {
             const int16_t *wc = w + (ptrdiff_t)(c / 16) * g->KH * g->np * 32 + 2 * (c % 16);
             uint32_t acc = (uint32_t)bias[c];
@@ -145,46 +144,25 @@ typedef struct qdw_job {
     char *ring; /* per thread: ring rows of int16 then ring int32 tags */
     size_t ring_bytes;
     int ring_rows;
-    ptrdiff_t rows; /* output rows of all images */
-    int cchunks;    /* chunks of channels (qdw_channel_chunks) */
     char *y;
 } qdw_job;
 
-/* Channels [*c0, *c1) of chunk cc of n: whole runs of QDW_CHUNK_C (the last one short,
- * ending at cp), so that no two threads write into one cache line of an 8-bit output */
-#define QDW_CHUNK_C 64
-
-static void qdw_chunk_channels(int cp, int cc, int n, int *c0, int *c1)
+/* rows: output rows of all images */
+static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
 {
-    const int units = (cp + QDW_CHUNK_C - 1) / QDW_CHUNK_C;
-    *c0 = QDW_CHUNK_C * (int)((long)units * cc / n);
-    *c1 = QDW_CHUNK_C * (int)((long)units * (cc + 1) / n);
-    *c0 = *c0 < cp ? *c0 : cp;
-    *c1 = *c1 < cp ? *c1 : cp;
-}
-
-/* Output rows [r0, r1) (of all images) of the channel chunk cc */
-static void qdw_run(const qdw_job *jb, int cc, ptrdiff_t r0, ptrdiff_t r1, int tid)
-{
+    const qdw_job *jb = arg;
     const tc_conv2d_params *p = jb->p;
+    const tc_qdw_geom *g = &jb->g;
     const tc_quant_kernels *k = tc_quant_kernels_of(jb->ctx);
-    int c0, c1;
-    qdw_chunk_channels(jb->g.cp, cc, jb->cchunks, &c0, &c1);
-    if (c1 <= c0)
-        return;
-    tc_qdw_geom g = jb->g;
-    g.C = (c1 < p->C ? c1 : p->C) - c0;
-    g.cp = c1 - c0;
-    const int16_t *weight = jb->weight + (ptrdiff_t)(c0 / 16) * p->KH * g.np * 32;
-    const ptrdiff_t row_elems = qdw_row_cols(p, g.ow) * 2 * g.cp, cy = (ptrdiff_t)g.ow * g.ldc;
+    const ptrdiff_t row_elems = qdw_row_cols(p, g->ow) * 2 * g->cp, cy = (ptrdiff_t)g->ow * g->C;
     const size_t ysz = jb->out->type >= TC_QOUT_S32 ? 4 : 1;
     int16_t *ring = (int16_t *)(jb->ring + (size_t)tid * jb->ring_bytes);
     ptrdiff_t *tags = (ptrdiff_t *)(ring + (size_t)jb->ring_rows * row_elems);
     const int16_t *prows[64];
     for (int s = 0; s < jb->ring_rows; s++) {
         tags[s] = -1;
-        memset(ring + s * row_elems + g.cols * 2 * g.cp, 0,
-               (size_t)(row_elems - g.cols * 2 * g.cp) * sizeof(int16_t));
+        memset(ring + s * row_elems + g->cols * 2 * g->cp, 0,
+               (size_t)(row_elems - g->cols * 2 * g->cp) * sizeof(int16_t));
     }
     for (ptrdiff_t r = r0; r < r1; r++) {
         ptrdiff_t img = r / jb->oh;
@@ -199,60 +177,19 @@ static void qdw_run(const qdw_job *jb, int cc, ptrdiff_t r0, ptrdiff_t r1, int t
             int s = iy % jb->ring_rows;
             int16_t *row = ring + s * row_elems;
             if (tags[s] != tag) {
-                k->dw_pair_row(jb->x + tag * g.w * g.ldc + c0, jb->zero_row, jb->x_signed, jb->zp,
-                               &g, row);
+                k->dw_pair_row(jb->x + tag * g->w * g->C, jb->zero_row, jb->x_signed, jb->zp, g,
+                               row);
                 tags[s] = tag;
             }
             prows[ky] = row;
         }
-        const ptrdiff_t at = (r * cy + c0) * (ptrdiff_t)ysz;
-        const void *res = jb->out->residual ? (const char *)jb->out->residual->r + at : NULL;
-        char *y = jb->y + at;
-        k->dw_out_row(prows, weight, &g, jb->bias + c0, jb->scale + c0, jb->out, res, y);
-        if (jb->out->lut && ysz == 1) { /* the fused lookup, over the row while it is in cache */
-            if (g.C == g.ldc)
-                k->lookup_run(jb->out->lut, (const uint8_t *)y, cy, (uint8_t *)y);
-            else
-                for (int ox = 0; ox < g.ow; ox++, y += g.ldc)
-                    k->lookup_run(jb->out->lut, (const uint8_t *)y, g.C, (uint8_t *)y);
-        }
+        const void *res = jb->out->residual ? (const char *)jb->out->residual->r + r * cy * ysz
+                                            : NULL;
+        char *y = jb->y + r * cy * ysz;
+        k->dw_out_row(prows, jb->weight, g, jb->bias, jb->scale, jb->out, res, y);
+        if (jb->out->lut && ysz == 1) /* the fused lookup, over the row while it is in cache */
+            k->lookup_run(jb->out->lut, (const uint8_t *)y, cy, (uint8_t *)y);
     }
-}
-
-/* units [u0, u1) of cchunks x (output rows of all images), channel chunk outer */
-static void qdw_units(void *arg, int tid, ptrdiff_t u0, ptrdiff_t u1)
-{
-    const qdw_job *jb = arg;
-    const ptrdiff_t rows = jb->rows;
-    while (u0 < u1) {
-        ptrdiff_t r0 = u0 % rows, r1 = r0 + (u1 - u0) < rows ? r0 + (u1 - u0) : rows;
-        qdw_run(jb, (int)(u0 / rows), r0, r1, tid);
-        u0 += r1 - r0;
-    }
-}
-
-/* Channel chunks for the threads: a split by rows costs each thread's run its first
- * (KH - 1) * dh pair rows again (a pair row: about a quarter of an output row's work,
- * from the instruction counts of the 3x3 kernels) and uneven rows (7 rows: 4 + 3); a
- * split by channels, uneven chunks (qdw_chunk_channels: 96 channels are 64 + 32).  The
- * smaller estimated loss wins: channels on the small maps of wide layers (7x7 and 14x14
- * at 384 channels and more), rows elsewhere. */
-static int qdw_channel_chunks(const tc_ctx *ctx, const tc_conv2d_params *p, ptrdiff_t rows)
-{
-    const int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1, cp = qdw_cpad(p->C);
-    if (threads < 2 || cp < threads * QDW_CHUNK_C)
-        return 1;
-    const double per = (double)rows / threads;
-    double loss_rows = (double)((rows + threads - 1) / threads) / per - 1.0 +
-                       0.25 * (p->KH - 1) * p->dh / per;
-    int widest = 0;
-    for (int cc = 0; cc < threads; cc++) {
-        int c0, c1;
-        qdw_chunk_channels(cp, cc, threads, &c0, &c1);
-        widest = c1 - c0 > widest ? c1 - c0 : widest;
-    }
-    double loss_chan = (double)widest * threads / cp - 1.0;
-    return loss_chan < loss_rows ? threads : 1;
 }
 
 static size_t qdw_ring_bytes(const tc_conv2d_params *p, int ow, int *rows)
@@ -297,7 +234,6 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.p = p;
     jb.g.C = p->C;
     jb.g.cp = cp;
-    jb.g.ldc = p->C;
     jb.g.w = w;
     jb.g.ow = ow;
     jb.g.pl = p->pl;
@@ -320,11 +256,8 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.ring = ring;
     jb.ring_bytes = qdw_ring_bytes(p, ow, &jb.ring_rows);
     jb.y = y;
-    /* a thread takes a contiguous run of rows (each pair row is built once per run) of one
-     * chunk of channels, or more; layers of a few rows' work are not split */
-    ptrdiff_t per_row = (ptrdiff_t)ow * cp * p->KH * jb.g.np, grain = 16384 / per_row + 1;
-    jb.rows = (ptrdiff_t)n * oh;
-    jb.cchunks = jb.rows > grain ? qdw_channel_chunks(ctx, p, jb.rows) : 1;
-    tc_parallel_for(ctx ? ctx->pool : NULL, jb.cchunks * jb.rows,
-                    jb.cchunks > 1 ? jb.rows : grain, qdw_units, &jb);
+    /* a thread takes a contiguous run of rows: each pair row is built once per run */
+    ptrdiff_t per_row = (ptrdiff_t)ow * cp * p->KH * jb.g.np;
+    tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)n * oh, 16384 / per_row + 1, qdw_rows,
+                    &jb);
 }

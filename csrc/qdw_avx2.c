@@ -41,7 +41,7 @@ static inline void pair_row(const uint8_t *x, const uint8_t *zero_row, int x_sig
                             const tc_qdw_geom *g, int16_t *prow)
 {
     const __m256i vzp = _mm256_set1_epi16((int16_t)zp);
-    const ptrdiff_t C = g->ldc, cp2 = 2 * (ptrdiff_t)g->cp;
+    const ptrdiff_t C = g->C, cp2 = 2 * (ptrdiff_t)g->cp;
     for (ptrdiff_t u = 0; u < g->cols; u++) {
         ptrdiff_t ia = u * g->ustep - g->pl, ib = ia + g->dw;
         const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * C : zero_row;
@@ -74,7 +74,7 @@ static inline void out_block16(const int16_t *const *prows, const int16_t *w, co
     const ptrdiff_t step = (CS ? CS : g->sw / g->ustep) * cp2;
     const ptrdiff_t jstep = (JS ? JS : 2 * g->dw / g->ustep) * cp2;
     const size_t ysz = out->type >= TC_QOUT_S32 ? 4 : 1;
-    const ptrdiff_t ldy = (ptrdiff_t)g->ldc * ysz;
+    const ptrdiff_t ldy = (ptrdiff_t)g->C * ysz;
     const int16_t *pr[64];
     int nk = 0;
     const __m256i *wr[64];

@@ -193,18 +193,16 @@ void tc_lookup_run_avx2(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uin
  * pixels that overhang the end of a row) */
 #define TC_QDW_OVER 3
 typedef struct tc_qdw_geom {
-    int C, cp, ldc; /* channels (a run of the image's), C rounded up to 16, channels per pixel */
-    int w, ow, pl, sw, dw, KH, np, ustep;
+    int C, cp, w, ow, pl, sw, dw, KH, np, ustep;
     ptrdiff_t cols;
 } tc_qdw_geom;
 
-/* One pair row (qdw.c's layout) from an input row x ([w][ldc], C read, unsigned or int8):
+/* One pair row (qdw.c's layout) from an input row x ([w][C], unsigned or, x_signed, int8):
  * columns outside the image read zero_row (C bytes of the zero point zp). */
 typedef void (*tc_qdw_pair_row_fn)(const uint8_t *x, const uint8_t *zero_row, int x_signed,
                                    int zp, const tc_qdw_geom *g, int16_t *prow);
-/* One output row ([ow][ldc], C written, of out->type, r its residual or NULL): prows[ky]
- * the pair row of kernel row ky or NULL (outside the image); w: packed weights; bias,
- * scale: [cp]. */
+/* One output row ([ow][C] of out->type, r its residual or NULL): prows[ky] the pair row of
+ * kernel row ky or NULL (outside the image); w: packed weights; bias, scale: [cp]. */
 typedef void (*tc_qdw_out_row_fn)(const int16_t *const *prows, const int16_t *w,
                                   const tc_qdw_geom *g, const int32_t *bias, const float *scale,
                                   const tc_qoutput *out, const void *r, void *y);
