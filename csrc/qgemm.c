@@ -397,11 +397,13 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
 
 /* The task grid.  Rows: the M rows' tiles (mr rows each) dealt evenly into nblocks
  * blocks of at most TC_QMB rows (no short last block: 49 rows are 30 + 19, not 48 + 1);
- * columns: the panels dealt evenly, in whole kernel calls, into ncchunks chunks.  Task
- * t is (column chunk t / nblocks, row block t % nblocks), so a thread's run of tasks
- * shares its panels (each thread streams its share of the weights) and, the threads
- * starting at evenly spaced tasks, equal tasks in a multiple of the threads give each
- * thread an equal share.  Few row blocks (late layers, GEMVs) are not enough tasks: the
+ * columns: the panels dealt evenly, in whole kernel calls, into ncchunks chunks.  The
+ * threads start at evenly spaced tasks, so equal tasks in a multiple of the threads give
+ * each an equal share; the order of the tasks decides which operand a thread reads only
+ * its share of: with more columns than rows (late layers, GEMVs), column chunk outer,
+ * each thread streaming its share of the weights; else row block outer, each thread
+ * reading its share of the activations (which the previous layer's threads wrote by
+ * rows).  Few row blocks (late layers, GEMVs) are not enough tasks: the
  * columns are split too, and then the rows are packed once, before the tasks, rather
  * than by each chunk. */
 static void plan_tasks(int threads, tc_qdriver *d, int np)
@@ -419,6 +421,7 @@ static void plan_tasks(int threads, tc_qdriver *d, int np)
         nblocks = nblocks < tiles ? nblocks : tiles;
     }
     d->tiles = tiles;
+    d->columns_outer = np * TC_QNR > d->M;
     d->nblocks = nblocks;
     d->steps = steps;
     d->ncchunks = chunks;
@@ -580,7 +583,10 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
     const int klen = d->taps ? d->kpad / d->ntaps : d->kpad;
     for (ptrdiff_t t = t0; t < t1; t++) {
         int m0, mcount, p0, p1;
-        task_range(d, (int)(t % d->nblocks), (int)(t / d->nblocks), np, &m0, &mcount, &p0, &p1);
+        if (d->columns_outer)
+            task_range(d, (int)(t % d->nblocks), (int)(t / d->nblocks), np, &m0, &mcount, &p0, &p1);
+        else
+            task_range(d, (int)(t / d->ncchunks), (int)(t % d->ncchunks), np, &m0, &mcount, &p0, &p1);
         const char *a = NULL;
         ptrdiff_t lda = (ptrdiff_t)d->kpad * elem;
         if (d->direct) {

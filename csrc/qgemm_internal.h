@@ -51,6 +51,7 @@ struct tc_qdriver {
     int shared_rows;      /* all M rows packed once, before the tasks */
     int tiles, nblocks;   /* the task grid (plan_tasks): row blocks of whole tiles */
     int steps, ncchunks;  /* and column chunks of whole kernel calls */
+    int columns_outer;    /* task order: column chunk outer, or row block outer */
     struct {              /* U8S8X2's correction section (tc_qgemm_pack) */
         const int32_t *start, *k;
         const int8_t *w;
