@@ -410,18 +410,54 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
 /* Driver                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Tasks: (row block, column chunk).  Few row blocks (late layers, GEMVs) are
- * not enough work for the threads: the columns are split too, and then the
- * rows are packed once, before the tasks, rather than by each chunk. */
-static int column_chunks(const tc_ctx *ctx, int M, int N)
+/* The task grid.  Rows: the M rows' tiles (mr rows each) dealt evenly into nblocks
+ * blocks of at most TC_QMB rows (no short last block: 49 rows are 30 + 19, not 48 + 1);
+ * columns: the panels dealt evenly, in whole kernel calls, into ncchunks chunks.  The
+ * threads start at evenly spaced tasks, so equal tasks in a multiple of the threads give
+ * each an equal share; the order of the tasks decides which operand a thread reads only
+ * its share of: with more columns than rows (late layers, GEMVs), column chunk outer,
+ * each thread streaming its share of the weights; else row block outer, each thread
+ * reading its share of the activations (which the previous layer's threads wrote by
+ * rows).  Few row blocks (late layers, GEMVs) are not enough tasks: the
+ * columns are split too, and then the rows are packed once, before the tasks, rather
+ * than by each chunk. */
+static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
-    int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    int nblocks = (M + TC_QMB - 1) / TC_QMB, np = (N + TC_QNR - 1) / TC_QNR;
-    int chunks = 1;
-    if (threads > 1 && nblocks < 4 * threads)
+    const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = TC_QMB / mr;
+    const int tiles = (d->M + mr - 1) / mr, steps = (np + step - 1) / step;
+    int nblocks = (tiles + per_block - 1) / per_block, chunks = 1;
+    if (threads > 1 && nblocks < 4 * threads) {
         chunks = (4 * threads + nblocks - 1) / nblocks;
-    return chunks < np ? chunks : np;
+        while ((long)chunks * nblocks % threads) /* whole tasks per thread */
+            chunks++;
+        chunks = chunks < steps ? chunks : steps;
+    } else if (threads > 1) {
+        nblocks = (nblocks + threads - 1) / threads * threads;
+        nblocks = nblocks < tiles ? nblocks : tiles;
+    }
+    d->tiles = tiles;
+    d->columns_outer = np * TC_QNR > d->M;
+    d->nblocks = nblocks;
+    d->steps = steps;
+    d->ncchunks = chunks;
 }
+
+/* Rows [*m0, *m0 + *mcount) of row block b, panels [*p0, *p1) of column chunk cc */
+static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int *mcount,
+                       int *p0, int *p1)
+{
+    const int mr = d->uk.mr, step = d->uk.nr / TC_QNR;
+    int t0 = (int)((long)d->tiles * b / d->nblocks), t1 = (int)((long)d->tiles * (b + 1) / d->nblocks);
+    *m0 = t0 * mr;
+    *mcount = (t1 * mr < d->M ? t1 * mr : d->M) - *m0;
+    int s0 = (int)((long)d->steps * cc / d->ncchunks), s1 = (int)((long)d->steps * (cc + 1) / d->ncchunks);
+    *p0 = s0 * step;
+    *p1 = s1 * step < np ? s1 * step : np;
+}
+
+/* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
+ * kernels (vpmaddwd, 16 products each) */
+#define TC_QGEMM_MIN_SPLIT 2.5e5
 
 static size_t row_bytes(int format, int K)
 {
@@ -599,11 +635,11 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
     const void **ptrs = (const void **)(d->ws_ptrs + (size_t)tid * d->ws_ptrs_thread);
     const int klen = d->taps ? d->kpad / d->ntaps : d->kpad;
     for (ptrdiff_t t = t0; t < t1; t++) {
-        int mb = (int)(t / d->ncchunks), cc = (int)(t % d->ncchunks);
-        int m0 = mb * TC_QMB, mcount = d->M - m0 < TC_QMB ? d->M - m0 : TC_QMB;
-        int p0 = cc * d->panels_per_chunk, p1 = p0 + d->panels_per_chunk;
-        if (p1 > np)
-            p1 = np;
+        int m0, mcount, p0, p1;
+        if (d->columns_outer)
+            task_range(d, (int)(t % d->nblocks), (int)(t / d->nblocks), np, &m0, &mcount, &p0, &p1);
+        else
+            task_range(d, (int)(t / d->ncchunks), (int)(t % d->ncchunks), np, &m0, &mcount, &p0, &p1);
         const char *a = NULL;
         ptrdiff_t lda = (ptrdiff_t)d->kpad * elem;
         if (d->direct) {
@@ -705,15 +741,14 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         d->fix.w = f.w;
     }
 
-    tc_pool *pool = ctx ? ctx->pool : NULL;
-    int nblocks = (d->M + TC_QMB - 1) / TC_QMB;
-    int chunks = column_chunks(ctx, d->M, d->N), step = d->uk.nr / TC_QNR;
-    d->panels_per_chunk = ((np + chunks - 1) / chunks + step - 1) / step * step;
-    d->ncchunks = (np + d->panels_per_chunk - 1) / d->panels_per_chunk;
+    /* products of a few microseconds (squeeze-excitation's 1x1 layers) on one thread: the
+     * dispatch and the wait would cost more than the other threads save */
+    tc_pool *pool = ctx && (double)d->M * d->N * d->K >= TC_QGEMM_MIN_SPLIT ? ctx->pool : NULL;
+    plan_tasks(pool ? tc_pool_size(pool) : 1, d, np);
     d->shared_rows = !d->direct && !d->taps && d->ncchunks > 1;
     if (d->shared_rows)
-        tc_parallel_for(pool, nblocks, 1, qdriver_fill_blocks, d);
-    tc_parallel_for_dynamic(pool, (ptrdiff_t)nblocks * d->ncchunks, 1, qdriver_task, d);
+        tc_parallel_for(pool, (d->M + TC_QMB - 1) / TC_QMB, 1, qdriver_fill_blocks, d);
+    tc_parallel_for_dynamic(pool, (ptrdiff_t)d->nblocks * d->ncchunks, 1, qdriver_task, d);
 }
 
 /* ------------------------------------------------------------------------ */

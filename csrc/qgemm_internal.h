@@ -50,7 +50,9 @@ struct tc_qdriver {
     size_t ws_thread, ws_ptrs_thread;
     int shared_rows;      /* all M rows packed once, before the tasks */
     int u7s8_base;        /* U7S8's window of the activations (tc_u7s8_base) */
-    int panels_per_chunk, ncchunks;
+    int tiles, nblocks;   /* the task grid (plan_tasks): row blocks of whole tiles */
+    int steps, ncchunks;  /* and column chunks of whole kernel calls */
+    int columns_outer;    /* task order: column chunk outer, or row block outer */
     struct {              /* U8S8X2's correction section (tc_qgemm_pack) */
         const int32_t *start, *k;
         const int8_t *w;

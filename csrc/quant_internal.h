@@ -236,7 +236,8 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
 
 /* qwinograd_internal.h */
 struct tc_qwg_job;
-typedef void (*tc_qwg_chunk_fn)(const struct tc_qwg_job *jb, int t0, int nt, char *ws);
+typedef void (*tc_qwg_chunk_fn)(const struct tc_qwg_job *jb, int t0, int nt, int p0, int p1,
+                                char *ws);
 
 /* The 8-bit kernels of one tier, a row of dispatch.c's table chosen once (tc_ctx_init,
  * tc_ctx_set_vnni): element-wise runs, the depthwise convolution's two steps (qdw.c), and the

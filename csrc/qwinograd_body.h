@@ -39,7 +39,7 @@ static inline void QWG_CAT(input16_, QWG_NAME)(const uint8_t *const *src, int c0
     }
 }
 
-void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, char *ws)
+void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, char *ws)
 {
     const int cpad = jb->cpad, np = (jb->K + TC_QNR - 1) / TC_QNR, chunk = jb->chunk;
     const size_t vstride = (size_t)chunk * cpad;
@@ -85,7 +85,7 @@ void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, char *ws)
     const tc_qepi e32 = {zeros, fzeros, TC_QOUT_S32, 0, 0, 0, NULL, NULL, NULL, NULL, 0};
     const size_t panel = (size_t)cpad * TC_QNR; /* int16 elements */
     const int mr = jb->uk.mr;
-    for (int p = 0; p < np; p++) {
+    for (int p = p0; p < p1; p++) {
         for (int xi = 0; xi < 16; xi++) {
             const int16_t *b = jb->packed + ((size_t)xi * np + p) * panel;
             for (int r = 0; r < nt; r += mr) {

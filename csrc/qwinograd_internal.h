@@ -9,7 +9,9 @@
 typedef struct tc_qwg_job {
     const tc_ctx *ctx;
     int n, h, w, C, K, oh, ow, pt, pl;
-    int tiles_y, tiles_x, ntiles, chunk;  /* chunk: tiles per task */
+    int tiles_y, tiles_x, ntiles;
+    int chunk, nchunks;                   /* the most tiles of a chunk; chunks of tiles */
+    int npchunks;                         /* chunks of panels: a task is (panels, tiles) */
     int cpad;                             /* C rounded up to 2 (S16X2's pairs) */
     const uint8_t *x;
     uint8_t flip;                         /* int8 input: bytes read as x ^ 0x80 */
@@ -25,11 +27,12 @@ typedef struct tc_qwg_job {
     size_t ws_thread;
 } tc_qwg_job;
 
-/* Tiles [t0, t0 + nt) of the job (nt <= job->chunk), ws: the thread's workspace. */
+/* Tiles [t0, t0 + nt) of the job (nt <= job->chunk), panels [p0, p1) of 16 output channels,
+ * ws: the thread's workspace. */
 
-void tc_qwg_chunk_portable(const tc_qwg_job *jb, int t0, int nt, char *ws);
+void tc_qwg_chunk_portable(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, char *ws);
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_qwg_chunk_avx2(const tc_qwg_job *jb, int t0, int nt, char *ws);
+void tc_qwg_chunk_avx2(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, char *ws);
 #endif
 
 #define QWG_CAT_(a, b) a##b

@@ -563,3 +563,119 @@ def test_u8s8x2_is_chosen_on_avx2_where_few_groups_need_a_correction():
     for v in ("avxvnni", "avx512vnni"):
         if v in K.int8_isas():
             assert K.qgemm_choose_format_for(K.Context(1, "avx2", v), big) == "s8x4"
+
+
+def _tiers_at(threads):
+    """A Context per 8-bit tier this CPU runs, at each of the thread counts."""
+    return {(isa, t): K.Context(t, *K.parse_isa(K.INT8_ISA_SETTINGS[isa]))
+            for isa in ("portable", "avx2", "avx512vnni") if isa in K.int8_isas() for t in threads}
+
+
+# rows around the tiles (6) and blocks (48) the tasks are cut into: a last tile of 1 row
+# (7, 49, 97), a last block of 1 row (49, 97), blocks that do not divide the threads (145);
+# the maps of 7x7, 14x14 and 28x28
+PARTITION_ROWS = [1, 7, 49, 97, 145, 196, 784]
+
+
+def test_qgemm_task_split_gives_the_same_result_at_1_2_and_3_threads():
+    """The driver's tasks (row blocks of whole tiles dealt evenly, column chunks of whole
+    kernel calls): each row and column computed once, exactly, whatever the threads, for
+    every layout, the in-place rows, the rows packed once for the column chunks (int8
+    activations) and the fused lookup over the chunk's columns."""
+    rng = np.random.default_rng(85)
+    ctxs = _tiers_at((1, 2, 3))
+    table = rng.integers(0, 256, 256).astype(np.uint8)
+    for m in PARTITION_ROWS:
+        for kd, n in [(24, 5), (64, 161), (576, 40)]:
+            w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+            bias = rng.integers(-1000, 1000, n).astype(np.int32)
+            scale = (rng.random(n) * 0.003 + 1e-4).astype(np.float32)
+            for signed in (False, True):
+                dtype = np.int8 if signed else np.uint8
+                info = np.iinfo(dtype)
+                a = rng.integers(info.min, info.max, (m, kd), endpoint=True).astype(dtype)
+                az = int(rng.integers(info.min, info.max))
+                acc = (a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias
+                want = table[output_of(acc, dtype, scale, 3, info.min, info.max).view(np.uint8)]
+                for (isa, t), c in ctxs.items():
+                    for fmt in formats_for(c, w):
+                        if fmt == "u7s8" and signed:
+                            continue
+                        layer = K.QGemm(c, w, K.QOutput(dtype, bias, scale, 3, lut=table), fmt)
+                        y = np.empty((m, n), dtype)
+                        layer.run(a, az, y)
+                        assert np.array_equal(y.view(np.uint8), want), \
+                            f"{isa} {t} threads {fmt}: m={m} k={kd} n={n} {dtype.__name__}"
+
+
+def test_qconv_task_split_gives_the_same_result_at_1_2_and_3_threads():
+    """Convolutions at the late layers' map sizes (7x7 to 28x28) and odd ones, through every
+    path of the driver (in place, im2col rows, indirect taps) and the Winograd (chunks of
+    tiles, or of panels on small maps), with the fused lookup: equal to the reference at
+    1, 2 and 3 threads."""
+    rng = np.random.default_rng(86)
+    ctxs = _tiers_at((1, 2, 3))
+    table = rng.integers(0, 256, 256).astype(np.uint8)
+    for (c, k, kh, st, h, wd) in [(16, 40, 1, 1, 7, 7), (32, 161, 1, 2, 14, 14),
+                                  (16, 33, 3, 1, 14, 14), (20, 48, 3, 1, 7, 7),
+                                  (64, 40, 3, 1, 28, 28), (48, 97, 3, 1, 13, 9),
+                                  (32, 200, 3, 1, 8, 8)]:
+        w = rng.integers(-128, 128, (k, kh, kh, c)).astype(np.int16)
+        scale = (rng.random(k) * 0.002 + 1e-5).astype(np.float32)
+        x = rng.integers(0, 256, (1, h, wd, c)).astype(np.uint8)
+        xz = int(rng.integers(0, 256))
+        p = kh // 2
+        acc = conv_reference(x.astype(np.int64), xz, w, (st, st), (p,) * 4, (1, 1), 1)
+        want = table[output_of(acc, np.uint8, scale, 3, 0, 255)]
+        for (isa, t), ctx_ in ctxs.items():
+            fmts = formats_for(ctx_, w) + (["winograd"] if kh == 3 and st == 1 else [])
+            for fmt in fmts:
+                layer = K.QConv2d(ctx_, w, K.QOutput(np.uint8, None, scale, 3, lut=table),
+                                  (st, st), (p,) * 4, (1, 1), 1, fmt)
+                y = np.empty(layer.output_shape(1, h, wd), np.uint8)
+                layer.run(x, xz, y)
+                assert np.array_equal(y, want), \
+                    f"{isa} {t} threads {fmt}: C={c} K={k} {kh}x{kh} stride {st} {h}x{wd}"
+
+
+def test_depthwise_split_gives_the_same_result_at_1_2_and_3_threads():
+    """The depthwise layer's split into runs of rows (each thread rebuilding the pair rows
+    its first output rows read): every output once and exact at 1, 2 and 3 threads, on
+    small maps too, with int8 inputs, strides, a fused residual add and a fused lookup."""
+    rng = np.random.default_rng(87)
+    ctxs = _tiers_at((1, 2, 3))
+    table = rng.integers(0, 256, 256).astype(np.uint8)
+    for case, (c, kh, st, n, h) in enumerate([(160, 3, 1, 1, 7), (100, 5, 1, 1, 14),
+                                              (161, 5, 1, 2, 7), (40, 3, 2, 1, 28),
+                                              (96, 3, 1, 1, 56), (33, 3, 1, 1, 20)]):
+        signed = case % 2 == 1
+        dtype = np.int8 if signed else np.uint8
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, (n, h, h, c), endpoint=True).astype(dtype)
+        xz = int(rng.integers(info.min, info.max))
+        w = rng.integers(-128, 128, (c, kh, kh, 1)).astype(np.int16)
+        scale = (rng.random(c) * 0.004 + 1e-4).astype(np.float32)
+        p = kh // 2
+        acc = conv_reference(x.astype(np.int64), xz, w, (st, st), (p,) * 4, (1, 1), c)
+        residual = (0.05, 3, 0.04, -2 if signed else 7, 0.06, 1, False) if case % 3 == 2 else None
+        r = None
+        for (isa, t), ctx_ in ctxs.items():
+            layer = K.QConv2d(ctx_, w, K.QOutput(dtype, None, scale, 3, residual=residual,
+                                                 lut=table), (st, st), (p,) * 4, (1, 1), c)
+            assert layer.depthwise
+            shape = layer.output_shape(n, h, h)
+            if r is None:
+                r = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype) \
+                    if residual else None
+                plain = K.QConv2d(K.Context(1, "portable"), w,
+                                  K.QOutput(dtype, None, scale, 3, residual=residual),
+                                  (st, st), (p,) * 4, (1, 1), c)
+                q = np.empty(shape, dtype)
+                plain.run(x, xz, q, residual=r)
+                if residual is None:
+                    assert np.array_equal(q, output_of(acc, dtype, scale, 3, info.min, info.max))
+                want = table[q.view(np.uint8)].view(dtype)
+            y = np.empty(shape, dtype)
+            layer.run(x, xz, y, residual=r)
+            assert np.array_equal(y, want), \
+                f"{isa} {t} threads: C={c} {kh}x{kh} stride {st} {n}x{h}x{h} {dtype.__name__}"
