@@ -26,4 +26,5 @@ const tc_quant_kernels tc_quant_avxvnni = {
     1,
     tc_qwg_chunk_avx2,
     tc_lookup_run_avx2,
+    tc_qgap_sum_avx2,
 };

@@ -432,36 +432,78 @@ void tc_qavg_pool2d_nhwc(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c
     tc_parallel_for(ctx ? ctx->pool : NULL, d->nc * d->oh * d->ow, 16, qpool_rows, &jb);
 }
 
+/* x: [rows, ldx] 8-bit, acc: [cn] (cn <= 64)
+ * acc[k] += sum over the rows of x[i * ldx + k], wrapping (int32 mod 2^32) */
+void tc_qgap_sum(const void *x, ptrdiff_t ldx, ptrdiff_t rows, ptrdiff_t cn, int is_signed,
+                 int32_t *acc)
+{
+    uint32_t a[64];
+    for (ptrdiff_t k = 0; k < cn; k++)
+        a[k] = (uint32_t)acc[k];
+    const char *p = x;
+    for (ptrdiff_t i = 0; i < rows; i++, p += ldx)
+        for (ptrdiff_t k = 0; k < cn; k++)
+            a[k] += (uint32_t)tc_q8_load(p, k, is_signed);
+    for (ptrdiff_t k = 0; k < cn; k++)
+        acc[k] = (int32_t)a[k];
+}
+
+/* The pixel split: at most this many (task, pixel range) partial sums of 64 channels */
+#define QGAP_MAX_PARTS 64
+
 typedef struct qgap_job {
-    ptrdiff_t s, c;
+    ptrdiff_t s, c, nparts;
     int is_signed, x_zp, y_zp;
     float r;
     const char *x;
     char *y;
+    tc_qgap_sum_fn sum;
+    int32_t *part;                 /* split: [tasks * nparts][64] partial sums */
 } qgap_job;
 
-/* rows: (image, block of 64 channels) */
+/* y of one task (image img, channels c0 .. c0 + cn) from its sums of x */
+static void qgap_store(const qgap_job *jb, ptrdiff_t img, ptrdiff_t c0, ptrdiff_t cn,
+                       const int32_t *sum)
+{
+    const int lo = jb->is_signed ? -128 : 0, hi = jb->is_signed ? 127 : 255;
+    const float flo = (float)(lo - jb->y_zp), fhi = (float)(hi - jb->y_zp);
+    const uint32_t bias = (uint32_t)(-(int64_t)jb->x_zp * jb->s);
+    for (ptrdiff_t k = 0; k < cn; k++) {
+        float v = tc_clampf((float)(int32_t)((uint32_t)sum[k] + bias) * jb->r, flo, fhi);
+        tc_q8_store(jb->y, img * jb->c + c0 + k, tc_rne(v) + jb->y_zp, jb->is_signed);
+    }
+}
+
+/* rows: tasks (image, block of 64 channels) */
 static void qgap_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
 {
     const qgap_job *jb = arg;
     (void)tid;
     const ptrdiff_t nblk = (jb->c + 63) / 64;
-    const int lo = jb->is_signed ? -128 : 0, hi = jb->is_signed ? 127 : 255;
-    const float flo = (float)(lo - jb->y_zp), fhi = (float)(hi - jb->y_zp);
     for (ptrdiff_t r = r0; r < r1; r++) {
         ptrdiff_t img = r / nblk, c0 = (r % nblk) * 64;
         ptrdiff_t cn = jb->c - c0 < 64 ? jb->c - c0 : 64;
-        uint32_t acc[64];
+        int32_t acc[64] = {0};
+        jb->sum(jb->x + img * jb->s * jb->c + c0, jb->c, jb->s, cn, jb->is_signed, acc);
+        qgap_store(jb, img, c0, cn, acc);
+    }
+}
+
+/* rows: (task, pixel range) parts, each summed into its own partial */
+static void qgap_parts(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const qgap_job *jb = arg;
+    (void)tid;
+    const ptrdiff_t nblk = (jb->c + 63) / 64;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        ptrdiff_t t = r / jb->nparts, p = r % jb->nparts;
+        ptrdiff_t img = t / nblk, c0 = (t % nblk) * 64;
+        ptrdiff_t cn = jb->c - c0 < 64 ? jb->c - c0 : 64;
+        ptrdiff_t i0 = jb->s * p / jb->nparts, i1 = jb->s * (p + 1) / jb->nparts;
+        int32_t *acc = jb->part + r * 64;
         for (ptrdiff_t k = 0; k < cn; k++)
-            acc[k] = (uint32_t)(-(int64_t)jb->x_zp * jb->s);
-        const char *x = jb->x + img * jb->s * jb->c + c0;
-        for (ptrdiff_t i = 0; i < jb->s; i++, x += jb->c)
-            for (ptrdiff_t k = 0; k < cn; k++)
-                acc[k] += (uint32_t)tc_q8_load(x, k, jb->is_signed);
-        for (ptrdiff_t k = 0; k < cn; k++) {
-            float v = tc_clampf((float)(int32_t)acc[k] * jb->r, flo, fhi);
-            tc_q8_store(jb->y, img * jb->c + c0 + k, tc_rne(v) + jb->y_zp, jb->is_signed);
-        }
+            acc[k] = 0;
+        jb->sum(jb->x + (img * jb->s + i0) * jb->c + c0, jb->c, i1 - i0, cn, jb->is_signed, acc);
     }
 }
 
@@ -474,8 +516,35 @@ int tc_qglobal_avg_pool_nhwc(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t s, ptrdif
     float r = x_scale / (y_scale * (float)s);
     if (!(r >= 0x1.0p-32f && r < 256.0f))
         return -1;
-    qgap_job jb = {s, c, is_signed, x_zero_point, y_zero_point, r, x, y};
-    tc_parallel_for(ctx ? ctx->pool : NULL, n * ((c + 63) / 64), 1, qgap_rows, &jb);
+    tc_pool *pool = ctx ? ctx->pool : NULL;
+    const ptrdiff_t nblk = (c + 63) / 64, tasks = n * nblk;
+    const int nth = pool ? tc_pool_size(pool) : 1;
+    qgap_job jb = {s, c, 1, is_signed, x_zero_point, y_zero_point, r, x, y,
+                   tc_quant_kernels_of(ctx)->gap_sum, NULL};
+    /* few tasks for the threads and enough pixels: split the pixels (2 ranges per thread,
+     * at least 256 pixels each), sum the partials in order afterwards */
+    ptrdiff_t nparts = 2 * (ptrdiff_t)nth;
+    if (nparts > s / 256)
+        nparts = s / 256;
+    if (nth > 1 && tasks < 2 * nth && nparts > 1 && tasks * nparts <= QGAP_MAX_PARTS) {
+        int32_t part[QGAP_MAX_PARTS * 64];
+        jb.nparts = nparts;
+        jb.part = part;
+        tc_parallel_for(pool, tasks * nparts, 1, qgap_parts, &jb);
+        for (ptrdiff_t t = 0; t < tasks; t++) {
+            ptrdiff_t c0 = (t % nblk) * 64, cn = c - c0 < 64 ? c - c0 : 64;
+            uint32_t sum[64] = {0};
+            for (ptrdiff_t p = 0; p < nparts; p++)
+                for (ptrdiff_t k = 0; k < cn; k++)
+                    sum[k] += (uint32_t)part[(t * nparts + p) * 64 + k];
+            int32_t acc[64];
+            for (ptrdiff_t k = 0; k < cn; k++)
+                acc[k] = (int32_t)sum[k];
+            qgap_store(&jb, t / nblk, c0, cn, acc);
+        }
+        return 0;
+    }
+    tc_parallel_for(pool, tasks, 1, qgap_rows, &jb);
     return 0;
 }
 
@@ -493,4 +562,5 @@ const tc_quant_kernels tc_quant_portable = {
     0,
     tc_qwg_chunk_portable,
     tc_lookup_run,
+    tc_qgap_sum,
 };

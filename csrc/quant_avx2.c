@@ -147,6 +147,65 @@ void tc_lookup_run_avx2(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uin
         y[i] = table[x[i]];
 }
 
+/* nb blocks of 16 channels (nb, is_signed constants after inlining): rows summed in 16 bits
+ * for up to 128 rows at a time (|sum| <= 255 * 128 < 2^15), then widened into acc */
+static inline __attribute__((always_inline)) void qgap_blocks(const uint8_t *x, ptrdiff_t ldx,
+                                                              ptrdiff_t rows, int nb,
+                                                              int is_signed, int32_t *acc)
+{
+    __m256i a32[8];
+    for (int b = 0; b < nb; b++) {
+        a32[2 * b] = _mm256_loadu_si256((const __m256i *)(acc + 16 * b));
+        a32[2 * b + 1] = _mm256_loadu_si256((const __m256i *)(acc + 16 * b + 8));
+    }
+    for (ptrdiff_t i0 = 0; i0 < rows; i0 += 128) {
+        ptrdiff_t i1 = rows - i0 < 128 ? rows : i0 + 128;
+        __m256i a16[4];
+        for (int b = 0; b < nb; b++)
+            a16[b] = _mm256_setzero_si256();
+        const uint8_t *p = x + i0 * ldx;
+        for (ptrdiff_t i = i0; i < i1; i++, p += ldx)
+            for (int b = 0; b < nb; b++) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * b));
+                a16[b] = _mm256_add_epi16(a16[b], is_signed ? _mm256_cvtepi8_epi16(v)
+                                                            : _mm256_cvtepu8_epi16(v));
+            }
+        for (int b = 0; b < nb; b++) {
+            a32[2 * b] = _mm256_add_epi32(a32[2 * b],
+                                          _mm256_cvtepi16_epi32(_mm256_castsi256_si128(a16[b])));
+            a32[2 * b + 1] = _mm256_add_epi32(
+                a32[2 * b + 1], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(a16[b], 1)));
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        _mm256_storeu_si256((__m256i *)(acc + 16 * b), a32[2 * b]);
+        _mm256_storeu_si256((__m256i *)(acc + 16 * b + 8), a32[2 * b + 1]);
+    }
+}
+
+/* tc_qgap_sum's twin: 64, 32 or 16 channels per pass over the rows, the last < 16 scalar */
+void tc_qgap_sum_avx2(const void *x, ptrdiff_t ldx, ptrdiff_t rows, ptrdiff_t cn, int is_signed,
+                      int32_t *acc)
+{
+    const uint8_t *p = x;
+    ptrdiff_t k = 0;
+    for (; k + 64 <= cn; k += 64)
+        is_signed ? qgap_blocks(p + k, ldx, rows, 4, 1, acc + k)
+                  : qgap_blocks(p + k, ldx, rows, 4, 0, acc + k);
+    if (k + 32 <= cn) {
+        is_signed ? qgap_blocks(p + k, ldx, rows, 2, 1, acc + k)
+                  : qgap_blocks(p + k, ldx, rows, 2, 0, acc + k);
+        k += 32;
+    }
+    if (k + 16 <= cn) {
+        is_signed ? qgap_blocks(p + k, ldx, rows, 1, 1, acc + k)
+                  : qgap_blocks(p + k, ldx, rows, 1, 0, acc + k);
+        k += 16;
+    }
+    if (k < cn)
+        tc_qgap_sum(p + k, ldx, rows, cn - k, is_signed, acc + k);
+}
+
 const tc_quant_kernels tc_quant_avx2 = {
     tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qdw_pair_row_avx2,
     tc_qdw_out_row_avx2,
@@ -157,4 +216,5 @@ const tc_quant_kernels tc_quant_avx2 = {
     0,
     tc_qwg_chunk_avx2,
     tc_lookup_run_avx2,
+    tc_qgap_sum_avx2,
 };

@@ -199,6 +199,16 @@ void tc_lookup_run(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t 
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_lookup_run_avx2(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
 #endif
+/* x: [rows, ldx] 8-bit, acc: [cn] (cn <= 64): acc[k] += the sum of column k over the rows,
+ * wrapping (int32 mod 2^32); the portable twin of tc_qgap_sum_avx2. */
+typedef void (*tc_qgap_sum_fn)(const void *x, ptrdiff_t ldx, ptrdiff_t rows, ptrdiff_t cn,
+                               int is_signed, int32_t *acc);
+void tc_qgap_sum(const void *x, ptrdiff_t ldx, ptrdiff_t rows, ptrdiff_t cn, int is_signed,
+                 int32_t *acc);
+#ifdef TC_HAVE_AVX2_SOURCES
+void tc_qgap_sum_avx2(const void *x, ptrdiff_t ldx, ptrdiff_t rows, ptrdiff_t cn, int is_signed,
+                      int32_t *acc);
+#endif
 /* The depthwise convolution by output rows (qdw.c): the geometry its two steps share.
  * C channels (cp: rounded up to 16), input width w, output width ow, left pad pl,
  * stride sw and dilation dw along x, KH kernel rows, np pairs of taps per kernel row,
@@ -258,6 +268,8 @@ typedef struct tc_quant_kernels {
     tc_qwg_chunk_fn wg_chunk;
     /* y[i] = table[x[i]]: tc_lookup_u8 and the output stages' lookups (tc_qoutput.lut) */
     void (*lookup_run)(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
+    /* QLinearGlobalAveragePool's column sums (tc_qgap_sum) */
+    tc_qgap_sum_fn gap_sum;
 } tc_quant_kernels;
 
 /* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */

@@ -679,3 +679,49 @@ def test_depthwise_split_gives_the_same_result_at_1_2_and_3_threads():
             layer.run(x, xz, y, residual=r)
             assert np.array_equal(y, want), \
                 f"{isa} {t} threads: C={c} {kh}x{kh} stride {st} {n}x{h}x{h} {dtype.__name__}"
+
+
+def _qgap_reference(x, x_scale, x_zp, y_scale, y_zp, signed):
+    """QLinearGlobalAveragePool in numpy: the exact int sum, then the float32 output stage."""
+    n, s, c = x.shape
+    acc = (x.astype(np.int64).sum(axis=1) - x_zp * s).astype(np.int32)
+    r = np.float32(x_scale) / (np.float32(y_scale) * np.float32(s))
+    lo, hi = (-128, 127) if signed else (0, 255)
+    v = np.clip(acc.astype(np.float32) * r, np.float32(lo - y_zp), np.float32(hi - y_zp))
+    return (np.rint(v).astype(np.int32) + y_zp).astype(x.dtype)
+
+
+def test_qglobal_avg_pool_every_tier_and_thread_count_equals_numpy():
+    """tc_qglobal_avg_pool_nhwc (the AVX2 column sums in 16 bits and their portable twin, by
+    channel blocks or split by pixel ranges across threads) on a grid of channels, pixels,
+    images, both types, zero points at the limits and data at the extremes (the 16-bit sums'
+    worst case): bit-identical to numpy on every tier at 1-3 threads."""
+    ctxs = [(K.Context(t, *K.parse_isa(K.INT8_ISA_SETTINGS[isa])), f"{isa}-{t}t")
+            for isa in ("portable", "avx2", "avxvnni", "avx512vnni") if isa in K.int8_isas()
+            for t in (1, 2, 3)]
+    rng = np.random.default_rng(21)
+    case = 0
+    for c, s, n, signed in itertools.product([1, 15, 32, 33, 64, 100, 1152],
+                                             [1, 49, 196, 3136, 12544], [1, 2], [False, True]):
+        if c * s * n > 8_000_000:
+            continue
+        lo, hi = (-128, 127) if signed else (0, 255)
+        dtype = np.int8 if signed else np.uint8
+        kind = case % 4
+        if kind == 0:
+            x = np.full((n, s, c), hi, dtype)
+        elif kind == 1:
+            x = np.full((n, s, c), lo, dtype)
+        else:
+            x = rng.integers(lo, hi + 1, (n, s, c)).astype(dtype)
+        x_zp, y_zp = [(lo, hi), (hi, lo), (lo, lo), (hi, hi)][(case // 4) % 4]
+        x_scale = float(rng.uniform(0.005, 0.05))
+        y_scale = x_scale * float(rng.choice([0.3, 1.0, 2.5, 40.0]))
+        ref = _qgap_reference(x, x_scale, x_zp, y_scale, y_zp, signed)
+        for ctx, name in ctxs:
+            y = np.empty((n, c), dtype)
+            K.qglobal_avg_pool_nhwc(ctx, x, y, n, s, c, x_scale, x_zp, y_scale, y_zp)
+            assert np.array_equal(y, ref), \
+                f"c={c} s={s} n={n} signed={signed} zp={x_zp},{y_zp} {name}: " \
+                f"{(y != ref).sum()} differ"
+        case += 1
