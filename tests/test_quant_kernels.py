@@ -717,11 +717,15 @@ def test_qglobal_avg_pool_every_tier_and_thread_count_equals_numpy():
         x_zp, y_zp = [(lo, hi), (hi, lo), (lo, lo), (hi, hi)][(case // 4) % 4]
         x_scale = float(rng.uniform(0.005, 0.05))
         y_scale = x_scale * float(rng.choice([0.3, 1.0, 2.5, 40.0]))
-        ref = _qgap_reference(x, x_scale, x_zp, y_scale, y_zp, signed)
-        for ctx, name in ctxs:
-            y = np.empty((n, c), dtype)
-            K.qglobal_avg_pool_nhwc(ctx, x, y, n, s, c, x_scale, x_zp, y_scale, y_zp)
-            assert np.array_equal(y, ref), \
-                f"c={c} s={s} n={n} signed={signed} zp={x_zp},{y_zp} {name}: " \
-                f"{(y != ref).sum()} differ"
+        params = [(x_zp, y_zp, y_scale)]
+        if kind < 2:    # extreme data with an unsaturated output: a wrong sum shows
+            params.append((0, 0, x_scale * 3.0))
+        for x_zp, y_zp, y_scale in params:
+            ref = _qgap_reference(x, x_scale, x_zp, y_scale, y_zp, signed)
+            for ctx, name in ctxs:
+                y = np.empty((n, c), dtype)
+                K.qglobal_avg_pool_nhwc(ctx, x, y, n, s, c, x_scale, x_zp, y_scale, y_zp)
+                assert np.array_equal(y, ref), \
+                    f"c={c} s={s} n={n} signed={signed} zp={x_zp},{y_zp} {name}: " \
+                    f"{(y != ref).sum()} differ"
         case += 1
