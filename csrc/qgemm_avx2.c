@@ -83,6 +83,31 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;
     __m256i c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     const __m256i *bk = b;
+    if (mr == 1) { /* one row (GEMVs: classifiers): not 6 rows' work for 1 */
+        const char *a0 = rows[0];
+        for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
+            __m256i av = tc_bcast32_avx2(a0 + off);
+            c00 = maddubs_step(c00, av, _mm256_loadu_si256(bk));
+            c01 = maddubs_step(c01, av, _mm256_loadu_si256(bk + 1));
+        }
+        const __m256i *bp = b;
+        const __m256i top = _mm256_set1_epi8((char)(e->base + 127));
+        const __m256i vbase = _mm256_set1_epi8((char)e->base);
+        a0 = e->hi_rows[0];
+        if (e->row_nfix) {
+            FIX_ROW(0, a0, c00, c01);
+        } else {
+            for (int i = 0; i < e->nfix; i++) {
+                const ptrdiff_t off = e->fix_k[i];
+                __m256i av = tc_bcast32_avx2(a0 + off);
+                c00 = above_step(c00, av, _mm256_loadu_si256(bp + off / 2), top);
+                c01 = above_step(c01, av, _mm256_loadu_si256(bp + off / 2 + 1), top);
+            }
+        }
+        __m256i acc[6][2] = {{c00, c01}};
+        tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
+        return;
+    }
     {
         TC_Q6x16_ROWS(0);
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {

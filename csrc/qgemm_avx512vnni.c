@@ -72,7 +72,16 @@ void tc_qukernel_s8x4_avx512vnni(int ntaps, int klen, const void *const *rows, i
     const char *a##r;
     ROWS(DECL)
     const char *b0p = b, *b1p = (const char *)b + ldb;
-    for (int t = 0; t < ntaps; t++) {
+    for (int t = 0; mr == 1 && t < ntaps; t++) { /* one row (GEMVs): not 12 rows' work */
+        a0 = rows[t * TC_QMR_MAX];
+        for (ptrdiff_t off = 0; off < klen; off += 4, b0p += 64, b1p += 64) {
+            __m512i av = bcast32(a0 + off);
+            c00 = _mm512_dpbusd_epi32(c00, av, _mm512_loadu_si512(b0p));
+            if (nr > 16)
+                c01 = _mm512_dpbusd_epi32(c01, av, _mm512_loadu_si512(b1p));
+        }
+    }
+    for (int t = 0; mr > 1 && t < ntaps; t++) {
         const void *const *rt = rows + t * TC_QMR_MAX;
 #define ROWPTR(r) a##r = rt[r];
         ROWS(ROWPTR)

@@ -146,22 +146,41 @@ static inline __m256i tc_bcast32_avx2(const void *p)
         const __m256i *bk = b;                                                               \
         /* a tap holds klen elements of 4 / KSTEP bytes: 4 bytes (one lane) per step */     \
         const ptrdiff_t end = (ptrdiff_t)klen * 4 / KSTEP;                                   \
-        for (int t = 0; t < ntaps; t++) {                                                    \
-            TC_Q6x16_ROWS(t);                                                                \
-            for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {                          \
-                __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);       \
-                TC_Q6x16_STEP(STEP, off, b0, b1);                                            \
+        if (mr == 1) { /* one row (GEMVs: classifiers): not 6 rows' work for 1 */          \
+            for (int t = 0; t < ntaps; t++) {                                                \
+                const char *a0 = rows[t * TC_QMR_MAX];                                       \
+                for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {                      \
+                    __m256i av = tc_bcast32_avx2(a0 + off);                                  \
+                    c00 = STEP(c00, av, _mm256_loadu_si256(bk));                             \
+                    c01 = STEP(c01, av, _mm256_loadu_si256(bk + 1));                         \
+                }                                                                            \
             }                                                                                \
-        }                                                                                    \
-        /* the corrections come in increasing k: a division per tap, not per group */     \
-        for (int i = 0, t0 = 0, t1 = 0; FIX && i < e->nfix;) {                                \
-            int t = e->fix_k[i] / klen;                                                      \
-            TC_Q6x16_ROWS(t);                                                                \
-            for (t0 = t * klen, t1 = t0 + klen; i < e->nfix && e->fix_k[i] < t1; i++) {      \
-                const ptrdiff_t off = e->fix_k[i] - t0;                                      \
+            for (int i = 0; FIX && i < e->nfix; i++) {                                       \
+                int t = e->fix_k[i] / klen;                                                  \
+                const char *a0 = (const char *)rows[t * TC_QMR_MAX] + (e->fix_k[i] - t * klen); \
                 const __m256i *bf = (const __m256i *)(e->fix_w + (size_t)i * 4 * TC_QNR);    \
-                __m256i b0 = _mm256_loadu_si256(bf), b1 = _mm256_loadu_si256(bf + 1);       \
-                TC_Q6x16_STEP(STEP, off, b0, b1);                                            \
+                __m256i av = tc_bcast32_avx2(a0);                                            \
+                c00 = STEP(c00, av, _mm256_loadu_si256(bf));                                 \
+                c01 = STEP(c01, av, _mm256_loadu_si256(bf + 1));                             \
+            }                                                                                \
+        } else {                                                                             \
+            for (int t = 0; t < ntaps; t++) {                                                \
+                TC_Q6x16_ROWS(t);                                                            \
+                for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {                      \
+                    __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);   \
+                    TC_Q6x16_STEP(STEP, off, b0, b1);                                        \
+                }                                                                            \
+            }                                                                                \
+            /* the corrections come in increasing k: a division per tap, not per group */ \
+            for (int i = 0, t0 = 0, t1 = 0; FIX && i < e->nfix;) {                            \
+                int t = e->fix_k[i] / klen;                                                  \
+                TC_Q6x16_ROWS(t);                                                            \
+                for (t0 = t * klen, t1 = t0 + klen; i < e->nfix && e->fix_k[i] < t1; i++) {  \
+                    const ptrdiff_t off = e->fix_k[i] - t0;                                  \
+                    const __m256i *bf = (const __m256i *)(e->fix_w + (size_t)i * 4 * TC_QNR); \
+                    __m256i b0 = _mm256_loadu_si256(bf), b1 = _mm256_loadu_si256(bf + 1);   \
+                    TC_Q6x16_STEP(STEP, off, b0, b1);                                        \
+                }                                                                            \
             }                                                                                \
         }                                                                                    \
         __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},                             \

@@ -729,3 +729,39 @@ def test_qglobal_avg_pool_every_tier_and_thread_count_equals_numpy():
                     f"c={c} s={s} n={n} signed={signed} zp={x_zp},{y_zp} {name}: " \
                     f"{(y != ref).sum()} differ"
         case += 1
+
+
+def test_qgemm_of_few_rows_is_exact_on_every_tier_and_layout():
+    """The kernels' one-row path (a GEMV: a classifier's rows, a last tile of 1 row) against
+    numpy int64 and the portable kernels (the same int32 sums, the same output stage): M = 1
+    to 7 (7: a full 6-row tile then a 1-row one), K odd and even (padding, one group, the
+    classifiers' 1280), N not a multiple of the 16-column panels, weights at both ends
+    (U8S8X2's corrections), bytes outside U7S8's window at zero points 0 and 128, uint8 and
+    int8 activations, int32 and requantized uint8 outputs, 1-3 threads."""
+    rng = np.random.default_rng(151)
+    ctxs = _tiers_at((1, 2, 3))
+    portable = K.Context(1, "portable")
+    for kd, n in [(1, 1), (7, 17), (64, 40), (131, 33), (1280, 1000)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[:, ::5] = -128
+        w[::3, 1::4] = 127
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
+        for m in range(1, 8):
+            for zp, signed in [(0, False), (128, False), (-3, True)]:
+                if signed:
+                    a = rng.integers(-128, 128, (m, kd)).astype(np.int8)
+                else:
+                    a = _window_case(rng, m, kd, zp)
+                acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+                for dtype in (np.int32, np.uint8):
+                    want = output_of(acc, dtype, scale, 100, 0, 255)
+                    out = K.QOutput(dtype, bias, scale, 100)
+                    for (isa, t), c in list(ctxs.items()) + [(("portable", 1), portable)]:
+                        for fmt in formats_for(c, w):
+                            if fmt == "u7s8" and signed:
+                                continue
+                            y = np.empty((m, n), dtype)
+                            K.QGemm(c, w, out, fmt).run(a, zp, y)
+                            assert np.array_equal(y, want), \
+                                f"{K.qkernel_name(c, fmt)} {t}t: m={m} k={kd} n={n} zp={zp}"
