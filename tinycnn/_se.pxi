@@ -56,30 +56,7 @@ cdef class SqueezeExcite:
         if x.ndim < 3 or x.shape[1] != self.channels or gate.size != x.shape[0] * x.shape[1]:
             raise ValueError(f"squeeze_excite: x must be [N, {self.channels}, *spatial] and gate "
                              f"N * {self.channels} floats, got x {x.shape}, gate {gate.shape}")
-        if x.shape[0] == 0:
-            return gate
-        cdef int n = x.shape[0]
-        cdef ptrdiff_t s = x.size // (x.shape[0] * x.shape[1])
-        if s == 0:
-            raise ValueError(f"squeeze_excite: x {x.shape} has no spatial positions")
-        _check_disjoint("squeeze_excite", "x", x, gate)
-        ws = _workspace("squeeze_excite", workspace,
-                        tc_se_gate_workspace_size(n, self.channels, self.hidden))
-        cdef const float *xp = _fptr(x)
-        cdef float *gp = _fptr_mut(gate)
-        cdef const float *w1p = _fptr(self.w1)
-        cdef const float *w2p = _fptr(self.w2)
-        cdef const float *b1p = _fptr_or_null(self.b1)
-        cdef const float *b2p = _fptr_or_null(self.b2)
-        cdef float *wsp = _fptr_mut(ws)
-        cdef const tc_ctx *cx = _ctx_ptr(self.ctx)
-        cdef int c = self.channels, c1 = self.hidden, rc
-        with nogil:
-            rc = tc_se_gate_f32(cx, n, c, s, c1, xp, w1p, b1p, &self.act1, w2p, b2p, &self.act2,
-                                gp, wsp)
-        if rc:
-            raise ValueError(f"squeeze_excite: invalid arguments (x {x.shape}, C1 {c1})")
-        return gate
+        return self._call(x, gate, workspace, True)
 
     def run(self, x, y, workspace=None):
         _check_array("squeeze_excite", "x", x)
@@ -87,19 +64,27 @@ cdef class SqueezeExcite:
         if x.ndim < 3 or x.shape[1] != self.channels or y.shape != x.shape:
             raise ValueError(f"squeeze_excite: x must be [N, {self.channels}, *spatial] and y "
                              f"its shape, got x {x.shape}, y {y.shape}")
+        return self._call(x, y, workspace, False)
+
+    cdef _call(self, x, out, workspace, bint gate_only):
+        """run's (out = y, which may be x) or run_gate's (out = the gates) kernel call, x and
+        out checked against each other's shapes."""
         if x.shape[0] == 0:
-            return y
+            return out
         cdef int n = x.shape[0]
         cdef ptrdiff_t s = x.size // (x.shape[0] * x.shape[1])
         if s == 0:
             raise ValueError(f"squeeze_excite: x {x.shape} has no spatial positions")
-        if not (y is x or not _overlap(x, y) or
-                cnp.PyArray_DATA(<cnp.ndarray>x) == cnp.PyArray_DATA(<cnp.ndarray>y)):
+        if gate_only:
+            _check_disjoint("squeeze_excite", "x", x, out)
+        elif not (out is x or not _overlap(x, out) or
+                  cnp.PyArray_DATA(<cnp.ndarray>x) == cnp.PyArray_DATA(<cnp.ndarray>out)):
             raise ValueError("squeeze_excite: y overlaps x without being x")
-        ws = _workspace("squeeze_excite", workspace, tc_se_workspace_size(n, self.channels,
-                                                                          self.hidden))
+        ws = _workspace("squeeze_excite", workspace,
+                        tc_se_gate_workspace_size(n, self.channels, self.hidden) if gate_only
+                        else tc_se_workspace_size(n, self.channels, self.hidden))
         cdef const float *xp = _fptr(x)
-        cdef float *yp = _fptr_mut(y)
+        cdef float *op = _fptr_mut(out)
         cdef const float *w1p = _fptr(self.w1)
         cdef const float *w2p = _fptr(self.w2)
         cdef const float *b1p = _fptr_or_null(self.b1)
@@ -108,8 +93,12 @@ cdef class SqueezeExcite:
         cdef const tc_ctx *cx = _ctx_ptr(self.ctx)
         cdef int c = self.channels, c1 = self.hidden, rc
         with nogil:
-            rc = tc_se_f32(cx, n, c, s, c1, xp, w1p, b1p, &self.act1, w2p, b2p, &self.act2, yp,
-                           wsp)
+            if gate_only:
+                rc = tc_se_gate_f32(cx, n, c, s, c1, xp, w1p, b1p, &self.act1, w2p, b2p,
+                                    &self.act2, op, wsp)
+            else:
+                rc = tc_se_f32(cx, n, c, s, c1, xp, w1p, b1p, &self.act1, w2p, b2p, &self.act2,
+                               op, wsp)
         if rc:
             raise ValueError(f"squeeze_excite: invalid arguments (x {x.shape}, C1 {c1})")
-        return y
+        return out
