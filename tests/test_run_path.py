@@ -111,7 +111,9 @@ def test_the_blas_search_finds_a_step_that_uses_numpy_matmul(blas_calls):
 def _model(kind):
     """"readers": x -> two Convs 3x3 (+ bias), a feed read in place where the caller gave it;
     "relu": x -> Relu -> Conv, Relu also an output: a Relu may write its result over its input
-    where that dies, so this feed is copied into the arena instead."""
+    where that dies, so this feed is copied into the arena instead;
+    "concat": x -> two Convs written in place into the slices of their Concat, y (y's
+    storage is written by two steps, each into its part)."""
     rng = np.random.default_rng(3)
     inits = {k: rng.standard_normal(shape).astype(np.float32)
              for k, shape in (("w", (4, 3, 3, 3)), ("b", (4,)), ("w2", (2, 3, 1, 1)))}
@@ -119,6 +121,11 @@ def _model(kind):
         nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
                  helper.make_node("Conv", ["x", "w2"], ["r"])]
         outputs = [("y", [1, 4, 8, 8]), ("r", [1, 2, 8, 8])]
+    elif kind == "concat":
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+                 helper.make_node("Conv", ["x", "w2"], ["r"]),
+                 helper.make_node("Concat", ["c", "r"], ["y"], axis=1)]
+        outputs = [("y", [1, 6, 8, 8])]
     else:
         nodes = [helper.make_node("Relu", ["x"], ["r"]),
                  helper.make_node("Conv", ["r", "w", "b"], ["y"], pads=[1, 1, 1, 1])]
@@ -127,7 +134,7 @@ def _model(kind):
     return make_model(nodes, [("x", [1, 3, 8, 8])], outputs, inits)
 
 
-@pytest.mark.parametrize("kind", ["readers", "relu"])
+@pytest.mark.parametrize("kind", ["readers", "relu", "concat"])
 def test_outputs_do_not_alias_the_next_runs_buffers(kind):
     model = _model(kind)
     sess = tinycnn.InferenceSession(model.SerializeToString())
@@ -141,6 +148,32 @@ def test_outputs_do_not_alias_the_next_runs_buffers(kind):
         assert not np.shares_memory(a, b), f"output {k} of two runs share memory"
     for got, ref in zip(second, ort_run(model, {"x": x2})):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind, direct", [("readers", [0, 1]), ("relu", [0]),
+                                          ("concat", [0])])
+def test_outputs_are_computed_where_they_are_returned(kind, direct):
+    """Arena.direct: an output that fills its storage alone is written by its steps into the
+    array the run returns (no copy out of the arena); the others are copied ("relu"'s r lives
+    in the feed's storage).  Values as onnxruntime's at
+    every run, also with an output asked for twice (two arrays, not one)."""
+    model = _model(kind)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        x = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
+        got = sess.run(None, {"x": x})
+        for k, (g, r) in enumerate(zip(got, ort_run(model, {"x": x}))):
+            np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5, err_msg=f"output {k}")
+    (plan,) = sess._plans.values()
+    arena = plan.acquire()
+    plan.release(arena)
+    assert sorted(arena.direct) == direct
+    name = model.graph.output[direct[0]].name
+    a, b = sess.run([name, name], {"x": x})
+    assert not np.shares_memory(a, b)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, got[direct[0]], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["readers", "relu"])

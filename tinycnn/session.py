@@ -363,7 +363,10 @@ class InferenceSession:
             times = []
         arena = plan.acquire()
         try:
-            calls = arena.calls_for(feeds)
+            # the outputs computed where they are returned (Arena.direct), else copied
+            fresh = {i: np.empty(arena.outputs[i].shape, arena.outputs[i].dtype)
+                     for i in arena.direct if plan.returned_dtypes[i] is None}
+            calls = arena.calls_for(feeds, fresh)
             call = None
             try:
                 if run_options is None and times is None:
@@ -390,8 +393,9 @@ class InferenceSession:
             if profiler is not None:
                 profiler.run(plan, start, clock(), times)
             # copies, in their declared types (float16 is carried as float32 inside)
-            return [np.array(o, copy=True) if d is None else o.astype(d)
-                    for o, d in zip(arena.outputs, plan.returned_dtypes)]
+            return [fresh[i] if i in fresh else np.array(o, copy=True) if d is None
+                    else o.astype(d) for i, (o, d) in enumerate(zip(arena.outputs,
+                                                                     plan.returned_dtypes))]
         finally:
             plan.release(arena)
 
