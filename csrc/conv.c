@@ -23,6 +23,7 @@
 #include <string.h>
 #include "conv_internal.h"
 #include "epilogue.h"
+#include "pool2d_internal.h"
 #include "winograd_internal.h"
 
 #include "depthwise_vec_portable.h"
@@ -402,7 +403,17 @@ typedef struct {
     const tc_activation *act;
     tc_dw_plane_fn plane;
     tc_dw_block_fn block;
+    float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
+    float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
 } dw_job;
+
+/* means[k0 .. k0 + nc) of planes y[0 .. nc) (out_plane floats each): summed right after
+ * they are written, while in L1 or L2, as tc_global_avg_pool_f32 sums them (same bits). */
+static void dw_means(const dw_job *j, const float *y, size_t out_plane, int nc, float *means)
+{
+    for (int i = 0; i < nc; i++)
+        means[i] = j->sum(y + (size_t)i * out_plane, (ptrdiff_t)out_plane) / (float)out_plane;
+}
 
 /* items = (image, block of TC_DW_BLOCK channels) pairs; no channel multiplier */
 static void dw_block_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -419,6 +430,8 @@ static void dw_block_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         j->block(j->x + ((size_t)b * p->C + k0) * in_plane, j->h, j->wd,
                  j->w + (size_t)k0 * p->KH * p->KW, p, j->bias, j->residual ? j->residual + o : NULL,
                  j->act, k0, nc, j->OH, j->OW, j->y + o);
+        if (j->means)
+            dw_means(j, j->y + o, out_plane, nc, j->means + (size_t)b * p->K + k0);
     }
 }
 
@@ -441,6 +454,8 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         float bias = j->bias ? j->bias[k] : 0.0f;
         j->plane(xc, j->h, j->wd, j->zrow, wk, p, bias, res, tc_act_at(j->act, k), j->OH, j->OW,
                  j->y + o);
+        if (j->means)
+            dw_means(j, j->y + o, out_plane, 1, j->means + (size_t)b * p->K + k);
         if (++m == mult)
             m = 0, c++;
         if (++k == p->K)
@@ -714,7 +729,8 @@ static const float *scale_weights(const tc_ctx *ctx, const tc_conv2d_params *p, 
  * then tc_conv2d_scaled_workspace_size */
 static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                        const float *x, const float *scale, const float *packed, const float *bias,
-                       const float *residual, const tc_activation *act, float *y, float *workspace)
+                       const float *residual, const tc_activation *act, float *y, float *means,
+                       float *workspace)
 {
     int OH, OW, r, tile = wg_tile(algo, &r);
     if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
@@ -737,7 +753,8 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
         const tc_conv_kernels *kern = tc_conv_kernels_of(ctx);
         dw_job j = {p, x, packed, bias, residual, workspace, y, h, w, OH, OW, act,
                     kern->dw_pick(p, h, w, OH, OW),
-                    p->K == p->C && kern->dw_block_pick ? kern->dw_block_pick(p, h, w, OH, OW) : NULL};
+                    p->K == p->C && kern->dw_block_pick ? kern->dw_block_pick(p, h, w, OH, OW) : NULL,
+                    means, tc_pool2d_kernels_of(ctx)->sum};
         if (j.block)
             tc_parallel_for_dynamic(pool, (ptrdiff_t)n * ((p->K + TC_DW_BLOCK - 1) / TC_DW_BLOCK), 1,
                                     dw_block_task, &j);
@@ -835,7 +852,20 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    const tc_activation *act, float *y, float *workspace)
 {
-    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, workspace);
+    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, NULL, workspace);
+}
+
+/* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE)  means: [N, K] */
+int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                        const float *x, const float *packed, const float *bias, const float *residual,
+                        const tc_activation *act, float *y, float *means, float *workspace)
+{
+    int OH, OW;
+    if (algo != TC_CONV_ALGO_DEPTHWISE || !means || n <= 0 || tc_conv2d_check(p, algo) ||
+        tc_conv2d_output_hw(p, h, w, &OH, &OW) || tc_activation_check(act))
+        return -1;
+    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, means, workspace);
+    return 0;
 }
 
 size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
@@ -861,6 +891,6 @@ int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
         tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
         tc_activation_check(act))
         return -1;
-    conv2d_run(ctx, p, algo, n, h, w, x, scale, packed, bias, residual, act, y, workspace);
+    conv2d_run(ctx, p, algo, n, h, w, x, scale, packed, bias, residual, act, y, NULL, workspace);
     return 0;
 }

@@ -43,8 +43,22 @@ int tc_se_gate_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const f
     if (n <= 0 || c <= 0 || c1 <= 0 || s <= 0 || tc_activation_check(act1) ||
         tc_activation_check(act2))
         return -1;
-    float *pooled = workspace, *hidden = pooled + (size_t)n * c;
-    tc_global_avg_pool_f32(ctx, (ptrdiff_t)n * c, s, x, pooled);
+    tc_global_avg_pool_f32(ctx, (ptrdiff_t)n * c, s, x, workspace);
+    return tc_se_gate_means_f32(ctx, n, c, c1, workspace, w1, b1, act1, w2, b2, act2, gate,
+                                workspace + (size_t)n * c);
+}
+
+/* means: [n][c], the pooled block input (a depthwise layer's tc_conv2d_means_f32); the rest
+ * as tc_se_gate_f32's, from the hidden layer on.  workspace: c1 floats. */
+int tc_se_gate_means_f32(const tc_ctx *ctx, int n, int c, int c1, const float *means,
+                         const float *w1, const float *b1, const tc_activation *act1,
+                         const float *w2, const float *b2, const tc_activation *act2, float *gate,
+                         float *workspace)
+{
+    if (n <= 0 || c <= 0 || c1 <= 0 || tc_activation_check(act1) || tc_activation_check(act2))
+        return -1;
+    const float *pooled = means;
+    float *hidden = workspace;
     for (int b = 0; b < n; b++) {
         float *g = gate + (size_t)b * c;
         tc_dense_rows_f32(ctx, 1, c, c1, pooled + (size_t)b * c, w1, b1, 0, hidden);

@@ -265,6 +265,15 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    const tc_activation *act, float *y, float *workspace);
 
+/* tc_conv2d_f32 of a depthwise layer (algo TC_CONV_ALGO_DEPTHWISE) that also writes the mean
+ * of each output plane, means: [N, K], as tc_global_avg_pool_f32 of y gives it (same bits),
+ * each plane summed right after it is written, while it is in cache: the pool of a
+ * squeeze-and-excitation block after the depthwise layer, without its pass over y.
+ * Returns -1 (nothing written) for another algorithm or what tc_conv2d_f32 refuses, else 0. */
+int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
+                        const float *x, const float *packed, const float *bias, const float *residual,
+                        const tc_activation *act, float *y, float *means, float *workspace);
+
 /* The same convolution of x with its channels scaled per image (a squeeze-and-excitation
  * gate folded into the 1x1 projection after it):
  *   y[b] = act(conv(x[b] * scale[b][c], weight) + bias + residual[b])
@@ -421,6 +430,13 @@ size_t tc_se_gate_workspace_size(int n, int c, int c1);
 int tc_se_gate_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
                    const float *w1, const float *b1, const tc_activation *act1, const float *w2,
                    const float *b2, const tc_activation *act2, float *gate, float *workspace);
+
+/* tc_se_gate_f32 from the pooled input, means: [n][c] (tc_conv2d_means_f32 of the depthwise
+ * layer before the block): no pass over x.  workspace: c1 floats. */
+int tc_se_gate_means_f32(const tc_ctx *ctx, int n, int c, int c1, const float *means,
+                         const float *w1, const float *b1, const tc_activation *act1,
+                         const float *w2, const float *b2, const tc_activation *act2, float *gate,
+                         float *workspace);
 
 /* end of pooling section */
 

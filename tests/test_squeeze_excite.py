@@ -240,13 +240,16 @@ def test_se_gate_kernel_is_the_scale_of_se(threads, isa):
         np.testing.assert_array_equal(x * g, se.run(x, np.empty_like(x)))
 
 
-def se_project_model(gate="Sigmoid", act="Relu", hw=10, c=24, k=16, residual=False):
+def se_project_model(gate="Sigmoid", act="Relu", hw=10, c=24, k=16, residual=False,
+                     depthwise=False):
     """x -> Conv 3x3 (c channels) -> t; SE on t (gate); Mul; Conv 1x1 (k) [+ x's 1x1 shortcut];
-    the MobileNetV3 / EfficientNet block tail."""
+    the MobileNetV3 / EfficientNet block tail.  depthwise: t = a depthwise 3x3 (+ HardSwish)
+    of a 1x1 expansion of x, as in those blocks."""
     rng = np.random.default_rng(8)
     c1 = max(c // 4, 1)
     inits = [numpy_helper.from_array(a, n) for n, a in [
-        ("w0", rng.standard_normal((c, 3, 3, 3), dtype=np.float32) * 0.3),
+        ("w0", rng.standard_normal((c, 1 if depthwise else 3, 3, 3), dtype=np.float32) * 0.3),
+        ("we", rng.standard_normal((c, 3, 1, 1), dtype=np.float32)),
         ("w1", rng.standard_normal((c1, c, 1, 1), dtype=np.float32) * 0.3),
         ("b1", rng.standard_normal(c1, dtype=np.float32)),
         ("w2", rng.standard_normal((c, c1, 1, 1), dtype=np.float32) * 0.3),
@@ -254,8 +257,12 @@ def se_project_model(gate="Sigmoid", act="Relu", hw=10, c=24, k=16, residual=Fal
         ("wp", (rng.standard_normal((k, c, 1, 1)) / np.sqrt(c)).astype(np.float32)),
         ("bp", rng.standard_normal(k, dtype=np.float32)),
         ("ws", rng.standard_normal((k, 3, 1, 1), dtype=np.float32))]]
-    nodes = [helper.make_node("Conv", ["x", "w0"], ["t"], pads=[1, 1, 1, 1]),
-             helper.make_node("GlobalAveragePool", ["t"], ["p"]),
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["t"], pads=[1, 1, 1, 1])]
+    if depthwise:
+        nodes = [helper.make_node("Conv", ["x", "we"], ["e"]),
+                 helper.make_node("Conv", ["e", "w0"], ["t0"], pads=[1, 1, 1, 1], group=c),
+                 helper.make_node("HardSwish", ["t0"], ["t"])]
+    nodes += [helper.make_node("GlobalAveragePool", ["t"], ["p"]),
              helper.make_node("Conv", ["p", "w1", "b1"], ["h0"]),
              helper.make_node(act, ["h0"], ["h"]),
              helper.make_node("Conv", ["h", "w2", "b2"], ["g0"]),
@@ -343,3 +350,85 @@ def test_folded_se_session_shared_by_threads_matches_serial():
     for t in range(6):
         for i, ref in enumerate(serial):
             np.testing.assert_array_equal(results[t][i], ref, err_msg=f"thread {t}, feed {i}")
+
+
+# -- the pool of the gates summed by the depthwise convolution before the block --------------
+
+@pytest.mark.parametrize("threads,isa", CONTEXTS, ids=[f"{i}-{t}t" for t, i in CONTEXTS])
+def test_depthwise_means_are_the_global_pool_of_its_output(threads, isa):
+    """Conv2d.run(means=m) (csrc/conv.c tc_conv2d_means_f32): y as without means, and m the
+    global average pool of y bit for bit; the gates from those means (run_gate(means=m)) the
+    gates from x, bit for bit.  3x3 and 5x5, strides 1 and 2, dilation 2, planes small and
+    large, channel counts in and out of the 8-channel blocks, batch 2, a residual."""
+    ctx = _kernels.Context(threads, isa)
+    rng = np.random.default_rng(17)
+    for n, c, h, ks, st, dl, act, res in [(2, 72, 28, 3, 1, 1, "Relu", False),
+                                          (1, 120, 33, 5, 2, 1, "HardSwish", False),
+                                          (2, 13, 9, 3, 2, 1, "", True),
+                                          (1, 96, 32, 5, 1, 2, "HardSwish", False),
+                                          (2, 24, 7, 3, 1, 1, "Clip", True)]:
+        p = (ks // 2) * dl
+        w = rng.standard_normal((c, 1, ks, ks), dtype=np.float32)
+        layer = _kernels.Conv2d(ctx, w, rng.standard_normal(c, dtype=np.float32), algo="depthwise",
+                                strides=(st, st), pads=(p, p, p, p), dilations=(dl, dl), group=c,
+                                activation=act)
+        x = rng.standard_normal((n, c, h, h), dtype=np.float32)
+        oshape = layer.output_shape(n, h, h)
+        r = rng.standard_normal(oshape, dtype=np.float32) if res else None
+        ws = np.empty(layer.workspace_size(n, h, h), np.float32)
+        ref = layer.run(x, np.empty(oshape, np.float32), r, ws)
+        m = np.full((n, c), np.nan, np.float32)
+        y = layer.run(x, np.empty(oshape, np.float32), r, ws, means=m)
+        np.testing.assert_array_equal(y, ref, err_msg=f"y {(n, c, h, ks, st, dl)}")
+        pooled = np.empty((n, c, 1, 1), np.float32)
+        _kernels.global_avg_pool(ctx, y, pooled)
+        np.testing.assert_array_equal(m, pooled.reshape(n, c), err_msg=f"means {(n, c, h)}")
+        np.testing.assert_allclose(m, y.mean(axis=(2, 3)), rtol=1e-5, atol=1e-5)
+        c1 = max(c // 4, 1)
+        se = _kernels.SqueezeExcite(ctx, rng.standard_normal((c1, c), dtype=np.float32),
+                                    None, rng.standard_normal((c, c1), dtype=np.float32), None,
+                                    activation="Relu", gate="HardSigmoid")
+        g = se.run_gate(y, np.empty((n, c, 1, 1), np.float32))
+        gm = se.run_gate(y, np.full((n, c, 1, 1), np.nan, np.float32), means=m)
+        np.testing.assert_array_equal(gm, g, err_msg=f"gates {(n, c, h)}")
+
+
+def test_depthwise_means_refused_elsewhere():
+    ctx = _kernels.Context(1, "portable")
+    x = np.ones((2, 8, 5, 5), np.float32)
+    layer = _kernels.Conv2d(ctx, np.ones((4, 8, 1, 1), np.float32), algo="1x1")
+    with pytest.raises(ValueError, match="means needs algo 'depthwise'"):
+        layer.run(x, np.empty((2, 4, 5, 5), np.float32), means=np.empty((2, 4), np.float32))
+    dw = _kernels.Conv2d(ctx, np.ones((8, 1, 3, 3), np.float32), algo="depthwise", group=8,
+                         pads=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match="means"):
+        dw.run(x, np.empty_like(x), means=np.empty((2, 4), np.float32))
+    se = _kernels.SqueezeExcite(ctx, np.ones((2, 8), np.float32), None, np.ones((8, 2), np.float32),
+                                None)
+    with pytest.raises(ValueError, match="means"):
+        se.run_gate(x, np.empty((2, 8, 1, 1), np.float32), means=np.empty((1, 8), np.float32))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_se_pooled_by_the_depthwise_layer_matches_onnxruntime(monkeypatch, threads):
+    """graph._se_pool_in_depthwise: the depthwise Conv writes the means as a second output and
+    the SqueezeExciteGate takes them; the outputs are those of the session without that pass,
+    bit for bit, and onnxruntime's, batch 2."""
+    import tinycnn.graph as graph
+    model = se_project_model("HardSigmoid", hw=12, c=32, k=16, residual=True,
+                             depthwise=True).SerializeToString()
+    x = np.random.default_rng(3).standard_normal((2, 3, 12, 12), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    options = tinycnn.SessionOptions()
+    options.intra_op_num_threads = threads
+    sess = tinycnn.InferenceSession(model, options)
+    (gate,) = se_nodes(sess)
+    dw = [nd for nd in sess._base.graph.nodes if gate.inputs[0] in nd.outputs]
+    assert len(dw) == 1 and dw[0].outputs[1] == gate.inputs[5]
+    y = sess.run(None, {"x": x})[0]
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    monkeypatch.setattr(graph, "_se_pool_in_depthwise", lambda g: None)
+    apart = tinycnn.InferenceSession(model, options)
+    assert len(se_nodes(apart)[0].inputs) <= 5
+    np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])

@@ -95,11 +95,15 @@ cdef class BoundConv2d:
     cdef const float *pr
     cdef const float *pg
     cdef float *py
+    cdef float *pm
     cdef float *pw
 
     def __call__(self):
         with nogil:
-            if self.pg == NULL:
+            if self.pm != NULL:
+                tc_conv2d_means_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                                    self.pk, self.pb, self.pr, self.act, self.py, self.pm, self.pw)
+            elif self.pg == NULL:
                 tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
                               self.pk, self.pb, self.pr, self.act, self.py, self.pw)
             else:
@@ -121,7 +125,9 @@ cdef class Conv2d:
     .run(x, y, residual=None, workspace=None, scale=None): y = act(conv(x) + bias + residual),
     residual may be y itself; workspace: workspace_size(n, h, w) floats; scale: [N, C] gates of
     x's channels (algo '1x1' or '1x1_chan'): the convolution of x * scale, folded into a
-    per-image copy of the weights in workspace (workspace_size(n, h, w, scaled=True)).
+    per-image copy of the weights in workspace (workspace_size(n, h, w, scaled=True));
+    means: [N, K] (algo 'depthwise'), written with each output plane's mean (the global average
+    pool of y, csrc/conv.c tc_conv2d_means_f32).
     """
     cdef tc_conv2d_params p
     cdef int algo_id
@@ -220,19 +226,19 @@ cdef class Conv2d:
             return tc_conv2d_scaled_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w)
         return tc_conv2d_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, n, h, w)
 
-    def run(self, x, y, residual=None, workspace=None, scale=None):
-        """y = act(conv(x * scale) + bias + residual); residual may be y itself.  Releases the
-        GIL.  Returns y."""
-        self._bind(x, y, residual, workspace, scale)()
+    def run(self, x, y, residual=None, workspace=None, scale=None, means=None):
+        """y = act(conv(x * scale) + bias + residual); residual may be y itself; means: the
+        mean of each plane of y.  Releases the GIL.  Returns y."""
+        self._bind(x, y, residual, workspace, scale, means)()
         return y
 
-    def bind(self, x, y, residual=None, workspace=None, scale=None):
-        """run(x, y, residual, workspace, scale) checked now, as a call without arguments
-        that runs it again and again over these buffers (a plan's arena): the checks are
-        paid once, at plan time, not at every run."""
-        return self._bind(x, y, residual, workspace, scale)
+    def bind(self, x, y, residual=None, workspace=None, scale=None, means=None):
+        """run(x, y, residual, workspace, scale, means) checked now, as a call without
+        arguments that runs it again and again over these buffers (a plan's arena): the
+        checks are paid once, at plan time, not at every run."""
+        return self._bind(x, y, residual, workspace, scale, means)
 
-    cdef BoundConv2d _bind(self, x, y, residual, workspace, scale):
+    cdef BoundConv2d _bind(self, x, y, residual, workspace, scale, means=None):
         _check_array("conv", "x", x, 4)
         _check_array("conv", "y", y, 4, True)
         n, c, h, w = x.shape
@@ -243,6 +249,16 @@ cdef class Conv2d:
         _check_disjoint("conv", "x", x, y)
         cdef BoundConv2d call = BoundConv2d.__new__(BoundConv2d)
         call.pr = call.pg = NULL
+        call.pm = NULL
+        if means is not None:
+            if self.algo_id != TC_CONV_ALGO_DEPTHWISE or scale is not None:
+                raise ValueError(f"conv: means needs algo 'depthwise' and no scale, not "
+                                 f"{self.algo!r}")
+            _check_array("conv", "means", means, 2, True)
+            _check_shape("conv", "means", means, (n, self.p.K), f" for x {x.shape}")
+            _check_disjoint("conv", "means", means, y)
+            _check_disjoint("conv", "means", means, x)
+            call.pm = _fptr_mut(means)
         if scale is not None:
             if self.algo_id not in (TC_CONV_ALGO_1X1, TC_CONV_ALGO_1X1_CHAN):
                 raise ValueError(f"conv: scale needs algo '1x1' or '1x1_chan', not {self.algo!r}")
@@ -258,7 +274,7 @@ cdef class Conv2d:
         ws = _workspace("conv", workspace, self._workspace_size(n, h, w, scale is not None))
         call.layer = self
         call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
-        call.keep = (x, y, residual, ws, scale)
+        call.keep = (x, y, residual, ws, scale, means)
         call.n, call.h, call.w = n, h, w
         call.px = _fptr(x)
         call.pk = _fptr(self.packed)

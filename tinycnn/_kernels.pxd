@@ -88,6 +88,10 @@ cdef extern from "tinycnn.h" nogil:
                        const float *x, const float *packed, const float *bias,
                        const float *residual, const tc_activation *act, float *y,
                        float *workspace)
+    int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
+                            int w, const float *x, const float *packed, const float *bias,
+                            const float *residual, const tc_activation *act, float *y,
+                            float *means, float *workspace)
     size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
                                            int n, int h, int w)
     int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
@@ -152,6 +156,10 @@ cdef extern from "tinycnn.h" nogil:
                        const float *w1, const float *b1, const tc_activation *act1,
                        const float *w2, const float *b2, const tc_activation *act2, float *gate,
                        float *workspace)
+    int tc_se_gate_means_f32(const tc_ctx *ctx, int n, int c, int c1, const float *means,
+                             const float *w1, const float *b1, const tc_activation *act1,
+                             const float *w2, const float *b2, const tc_activation *act2,
+                             float *gate, float *workspace)
 
     # -- element-wise, normalisation, softmax, reductions -------------------
     enum:

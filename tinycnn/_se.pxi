@@ -48,15 +48,39 @@ cdef class SqueezeExcite:
     def gate_workspace_size(self, int n):
         return tc_se_gate_workspace_size(n, self.channels, self.hidden)
 
-    def run_gate(self, x, gate, workspace=None):
+    def run_gate(self, x, gate, workspace=None, means=None):
         """gate [N, C, 1...] (any shape of N * C floats) = the block's gates for x, without
-        the scale (csrc/se.c tc_se_gate_f32).  Returns gate."""
+        the scale (csrc/se.c tc_se_gate_f32).  means: [N, C], x's channels pooled already
+        (a depthwise layer's Conv2d.run(means=...)): x is not read (tc_se_gate_means_f32).
+        Returns gate."""
         _check_array("squeeze_excite", "x", x)
         _check_array("squeeze_excite", "gate", gate, -1, True)
         if x.ndim < 3 or x.shape[1] != self.channels or gate.size != x.shape[0] * x.shape[1]:
             raise ValueError(f"squeeze_excite: x must be [N, {self.channels}, *spatial] and gate "
                              f"N * {self.channels} floats, got x {x.shape}, gate {gate.shape}")
-        return self._call(x, gate, workspace, True)
+        if means is None:
+            return self._call(x, gate, workspace, True)
+        _check_array("squeeze_excite", "means", means, 2)
+        _check_shape("squeeze_excite", "means", means, (x.shape[0], self.channels))
+        _check_disjoint("squeeze_excite", "means", means, gate)
+        if x.shape[0] == 0:
+            return gate
+        ws = _workspace("squeeze_excite", workspace, self.hidden)
+        cdef int n = x.shape[0], c = self.channels, c1 = self.hidden, rc
+        cdef const float *mp = _fptr(means)
+        cdef float *gp = _fptr_mut(gate)
+        cdef float *wsp = _fptr_mut(ws)
+        cdef const float *w1p = _fptr(self.w1)
+        cdef const float *w2p = _fptr(self.w2)
+        cdef const float *b1p = _fptr_or_null(self.b1)
+        cdef const float *b2p = _fptr_or_null(self.b2)
+        cdef const tc_ctx *cx = _ctx_ptr(self.ctx)
+        with nogil:
+            rc = tc_se_gate_means_f32(cx, n, c, c1, mp, w1p, b1p, &self.act1, w2p, b2p,
+                                      &self.act2, gp, wsp)
+        if rc:
+            raise ValueError(f"squeeze_excite: invalid arguments (means {means.shape}, C1 {c1})")
+        return gate
 
     def run(self, x, y, workspace=None):
         _check_array("squeeze_excite", "x", x)

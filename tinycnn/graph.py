@@ -68,6 +68,7 @@ def prepare(model, level, ctx, options, cache):
         _fuse_se(g, keep)
         _fuse_inverted_residual(g, keep)
         _fold_se_gate(g, keep)
+        _se_pool_in_depthwise(g)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
         _fuse_relu(g, keep, "BatchNormalization")
@@ -589,6 +590,39 @@ def _fold_se_gate(g, keep):
         folded.label = "SEScale+" + conv.label
         replaced[id(se)], replaced[id(conv)] = gate_node, folded
         g.fused_away.add(y)
+    g.nodes = [replaced.get(id(n), n) for n in g.nodes]
+
+
+def _se_pool_in_depthwise(g):
+    """tinycnn::SqueezeExciteGate whose input a depthwise convolution writes (group = C = K,
+    constant weights, no residual: MobileNetV3's and EfficientNet's blocks) -> that
+    convolution also writes the means of its output planes (tinycnn::Conv channel_means=1,
+    a second output, each plane summed while in cache, csrc/conv.c tc_conv2d_means_f32), and
+    the gate takes them (input P) instead of pooling its input in another pass over it.
+    The same sums, so the same bits."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    replaced = {}
+    for se in [n for n in g.nodes if n.op_type == "SqueezeExciteGate" and n.domain == FUSED]:
+        x = se.inputs[0]
+        dw = producers.get(x)
+        if (dw is None or dw.op_type != "Conv" or dw.domain not in ("", FUSED)
+                or len(dw.outputs) != 1 or id(dw) in replaced or len(se.inputs) > 5):
+            continue
+        ins = list(dw.inputs) + [""] * (5 - len(dw.inputs))
+        w = g.initializers.get(ins[1])
+        if (w is None or np.ndim(w) != 4 or np.shape(w)[1] != 1 or ins[3] or len(ins) > 5
+                or int(dw.attrs.get("group", 1)) != np.shape(w)[0]
+                or (ins[2] and ins[2] not in g.initializers)):
+            continue
+        means = f"{x}::channel_means"
+        pooled = Node(dw.name, "Conv", FUSED, list(dw.inputs), [x, means],
+                      dict(dw.attrs, channel_means=1), dw.index)
+        pooled.label = dw.label
+        gate = Node(se.name, se.op_type, FUSED, list(se.inputs) + [""] * (5 - len(se.inputs))
+                    + [means], list(se.outputs), dict(se.attrs), se.index)
+        gate.label = se.label
+        replaced[id(dw)], replaced[id(se)] = pooled, gate
+        g.fused_away.add(means)
     g.nodes = [replaced.get(id(n), n) for n in g.nodes]
 
 

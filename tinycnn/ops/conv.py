@@ -15,6 +15,7 @@ from . import FUSED_DOMAIN, op
 from .common import UnsupportedOperator, bound_step, prod, require_float, window_geometry
 from .conv_algo import ConvGeometry, choose_conv_algo
 from .elementwise import binary, unary
+from .pool import global_pool
 
 
 def _activation(n, activation, alpha, beta, S):
@@ -30,11 +31,18 @@ def _activation(n, activation, alpha, beta, S):
 
 
 def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag="",
-          G=None):
+          G=None, means=False):
     """G: [N, C, 1, 1] gates of X's channels (a squeeze-and-excitation's, graph._fold_se_gate):
-    the convolution of X * G, folded into the 1x1 GEMM's weights, else a Mul before it."""
+    the convolution of X * G, folded into the 1x1 GEMM's weights, else a Mul before it.
+    means: a second output, [N, K, 1, 1], the mean of each output plane (its global average
+    pool, graph._se_pool_in_depthwise): summed by the depthwise kernel as it writes them,
+    else pooled after the convolution."""
     require_float(n, X, R, W, B, G)
     c = conv_layer(n, X, W, B, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag)
+    if means and (c.layer is None or c.algo != "depthwise" or G is not None or X.ndim != 4):
+        (y,) = _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads,
+                     strides, tag, G)
+        return [y] + global_pool(n, y, "avg")
     if G is not None and not _folds_gate(c, X, G):
         (X,) = binary(n, "mul", X, G)
         G = None
@@ -47,17 +55,21 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
     if R is not None and R.shape != out_shape:
         # A residual that broadcasts: convolve without the fused ReLU, then add (and clamp).
         raise n.error("internal: fused residual with a broadcasting shape")
-    g2 = x4[:2]
+    g2, m2 = x4[:2], out4[:2]
     ins = [X] + ([G] if G is not None else []) + ([R] if R is not None else [])
     has_g, has_r = G is not None, R is not None
+    outs = [(out_shape, np.float32)] + ([(m2 + (1, 1), np.float32)] if means else [])
 
     def conv(x, *rest):
         g = rest[0].reshape(g2) if has_g else None
         r = rest[has_g].reshape(out4) if has_r else None
-        y, ws_ = rest[has_g + has_r], rest[has_g + has_r + 1:]
-        return bind(x.reshape(x4), y.reshape(out4), r, ws_[0] if ws_ else None, scale=g)
-    return n.emit(bound_step(conv), ins, [(out_shape, np.float32)],
-                  inplace={0: len(ins) - 1} if has_r else None, workspace=ws)
+        y, rest = rest[has_g + has_r], rest[has_g + has_r + 1:]
+        m = rest[0].reshape(m2) if means else None
+        ws_ = rest[1:] if means else rest
+        return bind(x.reshape(x4), y.reshape(out4), r, ws_[0] if ws_ else None, scale=g,
+                    means=m)
+    return n.emit(bound_step(conv), ins, outs, inplace={0: len(ins) - 1} if has_r else None,
+                  workspace=ws)
 
 
 def _folds_gate(c, X, G):
@@ -200,11 +212,17 @@ def Conv(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_
 @op("Conv", since=1, domain=FUSED_DOMAIN, cost=conv_macs, window=conv_window)
 def FusedConv(n, X, W, B=None, R=None, S=None, G=None, *, activation="", activation_alpha=None,
               activation_beta=None, auto_pad="NOTSET", dilations=None, group=1,
-              kernel_shape=None, pads=None, strides=None):
+              kernel_shape=None, pads=None, strides=None, channel_means=0):
     """Conv with a fused epilogue: + R (residual Add), then an activation (a name of
     tinycnn._kernels.ACTIVATIONS, with alpha and beta; S: PRelu's slope [K]); G: gates
-    [N, C, 1, 1] that scale X's channels first (graph._fold_se_gate)."""
+    [N, C, 1, 1] that scale X's channels first (graph._fold_se_gate); channel_means=1: a
+    second output, the mean of each output plane [N, K, 1, 1] (graph._se_pool_in_depthwise)."""
     act = _activation(n, activation, activation_alpha, activation_beta, S)
+    if channel_means:
+        if R is not None:
+            raise n.error("internal: channel_means with a residual")
+        return _conv(n, X, W, B, None, act, auto_pad, dilations, group, kernel_shape, pads,
+                     strides, G=G, means=True)
     if R is not None and R.shape != _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
         # Broadcasting residual: not worth a fused path; fall back to Conv then Add then Relu
         # (graph._fuse_conv fuses no other activation after a residual).

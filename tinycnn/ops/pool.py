@@ -189,7 +189,8 @@ def AveragePool(n, X, *, kernel_shape=None, auto_pad="NOTSET", ceil_mode=0, coun
                  count_include_pad)
 
 
-def _global(n, X, kind):
+def global_pool(n, X, kind):
+    """[Value]: X's global "avg" or "max" pool, [N, C, 1...]."""
     require_float(n, X)
     if X.ndim < 3:
         raise n.error(f"input X must have spatial dims, got shape {X.shape}")
@@ -207,13 +208,13 @@ def _global(n, X, kind):
 @op("GlobalAveragePool", window=global_window)
 def GlobalAveragePool(n, X):
     """Mean over all spatial dims (any rank)."""
-    return _global(n, X, "avg")
+    return global_pool(n, X, "avg")
 
 
 @op("GlobalMaxPool", window=global_window)
 def GlobalMaxPool(n, X):
     """Max over all spatial dims (any rank)."""
-    return _global(n, X, "max")
+    return global_pool(n, X, "max")
 
 
 @op("LRN")

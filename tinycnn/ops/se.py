@@ -72,17 +72,28 @@ def SqueezeExcite(n, X, W1, B1=None, W2=None, B2=None, *, activation="", activat
 
 
 @op("SqueezeExciteGate", domain=FUSED_DOMAIN, cost=se_macs)
-def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, *, activation="",
+def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, P=None, *, activation="",
                       activation_alpha=None, activation_beta=None, gate="Sigmoid",
                       gate_alpha=None, gate_beta=None):
     """gate(W2 . act(W1 . mean(X) + B1) + B2) as [N, C, 1...]: SqueezeExcite without the
     scale, which the 1x1 convolution after it folds into its weights (graph._fold_se_gate,
-    tinycnn::Conv's input G)."""
+    tinycnn::Conv's input G).  P: mean(X) [N, C, 1, 1], pooled by the depthwise convolution
+    that wrote X (graph._se_pool_in_depthwise): X is then not read."""
     layer = _se_layer(n, X, W1, B1, W2, B2, activation, activation_alpha, activation_beta, gate,
                       gate_alpha, gate_beta)
     run = layer.run_gate
+    out = [(X.shape[:2] + (1,) * (X.ndim - 2), np.float32)]
+    if P is not None:
+        require_float(n, P)
+        if P.size != X.shape[0] * X.shape[1]:
+            raise n.error(f"P {P.shape} must hold the N * C = {X.shape[0] * X.shape[1]} means "
+                          f"of X {X.shape}")
+        nc = X.shape[:2]
+
+        def squeeze_excite_pooled(x, p, g, *ws):
+            run(x, g, ws[0] if ws else None, means=p.reshape(nc))
+        return n.emit(squeeze_excite_pooled, [X, P], out, workspace=layer.hidden)
 
     def squeeze_excite_gate(x, g, *ws):
         run(x, g, ws[0] if ws else None)
-    return n.emit(squeeze_excite_gate, [X], [(X.shape[:2] + (1,) * (X.ndim - 2), np.float32)],
-                  workspace=layer.gate_workspace_size(X.shape[0]))
+    return n.emit(squeeze_excite_gate, [X], out, workspace=layer.gate_workspace_size(X.shape[0]))
