@@ -302,3 +302,73 @@ def test_upsample_refuses_downscaling():
     model = resize_model(9, (1, 1, 4, 4), dict(mode="nearest"), scales=[1, 1, 0.5, 1], op="Upsample")
     with pytest.raises(tinycnn.TinyCNNError, match="Upsample scales .* must be >= 1"):
         tinycnn_session(model)
+
+
+# -- a 1x1 convolution after a resize runs before it (graph._conv_before_resize) -------------
+
+def _resize_conv_model(attrs, scales=None, sizes=None, relu=False, shared=False, roi=None,
+                       channels=8, k=5):
+    """x [N, 8, 6, 7] -> Resize (to `channels`) -> Conv 1x1 (k, bias) [-> Relu fused into it]
+    -> y; shared: the resized tensor is also an output."""
+    rng = np.random.default_rng(11)
+    inits = [numpy_helper.from_array(rng.standard_normal((k, channels, 1, 1)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.standard_normal(k).astype(np.float32), "b")]
+    ins = ["x", "roi" if roi is not None else "", "scales" if scales is not None else "",
+           "sizes" if sizes is not None else ""]
+    for name, v, dt in (("roi", roi, np.float32), ("scales", scales, np.float32),
+                        ("sizes", sizes, np.int64)):
+        if v is not None:
+            inits.append(numpy_helper.from_array(np.array(v, dt), name))
+    nodes = [helper.make_node("Resize", ins, ["r"], **attrs),
+             helper.make_node("Conv", ["r", "w", "b"], ["c" if relu else "y"])]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if shared:
+        outs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, None))
+    graph = helper.make_graph(nodes, "resize_conv", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 8, 6, 7])], outs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("attrs,scales,sizes,fused", [
+    (dict(mode="linear"), None, [2, 8, 12, 14], True),                     # LRASPP's head
+    (dict(mode="linear", coordinate_transformation_mode="align_corners"), [1, 1, 2, 3], None, True),
+    (dict(mode="cubic", exclude_outside=1), [1, 1, 1.5, 2], None, True),
+    (dict(mode="cubic"), None, [2, 8, 4, 5], True),                        # downsampling
+    (dict(mode="nearest", nearest_mode="floor"), [1, 1, 2, 2], None, True),
+    (dict(mode="nearest"), [1, 2, 2, 2], None, True),                      # resizes C: at run, first
+    (dict(mode="linear", coordinate_transformation_mode="tf_crop_and_resize",
+          extrapolation_value=0.5), [1, 1, 2, 2], None, False),      # fills: not a blend
+])
+def test_conv_after_resize_runs_first_and_matches_onnxruntime(attrs, scales, sizes, fused):
+    """tinycnn::ConvResize: the 1x1 convolution on the map before the resize, then the resize
+    of its K channels: onnxruntime's result within rounding, batch 2, and the session without
+    the fusion's; a resize of the channel axis (or of the batch) keeps the graph's order."""
+    roi = ([0, 0, -0.2, 0.1, 1, 1, 1.1, 0.9]
+           if attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize" else None)
+    model = _resize_conv_model(attrs, scales, sizes, roi=roi,
+                               channels=16 if scales and scales[1] == 2 else 8)
+    x = RNG.standard_normal((2, 8, 6, 7)).astype(np.float32)
+    sess = tinycnn_session(model)
+    assert [n.op_type for n in sess._base.graph.nodes] == (["ConvResize"] if fused else
+                                                           ["Resize", "Conv"])
+    (y,) = sess.run(None, {"x": x})
+    (ref,) = ort_run(model, {"x": x})
+    assert y.shape == ref.shape
+    assert rel_diff(y, ref) < 1e-5, f"{attrs} {scales} {sizes}: {rel_diff(y, ref):.2e}"
+    plain = tinycnn_session(model, graph_optimization_level=tinycnn.GraphOptimizationLevel.ORT_ENABLE_BASIC)
+    assert rel_diff(y, plain.run(None, {"x": x})[0]) < 1e-5
+
+
+def test_conv_after_resize_with_an_activation_or_a_shared_input_keeps_its_place():
+    """Not linear (a fused Relu), or the resized tensor needed as itself: no ConvResize."""
+    x = RNG.standard_normal((1, 8, 6, 7)).astype(np.float32)
+    for kw in (dict(relu=True), dict(shared=True)):
+        model = _resize_conv_model(dict(mode="linear"), [1, 1, 2, 2], **kw)
+        sess = tinycnn_session(model)
+        assert "ConvResize" not in [n.op_type for n in sess._base.graph.nodes], kw
+        for got, ref in zip(sess.run(None, {"x": x}), ort_run(model, {"x": x})):
+            assert rel_diff(got, ref) < 1e-5, kw

@@ -66,6 +66,7 @@ def prepare(model, level, ctx, options, cache):
         _pool_before_pointwise(g, keep)
         _fuse_conv(g, keep)
         _fuse_se(g, keep)
+        _conv_before_resize(g, keep, opsets.get("", 0))
         _fuse_inverted_residual(g, keep)
         _fold_se_gate(g, keep)
         _se_pool_in_depthwise(g)
@@ -503,6 +504,42 @@ def _fuse_se(g, keep):
             producers = {o: n for n in g.nodes for o in n.outputs}
             consumers = g.consumers()
             break
+
+
+def _conv_before_resize(g, keep, opset):
+    """Resize (opset 11 on; linear, cubic or nearest; not tf_crop_and_resize, whose fill is
+    no blend of the input, nor half_pixel_symmetric) -> a 1x1 Conv without activation,
+    residual, groups, strides or pads, constant weights -> one tinycnn::ConvResize
+    (ops/resize.py), which convolves first and resizes the convolution's output.  Refused:
+    a resized tensor used elsewhere or kept as an output."""
+    if opset < 11:
+        return
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    for conv in [n for n in g.nodes if n.op_type == "Conv" and n.domain in ("", FUSED)]:
+        ins = list(conv.inputs) + [""] * (3 - len(conv.inputs))
+        w = g.initializers.get(ins[1])
+        a = conv.attrs
+        resize = producers.get(ins[0])
+        if (resize is None or resize.op_type != "Resize" or resize.domain != "" or len(ins) > 3
+                or w is None or np.ndim(w) != 4 or np.shape(w)[2:] != (1, 1)
+                or (ins[2] and ins[2] not in g.initializers)
+                or int(a.get("group", 1)) != 1 or a.get("activation", "")
+                or any(int(v) != 1 for v in list(a.get("strides") or []) + list(a.get("dilations") or []))
+                or any(int(v) for v in a.get("pads") or [])
+                or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID")
+                or _single_consumer(g, ins[0], keep) is not conv):
+            continue
+        r = resize.attrs
+        if (r.get("mode", "nearest") not in ("nearest", "linear", "cubic")
+                or r.get("coordinate_transformation_mode", "half_pixel")
+                in ("tf_crop_and_resize", "half_pixel_symmetric")):
+            continue
+        rins = list(resize.inputs) + [""] * (4 - len(resize.inputs))
+        fused = Node(resize.name, "ConvResize", FUSED, rins[:4] + [ins[1], ins[2]],
+                     list(conv.outputs), {"resize": dict(r), "resize_opset": opset}, resize.index)
+        fused.label = conv.label + "+" + resize.label
+        _replace(g, [resize, conv], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
 
 
 def _fuse_inverted_residual(g, keep):

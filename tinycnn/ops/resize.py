@@ -18,8 +18,10 @@ from fractions import Fraction
 import numpy as np
 
 from .. import _kernels as K
-from . import op
+from ..ir import const_value
+from . import FUSED_DOMAIN, lookup, op
 from .common import UnsupportedOperator, axis_index, prod, require_const
+from .conv import _activation, _conv
 
 _COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
                      "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize")
@@ -361,3 +363,43 @@ def Resize_18(n, X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None
                   coordinate_transformation_mode, nearest_mode, _floats(n, roi, "roi"), axes,
                   keep_aspect_ratio_policy, cubic_coeff_a, exclude_outside, extrapolation_value,
                   antialias)
+
+
+def _conv_resize_macs(inputs, outputs, **attrs):
+    """The 1x1 convolution's multiply-adds, on the resize's input."""
+    X, W = inputs[0], inputs[4]
+    return 0 if X is None or W is None else X.size // X.shape[1] * W.shape[0] * W.shape[1]
+
+
+def _conv_resize_window(inputs, outputs, *, resize, **attrs):
+    return resize_window(inputs, outputs, **resize)
+
+
+@op("ConvResize", domain=FUSED_DOMAIN, shape_inputs=(1, 2, 3), cost=_conv_resize_macs,
+    window=_conv_resize_window)
+def ConvResize(n, X, roi=None, scales=None, sizes=None, W=None, B=None, *, resize,
+               resize_opset):
+    """Resize (attributes `resize`, of opset resize_opset) -> Conv 1x1 (W, B; no activation,
+    residual or padding), found by graph._conv_before_resize, run as the convolution then the
+    resize: the convolution mixes channels and the resize pixels, each linear, and a resize's
+    taps sum to 1, so the bias passes through unchanged.  The convolution then runs on the
+    map before it grows, and the resize moves K channels instead of C (LRASPP's head: 128 ->
+    21 channels, 32x32 -> 64x64).  A resize that would change the batch or channel axes runs
+    first, as in the graph."""
+    fn = lookup("", "Resize", resize_opset).fn
+    attrs = dict(resize)
+    act = _activation(n, "", None, None, None)
+    given_sizes = _sizes(n, sizes)
+    given = given_sizes if given_sizes is not None else _floats(n, scales, "scales")
+    axes = attrs.get("axes")
+    axes = list(range(X.ndim)) if axes is None else [int(a) % max(X.ndim, 1) for a in axes]
+    same = {a: (X.shape[a] if given_sizes is not None else 1.0) for a in (0, 1)}
+    if (X.ndim != 4 or W is None or W.ndim != 4 or given is None or len(given) != len(axes)
+            or any(a in same and v != same[a] for a, v in zip(axes, given))):
+        (r,) = fn(n, X, roi, scales, sizes, **attrs)
+        return _conv(n, r, W, B, None, act, "NOTSET", None, 1, None, None, None)
+    (y,) = _conv(n, X, W, B, None, act, "NOTSET", None, 1, None, None, None)
+    if given_sizes is not None:
+        sizes = const_value("", np.array([W.shape[0] if a == 1 else v for a, v in
+                                          zip(axes, given_sizes)], np.int64))
+    return fn(n, y, roi, scales, sizes, **attrs)
