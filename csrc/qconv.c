@@ -115,7 +115,7 @@ static void conv_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
 /* The taps of output pixel m for the indirect convolution: pointers into the image
  * (the group's channels) or to the row of zero points.  A window inside the image
  * adds the taps' offsets (d->tap_offsets) to its first pixel. */
-static void conv_taps(const tc_qdriver *d, int m, const void **out, int stride)
+static void conv_taps_row(const tc_qdriver *d, int m, const void **out, int stride)
 {
     const tc_conv2d_params *p = d->conv;
     const ptrdiff_t opix = (ptrdiff_t)d->oh * d->ow, img = m / opix, pix = m % opix;
@@ -138,6 +138,12 @@ static void conv_taps(const tc_qdriver *d, int m, const void **out, int stride)
                                   : (const void *)d->zero_row;
         }
     }
+}
+
+static void conv_taps(const tc_qdriver *d, int m, int count, const void **out, int stride)
+{
+    for (int r = 0; r < count; r++)
+        conv_taps_row(d, m + r, out + r, stride);
 }
 
 /* Convolutions of uint8 images read in place, without im2col, when a tap's channels
