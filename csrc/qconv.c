@@ -112,14 +112,13 @@ static void conv_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
     }
 }
 
-/* The taps of output pixel m for the indirect convolution: pointers into the image
- * (the group's channels) or to the row of zero points.  A window inside the image
- * adds the taps' offsets (d->tap_offsets) to its first pixel. */
-static void conv_taps(const tc_qdriver *d, int m, const void **out, int stride)
+/* The taps of output pixel (oy, ox) of image img for the indirect convolution: pointers
+ * into the image (the group's channels) or to the row of zero points.  A window inside
+ * the image adds the taps' offsets (d->tap_offsets) to its first pixel. */
+static void conv_taps_row(const tc_qdriver *d, ptrdiff_t img, int oy, int ox, const void **out,
+                          int stride)
 {
     const tc_conv2d_params *p = d->conv;
-    const ptrdiff_t opix = (ptrdiff_t)d->oh * d->ow, img = m / opix, pix = m % opix;
-    const int oy = (int)(pix / d->ow), ox = (int)(pix % d->ow);
     const int y0 = oy * p->sh - p->pt, x0 = ox * p->sw - p->pl;
     const uint8_t *x = (const uint8_t *)d->src + img * (ptrdiff_t)d->h * d->w * p->C + d->group_c0;
     const int ntaps = p->KH * p->KW;
@@ -136,6 +135,24 @@ static void conv_taps(const tc_qdriver *d, int m, const void **out, int stride)
             out[t * stride] = iy >= 0 && iy < d->h && ix >= 0 && ix < d->w
                                   ? (const void *)(x + ((ptrdiff_t)iy * d->w + ix) * p->C)
                                   : (const void *)d->zero_row;
+        }
+    }
+}
+
+/* rows m .. m + count - 1: the pixel's coordinates advance with the row (divisions once) */
+static void conv_taps(const tc_qdriver *d, int m, int count, const void **out, int stride)
+{
+    const ptrdiff_t opix = (ptrdiff_t)d->oh * d->ow, pix = m % opix;
+    ptrdiff_t img = m / opix;
+    int oy = (int)(pix / d->ow), ox = (int)(pix % d->ow);
+    for (int r = 0; r < count; r++) {
+        conv_taps_row(d, img, oy, ox, out + r, stride);
+        if (++ox == d->ow) {
+            ox = 0;
+            if (++oy == d->oh) {
+                oy = 0;
+                img++;
+            }
         }
     }
 }

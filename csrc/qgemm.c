@@ -601,14 +601,17 @@ static void block_rows(const tc_qdriver *d, int m0, int mcount, const char *a, p
     const int mr = d->uk.mr, ntaps = d->ntaps;
     for (int i = 0; i * mr < mcount; i++) {
         const void **tile = ptrs + (size_t)i * ntaps * TC_QMR_MAX;
-        for (int r = 0; r < TC_QMR_MAX; r++) {
-            int row = i * mr + (r < mr ? r : mr - 1);
-            row = row < mcount ? row : mcount - 1;
-            if (d->taps)
-                d->taps(d, m0 + row, tile + r, TC_QMR_MAX);
-            else
-                tile[r] = a + row * lda;
-        }
+        const int row0 = i * mr, rows = mcount - row0 < mr ? mcount - row0 : mr;
+        /* the tile's taps at once (a lone 3x3 stem spent a third of its time finding the
+         * taps of 12 rows one by one, 6 of them repeats) */
+        if (d->taps)
+            d->taps(d, m0 + row0, rows, tile, TC_QMR_MAX);
+        else
+            for (int r = 0; r < rows; r++)
+                tile[r] = a + (row0 + r) * lda;
+        for (int r = rows; r < TC_QMR_MAX; r++)
+            for (int t = 0; t < ntaps; t++)
+                tile[t * TC_QMR_MAX + r] = tile[t * TC_QMR_MAX + rows - 1];
     }
 }
 

@@ -15,9 +15,10 @@ typedef struct tc_qdriver tc_qdriver;
  * elements each (tc_qpack_row's format), to dst. */
 typedef void (*tc_qfill_fn)(const tc_qdriver *d, int m0, int mcount, void *dst);
 
-/* The ntaps pointers of row m (an indirect convolution: one per kernel position, into
- * the image or a row of zero points), to out[0], out[stride], ... */
-typedef void (*tc_qtaps_fn)(const tc_qdriver *d, int m, const void **out, int stride);
+/* The ntaps pointers of each of rows m .. m + count - 1 (an indirect convolution: one per
+ * kernel position or row, into the image or a row of zero points): tap t of row m + r to
+ * out[t * stride + r].  A tile's rows at once: one division for all of them. */
+typedef void (*tc_qtaps_fn)(const tc_qdriver *d, int m, int count, const void **out, int stride);
 
 struct tc_qdriver {
     int format, M, N, K, kpad;

@@ -793,6 +793,20 @@ void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
                 const void *x, int x_signed, int x_zero_point, const void *packed,
                 const tc_qoutput *out, void *y, void *workspace);
 
+/* Stems (qstem.c): the same convolution, the same results, for images of few channels
+ * (one group, C <= 4, no dilation along x, KH <= 64; any layout but U7S8), without im2col:
+ * the input is copied once, padded (and widened for S16X2), into the workspace, and each
+ * kernel row of a window is read there in place.  tc_qstem_klen: elements per kernel row,
+ * KW * C rounded up to the layout's group, or 0 when the path does not apply.  The weights
+ * w: [K, KH, KW, C] are packed by tc_qgemm_pack as [K][KH][klen] rows (klen - KW * C zeros
+ * after each kernel row: K = KH * klen).  x: [N, H, W, C]  y: [N, OH, OW, K]. */
+int tc_qstem_klen(int format, const tc_conv2d_params *p);
+size_t tc_qstem_workspace_size(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
+                               int h, int w);
+void tc_qstem(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n, int h, int w,
+              const void *x, int x_signed, int x_zero_point, const void *packed,
+              const tc_qoutput *out, void *y, void *workspace);
+
 /* Depthwise convolution (group == C == K, KH <= 64), channels last (qdw.c).
  * w: [C][KH][KW] int16, the weights minus their zero point, packed once into
  * tc_qconv2d_depthwise_pack_size bytes; x: [N, H, W, C]  y: [N, OH, OW, C];

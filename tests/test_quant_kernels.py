@@ -765,3 +765,87 @@ def test_qgemm_of_few_rows_is_exact_on_every_tier_and_layout():
                             K.QGemm(c, w, out, fmt).run(a, zp, y)
                             assert np.array_equal(y, want), \
                                 f"{K.qkernel_name(c, fmt)} {t}t: m={m} k={kd} n={n} zp={zp}"
+
+
+# Stems read in place from a padded copy (tc_qstem): C 1-4, kernels 3x3 to 7x7, strides 1-3,
+# pads none, symmetric, asymmetric and past the kernel, a row dilation, odd sizes, batch 2
+STEM_CASES = [  # (n, c, h, w, k, kh, kw, strides, pads (t, l, b, r), dilations)
+    (1, 3, 23, 21, 64, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1)),     # ResNet's
+    (2, 3, 17, 19, 32, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1)),     # MobileNet's
+    (1, 3, 15, 16, 24, 3, 3, (2, 2), (0, 1, 1, 0), (1, 1)),     # asymmetric (SAME_UPPER)
+    (2, 1, 11, 13, 8, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1)),      # gray, unpadded
+    (1, 4, 12, 9, 20, 5, 3, (1, 2), (2, 0, 4, 3), (2, 1)),      # pads past the kernel, dh 2
+    (1, 2, 14, 14, 17, 3, 5, (3, 3), (1, 2, 1, 2), (1, 1)),     # stride 3, odd K
+    (1, 3, 7, 7, 40, 7, 7, (1, 1), (3, 3, 3, 3), (1, 1)),       # windows mostly padding
+]
+
+
+@pytest.mark.parametrize("case", STEM_CASES, ids=lambda c: f"c{c[1]}k{c[5]}x{c[6]}s{c[7][0]}{c[7][1]}")
+def test_stem_is_exact_on_every_tier_layout_and_zero_point(ctx, case):
+    """The stem path against numpy int64 and the im2col path: every layout that takes it,
+    uint8 input at zero points 0, 255 and mid-range, int8 input, weights at both ends (a
+    kernel row's weights meet the copy's spare elements, which must contribute nothing),
+    int32 and requantized outputs (a fused ReLU)."""
+    n, c, h, wd, k, kh, kw, st, pads, dl = case
+    rng = np.random.default_rng(sum(case[:7]))
+    w = rng.integers(-128, 128, (k, kh, kw, c)).astype(np.int16)
+    w[::3, :, 0] = -128
+    w[1::3, :, -1] = 127
+    bias = rng.integers(-20000, 20000, k).astype(np.int32)
+    scale = (rng.random(k) * 0.002 + 1e-4).astype(np.float32)
+    for xz, signed in [(0, False), (255, False), (114, False), (-7, True)]:
+        if signed:
+            x = rng.integers(-128, 128, (n, h, wd, c)).astype(np.int8)
+        else:
+            x = rng.integers(0, 256, (n, h, wd, c)).astype(np.uint8)
+            x[..., ::2, :] = 255 if xz == 0 else 0    # bytes far from the zero point
+        acc = conv_reference(x.astype(np.int64), xz, w, st, pads, dl, 1) + bias
+        for fmt in [f for f in formats_for(ctx, w) if f != "u7s8"]:
+            for dtype, lo in [(np.int32, 0), (np.uint8, 5)]:
+                out = K.QOutput(dtype, bias, scale, 5, lo, 255)
+                want = output_of(acc, dtype, scale, 5, lo, 255)
+                for stem in (True, False):
+                    layer = K.QConv2d(ctx, w, out, st, pads, dl, 1, fmt, stem=stem)
+                    assert layer.stem == stem
+                    y = np.empty(layer.output_shape(n, h, wd), dtype)
+                    layer.run(x, xz, y)
+                    bad = y != want
+                    assert not bad.any(), (f"stem={stem} {layer.format} x zp {xz} {x.dtype} "
+                                           f"-> {dtype.__name__}: {bad.sum()} of {y.size} differ")
+
+
+def test_stem_is_taken_where_it_applies_and_refused_elsewhere():
+    """By default the SIMD tiers take the stem path for one group of at most 4 channels
+    without dilation along x (not U7S8's layout, nor the portable tier, whose kernels would
+    compute the rows' padding too); stem=True elsewhere is an error naming the geometry."""
+    out = K.QOutput(np.int32)
+    w3 = np.ones((16, 3, 3, 3), np.int16)
+    simd = [K.Context(1, *K.parse_isa(K.INT8_ISA_SETTINGS[isa]))
+            for isa in ("avx2", "avx512vnni") if isa in K.int8_isas()]
+    for c in simd:
+        assert K.QConv2d(c, w3, out, (2, 2), (1, 1, 1, 1)).stem
+        assert not K.QConv2d(c, w3, out, (2, 2), (1, 1, 1, 1), stem=False).stem
+        assert not K.QConv2d(c, w3, out, dilations=(1, 2)).stem
+        assert not K.QConv2d(c, np.ones((16, 3, 3, 5), np.int16), out).stem
+        assert not K.QConv2d(c, w3, out, format="u7s8").stem
+    portable = K.Context(1, "portable")
+    assert not K.QConv2d(portable, w3, out).stem
+    assert K.QConv2d(portable, w3, out, stem=True).stem
+    with pytest.raises(ValueError, match="stem=True needs .* dilations"):
+        K.QConv2d(portable, w3, out, dilations=(1, 2), stem=True)
+    with pytest.raises(ValueError, match="stem=True needs .*'u7s8'"):
+        K.QConv2d(portable, w3, out, format="u7s8", stem=True)
+
+
+def test_stem_threads_give_the_same_result():
+    """The padded copy split by rows and the tasks over rows of taps: a 224x224 stem (the
+    copy's rows over several threads) equal at 1, 2 and 3 threads on every tier."""
+    rng = np.random.default_rng(7)
+    w = rng.integers(-128, 128, (32, 3, 3, 3)).astype(np.int16)
+    x = rng.integers(0, 256, (1, 224, 224, 3)).astype(np.uint8)
+    acc = conv_reference(x.astype(np.int64), 114, w, (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    for (isa, t), c in _tiers_at((1, 2, 3)).items():
+        layer = K.QConv2d(c, w, K.QOutput(np.int32), (2, 2), (1, 1, 1, 1), stem=True)
+        y = np.empty(layer.output_shape(1, 224, 224), np.int32)
+        layer.run(x, 114, y)
+        assert np.array_equal(y, acc), f"{isa} {t} threads {layer.format}"

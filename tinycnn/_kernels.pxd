@@ -297,6 +297,12 @@ cdef extern from "tinycnn.h" nogil:
     void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n, int h, int w,
                     const void *x, int x_signed, int x_zero_point, const void *packed,
                     const tc_qoutput *out, void *y, void *workspace)
+    int tc_qstem_klen(int format, const tc_conv2d_params *p)
+    size_t tc_qstem_workspace_size(const tc_ctx *ctx, int format, const tc_conv2d_params *p,
+                                   int n, int h, int w)
+    void tc_qstem(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n, int h, int w,
+                  const void *x, int x_signed, int x_zero_point, const void *packed,
+                  const tc_qoutput *out, void *y, void *workspace)
     int tc_qwinograd_fits(const tc_conv2d_params *p, const int16_t *w)
     size_t tc_qwinograd_pack_size(const tc_conv2d_params *p)
     void tc_qwinograd_pack(const tc_conv2d_params *p, const int16_t *w, void *packed)

@@ -416,25 +416,39 @@ cdef class QGemm:
             tc_qgemm(&self.ctx.ctx, fmt, m, N, K, pa, K, signed, a_zero_point, pk, &out, py, N, pw)
 
 
+def _stem_rows(w, int klen):
+    """w [K, KH, KW, C] -> [K, KH * klen]: each kernel row's KW * C weights, then zeros
+    (tc_qstem's packed rows)."""
+    k, kh, kw, c = w.shape
+    rows = np.zeros((k, kh, klen), np.int16)
+    rows[:, :, :kw * c] = w.reshape(k, kh, kw * c)
+    return rows.reshape(k, kh * klen)
+
+
 cdef class QConv2d:
     """Convolution of channels-last 8-bit images with weights packed once.
 
     QConv2d(ctx, w[K, KH, KW, C/group] int16 (minus the zero point), output,
-            strides, pads (top, left, bottom, right), dilations, group, format=None)
+            strides, pads (top, left, bottom, right), dilations, group, format=None,
+            stem=None)
     .run(x [N, H, W, C], x_zero_point, y [N, OH, OW, K], workspace=None, residual=None)
-    Depthwise layers (group == C == K) use the direct depthwise kernel.
+    Depthwise layers (group == C == K) use the direct depthwise kernel.  Stems (few input
+    channels: tc_qstem) read the kernel rows of a padded copy of the input instead of
+    im2col rows, where the geometry allows (stem=None), or never (stem=False); stem=True
+    requires it.
     """
     cdef tc_conv2d_params p
     cdef readonly Context ctx
     cdef readonly str format
     cdef readonly bint depthwise
     cdef readonly bint winograd
+    cdef readonly bint stem
     cdef int fmt
     cdef object packed
     cdef readonly QOutput output
 
     def __init__(self, Context ctx, w, QOutput output, strides=(1, 1), pads=(0, 0, 0, 0),
-                 dilations=(1, 1), int group=1, format=None):
+                 dilations=(1, 1), int group=1, format=None, stem=None):
         _check_qarray("weight", w, (np.int16,), 4)
         K, KH, KW, Cg = w.shape
         if min(w.shape) < 1:
@@ -460,10 +474,25 @@ cdef class QConv2d:
             return
         kg, kd = K // group, KH * KW * Cg
         w2 = np.ascontiguousarray(w.reshape(K, kd))
+        # a stem's layout is chosen on its own rows (a kernel row's weights, then zeros)
+        # not by default on the portable tier: its kernels compute the rows' padding too
+        # (21 -> 24 bytes per 7x7 kernel row: lone ResNet stem 1.2x im2col's time)
+        cdef int klen = 0 if stem is False or stem is None and ctx.isa == "portable" \
+            else tc_qstem_klen(TC_QFMT_S8X4, &self.p)
         if format is None:
-            format = qgemm_choose_format_for(ctx, w2)
+            format = qgemm_choose_format_for(ctx, _stem_rows(w, klen) if klen else w2)
         self.fmt = _format_id(format, w)
         self.format = format
+        if klen:
+            klen = tc_qstem_klen(self.fmt, &self.p)
+        if stem and not klen:
+            raise ValueError(f"QConv2d: stem=True needs one group, at most 4 input channels, "
+                             f"no dilation along x and a layout other than 'u7s8'; got weight "
+                             f"{w.shape}, format {format!r}, {_conv_geometry(&self.p)}")
+        self.stem = klen != 0
+        if self.stem:
+            w2 = _stem_rows(w, klen)
+            kd = KH * klen
         cdef const int16_t *pw = <const int16_t *>_vptr(w2)
         cdef int fmt = self.fmt, g
         cdef int ikd = kd, ikg = kg
@@ -507,6 +536,8 @@ cdef class QConv2d:
             nbytes = tc_qconv2d_depthwise_workspace_size(&self.ctx.ctx, &self.p, n, h, w)
         elif self.winograd:
             nbytes = tc_qwinograd_workspace_size(&self.ctx.ctx, &self.p, n, h, w)
+        elif self.stem:
+            nbytes = tc_qstem_workspace_size(&self.ctx.ctx, self.fmt, &self.p, n, h, w)
         else:
             nbytes = tc_qconv2d_workspace_size(&self.ctx.ctx, self.fmt, &self.p, n, h, w)
         return (nbytes + 3) // 4
@@ -543,6 +574,10 @@ cdef class QConv2d:
             with nogil:
                 tc_qwinograd(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
                              &out, py, pw)
+        elif self.stem:
+            with nogil:
+                tc_qstem(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
+                         &out, py, pw)
         else:
             with nogil:
                 tc_qconv2d(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
