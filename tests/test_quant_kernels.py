@@ -765,3 +765,33 @@ def test_qgemm_of_few_rows_is_exact_on_every_tier_and_layout():
                             K.QGemm(c, w, out, fmt).run(a, zp, y)
                             assert np.array_equal(y, want), \
                                 f"{K.qkernel_name(c, fmt)} {t}t: m={m} k={kd} n={n} zp={zp}"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_qgemm_byte_output_stage_at_its_limits(ctx, dtype):
+    """The 8-bit output stage of whole 16-column tiles (AVX2: two rows packed together, the
+    clamp done by saturating packs after the rounding) against numpy's clamp-then-round:
+    sums scaled past int32 both ways (1e5 x 4e5), ties of the rounding (scale 0.5 on odd
+    sums), a fused clamp narrower than the type on both sides and the type's own range,
+    zero points at the type's ends, M = 1 to 13 (whole 6-row tiles, odd tails), N = 16 and 48
+    (whole panels) and 40 (a last panel of 8 columns)."""
+    rng = np.random.default_rng(97)
+    lo_t, hi_t = (-128, 127) if dtype == np.int8 else (0, 255)
+    for m, kd, n in [(1, 16, 16), (6, 16, 48), (7, 24, 16), (12, 32, 48), (13, 5, 40)]:
+        a = rng.integers(0, 256, (m, kd)).astype(np.uint8)
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        bias = rng.integers(-30000, 30000, n).astype(np.int32)
+        acc = a.astype(np.int64) @ w.T.astype(np.int64) + bias
+        for scale_v in (1e5, 0.5, 3e-3, 1.7e-4):
+            scale = np.full(n, scale_v, np.float32)
+            scale[::3] *= -1          # negative scales flip the overflow's direction too
+            for zp, lo, hi in [(lo_t, lo_t, hi_t), (hi_t, lo_t, hi_t),
+                               (lo_t + 20, lo_t + 20, lo_t + 120), (0, lo_t + 3, hi_t - 5)]:
+                want = requantize(acc, scale, zp, lo, hi, dtype)
+                for fmt in formats_for(ctx, w):
+                    y = np.empty((m, n), dtype)
+                    K.QGemm(ctx, w, K.QOutput(dtype, bias, scale, zp, lo, hi), fmt).run(a, 0, y)
+                    bad = y != want
+                    assert not bad.any(), (f"{K.qkernel_name(ctx, fmt)}: m={m} k={kd} n={n} "
+                                           f"scale {scale_v} zp {zp} [{lo}, {hi}] "
+                                           f"{dtype.__name__}: {bad.sum()} of {y.size} differ")
