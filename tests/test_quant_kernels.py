@@ -795,3 +795,34 @@ def test_qgemm_byte_output_stage_at_its_limits(ctx, dtype):
                     assert not bad.any(), (f"{K.qkernel_name(ctx, fmt)}: m={m} k={kd} n={n} "
                                            f"scale {scale_v} zp {zp} [{lo}, {hi}] "
                                            f"{dtype.__name__}: {bad.sum()} of {y.size} differ")
+
+
+def test_pointwise_conv_rows_in_one_run_are_exact():
+    """1x1 stride-1 unpadded convolutions (MobileNet's expansions and projections), whose
+    rows the packed layouts copy as one run over the block's pixels when they need no
+    padding (C even for S16X2, a multiple of 4 for the byte layouts) and row by row
+    otherwise: C odd, even and a multiple of 4, uint8 and int8 images, 2 images (blocks
+    across the images' boundary), every layout and tier at 1-3 threads."""
+    rng = np.random.default_rng(87)
+    ctxs = _tiers_at((1, 2, 3))
+    for c, k, h, wd in [(3, 20, 9, 7), (6, 17, 11, 5), (16, 96, 12, 12), (24, 40, 7, 9)]:
+        w = rng.integers(-128, 128, (k, 1, 1, c)).astype(np.int16)
+        scale = (rng.random(k) * 0.004 + 1e-4).astype(np.float32)
+        bias = rng.integers(-3000, 3000, k).astype(np.int32)
+        for signed in (False, True):
+            dtype = np.int8 if signed else np.uint8
+            info = np.iinfo(dtype)
+            x = rng.integers(info.min, info.max, (2, h, wd, c), endpoint=True).astype(dtype)
+            xz = int(rng.integers(info.min, info.max))
+            acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (0,) * 4, (1, 1), 1) + bias
+            want = output_of(acc, dtype, scale, 5, info.min, info.max)
+            for (isa, t), ctx_ in ctxs.items():
+                for fmt in formats_for(ctx_, w):
+                    if fmt == "u7s8" and signed:
+                        continue
+                    layer = K.QConv2d(ctx_, w, K.QOutput(dtype, bias, scale, 5), format=fmt)
+                    y = np.empty(layer.output_shape(2, h, wd), dtype)
+                    layer.run(x, xz, y)
+                    bad = y != want
+                    assert not bad.any(), (f"{isa} {t} threads {layer.format}: C={c} K={k} "
+                                           f"{h}x{wd} {dtype.__name__}: {bad.sum()} differ")
