@@ -826,3 +826,26 @@ def test_pointwise_conv_rows_in_one_run_are_exact():
                     bad = y != want
                     assert not bad.any(), (f"{isa} {t} threads {layer.format}: C={c} K={k} "
                                            f"{h}x{wd} {dtype.__name__}: {bad.sum()} differ")
+
+
+def test_u7s8_split_of_every_row_length_is_exact():
+    """U7S8's split of a tile's rows into the window's parts and the groups with a byte
+    outside (the AVX2 one: 32 bytes at a time, then 16, 8 and 4; per row around a mid-range
+    zero point, per tile at zero point 0) at every K from 1 to 40 and around 64 and 144
+    (tails of each width, K not a multiple of 4), bytes outside in the last group too:
+    against numpy int64 and the portable twin, 1-3 threads."""
+    rng = np.random.default_rng(41)
+    ctxs = _tiers_at((1, 2, 3))
+    n = 21
+    for kd in list(range(1, 41)) + [63, 64, 65, 143, 144, 145]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[:, -1] = -128
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        for zp in (0, 128, 200):
+            a = _window_case(rng, 13, kd, zp)
+            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+            want = output_of(acc, np.int32, None, 0, 0, 0)
+            for (isa, t), c in ctxs.items():
+                y = np.empty((13, n), np.int32)
+                K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
+                assert np.array_equal(y, want), f"{isa} {t}t: k={kd} zp={zp}"
