@@ -108,7 +108,18 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
         tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
         return;
     }
-    {
+    if (nr <= 8) { /* a last panel's 8 columns (N = 24, 40, ...): half the products */
+        TC_Q6x16_ROWS(0);
+        for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
+            __m256i b0 = _mm256_loadu_si256(bk), av;
+            av = tc_bcast32_avx2(a0 + off); c00 = maddubs_step(c00, av, b0);
+            av = tc_bcast32_avx2(a1 + off); c10 = maddubs_step(c10, av, b0);
+            av = tc_bcast32_avx2(a2 + off); c20 = maddubs_step(c20, av, b0);
+            av = tc_bcast32_avx2(a3 + off); c30 = maddubs_step(c30, av, b0);
+            av = tc_bcast32_avx2(a4 + off); c40 = maddubs_step(c40, av, b0);
+            av = tc_bcast32_avx2(a5 + off); c50 = maddubs_step(c50, av, b0);
+        }
+    } else {
         TC_Q6x16_ROWS(0);
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
