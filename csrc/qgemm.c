@@ -600,16 +600,16 @@ static void qdriver_fill_blocks(void *arg, int tid, ptrdiff_t b0, ptrdiff_t b1)
     }
 }
 
-/* The row pointers of a block's tiles: [tile][tap][TC_QMR_MAX], rows past the block's
- * end repeating its last row. */
+/* The row pointers of a block's tiles: [tile][tap][TC_QMR_MAX], of which the kernel reads
+ * its mr rows (6 or 12), rows past the block's end repeating its last row. */
 static void block_rows(const tc_qdriver *d, int m0, int mcount, const char *a, ptrdiff_t lda,
                        const void **ptrs)
 {
     const int mr = d->uk.mr, ntaps = d->ntaps;
     for (int i = 0; i * mr < mcount; i++) {
         const void **tile = ptrs + (size_t)i * ntaps * TC_QMR_MAX;
-        for (int r = 0; r < TC_QMR_MAX; r++) {
-            int row = i * mr + (r < mr ? r : mr - 1);
+        for (int r = 0; r < mr; r++) {
+            int row = i * mr + r;
             row = row < mcount ? row : mcount - 1;
             if (d->taps)
                 d->taps(d, m0 + row, tile + r, TC_QMR_MAX);
