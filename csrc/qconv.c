@@ -112,6 +112,15 @@ static void conv_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
     }
 }
 
+/* rows m0.. of a 1x1, stride-1, unpadded convolution of one group whose rows need no
+ * padding (kpad == C): the block's pixels are contiguous in the image and in dst, one
+ * run (no per-row coordinates) */
+static void pointwise_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
+{
+    const uint8_t *x = (const uint8_t *)d->src + (ptrdiff_t)m0 * d->K;
+    put_bytes(tc_qfmt_elem(d->format), x, (size_t)mcount * d->K, d->a_flip ? 0x80 : 0, dst);
+}
+
 /* The taps of output pixel (oy, ox) of image img for the indirect convolution: pointers
  * into the image (the group's channels) or to the row of zero points.  A window inside
  * the image adds the taps' offsets (d->tap_offsets) to its first pixel. */
@@ -251,7 +260,7 @@ void tc_qconv2d(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n,
             d.zero_row = zero_row;
             d.tap_offsets = tap_offsets;
         } else {
-            d.fill = conv_fill;
+            d.fill = p->group == 1 && is_pointwise(p) && d.kpad == kd ? pointwise_fill : conv_fill;
         }
         tc_qdriver_run(ctx, &d, workspace);
     }

@@ -543,28 +543,35 @@ static int outside_groups(const uint8_t *off, int kpad, int32_t *groups)
     return k < kpad ? outside_group(off, k, groups, n) : n;
 }
 
-/* Tile i of the block (rows ptrs[i * TC_QMR_MAX + r], r < mr distinct ones, block rows
- * row0 + r): their parts in the window to lo (row at lo + row * kpad; the padding past K
- * as 0, its weights are 0), and the byte offsets of the 4-k groups holding a byte outside
- * the window: per_row, each row's (at groups + row * kpad / 4, nfix[r] of them, 0 past
- * mr), else the tile's, where one of its rows has one (at row0's, nfix[0] of them). */
-static void split_tile(const void *const *ptrs, int row0, int mr, int K, int kpad, int base,
-                       int per_row, split_area *s, int *nfix)
+void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base, int per_row,
+                   uint8_t *lo, int32_t *groups, int stride, uint8_t *scratch, int *nfix)
 {
-    const int stride = kpad / 4;
     if (kpad > K)
-        memset(s->off + K, 0, (size_t)(kpad - K));
+        memset(scratch + K, 0, (size_t)(kpad - K));
     for (int r = 0; r < mr; r++) {
-        uint8_t *lo = s->lo + (size_t)(row0 + r) * kpad;
-        split_row(ptrs[r], K, (uint8_t)base, lo, s->off, !per_row && r > 0);
+        uint8_t *lr = lo + (size_t)r * kpad;
+        split_row(rows[r], K, (uint8_t)base, lr, scratch, !per_row && r > 0);
         if (kpad > K)
-            memset(lo + K, 0, (size_t)(kpad - K));
-        s->lo_ptrs[r] = lo;
+            memset(lr + K, 0, (size_t)(kpad - K));
         if (per_row)
-            nfix[r] = outside_groups(s->off, kpad, s->groups + (size_t)(row0 + r) * stride);
+            nfix[r] = outside_groups(scratch, kpad, groups + (size_t)r * stride);
     }
     if (!per_row)
-        nfix[0] = outside_groups(s->off, kpad, s->groups + (size_t)row0 * stride);
+        nfix[0] = outside_groups(scratch, kpad, groups);
+}
+
+/* Tile i of the block (rows ptrs[i * TC_QMR_MAX + r], r < mr distinct ones, block rows
+ * row0 + r) split by the tier's kernel: the window parts' rows at lo + row * kpad, each
+ * row's groups at groups + row * kpad / 4 (per_row) or the tile's at row0's; the pointers
+ * and counts past mr repeat the last row's and are 0. */
+static void split_tile(const tc_qdriver *d, const void *const *ptrs, int row0, int mr,
+                       int per_row, split_area *s, int *nfix)
+{
+    const int kpad = d->kpad, stride = kpad / 4;
+    d->u7s8_split(ptrs, mr, d->K, kpad, d->u7s8_base, per_row, s->lo + (size_t)row0 * kpad,
+                  s->groups + (size_t)row0 * stride, stride, s->off, nfix);
+    for (int r = 0; r < mr; r++)
+        s->lo_ptrs[r] = s->lo + (size_t)(row0 + r) * kpad;
     for (int r = mr; r < TC_QMR_MAX; r++) {
         s->lo_ptrs[r] = s->lo_ptrs[mr - 1];
         nfix[r] = 0;
@@ -593,8 +600,8 @@ static void qdriver_fill_blocks(void *arg, int tid, ptrdiff_t b0, ptrdiff_t b1)
     }
 }
 
-/* The row pointers of a block's tiles: [tile][tap][TC_QMR_MAX], rows past the block's
- * end repeating its last row. */
+/* The row pointers of a block's tiles: [tile][tap][TC_QMR_MAX], of which the kernel reads
+ * its mr rows (6 or 12), rows past the block's end repeating its last row. */
 static void block_rows(const tc_qdriver *d, int m0, int mcount, const char *a, ptrdiff_t lda,
                        const void **ptrs)
 {
@@ -609,7 +616,7 @@ static void block_rows(const tc_qdriver *d, int m0, int mcount, const char *a, p
         else
             for (int r = 0; r < rows; r++)
                 tile[r] = a + (row0 + r) * lda;
-        for (int r = rows; r < TC_QMR_MAX; r++)
+        for (int r = rows; r < mr; r++)
             for (int t = 0; t < ntaps; t++)
                 tile[t * TC_QMR_MAX + r] = tile[t * TC_QMR_MAX + rows - 1];
     }
@@ -665,8 +672,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 split_area si = sa;
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
-                split_tile(ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->K, d->kpad, d->u7s8_base,
-                           d->u7s8_base > 0, &si, nfix[i]);
+                split_tile(d, ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->u7s8_base > 0, &si,
+                           nfix[i]);
             }
         }
         const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
@@ -737,6 +744,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
+    d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;
     if (d->format == TC_QFMT_U8S8X2) {
         fix_view f = fix_section(d->K, d->N, d->packed, -1);
         d->fix.start = f.start;

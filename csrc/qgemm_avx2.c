@@ -108,7 +108,18 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
         tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
         return;
     }
-    {
+    if (nr <= 8) { /* a last panel's 8 columns (N = 24, 40, ...): half the products */
+        TC_Q6x16_ROWS(0);
+        for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
+            __m256i b0 = _mm256_loadu_si256(bk), av;
+            av = tc_bcast32_avx2(a0 + off); c00 = maddubs_step(c00, av, b0);
+            av = tc_bcast32_avx2(a1 + off); c10 = maddubs_step(c10, av, b0);
+            av = tc_bcast32_avx2(a2 + off); c20 = maddubs_step(c20, av, b0);
+            av = tc_bcast32_avx2(a3 + off); c30 = maddubs_step(c30, av, b0);
+            av = tc_bcast32_avx2(a4 + off); c40 = maddubs_step(c40, av, b0);
+            av = tc_bcast32_avx2(a5 + off); c50 = maddubs_step(c50, av, b0);
+        }
+    } else {
         TC_Q6x16_ROWS(0);
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
@@ -140,4 +151,99 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
     }
     __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
+}
+
+/* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
+static inline int emit_groups(uint32_t mask, int k, int32_t *groups, int n)
+{
+    uint32_t g = (mask | mask >> 1 | mask >> 2 | mask >> 3) & 0x11111111u;
+    for (; g; g &= g - 1)
+        groups[n++] = k + __builtin_ctz(g);
+    return n;
+}
+
+/* w (32, 16, 8 or 4) bytes at a (valid of them readable: a buffer filled with base, in the
+ * window with part 0, past them), the rest of the register undefined */
+static inline __m256i load_part(const uint8_t *a, int w, int valid, int base)
+{
+    if (valid < w) {
+        uint8_t t[32];
+        memset(t, base, sizeof(t));
+        memcpy(t, a, (size_t)(valid > 0 ? valid : 0));
+        return _mm256_loadu_si256((const __m256i *)t);
+    }
+    if (w == 32)
+        return _mm256_loadu_si256((const __m256i *)a);
+    if (w == 16)
+        return _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a));
+    if (w == 8)
+        return _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)a));
+    int32_t v;
+    memcpy(&v, a, 4);
+    return _mm256_castsi128_si256(_mm_cvtsi32_si128(v));
+}
+
+static inline void store_part(uint8_t *l, int w, __m256i v)
+{
+    if (w == 32) {
+        _mm256_storeu_si256((__m256i *)l, v);
+    } else if (w == 16) {
+        _mm_storeu_si128((__m128i *)l, _mm256_castsi256_si128(v));
+    } else if (w == 8) {
+        _mm_storel_epi64((__m128i *)l, _mm256_castsi256_si128(v));
+    } else {
+        int32_t x = _mm_cvtsi128_si32(_mm256_castsi256_si128(v));
+        memcpy(l, &x, 4);
+    }
+}
+
+/* tc_u7s8_split's twin, row by row: 32 bytes at a time (vpsubusb, vpminub), then 16, 8
+ * and 4 for the rest of kpad (a multiple of 4); the bytes outside the window from the high
+ * bits of a - base (vpmovmskb), 8 groups per mask: a row's own (per_row), or the tile's
+ * from the rows' a - base ORed into scratch. */
+void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base, int per_row,
+                        uint8_t *lo, int32_t *groups, int stride, uint8_t *scratch, int *nfix)
+{
+    const __m256i vb = _mm256_set1_epi8((char)base), c127 = _mm256_set1_epi8(127);
+    for (int r = 0; r < mr; r++) {
+        const uint8_t *a = rows[r];
+        uint8_t *l = lo + (size_t)r * kpad;
+        int32_t *g = groups + (size_t)r * stride;
+        int n = 0, k = 0;
+        for (; k + 32 <= K; k += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(a + k));
+            _mm256_storeu_si256((__m256i *)(l + k), _mm256_min_epu8(_mm256_subs_epu8(v, vb), c127));
+            __m256i off = _mm256_sub_epi8(v, vb);
+            if (per_row)
+                n = emit_groups((uint32_t)_mm256_movemask_epi8(off), k, g, n);
+            else if (r == 0)
+                _mm256_storeu_si256((__m256i *)(scratch + k), off);
+            else
+                _mm256_storeu_si256((__m256i *)(scratch + k),
+                                    _mm256_or_si256(off, _mm256_loadu_si256((const __m256i *)(scratch + k))));
+        }
+        for (int w; k < kpad; k += w) {
+            const int rest = kpad - k;
+            w = rest >= 16 ? 16 : rest >= 8 ? 8 : 4;
+            __m256i v = load_part(a + k, w, K - k, base);
+            store_part(l + k, w, _mm256_min_epu8(_mm256_subs_epu8(v, vb), c127));
+            __m256i off = _mm256_sub_epi8(v, vb);
+            if (per_row)
+                n = emit_groups((uint32_t)_mm256_movemask_epi8(off) & ((1u << w) - 1), k, g, n);
+            else
+                store_part(scratch + k, w, r == 0 ? off : _mm256_or_si256(off, load_part(scratch + k, w, w, 0)));
+        }
+        nfix[r] = n;
+    }
+    if (per_row)
+        return;
+    int n = 0;
+    for (int k = 0, w; k < kpad; k += w) {
+        const int rest = kpad - k;
+        w = rest >= 32 ? 32 : rest >= 16 ? 16 : rest >= 8 ? 8 : 4;
+        const uint32_t keep = w == 32 ? ~0u : (1u << w) - 1;
+        n = emit_groups((uint32_t)_mm256_movemask_epi8(load_part(scratch + k, w, w, 0)) & keep, k,
+                        groups, n);
+    }
+    nfix[0] = n;
 }

@@ -27,4 +27,5 @@ const tc_quant_kernels tc_quant_avxvnni = {
     tc_qwg_chunk_avx2,
     tc_lookup_run_avx2,
     tc_qgap_sum_avx2,
+    tc_u7s8_split_avx2,
 };

@@ -45,6 +45,7 @@ struct tc_qdriver {
     /* set by tc_qdriver_run */
     tc_qukernel uk;
     void (*lookup_run)(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
+    tc_u7s8_split_fn u7s8_split;
     const int32_t *bias_eff;
     const float *scale_full;
     char *ws_rows, *ws_ptrs;

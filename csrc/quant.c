@@ -563,4 +563,5 @@ const tc_quant_kernels tc_quant_portable = {
     tc_qwg_chunk_portable,
     tc_lookup_run,
     tc_qgap_sum,
+    tc_u7s8_split,
 };

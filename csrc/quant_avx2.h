@@ -188,11 +188,75 @@ static inline __m256i tc_bcast32_avx2(const void *p)
         tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);                                         \
     }
 
+/* 8 sums (bias added) scaled and rounded, clamped above only: min(f, hi - zp) keeps the
+ * conversion in range upwards; below, a float under -2^31 converts to INT_MIN, which the
+ * saturating packs of tc_qstore_2rows_avx2 take to lo as the clamp would have.  Rounding
+ * then clamping to integer bounds is clamping then rounding: the same bytes. */
+static inline __m256i tc_requant8_hi_avx2(__m256i acc, __m256i bias, __m256 scale, __m256 fhi)
+{
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc, bias)), scale);
+    return _mm256_cvtps_epi32(_mm256_min_ps(f, fhi));
+}
+
+/* Two whole rows (16 columns each) of 8-bit outputs without a residual: 32 values packed
+ * together, the clamp to [lo, hi] done by the saturating packs (int16 with the zero point
+ * added, then bytes) and a byte max / min, one permutation and two 16-byte stores.
+ * a0/a1: row 0's columns 0-7 / 8-15, b0/b1 row 1's; lohi: [lo, hi] as byte vectors. */
+static inline void tc_qstore_2rows_avx2(__m256i a0, __m256i a1, __m256i b0, __m256i b1,
+                                        const tc_qepi_avx2 *v, __m256 fhi, __m256i zp16,
+                                        __m256i lo8, __m256i hi8, int is_signed, void *y0,
+                                        void *y1)
+{
+    a0 = tc_requant8_hi_avx2(a0, v->bias0, v->scale0, fhi);
+    a1 = tc_requant8_hi_avx2(a1, v->bias1, v->scale1, fhi);
+    b0 = tc_requant8_hi_avx2(b0, v->bias0, v->scale0, fhi);
+    b1 = tc_requant8_hi_avx2(b1, v->bias1, v->scale1, fhi);
+    /* per 128-bit lane: [a 0-3, a 8-11 | a 4-7, a 12-15] as int16, then the zero point */
+    __m256i wa = _mm256_adds_epi16(_mm256_packs_epi32(a0, a1), zp16);
+    __m256i wb = _mm256_adds_epi16(_mm256_packs_epi32(b0, b1), zp16);
+    /* dwords: a 0-3, a 8-11, b 0-3, b 8-11 | a 4-7, a 12-15, b 4-7, b 12-15 */
+    __m256i q;
+    if (is_signed) {
+        q = _mm256_packs_epi16(wa, wb);
+        q = _mm256_min_epi8(_mm256_max_epi8(q, lo8), hi8);
+    } else {
+        q = _mm256_packus_epi16(wa, wb);
+        q = _mm256_min_epu8(_mm256_max_epu8(q, lo8), hi8);
+    }
+    q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(q));
+    _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
+}
+
 /* The GEMM micro-kernels' store: mr rows of acc[r][0..1]. */
 static inline void tc_qstore_tile_avx2(__m256i acc[6][2], int mr, int nr, const tc_qepi *e,
                                        void *y, ptrdiff_t ldy)
 {
     tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
+    if (nr == 16 && !e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
+        /* whole 16-column rows of bytes, two at a time (a lone last row the row way) */
+        const int is_signed = e->type == TC_QOUT_S8;
+        const __m256 fhi = v.fhi;
+        const __m256i zp16 = _mm256_set1_epi16((short)e->zero_point);
+        const __m256i lo8 = _mm256_set1_epi8((char)e->lo), hi8 = _mm256_set1_epi8((char)e->hi);
+        char *yr = y;
+        if (mr == 6) { /* constant indices: the accumulators stay in registers */
+            tc_qstore_2rows_avx2(acc[0][0], acc[0][1], acc[1][0], acc[1][1], &v, fhi, zp16, lo8,
+                                 hi8, is_signed, yr, yr + ldy);
+            tc_qstore_2rows_avx2(acc[2][0], acc[2][1], acc[3][0], acc[3][1], &v, fhi, zp16, lo8,
+                                 hi8, is_signed, yr + 2 * ldy, yr + 3 * ldy);
+            tc_qstore_2rows_avx2(acc[4][0], acc[4][1], acc[5][0], acc[5][1], &v, fhi, zp16, lo8,
+                                 hi8, is_signed, yr + 4 * ldy, yr + 5 * ldy);
+            return;
+        }
+        int r = 0;
+        for (; r + 2 <= mr; r += 2)
+            tc_qstore_2rows_avx2(acc[r][0], acc[r][1], acc[r + 1][0], acc[r + 1][1], &v, fhi,
+                                 zp16, lo8, hi8, is_signed, yr + r * ldy, yr + (r + 1) * ldy);
+        if (r < mr)
+            tc_qstore_row_avx2(acc[r][0], acc[r][1], e->type, &v, NULL, NULL, nr, yr + r * ldy);
+        return;
+    }
     const size_t ysz = e->type >= TC_QOUT_S32 ? 4 : 1;
     for (int r = 0; r < mr; r++)
         tc_qstore_row_avx2(acc[r][0], acc[r][1], e->type, &v, e->residual,

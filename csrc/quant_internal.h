@@ -244,6 +244,22 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
                          const void *r, void *y);
 #endif
 
+/* U7S8's split of one tile's rows (the GEMM driver, qgemm.c): rows[r], r < mr, of K bytes
+ * -> their parts in the window [base, base + 127], min(max(a - base, 0), 127), to
+ * lo + r * kpad (0 from K to kpad), and the byte offsets (a multiple of 4) of the 4-k
+ * groups holding a byte outside the window: per_row, row r's to groups + r * stride
+ * (nfix[r] of them), else the tile's, where any of its rows has one, to groups (nfix[0]).
+ * scratch: kpad bytes.  The portable one (qgemm.c) and its AVX2 twin (qgemm_avx2.c). */
+typedef void (*tc_u7s8_split_fn)(const void *const *rows, int mr, int K, int kpad, int base,
+                                 int per_row, uint8_t *lo, int32_t *groups, int stride,
+                                 uint8_t *scratch, int *nfix);
+void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base, int per_row,
+                   uint8_t *lo, int32_t *groups, int stride, uint8_t *scratch, int *nfix);
+#ifdef TC_HAVE_AVX2_SOURCES
+void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base, int per_row,
+                        uint8_t *lo, int32_t *groups, int stride, uint8_t *scratch, int *nfix);
+#endif
+
 /* qwinograd_internal.h */
 struct tc_qwg_job;
 typedef void (*tc_qwg_chunk_fn)(const struct tc_qwg_job *jb, int t0, int nt, int p0, int p1,
@@ -270,6 +286,8 @@ typedef struct tc_quant_kernels {
     void (*lookup_run)(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
     /* QLinearGlobalAveragePool's column sums (tc_qgap_sum) */
     tc_qgap_sum_fn gap_sum;
+    /* U7S8's split of a tile's rows (tc_u7s8_split) */
+    tc_u7s8_split_fn u7s8_split;
 } tc_quant_kernels;
 
 /* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */

@@ -849,3 +849,87 @@ def test_stem_threads_give_the_same_result():
         y = np.empty(layer.output_shape(1, 224, 224), np.int32)
         layer.run(x, 114, y)
         assert np.array_equal(y, acc), f"{isa} {t} threads {layer.format}"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_qgemm_byte_output_stage_at_its_limits(ctx, dtype):
+    """The 8-bit output stage of whole 16-column tiles (AVX2: two rows packed together, the
+    clamp done by saturating packs after the rounding) against numpy's clamp-then-round:
+    sums scaled past int32 both ways (1e5 x 4e5), ties of the rounding (scale 0.5 on odd
+    sums), a fused clamp narrower than the type on both sides and the type's own range,
+    zero points at the type's ends, M = 1 to 13 (whole 6-row tiles, odd tails), N = 16 and 48
+    (whole panels) and 40 (a last panel of 8 columns)."""
+    rng = np.random.default_rng(97)
+    lo_t, hi_t = (-128, 127) if dtype == np.int8 else (0, 255)
+    for m, kd, n in [(1, 16, 16), (6, 16, 48), (7, 24, 16), (12, 32, 48), (13, 5, 40)]:
+        a = rng.integers(0, 256, (m, kd)).astype(np.uint8)
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        bias = rng.integers(-30000, 30000, n).astype(np.int32)
+        acc = a.astype(np.int64) @ w.T.astype(np.int64) + bias
+        for scale_v in (1e5, 0.5, 3e-3, 1.7e-4):
+            scale = np.full(n, scale_v, np.float32)
+            scale[::3] *= -1          # negative scales flip the overflow's direction too
+            for zp, lo, hi in [(lo_t, lo_t, hi_t), (hi_t, lo_t, hi_t),
+                               (lo_t + 20, lo_t + 20, lo_t + 120), (0, lo_t + 3, hi_t - 5)]:
+                want = requantize(acc, scale, zp, lo, hi, dtype)
+                for fmt in formats_for(ctx, w):
+                    y = np.empty((m, n), dtype)
+                    K.QGemm(ctx, w, K.QOutput(dtype, bias, scale, zp, lo, hi), fmt).run(a, 0, y)
+                    bad = y != want
+                    assert not bad.any(), (f"{K.qkernel_name(ctx, fmt)}: m={m} k={kd} n={n} "
+                                           f"scale {scale_v} zp {zp} [{lo}, {hi}] "
+                                           f"{dtype.__name__}: {bad.sum()} of {y.size} differ")
+
+
+def test_pointwise_conv_rows_in_one_run_are_exact():
+    """1x1 stride-1 unpadded convolutions (MobileNet's expansions and projections), whose
+    rows the packed layouts copy as one run over the block's pixels when they need no
+    padding (C even for S16X2, a multiple of 4 for the byte layouts) and row by row
+    otherwise: C odd, even and a multiple of 4, uint8 and int8 images, 2 images (blocks
+    across the images' boundary), every layout and tier at 1-3 threads."""
+    rng = np.random.default_rng(87)
+    ctxs = _tiers_at((1, 2, 3))
+    for c, k, h, wd in [(3, 20, 9, 7), (6, 17, 11, 5), (16, 96, 12, 12), (24, 40, 7, 9)]:
+        w = rng.integers(-128, 128, (k, 1, 1, c)).astype(np.int16)
+        scale = (rng.random(k) * 0.004 + 1e-4).astype(np.float32)
+        bias = rng.integers(-3000, 3000, k).astype(np.int32)
+        for signed in (False, True):
+            dtype = np.int8 if signed else np.uint8
+            info = np.iinfo(dtype)
+            x = rng.integers(info.min, info.max, (2, h, wd, c), endpoint=True).astype(dtype)
+            xz = int(rng.integers(info.min, info.max))
+            acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (0,) * 4, (1, 1), 1) + bias
+            want = output_of(acc, dtype, scale, 5, info.min, info.max)
+            for (isa, t), ctx_ in ctxs.items():
+                for fmt in formats_for(ctx_, w):
+                    if fmt == "u7s8" and signed:
+                        continue
+                    layer = K.QConv2d(ctx_, w, K.QOutput(dtype, bias, scale, 5), format=fmt)
+                    y = np.empty(layer.output_shape(2, h, wd), dtype)
+                    layer.run(x, xz, y)
+                    bad = y != want
+                    assert not bad.any(), (f"{isa} {t} threads {layer.format}: C={c} K={k} "
+                                           f"{h}x{wd} {dtype.__name__}: {bad.sum()} differ")
+
+
+def test_u7s8_split_of_every_row_length_is_exact():
+    """U7S8's split of a tile's rows into the window's parts and the groups with a byte
+    outside (the AVX2 one: 32 bytes at a time, then 16, 8 and 4; per row around a mid-range
+    zero point, per tile at zero point 0) at every K from 1 to 40 and around 64 and 144
+    (tails of each width, K not a multiple of 4), bytes outside in the last group too:
+    against numpy int64 and the portable twin, 1-3 threads."""
+    rng = np.random.default_rng(41)
+    ctxs = _tiers_at((1, 2, 3))
+    n = 21
+    for kd in list(range(1, 41)) + [63, 64, 65, 143, 144, 145]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[:, -1] = -128
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        for zp in (0, 128, 200):
+            a = _window_case(rng, 13, kd, zp)
+            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+            want = output_of(acc, np.int32, None, 0, 0, 0)
+            for (isa, t), c in ctxs.items():
+                y = np.empty((13, n), np.int32)
+                K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
+                assert np.array_equal(y, want), f"{isa} {t}t: k={kd} zp={zp}"

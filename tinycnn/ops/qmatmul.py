@@ -26,9 +26,11 @@ MS_DOMAIN = "com.microsoft"
 # input channels to pay for its correction pass and its split of the rows.  Lone expansions
 # with a mid-range zero point (real weights and photographs, emulated AVX2, 1 thread,
 # 2026-12-01 08:06-08:10, U7S8 / S16X2): C = 16-32 0.93-1.07; 40 0.90-0.91; 64 0.88-0.92;
-# 80-112 0.83-0.89; 160-192 0.81-0.87; 320 0.80-0.82.
+# 80-112 0.83-0.89; 160-192 0.81-0.87; 320 0.80-0.82.  With the split's AVX2 twin and the
+# two-row output stage (MobileNetV2's expansions, its weights and activations, 2026-12-01
+# 11:17, U7S8 / S16X2 us): C = 16 525 / 500; 24 226.5 / 227.5; 32 84.8 / 93.5.
 _U7S8_MAX_X_ZERO_POINT = 32
-_U7S8_MIN_CHANNELS = 40
+_U7S8_MIN_CHANNELS = 32
 
 
 def gemm_format(ctx, w16, x_dtype, x_zero_point):
@@ -37,7 +39,7 @@ def gemm_format(ctx, w16, x_dtype, x_zero_point):
     except that 8-bit weights which AVX2 without VNNI would widen to S16X2 take U7S8
     (vpmaddubsw on the input's part in a window of 7 bits around its zero point, a second
     pass over the few groups with a byte outside) when the input is uint8 with a low zero
-    point, or a mid-range one and at least 40 channels.  Lone 1x1 layers of ResNet-50 (its
+    point, or a mid-range one and at least 32 channels.  Lone 1x1 layers of ResNet-50 (its
     weights, inputs with no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8
     ms): 256->64 at 56x56 1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7
     1.08 / 0.83."""
