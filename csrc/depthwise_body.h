@@ -15,6 +15,7 @@
  * above or below the input read `zrow`, a row of zeros, instead of branching.
  * Stride 2 loads 16 floats and keeps the even ones (one shuffle and one
  * permute); other strides gather lane by lane. */
+#include <string.h>
 #include "epilogue.h"
 
 #ifndef TC_DW_CAT
@@ -514,6 +515,188 @@ static void TC_DW_CAT(TC_DW_FN, _block_k5)(const float *x, int H, int W, const f
     TC_DW_CAT(TC_DW_FN, _block_k)(5, x, H, W, w, p, bias, residual, act, k0, nc, OH, OW, y);
 }
 
+/* Planes with output rows of TC_VL to TC_DW_STAGE_MAX_OW (14x14, 28x28: the row
+ * kernel spends most of a 14-wide plane on masked loads, row pointers and a second,
+ * partial vector per row), 3x3 and 5x5, stride 1 or 2, no dilation.  Each channel is
+ * copied into a zero-padded buffer (stride 2: split into its 4 phase planes by row and
+ * column parity, so that every tap is again a unit-stride read), with row length Wq.
+ * The outputs are then computed as one flat row of OH * Wq (Wq - OW of each row
+ * discarded): tap (ki, kj) of every output is one offset into the buffer, a plain
+ * load, no mask; 4 vectors in flight.  A last pass takes the OW kept outputs of each
+ * row, adds the residual, applies the activation and stores them.  The buffer's pads
+ * are zeroed once per block of channels; each channel overwrites only its interior.
+ * An output sums bias, then its taps in the order (ki, kj), padding taps included
+ * (as zeros): the row kernel's result bit for bit.
+ * x: [nc][H][W]  w: [nc][KC][KC]  bias: [>= k0 + nc] or NULL  residual: [nc][OH][OW]
+ * or NULL (may be y)  y: [nc][OH][OW], channels k0..k0 + nc - 1 */
+#define TC_DW_STAGE_MAX 4608 /* floats of the padded copy (18 KiB of stack) */
+#define TC_DW_STAGE_OUT_MAX 1024 /* flat outputs OH * Wq */
+#define TC_DW_STAGE_MAX_OW 32
+/* floats of the staged buffer for a geometry (phase planes, the last group's overrun,
+ * the copy's vector tail); 0 where the kernel does not take it */
+static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int OW, long *nflat)
+{
+    const long Hq = ((long)(OH - 1) * S + KC + S - 1) / S, Wq = ((long)(OW - 1) * S + KC + S - 1) / S;
+    const long n = (long)OH * Wq, groups = (n + 4 * TC_VL - 1) / (4 * TC_VL);
+    *nflat = n;
+    if (n > TC_DW_STAGE_OUT_MAX)
+        return 0;
+    return (long)(S * S - 1) * Hq * Wq + groups * 4 * TC_VL + (long)(KC - 1) / S * (Wq + 1) + TC_VL;
+}
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)(
+    const int S, const int KC, const float *x, int H, int W, const float *w,
+    const tc_conv2d_params *p, const float *bias, const float *residual,
+    const tc_activation *act, int k0, int nc, int OH, int OW, float *y)
+{
+    const int Hp = (OH - 1) * S + KC, Wp = (OW - 1) * S + KC; /* padded rows, columns read */
+    const int Hq = (Hp + S - 1) / S, Wq = (Wp + S - 1) / S;   /* of one phase plane */
+    const size_t q = (size_t)Hq * Wq, in_plane = (size_t)H * W, out_plane = (size_t)OH * OW;
+    long n;
+    const long total = TC_DW_CAT(TC_DW_FN, _stage_size)(S, KC, OH, OW, &n);
+    const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
+    float buf[TC_DW_STAGE_MAX], ob[TC_DW_STAGE_OUT_MAX + 4 * TC_VL];
+    memset(buf, 0, (size_t)total * sizeof(float));
+    /* input rows [0, r1) and columns [0, cw) land inside the padded rows and columns read */
+    const int r1 = Hp - p->pt < H ? Hp - p->pt : H;
+    const int cw = Wp - p->pl < W ? Wp - p->pl : W;
+    for (int c = 0; c < nc; c++) {
+        const float *xc = x + (size_t)c * in_plane;
+        /* the interior: input row r at padded row r + pt, column j at padded column j + pl */
+        for (int r = 0; r < r1; r++) {
+            const int i = r + p->pt;
+            const float *src = xc + (ptrdiff_t)r * W;
+            if (S == 1) {
+                float *dst = buf + (size_t)i * Wq + p->pl;
+                for (int j = 0; j < cw; j += TC_VL) {
+                    if (cw - j >= TC_VL)
+                        tc_v_store(dst + j, tc_v_load(src + j));
+                    else {
+                        const tc_m mk = tc_m_range(0, cw - j);
+                        tc_v_store_masked(dst + j, mk, tc_v_load_masked(src + j, mk));
+                    }
+                }
+            } else {
+                /* even input columns go to column phase pl & 1, odd ones to the other */
+                float *row = buf + (size_t)(i & 1) * 2 * q + (size_t)(i >> 1) * Wq;
+                float *de = row + (size_t)(p->pl & 1) * q + (p->pl >> 1);
+                float *dodd = row + (size_t)((p->pl + 1) & 1) * q + ((p->pl + 1) >> 1);
+                const int ne = (cw + 1) / 2, no = cw / 2;
+                for (int j = 0; j < ne; j += TC_VL) {
+                    tc_v e, o;
+                    if (cw - 2 * j >= 2 * TC_VL)
+                        tc_v_load_even_odd(src + 2 * j, &e, &o);
+                    else
+                        tc_v_load_even_odd_masked(src + 2 * j, tc_m_range(0, cw - 2 * j),
+                                                  tc_m_range(0, cw - 2 * j - TC_VL), &e, &o);
+                    e = tc_v_unscramble(e);
+                    o = tc_v_unscramble(o);
+                    if (ne - j >= TC_VL)
+                        tc_v_store(de + j, e);
+                    else
+                        tc_v_store_masked(de + j, tc_m_range(0, ne - j), e);
+                    if (no - j >= TC_VL)
+                        tc_v_store(dodd + j, o);
+                    else if (no > j)
+                        tc_v_store_masked(dodd + j, tc_m_range(0, no - j), o);
+                }
+            }
+        }
+        const float *wc = w + (size_t)c * KC * KC;
+        const tc_v bv = tc_v_set1(bias ? bias[k0 + c] : 0.0f);
+        /* 8 vectors in flight, then 4 for the rest (the buffer holds the reads past n) */
+        long o0 = 0;
+        for (; o0 + 8 * TC_VL <= n; o0 += 8 * TC_VL) {
+            tc_v a[8];
+            for (int v = 0; v < 8; v++)
+                a[v] = bv;
+            _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
+                _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
+                    const float *s = buf + (size_t)((ki % S) * S + kj % S) * q +
+                                     (size_t)(ki / S) * Wq + kj / S + o0;
+                    const tc_v wv = tc_v_set1(wc[ki * KC + kj]);
+                    _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++)
+                        a[v] = tc_v_fma(tc_v_load(s + v * TC_VL), wv, a[v]);
+                }
+            for (int v = 0; v < 8; v++)
+                tc_v_store(ob + o0 + v * TC_VL, a[v]);
+        }
+        for (; o0 < n; o0 += 4 * TC_VL) {
+            tc_v a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+            _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
+                _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
+                    const float *s = buf + (size_t)((ki % S) * S + kj % S) * q +
+                                     (size_t)(ki / S) * Wq + kj / S + o0;
+                    const tc_v wv = tc_v_set1(wc[ki * KC + kj]);
+                    a0 = tc_v_fma(tc_v_load(s), wv, a0);
+                    a1 = tc_v_fma(tc_v_load(s + TC_VL), wv, a1);
+                    a2 = tc_v_fma(tc_v_load(s + 2 * TC_VL), wv, a2);
+                    a3 = tc_v_fma(tc_v_load(s + 3 * TC_VL), wv, a3);
+                }
+            tc_v_store(ob + o0, a0);
+            tc_v_store(ob + o0 + TC_VL, a1);
+            tc_v_store(ob + o0 + 2 * TC_VL, a2);
+            tc_v_store(ob + o0 + 3 * TC_VL, a3);
+        }
+        /* the OW kept outputs of each row: residual, activation, store */
+        const tc_act_k ak = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c);
+        const tc_m tail = tc_m_range(0, OW % TC_VL); /* the masked-off lanes of a row's last vector */
+        float *yc = y + (size_t)c * out_plane;
+        const float *rc = residual ? residual + (size_t)c * out_plane : NULL;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow += TC_VL) {
+                const ptrdiff_t o = (ptrdiff_t)oh * OW + ow;
+                const int full = OW - ow >= TC_VL;
+                const tc_m ms = tail;
+                tc_v v = tc_v_load(ob + (size_t)oh * Wq + ow);
+                if (rc)
+                    v = tc_v_add(v, full ? tc_v_load(rc + o) : tc_v_load_masked(rc + o, ms));
+                v = tc_v_act(ak, v);
+                if (full)
+                    tc_v_store(yc + o, v);
+                else
+                    tc_v_store_masked(yc + o, ms, v);
+            }
+    }
+    if (defer)
+        tc_v_act_rows(kind, y, (ptrdiff_t)nc * out_plane);
+}
+#define TC_DW_STAGED_VARIANT(NAME, S, KC)                                                          \
+    static void TC_DW_CAT(TC_DW_FN, NAME)(const float *x, int H, int W, const float *w,            \
+                                          const tc_conv2d_params *p, const float *bias,            \
+                                          const float *residual, const tc_activation *act, int k0, \
+                                          int nc, int OH, int OW, float *y)                        \
+    {                                                                                              \
+        TC_DW_CAT(TC_DW_FN, _staged_k)(S, KC, x, H, W, w, p, bias, residual, act, k0, nc, OH, OW,  \
+                                       y);                                                         \
+    }
+TC_DW_STAGED_VARIANT(_staged_s1k3, 1, 3)
+TC_DW_STAGED_VARIANT(_staged_s1k5, 1, 5)
+TC_DW_STAGED_VARIANT(_staged_s2k5, 2, 5)
+#undef TC_DW_STAGED_VARIANT
+
+/* The staged kernel for a layer, or NULL.  Measured against the row kernel (AVX2, 1 thread,
+ * lone layers alternating, 2026-12-01, same bits): 5x5 480@14 0.68, 5x5/2 240@28 0.78-0.86,
+ * 5x5 120@28 0.80, 5x5/2 72@56 0.90; 3x3 384@14 and 480@14 0.87; but 3x3 192@28 1.08 and
+ * 3x3 at stride 2 1.03-1.2 (the row kernel's 28-wide rows are whole vectors, and its
+ * stride-2 loads already split even and odd columns): 3x3 only at stride 1 up to 2 vectors
+ * wide.  AVX2 only: AVX-512's 16 lanes were not measured. */
+static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *p, int H, int W,
+                                                        int OH, int OW)
+{
+    (void)H, (void)W;
+    const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0, s = p->sh;
+    long n;
+    if (TC_VL != 8 || !k || p->sh != p->sw || (s != 1 && s != 2) || p->dh != 1 || p->dw != 1 ||
+        OW < TC_VL || OW > TC_DW_STAGE_MAX_OW || (k == 3 && (s != 1 || OW > 2 * TC_VL)))
+        return NULL;
+    const long size = TC_DW_CAT(TC_DW_FN, _stage_size)(s, k, OH, OW, &n);
+    if (!size || size > TC_DW_STAGE_MAX)
+        return NULL;
+    if (s == 2)
+        return TC_DW_CAT(TC_DW_FN, _staged_s2k5);
+    return k == 3 ? TC_DW_CAT(TC_DW_FN, _staged_s1k3) : TC_DW_CAT(TC_DW_FN, _staged_s1k5);
+}
+
 /* The channel-block kernel for a layer, or NULL (then the plane kernel runs):
  * 3x3 or 5x5, square stride 1 or 2, no dilation, planes that fit the buffers,
  * output rows narrower than a vector (2026-11-30, 1 thread, alternating with
@@ -529,7 +712,7 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1 ||
         OW >= TC_VL || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
         hp * wp > TC_DW_BLOCK_IN_MAX)
-        return NULL;
+        return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_k3) : TC_DW_CAT(TC_DW_FN, _block_k5);
 }
 #endif
@@ -590,6 +773,9 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_ROWS
 #undef TC_DW_BLOCK_IN_MAX
 #undef TC_DW_BLOCK_OUT_MAX
+#undef TC_DW_STAGE_MAX
+#undef TC_DW_STAGE_OUT_MAX
+#undef TC_DW_STAGE_MAX_OW
 #undef TC_DW_FLAT_MAX
 #undef TC_DW_FLAT_KMAX
 #undef TC_DW_TAP

@@ -227,14 +227,80 @@ def test_depthwise_network_grid_matches_the_reference(ctx, case):
     if activation == "PRelu":
         extra = dict(slope=rng.standard_normal(c, dtype=np.float32))
     geom = dict(strides=(s, s), pads=pads, group=c, activation=activation, **extra)
+    assert_matches_reference(ctx, x, wt, bias, geom, rng, ("none", "residual"), net_case_id(*case))
+
+
+def assert_matches_reference(ctx, x, wt, bias, geom, rng, variants, label):
+    """The depthwise kernel's outputs within 1e-5 (relative to the largest) of the reference
+    convolution's, in each variant of run_conv_variant (with a random residual)."""
+    n, _, h, w = x.shape
     ref_conv = _kernels.Conv2d(ctx, wt, bias, algo="reference", **geom)
     conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", **geom)
     shape = conv.output_shape(n, h, w)
     residual = rng.standard_normal(shape, dtype=np.float32)
-    for variant in ("none", "residual"):
+    for variant in variants:
         res = None if variant == "none" else residual
         ref = ref_conv.run(x, np.empty(shape, np.float32), residual=res)
         y = run_conv_variant(conv, x, shape, variant, res)
         err = np.abs(y.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30)
-        assert err <= 1e-5, (f"depthwise {net_case_id(*case)} {activation or 'none'} {variant} "
+        assert err <= 1e-5, (f"depthwise {label} {geom['activation'] or 'none'} {variant} "
                              f"({ctx}): rel err {err:.3g}")
+
+
+# The staged kernel (AVX2: planes with output rows of 8 to 32, 5x5 at stride 1 and 2, 3x3 at
+# stride 1 up to 16 wide): each channel copied into a zero-padded buffer (4 phase planes at
+# stride 2) and computed as one flat row.  Output widths at its limits (8, 16 and 17 for 3x3,
+# 32 and 33 for 5x5), odd sizes, pads on one side only or wider on one side, the largest
+# buffer it takes (56x56 at stride 2), partial blocks of 16 channels, batch 2.
+STAGED_PLANES = [(8, 8), (9, 11), (14, 14), (16, 16), (17, 17), (13, 15), (28, 28), (32, 32),
+                 (33, 33), (27, 29), (56, 56), (63, 64)]
+STAGED_GEOMETRIES = [((3, 3), 1, (1, 1, 1, 1)), ((3, 3), 1, (0, 2, 2, 0)), ((3, 3), 1, (0, 0, 0, 0)),
+                     ((5, 5), 1, (2, 2, 2, 2)), ((5, 5), 1, (1, 3, 0, 2)), ((5, 5), 2, (2, 2, 2, 2)),
+                     ((5, 5), 2, (1, 2, 2, 1)), ((5, 5), 2, (0, 0, 3, 3))]
+STAGED_CASES = [(plane, geom) for plane, geom in itertools.product(STAGED_PLANES, STAGED_GEOMETRIES)
+                if min(output_hw(*plane, geom[0], (geom[1],) * 2, geom[2], (1, 1))) >= 1]
+
+
+def staged_case_id(plane, geom):
+    (h, w), (k, s, p) = plane, geom
+    return f"{h}x{w}-k{k[0]}s{s}p{''.join(map(str, p))}"
+
+
+def staged_inputs(case, c=37, n=2):
+    plane, (kernel, s, pads) = case
+    rng = np.random.default_rng(zlib.crc32(staged_case_id(*case).encode()))
+    x = rng.standard_normal((n, c) + plane, dtype=np.float32)
+    wt = rng.standard_normal((c, 1) + kernel, dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32)
+    activation, extra = DW_ACTIVATIONS[STAGED_CASES.index(case) % len(DW_ACTIVATIONS)]
+    if activation == "PRelu":
+        extra = dict(slope=rng.standard_normal(c, dtype=np.float32))
+    geom = dict(strides=(s, s), pads=pads, group=c, activation=activation, **extra)
+    return x, wt, bias, geom, rng
+
+
+@pytest.mark.parametrize("case", STAGED_CASES, ids=[staged_case_id(*c) for c in STAGED_CASES])
+def test_depthwise_staged_planes_match_the_reference(ctx, case):
+    x, wt, bias, geom, rng = staged_inputs(case)
+    assert_matches_reference(ctx, x, wt, bias, geom, rng, ("none", "residual", "residual-is-y"),
+                             staged_case_id(*case))
+
+
+@requires_avx512
+def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
+    """The staged kernel sums bias, then every tap in the order (ki, kj), padding taps as
+    zeros, as the row kernel does: AVX2's staged outputs equal the AVX-512 row kernel's bit
+    for bit (AVX-512 does not take the staged kernel)."""
+    contexts = [_kernels.Context(1, "avx2"), _kernels.Context(2, "avx2"), _kernels.Context(1, "avx512")]
+    for case in STAGED_CASES:
+        x, wt, bias, geom, rng = staged_inputs(case)
+        n, _, h, w = x.shape
+        outs = []
+        for ctx in contexts:
+            conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", **geom)
+            shape = conv.output_shape(n, h, w)
+            residual = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
+            outs.append(conv.run(x, np.full(shape, np.nan, np.float32), residual=residual))
+        for other in outs[1:]:
+            np.testing.assert_array_equal(other, outs[0], err_msg=f"depthwise {staged_case_id(*case)} "
+                                                                  f"{geom['activation'] or 'none'}")

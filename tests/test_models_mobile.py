@@ -28,6 +28,7 @@ from torch import nn
 
 import models
 import tinycnn
+from helpers import session_options
 
 INPUT_NAME = "input"
 RTOL = 1e-4
@@ -187,6 +188,30 @@ TORCHVISION_SHAPES = {
     "mnasnet0_5": {"layers.0.weight": (16, 3, 3, 3), "layers.14.weight": (1280, 160, 1, 1)},
     "shufflenet_v2_x1_0": {"stage2.0.branch2.0.weight": (58, 24, 1, 1)},
 }
+
+
+# The thread split: every depthwise kernel (row, flat, channel-block, staged), the banded
+# inverted residuals and the GEMMs give an output the same sum whichever thread computes it.
+# Networks whose depthwise layers take each kernel (MnasNet's 5x5 at 14x14 and 28x28, the
+# staged one; MobileNetV2's banded blocks; EfficientNet-B0's SE path), at 1, 2 and 3 threads
+# (3: bands, channel blocks and tiles that do not split evenly), batch 2 ((image, band) items).
+@pytest.mark.parametrize("name", ["mnasnet1_0", "mobilenet_v2", "efficientnet_b0"])
+def test_mobile_model_gives_the_same_outputs_at_1_2_and_3_threads(name, onnx_export):
+    path = onnx_export(name, batch_dynamic=True)
+    x = np.random.default_rng(INPUT_SEED).standard_normal((2, 3, 224, 224), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (expected,) = ref.run(None, {INPUT_NAME: x})
+    outs = {}
+    for threads in (1, 2, 3):
+        sess = tinycnn.InferenceSession(str(path), session_options(intra_op_num_threads=threads))
+        (got,) = sess.run(None, {INPUT_NAME: x})
+        outs[threads] = np.asarray(got)
+        err = np.abs(outs[threads] - expected).max() / np.abs(expected).max()
+        assert err <= RTOL, (f"{name} at {threads} threads: max|tinycnn - ort| / max|ort| = "
+                             f"{err:.3g} > {RTOL}")
+    for threads in (2, 3):
+        np.testing.assert_array_equal(outs[threads], outs[1],
+                                      err_msg=f"{name}: {threads} threads against 1")
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION_KEYS))
