@@ -210,6 +210,27 @@ def test_block_fused_in_bands_matches_onnxruntime_and_the_unfused_plan(kw, threa
         "the banded block is one kernel call"
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_band_rows_come_in_whole_depthwise_passes_within_the_budget(threads):
+    """band_rows on MobileNetV2's and LRASPP's fused blocks: bands of a multiple of DW_ROWS
+    rows wherever their count still splits equally over the threads, and never past the
+    byte budget by more than that rounding up."""
+    blocks = [(96, 112, 56, 56, 3, 2), (144, 56, 56, 56, 3, 1), (144, 56, 28, 28, 3, 2),
+              (64, 256, 128, 128, 3, 2), (72, 128, 128, 128, 3, 1), (72, 128, 64, 64, 5, 2),
+              (240, 64, 32, 32, 3, 2), (672, 32, 32, 32, 5, 1), (8, 9, 5, 5, 3, 2)]
+    for e, w, ow, oh, kh, stride in blocks:
+        band = fused_ir.band_rows(e, w, ow, oh, kh, stride, 1, threads)
+        assert 1 <= band <= oh, (e, w, oh, band)
+        up = -(-band // fused_ir.DW_ROWS) * fused_ir.DW_ROWS
+        if up < oh and -(-oh // up) % threads == 0:
+            assert band % fused_ir.DW_ROWS == 0, (e, w, oh, band, threads)
+        # the band before rounding up: at least band - (DW_ROWS - 1) rows
+        fits = max(1, band - (fused_ir.DW_ROWS - 1)) if band % fused_ir.DW_ROWS == 0 else band
+        rows_in = (fits - 1) * stride + kh
+        assert 4 * e * (rows_in * w + fits * ow) <= fused_ir.IR_BAND_BYTES or fits == 1, \
+            (e, w, oh, band)
+
+
 def test_block_below_the_size_threshold_runs_unfused_and_matches_onnxruntime():
     model = ir_model(e=32, hw=20)  # 51 KB expanded: three convolutions
     x = np.random.default_rng(6).standard_normal((2, 16, 20, 20), dtype=np.float32)
