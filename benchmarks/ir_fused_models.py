@@ -4,13 +4,17 @@ As on an AVX2-only CPU, with the library `bench.py --emulate-avx2` builds from c
 (exports/libcpuid_avx2.so after one bench.py --emulate-avx2 run):
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 python benchmarks/ir_fused_models.py M.onnx..."""
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 import onnxruntime as ort
 
-import tinycnn
-from tinycnn.ops import fused_ir
+# the checkout this file is in, not an installed tinycnn (python puts benchmarks/ first on the path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import tinycnn  # noqa: E402
+from tinycnn.ops import fused_ir  # noqa: E402
 
 
 def session(path, threads, fuse):

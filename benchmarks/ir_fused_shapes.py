@@ -5,14 +5,17 @@ As on an AVX2-only CPU, with the library `bench.py --emulate-avx2` builds from c
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 python benchmarks/ir_fused_shapes.py"""
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
 
-from tinycnn import _kernels
-from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo
+# the checkout this file is in, not an installed tinycnn (python puts benchmarks/ first on the path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tinycnn import _kernels  # noqa: E402
+from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo  # noqa: E402
 
-# (name, c0, e, k2, h, kernel, stride): MobileNetV2's and MnasNet's blocks at 224
+# (name, c0, e, k2, h, kernel, stride): MobileNetV2's and MnasNet's blocks at 224, LRASPP's at 512
 BLOCKS = [
     ("mv2.2  16-96-24 112 s2", 16, 96, 24, 112, 3, 2),
     ("mv2.3  24-144-24 56", 24, 144, 24, 56, 3, 1),
@@ -24,6 +27,9 @@ BLOCKS = [
     ("mnas   24-72-24 56", 24, 72, 24, 56, 3, 1),
     ("mnas   24-72-40 56 5x5 s2", 24, 72, 40, 56, 5, 2),
     ("mnas   40-120-40 28 5x5", 40, 120, 40, 28, 5, 1),
+    ("lraspp.2 16-64-24 256 s2", 16, 64, 24, 256, 3, 2),
+    ("lraspp.3 24-72-24 128", 24, 72, 24, 128, 3, 1),
+    ("lraspp.7 40-240-80 64 s2", 40, 240, 80, 64, 3, 2),
 ]
 
 

@@ -74,6 +74,44 @@ def test_fused_block_is_the_unfused_one_bit_for_bit(ctx, case):
                                      f"residual {residual is not None}")
 
 
+# (c0, e, k2, h, w, ks, stride, dilation): LRASPP's and MobileNetV2's blocks at a fraction of
+# their size, and a dilated one (LRASPP's last stage)
+CARRY_GRID = [(16, 64, 24, 40, 36, 3, 2, 1), (24, 72, 24, 29, 32, 3, 1, 1),
+              (40, 120, 40, 23, 17, 5, 1, 1), (24, 48, 24, 21, 21, 3, 1, 2),
+              (16, 40, 8, 26, 19, 5, 2, 1)]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("case", CARRY_GRID, ids=lambda c: "c{}e{}k{}_{}x{}_k{}s{}d{}".format(*c))
+def test_fused_block_carrying_the_halo_between_bands_is_the_unfused_one(case, threads):
+    """A thread's next band takes the halo rows of the expansion from its previous band (the
+    copy runs downwards where that band was shorter: the first, clipped one): bit for bit the
+    unfused layers at every band height, over two images, on 1 to 3 threads."""
+    c0, e, k2, h, w, ks, stride, dil = case
+    ctx = _kernels.Context(threads, "auto")
+    rng = np.random.default_rng(sum(case))
+    pad = dil * (ks // 2)
+    w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
+    wd = rng.standard_normal((e, 1, ks, ks), dtype=np.float32) / np.float32(ks)
+    w2 = rng.standard_normal((k2, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
+    layers = (_kernels.Conv2d(ctx, w1, rng.standard_normal(e, dtype=np.float32), algo="1x1",
+                              activation="Relu"),
+              _kernels.Conv2d(ctx, wd, rng.standard_normal(e, dtype=np.float32), algo="depthwise",
+                              strides=(stride, stride), pads=(pad,) * 4, dilations=(dil, dil),
+                              group=e, activation="HardSwish"),
+              _kernels.Conv2d(ctx, w2, rng.standard_normal(k2, dtype=np.float32), algo="1x1"))
+    x = rng.standard_normal((2, c0, h, w), dtype=np.float32)
+    oh, ow = layers[1].output_shape(2, h, w)[2:]
+    residual = x if (k2, oh, ow) == (c0, h, w) else None
+    want = _unfused(layers, x, residual)
+    for band in sorted({1, 2, 3, 4, 7, oh // 2, oh - 1, oh}):
+        f = _kernels.IRFused(*layers, band)
+        y = np.full(want.shape, np.nan, np.float32)
+        f.run(x, y, residual, np.empty(f.workspace_size(h, w), np.float32))
+        np.testing.assert_array_equal(y, want, err_msg=f"y of the fused block, band {band}, "
+                                                       f"{threads} thread(s)")
+
+
 def test_fused_block_with_channel_lane_pointwise(ctx):
     rng = np.random.default_rng(7)
     layers = _layers(ctx, rng, 24, 72, 24, 3, 1, (1, 1, 1, 1), (ACTS[2], ACTS[2], ACTS[0]),
@@ -170,6 +208,27 @@ def test_block_fused_in_bands_matches_onnxruntime_and_the_unfused_plan(kw, threa
     (_, records) = sess.run_profiled({"x": x})
     assert [r["op"] for r in records if r["node"] == "expand"] == [node.label], \
         "the banded block is one kernel call"
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_band_rows_come_in_whole_depthwise_passes_within_the_budget(threads):
+    """band_rows on MobileNetV2's and LRASPP's fused blocks: bands of a multiple of DW_ROWS
+    rows wherever their count still splits equally over the threads, and never past the
+    byte budget by more than that rounding up."""
+    blocks = [(96, 112, 56, 56, 3, 2), (144, 56, 56, 56, 3, 1), (144, 56, 28, 28, 3, 2),
+              (64, 256, 128, 128, 3, 2), (72, 128, 128, 128, 3, 1), (72, 128, 64, 64, 5, 2),
+              (240, 64, 32, 32, 3, 2), (672, 32, 32, 32, 5, 1), (8, 9, 5, 5, 3, 2)]
+    for e, w, ow, oh, kh, stride in blocks:
+        band = fused_ir.band_rows(e, w, ow, oh, kh, stride, 1, threads)
+        assert 1 <= band <= oh, (e, w, oh, band)
+        up = -(-band // fused_ir.DW_ROWS) * fused_ir.DW_ROWS
+        if up < oh and -(-oh // up) % threads == 0:
+            assert band % fused_ir.DW_ROWS == 0, (e, w, oh, band, threads)
+        # the band before rounding up: at least band - (DW_ROWS - 1) rows
+        fits = max(1, band - (fused_ir.DW_ROWS - 1)) if band % fused_ir.DW_ROWS == 0 else band
+        rows_in = (fits - 1) * stride + kh
+        assert 4 * e * (rows_in * w + fits * ow) <= fused_ir.IR_BAND_BYTES or fits == 1, \
+            (e, w, oh, band)
 
 
 def test_block_below_the_size_threshold_runs_unfused_and_matches_onnxruntime():

@@ -27,9 +27,19 @@ IR_BAND_BYTES = 640 * 1024
 _STAGES = ("expand", "depthwise", "project")
 
 
+# The depthwise kernel computes DW_ROWS output rows at a time (TC_DW_ROWS, csrc/depthwise_body.h):
+# a band of 4k + 1..3 rows pays a whole pass for its last 1-3.  Lone blocks (AVX2 emulation,
+# 1 thread, thread CPU time, 2026-12-01, halo carried between bands), bands 3 4 5 6 8 12:
+# 16-96-24 112x112 s2 1.02 0.945 1.04 1.00 0.937 0.940 ms; 24-72-24 128x128 2.27 2.12 2.32 2.23
+# 2.11 2.08 ms; likewise 16-64-24 256x256 s2, 40-240-80 64x64 s2 and 24-144-24 56x56.
+DW_ROWS = 4
+
+
 def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
     """Depthwise output rows per band: the most whose slot fits IR_BAND_BYTES, then evened
-    out so that the bands split equally over the threads."""
+    out so that the bands split equally over the threads, then rounded up to a multiple of
+    DW_ROWS where the count of bands still splits equally (rounding down, measured at 1
+    thread only, is left: at 2 threads it would cut 56x56 blocks to 4-row bands)."""
     def slot(b):
         return 4 * e * (((b - 1) * stride + (kh - 1) * dilation + 1) * w + b * ow)
     band = 1
@@ -37,7 +47,9 @@ def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
         band += 1
     nbands = -(-oh // band)
     nbands = -(-nbands // threads) * threads
-    return max(1, -(-oh // nbands))
+    band = max(1, -(-oh // nbands))
+    up = -(-band // DW_ROWS) * DW_ROWS
+    return up if up < oh and -(-oh // up) % threads == 0 else band
 
 
 def _stage_values(inputs):
