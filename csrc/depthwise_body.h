@@ -567,14 +567,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
             const float *src = xc + (ptrdiff_t)r * W;
             if (S == 1) {
                 float *dst = buf + (size_t)i * Wq + p->pl;
-                for (int j = 0; j < cw; j += TC_VL) {
-                    if (cw - j >= TC_VL)
-                        tc_v_store(dst + j, tc_v_load(src + j));
-                    else {
-                        const tc_m mk = tc_m_range(0, cw - j);
-                        tc_v_store_masked(dst + j, mk, tc_v_load_masked(src + j, mk));
-                    }
-                }
+                /* the tail's lanes past cw load as zeros and are stored whole: they land on
+                 * pads (zeros again) or on the next row's interior, copied after this one;
+                 * the buffer's vector tail holds the last row's overrun */
+                for (int j = 0; j < cw; j += TC_VL)
+                    tc_v_store(dst + j, cw - j >= TC_VL ? tc_v_load(src + j)
+                                                        : tc_v_load_masked(src + j, tc_m_range(0, cw - j)));
             } else {
                 /* even input columns go to column phase pl & 1, odd ones to the other */
                 float *row = buf + (size_t)(i & 1) * 2 * q + (size_t)(i >> 1) * Wq;
@@ -645,7 +643,10 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow += TC_VL) {
                 const ptrdiff_t o = (ptrdiff_t)oh * OW + ow;
-                const int full = OW - ow >= TC_VL;
+                /* without a residual (which may be y), a row's last vector is stored whole but
+                 * for the plane's last row: its extra lanes land on the next row's first
+                 * outputs, stored after it */
+                const int full = OW - ow >= TC_VL || (!rc && oh < OH - 1);
                 const tc_m ms = tail;
                 tc_v v = tc_v_load(ob + (size_t)oh * Wq + ow);
                 if (rc)
