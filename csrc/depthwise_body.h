@@ -24,6 +24,11 @@
 #endif
 
 #define TC_DW_ROWS 4 /* output rows computed together: 4 independent FMA chains */
+/* An input row's pointer at a vector's column, made opaque to the compiler: else GCC computes
+ * the (rows x tap columns) load addresses of both the inside and the border path once, spills
+ * them to the stack and reloads each before its load (18 lea + 18 stores + 18 loads per 4
+ * vectors of 3x3); opaque, each load is the row's register plus the tap's displacement. */
+#define TC_DW_OPAQUE(ptr) __asm__("" : "+r"(ptr))
 
 /* acc_r += LOAD(row r) * wv for the R rows in flight */
 #define TC_DW_TAP(LOAD)                                  \
@@ -103,17 +108,17 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
 #define TC_DW_BY_INPUT_ROW(MASKED)                                                          \
     _Pragma("GCC unroll 11") for (int j = 0; j < (R - 1) * SW + KC; j++) {                  \
         tc_v v[6];                                                                          \
+        const float *q = in[j] + iw0;                                                       \
+        TC_DW_OPAQUE(q);                                                                    \
         if (SW == 1) {                                                                      \
             _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                         \
-                v[kj] = MASKED ? tc_v_load_masked(in[j] + iw0 + kj, mask0[kj])              \
-                               : tc_v_load(in[j] + iw0 + kj);                               \
+                v[kj] = MASKED ? tc_v_load_masked(q + kj, mask0[kj]) : tc_v_load(q + kj);   \
         } else {                                                                            \
             _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj += 2) {                    \
                 if (MASKED)                                                                 \
-                    tc_v_load_even_odd_masked(in[j] + iw0 + kj, mask0[kj], mask1[kj], &v[kj], \
-                                              &v[kj + 1]);                                  \
+                    tc_v_load_even_odd_masked(q + kj, mask0[kj], mask1[kj], &v[kj], &v[kj + 1]); \
                 else                                                                        \
-                    tc_v_load_even_odd(in[j] + iw0 + kj, &v[kj], &v[kj + 1]);               \
+                    tc_v_load_even_odd(q + kj, &v[kj], &v[kj + 1]);                         \
             }                                                                               \
         }                                                                                   \
         _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                             \
@@ -786,3 +791,4 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_LD_EVEN_MASKED
 #undef TC_DW_GATHER
 #undef TC_DW_STORE
+#undef TC_DW_OPAQUE
