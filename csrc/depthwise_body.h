@@ -24,6 +24,11 @@
 #endif
 
 #define TC_DW_ROWS 4 /* output rows computed together: 4 independent FMA chains */
+/* An input row's pointer at a vector's column, made opaque to the compiler: else GCC computes
+ * the (rows x tap columns) load addresses of both the inside and the border path once, spills
+ * them to the stack and reloads each before its load (18 lea + 18 stores + 18 loads per 4
+ * vectors of 3x3); opaque, each load is the row's register plus the tap's displacement. */
+#define TC_DW_OPAQUE(ptr) __asm__("" : "+r"(ptr))
 
 /* acc_r += LOAD(row r) * wv for the R rows in flight */
 #define TC_DW_TAP(LOAD)                                  \
@@ -103,17 +108,17 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
 #define TC_DW_BY_INPUT_ROW(MASKED)                                                          \
     _Pragma("GCC unroll 11") for (int j = 0; j < (R - 1) * SW + KC; j++) {                  \
         tc_v v[6];                                                                          \
+        const float *q = in[j] + iw0;                                                       \
+        TC_DW_OPAQUE(q);                                                                    \
         if (SW == 1) {                                                                      \
             _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                         \
-                v[kj] = MASKED ? tc_v_load_masked(in[j] + iw0 + kj, mask0[kj])              \
-                               : tc_v_load(in[j] + iw0 + kj);                               \
+                v[kj] = MASKED ? tc_v_load_masked(q + kj, mask0[kj]) : tc_v_load(q + kj);   \
         } else {                                                                            \
             _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj += 2) {                    \
                 if (MASKED)                                                                 \
-                    tc_v_load_even_odd_masked(in[j] + iw0 + kj, mask0[kj], mask1[kj], &v[kj], \
-                                              &v[kj + 1]);                                  \
+                    tc_v_load_even_odd_masked(q + kj, mask0[kj], mask1[kj], &v[kj], &v[kj + 1]); \
                 else                                                                        \
-                    tc_v_load_even_odd(in[j] + iw0 + kj, &v[kj], &v[kj + 1]);               \
+                    tc_v_load_even_odd(q + kj, &v[kj], &v[kj + 1]);                         \
             }                                                                               \
         }                                                                                   \
         _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                             \
@@ -567,14 +572,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
             const float *src = xc + (ptrdiff_t)r * W;
             if (S == 1) {
                 float *dst = buf + (size_t)i * Wq + p->pl;
-                for (int j = 0; j < cw; j += TC_VL) {
-                    if (cw - j >= TC_VL)
-                        tc_v_store(dst + j, tc_v_load(src + j));
-                    else {
-                        const tc_m mk = tc_m_range(0, cw - j);
-                        tc_v_store_masked(dst + j, mk, tc_v_load_masked(src + j, mk));
-                    }
-                }
+                /* the tail's lanes past cw load as zeros and are stored whole: they land on
+                 * pads (zeros again) or on the next row's interior, copied after this one;
+                 * the buffer's vector tail holds the last row's overrun */
+                for (int j = 0; j < cw; j += TC_VL)
+                    tc_v_store(dst + j, cw - j >= TC_VL ? tc_v_load(src + j)
+                                                        : tc_v_load_masked(src + j, tc_m_range(0, cw - j)));
             } else {
                 /* even input columns go to column phase pl & 1, odd ones to the other */
                 float *row = buf + (size_t)(i & 1) * 2 * q + (size_t)(i >> 1) * Wq;
@@ -645,7 +648,10 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow += TC_VL) {
                 const ptrdiff_t o = (ptrdiff_t)oh * OW + ow;
-                const int full = OW - ow >= TC_VL;
+                /* without a residual (which may be y), a row's last vector is stored whole but
+                 * for the plane's last row: its extra lanes land on the next row's first
+                 * outputs, stored after it */
+                const int full = OW - ow >= TC_VL || (!rc && oh < OH - 1);
                 const tc_m ms = tail;
                 tc_v v = tc_v_load(ob + (size_t)oh * Wq + ow);
                 if (rc)
@@ -785,3 +791,4 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_LD_EVEN_MASKED
 #undef TC_DW_GATHER
 #undef TC_DW_STORE
+#undef TC_DW_OPAQUE

@@ -290,9 +290,10 @@ def test_depthwise_staged_planes_match_the_reference(ctx, case):
 def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
     """The staged kernel sums bias, then every tap in the order (ki, kj), padding taps as
     zeros, as the row kernel does: AVX2's staged outputs equal the AVX-512 row kernel's bit
-    for bit (AVX-512 does not take the staged kernel)."""
+    for bit (AVX-512 does not take the staged kernel).  With and without a residual: without
+    one, a row's last vector is stored whole into an output filled with NaN."""
     contexts = [_kernels.Context(1, "avx2"), _kernels.Context(2, "avx2"), _kernels.Context(1, "avx512")]
-    for case in STAGED_CASES:
+    for case, with_residual in itertools.product(STAGED_CASES, (True, False)):
         x, wt, bias, geom, rng = staged_inputs(case)
         n, _, h, w = x.shape
         outs = []
@@ -300,7 +301,9 @@ def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
             conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", **geom)
             shape = conv.output_shape(n, h, w)
             residual = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
-            outs.append(conv.run(x, np.full(shape, np.nan, np.float32), residual=residual))
+            outs.append(conv.run(x, np.full(shape, np.nan, np.float32),
+                                 residual=residual if with_residual else None))
         for other in outs[1:]:
             np.testing.assert_array_equal(other, outs[0], err_msg=f"depthwise {staged_case_id(*case)} "
-                                                                  f"{geom['activation'] or 'none'}")
+                                                                  f"{geom['activation'] or 'none'} "
+                                                                  f"residual {with_residual}")
