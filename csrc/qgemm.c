@@ -665,7 +665,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         block_rows(d, m0, mcount, a, lda, ptrs);
         const int split = d->format == TC_QFMT_U7S8;
         split_area sa;
-        int nfix[TILES_PER_BLOCK][TC_QMR_MAX];
+        int nfix[TILES_PER_BLOCK][TC_QMR_MAX], tile_fixed[TILES_PER_BLOCK];
         if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
             sa = split_area_at((char *)(ptrs + TILES_PER_BLOCK * TC_QMR_MAX), d->kpad);
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
@@ -674,6 +674,9 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
                 split_tile(d, ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->u7s8_base > 0, &si,
                            nfix[i]);
+                tile_fixed[i] = 0;
+                for (int q = 0; q < mr; q++)
+                    tile_fixed[i] |= nfix[i][q];
             }
         }
         const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
@@ -705,8 +708,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                      * bytes outside), per tile where it starts at 0 (after a ReLU: bytes
                      * >= 128, often in the same channels of many rows; the AVX2 kernel's
                      * tile list takes only that window); measured in tinycnn.h */
-                    e.row_nfix = e.base > 0 ? nfix[i] : NULL;
-                    e.nfix = nfix[i][0];
+                    e.row_nfix = e.base > 0 && tile_fixed[i] ? nfix[i] : NULL;
+                    e.nfix = e.base > 0 && !tile_fixed[i] ? 0 : nfix[i][0];
                 }
                 d->uk.fn(d->ntaps, klen, kernel_rows + (size_t)i * d->ntaps * TC_QMR_MAX,
                          mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);

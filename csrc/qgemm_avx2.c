@@ -80,8 +80,10 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
 {
     (void)ldb;
     (void)ntaps;
-    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;
-    __m256i c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    /* the sums start at the bias: tc_qstore_6x16_avx2 */
+    __m256i c00 = _mm256_loadu_si256((const __m256i *)e->bias), c10 = c00, c20 = c00;
+    __m256i c01 = _mm256_loadu_si256((const __m256i *)e->bias + 1), c11 = c01, c21 = c01;
+    __m256i c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
     const __m256i *bk = b;
     if (mr == 1) { /* one row (GEMVs: classifiers): not 6 rows' work for 1 */
         const char *a0 = rows[0];
@@ -104,8 +106,8 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
                 c01 = above_step(c01, av, _mm256_loadu_si256(bp + off / 2 + 1), top);
             }
         }
-        __m256i acc[6][2] = {{c00, c01}};
-        tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
+        tc_qstore_6x16_avx2(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, mr, nr,
+                            e, y, ldy);
         return;
     }
     if (nr <= 8) { /* a last panel's 8 columns (N = 24, 40, ...): half the products */
@@ -149,8 +151,8 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
             }
         }
     }
-    __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
+    tc_qstore_6x16_avx2(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, mr, nr, e, y,
+                        ldy);
 }
 
 /* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
