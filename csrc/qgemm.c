@@ -310,6 +310,13 @@ void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, in
                                 const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
                                 ptrdiff_t ldy)
 {
+    for (int n0 = TC_QNR; n0 < nr; n0 += TC_QNR) { /* nr > 16: the next panels (ldb apart) */
+        tc_qepi ep;
+        void *yp = tc_qepi_panel(e, n0, y, &ep);
+        tc_qukernel_s16x2_portable(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb,
+                                   ldb, &ep, nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
+    }
+    nr = nr < TC_QNR ? nr : TC_QNR;
     uint32_t acc[6 * TC_QNR];
     memset(acc, 0, sizeof(acc));
     (void)ldb;
@@ -454,6 +461,11 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
     *p0 = s0 * step;
     *p1 = s1 * step < np ? s1 * step : np;
 }
+
+/* S16X2 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad is at most
+ * TC_QWIDE_KMAX (tc_qdriver_run) */
+#define TC_QWIDE_KMAX 32
+#define TC_QWIDE_PANELS 8
 
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
  * kernels (vpmaddwd, 16 products each) */
@@ -665,7 +677,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         block_rows(d, m0, mcount, a, lda, ptrs);
         const int split = d->format == TC_QFMT_U7S8;
         split_area sa;
-        int nfix[TILES_PER_BLOCK][TC_QMR_MAX], tile_fixed[TILES_PER_BLOCK];
+        int nfix[TILES_PER_BLOCK][TC_QMR_MAX];
         if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
             sa = split_area_at((char *)(ptrs + TILES_PER_BLOCK * TC_QMR_MAX), d->kpad);
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
@@ -674,9 +686,6 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
                 split_tile(d, ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->u7s8_base > 0, &si,
                            nfix[i]);
-                tile_fixed[i] = 0;
-                for (int q = 0; q < mr; q++)
-                    tile_fixed[i] |= nfix[i][q];
             }
         }
         const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
@@ -708,8 +717,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                      * bytes outside), per tile where it starts at 0 (after a ReLU: bytes
                      * >= 128, often in the same channels of many rows; the AVX2 kernel's
                      * tile list takes only that window); measured in tinycnn.h */
-                    e.row_nfix = e.base > 0 && tile_fixed[i] ? nfix[i] : NULL;
-                    e.nfix = e.base > 0 && !tile_fixed[i] ? 0 : nfix[i][0];
+                    e.row_nfix = e.base > 0 ? nfix[i] : NULL;
+                    e.nfix = nfix[i][0];
                 }
                 d->uk.fn(d->ntaps, klen, kernel_rows + (size_t)i * d->ntaps * TC_QMR_MAX,
                          mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
@@ -746,6 +755,10 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + split_bytes(d->format, d->kpad) + 63) &
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
+    /* S16X2 with few k (MobileNetV2's 16 -> 96 expansion): a tile's panels in one call, not
+     * a call (and a setup of the output stage) per 16 columns */
+    if (d->format == TC_QFMT_S16X2 && d->ntaps == 1 && d->kpad <= TC_QWIDE_KMAX)
+        d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
     d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;
     if (d->format == TC_QFMT_U8S8X2) {

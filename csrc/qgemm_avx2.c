@@ -29,7 +29,24 @@ static inline __m256i maddubs_step(__m256i c, __m256i a, __m256i b)
 }
 
 /* a: rows of int16 (lda bytes apart), 2 per lane  b: panel [kpad / 2][16][2] int16 */
-TC_QUKERNEL_6x16(tc_qukernel_s16x2_avx2, 2, madd_step, 0)
+static inline __attribute__((always_inline))
+TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
+
+/* nr > 16: the panels one after the other (ldb bytes apart), see tc_qepi_panel */
+void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
+                            ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    if (nr <= TC_QNR) {
+        s16x2_panel_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
+        return;
+    }
+    for (int n0 = 0; n0 < nr; n0 += TC_QNR) {
+        tc_qepi ep;
+        void *yp = tc_qepi_panel(e, n0, y, &ep);
+        s16x2_panel_avx2(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,
+                         nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
+    }
+}
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
 TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, maddubs_step, 1)
