@@ -378,6 +378,13 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
                                const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
                                ptrdiff_t ldy)
 {
+    for (int n0 = TC_QNR; n0 < nr; n0 += TC_QNR) { /* nr > 16: the next panels (ldb apart) */
+        tc_qepi ep;
+        void *yp = tc_qepi_panel(e, n0, y, &ep);
+        tc_qukernel_u7s8_portable(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb,
+                                  ldb, &ep, nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
+    }
+    nr = nr < TC_QNR ? nr : TC_QNR;
     uint32_t acc[6 * TC_QNR];
     memset(acc, 0, sizeof(acc));
     (void)ldb;
@@ -462,8 +469,8 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
     *p1 = s1 * step < np ? s1 * step : np;
 }
 
-/* S16X2 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad is at most
- * TC_QWIDE_KMAX (tc_qdriver_run) */
+/* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
+ * is at most TC_QWIDE_KMAX (tc_qdriver_run) */
 #define TC_QWIDE_KMAX 32
 #define TC_QWIDE_PANELS 8
 
@@ -757,7 +764,8 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->uk = tc_qukernel_for(ctx, d->format);
     /* S16X2 with few k (MobileNetV2's 16 -> 96 expansion): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns */
-    if (d->format == TC_QFMT_S16X2 && d->ntaps == 1 && d->kpad <= TC_QWIDE_KMAX)
+    if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
+        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR)
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
     d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;

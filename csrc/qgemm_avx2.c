@@ -92,8 +92,9 @@ static inline __m256i window_step(__m256i c, __m256i above, __m256i below, __m25
 /* a: rows of the bytes' parts in the window (one tap of klen bytes)  b: panel
  * [klen / 4][16][4] int8; e->hi_rows: the rows themselves, whose parts outside the window
  * run over each row's groups, or (the window at 0: only above it) the tile's */
-void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
-                           ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+static inline __attribute__((always_inline)) void u7s8_panel_avx2(
+    int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb,
+    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
 {
     (void)ldb;
     (void)ntaps;
@@ -170,6 +171,23 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
     }
     tc_qstore_6x16_avx2(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, mr, nr, e, y,
                         ldy);
+}
+
+/* nr > 16: the panels one after the other (ldb bytes apart); the correction lists are the
+ * rows' (or the tile's), the same for every panel */
+void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
+                           ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    if (nr <= TC_QNR) {
+        u7s8_panel_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
+        return;
+    }
+    for (int n0 = 0; n0 < nr; n0 += TC_QNR) {
+        tc_qepi ep;
+        void *yp = tc_qepi_panel(e, n0, y, &ep);
+        u7s8_panel_avx2(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,
+                        nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
+    }
 }
 
 /* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
