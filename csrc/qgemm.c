@@ -306,17 +306,26 @@ void tc_qukernel_s8x4_portable(int ntaps, int klen, const void *const *rows, int
     tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
 }
 
+/* nr > 16 columns: kernel fn over the panels after the first (ldb bytes apart, see
+ * tc_qepi_panel); returns the first panel's columns */
+static int later_panels(tc_qukernel_fn fn, int ntaps, int klen, const void *const *rows, int mr,
+                        const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                        ptrdiff_t ldy)
+{
+    for (int n0 = TC_QNR; n0 < nr; n0 += TC_QNR) {
+        tc_qepi ep;
+        void *yp = tc_qepi_panel(e, n0, y, &ep);
+        fn(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,
+           nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
+    }
+    return nr < TC_QNR ? nr : TC_QNR;
+}
+
 void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, int mr,
                                 const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
                                 ptrdiff_t ldy)
 {
-    for (int n0 = TC_QNR; n0 < nr; n0 += TC_QNR) { /* nr > 16: the next panels (ldb apart) */
-        tc_qepi ep;
-        void *yp = tc_qepi_panel(e, n0, y, &ep);
-        tc_qukernel_s16x2_portable(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb,
-                                   ldb, &ep, nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
-    }
-    nr = nr < TC_QNR ? nr : TC_QNR;
+    nr = later_panels(tc_qukernel_s16x2_portable, ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
     uint32_t acc[6 * TC_QNR];
     memset(acc, 0, sizeof(acc));
     (void)ldb;
@@ -378,13 +387,7 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
                                const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
                                ptrdiff_t ldy)
 {
-    for (int n0 = TC_QNR; n0 < nr; n0 += TC_QNR) { /* nr > 16: the next panels (ldb apart) */
-        tc_qepi ep;
-        void *yp = tc_qepi_panel(e, n0, y, &ep);
-        tc_qukernel_u7s8_portable(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb,
-                                  ldb, &ep, nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
-    }
-    nr = nr < TC_QNR ? nr : TC_QNR;
+    nr = later_panels(tc_qukernel_u7s8_portable, ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
     uint32_t acc[6 * TC_QNR];
     memset(acc, 0, sizeof(acc));
     (void)ldb;

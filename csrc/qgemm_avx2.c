@@ -32,21 +32,25 @@ static inline __m256i maddubs_step(__m256i c, __m256i a, __m256i b)
 static inline __attribute__((always_inline))
 TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
 
-/* nr > 16: the panels one after the other (ldb bytes apart), see tc_qepi_panel */
-void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
-                            ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
-{
-    if (nr <= TC_QNR) {
-        s16x2_panel_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
-        return;
+/* A kernel NAME over nr columns from the 16-column PANEL: nr > 16 as the panels one after
+ * the other (ldb bytes apart), see tc_qepi_panel */
+#define TC_QUKERNEL_PANELS(NAME, PANEL)                                                      \
+    void NAME(int ntaps, int klen, const void *const *rows, int mr, const void *b,           \
+              ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)               \
+    {                                                                                        \
+        if (nr <= TC_QNR) {                                                                  \
+            PANEL(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);                             \
+            return;                                                                          \
+        }                                                                                    \
+        for (int n0 = 0; n0 < nr; n0 += TC_QNR) {                                            \
+            tc_qepi ep;                                                                      \
+            void *yp = tc_qepi_panel(e, n0, y, &ep);                                         \
+            PANEL(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,      \
+                  nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);                             \
+        }                                                                                    \
     }
-    for (int n0 = 0; n0 < nr; n0 += TC_QNR) {
-        tc_qepi ep;
-        void *yp = tc_qepi_panel(e, n0, y, &ep);
-        s16x2_panel_avx2(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,
-                         nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
-    }
-}
+
+TC_QUKERNEL_PANELS(tc_qukernel_s16x2_avx2, s16x2_panel_avx2)
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
 TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, maddubs_step, 1)
@@ -173,22 +177,8 @@ static inline __attribute__((always_inline)) void u7s8_panel_avx2(
                         ldy);
 }
 
-/* nr > 16: the panels one after the other (ldb bytes apart); the correction lists are the
- * rows' (or the tile's), the same for every panel */
-void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
-                           ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
-{
-    if (nr <= TC_QNR) {
-        u7s8_panel_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
-        return;
-    }
-    for (int n0 = 0; n0 < nr; n0 += TC_QNR) {
-        tc_qepi ep;
-        void *yp = tc_qepi_panel(e, n0, y, &ep);
-        u7s8_panel_avx2(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,
-                        nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
-    }
-}
+/* the correction lists are the rows' (or the tile's), the same for every panel */
+TC_QUKERNEL_PANELS(tc_qukernel_u7s8_avx2, u7s8_panel_avx2)
 
 /* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
 static inline int emit_groups(uint32_t mask, int k, int32_t *groups, int n)
