@@ -306,10 +306,26 @@ void tc_qukernel_s8x4_portable(int ntaps, int klen, const void *const *rows, int
     tc_qstore_tile(acc, TC_QNR, mr, nr, e, y, ldy);
 }
 
+/* nr > 16 columns: kernel fn over the panels after the first (ldb bytes apart, see
+ * tc_qepi_panel); returns the first panel's columns */
+static int later_panels(tc_qukernel_fn fn, int ntaps, int klen, const void *const *rows, int mr,
+                        const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                        ptrdiff_t ldy)
+{
+    for (int n0 = TC_QNR; n0 < nr; n0 += TC_QNR) {
+        tc_qepi ep;
+        void *yp = tc_qepi_panel(e, n0, y, &ep);
+        fn(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,
+           nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);
+    }
+    return nr < TC_QNR ? nr : TC_QNR;
+}
+
 void tc_qukernel_s16x2_portable(int ntaps, int klen, const void *const *rows, int mr,
                                 const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
                                 ptrdiff_t ldy)
 {
+    nr = later_panels(tc_qukernel_s16x2_portable, ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
     uint32_t acc[6 * TC_QNR];
     memset(acc, 0, sizeof(acc));
     (void)ldb;
@@ -371,6 +387,7 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
                                const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
                                ptrdiff_t ldy)
 {
+    nr = later_panels(tc_qukernel_u7s8_portable, ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
     uint32_t acc[6 * TC_QNR];
     memset(acc, 0, sizeof(acc));
     (void)ldb;
@@ -454,6 +471,11 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
     *p0 = s0 * step;
     *p1 = s1 * step < np ? s1 * step : np;
 }
+
+/* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
+ * is at most TC_QWIDE_KMAX (tc_qdriver_run) */
+#define TC_QWIDE_KMAX 32
+#define TC_QWIDE_PANELS 8
 
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
  * kernels (vpmaddwd, 16 products each) */
@@ -743,6 +765,11 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + split_bytes(d->format, d->kpad) + 63) &
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
+    /* S16X2 with few k (MobileNetV2's 16 -> 96 expansion): a tile's panels in one call, not
+     * a call (and a setup of the output stage) per 16 columns */
+    if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
+        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR)
+        d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
     d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;
     if (d->format == TC_QFMT_U8S8X2) {

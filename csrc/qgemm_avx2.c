@@ -29,7 +29,28 @@ static inline __m256i maddubs_step(__m256i c, __m256i a, __m256i b)
 }
 
 /* a: rows of int16 (lda bytes apart), 2 per lane  b: panel [kpad / 2][16][2] int16 */
-TC_QUKERNEL_6x16(tc_qukernel_s16x2_avx2, 2, madd_step, 0)
+static inline __attribute__((always_inline))
+TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
+
+/* A kernel NAME over nr columns from the 16-column PANEL: nr > 16 as the panels one after
+ * the other (ldb bytes apart), see tc_qepi_panel */
+#define TC_QUKERNEL_PANELS(NAME, PANEL)                                                      \
+    void NAME(int ntaps, int klen, const void *const *rows, int mr, const void *b,           \
+              ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)               \
+    {                                                                                        \
+        if (nr <= TC_QNR) {                                                                  \
+            PANEL(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);                             \
+            return;                                                                          \
+        }                                                                                    \
+        for (int n0 = 0; n0 < nr; n0 += TC_QNR) {                                            \
+            tc_qepi ep;                                                                      \
+            void *yp = tc_qepi_panel(e, n0, y, &ep);                                         \
+            PANEL(ntaps, klen, rows, mr, (const char *)b + n0 / TC_QNR * ldb, ldb, &ep,      \
+                  nr - n0 < TC_QNR ? nr - n0 : TC_QNR, yp, ldy);                             \
+        }                                                                                    \
+    }
+
+TC_QUKERNEL_PANELS(tc_qukernel_s16x2_avx2, s16x2_panel_avx2)
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
 TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, maddubs_step, 1)
@@ -75,13 +96,16 @@ static inline __m256i window_step(__m256i c, __m256i above, __m256i below, __m25
 /* a: rows of the bytes' parts in the window (one tap of klen bytes)  b: panel
  * [klen / 4][16][4] int8; e->hi_rows: the rows themselves, whose parts outside the window
  * run over each row's groups, or (the window at 0: only above it) the tile's */
-void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
-                           ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+static inline __attribute__((always_inline)) void u7s8_panel_avx2(
+    int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb,
+    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
 {
     (void)ldb;
     (void)ntaps;
-    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;
-    __m256i c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    /* the sums start at the bias: tc_qstore_6x16_avx2 */
+    __m256i c00 = _mm256_loadu_si256((const __m256i *)e->bias), c10 = c00, c20 = c00;
+    __m256i c01 = _mm256_loadu_si256((const __m256i *)e->bias + 1), c11 = c01, c21 = c01;
+    __m256i c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
     const __m256i *bk = b;
     if (mr == 1) { /* one row (GEMVs: classifiers): not 6 rows' work for 1 */
         const char *a0 = rows[0];
@@ -104,8 +128,8 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
                 c01 = above_step(c01, av, _mm256_loadu_si256(bp + off / 2 + 1), top);
             }
         }
-        __m256i acc[6][2] = {{c00, c01}};
-        tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
+        tc_qstore_6x16_avx2(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, mr, nr,
+                            e, y, ldy);
         return;
     }
     if (nr <= 8) { /* a last panel's 8 columns (N = 24, 40, ...): half the products */
@@ -149,9 +173,12 @@ void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
             }
         }
     }
-    __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    tc_qstore_tile_avx2(acc, mr, nr, e, y, ldy);
+    tc_qstore_6x16_avx2(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, mr, nr, e, y,
+                        ldy);
 }
+
+/* the correction lists are the rows' (or the tile's), the same for every panel */
+TC_QUKERNEL_PANELS(tc_qukernel_u7s8_avx2, u7s8_panel_avx2)
 
 /* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
 static inline int emit_groups(uint32_t mask, int k, int32_t *groups, int n)

@@ -107,6 +107,18 @@ typedef struct tc_qepi {
  * [base, base + 127] centred on zp, so that the bytes of a layer whose input is spread
  * around a mid-range zero point mostly fall in it.  base <= 127 keeps every sum of the
  * correction pass within int16 (tinycnn.h); zp <= 64 gives base 0, the low 7 bits. */
+/* e's columns from n0 on (a kernel's next panel) to *ep; returns y's address of column n0 */
+static inline void *tc_qepi_panel(const tc_qepi *e, int n0, void *y, tc_qepi *ep)
+{
+    const int ysz = e->type >= TC_QOUT_S32 ? 4 : 1;
+    *ep = *e;
+    ep->bias += n0;
+    ep->scale += n0;
+    if (e->residual)
+        ep->r = (const char *)e->r + (ptrdiff_t)n0 * ysz;
+    return (char *)y + (ptrdiff_t)n0 * ysz;
+}
+
 static inline int tc_u7s8_base(int zp)
 {
     return zp <= 64 ? 0 : zp - 64 > 127 ? 127 : zp - 64;

@@ -190,6 +190,40 @@ def test_qgemm_tails_of_rows_columns_and_depth(ctx, m, k, n):
                                           err_msg=f"format {fmt}, {dtype.__name__}")
 
 
+@pytest.mark.parametrize("k,n", [(16, 96), (2, 17), (7, 40), (24, 144), (32, 130), (16, 200)])
+def test_qgemm_of_few_k_and_many_columns(ctx, k, n):
+    """S16X2 with kpad <= 32 runs up to 8 panels per kernel call (MobileNetV2's 16 -> 96
+    expansion): every output type, a mid-range zero point, rows and columns with tails, and
+    the fused QLinearAdd, against numpy int64 and the separate QLinearAdd."""
+    rng = np.random.default_rng(k * 1000 + n)
+    m = 61
+    a = rng.integers(0, 256, (m, k)).astype(np.uint8)
+    w = rng.integers(-128, 128, (n, k)).astype(np.int16)
+    az = 144
+    bias = rng.integers(-3000, 3000, n).astype(np.int32)
+    acc = (a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias
+    scale = (rng.random(n) * 0.004 + 1e-4).astype(np.float32)
+    for fmt in formats_for(ctx, w):
+        for dtype in (np.uint8, np.int8, np.int32, np.float32):
+            zp = -5 if dtype == np.int8 else 128
+            info = np.iinfo(dtype) if dtype in (np.uint8, np.int8) else None
+            layer = K.QGemm(ctx, w, K.QOutput(dtype, bias, scale, zp), fmt)
+            y = np.empty((m, n), dtype)
+            layer.run(a, az, y)
+            ref = output_of(acc, dtype, scale, zp, info.min if info else 0, info.max if info else 0)
+            np.testing.assert_array_equal(y, ref, err_msg=f"format {fmt}, {dtype.__name__}")
+        q = np.empty((m, n), np.uint8)
+        K.QGemm(ctx, w, K.QOutput(np.uint8, bias, scale, 128), fmt).run(a, az, q)
+        r = rng.integers(0, 256, (m, n)).astype(np.uint8)
+        ref = np.empty((m, n), np.uint8)
+        K.qbinary(ctx, "add", q, 0.05, 120, r, 0.03, 130, ref, 0.06, 125, (q.size,), (q.size,),
+                  (q.size,))
+        out = K.QOutput(np.uint8, bias, scale, 128, residual=(0.05, 120, 0.03, 130, 0.06, 125, True))
+        y = np.empty((m, n), np.uint8)
+        K.QGemm(ctx, w, out, fmt).run(a, az, y, residual=r)
+        assert np.array_equal(y, ref), f"format {fmt} residual: {(y != ref).sum()} differ"
+
+
 def test_quantize_rounds_half_to_even_saturates_and_maps_nan_to_the_minimum(ctx):
     s = np.float32(0.5)   # x / s is exact: ties stay ties
     x = np.array([0.25, 0.75, 1.25, -0.25, -0.75, 63.75, 200.0, -200.0, np.inf, -np.inf, np.nan]

@@ -155,7 +155,9 @@ def test_the_planner_takes_winograd_where_it_measured_faster():
     assert _format(avx2, w8[:, :1, :1], 1, one, one, (1, 64, 28, 28), np.uint8, 32) == "u7s8"
     assert _format(avx2, w8[:, :1, :1, :32], 1, one, one, (1, 64, 28, 28), np.uint8, 144) \
         == "u7s8"
-    assert _format(avx2, w8[:, :1, :1, :24], 1, one, one, (1, 64, 28, 28), np.uint8, 144) is None
+    assert _format(avx2, w8[:, :1, :1, :16], 1, one, one, (1, 64, 28, 28), np.uint8, 144) \
+        == "u7s8"
+    assert _format(avx2, w8[:, :1, :1, :12], 1, one, one, (1, 64, 28, 28), np.uint8, 144) is None
     stem = w8[:32, :, :, :3]
     assert _format(avx2, stem, 1, (2, 2), one, (1, 32, 112, 112), np.uint8, 114) is None
     assert _format(avx2, stem, 1, (2, 2), one, (1, 32, 112, 112), np.uint8, 32) == "u7s8"

@@ -28,9 +28,12 @@ MS_DOMAIN = "com.microsoft"
 # 2026-12-01 08:06-08:10, U7S8 / S16X2): C = 16-32 0.93-1.07; 40 0.90-0.91; 64 0.88-0.92;
 # 80-112 0.83-0.89; 160-192 0.81-0.87; 320 0.80-0.82.  With the split's AVX2 twin and the
 # two-row output stage (MobileNetV2's expansions, its weights and activations, 2026-12-01
-# 11:17, U7S8 / S16X2 us): C = 16 525 / 500; 24 226.5 / 227.5; 32 84.8 / 93.5.
+# 11:17, U7S8 / S16X2 us): C = 16 525 / 500; 24 226.5 / 227.5; 32 84.8 / 93.5.  With a
+# tile's panels in one kernel call for kpad <= 32 (qgemm.c, 2026-12-01 12:47-12:50, same
+# setup): C = 16 (16 -> 96 at 112x112) 482-493 / 492-508; 24 (24 -> 144 at 56x56, random
+# activations around zero point 144) 214-216 / 224-226.
 _U7S8_MAX_X_ZERO_POINT = 32
-_U7S8_MIN_CHANNELS = 32
+_U7S8_MIN_CHANNELS = 16
 
 
 def gemm_format(ctx, w16, x_dtype, x_zero_point):
@@ -39,7 +42,7 @@ def gemm_format(ctx, w16, x_dtype, x_zero_point):
     except that 8-bit weights which AVX2 without VNNI would widen to S16X2 take U7S8
     (vpmaddubsw on the input's part in a window of 7 bits around its zero point, a second
     pass over the few groups with a byte outside) when the input is uint8 with a low zero
-    point, or a mid-range one and at least 32 channels.  Lone 1x1 layers of ResNet-50 (its
+    point, or a mid-range one and at least 16 channels.  Lone 1x1 layers of ResNet-50 (its
     weights, inputs with no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8
     ms): 256->64 at 56x56 1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7
     1.08 / 0.83."""
