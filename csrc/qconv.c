@@ -9,47 +9,6 @@
 #include <string.h>
 #include "qgemm_internal.h"
 
-/* n bytes of src to dst as the packed format's elements (flip: x ^ 0x80) */
-static inline void put_bytes(int elem, const uint8_t *src, size_t n, uint8_t flip, char *dst)
-{
-    if (elem == 1) {
-        if (!flip && n >= 8 && n <= 32) { /* short runs: two overlapping fixed-size copies */
-            if (n >= 16) {
-                memcpy(dst, src, 16);
-                memcpy(dst + n - 16, src + n - 16, 16);
-            } else {
-                memcpy(dst, src, 8);
-                memcpy(dst + n - 8, src + n - 8, 8);
-            }
-        } else if (!flip) {
-            memcpy(dst, src, n);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                dst[i] = (char)(src[i] ^ flip);
-        }
-    } else {
-        int16_t *o = (int16_t *)dst;
-        for (size_t i = 0; i < n; i++)
-            o[i] = (int16_t)(src[i] ^ flip);
-    }
-}
-
-static inline void put_fill(int elem, int value, size_t n, char *dst)
-{
-    if (elem == 1) {
-        if (n <= 16) { /* the edges of windows: a few bytes */
-            for (size_t i = 0; i < n; i++)
-                dst[i] = (char)value;
-        } else {
-            memset(dst, value, n);
-        }
-    } else {
-        int16_t *o = (int16_t *)dst;
-        for (size_t i = 0; i < n; i++)
-            o[i] = (int16_t)value;
-    }
-}
-
 /* rows m0.. (pixels over all images) -> im2col rows of the group at group_c0.  With
  * one group and no dilation the taps of a kernel row are adjacent pixels: one copy,
  * and a window inside the image copies its rows without bounds checks.  The pixel's

@@ -2,6 +2,7 @@
 #ifndef TC_QGEMM_INTERNAL_H
 #define TC_QGEMM_INTERNAL_H
 
+#include <string.h>
 #include "quant_internal.h"
 
 /* Rows per task: a block of QMB rows packed (at most QMB * kpad * 2 bytes,
@@ -68,5 +69,48 @@ tc_qukernel tc_qukernel_for(const tc_ctx *ctx, int format);
 
 /* K activations (uint8; flip: x ^ 0x80) -> kpad elements of the format, zero-padded. */
 void tc_qpack_row(int format, const uint8_t *src, int K, int flip, int kpad, void *dst);
+
+/* im2col and stem copies (qconv.c, qstem.c) */
+/* n bytes of src to dst as the packed format's elements (flip: x ^ 0x80) */
+static inline void put_bytes(int elem, const uint8_t *src, size_t n, uint8_t flip, char *dst)
+{
+    if (elem == 1) {
+        if (!flip && n >= 8 && n <= 32) { /* short runs: two overlapping fixed-size copies */
+            if (n >= 16) {
+                memcpy(dst, src, 16);
+                memcpy(dst + n - 16, src + n - 16, 16);
+            } else {
+                memcpy(dst, src, 8);
+                memcpy(dst + n - 8, src + n - 8, 8);
+            }
+        } else if (!flip) {
+            memcpy(dst, src, n);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                dst[i] = (char)(src[i] ^ flip);
+        }
+    } else {
+        int16_t *o = (int16_t *)dst;
+        for (size_t i = 0; i < n; i++)
+            o[i] = (int16_t)(src[i] ^ flip);
+    }
+}
+
+/* n elements of the format, each value */
+static inline void put_fill(int elem, int value, size_t n, char *dst)
+{
+    if (elem == 1) {
+        if (n <= 16) { /* the edges of windows: a few bytes */
+            for (size_t i = 0; i < n; i++)
+                dst[i] = (char)value;
+        } else {
+            memset(dst, value, n);
+        }
+    } else {
+        int16_t *o = (int16_t *)dst;
+        for (size_t i = 0; i < n; i++)
+            o[i] = (int16_t)value;
+    }
+}
 
 #endif /* TC_QGEMM_INTERNAL_H */

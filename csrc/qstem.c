@@ -65,17 +65,6 @@ typedef struct stem_copy {
     ptrdiff_t ld;
 } stem_copy;
 
-static void fill_elems(int elem, int value, ptrdiff_t n, char *dst)
-{
-    if (elem == 1) {
-        memset(dst, value, (size_t)n);
-    } else {
-        int16_t *o = (int16_t *)dst;
-        for (ptrdiff_t i = 0; i < n; i++)
-            o[i] = (int16_t)value;
-    }
-}
-
 /* rows [r0, r1) of the copy (over all images): the input row widened (and flipped) between
  * the zero points of the pads */
 static void copy_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
@@ -89,23 +78,14 @@ static void copy_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         const ptrdiff_t img = r / s->hp;
         const int iy = (int)(r % s->hp) - p->pt;
         if (iy < 0 || iy >= s->h) {
-            fill_elems(s->elem, s->pad, s->ld, o);
+            put_fill(s->elem, s->pad, (size_t)s->ld, o);
             continue;
         }
         const uint8_t *xr = s->x + (img * s->h + iy) * body;
-        fill_elems(s->elem, s->pad, left, o);
+        put_fill(s->elem, s->pad, (size_t)left, o);
         o += left * s->elem;
-        if (s->elem == 1 && !s->flip) {
-            memcpy(o, xr, (size_t)body);
-        } else if (s->elem == 1) {
-            for (ptrdiff_t i = 0; i < body; i++)
-                o[i] = (char)(xr[i] ^ s->flip);
-        } else {
-            int16_t *o16 = (int16_t *)o;
-            for (ptrdiff_t i = 0; i < body; i++)
-                o16[i] = (int16_t)(xr[i] ^ s->flip);
-        }
-        fill_elems(s->elem, s->pad, s->ld - left - body, o + body * s->elem);
+        put_bytes(s->elem, xr, (size_t)body, s->flip, o);
+        put_fill(s->elem, s->pad, (size_t)(s->ld - left - body), o + body * s->elem);
     }
 }
 
