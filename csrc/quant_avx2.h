@@ -229,6 +229,59 @@ static inline void tc_qstore_2rows_avx2(__m256i a0, __m256i a1, __m256i b0, __m2
     _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
 }
 
+/* 8 sums (bias added) requantized and clamped to [lo, hi], as floats: round(f) + zp is
+ * float(tc_requant8_avx2's q) exactly (small integers), without the conversion to int32
+ * and back that the residual add would need */
+static inline __m256 tc_requant8_f_avx2(__m256i acc, __m256 scale, __m256 flo, __m256 fhi,
+                                        __m256 zpf)
+{
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
+    f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
+    return _mm256_add_ps(_mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zpf);
+}
+
+/* tc_qresidual_add8_avx2 of 8 requantized values qf (floats) and residual bytes r8 (the
+ * low 8 of the register), fmaf(a, ra, fmaf(b, rb, fixed)) in the add's operand order */
+static inline __m256i tc_qresidual_add8f_avx2(const tc_qresidual *res, __m256 qf, __m128i r8,
+                                              int is_signed, __m256 ra, __m256 rb,
+                                              __m256 fixed)
+{
+    __m256 rf = _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(r8) : _mm256_cvtepu8_epi32(r8));
+    __m256 a = res->q_is_a ? qf : rf, b = res->q_is_a ? rf : qf;
+    __m256 f = _mm256_fmadd_ps(a, ra, _mm256_fmadd_ps(b, rb, fixed));
+    /* only the clamp above: below -2^31 (and NaN, which vminps passes on as its second
+     * operand) converts to INT_MIN, which the packs saturate to the type's minimum, as
+     * tc_qresidual_add's clamp to -2147483520 and saturation would */
+    return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_set1_ps(2147483520.0f), f));
+}
+
+/* Two whole rows (16 columns each) of 8-bit outputs with the fused residual add, straight
+ * from the accumulators (bias added): each row's 16 residual bytes read before the two
+ * rows are stored (r may be y), the 32 results saturated by the packs as
+ * tc_qstore_row_avx2's. */
+static inline void tc_qstore_2rows_res_avx2(__m256i a0, __m256i a1, __m256i b0, __m256i b1,
+                                            const tc_qepi_avx2 *v, __m256 zpf,
+                                            const tc_qresidual *res, int is_signed,
+                                            const void *r0, const void *r1, void *y0, void *y1)
+{
+    const __m256 ra = _mm256_set1_ps(res->ra), rb = _mm256_set1_ps(res->rb);
+    const __m256 fixed = _mm256_set1_ps(res->fixed);
+    __m128i ar = _mm_loadu_si128((const __m128i *)r0), br = _mm_loadu_si128((const __m128i *)r1);
+    a0 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(a0, v->scale0, v->flo, v->fhi, zpf), ar,
+                                 is_signed, ra, rb, fixed);
+    a1 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(a1, v->scale1, v->flo, v->fhi, zpf),
+                                 _mm_srli_si128(ar, 8), is_signed, ra, rb, fixed);
+    b0 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(b0, v->scale0, v->flo, v->fhi, zpf), br,
+                                 is_signed, ra, rb, fixed);
+    b1 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(b1, v->scale1, v->flo, v->fhi, zpf),
+                                 _mm_srli_si128(br, 8), is_signed, ra, rb, fixed);
+    __m256i wa = _mm256_packs_epi32(a0, a1), wb = _mm256_packs_epi32(b0, b1);
+    __m256i q = is_signed ? _mm256_packs_epi16(wa, wb) : _mm256_packus_epi16(wa, wb);
+    q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(q));
+    _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
+}
+
 /* The GEMM micro-kernels' store: mr rows of acc[r][0..1]. */
 static inline void tc_qstore_tile_avx2(__m256i acc[6][2], int mr, int nr, const tc_qepi *e,
                                        void *y, ptrdiff_t ldy)
@@ -289,6 +342,22 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
                              yr + 2 * ldy, yr + 3 * ldy);
         tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, v.fhi, zp16, lo8, hi8, is_signed,
                              yr + 4 * ldy, yr + 5 * ldy);
+        return;
+    }
+    if (mr == 6 && nr == 16 && e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
+        /* ResNet's residual merges: the same, with the add (lone ResNet-50 64->256 at 56x56:
+         * through tc_qstore_tile_avx2 the add cost a third of the layer) */
+        tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
+        const int is_signed = e->type == TC_QOUT_S8;
+        const __m256 zpf = _mm256_set1_ps((float)e->zero_point);
+        const char *r = e->r;
+        char *yr = y;
+        tc_qstore_2rows_res_avx2(c00, c01, c10, c11, &v, zpf, e->residual, is_signed, r, r + ldy,
+                                 yr, yr + ldy);
+        tc_qstore_2rows_res_avx2(c20, c21, c30, c31, &v, zpf, e->residual, is_signed,
+                                 r + 2 * ldy, r + 3 * ldy, yr + 2 * ldy, yr + 3 * ldy);
+        tc_qstore_2rows_res_avx2(c40, c41, c50, c51, &v, zpf, e->residual, is_signed,
+                                 r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy, yr + 5 * ldy);
         return;
     }
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)e->bias);

@@ -263,6 +263,8 @@ def test_fused_residual_add_equals_the_convolution_then_qlinearadd(ctx, depthwis
         scale = (rng.random(k) * 0.004 + 1e-4).astype(np.float32)
         zp, az, bz, cz = (int(v) for v in rng.integers(info.min, info.max, 4))
         a_s, b_s, c_s = (float(v) for v in rng.random(3) * 0.1 + 0.01)
+        if case % 4 == 3:   # sums past +-2^31 before the saturation to 8 bits
+            a_s, c_s = a_s * 1e5, c_s * 1e-5
         conv_is_a = bool(case % 2)
         for fmt in [None] if depthwise else formats_for(ctx, w):
             plain = K.QConv2d(ctx, w, K.QOutput(dtype, None, scale, zp), st, pads, dl, group, fmt)
