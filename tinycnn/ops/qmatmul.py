@@ -32,8 +32,13 @@ MS_DOMAIN = "com.microsoft"
 # tile's panels in one kernel call for kpad <= 32 (qgemm.c, 2026-12-01 12:47-12:50, same
 # setup): C = 16 (16 -> 96 at 112x112) 482-493 / 492-508; 24 (24 -> 144 at 56x56, random
 # activations around zero point 144) 214-216 / 224-226.
+# Its split of the rows is shared by the output channels' panels: with one panel (16
+# channels or fewer) S16X2 is faster.  Lone MobileNetV2 features.1 projection 32 -> 16 at
+# 112x112 (its weights and activations, zero point 0, emulated AVX2, 1 thread, 2026-12-01
+# 14:10, thread CPU us): U7S8 165-166, S16X2 146-147, U8S8X2 190-191.
 _U7S8_MAX_X_ZERO_POINT = 32
 _U7S8_MIN_CHANNELS = 16
+_U7S8_MIN_OUTPUTS = 17
 
 
 def gemm_format(ctx, w16, x_dtype, x_zero_point):
@@ -42,15 +47,15 @@ def gemm_format(ctx, w16, x_dtype, x_zero_point):
     except that 8-bit weights which AVX2 without VNNI would widen to S16X2 take U7S8
     (vpmaddubsw on the input's part in a window of 7 bits around its zero point, a second
     pass over the few groups with a byte outside) when the input is uint8 with a low zero
-    point, or a mid-range one and at least 16 channels.  Lone 1x1 layers of ResNet-50 (its
+    point, or a mid-range one and at least 16 channels, and more than 16 outputs.  Lone 1x1 layers of ResNet-50 (its
     weights, inputs with no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8
     ms): 256->64 at 56x56 1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7
     1.08 / 0.83."""
     k = w16.shape[0]
     direct = K.qgemm_choose_format_for(ctx, np.ascontiguousarray(w16.reshape(k, -1)))
-    if direct == "s16x2" and x_dtype == np.uint8 and w16.size and w16.min() >= -128 \
-            and w16.max() <= 127 and (x_zero_point <= _U7S8_MAX_X_ZERO_POINT
-                                      or w16.shape[-1] >= _U7S8_MIN_CHANNELS):
+    if direct == "s16x2" and x_dtype == np.uint8 and k >= _U7S8_MIN_OUTPUTS and w16.size \
+            and w16.min() >= -128 and w16.max() <= 127 \
+            and (x_zero_point <= _U7S8_MAX_X_ZERO_POINT or w16.shape[-1] >= _U7S8_MIN_CHANNELS):
         return "u7s8"
     return direct
 
