@@ -282,6 +282,41 @@ static inline void tc_qstore_2rows_res_avx2(__m256i a0, __m256i a1, __m256i b0, 
     _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
 }
 
+/* Two rows of 8 columns (a last half panel: N = 24, 40, ...) of 8-bit outputs, a and b
+ * the sums (bias added) of row 0 and row 1: requantized as tc_qstore_2rows_avx2's, or with
+ * the residual add (res; r0, r1 the rows' residuals, read before the stores) as
+ * tc_qstore_2rows_res_avx2's; 8 bytes stored per row. */
+static inline void tc_qstore_2rows8_avx2(__m256i a, __m256i b, const tc_qepi_avx2 *v,
+                                         __m256i zp16, __m256i lo8, __m256i hi8, __m256 zpf,
+                                         const tc_qresidual *res, int is_signed, const void *r0,
+                                         const void *r1, void *y0, void *y1)
+{
+    __m256i w;
+    if (res) {
+        const __m256 ra = _mm256_set1_ps(res->ra), rb = _mm256_set1_ps(res->rb);
+        const __m256 fixed = _mm256_set1_ps(res->fixed);
+        __m128i ar = _mm_loadl_epi64((const __m128i *)r0), br = _mm_loadl_epi64((const __m128i *)r1);
+        a = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(a, v->scale0, v->flo, v->fhi, zpf), ar,
+                                    is_signed, ra, rb, fixed);
+        b = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(b, v->scale0, v->flo, v->fhi, zpf), br,
+                                    is_signed, ra, rb, fixed);
+        w = _mm256_packs_epi32(a, b);
+    } else {
+        a = tc_requant8_hi_avx2(a, _mm256_setzero_si256(), v->scale0, v->fhi);
+        b = tc_requant8_hi_avx2(b, _mm256_setzero_si256(), v->scale0, v->fhi);
+        w = _mm256_adds_epi16(_mm256_packs_epi32(a, b), zp16);
+    }
+    /* dwords: a 0-3, b 0-3, a 0-3, b 0-3 | a 4-7, b 4-7, ... */
+    __m256i q = is_signed ? _mm256_packs_epi16(w, w) : _mm256_packus_epi16(w, w);
+    if (!res)
+        q = is_signed ? _mm256_min_epi8(_mm256_max_epi8(q, lo8), hi8)
+                      : _mm256_min_epu8(_mm256_max_epu8(q, lo8), hi8);
+    q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    __m128i q2 = _mm256_castsi256_si128(q);
+    _mm_storel_epi64((__m128i *)y0, q2);
+    _mm_storel_epi64((__m128i *)y1, _mm_unpackhi_epi64(q2, q2));
+}
+
 /* The GEMM micro-kernels' store: mr rows of acc[r][0..1]. */
 static inline void tc_qstore_tile_avx2(__m256i acc[6][2], int mr, int nr, const tc_qepi *e,
                                        void *y, ptrdiff_t ldy)
@@ -358,6 +393,23 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
                                  r + 2 * ldy, r + 3 * ldy, yr + 2 * ldy, yr + 3 * ldy);
         tc_qstore_2rows_res_avx2(c40, c41, c50, c51, &v, zpf, e->residual, is_signed,
                                  r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy, yr + 5 * ldy);
+        return;
+    }
+    if (mr == 6 && nr == 8 && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
+        /* a last half panel (N = 24: MobileNetV2's and EfficientNet-B0's projections) */
+        tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
+        const int is_signed = e->type == TC_QOUT_S8;
+        const __m256i zp16 = _mm256_set1_epi16((short)e->zero_point);
+        const __m256i lo8 = _mm256_set1_epi8((char)e->lo), hi8 = _mm256_set1_epi8((char)e->hi);
+        const __m256 zpf = _mm256_set1_ps((float)e->zero_point);
+        const char *r = e->residual ? (const char *)e->r : (const char *)y;
+        char *yr = y;
+        tc_qstore_2rows8_avx2(c00, c10, &v, zp16, lo8, hi8, zpf, e->residual, is_signed, r,
+                              r + ldy, yr, yr + ldy);
+        tc_qstore_2rows8_avx2(c20, c30, &v, zp16, lo8, hi8, zpf, e->residual, is_signed,
+                              r + 2 * ldy, r + 3 * ldy, yr + 2 * ldy, yr + 3 * ldy);
+        tc_qstore_2rows8_avx2(c40, c50, &v, zp16, lo8, hi8, zpf, e->residual, is_signed,
+                              r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy, yr + 5 * ldy);
         return;
     }
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)e->bias);

@@ -212,16 +212,24 @@ def test_qgemm_of_few_k_and_many_columns(ctx, k, n):
             layer.run(a, az, y)
             ref = output_of(acc, dtype, scale, zp, info.min if info else 0, info.max if info else 0)
             np.testing.assert_array_equal(y, ref, err_msg=f"format {fmt}, {dtype.__name__}")
-        q = np.empty((m, n), np.uint8)
-        K.QGemm(ctx, w, K.QOutput(np.uint8, bias, scale, 128), fmt).run(a, az, q)
-        r = rng.integers(0, 256, (m, n)).astype(np.uint8)
-        ref = np.empty((m, n), np.uint8)
-        K.qbinary(ctx, "add", q, 0.05, 120, r, 0.03, 130, ref, 0.06, 125, (q.size,), (q.size,),
-                  (q.size,))
-        out = K.QOutput(np.uint8, bias, scale, 128, residual=(0.05, 120, 0.03, 130, 0.06, 125, True))
-        y = np.empty((m, n), np.uint8)
-        K.QGemm(ctx, w, out, fmt).run(a, az, y, residual=r)
-        assert np.array_equal(y, ref), f"format {fmt} residual: {(y != ref).sum()} differ"
+        # the fused residual add, on both 8-bit types, either operand order, after a ReLU
+        for dtype, q_is_a in ((np.uint8, True), (np.int8, False)):
+            info = np.iinfo(dtype)
+            zp, lo = (128, 130) if dtype == np.uint8 else (-5, -3)
+            az_, bz_, cz_ = (120, 130, 125) if dtype == np.uint8 else (12, -13, 2)
+            q = np.empty((m, n), dtype)
+            K.QGemm(ctx, w, K.QOutput(dtype, bias, scale, zp, lo, info.max), fmt).run(a, az, q)
+            r = rng.integers(info.min, info.max, (m, n), endpoint=True).astype(dtype)
+            ref = np.empty((m, n), dtype)
+            ab = (q, r) if q_is_a else (r, q)
+            K.qbinary(ctx, "add", ab[0], 0.05, az_, ab[1], 0.03, bz_, ref, 0.06, cz_, (q.size,),
+                      (q.size,), (q.size,))
+            out = K.QOutput(dtype, bias, scale, zp, lo, info.max,
+                            residual=(0.05, az_, 0.03, bz_, 0.06, cz_, q_is_a))
+            y = np.empty((m, n), dtype)
+            K.QGemm(ctx, w, out, fmt).run(a, az, y, residual=r)
+            assert np.array_equal(y, ref), \
+                f"format {fmt} {dtype.__name__} residual: {(y != ref).sum()} differ"
 
 
 def test_quantize_rounds_half_to_even_saturates_and_maps_nan_to_the_minimum(ctx):
