@@ -19,12 +19,12 @@
 /* Micro-kernel (portable) and the shared scalar epilogue                   */
 /* ------------------------------------------------------------------------ */
 
-void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, int flags,
-                   const tc_tile_epi *e)
+void tc_tile_store(const float *acc, ptrdiff_t ldacc, float *c, ptrdiff_t ldc, int mr, int nr,
+                   int flags, const tc_tile_epi *e)
 {
     for (int i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
-        const float *ai = acc + i * NR;
+        const float *ai = acc + i * ldacc;
         const float *ri = e->residual ? e->residual + i * e->ldr : NULL;
         float bi = e->bias ? e->bias[i] : 0.0f;
         const tc_act_k act = tc_act_at(&e->act, i);
@@ -75,7 +75,7 @@ static void ukernel_6x16_portable(int kc, const float *a, const float *b, float 
             for (int j = 0; j < 8; j++)
                 out[i * NR + h + j] = acc[i][j];
     }
-    tc_tile_store(out, c, ldc, mr, nr, flags, e);
+    tc_tile_store(out, NR, c, ldc, mr, nr, flags, e);
 }
 
 /* packed: B panels [ceil(N/NR)][K][NR]  a: [K]  y: [N] */
@@ -131,7 +131,7 @@ static void ukernel_chan_portable(int kc, const float *a, const float *b, ptrdif
                 acc += a[k * TC_GEMM_CH + i] * b[k * ldb + j];
             out[i * NR + j] = acc;
         }
-    tc_tile_store(out, c, ldc, mr, nr, flags, e);
+    tc_tile_store(out, NR, c, ldc, mr, nr, flags, e);
 }
 
 /* The portable micro-kernel handles nr <= NR/2 itself (it skips the second half). */
@@ -392,8 +392,10 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 if (job->uk_inplace) {
                     /* B row-major where it lies: 12x32 tiles, no packing */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
-                    for (int jr = 0; jr < nc; jr += 2 * NR) {
-                        int nr = nc - jr < 2 * NR ? nc - jr : 2 * NR;
+                    for (int jr = 0, nr; jr < nc; jr += nr) {
+                        /* 33 columns as 16 + 17: the tile takes a 17th column
+                         * (AVX2), a lone one would run a tile of its own */
+                        nr = nc - jr == 2 * NR + 1 ? NR : nc - jr < 2 * NR ? nc - jr : 2 * NR;
                         int n = nc0 + jr;
                         const float *b = g->B + (ptrdiff_t)kc0 * g->ldb + n;
                         for (int ir = 0; ir < mc; ir += 2 * MR) {
@@ -485,6 +487,27 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
     }
 }
 
+/* Range i of t over np panels of width w: panels [np i / t, np (i + 1) / t), the last one
+ * ending at n (it may hold more than w: gemm_task). */
+static void gemm_range(int np, int t, int i, int w, int n, int *n0, int *n1)
+{
+    const int p0 = (int)((long)np * i / t), p1 = (int)((long)np * (i + 1) / t);
+    *n0 = p0 * w;
+    *n1 = p1 == np ? n : p1 * w < n ? p1 * w : n;
+}
+
+/* The longest of the t ranges */
+static int gemm_range_max(int np, int t, int w, int n)
+{
+    int longest = 0;
+    for (int i = 0; i < t; i++) {
+        int n0, n1;
+        gemm_range(np, t, i, w, n, &n0, &n1);
+        longest = n1 - n0 > longest ? n1 - n0 : longest;
+    }
+    return longest;
+}
+
 static void gemm_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const gemm_job *job = (const gemm_job *)varg;
@@ -492,11 +515,9 @@ static void gemm_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     float *ws = align64(job->ws + (size_t)tid * TC_GEMM_WS_THREAD);
     float *wsb = ws, *wsa = ws + TC_GEMM_WS_B, *scratch = wsa + TC_GEMM_WS_A;
     for (ptrdiff_t t = begin; t < end; t++) {
-        int im = (int)(t / job->tn), in = (int)(t % job->tn);
-        int pm0 = (int)((long)job->mp * im / job->tm), pm1 = (int)((long)job->mp * (im + 1) / job->tm);
-        int pn0 = (int)((long)job->np * in / job->tn), pn1 = (int)((long)job->np * (in + 1) / job->tn);
-        int m0 = pm0 * MR, m1 = pm1 * MR < op->M ? pm1 * MR : op->M;
-        int n0 = pn0 * NR, n1 = pn1 * NR < op->N ? pn1 * NR : op->N;
+        int m0, m1, n0, n1;
+        gemm_range(job->mp, job->tm, (int)(t / job->tn), MR, op->M, &m0, &m1);
+        gemm_range(job->np, job->tn, (int)(t % job->tn), NR, op->N, &n0, &n1);
         if (m0 < m1 && n0 < n1)
             gemm_block(job, m0, m1, n0, n1, wsa, wsb, scratch);
     }
@@ -537,6 +558,21 @@ typedef struct {
     void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
 } chan_job;
 
+/* Pixels of the channel-lane tile that starts rem pixels before the end of the row: 6, and
+ * no tile of 1 to 3 pixels where tiles of 4 and 5 cover the rest (13 = 5 + 4 + 4, 8 = 4 + 4,
+ * 9 = 5 + 4, 7 = 4 + 3).  A tile's FMAs are 2 chains per pixel, and 4 cycles apart (their
+ * latency): under 4 pixels it waits on them, and 1 pixel took 2/3 of a 6-pixel tile's time.
+ * Lone layers (AVX2 emulation, 1 thread, min of 60 alternating runs, 2026-12-01): 0.93-0.96
+ * of the time at 13 pixels, 0.95-0.98 at 25 (5x5), 0.94-0.99 at 9 (3x3), 0.98 at 49. */
+static int chan_width(int rem)
+{
+    if (rem == 7 || rem == 8)
+        return 4;
+    if (rem == 9 || rem == 13)
+        return 5;
+    return rem < TC_GEMM_PX ? rem : TC_GEMM_PX;
+}
+
 static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
 {
     const chan_job *job = (const chan_job *)varg;
@@ -552,8 +588,8 @@ static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
         for (ptrdiff_t p = p0; p < p1; p++) {
             const float *a = op->a_packed + (size_t)kc0 * mp + (size_t)p * kc * TC_GEMM_CH;
             int m = (int)p * TC_GEMM_CH, mr = op->M - m < TC_GEMM_CH ? op->M - m : TC_GEMM_CH;
-            for (int n = 0; n < op->N; n += TC_GEMM_PX) {
-                int nr = op->N - n < TC_GEMM_PX ? op->N - n : TC_GEMM_PX;
+            for (int n = 0, nr; n < op->N; n += nr) {
+                nr = chan_width(op->N - n);
                 tc_tile_epi te = tile_epi_at(&op->epi, m, n);
                 /* the first tile brings the panel of A into L1 (prefetch ahead in
                  * it), the last one fetches the next panel's */
@@ -648,7 +684,9 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.ws = workspace;
     job.pack_cols = gemm_pack_cols(op, &job);
     job.mp = (op->M + MR - 1) / MR;
-    job.np = (op->N + NR - 1) / NR;
+    /* a last column alone (7x7 = 3 x 16 + 1) stays with the panel before it: the
+     * in-place tiles take 17 columns */
+    job.np = job.uk_inplace && op->N % NR == 1 && op->N > NR ? op->N / NR : (op->N + NR - 1) / NR;
     int T = ctx_threads(ctx);
     double flops = 2.0 * op->M * op->N * op->K;
     if (flops < 2e5)
@@ -663,8 +701,10 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
         int tn = T / tm;
         if (tm > job.mp || tn > job.np)
             continue;
-        double rows = (double)((job.mp + tm - 1) / tm) * MR;
-        double cols = (double)((job.np + tn - 1) / tn) * NR;
+        /* the largest rectangle's real extent (a 7x7 map's 49 columns in two
+         * ranges are 32 + 17, not 2 x 32) */
+        double rows = gemm_range_max(job.mp, tm, MR, op->M);
+        double cols = gemm_range_max(job.np, tn, NR, op->N);
         double cost = rows * cols + 4.0 * cols + (op->a_packed ? 0.0 : 4.0 * rows);
         if (best < 0 || cost < best) {
             best = cost;

@@ -94,10 +94,15 @@ static inline __attribute__((always_inline)) void store_tile_fixed(float *c, ptr
 
 /* a: [kc][6]  b: row k at b + k ldb (packed: ldb = 16)  c: [mr, nr] (leading
  * dimension ldc).  12 ymm accumulators, 2 for B, 1 for the A broadcast.
- * masked: B read in place with only its columns [0, nr) loaded. */
+ * masked: B read in place with only its columns [0, nr) loaded.
+ * extra: B in place with 17 columns, nr == 17: the 17th (a 7x7 map's 49 = 3 x 16 + 1) in
+ * a 13th accumulator with the rows in its lanes, the A panel row times that column's
+ * value, instead of a 6x8 tile of its own (6 dependent chains of FMAs: 2/3 of a 6x16
+ * tile's time for one column).  Each of its outputs is the same FMA sequence over k. */
 static inline __attribute__((always_inline)) void tile_6x16_avx2(
     int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
-    int nr, int flags, const tc_tile_epi *e, int pf_a, const int masked, const int rows)
+    int nr, int flags, const tc_tile_epi *e, int pf_a, const int masked, const int rows,
+    const int extra)
 {
     __m256i bm0 = _mm256_setzero_si256(), bm1 = _mm256_setzero_si256();
     if (masked)
@@ -160,17 +165,33 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
             _mm_prefetch((const char *)(e->residual + i * e->ldr + NR - 1), _MM_HINT_T0);
         }
     }
+    __m256 cx = _mm256_setzero_ps(); /* extra: column 16, rows in lanes 0..5 */
     /* A plain loop: gcc allocates the 12 accumulators without spills (a
      * hand-unrolled body spilled and ran ~8% slower). */
 #pragma GCC unroll 4
-    for (int k = 0; k < kc; k++) {
+    for (int k = 0; k < kc - extra; k++) {
         /* packed A is one stream (a K block of tc_gemm_pack_a_f32, a plane of
          * Winograd's weights): pf_a ahead runs on into the next panel, and
          * cold weights arrive in time */
         _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
         TC_STEP(0, 0);
+        if (extra) /* lanes 6, 7: the next row of A, never stored */
+            cx = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(b + NR), cx);
         a += MR;
         b += ldb;
+    }
+    if (extra) {
+        /* the last row of the panel: nothing read past it */
+        TC_STEP(0, 0);
+        const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+        cx = _mm256_fmadd_ps(_mm256_maskload_ps(a, six), _mm256_broadcast_ss(b + NR), cx);
+        float col[8];
+        _mm256_storeu_ps(col, cx);
+        tc_tile_epi ex = *e;
+        ex.col_bias = e->col_bias ? e->col_bias + NR : NULL;
+        ex.residual = e->residual ? e->residual + NR : NULL;
+        tc_tile_store(col, 1, c + NR, ldc, mr, 1, flags, &ex);
+        nr = NR;
     }
 #undef TC_STEP
 
@@ -290,26 +311,21 @@ static inline __attribute__((always_inline)) void tile_6x8_avx2(
 typedef void (*tile_rows_fn)(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,
                              ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,
                              int pf_a);
-#define TC_TILES_OF_ROWS(R)                                                                        \
-    static TC_FLAT void tile16_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,       \
-                            ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,        \
-                            int pf_a)                                                              \
-    {                                                                                              \
-        tile_6x16_avx2(kc, a, b, ldb, c, ldc, mr, nr, flags, e, pf_a, 0, R);                       \
-    }                                                                                              \
-    static TC_FLAT void tile16_m_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb, float *c,     \
-                              ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e,      \
-                              int pf_a)                                                            \
-    {                                                                                              \
-        tile_6x16_avx2(kc, a, b, ldb, c, ldc, mr, nr, flags, e, pf_a, 1, R);                       \
-    }                                                                                              \
-    static TC_FLAT void tile16_p_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb,        \
-                                      float *c, ptrdiff_t ldc, int mr, int nr, int flags,          \
-                                      const tc_tile_epi *e, int pf_a)                              \
+/* tile16_r (B in place, 16 columns), tile16_m_r (in place, masked), tile16_p_r (packed),
+ * tile17_r (in place, 17 columns) */
+#define TC_TILE16(NAME, R, LDB, MASKED, EXTRA)                                                    \
+    static TC_FLAT void NAME##_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb,         \
+                                    float *c, ptrdiff_t ldc, int mr, int nr, int flags,            \
+                                    const tc_tile_epi *e, int pf_a)                                \
     {                                                                                              \
         (void)ldb;                                                                                 \
-        tile_6x16_avx2(kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a, 0, R);                        \
-    }                                                                                              \
+        tile_6x16_avx2(kc, a, b, LDB, c, ldc, mr, nr, flags, e, pf_a, MASKED, R, EXTRA);         \
+    }
+#define TC_TILES_OF_ROWS(R)                                                                        \
+    TC_TILE16(tile16, R, ldb, 0, 0)                                                                \
+    TC_TILE16(tile16_m, R, ldb, 1, 0)                                                              \
+    TC_TILE16(tile16_p, R, NR, 0, 0)                                                               \
+    TC_TILE16(tile17, R, ldb, 0, 1)                                                                \
     static TC_FLAT void tile8_p_r##R(int kc, const float *a, const float *b, ptrdiff_t ldb,         \
                                      float *c, ptrdiff_t ldc, int mr, int nr, int flags,           \
                                      const tc_tile_epi *e, int pf_a)                               \
@@ -332,6 +348,7 @@ TC_TILES_OF_ROWS(4)
 TC_TILES_OF_ROWS(5)
 TC_TILES_OF_ROWS(6)
 #undef TC_TILES_OF_ROWS
+#undef TC_TILE16
 #undef TC_FLAT
 static const tile_rows_fn tile16_rows[MR + 1] = {tile16_r6, tile16_r1, tile16_r2, tile16_r3,
                                                  tile16_r4, tile16_r5, tile16_r6};
@@ -340,6 +357,8 @@ static const tile_rows_fn tile16_m_rows[MR + 1] = {tile16_m_r6, tile16_m_r1, til
 static const tile_rows_fn tile16_p_rows[MR + 1] = {tile16_p_r6, tile16_p_r1, tile16_p_r2,
                                                    tile16_p_r3, tile16_p_r4, tile16_p_r5,
                                                    tile16_p_r6};
+static const tile_rows_fn tile17_rows[MR + 1] = {tile17_r6, tile17_r1, tile17_r2, tile17_r3,
+                                                 tile17_r4, tile17_r5, tile17_r6};
 static const tile_rows_fn tile8_p_rows[MR + 1] = {tile8_p_r6, tile8_p_r1, tile8_p_r2, tile8_p_r3,
                                                   tile8_p_r4, tile8_p_r5, tile8_p_r6};
 static const tile_rows_fn tile8_m_rows[MR + 1] = {tile8_m_r6, tile8_m_r1, tile8_m_r2, tile8_m_r3,
@@ -359,14 +378,15 @@ static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, p
 
 /* tc_ukernel_inplace_fn on the 6x16 and 6x8 tiles: B read where it lies, row k
  * at b + k ldb, only its columns [0, nr) (masked in the last panel); for each
- * 16 columns, each of the na A panels.  The same FMAs per output as the packed
- * tiles, so the same bits. */
+ * 16 columns, each of the na A panels; the last 17 columns in one tile (tile17_rows).
+ * The same FMAs per output as the packed tiles, so the same bits. */
 static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int na,
                                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
                                  int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
     for (int h = 0; h < nr; h += NR) {
-        const int nrh = nr - h < NR ? nr - h : NR;
+        /* the last 17 columns in one tile (tile17_rows) */
+        const int nrh = nr - h == NR + 1 ? NR + 1 : nr - h < NR ? nr - h : NR;
         for (int p = 0; p < na && p * MR < mr; p++) {
             const int mrp = mr - p * MR < MR ? mr - p * MR : MR;
             tc_tile_epi t = *e; /* rows p MR.., columns h.. of the tile */
@@ -377,10 +397,12 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
                 t.act.slope += p * MR;
             const float *ap = a + p * astride;
             float *cp = c + p * MR * ldc + h;
-            const tile_rows_fn *tiles = nrh == NR ? tile16_rows
+            const tile_rows_fn *tiles = nrh == NR + 1 ? tile17_rows : nrh == NR ? tile16_rows
                                         : nrh > NR / 2 ? tile16_m_rows : tile8_m_rows;
             tiles[mrp](kc, ap, b + h, ldb, cp, ldc, mrp, nrh, flags, &t, pf_a);
         }
+        if (nrh == NR + 1)
+            break;
     }
 }
 

@@ -174,10 +174,10 @@ void tc_gemm_chan_avx2(int kc, const float *a, const float *b, ptrdiff_t ldb, fl
                        ptrdiff_t ldc, int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
 const tc_gemm_kernels *tc_gemm_kernels_of(const tc_ctx *ctx);
 
-/* Scalar epilogue + store of an accumulator tile acc[MR][NR]: shared by the
- * kernels for partial tiles. */
-void tc_tile_store(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr, int flags,
-                   const tc_tile_epi *e);
+/* Scalar epilogue + store of an accumulator tile acc[mr][nr] (row i at acc + i ldacc):
+ * shared by the kernels for partial tiles. */
+void tc_tile_store(const float *acc, ptrdiff_t ldacc, float *c, ptrdiff_t ldc, int mr, int nr,
+                   int flags, const tc_tile_epi *e);
 
 /* Packs the B block rows [k0, k0+kc) x columns [n0, n0+nc) into
  * dst[ceil(nc/NR)][kc][NR] (zero padded).  scratch: TC_GEMM_WS_SCRATCH floats

@@ -91,11 +91,16 @@ def test_winograd_off_or_weights_it_cannot_take():
     (ConvGeometry(1, 64, 256, 56, 56, (1, 1), group=4), "1x1"),
     (ConvGeometry(1, 512, 1024, 28, 28, (1, 1), (2, 2)), "gemm"),                  # 1x1 stride 2
     (ConvGeometry(1, 1, 4, 28, 28, (1, 1)), "1x1"),                                # C = group = 1
-    (ConvGeometry(1, 960, 160, 7, 7, (1, 1)), "1x1_chan"),                         # small maps
-    (ConvGeometry(1, 160, 960, 7, 7, (1, 1)), "1x1_chan"),
-    (ConvGeometry(1, 576, 96, 14, 14, (1, 1)), "1x1_chan"),                        # deep K
+    (ConvGeometry(1, 960, 160, 5, 5, (1, 1)), "1x1_chan"),                         # small maps
+    (ConvGeometry(1, 160, 960, 6, 6, (1, 1)), "1x1_chan"),
+    (ConvGeometry(1, 960, 160, 3, 3, (1, 1)), "1x1_chan"),
+    (ConvGeometry(1, 1152, 48, 1, 1, (1, 1)), "1x1_chan"),
+    (ConvGeometry(1, 960, 160, 4, 4, (1, 1)), "1x1"),                              # 16 pixels
+    (ConvGeometry(1, 960, 160, 7, 7, (1, 1)), "1x1"),                              # 3 x 16 + 1
+    (ConvGeometry(1, 160, 960, 7, 7, (1, 1)), "1x1"),
+    (ConvGeometry(1, 576, 96, 14, 14, (1, 1)), "1x1"),                             # deep K
     (ConvGeometry(1, 96, 576, 14, 14, (1, 1)), "1x1"),                             # expansion
-    (ConvGeometry(1, 960, 160, 7, 7, (1, 1), group=2), "1x1"),
+    (ConvGeometry(1, 960, 160, 5, 5, (1, 1), group=2), "1x1"),
     (ConvGeometry(1, 3, 64, 224, 224, (7, 7), (2, 2), (3, 3, 3, 3)), "gemm"),      # ResNet stem
     (ConvGeometry(1, 3, 64, 224, 224, (11, 11), (4, 4), (2, 2, 2, 2)), "gemm"),    # AlexNet stem
     (ConvGeometry(1, 64, 64, 1, 100, (1, 3), (1, 1), (0, 1, 0, 1)), "gemm"),       # a 1-D conv
@@ -107,7 +112,7 @@ def test_other_geometries(g, want):
 def test_channel_lane_tiles_only_on_avx2():
     """AVX-512's row tiles (12x32, x read in place) beat the channel-lane tile on small maps,
     and the portable build keeps the row tiles (the thresholds were measured on AVX2)."""
-    g = ConvGeometry(1, 960, 160, 7, 7, (1, 1))
+    g = ConvGeometry(1, 960, 160, 5, 5, (1, 1))
     assert [choose_conv_algo(g, isa=i) for i in ("avx2", "avx512", "portable")] == \
         ["1x1_chan", "1x1", "1x1"]
 

@@ -265,6 +265,67 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
         assert_close(y, 0.5 * (a.astype(np.float64) @ b) + c0, 1e-5, f"gemm M={M} N={N} K={K}")
 
 
+def pointwise_case(rng, c, k, h, w, epi):
+    """A 1x1 layer c -> k on a batch of 2 h x w maps with bias, residual and the activation
+    of epi (PRelu: slopes drawn here): (epi, weight, bias, x, residual, float64 reference)."""
+    if epi.get("activation") == "PRelu":
+        epi = dict(epi, slope=rng.standard_normal(k, dtype=np.float32))
+    wt = (rng.standard_normal((k, c, 1, 1), dtype=np.float32) / np.sqrt(c)).astype(np.float32)
+    bias = rng.standard_normal(k, dtype=np.float32)
+    x = rng.standard_normal((2, c, h, w), dtype=np.float32)
+    r = rng.standard_normal((2, k, h, w), dtype=np.float32)
+    z = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x) \
+        + bias[None, :, None, None] + r
+    act = epi.get("activation", "Relu" if epi.get("relu") else "")
+    if act == "Relu":
+        z = np.maximum(z, 0)
+    elif act == "Clip":
+        z = np.clip(z, 0, 6)
+    elif act == "HardSwish":
+        z = z * np.clip(z / 6 + 0.5, 0, 1)
+    elif act == "SiLU":
+        z = z / (1 + np.exp(-z))
+    elif act == "PRelu":
+        z = np.where(z < 0, z * epi["slope"][None, :, None, None], z)
+    return epi, wt, bias, x, r, z
+
+
+def test_row_tiles_take_a_17th_column_at_any_thread_count():
+    """A row of 16 k + 1 pixels (7x7 = 3 x 16 + 1, 17, 33, 65, 81) ends in one tile of 17
+    columns on AVX2 (gemm_avx2.c tile17_rows), and 2 threads split the columns so that the
+    last one never stands alone (gemm.c gemm_range).  Each output keeps its FMA sequence: the
+    same bits on 1 and 2 threads, in place or packed (B stored [N, K]), and against numpy;
+    output channels 1..37 (not multiples of 6 or 16), 1 to 3 K blocks, bias, residual and the
+    activations whose epilogue the 17th column runs on its own (Clip, PRelu) or after the
+    tile (SiLU); also N = 1, 7, 196, 197 around it."""
+    rng = np.random.default_rng(18)
+    epilogues = [dict(activation="Clip", alpha=0.0, beta=6.0), dict(activation="PRelu"),
+                 dict(activation="SiLU"), dict()]
+    cases = [(37, 16, 49), (160, 19, 49), (700, 5, 49), (960, 37, 49), (24, 13, 17),
+             (330, 7, 33), (96, 25, 65), (48, 1, 81), (32, 12, 1), (64, 20, 7), (96, 30, 196),
+             (72, 29, 197)]
+    for i, (c, k, n) in enumerate(cases):
+        h, w = (7, 7) if n == 49 else (14, 14) if n == 196 else (1, n)
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
+        for isa in ISAS:
+            ys = []
+            for threads in (1, 2):
+                conv = _kernels.Conv2d(_kernels.Context(threads, isa), wt, bias, algo="1x1", **epi)
+                ys.append(run_conv_variant(conv, x, (2, k, h, w), "nan-filled", r))
+            what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi} ({isa})"
+            assert np.array_equal(ys[0], ys[1], equal_nan=True), what + ": 1 vs 2 threads"
+            assert_close(ys[0], z, 1e-5, what)
+        if not epi:  # the same product packed: B stored [N, K] (no in-place tiles)
+            ctx = _kernels.Context(1, ISAS[-1])
+            for b in range(2):
+                a2, b2 = wt[:, :, 0, 0], x[b].reshape(c, n)
+                y, yt = r[b].reshape(k, n).copy(), r[b].reshape(k, n).copy()
+                _kernels.gemm(ctx, a2, b2, y, alpha=1.0, beta=1.0, c=y)
+                _kernels.gemm(ctx, a2, np.ascontiguousarray(b2.T), yt, trans_b=True, alpha=1.0,
+                              beta=1.0, c=yt)
+                assert np.array_equal(y, yt), f"gemm in place vs packed {k}x{n}x{c}"
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_row_by_row_packing_and_short_last_panels_give_the_same_bits(threads):
     """Few rows of C (M <= 48) over a B too scattered to read in place, or any number where
@@ -303,26 +364,7 @@ def test_projection_1x1_layers_against_numpy(threads):
     shapes = [(144, 24, 56), (96, 24, 56), (192, 32, 28), (240, 40, 28), (64, 8, 28),
               (960, 64, 7), (576, 16, 14), (120, 40, 14)]
     for i, (c, k, hw) in enumerate(shapes):
-        epi = epilogues[i % len(epilogues)]
-        if epi.get("activation") == "PRelu":
-            epi = dict(epi, slope=rng.standard_normal(k, dtype=np.float32))
-        wt = (rng.standard_normal((k, c, 1, 1), dtype=np.float32) / np.sqrt(c)).astype(np.float32)
-        bias = rng.standard_normal(k, dtype=np.float32)
-        x = rng.standard_normal((2, c, hw, hw), dtype=np.float32)
-        r = rng.standard_normal((2, k, hw, hw), dtype=np.float32)
-        z = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x) \
-            + bias[None, :, None, None] + r
-        act = epi.get("activation", "Relu" if epi.get("relu") else "")
-        if act == "Relu":
-            z = np.maximum(z, 0)
-        elif act == "Clip":
-            z = np.clip(z, 0, 6)
-        elif act == "HardSwish":
-            z = z * np.clip(z / 6 + 0.5, 0, 1)
-        elif act == "SiLU":
-            z = z / (1 + np.exp(-z))
-        elif act == "PRelu":
-            z = np.where(z < 0, z * epi["slope"][None, :, None, None], z)
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, hw, hw, epilogues[i % len(epilogues)])
         for isa in ISAS:
             conv = _kernels.Conv2d(_kernels.Context(threads, isa), wt, bias, algo="1x1", **epi)
             y = np.empty((2, k, hw, hw), np.float32)

@@ -68,16 +68,20 @@ WINOGRAD2_MIN_TILES = 12
 WINOGRAD5_MIN_CHANNEL_RATIO = 16
 WINOGRAD5_MIN_TILES = 25
 
-# 1x1 layers on small maps (benchmarks/pointwise_shapes.py --algo 1x1 / 1x1_chan, side by
-# side in one process, AVX2 under the emulation of s4, 1 thread, 2026-11-30): the row tiles
-# put 16 pixels in the lanes, so a 7x7 map (49 = 3 x 16 + 1) wastes 1/8 of them and B is
-# packed; the channel-lane tiles waste none and read x in place.  1x1_chan took 0.85-0.92 of
-# 1x1's time on all 8 mobile 7x7 shapes; at 14x14 (196 pixels, 2% waste) 0.89-0.94 where
-# in_channels >= out_channels (deep K: the tile's transposing epilogue is amortised) but
-# 1.05-1.11 on the expansions (64->384, 96->576, 80->480, 112->672).  On AVX-512 the row
-# tiles are 12x32 and read x in place too: 1x1_chan (AVX2's tile) took 1.22-1.37x there.
-CHAN_MAX_PIXELS = 64
-CHAN_MAX_PIXELS_DEEP = 256
+# 1x1 layers on small maps.  The row tiles (1x1) put 16 pixels in the lanes and read x in
+# place; the channel-lane tiles (1x1_chan) put 16 output channels in the lanes, waste no
+# lane on a short row of pixels, but transpose every tile to store it (~8% of their time:
+# 95-100 GFLOP/s where the row tiles run at 104-110 on 48 pixels).  Since the row tiles take
+# a 17th column (gemm_avx2.c tile17_rows), a 7x7 map (49 = 3 x 16 + 1) wastes nothing in
+# them either.  Time of 1x1_chan / 1x1 per map size (lone layers 576->160, 960->320,
+# 160->960, 384->64, 64->384, AVX2 emulation, 1 thread, min of 20+ alternating runs,
+# 2026-12-01): 1 pixel 0.38-0.49, 4: 0.47-0.60, 9: 0.64-0.75, 16: 1.08-1.29, 25: 0.82-1.04,
+# 36: 0.86-1.09, 49: 1.03-1.22, 64: 1.06-1.34, 81-256: 0.96-1.35 (1.00 +- 0.04 where
+# in_channels >= out_channels, 1.1-1.35 on the expansions).  The 7x7 projections of
+# MobileNetV2 with weights out of L2 (as in the model): 1x1 0.88 of 1x1_chan's time.  On
+# AVX-512 the row tiles are 12x32: 1x1_chan (AVX2's tile) took 1.22-1.37x there.
+CHAN_MAX_PIXELS = 48      # and not a multiple of 16 plus 0 or 1 (full row tiles)
+CHAN_ALWAYS_PIXELS = 16   # fewer: always the channel-lane tiles
 
 # Grouped layers with few channels per group (RegNet: 8; ResNeXt-50 32x4d: 4 to 32): the
 # GEMM runs one product per group with 8 rows of A and 72 values of k, mostly overhead.
@@ -148,8 +152,7 @@ def _pointwise(g, isa):
     """The algorithm of a 1x1 stride-1 unpadded layer."""
     pixels = g.output_hw[0] * g.output_hw[1]
     if isa == "avx2" and g.group == 1 and (
-            pixels <= CHAN_MAX_PIXELS
-            or (pixels <= CHAN_MAX_PIXELS_DEEP and g.in_channels >= g.out_channels)):
+            pixels < CHAN_ALWAYS_PIXELS or (pixels < CHAN_MAX_PIXELS and pixels % 16 > 1)):
         return "1x1_chan"
     return "1x1"
 
