@@ -62,10 +62,12 @@
 
 /* Stride 2, kernel KC x KC (3 or 5): the 4 output rows [oh0, oh0 + 4) at NC vectors side by
  * side from column ow0, every tap inside the input rows (no mask), taken input row by input
- * row as TC_DW_BY_INPUT_ROW below.  At stride 2 an input row feeds one or two output rows,
- * so one vector column keeps only 1-2 of its 4 sums busy per input row: NC columns keep
- * NC times as many FMA chains in flight.  Each output sums its taps in the row kernel's
- * order (same bits).  in[j]: input row j of the 4 * 2 + KC - 2 rows read (or a zero row). */
+ * row as TC_DW_BY_INPUT_ROW below: NC times the sums in flight, and each input row read
+ * NC * 16 floats at a time.  It pays only where the input streams from beyond L2 (see the
+ * plane kernel's pick), not from L2, where the single column's loop is as fast or faster:
+ * the gain is the longer runs of each input row, not the FMA chains.  Each output sums its
+ * taps in the row kernel's order (same bits).  in[j]: input row j of the 4 * 2 + KC - 2 rows
+ * read (or a zero row). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _cols_s2)(
     const int NC, const int KC, const float *const *in, int iw0, int oh0, int nrows, int ow0,
     const float *w, float bias, const float *residual, tc_act_k act, int OW, float *y)
