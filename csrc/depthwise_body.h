@@ -60,7 +60,7 @@
             tc_v_store_masked(y + o, ms, v);                                              \
     } while (0)
 
-/* Stride 2, kernel KC x KC (3 or 5): the 4 output rows [oh0, oh0 + 4) at NC vectors side by
+/* Stride 2, kernel KC x KC (3): the 4 output rows [oh0, oh0 + 4) at NC vectors side by
  * side from column ow0, every tap inside the input rows (no mask), taken input row by input
  * row as TC_DW_BY_INPUT_ROW below: NC times the sums in flight, and each input row read
  * NC * 16 floats at a time.  It pays only where the input streams from beyond L2 (see the
@@ -120,7 +120,6 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _cols_s2)(
 #if TC_DW_UNROLLED
 TC_DW_COLS_VARIANT(_cols_s2k3x4, 4, 3)
 TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
-TC_DW_COLS_VARIANT(_cols_s2k5x3, 3, 5)
 #endif
 #undef TC_DW_COLS_VARIANT
 
@@ -207,11 +206,6 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
             if (KC == 3 && OW - ow0 >= 2 * TC_VL && room >= TC_VL * SW) {
                 TC_DW_CAT(TC_DW_FN, _cols_s2k3x2)(in, iw0, oh0, nrows, ow0, w, bias, residual, act, OW, y);
                 ow0 += TC_VL;
-                continue;
-            }
-            if (KC == 5 && OW - ow0 >= 3 * TC_VL && room >= 2 * TC_VL * SW) {
-                TC_DW_CAT(TC_DW_FN, _cols_s2k5x3)(in, iw0, oh0, nrows, ow0, w, bias, residual, act, OW, y);
-                ow0 += 2 * TC_VL;
                 continue;
             }
         }
@@ -410,7 +404,6 @@ TC_DW_VARIANT(_s2k3, 2, 3, 1, 0)
 TC_DW_VARIANT(_s2k3c, 2, 3, 1, 1)
 TC_DW_VARIANT(_s1k5, 1, 5, 1, 0)
 TC_DW_VARIANT(_s2k5, 2, 5, 1, 0)
-TC_DW_VARIANT(_s2k5c, 2, 5, 1, 1)
 TC_DW_VARIANT(_s1k5d2, 1, 5, 2, 0)
 #endif
 TC_DW_VARIANT(_s1, 1, 0, 1, 0)
@@ -902,17 +895,18 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
         return TC_DW_CAT(TC_DW_FN, _s1k3);
     /* stride 2 with column groups (_cols_s2) where the layer's input does not fit L2 (2 MiB
      * here): lone layers, 1 thread, 2026-12-01, thread CPU time, alternating, same bits:
-     * 3x3/2 48@112 (2.4 MB) 0.84, 96@112 0.80-0.88, 144@56 (1.8 MB) 0.94, 5x5/2 144@112
-     * 0.91-0.94; EfficientNet-B0's 96@112 in the network 0.90.  From L2 it loses: 16@112
-     * (0.8 MB) 1.06, 8@224 1.03, and MobileNetV2's banded blocks (csrc/ir_fused.c, band
-     * inputs under 640 KB) 1.01-1.02 of the block. */
+     * 3x3/2 48@112 (2.4 MB) 0.84, 96@112 0.80-0.88, 144@56 (1.8 MB) 0.94; EfficientNet-B0's
+     * 96@112 in the network 0.87.  From L2 it loses: 16@112 (0.8 MB) 1.06, 8@224 1.03, and
+     * MobileNetV2's banded blocks (csrc/ir_fused.c, band inputs under 640 KB) 1.01-1.02 of
+     * the block.  Not 5x5: 3 vectors side by side ran 1.09 (144@112) and 1.25 (72@128,
+     * LRASPP's features.4) of the time. */
     const int cols = (double)p->C * H * W * sizeof(float) >= 2.0 * 1024 * 1024;
     if (p->sw == 2 && k == 3)
         return cols ? TC_DW_CAT(TC_DW_FN, _s2k3c) : TC_DW_CAT(TC_DW_FN, _s2k3);
     if (p->sw == 1 && k == 5)
         return TC_DW_CAT(TC_DW_FN, _s1k5);
     if (p->sw == 2 && k == 5)
-        return cols ? TC_DW_CAT(TC_DW_FN, _s2k5c) : TC_DW_CAT(TC_DW_FN, _s2k5);
+        return TC_DW_CAT(TC_DW_FN, _s2k5);
     /* LRASPP-MobileNetV3's last stages: 5x5 at dilation 2, stride 1, taps unrolled
      * instead of the general kernel's loops (960@32x32 + HardSwish, AVX2 emulation,
      * 2026-12-01, alternating, loaded host: 0.86 of the time at 1 thread, 0.83 at 2; same

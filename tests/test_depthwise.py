@@ -297,7 +297,7 @@ def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
 
 # Wide planes: the staged kernel's 5x5 at stride 1 in bands of output rows (past one band:
 # bands that split the plane evenly and not, pads beyond the image); the row kernel's stride-2
-# column groups (4 or 2 vectors side by side for 3x3, 3 for 5x5; taken where the input is
+# column groups (4 or 2 vectors side by side, 3x3; taken where the input is
 # 2 MiB or more, so each case has that many channels): widths where the groups end at the
 # row's last whole vector, one short of it, or a masked vector after them; pads left 0, 1, 2;
 # batch 2.  Compared with the reference, then AVX2 at 1 and 2 threads with the AVX-512 row
