@@ -60,6 +60,69 @@
             tc_v_store_masked(y + o, ms, v);                                              \
     } while (0)
 
+/* Stride 2, kernel KC x KC (3): the 4 output rows [oh0, oh0 + 4) at NC vectors side by
+ * side from column ow0, every tap inside the input rows (no mask), taken input row by input
+ * row as TC_DW_BY_INPUT_ROW below: NC times the sums in flight, and each input row read
+ * NC * 16 floats at a time.  It pays only where the input streams from beyond L2 (see the
+ * plane kernel's pick), not from L2, where the single column's loop is as fast or faster:
+ * the gain is the longer runs of each input row, not the FMA chains.  Each output sums its
+ * taps in the row kernel's order (same bits).  in[j]: input row j of the 4 * 2 + KC - 2 rows
+ * read (or a zero row). */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _cols_s2)(
+    const int NC, const int KC, const float *const *in, int iw0, int oh0, int nrows, int ow0,
+    const float *w, float bias, const float *residual, tc_act_k act, int OW, float *y)
+{
+    const int R = TC_DW_ROWS, SW = 2, full = 1;
+    const tc_m ms = tc_m_range(0, TC_VL);
+    tc_v acc[4][TC_DW_ROWS];
+    for (int c = 0; c < NC; c++)
+        for (int r = 0; r < R; r++)
+            acc[c][r] = tc_v_set1(bias);
+    _Pragma("GCC unroll 11") for (int j = 0; j < (R - 1) * SW + KC; j++) {
+        tc_v v[4][6];
+        const float *q = in[j] + iw0;
+        TC_DW_OPAQUE(q);
+        _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)
+            _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj += 2)
+                tc_v_load_even_odd(q + c * TC_VL * SW + kj, &v[c][kj], &v[c][kj + 1]);
+        _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+                const int ki = j - SW * r;
+                if (ki >= 0 && ki < KC) {
+                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
+                    _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)
+                        acc[c][r] = tc_v_fma(v[c][kj], wv, acc[c][r]);
+                }
+            }
+    }
+    const int ow_first = ow0;
+    _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) {
+        const int ow0 = ow_first + c * TC_VL;
+        TC_DW_STORE(0, tc_v_unscramble(acc[c][0]));
+        if (nrows > 1)
+            TC_DW_STORE(1, tc_v_unscramble(acc[c][1]));
+        if (nrows > 2)
+            TC_DW_STORE(2, tc_v_unscramble(acc[c][2]));
+        if (nrows > 3)
+            TC_DW_STORE(3, tc_v_unscramble(acc[c][3]));
+    }
+}
+/* Out of line: inlined, its registers disturbed the row kernel's other paths (3x3/2 192@28,
+ * which never takes it, ran 7% slower) */
+#define TC_DW_COLS_VARIANT(NAME, NC, KC)                                                          \
+    static __attribute__((noinline)) void TC_DW_CAT(TC_DW_FN, NAME)(                              \
+        const float *const *in, int iw0, int oh0, int nrows, int ow0, const float *w, float bias, \
+        const float *residual, tc_act_k act, int OW, float *y)                                    \
+    {                                                                                             \
+        TC_DW_CAT(TC_DW_FN, _cols_s2)(NC, KC, in, iw0, oh0, nrows, ow0, w, bias, residual, act,   \
+                                      OW, y);                                                     \
+    }
+#if TC_DW_UNROLLED
+TC_DW_COLS_VARIANT(_cols_s2k3x4, 4, 3)
+TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
+#endif
+#undef TC_DW_COLS_VARIANT
+
 /* R output rows [oh0, oh0 + R) of the plane, R = 1 or 4, horizontal stride SW
  * (1, 2, or 0: p->sw, lane by lane), kernel KC x KC (3, 5, or 0: p->KH x p->KW),
  * dilation DL in both directions with KC (1, or 2: LRASPP's 5x5 of the last stages);
@@ -67,7 +130,8 @@
  * the first nrows are stored: the others are computed to keep R chains in
  * flight (their rows read inside the plane, or zrow). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
-    const int R, const int SW, const int KC, const int DL, int oh0, int nrows, const float *x, int H, int W,
+    const int R, const int SW, const int KC, const int DL, const int COLS, int oh0, int nrows,
+    const float *x, int H, int W,
     const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
     const float *residual, tc_act_k act, int OW, float *y)
 {
@@ -131,6 +195,21 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
     for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
         const int full = OW - ow0 >= TC_VL;
         const int iw0 = ow0 * sw - p->pl;
+#if TC_DW_UNROLLED
+        if (COLS && TC_VL == 8 && KC && DL == 1 && SW == 2 && R == TC_DW_ROWS && iw0 >= 0) {
+            const int room = W - iw0 - (KC - 1) - span; /* floats past the first vector's */
+            if (KC == 3 && OW - ow0 >= 4 * TC_VL && room >= 3 * TC_VL * SW) {
+                TC_DW_CAT(TC_DW_FN, _cols_s2k3x4)(in, iw0, oh0, nrows, ow0, w, bias, residual, act, OW, y);
+                ow0 += 3 * TC_VL;
+                continue;
+            }
+            if (KC == 3 && OW - ow0 >= 2 * TC_VL && room >= TC_VL * SW) {
+                TC_DW_CAT(TC_DW_FN, _cols_s2k3x2)(in, iw0, oh0, nrows, ow0, w, bias, residual, act, OW, y);
+                ow0 += TC_VL;
+                continue;
+            }
+        }
+#endif
         tc_v a0 = tc_v_set1(bias), a1 = a0, a2 = a0, a3 = a0;
         /* every tap (ki, kj): the R rows' pointers r0..r3, column c0, weight wv */
 #define TC_DW_FOR_TAPS(BODY)                                   \
@@ -217,7 +296,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
 
 /* All output rows with horizontal stride SW (see above). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
-    const int SW, const int KC, const int DL, const float *x, int H, int W, const float *zrow, const float *w,
+    const int SW, const int KC, const int DL, const int COLS, const float *x, int H, int W, const float *zrow,
+    const float *w,
     const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
 {
     /* Sigmoid, SiLU: stored before activation, then one pass over the rows just
@@ -225,14 +305,15 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
     const int defer = tc_act_deferred(act.kind);
     const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;
     if (OH == 1) {
-        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW, y);
+        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, COLS, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW,
+                                   y);
         if (defer)
             tc_v_act_rows(act.kind, y, OW);
         return;
     }
     for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
         int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
-        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, oh, nrows, x, H, W, zrow, w, p, bias, residual,
+        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, COLS, oh, nrows, x, H, W, zrow, w, p, bias, residual,
                                    ract, OW, y);
         if (defer)
             tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);
@@ -308,24 +389,26 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _flat_plan
 }
 
 /* One function per (stride, kernel) the networks use, and a general one. */
-#define TC_DW_VARIANT(NAME, SW, KC, DL)                                                             \
+#define TC_DW_VARIANT(NAME, SW, KC, DL, COLS)                                                        \
     static void TC_DW_CAT(TC_DW_FN, NAME)(                                                      \
         const float *x, int H, int W, const float *zrow, const float *w,                        \
         const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW,  \
         float *y)                                                                               \
     {                                                                                           \
-        TC_DW_CAT(TC_DW_FN, _plane)(SW, KC, DL, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y); \
+        TC_DW_CAT(TC_DW_FN, _plane)(SW, KC, DL, COLS, x, H, W, zrow, w, p, bias, residual, act, OH, OW, \
+                                    y);                                                         \
     }
 #if TC_DW_UNROLLED
-TC_DW_VARIANT(_s1k3, 1, 3, 1)
-TC_DW_VARIANT(_s2k3, 2, 3, 1)
-TC_DW_VARIANT(_s1k5, 1, 5, 1)
-TC_DW_VARIANT(_s2k5, 2, 5, 1)
-TC_DW_VARIANT(_s1k5d2, 1, 5, 2)
+TC_DW_VARIANT(_s1k3, 1, 3, 1, 0)
+TC_DW_VARIANT(_s2k3, 2, 3, 1, 0)
+TC_DW_VARIANT(_s2k3c, 2, 3, 1, 1)
+TC_DW_VARIANT(_s1k5, 1, 5, 1, 0)
+TC_DW_VARIANT(_s2k5, 2, 5, 1, 0)
+TC_DW_VARIANT(_s1k5d2, 1, 5, 2, 0)
 #endif
-TC_DW_VARIANT(_s1, 1, 0, 1)
-TC_DW_VARIANT(_s2, 2, 0, 1)
-TC_DW_VARIANT(_sn, 0, 0, 1)
+TC_DW_VARIANT(_s1, 1, 0, 1, 0)
+TC_DW_VARIANT(_s2, 2, 0, 1, 0)
+TC_DW_VARIANT(_sn, 0, 0, 1, 0)
 #undef TC_DW_VARIANT
 
 #define TC_DW_FLAT_VARIANT(NAME, KC)                                                               \
@@ -532,8 +615,9 @@ static void TC_DW_CAT(TC_DW_FN, _block_k5)(const float *x, int H, int W, const f
  * are zeroed once per block of channels; each channel overwrites only its interior.
  * An output sums bias, then its taps in the order (ki, kj), padding taps included
  * (as zeros): the row kernel's result bit for bit.
- * x: [nc][H][W]  w: [nc][KC][KC]  bias: [>= k0 + nc] or NULL  residual: [nc][OH][OW]
- * or NULL (may be y)  y: [nc][OH][OW], channels k0..k0 + nc - 1 */
+ * x: [nc][H][W] (channel stride in_plane)  w: [nc][KC][KC]  bias: [>= k0 + nc] or NULL
+ * residual: [nc][OH][OW] or NULL (may be y)  y: [nc][OH][OW] (channel stride out_plane, for
+ * both), channels k0..k0 + nc - 1 */
 #define TC_DW_STAGE_MAX 4608 /* floats of the padded copy (18 KiB of stack) */
 #define TC_DW_STAGE_OUT_MAX 1024 /* flat outputs OH * Wq */
 #define TC_DW_STAGE_MAX_OW 32
@@ -549,13 +633,13 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int O
     return (long)(S * S - 1) * Hq * Wq + groups * 4 * TC_VL + (long)(KC - 1) / S * (Wq + 1) + TC_VL;
 }
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)(
-    const int S, const int KC, const float *x, int H, int W, const float *w,
+    const int S, const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual,
-    const tc_activation *act, int k0, int nc, int OH, int OW, float *y)
+    const tc_activation *act, int k0, int nc, int OH, int OW, size_t out_plane, float *y)
 {
     const int Hp = (OH - 1) * S + KC, Wp = (OW - 1) * S + KC; /* padded rows, columns read */
     const int Hq = (Hp + S - 1) / S, Wq = (Wp + S - 1) / S;   /* of one phase plane */
-    const size_t q = (size_t)Hq * Wq, in_plane = (size_t)H * W, out_plane = (size_t)OH * OW;
+    const size_t q = (size_t)Hq * Wq;
     long n;
     const long total = TC_DW_CAT(TC_DW_FN, _stage_size)(S, KC, OH, OW, &n);
     const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
@@ -663,8 +747,13 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     tc_v_store_masked(yc + o, ms, v);
             }
     }
-    if (defer)
-        tc_v_act_rows(kind, y, (ptrdiff_t)nc * out_plane);
+    if (defer) {
+        if (out_plane == (size_t)OH * OW)
+            tc_v_act_rows(kind, y, (ptrdiff_t)nc * out_plane);
+        else
+            for (int c = 0; c < nc; c++)
+                tc_v_act_rows(kind, y + (size_t)c * out_plane, (ptrdiff_t)OH * OW);
+    }
 }
 #define TC_DW_STAGED_VARIANT(NAME, S, KC)                                                          \
     static void TC_DW_CAT(TC_DW_FN, NAME)(const float *x, int H, int W, const float *w,            \
@@ -672,20 +761,64 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                                           const float *residual, const tc_activation *act, int k0, \
                                           int nc, int OH, int OW, float *y)                        \
     {                                                                                              \
-        TC_DW_CAT(TC_DW_FN, _staged_k)(S, KC, x, H, W, w, p, bias, residual, act, k0, nc, OH, OW,  \
-                                       y);                                                         \
+        TC_DW_CAT(TC_DW_FN, _staged_k)(S, KC, x, H, W, (size_t)H * W, w, p, bias, residual, act,   \
+                                       k0, nc, OH, OW, (size_t)OH * OW, y);                        \
     }
 TC_DW_STAGED_VARIANT(_staged_s1k3, 1, 3)
 TC_DW_STAGED_VARIANT(_staged_s1k5, 1, 5)
 TC_DW_STAGED_VARIANT(_staged_s2k5, 2, 5)
 #undef TC_DW_STAGED_VARIANT
 
+/* Output rows per band of the staged kernel where the whole plane does not fit its buffers:
+ * the most that fit, evened out over the bands; 0 where not one row fits */
+static int TC_DW_CAT(TC_DW_FN, _stage_band)(int S, int KC, int OH, int OW)
+{
+    long n, size = 0;
+    int b = OH;
+    while (b > 0 && !((size = TC_DW_CAT(TC_DW_FN, _stage_size)(S, KC, b, OW, &n)) &&
+                      size <= TC_DW_STAGE_MAX))
+        b--;
+    if (b == 0)
+        return 0;
+    const int nb = (OH + b - 1) / b;
+    return (OH + nb - 1) / nb;
+}
+
+/* 5x5 at stride 1 on planes too wide (or tall) for the staged buffers (LRASPP's 64x64 and
+ * DBNet's 80x80 at 5x5): the staged kernel band by band, each band of output rows an image
+ * of its input rows whose top and bottom pads stand for the rows outside it (or the real
+ * pads), as csrc/ir_fused.c runs its bands.  Same bits as the row kernel. */
+static void TC_DW_CAT(TC_DW_FN, _staged_s1k5_bands)(const float *x, int H, int W, const float *w,
+                                                    const tc_conv2d_params *p, const float *bias,
+                                                    const float *residual, const tc_activation *act,
+                                                    int k0, int nc, int OH, int OW, float *y)
+{
+    const int B = TC_DW_CAT(TC_DW_FN, _stage_band)(1, 5, OH, OW);
+    for (int oh0 = 0; oh0 < OH; oh0 += B) {
+        const int rows = OH - oh0 < B ? OH - oh0 : B;
+        /* input rows [lo, hi) of the band; those outside the image become its pads */
+        const int lo = oh0 - p->pt, hi = oh0 + rows - 1 - p->pt + 5;
+        const int i0 = lo < 0 ? 0 : lo > H ? H : lo, i1 = hi > H ? H : hi < i0 ? i0 : hi;
+        tc_conv2d_params q = *p;
+        q.pt = i0 - lo;
+        q.pb = hi - i1;
+        const size_t o = (size_t)oh0 * OW;
+        TC_DW_CAT(TC_DW_FN, _staged_k)(1, 5, x + (size_t)i0 * W, i1 - i0, W, (size_t)H * W, w, &q,
+                                       bias, residual ? residual + o : NULL, act, k0, nc, rows, OW,
+                                       (size_t)OH * OW, y + o);
+    }
+}
+
 /* The staged kernel for a layer, or NULL.  Measured against the row kernel (AVX2, 1 thread,
  * lone layers alternating, 2026-12-01, same bits): 5x5 480@14 0.68, 5x5/2 240@28 0.78-0.86,
  * 5x5 120@28 0.80, 5x5/2 72@56 0.90; 3x3 384@14 and 480@14 0.87; but 3x3 192@28 1.08 and
  * 3x3 at stride 2 1.03-1.2 (the row kernel's 28-wide rows are whole vectors, and its
  * stride-2 loads already split even and odd columns): 3x3 only at stride 1 up to 2 vectors
- * wide.  AVX2 only: AVX-512's 16 lanes were not measured. */
+ * wide.  5x5 at stride 1 on wider (or taller) planes in bands of output rows (2026-12-01,
+ * 1 thread, thread CPU time, alternating, same bits): 40@112 0.80, 120@56 0.85, 120@64
+ * 0.85, 120@80 0.87, 16@160 0.80, 8@320 (3-row bands) 0.87-0.95; not 5x5/2 past 32 wide
+ * (144@112 0.97-1.0), nor 3x3/2 (1.2-1.35: copying the phase planes costs more than the
+ * shuffles they save).  AVX2 only: AVX-512's 16 lanes were not measured. */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *p, int H, int W,
                                                         int OH, int OW)
 {
@@ -693,10 +826,14 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
     const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0, s = p->sh;
     long n;
     if (TC_VL != 8 || !k || p->sh != p->sw || (s != 1 && s != 2) || p->dh != 1 || p->dw != 1 ||
-        OW < TC_VL || OW > TC_DW_STAGE_MAX_OW || (k == 3 && (s != 1 || OW > 2 * TC_VL)))
+        OW < TC_VL)
         return NULL;
     const long size = TC_DW_CAT(TC_DW_FN, _stage_size)(s, k, OH, OW, &n);
-    if (!size || size > TC_DW_STAGE_MAX)
+    const int whole = size && size <= TC_DW_STAGE_MAX && OW <= TC_DW_STAGE_MAX_OW;
+    if (k == 5 && s == 1 && !whole)
+        return TC_DW_CAT(TC_DW_FN, _stage_band)(s, k, OH, OW) ? TC_DW_CAT(TC_DW_FN, _staged_s1k5_bands)
+                                                               : NULL;
+    if (!whole || (k == 3 && (s != 1 || OW > 2 * TC_VL)))
         return NULL;
     if (s == 2)
         return TC_DW_CAT(TC_DW_FN, _staged_s2k5);
@@ -756,8 +893,16 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #if TC_DW_UNROLLED
     if (p->sw == 1 && k == 3)
         return TC_DW_CAT(TC_DW_FN, _s1k3);
+    /* stride 2 with column groups (_cols_s2) where the layer's input does not fit L2 (2 MiB
+     * here): lone layers, 1 thread, 2026-12-01, thread CPU time, alternating, same bits:
+     * 3x3/2 48@112 (2.4 MB) 0.84, 96@112 0.80-0.88, 144@56 (1.8 MB) 0.94; EfficientNet-B0's
+     * 96@112 in the network 0.87.  From L2 it loses: 16@112 (0.8 MB) 1.06, 8@224 1.03, and
+     * MobileNetV2's banded blocks (csrc/ir_fused.c, band inputs under 640 KB) 1.01-1.02 of
+     * the block.  Not 5x5: 3 vectors side by side ran 1.09 (144@112) and 1.25 (72@128,
+     * LRASPP's features.4) of the time. */
+    const int cols = (double)p->C * H * W * sizeof(float) >= 2.0 * 1024 * 1024;
     if (p->sw == 2 && k == 3)
-        return TC_DW_CAT(TC_DW_FN, _s2k3);
+        return cols ? TC_DW_CAT(TC_DW_FN, _s2k3c) : TC_DW_CAT(TC_DW_FN, _s2k3);
     if (p->sw == 1 && k == 5)
         return TC_DW_CAT(TC_DW_FN, _s1k5);
     if (p->sw == 2 && k == 5)

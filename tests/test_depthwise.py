@@ -266,13 +266,13 @@ def staged_case_id(plane, geom):
     return f"{h}x{w}-k{k[0]}s{s}p{''.join(map(str, p))}"
 
 
-def staged_inputs(case, c=37, n=2):
+def staged_inputs(case, c=37, n=2, cases=None):
     plane, (kernel, s, pads) = case
     rng = np.random.default_rng(zlib.crc32(staged_case_id(*case).encode()))
     x = rng.standard_normal((n, c) + plane, dtype=np.float32)
     wt = rng.standard_normal((c, 1) + kernel, dtype=np.float32)
     bias = rng.standard_normal(c, dtype=np.float32)
-    activation, extra = DW_ACTIVATIONS[STAGED_CASES.index(case) % len(DW_ACTIVATIONS)]
+    activation, extra = DW_ACTIVATIONS[(cases or STAGED_CASES).index(case) % len(DW_ACTIVATIONS)]
     if activation == "PRelu":
         extra = dict(slope=rng.standard_normal(c, dtype=np.float32))
     geom = dict(strides=(s, s), pads=pads, group=c, activation=activation, **extra)
@@ -292,9 +292,48 @@ def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
     zeros, as the row kernel does: AVX2's staged outputs equal the AVX-512 row kernel's bit
     for bit (AVX-512 does not take the staged kernel).  With and without a residual: without
     one, a row's last vector is stored whole into an output filled with NaN."""
+    assert_avx2_matches_avx512_rows(STAGED_CASES, lambda plane: 37)
+
+
+# Wide planes: the staged kernel's 5x5 at stride 1 in bands of output rows (past one band:
+# bands that split the plane evenly and not, pads beyond the image); the row kernel's stride-2
+# column groups (4 or 2 vectors side by side, 3x3; taken where the input is
+# 2 MiB or more, so each case has that many channels): widths where the groups end at the
+# row's last whole vector, one short of it, or a masked vector after them; pads left 0, 1, 2;
+# batch 2.  Compared with the reference, then AVX2 at 1 and 2 threads with the AVX-512 row
+# kernel bit for bit (AVX-512 takes neither the bands nor the column groups).
+WIDE_PLANES = [(9, 113), (12, 112), (8, 70), (7, 57), (20, 81), (5, 160), (61, 40)]
+WIDE_GEOMETRIES = [((3, 3), 2, (1, 1, 1, 1)), ((3, 3), 2, (0, 0, 1, 1)), ((3, 3), 2, (2, 2, 0, 0)),
+                   ((5, 5), 2, (2, 2, 2, 2)), ((5, 5), 2, (1, 1, 3, 3)), ((5, 5), 1, (2, 2, 2, 2)),
+                   ((5, 5), 1, (0, 1, 4, 3)), ((3, 3), 1, (1, 1, 1, 1))]
+WIDE_CASES = [(plane, geom) for plane, geom in itertools.product(WIDE_PLANES, WIDE_GEOMETRIES)
+              if min(output_hw(*plane, geom[0], (geom[1],) * 2, geom[2], (1, 1))) >= 1]
+
+
+def wide_channels(plane):
+    """channels enough for an input of 2 MiB (the column groups' threshold), and 3 more"""
+    return -(-(2 << 20) // (4 * plane[0] * plane[1])) + 3
+
+
+@pytest.mark.parametrize("case", WIDE_CASES, ids=[staged_case_id(*c) for c in WIDE_CASES])
+def test_depthwise_wide_planes_match_the_reference(ctx, case):
+    x, wt, bias, geom, rng = staged_inputs(case, c=wide_channels(case[0]), cases=WIDE_CASES)
+    assert_matches_reference(ctx, x, wt, bias, geom, rng, ("none", "residual", "residual-is-y"),
+                             staged_case_id(*case))
+
+
+@requires_avx512
+def test_depthwise_wide_planes_are_bit_identical_to_the_row_kernel():
+    assert_avx2_matches_avx512_rows(WIDE_CASES, wide_channels)
+
+
+def assert_avx2_matches_avx512_rows(cases, channels):
+    """AVX2 at 1 and 2 threads against the AVX-512 row kernel, bit for bit, each case with
+    channels(plane) channels, with and without a residual (without one, into an output
+    filled with NaN)."""
     contexts = [_kernels.Context(1, "avx2"), _kernels.Context(2, "avx2"), _kernels.Context(1, "avx512")]
-    for case, with_residual in itertools.product(STAGED_CASES, (True, False)):
-        x, wt, bias, geom, rng = staged_inputs(case)
+    for case, with_residual in itertools.product(cases, (True, False)):
+        x, wt, bias, geom, rng = staged_inputs(case, c=channels(case[0]), cases=cases)
         n, _, h, w = x.shape
         outs = []
         for ctx in contexts:
