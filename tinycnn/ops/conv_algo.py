@@ -31,7 +31,9 @@ from dataclasses import dataclass
 # (graph.conv_chain).  Measured against onnxruntime, end to end, on exports of models/
 # (N(0, 1) input): VGG-16 (a chain of 13) 6-8e-5 with F(4x4); VGG-19 (16) 1.1-1.4e-4 with
 # F(4x4), 2.4e-5 with F(2x2); ResNet-18, -50 and -101 (chains of 3 or 4) 3e-6, 5e-6 and
-# 1.5e-5 with F(4x4) everywhere.  Longer chains than this use F(2x2), ~1e-6 per layer.
+# 1.5e-5 with F(4x4) everywhere; DenseNet-121 (its Concats restart the chain like a
+# residual merge) 2.5-3.6e-5 with F(4x4), 1.0-1.1e-5 with F(2x2) on its 56 3x3 layers at
+# 56..14 (2026-12-01, 5 inputs).  Longer chains than this use F(2x2), ~1e-6 per layer.
 # A heuristic fitted to those measurements, not a bound: tests/test_models.py checks it.
 # F(2x2,5x5) uses the same points as F(4x4,3x3) and rounds alike (~5e-6 per layer at 64
 # channels): it takes the same limit, and otherwise a 5x5 layer goes to the GEMM.
