@@ -1,5 +1,5 @@
 """Winograd vs onnxruntime on the 3x3 layers of VGG-16 and ResNet (224x224 input) and of the
-YOLOv8n-style detector (640x640).
+YOLOv8n-style detector (640x640); also SqueezeNet 1.1's, DenseNet-121's and GoogLeNet's.
 
 For each layer shape: a single-Conv ONNX model run by onnxruntime, tinycnn's
 Winograd (F(4x4) and F(2x2)) and GEMM/im2col convolutions; same process, runs
@@ -7,7 +7,7 @@ alternated, medians; "rec" is the algorithm tinycnn/ops/conv_algo.py chooses.
 Effective GFLOP/s use the direct-convolution flop count 2*K*C*9*OH*OW.
 Prints only; no asserts.
 
-    python benchmarks/winograd_shapes.py [--threads 1 2] [--reps 15] [--layers vgg resnet yolo]
+    python benchmarks/winograd_shapes.py [--threads 1 2] [--reps 15] [--layers vgg resnet yolo squeezenet densenet googlenet]
 """
 import argparse
 import os
@@ -57,6 +57,35 @@ LAYERS = {
         ("yolo head 80@80", 80, 80, 80),
         ("yolo head 128->64@40", 128, 64, 40),
         ("yolo head 256->64@20", 256, 64, 20),
+    ],
+    # SqueezeNet 1.1's expand3x3 layers (fire2/3, 4/5, 6/7, 8/9), at 224x224
+    "squeezenet": [
+        ("squeeze fire2 16->64@55", 16, 64, 55),
+        ("squeeze fire4 32->128@27", 32, 128, 27),
+        ("squeeze fire6 48->192@13", 48, 192, 13),
+        ("squeeze fire8 64->256@13", 64, 256, 13),
+    ],
+    # DenseNet-121's dense layers' 3x3 (4 x growth = 128 -> 32) in its four blocks
+    "densenet": [
+        ("densenet 128->32@56", 128, 32, 56),
+        ("densenet 128->32@28", 128, 32, 28),
+        ("densenet 128->32@14", 128, 32, 14),
+        ("densenet 128->32@7", 128, 32, 7),
+    ],
+    # GoogLeNet's (torchvision) 3x3 stride-1 layers: conv3, the inceptions' two 3x3 branches
+    "googlenet": [
+        ("googlenet conv3 64->192@56", 64, 192, 56),
+        ("googlenet 3a 96->128@28", 96, 128, 28),
+        ("googlenet 3a 16->32@28", 16, 32, 28),
+        ("googlenet 3b 128->192@28", 128, 192, 28),
+        ("googlenet 3b 32->96@28", 32, 96, 28),
+        ("googlenet 4a 96->208@14", 96, 208, 14),
+        ("googlenet 4a 16->48@14", 16, 48, 14),
+        ("googlenet 4d 144->288@14", 144, 288, 14),
+        ("googlenet 4e 160->320@14", 160, 320, 14),
+        ("googlenet 4e 32->128@14", 32, 128, 14),
+        ("googlenet 5b 192->384@7", 192, 384, 7),
+        ("googlenet 5b 48->128@7", 48, 128, 7),
     ],
 }
 # How often each VGG-16 layer shape occurs (for the whole-network estimate).

@@ -1,9 +1,10 @@
 /* AVX2 twins of the pooling kernels in pool2d.c (compiled with -mavx2 -mfma).
  * The generic plane code of pool2d_impl.h (which gcc vectorises well for
- * stride 1 and for 2x2/2), plus a hand-written row for the 3x3/2 max pool of
- * ResNet and AlexNet. */
+ * stride 1), plus hand-written rows for the 3x3/2 max pool of ResNet, AlexNet
+ * and SqueezeNet and for 2x2/2 pools (DenseNet's transitions). */
 #include <immintrin.h>
 #include <float.h>
+#include <math.h>
 #include "tinycnn.h"
 #include "pool2d_internal.h"
 
@@ -34,12 +35,16 @@ static inline __m256 vmax3(const float *p, ptrdiff_t rs)
 
 /* 3x3 window, stride 2, no dilation, nr (<= 3) valid rows: 8 outputs per step.
  * Output o takes columns 2o, 2o+1, 2o+2 of the column maxima; the maxima of
- * columns 16..23 are carried to the next step.  Returns the outputs done. */
+ * columns 16..23 are carried to the next step.  The steps after the carried
+ * ones read 17 columns each, the last redoing the last 8 outputs (rewriting
+ * some with the same values): rows 13 or 27 wide
+ * (SqueezeNet) left 5 or 3 outputs per row to one scalar window each.
+ * Returns the outputs done. */
 static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
 {
     const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
     int o = 0;
-    if (n < 8 || 18 > avail)
+    if (n < 8 || 2 * n + 1 > avail)
         return 0;
     __m256 a = nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr);
     for (; o + 8 <= n && 2 * o + 24 <= avail; o += 8) {
@@ -58,21 +63,48 @@ static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, 
         _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(e, od), e2));
         a = c;
     }
-    /* one more step without the carry: reads columns up to 2o+17 only */
-    if (o + 8 <= n && 2 * o + 18 <= avail) {
+    for (; o < n; o += 8) { /* without the carry: columns 2o .. 2o + 16 (2n + 1 <= avail) */
+        if (o + 8 > n)
+            o = n - 8;
         const float *p = src + 2 * o;
-        __m256 b = vmax_rows(p + 8, rs, nr);
-        __m256 a2 = vmax_rows(p + 2, rs, nr), b2 = vmax_rows(p + 10, rs, nr);
-        _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(even8(a, b), odd8(a, b)), even8(a2, b2)));
-        o += 8;
+        __m256 a0 = vmax_rows(p, rs, nr), b0 = vmax_rows(p + 8, rs, nr);
+        __m256 c0 = vmax_rows(p + 9, rs, nr); /* its lane 7: column 16 */
+        __m256 e = even8(a0, b0), od = odd8(a0, b0);
+        __m256 e2 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e, rot1), c0, 0x80);
+        _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(e, od), e2));
     }
-    return o;
+    return n;
+}
+
+/* 2x2 window, stride 2, no dilation, nr (<= 2) valid rows: 8 outputs per step
+ * from 16 columns, the last step redoing the last 8.  Sums for average
+ * pooling (the caller divides), in the portable order: from 0 (max: from
+ * -inf), row by row, the even column then the odd.  DenseNet's transitions:
+ * the portable loop's strided reads took ~4x this. */
+static int row_2x2s2_avx2(const float *src, ptrdiff_t rs, int nr, int is_max, float *y, int n)
+{
+    if (n < 8)
+        return 0;
+    for (int o = 0; o < n; o += 8) {
+        if (o + 8 > n)
+            o = n - 8;
+        const float *p = src + 2 * o;
+        __m256 m = is_max ? _mm256_set1_ps(-INFINITY) : _mm256_setzero_ps();
+        for (int i = 0; i < nr; i++, p += rs) {
+            __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+            __m256 e = even8(a, b), od = odd8(a, b);
+            m = is_max ? _mm256_max_ps(_mm256_max_ps(m, e), od) : _mm256_add_ps(_mm256_add_ps(m, e), od);
+        }
+        _mm256_storeu_ps(y + o, m);
+    }
+    return n;
 }
 
 #define TC_POOL_ROW_FAST(src, rs, nr, kw, dw, sw, is_max, y, n, avail)                                 \
     ((is_max) && (sw) == 2 && (dw) == 1 && (kw) == 3 && (nr) <= 3                                   \
          ? max_row_3x3s2_avx2((src), (rs), (nr), (y), (n), (avail))                                    \
-         : 0)
+     : (sw) == 2 && (dw) == 1 && (kw) == 2 ? row_2x2s2_avx2((src), (rs), (nr), (is_max), (y), (n))       \
+                                           : 0)
 
 #include "pool2d_impl.h"
 

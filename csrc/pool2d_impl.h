@@ -14,8 +14,9 @@
 #endif
 
 /* An ISA file may define TC_POOL_ROW_FAST(src, rs, nr, kw, dw, sw, is_max, y, n, avail)
- * returning how many leading outputs of an interior row it computed (max pooling
- * only; avail = floats readable from src in each row). */
+ * returning how many leading outputs of an interior row it computed (average
+ * pooling: their sums, the caller divides; avail = floats readable from src in
+ * each row). */
 #ifndef TC_POOL_ROW_FAST
 #define TC_POOL_ROW_FAST(src, rs, nr, kw, dw, sw, is_max, y, n, avail) 0
 #endif

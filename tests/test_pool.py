@@ -232,20 +232,29 @@ def test_global_pools_match_onnxruntime(ctx, op):
 def test_isa_paths_agree_bitwise():
     """The AVX2 pooling twins must give exactly the portable answers."""
     rng = np.random.default_rng(78)
-    x = rng.standard_normal((2, 5, 41, 37)).astype(np.float32)
-    for k, s, pads in [(3, 2, (1, 1, 1, 1)), (2, 2, (0, 0, 0, 0)), (3, 1, (1, 1, 1, 1)), (5, 3, (2, 1, 0, 2))]:
-        oh, ow = out_size(41, k, s, pads[0], pads[2], 1, 1), out_size(37, k, s, pads[1], pads[3], 1, 1)
+    cases = [((2, 5, 41, 37), k, s, pads) for k, s, pads in
+             [(3, 2, (1, 1, 1, 1)), (2, 2, (0, 0, 0, 0)), (3, 1, (1, 1, 1, 1)), (5, 3, (2, 1, 0, 2))]]
+    # rows of 13 and 27 outputs (SqueezeNet's 3x3/2 pools: the AVX2 rows' overlapping last
+    # step), 2x2/2 rows of 8..28 outputs (DenseNet's transitions)
+    cases += [((1, 3, h, h), 3, 2, (0, 0, 0, 0)) for h in (27, 55, 18)]
+    cases += [((1, 3, h, w), 2, 2, pads) for h, w in ((56, 56), (16, 17), (28, 23))
+              for pads in ((0, 0, 0, 0), (1, 1, 0, 1))]
+    for shape, k, s, pads in cases:
+        x = rng.standard_normal(shape).astype(np.float32)
+        oh = out_size(shape[2], k, s, pads[0], pads[2], 1, 1)
+        ow = out_size(shape[3], k, s, pads[1], pads[3], 1, 1)
         ys = {}
         for isa in ("portable", "avx2"):
             c = _kernels.Context(1, isa)
-            ym, ya = np.empty((2, 5, oh, ow), np.float32), np.empty((2, 5, oh, ow), np.float32)
+            ym, ya = np.empty(shape[:2] + (oh, ow), np.float32), np.empty(shape[:2] + (oh, ow), np.float32)
             _kernels.max_pool2d(c, x, ym, (k, k), (s, s), pads, (1, 1))
             _kernels.avg_pool2d(c, x, ya, (k, k), (s, s), pads, (1, 1), 1)
-            yg = np.empty((2, 5, 1, 1), np.float32)
+            yg = np.empty(shape[:2] + (1, 1), np.float32)
             _kernels.global_avg_pool(c, x, yg)
             ys[isa] = (ym, ya, yg)
         for name, p, a in zip(("max_pool2d", "avg_pool2d", "global_avg_pool"), ys["portable"], ys["avx2"]):
-            np.testing.assert_array_equal(a, p, err_msg=f"{name} k{k} s{s} pads {pads}: avx2 differs from portable")
+            np.testing.assert_array_equal(a, p, err_msg=f"{name} x {shape} k{k} s{s} pads {pads}: "
+                                                         "avx2 differs from portable")
 
 
 SAME_S1 = [((1, 480, 14, 14), 3, (1, 1, 1, 1)), ((1, 832, 7, 7), 3, (1, 1, 1, 1)),

@@ -114,6 +114,40 @@ def test_conv_chain_restarts_at_residual_merges(blocks, residual, chain, level):
     assert conv_chain(sess._graph.nodes, sess._graph.initializers) == chain
 
 
+def concat_net(layers, dense):
+    """`layers` 3x3 convs of 4 channels.  dense: each conv reads the Concat of the input and
+    all earlier convs' outputs (DenseNet); otherwise each stage is two parallel convs of
+    the previous Concat, concatenated (Inception)."""
+    nodes, inits, feats = [], {}, ["x"]
+    for j in range(layers):
+        nodes.append(helper.make_node("Concat", list(feats), [f"cat{j}"], axis=1))
+        if dense:
+            inits[f"w{j}"] = RNG.normal(0, 0.2, (4, 4 * len(feats), 3, 3)).astype(np.float32)
+            nodes.append(helper.make_node("Conv", [f"cat{j}", f"w{j}"], [f"c{j}"], pads=[1] * 4))
+            feats.append(f"c{j}")
+        else:
+            for b in "ab":
+                inits[f"w{j}{b}"] = RNG.normal(0, 0.2, (4, 4 * len(feats), 3, 3)).astype(np.float32)
+                nodes.append(helper.make_node("Conv", [f"cat{j}", f"w{j}{b}"], [f"c{j}{b}"],
+                                              pads=[1] * 4))
+            feats = [f"c{j}a", f"c{j}b"]
+    nodes.append(helper.make_node("Concat", list(feats), ["y"], axis=1))
+    return make_model(nodes, [("x", [1, 4, 6, 6])], [("y", [1, 4 * len(feats), 6, 6])], inits)
+
+
+@pytest.mark.parametrize("layers,dense,chain", [(1, True, 1), (8, True, 1), (1, False, 1),
+                                                (8, False, 8)])
+def test_conv_chain_restarts_at_a_concat_with_a_shortcut(layers, dense, chain):
+    """DenseNet's Concats carry the earlier features on unamplified, like a residual Add;
+    a Concat of parallel branches (Inception, SqueezeNet) carries on the longest chain."""
+    from tinycnn.graph import conv_chain
+    model = concat_net(layers, dense)
+    sess = tinycnn.InferenceSession(model)
+    assert conv_chain(sess._graph.nodes, sess._graph.initializers) == chain
+    x = {"x": RNG.normal(size=(1, 4, 6, 6)).astype(np.float32)}
+    assert_close(sess.run(None, x)[0], ort_run(model, x)[0])
+
+
 def test_conv_chain_counts_only_the_convolutions_winograd_can_take():
     """1x1, strided and grouped convolutions between the 3x3 layers do not add to the chain:
     their rounding is a direct convolution's (YOLOv8n's C2f blocks)."""

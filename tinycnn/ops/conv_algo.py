@@ -31,7 +31,9 @@ from dataclasses import dataclass
 # (graph.conv_chain).  Measured against onnxruntime, end to end, on exports of models/
 # (N(0, 1) input): VGG-16 (a chain of 13) 6-8e-5 with F(4x4); VGG-19 (16) 1.1-1.4e-4 with
 # F(4x4), 2.4e-5 with F(2x2); ResNet-18, -50 and -101 (chains of 3 or 4) 3e-6, 5e-6 and
-# 1.5e-5 with F(4x4) everywhere.  Longer chains than this use F(2x2), ~1e-6 per layer.
+# 1.5e-5 with F(4x4) everywhere; DenseNet-121 (its Concats restart the chain like a
+# residual merge) 2.5-3.6e-5 with F(4x4), 1.0-1.1e-5 with F(2x2) on its 56 3x3 layers at
+# 56..14 (2026-12-01, 5 inputs).  Longer chains than this use F(2x2), ~1e-6 per layer.
 # A heuristic fitted to those measurements, not a bound: tests/test_models.py checks it.
 # F(2x2,5x5) uses the same points as F(4x4,3x3) and rounds alike (~5e-6 per layer at 64
 # channels): it takes the same limit, and otherwise a 5x5 layer goes to the GEMM.
@@ -53,6 +55,11 @@ WINOGRAD4_MAX_PLANE_BYTES = 16 << 20
 #    16->16 at 160x160 and 80x80 (ratio 8) 0.7-0.75x the GEMM's time, 32->32 at 80x80 0.55x,
 #    16->32 at 28x28 (10.7, 49 tiles) a tie; RGB input layers (3->64: 2.8) stay on the GEMM.
 #    (2026-11-30, AVX2 under emulation, benchmarks/winograd_shapes.py --layers yolo.)
+#    The 3x3 layers of SqueezeNet 1.1, DenseNet-121 and GoogLeNet (--layers squeezenet
+#    densenet googlenet, 1 thread, CPU time vs onnxruntime, 2026-12-01) all take the fastest
+#    of the three: F(4x4) 0.45-0.7x onnxruntime from 14x14 up (16->64 at 55x55, ratio 12.8:
+#    0.66x, the GEMM 0.96x; 16->48 at 14x14, ratio 12: 0.82x, the GEMM 0.95x); at 7x7 F(2x2)
+#    (128->32 0.89x, 192->384 0.64x) where F(4x4) takes 1.3-1.5x and the GEMM 1.05-1.27x.
 WINOGRAD3_MIN_CHANNEL_RATIO = 20
 WINOGRAD4_MIN_CHANNEL_RATIO = 8
 #  - F(4x4) needs enough 4x4 tiles: 14x14 (16 tiles) runs at ~0.45-0.55x onnxruntime's
