@@ -16,4 +16,5 @@ const tc_conv_kernels tc_conv_avx512 = {
     .pack_b_im2col = tc_pack_b_im2col_avx2,
     .gc_block = tc_gc_block_avx2,
     .take_even = tc_take_even_avx2,
+    .split_even_odd = tc_split_even_odd_avx2,
 };

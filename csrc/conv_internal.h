@@ -51,6 +51,9 @@ typedef struct tc_conv_kernels {
     tc_gc_block_fn gc_block;
     /* d[i] = s[2 * i], i < n: a row of a stride-2 phase copy (reads s[0 .. 2n - 2]) */
     void (*take_even)(const float *s, float *d, ptrdiff_t n);
+    /* e[i] = s[2 * i], i < (n + 1) / 2, and o[i] = s[2 * i + 1], i < n / 2: a row of a
+     * stride-2 phase copy, both column phases in one pass (reads s[0 .. n)) */
+    void (*split_even_odd)(const float *s, ptrdiff_t n, float *e, float *o);
 } tc_conv_kernels;
 
 extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
@@ -60,6 +63,7 @@ void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph
                       const float *w, int nk, const float *bias, const float *residual,
                       const tc_act_k *act, float *y);
 void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n);
+void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);
 
 #endif
