@@ -33,8 +33,10 @@
 #undef TC_DW_FN
 
 #define TC_GC_FN gc_block_portable
+#define TC_GC_COPY_FN gc_copy_portable
 #include "grouped_body.h"
 #undef TC_GC_FN
+#undef TC_GC_COPY_FN
 
 static int params_ok(const tc_conv2d_params *p)
 {
@@ -290,7 +292,7 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
         return (size_t)w; /* a row of zeros, read in place of rows above or below x */
     if (algo == TC_CONV_ALGO_GROUPED) /* the tap offsets, then a slot per thread (grouped_run) */
         return grouped_taps(p) * (sizeof(ptrdiff_t) / sizeof(float)) + 16 +
-               (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * grouped_slot_floats(p, h, w);
+               (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * (grouped_slot_floats(p, h, w) + 1);
     const int rows = stem_band_rows(p, algo, OW);
     if (rows)
         return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * stem_slot_floats(p, rows, w) + 16;
@@ -448,6 +450,7 @@ const tc_conv_kernels tc_conv_portable = {
     .dw_pick = dw_plane_portable,
     .pack_b_im2col = pack_b_im2col_portable,
     .gc_block = gc_block_portable,
+    .gc_copy = gc_copy_portable,
     .take_even = take_even_portable,
     .split_even_odd = split_even_odd_portable,
 };
@@ -538,10 +541,12 @@ typedef struct {
     const ptrdiff_t *taps;
     const tc_activation *act;
     float *y, *slots;
+    int *primed;          /* [threads]: the thread's slot holds its zeros (this run) */
     size_t slot, cstride; /* floats per thread's slot, per channel of its copy */
     int h, w, wph, OH, OW, blocks, chunks, per_chunk;
     phase_job pj; /* x, xp set per task */
     tc_gc_block_fn block;
+    tc_gc_copy_fn copy; /* NULL: phase_task each time (column strides past 2) */
 } gc_job;
 
 /* items = (image, group, chunk of its blocks of output channels) */
@@ -561,7 +566,12 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int blk0 = (int)(it % j->chunks) * j->per_chunk;
         const int blk1 = blk0 + j->per_chunk < j->blocks ? blk0 + j->per_chunk : j->blocks;
         pj.x = j->x + b * in_img + (size_t)g * Cg * j->h * j->w;
-        phase_task(&pj, tid, 0, Cg);
+        if (j->copy && j->primed[tid]) { /* the same positions as the first copy's */
+            j->copy(pj.x, Cg, j->h, j->w, pj.pt, pj.pl, pj.sh, pj.sw, pj.hph, pj.wph, xg);
+        } else {
+            phase_task(&pj, tid, 0, Cg);
+            j->primed[tid] = 1;
+        }
         for (int blk = blk0; blk < blk1; blk++) {
             const int k0 = g * Kg + blk * TC_GC_KB;
             const int nk = Kg - blk * TC_GC_KB < TC_GC_KB ? Kg - blk * TC_GC_KB : TC_GC_KB;
@@ -577,8 +587,10 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
-/* workspace: the tap offsets, then per thread a slot (64-byte aligned): one group's
- * phase planes, then the slack a row's last vector may read, zeroed once per run */
+/* workspace: the tap offsets, a flag per thread, then per thread a slot (64-byte aligned):
+ * one group's phase planes, then the slack a row's last vector may read, zeroed once per
+ * run.  A thread's first task of the run writes its slot whole (phase_task), the next ones
+ * only the values from x (gc_copy): the zeros around them stay. */
 static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
                         const float *x, const float *packed, const float *bias,
                         const float *residual, const tc_activation *act, float *y, int OH,
@@ -603,7 +615,9 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     memset(&j, 0, sizeof(j));
     j.p = p, j.x = x, j.packed = packed, j.bias = bias, j.residual = residual, j.taps = taps;
     j.act = act, j.y = y, j.cstride = cstride, j.slot = grouped_slot_floats(p, h, w);
-    j.slots = (float *)(((uintptr_t)(taps + ntaps) + 63) & ~(uintptr_t)63);
+    j.primed = (int *)(void *)(taps + ntaps);
+    memset(j.primed, 0, (size_t)threads * sizeof(int));
+    j.slots = (float *)(((uintptr_t)(j.primed + threads) + 63) & ~(uintptr_t)63);
     j.h = h, j.w = w, j.wph = wph, j.OH = OH, j.OW = OW;
     j.blocks = (Kg + TC_GC_KB - 1) / TC_GC_KB;
     /* fewer groups than 2 per thread: each group's blocks in chunks, each copying the
@@ -614,6 +628,7 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     j.per_chunk = (j.blocks + j.chunks - 1) / j.chunks;
     j.chunks = (j.blocks + j.per_chunk - 1) / j.per_chunk;
     j.block = tc_conv_kernels_of(ctx)->gc_block;
+    j.copy = sw <= 2 ? tc_conv_kernels_of(ctx)->gc_copy : NULL;
     phase_job *pj = &j.pj;
     pj->h = h, pj->w = w, pj->pt = p->pt, pj->pl = p->pl, pj->sh = sh, pj->sw = sw;
     pj->hph = hph, pj->wph = wph;

@@ -11,6 +11,7 @@
 #include "depthwise_body.h"
 
 #define TC_GC_FN gc_block_avx2
+#define TC_GC_COPY_FN gc_copy_avx2
 #include "grouped_body.h"
 
 #define TC_IM2COL_FN pack_b_im2col_avx2
@@ -28,6 +29,12 @@ void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph
                       const tc_act_k *act, float *y)
 {
     gc_block_avx2(xg, taps, ntaps, wph, OH, OW, w, nk, bias, residual, act, y);
+}
+
+void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,
+                     int wph, float *xp)
+{
+    gc_copy_avx2(x, C, h, w, pt, pl, sh, sw, hph, wph, xp);
 }
 
 void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n)
@@ -61,6 +68,7 @@ const tc_conv_kernels tc_conv_avx2 = {
     .dw_block_pick = dw_plane_avx2_block_pick,
     .pack_b_im2col = pack_b_im2col_avx2,
     .gc_block = gc_block_avx2,
+    .gc_copy = gc_copy_avx2,
     .take_even = tc_take_even_avx2,
     .split_even_odd = tc_split_even_odd_avx2,
 };

@@ -1,8 +1,8 @@
 /* Body of the direct kernel for grouped convolutions with few channels per group
  * (RegNet's and ResNeXt's 3x3 layers: 8 in, 8 out per group, dozens of groups),
  * included by conv.c (portable) and conv_avx2.c (AVX2 + FMA) on the vector primitives of
- * depthwise_vec_*.h.  Defines one function named TC_GC_FN, a tc_gc_block_fn
- * (conv_internal.h).
+ * depthwise_vec_*.h.  Defines two functions: TC_GC_FN, a tc_gc_block_fn, and
+ * TC_GC_COPY_FN, a tc_gc_copy_fn (conv_internal.h).
  *
  * The im2col GEMM spends most of such a layer on overhead: one GEMM per group, each
  * with 8 rows of A (the tile has 6 or 12) and a B panel packed for 72 values of k.
@@ -137,3 +137,48 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
 #undef TC_GC_OUT
 #undef TC_GC_OUT3
 #undef TC_GC_OUT2
+
+/* The values of one group's zero-padded phase planes that come from x (the copy phase_task
+ * makes, without its zeros: the caller's slot holds them from an earlier copy of the same
+ * geometry), for column strides 1 and 2.  Source pixel (ih, iw) is padded pixel
+ * (ih + pt, iw + pl), phase ((ih + pt) % sh, (iw + pl) % sw) at ((ih + pt) / sh,
+ * (iw + pl) / sw); with sw == 2 a source row's even columns all land in one column phase
+ * from (pl / 2) on and its odd ones in the other from ((pl + 1) / 2) on.
+ * x: [C][h][w]  xp: [C][sh][sw][hph][wph] */
+static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw,
+                          int hph, int wph, float *xp)
+{
+    const size_t pplane = (size_t)hph * wph;
+    const int pe = pl % 2, qe = pl / 2, qo = (pl + 1) / 2;
+    for (int c = 0; c < C; c++)
+        for (int ih = 0; ih < h; ih++) {
+            const int r = ih + pt;
+            const float *s = x + ((size_t)c * h + ih) * w;
+            float *d = xp + ((size_t)c * sh + r % sh) * sw * pplane + (size_t)(r / sh) * wph;
+            int i = 0;
+            if (sw == 1) {
+                d += pl;
+                for (; i + TC_VL <= w; i += TC_VL)
+                    tc_v_store(d + i, tc_v_load(s + i));
+                if (i < w) {
+                    const tc_m m = tc_m_range(0, w - i);
+                    tc_v_store_masked(d + i, m, tc_v_load_masked(s + i, m));
+                }
+                continue;
+            }
+            float *de = d + (pe ? pplane : 0) + qe, *dodd = d + (pe ? 0 : pplane) + qo;
+            tc_v ev, od;
+            for (; 2 * i + 2 * TC_VL <= w; i += TC_VL) {
+                tc_v_load_even_odd(s + 2 * i, &ev, &od);
+                tc_v_store(de + i, tc_v_unscramble(ev));
+                tc_v_store(dodd + i, tc_v_unscramble(od));
+            }
+            const int left = w - 2 * i; /* 0 .. 2 * TC_VL - 1 values */
+            if (left > 0) {
+                tc_v_load_even_odd_masked(s + 2 * i, tc_m_range(0, left),
+                                          tc_m_range(0, left - TC_VL), &ev, &od);
+                tc_v_store_masked(de + i, tc_m_range(0, (left + 1) / 2), tc_v_unscramble(ev));
+                tc_v_store_masked(dodd + i, tc_m_range(0, left / 2), tc_v_unscramble(od));
+            }
+        }
+}
