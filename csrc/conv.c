@@ -547,6 +547,8 @@ typedef struct {
     phase_job pj; /* x, xp set per task */
     tc_gc_block_fn block;
     tc_gc_copy_fn copy; /* NULL: phase_task each time (column strides past 2) */
+    float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
+    float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
 } gc_job;
 
 /* items = (image, group, chunk of its blocks of output channels) */
@@ -583,6 +585,10 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                      j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB, nk,
                      j->bias ? j->bias + k0 : NULL, j->residual ? j->residual + o : NULL, acts,
                      j->y + o);
+            /* the block's planes summed while in L1, as dw_means does (same bits as the pool) */
+            for (int c = 0; j->means && c < nk; c++)
+                j->means[(size_t)b * p->K + k0 + c] =
+                    j->sum(j->y + o + c * plane, plane) / (float)plane;
         }
     }
 }
@@ -594,7 +600,7 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
                         const float *x, const float *packed, const float *bias,
                         const float *residual, const tc_activation *act, float *y, int OH,
-                        int OW, float *workspace)
+                        int OW, float *means, float *workspace)
 {
     tc_pool *pool = ctx ? ctx->pool : NULL;
     const int sh = p->sh, sw = p->sw, hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
@@ -629,6 +635,8 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     j.chunks = (j.blocks + j.per_chunk - 1) / j.per_chunk;
     j.block = tc_conv_kernels_of(ctx)->gc_block;
     j.copy = sw <= 2 ? tc_conv_kernels_of(ctx)->gc_copy : NULL;
+    j.means = means;
+    j.sum = tc_pool2d_kernels_of(ctx)->sum;
     phase_job *pj = &j.pj;
     pj->h = h, pj->w = w, pj->pt = p->pt, pj->pl = p->pl, pj->sh = sh, pj->sw = sw;
     pj->hph = hph, pj->wph = wph;
@@ -864,7 +872,8 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
         return;
     }
     if (algo == TC_CONV_ALGO_GROUPED) {
-        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW, workspace);
+        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW, means,
+                    workspace);
         return;
     }
 
@@ -957,13 +966,14 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
     conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, NULL, workspace);
 }
 
-/* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE)  means: [N, K] */
+/* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE or GROUPED)  means: [N, K] */
 int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                         const float *x, const float *packed, const float *bias, const float *residual,
                         const tc_activation *act, float *y, float *means, float *workspace)
 {
     int OH, OW;
-    if (algo != TC_CONV_ALGO_DEPTHWISE || !means || n <= 0 || tc_conv2d_check(p, algo) ||
+    if ((algo != TC_CONV_ALGO_DEPTHWISE && algo != TC_CONV_ALGO_GROUPED) || !means || n <= 0 ||
+        tc_conv2d_check(p, algo) ||
         tc_conv2d_output_hw(p, h, w, &OH, &OW) || tc_activation_check(act))
         return -1;
     conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, means, workspace);
