@@ -360,6 +360,24 @@ def test_folded_se_session_shared_by_threads_matches_serial():
 
 # -- the pool of the gates summed by the depthwise convolution before the block --------------
 
+def _run_with_means(ctx, rng, layer, n, h, res, label):
+    """layer on an n x C x h x h input (and a residual when res), with and without means:
+    checks y the same and the means the global average pool of y bit for bit; (y, means)."""
+    x = rng.standard_normal((n, layer.in_channels, h, h), dtype=np.float32)
+    oshape = layer.output_shape(n, h, h)
+    r = rng.standard_normal(oshape, dtype=np.float32) if res else None
+    ws = np.empty(layer.workspace_size(n, h, h), np.float32)
+    ref = layer.run(x, np.empty(oshape, np.float32), r, ws)
+    m = np.full(oshape[:2], np.nan, np.float32)
+    y = layer.run(x, np.empty(oshape, np.float32), r, ws, means=m)
+    np.testing.assert_array_equal(y, ref, err_msg=f"y {label}")
+    pooled = np.empty(oshape[:2] + (1, 1), np.float32)
+    _kernels.global_avg_pool(ctx, y, pooled)
+    np.testing.assert_array_equal(m, pooled.reshape(oshape[:2]), err_msg=f"means {label}")
+    np.testing.assert_allclose(m, y.mean(axis=(2, 3)), rtol=1e-5, atol=1e-5)
+    return y, m
+
+
 @pytest.mark.parametrize("threads,isa", CONTEXTS, ids=[f"{i}-{t}t" for t, i in CONTEXTS])
 def test_depthwise_means_are_the_global_pool_of_its_output(threads, isa):
     """Conv2d.run(means=m) (csrc/conv.c tc_conv2d_means_f32): y as without means, and m the
@@ -378,18 +396,7 @@ def test_depthwise_means_are_the_global_pool_of_its_output(threads, isa):
         layer = _kernels.Conv2d(ctx, w, rng.standard_normal(c, dtype=np.float32), algo="depthwise",
                                 strides=(st, st), pads=(p, p, p, p), dilations=(dl, dl), group=c,
                                 activation=act)
-        x = rng.standard_normal((n, c, h, h), dtype=np.float32)
-        oshape = layer.output_shape(n, h, h)
-        r = rng.standard_normal(oshape, dtype=np.float32) if res else None
-        ws = np.empty(layer.workspace_size(n, h, h), np.float32)
-        ref = layer.run(x, np.empty(oshape, np.float32), r, ws)
-        m = np.full((n, c), np.nan, np.float32)
-        y = layer.run(x, np.empty(oshape, np.float32), r, ws, means=m)
-        np.testing.assert_array_equal(y, ref, err_msg=f"y {(n, c, h, ks, st, dl)}")
-        pooled = np.empty((n, c, 1, 1), np.float32)
-        _kernels.global_avg_pool(ctx, y, pooled)
-        np.testing.assert_array_equal(m, pooled.reshape(n, c), err_msg=f"means {(n, c, h)}")
-        np.testing.assert_allclose(m, y.mean(axis=(2, 3)), rtol=1e-5, atol=1e-5)
+        y, m = _run_with_means(ctx, rng, layer, n, h, res, (n, c, h, ks, st, dl))
         c1 = max(c // 4, 1)
         se = _kernels.SqueezeExcite(ctx, rng.standard_normal((c1, c), dtype=np.float32),
                                     None, rng.standard_normal((c, c1), dtype=np.float32), None,
@@ -414,18 +421,7 @@ def test_grouped_means_are_the_global_pool_of_its_output(threads, isa):
         w = rng.standard_normal((k, c // g, 3, 3), dtype=np.float32)
         layer = _kernels.Conv2d(ctx, w, rng.standard_normal(k, dtype=np.float32), algo="grouped",
                                 strides=(st, st), pads=(1, 1, 1, 1), group=g, activation=act)
-        x = rng.standard_normal((n, c, h, h), dtype=np.float32)
-        oshape = layer.output_shape(n, h, h)
-        r = rng.standard_normal(oshape, dtype=np.float32) if res else None
-        ws = np.empty(layer.workspace_size(n, h, h), np.float32)
-        ref = layer.run(x, np.empty(oshape, np.float32), r, ws)
-        m = np.full((n, k), np.nan, np.float32)
-        y = layer.run(x, np.empty(oshape, np.float32), r, ws, means=m)
-        np.testing.assert_array_equal(y, ref, err_msg=f"y {(n, c, k, g, h, st)}")
-        pooled = np.empty((n, k, 1, 1), np.float32)
-        _kernels.global_avg_pool(ctx, y, pooled)
-        np.testing.assert_array_equal(m, pooled.reshape(n, k), err_msg=f"means {(n, c, k, g, h)}")
-        np.testing.assert_allclose(m, y.mean(axis=(2, 3)), rtol=1e-5, atol=1e-5)
+        _run_with_means(ctx, rng, layer, n, h, res, (n, c, k, g, h, st))
 
 
 def test_depthwise_means_refused_elsewhere():
