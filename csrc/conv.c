@@ -33,8 +33,10 @@
 #undef TC_DW_FN
 
 #define TC_GC_FN gc_block_portable
+#define TC_GC_COPY_FN gc_copy_portable
 #include "grouped_body.h"
 #undef TC_GC_FN
+#undef TC_GC_COPY_FN
 
 static int params_ok(const tc_conv2d_params *p)
 {
@@ -229,6 +231,16 @@ static size_t grouped_taps(const tc_conv2d_params *p)
     return (size_t)(p->C / p->group) * p->KH * p->KW;
 }
 
+/* Floats of one thread's slot of the grouped kernel: one group's zero-padded phase planes
+ * and the slack, rounded to a cache line */
+static size_t grouped_slot_floats(const tc_conv2d_params *p, int h, int w)
+{
+    const size_t hp = (size_t)h + p->pt + p->pb, wp = (size_t)w + p->pl + p->pr;
+    const size_t planes = (size_t)(p->C / p->group) * p->sh * p->sw *
+                          ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
+    return (planes + TC_GC_SLACK + 15) / 16 * 16;
+}
+
 static int needs_phase_copy(const tc_conv2d_params *p, int algo)
 {
     return (algo == TC_CONV_ALGO_GEMM && (has_pad(p) || p->sh > 1 || p->sw > 1)) ||
@@ -278,10 +290,9 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
     size_t hp = (size_t)h + p->pt + p->pb, wp = (size_t)w + p->pl + p->pr;
     if (algo == TC_CONV_ALGO_DEPTHWISE)
         return (size_t)w; /* a row of zeros, read in place of rows above or below x */
-    if (algo == TC_CONV_ALGO_GROUPED) /* the phase planes, slack, the tap offsets */
-        return (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) *
-                   ((wp + p->sw - 1) / p->sw) +
-               TC_GC_SLACK + grouped_taps(p) * (sizeof(ptrdiff_t) / sizeof(float));
+    if (algo == TC_CONV_ALGO_GROUPED) /* the tap offsets, then a slot per thread (grouped_run) */
+        return grouped_taps(p) * (sizeof(ptrdiff_t) / sizeof(float)) + 16 +
+               (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * (grouped_slot_floats(p, h, w) + 1);
     const int rows = stem_band_rows(p, algo, OW);
     if (rows)
         return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * stem_slot_floats(p, rows, w) + 16;
@@ -307,7 +318,45 @@ typedef struct {
     int h, w, pt, pl, sh, sw, hph, wph;
     unsigned char used[64]; /* [sh*sw] when sh*sw <= 64, else all used */
     void (*take_even)(const float *s, float *d, ptrdiff_t n);
+    void (*split_even_odd)(const float *s, ptrdiff_t n, float *e, float *o);
 } phase_job;
+
+static int phase_used(const phase_job *j, int ph)
+{
+    return ph >= 64 || j->used[ph];
+}
+
+static void zero_floats(float *d, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        d[i] = 0.0f;
+}
+
+/* Both column phases of phase row pr of channel c when sw == 2, one pass over each source
+ * row: source column s is padded column s + pl, phase (s + pl) % 2, at (s + pl) / 2, so
+ * the even source columns all land in one phase from (pl / 2) on and the odd ones in the
+ * other from ((pl + 1) / 2) on (both within wph: 2 * wph >= w + pl). */
+static void phase_rows_split(const phase_job *j, const float *src, ptrdiff_t c, int pr)
+{
+    const size_t pplane = (size_t)j->hph * j->wph;
+    float *d0 = j->xp + ((size_t)c * j->sh * 2 + (size_t)pr * 2) * pplane;
+    float *de = j->pl % 2 ? d0 + pplane : d0, *dodd = j->pl % 2 ? d0 : d0 + pplane;
+    const int qe = j->pl / 2, qo = (j->pl + 1) / 2, ne = (j->w + 1) / 2, no = j->w / 2;
+    for (int i = 0; i < j->hph; i++) {
+        float *re = de + (size_t)i * j->wph, *ro = dodd + (size_t)i * j->wph;
+        const int ih = i * j->sh + pr - j->pt;
+        if (ih < 0 || ih >= j->h) {
+            memset(re, 0, (size_t)j->wph * sizeof(float));
+            memset(ro, 0, (size_t)j->wph * sizeof(float));
+            continue;
+        }
+        zero_floats(re, qe);
+        zero_floats(ro, qo);
+        j->split_even_odd(src + (size_t)ih * j->w, j->w, re + qe, ro + qo);
+        zero_floats(re + qe + ne, j->wph - qe - ne);
+        zero_floats(ro + qo + no, j->wph - qo - no);
+    }
+}
 
 static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
@@ -316,10 +365,14 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     (void)tid;
     for (ptrdiff_t c = begin; c < end; c++) {
         const float *src = j->x + (size_t)c * j->h * j->w;
-        for (int pr = 0; pr < j->sh; pr++)
+        for (int pr = 0; pr < j->sh; pr++) {
+            if (j->sw == 2 && phase_used(j, pr * 2) && phase_used(j, pr * 2 + 1)) {
+                phase_rows_split(j, src, c, pr);
+                continue;
+            }
             for (int pc = 0; pc < j->sw; pc++) {
                 int ph = pr * j->sw + pc;
-                if (ph < 64 && !j->used[ph])
+                if (!phase_used(j, ph))
                     continue;
                 float *dst = j->xp + ((size_t)c * j->sh * j->sw + ph) * pplane;
                 /* padded column of phase column q: q*sw + pc; valid source columns */
@@ -354,6 +407,7 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                         d[q] = 0.0f;
                 }
             }
+        }
     }
 }
 
@@ -380,6 +434,14 @@ static void take_even_portable(const float *s, float *d, ptrdiff_t n)
         d[i] = s[2 * i];
 }
 
+static void split_even_odd_portable(const float *s, ptrdiff_t n, float *e, float *o)
+{
+    for (ptrdiff_t i = 0; 2 * i < n; i++)
+        e[i] = s[2 * i];
+    for (ptrdiff_t i = 0; 2 * i + 1 < n; i++)
+        o[i] = s[2 * i + 1];
+}
+
 #define TC_IM2COL_FN pack_b_im2col_portable
 #include "conv_im2col_body.h"
 #undef TC_IM2COL_FN
@@ -388,7 +450,9 @@ const tc_conv_kernels tc_conv_portable = {
     .dw_pick = dw_plane_portable,
     .pack_b_im2col = pack_b_im2col_portable,
     .gc_block = gc_block_portable,
+    .gc_copy = gc_copy_portable,
     .take_even = take_even_portable,
+    .split_even_odd = split_even_odd_portable,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -467,53 +531,84 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* Grouped                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Each task copies one group's inputs (zero-padded phase planes, phase_task) into its
+ * thread's slot of the workspace and runs that group's blocks of output channels from
+ * there, while the copy is in L1 or L2: a copy of the whole input first (1.3 MB at
+ * RegNetY's 104 channels at 56x56) left the kernels to read it back from L3. */
 typedef struct {
     const tc_conv2d_params *p;
-    const float *xp, *packed, *bias, *residual; /* residual, y: this image's */
+    const float *x, *packed, *bias, *residual;
     const ptrdiff_t *taps;
     const tc_activation *act;
-    float *y;
-    size_t cstride;
-    int wph, OH, OW, blocks;
+    float *y, *slots;
+    int *primed;          /* [threads]: the thread's slot holds its zeros (this run) */
+    size_t slot, cstride; /* floats per thread's slot, per channel of its copy */
+    int h, w, wph, OH, OW, blocks, chunks, per_chunk;
+    phase_job pj; /* x, xp set per task */
     tc_gc_block_fn block;
+    tc_gc_copy_fn copy; /* NULL: phase_task each time (column strides past 2) */
+    float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
+    float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
 } gc_job;
 
-/* items = (group, block of output channels) pairs */
+/* items = (image, group, chunk of its blocks of output channels) */
 static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const gc_job *j = (const gc_job *)varg;
     const tc_conv2d_params *p = j->p;
     const int Cg = p->C / p->group, Kg = p->K / p->group, ntaps = (int)grouped_taps(p);
     const ptrdiff_t plane = (ptrdiff_t)j->OH * j->OW;
-    (void)tid;
+    const size_t in_img = (size_t)p->C * j->h * j->w, out_img = (size_t)p->K * plane;
+    float *xg = j->slots + (size_t)tid * j->slot;
+    phase_job pj = j->pj;
+    pj.xp = xg;
     for (ptrdiff_t it = begin; it < end; it++) {
-        const int g = (int)(it / j->blocks), b = (int)(it % j->blocks);
-        const int k0 = g * Kg + b * TC_GC_KB;
-        const int nk = Kg - b * TC_GC_KB < TC_GC_KB ? Kg - b * TC_GC_KB : TC_GC_KB;
-        tc_act_k acts[TC_GC_KB];
-        for (int c = 0; c < nk; c++)
-            acts[c] = tc_act_at(j->act, k0 + c);
-        j->block(j->xp + (size_t)g * Cg * j->cstride, j->taps, ntaps, j->wph, j->OH, j->OW,
-                 j->packed + (size_t)it * ntaps * TC_GC_KB, nk, j->bias ? j->bias + k0 : NULL,
-                 j->residual ? j->residual + k0 * plane : NULL, acts, j->y + k0 * plane);
+        const ptrdiff_t ig = it / j->chunks; /* image * group + group */
+        const int b = (int)(ig / p->group), g = (int)(ig % p->group);
+        const int blk0 = (int)(it % j->chunks) * j->per_chunk;
+        const int blk1 = blk0 + j->per_chunk < j->blocks ? blk0 + j->per_chunk : j->blocks;
+        pj.x = j->x + b * in_img + (size_t)g * Cg * j->h * j->w;
+        if (j->copy && j->primed[tid]) { /* the same positions as the first copy's */
+            j->copy(pj.x, Cg, j->h, j->w, pj.pt, pj.pl, pj.sh, pj.sw, pj.hph, pj.wph, xg);
+        } else {
+            phase_task(&pj, tid, 0, Cg);
+            j->primed[tid] = 1;
+        }
+        for (int blk = blk0; blk < blk1; blk++) {
+            const int k0 = g * Kg + blk * TC_GC_KB;
+            const int nk = Kg - blk * TC_GC_KB < TC_GC_KB ? Kg - blk * TC_GC_KB : TC_GC_KB;
+            const size_t o = b * out_img + (size_t)k0 * plane;
+            tc_act_k acts[TC_GC_KB];
+            for (int c = 0; c < nk; c++)
+                acts[c] = tc_act_at(j->act, k0 + c);
+            j->block(xg, j->taps, ntaps, j->wph, j->OH, j->OW,
+                     j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB, nk,
+                     j->bias ? j->bias + k0 : NULL, j->residual ? j->residual + o : NULL, acts,
+                     j->y + o);
+            /* the block's planes summed while in L1, as dw_means does (same bits as the pool) */
+            for (int c = 0; j->means && c < nk; c++)
+                j->means[(size_t)b * p->K + k0 + c] =
+                    j->sum(j->y + o + c * plane, plane) / (float)plane;
+        }
     }
 }
 
-/* workspace: the tap offsets, then every phase plane of the padded input, then the slack */
+/* workspace: the tap offsets, a flag per thread, then per thread a slot (64-byte aligned):
+ * one group's phase planes, then the slack a row's last vector may read, zeroed once per
+ * run.  A thread's first task of the run writes its slot whole (phase_task), the next ones
+ * only the values from x (gc_copy): the zeros around them stay. */
 static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
                         const float *x, const float *packed, const float *bias,
                         const float *residual, const tc_activation *act, float *y, int OH,
-                        int OW, float *workspace)
+                        int OW, float *means, float *workspace)
 {
     tc_pool *pool = ctx ? ctx->pool : NULL;
     const int sh = p->sh, sw = p->sw, hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
     const int hph = (hp + sh - 1) / sh, wph = (wp + sw - 1) / sw;
     const size_t pplane = (size_t)hph * wph, cstride = pplane * sh * sw;
-    const int Cg = p->C / p->group, Kg = p->K / p->group;
+    const int Cg = p->C / p->group, Kg = p->K / p->group, threads = tc_pool_size(pool);
     const size_t ntaps = grouped_taps(p);
     ptrdiff_t *taps = (ptrdiff_t *)(void *)workspace;
-    float *xpad = workspace + ntaps * (sizeof(ptrdiff_t) / sizeof(float));
-    memset(xpad + (size_t)p->C * cstride, 0, TC_GC_SLACK * sizeof(float));
     size_t t = 0;
     for (int c = 0; c < Cg; c++)
         for (int ki = 0; ki < p->KH; ki++)
@@ -522,22 +617,35 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
                 taps[t++] = (ptrdiff_t)(c * cstride + ph * pplane) +
                             (ptrdiff_t)(ki * p->dh / sh) * wph + kj * p->dw / sw;
             }
-    phase_job pj;
-    memset(&pj, 0, sizeof(pj));
-    pj.h = h, pj.w = w, pj.pt = p->pt, pj.pl = p->pl, pj.sh = sh, pj.sw = sw;
-    pj.hph = hph, pj.wph = wph, pj.xp = xpad;
-    pj.take_even = tc_conv_kernels_of(ctx)->take_even;
-    memset(pj.used, 1, sizeof(pj.used)); /* a row's last vector may read any phase */
-    gc_job j = {p, xpad, packed, bias, NULL, taps, act, NULL, cstride, wph, OH, OW,
-                (Kg + TC_GC_KB - 1) / TC_GC_KB, tc_conv_kernels_of(ctx)->gc_block};
-    const size_t in_img = (size_t)p->C * h * w, out_img = (size_t)p->K * OH * OW;
-    for (int b = 0; b < n; b++) {
-        pj.x = x + b * in_img;
-        tc_parallel_for_dynamic(pool, p->C, 8, phase_task, &pj);
-        j.residual = residual ? residual + b * out_img : NULL;
-        j.y = y + b * out_img;
-        tc_parallel_for_dynamic(pool, (ptrdiff_t)p->group * j.blocks, 1, gc_task, &j);
-    }
+    gc_job j;
+    memset(&j, 0, sizeof(j));
+    j.p = p, j.x = x, j.packed = packed, j.bias = bias, j.residual = residual, j.taps = taps;
+    j.act = act, j.y = y, j.cstride = cstride, j.slot = grouped_slot_floats(p, h, w);
+    j.primed = (int *)(void *)(taps + ntaps);
+    memset(j.primed, 0, (size_t)threads * sizeof(int));
+    j.slots = (float *)(((uintptr_t)(j.primed + threads) + 63) & ~(uintptr_t)63);
+    j.h = h, j.w = w, j.wph = wph, j.OH = OH, j.OW = OW;
+    j.blocks = (Kg + TC_GC_KB - 1) / TC_GC_KB;
+    /* fewer groups than 2 per thread: each group's blocks in chunks, each copying the
+     * group's inputs again, rather than threads left idle */
+    const ptrdiff_t groups = (ptrdiff_t)n * p->group;
+    j.chunks = groups >= 2 * threads ? 1 : (int)((2 * threads + groups - 1) / groups);
+    j.chunks = j.chunks < j.blocks ? j.chunks : j.blocks;
+    j.per_chunk = (j.blocks + j.chunks - 1) / j.chunks;
+    j.chunks = (j.blocks + j.per_chunk - 1) / j.per_chunk;
+    j.block = tc_conv_kernels_of(ctx)->gc_block;
+    j.copy = sw <= 2 ? tc_conv_kernels_of(ctx)->gc_copy : NULL;
+    j.means = means;
+    j.sum = tc_pool2d_kernels_of(ctx)->sum;
+    phase_job *pj = &j.pj;
+    pj->h = h, pj->w = w, pj->pt = p->pt, pj->pl = p->pl, pj->sh = sh, pj->sw = sw;
+    pj->hph = hph, pj->wph = wph;
+    pj->take_even = tc_conv_kernels_of(ctx)->take_even;
+    pj->split_even_odd = tc_conv_kernels_of(ctx)->split_even_odd;
+    memset(pj->used, 1, sizeof(pj->used)); /* a row's last vector may read any phase */
+    for (int i = 0; i < threads; i++)
+        memset(j.slots + i * j.slot + (size_t)Cg * cstride, 0, TC_GC_SLACK * sizeof(float));
+    tc_parallel_for_dynamic(pool, groups * j.chunks, 1, gc_task, &j);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -663,6 +771,7 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
     pj->h = h, pj->w = w, pj->pl = p->pl, pj->sh = p->sh, pj->sw = p->sw;
     pj->wph = (w + p->pl + p->pr + p->sw - 1) / p->sw;
     pj->take_even = tc_conv_kernels_of(ctx)->take_even;
+    pj->split_even_odd = tc_conv_kernels_of(ctx)->split_even_odd;
     phase_mark_used(p, pj);
     tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.bands, 1, stem_task, &j);
 }
@@ -763,7 +872,8 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
         return;
     }
     if (algo == TC_CONV_ALGO_GROUPED) {
-        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW, workspace);
+        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW, means,
+                    workspace);
         return;
     }
 
@@ -788,6 +898,7 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
         pj.h = h, pj.w = w, pj.pt = p->pt, pj.pl = p->pl, pj.sh = sh, pj.sw = sw;
         pj.hph = hph, pj.wph = wph, pj.xp = xpad;
         pj.take_even = tc_conv_kernels_of(ctx)->take_even;
+        pj.split_even_odd = tc_conv_kernels_of(ctx)->split_even_odd;
         phase_mark_used(p, &pj);
     }
 
@@ -855,13 +966,14 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
     conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, NULL, workspace);
 }
 
-/* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE)  means: [N, K] */
+/* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE or GROUPED)  means: [N, K] */
 int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                         const float *x, const float *packed, const float *bias, const float *residual,
                         const tc_activation *act, float *y, float *means, float *workspace)
 {
     int OH, OW;
-    if (algo != TC_CONV_ALGO_DEPTHWISE || !means || n <= 0 || tc_conv2d_check(p, algo) ||
+    if ((algo != TC_CONV_ALGO_DEPTHWISE && algo != TC_CONV_ALGO_GROUPED) || !means || n <= 0 ||
+        tc_conv2d_check(p, algo) ||
         tc_conv2d_output_hw(p, h, w, &OH, &OW) || tc_activation_check(act))
         return -1;
     conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, means, workspace);

@@ -11,6 +11,7 @@
 #include "depthwise_body.h"
 
 #define TC_GC_FN gc_block_avx2
+#define TC_GC_COPY_FN gc_copy_avx2
 #include "grouped_body.h"
 
 #define TC_IM2COL_FN pack_b_im2col_avx2
@@ -30,6 +31,12 @@ void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph
     gc_block_avx2(xg, taps, ntaps, wph, OH, OW, w, nk, bias, residual, act, y);
 }
 
+void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,
+                     int wph, float *xp)
+{
+    gc_copy_avx2(x, C, h, w, pt, pl, sh, sw, hph, wph, xp);
+}
+
 void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
@@ -39,10 +46,29 @@ void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n)
         d[i] = s[2 * i];
 }
 
+void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o)
+{
+    ptrdiff_t i = 0;
+    tc_v ev, od;
+    for (; 2 * i + 16 <= n; i += 8) {
+        tc_v_load_even_odd(s + 2 * i, &ev, &od);
+        tc_v_store(e + i, tc_v_unscramble(ev));
+        tc_v_store(o + i, tc_v_unscramble(od));
+    }
+    const int r = (int)(n - 2 * i); /* 0 .. 15 values left: masked, never read past s[n - 1] */
+    if (r > 0) {
+        tc_v_load_even_odd_masked(s + 2 * i, tc_m_range(0, r), tc_m_range(0, r - 8), &ev, &od);
+        tc_v_store_masked(e + i, tc_m_range(0, (r + 1) / 2), tc_v_unscramble(ev));
+        tc_v_store_masked(o + i, tc_m_range(0, r / 2), tc_v_unscramble(od));
+    }
+}
+
 const tc_conv_kernels tc_conv_avx2 = {
     .dw_pick = dw_plane_avx2,
     .dw_block_pick = dw_plane_avx2_block_pick,
     .pack_b_im2col = pack_b_im2col_avx2,
     .gc_block = gc_block_avx2,
+    .gc_copy = gc_copy_avx2,
     .take_even = tc_take_even_avx2,
+    .split_even_odd = tc_split_even_odd_avx2,
 };

@@ -15,5 +15,7 @@ const tc_conv_kernels tc_conv_avx512 = {
     .dw_block_pick = dw_plane_avx512_block_pick,
     .pack_b_im2col = tc_pack_b_im2col_avx2,
     .gc_block = tc_gc_block_avx2,
+    .gc_copy = tc_gc_copy_avx2,
     .take_even = tc_take_even_avx2,
+    .split_even_odd = tc_split_even_odd_avx2,
 };

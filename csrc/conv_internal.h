@@ -32,6 +32,11 @@ typedef void (*tc_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps
                                int OW, const float *w, int nk, const float *bias,
                                const float *residual, const tc_act_k *act, float *y);
 
+/* The values from x of one group's zero-padded phase planes, column stride 1 or 2 (the
+ * zeros are left as they are), see grouped_body.h.  x: [C][h][w]  xp: [C][sh][sw][hph][wph] */
+typedef void (*tc_gc_copy_fn)(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw,
+                              int hph, int wph, float *xp);
+
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {
     const float *x; /* input of one group: [Cg][sh][sw][hph][wp] phase planes, zero padded */
@@ -49,8 +54,12 @@ typedef struct tc_conv_kernels {
     tc_dw_block_pick_fn dw_block_pick; /* NULL: no block kernel (the portable build) */
     tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
     tc_gc_block_fn gc_block;
+    tc_gc_copy_fn gc_copy;
     /* d[i] = s[2 * i], i < n: a row of a stride-2 phase copy (reads s[0 .. 2n - 2]) */
     void (*take_even)(const float *s, float *d, ptrdiff_t n);
+    /* e[i] = s[2 * i], i < (n + 1) / 2, and o[i] = s[2 * i + 1], i < n / 2: a row of a
+     * stride-2 phase copy, both column phases in one pass (reads s[0 .. n)) */
+    void (*split_even_odd)(const float *s, ptrdiff_t n, float *e, float *o);
 } tc_conv_kernels;
 
 extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
@@ -59,7 +68,10 @@ void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, floa
 void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                       const float *w, int nk, const float *bias, const float *residual,
                       const tc_act_k *act, float *y);
+void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,
+                     int wph, float *xp);
 void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n);
+void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);
 
 #endif

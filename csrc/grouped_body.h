@@ -1,8 +1,8 @@
 /* Body of the direct kernel for grouped convolutions with few channels per group
  * (RegNet's and ResNeXt's 3x3 layers: 8 in, 8 out per group, dozens of groups),
  * included by conv.c (portable) and conv_avx2.c (AVX2 + FMA) on the vector primitives of
- * depthwise_vec_*.h.  Defines one function named TC_GC_FN, a tc_gc_block_fn
- * (conv_internal.h).
+ * depthwise_vec_*.h.  Defines two functions: TC_GC_FN, a tc_gc_block_fn, and
+ * TC_GC_COPY_FN, a tc_gc_copy_fn (conv_internal.h).
  *
  * The im2col GEMM spends most of such a layer on overhead: one GEMM per group, each
  * with 8 rows of A (the tile has 6 or 12) and a B panel packed for 72 values of k.
@@ -29,6 +29,13 @@
         a##j##2 = tc_v_fma(x2, wj, a##j##2);                                             \
     } while (0)
 
+#define TC_GC_ACC2(j)                                                                    \
+    do {                                                                                 \
+        const tc_v wj = tc_v_set1(wt[j]);                                                \
+        a##j##0 = tc_v_fma(x0, wj, a##j##0);                                             \
+        a##j##1 = tc_v_fma(x1, wj, a##j##1);                                             \
+    } while (0)
+
 /* channel j of the block, vector i of the group: act(acc + bias + residual) */
 #define TC_GC_OUT(j, i)                                                                  \
     do {                                                                                 \
@@ -47,6 +54,7 @@
         }                                                                                \
     } while (0)
 #define TC_GC_OUT3(j) TC_GC_OUT(j, 0); TC_GC_OUT(j, 1); TC_GC_OUT(j, 2)
+#define TC_GC_OUT2(j) TC_GC_OUT(j, 0); TC_GC_OUT(j, 1)
 
 /* xg: the group's padded phase planes; taps: [ntaps] offsets of tap t from an output's
  * position oh * wph + ow; w: [ntaps][TC_GC_KB] the block's weights (lane j: its output
@@ -55,7 +63,10 @@
  *
  * The output vectors (a row's 8 outputs at a time; a plane of 7x7 has 7 of them, one per
  * row) are taken TC_GC_NV at a time, so that each broadcast weight feeds 3 FMAs and
- * each input load 4: 7 loads per 12 FMAs keeps the loads off the critical path. */
+ * each input load 4: 7 loads per 12 FMAs keeps the loads off the critical path.  A
+ * count of vectors that 3 does not divide ends in runs of 2 (8 accumulators, still enough
+ * chains to cover the FMA latency): 7 = 3 + 2 + 2 computes 7 vectors where 3 + 3 + 3 (the
+ * last ones recomputed) computed 9, 0.78x the FMAs of a 7x7 plane. */
 static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                      const float *w, int nk, const float *bias, const float *residual,
                      const tc_act_k *act, float *y)
@@ -65,8 +76,9 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
     int defer = 0;
     for (int j = 0; j < nk; j++)
         defer |= tc_act_deferred(act[j].kind);
-    for (int v0 = 0; v0 < total; v0 += TC_GC_NV) {
-        const int nv = total - v0 < TC_GC_NV ? total - v0 : TC_GC_NV;
+    for (int v0 = 0, nv; v0 < total; v0 += nv) {
+        const int left = total - v0; /* 4 and 2 (and a lone 1) left: runs of 2 */
+        nv = left == 4 || left == 2 ? 2 : left < TC_GC_NV ? left : TC_GC_NV;
         const float *pos_x[TC_GC_NV];
         ptrdiff_t pos_o[TC_GC_NV];
         int pos_full[TC_GC_NV];
@@ -80,9 +92,26 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
             pos_m[i] = tc_m_range(0, OW - ow0);
         }
         const float *xq0 = pos_x[0], *xq1 = pos_x[1], *xq2 = pos_x[2];
+        const float *wt = w;
+        if (nv <= 2) {
+            tc_v a00 = tc_v_set1(0.0f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+                 a30 = a00, a31 = a00;
+            for (int t = 0; t < ntaps; t++, wt += TC_GC_KB) {
+                const ptrdiff_t off = taps[t];
+                const tc_v x0 = tc_v_load(xq0 + off), x1 = tc_v_load(xq1 + off);
+                TC_GC_ACC2(0);
+                TC_GC_ACC2(1);
+                TC_GC_ACC2(2);
+                TC_GC_ACC2(3);
+            }
+            TC_GC_OUT2(0);
+            TC_GC_OUT2(1);
+            TC_GC_OUT2(2);
+            TC_GC_OUT2(3);
+            continue;
+        }
         tc_v a00 = tc_v_set1(0.0f), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
              a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-        const float *wt = w;
         for (int t = 0; t < ntaps; t++, wt += TC_GC_KB) {
             const ptrdiff_t off = taps[t];
             const tc_v x0 = tc_v_load(xq0 + off), x1 = tc_v_load(xq1 + off),
@@ -104,5 +133,52 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
 }
 
 #undef TC_GC_ACC
+#undef TC_GC_ACC2
 #undef TC_GC_OUT
 #undef TC_GC_OUT3
+#undef TC_GC_OUT2
+
+/* The values of one group's zero-padded phase planes that come from x (the copy phase_task
+ * makes, without its zeros: the caller's slot holds them from an earlier copy of the same
+ * geometry), for column strides 1 and 2.  Source pixel (ih, iw) is padded pixel
+ * (ih + pt, iw + pl), phase ((ih + pt) % sh, (iw + pl) % sw) at ((ih + pt) / sh,
+ * (iw + pl) / sw); with sw == 2 a source row's even columns all land in one column phase
+ * from (pl / 2) on and its odd ones in the other from ((pl + 1) / 2) on.
+ * x: [C][h][w]  xp: [C][sh][sw][hph][wph] */
+static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw,
+                          int hph, int wph, float *xp)
+{
+    const size_t pplane = (size_t)hph * wph;
+    const int pe = pl % 2, qe = pl / 2, qo = (pl + 1) / 2;
+    for (int c = 0; c < C; c++)
+        for (int ih = 0; ih < h; ih++) {
+            const int r = ih + pt;
+            const float *s = x + ((size_t)c * h + ih) * w;
+            float *d = xp + ((size_t)c * sh + r % sh) * sw * pplane + (size_t)(r / sh) * wph;
+            int i = 0;
+            if (sw == 1) {
+                d += pl;
+                for (; i + TC_VL <= w; i += TC_VL)
+                    tc_v_store(d + i, tc_v_load(s + i));
+                if (i < w) {
+                    const tc_m m = tc_m_range(0, w - i);
+                    tc_v_store_masked(d + i, m, tc_v_load_masked(s + i, m));
+                }
+                continue;
+            }
+            float *de = d + (pe ? pplane : 0) + qe, *dodd = d + (pe ? 0 : pplane) + qo;
+            tc_v ev, od;
+            for (; 2 * i + 2 * TC_VL <= w; i += TC_VL) {
+                tc_v_load_even_odd(s + 2 * i, &ev, &od);
+                tc_v_store(de + i, tc_v_unscramble(ev));
+                tc_v_store(dodd + i, tc_v_unscramble(od));
+            }
+            const int left = w - 2 * i; /* 0 .. 2 * TC_VL - 1 values */
+            if (left > 0) {
+                tc_v_load_even_odd_masked(s + 2 * i, tc_m_range(0, left),
+                                          tc_m_range(0, left - TC_VL), &ev, &od);
+                tc_v_store_masked(de + i, tc_m_range(0, (left + 1) / 2), tc_v_unscramble(ev));
+                tc_v_store_masked(dodd + i, tc_m_range(0, left / 2), tc_v_unscramble(od));
+            }
+        }
+}

@@ -8,6 +8,7 @@
  * the broadcasting multiply; the activations of the small vectors are the
  * epilogue's scalar ones.  tc_se_gate_f32 stops at the gates, for a 1x1 convolution
  * that folds them into its weights (tc_conv2d_scaled_f32) instead of this scale. */
+#include "eltwise_internal.h"
 #include "epilogue.h"
 #include "tinycnn.h"
 
@@ -21,10 +22,17 @@ size_t tc_se_workspace_size(int n, int c, int c1)
     return n > 0 && c > 0 && c1 > 0 ? (size_t)n * c + tc_se_gate_workspace_size(n, c, c1) : 0;
 }
 
-static void act_vec(const tc_activation *act, float *v, int len)
+/* Sigmoid and SiLU (RegNetY's and EfficientNet's gates, EfficientNet's hidden layer) on the
+ * ISA's vector loop, the fused pass the GEMM driver uses: one scalar exp per channel cost
+ * ~3 us of a 440-channel gate */
+static void act_vec(const tc_ctx *ctx, const tc_activation *act, float *v, int len)
 {
     if (!act || act->kind == TC_ACT_NONE)
         return;
+    if (tc_act_deferred(act->kind)) {
+        tc_eltwise_kernels_of(ctx)->act_rows(act->kind, v, len, 1, len);
+        return;
+    }
     for (int i = 0; i < len; i++)
         v[i] = tc_act_f32(tc_act_at(act, i), v[i]);
 }
@@ -62,9 +70,9 @@ int tc_se_gate_means_f32(const tc_ctx *ctx, int n, int c, int c1, const float *m
     for (int b = 0; b < n; b++) {
         float *g = gate + (size_t)b * c;
         tc_dense_rows_f32(ctx, 1, c, c1, pooled + (size_t)b * c, w1, b1, 0, hidden);
-        act_vec(act1, hidden, c1);
+        act_vec(ctx, act1, hidden, c1);
         tc_dense_rows_f32(ctx, 1, c1, c, hidden, w2, b2, 0, g);
-        act_vec(act2, g, c);
+        act_vec(ctx, act2, g, c);
     }
     return 0;
 }

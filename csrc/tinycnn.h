@@ -265,10 +265,11 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    const tc_activation *act, float *y, float *workspace);
 
-/* tc_conv2d_f32 of a depthwise layer (algo TC_CONV_ALGO_DEPTHWISE) that also writes the mean
- * of each output plane, means: [N, K], as tc_global_avg_pool_f32 of y gives it (same bits),
- * each plane summed right after it is written, while it is in cache: the pool of a
- * squeeze-and-excitation block after the depthwise layer, without its pass over y.
+/* tc_conv2d_f32 of a depthwise or grouped layer (algo TC_CONV_ALGO_DEPTHWISE or
+ * TC_CONV_ALGO_GROUPED) that also writes the mean of each output plane, means: [N, K], as
+ * tc_global_avg_pool_f32 of y gives it (same bits), each plane summed right after it is
+ * written, while it is in cache: the pool of a squeeze-and-excitation block after the layer
+ * (MobileNetV3's depthwise, RegNetY's grouped 3x3), without its pass over y.
  * Returns -1 (nothing written) for another algorithm or what tc_conv2d_f32 refuses, else 0. */
 int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                         const float *x, const float *packed, const float *bias, const float *residual,

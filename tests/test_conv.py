@@ -58,6 +58,13 @@ CASES = [
     (2, 24, 7, 7, 36, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 3),     # 7x7 planes, 12 out per group
     (1, 20, 9, 10, 30, (3, 3), (1, 2), (0, 2, 1, 0), (2, 1), 5),    # 4 -> 6 per group, dilated
     (1, 12, 11, 13, 12, (5, 5), (3, 3), (2, 2, 2, 2), (1, 1), 3),   # grouped stride 3
+    # grouped stride 2, rows longer than two vectors (the row split's loop and masked tail),
+    # odd and even left pads, 3 blocks per group (chunked at 2 threads), 2 images
+    (1, 16, 13, 37, 24, (3, 3), (2, 2), (0, 1, 2, 0), (1, 1), 2),
+    (2, 24, 9, 20, 30, (3, 3), (2, 2), (1, 2, 1, 1), (1, 1), 3),
+    # grouped planes of 1 and 5 output vectors (a run of 2 recomputing its last; 3 + 2)
+    (1, 8, 1, 5, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),
+    (2, 16, 5, 5, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),
     (2, 6, 9, 8, 9, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 3),
     (1, 6, 12, 11, 6, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6),     # depthwise
     (2, 5, 13, 9, 10, (3, 3), (2, 2), (1, 0, 1, 2), (1, 1), 5),     # depthwise x2 multiplier

@@ -241,14 +241,16 @@ def test_se_gate_kernel_is_the_scale_of_se(threads, isa):
 
 
 def se_project_model(gate="Sigmoid", act="Relu", hw=10, c=24, k=16, residual=False,
-                     depthwise=False):
+                     depthwise=False, group=1):
     """x -> Conv 3x3 (c channels) -> t; SE on t (gate); Mul; Conv 1x1 (k) [+ x's 1x1 shortcut];
     the MobileNetV3 / EfficientNet block tail.  depthwise: t = a depthwise 3x3 (+ HardSwish)
-    of a 1x1 expansion of x, as in those blocks."""
+    of a 1x1 expansion of x, as in those blocks; group > 1: a grouped 3x3 there instead (c /
+    group channels per group, + Relu: RegNetY's)."""
     rng = np.random.default_rng(8)
     c1 = max(c // 4, 1)
     inits = [numpy_helper.from_array(a, n) for n, a in [
-        ("w0", rng.standard_normal((c, 1 if depthwise else 3, 3, 3), dtype=np.float32) * 0.3),
+        ("w0", rng.standard_normal((c, 1 if depthwise else c // group if group > 1 else 3, 3, 3),
+                                   dtype=np.float32) * 0.3),
         ("we", rng.standard_normal((c, 3, 1, 1), dtype=np.float32)),
         ("w1", rng.standard_normal((c1, c, 1, 1), dtype=np.float32) * 0.3),
         ("b1", rng.standard_normal(c1, dtype=np.float32)),
@@ -262,6 +264,10 @@ def se_project_model(gate="Sigmoid", act="Relu", hw=10, c=24, k=16, residual=Fal
         nodes = [helper.make_node("Conv", ["x", "we"], ["e"]),
                  helper.make_node("Conv", ["e", "w0"], ["t0"], pads=[1, 1, 1, 1], group=c),
                  helper.make_node("HardSwish", ["t0"], ["t"])]
+    elif group > 1:
+        nodes = [helper.make_node("Conv", ["x", "we"], ["e"]),
+                 helper.make_node("Conv", ["e", "w0"], ["t0"], pads=[1, 1, 1, 1], group=group),
+                 helper.make_node("Relu", ["t0"], ["t"])]
     nodes += [helper.make_node("GlobalAveragePool", ["t"], ["p"]),
              helper.make_node("Conv", ["p", "w1", "b1"], ["h0"]),
              helper.make_node(act, ["h0"], ["h"]),
@@ -354,6 +360,24 @@ def test_folded_se_session_shared_by_threads_matches_serial():
 
 # -- the pool of the gates summed by the depthwise convolution before the block --------------
 
+def _run_with_means(ctx, rng, layer, n, h, res, label):
+    """layer on an n x C x h x h input (and a residual when res), with and without means:
+    checks y the same and the means the global average pool of y bit for bit; (y, means)."""
+    x = rng.standard_normal((n, layer.in_channels, h, h), dtype=np.float32)
+    oshape = layer.output_shape(n, h, h)
+    r = rng.standard_normal(oshape, dtype=np.float32) if res else None
+    ws = np.empty(layer.workspace_size(n, h, h), np.float32)
+    ref = layer.run(x, np.empty(oshape, np.float32), r, ws)
+    m = np.full(oshape[:2], np.nan, np.float32)
+    y = layer.run(x, np.empty(oshape, np.float32), r, ws, means=m)
+    np.testing.assert_array_equal(y, ref, err_msg=f"y {label}")
+    pooled = np.empty(oshape[:2] + (1, 1), np.float32)
+    _kernels.global_avg_pool(ctx, y, pooled)
+    np.testing.assert_array_equal(m, pooled.reshape(oshape[:2]), err_msg=f"means {label}")
+    np.testing.assert_allclose(m, y.mean(axis=(2, 3)), rtol=1e-5, atol=1e-5)
+    return y, m
+
+
 @pytest.mark.parametrize("threads,isa", CONTEXTS, ids=[f"{i}-{t}t" for t, i in CONTEXTS])
 def test_depthwise_means_are_the_global_pool_of_its_output(threads, isa):
     """Conv2d.run(means=m) (csrc/conv.c tc_conv2d_means_f32): y as without means, and m the
@@ -372,18 +396,7 @@ def test_depthwise_means_are_the_global_pool_of_its_output(threads, isa):
         layer = _kernels.Conv2d(ctx, w, rng.standard_normal(c, dtype=np.float32), algo="depthwise",
                                 strides=(st, st), pads=(p, p, p, p), dilations=(dl, dl), group=c,
                                 activation=act)
-        x = rng.standard_normal((n, c, h, h), dtype=np.float32)
-        oshape = layer.output_shape(n, h, h)
-        r = rng.standard_normal(oshape, dtype=np.float32) if res else None
-        ws = np.empty(layer.workspace_size(n, h, h), np.float32)
-        ref = layer.run(x, np.empty(oshape, np.float32), r, ws)
-        m = np.full((n, c), np.nan, np.float32)
-        y = layer.run(x, np.empty(oshape, np.float32), r, ws, means=m)
-        np.testing.assert_array_equal(y, ref, err_msg=f"y {(n, c, h, ks, st, dl)}")
-        pooled = np.empty((n, c, 1, 1), np.float32)
-        _kernels.global_avg_pool(ctx, y, pooled)
-        np.testing.assert_array_equal(m, pooled.reshape(n, c), err_msg=f"means {(n, c, h)}")
-        np.testing.assert_allclose(m, y.mean(axis=(2, 3)), rtol=1e-5, atol=1e-5)
+        y, m = _run_with_means(ctx, rng, layer, n, h, res, (n, c, h, ks, st, dl))
         c1 = max(c // 4, 1)
         se = _kernels.SqueezeExcite(ctx, rng.standard_normal((c1, c), dtype=np.float32),
                                     None, rng.standard_normal((c, c1), dtype=np.float32), None,
@@ -391,6 +404,24 @@ def test_depthwise_means_are_the_global_pool_of_its_output(threads, isa):
         g = se.run_gate(y, np.empty((n, c, 1, 1), np.float32))
         gm = se.run_gate(y, np.full((n, c, 1, 1), np.nan, np.float32), means=m)
         np.testing.assert_array_equal(gm, g, err_msg=f"gates {(n, c, h)}")
+
+
+@pytest.mark.parametrize("threads,isa", CONTEXTS, ids=[f"{i}-{t}t" for t, i in CONTEXTS])
+def test_grouped_means_are_the_global_pool_of_its_output(threads, isa):
+    """The grouped kernel's means (RegNetY's SE input): y as without means, m the global
+    average pool of y bit for bit.  8 channels per group (RegNetY) at strides 1 and 2, odd
+    planes, 4 -> 6 channels per group (blocks of 4 and 2), SiLU (applied in a pass after
+    each block), a residual, batch 2."""
+    ctx = _kernels.Context(threads, isa)
+    rng = np.random.default_rng(19)
+    for n, c, k, g, h, st, act, res in [(1, 48, 48, 6, 15, 2, "Relu", False),
+                                        (2, 104, 104, 13, 7, 1, "Relu", True),
+                                        (1, 20, 30, 5, 9, 1, "SiLU", False),
+                                        (2, 16, 16, 2, 12, 2, "", True)]:
+        w = rng.standard_normal((k, c // g, 3, 3), dtype=np.float32)
+        layer = _kernels.Conv2d(ctx, w, rng.standard_normal(k, dtype=np.float32), algo="grouped",
+                                strides=(st, st), pads=(1, 1, 1, 1), group=g, activation=act)
+        _run_with_means(ctx, rng, layer, n, h, res, (n, c, k, g, h, st))
 
 
 def test_depthwise_means_refused_elsewhere():
@@ -410,13 +441,15 @@ def test_depthwise_means_refused_elsewhere():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_se_pooled_by_the_depthwise_layer_matches_onnxruntime(monkeypatch, threads):
-    """graph._se_pool_in_depthwise: the depthwise Conv writes the means as a second output and
-    the SqueezeExciteGate takes them; the outputs are those of the session without that pass,
-    bit for bit, and onnxruntime's, batch 2."""
+@pytest.mark.parametrize("layer", ["depthwise", "grouped"])
+def test_se_pooled_by_the_depthwise_layer_matches_onnxruntime(monkeypatch, threads, layer):
+    """graph._se_pool_in_depthwise: the depthwise (or grouped, 8 channels per group) Conv
+    writes the means as a second output and the SqueezeExciteGate takes them; the outputs are
+    those of the session without that pass, bit for bit, and onnxruntime's, batch 2."""
     import tinycnn.graph as graph
+    kind = dict(depthwise=True) if layer == "depthwise" else dict(group=4)
     model = se_project_model("HardSigmoid", hw=12, c=32, k=16, residual=True,
-                             depthwise=True).SerializeToString()
+                             **kind).SerializeToString()
     x = np.random.default_rng(3).standard_normal((2, 3, 12, 12), dtype=np.float32)
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]

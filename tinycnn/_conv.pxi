@@ -126,7 +126,7 @@ cdef class Conv2d:
     residual may be y itself; workspace: workspace_size(n, h, w) floats; scale: [N, C] gates of
     x's channels (algo '1x1' or '1x1_chan'): the convolution of x * scale, folded into a
     per-image copy of the weights in workspace (workspace_size(n, h, w, scaled=True));
-    means: [N, K] (algo 'depthwise'), written with each output plane's mean (the global average
+    means: [N, K] (algo 'depthwise' or 'grouped'), written with each output plane's mean (the global average
     pool of y, csrc/conv.c tc_conv2d_means_f32).
     """
     cdef tc_conv2d_params p
@@ -251,9 +251,10 @@ cdef class Conv2d:
         call.pr = call.pg = NULL
         call.pm = NULL
         if means is not None:
-            if self.algo_id != TC_CONV_ALGO_DEPTHWISE or scale is not None:
-                raise ValueError(f"conv: means needs algo 'depthwise' and no scale, not "
-                                 f"{self.algo!r}")
+            if (self.algo_id != TC_CONV_ALGO_DEPTHWISE and self.algo_id != TC_CONV_ALGO_GROUPED
+                    or scale is not None):
+                raise ValueError(f"conv: means needs algo 'depthwise' or 'grouped' and no scale, "
+                                 f"not {self.algo!r}")
             _check_array("conv", "means", means, 2, True)
             _check_shape("conv", "means", means, (n, self.p.K), f" for x {x.shape}")
             _check_disjoint("conv", "means", means, y)

@@ -650,12 +650,13 @@ def _fold_se_gate(g, keep):
 
 
 def _se_pool_in_depthwise(g):
-    """tinycnn::SqueezeExciteGate whose input a depthwise convolution writes (group = C = K,
-    constant weights, no residual: MobileNetV3's and EfficientNet's blocks) -> that
-    convolution also writes the means of its output planes (tinycnn::Conv channel_means=1,
-    a second output, each plane summed while in cache, csrc/conv.c tc_conv2d_means_f32), and
-    the gate takes them (input P) instead of pooling its input in another pass over it.
-    The same sums, so the same bits."""
+    """tinycnn::SqueezeExciteGate whose input a depthwise or grouped convolution writes
+    (group > 1, constant weights, no residual: MobileNetV3's and EfficientNet's depthwise
+    layers, RegNetY's grouped 3x3) -> that convolution also writes the means of its output
+    planes (tinycnn::Conv channel_means=1, a second output, each plane summed while in cache,
+    csrc/conv.c tc_conv2d_means_f32; a layer planned on another algorithm pools after it,
+    ops/conv.py), and the gate takes them (input P) instead of pooling its input in another
+    pass over it.  The same sums, so the same bits."""
     producers = {o: n for n in g.nodes for o in n.outputs}
     replaced = {}
     for se in [n for n in g.nodes if n.op_type == "SqueezeExciteGate" and n.domain == FUSED]:
@@ -666,8 +667,8 @@ def _se_pool_in_depthwise(g):
             continue
         ins = list(dw.inputs) + [""] * (5 - len(dw.inputs))
         w = g.initializers.get(ins[1])
-        if (w is None or np.ndim(w) != 4 or np.shape(w)[1] != 1 or ins[3] or len(ins) > 5
-                or int(dw.attrs.get("group", 1)) != np.shape(w)[0]
+        if (w is None or np.ndim(w) != 4 or ins[3] or len(ins) > 5
+                or int(dw.attrs.get("group", 1)) <= 1
                 or (ins[2] and ins[2] not in g.initializers)):
             continue
         means = f"{x}::channel_means"

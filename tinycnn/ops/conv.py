@@ -35,11 +35,12 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
     """G: [N, C, 1, 1] gates of X's channels (a squeeze-and-excitation's, graph._fold_se_gate):
     the convolution of X * G, folded into the 1x1 GEMM's weights, else a Mul before it.
     means: a second output, [N, K, 1, 1], the mean of each output plane (its global average
-    pool, graph._se_pool_in_depthwise): summed by the depthwise kernel as it writes them,
-    else pooled after the convolution."""
+    pool, graph._se_pool_in_depthwise): summed by the depthwise or grouped kernel as it
+    writes them, else pooled after the convolution."""
     require_float(n, X, R, W, B, G)
     c = conv_layer(n, X, W, B, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag)
-    if means and (c.layer is None or c.algo != "depthwise" or G is not None or X.ndim != 4):
+    if means and (c.layer is None or c.algo not in ("depthwise", "grouped") or G is not None
+                  or X.ndim != 4):
         (y,) = _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads,
                      strides, tag, G)
         return [y] + global_pool(n, y, "avg")

@@ -96,6 +96,10 @@ CHAN_ALWAYS_PIXELS = 16   # fewer: always the channel-lane tiles
 # of alternating runs): 0.6-0.7 at stride 1 and 0.75-0.8 at stride 2 for 8 channels per
 # group, 0.2-0.6 for 4, 0.85-0.9 for 16, 0.9-0.95 for 32; 1.1-1.3 for 64 (the GEMM's
 # tile reuses its loads better).  1x1 grouped layers keep the 1x1 GEMM.
+# Since each group's padded input is copied right before its blocks run (csrc/conv.c
+# grouped_run, 2026-12-01 14:57, loaded host, min of 100): 256 channels at 14x14 stride 1,
+# 16 / 32 / 64 per group 0.81 / 0.92 / 0.98 of the GEMM's time; at 28x28 stride 2, 32 / 64
+# per group 0.85 / 0.97; 4 per group (128 at 28x28) 0.6.  64 is a tie: the limit stays.
 GROUPED_MAX_CHANNELS = 32
 
 # The thread count: the thresholds above were measured on 1 thread; at 2 threads
