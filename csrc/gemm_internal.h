@@ -78,19 +78,18 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * multiple of 16 KiB) lost with packing (32 -> 32, 48 -> 32: 1.05-1.3x): they keep in place. */
 #define TC_GEMM_INPLACE_ALIAS_FLOATS 4096
 
-/* ... and only while few rows of C share each B panel: from TC_GEMM_PACKED_M rows, or an
- * A of TC_GEMM_PACKED_MK elements, a packed B panel (kc x 16, contiguous, in L1) serves
- * enough tiles to repay its packing, and the in-place tiles re-read their kc rows of B (up
- * to 3 lines each, misaligned) once per row panel.  Maps of more than 4 x 16 pixels; 7x7
- * maps (N = 16 k + 1) keep the 17-column tile, 1.13-1.19x faster there at every M tried.
- * Lone layers, bias + ReLU, AVX2 emulation, 1 thread, thread CPU time, 40 alternating
- * runs (2026-12-01 15:22-15:24), packed / in place: 512 -> 1000 at 13x13 (SqueezeNet's
- * classifier) 0.92, 256 -> 1024 and 1024 -> 256 at 14x14 0.93-0.96, 528 -> 256 0.96-0.97,
- * 96 -> 576 0.94-0.97, 112 -> 672 0.95-0.96; below both limits in place stays:
- * 384 -> 256 at 13x13, 480 -> 192 and 448 -> 128 at 14x14 0.97-1.0, 384 -> 64 1.03-1.04,
- * 576 -> 96 1.02, 512 -> 64 at 13x13 1.02-1.08. */
-#define TC_GEMM_PACKED_M 512
-#define TC_GEMM_PACKED_MK (128 * 1024)
+/* ... and, on maps of more than 4 x 16 pixels, only while A holds fewer than
+ * TC_GEMM_PACKED_MK elements (7x7 maps, N = 16 k + 1, keep the 17-column tile up to
+ * TC_GEMM_INPLACE_MAX_MK: 1.13-1.19x slower packed at every M tried).  SqueezeNet's
+ * classifier, 512 -> 1000 at 13x13 (A: 2 MB, from memory at each run): packed, its B panels
+ * (kc x 16, contiguous) stay in L1 across the 1000 rows; in place, each row panel re-reads
+ * kc misaligned rows of B.  AVX2 emulation, 1 thread, thread CPU time, 2026-12-01: the lone
+ * layer 0.92 of the in-place time (1875 -> 1725 us, 40 alternating runs, 15:22), the whole
+ * model 0.975.  Packing more pays on lone layers but not in the networks (15:32, whole
+ * model / in place, 10 alternating bursts): packed from M >= 512 or M K >= 128 Ki (256 ->
+ * 1024 and 1024 -> 256 at 14x14, 0.93-0.96 lone) ran ResNet-50 1.006 (every burst
+ * 1.002-1.009), MobileNetV3-Large 1.01-1.03, MobileNetV2 0.99-1.02. */
+#define TC_GEMM_PACKED_MK (384 * 1024)
 
 /* micro-kernel flags */
 #define TC_UK_FIRST 1 /* first K block: add C_old if accumulate, bias, residual */

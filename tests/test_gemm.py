@@ -254,10 +254,10 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
                     # rows 16 KiB apart (a 64x64 map) are packed (TC_GEMM_INPLACE_ALIAS_FLOATS),
                     # 64 bytes more apart read in place: the same bits either way
                     (24, 4096, 72), (24, 4112, 72),
-                    # many rows of C over a 13x13 or 14x14 map are packed (TC_GEMM_PACKED_M,
-                    # TC_GEMM_PACKED_MK), a 7x7 map (49) or 64 pixels stay in place
-                    (512, 169, 40), (700, 196, 17), (256, 169, 512), (255, 169, 513),
-                    (600, 49, 32), (600, 64, 16), (130, 65, 1024)]:
+                    # a large A over a 13x13 map is packed (TC_GEMM_PACKED_MK), just under
+                    # it, on a 7x7 map (49) or on 64 pixels in place
+                    (1000, 169, 512), (768, 169, 512), (767, 196, 512), (800, 49, 512),
+                    (800, 64, 512), (130, 65, 1024)]:
         a = rng.standard_normal((M, K), dtype=np.float32)
         b = rng.standard_normal((K, N), dtype=np.float32)
         c0 = rng.standard_normal((M, N), dtype=np.float32)
