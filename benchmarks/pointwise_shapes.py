@@ -25,7 +25,7 @@ from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo
 
 # (C, H, W) -> K, in network order; the 1x1s of MobileNetV2 (v2), MnasNet-1.0 (mn) and
 # EfficientNet-B0 (eb0) and
-# LRASPP-MobileNetV3-Large at 512x512 (lr); every one is stride 1, no padding
+# LRASPP-MobileNetV3-Large at 512x512 (lr), SqueezeNet 1.1 (sq), RegNetY-400MF (rg); every one is stride 1, no padding
 POINTWISE = [
     ((32, 112, 112), 16, "v2 mn eb0"),
     ((16, 112, 112), 96, "v2 eb0"),
@@ -70,6 +70,22 @@ POINTWISE = [
     ((160, 32, 32), 960, "lr"),
     ((960, 32, 32), 160, "lr"),
     ((960, 32, 32), 128, "lr"),
+    # SqueezeNet 1.1 (sq): squeeze, expand1x1, the classifier; RegNetY-400MF (rg): block1
+    ((64, 55, 55), 16, "sq"),
+    ((128, 55, 55), 16, "sq"),
+    ((16, 55, 55), 64, "sq"),
+    ((128, 27, 27), 32, "sq"),
+    ((256, 27, 27), 32, "sq"),
+    ((32, 27, 27), 128, "sq"),
+    ((256, 13, 13), 48, "sq"),
+    ((384, 13, 13), 48, "sq"),
+    ((384, 13, 13), 64, "sq"),
+    ((512, 13, 13), 64, "sq"),
+    ((48, 13, 13), 192, "sq"),
+    ((64, 13, 13), 256, "sq"),
+    ((512, 13, 13), 1000, "sq"),
+    ((32, 112, 112), 48, "rg"),
+    ((48, 56, 56), 48, "rg"),
 ]
 
 

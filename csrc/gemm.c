@@ -626,6 +626,8 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
         const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
         if (pages > kern->inplace_max_pages || ldb % TC_GEMM_INPLACE_ALIAS_FLOATS == 0)
             return 0;
+        if (op->N > 4 * NR && op->N % NR != 1 && (long)op->M * op->K >= TC_GEMM_PACKED_MK)
+            return 0;
     }
     return 1;
 }

@@ -78,6 +78,19 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * multiple of 16 KiB) lost with packing (32 -> 32, 48 -> 32: 1.05-1.3x): they keep in place. */
 #define TC_GEMM_INPLACE_ALIAS_FLOATS 4096
 
+/* ... and, on maps of more than 4 x 16 pixels, only while A holds fewer than
+ * TC_GEMM_PACKED_MK elements (7x7 maps, N = 16 k + 1, keep the 17-column tile up to
+ * TC_GEMM_INPLACE_MAX_MK: 1.13-1.19x slower packed at every M tried).  SqueezeNet's
+ * classifier, 512 -> 1000 at 13x13 (A: 2 MB, from memory at each run): packed, its B panels
+ * (kc x 16, contiguous) stay in L1 across the 1000 rows; in place, each row panel re-reads
+ * kc misaligned rows of B.  AVX2 emulation, 1 thread, thread CPU time, 2026-12-01: the lone
+ * layer 0.92 of the in-place time (1875 -> 1725 us, 40 alternating runs, 15:22), the whole
+ * model 0.975.  Packing more pays on lone layers but not in the networks (15:32, whole
+ * model / in place, 10 alternating bursts): packed from M >= 512 or M K >= 128 Ki (256 ->
+ * 1024 and 1024 -> 256 at 14x14, 0.93-0.96 lone) ran ResNet-50 1.006 (every burst
+ * 1.002-1.009), MobileNetV3-Large 1.01-1.03, MobileNetV2 0.99-1.02. */
+#define TC_GEMM_PACKED_MK (384 * 1024)
+
 /* micro-kernel flags */
 #define TC_UK_FIRST 1 /* first K block: add C_old if accumulate, bias, residual */
 #define TC_UK_LAST 2  /* last K block: apply the activation */

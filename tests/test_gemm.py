@@ -253,7 +253,11 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
                     (30, 1, 3), (13, 8, 5), (64, 196, 96),
                     # rows 16 KiB apart (a 64x64 map) are packed (TC_GEMM_INPLACE_ALIAS_FLOATS),
                     # 64 bytes more apart read in place: the same bits either way
-                    (24, 4096, 72), (24, 4112, 72)]:
+                    (24, 4096, 72), (24, 4112, 72),
+                    # a large A over a 13x13 map is packed (TC_GEMM_PACKED_MK), just under
+                    # it, on a 7x7 map (49) or on 64 pixels in place
+                    (1000, 169, 512), (768, 169, 512), (767, 196, 512), (800, 49, 512),
+                    (800, 64, 512), (130, 65, 1024)]:
         a = rng.standard_normal((M, K), dtype=np.float32)
         b = rng.standard_normal((K, N), dtype=np.float32)
         c0 = rng.standard_normal((M, N), dtype=np.float32)
