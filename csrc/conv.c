@@ -34,9 +34,11 @@
 
 #define TC_GC_FN gc_block_portable
 #define TC_GC_COPY_FN gc_copy_portable
+#define TC_GC_SPLIT_FN split_even_odd_portable
 #include "grouped_body.h"
 #undef TC_GC_FN
 #undef TC_GC_COPY_FN
+#undef TC_GC_SPLIT_FN
 
 static int params_ok(const tc_conv2d_params *p)
 {
@@ -434,14 +436,6 @@ static void take_even_portable(const float *s, float *d, ptrdiff_t n)
         d[i] = s[2 * i];
 }
 
-static void split_even_odd_portable(const float *s, ptrdiff_t n, float *e, float *o)
-{
-    for (ptrdiff_t i = 0; 2 * i < n; i++)
-        e[i] = s[2 * i];
-    for (ptrdiff_t i = 0; 2 * i + 1 < n; i++)
-        o[i] = s[2 * i + 1];
-}
-
 #define TC_IM2COL_FN pack_b_im2col_portable
 #include "conv_im2col_body.h"
 #undef TC_IM2COL_FN
@@ -471,12 +465,14 @@ typedef struct {
     float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
 } dw_job;
 
-/* means[k0 .. k0 + nc) of planes y[0 .. nc) (out_plane floats each): summed right after
- * they are written, while in L1 or L2, as tc_global_avg_pool_f32 sums them (same bits). */
-static void dw_means(const dw_job *j, const float *y, size_t out_plane, int nc, float *means)
+/* means[0 .. nc) of planes y[0 .. nc) (out_plane floats each): summed right after they are
+ * written, while in L1 or L2, with sum, as tc_global_avg_pool_f32 sums them (same bits).
+ * The depthwise and the grouped kernels' (tc_conv2d_means_f32). */
+static void plane_means(float (*sum)(const float *x, ptrdiff_t n), const float *y,
+                        size_t out_plane, int nc, float *means)
 {
     for (int i = 0; i < nc; i++)
-        means[i] = j->sum(y + (size_t)i * out_plane, (ptrdiff_t)out_plane) / (float)out_plane;
+        means[i] = sum(y + (size_t)i * out_plane, (ptrdiff_t)out_plane) / (float)out_plane;
 }
 
 /* items = (image, block of TC_DW_BLOCK channels) pairs; no channel multiplier */
@@ -495,7 +491,7 @@ static void dw_block_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                  j->w + (size_t)k0 * p->KH * p->KW, p, j->bias, j->residual ? j->residual + o : NULL,
                  j->act, k0, nc, j->OH, j->OW, j->y + o);
         if (j->means)
-            dw_means(j, j->y + o, out_plane, nc, j->means + (size_t)b * p->K + k0);
+            plane_means(j->sum, j->y + o, out_plane, nc, j->means + (size_t)b * p->K + k0);
     }
 }
 
@@ -519,7 +515,7 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         j->plane(xc, j->h, j->wd, j->zrow, wk, p, bias, res, tc_act_at(j->act, k), j->OH, j->OW,
                  j->y + o);
         if (j->means)
-            dw_means(j, j->y + o, out_plane, 1, j->means + (size_t)b * p->K + k);
+            plane_means(j->sum, j->y + o, out_plane, 1, j->means + (size_t)b * p->K + k);
         if (++m == mult)
             m = 0, c++;
         if (++k == p->K)
@@ -585,10 +581,8 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                      j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB, nk,
                      j->bias ? j->bias + k0 : NULL, j->residual ? j->residual + o : NULL, acts,
                      j->y + o);
-            /* the block's planes summed while in L1, as dw_means does (same bits as the pool) */
-            for (int c = 0; j->means && c < nk; c++)
-                j->means[(size_t)b * p->K + k0 + c] =
-                    j->sum(j->y + o + c * plane, plane) / (float)plane;
+            if (j->means) /* the block's planes while in L1 */
+                plane_means(j->sum, j->y + o, (size_t)plane, nk, j->means + (size_t)b * p->K + k0);
         }
     }
 }

@@ -12,6 +12,7 @@
 
 #define TC_GC_FN gc_block_avx2
 #define TC_GC_COPY_FN gc_copy_avx2
+#define TC_GC_SPLIT_FN gc_split_even_odd_avx2
 #include "grouped_body.h"
 
 #define TC_IM2COL_FN pack_b_im2col_avx2
@@ -48,19 +49,7 @@ void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n)
 
 void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o)
 {
-    ptrdiff_t i = 0;
-    tc_v ev, od;
-    for (; 2 * i + 16 <= n; i += 8) {
-        tc_v_load_even_odd(s + 2 * i, &ev, &od);
-        tc_v_store(e + i, tc_v_unscramble(ev));
-        tc_v_store(o + i, tc_v_unscramble(od));
-    }
-    const int r = (int)(n - 2 * i); /* 0 .. 15 values left: masked, never read past s[n - 1] */
-    if (r > 0) {
-        tc_v_load_even_odd_masked(s + 2 * i, tc_m_range(0, r), tc_m_range(0, r - 8), &ev, &od);
-        tc_v_store_masked(e + i, tc_m_range(0, (r + 1) / 2), tc_v_unscramble(ev));
-        tc_v_store_masked(o + i, tc_m_range(0, r / 2), tc_v_unscramble(od));
-    }
+    gc_split_even_odd_avx2(s, n, e, o);
 }
 
 const tc_conv_kernels tc_conv_avx2 = {

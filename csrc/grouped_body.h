@@ -1,8 +1,8 @@
 /* Body of the direct kernel for grouped convolutions with few channels per group
  * (RegNet's and ResNeXt's 3x3 layers: 8 in, 8 out per group, dozens of groups),
  * included by conv.c (portable) and conv_avx2.c (AVX2 + FMA) on the vector primitives of
- * depthwise_vec_*.h.  Defines two functions: TC_GC_FN, a tc_gc_block_fn, and
- * TC_GC_COPY_FN, a tc_gc_copy_fn (conv_internal.h).
+ * depthwise_vec_*.h.  Defines three functions: TC_GC_FN, a tc_gc_block_fn, TC_GC_COPY_FN, a
+ * tc_gc_copy_fn (conv_internal.h), and TC_GC_SPLIT_FN, a tc_conv_kernels.split_even_odd.
  *
  * The im2col GEMM spends most of such a layer on overhead: one GEMM per group, each
  * with 8 rows of A (the tile has 6 or 12) and a B panel packed for 72 values of k.
@@ -138,6 +138,27 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
 #undef TC_GC_OUT3
 #undef TC_GC_OUT2
 
+/* e[i] = s[2 i], i < (n + 1) / 2, and o[i] = s[2 i + 1], i < n / 2: a source row's even and
+ * odd columns, one pass, reading s[0 .. n) only (tc_conv_kernels.split_even_odd, and the
+ * stride-2 rows of TC_GC_COPY_FN). */
+static void TC_GC_SPLIT_FN(const float *s, ptrdiff_t n, float *e, float *o)
+{
+    ptrdiff_t i = 0;
+    tc_v ev, od;
+    for (; 2 * i + 2 * TC_VL <= n; i += TC_VL) {
+        tc_v_load_even_odd(s + 2 * i, &ev, &od);
+        tc_v_store(e + i, tc_v_unscramble(ev));
+        tc_v_store(o + i, tc_v_unscramble(od));
+    }
+    const int left = (int)(n - 2 * i); /* 0 .. 2 * TC_VL - 1 values */
+    if (left > 0) {
+        tc_v_load_even_odd_masked(s + 2 * i, tc_m_range(0, left), tc_m_range(0, left - TC_VL),
+                                  &ev, &od);
+        tc_v_store_masked(e + i, tc_m_range(0, (left + 1) / 2), tc_v_unscramble(ev));
+        tc_v_store_masked(o + i, tc_m_range(0, left / 2), tc_v_unscramble(od));
+    }
+}
+
 /* The values of one group's zero-padded phase planes that come from x (the copy phase_task
  * makes, without its zeros: the caller's slot holds them from an earlier copy of the same
  * geometry), for column strides 1 and 2.  Source pixel (ih, iw) is padded pixel
@@ -166,19 +187,6 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
                 }
                 continue;
             }
-            float *de = d + (pe ? pplane : 0) + qe, *dodd = d + (pe ? 0 : pplane) + qo;
-            tc_v ev, od;
-            for (; 2 * i + 2 * TC_VL <= w; i += TC_VL) {
-                tc_v_load_even_odd(s + 2 * i, &ev, &od);
-                tc_v_store(de + i, tc_v_unscramble(ev));
-                tc_v_store(dodd + i, tc_v_unscramble(od));
-            }
-            const int left = w - 2 * i; /* 0 .. 2 * TC_VL - 1 values */
-            if (left > 0) {
-                tc_v_load_even_odd_masked(s + 2 * i, tc_m_range(0, left),
-                                          tc_m_range(0, left - TC_VL), &ev, &od);
-                tc_v_store_masked(de + i, tc_m_range(0, (left + 1) / 2), tc_v_unscramble(ev));
-                tc_v_store_masked(dodd + i, tc_m_range(0, left / 2), tc_v_unscramble(od));
-            }
+            TC_GC_SPLIT_FN(s, w, d + (pe ? pplane : 0) + qe, d + (pe ? 0 : pplane) + qo);
         }
 }
