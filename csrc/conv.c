@@ -829,11 +829,13 @@ static const float *scale_weights(const tc_ctx *ctx, const tc_conv2d_params *p, 
 /* x: [N, C, H, W]  packed: tc_conv2d_pack_f32  bias: [K] or NULL
  * residual: [N, K, OH, OW] or NULL (may be y)  y: [N, K, OH, OW]
  * scale: [N, C] or NULL (1X1 and 1X1_CHAN only): x's channels scaled per image; workspace
- * then tc_conv2d_scaled_workspace_size */
+ * then tc_conv2d_scaled_workspace_size
+ * ldy: floats from one plane of y to the next (image to image: K * ldy); 0 for OH * OW.
+ * Only the 1X1 GEMMs take another (their C's ldc); their callers check it. */
 static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                        const float *x, const float *scale, const float *packed, const float *bias,
                        const float *residual, const tc_activation *act, float *y, float *means,
-                       float *workspace)
+                       ptrdiff_t ldy, float *workspace)
 {
     int OH, OW, r, tile = wg_tile(algo, &r);
     if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
@@ -878,6 +880,7 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
     }
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     const int N = OH * OW, kdim = Cg * p->KH * p->KW;
+    const ptrdiff_t ldc = ldy ? ldy : N;
     const int phased = needs_phase_copy(p, algo);
     const int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
     /* geometry of what the packer reads: phase planes, or x itself */
@@ -938,8 +941,8 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
                 op.pack_b = tc_conv_kernels_of(ctx)->pack_b_im2col;
                 op.b_arg = &ib;
             }
-            op.C = y + b * out_img + (size_t)g * Kg * N;
-            op.ldc = N;
+            op.C = y + b * (size_t)p->K * ldc + (size_t)g * Kg * ldc;
+            op.ldc = ldc;
             op.epi.bias = bias ? bias + (size_t)g * Kg : NULL;
             op.epi.residual = residual ? residual + b * out_img + (size_t)g * Kg * N : NULL;
             op.epi.ldr = N;
@@ -957,7 +960,23 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    const tc_activation *act, float *y, float *workspace)
 {
-    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, NULL, workspace);
+    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, NULL, 0, workspace);
+}
+
+/* x .. workspace: tc_conv2d_f32's, y's planes ldy floats apart (algo 1X1 or 1X1_CHAN) */
+int tc_conv2d_strided_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
+                          int w, const float *x, const float *packed, const float *bias,
+                          const float *residual, const tc_activation *act, float *y,
+                          ptrdiff_t ldy, float *workspace)
+{
+    int OH, OW;
+    if ((algo != TC_CONV_ALGO_1X1 && algo != TC_CONV_ALGO_1X1_CHAN) || n <= 0 ||
+        tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
+        tc_activation_check(act) || ldy < (ptrdiff_t)OH * OW)
+        return -1;
+    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, NULL, ldy,
+               workspace);
+    return 0;
 }
 
 /* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE or GROUPED)  means: [N, K] */
@@ -970,7 +989,7 @@ int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, 
         tc_conv2d_check(p, algo) ||
         tc_conv2d_output_hw(p, h, w, &OH, &OW) || tc_activation_check(act))
         return -1;
-    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, means, workspace);
+    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, means, 0, workspace);
     return 0;
 }
 
@@ -997,6 +1016,6 @@ int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
         tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
         tc_activation_check(act))
         return -1;
-    conv2d_run(ctx, p, algo, n, h, w, x, scale, packed, bias, residual, act, y, NULL, workspace);
+    conv2d_run(ctx, p, algo, n, h, w, x, scale, packed, bias, residual, act, y, NULL, 0, workspace);
     return 0;
 }

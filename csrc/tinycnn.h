@@ -265,6 +265,16 @@ void tc_conv2d_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n
                    const float *x, const float *packed, const float *bias, const float *residual,
                    const tc_activation *act, float *y, float *workspace);
 
+/* tc_conv2d_f32 of a 1x1 layer (algo TC_CONV_ALGO_1X1 or 1X1_CHAN) whose output planes lie
+ * ldy >= OH * OW floats apart, y[b][k] at y + (b * K + k) * ldy: a channel shuffle's
+ * interleaved planes written in place (ShuffleNet: branch outputs as the odd or even
+ * channels).  residual stays dense [N, K, OH, OW].  Returns -1 (nothing written) for
+ * another algorithm, a smaller ldy or what tc_conv2d_f32 refuses, else 0. */
+int tc_conv2d_strided_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
+                          int w, const float *x, const float *packed, const float *bias,
+                          const float *residual, const tc_activation *act, float *y,
+                          ptrdiff_t ldy, float *workspace);
+
 /* tc_conv2d_f32 of a depthwise or grouped layer (algo TC_CONV_ALGO_DEPTHWISE or
  * TC_CONV_ALGO_GROUPED) that also writes the mean of each output plane, means: [N, K], as
  * tc_global_avg_pool_f32 of y gives it (same bits), each plane summed right after it is

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
+import tinycnn
 from tinycnn.analysis import analyze
 
 from helpers import compare_with_ort, make_model
@@ -152,23 +153,58 @@ def _const(name, values):
                             value=helper.make_tensor(name, 7, [len(values)], values))
 
 
-def shuffle_units(units=2, c=8):
+def _shapes_from_shape_of(cat, u, groups):
+    """The reshapes' shapes of unit u as a batch-dynamic export computes them: from
+    Shape(cat) ([N, C, H, W] -> [N, groups, C / groups, H, W] and [N, -1, H, W])."""
+    return [helper.make_node("Shape", [cat], [f"sh{u}"], name=f"shape{u}"),
+            helper.make_node("Slice", [f"sh{u}", f"lo{u}", f"one{u}"], [f"n{u}"], name=f"n{u}"),
+            helper.make_node("Slice", [f"sh{u}", f"one{u}", f"two{u}"], [f"c{u}"], name=f"c{u}"),
+            helper.make_node("Slice", [f"sh{u}", f"two{u}", f"four{u}"], [f"hw{u}"],
+                             name=f"hw{u}"),
+            helper.make_node("Div", [f"c{u}", f"gr{u}"], [f"cg{u}"], name=f"cg{u}"),
+            helper.make_node("Concat", [f"n{u}", f"gr{u}", f"cg{u}", f"hw{u}"], [f"g{u}"],
+                             name=f"split_shape{u}", axis=0),
+            helper.make_node("Concat", [f"n{u}", f"m1{u}", f"hw{u}"], [f"f{u}"],
+                             name=f"merged_shape{u}", axis=0),
+            _const(f"one{u}", [1]), _const(f"two{u}", [2]), _const(f"four{u}", [4]),
+            _const(f"gr{u}", [groups]), _const(f"m1{u}", [-1])]
+
+
+def shuffle_units(units=2, c=8, batch=1, hw=(5, 6), groups=2, branch_out=None,
+                  extra_reader=None, down=False, shape_of=False):
     """ShuffleNetV2's unit as exported: the two halves of the channels (Slice), a branch on the
-    second, Concat with the first, channel shuffle (Reshape, Transpose, Reshape)."""
+    second (1x1 Conv + Relu), Concat with the first, channel shuffle (Reshape, Transpose,
+    Reshape).  batch "N": the reshapes keep the batch (0).  groups: of the shuffle (2 is
+    ShuffleNet's).  extra_reader: "cat" or "branch", that tensor of unit 0 also read by
+    another node (a second output).  down: unit 0 downsamples as ShuffleNet's first unit
+    of a stage: both branches convolve the whole input (1x1 + Relu each), no Slice.
+    shape_of: the reshapes' shapes computed from Shape(Concat) (_shapes_from_shape_of)."""
     rng = np.random.default_rng(7)
     h = c // 2
+    b = 0 if batch == "N" else batch
     nodes = [helper.make_node("Conv", ["x", "w0"], ["s0"], name="stem")]
     inits = {"w0": _w(rng, c, 3)}
+    outputs = []
     for u in range(units):
         s, t = f"s{u}", f"s{u + 1}"
         nodes += [_const(f"lo{u}", [0]), _const(f"mid{u}", [h]), _const(f"hi{u}", [c]),
-                  _const(f"ax{u}", [1]), _const(f"g{u}", [0, 2, h, 5, 6]),
-                  _const(f"f{u}", [0, c, 5, 6]),
-                  helper.make_node("Slice", [s, f"lo{u}", f"mid{u}", f"ax{u}"], [f"x1_{u}"],
-                                   name=f"slice1_{u}"),
-                  helper.make_node("Slice", [s, f"mid{u}", f"hi{u}", f"ax{u}"], [f"x2_{u}"],
-                                   name=f"slice2_{u}"),
-                  helper.make_node("Conv", [f"x2_{u}", f"w{u + 1}"], [f"b0_{u}"], name=f"pw_{u}"),
+                  _const(f"ax{u}", [1])]
+        if shape_of:
+            nodes += _shapes_from_shape_of(f"cat{u}", u, groups)
+        else:
+            nodes += [_const(f"g{u}", [b, groups, c // groups, *hw]), _const(f"f{u}", [b, c, *hw])]
+        if down and u == 0:
+            nodes += [helper.make_node("Conv", [s, "wd"], ["d0_0"], name="pw1_0"),
+                      helper.make_node("Relu", ["d0_0"], ["x1_0"], name="relu1_0")]
+            inits["wd"] = _w(rng, h, c)
+            src2 = s
+        else:
+            nodes.append(helper.make_node("Slice", [s, f"lo{u}", f"mid{u}", f"ax{u}"],
+                                          [f"x1_{u}"], name=f"slice1_{u}"))
+            src2 = f"x2_{u}"
+            nodes.append(helper.make_node("Slice", [s, f"mid{u}", f"hi{u}", f"ax{u}"], [src2],
+                                          name=f"slice2_{u}"))
+        nodes += [helper.make_node("Conv", [src2, f"w{u + 1}"], [f"b0_{u}"], name=f"pw_{u}"),
                   helper.make_node("Relu", [f"b0_{u}"], [f"b_{u}"], name=f"relu_{u}"),
                   helper.make_node("Concat", [f"x1_{u}", f"b_{u}"], [f"cat{u}"], name=f"cat{u}",
                                    axis=1),
@@ -176,20 +212,164 @@ def shuffle_units(units=2, c=8):
                   helper.make_node("Transpose", [f"r{u}"], [f"tr{u}"], name=f"shuffle{u}",
                                    perm=[0, 2, 1, 3, 4]),
                   helper.make_node("Reshape", [f"tr{u}", f"f{u}"], [t], name=f"flat{u}")]
-        inits[f"w{u + 1}"] = _w(rng, h, h)
+        inits[f"w{u + 1}"] = _w(rng, branch_out or h, c if down and u == 0 else h)
+    if extra_reader:
+        name = {"cat": "cat0", "branch": "b_0"}[extra_reader]
+        nodes.append(helper.make_node("Neg", [name], ["y2"], name="extra"))
+        outputs.append(("y2", None))
     nodes.append(helper.make_node("Relu", [f"s{units}"], ["y"], name="out"))
-    return make_model(nodes, [("x", [1, 3, 5, 6])], [("y", None)], inits)
+    return make_model(nodes, [("x", [batch, 3, *hw])], [("y", None)] + outputs, inits)
 
 
-def test_shuffle_units():
-    model = shuffle_units()
-    compare_with_ort(model, {"x": x_of((1, 3, 5, 6))}, 1e-6, what="shuffle units")
-    steps = _steps(model, (1, 3, 5, 6))
-    # The halves are views; the first is copied into the Concat's output (it lives in the
-    # shuffled tensor), the branch writes its half in place; the shuffle is one copy.
-    assert [steps[f"slice{k}_{u}"] for u in (0, 1) for k in (1, 2)] == [0, 0, 0, 0]
+def _unshuffled(model, feeds, monkeypatch):
+    """The outputs with the shuffle left as Concat, Reshape, Transpose, Reshape."""
+    import tinycnn.graph
+    with monkeypatch.context() as m:
+        m.setattr(tinycnn.graph, "_fuse_channel_shuffle", lambda g, keep: None)
+        return tinycnn.InferenceSession(model).run(None, feeds)
+
+
+def _fused_steps(model, shape):
+    """{node name: kernel calls per run} of the plan with every graph fusion (a fused node
+    under the name of the first node it absorbs)."""
+    from tinycnn.analysis import _plan
+    from tinycnn.limits import DEFAULT
+    from tinycnn.loader import load_model
+    _, plan = _plan(load_model(model, None, DEFAULT), {"x": list(shape)},
+                    tinycnn.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    return {r.node.name: r.end_step - r.first_step for r in plan.records}
+
+
+def _check_shuffle(model, shape, monkeypatch, what):
+    """Against onnxruntime, and bit for bit against the plan without the fused shuffle."""
+    feeds = {"x": x_of(shape)}
+    got, _ = compare_with_ort(model, feeds, 1e-6, what=what)
+    for g, r in zip(got, _unshuffled(model, feeds, monkeypatch)):
+        np.testing.assert_array_equal(g, r, err_msg=f"{what}: fused shuffle != unfused")
+    return _fused_steps(model, shape)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_shuffle_units(batch, monkeypatch):
+    model = shuffle_units(batch="N")
+    steps = _check_shuffle(model, (batch, 3, 5, 6), monkeypatch, f"shuffle units batch {batch}")
+    # Batch 1: the halves are views of the shuffled tensor; the branch's 1x1 Conv writes its
+    # channels as the shuffle's odd planes, the first half is copied to the even ones (one
+    # step); the Reshape, Transpose, Reshape run nothing.  Batch 2: the halves are copies.
+    assert [steps[f"slice{k}_{u}"] for u in (0, 1) for k in (1, 2)] == [batch - 1] * 4
     assert [steps[f"cat{u}"] for u in (0, 1)] == [1, 1]
-    assert [steps[f"shuffle{u}"] for u in (0, 1)] == [1, 1]
+    assert not any(f"shuffle{u}" in steps or f"flat{u}" in steps for u in (0, 1))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_shuffle_with_shapes_from_shape_of_the_concat(batch, monkeypatch):
+    """A batch-dynamic export: the reshapes' shapes come from Shape(Concat).  Fused alike,
+    the Shapes read the Concat's inputs' shapes, and the input stays a run-time feed."""
+    from tinycnn.planner import plan_time_inputs
+    model = shuffle_units(batch="N", shape_of=True)
+    steps = _check_shuffle(model, (batch, 3, 5, 6), monkeypatch, f"Shape(cat) batch {batch}")
+    assert [steps[f"cat{u}"] for u in (0, 1)] == [1, 1]
+    assert not any(f"shuffle{u}" in steps for u in (0, 1))
+    assert not plan_time_inputs(tinycnn.InferenceSession(model)._base.graph, ["x"])
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_shuffle_of_a_downsampling_unit_copies_nothing(batch, monkeypatch):
+    """Both branches end in a 1x1 Conv: each writes its planes of the shuffle, no step."""
+    model = shuffle_units(units=1, batch="N", down=True)
+    steps = _check_shuffle(model, (batch, 3, 5, 6), monkeypatch, f"downsampling batch {batch}")
+    assert steps["cat0"] == 0
+
+
+@pytest.mark.parametrize("c, hw", [(6, (5, 7)), (10, (1, 1)), (2, (3, 3))])
+def test_shuffle_with_odd_channel_counts_and_maps(c, hw, monkeypatch):
+    """3, 5 and 1 channels per branch; a 1x1 map (each plane one element)."""
+    model = shuffle_units(c=c, hw=hw, down=True)
+    steps = _check_shuffle(model, (1, 3) + hw, monkeypatch, f"c={c} hw={hw}")
+    assert (steps["cat0"], steps["cat1"]) == (0, 1)
+
+
+def test_shuffled_tensor_read_by_other_than_a_split(monkeypatch):
+    """The shuffle's output is a graph output (computed where it is returned, unless planes
+    are written apart into it) and a Relu's input, no Slice."""
+    model = shuffle_units(units=1, down=True)
+    model.graph.output.append(helper.make_tensor_value_info("s1", 1, None))
+    steps = _check_shuffle(model, (1, 3, 5, 6), monkeypatch, "shuffle as an output")
+    assert steps["cat0"] == 0
+
+
+def test_shuffle_pattern_refused_when_the_concat_is_read_elsewhere(monkeypatch):
+    """The Concat's output also read by another node: no fusion, the four ops run."""
+    model = shuffle_units(units=1, extra_reader="cat")
+    steps = _check_shuffle(model, (1, 3, 5, 6), monkeypatch, "concat read elsewhere")
+    assert "shuffle0" in steps
+
+
+def test_a_branch_read_elsewhere_is_copied_into_the_shuffle(monkeypatch):
+    """The branch's output also read by another node: it stays in a buffer of its own (its
+    other reader reads it contiguous) and is copied with the first half (one step)."""
+    model = shuffle_units(units=1, extra_reader="branch")
+    steps = _check_shuffle(model, (1, 3, 5, 6), monkeypatch, "branch read elsewhere")
+    assert steps["cat0"] == 1 and "shuffle0" not in steps
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_a_shuffle_with_other_groups_than_inputs_runs_as_its_ops(groups, monkeypatch):
+    """A Concat of two inputs shuffled in 4 groups (or 1) is no interleaving of the inputs:
+    the fused node runs the four ops (their values unchanged)."""
+    model = shuffle_units(units=1, c=8, groups=groups)
+    _check_shuffle(model, (1, 3, 5, 6), monkeypatch, f"groups={groups}")
+
+
+def test_concat_of_unequal_inputs_is_not_interleaved(monkeypatch):
+    """Inputs of 4 and 6 channels shuffled in 2 groups of 5: no interleaving of the inputs,
+    the fused node runs the four ops."""
+    rng = np.random.default_rng(9)
+    nodes = [helper.make_node("Conv", ["x", "wa"], ["a"], name="a"),
+             helper.make_node("Conv", ["x", "wb"], ["b"], name="b"),
+             _const("g", [1, 2, 5, 4, 4]), _const("f", [1, 10, 4, 4]),
+             helper.make_node("Concat", ["a", "b"], ["cat"], name="cat", axis=1),
+             helper.make_node("Reshape", ["cat", "g"], ["r"], name="r"),
+             helper.make_node("Transpose", ["r"], ["t"], name="t", perm=[0, 2, 1, 3, 4]),
+             helper.make_node("Reshape", ["t", "f"], ["y"], name="flat")]
+    model = make_model(nodes, [("x", [1, 3, 4, 4])], [("y", None)],
+                       {"wa": _w(rng, 4, 3), "wb": _w(rng, 6, 3)})
+    steps = _check_shuffle(model, (1, 3, 4, 4), monkeypatch, "unequal inputs")
+    assert steps["cat"] == 1     # the Transpose (the Concat is written in place)
+
+
+@pytest.mark.parametrize("algo", ["1x1", "1x1_chan"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conv_writes_planes_apart(algo, batch):
+    """Conv2d.bind with y a view of every other plane: the same bits as a dense y, and the
+    planes between untouched."""
+    import tinycnn._kernels as K
+    rng = np.random.default_rng(11)
+    k, c, h, w = 13, 7, 5, 9
+    conv = K.Conv2d(K.Context(1), _w(rng, k, c), rng.standard_normal(k).astype(np.float32),
+                    algo=algo, activation="Relu")
+    x = x_of((batch, c, h, w), 3)
+    dense = np.empty((batch, k, h, w), np.float32)
+    conv.bind(x, dense)()
+    both = np.full((batch, k, 2, h, w), 7.0, np.float32)
+    conv.bind(x, both[:, :, 1])()
+    np.testing.assert_array_equal(both[:, :, 1], dense)
+    assert (both[:, :, 0] == 7.0).all()
+
+
+def test_conv_refuses_planes_apart_where_it_cannot():
+    import tinycnn._kernels as K
+    rng = np.random.default_rng(12)
+    x = x_of((1, 4, 5, 5), 4)
+    both = np.zeros((1, 6, 2, 5, 5), np.float32)
+    three = K.Conv2d(K.Context(1), _w(rng, 6, 4, 3, 3), None, algo="gemm", pads=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match="planes apart"):
+        three.bind(x, both[:, :, 0])
+    one = K.Conv2d(K.Context(1), _w(rng, 6, 4), None, algo="1x1")
+    with pytest.raises(ValueError, match="planes apart"):
+        one.bind(x, both[:, :, 0], residual=np.zeros((1, 6, 5, 5), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):     # rows apart: refused
+        one.bind(x, np.zeros((1, 6, 5, 10), np.float32)[..., ::2])
 
 
 def test_a_slice_view_is_not_written_over():

@@ -97,10 +97,15 @@ cdef class BoundConv2d:
     cdef float *py
     cdef float *pm
     cdef float *pw
+    cdef ptrdiff_t ldy
 
     def __call__(self):
         with nogil:
-            if self.pm != NULL:
+            if self.ldy:
+                tc_conv2d_strided_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w,
+                                      self.px, self.pk, self.pb, self.pr, self.act, self.py,
+                                      self.ldy, self.pw)
+            elif self.pm != NULL:
                 tc_conv2d_means_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
                                     self.pk, self.pb, self.pr, self.act, self.py, self.pm, self.pw)
             elif self.pg == NULL:
@@ -128,6 +133,9 @@ cdef class Conv2d:
     per-image copy of the weights in workspace (workspace_size(n, h, w, scaled=True));
     means: [N, K] (algo 'depthwise' or 'grouped'), written with each output plane's mean (the global average
     pool of y, csrc/conv.c tc_conv2d_means_f32).
+    y may have its planes apart (algo '1x1' or '1x1_chan', no residual, scale or means): y's
+    last two axes C-contiguous, its image stride K times its plane stride, as a view of every
+    G-th plane of a bigger tensor (a channel shuffle's, csrc/conv.c tc_conv2d_strided_f32).
     """
     cdef tc_conv2d_params p
     cdef int algo_id
@@ -240,14 +248,26 @@ cdef class Conv2d:
 
     cdef BoundConv2d _bind(self, x, y, residual, workspace, scale, means=None):
         _check_array("conv", "x", x, 4)
-        _check_array("conv", "y", y, 4, True)
+        cdef ptrdiff_t ldy = _plane_stride("conv", y, 4)
+        if not ldy:
+            _check_array("conv", "y", y, 4, True)
         n, c, h, w = x.shape
         if c != self.p.C:
             raise ValueError(f"conv: x {x.shape} has {c} channels, weight expects {self.p.C}")
         expected = self.output_shape(n, h, w)
         _check_shape("conv", "y", y, expected, f" for x {x.shape}")
-        _check_disjoint("conv", "x", x, y)
+        if ldy:
+            if (self.algo_id not in (TC_CONV_ALGO_1X1, TC_CONV_ALGO_1X1_CHAN) or
+                    residual is not None or scale is not None or means is not None):
+                raise ValueError(f"conv: y with planes apart (strides {y.strides}) needs algo "
+                                 f"'1x1' or '1x1_chan' without residual, scale or means, "
+                                 f"not {self.algo!r}")
+            _check_disjoint_span("conv", "x", x, y, (y.shape[0] * y.shape[1] - 1) * ldy
+                                 + y.shape[2] * y.shape[3])
+        else:
+            _check_disjoint("conv", "x", x, y)
         cdef BoundConv2d call = BoundConv2d.__new__(BoundConv2d)
+        call.ldy = ldy
         call.pr = call.pg = NULL
         call.pm = NULL
         if means is not None:

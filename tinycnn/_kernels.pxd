@@ -88,6 +88,11 @@ cdef extern from "tinycnn.h" nogil:
                        const float *x, const float *packed, const float *bias,
                        const float *residual, const tc_activation *act, float *y,
                        float *workspace)
+    int tc_conv2d_strided_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
+                              int h, int w, const float *x, const float *packed,
+                              const float *bias, const float *residual,
+                              const tc_activation *act, float *y, ptrdiff_t ldy,
+                              float *workspace)
     int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
                             int w, const float *x, const float *packed, const float *bias,
                             const float *residual, const tc_activation *act, float *y,

@@ -191,6 +191,39 @@ cdef int _check_disjoint(str fn, str name, a, y) except -1:
     return 0
 
 
+cdef ptrdiff_t _plane_stride(str fn, y, int ndim) except -1:
+    """0 for a C-contiguous y; else y's plane stride in floats when y is a writeable float32
+    array of ndim dims whose planes (its last two axes) are each C-contiguous, ldy >= a
+    plane apart, its leading axes stepping ldy per plane (as numpy views every G-th plane of
+    a C-contiguous tensor); anything else is left to _check_array to refuse."""
+    if not isinstance(y, np.ndarray) or y.flags.c_contiguous or y.ndim != ndim or ndim < 3:
+        return 0
+    if y.dtype != np.float32 or not y.flags.writeable or not y.flags.aligned:
+        return 0
+    st, sh = y.strides, y.shape
+    if st[ndim - 1] != 4 or st[ndim - 2] != 4 * sh[ndim - 1] or st[ndim - 3] % 4:
+        return 0
+    cdef ptrdiff_t ldy = st[ndim - 3] // 4
+    if ldy < sh[ndim - 1] * sh[ndim - 2]:
+        return 0
+    cdef ptrdiff_t step = ldy * sh[ndim - 3]
+    for k in range(ndim - 4, -1, -1):
+        if sh[k] > 1 and st[k] != 4 * step:
+            return 0
+        step *= sh[k]
+    return ldy
+
+
+cdef int _check_disjoint_span(str fn, str name, a, y, ptrdiff_t span) except -1:
+    """The output y, spanning `span` floats from its first (its planes apart), must not
+    overlap the C-contiguous input a."""
+    cdef char *pa = <char *>cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef char *pb = <char *>cnp.PyArray_DATA(<cnp.ndarray>y)
+    if pa < pb + 4 * span and pb < pa + cnp.PyArray_NBYTES(<cnp.ndarray>a):
+        raise ValueError(f"{fn}: y {y.shape} must not overlap {name} {a.shape}")
+    return 0
+
+
 cdef int _check_same_or_disjoint(str fn, str name, a, y) except -1:
     """The output y may be exactly a (same buffer, same shape) or must not overlap it."""
     if _overlap(a, y):

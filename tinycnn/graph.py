@@ -68,6 +68,7 @@ def prepare(model, level, ctx, options, cache):
         _fuse_se(g, keep)
         _conv_before_resize(g, keep, opsets.get("", 0))
         _fuse_inverted_residual(g, keep)
+        _fuse_channel_shuffle(g, keep)
         _fold_se_gate(g, keep)
         _se_pool_in_depthwise(g)
         _fuse_relu(g, keep, "Gemm")
@@ -605,6 +606,54 @@ def _fuse_inverted_residual(g, keep):
         fused.label = "+".join(n.label for n in (expand, dw_node, project))
         _replace(g, [expand, dw_node, project], fused)
         producers = {o: n for n in g.nodes for o in n.outputs}
+
+
+def _fuse_channel_shuffle(g, keep):
+    """Concat -> Reshape -> Transpose(perm 0, 2, 1, ...) -> Reshape, each intermediate read by
+    the next node alone and not kept as an output (ShuffleNet's channel_shuffle of its
+    units' two branches) -> one tinycnn::ChannelShuffle (ops/tensor.py): where the shapes
+    make it a shuffle of the Concat's inputs, their producers write their planes where the
+    shuffle puts them, instead of a Concat and a Transpose copying them twice.  The Concat's
+    output may also be read by Shape nodes (a batch-dynamic export computes the reshapes'
+    shapes from it): they become tinycnn::ConcatShape of the Concat's inputs."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    consumers = g.consumers()
+
+    def node(name, op_type):
+        n = producers.get(name)
+        return n if n is not None and n.op_type == op_type and n.domain == "" else None
+
+    def only(name, reader, shapes_too=False):
+        readers = consumers.get(name, [])
+        others = [c for c in readers if c is not reader]
+        return (name not in keep and len(others) == len(readers) - 1
+                and all(shapes_too and c.op_type == "Shape" and c.domain == "" for c in others))
+
+    for merge in [n for n in g.nodes if n.op_type == "Reshape" and n.domain == ""]:
+        t = node(merge.inputs[0], "Transpose")
+        split = node(t.inputs[0], "Reshape") if t is not None else None
+        cat = node(split.inputs[0], "Concat") if split is not None else None
+        if cat is None or "axis" not in cat.attrs or len(split.inputs) != 2 or len(merge.inputs) != 2:
+            continue
+        perm = [int(p) for p in (t.attrs.get("perm") or [])]
+        if (perm[:3] != [0, 2, 1] or not only(cat.outputs[0], split, shapes_too=True)
+                or not only(split.outputs[0], t) or not only(t.outputs[0], merge)):
+            continue
+        for shape in consumers.get(cat.outputs[0], []):
+            if shape is not split:
+                shape.op_type, shape.domain = "ConcatShape", FUSED
+                shape.attrs = dict(shape.attrs, axis=int(cat.attrs["axis"]))
+                shape.inputs = list(cat.inputs)
+        attrs = dict(axis=int(cat.attrs["axis"]), perm=perm,
+                     split_allowzero=int(split.attrs.get("allowzero", 0)),
+                     merged_allowzero=int(merge.attrs.get("allowzero", 0)))
+        fused = Node(cat.name, "ChannelShuffle", FUSED,
+                     [split.inputs[1], merge.inputs[1]] + list(cat.inputs), list(merge.outputs),
+                     attrs, cat.index)
+        fused.label = "Concat+Shuffle"
+        _replace(g, [cat, split, t, merge], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
+        consumers = g.consumers()
 
 
 def _fold_se_gate(g, keep):

@@ -60,9 +60,14 @@ class Storage:
     gives each producer the slice of its output (NodeContext.concat_in_place).  Only
     storages without a parent get a place in the arena, for the union of their members'
     lifetimes; a storage inside another, or with others inside, is `pinned`: no op writes
-    its result over it in place, since the other members' data may still be needed."""
+    its result over it in place, since the other members' data may still be needed.
+
+    runs: None (its elements contiguous), or (plane, step) for a float32 storage inside
+    another whose elements come in runs of `plane`, each `step` elements after the last, from
+    parent_offset on: one input's planes among a channel shuffle's output planes
+    (NodeContext.shuffle_in_place), written there by its producer (Step.apart)."""
     __slots__ = ("size", "dtype", "kind", "first", "last", "refs", "offset", "parent",
-                 "parent_offset", "pinned")
+                 "parent_offset", "pinned", "runs")
 
     def __init__(self, size, dtype, kind, first):
         self.size = size          # elements
@@ -75,6 +80,7 @@ class Storage:
         self.parent = None
         self.parent_offset = 0
         self.pinned = False
+        self.runs = None
 
     def root(self):
         """(the outermost storage this one lives in, this one's offset there)."""
@@ -140,10 +146,12 @@ def const_value(name, array):
 
 
 class Step:
-    """One kernel call of a plan: fn(*input arrays, *output arrays[, workspace])."""
-    __slots__ = ("fn", "inputs", "outputs", "workspace", "node", "label", "flops")
+    """One kernel call of a plan: fn(*input arrays, *output arrays[, workspace]).
+    apart: indices of the outputs fn may get as arrays whose planes (the axes after the
+    first two) lie apart (Storage.runs), instead of C-contiguous."""
+    __slots__ = ("fn", "inputs", "outputs", "workspace", "node", "label", "flops", "apart")
 
-    def __init__(self, fn, inputs, outputs, workspace, node, label, flops=0):
+    def __init__(self, fn, inputs, outputs, workspace, node, label, flops=0, apart=()):
         self.fn = fn
         self.inputs = inputs
         self.outputs = outputs
@@ -151,6 +159,7 @@ class Step:
         self.node = node
         self.label = label
         self.flops = flops
+        self.apart = frozenset(apart)
 
 
 class NodeContext:
@@ -208,14 +217,16 @@ class NodeContext:
         return tuple(key)
 
     # -- scheduling ---------------------------------------------------------
-    def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None, layout=None):
+    def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None, layout=None,
+             apart=()):
         """Schedule fn(*input_arrays, *output_arrays[, workspace]) for every run.
 
         outputs: list of (shape, dtype), or of Values already given a storage (a Concat
         written in place).  inplace: {output index: input index}, the output may share the
         input's buffer when that input dies here (and is not pinned, see Storage).
         layout: of the outputs (CHANNELS_LAST: stored [N, spatial..., C]; the arrays fn
-        receives are then flat).  Returns the output Values.  When the node is being
+        receives are then flat).  apart: indices of the outputs fn can also write with
+        their planes apart (Step.apart).  Returns the output Values.  When the node is being
         folded (all inputs known at plan time) fn runs now and the outputs are constants.
         """
         given = {k: o for k, o in enumerate(outputs) if isinstance(o, Value)}
@@ -260,8 +271,55 @@ class NodeContext:
             if v.storage is not None:
                 v.storage.last = max(v.storage.last, step_index)
         p.steps.append(Step(fn, list(inputs), outs, int(workspace), self.node,
-                            label or self.node.label))
+                            label or self.node.label, apart=apart))
         return outs
+
+    def shuffle_in_place(self, inputs, shape, dtype, plane):
+        """The output [N, G * c, ...] of a channel shuffle of the Concat of G inputs
+        [N, c, ...] (float32, `plane` elements per channel): output channel G * i + g is
+        channel i of input g, so input g's planes lie `G * plane` elements apart from
+        element g * plane on.  Each input that its producer alone wrote, in a step that takes
+        its planes apart (Step.apart), and that nothing reads later, is placed there
+        (Storage.runs): its producer writes it in place, no copy.  Returns (the output
+        Value, [whether input g is in place]); the caller copies the others."""
+        size = int(np.prod(shape, dtype=np.int64))
+        out = Storage(size, np.dtype(dtype), "arena", len(self.sink.steps))
+        G = len(inputs)
+        placed = []
+        for g, v in enumerate(inputs):
+            ok = self._may_run_apart(v, plane)
+            if ok:
+                st = v.storage
+                st.parent, st.parent_offset, st.pinned = out, g * plane, True
+                st.runs = (plane, G * plane)
+                out.pinned = True
+            placed.append(ok)
+        self.sink.storages.append(out)
+        return Value("", shape, dtype, storage=out), placed
+
+    def _may_run_apart(self, v, plane):
+        """Whether v's storage can become runs of `plane` elements inside another: v fills
+        it alone, a step of this plan wrote it (as an output it may write apart, of v's
+        shape) and no other step touches it, nor will a later consumer."""
+        st = v.storage
+        if (v.const is not None or st is None or v.offset or v.size != st.size
+                or v.layout is not None or st.parent is not None or st.pinned
+                or st.runs is not None or st.kind != "arena" or st.dtype != np.float32
+                or st.first < 0 or self._occ.get(id(st), 0) != 1
+                or st.refs - self._occ.get(id(st), 0) != 0):
+            return False
+        steps = self.sink.steps
+        if st.first >= len(steps):
+            return False
+        producer = steps[st.first]
+        outs = [k for k, o in enumerate(producer.outputs) if o.storage is st]
+        if (len(outs) != 1 or outs[0] not in producer.apart
+                or producer.outputs[outs[0]].shape != v.shape
+                or any(w.storage is st for w in producer.inputs)
+                or int(np.prod(v.shape[2:], dtype=np.int64)) != plane):
+            return False
+        return not any(w is not None and w.storage is st
+                       for s in steps[st.first + 1:] for w in list(s.inputs) + list(s.outputs))
 
     def concat_in_place(self, inputs, shape, dtype):
         """A Concat's output whose inputs are contiguous slices of it, in order (the caller
@@ -294,7 +352,7 @@ class NodeContext:
         """(storage, j) when inputs[i:j] are exactly, in order, the whole contents of one
         movable storage; else None."""
         v = inputs[i]
-        if v.const is not None or v.storage is None:
+        if v.const is not None or v.storage is None or v.storage.runs is not None:
             return None
         root, offset = v.location()
         if (offset != 0 or root is out or root.kind != "arena" or root.first < 0
@@ -303,7 +361,8 @@ class NodeContext:
         at, j = 0, i
         while at < root.size and j < len(inputs):
             w = inputs[j]
-            if w.const is not None or w.storage is None or w.location() != (root, at):
+            if (w.const is not None or w.storage is None or w.storage.runs is not None
+                    or w.location() != (root, at)):
                 return None
             at += w.size
             j += 1

@@ -28,7 +28,7 @@ from . import _kernels
 from .errors import InvalidArgument, InvalidModel, TinyCNNError, UnsupportedOperator
 from .ir import (CHANNELS_LAST, NodeContext, PlanOptions, Storage, Value, const_value,
                  stored_shape)
-from .ops import lookup, shape_inputs
+from .ops import FUSED_DOMAIN, lookup, shape_inputs
 
 _ALIGN = 16  # floats: 64-byte alignment of every arena tensor
 
@@ -108,6 +108,8 @@ class Arena:
                 return v.const
             st = v.storage
             shape = stored_shape(v.shape, v.layout)
+            if st.runs is not None:
+                return _runs_view(base, st.offset + v.offset, shape, *st.runs)
             if st.kind == "arena":
                 words = base[st.offset:st.offset + st.words]
                 if st.dtype != np.float32:
@@ -168,6 +170,22 @@ class Arena:
         return calls
 
 
+def _runs_view(words, start, shape, plane, step):
+    """The float32 tensor of `shape` stored in runs of `plane` elements (its trailing axes),
+    each `step` elements after the last, from words[start] on (Storage.runs): a view."""
+    k = next((k for k in range(len(shape) + 1)
+              if int(np.prod(shape[k:], dtype=np.int64)) == plane), None)
+    if k is None:
+        raise TinyCNNError(f"internal: shape {shape} is not runs of {plane} elements")
+    strides, at = [0] * len(shape), 4
+    for i in range(len(shape) - 1, k - 1, -1):
+        strides[i], at = at, at * shape[i]
+    at = 4 * step
+    for i in range(k - 1, -1, -1):
+        strides[i], at = at, at * shape[i]
+    return np.lib.stride_tricks.as_strided(words[start:], shape, strides)
+
+
 def _direct_outputs(plan, step_args):
     """{output index: [(step index, its arrays, [(position, start, stop, shape)])]} for the
     outputs a run can compute straight into the array it returns (Arena.calls_for's fresh),
@@ -196,7 +214,7 @@ def _direct_outputs(plan, step_args):
             root, offset = v.location()
             for i, (r, _) in direct.items():
                 if r is root:
-                    if v.dtype != root.dtype or v.layout is not None:
+                    if v.dtype != root.dtype or v.layout is not None or v.storage.runs:
                         direct[i] = (None, None)
                     else:
                         slots.setdefault(i, []).append(
@@ -415,7 +433,7 @@ class Planner:
 
 
 # Ops whose outputs depend on their inputs' shapes only, never on their values.
-_SHAPE_ONLY = frozenset({"Shape", "Size"})
+_SHAPE_ONLY = frozenset({("", "Shape"), ("", "Size"), (FUSED_DOMAIN, "ConcatShape")})
 
 
 def plan_time_inputs(graph, feed_names):
@@ -433,6 +451,6 @@ def plan_time_inputs(graph, feed_names):
             continue
         needed.add(name)
         node = producer.get(name)
-        if node is not None and not (node.domain == "" and node.op_type in _SHAPE_ONLY):
+        if node is not None and (node.domain, node.op_type) not in _SHAPE_ONLY:
             todo.extend(i for i in node.inputs if i)
     return [name for name in feed_names if name in needed]

@@ -69,8 +69,11 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
         ws_ = rest[1:] if means else rest
         return bind(x.reshape(x4), y.reshape(out4), r, ws_[0] if ws_ else None, scale=g,
                     means=m)
+    # a 1x1 GEMM's output planes may lie apart (a channel shuffle's, ops/tensor.py)
+    apart = (0,) if (c.algo in ("1x1", "1x1_chan") and X.ndim == 4 and not (has_g or has_r)
+                     and not means) else ()
     return n.emit(bound_step(conv), ins, outs, inplace={0: len(ins) - 1} if has_r else None,
-                  workspace=ws)
+                  workspace=ws, apart=apart)
 
 
 def _folds_gate(c, X, G):

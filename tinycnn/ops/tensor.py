@@ -3,12 +3,16 @@
 Most of these are evaluated at plan time (their inputs are constants or shapes);
 Flatten, Reshape, Squeeze and Unsqueeze are views of their input; Concat,
 Transpose, Slice, Pad, Gather and Expand copy into a planned buffer at run time.
+tinycnn::ChannelShuffle (ShuffleNet's Concat, Reshape, Transpose, Reshape) has its inputs'
+producers write their planes where the shuffle puts them.
 """
+import functools
+
 import numpy as np
 
-from . import op
-from .common import (UnsupportedOperator, axis_index, broadcast_shape, numpy_step, prod,
-                     require_const)
+from . import FUSED_DOMAIN, op
+from .common import (UnsupportedOperator, axis_index, bound_step, broadcast_shape, numpy_step,
+                     prod, require_const)
 from ..loader import carried_dtype, onnx_to_np_dtype
 
 
@@ -259,6 +263,20 @@ def Concat_1(n, *inputs, axis=1):
 @op("Concat", since=4)
 def Concat(n, *inputs, axis):
     """Along axis (required from opset 4)."""
+    inputs, a, shape = _concat_shape(n, inputs, axis)
+    if all(v.const is not None for v in inputs):
+        return [np.concatenate([v.const for v in inputs], axis=a)]
+    dtype = np.result_type(*[v.dtype for v in inputs])
+    if dtype == np.float32 and prod(shape[:a]) == 1 and not n.folding:
+        return _concat_in_place(n, inputs, shape, dtype)
+
+    def fill(*arrays):
+        np.concatenate(arrays[:-1], axis=a, out=arrays[-1])
+    return _copy(n, inputs, shape, dtype, fill)
+
+
+def _concat_shape(n, inputs, axis):
+    """(the inputs given, the axis, the output shape) of a Concat; errors name the shapes."""
     inputs = [v for v in inputs if v is not None]
     if not inputs:
         raise n.error("needs at least one input")
@@ -268,18 +286,16 @@ def Concat(n, *inputs, axis):
         if v.ndim != r or any(v.shape[i] != inputs[0].shape[i] for i in range(r) if i != a):
             raise n.error("inputs must agree except on axis "
                           f"{a}: shapes {[v.shape for v in inputs]}")
-    if all(v.const is not None for v in inputs):
-        return [np.concatenate([v.const for v in inputs], axis=a)]
     shape = list(inputs[0].shape)
     shape[a] = sum(v.shape[a] for v in inputs)
-    shape = tuple(shape)
-    dtype = np.result_type(*[v.dtype for v in inputs])
-    if dtype == np.float32 and prod(shape[:a]) == 1 and not n.folding:
-        return _concat_in_place(n, inputs, shape, dtype)
+    return inputs, a, tuple(shape)
 
-    def fill(*arrays):
-        np.concatenate(arrays[:-1], axis=a, out=arrays[-1])
-    return _copy(n, inputs, shape, dtype, fill)
+
+@op("ConcatShape", domain=FUSED_DOMAIN)
+def ConcatShape(n, *inputs, axis, start=0, end=None):
+    """Shape(Concat(inputs, axis))[start:end], known at plan time: the Shape of a Concat
+    that graph._fuse_channel_shuffle fused away (the Concat's output is never made)."""
+    return [np.array(_concat_shape(n, inputs, axis)[2][start:end], np.int64)]
 
 
 def _concat_in_place(n, inputs, shape, dtype):
@@ -305,6 +321,76 @@ def _concat_in_place(n, inputs, shape, dtype):
         for c, lo, hi in consts:
             y[lo:hi] = c
     return n.emit(concat_rest, runtime, [out])
+
+
+@op("ChannelShuffle", domain=FUSED_DOMAIN, shape_inputs=(0, 1))
+def ChannelShuffle(n, split_shape, merged_shape, *inputs, axis, perm, split_allowzero=0,
+                   merged_allowzero=0):
+    """Concat(inputs, axis) -> Reshape(split_shape) -> Transpose(perm) -> Reshape(merged_shape),
+    as graph._fuse_channel_shuffle found them (ShuffleNet's channel shuffle of its branches);
+    the shapes known at plan time, as Reshape's.
+    When the G inputs are float32 [N, c, ...] alike and the reshapes split the channels into
+    (G, c) and merge them back after swapping the two, output channel G * i + g is channel i
+    of input g: each input's producer writes its planes there where it can
+    (NodeContext.shuffle_in_place), one step copies the others; anything else runs as the
+    four ops."""
+    for v, what in ((split_shape, "the split shape"), (merged_shape, "the merged shape")):
+        require_const(n, v, what)
+        if v.dtype != np.int64:
+            raise n.error(f"{what} has dtype {v.dtype}; it must be int64")
+    split_shape, merged_shape = split_shape.const, merged_shape.const
+    shuffled = _shuffle_shape(n, inputs, axis, split_shape, perm, merged_shape,
+                              split_allowzero, merged_allowzero)
+    if shuffled is None:
+        (y,) = Concat(n, *inputs, axis=axis)
+        y = y if not isinstance(y, np.ndarray) else n.constant(y)
+        y = n.view(y, _reshape_target(n, y.shape, split_shape, split_allowzero))
+        (y,) = Transpose(n, y, perm=perm)
+        y = y if not isinstance(y, np.ndarray) else n.constant(y)
+        return [n.view(y, _reshape_target(n, y.shape, merged_shape, merged_allowzero))]
+    shape, plane = shuffled
+    out, placed = n.shuffle_in_place(inputs, shape, np.float32, plane)
+    groups = len(inputs)
+    copies = [g for g in range(groups) if not placed[g]]
+    if not copies:
+        return [out]
+    nb, c = inputs[0].shape[:2]
+
+    def bind(*arrays):
+        y = arrays[-1].reshape(nb, c, groups, plane)
+        pairs = [(y[:, :, g, :], x.reshape(nb, c, plane)) for g, x in zip(copies, arrays)]
+        if len(pairs) == 1:
+            return functools.partial(np.copyto, *pairs[0])
+        return functools.partial(_copy_pairs, pairs)
+    return n.emit(bound_step(bind), [inputs[g] for g in copies], [out])
+
+
+def _copy_pairs(pairs):
+    for dst, src in pairs:
+        np.copyto(dst, src)
+
+
+def _shuffle_shape(n, inputs, axis, split_shape, perm, merged_shape, split_allowzero,
+                   merged_allowzero):
+    """(output shape, elements per channel plane) when ChannelShuffle's four ops are a shuffle
+    of G float32 inputs [N, c, ...] alike, computed at run time; else None."""
+    groups = len(inputs)
+    if (groups < 2 or n.folding or any(v is None or v.dtype != np.float32 or v.ndim < 3
+                                       or v.shape != inputs[0].shape for v in inputs)):
+        return None
+    x = inputs[0]
+    r = x.ndim
+    if not -r <= int(axis) < r or int(axis) % r != 1:
+        return None
+    nb, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    joined = (nb, groups * c) + spatial
+    split = (nb, groups, c) + spatial
+    if (list(perm) != [0, 2, 1] + list(range(3, r + 1))
+            or _reshape_target(n, joined, split_shape, split_allowzero) != split
+            or _reshape_target(n, (nb, c, groups) + spatial, merged_shape,
+                               merged_allowzero) != joined):
+        return None
+    return joined, prod(spatial)
 
 
 @op("Transpose")
