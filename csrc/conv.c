@@ -880,7 +880,6 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
     }
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     const int N = OH * OW, kdim = Cg * p->KH * p->KW;
-    const ptrdiff_t ldc = ldy ? ldy : N;
     const int phased = needs_phase_copy(p, algo);
     const int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
     /* geometry of what the packer reads: phase planes, or x itself */
@@ -941,8 +940,8 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
                 op.pack_b = tc_conv_kernels_of(ctx)->pack_b_im2col;
                 op.b_arg = &ib;
             }
-            op.C = y + b * (size_t)p->K * ldc + (size_t)g * Kg * ldc;
-            op.ldc = ldc;
+            op.ldc = ldy ? ldy : N;
+            op.C = y + (b * (size_t)p->K + (size_t)g * Kg) * op.ldc;
             op.epi.bias = bias ? bias + (size_t)g * Kg : NULL;
             op.epi.residual = residual ? residual + b * out_img + (size_t)g * Kg * N : NULL;
             op.epi.ldr = N;

@@ -111,6 +111,24 @@ def test_dense_in_place_needs_trans_b(ctx):
         _kernels.Dense(ctx, np.zeros((4, 6), np.float32), trans_b=False, pack=False)
 
 
+@pytest.mark.parametrize("pack", [True, False])
+def test_dense_bound_call_reads_its_buffers_at_every_call(ctx, pack):
+    """Dense.bind(a, y, ws) (a plan step): each call computes run's y from a's values then."""
+    rng = np.random.default_rng(21)
+    w = rng.standard_normal((7, 5), dtype=np.float32)
+    layer = _kernels.Dense(ctx, w, rng.standard_normal(7, dtype=np.float32), pack=pack)
+    a, y = np.empty((3, 5), np.float32), np.empty((3, 7), np.float32)
+    call = layer.bind(a, y, np.empty(max(layer.workspace_size(3), 1), np.float32))
+    for seed in (1, 2):
+        a[...] = np.random.default_rng(seed).standard_normal(a.shape)
+        call()
+        ref = np.empty_like(y)
+        layer.run(a, ref)
+        np.testing.assert_array_equal(y, ref)
+    with pytest.raises(ValueError, match="in_features"):
+        layer.bind(np.empty((3, 4), np.float32), y)
+
+
 def test_gemm_and_dense_compute_in_the_callers_workspace(ctx):
     """gemm and a packed Dense layer pack their operands into the caller's workspace (the
     executor's arena), of the size they state; a short one is refused with both sizes."""

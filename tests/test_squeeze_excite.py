@@ -240,6 +240,28 @@ def test_se_gate_kernel_is_the_scale_of_se(threads, isa):
         np.testing.assert_array_equal(x * g, se.run(x, np.empty_like(x)))
 
 
+def test_se_gate_bound_call_reads_its_buffers_at_every_call():
+    """bind_gate (a plan step), with and without pooled means: each call gives run_gate's
+    gates for the values in x (or means) then."""
+    ctx = _kernels.Context(1)
+    rng = np.random.default_rng(5)
+    n, c, c1 = 2, 12, 4
+    se = _kernels.SqueezeExcite(ctx, rng.standard_normal((c1, c), dtype=np.float32), None,
+                                rng.standard_normal((c, c1), dtype=np.float32), None)
+    x, means = np.empty((n, c, 3, 3), np.float32), np.empty((n, c), np.float32)
+    g, g_means = np.empty((n, c, 1, 1), np.float32), np.empty((n, c, 1, 1), np.float32)
+    plain, pooled = se.bind_gate(x, g), se.bind_gate(x, g_means, means=means)
+    for seed in (1, 2):
+        x[...] = np.random.default_rng(seed).standard_normal(x.shape)
+        means[...] = x.mean(axis=(2, 3))
+        plain()
+        pooled()
+        np.testing.assert_array_equal(g, se.run_gate(x, np.empty_like(g)))
+        np.testing.assert_array_equal(g_means, se.run_gate(x, np.empty_like(g), means=means))
+    with pytest.raises(ValueError, match="gate"):
+        se.bind_gate(x, np.empty((n, c + 1), np.float32))
+
+
 def se_project_model(gate="Sigmoid", act="Relu", hw=10, c=24, k=16, residual=False,
                      depthwise=False, group=1):
     """x -> Conv 3x3 (c channels) -> t; SE on t (gate); Mul; Conv 1x1 (k) [+ x's 1x1 shortcut];

@@ -51,29 +51,58 @@ cdef class Dense:
 
     def run(self, a, y, workspace=None):
         """y[M, Nout] = act(a[M, K] . W^T + bias).  Releases the GIL."""
+        self.bind(a, y, workspace)()
+
+    def bind(self, a, y, workspace=None):
+        """run(a, y, workspace) checked now, as a call without arguments that runs it again
+        and again over these buffers (a plan's arena)."""
         _check_array("Dense", "a", a, 2)
         _check_array("Dense", "y", y, 2, True)
         if a.shape[1] != self.in_features:
             raise ValueError(f"Dense: a {a.shape} must have in_features={self.in_features} columns")
         _check_shape("Dense", "y", y, (a.shape[0], self.out_features), f" for a {a.shape}")
         _check_disjoint("Dense", "a", a, y)
-        cdef int M = a.shape[0], K = self.in_features, Nout = self.out_features
-        cdef const float *pa = _fptr(a)
-        cdef const float *pb = _fptr_or_null(self.bias)
-        cdef float *py = _fptr_mut(y)
-        cdef int act = TC_ACT_RELU if self.relu else TC_ACT_NONE
-        cdef const float *pk
-        cdef float *pw
-        if not self.packed_weight:
-            pk = _fptr(self.weight)
-            with nogil:
-                tc_dense_rows_f32(&self.ctx.ctx, M, K, Nout, pa, pk, pb, act, py)
-            return
-        ws = _workspace("Dense", workspace, tc_dense_workspace_size(&self.ctx.ctx, M, K, Nout))
-        pk = _fptr(self.packed)
-        pw = _fptr_or_null(ws)
+        cdef BoundDense call = BoundDense.__new__(BoundDense)
+        call.ctx = &self.ctx.ctx
+        call.M, call.K, call.Nout = a.shape[0], self.in_features, self.out_features
+        call.act = TC_ACT_RELU if self.relu else TC_ACT_NONE
+        call.pa = _fptr(a)
+        call.pb = _fptr_or_null(self.bias)
+        call.py = _fptr_mut(y)
+        call.packed = self.packed_weight
+        ws = None
+        if self.packed_weight:
+            ws = _workspace("Dense", workspace,
+                            tc_dense_workspace_size(&self.ctx.ctx, call.M, call.K, call.Nout))
+            call.pk = _fptr(self.packed)
+        else:
+            call.pk = _fptr(self.weight)
+        call.pw = _fptr_or_null(ws)
+        call.keep = (self, a, y, ws)
+        return call
+
+
+cdef class BoundDense:
+    """Dense.run over fixed buffers, checked once (Dense.bind); call it without arguments.
+    Holds the layer and the arrays, so the pointers stay valid."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef int M, K, Nout, act
+    cdef bint packed
+    cdef const float *pa
+    cdef const float *pk
+    cdef const float *pb
+    cdef float *py
+    cdef float *pw
+
+    def __call__(self):
         with nogil:
-            tc_dense_f32(&self.ctx.ctx, M, K, Nout, pa, pk, pb, act, py, pw)
+            if self.packed:
+                tc_dense_f32(self.ctx, self.M, self.K, self.Nout, self.pa, self.pk, self.pb,
+                             self.act, self.py, self.pw)
+            else:
+                tc_dense_rows_f32(self.ctx, self.M, self.K, self.Nout, self.pa, self.pk,
+                                  self.pb, self.act, self.py)
 
 
 def gemm_workspace_size(Context ctx):

@@ -12,6 +12,42 @@ cdef int _se_act(tc_activation *act, str name, alpha, beta) except -1:
     return 0
 
 
+cdef class BoundSqueezeExciteGate:
+    """SqueezeExcite.run_gate over fixed buffers, checked once (SqueezeExcite.bind_gate);
+    call it without arguments.  Holds the layer and the arrays, so the pointers stay valid."""
+    cdef object layer, keep
+    cdef const tc_ctx *ctx
+    cdef int n, c, c1
+    cdef ptrdiff_t s
+    cdef const float *xp
+    cdef const float *mp
+    cdef const float *w1p
+    cdef const float *b1p
+    cdef const float *w2p
+    cdef const float *b2p
+    cdef const tc_activation *act1
+    cdef const tc_activation *act2
+    cdef float *gp
+    cdef float *wsp
+
+    def __call__(self):
+        cdef int rc = 0
+        if self.n == 0:
+            return
+        with nogil:
+            if self.mp != NULL:
+                rc = tc_se_gate_means_f32(self.ctx, self.n, self.c, self.c1, self.mp, self.w1p,
+                                          self.b1p, self.act1, self.w2p, self.b2p, self.act2,
+                                          self.gp, self.wsp)
+            else:
+                rc = tc_se_gate_f32(self.ctx, self.n, self.c, self.s, self.c1, self.xp, self.w1p,
+                                    self.b1p, self.act1, self.w2p, self.b2p, self.act2, self.gp,
+                                    self.wsp)
+        if rc:
+            raise ValueError(f"squeeze_excite: invalid arguments (N {self.n}, C {self.c}, "
+                             f"C1 {self.c1})")
+
+
 cdef class SqueezeExcite:
     """y = x * gate(w2 . act(w1 . mean(x) + b1) + b2), per image and channel.
 
@@ -53,34 +89,44 @@ cdef class SqueezeExcite:
         the scale (csrc/se.c tc_se_gate_f32).  means: [N, C], x's channels pooled already
         (a depthwise layer's Conv2d.run(means=...)): x is not read (tc_se_gate_means_f32).
         Returns gate."""
+        self.bind_gate(x, gate, workspace, means)()
+        return gate
+
+    def bind_gate(self, x, gate, workspace=None, means=None):
+        """run_gate(x, gate, workspace, means) checked now, as a call without arguments
+        that runs it again and again over these buffers (a plan's arena)."""
         _check_array("squeeze_excite", "x", x)
         _check_array("squeeze_excite", "gate", gate, -1, True)
         if x.ndim < 3 or x.shape[1] != self.channels or gate.size != x.shape[0] * x.shape[1]:
             raise ValueError(f"squeeze_excite: x must be [N, {self.channels}, *spatial] and gate "
                              f"N * {self.channels} floats, got x {x.shape}, gate {gate.shape}")
+        cdef BoundSqueezeExciteGate call = BoundSqueezeExciteGate.__new__(BoundSqueezeExciteGate)
+        call.n = x.shape[0]
+        call.mp = NULL
         if means is None:
-            return self._call(x, gate, workspace, True)
-        _check_array("squeeze_excite", "means", means, 2)
-        _check_shape("squeeze_excite", "means", means, (x.shape[0], self.channels))
-        _check_disjoint("squeeze_excite", "means", means, gate)
-        if x.shape[0] == 0:
-            return gate
-        ws = _workspace("squeeze_excite", workspace, self.hidden)
-        cdef int n = x.shape[0], c = self.channels, c1 = self.hidden, rc
-        cdef const float *mp = _fptr(means)
-        cdef float *gp = _fptr_mut(gate)
-        cdef float *wsp = _fptr_mut(ws)
-        cdef const float *w1p = _fptr(self.w1)
-        cdef const float *w2p = _fptr(self.w2)
-        cdef const float *b1p = _fptr_or_null(self.b1)
-        cdef const float *b2p = _fptr_or_null(self.b2)
-        cdef const tc_ctx *cx = _ctx_ptr(self.ctx)
-        with nogil:
-            rc = tc_se_gate_means_f32(cx, n, c, c1, mp, w1p, b1p, &self.act1, w2p, b2p,
-                                      &self.act2, gp, wsp)
-        if rc:
-            raise ValueError(f"squeeze_excite: invalid arguments (means {means.shape}, C1 {c1})")
-        return gate
+            call.s = x.size // (x.shape[0] * x.shape[1]) if x.shape[0] else 1
+            if call.s == 0:
+                raise ValueError(f"squeeze_excite: x {x.shape} has no spatial positions")
+            _check_disjoint("squeeze_excite", "x", x, gate)
+            ws = _workspace("squeeze_excite", workspace,
+                            tc_se_gate_workspace_size(call.n, self.channels, self.hidden))
+        else:
+            _check_array("squeeze_excite", "means", means, 2)
+            _check_shape("squeeze_excite", "means", means, (x.shape[0], self.channels))
+            _check_disjoint("squeeze_excite", "means", means, gate)
+            ws = _workspace("squeeze_excite", workspace, self.hidden)
+            call.mp = _fptr(means)
+        call.layer = self
+        call.keep = (x, gate, ws, means)
+        call.ctx = _ctx_ptr(self.ctx)
+        call.c, call.c1 = self.channels, self.hidden
+        call.xp = _fptr(x)
+        call.gp = _fptr_mut(gate)
+        call.wsp = _fptr_or_null(ws)
+        call.w1p, call.w2p = _fptr(self.w1), _fptr(self.w2)
+        call.b1p, call.b2p = _fptr_or_null(self.b1), _fptr_or_null(self.b2)
+        call.act1, call.act2 = &self.act1, &self.act2
+        return call
 
     def run(self, x, y, workspace=None):
         _check_array("squeeze_excite", "x", x)

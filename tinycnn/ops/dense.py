@@ -5,8 +5,8 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import const_value
 from . import FUSED_DOMAIN, op
-from .common import (broadcast_shape, gemm_shapes, is_float32, matmul_shapes, numpy_step,
-                     require_float)
+from .common import (bound_step, broadcast_shape, gemm_shapes, is_float32, matmul_shapes,
+                     numpy_step, require_float)
 from .elementwise import binary
 
 
@@ -35,8 +35,9 @@ def _gemm(n, A, B, C, alpha, beta, transA, transB, relu):
         dense = n.cached(("dense", relu, m == 1), make)
 
         def run(a, y, *ws):
-            dense.run(a, y, ws[0] if ws else None)
-        return n.emit(run, [A], [(out, np.float32)], workspace=dense.workspace_size(m))
+            return dense.bind(a, y, ws[0] if ws else None)
+        return n.emit(bound_step(run), [A], [(out, np.float32)],
+                      workspace=dense.workspace_size(m))
     ins = [A, B] + ([C] if C is not None else [])
     alpha, beta, ta, tb = float(alpha), float(beta), bool(transA), bool(transB)
     has_c = C is not None

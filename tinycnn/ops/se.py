@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _kernels as K
 from . import FUSED_DOMAIN, op
-from .common import require_float
+from .common import bound_step, require_float
 
 
 def se_macs(inputs, outputs, **attrs):
@@ -81,7 +81,7 @@ def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, P=None, *, activation
     that wrote X (graph._se_pool_in_depthwise): X is then not read."""
     layer = _se_layer(n, X, W1, B1, W2, B2, activation, activation_alpha, activation_beta, gate,
                       gate_alpha, gate_beta)
-    run = layer.run_gate
+    bind = layer.bind_gate
     out = [(X.shape[:2] + (1,) * (X.ndim - 2), np.float32)]
     if P is not None:
         require_float(n, P)
@@ -91,9 +91,10 @@ def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, P=None, *, activation
         nc = X.shape[:2]
 
         def squeeze_excite_pooled(x, p, g, *ws):
-            run(x, g, ws[0] if ws else None, means=p.reshape(nc))
-        return n.emit(squeeze_excite_pooled, [X, P], out, workspace=layer.hidden)
+            return bind(x, g, ws[0] if ws else None, means=p.reshape(nc))
+        return n.emit(bound_step(squeeze_excite_pooled), [X, P], out, workspace=layer.hidden)
 
     def squeeze_excite_gate(x, g, *ws):
-        run(x, g, ws[0] if ws else None)
-    return n.emit(squeeze_excite_gate, [X], out, workspace=layer.gate_workspace_size(X.shape[0]))
+        return bind(x, g, ws[0] if ws else None)
+    return n.emit(bound_step(squeeze_excite_gate), [X], out,
+                  workspace=layer.gate_workspace_size(X.shape[0]))
