@@ -340,13 +340,13 @@ def test_concat_of_unequal_inputs_is_not_interleaved(monkeypatch):
 
 @pytest.mark.parametrize("algo", ["1x1", "1x1_chan"])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_conv_writes_planes_apart(algo, batch):
+def test_conv_writes_planes_apart(ctx, algo, batch):
     """Conv2d.bind with y a view of every other plane: the same bits as a dense y, and the
-    planes between untouched."""
+    planes between untouched (both ISAs, 1 and 2 threads)."""
     import tinycnn._kernels as K
     rng = np.random.default_rng(11)
-    k, c, h, w = 13, 7, 5, 9
-    conv = K.Conv2d(K.Context(1), _w(rng, k, c), rng.standard_normal(k).astype(np.float32),
+    k, c, h, w = 37, 24, 12, 13      # several row and column tiles of the GEMM
+    conv = K.Conv2d(ctx, _w(rng, k, c), rng.standard_normal(k).astype(np.float32),
                     algo=algo, activation="Relu")
     x = x_of((batch, c, h, w), 3)
     dense = np.empty((batch, k, h, w), np.float32)
