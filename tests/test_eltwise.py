@@ -187,6 +187,14 @@ def test_batch_norm(ctx, shape):
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5, err_msg=f"batch_norm y, x {shape}")
     _kernels.batch_norm(ctx, x, scale, bias, mean, var, 1e-5, x)
     np.testing.assert_array_equal(x, y, err_msg=f"batch_norm in place, x {shape}")
+    # bound once (a plan step), it reads x at every call
+    z = np.empty_like(y)
+    call = _kernels.bind_batch_norm(ctx, x, scale, bias, mean, var, 1e-5, z, True)
+    for _ in range(2):
+        x += 1
+        call()
+        np.testing.assert_array_equal(
+            z, _kernels.batch_norm(ctx, x, scale, bias, mean, var, 1e-5, np.empty_like(z), True))
     with pytest.raises(ValueError, match="scale"):
         _kernels.batch_norm(ctx, x, scale[:-1].copy(), bias, mean, var, 1e-5, y)
 

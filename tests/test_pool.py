@@ -158,6 +158,26 @@ def test_global_pools(ctx, shape):
     np.testing.assert_array_equal(y, x.max(axis=axes, keepdims=True), err_msg=f"global_max_pool y, x {shape}")
 
 
+def test_bound_pools_read_their_buffers_at_every_call(ctx):
+    """bind_max_pool2d, bind_avg_pool2d, bind_global_pool (plan steps): each call gives the
+    eager function's y for the values in x then."""
+    x = np.empty((2, 3, 7, 6), np.float32)
+    geo = ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1))
+    cases = [(_kernels.bind_max_pool2d, _kernels.max_pool2d, (2, 3, 4, 3), geo),
+             (_kernels.bind_avg_pool2d, _kernels.avg_pool2d, (2, 3, 4, 3), geo + (0,)),
+             (_kernels.bind_global_pool, _kernels.global_max_pool, (2, 3, 1, 1), (True,)),
+             (_kernels.bind_global_pool, _kernels.global_avg_pool, (2, 3, 1, 1), (False,))]
+    for bind, eager, out, args in cases:
+        y = np.empty(out, np.float32)
+        call = bind(ctx, x, y, *args)
+        for seed in (1, 2):
+            x[...] = np.random.default_rng(seed).standard_normal(x.shape)
+            call()
+            ref = eager(ctx, x, np.empty_like(y), *(args if bind is not _kernels.bind_global_pool
+                                                     else ()))
+            np.testing.assert_array_equal(y, ref, err_msg=f"{eager.__name__}")
+
+
 def test_bad_arguments():
     x = np.zeros((1, 2, 5, 5), np.float32)
     with pytest.raises(ValueError, match="x"):

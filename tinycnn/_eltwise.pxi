@@ -141,6 +141,36 @@ cdef class BoundBinary:
 def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
     """Inference BatchNormalization over axis 1 of x [N, C, ...]; parameters [C]; y may be x;
     relu: then max(y, 0) in the same pass."""
+    bind_batch_norm(ctx, x, scale, bias, mean, var, eps, y, relu)()
+    return y
+
+
+cdef class BoundBatchNorm:
+    """batch_norm over fixed buffers, checked once (bind_batch_norm); call it without
+    arguments.  Holds the arrays, so the pointers stay valid."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef ptrdiff_t n, c, s
+    cdef const float *xp
+    cdef const float *sp
+    cdef const float *bp
+    cdef const float *mp
+    cdef const float *vp
+    cdef float *yp
+    cdef float eps
+    cdef int relu
+
+    def __call__(self):
+        if self.n == 0:
+            return
+        with nogil:
+            tc_batch_norm_act_f32(self.ctx, self.n, self.c, self.s, self.xp, self.sp, self.bp,
+                                  self.mp, self.vp, self.eps, self.relu, self.yp)
+
+
+def bind_batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
+    """batch_norm(ctx, x, scale, bias, mean, var, eps, y, relu) checked now, as a call without
+    arguments that runs it again and again over these buffers (a plan's arena)."""
     for name, arr in (("x", x), ("scale", scale), ("bias", bias), ("mean", mean), ("var", var)):
         _check_array("batch_norm", name, arr)
     _check_array("batch_norm", "y", y, -1, True)
@@ -153,21 +183,17 @@ def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
     if y.shape != x.shape:
         raise ValueError(f"batch_norm: y {y.shape} must have x's shape {x.shape}")
     _check_same_or_disjoint("batch_norm", "x", x, y)
-    if x.size == 0:
-        return y
-    cdef ptrdiff_t n = x.shape[0], c_ = ch, s = x.size // (x.shape[0] * ch)
-    cdef const float *xp = _fptr_mut(x)
-    cdef const float *sp = _fptr_mut(scale)
-    cdef const float *bp = _fptr_mut(bias)
-    cdef const float *mp = _fptr_mut(mean)
-    cdef const float *vp = _fptr_mut(var)
-    cdef float *yp = _fptr_mut(y)
-    cdef float e = eps
-    cdef int r = 1 if relu else 0
-    cdef const tc_ctx *c = _ctx_ptr(ctx)
-    with nogil:
-        tc_batch_norm_act_f32(c, n, c_, s, xp, sp, bp, mp, vp, e, r, yp)
-    return y
+    cdef BoundBatchNorm call = BoundBatchNorm.__new__(BoundBatchNorm)
+    call.n = 0 if x.size == 0 else x.shape[0]
+    call.c = ch
+    call.s = x.size // (x.shape[0] * ch) if x.size else 0
+    call.ctx = _ctx_ptr(ctx)
+    call.xp, call.sp, call.bp = _fptr(x), _fptr(scale), _fptr(bias)
+    call.mp, call.vp, call.yp = _fptr(mean), _fptr(var), _fptr_mut(y)
+    call.eps = eps
+    call.relu = 1 if relu else 0
+    call.keep = (ctx, x, scale, bias, mean, var, y)
+    return call
 
 
 def lrn(Context ctx, x, y, size, alpha, beta, bias):

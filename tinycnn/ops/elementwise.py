@@ -378,10 +378,10 @@ def _batch_norm(n, X, scale, B, input_mean, input_var, epsilon, momentum, spatia
             return [np.where(y < 0, np.float32(0), y) if relu else y]
     ctx = n.ctx
 
-    def run(x, s, b, m, v, y):
-        K.batch_norm(ctx, x, s.reshape(-1), b.reshape(-1), m.reshape(-1), v.reshape(-1), eps, y,
-                     relu)
-    return n.emit(run, [X] + params, [(X.shape, np.float32)], inplace={0: 0})
+    def bind(x, s, b, m, v, y):
+        return K.bind_batch_norm(ctx, x, s.reshape(-1), b.reshape(-1), m.reshape(-1),
+                                 v.reshape(-1), eps, y, relu)
+    return n.emit(bound_step(bind), [X] + params, [(X.shape, np.float32)], inplace={0: 0})
 
 
 @op("BatchNormalization", domain=FUSED_DOMAIN)

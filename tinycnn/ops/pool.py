@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _kernels as K
 from . import op
-from .common import UnsupportedOperator, require_float, window_geometry
+from .common import UnsupportedOperator, bound_step, require_float, window_geometry
 from .qcommon import Q8
 from .qelementwise import max_pool_8bit
 
@@ -52,14 +52,15 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
     ctx = n.ctx
     ks, st, dl = tuple(ks), tuple(st), tuple(dl)
     if kind == "max":
-        def run(x, y):
-            K.max_pool2d(ctx, x.reshape(x4), y.reshape(y4), ks, st, pads4, dl)
+        def bind(x, y):
+            return K.bind_max_pool2d(ctx, x.reshape(x4), y.reshape(y4), ks, st, pads4, dl)
     else:
         include = int(count_include_pad)
 
-        def run(x, y):
-            K.avg_pool2d(ctx, x.reshape(x4), y.reshape(y4), ks, st, pads4, dl, include)
-    return n.emit(run, [X], [(out_shape, np.float32)])
+        def bind(x, y):
+            return K.bind_avg_pool2d(ctx, x.reshape(x4), y.reshape(y4), ks, st, pads4, dl,
+                                     include)
+    return n.emit(bound_step(bind), [X], [(out_shape, np.float32)])
 
 
 def _window_taps(spatial, ks, st, dl, pb, out):
@@ -198,11 +199,11 @@ def global_pool(n, X, kind):
         raise n.error(f"input X {X.shape} has no channels or an empty spatial dim")
     out_shape = X.shape[:2] + (1,) * (X.ndim - 2)
     ctx = n.ctx
-    fn = K.global_avg_pool if kind == "avg" else K.global_max_pool
+    is_max = kind != "avg"
 
-    def run(x, y):
-        fn(ctx, x, y)
-    return n.emit(run, [X], [(out_shape, np.float32)])
+    def bind(x, y):
+        return K.bind_global_pool(ctx, x, y, is_max)
+    return n.emit(bound_step(bind), [X], [(out_shape, np.float32)])
 
 
 @op("GlobalAveragePool", window=global_window)
