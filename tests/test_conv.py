@@ -73,6 +73,11 @@ CASES = [
     (1, 1, 5, 5, 1, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1),       # 1x1 output
     (1, 40, 9, 58, 130, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),   # several K/M/N blocks
     (1, 700, 6, 7, 20, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),    # 1x1 with K > KC
+    # 1x1 with few output channels, B read in place past the page limit (gemm.c
+    # inplace_few_rows): 16 rows on a 55x55 map, 33 and 47 (partial row panels) on small ones
+    (1, 130, 55, 55, 16, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (1, 200, 27, 27, 33, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (1, 129, 29, 31, 47, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),
     # strided 1x1 without pads: a dense subsampled copy, then the 1x1 GEMM on it
     (1, 3, 1, 1, 4, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),       # 1 pixel in and out
     (2, 7, 13, 11, 10, (1, 1), (3, 2), (0, 0, 0, 0), (1, 1), 1),    # odd sizes, strides 3 x 2
