@@ -6,7 +6,8 @@
  *              time, from a zero-padded copy of the input so the gather needs
  *              no bounds checks); stems (few input channels, strided or
  *              padded) in bands of output rows, each band's copy and GEMM
- *              on one thread (stem_run).
+ *              on one thread (stem_run); a strided 1x1 without pads gathers
+ *              a dense [C, OH*OW] copy and runs the 1x1 GEMM on it.
  *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
  *   1x1_chan:  the same GEMM on channel-lane tiles (gemm_internal.h,
  *              tc_ukernel_chan_fn): output channels in the vector lanes,
