@@ -244,6 +244,13 @@ static size_t grouped_slot_floats(const tc_conv2d_params *p, int h, int w)
     return (planes + TC_GC_SLACK + 15) / 16 * 16;
 }
 
+/* A strided 1x1 without pads: its dense copy (subsample_task), not a phase-split one */
+static int pointwise_strided(const tc_conv2d_params *p, int algo)
+{
+    return algo == TC_CONV_ALGO_GEMM && p->KH == 1 && p->KW == 1 && !has_pad(p) &&
+           (p->sh > 1 || p->sw > 1);
+}
+
 static int needs_phase_copy(const tc_conv2d_params *p, int algo)
 {
     return (algo == TC_CONV_ALGO_GEMM && (has_pad(p) || p->sh > 1 || p->sw > 1)) ||
@@ -300,7 +307,9 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
     if (rows)
         return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * stem_slot_floats(p, rows, w) + 16;
     size_t ws = tc_gemm_workspace_size(ctx);
-    if (needs_phase_copy(p, algo))
+    if (pointwise_strided(p, algo))
+        ws += (size_t)p->C * OH * OW;
+    else if (needs_phase_copy(p, algo))
         ws += (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
     return ws;
 }
@@ -424,12 +433,6 @@ typedef struct {
     int h, w, oh, ow, sh, sw;
     void (*take_even)(const float *s, float *d, ptrdiff_t n);
 } subsample_job;
-
-static int pointwise_strided(const tc_conv2d_params *p, int algo)
-{
-    return algo == TC_CONV_ALGO_GEMM && p->KH == 1 && p->KW == 1 && !has_pad(p) &&
-           (p->sh > 1 || p->sw > 1);
-}
 
 static void subsample_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
@@ -913,7 +916,7 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     const int N = OH * OW, kdim = Cg * p->KH * p->KW;
     const int strided1x1 = pointwise_strided(p, algo);
-    const int phased = needs_phase_copy(p, algo) && !strided1x1;
+    const int phased = !strided1x1 && needs_phase_copy(p, algo);
     const int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
     /* geometry of what the packer reads: phase planes, or x itself */
     const int sh = phased ? p->sh : 1, sw = phased ? p->sw : 1;
