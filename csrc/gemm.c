@@ -623,7 +623,11 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * 0.95-0.98, 120 -> 40 and 128 -> 32 0.98-1.0, 192 -> 16 and 256 -> 16 0.60-0.77; on larger
  * maps only M <= 16 with K >= 128 wins (128 -> 16 at 55x55 and 56x56 0.82-0.86, 144 -> 16
  * 0.95; 24..96 -> 16 0.94-1.04), M = 24..32 loses (144 -> 24, 72 -> 24 at 56x56, 128 -> 32
- * at 55x55: 1.03-1.08), and so does 256 -> 16 at 56x56 (B 3.2 MB: 1.06-1.18). */
+ * at 55x55: 1.03-1.08), and so does 256 -> 16 at 56x56 (B 3.2 MB: 1.06-1.18).  In the
+ * networks (per-step minimum of 24-48 profiled runs, alternating, 17:33-17:35): EfficientNet-B0's
+ * SE-scaled projections 144 -> 40 and 240 -> 40 at 28x28 0.80-0.81, MobileNetV2's 192 -> 32
+ * at 28x28 0.80-0.87, SqueezeNet's squeezes 128 -> 16 at 55x55 and 256 -> 32 at 27x27 0.90,
+ * GoogLeNet's 192 -> 16, 192 -> 32, 256 -> 32 at 28x28 and 480 -> 16 at 14x14 0.86-0.95. */
 #define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
 static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 {
