@@ -6,7 +6,8 @@
  *              time, from a zero-padded copy of the input so the gather needs
  *              no bounds checks); stems (few input channels, strided or
  *              padded) in bands of output rows, each band's copy and GEMM
- *              on one thread (stem_run).
+ *              on one thread (stem_run); a strided 1x1 without pads gathers
+ *              a dense [C, OH*OW] copy and runs the 1x1 GEMM on it.
  *   1x1:       1x1 stride 1 no pad: B is the input itself, [C, H*W].
  *   1x1_chan:  the same GEMM on channel-lane tiles (gemm_internal.h,
  *              tc_ukernel_chan_fn): output channels in the vector lanes,
@@ -243,6 +244,13 @@ static size_t grouped_slot_floats(const tc_conv2d_params *p, int h, int w)
     return (planes + TC_GC_SLACK + 15) / 16 * 16;
 }
 
+/* A strided 1x1 without pads: its dense copy (subsample_task), not a phase-split one */
+static int pointwise_strided(const tc_conv2d_params *p, int algo)
+{
+    return algo == TC_CONV_ALGO_GEMM && p->KH == 1 && p->KW == 1 && !has_pad(p) &&
+           (p->sh > 1 || p->sw > 1);
+}
+
 static int needs_phase_copy(const tc_conv2d_params *p, int algo)
 {
     return (algo == TC_CONV_ALGO_GEMM && (has_pad(p) || p->sh > 1 || p->sw > 1)) ||
@@ -299,7 +307,9 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
     if (rows)
         return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * stem_slot_floats(p, rows, w) + 16;
     size_t ws = tc_gemm_workspace_size(ctx);
-    if (needs_phase_copy(p, algo))
+    if (pointwise_strided(p, algo))
+        ws += (size_t)p->C * OH * OW;
+    else if (needs_phase_copy(p, algo))
         ws += (size_t)p->C * p->sh * p->sw * ((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw);
     return ws;
 }
@@ -411,6 +421,33 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             }
         }
     }
+}
+
+/* A 1x1 layer with strides and no pads reads every sh-th row and sw-th column of x: gathered
+ * once into a dense [C, OH * OW] copy, it is the 1x1 GEMM of that copy (B read in place, or
+ * packed row by row as for the unstrided layers) instead of the im2col packing of a
+ * phase-split copy.  x: [C, h, w]  xs: [C, oh * ow] */
+typedef struct {
+    const float *x;
+    float *xs;
+    int h, w, oh, ow, sh, sw;
+    void (*take_even)(const float *s, float *d, ptrdiff_t n);
+} subsample_job;
+
+static void subsample_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const subsample_job *j = (const subsample_job *)varg;
+    (void)tid;
+    for (ptrdiff_t c = begin; c < end; c++)
+        for (int i = 0; i < j->oh; i++) {
+            const float *s = j->x + ((size_t)c * j->h + (size_t)i * j->sh) * j->w;
+            float *d = j->xs + ((size_t)c * j->oh + i) * j->ow;
+            if (j->sw == 2)
+                j->take_even(s, d, j->ow);
+            else
+                for (int q = 0; q < j->ow; q++)
+                    d[q] = s[(ptrdiff_t)q * j->sw];
+        }
 }
 
 /* Marks in j->used the phases some tap of p reads (all of them past 64 phases). */
@@ -880,14 +917,17 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
     }
     const int Cg = p->C / p->group, Kg = p->K / p->group;
     const int N = OH * OW, kdim = Cg * p->KH * p->KW;
-    const int phased = needs_phase_copy(p, algo);
+    const int strided1x1 = pointwise_strided(p, algo);
+    const int phased = !strided1x1 && needs_phase_copy(p, algo);
     const int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
     /* geometry of what the packer reads: phase planes, or x itself */
     const int sh = phased ? p->sh : 1, sw = phased ? p->sw : 1;
     const int hph = (hp + sh - 1) / sh, wph = (wp + sw - 1) / sw;
     const size_t pplane = (size_t)hph * wph, cstride = pplane * sh * sw;
     float *xpad = workspace;
-    float *gemm_ws = phased ? workspace + (size_t)p->C * cstride : workspace;
+    float *gemm_ws = phased ? workspace + (size_t)p->C * cstride
+                     : strided1x1 ? workspace + (size_t)p->C * N : workspace;
+    subsample_job sj = {x, xpad, h, w, OH, OW, p->sh, p->sw, tc_conv_kernels_of(ctx)->take_even};
     phase_job pj;
     memset(&pj, 0, sizeof(pj));
     if (phased) {
@@ -904,6 +944,10 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
             pj.x = xs;
             tc_parallel_for_dynamic(pool, p->C, 8, phase_task, &pj);
             xs = xpad;
+        } else if (strided1x1) {
+            sj.x = xs;
+            tc_parallel_for_dynamic(pool, p->C, 8, subsample_task, &sj);
+            xs = xpad;
         }
         for (int g = 0; g < p->group; g++) {
             tc_im2col_b ib;
@@ -919,9 +963,9 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
                                             scale + (size_t)b * p->C + (size_t)g * Cg,
                                             workspace + tc_gemm_workspace_size(ctx));
             op.a_chan = algo == TC_CONV_ALGO_1X1_CHAN;
-            if (algo == TC_CONV_ALGO_1X1 || algo == TC_CONV_ALGO_1X1_CHAN) {
-                db.B = xs + (size_t)g * Cg * h * w;
-                db.ldb = (ptrdiff_t)h * w;
+            if (algo == TC_CONV_ALGO_1X1 || algo == TC_CONV_ALGO_1X1_CHAN || strided1x1) {
+                db.B = xs + (size_t)g * Cg * N;
+                db.ldb = N;
                 db.trans = 0;
                 op.pack_b = tc_pack_b_rowmajor;
                 op.b_arg = &db;

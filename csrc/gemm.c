@@ -614,6 +614,28 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
         tc_parallel_for_dynamic(ctx->pool, panels, 1, gemm_chan_task, &job);
 }
 
+/* Past the page limit, B still read in place where it fits L2 (K ldb floats at most
+ * TC_GEMM_INPLACE_FEW_ROWS_B) and C has few rows: a packed panel then serves few tiles (3
+ * for M = 16), and packing it costs more than the in-place tiles lose.  Lone layers (AVX2
+ * emulation, 1 thread, thread CPU time, min / median of 80 runs in 10 alternating bursts,
+ * 2026-12-01 17:11), in place / packed: M <= 48 on maps up to 31x31 (ldb < 1024): 144 -> 32,
+ * 192 -> 32, 384 -> 32, 256 -> 48 at 28x28 0.91-0.94, 256 -> 32 at 27x27 0.90, 240 -> 40
+ * 0.95-0.98, 120 -> 40 and 128 -> 32 0.98-1.0, 192 -> 16 and 256 -> 16 0.60-0.77; on larger
+ * maps only M <= 16 with K >= 128 wins (128 -> 16 at 55x55 and 56x56 0.82-0.86, 144 -> 16
+ * 0.95; 24..96 -> 16 0.94-1.04), M = 24..32 loses (144 -> 24, 72 -> 24 at 56x56, 128 -> 32
+ * at 55x55: 1.03-1.08), and so does 256 -> 16 at 56x56 (B 3.2 MB: 1.06-1.18).  In the
+ * networks (per-step minimum of 24-48 profiled runs, alternating, 17:33-17:35): EfficientNet-B0's
+ * SE-scaled projections 144 -> 40 and 240 -> 40 at 28x28 0.80-0.81, MobileNetV2's 192 -> 32
+ * at 28x28 0.80-0.87, SqueezeNet's squeezes 128 -> 16 at 55x55 and 256 -> 32 at 27x27 0.90,
+ * GoogLeNet's 192 -> 16, 192 -> 32, 256 -> 32 at 28x28 and 480 -> 16 at 14x14 0.86-0.95. */
+#define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
+static int inplace_few_rows(const tc_gemm_op *op, long ldb)
+{
+    if ((long)op->K * ldb > TC_GEMM_INPLACE_FEW_ROWS_B)
+        return 0;
+    return (op->M <= 48 && ldb < 1024) || (op->M <= 16 && op->K >= 128);
+}
+
 static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
 {
     if (!kern->tile_inplace || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
@@ -624,7 +646,8 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
         const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc) ? op->M : gemm_mstep(kc);
         const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
         const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
-        if (pages > kern->inplace_max_pages || ldb % TC_GEMM_INPLACE_ALIAS_FLOATS == 0)
+        if ((pages > kern->inplace_max_pages && !inplace_few_rows(op, ldb)) ||
+            ldb % TC_GEMM_INPLACE_ALIAS_FLOATS == 0)
             return 0;
         if (op->N > 4 * NR && op->N % NR != 1 && (long)op->M * op->K >= TC_GEMM_PACKED_MK)
             return 0;

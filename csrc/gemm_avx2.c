@@ -155,14 +155,22 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
     /* The epilogue reads C (partial sums of earlier K blocks, often from L3)
      * and the residual, and writes C (first touch of a large output misses
      * all caches): start fetching them now, they land during the FMA loop. */
-    for (int i = 0; i < mr; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    /* over the tile's rows (a constant: unrolled, a shallow tile's loop cost as much as
+     * its prefetches), those past mr skipped */
+#pragma GCC unroll 6
+    for (int i = 0; i < rows; i++) {
+        if (i < mr) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
     }
     if ((flags & TC_UK_FIRST) && e->residual) {
-        for (int i = 0; i < mr; i++) {
-            _mm_prefetch((const char *)(e->residual + i * e->ldr), _MM_HINT_T0);
-            _mm_prefetch((const char *)(e->residual + i * e->ldr + NR - 1), _MM_HINT_T0);
+#pragma GCC unroll 6
+        for (int i = 0; i < rows; i++) {
+            if (i < mr) {
+                _mm_prefetch((const char *)(e->residual + i * e->ldr), _MM_HINT_T0);
+                _mm_prefetch((const char *)(e->residual + i * e->ldr + NR - 1), _MM_HINT_T0);
+            }
         }
     }
     __m256 cx = _mm256_setzero_ps(); /* extra: column 16, rows in lanes 0..5 */

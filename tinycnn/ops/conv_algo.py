@@ -18,7 +18,8 @@ module says which one to use:
     1x1                 1x1 stride 1 no pad: a plain GEMM on the input
     1x1_chan            the same GEMM with output channels in the vector lanes and pixels
                         broadcast: small maps (7x7, 14x14), AVX2
-    gemm                everything else: im2col folded into the GEMM's packing
+    gemm                everything else: im2col folded into the GEMM's packing (a strided 1x1
+                        without pads: a dense copy of the pixels it reads, then the 1x1 GEMM)
     reference           never chosen: plain loops, what every fast path is tested against
 
 The thresholds were measured on AVX2 machines (benchmarks/winograd_shapes.py against
