@@ -525,14 +525,10 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
             tc_v a[8];
             for (int i = 0; i < 8; i++)
                 src[i] = buf + pix[o0 + i], a[i] = bv;
-            /* the weights read per group, not hoisted out of the loop into registers that
-             * the 8 sums then lack (GCC spilled them) */
-            const tc_v *wg = wt;
-            TC_DW_OPAQUE(wg);
             _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
                 _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
                     const int d = ki * Wp + kj;
-                    const tc_v wv = wg[ki * KC + kj];
+                    const tc_v wv = wt[ki * KC + kj];
                     _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++)
                         a[i] = tc_v_fma(src[i][d], wv, a[i]);
                 }
