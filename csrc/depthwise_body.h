@@ -869,15 +869,19 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * output rows narrower than a vector (2026-11-30, 1 thread, alternating with
  * the row kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
  * 1152@7 5x5 15.3 -> 27.6, 576@14 s1 21.5 -> 23.3; AVX2 576@14->7 s2 7.5 -> 9.5,
- * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there). */
+ * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there).
+ * With 8 pixels in flight (2026-12-01 17:46, AVX2 emulation, 1 thread, thread CPU time,
+ * alternating with the staged kernel, 3 rounds) also 3x3 at stride 1 up to 14 wide: 480@14
+ * 0.97, 672@14 0.96-0.97, 384@14 0.96; not 5x5 (672@14 1.01-1.03). */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
     (void)H, (void)W;
     const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
     const long hp = (long)(OH - 1) * p->sh + k, wp = (long)(OW - 1) * p->sw + k;
+    const int narrow = OW < TC_VL || (k == 3 && p->sh == 1 && OW <= 14);
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1 ||
-        OW >= TC_VL || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
+        !narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
         hp * wp > TC_DW_BLOCK_IN_MAX)
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_k3) : TC_DW_CAT(TC_DW_FN, _block_k5);
