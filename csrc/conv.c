@@ -479,6 +479,7 @@ static void take_even_portable(const float *s, float *d, ptrdiff_t n)
 
 const tc_conv_kernels tc_conv_portable = {
     .dw_pick = dw_plane_portable,
+    .dw_split_pick = dw_plane_portable_split_pick,
     .pack_b_im2col = pack_b_im2col_portable,
     .gc_block = gc_block_portable,
     .gc_copy = gc_copy_portable,

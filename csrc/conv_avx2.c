@@ -54,6 +54,7 @@ void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o)
 
 const tc_conv_kernels tc_conv_avx2 = {
     .dw_pick = dw_plane_avx2,
+    .dw_split_pick = dw_plane_avx2_split_pick,
     .dw_block_pick = dw_plane_avx2_block_pick,
     .pack_b_im2col = pack_b_im2col_avx2,
     .gc_block = gc_block_avx2,

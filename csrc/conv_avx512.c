@@ -12,6 +12,7 @@
 
 const tc_conv_kernels tc_conv_avx512 = {
     .dw_pick = dw_plane_avx512,
+    .dw_split_pick = dw_plane_avx512_split_pick,
     .dw_block_pick = dw_plane_avx512_block_pick,
     .pack_b_im2col = tc_pack_b_im2col_avx2,
     .gc_block = tc_gc_block_avx2,

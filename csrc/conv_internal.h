@@ -52,6 +52,9 @@ typedef struct {
 typedef struct tc_conv_kernels {
     tc_dw_pick_fn dw_pick;
     tc_dw_block_pick_fn dw_block_pick; /* NULL: no block kernel (the portable build) */
+    /* The plane kernel over column-split input rows (even columns, then odd: see
+     * depthwise_body.h's _split_rows), or NULL where the geometry has none */
+    tc_dw_pick_fn dw_split_pick;
     tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
     tc_gc_block_fn gc_block;
     tc_gc_copy_fn gc_copy;

@@ -40,6 +40,16 @@
             a3 = tc_v_fma(LOAD(r3), wv, a3);             \
         }                                                \
     } while (0)
+/* Input row j of those R output rows at stride SW read, loaded as v[kj] per tap column:
+ * acc[r] += v[kj] * w[ki][kj] for every output row r that reads it (tap row ki = j - SW r),
+ * so that each output still sums its taps in the order (ki, kj) */
+#define TC_DW_INPUT_ROW_FMAS(j)                                                   \
+    _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                       \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                     \
+            const int ki = (j) - SW * r;                                          \
+            if (ki >= 0 && ki < KC)                                               \
+                acc[r] = tc_v_fma(v[kj], tc_v_set1(w[ki * KC + kj]), acc[r]);     \
+        }
 #define TC_DW_LD(row) tc_v_load((row) + c0)
 #define TC_DW_LD_EVEN(row) tc_v_load_even((row) + c0)
 #define TC_DW_LD_MASKED(row) tc_v_load_masked((row) + c0, m0)
@@ -185,12 +195,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
                     tc_v_load_even_odd(q + kj, &v[kj], &v[kj + 1]);                         \
             }                                                                               \
         }                                                                                   \
-        _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                             \
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                           \
-                const int ki = j - SW * r;                                                  \
-                if (ki >= 0 && ki < KC)                                                     \
-                    acc[r] = tc_v_fma(v[kj], tc_v_set1(w[ki * KC + kj]), acc[r]);           \
-            }                                                                               \
+        TC_DW_INPUT_ROW_FMAS(j);                                                            \
     }
     for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
         const int full = OW - ow0 >= TC_VL;
@@ -452,12 +457,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     tc_v buf[TC_DW_BLOCK_IN_MAX], ob[TC_DW_BLOCK_OUT_MAX + TC_VL], wt[32], r[TC_VL];
     tc_act_k ak[TC_VL];
     float tmp[TC_VL];
-    /* output pixel o's first tap in buf; the last group of 4 repeats the last pixel */
-    int pix[TC_DW_BLOCK_OUT_MAX + 3];
+    /* output pixel o's first tap in buf; the last group of 8 repeats the last pixel */
+    int pix[TC_DW_BLOCK_OUT_MAX + 7];
     for (int oh = 0, o = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++, o++)
             pix[o] = oh * s * Wp + ow * s;
-    for (int o = n; o < n + 3; o++)
+    for (int o = n; o < n + 7; o++)
         pix[o] = pix[n - 1];
     for (int c0 = 0; c0 < nc; c0 += TC_VL) {
         const int m = nc - c0 < TC_VL ? nc - c0 : TC_VL;
@@ -510,8 +515,27 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 }
             }
         }
-        /* 4 output pixels in flight */
-        for (int o0 = 0; o0 < n; o0 += 4) {
+        /* 8 output pixels in flight, then 4 for the rest: each pixel's sum is a chain of
+         * KC * KC dependent FMAs, and 4 chains left the FMA units waiting on their latency
+         * (AVX2 emulation, 1 thread, lone layers, alternating, same bits: 5x5/2 672@14
+         * and 576@14 see the commit) */
+        int o0 = 0;
+        for (; o0 + 4 < n; o0 += 8) {
+            const tc_v *src[8];
+            tc_v a[8];
+            for (int i = 0; i < 8; i++)
+                src[i] = buf + pix[o0 + i], a[i] = bv;
+            _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
+                _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
+                    const int d = ki * Wp + kj;
+                    const tc_v wv = wt[ki * KC + kj];
+                    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++)
+                        a[i] = tc_v_fma(src[i][d], wv, a[i]);
+                }
+            for (int i = 0; i < 8 && o0 + i < n; i++)
+                ob[o0 + i] = a[i];
+        }
+        for (; o0 < n; o0 += 4) {
             const tc_v *src[4] = {buf + pix[o0], buf + pix[o0 + 1], buf + pix[o0 + 2],
                                   buf + pix[o0 + 3]};
             tc_v a0 = bv, a1 = bv, a2 = bv, a3 = bv;
@@ -845,20 +869,120 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * output rows narrower than a vector (2026-11-30, 1 thread, alternating with
  * the row kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
  * 1152@7 5x5 15.3 -> 27.6, 576@14 s1 21.5 -> 23.3; AVX2 576@14->7 s2 7.5 -> 9.5,
- * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there). */
+ * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there).
+ * With 8 pixels in flight (2026-12-01 17:46, AVX2 emulation, 1 thread, thread CPU time,
+ * alternating with the staged kernel, 3 rounds) also 3x3 at stride 1 up to 14 wide: 480@14
+ * 0.97, 672@14 0.96-0.97, 384@14 0.96; not 5x5 (672@14 1.01-1.03). */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
     (void)H, (void)W;
     const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
     const long hp = (long)(OH - 1) * p->sh + k, wp = (long)(OW - 1) * p->sw + k;
+    const int narrow = OW < TC_VL || (k == 3 && p->sh == 1 && OW <= 14);
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1 ||
-        OW >= TC_VL || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
+        !narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
         hp * wp > TC_DW_BLOCK_IN_MAX)
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_k3) : TC_DW_CAT(TC_DW_FN, _block_k5);
 }
 #endif
+
+/* Stride 2 on column-split rows, for csrc/ir_fused.c's expansion bands: each input row holds
+ * its even columns, then its odd ones (column j at j / 2, or at (W + 1) / 2 + j / 2 for odd j).
+ * Tap column kj of output column ow reads input column 2 ow - pl + kj: one phase, at index
+ * ow + floor((kj - pl) / 2), so every tap is a unit-stride load of 8 outputs' inputs: no
+ * shuffles (the row kernel's stride-2 loads split 16 floats per pair of taps, then unscramble
+ * the sums).  Lanes outside the phase's columns load zeros, as the row kernel's padding.
+ * The taps are taken input row by input row as TC_DW_BY_INPUT_ROW, and each output sums
+ * bias, then its taps in the order (ki, kj): the row kernel's result bit for bit.
+ * Same contract as tc_dw_plane_fn but x's layout; zrow: [W] zeros. */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_rows)(
+    const int KC, int oh0, int nrows, const float *x, int H, int W, const float *zrow,
+    const float *w, const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act,
+    int OW, float *y)
+{
+    const int R = TC_DW_ROWS, SW = 2, ih0 = oh0 * SW - p->pt, ne = (W + 1) / 2, no = W / 2;
+    const float *in[(TC_DW_ROWS - 1) * 2 + 5];
+    for (int j = 0; j < (R - 1) * SW + KC; j++)
+        in[j] = ih0 + j >= 0 && ih0 + j < H ? x + (ptrdiff_t)(ih0 + j) * W : zrow;
+    for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
+        const int full = OW - ow0 >= TC_VL;
+        ptrdiff_t off[5];
+        tc_m mk[5];
+        int inside = 1;
+        for (int kj = 0; kj < KC; kj++) {
+            const int c = 2 * ow0 - p->pl + kj, ph = c & 1, idx = (c - ph) / 2;
+            const int n = ph ? no : ne;
+            off[kj] = (ph ? ne : 0) + idx;
+            mk[kj] = tc_m_range(-idx, n - idx);
+            inside &= idx >= 0 && idx + TC_VL <= n;
+        }
+        tc_v acc[TC_DW_ROWS];
+        for (int r = 0; r < R; r++)
+            acc[r] = tc_v_set1(bias);
+#define TC_DW_SPLIT_BY_INPUT_ROW(MASKED)                                                    \
+    _Pragma("GCC unroll 11") for (int j = 0; j < (R - 1) * SW + KC; j++) {                  \
+        const float *q = in[j];                                                             \
+        TC_DW_OPAQUE(q);                                                                    \
+        tc_v v[5];                                                                          \
+        _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++)                             \
+            v[kj] = MASKED ? tc_v_load_masked(q + off[kj], mk[kj]) : tc_v_load(q + off[kj]); \
+        TC_DW_INPUT_ROW_FMAS(j);                                                            \
+    }
+        if (inside) {
+            TC_DW_SPLIT_BY_INPUT_ROW(0)
+        } else {
+            TC_DW_SPLIT_BY_INPUT_ROW(1)
+        }
+#undef TC_DW_SPLIT_BY_INPUT_ROW
+        const tc_m ms = tc_m_range(0, OW - ow0);
+        TC_DW_STORE(0, acc[0]);
+        if (nrows > 1)
+            TC_DW_STORE(1, acc[1]);
+        if (nrows > 2)
+            TC_DW_STORE(2, acc[2]);
+        if (nrows > 3)
+            TC_DW_STORE(3, acc[3]);
+    }
+}
+
+#define TC_DW_SPLIT_VARIANT(NAME, KC)                                                             \
+    static void TC_DW_CAT(TC_DW_FN, NAME)(const float *x, int H, int W, const float *zrow,        \
+                                          const float *w, const tc_conv2d_params *p, float bias,  \
+                                          const float *residual, tc_act_k act, int OH, int OW,    \
+                                          float *y)                                               \
+    {                                                                                             \
+        const int defer = tc_act_deferred(act.kind);                                              \
+        const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;                               \
+        for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {                                             \
+            const int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;                        \
+            TC_DW_CAT(TC_DW_FN, _split_rows)(KC, oh, nrows, x, H, W, zrow, w, p, bias, residual,  \
+                                             ract, OW, y);                                        \
+            if (defer)                                                                            \
+                tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);           \
+        }                                                                                         \
+    }
+TC_DW_SPLIT_VARIANT(_split_s2k3, 3)
+TC_DW_SPLIT_VARIANT(_split_s2k5, 5)
+#undef TC_DW_SPLIT_VARIANT
+
+/* The column-split plane kernel (above) for a layer, or NULL: 3x3 and 5x5 at stride 2, no
+ * dilation, output rows over 2 vectors (a tc_dw_pick_fn; the caller lays out the input so).
+ * Banded blocks alone (benchmarks/ir_fused_shapes.py's, AVX2 emulation, 1 thread, thread CPU
+ * time, alternating with the row kernel on unsplit rows, 2026-12-01 17:07, same bits):
+ * 16-48-24 112 s2 0.98, 16-64-24 112 s2 0.96, 16-96-24 112 s2 0.95, 24-144-32 56 s2 0.96,
+ * 24-72-40 56 5x5 s2 0.96; but 40-240-80 28 5x5 s2 (14 outputs wide: a whole vector and a
+ * masked one per row) 1.08, where the staged kernel runs. */
+static tc_dw_plane_fn TC_DW_CAT(TC_DW_FN, _split_pick)(const tc_conv2d_params *p, int H, int W,
+                                                       int OH, int OW)
+{
+    (void)H, (void)W, (void)OH;
+    if (p->KH != p->KW || (p->KH != 3 && p->KH != 5) || p->sh != 2 || p->sw != 2 || p->dh != 1 ||
+        p->dw != 1 || OW <= 2 * TC_VL)
+        return NULL;
+    return p->KH == 3 ? TC_DW_CAT(TC_DW_FN, _split_s2k3) : TC_DW_CAT(TC_DW_FN, _split_s2k5);
+}
 
 /* The kernel for one layer's planes, picked once per call of the layer, not per plane
  * (a 7x7 plane is a few hundred instructions).  Its contract (tc_dw_plane_fn):
@@ -930,6 +1054,7 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_FLAT_MAX
 #undef TC_DW_FLAT_KMAX
 #undef TC_DW_TAP
+#undef TC_DW_INPUT_ROW_FMAS
 #undef TC_DW_LD
 #undef TC_DW_LD_EVEN
 #undef TC_DW_LD_MASKED

@@ -23,6 +23,7 @@
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm_internal.h"
+#include "epilogue.h"
 
 static int is_pointwise(const tc_ir_stage *s)
 {
@@ -62,12 +63,25 @@ static size_t expand_band_size(const tc_conv2d_params *p, int h, int w, int band
     return up16((size_t)p->C * (rows < (size_t)h ? rows : (size_t)h) * w);
 }
 
-/* Floats of one thread's slot: expansion band, depthwise band, zero row, GEMM workspace */
-static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *dw, int h, int w, int OW,
-                        int band)
+/* The depthwise plane kernel over column-split rows (even input columns, then odd ones) where
+ * the layer has one (stride 2), else NULL.  The expansion then writes its band so: it reads
+ * the block input's band rows copied column-split (C0 channels, a fraction of the E it
+ * writes), and the depthwise loads each tap as one unit-stride vector, no shuffles. */
+static tc_dw_plane_fn split_plane(const tc_ctx *ctx, const tc_ir_stage *dw, int h, int w, int OW)
 {
-    return expand_band_size(&dw->p, h, w, band) + up16((size_t)dw->p.K * band * OW) +
-           up16((size_t)w) + up16(tc_gemm_workspace_size(serial));
+    const tc_conv_kernels *kern = tc_conv_kernels_of(ctx);
+    return kern->dw_split_pick ? kern->dw_split_pick(&dw->p, h, w, 0, OW) : NULL;
+}
+
+/* Floats of one thread's slot: expansion band, depthwise band, zero row, GEMM workspace,
+ * and with a column-split depthwise the block input's band rows */
+static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                        int h, int w, int OW, int band)
+{
+    const size_t e = expand_band_size(&dw->p, h, w, band);
+    const size_t xs = split_plane(serial, dw, h, w, OW) ? up16(e / dw->p.C * expand->p.C) : 0;
+    return e + up16((size_t)dw->p.K * band * OW) + up16((size_t)w) +
+           up16(tc_gemm_workspace_size(serial)) + xs;
 }
 
 size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
@@ -81,7 +95,7 @@ size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    return (size_t)threads * slot_size(&serial, dw, h, w, OW, band < OH ? band : OH) + 16;
+    return (size_t)threads * slot_size(&serial, expand, dw, h, w, OW, band < OH ? band : OH) + 16;
 }
 
 /* C [M, N] (ldc) = epi(packed . B [K, N] (ldb)) with the layer's packed weights */
@@ -137,6 +151,8 @@ typedef struct {
     const float *x, *residual;
     float *y, *workspace;
     size_t slot;
+    tc_dw_plane_fn split; /* the column-split depthwise, or NULL */
+    void (*split_even_odd)(const float *s, ptrdiff_t n, float *e, float *o);
     int h, w, OH, OW, band, nbands;
 } ir_job;
 
@@ -153,6 +169,9 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     float *dbuf = ebuf + expand_band_size(p, j->h, j->w, j->band);
     float *zrow = dbuf + up16((size_t)E * j->band * j->OW);
     float *gemm_ws = zrow + up16((size_t)j->w);
+    float *xs = gemm_ws + up16(tc_gemm_workspace_size(&j->serial)); /* with j->split */
+    const int ne = (j->w + 1) / 2;
+    memset(zrow, 0, (size_t)j->w * sizeof(float));
     int prev_b = -1, prev_i0 = 0, prev_i1 = 0; /* the expansion rows ebuf holds */
     for (ptrdiff_t it = begin; it < end; it++) {
         const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
@@ -164,15 +183,36 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
          * thread ran it: the halo is not expanded twice */
         const int e0 = carry_rows(ebuf, E, j->w, prev_b == b, prev_i0, prev_i1, i0, i1);
         const ptrdiff_t ld = (ptrdiff_t)(i1 - i0) * j->w;
-        pointwise(&j->serial, j->expand, (i1 - e0) * j->w, xb + (size_t)e0 * j->w,
-                  (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
+        if (j->split) {
+            /* the new rows column-split, then expanded: the expansion rows come out split */
+            const size_t n_new = (size_t)(i1 - e0) * j->w;
+            for (int k = 0; k < C0; k++)
+                for (int i = e0; i < i1; i++) {
+                    float *d = xs + k * n_new + (size_t)(i - e0) * j->w;
+                    j->split_even_odd(xb + k * in_plane + (size_t)i * j->w, j->w, d, d + ne);
+                }
+            pointwise(&j->serial, j->expand, (int)n_new, xs, (ptrdiff_t)n_new,
+                      ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
+        } else {
+            pointwise(&j->serial, j->expand, (i1 - e0) * j->w, xb + (size_t)e0 * j->w,
+                      (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
+        }
         prev_b = b, prev_i0 = i0, prev_i1 = i1;
         /* the band as an image of i1 - i0 rows: pads stand for the rows outside it */
         tc_conv2d_params q = *p;
         q.pt = p->pt - r0 * p->sh > 0 ? p->pt - r0 * p->sh : 0;
         q.pb = (rows - 1) * p->sh + (p->KH - 1) * p->dh + 1 - (i1 - i0) - q.pt;
-        tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_DEPTHWISE, 1, i1 - i0, j->w, ebuf,
-                      j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
+        if (j->split) {
+            const size_t dplane = (size_t)rows * j->OW;
+            for (int c = 0; c < E; c++)
+                j->split(ebuf + c * ld, i1 - i0, j->w, zrow,
+                         j->dw->packed + (size_t)c * p->KH * p->KW, &q,
+                         j->dw->bias ? j->dw->bias[c] : 0.0f, NULL, tc_act_at(j->dw->act, c),
+                         rows, j->OW, dbuf + c * dplane);
+        } else {
+            tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_DEPTHWISE, 1, i1 - i0, j->w, ebuf,
+                          j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
+        }
         const size_t o = (size_t)b * K2 * out_plane + (size_t)r0 * j->OW;
         pointwise(&j->serial, j->project, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW, j->y + o,
                   (ptrdiff_t)out_plane, j->residual ? j->residual + o : NULL,
@@ -198,7 +238,9 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     j.serial.pool = NULL;
     j.expand = expand, j.dw = dw, j.project = project;
     j.x = x, j.residual = residual, j.y = y, j.workspace = workspace;
-    j.slot = slot_size(&j.serial, dw, h, w, OW, band);
+    j.slot = slot_size(&j.serial, expand, dw, h, w, OW, band);
+    j.split = split_plane(&j.serial, dw, h, w, OW);
+    j.split_even_odd = tc_conv_kernels_of(&j.serial)->split_even_odd;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, ir_task, &j);
