@@ -169,6 +169,10 @@ def _winograd_5x5(k, c, out_hw, short_chain):
 # it and the output evicted (the GEMM's 6-row panels waste 2 of 66 rows there, 4 of 36 at
 # 32 channels, 2 of 18 at 16): it stays on the GEMM, as do ResNet's 7x7 (147 taps, a tie),
 # the AVX-512 build (its GEMM tiles are twice as wide) and the portable one (not measured).
+# In the networks (tools steps1t.py, min of 30, 2026-12-01 17:55, against main's GEMM stem,
+# with the next band's input prefetched as the GEMM stem does): ShuffleNetV2 0.91x,
+# MobileNetV2 0.93-0.97x, MobileNetV3 0.92x, EfficientNet-B0 0.90x (17:51); SqueezeNet's
+# 3->64 0.94-1.04x over three pairs: not clear enough to move it.
 STEM_MAX_C = 4
 STEM_MAX_K = 32
 STEM_MAX_TAPS = 100
