@@ -17,6 +17,10 @@
  *   grouped:   group > 1: a direct kernel per block of 4 output channels of a
  *              group over the zero-padded copy of its inputs (grouped_body.h).
  *   winograd:  F(2x2,3x3), F(4x4,3x3), F(2x2,5x5) (winograd.c).
+ *   stem:      few input channels (the RGB stems): bands of output rows, each
+ *              band's phase copy (L1-sized) and a direct kernel of 4 output
+ *              channels x 24 pixels per register tile on one thread
+ *              (conv_stem_body.h, stem_direct_run).
  * Weights are packed once (tc_conv2d_pack_f32) for the algorithm the caller
  * chose once (tinycnn/ops/conv_algo.py).
  */
@@ -40,6 +44,16 @@
 #undef TC_GC_FN
 #undef TC_GC_COPY_FN
 #undef TC_GC_SPLIT_FN
+
+#define TC_STEM_FN stem_band_portable
+#define TC_STEM_TILE_FN stem_tile_portable
+#include "conv_stem_body.h"
+#undef TC_STEM_FN
+#undef TC_STEM_TILE_FN
+
+/* The direct stem's limits: input channels, taps C*KH*KW (its offsets on the stack) */
+#define TC_STEM_MAX_C 4
+#define TC_STEM_MAX_TAPS 256
 
 static int params_ok(const tc_conv2d_params *p)
 {
@@ -77,6 +91,11 @@ int tc_conv2d_check(const tc_conv2d_params *p, int algo)
         return p->group == p->C ? 0 : -1;
     case TC_CONV_ALGO_GROUPED:
         return p->group > 1 ? 0 : -1;
+    case TC_CONV_ALGO_STEM:
+        return p->group == 1 && p->C <= TC_STEM_MAX_C &&
+                       (size_t)p->C * p->KH * p->KW <= TC_STEM_MAX_TAPS
+                   ? 0
+                   : -1;
     default:
         if (!tile)
             return -1;
@@ -179,7 +198,7 @@ size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
         return tc_wg_packed_size(p->K, p->C, r, tile);
     if (algo == TC_CONV_ALGO_DEPTHWISE || algo == TC_CONV_ALGO_REFERENCE)
         return weight_size(p);
-    if (algo == TC_CONV_ALGO_GROUPED)
+    if (algo == TC_CONV_ALGO_GROUPED || algo == TC_CONV_ALGO_STEM) /* STEM: one group */
         return grouped_pack_size(p);
     return group_pack_size(p, algo) * p->group;
 }
@@ -201,8 +220,9 @@ void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
         return;
     }
     const int Kg = p->K / p->group, kdim = p->C / p->group * p->KH * p->KW;
-    if (algo == TC_CONV_ALGO_GROUPED) {
-        /* tap t = (c * KH + ki) * KW + kj of block channel j at [t][j]: weight's own order */
+    if (algo == TC_CONV_ALGO_GROUPED || algo == TC_CONV_ALGO_STEM) {
+        /* tap t = (c * KH + ki) * KW + kj of block channel j at [t][j]: weight's own order
+         * (TC_GC_KB = 4 channels per block, as the stem's tile) */
         for (int k0 = 0, g = 0; g < p->group; g++)
             for (int b = 0; b * TC_GC_KB < Kg; b++, k0 += TC_GC_KB)
                 for (int t = 0; t < kdim; t++)
@@ -264,7 +284,6 @@ static int needs_phase_copy(const tc_conv2d_params *p, int algo)
  * 600 KB phase copy, single-threaded (3 channels), before the GEMM, which then
  * read it back from L2/L3.  Taken when the depth fits one KC block (B packed
  * once per band) and the input has few channels. */
-#define TC_STEM_MAX_C 4
 #define TC_STEM_BAND_COLS 1024 /* output pixels per band: ~9 rows of 112 */
 
 /* Output rows per band of a stem, or 0: not a stem (whole-image path). */
@@ -287,6 +306,33 @@ static size_t stem_slot_floats(const tc_conv2d_params *p, int rows, int w)
     return (planes + 15) / 16 * 16 + tc_gemm_workspace_size(NULL);
 }
 
+/* The direct stem's bands (stem_direct_run): as many output rows as keep the band's phase
+ * planes within TC_STEM_BAND_FLOATS (L1: the planes are read once per block of 4 output
+ * channels), at least one. */
+#define TC_STEM_BAND_FLOATS 6144
+#define TC_STEM_SLACK 16 /* floats a row's last vector may read past the planes */
+
+static size_t stem_direct_planes(const tc_conv2d_params *p, int rows, int w)
+{
+    const size_t hb = (size_t)(rows - 1) * p->sh + (size_t)(p->KH - 1) * p->dh + 1;
+    const size_t wph = ((size_t)w + p->pl + p->pr + p->sw - 1) / p->sw;
+    return (size_t)p->C * p->sh * p->sw * ((hb + p->sh - 1) / p->sh) * wph;
+}
+
+static int stem_direct_rows(const tc_conv2d_params *p, int w, int OH)
+{
+    int rows = OH;
+    while (rows > 1 && stem_direct_planes(p, rows, w) > TC_STEM_BAND_FLOATS)
+        rows = rows * 3 / 4 < rows - 1 ? rows * 3 / 4 : rows - 1;
+    return rows;
+}
+
+/* Floats of one thread's slot: the band's planes and the slack, a multiple of 16. */
+static size_t stem_direct_slot(const tc_conv2d_params *p, int rows, int w)
+{
+    return (stem_direct_planes(p, rows, w) + TC_STEM_SLACK + 15) / 16 * 16;
+}
+
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
                                 int h, int w)
 {
@@ -306,6 +352,10 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
     const int rows = stem_band_rows(p, algo, OW);
     if (rows)
         return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * stem_slot_floats(p, rows, w) + 16;
+    if (algo == TC_CONV_ALGO_STEM) {
+        const int drows = stem_direct_rows(p, w, OH);
+        return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * stem_direct_slot(p, drows, w) + 16;
+    }
     size_t ws = tc_gemm_workspace_size(ctx);
     if (pointwise_strided(p, algo))
         ws += (size_t)p->C * OH * OW;
@@ -485,6 +535,7 @@ const tc_conv_kernels tc_conv_portable = {
     .gc_copy = gc_copy_portable,
     .take_even = take_even_portable,
     .split_even_odd = split_even_odd_portable,
+    .stem_band = stem_band_portable,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -722,26 +773,50 @@ static void stem_pack_b(const void *varg, int k0, int kc, int n0, int nc, float 
             __builtin_prefetch(sb->pf[c] + l * 64, 0, 2);
 }
 
-/* items = (image, band) pairs.  A band of output rows [oh0, oh1) reads padded
- * rows [oh0*sh, (oh1-1)*sh + (KH-1)*dh]: as oh0*sh is a multiple of sh, the
- * phase copy of that sub-image is a slice of the whole image's (pt shifted). */
+/* Item it = (image, band) of a stem in bands of `rows` output rows (both stem paths):
+ * its image (returned), output rows [*oh0, *oh1) and padded input rows read *hb, and its
+ * phase copy into xp.  A band of output rows [oh0, oh1) reads padded rows
+ * [oh0*sh, (oh1-1)*sh + (KH-1)*dh]: as oh0*sh is a multiple of sh, the phase copy of that
+ * sub-image is a slice of the whole image's (pt shifted).  pj: the whole image's
+ * geometry; x, xp, pt and hph set here. */
+static int stem_band_copy(phase_job *pj, const tc_conv2d_params *p, const float *x, int h,
+                          int w, int OH, int rows, int bands, ptrdiff_t it, float *xp, int *oh0,
+                          int *oh1, int *hb)
+{
+    const int b = (int)(it / bands);
+    *oh0 = (int)(it % bands) * rows;
+    *oh1 = *oh0 + rows < OH ? *oh0 + rows : OH;
+    *hb = (*oh1 - 1 - *oh0) * p->sh + (p->KH - 1) * p->dh + 1;
+    pj->x = x + (size_t)b * p->C * h * w;
+    pj->xp = xp;
+    pj->pt = p->pt - *oh0 * p->sh;
+    pj->hph = (*hb + p->sh - 1) / p->sh;
+    phase_task(pj, 0, 0, p->C);
+    return b;
+}
+
+/* The whole image's phase geometry of a stem in bands (both paths): pt and hph per band. */
+static void stem_phase_geometry(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w,
+                                phase_job *pj)
+{
+    pj->h = h, pj->w = w, pj->pl = p->pl, pj->sh = p->sh, pj->sw = p->sw;
+    pj->wph = (w + p->pl + p->pr + p->sw - 1) / p->sw;
+    pj->take_even = tc_conv_kernels_of(ctx)->take_even;
+    pj->split_even_odd = tc_conv_kernels_of(ctx)->split_even_odd;
+    phase_mark_used(p, pj);
+}
+
 static void stem_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const stem_job *j = (const stem_job *)varg;
     const tc_conv2d_params *p = j->p;
-    const size_t N = (size_t)j->OH * j->OW;
-    const size_t in_img = (size_t)p->C * j->h * j->w, out_img = (size_t)p->K * N;
+    const size_t N = (size_t)j->OH * j->OW, out_img = (size_t)p->K * N;
     float *xp = j->ws + (size_t)tid * j->slot;
     phase_job pj = j->pj;
     for (ptrdiff_t it = begin; it < end; it++) {
-        const int b = (int)(it / j->bands), oh0 = (int)(it % j->bands) * j->rows;
-        const int oh1 = oh0 + j->rows < j->OH ? oh0 + j->rows : j->OH;
-        const int hb = (oh1 - 1 - oh0) * p->sh + (p->KH - 1) * p->dh + 1;
-        pj.x = j->x + b * in_img;
-        pj.xp = xp;
-        pj.pt = p->pt - oh0 * p->sh;
-        pj.hph = (hb + p->sh - 1) / p->sh;
-        phase_task(&pj, tid, 0, p->C);
+        int oh0, oh1, hb;
+        const int b = stem_band_copy(&pj, p, j->x, j->h, j->w, j->OH, j->rows, j->bands, it, xp,
+                                     &oh0, &oh1, &hb);
         const size_t pplane = (size_t)pj.hph * pj.wph;
         stem_b sb;
         memset(&sb, 0, sizeof(sb));
@@ -799,13 +874,117 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
     j.slot = stem_slot_floats(p, rows, w);
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.rows = rows;
     j.bands = (OH + rows - 1) / rows;
-    phase_job *pj = &j.pj;
-    pj->h = h, pj->w = w, pj->pl = p->pl, pj->sh = p->sh, pj->sw = p->sw;
-    pj->wph = (w + p->pl + p->pr + p->sw - 1) / p->sw;
-    pj->take_even = tc_conv_kernels_of(ctx)->take_even;
-    pj->split_even_odd = tc_conv_kernels_of(ctx)->split_even_odd;
-    phase_mark_used(p, pj);
+    stem_phase_geometry(ctx, p, h, w, &j.pj);
     tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.bands, 1, stem_task, &j);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Direct stems (TC_CONV_ALGO_STEM)                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const tc_conv2d_params *p;
+    const float *x, *packed, *bias, *residual;
+    const tc_activation *act;
+    float *y, *ws;
+    size_t slot; /* floats per thread */
+    phase_job pj; /* the whole-image geometry; x, xp, pt, hph set per band */
+    tc_stem_band_fn band;
+    /* tap t of output (r, c): in plane planes[t] of the band's (channel c * sh * sw + phase),
+     * at r * wph + c + inplane[t] */
+    int planes[TC_STEM_MAX_TAPS];
+    ptrdiff_t inplane[TC_STEM_MAX_TAPS];
+    int ntaps, h, w, OH, OW, rows, bands;
+} stem_direct_job;
+
+/* items = (image, band) pairs (stem_band_copy) */
+static void stem_direct_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const stem_direct_job *j = (const stem_direct_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const size_t plane = (size_t)j->OH * j->OW, out_img = (size_t)p->K * plane;
+    float *xp = j->ws + (size_t)tid * j->slot;
+    phase_job pj = j->pj;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        int oh0, oh1, hb;
+        const int b = stem_band_copy(&pj, p, j->x, j->h, j->w, j->OH, j->rows, j->bands, it, xp,
+                                     &oh0, &oh1, &hb);
+        ptrdiff_t offs[TC_STEM_MAX_TAPS];
+        const ptrdiff_t pplane = (ptrdiff_t)pj.hph * pj.wph;
+        for (int t = 0; t < j->ntaps; t++)
+            offs[t] = j->planes[t] * pplane + j->inplane[t];
+        /* the next band's input rows [r0, r1) of each channel, prefetched (into L2) a slice
+         * per block of 4 output channels: the input (the user's feed, evicted by the rest
+         * of the network) otherwise stalls the next band's copy */
+        const char *pf = NULL;
+        size_t pf_lines = 0;
+        if (oh1 < j->OH) {
+            int r0 = oh1 * p->sh - p->pt, r1 = r0 + hb;
+            r0 = r0 < 0 ? 0 : r0;
+            r1 = r1 > j->h ? j->h : r1;
+            if (r1 > r0) {
+                pf = (const char *)(pj.x + (size_t)r0 * j->w);
+                pf_lines = ((size_t)(r1 - r0) * j->w * sizeof(float) + 63) / 64;
+            }
+        }
+        const size_t o = b * out_img + (size_t)oh0 * j->OW;
+        const int blocks = (p->K + 3) / 4;
+        for (int bk = 0; bk < blocks; bk++) {
+            const int k0 = bk * 4, nk = p->K - k0 < 4 ? p->K - k0 : 4;
+            tc_activation a;
+            if (j->act) { /* PRelu: this block's slopes */
+                a = *j->act;
+                if (a.slope)
+                    a.slope += k0;
+            }
+            const size_t ok = o + (size_t)k0 * plane;
+            j->band(xp, offs, j->ntaps, pj.wph, oh1 - oh0, j->OW,
+                    j->packed + (size_t)k0 * j->ntaps, nk, j->bias ? j->bias + k0 : NULL,
+                    j->residual ? j->residual + ok : NULL, j->act ? &a : NULL, j->y + ok,
+                    (ptrdiff_t)plane);
+            for (int c = 0; pf && c < p->C; c++) {
+                const char *pc = pf + (size_t)c * j->h * j->w * sizeof(float);
+                for (size_t l = pf_lines * bk / blocks; l < pf_lines * (bk + 1) / blocks; l++)
+                    __builtin_prefetch(pc + l * 64, 0, 2);
+            }
+        }
+    }
+}
+
+/* workspace: one stem_direct_slot per thread (64-byte aligned) */
+static void stem_direct_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
+                            const float *x, const float *packed, const float *bias,
+                            const float *residual, const tc_activation *act, float *y, int OH,
+                            int OW, float *workspace)
+{
+    tc_pool *pool = ctx ? ctx->pool : NULL;
+    stem_direct_job j;
+    memset(&j, 0, sizeof(j));
+    j.p = p, j.x = x, j.packed = packed, j.bias = bias, j.residual = residual, j.act = act;
+    j.y = y;
+    j.ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    j.rows = stem_direct_rows(p, w, OH);
+    j.slot = stem_direct_slot(p, j.rows, w);
+    j.h = h, j.w = w, j.OH = OH, j.OW = OW;
+    j.bands = (OH + j.rows - 1) / j.rows;
+    j.band = tc_conv_kernels_of(ctx)->stem_band;
+    phase_job *pj = &j.pj;
+    stem_phase_geometry(ctx, p, h, w, pj);
+    memset(pj->used, 1, sizeof(pj->used)); /* a row's last vector may read any phase */
+    /* tap (c, ki, kj) of output (r, c'): phase ((ki dh) % sh, (kj dw) % sw) of channel c, at
+     * row r + ki dh / sh, column c' + kj dw / sw */
+    for (int c = 0, t = 0; c < p->C; c++)
+        for (int ki = 0; ki < p->KH; ki++)
+            for (int kj = 0; kj < p->KW; kj++, t++) {
+                j.planes[t] = c * p->sh * p->sw + (ki * p->dh % p->sh) * p->sw + kj * p->dw % p->sw;
+                j.inplane[t] = (ptrdiff_t)(ki * p->dh / p->sh) * pj->wph + kj * p->dw / p->sw;
+            }
+    j.ntaps = p->C * p->KH * p->KW;
+    /* the slack a row's last vector reads: finite, though those lanes are never stored */
+    for (int i = 0, threads = tc_pool_size(pool); i < threads; i++)
+        memset(j.ws + i * j.slot + stem_direct_planes(p, j.rows, w), 0,
+               TC_STEM_SLACK * sizeof(float));
+    tc_parallel_for_dynamic(pool, (ptrdiff_t)n * j.bands, 1, stem_direct_task, &j);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -911,6 +1090,10 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
         return;
     }
 
+    if (algo == TC_CONV_ALGO_STEM) {
+        stem_direct_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW, workspace);
+        return;
+    }
     const int rows = stem_band_rows(p, algo, OW);
     if (rows) {
         stem_run(ctx, p, rows, n, h, w, x, packed, bias, residual, act, y, OH, OW, workspace);

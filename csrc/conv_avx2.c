@@ -15,6 +15,10 @@
 #define TC_GC_SPLIT_FN gc_split_even_odd_avx2
 #include "grouped_body.h"
 
+#define TC_STEM_FN stem_band_avx2
+#define TC_STEM_TILE_FN stem_tile_avx2
+#include "conv_stem_body.h"
+
 #define TC_IM2COL_FN pack_b_im2col_avx2
 #include "conv_im2col_body.h"
 
@@ -36,6 +40,13 @@ void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh
                      int wph, float *xp)
 {
     gc_copy_avx2(x, C, h, w, pt, pl, sh, sw, hph, wph, xp);
+}
+
+void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
+                       const float *w, int K, const float *bias, const float *residual,
+                       const tc_activation *act, float *y, ptrdiff_t ldy)
+{
+    stem_band_avx2(xp, offs, ntaps, wph, rows, OW, w, K, bias, residual, act, y, ldy);
 }
 
 void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n)
@@ -61,4 +72,5 @@ const tc_conv_kernels tc_conv_avx2 = {
     .gc_copy = gc_copy_avx2,
     .take_even = tc_take_even_avx2,
     .split_even_odd = tc_split_even_odd_avx2,
+    .stem_band = stem_band_avx2,
 };

@@ -19,4 +19,5 @@ const tc_conv_kernels tc_conv_avx512 = {
     .gc_copy = tc_gc_copy_avx2,
     .take_even = tc_take_even_avx2,
     .split_even_odd = tc_split_even_odd_avx2,
+    .stem_band = tc_stem_band_avx2,
 };

@@ -37,6 +37,16 @@ typedef void (*tc_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps
 typedef void (*tc_gc_copy_fn)(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw,
                               int hph, int wph, float *xp);
 
+/* One band of output rows of a direct stem (TC_CONV_ALGO_STEM), see conv_stem_body.h.
+ * xp: the band's zero-padded phase planes, output pixel (r, c) at xp + r * wph + c and its
+ * tap t at offs[t] from there (the last vector of a row reads up to 8 floats past its last
+ * pixel)  w: [ceil(K / 4)][ntaps][4]  bias: [K] or NULL  residual: like y or NULL
+ * y: K planes ldy apart, the band's first row at y (rows x OW) */
+typedef void (*tc_stem_band_fn)(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows,
+                                int OW, const float *w, int K, const float *bias,
+                                const float *residual, const tc_activation *act, float *y,
+                                ptrdiff_t ldy);
+
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {
     const float *x; /* input of one group: [Cg][sh][sw][hph][wp] phase planes, zero padded */
@@ -63,6 +73,7 @@ typedef struct tc_conv_kernels {
     /* e[i] = s[2 * i], i < (n + 1) / 2, and o[i] = s[2 * i + 1], i < n / 2: a row of a
      * stride-2 phase copy, both column phases in one pass (reads s[0 .. n)) */
     void (*split_even_odd)(const float *s, ptrdiff_t n, float *e, float *o);
+    tc_stem_band_fn stem_band;
 } tc_conv_kernels;
 
 extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
@@ -73,6 +84,9 @@ void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph
                       const tc_act_k *act, float *y);
 void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,
                      int wph, float *xp);
+void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
+                       const float *w, int K, const float *bias, const float *residual,
+                       const tc_activation *act, float *y, ptrdiff_t ldy);
 void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n);
 void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);

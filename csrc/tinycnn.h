@@ -232,6 +232,10 @@ enum tc_conv_algo {
     TC_CONV_ALGO_GROUPED = 7,
     TC_CONV_ALGO_1X1_CHAN = 8, /* as 1X1 (the same bits), output channels in the vector lanes
                                   and pixels broadcast: for small maps (7x7, 14x14) */
+    /* few input channels (at most 4: the RGB stems), group 1, at most 256 taps C*KH*KW: a
+     * direct kernel over a band of output rows, 4 output channels x 24 pixels per register
+     * tile, reading a zero-padded phase split copy of the band (conv_stem_body.h) */
+    TC_CONV_ALGO_STEM = 9,
     TC_CONV_ALGO_COUNT
 };
 

@@ -109,6 +109,18 @@ def test_other_geometries(g, want):
     assert choose_conv_algo(g) == want, g
 
 
+@pytest.mark.parametrize("k,pads,want", [
+    (16, (1, 1, 1, 1), "stem"),     # MobileNetV3
+    (24, (1, 1, 1, 1), "stem"),     # ShuffleNetV2
+    (32, (1, 1, 1, 1), "stem"),     # MobileNetV2, EfficientNet, MnasNet, RegNetY
+    (64, (0, 0, 0, 0), "gemm"),     # SqueezeNet 1.1: a tie, 1.06x cold (STEM_MAX_K)
+])
+def test_rgb_stems_take_the_direct_kernel_on_avx2(k, pads, want):
+    g = ConvGeometry(1, 3, k, 224, 224, (3, 3), (2, 2), pads)
+    assert choose_conv_algo(g) == want
+    assert [choose_conv_algo(g, isa=i) for i in ("avx512", "portable")] == ["gemm", "gemm"]
+
+
 def test_channel_lane_tiles_only_on_avx2():
     """AVX-512's row tiles (12x32, x read in place) beat the channel-lane tile on small maps,
     and the portable build keeps the row tiles (the thresholds were measured on AVX2)."""

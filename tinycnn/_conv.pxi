@@ -13,6 +13,7 @@ CONV_ALGOS = {
     "winograd_f2x2_3x3": TC_CONV_ALGO_WINOGRAD_2X2_3X3,
     "winograd_f4x4_3x3": TC_CONV_ALGO_WINOGRAD_4X4_3X3,
     "winograd_f2x2_5x5": TC_CONV_ALGO_WINOGRAD_2X2_5X5,
+    "stem": TC_CONV_ALGO_STEM,
 }
 _CONV_ALGO_NAMES = {code: name for name, code in CONV_ALGOS.items()}
 WINOGRAD_ALGOS = tuple(name for name in CONV_ALGOS if name.startswith("winograd"))

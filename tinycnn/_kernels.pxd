@@ -77,6 +77,7 @@ cdef extern from "tinycnn.h" nogil:
         TC_CONV_ALGO_WINOGRAD_2X2_5X5
         TC_CONV_ALGO_GROUPED
         TC_CONV_ALGO_1X1_CHAN
+        TC_CONV_ALGO_STEM
     int tc_conv2d_check(const tc_conv2d_params *p, int algo)
     int tc_conv2d_output_hw(const tc_conv2d_params *p, int h, int w, int *oh, int *ow)
     size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)

@@ -18,6 +18,8 @@ module says which one to use:
     1x1                 1x1 stride 1 no pad: a plain GEMM on the input
     1x1_chan            the same GEMM with output channels in the vector lanes and pixels
                         broadcast: small maps (7x7, 14x14), AVX2
+    stem                strided, at most 4 input channels (the RGB stems): a direct kernel
+                        over bands of output rows, 4 channels x 24 pixels per tile, AVX2
     gemm                everything else: im2col folded into the GEMM's packing (a strided 1x1
                         without pads: a dense copy of the pixels it reads, then the 1x1 GEMM)
     reference           never chosen: plain loops, what every fast path is tested against
@@ -160,6 +162,30 @@ def _winograd_5x5(k, c, out_hw, short_chain):
     return None
 
 
+# The RGB stems, 3x3 stride 2 (1 thread, AVX2 under emulation, thread CPU time, min of 200,
+# 2026-12-01 17:24, each layer alone): the direct kernel against the GEMM (im2col packing,
+# the driver and 6-row A panels around a reduction of only 27) 0.84x on MobileNetV3's
+# 3->16, 0.87x on EfficientNet's 3->32 (+SiLU), 0.93x on ShuffleNet's 3->24, 0.94-0.99x on
+# MobileNetV2's 3->32; on SqueezeNet's 3->64 a tie with the input in cache and 1.06x with
+# it and the output evicted (the GEMM's 6-row panels waste 2 of 66 rows there, 4 of 36 at
+# 32 channels, 2 of 18 at 16): it stays on the GEMM, as do ResNet's 7x7 (147 taps, a tie),
+# the AVX-512 build (its GEMM tiles are twice as wide) and the portable one (not measured).
+# In the networks (tools steps1t.py, min of 30, 2026-12-01 17:55, against main's GEMM stem,
+# with the next band's input prefetched as the GEMM stem does): ShuffleNetV2 0.91x,
+# MobileNetV2 0.93-0.97x, MobileNetV3 0.92x, EfficientNet-B0 0.90x (17:51); SqueezeNet's
+# 3->64 0.94-1.04x over three pairs: not clear enough to move it.
+STEM_MAX_C = 4
+STEM_MAX_K = 32
+STEM_MAX_TAPS = 100
+
+
+def _stem(g, isa):
+    """Whether strided layer g, group 1, is a stem for the direct kernel."""
+    taps = g.in_channels * g.kernel[0] * g.kernel[1]
+    return (isa == "avx2" and g.group == 1 and g.in_channels <= STEM_MAX_C
+            and g.out_channels <= STEM_MAX_K and max(g.strides) > 1 and taps <= STEM_MAX_TAPS)
+
+
 def _pointwise(g, isa):
     """The algorithm of a 1x1 stride-1 unpadded layer."""
     pixels = g.output_hw[0] * g.output_hw[1]
@@ -197,4 +223,6 @@ def choose_conv_algo(g, *, conv_chain=0, num_threads=1, winograd=True, winograd_
         return _pointwise(g, isa)
     if g.group > 1 and max(c, k) // g.group <= GROUPED_MAX_CHANNELS:
         return "grouped"
+    if _stem(g, isa):
+        return "stem"
     return "gemm"
