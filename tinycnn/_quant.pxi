@@ -425,6 +425,42 @@ def _stem_rows(w, int klen):
     return rows.reshape(k, kh * klen)
 
 
+cdef enum:
+    _QCONV_DIRECT, _QCONV_DEPTHWISE, _QCONV_WINOGRAD, _QCONV_STEM
+
+
+cdef class BoundQConv2d:
+    """A QConv2d's run over fixed buffers, checked once (QConv2d.bind); call it without
+    arguments.  Holds the layer and the arrays, so the pointers stay valid, and its own
+    copy of the output stage (the fused residual's pointer into it)."""
+    cdef object keep
+    cdef tc_qoutput out
+    cdef tc_qresidual res
+    cdef const tc_ctx *ctx
+    cdef const tc_conv2d_params *p
+    cdef int kind, fmt, n, h, w, signed, x_zero_point
+    cdef const void *px
+    cdef const void *pk
+    cdef void *py
+    cdef void *pw
+
+    def __call__(self):
+        with nogil:
+            if self.kind == _QCONV_DEPTHWISE:
+                tc_qconv2d_depthwise(self.ctx, self.p, self.n, self.h, self.w, self.px,
+                                     self.signed, self.x_zero_point, self.pk, &self.out, self.py,
+                                     self.pw)
+            elif self.kind == _QCONV_WINOGRAD:
+                tc_qwinograd(self.ctx, self.p, self.n, self.h, self.w, self.px, self.signed,
+                             self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+            elif self.kind == _QCONV_STEM:
+                tc_qstem(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px, self.signed,
+                         self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+            else:
+                tc_qconv2d(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px,
+                           self.signed, self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+
+
 cdef class QConv2d:
     """Convolution of channels-last 8-bit images with weights packed once.
 
@@ -545,6 +581,15 @@ cdef class QConv2d:
     def run(self, x, int x_zero_point, y, workspace=None, residual=None):
         """y = output(conv(x)); residual: the other operand of a fused QLinearAdd (y's shape,
         may be y itself)."""
+        self._bind(x, x_zero_point, y, workspace, residual)()
+
+    def bind(self, x, int x_zero_point, y, workspace=None, residual=None):
+        """run(x, x_zero_point, y, workspace, residual) checked now, as a call without
+        arguments that runs it again and again over these buffers (a plan's arena): the
+        checks, the views and the output stage are paid once, at plan time."""
+        return self._bind(x, x_zero_point, y, workspace, residual)
+
+    cdef BoundQConv2d _bind(self, x, int x_zero_point, y, workspace, residual):
         _check_qarray("x", x, _Q8, 4)
         _check_qarray("y", y, (self.output.dtype,), 4, writeable=True)
         n, h, w, c = x.shape
@@ -558,27 +603,18 @@ cdef class QConv2d:
             workspace = _aligned_empty(need)
         elif workspace.dtype != np.float32 or workspace.size < need:
             raise ValueError(f"QConv2d: workspace needs {need} float32 elements")
-        cdef tc_qresidual res
-        cdef tc_qoutput out = self.output.with_residual(residual, y, &res)
-        cdef const void *px = _vptr(x)
-        cdef void *py = _vptr(y)
-        cdef void *pw = _vptr(workspace)
-        cdef const void *pk = _vptr(self.packed)
-        cdef int signed = x.dtype == np.int8
-        cdef int cn = n, ch = h, cw = w, fmt = self.fmt
-        if self.depthwise:
-            with nogil:
-                tc_qconv2d_depthwise(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point,
-                                     pk, &out, py, pw)
-        elif self.winograd:
-            with nogil:
-                tc_qwinograd(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
-                             &out, py, pw)
-        elif self.stem:
-            with nogil:
-                tc_qstem(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
-                         &out, py, pw)
-        else:
-            with nogil:
-                tc_qconv2d(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
-                           &out, py, pw)
+        cdef BoundQConv2d call = BoundQConv2d.__new__(BoundQConv2d)
+        call.out = self.output.with_residual(residual, y, &call.res)
+        call.keep = (self, x, y, workspace, residual)
+        call.ctx, call.p = &self.ctx.ctx, &self.p
+        call.kind = (_QCONV_DEPTHWISE if self.depthwise else _QCONV_WINOGRAD if self.winograd
+                     else _QCONV_STEM if self.stem else _QCONV_DIRECT)
+        call.fmt = self.fmt
+        call.n, call.h, call.w = n, h, w
+        call.signed = x.dtype == np.int8
+        call.x_zero_point = x_zero_point
+        call.px = _vptr(x)
+        call.pk = _vptr(self.packed)
+        call.py = _vptr(y)
+        call.pw = _vptr(workspace)
+        return call
