@@ -208,22 +208,28 @@ typedef struct tc_qbytes_avx2 {
     int is_signed;
 } tc_qbytes_avx2;
 
-static inline tc_qbytes_avx2 tc_qbytes_avx2_load(const tc_qepi *e)
+static inline tc_qbytes_avx2 tc_qbytes_avx2_set(int type, int zero_point, int lo, int hi,
+                                                 const tc_qresidual *res)
 {
     tc_qbytes_avx2 k;
-    k.zp16 = _mm256_set1_epi16((short)e->zero_point);
-    k.lo8 = _mm256_set1_epi8((char)e->lo);
-    k.hi8 = _mm256_set1_epi8((char)e->hi);
-    k.zpf = _mm256_set1_ps((float)e->zero_point);
-    k.res = e->residual;
+    k.zp16 = _mm256_set1_epi16((short)zero_point);
+    k.lo8 = _mm256_set1_epi8((char)lo);
+    k.hi8 = _mm256_set1_epi8((char)hi);
+    k.zpf = _mm256_set1_ps((float)zero_point);
+    k.res = res;
     k.ra = k.rb = k.fixed = _mm256_setzero_ps();
-    if (k.res) {
-        k.ra = _mm256_set1_ps(k.res->ra);
-        k.rb = _mm256_set1_ps(k.res->rb);
-        k.fixed = _mm256_set1_ps(k.res->fixed);
+    if (res) {
+        k.ra = _mm256_set1_ps(res->ra);
+        k.rb = _mm256_set1_ps(res->rb);
+        k.fixed = _mm256_set1_ps(res->fixed);
     }
-    k.is_signed = e->type == TC_QOUT_S8;
+    k.is_signed = type == TC_QOUT_S8;
     return k;
+}
+
+static inline tc_qbytes_avx2 tc_qbytes_avx2_load(const tc_qepi *e)
+{
+    return tc_qbytes_avx2_set(e->type, e->zero_point, e->lo, e->hi, e->residual);
 }
 
 /* int16 words of two rows (per 128-bit lane: 4 of row a, 4 of a's second half or of row b,
