@@ -134,6 +134,23 @@ static inline void out_block16(const int16_t *const *prows, const int16_t *w, co
             tc_qstore_row_avx2(a30, a31, out->type, v, out->residual, rq ? rq + 3 * ldy : NULL,
                                nr, yq + 3 * ldy);
     }
+    for (; k8 && ox + 2 <= g->ow; ox += 2) { /* rows under 16 pixels: pairs, stored together */
+        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00;
+        for (int k = 0; k < nk; k++) {
+            const int16_t *p = pr[k] + ox * step;
+            for (int j = 0; j < NP; j++) {
+                const __m256i *pp = (const __m256i *)(p + j * jstep);
+                const __m256i *pq = (const __m256i *)(p + step + j * jstep);
+                __m256i w0 = _mm256_loadu_si256(wr[k] + 2 * j);
+                __m256i w1 = _mm256_loadu_si256(wr[k] + 2 * j + 1);
+                a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(_mm256_loadu_si256(pp), w0));
+                a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(_mm256_loadu_si256(pp + 1), w1));
+                a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(_mm256_loadu_si256(pq), w0));
+                a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(_mm256_loadu_si256(pq + 1), w1));
+            }
+        }
+        tc_qstore_2rows_avx2(a00, a01, a10, a11, v, &k, yo + ox * ldy, yo + (ox + 1) * ldy);
+    }
     for (; ox < g->ow; ox++) {
         __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
         for (int k = 0; k < nk; k++) {
