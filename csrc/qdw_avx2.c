@@ -85,6 +85,12 @@ static inline void out_block16(const int16_t *const *prows, const int16_t *w, co
         }
     char *yo = (char *)y + cb * ysz;
     const char *ro = r ? (const char *)r + cb * ysz : NULL;
+    /* whole blocks of 16 channels of bytes without a residual: 2 pixels' requantization,
+     * packs and clamp together (tc_qstore_2rows_avx2), the same bytes as the row store */
+    const int k8 = nr == 16 && !out->residual &&
+                   (out->type == TC_QOUT_U8 || out->type == TC_QOUT_S8);
+    const tc_qbytes_avx2 k = tc_qbytes_avx2_set(out->type, out->zero_point, out->lo, out->hi,
+                                                NULL);
     int ox = 0;
     /* blocks of 4 pixels; the last may overhang the row (TC_QDW_OVER zero columns) */
     for (; blk4 && ox < g->ow; ox += 4) {
@@ -112,6 +118,11 @@ static inline void out_block16(const int16_t *const *prows, const int16_t *w, co
         char *yq = yo + ox * ldy;
         const char *rq = ro ? ro + ox * ldy : NULL;
         const int left = g->ow - ox;
+        if (k8 && left >= 4) { /* 16 bytes per pixel, two pixels at a time */
+            tc_qstore_2rows_avx2(a00, a01, a10, a11, v, &k, yq, yq + ldy);
+            tc_qstore_2rows_avx2(a20, a21, a30, a31, v, &k, yq + 2 * ldy, yq + 3 * ldy);
+            continue;
+        }
         tc_qstore_row_avx2(a00, a01, out->type, v, out->residual, rq, nr, yq);
         if (left > 1)
             tc_qstore_row_avx2(a10, a11, out->type, v, out->residual, rq ? rq + ldy : NULL, nr,
@@ -122,6 +133,23 @@ static inline void out_block16(const int16_t *const *prows, const int16_t *w, co
         if (left > 3)
             tc_qstore_row_avx2(a30, a31, out->type, v, out->residual, rq ? rq + 3 * ldy : NULL,
                                nr, yq + 3 * ldy);
+    }
+    for (; k8 && ox + 2 <= g->ow; ox += 2) { /* rows under 16 pixels: pairs, stored together */
+        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00;
+        for (int k = 0; k < nk; k++) {
+            const int16_t *p = pr[k] + ox * step;
+            for (int j = 0; j < NP; j++) {
+                const __m256i *pp = (const __m256i *)(p + j * jstep);
+                const __m256i *pq = (const __m256i *)(p + step + j * jstep);
+                __m256i w0 = _mm256_loadu_si256(wr[k] + 2 * j);
+                __m256i w1 = _mm256_loadu_si256(wr[k] + 2 * j + 1);
+                a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(_mm256_loadu_si256(pp), w0));
+                a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(_mm256_loadu_si256(pp + 1), w1));
+                a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(_mm256_loadu_si256(pq), w0));
+                a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(_mm256_loadu_si256(pq + 1), w1));
+            }
+        }
+        tc_qstore_2rows_avx2(a00, a01, a10, a11, v, &k, yo + ox * ldy, yo + (ox + 1) * ldy);
     }
     for (; ox < g->ow; ox++) {
         __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();

@@ -126,4 +126,5 @@ const tc_quant_kernels tc_quant_avx512vnni = {
     tc_lookup_run_avx2,
     tc_qgap_sum_avx2,
     tc_u7s8_split_avx2,
+    tc_interleave3_avx2,
 };

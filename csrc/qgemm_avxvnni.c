@@ -28,4 +28,5 @@ const tc_quant_kernels tc_quant_avxvnni = {
     tc_lookup_run_avx2,
     tc_qgap_sum_avx2,
     tc_u7s8_split_avx2,
+    tc_interleave3_avx2,
 };

@@ -267,6 +267,7 @@ typedef struct transpose_job {
     ptrdiff_t c, s;
     const char *x;
     char *y;
+    void (*interleave3)(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y);
 } transpose_job;
 
 /* Bytes of C planes of s positions interleaved into [s, C] pixels, positions [i0, i1):
@@ -282,20 +283,22 @@ static void interleave_bytes(const char *x, ptrdiff_t s, ptrdiff_t c, ptrdiff_t 
 {
     switch (c) {
     case 2: INTERLEAVE_BYTES(2) break;
-    case 3:
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        /* a pixel's 3 bytes as one 4-byte store whose last byte the next pixel
-         * overwrites (gcc does not vectorize the stride-3 stores) */
-        for (; i0 + 1 < i1; i0++) {
-            uint32_t v = (uint32_t)(uint8_t)x[i0] | (uint32_t)(uint8_t)x[s + i0] << 8 |
-                         (uint32_t)(uint8_t)x[2 * s + i0] << 16;
-            memcpy(y + i0 * 3, &v, 4);
-        }
-#endif
-        INTERLEAVE_BYTES(3)
-        break;
+    case 3: INTERLEAVE_BYTES(3) break;
     default: INTERLEAVE_BYTES(4) break;
     }
+}
+
+void tc_interleave3(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* a pixel's 3 bytes as one 4-byte store whose last byte the next pixel
+     * overwrites (gcc does not vectorize the stride-3 stores) */
+    for (; i0 + 1 < i1; i0++) {
+        uint32_t v = (uint32_t)x[i0] | (uint32_t)x[s + i0] << 8 | (uint32_t)x[2 * s + i0] << 16;
+        memcpy(y + i0 * 3, &v, 4);
+    }
+#endif
+    interleave_bytes((const char *)x, s, 3, i0, i1, (char *)y);
 }
 
 /* rows: (image, block of 32 spatial positions) */
@@ -308,6 +311,10 @@ static void transpose_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         ptrdiff_t img = r / nblk, s0 = (r % nblk) * 32, s1 = s0 + 32 < s ? s0 + 32 : s;
         const char *x = jb->x + img * c * s * jb->elem;
         char *y = jb->y + img * c * s * jb->elem;
+        if (jb->to_last && jb->elem == 1 && c == 3) {
+            jb->interleave3((const uint8_t *)x, s, s0, s1, (uint8_t *)y);
+            continue;
+        }
         if (jb->to_last && jb->elem == 1 && c >= 2 && c <= 4) {
             interleave_bytes(x, s, c, s0, s1, y);
             continue;
@@ -329,7 +336,8 @@ static void transpose_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
 void tc_transpose_channels(const tc_ctx *ctx, int channels_last, ptrdiff_t n, ptrdiff_t c,
                            ptrdiff_t s, int elem_bytes, const void *x, void *y)
 {
-    transpose_job jb = {channels_last, elem_bytes, c, s, x, y};
+    transpose_job jb = {channels_last, elem_bytes, c, s, x, y,
+                        tc_quant_kernels_of(ctx)->interleave3};
     ptrdiff_t nblk = (s + 31) / 32;
     tc_parallel_for(ctx ? ctx->pool : NULL, n * nblk, c >= 512 ? 1 : 512 / (c + 1) + 1,
                     transpose_rows, &jb);
@@ -564,4 +572,5 @@ const tc_quant_kernels tc_quant_portable = {
     tc_lookup_run,
     tc_qgap_sum,
     tc_u7s8_split,
+    tc_interleave3,
 };

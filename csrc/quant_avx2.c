@@ -206,6 +206,43 @@ void tc_qgap_sum_avx2(const void *x, ptrdiff_t ldx, ptrdiff_t rows, ptrdiff_t cn
         tc_qgap_sum(p + k, ldx, rows, cn - k, is_signed, acc + k);
 }
 
+/* vpshufb masks of the 48 bytes of 16 interleaved pixels (3 vectors of 16, k) from plane
+ * ch (row 3 k + ch): byte q = 16 k + j is pixel q / 3's where q % 3 == ch, else zero (-128) */
+static const int8_t interleave3_masks[9][16] = {
+    {0, -128, -128, 1, -128, -128, 2, -128, -128, 3, -128, -128, 4, -128, -128, 5},
+    {-128, 0, -128, -128, 1, -128, -128, 2, -128, -128, 3, -128, -128, 4, -128, -128},
+    {-128, -128, 0, -128, -128, 1, -128, -128, 2, -128, -128, 3, -128, -128, 4, -128},
+    {-128, -128, 6, -128, -128, 7, -128, -128, 8, -128, -128, 9, -128, -128, 10, -128},
+    {5, -128, -128, 6, -128, -128, 7, -128, -128, 8, -128, -128, 9, -128, -128, 10},
+    {-128, 5, -128, -128, 6, -128, -128, 7, -128, -128, 8, -128, -128, 9, -128, -128},
+    {-128, 11, -128, -128, 12, -128, -128, 13, -128, -128, 14, -128, -128, 15, -128, -128},
+    {-128, -128, 11, -128, -128, 12, -128, -128, 13, -128, -128, 14, -128, -128, 15, -128},
+    {10, -128, -128, 11, -128, -128, 12, -128, -128, 13, -128, -128, 14, -128, -128, 15},
+};
+
+/* tc_interleave3's twin: 16 pixels at a time, each 16 bytes of output the OR of three
+ * vpshufb (one per plane), the rest by the portable loop */
+void tc_interleave3_avx2(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y)
+{
+    __m128i m[3][3];
+    for (int k = 0; k < 3; k++)
+        for (int ch = 0; ch < 3; ch++)
+            m[k][ch] = _mm_loadu_si128((const __m128i *)interleave3_masks[3 * k + ch]);
+    for (; i0 + 16 <= i1; i0 += 16) {
+        const __m128i p0 = _mm_loadu_si128((const __m128i *)(x + i0));
+        const __m128i p1 = _mm_loadu_si128((const __m128i *)(x + s + i0));
+        const __m128i p2 = _mm_loadu_si128((const __m128i *)(x + 2 * s + i0));
+        for (int k = 0; k < 3; k++) {
+            __m128i v = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(p0, m[k][0]),
+                                                  _mm_shuffle_epi8(p1, m[k][1])),
+                                     _mm_shuffle_epi8(p2, m[k][2]));
+            _mm_storeu_si128((__m128i *)(y + 3 * i0 + 16 * k), v);
+        }
+    }
+    if (i0 < i1)
+        tc_interleave3(x, s, i0, i1, y);
+}
+
 const tc_quant_kernels tc_quant_avx2 = {
     tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qdw_pair_row_avx2,
     tc_qdw_out_row_avx2,
@@ -218,4 +255,5 @@ const tc_quant_kernels tc_quant_avx2 = {
     tc_lookup_run_avx2,
     tc_qgap_sum_avx2,
     tc_u7s8_split_avx2,
+    tc_interleave3_avx2,
 };

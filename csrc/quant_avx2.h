@@ -199,32 +199,69 @@ static inline __m256i tc_requant8_hi_avx2(__m256i acc, __m256i bias, __m256 scal
     return _mm256_cvtps_epi32(_mm256_min_ps(f, fhi));
 }
 
+/* The byte stage's constants, set up once per tile: the zero point as int16 and as a
+ * float, [lo, hi] as bytes, and the fused residual add's coefficients (res, or NULL). */
+typedef struct tc_qbytes_avx2 {
+    __m256i zp16, lo8, hi8;
+    __m256 zpf, ra, rb, fixed;
+    const tc_qresidual *res;
+    int is_signed;
+} tc_qbytes_avx2;
+
+static inline tc_qbytes_avx2 tc_qbytes_avx2_set(int type, int zero_point, int lo, int hi,
+                                                 const tc_qresidual *res)
+{
+    tc_qbytes_avx2 k;
+    k.zp16 = _mm256_set1_epi16((short)zero_point);
+    k.lo8 = _mm256_set1_epi8((char)lo);
+    k.hi8 = _mm256_set1_epi8((char)hi);
+    k.zpf = _mm256_set1_ps((float)zero_point);
+    k.res = res;
+    k.ra = k.rb = k.fixed = _mm256_setzero_ps();
+    if (res) {
+        k.ra = _mm256_set1_ps(res->ra);
+        k.rb = _mm256_set1_ps(res->rb);
+        k.fixed = _mm256_set1_ps(res->fixed);
+    }
+    k.is_signed = type == TC_QOUT_S8;
+    return k;
+}
+
+static inline tc_qbytes_avx2 tc_qbytes_avx2_load(const tc_qepi *e)
+{
+    return tc_qbytes_avx2_set(e->type, e->zero_point, e->lo, e->hi, e->residual);
+}
+
+/* int16 words of two rows (per 128-bit lane: 4 of row a, 4 of a's second half or of row b,
+ * as _mm256_packs_epi32 leaves them) -> bytes saturated by the pack, clamped to [lo, hi]
+ * when clamp, dwords permuted back to row order: the low 128 bits row a's, the high row
+ * b's (16 columns each), or for 8-column rows (wa = wb) a's 8 bytes then b's. */
+static inline __m256i tc_qpack_rows_avx2(__m256i wa, __m256i wb, const tc_qbytes_avx2 *k,
+                                         int clamp)
+{
+    __m256i q = k->is_signed ? _mm256_packs_epi16(wa, wb) : _mm256_packus_epi16(wa, wb);
+    if (clamp)
+        q = k->is_signed ? _mm256_min_epi8(_mm256_max_epi8(q, k->lo8), k->hi8)
+                         : _mm256_min_epu8(_mm256_max_epu8(q, k->lo8), k->hi8);
+    return _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 /* Two whole rows (16 columns each) of 8-bit outputs without a residual: 32 values packed
  * together, the clamp to [lo, hi] done by the saturating packs (int16 with the zero point
  * added, then bytes) and a byte max / min, one permutation and two 16-byte stores.
- * a0/a1: row 0's columns 0-7 / 8-15, b0/b1 row 1's; lohi: [lo, hi] as byte vectors. */
+ * a0/a1: row 0's columns 0-7 / 8-15, b0/b1 row 1's. */
 static inline void tc_qstore_2rows_avx2(__m256i a0, __m256i a1, __m256i b0, __m256i b1,
-                                        const tc_qepi_avx2 *v, __m256 fhi, __m256i zp16,
-                                        __m256i lo8, __m256i hi8, int is_signed, void *y0,
-                                        void *y1)
+                                        const tc_qepi_avx2 *v, const tc_qbytes_avx2 *k,
+                                        void *y0, void *y1)
 {
-    a0 = tc_requant8_hi_avx2(a0, v->bias0, v->scale0, fhi);
-    a1 = tc_requant8_hi_avx2(a1, v->bias1, v->scale1, fhi);
-    b0 = tc_requant8_hi_avx2(b0, v->bias0, v->scale0, fhi);
-    b1 = tc_requant8_hi_avx2(b1, v->bias1, v->scale1, fhi);
+    a0 = tc_requant8_hi_avx2(a0, v->bias0, v->scale0, v->fhi);
+    a1 = tc_requant8_hi_avx2(a1, v->bias1, v->scale1, v->fhi);
+    b0 = tc_requant8_hi_avx2(b0, v->bias0, v->scale0, v->fhi);
+    b1 = tc_requant8_hi_avx2(b1, v->bias1, v->scale1, v->fhi);
     /* per 128-bit lane: [a 0-3, a 8-11 | a 4-7, a 12-15] as int16, then the zero point */
-    __m256i wa = _mm256_adds_epi16(_mm256_packs_epi32(a0, a1), zp16);
-    __m256i wb = _mm256_adds_epi16(_mm256_packs_epi32(b0, b1), zp16);
-    /* dwords: a 0-3, a 8-11, b 0-3, b 8-11 | a 4-7, a 12-15, b 4-7, b 12-15 */
-    __m256i q;
-    if (is_signed) {
-        q = _mm256_packs_epi16(wa, wb);
-        q = _mm256_min_epi8(_mm256_max_epi8(q, lo8), hi8);
-    } else {
-        q = _mm256_packus_epi16(wa, wb);
-        q = _mm256_min_epu8(_mm256_max_epu8(q, lo8), hi8);
-    }
-    q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    __m256i wa = _mm256_adds_epi16(_mm256_packs_epi32(a0, a1), k->zp16);
+    __m256i wb = _mm256_adds_epi16(_mm256_packs_epi32(b0, b1), k->zp16);
+    __m256i q = tc_qpack_rows_avx2(wa, wb, k, 1);
     _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(q));
     _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
 }
@@ -240,15 +277,16 @@ static inline __m256 tc_requant8_f_avx2(__m256i acc, __m256 scale, __m256 flo, _
     return _mm256_add_ps(_mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zpf);
 }
 
-/* tc_qresidual_add8_avx2 of 8 requantized values qf (floats) and residual bytes r8 (the
- * low 8 of the register), fmaf(a, ra, fmaf(b, rb, fixed)) in the add's operand order */
-static inline __m256i tc_qresidual_add8f_avx2(const tc_qresidual *res, __m256 qf, __m128i r8,
-                                              int is_signed, __m256 ra, __m256 rb,
-                                              __m256 fixed)
+/* 8 sums (bias added) requantized with scale, then the residual add of k->res with the
+ * residual bytes r8 (the low 8 of the register), tc_qresidual_add8_avx2's
+ * fmaf(a, ra, fmaf(b, rb, fixed)) in the add's operand order, as int32 */
+static inline __m256i tc_qres_add8_avx2(__m256i acc, __m256 scale, const tc_qepi_avx2 *v,
+                                        const tc_qbytes_avx2 *k, __m128i r8)
 {
-    __m256 rf = _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(r8) : _mm256_cvtepu8_epi32(r8));
-    __m256 a = res->q_is_a ? qf : rf, b = res->q_is_a ? rf : qf;
-    __m256 f = _mm256_fmadd_ps(a, ra, _mm256_fmadd_ps(b, rb, fixed));
+    __m256 qf = tc_requant8_f_avx2(acc, scale, v->flo, v->fhi, k->zpf);
+    __m256 rf = _mm256_cvtepi32_ps(k->is_signed ? _mm256_cvtepi8_epi32(r8) : _mm256_cvtepu8_epi32(r8));
+    __m256 a = k->res->q_is_a ? qf : rf, b = k->res->q_is_a ? rf : qf;
+    __m256 f = _mm256_fmadd_ps(a, k->ra, _mm256_fmadd_ps(b, k->rb, k->fixed));
     /* only the clamp above: below -2^31 (and NaN, which vminps passes on as its second
      * operand) converts to INT_MIN, which the packs saturate to the type's minimum, as
      * tc_qresidual_add's clamp to -2147483520 and saturation would */
@@ -260,59 +298,39 @@ static inline __m256i tc_qresidual_add8f_avx2(const tc_qresidual *res, __m256 qf
  * rows are stored (r may be y), the 32 results saturated by the packs as
  * tc_qstore_row_avx2's. */
 static inline void tc_qstore_2rows_res_avx2(__m256i a0, __m256i a1, __m256i b0, __m256i b1,
-                                            const tc_qepi_avx2 *v, __m256 zpf,
-                                            const tc_qresidual *res, int is_signed,
+                                            const tc_qepi_avx2 *v, const tc_qbytes_avx2 *k,
                                             const void *r0, const void *r1, void *y0, void *y1)
 {
-    const __m256 ra = _mm256_set1_ps(res->ra), rb = _mm256_set1_ps(res->rb);
-    const __m256 fixed = _mm256_set1_ps(res->fixed);
     __m128i ar = _mm_loadu_si128((const __m128i *)r0), br = _mm_loadu_si128((const __m128i *)r1);
-    a0 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(a0, v->scale0, v->flo, v->fhi, zpf), ar,
-                                 is_signed, ra, rb, fixed);
-    a1 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(a1, v->scale1, v->flo, v->fhi, zpf),
-                                 _mm_srli_si128(ar, 8), is_signed, ra, rb, fixed);
-    b0 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(b0, v->scale0, v->flo, v->fhi, zpf), br,
-                                 is_signed, ra, rb, fixed);
-    b1 = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(b1, v->scale1, v->flo, v->fhi, zpf),
-                                 _mm_srli_si128(br, 8), is_signed, ra, rb, fixed);
-    __m256i wa = _mm256_packs_epi32(a0, a1), wb = _mm256_packs_epi32(b0, b1);
-    __m256i q = is_signed ? _mm256_packs_epi16(wa, wb) : _mm256_packus_epi16(wa, wb);
-    q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    a0 = tc_qres_add8_avx2(a0, v->scale0, v, k, ar);
+    a1 = tc_qres_add8_avx2(a1, v->scale1, v, k, _mm_srli_si128(ar, 8));
+    b0 = tc_qres_add8_avx2(b0, v->scale0, v, k, br);
+    b1 = tc_qres_add8_avx2(b1, v->scale1, v, k, _mm_srli_si128(br, 8));
+    __m256i q = tc_qpack_rows_avx2(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(b0, b1), k, 0);
     _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(q));
     _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
 }
 
 /* Two rows of 8 columns (a last half panel: N = 24, 40, ...) of 8-bit outputs, a and b
  * the sums (bias added) of row 0 and row 1: requantized as tc_qstore_2rows_avx2's, or with
- * the residual add (res; r0, r1 the rows' residuals, read before the stores) as
+ * the residual add (k->res; r0, r1 the rows' residuals, read before the stores) as
  * tc_qstore_2rows_res_avx2's; 8 bytes stored per row. */
 static inline void tc_qstore_2rows8_avx2(__m256i a, __m256i b, const tc_qepi_avx2 *v,
-                                         __m256i zp16, __m256i lo8, __m256i hi8, __m256 zpf,
-                                         const tc_qresidual *res, int is_signed, const void *r0,
+                                         const tc_qbytes_avx2 *k, const void *r0,
                                          const void *r1, void *y0, void *y1)
 {
     __m256i w;
-    if (res) {
-        const __m256 ra = _mm256_set1_ps(res->ra), rb = _mm256_set1_ps(res->rb);
-        const __m256 fixed = _mm256_set1_ps(res->fixed);
-        __m128i ar = _mm_loadl_epi64((const __m128i *)r0), br = _mm_loadl_epi64((const __m128i *)r1);
-        a = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(a, v->scale0, v->flo, v->fhi, zpf), ar,
-                                    is_signed, ra, rb, fixed);
-        b = tc_qresidual_add8f_avx2(res, tc_requant8_f_avx2(b, v->scale0, v->flo, v->fhi, zpf), br,
-                                    is_signed, ra, rb, fixed);
+    if (k->res) {
+        a = tc_qres_add8_avx2(a, v->scale0, v, k, _mm_loadl_epi64((const __m128i *)r0));
+        b = tc_qres_add8_avx2(b, v->scale0, v, k, _mm_loadl_epi64((const __m128i *)r1));
         w = _mm256_packs_epi32(a, b);
     } else {
         a = tc_requant8_hi_avx2(a, _mm256_setzero_si256(), v->scale0, v->fhi);
         b = tc_requant8_hi_avx2(b, _mm256_setzero_si256(), v->scale0, v->fhi);
-        w = _mm256_adds_epi16(_mm256_packs_epi32(a, b), zp16);
+        w = _mm256_adds_epi16(_mm256_packs_epi32(a, b), k->zp16);
     }
     /* dwords: a 0-3, b 0-3, a 0-3, b 0-3 | a 4-7, b 4-7, ... */
-    __m256i q = is_signed ? _mm256_packs_epi16(w, w) : _mm256_packus_epi16(w, w);
-    if (!res)
-        q = is_signed ? _mm256_min_epi8(_mm256_max_epi8(q, lo8), hi8)
-                      : _mm256_min_epu8(_mm256_max_epu8(q, lo8), hi8);
-    q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    __m128i q2 = _mm256_castsi256_si128(q);
+    __m128i q2 = _mm256_castsi256_si128(tc_qpack_rows_avx2(w, w, k, !k->res));
     _mm_storel_epi64((__m128i *)y0, q2);
     _mm_storel_epi64((__m128i *)y1, _mm_unpackhi_epi64(q2, q2));
 }
@@ -324,24 +342,21 @@ static inline void tc_qstore_tile_avx2(__m256i acc[6][2], int mr, int nr, const 
     tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
     if (nr == 16 && !e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         /* whole 16-column rows of bytes, two at a time (a lone last row the row way) */
-        const int is_signed = e->type == TC_QOUT_S8;
-        const __m256 fhi = v.fhi;
-        const __m256i zp16 = _mm256_set1_epi16((short)e->zero_point);
-        const __m256i lo8 = _mm256_set1_epi8((char)e->lo), hi8 = _mm256_set1_epi8((char)e->hi);
+        const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
         char *yr = y;
         if (mr == 6) { /* constant indices: the accumulators stay in registers */
-            tc_qstore_2rows_avx2(acc[0][0], acc[0][1], acc[1][0], acc[1][1], &v, fhi, zp16, lo8,
-                                 hi8, is_signed, yr, yr + ldy);
-            tc_qstore_2rows_avx2(acc[2][0], acc[2][1], acc[3][0], acc[3][1], &v, fhi, zp16, lo8,
-                                 hi8, is_signed, yr + 2 * ldy, yr + 3 * ldy);
-            tc_qstore_2rows_avx2(acc[4][0], acc[4][1], acc[5][0], acc[5][1], &v, fhi, zp16, lo8,
-                                 hi8, is_signed, yr + 4 * ldy, yr + 5 * ldy);
+            tc_qstore_2rows_avx2(acc[0][0], acc[0][1], acc[1][0], acc[1][1], &v, &k, yr,
+                                 yr + ldy);
+            tc_qstore_2rows_avx2(acc[2][0], acc[2][1], acc[3][0], acc[3][1], &v, &k,
+                                 yr + 2 * ldy, yr + 3 * ldy);
+            tc_qstore_2rows_avx2(acc[4][0], acc[4][1], acc[5][0], acc[5][1], &v, &k,
+                                 yr + 4 * ldy, yr + 5 * ldy);
             return;
         }
         int r = 0;
         for (; r + 2 <= mr; r += 2)
-            tc_qstore_2rows_avx2(acc[r][0], acc[r][1], acc[r + 1][0], acc[r + 1][1], &v, fhi,
-                                 zp16, lo8, hi8, is_signed, yr + r * ldy, yr + (r + 1) * ldy);
+            tc_qstore_2rows_avx2(acc[r][0], acc[r][1], acc[r + 1][0], acc[r + 1][1], &v, &k,
+                                 yr + r * ldy, yr + (r + 1) * ldy);
         if (r < mr)
             tc_qstore_row_avx2(acc[r][0], acc[r][1], e->type, &v, NULL, NULL, nr, yr + r * ldy);
         return;
@@ -367,49 +382,38 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
     if (mr == 6 && nr == 16 && !e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
         v.bias0 = v.bias1 = _mm256_setzero_si256(); /* in the sums already */
-        const int is_signed = e->type == TC_QOUT_S8;
-        const __m256i zp16 = _mm256_set1_epi16((short)e->zero_point);
-        const __m256i lo8 = _mm256_set1_epi8((char)e->lo), hi8 = _mm256_set1_epi8((char)e->hi);
+        const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
         char *yr = y;
-        tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, v.fhi, zp16, lo8, hi8, is_signed, yr,
-                             yr + ldy);
-        tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, v.fhi, zp16, lo8, hi8, is_signed,
-                             yr + 2 * ldy, yr + 3 * ldy);
-        tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, v.fhi, zp16, lo8, hi8, is_signed,
-                             yr + 4 * ldy, yr + 5 * ldy);
+        tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, &k, yr, yr + ldy);
+        tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, &k, yr + 2 * ldy, yr + 3 * ldy);
+        tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, yr + 4 * ldy, yr + 5 * ldy);
         return;
     }
     if (mr == 6 && nr == 16 && e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         /* ResNet's residual merges: the same, with the add (lone ResNet-50 64->256 at 56x56:
          * through tc_qstore_tile_avx2 the add cost a third of the layer) */
         tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
-        const int is_signed = e->type == TC_QOUT_S8;
-        const __m256 zpf = _mm256_set1_ps((float)e->zero_point);
+        const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
         const char *r = e->r;
         char *yr = y;
-        tc_qstore_2rows_res_avx2(c00, c01, c10, c11, &v, zpf, e->residual, is_signed, r, r + ldy,
-                                 yr, yr + ldy);
-        tc_qstore_2rows_res_avx2(c20, c21, c30, c31, &v, zpf, e->residual, is_signed,
-                                 r + 2 * ldy, r + 3 * ldy, yr + 2 * ldy, yr + 3 * ldy);
-        tc_qstore_2rows_res_avx2(c40, c41, c50, c51, &v, zpf, e->residual, is_signed,
-                                 r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy, yr + 5 * ldy);
+        tc_qstore_2rows_res_avx2(c00, c01, c10, c11, &v, &k, r, r + ldy, yr, yr + ldy);
+        tc_qstore_2rows_res_avx2(c20, c21, c30, c31, &v, &k, r + 2 * ldy, r + 3 * ldy,
+                                 yr + 2 * ldy, yr + 3 * ldy);
+        tc_qstore_2rows_res_avx2(c40, c41, c50, c51, &v, &k, r + 4 * ldy, r + 5 * ldy,
+                                 yr + 4 * ldy, yr + 5 * ldy);
         return;
     }
     if (mr == 6 && nr == 8 && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         /* a last half panel (N = 24: MobileNetV2's and EfficientNet-B0's projections) */
         tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
-        const int is_signed = e->type == TC_QOUT_S8;
-        const __m256i zp16 = _mm256_set1_epi16((short)e->zero_point);
-        const __m256i lo8 = _mm256_set1_epi8((char)e->lo), hi8 = _mm256_set1_epi8((char)e->hi);
-        const __m256 zpf = _mm256_set1_ps((float)e->zero_point);
+        const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
         const char *r = e->residual ? (const char *)e->r : (const char *)y;
         char *yr = y;
-        tc_qstore_2rows8_avx2(c00, c10, &v, zp16, lo8, hi8, zpf, e->residual, is_signed, r,
-                              r + ldy, yr, yr + ldy);
-        tc_qstore_2rows8_avx2(c20, c30, &v, zp16, lo8, hi8, zpf, e->residual, is_signed,
-                              r + 2 * ldy, r + 3 * ldy, yr + 2 * ldy, yr + 3 * ldy);
-        tc_qstore_2rows8_avx2(c40, c50, &v, zp16, lo8, hi8, zpf, e->residual, is_signed,
-                              r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy, yr + 5 * ldy);
+        tc_qstore_2rows8_avx2(c00, c10, &v, &k, r, r + ldy, yr, yr + ldy);
+        tc_qstore_2rows8_avx2(c20, c30, &v, &k, r + 2 * ldy, r + 3 * ldy, yr + 2 * ldy,
+                              yr + 3 * ldy);
+        tc_qstore_2rows8_avx2(c40, c50, &v, &k, r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy,
+                              yr + 5 * ldy);
         return;
     }
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)e->bias);

@@ -300,9 +300,16 @@ typedef struct tc_quant_kernels {
     tc_qgap_sum_fn gap_sum;
     /* U7S8's split of a tile's rows (tc_u7s8_split) */
     tc_u7s8_split_fn u7s8_split;
+    /* three byte planes x, x + s, x + 2 s interleaved into pixels [i0, i1) of y (3 bytes
+     * each): a network's RGB input to channels last (tc_transpose_channels) */
+    void (*interleave3)(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y);
 } tc_quant_kernels;
 
 /* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */
+/* tc_quant_kernels.interleave3: quant.c, quant_avx2.c */
+void tc_interleave3(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y);
+void tc_interleave3_avx2(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y);
+
 extern const tc_quant_kernels tc_quant_portable, tc_quant_avx2, tc_quant_avxvnni,
     tc_quant_avx512vnni;
 const tc_quant_kernels *tc_quant_kernels_of(const tc_ctx *ctx);

@@ -86,10 +86,35 @@ def dequantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t 
         tc_dequantize_f32(&ctx.ctx, outer, c, inner, px, elem, signed, ps, pz, ns, py)
 
 
-def qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_scale,
-            int b_zero_point, y, float y_scale, int y_zero_point, a_shape, b_shape, y_shape):
-    """com.microsoft QLinearAdd / QLinearMul (op 'add' or 'mul') with broadcasting:
-    the shapes have equal rank (<= 8) and adjacent dims that broadcast alike merged."""
+cdef class BoundQBinary:
+    """A qbinary over fixed buffers, checked once (bind_qbinary); call it without arguments."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef tc_qbinary_params p
+    cdef int nd
+    cdef ptrdiff_t sy[8]
+    cdef ptrdiff_t sa[8]
+    cdef ptrdiff_t sb[8]
+    cdef const void *pa
+    cdef const void *pb
+    cdef void *py
+
+    def __call__(self):
+        cdef int rc
+        with nogil:
+            rc = tc_qbinary(self.ctx, &self.p, self.nd, self.sy, self.pa, self.sa, self.pb,
+                            self.sb, self.py)
+        if rc != 0:
+            sa = tuple([self.sa[i] for i in range(self.nd)])
+            sb = tuple([self.sb[i] for i in range(self.nd)])
+            sy = tuple([self.sy[i] for i in range(self.nd)])
+            raise ValueError(f"qbinary: shapes {sa} and {sb} do not broadcast to {sy}")
+
+
+def bind_qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_scale,
+                 int b_zero_point, y, float y_scale, int y_zero_point, a_shape, b_shape, y_shape):
+    """qbinary(...) checked now, as a call without arguments that runs it again and again
+    over these buffers (a plan's arena)."""
     _check_qarray("a", a, _Q8)
     _check_qarray("b", b, (a.dtype,))
     _check_qarray("y", y, (a.dtype,), writeable=True)
@@ -99,29 +124,33 @@ def qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_
     if int(np.prod(a_shape)) != a.size or int(np.prod(b_shape)) != b.size or int(np.prod(y_shape)) != y.size:
         raise ValueError(f"qbinary: arrays of sizes {a.size}, {b.size}, {y.size} for shapes "
                          f"{a_shape}, {b_shape}, {y_shape}")
-    cdef tc_qbinary_params p
+    cdef BoundQBinary call = BoundQBinary.__new__(BoundQBinary)
     if op == "add":
-        p.op = TC_QBINARY_ADD
+        call.p.op = TC_QBINARY_ADD
     elif op == "mul":
-        p.op = TC_QBINARY_MUL
+        call.p.op = TC_QBINARY_MUL
     else:
         raise ValueError(f"qbinary: unknown op {op!r}")
-    p.is_signed = a.dtype == np.int8
-    p.a_scale, p.b_scale, p.y_scale = a_scale, b_scale, y_scale
-    p.a_zero_point, p.b_zero_point, p.y_zero_point = a_zero_point, b_zero_point, y_zero_point
-    cdef ptrdiff_t sy[8]
-    cdef ptrdiff_t sa[8]
-    cdef ptrdiff_t sb[8]
+    call.p.is_signed = a.dtype == np.int8
+    call.p.a_scale, call.p.b_scale, call.p.y_scale = a_scale, b_scale, y_scale
+    call.p.a_zero_point, call.p.b_zero_point, call.p.y_zero_point = a_zero_point, b_zero_point, y_zero_point
+    call.nd = nd
     for i in range(nd):
-        sy[i], sa[i], sb[i] = y_shape[i], a_shape[i], b_shape[i]
-    cdef const void *pa = _vptr(a)
-    cdef const void *pb = _vptr(b)
-    cdef void *py = _vptr(y)
-    cdef int rc
-    with nogil:
-        rc = tc_qbinary(&ctx.ctx, &p, nd, sy, pa, sa, pb, sb, py)
-    if rc != 0:
-        raise ValueError(f"qbinary: shapes {a_shape} and {b_shape} do not broadcast to {y_shape}")
+        call.sy[i], call.sa[i], call.sb[i] = y_shape[i], a_shape[i], b_shape[i]
+    call.keep = (a, b, y)
+    call.ctx = &ctx.ctx
+    call.pa = _vptr(a)
+    call.pb = _vptr(b)
+    call.py = _vptr(y)
+    return call
+
+
+def qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_scale,
+            int b_zero_point, y, float y_scale, int y_zero_point, a_shape, b_shape, y_shape):
+    """com.microsoft QLinearAdd / QLinearMul (op 'add' or 'mul') with broadcasting:
+    the shapes have equal rank (<= 8) and adjacent dims that broadcast alike merged."""
+    bind_qbinary(ctx, op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y, y_scale,
+                 y_zero_point, a_shape, b_shape, y_shape)()
 
 
 def lookup(Context ctx, table, x, y):
@@ -199,24 +228,55 @@ def qavg_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, bint count_includ
                             y_scale, y_zero_point, px, py)
 
 
-def qglobal_avg_pool_nhwc(Context ctx, x, y, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
-                          float x_scale, int x_zero_point, float y_scale, int y_zero_point):
-    """com.microsoft QLinearGlobalAveragePool: x [n, s, c] (channels last) -> y [n, c]."""
+cdef class BoundQGlobalAvgPool:
+    """A qglobal_avg_pool_nhwc over fixed buffers, checked once (bind_qglobal_avg_pool_nhwc);
+    call it without arguments."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef ptrdiff_t n, s, c
+    cdef int signed, x_zero_point, y_zero_point
+    cdef float x_scale, y_scale
+    cdef const void *px
+    cdef void *py
+
+    def __call__(self):
+        cdef int rc
+        with nogil:
+            rc = tc_qglobal_avg_pool_nhwc(self.ctx, self.n, self.s, self.c, self.signed,
+                                          self.x_scale, self.x_zero_point, self.y_scale,
+                                          self.y_zero_point, self.px, self.py)
+        if rc != 0:
+            raise ValueError(f"QLinearGlobalAveragePool: x_scale / (y_scale * {self.s}) = "
+                             f"{self.x_scale / (self.y_scale * self.s):g} (or {self.s} pixels) "
+                             "is outside the range onnxruntime computes, [2^-32, 256) and < 2^24 "
+                             "pixels")
+
+
+def bind_qglobal_avg_pool_nhwc(Context ctx, x, y, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
+                               float x_scale, int x_zero_point, float y_scale, int y_zero_point):
+    """qglobal_avg_pool_nhwc(...) checked now, as a call without arguments that runs it
+    again and again over these buffers (a plan's arena)."""
     _check_qarray("x", x, _Q8)
     _check_qarray("y", y, (x.dtype,), writeable=True)
     if x.size != n * s * c or y.size != n * c:
         raise ValueError(f"qglobal_avg_pool: x {x.shape}, y {y.shape} for [{n}, {s}, {c}]")
-    cdef const void *px = _vptr(x)
-    cdef void *py = _vptr(y)
-    cdef int signed = x.dtype == np.int8
-    cdef int rc
-    with nogil:
-        rc = tc_qglobal_avg_pool_nhwc(&ctx.ctx, n, s, c, signed, x_scale, x_zero_point, y_scale,
-                                      y_zero_point, px, py)
-    if rc != 0:
-        raise ValueError(f"QLinearGlobalAveragePool: x_scale / (y_scale * {s}) = "
-                         f"{x_scale / (y_scale * s):g} (or {s} pixels) is outside the range "
-                         "onnxruntime computes, [2^-32, 256) and < 2^24 pixels")
+    cdef BoundQGlobalAvgPool call = BoundQGlobalAvgPool.__new__(BoundQGlobalAvgPool)
+    call.keep = (x, y)
+    call.ctx = &ctx.ctx
+    call.n, call.s, call.c = n, s, c
+    call.signed = x.dtype == np.int8
+    call.x_scale, call.x_zero_point, call.y_scale, call.y_zero_point = (x_scale, x_zero_point,
+                                                                        y_scale, y_zero_point)
+    call.px = _vptr(x)
+    call.py = _vptr(y)
+    return call
+
+
+def qglobal_avg_pool_nhwc(Context ctx, x, y, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
+                          float x_scale, int x_zero_point, float y_scale, int y_zero_point):
+    """com.microsoft QLinearGlobalAveragePool: x [n, s, c] (channels last) -> y [n, c]."""
+    bind_qglobal_avg_pool_nhwc(ctx, x, y, n, s, c, x_scale, x_zero_point, y_scale,
+                               y_zero_point)()
 
 
 cdef class QOutput:
@@ -425,6 +485,42 @@ def _stem_rows(w, int klen):
     return rows.reshape(k, kh * klen)
 
 
+cdef enum:
+    _QCONV_DIRECT, _QCONV_DEPTHWISE, _QCONV_WINOGRAD, _QCONV_STEM
+
+
+cdef class BoundQConv2d:
+    """A QConv2d's run over fixed buffers, checked once (QConv2d.bind); call it without
+    arguments.  Holds the layer and the arrays, so the pointers stay valid, and its own
+    copy of the output stage (the fused residual's pointer into it)."""
+    cdef object keep
+    cdef tc_qoutput out
+    cdef tc_qresidual res
+    cdef const tc_ctx *ctx
+    cdef const tc_conv2d_params *p
+    cdef int kind, fmt, n, h, w, signed, x_zero_point
+    cdef const void *px
+    cdef const void *pk
+    cdef void *py
+    cdef void *pw
+
+    def __call__(self):
+        with nogil:
+            if self.kind == _QCONV_DEPTHWISE:
+                tc_qconv2d_depthwise(self.ctx, self.p, self.n, self.h, self.w, self.px,
+                                     self.signed, self.x_zero_point, self.pk, &self.out, self.py,
+                                     self.pw)
+            elif self.kind == _QCONV_WINOGRAD:
+                tc_qwinograd(self.ctx, self.p, self.n, self.h, self.w, self.px, self.signed,
+                             self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+            elif self.kind == _QCONV_STEM:
+                tc_qstem(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px, self.signed,
+                         self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+            else:
+                tc_qconv2d(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px,
+                           self.signed, self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+
+
 cdef class QConv2d:
     """Convolution of channels-last 8-bit images with weights packed once.
 
@@ -545,6 +641,15 @@ cdef class QConv2d:
     def run(self, x, int x_zero_point, y, workspace=None, residual=None):
         """y = output(conv(x)); residual: the other operand of a fused QLinearAdd (y's shape,
         may be y itself)."""
+        self._bind(x, x_zero_point, y, workspace, residual)()
+
+    def bind(self, x, int x_zero_point, y, workspace=None, residual=None):
+        """run(x, x_zero_point, y, workspace, residual) checked now, as a call without
+        arguments that runs it again and again over these buffers (a plan's arena): the
+        checks, the views and the output stage are paid once, at plan time."""
+        return self._bind(x, x_zero_point, y, workspace, residual)
+
+    cdef BoundQConv2d _bind(self, x, int x_zero_point, y, workspace, residual):
         _check_qarray("x", x, _Q8, 4)
         _check_qarray("y", y, (self.output.dtype,), 4, writeable=True)
         n, h, w, c = x.shape
@@ -558,27 +663,18 @@ cdef class QConv2d:
             workspace = _aligned_empty(need)
         elif workspace.dtype != np.float32 or workspace.size < need:
             raise ValueError(f"QConv2d: workspace needs {need} float32 elements")
-        cdef tc_qresidual res
-        cdef tc_qoutput out = self.output.with_residual(residual, y, &res)
-        cdef const void *px = _vptr(x)
-        cdef void *py = _vptr(y)
-        cdef void *pw = _vptr(workspace)
-        cdef const void *pk = _vptr(self.packed)
-        cdef int signed = x.dtype == np.int8
-        cdef int cn = n, ch = h, cw = w, fmt = self.fmt
-        if self.depthwise:
-            with nogil:
-                tc_qconv2d_depthwise(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point,
-                                     pk, &out, py, pw)
-        elif self.winograd:
-            with nogil:
-                tc_qwinograd(&self.ctx.ctx, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
-                             &out, py, pw)
-        elif self.stem:
-            with nogil:
-                tc_qstem(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
-                         &out, py, pw)
-        else:
-            with nogil:
-                tc_qconv2d(&self.ctx.ctx, fmt, &self.p, cn, ch, cw, px, signed, x_zero_point, pk,
-                           &out, py, pw)
+        cdef BoundQConv2d call = BoundQConv2d.__new__(BoundQConv2d)
+        call.out = self.output.with_residual(residual, y, &call.res)
+        call.keep = (self, x, y, workspace, residual)
+        call.ctx, call.p = &self.ctx.ctx, &self.p
+        call.kind = (_QCONV_DEPTHWISE if self.depthwise else _QCONV_WINOGRAD if self.winograd
+                     else _QCONV_STEM if self.stem else _QCONV_DIRECT)
+        call.fmt = self.fmt
+        call.n, call.h, call.w = n, h, w
+        call.signed = x.dtype == np.int8
+        call.x_zero_point = x_zero_point
+        call.px = _vptr(x)
+        call.pk = _vptr(self.packed)
+        call.py = _vptr(y)
+        call.pw = _vptr(workspace)
+        return call

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import CHANNELS_LAST
 from . import FUSED_DOMAIN, op
-from .common import UnsupportedOperator, window_geometry
+from .common import UnsupportedOperator, bound_step, window_geometry
 from .conv import conv_macs, conv_window
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
 from .qelementwise import emit_lookup, lookup_op_table, qlinear_binary
@@ -120,10 +120,10 @@ def _emit(n, X, inputs, out_shape, out_dtype, make, R=None):
                                                         for v in inputs]))
         y4 = layer.output_shape(nb, h, w)
 
-        def qconv(x, *rest):
+        def qconv(x, *rest):  # bound once per arena: the checks and views at plan time
             r = rest[0].reshape(y4) if R is not None else None
-            layer.run(x.reshape(x4), xz, rest[-2].reshape(y4), rest[-1], r)
-        return n.emit(qconv, data, [(out_shape, out_dtype)], layout=CHANNELS_LAST,
+            return layer.bind(x.reshape(x4), xz, rest[-2].reshape(y4), rest[-1], r)
+        return n.emit(bound_step(qconv), data, [(out_shape, out_dtype)], layout=CHANNELS_LAST,
                       workspace=layer.workspace_size(nb, h, w), inplace=inplace)
     present = [v for v in inputs if v is not None]
     slots = [i for i, v in enumerate(inputs) if v is not None]

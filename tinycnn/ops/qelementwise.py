@@ -12,7 +12,8 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import CHANNELS_LAST, stored_shape
 from . import FUSED_DOMAIN, op
-from .common import UnsupportedOperator, axis_index, broadcast_shape, prod, window_geometry
+from .common import (UnsupportedOperator, axis_index, bound_step, broadcast_shape, prod,
+                     window_geometry)
 from .qcommon import Q8, all_const, require_q8, scalar_param
 from .qmatmul import MS_DOMAIN
 
@@ -86,9 +87,9 @@ def qlinear_binary(n, kind, A, a_scale, a_zp, B, b_scale, b_zp, c_scale, c_zp):
     ma, mb, my = _merged([sa, sb, sy])
     ctx = n.ctx
 
-    def qbinary(a, b, y):
-        K.qbinary(ctx, kind, a, as_, az, b, bs, bz, y, cs, cz, ma, mb, my)
-    return n.emit(qbinary, ins, [(out_shape, A.dtype)], layout=layout)
+    def qbinary(a, b, y):  # bound once per arena
+        return K.bind_qbinary(ctx, kind, a, as_, az, b, bs, bz, y, cs, cz, ma, mb, my)
+    return n.emit(bound_step(qbinary), ins, [(out_shape, A.dtype)], layout=layout)
 
 
 @op("QLinearAdd", since=1, until=1, domain=MS_DOMAIN, channels_last=True)
@@ -290,9 +291,9 @@ def QLinearGlobalAveragePool(n, X, x_scale, x_zero_point, y_scale, y_zero_point,
         raise n.error(f"x_scale / (y_scale * {s} pixels) = {xs_ / (ys_ * s):g} is outside the "
                       "range onnxruntime computes, [2^-32, 256)")
 
-    def qgap(x, y):
-        K.qglobal_avg_pool_nhwc(ctx, x, y, rows, s, chans, xs_, xz_, ys_, yz_)
-    return n.emit(qgap, [x_in], [(out_shape, X.dtype)])
+    def qgap(x, y):  # bound once per arena
+        return K.bind_qglobal_avg_pool_nhwc(ctx, x, y, rows, s, chans, xs_, xz_, ys_, yz_)
+    return n.emit(bound_step(qgap), [x_in], [(out_shape, X.dtype)])
 
 
 @op("QLinearAveragePool", since=1, until=1, domain=MS_DOMAIN, channels_last=True)

@@ -31,13 +31,16 @@ MS_DOMAIN = "com.microsoft"
 # 11:17, U7S8 / S16X2 us): C = 16 525 / 500; 24 226.5 / 227.5; 32 84.8 / 93.5.  With a
 # tile's panels in one kernel call for kpad <= 32 (qgemm.c, 2026-12-01 12:47-12:50, same
 # setup): C = 16 (16 -> 96 at 112x112) 482-493 / 492-508; 24 (24 -> 144 at 56x56, random
-# activations around zero point 144) 214-216 / 224-226.
+# activations around zero point 144) 214-216 / 224-226.  Later (2026-12-01 17:27, the
+# networks' own weights and activations, 3 alternated sessions, thread CPU us) C = 16 turned
+# the other way: MobileNetV2's 16 -> 96 at 112x112 (zero point 144) 470-490 / 440-453,
+# EfficientNet-B0's (zero point 134) 476-493 / 446-451: so from 24 channels.
 # Its split of the rows is shared by the output channels' panels: with one panel (16
 # channels or fewer) S16X2 is faster.  Lone MobileNetV2 features.1 projection 32 -> 16 at
 # 112x112 (its weights and activations, zero point 0, emulated AVX2, 1 thread, 2026-12-01
 # 14:10, thread CPU us): U7S8 165-166, S16X2 146-147, U8S8X2 190-191.
 _U7S8_MAX_X_ZERO_POINT = 32
-_U7S8_MIN_CHANNELS = 16
+_U7S8_MIN_CHANNELS = 24
 _U7S8_MIN_OUTPUTS = 17
 
 
@@ -47,7 +50,7 @@ def gemm_format(ctx, w16, x_dtype, x_zero_point):
     except that 8-bit weights which AVX2 without VNNI would widen to S16X2 take U7S8
     (vpmaddubsw on the input's part in a window of 7 bits around its zero point, a second
     pass over the few groups with a byte outside) when the input is uint8 with a low zero
-    point, or a mid-range one and at least 16 channels, and more than 16 outputs.  Lone 1x1 layers of ResNet-50 (its
+    point, or a mid-range one and at least 24 channels, and more than 16 outputs.  Lone 1x1 layers of ResNet-50 (its
     weights, inputs with no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8
     ms): 256->64 at 56x56 1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7
     1.08 / 0.83."""
