@@ -735,15 +735,31 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
 /* Stems: bands of output rows (see stem_band_rows)                        */
 /* ------------------------------------------------------------------------ */
 
+/* A stem's bands (both paths): items are (image, band) pairs, each thread phase-copies its
+ * band into its own slot of ws */
 typedef struct {
-    const tc_ctx *serial; /* the caller's kernels, no pool: each band's GEMM runs on its thread */
     const tc_conv2d_params *p;
-    const float *x, *packed, *bias, *residual;
-    const tc_activation *act;
-    float *y, *ws;
-    size_t slot;            /* floats per thread */
-    phase_job pj;           /* the whole-image geometry; x, xp, pt, hph set per band */
+    const float *x;
+    float *ws;
+    size_t slot;  /* floats per thread */
+    phase_job pj; /* the whole-image geometry; x, xp, pt, hph set per band */
     int h, w, OH, OW, rows, bands;
+} stem_bands;
+
+/* One band, once copied: its image, output rows [oh0, oh1), the phase copy xp with its
+ * geometry pj, and the next band's input rows [r0, r1) of the same image (empty if none) */
+typedef struct {
+    phase_job pj;
+    float *xp;
+    int b, oh0, oh1, r0, r1;
+} stem_band;
+
+typedef struct {
+    stem_bands s;
+    const tc_ctx *serial; /* the caller's kernels, no pool: each band's GEMM runs on its thread */
+    const float *packed, *bias, *residual;
+    const tc_activation *act;
+    float *y;
 } stem_job;
 
 /* The im2col packer of one band, which also prefetches (into L2) the next
@@ -773,32 +789,44 @@ static void stem_pack_b(const void *varg, int k0, int kc, int n0, int nc, float 
             __builtin_prefetch(sb->pf[c] + l * 64, 0, 2);
 }
 
-/* Item it = (image, band) of a stem in bands of `rows` output rows (both stem paths):
- * its image (returned), output rows [*oh0, *oh1) and padded input rows read *hb, and its
- * phase copy into xp.  A band of output rows [oh0, oh1) reads padded rows
- * [oh0*sh, (oh1-1)*sh + (KH-1)*dh]: as oh0*sh is a multiple of sh, the phase copy of that
- * sub-image is a slice of the whole image's (pt shifted).  pj: the whole image's
- * geometry; x, xp, pt and hph set here. */
-static int stem_band_copy(phase_job *pj, const tc_conv2d_params *p, const float *x, int h,
-                          int w, int OH, int rows, int bands, ptrdiff_t it, float *xp, int *oh0,
-                          int *oh1, int *hb)
+/* Item it = (image, band) of a stem's bands, phase-copied into thread tid's slot.  A band
+ * of output rows [oh0, oh1) reads padded rows [oh0*sh, (oh1-1)*sh + (KH-1)*dh]: as oh0*sh is a
+ * multiple of sh, the phase copy of that sub-image is a slice of the whole image's (pt
+ * shifted). */
+static void stem_band_copy(const stem_bands *s, int tid, ptrdiff_t it, stem_band *bd)
 {
-    const int b = (int)(it / bands);
-    *oh0 = (int)(it % bands) * rows;
-    *oh1 = *oh0 + rows < OH ? *oh0 + rows : OH;
-    *hb = (*oh1 - 1 - *oh0) * p->sh + (p->KH - 1) * p->dh + 1;
-    pj->x = x + (size_t)b * p->C * h * w;
-    pj->xp = xp;
-    pj->pt = p->pt - *oh0 * p->sh;
-    pj->hph = (*hb + p->sh - 1) / p->sh;
-    phase_task(pj, 0, 0, p->C);
-    return b;
+    const tc_conv2d_params *p = s->p;
+    const int oh0 = (int)(it % s->bands) * s->rows;
+    const int oh1 = oh0 + s->rows < s->OH ? oh0 + s->rows : s->OH;
+    const int hb = (oh1 - 1 - oh0) * p->sh + (p->KH - 1) * p->dh + 1; /* padded rows read */
+    bd->b = (int)(it / s->bands), bd->oh0 = oh0, bd->oh1 = oh1;
+    bd->xp = s->ws + (size_t)tid * s->slot;
+    bd->pj = s->pj;
+    bd->pj.x = s->x + (size_t)bd->b * p->C * s->h * s->w;
+    bd->pj.xp = bd->xp;
+    bd->pj.pt = p->pt - oh0 * p->sh;
+    bd->pj.hph = (hb + p->sh - 1) / p->sh;
+    phase_task(&bd->pj, 0, 0, p->C);
+    bd->r0 = bd->r1 = 0;
+    if (oh1 < s->OH) {
+        const int r0 = oh1 * p->sh - p->pt, r1 = r0 + hb;
+        bd->r0 = r0 < 0 ? 0 : r0;
+        bd->r1 = r1 > s->h ? s->h : r1;
+    }
 }
 
-/* The whole image's phase geometry of a stem in bands (both paths): pt and hph per band. */
-static void stem_phase_geometry(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w,
-                                phase_job *pj)
+/* A stem's bands of `rows` output rows over an h x w input: geometry and per-thread slots
+ * of `slot` floats in workspace (64-byte aligned) */
+static void stem_bands_init(const tc_ctx *ctx, const tc_conv2d_params *p, const float *x, int h,
+                            int w, int OH, int OW, int rows, float *workspace, size_t slot,
+                            stem_bands *s)
 {
+    s->p = p, s->x = x;
+    s->ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    s->slot = slot;
+    s->h = h, s->w = w, s->OH = OH, s->OW = OW, s->rows = rows;
+    s->bands = (OH + rows - 1) / rows;
+    phase_job *pj = &s->pj;
     pj->h = h, pj->w = w, pj->pl = p->pl, pj->sh = p->sh, pj->sw = p->sw;
     pj->wph = (w + p->pl + p->pr + p->sw - 1) / p->sw;
     pj->take_even = tc_conv_kernels_of(ctx)->take_even;
@@ -809,40 +837,33 @@ static void stem_phase_geometry(const tc_ctx *ctx, const tc_conv2d_params *p, in
 static void stem_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const stem_job *j = (const stem_job *)varg;
-    const tc_conv2d_params *p = j->p;
-    const size_t N = (size_t)j->OH * j->OW, out_img = (size_t)p->K * N;
-    float *xp = j->ws + (size_t)tid * j->slot;
-    phase_job pj = j->pj;
+    const stem_bands *s = &j->s;
+    const tc_conv2d_params *p = s->p;
+    const size_t N = (size_t)s->OH * s->OW, out_img = (size_t)p->K * N;
     for (ptrdiff_t it = begin; it < end; it++) {
-        int oh0, oh1, hb;
-        const int b = stem_band_copy(&pj, p, j->x, j->h, j->w, j->OH, j->rows, j->bands, it, xp,
-                                     &oh0, &oh1, &hb);
-        const size_t pplane = (size_t)pj.hph * pj.wph;
+        stem_band bd;
+        stem_band_copy(s, tid, it, &bd);
+        const size_t pplane = (size_t)bd.pj.hph * bd.pj.wph;
         stem_b sb;
         memset(&sb, 0, sizeof(sb));
-        sb.ib = (tc_im2col_b){xp, pplane * p->sh * p->sw, pplane, pj.wph, j->OW, p->KH, p->KW,
-                              p->sh, p->sw, p->dh, p->dw};
+        sb.ib = (tc_im2col_b){bd.xp, pplane * p->sh * p->sw, pplane, bd.pj.wph, s->OW, p->KH,
+                              p->KW, p->sh, p->sw, p->dh, p->dw};
         sb.pack = tc_conv_kernels_of(j->serial)->pack_b_im2col;
-        sb.N = (oh1 - oh0) * j->OW;
-        if (oh1 < j->OH) { /* the next band's input rows [r0, r1) */
-            int r0 = oh1 * p->sh - p->pt, r1 = r0 + hb;
-            r0 = r0 < 0 ? 0 : r0;
-            r1 = r1 > j->h ? j->h : r1;
-            if (r1 > r0) {
-                sb.pf_bytes = (size_t)(r1 - r0) * j->w * sizeof(float);
-                for (int c = 0; c < p->C; c++)
-                    sb.pf[c] = (const char *)(pj.x + ((size_t)c * j->h + r0) * j->w);
-            }
+        sb.N = (bd.oh1 - bd.oh0) * s->OW;
+        if (bd.r1 > bd.r0) {
+            sb.pf_bytes = (size_t)(bd.r1 - bd.r0) * s->w * sizeof(float);
+            for (int c = 0; c < p->C; c++)
+                sb.pf[c] = (const char *)(bd.pj.x + ((size_t)c * s->h + bd.r0) * s->w);
         }
         tc_gemm_op op;
         memset(&op, 0, sizeof(op));
         op.M = p->K;
-        op.N = (oh1 - oh0) * j->OW;
+        op.N = (bd.oh1 - bd.oh0) * s->OW;
         op.K = p->C * p->KH * p->KW;
         op.a_packed = j->packed;
         op.pack_b = stem_pack_b;
         op.b_arg = &sb;
-        const size_t o = b * out_img + (size_t)oh0 * j->OW;
+        const size_t o = bd.b * out_img + (size_t)bd.oh0 * s->OW;
         op.C = j->y + o;
         op.ldc = (ptrdiff_t)N;
         op.epi.bias = j->bias;
@@ -850,7 +871,7 @@ static void stem_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         op.epi.ldr = (ptrdiff_t)N;
         if (j->act)
             op.epi.act = *j->act;
-        tc_gemm_run(j->serial, &op, xp + (j->slot - tc_gemm_workspace_size(NULL)));
+        tc_gemm_run(j->serial, &op, bd.xp + (s->slot - tc_gemm_workspace_size(NULL)));
     }
 }
 
@@ -868,14 +889,9 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
     stem_job j;
     memset(&j, 0, sizeof(j));
     j.serial = ctx ? &serial : NULL;
-    j.p = p, j.x = x, j.packed = packed, j.bias = bias, j.residual = residual, j.act = act;
-    j.y = y;
-    j.ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    j.slot = stem_slot_floats(p, rows, w);
-    j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.rows = rows;
-    j.bands = (OH + rows - 1) / rows;
-    stem_phase_geometry(ctx, p, h, w, &j.pj);
-    tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.bands, 1, stem_task, &j);
+    j.packed = packed, j.bias = bias, j.residual = residual, j.act = act, j.y = y;
+    stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, stem_slot_floats(p, rows, w), &j.s);
+    tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.s.bands, 1, stem_task, &j);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -883,34 +899,30 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    const tc_conv2d_params *p;
-    const float *x, *packed, *bias, *residual;
+    stem_bands s;
+    const float *packed, *bias, *residual;
     const tc_activation *act;
-    float *y, *ws;
-    size_t slot; /* floats per thread */
-    phase_job pj; /* the whole-image geometry; x, xp, pt, hph set per band */
+    float *y;
     tc_stem_band_fn band;
     /* tap t of output (r, c): in plane planes[t] of the band's (channel c * sh * sw + phase),
      * at r * wph + c + inplane[t] */
     int planes[TC_STEM_MAX_TAPS];
     ptrdiff_t inplane[TC_STEM_MAX_TAPS];
-    int ntaps, h, w, OH, OW, rows, bands;
+    int ntaps;
 } stem_direct_job;
 
 /* items = (image, band) pairs (stem_band_copy) */
 static void stem_direct_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const stem_direct_job *j = (const stem_direct_job *)varg;
-    const tc_conv2d_params *p = j->p;
-    const size_t plane = (size_t)j->OH * j->OW, out_img = (size_t)p->K * plane;
-    float *xp = j->ws + (size_t)tid * j->slot;
-    phase_job pj = j->pj;
+    const stem_bands *s = &j->s;
+    const tc_conv2d_params *p = s->p;
+    const size_t plane = (size_t)s->OH * s->OW, out_img = (size_t)p->K * plane;
     for (ptrdiff_t it = begin; it < end; it++) {
-        int oh0, oh1, hb;
-        const int b = stem_band_copy(&pj, p, j->x, j->h, j->w, j->OH, j->rows, j->bands, it, xp,
-                                     &oh0, &oh1, &hb);
+        stem_band bd;
+        stem_band_copy(s, tid, it, &bd);
         ptrdiff_t offs[TC_STEM_MAX_TAPS];
-        const ptrdiff_t pplane = (ptrdiff_t)pj.hph * pj.wph;
+        const ptrdiff_t pplane = (ptrdiff_t)bd.pj.hph * bd.pj.wph;
         for (int t = 0; t < j->ntaps; t++)
             offs[t] = j->planes[t] * pplane + j->inplane[t];
         /* the next band's input rows [r0, r1) of each channel, prefetched (into L2) a slice
@@ -918,16 +930,11 @@ static void stem_direct_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end
          * of the network) otherwise stalls the next band's copy */
         const char *pf = NULL;
         size_t pf_lines = 0;
-        if (oh1 < j->OH) {
-            int r0 = oh1 * p->sh - p->pt, r1 = r0 + hb;
-            r0 = r0 < 0 ? 0 : r0;
-            r1 = r1 > j->h ? j->h : r1;
-            if (r1 > r0) {
-                pf = (const char *)(pj.x + (size_t)r0 * j->w);
-                pf_lines = ((size_t)(r1 - r0) * j->w * sizeof(float) + 63) / 64;
-            }
+        if (bd.r1 > bd.r0) {
+            pf = (const char *)(bd.pj.x + (size_t)bd.r0 * s->w);
+            pf_lines = ((size_t)(bd.r1 - bd.r0) * s->w * sizeof(float) + 63) / 64;
         }
-        const size_t o = b * out_img + (size_t)oh0 * j->OW;
+        const size_t o = bd.b * out_img + (size_t)bd.oh0 * s->OW;
         const int blocks = (p->K + 3) / 4;
         for (int bk = 0; bk < blocks; bk++) {
             const int k0 = bk * 4, nk = p->K - k0 < 4 ? p->K - k0 : 4;
@@ -938,12 +945,12 @@ static void stem_direct_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end
                     a.slope += k0;
             }
             const size_t ok = o + (size_t)k0 * plane;
-            j->band(xp, offs, j->ntaps, pj.wph, oh1 - oh0, j->OW,
+            j->band(bd.xp, offs, j->ntaps, bd.pj.wph, bd.oh1 - bd.oh0, s->OW,
                     j->packed + (size_t)k0 * j->ntaps, nk, j->bias ? j->bias + k0 : NULL,
                     j->residual ? j->residual + ok : NULL, j->act ? &a : NULL, j->y + ok,
                     (ptrdiff_t)plane);
             for (int c = 0; pf && c < p->C; c++) {
-                const char *pc = pf + (size_t)c * j->h * j->w * sizeof(float);
+                const char *pc = pf + (size_t)c * s->h * s->w * sizeof(float);
                 for (size_t l = pf_lines * bk / blocks; l < pf_lines * (bk + 1) / blocks; l++)
                     __builtin_prefetch(pc + l * 64, 0, 2);
             }
@@ -960,16 +967,11 @@ static void stem_direct_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n,
     tc_pool *pool = ctx ? ctx->pool : NULL;
     stem_direct_job j;
     memset(&j, 0, sizeof(j));
-    j.p = p, j.x = x, j.packed = packed, j.bias = bias, j.residual = residual, j.act = act;
-    j.y = y;
-    j.ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    j.rows = stem_direct_rows(p, w, OH);
-    j.slot = stem_direct_slot(p, j.rows, w);
-    j.h = h, j.w = w, j.OH = OH, j.OW = OW;
-    j.bands = (OH + j.rows - 1) / j.rows;
+    j.packed = packed, j.bias = bias, j.residual = residual, j.act = act, j.y = y;
+    const int rows = stem_direct_rows(p, w, OH);
+    stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, stem_direct_slot(p, rows, w), &j.s);
     j.band = tc_conv_kernels_of(ctx)->stem_band;
-    phase_job *pj = &j.pj;
-    stem_phase_geometry(ctx, p, h, w, pj);
+    phase_job *pj = &j.s.pj;
     memset(pj->used, 1, sizeof(pj->used)); /* a row's last vector may read any phase */
     /* tap (c, ki, kj) of output (r, c'): phase ((ki dh) % sh, (kj dw) % sw) of channel c, at
      * row r + ki dh / sh, column c' + kj dw / sw */
@@ -982,9 +984,9 @@ static void stem_direct_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n,
     j.ntaps = p->C * p->KH * p->KW;
     /* the slack a row's last vector reads: finite, though those lanes are never stored */
     for (int i = 0, threads = tc_pool_size(pool); i < threads; i++)
-        memset(j.ws + i * j.slot + stem_direct_planes(p, j.rows, w), 0,
+        memset(j.s.ws + i * j.s.slot + stem_direct_planes(p, rows, w), 0,
                TC_STEM_SLACK * sizeof(float));
-    tc_parallel_for_dynamic(pool, (ptrdiff_t)n * j.bands, 1, stem_direct_task, &j);
+    tc_parallel_for_dynamic(pool, (ptrdiff_t)n * j.s.bands, 1, stem_direct_task, &j);
 }
 
 /* ------------------------------------------------------------------------ */
