@@ -72,10 +72,12 @@ static inline __m256i window_step(__m256i c, __m256i above, __m256i below, __m25
     return _mm256_add_epi32(c, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
+/* the window's top at the 4 k of the group at off, base + lim (saturating), 4 times */
+#define GROUP_TOP(off) _mm256_adds_epu8(vbase, tc_bcast32_avx2(e->lim + (off)))
 #define ABOVE_STEP(c, av, b) above_step(c, av, b, top)
 #define WINDOW_ROW(ar, off, c0, c1)                                                          \
     do {                                                                                     \
-        __m256i av = tc_bcast32_avx2((ar) + (off));                                          \
+        __m256i av = tc_bcast32_avx2((ar) + (off)), top = GROUP_TOP(off);                    \
         __m256i up = _mm256_subs_epu8(av, top), dn = _mm256_subs_epu8(vbase, av);            \
         c0 = window_step(c0, up, dn, b0);                                                    \
         c1 = window_step(c1, up, dn, b1);                                                    \
@@ -115,7 +117,6 @@ static inline __attribute__((always_inline)) void u7s8_panel_avx2(
             c01 = maddubs_step(c01, av, _mm256_loadu_si256(bk + 1));
         }
         const __m256i *bp = b;
-        const __m256i top = _mm256_set1_epi8((char)(e->base + 127));
         const __m256i vbase = _mm256_set1_epi8((char)e->base);
         a0 = e->hi_rows[0];
         if (e->row_nfix) {
@@ -123,7 +124,7 @@ static inline __attribute__((always_inline)) void u7s8_panel_avx2(
         } else {
             for (int i = 0; i < e->nfix; i++) {
                 const ptrdiff_t off = e->fix_k[i];
-                __m256i av = tc_bcast32_avx2(a0 + off);
+                __m256i av = tc_bcast32_avx2(a0 + off), top = GROUP_TOP(off);
                 c00 = above_step(c00, av, _mm256_loadu_si256(bp + off / 2), top);
                 c01 = above_step(c01, av, _mm256_loadu_si256(bp + off / 2 + 1), top);
             }
@@ -155,7 +156,6 @@ static inline __attribute__((always_inline)) void u7s8_panel_avx2(
         const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];
         const char *a5 = rt[5];
         const __m256i *bp = b;
-        const __m256i top = _mm256_set1_epi8((char)(e->base + 127));
         const __m256i vbase = _mm256_set1_epi8((char)e->base);
         if (e->row_nfix) { /* each row over its own groups */
             FIX_ROW(0, a0, c00, c01);
@@ -168,7 +168,7 @@ static inline __attribute__((always_inline)) void u7s8_panel_avx2(
             for (int i = 0; i < e->nfix; i++) {
                 const ptrdiff_t off = e->fix_k[i];
                 __m256i b0 = _mm256_loadu_si256(bp + off / 2);
-                __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1);
+                __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1), top = GROUP_TOP(off);
                 TC_Q6x16_STEP(ABOVE_STEP, off, b0, b1);
             }
         }
@@ -224,14 +224,21 @@ static inline void store_part(uint8_t *l, int w, __m256i v)
     }
 }
 
-/* tc_u7s8_split's twin, row by row: 32 bytes at a time (vpsubusb, vpminub), then 16, 8
- * and 4 for the rest of kpad (a multiple of 4); the bytes outside the window from the high
- * bits of a - base (vpmovmskb), 8 groups per mask: a row's own (per_row), or the tile's
- * from the rows' a - base ORed into scratch. */
-void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base, int per_row,
-                        uint8_t *lo, int32_t *groups, int stride, uint8_t *scratch, int *nfix)
+/* the bytes of x that are not 0, one bit each */
+static inline uint32_t nonzero_mask(__m256i x)
 {
-    const __m256i vb = _mm256_set1_epi8((char)base), c127 = _mm256_set1_epi8(127);
+    return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256()));
+}
+
+/* tc_u7s8_split's twin, row by row: 32 bytes at a time (vpsubusb, vpminub against the
+ * widths), then 16, 8 and 4 for the rest of kpad (a multiple of 4); the bytes outside the
+ * window where a - base - lim or base - a is not 0 (saturating), 8 groups per mask: a
+ * row's own (per_row), or the tile's from the rows' ORed into scratch. */
+void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
+                        const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
+                        uint8_t *scratch, int *nfix)
+{
+    const __m256i vb = _mm256_set1_epi8((char)base);
     for (int r = 0; r < mr; r++) {
         const uint8_t *a = rows[r];
         uint8_t *l = lo + (size_t)r * kpad;
@@ -239,10 +246,12 @@ void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int ba
         int n = 0, k = 0;
         for (; k + 32 <= K; k += 32) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(a + k));
-            _mm256_storeu_si256((__m256i *)(l + k), _mm256_min_epu8(_mm256_subs_epu8(v, vb), c127));
-            __m256i off = _mm256_sub_epi8(v, vb);
+            __m256i wl = _mm256_loadu_si256((const __m256i *)(lim + k));
+            __m256i d = _mm256_subs_epu8(v, vb);
+            _mm256_storeu_si256((__m256i *)(l + k), _mm256_min_epu8(d, wl));
+            __m256i off = _mm256_or_si256(_mm256_subs_epu8(d, wl), _mm256_subs_epu8(vb, v));
             if (per_row)
-                n = emit_groups((uint32_t)_mm256_movemask_epi8(off), k, g, n);
+                n = emit_groups(nonzero_mask(off), k, g, n);
             else if (r == 0)
                 _mm256_storeu_si256((__m256i *)(scratch + k), off);
             else
@@ -252,11 +261,12 @@ void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int ba
         for (int w; k < kpad; k += w) {
             const int rest = kpad - k;
             w = rest >= 16 ? 16 : rest >= 8 ? 8 : 4;
-            __m256i v = load_part(a + k, w, K - k, base);
-            store_part(l + k, w, _mm256_min_epu8(_mm256_subs_epu8(v, vb), c127));
-            __m256i off = _mm256_sub_epi8(v, vb);
+            __m256i v = load_part(a + k, w, K - k, base), wl = load_part(lim + k, w, w, 0);
+            __m256i d = _mm256_subs_epu8(v, vb);
+            store_part(l + k, w, _mm256_min_epu8(d, wl));
+            __m256i off = _mm256_or_si256(_mm256_subs_epu8(d, wl), _mm256_subs_epu8(vb, v));
             if (per_row)
-                n = emit_groups((uint32_t)_mm256_movemask_epi8(off) & ((1u << w) - 1), k, g, n);
+                n = emit_groups(nonzero_mask(off) & ((1u << w) - 1), k, g, n);
             else
                 store_part(scratch + k, w, r == 0 ? off : _mm256_or_si256(off, load_part(scratch + k, w, w, 0)));
         }
@@ -269,8 +279,7 @@ void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int ba
         const int rest = kpad - k;
         w = rest >= 32 ? 32 : rest >= 16 ? 16 : rest >= 8 ? 8 : 4;
         const uint32_t keep = w == 32 ? ~0u : (1u << w) - 1;
-        n = emit_groups((uint32_t)_mm256_movemask_epi8(load_part(scratch + k, w, w, 0)) & keep, k,
-                        groups, n);
+        n = emit_groups(nonzero_mask(load_part(scratch + k, w, w, 0)) & keep, k, groups, n);
     }
     nfix[0] = n;
 }

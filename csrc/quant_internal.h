@@ -101,6 +101,9 @@ typedef struct tc_qepi {
     const void *const *hi_rows;
     const int *row_nfix;  /* [TC_QMR_MAX], 0 past mr; or NULL */
     int fix_stride, base;
+    /* U7S8: the window's width per k (tc_u7s8_limits): [base, base + lim[k]] in place of
+     * [base, base + 127] above, where the weights allow more */
+    const uint8_t *lim;
 } tc_qepi;
 
 /* U7S8's window of the activations (in the unsigned domain) for zero point zp:
@@ -257,19 +260,21 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
 #endif
 
 /* U7S8's split of one tile's rows (the GEMM driver, qgemm.c): rows[r], r < mr, of K bytes
- * -> their parts in the window [base, base + 127], min(max(a - base, 0), 127), to
+ * -> their parts in the window [base, base + lim[k]], min(max(a - base, 0), lim[k]), to
  * lo + r * kpad (0 from K to kpad), and the byte offsets (a multiple of 4) of the 4-k
  * groups holding a byte outside the window: per_row, row r's to groups + r * stride
  * (nfix[r] of them), else the tile's, where any of its rows has one, to groups (nfix[0]).
  * scratch: kpad bytes.  The portable one (qgemm.c) and its AVX2 twin (qgemm_avx2.c). */
 typedef void (*tc_u7s8_split_fn)(const void *const *rows, int mr, int K, int kpad, int base,
-                                 int per_row, uint8_t *lo, int32_t *groups, int stride,
-                                 uint8_t *scratch, int *nfix);
-void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base, int per_row,
-                   uint8_t *lo, int32_t *groups, int stride, uint8_t *scratch, int *nfix);
+                                 const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups,
+                                 int stride, uint8_t *scratch, int *nfix);
+void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base,
+                   const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
+                   uint8_t *scratch, int *nfix);
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base, int per_row,
-                        uint8_t *lo, int32_t *groups, int stride, uint8_t *scratch, int *nfix);
+void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
+                        const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
+                        uint8_t *scratch, int *nfix);
 #endif
 
 /* qwinograd_internal.h */

@@ -956,6 +956,42 @@ def test_pointwise_conv_rows_in_one_run_are_exact():
                                            f"{h}x{wd} {dtype.__name__}: {bad.sum()} differ")
 
 
+def test_u7s8_wider_windows_of_small_weights_are_exact():
+    """U7S8's window is as wide per pair of k as the weights allow (lim * (|w0| + |w1|)
+    <= 32767, from 127 for weights of -128 to 255): weights of a different bound per pair
+    (the pair sums at int16's edge: same-sign pairs at the bound, the bytes at lim, lim + 1
+    and 255), zero points 0, 100 and 200, every tier at 1-3 threads, against numpy int64."""
+    rng = np.random.default_rng(43)
+    ctxs = _tiers_at((1, 2, 3))
+    n = 37
+    for kd in (4, 30, 64, 100):
+        bound = rng.choice([16, 64, 65, 90, 100, 128], (kd + 1) // 2)
+        w = np.empty((n, kd), np.int16)
+        for q in range(0, kd, 2):
+            hi = int(bound[q // 2])
+            w[:, q:q + 2] = rng.integers(-hi, min(hi, 127), (n, min(2, kd - q)), endpoint=True)
+            w[q % n, q:q + 2] = hi if hi < 128 else 127  # a same-sign pair at the bound
+            w[(q + 1) % n, q:q + 2] = -hi
+        pair_most = [max(int(abs(x) + abs(y)) if x * y > 0 else max(abs(x), abs(y))
+                         for x, y in zip(w[:, q], w[:, q + 1] if q + 1 < kd else 0 * w[:, q]))
+                     for q in range(0, kd, 2)]
+        lim = np.repeat([min(32767 // m if m else 255, 255) for m in pair_most], 2)[:kd]
+        for zp in (0, 100, 200):
+            b = min(max(zp - 64, 0), 127)
+            a = rng.integers(b, np.minimum(b + lim, 255), (19, kd), endpoint=True)
+            a[1::3] = np.minimum(b + lim, 255)                 # at the window's top
+            a[2::5] = np.minimum(b + lim + 1, 255)             # just above it
+            a[4::6, ::3] = 255
+            a[5::7, 1::2] = 0
+            a = a.astype(np.uint8)
+            want = (a.astype(np.int64) - zp) @ w.T.astype(np.int64)
+            for (isa, t), c in ctxs.items():
+                y = np.empty((19, n), np.int32)
+                K.QGemm(c, w, K.QOutput(np.int32), "u7s8").run(a, zp, y)
+                assert np.array_equal(y, want), (f"{K.qkernel_name(c, 'u7s8')} {t}t: k={kd} "
+                                                 f"zp={zp}: {(y != want).sum()} differ")
+
+
 def test_u7s8_split_of_every_row_length_is_exact():
     """U7S8's split of a tile's rows into the window's parts and the groups with a byte
     outside (the AVX2 one: 32 bytes at a time, then 16, 8 and 4; per row around a mid-range
