@@ -39,7 +39,14 @@ static inline __m256 vmax3(const float *p, ptrdiff_t rs)
  * ones read 17 columns each, the last redoing the last 8 outputs (rewriting
  * some with the same values): rows 13 or 27 wide
  * (SqueezeNet) left 5 or 3 outputs per row to one scalar window each.
- * Returns the outputs done. */
+ * Returns the outputs done.
+ * Tried (s11b, 2026-12-01): two passes per block of output rows, the column maxima of
+ * each window's three rows into a buffer (one flat run per row), then a 3-column
+ * stride-2 max from it (6 or 4 loads, 1-3 shuffles per 8 outputs): 20% slower on
+ * SqueezeNet's 27x27 and 55x55 planes and ShuffleNet's 112x112 pad 1 (in L1 too:
+ * 180 vs 148 ns a 27x27 plane), the stores and reloads costing more than the shuffles
+ * saved.  onnxruntime's pools run on channel-blocked (NCHWc) tensors: 8 channels per
+ * vector, no shuffles (SqueezeNet's 256-channel pool: 20 us vs this row's 43). */
 static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
 {
     const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);

@@ -519,6 +519,13 @@ void tc_batch_norm_act_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_
                            const float *scale, const float *bias, const float *mean,
                            const float *var, float eps, int relu, float *y);
 
+/* x: [planes][n]  y: planes of n floats, y_stride >= n apart (x and y disjoint)
+ * y[i * y_stride + k] = x[i * n + k]: a tensor's planes copied into every G-th plane of
+ * another (ShuffleNet's channel shuffle, the branch not written there in place); the
+ * threads split the planes. */
+void tc_copy_planes_f32(const tc_ctx *ctx, ptrdiff_t planes, ptrdiff_t n, const float *x, float *y,
+                        ptrdiff_t y_stride);
+
 /* x: [N, C, S]  y: [N, C, S]   (y must not overlap x)
  * y = x / (bias + alpha / size * sum of x^2 over channels
  *          c - floor((size-1)/2) .. c + ceil((size-1)/2))^beta   (ONNX LRN) */

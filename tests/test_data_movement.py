@@ -392,3 +392,31 @@ def test_a_slice_view_is_not_written_over():
         compare_with_ort(model, {"x": x_of((batch, 3, 4, 4))}, 1e-6, what=f"views batch {batch}")
         steps = _steps(model, (batch, 3, 4, 4))
         assert (steps["view"], steps["strided"]) == ((0 if batch == 1 else 1), 1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 31, 33, 3136, 20000])
+def test_copy_planes_against_numpy(ctx, n):
+    """The channel shuffle's strided plane copy: input g's planes into every G-th plane of
+    the output from plane g on; 1 and 2 threads (ctx), planes of 1 float to wider than a
+    task's grain; nothing else of y touched."""
+    from tinycnn import _kernels
+    rng = np.random.default_rng(n)
+    for nb, c, groups, g in [(1, 3, 2, 1), (2, 5, 2, 0), (1, 58, 2, 0), (1, 4, 3, 2)]:
+        x = rng.standard_normal((nb, c, n)).astype(np.float32)
+        y = np.full((nb, c, groups, n), -7.0, np.float32)
+        expect = y.copy()
+        expect[:, :, g, :] = x
+        _kernels.copy_planes(ctx, x, y, n, g * n, groups * n)
+        np.testing.assert_array_equal(y, expect, err_msg=f"copy_planes x {x.shape} into group {g} of {groups}")
+
+
+def test_copy_planes_refuses_bad_geometry():
+    from tinycnn import _kernels
+    ctx = _kernels.Context(1, "portable")
+    x, y = np.ones((2, 3, 4), np.float32), np.zeros((2, 3, 2, 4), np.float32)
+    for n, off, stride, what in [(5, 0, 8, "planes of n=5"), (4, 0, 3, "y_stride=3 >= n"),
+                                 (4, 5, 8, "do not fit"), (4, -1, 8, "y_offset=-1 >= 0")]:
+        with pytest.raises(ValueError, match=what):
+            _kernels.copy_planes(ctx, x, y, n, off, stride)
+    with pytest.raises(ValueError, match="must not overlap"):
+        _kernels.copy_planes(ctx, y[0, 0], y, 8, 8, 16)

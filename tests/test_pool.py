@@ -302,3 +302,23 @@ def test_max_pool_same_stride_1(ctx, shape, k, pads):
     expect = ort_pool("MaxPool", x, kernel_shape=[k, k], strides=[1, 1], pads=list(pads))
     _kernels.max_pool2d(ctx, x, y, (k, k), (1, 1), pads, (1, 1))
     np.testing.assert_array_equal(np.isnan(y), np.isnan(expect), err_msg=f"max_pool2d NaN positions, x {shape} k {k}")
+
+
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1), (0, 1, 2, 0)])
+def test_max_pool_3x3_s2_every_width(ctx, pads):
+    """SqueezeNet's (ceil mode) and ShuffleNet's (pad 1) 3x3/2 max pools on planes 1 to 33
+    wide, odd heights: the AVX2 rows' short and overlapping steps and the borders, at 1 and
+    2 threads (ctx), against the numpy reference."""
+    rng = np.random.default_rng(33)
+    for w in range(1, 34):
+        h = 3 + w % 4
+        x = rng.standard_normal((1, 6, h, w)).astype(np.float32)
+        for ceil_mode in (0, 1):
+            if w + pads[1] + pads[3] < 3:
+                continue  # no window fits the padded row
+            oh = out_size(h, 3, 2, pads[0], pads[2], 1, ceil_mode)
+            ow = out_size(w, 3, 2, pads[1], pads[3], 1, ceil_mode)
+            y = np.empty((1, 6, oh, ow), np.float32)
+            _kernels.max_pool2d(ctx, x, y, (3, 3), (2, 2), pads, (1, 1))
+            ref = ref_pool(x, oh, ow, (3, 3), (2, 2), pads, (1, 1), "max")
+            np.testing.assert_array_equal(y, ref, err_msg=f"max_pool2d y, x {x.shape} pads {pads} ceil {ceil_mode}")

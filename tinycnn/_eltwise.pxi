@@ -196,6 +196,50 @@ def bind_batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
     return call
 
 
+cdef class BoundCopyPlanes:
+    """copy_planes over fixed buffers, checked once (bind_copy_planes); call it without
+    arguments.  Holds the arrays, so the pointers stay valid."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef ptrdiff_t planes, n, y_stride
+    cdef const float *xp
+    cdef float *yp
+
+    def __call__(self):
+        with nogil:
+            tc_copy_planes_f32(self.ctx, self.planes, self.n, self.xp, self.yp, self.y_stride)
+
+
+def bind_copy_planes(Context ctx, x, y, ptrdiff_t n, ptrdiff_t y_offset, ptrdiff_t y_stride):
+    """copy_planes(ctx, x, y, n, y_offset, y_stride) checked now, as a call without arguments
+    that runs it again and again over these buffers (a plan's arena)."""
+    _check_array("copy_planes", "x", x)
+    _check_array("copy_planes", "y", y, -1, True)
+    cdef ptrdiff_t size = x.size, ysize = y.size
+    if n < 1 or size % n or y_offset < 0 or y_stride < n:
+        raise ValueError(f"copy_planes: x {x.shape} must be planes of n={n} >= 1 floats, "
+                         f"y_offset={y_offset} >= 0 and y_stride={y_stride} >= n")
+    cdef ptrdiff_t planes = size // n
+    if planes and y_offset + (planes - 1) * y_stride + n > ysize:
+        raise ValueError(f"copy_planes: {planes} planes of {n} floats, {y_stride} apart from "
+                         f"{y_offset}, do not fit in y {y.shape}")
+    _check_disjoint("copy_planes", "x", x, y)
+    cdef BoundCopyPlanes call = BoundCopyPlanes.__new__(BoundCopyPlanes)
+    call.ctx = _ctx_ptr(ctx)
+    call.planes, call.n, call.y_stride = planes, n, y_stride
+    call.xp = _fptr(x)
+    call.yp = _fptr_mut(y) + y_offset
+    call.keep = (ctx, x, y)
+    return call
+
+
+def copy_planes(Context ctx, x, y, n, y_offset, y_stride):
+    """The planes of n floats of x (C-contiguous) into y (C-contiguous), y_stride floats
+    apart from y_offset on: y.flat[y_offset + i * y_stride + k] = x.flat[i * n + k]."""
+    bind_copy_planes(ctx, x, y, n, y_offset, y_stride)()
+    return y
+
+
 def lrn(Context ctx, x, y, size, alpha, beta, bias):
     """ONNX LRN across channels of x [N, C, ...]; y must not overlap x."""
     _check_array("lrn", "x", x)

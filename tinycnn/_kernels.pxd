@@ -214,6 +214,8 @@ cdef extern from "tinycnn.h" nogil:
     void tc_batch_norm_act_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s,
                                const float *x, const float *scale, const float *bias,
                                const float *mean, const float *var, float eps, int relu, float *y)
+    void tc_copy_planes_f32(const tc_ctx *ctx, ptrdiff_t planes, ptrdiff_t n, const float *x,
+                            float *y, ptrdiff_t y_stride)
     void tc_lrn_f32(const tc_ctx *ctx, ptrdiff_t n, ptrdiff_t c, ptrdiff_t s, int size, float alpha,
                     float beta, float bias, const float *x, float *y)
     void tc_softmax_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,

@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 
+from .. import _kernels as K
 from . import FUSED_DOMAIN, op
 from .common import (UnsupportedOperator, axis_index, bound_step, broadcast_shape, numpy_step,
                      prod, require_const)
@@ -354,20 +355,20 @@ def ChannelShuffle(n, split_shape, merged_shape, *inputs, axis, perm, split_allo
     copies = [g for g in range(groups) if not placed[g]]
     if not copies:
         return [out]
-    nb, c = inputs[0].shape[:2]
+    ctx = n.ctx
 
     def bind(*arrays):
-        y = arrays[-1].reshape(nb, c, groups, plane)
-        pairs = [(y[:, :, g, :], x.reshape(nb, c, plane)) for g, x in zip(copies, arrays)]
-        if len(pairs) == 1:
-            return functools.partial(np.copyto, *pairs[0])
-        return functools.partial(_copy_pairs, pairs)
+        # input g's planes into every G-th plane of the output from plane g on (threaded)
+        y = arrays[-1]
+        calls = [K.bind_copy_planes(ctx, x, y, plane, g * plane, groups * plane)
+                 for g, x in zip(copies, arrays)]
+        return calls[0] if len(calls) == 1 else functools.partial(_run_all, calls)
     return n.emit(bound_step(bind), [inputs[g] for g in copies], [out])
 
 
-def _copy_pairs(pairs):
-    for dst, src in pairs:
-        np.copyto(dst, src)
+def _run_all(calls):
+    for call in calls:
+        call()
 
 
 def _shuffle_shape(n, inputs, axis, split_shape, perm, merged_shape, split_allowzero,
