@@ -520,21 +520,31 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * (AVX2 emulation, 1 thread, lone layers, alternating, same bits: 5x5/2 672@14
          * and 576@14 see the commit) */
         int o0 = 0;
-        for (; o0 + 4 < n; o0 += 8) {
-            const tc_v *src[8];
-            tc_v a[8];
-            for (int i = 0; i < 8; i++)
-                src[i] = buf + pix[o0 + i], a[i] = bv;
-            _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
-                _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
-                    const int d = ki * Wp + kj;
-                    const tc_v wv = wt[ki * KC + kj];
-                    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++)
-                        a[i] = tc_v_fma(src[i][d], wv, a[i]);
-                }
-            for (int i = 0; i < 8 && o0 + i < n; i++)
-                ob[o0 + i] = a[i];
-        }
+#define TC_DW_BLOCK_GROUPS(G, MORE)                                                     \
+    for (; o0 + (MORE) < n; o0 += (G)) {                                               \
+        const tc_v *src[G];                                                            \
+        tc_v a[G];                                                                     \
+        for (int i = 0; i < (G); i++)                                                  \
+            src[i] = buf + pix[o0 + i], a[i] = bv;                                     \
+        _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)                        \
+            _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {                  \
+                const int d = ki * Wp + kj;                                            \
+                const tc_v wv = wt[ki * KC + kj];                                      \
+                _Pragma("GCC unroll 8") for (int i = 0; i < (G); i++)                  \
+                    a[i] = tc_v_fma(src[i][d], wv, a[i]);                              \
+            }                                                                          \
+        for (int i = 0; i < (G) && o0 + i < n; i++)                                    \
+            ob[o0 + i] = a[i];                                                         \
+    }
+        /* 7 in flight where that takes no more groups than 8 (7x7: 7 groups of 7, not 6 of
+         * 8 and a group of 4 for the last pixel, whose chains are as long as a full group's).
+         * AVX2 emulation, 1 thread, thread CPU time, lone layers, 4 rounds alternating with
+         * 8s (2026-12-01 18:22, same bits): 5x5 960@7 0.73-0.75, 1152@7 0.74-0.76,
+         * 672@14->7 0.79; 3x3 960@7 0.99, 1152@7 0.97-0.99, 576@14->7 0.98-0.99 */
+        if (n % 8 && (n + 6) / 7 <= (n + 7) / 8)
+            TC_DW_BLOCK_GROUPS(7, 6)
+        TC_DW_BLOCK_GROUPS(8, 4)
+#undef TC_DW_BLOCK_GROUPS
         for (; o0 < n; o0 += 4) {
             const tc_v *src[4] = {buf + pix[o0], buf + pix[o0 + 1], buf + pix[o0 + 2],
                                   buf + pix[o0 + 3]};
