@@ -515,7 +515,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 }
             }
         }
-        /* 8 output pixels in flight, then 4 for the rest: each pixel's sum is a chain of
+        /* 7 or 8 output pixels in flight, then 4 for the rest: each pixel's sum is a chain of
          * KC * KC dependent FMAs, and 4 chains left the FMA units waiting on their latency
          * (AVX2 emulation, 1 thread, lone layers, alternating, same bits: 5x5/2 672@14
          * and 576@14 see the commit) */
@@ -536,13 +536,13 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
         for (int i = 0; i < (G) && o0 + i < n; i++)                                    \
             ob[o0 + i] = a[i];                                                         \
     }
-        /* 7 in flight where that takes no more groups than 8 (7x7: 7 groups of 7, not 6 of
-         * 8 and a group of 4 for the last pixel, whose chains are as long as a full group's).
+        /* 7 pixels in flight, not 8 (7x7: 7 groups of 7, where 8s took 6 groups and a group
+         * of 4 for the last pixel; 14x14: 28 groups of 7); the rest (n % 7) by 8 or 4.
          * AVX2 emulation, 1 thread, thread CPU time, lone layers, 4 rounds alternating with
-         * 8s (2026-12-01 18:22, same bits): 5x5 960@7 0.73-0.75, 1152@7 0.74-0.76,
-         * 672@14->7 0.79; 3x3 960@7 0.99, 1152@7 0.97-0.99, 576@14->7 0.98-0.99 */
-        if (n % 8 && (n + 6) / 7 <= (n + 7) / 8)
-            TC_DW_BLOCK_GROUPS(7, 6)
+         * integ11's 8s (2026-12-01 18:22-18:27, same bits): 5x5 960@7 0.73-0.75, 1152@7
+         * 0.74-0.76, 672@14->7 0.79; 3x3 960@7 0.99, 1152@7 0.97-0.99, 576@14->7 0.98-0.99,
+         * 384@14 576@14 672@14 0.98 (min; medians 0.94) */
+        TC_DW_BLOCK_GROUPS(7, 6)
         TC_DW_BLOCK_GROUPS(8, 4)
 #undef TC_DW_BLOCK_GROUPS
         for (; o0 < n; o0 += 4) {
@@ -882,14 +882,16 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there).
  * With 8 pixels in flight (2026-12-01 17:46, AVX2 emulation, 1 thread, thread CPU time,
  * alternating with the staged kernel, 3 rounds) also 3x3 at stride 1 up to 14 wide: 480@14
- * 0.97, 672@14 0.96-0.97, 384@14 0.96; not 5x5 (672@14 1.01-1.03). */
+ * 0.97, 672@14 0.96-0.97, 384@14 0.96; then not 5x5 (672@14 1.01-1.03), but with 7 pixels
+ * in flight 5x5 too (2026-12-01 18:27, same protocol, against integ11's staged kernel: 672@14
+ * 0.72-0.73, 480@14 0.72). */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
     (void)H, (void)W;
     const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
     const long hp = (long)(OH - 1) * p->sh + k, wp = (long)(OW - 1) * p->sw + k;
-    const int narrow = OW < TC_VL || (k == 3 && p->sh == 1 && OW <= 14);
+    const int narrow = OW < TC_VL || (p->sh == 1 && OW <= 14); /* 3x3 and 5x5 */
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1 ||
         !narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
         hp * wp > TC_DW_BLOCK_IN_MAX)
