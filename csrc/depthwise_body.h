@@ -443,7 +443,7 @@ TC_DW_FLAT_VARIANT(_flat, 0)
  * kernel's result bit for bit.
  * x: [nc][H][W]  w: [nc][KC][KC]  bias: [>= k0 + nc] or NULL  residual: [nc][OH][OW]
  * or NULL (may be y)  y: [nc][OH][OW], channels k0..k0 + nc - 1, nc <= TC_DW_BLOCK */
-#define TC_DW_BLOCK_IN_MAX 400  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
+#define TC_DW_BLOCK_IN_MAX 961  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
 #define TC_DW_BLOCK_OUT_MAX 196 /* output pixels */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     const int KC, const float *x, int H, int W, const float *w, const tc_conv2d_params *p,
@@ -876,22 +876,24 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
 
 /* The channel-block kernel for a layer, or NULL (then the plane kernel runs):
  * 3x3 or 5x5, square stride 1 or 2, no dilation, planes that fit the buffers,
- * output rows narrower than a vector (2026-11-30, 1 thread, alternating with
- * the row kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
+ * output rows at most 14 wide (AVX-512's 16 lanes not measured at the later steps).
+ * First only rows narrower than a vector (2026-11-30, 1 thread, alternating with the row kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
  * 1152@7 5x5 15.3 -> 27.6, 576@14 s1 21.5 -> 23.3; AVX2 576@14->7 s2 7.5 -> 9.5,
  * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there).
  * With 8 pixels in flight (2026-12-01 17:46, AVX2 emulation, 1 thread, thread CPU time,
  * alternating with the staged kernel, 3 rounds) also 3x3 at stride 1 up to 14 wide: 480@14
  * 0.97, 672@14 0.96-0.97, 384@14 0.96; then not 5x5 (672@14 1.01-1.03), but with 7 pixels
  * in flight 5x5 too (2026-12-01 18:27, same protocol, against integ11's staged kernel: 672@14
- * 0.72-0.73, 480@14 0.72). */
+ * 0.72-0.73, 480@14 0.72), and stride 2 from 28 wide to 14 (18:44, 4 rounds, against integ11's
+ * row and staged kernels: 3x3 192@28 and 240@28 0.88, 5x5 240@28 0.87; a 29x29 padded input
+ * is 30 KB of buffer on AVX2). */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
     (void)H, (void)W;
     const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
     const long hp = (long)(OH - 1) * p->sh + k, wp = (long)(OW - 1) * p->sw + k;
-    const int narrow = OW < TC_VL || (p->sh == 1 && OW <= 14); /* 3x3 and 5x5 */
+    const int narrow = OW <= 14;
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1 ||
         !narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
         hp * wp > TC_DW_BLOCK_IN_MAX)
