@@ -877,7 +877,8 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
 /* The channel-block kernel for a layer, or NULL (then the plane kernel runs):
  * 3x3 or 5x5, square stride 1 or 2, no dilation, planes that fit the buffers,
  * output rows at most 14 wide (AVX-512's 16 lanes not measured at the later steps).
- * First only rows narrower than a vector (2026-11-30, 1 thread, alternating with the row kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
+ * First only rows narrower than a vector (2026-11-30, 1 thread, alternating with the row
+ * kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
  * 1152@7 5x5 15.3 -> 27.6, 576@14 s1 21.5 -> 23.3; AVX2 576@14->7 s2 7.5 -> 9.5,
  * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there).
  * With 8 pixels in flight (2026-12-01 17:46, AVX2 emulation, 1 thread, thread CPU time,
