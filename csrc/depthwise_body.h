@@ -443,7 +443,7 @@ TC_DW_FLAT_VARIANT(_flat, 0)
  * kernel's result bit for bit.
  * x: [nc][H][W]  w: [nc][KC][KC]  bias: [>= k0 + nc] or NULL  residual: [nc][OH][OW]
  * or NULL (may be y)  y: [nc][OH][OW], channels k0..k0 + nc - 1, nc <= TC_DW_BLOCK */
-#define TC_DW_BLOCK_IN_MAX 400  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
+#define TC_DW_BLOCK_IN_MAX 961  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
 #define TC_DW_BLOCK_OUT_MAX 196 /* output pixels */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     const int KC, const float *x, int H, int W, const float *w, const tc_conv2d_params *p,
@@ -515,26 +515,36 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 }
             }
         }
-        /* 8 output pixels in flight, then 4 for the rest: each pixel's sum is a chain of
+        /* 7 or 8 output pixels in flight, then 4 for the rest: each pixel's sum is a chain of
          * KC * KC dependent FMAs, and 4 chains left the FMA units waiting on their latency
          * (AVX2 emulation, 1 thread, lone layers, alternating, same bits: 5x5/2 672@14
          * and 576@14 see the commit) */
         int o0 = 0;
-        for (; o0 + 4 < n; o0 += 8) {
-            const tc_v *src[8];
-            tc_v a[8];
-            for (int i = 0; i < 8; i++)
-                src[i] = buf + pix[o0 + i], a[i] = bv;
-            _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
-                _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
-                    const int d = ki * Wp + kj;
-                    const tc_v wv = wt[ki * KC + kj];
-                    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++)
-                        a[i] = tc_v_fma(src[i][d], wv, a[i]);
-                }
-            for (int i = 0; i < 8 && o0 + i < n; i++)
-                ob[o0 + i] = a[i];
-        }
+#define TC_DW_BLOCK_GROUPS(G, MORE)                                                     \
+    for (; o0 + (MORE) < n; o0 += (G)) {                                               \
+        const tc_v *src[G];                                                            \
+        tc_v a[G];                                                                     \
+        for (int i = 0; i < (G); i++)                                                  \
+            src[i] = buf + pix[o0 + i], a[i] = bv;                                     \
+        _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)                        \
+            _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {                  \
+                const int d = ki * Wp + kj;                                            \
+                const tc_v wv = wt[ki * KC + kj];                                      \
+                _Pragma("GCC unroll 8") for (int i = 0; i < (G); i++)                  \
+                    a[i] = tc_v_fma(src[i][d], wv, a[i]);                              \
+            }                                                                          \
+        for (int i = 0; i < (G) && o0 + i < n; i++)                                    \
+            ob[o0 + i] = a[i];                                                         \
+    }
+        /* 7 pixels in flight, not 8 (7x7: 7 groups of 7, where 8s took 6 groups and a group
+         * of 4 for the last pixel; 14x14: 28 groups of 7); the rest (n % 7) by 8 or 4.
+         * AVX2 emulation, 1 thread, thread CPU time, lone layers, 4 rounds alternating with
+         * integ11's 8s (2026-12-01 18:22-18:27, same bits): 5x5 960@7 0.73-0.75, 1152@7
+         * 0.74-0.76, 672@14->7 0.79; 3x3 960@7 0.99, 1152@7 0.97-0.99, 576@14->7 0.98-0.99,
+         * 384@14 576@14 672@14 0.98 (min; medians 0.94) */
+        TC_DW_BLOCK_GROUPS(7, 6)
+        TC_DW_BLOCK_GROUPS(8, 4)
+#undef TC_DW_BLOCK_GROUPS
         for (; o0 < n; o0 += 4) {
             const tc_v *src[4] = {buf + pix[o0], buf + pix[o0 + 1], buf + pix[o0 + 2],
                                   buf + pix[o0 + 3]};
@@ -866,20 +876,25 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
 
 /* The channel-block kernel for a layer, or NULL (then the plane kernel runs):
  * 3x3 or 5x5, square stride 1 or 2, no dilation, planes that fit the buffers,
- * output rows narrower than a vector (2026-11-30, 1 thread, alternating with
- * the row kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
+ * output rows at most 14 wide (AVX-512's 16 lanes not measured at the later steps).
+ * First only rows narrower than a vector (2026-11-30, 1 thread, alternating with the row
+ * kernel: AVX-512 576@14->7 s2 6.2 -> 14.0 GFLOP/s, 960@7 12.3 -> 19.0,
  * 1152@7 5x5 15.3 -> 27.6, 576@14 s1 21.5 -> 23.3; AVX2 576@14->7 s2 7.5 -> 9.5,
  * 960@7 13.0 -> 13.7, but 576@14 s1 16.6 -> 15.9: 14 wide is 2 vectors there).
  * With 8 pixels in flight (2026-12-01 17:46, AVX2 emulation, 1 thread, thread CPU time,
  * alternating with the staged kernel, 3 rounds) also 3x3 at stride 1 up to 14 wide: 480@14
- * 0.97, 672@14 0.96-0.97, 384@14 0.96; not 5x5 (672@14 1.01-1.03). */
+ * 0.97, 672@14 0.96-0.97, 384@14 0.96; then not 5x5 (672@14 1.01-1.03), but with 7 pixels
+ * in flight 5x5 too (2026-12-01 18:27, same protocol, against integ11's staged kernel: 672@14
+ * 0.72-0.73, 480@14 0.72), and stride 2 from 28 wide to 14 (18:44, 4 rounds, against integ11's
+ * row and staged kernels: 3x3 192@28 and 240@28 0.88, 5x5 240@28 0.87; a 29x29 padded input
+ * is 30 KB of buffer on AVX2). */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
     (void)H, (void)W;
     const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
     const long hp = (long)(OH - 1) * p->sh + k, wp = (long)(OW - 1) * p->sw + k;
-    const int narrow = OW < TC_VL || (k == 3 && p->sh == 1 && OW <= 14);
+    const int narrow = OW <= 14;
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1 ||
         !narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
         hp * wp > TC_DW_BLOCK_IN_MAX)
