@@ -515,7 +515,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 }
             }
         }
-        /* 7 or 8 output pixels in flight, then 4 for the rest: each pixel's sum is a chain of
+        /* 7 or 8 output pixels in flight, then 4 for the last ones: each pixel's sum is a chain of
          * KC * KC dependent FMAs, and 4 chains left the FMA units waiting on their latency
          * (AVX2 emulation, 1 thread, lone layers, alternating, same bits: 5x5/2 672@14
          * and 576@14 see the commit) */
@@ -544,28 +544,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * 384@14 576@14 672@14 0.98 (min; medians 0.94) */
         TC_DW_BLOCK_GROUPS(7, 6)
         TC_DW_BLOCK_GROUPS(8, 4)
+        TC_DW_BLOCK_GROUPS(4, 0)
 #undef TC_DW_BLOCK_GROUPS
-        for (; o0 < n; o0 += 4) {
-            const tc_v *src[4] = {buf + pix[o0], buf + pix[o0 + 1], buf + pix[o0 + 2],
-                                  buf + pix[o0 + 3]};
-            tc_v a0 = bv, a1 = bv, a2 = bv, a3 = bv;
-            _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
-                _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
-                    const int d = ki * Wp + kj;
-                    const tc_v wv = wt[ki * KC + kj];
-                    a0 = tc_v_fma(src[0][d], wv, a0);
-                    a1 = tc_v_fma(src[1][d], wv, a1);
-                    a2 = tc_v_fma(src[2][d], wv, a2);
-                    a3 = tc_v_fma(src[3][d], wv, a3);
-                }
-            ob[o0] = a0;
-            if (o0 + 1 < n)
-                ob[o0 + 1] = a1;
-            if (o0 + 2 < n)
-                ob[o0 + 2] = a2;
-            if (o0 + 3 < n)
-                ob[o0 + 3] = a3;
-        }
         /* back to channel planes: residual, activation, store */
         for (int o0 = 0; o0 < n; o0 += TC_VL) {
             /* without a residual (which may be y) the last vector may overlap
