@@ -280,7 +280,7 @@ void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int ba
 /* qwinograd_internal.h */
 struct tc_qwg_job;
 typedef void (*tc_qwg_chunk_fn)(const struct tc_qwg_job *jb, int t0, int nt, int p0, int p1,
-                                char *ws);
+                                int prefetch, char *ws);
 
 /* The 8-bit kernels of one tier, a row of dispatch.c's table chosen once (tc_ctx_init,
  * tc_ctx_set_vnni): element-wise runs, the depthwise convolution's two steps (qdw.c), and the

@@ -27,6 +27,10 @@
 #define QWG_STORE(acc, e, nr, y) tc_qstore_tile((const uint32_t *)(acc), TC_QNR, 1, nr, e, y, 0)
 #include "qwinograd_body.h"
 
+/* Packed weights above this many bytes are not expected to stay in L2 from one chunk of
+ * tiles to the next (the AVX2 targets' L2: 512 KiB to 2 MiB) */
+#define TC_QWG_L2_BYTES (1 << 20)
+
 static int cpad_of(int C)
 {
     return (C + 15) / 16 * 16;
@@ -176,7 +180,8 @@ static void qwg_chunks(void *arg, int tid, ptrdiff_t c0, ptrdiff_t c1)
         int t0, nt, pc = (int)(c / jb->nchunks);
         int p0 = (int)((long)np * pc / jb->npchunks), p1 = (int)((long)np * (pc + 1) / jb->npchunks);
         chunk_range(jb->ntiles, jb->uk.mr, jb->nchunks, (int)(c % jb->nchunks), &t0, &nt);
-        fn(jb, t0, nt, p0, p1, jb->ws + (size_t)tid * jb->ws_thread);
+        /* the weights come from L2 after the thread's first chunk, if they fit in it */
+        fn(jb, t0, nt, p0, p1, c == c0 || jb->prefetch_all, jb->ws + (size_t)tid * jb->ws_thread);
         if (jb->out->lut && jb->out->type <= TC_QOUT_S8)
             chunk_lookup(jb, t0, nt, p0 * TC_QNR, p1 * TC_QNR < jb->K ? p1 * TC_QNR : jb->K);
     }
@@ -224,6 +229,7 @@ void tc_qwinograd(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, in
     jb.bias = bias;
     jb.scale = scale;
     jb.uk = tc_quant_kernels_of(ctx)->s16x2;
+    jb.prefetch_all = tc_qwinograd_pack_size(p) > TC_QWG_L2_BYTES;
     jb.y = y;
     jb.ws = (char *)(((uintptr_t)ws + shared_bytes(p) + 63) & ~(uintptr_t)63);
     jb.ws_thread = tc_qwg_thread_bytes(jb.chunk, cpad);

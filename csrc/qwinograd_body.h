@@ -39,7 +39,7 @@ static inline void QWG_CAT(input16_, QWG_NAME)(const uint8_t *const *src, int c0
     }
 }
 
-void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, char *ws)
+void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, int prefetch, char *ws)
 {
     const int cpad = jb->cpad, np = (jb->K + TC_QNR - 1) / TC_QNR, chunk = jb->chunk;
     const size_t vstride = (size_t)chunk * cpad;
@@ -85,11 +85,24 @@ void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, char *ws)
     const tc_qepi e32 = {zeros, fzeros, TC_QOUT_S32, 0, 0, 0, NULL, NULL, NULL, NULL, 0};
     const size_t panel = (size_t)cpad * TC_QNR; /* int16 elements */
     const int mr = jb->uk.mr;
+    const int calls = (nt + mr - 1) / mr;
+    const size_t lines = panel * sizeof(int16_t) / 64;
     for (int p = p0; p < p1; p++) {
         for (int xi = 0; xi < 16; xi++) {
             const int16_t *b = jb->packed + ((size_t)xi * np + p) * panel;
-            for (int r = 0; r < nt; r += mr) {
+            /* the next panel (the next product's, or the next column panel's first) into L2,
+             * a slice per micro-kernel call: the weights come from memory in a network
+             * (other layers evicted them), and the hardware prefetcher stops at each 4 KiB
+             * page of the 16 panels a column panel reads 16 / np apart */
+            const char *next = !prefetch ? NULL
+                               : xi < 15 ? (const char *)(b + np * panel)
+                               : p + 1 < p1 ? (const char *)(jb->packed + (size_t)(p + 1) * panel)
+                                            : NULL;
+            for (int r = 0, ri = 0; r < nt; r += mr, ri++) {
                 int m = nt - r < mr ? nt - r : mr;
+                if (next)
+                    for (size_t l = lines * ri / calls; l < lines * (ri + 1) / calls; l++)
+                        __builtin_prefetch(next + l * 64, 0, 2);
                 const void *rows[TC_QMR_MAX];
                 for (int q = 0; q < TC_QMR_MAX; q++)
                     rows[q] = V + xi * vstride + (size_t)(r + (q < m ? q : m - 1)) * cpad;

@@ -22,17 +22,22 @@ typedef struct tc_qwg_job {
     const int32_t *bias;                  /* [np * 16] */
     const float *scale;                   /* [np * 16] */
     tc_qukernel uk;                       /* the tier's S16X2 micro-kernel */
+    int prefetch_all;                     /* prefetch the weights in every chunk */
     char *y;
     char *ws;                             /* per thread: ws_thread bytes */
     size_t ws_thread;
 } tc_qwg_job;
 
 /* Tiles [t0, t0 + nt) of the job (nt <= job->chunk), panels [p0, p1) of 16 output channels,
- * ws: the thread's workspace. */
+ * ws: the thread's workspace.  prefetch: the weights are not expected in L2 (this thread's
+ * first chunk, or more weights than L2 holds), each panel is prefetched during the one
+ * before it. */
 
-void tc_qwg_chunk_portable(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, char *ws);
+void tc_qwg_chunk_portable(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, int prefetch,
+                           char *ws);
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_qwg_chunk_avx2(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, char *ws);
+void tc_qwg_chunk_avx2(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, int prefetch,
+                       char *ws);
 #endif
 
 #define QWG_CAT_(a, b) a##b
