@@ -111,6 +111,12 @@ static int u8s8_count_fixed(int K, int N, const int16_t *w, ptrdiff_t ldw)
     return count;
 }
 
+double tc_qgemm_u8s8x2_share(int K, int N, const int16_t *w, ptrdiff_t ldw)
+{
+    long groups = (long)((N + TC_QNR - 1) / TC_QNR) * ((K + 3) / 4);
+    return groups ? (double)u8s8_count_fixed(K, N, w, ldw) / (double)groups : 0.0;
+}
+
 int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw)
 {
     int w_min = 0, w_max = 0;
@@ -126,8 +132,7 @@ int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w
         return format;
     /* vpmaddubsw + vpmaddwd + vpaddd per 4 k against twice vpmaddwd + vpaddd: 3 against 4
      * instructions, less the correction pass over its share of the groups */
-    long groups = (long)((N + TC_QNR - 1) / TC_QNR) * ((K + 3) / 4);
-    return 4L * u8s8_count_fixed(K, N, w, ldw) <= groups ? TC_QFMT_U8S8X2 : TC_QFMT_S16X2;
+    return tc_qgemm_u8s8x2_share(K, N, w, ldw) <= 0.25 ? TC_QFMT_U8S8X2 : TC_QFMT_S16X2;
 }
 
 /* The micro-kernel of a format in ctx's row of the table. */

@@ -787,6 +787,10 @@ int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max);
  * its 16-column panels need a correction pass (its cost: one more pass over them). */
 int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw);
 
+/* The share of U8S8X2's 4-k groups (of its 16-column panels) of these weights that need its
+ * correction pass, 0 to 1. */
+double tc_qgemm_u8s8x2_share(int K, int N, const int16_t *w, ptrdiff_t ldw);
+
 /* Bytes of packed weights for B[K, N] (column sums included); for U8S8X2 the
  * most it can take (every 4-k group corrected): tc_qgemm_pack_size_for is exact. */
 size_t tc_qgemm_pack_size(int format, int K, int N);

@@ -130,8 +130,9 @@ def test_winograd_refuses_other_geometries(ctx):
 
 
 def test_the_planner_takes_winograd_where_it_measured_faster():
-    """On AVX2 without VNNI: against S16X2 / U7S8 (weights past 7 bits) on every map, against
-    U8S8X2 (7-bit weights) from 14x14 up; never with VNNI (S8X4), strides or few channels."""
+    """On AVX2 without VNNI: against S16X2 on every map, against the byte kernels (U8S8X2: 7-bit
+    weights; U7S8: 8-bit weights after a ReLU) from 14x14 up; never with VNNI (S8X4), strides
+    or few channels."""
     from tinycnn.ops.qconv import _format
     if "avx2" not in K.int8_isas():
         pytest.skip("CPU lacks AVX2")
@@ -142,9 +143,23 @@ def test_the_planner_takes_winograd_where_it_measured_faster():
     assert K.qgemm_choose_format_for(avx2, w8.reshape(64, -1)) == "s16x2"
     assert K.qgemm_choose_format_for(avx2, w7.reshape(64, -1)) == "u8s8x2"
     one = (1, 1)
-    assert _format(avx2, w8, 1, one, one, (1, 64, 7, 7)) == "winograd"
+    assert _format(avx2, w8, 1, one, one, (1, 64, 7, 7), np.int8, 0) == "winograd"   # s16x2
+    assert _format(avx2, w8, 1, one, one, (1, 64, 14, 14)) == "winograd"
+    assert _format(avx2, w8, 1, one, one, (1, 64, 7, 7)) == "u7s8"
     assert _format(avx2, w7, 1, one, one, (1, 64, 14, 14)) == "winograd"
     assert _format(avx2, w7, 1, one, one, (1, 64, 7, 7)) is None
+    # 8-bit weights whose U8S8X2 corrects a few groups (ResNet-18's 512 at 7x7: a fifth):
+    # U7S8 after a ReLU, from more than a 32nd of the groups; U8S8X2 with none (w7)
+    w5 = w7.copy().reshape(64, -1)
+    w5[:, 0:64:4] = 100
+    w5[:, 1:64:4] = 100                 # 16 of the 144 groups of each panel
+    w5 = w5.reshape(w7.shape)
+    assert K.qgemm_choose_format_for(avx2, w5.reshape(64, -1)) == "u8s8x2"
+    assert K.qgemm_u8s8x2_share(w5.reshape(64, -1)) == 16 / 144
+    assert K.qgemm_u8s8x2_share(w7.reshape(64, -1)) == 0
+    assert _format(avx2, w5, 1, one, one, (1, 64, 7, 7)) == "u7s8"
+    assert _format(avx2, w5, 1, one, one, (1, 64, 7, 7), np.uint8, 128) is None
+    assert _format(avx2, w5, 1, one, one, (1, 64, 14, 14)) == "winograd"
     # the direct path then: 8-bit weights on uint8 input take U7S8, after a ReLU (a low zero
     # point), or with a mid-range one (its window around it) from 32 channels on, so not an
     # image's stem

@@ -389,6 +389,19 @@ def qgemm_choose_format_for(Context ctx, w):
     return _QFORMAT_NAMES[f]
 
 
+def qgemm_u8s8x2_share(w):
+    """The share (0 to 1) of the 4-k groups of U8S8X2's 16-column panels of these weights
+    (int16 [N, K], minus their zero point) that need its correction pass."""
+    _check_qarray("weight", w, (np.int16,), 2)
+    w = np.ascontiguousarray(w)
+    cdef const int16_t *pw = <const int16_t *>_vptr(w)
+    cdef int n = w.shape[0], k = w.shape[1]
+    cdef double share
+    with nogil:
+        share = tc_qgemm_u8s8x2_share(k, n, pw, k)
+    return share
+
+
 cdef bint qwinograd_fits(tc_conv2d_params p, w):
     cdef const int16_t *pw = <const int16_t *>_vptr(w)
     return w.dtype == np.int16 and w.flags.c_contiguous and tc_qwinograd_fits(&p, pw) != 0

@@ -15,7 +15,7 @@ from .common import UnsupportedOperator, bound_step, window_geometry
 from .conv import conv_macs, conv_window
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
 from .qelementwise import emit_lookup, lookup_op_table, qlinear_binary
-from .qmatmul import gemm_format
+from .qmatmul import _U7S8_MAX_X_ZERO_POINT, _U7S8_MIN_OUTPUTS, gemm_format
 
 
 def _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides):
@@ -74,6 +74,15 @@ def _layer(n, ctx, conv, w, w_zero_point, output, out_shape, x_dtype, x_zero_poi
                      format=_format(ctx, w16, group, st, dl, out_shape, x_dtype, x_zero_point))
 
 
+# After a ReLU, U7S8's correction pass (bytes past its window, few) costs less than
+# U8S8X2's (weight pairs past 128) once more than a 32nd of U8S8X2's groups need one.  Lone
+# ResNet-18 layer4.1.conv1 (512 at 7x7, its weights and activations, zero point 0, emulated
+# AVX2 1t, thread CPU us, 2026-12-01 20:40, min of 20 alternated, U8S8X2 / U7S8): 8-bit
+# weights (20% of the groups corrected) 1592-1653 / 1336-1347; 7-bit (reduce_range, none)
+# 1290-1323 / 1333-1347.
+_U8S8X2_MAX_SHARE = 1 / 32
+
+
 def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_zero_point=0):
     """The packed layout: the direct path's (K.qgemm_choose_format_for, in QConv2d), or the
     exact integer Winograd F(2x2, 3x3) where it measured faster on AVX2 without VNNI (lone
@@ -87,19 +96,25 @@ def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_
     S16X2 (8-bit weights) everywhere, against U8S8X2 (7-bit weights) on maps of 14x14 and
     more, where the 16/9 larger packed weights are streamed over enough tiles; channels a
     multiple of 16 or many (the transform pads them to 16).  VNNI (S8X4) keeps the direct
-    path.  Against U7S8 (8-bit weights after a ReLU) as against S16X2: whole ResNet-50,
-    2026-12-01, the 7x7 maps' three layers direct U7S8 or Winograd were within noise
-    (alternated sessions, 40 rounds, medians 104.9 / 103.2 ms).  Else the direct path's
-    layout: None for QConv2d's own choice, or 'u7s8' (gemm_format)."""
+    path.  Against U7S8 (8-bit weights after a ReLU) as against U8S8X2, from 14x14 up: at
+    7x7 the byte kernel is faster (ResNet-18 layer4.1.conv1, 512 at 7x7, its weights and
+    activations, 2026-12-01 20:30, thread CPU us, min of 20: U7S8 1358-1420, Winograd
+    1629-1895; with 256 MiB read between runs 1574-1584 / 1832-1836).  Else the direct
+    path's layout: None for QConv2d's own choice, or 'u7s8' (gemm_format, or in place of
+    U8S8X2 after a ReLU when more than _U8S8X2_MAX_SHARE of its groups need a correction)."""
     k, kh, kw, cg = w16.shape
     direct = gemm_format(ctx, w16, x_dtype, x_zero_point) if group == 1 else None
+    if direct == "u8s8x2" and (kh, kw) != (1, 1) and x_dtype == np.uint8 and \
+            x_zero_point <= _U7S8_MAX_X_ZERO_POINT and k >= _U7S8_MIN_OUTPUTS and \
+            K.qgemm_u8s8x2_share(np.ascontiguousarray(w16.reshape(k, -1))) > _U8S8X2_MAX_SHARE:
+        direct = "u7s8"
     own = "u7s8" if direct == "u7s8" else None  # else QConv2d's own choice
     if (kh, kw) != (3, 3) or group != 1 or tuple(strides) != (1, 1) or \
             tuple(dilations) != (1, 1) or (cg % 16 and cg < 64):
         return own
     if direct == "s8x4" or not K.qconv_winograd_fits(w16):
         return own
-    if direct == "u8s8x2" and min(out_shape[2:]) < 14:
+    if direct in ("u8s8x2", "u7s8") and min(out_shape[2:]) < 14:
         return own
     return "winograd"
 
