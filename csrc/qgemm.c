@@ -466,10 +466,11 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
 /* ------------------------------------------------------------------------ */
 
 /* The task grid.  Rows: the M rows' tiles (mr rows each) dealt evenly into nblocks
- * blocks of at most TC_QMB rows (no short last block: 49 rows are 30 + 19, not 48 + 1);
- * columns: the panels dealt evenly, in whole kernel calls, into ncchunks chunks.  The
- * threads start at evenly spaced tasks, so equal tasks in a multiple of the threads give
- * each an equal share; the order of the tasks decides which operand a thread reads only
+ * blocks of at most TC_QMB rows (no short last block: 100 rows are 30 + 36 + 34, not
+ * 48 + 48 + 4), or on one thread one block up to TC_QMB_WHOLE rows; columns: the panels
+ * dealt evenly, in whole kernel calls, into ncchunks chunks.  The threads start at
+ * evenly spaced tasks, so equal tasks in a multiple of the threads give each an equal
+ * share; the order of the tasks decides which operand a thread reads only
  * its share of: with more columns than rows (late layers, GEMVs), column chunk outer,
  * each thread streaming its share of the weights; else row block outer, each thread
  * reading its share of the activations (which the previous layer's threads wrote by
@@ -480,7 +481,10 @@ static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = TC_QMB / mr;
     const int tiles = (d->M + mr - 1) / mr, steps = (np + step - 1) / step;
-    int nblocks = (tiles + per_block - 1) / per_block, chunks = 1;
+    /* one thread: one block up to TC_QMB_WHOLE rows (several threads split the columns in
+     * chunks, each read by every block while in L2) */
+    int nblocks = threads == 1 && d->M <= TC_QMB_WHOLE ? 1 : (tiles + per_block - 1) / per_block;
+    int chunks = 1;
     if (threads > 1 && nblocks < 4 * threads) {
         chunks = (4 * threads + nblocks - 1) / nblocks;
         while ((long)chunks * nblocks % threads) /* whole tasks per thread */
@@ -515,6 +519,14 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
 #define TC_QWIDE_KMAX 32
 #define TC_QWIDE_PANELS 8
 
+/* The next call's panels are prefetched (in a thread's first task) up to this many bytes
+ * (kpad <= 512 for one 8-bit panel).  ResNet-50's layer4.1 at 7x7 in the model (emulated
+ * AVX2 1t, 2026-12-01 20:50, min of 20 runs, 2 alternations, without / with): 1x1 512 ->
+ * 2048 (8 KiB panels) 677-689 / 573-620 us, 256 -> 1024 at 14x14 (4 KiB) 624-625 / 611-618;
+ * longer panels lose: 2048 -> 512 (32 KiB) 588-627 / 646-696, 3x3 512 (73 KiB) 1366-1422 /
+ * 1442-1515 (their own streams are long enough for the hardware prefetcher) */
+#define TC_QGEMM_PREFETCH_BYTES 8192
+
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
  * kernels (vpmaddwd, 16 products each) */
 #define TC_QGEMM_MIN_SPLIT 2.5e5
@@ -525,8 +537,8 @@ static size_t row_bytes(int format, int K)
 }
 
 /* Row pointers of one row block's tiles: TILES_PER_BLOCK tiles of up to TC_QMR_MAX rows,
- * ntaps each (the 6-row kernels use 8 tiles of a 48-row block). */
-#define TILES_PER_BLOCK (TC_QMB / 6)
+ * ntaps each (the 6-row kernels use up to 10 tiles: a block of TC_QMB_WHOLE rows). */
+#define TILES_PER_BLOCK (TC_QMB_WHOLE / 6)
 
 static size_t pointer_bytes(int ntaps)
 {
@@ -546,8 +558,8 @@ static size_t split_bytes(int format, int kpad)
 {
     if (format != TC_QFMT_U7S8)
         return 0;
-    return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * sizeof(void *) + (size_t)TC_QMB * kpad +
-           kpad + (size_t)TC_QMB * (kpad / 4) * sizeof(int32_t) + 64;
+    return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * sizeof(void *) + (size_t)TC_QMB_WHOLE * kpad +
+           kpad + (size_t)TC_QMB_WHOLE * (kpad / 4) * sizeof(int32_t) + 64;
 }
 
 static split_area split_area_at(char *p, int kpad)
@@ -555,7 +567,7 @@ static split_area split_area_at(char *p, int kpad)
     split_area s;
     s.lo_ptrs = (const void **)p;
     s.lo = (uint8_t *)(s.lo_ptrs + TILES_PER_BLOCK * TC_QMR_MAX);
-    s.off = s.lo + (size_t)TC_QMB * kpad;
+    s.off = s.lo + (size_t)TC_QMB_WHOLE * kpad;
     s.groups = (int32_t *)(((uintptr_t)(s.off + kpad) + 3) & ~(uintptr_t)3);
     return s;
 }
@@ -639,7 +651,7 @@ size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, in
 {
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)(N + TC_QNR - 1) / TC_QNR * TC_QNR * (sizeof(int32_t) + sizeof(float));
-    size_t per_thread = ((size_t)TC_QMB * row_bytes(format, K) + 63) & ~(size_t)63;
+    size_t per_thread = ((size_t)TC_QMB_WHOLE * row_bytes(format, K) + 63) & ~(size_t)63;
     /* rows packed once for all tasks (when the columns are split), or per thread */
     size_t shared = (size_t)M * row_bytes(format, K), own = threads * per_thread;
     size_t ptrs = threads * ((pointer_bytes(ntaps) + split_bytes(format, tc_qfmt_kpad(format, K)) +
@@ -735,6 +747,12 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         }
         const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
         const int step = d->uk.nr / TC_QNR; /* panels per kernel call */
+        /* In a network the weights come from memory in the thread's first task (the other
+         * layers evicted them): each call's panels prefetched into L2 during the previous
+         * call's tiles, a slice per tile, where they are short streams */
+        const int calls = (mcount + d->uk.mr - 1) / d->uk.mr;
+        const size_t lines = panel_bytes * step / 64;
+        const int prefetch = t == t0 && panel_bytes * step <= TC_QGEMM_PREFETCH_BYTES;
         for (int p = p0; p < p1; p += step) {
             int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
             if (p + step > p1)
@@ -747,8 +765,12 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 e.nfix = d->fix.start[p + 1] - d->fix.start[p];
             }
             const char *b = panels + (size_t)p * panel_bytes;
+            const char *next = prefetch && p + step < p1 ? b + step * panel_bytes : NULL;
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
+                if (next)
+                    for (size_t l = lines * i / calls; l < lines * (i + 1) / calls; l++)
+                        __builtin_prefetch(next + l * 64, 0, 2);
                 ptrdiff_t at = ((ptrdiff_t)(m0 + r) * d->ldy + n0) * ysz;
                 char *y = (char *)d->y + at;
                 if (e.residual)
@@ -795,7 +817,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)np * TC_QNR * (sizeof(int32_t) + sizeof(float));
     d->ws_rows = (char *)(((uintptr_t)ws + epi + 63) & ~(uintptr_t)63);
-    d->ws_thread = ((size_t)TC_QMB * row_bytes(d->format, d->K) + 63) & ~(size_t)63;
+    d->ws_thread = ((size_t)TC_QMB_WHOLE * row_bytes(d->format, d->K) + 63) & ~(size_t)63;
     size_t shared = (size_t)d->M * row_bytes(d->format, d->K), own = threads * d->ws_thread;
     d->ws_ptrs = (char *)(((uintptr_t)d->ws_rows + (shared > own ? shared : own) + 63) &
                           ~(uintptr_t)63);

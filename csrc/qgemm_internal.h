@@ -10,6 +10,11 @@
  * columns runs over it. */
 #define TC_QMB 48
 
+/* Products of at most this many rows run as one block on one thread (the most a block
+ * has): a 7 x 7 map's 49 rows (225 KiB of a 3x3 layer's 512 channels) streams the weights
+ * once, not once per block of 30 and 19 rows (2.4 MiB of them, more than L2, twice) */
+#define TC_QMB_WHOLE 60
+
 typedef struct tc_qdriver tc_qdriver;
 
 /* Writes rows m0 .. m0 + mcount of the product's left operand, kpad packed

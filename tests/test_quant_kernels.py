@@ -615,10 +615,10 @@ def _tiers_at(threads):
             for isa in ("portable", "avx2", "avx512vnni") if isa in K.int8_isas() for t in threads}
 
 
-# rows around the tiles (6) and blocks (48) the tasks are cut into: a last tile of 1 row
-# (7, 49, 97), a last block of 1 row (49, 97), blocks that do not divide the threads (145);
-# the maps of 7x7, 14x14 and 28x28
-PARTITION_ROWS = [1, 7, 49, 97, 145, 196, 784]
+# rows around the tiles (6) and blocks (48; up to 60 rows in one) the tasks are cut into: a
+# last tile of 1 row (7, 49, 61, 97), one block of 49 and 60 rows, two of 61, blocks that do
+# not divide the threads (145); the maps of 7x7, 14x14 and 28x28
+PARTITION_ROWS = [1, 7, 49, 60, 61, 97, 145, 196, 784]
 
 
 def test_qgemm_task_split_gives_the_same_result_at_1_2_and_3_threads():
@@ -663,7 +663,8 @@ def test_qconv_task_split_gives_the_same_result_at_1_2_and_3_threads():
     for (c, k, kh, st, h, wd) in [(16, 40, 1, 1, 7, 7), (32, 161, 1, 2, 14, 14),
                                   (16, 33, 3, 1, 14, 14), (20, 48, 3, 1, 7, 7),
                                   (64, 40, 3, 1, 28, 28), (48, 97, 3, 1, 13, 9),
-                                  (32, 200, 3, 1, 8, 8)]:
+                                  (32, 200, 3, 1, 8, 8), (24, 40, 3, 1, 6, 10),
+                                  (24, 40, 3, 1, 61, 1)]:
         w = rng.integers(-128, 128, (k, kh, kh, c)).astype(np.int16)
         scale = (rng.random(k) * 0.002 + 1e-5).astype(np.float32)
         x = rng.integers(0, 256, (1, h, wd, c)).astype(np.uint8)
