@@ -379,6 +379,24 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
     __m256i c31, __m256i c40, __m256i c41, __m256i c50, __m256i c51, int mr, int nr,
     const tc_qepi *e, void *y, ptrdiff_t ldy)
 {
+    if (mr == 6 && nr == 16 && e->type == TC_QOUT_S32 && !e->residual) {
+        /* the sums themselves (the integer Winograd's products: a ninth of a 64-channel
+         * layer's instructions went to the general store) */
+        int32_t *yr = y;
+        _mm256_storeu_si256((__m256i *)yr, c00);
+        _mm256_storeu_si256((__m256i *)yr + 1, c01);
+        _mm256_storeu_si256((__m256i *)(yr + ldy), c10);
+        _mm256_storeu_si256((__m256i *)(yr + ldy) + 1, c11);
+        _mm256_storeu_si256((__m256i *)(yr + 2 * ldy), c20);
+        _mm256_storeu_si256((__m256i *)(yr + 2 * ldy) + 1, c21);
+        _mm256_storeu_si256((__m256i *)(yr + 3 * ldy), c30);
+        _mm256_storeu_si256((__m256i *)(yr + 3 * ldy) + 1, c31);
+        _mm256_storeu_si256((__m256i *)(yr + 4 * ldy), c40);
+        _mm256_storeu_si256((__m256i *)(yr + 4 * ldy) + 1, c41);
+        _mm256_storeu_si256((__m256i *)(yr + 5 * ldy), c50);
+        _mm256_storeu_si256((__m256i *)(yr + 5 * ldy) + 1, c51);
+        return;
+    }
     if (mr == 6 && nr == 16 && !e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
         v.bias0 = v.bias1 = _mm256_setzero_si256(); /* in the sums already */
