@@ -405,7 +405,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                             job->uk_inplace(kc, abase + (size_t)(ir / MR) * astride,
                                             (ptrdiff_t)astride, mr > MR ? 2 : 1, b, g->ldb,
                                             op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
-                                            TC_GEMM_PF_A);
+                                            TC_GEMM_PF_A_INPLACE);
                         }
                         if (job->act_rows && (flags & TC_UK_LAST))
                             job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr);
