@@ -390,7 +390,16 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     astride = (size_t)kc * MR;
                 }
                 if (job->uk_inplace) {
-                    /* B row-major where it lies: 12x32 tiles, no packing */
+                    /* B row-major where it lies: 12x32 tiles, no packing.
+                     * A shallow K (16 to 32) pays ~3 cycles per 8 outputs beyond its FMAs
+                     * (AVX2 emulation, 2026-12-01: c -> 72 at 56x56 is 60 + 33 c/8 us, the
+                     * FMAs at peak; 16 -> 64 at 55x55 86 us where ORT's node takes ~71).
+                     * Tried without gain, lone layers, alternating: sweeping the columns
+                     * for each 12-row panel (rows outer), prefetching the next tile's C
+                     * rows, one call per panel for all its 16-column tiles, mstep 12 / 24 /
+                     * 96, no C prefetch below kc 64 (1-2% lone, noise in the networks),
+                     * 2 MiB pages for B and C.  Without a bias the 8 -> 72 layer ran 5-10%
+                     * faster: the epilogue is part of it, the rest is not located. */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
                     for (int jr = 0, nr; jr < nc; jr += nr) {
                         /* 33 columns as 16 + 17: the tile takes a 17th column
@@ -405,7 +414,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                             job->uk_inplace(kc, abase + (size_t)(ir / MR) * astride,
                                             (ptrdiff_t)astride, mr > MR ? 2 : 1, b, g->ldb,
                                             op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
-                                            TC_GEMM_PF_A);
+                                            TC_GEMM_PF_A_INPLACE);
                         }
                         if (job->act_rows && (flags & TC_UK_LAST))
                             job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr);

@@ -35,6 +35,13 @@
 /* Prefetch distance on the packed A of a K block, one sequential stream: 1 KiB
  * (ResNet-50's 1x1 and strided convolutions, see git log d5011d2). */
 #define TC_GEMM_PF_A 256
+/* ... and 2 KiB for the tiles reading B in place (the 1x1 layers of the mobile networks):
+ * per-step minima of whole models, AVX2 emulation, 1 thread, 4-5 alternating rounds of
+ * 12-15 profiled runs, 2026-12-01 20:37-20:39, sum of the steps 512 / 256 (median):
+ * MnasNet 0.984, EfficientNet-B0 0.986, SqueezeNet 0.988, MobileNetV2's 1x1 layers
+ * from 14x14 on 0.978 (whole model 0.99), MobileNetV3-Large 1.005, ResNet-50 (its
+ * packed tiles unchanged) 0.999; 1024 and 2048 no better than 512. */
+#define TC_GEMM_PF_A_INPLACE 512
 
 /* The K blocks of the driver: equal blocks of at most KC (576 = 2 x 288, not
  * 256 + 256 + 64: fewer passes over C).  Packed A is laid out by the same
