@@ -520,6 +520,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * (AVX2 emulation, 1 thread, lone layers, alternating, same bits: 5x5/2 672@14
          * and 576@14 see the commit) */
         int o0 = 0;
+        /* Every group stores all its G sums, those past n (at most 3: pixels n..n+2) into ob's
+         * spare vectors, never read back: guarded by o0 + i < n, the stores let GCC keep only 5
+         * of the 7 chains of 3x3 in registers (9 weights + 7 sums = 16 ymm), the other 2
+         * re-read their taps from spilled copies.  AVX2 emulation, 1 thread, thread CPU time,
+         * lone layers, alternating with 6e81e67 (2026-12-01 20:28): 3x3 480@14 and 576@14
+         * 0.91, 960@7 0.93, 192@28/2 0.94, 576@14/2 0.95, 240@28/2 0.96; 5x5 unchanged */
 #define TC_DW_BLOCK_GROUPS(G, MORE)                                                     \
     for (; o0 + (MORE) < n; o0 += (G)) {                                               \
         const tc_v *src[G];                                                            \
@@ -533,7 +539,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 _Pragma("GCC unroll 8") for (int i = 0; i < (G); i++)                  \
                     a[i] = tc_v_fma(src[i][d], wv, a[i]);                              \
             }                                                                          \
-        for (int i = 0; i < (G) && o0 + i < n; i++)                                    \
+        for (int i = 0; i < (G); i++)                                                  \
             ob[o0 + i] = a[i];                                                         \
     }
         /* 7 pixels in flight, not 8 (7x7: 7 groups of 7, where 8s took 6 groups and a group
