@@ -23,6 +23,21 @@ IR_FUSE_MIN_BYTES = 1_500_000
 # A band's slot (expansion rows with the halo + depthwise rows) at most this many bytes:
 # the best bands measured (56x56 E=144: 8 rows, 580 KB; 112x112 E=96 stride 2: 4-16 rows)
 IR_BAND_BYTES = 640 * 1024
+# ... and for stride-2 blocks, whose best bands alone (4-16 rows) cost more in the networks,
+# where the block's workspace, input and output are not in cache: per step in the network,
+# AVX2 emulation, 1 thread, min / median of 100 profiled runs, both budgets alternating in one
+# process (2026-12-01 20:45, loaded host), 240 KB / 640 KB: MnasNet's layers.8.0 (16-48-24 at
+# 112x112, 12 -> 4 rows) 0.93 / 0.91, MobileNetV2's features.2 (16-96-24) 0.97 / 0.92,
+# MobileNetV3-Large's features.2 (16-64-24) 1.0 / 0.94, MobileNetV2's features.4 (24-144-32 at
+# 56x56) 1.0 / 0.99; 120 KB and 400 KB about as 240 KB; LRASPP's 256x256 and 64x64 stride-2
+# blocks unchanged.  Lone, band 4 ran 1.03 of band 12's time on layers.8.0 with every buffer in
+# cache, 1.01 with the caches flushed before each run.
+IR_BAND_BYTES_S2 = 240 * 1024
+
+
+def band_budget(stride):
+    """The byte budget of a band's slot for a block whose depthwise has this stride."""
+    return IR_BAND_BYTES if stride == 1 else IR_BAND_BYTES_S2
 
 _STAGES = ("expand", "depthwise", "project")
 
@@ -43,7 +58,7 @@ def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
     def slot(b):
         return 4 * e * (((b - 1) * stride + (kh - 1) * dilation + 1) * w + b * ow)
     band = 1
-    while band < oh and slot(band + 1) <= IR_BAND_BYTES:
+    while band < oh and slot(band + 1) <= band_budget(stride):
         band += 1
     nbands = -(-oh // band)
     nbands = -(-nbands // threads) * threads
