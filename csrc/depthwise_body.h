@@ -699,9 +699,9 @@ static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
     return TC_DW_CAT(TC_DW_FN, _even_band)(OH, b);
 }
 
-/* 5x5 on planes past the channel-block kernel's buffers, output rows up to 28 wide (MnasNet's
- * and EfficientNet-B0's 28x28 at stride 1, their and MobileNetV3-Large's 56x56 -> 28x28): the
- * kernel band by band of output rows (_band_image).  Same bits as the row kernel. */
+/* 5x5 on planes past the channel-block kernel's buffers, output rows up to 28 wide (MnasNet's,
+ * MobileNetV3-Large's and EfficientNet-B0's 28x28 at stride 1): the kernel band by band of
+ * output rows (_band_image).  Same bits as the row kernel. */
 static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, const float *w,
                                                  const tc_conv2d_params *p, const float *bias,
                                                  const float *residual, const tc_activation *act,
@@ -957,10 +957,13 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * in flight 5x5 too (2026-12-01 18:27, same protocol, against integ11's staged kernel: 672@14
  * 0.72-0.73, 480@14 0.72), and stride 2 from 28 wide to 14 (18:44, 4 rounds, against integ11's
  * row and staged kernels: 3x3 192@28 and 240@28 0.88, 5x5 240@28 0.87; a 29x29 padded input
- * is 30 KB of buffer on AVX2).  5x5 on wider planes up to 28 wide in bands of output rows
- * (_block_bands_k5; 2026-12-01 20:47, AVX2 emulation, 1 thread, thread CPU time, lone layers,
- * 3 rounds alternating with 6e81e67's staged kernel, same bits): 120@28 0.90-0.91, 240@28
- * 0.92-0.95, 120@17 0.79, and at stride 2 72@56 0.97-0.98, 40@33 0.84, but 144@56 1.01. */
+ * is 30 KB of buffer on AVX2).  5x5 at stride 1 on wider planes up to 28 wide in bands of
+ * output rows (_block_bands_k5; 2026-12-01 20:47, AVX2 emulation, 1 thread, thread CPU time,
+ * lone layers, 3 rounds alternating with 6e81e67's staged kernel, same bits): 120@28 0.90-0.91,
+ * 240@28 0.92-0.95, 120@17 0.79; in MnasNet (per step, min of 40, 21:21) 120@28 0.92.  Not at
+ * stride 2: 72@56 0.97-0.98 and 144@56 1.01 lone, but MnasNet's 72@56 1.04 in the network
+ * (the staged kernel reads one plane at a time, the bands 8 planes' rows, twice for the halo);
+ * 40@33 0.84 lone. */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -971,8 +974,8 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1)
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     if (!narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX || hp * wp > TC_DW_BLOCK_IN_MAX) {
-        if (TC_VL == 8 && k == 5 && OW <= 28 &&
-            TC_DW_CAT(TC_DW_FN, _block_band)(5, p->sh, OH, OW))
+        if (TC_VL == 8 && k == 5 && p->sh == 1 && OW <= 28 &&
+            TC_DW_CAT(TC_DW_FN, _block_band)(5, 1, OH, OW))
             return TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     }
