@@ -24,6 +24,7 @@ BLOCKS = [
     ("mv2.7  32-192-64 28 s2", 32, 192, 64, 28, 3, 2),
     ("mv2.8  64-384-64 14", 64, 384, 64, 14, 3, 1),
     ("mv2.15 160-960-160 7", 160, 960, 160, 7, 3, 1),
+    ("mnas.8.0 16-48-24 112 s2", 16, 48, 24, 112, 3, 2),
     ("mnas   24-72-24 56", 24, 72, 24, 56, 3, 1),
     ("mnas   24-72-40 56 5x5 s2", 24, 72, 40, 56, 5, 2),
     ("mnas   40-120-40 28 5x5", 40, 120, 40, 28, 5, 1),
@@ -53,11 +54,14 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bands", default="1,2,4,8,16")
+    ap.add_argument("--only", default="", help="run the blocks whose name contains this")
     a = ap.parse_args()
     ctx = _kernels.Context(a.threads, os.environ.get("TINYCNN_ISA", "auto"))
     bands = [int(b) for b in a.bands.split(",")]
     print(f"isa {ctx.isa}, {a.threads} thread(s); ms: unfused, then fused/unfused per band {bands}")
     for name, c0, e, k2, h, ks, s in BLOCKS:
+        if a.only not in name:
+            continue
         ex, dw, pr, oh = layers(ctx, c0, e, k2, h, ks, s)
         x = np.random.default_rng(1).standard_normal((1, c0, h, h), dtype=np.float32)
         t1 = np.empty((1, e, h, h), np.float32)

@@ -446,12 +446,11 @@ TC_DW_FLAT_VARIANT(_flat, 0)
 #define TC_DW_BLOCK_IN_MAX 961  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
 #define TC_DW_BLOCK_OUT_MAX 196 /* output pixels */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
-    const int KC, const float *x, int H, int W, const float *w, const tc_conv2d_params *p,
-    const float *bias, const float *residual, const tc_activation *act, int k0, int nc, int OH,
-    int OW, float *y)
+    const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
+    const tc_conv2d_params *p, const float *bias, const float *residual, const tc_activation *act,
+    int k0, int nc, int OH, int OW, size_t out_plane, float *y)
 {
     const int s = p->sh, Hp = (OH - 1) * s + KC, Wp = (OW - 1) * s + KC, n = OH * OW;
-    const size_t in_plane = (size_t)H * W, out_plane = (size_t)n;
     const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
     /* ob: TC_VL spare pixels, read (never stored) by the last transpose back */
     tc_v buf[TC_DW_BLOCK_IN_MAX], ob[TC_DW_BLOCK_OUT_MAX + TC_VL], wt[32], r[TC_VL];
@@ -520,6 +519,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * (AVX2 emulation, 1 thread, lone layers, alternating, same bits: 5x5/2 672@14
          * and 576@14 see the commit) */
         int o0 = 0;
+        /* Every group stores all its G sums, those past n (at most 3: pixels n..n+2) into ob's
+         * spare vectors, never read back: guarded by o0 + i < n, the stores let GCC keep only 5
+         * of the 7 chains of 3x3 in registers (9 weights + 7 sums = 16 ymm), the other 2
+         * re-read their taps from spilled copies.  AVX2 emulation, 1 thread, thread CPU time,
+         * lone layers, alternating with 6e81e67 (2026-12-01 20:28): 3x3 480@14 and 576@14
+         * 0.91, 960@7 0.93, 192@28/2 0.94, 576@14/2 0.95, 240@28/2 0.96; 5x5 unchanged */
 #define TC_DW_BLOCK_GROUPS(G, MORE)                                                     \
     for (; o0 + (MORE) < n; o0 += (G)) {                                               \
         const tc_v *src[G];                                                            \
@@ -533,7 +538,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 _Pragma("GCC unroll 8") for (int i = 0; i < (G); i++)                  \
                     a[i] = tc_v_fma(src[i][d], wv, a[i]);                              \
             }                                                                          \
-        for (int i = 0; i < (G) && o0 + i < n; i++)                                    \
+        for (int i = 0; i < (G); i++)                                                  \
             ob[o0 + i] = a[i];                                                         \
     }
         /* 7 pixels in flight, not 8 (7x7: 7 groups of 7, where 8s took 6 groups and a group
@@ -598,8 +603,13 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
             }
         }
     }
-    if (defer)
-        tc_v_act_rows(kind, y, (ptrdiff_t)nc * n);
+    if (defer) {
+        if (out_plane == (size_t)n)
+            tc_v_act_rows(kind, y, (ptrdiff_t)nc * n);
+        else
+            for (int c = 0; c < nc; c++)
+                tc_v_act_rows(kind, y + (size_t)c * out_plane, (ptrdiff_t)n);
+    }
 }
 
 static void TC_DW_CAT(TC_DW_FN, _block_k3)(const float *x, int H, int W, const float *w,
@@ -607,14 +617,99 @@ static void TC_DW_CAT(TC_DW_FN, _block_k3)(const float *x, int H, int W, const f
                                            const float *residual, const tc_activation *act, int k0,
                                            int nc, int OH, int OW, float *y)
 {
-    TC_DW_CAT(TC_DW_FN, _block_k)(3, x, H, W, w, p, bias, residual, act, k0, nc, OH, OW, y);
+    TC_DW_CAT(TC_DW_FN, _block_k)(3, x, H, W, (size_t)H * W, w, p, bias, residual, act, k0, nc,
+                                  OH, OW, (size_t)OH * OW, y);
 }
 static void TC_DW_CAT(TC_DW_FN, _block_k5)(const float *x, int H, int W, const float *w,
                                            const tc_conv2d_params *p, const float *bias,
                                            const float *residual, const tc_activation *act, int k0,
                                            int nc, int OH, int OW, float *y)
 {
-    TC_DW_CAT(TC_DW_FN, _block_k)(5, x, H, W, w, p, bias, residual, act, k0, nc, OH, OW, y);
+    TC_DW_CAT(TC_DW_FN, _block_k)(5, x, H, W, (size_t)H * W, w, p, bias, residual, act, k0, nc,
+                                  OH, OW, (size_t)OH * OW, y);
+}
+
+/* b output rows per band evened out over the bands of OH rows they make (0 for 0) */
+static int TC_DW_CAT(TC_DW_FN, _even_band)(int OH, int b)
+{
+    if (b <= 0)
+        return 0;
+    const int nb = (OH + b - 1) / b;
+    return (OH + nb - 1) / nb;
+}
+
+/* Output rows [oh0, oh0 + rows) as an image of their own input rows, whose top and bottom pads
+ * stand for the rows outside it (or the real pads), as csrc/ir_fused.c runs its bands: its
+ * first input row (returned), its count of rows *n and its parameters *q */
+static int TC_DW_CAT(TC_DW_FN, _band_image)(const tc_conv2d_params *p, int H, int oh0, int rows,
+                                            int *n, tc_conv2d_params *q)
+{
+    const int lo = oh0 * p->sh - p->pt, hi = (oh0 + rows - 1) * p->sh - p->pt + (p->KH - 1) * p->dh + 1;
+    const int i0 = lo < 0 ? 0 : lo > H ? H : lo, i1 = hi > H ? H : hi < i0 ? i0 : hi;
+    *q = *p;
+    q->pt = i0 - lo;
+    q->pb = hi - i1;
+    *n = i1 - i0;
+    return i0;
+}
+
+/* A kernel over output rows [0, OH) of an image of H input rows, planes in_plane and out_plane
+ * apart (_block_k, _staged_k with their geometry bound) */
+typedef void (*TC_DW_CAT(TC_DW_FN, _rows_fn))(const float *x, int H, int W, size_t in_plane,
+                                              const float *w, const tc_conv2d_params *p,
+                                              const float *bias, const float *residual,
+                                              const tc_activation *act, int k0, int nc, int OH,
+                                              int OW, size_t out_plane, float *y);
+
+/* fn band by band of B output rows, each band an image of its own input rows (_band_image) */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _bands)(
+    TC_DW_CAT(TC_DW_FN, _rows_fn) fn, int B, const float *x, int H, int W, const float *w,
+    const tc_conv2d_params *p, const float *bias, const float *residual, const tc_activation *act,
+    int k0, int nc, int OH, int OW, float *y)
+{
+    for (int oh0 = 0; oh0 < OH; oh0 += B) {
+        const int rows = OH - oh0 < B ? OH - oh0 : B;
+        tc_conv2d_params q;
+        int n;
+        const int i0 = TC_DW_CAT(TC_DW_FN, _band_image)(p, H, oh0, rows, &n, &q);
+        const size_t o = (size_t)oh0 * OW;
+        fn(x + (size_t)i0 * W, n, W, (size_t)H * W, w, &q, bias, residual ? residual + o : NULL,
+           act, k0, nc, rows, OW, (size_t)OH * OW, y + o);
+    }
+}
+
+static void TC_DW_CAT(TC_DW_FN, _block_k5_rows)(const float *x, int H, int W, size_t in_plane,
+                                                const float *w, const tc_conv2d_params *p,
+                                                const float *bias, const float *residual,
+                                                const tc_activation *act, int k0, int nc, int OH,
+                                                int OW, size_t out_plane, float *y)
+{
+    TC_DW_CAT(TC_DW_FN, _block_k)(5, x, H, W, in_plane, w, p, bias, residual, act, k0, nc, OH, OW,
+                                  out_plane, y);
+}
+
+/* Output rows per band of the channel-block kernel on a plane past its buffers: the most whose
+ * outputs and padded input rows fit, evened out; 0 where not one row fits */
+static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
+{
+    const long wp = (long)(OW - 1) * S + KC;
+    int b = OH;
+    while (b > 0 && ((long)b * OW > TC_DW_BLOCK_OUT_MAX || ((long)(b - 1) * S + KC) * wp > TC_DW_BLOCK_IN_MAX))
+        b--;
+    return TC_DW_CAT(TC_DW_FN, _even_band)(OH, b);
+}
+
+/* 5x5 on planes past the channel-block kernel's buffers, output rows up to 28 wide (MnasNet's,
+ * MobileNetV3-Large's and EfficientNet-B0's 28x28 at stride 1): the kernel band by band of
+ * output rows (_band_image).  Same bits as the row kernel. */
+static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, const float *w,
+                                                 const tc_conv2d_params *p, const float *bias,
+                                                 const float *residual, const tc_activation *act,
+                                                 int k0, int nc, int OH, int OW, float *y)
+{
+    TC_DW_CAT(TC_DW_FN, _bands)(TC_DW_CAT(TC_DW_FN, _block_k5_rows),
+                                TC_DW_CAT(TC_DW_FN, _block_band)(5, p->sh, OH, OW), x, H, W, w, p,
+                                bias, residual, act, k0, nc, OH, OW, y);
 }
 
 /* Planes with output rows of TC_VL to TC_DW_STAGE_MAX_OW (14x14, 28x28: the row
@@ -792,35 +887,30 @@ static int TC_DW_CAT(TC_DW_FN, _stage_band)(int S, int KC, int OH, int OW)
     while (b > 0 && !((size = TC_DW_CAT(TC_DW_FN, _stage_size)(S, KC, b, OW, &n)) &&
                       size <= TC_DW_STAGE_MAX))
         b--;
-    if (b == 0)
-        return 0;
-    const int nb = (OH + b - 1) / b;
-    return (OH + nb - 1) / nb;
+    return TC_DW_CAT(TC_DW_FN, _even_band)(OH, b);
+}
+
+static void TC_DW_CAT(TC_DW_FN, _staged_s1k5_rows)(const float *x, int H, int W, size_t in_plane,
+                                                   const float *w, const tc_conv2d_params *p,
+                                                   const float *bias, const float *residual,
+                                                   const tc_activation *act, int k0, int nc,
+                                                   int OH, int OW, size_t out_plane, float *y)
+{
+    TC_DW_CAT(TC_DW_FN, _staged_k)(1, 5, x, H, W, in_plane, w, p, bias, residual, act, k0, nc, OH,
+                                   OW, out_plane, y);
 }
 
 /* 5x5 at stride 1 on planes too wide (or tall) for the staged buffers (LRASPP's 64x64 and
- * DBNet's 80x80 at 5x5): the staged kernel band by band, each band of output rows an image
- * of its input rows whose top and bottom pads stand for the rows outside it (or the real
- * pads), as csrc/ir_fused.c runs its bands.  Same bits as the row kernel. */
+ * DBNet's 80x80 at 5x5): the staged kernel band by band of output rows (_band_image).  Same
+ * bits as the row kernel. */
 static void TC_DW_CAT(TC_DW_FN, _staged_s1k5_bands)(const float *x, int H, int W, const float *w,
                                                     const tc_conv2d_params *p, const float *bias,
                                                     const float *residual, const tc_activation *act,
                                                     int k0, int nc, int OH, int OW, float *y)
 {
-    const int B = TC_DW_CAT(TC_DW_FN, _stage_band)(1, 5, OH, OW);
-    for (int oh0 = 0; oh0 < OH; oh0 += B) {
-        const int rows = OH - oh0 < B ? OH - oh0 : B;
-        /* input rows [lo, hi) of the band; those outside the image become its pads */
-        const int lo = oh0 - p->pt, hi = oh0 + rows - 1 - p->pt + 5;
-        const int i0 = lo < 0 ? 0 : lo > H ? H : lo, i1 = hi > H ? H : hi < i0 ? i0 : hi;
-        tc_conv2d_params q = *p;
-        q.pt = i0 - lo;
-        q.pb = hi - i1;
-        const size_t o = (size_t)oh0 * OW;
-        TC_DW_CAT(TC_DW_FN, _staged_k)(1, 5, x + (size_t)i0 * W, i1 - i0, W, (size_t)H * W, w, &q,
-                                       bias, residual ? residual + o : NULL, act, k0, nc, rows, OW,
-                                       (size_t)OH * OW, y + o);
-    }
+    TC_DW_CAT(TC_DW_FN, _bands)(TC_DW_CAT(TC_DW_FN, _staged_s1k5_rows),
+                                TC_DW_CAT(TC_DW_FN, _stage_band)(1, 5, OH, OW), x, H, W, w, p, bias,
+                                residual, act, k0, nc, OH, OW, y);
 }
 
 /* The staged kernel for a layer, or NULL.  Measured against the row kernel (AVX2, 1 thread,
@@ -867,7 +957,13 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * in flight 5x5 too (2026-12-01 18:27, same protocol, against integ11's staged kernel: 672@14
  * 0.72-0.73, 480@14 0.72), and stride 2 from 28 wide to 14 (18:44, 4 rounds, against integ11's
  * row and staged kernels: 3x3 192@28 and 240@28 0.88, 5x5 240@28 0.87; a 29x29 padded input
- * is 30 KB of buffer on AVX2). */
+ * is 30 KB of buffer on AVX2).  5x5 at stride 1 on wider planes up to 28 wide in bands of
+ * output rows (_block_bands_k5; 2026-12-01 20:47, AVX2 emulation, 1 thread, thread CPU time,
+ * lone layers, 3 rounds alternating with 6e81e67's staged kernel, same bits): 120@28 0.90-0.91,
+ * 240@28 0.92-0.95, 120@17 0.79; in MnasNet (per step, min of 40, 21:21) 120@28 0.92.  Not at
+ * stride 2: 72@56 0.97-0.98 and 144@56 1.01 lone, but MnasNet's 72@56 1.04 in the network
+ * (the staged kernel reads one plane at a time, the bands 8 planes' rows, twice for the halo);
+ * 40@33 0.84 lone. */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -875,10 +971,14 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
     const int k = p->KH == p->KW && (p->KH == 3 || p->KH == 5) ? p->KH : 0;
     const long hp = (long)(OH - 1) * p->sh + k, wp = (long)(OW - 1) * p->sw + k;
     const int narrow = OW <= 14;
-    if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1 ||
-        !narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX ||
-        hp * wp > TC_DW_BLOCK_IN_MAX)
+    if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1)
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
+    if (!narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX || hp * wp > TC_DW_BLOCK_IN_MAX) {
+        if (TC_VL == 8 && k == 5 && p->sh == 1 && OW <= 28 &&
+            TC_DW_CAT(TC_DW_FN, _block_band)(5, 1, OH, OW))
+            return TC_DW_CAT(TC_DW_FN, _block_bands_k5);
+        return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
+    }
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_k3) : TC_DW_CAT(TC_DW_FN, _block_k5);
 }
 #endif

@@ -231,7 +231,7 @@ def test_band_rows_come_in_whole_depthwise_passes_within_the_budget(threads):
         # the band before rounding up: at least band - (DW_ROWS - 1) rows
         fits = max(1, band - (fused_ir.DW_ROWS - 1)) if band % fused_ir.DW_ROWS == 0 else band
         rows_in = (fits - 1) * stride + kh
-        assert 4 * e * (rows_in * w + fits * ow) <= fused_ir.IR_BAND_BYTES or fits == 1, \
+        assert 4 * e * (rows_in * w + fits * ow) <= fused_ir.band_budget(stride, w) or fits == 1, \
             (e, w, oh, band)
 
 

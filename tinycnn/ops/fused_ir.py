@@ -23,6 +23,25 @@ IR_FUSE_MIN_BYTES = 1_500_000
 # A band's slot (expansion rows with the halo + depthwise rows) at most this many bytes:
 # the best bands measured (56x56 E=144: 8 rows, 580 KB; 112x112 E=96 stride 2: 4-16 rows)
 IR_BAND_BYTES = 640 * 1024
+# ... and for stride-2 blocks, whose best bands alone (4-16 rows) cost more in the networks,
+# where the block's workspace, input and output are not in cache: per step in the network,
+# AVX2 emulation, 1 thread, min / median of 100 profiled runs, both budgets alternating in one
+# process (2026-12-01 20:45, loaded host), 240 KB / 640 KB: MnasNet's layers.8.0 (16-48-24 at
+# 112x112, 12 -> 4 rows) 0.93 / 0.91, MobileNetV2's features.2 (16-96-24) 0.97 / 0.92,
+# MobileNetV3-Large's features.2 (16-64-24) 1.0 / 0.94, MobileNetV2's features.4 (24-144-32 at
+# 56x56) 1.0 / 0.99; 120 KB and 400 KB about as 240 KB; LRASPP's 256x256 and 64x64 stride-2
+# blocks unchanged.  At 2 threads (min of 150, same session, loaded host) 0.80, 0.92 and 0.84 on
+# the three 112x112 blocks, but 1.17 on features.4, cut to 2-row bands (so only from
+# IR_BAND_S2_MIN_W wide).  Lone, band 4 ran 1.03 of band 12's time on layers.8.0 with every
+# buffer in cache, 1.01 with the caches flushed before each run.
+IR_BAND_BYTES_S2 = 240 * 1024
+IR_BAND_S2_MIN_W = 96
+
+
+def band_budget(stride, w):
+    """The byte budget of a band's slot for a block whose depthwise has this stride, on an
+    input w pixels wide."""
+    return IR_BAND_BYTES_S2 if stride > 1 and w >= IR_BAND_S2_MIN_W else IR_BAND_BYTES
 
 _STAGES = ("expand", "depthwise", "project")
 
@@ -36,14 +55,14 @@ DW_ROWS = 4
 
 
 def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
-    """Depthwise output rows per band: the most whose slot fits IR_BAND_BYTES, then evened
+    """Depthwise output rows per band: the most whose slot fits band_budget, then evened
     out so that the bands split equally over the threads, then rounded up to a multiple of
     DW_ROWS where the count of bands still splits equally (rounding down, measured at 1
     thread only, is left: at 2 threads it would cut 56x56 blocks to 4-row bands)."""
     def slot(b):
         return 4 * e * (((b - 1) * stride + (kh - 1) * dilation + 1) * w + b * ow)
     band = 1
-    while band < oh and slot(band + 1) <= IR_BAND_BYTES:
+    while band < oh and slot(band + 1) <= band_budget(stride, w):
         band += 1
     nbands = -(-oh // band)
     nbands = -(-nbands // threads) * threads
