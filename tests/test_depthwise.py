@@ -348,14 +348,14 @@ def assert_avx2_matches_avx512_rows(cases, channels):
                                                                   f"residual {with_residual}")
 
 
-# Threads split planes of 16 output rows or more into bands of rows (csrc/conv.c
+# Threads split planes of 2048 output pixels or more into bands of rows (csrc/conv.c
 # dw_band_rows), each band run as a lone image of its input rows whose pads stand for the rows
-# outside it.  Output heights around the band cuts (16: two bands of 8 at 2 threads; 17, 28,
-# 29, 57; 3 and 4 bands at 3 and 4 threads), strides 1 and 2, 3x3 and 5x5, pads on one side
-# only, dilation, a channel multiplier, batch 2, with and without a residual (also y itself)
-# and every activation: the same bits at 1, 2, 3 and 4 threads on each ISA, and 1 thread
-# within 1e-5 of the reference.
-BAND_PLANES = [(16, 20), (17, 9), (28, 28), (29, 33), (57, 40), (112, 24)]
+# outside it.  Output heights around the band cuts (16 rows of 128: two bands of 8 at 2
+# threads; 45, 57, 64, 112; 3 and 4 bands at 3 and 4 threads; smaller planes at stride 2 keep
+# the channel split), strides 1 and 2, 3x3 and 5x5, pads on one side only, dilation, a channel
+# multiplier, batch 2, with and without a residual (also y itself) and every activation: the
+# same bits at 1, 2, 3 and 4 threads on each ISA, and 1 thread within 1e-5 of the reference.
+BAND_PLANES = [(16, 128), (45, 50), (57, 40), (64, 64), (112, 24), (90, 98)]
 BAND_GEOMETRIES = [((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)), ((3, 3), (2, 2), (0, 0, 1, 1), (1, 1)),
                    ((5, 5), (1, 1), (2, 2, 2, 2), (1, 1)), ((5, 5), (2, 2), (1, 3, 3, 1), (1, 1)),
                    ((3, 3), (1, 1), (2, 2, 2, 2), (2, 2))]
