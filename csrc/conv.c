@@ -552,6 +552,9 @@ typedef struct {
     tc_dw_block_fn block;
     float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
     float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
+    /* dw_band_task: bands of band_rows output rows, each band's kernel picked by pick */
+    int bands, band_rows;
+    tc_dw_pick_fn pick;
 } dw_job;
 
 /* means[0 .. nc) of planes y[0 .. nc) (out_plane floats each): summed right after they are
@@ -581,6 +584,74 @@ static void dw_block_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                  j->act, k0, nc, j->OH, j->OW, j->y + o);
         if (j->means)
             plane_means(j->sum, j->y + o, out_plane, nc, j->means + (size_t)b * p->K + k0);
+    }
+}
+
+/* Output rows per band of a depthwise layer split over the threads by rows, or 0: split by
+ * channels.  The 1x1 GEMMs around it split their pixels (C's columns) over the threads, each
+ * thread about one contiguous range, rows [0, OH / T) for the first: a channel split reads
+ * half of each plane from the other core's cache and leaves half of its own output there for
+ * the next layer, a split into T bands of rows keeps both where they are (the halo rows
+ * aside).  Bands of whole TC_DW_ROWS passes (4 rows).  Measured (AVX2 emulation, 2 threads,
+ * min per step of 360 profiled runs, main and this alternating, loaded host, 2026-12-01
+ * 20:40-20:50): the 1x1 projection after the band split 0.76-0.91 of its time at 56x56 and
+ * 112x112 (MnasNet's layers.6, 8.1, 8.2, MobileNetV2's features.1), the depthwise itself
+ * 0.95-1.07; on 28x28 planes the depthwise lost 1.07-1.21 (a band of a 28x28 plane is a
+ * few hundred cycles: the per-call costs weigh) and the projection after it gained at most
+ * 0.92, so planes under TC_DW_BAND_MIN_PIXELS keep the channel split.  Whole planes also
+ * where the layer takes their means (tc_conv2d_means_f32). */
+#define TC_DW_BAND_MIN_ROWS 16
+#define TC_DW_BAND_MIN_PIXELS 2048
+#define TC_DW_BAND_PASS 4
+static int dw_band_rows(const tc_pool *pool, int OH, int OW, const float *means)
+{
+    const int T = tc_pool_size(pool);
+    if (T < 2 || means || OH < TC_DW_BAND_MIN_ROWS || (long)OH * OW < TC_DW_BAND_MIN_PIXELS)
+        return 0;
+    const int rows = ((OH + T - 1) / T + TC_DW_BAND_PASS - 1) / TC_DW_BAND_PASS * TC_DW_BAND_PASS;
+    return rows < OH ? rows : 0;
+}
+
+/* The band of output rows [r0, r1) of a plane as an image of its input rows [*i0, *i1): the
+ * pads of q stand for the rows outside it (or are the real ones) */
+static void dw_band_geometry(const tc_conv2d_params *p, int h, int r0, int r1, int *i0, int *i1,
+                             tc_conv2d_params *q)
+{
+    const int lo = r0 * p->sh - p->pt, hi = (r1 - 1) * p->sh - p->pt + (p->KH - 1) * p->dh + 1;
+    *i0 = lo < 0 ? 0 : lo;
+    *i1 = hi > h ? h : hi;
+    *q = *p;
+    q->pt = lo < 0 ? -lo : 0;
+    q->pb = hi > h ? hi - h : 0;
+}
+
+/* items = (image, band of rows, output channel) triples, bands outermost in an image */
+static void dw_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const dw_job *j = (const dw_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const int mult = p->K / p->C;
+    const size_t in_plane = (size_t)j->h * j->wd, out_plane = (size_t)j->OH * j->OW;
+    int cur = -1, r0 = 0, r1 = 0, i0 = 0, i1 = 0; /* the band whose geometry q and plane hold */
+    tc_conv2d_params q;
+    tc_dw_plane_fn plane = NULL;
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int k = (int)(it % p->K), band = (int)(it / p->K % j->bands);
+        const int b = (int)(it / ((ptrdiff_t)p->K * j->bands));
+        if (band != cur) {
+            cur = band;
+            r0 = band * j->band_rows;
+            r1 = r0 + j->band_rows < j->OH ? r0 + j->band_rows : j->OH;
+            dw_band_geometry(p, j->h, r0, r1, &i0, &i1, &q);
+            /* the kernel for the band as a lone image of its rows */
+            plane = j->pick(&q, i1 - i0, j->wd, r1 - r0, j->OW);
+        }
+        const float *xc = j->x + ((size_t)b * p->C + k / mult) * in_plane + (size_t)i0 * j->wd;
+        const size_t o = ((size_t)b * p->K + k) * out_plane + (size_t)r0 * j->OW;
+        plane(xc, i1 - i0, j->wd, j->zrow, j->w + (size_t)k * p->KH * p->KW, &q,
+              j->bias ? j->bias[k] : 0.0f, j->residual ? j->residual + o : NULL,
+              tc_act_at(j->act, k), r1 - r0, j->OW, j->y + o);
     }
 }
 
@@ -1079,11 +1150,16 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
                     kern->dw_pick(p, h, w, OH, OW),
                     p->K == p->C && kern->dw_block_pick ? kern->dw_block_pick(p, h, w, OH, OW) : NULL,
                     means, tc_pool2d_kernels_of(ctx)->sum};
-        if (j.block)
+        if (j.block) {
             tc_parallel_for_dynamic(pool, (ptrdiff_t)n * ((p->K + TC_DW_BLOCK - 1) / TC_DW_BLOCK), 1,
                                     dw_block_task, &j);
-        else
+        } else if ((j.band_rows = dw_band_rows(pool, OH, OW, means)) > 0) {
+            j.bands = (OH + j.band_rows - 1) / j.band_rows;
+            j.pick = kern->dw_pick;
+            tc_parallel_for_dynamic(pool, (ptrdiff_t)n * j.bands * p->K, 1, dw_band_task, &j);
+        } else {
             tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_task, &j);
+        }
         return;
     }
     if (algo == TC_CONV_ALGO_GROUPED) {

@@ -224,6 +224,7 @@ typedef struct {
     ptrdiff_t n, inner;
     const float *x;
     float *y;
+    float (*sum)(const float *x, ptrdiff_t n); /* the ISA's, tc_sum_f32_ref_'s bits */
 } reduce_job;
 
 static void reduce_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -235,7 +236,7 @@ static void reduce_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const float *x = jb->x + o * n * inner;
         float *y = jb->y + o * inner;
         if (inner == 1 && (jb->op == TC_REDUCE_MEAN || jb->op == TC_REDUCE_SUM)) {
-            float t = tc_sum_f32_ref_(x, n); /* eight partial sums, shared with pooling */
+            float t = jb->sum(x, n); /* eight partial sums, shared with pooling */
             y[0] = jb->op == TC_REDUCE_MEAN ? t * (1.0f / (float)n) : t;
             continue;
         }
@@ -280,7 +281,7 @@ static void reduce_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, const float *x,
                   float *y)
 {
-    reduce_job jb = {op, n, inner, x, y};
+    reduce_job jb = {op, n, inner, x, y, tc_pool2d_kernels_of(ctx)->sum};
     if (op < 0 || op >= TC_REDUCE_COUNT || outer < 0 || n < 0 || inner < 0)
         return -1;
     if (outer == 0 || inner == 0)

@@ -348,3 +348,50 @@ def assert_avx2_matches_avx512_rows(cases, channels):
             np.testing.assert_array_equal(other, outs[0], err_msg=f"depthwise {staged_case_id(*case)} "
                                                                   f"{geom['activation'] or 'none'} "
                                                                   f"residual {with_residual}")
+
+
+# Threads split planes of 2048 output pixels or more into bands of rows (csrc/conv.c
+# dw_band_rows), each band run as a lone image of its input rows whose pads stand for the rows
+# outside it.  Output heights around the band cuts (16 rows of 128: two bands of 8 at 2
+# threads; 45, 57, 64, 112; 3 and 4 bands at 3 and 4 threads; smaller planes at stride 2 keep
+# the channel split), strides 1 and 2, 3x3 and 5x5, pads on one side only, dilation, a channel
+# multiplier, batch 2, with and without a residual (also y itself) and every activation: the
+# same bits at 1, 2, 3 and 4 threads on each ISA, and 1 thread within 1e-5 of the reference.
+BAND_PLANES = [(16, 128), (45, 50), (57, 40), (64, 64), (112, 24), (90, 98)]
+BAND_GEOMETRIES = [((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)), ((3, 3), (2, 2), (0, 0, 1, 1), (1, 1)),
+                   ((5, 5), (1, 1), (2, 2, 2, 2), (1, 1)), ((5, 5), (2, 2), (1, 3, 3, 1), (1, 1)),
+                   ((3, 3), (1, 1), (2, 2, 2, 2), (2, 2))]
+BAND_CASES = [(plane, geom, mult) for plane, geom in itertools.product(BAND_PLANES, BAND_GEOMETRIES)
+              for mult in (1, 2) if mult == 1 or geom == BAND_GEOMETRIES[0]]
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", pytest.param("avx512", marks=requires_avx512)])
+@pytest.mark.parametrize("case", BAND_CASES, ids=[dw_case_id(p, g, m, 2) for p, g, m in BAND_CASES])
+def test_depthwise_row_bands_are_bit_identical_across_threads(isa, case):
+    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    (h, w), (kernel, strides, pads, dilations), mult = case
+    c, n = 6, 2
+    label = dw_case_id((h, w), case[1], mult, n)
+    rng = np.random.default_rng(zlib.crc32(label.encode()))
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((c * mult, 1) + kernel, dtype=np.float32)
+    bias = rng.standard_normal(c * mult, dtype=np.float32)
+    activation, extra = DW_ACTIVATIONS[BAND_CASES.index(case) % len(DW_ACTIVATIONS)]
+    if activation == "PRelu":
+        extra = dict(slope=rng.standard_normal(c * mult, dtype=np.float32))
+    geom = dict(strides=strides, pads=pads, dilations=dilations, group=c, activation=activation,
+                **extra)
+    serial = _kernels.Context(1, isa)
+    assert_matches_reference(serial, x, wt, bias, geom, rng, ("none",), label)
+    shape = _kernels.Conv2d(serial, wt, bias, algo="depthwise", **geom).output_shape(n, h, w)
+    residual = rng.standard_normal(shape, dtype=np.float32)
+    for variant in ("none", "residual", "residual-is-y"):
+        res = None if variant == "none" else residual
+        outs = [run_conv_variant(_kernels.Conv2d(_kernels.Context(t, isa), wt, bias,
+                                                 algo="depthwise", **geom), x, shape, variant, res)
+                for t in (1, 2, 3, 4)]
+        for t, y in zip((2, 3, 4), outs[1:]):
+            np.testing.assert_array_equal(y, outs[0], err_msg=f"depthwise {label} {activation or 'none'} "
+                                                              f"{variant} ({isa}): {t} threads "
+                                                              f"against 1")

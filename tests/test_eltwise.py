@@ -238,6 +238,23 @@ def test_reduce(ctx, op, outer, n, inner):
     np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5, err_msg=f"reduce {op} y, view {(outer, n, inner)}")
 
 
+
+@pytest.mark.parametrize("op", ["mean", "sum"])
+@pytest.mark.parametrize("n", [1, 7, 8, 49, 1000])
+def test_reduce_contiguous_is_the_same_on_every_isa(op, n):
+    """A mean or sum over contiguous runs (ReduceMean over H, W) runs the ISA's sum, eight
+    partial sums in tc_sum_f32_ref_'s order: the portable build's bits at 1 and 2 threads."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    x = np.random.default_rng(n).standard_normal((37, n, 1)).astype(np.float32)
+    outs = []
+    for threads, isa in ((1, "portable"), (1, "avx2"), (2, "avx2")):
+        y = np.empty((37, 1), np.float32)
+        _kernels.reduce(_kernels.Context(threads, isa), op, x, y, 37, n, 1)
+        outs.append(y)
+    for y, label in zip(outs[1:], ("avx2 1t", "avx2 2t")):
+        np.testing.assert_array_equal(y, outs[0], err_msg=f"reduce {op} n={n}: {label} against portable")
+
 def test_view_mismatch_raises():
     x = np.zeros((2, 3, 4), np.float32)
     with pytest.raises(ValueError, match="view"):
