@@ -618,9 +618,9 @@ def _tiers_at(threads):
             for isa in ("portable", "avx2", "avx512vnni") if isa in K.int8_isas() for t in threads}
 
 
-# rows around the tiles (6) and blocks (48) the tasks are cut into: a last tile of 1 row
-# (7, 49, 97), a last block of 1 row (49, 97), blocks that do not divide the threads (145);
-# the maps of 7x7, 14x14 and 28x28
+# rows around the tiles (6; 4 for U7S8 from kpad 192) and blocks (48) the tasks are cut
+# into: a last tile of 1 row (7, 49, 97), a last block of 1 row (49, 97), blocks that do not
+# divide the threads (145); the maps of 7x7, 14x14 and 28x28
 PARTITION_ROWS = [1, 7, 49, 97, 145, 196, 784]
 
 
