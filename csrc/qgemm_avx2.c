@@ -103,7 +103,10 @@ static inline __m256i window_step(__m256i c, __m256i above, __m256i below, __m25
  * for the ones and one for the product beside the two weight vectors and the broadcast
  * row, and 6 rows' twelve accumulators made 17 (an accumulator spilled: a load and a store
  * per 4 k); lone main loops on the host, thread CPU time, K = 576: 4 x 16 97 GMAC/s (102
- * unrolled by 4) against 6 x 16's 77 and 5 x 16's 86 (2026-12-01 20:35). */
+ * unrolled by 4) against 6 x 16's 77 and 5 x 16's 86 (2026-12-01 20:35).  Both unrolled by
+ * 4: the 6 x 16 loop's spill then costs less (lone loop 75 -> 94 GMAC/s at K = 576, 72 -> 92
+ * at K = 96; in MobileNetV2 1t, 21:26, three alternations: expansions 0.984, projections
+ * 0.989, model 0.987-0.991). */
 static inline __attribute__((always_inline)) void u7s8_tile_avx2(
     const int R, int klen, const void *const *rows, int mr, const void *b, const tc_qepi *e,
     int nr, void *y, ptrdiff_t ldy)
@@ -141,6 +144,7 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
             TC_Q4x16_STEP(maddubs_step, off, b0, b1);
         }
     } else {
+        _Pragma("GCC unroll 4")
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
             TC_Q6x16_STEP(maddubs_step, off, b0, b1);
