@@ -514,6 +514,13 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
     *p1 = s1 * step < np ? s1 * step : np;
 }
 
+/* U7S8 takes the tier's u7s8_long kernel (AVX2: 4 x 16 tiles, qgemm_avx2.c) from this kpad.
+ * MobileNetV2 int8 at 1t (emulated AVX2, 2026-12-01 20:55, one process alternating, min of
+ * 40 per layer): the 4 x 16 tiles from kpad 192 took its projections (K = 192-960) and
+ * last layer 0.94-0.97 of the 6 x 16 time, the model 0.995; from kpad 96 the 56x56 and
+ * 28x28 layers lost 3-8% (per-tile costs over fewer rows), from 1 up to 14%. */
+#define TC_QU7S8_LONG_K 192
+
 /* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
  * is at most TC_QWIDE_KMAX (tc_qdriver_run) */
 #define TC_QWIDE_KMAX 32
@@ -537,8 +544,8 @@ static size_t row_bytes(int format, int K)
 }
 
 /* Row pointers of one row block's tiles: TILES_PER_BLOCK tiles of up to TC_QMR_MAX rows,
- * ntaps each (the 6-row kernels use up to 10 tiles: a block of TC_QMB_WHOLE rows). */
-#define TILES_PER_BLOCK (TC_QMB_WHOLE / 6)
+ * ntaps each (the 4-row kernels use up to 15 tiles: a block of TC_QMB_WHOLE rows). */
+#define TILES_PER_BLOCK (TC_QMB_WHOLE / 4)
 
 static size_t pointer_bytes(int ntaps)
 {
@@ -824,6 +831,8 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + split_bytes(d->format, d->kpad) + 63) &
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
+    if (d->format == TC_QFMT_U7S8 && d->kpad >= TC_QU7S8_LONG_K)
+        d->uk = tc_quant_kernels_of(ctx)->u7s8_long;
     /* S16X2 with few k (MobileNetV2's 16 -> 96 expansion): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns */
     if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&

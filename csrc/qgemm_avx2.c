@@ -97,78 +97,89 @@ static inline __m256i window_step(__m256i c, __m256i above, __m256i below, __m25
 
 /* a: rows of the bytes' parts in the window (one tap of klen bytes)  b: panel
  * [klen / 4][16][4] int8; e->hi_rows: the rows themselves, whose parts outside the window
- * run over each row's groups, or (the window at 0: only above it) the tile's */
-static inline __attribute__((always_inline)) void u7s8_panel_avx2(
-    int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb,
-    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+ * run over each row's groups, or (the window at 0: only above it) the tile's.
+ * A tile of R = 6 or 4 rows (a constant: one function per height).  4 x 16 for long k
+ * (TC_QU7S8_LONG_K): vpmaddubsw, vpmaddwd by ones and vpaddd per product take a register
+ * for the ones and one for the product beside the two weight vectors and the broadcast
+ * row, and 6 rows' twelve accumulators made 17 (an accumulator spilled: a load and a store
+ * per 4 k); lone main loops on the host, thread CPU time, K = 576: 4 x 16 97 GMAC/s (102
+ * unrolled by 4) against 6 x 16's 77 and 5 x 16's 86 (2026-12-01 20:35).  Both unrolled by
+ * 4: the 6 x 16 loop's spill then costs less (lone loop 75 -> 94 GMAC/s at K = 576, 72 -> 92
+ * at K = 96; in MobileNetV2 1t, 21:26, three alternations: expansions 0.984, projections
+ * 0.989, model 0.987-0.991). */
+static inline __attribute__((always_inline)) void u7s8_tile_avx2(
+    const int R, int klen, const void *const *rows, int mr, const void *b, const tc_qepi *e,
+    int nr, void *y, ptrdiff_t ldy)
 {
-    (void)ldb;
-    (void)ntaps;
     /* the sums start at the bias: tc_qstore_6x16_avx2 */
     __m256i c00 = _mm256_loadu_si256((const __m256i *)e->bias), c10 = c00, c20 = c00;
     __m256i c01 = _mm256_loadu_si256((const __m256i *)e->bias + 1), c11 = c01, c21 = c01;
     __m256i c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
     const __m256i *bk = b;
-    if (mr == 1) { /* one row (GEMVs: classifiers): not 6 rows' work for 1 */
-        const char *a0 = rows[0];
+    /* rows past R: never read (R == 4) */
+    const char *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3];
+    const char *a4 = rows[R == 6 ? 4 : 3], *a5 = rows[R == 6 ? 5 : 3];
+    if (mr == 1) { /* one row (GEMVs: classifiers): not R rows' work for 1 */
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i av = tc_bcast32_avx2(a0 + off);
             c00 = maddubs_step(c00, av, _mm256_loadu_si256(bk));
             c01 = maddubs_step(c01, av, _mm256_loadu_si256(bk + 1));
         }
-        const __m256i *bp = b;
-        const __m256i vbase = _mm256_set1_epi8((char)e->base);
-        a0 = e->hi_rows[0];
-        if (e->row_nfix) {
-            FIX_ROW(0, a0, c00, c01);
-        } else {
-            for (int i = 0; i < e->nfix; i++) {
-                const ptrdiff_t off = e->fix_k[i];
-                __m256i av = tc_bcast32_avx2(a0 + off), top = GROUP_TOP(off);
-                c00 = above_step(c00, av, _mm256_loadu_si256(bp + off / 2), top);
-                c01 = above_step(c01, av, _mm256_loadu_si256(bp + off / 2 + 1), top);
-            }
-        }
-        tc_qstore_6x16_avx2(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, mr, nr,
-                            e, y, ldy);
-        return;
-    }
-    if (nr <= 8) { /* a last panel's 8 columns (N = 24, 40, ...): half the products */
-        TC_Q6x16_ROWS(0);
+    } else if (nr <= 8) { /* a last panel's 8 columns (N = 24, 40, ...): half the products */
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), av;
             av = tc_bcast32_avx2(a0 + off); c00 = maddubs_step(c00, av, b0);
             av = tc_bcast32_avx2(a1 + off); c10 = maddubs_step(c10, av, b0);
             av = tc_bcast32_avx2(a2 + off); c20 = maddubs_step(c20, av, b0);
             av = tc_bcast32_avx2(a3 + off); c30 = maddubs_step(c30, av, b0);
-            av = tc_bcast32_avx2(a4 + off); c40 = maddubs_step(c40, av, b0);
-            av = tc_bcast32_avx2(a5 + off); c50 = maddubs_step(c50, av, b0);
+            if (R == 6) {
+                av = tc_bcast32_avx2(a4 + off); c40 = maddubs_step(c40, av, b0);
+                av = tc_bcast32_avx2(a5 + off); c50 = maddubs_step(c50, av, b0);
+            }
+        }
+    } else if (R == 4) {
+        _Pragma("GCC unroll 4")
+        for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
+            __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
+            TC_Q4x16_STEP(maddubs_step, off, b0, b1);
         }
     } else {
-        TC_Q6x16_ROWS(0);
+        _Pragma("GCC unroll 4")
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
             TC_Q6x16_STEP(maddubs_step, off, b0, b1);
         }
     }
-    {
-        const void *const *rt = e->hi_rows;
-        const char *a0 = rt[0], *a1 = rt[1], *a2 = rt[2], *a3 = rt[3], *a4 = rt[4];
-        const char *a5 = rt[5];
-        const __m256i *bp = b;
-        const __m256i vbase = _mm256_set1_epi8((char)e->base);
-        if (e->row_nfix) { /* each row over its own groups */
-            FIX_ROW(0, a0, c00, c01);
-            FIX_ROW(1, a1, c10, c11);
-            FIX_ROW(2, a2, c20, c21);
-            FIX_ROW(3, a3, c30, c31);
+    const void *const *rt = e->hi_rows;
+    a0 = rt[0];
+    a1 = rt[1];
+    a2 = rt[2];
+    a3 = rt[3];
+    a4 = rt[R == 6 ? 4 : 3];
+    a5 = rt[R == 6 ? 5 : 3];
+    const __m256i *bp = b;
+    const __m256i vbase = _mm256_set1_epi8((char)e->base);
+    if (e->row_nfix) { /* each row over its own groups (none past mr) */
+        FIX_ROW(0, a0, c00, c01);
+        FIX_ROW(1, a1, c10, c11);
+        FIX_ROW(2, a2, c20, c21);
+        FIX_ROW(3, a3, c30, c31);
+        if (R == 6) {
             FIX_ROW(4, a4, c40, c41);
             FIX_ROW(5, a5, c50, c51);
-        } else { /* base 0: every row over the tile's groups, above the window only */
-            for (int i = 0; i < e->nfix; i++) {
-                const ptrdiff_t off = e->fix_k[i];
-                __m256i b0 = _mm256_loadu_si256(bp + off / 2);
-                __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1), top = GROUP_TOP(off);
+        }
+    } else { /* base 0: every row over the tile's groups, above the window only */
+        for (int i = 0; i < e->nfix; i++) {
+            const ptrdiff_t off = e->fix_k[i];
+            __m256i b0 = _mm256_loadu_si256(bp + off / 2);
+            __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1), top = GROUP_TOP(off);
+            if (mr == 1) {
+                __m256i av = tc_bcast32_avx2(a0 + off);
+                c00 = above_step(c00, av, b0, top);
+                c01 = above_step(c01, av, b1, top);
+            } else if (R == 4) {
+                TC_Q4x16_STEP(ABOVE_STEP, off, b0, b1);
+            } else {
                 TC_Q6x16_STEP(ABOVE_STEP, off, b0, b1);
             }
         }
@@ -177,8 +188,27 @@ static inline __attribute__((always_inline)) void u7s8_panel_avx2(
                         ldy);
 }
 
+static inline __attribute__((always_inline)) void u7s8_panel_avx2(
+    int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb,
+    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    (void)ntaps;
+    (void)ldb;
+    u7s8_tile_avx2(6, klen, rows, mr, b, e, nr, y, ldy);
+}
+
+static inline __attribute__((always_inline)) void u7s8_panel4_avx2(
+    int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb,
+    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    (void)ntaps;
+    (void)ldb;
+    u7s8_tile_avx2(4, klen, rows, mr, b, e, nr, y, ldy);
+}
+
 /* the correction lists are the rows' (or the tile's), the same for every panel */
 TC_QUKERNEL_PANELS(tc_qukernel_u7s8_avx2, u7s8_panel_avx2)
+TC_QUKERNEL_PANELS(tc_qukernel_u7s8_4x16_avx2, u7s8_panel4_avx2)
 
 /* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
 static inline int emit_groups(uint32_t mask, int k, int32_t *groups, int n)

@@ -567,6 +567,7 @@ const tc_quant_kernels tc_quant_portable = {
     {tc_qukernel_s16x2_portable, 6, 16, "s16x2-portable"},
     {tc_qukernel_u8s8x2_portable, 6, 16, "u8s8x2-portable"},
     {tc_qukernel_u7s8_portable, 6, 16, "u7s8-portable"},
+    {tc_qukernel_u7s8_portable, 4, 16, "u7s8-4x16-portable"},
     0,
     tc_qwg_chunk_portable,
     tc_lookup_run,

@@ -114,15 +114,22 @@ static inline __m256i tc_bcast32_avx2(const void *p)
     return _mm256_set1_epi32(v);
 }
 
-/* One k step of the 6 x 16 tile: a broadcast lane of each of the 6 rows (at byte off)
- * times the two 8-column halves b0, b1. */
-#define TC_Q6x16_STEP(STEP, off, b0, b1)                                                     \
+/* One k step of the 4 x 16 tile (U7S8's for long k): a broadcast lane of each of the 4 rows
+ * (at byte off) times the two 8-column halves b0, b1. */
+#define TC_Q4x16_STEP(STEP, off, b0, b1)                                                     \
     do {                                                                                     \
         __m256i av;                                                                          \
         av = tc_bcast32_avx2(a0 + (off)); c00 = STEP(c00, av, b0); c01 = STEP(c01, av, b1); \
         av = tc_bcast32_avx2(a1 + (off)); c10 = STEP(c10, av, b0); c11 = STEP(c11, av, b1); \
         av = tc_bcast32_avx2(a2 + (off)); c20 = STEP(c20, av, b0); c21 = STEP(c21, av, b1); \
         av = tc_bcast32_avx2(a3 + (off)); c30 = STEP(c30, av, b0); c31 = STEP(c31, av, b1); \
+    } while (0)
+
+/* The same step of the 6 x 16 tile */
+#define TC_Q6x16_STEP(STEP, off, b0, b1)                                                     \
+    do {                                                                                     \
+        __m256i av;                                                                          \
+        TC_Q4x16_STEP(STEP, off, b0, b1);                                                    \
         av = tc_bcast32_avx2(a4 + (off)); c40 = STEP(c40, av, b0); c41 = STEP(c41, av, b1); \
         av = tc_bcast32_avx2(a5 + (off)); c50 = STEP(c50, av, b0); c51 = STEP(c51, av, b1); \
     } while (0)
@@ -369,7 +376,7 @@ static inline void tc_qstore_tile_avx2(__m256i acc[6][2], int mr, int nr, const 
 }
 
 /* The 6 x 16 kernels' store, inlined into each, of sums that started at the bias (one
- * addition fewer per accumulator: at K = 16 a ninth of them).  The common case (6 whole
+ * addition fewer per accumulator: at K = 16 a ninth of them).  The common case (6 or 4 whole
  * rows of 16 bytes, no residual) straight from the twelve accumulator registers, without
  * a call or a spill of the tile to memory (at K = 16 the call and the spill were about a
  * tenth of a 1x1 layer's time); the rest, the bias taken out again, through
@@ -397,17 +404,19 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
         _mm256_storeu_si256((__m256i *)(yr + 5 * ldy) + 1, c51);
         return;
     }
-    if (mr == 6 && nr == 16 && !e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
+    const int whole = mr == 6 || mr == 4; /* U7S8's tiles are 4 x 16 */
+    if (whole && nr == 16 && !e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
         v.bias0 = v.bias1 = _mm256_setzero_si256(); /* in the sums already */
         const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
         char *yr = y;
         tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, &k, yr, yr + ldy);
         tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, &k, yr + 2 * ldy, yr + 3 * ldy);
-        tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, yr + 4 * ldy, yr + 5 * ldy);
+        if (mr == 6)
+            tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, yr + 4 * ldy, yr + 5 * ldy);
         return;
     }
-    if (mr == 6 && nr == 16 && e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
+    if (whole && nr == 16 && e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         /* ResNet's residual merges: the same, with the add (lone ResNet-50 64->256 at 56x56:
          * through tc_qstore_tile_avx2 the add cost a third of the layer) */
         tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
@@ -417,11 +426,12 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
         tc_qstore_2rows_res_avx2(c00, c01, c10, c11, &v, &k, r, r + ldy, yr, yr + ldy);
         tc_qstore_2rows_res_avx2(c20, c21, c30, c31, &v, &k, r + 2 * ldy, r + 3 * ldy,
                                  yr + 2 * ldy, yr + 3 * ldy);
-        tc_qstore_2rows_res_avx2(c40, c41, c50, c51, &v, &k, r + 4 * ldy, r + 5 * ldy,
-                                 yr + 4 * ldy, yr + 5 * ldy);
+        if (mr == 6)
+            tc_qstore_2rows_res_avx2(c40, c41, c50, c51, &v, &k, r + 4 * ldy, r + 5 * ldy,
+                                     yr + 4 * ldy, yr + 5 * ldy);
         return;
     }
-    if (mr == 6 && nr == 8 && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
+    if (whole && nr == 8 && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {
         /* a last half panel (N = 24: MobileNetV2's and EfficientNet-B0's projections) */
         tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
         const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
@@ -430,8 +440,9 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
         tc_qstore_2rows8_avx2(c00, c10, &v, &k, r, r + ldy, yr, yr + ldy);
         tc_qstore_2rows8_avx2(c20, c30, &v, &k, r + 2 * ldy, r + 3 * ldy, yr + 2 * ldy,
                               yr + 3 * ldy);
-        tc_qstore_2rows8_avx2(c40, c50, &v, &k, r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy,
-                              yr + 5 * ldy);
+        if (mr == 6)
+            tc_qstore_2rows8_avx2(c40, c50, &v, &k, r + 4 * ldy, r + 5 * ldy, yr + 4 * ldy,
+                                  yr + 5 * ldy);
         return;
     }
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)e->bias);

@@ -188,6 +188,9 @@ void tc_qukernel_u8s8x2_avx2(int ntaps, int klen, const void *const *rows, int m
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* 4 x 16, qgemm_avx2.c: U7S8 over long k */
+void tc_qukernel_u7s8_4x16_avx2(int ntaps, int klen, const void *const *rows, int mr,
+    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_s8x4_avxvnni(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 /* 12 x 32, qgemm_avx512vnni.c */
@@ -296,6 +299,8 @@ typedef struct tc_quant_kernels {
     tc_qdw_pair_row_fn dw_pair_row;
     tc_qdw_out_row_fn dw_out_row;
     tc_qukernel s8x4, s16x2, u8s8x2, u7s8;
+    /* U7S8 where kpad >= TC_QU7S8_LONG_K (the tier's fastest tile there) */
+    tc_qukernel u7s8_long;
     int s8x4_native;
     /* the integer Winograd's chunk of tiles (qwinograd.c); NULL: the portable one */
     tc_qwg_chunk_fn wg_chunk;

@@ -190,11 +190,14 @@ def test_qgemm_tails_of_rows_columns_and_depth(ctx, m, k, n):
                                           err_msg=f"format {fmt}, {dtype.__name__}")
 
 
-@pytest.mark.parametrize("k,n", [(16, 96), (2, 17), (7, 40), (24, 144), (32, 130), (16, 200)])
+@pytest.mark.parametrize("k,n", [(16, 96), (2, 17), (7, 40), (24, 144), (32, 130), (16, 200),
+                                 (198, 24), (384, 40)])
 def test_qgemm_of_few_k_and_many_columns(ctx, k, n):
     """S16X2 with kpad <= 32 runs up to 8 panels per kernel call (MobileNetV2's 16 -> 96
-    expansion): every output type, a mid-range zero point, rows and columns with tails, and
-    the fused QLinearAdd, against numpy int64 and the separate QLinearAdd."""
+    expansion), and U7S8 from kpad 192 4-row tiles on AVX2 (MobileNetV2's projections: a
+    last half panel at N = 24 and 40): every output type, a mid-range zero point, rows and
+    columns with tails, and the fused QLinearAdd, against numpy int64 and the separate
+    QLinearAdd."""
     rng = np.random.default_rng(k * 1000 + n)
     m = 61
     a = rng.integers(0, 256, (m, k)).astype(np.uint8)
@@ -615,9 +618,10 @@ def _tiers_at(threads):
             for isa in ("portable", "avx2", "avx512vnni") if isa in K.int8_isas() for t in threads}
 
 
-# rows around the tiles (6) and blocks (48; up to 60 rows in one) the tasks are cut into: a
-# last tile of 1 row (7, 49, 61, 97), one block of 49 and 60 rows, two of 61, blocks that do
-# not divide the threads (145); the maps of 7x7, 14x14 and 28x28
+# rows around the tiles (6; 4 for U7S8 from kpad 192) and blocks (48; on one thread up to 60
+# rows in one) the tasks are cut into: a last tile of 1 row (7, 49, 61, 97), one block of 49
+# and 60 rows, two of 61, blocks that do not divide the threads (145); the maps of 7x7, 14x14
+# and 28x28
 PARTITION_ROWS = [1, 7, 49, 60, 61, 97, 145, 196, 784]
 
 
