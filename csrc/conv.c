@@ -690,7 +690,18 @@ static void dw_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* Each task copies one group's inputs (zero-padded phase planes, phase_task) into its
  * thread's slot of the workspace and runs that group's blocks of output channels from
  * there, while the copy is in L1 or L2: a copy of the whole input first (1.3 MB at
- * RegNetY's 104 channels at 56x56) left the kernels to read it back from L3. */
+ * RegNetY's 104 channels at 56x56) left the kernels to read it back from L3.
+ * The stride-2 layers cost more than a stride-1 layer of the same output: RegNetY's
+ * 48 channels 112x112 -> 56x56 394 us vs 260 us for 56x56 -> 56x56 (104 channels 56 -> 28:
+ * 201 vs 160 us; 1 thread, AVX2, hot).  Tried (s12, 2026-12-01), no change, reverted:
+ * prefetching the next group's inputs into L2 across this group's blocks (in the network
+ * 427-442 vs 436-468 us), and bands of output rows, every block per band, so that the
+ * group's 416 KB copy is read from L1 once rather than from L2 per block (384 vs 382 us
+ * alone).  perf (48 channels, 112x112, stride 2): the copy's even/odd split is a third
+ * of the layer (23%, the block 44%), its time on the loads of x and the stores to the
+ * slot; with the prefetch it fell to 17% and the block rose to 50%: the read of the 2.4 MB
+ * input from past L2 costs the same wherever it is issued.  What would pay: the producer
+ * (the 1x1 before it) and this layer in bands of rows, so that x is read from L2. */
 typedef struct {
     const tc_conv2d_params *p;
     const float *x, *packed, *bias, *residual;
