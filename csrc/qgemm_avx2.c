@@ -188,23 +188,18 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
                         ldy);
 }
 
-static inline __attribute__((always_inline)) void u7s8_panel_avx2(
-    int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb,
-    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
-{
-    (void)ntaps;
-    (void)ldb;
-    u7s8_tile_avx2(6, klen, rows, mr, b, e, nr, y, ldy);
-}
-
-static inline __attribute__((always_inline)) void u7s8_panel4_avx2(
-    int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb,
-    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
-{
-    (void)ntaps;
-    (void)ldb;
-    u7s8_tile_avx2(4, klen, rows, mr, b, e, nr, y, ldy);
-}
+/* the panel functions of the two tile heights (6 rows; 4 for long k) */
+#define U7S8_PANEL(name, R)                                                                   \
+    static inline __attribute__((always_inline)) void name(                                 \
+        int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb, \
+        const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)                                   \
+    {                                                                                       \
+        (void)ntaps;                                                                        \
+        (void)ldb;                                                                          \
+        u7s8_tile_avx2(R, klen, rows, mr, b, e, nr, y, ldy);                                \
+    }
+U7S8_PANEL(u7s8_panel_avx2, 6)
+U7S8_PANEL(u7s8_panel4_avx2, 4)
 
 /* the correction lists are the rows' (or the tile's), the same for every panel */
 TC_QUKERNEL_PANELS(tc_qukernel_u7s8_avx2, u7s8_panel_avx2)
