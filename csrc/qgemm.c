@@ -766,6 +766,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 nr = (p1 - p) * TC_QNR < nr ? (p1 - p) * TC_QNR : nr;
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
                          d->out->lo, d->out->hi, d->out->residual, NULL, NULL, NULL, 0};
+            e.scale_below1 = d->scale_below1;
             if (d->format == TC_QFMT_U8S8X2) { /* the 6 x 16 kernels: one panel */
                 e.fix_k = d->fix.k + d->fix.start[p];
                 e.fix_w = d->fix.w + (size_t)d->fix.start[p] * 4 * TC_QNR;
@@ -821,6 +822,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                     scale_full);
     d->bias_eff = bias_eff;
     d->scale_full = scale_full;
+    d->scale_below1 = tc_qscales_below1(scale_full, np * TC_QNR);
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)np * TC_QNR * (sizeof(int32_t) + sizeof(float));
     d->ws_rows = (char *)(((uintptr_t)ws + epi + 63) & ~(uintptr_t)63);

@@ -104,7 +104,20 @@ typedef struct tc_qepi {
     /* U7S8: the window's width per k (tc_u7s8_limits): [base, base + lim[k]] in place of
      * [base, base + 127] above, where the weights allow more */
     const uint8_t *lim;
+    /* every |scale| of the call below 1 (tc_qscales_below1), or 0 when not known: the AVX2
+     * byte store then leaves the float clamp to the packs (exact, tc_requant8_hi_avx2) */
+    int scale_below1;
 } tc_qepi;
+
+/* 1 when |scale[j]| < 1 for every j < n (NaN: 0): a requantized sum |acc * scale| is then
+ * below 2^31, within the float -> int32 conversion without a clamp */
+static inline int tc_qscales_below1(const float *scale, int n)
+{
+    for (int j = 0; j < n; j++)
+        if (!(scale[j] < 1.0f && scale[j] > -1.0f))
+            return 0;
+    return 1;
+}
 
 /* U7S8's window of the activations (in the unsigned domain) for zero point zp:
  * [base, base + 127] centred on zp, so that the bytes of a layer whose input is spread
