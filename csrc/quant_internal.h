@@ -326,7 +326,18 @@ typedef struct tc_quant_kernels {
     /* three byte planes x, x + s, x + 2 s interleaved into pixels [i0, i1) of y (3 bytes
      * each): a network's RGB input to channels last (tc_transpose_channels) */
     void (*interleave3)(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y);
+    /* the byte maxima of MaxPool's windows over a run of pixels (tc_max8_taps) */
+    void (*max8_taps)(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
+                      ptrdiff_t step, int is_signed, uint8_t *y);
 } tc_quant_kernels;
+
+/* tc_quant_kernels.max8_taps: npix pixels of n bytes, pixel p's taps at taps[t] + p * step
+ * (ntaps >= 1 of them; with npix 1, y may be one), y [npix][n]: y[p][k] = max over t of
+ * taps[t][p * step + k], as int8 when is_signed, else uint8.  quant.c, quant_avx2.c */
+void tc_max8_taps(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix, ptrdiff_t step,
+                  int is_signed, uint8_t *y);
+void tc_max8_taps_avx2(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
+                       ptrdiff_t step, int is_signed, uint8_t *y);
 
 /* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */
 /* tc_quant_kernels.interleave3: quant.c, quant_avx2.c */

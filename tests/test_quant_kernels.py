@@ -1054,3 +1054,34 @@ def test_u7s8_split_of_every_row_length_is_exact():
                 y = np.empty((13, n), np.int32)
                 K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
                 assert np.array_equal(y, want), f"{isa} {t}t: k={kd} zp={zp}"
+
+
+@pytest.mark.parametrize("c", [3, 16, 32, 64, 75])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_max_pool_8bit_against_numpy(ctx, c, dtype):
+    """8-bit MaxPool over channels-last images: channel counts around the 32- and 16-byte
+    blocks, 3x3 stride 2 (ResNet's), 7x7 (49 taps: more than one call of the taps kernel,
+    the output joining the next call), dilation with windows wholly in the padding (the
+    type's minimum), against numpy's maxima of the padded image."""
+    rng = np.random.default_rng(c * 7 + (dtype == np.int8))
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (2, 11, 9, c), endpoint=True).astype(dtype)
+    for ks, st, pads, dl in [((3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+                             ((7, 7), (1, 2), (3, 3, 3, 3), (1, 1)),
+                             ((2, 2), (3, 3), (3, 2, 1, 3), (4, 4)),
+                             ((1, 2), (1, 1), (2, 0, 0, 1), (1, 1))]:
+        (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = ks, st, pads, dl
+        oh = (11 + pt + pb - (dh * (kh - 1) + 1)) // sh + 1
+        ow = (9 + pl + pr - (dw * (kw - 1) + 1)) // sw + 1
+        xp = np.full((2, 11 + pt + pb, 9 + pl + pr, c), -1000, np.int32)
+        xp[:, pt:pt + 11, pl:pl + 9] = x
+        ref = np.full((2, oh, ow, c), -1000, np.int32)
+        for ky in range(kh):
+            for kx in range(kw):
+                tap = xp[:, ky * dh::sh, kx * dw::sw][:, :oh, :ow]
+                ref = np.maximum(ref, tap)
+        assert (ref == -1000).any() == (ks == (1, 2))
+        ref = np.maximum(ref, info.min).astype(dtype)   # all-padding windows: the minimum
+        y = np.empty((2, oh, ow, c), dtype)
+        K.max_pool2d_nhwc(ctx, x, y, ks, st, pads, dl)
+        np.testing.assert_array_equal(y, ref, err_msg=f"kernel {ks} stride {st} dilation {dl}")
