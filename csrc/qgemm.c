@@ -531,7 +531,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * AVX2 1t, 2026-12-01 20:50, min of 20 runs, 2 alternations, without / with): 1x1 512 ->
  * 2048 (8 KiB panels) 677-689 / 573-620 us, 256 -> 1024 at 14x14 (4 KiB) 624-625 / 611-618;
  * longer panels lose: 2048 -> 512 (32 KiB) 588-627 / 646-696, 3x3 512 (73 KiB) 1366-1422 /
- * 1442-1515 (their own streams are long enough for the hardware prefetcher) */
+ * 1442-1515 (their own streams are long enough for the hardware prefetcher).  Tried and
+ * dropped (s12b): with one call per panel (a GEMV: the classifiers), the panels two calls
+ * ahead (the first call's next too): ResNet-18's fc (8 KiB panels) in the model, steps1t
+ * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
