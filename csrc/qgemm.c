@@ -531,7 +531,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * AVX2 1t, 2026-12-01 20:50, min of 20 runs, 2 alternations, without / with): 1x1 512 ->
  * 2048 (8 KiB panels) 677-689 / 573-620 us, 256 -> 1024 at 14x14 (4 KiB) 624-625 / 611-618;
  * longer panels lose: 2048 -> 512 (32 KiB) 588-627 / 646-696, 3x3 512 (73 KiB) 1366-1422 /
- * 1442-1515 (their own streams are long enough for the hardware prefetcher) */
+ * 1442-1515 (their own streams are long enough for the hardware prefetcher).  Tried and
+ * dropped (s12b): with one call per panel (a GEMV: the classifiers), the panels two calls
+ * ahead (the first call's next too): ResNet-18's fc (8 KiB panels) in the model, steps1t
+ * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
@@ -766,6 +769,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 nr = (p1 - p) * TC_QNR < nr ? (p1 - p) * TC_QNR : nr;
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
                          d->out->lo, d->out->hi, d->out->residual, NULL, NULL, NULL, 0};
+            e.scale_below1 = d->scale_below1;
             if (d->format == TC_QFMT_U8S8X2) { /* the 6 x 16 kernels: one panel */
                 e.fix_k = d->fix.k + d->fix.start[p];
                 e.fix_w = d->fix.w + (size_t)d->fix.start[p] * 4 * TC_QNR;
@@ -821,6 +825,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                     scale_full);
     d->bias_eff = bias_eff;
     d->scale_full = scale_full;
+    d->scale_below1 = tc_qscales_below1(scale_full, np * TC_QNR);
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)np * TC_QNR * (sizeof(int32_t) + sizeof(float));
     d->ws_rows = (char *)(((uintptr_t)ws + epi + 63) & ~(uintptr_t)63);

@@ -30,4 +30,5 @@ const tc_quant_kernels tc_quant_avxvnni = {
     tc_qgap_sum_avx2,
     tc_u7s8_split_avx2,
     tc_interleave3_avx2,
+    tc_max8_taps_avx2,
 };

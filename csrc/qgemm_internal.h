@@ -54,6 +54,7 @@ struct tc_qdriver {
     tc_u7s8_split_fn u7s8_split;
     const int32_t *bias_eff;
     const float *scale_full;
+    int scale_below1;     /* tc_qscales_below1 of scale_full */
     char *ws_rows, *ws_ptrs;
     size_t ws_thread, ws_ptrs_thread;
     int shared_rows;      /* all M rows packed once, before the tasks */

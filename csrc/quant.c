@@ -347,7 +347,27 @@ void tc_transpose_channels(const tc_ctx *ctx, int channels_last, ptrdiff_t n, pt
 /* Pools over channels-last 8-bit images                                     */
 /* ------------------------------------------------------------------------ */
 
+void tc_max8_taps(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix, ptrdiff_t step,
+                  int is_signed, uint8_t *y)
+{
+    /* int8 as uint8 + 128 (x ^ 0x80 keeps the order) */
+    const uint8_t flip = is_signed ? 0x80 : 0;
+    for (int p = 0; p < npix; p++, y += n)
+        for (ptrdiff_t k = 0; k < n; k++) {
+            uint8_t m = taps[0][p * step + k] ^ flip;
+            for (int t = 1; t < ntaps; t++) {
+                uint8_t v = taps[t][p * step + k] ^ flip;
+                m = v > m ? v : m;
+            }
+            y[k] = m ^ flip;
+        }
+}
+
+/* MaxPool's taps per call of max8_taps (more: y joins the next call as its first tap) */
+#define QPOOL_TAPS 32
+
 typedef struct qpool_job {
+    const tc_quant_kernels *k;
     const tc_pool2d_desc *d;
     ptrdiff_t c;
     int is_signed, kind, count_include_pad;
@@ -358,6 +378,60 @@ typedef struct qpool_job {
 } qpool_job;
 
 enum { QPOOL_MAX = 0, QPOOL_AVG = 1 };
+
+/* rows: output pixels of all images.  Runs of pixels along an output row whose windows
+ * lie inside the image across (the same taps, sw pixels on) in one call of max8_taps; the
+ * window's taps QPOOL_TAPS at a time, y joining the next call as its first tap; none (all
+ * padding): the type's minimum */
+static void qpool_max_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const qpool_job *jb = arg;
+    const tc_pool2d_desc *d = jb->d;
+    const ptrdiff_t c = jb->c, plane = (ptrdiff_t)d->oh * d->ow;
+    (void)tid;
+    /* the output columns whose windows lie inside the image across: [in0, in1) */
+    const int reach = (d->kw - 1) * d->dw;
+    int in0 = (d->pad_l + d->sw - 1) / d->sw;
+    int in1 = d->w - 1 - reach + d->pad_l >= 0 ? (d->w - 1 - reach + d->pad_l) / d->sw + 1 : 0;
+    in1 = in1 < d->ow ? in1 : d->ow;
+    const uint8_t *taps[QPOOL_TAPS];
+    for (ptrdiff_t r = r0; r < r1;) {
+        ptrdiff_t img = r / plane, pix = r % plane;
+        int oy = (int)(pix / d->ow), ox = (int)(pix % d->ow);
+        const uint8_t *x = (const uint8_t *)jb->x + img * (ptrdiff_t)d->h * d->w * c;
+        uint8_t *m = (uint8_t *)jb->y + r * c;
+        int y0 = oy * d->sh - d->pad_t, x0 = ox * d->sw - d->pad_l;
+        int npix = 1;
+        if (ox >= in0 && ox < in1) {
+            ptrdiff_t run = in1 - ox < r1 - r ? in1 - ox : r1 - r;
+            npix = (int)run;
+        }
+        int nt = 0, started = 0;
+        for (int ky = 0; ky < d->kh; ky++) {
+            int iy = y0 + ky * d->dh;
+            if (iy < 0 || iy >= d->h)
+                continue;
+            for (int kx = 0; kx < d->kw; kx++) {
+                int ix = x0 + kx * d->dw;
+                if (ix < 0 || ix >= d->w)
+                    continue;
+                if (nt == QPOOL_TAPS) { /* a window of many taps: one pixel at a time */
+                    npix = 1;
+                    jb->k->max8_taps(taps, nt, c, 1, 0, jb->is_signed, m);
+                    taps[0] = m;
+                    nt = 1;
+                    started = 1;
+                }
+                taps[nt++] = x + ((ptrdiff_t)iy * d->w + ix) * c;
+            }
+        }
+        if (nt > 0)
+            jb->k->max8_taps(taps, nt, c, npix, (ptrdiff_t)d->sw * c, jb->is_signed, m);
+        else if (!started)
+            memset(m, jb->is_signed ? 0x80 : 0, (size_t)(npix * c));
+        r += npix;
+    }
+}
 
 /* rows: output pixels of all images */
 static void qpool_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
@@ -375,31 +449,6 @@ static void qpool_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
         int y0 = oy * d->sh - d->pad_t, x0 = ox * d->sw - d->pad_l;
         for (ptrdiff_t c0 = 0; c0 < c; c0 += 256) {
             ptrdiff_t cn = c - c0 < 256 ? c - c0 : 256;
-            if (jb->kind == QPOOL_MAX) {
-                /* int8 as uint8 + 128 (x ^ 0x80 keeps the order): byte maxima that
-                 * the compiler vectorises */
-                const uint8_t flip = jb->is_signed ? 0x80 : 0;
-                uint8_t *m = (uint8_t *)y + c0;
-                memset(m, 0, cn);
-                for (int ky = 0; ky < d->kh; ky++) {
-                    int iy = y0 + ky * d->dh;
-                    if (iy < 0 || iy >= d->h)
-                        continue;
-                    for (int kx = 0; kx < d->kw; kx++) {
-                        int ix = x0 + kx * d->dw;
-                        if (ix < 0 || ix >= d->w)
-                            continue;
-                        const uint8_t *px = (const uint8_t *)x + ((ptrdiff_t)iy * d->w + ix) * c + c0;
-                        for (ptrdiff_t k = 0; k < cn; k++) {
-                            uint8_t v = px[k] ^ flip;
-                            m[k] = v > m[k] ? v : m[k];
-                        }
-                    }
-                }
-                for (ptrdiff_t k = 0; flip && k < cn; k++)
-                    m[k] ^= flip;
-                continue;
-            }
             /* onnxruntime's QLinearAveragePool: windows clipped to the input (not
              * to the padding), taps dequantized and summed in float */
             int ys = y0 > 0 ? y0 : 0, ye = y0 + d->kh < d->h ? y0 + d->kh : d->h;
@@ -427,15 +476,15 @@ static void qpool_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
 void tc_max_pool2d_nhwc_8(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
                           const void *x, void *y)
 {
-    qpool_job jb = {d, c, is_signed, QPOOL_MAX, 0, 0.0f, 0.0f, 0, 0, x, y};
-    tc_parallel_for(ctx ? ctx->pool : NULL, d->nc * d->oh * d->ow, 16, qpool_rows, &jb);
+    qpool_job jb = {tc_quant_kernels_of(ctx), d, c, is_signed, QPOOL_MAX, 0, 0.0f, 0.0f, 0, 0, x, y};
+    tc_parallel_for(ctx ? ctx->pool : NULL, d->nc * d->oh * d->ow, 16, qpool_max_rows, &jb);
 }
 
 void tc_qavg_pool2d_nhwc(const tc_ctx *ctx, const tc_pool2d_desc *d, ptrdiff_t c, int is_signed,
                          int count_include_pad, float x_scale, int x_zero_point, float y_scale,
                          int y_zero_point, const void *x, void *y)
 {
-    qpool_job jb = {d, c, is_signed, QPOOL_AVG, count_include_pad, x_scale, y_scale,
+    qpool_job jb = {NULL, d, c, is_signed, QPOOL_AVG, count_include_pad, x_scale, y_scale,
                     x_zero_point, y_zero_point, x, y};
     tc_parallel_for(ctx ? ctx->pool : NULL, d->nc * d->oh * d->ow, 16, qpool_rows, &jb);
 }
@@ -574,4 +623,5 @@ const tc_quant_kernels tc_quant_portable = {
     tc_qgap_sum,
     tc_u7s8_split,
     tc_interleave3,
+    tc_max8_taps,
 };

@@ -243,6 +243,49 @@ void tc_interleave3_avx2(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t 
         tc_interleave3(x, s, i0, i1, y);
 }
 
+/* tc_max8_taps's twin: per pixel 32 bytes of every tap at a time into one register (signed
+ * or unsigned byte maxima), the last 32 of n >= 32 once more if n is not a multiple (a
+ * maximum taken twice is the same: y as a tap too), under 32 a byte at a time; is_signed a
+ * constant in each of the two copies */
+static inline __attribute__((always_inline)) void max8_pixels(
+    const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix, ptrdiff_t step,
+    int is_signed, uint8_t *y)
+{
+    const uint8_t flip = is_signed ? 0x80 : 0;
+    for (int p = 0; p < npix; p++, y += n) {
+        const ptrdiff_t at = p * step;
+        if (n < 32) {
+            for (ptrdiff_t k = 0; k < n; k++) {
+                uint8_t m = taps[0][at + k] ^ flip;
+                for (int t = 1; t < ntaps; t++) {
+                    uint8_t v = taps[t][at + k] ^ flip;
+                    m = v > m ? v : m;
+                }
+                y[k] = m ^ flip;
+            }
+            continue;
+        }
+        for (ptrdiff_t k = 0; k < n; k += 32) {
+            k = k + 32 <= n ? k : n - 32;
+            __m256i m = _mm256_loadu_si256((const __m256i *)(taps[0] + at + k));
+            for (int t = 1; t < ntaps; t++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(taps[t] + at + k));
+                m = is_signed ? _mm256_max_epi8(m, v) : _mm256_max_epu8(m, v);
+            }
+            _mm256_storeu_si256((__m256i *)(y + k), m);
+        }
+    }
+}
+
+void tc_max8_taps_avx2(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
+                       ptrdiff_t step, int is_signed, uint8_t *y)
+{
+    if (is_signed)
+        max8_pixels(taps, ntaps, n, npix, step, 1, y);
+    else
+        max8_pixels(taps, ntaps, n, npix, step, 0, y);
+}
+
 const tc_quant_kernels tc_quant_avx2 = {
     tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qdw_pair_row_avx2,
     tc_qdw_out_row_avx2,
@@ -257,4 +300,5 @@ const tc_quant_kernels tc_quant_avx2 = {
     tc_qgap_sum_avx2,
     tc_u7s8_split_avx2,
     tc_interleave3_avx2,
+    tc_max8_taps_avx2,
 };

@@ -206,6 +206,15 @@ static inline __m256i tc_requant8_hi_avx2(__m256i acc, __m256i bias, __m256 scal
     return _mm256_cvtps_epi32(_mm256_min_ps(f, fhi));
 }
 
+/* tc_requant8_hi_avx2 without the clamp, where |scale| < 1 (tc_qscales_below1): |f| is
+ * then below 2^31 (float(acc) is at most 2^31 in magnitude, and its product with a scale
+ * below 1 at most 2^31 - 128), so the conversion never leaves int32 and the saturating
+ * packs, monotone with hi a fixed point, take anything above hi - zp to hi: the same bytes */
+static inline __m256i tc_requant8_nc_avx2(__m256i acc, __m256i bias, __m256 scale)
+{
+    return _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc, bias)), scale));
+}
+
 /* The byte stage's constants, set up once per tile: the zero point as int16 and as a
  * float, [lo, hi] as bytes, and the fused residual add's coefficients (res, or NULL). */
 typedef struct tc_qbytes_avx2 {
@@ -257,20 +266,34 @@ static inline __m256i tc_qpack_rows_avx2(__m256i wa, __m256i wb, const tc_qbytes
  * together, the clamp to [lo, hi] done by the saturating packs (int16 with the zero point
  * added, then bytes) and a byte max / min, one permutation and two 16-byte stores.
  * a0/a1: row 0's columns 0-7 / 8-15, b0/b1 row 1's. */
-static inline void tc_qstore_2rows_avx2(__m256i a0, __m256i a1, __m256i b0, __m256i b1,
-                                        const tc_qepi_avx2 *v, const tc_qbytes_avx2 *k,
-                                        void *y0, void *y1)
+static inline __attribute__((always_inline)) void tc_qstore_2rows_clamp_avx2(
+    __m256i a0, __m256i a1, __m256i b0, __m256i b1, const tc_qepi_avx2 *v,
+    const tc_qbytes_avx2 *k, int clamp_hi, void *y0, void *y1)
 {
-    a0 = tc_requant8_hi_avx2(a0, v->bias0, v->scale0, v->fhi);
-    a1 = tc_requant8_hi_avx2(a1, v->bias1, v->scale1, v->fhi);
-    b0 = tc_requant8_hi_avx2(b0, v->bias0, v->scale0, v->fhi);
-    b1 = tc_requant8_hi_avx2(b1, v->bias1, v->scale1, v->fhi);
+    if (clamp_hi) {
+        a0 = tc_requant8_hi_avx2(a0, v->bias0, v->scale0, v->fhi);
+        a1 = tc_requant8_hi_avx2(a1, v->bias1, v->scale1, v->fhi);
+        b0 = tc_requant8_hi_avx2(b0, v->bias0, v->scale0, v->fhi);
+        b1 = tc_requant8_hi_avx2(b1, v->bias1, v->scale1, v->fhi);
+    } else { /* scales below 1 (tc_qscales_below1): no clamp at all, as tc_requant8_nc_avx2 */
+        a0 = tc_requant8_nc_avx2(a0, v->bias0, v->scale0);
+        a1 = tc_requant8_nc_avx2(a1, v->bias1, v->scale1);
+        b0 = tc_requant8_nc_avx2(b0, v->bias0, v->scale0);
+        b1 = tc_requant8_nc_avx2(b1, v->bias1, v->scale1);
+    }
     /* per 128-bit lane: [a 0-3, a 8-11 | a 4-7, a 12-15] as int16, then the zero point */
     __m256i wa = _mm256_adds_epi16(_mm256_packs_epi32(a0, a1), k->zp16);
     __m256i wb = _mm256_adds_epi16(_mm256_packs_epi32(b0, b1), k->zp16);
     __m256i q = tc_qpack_rows_avx2(wa, wb, k, 1);
     _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(q));
     _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
+}
+
+static inline void tc_qstore_2rows_avx2(__m256i a0, __m256i a1, __m256i b0, __m256i b1,
+                                        const tc_qepi_avx2 *v, const tc_qbytes_avx2 *k,
+                                        void *y0, void *y1)
+{
+    tc_qstore_2rows_clamp_avx2(a0, a1, b0, b1, v, k, 1, y0, y1);
 }
 
 /* 8 sums (bias added) requantized and clamped to [lo, hi], as floats: round(f) + zp is
@@ -410,10 +433,19 @@ static inline __attribute__((always_inline)) void tc_qstore_6x16_avx2(
         v.bias0 = v.bias1 = _mm256_setzero_si256(); /* in the sums already */
         const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
         char *yr = y;
-        tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, &k, yr, yr + ldy);
-        tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, &k, yr + 2 * ldy, yr + 3 * ldy);
-        if (mr == 6)
-            tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, yr + 4 * ldy, yr + 5 * ldy);
+        /* two copies, each with a constant clamp_hi: the branch once per tile */
+        if (e->scale_below1) {
+            tc_qstore_2rows_clamp_avx2(c00, c01, c10, c11, &v, &k, 0, yr, yr + ldy);
+            tc_qstore_2rows_clamp_avx2(c20, c21, c30, c31, &v, &k, 0, yr + 2 * ldy, yr + 3 * ldy);
+            if (mr == 6)
+                tc_qstore_2rows_clamp_avx2(c40, c41, c50, c51, &v, &k, 0, yr + 4 * ldy,
+                                           yr + 5 * ldy);
+        } else {
+            tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, &k, yr, yr + ldy);
+            tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, &k, yr + 2 * ldy, yr + 3 * ldy);
+            if (mr == 6)
+                tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, yr + 4 * ldy, yr + 5 * ldy);
+        }
         return;
     }
     if (whole && nr == 16 && e->residual && (e->type == TC_QOUT_U8 || e->type == TC_QOUT_S8)) {

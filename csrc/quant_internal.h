@@ -104,7 +104,20 @@ typedef struct tc_qepi {
     /* U7S8: the window's width per k (tc_u7s8_limits): [base, base + lim[k]] in place of
      * [base, base + 127] above, where the weights allow more */
     const uint8_t *lim;
+    /* every |scale| of the call below 1 (tc_qscales_below1), or 0 when not known: the AVX2
+     * byte store then leaves the float clamp to the packs (exact, tc_requant8_hi_avx2) */
+    int scale_below1;
 } tc_qepi;
+
+/* 1 when |scale[j]| < 1 for every j < n (NaN: 0): a requantized sum |acc * scale| is then
+ * below 2^31, within the float -> int32 conversion without a clamp */
+static inline int tc_qscales_below1(const float *scale, int n)
+{
+    for (int j = 0; j < n; j++)
+        if (!(scale[j] < 1.0f && scale[j] > -1.0f))
+            return 0;
+    return 1;
+}
 
 /* U7S8's window of the activations (in the unsigned domain) for zero point zp:
  * [base, base + 127] centred on zp, so that the bytes of a layer whose input is spread
@@ -313,7 +326,18 @@ typedef struct tc_quant_kernels {
     /* three byte planes x, x + s, x + 2 s interleaved into pixels [i0, i1) of y (3 bytes
      * each): a network's RGB input to channels last (tc_transpose_channels) */
     void (*interleave3)(const uint8_t *x, ptrdiff_t s, ptrdiff_t i0, ptrdiff_t i1, uint8_t *y);
+    /* the byte maxima of MaxPool's windows over a run of pixels (tc_max8_taps) */
+    void (*max8_taps)(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
+                      ptrdiff_t step, int is_signed, uint8_t *y);
 } tc_quant_kernels;
+
+/* tc_quant_kernels.max8_taps: npix pixels of n bytes, pixel p's taps at taps[t] + p * step
+ * (ntaps >= 1 of them; with npix 1, y may be one), y [npix][n]: y[p][k] = max over t of
+ * taps[t][p * step + k], as int8 when is_signed, else uint8.  quant.c, quant_avx2.c */
+void tc_max8_taps(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix, ptrdiff_t step,
+                  int is_signed, uint8_t *y);
+void tc_max8_taps_avx2(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
+                       ptrdiff_t step, int is_signed, uint8_t *y);
 
 /* quant.c, quant_avx2.c, qgemm_avxvnni.c, qgemm_avx512vnni.c */
 /* tc_quant_kernels.interleave3: quant.c, quant_avx2.c */

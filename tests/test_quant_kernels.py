@@ -190,6 +190,42 @@ def test_qgemm_tails_of_rows_columns_and_depth(ctx, m, k, n):
                                           err_msg=f"format {fmt}, {dtype.__name__}")
 
 
+@pytest.mark.parametrize("top", [np.nextafter(np.float32(1), np.float32(0)), np.float32(1),
+                                 np.float32(3.5)])
+def test_qgemm_requantizes_sums_near_the_int32_limits(ctx, top):
+    """Sums from -2^31 to 2^31 - 1 (a bias at the limits, wrapping as the sums do) with
+    scales just below 1 (every output stage may leave the float clamp to the saturating
+    packs: |sum * scale| < 2^31), and with one column's scale at 1 or above (the clamp
+    needed: 2^31 converts to INT_MIN), whole 6 x 16 tiles and tails, both 8-bit types,
+    after a ReLU too, against numpy's clamp-then-round."""
+    rng = np.random.default_rng(int(top * 1000))
+    m, k, n = 13, 24, 40
+    a = rng.integers(0, 256, (m, k)).astype(np.uint8)
+    w = rng.integers(-128, 128, (n, k)).astype(np.int16)
+    az = 128
+    edge = np.array([2**31 - 1, -2**31, 2**31 - 3000, -2**31 + 3000, 0], np.int64)
+    bias = edge[rng.integers(0, len(edge), n)].astype(np.int32)
+    acc = (a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias
+    scale = np.where(rng.random(n) < 0.5, np.nextafter(np.float32(1), np.float32(0)),
+                     rng.random(n) * 0.5 + 0.25).astype(np.float32)
+    # two columns of zero weights whose sums are the bias itself, at the limit: with a
+    # scale of 1 float(2^31 - 1) * 1 and -2^31 * -1 are 2^31, past int32 without the clamp
+    w[n // 3] = w[n // 2] = 0
+    bias[n // 3], bias[n // 2] = 2**31 - 1, -2**31
+    acc = (a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias
+    scale[n // 3] = top
+    scale[n // 2] = -top   # negative scales too: the same bound on |sum * scale|
+    for fmt in formats_for(ctx, w):
+        for dtype, zp, lo in ((np.uint8, 128, 0), (np.uint8, 100, 100), (np.int8, -5, -128),
+                              (np.int8, 3, 3)):
+            hi = np.iinfo(dtype).max
+            y = np.empty((m, n), dtype)
+            K.QGemm(ctx, w, K.QOutput(dtype, bias, scale, zp, lo, hi), fmt).run(a, az, y)
+            ref = output_of(acc, dtype, scale, zp, lo, hi)
+            assert np.array_equal(y, ref), \
+                f"format {fmt} {dtype.__name__} zp {zp}: {(y != ref).sum()} differ"
+
+
 @pytest.mark.parametrize("k,n", [(16, 96), (2, 17), (7, 40), (24, 144), (32, 130), (16, 200),
                                  (198, 24), (384, 40)])
 def test_qgemm_of_few_k_and_many_columns(ctx, k, n):
@@ -1018,3 +1054,34 @@ def test_u7s8_split_of_every_row_length_is_exact():
                 y = np.empty((13, n), np.int32)
                 K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
                 assert np.array_equal(y, want), f"{isa} {t}t: k={kd} zp={zp}"
+
+
+@pytest.mark.parametrize("c", [3, 16, 32, 64, 75])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_max_pool_8bit_against_numpy(ctx, c, dtype):
+    """8-bit MaxPool over channels-last images: channel counts around the 32- and 16-byte
+    blocks, 3x3 stride 2 (ResNet's), 7x7 (49 taps: more than one call of the taps kernel,
+    the output joining the next call), dilation with windows wholly in the padding (the
+    type's minimum), against numpy's maxima of the padded image."""
+    rng = np.random.default_rng(c * 7 + (dtype == np.int8))
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (2, 11, 9, c), endpoint=True).astype(dtype)
+    for ks, st, pads, dl in [((3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+                             ((7, 7), (1, 2), (3, 3, 3, 3), (1, 1)),
+                             ((2, 2), (3, 3), (3, 2, 1, 3), (4, 4)),
+                             ((1, 2), (1, 1), (2, 0, 0, 1), (1, 1))]:
+        (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = ks, st, pads, dl
+        oh = (11 + pt + pb - (dh * (kh - 1) + 1)) // sh + 1
+        ow = (9 + pl + pr - (dw * (kw - 1) + 1)) // sw + 1
+        xp = np.full((2, 11 + pt + pb, 9 + pl + pr, c), -1000, np.int32)
+        xp[:, pt:pt + 11, pl:pl + 9] = x
+        ref = np.full((2, oh, ow, c), -1000, np.int32)
+        for ky in range(kh):
+            for kx in range(kw):
+                tap = xp[:, ky * dh::sh, kx * dw::sw][:, :oh, :ow]
+                ref = np.maximum(ref, tap)
+        assert (ref == -1000).any() == (ks == (1, 2))
+        ref = np.maximum(ref, info.min).astype(dtype)   # all-padding windows: the minimum
+        y = np.empty((2, oh, ow, c), dtype)
+        K.max_pool2d_nhwc(ctx, x, y, ks, st, pads, dl)
+        np.testing.assert_array_equal(y, ref, err_msg=f"kernel {ks} stride {st} dilation {dl}")
