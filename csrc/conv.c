@@ -614,17 +614,6 @@ static int dw_band_rows(const tc_pool *pool, int OH, int OW, const float *means)
 
 /* The band of output rows [r0, r1) of a plane as an image of its input rows [*i0, *i1): the
  * pads of q stand for the rows outside it (or are the real ones) */
-static void dw_band_geometry(const tc_conv2d_params *p, int h, int r0, int r1, int *i0, int *i1,
-                             tc_conv2d_params *q)
-{
-    const int lo = r0 * p->sh - p->pt, hi = (r1 - 1) * p->sh - p->pt + (p->KH - 1) * p->dh + 1;
-    *i0 = lo < 0 ? 0 : lo;
-    *i1 = hi > h ? h : hi;
-    *q = *p;
-    q->pt = lo < 0 ? -lo : 0;
-    q->pb = hi > h ? hi - h : 0;
-}
-
 /* items = (image, band of rows, output channel) triples, bands outermost in an image */
 static void dw_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
@@ -632,7 +621,7 @@ static void dw_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const tc_conv2d_params *p = j->p;
     const int mult = p->K / p->C;
     const size_t in_plane = (size_t)j->h * j->wd, out_plane = (size_t)j->OH * j->OW;
-    int cur = -1, r0 = 0, r1 = 0, i0 = 0, i1 = 0; /* the band whose geometry q and plane hold */
+    int cur = -1, r0 = 0, r1 = 0, i0 = 0, n = 0; /* the band whose geometry q and plane hold */
     tc_conv2d_params q;
     tc_dw_plane_fn plane = NULL;
     (void)tid;
@@ -643,13 +632,13 @@ static void dw_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             cur = band;
             r0 = band * j->band_rows;
             r1 = r0 + j->band_rows < j->OH ? r0 + j->band_rows : j->OH;
-            dw_band_geometry(p, j->h, r0, r1, &i0, &i1, &q);
+            i0 = tc_conv_band_image(p, j->h, r0, r1 - r0, &n, &q);
             /* the kernel for the band as a lone image of its rows */
-            plane = j->pick(&q, i1 - i0, j->wd, r1 - r0, j->OW);
+            plane = j->pick(&q, n, j->wd, r1 - r0, j->OW);
         }
         const float *xc = j->x + ((size_t)b * p->C + k / mult) * in_plane + (size_t)i0 * j->wd;
         const size_t o = ((size_t)b * p->K + k) * out_plane + (size_t)r0 * j->OW;
-        plane(xc, i1 - i0, j->wd, j->zrow, j->w + (size_t)k * p->KH * p->KW, &q,
+        plane(xc, n, j->wd, j->zrow, j->w + (size_t)k * p->KH * p->KW, &q,
               j->bias ? j->bias[k] : 0.0f, j->residual ? j->residual + o : NULL,
               tc_act_at(j->act, k), r1 - r0, j->OW, j->y + o);
     }

@@ -91,4 +91,22 @@ void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n);
 void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);
 
+/* Output rows [oh0, oh0 + rows) of a convolution over an image of H input rows, run as an image
+ * of their own input rows whose top and bottom pads stand for the rows outside it (or for the
+ * real pads): returns its first input row, sets its count of rows *n and its parameters *q.
+ * The depthwise bands (conv.c's row bands at 2+ threads, depthwise_body.h's channel-block
+ * bands) and the fused inverted-residual blocks (ir_fused.c) all cut their bands so. */
+static inline int tc_conv_band_image(const tc_conv2d_params *p, int H, int oh0, int rows, int *n,
+                                     tc_conv2d_params *q)
+{
+    const int lo = oh0 * p->sh - p->pt;
+    const int hi = (oh0 + rows - 1) * p->sh - p->pt + (p->KH - 1) * p->dh + 1;
+    const int i0 = lo < 0 ? 0 : lo > H ? H : lo, i1 = hi > H ? H : hi < i0 ? i0 : hi;
+    *q = *p;
+    q->pt = i0 - lo;
+    q->pb = hi - i1;
+    *n = i1 - i0;
+    return i0;
+}
+
 #endif

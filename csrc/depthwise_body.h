@@ -638,21 +638,6 @@ static int TC_DW_CAT(TC_DW_FN, _even_band)(int OH, int b)
     return (OH + nb - 1) / nb;
 }
 
-/* Output rows [oh0, oh0 + rows) as an image of their own input rows, whose top and bottom pads
- * stand for the rows outside it (or the real pads), as csrc/ir_fused.c runs its bands: its
- * first input row (returned), its count of rows *n and its parameters *q */
-static int TC_DW_CAT(TC_DW_FN, _band_image)(const tc_conv2d_params *p, int H, int oh0, int rows,
-                                            int *n, tc_conv2d_params *q)
-{
-    const int lo = oh0 * p->sh - p->pt, hi = (oh0 + rows - 1) * p->sh - p->pt + (p->KH - 1) * p->dh + 1;
-    const int i0 = lo < 0 ? 0 : lo > H ? H : lo, i1 = hi > H ? H : hi < i0 ? i0 : hi;
-    *q = *p;
-    q->pt = i0 - lo;
-    q->pb = hi - i1;
-    *n = i1 - i0;
-    return i0;
-}
-
 /* A kernel over output rows [0, OH) of an image of H input rows, planes in_plane and out_plane
  * apart (_block_k, _staged_k with their geometry bound) */
 typedef void (*TC_DW_CAT(TC_DW_FN, _rows_fn))(const float *x, int H, int W, size_t in_plane,
@@ -661,7 +646,7 @@ typedef void (*TC_DW_CAT(TC_DW_FN, _rows_fn))(const float *x, int H, int W, size
                                               const tc_activation *act, int k0, int nc, int OH,
                                               int OW, size_t out_plane, float *y);
 
-/* fn band by band of B output rows, each band an image of its own input rows (_band_image) */
+/* fn band by band of B output rows, each an image of its own input rows (tc_conv_band_image) */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _bands)(
     TC_DW_CAT(TC_DW_FN, _rows_fn) fn, int B, const float *x, int H, int W, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual, const tc_activation *act,
@@ -671,7 +656,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _bands)(
         const int rows = OH - oh0 < B ? OH - oh0 : B;
         tc_conv2d_params q;
         int n;
-        const int i0 = TC_DW_CAT(TC_DW_FN, _band_image)(p, H, oh0, rows, &n, &q);
+        const int i0 = tc_conv_band_image(p, H, oh0, rows, &n, &q);
         const size_t o = (size_t)oh0 * OW;
         fn(x + (size_t)i0 * W, n, W, (size_t)H * W, w, &q, bias, residual ? residual + o : NULL,
            act, k0, nc, rows, OW, (size_t)OH * OW, y + o);
@@ -701,7 +686,7 @@ static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
 
 /* 5x5 on planes past the channel-block kernel's buffers, output rows up to 28 wide (MnasNet's,
  * MobileNetV3-Large's and EfficientNet-B0's 28x28 at stride 1): the kernel band by band of
- * output rows (_band_image).  Same bits as the row kernel. */
+ * output rows (tc_conv_band_image).  Same bits as the row kernel. */
 static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, const float *w,
                                                  const tc_conv2d_params *p, const float *bias,
                                                  const float *residual, const tc_activation *act,
@@ -901,8 +886,8 @@ static void TC_DW_CAT(TC_DW_FN, _staged_s1k5_rows)(const float *x, int H, int W,
 }
 
 /* 5x5 at stride 1 on planes too wide (or tall) for the staged buffers (LRASPP's 64x64 and
- * DBNet's 80x80 at 5x5): the staged kernel band by band of output rows (_band_image).  Same
- * bits as the row kernel. */
+ * DBNet's 80x80 at 5x5): the staged kernel band by band of output rows (tc_conv_band_image).
+ * Same bits as the row kernel. */
 static void TC_DW_CAT(TC_DW_FN, _staged_s1k5_bands)(const float *x, int H, int W, const float *w,
                                                     const tc_conv2d_params *p, const float *bias,
                                                     const float *residual, const tc_activation *act,

@@ -45,14 +45,6 @@ int tc_ir_fused_check(const tc_ir_stage *expand, const tc_ir_stage *dw, const tc
     return tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
 }
 
-/* Input rows of the depthwise band of output rows [r0, r1): [*i0, *i1), clipped to the image */
-static void band_rows(const tc_conv2d_params *p, int h, int r0, int r1, int *i0, int *i1)
-{
-    const int lo = r0 * p->sh - p->pt, hi = (r1 - 1) * p->sh - p->pt + (p->KH - 1) * p->dh + 1;
-    *i0 = lo < 0 ? 0 : lo;
-    *i1 = hi > h ? h : hi;
-}
-
 /* Floats rounded up to a cache line, so that each buffer of a slot starts on one */
 static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -176,8 +168,10 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     for (ptrdiff_t it = begin; it < end; it++) {
         const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
         const int r1 = r0 + j->band < j->OH ? r0 + j->band : j->OH, rows = r1 - r0;
-        int i0, i1;
-        band_rows(p, j->h, r0, r1, &i0, &i1);
+        /* the band as an image of its input rows [i0, i1): pads stand for the rows outside it */
+        tc_conv2d_params q;
+        int n;
+        const int i0 = tc_conv_band_image(p, j->h, r0, rows, &n, &q), i1 = i0 + n;
         const float *xb = j->x + (size_t)b * C0 * in_plane;
         /* rows [i0, e0) carried over from the previous band of this image, when this
          * thread ran it: the halo is not expanded twice */
@@ -198,10 +192,6 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                       (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
         }
         prev_b = b, prev_i0 = i0, prev_i1 = i1;
-        /* the band as an image of i1 - i0 rows: pads stand for the rows outside it */
-        tc_conv2d_params q = *p;
-        q.pt = p->pt - r0 * p->sh > 0 ? p->pt - r0 * p->sh : 0;
-        q.pb = (rows - 1) * p->sh + (p->KH - 1) * p->dh + 1 - (i1 - i0) - q.pt;
         if (j->split) {
             const size_t dplane = (size_t)rows * j->OW;
             for (int c = 0; c < E; c++)

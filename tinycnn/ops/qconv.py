@@ -15,7 +15,7 @@ from .common import UnsupportedOperator, bound_step, window_geometry
 from .conv import conv_macs, conv_window
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
 from .qelementwise import emit_lookup, lookup_op_table, qlinear_binary
-from .qmatmul import _U7S8_MAX_X_ZERO_POINT, _U7S8_MIN_OUTPUTS, gemm_format
+from .qmatmul import gemm_format, u7s8_suits
 
 
 def _geometry(n, X, W, group, kernel_shape, auto_pad, dilations, pads, strides):
@@ -104,8 +104,8 @@ def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_
     U8S8X2 after a ReLU when more than _U8S8X2_MAX_SHARE of its groups need a correction)."""
     k, kh, kw, cg = w16.shape
     direct = gemm_format(ctx, w16, x_dtype, x_zero_point) if group == 1 else None
-    if direct == "u8s8x2" and (kh, kw) != (1, 1) and x_dtype == np.uint8 and \
-            x_zero_point <= _U7S8_MAX_X_ZERO_POINT and k >= _U7S8_MIN_OUTPUTS and \
+    if direct == "u8s8x2" and (kh, kw) != (1, 1) and \
+            u7s8_suits(w16, x_dtype, x_zero_point, mid_zero_point=False) and \
             K.qgemm_u8s8x2_share(np.ascontiguousarray(w16.reshape(k, -1))) > _U8S8X2_MAX_SHARE:
         direct = "u7s8"
     own = "u7s8" if direct == "u7s8" else None  # else QConv2d's own choice

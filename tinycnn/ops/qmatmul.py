@@ -56,11 +56,20 @@ def gemm_format(ctx, w16, x_dtype, x_zero_point):
     1.08 / 0.83."""
     k = w16.shape[0]
     direct = K.qgemm_choose_format_for(ctx, np.ascontiguousarray(w16.reshape(k, -1)))
-    if direct == "s16x2" and x_dtype == np.uint8 and k >= _U7S8_MIN_OUTPUTS and w16.size \
-            and w16.min() >= -128 and w16.max() <= 127 \
-            and (x_zero_point <= _U7S8_MAX_X_ZERO_POINT or w16.shape[-1] >= _U7S8_MIN_CHANNELS):
+    if direct == "s16x2" and u7s8_suits(w16, x_dtype, x_zero_point, mid_zero_point=True):
         return "u7s8"
     return direct
+
+
+def u7s8_suits(w16, x_dtype, x_zero_point, mid_zero_point):
+    """Whether U7S8 suits weights w16 ([N, ..., C] int16, minus their zero point) on an input
+    of x_dtype with x_zero_point: a uint8 input, more than 16 outputs, 8-bit weights, and a
+    low zero point (its window of 7 bits holds most bytes), or with mid_zero_point also a
+    mid-range one where there are at least 24 channels."""
+    return x_dtype == np.uint8 and w16.shape[0] >= _U7S8_MIN_OUTPUTS and w16.size > 0 \
+        and w16.min() >= -128 and w16.max() <= 127 \
+        and (x_zero_point <= _U7S8_MAX_X_ZERO_POINT or
+             (mid_zero_point and w16.shape[-1] >= _U7S8_MIN_CHANNELS))
 
 
 def _w16(n, b, b_zero_point, nn):
