@@ -334,6 +334,23 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
                      const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                      const float *residual, float *y, float *workspace);
 
+/* Pointwise 1x1 -> grouped convolution in bands of output rows (pg_fused.c):
+ *   y = gc(pw(x)), each stage with its bias and activation, the pointwise output kept a
+ * band of `band` output rows of gc (with its halo) at a time in workspace, never whole in
+ * memory.  pw: a planned 1x1 / 1X1 or 1X1_CHAN layer, group 1; gc: TC_CONV_ALGO_GROUPED
+ * (any stride, pads, dilation) with C == pw's K.  The result is the two layers' run one
+ * after the other, bit for bit, at any band and thread count; means: [N, K] or NULL, each
+ * output plane's mean as tc_conv2d_means_f32 gives it. */
+/* 0 when the stages chain as above and band >= 1, else -1 (the functions below then do nothing). */
+int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band);
+/* Floats of workspace for an h x w input with ctx's threads (a band's slot per thread). */
+size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
+                                  int h, int w, int band);
+/* x: [N, C, H, W]  y: [N, K, OH, OW], not overlapping x  means: [N, K] or NULL */
+void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
+                     int h, int w, int band, const float *x, float *y, float *means,
+                     float *workspace);
+
 /* end of convolution section */
 
 /* ------------------------------------------------------------------------ */

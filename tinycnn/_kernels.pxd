@@ -120,6 +120,12 @@ cdef extern from "tinycnn.h" nogil:
                          const tc_ir_stage *project, int n, int h, int w, int band,
                          const float *x, const float *residual, float *y,
                          float *workspace)
+    int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band)
+    size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw,
+                                      const tc_ir_stage *gc, int h, int w, int band)
+    void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
+                         int h, int w, int band, const float *x, float *y, float *means,
+                         float *workspace)
 
     # -- transposed convolution ----------------------------------------------
     ctypedef struct tc_conv_depth:

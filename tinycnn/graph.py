@@ -71,6 +71,7 @@ def prepare(model, level, ctx, options, cache):
         _fuse_channel_shuffle(g, keep)
         _fold_se_gate(g, keep)
         _se_pool_in_depthwise(g)
+        _fuse_pointwise_grouped(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
         _fuse_relu(g, keep, "BatchNormalization")
@@ -562,6 +563,19 @@ def _conv_before_resize(g, keep, opset):
         producers = {o: n for n in g.nodes for o in n.outputs}
 
 
+def _constant_conv(g, node):
+    """A Conv or tinycnn::Conv with constant 4-D weights, bias and PRelu slope, and no gates:
+    its inputs (X, W, B, R, S) with "" for those it lacks, else None."""
+    if node is None or node.op_type != "Conv" or node.domain not in ("", FUSED):
+        return None
+    ins = list(node.inputs) + [""] * (5 - len(node.inputs))
+    w = g.initializers.get(ins[1])
+    if w is None or np.ndim(w) != 4 or len(ins) > 5 or any(
+            ins[i] and ins[i] not in g.initializers for i in (2, 4)):
+        return None
+    return ins
+
+
 def _fuse_inverted_residual(g, keep):
     """Conv 1x1 -> depthwise Conv -> Conv 1x1 [+ residual], each as _fuse_conv left it (with
     its activation) -> one tinycnn::InvertedResidual (ops/fused_ir.py), which runs it in bands
@@ -571,14 +585,10 @@ def _fuse_inverted_residual(g, keep):
     producers = {o: n for n in g.nodes for o in n.outputs}
 
     def conv(node, kernel_1x1):
-        if node is None or node.op_type != "Conv" or node.domain not in ("", FUSED):
+        ins = _constant_conv(g, node)
+        if ins is None:
             return None
-        ins = list(node.inputs) + [""] * (5 - len(node.inputs))
-        w = g.initializers.get(ins[1])
-        if w is None or np.ndim(w) != 4 or (ins[2] and ins[2] not in g.initializers):
-            return None
-        if (ins[4] and ins[4] not in g.initializers) or len(ins) > 5:
-            return None
+        w = g.initializers[ins[1]]
         if kernel_1x1 != (np.shape(w)[2:] == (1, 1) and node.attrs.get("group", 1) == 1):
             return None
         if not kernel_1x1 and not (node.attrs.get("group", 1) == np.shape(w)[0] and np.shape(w)[1] == 1):
@@ -730,6 +740,47 @@ def _se_pool_in_depthwise(g):
         replaced[id(dw)], replaced[id(se)] = pooled, gate
         g.fused_away.add(means)
     g.nodes = [replaced.get(id(n), n) for n in g.nodes]
+
+
+def _fuse_pointwise_grouped(g, keep):
+    """Conv 1x1 (group 1) -> grouped Conv (group > 1, not depthwise), each as _fuse_conv left
+    it (with its activation; the grouped one with the means of its planes where
+    _se_pool_in_depthwise gave it them) -> one tinycnn::PointwiseGrouped (ops/fused_pg.py),
+    run in bands where that pays and as the two convolutions otherwise (RegNet's "a" and "b"
+    layers).  Refused: the 1x1's output used by another node or kept as an output, weights
+    that are not constant, a residual or gates on either convolution."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+
+    def conv(node, pointwise):
+        ins = _constant_conv(g, node)
+        if ins is None or ins[3]:
+            return None
+        w = g.initializers[ins[1]]
+        group = int(node.attrs.get("group", 1))
+        if pointwise:
+            ok = (np.shape(w)[2:] == (1, 1) and group == 1 and len(node.outputs) == 1
+                  and not node.attrs.get("channel_means"))
+        else:
+            ok = group > 1 and np.shape(w)[1] > 1
+        return ins if ok else None
+
+    for grouped in list(g.nodes):
+        b = conv(grouped, False)
+        if b is None:
+            continue
+        pointwise = producers.get(b[0])
+        a = conv(pointwise, True)
+        if a is None or _single_consumer(g, b[0], keep) is not grouped:
+            continue
+        attrs = {}
+        for key, node in (("pointwise", pointwise), ("grouped", grouped)):
+            attrs[key] = {k: tuple(v) if isinstance(v, list) else v for k, v in node.attrs.items()}
+        fused = Node(pointwise.name, "PointwiseGrouped", FUSED,
+                     [a[0], a[1], a[2], b[1], b[2], a[4], b[4]], list(grouped.outputs), attrs,
+                     pointwise.index)
+        fused.label = pointwise.label + "+" + grouped.label
+        _replace(g, [pointwise, grouped], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
 
 
 def _fuse_relu(g, keep, op_type):

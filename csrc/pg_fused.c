@@ -1,0 +1,207 @@
+/* Pointwise 1x1 -> grouped convolution in bands of output rows (RegNetY's "a" and "b"
+ * layers: 1x1 + ReLU, then a 3x3 of 8-channel groups + ReLU, stride 1 or 2), without
+ * writing the pointwise output to memory.
+ *
+ * Unfused, the 1x1 writes its output (E x H x W: 2.4 MB at RegNetY-400MF's block1-0, 48 x
+ * 112 x 112) past L2 and the grouped layer reads it back from there, group by group.
+ * Here each band of `band` grouped output rows is computed from a band of pointwise rows
+ * (with the 3x3 halo) kept in a per-thread workspace that stays in L2.  Every stage is the
+ * layer's own kernel on a row range:
+ *   pointwise: the GEMM on input rows [i0, i1) (B read in place, ldb = H * W);
+ *   grouped:   tc_conv2d_f32 on the band as an image of i1 - i0 rows whose top and bottom
+ *              pads stand for the real pads (tc_conv_band_image), into a band buffer whose
+ *              rows are then copied to y;
+ *   means:     (optional) each output plane's mean, summed after all bands, whole planes,
+ *              with the global average pool's sum, as tc_conv2d_means_f32 gives them.
+ * A thread that runs the next band of the same image moves the halo rows it already
+ * computed to the front of its band buffer and computes only the new ones.  Each output
+ * sums its terms in the unfused order (the zero pads add +0 where they did), so the result
+ * is the unfused layers' bit for bit at any band height and thread count.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "conv_internal.h"
+#include "gemm_internal.h"
+#include "pool2d_internal.h"
+
+static int pg_pointwise_ok(const tc_ir_stage *s)
+{
+    return (s->algo == TC_CONV_ALGO_1X1 || s->algo == TC_CONV_ALGO_1X1_CHAN) &&
+           !tc_conv2d_check(&s->p, s->algo) && s->p.group == 1 && !tc_activation_check(s->act);
+}
+
+int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band)
+{
+    int OH, OW;
+    if (!pw || !gc || band < 1 || !pg_pointwise_ok(pw) || gc->algo != TC_CONV_ALGO_GROUPED ||
+        tc_conv2d_check(&gc->p, gc->algo) || tc_activation_check(gc->act) || pw->p.K != gc->p.C)
+        return -1;
+    return tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW);
+}
+
+static size_t pg_up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* The geometry of every band: the most input rows one takes and the most workspace its
+ * grouped run needs (the first and last bands have pads, the others none). */
+static void pg_band_max(const tc_ctx *serial, const tc_conv2d_params *p, int h, int w, int OH,
+                        int band, int *max_rows, size_t *max_gws)
+{
+    *max_rows = 0, *max_gws = 0;
+    for (int r0 = 0; r0 < OH; r0 += band) {
+        tc_conv2d_params q;
+        int n;
+        const int rows = r0 + band < OH ? band : OH - r0;
+        tc_conv_band_image(p, h, r0, rows, &n, &q);
+        const size_t g = tc_conv2d_workspace_size(serial, &q, TC_CONV_ALGO_GROUPED, 1, n, w);
+        *max_rows = n > *max_rows ? n : *max_rows;
+        *max_gws = g > *max_gws ? g : *max_gws;
+    }
+}
+
+/* Floats of one thread's slot: pointwise band, grouped band, grouped workspace, GEMM's */
+static size_t pg_slot(const tc_ctx *serial, const tc_ir_stage *pw, const tc_ir_stage *gc, int h,
+                      int w, int OH, int OW, int band)
+{
+    int rows;
+    size_t gws;
+    pg_band_max(serial, &gc->p, h, w, OH, band, &rows, &gws);
+    return pg_up16((size_t)pw->p.K * rows * w) + pg_up16((size_t)gc->p.K * band * OW) +
+           pg_up16(gws) + pg_up16(tc_gemm_workspace_size(serial));
+}
+
+size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
+                                  int h, int w, int band)
+{
+    int OH, OW;
+    if (tc_pg_fused_check(pw, gc, h, w, band) || tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW))
+        return 0;
+    tc_ctx serial = *ctx;
+    serial.pool = NULL;
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    return (size_t)threads * pg_slot(&serial, pw, gc, h, w, OH, OW, band < OH ? band : OH) + 16;
+}
+
+/* C [M, N] (ldc) = act(packed . B [K, N] (ldb) + bias): the 1x1 layer on N pixels */
+static void pg_pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const float *B,
+                         ptrdiff_t ldb, float *C, ptrdiff_t ldc, float *gemm_ws)
+{
+    tc_dense_b db = {B, ldb, 0};
+    tc_gemm_op op;
+    memset(&op, 0, sizeof(op));
+    op.M = s->p.K;
+    op.N = N;
+    op.K = s->p.C;
+    op.a_packed = s->packed;
+    op.a_chan = s->algo == TC_CONV_ALGO_1X1_CHAN;
+    op.pack_b = tc_pack_b_rowmajor;
+    op.b_arg = &db;
+    op.C = C;
+    op.ldc = ldc;
+    op.epi.bias = s->bias;
+    if (s->act)
+        op.epi.act = *s->act;
+    tc_gemm_run(serial, &op, gemm_ws);
+}
+
+typedef struct {
+    tc_ctx serial;
+    const tc_ir_stage *pw, *gc;
+    const float *x;
+    float *y, *means, *workspace;
+    size_t slot, ebuf_floats, gbuf_floats, gws_floats;
+    float (*sum)(const float *x, ptrdiff_t n);
+    int h, w, OH, OW, band, nbands;
+} pg_job;
+
+/* items = (image, band) pairs */
+static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const pg_job *j = (const pg_job *)varg;
+    const tc_conv2d_params *p = &j->gc->p;
+    const int E = p->C, K = p->K, C0 = j->pw->p.C;
+    const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
+    float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
+    float *ebuf = base + (size_t)tid * j->slot;
+    float *gbuf = ebuf + j->ebuf_floats;
+    float *gws = gbuf + j->gbuf_floats;
+    float *gemm_ws = gws + j->gws_floats;
+    int prev_b = -1, prev_i0 = 0, prev_i1 = 0; /* the pointwise rows ebuf holds */
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
+        const int rows = r0 + j->band < j->OH ? j->band : j->OH - r0;
+        tc_conv2d_params q;
+        int n;
+        const int i0 = tc_conv_band_image(p, j->h, r0, rows, &n, &q), i1 = i0 + n;
+        const size_t ld = (size_t)n * j->w;
+        /* rows [i0, e0) moved over from the previous band of this image: the halo */
+        int e0 = i0;
+        if (prev_b == b && i0 >= prev_i0 && i0 < prev_i1 && i1 >= prev_i1) {
+            const size_t old_ld = (size_t)(prev_i1 - prev_i0) * j->w;
+            const size_t off = (size_t)(i0 - prev_i0) * j->w;
+            const size_t len = (size_t)(prev_i1 - i0) * j->w * sizeof(float);
+            /* channel c moves from c old_ld + off to c ld: ascending when the band does not
+             * grow, else descending, never over rows not yet moved */
+            if (ld <= old_ld)
+                for (int c = 0; c < E; c++)
+                    memmove(ebuf + c * ld, ebuf + c * old_ld + off, len);
+            else
+                for (int c = E - 1; c >= 0; c--)
+                    memmove(ebuf + c * ld, ebuf + c * old_ld + off, len);
+            e0 = prev_i1;
+        }
+        if (i1 > e0)
+            pg_pointwise(&j->serial, j->pw, (i1 - e0) * j->w,
+                         j->x + (size_t)b * C0 * in_plane + (size_t)e0 * j->w,
+                         (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w, (ptrdiff_t)ld,
+                         gemm_ws);
+        prev_b = b, prev_i0 = i0, prev_i1 = i1;
+        tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_GROUPED, 1, n, j->w, ebuf, j->gc->packed,
+                      j->gc->bias, NULL, j->gc->act, gbuf, gws);
+        const size_t band_plane = (size_t)rows * j->OW;
+        float *yb = j->y + (size_t)b * K * out_plane + (size_t)r0 * j->OW;
+        for (int k = 0; k < K; k++)
+            memcpy(yb + k * out_plane, gbuf + k * band_plane, band_plane * sizeof(float));
+    }
+}
+
+/* items = (image, channel): each plane's mean, as tc_conv2d_means_f32 sums it */
+static void pg_means_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const pg_job *j = (const pg_job *)varg;
+    const size_t plane = (size_t)j->OH * j->OW;
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++)
+        j->means[it] = j->sum(j->y + (size_t)it * plane, (ptrdiff_t)plane) / (float)plane;
+}
+
+/* x: [N, C0, H, W] (C0 = pw's C)  y: [N, K, OH, OW], not overlapping x
+ * means: [N, K] or NULL */
+void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
+                     int h, int w, int band, const float *x, float *y, float *means,
+                     float *workspace)
+{
+    int OH, OW;
+    if (n < 1 || tc_pg_fused_check(pw, gc, h, w, band) ||
+        tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW))
+        return;
+    if (band > OH)
+        band = OH;
+    pg_job j;
+    memset(&j, 0, sizeof(j));
+    j.serial = *ctx;
+    j.serial.pool = NULL;
+    j.pw = pw, j.gc = gc, j.x = x, j.y = y, j.means = means, j.workspace = workspace;
+    int rows;
+    size_t gws;
+    pg_band_max(&j.serial, &gc->p, h, w, OH, band, &rows, &gws);
+    j.ebuf_floats = pg_up16((size_t)pw->p.K * rows * w);
+    j.gbuf_floats = pg_up16((size_t)gc->p.K * band * OW);
+    j.gws_floats = pg_up16(gws);
+    j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, OW, band);
+    j.sum = tc_pool2d_kernels_of(ctx)->sum;
+    j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
+    j.nbands = (OH + band - 1) / band;
+    tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, pg_band_task, &j);
+    if (means)
+        tc_parallel_for(ctx->pool, (ptrdiff_t)n * gc->p.K, 1, pg_means_task, &j);
+}

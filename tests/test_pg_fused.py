@@ -1,0 +1,219 @@
+"""RegNet's "a" (1x1) and "b" (grouped 3x3) layers as one node (graph._fuse_pointwise_grouped,
+ops/fused_pg.py) run in bands of output rows (csrc/pg_fused.c, _kernels.PGFused).
+
+The kernel against its two layers run one after the other (Conv2d), which it must match bit
+for bit, output and planes' means: every ISA, 1 and 2 threads, stride 1 and 2, pads, odd
+sizes, batch 2, band heights from 1 row to the whole plane; hand-built a -> b -> SE -> c
+blocks against onnxruntime and against the session without the pass; RegNetY-400MF at full
+depth against onnxruntime and against its unfused run."""
+import numpy as np
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import tinycnn
+from tinycnn import _kernels
+from tinycnn.ops import fused_pg
+from test_depthwise import ctx  # noqa: F401  (every ISA, 1 and 2 threads)
+
+ACTS = [("Relu", None, None), ("", None, None), ("Clip", 0.0, 6.0), ("SiLU", None, None),
+        ("PRelu", None, None)]
+
+
+def _pair(ctx, rng, c0, e, gw, stride, pads, acts, pw_algo="1x1"):
+    def act(i, k):
+        name, alpha, beta = acts[i]
+        slope = rng.uniform(-0.5, 0.5, k).astype(np.float32) if name == "PRelu" else None
+        return dict(activation=name, alpha=alpha, beta=beta, slope=slope)
+    wa = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
+    wb = rng.standard_normal((e, gw, 3, 3), dtype=np.float32) / np.float32(3 * np.sqrt(gw))
+    a = _kernels.Conv2d(ctx, wa, rng.standard_normal(e, dtype=np.float32), algo=pw_algo,
+                        **act(0, e))
+    b = _kernels.Conv2d(ctx, wb, rng.standard_normal(e, dtype=np.float32), algo="grouped",
+                        strides=(stride, stride), pads=pads, group=e // gw, **act(1, e))
+    return a, b
+
+
+def _unfused(a, b, x):
+    n, _, h, w = x.shape
+    t = np.empty(a.output_shape(n, h, w), np.float32)
+    a.run(x, t, None, np.empty(a.workspace_size(n, h, w), np.float32))
+    y = np.empty(b.output_shape(n, h, w), np.float32)
+    m = np.empty(y.shape[:2], np.float32)
+    b.run(t, y, None, np.empty(b.workspace_size(n, h, w), np.float32), means=m)
+    return y, m
+
+
+CASES = [  # (n, c0, e, group width, h, w, stride, pads)
+    (1, 32, 48, 8, 30, 28, 2, (1, 1, 1, 1)),   # RegNetY-400MF's block1-0, smaller
+    (2, 16, 24, 8, 13, 11, 1, (1, 1, 1, 1)),
+    (2, 12, 32, 8, 17, 19, 2, (1, 1, 1, 1)),
+    (1, 8, 16, 4, 9, 23, 2, (0, 1, 1, 0)),
+    (1, 6, 12, 4, 10, 7, 1, (0, 0, 0, 0)),
+    (1, 5, 32, 16, 11, 13, 2, (1, 1, 1, 1)),
+    (2, 3, 16, 8, 1, 1, 1, (1, 1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "n{}c{}e{}g{}_{}x{}_s{}p{}".format(
+    *c[:7], "".join(map(str, c[7]))))
+def test_fused_pair_is_the_unfused_one_bit_for_bit(ctx, case):
+    n, c0, e, gw, h, w, stride, pads = case
+    rng = np.random.default_rng(sum(map(int, case[:7])))
+    for acts, pw_algo in [((ACTS[0], ACTS[0]), "1x1"), ((ACTS[2], ACTS[1]), "1x1_chan"),
+                          ((ACTS[3], ACTS[4]), "1x1")]:
+        a, b = _pair(ctx, rng, c0, e, gw, stride, pads, acts, pw_algo)
+        x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
+        want, want_m = _unfused(a, b, x)
+        oh = want.shape[2]
+        for band in sorted({1, 2, 3, 5, oh, oh + 4}):
+            f = _kernels.PGFused(a, b, band)
+            ws = np.empty(f.workspace_size(h, w), np.float32)
+            y = np.full(want.shape, np.nan, np.float32)
+            m = np.full(want_m.shape, np.nan, np.float32)
+            f.run(x, y, m, ws)
+            what = f"band {band}, acts {acts}, {pw_algo}"
+            np.testing.assert_array_equal(y, want, err_msg=f"y of the fused pair, {what}")
+            np.testing.assert_array_equal(m, want_m, err_msg=f"means of the fused pair, {what}")
+            y2 = np.full(want.shape, np.nan, np.float32)
+            f.run(x, y2, None, ws)  # without the means, on the same workspace
+            np.testing.assert_array_equal(y2, want, err_msg=f"y without means, {what}")
+
+
+def test_fused_pair_refuses_what_does_not_chain():
+    ctx = _kernels.Context(1, "portable")
+    rng = np.random.default_rng(0)
+    a, b = _pair(ctx, rng, 8, 16, 8, 1, (1, 1, 1, 1), (ACTS[0], ACTS[0]))
+    dw = _kernels.Conv2d(ctx, np.ones((16, 1, 3, 3), np.float32), algo="depthwise", group=16,
+                         pads=(1, 1, 1, 1))
+    with pytest.raises(ValueError, match="pg_fused"):
+        _kernels.PGFused(a, dw, 4)
+    other = _kernels.Conv2d(ctx, np.ones((8, 4, 3, 3), np.float32), algo="grouped", group=2,
+                            pads=(1, 1, 1, 1))  # 8 input channels, a gives 16
+    with pytest.raises(ValueError, match="pg_fused"):
+        _kernels.PGFused(a, other, 4)
+    f = _kernels.PGFused(a, b, 4)
+    with pytest.raises(ValueError, match="channels"):
+        f.run(np.zeros((1, 9, 8, 8), np.float32), np.zeros((1, 16, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="y"):
+        f.run(np.zeros((1, 8, 8, 8), np.float32), np.zeros((1, 16, 4, 8), np.float32))
+    with pytest.raises(ValueError, match="means"):
+        f.run(np.zeros((1, 8, 8, 8), np.float32), np.zeros((1, 16, 8, 8), np.float32),
+              np.zeros((1, 15), np.float32))
+
+
+# -- in a graph --------------------------------------------------------------------------------
+
+def block_model(c0, e, gw, hw, stride, se=True):
+    """x -> a (Conv 1x1 + Relu) -> b (grouped Conv 3x3 + Relu) [-> SE (the pool on b's
+    output) -> c (Conv 1x1)]: RegNetY's block without its shortcut."""
+    rng = np.random.default_rng(5)
+    c1 = max(e // 4, 1)
+    arrays = {
+        "wa": rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0)),
+        "ba": rng.standard_normal(e, dtype=np.float32) * 0.1,
+        "wb": rng.standard_normal((e, gw, 3, 3), dtype=np.float32) / np.float32(3 * np.sqrt(gw)),
+        "bb": rng.standard_normal(e, dtype=np.float32) * 0.1,
+        "w1": rng.standard_normal((c1, e, 1, 1), dtype=np.float32) * 0.3,
+        "w2": rng.standard_normal((e, c1, 1, 1), dtype=np.float32) * 0.3,
+        "wc": rng.standard_normal((c0, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))}
+    nodes = [helper.make_node("Conv", ["x", "wa", "ba"], ["a0"]),
+             helper.make_node("Relu", ["a0"], ["a"]),
+             helper.make_node("Conv", ["a", "wb", "bb"], ["b0"], pads=[1, 1, 1, 1],
+                              strides=[stride, stride], group=e // gw),
+             helper.make_node("Relu", ["b0"], ["b" if se else "y"])]
+    if se:
+        nodes += [helper.make_node("GlobalAveragePool", ["b"], ["p"]),
+                  helper.make_node("Conv", ["p", "w1"], ["h0"]),
+                  helper.make_node("Relu", ["h0"], ["h"]),
+                  helper.make_node("Conv", ["h", "w2"], ["g0"]),
+                  helper.make_node("Sigmoid", ["g0"], ["g"]),
+                  helper.make_node("Mul", ["b", "g"], ["s"]),
+                  helper.make_node("Conv", ["s", "wc"], ["y"])]
+    inits = [numpy_helper.from_array(v, k) for k, v in arrays.items()]
+    graph = helper.make_graph(nodes, "pg_block", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", c0, hw, hw])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _session(model, threads):
+    options = tinycnn.SessionOptions()
+    options.intra_op_num_threads = threads
+    return tinycnn.InferenceSession(model, options)
+
+
+def _pg_nodes(sess):
+    return [n for n in sess._base.graph.nodes if n.op_type == "PointwiseGrouped"]
+
+
+def _count_banded(monkeypatch):
+    """A list that grows by the outputs of each pair planned banded (a session plans again
+    for each new batch size)."""
+    banded, plan = [], fused_pg._plan_banded
+
+    def counting(*args):
+        step = plan(*args)
+        if step is not None:
+            banded.append(step)
+        return step
+    monkeypatch.setattr(fused_pg, "_plan_banded", counting)
+    return banded
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride,hw,se", [(1, 13, True), (2, 17, True), (2, 15, False),
+                                          (1, 8, False)])
+def test_fused_pair_in_a_block_matches_onnxruntime_and_the_unfused_session(
+        monkeypatch, threads, stride, hw, se):
+    import tinycnn.graph as graph
+    model = block_model(12, 24, 8, hw, stride, se)
+    x = np.random.default_rng(2).standard_normal((2, 12, hw, hw), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", 0)  # banded at any size
+    banded = _count_banded(monkeypatch)
+    sess = _session(model, threads)
+    y = sess.run(None, {"x": x})[0]
+    assert len(_pg_nodes(sess)) == 1 and len(banded) >= 1
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", float("inf"))  # the two convolutions
+    two = _session(model, threads)
+    assert len(_pg_nodes(two)) == 1
+    np.testing.assert_array_equal(y, two.run(None, {"x": x})[0])
+    monkeypatch.setattr(graph, "_fuse_pointwise_grouped", lambda g, keep: None)
+    apart = _session(model, threads)
+    assert not _pg_nodes(apart)
+    np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
+
+
+def test_pair_not_fused_when_the_pointwise_output_is_read_elsewhere():
+    model = block_model(8, 16, 8, 9, 1, se=False)
+    m = __import__("onnx").load_from_string(model)
+    m.graph.output.append(helper.make_tensor_value_info("a", TensorProto.FLOAT, None))
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert not _pg_nodes(sess)
+    x = np.random.default_rng(0).standard_normal((1, 8, 9, 9), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(m.SerializeToString(),
+                                       providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for got, want in zip(sess.run(None, {"x": x}), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_regnet_y_400mf_fused_matches_onnxruntime_and_unfused(onnx_export, monkeypatch, threads):
+    """Every block's a -> b pair fused; the two widest (block1-0 at 112x112, block2-0 at 56x56)
+    banded; batch 2 at full depth within 1e-4 of onnxruntime and the unfused run's bits."""
+    path = str(onnx_export("regnet_y_400mf", batch_dynamic=True))
+    x = np.random.default_rng(1234).standard_normal((2, 3, 224, 224), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0]
+    banded = _count_banded(monkeypatch)
+    sess = _session(path, threads)
+    y = sess.run(None, {"input": x})[0]
+    assert len(_pg_nodes(sess)) == 16
+    assert {out[0].shape[1:] for out in banded} == {(48, 56, 56), (104, 28, 28)}
+    err = np.abs(y - ref).max() / np.abs(ref).max()
+    assert err <= 1e-4, f"regnet_y_400mf: rel err {err:.3g}"
+    monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", float("inf"))
+    np.testing.assert_array_equal(y, _session(path, threads).run(None, {"input": x})[0])

@@ -1,0 +1,123 @@
+"""tinycnn::PointwiseGrouped: a 1x1 convolution -> a grouped convolution (RegNet's "a" and
+"b" layers), each a tinycnn::Conv with its fused activation, the grouped one with the means
+of its output planes where a squeeze-and-excitation pools them; found by
+graph._fuse_pointwise_grouped.
+
+Where the 1x1's output is large (PG_FUSE_MIN_BYTES) the pair runs in bands of output rows
+(csrc/pg_fused.c), the 1x1's band staying in L2 instead of going to memory and back;
+elsewhere, and for geometries the banded kernel does not take, it runs as the two
+convolutions it was.  Both give the same bits.
+"""
+import numpy as np
+
+from .. import _kernels as K
+from ..ir import Value
+from . import FUSED_DOMAIN, op
+from .common import bound_step, require_float
+from .conv import _conv, conv_layer, conv_window
+from .fused_ir import _conv_args
+
+# Measured 2026-12-02 00:02 (benchmarks/pg_fused_shapes.py, AVX2 emulation, 1 thread, fused /
+# unfused, bands 2 4 8 16 28): RegNetY-400MF's block1-0 (32-48 at 112x112, stride 2, a 2.4 MB
+# 1x1 output) 0.77 0.77 0.74 0.92 1.13, block2-0 (48-104 at 56x56, stride 2, 1.3 MB) 0.83 0.72
+# 0.71 0.86 0.90; block2-1 (104-104 at 28x28, 0.33 MB) 1.14 1.05 1.05 1.04 1.00, block3-0
+# (104-208 at 28x28, stride 2) 1.02-1.08, block4-0 1.0: below about 1 MB the unfused layers
+# already run from cache.
+PG_FUSE_MIN_BYTES = 1_000_000
+# A band's slot (1x1 rows with the halo + grouped rows) at most this many bytes: the best
+# bands above, 8 rows, take 451 KB (block1-0) and 489 KB (block2-0); 16 rows, 0.9 MB, lose.
+PG_BAND_BYTES = 512 * 1024
+
+
+def band_rows(e, k, w, ow, oh, kh, stride, dilation, threads):
+    """Grouped output rows per band: the most whose slot fits PG_BAND_BYTES, then evened out
+    so that the bands split equally over the threads."""
+    def slot(b):
+        return 4 * (e * ((b - 1) * stride + (kh - 1) * dilation + 1) * w + k * b * ow)
+    band = 1
+    while band < oh and slot(band + 1) <= PG_BAND_BYTES:
+        band += 1
+    nbands = -(-oh // band)
+    nbands = -(-nbands // threads) * threads
+    return max(1, -(-oh // nbands))
+
+
+def _values(inputs):
+    X, Wa, Ba, Wb, Bb, Sa, Sb = (list(inputs) + [None] * 7)[:7]
+    return X, ((Wa, Ba, Sa), (Wb, Bb, Sb))
+
+
+def pg_macs(inputs, outputs, **attrs):
+    """The two convolutions' multiply-adds."""
+    X, ((Wa, _, _), (Wb, _, _)) = _values(inputs)
+    Y = outputs[0]
+    if X is None or Y is None or Wa is None or Wb is None:
+        return 0
+    n, c0, h, w = X.shape
+    return n * Wa.shape[0] * c0 * h * w + Y.size * int(np.prod(Wb.shape[1:]))
+
+
+def pg_window(inputs, outputs, *, grouped, **attrs):
+    """The grouped convolution's (span, stride): the 1x1 keeps each pixel's field."""
+    X, (_, (Wb, _, _)) = _values(inputs)
+    return conv_window([X, Wb], outputs, dilations=grouped.get("dilations"),
+                       strides=grouped.get("strides"))
+
+
+@op("PointwiseGrouped", domain=FUSED_DOMAIN, cost=pg_macs, window=pg_window)
+def PointwiseGrouped(n, X, Wa, Ba=None, Wb=None, Bb=None, Sa=None, Sb=None, *, pointwise,
+                     grouped):
+    """Conv 1x1 -> grouped Conv [-> the means of its output planes, grouped's channel_means];
+    pointwise, grouped: each tinycnn::Conv's attributes (S: a PRelu's slope)."""
+    require_float(n, X, Wa, Wb, Ba, Bb)
+    means = bool(grouped.get("channel_means", 0))
+    stages = ((Wa, Ba, Sa, pointwise), (Wb, Bb, Sb, grouped))
+    fused = _plan_banded(n, X, stages, means)
+    if fused is not None:
+        return fused
+    y = X
+    for tag, (W, B, S, attrs) in zip(("pointwise", "grouped"), stages):
+        act, geo = _conv_args(n, {k: v for k, v in attrs.items() if k != "channel_means"}, S,
+                              W.shape[0] if W is not None else 0)
+        outs = _conv(n, y, W, B, None, act, geo["auto_pad"], geo["dilations"], geo["group"],
+                     geo["kernel_shape"], geo["pads"], geo["strides"], tag=tag,
+                     means=means and tag == "grouped")
+        y = outs[0]
+    return outs
+
+
+def _plan_banded(n, X, stages, means):
+    """The banded pair's step, or None where it does not apply or not pay."""
+    if X.ndim != 4 or any(W is None or W.const is None or W.ndim != 4 for W, _, _, _ in stages):
+        return None
+    if any(B is not None and B.const is None for _, B, _, _ in stages):
+        return None
+    e = stages[0][0].shape[0]
+    if 4 * e * X.shape[2] * X.shape[3] < PG_FUSE_MIN_BYTES:
+        return None
+    planned, x = [], X
+    for tag, (W, B, S, attrs) in zip(("pointwise", "grouped"), stages):
+        act, geo = _conv_args(n, {k: v for k, v in attrs.items() if k != "channel_means"}, S,
+                              W.shape[0])
+        c = conv_layer(n, x, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
+                       geo["kernel_shape"], geo["pads"], geo["strides"], tag)
+        planned.append(c)
+        x = Value("", c.out_shape, np.float32)
+    pw, gc = planned
+    if (pw.algo not in ("1x1", "1x1_chan") or gc.algo != "grouped"
+            or pw.layer.in_channels != X.shape[1] or gc.layer.in_channels != e):
+        return None
+    nb, _, h, w = X.shape
+    k, oh, ow = gc.out4[1:]
+    band = band_rows(e, k, w, ow, oh, gc.layer.kernel_shape[0], gc.strides[0], gc.dilations[0],
+                     n.options.num_threads)
+    pair = n.cached(("pg_fused", band), lambda: K.PGFused(pw.layer, gc.layer, band))
+    bind, out4 = pair.bind, gc.out4
+    ws = pair.workspace_size(h, w)
+    outs = [(gc.out_shape, np.float32)] + ([((nb, k, 1, 1), np.float32)] if means else [])
+
+    def pg_pair(x, y, *rest):
+        m = rest[0].reshape(nb, k) if means else None
+        ws_ = rest[1:] if means else rest
+        return bind(x, y.reshape(out4), m, ws_[0] if ws_ else None)
+    return n.emit(bound_step(pg_pair), [X], outs, workspace=ws)
