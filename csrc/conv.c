@@ -700,6 +700,7 @@ typedef struct {
     int *primed;          /* [threads]: the thread's slot holds its zeros (this run) */
     size_t slot, cstride; /* floats per thread's slot, per channel of its copy */
     int h, w, wph, OH, OW, blocks, chunks, per_chunk;
+    ptrdiff_t ldy;        /* floats between y's planes (OH * OW, or more: a band of rows) */
     phase_job pj; /* x, xp set per task */
     tc_gc_block_fn block;
     tc_gc_copy_fn copy; /* NULL: phase_task each time (column strides past 2) */
@@ -713,8 +714,8 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const gc_job *j = (const gc_job *)varg;
     const tc_conv2d_params *p = j->p;
     const int Cg = p->C / p->group, Kg = p->K / p->group, ntaps = (int)grouped_taps(p);
-    const ptrdiff_t plane = (ptrdiff_t)j->OH * j->OW;
-    const size_t in_img = (size_t)p->C * j->h * j->w, out_img = (size_t)p->K * plane;
+    const ptrdiff_t plane = (ptrdiff_t)j->OH * j->OW, ldy = j->ldy;
+    const size_t in_img = (size_t)p->C * j->h * j->w, out_img = (size_t)p->K * ldy;
     float *xg = j->slots + (size_t)tid * j->slot;
     phase_job pj = j->pj;
     pj.xp = xg;
@@ -733,15 +734,15 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         for (int blk = blk0; blk < blk1; blk++) {
             const int k0 = g * Kg + blk * TC_GC_KB;
             const int nk = Kg - blk * TC_GC_KB < TC_GC_KB ? Kg - blk * TC_GC_KB : TC_GC_KB;
-            const size_t o = b * out_img + (size_t)k0 * plane;
+            const size_t o = b * out_img + (size_t)k0 * ldy;
             tc_act_k acts[TC_GC_KB];
             for (int c = 0; c < nk; c++)
                 acts[c] = tc_act_at(j->act, k0 + c);
-            j->block(xg, j->taps, ntaps, j->wph, j->OH, j->OW,
+            j->block(xg, j->taps, ntaps, j->wph, j->OH, j->OW, ldy,
                      j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB, nk,
                      j->bias ? j->bias + k0 : NULL, j->residual ? j->residual + o : NULL, acts,
                      j->y + o);
-            if (j->means) /* the block's planes while in L1 */
+            if (j->means) /* the block's planes while in L1 (ldy == plane) */
                 plane_means(j->sum, j->y + o, (size_t)plane, nk, j->means + (size_t)b * p->K + k0);
         }
     }
@@ -750,11 +751,12 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* workspace: the tap offsets, a flag per thread, then per thread a slot (64-byte aligned):
  * one group's phase planes, then the slack a row's last vector may read, zeroed once per
  * run.  A thread's first task of the run writes its slot whole (phase_task), the next ones
- * only the values from x (gc_copy): the zeros around them stay. */
+ * only the values from x (gc_copy): the zeros around them stay.  y's planes ldy apart (means
+ * only with ldy == OH * OW). */
 static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
                         const float *x, const float *packed, const float *bias,
                         const float *residual, const tc_activation *act, float *y, int OH,
-                        int OW, float *means, float *workspace)
+                        int OW, ptrdiff_t ldy, float *means, float *workspace)
 {
     tc_pool *pool = ctx ? ctx->pool : NULL;
     const int sh = p->sh, sw = p->sw, hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
@@ -778,7 +780,7 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     j.primed = (int *)(void *)(taps + ntaps);
     memset(j.primed, 0, (size_t)threads * sizeof(int));
     j.slots = (float *)(((uintptr_t)(j.primed + threads) + 63) & ~(uintptr_t)63);
-    j.h = h, j.w = w, j.wph = wph, j.OH = OH, j.OW = OW;
+    j.h = h, j.w = w, j.wph = wph, j.OH = OH, j.OW = OW, j.ldy = ldy;
     j.blocks = (Kg + TC_GC_KB - 1) / TC_GC_KB;
     /* fewer groups than 2 per thread: each group's blocks in chunks, each copying the
      * group's inputs again, rather than threads left idle */
@@ -800,6 +802,18 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     for (int i = 0; i < threads; i++)
         memset(j.slots + i * j.slot + (size_t)Cg * cstride, 0, TC_GC_SLACK * sizeof(float));
     tc_parallel_for_dynamic(pool, groups * j.chunks, 1, gc_task, &j);
+}
+
+void tc_conv_grouped_rows_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w,
+                              const float *x, const float *packed, const float *bias,
+                              const tc_activation *act, float *y, ptrdiff_t ldy,
+                              float *workspace)
+{
+    int OH, OW;
+    if (tc_conv2d_check(p, TC_CONV_ALGO_GROUPED) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
+        ldy < (ptrdiff_t)OH * OW)
+        return;
+    grouped_run(ctx, p, 1, h, w, x, packed, bias, NULL, act, y, OH, OW, ldy, NULL, workspace);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1163,8 +1177,8 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
         return;
     }
     if (algo == TC_CONV_ALGO_GROUPED) {
-        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW, means,
-                    workspace);
+        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW,
+                    (ptrdiff_t)OH * OW, means, workspace);
         return;
     }
 

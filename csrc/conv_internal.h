@@ -27,9 +27,10 @@ typedef tc_dw_block_fn (*tc_dw_block_pick_fn)(const tc_conv2d_params *p, int H, 
 
 /* One block of up to 4 output channels of a grouped convolution, see grouped_body.h.
  * xg: the group's zero-padded phase planes  taps: [ntaps] offsets from oh * wph + ow
- * w: [ntaps][4]  bias, act: [nk]  residual: like y or NULL  y: nk planes [OH][OW] */
+ * w: [ntaps][4]  bias, act: [nk]  residual: like y or NULL
+ * y: nk planes [OH][OW], ldy >= OH * OW floats apart */
 typedef void (*tc_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH,
-                               int OW, const float *w, int nk, const float *bias,
+                               int OW, ptrdiff_t ldy, const float *w, int nk, const float *bias,
                                const float *residual, const tc_act_k *act, float *y);
 
 /* The values from x of one group's zero-padded phase planes, column stride 1 or 2 (the
@@ -80,8 +81,8 @@ extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
 void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, float *dst,
                            void *scratch, int new_k);
 void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
-                      const float *w, int nk, const float *bias, const float *residual,
-                      const tc_act_k *act, float *y);
+                      ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                      const float *residual, const tc_act_k *act, float *y);
 void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,
                      int wph, float *xp);
 void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
@@ -108,5 +109,13 @@ static inline int tc_conv_band_image(const tc_conv2d_params *p, int H, int oh0, 
     *n = i1 - i0;
     return i0;
 }
+
+/* tc_conv2d_f32 of a grouped layer (TC_CONV_ALGO_GROUPED) over one image, without residual,
+ * whose output planes lie ldy >= OH * OW floats apart: a band of output rows written in place
+ * into taller planes (pg_fused.c).  workspace: tc_conv2d_workspace_size's for n = 1. */
+void tc_conv_grouped_rows_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w,
+                              const float *x, const float *packed, const float *bias,
+                              const tc_activation *act, float *y, ptrdiff_t ldy,
+                              float *workspace);
 
 #endif

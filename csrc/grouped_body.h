@@ -59,7 +59,7 @@
 /* xg: the group's padded phase planes; taps: [ntaps] offsets of tap t from an output's
  * position oh * wph + ow; w: [ntaps][TC_GC_KB] the block's weights (lane j: its output
  * channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like y, or NULL;
- * y: nk planes [OH][OW], OH * OW apart.
+ * y: nk planes [OH][OW], ldy >= OH * OW apart (a band of rows of taller planes: pg_fused.c).
  *
  * The output vectors (a row's 8 outputs at a time; a plane of 7x7 has 7 of them, one per
  * row) are taken TC_GC_NV at a time, so that each broadcast weight feeds 3 FMAs and
@@ -68,10 +68,10 @@
  * chains to cover the FMA latency): 7 = 3 + 2 + 2 computes 7 vectors where 3 + 3 + 3 (the
  * last ones recomputed) computed 9, 0.78x the FMAs of a 7x7 plane. */
 static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
-                     const float *w, int nk, const float *bias, const float *residual,
-                     const tc_act_k *act, float *y)
+                     ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                     const float *residual, const tc_act_k *act, float *y)
 {
-    const ptrdiff_t plane = (ptrdiff_t)OH * OW;
+    const ptrdiff_t plane = ldy;
     const int rowv = (OW + TC_VL - 1) / TC_VL, total = OH * rowv;
     int defer = 0;
     for (int j = 0; j < nk; j++)
@@ -129,7 +129,7 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
     if (defer) /* Sigmoid, SiLU: one pass over each plane just written (tc_act_deferred) */
         for (int j = 0; j < nk; j++)
             if (tc_act_deferred(act[j].kind))
-                tc_v_act_rows(act[j].kind, y + (ptrdiff_t)j * plane, plane);
+                tc_v_act_rows(act[j].kind, y + (ptrdiff_t)j * plane, (ptrdiff_t)OH * OW);
 }
 
 #undef TC_GC_ACC

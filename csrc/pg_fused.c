@@ -8,9 +8,9 @@
  * (with the 3x3 halo) kept in a per-thread workspace that stays in L2.  Every stage is the
  * layer's own kernel on a row range:
  *   pointwise: the GEMM on input rows [i0, i1) (B read in place, ldb = H * W);
- *   grouped:   tc_conv2d_f32 on the band as an image of i1 - i0 rows whose top and bottom
- *              pads stand for the real pads (tc_conv_band_image), into a band buffer whose
- *              rows are then copied to y;
+ *   grouped:   the grouped kernel on the band as an image of i1 - i0 rows whose top and
+ *              bottom pads stand for the real pads (tc_conv_band_image), writing its rows
+ *              in place in y's planes (tc_conv_grouped_rows_f32);
  *   means:     (optional) each output plane's mean, summed after all bands, whole planes,
  *              with the global average pool's sum, as tc_conv2d_means_f32 gives them.
  * A thread that runs the next band of the same image moves the halo rows it already
@@ -58,15 +58,15 @@ static void pg_band_max(const tc_ctx *serial, const tc_conv2d_params *p, int h, 
     }
 }
 
-/* Floats of one thread's slot: pointwise band, grouped band, grouped workspace, GEMM's */
+/* Floats of one thread's slot: pointwise band, grouped workspace, GEMM's */
 static size_t pg_slot(const tc_ctx *serial, const tc_ir_stage *pw, const tc_ir_stage *gc, int h,
-                      int w, int OH, int OW, int band)
+                      int w, int OH, int band)
 {
     int rows;
     size_t gws;
     pg_band_max(serial, &gc->p, h, w, OH, band, &rows, &gws);
-    return pg_up16((size_t)pw->p.K * rows * w) + pg_up16((size_t)gc->p.K * band * OW) +
-           pg_up16(gws) + pg_up16(tc_gemm_workspace_size(serial));
+    return pg_up16((size_t)pw->p.K * rows * w) + pg_up16(gws) +
+           pg_up16(tc_gemm_workspace_size(serial));
 }
 
 size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
@@ -78,7 +78,7 @@ size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, cons
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    return (size_t)threads * pg_slot(&serial, pw, gc, h, w, OH, OW, band < OH ? band : OH) + 16;
+    return (size_t)threads * pg_slot(&serial, pw, gc, h, w, OH, band < OH ? band : OH) + 16;
 }
 
 /* C [M, N] (ldc) = act(packed . B [K, N] (ldb) + bias): the 1x1 layer on N pixels */
@@ -108,7 +108,7 @@ typedef struct {
     const tc_ir_stage *pw, *gc;
     const float *x;
     float *y, *means, *workspace;
-    size_t slot, ebuf_floats, gbuf_floats, gws_floats;
+    size_t slot, ebuf_floats, gws_floats;
     float (*sum)(const float *x, ptrdiff_t n);
     int h, w, OH, OW, band, nbands;
 } pg_job;
@@ -122,8 +122,7 @@ static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
     float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
     float *ebuf = base + (size_t)tid * j->slot;
-    float *gbuf = ebuf + j->ebuf_floats;
-    float *gws = gbuf + j->gbuf_floats;
+    float *gws = ebuf + j->ebuf_floats;
     float *gemm_ws = gws + j->gws_floats;
     int prev_b = -1, prev_i0 = 0, prev_i1 = 0; /* the pointwise rows ebuf holds */
     for (ptrdiff_t it = begin; it < end; it++) {
@@ -155,12 +154,10 @@ static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                          (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w, (ptrdiff_t)ld,
                          gemm_ws);
         prev_b = b, prev_i0 = i0, prev_i1 = i1;
-        tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_GROUPED, 1, n, j->w, ebuf, j->gc->packed,
-                      j->gc->bias, NULL, j->gc->act, gbuf, gws);
-        const size_t band_plane = (size_t)rows * j->OW;
-        float *yb = j->y + (size_t)b * K * out_plane + (size_t)r0 * j->OW;
-        for (int k = 0; k < K; k++)
-            memcpy(yb + k * out_plane, gbuf + k * band_plane, band_plane * sizeof(float));
+        /* the band's rows straight into y's planes */
+        tc_conv_grouped_rows_f32(&j->serial, &q, n, j->w, ebuf, j->gc->packed, j->gc->bias,
+                                 j->gc->act, j->y + (size_t)b * K * out_plane +
+                                 (size_t)r0 * j->OW, (ptrdiff_t)out_plane, gws);
     }
 }
 
@@ -195,9 +192,8 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
     size_t gws;
     pg_band_max(&j.serial, &gc->p, h, w, OH, band, &rows, &gws);
     j.ebuf_floats = pg_up16((size_t)pw->p.K * rows * w);
-    j.gbuf_floats = pg_up16((size_t)gc->p.K * band * OW);
     j.gws_floats = pg_up16(gws);
-    j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, OW, band);
+    j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, band);
     j.sum = tc_pool2d_kernels_of(ctx)->sum;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
