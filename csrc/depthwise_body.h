@@ -726,6 +726,11 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int O
         return 0;
     return (long)(S * S - 1) * Hq * Wq + groups * 4 * TC_VL + (long)(KC - 1) / S * (Wq + 1) + TC_VL;
 }
+/* Dropped try (s13, 2026-12-02 01:02): at stride 2, pairs of output rows sharing their loads
+ * (row oh + 1's tap row ki is row oh's ki + 2: 7 input rows loaded per tap column for 10 rows
+ * of taps, 2 rows x 4 vectors of sums) instead of the flat 8 vectors: same bits, but 1.07-1.14
+ * of the time (AVX2 emulation, 1 thread, lone 72@56 and 144@56 5x5/2, thread CPU time, 300
+ * alternating rounds; a loaded host). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)(
     const int S, const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual,
