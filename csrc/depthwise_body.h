@@ -726,6 +726,11 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int O
         return 0;
     return (long)(S * S - 1) * Hq * Wq + groups * 4 * TC_VL + (long)(KC - 1) / S * (Wq + 1) + TC_VL;
 }
+/* Dropped try (s13, 2026-12-02 01:02): at stride 2, pairs of output rows sharing their loads
+ * (row oh + 1's tap row ki is row oh's ki + 2: 7 input rows loaded per tap column for 10 rows
+ * of taps, 2 rows x 4 vectors of sums) instead of the flat 8 vectors: same bits, but 1.07-1.14
+ * of the time (AVX2 emulation, 1 thread, lone 72@56 and 144@56 5x5/2, thread CPU time, 300
+ * alternating rounds; a loaded host). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)(
     const int S, const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual,
@@ -929,6 +934,167 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _staged_s1k3) : TC_DW_CAT(TC_DW_FN, _staged_s1k5);
 }
 
+/* 3x3 at stride 2 on narrow planes (output rows of 8 to 16), channel by channel: each input
+ * row is copied column-split (its even columns, then its odd ones, each phase with zeros
+ * around it) into a buffer, so that every tap of a vector of outputs is one unit-stride load
+ * inside the row, no mask and no shuffle; the copy is the only shuffling, once per input
+ * value (the channel-block kernel transposes each input and output pixel: 3 shuffles per
+ * value, which bound it).  Buffer row: [LP zeros][even columns][zeros] [LP zeros][odd
+ * columns][zeros], each phase SEG floats; tap kj of output ow reads phase (kj - pl) & 1 at
+ * index ow + floor((kj - pl) / 2).  The taps are taken input row by input row as
+ * TC_DW_BY_INPUT_ROW, 4 output rows by NV vectors in flight; each output sums bias, then its
+ * taps in the order (ki, kj): the row kernel's result bit for bit.  Lanes past OW read the
+ * buffer's zeros (or the next phase) and are not stored.
+ * Same contract as tc_dw_block_fn (x: [nc][H][W] ... y: [nc][OH][OW]). */
+#define TC_DW_SPLITBUF_MAX 2048 /* floats of the split copy (8 KiB of stack) */
+static inline void TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(const tc_conv2d_params *p, int W, int OW,
+                                                       int *lp, int *seg)
+{
+    const int OWv = (OW + TC_VL - 1) / TC_VL * TC_VL, ne = (W + 1) / 2;
+    /* floor((kj - pl) / 2) over kj = 0..2: from -ceil(pl / 2) to floor((2 - pl) / 2) */
+    const int dmin = -((p->pl + 1) / 2), dmax = (2 - p->pl) >= 0 ? (2 - p->pl) / 2 : 0;
+    const int nev = (ne + TC_VL - 1) / TC_VL * TC_VL; /* the copy stores whole vectors */
+    *lp = -dmin;
+    *seg = *lp + (OWv + dmax > nev ? OWv + dmax : nev);
+}
+/* 4 output rows from oh0, NV vectors; KIND: the activation's kind made a constant (its switch
+ * folds away), or -1 for act.kind */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(
+    const int NV, const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
+    const float *w, float bias, const float *residual, tc_act_k act, int OW, float *y)
+{
+    const int R = TC_DW_ROWS, SW = 2, KC = 3;
+    if (KIND >= 0)
+        act.kind = KIND;
+    tc_v acc[2][TC_DW_ROWS];
+    for (int c = 0; c < NV; c++)
+        for (int r = 0; r < R; r++)
+            acc[c][r] = tc_v_set1(bias);
+    _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
+        const float *q = in[j];
+        TC_DW_OPAQUE(q);
+        /* one tap column at a time: 8 sums, 2 inputs and a weight in registers */
+        _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
+            tc_v v[2];
+            _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
+                v[c] = tc_v_load(q + off[kj] + c * TC_VL);
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+                const int ki = j - SW * r;
+                if (ki >= 0 && ki < KC) {
+                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
+                    _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
+                        acc[c][r] = tc_v_fma(v[c], wv, acc[c][r]);
+                }
+            }
+        }
+    }
+    _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++) {
+        const int ow0 = c * TC_VL, full = OW - ow0 >= TC_VL;
+        const tc_m ms = tc_m_range(0, OW - ow0);
+        TC_DW_STORE(0, acc[c][0]);
+        if (nrows > 1)
+            TC_DW_STORE(1, acc[c][1]);
+        if (nrows > 2)
+            TC_DW_STORE(2, acc[c][2]);
+        if (nrows > 3)
+            TC_DW_STORE(3, acc[c][3]);
+    }
+}
+static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, const float *w,
+                                                const tc_conv2d_params *p, const float *bias,
+                                                const float *residual, const tc_activation *act,
+                                                int k0, int nc, int OH, int OW, float *y)
+{
+    int lp, seg;
+    TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(p, W, OW, &lp, &seg);
+    const int rs = 2 * seg, ne = (W + 1) / 2, no = W / 2;
+    const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
+    const size_t in_plane = (size_t)H * W, out_plane = (size_t)OH * OW;
+    /* rows of the copy, a zero row for those outside the input, and a vector of slack for the
+     * last row's odd phase */
+    float buf[TC_DW_SPLITBUF_MAX + TC_VL];
+    memset(buf, 0, ((size_t)(H + 1) * rs + TC_VL) * sizeof(float));
+    const float *zrow = buf + (size_t)H * rs;
+    ptrdiff_t off[3];
+    for (int kj = 0; kj < 3; kj++) {
+        const int d = kj - p->pl, ph = d & 1, idx = (d - ph) / 2;
+        off[kj] = (ph ? seg : 0) + lp + idx;
+    }
+    const int NV = OW > TC_VL ? 2 : 1;
+    /* the copy of a row: jf even columns from whole pairs of vectors, then a tail of
+     * W - 2 jf columns whose masks are the same for every row */
+    const int jf = W / (2 * TC_VL) * TC_VL, tail = jf < ne, tail_odd = jf < no;
+    const tc_m tlo = tc_m_range(0, W - 2 * jf), thi = tc_m_range(0, W - 2 * jf - TC_VL);
+    for (int c = 0; c < nc; c++) {
+        const float *xc = x + (size_t)c * in_plane;
+        /* the interior: whole vectors, whose lanes past the row load as zeros */
+        for (int r = 0; r < H; r++) {
+            const float *src = xc + (ptrdiff_t)r * W;
+            float *de = buf + (size_t)r * rs + lp, *dodd = de + seg;
+            tc_v e, o;
+            for (int j = 0; j < jf; j += TC_VL) {
+                tc_v_load_even_odd(src + 2 * j, &e, &o);
+                tc_v_store(de + j, tc_v_unscramble(e));
+                tc_v_store(dodd + j, tc_v_unscramble(o));
+            }
+            if (tail) {
+                tc_v_load_even_odd_masked(src + 2 * jf, tlo, thi, &e, &o);
+                tc_v_store(de + jf, tc_v_unscramble(e));
+                if (tail_odd)
+                    tc_v_store(dodd + jf, tc_v_unscramble(o));
+            }
+        }
+        const float *wc = w + (size_t)c * 9;
+        const float bc = bias ? bias[k0 + c] : 0.0f;
+        const tc_act_k ak = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c);
+        const float *rc = residual ? residual + (size_t)c * out_plane : NULL;
+        float *yc = y + (size_t)c * out_plane;
+        for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
+            const int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
+            const int ih0 = oh * 2 - p->pt;
+            const float *in[(TC_DW_ROWS - 1) * 2 + 3];
+            for (int j = 0; j < (TC_DW_ROWS - 1) * 2 + 3; j++)
+                in[j] = ih0 + j >= 0 && ih0 + j < H ? buf + (size_t)(ih0 + j) * rs : zrow;
+#define TC_DW_SPLITBUF_ROWS(KIND)                                                                  \
+    if (NV == 2)                                                                                   \
+        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(2, KIND, oh, nrows, in, off, wc, bc, rc, ak, OW, yc);  \
+    else                                                                                           \
+        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(1, KIND, oh, nrows, in, off, wc, bc, rc, ak, OW, yc);  \
+    break;
+            switch (ak.kind) {
+            case TC_ACT_NONE:
+                TC_DW_SPLITBUF_ROWS(TC_ACT_NONE)
+            case TC_ACT_RELU:
+                TC_DW_SPLITBUF_ROWS(TC_ACT_RELU)
+            case TC_ACT_CLIP:
+                TC_DW_SPLITBUF_ROWS(TC_ACT_CLIP)
+            case TC_ACT_HARD_SWISH:
+                TC_DW_SPLITBUF_ROWS(TC_ACT_HARD_SWISH)
+            default:
+                TC_DW_SPLITBUF_ROWS(-1)
+            }
+#undef TC_DW_SPLITBUF_ROWS
+        }
+        if (defer)
+            tc_v_act_rows(kind, yc, (ptrdiff_t)out_plane);
+    }
+}
+/* Whether _splitbuf_s2k3 takes a layer: 3x3 at stride 2, no dilation, 8 to 16 outputs wide,
+ * its copy within the buffer; AVX2 only (AVX-512's 16 lanes not measured).  Against the
+ * channel-block kernel (AVX2 emulation, 1 thread, 2026-12-02 00:11-00:21, lone layers, thread
+ * CPU time, 300 alternating rounds, same bits): 192@28 0.89-0.90, 240@28 0.90-0.91; in
+ * MobileNetV2 (per step, min of 80, alternating) features.7's 192@28 0.90.  Not 7 wide:
+ * 576@14 1.07-1.11 (one vector of 7 outputs per row, 8 rows computed for 7). */
+static int TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(const tc_conv2d_params *p, int H, int W, int OW)
+{
+    int lp, seg;
+    if (TC_VL != 8 || p->KH != 3 || p->KW != 3 || p->sh != 2 || p->sw != 2 || p->dh != 1 ||
+        p->dw != 1 || OW < TC_VL || OW > 2 * TC_VL || p->pl > 2)
+        return 0;
+    TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(p, W, OW, &lp, &seg);
+    return (long)(H + 1) * 2 * seg <= TC_DW_SPLITBUF_MAX;
+}
+
 /* The channel-block kernel for a layer, or NULL (then the plane kernel runs):
  * 3x3 or 5x5, square stride 1 or 2, no dilation, planes that fit the buffers,
  * output rows at most 14 wide (AVX-512's 16 lanes not measured at the later steps).
@@ -948,7 +1114,8 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * 240@28 0.92-0.95, 120@17 0.79; in MnasNet (per step, min of 40, 21:21) 120@28 0.92.  Not at
  * stride 2: 72@56 0.97-0.98 and 144@56 1.01 lone, but MnasNet's 72@56 1.04 in the network
  * (the staged kernel reads one plane at a time, the bands 8 planes' rows, twice for the halo);
- * 40@33 0.84 lone. */
+ * 40@33 0.84 lone.  3x3 at stride 2 with output rows 8 to 14 wide: the column-split copy
+ * (_splitbuf_s2k3) instead. */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -964,6 +1131,8 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
             return TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     }
+    if (k == 3 && p->sh == 2 && TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(p, H, W, OW))
+        return TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3);
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_k3) : TC_DW_CAT(TC_DW_FN, _block_k5);
 }
 #endif

@@ -178,7 +178,11 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int e0 = carry_rows(ebuf, E, j->w, prev_b == b, prev_i0, prev_i1, i0, i1);
         const ptrdiff_t ld = (ptrdiff_t)(i1 - i0) * j->w;
         if (j->split) {
-            /* the new rows column-split, then expanded: the expansion rows come out split */
+            /* the new rows column-split, then expanded: the expansion rows come out split.
+             * The copy's loads wait on memory (perf, AVX2: 55% of its samples), but prefetching
+             * the next band's rows into L2 here did not pay (s13, 2026-12-02 00:20, per step,
+             * min of 60, alternating: MobileNetV2 features.2 0.99, features.4 1.01, MnasNet
+             * layers.8.0 1.01, MobileNetV3-Large features.2 1.01) */
             const size_t n_new = (size_t)(i1 - e0) * j->w;
             for (int k = 0; k < C0; k++)
                 for (int i = e0; i < i1; i++) {

@@ -297,6 +297,32 @@ def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
     assert_avx2_matches_avx512_rows(STAGED_CASES, lambda plane: 37)
 
 
+# The column-split kernel of 3x3 at stride 2 (AVX2: output rows 8 to 14 wide, where the
+# channel-block kernel would otherwise run): each input row copied as its even then its odd
+# columns between zeros.  Output widths 8 to 14, odd input sizes (an even phase one longer than
+# the odd one), pads 0, 1 and 2 on the left and none on the right, output heights that leave 1
+# to 3 rows in the last group of 4, partial blocks of 16 channels, batch 2, every activation.
+SPLITBUF_PLANES = [(15, 15), (16, 16), (17, 17), (28, 28), (21, 26), (27, 27), (9, 20)]
+SPLITBUF_GEOMETRIES = [((3, 3), 2, (1, 1, 1, 1)), ((3, 3), 2, (0, 0, 1, 1)), ((3, 3), 2, (2, 2, 0, 0))]
+SPLITBUF_CASES = [(plane, geom) for plane, geom in itertools.product(SPLITBUF_PLANES, SPLITBUF_GEOMETRIES)
+                  if min(output_hw(*plane, geom[0], (geom[1],) * 2, geom[2], (1, 1))) >= 1]
+
+
+@pytest.mark.parametrize("case", SPLITBUF_CASES, ids=[staged_case_id(*c) for c in SPLITBUF_CASES])
+def test_depthwise_column_split_planes_match_the_reference(ctx, case):
+    x, wt, bias, geom, rng = staged_inputs(case, cases=SPLITBUF_CASES)
+    assert_matches_reference(ctx, x, wt, bias, geom, rng, ("none", "residual", "residual-is-y"),
+                             staged_case_id(*case))
+
+
+@requires_avx512
+def test_depthwise_column_split_planes_are_bit_identical_to_the_row_kernel():
+    """The column-split kernel sums bias, then its taps in the order (ki, kj), as the row
+    kernel does: AVX2 at 1 and 2 threads equals AVX-512 (which does not take it) bit for bit,
+    with and without a residual."""
+    assert_avx2_matches_avx512_rows(SPLITBUF_CASES, lambda plane: 37)
+
+
 # Wide planes: the staged kernel's 5x5 at stride 1 in bands of output rows (past one band:
 # bands that split the plane evenly and not, pads beyond the image); the row kernel's stride-2
 # column groups (4 or 2 vectors side by side, 3x3; taken where the input is
