@@ -13,7 +13,8 @@
  * [N / 16][kpad / g][16][g] (g = 4 int8 for S8X4 and U8S8X2, 2 int16 for S16X2);
  * U8S8X2 then holds its correction pass (tinycnn.h): fix_start [np + 1] int32 (the
  * first entry of each panel), fix_k [nfix] int32 (an entry's first k), fix_w
- * [nfix][16][4] int8; U7S8 its window's width per k, lim [kpad] uint8 (u7s8_limits).
+ * [nfix][16][4] int8; U7S8 its window's widths per k, lim [2][kpad] uint8 (per pair of k,
+ * then paired for the long kernels at base 0: u7s8_limits).
  *
  * Driver: rows are cut into blocks of QMB; a task packs its block's rows
  * (im2col for convolutions, widening to int16 for S16X2) into its thread's
@@ -163,10 +164,10 @@ static size_t fix_size(int N, size_t nfix)
            nfix * (sizeof(int32_t) + 4 * TC_QNR);
 }
 
-/* U7S8's window widths after the panels */
+/* U7S8's window widths after the panels: per pair of k, then paired (u7s8_limits) */
 static size_t lim_size(int format, int K)
 {
-    return format == TC_QFMT_U7S8 ? (size_t)tc_qfmt_kpad(format, K) : 0;
+    return format == TC_QFMT_U7S8 ? 2 * (size_t)tc_qfmt_kpad(format, K) : 0;
 }
 
 size_t tc_qgemm_pack_size(int format, int K, int N)
@@ -227,6 +228,36 @@ static void u7s8_limits(int K, int N, const int16_t *w, ptrdiff_t ldw, uint8_t *
         int l = most ? 32767 / most : 255;
         lim[k] = lim[k + 1] = (uint8_t)(l > 255 ? 255 : l);
     }
+    /* paired, at lim + kpad: the long kernels at base 0 add the pair sums of two 4-k steps
+     * in int16 before widening them (vpmaddubsw twice, vpaddw, vpmaddwd by ones, vpaddd: 5
+     * instructions per 8 k in place of 6, 3 multiplies in place of 4), so the bytes
+     * of the lanes k, k + 1, k + 4, k + 5 share a width: lim * (the column's positive or
+     * negative weights of the four, summed) <= 32767 for every column.  ResNet-50's b = 0
+     * layers at 1t: 0.3-6% of the 4-row tiles' groups then have a byte above (9-20% in the
+     * conv3 layers after a 3x3), against 0-5% with the pair's width */
+    uint8_t *pl = lim + kpad;
+    for (int k8 = 0; k8 < kpad; k8 += 8)
+        for (int i = 0; i < 4 && k8 + i < kpad; i += 2) {
+            int most = 0;
+            for (int n = 0; n < N; n++) {
+                int pos = 0, neg = 0;
+                for (int q = 0; q < 4; q++) {
+                    int k = k8 + i + (q & 1) + (q >> 1) * 4;
+                    int v = k < K ? w[(ptrdiff_t)n * ldw + k] : 0;
+                    pos += v > 0 ? v : 0;
+                    neg += v < 0 ? -v : 0;
+                }
+                int s = pos > neg ? pos : neg;
+                most = s > most ? s : most;
+            }
+            int l = most ? 32767 / most : 255;
+            l = l > 255 ? 255 : l;
+            for (int q = 0; q < 4; q++) {
+                int k = k8 + i + (q & 1) + (q >> 1) * 4;
+                if (k < kpad)
+                    pl[k] = (uint8_t)l;
+            }
+        }
 }
 
 void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
@@ -442,18 +473,23 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
         const int32_t *fix_k = e->row_nfix ? e->fix_k + r * e->fix_stride : e->fix_k;
         for (int i = 0; i < nfix; i++) {
             const int k = fix_k[i];
-            uint8_t above[4], below[4];
+            /* above in two parts, at most 127 and 128 (the paired widths leave up to
+             * 255 - lim above): every pair sum within int16 */
+            uint8_t above[4], above2[4], below[4];
             for (int q = 0; q < 4; q++) {
                 const int top = base + e->lim[k + q] < 255 ? base + e->lim[k + q] : 255;
-                above[q] = (uint8_t)(a[k + q] > top ? a[k + q] - top : 0);
+                const int x = a[k + q] > top ? a[k + q] - top : 0;
+                above[q] = (uint8_t)(x < 127 ? x : 127);
+                above2[q] = (uint8_t)(x - above[q]);
                 below[q] = (uint8_t)(a[k + q] < base ? base - a[k + q] : 0);
             }
             for (int j = 0; j < TC_QNR; j++) {
                 const int8_t *w = bk + (k * TC_QNR + 4 * j);
                 int32_t v = 0;
                 for (int q = 0; q < 4; q += 2)
-                    v += (int16_t)(sat16(above[q] * w[q] + above[q + 1] * w[q + 1]) -
-                                   sat16(below[q] * w[q] + below[q + 1] * w[q + 1]));
+                    v += sat16(above[q] * w[q] + above[q + 1] * w[q + 1]) +
+                         sat16(above2[q] * w[q] + above2[q + 1] * w[q + 1]) -
+                         sat16(below[q] * w[q] + below[q + 1] * w[q + 1]);
                 acc[r * TC_QNR + j] += (uint32_t)v;
             }
         }
@@ -770,6 +806,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
                          d->out->lo, d->out->hi, d->out->residual, NULL, NULL, NULL, 0};
             e.scale_below1 = d->scale_below1;
+            e.paired = d->u7s8_paired;
             if (d->format == TC_QFMT_U8S8X2) { /* the 6 x 16 kernels: one panel */
                 e.fix_k = d->fix.k + d->fix.start[p];
                 e.fix_w = d->fix.w + (size_t)d->fix.start[p] * 4 * TC_QNR;
@@ -836,8 +873,16 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + split_bytes(d->format, d->kpad) + 63) &
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
-    if (d->format == TC_QFMT_U7S8 && d->kpad >= TC_QU7S8_LONG_K)
+    d->u7s8_paired = 0;
+    if (d->format == TC_QFMT_U7S8 && d->kpad >= TC_QU7S8_LONG_K) {
         d->uk = tc_quant_kernels_of(ctx)->u7s8_long;
+        /* the window at 0 (after a ReLU): the paired widths (u7s8_limits); a window around
+         * a mid-range zero point keeps the pair's (its parts below and above are
+         * subtracted in int16, exact only up to 128 - base above) */
+        d->u7s8_paired = d->u7s8_base == 0;
+        if (d->u7s8_paired)
+            d->u7s8_lim += d->kpad;
+    }
     /* S16X2 with few k (MobileNetV2's 16 -> 96 expansion): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns */
     if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
