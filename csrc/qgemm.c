@@ -557,6 +557,14 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * 28x28 layers lost 3-8% (per-tile costs over fewer rows), from 1 up to 14%. */
 #define TC_QU7S8_LONG_K 192
 
+/* A U7S8 tile at base 0 keeps the paired widths (u7s8_limits) while at most one in
+ * TC_QU7S8_PAIRED_FIX of its 4-k groups has a byte above them; past that its corrections
+ * cost more than the paired steps save, and it is split again at the pair's widths (mostly
+ * none above) for the 4-k loop.  ResNet-50's layer3 conv3 (K = 256, N = 1024, at 14x14; in
+ * the model, emulated AVX2 1t, 2026-12-02 00:20, paired / 4-k loop): 0.83 with 0.8% of the
+ * groups above, 1.03 with 5%, 1.12 with 9% */
+#define TC_QU7S8_PAIRED_FIX 32
+
 /* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
  * is at most TC_QWIDE_KMAX (tc_qdriver_run) */
 #define TC_QWIDE_KMAX 32
@@ -679,10 +687,10 @@ void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base,
  * row's groups at groups + row * kpad / 4 (per_row) or the tile's at row0's; the pointers
  * and counts past mr repeat the last row's and are 0. */
 static void split_tile(const tc_qdriver *d, const void *const *ptrs, int row0, int mr,
-                       int per_row, split_area *s, int *nfix)
+                       int per_row, const uint8_t *lim, split_area *s, int *nfix)
 {
     const int kpad = d->kpad, stride = kpad / 4;
-    d->u7s8_split(ptrs, mr, d->K, kpad, d->u7s8_base, d->u7s8_lim, per_row,
+    d->u7s8_split(ptrs, mr, d->K, kpad, d->u7s8_base, lim, per_row,
                   s->lo + (size_t)row0 * kpad,
                   s->groups + (size_t)row0 * stride, stride, s->off, nfix);
     for (int r = 0; r < mr; r++)
@@ -780,15 +788,22 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         block_rows(d, m0, mcount, a, lda, ptrs);
         const int split = d->format == TC_QFMT_U7S8;
         split_area sa;
-        int nfix[TILES_PER_BLOCK][TC_QMR_MAX];
+        int nfix[TILES_PER_BLOCK][TC_QMR_MAX], paired[TILES_PER_BLOCK];
+        const uint8_t *pair_lim = d->u7s8_lim - (d->u7s8_paired ? d->kpad : 0);
         if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
             sa = split_area_at((char *)(ptrs + TILES_PER_BLOCK * TC_QMR_MAX), d->kpad);
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 split_area si = sa;
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
-                split_tile(d, ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->u7s8_base > 0, &si,
-                           nfix[i]);
+                const void *const *tp = ptrs + (size_t)i * TC_QMR_MAX;
+                split_tile(d, tp, r, mr, d->u7s8_base > 0, d->u7s8_lim, &si, nfix[i]);
+                paired[i] = d->u7s8_paired;
+                /* a tile with many bytes above the paired widths: the pair's instead */
+                if (paired[i] && (long)nfix[i][0] * TC_QU7S8_PAIRED_FIX > d->kpad / 4) {
+                    split_tile(d, tp, r, mr, 0, pair_lim, &si, nfix[i]);
+                    paired[i] = 0;
+                }
             }
         }
         const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
@@ -806,7 +821,6 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
                          d->out->lo, d->out->hi, d->out->residual, NULL, NULL, NULL, 0};
             e.scale_below1 = d->scale_below1;
-            e.paired = d->u7s8_paired;
             if (d->format == TC_QFMT_U8S8X2) { /* the 6 x 16 kernels: one panel */
                 e.fix_k = d->fix.k + d->fix.start[p];
                 e.fix_w = d->fix.w + (size_t)d->fix.start[p] * 4 * TC_QNR;
@@ -828,7 +842,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                     e.fix_stride = d->kpad / 4;
                     e.fix_k = sa.groups + (size_t)r * e.fix_stride;
                     e.base = d->u7s8_base;
-                    e.lim = d->u7s8_lim;
+                    e.paired = paired[i];
+                    e.lim = paired[i] ? d->u7s8_lim : pair_lim;
                     /* per row where the window is around a mid-range zero point (sparse
                      * bytes outside), per tile where it starts at 0 (after a ReLU: bytes
                      * >= 128, often in the same channels of many rows; the AVX2 kernel's

@@ -1040,8 +1040,9 @@ def test_u7s8_paired_windows_of_long_k_are_exact():
     weights of 127 (bytes above it up to 191: corrected in two parts).  Weights at int16's
     edge per lane (four of 127, four of -128, mixed), bytes at lim, lim + 1 and 255, kpad a
     multiple of 8 and not (a last single step), one row (the GEMV path), a last panel of 8
-    columns; zero point 100 (the pair widths) beside; every tier at 1-3 threads against
-    numpy int64."""
+    columns, tiles with a group or two above the paired widths (kept) beside tiles with many
+    (split again at the pair's widths); zero point 100 (the pair widths) beside; every tier
+    at 1-3 threads against numpy int64."""
     rng = np.random.default_rng(45)
     ctxs = _tiers_at((1, 2, 3))
     for kd, n in [(192, 37), (196, 24), (261, 40), (520, 17)]:
@@ -1058,6 +1059,10 @@ def test_u7s8_paired_windows_of_long_k_are_exact():
                 a[2::5] = 65                                   # just above it
                 a[::4, ::5] = 255                              # a part above of 191
                 a[3::7, 2::3] = 129
+                if m == 61:  # 8 tiles of 4 rows mostly in the window, the rest not
+                    a[:32] = rng.integers(0, 60, (32, kd))
+                    a[5, 7] = 255                              # one group above: paired
+                    a[9, kd - 3] = 200
                 a = a.astype(np.uint8)
                 want = (a.astype(np.int64) - zp) @ w.T.astype(np.int64)
                 for (isa, t), c in ctxs.items():
