@@ -562,8 +562,9 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * cost more than the paired steps save, and it is split again at the pair's widths (mostly
  * none above) for the 4-k loop.  ResNet-50's layer3 conv3 (K = 256, N = 1024, at 14x14; in
  * the model, emulated AVX2 1t, 2026-12-02 00:20, paired / 4-k loop): 0.83 with 0.8% of the
- * groups above, 1.03 with 5%, 1.12 with 9% */
-#define TC_QU7S8_PAIRED_FIX 32
+ * groups above, 1.03 with 5%, 1.12 with 9%; layer4.1 conv3 (K = 512, 3.5% above) lost 5%
+ * with 1/32 against all tiles paired (00:41) */
+#define TC_QU7S8_PAIRED_FIX 20
 
 /* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
  * is at most TC_QWIDE_KMAX (tc_qdriver_run) */
