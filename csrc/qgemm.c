@@ -579,7 +579,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * 1442-1515 (their own streams are long enough for the hardware prefetcher).  Tried and
  * dropped (s12b): with one call per panel (a GEMV: the classifiers), the panels two calls
  * ahead (the first call's next too): ResNet-18's fc (8 KiB panels) in the model, steps1t
- * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise */
+ * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise.
+ * Dropped too (s13): in the U7S8 one-row loop, a line 1 KiB ahead per line read (across the
+ * panels' ends, whatever their length): ResNet-50's fc (32 KiB panels, no driver prefetch)
+ * in the model, min of 25, 3 alternations (00:11): 322 / 252 / 302 against 323 / 252 / 297 */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
