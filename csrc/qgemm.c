@@ -13,7 +13,8 @@
  * [N / 16][kpad / g][16][g] (g = 4 int8 for S8X4 and U8S8X2, 2 int16 for S16X2);
  * U8S8X2 then holds its correction pass (tinycnn.h): fix_start [np + 1] int32 (the
  * first entry of each panel), fix_k [nfix] int32 (an entry's first k), fix_w
- * [nfix][16][4] int8; U7S8 its window's width per k, lim [kpad] uint8 (u7s8_limits).
+ * [nfix][16][4] int8; U7S8 its window's widths per k, lim [2][kpad] uint8 (per pair of k,
+ * then paired for the long kernels at base 0: u7s8_limits).
  *
  * Driver: rows are cut into blocks of QMB; a task packs its block's rows
  * (im2col for convolutions, widening to int16 for S16X2) into its thread's
@@ -163,10 +164,10 @@ static size_t fix_size(int N, size_t nfix)
            nfix * (sizeof(int32_t) + 4 * TC_QNR);
 }
 
-/* U7S8's window widths after the panels */
+/* U7S8's window widths after the panels: per pair of k, then paired (u7s8_limits) */
 static size_t lim_size(int format, int K)
 {
-    return format == TC_QFMT_U7S8 ? (size_t)tc_qfmt_kpad(format, K) : 0;
+    return format == TC_QFMT_U7S8 ? 2 * (size_t)tc_qfmt_kpad(format, K) : 0;
 }
 
 size_t tc_qgemm_pack_size(int format, int K, int N)
@@ -227,6 +228,36 @@ static void u7s8_limits(int K, int N, const int16_t *w, ptrdiff_t ldw, uint8_t *
         int l = most ? 32767 / most : 255;
         lim[k] = lim[k + 1] = (uint8_t)(l > 255 ? 255 : l);
     }
+    /* paired, at lim + kpad: the long kernels at base 0 add the pair sums of two 4-k steps
+     * in int16 before widening them (vpmaddubsw twice, vpaddw, vpmaddwd by ones, vpaddd: 5
+     * instructions per 8 k in place of 6, 3 multiplies in place of 4), so the bytes
+     * of the lanes k, k + 1, k + 4, k + 5 share a width: lim * (the column's positive or
+     * negative weights of the four, summed) <= 32767 for every column.  ResNet-50's b = 0
+     * layers at 1t: 0.3-6% of the 4-row tiles' groups then have a byte above (9-20% in the
+     * conv3 layers after a 3x3), against 0-5% with the pair's width */
+    uint8_t *pl = lim + kpad;
+    for (int k8 = 0; k8 < kpad; k8 += 8)
+        for (int i = 0; i < 4 && k8 + i < kpad; i += 2) {
+            int most = 0;
+            for (int n = 0; n < N; n++) {
+                int pos = 0, neg = 0;
+                for (int q = 0; q < 4; q++) {
+                    int k = k8 + i + (q & 1) + (q >> 1) * 4;
+                    int v = k < K ? w[(ptrdiff_t)n * ldw + k] : 0;
+                    pos += v > 0 ? v : 0;
+                    neg += v < 0 ? -v : 0;
+                }
+                int s = pos > neg ? pos : neg;
+                most = s > most ? s : most;
+            }
+            int l = most ? 32767 / most : 255;
+            l = l > 255 ? 255 : l;
+            for (int q = 0; q < 4; q++) {
+                int k = k8 + i + (q & 1) + (q >> 1) * 4;
+                if (k < kpad)
+                    pl[k] = (uint8_t)l;
+            }
+        }
 }
 
 void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)
@@ -442,18 +473,23 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
         const int32_t *fix_k = e->row_nfix ? e->fix_k + r * e->fix_stride : e->fix_k;
         for (int i = 0; i < nfix; i++) {
             const int k = fix_k[i];
-            uint8_t above[4], below[4];
+            /* above in two parts, at most 127 and 128 (the paired widths leave up to
+             * 255 - lim above): every pair sum within int16 */
+            uint8_t above[4], above2[4], below[4];
             for (int q = 0; q < 4; q++) {
                 const int top = base + e->lim[k + q] < 255 ? base + e->lim[k + q] : 255;
-                above[q] = (uint8_t)(a[k + q] > top ? a[k + q] - top : 0);
+                const int x = a[k + q] > top ? a[k + q] - top : 0;
+                above[q] = (uint8_t)(x < 127 ? x : 127);
+                above2[q] = (uint8_t)(x - above[q]);
                 below[q] = (uint8_t)(a[k + q] < base ? base - a[k + q] : 0);
             }
             for (int j = 0; j < TC_QNR; j++) {
                 const int8_t *w = bk + (k * TC_QNR + 4 * j);
                 int32_t v = 0;
                 for (int q = 0; q < 4; q += 2)
-                    v += (int16_t)(sat16(above[q] * w[q] + above[q + 1] * w[q + 1]) -
-                                   sat16(below[q] * w[q] + below[q + 1] * w[q + 1]));
+                    v += sat16(above[q] * w[q] + above[q + 1] * w[q + 1]) +
+                         sat16(above2[q] * w[q] + above2[q + 1] * w[q + 1]) -
+                         sat16(below[q] * w[q] + below[q + 1] * w[q + 1]);
                 acc[r * TC_QNR + j] += (uint32_t)v;
             }
         }
@@ -521,6 +557,15 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * 28x28 layers lost 3-8% (per-tile costs over fewer rows), from 1 up to 14%. */
 #define TC_QU7S8_LONG_K 192
 
+/* A U7S8 tile at base 0 keeps the paired widths (u7s8_limits) while at most one in
+ * TC_QU7S8_PAIRED_FIX of its 4-k groups has a byte above them; past that its corrections
+ * cost more than the paired steps save, and it is split again at the pair's widths (mostly
+ * none above) for the 4-k loop.  ResNet-50's layer3 conv3 (K = 256, N = 1024, at 14x14; in
+ * the model, emulated AVX2 1t, 2026-12-02 00:20, paired / 4-k loop): 0.83 with 0.8% of the
+ * groups above, 1.03 with 5%, 1.12 with 9%; layer4.1 conv3 (K = 512, 3.5% above) lost 5%
+ * with 1/32 against all tiles paired (00:41) */
+#define TC_QU7S8_PAIRED_FIX 20
+
 /* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
  * is at most TC_QWIDE_KMAX (tc_qdriver_run) */
 #define TC_QWIDE_KMAX 32
@@ -534,7 +579,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * 1442-1515 (their own streams are long enough for the hardware prefetcher).  Tried and
  * dropped (s12b): with one call per panel (a GEMV: the classifiers), the panels two calls
  * ahead (the first call's next too): ResNet-18's fc (8 KiB panels) in the model, steps1t
- * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise */
+ * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise.
+ * Dropped too (s13): in the U7S8 one-row loop, a line 1 KiB ahead per line read (across the
+ * panels' ends, whatever their length): ResNet-50's fc (32 KiB panels, no driver prefetch)
+ * in the model, min of 25, 3 alternations (00:11): 322 / 252 / 302 against 323 / 252 / 297 */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
@@ -643,10 +691,10 @@ void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base,
  * row's groups at groups + row * kpad / 4 (per_row) or the tile's at row0's; the pointers
  * and counts past mr repeat the last row's and are 0. */
 static void split_tile(const tc_qdriver *d, const void *const *ptrs, int row0, int mr,
-                       int per_row, split_area *s, int *nfix)
+                       int per_row, const uint8_t *lim, split_area *s, int *nfix)
 {
     const int kpad = d->kpad, stride = kpad / 4;
-    d->u7s8_split(ptrs, mr, d->K, kpad, d->u7s8_base, d->u7s8_lim, per_row,
+    d->u7s8_split(ptrs, mr, d->K, kpad, d->u7s8_base, lim, per_row,
                   s->lo + (size_t)row0 * kpad,
                   s->groups + (size_t)row0 * stride, stride, s->off, nfix);
     for (int r = 0; r < mr; r++)
@@ -744,15 +792,22 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         block_rows(d, m0, mcount, a, lda, ptrs);
         const int split = d->format == TC_QFMT_U7S8;
         split_area sa;
-        int nfix[TILES_PER_BLOCK][TC_QMR_MAX];
+        int nfix[TILES_PER_BLOCK][TC_QMR_MAX], paired[TILES_PER_BLOCK];
+        const uint8_t *pair_lim = d->u7s8_lim - (d->u7s8_paired ? d->kpad : 0);
         if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
             sa = split_area_at((char *)(ptrs + TILES_PER_BLOCK * TC_QMR_MAX), d->kpad);
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 split_area si = sa;
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
-                split_tile(d, ptrs + (size_t)i * TC_QMR_MAX, r, mr, d->u7s8_base > 0, &si,
-                           nfix[i]);
+                const void *const *tp = ptrs + (size_t)i * TC_QMR_MAX;
+                split_tile(d, tp, r, mr, d->u7s8_base > 0, d->u7s8_lim, &si, nfix[i]);
+                paired[i] = d->u7s8_paired;
+                /* a tile with many bytes above the paired widths: the pair's instead */
+                if (paired[i] && (long)nfix[i][0] * TC_QU7S8_PAIRED_FIX > d->kpad / 4) {
+                    split_tile(d, tp, r, mr, 0, pair_lim, &si, nfix[i]);
+                    paired[i] = 0;
+                }
             }
         }
         const void *const *kernel_rows = split ? sa.lo_ptrs : (const void *const *)ptrs;
@@ -791,7 +846,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                     e.fix_stride = d->kpad / 4;
                     e.fix_k = sa.groups + (size_t)r * e.fix_stride;
                     e.base = d->u7s8_base;
-                    e.lim = d->u7s8_lim;
+                    e.paired = paired[i];
+                    e.lim = paired[i] ? d->u7s8_lim : pair_lim;
                     /* per row where the window is around a mid-range zero point (sparse
                      * bytes outside), per tile where it starts at 0 (after a ReLU: bytes
                      * >= 128, often in the same channels of many rows; the AVX2 kernel's
@@ -836,8 +892,16 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + split_bytes(d->format, d->kpad) + 63) &
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
-    if (d->format == TC_QFMT_U7S8 && d->kpad >= TC_QU7S8_LONG_K)
+    d->u7s8_paired = 0;
+    if (d->format == TC_QFMT_U7S8 && d->kpad >= TC_QU7S8_LONG_K) {
         d->uk = tc_quant_kernels_of(ctx)->u7s8_long;
+        /* the window at 0 (after a ReLU): the paired widths (u7s8_limits); a window around
+         * a mid-range zero point keeps the pair's (its parts below and above are
+         * subtracted in int16, exact only up to 128 - base above) */
+        d->u7s8_paired = d->u7s8_base == 0;
+        if (d->u7s8_paired)
+            d->u7s8_lim += d->kpad;
+    }
     /* S16X2 with few k (MobileNetV2's 16 -> 96 expansion): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns */
     if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&

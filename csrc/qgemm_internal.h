@@ -60,6 +60,7 @@ struct tc_qdriver {
     int shared_rows;      /* all M rows packed once, before the tasks */
     int u7s8_base;        /* U7S8's window of the activations (tc_u7s8_base) */
     const uint8_t *u7s8_lim; /* and its width per k (the packing's, tc_qgemm_pack) */
+    int u7s8_paired;      /* u7s8_lim the paired widths: tc_qepi.paired */
     int tiles, nblocks;   /* the task grid (plan_tasks): row blocks of whole tiles */
     int steps, ncchunks;  /* and column chunks of whole kernel calls */
     int columns_outer;    /* task order: column chunk outer, or row block outer */

@@ -107,6 +107,10 @@ typedef struct tc_qepi {
     /* every |scale| of the call below 1 (tc_qscales_below1), or 0 when not known: the AVX2
      * byte store then leaves the float clamp to the packs (exact, tc_requant8_hi_avx2) */
     int scale_below1;
+    /* U7S8 at base 0 with lim the packing's paired widths (tc_qgemm_pack): two 4-k steps'
+     * pair sums may be added in int16 before vpmaddwd (the long kernels), and a part above
+     * the window reaches 255 - lim, corrected as two parts of at most 127 and 128 */
+    int paired;
 } tc_qepi;
 
 /* 1 when |scale[j]| < 1 for every j < n (NaN: 0): a requantized sum |acc * scale| is then

@@ -791,6 +791,10 @@ typedef struct tc_qoutput {
  *     place at b = 0 (no copy of the window parts; the flagged groups corrected by their
  *     window and above parts' sums less the saturated ones) did not pay: MobileNetV2's
  *     projections 1777 us against 1716 with the copy (1t, 2026-12-01 18:41).
+ *     From kpad 192 at b = 0 the long kernels add two 4-k steps' pair sums in int16 before
+ *     vpmaddwd (3 multiplies per 8 k in place of 4): the packing's second, paired widths
+ *     bound the lanes k, k + 1, k + 4, k + 5 together (64 to 255), a part above up to
+ *     255 - 64 corrected in two (at most 127, then 128).
  * Every layout can be run by the portable kernels. */
 enum tc_qformat { TC_QFMT_S8X4 = 0, TC_QFMT_S16X2 = 1, TC_QFMT_U8S8X2 = 2, TC_QFMT_U7S8 = 3 };
 

@@ -1033,6 +1033,46 @@ def test_u7s8_wider_windows_of_small_weights_are_exact():
                                                  f"zp={zp}: {(y != want).sum()} differ")
 
 
+def test_u7s8_paired_windows_of_long_k_are_exact():
+    """From kpad 192 at zero points up to 64 (base 0) the long kernels add two 4-k steps'
+    pair sums in int16: the lanes k, k + 1, k + 4, k + 5 share a width lim with lim * (a
+    column's positive, or negative, weights of the four) <= 32767, down to 64 for four
+    weights of 127 (bytes above it up to 191: corrected in two parts).  Weights at int16's
+    edge per lane (four of 127, four of -128, mixed), bytes at lim, lim + 1 and 255, kpad a
+    multiple of 8 and not (a last single step), one row (the GEMV path), a last panel of 8
+    columns, tiles with a group or two above the paired widths (kept) beside tiles with many
+    (split again at the pair's widths); zero point 100 (the pair widths) beside; every tier
+    at 1-3 threads against numpy int64."""
+    rng = np.random.default_rng(45)
+    ctxs = _tiers_at((1, 2, 3))
+    for kd, n in [(192, 37), (196, 24), (261, 40), (520, 17)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        for g in range(0, kd, 8):             # one column per 8-k group at a lane's edge
+            lanes = [g, g + 1, g + 4, g + 5][: max(0, min(4, kd - g))]
+            lanes = [k for k in lanes if k < kd]
+            w[g % n, lanes] = 127 if g % 16 else -128
+            w[(g + 3) % n, [k + 2 for k in lanes if k + 2 < kd]] = 100
+        for m in (1, 19, 61):
+            for zp in (0, 64, 100):
+                a = rng.integers(0, 60, (m, kd))
+                a[1::3] = 64                                   # at the tightest window's top
+                a[2::5] = 65                                   # just above it
+                a[::4, ::5] = 255                              # a part above of 191
+                a[3::7, 2::3] = 129
+                if m == 61:  # 8 tiles of 4 rows mostly in the window, the rest not
+                    a[:32] = rng.integers(0, 60, (32, kd))
+                    a[5, 7] = 255                              # one group above: paired
+                    a[9, kd - 3] = 200
+                a = a.astype(np.uint8)
+                want = (a.astype(np.int64) - zp) @ w.T.astype(np.int64)
+                for (isa, t), c in ctxs.items():
+                    y = np.empty((m, n), np.int32)
+                    K.QGemm(c, w, K.QOutput(np.int32), "u7s8").run(a, zp, y)
+                    assert np.array_equal(y, want), (f"{K.qkernel_name(c, 'u7s8')} {t}t: "
+                                                     f"k={kd} n={n} m={m} zp={zp}: "
+                                                     f"{(y != want).sum()} differ")
+
+
 def test_u7s8_split_of_every_row_length_is_exact():
     """U7S8's split of a tile's rows into the window's parts and the groups with a byte
     outside (the AVX2 one: 32 bytes at a time, then 16, 8 and 4; per row around a mid-range
