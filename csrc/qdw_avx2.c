@@ -61,14 +61,19 @@ void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signe
 
 /* 16 channels of output pixels [0, ow): the sums of KH x NP pairs of taps per pixel,
  * then the output stage.  KH, NP and the column steps (CS per pixel, JS per pair of taps;
- * 0: g's) are constants in the common cases, so the loops unroll.  blk4: four
- * neighbouring pixels computed together share their weight loads and the pair-row
- * columns they have in common (at stride 1, pixel ox + 2 reads pixel ox's second pair's
- * column). */
-static inline void out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
-                               int KH, int NP, int CS, int JS, int blk4, int cb,
-                               const tc_qepi_avx2 *v,
-                               const tc_qoutput *out, int nr, const void *r, void *y)
+ * 0: g's) are constants in the common cases, so the loops unroll: always inlined, since
+ * GCC 12 otherwise kept one generic copy (14 vpmaddwd in the object, the loops over the
+ * pairs of taps with run-time bounds and steps); inlined at the five call sites, lone 3x3
+ * layers (emulated AVX2, 1 thread, thread CPU ns per pixel and 16 channels, min of 300,
+ * 3 alternated rounds, 2026-12-02 00:13, before / after): 32 at 112x112 8.35-8.54 /
+ * 7.54-7.65, 144 at 56x56 7.98-8.10 / 7.24-7.26, 288 at 28x28 8.22-8.32 / 7.60-7.65,
+ * 576 at 14x14 8.96-9.05 / 8.23-8.28.  blk4: four neighbouring pixels computed together
+ * share their weight loads and the pair-row columns they have in common (at stride 1,
+ * pixel ox + 2 reads pixel ox's second pair's column). */
+static inline __attribute__((always_inline)) void
+out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g, int KH, int NP,
+            int CS, int JS, int blk4, int cb, const tc_qepi_avx2 *v, const tc_qoutput *out,
+            int nr, const void *r, void *y)
 {
     const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp;
     const ptrdiff_t step = (CS ? CS : g->sw / g->ustep) * cp2;
