@@ -1,20 +1,31 @@
 /* 8-bit depthwise convolution (group == C == K) over channels-last images, by
  * output rows, from "pair rows" of the input.
  *
- * A pair row is one input row made ready for vpmaddwd: centred (x - x_zero_point,
- * int16, so padding is 0 and int8 inputs need no flip) and with each column u
- * holding, for every channel c, the pair (x[u - pl][c], x[u - pl + dw][c]).  Taps
- * kx = 2j and 2j + 1 of output pixel ox are then the pair at column
- * u = ox * sw + 2j * dw: one 16-bit multiply-add of two taps for 8 channels, with no
- * shuffle in the inner loop (an odd KW pairs its last tap with a weight of 0).
- * Only the columns some pixel reads are built (every other one at stride 2).
+ * A pair row is one input row made ready for vpmaddwd: its bytes as int16 (int8 inputs
+ * sign-extended, no flip needed), with each column u holding, for every channel c, the
+ * pair (x[u - pl][c], x[u - pl + dw][c]).  Taps kx = 2j and 2j + 1 of output pixel ox are
+ * then the pair at column u = ox * sw + 2j * dw: one 16-bit multiply-add of two taps for
+ * 8 channels, with no shuffle in the inner loop (an odd KW pairs its last tap with a
+ * weight of 0).  Only the columns some pixel reads are built (every other one at stride 2).
+ * The input zero point comes in through the bias, as in the GEMM:
+ *   sum (x - zp) * w = sum x * w - zp * sum w
+ * where columns outside the image read bytes of the zero point (their terms cancel) and
+ * kernel rows outside it are skipped, their share zp * (sum of the row's weights) given
+ * back in that output row's bias.  Building the rows without centring them (a vpsubw less
+ * per 16 channels of a column) took lone MobileNetV2-shaped 3x3 layers (emulated AVX2,
+ * 1 thread, median thread CPU us of 300, 3 alternated rounds, 2026-12-02 00:31, centred /
+ * not): 96 at 112x112 stride 2 193-197 / 186-192, 144 at 56x56 stride 2 73-75 / 68-70,
+ * 144 at 56x56 227-229 / 221-232, 32 at 112x112 211-212 / 202-215, 14x14 and 7x7 within
+ * 1 us.
  * A pair row is built once and serves the KH output rows that read it (a ring of
  * (KH - 1) * dh + 1 rows per thread, slot = iy mod size).  The sums are the exact
- * int32 sums of (x - zp) * w, requantized as the GEMM's output stage does.
+ * int32 sums of (x - zp) * w (modulo 2^32, as the bias), requantized as the GEMM's
+ * output stage does.
  *
  * Pair row: [cols][Cp / 8][8 channels][2] int16, Cp = C rounded up to 16
  * (channels >= C are 0).  Packed weights: [Cp / 16][KH][np][16][2] int16, np =
- * (KW + 1) / 2 pairs of taps (2j, 2j + 1), the missing tap's weight 0.
+ * (KW + 1) / 2 pairs of taps (2j, 2j + 1), the missing tap's weight 0; then their sums,
+ * [KH][Cp] int32 per kernel row and [Cp] over the kernel (the zero point's terms).
  */
 #include <string.h>
 #include "quant_internal.h"
@@ -39,15 +50,38 @@ static inline ptrdiff_t qdw_row_cols(const tc_conv2d_params *p, int ow)
     return qdw_cols(p, ow) + (ptrdiff_t)TC_QDW_OVER * (p->sw / qdw_ustep(p));
 }
 
-size_t tc_qconv2d_depthwise_pack_size(const tc_conv2d_params *p)
+/* the packed weights' bytes, before their sums */
+static inline size_t qdw_weight_bytes(const tc_conv2d_params *p)
 {
     return (size_t)qdw_cpad(p->C) * p->KH * qdw_npairs(p) * 2 * sizeof(int16_t);
+}
+
+size_t tc_qconv2d_depthwise_pack_size(const tc_conv2d_params *p)
+{
+    return qdw_weight_bytes(p) + (size_t)(p->KH + 1) * qdw_cpad(p->C) * sizeof(int32_t);
+}
+
+/* the sums of the packed weights: [KH][Cp] of each kernel row, then [Cp] of all */
+static inline const int32_t *qdw_wsums(const tc_conv2d_params *p, const void *packed)
+{
+    return (const int32_t *)((const char *)packed + qdw_weight_bytes(p));
 }
 
 /* w: [C][KH][KW] int16 (the weights minus their zero point) */
 void tc_qconv2d_depthwise_pack(const tc_conv2d_params *p, const int16_t *w, void *packed)
 {
     const int cp = qdw_cpad(p->C), np = qdw_npairs(p), ntaps = p->KH * p->KW;
+    int32_t *sums = (int32_t *)qdw_wsums(p, packed);
+    for (int c = 0; c < cp; c++) {
+        sums[(ptrdiff_t)p->KH * cp + c] = 0;
+        for (int ky = 0; ky < p->KH; ky++) {
+            int32_t s = 0;
+            for (int kx = 0; c < p->C && kx < p->KW; kx++)
+                s += w[(ptrdiff_t)c * ntaps + ky * p->KW + kx];
+            sums[(ptrdiff_t)ky * cp + c] = s;
+            sums[(ptrdiff_t)p->KH * cp + c] += s;
+        }
+    }
     int16_t *o = packed;
     for (int cb = 0; cb < cp; cb += 16)
         for (int ky = 0; ky < p->KH; ky++)
@@ -60,7 +94,7 @@ void tc_qconv2d_depthwise_pack(const tc_conv2d_params *p, const int16_t *w, void
                     }
 }
 
-void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_signed,
                               const tc_qdw_geom *g, int16_t *prow)
 {
     for (ptrdiff_t u = 0; u < g->cols; u++) {
@@ -71,8 +105,8 @@ void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_s
         for (int c = 0; c < g->cp; c++) {
             int va = 0, vb = 0;
             if (c < g->C) {
-                va = (x_signed ? (int8_t)a[c] : a[c]) - zp;
-                vb = (x_signed ? (int8_t)b[c] : b[c]) - zp;
+                va = x_signed ? (int8_t)a[c] : a[c];
+                vb = x_signed ? (int8_t)b[c] : b[c];
             }
             o[2 * c] = (int16_t)va;
             o[2 * c + 1] = (int16_t)vb;
@@ -141,7 +175,7 @@ typedef struct qdw_job {
     const tc_qoutput *out;
     const int32_t *bias;
     const float *scale;
-    char *ring; /* per thread: ring rows of int16 then ring int32 tags */
+    char *ring; /* per thread: ring rows of int16, ring tags, a border row's bias [cp] */
     size_t ring_bytes;
     int ring_rows;
     char *y;
@@ -158,6 +192,7 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     const size_t ysz = jb->out->type >= TC_QOUT_S32 ? 4 : 1;
     int16_t *ring = (int16_t *)(jb->ring + (size_t)tid * jb->ring_bytes);
     ptrdiff_t *tags = (ptrdiff_t *)(ring + (size_t)jb->ring_rows * row_elems);
+    int32_t *border_bias = (int32_t *)(tags + jb->ring_rows);
     const int16_t *prows[64];
     for (int s = 0; s < jb->ring_rows; s++) {
         tags[s] = -1;
@@ -166,27 +201,38 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     }
     for (ptrdiff_t r = r0; r < r1; r++) {
         ptrdiff_t img = r / jb->oh;
-        int oy = (int)(r % jb->oh);
+        int oy = (int)(r % jb->oh), outside = 0;
         for (int ky = 0; ky < p->KH; ky++) {
             int iy = oy * p->sh - p->pt + ky * p->dh;
             if (iy < 0 || iy >= jb->h) {
                 prows[ky] = NULL;
+                outside = 1;
                 continue;
             }
             ptrdiff_t tag = img * jb->h + iy;
             int s = iy % jb->ring_rows;
             int16_t *row = ring + s * row_elems;
             if (tags[s] != tag) {
-                k->dw_pair_row(jb->x + tag * g->w * g->C, jb->zero_row, jb->x_signed, jb->zp, g,
-                               row);
+                k->dw_pair_row(jb->x + tag * g->w * g->C, jb->zero_row, jb->x_signed, g, row);
                 tags[s] = tag;
             }
             prows[ky] = row;
         }
+        const int32_t *bias = jb->bias;
+        if (outside && jb->zp) { /* the skipped kernel rows' share of the zero point back */
+            const int32_t *sums = qdw_wsums(p, jb->weight);
+            memcpy(border_bias, jb->bias, (size_t)g->cp * sizeof(int32_t));
+            for (int ky = 0; ky < p->KH; ky++)
+                for (int c = 0; !prows[ky] && c < g->cp; c++)
+                    border_bias[c] = (int32_t)((uint32_t)border_bias[c] +
+                                               (uint32_t)sums[(ptrdiff_t)ky * g->cp + c] *
+                                                   (uint32_t)jb->zp);
+            bias = border_bias;
+        }
         const void *res = jb->out->residual ? (const char *)jb->out->residual->r + r * cy * ysz
                                             : NULL;
         char *y = jb->y + r * cy * ysz;
-        k->dw_out_row(prows, jb->weight, g, jb->bias, jb->scale, jb->out, res, y);
+        k->dw_out_row(prows, jb->weight, g, bias, jb->scale, jb->out, res, y);
         if (jb->out->lut && ysz == 1) /* the fused lookup, over the row while it is in cache */
             k->lookup_run(jb->out->lut, (const uint8_t *)y, cy, (uint8_t *)y);
     }
@@ -196,7 +242,8 @@ static size_t qdw_ring_bytes(const tc_conv2d_params *p, int ow, int *rows)
 {
     *rows = (p->KH - 1) * p->dh + 1;
     size_t b = (size_t)*rows * (qdw_row_cols(p, ow) * 2 * qdw_cpad(p->C) * sizeof(int16_t) +
-                                sizeof(ptrdiff_t));
+                                sizeof(ptrdiff_t)) +
+               (size_t)qdw_cpad(p->C) * sizeof(int32_t);
     return (b + 63) / 64 * 64;
 }
 
@@ -226,7 +273,7 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     float *scale = (float *)(bias + cp);
     uint8_t *zero_row = (uint8_t *)(scale + cp);
     char *ring = (char *)(((uintptr_t)(zero_row + p->C) + 63) / 64 * 64);
-    tc_qout_columns(out, p->C, cp, 0, NULL, bias, scale); /* the zero point: in the pair rows */
+    tc_qout_columns(out, p->C, cp, 0, NULL, bias, scale);
     memset(zero_row, x_zero_point & 0xff, (size_t)p->C);
     qdw_job jb;
     memset(&jb, 0, sizeof(jb));
@@ -243,6 +290,9 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.g.np = qdw_npairs(p);
     jb.g.ustep = qdw_ustep(p);
     jb.g.cols = qdw_cols(p, ow);
+    const int32_t *wsum = qdw_wsums(p, packed) + (ptrdiff_t)p->KH * cp;
+    for (int c = 0; c < cp; c++) /* bias - zp * sum w, wrapping as the sums do */
+        bias[c] = (int32_t)((uint32_t)bias[c] - (uint32_t)wsum[c] * (uint32_t)x_zero_point);
     jb.h = h;
     jb.oh = oh;
     jb.x_signed = x_signed;

@@ -3,32 +3,28 @@
  * Portable twins: tc_qdw_pair_row_portable, tc_qdw_out_row_portable. */
 #include "quant_avx2.h"
 
-/* 16 bytes of two pixels a, b -> 16 centred (a, b) int16 pairs at o */
-static inline void centred_pairs16(const uint8_t *a, const uint8_t *b, int x_signed, __m256i zp,
-                                   int16_t *o)
+/* 16 bytes of two pixels a, b -> 16 (a, b) int16 pairs at o */
+static inline void pairs16(const uint8_t *a, const uint8_t *b, int x_signed, int16_t *o)
 {
     __m128i va = _mm_loadu_si128((const __m128i *)a), vb = _mm_loadu_si128((const __m128i *)b);
     __m128i lo = _mm_unpacklo_epi8(va, vb), hi = _mm_unpackhi_epi8(va, vb);
-    __m256i wl = x_signed ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
-    __m256i wh = x_signed ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi);
-    _mm256_storeu_si256((__m256i *)o, _mm256_sub_epi16(wl, zp));
-    _mm256_storeu_si256((__m256i *)o + 1, _mm256_sub_epi16(wh, zp));
+    _mm256_storeu_si256((__m256i *)o, x_signed ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo));
+    _mm256_storeu_si256((__m256i *)o + 1,
+                        x_signed ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi));
 }
 
 /* one column of a pair row: channels [0, C) of pixels a and b, then 0 up to cp */
-static inline void pair_column(const uint8_t *a, const uint8_t *b, int x_signed, int zp,
-                               __m256i vzp, int C, int cp, int16_t *o)
+static inline void pair_column(const uint8_t *a, const uint8_t *b, int x_signed, int C, int cp,
+                               int16_t *o)
 {
     int c = 0;
     for (; c + 16 <= C; c += 16)
-        centred_pairs16(a + c, b + c, x_signed, vzp, o + 2 * c);
-    if (c < C) { /* the last channels through a buffer of zero points */
-        uint8_t ta[16], tb[16];
-        memset(ta, zp & 0xff, 16);
-        memset(tb, zp & 0xff, 16);
+        pairs16(a + c, b + c, x_signed, o + 2 * c);
+    if (c < C) { /* the last channels through a buffer of zeros */
+        uint8_t ta[16] = {0}, tb[16] = {0};
         memcpy(ta, a + c, (size_t)(C - c));
         memcpy(tb, b + c, (size_t)(C - c));
-        centred_pairs16(ta, tb, x_signed, vzp, o + 2 * c);
+        pairs16(ta, tb, x_signed, o + 2 * c);
         c += 16;
     }
     for (; c < cp; c += 16) {
@@ -37,38 +33,42 @@ static inline void pair_column(const uint8_t *a, const uint8_t *b, int x_signed,
     }
 }
 
-static inline void pair_row(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+static inline void pair_row(const uint8_t *x, const uint8_t *zero_row, int x_signed,
                             const tc_qdw_geom *g, int16_t *prow)
 {
-    const __m256i vzp = _mm256_set1_epi16((int16_t)zp);
     const ptrdiff_t C = g->C, cp2 = 2 * (ptrdiff_t)g->cp;
     for (ptrdiff_t u = 0; u < g->cols; u++) {
         ptrdiff_t ia = u * g->ustep - g->pl, ib = ia + g->dw;
         const uint8_t *a = ia >= 0 && ia < g->w ? x + ia * C : zero_row;
         const uint8_t *b = ib >= 0 && ib < g->w ? x + ib * C : zero_row;
-        pair_column(a, b, x_signed, zp, vzp, g->C, g->cp, prow + u * cp2);
+        pair_column(a, b, x_signed, g->C, g->cp, prow + u * cp2);
     }
 }
 
-void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signed,
                           const tc_qdw_geom *g, int16_t *prow)
 {
     if (x_signed) /* the signedness a constant in each copy of the loop */
-        pair_row(x, zero_row, 1, zp, g, prow);
+        pair_row(x, zero_row, 1, g, prow);
     else
-        pair_row(x, zero_row, 0, zp, g, prow);
+        pair_row(x, zero_row, 0, g, prow);
 }
 
 /* 16 channels of output pixels [0, ow): the sums of KH x NP pairs of taps per pixel,
  * then the output stage.  KH, NP and the column steps (CS per pixel, JS per pair of taps;
- * 0: g's) are constants in the common cases, so the loops unroll.  blk4: four
- * neighbouring pixels computed together share their weight loads and the pair-row
- * columns they have in common (at stride 1, pixel ox + 2 reads pixel ox's second pair's
- * column). */
-static inline void out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
-                               int KH, int NP, int CS, int JS, int blk4, int cb,
-                               const tc_qepi_avx2 *v,
-                               const tc_qoutput *out, int nr, const void *r, void *y)
+ * 0: g's) are constants in the common cases, so the loops unroll: always inlined, since
+ * GCC 12 otherwise kept one generic copy (14 vpmaddwd in the object, the loops over the
+ * pairs of taps with run-time bounds and steps); inlined at the five call sites, lone 3x3
+ * layers (emulated AVX2, 1 thread, thread CPU ns per pixel and 16 channels, min of 300,
+ * 3 alternated rounds, 2026-12-02 00:13, before / after): 32 at 112x112 8.35-8.54 /
+ * 7.54-7.65, 144 at 56x56 7.98-8.10 / 7.24-7.26, 288 at 28x28 8.22-8.32 / 7.60-7.65,
+ * 576 at 14x14 8.96-9.05 / 8.23-8.28.  blk4: four neighbouring pixels computed together
+ * share their weight loads and the pair-row columns they have in common (at stride 1,
+ * pixel ox + 2 reads pixel ox's second pair's column). */
+static inline __attribute__((always_inline)) void
+out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g, int KH, int NP,
+            int CS, int JS, int blk4, int cb, const tc_qepi_avx2 *v, const tc_qoutput *out,
+            int nr, const void *r, void *y)
 {
     const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp;
     const ptrdiff_t step = (CS ? CS : g->sw / g->ustep) * cp2;
@@ -177,7 +177,9 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
     /* blocks of 4 pixels on rows of 16 or more: measured (thread time, emulated AVX2,
      * 2026-12-01) 0.68-0.95x the time of pixel by pixel at 28x28 to 112x112, but
      * 1.01-1.11x at 7x7 and 14x14 with 576-1152 channels (the overhanging block wastes
-     * up to 1/7 of the sums there) */
+     * up to 1/7 of the sums there).  Tried (2026-12-02 00:33, inlined kernels): on rows
+     * under 16 the blocks that fit (ox + 4 <= ow), then the pairs: 384 and 576 at 14x14
+     * 2-3% slower, 960 at 7x7 within noise (27.5 / 26.4-29.0 us min): dropped */
     const int blk = g->ow >= 16;
     for (int cb = 0; cb < g->C; cb += 16) {
         tc_qepi_avx2 v = tc_qepi_avx2_load(bias + cb, scale + cb, out->zero_point, out->lo,

@@ -257,22 +257,23 @@ typedef struct tc_qdw_geom {
     ptrdiff_t cols;
 } tc_qdw_geom;
 
-/* One pair row (qdw.c's layout) from an input row x ([w][C], unsigned or, x_signed, int8):
- * columns outside the image read zero_row (C bytes of the zero point zp). */
+/* One pair row (qdw.c's layout) from an input row x ([w][C], unsigned or, x_signed, int8),
+ * its bytes as they are (the zero point is in the bias): columns outside the image read
+ * zero_row (C bytes of the zero point). */
 typedef void (*tc_qdw_pair_row_fn)(const uint8_t *x, const uint8_t *zero_row, int x_signed,
-                                   int zp, const tc_qdw_geom *g, int16_t *prow);
+                                   const tc_qdw_geom *g, int16_t *prow);
 /* One output row ([ow][C] of out->type, r its residual or NULL): prows[ky] the pair row of
  * kernel row ky or NULL (outside the image); w: packed weights; bias, scale: [cp]. */
 typedef void (*tc_qdw_out_row_fn)(const int16_t *const *prows, const int16_t *w,
                                   const tc_qdw_geom *g, const int32_t *bias, const float *scale,
                                   const tc_qoutput *out, const void *r, void *y);
-void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+void tc_qdw_pair_row_portable(const uint8_t *x, const uint8_t *zero_row, int x_signed,
                               const tc_qdw_geom *g, int16_t *prow);
 void tc_qdw_out_row_portable(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
                              const int32_t *bias, const float *scale, const tc_qoutput *out,
                              const void *r, void *y);
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signed, int zp,
+void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signed,
                           const tc_qdw_geom *g, int16_t *prow);
 void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
                          const int32_t *bias, const float *scale, const tc_qoutput *out,
