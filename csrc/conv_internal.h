@@ -118,4 +118,17 @@ void tc_conv_grouped_rows_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int 
                               const tc_activation *act, float *y, ptrdiff_t ldy,
                               float *workspace);
 
+/* The fused bands' shared steps (ir_fused.c; pg_fused.c uses them too).  Whether stage s is
+ * a 1x1 layer those bands can run (0 or 1). */
+int tc_fused_pointwise_ok(const tc_ir_stage *s);
+/* C [M, N] (ldc) = epi(packed . B [K, N] (ldb)) on N pixels with stage s's packed weights,
+ * bias, activation and residual ([M, N] (ldr) or NULL), on one thread */
+void tc_fused_pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const float *B,
+                        ptrdiff_t ldb, float *C, ptrdiff_t ldc, const float *residual,
+                        ptrdiff_t ldr, float *gemm_ws);
+/* ebuf: [E][p1 - p0] rows of a band before (when valid) -> [E][i1 - i0]: moves the rows the
+ * new band [i0, i1) shares with the old one [p0, p1) to its front; returns the first row
+ * the caller still computes (i0 when none moved) */
+int tc_fused_carry_rows(float *ebuf, int E, int w, int valid, int p0, int p1, int i0, int i1);
+
 #endif

@@ -25,7 +25,7 @@
 #include "gemm_internal.h"
 #include "epilogue.h"
 
-static int is_pointwise(const tc_ir_stage *s)
+int tc_fused_pointwise_ok(const tc_ir_stage *s)
 {
     return (s->algo == TC_CONV_ALGO_1X1 || s->algo == TC_CONV_ALGO_1X1_CHAN) &&
            !tc_conv2d_check(&s->p, s->algo) && s->p.group == 1 && !tc_activation_check(s->act);
@@ -35,7 +35,7 @@ int tc_ir_fused_check(const tc_ir_stage *expand, const tc_ir_stage *dw, const tc
                       int h, int w, int band)
 {
     int OH, OW;
-    if (!expand || !dw || !project || band < 1 || !is_pointwise(expand) || !is_pointwise(project))
+    if (!expand || !dw || !project || band < 1 || !tc_fused_pointwise_ok(expand) || !tc_fused_pointwise_ok(project))
         return -1;
     if (dw->algo != TC_CONV_ALGO_DEPTHWISE || tc_conv2d_check(&dw->p, dw->algo) ||
         dw->p.K != dw->p.C || tc_activation_check(dw->act))
@@ -91,9 +91,9 @@ size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
 }
 
 /* C [M, N] (ldc) = epi(packed . B [K, N] (ldb)) with the layer's packed weights */
-static void pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const float *B,
-                      ptrdiff_t ldb, float *C, ptrdiff_t ldc, const float *residual,
-                      ptrdiff_t ldr, float *gemm_ws)
+void tc_fused_pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const float *B,
+                        ptrdiff_t ldb, float *C, ptrdiff_t ldc, const float *residual,
+                        ptrdiff_t ldr, float *gemm_ws)
 {
     tc_dense_b db = {B, ldb, 0};
     tc_gemm_op op;
@@ -122,7 +122,7 @@ static void pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const f
  * where the new band is no longer than the old, else descending (channel c's target then
  * starts at or past the end of channel c - 1's old rows, c (p1 - p0) w): never over rows
  * not yet moved. */
-static int carry_rows(float *ebuf, int E, int w, int valid, int p0, int p1, int i0, int i1)
+int tc_fused_carry_rows(float *ebuf, int E, int w, int valid, int p0, int p1, int i0, int i1)
 {
     if (!valid || i0 < p0 || i0 >= p1 || i1 < p1)
         return i0;
@@ -175,7 +175,7 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const float *xb = j->x + (size_t)b * C0 * in_plane;
         /* rows [i0, e0) carried over from the previous band of this image, when this
          * thread ran it: the halo is not expanded twice */
-        const int e0 = carry_rows(ebuf, E, j->w, prev_b == b, prev_i0, prev_i1, i0, i1);
+        const int e0 = tc_fused_carry_rows(ebuf, E, j->w, prev_b == b, prev_i0, prev_i1, i0, i1);
         const ptrdiff_t ld = (ptrdiff_t)(i1 - i0) * j->w;
         if (j->split) {
             /* the new rows column-split, then expanded: the expansion rows come out split.
@@ -189,11 +189,12 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                     float *d = xs + k * n_new + (size_t)(i - e0) * j->w;
                     j->split_even_odd(xb + k * in_plane + (size_t)i * j->w, j->w, d, d + ne);
                 }
-            pointwise(&j->serial, j->expand, (int)n_new, xs, (ptrdiff_t)n_new,
-                      ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
+            tc_fused_pointwise(&j->serial, j->expand, (int)n_new, xs, (ptrdiff_t)n_new,
+                               ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
         } else {
-            pointwise(&j->serial, j->expand, (i1 - e0) * j->w, xb + (size_t)e0 * j->w,
-                      (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
+            tc_fused_pointwise(&j->serial, j->expand, (i1 - e0) * j->w,
+                               xb + (size_t)e0 * j->w, (ptrdiff_t)in_plane,
+                               ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
         }
         prev_b = b, prev_i0 = i0, prev_i1 = i1;
         if (j->split) {
@@ -208,9 +209,9 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                           j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
         }
         const size_t o = (size_t)b * K2 * out_plane + (size_t)r0 * j->OW;
-        pointwise(&j->serial, j->project, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW, j->y + o,
-                  (ptrdiff_t)out_plane, j->residual ? j->residual + o : NULL,
-                  (ptrdiff_t)out_plane, gemm_ws);
+        tc_fused_pointwise(&j->serial, j->project, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW,
+                           j->y + o, (ptrdiff_t)out_plane, j->residual ? j->residual + o : NULL,
+                           (ptrdiff_t)out_plane, gemm_ws);
     }
 }
 

@@ -24,16 +24,10 @@
 #include "gemm_internal.h"
 #include "pool2d_internal.h"
 
-static int pg_pointwise_ok(const tc_ir_stage *s)
-{
-    return (s->algo == TC_CONV_ALGO_1X1 || s->algo == TC_CONV_ALGO_1X1_CHAN) &&
-           !tc_conv2d_check(&s->p, s->algo) && s->p.group == 1 && !tc_activation_check(s->act);
-}
-
 int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band)
 {
     int OH, OW;
-    if (!pw || !gc || band < 1 || !pg_pointwise_ok(pw) || gc->algo != TC_CONV_ALGO_GROUPED ||
+    if (!pw || !gc || band < 1 || !tc_fused_pointwise_ok(pw) || gc->algo != TC_CONV_ALGO_GROUPED ||
         tc_conv2d_check(&gc->p, gc->algo) || tc_activation_check(gc->act) || pw->p.K != gc->p.C)
         return -1;
     return tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW);
@@ -81,28 +75,6 @@ size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, cons
     return (size_t)threads * pg_slot(&serial, pw, gc, h, w, OH, band < OH ? band : OH) + 16;
 }
 
-/* C [M, N] (ldc) = act(packed . B [K, N] (ldb) + bias): the 1x1 layer on N pixels */
-static void pg_pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const float *B,
-                         ptrdiff_t ldb, float *C, ptrdiff_t ldc, float *gemm_ws)
-{
-    tc_dense_b db = {B, ldb, 0};
-    tc_gemm_op op;
-    memset(&op, 0, sizeof(op));
-    op.M = s->p.K;
-    op.N = N;
-    op.K = s->p.C;
-    op.a_packed = s->packed;
-    op.a_chan = s->algo == TC_CONV_ALGO_1X1_CHAN;
-    op.pack_b = tc_pack_b_rowmajor;
-    op.b_arg = &db;
-    op.C = C;
-    op.ldc = ldc;
-    op.epi.bias = s->bias;
-    if (s->act)
-        op.epi.act = *s->act;
-    tc_gemm_run(serial, &op, gemm_ws);
-}
-
 typedef struct {
     tc_ctx serial;
     const tc_ir_stage *pw, *gc;
@@ -133,26 +105,12 @@ static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int i0 = tc_conv_band_image(p, j->h, r0, rows, &n, &q), i1 = i0 + n;
         const size_t ld = (size_t)n * j->w;
         /* rows [i0, e0) moved over from the previous band of this image: the halo */
-        int e0 = i0;
-        if (prev_b == b && i0 >= prev_i0 && i0 < prev_i1 && i1 >= prev_i1) {
-            const size_t old_ld = (size_t)(prev_i1 - prev_i0) * j->w;
-            const size_t off = (size_t)(i0 - prev_i0) * j->w;
-            const size_t len = (size_t)(prev_i1 - i0) * j->w * sizeof(float);
-            /* channel c moves from c old_ld + off to c ld: ascending when the band does not
-             * grow, else descending, never over rows not yet moved */
-            if (ld <= old_ld)
-                for (int c = 0; c < E; c++)
-                    memmove(ebuf + c * ld, ebuf + c * old_ld + off, len);
-            else
-                for (int c = E - 1; c >= 0; c--)
-                    memmove(ebuf + c * ld, ebuf + c * old_ld + off, len);
-            e0 = prev_i1;
-        }
+        const int e0 = tc_fused_carry_rows(ebuf, E, j->w, prev_b == b, prev_i0, prev_i1, i0, i1);
         if (i1 > e0)
-            pg_pointwise(&j->serial, j->pw, (i1 - e0) * j->w,
-                         j->x + (size_t)b * C0 * in_plane + (size_t)e0 * j->w,
-                         (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w, (ptrdiff_t)ld,
-                         gemm_ws);
+            tc_fused_pointwise(&j->serial, j->pw, (i1 - e0) * j->w,
+                               j->x + (size_t)b * C0 * in_plane + (size_t)e0 * j->w,
+                               (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w,
+                               (ptrdiff_t)ld, NULL, 0, gemm_ws);
         prev_b = b, prev_i0 = i0, prev_i1 = i1;
         /* the band's rows straight into y's planes */
         tc_conv_grouped_rows_f32(&j->serial, &q, n, j->w, ebuf, j->gc->packed, j->gc->bias,
