@@ -57,56 +57,76 @@ static inline float tc_expf_(float x)
 
 /* exp(-|x|) in (0, 1], for the sigmoid and SiLU below: one clamp, a degree-5
  * polynomial (1 + r + r^2 q(r), q fitted for least maximum relative error on
- * [-ln2/2, ln2/2]: 1.2e-7), and 2^n as one factor 2^(n+24) times 2^-24, so
- * results down to the denormals (x > -103.3) keep their bits; exactly 0 from
- * |x| = 104 (and for infinities), NaN for NaN.  The reduction and the polynomial
- * are fused multiply-adds (fmaf: one rounding, as vfmadd in sigmoid_vec_body.h),
- * which cut the vector form from 31 operations to 24.  Without an FMA unit fmaf
- * is libm's exact (slower) emulation, still the same bits. */
+ * [-ln2/2, ln2/2]: 1.2e-7) in Horner's form, and 2^n as 2^(n+24) times 2^-24 (the
+ * latter in the polynomial's coefficients), so results down to the denormals
+ * (x > -103.3) keep their bits; exactly 0 from |x| = 104 (and for infinities), NaN
+ * for NaN.  The rounding constant carries the exponent's bias: t = a log2(e) +
+ * 1.5 * 2^23 + 151 holds n + 151 in its low mantissa bits, and t's bits shifted
+ * left by 23 are 2^(n+24) (no integer subtract and add).  The reduction and the
+ * polynomial are fused multiply-adds (fmaf: one rounding, as vfmadd in
+ * sigmoid_vec_body.h), which cut the vector form from 31 operations to 24; the
+ * bias in t, 2^-24 in the coefficients, Horner's form and the sign bit as the
+ * select's mask (tc_signbitf_) cut 5 more.  Without an FMA unit fmaf is libm's
+ * exact (slower) emulation, still the same bits. */
+#define TC_2M24 5.9604644775390625e-8f /* 2^-24: a power of two, products with it exact */
+
 static inline float tc_expnegabsf_(float x)
 {
-    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    const float magic = 12583063.0f; /* 1.5 * 2^23 + 151 */
     float a = -fabsf(x);
     a = tc_sel_(a < -104.0f, -104.0f, a); /* NaN stays */
     float t = fmaf(a, 1.44269504088896341f, magic);
     float n = t - magic; /* round(a / ln 2), in [-150, 0] */
-    int32_t ti, mi;
+    uint32_t ti;
     memcpy(&ti, &t, 4);
-    memcpy(&mi, &magic, 4);
     float r = fmaf(-n, 0.693359375f, a);
     r = fmaf(-n, -2.12194440e-4f, r);
-    float q = 8.31156783e-3f;
-    q = fmaf(q, r, 4.18989286e-2f);
-    q = fmaf(q, r, 1.66671529e-1f);
-    q = fmaf(q, r, 4.99991715e-1f);
-    float p = fmaf(q, r * r, r) + 1.0f;
-    /* unsigned shift: for a NaN x the exponent is garbage (the result is NaN anyway) */
-    int32_t b = (int32_t)((uint32_t)(ti - mi + 151) << 23);
+    /* the polynomial times 2^-24: every coefficient scaled by that power of two, so every
+     * step is the unscaled one's exactly, scaled (nothing comes near the denormals) */
+    float p = fmaf(8.31156783e-3f * TC_2M24, r, 4.18989286e-2f * TC_2M24);
+    p = fmaf(p, r, 1.66671529e-1f * TC_2M24);
+    p = fmaf(p, r, 4.99991715e-1f * TC_2M24);
+    p = fmaf(p, r, TC_2M24);
+    p = fmaf(p, r, TC_2M24);
+    /* t's mantissa is 2^22 + n + 151: shifted by 23, n + 151 lands in the exponent and
+     * the rest leaves the word (for a NaN x the exponent is garbage, the result NaN) */
+    uint32_t b = ti << 23;
     float s;
     memcpy(&s, &b, 4);
-    return (p * s) * 5.9604644775390625e-8f; /* 2^-24 */
+    /* p 2^-24 times 2^(n+24): exact but below 2^-126, rounded once into the denormals */
+    return p * s;
+}
+
+/* x's sign bit as a condition (-0 and NaNs with the sign set count as negative): the
+ * vector forms select with it as it is (blendv), without a comparison. */
+static inline int tc_signbitf_(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return (int)(u >> 31);
 }
 
 /* sigmoid(x) from e = exp(-|x|), which cannot overflow: 1 / (1 + e) for x >= 0,
- * e / (1 + e) below.  Cheaper than 1 / (1 + tc_expf_(-x)).  Within 4e-7 relative
- * of float64 wherever the result is normal (tests/test_sigmoid_epilogue.py).
- * sigmoid(-inf) = 0, sigmoid(+inf) = 1, NaN gives NaN.  sigmoid_vec_body.h has
- * the same operations on 8 and 16 lanes, bit for bit. */
+ * e / (1 + e) below (the sign bit decides: at -0 both are 1/2).  Cheaper than
+ * 1 / (1 + tc_expf_(-x)).  Within 4e-7 relative of float64 wherever the result is
+ * normal (tests/test_sigmoid_epilogue.py).  sigmoid(-inf) = 0, sigmoid(+inf) = 1,
+ * NaN gives NaN.  sigmoid_vec_body.h has the same operations on 8 and 16 lanes,
+ * bit for bit. */
 static inline float tc_sigmoidf_(float x)
 {
     float e = tc_expnegabsf_(x);
     float g = 1.0f / (1.0f + e);
-    return tc_sel_(x < 0.0f, e * g, g);
+    return tc_sel_(tc_signbitf_(x), e * g, g);
 }
 
 /* SiLU x * sigmoid(x) as one division: x / (1 + e) for x >= 0, x e / (1 + e)
- * below (one rounding fewer and one operation fewer than x times the sigmoid).
- * As onnxruntime's Sigmoid then Mul: SiLU(-inf) = -inf * 0 = NaN, SiLU(+inf) = +inf,
- * SiLU(-200) = -0. */
+ * below (one rounding fewer and one operation fewer than x times the sigmoid; at -0
+ * both are -0).  As onnxruntime's Sigmoid then Mul: SiLU(-inf) = -inf * 0 = NaN,
+ * SiLU(+inf) = +inf, SiLU(-200) = -0. */
 static inline float tc_siluf_(float x)
 {
     float e = tc_expnegabsf_(x);
-    return tc_sel_(x < 0.0f, x * e, x) / (1.0f + e);
+    return tc_sel_(tc_signbitf_(x), x * e, x) / (1.0f + e);
 }
 
 /* tanh(x): odd Taylor series below 0.4 (no cancellation), 1 - 2 / (e^2|x| + 1) above. */

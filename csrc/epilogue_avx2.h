@@ -50,21 +50,25 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
 #define TC_SV_TOI(v) _mm256_castps_si256(v)
 #define TC_SV_TOF(v) _mm256_castsi256_ps(v)
 #define TC_SV_NEGABS(x) _mm256_or_ps((x), _mm256_set1_ps(-0.0f))
-#define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_LT_OQ))
+#define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), (x)) /* by x's sign bit */
 #include "sigmoid_vec_body.h"
 
 /* y[i] = sigmoid(x[i]), or SiLU with silu (tc_siluf_); in place when x == y.
  * Independent iterations: the divides and the polynomials of neighbouring
  * vectors overlap, which a call per register (a GEMM row store) never gets.
- * The tail is scalar tc_sigmoidf_ / tc_siluf_, the same bits. */
+ * Every lane as tc_sigmoidf_ / tc_siluf_, the same bits. */
 static inline void tc_sigmoid_run_avx2(int silu, const float *x, float *y, ptrdiff_t n)
 {
     ptrdiff_t i = 0;
     for (; i + 8 <= n; i += 8) {
         _mm256_storeu_ps(y + i, tc_sigmoid_avx2(_mm256_loadu_ps(x + i), silu));
     }
-    for (; i < n; i++)
-        y[i] = silu ? tc_siluf_(x[i]) : tc_sigmoidf_(x[i]);
+    if (i < n) { /* the tail masked, not scalar: a GEMM panel of 14x14's 196 = 12 x 16 + 4
+                  * columns or 7x7's 17 would pay a scalar exp and divide per value */
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(y + i, m, tc_sigmoid_avx2(_mm256_maskload_ps(x + i, m), silu));
+    }
 }
 
 /* The deferred kinds (tc_act_deferred) on rows [rows][cols] of y (leading

@@ -32,8 +32,9 @@ static inline __m512 tc_act_avx512(tc_act_k act, __m512 v)
 #define TC_SV_TOF(v) _mm512_castsi512_ps(v)
 /* AVX-512F has no orps on floats: through the integers */
 #define TC_SV_NEGABS(x) _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)))
+/* by x's sign bit (-0 and negative NaNs included), as tc_signbitf_ */
 #define TC_SV_SELNEG(x, neg, pos) \
-    _mm512_mask_blend_ps(_mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_LT_OQ), (pos), (neg))
+    _mm512_mask_blend_ps(_mm512_cmplt_epi32_mask(_mm512_castps_si512(x), _mm512_setzero_si512()), (pos), (neg))
 #include "sigmoid_vec_body.h"
 
 /* y[i] = sigmoid(x[i]), or SiLU with silu (tc_siluf_); in place when x == y.

@@ -573,6 +573,9 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
 void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
                        const float *bias, int act, float *y)
 {
+    /* Tried (s13): a second prefetch per stream into L2 (T1) 8 KiB ahead; lone
+     * 576x1024, 1024x1000, 1280x1000 with the weights evicted, in one process with
+     * main's, 01:05 at load 10: 0.89, 1.07, 1.00 of main's time (noise): dropped. */
     const int PF = 512; /* floats ahead = 2 KiB per stream */
     int n = r0;
     for (; n + 4 <= r1; n += 4) {

@@ -6,27 +6,28 @@
  *   TC_SV, TC_SVI   the float and integer vector types
  *   TC_SV_(op)      the intrinsic of op (add_ps, fmadd_ps ...): _mm256_##op or _mm512_##op
  *   TC_SV_TOI(v), TC_SV_TOF(v)   bit casts float <-> integer vector
- *   TC_SV_NEGABS(x) -|x|,  TC_SV_SELNEG(x, neg, pos)  x < 0 ? neg : pos (NaN: pos)
+ *   TC_SV_NEGABS(x) -|x|,  TC_SV_SELNEG(x, neg, pos)  neg where x's sign bit is set, else
+ *                   pos (tc_signbitf_: -0 and negative NaNs take neg)
  * and gets  static inline TC_SV TC_SV_FN(TC_SV x, int silu)  = sigmoid(x), or with silu
  * x * sigmoid(x) as tc_siluf_; the parameters are undefined at the end, so the next
  * includer defines its own. */
 static inline TC_SV TC_SV_FN(TC_SV x, int silu)
 {
-    const TC_SV magic = TC_SV_(set1_ps)(12582912.0f);
+    const TC_SV magic = TC_SV_(set1_ps)(12583063.0f); /* 1.5 * 2^23 + 151 */
     TC_SV a = TC_SV_(max_ps)(TC_SV_(set1_ps)(-104.0f), TC_SV_NEGABS(x)); /* maxps keeps a NaN second operand */
     TC_SV t = TC_SV_(fmadd_ps)(a, TC_SV_(set1_ps)(1.44269504088896341f), magic);
     TC_SV n = TC_SV_(sub_ps)(t, magic);
     /* fnmadd(n, c, a) = a - n * c rounded once: fmaf(-n, c, a) */
     TC_SV r = TC_SV_(fnmadd_ps)(n, TC_SV_(set1_ps)(0.693359375f), a);
     r = TC_SV_(fnmadd_ps)(n, TC_SV_(set1_ps)(-2.12194440e-4f), r);
-    TC_SV q = TC_SV_(set1_ps)(8.31156783e-3f);
-    q = TC_SV_(fmadd_ps)(q, r, TC_SV_(set1_ps)(4.18989286e-2f));
-    q = TC_SV_(fmadd_ps)(q, r, TC_SV_(set1_ps)(1.66671529e-1f));
-    q = TC_SV_(fmadd_ps)(q, r, TC_SV_(set1_ps)(4.99991715e-1f));
-    TC_SV p = TC_SV_(add_ps)(TC_SV_(fmadd_ps)(q, TC_SV_(mul_ps)(r, r), r), TC_SV_(set1_ps)(1.0f));
-    TC_SVI b = TC_SV_(sub_epi32)(TC_SV_TOI(t), TC_SV_TOI(magic));
-    b = TC_SV_(slli_epi32)(TC_SV_(add_epi32)(b, TC_SV_(set1_epi32)(151)), 23);
-    TC_SV e = TC_SV_(mul_ps)(TC_SV_(mul_ps)(p, TC_SV_TOF(b)), TC_SV_(set1_ps)(5.9604644775390625e-8f));
+    /* the polynomial times 2^-24 (its coefficients scaled), as tc_expnegabsf_ */
+    TC_SV p = TC_SV_(fmadd_ps)(TC_SV_(set1_ps)(8.31156783e-3f * TC_2M24), r, TC_SV_(set1_ps)(4.18989286e-2f * TC_2M24));
+    p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(1.66671529e-1f * TC_2M24));
+    p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(4.99991715e-1f * TC_2M24));
+    p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(TC_2M24));
+    p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(TC_2M24));
+    TC_SV s = TC_SV_TOF(TC_SV_(slli_epi32)(TC_SV_TOI(t), 23)); /* 2^(n+24) */
+    TC_SV e = TC_SV_(mul_ps)(p, s);
     TC_SV d = TC_SV_(add_ps)(TC_SV_(set1_ps)(1.0f), e);
     if (silu)
         return TC_SV_(div_ps)(TC_SV_SELNEG(x, TC_SV_(mul_ps)(x, e), x), d);

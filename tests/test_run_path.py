@@ -17,6 +17,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import tinycnn
+from tinycnn import planner
 from helpers import make_model, ort_run
 
 # numpy's functions that call BLAS (or may: inner and vdot of float arrays do).
@@ -152,11 +153,13 @@ def test_outputs_do_not_alias_the_next_runs_buffers(kind):
 
 @pytest.mark.parametrize("kind, direct", [("readers", [0, 1]), ("relu", [0]),
                                           ("concat", [0])])
-def test_outputs_are_computed_where_they_are_returned(kind, direct):
+def test_outputs_are_computed_where_they_are_returned(kind, direct, monkeypatch):
     """Arena.direct: an output that fills its storage alone is written by its steps into the
     array the run returns (no copy out of the arena); the others are copied ("relu"'s r lives
     in the feed's storage).  Values as onnxruntime's at
-    every run, also with an output asked for twice (two arrays, not one)."""
+    every run, also with an output asked for twice (two arrays, not one).  These outputs
+    are small: the size from which outputs go direct is lowered to 0 here."""
+    monkeypatch.setattr(planner, "_DIRECT_BYTES", 0)
     model = _model(kind)
     sess = tinycnn.InferenceSession(model.SerializeToString())
     rng = np.random.default_rng(7)
@@ -174,6 +177,36 @@ def test_outputs_are_computed_where_they_are_returned(kind, direct):
     assert not np.shares_memory(a, b)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, got[direct[0]], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["readers", "relu", "concat"])
+def test_small_outputs_are_copied_and_same_feed_rebinds_nothing(kind):
+    """Below planner._DIRECT_BYTES an output is copied out of the arena (no step bound per
+    run); fed the same array again (changed in place between runs), a run takes the calls it
+    bound last time, and reads the new values; outputs of two runs never share memory."""
+    model = _model(kind)
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
+    results = []
+    for _ in range(3):
+        x[...] = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
+        got = sess.run(None, {"x": x})
+        for k, (g, r) in enumerate(zip(got, ort_run(model, {"x": x}))):
+            np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5, err_msg=f"output {k}")
+        results.append(got)
+    for a, b in zip(results[1], results[2]):
+        assert not np.shares_memory(a, b)
+    (plan,) = sess._plans.values()
+    arena = plan.acquire()
+    plan.release(arena)
+    assert arena.direct == {}
+    if kind == "readers":   # x read in place: its calls kept with it, reused as they are
+        assert arena._reused is not None and arena._reused[0][0] is x
+        assert arena.calls_for({"x": x}) is arena._reused[1]
+        other = x.copy()        # another array: bound anew, then kept in x's place
+        calls = arena.calls_for({"x": other})
+        assert arena._reused[0][0] is other and calls is arena._reused[1]
 
 
 @pytest.mark.parametrize("kind", ["readers", "relu"])
