@@ -401,6 +401,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                      * 2 MiB pages for B and C.  Without a bias the 8 -> 72 layer ran 5-10%
                      * faster: the epilogue is part of it, the rest is not located. */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
+                    const int a_in_l1 = (size_t)mc * kc * sizeof(float) <= TC_GEMM_PF_A_L1_BYTES;
                     for (int jr = 0, nr; jr < nc; jr += nr) {
                         /* 33 columns as 16 + 17: the tile takes a 17th column
                          * (AVX2), a lone one would run a tile of its own */
@@ -414,7 +415,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                             job->uk_inplace(kc, abase + (size_t)(ir / MR) * astride,
                                             (ptrdiff_t)astride, mr > MR ? 2 : 1, b, g->ldb,
                                             op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
-                                            TC_GEMM_PF_A_INPLACE);
+                                            jr && a_in_l1 ? 0 : TC_GEMM_PF_A_INPLACE);
                         }
                         if (job->act_rows && (flags & TC_UK_LAST))
                             job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr);
