@@ -25,6 +25,13 @@
 #ifndef TC_GEMM_MC_SHALLOW
 #define TC_GEMM_MC_SHALLOW 48
 #endif
+/* ... and for a shallow K block that B reads in place into a C of at least
+ * TC_GEMM_COLD_C_BYTES (a whole layer's output, not an inverted-residual band): see
+ * gemm_mstep. */
+#ifndef TC_GEMM_MC_COLD
+#define TC_GEMM_MC_COLD 12
+#endif
+#define TC_GEMM_COLD_C_BYTES (512 * 1024)
 #ifndef TC_GEMM_MSTEP_SHALLOW_K
 #define TC_GEMM_MSTEP_SHALLOW_K 64
 #endif
