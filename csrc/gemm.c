@@ -324,6 +324,7 @@ typedef struct {
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
     int pack_cols; /* > NR: pack B row by row, this many columns at a time */
+    int cold_c; /* B in place into a C of at least TC_GEMM_COLD_C_BYTES (gemm_mstep) */
 } gemm_job;
 
 /* The epilogue of the tile whose first element is C[m, n]. */
@@ -348,9 +349,24 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
  * data TLB every store misses it (MobileNetV2's 16->96 expansion at 112x112
  * ran at a third of the speed of 16->48).  A shorter sweep costs nothing
  * there: B is packed once per K block whatever the number of sweeps. */
-static int gemm_mstep(int kc)
+/* A whole layer's output (cold_c: B in place, C of TC_GEMM_COLD_C_BYTES or more) is
+ * seldom in cache, and each line of C it writes is fetched first: a sweep of 48 rows
+ * plus the kc rows of B are more streams (one per 4 KiB page) than the L2 prefetcher
+ * follows, and the fetches wait on L3.  12 rows keep them under its ~32.  Lone layers
+ * with C evicted and B in cache before each run, as in a network (AVX2 emulation, 1
+ * thread, thread CPU time, 20 alternating bursts of 5, 2026-12-02 00:31), 12 / 48 rows,
+ * min (median): 16 -> 64 at 55x55 0.93 (0.83), 24 -> 72 at 56x56 0.93 (0.88), 24 -> 144
+ * 0.92 (0.71), 24 -> 96 0.95 (0.83), 48 -> 104 0.99 (0.87), 32 -> 48 at 112x112 0.83
+ * (0.70), 16 -> 48 0.93 (0.80).  In the networks (one session, both rules alternating,
+ * 12 rounds of 4-5 profiled runs, 00:55): SqueezeNet's features.3 expand1x1 0.87 (0.71),
+ * features.4's 1.01 (1.01); RegNetY's block1-0 a 0.99 (0.54), block2-0 a 0.93 (0.87),
+ * the layers reading them 1.0.  With C in cache (a lone layer run in a loop, where
+ * the earlier tries of 12 / 24 rows found nothing) the small maps lose 2-6%: an
+ * inverted-residual band's expansion (its slot at most 640 KiB with the halo and the
+ * depthwise rows, tinycnn/ops/fused_ir.py) stays under the size and keeps 48 rows. */
+static int gemm_mstep(int kc, int cold_c)
 {
-    return kc < TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC_SHALLOW : TC_GEMM_MC;
+    return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC : cold_c ? TC_GEMM_MC_COLD : TC_GEMM_MC_SHALLOW;
 }
 
 static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, float *wsa, float *wsb,
@@ -376,7 +392,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                 bbase = wsb;
                 bstride = (size_t)kc * NR;
             }
-            const int mstep = gemm_mstep(kc);
+            const int mstep = gemm_mstep(kc, job->cold_c);
             for (int mc0 = m0; mc0 < m1; mc0 += mstep) {
                 int mc = m1 - mc0 < mstep ? m1 - mc0 : mstep;
                 const float *abase;
@@ -399,8 +415,16 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                      * rows, one call per panel for all its 16-column tiles, mstep 12 / 24 /
                      * 96, no C prefetch below kc 64 (1-2% lone, noise in the networks),
                      * 2 MiB pages for B and C.  Without a bias the 8 -> 72 layer ran 5-10%
-                     * faster: the epilogue is part of it, the rest is not located. */
+                     * faster: the epilogue is part of it.
+                     * Located (s13, lone layers, 2026-12-02): with neither C's stores nor its
+                     * prefetches the tiles run at 86-98 of the 96 GF/s FMA peak (16 -> 64 at
+                     * 55x55 71 -> 86 GF/s); either alone costs as much: the rest is fetching
+                     * C's lines (gemm_mstep's cold_c).  Tried without gain: prefetchw for C
+                     * (noise), C prefetched a 12-row call ahead (noise), C stored
+                     * non-temporally at 2 MB and up (RegNetY's 32 -> 48 at 112x112 no faster
+                     * in the network, and the next layer, reading it from memory, 1.19x). */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
+                    const int a_in_l1 = (size_t)mc * kc * sizeof(float) <= TC_GEMM_PF_A_L1_BYTES;
                     for (int jr = 0, nr; jr < nc; jr += nr) {
                         /* 33 columns as 16 + 17: the tile takes a 17th column
                          * (AVX2), a lone one would run a tile of its own */
@@ -414,7 +438,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                             job->uk_inplace(kc, abase + (size_t)(ir / MR) * astride,
                                             (ptrdiff_t)astride, mr > MR ? 2 : 1, b, g->ldb,
                                             op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
-                                            TC_GEMM_PF_A_INPLACE);
+                                            jr && a_in_l1 ? 0 : TC_GEMM_PF_A_INPLACE);
                         }
                         if (job->act_rows && (flags & TC_UK_LAST))
                             job->act_rows(epi->act.kind, op->C + mc0 * op->ldc + n, op->ldc, mc, nr);
@@ -652,7 +676,7 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
         return 0;
     if (kern->inplace_max_pages) {
         /* 4 KiB pages one sweep touches: kc rows of B and mstep rows of C */
-        const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc) ? op->M : gemm_mstep(kc);
+        const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc, 0) ? op->M : gemm_mstep(kc, 0);
         const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
         const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
         if ((pages > kern->inplace_max_pages && !inplace_few_rows(op, ldb)) ||
@@ -717,6 +741,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.act_rows = tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL;
     job.ws = workspace;
     job.pack_cols = gemm_pack_cols(op, &job);
+    job.cold_c = job.uk_inplace && (double)op->M * op->N * sizeof(float) >= TC_GEMM_COLD_C_BYTES;
     job.mp = (op->M + MR - 1) / MR;
     /* a last column alone (7x7 = 3 x 16 + 1) stays with the panel before it: the
      * in-place tiles take 17 columns */

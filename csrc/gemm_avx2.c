@@ -175,19 +175,28 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
     }
     __m256 cx = _mm256_setzero_ps(); /* extra: column 16, rows in lanes 0..5 */
     /* A plain loop: gcc allocates the 12 accumulators without spills (a
-     * hand-unrolled body spilled and ran ~8% slower). */
-#pragma GCC unroll 4
-    for (int k = 0; k < kc - extra; k++) {
-        /* packed A is one stream (a K block of tc_gemm_pack_a_f32, a plane of
-         * Winograd's weights): pf_a ahead runs on into the next panel, and
-         * cold weights arrive in time */
-        _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
-        TC_STEP(0, 0);
-        if (extra) /* lanes 6, 7: the next row of A, never stored */
-            cx = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(b + NR), cx);
-        a += MR;
-        b += ldb;
+     * hand-unrolled body spilled and ran ~8% slower).  packed A is one stream (a K
+     * block of tc_gemm_pack_a_f32, a plane of Winograd's weights): pf_a ahead runs on
+     * into the next panel, and cold weights arrive in time.  pf_a == 0: A is in L1
+     * already (the driver's later column tiles over a small A block), no prefetch: at
+     * kc = 16 the prefetch is one of ~21 instructions per step (TC_GEMM_PF_A_L1_BYTES). */
+#define TC_KLOOP(PF)                                                                              \
+    _Pragma("GCC unroll 4") for (int k = 0; k < kc - extra; k++)                                 \
+    {                                                                                             \
+        if (PF)                                                                                   \
+            _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);                                  \
+        TC_STEP(0, 0);                                                                            \
+        if (extra) /* lanes 6, 7: the next row of A, never stored */                              \
+            cx = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(b + NR), cx);            \
+        a += MR;                                                                                  \
+        b += ldb;                                                                                 \
     }
+    if (pf_a) {
+        TC_KLOOP(1)
+    } else {
+        TC_KLOOP(0)
+    }
+#undef TC_KLOOP
     if (extra) {
         /* the last row of the panel: nothing read past it */
         TC_STEP(0, 0);

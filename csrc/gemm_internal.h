@@ -25,6 +25,13 @@
 #ifndef TC_GEMM_MC_SHALLOW
 #define TC_GEMM_MC_SHALLOW 48
 #endif
+/* ... and for a shallow K block that B reads in place into a C of at least
+ * TC_GEMM_COLD_C_BYTES (a whole layer's output, not an inverted-residual band): see
+ * gemm_mstep. */
+#ifndef TC_GEMM_MC_COLD
+#define TC_GEMM_MC_COLD 12
+#endif
+#define TC_GEMM_COLD_C_BYTES (512 * 1024)
 #ifndef TC_GEMM_MSTEP_SHALLOW_K
 #define TC_GEMM_MSTEP_SHALLOW_K 64
 #endif
@@ -42,6 +49,10 @@
  * from 14x14 on 0.978 (whole model 0.99), MobileNetV3-Large 1.005, ResNet-50 (its
  * packed tiles unchanged) 0.999; 1024 and 2048 no better than 512. */
 #define TC_GEMM_PF_A_INPLACE 512
+/* ... but only in the first column tiles of a sweep when its A block (mstep rows x kc)
+ * is at most this many bytes: it is then in L1 for the later ones, and the prefetch
+ * was one of ~21 instructions of a K step at kc = 16 (tiles take pf_a == 0 as none). */
+#define TC_GEMM_PF_A_L1_BYTES (16 * 1024)
 
 /* The K blocks of the driver: equal blocks of at most KC (576 = 2 x 288, not
  * 256 + 256 + 64: fewer passes over C).  Packed A is laid out by the same

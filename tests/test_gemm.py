@@ -275,7 +275,10 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
                     # a large A over a 13x13 map is packed (TC_GEMM_PACKED_MK), just under
                     # it, on a 7x7 map (49) or on 64 pixels in place
                     (1000, 169, 512), (768, 169, 512), (767, 196, 512), (800, 49, 512),
-                    (800, 64, 512), (130, 65, 1024)]:
+                    (800, 64, 512), (130, 65, 1024),
+                    # C of 512 KiB and more under a shallow K sweeps 12 rows at a time
+                    # (gemm.c gemm_mstep, TC_GEMM_MC_COLD): 16 -> 64 at 55x55, 24 -> 50 at 112x112
+                    (64, 3025, 16), (50, 12544, 24)]:
         a = rng.standard_normal((M, K), dtype=np.float32)
         b = rng.standard_normal((K, N), dtype=np.float32)
         c0 = rng.standard_normal((M, N), dtype=np.float32)
@@ -312,6 +315,31 @@ def pointwise_case(rng, c, k, h, w, epi):
     return epi, wt, bias, x, r, z
 
 
+def check_1x1_on_1_and_2_threads(c, k, h, w, epi, wt, bias, x, r, z):
+    """The 1x1 layer of pointwise_case on every ISA: the same bits on 1 and 2 threads, and
+    close to numpy's z."""
+    for isa in ISAS:
+        ys = []
+        for threads in (1, 2):
+            conv = _kernels.Conv2d(_kernels.Context(threads, isa), wt, bias, algo="1x1", **epi)
+            ys.append(run_conv_variant(conv, x, (2, k, h, w), "nan-filled", r))
+        what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi} ({isa})"
+        assert np.array_equal(ys[0], ys[1], equal_nan=True), what + ": 1 vs 2 threads"
+        assert_close(ys[0], z, 1e-5, what)
+
+
+def test_shallow_layers_on_large_maps_at_any_thread_count():
+    """1x1 layers of shallow K whose output is 512 KiB or more (SqueezeNet's 16 -> 64 at
+    55x55, RegNetY's 32 -> 48 at 112x112, 20 -> 37 there: partial row panels) sweep 12 rows
+    of C at a time (gemm.c gemm_mstep): the same bits on 1 and 2 threads, on every ISA, and
+    against numpy, with bias, residual and an activation."""
+    rng = np.random.default_rng(19)
+    epilogues = [dict(activation="Clip", alpha=0.0, beta=6.0), dict(relu=True), dict()]
+    for i, (c, k, hw) in enumerate([(16, 64, 55), (32, 48, 112), (20, 37, 112)]):
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, hw, hw, epilogues[i])
+        check_1x1_on_1_and_2_threads(c, k, hw, hw, epi, wt, bias, x, r, z)
+
+
 def test_row_tiles_take_a_17th_column_at_any_thread_count():
     """A row of 16 k + 1 pixels (7x7 = 3 x 16 + 1, 17, 33, 65, 81) ends in one tile of 17
     columns on AVX2 (gemm_avx2.c tile17_rows), and 2 threads split the columns so that the
@@ -329,14 +357,7 @@ def test_row_tiles_take_a_17th_column_at_any_thread_count():
     for i, (c, k, n) in enumerate(cases):
         h, w = (7, 7) if n == 49 else (14, 14) if n == 196 else (1, n)
         epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
-        for isa in ISAS:
-            ys = []
-            for threads in (1, 2):
-                conv = _kernels.Conv2d(_kernels.Context(threads, isa), wt, bias, algo="1x1", **epi)
-                ys.append(run_conv_variant(conv, x, (2, k, h, w), "nan-filled", r))
-            what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi} ({isa})"
-            assert np.array_equal(ys[0], ys[1], equal_nan=True), what + ": 1 vs 2 threads"
-            assert_close(ys[0], z, 1e-5, what)
+        check_1x1_on_1_and_2_threads(c, k, h, w, epi, wt, bias, x, r, z)
         if not epi:  # the same product packed: B stored [N, K] (no in-place tiles)
             ctx = _kernels.Context(1, ISAS[-1])
             for b in range(2):
