@@ -52,15 +52,15 @@ static void pg_band_max(const tc_ctx *serial, const tc_conv2d_params *p, int h, 
     }
 }
 
-/* Floats of one thread's slot: pointwise band, grouped workspace, GEMM's */
+/* Floats of one thread's slot: pointwise band (*ebuf), grouped workspace (*gws), GEMM's */
 static size_t pg_slot(const tc_ctx *serial, const tc_ir_stage *pw, const tc_ir_stage *gc, int h,
-                      int w, int OH, int band)
+                      int w, int OH, int band, size_t *ebuf, size_t *gws)
 {
     int rows;
-    size_t gws;
-    pg_band_max(serial, &gc->p, h, w, OH, band, &rows, &gws);
-    return pg_up16((size_t)pw->p.K * rows * w) + pg_up16(gws) +
-           pg_up16(tc_gemm_workspace_size(serial));
+    pg_band_max(serial, &gc->p, h, w, OH, band, &rows, gws);
+    *gws = pg_up16(*gws);
+    *ebuf = pg_up16((size_t)pw->p.K * rows * w);
+    return *ebuf + *gws + pg_up16(tc_gemm_workspace_size(serial));
 }
 
 size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
@@ -72,7 +72,9 @@ size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, cons
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    return (size_t)threads * pg_slot(&serial, pw, gc, h, w, OH, band < OH ? band : OH) + 16;
+    size_t ebuf, gws;
+    return (size_t)threads *
+               pg_slot(&serial, pw, gc, h, w, OH, band < OH ? band : OH, &ebuf, &gws) + 16;
 }
 
 typedef struct {
@@ -146,12 +148,7 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
     j.serial = *ctx;
     j.serial.pool = NULL;
     j.pw = pw, j.gc = gc, j.x = x, j.y = y, j.means = means, j.workspace = workspace;
-    int rows;
-    size_t gws;
-    pg_band_max(&j.serial, &gc->p, h, w, OH, band, &rows, &gws);
-    j.ebuf_floats = pg_up16((size_t)pw->p.K * rows * w);
-    j.gws_floats = pg_up16(gws);
-    j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, band);
+    j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, band, &j.ebuf_floats, &j.gws_floats);
     j.sum = tc_pool2d_kernels_of(ctx)->sum;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
