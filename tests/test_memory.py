@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import tinycnn
-from tinycnn import _kernels, memory
+from tinycnn import _kernels, loader, memory
 from tinycnn.options import HUGE_PAGES_CONFIG_KEY
-from helpers import conv_net, residual_net, run_in_child, run_threads, session_options, x_for
+from helpers import (conv_net, residual_net, run_in_child, run_threads, save, session_options,
+                     x_for)
 
 HUGE = memory.HUGE_PAGE
 
@@ -116,12 +117,33 @@ def sessions(model, **settings):
 
 @pytest.mark.parametrize("net", ["conv", "residual"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_small_nets_give_the_same_bits(net, threads):
-    model = {"conv": conv_net, "residual": residual_net}[net]()
-    on, off = sessions(model, intra_op_num_threads=threads)
+def test_small_nets_give_the_same_bits(net, threads, tmp_path):
+    path = str(save({"conv": conv_net, "residual": residual_net}[net](), tmp_path / "m.onnx"))
+    on, off = sessions(path, intra_op_num_threads=threads)
     for batch in (1, 3):
         x = x_for(batch)
         np.testing.assert_array_equal(on.run(None, {"x": x})[0], off.run(None, {"x": x})[0])
+    assert on._ctx.weights.used > 0 and off._ctx.weights is None
+
+
+def test_initializers_read_from_a_file_go_to_the_weights_allocator(tmp_path):
+    path = save(residual_net(), tmp_path / "m.onnx")
+
+    class Recorder(memory.Blocks):
+        def empty(self, nbytes):
+            b = super().empty(nbytes)
+            self.given.append(b)
+            return b
+    weights = Recorder(small=0)
+    weights.given = []
+    _, arrays = loader.read_model_file(path, weights=weights)
+    assert arrays and len(weights.given) == len(arrays)
+    plain = loader.read_model_file(path)[1]
+    for name, a in arrays.items():
+        assert any(np.shares_memory(a, b) for b in weights.given), name
+        assert a.ctypes.data % memory.ALIGN == 0
+        np.testing.assert_array_equal(a, plain[name], err_msg=name)
+        assert a.dtype == plain[name].dtype and a.shape == plain[name].shape
 
 
 @pytest.mark.slow

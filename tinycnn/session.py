@@ -184,7 +184,8 @@ class InferenceSession:
         self._ctx = _kernels.Context(self._num_threads, *_isa_from_env())
         huge_pages = opts._config.get(HUGE_PAGES_CONFIG_KEY, "1") == "1"
         if huge_pages:
-            self._ctx.weights = memory.Blocks()   # the layers' packed weights
+            # the initializers read from the file, then the layers' packed weights
+            self._ctx.weights = memory.Blocks()
         self._level = int(opts.graph_optimization_level)
         limits = Limits(opts.max_tensor_bytes, opts.max_weight_bytes, opts.max_nodes,
                         opts.max_arena_bytes)
@@ -193,7 +194,7 @@ class InferenceSession:
             num_threads=self._num_threads, huge_pages=huge_pages)
         model = load_model(path_or_bytes, base_dir, limits,
                            opts._initializers if supplied is None else supplied,
-                           skeleton=True, source=source)
+                           skeleton=True, source=source, weights=self._ctx.weights)
         self._model = model
         self._path = _file_path(path_or_bytes)
         self._path_size = os.path.getsize(self._path) if self._path else None
