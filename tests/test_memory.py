@@ -1,5 +1,6 @@
 """tinycnn.memory (issue 12): packed weights and arenas in 64-byte aligned blocks on huge
 pages where the OS gives them; the same outputs, bit for bit, as on numpy's memory."""
+import ctypes
 import mmap
 import os
 import threading
@@ -62,22 +63,56 @@ def test_blocks_from_many_threads_are_disjoint():
     assert all(b.ctypes.data % memory.ALIGN == 0 for b in everything)
 
 
-@pytest.mark.skipif(not (hasattr(mmap, "MADV_HUGEPAGE") and os.path.exists("/proc/self/smaps")),
-                    reason="needs Linux's MADV_HUGEPAGE and /proc")
+def smaps_entry(address):
+    """(start, end, {field: its words}) of the mapping of this process holding address."""
+    found = None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head, *rest = line.split()
+            if "-" in head and not head.endswith(":"):
+                if found is not None:
+                    break
+                lo, hi = (int(a, 16) for a in head.split("-"))
+                if lo <= address < hi:
+                    found = (lo, hi, {})
+            elif found is not None:
+                found[2][head.rstrip(":")] = rest
+    return found
+
+
+linux_thp = pytest.mark.skipif(
+    not (hasattr(mmap, "MADV_HUGEPAGE") and os.path.exists("/proc/self/smaps")),
+    reason="needs Linux's MADV_HUGEPAGE and /proc")
+
+
+@linux_thp
 def test_blocks_of_two_huge_pages_and_more_are_advised():
     buf = memory.huge_empty(2 * HUGE + 4096)
-    start = buf.ctypes.data
-    flags = {}
-    with open("/proc/self/smaps") as f:
-        lo = None
-        for line in f:
-            head = line.split()[0]
-            if "-" in head and not head.endswith(":"):
-                lo, hi = (int(a, 16) for a in head.split("-"))
-            elif head == "VmFlags:" and lo <= start < hi:
-                flags[(lo, hi)] = line.split()[1:]
-    ((lo, hi), vm), = flags.items()
-    assert "hg" in vm and lo == start and hi == start + 2 * HUGE, (hex(lo), hex(hi), vm)
+    lo, hi, fields = smaps_entry(buf.ctypes.data)
+    # the advised range is a mapping of its own: the whole huge pages, not the tail
+    assert "hg" in fields["VmFlags"] and lo == buf.ctypes.data and hi == lo + 2 * HUGE, \
+        (hex(lo), hex(hi), fields["VmFlags"])
+
+
+@linux_thp
+def test_without_transparent_huge_pages_the_same_bits(tmp_path):
+    """As under THP mode `never`: a child with THP disabled (PR_SET_THP_DISABLE) builds and
+    runs a session on the default settings; no huge page, the same outputs."""
+    path = save(residual_net(), tmp_path / "m.onnx")
+    x = x_for(2)
+    _, off = sessions(path)
+    ref = off.run(None, {"x": x})[0]
+
+    def child():
+        if ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0) != 0:  # PR_SET_THP_DISABLE
+            return False
+        sess = tinycnn.InferenceSession(path)
+        buf = memory.huge_empty(2 * HUGE)
+        buf[:] = 1
+        fields = smaps_entry(buf.ctypes.data)[2]
+        return (np.array_equal(sess.run(None, {"x": x})[0], ref)
+                and fields["AnonHugePages"][0] == "0" and fields["Rss"][0] == str(2 * HUGE // 1024))
+    assert run_in_child(child) == 0
 
 
 def test_context_weights_are_checked():
