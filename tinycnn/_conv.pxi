@@ -167,7 +167,7 @@ cdef class Conv2d:
         if bias is not None:
             _check_array("conv", "bias", bias, 1)
             _check_shape("conv", "bias", bias, (K,), f" (weight {weight.shape})")
-            self.bias = bias.copy()
+            self.bias = _packed_copy(ctx, bias)
         if relu and activation not in ("", "Relu"):
             raise ValueError(f"conv: relu=True and activation={activation!r} both given")
         if relu:
@@ -185,7 +185,7 @@ cdef class Conv2d:
                 raise ValueError(f"conv: activation 'PRelu' needs slope [{K}]")
             _check_array("conv", "slope", slope, 1)
             _check_shape("conv", "slope", slope, (K,), f" (weight {weight.shape})")
-            self.slope = slope.copy()
+            self.slope = _packed_copy(ctx, slope)
             self.act.slope = _fptr(self.slope)
         elif slope is not None:
             raise ValueError(f"conv: slope is for activation 'PRelu', not {activation!r}")
@@ -194,7 +194,7 @@ cdef class Conv2d:
         self.in_channels = Cg * group
         self.out_channels = K
         self.relu = activation == "Relu"
-        self.packed = _aligned_empty(tc_conv2d_pack_size(&self.p, self.algo_id))
+        self.packed = _packed_empty(ctx, tc_conv2d_pack_size(&self.p, self.algo_id))
         cdef const float *pw = _fptr(weight)
         cdef float *pk = _fptr_mut(self.packed)
         with nogil:

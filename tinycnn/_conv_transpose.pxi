@@ -52,7 +52,7 @@ cdef class ConvTranspose:
         self.relu = relu
         self.bias = bias
         self.weight = weight
-        self.packed = _aligned_empty(tc_conv_transpose_pack_size(&self.p, &self.dp))
+        self.packed = _packed_empty(ctx, tc_conv_transpose_pack_size(&self.p, &self.dp))
         cdef const float *wp = _fptr(weight)
         cdef float *pp = _fptr_mut(self.packed)
         with nogil:

@@ -27,7 +27,7 @@ cdef class Dense:
         if bias is not None:
             _check_array("Dense", "bias", bias, 1)
             _check_shape("Dense", "bias", bias, (self.out_features,), f" (weight {weight.shape})")
-            self.bias = bias.copy()
+            self.bias = _packed_copy(ctx, bias)
         self.relu = relu
         if not pack and not trans_b:
             raise ValueError(f"Dense: pack=False needs a [Nout, K] weight (trans_b=True), "
@@ -36,7 +36,7 @@ cdef class Dense:
         if not pack:
             self.weight = weight
             return
-        self.packed = _aligned_empty(tc_dense_pack_size(self.in_features, self.out_features))
+        self.packed = _packed_empty(ctx, tc_dense_pack_size(self.in_features, self.out_features))
         cdef int K = self.in_features, Nout = self.out_features, tb = 1 if trans_b else 0
         cdef const float *w = _fptr(weight)
         cdef float *pk = _fptr_mut(self.packed)

@@ -73,8 +73,13 @@ cdef class Context:
     A tier the CPU lacks raises ValueError.  The kernels are chosen here, once (tc_ctx_init,
     tc_ctx_set_vnni).  `isa` then names the row, `vnni` the extension, `int8_isa` the tier the
     8-bit kernels run (one of INT8_ISAS).
+    `weights`: None (the default: numpy's memory), or where the layers built with this
+    Context take their packed weights: an object whose .empty(nbytes) returns a 64-byte
+    aligned 1-D uint8 array of at least nbytes (a session's tinycnn.memory.Blocks: many
+    layers' weights in one huge page).
     """
     cdef tc_ctx ctx
+    cdef public object weights
     cdef readonly int num_threads
     cdef readonly str isa
     cdef readonly str vnni
@@ -240,6 +245,28 @@ cdef object _aligned_empty(size_t n):
     cdef size_t off = (<size_t>cnp.PyArray_DATA(buf) % 64) // 4
     off = (16 - off) % 16
     return buf[off:off + m]
+
+
+cdef object _packed_empty(Context ctx, size_t n):
+    """_aligned_empty(n) for a layer's packed weights: from ctx.weights when it is set."""
+    if ctx is None or ctx.weights is None:
+        return _aligned_empty(n)
+    cdef size_t nbytes = 4 * (n if n > 0 else 1)
+    buf = ctx.weights.empty(nbytes)
+    if (not isinstance(buf, np.ndarray) or buf.dtype != np.uint8 or buf.ndim != 1
+            or not buf.flags.c_contiguous or not buf.flags.writeable
+            or <size_t>buf.shape[0] < nbytes or <size_t>cnp.PyArray_DATA(buf) % 64):
+        raise ValueError(f"Context.weights.empty({nbytes}) must return a writeable 64-byte "
+                         f"aligned uint8 array of {nbytes} bytes, got {buf!r:.80}")
+    return buf[:nbytes].view(np.float32)
+
+
+cdef object _packed_copy(Context ctx, a):
+    """A copy of the float32 array a kept by a layer (its bias, its weights), beside the
+    packed weights (_packed_empty)."""
+    out = _packed_empty(ctx, a.size)[:a.size].reshape(a.shape)
+    np.copyto(out, a)
+    return out
 
 
 cdef object _workspace(str fn, workspace, size_t need):

@@ -44,6 +44,11 @@ def _bytes_workspace(size_t nbytes):
     return _aligned_empty((nbytes + 3) // 4)
 
 
+cdef object _packed_bytes(Context ctx, size_t nbytes):
+    """_packed_empty for 8-bit packed weights of nbytes (as a float32 array)."""
+    return _packed_empty(ctx, (nbytes + 3) // 4)
+
+
 def quantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t c, ptrdiff_t inner):
     """y = saturate(round_half_even(x / scale[j]) + zero_point[j]) over x viewed as
     [outer, c, inner], j the channel (len(scale) == c) or 0 (len(scale) == 1)."""
@@ -454,7 +459,7 @@ cdef class QGemm:
         self.output = output
         w = np.ascontiguousarray(w)
         cdef const int16_t *pw = <const int16_t *>_vptr(w)
-        self.packed = _bytes_workspace(tc_qgemm_pack_size_for(self.fmt, self.K, self.N, pw, self.K))
+        self.packed = _packed_bytes(ctx, tc_qgemm_pack_size_for(self.fmt, self.K, self.N, pw, self.K))
         cdef void *pk = _vptr(self.packed)
         cdef int fmt = self.fmt, K = self.K, N = self.N
         with nogil:
@@ -608,7 +613,7 @@ cdef class QConv2d:
         # the groups one after the other, each its own size (U8S8X2's corrections vary)
         sizes = [tc_qgemm_pack_size_for(fmt, ikd, ikg, pw + <ptrdiff_t>g * ikg * ikd, ikd)
                  for g in range(group)]
-        self.packed = _bytes_workspace(sum(sizes))
+        self.packed = _packed_bytes(ctx, sum(sizes))
         cdef char *pk = <char *>_vptr(self.packed)
         cdef size_t at = 0
         for g in range(group):
@@ -617,14 +622,14 @@ cdef class QConv2d:
             at += sizes[g]
 
     def _pack_depthwise(self, w):
-        self.packed = _bytes_workspace(tc_qconv2d_depthwise_pack_size(&self.p))
+        self.packed = _packed_bytes(self.ctx, tc_qconv2d_depthwise_pack_size(&self.p))
         cdef const int16_t *pw = <const int16_t *>_vptr(w)
         cdef void *pk = _vptr(self.packed)
         with nogil:
             tc_qconv2d_depthwise_pack(&self.p, pw, pk)
 
     def _pack_winograd(self, w):
-        self.packed = _bytes_workspace(tc_qwinograd_pack_size(&self.p))
+        self.packed = _packed_bytes(self.ctx, tc_qwinograd_pack_size(&self.p))
         cdef const int16_t *pw = <const int16_t *>_vptr(w)
         cdef void *pk = _vptr(self.packed)
         with nogil:

@@ -74,9 +74,9 @@ cdef class SqueezeExcite:
         _se_act(&self.act1, activation, alpha, beta)
         _se_act(&self.act2, gate, gate_alpha, gate_beta)
         self.ctx, self.channels, self.hidden = ctx, c, c1
-        self.w1, self.w2 = w1.copy(), w2.copy()
-        self.b1 = None if b1 is None else b1.copy()
-        self.b2 = None if b2 is None else b2.copy()
+        self.w1, self.w2 = _packed_copy(ctx, w1), _packed_copy(ctx, w2)
+        self.b1 = None if b1 is None else _packed_copy(ctx, b1)
+        self.b2 = None if b2 is None else _packed_copy(ctx, b2)
 
     def workspace_size(self, int n):
         return tc_se_workspace_size(n, self.channels, self.hidden)

@@ -23,12 +23,14 @@ class PlanOptions:
     convolutions in a row without a residual merge (tinycnn.graph.conv_chain), the numeric
     budget the convolution algorithm choice works with.  winograd: whether Winograd
     convolutions may be used at all (session config entry "session.tinycnn.winograd").
-    num_threads: the kernels' thread count.
+    num_threads: the kernels' thread count.  huge_pages: whether arenas go on huge pages
+    (tinycnn.memory; session config entry "session.tinycnn.huge_pages").
     """
     limits: Limits = DEFAULT_LIMITS
     conv_chain: int = 0
     winograd: bool = True
     num_threads: int = 1
+    huge_pages: bool = True
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -101,9 +101,9 @@ def onnx_to_np_dtype(elem_type, what="tensor"):
         raise InvalidModel(f"{what}: unknown ONNX element type {elem_type}") from None
 
 
-def read_model_proto(model, base_dir=None, limits=DEFAULT_LIMITS):
+def read_model_proto(model, base_dir=None, limits=DEFAULT_LIMITS, weights=None):
     """(ModelProto, base folder for external data, name for messages, {name: array} of the
-    initializers already read) from a path, bytes or ModelProto."""
+    initializers already read) from a path, bytes or ModelProto.  weights: see read_model_file."""
     if isinstance(model, onnx.ModelProto):
         return model, base_dir, "<ModelProto>", {}
     if isinstance(model, (bytes, bytearray, memoryview)):
@@ -125,7 +125,7 @@ def read_model_proto(model, base_dir=None, limits=DEFAULT_LIMITS):
         if base_dir is None:
             base_dir = os.path.dirname(os.path.abspath(path))
         try:
-            proto, arrays = read_model_file(path, limits)
+            proto, arrays = read_model_file(path, limits, weights)
         except OSError as e:
             raise InvalidModel(f"{path}: cannot read ({e.strerror})") from None
         return proto, base_dir, path, arrays
@@ -290,7 +290,7 @@ def _encode_varint(n):
             return bytes(out)
 
 
-def _raw_initializer(buf, start, end, fileobj, source, limits, weight_bytes):
+def _raw_initializer(buf, start, end, fileobj, source, limits, weight_bytes, weights):
     """numpy array of a TensorProto slice holding raw_data, or None to let onnx parse it."""
     dims, dtype_code, name, raw = [], 1, "", None
     for field, wt, _, v0, v1 in _fields(buf, start, end):
@@ -327,15 +327,22 @@ def _raw_initializer(buf, start, end, fileobj, source, limits, weight_bytes):
     if weight_bytes + count * dtype.itemsize > limits.max_weight_bytes:
         raise ResourceLimit(f"{source}: the weights take more than {limits.max_weight_bytes:,} "
                             "bytes (SessionOptions.max_weight_bytes)")
-    arr = np.empty(count, dtype.newbyteorder("<"))
+    if weights is None:
+        arr = np.empty(count, dtype.newbyteorder("<"))
+    else:
+        arr = weights.empty(count * dtype.itemsize)[:count * dtype.itemsize].view(
+            dtype.newbyteorder("<"))
     fileobj.seek(raw[0])
     if fileobj.readinto(memoryview(arr).cast("B")) != arr.nbytes:
         raise InvalidModel(f"{source}: truncated file in tensor {name!r}")
     return name, arr.reshape(dims).astype(dtype, copy=False)
 
 
-def read_model_file(path, limits=DEFAULT_LIMITS):
-    """(ModelProto without raw initializers, {name: array}) for an ONNX file on disk."""
+def read_model_file(path, limits=DEFAULT_LIMITS, weights=None):
+    """(ModelProto without raw initializers, {name: array}) for an ONNX file on disk.
+    weights: None, or where the arrays of raw initializers go (.empty(nbytes) -> a uint8
+    array, as a session's memory.Blocks: the weights a layer reads in place, such as a
+    classifier's GEMV, then sit on huge pages)."""
     import mmap
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -352,7 +359,8 @@ def read_model_file(path, limits=DEFAULT_LIMITS):
                     graph = []
                     for gfield, gwt, g0, w0, w1 in _fields(buf, v0, v1):
                         if gfield == _GRAPH_INITIALIZER and gwt == 2:
-                            got = _raw_initializer(buf, w0, w1, f, path, limits, weight_bytes)
+                            got = _raw_initializer(buf, w0, w1, f, path, limits, weight_bytes,
+                                                   weights)
                             if got is not None:
                                 if got[0] in arrays:
                                     raise InvalidModel(f"{path}: initializer {got[0]!r} is defined twice")
@@ -414,15 +422,15 @@ def _check_weight_total(arrays, source, limits, extra=0):
 
 
 def load_model(model, base_dir=None, limits=DEFAULT_LIMITS, supplied=None, skeleton=False,
-               source=None):
+               source=None, weights=None):
     """Parse a path, bytes or ModelProto into a `Model`, within `limits`.
 
     supplied: {name: array} replacing the model's initializers of those names (onnxruntime's
     add_external_initializers); their external data is not read.  skeleton: also keep
     Model.skeleton (see model_skeleton).  source: the model's name in messages (default: its
-    path, or "<bytes>").
+    path, or "<bytes>").  weights: where the initializers read from a file go (read_model_file).
     """
-    proto, base_dir, read_as, initializers = read_model_proto(model, base_dir, limits)
+    proto, base_dir, read_as, initializers = read_model_proto(model, base_dir, limits, weights)
     source = source or read_as
     try:
         loaded = _convert(proto, base_dir, source, initializers, limits, supplied or {})

@@ -13,6 +13,7 @@ from .limits import DEFAULT as DEFAULT_LIMITS
 
 WINOGRAD_CONFIG_KEY = "session.tinycnn.winograd"
 PICKLE_CONFIG_KEY = "session.tinycnn.pickle"   # what a pickled session carries: model or path
+HUGE_PAGES_CONFIG_KEY = "session.tinycnn.huge_pages"   # weights and arenas on huge pages
 PICKLE_MODES = ("model", "path")
 MAX_PICKLE_BYTES = 1 << 30   # default of SessionOptions.max_pickle_bytes
 
@@ -183,8 +184,11 @@ class SessionOptions(_Options):
         """A string option, as onnxruntime's; any key is kept.  tinycnn reads
         "session.tinycnn.winograd" ("1", the default, or "0": never choose Winograd
         convolutions) and "session.tinycnn.pickle" ("model", the default: a pickled session
-        carries the model; "path": only its path, for a file every receiver can read)."""
-        allowed = {WINOGRAD_CONFIG_KEY: ("0", "1"), PICKLE_CONFIG_KEY: PICKLE_MODES}.get(key)
+        carries the model; "path": only its path, for a file every receiver can read) and
+        "session.tinycnn.huge_pages" ("1", the default: packed weights and arenas on huge
+        pages where the OS gives them, see tinycnn.memory; "0": numpy's memory)."""
+        allowed = {WINOGRAD_CONFIG_KEY: ("0", "1"), PICKLE_CONFIG_KEY: PICKLE_MODES,
+                   HUGE_PAGES_CONFIG_KEY: ("0", "1")}.get(key)
         if allowed and isinstance(value, str) and value not in allowed:
             raise InvalidArgument(f"session config entry {key}={value!r}: expected "
                                   f"{' or '.join(repr(v) for v in allowed)}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, memory
 from .errors import InvalidArgument, InvalidModel, TinyCNNError, UnsupportedOperator
 from .ir import (CHANNELS_LAST, NodeContext, PlanOptions, Storage, Value, const_value,
                  stored_shape)
@@ -50,6 +50,7 @@ class Plan:
         self.arena_size = _assign_offsets(storages)
         self.workspace = max((s.workspace for s in steps), default=0)
         self.plain_outputs = False   # every output returned as computed (the session sets it)
+        self.huge_pages = True       # Arena buffers on huge pages (PlanOptions.huge_pages)
         self._free = []
         self._lock = threading.Lock()
 
@@ -104,9 +105,11 @@ class Arena:
     """The buffers of one concurrent run of a plan, with prebuilt kernel arguments."""
 
     def __init__(self, plan):
-        self.buffer = np.empty(plan.arena_size + _ALIGN, np.float32)
-        shift = (-(self.buffer.ctypes.data // 4)) % _ALIGN
-        base = self.buffer[shift:shift + plan.arena_size]
+        # the arena then the workspace, in one block: on huge pages where the plan has them
+        words = plan.arena_size + max(plan.workspace, 1)
+        self.buffer = (memory.huge_empty(4 * words) if plan.huge_pages
+                       else memory.aligned_empty(4 * words)).view(np.float32)
+        base = self.buffer[:plan.arena_size]
         private = {}
 
         def array(v):
@@ -126,7 +129,7 @@ class Arena:
                 buf = private[id(st)] = np.empty(st.size, st.dtype)
             return buf[v.offset:v.offset + v.size].reshape(shape)
 
-        ws = np.empty(max(plan.workspace, 1), np.float32)
+        ws = self.buffer[plan.arena_size:]   # 64-byte aligned: arena_size is a multiple of _ALIGN
         # One call without arguments per step, in order: a run is `for call in calls: call()`.
         # Steps made by ops.common.bound_step are bound here, their checks paid once.
         self.calls = []
@@ -345,6 +348,7 @@ class Planner:
                 v.storage.last = len(self.steps)
         plan = Plan(self.steps, self.storages, feeds, outputs, env)
         plan.records = self.records
+        plan.huge_pages = self.options.huge_pages
         # before any run allocates an Arena
         private = sum(s.size * s.dtype.itemsize for s in self.storages if s.kind == "private")
         limits.arena(f"inputs {dict((k, tuple(s)) for k, (s, _) in feed_shapes.items())}",

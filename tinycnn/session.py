@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, memory
 from . import providers as _providers
 from .errors import (InvalidArgument, InvalidModel, ResourceLimit, RunTerminated,
                      RuntimeInvalidArgument, TinyCNNError)
@@ -26,8 +26,9 @@ from .graph import prepare
 from .ir import PlanOptions
 from .limits import Limits
 from .loader import carried_dtype, load_model
-from .options import (PICKLE_CONFIG_KEY, WINOGRAD_CONFIG_KEY, ExecutionMode,  # noqa: F401
-                      ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions)
+from .options import (HUGE_PAGES_CONFIG_KEY, PICKLE_CONFIG_KEY,  # noqa: F401
+                      WINOGRAD_CONFIG_KEY, ExecutionMode, ExecutionOrder,
+                      GraphOptimizationLevel, RunOptions, SessionOptions)
 from .planner import Planner, plan_time_inputs
 from .profiling import Profiler
 
@@ -181,15 +182,19 @@ class InferenceSession:
         t_load = time.perf_counter_ns()
         self._num_threads = opts.intra_op_num_threads or default_num_threads()
         self._ctx = _kernels.Context(self._num_threads, *_isa_from_env())
+        huge_pages = opts._config.get(HUGE_PAGES_CONFIG_KEY, "1") == "1"
+        if huge_pages:
+            # the initializers read from the file, then the layers' packed weights
+            self._ctx.weights = memory.Blocks()
         self._level = int(opts.graph_optimization_level)
         limits = Limits(opts.max_tensor_bytes, opts.max_weight_bytes, opts.max_nodes,
                         opts.max_arena_bytes)
         self._plan_options = PlanOptions(
             limits=limits, winograd=opts._config.get(WINOGRAD_CONFIG_KEY, "1") == "1",
-            num_threads=self._num_threads)
+            num_threads=self._num_threads, huge_pages=huge_pages)
         model = load_model(path_or_bytes, base_dir, limits,
                            opts._initializers if supplied is None else supplied,
-                           skeleton=True, source=source)
+                           skeleton=True, source=source, weights=self._ctx.weights)
         self._model = model
         self._path = _file_path(path_or_bytes)
         self._path_size = os.path.getsize(self._path) if self._path else None

@@ -1,0 +1,116 @@
+"""Memory for a session's long-lived large blocks: its packed weights and its arenas.
+
+A run streams every layer's packed weights and its activations through the TLB.  On 4 KiB
+pages MobileNetV2's ~14 MB of weights are ~3,500 pages, in as many small arrays as it has
+layers; a 2 MiB huge page covers 512 of them.  Linux backs an anonymous private mapping with
+transparent huge pages when its THP mode (/sys/kernel/mm/transparent_hugepage/enabled) is
+`always`, or `madvise` and the range is advised MADV_HUGEPAGE, as it is here.  Under `never`,
+or where the OS has no such advice (madvise failing is ignored), the same blocks are ordinary
+pages: the same bits, only the speed differs.
+
+- huge_empty(nbytes): one 64-byte aligned block; from HUGE_PAGE bytes on, a mapping of its
+  own, 2 MiB aligned, its whole huge pages advised (an Arena's buffer).
+- Blocks: 64-byte aligned arrays carved one after the other from such mappings, for the many
+  small packed-weight arrays of a session (Context.weights): one huge page holds the weights
+  of many layers.  The first SMALL_BYTES go to ordinary memory, so that a small model does
+  not pay a 2 MiB page for a few kB of weights.
+
+Private anonymous mappings are copied on write by fork(), as malloc's memory is.  A mapping
+is unmapped when the last array viewing it is freed.
+"""
+import mmap
+import threading
+
+import numpy as np
+
+HUGE_PAGE = 2 << 20
+ALIGN = 64            # bytes: every block starts on a cache line (and an AVX-512 vector)
+CHUNK = 32 << 20      # bytes mapped at a time by Blocks: address space only, until touched
+SMALL_BYTES = 1 << 20  # the first bytes a Blocks hands out: ordinary memory
+
+_MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", None)
+_MAP_PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
+
+
+def _round_up(n, m):
+    return (n + m - 1) // m * m
+
+
+def aligned_empty(nbytes):
+    """nbytes (at least 1) of ordinary memory as a 64-byte aligned uint8 array."""
+    buf = np.empty(max(nbytes, 1) + ALIGN, np.uint8)
+    start = (-buf.ctypes.data) % ALIGN
+    return buf[start:start + max(nbytes, 1)]
+
+
+def _mapping(nbytes):
+    """nbytes as a uint8 array starting on a 2 MiB boundary of a private anonymous mapping,
+    its whole huge pages advised MADV_HUGEPAGE; None where there is no such mapping."""
+    if _MAP_PRIVATE is None:
+        return None
+    try:
+        # HUGE_PAGE more than asked, for the alignment: address space, never touched
+        mm = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=_MAP_PRIVATE)
+    except (OSError, ValueError, OverflowError):
+        return None
+    whole = np.frombuffer(mm, np.uint8)
+    start = (-whole.ctypes.data) % HUGE_PAGE
+    advised = nbytes // HUGE_PAGE * HUGE_PAGE
+    if _MADV_HUGEPAGE is not None and advised:
+        try:
+            mm.madvise(_MADV_HUGEPAGE, start, advised)
+        except (OSError, ValueError):
+            pass  # no THP in this kernel: ordinary pages, the same bits
+    return whole[start:start + nbytes]
+
+
+def huge_empty(nbytes):
+    """A 64-byte aligned uint8 array of nbytes (at least 1), uninitialised: from HUGE_PAGE
+    bytes on, on huge pages where the OS gives them (its own mapping, 2 MiB aligned; the
+    tail after its last whole huge page is on ordinary pages: no page bigger than asked)."""
+    if nbytes >= HUGE_PAGE:
+        buf = _mapping(nbytes)
+        if buf is not None:
+            return buf
+    return aligned_empty(nbytes)
+
+
+class Blocks:
+    """An allocator of 64-byte aligned blocks for a session's packed weights, as
+    Context.weights: .empty(nbytes) -> a uint8 array.  Blocks are carved one after the
+    other from chunks of CHUNK bytes (bigger ones for bigger blocks) on huge pages, after
+    the first SMALL_BYTES from ordinary memory.  A chunk lives while a block of it does.
+    Thread-safe; resident memory beyond the blocks: at most the unused part of the last
+    huge page touched in each chunk."""
+
+    def __init__(self, chunk=CHUNK, small=SMALL_BYTES):
+        self._chunk = _round_up(max(int(chunk), HUGE_PAGE), HUGE_PAGE)
+        self._small = int(small)
+        self._lock = threading.Lock()
+        self._block = None     # the chunk blocks are carved from
+        self._at = 0           # its first free byte
+        self.used = 0          # bytes handed out (rounded to ALIGN)
+        self.mapped = 0        # bytes of the chunks mapped (address space)
+
+    def empty(self, nbytes):
+        n = _round_up(max(int(nbytes), 1), ALIGN)
+        with self._lock:
+            self.used += n
+            if self.used <= self._small:
+                return aligned_empty(n)
+            room = 0 if self._block is None else self._block.shape[0] - self._at
+            if n > room:
+                size = _round_up(max(n, self._chunk), HUGE_PAGE)
+                block = _mapping(size)
+                if block is None:
+                    return aligned_empty(n)
+                self.mapped += size
+                if size - n <= room:
+                    return block[:n]  # a block of its own: the current chunk has more room
+                self._block, self._at = block, 0
+            out = self._block[self._at:self._at + n]
+            self._at += n
+            return out
+
+    def __repr__(self):
+        return f"Blocks(used={self.used}, mapped={self.mapped})"
