@@ -20,9 +20,30 @@ from .conv import _activation, _conv, conv_layer, conv_window
 # 28x28 E=120 5x5 1.0.  The expanded tensor of the blocks that gain is 1.8 MB or more
 # (past L2); at 0.9 MB and below the unfused layers already run from cache.
 IR_FUSE_MIN_BYTES = 1_500_000
+# ... and half of it for stride-1 blocks with a shallow expansion (C0 <= IR_FUSE_SHALLOW_C0: a
+# GEMM of so few K steps that writing its C costs most of its time, and the band's C stays in
+# L2): in the networks, where the block's input comes from the layer before and its output
+# goes to the next, the 0.9 MB ones gain too.  Per step, AVX2
+# emulation, 1 thread, min / median of 150 profiled runs, fused / unfused alternating in one
+# process (2026-12-02 03:23-03:27, loaded host): MobileNetV3-Large's features.3 (24-72-24 at
+# 56x56) 0.86-0.92 / 0.78-0.85, MnasNet's layers.8.1 and 8.2 (the same shape) 0.95-0.99 /
+# 0.90.  The stride-2 blocks of that size lose (MnasNet's layers.9.0, 24-72-40 5x5 at 56x56,
+# 1.08 / 1.08; MobileNetV3-Small's features.2, 16-72-24, 1.15 / 1.24), and so do the stride-1
+# blocks at 0.6 MB (MobileNetV2's features.5 and .6, 32-192-32 at 28x28, 1.0-1.05 min).  The
+# deeper 80-200-80 and 80-184-80 blocks of LRASPP (32x32) and DBNet (40x40) at 0.8-1.3 MB went
+# 0.9-1.05 either way (noise on that host): left unfused.
+IR_FUSE_S1_FACTOR = 0.5
+IR_FUSE_SHALLOW_C0 = 24
 # A band's slot (expansion rows with the halo + depthwise rows) at most this many bytes:
-# the best bands measured (56x56 E=144: 8 rows, 580 KB; 112x112 E=96 stride 2: 4-16 rows)
-IR_BAND_BYTES = 640 * 1024
+# the best bands measured lone (56x56 E=144: 8 rows, 580 KB; 112x112 E=96 stride 2: 4-16 rows)
+# were 640 KB, but in the networks (per step, AVX2 emulation, 1 thread, min / median of 100
+# profiled runs, 640 KB / 320 KB alternating in one process, 2026-12-02 03:42-03:46, load 7-8)
+# 320 KB: MobileNetV3-Large's features.3 (24-72-24 at 56x56, 16 -> 8 rows) 0.85-0.88 /
+# 0.87-0.89, MobileNetV2's features.3 (24-144-24, 8 -> 4 rows) 0.93-0.99 / 0.99-1.01 and
+# features.4 0.90-0.98 / 0.95-0.97, MnasNet's layers.8.1 0.93 / 0.82, 8.2 1.03 / 0.99.  It
+# also leaves room in the AVX2 target's 512 KiB L2 (AMD EPYC) for the packed weights and the
+# input rows beside the slot.
+IR_BAND_BYTES = 320 * 1024
 # ... and for stride-2 blocks, whose best bands alone (4-16 rows) cost more in the networks,
 # where the block's workspace, input and output are not in cache: per step in the network,
 # AVX2 emulation, 1 thread, min / median of 100 profiled runs, both budgets alternating in one
@@ -36,6 +57,14 @@ IR_BAND_BYTES = 640 * 1024
 # buffer in cache, 1.01 with the caches flushed before each run.
 IR_BAND_BYTES_S2 = 240 * 1024
 IR_BAND_S2_MIN_W = 96
+
+
+def fuse_min_bytes(c0, strides):
+    """The least expanded tensor, in bytes, of a block that runs in bands, for its input
+    channels and its depthwise's strides (None: 1)."""
+    s1 = not strides or all(s == 1 for s in strides)
+    shallow = s1 and c0 <= IR_FUSE_SHALLOW_C0
+    return IR_FUSE_MIN_BYTES * IR_FUSE_S1_FACTOR if shallow else IR_FUSE_MIN_BYTES
 
 
 def band_budget(stride, w):
@@ -136,7 +165,7 @@ def _plan_banded(n, X, stages, R):
     if any(B is not None and B.const is None for _, B, _, _ in stages):
         return None
     e = stages[0][0].shape[0]
-    if 4 * e * X.shape[2] * X.shape[3] < IR_FUSE_MIN_BYTES:
+    if 4 * e * X.shape[2] * X.shape[3] < fuse_min_bytes(X.shape[1], stages[1][3].get("strides")):
         return None
     planned, x = [], X
     for tag, (W, B, S, attrs) in zip(_STAGES, stages):
