@@ -290,6 +290,7 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.g.np = qdw_npairs(p);
     jb.g.ustep = qdw_ustep(p);
     jb.g.cols = qdw_cols(p, ow);
+    jb.g.scale_below1 = tc_qscales_below1(scale, p->C);
     const int32_t *wsum = qdw_wsums(p, packed) + (ptrdiff_t)p->KH * cp;
     for (int c = 0; c < cp; c++) /* bias - zp * sum w, wrapping as the sums do */
         bias[c] = (int32_t)((uint32_t)bias[c] - (uint32_t)wsum[c] * (uint32_t)x_zero_point);

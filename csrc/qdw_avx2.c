@@ -67,9 +67,20 @@ void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signe
  * pixel ox + 2 reads pixel ox's second pair's column). */
 static inline __attribute__((always_inline)) void
 out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g, int KH, int NP,
-            int CS, int JS, int blk4, int cb, const tc_qepi_avx2 *v, const tc_qoutput *out,
-            int nr, const void *r, void *y)
+            int CS, int JS, int blk4, int cb, const tc_qepi_avx2 *vb, int below1,
+            const tc_qoutput *out, int nr, const void *r, void *y)
 {
+    /* the sums start at the bias (wrapping, as the store would add it): the stores' v has
+     * none; with every scale of the layer below 1 the byte stores leave the float clamp to
+     * the packs (tc_requant8_nc_avx2), as the GEMM's do.  Lone MobileNetV2 layers (its
+     * weights, warm, emulated AVX2 1t, thread CPU min of 300, 3 alternated processes,
+     * 2026-12-02 04:02, load 10, before / after): 32 at 112x112 196.5-199.4 / 195.3-195.5
+     * us, 144 at 56x56 211.7-212.3 / 207.3-208.3, 384 at 14x14 37.9 / 36.5-36.7, 96 at
+     * 112x112 stride 2 175.5-178.5 / 174.7-178.5; in the network within its noise */
+    const __m256i bias0 = vb->bias0, bias1 = vb->bias1;
+    tc_qepi_avx2 v0 = *vb;
+    v0.bias0 = v0.bias1 = _mm256_setzero_si256();
+    const tc_qepi_avx2 *v = &v0;
     const ptrdiff_t cp2 = 2 * (ptrdiff_t)g->cp;
     const ptrdiff_t step = (CS ? CS : g->sw / g->ustep) * cp2;
     const ptrdiff_t jstep = (JS ? JS : 2 * g->dw / g->ustep) * cp2;
@@ -95,8 +106,8 @@ out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
     /* blocks of 4 pixels; the last may overhang the row (TC_QDW_OVER zero columns) */
     for (; blk4 && ox < g->ow; ox += 4) {
         /* named accumulators: an array would live in memory */
-        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00;
-        __m256i a21 = a00, a30 = a00, a31 = a00;
+        __m256i a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1, a20 = bias0;
+        __m256i a21 = bias1, a30 = bias0, a31 = bias1;
         for (int k = 0; k < nk; k++) {
             const int16_t *p = pr[k] + ox * step;
             for (int j = 0; j < NP; j++) {
@@ -119,8 +130,9 @@ out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
         const char *rq = ro ? ro + ox * ldy : NULL;
         const int left = g->ow - ox;
         if (k8 && left >= 4) { /* 16 bytes per pixel, two pixels at a time */
-            tc_qstore_2rows_avx2(a00, a01, a10, a11, v, &k, yq, yq + ldy);
-            tc_qstore_2rows_avx2(a20, a21, a30, a31, v, &k, yq + 2 * ldy, yq + 3 * ldy);
+            tc_qstore_2rows_clamp_avx2(a00, a01, a10, a11, v, &k, !below1, yq, yq + ldy);
+            tc_qstore_2rows_clamp_avx2(a20, a21, a30, a31, v, &k, !below1, yq + 2 * ldy,
+                                       yq + 3 * ldy);
             continue;
         }
         tc_qstore_row_avx2(a00, a01, out->type, v, out->residual, rq, nr, yq);
@@ -135,7 +147,7 @@ out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
                                nr, yq + 3 * ldy);
     }
     for (; k8 && ox + 2 <= g->ow; ox += 2) { /* rows under 16 pixels: pairs, stored together */
-        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00;
+        __m256i a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1;
         for (int k = 0; k < nk; k++) {
             const int16_t *p = pr[k] + ox * step;
             for (int j = 0; j < NP; j++) {
@@ -149,10 +161,11 @@ out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
                 a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(_mm256_loadu_si256(pq + 1), w1));
             }
         }
-        tc_qstore_2rows_avx2(a00, a01, a10, a11, v, &k, yo + ox * ldy, yo + (ox + 1) * ldy);
+        tc_qstore_2rows_clamp_avx2(a00, a01, a10, a11, v, &k, !below1, yo + ox * ldy,
+                                   yo + (ox + 1) * ldy);
     }
     for (; ox < g->ow; ox++) {
-        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+        __m256i acc0 = bias0, acc1 = bias1;
         for (int k = 0; k < nk; k++) {
             const int16_t *p = pr[k] + ox * step;
             for (int j = 0; j < NP; j++) {
@@ -181,20 +194,21 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
      * under 16 the blocks that fit (ox + 4 <= ow), then the pairs: 384 and 576 at 14x14
      * 2-3% slower, 960 at 7x7 within noise (27.5 / 26.4-29.0 us min): dropped */
     const int blk = g->ow >= 16;
+    const int below1 = g->scale_below1;
     for (int cb = 0; cb < g->C; cb += 16) {
         tc_qepi_avx2 v = tc_qepi_avx2_load(bias + cb, scale + cb, out->zero_point, out->lo,
                                            out->hi);
         const int16_t *wc = w + (ptrdiff_t)(cb / 16) * g->KH * g->np * 32;
         int nr = g->C - cb < 16 ? g->C - cb : 16;
         if (g->KH == 3 && g->np == 2 && cs == 1 && js == 2)
-            out_block16(prows, wc, g, 3, 2, 1, 2, blk, cb, &v, out, nr, r, y);
+            out_block16(prows, wc, g, 3, 2, 1, 2, blk, cb, &v, below1, out, nr, r, y);
         else if (g->KH == 3 && g->np == 2 && cs == 1 && js == 1)
-            out_block16(prows, wc, g, 3, 2, 1, 1, blk, cb, &v, out, nr, r, y);
+            out_block16(prows, wc, g, 3, 2, 1, 1, blk, cb, &v, below1, out, nr, r, y);
         else if (g->KH == 5 && g->np == 3 && cs == 1 && js == 2)
-            out_block16(prows, wc, g, 5, 3, 1, 2, blk, cb, &v, out, nr, r, y);
+            out_block16(prows, wc, g, 5, 3, 1, 2, blk, cb, &v, below1, out, nr, r, y);
         else if (g->KH == 5 && g->np == 3 && cs == 1 && js == 1)
-            out_block16(prows, wc, g, 5, 3, 1, 1, blk, cb, &v, out, nr, r, y);
+            out_block16(prows, wc, g, 5, 3, 1, 1, blk, cb, &v, below1, out, nr, r, y);
         else
-            out_block16(prows, wc, g, g->KH, g->np, 0, 0, blk, cb, &v, out, nr, r, y);
+            out_block16(prows, wc, g, g->KH, g->np, 0, 0, blk, cb, &v, below1, out, nr, r, y);
     }
 }

@@ -554,7 +554,11 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * MobileNetV2 int8 at 1t (emulated AVX2, 2026-12-01 20:55, one process alternating, min of
  * 40 per layer): the 4 x 16 tiles from kpad 192 took its projections (K = 192-960) and
  * last layer 0.94-0.97 of the 6 x 16 time, the model 0.995; from kpad 96 the 56x56 and
- * 28x28 layers lost 3-8% (per-tile costs over fewer rows), from 1 up to 14%. */
+ * 28x28 layers lost 3-8% (per-tile costs over fewer rows), from 1 up to 14%.  Tried again
+ * with the paired 8-k loop (s14, base 0 only, from kpad 96): MobileNetV2's projections at
+ * K = 96 and 144 in the model (one process alternating, thread CPU min of 40, 03:35, load
+ * 8.6): features.2 conv.2 145.0 / 150.9 us, features.3 conv.2 (+ add) 216.5 / 228.1,
+ * features.4 conv.2 within 3%: dropped. */
 #define TC_QU7S8_LONG_K 192
 
 /* A U7S8 tile at base 0 keeps the paired widths (u7s8_limits) while at most one in

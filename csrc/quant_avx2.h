@@ -222,6 +222,9 @@ typedef struct tc_qbytes_avx2 {
     __m256 zpf, ra, rb, fixed;
     const tc_qresidual *res;
     int is_signed;
+    /* [lo, hi] narrower than the type's (a fused activation): the byte max / min after the
+     * packs; the type's whole range is the packs' own saturation */
+    int clamp8;
 } tc_qbytes_avx2;
 
 static inline tc_qbytes_avx2 tc_qbytes_avx2_set(int type, int zero_point, int lo, int hi,
@@ -240,6 +243,7 @@ static inline tc_qbytes_avx2 tc_qbytes_avx2_set(int type, int zero_point, int lo
         k.fixed = _mm256_set1_ps(res->fixed);
     }
     k.is_signed = type == TC_QOUT_S8;
+    k.clamp8 = k.is_signed ? lo > -128 || hi < 127 : lo > 0 || hi < 255;
     return k;
 }
 
@@ -250,13 +254,13 @@ static inline tc_qbytes_avx2 tc_qbytes_avx2_load(const tc_qepi *e)
 
 /* int16 words of two rows (per 128-bit lane: 4 of row a, 4 of a's second half or of row b,
  * as _mm256_packs_epi32 leaves them) -> bytes saturated by the pack, clamped to [lo, hi]
- * when clamp, dwords permuted back to row order: the low 128 bits row a's, the high row
- * b's (16 columns each), or for 8-column rows (wa = wb) a's 8 bytes then b's. */
+ * when clamp and k->clamp8, dwords permuted back to row order: the low 128 bits row a's,
+ * the high row b's (16 columns each), or for 8-column rows (wa = wb) a's 8 bytes then b's. */
 static inline __m256i tc_qpack_rows_avx2(__m256i wa, __m256i wb, const tc_qbytes_avx2 *k,
                                          int clamp)
 {
     __m256i q = k->is_signed ? _mm256_packs_epi16(wa, wb) : _mm256_packus_epi16(wa, wb);
-    if (clamp)
+    if (clamp && k->clamp8)
         q = k->is_signed ? _mm256_min_epi8(_mm256_max_epi8(q, k->lo8), k->hi8)
                          : _mm256_min_epu8(_mm256_max_epu8(q, k->lo8), k->hi8);
     return _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));

@@ -255,6 +255,7 @@ void tc_qgap_sum_avx2(const void *x, ptrdiff_t ldx, ptrdiff_t rows, ptrdiff_t cn
 typedef struct tc_qdw_geom {
     int C, cp, w, ow, pl, sw, dw, KH, np, ustep;
     ptrdiff_t cols;
+    int scale_below1; /* tc_qscales_below1 of the C scales (the AVX2 byte store's clamp) */
 } tc_qdw_geom;
 
 /* One pair row (qdw.c's layout) from an input row x ([w][C], unsigned or, x_signed, int8),

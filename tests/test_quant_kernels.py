@@ -723,6 +723,44 @@ def test_qconv_task_split_gives_the_same_result_at_1_2_and_3_threads():
                     f"{isa} {t} threads {fmt}: C={c} K={k} {kh}x{kh} stride {st} {h}x{wd}"
 
 
+@pytest.mark.parametrize("case", range(6))
+def test_depthwise_byte_store_with_scales_past_1_and_narrow_ranges(ctx, case):
+    """The depthwise byte store starts its sums at the bias and, when every scale is below
+    1, leaves the float clamp to the packs; with a scale of 1 or more it clamps (large sums
+    then pass hi), and the byte clamp runs only for a range narrower than the type's.
+    Against the int64 reference: scales in [0.5, 4) with sums far past the output range,
+    lo/hi the type's, a fused ReLU's and a narrow band, 16-pixel rows (blocks of 4) and
+    7-pixel ones (pairs and a lone pixel)."""
+    rng = np.random.default_rng(2600 + case)
+    c, h, wd = ((48, 9, 17), (20, 7, 7), (35, 6, 16))[case % 3]
+    signed_x = case % 2 == 1
+    x = rng.integers(-128 if signed_x else 0, 128 if signed_x else 256, (1, h, wd, c))
+    x = x.astype(np.int8 if signed_x else np.uint8)
+    xz = int(rng.integers(-128, 128) if signed_x else rng.integers(0, 256))
+    w = rng.integers(-128, 128, (c, 3, 3, 1)).astype(np.int16)
+    acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (1, 1, 1, 1), (1, 1), c)
+    bias = rng.integers(-3000, 3000, c).astype(np.int32)
+    acc = acc + bias
+    for dtype in (np.uint8, np.int8):
+        info = np.iinfo(dtype)
+        zp = int(rng.integers(info.min, info.max))
+        for scale_lo in (0.5, 1e-3):          # scales past 1 (clamped), or all below 1
+            scale = (rng.random(c) * 3.5 + scale_lo).astype(np.float32)
+            if scale_lo < 0.5:
+                scale = (scale * 1e-3).astype(np.float32)
+            for lo, hi in ((info.min, info.max), (zp, info.max), (info.min + 40, info.max - 50)):
+                out = K.QOutput(dtype, bias, scale, zp, lo, hi)
+                layer = K.QConv2d(ctx, w, out, (1, 1), (1, 1, 1, 1), (1, 1), c)
+                assert layer.depthwise
+                y = np.empty(layer.output_shape(1, h, wd), dtype)
+                layer.run(x, xz, y)
+                ref = output_of(acc, dtype, scale, zp, lo, hi)
+                bad = y != ref
+                assert not bad.any(), (f"C={c} {h}x{wd} x {x.dtype} zp {xz} -> {dtype.__name__} "
+                                       f"zp {zp} [{lo}, {hi}] scales from {scale.min():.3g}: "
+                                       f"{bad.sum()} of {y.size} differ")
+
+
 def test_depthwise_split_gives_the_same_result_at_1_2_and_3_threads():
     """The depthwise layer's split into runs of rows (each thread rebuilding the pair rows
     its first output rows read): every output once and exact at 1, 2 and 3 threads, on
