@@ -776,11 +776,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                 float *de = row + (size_t)(p->pl & 1) * q + (p->pl >> 1);
                 float *dodd = row + (size_t)((p->pl + 1) & 1) * q + ((p->pl + 1) >> 1);
                 tc_v e, o;
-                for (int j = 0; j < jf; j += TC_VL) {
-                    tc_v_load_even_odd(src + 2 * j, &e, &o);
-                    tc_v_store(de + j, tc_v_unscramble(e));
-                    tc_v_store(dodd + j, tc_v_unscramble(o));
-                }
+                for (int j = 0; j < jf; j += TC_VL)
+                    tc_v_split_store(src + 2 * j, de + j, dodd + j);
                 if (jf < ne) {
                     tc_v_load_even_odd_masked(src + 2 * jf, tlo, thi, &e, &o);
                     tc_v_store_masked(de + jf, tme, tc_v_unscramble(e));
