@@ -1135,7 +1135,11 @@ static int TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(const tc_conv2d_params *p, int H,
  * stride 2: 72@56 0.97-0.98 and 144@56 1.01 lone, but MnasNet's 72@56 1.04 in the network
  * (the staged kernel reads one plane at a time, the bands 8 planes' rows, twice for the halo);
  * 40@33 0.84 lone.  3x3 at stride 2 with output rows 8 to 14 wide: the column-split copy
- * (_splitbuf_s2k3) instead. */
+ * (_splitbuf_s2k3) instead.  5x5 at stride 2 with output rows 8 to 14 wide: the staged kernel
+ * again since its stride-2 copy takes whole pairs of vectors (f54a41f; the input's transposes
+ * were 43% of the channel-block kernel on 240@28, perf): AVX2 emulation, 1 thread, thread CPU
+ * time, 2026-12-02 04:04, loaded host, 3 rounds alternating, same bits: lone 240@28 0.95-0.98,
+ * in MnasNet (per step, min of 40) layers.10.0's 240@28 0.88-0.95. */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -1150,6 +1154,11 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
             TC_DW_CAT(TC_DW_FN, _block_band)(5, 1, OH, OW))
             return TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
+    }
+    if (k == 5 && p->sh == 2 && OW >= TC_VL) {
+        tc_dw_block_fn f = TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
+        if (f)
+            return f;
     }
     if (k == 3 && p->sh == 2 && TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(p, H, W, OW))
         return TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3);
