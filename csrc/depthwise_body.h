@@ -747,6 +747,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
     /* input rows [0, r1) and columns [0, cw) land inside the padded rows and columns read */
     const int r1 = Hp - p->pt < H ? Hp - p->pt : H;
     const int cw = Wp - p->pl < W ? Wp - p->pl : W;
+    /* stride 2: the columns [0, 2 jf) of a row split from whole pairs of vectors (ne even and no
+     * odd columns in all), the rest by the tail's masks, the same for every row.  Made per row,
+     * the masks and branches took most of the copy's time, and the copy 42% of 5x5/2 72@56
+     * (perf, AVX2 emulation) */
+    const int ne = (cw + 1) / 2, no = cw / 2, jf = cw / (2 * TC_VL) * TC_VL;
+    const tc_m tlo = tc_m_range(0, cw - 2 * jf), thi = tc_m_range(0, cw - 2 * jf - TC_VL);
+    const tc_m tme = tc_m_range(0, ne - jf), tmo = tc_m_range(0, no - jf);
+    (void)ne, (void)no, (void)jf, (void)tlo, (void)thi, (void)tme, (void)tmo;
     for (int c = 0; c < nc; c++) {
         const float *xc = x + (size_t)c * in_plane;
         /* the interior: input row r at padded row r + pt, column j at padded column j + pl */
@@ -762,28 +770,19 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     tc_v_store(dst + j, cw - j >= TC_VL ? tc_v_load(src + j)
                                                         : tc_v_load_masked(src + j, tc_m_range(0, cw - j)));
             } else {
-                /* even input columns go to column phase pl & 1, odd ones to the other */
+                /* even input columns go to column phase pl & 1, odd ones to the other: jf of
+                 * each from whole pairs of vectors, then the tail (masks made once per call) */
                 float *row = buf + (size_t)(i & 1) * 2 * q + (size_t)(i >> 1) * Wq;
                 float *de = row + (size_t)(p->pl & 1) * q + (p->pl >> 1);
                 float *dodd = row + (size_t)((p->pl + 1) & 1) * q + ((p->pl + 1) >> 1);
-                const int ne = (cw + 1) / 2, no = cw / 2;
-                for (int j = 0; j < ne; j += TC_VL) {
-                    tc_v e, o;
-                    if (cw - 2 * j >= 2 * TC_VL)
-                        tc_v_load_even_odd(src + 2 * j, &e, &o);
-                    else
-                        tc_v_load_even_odd_masked(src + 2 * j, tc_m_range(0, cw - 2 * j),
-                                                  tc_m_range(0, cw - 2 * j - TC_VL), &e, &o);
-                    e = tc_v_unscramble(e);
-                    o = tc_v_unscramble(o);
-                    if (ne - j >= TC_VL)
-                        tc_v_store(de + j, e);
-                    else
-                        tc_v_store_masked(de + j, tc_m_range(0, ne - j), e);
-                    if (no - j >= TC_VL)
-                        tc_v_store(dodd + j, o);
-                    else if (no > j)
-                        tc_v_store_masked(dodd + j, tc_m_range(0, no - j), o);
+                tc_v e, o;
+                for (int j = 0; j < jf; j += TC_VL)
+                    tc_v_split_store(src + 2 * j, de + j, dodd + j);
+                if (jf < ne) {
+                    tc_v_load_even_odd_masked(src + 2 * jf, tlo, thi, &e, &o);
+                    tc_v_store_masked(de + jf, tme, tc_v_unscramble(e));
+                    if (jf < no)
+                        tc_v_store_masked(dodd + jf, tmo, tc_v_unscramble(o));
                 }
             }
         }
@@ -828,23 +827,44 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
         const tc_m tail = tc_m_range(0, OW % TC_VL); /* the masked-off lanes of a row's last vector */
         float *yc = y + (size_t)c * out_plane;
         const float *rc = residual ? residual + (size_t)c * out_plane : NULL;
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow += TC_VL) {
-                const ptrdiff_t o = (ptrdiff_t)oh * OW + ow;
-                /* without a residual (which may be y), a row's last vector is stored whole but
-                 * for the plane's last row: its extra lanes land on the next row's first
-                 * outputs, stored after it */
-                const int full = OW - ow >= TC_VL || (!rc && oh < OH - 1);
-                const tc_m ms = tail;
-                tc_v v = tc_v_load(ob + (size_t)oh * Wq + ow);
-                if (rc)
-                    v = tc_v_add(v, full ? tc_v_load(rc + o) : tc_v_load_masked(rc + o, ms));
-                v = tc_v_act(ak, v);
-                if (full)
-                    tc_v_store(yc + o, v);
-                else
-                    tc_v_store_masked(yc + o, ms, v);
-            }
+        /* the activation's kind made a constant per case, so that tc_v_act's switch folds away
+         * (a jump per vector: 13% of 5x5/2 72@56 went to this pass, perf, AVX2 emulation) */
+#define TC_DW_STAGED_OUT(KIND)                                                                 \
+    {                                                                                          \
+        tc_act_k a = ak;                                                                       \
+        a.kind = KIND;                                                                         \
+        for (int oh = 0; oh < OH; oh++)                                                        \
+            for (int ow = 0; ow < OW; ow += TC_VL) {                                           \
+                const ptrdiff_t o = (ptrdiff_t)oh * OW + ow;                                   \
+                /* without a residual (which may be y), a row's last vector is stored whole   \
+                 * but for the plane's last row: its extra lanes land on the next row's first \
+                 * outputs, stored after it */                                                 \
+                const int full = OW - ow >= TC_VL || (!rc && oh < OH - 1);                     \
+                const tc_m ms = tail;                                                          \
+                tc_v v = tc_v_load(ob + (size_t)oh * Wq + ow);                                 \
+                if (rc)                                                                        \
+                    v = tc_v_add(v, full ? tc_v_load(rc + o) : tc_v_load_masked(rc + o, ms));  \
+                v = tc_v_act(a, v);                                                            \
+                if (full)                                                                      \
+                    tc_v_store(yc + o, v);                                                     \
+                else                                                                           \
+                    tc_v_store_masked(yc + o, ms, v);                                          \
+            }                                                                                  \
+    }                                                                                          \
+    break;
+        switch (ak.kind) {
+        case TC_ACT_NONE:
+            TC_DW_STAGED_OUT(TC_ACT_NONE)
+        case TC_ACT_RELU:
+            TC_DW_STAGED_OUT(TC_ACT_RELU)
+        case TC_ACT_CLIP:
+            TC_DW_STAGED_OUT(TC_ACT_CLIP)
+        case TC_ACT_HARD_SWISH:
+            TC_DW_STAGED_OUT(TC_ACT_HARD_SWISH)
+        default:
+            TC_DW_STAGED_OUT(ak.kind)
+        }
+#undef TC_DW_STAGED_OUT
     }
     if (defer) {
         if (out_plane == (size_t)OH * OW)
@@ -1115,7 +1135,11 @@ static int TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(const tc_conv2d_params *p, int H,
  * stride 2: 72@56 0.97-0.98 and 144@56 1.01 lone, but MnasNet's 72@56 1.04 in the network
  * (the staged kernel reads one plane at a time, the bands 8 planes' rows, twice for the halo);
  * 40@33 0.84 lone.  3x3 at stride 2 with output rows 8 to 14 wide: the column-split copy
- * (_splitbuf_s2k3) instead. */
+ * (_splitbuf_s2k3) instead.  5x5 at stride 2 with output rows 8 to 14 wide: the staged kernel
+ * again since its stride-2 copy takes whole pairs of vectors (f54a41f; the input's transposes
+ * were 43% of the channel-block kernel on 240@28, perf): AVX2 emulation, 1 thread, thread CPU
+ * time, 2026-12-02 04:04, loaded host, 3 rounds alternating, same bits: lone 240@28 0.95-0.98,
+ * in MnasNet (per step, min of 40) layers.10.0's 240@28 0.88-0.95. */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -1130,6 +1154,11 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
             TC_DW_CAT(TC_DW_FN, _block_band)(5, 1, OH, OW))
             return TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
+    }
+    if (k == 5 && p->sh == 2 && OW >= TC_VL) {
+        tc_dw_block_fn f = TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
+        if (f)
+            return f;
     }
     if (k == 3 && p->sh == 2 && TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(p, H, W, OW))
         return TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3);

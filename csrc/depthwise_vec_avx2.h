@@ -76,6 +76,20 @@ static inline tc_v tc_v_unscramble(tc_v v)
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* e[0..7] = p[0], p[2], ..., p[14] and o[0..7] = p[1], p[3], ..., p[15], in order: one
+ * cross-lane permute per 8 floats and 128-bit stores of its halves, where the loads, split and
+ * unscramble above take two shuffles per 8 (the stores are not shuffles) */
+static inline void tc_v_split_store(const float *p, float *e, float *o)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), idx);
+    const __m256 b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p + 8), idx);
+    _mm_storeu_ps(e, _mm256_castps256_ps128(a));
+    _mm_storeu_ps(e + 4, _mm256_castps256_ps128(b));
+    _mm_storeu_ps(o, _mm256_extractf128_ps(a, 1));
+    _mm_storeu_ps(o + 4, _mm256_extractf128_ps(b, 1));
+}
+
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {

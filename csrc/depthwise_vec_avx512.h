@@ -66,6 +66,14 @@ static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, t
     tc_v_split_even_odd(_mm512_maskz_loadu_ps(lo, p), _mm512_maskz_loadu_ps(hi, p + 16), e, o);
 }
 static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+/* e[0..15] = p[0], p[2], ..., p[30] and o[0..15] = p[1], p[3], ..., p[31] */
+static inline void tc_v_split_store(const float *p, float *e, float *o)
+{
+    tc_v ve, vo;
+    tc_v_load_even_odd(p, &ve, &vo);
+    _mm512_storeu_ps(e, ve);
+    _mm512_storeu_ps(o, vo);
+}
 
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)

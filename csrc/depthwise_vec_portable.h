@@ -85,6 +85,14 @@ static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, t
     }
 }
 static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+/* e[0..7] = p[0], p[2], ..., p[14] and o[0..7] = p[1], p[3], ..., p[15] */
+static inline void tc_v_split_store(const float *p, float *e, float *o)
+{
+    for (int i = 0; i < TC_VL; i++) {
+        e[i] = p[2 * i];
+        o[i] = p[2 * i + 1];
+    }
+}
 
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
