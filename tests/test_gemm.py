@@ -106,6 +106,24 @@ def test_dense_in_place(ctx, M, K, Nout, relu, with_bias):
     assert_close(y, y2.astype(np.float64), 1e-5, f"dense in place vs packed a{a.shape} w{w.shape}")
 
 
+@pytest.mark.parametrize("K", [24, 1000, 1029])
+def test_dense_in_place_rows_are_computed_alike_wherever_they_fall(ctx, K):
+    """The in-place GEMV runs rows in groups (8 on AVX2) and leftovers one by one, over
+    ranges split between threads: equal rows give equal bits in every position, and the
+    same bits at 1 and 2 threads."""
+    rng = np.random.default_rng(K)
+    w = np.repeat(rng.standard_normal((1, K), dtype=np.float32), 61, axis=0)
+    a = rng.standard_normal((1, K), dtype=np.float32)
+    y = np.full((1, 61), np.nan, dtype=np.float32)
+    _kernels.Dense(ctx, w, None, pack=False).run(a, y)
+    assert (y == y[0, 0]).all(), f"unequal sums of equal rows: {np.unique(y)}"
+    one = _kernels.Context(1, ctx.isa)
+    y1 = np.full_like(y, np.nan)
+    _kernels.Dense(one, w, None, pack=False).run(a, y1)
+    np.testing.assert_array_equal(y, y1)
+    assert_close(y, a.astype(np.float64) @ w.T.astype(np.float64), 1e-5, f"K={K}")
+
+
 def test_dense_in_place_needs_trans_b(ctx):
     with pytest.raises(ValueError, match="trans_b"):
         _kernels.Dense(ctx, np.zeros((4, 6), np.float32), trans_b=False, pack=False)

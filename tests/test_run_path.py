@@ -277,3 +277,64 @@ def test_a_float16_feed_is_converted_and_left_untouched():
     np.testing.assert_array_equal(x, kept)
     assert y.dtype == np.float16
     np.testing.assert_array_equal(y, np.maximum(kept, 0))
+
+
+def test_a_call_sequence_runs_bound_and_python_calls_in_order():
+    """CallSequence: kernels (BoundCalls, run without the GIL back to back) and Python
+    callables between them, in the given order; each reads what the one before wrote."""
+    ctx = tinycnn._kernels.Context(1)
+    x = np.linspace(-3, 3, 37, dtype=np.float32)
+    y, z = np.empty_like(x), np.empty_like(x)
+    order = []
+
+    def double():
+        order.append("double")
+        y[...] *= 2
+    calls = [tinycnn._kernels.bind_unary(ctx, "relu", x, y), double,
+             tinycnn._kernels.bind_unary(ctx, "neg", y, z),
+             tinycnn._kernels.bind_unary(ctx, "abs", z, z)]
+    seq = tinycnn._kernels.CallSequence(calls)
+    assert len(seq) == 4 and list(seq) == calls and seq[1] is double
+    assert seq.run() is None                 # no sources: nothing copied
+    np.testing.assert_array_equal(z, 2 * np.maximum(x, 0))
+    assert order == ["double"] and seq.failed_at == -1
+
+
+def test_a_call_sequence_reports_the_call_that_raised():
+    ctx = tinycnn._kernels.Context(1)
+    x = np.ones(8, np.float32)
+    y = np.zeros(8, np.float32)
+
+    def refuse():
+        raise ValueError("no")
+    seq = tinycnn._kernels.CallSequence([tinycnn._kernels.bind_unary(ctx, "neg", x, y), refuse,
+                                         tinycnn._kernels.bind_unary(ctx, "abs", y, y)])
+    with pytest.raises(ValueError, match="no"):
+        seq.run()
+    assert seq.failed_at == 1
+    np.testing.assert_array_equal(y, -x)     # the call before ran, the one after did not
+    with pytest.raises(TypeError, match="call 0"):
+        tinycnn._kernels.CallSequence([42])
+
+
+def test_a_call_sequence_copies_its_sources_into_new_arrays():
+    """run(copy=True): new arrays of the sources' values (taken after the calls ran), shapes
+    and types, never sharing memory with them or with the last run's copies."""
+    ctx = tinycnn._kernels.Context(1)
+    x = np.arange(-6, 6, dtype=np.float32).reshape(3, 4)
+    y = np.empty_like(x)
+    k = np.arange(5, dtype=np.int64)
+    seq = tinycnn._kernels.CallSequence([tinycnn._kernels.bind_unary(ctx, "relu", x, y)], [y, k])
+    first = seq.run()
+    x *= -1
+    second = seq.run(True)
+    for got, ref in ((first, [np.maximum(-x, 0), k]), (second, [np.maximum(x, 0), k])):
+        assert [a.dtype for a in got] == [np.float32, np.int64]
+        for a, r in zip(got, ref):
+            np.testing.assert_array_equal(a, r)
+            assert a.flags.c_contiguous and a.flags.writeable
+    for a, b, src in zip(first, second, (y, k)):
+        assert not np.shares_memory(a, b) and not np.shares_memory(a, src)
+    assert seq.run(False) is None
+    with pytest.raises(ValueError, match="source 0 must be a C-contiguous"):
+        tinycnn._kernels.CallSequence([], [y.T])

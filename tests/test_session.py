@@ -293,6 +293,8 @@ def test_a_kernel_refusing_its_arguments_is_reported_with_its_node(with_run_opti
 
     def refuse():
         raise ValueError("buffer has the wrong size")
-    arena.calls[1] = refuse
+    calls = list(arena.calls)
+    calls[1] = refuse
+    arena.calls = calls
     with pytest.raises(tinycnn.InvalidModel, match="node 'second' .Sigmoid.: ValueError: buffer"):
         sess.run(None, x, tinycnn.RunOptions() if with_run_options else None)

@@ -81,7 +81,7 @@ cdef str _conv_geometry(const tc_conv2d_params *p):
             f"pads ({p.pt}, {p.pl}, {p.pb}, {p.pr}), dilations ({p.dh}, {p.dw}), group {p.group}")
 
 
-cdef class BoundConv2d:
+cdef class BoundConv2d(BoundCall):
     """A Conv2d's run over fixed buffers, checked once (Conv2d.bind); call it without
     arguments.  Holds the layer and the arrays, so the pointers stay valid."""
     cdef object layer, keep
@@ -100,22 +100,22 @@ cdef class BoundConv2d:
     cdef float *pw
     cdef ptrdiff_t ldy
 
-    def __call__(self):
-        with nogil:
-            if self.ldy:
-                tc_conv2d_strided_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w,
-                                      self.px, self.pk, self.pb, self.pr, self.act, self.py,
-                                      self.ldy, self.pw)
-            elif self.pm != NULL:
-                tc_conv2d_means_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
-                                    self.pk, self.pb, self.pr, self.act, self.py, self.pm, self.pw)
-            elif self.pg == NULL:
-                tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
-                              self.pk, self.pb, self.pr, self.act, self.py, self.pw)
-            else:
-                tc_conv2d_scaled_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
-                                     self.pg, self.pk, self.pb, self.pr, self.act, self.py,
-                                     self.pw)
+    cdef int run(self) noexcept nogil:
+        if self.ldy:
+            tc_conv2d_strided_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w,
+                                  self.px, self.pk, self.pb, self.pr, self.act, self.py,
+                                  self.ldy, self.pw)
+        elif self.pm != NULL:
+            tc_conv2d_means_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                                self.pk, self.pb, self.pr, self.act, self.py, self.pm, self.pw)
+        elif self.pg == NULL:
+            tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                          self.pk, self.pb, self.pr, self.act, self.py, self.pw)
+        else:
+            tc_conv2d_scaled_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
+                                 self.pg, self.pk, self.pb, self.pr, self.act, self.py,
+                                 self.pw)
+        return 0
 
 
 cdef class Conv2d:

@@ -55,7 +55,7 @@ def bind_unary(Context ctx, str op, x, y, alpha=0.0, beta=0.0):
     return call
 
 
-cdef class BoundUnary:
+cdef class BoundUnary(BoundCall):
     """A unary kernel over fixed arrays (bind_unary); call it without arguments."""
     cdef object keep
     cdef const tc_ctx *ctx
@@ -65,9 +65,9 @@ cdef class BoundUnary:
     cdef float *y
     cdef ptrdiff_t n
 
-    def __call__(self):
-        with nogil:
-            tc_unary_f32(self.ctx, self.code, self.alpha, self.beta, self.x, self.y, self.n)
+    cdef int run(self) noexcept nogil:
+        tc_unary_f32(self.ctx, self.code, self.alpha, self.beta, self.x, self.y, self.n)
+        return 0
 
 
 def binary(Context ctx, str op, a, b, y):
@@ -115,7 +115,7 @@ def bind_binary(Context ctx, str op, a, b, y):
     return call
 
 
-cdef class BoundBinary:
+cdef class BoundBinary(BoundCall):
     """A binary kernel over fixed arrays (bind_binary); call it without arguments."""
     cdef object keep, op
     cdef const tc_ctx *ctx
@@ -127,15 +127,14 @@ cdef class BoundBinary:
     cdef const float *b
     cdef float *y
 
-    def __call__(self):
-        cdef int rc
-        with nogil:
-            rc = tc_binary_f32(self.ctx, self.code, self.nd, self.ys, self.a, self.as_, self.b,
-                               self.bs, self.y)
-        if rc != 0:
-            _, a, b, y = self.keep
-            raise ValueError(f"binary {self.op}: kernel rejected a {a.shape}, b {b.shape}, "
-                             f"y {y.shape}")
+    cdef int run(self) noexcept nogil:
+        return tc_binary_f32(self.ctx, self.code, self.nd, self.ys, self.a, self.as_, self.b,
+                             self.bs, self.y)
+
+    cdef failed(self, int rc):
+        _, a, b, y = self.keep
+        raise ValueError(f"binary {self.op}: kernel rejected a {a.shape}, b {b.shape}, "
+                         f"y {y.shape}")
 
 
 def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
@@ -145,7 +144,7 @@ def batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
     return y
 
 
-cdef class BoundBatchNorm:
+cdef class BoundBatchNorm(BoundCall):
     """batch_norm over fixed buffers, checked once (bind_batch_norm); call it without
     arguments.  Holds the arrays, so the pointers stay valid."""
     cdef object keep
@@ -160,12 +159,12 @@ cdef class BoundBatchNorm:
     cdef float eps
     cdef int relu
 
-    def __call__(self):
+    cdef int run(self) noexcept nogil:
         if self.n == 0:
-            return
-        with nogil:
-            tc_batch_norm_act_f32(self.ctx, self.n, self.c, self.s, self.xp, self.sp, self.bp,
-                                  self.mp, self.vp, self.eps, self.relu, self.yp)
+            return 0
+        tc_batch_norm_act_f32(self.ctx, self.n, self.c, self.s, self.xp, self.sp, self.bp,
+                              self.mp, self.vp, self.eps, self.relu, self.yp)
+        return 0
 
 
 def bind_batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
@@ -196,7 +195,7 @@ def bind_batch_norm(Context ctx, x, scale, bias, mean, var, eps, y, relu=False):
     return call
 
 
-cdef class BoundCopyPlanes:
+cdef class BoundCopyPlanes(BoundCall):
     """copy_planes over fixed buffers, checked once (bind_copy_planes); call it without
     arguments.  Holds the arrays, so the pointers stay valid."""
     cdef object keep
@@ -205,9 +204,9 @@ cdef class BoundCopyPlanes:
     cdef const float *xp
     cdef float *yp
 
-    def __call__(self):
-        with nogil:
-            tc_copy_planes_f32(self.ctx, self.planes, self.n, self.xp, self.yp, self.y_stride)
+    cdef int run(self) noexcept nogil:
+        tc_copy_planes_f32(self.ctx, self.planes, self.n, self.xp, self.yp, self.y_stride)
+        return 0
 
 
 def bind_copy_planes(Context ctx, x, y, ptrdiff_t n, ptrdiff_t y_offset, ptrdiff_t y_stride):

@@ -82,7 +82,7 @@ cdef class Dense:
         return call
 
 
-cdef class BoundDense:
+cdef class BoundDense(BoundCall):
     """Dense.run over fixed buffers, checked once (Dense.bind); call it without arguments.
     Holds the layer and the arrays, so the pointers stay valid."""
     cdef object keep
@@ -95,14 +95,14 @@ cdef class BoundDense:
     cdef float *py
     cdef float *pw
 
-    def __call__(self):
-        with nogil:
-            if self.packed:
-                tc_dense_f32(self.ctx, self.M, self.K, self.Nout, self.pa, self.pk, self.pb,
-                             self.act, self.py, self.pw)
-            else:
-                tc_dense_rows_f32(self.ctx, self.M, self.K, self.Nout, self.pa, self.pk,
-                                  self.pb, self.act, self.py)
+    cdef int run(self) noexcept nogil:
+        if self.packed:
+            tc_dense_f32(self.ctx, self.M, self.K, self.Nout, self.pa, self.pk, self.pb,
+                         self.act, self.py, self.pw)
+        else:
+            tc_dense_rows_f32(self.ctx, self.M, self.K, self.Nout, self.pa, self.pk,
+                              self.pb, self.act, self.py)
+        return 0
 
 
 def gemm_workspace_size(Context ctx):

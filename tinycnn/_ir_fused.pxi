@@ -1,6 +1,6 @@
 # Wrapper of the banded inverted-residual block (csrc/ir_fused.c), included by _kernels.pyx.
 
-cdef class BoundIRFused:
+cdef class BoundIRFused(BoundCall):
     """An IRFused run over fixed buffers, checked once (IRFused.bind); call it without arguments."""
     cdef object keep
     cdef const tc_ctx *ctx
@@ -11,10 +11,10 @@ cdef class BoundIRFused:
     cdef float *py
     cdef float *pw
 
-    def __call__(self):
-        with nogil:
-            tc_ir_fused_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h,
-                            self.w, self.band, self.px, self.pr, self.py, self.pw)
+    cdef int run(self) noexcept nogil:
+        tc_ir_fused_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h,
+                        self.w, self.band, self.px, self.pr, self.py, self.pw)
+        return 0
 
 
 cdef class IRFused:

@@ -280,7 +280,9 @@ cdef object _workspace(str fn, workspace, size_t need):
     return workspace
 
 
-# Each kernel family's wrappers live in their own include file.
+# Each kernel family's wrappers live in their own include file; _run.pxi first: the
+# bound calls' base class and the run loop over them.
+include "_run.pxi"
 include "_gemm.pxi"
 include "_conv.pxi"
 include "_pool2d.pxi"

@@ -1,6 +1,6 @@
 # Wrapper of the banded pointwise -> grouped pair (csrc/pg_fused.c), included by _kernels.pyx.
 
-cdef class BoundPGFused:
+cdef class BoundPGFused(BoundCall):
     """A PGFused run over fixed buffers, checked once (PGFused.bind); call it without arguments."""
     cdef object keep
     cdef const tc_ctx *ctx
@@ -11,10 +11,10 @@ cdef class BoundPGFused:
     cdef float *pm
     cdef float *pw
 
-    def __call__(self):
-        with nogil:
-            tc_pg_fused_f32(self.ctx, &self.st[0], &self.st[1], self.n, self.h, self.w,
-                            self.band, self.px, self.py, self.pm, self.pw)
+    cdef int run(self) noexcept nogil:
+        tc_pg_fused_f32(self.ctx, &self.st[0], &self.st[1], self.n, self.h, self.w,
+                        self.band, self.px, self.py, self.pm, self.pw)
+        return 0
 
 
 cdef class PGFused:

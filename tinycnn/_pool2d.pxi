@@ -29,7 +29,7 @@ cdef enum:
     _POOL_MAX, _POOL_AVG, _POOL_GLOBAL_MAX, _POOL_GLOBAL_AVG
 
 
-cdef class BoundPool:
+cdef class BoundPool(BoundCall):
     """A pooling kernel over fixed buffers, checked once (bind_max_pool2d, bind_avg_pool2d,
     bind_global_pool); call it without arguments.  Holds the arrays, so the pointers stay
     valid."""
@@ -42,18 +42,18 @@ cdef class BoundPool:
     cdef const float *xp
     cdef float *yp
 
-    def __call__(self):
+    cdef int run(self) noexcept nogil:
         if self.nc == 0:
-            return
-        with nogil:
-            if self.kind == _POOL_MAX:
-                tc_max_pool2d_f32(self.ctx, &self.d, self.xp, self.yp)
-            elif self.kind == _POOL_AVG:
-                tc_avg_pool2d_f32(self.ctx, &self.d, self.cip, self.xp, self.yp)
-            elif self.kind == _POOL_GLOBAL_MAX:
-                tc_global_max_pool_f32(self.ctx, self.nc, self.s, self.xp, self.yp)
-            else:
-                tc_global_avg_pool_f32(self.ctx, self.nc, self.s, self.xp, self.yp)
+            return 0
+        if self.kind == _POOL_MAX:
+            tc_max_pool2d_f32(self.ctx, &self.d, self.xp, self.yp)
+        elif self.kind == _POOL_AVG:
+            tc_avg_pool2d_f32(self.ctx, &self.d, self.cip, self.xp, self.yp)
+        elif self.kind == _POOL_GLOBAL_MAX:
+            tc_global_max_pool_f32(self.ctx, self.nc, self.s, self.xp, self.yp)
+        else:
+            tc_global_avg_pool_f32(self.ctx, self.nc, self.s, self.xp, self.yp)
+        return 0
 
 
 cdef BoundPool _bound_pool(Context ctx, int kind, x, y):

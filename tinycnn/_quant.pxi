@@ -91,7 +91,7 @@ def dequantize(Context ctx, x, y, scale, zero_point, ptrdiff_t outer, ptrdiff_t 
         tc_dequantize_f32(&ctx.ctx, outer, c, inner, px, elem, signed, ps, pz, ns, py)
 
 
-cdef class BoundQBinary:
+cdef class BoundQBinary(BoundCall):
     """A qbinary over fixed buffers, checked once (bind_qbinary); call it without arguments."""
     cdef object keep
     cdef const tc_ctx *ctx
@@ -104,16 +104,15 @@ cdef class BoundQBinary:
     cdef const void *pb
     cdef void *py
 
-    def __call__(self):
-        cdef int rc
-        with nogil:
-            rc = tc_qbinary(self.ctx, &self.p, self.nd, self.sy, self.pa, self.sa, self.pb,
-                            self.sb, self.py)
-        if rc != 0:
-            sa = tuple([self.sa[i] for i in range(self.nd)])
-            sb = tuple([self.sb[i] for i in range(self.nd)])
-            sy = tuple([self.sy[i] for i in range(self.nd)])
-            raise ValueError(f"qbinary: shapes {sa} and {sb} do not broadcast to {sy}")
+    cdef int run(self) noexcept nogil:
+        return tc_qbinary(self.ctx, &self.p, self.nd, self.sy, self.pa, self.sa, self.pb,
+                          self.sb, self.py)
+
+    cdef failed(self, int rc):
+        sa = tuple([self.sa[i] for i in range(self.nd)])
+        sb = tuple([self.sb[i] for i in range(self.nd)])
+        sy = tuple([self.sy[i] for i in range(self.nd)])
+        raise ValueError(f"qbinary: shapes {sa} and {sb} do not broadcast to {sy}")
 
 
 def bind_qbinary(Context ctx, str op, a, float a_scale, int a_zero_point, b, float b_scale,
@@ -233,7 +232,7 @@ def qavg_pool2d_nhwc(Context ctx, x, y, kernel, strides, pads, bint count_includ
                             y_scale, y_zero_point, px, py)
 
 
-cdef class BoundQGlobalAvgPool:
+cdef class BoundQGlobalAvgPool(BoundCall):
     """A qglobal_avg_pool_nhwc over fixed buffers, checked once (bind_qglobal_avg_pool_nhwc);
     call it without arguments."""
     cdef object keep
@@ -244,17 +243,16 @@ cdef class BoundQGlobalAvgPool:
     cdef const void *px
     cdef void *py
 
-    def __call__(self):
-        cdef int rc
-        with nogil:
-            rc = tc_qglobal_avg_pool_nhwc(self.ctx, self.n, self.s, self.c, self.signed,
-                                          self.x_scale, self.x_zero_point, self.y_scale,
-                                          self.y_zero_point, self.px, self.py)
-        if rc != 0:
-            raise ValueError(f"QLinearGlobalAveragePool: x_scale / (y_scale * {self.s}) = "
-                             f"{self.x_scale / (self.y_scale * self.s):g} (or {self.s} pixels) "
-                             "is outside the range onnxruntime computes, [2^-32, 256) and < 2^24 "
-                             "pixels")
+    cdef int run(self) noexcept nogil:
+        return tc_qglobal_avg_pool_nhwc(self.ctx, self.n, self.s, self.c, self.signed,
+                                        self.x_scale, self.x_zero_point, self.y_scale,
+                                        self.y_zero_point, self.px, self.py)
+
+    cdef failed(self, int rc):
+        raise ValueError(f"QLinearGlobalAveragePool: x_scale / (y_scale * {self.s}) = "
+                         f"{self.x_scale / (self.y_scale * self.s):g} (or {self.s} pixels) "
+                         "is outside the range onnxruntime computes, [2^-32, 256) and < 2^24 "
+                         "pixels")
 
 
 def bind_qglobal_avg_pool_nhwc(Context ctx, x, y, ptrdiff_t n, ptrdiff_t s, ptrdiff_t c,
@@ -507,7 +505,7 @@ cdef enum:
     _QCONV_DIRECT, _QCONV_DEPTHWISE, _QCONV_WINOGRAD, _QCONV_STEM
 
 
-cdef class BoundQConv2d:
+cdef class BoundQConv2d(BoundCall):
     """A QConv2d's run over fixed buffers, checked once (QConv2d.bind); call it without
     arguments.  Holds the layer and the arrays, so the pointers stay valid, and its own
     copy of the output stage (the fused residual's pointer into it)."""
@@ -522,21 +520,21 @@ cdef class BoundQConv2d:
     cdef void *py
     cdef void *pw
 
-    def __call__(self):
-        with nogil:
-            if self.kind == _QCONV_DEPTHWISE:
-                tc_qconv2d_depthwise(self.ctx, self.p, self.n, self.h, self.w, self.px,
-                                     self.signed, self.x_zero_point, self.pk, &self.out, self.py,
-                                     self.pw)
-            elif self.kind == _QCONV_WINOGRAD:
-                tc_qwinograd(self.ctx, self.p, self.n, self.h, self.w, self.px, self.signed,
-                             self.x_zero_point, self.pk, &self.out, self.py, self.pw)
-            elif self.kind == _QCONV_STEM:
-                tc_qstem(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px, self.signed,
+    cdef int run(self) noexcept nogil:
+        if self.kind == _QCONV_DEPTHWISE:
+            tc_qconv2d_depthwise(self.ctx, self.p, self.n, self.h, self.w, self.px,
+                                 self.signed, self.x_zero_point, self.pk, &self.out, self.py,
+                                 self.pw)
+        elif self.kind == _QCONV_WINOGRAD:
+            tc_qwinograd(self.ctx, self.p, self.n, self.h, self.w, self.px, self.signed,
                          self.x_zero_point, self.pk, &self.out, self.py, self.pw)
-            else:
-                tc_qconv2d(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px,
-                           self.signed, self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+        elif self.kind == _QCONV_STEM:
+            tc_qstem(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px, self.signed,
+                     self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+        else:
+            tc_qconv2d(self.ctx, self.fmt, self.p, self.n, self.h, self.w, self.px,
+                       self.signed, self.x_zero_point, self.pk, &self.out, self.py, self.pw)
+        return 0
 
 
 cdef class QConv2d:

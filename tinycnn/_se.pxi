@@ -12,7 +12,7 @@ cdef int _se_act(tc_activation *act, str name, alpha, beta) except -1:
     return 0
 
 
-cdef class BoundSqueezeExciteGate:
+cdef class BoundSqueezeExciteGate(BoundCall):
     """SqueezeExcite.run_gate over fixed buffers, checked once (SqueezeExcite.bind_gate);
     call it without arguments.  Holds the layer and the arrays, so the pointers stay valid."""
     cdef object layer, keep
@@ -30,22 +30,20 @@ cdef class BoundSqueezeExciteGate:
     cdef float *gp
     cdef float *wsp
 
-    def __call__(self):
-        cdef int rc = 0
+    cdef int run(self) noexcept nogil:
         if self.n == 0:
-            return
-        with nogil:
-            if self.mp != NULL:
-                rc = tc_se_gate_means_f32(self.ctx, self.n, self.c, self.c1, self.mp, self.w1p,
-                                          self.b1p, self.act1, self.w2p, self.b2p, self.act2,
-                                          self.gp, self.wsp)
-            else:
-                rc = tc_se_gate_f32(self.ctx, self.n, self.c, self.s, self.c1, self.xp, self.w1p,
-                                    self.b1p, self.act1, self.w2p, self.b2p, self.act2, self.gp,
-                                    self.wsp)
-        if rc:
-            raise ValueError(f"squeeze_excite: invalid arguments (N {self.n}, C {self.c}, "
-                             f"C1 {self.c1})")
+            return 0
+        if self.mp != NULL:
+            return tc_se_gate_means_f32(self.ctx, self.n, self.c, self.c1, self.mp, self.w1p,
+                                        self.b1p, self.act1, self.w2p, self.b2p, self.act2,
+                                        self.gp, self.wsp)
+        return tc_se_gate_f32(self.ctx, self.n, self.c, self.s, self.c1, self.xp, self.w1p,
+                              self.b1p, self.act1, self.w2p, self.b2p, self.act2, self.gp,
+                              self.wsp)
+
+    cdef failed(self, int rc):
+        raise ValueError(f"squeeze_excite: invalid arguments (N {self.n}, C {self.c}, "
+                         f"C1 {self.c1})")
 
 
 cdef class SqueezeExcite:

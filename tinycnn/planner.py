@@ -130,25 +130,39 @@ class Arena:
             return buf[v.offset:v.offset + v.size].reshape(shape)
 
         ws = self.buffer[plan.arena_size:]   # 64-byte aligned: arena_size is a multiple of _ALIGN
-        # One call without arguments per step, in order: a run is `for call in calls: call()`.
+        # One call without arguments per step, in order, run by a _kernels.CallSequence.
         # Steps made by ops.common.bound_step are bound here, their checks paid once.
-        self.calls = []
+        calls = []
         step_args = []
         for s in plan.steps:
             args = tuple(array(v) for v in s.inputs) + tuple(array(v) for v in s.outputs)
             if s.workspace:
                 args += (ws[:s.workspace],)
             step_args.append(args)
-            self.calls.append(_bound_call(s, args))
+            calls.append(_bound_call(s, args))
         self.feeds = [(name, array(v), _feed_readers(plan, v, step_args))
                       for name, v in plan.feeds]
         self.outputs = [array(v) for v in plan.outputs]
         self.direct = _direct_outputs(plan, step_args)
+        # the outputs a sequence's run(copy=True) copies out of the arena itself
+        self._sources = self.outputs if all(
+            o.flags.c_contiguous and o.dtype.isnative and o.dtype.kind in "biuf"
+            for o in self.outputs) else None
         self._steps = plan.steps
-        self._reused = None   # (feeds read in place, their calls): see calls_for
+        self.calls = calls
+
+    @property
+    def calls(self):
+        """The calls of a run on the feeds copied into the arena (a tuple, one per step)."""
+        return self.sequence.calls
+
+    @calls.setter
+    def calls(self, calls):
+        self.sequence = _kernels.CallSequence(calls, self._sources)
+        self._reused = None   # (feeds read in place, their CallSequence): see calls_for
 
     def calls_for(self, feeds, fresh=None):
-        """The calls of a run on these checked feeds {name: array}.  A float32 feed that
+        """The calls of a run on these checked feeds {name: array}, as a CallSequence.  A float32 feed that
         is C-contiguous and aligned is read where it is, by its readers' calls bound anew
         for this run (cheaper than copying it, and never written: see _feed_readers);
         any other feed is copied into its buffer, converted (float16 feeds: to float32).
@@ -178,10 +192,11 @@ class Arena:
         for i, out in (fresh or {}).items():
             _patch(patched, out.reshape(-1), self.direct[i])
         if not patched:
-            return self.calls
+            return self.sequence
         calls = list(self.calls)
         for i, arrays in patched.items():
             calls[i] = _bound_call(self._steps[i], arrays)
+        calls = _kernels.CallSequence(calls, None if fresh else self._sources)
         if not fresh and len(in_place) == len(self.feeds):
             self._reused = (in_place, calls)
         return calls

@@ -382,15 +382,17 @@ class InferenceSession:
                      for i in arena.direct if plan.returned_dtypes[i] is None
                      } if arena.direct else None
             calls = arena.calls_for(feeds, fresh)
-            call = None
+            index = -1
             try:
                 if run_options is None and times is None:
-                    for call in calls:
-                        call()
+                    # one pass in C; the outputs copied out of the arena by it when they can be
+                    copied = calls.run(fresh is None and plan.plain_outputs)
+                    if copied is not None:
+                        return copied
                 else:
                     clock = time.perf_counter_ns
                     start = clock()
-                    for call in calls:
+                    for index, call in enumerate(calls):
                         if run_options is not None and run_options.terminate:
                             self._log(3, _TERMINATED, run_options)
                             raise RunTerminated(_TERMINATED)
@@ -404,7 +406,9 @@ class InferenceSession:
                 raise
             except (ValueError, TypeError, LookupError, ArithmeticError) as e:
                 # A kernel wrapper refused its arguments: report the node, never a bare error.
-                raise _kernel_error(plan, calls, call, e) from e
+                if run_options is None and times is None:
+                    index = calls.failed_at
+                raise _kernel_error(plan, index, e) from e
             if profiler is not None:
                 profiler.run(plan, start, clock(), times)
             # copies, in their declared types (float16 is carried as float32 inside)
@@ -623,8 +627,8 @@ def _file_path(path_or_bytes):
     return os.path.abspath(os.fsdecode(path) if isinstance(path, bytes) else path)
 
 
-def _kernel_error(plan, calls, call, e):
-    node = next((s.node for s, c in zip(plan.steps, calls) if c is call), None)
+def _kernel_error(plan, index, e):
+    node = plan.steps[index].node if 0 <= index < len(plan.steps) else None
     where = node.describe() if node is not None else "a kernel"
     return InvalidModel(f"{where}: {type(e).__name__}: {e}")
 
