@@ -1023,7 +1023,8 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
  * (AVX2 emulation, 1 thread, one process alternating both builds, 3 x 80 runs, 04:25, quiet
  * host): the fused step 1.01-1.04 of its time with 1024 (an A/A of one build: 1.02), the
  * fire module after it 0.89-0.95 (its expand3x3), the sum of the step medians 0.96-0.98
- * (A/A: 1.00). */
+ * (A/A: 1.00).  256 against 512 (04:29, same method): the fused step 1.03-1.04, the sum of
+ * the step medians 1.005-1.019: nothing more. */
 #define TC_CP_BAND_COLS 512
 static int cp_band_rows(const tc_pool2d_desc *q, int OW)
 {
