@@ -24,6 +24,7 @@
  * Weights are packed once (tc_conv2d_pack_f32) for the algorithm the caller
  * chose once (tinycnn/ops/conv_algo.py).
  */
+#include <float.h>
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
@@ -874,17 +875,15 @@ static void stem_pack_b(const void *varg, int k0, int kc, int n0, int nc, float 
             __builtin_prefetch(sb->pf[c] + l * 64, 0, 2);
 }
 
-/* Item it = (image, band) of a stem's bands, phase-copied into thread tid's slot.  A band
+/* Output rows [oh0, oh1) of image b, phase-copied into thread tid's slot.  A band
  * of output rows [oh0, oh1) reads padded rows [oh0*sh, (oh1-1)*sh + (KH-1)*dh]: as oh0*sh is a
  * multiple of sh, the phase copy of that sub-image is a slice of the whole image's (pt
  * shifted). */
-static void stem_band_copy(const stem_bands *s, int tid, ptrdiff_t it, stem_band *bd)
+static void stem_band_at(const stem_bands *s, int tid, int b, int oh0, int oh1, stem_band *bd)
 {
     const tc_conv2d_params *p = s->p;
-    const int oh0 = (int)(it % s->bands) * s->rows;
-    const int oh1 = oh0 + s->rows < s->OH ? oh0 + s->rows : s->OH;
     const int hb = (oh1 - 1 - oh0) * p->sh + (p->KH - 1) * p->dh + 1; /* padded rows read */
-    bd->b = (int)(it / s->bands), bd->oh0 = oh0, bd->oh1 = oh1;
+    bd->b = b, bd->oh0 = oh0, bd->oh1 = oh1;
     bd->xp = s->ws + (size_t)tid * s->slot;
     bd->pj = s->pj;
     bd->pj.x = s->x + (size_t)bd->b * p->C * s->h * s->w;
@@ -898,6 +897,14 @@ static void stem_band_copy(const stem_bands *s, int tid, ptrdiff_t it, stem_band
         bd->r0 = r0 < 0 ? 0 : r0;
         bd->r1 = r1 > s->h ? s->h : r1;
     }
+}
+
+/* Item it = (image, band) of s's bands of s->rows rows */
+static void stem_band_copy(const stem_bands *s, int tid, ptrdiff_t it, stem_band *bd)
+{
+    const int oh0 = (int)(it % s->bands) * s->rows;
+    stem_band_at(s, tid, (int)(it / s->bands), oh0,
+                 oh0 + s->rows < s->OH ? oh0 + s->rows : s->OH, bd);
 }
 
 /* A stem's bands of `rows` output rows over an h x w input: geometry and per-thread slots
@@ -919,45 +926,68 @@ static void stem_bands_init(const tc_ctx *ctx, const tc_conv2d_params *p, const 
     phase_mark_used(p, pj);
 }
 
+/* The GEMM of a copied band bd: its output rows' K planes at C, ldc floats apart */
+static void stem_band_gemm(const stem_job *j, const stem_band *bd, float *C, ptrdiff_t ldc,
+                           const float *residual, ptrdiff_t ldr)
+{
+    const stem_bands *s = &j->s;
+    const tc_conv2d_params *p = s->p;
+    const size_t pplane = (size_t)bd->pj.hph * bd->pj.wph;
+    stem_b sb;
+    memset(&sb, 0, sizeof(sb));
+    sb.ib = (tc_im2col_b){bd->xp, pplane * p->sh * p->sw, pplane, bd->pj.wph, s->OW, p->KH,
+                          p->KW, p->sh, p->sw, p->dh, p->dw};
+    sb.pack = tc_conv_kernels_of(j->serial)->pack_b_im2col;
+    sb.N = (bd->oh1 - bd->oh0) * s->OW;
+    if (bd->r1 > bd->r0) {
+        sb.pf_bytes = (size_t)(bd->r1 - bd->r0) * s->w * sizeof(float);
+        for (int c = 0; c < p->C; c++)
+            sb.pf[c] = (const char *)(bd->pj.x + ((size_t)c * s->h + bd->r0) * s->w);
+    }
+    tc_gemm_op op;
+    memset(&op, 0, sizeof(op));
+    op.M = p->K;
+    op.N = (bd->oh1 - bd->oh0) * s->OW;
+    op.K = p->C * p->KH * p->KW;
+    op.a_packed = j->packed;
+    op.pack_b = stem_pack_b;
+    op.b_arg = &sb;
+    op.C = C;
+    op.ldc = ldc;
+    op.epi.bias = j->bias;
+    op.epi.residual = residual;
+    op.epi.ldr = ldr;
+    if (j->act)
+        op.epi.act = *j->act;
+    tc_gemm_run(j->serial, &op, bd->xp + (s->slot - tc_gemm_workspace_size(NULL)));
+}
+
 static void stem_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const stem_job *j = (const stem_job *)varg;
     const stem_bands *s = &j->s;
-    const tc_conv2d_params *p = s->p;
-    const size_t N = (size_t)s->OH * s->OW, out_img = (size_t)p->K * N;
+    const size_t N = (size_t)s->OH * s->OW, out_img = (size_t)s->p->K * N;
     for (ptrdiff_t it = begin; it < end; it++) {
         stem_band bd;
         stem_band_copy(s, tid, it, &bd);
-        const size_t pplane = (size_t)bd.pj.hph * bd.pj.wph;
-        stem_b sb;
-        memset(&sb, 0, sizeof(sb));
-        sb.ib = (tc_im2col_b){bd.xp, pplane * p->sh * p->sw, pplane, bd.pj.wph, s->OW, p->KH,
-                              p->KW, p->sh, p->sw, p->dh, p->dw};
-        sb.pack = tc_conv_kernels_of(j->serial)->pack_b_im2col;
-        sb.N = (bd.oh1 - bd.oh0) * s->OW;
-        if (bd.r1 > bd.r0) {
-            sb.pf_bytes = (size_t)(bd.r1 - bd.r0) * s->w * sizeof(float);
-            for (int c = 0; c < p->C; c++)
-                sb.pf[c] = (const char *)(bd.pj.x + ((size_t)c * s->h + bd.r0) * s->w);
-        }
-        tc_gemm_op op;
-        memset(&op, 0, sizeof(op));
-        op.M = p->K;
-        op.N = (bd.oh1 - bd.oh0) * s->OW;
-        op.K = p->C * p->KH * p->KW;
-        op.a_packed = j->packed;
-        op.pack_b = stem_pack_b;
-        op.b_arg = &sb;
         const size_t o = bd.b * out_img + (size_t)bd.oh0 * s->OW;
-        op.C = j->y + o;
-        op.ldc = (ptrdiff_t)N;
-        op.epi.bias = j->bias;
-        op.epi.residual = j->residual ? j->residual + o : NULL;
-        op.epi.ldr = (ptrdiff_t)N;
-        if (j->act)
-            op.epi.act = *j->act;
-        tc_gemm_run(j->serial, &op, bd.xp + (s->slot - tc_gemm_workspace_size(NULL)));
+        stem_band_gemm(j, &bd, j->y + o, (ptrdiff_t)N, j->residual ? j->residual + o : NULL,
+                       (ptrdiff_t)N);
     }
+}
+
+/* A stem's job with the caller's kernels run serially in each band (serial: ctx's copy) */
+static void stem_job_init(stem_job *j, tc_ctx *serial, const tc_ctx *ctx, const float *packed,
+                          const float *bias, const float *residual, const tc_activation *act,
+                          float *y)
+{
+    if (ctx) {
+        *serial = *ctx;
+        serial->pool = NULL;
+    }
+    memset(j, 0, sizeof(*j));
+    j->serial = ctx ? serial : NULL;
+    j->packed = packed, j->bias = bias, j->residual = residual, j->act = act, j->y = y;
 }
 
 /* workspace: one stem_slot_floats slot per thread */
@@ -967,16 +997,164 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
                      float *workspace)
 {
     tc_ctx serial;
-    if (ctx) {
-        serial = *ctx;
-        serial.pool = NULL;
-    }
     stem_job j;
-    memset(&j, 0, sizeof(j));
-    j.serial = ctx ? &serial : NULL;
-    j.packed = packed, j.bias = bias, j.residual = residual, j.act = act, j.y = y;
+    stem_job_init(&j, &serial, ctx, packed, bias, residual, act, y);
     stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, stem_slot_floats(p, rows, w), &j.s);
     tc_parallel_for_dynamic(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.s.bands, 1, stem_task, &j);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A stem and the max pool after it (tc_conv2d_maxpool_f32)                 */
+/* ------------------------------------------------------------------------ */
+
+/* SqueezeNet's stem writes 64 x 111 x 111 floats (3.2 MB, past L2) that only its 3x3/2 max
+ * pool reads.  Here each thread computes bands of the stem's rows into a buffer of its own
+ * (a few hundred KB, L2) and pools them there: the stem's output never goes to memory and
+ * back.  Consecutive bands of a thread share the rows their windows overlap on (1 of 3 at
+ * 3x3/2): carried to the top of the buffer, not recomputed; only a thread's first band
+ * computes them.  Lone layers with 32 MB written between runs (AVX2 emulation, 1 thread,
+ * thread CPU time, 60 alternating runs, 2026-12-02 03:57, loaded host), fused / stem then
+ * pool, median and min: SqueezeNet's 3->64 3x3/2 + 3x3/2 0.54 / 0.60, ResNet's 7x7/2 pad 3
+ * + 3x3/2 pad 1 0.77 / 0.85.  In SqueezeNet (one process alternating ORT and both sessions,
+ * 03:38) the fused step took 0.53 / 0.65 of the two it replaces. */
+
+/* Pooled rows per band: as many as make about TC_CP_BAND_COLS new stem outputs.  Half the
+ * stem's own bands (TC_STEM_BAND_COLS): SqueezeNet's buffer 195 KB, not 312 KB.  In the model
+ * (AVX2 emulation, 1 thread, one process alternating both builds, 3 x 80 runs, 04:25, quiet
+ * host): the fused step 1.01-1.04 of its time with 1024 (an A/A of one build: 1.02), the
+ * fire module after it 0.89-0.95 (its expand3x3), the sum of the step medians 0.96-0.98
+ * (A/A: 1.00).  256 against 512 (04:29, same method): the fused step 1.03-1.04, the sum of
+ * the step medians 1.005-1.019: nothing more. */
+#define TC_CP_BAND_COLS 512
+static int cp_band_rows(const tc_pool2d_desc *q, int OW)
+{
+    const int r = (TC_CP_BAND_COLS + q->sh * OW - 1) / (q->sh * OW);
+    return r < 1 ? 1 : r > q->oh ? q->oh : r;
+}
+
+/* The stem's rows [*s0, *s1) that pooled rows [r0, r1) read, clipped to [0, OH) */
+static void cp_conv_rows(const tc_pool2d_desc *q, int OH, int r0, int r1, int *s0, int *s1)
+{
+    const int a = r0 * q->sh - q->pad_t;
+    const int b = (r1 - 1) * q->sh - q->pad_t + (q->kh - 1) * q->dh + 1;
+    *s0 = a < 0 ? 0 : a > OH ? OH : a;
+    *s1 = b > OH ? OH : b < *s0 ? *s0 : b;
+}
+
+/* Rows of a band buffer: the most any band's pooled rows read */
+static int cp_buffer_rows(const tc_pool2d_desc *q, int OH, int R)
+{
+    const int rows = (R - 1) * q->sh + (q->kh - 1) * q->dh + 1;
+    return rows < OH ? rows : OH;
+}
+
+int tc_conv2d_maxpool_check(const tc_conv2d_params *p, int algo, const tc_pool2d_desc *q, int h,
+                            int w)
+{
+    int OH, OW;
+    if (!q || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
+        !stem_band_rows(p, algo, OW))
+        return -1;
+    tc_pool2d_desc d = *q;
+    d.nc = 1, d.h = OH, d.w = OW;
+    return tc_pool2d_check(&d) || d.oh < 1 || d.ow < 1 ? -1 : 0;
+}
+
+/* Floats of a thread's band buffer: K planes of cp_buffer_rows x OW, a multiple of 16 */
+static size_t cp_buffer_floats(const tc_conv2d_params *p, const tc_pool2d_desc *q, int OH, int OW)
+{
+    return ((size_t)p->K * cp_buffer_rows(q, OH, cp_band_rows(q, OW)) * OW + 15) / 16 * 16;
+}
+
+size_t tc_conv2d_maxpool_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                                        const tc_pool2d_desc *q, int h, int w)
+{
+    int OH, OW;
+    if (tc_conv2d_maxpool_check(p, algo, q, h, w) || tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return 0;
+    const int rows = cp_buffer_rows(q, OH, cp_band_rows(q, OW));
+    return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) *
+               (stem_slot_floats(p, rows, w) + cp_buffer_floats(p, q, OH, OW)) + 16;
+}
+
+typedef struct {
+    stem_job sj; /* the stem's geometry and GEMM (its s.rows: the buffer's rows) */
+    const tc_pool2d_desc *q;
+    void (*max_plane)(const tc_pool2d_desc *d, const float *x, float *y);
+    int R, bands, threads;
+    size_t buf; /* floats of a thread's buffer; the buffers follow every thread's stem slot */
+} cp_job;
+
+/* items = (image, band of R pooled rows); each thread one contiguous range (tc_parallel_for),
+ * so that a band finds the rows it shares with the one before in its buffer */
+static void cp_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const cp_job *j = (const cp_job *)varg;
+    const stem_bands *s = &j->sj.s;
+    const tc_pool2d_desc *q = j->q;
+    const int K = s->p->K, OW = s->OW, PH = q->oh, PW = q->ow;
+    const ptrdiff_t ld = (ptrdiff_t)s->rows * OW; /* plane stride of the buffer */
+    float *buf = s->ws + (size_t)j->threads * s->slot + (size_t)tid * j->buf;
+    int held_b = -1, held0 = 0, held1 = 0; /* the buffer holds rows [held0, held1) of image held_b */
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / j->bands), r0 = (int)(it % j->bands) * j->R;
+        const int r1 = r0 + j->R < PH ? r0 + j->R : PH;
+        float *y = j->sj.y + ((size_t)b * K * PH + r0) * PW;
+        int s0, s1;
+        cp_conv_rows(q, s->OH, r0, r1, &s0, &s1);
+        if (s1 <= s0) { /* every window in the padding: onnxruntime's value */
+            for (int k = 0; k < K; k++)
+                for (ptrdiff_t i = 0; i < (ptrdiff_t)(r1 - r0) * PW; i++)
+                    y[(size_t)k * PH * PW + i] = -FLT_MAX;
+            held_b = -1;
+            continue;
+        }
+        int c0 = s0; /* rows [s0, c0) carried from the band before */
+        if (held_b == b && held0 <= s0 && s0 < held1) {
+            c0 = held1;
+            if (s0 > held0)
+                for (int k = 0; k < K; k++)
+                    memmove(buf + k * ld, buf + k * ld + (ptrdiff_t)(s0 - held0) * OW,
+                            (size_t)(held1 - s0) * OW * sizeof(float));
+        }
+        if (s1 > c0) {
+            stem_band bd;
+            stem_band_at(s, tid, b, c0, s1, &bd);
+            stem_band_gemm(&j->sj, &bd, buf + (ptrdiff_t)(c0 - s0) * OW, ld, NULL, 0);
+        }
+        held_b = b, held0 = s0, held1 = s1;
+        tc_pool2d_desc d = *q;
+        d.nc = 1, d.h = s1 - s0, d.w = OW, d.oh = r1 - r0, d.ow = PW;
+        d.pad_t = s0 - (r0 * q->sh - q->pad_t), d.pad_b = 0; /* max: windows clipped to h */
+        for (int k = 0; k < K; k++)
+            j->max_plane(&d, buf + k * ld, y + (size_t)k * PH * PW);
+    }
+}
+
+int tc_conv2d_maxpool_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                          const tc_pool2d_desc *q, int n, int h, int w, const float *x,
+                          const float *packed, const float *bias, const tc_activation *act,
+                          float *y, float *workspace)
+{
+    int OH, OW;
+    if (n < 1 || tc_conv2d_maxpool_check(p, algo, q, h, w) || tc_activation_check(act) ||
+        tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return -1;
+    tc_ctx serial;
+    cp_job j;
+    memset(&j, 0, sizeof(j));
+    stem_job_init(&j.sj, &serial, ctx, packed, bias, NULL, act, y);
+    j.q = q;
+    j.max_plane = tc_pool2d_kernels_of(ctx)->max_plane;
+    j.R = cp_band_rows(q, OW);
+    j.bands = (q->oh + j.R - 1) / j.R;
+    j.buf = cp_buffer_floats(p, q, OH, OW);
+    j.threads = tc_pool_size(ctx ? ctx->pool : NULL);
+    const int rows = cp_buffer_rows(q, OH, j.R);
+    stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, stem_slot_floats(p, rows, w),
+                    &j.sj.s);
+    tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.bands, 1, cp_task, &j);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */

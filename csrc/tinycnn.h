@@ -446,6 +446,26 @@ void tc_global_avg_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const 
 /* x: [NC, S]  y: [NC]   same NaN rule as tc_max_pool2d_f32 */
 void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x, float *y);
 
+/* A convolution whose output only a max pool reads (SqueezeNet's stem -> 3x3/2 MaxPool), as
+ * one call (conv.c): the stem's bands of output rows, each pooled in its thread's workspace,
+ * the convolution's output never whole in memory.  q: the pool's geometry over each of the
+ * K output planes (nc, h, w: ignored, the convolution's OH x OW; oh, ow: the pooled size).
+ * 0 when the band path takes them: algo TC_CONV_ALGO_GEMM on a strided or padded layer of
+ * few input channels (the stems that tc_conv2d_f32 runs in bands) and a valid pool; else -1. */
+int tc_conv2d_maxpool_check(const tc_conv2d_params *p, int algo, const tc_pool2d_desc *q, int h,
+                            int w);
+/* Floats of workspace for an [n, C, h, w] input with this ctx (0 where the check fails) */
+size_t tc_conv2d_maxpool_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                                        const tc_pool2d_desc *q, int h, int w);
+/* x: [N, C, H, W]  y: [N, K, q->oh, q->ow], not overlapping x
+ * y = maxpool(act(conv(x, weight) + bias)): the same bits as tc_conv2d_f32 then
+ * tc_max_pool2d_f32.  Returns -1 (nothing written) where tc_conv2d_maxpool_check or
+ * tc_activation_check fails, else 0. */
+int tc_conv2d_maxpool_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                          const tc_pool2d_desc *q, int n, int h, int w, const float *x,
+                          const float *packed, const float *bias, const tc_activation *act,
+                          float *y, float *workspace);
+
 /* Squeeze-and-excitation block (se.c): y = x * act2(w2 . act1(w1 . mean(x) + b1) + b2),
  * the gate one value per (image, channel).
  * x, y: [n][c][s] (y may be x)  w1: [c1][c]  b1: [c1] or NULL  w2: [c][c1]  b2: [c] or NULL

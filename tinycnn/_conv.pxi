@@ -118,6 +118,27 @@ cdef class BoundConv2d(BoundCall):
         return 0
 
 
+cdef class BoundConvMaxPool:
+    """A convolution and the max pool after it over fixed buffers, checked once
+    (Conv2d.bind_maxpool); call it without arguments."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef const tc_conv2d_params *p
+    cdef const tc_activation *act
+    cdef tc_pool2d_desc q
+    cdef int algo, n, h, w
+    cdef const float *px
+    cdef const float *pk
+    cdef const float *pb
+    cdef float *py
+    cdef float *pw
+
+    def __call__(self):
+        with nogil:
+            tc_conv2d_maxpool_f32(self.ctx, self.p, self.algo, &self.q, self.n, self.h, self.w,
+                                  self.px, self.pk, self.pb, self.act, self.py, self.pw)
+
+
 cdef class Conv2d:
     """2-D convolution (NCHW float32) planned once: weights packed for the given algorithm.
 
@@ -297,6 +318,69 @@ cdef class Conv2d:
         call.layer = self
         call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
         call.keep = (x, y, residual, ws, scale, means)
+        call.n, call.h, call.w = n, h, w
+        call.px = _fptr(x)
+        call.pk = _fptr(self.packed)
+        call.pb = _fptr_or_null(self.bias)
+        call.py = _fptr_mut(y)
+        call.pw = _fptr_or_null(ws)
+        return call
+
+
+    cdef int _maxpool_desc(self, tc_pool2d_desc *q, int h, int w, kernel, strides, pads,
+                           dilations, int oh, int ow) except -1:
+        if len(kernel) != 2 or len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
+            raise ValueError(f"conv_maxpool: kernel {kernel!r}, strides {strides!r}, dilations "
+                             f"{dilations!r} need 2 values (h, w) and pads {pads!r} 4")
+        q.nc, q.h, q.w, q.oh, q.ow = 0, 0, 0, oh, ow
+        q.kh, q.kw = kernel[0], kernel[1]
+        q.sh, q.sw = strides[0], strides[1]
+        q.pad_t, q.pad_l, q.pad_b, q.pad_r = pads[0], pads[1], pads[2], pads[3]
+        q.dh, q.dw = dilations[0], dilations[1]
+        return 0
+
+    def maxpool_supported(self, int h, int w, kernel, strides, pads, dilations, int oh, int ow):
+        """Whether bind_maxpool takes this layer, an h x w input and the max pool (kernel,
+        strides, pads (top, left, bottom, right), dilations, pooled size oh x ow) after it:
+        the banded stems (algo 'gemm', few input channels, strided or padded)."""
+        cdef tc_pool2d_desc q
+        self._maxpool_desc(&q, h, w, kernel, strides, pads, dilations, oh, ow)
+        return tc_conv2d_maxpool_check(&self.p, self.algo_id, &q, h, w) == 0
+
+    def maxpool_workspace_size(self, int h, int w, kernel, strides, pads, dilations, int oh,
+                               int ow):
+        """float32 elements of workspace bind_maxpool needs (all of the Context's threads)."""
+        cdef tc_pool2d_desc q
+        self._maxpool_desc(&q, h, w, kernel, strides, pads, dilations, oh, ow)
+        return int(tc_conv2d_maxpool_workspace_size(&self.ctx.ctx, &self.p, self.algo_id, &q, h,
+                                                    w))
+
+    def bind_maxpool(self, x, y, kernel, strides, pads, dilations, workspace=None):
+        """y = max_pool2d(act(conv(x) + bias)) as one call without arguments over these buffers
+        (csrc/conv.c tc_conv2d_maxpool_f32): the convolution's output never whole in memory;
+        the same bits as run() then max_pool2d.  y: [N, K, oh, ow], the pooled size."""
+        _check_array("conv_maxpool", "x", x, 4)
+        _check_array("conv_maxpool", "y", y, 4, True)
+        n, c, h, w = x.shape
+        if c != self.p.C:
+            raise ValueError(f"conv_maxpool: x {x.shape} has {c} channels, weight expects "
+                             f"{self.p.C}")
+        self.output_shape(n, h, w)
+        if y.shape[:2] != (n, self.p.K):
+            raise ValueError(f"conv_maxpool: y {y.shape} must be [{n}, {self.p.K}, oh, ow] for "
+                             f"x {x.shape}")
+        cdef BoundConvMaxPool call = BoundConvMaxPool.__new__(BoundConvMaxPool)
+        self._maxpool_desc(&call.q, h, w, kernel, strides, pads, dilations, y.shape[2],
+                           y.shape[3])
+        if tc_conv2d_maxpool_check(&self.p, self.algo_id, &call.q, h, w) != 0:
+            raise ValueError(f"conv_maxpool: {self!r} on x {x.shape} with the pool kernel "
+                             f"{kernel}, strides {strides}, pads {pads}, dilations {dilations} "
+                             f"to y {y.shape} is not a banded stem and a max pool")
+        _check_disjoint("conv_maxpool", "x", x, y)
+        ws = _workspace("conv_maxpool", workspace, tc_conv2d_maxpool_workspace_size(
+            &self.ctx.ctx, &self.p, self.algo_id, &call.q, h, w))
+        call.keep = (self, x, y, ws)
+        call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
         call.n, call.h, call.w = n, h, w
         call.px = _fptr(x)
         call.pk = _fptr(self.packed)

@@ -159,6 +159,14 @@ cdef extern from "tinycnn.h" nogil:
                                 float *y)
     void tc_global_max_pool_f32(const tc_ctx *ctx, ptrdiff_t nc, ptrdiff_t s, const float *x,
                                 float *y)
+    int tc_conv2d_maxpool_check(const tc_conv2d_params *p, int algo, const tc_pool2d_desc *q,
+                                int h, int w)
+    size_t tc_conv2d_maxpool_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p,
+                                            int algo, const tc_pool2d_desc *q, int h, int w)
+    int tc_conv2d_maxpool_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
+                              const tc_pool2d_desc *q, int n, int h, int w, const float *x,
+                              const float *packed, const float *bias,
+                              const tc_activation *act, float *y, float *workspace)
     size_t tc_se_workspace_size(int n, int c, int c1)
     int tc_se_f32(const tc_ctx *ctx, int n, int c, ptrdiff_t s, int c1, const float *x,
                   const float *w1, const float *b1, const tc_activation *act1, const float *w2,

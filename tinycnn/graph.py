@@ -72,6 +72,7 @@ def prepare(model, level, ctx, options, cache):
         _fold_se_gate(g, keep)
         _se_pool_in_depthwise(g)
         _fuse_pointwise_grouped(g, keep)
+        _fuse_conv_maxpool(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
         _fuse_relu(g, keep, "BatchNormalization")
@@ -780,6 +781,41 @@ def _fuse_pointwise_grouped(g, keep):
                      pointwise.index)
         fused.label = pointwise.label + "+" + grouped.label
         _replace(g, [pointwise, grouped], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
+
+
+# The input channels of a stem (csrc/conv.c TC_STEM_MAX_C): the layers conv.c runs in bands
+_STEM_MAX_CHANNELS = 4
+
+
+def _fuse_conv_maxpool(g, keep):
+    """A strided Conv of at most _STEM_MAX_CHANNELS input channels (as _fuse_conv left it, with
+    its activation) -> MaxPool, the Conv's output read by the pool alone -> one
+    tinycnn::ConvMaxPool (ops/fused_cp.py): the stems and their pools, run as one banded call
+    where the stem is banded and as the two steps otherwise.  Strided, so never Winograd-able:
+    conv_chain, which counts tinycnn::Conv nodes, is the same after it.  Refused: weights that
+    are not constant, a residual or gates, the planes' means, a 1-D or 3-D pool, the pool's
+    Indices output."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    for pool in [n for n in g.nodes if n.op_type == "MaxPool" and n.domain == ""]:
+        if len(pool.inputs) != 1 or any(pool.outputs[1:]) or len(pool.attrs.get(
+                "kernel_shape") or ()) != 2 or pool.attrs.get("storage_order", 0):
+            continue
+        conv = producers.get(pool.inputs[0])
+        ins = _constant_conv(g, conv)
+        if (ins is None or ins[3] or len(conv.outputs) != 1 or conv.attrs.get("channel_means")
+                or _single_consumer(g, pool.inputs[0], keep) is not pool):
+            continue
+        if (np.shape(g.initializers[ins[1]])[1] > _STEM_MAX_CHANNELS
+                or all(int(v) == 1 for v in conv.attrs.get("strides") or [1])):
+            continue
+        attrs = {}
+        for key, node in (("conv", conv), ("pool", pool)):
+            attrs[key] = {k: tuple(v) if isinstance(v, list) else v for k, v in node.attrs.items()}
+        fused = Node(conv.name, "ConvMaxPool", FUSED, [ins[0], ins[1], ins[2], ins[4]],
+                     list(pool.outputs), attrs, conv.index)
+        fused.label = conv.label + "+" + pool.label
+        _replace(g, [conv, pool], fused)
         producers = {o: n for n in g.nodes for o in n.outputs}
 
 

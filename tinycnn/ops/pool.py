@@ -1,4 +1,6 @@
 """Pooling and LRN."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _kernels as K
@@ -8,8 +10,23 @@ from .qcommon import Q8
 from .qelementwise import max_pool_8bit
 
 
+@dataclass
+class PoolPlan:
+    """A 2-D float pool as _pool plans it: 4-D input and output shapes, the output's own
+    shape, and the kernels' geometry (pads: top, left, bottom, right)."""
+    x4: tuple
+    y4: tuple
+    out_shape: tuple
+    kernel: tuple
+    strides: tuple
+    pads: tuple
+    dilations: tuple
+
+
 def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, strides,
-          count_include_pad=0):
+          count_include_pad=0, plan_only=False):
+    """The pool's step; plan_only: its PoolPlan instead (a float pool of 1-D or 2-D X that
+    needs no numpy path), or None."""
     eight_bit = kind == "max" and X.dtype in Q8
     if not eight_bit:
         X = n.to_layout(X, None)
@@ -35,6 +52,8 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
         # the output size toward zero); its overhang counts as padding in the average.
         pe = [e + max(0, (o - 1) * s + d * (k - 1) + 1 - (size + b + e)) if d == 1 else e
               for e, o, s, d, k, size, b in zip(pe, out, st, dl, ks, X.shape[2:], pb)]
+    if plan_only and (eight_bit or X.ndim > 4):
+        return None
     if eight_bit:
         if X.ndim > 4:
             raise n.error(f"8-bit MaxPool is 1-D or 2-D; X has shape {X.shape}",
@@ -51,6 +70,8 @@ def _pool(n, X, kind, kernel_shape, auto_pad, ceil_mode, dilations, pads, stride
     pads4 = (pb[0], pb[1], pe[0], pe[1])
     ctx = n.ctx
     ks, st, dl = tuple(ks), tuple(st), tuple(dl)
+    if plan_only:
+        return PoolPlan(x4, y4, out_shape, ks, st, pads4, dl)
     if kind == "max":
         def bind(x, y):
             return K.bind_max_pool2d(ctx, x.reshape(x4), y.reshape(y4), ks, st, pads4, dl)
