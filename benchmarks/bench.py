@@ -23,7 +23,14 @@ How it measures (the method of issue 4):
   (default ./exports/).
 * Every measurement runs in worker processes (this script with --worker); the
   parent only coordinates, so neither torch nor onnx is loaded where we time.
-* 1 thread: both engines in ONE process, runs alternating (A, B, A, B, ...).
+* 1 thread: both engines in ONE process, alternating bursts (A x (burst + 1),
+  B x (burst + 1), ...; --burst, default 5), the first run of each burst
+  discarded: each engine is timed on the state its own runs leave.  A run right
+  after the other engine's pays for what that one left behind in the caches and
+  memory: onnxruntime's runs right after a tinycnn run on huge pages were 4-11%
+  slower than right after one on ordinary pages (ResNet-50, DenseNet-121,
+  MobileNetV2; also across processes), so runs alternating one by one charged
+  part of each engine's cost to the other.
 * N > 1 threads: one process per engine, alternating bursts (A runs a burst
   while B's process waits on its pipe, then the other way round).  Only one
   process computes at a time: before a burst, the parent waits until the other
@@ -205,8 +212,9 @@ class _Worker:
         return {"ms": ms, "cpu_ms": self.cpu_ms.get(engine, []),
                 "maxrss_kb": peak_rss_kb()}
 
-    def cmd_alternate(self, engines, warmup, runs, seconds):
-        """Runs the loaded engines in turn, in this one process."""
+    def cmd_alternate(self, engines, warmup, runs, seconds, burst=1):
+        """Runs the loaded engines in turn, in this one process: bursts of `burst` timed runs
+        after one untimed run (none when burst is 1), until each has `runs` (or `seconds`)."""
         for _ in range(warmup):
             for e in engines:
                 self._time_one(e)
@@ -215,7 +223,12 @@ class _Worker:
         t0 = time.perf_counter()
         while True:
             for e in engines:
-                samples[e].append(self._time_one(e))
+                if burst > 1:
+                    self._time_one(e)          # pays for the state the other engine left
+                    self.cpu_ms[e].pop()
+                want = burst if seconds is not None else min(burst, runs - len(samples[e]))
+                for _ in range(max(want, 1)):
+                    samples[e].append(self._time_one(e))
             n = len(samples[engines[-1]])
             elapsed = time.perf_counter() - t0
             if (seconds is None and n >= runs) or (seconds is not None and elapsed >= seconds and n >= 3):
@@ -517,8 +530,9 @@ def measure_load(engines, path, desc, samples):
     return res, info
 
 
-def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter):
-    """Both engines in one process, runs alternating (used at 1 thread).  path: one model for
+def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter, burst=1):
+    """Both engines in one process, alternating bursts of `burst` timed runs, the first run of
+    each burst discarded (runs one by one when burst is 1); used at 1 thread.  path: one model for
     all engines (their outputs are compared), or {engine: model}."""
     with Worker("alternate") as w:
         for e in engines:
@@ -527,7 +541,8 @@ def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, met
         same = len(engines) > 1 and not isinstance(path, dict)
         diffs = w.call("compare", engines=engines)["diffs"] if same else []
         with meter.around([w]):
-            r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds)
+            r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds,
+                       burst=burst)
     return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e]} for e in engines}, diffs
 
 
@@ -655,7 +670,8 @@ def run_benchmark(args):
         "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions(args.engine_a),
         "engines": engines, "loadavg_start": os.getloadavg(),
         "method": {"nice": args.nice, "runs": args.runs, "seconds": args.seconds, "warmup": args.warmup,
-                   "burst": args.burst, "min_gap_s": args.gap, "load_samples": args.load_samples},
+                   "burst": args.burst, "burst_1t": args.burst, "min_gap_s": args.gap,
+                   "load_samples": args.load_samples},
         "suite": args.suite, "opset": args.opset, "isa": isa_note(),
         "models": {},
     }
@@ -694,7 +710,7 @@ def run_benchmark(args):
             bg = BackgroundMeter()
             if t == 1:
                 m["threads"][t], diffs = measure_one_process(
-                    order, path, desc, t, args.warmup, args.runs, args.seconds, bg)
+                    order, path, desc, t, args.warmup, args.runs, args.seconds, bg, args.burst)
                 m["output_diff"] = diffs
             else:
                 m["threads"][t] = measure_bursts(order, path, desc, t, args.warmup, args.runs,
@@ -825,7 +841,9 @@ def markdown(result):
     notes.append(
         f"Medians of {count}, batch 1, fp32, models exported by models/ at opset {result['opset']} "
         "(legacy exporter). "
-        "1 thread: both engines in one process, runs alternating. "
+        + ("1 thread: both engines in one process, runs alternating. " if not meth.get("burst_1t")
+           else f"1 thread: both engines in one process, alternating bursts of {meth['burst_1t']} runs "
+           "(first run of each burst discarded). ")
         + (f"{many} threads: one process per engine, alternating bursts of {meth['burst']} runs (first run "
            "of each burst discarded), one process computing at a time. " if many else "")
         + "Load: session creation in fresh processes; peak RSS: VmHWM of a "
@@ -894,7 +912,7 @@ def parse_args(argv):
     p.add_argument("--seconds", type=float, default=None,
                    help="instead of --runs: alternate for this many seconds per model and thread count")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs per engine before timing (default 2)")
-    p.add_argument("--burst", type=int, default=5, help="timed runs per burst at >1 thread (default 5)")
+    p.add_argument("--burst", type=int, default=5, help="timed runs per burst (default 5; after one untimed run)")
     p.add_argument("--gap", type=float, default=0.02,
                    help="least pause between bursts, s; then wait until the last process is quiet (default 0.02)")
     p.add_argument("--load-samples", type=int, default=3,

@@ -8,8 +8,8 @@ Not a test.  Run from the repository root (after an in-place build):
     python benchmarks/bench_int8.py --formats qdq,qoperator --models mobilenet_v2 --quick
 
 The method is bench.py's (whose workers, quiet-waits and background meter it reuses):
-1 thread, every engine in one process, runs alternating; 2 threads, one process per engine,
-alternating bursts.  Models: the float export of bench.py's cache (opset 13, BatchNorm folded),
+1 thread, every engine in one process, alternating bursts; 2 threads, one process per engine,
+alternating bursts (the first run of every burst discarded).  Models: the float export of bench.py's cache (opset 13, BatchNorm folded),
 quantized by onnxruntime's quantize_static (models/quantize.py: per-channel int8 weights,
 uint8 activations, min-max calibration on 16 crops of photographs), cached beside it.
 
@@ -97,7 +97,7 @@ def run(args):
                 meter = bench.BackgroundMeter()
                 if t == 1:
                     res, _ = bench.measure_one_process(engines, paths, desc, t, args.warmup,
-                                                       args.runs, None, meter)
+                                                       args.runs, None, meter, args.burst)
                 else:
                     res = bench.measure_bursts(engines, paths, desc, t, args.warmup, args.runs,
                                                None, args.burst, args.gap, meter)
