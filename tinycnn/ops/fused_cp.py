@@ -11,30 +11,21 @@ import numpy as np
 
 from ..ir import Value
 from . import FUSED_DOMAIN, op
-from .common import bound_step, require_float
+from .common import bound_step, require_float, window_geometry
 from .conv import _conv, conv_layer, conv_macs, conv_window
 from .fused_ir import _conv_args
 from .pool import _pool, pool_window
 
 
 def _conv_out(X, W, conv):
-    """The convolution's output Value (shape only) of input X: explicit pads or auto_pad."""
+    """The convolution's output Value (shape only) of input X.  Called for the cost of a node
+    that planned, so its geometry is valid (window_geometry would need a node to name in an
+    error)."""
     if X is None or W is None or X.ndim != 4:
         return None
-    kh, kw = W.shape[2:]
-    st = list(conv.get("strides") or (1, 1))
-    dl = list(conv.get("dilations") or (1, 1))
-    pads = list(conv.get("pads") or (0, 0, 0, 0))
-    auto = conv.get("auto_pad") or "NOTSET"
-    out = []
-    for i, (size, k) in enumerate(zip(X.shape[2:], (kh, kw))):
-        span = dl[i] * (k - 1) + 1
-        if auto in ("SAME_UPPER", "SAME_LOWER"):
-            out.append(-(-size // st[i]))
-        elif auto == "VALID":
-            out.append((size - span) // st[i] + 1)
-        else:
-            out.append((size + pads[i] + pads[i + 2] - span) // st[i] + 1)
+    *_, out = window_geometry(None, X.shape[2:], list(W.shape[2:]), conv.get("strides"),
+                              conv.get("dilations"), conv.get("pads"),
+                              conv.get("auto_pad") or "NOTSET")
     return Value("", (X.shape[0], W.shape[0]) + tuple(out), np.float32)
 
 
