@@ -43,34 +43,6 @@ def quantized_graph(g, keep, fuse, source):
     _fuse_lookups_into_convs(g, keep)
 
 
-def _fuse_sigmoid_muls(g, keep):
-    """QLinearMul(x, QLinearSigmoid(x)) (SiLU, swish: EfficientNet's activation) becomes one
-    tinycnn::QLinearSigmoidMul, a table lookup, when the sigmoid's only use is that product."""
-    consumers = g.consumers()
-    producers = {o: n for n in g.nodes for o in n.outputs if o}
-    replaced = {}
-    for mul in g.nodes:
-        if mul.op_type != "QLinearMul" or mul.domain != MS or len(mul.inputs) != 8:
-            continue
-        for slot in (0, 3):
-            name, other = mul.inputs[slot], mul.inputs[3 - slot]
-            sig = producers.get(name)
-            if (sig is None or sig.op_type != "QLinearSigmoid" or sig.domain != MS
-                    or id(sig) in replaced or len(sig.inputs) != 5 or sig.inputs[0] != other
-                    or name in keep or len(consumers.get(name, [])) != 1):
-                continue
-            fused = Node(mul.name, "QLinearSigmoidMul", FUSED_DOMAIN,
-                         list(sig.inputs) + list(mul.inputs[1:3]) + list(mul.inputs[4:8]),
-                         list(mul.outputs), {"sigmoid_is_a": int(slot == 0)}, mul.index)
-            fused.label = "QLinearSigmoid+QLinearMul"
-            g.fused_away.add(name)
-            replaced[id(sig)] = None
-            replaced[id(mul)] = fused
-            break
-    if replaced:
-        g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
-
-
 def _fuse_into_binary(g, keep, op_type, fits, make):
     """Each com.microsoft `op_type` node (QLinearAdd/QLinearMul: A at input 0, B at 3) with an
     operand whose producer `fits(producer, other_operand)`, used there only and not a graph
