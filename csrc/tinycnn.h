@@ -351,27 +351,6 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
                      int h, int w, int band, const float *x, float *y, float *means,
                      float *workspace);
 
-/* SqueezeNet's fire module in bands of output rows (fire_fused.c):
- *   y[:, c1 : c1 + K1] = e1(sq(x)), y[:, c3 : c3 + K3] = e3(sq(x)), each stage with its bias
- * and activation (the Concat of the two expands written in place), the squeeze output kept a
- * band of `band` output rows (with e3's halo) at a time in workspace, never whole in memory.
- * sq, e1: planned 1x1 layers (1X1 or 1X1_CHAN, group 1); e3: any algorithm but the reference,
- * group 1, stride 1, output h x w (a "same" 3x3); e1's and e3's C == sq's K; the slices
- * inside y's ky channels and apart.  The result is the three layers' run one after the other
- * bit for bit at any thread count, and at any band that is a multiple of a Winograd e3's
- * tile. */
-/* 0 when the stages chain as above and band >= 1, else -1 (the functions below then do nothing). */
-int tc_fire_fused_check(const tc_ir_stage *sq, const tc_ir_stage *e1, const tc_ir_stage *e3,
-                        int h, int w, int band, int ky, int c1, int c3);
-/* Floats of workspace for an h x w input with ctx's threads (a band's slot per thread). */
-size_t tc_fire_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *sq,
-                                    const tc_ir_stage *e1, const tc_ir_stage *e3, int h, int w,
-                                    int band);
-/* x: [N, C, H, W]  y: [N, ky, H, W], not overlapping x (its other channels untouched) */
-void tc_fire_fused_f32(const tc_ctx *ctx, const tc_ir_stage *sq, const tc_ir_stage *e1,
-                       const tc_ir_stage *e3, int n, int h, int w, int band, const float *x,
-                       float *y, int ky, int c1, int c3, float *workspace);
-
 /* end of convolution section */
 
 /* ------------------------------------------------------------------------ */

@@ -126,15 +126,6 @@ cdef extern from "tinycnn.h" nogil:
     void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
                          int h, int w, int band, const float *x, float *y, float *means,
                          float *workspace)
-    int tc_fire_fused_check(const tc_ir_stage *sq, const tc_ir_stage *e1, const tc_ir_stage *e3,
-                            int h, int w, int band, int ky, int c1, int c3)
-    size_t tc_fire_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *sq,
-                                        const tc_ir_stage *e1, const tc_ir_stage *e3, int h,
-                                        int w, int band)
-    void tc_fire_fused_f32(const tc_ctx *ctx, const tc_ir_stage *sq, const tc_ir_stage *e1,
-                           const tc_ir_stage *e3, int n, int h, int w, int band,
-                           const float *x, float *y, int ky, int c1, int c3,
-                           float *workspace)
 
     # -- transposed convolution ----------------------------------------------
     ctypedef struct tc_conv_depth:

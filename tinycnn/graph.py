@@ -72,7 +72,6 @@ def prepare(model, level, ctx, options, cache):
         _fold_se_gate(g, keep)
         _se_pool_in_depthwise(g)
         _fuse_pointwise_grouped(g, keep)
-        _fuse_fire(g, keep)
         _fuse_conv_maxpool(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
@@ -132,18 +131,13 @@ def _is_shortcut_concat(n, computed, below, bit):
 
 def _winograd_able(n, constants):
     """A Conv with constant 3x3 or 5x5 weights, stride 1, no dilation, group 1; a Conv whose
-    weights are computed at run time counts too (its shape is unknown here).  A tinycnn::Fire
-    counts as its expand3x3."""
-    if n.op_type == "Fire" and n.domain == FUSED:
-        w_input, a = 5, n.attrs.get("expand3x3", {})
-    elif n.op_type == "Conv":
-        w_input, a = 1, n.attrs
-    else:
+    weights are computed at run time counts too (its shape is unknown here)."""
+    if n.op_type != "Conv":
         return False
-    w = (constants.get(n.inputs[w_input]) if len(n.inputs) > w_input and hasattr(constants, "get")
-         else None)
+    w = constants.get(n.inputs[1]) if len(n.inputs) > 1 and hasattr(constants, "get") else None
     if w is None:
         return True
+    a = n.attrs
     return (np.ndim(w) == 4 and tuple(np.shape(w)[2:]) in ((3, 3), (5, 5))
             and int(a.get("group", 1)) == 1 and all(int(v) == 1 for v in a.get("strides") or [1])
             and all(int(v) == 1 for v in a.get("dilations") or [1]))
@@ -787,54 +781,6 @@ def _fuse_pointwise_grouped(g, keep):
                      pointwise.index)
         fused.label = pointwise.label + "+" + grouped.label
         _replace(g, [pointwise, grouped], fused)
-        producers = {o: n for n in g.nodes for o in n.outputs}
-
-
-def _fuse_fire(g, keep):
-    """Conv 1x1 (group 1) -> Conv 1x1 and Conv 3x3 (group 1), both reading the first one's
-    output and nothing else reading it, -> Concat of the two along the channels, each Conv as
-    _fuse_conv left it (with its activation) -> one tinycnn::Fire (ops/fused_fire.py):
-    SqueezeNet's fire modules, run in bands where the kernel takes them and as the three
-    convolutions and the Concat otherwise.  Refused: an intermediate used by another node or
-    kept as an output, weights that are not constant, a residual, gates or the planes' means on
-    any of them, a Concat of other inputs or along another axis."""
-    producers = {o: n for n in g.nodes for o in n.outputs}
-
-    def conv(node, kernel):
-        ins = _constant_conv(g, node)
-        if (ins is None or ins[3] or len(node.outputs) != 1 or node.attrs.get("channel_means")
-                or int(node.attrs.get("group", 1)) != 1):
-            return None
-        return ins if np.shape(g.initializers[ins[1]])[2:] == kernel else None
-
-    for cat in [n for n in g.nodes if n.op_type == "Concat" and n.domain == ""]:
-        if len(cat.inputs) != 2 or int(cat.attrs.get("axis", 1)) not in (1, -3):
-            continue
-        a, b = (producers.get(i) for i in cat.inputs)
-        if a is None or b is None or a is b:
-            continue
-        for e1_first, (n1, n3) in ((1, (a, b)), (0, (b, a))):
-            e1, e3 = conv(n1, (1, 1)), conv(n3, (3, 3))
-            if e1 is not None and e3 is not None:
-                break
-        if e1 is None or e3 is None or e1[0] != e3[0]:
-            continue
-        if any(_single_consumer(g, o, keep) is not cat for o in cat.inputs):
-            continue
-        squeeze = producers.get(e1[0])
-        s = conv(squeeze, (1, 1))
-        readers = g.consumers().get(e1[0], [])
-        if (s is None or e1[0] in keep or len(readers) != 2
-                or {id(r) for r in readers} != {id(n1), id(n3)}):
-            continue
-        attrs = {"e1_first": e1_first}
-        for key, node in (("squeeze", squeeze), ("expand1x1", n1), ("expand3x3", n3)):
-            attrs[key] = {k: tuple(v) if isinstance(v, list) else v for k, v in node.attrs.items()}
-        fused = Node(squeeze.name, "Fire", FUSED,
-                     [s[0], s[1], s[2], e1[1], e1[2], e3[1], e3[2], s[4], e1[4], e3[4]],
-                     list(cat.outputs), attrs, squeeze.index)
-        fused.label = "+".join(n.label for n in (squeeze, n1, n3, cat))
-        _replace(g, [squeeze, n1, n3, cat], fused)
         producers = {o: n for n in g.nodes for o in n.outputs}
 
 
