@@ -70,12 +70,31 @@ static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, 
         _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(e, od), e2));
         a = c;
     }
+    if (o < n && n - o < 8) {
+        /* the last r < 8 outputs from the carried maxima a (columns 2o .. 2o + 7) and one
+         * step of the row's last 8 columns, 2n - 7 .. 2n, moved down to lanes 0 .. 2r - 8
+         * of b (columns 2o + 8 ..): 3 loads instead of the 9 of a step redoing the last 8
+         * outputs.  The same maxima in the same order as the carried steps; lanes r .. 7
+         * are not stored. */
+        const int r = n - o;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const float *q = src + 2 * n - 7;
+        __m256 bq = nr == 3 ? vmax3(q, rs) : vmax_rows(q, rs, nr);
+        __m256 b = _mm256_permutevar8x32_ps(bq, _mm256_min_epi32(
+            _mm256_add_epi32(lane, _mm256_set1_epi32(15 - 2 * r)), _mm256_set1_epi32(7)));
+        __m256 e = even8(a, b), od = odd8(a, b);
+        __m256 e2 = _mm256_permutevar8x32_ps(e, rot1); /* lane 7 is past the row: not stored */
+        _mm256_maskstore_ps(y + o, _mm256_cmpgt_epi32(_mm256_set1_epi32(r), lane),
+                            _mm256_max_ps(_mm256_max_ps(e, od), e2));
+        return n;
+    }
     for (; o < n; o += 8) { /* without the carry: columns 2o .. 2o + 16 (2n + 1 <= avail) */
         if (o + 8 > n)
             o = n - 8;
         const float *p = src + 2 * o;
-        __m256 a0 = vmax_rows(p, rs, nr), b0 = vmax_rows(p + 8, rs, nr);
-        __m256 c0 = vmax_rows(p + 9, rs, nr); /* its lane 7: column 16 */
+        __m256 a0 = nr == 3 ? vmax3(p, rs) : vmax_rows(p, rs, nr);
+        __m256 b0 = nr == 3 ? vmax3(p + 8, rs) : vmax_rows(p + 8, rs, nr);
+        __m256 c0 = nr == 3 ? vmax3(p + 9, rs) : vmax_rows(p + 9, rs, nr); /* lane 7: column 16 */
         __m256 e = even8(a0, b0), od = odd8(a0, b0);
         __m256 e2 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e, rot1), c0, 0x80);
         _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(e, od), e2));
@@ -115,8 +134,20 @@ static int row_2x2s2_avx2(const float *src, ptrdiff_t rs, int nr, int is_max, fl
 
 #include "pool2d_impl.h"
 
+/* A 3x3/2 max pool whose every window lies inside the plane (no pads, or ceil mode's that no
+ * window reaches: SqueezeNet's 55 -> 27 and 27 -> 13) and rows of 8 or more outputs: the row
+ * kernel straight over the rows, as pool_plane_ would call it, without its per-row edge
+ * bookkeeping. */
 static void max_plane_avx2(const tc_pool2d_desc *d, const float *x, float *y)
 {
+    if (d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1 &&
+        d->pad_t == 0 && d->pad_l == 0 && (d->oh - 1) * 2 + 3 <= d->h &&
+        (d->ow - 1) * 2 + 3 <= d->w && d->ow >= 8) {
+        for (int oy = 0; oy < d->oh; oy++)
+            max_row_3x3s2_avx2(x + (ptrdiff_t)2 * oy * d->w, d->w, 3, y + (ptrdiff_t)oy * d->ow,
+                               d->ow, d->w);
+        return;
+    }
     pool_plane_(d, 1, 0, x, y);
 }
 
