@@ -944,21 +944,8 @@ static void stem_band_gemm(const stem_job *j, const stem_band *bd, float *C, ptr
         for (int c = 0; c < p->C; c++)
             sb.pf[c] = (const char *)(bd->pj.x + ((size_t)c * s->h + bd->r0) * s->w);
     }
-    tc_gemm_op op;
-    memset(&op, 0, sizeof(op));
-    op.M = p->K;
-    op.N = (bd->oh1 - bd->oh0) * s->OW;
-    op.K = p->C * p->KH * p->KW;
-    op.a_packed = j->packed;
-    op.pack_b = stem_pack_b;
-    op.b_arg = &sb;
-    op.C = C;
-    op.ldc = ldc;
-    op.epi.bias = j->bias;
-    op.epi.residual = residual;
-    op.epi.ldr = ldr;
-    if (j->act)
-        op.epi.act = *j->act;
+    tc_gemm_op op = tc_gemm_op_layer(p->K, sb.N, p->C * p->KH * p->KW, j->packed, stem_pack_b,
+                                     &sb, C, ldc, j->bias, residual, ldr, j->act);
     tc_gemm_run(j->serial, &op, bd->xp + (s->slot - tc_gemm_workspace_size(NULL)));
 }
 

@@ -730,7 +730,17 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int O
  * (row oh + 1's tap row ki is row oh's ki + 2: 7 input rows loaded per tap column for 10 rows
  * of taps, 2 rows x 4 vectors of sums) instead of the flat 8 vectors: same bits, but 1.07-1.14
  * of the time (AVX2 emulation, 1 thread, lone 72@56 and 144@56 5x5/2, thread CPU time, 300
- * alternating rounds; a loaded host). */
+ * alternating rounds; a loaded host).
+ * Where 5x5/2 240@28 (MnasNet's layers.10.0, 14 outputs wide) spends its time, each part
+ * skipped in turn (s15, AVX2 kernels on the host, 1 thread, thread CPU time, lone, 71 us): the
+ * taps ~34 us (70% of the FMA peak), the copy ~17 us, the output pass and the rest ~11 us; in
+ * the network ORT's NCHWc kernel takes 51-57 us, ours 69-73.  Dropped tries (s15, 2026-12-02
+ * 06:15-06:36, same protocol, 40 alternating rounds, same bits): the copy's tail stored
+ * whole (its lanes past the row are the masked load's zeros) instead of masked, 1.00-1.04; 8
+ * vectors in flight only while 16 are left, then the rest in two groups of 4 to 8 (240@28: 8 8
+ * 6 6, not 8 8 8 4), 1.08-1.13; buf and ob aligned to 64 bytes, lone (3 x 40) 72@56 and 144@56
+ * 0.94-0.98 but in MnasNet (per step, 4 rounds of 100 profiled runs alternating with main)
+ * layers.9.0's 72@56 79-83 us against main's 77-84, 240@28 and 576@14 unchanged. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)(
     const int S, const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual,

@@ -427,7 +427,17 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     const int a_in_l1 = (size_t)mc * kc * sizeof(float) <= TC_GEMM_PF_A_L1_BYTES;
                     for (int jr = 0, nr; jr < nc; jr += nr) {
                         /* 33 columns as 16 + 17: the tile takes a 17th column
-                         * (AVX2), a lone one would run a tile of its own */
+                         * (AVX2), a lone one would run a tile of its own.
+                         * A last 2 to 8 columns still cost about a 16-column tile's
+                         * time: a 14x14 map's 196 = 12 x 16 + 4 ends on masked 6x8
+                         * tiles (6 dependent FMA chains each), 8% of the layer.  AVX2 kernels on the host, 1 thread,
+                         * thread CPU time, lone 480 <- 80 with bias + ReLU (s15,
+                         * 2026-12-02 06:38, FMA peak 108-110 GF/s): N 192 157 us, 194
+                         * 170, 196 172, 200 167, 204 181, 208 175; 1152 <- 192 at N 48
+                         * 204-207 us, 49 216-226.  Where the small maps stand, same
+                         * protocol: 7x7 (N 49) 96-100 GF/s, 14x14 87-95, 240 <- 40 at
+                         * 28x28 94, 72 <- 24 at 56x56 80; without the bias + ReLU 1-3%
+                         * faster at most. */
                         nr = nc - jr == 2 * NR + 1 ? NR : nc - jr < 2 * NR ? nc - jr : 2 * NR;
                         int n = nc0 + jr;
                         const float *b = g->B + (ptrdiff_t)kc0 * g->ldb + n;

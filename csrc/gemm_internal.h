@@ -243,6 +243,24 @@ typedef struct tc_gemm_op {
 size_t tc_gemm_pack_a_chan_size(int M, int K);
 void tc_gemm_pack_a_chan_f32(int M, int K, const float *A, ptrdiff_t lda, float *packed);
 
+/* A layer's GEMM over its prepacked weights (a_packed: tc_gemm_pack_a_f32's layout):
+ * C [M, N] (ldc) = act(packed . B [K, N] + bias + residual [M, ldr]), B from pack_b (b_arg);
+ * bias, residual, act may be NULL.  Every other field zero (a_chan: set it after). */
+static inline tc_gemm_op tc_gemm_op_layer(int M, int N, int K, const float *a_packed,
+                                          tc_pack_b_fn pack_b, const void *b_arg, float *C,
+                                          ptrdiff_t ldc, const float *bias, const float *residual,
+                                          ptrdiff_t ldr, const tc_activation *act)
+{
+    tc_gemm_op op = {.M = M, .N = N, .K = K, .a_packed = a_packed, .pack_b = pack_b,
+                     .b_arg = b_arg, .C = C, .ldc = ldc};
+    op.epi.bias = bias;
+    op.epi.residual = residual;
+    op.epi.ldr = ldr;
+    if (act)
+        op.epi.act = *act;
+    return op;
+}
+
 /* Runs op on ctx's threads; workspace: tc_gemm_workspace_size(ctx) floats. */
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace);
 

@@ -96,22 +96,9 @@ void tc_fused_pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const
                         ptrdiff_t ldr, float *gemm_ws)
 {
     tc_dense_b db = {B, ldb, 0};
-    tc_gemm_op op;
-    memset(&op, 0, sizeof(op));
-    op.M = s->p.K;
-    op.N = N;
-    op.K = s->p.C;
-    op.a_packed = s->packed;
+    tc_gemm_op op = tc_gemm_op_layer(s->p.K, N, s->p.C, s->packed, tc_pack_b_rowmajor, &db, C, ldc,
+                                     s->bias, residual, ldr, s->act);
     op.a_chan = s->algo == TC_CONV_ALGO_1X1_CHAN;
-    op.pack_b = tc_pack_b_rowmajor;
-    op.b_arg = &db;
-    op.C = C;
-    op.ldc = ldc;
-    op.epi.bias = s->bias;
-    op.epi.residual = residual;
-    op.epi.ldr = ldr;
-    if (s->act)
-        op.epi.act = *s->act;
     tc_gemm_run(serial, &op, gemm_ws);
 }
 
