@@ -193,7 +193,7 @@ def test_networks_give_the_same_bits_and_use_huge_blocks(onnx_export, name):
         np.testing.assert_array_equal(on.run(None, {feed: x})[0], off.run(None, {feed: x})[0],
                                       err_msg=name)
     assert on._ctx.weights.mapped > 0 and off._ctx.weights is None
-    plan, _ = on._hot
+    plan = on._hot.plan
     arena = plan.acquire()
     try:
         assert arena.buffer.ctypes.data % memory.ALIGN == 0
