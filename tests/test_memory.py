@@ -222,3 +222,40 @@ def test_huge_pages_config_entry_is_checked():
     o = tinycnn.SessionOptions()
     with pytest.raises(tinycnn.InvalidArgument):
         o.add_session_config_entry(HUGE_PAGES_CONFIG_KEY, "yes")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+@pytest.mark.parametrize("where", ["blocks", "plan", "planning"])
+def test_a_fork_while_another_thread_holds_a_lock_leaves_the_child_usable(where):
+    """Blocks', a plan's and the planner's locks are new in a forked child: the thread that
+    held one at the fork does not exist there.  The child allocates, runs and plans (a new
+    batch size) as the parent would."""
+    sess = tinycnn.InferenceSession(conv_net())
+    x = x_for(2)
+    ref = sess.run(None, {"x": x})[0]
+    ref3 = sess.run(None, {"x": x_for(3)})[0]
+    blocks = memory.Blocks(chunk=HUGE, small=0)
+    lock = {"blocks": blocks._lock, "plan": sess._hot.plan._lock,
+            "planning": sess._base.lock}[where]
+    held, done = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            held.set()
+            done.wait(60)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(60)
+
+        def child():
+            b = blocks.empty(5000)
+            b[:] = 7
+            plan = sess._hot.plan
+            plan.release(plan.acquire())
+            return ((b == 7).all() and np.array_equal(sess.run(None, {"x": x})[0], ref)
+                    and np.array_equal(sess.run(None, {"x": x_for(3)})[0], ref3))
+        assert run_in_child(child, timeout=30) == 0
+    finally:
+        done.set()
+        holder.join()

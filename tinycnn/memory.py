@@ -17,9 +17,15 @@ pages: the same bits, only the speed differs.
 
 Private anonymous mappings are copied on write by fork(), as malloc's memory is.  A mapping
 is unmapped when the last array viewing it is freed.
+
+- new_lock_after_fork(owner, attr): a lock of a long-lived object (a Blocks', a plan's)
+  made anew in a fork()ed child: a thread of the parent holding it at the fork does not
+  exist in the child, which would otherwise wait on it for ever.
 """
 import mmap
+import os
 import threading
+import weakref
 
 import numpy as np
 
@@ -30,6 +36,28 @@ SMALL_BYTES = 1 << 20  # the first bytes a Blocks hands out: ordinary memory
 
 _MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", None)
 _MAP_PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
+
+
+# (owner, attribute) of the locks made anew in a forked child, weakly: the owners come and go
+_FORK_LOCKS = weakref.WeakKeyDictionary()
+
+
+def new_lock_after_fork(owner, attr="_lock"):
+    """Give owner.<attr> a new threading.Lock now, and again in every child fork() makes
+    (os.register_at_fork, once for all owners).  Only for locks whose holder leaves the
+    object usable at any point: the child's state is the parent's at the fork."""
+    setattr(owner, attr, threading.Lock())
+    _FORK_LOCKS.setdefault(owner, set()).add(attr)
+
+
+def _renew_locks():
+    for owner, attrs in list(_FORK_LOCKS.items()):
+        for attr in attrs:
+            setattr(owner, attr, threading.Lock())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks)
 
 
 def _round_up(n, m):
@@ -86,13 +114,16 @@ class Blocks:
     def __init__(self, chunk=CHUNK, small=SMALL_BYTES):
         self._chunk = _round_up(max(int(chunk), HUGE_PAGE), HUGE_PAGE)
         self._small = int(small)
-        self._lock = threading.Lock()
+        new_lock_after_fork(self)   # a fork while another thread carves: see empty
         self._block = None     # the chunk blocks are carved from
         self._at = 0           # its first free byte
         self.used = 0          # bytes handed out (rounded to ALIGN)
         self.mapped = 0        # bytes of the chunks mapped (address space)
 
     def empty(self, nbytes):
+        # Forked while another thread is in here, the child's copy may count a block that
+        # thread never got, or hand out again a part of the chunk it got: the child never
+        # sees those blocks, so both are harmless.
         n = _round_up(max(int(nbytes), 1), ALIGN)
         with self._lock:
             self.used += n

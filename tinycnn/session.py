@@ -141,7 +141,9 @@ class _Prepared:
         self.plan_time = frozenset(plan_time_inputs(self.graph, [v.name for v in model.inputs]))
         self.plans = OrderedDict()
         self.last = None     # (key, plan) of the latest run: most runs repeat it
-        self.lock = threading.Lock()
+        # held while planning; a plan is only cached once built: a fork mid-planning leaves
+        # the child without it, the child plans again
+        memory.new_lock_after_fork(self, "lock")
 
 
 class InferenceSession:
@@ -211,7 +213,7 @@ class InferenceSession:
         self._base = _Prepared(model, self._level, self._ctx, self._plan_options)
         self._hot = None   # a _kernels.RunPlan of the last plan run: see run
         self._variants = OrderedDict()
-        self._variants_lock = threading.Lock()
+        memory.new_lock_after_fork(self, "_variants_lock")
         self._validate_at_load()
         if self._profiler is not None:
             end = time.perf_counter_ns()
