@@ -215,6 +215,8 @@ class InferenceSession:
         self._variants = OrderedDict()
         memory.new_lock_after_fork(self, "_variants_lock")
         self._validate_at_load()
+        if huge_pages:
+            memory.give_back_freed()   # the load's temporaries: see memory.give_back_freed
         if self._profiler is not None:
             end = time.perf_counter_ns()
             kind = "uri" if isinstance(path_or_bytes, (str, os.PathLike)) else "array"
