@@ -259,3 +259,43 @@ def test_a_fork_while_another_thread_holds_a_lock_leaves_the_child_usable(where)
     finally:
         done.set()
         holder.join()
+
+
+def resident_bytes(address, nbytes):
+    """Bytes of [address, address + nbytes) (page-aligned) resident now (mincore), or None
+    where it cannot be asked."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        mincore = libc.mincore
+    except (OSError, AttributeError):
+        return None
+    page = mmap.PAGESIZE
+    vec = (ctypes.c_ubyte * (nbytes // page))()
+    mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    if mincore(ctypes.c_void_p(address), ctypes.c_size_t(nbytes), vec) != 0:
+        return None
+    return sum(v & 1 for v in vec) * page
+
+
+def test_a_chunk_left_behind_gives_back_its_unused_pages():
+    """Blocks: when a block does not fit in the current chunk, the next chunk takes over
+    and the last one's pages after its last block are given back, those of its last huge
+    page included (resident with it under THP, the 2 MiB page touched as a whole)."""
+    blocks = memory.Blocks(chunk=4 * HUGE, small=0)
+    first = blocks.empty(3 * HUGE + 4096)
+    first[:] = 1
+    chunk = first.ctypes.data        # 2 MiB aligned: the chunk's start
+    resident = resident_bytes(chunk, 4 * HUGE)
+    if resident is None:
+        pytest.skip("mincore() is not available here")
+    second = blocks.empty(2 * HUGE)   # not in the 2 MiB - 4 kB left: a new chunk
+    second[:] = 2
+    assert second.ctypes.data - chunk not in range(0, 4 * HUGE)
+    assert resident_bytes(chunk, 4 * HUGE) <= 3 * HUGE + 4096
+    assert (first == 1).all() and (second == 2).all()
+    own = blocks.empty(4 * HUGE - 4096)   # more than the room left, yet a chunk would be
+    own[:] = 3                            # nearly all its: a chunk alone, whose last 4 kB
+    assert resident_bytes(own.ctypes.data, 4 * HUGE) <= 4 * HUGE - 4096   # are given back
+    assert (own == 3).all() and (second == 2).all()
+    third = blocks.empty(HUGE)            # still in the second chunk
+    assert third.ctypes.data - second.ctypes.data == 2 * HUGE

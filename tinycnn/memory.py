@@ -42,6 +42,8 @@ CHUNK = 32 << 20      # bytes mapped at a time by Blocks: address space only, un
 SMALL_BYTES = 1 << 20  # the first bytes a Blocks hands out: ordinary memory
 
 _MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", None)
+_MADV_NOHUGEPAGE = getattr(mmap, "MADV_NOHUGEPAGE", None)
+_MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 _MAP_PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
 
 
@@ -104,6 +106,12 @@ def aligned_empty(nbytes):
 def _mapping(nbytes):
     """nbytes as a uint8 array starting on a 2 MiB boundary of a private anonymous mapping,
     its whole huge pages advised MADV_HUGEPAGE; None where there is no such mapping."""
+    mapped = _map(nbytes)
+    return None if mapped is None else mapped[0]
+
+
+def _map(nbytes):
+    """(_mapping's array, its mmap, the array's offset in it), or None."""
     if _MAP_PRIVATE is None:
         return None
     try:
@@ -119,7 +127,23 @@ def _mapping(nbytes):
             mm.madvise(_MADV_HUGEPAGE, start, advised)
         except (OSError, ValueError):
             pass  # no THP in this kernel: ordinary pages, the same bits
-    return whole[start:start + nbytes]
+    return whole[start:start + nbytes], mm, start
+
+
+def _release_tail(mm, start, used, size):
+    """The pages of mm's block [start, start + size) after its first `used` bytes, which
+    nothing will use, given back: on ordinary pages from the next page on (the huge page
+    they were part of is split), not to be merged into a huge page again.  Only where
+    the OS has both advices; a failure leaves them as they were."""
+    lo = start + _round_up(used, mmap.PAGESIZE)
+    hi = start + size
+    if hi <= lo or _MADV_NOHUGEPAGE is None or _MADV_DONTNEED is None:
+        return
+    try:
+        mm.madvise(_MADV_NOHUGEPAGE, lo, hi - lo)
+        mm.madvise(_MADV_DONTNEED, lo, hi - lo)
+    except (OSError, ValueError):
+        pass
 
 
 def huge_empty(nbytes):
@@ -139,13 +163,15 @@ class Blocks:
     other from chunks of CHUNK bytes (bigger ones for bigger blocks) on huge pages, after
     the first SMALL_BYTES from ordinary memory.  A chunk lives while a block of it does.
     Thread-safe; resident memory beyond the blocks: at most the unused part of the last
-    huge page touched in each chunk."""
+    huge page touched in the current chunk (the chunks left behind give theirs back: on
+    ResNet-50, 9.6 MB of 265 with THP, 2026-12-02)."""
 
     def __init__(self, chunk=CHUNK, small=SMALL_BYTES):
         self._chunk = _round_up(max(int(chunk), HUGE_PAGE), HUGE_PAGE)
         self._small = int(small)
         new_lock_after_fork(self)   # a fork while another thread carves: see empty
         self._block = None     # the chunk blocks are carved from
+        self._mm = None        # (its mmap, its offset there)
         self._at = 0           # its first free byte
         self.used = 0          # bytes handed out (rounded to ALIGN)
         self.mapped = 0        # bytes of the chunks mapped (address space)
@@ -162,13 +188,20 @@ class Blocks:
             room = 0 if self._block is None else self._block.shape[0] - self._at
             if n > room:
                 size = _round_up(max(n, self._chunk), HUGE_PAGE)
-                block = _mapping(size)
-                if block is None:
+                mapped = _map(size)
+                if mapped is None:
                     return aligned_empty(n)
+                block, mm, start = mapped
                 self.mapped += size
                 if size - n <= room:
-                    return block[:n]  # a block of its own: the current chunk has more room
-                self._block, self._at = block, 0
+                    # a block of its own (the current chunk has more room): its last huge
+                    # page's unused part would stay resident with it
+                    _release_tail(mm, start, n, size)
+                    return block[:n]
+                if self._block is not None:
+                    # the chunk left: its last huge page's unused part would stay resident
+                    _release_tail(*self._mm, self._at, self._block.shape[0])
+                self._block, self._at, self._mm = block, 0, (mm, start)
             out = self._block[self._at:self._at + n]
             self._at += n
             return out
