@@ -255,6 +255,27 @@ def test_reduce_contiguous_is_the_same_on_every_isa(op, n):
     for y, label in zip(outs[1:], ("avx2 1t", "avx2 2t")):
         np.testing.assert_array_equal(y, outs[0], err_msg=f"reduce {op} n={n}: {label} against portable")
 
+@pytest.mark.parametrize("op", ["mean", "sum", "max", "min"])
+@pytest.mark.parametrize("outer,n,inner", [(2, 5, 7), (3, 0, 4), (0, 3, 4)])
+def test_a_bound_reduce_runs_over_its_arrays_at_every_call(ctx, op, outer, n, inner):
+    """bind_reduce: a call checked once, whose every run reduces the arrays' current values
+    (an empty reduction: y is the op's identity at every run, whatever was written in it
+    between runs, as in an arena)."""
+    x = np.random.default_rng(4).standard_normal((outer, n, inner)).astype(np.float32)
+    y = np.empty((outer, inner), np.float32)
+    call = _kernels.bind_reduce(ctx, op, x, y, outer, n, inner)
+    assert isinstance(call, _kernels.BoundCall)
+    for _ in range(2):
+        x[...] = np.random.default_rng(5).standard_normal(x.shape)
+        y[...] = 42.0
+        call()
+        with np.errstate(invalid="ignore"):
+            expect = (getattr(np, op)(x.astype(np.float64), axis=1) if n else
+                      np.full((outer, inner), {"sum": 0.0, "mean": np.nan, "max": -np.inf,
+                                               "min": np.inf}[op]))
+        np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5, err_msg=f"{op} {x.shape}")
+
+
 def test_view_mismatch_raises():
     x = np.zeros((2, 3, 4), np.float32)
     with pytest.raises(ValueError, match="view"):

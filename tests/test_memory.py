@@ -193,7 +193,7 @@ def test_networks_give_the_same_bits_and_use_huge_blocks(onnx_export, name):
         np.testing.assert_array_equal(on.run(None, {feed: x})[0], off.run(None, {feed: x})[0],
                                       err_msg=name)
     assert on._ctx.weights.mapped > 0 and off._ctx.weights is None
-    plan, _ = on._hot
+    plan = on._hot.plan
     arena = plan.acquire()
     try:
         assert arena.buffer.ctypes.data % memory.ALIGN == 0
@@ -222,3 +222,80 @@ def test_huge_pages_config_entry_is_checked():
     o = tinycnn.SessionOptions()
     with pytest.raises(tinycnn.InvalidArgument):
         o.add_session_config_entry(HUGE_PAGES_CONFIG_KEY, "yes")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+@pytest.mark.parametrize("where", ["blocks", "plan", "planning"])
+def test_a_fork_while_another_thread_holds_a_lock_leaves_the_child_usable(where):
+    """Blocks', a plan's and the planner's locks are new in a forked child: the thread that
+    held one at the fork does not exist there.  The child allocates, runs and plans (a new
+    batch size) as the parent would."""
+    sess = tinycnn.InferenceSession(conv_net())
+    x = x_for(2)
+    ref = sess.run(None, {"x": x})[0]
+    ref3 = sess.run(None, {"x": x_for(3)})[0]
+    blocks = memory.Blocks(chunk=HUGE, small=0)
+    lock = {"blocks": blocks._lock, "plan": sess._hot.plan._lock,
+            "planning": sess._base.lock}[where]
+    held, done = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            held.set()
+            done.wait(60)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(60)
+
+        def child():
+            b = blocks.empty(5000)
+            b[:] = 7
+            plan = sess._hot.plan
+            plan.release(plan.acquire())
+            return ((b == 7).all() and np.array_equal(sess.run(None, {"x": x})[0], ref)
+                    and np.array_equal(sess.run(None, {"x": x_for(3)})[0], ref3))
+        assert run_in_child(child, timeout=30) == 0
+    finally:
+        done.set()
+        holder.join()
+
+
+def resident_bytes(address, nbytes):
+    """Bytes of [address, address + nbytes) (page-aligned) resident now (mincore), or None
+    where it cannot be asked."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        mincore = libc.mincore
+    except (OSError, AttributeError):
+        return None
+    page = mmap.PAGESIZE
+    vec = (ctypes.c_ubyte * (nbytes // page))()
+    mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    if mincore(ctypes.c_void_p(address), ctypes.c_size_t(nbytes), vec) != 0:
+        return None
+    return sum(v & 1 for v in vec) * page
+
+
+def test_a_chunk_left_behind_gives_back_its_unused_pages():
+    """Blocks: when a block does not fit in the current chunk, the next chunk takes over
+    and the last one's pages after its last block are given back, those of its last huge
+    page included (resident with it under THP, the 2 MiB page touched as a whole)."""
+    blocks = memory.Blocks(chunk=4 * HUGE, small=0)
+    first = blocks.empty(3 * HUGE + 4096)
+    first[:] = 1
+    chunk = first.ctypes.data        # 2 MiB aligned: the chunk's start
+    resident = resident_bytes(chunk, 4 * HUGE)
+    if resident is None:
+        pytest.skip("mincore() is not available here")
+    second = blocks.empty(2 * HUGE)   # not in the 2 MiB - 4 kB left: a new chunk
+    second[:] = 2
+    assert second.ctypes.data - chunk not in range(0, 4 * HUGE)
+    assert resident_bytes(chunk, 4 * HUGE) <= 3 * HUGE + 4096
+    assert (first == 1).all() and (second == 2).all()
+    own = blocks.empty(4 * HUGE - 4096)   # more than the room left, yet a chunk would be
+    own[:] = 3                            # nearly all its: a chunk alone, whose last 4 kB
+    assert resident_bytes(own.ctypes.data, 4 * HUGE) <= 4 * HUGE - 4096   # are given back
+    assert (own == 3).all() and (second == 2).all()
+    third = blocks.empty(HUGE)            # still in the second chunk
+    assert third.ctypes.data - second.ctypes.data == 2 * HUGE

@@ -338,3 +338,95 @@ def test_a_call_sequence_copies_its_sources_into_new_arrays():
     assert seq.run(False) is None
     with pytest.raises(ValueError, match="source 0 must be a C-contiguous"):
         tinycnn._kernels.CallSequence([], [y.T])
+
+
+@pytest.mark.parametrize("kind", ["readers", "relu", "concat"])
+def test_the_short_path_runs_the_last_plan_for_its_feeds_and_outputs(kind):
+    """session._hot (a _kernels.RunPlan): after a run, a run of the same outputs (None, [],
+    or the same names) on a dict of plain arrays of the same names, shapes and types takes
+    it; its outputs are onnxruntime's, fresh arrays every run, for new arrays and for the
+    same array changed in place."""
+    model = _model(kind)
+    names = [o.name for o in model.graph.output]
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
+    last = None
+    for asked in (None, [], names, tuple(names), names[:1], names[:1]):
+        for fresh_array in (True, False, False):
+            if fresh_array:
+                x = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
+            else:
+                x[...] = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
+            got = sess.run(asked, {"x": x})
+            hot = sess._hot
+            assert hot is not None and hot.matches({"x": x}, asked)
+            refs = ort_run(model, {"x": x})
+            want = names if not asked else list(asked)
+            assert len(got) == len(want)
+            for g, name in zip(got, want):
+                np.testing.assert_allclose(g, refs[names.index(name)], rtol=1e-5, atol=1e-5,
+                                           err_msg=f"{name} asked as {asked!r}")
+                if last is not None:
+                    assert not any(np.shares_memory(g, o) for o in last)
+            last = got
+
+
+def test_the_short_path_leaves_every_other_feed_to_the_checks():
+    """What RunPlan does not take goes the general way: the same errors as a session's
+    first run, the same values for feeds it converts."""
+    model = _model("readers")
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    x = np.random.default_rng(12).standard_normal((1, 3, 8, 8), dtype=np.float32)
+    ref = sess.run(None, {"x": x})
+    hot = sess._hot
+    for feed, names in (({"x": x.astype(np.float64)}, None), ({"x": x[None]}, None),
+                        ({"x": x, "extra": x}, None), ({"y": x}, None), ([x], None),
+                        ({"x": x.tolist()}, None), ({"x": x.view(type("Sub", (np.ndarray,), {}))}, None),
+                        ({"x": x}, "y"), ({"x": x}, ["nope"]), ({"x": x}, np.array(["y"])),
+                        ({"x": x}, ["y", "r", "y"])):
+        assert not hot.matches(feed, names), (feed.keys() if isinstance(feed, dict) else feed,
+                                              names)
+    with pytest.raises(tinycnn.InvalidArgument, match="dtype float64"):
+        sess.run(None, {"x": x.astype(np.float64)})
+    with pytest.raises(tinycnn.InvalidArgument, match="rank 5"):
+        sess.run(None, {"x": x[None]})
+    with pytest.raises(tinycnn.InvalidArgument, match="unknown input name"):
+        sess.run(None, {"x": x, "extra": x})
+    with pytest.raises(tinycnn.InvalidArgument, match="missing input"):
+        sess.run(None, {"y": x})
+    with pytest.raises(TypeError, match="input_feed must be a dict"):
+        sess.run(None, [x])
+    with pytest.raises(TypeError, match="not the string"):
+        sess.run("y", {"x": x})
+    with pytest.raises(tinycnn.InvalidArgument, match="'nope'"):
+        sess.run(["nope"], {"x": x})
+    for a, b in zip(sess.run(None, {"x": x.tolist()}), ref):
+        np.testing.assert_array_equal(a, b)
+    a, b, c = sess.run(["y", "r", "y"], {"x": x})
+    np.testing.assert_array_equal(a, ref[0])
+    np.testing.assert_array_equal(b, ref[1])
+    assert not np.shares_memory(a, c)
+
+
+def test_the_short_path_names_the_node_whose_kernel_failed():
+    """A kernel's failure on the short path is reported as on the general one: an
+    InvalidModel naming the node."""
+    model = _model("relu")    # its feed is copied into the arena: the calls stay as set
+    sess = tinycnn.InferenceSession(model.SerializeToString())
+    x = np.ones((1, 3, 8, 8), np.float32)
+    sess.run(None, {"x": x})
+    plan = sess._hot.plan
+    arena = plan.acquire()
+    calls = list(arena.calls)
+
+    def refuse():
+        raise ValueError("refused")
+    calls[1] = refuse
+    arena.calls = calls
+    plan.release(arena)
+    node = plan.steps[1].node.name
+    with pytest.raises(tinycnn.InvalidModel, match=f"{node}.*refused"):
+        sess.run(None, {"x": x.copy()})
+    with pytest.raises(tinycnn.InvalidModel, match=f"{node}.*refused"):
+        sess.run(None, {"x": x.copy()}, tinycnn.RunOptions())

@@ -118,7 +118,7 @@ cdef class BoundConv2d(BoundCall):
         return 0
 
 
-cdef class BoundConvMaxPool:
+cdef class BoundConvMaxPool(BoundCall):
     """A convolution and the max pool after it over fixed buffers, checked once
     (Conv2d.bind_maxpool); call it without arguments."""
     cdef object keep
@@ -133,10 +133,10 @@ cdef class BoundConvMaxPool:
     cdef float *py
     cdef float *pw
 
-    def __call__(self):
-        with nogil:
-            tc_conv2d_maxpool_f32(self.ctx, self.p, self.algo, &self.q, self.n, self.h, self.w,
-                                  self.px, self.pk, self.pb, self.act, self.py, self.pw)
+    cdef int run(self) noexcept nogil:
+        tc_conv2d_maxpool_f32(self.ctx, self.p, self.algo, &self.q, self.n, self.h, self.w,
+                              self.px, self.pk, self.pb, self.act, self.py, self.pw)
+        return 0
 
 
 cdef class Conv2d:

@@ -282,6 +282,13 @@ def softmax(Context ctx, x, y, outer, n, inner, log=False):
 
 def reduce(Context ctx, str op, x, y, outer, n, inner):
     """y [outer, inner] = op over the middle axis of the [outer, n, inner] view of x (any shapes of those sizes)."""
+    bind_reduce(ctx, op, x, y, outer, n, inner)()
+    return y
+
+
+def bind_reduce(Context ctx, str op, x, y, outer, n, inner):
+    """reduce(ctx, op, x, y, outer, n, inner) checked now, as a call without arguments that
+    runs it over these arrays (a plan's arena): the checks are paid once."""
     cdef int code = _elt_op("reduce", REDUCE_OPS, op)
     _check_array("reduce", "x", x)
     _check_array("reduce", "y", y, -1, True)
@@ -289,15 +296,36 @@ def reduce(Context ctx, str op, x, y, outer, n, inner):
     if o < 0 or nn < 0 or i < 0 or x.size != o * nn * i or y.size != o * i:
         raise ValueError(f"reduce {op}: x {x.shape}, y {y.shape} do not match the view [{outer}, {n}, {inner}]")
     _check_disjoint(f"reduce {op}", "x", x, y)
-    if y.size == 0:
-        return y
-    if x.size == 0:
-        # empty reduction: the identity of the op
-        y[...] = {"sum": 0.0, "mean": np.nan, "max": -np.inf, "min": np.inf}[op]
-        return y
-    cdef const float *xp = _fptr_mut(x)
-    cdef float *yp = _fptr_mut(y)
-    cdef const tc_ctx *c = _ctx_ptr(ctx)
-    with nogil:
-        tc_reduce_f32(c, code, o, nn, i, xp, yp)
-    return y
+    cdef BoundReduce call = BoundReduce.__new__(BoundReduce)
+    call.keep = (ctx, x, y)
+    call.ctx = _ctx_ptr(ctx)
+    call.code = code
+    call.o, call.n, call.i = o, nn, i
+    call.x = _fptr_mut(x)
+    call.y = _fptr_mut(y)
+    call.empty = x.size == 0     # y is then the identity of the op
+    call.identity = {"sum": 0.0, "mean": np.nan, "max": -np.inf, "min": np.inf}[op]
+    return call
+
+
+cdef class BoundReduce(BoundCall):
+    """A reduction over fixed arrays (bind_reduce); call it without arguments."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef int code
+    cdef bint empty
+    cdef float identity
+    cdef ptrdiff_t o, n, i
+    cdef const float *x
+    cdef float *y
+
+    cdef int run(self) noexcept nogil:
+        cdef ptrdiff_t k
+        if self.o * self.i == 0:
+            return 0
+        if self.empty:
+            for k in range(self.o * self.i):
+                self.y[k] = self.identity
+        else:
+            tc_reduce_f32(self.ctx, self.code, self.o, self.n, self.i, self.x, self.y)
+        return 0

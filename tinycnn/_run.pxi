@@ -7,6 +7,7 @@
 # without the GIL, and copies the outputs out of the arena into arrays it allocated before
 # the kernels ran.
 
+from cpython.dict cimport PyDict_GetItem, PyDict_Size
 from cpython.ref cimport PyObject
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
@@ -125,3 +126,130 @@ cdef class CallSequence:
             dst = <cnp.ndarray>outs[k]
             memcpy(cnp.PyArray_DATA(dst), cnp.PyArray_DATA(src), cnp.PyArray_NBYTES(src))
         return outs
+
+
+cdef class RunPlan:
+    """The short path of InferenceSession.run for one plan:
+    RunPlan(plan, inputs, output_names, every_output, general).  inputs: ((name, shape,
+    dtype), ...) of the feeds the plan was built for; output_names: the outputs it
+    computes, in order; every_output: they are the model's outputs (a run may then pass
+    None or []); general(plan, arena, feed): the session's run of the plan on checked feeds
+    in an arena, for a plan whose outputs are not plain copies out of the arena.
+
+    run(feed, output_names) checks in C that `feed` is a dict of exactly these names, each
+    an ndarray (not a subclass) of its shape and dtype, and that output_names asks for the
+    plan's outputs; then it takes an idle arena of the plan and its calls for these feed
+    arrays (the last run's when they are the same arrays, read in place: nothing is bound)
+    and runs them, returning copies of the outputs.  It returns None when the run is not
+    its case: the session then takes its general path, which also raises the errors of
+    bad feeds.  A kernel's failure is raised as is; failed_at then names the call.
+
+    A run of a small network costs tens of us of Python around its kernels, mostly cache
+    misses on the interpreter's code and objects after the kernels evicted them; here it
+    is a few C loops over a handful of objects."""
+    cdef readonly object plan
+    cdef readonly tuple names        # the inputs' names
+    cdef readonly tuple output_names
+    cdef tuple shapes                # of tuples of ints
+    cdef tuple dtypes                # of numpy dtypes
+    cdef Py_ssize_t n
+    cdef bint every_output
+    cdef object general
+    cdef list idle                   # plan._free, the plan's idle arenas
+    cdef int plain                   # outputs copied out by the calls: 1, 0, -1 unknown
+    cdef object arena                # the last arena whose calls read the feeds in place,
+    cdef tuple arrays                # those feeds,
+    cdef CallSequence sequence       # and its calls for them
+    cdef readonly Py_ssize_t failed_at
+
+    def __cinit__(self, plan, inputs, output_names, bint every_output, general):
+        inputs = tuple(inputs)
+        self.plan = plan
+        self.names = tuple(str(name) for name, _, _ in inputs)
+        self.shapes = tuple(tuple(int(d) for d in shape) for _, shape, _ in inputs)
+        self.dtypes = tuple(np.dtype(dtype) for _, _, dtype in inputs)
+        self.n = len(inputs)
+        self.output_names = tuple(output_names)
+        self.every_output = every_output
+        self.general = general
+        self.idle = plan._free
+        if type(self.idle) is not list or not callable(general):
+            raise TypeError("RunPlan: plan._free must be the plan's list of idle arenas, "
+                            "general a callable")
+        self.plain = -1
+        self.failed_at = -1
+
+    cdef bint _matches(self, feed, output_names):
+        cdef Py_ssize_t i, k
+        cdef PyObject *item
+        cdef cnp.ndarray a
+        cdef tuple shape
+        if output_names is None or ((type(output_names) is list or type(output_names) is tuple)
+                                    and len(output_names) == 0):
+            if not self.every_output:
+                return False
+        elif type(output_names) is list or type(output_names) is tuple:
+            if len(output_names) != len(self.output_names):
+                return False
+            for i in range(len(output_names)):
+                name = output_names[i]
+                if type(name) is not str or name != self.output_names[i]:
+                    return False
+        else:
+            return False
+        if type(feed) is not dict or PyDict_Size(feed) != self.n:
+            return False
+        for i in range(self.n):
+            item = PyDict_GetItem(feed, self.names[i])
+            if item == NULL or type(<object>item) is not np.ndarray:
+                return False
+            a = <cnp.ndarray>item
+            shape = <tuple>self.shapes[i]
+            if cnp.PyArray_NDIM(a) != len(shape):
+                return False
+            for k in range(len(shape)):
+                if cnp.PyArray_DIMS(a)[k] != <Py_ssize_t>shape[k]:
+                    return False
+            if not cnp.PyArray_EquivTypes(a.descr, <cnp.dtype>self.dtypes[i]):
+                return False
+        return True
+
+    def matches(self, feed, output_names=None):
+        """Whether run() takes this feed and these output names."""
+        return self._matches(feed, output_names)
+
+    def run(self, feed, output_names=None):
+        """Copies of the outputs of a run on `feed`, or None when it is not this plan's
+        case (see the class)."""
+        cdef CallSequence seq = None
+        cdef Py_ssize_t i
+        if not self._matches(feed, output_names):
+            return None
+        # one statement in C, holding the GIL: no other thread pops the same arena
+        arena = self.idle.pop() if self.idle else self.plan.acquire()
+        try:
+            if self.plain < 0:
+                self.plain = (not arena.direct and self.plan.plain_outputs
+                              and arena.sequence.sources is not None)
+            if not self.plain:
+                return self.general(self.plan, arena, feed)
+            if arena is self.arena:
+                seq = self.sequence
+                for i in range(self.n):
+                    if <object>PyDict_GetItem(feed, self.names[i]) is not self.arrays[i]:
+                        seq = None
+                        break
+            if seq is None:
+                seq = arena.calls_for(feed)
+                reused = arena._reused
+                if reused is not None and reused[1] is seq:   # every feed read in place
+                    self.arrays = tuple(feed[name] for name in self.names)
+                    self.arena, self.sequence = arena, seq
+            self.failed_at = -1
+            try:
+                return seq.run(True)
+            except BaseException:
+                self.failed_at = seq.failed_at
+                raise
+        finally:
+            self.idle.append(arena)

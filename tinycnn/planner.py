@@ -18,7 +18,6 @@ them, and a plan is built per set of their values, which the op functions see as
 constants.
 """
 import functools
-import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -52,7 +51,7 @@ class Plan:
         self.plain_outputs = False   # every output returned as computed (the session sets it)
         self.huge_pages = True       # Arena buffers on huge pages (PlanOptions.huge_pages)
         self._free = []
-        self._lock = threading.Lock()
+        memory.new_lock_after_fork(self)   # the free list is whole at any point
 
     def acquire(self):
         with self._lock:

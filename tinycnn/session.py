@@ -141,7 +141,9 @@ class _Prepared:
         self.plan_time = frozenset(plan_time_inputs(self.graph, [v.name for v in model.inputs]))
         self.plans = OrderedDict()
         self.last = None     # (key, plan) of the latest run: most runs repeat it
-        self.lock = threading.Lock()
+        # held while planning; a plan is only cached once built: a fork mid-planning leaves
+        # the child without it, the child plans again
+        memory.new_lock_after_fork(self, "lock")
 
 
 class InferenceSession:
@@ -209,10 +211,12 @@ class InferenceSession:
         self._all_outputs = tuple(v.name for v in self._outputs)
         self._overridable = {v.name: v for v in model.overridable}
         self._base = _Prepared(model, self._level, self._ctx, self._plan_options)
-        self._hot = None   # (plan, ((input name, shape, dtype), ...)): see run
+        self._hot = None   # a _kernels.RunPlan of the last plan run: see run
         self._variants = OrderedDict()
-        self._variants_lock = threading.Lock()
+        memory.new_lock_after_fork(self, "_variants_lock")
         self._validate_at_load()
+        if huge_pages:
+            memory.give_back_freed()   # the load's temporaries: see memory.give_back_freed
         if self._profiler is not None:
             end = time.perf_counter_ns()
             kind = "uri" if isinstance(path_or_bytes, (str, os.PathLike)) else "array"
@@ -315,6 +319,7 @@ class InferenceSession:
         """Write the profile (onnxruntime's JSON trace format) and stop profiling; returns
         the file's path, or "" when profiling is not enabled (or already ended)."""
         profiler, self._profiler = self._profiler, None
+        self._hot = None   # planned again: the next plan's short path, without a profiler
         return profiler.end() if profiler is not None else ""
 
     def get_profiling_start_time_ns(self):
@@ -330,13 +335,19 @@ class InferenceSession:
         may be named.  run_options: a RunOptions (terminate, log severity, run tag).
         """
         hot = self._hot
-        if hot is not None and run_options is None and not output_names:
-            # The previous run's plan for feeds of its shapes and types (every output, no
-            # fed initializer): checked here in a few lines, as a run's Python costs several
-            # times its warm time once the kernels have evicted the caches.
-            feeds = _same_feeds(input_feed, hot[1])
-            if feeds is not None:
-                return self._execute(hot[0], feeds, None)
+        if hot is not None and run_options is None:
+            # The previous run's plan, for feeds of its names, shapes and types and the same
+            # outputs (no fed initializer): checked and run from C (_kernels.RunPlan), as a
+            # run's Python costs several times its warm time once the kernels have evicted
+            # the caches.  Anything else takes the general path below.
+            try:
+                outputs = hot.run(input_feed, output_names)
+            except TinyCNNError:
+                raise
+            except (ValueError, TypeError, LookupError, ArithmeticError) as e:
+                raise _kernel_error(hot.plan, hot.failed_at, e) from e
+            if outputs is not None:
+                return outputs
         names = self._output_names(output_names)
         _check_run_options(run_options)
         plan, feeds = self._plan_for(input_feed, names, run_options)
@@ -377,46 +388,32 @@ class InferenceSession:
             times = []
         arena = plan.acquire()
         try:
-            # the outputs computed where they are returned (Arena.direct), else copied
-            fresh = {i: np.empty(arena.outputs[i].shape, arena.outputs[i].dtype)
-                     for i in arena.direct if plan.returned_dtypes[i] is None
-                     } if arena.direct else None
+            if run_options is None and times is None:
+                return _run_arena(plan, arena, feeds)
+            fresh = _fresh_outputs(plan, arena)
             calls = arena.calls_for(feeds, fresh)
             index = -1
             try:
-                if run_options is None and times is None:
-                    # one pass in C; the outputs copied out of the arena by it when they can be
-                    copied = calls.run(fresh is None and plan.plain_outputs)
-                    if copied is not None:
-                        return copied
-                else:
-                    clock = time.perf_counter_ns
-                    start = clock()
-                    for index, call in enumerate(calls):
-                        if run_options is not None and run_options.terminate:
-                            self._log(3, _TERMINATED, run_options)
-                            raise RunTerminated(_TERMINATED)
-                        if times is None:
-                            call()
-                        else:
-                            t0 = clock()
-                            call()
-                            times.append((t0, clock()))
+                clock = time.perf_counter_ns
+                start = clock()
+                for index, call in enumerate(calls):
+                    if run_options is not None and run_options.terminate:
+                        self._log(3, _TERMINATED, run_options)
+                        raise RunTerminated(_TERMINATED)
+                    if times is None:
+                        call()
+                    else:
+                        t0 = clock()
+                        call()
+                        times.append((t0, clock()))
             except TinyCNNError:
                 raise
             except (ValueError, TypeError, LookupError, ArithmeticError) as e:
                 # A kernel wrapper refused its arguments: report the node, never a bare error.
-                if run_options is None and times is None:
-                    index = calls.failed_at
                 raise _kernel_error(plan, index, e) from e
             if profiler is not None:
                 profiler.run(plan, start, clock(), times)
-            # copies, in their declared types (float16 is carried as float32 inside)
-            if fresh is None and plan.plain_outputs:
-                return [o.copy() for o in arena.outputs]
-            return [fresh[i] if fresh and i in fresh else np.array(o, copy=True) if d is None
-                    else o.astype(d) for i, (o, d) in enumerate(zip(arena.outputs,
-                                                                     plan.returned_dtypes))]
+            return _returned(plan, arena, fresh)
         finally:
             plan.release(arena)
 
@@ -633,6 +630,41 @@ def _kernel_error(plan, index, e):
     return InvalidModel(f"{where}: {type(e).__name__}: {e}")
 
 
+def _fresh_outputs(plan, arena):
+    """{output index: a new array} for the outputs computed where they are returned
+    (Arena.direct), or None."""
+    if not arena.direct:
+        return None
+    return {i: np.empty(arena.outputs[i].shape, arena.outputs[i].dtype)
+            for i in arena.direct if plan.returned_dtypes[i] is None} or None
+
+
+def _run_arena(plan, arena, feeds):
+    """The outputs of a run of plan on checked feeds {name: array} in its arena: the
+    kernels in one pass in C (without RunOptions or timing)."""
+    fresh = _fresh_outputs(plan, arena)
+    calls = arena.calls_for(feeds, fresh)
+    try:
+        # the outputs copied out of the arena by the calls when they can be
+        copied = calls.run(fresh is None and plan.plain_outputs)
+    except TinyCNNError:
+        raise
+    except (ValueError, TypeError, LookupError, ArithmeticError) as e:
+        # A kernel wrapper refused its arguments: report the node, never a bare error.
+        raise _kernel_error(plan, calls.failed_at, e) from e
+    return copied if copied is not None else _returned(plan, arena, fresh)
+
+
+def _returned(plan, arena, fresh):
+    """The outputs of a run that has left them in the arena (or in `fresh`), copied in
+    their declared types (float16 is carried as float32 inside)."""
+    if fresh is None and plan.plain_outputs:
+        return [o.copy() for o in arena.outputs]
+    return [fresh[i] if fresh and i in fresh else np.array(o, copy=True) if d is None
+            else o.astype(d) for i, (o, d) in enumerate(zip(arena.outputs,
+                                                             plan.returned_dtypes))]
+
+
 def _check_run_options(run_options):
     if run_options is not None and not isinstance(run_options, RunOptions):
         raise TypeError(f"run_options must be a tinycnn.RunOptions, got "
@@ -678,27 +710,19 @@ def _as_tensor(v, value):
 
 
 def _hot_entry(session, prepared, plan, names, feeds, values):
-    """InferenceSession._hot after planning for these feeds: the plan and its feeds' names,
-    shapes and types, when a run of every output on plain feeds of these shapes may take
-    it (run's short path); else None."""
-    if (prepared is not session._base or values or names != session._all_outputs
-            or len(feeds) != len(session._inputs)):
+    """InferenceSession._hot after planning for these feeds: the _kernels.RunPlan that
+    runs the plan on plain feeds of these shapes and types, for these outputs (run's short
+    path), when a run may take it (no fed initializer, no plan-time input, no profiler);
+    else None."""
+    if (prepared is not session._base or values or len(feeds) != len(session._inputs)
+            or session._profiler is not None):
         return None
-    return plan, tuple((k, a.shape, a.dtype) for k, a in feeds.items())
-
-
-def _same_feeds(input_feed, spec):
-    """{name: array} of input_feed when it is a dict of exactly numpy arrays of spec's
-    ((name, shape, dtype), ...) (so _check_feeds would pass them as they are), else None."""
-    if type(input_feed) is not dict or len(input_feed) != len(spec):
-        return None
-    feeds = {}
-    for name, shape, dtype in spec:
-        a = input_feed.get(name)
-        if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype:
-            return None
-        feeds[name] = a
-    return feeds
+    hot = session._hot
+    spec = tuple((k, a.shape, a.dtype) for k, a in feeds.items())
+    if (hot is not None and hot.plan is plan and hot.output_names == names
+            and hot.names == tuple(k for k, _, _ in spec)):
+        return hot     # keeps its arena's calls for the last feeds
+    return _kernels.RunPlan(plan, spec, names, names == session._all_outputs, _run_arena)
 
 
 def _value_key(arr):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _kernels as K
 from . import op
-from .common import axis_index, numpy_step, prod, require_const
+from .common import axis_index, bound_step, numpy_step, prod, require_const
 
 # kind -> (element-wise step before, C reduction, element-wise step after)
 _REDUCTIONS = {
@@ -87,8 +87,8 @@ def reduce(n, kind, X, axes, keepdims, noop_with_empty_axes=0):
         outer, length, inner = prod(shape[:lo]), prod(shape[lo:hi]), prod(shape[hi:])
         new_shape = shape[:lo] + [1] * (hi - lo) + shape[hi:]
 
-        def run(x, y, outer=outer, length=length, inner=inner):
-            K.reduce(ctx, c_kind, x, y, outer, length, inner)
+        run = bound_step(lambda x, y, outer=outer, length=length, inner=inner:
+                         K.bind_reduce(ctx, c_kind, x, y, outer, length, inner))
         (cur,) = n.emit(run, [cur], [(tuple(new_shape), np.float32)])
         shape = new_shape
     if after == "sqrt":
