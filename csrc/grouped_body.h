@@ -60,6 +60,10 @@
  * position oh * wph + ow; w: [ntaps][TC_GC_KB] the block's weights (lane j: its output
  * channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like y, or NULL;
  * y: nk planes [OH][OW], ldy >= OH * OW apart (a band of rows of taller planes: pg_fused.c).
+ * pf: NULL, or pf_lines cache lines to bring into L2 for the next step (gc_task), a share
+ * before each run of output vectors: a few at a time, each run's ~450 cycles of FMAs
+ * covering their latency (bursts of 55 lines per block cost RegNetY's 7x7 layers 10-15 us
+ * each, the line fill buffers full and the kernel's own misses waiting behind them).
  *
  * The output vectors (a row's 8 outputs at a time; a plane of 7x7 has 7 of them, one per
  * row) are taken TC_GC_NV at a time, so that each broadcast weight feeds 3 FMAs and
@@ -69,16 +73,26 @@
  * last ones recomputed) computed 9, 0.78x the FMAs of a 7x7 plane. */
 static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                      ptrdiff_t ldy, const float *w, int nk, const float *bias,
-                     const float *residual, const tc_act_k *act, float *y)
+                     const float *residual, const tc_act_k *act, float *y, const char *pf,
+                     ptrdiff_t pf_lines)
 {
     const ptrdiff_t plane = ldy;
     const int rowv = (OW + TC_VL - 1) / TC_VL, total = OH * rowv;
+    const int runs = (total + TC_GC_NV - 1) / TC_GC_NV; /* about: the last ones run 2 */
+    ptrdiff_t pf_done = 0;
     int defer = 0;
     for (int j = 0; j < nk; j++)
         defer |= tc_act_deferred(act[j].kind);
     for (int v0 = 0, nv; v0 < total; v0 += nv) {
         const int left = total - v0; /* 4 and 2 (and a lone 1) left: runs of 2 */
         nv = left == 4 || left == 2 ? 2 : left < TC_GC_NV ? left : TC_GC_NV;
+        if (pf) { /* this run's share of the lines, all of them by the last run */
+            const int run = v0 / TC_GC_NV;
+            const ptrdiff_t to = v0 + nv >= total || run + 1 >= runs
+                                     ? pf_lines : pf_lines * (run + 1) / runs;
+            for (; pf_done < to; pf_done++)
+                __builtin_prefetch(pf + pf_done * 64, 0, 2);
+        }
         const float *pos_x[TC_GC_NV];
         ptrdiff_t pos_o[TC_GC_NV];
         int pos_full[TC_GC_NV];
