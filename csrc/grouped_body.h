@@ -185,22 +185,47 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
 {
     const size_t pplane = (size_t)hph * wph;
     const int pe = pl % 2, qe = pl / 2, qo = (pl + 1) / 2;
+    /* sw == 2: each row's whole 16-value chunks, then its last 1..15 values: for an even
+     * w >= 16 the row's last 16 values again (a chunk overlapping the one before, written
+     * twice with the same values: no masks), else masked, the masks made once here and not
+     * per row (RegNetY's stride-2 grouped layers: 440 channels of 14-value rows at 14x14) */
+    const int whole = w / (2 * TC_VL) * (2 * TC_VL), left = w - whole;
+    const int overlap = left > 0 && w % 2 == 0 && w >= 2 * TC_VL;
+    const tc_m m_lo = tc_m_range(0, left), m_hi = tc_m_range(0, left - TC_VL);
+    const tc_m m_e = tc_m_range(0, (left + 1) / 2), m_o = tc_m_range(0, left / 2);
+    const tc_m m_row = tc_m_range(0, w % TC_VL); /* sw == 1, w < TC_VL: the whole row */
     for (int c = 0; c < C; c++)
         for (int ih = 0; ih < h; ih++) {
             const int r = ih + pt;
             const float *s = x + ((size_t)c * h + ih) * w;
             float *d = xp + ((size_t)c * sh + r % sh) * sw * pplane + (size_t)(r / sh) * wph;
             int i = 0;
-            if (sw == 1) {
+            if (sw == 1) { /* the same with 8-value chunks (RegNetY's 28, 14 and 7) */
                 d += pl;
                 for (; i + TC_VL <= w; i += TC_VL)
                     tc_v_store(d + i, tc_v_load(s + i));
-                if (i < w) {
-                    const tc_m m = tc_m_range(0, w - i);
-                    tc_v_store_masked(d + i, m, tc_v_load_masked(s + i, m));
-                }
+                if (i < w && w >= TC_VL)
+                    tc_v_store(d + w - TC_VL, tc_v_load(s + w - TC_VL));
+                else if (i < w)
+                    tc_v_store_masked(d + i, m_row, tc_v_load_masked(s + i, m_row));
                 continue;
             }
-            TC_GC_SPLIT_FN(s, w, d + (pe ? pplane : 0) + qe, d + (pe ? 0 : pplane) + qo);
+            float *e = d + (pe ? pplane : 0) + qe, *o = d + (pe ? 0 : pplane) + qo;
+            tc_v ev, od;
+            for (; i < whole; i += 2 * TC_VL) {
+                tc_v_load_even_odd(s + i, &ev, &od);
+                tc_v_store(e + i / 2, tc_v_unscramble(ev));
+                tc_v_store(o + i / 2, tc_v_unscramble(od));
+            }
+            if (overlap) {
+                i = w - 2 * TC_VL;
+                tc_v_load_even_odd(s + i, &ev, &od);
+                tc_v_store(e + i / 2, tc_v_unscramble(ev));
+                tc_v_store(o + i / 2, tc_v_unscramble(od));
+            } else if (left > 0) {
+                tc_v_load_even_odd_masked(s + i, m_lo, m_hi, &ev, &od);
+                tc_v_store_masked(e + i / 2, m_e, tc_v_unscramble(ev));
+                tc_v_store_masked(o + i / 2, m_o, tc_v_unscramble(od));
+            }
         }
 }
