@@ -707,6 +707,8 @@ typedef struct {
     tc_gc_copy_fn copy; /* NULL: phase_task each time (column strides past 2) */
     float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
     float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
+    const char *prefetch; /* NULL, or prefetch_lines cache lines the next step reads */
+    ptrdiff_t prefetch_lines, items;
 } gc_job;
 
 /* items = (image, group, chunk of its blocks of output channels) */
@@ -732,9 +734,24 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             phase_task(&pj, tid, 0, Cg);
             j->primed[tid] = 1;
         }
+        /* this item's share of the lines to prefetch, spread over its blocks */
+        const ptrdiff_t pf0 = j->prefetch_lines * it / j->items,
+                        pf1 = j->prefetch_lines * (it + 1) / j->items;
         for (int blk = blk0; blk < blk1; blk++) {
+            const ptrdiff_t l0 = pf0 + (pf1 - pf0) * (blk - blk0) / (blk1 - blk0),
+                            l1 = pf0 + (pf1 - pf0) * (blk - blk0 + 1) / (blk1 - blk0);
             const int k0 = g * Kg + blk * TC_GC_KB;
             const int nk = Kg - blk * TC_GC_KB < TC_GC_KB ? Kg - blk * TC_GC_KB : TC_GC_KB;
+            /* the next block's weights (this group's or the next group's: the packing's
+             * order) into L2 while this block computes (18 lines: 4 channels x 8 inputs x
+             * 3x3): a layer's weights come from L3 at every run (RegNetY's grouped steps at
+             * 14x14 and 7x7 lost 10-12 us each to them against a hot layer alone) */
+            const size_t nb = (size_t)g * j->blocks + blk + 1;
+            if (nb < (size_t)p->group * j->blocks) {
+                const char *wn = (const char *)(j->packed + nb * ntaps * TC_GC_KB);
+                for (size_t o2 = 0; o2 < (size_t)ntaps * TC_GC_KB * sizeof(float); o2 += 64)
+                    __builtin_prefetch(wn + o2, 0, 2);
+            }
             const size_t o = b * out_img + (size_t)k0 * ldy;
             tc_act_k acts[TC_GC_KB];
             for (int c = 0; c < nk; c++)
@@ -742,7 +759,7 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             j->block(xg, j->taps, ntaps, j->wph, j->OH, j->OW, ldy,
                      j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB, nk,
                      j->bias ? j->bias + k0 : NULL, j->residual ? j->residual + o : NULL, acts,
-                     j->y + o);
+                     j->y + o, j->prefetch ? j->prefetch + l0 * 64 : NULL, l1 - l0);
             if (j->means) /* the block's planes while in L1 (ldy == plane) */
                 plane_means(j->sum, j->y + o, (size_t)plane, nk, j->means + (size_t)b * p->K + k0);
         }
@@ -753,11 +770,13 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * one group's phase planes, then the slack a row's last vector may read, zeroed once per
  * run.  A thread's first task of the run writes its slot whole (phase_task), the next ones
  * only the values from x (gc_copy): the zeros around them stay.  y's planes ldy apart (means
- * only with ldy == OH * OW). */
+ * only with ldy == OH * OW).  prefetch: NULL, or prefetch_bytes the next step reads from
+ * memory (tc_conv2d_means_f32). */
 static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
                         const float *x, const float *packed, const float *bias,
                         const float *residual, const tc_activation *act, float *y, int OH,
-                        int OW, ptrdiff_t ldy, float *means, float *workspace)
+                        int OW, ptrdiff_t ldy, float *means, const void *prefetch,
+                        size_t prefetch_bytes, float *workspace)
 {
     tc_pool *pool = ctx ? ctx->pool : NULL;
     const int sh = p->sh, sw = p->sw, hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
@@ -802,7 +821,10 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     memset(pj->used, 1, sizeof(pj->used)); /* a row's last vector may read any phase */
     for (int i = 0; i < threads; i++)
         memset(j.slots + i * j.slot + (size_t)Cg * cstride, 0, TC_GC_SLACK * sizeof(float));
-    tc_parallel_for_dynamic(pool, groups * j.chunks, 1, gc_task, &j);
+    j.items = groups * j.chunks;
+    j.prefetch = prefetch_bytes ? (const char *)prefetch : NULL;
+    j.prefetch_lines = (ptrdiff_t)((prefetch_bytes + 63) / 64);
+    tc_parallel_for_dynamic(pool, j.items, 1, gc_task, &j);
 }
 
 void tc_conv_grouped_rows_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int h, int w,
@@ -814,7 +836,8 @@ void tc_conv_grouped_rows_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int 
     if (tc_conv2d_check(p, TC_CONV_ALGO_GROUPED) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
         ldy < (ptrdiff_t)OH * OW)
         return;
-    grouped_run(ctx, p, 1, h, w, x, packed, bias, NULL, act, y, OH, OW, ldy, NULL, workspace);
+    grouped_run(ctx, p, 1, h, w, x, packed, bias, NULL, act, y, OH, OW, ldy, NULL, NULL, 0,
+                workspace);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1343,7 +1366,7 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
     }
     if (algo == TC_CONV_ALGO_GROUPED) {
         grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW,
-                    (ptrdiff_t)OH * OW, means, workspace);
+                    (ptrdiff_t)OH * OW, means, NULL, 0, workspace);
         return;
     }
 
@@ -1463,17 +1486,24 @@ int tc_conv2d_strided_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo
     return 0;
 }
 
-/* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE or GROUPED)  means: [N, K] */
+/* x .. workspace: tc_conv2d_f32's (algo TC_CONV_ALGO_DEPTHWISE or GROUPED)  means: [N, K]
+ * prefetch: NULL or [prefetch_bytes], read by the grouped kernel's tasks only as hints */
 int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                         const float *x, const float *packed, const float *bias, const float *residual,
-                        const tc_activation *act, float *y, float *means, float *workspace)
+                        const tc_activation *act, float *y, float *means, const void *prefetch,
+                        size_t prefetch_bytes, float *workspace)
 {
     int OH, OW;
     if ((algo != TC_CONV_ALGO_DEPTHWISE && algo != TC_CONV_ALGO_GROUPED) || !means || n <= 0 ||
         tc_conv2d_check(p, algo) ||
         tc_conv2d_output_hw(p, h, w, &OH, &OW) || tc_activation_check(act))
         return -1;
-    conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, means, 0, workspace);
+    if (algo == TC_CONV_ALGO_GROUPED)
+        grouped_run(ctx, p, n, h, w, x, packed, bias, residual, act, y, OH, OW,
+                    (ptrdiff_t)OH * OW, means, prefetch, prefetch ? prefetch_bytes : 0, workspace);
+    else
+        conv2d_run(ctx, p, algo, n, h, w, x, NULL, packed, bias, residual, act, y, means, 0,
+                   workspace);
     return 0;
 }
 

@@ -31,9 +31,11 @@ void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, floa
 
 void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                       ptrdiff_t ldy, const float *w, int nk, const float *bias,
-                      const float *residual, const tc_act_k *act, float *y)
+                      const float *residual, const tc_act_k *act, float *y, const char *pf,
+                      ptrdiff_t pf_lines)
 {
-    gc_block_avx2(xg, taps, ntaps, wph, OH, OW, ldy, w, nk, bias, residual, act, y);
+    gc_block_avx2(xg, taps, ntaps, wph, OH, OW, ldy, w, nk, bias, residual, act, y, pf,
+                  pf_lines);
 }
 
 void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,

@@ -28,10 +28,12 @@ typedef tc_dw_block_fn (*tc_dw_block_pick_fn)(const tc_conv2d_params *p, int H, 
 /* One block of up to 4 output channels of a grouped convolution, see grouped_body.h.
  * xg: the group's zero-padded phase planes  taps: [ntaps] offsets from oh * wph + ow
  * w: [ntaps][4]  bias, act: [nk]  residual: like y or NULL
- * y: nk planes [OH][OW], ldy >= OH * OW floats apart */
+ * y: nk planes [OH][OW], ldy >= OH * OW floats apart
+ * pf: NULL or pf_lines cache lines prefetched into L2 along the way (only hints) */
 typedef void (*tc_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH,
                                int OW, ptrdiff_t ldy, const float *w, int nk, const float *bias,
-                               const float *residual, const tc_act_k *act, float *y);
+                               const float *residual, const tc_act_k *act, float *y,
+                               const char *pf, ptrdiff_t pf_lines);
 
 /* The values from x of one group's zero-padded phase planes, column stride 1 or 2 (the
  * zeros are left as they are), see grouped_body.h.  x: [C][h][w]  xp: [C][sh][sw][hph][wph] */
@@ -82,7 +84,8 @@ void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, floa
                            void *scratch, int new_k);
 void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                       ptrdiff_t ldy, const float *w, int nk, const float *bias,
-                      const float *residual, const tc_act_k *act, float *y);
+                      const float *residual, const tc_act_k *act, float *y, const char *pf,
+                      ptrdiff_t pf_lines);
 void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,
                      int wph, float *xp);
 void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,

@@ -60,6 +60,10 @@
  * position oh * wph + ow; w: [ntaps][TC_GC_KB] the block's weights (lane j: its output
  * channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like y, or NULL;
  * y: nk planes [OH][OW], ldy >= OH * OW apart (a band of rows of taller planes: pg_fused.c).
+ * pf: NULL, or pf_lines cache lines to bring into L2 for the next step (gc_task), a share
+ * before each run of output vectors: a few at a time, each run's ~450 cycles of FMAs
+ * covering their latency (bursts of 55 lines per block cost RegNetY's 7x7 layers 10-15 us
+ * each, the line fill buffers full and the kernel's own misses waiting behind them).
  *
  * The output vectors (a row's 8 outputs at a time; a plane of 7x7 has 7 of them, one per
  * row) are taken TC_GC_NV at a time, so that each broadcast weight feeds 3 FMAs and
@@ -69,16 +73,26 @@
  * last ones recomputed) computed 9, 0.78x the FMAs of a 7x7 plane. */
 static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                      ptrdiff_t ldy, const float *w, int nk, const float *bias,
-                     const float *residual, const tc_act_k *act, float *y)
+                     const float *residual, const tc_act_k *act, float *y, const char *pf,
+                     ptrdiff_t pf_lines)
 {
     const ptrdiff_t plane = ldy;
     const int rowv = (OW + TC_VL - 1) / TC_VL, total = OH * rowv;
+    const int runs = (total + TC_GC_NV - 1) / TC_GC_NV; /* about: the last ones run 2 */
+    ptrdiff_t pf_done = 0;
     int defer = 0;
     for (int j = 0; j < nk; j++)
         defer |= tc_act_deferred(act[j].kind);
     for (int v0 = 0, nv; v0 < total; v0 += nv) {
         const int left = total - v0; /* 4 and 2 (and a lone 1) left: runs of 2 */
         nv = left == 4 || left == 2 ? 2 : left < TC_GC_NV ? left : TC_GC_NV;
+        if (pf) { /* this run's share of the lines, all of them by the last run */
+            const int run = v0 / TC_GC_NV;
+            const ptrdiff_t to = v0 + nv >= total || run + 1 >= runs
+                                     ? pf_lines : pf_lines * (run + 1) / runs;
+            for (; pf_done < to; pf_done++)
+                __builtin_prefetch(pf + pf_done * 64, 0, 2);
+        }
         const float *pos_x[TC_GC_NV];
         ptrdiff_t pos_o[TC_GC_NV];
         int pos_full[TC_GC_NV];
@@ -171,22 +185,47 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
 {
     const size_t pplane = (size_t)hph * wph;
     const int pe = pl % 2, qe = pl / 2, qo = (pl + 1) / 2;
+    /* sw == 2: each row's whole 16-value chunks, then its last 1..15 values: for an even
+     * w >= 16 the row's last 16 values again (a chunk overlapping the one before, written
+     * twice with the same values: no masks), else masked, the masks made once here and not
+     * per row (RegNetY's stride-2 grouped layers: 440 channels of 14-value rows at 14x14) */
+    const int whole = w / (2 * TC_VL) * (2 * TC_VL), left = w - whole;
+    const int overlap = left > 0 && w % 2 == 0 && w >= 2 * TC_VL;
+    const tc_m m_lo = tc_m_range(0, left), m_hi = tc_m_range(0, left - TC_VL);
+    const tc_m m_e = tc_m_range(0, (left + 1) / 2), m_o = tc_m_range(0, left / 2);
+    const tc_m m_row = tc_m_range(0, w % TC_VL); /* sw == 1, w < TC_VL: the whole row */
     for (int c = 0; c < C; c++)
         for (int ih = 0; ih < h; ih++) {
             const int r = ih + pt;
             const float *s = x + ((size_t)c * h + ih) * w;
             float *d = xp + ((size_t)c * sh + r % sh) * sw * pplane + (size_t)(r / sh) * wph;
             int i = 0;
-            if (sw == 1) {
+            if (sw == 1) { /* the same with 8-value chunks (RegNetY's 28, 14 and 7) */
                 d += pl;
                 for (; i + TC_VL <= w; i += TC_VL)
                     tc_v_store(d + i, tc_v_load(s + i));
-                if (i < w) {
-                    const tc_m m = tc_m_range(0, w - i);
-                    tc_v_store_masked(d + i, m, tc_v_load_masked(s + i, m));
-                }
+                if (i < w && w >= TC_VL)
+                    tc_v_store(d + w - TC_VL, tc_v_load(s + w - TC_VL));
+                else if (i < w)
+                    tc_v_store_masked(d + i, m_row, tc_v_load_masked(s + i, m_row));
                 continue;
             }
-            TC_GC_SPLIT_FN(s, w, d + (pe ? pplane : 0) + qe, d + (pe ? 0 : pplane) + qo);
+            float *e = d + (pe ? pplane : 0) + qe, *o = d + (pe ? 0 : pplane) + qo;
+            tc_v ev, od;
+            for (; i < whole; i += 2 * TC_VL) {
+                tc_v_load_even_odd(s + i, &ev, &od);
+                tc_v_store(e + i / 2, tc_v_unscramble(ev));
+                tc_v_store(o + i / 2, tc_v_unscramble(od));
+            }
+            if (overlap) {
+                i = w - 2 * TC_VL;
+                tc_v_load_even_odd(s + i, &ev, &od);
+                tc_v_store(e + i / 2, tc_v_unscramble(ev));
+                tc_v_store(o + i / 2, tc_v_unscramble(od));
+            } else if (left > 0) {
+                tc_v_load_even_odd_masked(s + i, m_lo, m_hi, &ev, &od);
+                tc_v_store_masked(e + i / 2, m_e, tc_v_unscramble(ev));
+                tc_v_store_masked(o + i / 2, m_o, tc_v_unscramble(od));
+            }
         }
 }

@@ -284,10 +284,15 @@ int tc_conv2d_strided_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo
  * tc_global_avg_pool_f32 of y gives it (same bits), each plane summed right after it is
  * written, while it is in cache: the pool of a squeeze-and-excitation block after the layer
  * (MobileNetV3's depthwise, RegNetY's grouped 3x3), without its pass over y.
+ * prefetch: NULL, or prefetch_bytes that the next step reads (the block's dense layers'
+ * weights, RegNetY-400MF's 387 KB at 7x7, from L3 after the 1x1 layers' weights have gone
+ * through L2): the grouped kernel's tasks prefetch a share each into L2 (never written,
+ * only hints; the depthwise kernel ignores them).
  * Returns -1 (nothing written) for another algorithm or what tc_conv2d_f32 refuses, else 0. */
 int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h, int w,
                         const float *x, const float *packed, const float *bias, const float *residual,
-                        const tc_activation *act, float *y, float *means, float *workspace);
+                        const tc_activation *act, float *y, float *means, const void *prefetch,
+                        size_t prefetch_bytes, float *workspace);
 
 /* The same convolution of x with its channels scaled per image (a squeeze-and-excitation
  * gate folded into the 1x1 projection after it):

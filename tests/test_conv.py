@@ -62,6 +62,11 @@ CASES = [
     # odd and even left pads, 3 blocks per group (chunked at 2 threads), 2 images
     (1, 16, 13, 37, 24, (3, 3), (2, 2), (0, 1, 2, 0), (1, 1), 2),
     (2, 24, 9, 20, 30, (3, 3), (2, 2), (1, 2, 1, 1), (1, 1), 3),
+    # RegNetY's stride-2 rows of 28 (the last 16 values split again, overlapping) and 14
+    # (masked); stride-1 rows of 28 and 14 (the last 8 copied again) and 7 (masked)
+    (1, 24, 10, 28, 24, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3),
+    (1, 24, 14, 14, 24, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3),
+    (1, 16, 6, 28, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),
     # grouped planes of 1 and 5 output vectors (a run of 2 recomputing its last; 3 + 2)
     (1, 8, 1, 5, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),
     (2, 16, 5, 5, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),

@@ -397,6 +397,16 @@ def _run_with_means(ctx, rng, layer, n, h, res, label):
     _kernels.global_avg_pool(ctx, y, pooled)
     np.testing.assert_array_equal(m, pooled.reshape(oshape[:2]), err_msg=f"means {label}")
     np.testing.assert_allclose(m, y.mean(axis=(2, 3)), rtol=1e-5, atol=1e-5)
+    # prefetching what the next step reads (the grouped kernel's hints into L2; the depthwise
+    # one ignores them): the same bits, the prefetched array untouched
+    nxt = rng.standard_normal(4099, dtype=np.float32)
+    keep = nxt.copy()
+    m2 = np.full(oshape[:2], np.nan, np.float32)
+    y2 = np.empty(oshape, np.float32)
+    layer.bind(x, y2, r, ws, means=m2, prefetch=nxt)()
+    np.testing.assert_array_equal(y2, ref, err_msg=f"y with prefetch {label}")
+    np.testing.assert_array_equal(m2, m, err_msg=f"means with prefetch {label}")
+    np.testing.assert_array_equal(nxt, keep, err_msg=f"prefetched array {label}")
     return y, m
 
 
@@ -444,6 +454,33 @@ def test_grouped_means_are_the_global_pool_of_its_output(threads, isa):
         layer = _kernels.Conv2d(ctx, w, rng.standard_normal(k, dtype=np.float32), algo="grouped",
                                 strides=(st, st), pads=(1, 1, 1, 1), group=g, activation=act)
         _run_with_means(ctx, rng, layer, n, h, res, (n, c, k, g, h, st))
+
+
+def test_prefetch_refused_without_means():
+    """Conv2d.bind(prefetch=...) only with means (the step before a gate), of an array."""
+    ctx = _kernels.Context(1, "portable")
+    x = np.ones((1, 16, 5, 5), np.float32)
+    layer = _kernels.Conv2d(ctx, np.ones((16, 8, 3, 3), np.float32), algo="grouped", group=2,
+                            pads=(1, 1, 1, 1))
+    y, m = np.empty_like(x), np.empty((1, 16), np.float32)
+    with pytest.raises(ValueError, match="prefetch needs means"):
+        layer.bind(x, y, prefetch=np.ones(64, np.float32))
+    with pytest.raises(ValueError, match="prefetch needs means"):
+        layer.bind(x, y, means=m, prefetch=np.ones((8, 8), np.float32)[:, ::2])
+    with pytest.raises(ValueError, match="prefetch needs means"):
+        layer.bind(x, y, means=m, prefetch=b"bytes")
+
+
+def test_squeeze_excite_weights_are_w1_and_w2():
+    """SqueezeExcite.weights, what the gates read (and the step before prefetches), holds
+    w1 and w2: .w1 and .w2 are views of it."""
+    rng = np.random.default_rng(23)
+    w1, w2 = rng.standard_normal((5, 19), dtype=np.float32), rng.standard_normal((19, 5), dtype=np.float32)
+    se = _kernels.SqueezeExcite(_kernels.Context(1, "portable"), w1, None, w2, None)
+    np.testing.assert_array_equal(se.w1, w1)
+    np.testing.assert_array_equal(se.w2, w2)
+    assert np.shares_memory(se.w1, se.weights) and np.shares_memory(se.w2, se.weights)
+    assert se.weights.size >= w1.size + w2.size
 
 
 def test_depthwise_means_refused_elsewhere():

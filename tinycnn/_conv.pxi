@@ -99,6 +99,8 @@ cdef class BoundConv2d(BoundCall):
     cdef float *pm
     cdef float *pw
     cdef ptrdiff_t ldy
+    cdef const void *ppf
+    cdef size_t pf_bytes
 
     cdef int run(self) noexcept nogil:
         if self.ldy:
@@ -107,7 +109,8 @@ cdef class BoundConv2d(BoundCall):
                                   self.ldy, self.pw)
         elif self.pm != NULL:
             tc_conv2d_means_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
-                                self.pk, self.pb, self.pr, self.act, self.py, self.pm, self.pw)
+                                self.pk, self.pb, self.pr, self.act, self.py, self.pm,
+                                self.ppf, self.pf_bytes, self.pw)
         elif self.pg == NULL:
             tc_conv2d_f32(self.ctx, self.p, self.algo, self.n, self.h, self.w, self.px,
                           self.pk, self.pb, self.pr, self.act, self.py, self.pw)
@@ -262,11 +265,23 @@ cdef class Conv2d:
         self._bind(x, y, residual, workspace, scale, means)()
         return y
 
-    def bind(self, x, y, residual=None, workspace=None, scale=None, means=None):
+    def bind(self, x, y, residual=None, workspace=None, scale=None, means=None,
+             prefetch=None):
         """run(x, y, residual, workspace, scale, means) checked now, as a call without
         arguments that runs it again and again over these buffers (a plan's arena): the
-        checks are paid once, at plan time, not at every run."""
-        return self._bind(x, y, residual, workspace, scale, means)
+        checks are paid once, at plan time, not at every run.  prefetch (with means): a
+        C-contiguous array the next step reads, brought into L2 while the grouped kernel
+        computes (csrc/conv.c tc_conv2d_means_f32; only read, as hints)."""
+        call = self._bind(x, y, residual, workspace, scale, means)
+        if prefetch is not None:
+            if means is None or not isinstance(prefetch, cnp.ndarray) or \
+                    not prefetch.flags.c_contiguous:
+                raise ValueError("conv: prefetch needs means and a C-contiguous array, got "
+                                 f"{type(prefetch).__name__}")
+            call.keep = call.keep + (prefetch,)
+            call.ppf = cnp.PyArray_DATA(<cnp.ndarray>prefetch)
+            call.pf_bytes = prefetch.nbytes
+        return call
 
     cdef BoundConv2d _bind(self, x, y, residual, workspace, scale, means=None):
         _check_array("conv", "x", x, 4)
@@ -290,6 +305,7 @@ cdef class Conv2d:
             _check_disjoint("conv", "x", x, y)
         cdef BoundConv2d call = BoundConv2d.__new__(BoundConv2d)
         call.ldy = ldy
+        call.ppf, call.pf_bytes = NULL, 0
         call.pr = call.pg = NULL
         call.pm = NULL
         if means is not None:

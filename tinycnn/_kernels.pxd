@@ -97,7 +97,8 @@ cdef extern from "tinycnn.h" nogil:
     int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
                             int w, const float *x, const float *packed, const float *bias,
                             const float *residual, const tc_activation *act, float *y,
-                            float *means, float *workspace)
+                            float *means, const void *prefetch, size_t prefetch_bytes,
+                            float *workspace)
     size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
                                            int n, int h, int w)
     int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,

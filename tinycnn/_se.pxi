@@ -51,9 +51,10 @@ cdef class SqueezeExcite:
 
     SqueezeExcite(ctx, w1 [C1, C], b1 [C1] or None, w2 [C, C1], b2 [C] or None, *,
                   activation="Relu", gate="Sigmoid", alpha/beta and gate_alpha/gate_beta)
-    run(x [N, C, *spatial], y like x (may be x), workspace=None)."""
+    run(x [N, C, *spatial], y like x (may be x), workspace=None).
+    weights: w1 and w2 in one buffer (the views .w1 and .w2), the memory the gates read."""
     cdef readonly Context ctx
-    cdef readonly object w1, b1, w2, b2
+    cdef readonly object w1, b1, w2, b2, weights
     cdef readonly int channels, hidden
     cdef tc_activation act1, act2
 
@@ -72,7 +73,14 @@ cdef class SqueezeExcite:
         _se_act(&self.act1, activation, alpha, beta)
         _se_act(&self.act2, gate, gate_alpha, gate_beta)
         self.ctx, self.channels, self.hidden = ctx, c, c1
-        self.w1, self.w2 = _packed_copy(ctx, w1), _packed_copy(ctx, w2)
+        # w1 and w2 in one buffer, `weights`: what the layer reads from memory, for the
+        # convolution before it to prefetch (Conv2d.bind(prefetch=...))
+        cdef Py_ssize_t off = (c1 * c + 15) // 16 * 16
+        self.weights = _packed_empty(ctx, off + c * c1)
+        self.w1 = self.weights[:c1 * c].reshape(c1, c)
+        self.w2 = self.weights[off:off + c * c1].reshape(c, c1)
+        np.copyto(self.w1, w1)
+        np.copyto(self.w2, w2)
         self.b1 = None if b1 is None else _packed_copy(ctx, b1)
         self.b2 = None if b2 is None else _packed_copy(ctx, b2)
 

@@ -218,6 +218,20 @@ class NodeContext:
                 key.append((c.dtype.str, c.shape, hashlib.blake2b(c.reshape(-1).view(np.uint8)).digest()))
         return tuple(key)
 
+    # -- memory the next step reads ------------------------------------------
+    def reads_next(self, name, array):
+        """This node's step, right after the one that writes tensor `name`, reads `array`
+        from memory (a squeeze-and-excitation's weights, evicted by the layers between its
+        runs): that step may prefetch it while it computes (next_read)."""
+        reads = getattr(self.sink, "next_reads", None)
+        if reads is not None:
+            reads[name] = array
+
+    def next_read(self, name):
+        """The array reads_next gave for tensor `name`, or None.  Only complete once every
+        node is planned: ask from a step's bind (ops.common.bound_step), not while planning."""
+        return getattr(self.sink, "next_reads", {}).get(name)
+
     # -- scheduling ---------------------------------------------------------
     def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None, layout=None,
              apart=()):

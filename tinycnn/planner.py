@@ -327,6 +327,7 @@ class Planner:
         self.records = []
         self._producers = {}      # tensor name -> node (for steps scheduled on its behalf)
         self._converted = {}      # (id(Value), layout) -> its copy in that layout
+        self.next_reads = {}      # tensor name -> what its reader loads cold (reads_next)
 
     def build(self, feed_shapes, output_names, feed_values=None):
         """A Plan for run-time feeds of these {name: (shape, dtype)} and the plan-time feeds

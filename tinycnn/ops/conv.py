@@ -60,6 +60,8 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
     ins = [X] + ([G] if G is not None else []) + ([R] if R is not None else [])
     has_g, has_r = G is not None, R is not None
     outs = [(out_shape, np.float32)] + ([(m2 + (1, 1), np.float32)] if means else [])
+    # the grouped kernel prefetches what the means' reader loads next (NodeContext.reads_next)
+    pf_name = n.node.outputs[1] if means and c.algo == "grouped" and len(n.node.outputs) > 1 else None
 
     def conv(x, *rest):
         g = rest[0].reshape(g2) if has_g else None
@@ -67,8 +69,9 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
         y, rest = rest[has_g + has_r], rest[has_g + has_r + 1:]
         m = rest[0].reshape(m2) if means else None
         ws_ = rest[1:] if means else rest
+        pf = n.next_read(pf_name) if pf_name else None
         return bind(x.reshape(x4), y.reshape(out4), r, ws_[0] if ws_ else None, scale=g,
-                    means=m)
+                    means=m, **({"prefetch": pf} if pf is not None else {}))
     # a 1x1 GEMM's output planes may lie apart (a channel shuffle's, ops/tensor.py)
     apart = (0,) if (c.algo in ("1x1", "1x1_chan") and X.ndim == 4 and not (has_g or has_r)
                      and not means) else ()
