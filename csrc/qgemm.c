@@ -571,8 +571,19 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
 #define TC_QU7S8_PAIRED_FIX 20
 
 /* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
- * is at most TC_QWIDE_KMAX (tc_qdriver_run) */
-#define TC_QWIDE_KMAX 32
+ * is at most TC_QWIDE_KMAX and the product has more rows than one block (tc_qdriver_run).
+ * From 32 up to 320 (s15): lone layers with their own activations (emulated AVX2, 1 thread,
+ * thread CPU us, min of 200 x 5 alternated rounds, 06:19-06:21, kmax 32 / 320, same bytes):
+ * MobileNetV2's expansions K = 64 at 28x28 65.4 / 61.5, K = 96 at 14x14 134.4 / 128.6;
+ * ResNet-50's 1x1 layers with K = 64-256 0.96-0.98 (layer1.0 conv3 816.9 / 781.3),
+ * ResNet-18's downsamples 0.95-0.97; EfficientNet-B0's layers summed 1.00.  Past 320
+ * nothing moved (K = 384 projections 53.4 / 52.8 at 400).  Not at 7x7 (a block of 49 rows):
+ * there the weights come from memory once, and a call's panels past TC_QGEMM_PREFETCH_BYTES
+ * go without the driver's prefetch.  In the model (one process alternating, thread CPU, min
+ * of 100 per step, 06:57): K = 160 at 7x7 93-97 -> 103-105 us, 320 -> 1280 at 7x7 230-239
+ * -> 253, where K = 64 and 96 at 28x28 and 14x14 still gained (72-73 -> 64-69, 145-154 ->
+ * 140). */
+#define TC_QWIDE_KMAX 320
 #define TC_QWIDE_PANELS 8
 
 /* The next call's panels are prefetched (in a thread's first task) up to this many bytes
@@ -906,10 +917,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         if (d->u7s8_paired)
             d->u7s8_lim += d->kpad;
     }
-    /* S16X2 with few k (MobileNetV2's 16 -> 96 expansion): a tile's panels in one call, not
-     * a call (and a setup of the output stage) per 16 columns */
+    /* S16X2 and U7S8 with few k (MobileNetV2's expansions): a tile's panels in one call, not
+     * a call (and a setup of the output stage) per 16 columns; past kpad 32 only over more
+     * rows than one block (TC_QWIDE_KMAX) */
     if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
-        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR)
+        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR &&
+        (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
     d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;

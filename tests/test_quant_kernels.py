@@ -227,13 +227,14 @@ def test_qgemm_requantizes_sums_near_the_int32_limits(ctx, top):
 
 
 @pytest.mark.parametrize("k,n", [(16, 96), (2, 17), (7, 40), (24, 144), (32, 130), (16, 200),
-                                 (198, 24), (384, 40)])
+                                 (198, 24), (384, 40), (64, 392), (160, 136), (320, 150),
+                                 (321, 40)])
 def test_qgemm_of_few_k_and_many_columns(ctx, k, n):
-    """S16X2 with kpad <= 32 runs up to 8 panels per kernel call (MobileNetV2's 16 -> 96
-    expansion), and U7S8 from kpad 192 4-row tiles on AVX2 (MobileNetV2's projections: a
-    last half panel at N = 24 and 40): every output type, a mid-range zero point, rows and
-    columns with tails, and the fused QLinearAdd, against numpy int64 and the separate
-    QLinearAdd."""
+    """S16X2 and U7S8 with kpad <= 320 run up to 8 panels per kernel call (MobileNetV2's
+    expansions, its 320 -> 1280), and U7S8 from kpad 192 4-row tiles on AVX2 (MobileNetV2's
+    projections: a last half panel at N = 24 and 40): every output type, a mid-range zero
+    point, rows and columns with tails, and the fused QLinearAdd, against numpy int64 and the
+    separate QLinearAdd."""
     rng = np.random.default_rng(k * 1000 + n)
     m = 61
     a = rng.integers(0, 256, (m, k)).astype(np.uint8)

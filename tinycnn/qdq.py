@@ -18,6 +18,17 @@ consumer is a per-tensor QuantizeLinear):
   GlobalAveragePool, AveragePool, Sigmoid, LeakyRelu, Concat -> their com.microsoft QLinear forms
   MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze with the same scale and zero
       point in and out -> the op itself on the 8-bit tensor
+
+Not fused (measured, s15): the inverted-residual block expand -> depthwise -> project in
+bands of rows, as the float one (csrc/ir_fused.c).  Its 8-bit intermediates fit this host's
+L2 (2 MiB a core: 1.2 MB at 112x112 x 96, 0.45 MB at 56x56 x 144), so the bands save little
+traffic and pay each band's kernel calls.  A prototype over the layers' own kernels on row
+views (MobileNetV2, emulated AVX2, 1 thread, 2026-12-02 06:10, us, whole layers / bands of
+28, 16, 8 output rows, halo rows expanded again): features.2 (16 -> 96 at 112x112, stride 2)
+797 / 791, 813, 833, about 760 at 8 rows once the halo's own cost is taken off, 5% of the
+block and 0.6% of the network; features.3 (24 -> 144 at 56x56, stride 1) 690 / 703, 764,
+816, no gain left once the halo is taken off.  A smaller L2 (the AVX2 target, an AMD EPYC:
+512 KiB to 1 MiB a core) may change this; not measured.
 """
 import numpy as np
 
