@@ -393,15 +393,124 @@ static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, p
     tile8_p_rows[mr](kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a);
 }
 
+/* a: [kc][6] panels at a and a + astride (NA of them, a constant)  b: row k at b + k ldb,
+ * its columns [0, NP) read (NP <= 4, a constant)  c: [mr <= NA MR, NP].  The last few
+ * columns of a row of C (a 14x14 map's 196 = 12 x 16 + 4) with the rows in the lanes: per
+ * K step one load of each A panel (rows 0..5 and 2 lanes of the next K row, never
+ * stored) and NP broadcasts of B feed NA NP independent FMA chains, where the masked 6x8
+ * tiles ran 6 chains each for 6 rows.  Each output is the FMA sequence over k of the 6x8
+ * and 6x16 tiles (from zero, k ascending) and store_row's epilogue: the same bits. */
+static inline __attribute__((always_inline)) void tile_tail_avx2(
+    int kc, const float *a, ptrdiff_t astride, const float *b, ptrdiff_t ldb, float *c,
+    ptrdiff_t ldc, int mr, int flags, const tc_tile_epi *e, int pf_a, const int NA, const int NP)
+{
+    __m256 acc[2][4];
+#pragma GCC unroll 2
+    for (int p = 0; p < NA; p++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NP; j++)
+            acc[p][j] = _mm256_setzero_ps();
+    const float *a1 = a + astride;
+#define TC_TAIL_STEP(A0, A1)                                                                      \
+    do {                                                                                          \
+        const __m256 x0 = (A0);                                                                   \
+        const __m256 x1 = NA > 1 ? (A1) : x0;                                                     \
+        _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++)                                      \
+        {                                                                                         \
+            const __m256 bj = _mm256_broadcast_ss(b + j);                                         \
+            acc[0][j] = _mm256_fmadd_ps(x0, bj, acc[0][j]);                                       \
+            if (NA > 1)                                                                           \
+                acc[1][j] = _mm256_fmadd_ps(x1, bj, acc[1][j]);                                   \
+        }                                                                                         \
+    } while (0)
+#pragma GCC unroll 4
+    for (int k = 0; k < kc - 1; k++) {
+        if (pf_a) {
+            _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
+            if (NA > 1)
+                _mm_prefetch((const char *)(a1 + pf_a), _MM_HINT_T0);
+        }
+        TC_TAIL_STEP(_mm256_loadu_ps(a), _mm256_loadu_ps(a1));
+        a += MR;
+        a1 += MR;
+        b += ldb;
+    }
+    {
+        /* the last K row of a panel: nothing read past it */
+        const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+        TC_TAIL_STEP(_mm256_maskload_ps(a, six), _mm256_maskload_ps(a1, six));
+    }
+#undef TC_TAIL_STEP
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(NP),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i m1 = _mm256_setzero_si256();
+    const __m256 z = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int p = 0; p < NA; p++) {
+        __m256 v[8], rows[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            v[j] = j < NP ? acc[p][j] : z;
+        tc_transpose8_avx2(v, rows);
+        tc_tile_epi t = *e; /* rows p MR.. */
+        t.bias = e->bias ? e->bias + p * MR : NULL;
+        t.residual = e->residual ? e->residual + p * MR * e->ldr : NULL;
+        if (t.act.slope)
+            t.act.slope += p * MR;
+        float *cp = c + p * MR * ldc;
+        const int mrp = mr - p * MR < MR ? mr - p * MR : MR;
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++)
+            if (i < mrp)
+                store_row(cp + i * ldc, rows[i], z, i, flags, &t, 0, m0, m1);
+    }
+}
+
+typedef void (*tile_tail_fn)(int kc, const float *a, ptrdiff_t astride, const float *b,
+                             ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr, int flags,
+                             const tc_tile_epi *e, int pf_a);
+#define TC_TAIL(NA, NP)                                                                            \
+    static __attribute__((flatten)) void tile_tail_##NA##x##NP(                                    \
+        int kc, const float *a, ptrdiff_t astride, const float *b, ptrdiff_t ldb, float *c,        \
+        ptrdiff_t ldc, int mr, int flags, const tc_tile_epi *e, int pf_a)                          \
+    {                                                                                              \
+        tile_tail_avx2(kc, a, astride, b, ldb, c, ldc, mr, flags, e, pf_a, NA, NP);                \
+    }
+TC_TAIL(1, 1)
+TC_TAIL(1, 2)
+TC_TAIL(1, 3)
+TC_TAIL(1, 4)
+TC_TAIL(2, 1)
+TC_TAIL(2, 2)
+TC_TAIL(2, 3)
+TC_TAIL(2, 4)
+#undef TC_TAIL
+/* [na - 1][nr - 1] */
+static const tile_tail_fn tile_tail[2][4] = {
+    {tile_tail_1x1, tile_tail_1x2, tile_tail_1x3, tile_tail_1x4},
+    {tile_tail_2x1, tile_tail_2x2, tile_tail_2x3, tile_tail_2x4}};
+#define TC_TAIL_MAX 4
+
 /* tc_ukernel_inplace_fn on the 6x16 and 6x8 tiles: B read where it lies, row k
  * at b + k ldb, only its columns [0, nr) (masked in the last panel); for each
- * 16 columns, each of the na A panels; the last 17 columns in one tile (tile17_rows).
+ * 16 columns, each of the na A panels; the last 17 columns in one tile (tile17_rows), the
+ * last 1..4 in one tile for both A panels (tile_tail).
  * The same FMAs per output as the packed tiles, so the same bits. */
 static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int na,
                                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
                                  int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
     for (int h = 0; h < nr; h += NR) {
+        if (nr - h <= TC_TAIL_MAX) {
+            /* the last 1..4 columns: rows in the lanes (tile_tail_avx2) */
+            tc_tile_epi t = *e;
+            t.col_bias = e->col_bias ? e->col_bias + h : NULL;
+            t.residual = e->residual ? e->residual + h : NULL;
+            const int nap = mr > MR ? 2 : 1;
+            tile_tail[nap - 1][nr - h - 1](kc, a, astride, b + h, ldb, c + h, ldc, mr, flags, &t,
+                                           pf_a);
+            break;
+        }
         /* the last 17 columns in one tile (tile17_rows) */
         const int nrh = nr - h == NR + 1 ? NR + 1 : nr - h < NR ? nr - h : NR;
         for (int p = 0; p < na && p * MR < mr; p++) {

@@ -431,3 +431,32 @@ def test_projection_1x1_layers_against_numpy(threads):
             y = np.empty((2, k, hw, hw), np.float32)
             conv.run(x, y, residual=r)
             assert_close(y, z, 1e-5, f"Conv2d[1x1] {c}->{k} at {hw}x{hw} {epi} ({isa})")
+
+
+def test_last_1_to_4_columns_of_a_row_give_the_same_bits():
+    """The last 1..4 columns of a row of C read in place (a 14x14 map: 196 = 12 x 16 + 4) run
+    in AVX2's rows-in-lanes tail tile (gemm_avx2.c tile_tail_avx2) after 0, 1 or 2 full
+    16-column tiles of the 32-column call; N = 1..20 past multiples of 16 and 32, output
+    channels 1..37 (one or two A panels, partial ones), 1 or 2 K blocks, bias, residual and
+    each kind of activation: the same bits on 1 and 2 threads, in place or packed (B stored
+    [N, K]), and against numpy."""
+    rng = np.random.default_rng(21)
+    epilogues = [dict(activation="Clip", alpha=0.0, beta=6.0), dict(activation="PRelu"),
+                 dict(activation="SiLU"), dict(relu=True), dict(activation="HardSwish"), dict()]
+    i = 0
+    for base in (0, 16, 32, 48, 192):
+        for extra in range(1, 21):
+            n = base + extra
+            c, k = [(24, 13), (330, 7), (40, 12), (96, 37), (8, 1), (64, 18)][i % 6]
+            epi, wt, bias, x, r, z = pointwise_case(rng, c, k, 1, n, epilogues[i % len(epilogues)])
+            check_1x1_on_1_and_2_threads(c, k, 1, n, epi, wt, bias, x, r, z)
+            i += 1
+            ctx = _kernels.Context(1, ISAS[-1])
+            a2, b2 = wt[:, :, 0, 0], x[0].reshape(c, n)
+            y, yt = r[0].reshape(k, n).copy(), r[0].reshape(k, n).copy()
+            _kernels.gemm(ctx, a2, b2, y, alpha=1.0, beta=1.0, c=y)
+            _kernels.gemm(ctx, a2, np.ascontiguousarray(b2.T), yt, trans_b=True, alpha=1.0,
+                          beta=1.0, c=yt)
+            assert np.array_equal(y, yt), f"gemm in place vs packed {k}x{n}x{c}"
+            assert_close(y, a2.astype(np.float64) @ b2 + r[0].reshape(k, n), 1e-5,
+                         f"gemm {k}x{n}x{c}")
