@@ -1119,7 +1119,10 @@ static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, co
  * 576@14 1.07-1.11 (one vector of 7 outputs per row, 8 rows computed for 7).  The copy at 3
  * shuffles and 2 stores per 16 values, tails unmasked (2026-12-02 07:33, same protocol, 400
  * rounds, against integ15's 4 shuffles and 2 stores, same bits): 192@28 0.977-0.984,
- * 240@28 0.965-0.972; 2 shuffles and 4 stores (tc_v_split_store) 0.98-1.01 (perf: the copy
+ * 240@28 0.965-0.972 (07:43: 0.93-0.98 and 0.955-0.96; inputs evicted before each run
+ * 192@28 0.94-0.97, 240@28 0.91-0.95); in the networks (per step, min of 60, 4 alternating
+ * processes, loaded host) MobileNetV2's 192@28 41.6 vs 42.6 us, V3-Large's 240@28 48.3 vs
+ * 51.2 (medians of the mins within noise); 2 shuffles and 4 stores (tc_v_split_store) 0.98-1.01 (perf: the copy
  * was 38% of the kernel, its stores and shuffles taking turns as the limit). */
 static int TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(const tc_conv2d_params *p, int H, int W, int OW)
 {
