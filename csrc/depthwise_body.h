@@ -967,9 +967,11 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
 /* 3x3 at stride 2 on narrow planes (output rows of 8 to 16), channel by channel: each input
  * row is copied column-split (its even columns, then its odd ones, each phase with zeros
  * around it) into a buffer, so that every tap of a vector of outputs is one unit-stride load
- * inside the row, no mask and no shuffle; the copy is the only shuffling, once per input
- * value (the channel-block kernel transposes each input and output pixel: 3 shuffles per
- * value, which bound it).  Buffer row: [LP zeros][even columns][zeros] [LP zeros][odd
+ * inside the row, no mask and no shuffle; the copy is the only shuffling, 3 per 16 input
+ * values and 2 whole-vector stores (tc_v_split_store2; the channel-block kernel transposes
+ * each input and output pixel: 3 shuffles per value, which bound it).  The copy's tail comes
+ * from whole vectors running into the next row where no stored output reads past the row,
+ * masked loads on the plane's last row and elsewhere.  Buffer row: [LP zeros][even columns][zeros] [LP zeros][odd
  * columns][zeros], each phase SEG floats; tap kj of output ow reads phase (kj - pl) & 1 at
  * index ow + floor((kj - pl) / 2).  The taps are taken input row by input row as
  * TC_DW_BY_INPUT_ROW, 4 output rows by NV vectors in flight; each output sums bias, then its
@@ -1037,7 +1039,7 @@ static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, co
 {
     int lp, seg;
     TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(p, W, OW, &lp, &seg);
-    const int rs = 2 * seg, ne = (W + 1) / 2, no = W / 2;
+    const int rs = 2 * seg, ne = (W + 1) / 2;
     const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
     const size_t in_plane = (size_t)H * W, out_plane = (size_t)OH * OW;
     /* rows of the copy, a zero row for those outside the input, and a vector of slack for the
@@ -1053,26 +1055,26 @@ static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, co
     const int NV = OW > TC_VL ? 2 : 1;
     /* the copy of a row: jf even columns from whole pairs of vectors, then a tail of
      * W - 2 jf columns whose masks are the same for every row */
-    const int jf = W / (2 * TC_VL) * TC_VL, tail = jf < ne, tail_odd = jf < no;
+    const int jf = W / (2 * TC_VL) * TC_VL, tail = jf < ne;
     const tc_m tlo = tc_m_range(0, W - 2 * jf), thi = tc_m_range(0, W - 2 * jf - TC_VL);
+    /* whether the stored outputs read no column past the row (the last reads 2 (OW - 1) + 2 - pl):
+     * then the tail's lanes past the row may hold anything (vectors of 2 TC_VL columns from
+     * 2 jf fit the row and its successor: W - 2 jf < 2 TC_VL <= W) */
+    const int spill = 2 * (OW - 1) + 2 - p->pl < W && W >= 2 * TC_VL;
     for (int c = 0; c < nc; c++) {
         const float *xc = x + (size_t)c * in_plane;
         /* the interior: whole vectors, whose lanes past the row load as zeros */
         for (int r = 0; r < H; r++) {
             const float *src = xc + (ptrdiff_t)r * W;
             float *de = buf + (size_t)r * rs + lp, *dodd = de + seg;
-            tc_v e, o;
-            for (int j = 0; j < jf; j += TC_VL) {
-                tc_v_load_even_odd(src + 2 * j, &e, &o);
-                tc_v_store(de + j, tc_v_unscramble(e));
-                tc_v_store(dodd + j, tc_v_unscramble(o));
-            }
-            if (tail) {
-                tc_v_load_even_odd_masked(src + 2 * jf, tlo, thi, &e, &o);
-                tc_v_store(de + jf, tc_v_unscramble(e));
-                if (tail_odd)
-                    tc_v_store(dodd + jf, tc_v_unscramble(o));
-            }
+            for (int j = 0; j < jf; j += TC_VL)
+                tc_v_split_store2(src + 2 * j, de + j, dodd + j);
+            /* the tail: its lanes past the row zeros, inside the phases' SEG; or, where no
+             * stored output reads past the row, the next row's values (not the plane's last) */
+            if (tail && (!spill || r == H - 1))
+                tc_v_split_store2_masked(src + 2 * jf, tlo, thi, de + jf, dodd + jf);
+            else if (tail)
+                tc_v_split_store2(src + 2 * jf, de + jf, dodd + jf);
         }
         const float *wc = w + (size_t)c * 9;
         const float bc = bias ? bias[k0 + c] : 0.0f;
@@ -1114,7 +1116,14 @@ static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, co
  * channel-block kernel (AVX2 emulation, 1 thread, 2026-12-02 00:11-00:21, lone layers, thread
  * CPU time, 300 alternating rounds, same bits): 192@28 0.89-0.90, 240@28 0.90-0.91; in
  * MobileNetV2 (per step, min of 80, alternating) features.7's 192@28 0.90.  Not 7 wide:
- * 576@14 1.07-1.11 (one vector of 7 outputs per row, 8 rows computed for 7). */
+ * 576@14 1.07-1.11 (one vector of 7 outputs per row, 8 rows computed for 7).  The copy at 3
+ * shuffles and 2 stores per 16 values, tails unmasked (2026-12-02 07:33, same protocol, 400
+ * rounds, against integ15's 4 shuffles and 2 stores, same bits): 192@28 0.977-0.984,
+ * 240@28 0.965-0.972 (07:43: 0.93-0.98 and 0.955-0.96; inputs evicted before each run
+ * 192@28 0.94-0.97, 240@28 0.91-0.95); in the networks (per step, min of 60, 4 alternating
+ * processes, loaded host) MobileNetV2's 192@28 41.6 vs 42.6 us, V3-Large's 240@28 48.3 vs
+ * 51.2 (medians of the mins within noise); 2 shuffles and 4 stores (tc_v_split_store) 0.98-1.01 (perf: the copy
+ * was 38% of the kernel, its stores and shuffles taking turns as the limit). */
 static int TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(const tc_conv2d_params *p, int H, int W, int OW)
 {
     int lp, seg;

@@ -302,8 +302,14 @@ def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
 # columns between zeros.  Output widths 8 to 14, odd input sizes (an even phase one longer than
 # the odd one), pads 0, 1 and 2 on the left and none on the right, output heights that leave 1
 # to 3 rows in the last group of 4, partial blocks of 16 channels, batch 2, every activation.
-SPLITBUF_PLANES = [(15, 15), (16, 16), (17, 17), (28, 28), (21, 26), (27, 27), (9, 20)]
-SPLITBUF_GEOMETRIES = [((3, 3), 2, (1, 1, 1, 1)), ((3, 3), 2, (0, 0, 1, 1)), ((3, 3), 2, (2, 2, 0, 0))]
+# Rows 16 to 31 wide whose stored outputs read no column past the row copy their tail from
+# whole vectors that run into the next row (the plane's last row masked): 28, 30, 31 wide with
+# pads 0 and 1 here, 27 and 29 at pad 0 (at pad 1, or padded on the right, their last output
+# reads past the row: masked); 13 and 14 wide (7 outputs) take the channel-block kernel.
+SPLITBUF_PLANES = [(15, 15), (16, 16), (17, 17), (28, 28), (21, 26), (27, 27), (9, 20), (14, 14),
+                   (13, 13), (12, 30), (10, 31), (13, 29)]
+SPLITBUF_GEOMETRIES = [((3, 3), 2, (1, 1, 1, 1)), ((3, 3), 2, (0, 0, 1, 1)), ((3, 3), 2, (2, 2, 0, 0)),
+                       ((3, 3), 2, (0, 0, 0, 0))]
 SPLITBUF_CASES = [(plane, geom) for plane, geom in itertools.product(SPLITBUF_PLANES, SPLITBUF_GEOMETRIES)
                   if min(output_hw(*plane, geom[0], (geom[1],) * 2, geom[2], (1, 1))) >= 1]
 
