@@ -422,7 +422,22 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                      * C's lines (gemm_mstep's cold_c).  Tried without gain: prefetchw for C
                      * (noise), C prefetched a 12-row call ahead (noise), C stored
                      * non-temporally at 2 MB and up (RegNetY's 32 -> 48 at 112x112 no faster
-                     * in the network, and the next layer, reading it from memory, 1.19x). */
+                     * in the network, and the next layer, reading it from memory, 1.19x).
+                     * Tried without gain (s15b, lone 1x1 + ReLU, AVX2 emulation, 1 thread,
+                     * thread CPU min of 60 runs x 3 alternating rounds vs the driver as it
+                     * is, hot / after a 32 MB eviction stream, 2026-12-02 07:2x): the next A
+                     * block (next 120 rows or next K block) prefetched by the tiles of the
+                     * second column sweep (pf_a = its offset, panel for panel): hot 1-2%
+                     * slower (440 <- 440 at 7x7 190 -> 192 us, 1280 <- 320 at 7x7 399 ->
+                     * 408), cold no faster (206-223 -> 205-213, 166-173 -> 169-183 for 160
+                     * <- 960); the next block in equal shares of T1 prefetches after each
+                     * call: cold 1.1x slower (206-220 -> 229-257, 1280 <- 320 385-435 ->
+                     * 461-479), in the networks the sum of step minima 1.015 (RegNetY),
+                     * 1.018 (MobileNetV2), 1.031 (MnasNet).  The "cold" cost stays when a
+                     * run right after the eviction warms the weights before the timed one
+                     * (440 <- 440: 205-207 us against 189-191 back to back): most of it is
+                     * not the weights' fetch, which the tiles' own prefetch 2 KiB ahead
+                     * and the L2 streamer already hide. */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
                     const int a_in_l1 = (size_t)mc * kc * sizeof(float) <= TC_GEMM_PF_A_L1_BYTES;
                     for (int jr = 0, nr; jr < nc; jr += nr) {
