@@ -443,9 +443,11 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     for (int jr = 0, nr; jr < nc; jr += nr) {
                         /* 33 columns as 16 + 17: the tile takes a 17th column
                          * (AVX2), a lone one would run a tile of its own.
-                         * A last 2 to 8 columns still cost about a 16-column tile's
-                         * time: a 14x14 map's 196 = 12 x 16 + 4 ends on masked 6x8
-                         * tiles (6 dependent FMA chains each), 8% of the layer.  AVX2 kernels on the host, 1 thread,
+                         * A last 5 to 8 columns still cost about a 16-column tile's
+                         * time; a last 1 to 4 (a 14x14 map's 196 = 12 x 16 + 4) take
+                         * the AVX2 kernel's rows-in-lanes tail tile (gemm_avx2.c), 4%
+                         * of the layer, was 8% on masked 6x8 tiles (6 dependent FMA
+                         * chains each).  Before that tile: AVX2 kernels on the host, 1 thread,
                          * thread CPU time, lone 480 <- 80 with bias + ReLU (s15,
                          * 2026-12-02 06:38, FMA peak 108-110 GF/s): N 192 157 us, 194
                          * 170, 196 172, 200 167, 204 181, 208 175; 1152 <- 192 at N 48
