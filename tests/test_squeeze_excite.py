@@ -524,3 +524,37 @@ def test_se_pooled_by_the_depthwise_layer_matches_onnxruntime(monkeypatch, threa
     apart = tinycnn.InferenceSession(model, options)
     assert len(se_nodes(apart)[0].inputs) <= 5
     np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
+
+
+def test_session_with_prefetching_se_is_freed_without_the_garbage_collector():
+    """The grouped Conv whose step prefetches the gate's weights (NodeContext.reads_next)
+    looks them up in the planner's dict, never through the NodeContext (its sink, the
+    planner, holds the records and their steps: a cycle): a session and everything its
+    plan holds (layers, packed weights) go when its last reference does, not at the
+    garbage collector's next pass."""
+    import gc
+    model = se_project_model("HardSigmoid", hw=12, c=32, k=16, residual=True,
+                             group=4).SerializeToString()
+    x = np.random.default_rng(3).standard_normal((2, 3, 12, 12), dtype=np.float32)
+
+    def ours():
+        return sum(1 for o in gc.get_objects()
+                   if str(getattr(type(o), "__module__", "")).startswith("tinycnn"))
+
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        before = ours()
+        sess = tinycnn.InferenceSession(model)
+        (gate,) = se_nodes(sess)
+        assert any(gate.inputs[5] in nd.outputs for nd in sess._base.graph.nodes), \
+            "the grouped Conv no longer pools the gate's input: the test lost its subject"
+        sess.run(None, {"x": x})
+        sess.run(None, {"x": x})
+        del sess, gate
+        left = ours() - before
+    finally:
+        if enabled:
+            gc.enable()
+    assert left == 0, f"{left} tinycnn objects outlive the session until the collector runs"

@@ -222,15 +222,18 @@ class NodeContext:
     def reads_next(self, name, array):
         """This node's step, right after the one that writes tensor `name`, reads `array`
         from memory (a squeeze-and-excitation's weights, evicted by the layers between its
-        runs): that step may prefetch it while it computes (next_read)."""
+        runs): that step may prefetch it while it computes (next_reads)."""
         reads = getattr(self.sink, "next_reads", None)
         if reads is not None:
             reads[name] = array
 
-    def next_read(self, name):
-        """The array reads_next gave for tensor `name`, or None.  Only complete once every
-        node is planned: ask from a step's bind (ops.common.bound_step), not while planning."""
-        return getattr(self.sink, "next_reads", {}).get(name)
+    def next_reads(self):
+        """{tensor name: array} that reads_next gave, complete once every node is planned:
+        look a name up from a step's bind (ops.common.bound_step), not while planning.  A
+        step's function holds this dict, never the NodeContext: through its sink (the
+        planner, its records, their steps) that would make a cycle, and a session's layers
+        and packed weights would outlive it until the garbage collector ran."""
+        return getattr(self.sink, "next_reads", {})
 
     # -- scheduling ---------------------------------------------------------
     def emit(self, fn, inputs, outputs, inplace=None, workspace=0, label=None, layout=None,

@@ -62,6 +62,7 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
     outs = [(out_shape, np.float32)] + ([(m2 + (1, 1), np.float32)] if means else [])
     # the grouped kernel prefetches what the means' reader loads next (NodeContext.reads_next)
     pf_name = n.node.outputs[1] if means and c.algo == "grouped" and len(n.node.outputs) > 1 else None
+    next_reads = n.next_reads() if pf_name else None
 
     def conv(x, *rest):
         g = rest[0].reshape(g2) if has_g else None
@@ -69,7 +70,7 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
         y, rest = rest[has_g + has_r], rest[has_g + has_r + 1:]
         m = rest[0].reshape(m2) if means else None
         ws_ = rest[1:] if means else rest
-        pf = n.next_read(pf_name) if pf_name else None
+        pf = next_reads.get(pf_name) if pf_name else None
         return bind(x.reshape(x4), y.reshape(out4), r, ws_[0] if ws_ else None, scale=g,
                     means=m, **({"prefetch": pf} if pf is not None else {}))
     # a 1x1 GEMM's output planes may lie apart (a channel shuffle's, ops/tensor.py)
