@@ -19,9 +19,18 @@
  * A process can check the emulation through the two functions at the bottom (ctypes).
  * Do not combine with a program that installs its own SIGSEGV handler: Python's faulthandler
  * (`-X faulthandler` or PYTHONFAULTHANDLER, whatever their value; pytest turns it on) would
- * replace this one, and the next CPUID would kill the process. */
+ * replace this one, and the next CPUID would kill the process.
+ *
+ * Without CPUID faulting (AMD hosts under KVM, for one), bench.py falls back to patched copies
+ * of onnxruntime's libraries: each CPUID instruction that objdump finds in them (0F A2) becomes
+ * UD2 (0F 0B), and the file named by CPUID_AVX2_SITES lists the patched sites, one line per
+ * library: its file name, then the sites' offsets from its load address, in hex.  This library
+ * then answers the SIGILL of those sites (and only those) the same way. */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,7 +39,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-static int active;                  /* CPUID faulting is on */
+static int active;                  /* 1: CPUID faulting is on; 2: patched sites (see above) */
 static volatile long trapped;       /* CPUID executions answered (all threads, approximate) */
 
 static long set_cpuid_faulting(int on)
@@ -60,13 +69,72 @@ static void mask_leaf7(uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c, 
     }
 }
 
-static void on_segv(int sig, siginfo_t *info, void *context)
+/* The patched sites (fallback without CPUID faulting): up to MAX_SITES offsets, each in the
+ * library whose file name (the part after the last '/') is site_lib[i]. */
+#define MAX_SITES 512
+#define MAX_LIBS 8
+static int nsites;
+static uintptr_t site_off[MAX_SITES];
+static int site_lib[MAX_SITES];
+static char lib_names[MAX_LIBS][128];
+static int nlibs;
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Reads CPUID_AVX2_SITES: lines "NAME OFF OFF ...".  Returns the number of sites. */
+static int load_sites(const char *path)
+{
+    static char buf[1 << 16];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *save_line = NULL;
+    for (char *line = strtok_r(buf, "\n", &save_line); line && nlibs < MAX_LIBS;
+         line = strtok_r(NULL, "\n", &save_line)) {
+        char *save_tok = NULL, *tok = strtok_r(line, " ", &save_tok);
+        if (!tok || strlen(tok) >= sizeof lib_names[0])
+            continue;
+        strcpy(lib_names[nlibs], tok);
+        while ((tok = strtok_r(NULL, " ", &save_tok)) && nsites < MAX_SITES) {
+            site_off[nsites] = (uintptr_t)strtoull(tok, NULL, 16);
+            site_lib[nsites++] = nlibs;
+        }
+        nlibs++;
+    }
+    return nsites;
+}
+
+/* Is ip one of the patched sites? */
+static int is_site(const unsigned char *ip)
+{
+    Dl_info info;
+    if (ip[0] != 0x0f || ip[1] != 0x0b || !dladdr(ip, &info) || !info.dli_fname)
+        return 0;
+    uintptr_t off = (uintptr_t)ip - (uintptr_t)info.dli_fbase;
+    const char *name = base_name(info.dli_fname);
+    for (int i = 0; i < nsites; i++)
+        if (site_off[i] == off && strcmp(lib_names[site_lib[i]], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void on_fault(int sig, siginfo_t *info, void *context)
 {
     (void)info;
     ucontext_t *uc = context;
     greg_t *g = uc->uc_mcontext.gregs;
     const unsigned char *ip = (const unsigned char *)g[REG_RIP];
-    if (!active || ip[0] != 0x0f || ip[1] != 0xa2) {
+    int patched = sig == SIGILL && active == 2 && is_site(ip);
+    if (!patched && (sig != SIGSEGV || active != 1 || ip[0] != 0x0f || ip[1] != 0xa2)) {
         /* A real fault: die of it as the program would have without us. */
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
@@ -76,16 +144,18 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     }
     int saved_errno = errno;
     uint32_t leaf = (uint32_t)g[REG_RAX], subleaf = (uint32_t)g[REG_RCX], a, b, c, d;
-    set_cpuid_faulting(0);
+    if (!patched)
+        set_cpuid_faulting(0);
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(subleaf));
-    set_cpuid_faulting(1);
+    if (!patched)
+        set_cpuid_faulting(1);
     if (leaf == 7)
         mask_leaf7(subleaf, &a, &b, &c, &d);
     g[REG_RAX] = a;
     g[REG_RBX] = b;
     g[REG_RCX] = c;
     g[REG_RDX] = d;
-    g[REG_RIP] += 2;   /* past the two bytes of CPUID */
+    g[REG_RIP] += 2;   /* past the two bytes of CPUID (or of the UD2 standing for it) */
     trapped++;
     errno = saved_errno;
 }
@@ -94,17 +164,25 @@ __attribute__((constructor)) static void cpuid_avx2_init(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_segv;
+    sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, NULL) != 0)
         return;
     active = 1;                       /* before faulting is on: the handler checks it */
-    if (set_cpuid_faulting(1) != 0)   /* no cpuid_fault on this CPU or kernel */
-        active = 0;
+    if (set_cpuid_faulting(1) == 0)
+        return;
+    active = 0;                       /* no cpuid_fault on this CPU or kernel */
+    const char *sites = getenv("CPUID_AVX2_SITES");
+    if (!sites || !load_sites(sites))
+        return;
+    sa.sa_sigaction = on_fault;
+    if (sigaction(SIGILL, &sa, NULL) == 0)
+        active = 2;
 }
 
-/* 1 if CPUID is being answered by this library (faulting could be turned on), else 0. */
+/* 1 if CPUID is being answered by this library through CPUID faulting, 2 if through the patched
+ * sites of CPUID_AVX2_SITES, else 0. */
 int cpuid_avx2_active(void) { return active; }
 
 /* How many CPUID executions it has answered so far. */
