@@ -936,8 +936,7 @@ void tc_dense_rows_f32(const tc_ctx *ctx, int M, int K, int Nout, const float *a
 {
     if (M <= 0 || Nout <= 0)
         return;
-    /* static halves: each thread streams its own contiguous part of the weight */
-    /* ranges of whole groups of 8 rows (tc_gemv_rows_avx2's) */
+    /* each thread streams contiguous ranges of rows, at least ~16 KiB of the weight each */
     ptrdiff_t grain = (ptrdiff_t)(16384 / ((size_t)K + 1) + 8) & ~(ptrdiff_t)7;
     for (int m = 0; m < M; m++) {
         gemv_job g = {K, Nout, act, K, a + (size_t)m * K, weight, bias, y + (size_t)m * Nout,

@@ -685,55 +685,23 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
     return v;
 }
 
-/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Eight rows at once: one load
- * of a feeds eight FMAs, and eight sequential weight streams keep more lines in flight
- * than four (the weights come from L3 or memory: a classifier's 2-4 MB are evicted by
- * the rest of the network).  One accumulator per row, 8 lanes over k. */
+/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  One row at a time, 8 lanes over k in
+ * one accumulator: the weights (a classifier's 2-5 MB, evicted by the rest of the network:
+ * from L3 or memory) are then read as one sequential stream, rows after rows.
+ * Measured (s16, AMD EPYC Zen 4, AVX2 kernels, 1 thread, thread CPU time, 100 rounds
+ * alternating the variants in one process, 16 MB written before each call to push the
+ * weights to L3 / 64 MB to memory, 2026-12-02 10:20, median): 1280x1000 from L3 19.6 ->
+ * 25.1 GB/s (eight rows at once, the kernel before this one: 261 -> 204 us), from memory
+ * 15.4 -> 18.9; 960x1280 17.0 -> 22.8.  Same bits as before (each row's operations are
+ * unchanged).  On this host every interleaving of rows lost: 12 rows 0.98, 4 rows 1.23,
+ * 2 rows 1.38 of eight rows' time; a prefetch along the row 1-4 KiB ahead into L1 or 4-16
+ * KiB ahead into L2 1.04-1.25 of no prefetch.
+ * Before (s13, s14, Intel Xeon host): eight rows were 0.88-0.99 of four rows' time; a T0
+ * prefetch 2 KiB ahead per stream and prefetches 4-32 KiB ahead into L2 lost there too. */
 void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
                        const float *bias, int act, float *y)
 {
-    /* Tried (s13): a second prefetch per stream into L2 (T1) 8 KiB ahead; lone
-     * 576x1024, 1024x1000, 1280x1000 with the weights evicted, in one process with
-     * main's, 01:05 at load 10: 0.89, 1.07, 1.00 of main's time (noise): dropped.
-     * s14: four rows with a T0 prefetch 2 KiB ahead per stream (the kernel before this
-     * one) against eight rows without, and prefetches 4-32 KiB ahead into L2 in the
-     * rows' one contiguous walk: lone 1024x1000 and 576x1024, thread CPU time, weights
-     * evicted to L3 (8 MB written between calls) or memory (64 MB), 200 alternated calls
-     * (03:56-03:59 UTC, load 10): eight rows 0.88-0.99 of four's time (median), 0.89-0.98
-     * (p25); four rows without the T0 prefetch 0.94-1.02; the far prefetches 1.06-1.25
-     * from L3, 0.9-1.3 from memory. */
-    int n = r0;
-    for (; n + 8 <= r1; n += 8) {
-        const float *w0 = w + (size_t)n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        const float *w4 = w3 + ldw, *w5 = w4 + ldw, *w6 = w5 + ldw, *w7 = w6 + ldw;
-        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
-        __m256 c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
-        __m256 c4 = _mm256_setzero_ps(), c5 = _mm256_setzero_ps();
-        __m256 c6 = _mm256_setzero_ps(), c7 = _mm256_setzero_ps();
-        int k = 0;
-        for (; k + 8 <= K; k += 8) {
-            __m256 a0 = _mm256_loadu_ps(a + k);
-            c0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w0 + k), c0);
-            c1 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w1 + k), c1);
-            c2 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w2 + k), c2);
-            c3 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w3 + k), c3);
-            c4 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w4 + k), c4);
-            c5 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w5 + k), c5);
-            c6 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w6 + k), c6);
-            c7 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w7 + k), c7);
-        }
-        float v[8];
-        _mm_storeu_ps(v, hsum4(c0, c1, c2, c3));
-        _mm_storeu_ps(v + 4, hsum4(c4, c5, c6, c7));
-        const float *rows[8] = {w0, w1, w2, w3, w4, w5, w6, w7};
-        for (int j = 0; j < 8; j++) {
-            float t = row_tail(a, rows[j], k, K, v[j]);
-            y[n + j] = tc_act_f32(tc_act_of(act), t + (bias ? bias[n + j] : 0.0f));
-        }
-    }
-    /* Leftover rows: the same order of operations as above, so that every output is
-     * computed alike wherever a thread's range happens to start (equal rows, equal sums). */
-    for (; n < r1; n++) {
+    for (int n = r0; n < r1; n++) {
         const float *wn = w + (size_t)n * ldw;
         __m256 c0 = _mm256_setzero_ps();
         int k = 0;

@@ -108,9 +108,8 @@ def test_dense_in_place(ctx, M, K, Nout, relu, with_bias):
 
 @pytest.mark.parametrize("K", [24, 1000, 1029])
 def test_dense_in_place_rows_are_computed_alike_wherever_they_fall(ctx, K):
-    """The in-place GEMV runs rows in groups (8 on AVX2) and leftovers one by one, over
-    ranges split between threads: equal rows give equal bits in every position, and the
-    same bits at 1 and 2 threads."""
+    """The in-place GEMV runs rows one by one over ranges split between threads: equal rows
+    give equal bits in every position, and the same bits at 1 and 2 threads."""
     rng = np.random.default_rng(K)
     w = np.repeat(rng.standard_normal((1, K), dtype=np.float32), 61, axis=0)
     a = rng.standard_normal((1, K), dtype=np.float32)
