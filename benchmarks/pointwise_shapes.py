@@ -13,6 +13,7 @@ tinycnn is faster).  No assertions: this only measures.
 (tinycnn/ops/conv_algo.py).
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -24,7 +25,7 @@ from tinycnn import _kernels
 from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo
 
 # (C, H, W) -> K, in network order; the 1x1s of MobileNetV2 (v2), MnasNet-1.0 (mn) and
-# EfficientNet-B0 (eb0) and
+# EfficientNet-B0 (eb0), MobileNetV3-Large's at 7x7 (v3l), and
 # LRASPP-MobileNetV3-Large at 512x512 (lr), SqueezeNet 1.1 (sq), RegNetY-400MF (rg); every one is stride 1, no padding
 POINTWISE = [
     ((32, 112, 112), 16, "v2 mn eb0"),
@@ -55,8 +56,9 @@ POINTWISE = [
     ((112, 14, 14), 672, "eb0"),
     ((672, 14, 14), 112, "eb0"),
     ((576, 7, 7), 160, "v2"),
-    ((160, 7, 7), 960, "v2"),
-    ((960, 7, 7), 160, "v2"),
+    ((672, 7, 7), 160, "v3l"),
+    ((160, 7, 7), 960, "v2 v3l"),
+    ((960, 7, 7), 160, "v2 v3l"),
     ((960, 7, 7), 320, "v2"),
     ((320, 7, 7), 1280, "v2 mn eb0"),
     ((192, 7, 7), 1152, "mn eb0"),
@@ -129,7 +131,9 @@ def main():
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--only", default="", help="substring of a shape's name or networks")
     ap.add_argument("--min", action="store_true", help="fastest run instead of the median")
-    ap.add_argument("--isa", default="auto", help="tinycnn's instruction set: auto, avx512, avx2, portable")
+    ap.add_argument("--isa", default=os.environ.get("TINYCNN_ISA", "auto"),
+                    help="tinycnn's instruction set: auto, avx512, avx2, portable (default: "
+                         "TINYCNN_ISA, else auto)")
     ap.add_argument("--algo", default="plan", choices=["plan", "1x1", "1x1_chan"],
                     help="tinycnn's algorithm (plan: the planner's choice)")
     args = ap.parse_args()

@@ -325,6 +325,8 @@ typedef struct {
     int mp, np; /* number of MR row panels / NR column panels */
     int pack_cols; /* > NR: pack B row by row, this many columns at a time */
     int cold_c; /* B in place into a C of at least TC_GEMM_COLD_C_BYTES (gemm_mstep) */
+    int copy_ldb; /* > 0: the in-place tiles read each K block of B from an aligned copy
+                     with this leading dimension (gemm_copy_ldb) */
 } gemm_job;
 
 /* The epilogue of the tile whose first element is C[m, n]. */
@@ -440,6 +442,18 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                      * and the L2 streamer already hide. */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
                     const int a_in_l1 = (size_t)mc * kc * sizeof(float) <= TC_GEMM_PF_A_L1_BYTES;
+                    const float *bblk = g->B + (ptrdiff_t)kc0 * g->ldb + nc0;
+                    ptrdiff_t ldb = g->ldb;
+                    if (job->copy_ldb) {
+                        /* the block's rows at 64-byte boundaries (gemm_copy_ldb), copied by
+                         * the first sweep, read by all */
+                        if (mc0 == m0)
+                            for (int k = 0; k < kc; k++)
+                                memcpy(wsb + (size_t)k * job->copy_ldb, bblk + (ptrdiff_t)k * g->ldb,
+                                       (size_t)nc * sizeof(float));
+                        bblk = wsb;
+                        ldb = job->copy_ldb;
+                    }
                     for (int jr = 0, nr; jr < nc; jr += nr) {
                         /* 33 columns as 16 + 17: the tile takes a 17th column
                          * (AVX2), a lone one would run a tile of its own.
@@ -457,13 +471,13 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                          * faster at most. */
                         nr = nc - jr == 2 * NR + 1 ? NR : nc - jr < 2 * NR ? nc - jr : 2 * NR;
                         int n = nc0 + jr;
-                        const float *b = g->B + (ptrdiff_t)kc0 * g->ldb + n;
+                        const float *b = bblk + jr;
                         for (int ir = 0; ir < mc; ir += 2 * MR) {
                             int mr = mc - ir < 2 * MR ? mc - ir : 2 * MR;
                             int m = mc0 + ir;
                             tc_tile_epi te = tile_epi_at(epi, m, n);
                             job->uk_inplace(kc, abase + (size_t)(ir / MR) * astride,
-                                            (ptrdiff_t)astride, mr > MR ? 2 : 1, b, g->ldb,
+                                            (ptrdiff_t)astride, mr > MR ? 2 : 1, b, ldb,
                                             op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
                                             jr && a_in_l1 ? 0 : TC_GEMM_PF_A_INPLACE);
                         }
@@ -745,6 +759,19 @@ static int gemm_pack_cols(const tc_gemm_op *op, const gemm_job *job)
     return cols < 2 * NR ? 0 : cols;
 }
 
+/* The in-place tiles' B from an aligned copy (kern->inplace_copy_max_n): see
+ * TC_GEMM_COPY_MAX_N_AVX2.  Rows at 64-byte boundaries, an odd number of lines apart (all
+ * the L1's sets): 80 floats for 49 columns. */
+static int gemm_copy_ldb(const tc_gemm_op *op, const gemm_job *job, const tc_gemm_kernels *kern)
+{
+    const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
+    if (!job->uk_inplace || ldb % NR == 0 || op->N > kern->inplace_copy_max_n)
+        return 0;
+    int lines = (op->N + NR - 1) / NR;
+    lines += lines % 2 == 0;
+    return lines * NR;
+}
+
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
 {
     if (op->M <= 0 || op->N <= 0)
@@ -769,6 +796,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.ws = workspace;
     job.pack_cols = gemm_pack_cols(op, &job);
     job.cold_c = job.uk_inplace && (double)op->M * op->N * sizeof(float) >= TC_GEMM_COLD_C_BYTES;
+    job.copy_ldb = gemm_copy_ldb(op, &job, kern);
     job.mp = (op->M + MR - 1) / MR;
     /* a last column alone (7x7 = 3 x 16 + 1) stays with the panel before it: the
      * in-place tiles take 17 columns */

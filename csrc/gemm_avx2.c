@@ -721,4 +721,5 @@ const tc_gemm_kernels tc_gemm_avx2 = {
     .tile_chan = tc_gemm_chan_avx2,
     .tile_inplace = ukernel_inplace_avx2,
     .inplace_max_pages = TC_GEMM_INPLACE_MAX_PAGES_AVX2,
+    .inplace_copy_max_n = TC_GEMM_COPY_MAX_N_AVX2,
 };

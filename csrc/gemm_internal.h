@@ -85,6 +85,18 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * TLB has 64 entries, and a packed B block is a few contiguous pages). */
 #define TC_GEMM_INPLACE_MAX_PAGES_AVX2 128
 
+/* AVX2's in-place tiles on small maps whose rows are not a multiple of 16 floats (7x7: 49)
+ * read each K block of B from a copy with aligned rows (gemm.c gemm_copy_ldb), copied by
+ * the block's first sweep: at 49 one 16-column load in two straddles cache lines, and a
+ * tile's kc rows of B touch twice the lines.  The same FMAs: the same bits.  Lone layers
+ * (AMD EPYC Zen 4, AVX2 kernels, 1 thread, thread CPU time, 60-100 runs alternating both
+ * in one process, 2026-12-02 10:09, min), copy / in place: 7x7 160 -> 960 0.93, 960 -> 160
+ * 0.94, 960 -> 320 0.94, 320 -> 1280 0.89, 192 -> 1152 0.88, 1152 -> 192 0.92, 1152 -> 320
+ * 0.91, 576 -> 160 0.93; with the weights evicted to L3 (8 MB written before each run)
+ * 0.85-0.95.  At 14x14 (196 columns) and 13x13 (169) 1.0-1.07: no copy there.  AVX-512's
+ * 12x32 tiles 1.0-1.04 at 7x7: no copy in its table. */
+#define TC_GEMM_COPY_MAX_N_AVX2 64
+
 /* ... and only while B's rows do not all fall in the same cache sets: rows a multiple of
  * 16 KiB apart (a 64x64, 128x128 or 256x256 map) share one set of a 64-set L1 and one of a
  * quarter of the L2's sets, so the kc rows one tile reads (plus its C rows) evict each
@@ -192,6 +204,9 @@ typedef struct tc_gemm_kernels {
     tc_ukernel_chan_fn tile_chan; /* channel-lane tile (every table has one) */
     int inplace_max_pages; /* tile_inplace only while a sweep touches at most these
                               4 KiB pages of B and C rows (gemm_b_inplace), 0: any */
+    int inplace_copy_max_n; /* tile_inplace reads B of at most this many columns, rows
+                               not a multiple of NR floats, from an aligned copy of each
+                               K block (gemm.c gemm_copy_ldb), 0: never */
 } tc_gemm_kernels;
 
 extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;

@@ -387,6 +387,29 @@ def test_row_tiles_take_a_17th_column_at_any_thread_count():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+def test_small_maps_read_from_an_aligned_copy_give_the_same_bits(threads):
+    """B of at most 64 columns whose rows are not a multiple of 16 floats (a 7x7 map's 49) is
+    read by AVX2's in-place tiles from a copy of each K block with aligned rows (gemm.c
+    gemm_copy_ldb): with several K blocks, several sweeps of 120 rows, and row or column
+    ranges split between 2 threads, the same bits as the packed product (B stored [N, K])
+    and close to numpy's."""
+    rng = np.random.default_rng(23)
+    ctx = _kernels.Context(threads, ISAS[-1])
+    for M, N, K in [(320, 49, 960), (1280, 49, 320), (250, 33, 700), (130, 17, 70),
+                    (64, 7, 900), (300, 50, 400), (40, 63, 96)]:
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        c0 = rng.standard_normal((M, N), dtype=np.float32)
+        y, yt = c0.copy(), c0.copy()
+        _kernels.gemm(ctx, a, b, y, alpha=1.0, beta=1.0, c=y)
+        _kernels.gemm(ctx, a, np.ascontiguousarray(b.T), yt, trans_b=True, alpha=1.0, beta=1.0,
+                      c=yt)
+        what = f"gemm M={M} N={N} K={K} ({ctx.isa}, {threads} threads)"
+        assert np.array_equal(y, yt), what + ": in place vs packed"
+        assert_close(y, a.astype(np.float64) @ b + c0, 1e-5, what)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 def test_row_by_row_packing_and_short_last_panels_give_the_same_bits(threads):
     """Few rows of C (M <= 48) over a B too scattered to read in place, or any number where
     B's rows are a multiple of 4 KiB apart (a 32x32 to 256x256 map: one L1 set): B is packed
