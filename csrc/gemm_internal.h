@@ -94,7 +94,10 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * 0.94, 960 -> 320 0.94, 320 -> 1280 0.89, 192 -> 1152 0.88, 1152 -> 192 0.92, 1152 -> 320
  * 0.91, 576 -> 160 0.93; with the weights evicted to L3 (8 MB written before each run)
  * 0.85-0.95.  At 14x14 (196 columns) and 13x13 (169) 1.0-1.07: no copy there.  AVX-512's
- * 12x32 tiles 1.0-1.04 at 7x7: no copy in its table. */
+ * 12x32 tiles 1.0-1.04 at 7x7: no copy in its table.
+ * Tried without gain (same protocol, 7x7): with the copy, each 12-row panel sweeping the
+ * columns (rows outer, the A panels in L1, the copy from L2) 0.96-1.04 of columns outer;
+ * K blocks of 160 or 240 (TC_GEMM_KC; other bits) before the copy 0.97-1.05. */
 #define TC_GEMM_COPY_MAX_N_AVX2 64
 
 /* ... and only while B's rows do not all fall in the same cache sets: rows a multiple of

@@ -296,15 +296,21 @@ def test_avx2_in_place_tiles_give_the_packed_tiles_bits():
                     # C of 512 KiB and more under a shallow K sweeps 12 rows at a time
                     # (gemm.c gemm_mstep, TC_GEMM_MC_COLD): 16 -> 64 at 55x55, 24 -> 50 at 112x112
                     (64, 3025, 16), (50, 12544, 24)]:
-        a = rng.standard_normal((M, K), dtype=np.float32)
-        b = rng.standard_normal((K, N), dtype=np.float32)
-        c0 = rng.standard_normal((M, N), dtype=np.float32)
-        y, yt = c0.copy(), c0.copy()
-        _kernels.gemm(ctx, a, b, y, alpha=0.5, beta=1.0, c=y)
-        _kernels.gemm(ctx, a, np.ascontiguousarray(b.T), yt, trans_b=True, alpha=0.5, beta=1.0,
-                      c=yt)
-        assert np.array_equal(y, yt), f"gemm in place vs packed M={M} N={N} K={K}"
-        assert_close(y, 0.5 * (a.astype(np.float64) @ b) + c0, 1e-5, f"gemm M={M} N={N} K={K}")
+        check_in_place_vs_packed(ctx, rng, M, N, K, 0.5, f"gemm M={M} N={N} K={K}")
+
+
+def check_in_place_vs_packed(ctx, rng, M, N, K, alpha, what):
+    """y = alpha a b + c0 with b [K, N] row-major (read in place where the ISA can) and the
+    same b stored [N, K] (packed): the same bits, and close to numpy's."""
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((K, N), dtype=np.float32)
+    c0 = rng.standard_normal((M, N), dtype=np.float32)
+    y, yt = c0.copy(), c0.copy()
+    _kernels.gemm(ctx, a, b, y, alpha=alpha, beta=1.0, c=y)
+    _kernels.gemm(ctx, a, np.ascontiguousarray(b.T), yt, trans_b=True, alpha=alpha, beta=1.0,
+                  c=yt)
+    assert np.array_equal(y, yt), what + ": in place vs packed"
+    assert_close(y, alpha * (a.astype(np.float64) @ b) + c0, 1e-5, what)
 
 
 def pointwise_case(rng, c, k, h, w, epi):
@@ -397,16 +403,8 @@ def test_small_maps_read_from_an_aligned_copy_give_the_same_bits(threads):
     ctx = _kernels.Context(threads, ISAS[-1])
     for M, N, K in [(320, 49, 960), (1280, 49, 320), (250, 33, 700), (130, 17, 70),
                     (64, 7, 900), (300, 50, 400), (40, 63, 96)]:
-        a = rng.standard_normal((M, K), dtype=np.float32)
-        b = rng.standard_normal((K, N), dtype=np.float32)
-        c0 = rng.standard_normal((M, N), dtype=np.float32)
-        y, yt = c0.copy(), c0.copy()
-        _kernels.gemm(ctx, a, b, y, alpha=1.0, beta=1.0, c=y)
-        _kernels.gemm(ctx, a, np.ascontiguousarray(b.T), yt, trans_b=True, alpha=1.0, beta=1.0,
-                      c=yt)
-        what = f"gemm M={M} N={N} K={K} ({ctx.isa}, {threads} threads)"
-        assert np.array_equal(y, yt), what + ": in place vs packed"
-        assert_close(y, a.astype(np.float64) @ b + c0, 1e-5, what)
+        check_in_place_vs_packed(ctx, rng, M, N, K, 1.0,
+                                 f"gemm M={M} N={N} K={K} ({ctx.isa}, {threads} threads)")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
