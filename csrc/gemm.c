@@ -97,15 +97,21 @@ static void gemv_panels_portable(int K, const float *a, const float *packed, int
     }
 }
 
-/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  Eight partial sums per row
- * (the AVX2 twin's lanes), so both paths add in a similar order. */
+/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  32 partial sums per row over blocks of
+ * 32, paired into 8, then 8 over the rest (the AVX2 twin's four accumulators of 8 lanes), so
+ * both paths add in a similar order. */
 static void gemv_rows_portable(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
                                const float *bias, int act, float *y)
 {
     for (int n = r0; n < r1; n++) {
         const float *wn = w + (size_t)n * ldw;
-        float acc[8] = {0};
+        float acc[32] = {0};
         int k = 0;
+        for (; k + 32 <= K; k += 32)
+            for (int j = 0; j < 32; j++)
+                acc[j] += a[k + j] * wn[k + j];
+        for (int j = 0; j < 8; j++)
+            acc[j] = (acc[j] + acc[8 + j]) + (acc[16 + j] + acc[24 + j]);
         for (; k + 8 <= K; k += 8)
             for (int j = 0; j < 8; j++)
                 acc[j] += a[k + j] * wn[k + j];

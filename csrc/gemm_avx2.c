@@ -685,26 +685,36 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
     return v;
 }
 
-/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  One row at a time, 8 lanes over k in
- * one accumulator: the weights (a classifier's 2-5 MB, evicted by the rest of the network:
- * from L3 or memory) are then read as one sequential stream, rows after rows.
- * Measured (s16, AMD EPYC Zen 4, AVX2 kernels, 1 thread, thread CPU time, 100 rounds
- * alternating the variants in one process, 16 MB written before each call to push the
- * weights to L3 / 64 MB to memory, 2026-12-02 10:20, median): 1280x1000 from L3 19.6 ->
- * 25.1 GB/s (eight rows at once, the kernel before this one: 261 -> 204 us), from memory
- * 15.4 -> 18.9; 960x1280 17.0 -> 22.8.  Same bits as before (each row's operations are
- * unchanged).  On this host every interleaving of rows lost: 12 rows 0.98, 4 rows 1.23,
- * 2 rows 1.38 of eight rows' time; a prefetch along the row 1-4 KiB ahead into L1 or 4-16
- * KiB ahead into L2 1.04-1.25 of no prefetch.
- * Before (s13, s14, Intel Xeon host): eight rows were 0.88-0.99 of four rows' time; a T0
- * prefetch 2 KiB ahead per stream and prefetches 4-32 KiB ahead into L2 lost there too. */
+/* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  One row at a time, four accumulators
+ * of 8 lanes over k (32 partial sums, paired at the end of the row): the weights (a
+ * classifier's 2-5 MB) are read as one sequential stream, rows after rows, and no FMA
+ * chain bounds it.  Measured (s16, AMD EPYC Zen 4, AVX2 kernels, 1 thread, thread CPU time,
+ * 100-150 rounds alternating the variants in one process, 2026-12-02 10:20-10:45, median),
+ * 1280x1000 with 0 / 4 / 8 / 16 / 64 MB written before each call (the weights in L3, then
+ * further out): eight rows at once with one accumulator each (the kernel before) 73 / 92 /
+ * 197 / 261 / 331 us; one row with one accumulator 165 / 167 / 203 / 204 / 271 (bound by
+ * its chain of FMAs at ~31 GB/s); this kernel 74 / 87 / 130 / 175-234 / 240.  In the
+ * networks the classifier ran at ~19 GB/s (0.27 ms): its weights come from far.  On this
+ * host every interleaving of rows lost from memory: 12 rows 0.98, 4 rows 1.23, 2 rows 1.38
+ * of eight rows' time; a prefetch along the row 1-4 KiB ahead into L1 or 4-16 KiB ahead into
+ * L2 1.04-1.25 of no prefetch.  Before (s13, s14, Intel Xeon host): eight rows were
+ * 0.88-0.99 of four rows' time; a T0 prefetch 2 KiB ahead per stream and prefetches 4-32
+ * KiB ahead into L2 lost there too. */
 void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
                        const float *bias, int act, float *y)
 {
     for (int n = r0; n < r1; n++) {
         const float *wn = w + (size_t)n * ldw;
-        __m256 c0 = _mm256_setzero_ps();
+        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+        __m256 c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
         int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
+            c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(wn + k + 8), c1);
+            c2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), _mm256_loadu_ps(wn + k + 16), c2);
+            c3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), _mm256_loadu_ps(wn + k + 24), c3);
+        }
+        c0 = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
         for (; k + 8 <= K; k += 8)
             c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
         const __m256 z = _mm256_setzero_ps();
