@@ -299,16 +299,40 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
 #undef TC_DW_BY_INPUT_ROW
 }
 
-/* All output rows with horizontal stride SW (see above). */
-static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
-    const int SW, const int KC, const int DL, const int COLS, const float *x, int H, int W, const float *zrow,
-    const float *w,
-    const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
+/* The activation's kind made a constant for the stores of KERNEL(KIND, ...) where it is one of
+ * the networks' (tc_v_act's switch folds away), else KERNEL(-1, ...) for act.kind: in the row
+ * kernels the switch at every store was 4-5% of 3x3 at stride 1 and of the column-split 3x3/2
+ * (perf, MobileNetV2, AVX2 emulation) */
+#define TC_DW_BY_KIND(kind, KERNEL, ...)          \
+    switch (kind) {                               \
+    case TC_ACT_NONE:                             \
+        KERNEL(TC_ACT_NONE, __VA_ARGS__);         \
+        break;                                    \
+    case TC_ACT_RELU:                             \
+        KERNEL(TC_ACT_RELU, __VA_ARGS__);         \
+        break;                                    \
+    case TC_ACT_CLIP:                             \
+        KERNEL(TC_ACT_CLIP, __VA_ARGS__);         \
+        break;                                    \
+    case TC_ACT_HARD_SWISH:                       \
+        KERNEL(TC_ACT_HARD_SWISH, __VA_ARGS__);   \
+        break;                                    \
+    default:                                      \
+        KERNEL(-1, __VA_ARGS__);                  \
+    }
+
+/* All output rows with horizontal stride SW (see above); KIND: act's kind as a constant, or -1. */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane_k)(
+    const int KIND, const int SW, const int KC, const int DL, const int COLS, const float *x, int H,
+    int W, const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
+    const float *residual, tc_act_k act, int OH, int OW, float *y)
 {
     /* Sigmoid, SiLU: stored before activation, then one pass over the rows just
      * written (tc_act_deferred) */
     const int defer = tc_act_deferred(act.kind);
-    const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;
+    tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;
+    if (KIND >= 0)
+        ract.kind = KIND;
     if (OH == 1) {
         TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, COLS, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW,
                                    y);
@@ -324,6 +348,21 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
             tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);
     }
 }
+#define TC_DW_PLANE_K(KIND, ...) TC_DW_CAT(TC_DW_FN, _plane_k)(KIND, __VA_ARGS__)
+/* 3x3 by act's kind (TC_DW_BY_KIND), the others with act.kind */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
+    const int SW, const int KC, const int DL, const int COLS, const float *x, int H, int W,
+    const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
+    const float *residual, tc_act_k act, int OH, int OW, float *y)
+{
+    if (KC == 3) {
+        TC_DW_BY_KIND(tc_act_deferred(act.kind) ? TC_ACT_NONE : act.kind, TC_DW_PLANE_K, SW, KC, DL,
+                      COLS, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y)
+    } else {
+        TC_DW_PLANE_K(-1, SW, KC, DL, COLS, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    }
+}
+#undef TC_DW_PLANE_K
 
 /* Small planes (OH * OW <= 64, e.g. 7x7), stride 1, no dilation, OW == W (pads
  * left + right = KW - 1): the row kernel above would spend a masked vector of
@@ -1209,11 +1248,13 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
  * bias, then its taps in the order (ki, kj): the row kernel's result bit for bit.
  * Same contract as tc_dw_plane_fn but x's layout; zrow: [W] zeros. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_rows)(
-    const int KC, int oh0, int nrows, const float *x, int H, int W, const float *zrow,
-    const float *w, const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act,
-    int OW, float *y)
+    const int KIND, const int KC, int oh0, int nrows, const float *x, int H, int W,
+    const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
+    const float *residual, tc_act_k act, int OW, float *y)
 {
     const int R = TC_DW_ROWS, SW = 2, ih0 = oh0 * SW - p->pt, ne = (W + 1) / 2, no = W / 2;
+    if (KIND >= 0)
+        act.kind = KIND;
     const float *in[(TC_DW_ROWS - 1) * 2 + 5];
     for (int j = 0; j < (R - 1) * SW + KC; j++)
         in[j] = ih0 + j >= 0 && ih0 + j < H ? x + (ptrdiff_t)(ih0 + j) * W : zrow;
@@ -1226,9 +1267,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
             const int c = 2 * ow0 - p->pl + kj, ph = c & 1, idx = (c - ph) / 2;
             const int n = ph ? no : ne;
             off[kj] = (ph ? ne : 0) + idx;
-            mk[kj] = tc_m_range(-idx, n - idx);
             inside &= idx >= 0 && idx + TC_VL <= n;
         }
+        /* the masks only near a border (made for every vector, they were ~10% of 3x3/2) */
+        if (!inside)
+            for (int kj = 0; kj < KC; kj++) {
+                const int c = 2 * ow0 - p->pl + kj, ph = c & 1, idx = (c - ph) / 2;
+                mk[kj] = tc_m_range(-idx, (ph ? no : ne) - idx);
+            }
         tc_v acc[TC_DW_ROWS];
         for (int r = 0; r < R; r++)
             acc[r] = tc_v_set1(bias);
@@ -1268,15 +1314,17 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
         const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;                               \
         for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {                                             \
             const int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;                        \
-            TC_DW_CAT(TC_DW_FN, _split_rows)(KC, oh, nrows, x, H, W, zrow, w, p, bias, residual,  \
-                                             ract, OW, y);                                        \
+            TC_DW_BY_KIND(ract.kind, TC_DW_SPLIT_ROWS, KC, oh, nrows, x, H, W, zrow, w, p, bias,  \
+                          residual, ract, OW, y)                                                  \
             if (defer)                                                                            \
                 tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);           \
         }                                                                                         \
     }
+#define TC_DW_SPLIT_ROWS(KIND, ...) TC_DW_CAT(TC_DW_FN, _split_rows)(KIND, __VA_ARGS__)
 TC_DW_SPLIT_VARIANT(_split_s2k3, 3)
 TC_DW_SPLIT_VARIANT(_split_s2k5, 5)
 #undef TC_DW_SPLIT_VARIANT
+#undef TC_DW_SPLIT_ROWS
 
 /* The column-split plane kernel (above) for a layer, or NULL: 3x3 and 5x5 at stride 2, no
  * dilation, output rows over 2 vectors (a tc_dw_pick_fn; the caller lays out the input so).
@@ -1373,3 +1421,4 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_GATHER
 #undef TC_DW_STORE
 #undef TC_DW_OPAQUE
+#undef TC_DW_BY_KIND
