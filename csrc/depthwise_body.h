@@ -303,22 +303,15 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
  * the networks' (tc_v_act's switch folds away), else KERNEL(-1, ...) for act.kind: in the row
  * kernels the switch at every store was 4-5% of 3x3 at stride 1 and of the column-split 3x3/2
  * (perf, MobileNetV2, AVX2 emulation) */
-#define TC_DW_BY_KIND(kind, KERNEL, ...)          \
-    switch (kind) {                               \
-    case TC_ACT_NONE:                             \
-        KERNEL(TC_ACT_NONE, __VA_ARGS__);         \
-        break;                                    \
-    case TC_ACT_RELU:                             \
-        KERNEL(TC_ACT_RELU, __VA_ARGS__);         \
-        break;                                    \
-    case TC_ACT_CLIP:                             \
-        KERNEL(TC_ACT_CLIP, __VA_ARGS__);         \
-        break;                                    \
-    case TC_ACT_HARD_SWISH:                       \
-        KERNEL(TC_ACT_HARD_SWISH, __VA_ARGS__);   \
-        break;                                    \
-    default:                                      \
-        KERNEL(-1, __VA_ARGS__);                  \
+#define TC_DW_KIND_CASE(K, KERNEL, ...) case K: KERNEL(K, __VA_ARGS__); break;
+#define TC_DW_BY_KIND(kind, KERNEL, ...)                       \
+    switch (kind) {                                            \
+        TC_DW_KIND_CASE(TC_ACT_NONE, KERNEL, __VA_ARGS__)       \
+        TC_DW_KIND_CASE(TC_ACT_RELU, KERNEL, __VA_ARGS__)       \
+        TC_DW_KIND_CASE(TC_ACT_CLIP, KERNEL, __VA_ARGS__)       \
+        TC_DW_KIND_CASE(TC_ACT_HARD_SWISH, KERNEL, __VA_ARGS__) \
+    default:                                                   \
+        KERNEL(-1, __VA_ARGS__);                               \
     }
 
 /* All output rows with horizontal stride SW (see above); KIND: act's kind as a constant, or -1. */
@@ -505,7 +498,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     for (int c0 = 0; c0 < nc; c0 += TC_VL) {
         const int m = nc - c0 < TC_VL ? nc - c0 : TC_VL;
         const float *xc = x + c0 * in_plane;
-        /* weights and bias as vectors over the channels (lanes past m: 0) */
+        /* weights and bias as vectors over the channels (lanes past m: 0).  Dropped try (s16,
+         * AMD Zen 4 host, AVX2 emulation, 1 thread, lone layers, thread CPU time, 61-81 rounds
+         * alternating with main in one process, load 7-9): a tap-major copy of the weights
+         * packed after them (tc_conv2d_pack_f32), loaded here instead of transposed: 5x5 1152@7
+         * and 960@7 0.98-0.99, 3x3 960@7 and 1152@7 0.92-1.09 (two runs disagreeing), 576@14
+         * 1.06: nothing clear for a change of the packed layout.  Also re-measured there: the
+         * staged kernel instead of this one on 14x14 at stride 1, 3x3 384@14 to 576@14
+         * 1.16-1.22, 5x5 480@14 and 672@14 1.33-1.40: this one stays. */
         for (int t0 = 0; t0 < KC * KC; t0 += TC_VL) {
             const tc_m mk = tc_m_range(0, KC * KC - t0);
             for (int ch = 0; ch < TC_VL; ch++)
@@ -1422,3 +1422,4 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_STORE
 #undef TC_DW_OPAQUE
 #undef TC_DW_BY_KIND
+#undef TC_DW_KIND_CASE
