@@ -299,16 +299,33 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
 #undef TC_DW_BY_INPUT_ROW
 }
 
-/* All output rows with horizontal stride SW (see above). */
-static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
-    const int SW, const int KC, const int DL, const int COLS, const float *x, int H, int W, const float *zrow,
-    const float *w,
-    const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
+/* The activation's kind made a constant for the stores of KERNEL(KIND, ...) where it is one of
+ * the networks' (tc_v_act's switch folds away), else KERNEL(-1, ...) for act.kind: in the row
+ * kernels the switch at every store was 4-5% of 3x3 at stride 1 and of the column-split 3x3/2
+ * (perf, MobileNetV2, AVX2 emulation) */
+#define TC_DW_KIND_CASE(K, KERNEL, ...) case K: KERNEL(K, __VA_ARGS__); break;
+#define TC_DW_BY_KIND(kind, KERNEL, ...)                       \
+    switch (kind) {                                            \
+        TC_DW_KIND_CASE(TC_ACT_NONE, KERNEL, __VA_ARGS__)       \
+        TC_DW_KIND_CASE(TC_ACT_RELU, KERNEL, __VA_ARGS__)       \
+        TC_DW_KIND_CASE(TC_ACT_CLIP, KERNEL, __VA_ARGS__)       \
+        TC_DW_KIND_CASE(TC_ACT_HARD_SWISH, KERNEL, __VA_ARGS__) \
+    default:                                                   \
+        KERNEL(-1, __VA_ARGS__);                               \
+    }
+
+/* All output rows with horizontal stride SW (see above); KIND: act's kind as a constant, or -1. */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane_k)(
+    const int KIND, const int SW, const int KC, const int DL, const int COLS, const float *x, int H,
+    int W, const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
+    const float *residual, tc_act_k act, int OH, int OW, float *y)
 {
     /* Sigmoid, SiLU: stored before activation, then one pass over the rows just
      * written (tc_act_deferred) */
     const int defer = tc_act_deferred(act.kind);
-    const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;
+    tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;
+    if (KIND >= 0)
+        ract.kind = KIND;
     if (OH == 1) {
         TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, COLS, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW,
                                    y);
@@ -324,6 +341,21 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
             tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);
     }
 }
+#define TC_DW_PLANE_K(KIND, ...) TC_DW_CAT(TC_DW_FN, _plane_k)(KIND, __VA_ARGS__)
+/* 3x3 by act's kind (TC_DW_BY_KIND), the others with act.kind */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane)(
+    const int SW, const int KC, const int DL, const int COLS, const float *x, int H, int W,
+    const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
+    const float *residual, tc_act_k act, int OH, int OW, float *y)
+{
+    if (KC == 3) {
+        TC_DW_BY_KIND(tc_act_deferred(act.kind) ? TC_ACT_NONE : act.kind, TC_DW_PLANE_K, SW, KC, DL,
+                      COLS, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y)
+    } else {
+        TC_DW_PLANE_K(-1, SW, KC, DL, COLS, x, H, W, zrow, w, p, bias, residual, act, OH, OW, y);
+    }
+}
+#undef TC_DW_PLANE_K
 
 /* Small planes (OH * OW <= 64, e.g. 7x7), stride 1, no dilation, OW == W (pads
  * left + right = KW - 1): the row kernel above would spend a masked vector of
@@ -466,7 +498,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     for (int c0 = 0; c0 < nc; c0 += TC_VL) {
         const int m = nc - c0 < TC_VL ? nc - c0 : TC_VL;
         const float *xc = x + c0 * in_plane;
-        /* weights and bias as vectors over the channels (lanes past m: 0) */
+        /* weights and bias as vectors over the channels (lanes past m: 0).  Dropped try (s16,
+         * AMD Zen 4 host, AVX2 emulation, 1 thread, lone layers, thread CPU time, 61-81 rounds
+         * alternating with main in one process, load 7-9): a tap-major copy of the weights
+         * packed after them (tc_conv2d_pack_f32), loaded here instead of transposed: 5x5 1152@7
+         * and 960@7 0.98-0.99, 3x3 960@7 and 1152@7 0.92-1.09 (two runs disagreeing), 576@14
+         * 1.06: nothing clear for a change of the packed layout.  Also re-measured there: the
+         * staged kernel instead of this one on 14x14 at stride 1, 3x3 384@14 to 576@14
+         * 1.16-1.22, 5x5 480@14 and 672@14 1.33-1.40: this one stays. */
         for (int t0 = 0; t0 < KC * KC; t0 += TC_VL) {
             const tc_m mk = tc_m_range(0, KC * KC - t0);
             for (int ch = 0; ch < TC_VL; ch++)
@@ -790,9 +829,20 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     tc_v_split_store(src + 2 * j, de + j, dodd + j);
                 if (jf < ne) {
                     tc_v_load_even_odd_masked(src + 2 * jf, tlo, thi, &e, &o);
-                    tc_v_store_masked(de + jf, tme, tc_v_unscramble(e));
-                    if (jf < no)
-                        tc_v_store_masked(dodd + jf, tmo, tc_v_unscramble(o));
+                    e = tc_v_unscramble(e), o = tc_v_unscramble(o);
+                    /* the tail's lanes past the row are the masked load's zeros: stored whole
+                     * they land on the row's right pads (zeros) and the next row of the phase
+                     * plane (its pads, or its interior, copied after this row); masked only on
+                     * a phase plane's last row, whose next is another plane's first */
+                    if ((i >> 1) < Hq - 1) {
+                        tc_v_store(de + jf, e);
+                        if (jf < no)
+                            tc_v_store(dodd + jf, o);
+                    } else {
+                        tc_v_store_masked(de + jf, tme, e);
+                        if (jf < no)
+                            tc_v_store_masked(dodd + jf, tmo, o);
+                    }
                 }
             }
         }
@@ -993,7 +1043,7 @@ static inline void TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(const tc_conv2d_params *p
  * folds away), or -1 for act.kind */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(
     const int NV, const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
-    const float *w, float bias, const float *residual, tc_act_k act, int OW, float *y)
+    const float *w, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
 {
     const int R = TC_DW_ROWS, SW = 2, KC = 3;
     if (KIND >= 0)
@@ -1020,16 +1070,19 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
             }
         }
     }
-    _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++) {
-        const int ow0 = c * TC_VL, full = OW - ow0 >= TC_VL;
-        const tc_m ms = tc_m_range(0, OW - ow0);
-        TC_DW_STORE(0, acc[c][0]);
-        if (nrows > 1)
-            TC_DW_STORE(1, acc[c][1]);
-        if (nrows > 2)
-            TC_DW_STORE(2, acc[c][2]);
-        if (nrows > 3)
-            TC_DW_STORE(3, acc[c][3]);
+    /* row by row, each row's vectors left to right: without a residual (which may be y) a row's
+     * partial last vector is stored whole but on the plane's last row, its lanes past the row
+     * landing on the next row's first outputs, stored after it (vmaskmovps stores are
+     * microcoded on AMD: 4-5 ns each on the Zen 4 host, a plain store 0.4) */
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        if (r >= nrows)
+            break;
+        _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++) {
+            const int ow0 = c * TC_VL;
+            const int full = OW - ow0 >= TC_VL || (!residual && oh0 + r < OH - 1);
+            const tc_m ms = tc_m_range(0, OW - ow0);
+            TC_DW_STORE(r, acc[c][r]);
+        }
     }
 }
 static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, const float *w,
@@ -1089,9 +1142,9 @@ static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, co
                 in[j] = ih0 + j >= 0 && ih0 + j < H ? buf + (size_t)(ih0 + j) * rs : zrow;
 #define TC_DW_SPLITBUF_ROWS(KIND)                                                                  \
     if (NV == 2)                                                                                   \
-        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(2, KIND, oh, nrows, in, off, wc, bc, rc, ak, OW, yc);  \
+        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(2, KIND, oh, nrows, in, off, wc, bc, rc, ak, OH, OW, yc);  \
     else                                                                                           \
-        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(1, KIND, oh, nrows, in, off, wc, bc, rc, ak, OW, yc);  \
+        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(1, KIND, oh, nrows, in, off, wc, bc, rc, ak, OH, OW, yc);  \
     break;
             switch (ak.kind) {
             case TC_ACT_NONE:
@@ -1195,11 +1248,13 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
  * bias, then its taps in the order (ki, kj): the row kernel's result bit for bit.
  * Same contract as tc_dw_plane_fn but x's layout; zrow: [W] zeros. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_rows)(
-    const int KC, int oh0, int nrows, const float *x, int H, int W, const float *zrow,
-    const float *w, const tc_conv2d_params *p, float bias, const float *residual, tc_act_k act,
-    int OW, float *y)
+    const int KIND, const int KC, int oh0, int nrows, const float *x, int H, int W,
+    const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
+    const float *residual, tc_act_k act, int OW, float *y)
 {
     const int R = TC_DW_ROWS, SW = 2, ih0 = oh0 * SW - p->pt, ne = (W + 1) / 2, no = W / 2;
+    if (KIND >= 0)
+        act.kind = KIND;
     const float *in[(TC_DW_ROWS - 1) * 2 + 5];
     for (int j = 0; j < (R - 1) * SW + KC; j++)
         in[j] = ih0 + j >= 0 && ih0 + j < H ? x + (ptrdiff_t)(ih0 + j) * W : zrow;
@@ -1212,9 +1267,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
             const int c = 2 * ow0 - p->pl + kj, ph = c & 1, idx = (c - ph) / 2;
             const int n = ph ? no : ne;
             off[kj] = (ph ? ne : 0) + idx;
-            mk[kj] = tc_m_range(-idx, n - idx);
             inside &= idx >= 0 && idx + TC_VL <= n;
         }
+        /* the masks only near a border (made for every vector, they were ~10% of 3x3/2) */
+        if (!inside)
+            for (int kj = 0; kj < KC; kj++) {
+                const int c = 2 * ow0 - p->pl + kj, ph = c & 1, idx = (c - ph) / 2;
+                mk[kj] = tc_m_range(-idx, (ph ? no : ne) - idx);
+            }
         tc_v acc[TC_DW_ROWS];
         for (int r = 0; r < R; r++)
             acc[r] = tc_v_set1(bias);
@@ -1254,15 +1314,17 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
         const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;                               \
         for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {                                             \
             const int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;                        \
-            TC_DW_CAT(TC_DW_FN, _split_rows)(KC, oh, nrows, x, H, W, zrow, w, p, bias, residual,  \
-                                             ract, OW, y);                                        \
+            TC_DW_BY_KIND(ract.kind, TC_DW_SPLIT_ROWS, KC, oh, nrows, x, H, W, zrow, w, p, bias,  \
+                          residual, ract, OW, y)                                                  \
             if (defer)                                                                            \
                 tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);           \
         }                                                                                         \
     }
+#define TC_DW_SPLIT_ROWS(KIND, ...) TC_DW_CAT(TC_DW_FN, _split_rows)(KIND, __VA_ARGS__)
 TC_DW_SPLIT_VARIANT(_split_s2k3, 3)
 TC_DW_SPLIT_VARIANT(_split_s2k5, 5)
 #undef TC_DW_SPLIT_VARIANT
+#undef TC_DW_SPLIT_ROWS
 
 /* The column-split plane kernel (above) for a layer, or NULL: 3x3 and 5x5 at stride 2, no
  * dilation, output rows over 2 vectors (a tc_dw_pick_fn; the caller lays out the input so).
@@ -1359,3 +1421,5 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_GATHER
 #undef TC_DW_STORE
 #undef TC_DW_OPAQUE
+#undef TC_DW_BY_KIND
+#undef TC_DW_KIND_CASE
