@@ -561,6 +561,19 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * features.4 conv.2 within 3%: dropped. */
 #define TC_QU7S8_LONG_K 192
 
+/* and from this kpad in products of at least TC_QU7S8_LONG_MN rows and columns.  On the
+ * AMD EPYC (Zen 4, emulated AVX2, 1 thread; s16, 2026-12-02) the lone main loops of 4 x 16
+ * paired against 6 x 16 (780 x 512, thread CPU, min of 30): K = 96 362 / 397 us, K = 128
+ * 454 / 512.  In the model (thread CPU min per step of 25 runs, 4 alternated processes,
+ * 10:30-10:36): ResNet-50's layer2 conv3 (K = 128, N = 512, 784 rows, the fused add)
+ * 0.87-0.91 in two runs (545-592 against 593-655 us).  Tried and dropped there: the long
+ * kernels from kpad 96 for every product: MobileNetV2's projections to 24 channels (K = 96
+ * and 144) 1.19-1.34 (their half panels over 50% more tiles), K = 160 at 7x7 1.05-1.07,
+ * K = 96 at 14x14 (N = 576) unchanged; from kpad 64 with these sizes: ResNet-50's layer1
+ * downsample 1.09, its conv3 0.95-0.96. */
+#define TC_QU7S8_LONG_K_WIDE 128
+#define TC_QU7S8_LONG_MN 256
+
 /* A U7S8 tile at base 0 keeps the paired widths (u7s8_limits) while at most one in
  * TC_QU7S8_PAIRED_FIX of its 4-k groups has a byte above them; past that its corrections
  * cost more than the paired steps save, and it is split again at the pair's widths (mostly
@@ -908,7 +921,9 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
     d->u7s8_paired = 0;
-    if (d->format == TC_QFMT_U7S8 && d->kpad >= TC_QU7S8_LONG_K) {
+    if (d->format == TC_QFMT_U7S8 &&
+        (d->kpad >= TC_QU7S8_LONG_K || (d->kpad >= TC_QU7S8_LONG_K_WIDE &&
+                                        d->M >= TC_QU7S8_LONG_MN && d->N >= TC_QU7S8_LONG_MN))) {
         d->uk = tc_quant_kernels_of(ctx)->u7s8_long;
         /* the window at 0 (after a ReLU): the paired widths (u7s8_limits); a window around
          * a mid-range zero point keeps the pair's (its parts below and above are

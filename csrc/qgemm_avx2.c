@@ -14,7 +14,20 @@
  *
  * U7S8: the same 3 instructions over rows of the activations' parts in a window of 128
  * values (7 bits: exact for any int8 weights), then the parts outside it of the tile's own
- * rows over the 4-k groups where some row has one (tinycnn.h). */
+ * rows over the 4-k groups where some row has one (tinycnn.h).
+ *
+ * On an AMD EPYC Zen 4 (s16, 2026-12-02, emulated AVX2, 1 thread, thread CPU): vpmaddwd and
+ * vpmaddubsw issue 2 per cycle (6.9 per ns in a lone loop, 110 GMAC/s for 16-bit pairs).
+ * The main loops replayed as the layers call them: S16X2 6 x 16 in the integer Winograd
+ * 82 GMAC/s at cpad 64 (32 steps a call), 87 at 128, 89 at 256 (12 vpmaddwd, 12 vpaddd and
+ * 6 vpbroadcastd per 2 k: near the vector pipes' bound); U7S8 4 x 16 paired 138 at K = 1024
+ * (the 3 multiplies per 8 k bound it near 146), 4-k loop 110, 6 x 16 about 100.  Unrolling
+ * the S16X2 loop by 4 changed nothing there.  In the models (per-step minima against
+ * onnxruntime int8, 10:04-10:12) most int8 layers stand at 0.65-0.9 of onnxruntime; the
+ * rest are ResNet's 7x7 stem (S16X2, 0.86), the 3x3 stride-2 layers (0.9-1.03), ResNet-50's
+ * 1x1 layers with K = 64 and 128 (with the fused add against onnxruntime's conv and add,
+ * 0.95-1.05) and MobileNetV2's 1x1 layers (1.0-1.17): per-tile costs (the split, the
+ * output stage) over short k, not the main loops. */
 #include "quant_avx2.h"
 
 static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)

@@ -1112,6 +1112,43 @@ def test_u7s8_paired_windows_of_long_k_are_exact():
                                                      f"{(y != want).sum()} differ")
 
 
+
+def test_u7s8_long_kernels_of_wide_products_are_exact():
+    """U7S8 takes the long kernels (AVX2: 4-row tiles, the paired 8-k loop at zero points up
+    to 64) from kpad 128 too where the product has at least 256 rows and 256 columns
+    (ResNet-50's layer2 conv3, K = 128, N = 512): kpad 128 and 132 (a last single 4-k step),
+    a last half panel, rows past a block and a tile, bytes around the paired widths and
+    above them, the 8-bit output with the fused residual add; and beside them a product of
+    255 rows (the 6-row tiles): every tier at 1-3 threads against numpy int64."""
+    rng = np.random.default_rng(46)
+    ctxs = _tiers_at((1, 2, 3))
+    for kd, n, m in [(128, 264, 257), (132, 256, 262), (130, 256, 255)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[::7, ::8] = 127
+        bias = rng.integers(-3000, 3000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
+        for zp in (0, 100):
+            a = _window_case(rng, m, kd, zp)
+            a[:64] = rng.integers(0, 70, (64, kd))             # tiles mostly in the window
+            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+            want = output_of(acc, np.uint8, scale, 3, 0, 255)
+            r = rng.integers(0, 256, (m, n)).astype(np.uint8)
+            ref = np.empty((m, n), np.uint8)
+            for (isa, t), c in ctxs.items():
+                y = np.empty((m, n), np.int32)
+                K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
+                assert np.array_equal(y, acc), (f"{K.qkernel_name(c, 'u7s8')} {t}t: k={kd} "
+                                                f"n={n} m={m} zp={zp}: {(y != acc).sum()} differ")
+                q = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), "u7s8").run(a, zp, q)
+                assert np.array_equal(q, want), f"{isa} {t}t uint8: k={kd} n={n} m={m} zp={zp}"
+                K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,),
+                          (q.size,))
+                out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
+                fused = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, out, "u7s8").run(a, zp, fused, residual=r)
+                assert np.array_equal(fused, ref), f"{isa} {t}t fused add: k={kd} n={n} m={m} zp={zp}"
+
 def test_u7s8_split_of_every_row_length_is_exact():
     """U7S8's split of a tile's rows into the window's parts and the groups with a byte
     outside (the AVX2 one: 32 bytes at a time, then 16, 8 and 4; per row around a mid-range
