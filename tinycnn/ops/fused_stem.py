@@ -15,8 +15,8 @@ from .. import _kernels as K
 from ..ir import Value
 from . import FUSED_DOMAIN, op
 from .common import bound_step, require_float, window_geometry
-from .conv import _conv, conv_layer, conv_macs, conv_window
-from .fused_ir import _conv_args, band_rows
+from .conv import _conv, conv_macs, conv_window
+from .fused_ir import _conv_args, band_rows, constant_stages, plan_stages
 
 # Lone blocks, AVX2 emulation, 1 thread, thread CPU time, 64 MB written between runs (as the
 # rest of the network does), min / median of 300 alternating runs, loaded host (2026-12-02
@@ -96,18 +96,9 @@ def StemBlock(n, X, W1, B1=None, W2=None, B2=None, W3=None, B3=None, S1=None, S2
 
 def _plan_banded(n, X, stages, residual):
     """The banded block's step, or None where it does not apply or not pay."""
-    if X.ndim != 4 or any(W is None or W.const is None or W.ndim != 4 for W, _, _, _ in stages):
+    if X.ndim != 4 or not constant_stages(stages):
         return None
-    if any(B is not None and B.const is None for _, B, _, _ in stages):
-        return None
-    planned, x = [], X
-    for tag, (W, B, S, attrs) in zip(_STAGES, stages):
-        act, geo = _conv_args(n, attrs, S, W.shape[0])
-        c = conv_layer(n, x, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
-                       geo["kernel_shape"], geo["pads"], geo["strides"], tag)
-        planned.append(c)
-        x = Value("", c.out_shape, np.float32)
-    stem, dw, project = planned
+    stem, dw, project = plan_stages(n, X, stages, _STAGES)
     if (stem.algo != "stem" or dw.algo != "depthwise" or project.algo not in ("1x1", "1x1_chan")
             or dw.layer.in_channels != dw.layer.out_channels
             or 4 * int(np.prod(stem.out4[1:])) < STEM_FUSE_MIN_BYTES):
