@@ -8,6 +8,10 @@ Where the stem runs on the direct kernel (algo 'stem') and the expanded tensors 
 and the depthwise's outputs (1.6 MB each at 32 x 112 x 112) stay in L2 a band at a time
 instead of going to memory and back; elsewhere it runs as the three convolutions it was.
 Both give the same bits.
+
+Not taken by EfficientNet-B0's first block: its depthwise sums each plane's mean for the SE
+(graph._se_pool_in_depthwise) and the SE's gates fold into the projection, so only the stem ->
+depthwise half could run in bands, saving the stem output's trip alone (not tried).
 """
 import numpy as np
 
