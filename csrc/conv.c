@@ -1184,51 +1184,88 @@ typedef struct {
     int ntaps;
 } stem_direct_job;
 
+/* Output rows [bd->oh0, bd->oh1) of copied band bd: K planes ldy apart from y (the band's
+ * first row), residual likewise or NULL */
+static void stem_direct_band(const stem_direct_job *j, const stem_band *bd, float *y,
+                             const float *residual, ptrdiff_t ldy)
+{
+    const stem_bands *s = &j->s;
+    const tc_conv2d_params *p = s->p;
+    ptrdiff_t offs[TC_STEM_MAX_TAPS];
+    const ptrdiff_t pplane = (ptrdiff_t)bd->pj.hph * bd->pj.wph;
+    for (int t = 0; t < j->ntaps; t++)
+        offs[t] = j->planes[t] * pplane + j->inplane[t];
+    /* the next band's input rows [r0, r1) of each channel, prefetched (into L2) a slice
+     * per block of 4 output channels: the input (the user's feed, evicted by the rest
+     * of the network) otherwise stalls the next band's copy */
+    const char *pf = NULL;
+    size_t pf_lines = 0;
+    if (bd->r1 > bd->r0) {
+        pf = (const char *)(bd->pj.x + (size_t)bd->r0 * s->w);
+        pf_lines = ((size_t)(bd->r1 - bd->r0) * s->w * sizeof(float) + 63) / 64;
+    }
+    const int blocks = (p->K + 3) / 4;
+    for (int bk = 0; bk < blocks; bk++) {
+        const int k0 = bk * 4, nk = p->K - k0 < 4 ? p->K - k0 : 4;
+        tc_activation a;
+        if (j->act) { /* PRelu: this block's slopes */
+            a = *j->act;
+            if (a.slope)
+                a.slope += k0;
+        }
+        const size_t ok = (size_t)k0 * ldy;
+        j->band(bd->xp, offs, j->ntaps, bd->pj.wph, bd->oh1 - bd->oh0, s->OW,
+                j->packed + (size_t)k0 * j->ntaps, nk, j->bias ? j->bias + k0 : NULL,
+                residual ? residual + ok : NULL, j->act ? &a : NULL, y + ok, ldy);
+        for (int c = 0; pf && c < p->C; c++) {
+            const char *pc = pf + (size_t)c * s->h * s->w * sizeof(float);
+            for (size_t l = pf_lines * bk / blocks; l < pf_lines * (bk + 1) / blocks; l++)
+                __builtin_prefetch(pc + l * 64, 0, 2);
+        }
+    }
+}
+
 /* items = (image, band) pairs (stem_band_copy) */
 static void stem_direct_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const stem_direct_job *j = (const stem_direct_job *)varg;
     const stem_bands *s = &j->s;
-    const tc_conv2d_params *p = s->p;
-    const size_t plane = (size_t)s->OH * s->OW, out_img = (size_t)p->K * plane;
+    const size_t plane = (size_t)s->OH * s->OW, out_img = (size_t)s->p->K * plane;
     for (ptrdiff_t it = begin; it < end; it++) {
         stem_band bd;
         stem_band_copy(s, tid, it, &bd);
-        ptrdiff_t offs[TC_STEM_MAX_TAPS];
-        const ptrdiff_t pplane = (ptrdiff_t)bd.pj.hph * bd.pj.wph;
-        for (int t = 0; t < j->ntaps; t++)
-            offs[t] = j->planes[t] * pplane + j->inplane[t];
-        /* the next band's input rows [r0, r1) of each channel, prefetched (into L2) a slice
-         * per block of 4 output channels: the input (the user's feed, evicted by the rest
-         * of the network) otherwise stalls the next band's copy */
-        const char *pf = NULL;
-        size_t pf_lines = 0;
-        if (bd.r1 > bd.r0) {
-            pf = (const char *)(bd.pj.x + (size_t)bd.r0 * s->w);
-            pf_lines = ((size_t)(bd.r1 - bd.r0) * s->w * sizeof(float) + 63) / 64;
-        }
         const size_t o = bd.b * out_img + (size_t)bd.oh0 * s->OW;
-        const int blocks = (p->K + 3) / 4;
-        for (int bk = 0; bk < blocks; bk++) {
-            const int k0 = bk * 4, nk = p->K - k0 < 4 ? p->K - k0 : 4;
-            tc_activation a;
-            if (j->act) { /* PRelu: this block's slopes */
-                a = *j->act;
-                if (a.slope)
-                    a.slope += k0;
-            }
-            const size_t ok = o + (size_t)k0 * plane;
-            j->band(bd.xp, offs, j->ntaps, bd.pj.wph, bd.oh1 - bd.oh0, s->OW,
-                    j->packed + (size_t)k0 * j->ntaps, nk, j->bias ? j->bias + k0 : NULL,
-                    j->residual ? j->residual + ok : NULL, j->act ? &a : NULL, j->y + ok,
-                    (ptrdiff_t)plane);
-            for (int c = 0; pf && c < p->C; c++) {
-                const char *pc = pf + (size_t)c * s->h * s->w * sizeof(float);
-                for (size_t l = pf_lines * bk / blocks; l < pf_lines * (bk + 1) / blocks; l++)
-                    __builtin_prefetch(pc + l * 64, 0, 2);
-            }
-        }
+        stem_direct_band(j, &bd, j->y + o, j->residual ? j->residual + o : NULL,
+                         (ptrdiff_t)plane);
     }
+}
+
+/* j for a direct stem over x (h x w images), `threads` slots of workspace (64-byte aligned) */
+static void stem_direct_init(stem_direct_job *j, const tc_ctx *ctx, const tc_conv2d_params *p,
+                             int h, int w, const float *x, const float *packed, const float *bias,
+                             const float *residual, const tc_activation *act, float *y, int OH,
+                             int OW, float *workspace, int threads)
+{
+    memset(j, 0, sizeof(*j));
+    j->packed = packed, j->bias = bias, j->residual = residual, j->act = act, j->y = y;
+    const int rows = stem_direct_rows(p, w, OH);
+    stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, stem_direct_slot(p, rows, w), &j->s);
+    j->band = tc_conv_kernels_of(ctx)->stem_band;
+    phase_job *pj = &j->s.pj;
+    memset(pj->used, 1, sizeof(pj->used)); /* a row's last vector may read any phase */
+    /* tap (c, ki, kj) of output (r, c'): phase ((ki dh) % sh, (kj dw) % sw) of channel c, at
+     * row r + ki dh / sh, column c' + kj dw / sw */
+    for (int c = 0, t = 0; c < p->C; c++)
+        for (int ki = 0; ki < p->KH; ki++)
+            for (int kj = 0; kj < p->KW; kj++, t++) {
+                j->planes[t] = c * p->sh * p->sw + (ki * p->dh % p->sh) * p->sw + kj * p->dw % p->sw;
+                j->inplane[t] = (ptrdiff_t)(ki * p->dh / p->sh) * pj->wph + kj * p->dw / p->sw;
+            }
+    j->ntaps = p->C * p->KH * p->KW;
+    /* the slack a row's last vector reads: finite, though those lanes are never stored */
+    for (int i = 0; i < threads; i++)
+        memset(j->s.ws + i * j->s.slot + stem_direct_planes(p, rows, w), 0,
+               TC_STEM_SLACK * sizeof(float));
 }
 
 /* workspace: one stem_direct_slot per thread (64-byte aligned) */
@@ -1239,27 +1276,33 @@ static void stem_direct_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n,
 {
     tc_pool *pool = ctx ? ctx->pool : NULL;
     stem_direct_job j;
-    memset(&j, 0, sizeof(j));
-    j.packed = packed, j.bias = bias, j.residual = residual, j.act = act, j.y = y;
-    const int rows = stem_direct_rows(p, w, OH);
-    stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, stem_direct_slot(p, rows, w), &j.s);
-    j.band = tc_conv_kernels_of(ctx)->stem_band;
-    phase_job *pj = &j.s.pj;
-    memset(pj->used, 1, sizeof(pj->used)); /* a row's last vector may read any phase */
-    /* tap (c, ki, kj) of output (r, c'): phase ((ki dh) % sh, (kj dw) % sw) of channel c, at
-     * row r + ki dh / sh, column c' + kj dw / sw */
-    for (int c = 0, t = 0; c < p->C; c++)
-        for (int ki = 0; ki < p->KH; ki++)
-            for (int kj = 0; kj < p->KW; kj++, t++) {
-                j.planes[t] = c * p->sh * p->sw + (ki * p->dh % p->sh) * p->sw + kj * p->dw % p->sw;
-                j.inplane[t] = (ptrdiff_t)(ki * p->dh / p->sh) * pj->wph + kj * p->dw / p->sw;
-            }
-    j.ntaps = p->C * p->KH * p->KW;
-    /* the slack a row's last vector reads: finite, though those lanes are never stored */
-    for (int i = 0, threads = tc_pool_size(pool); i < threads; i++)
-        memset(j.s.ws + i * j.s.slot + stem_direct_planes(p, rows, w), 0,
-               TC_STEM_SLACK * sizeof(float));
+    stem_direct_init(&j, ctx, p, h, w, x, packed, bias, residual, act, y, OH, OW, workspace,
+                     tc_pool_size(pool));
     tc_parallel_for_dynamic(pool, (ptrdiff_t)n * j.s.bands, 1, stem_direct_task, &j);
+}
+
+size_t tc_stem_rows_workspace_size(const tc_conv2d_params *p, int h, int w)
+{
+    int OH, OW;
+    if (tc_conv2d_check(p, TC_CONV_ALGO_STEM) || tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return 0;
+    return stem_direct_slot(p, stem_direct_rows(p, w, OH), w) + 16;
+}
+
+void tc_stem_rows_f32(const tc_ctx *serial, const tc_conv2d_params *p, int h, int w,
+                      const float *x, int oh0, int oh1, const float *packed, const float *bias,
+                      const tc_activation *act, float *y, ptrdiff_t ldy, float *workspace)
+{
+    int OH, OW;
+    if (tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return;
+    stem_direct_job j;
+    stem_direct_init(&j, serial, p, h, w, x, packed, bias, NULL, act, NULL, OH, OW, workspace, 1);
+    for (int r = oh0; r < oh1; r += j.s.rows) {
+        stem_band bd;
+        stem_band_at(&j.s, 0, 0, r, r + j.s.rows < oh1 ? r + j.s.rows : oh1, &bd);
+        stem_direct_band(&j, &bd, y + (size_t)(r - oh0) * OW, NULL, ldy);
+    }
 }
 
 /* ------------------------------------------------------------------------ */

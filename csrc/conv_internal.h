@@ -121,6 +121,14 @@ void tc_conv_grouped_rows_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int 
                               const tc_activation *act, float *y, ptrdiff_t ldy,
                               float *workspace);
 
+/* A direct stem's (TC_CONV_ALGO_STEM) output rows [oh0, oh1) of one image x [C][h][w], on the
+ * calling thread (serial: no pool), bit for bit tc_conv2d_f32's: K planes ldy apart from y (its
+ * row oh0).  workspace: tc_stem_rows_workspace_size floats (0: not a stem's geometry). */
+size_t tc_stem_rows_workspace_size(const tc_conv2d_params *p, int h, int w);
+void tc_stem_rows_f32(const tc_ctx *serial, const tc_conv2d_params *p, int h, int w,
+                      const float *x, int oh0, int oh1, const float *packed, const float *bias,
+                      const tc_activation *act, float *y, ptrdiff_t ldy, float *workspace);
+
 /* The fused bands' shared steps (ir_fused.c; pg_fused.c uses them too).  Whether stage s is
  * a 1x1 layer those bands can run (0 or 1). */
 int tc_fused_pointwise_ok(const tc_ir_stage *s);

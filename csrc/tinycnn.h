@@ -356,6 +356,26 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
                      int h, int w, int band, const float *x, float *y, float *means,
                      float *workspace);
 
+/* A network's first block in bands of output rows (stem_fused.c):
+ *   y = project(dw(stem(x))) [+ stem(x)], each stage with its bias and activation, the stem's
+ * and the depthwise's outputs kept a band of `band` depthwise output rows at a time (with the
+ * halo) in workspace, never whole in memory.  stem: TC_CONV_ALGO_STEM (few input channels,
+ * strided); dw: TC_CONV_ALGO_DEPTHWISE with C == K == stem's K; project: a 1x1 / 1X1_CHAN
+ * layer, group 1, C == dw's K.  residual: 1 adds the stem's output to the projection's (the
+ * depthwise then keeps the stem's size and project's K is the stem's).  The result is the
+ * three layers' run one after the other, bit for bit, at any band and thread count. */
+/* 0 when the stages chain as above and band >= 1, else -1 (the functions below then do nothing). */
+int tc_stem_fused_check(const tc_ir_stage *stem, const tc_ir_stage *dw, const tc_ir_stage *project,
+                        int residual, int h, int w, int band);
+/* Floats of workspace for an h x w input with ctx's threads (a band's slot per thread). */
+size_t tc_stem_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *stem,
+                                    const tc_ir_stage *dw, const tc_ir_stage *project, int residual,
+                                    int h, int w, int band);
+/* x: [N, C, H, W]  y: [N, K2, OH, OW], not overlapping x */
+void tc_stem_fused_f32(const tc_ctx *ctx, const tc_ir_stage *stem, const tc_ir_stage *dw,
+                       const tc_ir_stage *project, int residual, int n, int h, int w, int band,
+                       const float *x, float *y, float *workspace);
+
 /* end of convolution section */
 
 /* ------------------------------------------------------------------------ */

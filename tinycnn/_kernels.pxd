@@ -128,6 +128,15 @@ cdef extern from "tinycnn.h" nogil:
                          int h, int w, int band, const float *x, float *y, float *means,
                          float *workspace)
 
+    int tc_stem_fused_check(const tc_ir_stage *stem, const tc_ir_stage *dw,
+                            const tc_ir_stage *project, int residual, int h, int w, int band)
+    size_t tc_stem_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *stem,
+                                        const tc_ir_stage *dw, const tc_ir_stage *project,
+                                        int residual, int h, int w, int band)
+    void tc_stem_fused_f32(const tc_ctx *ctx, const tc_ir_stage *stem, const tc_ir_stage *dw,
+                           const tc_ir_stage *project, int residual, int n, int h, int w,
+                           int band, const float *x, float *y, float *workspace)
+
     # -- transposed convolution ----------------------------------------------
     ctypedef struct tc_conv_depth:
         int KD, sd, dd, pf

@@ -72,6 +72,7 @@ def prepare(model, level, ctx, options, cache):
         _fold_se_gate(g, keep)
         _se_pool_in_depthwise(g)
         _fuse_pointwise_grouped(g, keep)
+        _fuse_stem_block(g, keep)
         _fuse_conv_maxpool(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
@@ -786,6 +787,53 @@ def _fuse_pointwise_grouped(g, keep):
 
 # The input channels of a stem (csrc/conv.c TC_STEM_MAX_C): the layers conv.c runs in bands
 _STEM_MAX_CHANNELS = 4
+
+
+def _fuse_stem_block(g, keep):
+    """A strided Conv of at most _STEM_MAX_CHANNELS input channels (the stem) -> depthwise Conv
+    -> Conv 1x1, each as _fuse_conv left it (with its activation; the 1x1 with the stem's
+    output as its residual, or none) -> one tinycnn::StemBlock (ops/fused_stem.py), run in
+    bands where that pays and as the three convolutions otherwise (MobileNetV2's, MnasNet's and
+    MobileNetV3-Large's first block).  Strided or depthwise, the three are never Winograd-able:
+    conv_chain is the same after it.  Refused: the stem's or the depthwise's output read by
+    another node (but the residual) or kept as an output, weights that are not constant,
+    another residual, gates, the planes' means."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+
+    def conv(node):
+        ins = _constant_conv(g, node)
+        if ins is None or len(node.outputs) != 1 or node.attrs.get("channel_means"):
+            return None, None
+        return ins, np.shape(g.initializers[ins[1]])
+
+    for project in list(g.nodes):
+        p, wp = conv(project)
+        if p is None or wp[2:] != (1, 1) or int(project.attrs.get("group", 1)) != 1:
+            continue
+        dw_node = producers.get(p[0])
+        d, wd = conv(dw_node)
+        if (d is None or d[3] or wd[1] != 1 or int(dw_node.attrs.get("group", 1)) != wd[0]
+                or _single_consumer(g, p[0], keep) is not project):
+            continue
+        stem = producers.get(d[0])
+        s, ws = conv(stem)
+        if (s is None or s[3] or ws[1] > _STEM_MAX_CHANNELS or int(stem.attrs.get("group", 1)) != 1
+                or all(int(v) == 1 for v in stem.attrs.get("strides") or [1]) or d[0] in keep):
+            continue
+        residual = bool(p[3]) and p[3] == d[0]
+        readers = g.consumers().get(d[0], [])
+        if (p[3] and not residual) or sorted(map(id, readers)) != sorted(
+                map(id, [dw_node] + ([project] if residual else []))):
+            continue
+        attrs = {"residual": int(residual)}
+        for key, node in zip(("stem", "depthwise", "project"), (stem, dw_node, project)):
+            attrs[key] = {k: tuple(v) if isinstance(v, list) else v for k, v in node.attrs.items()}
+        fused = Node(stem.name, "StemBlock", FUSED,
+                     [s[0], s[1], s[2], d[1], d[2], p[1], p[2], s[4], d[4], p[4]],
+                     list(project.outputs), attrs, stem.index)
+        fused.label = "+".join(n.label for n in (stem, dw_node, project))
+        _replace(g, [stem, dw_node, project], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
 
 
 def _fuse_conv_maxpool(g, keep):

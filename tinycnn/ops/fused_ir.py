@@ -139,6 +139,26 @@ def _conv_args(n, attrs, S, k):
     return act, geometry
 
 
+def constant_stages(stages):
+    """Whether every stage (W, B, S, attrs) of a fused node has constant 4-D weights and a
+    constant bias (or none): what a banded kernel packs once."""
+    return (all(W is not None and W.const is not None and W.ndim == 4 for W, _, _, _ in stages)
+            and all(B is None or B.const is not None for _, B, _, _ in stages))
+
+
+def plan_stages(n, X, stages, tags):
+    """Each stage (W, B, S, attrs) planned as a tinycnn::Conv (conv_layer, cached under its tag)
+    on the output of the one before, the first on X: [PlannedConv]."""
+    planned, x = [], X
+    for tag, (W, B, S, attrs) in zip(tags, stages):
+        act, geo = _conv_args(n, attrs, S, W.shape[0])
+        c = conv_layer(n, x, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
+                       geo["kernel_shape"], geo["pads"], geo["strides"], tag)
+        planned.append(c)
+        x = Value("", c.out_shape, np.float32)
+    return planned
+
+
 @op("InvertedResidual", domain=FUSED_DOMAIN, cost=ir_macs, window=ir_window)
 def InvertedResidual(n, X, W1, B1=None, W2=None, B2=None, W3=None, B3=None, R=None, S1=None,
                      S2=None, S3=None, *, expand, depthwise, project):
@@ -160,21 +180,12 @@ def InvertedResidual(n, X, W1, B1=None, W2=None, B2=None, W3=None, B3=None, R=No
 
 def _plan_banded(n, X, stages, R):
     """The banded block's step, or None where it does not apply or not pay."""
-    if X.ndim != 4 or any(W is None or W.const is None or W.ndim != 4 for W, _, _, _ in stages):
-        return None
-    if any(B is not None and B.const is None for _, B, _, _ in stages):
+    if X.ndim != 4 or not constant_stages(stages):
         return None
     e = stages[0][0].shape[0]
     if 4 * e * X.shape[2] * X.shape[3] < fuse_min_bytes(X.shape[1], stages[1][3].get("strides")):
         return None
-    planned, x = [], X
-    for tag, (W, B, S, attrs) in zip(_STAGES, stages):
-        act, geo = _conv_args(n, attrs, S, W.shape[0])
-        c = conv_layer(n, x, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
-                       geo["kernel_shape"], geo["pads"], geo["strides"], tag)
-        planned.append(c)
-        x = Value("", c.out_shape, np.float32)
-    expand, dw, project = planned
+    expand, dw, project = plan_stages(n, X, stages, _STAGES)
     if (expand.algo not in ("1x1", "1x1_chan") or project.algo not in ("1x1", "1x1_chan")
             or dw.algo != "depthwise" or dw.layer.in_channels != dw.layer.out_channels
             or dw.out4[1] != e or expand.layer.in_channels != X.shape[1]):

@@ -1,0 +1,146 @@
+/* A network's first block in bands of output rows: the RGB stem (a direct stem, few input
+ * channels, strided) -> depthwise -> projection 1x1 [+ the stem's output as residual], without
+ * writing the stem's or the depthwise's output whole (MobileNetV2, MnasNet: 32 x 112 x 112,
+ * 1.6 MB each; MobileNetV3-Large: 16 x 112 x 112 and its residual).
+ *
+ * Unfused, the stem writes its tensor, the depthwise reads it and writes its own, the
+ * projection reads that: past L2 (1 MiB here, 512 KiB on the AVX2 target) each trip goes to
+ * L3 or memory.  Here each band of `band` depthwise output rows is computed from a band of
+ * stem rows (with the depthwise halo) kept in a per-thread slot that stays in L2:
+ *   stem:       tc_stem_rows_f32 on stem rows [i0, i1), into the slot (ld = (i1 - i0) * SW);
+ *   depthwise:  tc_conv2d_f32 on the band as an image of i1 - i0 rows whose top and bottom
+ *               pads stand for the rows outside it (or the real pads), as ir_fused.c;
+ *   projection: the GEMM on the band, C = y at row r0 (ldc = OH * OW), the residual the
+ *               stem's rows [r0, r1) in the slot.
+ * A thread's next band of the same image moves the halo rows it already computed to the front
+ * of its slot (tc_fused_carry_rows).  Each output sums its terms in the unfused order: the
+ * result is the three layers' bit for bit at any band height and thread count.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "conv_internal.h"
+#include "gemm_internal.h"
+
+int tc_stem_fused_check(const tc_ir_stage *stem, const tc_ir_stage *dw, const tc_ir_stage *project,
+                        int residual, int h, int w, int band)
+{
+    int SH, SW, OH, OW;
+    if (!stem || !dw || !project || band < 1 || !tc_fused_pointwise_ok(project))
+        return -1;
+    if (stem->algo != TC_CONV_ALGO_STEM || tc_conv2d_check(&stem->p, stem->algo) ||
+        tc_activation_check(stem->act) || tc_conv2d_output_hw(&stem->p, h, w, &SH, &SW) ||
+        !tc_stem_rows_workspace_size(&stem->p, h, w))
+        return -1;
+    if (dw->algo != TC_CONV_ALGO_DEPTHWISE || tc_conv2d_check(&dw->p, dw->algo) ||
+        dw->p.K != dw->p.C || tc_activation_check(dw->act))
+        return -1;
+    if (stem->p.K != dw->p.C || project->p.C != dw->p.K ||
+        tc_conv2d_output_hw(&dw->p, SH, SW, &OH, &OW))
+        return -1;
+    if (residual && (OH != SH || OW != SW || project->p.K != stem->p.K))
+        return -1;
+    return 0;
+}
+
+static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Floats of the stem band: the depthwise input rows of `band` output rows, halo included */
+static size_t stem_band_size(const tc_conv2d_params *dwp, int SH, int SW, int band)
+{
+    const size_t rows = (size_t)(band - 1) * dwp->sh + (size_t)(dwp->KH - 1) * dwp->dh + 1;
+    return up16((size_t)dwp->C * (rows < (size_t)SH ? rows : (size_t)SH) * SW);
+}
+
+/* Floats of one thread's slot: stem band, depthwise band, zero row, GEMM workspace, the
+ * stem's own workspace */
+static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *stem, const tc_ir_stage *dw,
+                        int h, int w, int SH, int SW, int OW, int band)
+{
+    return stem_band_size(&dw->p, SH, SW, band) + up16((size_t)dw->p.K * band * OW) +
+           up16((size_t)SW) + up16(tc_gemm_workspace_size(serial)) +
+           up16(tc_stem_rows_workspace_size(&stem->p, h, w));
+}
+
+size_t tc_stem_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *stem,
+                                    const tc_ir_stage *dw, const tc_ir_stage *project, int residual,
+                                    int h, int w, int band)
+{
+    int SH, SW, OH, OW;
+    if (tc_stem_fused_check(stem, dw, project, residual, h, w, band))
+        return 0;
+    tc_conv2d_output_hw(&stem->p, h, w, &SH, &SW);
+    tc_conv2d_output_hw(&dw->p, SH, SW, &OH, &OW);
+    tc_ctx serial = *ctx;
+    serial.pool = NULL;
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    return (size_t)threads * slot_size(&serial, stem, dw, h, w, SH, SW, OW, band < OH ? band : OH) +
+           16;
+}
+
+typedef struct {
+    tc_ctx serial;
+    const tc_ir_stage *stem, *dw, *project;
+    const float *x;
+    float *y, *workspace;
+    size_t slot;
+    int residual, h, w, SH, SW, OH, OW, band, nbands;
+} sf_job;
+
+/* items = (image, band) pairs */
+static void sf_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const sf_job *j = (const sf_job *)varg;
+    const tc_conv2d_params *p = &j->dw->p;
+    const int E = p->C, K2 = j->project->p.K, C0 = j->stem->p.C;
+    const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
+    float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
+    float *sbuf = base + (size_t)tid * j->slot;
+    float *dbuf = sbuf + stem_band_size(p, j->SH, j->SW, j->band);
+    float *zrow = dbuf + up16((size_t)E * j->band * j->OW);
+    float *gemm_ws = zrow + up16((size_t)j->SW);
+    float *stem_ws = gemm_ws + up16(tc_gemm_workspace_size(&j->serial));
+    memset(zrow, 0, (size_t)j->SW * sizeof(float));
+    int prev_b = -1, prev_i0 = 0, prev_i1 = 0; /* the stem rows sbuf holds */
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
+        const int r1 = r0 + j->band < j->OH ? r0 + j->band : j->OH, rows = r1 - r0;
+        tc_conv2d_params q;
+        int n;
+        const int i0 = tc_conv_band_image(p, j->SH, r0, rows, &n, &q), i1 = i0 + n;
+        const int e0 = tc_fused_carry_rows(sbuf, E, j->SW, prev_b == b, prev_i0, prev_i1, i0, i1);
+        const ptrdiff_t ld = (ptrdiff_t)(i1 - i0) * j->SW;
+        tc_stem_rows_f32(&j->serial, &j->stem->p, j->h, j->w, j->x + (size_t)b * C0 * in_plane,
+                         e0, i1, j->stem->packed, j->stem->bias, j->stem->act,
+                         sbuf + (size_t)(e0 - i0) * j->SW, ld, stem_ws);
+        prev_b = b, prev_i0 = i0, prev_i1 = i1;
+        tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_DEPTHWISE, 1, i1 - i0, j->SW, sbuf,
+                      j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
+        const size_t o = (size_t)b * K2 * out_plane + (size_t)r0 * j->OW;
+        tc_fused_pointwise(&j->serial, j->project, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW,
+                           j->y + o, (ptrdiff_t)out_plane,
+                           j->residual ? sbuf + (size_t)(r0 - i0) * j->SW : NULL, ld, gemm_ws);
+    }
+}
+
+void tc_stem_fused_f32(const tc_ctx *ctx, const tc_ir_stage *stem, const tc_ir_stage *dw,
+                       const tc_ir_stage *project, int residual, int n, int h, int w, int band,
+                       const float *x, float *y, float *workspace)
+{
+    if (n < 1 || tc_stem_fused_check(stem, dw, project, residual, h, w, band))
+        return;
+    sf_job j;
+    memset(&j, 0, sizeof(j));
+    tc_conv2d_output_hw(&stem->p, h, w, &j.SH, &j.SW);
+    tc_conv2d_output_hw(&dw->p, j.SH, j.SW, &j.OH, &j.OW);
+    if (band > j.OH)
+        band = j.OH;
+    j.serial = *ctx;
+    j.serial.pool = NULL;
+    j.stem = stem, j.dw = dw, j.project = project;
+    j.x = x, j.y = y, j.workspace = workspace;
+    j.residual = residual != 0;
+    j.h = h, j.w = w, j.band = band;
+    j.slot = slot_size(&j.serial, stem, dw, h, w, j.SH, j.SW, j.OW, band);
+    j.nbands = (j.OH + band - 1) / band;
+    tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, sf_task, &j);
+}
