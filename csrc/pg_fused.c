@@ -6,7 +6,7 @@
  * 112 x 112) past L2 and the grouped layer reads it back from there, group by group.
  * Here each band of `band` grouped output rows is computed from a band of pointwise rows
  * (with the 3x3 halo) kept in a per-thread workspace that stays in L2.  Every stage is the
- * layer's own kernel on a row range:
+ * layer's own kernel on a row range (a depthwise gc: ir_fused.c's bands, no projection):
  *   pointwise: the GEMM on input rows [i0, i1) (B read in place, ldb = H * W);
  *   grouped:   the grouped kernel on the band as an image of i1 - i0 rows whose top and
  *              bottom pads stand for the real pads (tc_conv_band_image), writing its rows
@@ -24,9 +24,18 @@
 #include "gemm_internal.h"
 #include "pool2d_internal.h"
 
+/* A depthwise gc (K == C) runs as the inverted-residual block's first two stages
+ * (ir_fused.c: its halo carry and its column-split stride-2 depthwise), without projection */
+static int pg_depthwise(const tc_ir_stage *gc)
+{
+    return gc && gc->algo == TC_CONV_ALGO_DEPTHWISE;
+}
+
 int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band)
 {
     int OH, OW;
+    if (pg_depthwise(gc))
+        return tc_ir_fused_check(pw, gc, NULL, h, w, band);
     if (!pw || !gc || band < 1 || !tc_fused_pointwise_ok(pw) || gc->algo != TC_CONV_ALGO_GROUPED ||
         tc_conv2d_check(&gc->p, gc->algo) || tc_activation_check(gc->act) || pw->p.K != gc->p.C)
         return -1;
@@ -67,6 +76,8 @@ size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, cons
                                   int h, int w, int band)
 {
     int OH, OW;
+    if (pg_depthwise(gc))
+        return tc_ir_fused_workspace_size(ctx, pw, gc, NULL, h, w, band);
     if (tc_pg_fused_check(pw, gc, h, w, band) || tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW))
         return 0;
     tc_ctx serial = *ctx;
@@ -138,6 +149,10 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
                      float *workspace)
 {
     int OH, OW;
+    if (pg_depthwise(gc)) {
+        tc_ir_fused_run(ctx, pw, gc, NULL, n, h, w, band, x, NULL, y, means, workspace);
+        return;
+    }
     if (n < 1 || tc_pg_fused_check(pw, gc, h, w, band) ||
         tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW))
         return;
