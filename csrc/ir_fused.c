@@ -133,9 +133,8 @@ typedef struct {
     tc_ctx serial;
     const tc_ir_stage *expand, *dw, *project;
     const float *x, *residual;
-    float *y, *means, *workspace;
+    float *y, *workspace;
     size_t slot;
-    float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum, for means */
     tc_dw_plane_fn split; /* the column-split depthwise, or NULL */
     void (*split_even_odd)(const float *s, ptrdiff_t n, float *e, float *o);
     int h, w, OH, OW, band, nbands;
@@ -216,15 +215,27 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
-/* items = (image, channel): each plane of the depthwise output's mean, as tc_conv2d_means_f32
- * sums it (the global average pool's sum, whole planes) */
-static void ir_means_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+typedef struct {
+    const float *y;
+    float *means;
+    size_t plane;
+    float (*sum)(const float *x, ptrdiff_t n);
+} means_job;
+
+/* items = planes */
+static void means_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
-    const ir_job *j = (const ir_job *)varg;
-    const size_t plane = (size_t)j->OH * j->OW;
+    const means_job *j = (const means_job *)varg;
     (void)tid;
     for (ptrdiff_t it = begin; it < end; it++)
-        j->means[it] = j->sum(j->y + (size_t)it * plane, (ptrdiff_t)plane) / (float)plane;
+        j->means[it] = j->sum(j->y + (size_t)it * j->plane, (ptrdiff_t)j->plane) / (float)j->plane;
+}
+
+void tc_fused_plane_means(const tc_ctx *ctx, const float *y, ptrdiff_t nplanes, size_t plane,
+                          float *means)
+{
+    means_job j = {y, means, plane, tc_pool2d_kernels_of(ctx)->sum};
+    tc_parallel_for(ctx->pool, nplanes, 1, means_task, &j);
 }
 
 /* x: [N, C0, H, W] (C0 = expand's C)  residual: [N, K2, OH, OW] or NULL, not y
@@ -251,11 +262,9 @@ void tc_ir_fused_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     j.split_even_odd = tc_conv_kernels_of(&j.serial)->split_even_odd;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
-    j.means = project ? NULL : means;
-    j.sum = tc_pool2d_kernels_of(ctx)->sum;
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, ir_task, &j);
-    if (j.means)
-        tc_parallel_for(ctx->pool, (ptrdiff_t)n * dw->p.K, 1, ir_means_task, &j);
+    if (means && !project)
+        tc_fused_plane_means(ctx, y, (ptrdiff_t)n * dw->p.K, (size_t)OH * OW, means);
 }
 
 void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,

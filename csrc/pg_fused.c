@@ -22,7 +22,6 @@
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm_internal.h"
-#include "pool2d_internal.h"
 
 /* A depthwise gc (K == C) runs as the inverted-residual block's first two stages
  * (ir_fused.c: its halo carry and its column-split stride-2 depthwise), without projection */
@@ -92,9 +91,8 @@ typedef struct {
     tc_ctx serial;
     const tc_ir_stage *pw, *gc;
     const float *x;
-    float *y, *means, *workspace;
+    float *y, *workspace;
     size_t slot, ebuf_floats, gws_floats;
-    float (*sum)(const float *x, ptrdiff_t n);
     int h, w, OH, OW, band, nbands;
 } pg_job;
 
@@ -132,16 +130,6 @@ static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
-/* items = (image, channel): each plane's mean, as tc_conv2d_means_f32 sums it */
-static void pg_means_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
-{
-    const pg_job *j = (const pg_job *)varg;
-    const size_t plane = (size_t)j->OH * j->OW;
-    (void)tid;
-    for (ptrdiff_t it = begin; it < end; it++)
-        j->means[it] = j->sum(j->y + (size_t)it * plane, (ptrdiff_t)plane) / (float)plane;
-}
-
 /* x: [N, C0, H, W] (C0 = pw's C)  y: [N, K, OH, OW], not overlapping x
  * means: [N, K] or NULL */
 void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
@@ -162,12 +150,11 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
     memset(&j, 0, sizeof(j));
     j.serial = *ctx;
     j.serial.pool = NULL;
-    j.pw = pw, j.gc = gc, j.x = x, j.y = y, j.means = means, j.workspace = workspace;
+    j.pw = pw, j.gc = gc, j.x = x, j.y = y, j.workspace = workspace;
     j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, band, &j.ebuf_floats, &j.gws_floats);
-    j.sum = tc_pool2d_kernels_of(ctx)->sum;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, pg_band_task, &j);
     if (means)
-        tc_parallel_for(ctx->pool, (ptrdiff_t)n * gc->p.K, 1, pg_means_task, &j);
+        tc_fused_plane_means(ctx, y, (ptrdiff_t)n * gc->p.K, (size_t)OH * OW, means);
 }

@@ -66,20 +66,25 @@ def test_fused_pair_is_the_unfused_one_bit_for_bit(ctx, case):
                           ((ACTS[3], ACTS[4]), "1x1")]:
         a, b = _pair(ctx, rng, c0, e, gw, stride, pads, acts, pw_algo)
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
-        want, want_m = _unfused(a, b, x)
-        oh = want.shape[2]
-        for band in sorted({1, 2, 3, 5, oh, oh + 4}):
-            f = _kernels.PGFused(a, b, band)
-            ws = np.empty(f.workspace_size(h, w), np.float32)
-            y = np.full(want.shape, np.nan, np.float32)
-            m = np.full(want_m.shape, np.nan, np.float32)
-            f.run(x, y, m, ws)
-            what = f"band {band}, acts {acts}, {pw_algo}"
-            np.testing.assert_array_equal(y, want, err_msg=f"y of the fused pair, {what}")
-            np.testing.assert_array_equal(m, want_m, err_msg=f"means of the fused pair, {what}")
-            y2 = np.full(want.shape, np.nan, np.float32)
-            f.run(x, y2, None, ws)  # without the means, on the same workspace
-            np.testing.assert_array_equal(y2, want, err_msg=f"y without means, {what}")
+        _assert_bands_match_unfused(a, b, x, (1, 2, 3, 5), f"acts {acts}, {pw_algo}")
+
+
+def _assert_bands_match_unfused(a, b, x, bands, what):
+    """PGFused(a, b) at each band (and the whole plane, and more) gives the unfused pair's
+    output and means bit for bit, and the same output without the means."""
+    want, want_m = _unfused(a, b, x)
+    oh, (h, w) = want.shape[2], x.shape[2:]
+    for band in sorted(set(bands) | {oh, oh + 4}):
+        f = _kernels.PGFused(a, b, band)
+        ws = np.empty(f.workspace_size(h, w), np.float32)
+        y = np.full(want.shape, np.nan, np.float32)
+        m = np.full(want_m.shape, np.nan, np.float32)
+        f.run(x, y, m, ws)
+        np.testing.assert_array_equal(y, want, err_msg=f"y of the fused pair, band {band}, {what}")
+        np.testing.assert_array_equal(m, want_m, err_msg=f"means of the fused pair, band {band}, {what}")
+        y2 = np.full(want.shape, np.nan, np.float32)
+        f.run(x, y2, None, ws)  # without the means, on the same workspace
+        np.testing.assert_array_equal(y2, want, err_msg=f"y without means, band {band}, {what}")
 
 
 # A depthwise second layer (the inverted-residual blocks with a squeeze-and-excitation) runs
@@ -112,20 +117,8 @@ def test_fused_pointwise_depthwise_is_the_unfused_pair_bit_for_bit(ctx, case):
                             rng.standard_normal(e, dtype=np.float32), algo="depthwise",
                             strides=(stride, stride), pads=pads, group=e, **act(*act_b))
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
-        want, want_m = _unfused(a, b, x)
-        oh = want.shape[2]
-        for band in sorted({1, 2, 3, 4, 5, 8, oh, oh + 4}):
-            f = _kernels.PGFused(a, b, band)
-            ws = np.empty(f.workspace_size(h, w), np.float32)
-            y = np.full(want.shape, np.nan, np.float32)
-            m = np.full(want_m.shape, np.nan, np.float32)
-            f.run(x, y, m, ws)
-            what = f"band {band}, acts {act_a[0]}/{act_b[0]}, {pw_algo}"
-            np.testing.assert_array_equal(y, want, err_msg=f"y of the fused pair, {what}")
-            np.testing.assert_array_equal(m, want_m, err_msg=f"means of the fused pair, {what}")
-            y2 = np.full(want.shape, np.nan, np.float32)
-            f.run(x, y2, None, ws)
-            np.testing.assert_array_equal(y2, want, err_msg=f"y without means, {what}")
+        _assert_bands_match_unfused(a, b, x, (1, 2, 3, 4, 5, 8),
+                                    f"acts {act_a[0]}/{act_b[0]}, {pw_algo}")
 
 
 def test_fused_pair_refuses_what_does_not_chain():
