@@ -15,10 +15,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tinycnn import _kernels  # noqa: E402
 from tinycnn.ops.conv_algo import ConvGeometry, choose_conv_algo  # noqa: E402
 
-# (name, c0, e, k2, h, kernel, stride): MobileNetV2's and MnasNet's blocks at 224, LRASPP's at 512
+# (name, c0, e, k2, h, kernel, stride): MobileNetV2's, MobileNetV3's and MnasNet's blocks at 224,
+# LRASPP's at 512
 BLOCKS = [
     ("mv2.2  16-96-24 112 s2", 16, 96, 24, 112, 3, 2),
     ("mv2.3  24-144-24 56", 24, 144, 24, 56, 3, 1),
+    ("mv3l.2 16-64-24 112 s2", 16, 64, 24, 112, 3, 2),
+    ("mv3l.3 24-72-24 56", 24, 72, 24, 56, 3, 1),
+    ("mv3s.2 16-72-24 56 s2", 16, 72, 24, 56, 3, 2),
     ("mv2.4  24-144-32 56 s2", 24, 144, 32, 56, 3, 2),
     ("mv2.5  32-192-32 28", 32, 192, 32, 28, 3, 1),
     ("mv2.7  32-192-64 28 s2", 32, 192, 64, 28, 3, 2),

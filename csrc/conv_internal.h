@@ -141,5 +141,16 @@ void tc_fused_pointwise(const tc_ctx *serial, const tc_ir_stage *s, int N, const
  * new band [i0, i1) shares with the old one [p0, p1) to its front; returns the first row
  * the caller still computes (i0 when none moved) */
 int tc_fused_carry_rows(float *ebuf, int E, int w, int valid, int p0, int p1, int i0, int i1);
+/* means[i] = the mean of plane i of y (nplanes planes of `plane` floats), as
+ * tc_conv2d_means_f32 sums them (the global average pool's sum), over ctx's threads */
+void tc_fused_plane_means(const tc_ctx *ctx, const float *y, ptrdiff_t nplanes, size_t plane,
+                          float *means);
+/* tc_ir_fused_f32, whose project may be NULL (tc_ir_fused_check and its workspace size take
+ * it so too): y is then the depthwise output [N, E, OH, OW], its bands written in place in
+ * y's planes, and means ([N, E] or NULL) its planes' means as tc_conv2d_means_f32 gives them
+ * (pg_fused.c's pointwise -> depthwise pairs) */
+void tc_ir_fused_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                     const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
+                     const float *residual, float *y, float *means, float *workspace);
 
 #endif

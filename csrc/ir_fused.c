@@ -15,6 +15,9 @@
  * expanded to the front of its workspace and expands only the new rows (lone blocks, AVX2
  * emulation, 1 thread, best band, 2026-12-01: 0.93 of the time that expanded them again at
  * 24-72-24 128x128 and 24-144-24 56x56, 0.95-0.98 on the stride-2 blocks).
+ * Without a projection (tc_ir_fused_run's project NULL: pg_fused.c's pointwise -> depthwise
+ * pairs, whose depthwise output a squeeze-and-excitation reads) each band's depthwise rows go
+ * straight into y's planes, and the planes' means are summed after the last band.
  * Each output sums its terms in the unfused order, so the result is the unfused
  * path's bit for bit at any band height and thread count.  Bands are spread
  * over the threads, each running the kernels serially on its own workspace.
@@ -24,6 +27,7 @@
 #include "conv_internal.h"
 #include "gemm_internal.h"
 #include "epilogue.h"
+#include "pool2d_internal.h"
 
 int tc_fused_pointwise_ok(const tc_ir_stage *s)
 {
@@ -35,12 +39,13 @@ int tc_ir_fused_check(const tc_ir_stage *expand, const tc_ir_stage *dw, const tc
                       int h, int w, int band)
 {
     int OH, OW;
-    if (!expand || !dw || !project || band < 1 || !tc_fused_pointwise_ok(expand) || !tc_fused_pointwise_ok(project))
+    if (!expand || !dw || band < 1 || !tc_fused_pointwise_ok(expand) ||
+        (project && !tc_fused_pointwise_ok(project)))
         return -1;
     if (dw->algo != TC_CONV_ALGO_DEPTHWISE || tc_conv2d_check(&dw->p, dw->algo) ||
         dw->p.K != dw->p.C || tc_activation_check(dw->act))
         return -1;
-    if (expand->p.K != dw->p.C || project->p.C != dw->p.K)
+    if (expand->p.K != dw->p.C || (project && project->p.C != dw->p.K))
         return -1;
     return tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
 }
@@ -140,7 +145,7 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const ir_job *j = (const ir_job *)varg;
     const tc_conv2d_params *p = &j->dw->p;
-    const int E = p->C, K2 = j->project->p.K, C0 = j->expand->p.C;
+    const int E = p->C, K2 = j->project ? j->project->p.K : E, C0 = j->expand->p.C;
     const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
     /* slots from the first cache line of workspace on, each a whole number of lines */
     float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
@@ -184,17 +189,25 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                                ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
         }
         prev_b = b, prev_i0 = i0, prev_i1 = i1;
+        /* the depthwise band: in dbuf [E][rows OW], or without a projection in y's planes */
+        const size_t dplane = (size_t)rows * j->OW;
+        float *dout = j->project ? dbuf : j->y + (size_t)b * E * out_plane + (size_t)r0 * j->OW;
+        const size_t dld = j->project ? dplane : out_plane;
         if (j->split) {
-            const size_t dplane = (size_t)rows * j->OW;
             for (int c = 0; c < E; c++)
                 j->split(ebuf + c * ld, i1 - i0, j->w, zrow,
                          j->dw->packed + (size_t)c * p->KH * p->KW, &q,
                          j->dw->bias ? j->dw->bias[c] : 0.0f, NULL, tc_act_at(j->dw->act, c),
-                         rows, j->OW, dbuf + c * dplane);
+                         rows, j->OW, dout + c * dld);
         } else {
             tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_DEPTHWISE, 1, i1 - i0, j->w, ebuf,
                           j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
+            if (!j->project)
+                for (int c = 0; c < E; c++)
+                    memcpy(dout + c * dld, dbuf + c * dplane, dplane * sizeof(float));
         }
+        if (!j->project)
+            continue;
         const size_t o = (size_t)b * K2 * out_plane + (size_t)r0 * j->OW;
         tc_fused_pointwise(&j->serial, j->project, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW,
                            j->y + o, (ptrdiff_t)out_plane, j->residual ? j->residual + o : NULL,
@@ -202,11 +215,35 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
+typedef struct {
+    const float *y;
+    float *means;
+    size_t plane;
+    float (*sum)(const float *x, ptrdiff_t n);
+} means_job;
+
+/* items = planes */
+static void means_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const means_job *j = (const means_job *)varg;
+    (void)tid;
+    for (ptrdiff_t it = begin; it < end; it++)
+        j->means[it] = j->sum(j->y + (size_t)it * j->plane, (ptrdiff_t)j->plane) / (float)j->plane;
+}
+
+void tc_fused_plane_means(const tc_ctx *ctx, const float *y, ptrdiff_t nplanes, size_t plane,
+                          float *means)
+{
+    means_job j = {y, means, plane, tc_pool2d_kernels_of(ctx)->sum};
+    tc_parallel_for(ctx->pool, nplanes, 1, means_task, &j);
+}
+
 /* x: [N, C0, H, W] (C0 = expand's C)  residual: [N, K2, OH, OW] or NULL, not y
- * y: [N, K2, OH, OW], overlapping neither x nor residual */
-void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+ * y: [N, K2, OH, OW], overlapping neither x nor residual; without project (NULL) y is the
+ * depthwise output [N, E, OH, OW] and means ([N, E] or NULL) its planes' means */
+void tc_ir_fused_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                      const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
-                     const float *residual, float *y, float *workspace)
+                     const float *residual, float *y, float *means, float *workspace)
 {
     int OH, OW;
     if (n < 1 || tc_ir_fused_check(expand, dw, project, h, w, band) ||
@@ -226,4 +263,14 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, ir_task, &j);
+    if (means && !project)
+        tc_fused_plane_means(ctx, y, (ptrdiff_t)n * dw->p.K, (size_t)OH * OW, means);
+}
+
+void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                     const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
+                     const float *residual, float *y, float *workspace)
+{
+    if (project)
+        tc_ir_fused_run(ctx, expand, dw, project, n, h, w, band, x, residual, y, NULL, workspace);
 }

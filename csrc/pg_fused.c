@@ -6,7 +6,7 @@
  * 112 x 112) past L2 and the grouped layer reads it back from there, group by group.
  * Here each band of `band` grouped output rows is computed from a band of pointwise rows
  * (with the 3x3 halo) kept in a per-thread workspace that stays in L2.  Every stage is the
- * layer's own kernel on a row range:
+ * layer's own kernel on a row range (a depthwise gc: ir_fused.c's bands, no projection):
  *   pointwise: the GEMM on input rows [i0, i1) (B read in place, ldb = H * W);
  *   grouped:   the grouped kernel on the band as an image of i1 - i0 rows whose top and
  *              bottom pads stand for the real pads (tc_conv_band_image), writing its rows
@@ -22,11 +22,19 @@
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm_internal.h"
-#include "pool2d_internal.h"
+
+/* A depthwise gc (K == C) runs as the inverted-residual block's first two stages
+ * (ir_fused.c: its halo carry and its column-split stride-2 depthwise), without projection */
+static int pg_depthwise(const tc_ir_stage *gc)
+{
+    return gc && gc->algo == TC_CONV_ALGO_DEPTHWISE;
+}
 
 int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band)
 {
     int OH, OW;
+    if (pg_depthwise(gc))
+        return tc_ir_fused_check(pw, gc, NULL, h, w, band);
     if (!pw || !gc || band < 1 || !tc_fused_pointwise_ok(pw) || gc->algo != TC_CONV_ALGO_GROUPED ||
         tc_conv2d_check(&gc->p, gc->algo) || tc_activation_check(gc->act) || pw->p.K != gc->p.C)
         return -1;
@@ -67,6 +75,8 @@ size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, cons
                                   int h, int w, int band)
 {
     int OH, OW;
+    if (pg_depthwise(gc))
+        return tc_ir_fused_workspace_size(ctx, pw, gc, NULL, h, w, band);
     if (tc_pg_fused_check(pw, gc, h, w, band) || tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW))
         return 0;
     tc_ctx serial = *ctx;
@@ -81,9 +91,8 @@ typedef struct {
     tc_ctx serial;
     const tc_ir_stage *pw, *gc;
     const float *x;
-    float *y, *means, *workspace;
+    float *y, *workspace;
     size_t slot, ebuf_floats, gws_floats;
-    float (*sum)(const float *x, ptrdiff_t n);
     int h, w, OH, OW, band, nbands;
 } pg_job;
 
@@ -121,16 +130,6 @@ static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
-/* items = (image, channel): each plane's mean, as tc_conv2d_means_f32 sums it */
-static void pg_means_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
-{
-    const pg_job *j = (const pg_job *)varg;
-    const size_t plane = (size_t)j->OH * j->OW;
-    (void)tid;
-    for (ptrdiff_t it = begin; it < end; it++)
-        j->means[it] = j->sum(j->y + (size_t)it * plane, (ptrdiff_t)plane) / (float)plane;
-}
-
 /* x: [N, C0, H, W] (C0 = pw's C)  y: [N, K, OH, OW], not overlapping x
  * means: [N, K] or NULL */
 void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
@@ -138,6 +137,10 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
                      float *workspace)
 {
     int OH, OW;
+    if (pg_depthwise(gc)) {
+        tc_ir_fused_run(ctx, pw, gc, NULL, n, h, w, band, x, NULL, y, means, workspace);
+        return;
+    }
     if (n < 1 || tc_pg_fused_check(pw, gc, h, w, band) ||
         tc_conv2d_output_hw(&gc->p, h, w, &OH, &OW))
         return;
@@ -147,12 +150,11 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
     memset(&j, 0, sizeof(j));
     j.serial = *ctx;
     j.serial.pool = NULL;
-    j.pw = pw, j.gc = gc, j.x = x, j.y = y, j.means = means, j.workspace = workspace;
+    j.pw = pw, j.gc = gc, j.x = x, j.y = y, j.workspace = workspace;
     j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, band, &j.ebuf_floats, &j.gws_floats);
-    j.sum = tc_pool2d_kernels_of(ctx)->sum;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, pg_band_task, &j);
     if (means)
-        tc_parallel_for(ctx->pool, (ptrdiff_t)n * gc->p.K, 1, pg_means_task, &j);
+        tc_fused_plane_means(ctx, y, (ptrdiff_t)n * gc->p.K, (size_t)OH * OW, means);
 }

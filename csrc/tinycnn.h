@@ -342,8 +342,8 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 /* Pointwise 1x1 -> grouped convolution in bands of output rows (pg_fused.c):
  *   y = gc(pw(x)), each stage with its bias and activation, the pointwise output kept a
  * band of `band` output rows of gc (with its halo) at a time in workspace, never whole in
- * memory.  pw: a planned 1x1 / 1X1 or 1X1_CHAN layer, group 1; gc: TC_CONV_ALGO_GROUPED
- * (any stride, pads, dilation) with C == pw's K.  The result is the two layers' run one
+ * memory.  pw: a planned 1x1 / 1X1 or 1X1_CHAN layer, group 1; gc: TC_CONV_ALGO_GROUPED,
+ * or TC_CONV_ALGO_DEPTHWISE with K == C (any stride, pads, dilation), with C == pw's K.  The result is the two layers' run one
  * after the other, bit for bit, at any band and thread count; means: [N, K] or NULL, each
  * output plane's mean as tc_conv2d_means_f32 gives it. */
 /* 0 when the stages chain as above and band >= 1, else -1 (the functions below then do nothing). */

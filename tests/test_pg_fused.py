@@ -1,5 +1,7 @@
 """RegNet's "a" (1x1) and "b" (grouped 3x3) layers as one node (graph._fuse_pointwise_grouped,
-ops/fused_pg.py) run in bands of output rows (csrc/pg_fused.c, _kernels.PGFused).
+ops/fused_pg.py) run in bands of output rows (csrc/pg_fused.c, _kernels.PGFused); likewise a
+1x1 and a depthwise layer whose output a squeeze-and-excitation reads (EfficientNet's blocks),
+in ir_fused.c's bands.
 
 The kernel against its two layers run one after the other (Conv2d), which it must match bit
 for bit, output and planes' means: every ISA, 1 and 2 threads, stride 1 and 2, pads, odd
@@ -64,28 +66,67 @@ def test_fused_pair_is_the_unfused_one_bit_for_bit(ctx, case):
                           ((ACTS[3], ACTS[4]), "1x1")]:
         a, b = _pair(ctx, rng, c0, e, gw, stride, pads, acts, pw_algo)
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
-        want, want_m = _unfused(a, b, x)
-        oh = want.shape[2]
-        for band in sorted({1, 2, 3, 5, oh, oh + 4}):
-            f = _kernels.PGFused(a, b, band)
-            ws = np.empty(f.workspace_size(h, w), np.float32)
-            y = np.full(want.shape, np.nan, np.float32)
-            m = np.full(want_m.shape, np.nan, np.float32)
-            f.run(x, y, m, ws)
-            what = f"band {band}, acts {acts}, {pw_algo}"
-            np.testing.assert_array_equal(y, want, err_msg=f"y of the fused pair, {what}")
-            np.testing.assert_array_equal(m, want_m, err_msg=f"means of the fused pair, {what}")
-            y2 = np.full(want.shape, np.nan, np.float32)
-            f.run(x, y2, None, ws)  # without the means, on the same workspace
-            np.testing.assert_array_equal(y2, want, err_msg=f"y without means, {what}")
+        _assert_bands_match_unfused(a, b, x, (1, 2, 3, 5), f"acts {acts}, {pw_algo}")
+
+
+def _assert_bands_match_unfused(a, b, x, bands, what):
+    """PGFused(a, b) at each band (and the whole plane, and more) gives the unfused pair's
+    output and means bit for bit, and the same output without the means."""
+    want, want_m = _unfused(a, b, x)
+    oh, (h, w) = want.shape[2], x.shape[2:]
+    for band in sorted(set(bands) | {oh, oh + 4}):
+        f = _kernels.PGFused(a, b, band)
+        ws = np.empty(f.workspace_size(h, w), np.float32)
+        y = np.full(want.shape, np.nan, np.float32)
+        m = np.full(want_m.shape, np.nan, np.float32)
+        f.run(x, y, m, ws)
+        np.testing.assert_array_equal(y, want, err_msg=f"y of the fused pair, band {band}, {what}")
+        np.testing.assert_array_equal(m, want_m, err_msg=f"means of the fused pair, band {band}, {what}")
+        y2 = np.full(want.shape, np.nan, np.float32)
+        f.run(x, y2, None, ws)  # without the means, on the same workspace
+        np.testing.assert_array_equal(y2, want, err_msg=f"y without means, band {band}, {what}")
+
+
+# A depthwise second layer (the inverted-residual blocks with a squeeze-and-excitation) runs
+# as ir_fused.c's bands without projection: its halo carry, and at stride 2 on planes wide
+# enough its column-split depthwise, written in place in y's planes.
+DW_CASES = [  # (n, c0, e, h, w, kernel, stride, pads)
+    (1, 16, 24, 36, 34, 3, 2, (1, 1, 1, 1)),   # EfficientNet-B0's features.2.0, smaller
+    (2, 8, 16, 21, 19, 3, 1, (1, 1, 1, 1)),    # features.2.1
+    (1, 12, 20, 29, 31, 5, 2, (2, 2, 2, 2)),   # features.3.0
+    (2, 6, 10, 12, 40, 3, 2, (0, 1, 1, 0)),
+    (1, 5, 8, 9, 7, 3, 1, (0, 0, 0, 0)),
+    (2, 3, 8, 1, 1, 3, 1, (1, 1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", DW_CASES, ids=lambda c: "n{}c{}e{}_{}x{}_k{}s{}p{}".format(
+    *c[:7], "".join(map(str, c[7]))))
+def test_fused_pointwise_depthwise_is_the_unfused_pair_bit_for_bit(ctx, case):
+    n, c0, e, h, w, k, stride, pads = case
+    rng = np.random.default_rng(sum(map(int, case[:7])))
+    for (act_a, act_b), pw_algo in [((ACTS[3], ACTS[3]), "1x1"), ((ACTS[2], ACTS[1]), "1x1_chan"),
+                                    ((ACTS[0], ACTS[4]), "1x1")]:
+        def act(name, alpha, beta):
+            slope = rng.uniform(-0.5, 0.5, e).astype(np.float32) if name == "PRelu" else None
+            return dict(activation=name, alpha=alpha, beta=beta, slope=slope)
+        a = _kernels.Conv2d(ctx, rng.standard_normal((e, c0, 1, 1), dtype=np.float32) /
+                            np.float32(np.sqrt(c0)), rng.standard_normal(e, dtype=np.float32),
+                            algo=pw_algo, **act(*act_a))
+        b = _kernels.Conv2d(ctx, rng.standard_normal((e, 1, k, k), dtype=np.float32) / k,
+                            rng.standard_normal(e, dtype=np.float32), algo="depthwise",
+                            strides=(stride, stride), pads=pads, group=e, **act(*act_b))
+        x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
+        _assert_bands_match_unfused(a, b, x, (1, 2, 3, 4, 5, 8),
+                                    f"acts {act_a[0]}/{act_b[0]}, {pw_algo}")
 
 
 def test_fused_pair_refuses_what_does_not_chain():
     ctx = _kernels.Context(1, "portable")
     rng = np.random.default_rng(0)
     a, b = _pair(ctx, rng, 8, 16, 8, 1, (1, 1, 1, 1), (ACTS[0], ACTS[0]))
-    dw = _kernels.Conv2d(ctx, np.ones((16, 1, 3, 3), np.float32), algo="depthwise", group=16,
-                         pads=(1, 1, 1, 1))
+    dw = _kernels.Conv2d(ctx, np.ones((32, 1, 3, 3), np.float32), algo="depthwise", group=16,
+                         pads=(1, 1, 1, 1))  # a channel multiplier of 2
     with pytest.raises(ValueError, match="pg_fused"):
         _kernels.PGFused(a, dw, 4)
     other = _kernels.Conv2d(ctx, np.ones((8, 4, 3, 3), np.float32), algo="grouped", group=2,
@@ -135,6 +176,69 @@ def block_model(c0, e, gw, hw, stride, se=True):
         "x", TensorProto.FLOAT, ["N", c0, hw, hw])], [helper.make_tensor_value_info(
             "y", TensorProto.FLOAT, None)], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def dw_block_model(c0, e, hw, k, stride):
+    """x -> Conv 1x1 + SiLU -> depthwise Conv k x k + SiLU -> SE (the pool on its output) ->
+    Conv 1x1: EfficientNet's MBConv without its shortcut (graph._fuse_inverted_residual
+    leaves it: the SE stands between depthwise and projection)."""
+    rng = np.random.default_rng(7)
+    c1 = max(e // 4, 1)
+    arrays = {
+        "wa": rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0)),
+        "ba": rng.standard_normal(e, dtype=np.float32) * 0.1,
+        "wb": rng.standard_normal((e, 1, k, k), dtype=np.float32) / np.float32(k),
+        "bb": rng.standard_normal(e, dtype=np.float32) * 0.1,
+        "w1": rng.standard_normal((c1, e, 1, 1), dtype=np.float32) * 0.3,
+        "w2": rng.standard_normal((e, c1, 1, 1), dtype=np.float32) * 0.3,
+        "wc": rng.standard_normal((c0, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))}
+    p = k // 2
+    nodes = [helper.make_node("Conv", ["x", "wa", "ba"], ["a0"]),
+             helper.make_node("Sigmoid", ["a0"], ["a1"]),
+             helper.make_node("Mul", ["a0", "a1"], ["a"]),
+             helper.make_node("Conv", ["a", "wb", "bb"], ["b0"], pads=[p, p, p, p],
+                              strides=[stride, stride], group=e),
+             helper.make_node("Sigmoid", ["b0"], ["b1"]),
+             helper.make_node("Mul", ["b0", "b1"], ["b"]),
+             helper.make_node("GlobalAveragePool", ["b"], ["p"]),
+             helper.make_node("Conv", ["p", "w1"], ["h0"]),
+             helper.make_node("Relu", ["h0"], ["h"]),
+             helper.make_node("Conv", ["h", "w2"], ["g0"]),
+             helper.make_node("Sigmoid", ["g0"], ["g"]),
+             helper.make_node("Mul", ["b", "g"], ["s"]),
+             helper.make_node("Conv", ["s", "wc"], ["y"])]
+    inits = [numpy_helper.from_array(v, k_) for k_, v in arrays.items()]
+    graph = helper.make_graph(nodes, "pd_block", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", c0, hw, hw])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("k,stride,hw", [(3, 2, 34), (3, 1, 19), (5, 2, 29)])
+def test_fused_pointwise_depthwise_in_a_block_matches_onnxruntime_and_the_unfused_session(
+        monkeypatch, threads, k, stride, hw):
+    import tinycnn.graph as graph
+    model = dw_block_model(12, 24, hw, k, stride)
+    x = np.random.default_rng(2).standard_normal((2, 12, hw, hw), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    monkeypatch.setattr(fused_pg, "PD_FUSE_MIN_BYTES", 0)  # banded at any size
+    banded = _count_banded(monkeypatch)
+    sess = _session(model, threads)
+    y = sess.run(None, {"x": x})[0]
+    assert len(_pg_nodes(sess)) == 1
+    assert (len(banded) >= 1) == (stride > 1)  # banded at stride 2 only
+    assert all(len(out) == 2 for out in banded)  # the depthwise's output and its means
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    monkeypatch.setattr(fused_pg, "PD_FUSE_MIN_BYTES", float("inf"))  # the two convolutions
+    two = _session(model, threads)
+    assert len(_pg_nodes(two)) == 1
+    np.testing.assert_array_equal(y, two.run(None, {"x": x})[0])
+    monkeypatch.setattr(graph, "_fuse_pointwise_grouped", lambda g, keep: None)
+    apart = _session(model, threads)
+    assert not _pg_nodes(apart)
+    np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
 
 
 def _session(model, threads):

@@ -745,11 +745,12 @@ def _se_pool_in_depthwise(g):
 
 
 def _fuse_pointwise_grouped(g, keep):
-    """Conv 1x1 (group 1) -> grouped Conv (group > 1, not depthwise), each as _fuse_conv left
-    it (with its activation; the grouped one with the means of its planes where
-    _se_pool_in_depthwise gave it them) -> one tinycnn::PointwiseGrouped (ops/fused_pg.py),
-    run in bands where that pays and as the two convolutions otherwise (RegNet's "a" and "b"
-    layers).  Refused: the 1x1's output used by another node or kept as an output, weights
+    """Conv 1x1 (group 1) -> grouped Conv (group > 1), each as _fuse_conv left it (with its
+    activation; the grouped one with the means of its planes where _se_pool_in_depthwise gave
+    it them) -> one tinycnn::PointwiseGrouped (ops/fused_pg.py), run in bands where that pays
+    and as the two convolutions otherwise (RegNet's "a" and "b" layers; the expansion and
+    depthwise of the inverted-residual blocks _fuse_inverted_residual left, those with a
+    squeeze-and-excitation between depthwise and projection).  Refused: the 1x1's output used by another node or kept as an output, weights
     that are not constant, a residual or gates on either convolution."""
     producers = {o: n for n in g.nodes for o in n.outputs}
 
@@ -763,7 +764,7 @@ def _fuse_pointwise_grouped(g, keep):
             ok = (np.shape(w)[2:] == (1, 1) and group == 1 and len(node.outputs) == 1
                   and not node.attrs.get("channel_means"))
         else:
-            ok = group > 1 and np.shape(w)[1] > 1
+            ok = group > 1 and (np.shape(w)[1] > 1 or group == np.shape(w)[0])
         return ins if ok else None
 
     for grouped in list(g.nodes):

@@ -57,6 +57,24 @@ IR_BAND_BYTES = 320 * 1024
 # buffer in cache, 1.01 with the caches flushed before each run.
 IR_BAND_BYTES_S2 = 240 * 1024
 IR_BAND_S2_MIN_W = 96
+# Re-measured on an AMD EPYC Zen 4 host (1 MiB L2; the AVX2 target's is 512 KiB), AVX2
+# emulation, 1 thread, per step in the network, min / median of 80-150 profiled runs, the
+# settings alternating in one process, load 4-9 on 2 cores (2026-12-02 10:00-10:15): flat.
+# MobileNetV3-Large's features.2 (16-64-24 at 112x112, s2) at the band 240 KB gives (4 rows)
+# 0.532 / 0.70 ms, 480 KB (8) 0.536 / 0.83, 1 MB (12) 0.547 / 0.83, unfused 0.664 / 1.02;
+# features.3 (24-72-24 at 56x56) at 320 KB (8 rows) 0.318 / 0.38, 160 KB (4) 0.324 / 0.45,
+# 640 KB (16) 0.328 / 0.46, unfused 0.313 / 0.45.  MobileNetV2's features.2 (16-96-24 s2)
+# bands 4 / 2 / 3 / 8: 0.778 0.877 0.825 0.807 (the round-up to DW_ROWS holds: its 4-row slot
+# is 473 KB, past the budget); features.3 and .4 at 4 or 8 rows 0.646-0.652 and 0.414-0.415.
+# MnasNet's layers.8.0 / 8.1 / 8.2 the same at 240 or 480 KB (s2) and 160 or 320 KB; 8.1
+# unfused (IR_FUSE_S1_FACTOR 1) 0.315 / 0.50 against fused 0.320 / 0.47.  The stride-2
+# blocks of 0.9 MB still lose fused: MobileNetV3-Small's features.2 1.13, MnasNet's layers.9.0
+# 1.06.  Against onnxruntime (per step, min) these blocks are 0.94-1.14: MobileNetV3-Large's
+# features.2 0.53 / 0.46, .3 0.32 / 0.29; MobileNetV2's .2 0.78 / 0.83, .4 0.41 / 0.39.  Their
+# 1x1 layers run at 1.0-1.1 of onnxruntime's and at the FMA peak within 10-15%; the stride-2
+# depthwise is the difference, 1.7-2.0 of onnxruntime's alone (MobileNetV3-Large's features.2
+# 0.164 / 0.081 ms, MobileNetV2's features.4 0.106 / 0.061, MnasNet's 5x5 layers.9.0 0.098 /
+# 0.052), less in the band (column-split, 0.107 + 0.038 of copy on features.2, perf).
 
 
 def fuse_min_bytes(c0, strides):

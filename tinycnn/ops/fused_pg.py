@@ -6,8 +6,13 @@ graph._fuse_pointwise_grouped.
 Where the 1x1's output is large (PG_FUSE_MIN_BYTES) the pair runs in bands of output rows
 (csrc/pg_fused.c), the 1x1's band staying in L2 instead of going to memory and back;
 elsewhere, and for geometries the banded kernel does not take, it runs as the two
-convolutions it was.  Both give the same bits.
+convolutions it was.  Both give the same bits.  A depthwise second layer (the expansion and
+depthwise of EfficientNet's and MobileNetV3's blocks with a squeeze-and-excitation, which
+_fuse_inverted_residual cannot take) runs as the inverted-residual block's first two stages
+(fused_ir.band_rows), at stride 2 from PD_FUSE_MIN_BYTES.
 """
+from functools import partial
+
 import numpy as np
 
 from .. import _kernels as K
@@ -15,6 +20,7 @@ from ..ir import Value
 from . import FUSED_DOMAIN, op
 from .common import bound_step, require_float
 from .conv import _conv, conv_layer, conv_window
+from . import fused_ir
 from .fused_ir import _conv_args
 
 # Measured 2026-12-02 00:02 (benchmarks/pg_fused_shapes.py, AVX2 emulation, 1 thread, fused /
@@ -27,6 +33,22 @@ PG_FUSE_MIN_BYTES = 1_000_000
 # A band's slot (1x1 rows with the halo + grouped rows) at most this many bytes: the best
 # bands above, 8 rows, take 451 KB (block1-0) and 489 KB (block2-0); 16 rows, 0.9 MB, lose.
 PG_BAND_BYTES = 512 * 1024
+# A depthwise pair (1x1 -> depthwise whose output a squeeze-and-excitation reads) runs in
+# bands (fused_ir.band_rows) only at stride 2 and where its expanded tensor takes this many
+# bytes: its depthwise then writes each band's rows straight into the output (the
+# column-split kernel), and the expanded tensor (4x the output) stays in L2.  At stride 1
+# the banded depthwise writes its band to the slot and copies it out, and the output is as
+# large as the expanded tensor: no gain.  Lone pairs with SiLU (benchmarks/pd_fused_shapes.py,
+# AVX2 emulation, 1 thread, thread CPU time, min over 120 runs, caches warm / flushed, very
+# loaded host 2026-12-02 10:28; unfused, then bands 2 4 8): EfficientNet-B0's features.2.0
+# (16-96 at 112x112, 3x3/2, 4.8 MB) 2.77 / 2.16 ms, 0.72-0.63 / 0.73-0.70; features.3.0
+# (24-144 at 56x56, 5x5/2, 1.8 MB) 0.89 / 0.87 ms, 1.27 1.06 1.03 / 1.37 0.97 0.87;
+# features.2.1 (24-144 at 56x56, 3x3/1) 0.80 / 1.03 ms, 1.57 1.31 1.09 / 1.19 1.07 1.01.  In
+# the network (per step, min of 80 profiled runs, banded and not alternating in one process,
+# load 8-9 on 2 cores, 10:29-10:31): features.2.0 (its pair, SE and projection) 1.41-1.45 /
+# 1.56-1.61 ms (0.90-0.91), features.3.0 at band 4 or 8 0.77-0.80 / 0.74-0.75 (1.04-1.07):
+# left unbanded, as everything under 3 MB.
+PD_FUSE_MIN_BYTES = 3_000_000
 
 
 def band_rows(e, k, w, ow, oh, kh, stride, dilation, threads):
@@ -93,7 +115,11 @@ def _plan_banded(n, X, stages, means):
     if any(B is not None and B.const is None for _, B, _, _ in stages):
         return None
     e = stages[0][0].shape[0]
-    if 4 * e * X.shape[2] * X.shape[3] < PG_FUSE_MIN_BYTES:
+    depthwise = stages[1][0].shape[1] == 1
+    if depthwise and not any(s > 1 for s in stages[1][3].get("strides") or ()):
+        return None  # stride 1: see PD_FUSE_MIN_BYTES
+    least = PD_FUSE_MIN_BYTES if depthwise else PG_FUSE_MIN_BYTES
+    if 4 * e * X.shape[2] * X.shape[3] < least:
         return None
     planned, x = [], X
     for tag, (W, B, S, attrs) in zip(("pointwise", "grouped"), stages):
@@ -104,13 +130,15 @@ def _plan_banded(n, X, stages, means):
         planned.append(c)
         x = Value("", c.out_shape, np.float32)
     pw, gc = planned
-    if (pw.algo not in ("1x1", "1x1_chan") or gc.algo != "grouped"
-            or pw.layer.in_channels != X.shape[1] or gc.layer.in_channels != e):
+    if (pw.algo not in ("1x1", "1x1_chan") or gc.algo != ("depthwise" if depthwise else "grouped")
+            or pw.layer.in_channels != X.shape[1] or gc.layer.in_channels != e
+            or (depthwise and gc.out4[1] != e)):
         return None
     nb, _, h, w = X.shape
     k, oh, ow = gc.out4[1:]
-    band = band_rows(e, k, w, ow, oh, gc.layer.kernel_shape[0], gc.strides[0], gc.dilations[0],
-                     n.options.num_threads)
+    rows = fused_ir.band_rows if depthwise else partial(band_rows, e)
+    band = rows(k, w, ow, oh, gc.layer.kernel_shape[0], gc.strides[0], gc.dilations[0],
+                n.options.num_threads)
     pair = n.cached(("pg_fused", band), lambda: K.PGFused(pw.layer, gc.layer, band))
     bind, out4 = pair.bind, gc.out4
     ws = pair.workspace_size(h, w)
