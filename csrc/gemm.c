@@ -770,8 +770,9 @@ static int gemm_pack_cols(const tc_gemm_op *op, const gemm_job *job)
  * the L1's sets): 80 floats for 49 columns. */
 static int gemm_copy_ldb(const tc_gemm_op *op, const gemm_job *job, const tc_gemm_kernels *kern)
 {
-    const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
-    if (!job->uk_inplace || ldb % NR == 0 || op->N > kern->inplace_copy_max_n)
+    if (!job->uk_inplace || op->N > kern->inplace_copy_max_n)
+        return 0;   /* B packed (no tc_dense_b behind b_arg) or too wide */
+    if (((const tc_dense_b *)op->b_arg)->ldb % NR == 0)
         return 0;
     int lines = (op->N + NR - 1) / NR;
     lines += lines % 2 == 0;
