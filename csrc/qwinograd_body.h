@@ -3,7 +3,9 @@
  * product's micro-kernel (the job's) and in the output stage, QWG_STORE.  The includer
  * defines QWG_NAME, QWG_EPI_DECL(e) (the loop-invariant part of the output stage of e)
  * and QWG_STORE(acc, e, nr, y) (16 int32 sums, bias not added, to columns [0, nr) of
- * one output pixel).
+ * one output pixel); optionally QWG_INPUT16 (a function as input16_ below) and
+ * QWG_OUT_TILE(m, ms, e, nr, y, r) (as out_tile_ below, with QWG_EPI_DECL's names in
+ * scope), the transforms written for the tier.
  *
  * x: [N, H, W, C] 8-bit   V: [16][chunk][cpad] int16   M: [16][chunk][16] int32
  * All sums are taken modulo 2^32 (uint32_t): each step is a ring operation, and the
@@ -39,6 +41,42 @@ static inline void QWG_CAT(input16_, QWG_NAME)(const uint8_t *const *src, int c0
     }
 }
 
+#ifndef QWG_INPUT16
+#define QWG_INPUT16 QWG_CAT(input16_, QWG_NAME)
+#endif
+
+#ifndef QWG_OUT_TILE
+/* One tile's Y = A^T M A / 4 (exact) of 16 channels, to its 4 output pixels (row-major in
+ * the 2 x 2 tile): y[q] the pixel's first output element, NULL outside the map; r[q] its
+ * residual (e->residual).  m: M at the tile, the 16 products ms apart.
+ * A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]. */
+static inline void QWG_CAT(out_tile_, QWG_NAME)(const uint32_t *m, size_t ms, tc_qepi *e, int nr,
+                                                char *const *y, const char *const *r)
+{
+    int32_t yv[4][TC_QNR];
+    for (int j = 0; j < TC_QNR; j++) {
+        uint32_t s0[4], s1[4];
+        for (int col = 0; col < 4; col++) {
+            uint32_t m0 = m[col * ms + j], m1 = m[(4 + col) * ms + j],
+                     m2 = m[(8 + col) * ms + j], m3 = m[(12 + col) * ms + j];
+            s0[col] = m0 + m1 + m2;
+            s1[col] = m1 - m2 - m3;
+        }
+        yv[0][j] = (int32_t)(s0[0] + s0[1] + s0[2]) / 4;
+        yv[1][j] = (int32_t)(s0[1] - s0[2] - s0[3]) / 4;
+        yv[2][j] = (int32_t)(s1[0] + s1[1] + s1[2]) / 4;
+        yv[3][j] = (int32_t)(s1[1] - s1[2] - s1[3]) / 4;
+    }
+    for (int q = 0; q < 4; q++) {
+        if (!y[q])
+            continue;
+        e->r = r[q];
+        QWG_STORE(yv[q], e, nr, y[q]);
+    }
+}
+#define QWG_OUT_TILE(m, ms, e, nr, y, r) QWG_CAT(out_tile_, QWG_NAME)(m, ms, e, nr, y, r)
+#endif
+
 void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, int prefetch, char *ws)
 {
     const int cpad = jb->cpad, np = (jb->K + TC_QNR - 1) / TC_QNR, chunk = jb->chunk;
@@ -66,16 +104,14 @@ void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, int prefetch
             }
         int c0 = 0;
         for (; c0 + 16 <= jb->C; c0 += 16)
-            QWG_CAT(input16_, QWG_NAME)(src, c0, jb->flip, jb->x_zero_point,
-                                        V + (size_t)i * cpad + c0, vstride);
+            QWG_INPUT16(src, c0, jb->flip, jb->x_zero_point, V + (size_t)i * cpad + c0, vstride);
         if (c0 < cpad) { /* the last channels, padded with zero points */
             for (int k = 0; k < 16; k++) {
                 for (int j = 0; j < 16; j++)
                     tail[k][j] = c0 + j < jb->C ? src[k][c0 + j] : zero_row[0];
                 part[k] = tail[k];
             }
-            QWG_CAT(input16_, QWG_NAME)(part, 0, jb->flip, jb->x_zero_point,
-                                        V + (size_t)i * cpad + c0, vstride);
+            QWG_INPUT16(part, 0, jb->flip, jb->x_zero_point, V + (size_t)i * cpad + c0, vstride);
         }
     }
 
@@ -103,9 +139,22 @@ void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, int prefetch
                 if (next)
                     for (size_t l = lines * ri / calls; l < lines * (ri + 1) / calls; l++)
                         __builtin_prefetch(next + l * 64, 0, 2);
+                /* the kernel's mr rows (the last repeated past m); the other pointers are
+                 * never read (filling all TC_QMR_MAX in a loop took 64 instructions a call,
+                 * 4% of a 64-channel layer's) */
                 const void *rows[TC_QMR_MAX];
-                for (int q = 0; q < TC_QMR_MAX; q++)
-                    rows[q] = V + xi * vstride + (size_t)(r + (q < m ? q : m - 1)) * cpad;
+                const int16_t *v0 = V + xi * vstride + (size_t)r * cpad;
+                if (m == 6 && mr == 6) { /* AVX2's whole tiles: unrolled */
+                    rows[0] = v0;
+                    rows[1] = v0 + cpad;
+                    rows[2] = v0 + 2 * (size_t)cpad;
+                    rows[3] = v0 + 3 * (size_t)cpad;
+                    rows[4] = v0 + 4 * (size_t)cpad;
+                    rows[5] = v0 + 5 * (size_t)cpad;
+                } else {
+                    for (int q = 0; q < mr; q++)
+                        rows[q] = v0 + (size_t)(q < m ? q : m - 1) * cpad;
+                }
                 jb->uk.fn(1, cpad, rows, m, b, (ptrdiff_t)(panel * sizeof(int16_t)), &e32,
                           TC_QNR, M + ((size_t)xi * chunk + r) * TC_QNR, TC_QNR);
             }
@@ -114,34 +163,29 @@ void QWG_NAME(const tc_qwg_job *jb, int t0, int nt, int p0, int p1, int prefetch
         tc_qepi e = {jb->bias + n0, jb->scale + n0, jb->out->type, jb->out->zero_point,
                      jb->out->lo, jb->out->hi, jb->out->residual, NULL, NULL, NULL, 0};
         QWG_EPI_DECL(&e);
+        /* the tiles' positions stepped along, not divided out per tile */
+        int img = t0 / per_image, ty = t0 % per_image / jb->tiles_x, tx = t0 % jb->tiles_x;
+        const size_t ms = (size_t)chunk * TC_QNR, row = (size_t)jb->ow * jb->K * ysz;
         for (int i = 0; i < nt; i++) {
-            /* Y = A^T M A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], then / 4 (exact) */
             const uint32_t *m = (const uint32_t *)M + (size_t)i * TC_QNR;
-            const size_t ms = (size_t)chunk * TC_QNR;
-            int32_t yv[4][TC_QNR];
-            for (int j = 0; j < TC_QNR; j++) {
-                uint32_t s0[4], s1[4];
-                for (int col = 0; col < 4; col++) {
-                    uint32_t m0 = m[col * ms + j], m1 = m[(4 + col) * ms + j],
-                             m2 = m[(8 + col) * ms + j], m3 = m[(12 + col) * ms + j];
-                    s0[col] = m0 + m1 + m2;
-                    s1[col] = m1 - m2 - m3;
+            const int oy = 2 * ty, ox = 2 * tx;
+            const size_t at = ((((size_t)img * jb->oh + oy) * jb->ow + ox) * jb->K + n0) * ysz;
+            const size_t step = (size_t)jb->K * ysz;
+            const int down = oy + 1 < jb->oh, right = ox + 1 < jb->ow;
+            char *y[4] = {jb->y + at, right ? jb->y + at + step : NULL,
+                          down ? jb->y + at + row : NULL,
+                          down && right ? jb->y + at + row + step : NULL};
+            const char *r[4] = {NULL, NULL, NULL, NULL};
+            if (e.residual)
+                for (int q = 0; q < 4; q++)
+                    r[q] = y[q] ? (const char *)e.residual->r + (y[q] - jb->y) : NULL;
+            QWG_OUT_TILE(m, ms, &e, nr, y, r);
+            if (++tx == jb->tiles_x) {
+                tx = 0;
+                if (++ty == jb->tiles_y) {
+                    ty = 0;
+                    img++;
                 }
-                yv[0][j] = (int32_t)(s0[0] + s0[1] + s0[2]) / 4;
-                yv[1][j] = (int32_t)(s0[1] - s0[2] - s0[3]) / 4;
-                yv[2][j] = (int32_t)(s1[0] + s1[1] + s1[2]) / 4;
-                yv[3][j] = (int32_t)(s1[1] - s1[2] - s1[3]) / 4;
-            }
-            int t = t0 + i, img = t / per_image, ty = t % per_image / jb->tiles_x,
-                tx = t % jb->tiles_x;
-            for (int q = 0; q < 4; q++) {
-                int oy = 2 * ty + q / 2, ox = 2 * tx + q % 2;
-                if (oy >= jb->oh || ox >= jb->ow)
-                    continue;
-                size_t at = ((((size_t)img * jb->oh + oy) * jb->ow + ox) * jb->K + n0) * ysz;
-                if (e.residual)
-                    e.r = (const char *)e.residual->r + at;
-                QWG_STORE(yv[q], &e, nr, jb->y + at);
             }
         }
     }

@@ -99,6 +99,33 @@ def test_winograd_with_a_fused_residual_add(ctx):
         assert np.array_equal(outs["winograd"], outs["s16x2"]), f"case {case}: fused add differs"
 
 
+def test_winograd_steps_tiles_across_images(ctx):
+    """Three odd images (15 x 13: tiles past the bottom and right edges), random 8-bit
+    activations and weights: the output stage steps its tiles' positions across the images'
+    ends and stores a tile's two pixels of a row together (one alone at the right edge),
+    with and without the fused residual add, equal to the direct path."""
+    rng = np.random.default_rng(1517)
+    n, h, w, c, k = 3, 15, 13, 24, 48
+    x = rng.integers(0, 256, (n, h, w, c)).astype(np.uint8)
+    wt = rng.integers(-128, 128, (k, 3, 3, c)).astype(np.int16)
+    scale = (rng.random(k) * 0.0004 + 1e-5).astype(np.float32)
+    bias = rng.integers(-20000, 20000, k).astype(np.int32)
+    for residual in (None, (0.05, 120, 0.04, 110, 0.06, 100, True)):
+        outs = {}
+        r = None
+        for fmt in ("s16x2", "winograd"):
+            layer = K.QConv2d(ctx, wt, K.QOutput(np.uint8, bias, scale, 100, 60, 255, residual),
+                              (1, 1), (1, 1, 1, 1), (1, 1), 1, fmt)
+            shape = layer.output_shape(n, h, w)
+            if residual is not None and r is None:
+                r = rng.integers(0, 256, shape).astype(np.uint8)
+            y = np.empty(shape, np.uint8)
+            layer.run(x, 97, y, residual=r)
+            outs[fmt] = y
+        assert np.array_equal(outs["winograd"], outs["s16x2"]), \
+            f"residual {residual is not None}: {(outs['winograd'] != outs['s16x2']).sum()} differ"
+
+
 def test_winograd_at_its_overflow_bound(ctx):
     """255 * sum |w| < 2^29 keeps 4 x the sum within int32: 900 channels of 255-weights
     against activations 255 away from their zero point are exact; 1000 channels are refused."""
