@@ -156,11 +156,21 @@ static void avg_plane_avx2(const tc_pool2d_desc *d, int count_include_pad, const
     pool_plane_(d, 0, count_include_pad, x, y);
 }
 
-/* Same eight partial sums, same order as tc_sum_f32_ref_: identical results. */
+/* Same partial sums, same order as tc_sum_f32_ref_: identical results. */
 static float sum_f32_avx2(const float *x, ptrdiff_t n)
 {
     __m256 acc = _mm256_setzero_ps();
     ptrdiff_t i = 0;
+    if (n >= TC_SUM_WIDE_MIN) {
+        __m256 a0 = acc, a1 = acc, a2 = acc, a3 = acc;
+        for (; i + 32 <= n; i += 32) {
+            a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+            a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+            a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+            a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+        }
+        acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    }
     for (; i + 8 <= n; i += 8)
         acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + i));
     float a[8];

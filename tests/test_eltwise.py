@@ -240,10 +240,11 @@ def test_reduce(ctx, op, outer, n, inner):
 
 
 @pytest.mark.parametrize("op", ["mean", "sum"])
-@pytest.mark.parametrize("n", [1, 7, 8, 49, 1000])
+@pytest.mark.parametrize("n", [1, 7, 8, 49, 127, 128, 131, 160, 196, 1000, 3136])
 def test_reduce_contiguous_is_the_same_on_every_isa(op, n):
-    """A mean or sum over contiguous runs (ReduceMean over H, W) runs the ISA's sum, eight
-    partial sums in tc_sum_f32_ref_'s order: the portable build's bits at 1 and 2 threads."""
+    """A mean or sum over contiguous runs (ReduceMean over H, W) runs the ISA's sum, partial
+    sums in tc_sum_f32_ref_'s order (four chains from TC_SUM_WIDE_MIN = 128 values, then the
+    eight): the portable build's bits at 1 and 2 threads."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     x = np.random.default_rng(n).standard_normal((37, n, 1)).astype(np.float32)

@@ -90,7 +90,15 @@ def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, P=None, *, activation
                           f"of X {X.shape}")
         nc = X.shape[:2]
         # the grouped convolution that pools P loads the weights into L2 as it computes:
-        # RegNetY-400MF's gates at 7x7 took 29 us from memory, 6 from cache
+        # RegNetY-400MF's gates at 7x7 took 29 us from memory, 6 from cache.  A depthwise
+        # producer ignores it.  Tried and dropped (s17-se, 2026-12-02, AVX2 emulation, 1
+        # thread, thread CPU time, median of 60, the block's kernels in turn after a 24 MB /
+        # 4 MB flush): the depthwise prefetching a share of the weights after each task's
+        # planes (all, or the first 256 KB / 512 KB / 1 MB) made MobileNetV3-Large's gates
+        # at 960 channels 84 -> 58 us but its 5x5 depthwise 127 -> 171 (672 at 14x14: gate
+        # 55 -> 45, depthwise 189 -> 226; 576 at 7x7: 40 -> 35, 83 -> 105): the bursts stall
+        # the depthwise, and 1.8 MB of weights do not fit the 1 MiB L2 beside its planes;
+        # whole networks 0.99-1.01 (in one process, sessions with and without)
         n.reads_next(n.node.inputs[5], layer.weights)
 
         def squeeze_excite_pooled(x, p, g, *ws):
