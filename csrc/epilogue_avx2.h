@@ -103,7 +103,8 @@ static __attribute__((noinline)) void tc_act_rows_avx2(int kind, float *y, ptrdi
         for (; i + 2 <= rows; i += 2) {
             float *r0 = y + i * ldy, *r1 = r0 + ldy;
             const __m256 a = _mm256_set_m128(_mm_loadu_ps(r1), _mm_loadu_ps(r0));
-            const __m256 b = _mm256_set_m128(_mm_loadu_ps(r1 + cols - 4), _mm_loadu_ps(r0 + cols - 4));
+            const __m256 b =
+                _mm256_set_m128(_mm_loadu_ps(r1 + cols - 4), _mm_loadu_ps(r0 + cols - 4));
             const __m256 sa = tc_sigmoid_avx2(a, silu);
             _mm_storeu_ps(r0, _mm256_castps256_ps128(sa));
             _mm_storeu_ps(r1, _mm256_extractf128_ps(sa, 1));
