@@ -53,32 +53,68 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
 #define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), (x)) /* by x's sign bit */
 #include "sigmoid_vec_body.h"
 
+/* The lanes past n < 8 of a short run, through a buffer on the stack: masked loads and stores
+ * (vmaskmovps) are microcoded on AMD (Zen 4 under AVX2: a 17-column GEMM panel's pass, 16 + 1
+ * masked, took 20 cycles per 8 values against 10 for 16 columns). */
+static inline void tc_sigmoid_short_avx2(int silu, const float *x, float *y, ptrdiff_t n)
+{
+    float b[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (ptrdiff_t i = 0; i < n; i++)
+        b[i] = x[i];
+    _mm256_storeu_ps(b, tc_sigmoid_avx2(_mm256_loadu_ps(b), silu));
+    for (ptrdiff_t i = 0; i < n; i++)
+        y[i] = b[i];
+}
+
 /* y[i] = sigmoid(x[i]), or SiLU with silu (tc_siluf_); in place when x == y.
  * Independent iterations: the divides and the polynomials of neighbouring
  * vectors overlap, which a call per register (a GEMM row store) never gets.
- * Every lane as tc_sigmoidf_ / tc_siluf_, the same bits. */
+ * Every lane as tc_sigmoidf_ / tc_siluf_, the same bits.  A tail past the last full
+ * vector is the run's last 8 values, loaded before any store (in place they are still
+ * x's) and stored last: the values it shares with the vector before come out the same.
+ * Not masked: a GEMM panel of 14x14's 196 = 12 x 16 + 4 columns or 7x7's 17 would
+ * pay vmaskmovps, microcoded on AMD; not scalar: an exp and a divide per value. */
 static inline void tc_sigmoid_run_avx2(int silu, const float *x, float *y, ptrdiff_t n)
 {
+    if (n < 8) {
+        tc_sigmoid_short_avx2(silu, x, y, n);
+        return;
+    }
+    const __m256 xt = _mm256_loadu_ps(x + n - 8);
     ptrdiff_t i = 0;
     for (; i + 8 <= n; i += 8) {
         _mm256_storeu_ps(y + i, tc_sigmoid_avx2(_mm256_loadu_ps(x + i), silu));
     }
-    if (i < n) { /* the tail masked, not scalar: a GEMM panel of 14x14's 196 = 12 x 16 + 4
-                  * columns or 7x7's 17 would pay a scalar exp and divide per value */
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)),
-                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        _mm256_maskstore_ps(y + i, m, tc_sigmoid_avx2(_mm256_maskload_ps(x + i, m), silu));
-    }
+    if (i < n)
+        _mm256_storeu_ps(y + n - 8, tc_sigmoid_avx2(xt, silu));
 }
 
 /* The deferred kinds (tc_act_deferred) on rows [rows][cols] of y (leading
  * dimension ldy), in place: the pass GEMM drivers and the depthwise kernel
- * run over rows they have just stored, instead of a call per register. */
+ * run over rows they have just stored, instead of a call per register.
+ * Rows of 4 to 7 (a 14x14 map's last 4 GEMM columns) go two rows per vector:
+ * columns [0, 4) and [cols - 4, cols) of both rows, all loaded before the stores. */
 static __attribute__((noinline)) void tc_act_rows_avx2(int kind, float *y, ptrdiff_t ldy, int rows,
                                                        ptrdiff_t cols)
 {
     const int silu = kind == TC_ACT_SILU;
-    for (int i = 0; i < rows; i++)
+    int i = 0;
+    if (cols >= 4 && cols < 8)
+        for (; i + 2 <= rows; i += 2) {
+            float *r0 = y + i * ldy, *r1 = r0 + ldy;
+            const __m256 a = _mm256_set_m128(_mm_loadu_ps(r1), _mm_loadu_ps(r0));
+            const __m256 b =
+                _mm256_set_m128(_mm_loadu_ps(r1 + cols - 4), _mm_loadu_ps(r0 + cols - 4));
+            const __m256 sa = tc_sigmoid_avx2(a, silu);
+            _mm_storeu_ps(r0, _mm256_castps256_ps128(sa));
+            _mm_storeu_ps(r1, _mm256_extractf128_ps(sa, 1));
+            if (cols > 4) {
+                const __m256 sb = tc_sigmoid_avx2(b, silu);
+                _mm_storeu_ps(r0 + cols - 4, _mm256_castps256_ps128(sb));
+                _mm_storeu_ps(r1 + cols - 4, _mm256_extractf128_ps(sb, 1));
+            }
+        }
+    for (; i < rows; i++)
         tc_sigmoid_run_avx2(silu, y + i * ldy, y + i * ldy, cols);
 }
 

@@ -18,8 +18,7 @@ static inline TC_SV TC_SV_FN(TC_SV x, int silu)
     TC_SV t = TC_SV_(fmadd_ps)(a, TC_SV_(set1_ps)(1.44269504088896341f), magic);
     TC_SV n = TC_SV_(sub_ps)(t, magic);
     /* fnmadd(n, c, a) = a - n * c rounded once: fmaf(-n, c, a) */
-    TC_SV r = TC_SV_(fnmadd_ps)(n, TC_SV_(set1_ps)(0.693359375f), a);
-    r = TC_SV_(fnmadd_ps)(n, TC_SV_(set1_ps)(-2.12194440e-4f), r);
+    TC_SV r = TC_SV_(fnmadd_ps)(n, TC_SV_(set1_ps)(0.693147182f), a);
     /* the polynomial times 2^-24 (its coefficients scaled), as tc_expnegabsf_ */
     TC_SV p = TC_SV_(fmadd_ps)(TC_SV_(set1_ps)(8.31156783e-3f * TC_2M24), r, TC_SV_(set1_ps)(4.18989286e-2f * TC_2M24));
     p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(1.66671529e-1f * TC_2M24));
