@@ -83,6 +83,16 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
     int defer = 0;
     for (int j = 0; j < nk; j++)
         defer |= tc_act_deferred(act[j].kind);
+    /* A row's last vector past OW (28, 14, 7 wide) without masked stores (microcoded on
+     * AMD: 12-20 cycles each): OW >= TC_VL starts it at OW - TC_VL instead, over lanes
+     * the vector before it also wrote (the same values: each lane sums the taps in one
+     * order); OW < TC_VL (7x7) stores it whole, its lanes past OW into the next row's
+     * start (or rows: OW < 4), which later stores of this call write (runs and their
+     * stores go in row order): only vectors that would cross the plane's end are masked.
+     * Both would read a residual in y's planes after writing it: masked stores then. */
+    const ptrdiff_t ext = (ptrdiff_t)(nk - 1) * plane + (ptrdiff_t)OH * OW;
+    const int apart = !residual || residual + ext <= y || y + ext <= residual;
+    const int shift = apart && OW >= TC_VL, spill = apart && OW < TC_VL;
     for (int v0 = 0, nv; v0 < total; v0 += nv) {
         const int left = total - v0; /* 4 and 2 (and a lone 1) left: runs of 2 */
         nv = left == 4 || left == 2 ? 2 : left < TC_GC_NV ? left : TC_GC_NV;
@@ -99,10 +109,14 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
         tc_m pos_m[TC_GC_NV];
         for (int i = 0; i < TC_GC_NV; i++) {
             const int v = v0 + (i < nv ? i : nv - 1); /* past the end: recompute the last */
-            const int oh = v / rowv, ow0 = v % rowv * TC_VL;
+            const int oh = v / rowv;
+            int ow0 = v % rowv * TC_VL;
+            if (shift && ow0 + TC_VL > OW)
+                ow0 = OW - TC_VL;
             pos_x[i] = xg + (ptrdiff_t)oh * wph + ow0;
             pos_o[i] = (ptrdiff_t)oh * OW + ow0;
-            pos_full[i] = ow0 + TC_VL <= OW;
+            pos_full[i] = ow0 + TC_VL <= OW ||
+                          (spill && pos_o[i] + TC_VL <= (ptrdiff_t)OH * OW);
             pos_m[i] = tc_m_range(0, OW - ow0);
         }
         const float *xq0 = pos_x[0], *xq1 = pos_x[1], *xq2 = pos_x[2];
@@ -194,6 +208,12 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
     const tc_m m_lo = tc_m_range(0, left), m_hi = tc_m_range(0, left - TC_VL);
     const tc_m m_e = tc_m_range(0, (left + 1) / 2), m_o = tc_m_range(0, left / 2);
     const tc_m m_row = tc_m_range(0, w % TC_VL); /* sw == 1, w < TC_VL: the whole row */
+    /* Rows shorter than a vector stored whole where the vector ends inside the padded row:
+     * its lanes past the row are the zeros of the masked load, on the row's right padding
+     * (masked stores are microcoded on AMD; RegNetY's 7x7 grouped layers spent 40% of their
+     * time here, 56 masked stores per group).  Likewise each phase of sw == 2's last chunk. */
+    const int row_whole = sw == 1 && pl + TC_VL <= wph;
+    const int e_whole = qe + whole / 2 + TC_VL <= wph, o_whole = qo + whole / 2 + TC_VL <= wph;
     for (int c = 0; c < C; c++)
         for (int ih = 0; ih < h; ih++) {
             const int r = ih + pt;
@@ -206,6 +226,8 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
                     tc_v_store(d + i, tc_v_load(s + i));
                 if (i < w && w >= TC_VL)
                     tc_v_store(d + w - TC_VL, tc_v_load(s + w - TC_VL));
+                else if (i < w && row_whole)
+                    tc_v_store(d + i, tc_v_load_masked(s + i, m_row));
                 else if (i < w)
                     tc_v_store_masked(d + i, m_row, tc_v_load_masked(s + i, m_row));
                 continue;
@@ -224,8 +246,14 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
                 tc_v_store(o + i / 2, tc_v_unscramble(od));
             } else if (left > 0) {
                 tc_v_load_even_odd_masked(s + i, m_lo, m_hi, &ev, &od);
-                tc_v_store_masked(e + i / 2, m_e, tc_v_unscramble(ev));
-                tc_v_store_masked(o + i / 2, m_o, tc_v_unscramble(od));
+                if (e_whole)
+                    tc_v_store(e + i / 2, tc_v_unscramble(ev));
+                else
+                    tc_v_store_masked(e + i / 2, m_e, tc_v_unscramble(ev));
+                if (o_whole)
+                    tc_v_store(o + i / 2, tc_v_unscramble(od));
+                else
+                    tc_v_store_masked(o + i / 2, m_o, tc_v_unscramble(od));
             }
         }
 }

@@ -156,6 +156,33 @@ def test_every_partial_tile_applies_the_whole_epilogue(ctx, c, K, pixels):
     assert (buf[K * pixels:] == 7.0).all(), "the GEMM wrote past the end of its output"
 
 
+@pytest.mark.parametrize("hw", [(7, 7), (5, 3), (14, 14), (9, 28), (1, 7), (6, 8)])
+@pytest.mark.parametrize("residual_kind", [None, "apart", "is-y"])
+def test_grouped_rows_past_a_vector_stay_in_the_output(ctx, hw, residual_kind):
+    """The grouped kernel stores a row's last vector whole: from OW - 8 on for rows of 8 or
+    more, into the next row's start for shorter ones (the plane's last row masked), masked
+    when the residual is y.  y is a window of a larger buffer: nothing may land past it."""
+    h, w = hw
+    c, K, group = 16, 24, 2
+    rng = np.random.default_rng(h * 100 + w)
+    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((K, c // group, 3, 3), dtype=np.float32)
+    bias = rng.standard_normal(K, dtype=np.float32)
+    conv = _kernels.Conv2d(ctx, wt, bias, algo="grouped", pads=(1, 1, 1, 1), group=group,
+                           relu=True)
+    residual = None if residual_kind is None else rng.standard_normal((1, K, h, w), dtype=np.float32)
+    ref = np_conv(x, wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), group, True, residual)
+    buf = np.full(K * h * w + 16, 7.0, dtype=np.float32)
+    y = buf[:K * h * w].reshape(1, K, h, w)
+    if residual_kind == "is-y":
+        y[...] = residual
+        residual = y
+    conv.run(x, y, residual=residual,
+             workspace=np.empty(conv.workspace_size(1, h, w), np.float32))
+    assert_close(y, ref, 1e-5, f"grouped {h}x{w} residual {residual_kind}")
+    assert (buf[K * h * w:] == 7.0).all(), "the grouped kernel wrote past the end of its output"
+
+
 @pytest.mark.parametrize("geometry,algos", [
     # in_channels, out_channels, kernel, strides, pads, dilations, group
     ((4, 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1", "1x1_chan", "stem"]),

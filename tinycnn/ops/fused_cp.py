@@ -72,6 +72,13 @@ def _plan_fused(n, X, W, B, act, geo, pool):
     c = conv_layer(n, X, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
                    geo["kernel_shape"], geo["pads"], geo["strides"])
     if c.layer is None or c.algo != "gemm":
+        # Tried (s17-grp, 2026-12-02): the direct stem (algo 'stem') in these bands too,
+        # its rows computed band by band into the pool's buffer (stem_direct_band at the
+        # buffer's stride).  ShuffleNetV2's 3->24 3x3/2 + 3x3/2 (a 1.2 MB stem output) in one
+        # process alternating fused, unfused and ORT (1 thread, AVX2 emulation, thread CPU
+        # time, 20 rounds): fused / unfused 1.01 [0.97-1.11], in the model 1.01
+        # [0.98-1.06]: the stem kernel's own time is the gap to ORT (1.15-1.35x), not
+        # the trip of its output through L3.  Dropped.
         return None
     q = _pool(n, Value("", c.out_shape, np.float32), "max", **_pool_args(pool), plan_only=True)
     if q is None or 0 in q.y4:
