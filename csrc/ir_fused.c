@@ -70,14 +70,14 @@ static tc_dw_plane_fn split_plane(const tc_ctx *ctx, const tc_ir_stage *dw, int 
     return kern->dw_split_pick ? kern->dw_split_pick(&dw->p, h, w, 0, OW) : NULL;
 }
 
-/* Floats of one thread's slot: expansion band, depthwise band, zero row, GEMM workspace,
+/* Floats of one thread's slot: band state, expansion band, depthwise band, zero row, GEMM workspace,
  * and with a column-split depthwise the block input's band rows */
 static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
                         int h, int w, int OW, int band)
 {
     const size_t e = expand_band_size(&dw->p, h, w, band);
     const size_t xs = split_plane(serial, dw, h, w, OW) ? up16(e / dw->p.C * expand->p.C) : 0;
-    return e + up16((size_t)dw->p.K * band * OW) + up16((size_t)w) +
+    return TC_FUSED_STATE_FLOATS + e + up16((size_t)dw->p.K * band * OW) + up16((size_t)w) +
            up16(tc_gemm_workspace_size(serial)) + xs;
 }
 
@@ -129,6 +129,12 @@ int tc_fused_carry_rows(float *ebuf, int E, int w, int valid, int p0, int p1, in
     return p1;
 }
 
+void tc_fused_state_reset(float *slots, size_t slot, int threads)
+{
+    for (int t = 0; t < threads; t++)
+        ((tc_fused_state *)(slots + (size_t)t * slot))->b = -1;
+}
+
 typedef struct {
     tc_ctx serial;
     const tc_ir_stage *expand, *dw, *project;
@@ -149,14 +155,14 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
     /* slots from the first cache line of workspace on, each a whole number of lines */
     float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
-    float *ebuf = base + (size_t)tid * j->slot;
+    tc_fused_state *st = (tc_fused_state *)(base + (size_t)tid * j->slot);
+    float *ebuf = (float *)st + TC_FUSED_STATE_FLOATS;
     float *dbuf = ebuf + expand_band_size(p, j->h, j->w, j->band);
     float *zrow = dbuf + up16((size_t)E * j->band * j->OW);
     float *gemm_ws = zrow + up16((size_t)j->w);
     float *xs = gemm_ws + up16(tc_gemm_workspace_size(&j->serial)); /* with j->split */
     const int ne = (j->w + 1) / 2;
     memset(zrow, 0, (size_t)j->w * sizeof(float));
-    int prev_b = -1, prev_i0 = 0, prev_i1 = 0; /* the expansion rows ebuf holds */
     for (ptrdiff_t it = begin; it < end; it++) {
         const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
         const int r1 = r0 + j->band < j->OH ? r0 + j->band : j->OH, rows = r1 - r0;
@@ -166,8 +172,8 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int i0 = tc_conv_band_image(p, j->h, r0, rows, &n, &q), i1 = i0 + n;
         const float *xb = j->x + (size_t)b * C0 * in_plane;
         /* rows [i0, e0) carried over from the previous band of this image, when this
-         * thread ran it: the halo is not expanded twice */
-        const int e0 = tc_fused_carry_rows(ebuf, E, j->w, prev_b == b, prev_i0, prev_i1, i0, i1);
+         * thread ran it (in this chunk or its last one): the halo is not expanded twice */
+        const int e0 = tc_fused_carry_rows(ebuf, E, j->w, st->b == b, st->i0, st->i1, i0, i1);
         const ptrdiff_t ld = (ptrdiff_t)(i1 - i0) * j->w;
         if (j->split) {
             /* the new rows column-split, then expanded: the expansion rows come out split.
@@ -188,7 +194,7 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                                xb + (size_t)e0 * j->w, (ptrdiff_t)in_plane,
                                ebuf + (size_t)(e0 - i0) * j->w, ld, NULL, 0, gemm_ws);
         }
-        prev_b = b, prev_i0 = i0, prev_i1 = i1;
+        st->b = b, st->i0 = i0, st->i1 = i1;
         /* the depthwise band: in dbuf [E][rows OW], or without a projection in y's planes */
         const size_t dplane = (size_t)rows * j->OW;
         float *dout = j->project ? dbuf : j->y + (size_t)b * E * out_plane + (size_t)r0 * j->OW;
@@ -262,6 +268,8 @@ void tc_ir_fused_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     j.split_even_odd = tc_conv_kernels_of(&j.serial)->split_even_odd;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
+    tc_fused_state_reset((float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), j.slot,
+                         ctx->pool ? tc_pool_size(ctx->pool) : 1);
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, ir_task, &j);
     if (means && !project)
         tc_fused_plane_means(ctx, y, (ptrdiff_t)n * dw->p.K, (size_t)OH * OW, means);

@@ -60,7 +60,8 @@ static void pg_band_max(const tc_ctx *serial, const tc_conv2d_params *p, int h, 
     }
 }
 
-/* Floats of one thread's slot: pointwise band (*ebuf), grouped workspace (*gws), GEMM's */
+/* Floats of one thread's slot: band state, pointwise band (*ebuf), grouped workspace (*gws),
+ * GEMM's */
 static size_t pg_slot(const tc_ctx *serial, const tc_ir_stage *pw, const tc_ir_stage *gc, int h,
                       int w, int OH, int band, size_t *ebuf, size_t *gws)
 {
@@ -68,7 +69,7 @@ static size_t pg_slot(const tc_ctx *serial, const tc_ir_stage *pw, const tc_ir_s
     pg_band_max(serial, &gc->p, h, w, OH, band, &rows, gws);
     *gws = pg_up16(*gws);
     *ebuf = pg_up16((size_t)pw->p.K * rows * w);
-    return *ebuf + *gws + pg_up16(tc_gemm_workspace_size(serial));
+    return TC_FUSED_STATE_FLOATS + *ebuf + *gws + pg_up16(tc_gemm_workspace_size(serial));
 }
 
 size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
@@ -104,10 +105,10 @@ static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const int E = p->C, K = p->K, C0 = j->pw->p.C;
     const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
     float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
-    float *ebuf = base + (size_t)tid * j->slot;
+    tc_fused_state *st = (tc_fused_state *)(base + (size_t)tid * j->slot);
+    float *ebuf = (float *)st + TC_FUSED_STATE_FLOATS;
     float *gws = ebuf + j->ebuf_floats;
     float *gemm_ws = gws + j->gws_floats;
-    int prev_b = -1, prev_i0 = 0, prev_i1 = 0; /* the pointwise rows ebuf holds */
     for (ptrdiff_t it = begin; it < end; it++) {
         const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
         const int rows = r0 + j->band < j->OH ? j->band : j->OH - r0;
@@ -115,14 +116,14 @@ static void pg_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         int n;
         const int i0 = tc_conv_band_image(p, j->h, r0, rows, &n, &q), i1 = i0 + n;
         const size_t ld = (size_t)n * j->w;
-        /* rows [i0, e0) moved over from the previous band of this image: the halo */
-        const int e0 = tc_fused_carry_rows(ebuf, E, j->w, prev_b == b, prev_i0, prev_i1, i0, i1);
+        /* rows [i0, e0) moved over from this thread's previous band of this image: the halo */
+        const int e0 = tc_fused_carry_rows(ebuf, E, j->w, st->b == b, st->i0, st->i1, i0, i1);
         if (i1 > e0)
             tc_fused_pointwise(&j->serial, j->pw, (i1 - e0) * j->w,
                                j->x + (size_t)b * C0 * in_plane + (size_t)e0 * j->w,
                                (ptrdiff_t)in_plane, ebuf + (size_t)(e0 - i0) * j->w,
                                (ptrdiff_t)ld, NULL, 0, gemm_ws);
-        prev_b = b, prev_i0 = i0, prev_i1 = i1;
+        st->b = b, st->i0 = i0, st->i1 = i1;
         /* the band's rows straight into y's planes */
         tc_conv_grouped_rows_f32(&j->serial, &q, n, j->w, ebuf, j->gc->packed, j->gc->bias,
                                  j->gc->act, j->y + (size_t)b * K * out_plane +
@@ -154,6 +155,8 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
     j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, band, &j.ebuf_floats, &j.gws_floats);
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
+    tc_fused_state_reset((float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), j.slot,
+                         ctx->pool ? tc_pool_size(ctx->pool) : 1);
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, pg_band_task, &j);
     if (means)
         tc_fused_plane_means(ctx, y, (ptrdiff_t)n * gc->p.K, (size_t)OH * OW, means);

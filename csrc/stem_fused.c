@@ -51,12 +51,13 @@ static size_t stem_band_size(const tc_conv2d_params *dwp, int SH, int SW, int ba
     return up16((size_t)dwp->C * (rows < (size_t)SH ? rows : (size_t)SH) * SW);
 }
 
-/* Floats of one thread's slot: stem band, depthwise band, zero row, GEMM workspace, the
+/* Floats of one thread's slot: band state, stem band, depthwise band, zero row, GEMM workspace, the
  * stem's own workspace */
 static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *stem, const tc_ir_stage *dw,
                         int h, int w, int SH, int SW, int OW, int band)
 {
-    return stem_band_size(&dw->p, SH, SW, band) + up16((size_t)dw->p.K * band * OW) +
+    return TC_FUSED_STATE_FLOATS + stem_band_size(&dw->p, SH, SW, band) +
+           up16((size_t)dw->p.K * band * OW) +
            up16((size_t)SW) + up16(tc_gemm_workspace_size(serial)) +
            up16(tc_stem_rows_workspace_size(&stem->p, h, w));
 }
@@ -94,25 +95,25 @@ static void sf_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const int E = p->C, K2 = j->project->p.K, C0 = j->stem->p.C;
     const size_t in_plane = (size_t)j->h * j->w, out_plane = (size_t)j->OH * j->OW;
     float *base = (float *)(((uintptr_t)j->workspace + 63) & ~(uintptr_t)63);
-    float *sbuf = base + (size_t)tid * j->slot;
+    tc_fused_state *st = (tc_fused_state *)(base + (size_t)tid * j->slot);
+    float *sbuf = (float *)st + TC_FUSED_STATE_FLOATS;
     float *dbuf = sbuf + stem_band_size(p, j->SH, j->SW, j->band);
     float *zrow = dbuf + up16((size_t)E * j->band * j->OW);
     float *gemm_ws = zrow + up16((size_t)j->SW);
     float *stem_ws = gemm_ws + up16(tc_gemm_workspace_size(&j->serial));
     memset(zrow, 0, (size_t)j->SW * sizeof(float));
-    int prev_b = -1, prev_i0 = 0, prev_i1 = 0; /* the stem rows sbuf holds */
     for (ptrdiff_t it = begin; it < end; it++) {
         const int b = (int)(it / j->nbands), r0 = (int)(it % j->nbands) * j->band;
         const int r1 = r0 + j->band < j->OH ? r0 + j->band : j->OH, rows = r1 - r0;
         tc_conv2d_params q;
         int n;
         const int i0 = tc_conv_band_image(p, j->SH, r0, rows, &n, &q), i1 = i0 + n;
-        const int e0 = tc_fused_carry_rows(sbuf, E, j->SW, prev_b == b, prev_i0, prev_i1, i0, i1);
+        const int e0 = tc_fused_carry_rows(sbuf, E, j->SW, st->b == b, st->i0, st->i1, i0, i1);
         const ptrdiff_t ld = (ptrdiff_t)(i1 - i0) * j->SW;
         tc_stem_rows_f32(&j->serial, &j->stem->p, j->h, j->w, j->x + (size_t)b * C0 * in_plane,
                          e0, i1, j->stem->packed, j->stem->bias, j->stem->act,
                          sbuf + (size_t)(e0 - i0) * j->SW, ld, stem_ws);
-        prev_b = b, prev_i0 = i0, prev_i1 = i1;
+        st->b = b, st->i0 = i0, st->i1 = i1;
         tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_DEPTHWISE, 1, i1 - i0, j->SW, sbuf,
                       j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
         const size_t o = (size_t)b * K2 * out_plane + (size_t)r0 * j->OW;
@@ -142,5 +143,7 @@ void tc_stem_fused_f32(const tc_ctx *ctx, const tc_ir_stage *stem, const tc_ir_s
     j.h = h, j.w = w, j.band = band;
     j.slot = slot_size(&j.serial, stem, dw, h, w, j.SH, j.SW, j.OW, band);
     j.nbands = (j.OH + band - 1) / band;
+    tc_fused_state_reset((float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), j.slot,
+                         ctx->pool ? tc_pool_size(ctx->pool) : 1);
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, sf_task, &j);
 }

@@ -14,6 +14,25 @@
  * waiting for it.  A worker that wakes late for an old job fails its CAS and
  * drops whatever it read.
  *
+ * A worker that finds itself on its caller's CPU (the caller publishes sched_getcpu() with
+ * each job) stands aside: it claims nothing and sleeps instead of spinning, and the caller
+ * runs the job alone.  On a loaded host Linux often leaves both threads on one core (the
+ * other core busy, each process its own autogroup: the loads look balanced); there the
+ * worker's spin took half of that core from the caller and its chunks only took turns with
+ * the caller's (s16: CPU time = wall time at 2 threads, MnasNet slower at 2 threads than at
+ * 1).  The caller wakes such a worker again at most every TC_POOL_PROBE_NS: a wake-up puts it
+ * on an idle CPU if there is one.  s16-mt's fix, moving the worker off by affinity, was
+ * measured and dropped: onto a crowded core it gets a fair share there and is descheduled
+ * inside its chunks (3x slower at equal priority at load 8).
+ *
+ * Measured (s17, 2026-12-02, AVX2 emulation, loaded host): the splits are not what 2 threads
+ * lose.  A simulation build (each chunk of every 2-thread job timed in turn on the caller,
+ * thread CPU time, chunks assigned as the claims would go) gives the jobs' ideal speedup:
+ * MobileNetV2 1.93 (int8 1.93), MnasNet 1.93, RegNetY-400MF 1.88-1.93, every GEMM, depthwise,
+ * banded and int8 step 1.85-1.97 (the banded steps were the outlier in work, not in balance:
+ * each band re-expanded its halo, see tc_fused_state).  An empty region costs 0.3 us with the
+ * worker spinning; after a gap past TC_POOL_SPIN_NS the worker's wake-up takes 8-15 us.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers its
@@ -32,6 +51,8 @@
  * glue between two kernels of one inference, short enough not to steal a
  * loaded machine's cores (or another thread pool's) for long. */
 #define TC_POOL_SPIN_NS 200000L
+/* How often the caller wakes a worker that stood aside on its CPU (see worker_main) */
+#define TC_POOL_PROBE_NS 2000000L
 #define TC_POOL_MAX_CHUNKS 32 /* bits of the claim mask */
 
 struct tc_pool {
@@ -56,6 +77,10 @@ struct tc_pool {
     unsigned generation; /* caller side copy of the current generation */
     int completed;       /* chunks finished in the current job */
     int sleepers;        /* workers waiting on `wake` */
+    int caller_cpu;      /* the CPU the caller published the current job from */
+    int aside_cpu;       /* the CPU a worker last stood aside on */
+    int aside_sleepers;  /* sleepers that stood aside on aside_cpu */
+    long probe_ns;       /* caller side: when to wake an aside worker again */
     int busy;            /* try-lock: 1 while a caller owns the pool */
     int stop;
 };
@@ -126,29 +151,51 @@ static void *worker_main(void *varg)
     /* generation is 0 at creation: reading it here could miss a job
      * published before this thread got scheduled */
     unsigned seen = 0;
+    int aside = -1; /* the CPU this worker stood aside on, or -1 */
     free(wa);
 
     for (;;) {
-        unsigned gen;
+        unsigned gen = seen;
         long spin_end = now_ns() + TC_POOL_SPIN_NS;
         int spins = 0;
-        while ((gen = (unsigned)(__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) >> 32)) == seen) {
+        while (aside < 0 &&
+               (gen = (unsigned)(__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) >> 32)) == seen) {
             cpu_relax();
-            if ((++spins & 255) == 0 && now_ns() > spin_end)
-                break;
+            if ((++spins & 255) == 0) {
+                if (now_ns() > spin_end)
+                    break;
+                /* spinning on the caller's CPU takes that CPU from the caller */
+                int cpu = sched_getcpu();
+                if (cpu >= 0 && cpu == __atomic_load_n(&p->caller_cpu, __ATOMIC_RELAXED))
+                    aside = cpu;
+            }
         }
-        if (gen == seen) {
+        if (aside >= 0 || gen == seen) {
             pthread_mutex_lock(&p->mutex);
             __atomic_add_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
+            if (aside >= 0) {
+                __atomic_store_n(&p->aside_cpu, aside, __ATOMIC_RELAXED);
+                __atomic_add_fetch(&p->aside_sleepers, 1, __ATOMIC_SEQ_CST);
+            }
             while ((gen = (unsigned)(__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) >> 32)) == seen &&
                    !__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST))
                 pthread_cond_wait(&p->wake, &p->mutex);
+            if (aside >= 0)
+                __atomic_sub_fetch(&p->aside_sleepers, 1, __ATOMIC_SEQ_CST);
             __atomic_sub_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
             pthread_mutex_unlock(&p->mutex);
         }
         if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
             break;
         seen = gen;
+        /* On the caller's CPU, a chunk of ours would only take turns with the caller's (and
+         * the caller may end up waiting for us while we are descheduled): leave our chunks
+         * to the caller and sleep until a wake-up, which places us on an idle CPU if there is
+         * one. */
+        int cpu = sched_getcpu();
+        aside = cpu >= 0 && cpu == __atomic_load_n(&p->caller_cpu, __ATOMIC_RELAXED) ? cpu : -1;
+        if (aside >= 0)
+            continue;
         tc_range_fn fn = __atomic_load_n(&p->fn, __ATOMIC_RELAXED);
         void *arg = __atomic_load_n(&p->arg, __ATOMIC_RELAXED);
         ptrdiff_t n = __atomic_load_n(&p->n, __ATOMIC_RELAXED);
@@ -168,6 +215,8 @@ tc_pool *tc_pool_create(int nthreads)
         return NULL;
     p->nthreads = nthreads < 1 ? 1 : nthreads;
     p->owner_pid = getpid();
+    p->caller_cpu = -1;
+    p->aside_cpu = -1;
     if (p->nthreads == 1)
         return p;
     if (pthread_mutex_init(&p->mutex, NULL) != 0) {
@@ -249,13 +298,27 @@ static void parallel_run(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_f
     __atomic_store_n(&pool->nchunks, (int)nchunks, __ATOMIC_RELAXED);
     __atomic_store_n(&pool->by_thread, by_thread, __ATOMIC_RELAXED);
     __atomic_store_n(&pool->completed, 0, __ATOMIC_RELAXED);
+    const int cpu = sched_getcpu();
+    __atomic_store_n(&pool->caller_cpu, cpu, __ATOMIC_RELAXED);
     /* seq_cst publish, then read sleepers: pairs with the worker's sleepers++
      * then state read, so either the worker sees the job or we see it asleep. */
     __atomic_store_n(&pool->state, (uint64_t)gen << 32, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&pool->sleepers, __ATOMIC_SEQ_CST) > 0) {
-        pthread_mutex_lock(&pool->mutex);
-        pthread_cond_broadcast(&pool->wake);
-        pthread_mutex_unlock(&pool->mutex);
+    const int sleepers = __atomic_load_n(&pool->sleepers, __ATOMIC_SEQ_CST);
+    if (sleepers > 0) {
+        /* Sleepers that all stood aside on this CPU would only wake to stand aside again
+         * (two context switches on our CPU): they are woken every TC_POOL_PROBE_NS, in case
+         * another CPU has become idle (the wake-up places them there), else we run the job
+         * alone. */
+        const int aside = cpu >= 0 && __atomic_load_n(&pool->aside_sleepers, __ATOMIC_SEQ_CST) ==
+                                          sleepers &&
+                          __atomic_load_n(&pool->aside_cpu, __ATOMIC_RELAXED) == cpu;
+        long t = aside ? now_ns() : 0;
+        if (!aside || t >= pool->probe_ns) {
+            pool->probe_ns = t + TC_POOL_PROBE_NS;
+            pthread_mutex_lock(&pool->mutex);
+            pthread_cond_broadcast(&pool->wake);
+            pthread_mutex_unlock(&pool->mutex);
+        }
     }
 
     /* our chunk 0, then whatever no worker has claimed yet */

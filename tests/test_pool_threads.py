@@ -72,3 +72,75 @@ def test_forked_child_runs_serially():
         del conv, ctx  # destroying the pool in the child must not touch the workers
         return ok
     assert run_in_child(child) == 0
+
+
+def _affinity_possible():
+    return (hasattr(os, "sched_setaffinity") and os.path.isdir("/proc/self/task")
+            and len(os.sched_getaffinity(0)) >= 2)
+
+
+def _with_pool_on_cpu(cpu, check):
+    """check(ctx, worker_tid) on a new thread pinned to `cpu` that made a Context(2): the
+    pool's worker starts with the same affinity (threads inherit their creator's)."""
+    import threading
+    out = {}
+
+    def body():
+        try:
+            os.sched_setaffinity(0, {cpu})          # this thread only
+            before = {int(t) for t in os.listdir("/proc/self/task")}
+            ctx = _kernels.Context(2, "portable")
+            _kernels._parallel_for_counts(ctx, 2, 1, True)      # the worker exists now
+            new = {int(t) for t in os.listdir("/proc/self/task")} - before
+            new.discard(threading.get_native_id())
+            (worker,) = new
+            out["value"] = check(ctx, worker)
+        except BaseException as e:  # noqa: BLE001
+            out["error"] = e
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "the pinned thread did not finish"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+@pytest.mark.skipif(not _affinity_possible(), reason="needs Linux affinity and 2 CPUs")
+def test_worker_on_its_callers_cpu_leaves_its_chunks_to_the_caller():
+    # threadpool.c: a worker on its caller's CPU would only take turns with the caller.  It
+    # stands aside, even while the caller sleeps in its own chunk (the old pool's worker ran
+    # its chunk then), and every index still runs once.
+    cpu = min(os.sched_getaffinity(0))
+
+    def check(ctx, worker):
+        for i in range(8):
+            tids, cpus = _kernels._parallel_for_where(ctx, 2, sleep_us=3000 if i % 2 else 0)
+            assert (tids == 0).all() and (cpus == cpu).all(), (i, tids, cpus)
+            counts, _ = _kernels._parallel_for_counts(ctx, 50, 1, True)
+            assert (counts == 1).all()
+        return True
+    assert _with_pool_on_cpu(cpu, check)
+
+
+@pytest.mark.skipif(not _affinity_possible(), reason="needs Linux affinity and 2 CPUs")
+def test_worker_that_stood_aside_runs_chunks_again_elsewhere():
+    # Once its CPU is not the caller's (here: moved by affinity), a worker that stood aside
+    # is woken again (at most every TC_POOL_PROBE_NS) and runs chunks on its own CPU while
+    # the caller sleeps in its chunk.
+    allowed = sorted(os.sched_getaffinity(0))
+    cpu, other = allowed[0], allowed[1]
+
+    def check(ctx, worker):
+        tids, _ = _kernels._parallel_for_where(ctx, 2, sleep_us=3000)
+        assert (tids == 0).all(), tids                 # aside on the caller's CPU
+        os.sched_setaffinity(worker, {other})
+        ran = []
+        for _ in range(40):                            # a loaded host may delay the worker
+            tids, cpus = _kernels._parallel_for_where(ctx, 2, sleep_us=20000)
+            ran += [int(c) for t, c in zip(tids, cpus) if t == 1]
+            if ran:
+                break
+        return ran
+    ran = _with_pool_on_cpu(cpu, check)
+    assert ran and all(c == other for c in ran), f"the worker ran chunks on CPUs {ran}"

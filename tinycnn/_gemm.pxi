@@ -158,6 +158,46 @@ cdef void _count_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end) noexc
         counts[1 + n + i] = tid
 
 
+cdef extern from "<sched.h>" nogil:
+    int sched_getcpu()
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int nanosleep(const timespec *req, timespec *rem)
+
+
+cdef void _where_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:
+    # arg: int[2 + 2n]: n, microseconds the caller (tid 0) sleeps in each of its chunks,
+    # then per index the tid that ran it and the CPU it ran on
+    cdef int *out = <int *>arg
+    cdef ptrdiff_t n = out[0]
+    cdef ptrdiff_t i
+    cdef timespec ts
+    if tid == 0 and out[1] > 0:
+        ts.tv_sec = out[1] // 1000000
+        ts.tv_nsec = (out[1] % 1000000) * 1000
+        nanosleep(&ts, NULL)
+    for i in range(begin, end):
+        out[2 + i] = tid
+        out[2 + n + i] = sched_getcpu()
+
+
+def _parallel_for_where(Context ctx, Py_ssize_t n, int sleep_us=0):
+    """Runs tc_parallel_for_dynamic (grain 1) over [0, n) on ctx's pool, the calling thread
+    sleeping sleep_us in each chunk it runs.  Returns (the tid that ran each index, the CPU
+    it ran on)."""
+    buf = np.full(2 + 2 * max(n, 1), -1, dtype=np.intc)
+    buf[0] = n
+    buf[1] = sleep_us
+    cdef int *pc = <int *>cnp.PyArray_DATA(buf)
+    with nogil:
+        tc_parallel_for_dynamic(ctx.ctx.pool, n, 1, _where_range, pc)
+    return buf[2:2 + n], buf[2 + max(n, 1):2 + max(n, 1) + n]
+
+
 def _parallel_for_counts(Context ctx, Py_ssize_t n, Py_ssize_t grain=1, dynamic=False):
     """Runs tc_parallel_for (or _dynamic) over [0, n) on ctx's pool.
     Returns (how often each index was visited, the tid that visited it)."""
