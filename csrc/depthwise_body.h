@@ -69,6 +69,42 @@
         else                                                                              \
             tc_v_store_masked(y + o, ms, v);                                              \
     } while (0)
+/* The sums of output rows oh0 + r, r < nrows, at the vector of column ow0 (TC_DW_STORE).  A row's
+ * partial last vector (ow0 == tail0, taken before the row's others) is stored whole where the
+ * row after it follows in the plane and is stored later (more: rows after nrows do, in a later
+ * call): its lanes past the row land on that row's first outputs, overwritten after.  Not with
+ * a residual (which may be y: tail0 is then -1), nor on the plane's last row (masked: its lanes
+ * would land in another channel's plane, or another thread's band).  vmaskmovps stores are
+ * microcoded on AMD (4-5 ns each on the Zen 4 host, a plain store 0.4): one per output row
+ * was ~10% of 3x3 192@28 (perf, AVX2 emulation) */
+#define TC_DW_STORE_ROWS(a0, a1, a2, a3)                                                        \
+    do {                                                                                  \
+        const tc_m ms = tc_m_range(0, OW - ow0);                                          \
+        const int fullv = OW - ow0 >= TC_VL, spill = ow0 == tail0;                        \
+        int full = fullv || (spill && (nrows > 1 || more));                               \
+        TC_DW_STORE(0, a0);                                                               \
+        if (R > 1) {                                                                      \
+            full = fullv || (spill && (nrows > 2 || more));                               \
+            if (nrows > 1)                                                                \
+                TC_DW_STORE(1, a1);                                                       \
+            full = fullv || (spill && (nrows > 3 || more));                               \
+            if (nrows > 2)                                                                \
+                TC_DW_STORE(2, a2);                                                       \
+            full = fullv || (spill && more);                                              \
+            if (nrows > 3)                                                                \
+                TC_DW_STORE(3, a3);                                                       \
+        }                                                                                 \
+    } while (0)
+/* for (ow0 ...) over a row's vectors, the partial last one first where TC_DW_STORE_ROWS stores
+ * it whole (tail0); the body ends with TC_DW_NEXT_VECTOR (a `continue` may skip it but on the
+ * partial vector) */
+#define TC_DW_FOR_VECTORS                                                                 \
+    const int tail0 = !residual && OW > TC_VL && OW % TC_VL ? OW - OW % TC_VL : -1;       \
+    int ow_end = OW;                                                                      \
+    for (int ow0 = tail0 >= 0 ? tail0 : 0; ow0 < ow_end; ow0 += TC_VL)
+#define TC_DW_NEXT_VECTOR                                                                 \
+    if (ow0 == tail0 && ow_end == OW)                                                     \
+        ow_end = tail0, ow0 = -TC_VL;
 
 /* Stride 2, kernel KC x KC (3): the 4 output rows [oh0, oh0 + 4) at NC vectors side by
  * side from column ow0, every tap inside the input rows (no mask), taken input row by input
@@ -141,7 +177,7 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * flight (their rows read inside the plane, or zrow). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
     const int R, const int SW, const int KC, const int DL, const int COLS, int oh0, int nrows,
-    const float *x, int H, int W,
+    int more, const float *x, int H, int W,
     const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
     const float *residual, tc_act_k act, int OW, float *y)
 {
@@ -197,8 +233,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
         }                                                                                   \
         TC_DW_INPUT_ROW_FMAS(j);                                                            \
     }
-    for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
-        const int full = OW - ow0 >= TC_VL;
+    TC_DW_FOR_VECTORS {
         const int iw0 = ow0 * sw - p->pl;
 #if TC_DW_UNROLLED
         if (COLS && TC_VL == 8 && KC && DL == 1 && SW == 2 && R == TC_DW_ROWS && iw0 >= 0) {
@@ -283,16 +318,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
             TC_DW_FOR_TAPS(TC_DW_TAP(TC_DW_GATHER);)
         }
 #undef TC_DW_FOR_TAPS
-        const tc_m ms = tc_m_range(0, OW - ow0);
-        TC_DW_STORE(0, a0);
-        if (R > 1) {
-            if (nrows > 1)
-                TC_DW_STORE(1, a1);
-            if (nrows > 2)
-                TC_DW_STORE(2, a2);
-            if (nrows > 3)
-                TC_DW_STORE(3, a3);
-        }
+        TC_DW_STORE_ROWS(a0, a1, a2, a3);
+        TC_DW_NEXT_VECTOR
     }
 #undef TC_DW_ROW
 #undef TC_DW_ROWS_OF
@@ -327,7 +354,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane_k)(
     if (KIND >= 0)
         ract.kind = KIND;
     if (OH == 1) {
-        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, COLS, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW,
+        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, COLS, 0, 1, 0, x, H, W, zrow, w, p, bias, residual, ract, OW,
                                    y);
         if (defer)
             tc_v_act_rows(act.kind, y, OW);
@@ -335,7 +362,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane_k)(
     }
     for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
         int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
-        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, COLS, oh, nrows, x, H, W, zrow, w, p, bias, residual,
+        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, COLS, oh, nrows, oh + nrows < OH, x, H, W, zrow, w, p, bias, residual,
                                    ract, OW, y);
         if (defer)
             tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);
@@ -1248,7 +1275,7 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
  * bias, then its taps in the order (ki, kj): the row kernel's result bit for bit.
  * Same contract as tc_dw_plane_fn but x's layout; zrow: [W] zeros. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_rows)(
-    const int KIND, const int KC, int oh0, int nrows, const float *x, int H, int W,
+    const int KIND, const int KC, int oh0, int nrows, int more, const float *x, int H, int W,
     const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
     const float *residual, tc_act_k act, int OW, float *y)
 {
@@ -1258,8 +1285,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
     const float *in[(TC_DW_ROWS - 1) * 2 + 5];
     for (int j = 0; j < (R - 1) * SW + KC; j++)
         in[j] = ih0 + j >= 0 && ih0 + j < H ? x + (ptrdiff_t)(ih0 + j) * W : zrow;
-    for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
-        const int full = OW - ow0 >= TC_VL;
+    TC_DW_FOR_VECTORS {
         ptrdiff_t off[5];
         tc_m mk[5];
         int inside = 1;
@@ -1293,14 +1319,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
             TC_DW_SPLIT_BY_INPUT_ROW(1)
         }
 #undef TC_DW_SPLIT_BY_INPUT_ROW
-        const tc_m ms = tc_m_range(0, OW - ow0);
-        TC_DW_STORE(0, acc[0]);
-        if (nrows > 1)
-            TC_DW_STORE(1, acc[1]);
-        if (nrows > 2)
-            TC_DW_STORE(2, acc[2]);
-        if (nrows > 3)
-            TC_DW_STORE(3, acc[3]);
+        TC_DW_STORE_ROWS(acc[0], acc[1], acc[2], acc[3]);
+        TC_DW_NEXT_VECTOR
     }
 }
 
@@ -1314,7 +1334,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
         const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;                               \
         for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {                                             \
             const int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;                        \
-            TC_DW_BY_KIND(ract.kind, TC_DW_SPLIT_ROWS, KC, oh, nrows, x, H, W, zrow, w, p, bias,  \
+            TC_DW_BY_KIND(ract.kind, TC_DW_SPLIT_ROWS, KC, oh, nrows, oh + nrows < OH, x, H, W, zrow, w, p, bias,  \
                           residual, ract, OW, y)                                                  \
             if (defer)                                                                            \
                 tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);           \
@@ -1420,6 +1440,9 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_LD_EVEN_MASKED
 #undef TC_DW_GATHER
 #undef TC_DW_STORE
+#undef TC_DW_STORE_ROWS
+#undef TC_DW_FOR_VECTORS
+#undef TC_DW_NEXT_VECTOR
 #undef TC_DW_OPAQUE
 #undef TC_DW_BY_KIND
 #undef TC_DW_KIND_CASE
