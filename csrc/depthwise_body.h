@@ -565,11 +565,25 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 const int cnt = hi - j0 < TC_VL ? hi - j0 : TC_VL;
                 const float *src = xc + (ptrdiff_t)ih * W + (j0 - p->pl);
                 if (cnt == TC_VL && m == TC_VL) {
+                    /* t, not r: r's variable indices below keep r in memory, and each
+                     * transposed vector was stored twice (to buf and to r's stack slot); with
+                     * t in registers (here and in the output pass), AVX2 emulation, 1 thread,
+                     * thread CPU time, lone layers, 40 rounds alternating in one process with
+                     * 15122bd's .so (2026-12-02 14:11, load 7, same bits): 3x3 14x14 0.91-0.98
+                     * (576@14 0.92, 480@14 0.91, 672@14 0.93), 576@14/2 0.90, 5x5 14x14 0.93-0.94,
+                     * 5x5/2 576@14 0.91, 672@14 0.96, 7x7 0.97-0.98, 5x5 bands 120@28 0.95.
+                     * Dropped tries (same protocol, s17): the next block's input planes
+                     * prefetched into L1 a few lines per group of pixels, 3x3 1.05, 5x5 1.3-1.5
+                     * (its counters spilled the FMA loop's registers); rows narrower than a
+                     * vector (7x7) loaded whole where inside x instead of masked, 3x3 1152@7
+                     * 0.98-1.0, 5x5 1.00-1.03 (the masked loads' samples were their inputs'
+                     * misses) */
+                    tc_v t[TC_VL];
                     for (int ch = 0; ch < TC_VL; ch++)
-                        r[ch] = tc_v_load(src + ch * in_plane);
-                    tc_v_transpose(r);
+                        t[ch] = tc_v_load(src + ch * in_plane);
+                    tc_v_transpose(t);
                     for (int q = 0; q < TC_VL; q++)
-                        brow[j0 + q] = r[q];
+                        brow[j0 + q] = t[q];
                 } else {
                     const tc_m mk = tc_m_range(0, cnt);
                     for (int ch = 0; ch < TC_VL; ch++)
@@ -625,10 +639,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 o0 = n - TC_VL;
             const int cnt = n - o0 < TC_VL ? n - o0 : TC_VL;
             const tc_m mk = tc_m_range(0, cnt);
-            for (int q = 0; q < TC_VL; q++)
-                r[q] = ob[o0 + q];
-            tc_v_transpose(r);
             if (!residual && cnt == TC_VL && m == TC_VL) {
+                tc_v t[TC_VL]; /* as the copy's: in registers */
+                for (int q = 0; q < TC_VL; q++)
+                    t[q] = ob[o0 + q];
+                tc_v_transpose(t);
                 /* every channel's activation has one kind: made a constant per
                  * case, so that tc_v_act's switch folds away (it was a quarter
                  * of the instructions on 960@7) */
@@ -636,7 +651,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     for (int ch = 0; ch < TC_VL; ch++) {                                             \
         tc_act_k a = ak[ch];                                                         \
         a.kind = KIND;                                                               \
-        tc_v_store(y + (size_t)(c0 + ch) * out_plane + o0, tc_v_act(a, r[ch]));      \
+        tc_v_store(y + (size_t)(c0 + ch) * out_plane + o0, tc_v_act(a, t[ch]));      \
     }                                                                                \
     break;
                 switch (ak[0].kind) {
@@ -656,6 +671,9 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
 #undef TC_DW_STORE_ALL
                 continue;
             }
+            for (int q = 0; q < TC_VL; q++)
+                r[q] = ob[o0 + q];
+            tc_v_transpose(r);
             for (int ch = 0; ch < m; ch++) {
                 const size_t off = (size_t)(c0 + ch) * out_plane + o0;
                 tc_v v = r[ch];
