@@ -865,7 +865,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                                                         : tc_v_load_masked(src + j, tc_m_range(0, cw - j)));
             } else {
                 /* even input columns go to column phase pl & 1, odd ones to the other: jf of
-                 * each from whole pairs of vectors, then the tail (masks made once per call) */
+                 * each from whole pairs of vectors, then the tail (masks made once per call).
+                 * Dropped try (s17, AVX2 emulation, 1 thread, thread CPU time, lone layers, 2 x 40
+                 * rounds alternating in one process, same bits): tc_v_split_store2 (3 shuffles,
+                 * 2 stores) instead of tc_v_split_store (2 shuffles, 4 stores), as the
+                 * column-split 3x3/2 kernel takes: 5x5/2 72@56 0.96 then 1.03, 144@56 0.98 then
+                 * 1.02, 240@28 1.00, 576@14 1.02: nothing clear */
                 float *row = buf + (size_t)(i & 1) * 2 * q + (size_t)(i >> 1) * Wq;
                 float *de = row + (size_t)(p->pl & 1) * q + (p->pl >> 1);
                 float *dodd = row + (size_t)((p->pl + 1) & 1) * q + ((p->pl + 1) >> 1);
