@@ -96,10 +96,12 @@
         }                                                                                 \
     } while (0)
 /* for (ow0 ...) over a row's vectors, the partial last one first where TC_DW_STORE_ROWS stores
- * it whole (tail0); the body ends with TC_DW_NEXT_VECTOR (a `continue` may skip it but on the
- * partial vector) */
-#define TC_DW_FOR_VECTORS                                                                 \
-    const int tail0 = !residual && OW > TC_VL && OW % TC_VL ? OW - OW % TC_VL : -1;       \
+ * it whole (tail0), if ON (a constant); the body ends with TC_DW_NEXT_VECTOR (a `continue` may
+ * skip it but on the partial vector).  Not in the column-group variant (_s2k3c, inputs past
+ * 2 MB, rows of 56 and more): there the wrap cost 1.01-1.03 of 3x3/2 64@112 and 96@112 (lone,
+ * 60 rounds, AVX2 emulation; 20% more instructions) */
+#define TC_DW_FOR_VECTORS(ON)                                                             \
+    const int tail0 = (ON) && !residual && OW > TC_VL && OW % TC_VL ? OW - OW % TC_VL : -1; \
     int ow_end = OW;                                                                      \
     for (int ow0 = tail0 >= 0 ? tail0 : 0; ow0 < ow_end; ow0 += TC_VL)
 #define TC_DW_NEXT_VECTOR                                                                 \
@@ -233,7 +235,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
         }                                                                                   \
         TC_DW_INPUT_ROW_FMAS(j);                                                            \
     }
-    TC_DW_FOR_VECTORS {
+    TC_DW_FOR_VECTORS(!COLS) {
         const int iw0 = ow0 * sw - p->pl;
 #if TC_DW_UNROLLED
         if (COLS && TC_VL == 8 && KC && DL == 1 && SW == 2 && R == TC_DW_ROWS && iw0 >= 0) {
@@ -1314,7 +1316,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
     const float *in[(TC_DW_ROWS - 1) * 2 + 5];
     for (int j = 0; j < (R - 1) * SW + KC; j++)
         in[j] = ih0 + j >= 0 && ih0 + j < H ? x + (ptrdiff_t)(ih0 + j) * W : zrow;
-    TC_DW_FOR_VECTORS {
+    TC_DW_FOR_VECTORS(1) {
         ptrdiff_t off[5];
         tc_m mk[5];
         int inside = 1;
