@@ -69,6 +69,44 @@
         else                                                                              \
             tc_v_store_masked(y + o, ms, v);                                              \
     } while (0)
+/* The sums of output rows oh0 + r, r < nrows, at the vector of column ow0 (TC_DW_STORE).  A row's
+ * partial last vector (ow0 == tail0, taken before the row's others) is stored whole where the
+ * row after it follows in the plane and is stored later (more: rows after nrows do, in a later
+ * call): its lanes past the row land on that row's first outputs, overwritten after.  Not with
+ * a residual (which may be y: tail0 is then -1), nor on the plane's last row (masked: its lanes
+ * would land in another channel's plane, or another thread's band).  vmaskmovps stores are
+ * microcoded on AMD (4-5 ns each on the Zen 4 host, a plain store 0.4): one per output row
+ * was ~10% of 3x3 192@28 (perf, AVX2 emulation) */
+#define TC_DW_STORE_ROWS(a0, a1, a2, a3)                                                        \
+    do {                                                                                  \
+        const tc_m ms = tc_m_range(0, OW - ow0);                                          \
+        const int fullv = OW - ow0 >= TC_VL, spill = ow0 == tail0;                        \
+        int full = fullv || (spill && (nrows > 1 || more));                               \
+        TC_DW_STORE(0, a0);                                                               \
+        if (R > 1) {                                                                      \
+            full = fullv || (spill && (nrows > 2 || more));                               \
+            if (nrows > 1)                                                                \
+                TC_DW_STORE(1, a1);                                                       \
+            full = fullv || (spill && (nrows > 3 || more));                               \
+            if (nrows > 2)                                                                \
+                TC_DW_STORE(2, a2);                                                       \
+            full = fullv || (spill && more);                                              \
+            if (nrows > 3)                                                                \
+                TC_DW_STORE(3, a3);                                                       \
+        }                                                                                 \
+    } while (0)
+/* for (ow0 ...) over a row's vectors, the partial last one first where TC_DW_STORE_ROWS stores
+ * it whole (tail0), if ON (a constant); the body ends with TC_DW_NEXT_VECTOR (a `continue` may
+ * skip it but on the partial vector).  Not in the column-group variant (_s2k3c, inputs past
+ * 2 MB, rows of 56 and more): there the wrap cost 1.01-1.03 of 3x3/2 64@112 and 96@112 (lone,
+ * 60 rounds, AVX2 emulation; 20% more instructions) */
+#define TC_DW_FOR_VECTORS(ON)                                                             \
+    const int tail0 = (ON) && !residual && OW > TC_VL && OW % TC_VL ? OW - OW % TC_VL : -1; \
+    int ow_end = OW;                                                                      \
+    for (int ow0 = tail0 >= 0 ? tail0 : 0; ow0 < ow_end; ow0 += TC_VL)
+#define TC_DW_NEXT_VECTOR                                                                 \
+    if (ow0 == tail0 && ow_end == OW)                                                     \
+        ow_end = tail0, ow0 = -TC_VL;
 
 /* Stride 2, kernel KC x KC (3): the 4 output rows [oh0, oh0 + 4) at NC vectors side by
  * side from column ow0, every tap inside the input rows (no mask), taken input row by input
@@ -141,7 +179,7 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * flight (their rows read inside the plane, or zrow). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
     const int R, const int SW, const int KC, const int DL, const int COLS, int oh0, int nrows,
-    const float *x, int H, int W,
+    int more, const float *x, int H, int W,
     const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
     const float *residual, tc_act_k act, int OW, float *y)
 {
@@ -197,8 +235,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
         }                                                                                   \
         TC_DW_INPUT_ROW_FMAS(j);                                                            \
     }
-    for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
-        const int full = OW - ow0 >= TC_VL;
+    TC_DW_FOR_VECTORS(!COLS) {
         const int iw0 = ow0 * sw - p->pl;
 #if TC_DW_UNROLLED
         if (COLS && TC_VL == 8 && KC && DL == 1 && SW == 2 && R == TC_DW_ROWS && iw0 >= 0) {
@@ -283,16 +320,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
             TC_DW_FOR_TAPS(TC_DW_TAP(TC_DW_GATHER);)
         }
 #undef TC_DW_FOR_TAPS
-        const tc_m ms = tc_m_range(0, OW - ow0);
-        TC_DW_STORE(0, a0);
-        if (R > 1) {
-            if (nrows > 1)
-                TC_DW_STORE(1, a1);
-            if (nrows > 2)
-                TC_DW_STORE(2, a2);
-            if (nrows > 3)
-                TC_DW_STORE(3, a3);
-        }
+        TC_DW_STORE_ROWS(a0, a1, a2, a3);
+        TC_DW_NEXT_VECTOR
     }
 #undef TC_DW_ROW
 #undef TC_DW_ROWS_OF
@@ -327,7 +356,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane_k)(
     if (KIND >= 0)
         ract.kind = KIND;
     if (OH == 1) {
-        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, COLS, 0, 1, x, H, W, zrow, w, p, bias, residual, ract, OW,
+        TC_DW_CAT(TC_DW_FN, _rows)(1, SW, KC, DL, COLS, 0, 1, 0, x, H, W, zrow, w, p, bias, residual, ract, OW,
                                    y);
         if (defer)
             tc_v_act_rows(act.kind, y, OW);
@@ -335,7 +364,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane_k)(
     }
     for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
         int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
-        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, COLS, oh, nrows, x, H, W, zrow, w, p, bias, residual,
+        TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, COLS, oh, nrows, oh + nrows < OH, x, H, W, zrow, w, p, bias, residual,
                                    ract, OW, y);
         if (defer)
             tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);
@@ -538,18 +567,38 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 const int cnt = hi - j0 < TC_VL ? hi - j0 : TC_VL;
                 const float *src = xc + (ptrdiff_t)ih * W + (j0 - p->pl);
                 if (cnt == TC_VL && m == TC_VL) {
+                    /* t, not r: r's variable indices below keep r in memory, and each
+                     * transposed vector was stored twice (to buf and to r's stack slot); with
+                     * t in registers (here and in the output pass), AVX2 emulation, 1 thread,
+                     * thread CPU time, lone layers, 40 rounds alternating in one process with
+                     * 15122bd's .so (2026-12-02 14:11, load 7, same bits): 3x3 14x14 0.91-0.98
+                     * (576@14 0.92, 480@14 0.91, 672@14 0.93), 576@14/2 0.90, 5x5 14x14 0.93-0.94,
+                     * 5x5/2 576@14 0.91, 672@14 0.96, 7x7 0.97-0.98, 5x5 bands 120@28 0.95.
+                     * Dropped tries (same protocol, s17): the next block's input planes
+                     * prefetched into L1 a few lines per group of pixels, 3x3 1.05, 5x5 1.3-1.5
+                     * (its counters spilled the FMA loop's registers); rows narrower than a
+                     * vector (7x7) loaded whole where inside x instead of masked, 3x3 1152@7
+                     * 0.98-1.0, 5x5 1.00-1.03 (the masked loads' samples were their inputs'
+                     * misses) */
+                    tc_v t[TC_VL];
                     for (int ch = 0; ch < TC_VL; ch++)
-                        r[ch] = tc_v_load(src + ch * in_plane);
-                    tc_v_transpose(r);
+                        t[ch] = tc_v_load(src + ch * in_plane);
+                    tc_v_transpose(t);
                     for (int q = 0; q < TC_VL; q++)
-                        brow[j0 + q] = r[q];
+                        brow[j0 + q] = t[q];
                 } else {
                     const tc_m mk = tc_m_range(0, cnt);
+                    tc_v t[TC_VL];
                     for (int ch = 0; ch < TC_VL; ch++)
-                        r[ch] = ch < m ? tc_v_load_masked(src + ch * in_plane, mk) : tc_v_zero();
-                    tc_v_transpose(r);
-                    for (int q = 0; q < cnt; q++)
-                        brow[j0 + q] = r[q];
+                        t[ch] = ch < m ? tc_v_load_masked(src + ch * in_plane, mk) : tc_v_zero();
+                    tc_v_transpose(t);
+                    /* constant indices (the loop unrolled, each store under its test): t stays
+                     * in registers, as above (7x7's rows all come this way): 2 x 40-60 rounds,
+                     * same protocol, against 043fa95 (14:29, load 9-10): 7x7 3x3 960@7
+                     * 0.97-1.00, 1152@7 0.98; 5x5 1152@7 0.965-0.98, 960@7 0.97-0.99 */
+                    _Pragma("GCC unroll 8") for (int q = 0; q < TC_VL; q++)
+                        if (q < cnt)
+                            brow[j0 + q] = t[q];
                 }
             }
         }
@@ -598,10 +647,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 o0 = n - TC_VL;
             const int cnt = n - o0 < TC_VL ? n - o0 : TC_VL;
             const tc_m mk = tc_m_range(0, cnt);
-            for (int q = 0; q < TC_VL; q++)
-                r[q] = ob[o0 + q];
-            tc_v_transpose(r);
             if (!residual && cnt == TC_VL && m == TC_VL) {
+                tc_v t[TC_VL]; /* as the copy's: in registers */
+                for (int q = 0; q < TC_VL; q++)
+                    t[q] = ob[o0 + q];
+                tc_v_transpose(t);
                 /* every channel's activation has one kind: made a constant per
                  * case, so that tc_v_act's switch folds away (it was a quarter
                  * of the instructions on 960@7) */
@@ -609,7 +659,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     for (int ch = 0; ch < TC_VL; ch++) {                                             \
         tc_act_k a = ak[ch];                                                         \
         a.kind = KIND;                                                               \
-        tc_v_store(y + (size_t)(c0 + ch) * out_plane + o0, tc_v_act(a, r[ch]));      \
+        tc_v_store(y + (size_t)(c0 + ch) * out_plane + o0, tc_v_act(a, t[ch]));      \
     }                                                                                \
     break;
                 switch (ak[0].kind) {
@@ -629,6 +679,9 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
 #undef TC_DW_STORE_ALL
                 continue;
             }
+            for (int q = 0; q < TC_VL; q++)
+                r[q] = ob[o0 + q];
+            tc_v_transpose(r);
             for (int ch = 0; ch < m; ch++) {
                 const size_t off = (size_t)(c0 + ch) * out_plane + o0;
                 tc_v v = r[ch];
@@ -820,7 +873,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                                                         : tc_v_load_masked(src + j, tc_m_range(0, cw - j)));
             } else {
                 /* even input columns go to column phase pl & 1, odd ones to the other: jf of
-                 * each from whole pairs of vectors, then the tail (masks made once per call) */
+                 * each from whole pairs of vectors, then the tail (masks made once per call).
+                 * Dropped try (s17, AVX2 emulation, 1 thread, thread CPU time, lone layers, 2 x 40
+                 * rounds alternating in one process, same bits): tc_v_split_store2 (3 shuffles,
+                 * 2 stores) instead of tc_v_split_store (2 shuffles, 4 stores), as the
+                 * column-split 3x3/2 kernel takes: 5x5/2 72@56 0.96 then 1.03, 144@56 0.98 then
+                 * 1.02, 240@28 1.00, 576@14 1.02: nothing clear */
                 float *row = buf + (size_t)(i & 1) * 2 * q + (size_t)(i >> 1) * Wq;
                 float *de = row + (size_t)(p->pl & 1) * q + (p->pl >> 1);
                 float *dodd = row + (size_t)((p->pl + 1) & 1) * q + ((p->pl + 1) >> 1);
@@ -1248,7 +1306,7 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
  * bias, then its taps in the order (ki, kj): the row kernel's result bit for bit.
  * Same contract as tc_dw_plane_fn but x's layout; zrow: [W] zeros. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_rows)(
-    const int KIND, const int KC, int oh0, int nrows, const float *x, int H, int W,
+    const int KIND, const int KC, int oh0, int nrows, int more, const float *x, int H, int W,
     const float *zrow, const float *w, const tc_conv2d_params *p, float bias,
     const float *residual, tc_act_k act, int OW, float *y)
 {
@@ -1258,8 +1316,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
     const float *in[(TC_DW_ROWS - 1) * 2 + 5];
     for (int j = 0; j < (R - 1) * SW + KC; j++)
         in[j] = ih0 + j >= 0 && ih0 + j < H ? x + (ptrdiff_t)(ih0 + j) * W : zrow;
-    for (int ow0 = 0; ow0 < OW; ow0 += TC_VL) {
-        const int full = OW - ow0 >= TC_VL;
+    TC_DW_FOR_VECTORS(1) {
         ptrdiff_t off[5];
         tc_m mk[5];
         int inside = 1;
@@ -1293,14 +1350,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
             TC_DW_SPLIT_BY_INPUT_ROW(1)
         }
 #undef TC_DW_SPLIT_BY_INPUT_ROW
-        const tc_m ms = tc_m_range(0, OW - ow0);
-        TC_DW_STORE(0, acc[0]);
-        if (nrows > 1)
-            TC_DW_STORE(1, acc[1]);
-        if (nrows > 2)
-            TC_DW_STORE(2, acc[2]);
-        if (nrows > 3)
-            TC_DW_STORE(3, acc[3]);
+        TC_DW_STORE_ROWS(acc[0], acc[1], acc[2], acc[3]);
+        TC_DW_NEXT_VECTOR
     }
 }
 
@@ -1314,7 +1365,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
         const tc_act_k ract = defer ? tc_act_of(TC_ACT_NONE) : act;                               \
         for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {                                             \
             const int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;                        \
-            TC_DW_BY_KIND(ract.kind, TC_DW_SPLIT_ROWS, KC, oh, nrows, x, H, W, zrow, w, p, bias,  \
+            TC_DW_BY_KIND(ract.kind, TC_DW_SPLIT_ROWS, KC, oh, nrows, oh + nrows < OH, x, H, W, zrow, w, p, bias,  \
                           residual, ract, OW, y)                                                  \
             if (defer)                                                                            \
                 tc_v_act_rows(act.kind, y + (ptrdiff_t)oh * OW, (ptrdiff_t)nrows * OW);           \
@@ -1420,6 +1471,9 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_LD_EVEN_MASKED
 #undef TC_DW_GATHER
 #undef TC_DW_STORE
+#undef TC_DW_STORE_ROWS
+#undef TC_DW_FOR_VECTORS
+#undef TC_DW_NEXT_VECTOR
 #undef TC_DW_OPAQUE
 #undef TC_DW_BY_KIND
 #undef TC_DW_KIND_CASE

@@ -110,6 +110,45 @@ def test_depthwise_writes_nothing_past_its_output(ctx):
     np.testing.assert_allclose(y, ref.run(x, np.empty_like(y)), rtol=1e-5, atol=1e-5)
 
 
+# Rows whose last vector is partial (OW % 8 != 0, OW > 8): the row kernels store it whole where
+# the next row of the plane is stored after it, masked on the plane's last row.  (h, w), kernel,
+# stride: 3x3 and 5x5 at strides 1 and 2 with 20, 28 and 44 outputs a row, one output row, and
+# a tall plane over 4 passes of 4 rows with a 3-row tail.
+TAIL_CASES = [((5, 28), 3, 1), ((3, 44), 3, 1), ((1, 20), 3, 1), ((15, 20), 3, 1),
+              ((6, 56), 3, 2), ((9, 40), 3, 2), ((3, 88), 5, 2), ((7, 44), 5, 1), ((1, 28), 5, 1)]
+
+
+@pytest.mark.parametrize("case", TAIL_CASES, ids=[f"{h}x{w}-k{k}s{s}" for (h, w), k, s in TAIL_CASES])
+@pytest.mark.parametrize("activation", ["Relu", "Sigmoid"])
+def test_depthwise_partial_row_ends_stay_in_their_plane(ctx, case, activation):
+    """y as a window of a larger buffer: the guard cells after the last plane keep their value,
+    every output matches the reference (with and without a residual, also y itself)."""
+    (h, w), k, s = case
+    c = 3
+    rng = np.random.default_rng(zlib.crc32(f"tail {case}".encode()))
+    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((c, 1, k, k), dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32)
+    geom = dict(strides=(s, s), pads=(k // 2,) * 4, group=c, activation=activation)
+    conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", **geom)
+    ref_conv = _kernels.Conv2d(ctx, wt, bias, algo="reference", **geom)
+    shape = conv.output_shape(1, h, w)
+    size = int(np.prod(shape))
+    residual = rng.standard_normal(shape, dtype=np.float32)
+    for variant in ("none", "residual", "residual-is-y"):
+        res = None if variant == "none" else residual
+        buf = np.full(size + 16, 7.0, dtype=np.float32)
+        y = buf[:size].reshape(shape)
+        if variant == "residual-is-y":
+            y[...] = residual
+            res = y
+        ref = ref_conv.run(x, np.empty(shape, np.float32), residual=None if res is None else res.copy())
+        conv.run(x, y, residual=res)
+        label = f"depthwise {case} {activation} {variant} ({ctx})"
+        assert (buf[size:] == 7.0).all(), f"{label}: guard cells overwritten: {buf[size:]}"
+        np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5, err_msg=label)
+
+
 def test_depthwise_nan_reaches_only_its_windows(ctx):
     """A NaN input pixel makes NaN exactly the outputs whose window holds it."""
     x = np.ones((1, 2, 14, 14), dtype=np.float32)
