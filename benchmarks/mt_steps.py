@@ -6,7 +6,7 @@ node).  Nodes are grouped by the first DEPTH parts of their names; per group it 
 median over runs of the group's time per engine and thread count, and both speedups.  The
 profilers inflate small steps: use it to find candidates, then time a step alone.
 As on an AVX2-only CPU (bench.py --emulate-avx2 builds the library):
-  LD_PRELOAD=/work/main/exports/libcpuid_avx2.so CPUID_AVX2_SITES=.../cpuid_sites.txt \
+  LD_PRELOAD=exports/libcpuid_avx2.so CPUID_AVX2_SITES=exports/ort_avx2/cpuid_sites.txt \
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<patched onnxruntime> python benchmarks/mt_steps.py M.onnx
 """
 import argparse

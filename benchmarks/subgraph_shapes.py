@@ -7,7 +7,7 @@ processes of one build differ by up to 15% on a shared host.  Prints medians and
 range of the per-round ratios.  With the AVX2 emulation env:
   LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<ort_avx2> \
   python benchmarks/subgraph_shapes.py MODEL.onnx [IN_TENSOR[,IN2] OUT_TENSOR[,OUT2]] \
-      [--against /work/main] [--rounds 15] [--save block.onnx]
+      [--against ../other-checkout] [--rounds 15] [--save block.onnx]
 A tensor may be given as a part of its name that only it has ("features.3/Concat")."""
 import argparse
 import importlib
