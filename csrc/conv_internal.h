@@ -144,13 +144,13 @@ int tc_fused_carry_rows(float *ebuf, int E, int w, int valid, int p0, int p1, in
 /* The rows a thread's slot holds from the last band it ran: image b, rows [i0, i1) (b < 0:
  * none).  It heads the slot (TC_FUSED_STATE_FLOATS floats, one cache line), so that a thread
  * that runs the next band of the image in its next chunk carries the halo over too: at 2
- * threads each band is a chunk of its own.  tc_fused_state_reset empties the `threads` slots
- * (`slot` floats apart from slots, 64-byte aligned) before a job. */
+ * threads each band is a chunk of its own.  tc_fused_state_reset empties the slots of ctx's
+ * threads (`slot` floats apart from workspace's first 64-byte boundary on) before a job. */
 typedef struct {
     int b, i0, i1;
 } tc_fused_state;
 #define TC_FUSED_STATE_FLOATS 16
-void tc_fused_state_reset(float *slots, size_t slot, int threads);
+void tc_fused_state_reset(const tc_ctx *ctx, void *workspace, size_t slot);
 /* means[i] = the mean of plane i of y (nplanes planes of `plane` floats), as
  * tc_conv2d_means_f32 sums them (the global average pool's sum), over ctx's threads */
 void tc_fused_plane_means(const tc_ctx *ctx, const float *y, ptrdiff_t nplanes, size_t plane,

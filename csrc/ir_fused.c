@@ -129,8 +129,10 @@ int tc_fused_carry_rows(float *ebuf, int E, int w, int valid, int p0, int p1, in
     return p1;
 }
 
-void tc_fused_state_reset(float *slots, size_t slot, int threads)
+void tc_fused_state_reset(const tc_ctx *ctx, void *workspace, size_t slot)
 {
+    float *slots = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
     for (int t = 0; t < threads; t++)
         ((tc_fused_state *)(slots + (size_t)t * slot))->b = -1;
 }
@@ -268,8 +270,7 @@ void tc_ir_fused_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     j.split_even_odd = tc_conv_kernels_of(&j.serial)->split_even_odd;
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
-    tc_fused_state_reset((float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), j.slot,
-                         ctx->pool ? tc_pool_size(ctx->pool) : 1);
+    tc_fused_state_reset(ctx, workspace, j.slot);
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, ir_task, &j);
     if (means && !project)
         tc_fused_plane_means(ctx, y, (ptrdiff_t)n * dw->p.K, (size_t)OH * OW, means);

@@ -155,8 +155,7 @@ void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage
     j.slot = pg_slot(&j.serial, pw, gc, h, w, OH, band, &j.ebuf_floats, &j.gws_floats);
     j.h = h, j.w = w, j.OH = OH, j.OW = OW, j.band = band;
     j.nbands = (OH + band - 1) / band;
-    tc_fused_state_reset((float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), j.slot,
-                         ctx->pool ? tc_pool_size(ctx->pool) : 1);
+    tc_fused_state_reset(ctx, workspace, j.slot);
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, pg_band_task, &j);
     if (means)
         tc_fused_plane_means(ctx, y, (ptrdiff_t)n * gc->p.K, (size_t)OH * OW, means);

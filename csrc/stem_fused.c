@@ -143,7 +143,6 @@ void tc_stem_fused_f32(const tc_ctx *ctx, const tc_ir_stage *stem, const tc_ir_s
     j.h = h, j.w = w, j.band = band;
     j.slot = slot_size(&j.serial, stem, dw, h, w, j.SH, j.SW, j.OW, band);
     j.nbands = (j.OH + band - 1) / band;
-    tc_fused_state_reset((float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), j.slot,
-                         ctx->pool ? tc_pool_size(ctx->pool) : 1);
+    tc_fused_state_reset(ctx, workspace, j.slot);
     tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)n * j.nbands, 1, sf_task, &j);
 }
