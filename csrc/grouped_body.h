@@ -214,6 +214,15 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
      * time here, 56 masked stores per group).  Likewise each phase of sw == 2's last chunk. */
     const int row_whole = sw == 1 && pl + TC_VL <= wph;
     const int e_whole = qe + whole / 2 + TC_VL <= wph, o_whole = qo + whole / 2 + TC_VL <= wph;
+    /* The odd columns' last chunk one column to the left, from the padding column before
+     * them (or the chunk before's last value): whole where it ends inside the row, as o_whole
+     * does not (RegNetY's 440-channel stride-2 layer, 14-value rows into phases 8 wide: a
+     * masked store per row, 6160 per run).  Loaded from s - 1, lane 0 off at the row's start:
+     * ev then holds x[i - 1], x[i + 1], ... and od the even columns as before. */
+    const int o_left = e_whole && left > 0 && !overlap && (qo >= 1 || whole > 0) &&
+                       qo - 1 + whole / 2 + TC_VL <= wph;
+    const tc_m m_lo1 = tc_m_range(whole > 0 ? 0 : 1, left + 1),
+               m_hi1 = tc_m_range(0, left + 1 - TC_VL);
     for (int c = 0; c < C; c++)
         for (int ih = 0; ih < h; ih++) {
             const int r = ih + pt;
@@ -244,6 +253,10 @@ static void TC_GC_COPY_FN(const float *x, int C, int h, int w, int pt, int pl, i
                 tc_v_load_even_odd(s + i, &ev, &od);
                 tc_v_store(e + i / 2, tc_v_unscramble(ev));
                 tc_v_store(o + i / 2, tc_v_unscramble(od));
+            } else if (o_left) {
+                tc_v_load_even_odd_masked(s + i - 1, m_lo1, m_hi1, &ev, &od);
+                tc_v_store(e + i / 2, tc_v_unscramble(od));
+                tc_v_store(o + i / 2 - 1, tc_v_unscramble(ev));
             } else if (left > 0) {
                 tc_v_load_even_odd_masked(s + i, m_lo, m_hi, &ev, &od);
                 if (e_whole)

@@ -67,6 +67,13 @@ CASES = [
     (1, 24, 10, 28, 24, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3),
     (1, 24, 14, 14, 24, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3),
     (1, 16, 6, 28, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),
+    # stride-2 rows whose odd columns' last chunk is stored from one column to the left (the
+    # padding before them, or the chunk before's last value): left pads 1 and 2 on rows of 14,
+    # 27 (16 + 11) and 9; left pad 0 (no padding column: masked as before)
+    (1, 16, 9, 14, 16, (3, 3), (2, 2), (1, 2, 1, 1), (1, 1), 2),
+    (1, 16, 8, 27, 16, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 2),
+    (2, 16, 7, 9, 16, (3, 3), (2, 2), (1, 1, 1, 0), (1, 1), 2),
+    (1, 16, 8, 14, 16, (3, 3), (2, 2), (0, 0, 1, 1), (1, 1), 2),
     # grouped planes of 1 and 5 output vectors (a run of 2 recomputing its last; 3 + 2)
     (1, 8, 1, 5, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),
     (2, 16, 5, 5, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2),
