@@ -207,6 +207,13 @@ static unsigned wg_output4_avx2(const float *m, ptrdiff_t mstride, float bias, f
     for (int l = 0; l < 8; l++)
         contig &= rows[l] == 4 && cols[l] == 4 && yp[l] == yp[0] + 4 * l &&
                   (rp[0] ? rp[l] == rp[0] + 4 * l : rp[l] == NULL);
+    /* Tried without gain (s18, 2026-12-02): outside the contiguous case, each pair of whole
+     * tiles side by side in y (o[q] holds tiles 2q | 2q + 1) stored as 8 floats instead of two
+     * store_row calls.  SqueezeNet's layers, where no group is contiguous at 27x27 and 13x13
+     * and 3 of 7 are at 55x55: 16->64 at 55, 56, 27, 13 and 32->128 at 27, 13 took 0.98-1.04
+     * of the time (in-process A/B, medians of 150, bit-identical).  The per-tile gap between
+     * 64x64 (all contiguous, 2.8 us a tile) and 55x55 or 56x56 (3.2-3.6) is not the stores'
+     * count. */
     const int early = act_early(act, rp);
     const tc_act_k act_in = act; /* applied by act_vectors when early */
     if (early)

@@ -51,6 +51,10 @@ SHAPES = [
     ("1 row", 1, 7, 9, 1, 40, (1, 1, 1, 1)),
     ("wide rows (8 tiles side by side)", 1, 16, 24, 18, 75, (1, 1, 1, 1)),
     ("wide pad 0, patches at the end of x", 2, 4, 5, 10, 34, (0, 0, 0, 0)),
+    # SqueezeNet's maps: 14 tiles a row (groups of 8 crossing rows: pairs of whole tiles
+    # side by side, the last tile 3 wide) and 7 (pairs across rows)
+    ("squeezenet 16->24@55", 1, 16, 24, 55, 55, (1, 1, 1, 1)),
+    ("squeezenet 8->12@27", 1, 8, 12, 27, 27, (1, 1, 1, 1)),
     # several chunks of tiles: with 2 threads each thread runs whole chunks
     ("many chunks 128@62x64", 1, 128, 128, 62, 64, (1, 1, 1, 1)),
 ]
@@ -106,7 +110,8 @@ def test_winograd_matches_direct(name, r, tile, ctx):
 
 @algos
 @pytest.mark.parametrize("name", ["odd 5->7 13x11", "N=2 odd", "resnet 512@7", "vgg conv3 (scaled)",
-                                  "wide rows (8 tiles side by side)"])
+                                  "wide rows (8 tiles side by side)", "squeezenet 16->24@55",
+                                  "squeezenet 8->12@27"])
 def test_winograd_fused_epilogue(name, r, tile, ctx):
     """No bias, residual (separate and aliasing y), relu, caller workspace."""
     x, w, b, pads, ref = case(name, r)
@@ -222,6 +227,7 @@ NAN_SHAPES = [
     ("small 5->7 13x11", 2, 5, 7, 13, 11, (1, 1, 1, 1)),
     ("asym pads 6->13", 1, 6, 13, 10, 9, (0, 2, 1, 0)),
     ("wide 16->24 18x75", 1, 16, 24, 18, 75, (1, 1, 1, 1)),  # 8 whole tiles side by side
+    ("squeezenet 8->12@27", 1, 8, 12, 27, 27, (1, 1, 1, 1)),  # pairs of whole tiles
 ]
 
 
