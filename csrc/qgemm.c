@@ -521,7 +521,7 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * speedup: ResNet-50 int8 1.91-1.95 over the run (GEMM tasks 1.95-1.96, Winograd 1.81-1.91,
  * the stem's copy 1.91-1.93, the input's quantization 1.17-1.80, the shared-row fill 1.06-1.30
  * before qdriver_fill_rows), ResNet-18 int8 1.93.  Per layer, the 2-thread work (sum of the
- * chunks) over the 1-thread work: 0.94-1.10 per GEMM, whole run within the noise (timing
+ * chunks) over the 1-thread work: about 1.0 (0.91-1.20 per step), within the noise (timing
  * each chunk by CLOCK_THREAD_CPUTIME_ID, a 2 us syscall here, had read as 1.16: per-chunk
  * timings need the vDSO clock); the U7S8 split redone per column chunk (4 x at 7x7, 2 x at
  * 14x14) is about 0.6% of the 2-thread run. */
