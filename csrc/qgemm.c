@@ -512,7 +512,19 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * reading its share of the activations (which the previous layer's threads wrote by
  * rows).  Few row blocks (late layers, GEMVs) are not enough tasks: the
  * columns are split too, and then the rows are packed once, before the tasks, rather
- * than by each chunk. */
+ * than by each chunk.
+ *
+ * Measured at 2 threads (s18, 2026-12-02, Zen 4, emulated AVX2, load 6-7): the int8 splits
+ * are not what ResNet-50 int8 loses to onnxruntime from 1 to 2 threads (0.80 -> 0.96 in
+ * bench_int8.py).  A simulation build (every chunk of a 2-thread job run in turn on the
+ * caller, claimed as the pool would, each timed; not committed) gives the jobs' ideal
+ * speedup: ResNet-50 int8 1.91-1.95 over the run (GEMM tasks 1.95-1.96, Winograd 1.81-1.91,
+ * the stem's copy 1.91-1.93, the input's quantization 1.17-1.80, the shared-row fill 1.06-1.30
+ * before qdriver_fill_rows), ResNet-18 int8 1.93.  Per layer, the 2-thread work (sum of the
+ * chunks) over the 1-thread work: about 1.0 (0.91-1.20 per step), within the noise (timing
+ * each chunk by CLOCK_THREAD_CPUTIME_ID, a 2 us syscall here, had read as 1.16: per-chunk
+ * timings need the vDSO clock); the U7S8 split redone per column chunk (4 x at 7x7, 2 x at
+ * 14x14) is about 0.6% of the 2-thread run. */
 static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = TC_QMB / mr;
@@ -612,6 +624,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * panels' ends, whatever their length): ResNet-50's fc (32 KiB panels, no driver prefetch)
  * in the model, min of 25, 3 alternations (00:11): 322 / 252 / 302 against 323 / 252 / 297 */
 #define TC_QGEMM_PREFETCH_BYTES 8192
+
+/* Rows per thread at least, where the rows shared by the column chunks are filled first
+ * (an im2col row of a 3x3 layer at 7x7 is 4.5 KiB) */
+#define TC_QFILL_GRAIN 8
 
 /* Products of fewer multiply-adds run on one thread: about 3 us on one core of the AVX2
  * kernels (vpmaddwd, 16 products each) */
@@ -745,13 +761,15 @@ size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, in
     return epi + 64 + (shared > own ? shared : own) + 64 + ptrs + 64;
 }
 
-static void qdriver_fill_blocks(void *arg, int tid, ptrdiff_t b0, ptrdiff_t b1)
+/* Rows [r0, r1) of the rows shared by the tasks (the columns split), in pieces of at most
+ * TC_QMB rows */
+static void qdriver_fill_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
 {
     const tc_qdriver *d = arg;
     (void)tid;
-    for (ptrdiff_t b = b0; b < b1; b++) {
-        int m0 = (int)b * TC_QMB, mcount = d->M - m0 < TC_QMB ? d->M - m0 : TC_QMB;
-        d->fill(d, m0, mcount, d->ws_rows + (size_t)m0 * row_bytes(d->format, d->K));
+    for (ptrdiff_t m0 = r0; m0 < r1; m0 += TC_QMB) {
+        int mcount = r1 - m0 < TC_QMB ? (int)(r1 - m0) : TC_QMB;
+        d->fill(d, (int)m0, mcount, d->ws_rows + (size_t)m0 * row_bytes(d->format, d->K));
     }
 }
 
@@ -953,8 +971,11 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     tc_pool *pool = ctx && (double)d->M * d->N * d->K >= TC_QGEMM_MIN_SPLIT ? ctx->pool : NULL;
     plan_tasks(pool ? tc_pool_size(pool) : 1, d, np);
     d->shared_rows = !d->direct && !d->taps && d->ncchunks > 1;
+    /* the threads fill even shares of the rows: in blocks of TC_QMB, a 7x7 map's 49 im2col
+     * rows were 48 + 1 (ResNet-50 int8's 3x3 and strided 1x1 layers at 7x7, 2 threads: the
+     * fill ran on one thread, s18 simulation build below) */
     if (d->shared_rows)
-        tc_parallel_for(pool, (d->M + TC_QMB - 1) / TC_QMB, 1, qdriver_fill_blocks, d);
+        tc_parallel_for(pool, d->M, TC_QFILL_GRAIN, qdriver_fill_rows, d);
     tc_parallel_for_dynamic(pool, (ptrdiff_t)d->nblocks * d->ncchunks, 1, qdriver_task, d);
 }
 
