@@ -445,7 +445,21 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                      * run right after the eviction warms the weights before the timed one
                      * (440 <- 440: 205-207 us against 189-191 back to back): most of it is
                      * not the weights' fetch, which the tiles' own prefetch 2 KiB ahead
-                     * and the L2 streamer already hide. */
+                     * and the L2 streamer already hide.
+                     * Where the 1x1 layers of 14x14 and 7x7 maps stand (s18, Zen 4, AVX2 kernels,
+                     * 1 thread, 2026-12-02 16:51, the host quiet for once): lone, with bias and
+                     * Clip or residual, every MobileNetV2 / MnasNet / EfficientNet-B0 / V3-Large
+                     * shape at 101-108 GF/s, 94-100% of the 108 GF/s FMA peak (fma_peak.c), min
+                     * of 100 runs (benchmarks/pointwise_ab.c); pointwise_shapes.py --min:
+                     * onnxruntime's lone layers 86-103 GF/s (tinycnn 1.03-1.19x faster at 14x14,
+                     * 1.00-1.07x at 7x7).  onnxruntime's nodes in the networks (its profiler, min
+                     * of 60 runs) run about as fast: MobileNetV2 features.12's 96 -> 576 and
+                     * 576 -> 96 at 14x14 222 and 206 us (98 and 106 GF/s), MnasNet layers.12's
+                     * 192 -> 1152 and 1152 -> 192 at 7x7 241 and 232 us.  In the networks (this
+                     * driver timed per call, thread CPU, mean of 200 runs, load 7 on 2 cores) the
+                     * same GEMMs ran at 71-87 GF/s, about onnxruntime's medians there.  Little is
+                     * left in these tiles at 1 thread: ~5% at best.  Re-measured: the aligned
+                     * copy of B at 14x14 too (TC_GEMM_COPY_MAX_N_AVX2 208) 1.00-1.05 of the time. */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
                     const int a_in_l1 = (size_t)mc * kc * sizeof(float) <= TC_GEMM_PF_A_L1_BYTES;
                     const float *bblk = g->B + (ptrdiff_t)kc0 * g->ldb + nc0;
@@ -729,6 +743,16 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
         if ((pages > kern->inplace_max_pages && !inplace_few_rows(op, ldb)) ||
             ldb % TC_GEMM_INPLACE_ALIAS_FLOATS == 0)
             return 0;
+        /* A lead, not taken (s18, Zen 4, AVX2 emulation, 1 thread, load 7-8 on 2 cores,
+         * 2026-12-02 17:16-17:27, same bits): B packed on every map of 65..256 columns
+         * (14x14, 13x13: "|| op->N <= 256" here).  Lone layers (benchmarks/pointwise_ab.c,
+         * 30-40 rounds both orders) 96 -> 576 ... 672 -> 112 at 14x14: min 1.00-1.12 of the
+         * in-place time (in place wins undisturbed), median 0.95-1.02 (packed wins under
+         * load).  Whole networks in one process (subgraph_shapes.py --against, 16-20 rounds,
+         * in-place / packed time, median [25-75%]): MobileNetV2 1.024 [1.012-1.052] and
+         * 1.008 [0.979-1.028], EfficientNet-B0 1.021 [0.967-1.037], MnasNet 0.995
+         * [0.901-1.032], SqueezeNet 0.996 [0.977-1.025], ResNet-50 1.029 [0.991-1.057].
+         * Worth a quieter measurement with GoogLeNet, DenseNet, RegNetY and ShuffleNet too. */
         if (op->N > 4 * NR && op->N % NR != 1 && (long)op->M * op->K >= TC_GEMM_PACKED_MK)
             return 0;
     }
@@ -799,6 +823,16 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_wide = kern->tile_wide;
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
     job.uk_inplace = gemm_b_inplace(op, kern) ? kern->tile_inplace : NULL;
+    /* Sigmoid / SiLU after the tiles (act_rows), not in them.  Tried without gain (s18, Zen 4,
+     * AVX2 kernels, 1 thread, benchmarks/pointwise_ab.c, thread CPU min of 200 runs alternating
+     * both builds in one process, 2026-12-02 17:0x): the whole in-place tiles of one K block
+     * applying SiLU inline as they store (tc_sigmoid_avx2 in store_tile_fixed, the same bits),
+     * so the out-of-order core could overlap its divides with the next tile's FMAs: 1.02-1.05
+     * of this pass's time on 112 -> 672 and 80 -> 480 at 14x14 and 40 -> 240 at 28x28 (1.08
+     * on a loaded host).  The pass costs 0.30-0.33 ns a value whatever the layout (16-column
+     * blocks, rows of 192, one flat run: ALU-bound, ~9 cycles per 8 lanes; without its divide
+     * 0.29-0.31, two vectors interleaved op by op 0.325 on 16-column blocks): 12-20% of those
+     * expansions (275 -> 315 us on 112 -> 672 at 14x14, where ReLU costs nothing). */
     job.act_rows = tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL;
     job.ws = workspace;
     job.pack_cols = gemm_pack_cols(op, &job);
