@@ -908,7 +908,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     /* the tail's lanes past the row are the masked load's zeros: stored whole
                      * they land on the row's right pads (zeros) and the next row of the phase
                      * plane (its pads, or its interior, copied after this row); masked only on
-                     * a phase plane's last row, whose next is another plane's first */
+                     * a phase plane's last row, whose next is another plane's first.  Dropped
+                     * try (s18, benchmarks/dw_ab.sh, 31 rounds, load 9-10, same bits): the tail
+                     * read by plain loads (into the next row, but on the plane's last row) and
+                     * its lanes past the row zeroed by an AND with tme / tmo instead of the
+                     * masked load: 5x5/2 144@56 1.01, 72@56 1.02, 240@28 1.02 of this */
                     if ((i >> 1) < Hq - 1) {
                         tc_v_store(de + jf, e);
                         if (jf < no)
