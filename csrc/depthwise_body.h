@@ -639,7 +639,24 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
         TC_DW_BLOCK_GROUPS(8, 4)
         TC_DW_BLOCK_GROUPS(4, 0)
 #undef TC_DW_BLOCK_GROUPS
-        /* back to channel planes: residual, activation, store */
+        /* back to channel planes: residual, activation, store.
+         * Where the kernel's time goes on this Zen 4 host (s18, benchmarks/dw_ab.sh: a part
+         * skipped against the whole, AVX2, 1 thread, thread CPU time, 31 rounds alternating
+         * in one process, load 7-9): the input copy 0.20 of 3x3 576@14, 0.39 of 3x3/2 576@14,
+         * 0.17 of 3x3 960@7, 0.14 of 5x5 672@14; the taps' FMAs 0.41, 0.29, 0.36, 0.50; this
+         * pass (against one store per 8 pixels) 0.28, 0.21, 0.24, 0.21 (HardSwish; SiLU's
+         * deferred pass aside).  Its stores' misses are not the cost: every block's outputs
+         * written into one L1-resident block ran 0.97-1.01.  Dropped tries (same protocol,
+         * same bits): the 8 x 8 transposes read from memory as 128-bit row halves paired by
+         * vinsertf128, two in-lane levels (the second one shuffle and two blends per pair of
+         * rows: 12 shuffles, 8 blends, 16 loads instead of 24 shuffles and 8 loads; alone 13.3
+         * against 18.1 ns per transpose and its stores), in the copy and here: 3x3/2 576@14
+         * 1.07 [1.03-1.09], 5x5 480@14 1.05-1.14, 3x3 576@14 and 960@7 0.98-1.03 (in the copy
+         * alone 1.03-1.07, its loads come from L2; here alone 0.97-1.00); here, two in-lane
+         * levels leaving channels j and j + 4 in one vector, the activation on it, its halves
+         * stored (16 shuffles, 16 128-bit stores instead of 24 and 8): Clip 0.96-0.98, Relu
+         * 0.98-1.025, 5x5 1.00-1.015; the activation's parameters taken once (ak[0]) for the
+         * kinds that have one set: 0.97-1.00.  The shuffles are not the limit here. */
         for (int o0 = 0; o0 < n; o0 += TC_VL) {
             /* without a residual (which may be y) the last vector may overlap
              * the one before, as above */
@@ -891,7 +908,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     /* the tail's lanes past the row are the masked load's zeros: stored whole
                      * they land on the row's right pads (zeros) and the next row of the phase
                      * plane (its pads, or its interior, copied after this row); masked only on
-                     * a phase plane's last row, whose next is another plane's first */
+                     * a phase plane's last row, whose next is another plane's first.  Dropped
+                     * try (s18, benchmarks/dw_ab.sh, 31 rounds, load 9-10, same bits): the tail
+                     * read by plain loads (into the next row, but on the plane's last row) and
+                     * its lanes past the row zeroed by an AND with tme / tmo instead of the
+                     * masked load: 5x5/2 144@56 1.01, 72@56 1.02, 240@28 1.02 of this */
                     if ((i >> 1) < Hq - 1) {
                         tc_v_store(de + jf, e);
                         if (jf < no)
