@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 import onnx
@@ -26,20 +25,14 @@ from onnx import shape_inference
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
+from qsteps import thread_clock_runs  # noqa: E402
 from subgraph_shapes import other_build  # noqa: E402
 
 
 def tc_conv_min(sess, feed, runs, best):
     """the minimum time (ms) of the session's convolution step over runs profiled runs"""
-    real = time.perf_counter_ns
-    time.perf_counter_ns = time.thread_time_ns
-    try:
-        for _ in range(runs):
-            _, recs = sess.run_profiled(feed)
-            t = sum(r["seconds"] for r in recs if r["op"].startswith("QLinearConv")) * 1e3
-            best = min(best, t)
-    finally:
-        time.perf_counter_ns = real
+    for recs in thread_clock_runs(sess, feed, runs):
+        best = min(best, sum(r["seconds"] for r in recs if r["op"].startswith("QLinearConv")) * 1e3)
     return best
 
 

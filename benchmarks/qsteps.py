@@ -25,20 +25,26 @@ import tinycnn  # noqa: E402
 from subgraph_shapes import other_build  # noqa: E402
 
 
-def tc_times(sess, feed, runs, all_):
-    """each node's time per run (the sum of its steps) appended to all_[node]"""
+def thread_clock_runs(sess, feed, runs):
+    """runs profiled runs of a tinycnn session, each step timed on the thread's CPU clock
+    (its profiler reads time.perf_counter_ns): yields each run's records"""
     real = time.perf_counter_ns
     time.perf_counter_ns = time.thread_time_ns
     try:
         for _ in range(runs):
-            _, recs = sess.run_profiled(feed)
-            per = collections.defaultdict(float)
-            for r in recs:
-                per[r["node"]] += r["seconds"] * 1e3
-            for k, v in per.items():
-                all_.setdefault(k, []).append(v)
+            yield sess.run_profiled(feed)[1]
     finally:
         time.perf_counter_ns = real
+
+
+def tc_times(sess, feed, runs, all_):
+    """each node's time per run (the sum of its steps) appended to all_[node]"""
+    for recs in thread_clock_runs(sess, feed, runs):
+        per = collections.defaultdict(float)
+        for r in recs:
+            per[r["node"]] += r["seconds"] * 1e3
+        for k, v in per.items():
+            all_.setdefault(k, []).append(v)
 
 
 def main():
