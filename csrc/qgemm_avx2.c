@@ -144,7 +144,10 @@ static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, _
  * unrolled by 4) against 6 x 16's 77 and 5 x 16's 86 (2026-12-01 20:35).  Both unrolled by
  * 4: the 6 x 16 loop's spill then costs less (lone loop 75 -> 94 GMAC/s at K = 576, 72 -> 92
  * at K = 96; in MobileNetV2 1t, 21:26, three alternations: expansions 0.984, projections
- * 0.989, model 0.987-0.991). */
+ * 0.989, model 0.987-0.991).  Tried (s18-q, 2026-12-02): vpmaddwd's ones as a memory operand
+ * (inline asm, a load folded into it) to free their register for the 6 x 16 loop: gcc 12
+ * still spilled one accumulator there (the same 8 stack accesses in the loop unrolled by 4,
+ * objdump), so it was not built. */
 static inline __attribute__((always_inline)) void u7s8_tile_avx2(
     const int R, int klen, const void *const *rows, int mr, const void *b, const tc_qepi *e,
     int nr, void *y, ptrdiff_t ldy)
@@ -315,7 +318,15 @@ static inline uint32_t nonzero_mask(__m256i x)
 /* tc_u7s8_split's twin, row by row: 32 bytes at a time (vpsubusb, vpminub against the
  * widths), then 16, 8 and 4 for the rest of kpad (a multiple of 4); the bytes outside the
  * window where a - base - lim or base - a is not 0 (saturating), 8 groups per mask: a
- * row's own (per_row), or the tile's from the rows' ORed into scratch. */
+ * row's own (per_row), or the tile's from the rows' ORed into scratch.
+ * The split is 13-15% of a short-K layer's time (MobileNetV2's 24 -> 144 at 56x56, perf,
+ * emulated AVX2, 1 thread), and few bytes fall outside (that network's 1x1 layers: 0.0-3.8%
+ * of the groups, 0.0-0.8% for all but the 7x7 projections, so most rows and tiles have
+ * none).  Tried and dropped (s18-q, 2026-12-02): each row's (or the tile's) offsets ORed
+ * into one register, its groups found only where that was not 0 (the row split again, the
+ * tile's from scratch), no vpmovmskb per 32 bytes: bit-identical, whole MobileNetV2 int8 in
+ * one process against main (subgraph_shapes.py --against, 25 rounds, twice, host loaded
+ * at 8) 1.010 [0.986-1.045] and 1.013 [0.983-1.126]: nothing to keep. */
 void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
                         const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
                         uint8_t *scratch, int *nfix)

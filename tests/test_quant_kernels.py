@@ -296,6 +296,74 @@ def test_quantize_per_axis_and_long_runs(ctx):
     np.testing.assert_array_equal(y, ref.astype(np.uint8))
 
 
+def test_bound_qgemm_follows_its_buffers(ctx):
+    """QGemm.bind (a plan's step: a classifier's GEMV) checks once and runs again over the
+    same buffers: new activations give what run() and numpy give, one row and several, with
+    the fused residual add read from its buffer at each call; a wrong size is refused."""
+    rng = np.random.default_rng(9)
+    for m, k, n in [(1, 64, 40), (1, 1280, 100), (7, 96, 24)]:
+        w = rng.integers(-128, 128, (n, k)).astype(np.int16)
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
+        layer = K.QGemm(ctx, w, K.QOutput(np.uint8, bias, scale, 7))
+        res_layer = K.QGemm(ctx, w, K.QOutput(np.uint8, bias, scale, 7,
+                                              residual=(0.05, 3, 0.04, 7, 0.07, 5, True)))
+        a = np.empty((m, k), np.uint8)
+        y = np.empty((m, n), np.uint8)
+        r = np.empty((m, n), np.uint8)
+        fused = np.empty((m, n), np.uint8)
+        call = layer.bind(a, 5, y, np.empty(layer.workspace_size(m), np.float32))
+        res_call = res_layer.bind(a, 5, fused, residual=r)
+        for _ in range(3):
+            a[...] = rng.integers(0, 256, a.shape)
+            r[...] = rng.integers(0, 256, r.shape)
+            call()
+            res_call()
+            acc = (a.astype(np.int64) - 5) @ w.T.astype(np.int64) + bias
+            np.testing.assert_array_equal(y, output_of(acc, np.uint8, scale, 7, 0, 255),
+                                          err_msg=f"m={m} k={k} n={n}")
+            want = np.empty((m, n), np.uint8)
+            res_layer.run(a, 5, want, residual=r)
+            np.testing.assert_array_equal(fused, want, err_msg=f"residual m={m} k={k} n={n}")
+        with pytest.raises(ValueError, match="QGemm: y"):
+            layer.bind(a, 5, np.empty((m, n + 1), np.uint8))
+
+
+def test_bound_quantize_and_dequantize_follow_their_buffers(ctx):
+    """bind_quantize / bind_dequantize (a plan's steps) check once and run again over the
+    same buffers: new contents give what the unbound calls and numpy give, per tensor and
+    per channel, uint8, int8 and int32 inputs; refused sizes and counts name the call."""
+    rng = np.random.default_rng(5)
+    x = np.empty((3, 4, 10), np.float32)
+    scale = (rng.random(4) * 0.05 + 0.01).astype(np.float32)
+    for dtype in (np.uint8, np.int8):
+        info = np.iinfo(dtype)
+        zp = rng.integers(info.min, info.max, 4).astype(np.int32)
+        q = np.empty(x.shape, dtype)
+        f = np.empty(x.shape, np.float32)
+        quant = K.bind_quantize(ctx, x, q, scale, zp, 3, 4, 10)
+        dequant = K.bind_dequantize(ctx, q, f, scale[:1], zp[:1], 120, 1, 1)
+        for _ in range(3):
+            x[...] = rng.standard_normal(x.shape) * 2
+            quant()
+            ref = np.clip(np.rint(x / scale[:, None]) + zp[:, None], info.min, info.max)
+            np.testing.assert_array_equal(q, ref.astype(dtype), err_msg=dtype.__name__)
+            dequant()
+            np.testing.assert_array_equal(
+                f, ((q.astype(np.int32) - zp[0]).astype(np.float32) * scale[0]),
+                err_msg=dtype.__name__)
+    acc = np.empty(12, np.int32)
+    out = np.empty(12, np.float32)
+    dequant = K.bind_dequantize(ctx, acc, out, scale[:1], np.zeros(1, np.int32), 12, 1, 1)
+    acc[...] = rng.integers(-2**31, 2**31 - 1, 12)
+    dequant()
+    np.testing.assert_array_equal(out, acc.astype(np.float32) * scale[0])
+    with pytest.raises(ValueError, match="quantize: x"):
+        K.bind_quantize(ctx, x, np.empty(7, np.uint8), scale[:1], zp[:1], 120, 1, 1)
+    with pytest.raises(ValueError, match="dequantize: 4 scales and 1 zero points"):
+        K.bind_dequantize(ctx, q, f, scale, zp[:1], 3, 4, 10)
+
+
 @pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
 def test_fused_residual_add_equals_the_convolution_then_qlinearadd(ctx, depthwise):
     """The output stage's QLinearAdd (ResNet's residual merge) gives what the convolution
@@ -1163,13 +1231,37 @@ def test_u7s8_split_of_every_row_length_is_exact():
         w[:, -1] = -128
         bias = rng.integers(-5000, 5000, n).astype(np.int32)
         for zp in (0, 128, 200):
-            a = _window_case(rng, 13, kd, zp)
-            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
-            want = output_of(acc, np.int32, None, 0, 0, 0)
-            for (isa, t), c in ctxs.items():
-                y = np.empty((13, n), np.int32)
-                K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
-                assert np.array_equal(y, want), f"{isa} {t}t: k={kd} zp={zp}"
+            _check_u7s8_sums(ctxs, w, bias, _window_case(rng, 13, kd, zp), zp, f"k={kd}")
+
+
+def _check_u7s8_sums(ctxs, w, bias, a, zp, what):
+    """U7S8's int32 sums of (a - zp) * w + bias against numpy int64 in every context"""
+    want = output_of((a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias, np.int32, None,
+                     0, 0, 0)
+    for (isa, t), c in ctxs.items():
+        y = np.empty((a.shape[0], w.shape[0]), np.int32)
+        K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
+        assert np.array_equal(y, want), f"{isa} {t}t: {what} zp={zp}"
+
+
+def test_u7s8_split_with_few_bytes_outside_is_exact():
+    """U7S8's split where few bytes fall outside the window (most rows and tiles of
+    MobileNetV2's 1x1 layers have none): rows wholly inside it, with one byte outside in one
+    row at the start, middle or end of K (a tile's first, a middle and its last row; below or
+    above the window), and none at all, against numpy int64."""
+    rng = np.random.default_rng(43)
+    ctxs = _tiers_at((1, 2))
+    n = 19
+    for kd in (16, 24, 63, 96, 145, 200):
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        for zp in (0, 140):
+            b = min(max(zp - 64, 0), 127)
+            for row, col in [(None, None), (0, 0), (8, kd // 2), (11, kd - 1), (17, 5 % kd)]:
+                a = rng.integers(b, b + 127, (18, kd)).astype(np.uint8)
+                if row is not None:
+                    a[row, col] = 255 if (row + zp) % 2 == 0 or not b else 0
+                _check_u7s8_sums(ctxs, w, bias, a, zp, f"k={kd} outside {row, col}")
 
 
 @pytest.mark.parametrize("c", [3, 16, 32, 64, 75])

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _kernels as K
 from . import op
-from .common import UnsupportedOperator, gemm_shapes, matmul_shapes, prod
+from .common import UnsupportedOperator, bound_step, gemm_shapes, matmul_shapes, prod
 from .qcommon import Q8, all_const, scalar_param, scales, type_range, zero_points
 
 MS_DOMAIN = "com.microsoft"
@@ -34,7 +34,10 @@ MS_DOMAIN = "com.microsoft"
 # activations around zero point 144) 214-216 / 224-226.  Later (2026-12-01 17:27, the
 # networks' own weights and activations, 3 alternated sessions, thread CPU us) C = 16 turned
 # the other way: MobileNetV2's 16 -> 96 at 112x112 (zero point 144) 470-490 / 440-453,
-# EfficientNet-B0's (zero point 134) 476-493 / 446-451: so from 24 channels.
+# EfficientNet-B0's (zero point 134) 476-493 / 446-451: so from 24 channels.  Again on the Zen
+# 4 host (s18-q, 2026-12-02 17:05, benchmarks/qconv_layers.py --set
+# ops.qmatmul._U7S8_MIN_CHANNELS=16 against the same build): MobileNetV2's 16 -> 96 1.07 of
+# S16X2's time.
 # Its split of the rows is shared by the output channels' panels: with one panel (16
 # channels or fewer) S16X2 is faster.  Lone MobileNetV2 features.1 projection 32 -> 16 at
 # 112x112 (its weights and activations, zero point 0, emulated AVX2, 1 thread, 2026-12-01
@@ -96,9 +99,10 @@ def _matmul(n, A, B, out_dtype, make_output, params, a_zp_of):
         az = a_zp_of(*consts[:-1])
         rows = prod(a_shape[:-1])
 
-        def qgemm(a, y, ws):
-            layer.run(a.reshape(rows, k), az, y.reshape(rows, nn), ws)
-        return n.emit(qgemm, [A], [(final, out_dtype)], workspace=layer.workspace_size(rows))
+        def bind(a, y, ws):
+            return layer.bind(a.reshape(rows, k), az, y.reshape(rows, nn), ws)
+        return n.emit(bound_step(bind), [A], [(final, out_dtype)],
+                      workspace=layer.workspace_size(rows))
     present = [p for p in params if p is not None]
     slots = [i for i, p in enumerate(params) if p is not None]
 

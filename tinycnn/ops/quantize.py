@@ -9,7 +9,7 @@ import numpy as np
 from .. import _kernels as K
 from ..ir import CHANNELS_LAST, stored_shape
 from . import op
-from .common import UnsupportedOperator, axis_index, prod
+from .common import UnsupportedOperator, axis_index, bound_step, prod
 from .qcommon import Q8, scales, type_mismatch, zero_points
 
 
@@ -65,9 +65,9 @@ def _quantize(n, x, y_scale, y_zero_point, axis, out_dtype):
         s, z = _params(n, y_scale.const, None if y_zero_point is None else y_zero_point.const,
                        out_dtype, "y", count)
 
-        def quantize(xa, ya):
-            K.quantize(ctx, xa, ya, s, z, outer, c, inner)
-        return n.emit(quantize, [x], [(x.shape, out_dtype)], layout=layout)
+        def bind(xa, ya):
+            return K.bind_quantize(ctx, xa, ya, s, z, outer, c, inner)
+        return n.emit(bound_step(bind), [x], [(x.shape, out_dtype)], layout=layout)
 
     ins = [x, y_scale] + ([y_zero_point] if y_zero_point is not None else [])
 
@@ -156,9 +156,9 @@ def _dequantize(n, x, x_scale, x_zero_point, axis):
     if x_scale.const is not None and (x_zero_point is None or x_zero_point.const is not None):
         s, z = params(x_scale.const, None if x_zero_point is None else x_zero_point.const)
 
-        def dequantize(xa, ya):
-            K.dequantize(ctx, xa, ya, s, z, outer, c, inner)
-        return n.emit(dequantize, [x], [(x.shape, np.float32)], layout=layout)
+        def bind(xa, ya):
+            return K.bind_dequantize(ctx, xa, ya, s, z, outer, c, inner)
+        return n.emit(bound_step(bind), [x], [(x.shape, np.float32)], layout=layout)
 
     ins = [x, x_scale] + ([x_zero_point] if x_zero_point is not None else [])
 

@@ -1,0 +1,116 @@
+"""Per step of a network, tinycnn against onnxruntime in one process, 1 thread: the minimum
+(or --stat median) over many runs of each step's time (tinycnn: the thread's CPU clock around
+each call of a profiled run, the steps of one node summed; onnxruntime: its profiler's per-node
+times, wall clock, whose minimum a loaded host moves little).  The minima of two engines' steps compare where the profilers' sums do not
+(a wall-clock profile on a shared host inflates the small steps).  Steps are matched by the ONNX
+node name they start with (onnxruntime's fused nodes keep the first node's name plus a suffix).
+With the AVX2 emulation env:
+  LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<ort_avx2> \
+  python benchmarks/qsteps.py MODEL.onnx [--rounds 20 --runs 10] [--against CHECKOUT]"""
+import argparse
+import collections
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import tinycnn  # noqa: E402
+from subgraph_shapes import other_build  # noqa: E402
+
+
+def thread_clock_runs(sess, feed, runs):
+    """runs profiled runs of a tinycnn session, each step timed on the thread's CPU clock
+    (its profiler reads time.perf_counter_ns): yields each run's records"""
+    real = time.perf_counter_ns
+    time.perf_counter_ns = time.thread_time_ns
+    try:
+        for _ in range(runs):
+            yield sess.run_profiled(feed)[1]
+    finally:
+        time.perf_counter_ns = real
+
+
+def tc_times(sess, feed, runs, all_):
+    """each node's time per run (the sum of its steps) appended to all_[node]"""
+    for recs in thread_clock_runs(sess, feed, runs):
+        per = collections.defaultdict(float)
+        for r in recs:
+            per[r["node"]] += r["seconds"] * 1e3
+        for k, v in per.items():
+            all_.setdefault(k, []).append(v)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--against", metavar="CHECKOUT")
+    ap.add_argument("--stat", choices=("min", "median"), default="min")
+    a = ap.parse_args()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.enable_profiling = True
+    so.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "p")
+    os_ = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
+    i = os_.get_inputs()[0]
+    x = np.maximum(np.random.default_rng(0).standard_normal(
+        [d if isinstance(d, int) else 1 for d in i.shape]), 0).astype(np.float32)
+    feed = {i.name: x}
+    pkgs = [("tinycnn", tinycnn)] + ([("against", other_build(a.against))] if a.against else [])
+    tcs = {}
+    for k, pkg in pkgs:
+        o = pkg.SessionOptions()
+        o.intra_op_num_threads = 1
+        tcs[k] = pkg.InferenceSession(a.model, o)
+    mins = {k: {} for k in tcs}
+    for r in range(a.rounds):
+        for _ in range(a.runs):
+            os_.run(None, feed)
+        for k, s in (tcs.items() if r % 2 == 0 else reversed(list(tcs.items()))):
+            tc_times(s, feed, a.runs, mins[k])
+    stat = min if a.stat == "min" else statistics.median
+    mins = {k: {n: stat(v) for n, v in d.items()} for k, d in mins.items()}
+    ev = json.load(open(os_.end_profiling()))
+    oall = {}
+    for e in ev:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            oall.setdefault(e["name"][:-len("_kernel_time")], []).append(e["dur"] / 1e3)
+    om = {n: stat(v) for n, v in oall.items()}
+    # onnxruntime's node -> the tinycnn step whose name is its prefix (longest)
+    keys = sorted(mins["tinycnn"], key=len, reverse=True)
+    og = collections.defaultdict(float)
+    unmatched = 0.0
+    for n, t in om.items():
+        k = next((k for k in keys if n.startswith(k)), None)
+        if k is None:
+            unmatched += t
+        else:
+            og[k] += t
+    tot = collections.Counter()
+    hdr = f"{'step':52s} {'tinycnn':>8s}" + (" against" if a.against else "") + f" {'ort':>8s} {'tc/ort':>6s}"
+    print(hdr)
+    for k in mins["tinycnn"]:
+        t = mins["tinycnn"][k]
+        o = og.get(k, 0.0)
+        tot["tinycnn"] += t
+        tot["ort"] += o
+        line = f"{k[-52:]:52s} {t:8.3f}"
+        if a.against:
+            tot["against"] += mins["against"].get(k, 0.0)
+            line += f" {mins['against'].get(k, 0.0):8.3f}"
+        print(line + f" {o:8.3f} {t / o if o else float('nan'):6.2f}")
+    print(f"{'SUM (' + a.stat + ')':52s} {tot['tinycnn']:8.3f}" + (f" {tot['against']:8.3f}" if a.against else "")
+          + f" {tot['ort']:8.3f} {tot['tinycnn'] / tot['ort']:6.2f}   (ort unmatched {unmatched:.3f})")
+
+
+if __name__ == "__main__":
+    main()
