@@ -76,18 +76,17 @@ TC_STEM_TILE_FN(const float *x, const ptrdiff_t *offs, int ntaps, const float *w
             xv[v] = tc_v_load(xs + 8 * v);
         /* one weight broadcast at a time: 12 accumulators, 3 pixel vectors and 1 weight
          * are the 16 registers (four broadcasts first spilled accumulators in the loop) */
-        const tc_v w0 = tc_v_set1(w[0]);
-        for (int v = 0; v < nv; v++)
-            a0[v] = tc_v_fma(w0, xv[v], a0[v]);
-        const tc_v w1 = tc_v_set1(w[1]);
-        for (int v = 0; v < nv; v++)
-            a1[v] = tc_v_fma(w1, xv[v], a1[v]);
-        const tc_v w2 = tc_v_set1(w[2]);
-        for (int v = 0; v < nv; v++)
-            a2[v] = tc_v_fma(w2, xv[v], a2[v]);
-        const tc_v w3 = tc_v_set1(w[3]);
-        for (int v = 0; v < nv; v++)
-            a3[v] = tc_v_fma(w3, xv[v], a3[v]);
+#define TC_STEM_FMA(acc, wi)                                                                 \
+    do {                                                                                     \
+        const tc_v wv = tc_v_set1(wi);                                                       \
+        for (int v = 0; v < nv; v++)                                                         \
+            acc[v] = tc_v_fma(wv, xv[v], acc[v]);                                            \
+    } while (0)
+        TC_STEM_FMA(a0, w[0]);
+        TC_STEM_FMA(a1, w[1]);
+        TC_STEM_FMA(a2, w[2]);
+        TC_STEM_FMA(a3, w[3]);
+#undef TC_STEM_FMA
     }
     const int tail = n - 8 * (nv - 1); /* lanes of the last vector, 1..8 */
     TC_STEM_CAT(TC_STEM_TILE_FN, _out)(a0, nv, tail, kind, act, residual, y);
