@@ -4,8 +4,9 @@ pools); found by graph._fuse_conv_maxpool.
 
 Where the convolution runs as a banded stem (algo 'gemm' on a strided layer of few input
 channels, or the direct 'stem') the pair is one call (csrc/conv.c tc_conv2d_maxpool_f32):
-each band of the stem's rows pooled in its thread's buffer, the stem's output (SqueezeNet: 64 x 111 x 111, 3.2 MB)
-never written whole; elsewhere the two steps it was.  Both give the same bits.
+each band of the stem's rows pooled in its thread's buffer, the stem's output (SqueezeNet:
+64 x 111 x 111, 3.2 MB) never written whole; elsewhere the two steps it was.  Both give the
+same bits (for one algorithm).
 """
 import numpy as np
 
