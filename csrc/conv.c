@@ -1020,10 +1020,11 @@ static void stem_run(const tc_ctx *ctx, const tc_conv2d_params *p, int rows, int
 /* SqueezeNet's stem writes 64 x 111 x 111 floats (3.2 MB, past L2) that only its 3x3/2 max
  * pool reads.  Here each thread computes bands of the stem's rows into a buffer of its own
  * (a few hundred KB, L2) and pools them there: the stem's output never goes to memory and
- * back.  Consecutive bands of a thread share the rows their windows overlap on (1 of 3 at
- * 3x3/2): carried to the top of the buffer, not recomputed; only a thread's first band
- * computes them.  Lone layers with 32 MB written between runs (AVX2 emulation, 1 thread,
- * thread CPU time, 60 alternating runs, 2026-12-02 03:57, loaded host), fused / stem then
+ * back (the stem's rows by the GEMM bands, or by the direct kernel, tc_stem_rows_f32, on
+ * its own L1-sized sub-bands).  Consecutive bands of a thread share the rows their windows
+ * overlap on (1 of 3 at 3x3/2): carried to the top of the buffer, not recomputed; only a
+ * thread's first band computes them.  Lone layers with 32 MB written between runs (AVX2
+ * emulation, 1 thread, thread CPU time, 60 alternating runs, 2026-12-02 03:57, loaded host), fused / stem then
  * pool, median and min: SqueezeNet's 3->64 3x3/2 + 3x3/2 0.54 / 0.60, ResNet's 7x7/2 pad 3
  * + 3x3/2 pad 1 0.77 / 0.85.  In SqueezeNet (one process alternating ORT and both sessions,
  * 03:38) the fused step took 0.53 / 0.65 of the two it replaces. */
@@ -1063,7 +1064,7 @@ int tc_conv2d_maxpool_check(const tc_conv2d_params *p, int algo, const tc_pool2d
 {
     int OH, OW;
     if (!q || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
-        !stem_band_rows(p, algo, OW))
+        !(stem_band_rows(p, algo, OW) || algo == TC_CONV_ALGO_STEM))
         return -1;
     tc_pool2d_desc d = *q;
     d.nc = 1, d.h = OH, d.w = OW;
@@ -1076,6 +1077,15 @@ static size_t cp_buffer_floats(const tc_conv2d_params *p, const tc_pool2d_desc *
     return ((size_t)p->K * cp_buffer_rows(q, OH, cp_band_rows(q, OW)) * OW + 15) / 16 * 16;
 }
 
+/* Floats of a thread's stem slot: the GEMM band's (stem_slot_floats) or the direct stem's
+ * (tc_stem_rows_f32's workspace, which aligns its own start), a multiple of 16 */
+static size_t cp_stem_slot(const tc_conv2d_params *p, int algo, int rows, int h, int w)
+{
+    if (algo == TC_CONV_ALGO_STEM)
+        return (tc_stem_rows_workspace_size(p, h, w) + 15) / 16 * 16;
+    return stem_slot_floats(p, rows, w);
+}
+
 size_t tc_conv2d_maxpool_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
                                         const tc_pool2d_desc *q, int h, int w)
 {
@@ -1084,7 +1094,7 @@ size_t tc_conv2d_maxpool_workspace_size(const tc_ctx *ctx, const tc_conv2d_param
         return 0;
     const int rows = cp_buffer_rows(q, OH, cp_band_rows(q, OW));
     return (size_t)tc_pool_size(ctx ? ctx->pool : NULL) *
-               (stem_slot_floats(p, rows, w) + cp_buffer_floats(p, q, OH, OW)) + 16;
+               (cp_stem_slot(p, algo, rows, h, w) + cp_buffer_floats(p, q, OH, OW)) + 16;
 }
 
 typedef struct {
@@ -1092,6 +1102,7 @@ typedef struct {
     const tc_pool2d_desc *q;
     void (*max_plane)(const tc_pool2d_desc *d, const float *x, float *y);
     int R, bands, threads;
+    int direct; /* the direct stem (tc_stem_rows_f32 in the thread's slot), not the GEMM */
     size_t buf; /* floats of a thread's buffer; the buffers follow every thread's stem slot */
 } cp_job;
 
@@ -1127,7 +1138,12 @@ static void cp_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                     memmove(buf + k * ld, buf + k * ld + (ptrdiff_t)(s0 - held0) * OW,
                             (size_t)(held1 - s0) * OW * sizeof(float));
         }
-        if (s1 > c0) {
+        if (s1 > c0 && j->direct) {
+            const tc_conv2d_params *p = s->p;
+            tc_stem_rows_f32(j->sj.serial, p, s->h, s->w, s->x + (size_t)b * p->C * s->h * s->w,
+                             c0, s1, j->sj.packed, j->sj.bias, j->sj.act,
+                             buf + (ptrdiff_t)(c0 - s0) * OW, ld, s->ws + (size_t)tid * s->slot);
+        } else if (s1 > c0) {
             stem_band bd;
             stem_band_at(s, tid, b, c0, s1, &bd);
             stem_band_gemm(&j->sj, &bd, buf + (ptrdiff_t)(c0 - s0) * OW, ld, NULL, 0);
@@ -1160,8 +1176,9 @@ int tc_conv2d_maxpool_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo
     j.bands = (q->oh + j.R - 1) / j.R;
     j.buf = cp_buffer_floats(p, q, OH, OW);
     j.threads = tc_pool_size(ctx ? ctx->pool : NULL);
+    j.direct = algo == TC_CONV_ALGO_STEM;
     const int rows = cp_buffer_rows(q, OH, j.R);
-    stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, stem_slot_floats(p, rows, w),
+    stem_bands_init(ctx, p, x, h, w, OH, OW, rows, workspace, cp_stem_slot(p, algo, rows, h, w),
                     &j.sj.s);
     tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)n * j.bands, 1, cp_task, &j);
     return 0;

@@ -12,21 +12,60 @@
  * residual and activation on the way out.  A row's last tile is 1..3 vectors,
  * the last one masked. */
 
+#define TC_STEM_CAT_(a, b) a##b
+#define TC_STEM_CAT(a, b) TC_STEM_CAT_(a, b)
+
+/* The activation of a tile's epilogue, a constant of each tile function: none, ReLU or
+ * HardSwish (the stems' kinds) inlined without the per-vector switch of tc_v_act, or
+ * TC_STEM_ACT_ANY: act[i]'s kind at run time (NULL: none, or a deferred kind). */
+#define TC_STEM_ACT_ANY (-1)
+
+/* One channel's row of a tile out: acc[0..nv) + residual, then the activation (kind, above;
+ * act: this channel's), stored to y[0, 8 * (nv - 1) + tail) */
+static inline __attribute__((always_inline)) void
+TC_STEM_CAT(TC_STEM_TILE_FN, _out)(const tc_v *acc, const int nv, int tail, const int kind,
+                                   const tc_act_k *act, const float *residual, float *y)
+{
+    const tc_m last = tc_m_range(0, tail);
+    for (int v = 0; v < nv; v++) {
+        tc_v s = acc[v];
+        const int full = v < nv - 1 || tail == 8;
+        if (residual)
+            s = tc_v_add(s, full ? tc_v_load(residual + 8 * v) : tc_v_load_masked(residual + 8 * v, last));
+        if (kind == TC_ACT_RELU || kind == TC_ACT_HARD_SWISH) {
+            tc_act_k k = *act;
+            k.kind = kind; /* a constant: tc_v_act's switch folds away */
+            s = tc_v_act(k, s);
+        } else if (kind == TC_STEM_ACT_ANY && act) {
+            s = tc_v_act(*act, s);
+        }
+        if (full)
+            tc_v_store(y + 8 * v, s);
+        else
+            tc_v_store_masked(y + 8 * v, last, s);
+    }
+}
+
 /* One tile: channels [0, nk) of a block (nk <= 4; the packed weights are zero
  * past the last channel), output pixels [0, n) of a row, 8 * (nv - 1) < n <= 8 * nv.
  * x: the row's first output pixel in the phase planes (tap t at x + offs[t], the
  * lanes past n read up to 8 * nv - n floats further: the caller's slack)
  * w: [ntaps][4]  b: [4]  act: [4] or NULL (none, or a deferred kind)
- * residual: like y or NULL  y: nk rows [n], ldy apart */
+ * residual: like y or NULL  y: nk rows [n], ldy apart
+ * kind (a constant): the activation of every channel, TC_STEM_ACT_ANY: act's. */
 static inline __attribute__((always_inline)) void
 TC_STEM_TILE_FN(const float *x, const ptrdiff_t *offs, int ntaps, const float *w, const float *b,
                 const tc_act_k *act, int nk, const float *residual, float *y, ptrdiff_t ldy,
-                int n, const int nv)
+                int n, const int nv, const int kind)
 {
-    tc_v acc[4][3];
-    for (int i = 0; i < 4; i++)
-        for (int v = 0; v < nv; v++)
-            acc[i][v] = tc_v_set1(b[i]);
+    /* four arrays, not one [4][3]: gcc kept a [4][3] array on the stack around the loop */
+    tc_v a0[3], a1[3], a2[3], a3[3];
+    for (int v = 0; v < nv; v++) {
+        a0[v] = tc_v_set1(b[0]);
+        a1[v] = tc_v_set1(b[1]);
+        a2[v] = tc_v_set1(b[2]);
+        a3[v] = tc_v_set1(b[3]);
+    }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 3
 #endif
@@ -35,47 +74,82 @@ TC_STEM_TILE_FN(const float *x, const ptrdiff_t *offs, int ntaps, const float *w
         tc_v xv[3];
         for (int v = 0; v < nv; v++)
             xv[v] = tc_v_load(xs + 8 * v);
-        for (int i = 0; i < 4; i++) {
-            const tc_v wi = tc_v_set1(w[i]);
-            for (int v = 0; v < nv; v++)
-                acc[i][v] = tc_v_fma(wi, xv[v], acc[i][v]);
-        }
+        /* one weight broadcast at a time: 12 accumulators, 3 pixel vectors and 1 weight
+         * are the 16 registers (four broadcasts first spilled accumulators in the loop) */
+#define TC_STEM_FMA(acc, wi)                                                                 \
+    do {                                                                                     \
+        const tc_v wv = tc_v_set1(wi);                                                       \
+        for (int v = 0; v < nv; v++)                                                         \
+            acc[v] = tc_v_fma(wv, xv[v], acc[v]);                                            \
+    } while (0)
+        TC_STEM_FMA(a0, w[0]);
+        TC_STEM_FMA(a1, w[1]);
+        TC_STEM_FMA(a2, w[2]);
+        TC_STEM_FMA(a3, w[3]);
+#undef TC_STEM_FMA
     }
-    const tc_m last = tc_m_range(0, n - 8 * (nv - 1));
-    for (int i = 0; i < nk; i++) {
-        float *yi = y + (ptrdiff_t)i * ldy;
-        const float *ri = residual ? residual + (ptrdiff_t)i * ldy : NULL;
-        for (int v = 0; v < nv; v++) {
-            tc_v s = acc[i][v];
-            const int full = v < nv - 1 || n == 8 * nv;
-            if (ri)
-                s = tc_v_add(s, full ? tc_v_load(ri + 8 * v) : tc_v_load_masked(ri + 8 * v, last));
-            if (act)
-                s = tc_v_act(act[i], s);
-            if (full)
-                tc_v_store(yi + 8 * v, s);
-            else
-                tc_v_store_masked(yi + 8 * v, last, s);
-        }
-    }
+    const int tail = n - 8 * (nv - 1); /* lanes of the last vector, 1..8 */
+    TC_STEM_CAT(TC_STEM_TILE_FN, _out)(a0, nv, tail, kind, act, residual, y);
+    if (nk > 1)
+        TC_STEM_CAT(TC_STEM_TILE_FN, _out)(a1, nv, tail, kind, act ? act + 1 : NULL,
+                                           residual ? residual + ldy : NULL, y + ldy);
+    if (nk > 2)
+        TC_STEM_CAT(TC_STEM_TILE_FN, _out)(a2, nv, tail, kind, act ? act + 2 : NULL,
+                                           residual ? residual + 2 * ldy : NULL, y + 2 * ldy);
+    if (nk > 3)
+        TC_STEM_CAT(TC_STEM_TILE_FN, _out)(a3, nv, tail, kind, act ? act + 3 : NULL,
+                                           residual ? residual + 3 * ldy : NULL, y + 3 * ldy);
 }
 
-/* The tile for 3, 2 and 1 vectors, each its own function: inlined into the band loop, gcc
- * kept the pixel position as an index into the planes and spent three address additions
- * per tap on it; as a function the loads are base + offset + constant. */
-#define TC_STEM_CAT_(a, b) a##b
-#define TC_STEM_CAT(a, b) TC_STEM_CAT_(a, b)
-#define TC_STEM_TILE_NV(nv)                                                                  \
-    static __attribute__((noinline)) void TC_STEM_CAT(TC_STEM_TILE_FN, nv)(                  \
+/* The tile for 3, 2 and 1 vectors and each activation constant, each its own function:
+ * inlined into the band loop, gcc kept the pixel position as an index into the planes and
+ * spent three address additions per tap on it; as a function the loads are
+ * base + offset + constant. */
+#define TC_STEM_TILE_NV(nv, kind, sfx)                                                       \
+    static __attribute__((noinline)) void TC_STEM_CAT(TC_STEM_TILE_FN, sfx)(                 \
         const float *x, const ptrdiff_t *offs, int ntaps, const float *w, const float *b,     \
         const tc_act_k *act, int nk, const float *residual, float *y, ptrdiff_t ldy, int n)   \
     {                                                                                        \
-        TC_STEM_TILE_FN(x, offs, ntaps, w, b, act, nk, residual, y, ldy, n, nv);             \
+        TC_STEM_TILE_FN(x, offs, ntaps, w, b, act, nk, residual, y, ldy, n, nv, kind);       \
     }
-TC_STEM_TILE_NV(1)
-TC_STEM_TILE_NV(2)
-TC_STEM_TILE_NV(3)
+TC_STEM_TILE_NV(1, TC_STEM_ACT_ANY, 1)
+TC_STEM_TILE_NV(2, TC_STEM_ACT_ANY, 2)
+TC_STEM_TILE_NV(3, TC_STEM_ACT_ANY, 3)
+TC_STEM_TILE_NV(1, TC_ACT_NONE, 1n)
+TC_STEM_TILE_NV(2, TC_ACT_NONE, 2n)
+TC_STEM_TILE_NV(3, TC_ACT_NONE, 3n)
+TC_STEM_TILE_NV(1, TC_ACT_RELU, 1r)
+TC_STEM_TILE_NV(2, TC_ACT_RELU, 2r)
+TC_STEM_TILE_NV(3, TC_ACT_RELU, 3r)
+TC_STEM_TILE_NV(1, TC_ACT_HARD_SWISH, 1h)
+TC_STEM_TILE_NV(2, TC_ACT_HARD_SWISH, 2h)
+TC_STEM_TILE_NV(3, TC_ACT_HARD_SWISH, 3h)
 #undef TC_STEM_TILE_NV
+
+typedef void (*TC_STEM_CAT(TC_STEM_TILE_FN, _t))(const float *, const ptrdiff_t *, int,
+                                                 const float *, const float *, const tc_act_k *,
+                                                 int, const float *, float *, ptrdiff_t, int);
+
+/* The tiles of 1, 2 and 3 vectors for a block's activations a[0, nk) (NULL: none) */
+static void TC_STEM_CAT(TC_STEM_TILE_FN, _pick)(const tc_act_k *a, int nk,
+                                                TC_STEM_CAT(TC_STEM_TILE_FN, _t) t[3])
+{
+#define TC_STEM_PICK(s1, s2, s3)                                                             \
+    (t[0] = TC_STEM_CAT(TC_STEM_TILE_FN, s1), t[1] = TC_STEM_CAT(TC_STEM_TILE_FN, s2),       \
+     t[2] = TC_STEM_CAT(TC_STEM_TILE_FN, s3))
+    int same = 1;
+    for (int i = 1; a && i < nk; i++)
+        same &= a[i].kind == a[0].kind;
+    if (!a)
+        TC_STEM_PICK(1n, 2n, 3n);
+    else if (same && a[0].kind == TC_ACT_RELU)
+        TC_STEM_PICK(1r, 2r, 3r);
+    else if (same && a[0].kind == TC_ACT_HARD_SWISH)
+        TC_STEM_PICK(1h, 2h, 3h);
+    else
+        TC_STEM_PICK(1, 2, 3);
+#undef TC_STEM_PICK
+}
 
 /* One band of rows of one image, every output channel.
  * xp: the band's phase planes, output pixel (r, c) of the band at xp + r * wph + c, tap t
@@ -98,23 +172,22 @@ static void TC_STEM_FN(const float *xp, const ptrdiff_t *offs, int ntaps, int wp
         const tc_act_k *a = act && !deferred ? ak : NULL;
         float *yk = y + (ptrdiff_t)k0 * ldy;
         const float *rk = residual ? residual + (ptrdiff_t)k0 * ldy : NULL;
+        TC_STEM_CAT(TC_STEM_TILE_FN, _t) tile[3];
+        TC_STEM_CAT(TC_STEM_TILE_FN, _pick)(a, nk, tile);
+        const TC_STEM_CAT(TC_STEM_TILE_FN, _t) t1 = tile[0], t2 = tile[1], t3 = tile[2];
         for (int r = 0; r < rows; r++) {
             const float *xr = xp + (size_t)r * wph;
             const ptrdiff_t o = (ptrdiff_t)r * OW;
             int c = 0;
             for (; c + 24 <= OW; c += 24)
-                TC_STEM_CAT(TC_STEM_TILE_FN, 3)(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL,
-                                yk + o + c, ldy, 24);
+                t3(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL, yk + o + c, ldy, 24);
             const int n = OW - c;
             if (n > 16)
-                TC_STEM_CAT(TC_STEM_TILE_FN, 3)(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL,
-                                yk + o + c, ldy, n);
+                t3(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL, yk + o + c, ldy, n);
             else if (n > 8)
-                TC_STEM_CAT(TC_STEM_TILE_FN, 2)(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL,
-                                yk + o + c, ldy, n);
+                t2(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL, yk + o + c, ldy, n);
             else if (n > 0)
-                TC_STEM_CAT(TC_STEM_TILE_FN, 1)(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL,
-                                yk + o + c, ldy, n);
+                t1(xr + c, offs, ntaps, w, b, a, nk, rk ? rk + o + c : NULL, yk + o + c, ldy, n);
         }
         if (deferred) /* the band's rows of these channels, just written */
             for (int i = 0; i < nk; i++)

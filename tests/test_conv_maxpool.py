@@ -35,14 +35,16 @@ def _case_id(c):
         *c[:7], c[8], c[9], "".join(map(str, c[10])), c[11], "ceil" if c[12] else "")
 
 
+@pytest.mark.parametrize("algo", ["gemm", "stem"])
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_fused_is_the_layer_then_the_pool_bit_for_bit(ctx, case):
+def test_fused_is_the_layer_then_the_pool_bit_for_bit(ctx, case, algo):
+    """Both banded stems: the GEMM's and the direct kernel's (tc_stem_rows_f32)."""
     n, c, k, h, w, ck, cs, cpads, pk, ps, ppads, pd, ceil = case
     rng = np.random.default_rng(sum(map(int, case[:7])))
     x = rng.standard_normal((n, c, h, w), dtype=np.float32)
     wt = rng.standard_normal((k, c, ck, ck), dtype=np.float32) / np.float32(ck * np.sqrt(c))
     for act in ACTS:
-        layer = _kernels.Conv2d(ctx, wt, rng.standard_normal(k, dtype=np.float32), algo="gemm",
+        layer = _kernels.Conv2d(ctx, wt, rng.standard_normal(k, dtype=np.float32), algo=algo,
                                 strides=(cs, cs), pads=cpads, **act)
         t = np.empty(layer.output_shape(n, h, w), np.float32)
         layer.run(x, t, None, np.empty(layer.workspace_size(n, h, w), np.float32))

@@ -174,8 +174,14 @@ def _winograd_5x5(k, c, out_hw, short_chain):
 # with the next band's input prefetched as the GEMM stem does): ShuffleNetV2 0.91x,
 # MobileNetV2 0.93-0.97x, MobileNetV3 0.92x, EfficientNet-B0 0.90x (17:51); SqueezeNet's
 # 3->64 0.94-1.04x over three pairs: not clear enough to move it.
+# s18 (2026-12-02, Zen 4, loaded host), with the tile's activation a constant (ReLU without the
+# per-vector switch): SqueezeNet's 3->64 + ReLU alone, one process alternating the two
+# algorithms (14 rounds of 10 calls), direct / GEMM 0.885x [0.83-0.93] in cache, 0.90x with
+# the output evicted; its stem + MaxPool block (ops/fused_cp.py, both banded with the pool,
+# subgraph_shapes.py, 10 rounds) 0.889x [0.87-0.90] of the GEMM bands, 1.16 -> 1.02 of ORT
+# (not bit-identical to the GEMM: another summation order; the same error against ORT).
 STEM_MAX_C = 4
-STEM_MAX_K = 32
+STEM_MAX_K = 64
 STEM_MAX_TAPS = 100
 
 

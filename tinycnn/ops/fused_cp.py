@@ -3,9 +3,10 @@ only a MaxPool reads (SqueezeNet's, ResNet's, GoogLeNet's and DenseNet's stems a
 pools); found by graph._fuse_conv_maxpool.
 
 Where the convolution runs as a banded stem (algo 'gemm' on a strided layer of few input
-channels) the pair is one call (csrc/conv.c tc_conv2d_maxpool_f32): each band of the stem's
-rows pooled in its thread's buffer, the stem's output (SqueezeNet: 64 x 111 x 111, 3.2 MB)
-never written whole; elsewhere the two steps it was.  Both give the same bits.
+channels, or the direct 'stem') the pair is one call (csrc/conv.c tc_conv2d_maxpool_f32):
+each band of the stem's rows pooled in its thread's buffer, the stem's output (SqueezeNet:
+64 x 111 x 111, 3.2 MB) never written whole; elsewhere the two steps it was.  Both give the
+same bits (for one algorithm).
 """
 import numpy as np
 
@@ -71,14 +72,12 @@ def _plan_fused(n, X, W, B, act, geo, pool):
         return None
     c = conv_layer(n, X, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
                    geo["kernel_shape"], geo["pads"], geo["strides"])
-    if c.layer is None or c.algo != "gemm":
-        # Tried (s17-grp, 2026-12-02): the direct stem (algo 'stem') in these bands too,
-        # its rows computed band by band into the pool's buffer (stem_direct_band at the
-        # buffer's stride).  ShuffleNetV2's 3->24 3x3/2 + 3x3/2 (a 1.2 MB stem output) in one
-        # process alternating fused, unfused and ORT (1 thread, AVX2 emulation, thread CPU
-        # time, 20 rounds): fused / unfused 1.01 [0.97-1.11], in the model 1.01
-        # [0.98-1.06]: the stem kernel's own time is the gap to ORT (1.15-1.35x), not
-        # the trip of its output through L3.  Dropped.
+    if c.layer is None or c.algo not in ("gemm", "stem"):
+        # The direct stem (algo 'stem') in these bands since s18 (tc_stem_rows_f32 into the
+        # pool's buffer): SqueezeNet's 3->64 + pool 0.889x [0.87-0.90] of the GEMM bands
+        # (ops/conv_algo.py).  s17-grp had found the fusion itself a wash on ShuffleNetV2's
+        # 3->24 + pool (fused / unfused 1.01 [0.97-1.11]); s18 again 1.006 [0.97-1.03]
+        # (subgraph_shapes.py, 10 rounds, bit-identical): its gap to ORT is the stem kernel.
         return None
     q = _pool(n, Value("", c.out_shape, np.float32), "max", **_pool_args(pool), plan_only=True)
     if q is None or 0 in q.y4:
