@@ -136,7 +136,8 @@ def main():
         conv = next(n for n in m.graph.node if (n.name or n.output[0]) == name)
         attrs = {at.name: onnx.helper.get_attribute_value(at) for at in conv.attribute}
         ks = attrs.get("kernel_shape", [0])[0]
-        shape = f"{tuple(acts[t].shape[1:])}->{ys['ort'].shape[1]} k{ks} s{attrs.get('strides', [1])[0]} g{attrs.get('group', 1)}"
+        shape = (f"{tuple(acts[t].shape[1:])}->{ys['ort'].shape[1]} k{ks} "
+                 f"s{attrs.get('strides', [1])[0]} g{attrs.get('group', 1)}")
         ms = " ".join(f"{k} {v * 1e3:7.1f}" for k, v in best.items())
         line = f"{name[-28:]:28s} {shape:30s} us: {ms}  tc/ort {best['tinycnn'] / best['ort']:5.2f}"
         if a.against:

@@ -1,8 +1,9 @@
 """Per step of a network, tinycnn against onnxruntime in one process, 1 thread: the minimum
 (or --stat median) over many runs of each step's time (tinycnn: the thread's CPU clock around
 each call of a profiled run, the steps of one node summed; onnxruntime: its profiler's per-node
-times, wall clock, whose minimum a loaded host moves little).  The minima of two engines' steps compare where the profilers' sums do not
-(a wall-clock profile on a shared host inflates the small steps).  Steps are matched by the ONNX
+times, wall clock, whose minimum a loaded host moves little).  The minima of two engines'
+steps compare where the profilers' sums do not (a wall-clock profile on a shared host inflates
+the small steps).  Steps are matched by the ONNX
 node name they start with (onnxruntime's fused nodes keep the first node's name plus a suffix).
 With the AVX2 emulation env:
   LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<ort_avx2> \
