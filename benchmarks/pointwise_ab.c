@@ -15,6 +15,8 @@
  * Environment:
  *   PW_MODE    c: Clip for every layer, r: ReLU, s: SiLU, n: bias only (no residual)
  *   PW_ALGO    the enum tc_conv_algo (1: 1X1, the default; 8: 1X1_CHAN)
+ *   PW_ALGO_B  build B's algorithm where it differs (two algorithms of one build: the same .so
+ *              copied to two paths)
  *   PW_THREADS a pool of that many threads (wall time)
  *   PW_EVICT   bytes written before each timed run (L2 is 1 MiB on the Zen 4 host)
  *   PW_WARM    after the eviction, read back: 1 x, 2 the packed weights, 4 y (written), 8 the
@@ -103,7 +105,8 @@ int main(int argc, char **argv)
         !dlopen("libpython3.so", RTLD_NOW | RTLD_GLOBAL))
         fprintf(stderr, "no libpython (set LD_LIBRARY_PATH): %s\n", dlerror());
     const char *mode = getenv("PW_MODE") ? getenv("PW_MODE") : "";
-    const int algo = getenv("PW_ALGO") ? atoi(getenv("PW_ALGO")) : TC_CONV_ALGO_1X1;
+    const int algo_a = getenv("PW_ALGO") ? atoi(getenv("PW_ALGO")) : TC_CONV_ALGO_1X1;
+    const int algo_b = getenv("PW_ALGO_B") ? atoi(getenv("PW_ALGO_B")) : algo_a;
     const int threads = getenv("PW_THREADS") ? atoi(getenv("PW_THREADS")) : 1;
     const size_t evict_n = getenv("PW_EVICT") ? (size_t)atol(getenv("PW_EVICT")) / sizeof(float) : 0;
     const int warm = getenv("PW_WARM") ? atoi(getenv("PW_WARM")) : 0;
@@ -143,17 +146,19 @@ int main(int argc, char **argv)
         const float *r = use_act ? NULL : res;
         float *packed[2], *ws[2], *y[2];
         double *t[2];
+        const int algo[2] = {algo_a, algo_b};
         for (int b = 0; b < 2; b++) {
-            packed[b] = floats(B[b].pack_size(&p, algo));
-            B[b].pack(&B[b].ctx, &p, algo, w, packed[b]);
-            ws[b] = floats(B[b].ws_size(&B[b].ctx, &p, algo, 1, H, H));
+            packed[b] = floats(B[b].pack_size(&p, algo[b]));
+            B[b].pack(&B[b].ctx, &p, algo[b], w, packed[b]);
+            ws[b] = floats(B[b].ws_size(&B[b].ctx, &p, algo[b], 1, H, H));
             y[b] = floats(K * N);
             t[b] = malloc(sizeof(double) * rounds * reps);
         }
         for (int round = 0; round < rounds; round++)
             for (int i = 0; i < 2; i++) {
                 const int b = round & 1 ? 1 - i : i; /* ABBAAB...: no position favoured */
-                B[b].conv(&B[b].ctx, &p, algo, 1, H, H, x, packed[b], bias, r, &act, y[b], ws[b]);
+                B[b].conv(&B[b].ctx, &p, algo[b], 1, H, H, x, packed[b], bias, r, &act, y[b],
+                          ws[b]);
                 for (int rep = 0; rep < reps; rep++) {
                     if (evict_n) {
                         volatile float sink = 0.0f;
@@ -161,7 +166,7 @@ int main(int argc, char **argv)
                             evict[q] += 1.0f;
                         for (size_t q = 0; (warm & 1) && q < C * N; q += 16)
                             sink += x[q];
-                        for (size_t q = 0; (warm & 2) && q < B[b].pack_size(&p, algo); q += 16)
+                        for (size_t q = 0; (warm & 2) && q < B[b].pack_size(&p, algo[b]); q += 16)
                             sink += packed[b][q];
                         for (size_t q = 0; (warm & 4) && q < K * N; q += 16)
                             y[b][q] = 0.0f;
@@ -170,8 +175,8 @@ int main(int argc, char **argv)
                         (void)sink;
                     }
                     const double t0 = now();
-                    B[b].conv(&B[b].ctx, &p, algo, 1, H, H, x, packed[b], bias, r, &act, y[b],
-                              ws[b]);
+                    B[b].conv(&B[b].ctx, &p, algo[b], 1, H, H, x, packed[b], bias, r, &act,
+                              y[b], ws[b]);
                     t[b][round * reps + rep] = now() - t0;
                 }
             }

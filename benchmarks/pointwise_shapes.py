@@ -72,7 +72,8 @@ POINTWISE = [
     ((160, 32, 32), 960, "lr"),
     ((960, 32, 32), 160, "lr"),
     ((960, 32, 32), 128, "lr"),
-    # SqueezeNet 1.1 (sq): squeeze, expand1x1, the classifier; RegNetY-400MF (rg): block1
+    # SqueezeNet 1.1 (sq): squeeze, expand1x1, the classifier; RegNetY-400MF (rg): block1-0's
+    # a and c, then a 1x1 per stage (block4-0's a: 208 -> 440 at 14x14)
     ((64, 55, 55), 16, "sq"),
     ((128, 55, 55), 16, "sq"),
     ((16, 55, 55), 64, "sq"),
@@ -88,6 +89,10 @@ POINTWISE = [
     ((512, 13, 13), 1000, "sq"),
     ((32, 112, 112), 48, "rg"),
     ((48, 56, 56), 48, "rg"),
+    ((104, 28, 28), 104, "rg"),
+    ((208, 14, 14), 208, "rg"),
+    ((208, 14, 14), 440, "rg"),
+    ((440, 7, 7), 440, "rg"),
 ]
 
 

@@ -459,7 +459,24 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                      * driver timed per call, thread CPU, mean of 200 runs, load 7 on 2 cores) the
                      * same GEMMs ran at 71-87 GF/s, about onnxruntime's medians there.  Little is
                      * left in these tiles at 1 thread: ~5% at best.  Re-measured: the aligned
-                     * copy of B at 14x14 too (TC_GEMM_COPY_MAX_N_AVX2 208) 1.00-1.05 of the time. */
+                     * copy of B at 14x14 too (TC_GEMM_COPY_MAX_N_AVX2 208) 1.00-1.05 of the time.
+                     * Tried without gain (s19, Zen 4, AVX2 kernels, 1 thread, pointwise_ab.c
+                     * with ReLU, 20 rounds, load 5 on 2 cores, 2026-12-02 20:57): on maps whose
+                     * B rows lie a page or more apart (ldb >= 1024), each tile call prefetching
+                     * (T1) its share of the next 32-column tile's kc rows of B: SqueezeNet's
+                     * squeezes 64 -> 16 and 128 -> 16 at 55x55 min 1.01 / 0.98 (median 0.97 /
+                     * 0.95), everything else slower: 16 -> 64 at 55x55 1.05, 24 -> 144 and
+                     * 96 -> 24 at 56x56 1.08, 48 -> 48 1.06, 16 -> 96 and 32 -> 48 at 112x112
+                     * 1.08 / 1.05 (the L2 streamer already follows each row of B).
+                     * SqueezeNet's and RegNetY's 1x1 layers (s19, same protocol, 20-30 rounds,
+                     * min): RegNetY 208 -> 440 and 208 -> 208 at 14x14 107 GF/s (335 and 159
+                     * us), 104 -> 208 at 28x28 108; SqueezeNet's 13x13 layers 92-104, its
+                     * classifier 512 -> 1000 at 13x13 (packed B) 104-107 (256 -> 1000: 100, so
+                     * its second K block costs nothing), 64 -> 16 and 128 -> 16 at 55x55 84-89
+                     * and 67-86, 16 -> 64 at 55x55 76-78.  In a session RegNetY's 208 -> 440
+                     * took 357 us (min of 2000 runs); against onnxruntime in one process
+                     * (subgraph_shapes.py, 21-31 rounds) 0.995, 1.16, 1.19 of its time,
+                     * moving with the load: session 18's 1.15 is not in these tiles. */
                     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
                     const int a_in_l1 = (size_t)mc * kc * sizeof(float) <= TC_GEMM_PF_A_L1_BYTES;
                     const float *bblk = g->B + (ptrdiff_t)kc0 * g->ldb + nc0;

@@ -44,6 +44,14 @@ def test_pointwise_ab_runs_two_copies_of_this_build(tmp_path):
     out = subprocess.run([str(exe), str(a), str(b), "1", "64", "16", "7"], env=env,
                          capture_output=True, text=True, check=True, timeout=120).stdout
     assert "same bits" in out, out
+    # two algorithms of one build (PW_ALGO_B): 1X1 against 1X1_CHAN, which promises the same
+    # bits, on a 55x55 map with ReLU (SqueezeNet's 128 -> 16) and a 13x13 expansion
+    env.update(PW_MODE="r", PW_ALGO="1", PW_ALGO_B="8")
+    out = subprocess.run([str(exe), str(a), str(b), "1", "128", "16", "55", "48", "192", "13"],
+                         env=env, capture_output=True, text=True, check=True, timeout=120).stdout
+    rows = [line for line in out.splitlines() if "->" in line]
+    assert len(rows) == 2, out
+    assert all(line.endswith("same bits") for line in rows), out
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")

@@ -90,6 +90,10 @@ WINOGRAD5_MIN_TILES = 25
 # in_channels >= out_channels, 1.1-1.35 on the expansions).  The 7x7 projections of
 # MobileNetV2 with weights out of L2 (as in the model): 1x1 0.88 of 1x1_chan's time.  On
 # AVX-512 the row tiles are 12x32: 1x1_chan (AVX2's tile) took 1.22-1.37x there.
+# SqueezeNet 1.1's layers (AMD Zen 4, AVX2 kernels, 1 thread, benchmarks/pointwise_ab.c with
+# PW_ALGO_B=8 and ReLU, min of 200 runs, 2026-12-02 20:3x), 1x1_chan / 1x1: 55x55 64->16
+# 1.18, 128->16 0.97, 16->64 1.55; 27x27 128->32 0.975, 256->32 1.00, 32->128 1.34; 13x13
+# squeezes (256..512 -> 48..64) 0.96-1.00, 48->192 1.21, 64->256 1.14; 512->1000 1.04.
 CHAN_MAX_PIXELS = 48      # and not a multiple of 16 plus 0 or 1 (full row tiles)
 CHAN_ALWAYS_PIXELS = 16   # fewer: always the channel-lane tiles
 

@@ -32,6 +32,12 @@ from .fused_ir import _conv_args
 PG_FUSE_MIN_BYTES = 1_000_000
 # A band's slot (1x1 rows with the halo + grouped rows) at most this many bytes: the best
 # bands above, 8 rows, take 451 KB (block1-0) and 489 KB (block2-0); 16 rows, 0.9 MB, lose.
+# Smaller slots for the target's 512 KiB L2 won nothing here (s19, the pair's subgraph with
+# benchmarks/subgraph_shapes.py --against, 21-31 rounds, load 4-5 on 2 cores, 2026-12-02
+# 20:43, 512 KiB / smaller, median of per-round ratios): 256 KiB (4-row bands) block1-0
+# 1.045 0.967 1.024 1.014, block2-0 1.047 0.976 0.983 1.001; 384 KiB 0.995 / 1.013; 192 KiB
+# 1.003 / 0.991; 128 KiB (2 and 1 rows) 0.945 / 0.882.  The pair fused ran 0.89 of it unfused
+# [0.87-0.92] (block1-0) and 0.88-1.0 of onnxruntime's time.
 PG_BAND_BYTES = 512 * 1024
 # A depthwise pair (1x1 -> depthwise whose output a squeeze-and-excitation reads) runs in
 # bands (fused_ir.band_rows) only at stride 2 and where its expanded tensor takes this many
