@@ -46,6 +46,10 @@ CASES = [
     # stride 2, both column phases deinterleaved in one pass: rows of 41 and 34 (pads 1, 0)
     (1, 3, 9, 41, 5, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),
     (2, 4, 8, 34, 6, (3, 3), (2, 2), (0, 0, 1, 1), (1, 1), 1),
+    # rows of 17 and 16: the split's tail from an odd start (its last 16 values split again,
+    # stored over the ones before), and no tail
+    (1, 5, 6, 17, 6, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (1, 5, 7, 16, 6, (3, 3), (2, 2), (0, 1, 1, 0), (1, 1), 1),
     (1, 4, 11, 12, 9, (3, 3), (1, 2), (0, 2, 1, 0), (2, 1), 1),     # asymmetric pads, dilation
     (1, 3, 17, 16, 7, (5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1),
     (1, 2, 19, 18, 5, (5, 3), (2, 1), (2, 1, 0, 1), (2, 2), 1),

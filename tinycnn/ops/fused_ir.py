@@ -75,6 +75,25 @@ IR_BAND_S2_MIN_W = 96
 # depthwise is the difference, 1.7-2.0 of onnxruntime's alone (MobileNetV3-Large's features.2
 # 0.164 / 0.081 ms, MobileNetV2's features.4 0.106 / 0.061, MnasNet's 5x5 layers.9.0 0.098 /
 # 0.052), less in the band (column-split, 0.107 + 0.038 of copy on features.2, perf).
+# Session 19 (same host, 2026-12-02 20:33-20:50, load 2-5, AVX2 emulation, 1 thread; in one
+# process, benchmarks/subgraph_shapes.py, thread CPU time, median of the per-round ratios): every
+# MobileNetV2 block runs at 0.99-1.08 of onnxruntime's (features.1 with the stem 1.02, .2 0.99,
+# .3 0.93-1.02, .4 1.04-1.06, .5 to .17 0.97-1.08 over reruns), the network at 0.94-1.03.
+# No block is far behind: the time is in the work.  perf over the whole network: the GEMM
+# tiles 68% of the run (about 81% of the FMA peak over the 1x1 layers' 534 MFLOP), the
+# depthwise kernels 16%, the stem 3%, the column split 2%, the classifier's GEMV 2%.
+# onnxruntime per node (min of 300 profiled runs): features.2 expansion 504 us, depthwise 147,
+# projection 140; features.4 252, 57, 71: its stride-2 depthwise is the one stage clearly
+# faster than ours (about 0.09 ms + 0.02 of split copy, perf).  Tried and left, against this
+# planning, current / tried (above 1: the tried one faster):
+# - every block banded (IR_FUSE_MIN_BYTES 0, the usual bands): features.5 to .11 0.97-1.07,
+#   .12 to .17 0.76-0.97 (bands of 4 rows on 14x14 and 7x7 maps cut the GEMMs' columns);
+# - the blocks under the threshold as one band of the whole image (the three layers as one C
+#   call, the expanded tensor in the step's workspace): blocks 0.96-1.04, the network 0.96,
+#   0.99, 1.01 (three runs);
+# - twice the band budgets (640 KB, 480 KB stride 2: features.3 and .4 in 8-row bands, .2
+#   unchanged): features.3 alone 1.00-1.06, the network 0.98, 0.99.  Half the budgets plan the
+#   same MobileNetV2 bands (the DW_ROWS round-up).
 
 
 def fuse_min_bytes(c0, strides):
