@@ -47,13 +47,12 @@ static inline __m256 vmax3(const float *p, ptrdiff_t rs)
  * 180 vs 148 ns a 27x27 plane), the stores and reloads costing more than the shuffles
  * saved.  onnxruntime's pools run on channel-blocked (NCHWc) tensors: 8 channels per
  * vector, no shuffles (SqueezeNet's 256-channel pool: 20 us vs this row's 43). */
-static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
+static inline __attribute__((always_inline)) int
+max_row_3x3s2_from_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail,
+                        __m256 a)
 {
     const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
     int o = 0;
-    if (n < 8 || 2 * n + 1 > avail)
-        return 0;
-    __m256 a = nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr);
     for (; o + 8 <= n && 2 * o + 24 <= avail; o += 8) {
         const float *p = src + 2 * o;
         __m256 b, c;
@@ -102,6 +101,30 @@ static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, 
     return n;
 }
 
+static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
+{
+    if (n < 8 || 2 * n + 1 > avail)
+        return 0;
+    return max_row_3x3s2_from_avx2(src, rs, nr, y, n, avail,
+                                   nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr));
+}
+
+/* A whole row of a 3x3/2 max pool with one column of left padding (ShuffleNet's and ResNet's
+ * 112 -> 56 after the stem): output o reads columns 2o - 1 .. 2o + 1 of src, so the row
+ * kernel runs from column -1, its first column maxima (columns -1..6) loaded as columns 0..7
+ * moved up a lane, -inf entering lane 0 (max(-inf, v) = v, v's NaN included: the window's
+ * taps in the interior's order).  n >= 8 outputs, 2n <= w (the last window inside the row),
+ * w >= 23 (the first step carried, never loading column -1).  The generic path took the first
+ * output as a scalar window (a tenth of the pool's samples in ShuffleNet's fused stem + pool)
+ * and the last 7 with a masked store. */
+static void max_row_3x3s2_l1_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int w)
+{
+    const __m256 c0 = nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr);
+    const __m256 up = _mm256_permutevar8x32_ps(c0, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+    const __m256 a = _mm256_blend_ps(up, _mm256_set1_ps(-INFINITY), 0x01);
+    max_row_3x3s2_from_avx2(src - 1, rs, nr, y, n, w + 1, a);
+}
+
 /* 2x2 window, stride 2, no dilation, nr (<= 2) valid rows: 8 outputs per step
  * from 16 columns, the last step redoing the last 8.  Sums for average
  * pooling (the caller divides), in the portable order: from 0 (max: from
@@ -146,6 +169,17 @@ static void max_plane_avx2(const tc_pool2d_desc *d, const float *x, float *y)
         for (int oy = 0; oy < d->oh; oy++)
             max_row_3x3s2_avx2(x + (ptrdiff_t)2 * oy * d->w, d->w, 3, y + (ptrdiff_t)oy * d->ow,
                                d->ow, d->w);
+        return;
+    }
+    if (d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1 &&
+        d->pad_l == 1 && d->pad_t <= 1 && 2 * d->ow <= d->w && d->ow >= 8 && d->w >= 23 &&
+        2 * (d->oh - 1) - d->pad_t < d->h) {
+        for (int oy = 0; oy < d->oh; oy++) { /* rows clipped to the plane, every row >= 1 */
+            const int hs = 2 * oy - d->pad_t, i0 = hs < 0 ? -hs : 0;
+            const int i1 = d->h - hs < 3 ? d->h - hs : 3;
+            max_row_3x3s2_l1_avx2(x + (ptrdiff_t)(hs + i0) * d->w, d->w, i1 - i0,
+                                  y + (ptrdiff_t)oy * d->ow, d->ow, d->w);
+        }
         return;
     }
     pool_plane_(d, 1, 0, x, y);

@@ -137,6 +137,17 @@ def test_nan_rule_matches_onnxruntime(ctx):
         y = np.empty(expect.shape, np.float32)
         _kernels.max_pool2d(ctx, x, y, (k, k), (2, 2), (0, 0, 0, 0), (1, 1))
         np.testing.assert_array_equal(np.isnan(y), np.isnan(expect), err_msg=f"max_pool2d {k}x{k}/2 NaN positions")
+    # pad 1 (the AVX2 row from column -1 with -inf in its first lane, 24 columns and more)
+    x = rng.standard_normal((1, 2, 11, 30)).astype(np.float32)
+    x[0, 0, ::3, ::4] = np.nan
+    x[0, 1, 1::2, 1::2] = np.nan  # last taps of the pad-1 windows
+    expect = ort_pool("MaxPool", x, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    y = np.empty(expect.shape, np.float32)
+    _kernels.max_pool2d(ctx, x, y, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1))
+    # the first and last pooled rows and the last column left out: there onnxruntime visits
+    # the taps of the padded windows in another order (the portable path differs there too)
+    np.testing.assert_array_equal(np.isnan(y[..., 1:-1, :-1]), np.isnan(expect[..., 1:-1, :-1]),
+                                  err_msg="max_pool2d 3x3/2 pad 1 NaN positions")
     x = np.array([np.nan, 1, 5, 2, 3, 4, 0, 1, 2, 3], np.float32).reshape(1, 1, 10)
     y = np.empty((1, 1, 1), np.float32)
     _kernels.global_max_pool(ctx, x, y)
@@ -257,6 +268,10 @@ def test_isa_paths_agree_bitwise():
     # rows of 13 and 27 outputs (SqueezeNet's 3x3/2 pools: the AVX2 rows' overlapping last
     # step), 2x2/2 rows of 8..28 outputs (DenseNet's transitions)
     cases += [((1, 3, h, h), 3, 2, (0, 0, 0, 0)) for h in (27, 55, 18)]
+    # one column of left padding on rows of 8+ outputs (ShuffleNet's 112 -> 56 after its stem):
+    # the AVX2 row from column -1, -inf in its first lane
+    cases += [((1, 3, h, w), 3, 2, pads) for h, w in ((9, 112), (6, 24), (7, 47))
+              for pads in ((1, 1, 1, 1), (0, 1, 1, 0))]
     cases += [((1, 3, h, w), 2, 2, pads) for h, w in ((56, 56), (16, 17), (28, 23))
               for pads in ((0, 0, 0, 0), (1, 1, 0, 1))]
     for shape, k, s, pads in cases:
