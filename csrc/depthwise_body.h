@@ -824,16 +824,43 @@ static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, c
 #define TC_DW_STAGE_MAX 4608 /* floats of the padded copy (18 KiB of stack) */
 #define TC_DW_STAGE_OUT_MAX 1024 /* flat outputs OH * Wq */
 #define TC_DW_STAGE_MAX_OW 32
-/* floats of the staged buffer for a geometry (phase planes, the last group's overrun,
- * the copy's vector tail); 0 where the kernel does not take it */
-static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int OW, long *nflat)
+/* floats of the staged buffer for a geometry and phase-row length Wq (phase planes, the last
+ * group's overrun, the copy's vector tail); 0 where the kernel does not take it */
+static inline long TC_DW_CAT(TC_DW_FN, _stage_floats)(int S, int KC, int OH, long Wq, long *nflat)
 {
-    const long Hq = ((long)(OH - 1) * S + KC + S - 1) / S, Wq = ((long)(OW - 1) * S + KC + S - 1) / S;
+    const long Hq = ((long)(OH - 1) * S + KC + S - 1) / S;
     const long n = (long)OH * Wq, groups = (n + 4 * TC_VL - 1) / (4 * TC_VL);
     *nflat = n;
     if (n > TC_DW_STAGE_OUT_MAX)
         return 0;
     return (long)(S * S - 1) * Hq * Wq + groups * 4 * TC_VL + (long)(KC - 1) / S * (Wq + 1) + TC_VL;
+}
+/* The phase-row length: the columns read, at stride 2 rounded up to whole vectors where the
+ * buffers still hold the plane (with the buffer's start shifted so that the copy's first
+ * column falls on a vector boundary, the copy's stores and 2 of the 5 tap columns' loads are
+ * aligned, and the flat rows are whole vectors).  Measured (benchmarks/dw_ab.sh against
+ * main, AVX2 emulation, 1 thread, thread CPU time, 21 alternating rounds, loaded host,
+ * 2026-12-02 20:43-20:46, same bits; main against itself 0.95-0.99): 5x5/2 72@56 (Wq 30 ->
+ * 32) 0.88 0.88 0.92, 144@56 0.96 0.96 0.91 (SiLU) and 0.91 (Relu), 240@28 (Wq already 16)
+ * 0.97.  In one process (benchmarks/subgraph_shapes.py --against main, 31 rounds): MnasNet's
+ * layers.9.0 depthwise 0.95 [0.91-1.00] (twice), EfficientNet-B0's features.3.0 depthwise
+ * 0.94 [0.91-0.98], its whole block 0.97 [0.95-1.03]; layers.10.0 (240@28) 0.99.  Dropped
+ * with it: the copy's pairs by tc_v_split_store2 (2 whole-vector stores, now aligned)
+ * instead of tc_v_split_store's 4 half-vector ones, 1.00-1.015 of this.  (The s15 try below
+ * aligned the buffers alone, on rows of 30 floats.) */
+static inline long TC_DW_CAT(TC_DW_FN, _stage_wq)(int S, int KC, int OH, int OW)
+{
+    const long wq = ((long)(OW - 1) * S + KC + S - 1) / S, up = (wq + TC_VL - 1) / TC_VL * TC_VL;
+    long n, size;
+    if (S == 2 && up != wq && (size = TC_DW_CAT(TC_DW_FN, _stage_floats)(S, KC, OH, up, &n)) &&
+        size <= TC_DW_STAGE_MAX)
+        return up;
+    return wq;
+}
+static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int OW, long *nflat)
+{
+    return TC_DW_CAT(TC_DW_FN, _stage_floats)(S, KC, OH, TC_DW_CAT(TC_DW_FN, _stage_wq)(S, KC, OH, OW),
+                                               nflat);
 }
 /* Dropped try (s13, 2026-12-02 01:02): at stride 2, pairs of output rows sharing their loads
  * (row oh + 1's tap row ki is row oh's ki + 2: 7 input rows loaded per tap column for 10 rows
@@ -856,12 +883,16 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
     const tc_activation *act, int k0, int nc, int OH, int OW, size_t out_plane, float *y)
 {
     const int Hp = (OH - 1) * S + KC, Wp = (OW - 1) * S + KC; /* padded rows, columns read */
-    const int Hq = (Hp + S - 1) / S, Wq = (Wp + S - 1) / S;   /* of one phase plane */
+    const int Hq = (Hp + S - 1) / S, Wq = (int)TC_DW_CAT(TC_DW_FN, _stage_wq)(S, KC, OH, OW);
     const size_t q = (size_t)Hq * Wq;
     long n;
     const long total = TC_DW_CAT(TC_DW_FN, _stage_size)(S, KC, OH, OW, &n);
     const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
-    float buf[TC_DW_STAGE_MAX], ob[TC_DW_STAGE_OUT_MAX + 4 * TC_VL];
+    float bufa[TC_DW_STAGE_MAX + TC_VL] __attribute__((aligned(64)));
+    float ob[TC_DW_STAGE_OUT_MAX + 4 * TC_VL] __attribute__((aligned(64)));
+    /* stride 2: phase rows of a whole number of vectors, the copy's first stores (column
+     * pl / 2 of each phase) on a vector boundary */
+    float *const buf = bufa + (S == 2 ? (TC_VL - (p->pl >> 1) % TC_VL) % TC_VL : 0);
     memset(buf, 0, (size_t)total * sizeof(float));
     /* input rows [0, r1) and columns [0, cw) land inside the padded rows and columns read */
     const int r1 = Hp - p->pt < H ? Hp - p->pt : H;
