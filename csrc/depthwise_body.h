@@ -847,7 +847,10 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_floats)(int S, int KC, int OH, lon
  * 0.94 [0.91-0.98], its whole block 0.97 [0.95-1.03]; layers.10.0 (240@28) 0.99.  Dropped
  * with it: the copy's pairs by tc_v_split_store2 (2 whole-vector stores, now aligned)
  * instead of tc_v_split_store's 4 half-vector ones, 1.00-1.015 of this.  (The s15 try below
- * aligned the buffers alone, on rows of 30 floats.) */
+ * aligned the buffers alone, on rows of 30 floats.)  Also dropped (s19, dw_ab.sh, 21 rounds,
+ * same bits): a deferred activation (SiLU) applied to each channel's plane right after its
+ * output pass, from L1, instead of over the call's 16 planes after them: 144@56 0.995 and
+ * 1.017, 72@56 1.017, 240@28 1.00 (the SiLU's arithmetic bounds that pass, not its reads). */
 static inline long TC_DW_CAT(TC_DW_FN, _stage_wq)(int S, int KC, int OH, int OW)
 {
     const long wq = ((long)(OW - 1) * S + KC + S - 1) / S, up = (wq + TC_VL - 1) / TC_VL * TC_VL;
