@@ -961,6 +961,38 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
         }
         const float *wc = w + (size_t)c * KC * KC;
         const tc_v bv = tc_v_set1(bias ? bias[k0 + c] : 0.0f);
+        const tc_act_k ak = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c);
+        const tc_m tail = tc_m_range(0, OW % TC_VL); /* the masked-off lanes of a row's last vector */
+        float *yc = y + (size_t)c * out_plane;
+        /* rows of whole vectors, no residual, no activation or Relu (or one deferred): each
+         * vector of sums goes straight to y (the flat position's row and column counted
+         * along), not through ob and the output pass.  dw_ab.sh against the kernel before
+         * (AVX2 emulation, 1 thread, 21-31 rounds, same bits; that kernel against itself
+         * 0.988-0.993): 5x5/2 72@56 Relu 0.94 0.96 0.97, 240@28 Relu 0.96 0.96 (none 0.90),
+         * 144@56 Relu 0.95 0.96, SiLU 0.99 */
+        const int direct = Wq % TC_VL == 0 && !residual &&
+                           (ak.kind == TC_ACT_NONE || ak.kind == TC_ACT_RELU);
+        const int relu = ak.kind == TC_ACT_RELU;
+        int drow = 0, dcol = 0;
+#define TC_DW_STAGED_DIRECT(V)                                                                 \
+    {                                                                                          \
+        if (dcol < OW && drow < OH) {                                                          \
+            tc_v dv_ = (V);                                                                    \
+            if (relu) {                                                                        \
+                tc_act_k rk_ = ak;                                                             \
+                rk_.kind = TC_ACT_RELU;                                                        \
+                dv_ = tc_v_act(rk_, dv_);                                                      \
+            }                                                                                  \
+            float *d_ = yc + (ptrdiff_t)drow * OW + dcol;                                      \
+            if (dcol + TC_VL <= OW || drow < OH - 1)                                           \
+                tc_v_store(d_, dv_);                                                           \
+            else                                                                               \
+                tc_v_store_masked(d_, tail, dv_);                                              \
+        }                                                                                      \
+        dcol += TC_VL;                                                                         \
+        if (dcol == Wq)                                                                        \
+            dcol = 0, drow++;                                                                  \
+    }
         /* 8 vectors in flight, then 4 for the rest (the buffer holds the reads past n) */
         long o0 = 0;
         for (; o0 + 8 * TC_VL <= n; o0 += 8 * TC_VL) {
@@ -975,8 +1007,13 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++)
                         a[v] = tc_v_fma(tc_v_load(s + v * TC_VL), wv, a[v]);
                 }
-            for (int v = 0; v < 8; v++)
-                tc_v_store(ob + o0 + v * TC_VL, a[v]);
+            if (direct) {
+                for (int v = 0; v < 8; v++)
+                    TC_DW_STAGED_DIRECT(a[v])
+            } else {
+                for (int v = 0; v < 8; v++)
+                    tc_v_store(ob + o0 + v * TC_VL, a[v]);
+            }
         }
         for (; o0 < n; o0 += 4 * TC_VL) {
             tc_v a0 = bv, a1 = bv, a2 = bv, a3 = bv;
@@ -990,15 +1027,22 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     a2 = tc_v_fma(tc_v_load(s + 2 * TC_VL), wv, a2);
                     a3 = tc_v_fma(tc_v_load(s + 3 * TC_VL), wv, a3);
                 }
-            tc_v_store(ob + o0, a0);
-            tc_v_store(ob + o0 + TC_VL, a1);
-            tc_v_store(ob + o0 + 2 * TC_VL, a2);
-            tc_v_store(ob + o0 + 3 * TC_VL, a3);
+            if (direct) {
+                TC_DW_STAGED_DIRECT(a0)
+                TC_DW_STAGED_DIRECT(a1)
+                TC_DW_STAGED_DIRECT(a2)
+                TC_DW_STAGED_DIRECT(a3)
+            } else {
+                tc_v_store(ob + o0, a0);
+                tc_v_store(ob + o0 + TC_VL, a1);
+                tc_v_store(ob + o0 + 2 * TC_VL, a2);
+                tc_v_store(ob + o0 + 3 * TC_VL, a3);
+            }
         }
+#undef TC_DW_STAGED_DIRECT
+        if (direct)
+            continue;
         /* the OW kept outputs of each row: residual, activation, store */
-        const tc_act_k ak = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c);
-        const tc_m tail = tc_m_range(0, OW % TC_VL); /* the masked-off lanes of a row's last vector */
-        float *yc = y + (size_t)c * out_plane;
         const float *rc = residual ? residual + (size_t)c * out_plane : NULL;
         /* the activation's kind made a constant per case, so that tc_v_act's switch folds away
          * (a jump per vector: 13% of 5x5/2 72@56 went to this pass, perf, AVX2 emulation) */
