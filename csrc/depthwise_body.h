@@ -824,16 +824,46 @@ static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, c
 #define TC_DW_STAGE_MAX 4608 /* floats of the padded copy (18 KiB of stack) */
 #define TC_DW_STAGE_OUT_MAX 1024 /* flat outputs OH * Wq */
 #define TC_DW_STAGE_MAX_OW 32
-/* floats of the staged buffer for a geometry (phase planes, the last group's overrun,
- * the copy's vector tail); 0 where the kernel does not take it */
-static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int OW, long *nflat)
+/* floats of the staged buffer for a geometry and phase-row length Wq (phase planes, the last
+ * group's overrun, the copy's vector tail); 0 where the kernel does not take it */
+static inline long TC_DW_CAT(TC_DW_FN, _stage_floats)(int S, int KC, int OH, long Wq, long *nflat)
 {
-    const long Hq = ((long)(OH - 1) * S + KC + S - 1) / S, Wq = ((long)(OW - 1) * S + KC + S - 1) / S;
+    const long Hq = ((long)(OH - 1) * S + KC + S - 1) / S;
     const long n = (long)OH * Wq, groups = (n + 4 * TC_VL - 1) / (4 * TC_VL);
     *nflat = n;
     if (n > TC_DW_STAGE_OUT_MAX)
         return 0;
     return (long)(S * S - 1) * Hq * Wq + groups * 4 * TC_VL + (long)(KC - 1) / S * (Wq + 1) + TC_VL;
+}
+/* The phase-row length: the columns read, at stride 2 rounded up to whole vectors where the
+ * buffers still hold the plane (with the buffer's start shifted so that the copy's first
+ * column falls on a vector boundary, the copy's stores and 2 of the 5 tap columns' loads are
+ * aligned, and the flat rows are whole vectors).  Measured (benchmarks/dw_ab.sh against
+ * main, AVX2 emulation, 1 thread, thread CPU time, 21 alternating rounds, loaded host,
+ * 2026-12-02 20:43-20:46, same bits; main against itself 0.95-0.99): 5x5/2 72@56 (Wq 30 ->
+ * 32) 0.88 0.88 0.92, 144@56 0.96 0.96 0.91 (SiLU) and 0.91 (Relu), 240@28 (Wq already 16)
+ * 0.97.  In one process (benchmarks/subgraph_shapes.py --against main, 31 rounds): MnasNet's
+ * layers.9.0 depthwise 0.95 [0.91-1.00] (twice), EfficientNet-B0's features.3.0 depthwise
+ * 0.94 [0.91-0.98], its whole block 0.97 [0.95-1.03]; layers.10.0 (240@28) 0.99.  Dropped
+ * with it: the copy's pairs by tc_v_split_store2 (2 whole-vector stores, now aligned)
+ * instead of tc_v_split_store's 4 half-vector ones, 1.00-1.015 of this.  (The s15 try below
+ * aligned the buffers alone, on rows of 30 floats.)  Also dropped (s19, dw_ab.sh, 21 rounds,
+ * same bits): a deferred activation (SiLU) applied to each channel's plane right after its
+ * output pass, from L1, instead of over the call's 16 planes after them: 144@56 0.995 and
+ * 1.017, 72@56 1.017, 240@28 1.00 (the SiLU's arithmetic bounds that pass, not its reads). */
+static inline long TC_DW_CAT(TC_DW_FN, _stage_wq)(int S, int KC, int OH, int OW)
+{
+    const long wq = ((long)(OW - 1) * S + KC + S - 1) / S, up = (wq + TC_VL - 1) / TC_VL * TC_VL;
+    long n, size;
+    if (S == 2 && up != wq && (size = TC_DW_CAT(TC_DW_FN, _stage_floats)(S, KC, OH, up, &n)) &&
+        size <= TC_DW_STAGE_MAX)
+        return up;
+    return wq;
+}
+static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int OW, long *nflat)
+{
+    return TC_DW_CAT(TC_DW_FN, _stage_floats)(S, KC, OH, TC_DW_CAT(TC_DW_FN, _stage_wq)(S, KC, OH, OW),
+                                               nflat);
 }
 /* Dropped try (s13, 2026-12-02 01:02): at stride 2, pairs of output rows sharing their loads
  * (row oh + 1's tap row ki is row oh's ki + 2: 7 input rows loaded per tap column for 10 rows
@@ -856,12 +886,16 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
     const tc_activation *act, int k0, int nc, int OH, int OW, size_t out_plane, float *y)
 {
     const int Hp = (OH - 1) * S + KC, Wp = (OW - 1) * S + KC; /* padded rows, columns read */
-    const int Hq = (Hp + S - 1) / S, Wq = (Wp + S - 1) / S;   /* of one phase plane */
+    const int Hq = (Hp + S - 1) / S, Wq = (int)TC_DW_CAT(TC_DW_FN, _stage_wq)(S, KC, OH, OW);
     const size_t q = (size_t)Hq * Wq;
     long n;
     const long total = TC_DW_CAT(TC_DW_FN, _stage_size)(S, KC, OH, OW, &n);
     const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
-    float buf[TC_DW_STAGE_MAX], ob[TC_DW_STAGE_OUT_MAX + 4 * TC_VL];
+    float bufa[TC_DW_STAGE_MAX + TC_VL] __attribute__((aligned(64)));
+    float ob[TC_DW_STAGE_OUT_MAX + 4 * TC_VL] __attribute__((aligned(64)));
+    /* stride 2: phase rows of a whole number of vectors, the copy's first stores (column
+     * pl / 2 of each phase) on a vector boundary */
+    float *const buf = bufa + (S == 2 ? (TC_VL - (p->pl >> 1) % TC_VL) % TC_VL : 0);
     memset(buf, 0, (size_t)total * sizeof(float));
     /* input rows [0, r1) and columns [0, cw) land inside the padded rows and columns read */
     const int r1 = Hp - p->pt < H ? Hp - p->pt : H;
@@ -927,6 +961,38 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
         }
         const float *wc = w + (size_t)c * KC * KC;
         const tc_v bv = tc_v_set1(bias ? bias[k0 + c] : 0.0f);
+        const tc_act_k ak = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c);
+        const tc_m tail = tc_m_range(0, OW % TC_VL); /* the masked-off lanes of a row's last vector */
+        float *yc = y + (size_t)c * out_plane;
+        /* rows of whole vectors, no residual, no activation or Relu (or one deferred): each
+         * vector of sums goes straight to y (the flat position's row and column counted
+         * along), not through ob and the output pass.  dw_ab.sh against the kernel before
+         * (AVX2 emulation, 1 thread, 21-31 rounds, same bits; that kernel against itself
+         * 0.988-0.993): 5x5/2 72@56 Relu 0.94 0.96 0.97, 240@28 Relu 0.96 0.96 (none 0.90),
+         * 144@56 Relu 0.95 0.96, SiLU 0.99 */
+        const int direct = Wq % TC_VL == 0 && !residual &&
+                           (ak.kind == TC_ACT_NONE || ak.kind == TC_ACT_RELU);
+        const int relu = ak.kind == TC_ACT_RELU;
+        int drow = 0, dcol = 0;
+#define TC_DW_STAGED_DIRECT(V)                                                                 \
+    {                                                                                          \
+        if (dcol < OW && drow < OH) {                                                          \
+            tc_v dv_ = (V);                                                                    \
+            if (relu) {                                                                        \
+                tc_act_k rk_ = ak;                                                             \
+                rk_.kind = TC_ACT_RELU;                                                        \
+                dv_ = tc_v_act(rk_, dv_);                                                      \
+            }                                                                                  \
+            float *d_ = yc + (ptrdiff_t)drow * OW + dcol;                                      \
+            if (dcol + TC_VL <= OW || drow < OH - 1)                                           \
+                tc_v_store(d_, dv_);                                                           \
+            else                                                                               \
+                tc_v_store_masked(d_, tail, dv_);                                              \
+        }                                                                                      \
+        dcol += TC_VL;                                                                         \
+        if (dcol == Wq)                                                                        \
+            dcol = 0, drow++;                                                                  \
+    }
         /* 8 vectors in flight, then 4 for the rest (the buffer holds the reads past n) */
         long o0 = 0;
         for (; o0 + 8 * TC_VL <= n; o0 += 8 * TC_VL) {
@@ -941,8 +1007,13 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++)
                         a[v] = tc_v_fma(tc_v_load(s + v * TC_VL), wv, a[v]);
                 }
-            for (int v = 0; v < 8; v++)
-                tc_v_store(ob + o0 + v * TC_VL, a[v]);
+            if (direct) {
+                for (int v = 0; v < 8; v++)
+                    TC_DW_STAGED_DIRECT(a[v])
+            } else {
+                for (int v = 0; v < 8; v++)
+                    tc_v_store(ob + o0 + v * TC_VL, a[v]);
+            }
         }
         for (; o0 < n; o0 += 4 * TC_VL) {
             tc_v a0 = bv, a1 = bv, a2 = bv, a3 = bv;
@@ -956,15 +1027,22 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     a2 = tc_v_fma(tc_v_load(s + 2 * TC_VL), wv, a2);
                     a3 = tc_v_fma(tc_v_load(s + 3 * TC_VL), wv, a3);
                 }
-            tc_v_store(ob + o0, a0);
-            tc_v_store(ob + o0 + TC_VL, a1);
-            tc_v_store(ob + o0 + 2 * TC_VL, a2);
-            tc_v_store(ob + o0 + 3 * TC_VL, a3);
+            if (direct) {
+                TC_DW_STAGED_DIRECT(a0)
+                TC_DW_STAGED_DIRECT(a1)
+                TC_DW_STAGED_DIRECT(a2)
+                TC_DW_STAGED_DIRECT(a3)
+            } else {
+                tc_v_store(ob + o0, a0);
+                tc_v_store(ob + o0 + TC_VL, a1);
+                tc_v_store(ob + o0 + 2 * TC_VL, a2);
+                tc_v_store(ob + o0 + 3 * TC_VL, a3);
+            }
         }
+#undef TC_DW_STAGED_DIRECT
+        if (direct)
+            continue;
         /* the OW kept outputs of each row: residual, activation, store */
-        const tc_act_k ak = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c);
-        const tc_m tail = tc_m_range(0, OW % TC_VL); /* the masked-off lanes of a row's last vector */
-        float *yc = y + (size_t)c * out_plane;
         const float *rc = residual ? residual + (size_t)c * out_plane : NULL;
         /* the activation's kind made a constant per case, so that tc_v_act's switch folds away
          * (a jump per vector: 13% of 5x5/2 72@56 went to this pass, perf, AVX2 emulation) */

@@ -290,14 +290,19 @@ def assert_matches_reference(ctx, x, wt, bias, geom, rng, variants, label):
 # stride 1 up to 16 wide): each channel copied into a zero-padded buffer (4 phase planes at
 # stride 2) and computed as one flat row.  Output widths at its limits (8, 16 and 17 for 3x3,
 # 32 and 33 for 5x5), odd sizes, pads on one side only or wider on one side, the largest
-# buffer it takes (56x56 at stride 2), partial blocks of 16 channels, batch 2.  5x5 at stride 1
+# buffer it takes (56x56 at stride 2), partial blocks of 16 channels, batch 2.  At stride 2 the
+# phase rows are rounded up to whole vectors and the buffer shifted by the left pad where that
+# still fits (57x57: 31 -> 32 floats), not where it does not (61x62: 33 floats, 31 rows of
+# outputs); left pads 0 to 3 (the shift for pads 1 and 3 aligns one column phase, not the
+# other).  5x5 at stride 1
 # with output rows of 15 to 28 (16x16, 17x17, 27x29, 28x28 here) now take the channel-block kernel
 # in bands of output rows instead: the same cases cover its bands, pads and last band.
 STAGED_PLANES = [(8, 8), (9, 11), (14, 14), (16, 16), (17, 17), (13, 15), (28, 28), (32, 32),
-                 (33, 33), (27, 29), (56, 56), (63, 64)]
+                 (33, 33), (27, 29), (56, 56), (63, 64), (57, 57), (61, 62)]
 STAGED_GEOMETRIES = [((3, 3), 1, (1, 1, 1, 1)), ((3, 3), 1, (0, 2, 2, 0)), ((3, 3), 1, (0, 0, 0, 0)),
                      ((5, 5), 1, (2, 2, 2, 2)), ((5, 5), 1, (1, 3, 0, 2)), ((5, 5), 2, (2, 2, 2, 2)),
-                     ((5, 5), 2, (1, 2, 2, 1)), ((5, 5), 2, (0, 0, 3, 3))]
+                     ((5, 5), 2, (1, 2, 2, 1)), ((5, 5), 2, (0, 0, 3, 3)), ((5, 5), 2, (2, 1, 2, 3)),
+                     ((5, 5), 2, (1, 3, 2, 1))]
 STAGED_CASES = [(plane, geom) for plane, geom in itertools.product(STAGED_PLANES, STAGED_GEOMETRIES)
                 if min(output_hw(*plane, geom[0], (geom[1],) * 2, geom[2], (1, 1))) >= 1]
 
