@@ -111,6 +111,10 @@ typedef struct tc_qepi {
      * pair sums may be added in int16 before vpmaddwd (the long kernels), and a part above
      * the window reaches 255 - lim, corrected as two parts of at most 127 and 128 */
     int paired;
+    /* a kernel with tc_qukernel.tiles (the AVX2 S16X2 one): this many whole tiles of mr rows
+     * in the call (0 or 1: one), one tap, tile i's rows at rows + i * TC_QMR_MAX and its
+     * outputs i * mr rows of y further down (8-bit outputs without a residual only) */
+    int tiles;
 } tc_qepi;
 
 /* 1 when |scale[j]| < 1 for every j < n (NaN: 0): a requantized sum |acc * scale| is then
@@ -171,6 +175,7 @@ typedef struct tc_qukernel {
     tc_qukernel_fn fn;
     int mr, nr;
     const char *name;
+    int tiles; /* fn runs tc_qepi.tiles tiles per call */
 } tc_qukernel;
 
 /* The scalar output stage (portable kernels and the SIMD kernels' tails).
