@@ -964,6 +964,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
+    d->widen_run = tc_quant_kernels_of(ctx)->widen_run;
     d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;
     if (d->format == TC_QFMT_U8S8X2) {
         fix_view f = fix_section(d->K, d->N, d->packed, -1);

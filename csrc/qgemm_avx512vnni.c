@@ -129,4 +129,5 @@ const tc_quant_kernels tc_quant_avx512vnni = {
     tc_u7s8_split_avx2,
     tc_interleave3_avx2,
     tc_max8_taps_avx2,
+    tc_qwiden_run_avx2,
 };

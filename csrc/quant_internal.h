@@ -340,6 +340,9 @@ typedef struct tc_quant_kernels {
     /* the byte maxima of MaxPool's windows over a run of pixels (tc_max8_taps) */
     void (*max8_taps)(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
                       ptrdiff_t step, int is_signed, uint8_t *y);
+    /* y[i] = x[i] ^ flip as int16 (flip 0 or 0x80): S16X2's rows of a 1x1 convolution
+     * (tc_qwiden_run); NULL: the fill's own loop */
+    void (*widen_run)(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y);
 } tc_quant_kernels;
 
 /* tc_quant_kernels.max8_taps: npix pixels of n bytes, pixel p's taps at taps[t] + p * step
@@ -347,6 +350,7 @@ typedef struct tc_quant_kernels {
  * taps[t][p * step + k], as int8 when is_signed, else uint8.  quant.c, quant_avx2.c */
 void tc_max8_taps(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix, ptrdiff_t step,
                   int is_signed, uint8_t *y);
+void tc_qwiden_run_avx2(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y);
 void tc_max8_taps_avx2(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
                        ptrdiff_t step, int is_signed, uint8_t *y);
 
