@@ -77,7 +77,10 @@ static void conv_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
 static void pointwise_fill(const tc_qdriver *d, int m0, int mcount, void *dst)
 {
     const uint8_t *x = (const uint8_t *)d->src + (ptrdiff_t)m0 * d->K;
-    put_bytes(tc_qfmt_elem(d->format), x, (size_t)mcount * d->K, d->a_flip ? 0x80 : 0, dst);
+    if (tc_qfmt_elem(d->format) == 2 && d->widen_run)
+        d->widen_run(x, (ptrdiff_t)mcount * d->K, d->a_flip, dst);
+    else
+        put_bytes(tc_qfmt_elem(d->format), x, (size_t)mcount * d->K, d->a_flip ? 0x80 : 0, dst);
 }
 
 /* The taps of output pixel (oy, ox) of image img for the indirect convolution: pointers

@@ -878,8 +878,14 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             }
             const char *b = panels + (size_t)p * panel_bytes;
             const char *next = prefetch && p + step < p1 ? b + step * panel_bytes : NULL;
-            for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
+            /* the block's whole tiles in one call where the kernel takes several
+             * (tc_qukernel.tiles): one panel, one tap, 8-bit outputs, nothing per tile */
+            const int multi = d->uk.tiles && nr <= TC_QNR && !next && !split &&
+                              d->ntaps == 1 && ysz == 1 && !e.residual;
+            for (int r = 0, i = 0, n = 1; r < mcount; r += n * d->uk.mr, i += n) {
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
+                n = multi && mr == d->uk.mr ? (mcount - r) / d->uk.mr : 1;
+                e.tiles = n;
                 if (next)
                     for (size_t l = lines * i / calls; l < lines * (i + 1) / calls; l++)
                         __builtin_prefetch(next + l * 64, 0, 2);
@@ -958,6 +964,7 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
+    d->widen_run = tc_quant_kernels_of(ctx)->widen_run;
     d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;
     if (d->format == TC_QFMT_U8S8X2) {
         fix_view f = fix_section(d->K, d->N, d->packed, -1);

@@ -63,7 +63,22 @@ TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
         }                                                                                    \
     }
 
-TC_QUKERNEL_PANELS(tc_qukernel_s16x2_avx2, s16x2_panel_avx2)
+static TC_QUKERNEL_PANELS(s16x2_panels_avx2, s16x2_panel_avx2)
+
+/* one panel: e->tiles tiles in the call (a single-panel product's block: MobileNetV2's and
+ * EfficientNet-B0's 32 -> 16 projections at 112x112, where a tile is 6 x 16 x 32 products
+ * and the call, the kernel's setup and the driver's step were a fifth of the layer) */
+void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
+                            ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    if (nr > TC_QNR) {
+        s16x2_panels_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
+        return;
+    }
+    for (int i = 0, n = e->tiles > 1 ? e->tiles : 1; i < n; i++)
+        s16x2_panel_avx2(ntaps, klen, rows + (size_t)i * TC_QMR_MAX, mr, b, ldb, e, nr,
+                         (char *)y + (ptrdiff_t)i * mr * ldy, ldy);
+}
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
 TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, maddubs_step, 1)
@@ -147,7 +162,14 @@ static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, _
  * 0.989, model 0.987-0.991).  Tried (s18-q, 2026-12-02): vpmaddwd's ones as a memory operand
  * (inline asm, a load folded into it) to free their register for the 6 x 16 loop: gcc 12
  * still spilled one accumulator there (the same 8 stack accesses in the loop unrolled by 4,
- * objdump), so it was not built. */
+ * objdump), so it was not built.  Tried and dropped (s19-q, 2026-12-02): the weights as
+ * vpmaddubsw's memory operand (inline asm, read once per row), no register for them: the
+ * unrolled 6 x 16 loop then held its twelve accumulators, the ones, the row and the product
+ * in 15 registers (objdump: 8 stack accesses per 16 k -> 0), bit-identical; MobileNetV2 int8
+ * per layer in one process against main (qconv_layers.py --against, 8 rounds, 20:46): the
+ * 6 x 16 layers 0.97-1.03 (24 -> 144 at 56x56 0.974 and 0.988, 96 -> 576 at 14x14 1.000,
+ * 1.008, 1.004), all convolutions 0.996: the loop is bound by its 24 multiplies per 4 k
+ * (2 a cycle), not by the spilled accumulator's load and store. */
 static inline __attribute__((always_inline)) void u7s8_tile_avx2(
     const int R, int klen, const void *const *rows, int mr, const void *b, const tc_qepi *e,
     int nr, void *y, ptrdiff_t ldy)
@@ -375,4 +397,27 @@ void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int ba
         n = emit_groups(nonzero_mask(load_part(scratch + k, w, w, 0)) & keep, k, groups, n);
     }
     nfix[0] = n;
+}
+
+/* tc_quant_kernels.widen_run: 32 bytes per step zero-extended by vpmovzxbw (the flip, bit 7,
+ * commutes with it), where gcc's SSE2 loop in the fill unpacked 16 with two stores.
+ * MobileNetV2's 32 -> 16 projection at 112x112 (S16X2) spent an eighth of its time in the
+ * fill (perf, emulated AVX2, 1 thread) */
+void tc_qwiden_run_avx2(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y)
+{
+    const __m256i f = _mm256_set1_epi16(flip ? 0x80 : 0);
+    ptrdiff_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i a = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + i)));
+        __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + i + 16)));
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_xor_si256(a, f));
+        _mm256_storeu_si256((__m256i *)(y + i + 16), _mm256_xor_si256(b, f));
+    }
+    if (i + 16 <= n) {
+        __m256i a = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_xor_si256(a, f));
+        i += 16;
+    }
+    for (; i < n; i++)
+        y[i] = (int16_t)(x[i] ^ (flip ? 0x80 : 0));
 }

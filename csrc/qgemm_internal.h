@@ -51,6 +51,7 @@ struct tc_qdriver {
     /* set by tc_qdriver_run */
     tc_qukernel uk;
     void (*lookup_run)(const uint8_t *table, const uint8_t *x, ptrdiff_t n, uint8_t *y);
+    void (*widen_run)(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y); /* or NULL */
     tc_u7s8_split_fn u7s8_split;
     const int32_t *bias_eff;
     const float *scale_full;

@@ -290,7 +290,7 @@ const tc_quant_kernels tc_quant_avx2 = {
     tc_quantize_run_avx2, tc_qadd_run_avx2, tc_qmul_run_avx2, tc_qdw_pair_row_avx2,
     tc_qdw_out_row_avx2,
     {tc_qukernel_s8x4_portable, 6, 16, "s8x4-portable"},
-    {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2"},
+    {tc_qukernel_s16x2_avx2, 6, 16, "s16x2-avx2", 1},
     {tc_qukernel_u8s8x2_avx2, 6, 16, "u8s8x2-avx2"},
     {tc_qukernel_u7s8_avx2, 6, 16, "u7s8-avx2"},
     {tc_qukernel_u7s8_4x16_avx2, 4, 16, "u7s8-4x16-avx2"},
@@ -301,4 +301,5 @@ const tc_quant_kernels tc_quant_avx2 = {
     tc_u7s8_split_avx2,
     tc_interleave3_avx2,
     tc_max8_taps_avx2,
+    tc_qwiden_run_avx2,
 };

@@ -111,6 +111,10 @@ typedef struct tc_qepi {
      * pair sums may be added in int16 before vpmaddwd (the long kernels), and a part above
      * the window reaches 255 - lim, corrected as two parts of at most 127 and 128 */
     int paired;
+    /* a kernel with tc_qukernel.tiles (the AVX2 S16X2 one): this many whole tiles of mr rows
+     * in the call (0 or 1: one), one tap, tile i's rows at rows + i * TC_QMR_MAX and its
+     * outputs i * mr rows of y further down (8-bit outputs without a residual only) */
+    int tiles;
 } tc_qepi;
 
 /* 1 when |scale[j]| < 1 for every j < n (NaN: 0): a requantized sum |acc * scale| is then
@@ -171,6 +175,7 @@ typedef struct tc_qukernel {
     tc_qukernel_fn fn;
     int mr, nr;
     const char *name;
+    int tiles; /* fn runs tc_qepi.tiles tiles per call */
 } tc_qukernel;
 
 /* The scalar output stage (portable kernels and the SIMD kernels' tails).
@@ -335,6 +340,9 @@ typedef struct tc_quant_kernels {
     /* the byte maxima of MaxPool's windows over a run of pixels (tc_max8_taps) */
     void (*max8_taps)(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
                       ptrdiff_t step, int is_signed, uint8_t *y);
+    /* y[i] = x[i] ^ flip as int16 (flip 0 or 0x80): S16X2's rows of a 1x1 convolution
+     * (tc_qwiden_run); NULL: the fill's own loop */
+    void (*widen_run)(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y);
 } tc_quant_kernels;
 
 /* tc_quant_kernels.max8_taps: npix pixels of n bytes, pixel p's taps at taps[t] + p * step
@@ -342,6 +350,7 @@ typedef struct tc_quant_kernels {
  * taps[t][p * step + k], as int8 when is_signed, else uint8.  quant.c, quant_avx2.c */
 void tc_max8_taps(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix, ptrdiff_t step,
                   int is_signed, uint8_t *y);
+void tc_qwiden_run_avx2(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y);
 void tc_max8_taps_avx2(const uint8_t *const *taps, int ntaps, ptrdiff_t n, int npix,
                        ptrdiff_t step, int is_signed, uint8_t *y);
 

@@ -1104,6 +1104,35 @@ def test_pointwise_conv_rows_in_one_run_are_exact():
                                            f"{h}x{wd} {dtype.__name__}: {bad.sum()} differ")
 
 
+def test_single_panel_products_of_many_tiles_are_exact():
+    """Products of one panel (16 columns or fewer: MobileNetV2's 32 -> 16 projection), whose
+    whole tiles the AVX2 S16X2 kernel takes several to a call: rows around the tiles and
+    blocks (PARTITION_ROWS), 8, 13 and 16 columns, both 8-bit outputs, a fused ReLU, and the
+    outputs the call leaves to one tile each (int32, a residual: test_fused_residual_add_*),
+    every tier at 1-3 threads, against the exact sums."""
+    rng = np.random.default_rng(88)
+    ctxs = _tiers_at((1, 2, 3))
+    for rows, n, c in itertools.product(PARTITION_ROWS, (8, 13, 16), (32, 6)):
+        w = rng.integers(-128, 128, (n, 1, 1, c)).astype(np.int16)
+        x = rng.integers(0, 256, (1, 1, rows, c)).astype(np.uint8)
+        xz = int(rng.integers(0, 256))
+        scale = (rng.random(n) * 0.004 + 1e-4).astype(np.float32)
+        bias = rng.integers(-3000, 3000, n).astype(np.int32)
+        acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (0,) * 4, (1, 1), 1) + bias
+        for dtype, lo, hi in ((np.uint8, 0, 255), (np.uint8, 7, 255), (np.int8, -128, 127),
+                              (np.int32, None, None)):
+            zp = 7 if dtype == np.uint8 else -3
+            want = output_of(acc, dtype, scale, zp, lo, hi)
+            for (isa, t), ctx_ in ctxs.items():
+                layer = K.QConv2d(ctx_, w, K.QOutput(dtype, bias, scale, zp, lo, hi),
+                                  format="s16x2")
+                y = np.empty(layer.output_shape(1, 1, rows), dtype)
+                layer.run(x, xz, y)
+                bad = y != want
+                assert not bad.any(), (f"{isa} {t} threads: {rows} rows C={c} N={n} "
+                                       f"{dtype.__name__} [{lo}, {hi}]: {bad.sum()} differ")
+
+
 def test_u7s8_wider_windows_of_small_weights_are_exact():
     """U7S8's window is as wide per pair of k as the weights allow (lim * (|w0| + |w1|)
     <= 32767, from 127 for weights of -128 to 255): weights of a different bound per pair
