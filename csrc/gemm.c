@@ -322,6 +322,7 @@ typedef struct {
     tc_ukernel_wide_fn uk_wide; /* two panels at once, or NULL */
     tc_ukernel_tall_fn uk_tall; /* two A panels by up to two B panels, or NULL */
     tc_ukernel_inplace_fn uk_inplace; /* B read unpacked (see gemm_b_inplace), or NULL */
+    int inplace_rows; /* rows of C per uk_inplace call (kern->inplace_max_na panels) */
     /* the deferred activation (tc_act_deferred: Sigmoid, SiLU), or NULL: the
      * tiles store the values before it, act_rows runs over each finished
      * MC x NR (2 NR) block while it is in L1 */
@@ -509,12 +510,12 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                         nr = nc - jr == 2 * NR + 1 ? NR : nc - jr < 2 * NR ? nc - jr : 2 * NR;
                         int n = nc0 + jr;
                         const float *b = bblk + jr;
-                        for (int ir = 0; ir < mc; ir += 2 * MR) {
-                            int mr = mc - ir < 2 * MR ? mc - ir : 2 * MR;
+                        for (int ir = 0; ir < mc; ir += job->inplace_rows) {
+                            int mr = mc - ir < job->inplace_rows ? mc - ir : job->inplace_rows;
                             int m = mc0 + ir;
                             tc_tile_epi te = tile_epi_at(epi, m, n);
                             job->uk_inplace(kc, abase + (size_t)(ir / MR) * astride,
-                                            (ptrdiff_t)astride, mr > MR ? 2 : 1, b, ldb,
+                                            (ptrdiff_t)astride, (mr + MR - 1) / MR, b, ldb,
                                             op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
                                             jr && a_in_l1 ? 0 : TC_GEMM_PF_A_INPLACE);
                         }
@@ -840,6 +841,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_wide = kern->tile_wide;
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
     job.uk_inplace = gemm_b_inplace(op, kern) ? kern->tile_inplace : NULL;
+    job.inplace_rows = (kern->inplace_max_na ? kern->inplace_max_na : 2) * MR;
     /* Sigmoid / SiLU after the tiles (act_rows), not in them.  Tried without gain (s18, Zen 4,
      * AVX2 kernels, 1 thread, benchmarks/pointwise_ab.c, thread CPU min of 200 runs alternating
      * both builds in one process, 2026-12-02 17:0x): the whole in-place tiles of one K block

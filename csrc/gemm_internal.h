@@ -100,6 +100,20 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * K blocks of 160 or 240 (TC_GEMM_KC; other bits) before the copy 0.97-1.05. */
 #define TC_GEMM_COPY_MAX_N_AVX2 64
 
+/* AVX2's in-place tiles take all the rows of a K block (up to this many 6-row A panels) per
+ * call, where the driver called them per 12 rows: each 16-column strip's whole 6x16 tiles
+ * then run in one function (gemm_avx2.c tile16_panels), their prologue paid once: a 6x16
+ * tile's fixed cost was ~35 cycles beside its 96 of FMAs at kc = 16 (pointwise_ab.c, K swept
+ * 16..64 on 48 rows at 28x28).  The same bits.  s20, Zen 4, AVX2 emulation, 1 thread, loaded
+ * host (2026-12-03 00:33-00:50): lone layers (pointwise_ab.c, min of 60 rounds) 16 -> 48 at
+ * 28x28 0.92, 72 -> 24 and 96 -> 24 at 56x56 0.95-0.98, the rest 0.99-1.02 (C of 512 KiB and
+ * more sweeps 12 rows at a time, TC_GEMM_MC_COLD: unchanged); in one process against the
+ * base (subgraph_shapes.py --against, 15 rounds, median [25-75%]): MnasNet's layers.8.0
+ * 0.933 [0.886-0.947], MnasNet 0.972 [0.966-0.979], MobileNetV2 0.977 [0.945-0.991],
+ * V3-Large 0.982 [0.974-0.987], EfficientNet-B0 0.988 [0.946-0.991], V3-Small 0.983,
+ * ShuffleNetV2 0.975, SqueezeNet 0.986, RegNetY 0.979, ResNet-50 0.984, GoogLeNet 0.979. */
+#define TC_GEMM_INPLACE_MAX_NA_AVX2 64
+
 /* ... and only while B's rows do not all fall in the same cache sets: rows a multiple of
  * 16 KiB apart (a 64x64, 128x128 or 256x256 map) share one set of a 64-set L1 and one of a
  * quarter of the L2's sets, so the kc rows one tile reads (plus its C rows) evict each
@@ -162,7 +176,8 @@ typedef void (*tc_ukernel_tall_fn)(int kc, const float *a, ptrdiff_t astride, co
 
 /* The same tiles reading B where it lies, row-major [kc, ldb], no packing: row k
  * of the tile at b + k ldb, only its columns [0, nr) (masked loads, nothing
- * read past them).  na A panels (1 or 2): C[mr <= na MR, nr <= 2 NR]. */
+ * read past them).  na A panels (1 or 2, up to the table's inplace_max_na):
+ * C[mr <= na MR, nr <= 2 NR]. */
 typedef void (*tc_ukernel_inplace_fn)(int kc, const float *a, ptrdiff_t astride, int na,
                                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                                       int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
@@ -210,6 +225,7 @@ typedef struct tc_gemm_kernels {
     int inplace_copy_max_n; /* tile_inplace reads B of at most this many columns, rows
                                not a multiple of NR floats, from an aligned copy of each
                                K block (gemm.c gemm_copy_ldb), 0: never */
+    int inplace_max_na; /* A panels per tile_inplace call, 0: 2 */
 } tc_gemm_kernels;
 
 extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;

@@ -480,3 +480,53 @@ def test_last_1_to_4_columns_of_a_row_give_the_same_bits():
             assert np.array_equal(y, yt), f"gemm in place vs packed {k}x{n}x{c}"
             assert_close(y, a2.astype(np.float64) @ b2 + r[0].reshape(k, n), 1e-5,
                          f"gemm {k}x{n}x{c}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_in_place_tiles_over_many_row_panels_per_call_give_the_chan_tiles_bits(threads):
+    """AVX2's in-place tiles take every row panel of a K block in one call (gemm.c
+    inplace_rows, gemm_avx2.c tile16_panels): 3 to 20 panels with 1..5 rows left over, rows
+    of 16 columns, a 17th, a last 1..4 (two panels per tail tile) or 5..15 (masked), 1 or 2 K
+    blocks, each epilogue (bias or none, residual also y itself, ReLU, Clip, PReLU's
+    per-channel slopes, HardSwish, SiLU): the channel-lane tiles' bits (the same FMAs per
+    output), and numpy's values."""
+    ctx = _kernels.Context(threads, "avx2")
+    rng = np.random.default_rng(20)
+    epilogues = [dict(relu=True), dict(activation="PRelu"), dict(activation="HardSwish"),
+                 dict(activation="Clip", alpha=0.0, beta=6.0), dict(activation="SiLU"), dict()]
+    cases = [(16, 48, 1, 64), (16, 48, 3, 33), (24, 72, 2, 52), (32, 16, 1, 100),
+             (16, 61, 1, 49), (24, 37, 2, 35), (48, 120, 1, 66), (700, 25, 1, 38),
+             (16, 114, 1, 20), (40, 18, 4, 9), (8, 96, 5, 7)]
+    for i, (c, k, h, w) in enumerate(cases):
+        wt = rng.standard_normal((k, c, 1, 1), dtype=np.float32)
+        bias = rng.standard_normal(k, dtype=np.float32) if i % 4 else None
+        x = rng.standard_normal((2, c, h, w), dtype=np.float32)
+        epi = epilogues[i % len(epilogues)]
+        if epi.get("activation") == "PRelu":
+            epi = dict(epi, slope=rng.standard_normal(k, dtype=np.float32))
+        residual = rng.standard_normal((2, k, h, w), dtype=np.float32)
+        out = {}
+        for algo in ("1x1", "1x1_chan"):
+            conv = _kernels.Conv2d(ctx, wt, bias, algo=algo, **epi)
+            shape = conv.output_shape(2, h, w)
+            out[algo] = (run_conv_variant(conv, x, shape, "nan-filled", residual),
+                         run_conv_variant(conv, x, shape, "residual-is-y", residual))
+        what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi}"
+        for j in range(2):
+            assert np.array_equal(out["1x1"][j], out["1x1_chan"][j], equal_nan=True), \
+                f"{what} (threads {threads}, residual {j}): row tiles vs channel-lane tiles"
+        z = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x) + residual
+        if bias is not None:
+            z += bias[None, :, None, None]
+        act = epi.get("activation", "Relu" if epi.get("relu") else "")
+        if act == "Relu":
+            z = np.maximum(z, 0)
+        elif act == "Clip":
+            z = np.clip(z, 0, 6)
+        elif act == "HardSwish":
+            z = z * np.clip(z / 6 + 0.5, 0, 1)
+        elif act == "SiLU":
+            z = z / (1 + np.exp(-z))
+        elif act == "PRelu":
+            z = np.where(z < 0, z * epi["slope"][None, :, None, None], z)
+        assert_close(out["1x1"][0], z, 1e-5, what)
