@@ -372,7 +372,16 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
  * the layers reading them 1.0.  With C in cache (a lone layer run in a loop, where
  * the earlier tries of 12 / 24 rows found nothing) the small maps lose 2-6%: an
  * inverted-residual band's expansion (its slot at most 640 KiB with the halo and the
- * depthwise rows, tinycnn/ops/fused_ir.py) stays under the size and keeps 48 rows. */
+ * depthwise rows, tinycnn/ops/fused_ir.py) stays under the size and keeps 48 rows.
+ * Tried and left (s20, Zen 4, AVX2 kernels taking every row panel per call, 1 thread): 48 rows
+ * on a cold C too.  Lone layers (pointwise_ab.c with ReLU, 8 MB written before each run, x
+ * read back, 40 rounds, 2026-12-03 00:45), 48 / 12 rows, min (median): 24 -> 72 at 56x56
+ * 0.95 (0.92), 24 -> 144 0.92 (0.90), 16 -> 48 at 112x112 0.98 (1.03), 16 -> 96 0.99 (1.02),
+ * 16 -> 64 at 55x55 0.88 (0.87), 32 -> 48 at 112x112 0.93 (0.86), 64 -> 16 and 128 -> 16 at
+ * 55x55 0.98-1.0 (1.0); 24 and 36 rows in between.  But the networks in one process
+ * (subgraph_shapes.py --against, median [25-75%]): MobileNetV2 1.025 [0.975-1.033] and 1.016
+ * [0.955-1.069], MnasNet 0.968 [0.907-1.084] and 1.003 [0.973-1.050], SqueezeNet 1.007,
+ * RegNetY 1.003, MobileNetV3-Large and EfficientNet-B0 0.988, ShuffleNetV2 0.999. */
 static int gemm_mstep(int kc, int cold_c)
 {
     return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC : cold_c ? TC_GEMM_MC_COLD : TC_GEMM_MC_SHALLOW;

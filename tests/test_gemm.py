@@ -245,6 +245,19 @@ def test_avx512_convolutions_are_bit_identical_to_avx2(algo):
 # ---- the channel-lane tiles (1x1_chan): output channels in the lanes, the same FMAs per output
 # as the row tiles, so the same bits as 1x1 on every ISA -------------------------------------------
 
+def row_and_chan_outputs(ctx, wt, bias, epi, x, residual):
+    """{algo: (y into a NaN-filled output, y added into the residual in place)} of the 1x1
+    layer (wt, bias, epi) on x, for the row tiles (1x1) and the channel-lane ones (1x1_chan)."""
+    n, _, h, w = x.shape
+    out = {}
+    for algo in ("1x1", "1x1_chan"):
+        conv = _kernels.Conv2d(ctx, wt, bias, algo=algo, **epi)
+        shape = conv.output_shape(n, h, w)
+        out[algo] = (run_conv_variant(conv, x, shape, "nan-filled", residual),
+                     run_conv_variant(conv, x, shape, "residual-is-y", residual))
+    return out
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("isa", ISAS + (["avx512"] if _kernels.best_isa() == "avx512" else []))
 def test_1x1_chan_is_bit_identical_to_1x1(isa, threads):
@@ -266,12 +279,7 @@ def test_1x1_chan_is_bit_identical_to_1x1(isa, threads):
         if epi.get("activation") == "PRelu":
             epi = dict(epi, slope=rng.standard_normal(k, dtype=np.float32))
         residual = rng.standard_normal((2, k, h, w), dtype=np.float32)
-        out = {}
-        for algo in ("1x1", "1x1_chan"):
-            conv = _kernels.Conv2d(ctx, wt, bias, algo=algo, **epi)
-            shape = conv.output_shape(2, h, w)
-            out[algo] = (run_conv_variant(conv, x, shape, "nan-filled", residual),
-                         run_conv_variant(conv, x, shape, "residual-is-y", residual))
+        out = row_and_chan_outputs(ctx, wt, bias, epi, x, residual)
         for j in range(2):
             assert np.array_equal(out["1x1"][j], out["1x1_chan"][j], equal_nan=True), \
                 f"Conv2d[1x1_chan] {c}->{k} at {h}x{w} {epi} ({isa}, residual {j})"
@@ -487,9 +495,9 @@ def test_in_place_tiles_over_many_row_panels_per_call_give_the_chan_tiles_bits(t
     """AVX2's in-place tiles take every row panel of a K block in one call (gemm.c
     inplace_rows, gemm_avx2.c tile16_panels): 3 to 20 panels with 1..5 rows left over, rows
     of 16 columns, a 17th, a last 1..4 (two panels per tail tile) or 5..15 (masked), 1 or 2 K
-    blocks, each epilogue (bias or none, residual also y itself, ReLU, Clip, PReLU's
-    per-channel slopes, HardSwish, SiLU): the channel-lane tiles' bits (the same FMAs per
-    output), and numpy's values."""
+    blocks, bias, residual (also y itself) and each activation (ReLU, Clip, PReLU's
+    per-channel slopes, HardSwish, SiLU, none): the channel-lane tiles' bits (the same FMAs
+    per output), and numpy's values."""
     ctx = _kernels.Context(threads, "avx2")
     rng = np.random.default_rng(20)
     epilogues = [dict(relu=True), dict(activation="PRelu"), dict(activation="HardSwish"),
@@ -498,35 +506,10 @@ def test_in_place_tiles_over_many_row_panels_per_call_give_the_chan_tiles_bits(t
              (16, 61, 1, 49), (24, 37, 2, 35), (48, 120, 1, 66), (700, 25, 1, 38),
              (16, 114, 1, 20), (40, 18, 4, 9), (8, 96, 5, 7)]
     for i, (c, k, h, w) in enumerate(cases):
-        wt = rng.standard_normal((k, c, 1, 1), dtype=np.float32)
-        bias = rng.standard_normal(k, dtype=np.float32) if i % 4 else None
-        x = rng.standard_normal((2, c, h, w), dtype=np.float32)
-        epi = epilogues[i % len(epilogues)]
-        if epi.get("activation") == "PRelu":
-            epi = dict(epi, slope=rng.standard_normal(k, dtype=np.float32))
-        residual = rng.standard_normal((2, k, h, w), dtype=np.float32)
-        out = {}
-        for algo in ("1x1", "1x1_chan"):
-            conv = _kernels.Conv2d(ctx, wt, bias, algo=algo, **epi)
-            shape = conv.output_shape(2, h, w)
-            out[algo] = (run_conv_variant(conv, x, shape, "nan-filled", residual),
-                         run_conv_variant(conv, x, shape, "residual-is-y", residual))
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
+        out = row_and_chan_outputs(ctx, wt, bias, epi, x, r)
         what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi}"
         for j in range(2):
             assert np.array_equal(out["1x1"][j], out["1x1_chan"][j], equal_nan=True), \
                 f"{what} (threads {threads}, residual {j}): row tiles vs channel-lane tiles"
-        z = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x) + residual
-        if bias is not None:
-            z += bias[None, :, None, None]
-        act = epi.get("activation", "Relu" if epi.get("relu") else "")
-        if act == "Relu":
-            z = np.maximum(z, 0)
-        elif act == "Clip":
-            z = np.clip(z, 0, 6)
-        elif act == "HardSwish":
-            z = z * np.clip(z / 6 + 0.5, 0, 1)
-        elif act == "SiLU":
-            z = z / (1 + np.exp(-z))
-        elif act == "PRelu":
-            z = np.where(z < 0, z * epi["slope"][None, :, None, None], z)
         assert_close(out["1x1"][0], z, 1e-5, what)
