@@ -53,10 +53,13 @@ static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0
                              const tc_tile_epi *e, int full, __m256i m0, __m256i m1)
 {
 #define TC_LD(p, m) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), (m)))
+    /* nr <= 8: columns 8.. not read at all (no vmaskmovps load with an empty mask) */
+    const int half = !full && mask_lanes(m1) == 0;
+#define TC_LD1(p) (half ? _mm256_setzero_ps() : TC_LD((p), m1))
     if (flags & TC_UK_FIRST) {
         if (flags & TC_UK_ACCUM) {
             r0 = _mm256_add_ps(r0, TC_LD(ci, m0));
-            r1 = _mm256_add_ps(r1, TC_LD(ci + 8, m1));
+            r1 = _mm256_add_ps(r1, TC_LD1(ci + 8));
         }
         if (e->bias) {
             __m256 bi = _mm256_broadcast_ss(e->bias + i);
@@ -65,18 +68,19 @@ static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0
         }
         if (e->col_bias) {
             r0 = _mm256_add_ps(r0, TC_LD(e->col_bias, m0));
-            r1 = _mm256_add_ps(r1, TC_LD(e->col_bias + 8, m1));
+            r1 = _mm256_add_ps(r1, TC_LD1(e->col_bias + 8));
         }
         if (e->residual) {
             const float *ri = e->residual + i * e->ldr;
             r0 = _mm256_add_ps(r0, TC_LD(ri, m0));
-            r1 = _mm256_add_ps(r1, TC_LD(ri + 8, m1));
+            r1 = _mm256_add_ps(r1, TC_LD1(ri + 8));
         }
     } else {
         r0 = _mm256_add_ps(r0, TC_LD(ci, m0));
-        r1 = _mm256_add_ps(r1, TC_LD(ci + 8, m1));
+        r1 = _mm256_add_ps(r1, TC_LD1(ci + 8));
     }
 #undef TC_LD
+#undef TC_LD1
     if (flags & TC_UK_LAST) {
         const tc_act_k act = tc_act_at(&e->act, i);
         r0 = tc_act_avx2(act, r0);
