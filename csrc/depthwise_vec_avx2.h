@@ -150,6 +150,11 @@ static inline tc_v tc_v_act(tc_act_k act, tc_v v) { return tc_act_avx2(act, v); 
 /* the deferred kinds' pass over rows just stored (epilogue.h, tc_act_deferred) */
 static inline void tc_v_act_rows(int kind, float *y, ptrdiff_t n) { tc_act_rows_avx2(kind, y, n, 1, n); }
 static inline void tc_v_store(float *p, tc_v v) { _mm256_storeu_ps(p, v); }
+/* vmaskmovps stores are microcoded on AMD, but the ones left here are cold on the mobile suite:
+ * perf (s20, 2026-12-03, AVX2 emulation, 1 thread, MobileNetV2, MnasNet, ShuffleNetV2, RegNetY,
+ * EfficientNet-B0, MobileNetV3-Large) found no sample on a masked store in the depthwise,
+ * grouped or stem kernels (their masked loads: 1-12% of a kernel, at most 0.3% of a network);
+ * the hot ones were the GEMM's edge rows (gemm_avx2.c, store_lanes). */
 static inline void tc_v_store_masked(float *p, tc_m m, tc_v v) { _mm256_maskstore_ps(p, m, v); }
 
 #endif

@@ -15,17 +15,51 @@ static inline void col_masks(int nr, __m256i *m0, __m256i *m1)
     *m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
 }
 
+/* The first n (0..8) lanes of v stored at p, none past them: as 4, 2 and 1 floats, not
+ * _mm256_maskstore_ps, which is microcoded on AMD (one cost 7 ns on the Zen 4 host in
+ * session 19's rows of 56, an empty mask as much).  2 floats with the integer form, any alignment (the double
+ * forms want 8 bytes: UBSan). */
+static inline __attribute__((always_inline)) void store_lanes(float *p, __m256 v, int n)
+{
+    if (n == 8) {
+        _mm256_storeu_ps(p, v);
+        return;
+    }
+    __m128 h = _mm256_castps256_ps128(v);
+    if (n & 4) {
+        _mm_storeu_ps(p, h);
+        p += 4;
+        h = _mm256_extractf128_ps(v, 1);
+    }
+    if (n & 2) {
+        _mm_storel_epi64((__m128i *)(void *)p, _mm_castps_si128(h));
+        p += 2;
+        h = _mm_movehl_ps(h, h);
+    }
+    if (n & 1)
+        _mm_store_ss(p, h);
+}
+
+/* The number of lanes set in a prefix mask (col_masks) */
+static inline int mask_lanes(__m256i m)
+{
+    return __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(m)));
+}
+
 /* One row of the epilogue: r0, r1 hold C[i, 0:8], C[i, 8:16].  full: all 16
- * columns exist; otherwise only the lanes of m0, m1 are read and written
+ * columns exist; otherwise only the lanes of m0, m1 (prefix masks) are read and written
  * (masked-out lanes never fault). */
 static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0, __m256 r1, int i, int flags,
                              const tc_tile_epi *e, int full, __m256i m0, __m256i m1)
 {
 #define TC_LD(p, m) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), (m)))
+    /* nr <= 8: columns 8.. not read at all (no vmaskmovps load with an empty mask) */
+    const int half = !full && mask_lanes(m1) == 0;
+#define TC_LD1(p) (half ? _mm256_setzero_ps() : TC_LD((p), m1))
     if (flags & TC_UK_FIRST) {
         if (flags & TC_UK_ACCUM) {
             r0 = _mm256_add_ps(r0, TC_LD(ci, m0));
-            r1 = _mm256_add_ps(r1, TC_LD(ci + 8, m1));
+            r1 = _mm256_add_ps(r1, TC_LD1(ci + 8));
         }
         if (e->bias) {
             __m256 bi = _mm256_broadcast_ss(e->bias + i);
@@ -34,18 +68,19 @@ static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0
         }
         if (e->col_bias) {
             r0 = _mm256_add_ps(r0, TC_LD(e->col_bias, m0));
-            r1 = _mm256_add_ps(r1, TC_LD(e->col_bias + 8, m1));
+            r1 = _mm256_add_ps(r1, TC_LD1(e->col_bias + 8));
         }
         if (e->residual) {
             const float *ri = e->residual + i * e->ldr;
             r0 = _mm256_add_ps(r0, TC_LD(ri, m0));
-            r1 = _mm256_add_ps(r1, TC_LD(ri + 8, m1));
+            r1 = _mm256_add_ps(r1, TC_LD1(ri + 8));
         }
     } else {
         r0 = _mm256_add_ps(r0, TC_LD(ci, m0));
-        r1 = _mm256_add_ps(r1, TC_LD(ci + 8, m1));
+        r1 = _mm256_add_ps(r1, TC_LD1(ci + 8));
     }
 #undef TC_LD
+#undef TC_LD1
     if (flags & TC_UK_LAST) {
         const tc_act_k act = tc_act_at(&e->act, i);
         r0 = tc_act_avx2(act, r0);
@@ -55,8 +90,8 @@ static inline __attribute__((always_inline)) void store_row(float *ci, __m256 r0
         _mm256_storeu_ps(ci, r0);
         _mm256_storeu_ps(ci + 8, r1);
     } else {
-        _mm256_maskstore_ps(ci, m0, r0);
-        _mm256_maskstore_ps(ci + 8, m1, r1);
+        store_lanes(ci, r0, mask_lanes(m0));
+        store_lanes(ci + 8, r1, mask_lanes(m1));
     }
 }
 
@@ -601,7 +636,7 @@ static inline __attribute__((always_inline)) void store_row6(float *ci, __m256 r
         /* 2 floats, any alignment (the double forms want 8 bytes: UBSan) */
         _mm_storel_epi64((__m128i *)(void *)(ci + 4), _mm_castps_si128(_mm256_extractf128_ps(r, 1)));
     } else {
-        _mm256_maskstore_ps(ci, m, r);
+        store_lanes(ci, r, nr);
     }
 }
 
