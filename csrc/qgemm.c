@@ -958,9 +958,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     }
     /* S16X2 and U7S8 with few k (MobileNetV2's expansions): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns; past kpad 32 only over more
-     * rows than one block (TC_QWIDE_KMAX) */
+     * rows than one block (TC_QWIDE_KMAX).  But S16X2 up to kpad 32 where the kernel takes
+     * a block's tiles per call (tc_qukernel.tiles): a panel per call, its setup once per
+     * block (qgemm_avx2.c, s16x2_tiles_avx2) */
+    const int panel_tiles = d->format == TC_QFMT_S16X2 && d->uk.tiles && d->kpad <= 32;
     if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
-        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR &&
+        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR && !panel_tiles &&
         (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
