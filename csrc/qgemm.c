@@ -868,6 +868,10 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
             if (p + step > p1)
                 nr = (p1 - p) * TC_QNR < nr ? (p1 - p) * TC_QNR : nr;
+            /* zeroing e (gcc: a rep stos) is a fifth of this function's samples on MobileNetV2's
+             * 16 -> 96 (perf annotate, s20-q), the function a tenth of the layer: e set up once
+             * per task, only bias and scale per call, measured nothing (tc_qgemm alone, min of
+             * 150: 365.0 / 365.4 us) */
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
                          d->out->lo, d->out->hi, d->out->residual, NULL, NULL, NULL, 0};
             e.scale_below1 = d->scale_below1;

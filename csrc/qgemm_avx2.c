@@ -104,6 +104,16 @@ static void s16x2_tiles_avx2(int klen, const void *const *rows, const void *b, c
     }
 }
 
+/* Tried and dropped (s20-q, 2026-12-03, tc_qgemm alone, two builds alternating in one process,
+ * thread CPU): the k loop of s16x2_tiles_avx2 unrolled whole for kpad 16 (a constant trip
+ * count): gcc 12 then reassociated each accumulator's 8 additions into a tree and spilled
+ * most of the products (objdump), 16 -> 96 at 112x112 1.29x the time.  The same setup once per
+ * call for the 6-row U7S8 kernel's whole panels (bytes_out, its scales per panel; U7S8
+ * through TC_QUKERNEL_PANELS copies tc_qepi and sets the store up per panel), same bits:
+ * min of 150, 32 -> 192 at 28x28 66.6 / 66.5 us, 144 -> 32 at 28x28 46.1 / 45.9, 144 -> 24
+ * at 56x56 152.5 / 152.1, 96 -> 576 at 14x14 116.9 / 117.1: nothing (a first run against an
+ * older build read 0.97-0.99, its noise). */
+
 /* one panel: e->tiles tiles in the call (a single-panel product's block: MobileNetV2's and
  * EfficientNet-B0's 32 -> 16 projections at 112x112, where a tile is 6 x 16 x 32 products
  * and the call, the kernel's setup and the driver's step were a fifth of the layer; and the
