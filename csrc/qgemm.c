@@ -868,6 +868,10 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
             if (p + step > p1)
                 nr = (p1 - p) * TC_QNR < nr ? (p1 - p) * TC_QNR : nr;
+            /* zeroing e (gcc: a rep stos) is a fifth of this function's samples on MobileNetV2's
+             * 16 -> 96 (perf annotate, s20-q), the function a tenth of the layer: e set up once
+             * per task, only bias and scale per call, measured nothing (tc_qgemm alone, min of
+             * 150: 365.0 / 365.4 us) */
             tc_qepi e = {d->bias_eff + n0, d->scale_full + n0, d->out->type, d->out->zero_point,
                          d->out->lo, d->out->hi, d->out->residual, NULL, NULL, NULL, 0};
             e.scale_below1 = d->scale_below1;
@@ -879,15 +883,19 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             const char *b = panels + (size_t)p * panel_bytes;
             const char *next = prefetch && p + step < p1 ? b + step * panel_bytes : NULL;
             /* the block's whole tiles in one call where the kernel takes several
-             * (tc_qukernel.tiles): one panel, one tap, 8-bit outputs, nothing per tile */
-            const int multi = d->uk.tiles && nr <= TC_QNR && !next && !split &&
-                              d->ntaps == 1 && ysz == 1 && !e.residual;
+             * (tc_qukernel.tiles): one panel, one tap, 8-bit outputs, nothing per tile; the
+             * next panel's prefetch then the call's tiles' slices at once (with a thread's
+             * first task of each pool chunk taking the per-tile calls, MobileNetV2 int8's
+             * 16 -> 96 panel by panel ran 1.04-1.09x the wall time of integ19 at 2 threads,
+             * alt.py) */
+            const int multi = d->uk.tiles && nr <= TC_QNR && !split && d->ntaps == 1 &&
+                              ysz == 1 && !e.residual;
             for (int r = 0, i = 0, n = 1; r < mcount; r += n * d->uk.mr, i += n) {
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
                 n = multi && mr == d->uk.mr ? (mcount - r) / d->uk.mr : 1;
                 e.tiles = n;
                 if (next)
-                    for (size_t l = lines * i / calls; l < lines * (i + 1) / calls; l++)
+                    for (size_t l = lines * i / calls; l < lines * (i + n) / calls; l++)
                         __builtin_prefetch(next + l * 64, 0, 2);
                 ptrdiff_t at = ((ptrdiff_t)(m0 + r) * d->ldy + n0) * ysz;
                 char *y = (char *)d->y + at;
@@ -958,9 +966,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     }
     /* S16X2 and U7S8 with few k (MobileNetV2's expansions): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns; past kpad 32 only over more
-     * rows than one block (TC_QWIDE_KMAX) */
+     * rows than one block (TC_QWIDE_KMAX).  But S16X2 up to kpad 32 where the kernel takes
+     * a block's tiles per call (tc_qukernel.tiles): a panel per call, its setup once per
+     * block (qgemm_avx2.c, s16x2_tiles_avx2) */
+    const int panel_tiles = d->format == TC_QFMT_S16X2 && d->uk.tiles && d->kpad <= 32;
     if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
-        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR &&
+        d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR && !panel_tiles &&
         (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;

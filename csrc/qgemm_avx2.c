@@ -65,14 +65,68 @@ TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
 
 static TC_QUKERNEL_PANELS(s16x2_panels_avx2, s16x2_panel_avx2)
 
+/* ntiles whole 6 x 16 tiles of one panel (tile i's rows at rows + i * TC_QMR_MAX, its
+ * outputs 6 * i rows down), one tap, bytes out without a residual: the output stage's
+ * constants set up once per call, the loop over the tiles holding nothing else (through
+ * s16x2_panel_avx2 each tile copied and tested the output stage again).  MobileNetV2's
+ * 16 -> 96 expansion at 112x112 (K = 16, zero point 144) a panel per call over a block's
+ * tiles this way, against a tile's six panels per call (tc_qgemm alone, two builds
+ * alternating in one process, thread CPU, 100 runs, 2026-12-03): 0.91-0.92 */
+static void s16x2_tiles_avx2(int klen, const void *const *rows, const void *b, const tc_qepi *e,
+                             int ntiles, char *y, ptrdiff_t ldy)
+{
+    tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
+    const __m256i bias0 = v.bias0, bias1 = v.bias1;
+    v.bias0 = v.bias1 = _mm256_setzero_si256(); /* the sums start at the bias */
+    const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
+    const ptrdiff_t end = (ptrdiff_t)klen * 2; /* bytes of a row: int16 */
+    const int below1 = e->scale_below1;
+    for (int t = 0; t < ntiles; t++, rows += TC_QMR_MAX, y += 6 * ldy) {
+        const char *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4];
+        const char *a5 = rows[5];
+        __m256i c00 = bias0, c10 = bias0, c20 = bias0, c30 = bias0, c40 = bias0, c50 = bias0;
+        __m256i c01 = bias1, c11 = bias1, c21 = bias1, c31 = bias1, c41 = bias1, c51 = bias1;
+        const __m256i *bk = b;
+        for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {
+            __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
+            TC_Q6x16_STEP(madd_step, off, b0, b1);
+        }
+        /* tc_qstore_6x16_avx2's byte rows */
+        if (below1) {
+            tc_qstore_2rows_clamp_avx2(c00, c01, c10, c11, &v, &k, 0, y, y + ldy);
+            tc_qstore_2rows_clamp_avx2(c20, c21, c30, c31, &v, &k, 0, y + 2 * ldy, y + 3 * ldy);
+            tc_qstore_2rows_clamp_avx2(c40, c41, c50, c51, &v, &k, 0, y + 4 * ldy, y + 5 * ldy);
+        } else {
+            tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, &k, y, y + ldy);
+            tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, &k, y + 2 * ldy, y + 3 * ldy);
+            tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, y + 4 * ldy, y + 5 * ldy);
+        }
+    }
+}
+
+/* Tried and dropped (s20-q, 2026-12-03, tc_qgemm alone, two builds alternating in one process,
+ * thread CPU): the k loop of s16x2_tiles_avx2 unrolled whole for kpad 16 (a constant trip
+ * count): gcc 12 then reassociated each accumulator's 8 additions into a tree and spilled
+ * most of the products (objdump), 16 -> 96 at 112x112 1.29x the time.  The same setup once per
+ * call for the 6-row U7S8 kernel's whole panels (bytes_out, its scales per panel; U7S8
+ * through TC_QUKERNEL_PANELS copies tc_qepi and sets the store up per panel), same bits:
+ * min of 150, 32 -> 192 at 28x28 66.6 / 66.5 us, 144 -> 32 at 28x28 46.1 / 45.9, 144 -> 24
+ * at 56x56 152.5 / 152.1, 96 -> 576 at 14x14 116.9 / 117.1: nothing (a first run against an
+ * older build read 0.97-0.99, its noise). */
+
 /* one panel: e->tiles tiles in the call (a single-panel product's block: MobileNetV2's and
  * EfficientNet-B0's 32 -> 16 projections at 112x112, where a tile is 6 x 16 x 32 products
- * and the call, the kernel's setup and the driver's step were a fifth of the layer) */
+ * and the call, the kernel's setup and the driver's step were a fifth of the layer; and the
+ * 16 -> 96 expansions' blocks panel by panel, tc_qdriver_run) */
 void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr, const void *b,
                             ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
 {
     if (nr > TC_QNR) {
         s16x2_panels_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
+        return;
+    }
+    if (e->tiles > 1 && nr == TC_QNR && mr == 6) { /* 8-bit outputs, no residual, one tap */
+        s16x2_tiles_avx2(klen, rows, b, e, e->tiles, y, ldy);
         return;
     }
     for (int i = 0, n = e->tiles > 1 ? e->tiles : 1; i < n; i++)

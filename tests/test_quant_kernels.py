@@ -1104,6 +1104,27 @@ def test_pointwise_conv_rows_in_one_run_are_exact():
                                            f"{h}x{wd} {dtype.__name__}: {bad.sum()} differ")
 
 
+def _pointwise_case(rng, rows, n, c):
+    """A 1x1 layer's weights [n, 1, 1, c], a row of rows pixels, its zero point, a bias and
+    the exact sums with the bias."""
+    w = rng.integers(-128, 128, (n, 1, 1, c)).astype(np.int16)
+    x = rng.integers(0, 256, (1, 1, rows, c)).astype(np.uint8)
+    xz = int(rng.integers(0, 256))
+    bias = rng.integers(-3000, 3000, n).astype(np.int32)
+    acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (0,) * 4, (1, 1), 1) + bias
+    return w, x, xz, bias, acc
+
+
+def _assert_s16x2_layers(ctxs, w, x, xz, output, dtype, want, what):
+    """Each context's S16X2 1x1 layer of w with output on x (zero point xz) gives want."""
+    for (isa, t), ctx_ in ctxs.items():
+        layer = K.QConv2d(ctx_, w, output, format="s16x2")
+        y = np.empty(layer.output_shape(1, 1, x.shape[2]), dtype)
+        layer.run(x, xz, y)
+        bad = y != want
+        assert not bad.any(), f"{isa} {t} threads: {what}: {bad.sum()} differ"
+
+
 def test_single_panel_products_of_many_tiles_are_exact():
     """Products of one panel (16 columns or fewer: MobileNetV2's 32 -> 16 projection), whose
     whole tiles the AVX2 S16X2 kernel takes several to a call: rows around the tiles and
@@ -1113,24 +1134,35 @@ def test_single_panel_products_of_many_tiles_are_exact():
     rng = np.random.default_rng(88)
     ctxs = _tiers_at((1, 2, 3))
     for rows, n, c in itertools.product(PARTITION_ROWS, (8, 13, 16), (32, 6)):
-        w = rng.integers(-128, 128, (n, 1, 1, c)).astype(np.int16)
-        x = rng.integers(0, 256, (1, 1, rows, c)).astype(np.uint8)
-        xz = int(rng.integers(0, 256))
+        w, x, xz, bias, acc = _pointwise_case(rng, rows, n, c)
         scale = (rng.random(n) * 0.004 + 1e-4).astype(np.float32)
-        bias = rng.integers(-3000, 3000, n).astype(np.int32)
-        acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (0,) * 4, (1, 1), 1) + bias
         for dtype, lo, hi in ((np.uint8, 0, 255), (np.uint8, 7, 255), (np.int8, -128, 127),
                               (np.int32, None, None)):
             zp = 7 if dtype == np.uint8 else -3
-            want = output_of(acc, dtype, scale, zp, lo, hi)
-            for (isa, t), ctx_ in ctxs.items():
-                layer = K.QConv2d(ctx_, w, K.QOutput(dtype, bias, scale, zp, lo, hi),
-                                  format="s16x2")
-                y = np.empty(layer.output_shape(1, 1, rows), dtype)
-                layer.run(x, xz, y)
-                bad = y != want
-                assert not bad.any(), (f"{isa} {t} threads: {rows} rows C={c} N={n} "
-                                       f"{dtype.__name__} [{lo}, {hi}]: {bad.sum()} differ")
+            _assert_s16x2_layers(ctxs, w, x, xz, K.QOutput(dtype, bias, scale, zp, lo, hi), dtype,
+                                 output_of(acc, dtype, scale, zp, lo, hi),
+                                 f"{rows} rows C={c} N={n} {dtype.__name__} [{lo}, {hi}]")
+
+
+def test_s16x2_products_of_few_k_panel_by_panel_are_exact():
+    """S16X2 products of up to 32 k over several panels (MobileNetV2's 16 -> 96 and 24 -> 144
+    expansions), which the AVX2 driver runs a panel per call over a block's whole tiles
+    (s16x2_tiles_avx2, its output stage set up once per call): K = 16, 24, 30 and 32, 40 and
+    96 columns (a last panel of 8), rows around the tiles and blocks, both 8-bit outputs with
+    a fused clamp and the type's range, scales below 1 and past it (the float clamp above),
+    every tier at 1-3 threads, against the exact sums."""
+    rng = np.random.default_rng(89)
+    ctxs = _tiers_at((1, 2, 3))
+    for rows, n, c in itertools.product((7, 61, 97, 784), (40, 96), (16, 24, 30, 32)):
+        w, x, xz, bias, acc = _pointwise_case(rng, rows, n, c)
+        for scale_v in (3e-3, 2.5):
+            scale = (rng.random(n) * scale_v + 1e-4).astype(np.float32)
+            for dtype, zp, lo, hi in ((np.uint8, 7, 7, 200), (np.uint8, 130, 0, 255),
+                                      (np.int8, -3, -128, 127), (np.int8, 5, 5, 100)):
+                _assert_s16x2_layers(ctxs, w, x, xz, K.QOutput(dtype, bias, scale, zp, lo, hi),
+                                     dtype, output_of(acc, dtype, scale, zp, lo, hi),
+                                     f"{rows} rows C={c} N={n} scale {scale_v} "
+                                     f"{dtype.__name__} zp {zp} [{lo}, {hi}]")
 
 
 def test_u7s8_wider_windows_of_small_weights_are_exact():

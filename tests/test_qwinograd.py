@@ -188,17 +188,18 @@ def test_the_planner_takes_winograd_where_it_measured_faster():
     assert _format(avx2, w5, 1, one, one, (1, 64, 7, 7), np.uint8, 128) is None
     assert _format(avx2, w5, 1, one, one, (1, 64, 14, 14)) == "winograd"
     # the direct path then: 8-bit weights on uint8 input take U7S8, after a ReLU (a low zero
-    # point), or with a mid-range one (its window around it) from 32 channels on, so not an
+    # point), or with a mid-range one (its window around it) past 32 channels, so not an
     # image's stem
     assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28)) == "u7s8"
     assert _format(avx2, w8[:, :, :, :24], 1, one, one, (1, 64, 56, 56)) == "u7s8"
     assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28), np.uint8, 128) == "u7s8"
     assert _format(avx2, w8, 1, (2, 2), one, (1, 64, 28, 28), np.int8, 0) is None
     assert _format(avx2, w8[:, :1, :1], 1, one, one, (1, 64, 28, 28), np.uint8, 32) == "u7s8"
-    assert _format(avx2, w8[:, :1, :1, :32], 1, one, one, (1, 64, 28, 28), np.uint8, 144) \
+    assert _format(avx2, w8[:, :1, :1, :40], 1, one, one, (1, 64, 28, 28), np.uint8, 144) \
         == "u7s8"
-    assert _format(avx2, w8[:, :1, :1, :24], 1, one, one, (1, 64, 28, 28), np.uint8, 144) \
-        == "u7s8"
+    # 32 channels and fewer: S16X2, a panel per call over a block's tiles (qgemm.c)
+    assert _format(avx2, w8[:, :1, :1, :32], 1, one, one, (1, 64, 28, 28), np.uint8, 144) is None
+    assert _format(avx2, w8[:, :1, :1, :24], 1, one, one, (1, 64, 28, 28), np.uint8, 144) is None
     assert _format(avx2, w8[:, :1, :1, :16], 1, one, one, (1, 64, 28, 28), np.uint8, 144) is None
     # one panel of outputs (16): S16X2, the split of the rows shared by no other panel
     assert _format(avx2, w8[:16, :1, :1, :32], 1, one, one, (1, 16, 28, 28)) is None

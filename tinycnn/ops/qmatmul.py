@@ -37,13 +37,18 @@ MS_DOMAIN = "com.microsoft"
 # EfficientNet-B0's (zero point 134) 476-493 / 446-451: so from 24 channels.  Again on the Zen
 # 4 host (s18-q, 2026-12-02 17:05, benchmarks/qconv_layers.py --set
 # ops.qmatmul._U7S8_MIN_CHANNELS=16 against the same build): MobileNetV2's 16 -> 96 1.07 of
-# S16X2's time.
+# S16X2's time.  With S16X2's tiles per call up to kpad 32 (s20-q, qgemm.c; 2026-12-03 00:33,
+# qconv_layers.py --set ops.qmatmul._U7S8_MIN_CHANNELS=32 against the same build, 8 rounds):
+# MobileNetV2's 24 -> 144 at 56x56 (zero point 144) S16X2 160.9 / U7S8 185.2 us (0.87); its
+# 32 -> 192 at 28x28 (features.5 and .6, --set ..=40) 68.0 / 70.9 and 68.0 / 70.1 (on random
+# activations, fewer bytes outside U7S8's window, tc_qgemm alone had U7S8 69.6 / S16X2 72.1):
+# so past 32 channels, where S16X2 leaves the tiles' path (kpad > 32).
 # Its split of the rows is shared by the output channels' panels: with one panel (16
 # channels or fewer) S16X2 is faster.  Lone MobileNetV2 features.1 projection 32 -> 16 at
 # 112x112 (its weights and activations, zero point 0, emulated AVX2, 1 thread, 2026-12-01
 # 14:10, thread CPU us): U7S8 165-166, S16X2 146-147, U8S8X2 190-191.
 _U7S8_MAX_X_ZERO_POINT = 32
-_U7S8_MIN_CHANNELS = 24
+_U7S8_MIN_CHANNELS = 33
 _U7S8_MIN_OUTPUTS = 17
 
 
@@ -53,7 +58,7 @@ def gemm_format(ctx, w16, x_dtype, x_zero_point):
     except that 8-bit weights which AVX2 without VNNI would widen to S16X2 take U7S8
     (vpmaddubsw on the input's part in a window of 7 bits around its zero point, a second
     pass over the few groups with a byte outside) when the input is uint8 with a low zero
-    point, or a mid-range one and at least 24 channels, and more than 16 outputs.  Lone 1x1 layers of ResNet-50 (its
+    point, or a mid-range one and more than 32 channels, and more than 16 outputs.  Lone 1x1 layers of ResNet-50 (its
     weights, inputs with no byte >= 128, emulated AVX2, 1 thread, 2026-12-01, S16X2 / U7S8
     ms): 256->64 at 56x56 1.06 / 0.88; 1024->256 at 14x14 1.02 / 0.80; 2048->512 at 7x7
     1.08 / 0.83."""
@@ -68,7 +73,7 @@ def u7s8_suits(w16, x_dtype, x_zero_point, mid_zero_point):
     """Whether U7S8 suits weights w16 ([N, ..., C] int16, minus their zero point) on an input
     of x_dtype with x_zero_point: a uint8 input, more than 16 outputs, 8-bit weights, and a
     low zero point (its window of 7 bits holds most bytes), or with mid_zero_point also a
-    mid-range one where there are at least 24 channels."""
+    mid-range one where there are more than 32 channels."""
     return x_dtype == np.uint8 and w16.shape[0] >= _U7S8_MIN_OUTPUTS and w16.size > 0 \
         and w16.min() >= -128 and w16.max() <= 127 \
         and (x_zero_point <= _U7S8_MAX_X_ZERO_POINT or
