@@ -600,7 +600,12 @@ static void dw_block_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * 0.95-1.07; on 28x28 planes the depthwise lost 1.07-1.21 (a band of a 28x28 plane is a
  * few hundred cycles: the per-call costs weigh) and the projection after it gained at most
  * 0.92, so planes under TC_DW_BAND_MIN_PIXELS keep the channel split.  Whole planes also
- * where the layer takes their means (tc_conv2d_means_f32). */
+ * where the layer takes their means (tc_conv2d_means_f32).  Again at s20 (2026-12-03 00:56,
+ * AVX2 emulation, both cores ours under SCHED_FIFO, the host in a slow spell where MobileNetV2's
+ * 28x28 blocks ran slower at 2 threads than at 1): TC_DW_BAND_MIN_PIXELS 768 (its 28x28
+ * depthwise layers in two bands, so the 1x1 GEMMs' pixel halves stay on their thread), whole
+ * MobileNetV2 at 2 threads, both builds in one process alternating, bands / channels 1.017,
+ * 1.021, 1.025 (same bits): left at 2048. */
 #define TC_DW_BAND_MIN_ROWS 16
 #define TC_DW_BAND_MIN_PIXELS 2048
 #define TC_DW_BAND_PASS 4

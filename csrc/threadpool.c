@@ -33,6 +33,31 @@
  * each band re-expanded its halo, see tc_fused_state).  An empty region costs 0.3 us with the
  * worker spinning; after a gap past TC_POOL_SPIN_NS the worker's wake-up takes 8-15 us.
  *
+ * Measured (s20, 2026-12-03 00:15-00:45, AVX2 emulation, host at load 3-9).  Under that load
+ * (CFS) a second thread gives nothing: MobileNetV2 at 2 threads 1.07-1.62 of its 1-thread wall
+ * time in four process pairs; the worker ran 0.1-0.7 ms a run beside the caller's 8.6-10.6,
+ * woken 8-12 times a run by the probe, and stood aside the rest (onnxruntime's spinning pool: 2
+ * threads 1.2-2.2x its 1-thread wall, twice the CPU).  Under SCHED_FIFO (chrt -f 10: both cores
+ * ours; see benchmarks/mt_procs.py) each thread on its own CPU, never switched out: MobileNetV2
+ * 2 threads min 3.98-4.09 ms against onnxruntime's 3.73-3.88, 1 thread 7.09-7.27 against
+ * 7.17-7.53 (speedup about 1.77 against 1.92); MnasNet 4.29 / 4.03 and 7.41 / 7.67.  Per step at
+ * 2 threads (good processes) 1.58-1.95.  But whole processes fall into slow spells, 2 threads at
+ * 6.2-6.8 ms, the FMA peak unchanged (226-233 GFLOP/s at 2 threads): the host's memory side.
+ * Where the 2-thread time goes (an instrumented copy of this file: per job, how long one thread
+ * idled for the other at the end; 300 runs): ~320 us of a 4.0 ms run in a good process (GEMM
+ * tasks ~100, the 56x56 inverted-residual bands 74 per job, the stem block's 46), 515-1260 us in
+ * a slow one (GEMM jobs 340-1050: one thread much slower than the other, no chunk left to
+ * take); the empty region 0.36 us, 46 real jobs a run (70 calls, 24 of them the serial inner
+ * calls of banded steps).  Tried and dropped: stealing from the END of the other thread's share
+ * (the highest unclaimed run's upper half, in order; a share untouched taken whole), so that an
+ * owner's bands stay consecutive and carry their halo rows, where the thief now takes the
+ * owner's NEXT chunk: an instrumented copy of the new order and the old build in one process at
+ * 2 threads, bursts alternating, new / old 0.996 [0.981-1.032] and 1.009 under SCHED_FIFO, 1.008
+ * and 1.016 at load 9 (the control, an instrumented copy of the old order against the old build:
+ * 1.000-1.014).  Neither is the running of the 28x28, 14x14 and 7x7 blocks banded at 2 threads
+ * (fused_ir.py's IR_FUSE_MIN_BYTES 0, lone blocks, SCHED_FIFO): 1.08, 1.11, 1.22 of their
+ * unbanded time.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers its
