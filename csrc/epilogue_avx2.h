@@ -73,7 +73,14 @@ static inline void tc_sigmoid_short_avx2(int silu, const float *x, float *y, ptr
  * vector is the run's last 8 values, loaded before any store (in place they are still
  * x's) and stored last: the values it shares with the vector before come out the same.
  * Not masked: a GEMM panel of 14x14's 196 = 12 x 16 + 4 columns or 7x7's 17 would
- * pay vmaskmovps, microcoded on AMD; not scalar: an exp and a divide per value. */
+ * pay vmaskmovps, microcoded on AMD; not scalar: an exp and a divide per value.
+ * Tried and dropped (s20, Zen 4, AVX2, in-place SiLU, best of 1500 calls per variant,
+ * 2026-12-03 00:30): unrolled by 2 or 4 vectors 0.99 of this loop's time on flat runs of
+ * 12544 and 50176 values; software-pipelined (the exp of the next vector issued beside the
+ * divide of the one before) 0.95-0.96 flat, 0.97-1.04 over GEMM blocks of 16 or 32
+ * columns (the act_rows calls; 1.5-4.6k values a call, the ~0.4 us of the thread clock
+ * in each time); the divide as a multiply (other bits) 0.93: the divide's latency is not
+ * what bounds the pass. */
 static inline void tc_sigmoid_run_avx2(int silu, const float *x, float *y, ptrdiff_t n)
 {
     if (n < 8) {

@@ -71,6 +71,26 @@ def SqueezeExcite(n, X, W1, B1=None, W2=None, B2=None, *, activation="", activat
                   workspace=layer.workspace_size(X.shape[0]))
 
 
+# Where the SE blocks stand on the AMD EPYC Zen 4 host (s20, AVX2 emulation, 1 thread,
+# 2026-12-03 00:15-00:45): from the depthwise's output to the projection's (se_shapes.py
+# --from se, one process, median) 0.57-0.70 of onnxruntime's time on the 28x28-112x112
+# blocks, 0.79-0.93 on 14x14 and 7x7; in the networks (mt_steps.py, profiled) the gates of
+# MobileNetV3-Large's 960-channel blocks take 58-61 us against onnxruntime's two 1x1 nodes'
+# 103-107.  The blocks' remaining losses are elsewhere (per step in the cut blocks, run_profiled
+# against onnxruntime's profiler, medians of 600): the 5x5 stride-2 depthwise with its
+# activation and means 1.07-1.5 of onnxruntime's Conv and activation (MobileNetV3-Large's
+# features.4, 72 @ 56x56, 76-85 us against 49; EfficientNet-B0's features.3.0, 144 @ 56x56,
+# 180 against 98 + 47), and the shallow 24 -> 72 expansion at 56x56 122-145 us against 103.
+# Running a 7x7 block as one step would save only the per-step fixed cost: a chain of 40
+# tiny convolutions runs in 5.3 us a run against 0.65 for one (~0.12 us a step).  The 7x7
+# projections keep the scale as its own pass (ops/conv.py _folds_gate: K > HW / 2), 6.3 us
+# (672 x 49) to 10 us (1152 x 49) a block; scaling a copy of x inside tc_conv2d_scaled_f32
+# instead (tried, s20) is the same multiplications and saves only that step's call.  That
+# rule re-measured here (whole SE blocks cut from the networks, every projection folded /
+# the rule, one process, 31 alternating rounds, median [25-75%]): K = 112 at 14x14 0.986-1.004
+# [0.92-1.04] (EfficientNet-B0's features.5.0 and .5.1, MobileNetV3-Large's .11 and .12),
+# K = 160-320 at 7x7 1.014-1.053 (MobileNetV3-Large's .13 and .14, EfficientNet-B0's .6.1
+# and .7.0): it holds on this host.
 @op("SqueezeExciteGate", domain=FUSED_DOMAIN, cost=se_macs)
 def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, P=None, *, activation="",
                       activation_alpha=None, activation_beta=None, gate="Sigmoid",
