@@ -235,6 +235,32 @@ def test_band_rows_come_in_whole_depthwise_passes_within_the_budget(threads):
             (e, w, oh, band)
 
 
+def test_bands_makespan_follows_the_pools_claims():
+    """Rows per thread as tc_parallel_for_dynamic hands out the bands (thread t from band
+    nbands t / threads on), a band paying `pad` per row its depthwise pass rounds up."""
+    assert fused_ir.bands_makespan(112, 12, 1, 0.0) == 112
+    assert fused_ir.bands_makespan(112, 12, 2, 0.0) == 60  # 5 x 12 against 4 x 12 + 4
+    assert fused_ir.bands_makespan(112, 8, 2, 0.0) == 56
+    assert fused_ir.bands_makespan(28, 3, 2, 0.5) == 17.5  # 5 bands of 3 (+ 0.5 each)
+    assert fused_ir.bands_makespan(28, 4, 2, 0.5) == 16    # 7 bands: the first free takes the 7th
+    assert fused_ir.bands_makespan(10, 4, 3, 0.0) == 4
+
+
+def test_band_rows_at_2_threads_even_out_the_rows_of_the_two_shares():
+    """MobileNetV2's / MnasNet's 112x112 first block (32 channels): bands of 12 rows split 60 +
+    52 rows over 2 threads; the bands of 8 split 56 + 56.  Elsewhere the 2-thread bands split
+    no worse than the 1-thread ones would."""
+    assert fused_ir.band_rows(32, 112, 112, 112, 3, 1, 1, 1) == 12
+    band = fused_ir.band_rows(32, 112, 112, 112, 3, 1, 1, 2)
+    assert band % fused_ir.DW_ROWS == 0 and fused_ir.bands_makespan(112, band, 2, 0.0) == 56
+    for e, w, ow, oh, kh, stride in [(96, 112, 56, 56, 3, 2), (144, 56, 56, 56, 3, 1),
+                                     (144, 56, 28, 28, 3, 2), (72, 56, 28, 28, 5, 2),
+                                     (120, 28, 28, 28, 5, 1), (72, 56, 56, 56, 3, 1)]:
+        one, two = (fused_ir.band_rows(e, w, ow, oh, kh, stride, 1, t) for t in (1, 2))
+        assert (fused_ir.bands_makespan(oh, two, 2, 0.0)
+                <= fused_ir.bands_makespan(oh, one, 2, 0.0)), (e, w, oh, one, two)
+
+
 def test_block_below_the_size_threshold_runs_unfused_and_matches_onnxruntime():
     model = ir_model(e=32, hw=20)  # 51 KB expanded: three convolutions
     x = np.random.default_rng(6).standard_normal((2, 16, 20, 20), dtype=np.float32)

@@ -134,7 +134,51 @@ def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
     nbands = -(-nbands // threads) * threads
     band = max(1, -(-oh // nbands))
     up = -(-band // DW_ROWS) * DW_ROWS
-    return up if up < oh and -(-oh // up) % threads == 0 else band
+    band = up if up < oh and -(-oh // up) % threads == 0 else band
+    if threads == 2:
+        # An equal count of bands is not an equal count of rows: 112 rows in bands of 12 are
+        # 60 + 52 rows at 2 threads (the last band 4 rows), and the thread with 52 waits a
+        # band for the other.  Among whole depthwise passes no longer than this band, take
+        # the one whose claiming ends first (ties: the longest band), where it ends first
+        # both counting rows and counting depthwise passes.  Only at 2 threads, the one count
+        # measured on this 2-core host (it would also move 3- and 4-thread bands).
+        # Measured (s21, 2026-12-03 03:44, AVX2 emulation, SCHED_FIFO, MobileNetV2 at 2
+        # threads, 300 runs, an instrumented pool timing each chunk): the first block (bands
+        # of 12 -> 8) 390 / 344 us -> 353 us a run, the threads' idle at its end 45 / 41 ->
+        # 15 us; lone (first block only, both band choices in one process, bursts
+        # alternating) 0.93 / 0.98 / 0.98 / 0.99 of the time where the control (the same band
+        # twice) gave 1.00 / 1.01.  At 2 threads it moves only the 112x112 first block of
+        # MobileNetV2 and MnasNet (12 -> 8); 1 thread unchanged, the same bits (bands do not
+        # change results).
+        cands = [b for b in range(DW_ROWS, max(band, up) + 1, DW_ROWS) if b < oh]
+        best = min(cands + [band], key=lambda b: (bands_makespan(oh, b, threads), -b))
+        if all(bands_makespan(oh, best, threads, p) < 0.99 * bands_makespan(oh, band, threads, p)
+               for p in (0.0, 0.5)):
+            band = best
+    return band
+
+
+def bands_makespan(oh, band, threads, pad=0.5):
+    """When the last of `threads` equally fast threads ends, claiming the bands of oh rows as
+    the pool does (tc_parallel_for_dynamic: thread t from band nbands t / threads on, each
+    the next unclaimed band in its order), a band costing its rows plus `pad` of each row
+    its depthwise pass adds (rounding up to DW_ROWS)."""
+    nbands = -(-oh // band)
+    cost = [r + pad * (-(-r // DW_ROWS) * DW_ROWS - r)
+            for r in (min(band, oh - i * band) for i in range(nbands))]
+    claimed = [False] * nbands
+    nxt = [nbands * t // threads for t in range(threads)]
+    left = [nbands] * threads
+    free = [0.0] * threads
+    while True:
+        t = min(range(threads), key=lambda i: (free[i] if left[i] else float("inf"), i))
+        if not left[t]:
+            return max(free)
+        while left[t] and claimed[nxt[t]]:
+            nxt[t], left[t] = (nxt[t] + 1) % nbands, left[t] - 1
+        if left[t]:
+            claimed[nxt[t]] = True
+            free[t] += cost[nxt[t]]
 
 
 def _stage_values(inputs):
