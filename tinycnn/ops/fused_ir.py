@@ -138,22 +138,23 @@ def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
     if threads == 2:
         # An equal count of bands is not an equal count of rows: 112 rows in bands of 12 are
         # 60 + 52 rows at 2 threads (the last band 4 rows), and the thread with 52 waits a
-        # band for the other.  Among whole depthwise passes no longer than this band, take
-        # the one whose claiming ends first (ties: the longest band), where it ends first
-        # both counting rows and counting depthwise passes.  Only at 2 threads, the one count
-        # measured on this 2-core host (it would also move 3- and 4-thread bands).
-        # Measured (s21, 2026-12-03 03:44, AVX2 emulation, SCHED_FIFO, MobileNetV2 at 2
-        # threads, 300 runs, an instrumented pool timing each chunk): the first block (bands
-        # of 12 -> 8) 390 / 344 us -> 353 us a run, the threads' idle at its end 45 / 41 ->
-        # 15 us; lone (first block only, both band choices in one process, bursts
-        # alternating) 0.93 / 0.98 / 0.98 / 0.99 of the time where the control (the same band
-        # twice) gave 1.00 / 1.01.  At 2 threads it moves only the 112x112 first block of
-        # MobileNetV2 and MnasNet (12 -> 8); 1 thread unchanged, the same bits (bands do not
-        # change results).
+        # band for the other; 56 rows in bands of 7 pay a depthwise pass of 8 rows each.
+        # Among whole depthwise passes no longer than this band, take the one whose claiming
+        # ends first (bands_makespan; ties: the longest band).  Only at 2 threads, the one
+        # count measured on this 2-core host (it would also move 3- and 4-thread bands).
+        # Measured (s21, 2026-12-03 03:44-03:50, AVX2 emulation, SCHED_FIFO, 2 threads):
+        # MobileNetV2 with an instrumented pool timing each chunk (300 runs): its first block
+        # (bands of 12 -> 8) 390 / 344 -> 353 us a run, the threads' idle at its end 45 / 41
+        # -> 15 us.  Lone blocks, both band choices in one process, bursts alternating (the
+        # control, one band twice: 0.99-1.01): that first block 0.93 / 0.98 / 0.98 / 0.99 of
+        # the time; MobileNetV2's features.4 (28 rows, 3 -> 4: 15 + 13 rows, 10 passes of 4,
+        # against 16 + 12 rows claimed as 14 + 14 in 7 bands) 0.97 / 0.99 / 0.97 / 1.01 /
+        # 0.91; MnasNet's layers.8.1 and 8.2 (56 rows, 7 -> 4) 0.96 / 0.96 / 0.98.  Counting
+        # rows alone would keep 3 and 7: the half-row weight of the depthwise pass's rounding
+        # is what picks them.  1 thread unchanged; bands never change results.
         cands = [b for b in range(DW_ROWS, max(band, up) + 1, DW_ROWS) if b < oh]
         best = min(cands + [band], key=lambda b: (bands_makespan(oh, b, threads), -b))
-        if all(bands_makespan(oh, best, threads, p) < 0.99 * bands_makespan(oh, band, threads, p)
-               for p in (0.0, 0.5)):
+        if bands_makespan(oh, best, threads) < 0.99 * bands_makespan(oh, band, threads):
             band = best
     return band
 
