@@ -58,6 +58,23 @@
  * (fused_ir.py's IR_FUSE_MIN_BYTES 0, lone blocks, SCHED_FIFO): 1.08, 1.11, 1.22 of their
  * unbanded time.
  *
+ * Measured (s21, 2026-12-03 03:37-03:52, AVX2 emulation, SCHED_FIFO, MobileNetV2 at 2 threads,
+ * 300 runs, the fastest 30% kept; benchmarks/pool_trace.patch + pool_trace.py time every chunk):
+ * in good processes (3.9-4.1 ms a run) the threads' idle at the ends of jobs sums to 165-210
+ * us a run (GEMMs 76-91 over 34 jobs, the banded blocks 45 + 35-39 -> 15 + 33 since s21's band
+ * choice (fused_ir.band_rows), depthwise 24-27 over 12 jobs), and 80-125 us go outside any pool
+ * call (Python between steps): the splits lose ~100 us of wall time, not the ~450 us by which
+ * 2 threads miss half the 1-thread time.  The rest is slower chunks: per job one thread runs
+ * its chunks 20-50% slower than the other, which one changing from job to job (MobileNetV2's
+ * features.2 worker bands 98 us against the caller's 64, features.3 48 against 60), and each
+ * thread's first chunk of a job runs slower than its next ones (features.3's worker band 124 us
+ * then 61-65; summed over a slow process's jobs ~170 us a run on the caller, ~210 on the
+ * worker).  The data each thread's chunks touch last sat in the other core's L2 (the previous
+ * step split another way, a workspace slot last written by the other thread): where the time
+ * is, not yet tried.  Every GEMM split its tiles evenly (each thread its half, stealing rare),
+ * so finer GEMM tiles would only move the 5-10 us tails; at 7x7 each extra row range repeats
+ * the aligned copy of B (gemm_copy_ldb, ~5% of a 120-row range's FMAs): not tried.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers its
