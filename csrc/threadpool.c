@@ -69,11 +69,18 @@
  * features.2 worker bands 98 us against the caller's 64, features.3 48 against 60), and each
  * thread's first chunk of a job runs slower than its next ones (features.3's worker band 124 us
  * then 61-65; summed over a slow process's jobs ~170 us a run on the caller, ~210 on the
- * worker).  The data each thread's chunks touch last sat in the other core's L2 (the previous
- * step split another way, a workspace slot last written by the other thread): where the time
- * is, not yet tried.  Every GEMM split its tiles evenly (each thread its half, stealing rare),
- * so finer GEMM tiles would only move the 5-10 us tails; at 7x7 each extra row range repeats
- * the aligned copy of B (gemm_copy_ldb, ~5% of a 120-row range's FMAs): not tried.
+ * worker).  A guess, not shown: the data a thread's chunks touch last sat in the other core's
+ * L2 (the previous step split another way, a workspace slot last written by the other thread).
+ * Tried and dropped (a planner giving steps workspaces of their own, both plans in one process
+ * at 2 threads under SCHED_FIFO, bursts alternating, 03:5x): lone features.2 + .3 (pool_trace)
+ * ran .3 in 429 / 398 us with its own workspace against 637 / 475 us on the shared one (its
+ * caller's bands 91-112 us against 47 alone), but whole MobileNetV2 every step on its own
+ * workspace 1.012 / 1.012 (53 MB of workspaces, control 0.996), only the banded steps on
+ * their own 0.992 / 1.002 / 1.001, per step in the network no clear change: what a thread's
+ * slot overlaps is not the whole story.  Every GEMM split its tiles evenly (each thread its
+ * half, stealing rare), so finer GEMM tiles would only move the 5-10 us tails; at 7x7 each
+ * extra row range repeats the aligned copy of B (gemm_copy_ldb, ~5% of a 120-row range's
+ * FMAs): not tried.
  *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
