@@ -151,7 +151,10 @@ def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
         # against 16 + 12 rows claimed as 14 + 14 in 7 bands) 0.97 / 0.99 / 0.97 / 1.01 /
         # 0.91; MnasNet's layers.8.1 and 8.2 (56 rows, 7 -> 4) 0.96 / 0.96 / 0.98.  Counting
         # rows alone would keep 3 and 7: the half-row weight of the depthwise pass's rounding
-        # is what picks them.  1 thread unchanged; bands never change results.
+        # is what picks them (04:16, load 7-9: features.4 0.95, layers.8.1-8.2 0.84; V3-Large's
+        # 24-72-24 at 56x56, the same geometry, moves 7 -> 4 too, not timed).  Whole networks,
+        # both choices in one process, 30 rounds of 10 runs: MobileNetV2 1.000 / 0.994 /
+        # 0.983, MnasNet 0.993 / 0.992 / 0.994.  1 thread unchanged; bands never change results.
         cands = [b for b in range(DW_ROWS, max(band, up) + 1, DW_ROWS) if b < oh]
         best = min(cands + [band], key=lambda b: (bands_makespan(oh, b, threads), -b))
         if bands_makespan(oh, best, threads) < 0.99 * bands_makespan(oh, band, threads):
