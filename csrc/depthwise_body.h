@@ -795,7 +795,13 @@ static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
 
 /* 5x5 on planes past the channel-block kernel's buffers, output rows up to 28 wide (MnasNet's,
  * MobileNetV3-Large's and EfficientNet-B0's 28x28 at stride 1): the kernel band by band of
- * output rows (tc_conv_band_image).  Same bits as the row kernel. */
+ * output rows (tc_conv_band_image).  Same bits as the row kernel.  Against onnxruntime in the
+ * networks (s21, AVX2 emulation, 1 thread; its nodes min / median of 55 profiled runs, ours
+ * benchmarks/dw_ab.sh, 11 rounds, host load 4-5): MobileNetV3-Large's features.5 (120@28, Relu)
+ * 87 / 89 us against 97-115, EfficientNet-B0's features.3.1 (240@28) 168 / 173 us plus its SiLU
+ * node 77 / 79 against 236 plus 86: a larger loss in time than the 5x5/2 layers' (not
+ * profiled yet; on 5x5/2 240@28 the input's transposes were 43% of the channel-block kernel,
+ * see _block_pick, and onnxruntime's NCHWc layout needs none). */
 static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, const float *w,
                                                  const tc_conv2d_params *p, const float *bias,
                                                  const float *residual, const tc_activation *act,
