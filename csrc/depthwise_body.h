@@ -795,7 +795,13 @@ static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
 
 /* 5x5 on planes past the channel-block kernel's buffers, output rows up to 28 wide (MnasNet's,
  * MobileNetV3-Large's and EfficientNet-B0's 28x28 at stride 1): the kernel band by band of
- * output rows (tc_conv_band_image).  Same bits as the row kernel. */
+ * output rows (tc_conv_band_image).  Same bits as the row kernel.  Against onnxruntime in the
+ * networks (s21, AVX2 emulation, 1 thread; its nodes min / median of 55 profiled runs, ours
+ * benchmarks/dw_ab.sh, 11 rounds, host load 4-5): MobileNetV3-Large's features.5 (120@28, Relu)
+ * 87 / 89 us against 97-115, EfficientNet-B0's features.3.1 (240@28) 168 / 173 us plus its SiLU
+ * node 77 / 79 against 236 plus 86: a larger loss in time than the 5x5/2 layers' (not
+ * profiled yet; on 5x5/2 240@28 the input's transposes were 43% of the channel-block kernel,
+ * see _block_pick, and onnxruntime's NCHWc layout needs none). */
 static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, const float *w,
                                                  const tc_conv2d_params *p, const float *bias,
                                                  const float *residual, const tc_activation *act,
@@ -879,7 +885,25 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int O
  * vectors in flight only while 16 are left, then the rest in two groups of 4 to 8 (240@28: 8 8
  * 6 6, not 8 8 8 4), 1.08-1.13; buf and ob aligned to 64 bytes, lone (3 x 40) 72@56 and 144@56
  * 0.94-0.98 but in MnasNet (per step, 4 rounds of 100 profiled runs alternating with main)
- * layers.9.0's 72@56 79-83 us against main's 77-84, 240@28 and 576@14 unchanged. */
+ * layers.9.0's 72@56 79-83 us against main's 77-84, 240@28 and 576@14 unchanged.
+ * Where 5x5/2 72@56 and 144@56 spend their time (s21, benchmarks/dw_ab.sh, AVX2 emulation, 1
+ * thread, 15 rounds, loaded host): without the copy (wrong outputs) 0.66-0.70 of the kernel's
+ * time (240@28 0.72), i.e. the copy is a third, bound by its stores; the taps' loads then
+ * all aligned (wrong outputs) a further 0.95 (the kj / 2 offsets' vectors crossing cache lines),
+ * so the taps are bound by their loads (2 per cycle: 200 loads and 25 broadcasts per 200
+ * FMAs).  onnxruntime's NCHWc kernel in the networks, for comparison (per node, min / median
+ * of 55 profiled runs): MobileNetV3-Large's features.4 (72@56) 53 / 57 us, ours about 76 lone
+ * from L2; EfficientNet-B0's features.3.0 (144@56) 99 / 103 us plus its SiLU node 48 / 50,
+ * ours 143-198 plus about 50 (the input, 1.8 MB, from L3).  Dropped tries (same protocol,
+ * same bits): channel c + 1's copy into a second buffer, a share of its rows before each
+ * group of 8 vectors of channel c's sums (the copy's stores beside the taps' loads), inlined
+ * 1.13-1.26 of the time, out of line (one call per group, its state in a struct) 1.15-1.22,
+ * the two buffers alone (the whole copy after the sums) 1.05-1.14; channel c + 1's input
+ * prefetched into L1 a share per group, 1.06-1.12; 12 vectors in flight instead of 8 (a
+ * broadcast per 12 loads), 1.01-1.02.  The copy would go only where the producer writes the
+ * phase planes itself (a 1x1 expansion commutes with a permutation of its input's pixels: the
+ * block input's C0 channels split instead of the E expanded ones, as csrc/ir_fused.c's
+ * column-split bands do). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)(
     const int S, const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual,
@@ -974,24 +998,49 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                            (ak.kind == TC_ACT_NONE || ak.kind == TC_ACT_RELU);
         const int relu = ak.kind == TC_ACT_RELU;
         int drow = 0, dcol = 0;
+/* the vector V of sums at output row ROW, column COL: Relu, stored (masked on the plane's
+ * last row where it runs past OW) */
+#define TC_DW_STAGED_PUT(V, ROW, COL)                                                          \
+    {                                                                                          \
+        tc_v dv_ = (V);                                                                        \
+        if (relu) {                                                                            \
+            tc_act_k rk_ = ak;                                                                 \
+            rk_.kind = TC_ACT_RELU;                                                            \
+            dv_ = tc_v_act(rk_, dv_);                                                          \
+        }                                                                                      \
+        float *d_ = yc + (ptrdiff_t)(ROW) * OW + (COL);                                        \
+        if ((COL) + TC_VL <= OW || (ROW) < OH - 1)                                             \
+            tc_v_store(d_, dv_);                                                               \
+        else                                                                                   \
+            tc_v_store_masked(d_, tail, dv_);                                                  \
+    }
 #define TC_DW_STAGED_DIRECT(V)                                                                 \
     {                                                                                          \
-        if (dcol < OW && drow < OH) {                                                          \
-            tc_v dv_ = (V);                                                                    \
-            if (relu) {                                                                        \
-                tc_act_k rk_ = ak;                                                             \
-                rk_.kind = TC_ACT_RELU;                                                        \
-                dv_ = tc_v_act(rk_, dv_);                                                      \
-            }                                                                                  \
-            float *d_ = yc + (ptrdiff_t)drow * OW + dcol;                                      \
-            if (dcol + TC_VL <= OW || drow < OH - 1)                                           \
-                tc_v_store(d_, dv_);                                                           \
-            else                                                                               \
-                tc_v_store_masked(d_, tail, dv_);                                              \
-        }                                                                                      \
+        if (dcol < OW && drow < OH)                                                            \
+            TC_DW_STAGED_PUT(V, drow, dcol)                                                    \
         dcol += TC_VL;                                                                         \
         if (dcol == Wq)                                                                        \
             dcol = 0, drow++;                                                                  \
+    }
+        /* the same where a row is VPR (2 or 4) vectors: a group's rows and columns are then
+         * constants from its first row (o0 / Wq), no position carried from vector to vector
+         * (GCC kept drow and dcol on the stack, a store and a reload per vector; perf put 20%
+         * of 5x5/2 72@56's samples on those stores).  Against integ20 (s21, AVX2 emulation, 1
+         * thread, same bits): dw_ab.sh, 15-21 rounds, 72@56 0.99 0.99 1.01, 144@56 0.98 0.98
+         * 0.99 (SiLU), 240@28 0.99 0.98; in one process (subgraph_shapes.py --against, 21
+         * rounds, the depthwise node cut from the network) MobileNetV3-Large's features.4
+         * 0.962 [0.933-0.972], EfficientNet-B0's features.3.0 0.966 [0.935-1.021], MnasNet's
+         * layers.9.0 0.938 [0.929-0.948] and layers.10.0 0.925 [0.898-0.956]; with the expansion
+         * before it 0.97-0.99 (the expansion alone 1.00-1.01) */
+        const int vpr = direct ? Wq / TC_VL : 0;
+#define TC_DW_STAGED_DIRECT_ROWS(VPR, NV, A)                                                   \
+    {                                                                                          \
+        const int row0_ = (int)(o0 / ((VPR) * TC_VL));                                         \
+        _Pragma("GCC unroll 8") for (int v_ = 0; v_ < (NV); v_++) {                            \
+            const int row_ = row0_ + v_ / (VPR), col_ = v_ % (VPR) * TC_VL;                    \
+            if (row_ < OH && col_ < OW)                                                        \
+                TC_DW_STAGED_PUT((A)[v_], row_, col_)                                          \
+        }                                                                                      \
     }
         /* 8 vectors in flight, then 4 for the rest (the buffer holds the reads past n) */
         long o0 = 0;
@@ -1007,7 +1056,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                     _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++)
                         a[v] = tc_v_fma(tc_v_load(s + v * TC_VL), wv, a[v]);
                 }
-            if (direct) {
+            if (vpr == 4)
+                TC_DW_STAGED_DIRECT_ROWS(4, 8, a)
+            else if (vpr == 2)
+                TC_DW_STAGED_DIRECT_ROWS(2, 8, a)
+            else if (direct) {
                 for (int v = 0; v < 8; v++)
                     TC_DW_STAGED_DIRECT(a[v])
             } else {
@@ -1016,18 +1069,21 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
             }
         }
         for (; o0 < n; o0 += 4 * TC_VL) {
-            tc_v a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+            tc_v a[4] = {bv, bv, bv, bv};
             _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++)
                 _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {
                     const float *s = buf + (size_t)((ki % S) * S + kj % S) * q +
                                      (size_t)(ki / S) * Wq + kj / S + o0;
                     const tc_v wv = tc_v_set1(wc[ki * KC + kj]);
-                    a0 = tc_v_fma(tc_v_load(s), wv, a0);
-                    a1 = tc_v_fma(tc_v_load(s + TC_VL), wv, a1);
-                    a2 = tc_v_fma(tc_v_load(s + 2 * TC_VL), wv, a2);
-                    a3 = tc_v_fma(tc_v_load(s + 3 * TC_VL), wv, a3);
+                    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
+                        a[v] = tc_v_fma(tc_v_load(s + v * TC_VL), wv, a[v]);
                 }
-            if (direct) {
+            const tc_v a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+            if (vpr == 4)
+                TC_DW_STAGED_DIRECT_ROWS(4, 4, a)
+            else if (vpr == 2)
+                TC_DW_STAGED_DIRECT_ROWS(2, 4, a)
+            else if (direct) {
                 TC_DW_STAGED_DIRECT(a0)
                 TC_DW_STAGED_DIRECT(a1)
                 TC_DW_STAGED_DIRECT(a2)
@@ -1040,6 +1096,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
             }
         }
 #undef TC_DW_STAGED_DIRECT
+#undef TC_DW_STAGED_DIRECT_ROWS
+#undef TC_DW_STAGED_PUT
         if (direct)
             continue;
         /* the OW kept outputs of each row: residual, activation, store */
