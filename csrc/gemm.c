@@ -385,6 +385,12 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
  * (subgraph_shapes.py --against, median [25-75%]): MobileNetV2 1.025 [0.975-1.033] and 1.016
  * [0.955-1.069], MnasNet 0.968 [0.907-1.084] and 1.003 [0.973-1.050], SqueezeNet 1.007,
  * RegNetY 1.003, MobileNetV3-Large and EfficientNet-B0 0.988, ShuffleNetV2 0.999. */
+/* Re-measured after the wide in-place calls (s21, same protocol, 8 MB evicted before each run,
+ * x read back, min of 10 rounds x 10, load 4-6, 2026-12-03 03:47), 48 / 12 rows on a cold C:
+ * 16 -> 96, 16 -> 64, 16 -> 48 and 32 -> 48 at 112x112 0.93-0.95, 24 -> 144 at 56x56 0.93,
+ * 24 -> 72 0.96, 16 -> 64 at 55x55 0.94, 48 -> 48 at 56x56 0.97, but 32 -> 16 at 112x112 (16
+ * rows: 12 + 4 against one sweep) 1.02-1.07; not taken (s20's networks did not show 48 rows'
+ * lone gain): a lead for M > 16, to be measured in the networks. */
 static int gemm_mstep(int kc, int cold_c)
 {
     return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC : cold_c ? TC_GEMM_MC_COLD : TC_GEMM_MC_SHALLOW;
@@ -771,6 +777,15 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * SE-scaled projections 144 -> 40 and 240 -> 40 at 28x28 0.80-0.81, MobileNetV2's 192 -> 32
  * at 28x28 0.80-0.87, SqueezeNet's squeezes 128 -> 16 at 55x55 and 256 -> 32 at 27x27 0.90,
  * GoogLeNet's 192 -> 16, 192 -> 32, 256 -> 32 at 28x28 and 480 -> 16 at 14x14 0.86-0.95. */
+/* Tried without gain (s21, Zen 4, AVX2 emulation, 1 thread, pointwise_ab.c with ReLU, min of 20
+ * rounds x 10, 2026-12-03 04:22): B packed for M <= 16, K >= 64 on maps of 1024 columns and more
+ * (SqueezeNet's squeezes, 96 / 144 -> 16 at 56x56), with x evicted before each run (8 MB
+ * written) 1.11-1.19 of the in-place time, hot 1.15-1.28.  SqueezeNet's fire blocks cut whole
+ * (subgraph_shapes.py, features.2's pool output -> features.3's Concat) run at 1.22-1.27 of
+ * onnxruntime's though their layers alone run at 0.78-1.01 (squeeze 0.78, expand1x1 0.96,
+ * expand3x3 1.01, both expands and the Concat 0.90-0.97): the squeeze costs ~0.2 ms more in the
+ * block (tinycnn profile), not from a cold input (64 -> 16 at 55x55 with x evicted: 85 us, hot
+ * 92).  Not located. */
 #define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
 static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 {
