@@ -323,6 +323,9 @@ typedef struct {
     tc_ukernel_tall_fn uk_tall; /* two A panels by up to two B panels, or NULL */
     tc_ukernel_inplace_fn uk_inplace; /* B read unpacked (see gemm_b_inplace), or NULL */
     int inplace_rows; /* rows of C per uk_inplace call (kern->inplace_max_na panels) */
+    int inplace_wide; /* after a sweep's first call, the block's other columns in one call
+                         (kern->inplace_wide; with act_rows, which runs over a call's block
+                         while it is in L1, only on 12-row sweeps: cold_c) */
     /* the deferred activation (tc_act_deferred: Sigmoid, SiLU), or NULL: the
      * tiles store the values before it, act_rows runs over each finished
      * MC x NR (2 NR) block while it is in L1 */
@@ -382,6 +385,12 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
  * (subgraph_shapes.py --against, median [25-75%]): MobileNetV2 1.025 [0.975-1.033] and 1.016
  * [0.955-1.069], MnasNet 0.968 [0.907-1.084] and 1.003 [0.973-1.050], SqueezeNet 1.007,
  * RegNetY 1.003, MobileNetV3-Large and EfficientNet-B0 0.988, ShuffleNetV2 0.999. */
+/* Re-measured after the wide in-place calls (s21, same protocol, 8 MB evicted before each run,
+ * x read back, min of 10 rounds x 10, load 4-6, 2026-12-03 03:47), 48 / 12 rows on a cold C:
+ * 16 -> 96, 16 -> 64, 16 -> 48 and 32 -> 48 at 112x112 0.93-0.95, 24 -> 144 at 56x56 0.93,
+ * 24 -> 72 0.96, 16 -> 64 at 55x55 0.94, 48 -> 48 at 56x56 0.97, but 32 -> 16 at 112x112 (16
+ * rows: 12 + 4 against one sweep) 1.02-1.07; not taken (s20's networks did not show 48 rows'
+ * lone gain): a lead for M > 16, to be measured in the networks. */
 static int gemm_mstep(int kc, int cold_c)
 {
     return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC : cold_c ? TC_GEMM_MC_COLD : TC_GEMM_MC_SHALLOW;
@@ -517,6 +526,25 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                          * 28x28 94, 72 <- 24 at 56x56 80; without the bias + ReLU 1-3%
                          * faster at most. */
                         nr = nc - jr == 2 * NR + 1 ? NR : nc - jr < 2 * NR ? nc - jr : 2 * NR;
+                        /* After the first call (it prefetches the A block into L1), the
+                         * rest of the block's columns in one call where the kernel takes
+                         * them (inplace_wide): the same tiles in the same order, and a
+                         * shallow K paid the call's fixed cost (the epilogue pointers, the
+                         * kernel's prologue) every 2 x 16 columns of 12 or 48 rows.  The
+                         * same bits.  s21, Zen 4, AVX2 emulation, 1 thread, lone layers
+                         * with bias and ReLU or Clip (pointwise_ab.c, min of 10-20 rounds x
+                         * 10 runs; 8 MB written before each run, x read back), against
+                         * integ20: 16 -> 64 at 55x55 0.91-0.97, 24 -> 72 at 56x56 0.94-0.95,
+                         * 24 -> 144 0.95-0.99, 16 -> 48 / 16 -> 64 / 32 -> 16 / 32 -> 48 at
+                         * 112x112 0.93-0.99, 32 -> 192 and 40 -> 240 at 28x28 0.96-0.97;
+                         * with SiLU (act_rows after the wide call) 16 -> 96 at 112x112,
+                         * 40 -> 240 at 28x28, 16 -> 64 at 55x55 0.95-0.97, 24 -> 144 at
+                         * 56x56 0.74-0.90; K of 64 and more (A past L1: every call
+                         * prefetches it) unchanged.  Tried without gain: A's prefetch left
+                         * out up to 32 KiB (TC_GEMM_PF_A_L1_BYTES; 192 -> 32 at 28x28,
+                         * 256 -> 32 at 27x27: wide calls too) 0.99-1.0. */
+                        if (jr && job->inplace_wide && a_in_l1)
+                            nr = nc - jr;
                         int n = nc0 + jr;
                         const float *b = bblk + jr;
                         for (int ir = 0; ir < mc; ir += job->inplace_rows) {
@@ -749,6 +777,15 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * SE-scaled projections 144 -> 40 and 240 -> 40 at 28x28 0.80-0.81, MobileNetV2's 192 -> 32
  * at 28x28 0.80-0.87, SqueezeNet's squeezes 128 -> 16 at 55x55 and 256 -> 32 at 27x27 0.90,
  * GoogLeNet's 192 -> 16, 192 -> 32, 256 -> 32 at 28x28 and 480 -> 16 at 14x14 0.86-0.95. */
+/* Tried without gain (s21, Zen 4, AVX2 emulation, 1 thread, pointwise_ab.c with ReLU, min of 20
+ * rounds x 10, 2026-12-03 04:22): B packed for M <= 16, K >= 64 on maps of 1024 columns and more
+ * (SqueezeNet's squeezes, 96 / 144 -> 16 at 56x56), with x evicted before each run (8 MB
+ * written) 1.11-1.19 of the in-place time, hot 1.15-1.28.  SqueezeNet's fire blocks cut whole
+ * (subgraph_shapes.py, features.2's pool output -> features.3's Concat) run at 1.22-1.27 of
+ * onnxruntime's though their layers alone run at 0.78-1.01 (squeeze 0.78, expand1x1 0.96,
+ * expand3x3 1.01, both expands and the Concat 0.90-0.97): the squeeze costs ~0.2 ms more in the
+ * block (tinycnn profile), not from a cold input (64 -> 16 at 55x55 with x evicted: 85 us, hot
+ * 92).  Not located. */
 #define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
 static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 {
@@ -851,6 +888,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
     job.uk_inplace = gemm_b_inplace(op, kern) ? kern->tile_inplace : NULL;
     job.inplace_rows = (kern->inplace_max_na ? kern->inplace_max_na : 2) * MR;
+    job.inplace_wide = kern->inplace_wide;
     /* Sigmoid / SiLU after the tiles (act_rows), not in them.  Tried without gain (s18, Zen 4,
      * AVX2 kernels, 1 thread, benchmarks/pointwise_ab.c, thread CPU min of 200 runs alternating
      * both builds in one process, 2026-12-02 17:0x): the whole in-place tiles of one K block
@@ -865,6 +903,8 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.ws = workspace;
     job.pack_cols = gemm_pack_cols(op, &job);
     job.cold_c = job.uk_inplace && (double)op->M * op->N * sizeof(float) >= TC_GEMM_COLD_C_BYTES;
+    /* act_rows over a wide call's columns: 12 rows of at most 512 (24 KiB) are still in L1 */
+    job.inplace_wide = job.inplace_wide && (!job.act_rows || job.cold_c);
     job.copy_ldb = gemm_copy_ldb(op, &job, kern);
     job.mp = (op->M + MR - 1) / MR;
     /* a last column alone (7x7 = 3 x 16 + 1) stays with the panel before it: the

@@ -547,9 +547,9 @@ static const tile_tail_fn tile_tail[2][4] = {
 #define TC_TAIL_MAX 4
 
 /* tc_ukernel_inplace_fn on the 6x16 and 6x8 tiles: B read where it lies, row k
- * at b + k ldb, only its columns [0, nr) (masked in the last panel); for each
- * 16 columns, each of the na A panels; the last 17 columns in one tile (tile17_rows), the
- * last 1..4 in one tile for both A panels (tile_tail).
+ * at b + k ldb, only its columns [0, nr) (any nr: inplace_wide; masked in the last panel);
+ * for each 16 columns, each of the na A panels; the last 17 columns in one tile
+ * (tile17_rows), the last 1..4 in one tile for both A panels (tile_tail).
  * The same FMAs per output as the packed tiles, so the same bits. */
 static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int na,
                                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
@@ -804,4 +804,5 @@ const tc_gemm_kernels tc_gemm_avx2 = {
     .inplace_max_pages = TC_GEMM_INPLACE_MAX_PAGES_AVX2,
     .inplace_copy_max_n = TC_GEMM_COPY_MAX_N_AVX2,
     .inplace_max_na = TC_GEMM_INPLACE_MAX_NA_AVX2,
+    .inplace_wide = 1,
 };

@@ -177,7 +177,7 @@ typedef void (*tc_ukernel_tall_fn)(int kc, const float *a, ptrdiff_t astride, co
 /* The same tiles reading B where it lies, row-major [kc, ldb], no packing: row k
  * of the tile at b + k ldb, only its columns [0, nr) (masked loads, nothing
  * read past them).  na A panels (1 or 2, up to the table's inplace_max_na):
- * C[mr <= na MR, nr <= 2 NR]. */
+ * C[mr <= na MR, nr <= 2 NR] (any nr where the table's inplace_wide is set). */
 typedef void (*tc_ukernel_inplace_fn)(int kc, const float *a, ptrdiff_t astride, int na,
                                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
                                       int mr, int nr, int flags, const tc_tile_epi *e, int pf_a);
@@ -226,6 +226,8 @@ typedef struct tc_gemm_kernels {
                                not a multiple of NR floats, from an aligned copy of each
                                K block (gemm.c gemm_copy_ldb), 0: never */
     int inplace_max_na; /* A panels per tile_inplace call, 0: 2 */
+    int inplace_wide; /* tile_inplace takes any number of columns (nr > 2 NR: a last 17,
+                         a last 1..4 or 5..15 as within 2 NR), 0: at most 2 NR */
 } tc_gemm_kernels;
 
 extern const tc_gemm_kernels tc_gemm_portable, tc_gemm_avx2, tc_gemm_avx512;

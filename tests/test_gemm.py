@@ -505,11 +505,42 @@ def test_in_place_tiles_over_many_row_panels_per_call_give_the_chan_tiles_bits(t
     cases = [(16, 48, 1, 64), (16, 48, 3, 33), (24, 72, 2, 52), (32, 16, 1, 100),
              (16, 61, 1, 49), (24, 37, 2, 35), (48, 120, 1, 66), (700, 25, 1, 38),
              (16, 114, 1, 20), (40, 18, 4, 9), (8, 96, 5, 7)]
+    for _ in check_row_vs_chan_tiles(ctx, threads, rng, cases, epilogues):
+        pass
+
+
+def check_row_vs_chan_tiles(ctx, threads, rng, cases, epilogues):
+    """For each (c, k, h, w) of cases, the 1x1 layer of pointwise_case (epilogues in turn)
+    through the row tiles and the channel-lane ones: the same bits, and numpy's values.
+    Yields each case."""
     for i, (c, k, h, w) in enumerate(cases):
         epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
         out = row_and_chan_outputs(ctx, wt, bias, epi, x, r)
         what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi}"
         for j in range(2):
             assert np.array_equal(out["1x1"][j], out["1x1_chan"][j], equal_nan=True), \
-                f"{what} (threads {threads}, residual {j}): row tiles vs channel-lane tiles"
+                f"{what} ({threads} threads, residual {j}): row tiles vs channel-lane tiles"
         assert_close(out["1x1"][0], z, 1e-5, what)
+        yield c, k, h, w
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_in_place_tiles_take_a_blocks_other_columns_in_one_call(threads):
+    """Under a shallow K (the A block in L1) AVX2's in-place tiles take a K block's columns
+    after the first 32 in one call (gemm.c inplace_wide): rows of 33 to 1033 columns (one to
+    three 512-column blocks) whose last call ends in a 17th column, a last 1..4, 5..15
+    (masked) or whole tiles, 1..20 row panels with rows left over, C of 512 KiB and more
+    (12-row sweeps), bias, residual (also y itself) and each activation (SiLU's deferred pass
+    keeps 32-column calls): the channel-lane tiles' bits (the same FMAs per output), the
+    packed product's bits (B stored [N, K]), and numpy's values."""
+    ctx = _kernels.Context(threads, "avx2")
+    rng = np.random.default_rng(24)
+    epilogues = [dict(activation="Clip", alpha=0.0, beta=6.0), dict(relu=True),
+                 dict(activation="PRelu"), dict(activation="HardSwish"),
+                 dict(activation="SiLU"), dict()]
+    cases = [(16, 37, 1, 561), (24, 50, 1, 547), (16, 13, 1, 500), (32, 20, 1, 523),
+             (24, 64, 1, 1033), (40, 30, 2, 305), (16, 96, 5, 113), (48, 120, 1, 577),
+             (8, 7, 1, 33), (16, 64, 55, 55), (24, 23, 3, 260)]
+    for c, k, h, w in check_row_vs_chan_tiles(ctx, threads, rng, cases, epilogues):
+        check_in_place_vs_packed(ctx, rng, k, h * w, c, 1.0,
+                                 f"gemm M={k} N={h * w} K={c} (threads {threads})")
