@@ -595,6 +595,33 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * with 1/32 against all tiles paired (00:41) */
 #define TC_QU7S8_PAIRED_FIX 20
 
+/* U7S8 with the window at 0 (after a ReLU): the split copies a tile's rows' parts in the
+ * window, min(a, lim[k]), for the kernel, where most tiles have no byte above the window
+ * (MobileNetV2 int8's projections, its activations, the pair's widths: 90-95% of the 6-row
+ * tiles at 56x56, 65-95% at 28x28, 33-82% at 14x14, 0-11% at 7x7), and the split was 17-22%
+ * of those layers' time (perf, emulated AVX2, 1 thread).  So the rows are first only tested
+ * (a read, no store), and a tile with none above is read in place; the test is given up in
+ * a task once more than 1 / TC_QU7S8_IN_PLACE_SHARE of the tiles tested (past the first
+ * TC_QU7S8_IN_PLACE_TRIES) needed the split anyway.  Measured (s21-q, 2026-12-03, one process
+ * against integ20, qconv_layers.py --against, 10 rounds, host load 3-4): 96 -> 24 and
+ * 144 -> 24 at 56x56 0.90 and 0.89 (109 -> 98, 153 -> 137 us; ORT 102, 145), 144 -> 32 at
+ * 28x28 0.90, 192 -> 32 at 28x28 (the long kernels' paired widths: fewer tiles inside)
+ * 0.95-1.00, 14x14 0.98-0.99, 7x7 1.00; the projections' sum 0.966.  Whole MobileNetV2
+ * int8 (subgraph_shapes.py --against, 20 rounds): 0.991 [0.972-1.011] at load 4, 0.978
+ * [0.963-1.043] at load 9; ResNet-50 int8 0.991 [0.926-1.033], EfficientNet-B0 int8 (its
+ * windows not at 0) 0.943 [0.933-0.980]; bit-identical.
+ * Tried and dropped (s21-q): MobileNetV2's 32 -> 16 at 112x112 (one panel, 1.4% of its
+ * tiles with a byte above) as U7S8 (_U7S8_MIN_OUTPUTS 16) with the in-place tiles' runs in
+ * one kernel call (s16x2_tiles_avx2's loop on bytes, the output stage set up once per call,
+ * the driver's multi-tile call over a run of in-place tiles): 1.14-1.17x S16X2's time
+ * (qconv_layers.py --set against the same build, 8 rounds, twice).  The 6 x 16 byte loop
+ * issues as many multiplies per 4 k (12 vpmaddubsw + 12 vpmaddwd) as S16X2's (24 vpmaddwd
+ * per 2 x 2 k), and the multiply pipes bound both: U7S8 saves only additions, broadcasts and
+ * the widening there.  What could pay: the paired 8-k step (3 multiplies per 8 k in place
+ * of 4) over 4-row tiles in one call, with the paired widths' lower tops (more tiles split). */
+#define TC_QU7S8_IN_PLACE_TRIES 2
+#define TC_QU7S8_IN_PLACE_SHARE 2
+
 /* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
  * is at most TC_QWIDE_KMAX and the product has more rows than one block (tc_qdriver_run).
  * From 32 up to 320 (s15): lone layers with their own activations (emulated AVX2, 1 thread,
@@ -712,10 +739,26 @@ static int outside_groups(const uint8_t *off, int kpad, int32_t *groups)
     return k < kpad ? outside_group(off, k, groups, n) : n;
 }
 
-void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base,
-                   const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
-                   uint8_t *scratch, int *nfix)
+/* Is every byte of the mr rows (kpad each) at most its lim[k]? */
+static int rows_within(const void *const *rows, int mr, int kpad, const uint8_t *lim)
 {
+    uint8_t above = 0;
+    for (int r = 0; r < mr; r++) {
+        const uint8_t *a = rows[r];
+        for (int k = 0; k < kpad; k++)
+            above |= (uint8_t)(a[k] > lim[k]);
+    }
+    return !above;
+}
+
+int tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base, const uint8_t *lim,
+                  int per_row, int in_place, uint8_t *lo, int32_t *groups, int stride,
+                  uint8_t *scratch, int *nfix)
+{
+    if (in_place && rows_within(rows, mr, kpad, lim)) {
+        nfix[0] = 0;
+        return 1;
+    }
     if (kpad > K)
         memset(scratch + K, 0, (size_t)(kpad - K));
     for (int r = 0; r < mr; r++) {
@@ -728,25 +771,29 @@ void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base,
     }
     if (!per_row)
         nfix[0] = outside_groups(scratch, kpad, groups);
+    return 0;
 }
 
 /* Tile i of the block (rows ptrs[i * TC_QMR_MAX + r], r < mr distinct ones, block rows
  * row0 + r) split by the tier's kernel: the window parts' rows at lo + row * kpad, each
  * row's groups at groups + row * kpad / 4 (per_row) or the tile's at row0's; the pointers
- * and counts past mr repeat the last row's and are 0. */
-static void split_tile(const tc_qdriver *d, const void *const *ptrs, int row0, int mr,
-                       int per_row, const uint8_t *lim, split_area *s, int *nfix)
+ * and counts past mr repeat the last row's and are 0.  in_place (base 0, the tile's
+ * groups, K == kpad): a tile with no byte above the window keeps its rows (the parts in
+ * the window are the bytes themselves); returns 1 then. */
+static int split_tile(const tc_qdriver *d, const void *const *ptrs, int row0, int mr,
+                      int per_row, int in_place, const uint8_t *lim, split_area *s, int *nfix)
 {
     const int kpad = d->kpad, stride = kpad / 4;
-    d->u7s8_split(ptrs, mr, d->K, kpad, d->u7s8_base, lim, per_row,
-                  s->lo + (size_t)row0 * kpad,
-                  s->groups + (size_t)row0 * stride, stride, s->off, nfix);
-    for (int r = 0; r < mr; r++)
-        s->lo_ptrs[r] = s->lo + (size_t)(row0 + r) * kpad;
-    for (int r = mr; r < TC_QMR_MAX; r++) {
-        s->lo_ptrs[r] = s->lo_ptrs[mr - 1];
-        nfix[r] = 0;
+    int kept = d->u7s8_split(ptrs, mr, d->K, kpad, d->u7s8_base, lim, per_row, in_place,
+                             s->lo + (size_t)row0 * kpad,
+                             s->groups + (size_t)row0 * stride, stride, s->off, nfix);
+    for (int r = 0; r < TC_QMR_MAX; r++) {
+        const int q = r < mr ? r : mr - 1;
+        s->lo_ptrs[r] = kept ? ptrs[q] : s->lo + (size_t)(row0 + q) * kpad;
+        if (r >= mr || (kept && r > 0))
+            nfix[r] = 0;
     }
+    return kept;
 }
 
 size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, int K, int ntaps)
@@ -817,6 +864,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
     const size_t ysz = d->out->type >= TC_QOUT_S32 ? 4 : 1;
     const void **ptrs = (const void **)(d->ws_ptrs + (size_t)tid * d->ws_ptrs_thread);
     const int klen = d->taps ? d->kpad / d->ntaps : d->kpad;
+    int tested = 0, kept = 0; /* U7S8's tiles tested for a read in place, and kept so */
     for (ptrdiff_t t = t0; t < t1; t++) {
         int m0, mcount, p0, p1;
         if (d->columns_outer)
@@ -847,11 +895,19 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
                 const void *const *tp = ptrs + (size_t)i * TC_QMR_MAX;
-                split_tile(d, tp, r, mr, d->u7s8_base > 0, d->u7s8_lim, &si, nfix[i]);
+                /* the window at 0: a tile with no byte above it is read in place, no copy
+                 * of its rows (TC_QU7S8_IN_PLACE) while most tiles tested are such */
+                const int in_place = d->u7s8_base == 0 && d->K == d->kpad &&
+                                     (tested < TC_QU7S8_IN_PLACE_TRIES ||
+                                      (long)kept * TC_QU7S8_IN_PLACE_SHARE >= tested);
+                const int k = split_tile(d, tp, r, mr, d->u7s8_base > 0, in_place, d->u7s8_lim,
+                                         &si, nfix[i]);
+                tested += in_place;
+                kept += k;
                 paired[i] = d->u7s8_paired;
                 /* a tile with many bytes above the paired widths: the pair's instead */
                 if (paired[i] && (long)nfix[i][0] * TC_QU7S8_PAIRED_FIX > d->kpad / 4) {
-                    split_tile(d, tp, r, mr, 0, pair_lim, &si, nfix[i]);
+                    split_tile(d, tp, r, mr, 0, 0, pair_lim, &si, nfix[i]);
                     paired[i] = 0;
                 }
             }

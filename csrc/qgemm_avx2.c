@@ -403,10 +403,42 @@ static inline uint32_t nonzero_mask(__m256i x)
  * tile's from scratch), no vpmovmskb per 32 bytes: bit-identical, whole MobileNetV2 int8 in
  * one process against main (subgraph_shapes.py --against, 25 rounds, twice, host loaded
  * at 8) 1.010 [0.986-1.045] and 1.013 [0.983-1.126]: nothing to keep. */
-void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
-                        const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
-                        uint8_t *scratch, int *nfix)
+/* in_place's test (K == kpad, base 0): is no byte of the mr rows above lim[k]?  The
+ * bytes above ORed over the rows, 32 k at a time (the widths loaded once for the rows) */
+static int rows_within_avx2(const void *const *rows, int mr, int kpad, const uint8_t *lim)
 {
+    __m256i above = _mm256_setzero_si256();
+    int k = 0;
+    for (; k + 32 <= kpad; k += 32) {
+        const __m256i wl = _mm256_loadu_si256((const __m256i *)(lim + k));
+        for (int r = 0; r < mr; r++)
+            above = _mm256_or_si256(above, _mm256_subs_epu8(
+                _mm256_loadu_si256((const __m256i *)((const uint8_t *)rows[r] + k)), wl));
+    }
+    for (int w; k < kpad; k += w) {
+        const int rest = kpad - k;
+        w = rest >= 16 ? 16 : rest >= 8 ? 8 : 4;
+        const __m256i wl = load_part(lim + k, w, w, 0);
+        /* the register's lanes past w: undefined in both, so masked below */
+        __m256i part = _mm256_setzero_si256();
+        for (int r = 0; r < mr; r++)
+            part = _mm256_or_si256(part, _mm256_subs_epu8(
+                load_part((const uint8_t *)rows[r] + k, w, w, 0), wl));
+        const uint32_t keep = (1u << w) - 1;
+        if (nonzero_mask(part) & keep)
+            return 0;
+    }
+    return _mm256_testz_si256(above, above);
+}
+
+int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
+                       const uint8_t *lim, int per_row, int in_place, uint8_t *lo,
+                       int32_t *groups, int stride, uint8_t *scratch, int *nfix)
+{
+    if (in_place && rows_within_avx2(rows, mr, kpad, lim)) {
+        nfix[0] = 0;
+        return 1;
+    }
     const __m256i vb = _mm256_set1_epi8((char)base);
     for (int r = 0; r < mr; r++) {
         const uint8_t *a = rows[r];
@@ -442,7 +474,7 @@ void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int ba
         nfix[r] = n;
     }
     if (per_row)
-        return;
+        return 0;
     int n = 0;
     for (int k = 0, w; k < kpad; k += w) {
         const int rest = kpad - k;
@@ -451,6 +483,7 @@ void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int ba
         n = emit_groups(nonzero_mask(load_part(scratch + k, w, w, 0)) & keep, k, groups, n);
     }
     nfix[0] = n;
+    return 0;
 }
 
 /* tc_quant_kernels.widen_run: 32 bytes per step zero-extended by vpmovzxbw (the flip, bit 7,

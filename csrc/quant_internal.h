@@ -291,17 +291,20 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
  * lo + r * kpad (0 from K to kpad), and the byte offsets (a multiple of 4) of the 4-k
  * groups holding a byte outside the window: per_row, row r's to groups + r * stride
  * (nfix[r] of them), else the tile's, where any of its rows has one, to groups (nfix[0]).
- * scratch: kpad bytes.  The portable one (qgemm.c) and its AVX2 twin (qgemm_avx2.c). */
-typedef void (*tc_u7s8_split_fn)(const void *const *rows, int mr, int K, int kpad, int base,
-                                 const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups,
-                                 int stride, uint8_t *scratch, int *nfix);
-void tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base,
-                   const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
-                   uint8_t *scratch, int *nfix);
+ * scratch: kpad bytes.  in_place (base 0, the tile's groups, K == kpad): first only test
+ * the rows, and where no byte is above the window (lo would be the rows themselves) write
+ * nothing to lo, set nfix[0] = 0 and return 1; else (and without in_place) split, return 0.
+ * The portable one (qgemm.c) and its AVX2 twin (qgemm_avx2.c). */
+typedef int (*tc_u7s8_split_fn)(const void *const *rows, int mr, int K, int kpad, int base,
+                                const uint8_t *lim, int per_row, int in_place, uint8_t *lo,
+                                int32_t *groups, int stride, uint8_t *scratch, int *nfix);
+int tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base, const uint8_t *lim,
+                  int per_row, int in_place, uint8_t *lo, int32_t *groups, int stride,
+                  uint8_t *scratch, int *nfix);
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
-                        const uint8_t *lim, int per_row, uint8_t *lo, int32_t *groups, int stride,
-                        uint8_t *scratch, int *nfix);
+int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
+                       const uint8_t *lim, int per_row, int in_place, uint8_t *lo,
+                       int32_t *groups, int stride, uint8_t *scratch, int *nfix);
 #endif
 
 /* qwinograd_internal.h */

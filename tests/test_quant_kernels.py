@@ -1325,6 +1325,49 @@ def test_u7s8_split_with_few_bytes_outside_is_exact():
                 _check_u7s8_sums(ctxs, w, bias, a, zp, f"k={kd} outside {row, col}")
 
 
+def test_u7s8_tiles_read_in_place_only_with_no_byte_above_the_window():
+    """At zero point 0 with K a multiple of 4, a tile whose bytes are all inside U7S8's window
+    is read in place (no copy of its rows' parts); one byte pair above it anywhere (every
+    pair of k: the 32-byte steps and the 16-, 8- and 4-byte tails of the test; the tile's
+    first or last row) must send the tile to the split.  Weights with a column of 127s (the
+    windows' tops at 129 for a pair, 64 for the long kernels' paired widths) so that a pair
+    of 255s read in place would saturate vpmaddubsw.  Rows all inside, tiles mostly above
+    then inside (the test given up in a task, then not), a last tile of fewer rows, the 6-
+    and 4-row kernels, the 8-bit output with the fused add; every tier at 1-3 threads
+    against numpy int64."""
+    rng = np.random.default_rng(47)
+    ctxs = _tiers_at((1, 2, 3))
+    for kd, n in [(4, 24), (20, 17), (44, 32), (60, 24), (144, 24), (196, 33)]:
+        w = rng.integers(-127, 128, (n, kd)).astype(np.int16)
+        w[0] = 127
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        base = rng.integers(0, 61, (20, kd)).astype(np.uint8)
+        cases = [("inside", base)]
+        for k in range(0, kd, 2):
+            a = base.copy()
+            a[6 if k % 4 else 11, k:k + 2] = 255  # the middle tile's first or last row
+            cases.append((f"pair at {k}", a))
+        a = rng.integers(0, 61, (150, kd)).astype(np.uint8)
+        a[:60, ::7] = 255                         # the first blocks' tiles above, then inside
+        cases.append(("above then inside", a))
+        a = a[::-1].copy()
+        cases.append(("inside then above", a))
+        for what, a in cases:
+            _check_u7s8_sums(ctxs, w, bias, a, 0, f"k={kd} n={n} {what}")
+        scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
+        acc = a.astype(np.int64) @ w.T.astype(np.int64) + bias
+        r = rng.integers(0, 256, acc.shape).astype(np.uint8)
+        for (isa, t), c in ctxs.items():
+            ref = np.empty(acc.shape, np.uint8)
+            q = output_of(acc, np.uint8, scale, 3, 0, 255).astype(np.uint8)
+            K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,),
+                      (q.size,))
+            out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
+            fused = np.empty(acc.shape, np.uint8)
+            K.QGemm(c, w, out, "u7s8").run(a, 0, fused, residual=r)
+            assert np.array_equal(fused, ref), f"{isa} {t}t fused add: k={kd} n={n}"
+
+
 @pytest.mark.parametrize("c", [3, 16, 32, 64, 75])
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 def test_max_pool_8bit_against_numpy(ctx, c, dtype):

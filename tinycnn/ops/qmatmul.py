@@ -46,7 +46,9 @@ MS_DOMAIN = "com.microsoft"
 # Its split of the rows is shared by the output channels' panels: with one panel (16
 # channels or fewer) S16X2 is faster.  Lone MobileNetV2 features.1 projection 32 -> 16 at
 # 112x112 (its weights and activations, zero point 0, emulated AVX2, 1 thread, 2026-12-01
-# 14:10, thread CPU us): U7S8 165-166, S16X2 146-147, U8S8X2 190-191.
+# 14:10, thread CPU us): U7S8 165-166, S16X2 146-147, U8S8X2 190-191.  Again with its tiles
+# read in place and in runs per kernel call (s21-q, 2026-12-03, not kept; qgemm.c,
+# TC_QU7S8_IN_PLACE): 1.14-1.17x S16X2's time, the multiplies being the same.
 _U7S8_MAX_X_ZERO_POINT = 32
 _U7S8_MIN_CHANNELS = 33
 _U7S8_MIN_OUTPUTS = 17
