@@ -239,9 +239,7 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
         cx = _mm256_fmadd_ps(_mm256_maskload_ps(a, six), _mm256_broadcast_ss(b + NR), cx);
         float col[8];
         _mm256_storeu_ps(col, cx);
-        tc_tile_epi ex = *e;
-        ex.col_bias = e->col_bias ? e->col_bias + NR : NULL;
-        ex.residual = e->residual ? e->residual + NR : NULL;
+        const tc_tile_epi ex = tc_tile_epi_shift(e, 0, NR);
         tc_tile_store(col, 1, c + NR, ldc, mr, 1, flags, &ex);
         nr = NR;
     }
@@ -412,11 +410,7 @@ static TC_FLAT void tile16_panels(int kc, const float *a, ptrdiff_t astride, int
                                   int flags, const tc_tile_epi *e, int pf_a)
 {
     for (int p = 0; p < np; p++) {
-        tc_tile_epi t = *e;
-        t.bias = e->bias ? e->bias + p * MR : NULL;
-        t.residual = e->residual ? e->residual + p * MR * e->ldr : NULL;
-        if (t.act.slope)
-            t.act.slope += p * MR;
+        const tc_tile_epi t = tc_tile_epi_shift(e, p * MR, 0);
         tile_6x16_avx2(kc, a + p * astride, b, ldb, c + p * MR * ldc, ldc, MR, NR, flags, &t,
                        pf_a, 0, MR, 0);
     }
@@ -507,11 +501,7 @@ static inline __attribute__((always_inline)) void tile_tail_avx2(
         for (int j = 0; j < 8; j++)
             v[j] = j < NP ? acc[p][j] : z;
         tc_transpose8_avx2(v, rows);
-        tc_tile_epi t = *e; /* rows p MR.. */
-        t.bias = e->bias ? e->bias + p * MR : NULL;
-        t.residual = e->residual ? e->residual + p * MR * e->ldr : NULL;
-        if (t.act.slope)
-            t.act.slope += p * MR;
+        const tc_tile_epi t = tc_tile_epi_shift(e, p * MR, 0); /* rows p MR.. */
         float *cp = c + p * MR * ldc;
         const int mrp = mr - p * MR < MR ? mr - p * MR : MR;
 #pragma GCC unroll 6
@@ -559,12 +549,7 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
         if (nr - h <= TC_TAIL_MAX) {
             /* the last 1..4 columns: rows in the lanes (tile_tail_avx2), two panels a call */
             for (int p = 0; p < na && p * MR < mr; p += 2) {
-                tc_tile_epi t = *e;
-                t.bias = e->bias ? e->bias + p * MR : NULL;
-                t.col_bias = e->col_bias ? e->col_bias + h : NULL;
-                t.residual = e->residual ? e->residual + p * MR * e->ldr + h : NULL;
-                if (t.act.slope)
-                    t.act.slope += p * MR;
+                const tc_tile_epi t = tc_tile_epi_shift(e, p * MR, h);
                 const int rest = mr - p * MR, nap = rest > MR && na - p > 1 ? 2 : 1;
                 tile_tail[nap - 1][nr - h - 1](kc, a + p * astride, astride, b + h, ldb,
                                                c + p * MR * ldc + h, ldc,
@@ -578,20 +563,14 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
         if (nrh == NR && mr >= MR) {
             /* the whole panels in one call */
             const int whole = mr / MR < na ? mr / MR : na;
-            tc_tile_epi t = *e;
-            t.col_bias = e->col_bias ? e->col_bias + h : NULL;
-            t.residual = e->residual ? e->residual + h : NULL;
+            const tc_tile_epi t = tc_tile_epi_shift(e, 0, h);
             tile16_panels(kc, a, astride, whole, b + h, ldb, c + h, ldc, flags, &t, pf_a);
             p = whole;
         }
         for (; p < na && p * MR < mr; p++) {
             const int mrp = mr - p * MR < MR ? mr - p * MR : MR;
-            tc_tile_epi t = *e; /* rows p MR.., columns h.. of the tile */
-            t.bias = e->bias ? e->bias + p * MR : NULL;
-            t.col_bias = e->col_bias ? e->col_bias + h : NULL;
-            t.residual = e->residual ? e->residual + p * MR * e->ldr + h : NULL;
-            if (t.act.slope)
-                t.act.slope += p * MR;
+            /* rows p MR.., columns h.. of the tile */
+            const tc_tile_epi t = tc_tile_epi_shift(e, p * MR, h);
             const float *ap = a + p * astride;
             float *cp = c + p * MR * ldc + h;
             const tile_rows_fn *tiles = nrh == NR + 1 ? tile17_rows : nrh == NR ? tile16_rows

@@ -153,9 +153,7 @@ static inline __attribute__((always_inline)) void ukernel_tile_avx512(int kc, co
             store_row16(c + i * ldc, left[i], i, flags, e, m);
         return;
     }
-    tc_tile_epi e1 = *e; /* the right half: its columns start 16 further */
-    e1.col_bias = e->col_bias ? e->col_bias + NR : NULL;
-    e1.residual = e->residual ? e->residual + NR : NULL;
+    const tc_tile_epi e1 = tc_tile_epi_shift(e, 0, NR); /* the right half: columns 16.. */
     const __mmask16 m1 = (__mmask16)((1u << (nr - NR)) - 1u);
     for (int i = 0; i < mr; i++) {
         store_row16(c + i * ldc, left[i], i, flags, e, (__mmask16)0xFFFF);

@@ -152,6 +152,18 @@ typedef struct tc_tile_epi {
     tc_activation act;     /* applied with TC_UK_LAST; PReLU's slope: [mr] */
 } tc_tile_epi;
 
+/* e for the part of its tile from row `rows` and column `cols` on */
+static inline tc_tile_epi tc_tile_epi_shift(const tc_tile_epi *e, int rows, int cols)
+{
+    tc_tile_epi t = *e;
+    t.bias = e->bias ? e->bias + rows : NULL;
+    t.col_bias = e->col_bias ? e->col_bias + cols : NULL;
+    t.residual = e->residual ? e->residual + rows * e->ldr + cols : NULL;
+    if (t.act.slope)
+        t.act.slope += rows;
+    return t;
+}
+
 /* C[mr, nr] (+)= a[kc][MR] . b[kc][NR], then the epilogue per flags.
  * Panels are full (zero padded); only mr x nr elements of C are touched.
  * pf_a: how many floats ahead of a to prefetch at each step, for A panels that
