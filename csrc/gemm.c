@@ -785,7 +785,22 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * onnxruntime's though their layers alone run at 0.78-1.01 (squeeze 0.78, expand1x1 0.96,
  * expand3x3 1.01, both expands and the Concat 0.90-0.97): the squeeze costs ~0.2 ms more in the
  * block (tinycnn profile), not from a cold input (64 -> 16 at 55x55 with x evicted: 85 us, hot
- * 92).  Not located. */
+ * 92).  Not located.
+ * Located in the cut, not in the network (s22, 2026-12-03 07:1x-07:5x, load 4-6 on 2 cores, each
+ * step timed on the thread's CPU clock through run_profiled, 200-300 runs): in the fire block
+ * cut the squeeze runs min 80-100 / median 280-430 us, but 80-127 median in a cut without the
+ * expand 3x3 and 122-142 when the block's input is read (numpy sum) before each run: the
+ * Winograd expand 3x3 at the end of the previous run leaves the cut's input out of cache, and
+ * the in-place tiles (one stream per k row) fetch it slowly.  onnxruntime's first node
+ * reorders its input to NCHWc in one sequential pass.  In the network the squeeze's input
+ * was just written: per step, minima, tinycnn thread CPU time against onnxruntime's profiled
+ * nodes (100 runs, both in one process), fire3 squeeze 88 / 83 us, expand1x1 84 / 66,
+ * expand3x3 458 / 499; fire4 173 / 152, 85 / 68, 356 / 501; fire7's 256 -> 32 squeeze 137 /
+ * 115; classifier 512 -> 1000 at 13x13 1711 / 1635; the whole network 5.94 / 7.41 ms (0.80).
+ * The network loses to onnxruntime under load instead: whole network, one process,
+ * percentiles of 200 runs each, tinycnn / onnxruntime at min 0.81, p25 0.83, median 0.87,
+ * p90 0.94 (our p90 / min 1.48, onnxruntime's 1.28); fire4's squeeze (128 -> 16 at 55x55, its
+ * input the 1.5 MB Concat half of which fire3's expand 3x3 evicted) min 168, median 180-387. */
 #define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
 static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 {

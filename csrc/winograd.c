@@ -45,7 +45,19 @@ static int group_width(const wg_job *j, int g)
 /* On the Zen 4 host (1 MiB L2) smaller chunks won nothing: SqueezeNet's 16->64 at 55x55
  * (196 tiles, 2 chunks of 11.5 KiB a tile) took 0.713-0.718 ms with 1 MiB, 512 KiB (and
  * WG_CHUNK_MIN 32) and 256 KiB (16) against 0.730 with 2 MiB (medians of 200 alternating
- * bursts in one process, AVX2, 1 thread, loaded host, s18 2026-12-02). */
+ * bursts in one process, AVX2, 1 thread, loaded host, s18 2026-12-02).
+ * Nor in the network, where the workspace might evict the next layer's input (s22,
+ * 2026-12-03, the budget read from the environment in an experiment build, sessions planned
+ * and run with their own budget, alternated in one process, medians of 10 runs per round,
+ * 21 rounds, per-round ratios to 2 MiB / 64 with their 25-75% range): SqueezeNet 1.1 whole,
+ * 1 MiB / 64 1.005 [0.965-1.029], 512 KiB / 64 1.006 [0.962-1.023], 512 KiB / 32 0.998
+ * (and 0.974 [0.953-1.015] in an earlier run), 256 KiB / 16 0.976 [0.931-1.053]; its fire
+ * block 64 -> 16 -> 64 + 64 at 55x55 0.94-1.02 with ranges 0.84-1.18; DenseNet-121 whole
+ * (7 rounds) 512 KiB / 32 0.992 [0.976-1.023], 1 MiB / 64 1.022 [0.979-1.031].  Same bits
+ * (each tile's arithmetic does not depend on its chunk).  Running each fire block's
+ * expand 3x3 before its expand 1x1 (the node order swapped in the model, so that the next
+ * squeeze finds the later half of its input in L2): 1.007 [0.968-1.043]; the 55x55 16->64
+ * layers on the GEMM instead: fire block 1.39x, network 0.98-1.03. */
 #ifndef WG_CHUNK_BYTES
 #define WG_CHUNK_BYTES (2L << 20)
 #endif
