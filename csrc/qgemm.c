@@ -595,6 +595,18 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * with 1/32 against all tiles paired (00:41) */
 #define TC_QU7S8_PAIRED_FIX 20
 
+/* The paired widths are the lower (u7s8_limits): on MobileNetV2 int8's projections, its own
+ * weights and activations (a normal-noise image; s22-q, 2026-12-03), 75% of the 4-row tiles
+ * of 192 -> 32 at 28x28 (4.2 of 48 groups above them, 1.1 at the pair's) went past
+ * TC_QU7S8_PAIRED_FIX, 90% of 576 -> 96 at 14x14, all of the 960 -> 160 / 320 at 7x7: each
+ * such tile was tested for a read in place, split at the paired widths, then split again at
+ * the pair's.  So a task gives the paired widths up as it gives up the read in place, once
+ * more than 1 / TC_QU7S8_PAIRED_SHARE of the tiles tried (past the first
+ * TC_QU7S8_PAIRED_TRIES) left them; its later tiles are split (or read in place) once, at the
+ * pair's widths.  The sums are exact either way: the same bits. */
+#define TC_QU7S8_PAIRED_TRIES 2
+#define TC_QU7S8_PAIRED_SHARE 2
+
 /* U7S8 with the window at 0 (after a ReLU): the split copies a tile's rows' parts in the
  * window, min(a, lim[k]), for the kernel, where most tiles have no byte above the window
  * (MobileNetV2 int8's projections, its activations, the pair's widths: 90-95% of the 6-row
@@ -865,6 +877,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
     const void **ptrs = (const void **)(d->ws_ptrs + (size_t)tid * d->ws_ptrs_thread);
     const int klen = d->taps ? d->kpad / d->ntaps : d->kpad;
     int tested = 0, kept = 0; /* U7S8's tiles tested for a read in place, and kept so */
+    int pair_tried = 0, pair_left = 0; /* its tiles tried at the paired widths, and left */
     for (ptrdiff_t t = t0; t < t1; t++) {
         int m0, mcount, p0, p1;
         if (d->columns_outer)
@@ -900,15 +913,24 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 const int in_place = d->u7s8_base == 0 && d->K == d->kpad &&
                                      (tested < TC_QU7S8_IN_PLACE_TRIES ||
                                       (long)kept * TC_QU7S8_IN_PLACE_SHARE >= tested);
-                const int k = split_tile(d, tp, r, mr, d->u7s8_base > 0, in_place, d->u7s8_lim,
+                /* the paired widths tried while at most 1 / TC_QU7S8_PAIRED_SHARE of the
+                 * tiles tried left them (past the first TC_QU7S8_PAIRED_TRIES), then the
+                 * pair's straight away (TC_QU7S8_PAIRED_TRIES) */
+                const int try_paired = d->u7s8_paired &&
+                                       (pair_tried < TC_QU7S8_PAIRED_TRIES ||
+                                        (long)pair_left * TC_QU7S8_PAIRED_SHARE <= pair_tried);
+                const int k = split_tile(d, tp, r, mr, d->u7s8_base > 0, in_place,
+                                         d->u7s8_paired && !try_paired ? pair_lim : d->u7s8_lim,
                                          &si, nfix[i]);
                 tested += in_place;
                 kept += k;
-                paired[i] = d->u7s8_paired;
+                paired[i] = try_paired;
+                pair_tried += try_paired;
                 /* a tile with many bytes above the paired widths: the pair's instead */
                 if (paired[i] && (long)nfix[i][0] * TC_QU7S8_PAIRED_FIX > d->kpad / 4) {
                     split_tile(d, tp, r, mr, 0, 0, pair_lim, &si, nfix[i]);
                     paired[i] = 0;
+                    pair_left++;
                 }
             }
         }
