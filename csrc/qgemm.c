@@ -603,7 +603,11 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * the pair's.  So a task gives the paired widths up as it gives up the read in place, once
  * more than 1 / TC_QU7S8_PAIRED_SHARE of the tiles tried (past the first
  * TC_QU7S8_PAIRED_TRIES) left them; its later tiles are split (or read in place) once, at the
- * pair's widths.  The sums are exact either way: the same bits. */
+ * pair's widths.  The sums are exact either way: the same bits.  On calmer activations (the
+ * same image after a ReLU, as qsteps.py feeds it) 12% of 192 -> 32's tiles leave the paired
+ * widths, but 85% have a byte above them (a copy of the rows) where 77% would be read in
+ * place at the pair's; the 4-k loop's cost (110 against 138 GMAC/s) and the copies' (the
+ * split about a third of the kernel's time, perf) come out about even: not tried. */
 #define TC_QU7S8_PAIRED_TRIES 2
 #define TC_QU7S8_PAIRED_SHARE 2
 
@@ -661,7 +665,15 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise.
  * Dropped too (s13): in the U7S8 one-row loop, a line 1 KiB ahead per line read (across the
  * panels' ends, whatever their length): ResNet-50's fc (32 KiB panels, no driver prefetch)
- * in the model, min of 25, 3 alternations (00:11): 322 / 252 / 302 against 323 / 252 / 297 */
+ * in the model, min of 25, 3 alternations (00:11): 322 / 252 / 302 against 323 / 252 / 297.
+ * On the Zen 4 host (s22-q, 2026-12-03): MobileNetV2 int8's classifier (1280 -> 1000, 1.28 MB
+ * of U7S8 panels) runs 22 us alone with its weights in L3 (the cut block with 4 MB written
+ * between runs; onnxruntime's 36 with its Q/DQ nodes), 80-88 with 64 MB written between runs,
+ * 93 in the network (onnxruntime 73): there its weights come from memory.  Dropped: a
+ * prefetch D bytes ahead in the one-row loop (a line per 4 k), in the network (thread CPU
+ * of the step, min of 150 runs, two alternations, load 4): D = 0 49.7 / 72.5 us, 512 49.7 /
+ * 51.5, 1024 72.4 / 69.6, 2048 107.6 / 78.9, 4096 82.3 / 93.5, medians 95-144 for all: the
+ * memory's noise, nothing to keep. */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
 /* Rows per thread at least, where the rows shared by the column chunks are filled first
