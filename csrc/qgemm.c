@@ -595,6 +595,22 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * with 1/32 against all tiles paired (00:41) */
 #define TC_QU7S8_PAIRED_FIX 20
 
+/* The paired widths are the lower (u7s8_limits): on MobileNetV2 int8's projections, its own
+ * weights and activations (a normal-noise image; s22-q, 2026-12-03), 75% of the 4-row tiles
+ * of 192 -> 32 at 28x28 (4.2 of 48 groups above them, 1.1 at the pair's) went past
+ * TC_QU7S8_PAIRED_FIX, 90% of 576 -> 96 at 14x14, all of the 960 -> 160 / 320 at 7x7: each
+ * such tile was tested for a read in place, split at the paired widths, then split again at
+ * the pair's.  So a task gives the paired widths up as it gives up the read in place, once
+ * more than 1 / TC_QU7S8_PAIRED_SHARE of the tiles tried (past the first
+ * TC_QU7S8_PAIRED_TRIES) left them; its later tiles are split (or read in place) once, at the
+ * pair's widths.  The sums are exact either way: the same bits.  On calmer activations (the
+ * same image after a ReLU, as qsteps.py feeds it) 12% of 192 -> 32's tiles leave the paired
+ * widths, but 85% have a byte above them (a copy of the rows) where 77% would be read in
+ * place at the pair's; the 4-k loop's cost (110 against 138 GMAC/s) and the copies' (the
+ * split about a third of the kernel's time, perf) come out about even: not tried. */
+#define TC_QU7S8_PAIRED_TRIES 2
+#define TC_QU7S8_PAIRED_SHARE 2
+
 /* U7S8 with the window at 0 (after a ReLU): the split copies a tile's rows' parts in the
  * window, min(a, lim[k]), for the kernel, where most tiles have no byte above the window
  * (MobileNetV2 int8's projections, its activations, the pair's widths: 90-95% of the 6-row
@@ -649,7 +665,15 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * min of 30, 3 alternations with the one-ahead prefetch (22:16): 87-97 / 90-93 us, noise.
  * Dropped too (s13): in the U7S8 one-row loop, a line 1 KiB ahead per line read (across the
  * panels' ends, whatever their length): ResNet-50's fc (32 KiB panels, no driver prefetch)
- * in the model, min of 25, 3 alternations (00:11): 322 / 252 / 302 against 323 / 252 / 297 */
+ * in the model, min of 25, 3 alternations (00:11): 322 / 252 / 302 against 323 / 252 / 297.
+ * On the Zen 4 host (s22-q, 2026-12-03): MobileNetV2 int8's classifier (1280 -> 1000, 1.28 MB
+ * of U7S8 panels) runs 22 us alone with its weights in L3 (the cut block with 4 MB written
+ * between runs; onnxruntime's 36 with its Q/DQ nodes), 80-88 with 64 MB written between runs,
+ * 93 in the network (onnxruntime 73): there its weights come from memory.  Dropped: a
+ * prefetch D bytes ahead in the one-row loop (a line per 4 k), in the network (thread CPU
+ * of the step, min of 150 runs, two alternations, load 4): D = 0 49.7 / 72.5 us, 512 49.7 /
+ * 51.5, 1024 72.4 / 69.6, 2048 107.6 / 78.9, 4096 82.3 / 93.5, medians 95-144 for all: the
+ * memory's noise, nothing to keep. */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
 /* Rows per thread at least, where the rows shared by the column chunks are filled first
@@ -865,6 +889,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
     const void **ptrs = (const void **)(d->ws_ptrs + (size_t)tid * d->ws_ptrs_thread);
     const int klen = d->taps ? d->kpad / d->ntaps : d->kpad;
     int tested = 0, kept = 0; /* U7S8's tiles tested for a read in place, and kept so */
+    int pair_tried = 0, pair_left = 0; /* its tiles tried at the paired widths, and left */
     for (ptrdiff_t t = t0; t < t1; t++) {
         int m0, mcount, p0, p1;
         if (d->columns_outer)
@@ -900,15 +925,24 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 const int in_place = d->u7s8_base == 0 && d->K == d->kpad &&
                                      (tested < TC_QU7S8_IN_PLACE_TRIES ||
                                       (long)kept * TC_QU7S8_IN_PLACE_SHARE >= tested);
-                const int k = split_tile(d, tp, r, mr, d->u7s8_base > 0, in_place, d->u7s8_lim,
+                /* the paired widths tried while at most 1 / TC_QU7S8_PAIRED_SHARE of the
+                 * tiles tried left them (past the first TC_QU7S8_PAIRED_TRIES), then the
+                 * pair's straight away (TC_QU7S8_PAIRED_TRIES) */
+                const int try_paired = d->u7s8_paired &&
+                                       (pair_tried < TC_QU7S8_PAIRED_TRIES ||
+                                        (long)pair_left * TC_QU7S8_PAIRED_SHARE <= pair_tried);
+                const int k = split_tile(d, tp, r, mr, d->u7s8_base > 0, in_place,
+                                         d->u7s8_paired && !try_paired ? pair_lim : d->u7s8_lim,
                                          &si, nfix[i]);
                 tested += in_place;
                 kept += k;
-                paired[i] = d->u7s8_paired;
+                paired[i] = try_paired;
+                pair_tried += try_paired;
                 /* a tile with many bytes above the paired widths: the pair's instead */
                 if (paired[i] && (long)nfix[i][0] * TC_QU7S8_PAIRED_FIX > d->kpad / 4) {
                     split_tile(d, tp, r, mr, 0, 0, pair_lim, &si, nfix[i]);
                     paired[i] = 0;
+                    pair_left++;
                 }
             }
         }

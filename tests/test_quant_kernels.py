@@ -1242,6 +1242,39 @@ def test_u7s8_paired_windows_of_long_k_are_exact():
 
 
 
+def test_u7s8_paired_widths_given_up_per_task_are_exact():
+    """At zero point 0 the long kernels try the paired widths on a task's tiles and give them
+    up once more than half of those tried had too many groups above them (qgemm.c,
+    TC_QU7S8_PAIRED_SHARE); the later tiles are split, or read in place, at the pair's widths
+    only.  Weights with a column of 127s (paired widths 64, the pair's 129), 4-row tiles of
+    four kinds in runs and mixes: inside the paired widths (I), many bytes between the two
+    (P: in place at the pair's widths once given up), bytes above both (S), one group above
+    the paired ones (G: kept paired while tried); K a multiple of 4 (in place) and not,
+    several blocks, every tier at 1-3 threads against numpy int64."""
+    rng = np.random.default_rng(53)
+    ctxs = _tiers_at((1, 2, 3))
+    n = 40
+    for kd in (192, 200, 198, 264):
+        w = rng.integers(-127, 128, (n, kd)).astype(np.int16)
+        w[0] = 127
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        for m in (61, 145, 196):
+            for seq in ("P", "PPS", "IIIIPPPP", "PPPPIIII", "SPIP", "GGGGPPPPPPPPIIII"):
+                a = rng.integers(0, 61, (m, kd))
+                for t in range((m + 3) // 4):
+                    rows = slice(4 * t, 4 * t + 4)
+                    kind = seq[t % len(seq)]
+                    if kind == "P":
+                        a[rows, t % 3::3] = 65 + (t * 7) % 65      # 65-129: in the pair's
+                    elif kind == "S":
+                        a[rows, t % 3::3] = 100
+                        a[rows, t % 9::9] = 130 + (t * 13) % 126   # above both
+                    elif kind == "G":
+                        a[4 * t + t % 4, (5 * t) % kd] = 255        # one group above
+                a = a.astype(np.uint8)
+                _check_u7s8_sums(ctxs, w, bias, a, 0, f"k={kd} m={m} tiles {seq}")
+
+
 def test_u7s8_long_kernels_of_wide_products_are_exact():
     """U7S8 takes the long kernels (AVX2: 4-row tiles, the paired 8-k loop at zero points up
     to 64) from kpad 128 too where the product has at least 256 rows and 256 columns
