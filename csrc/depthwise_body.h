@@ -640,7 +640,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * AVX2 emulation, 1 thread, thread CPU time, lone layers, 4 rounds alternating with
          * integ11's 8s (2026-12-01 18:22-18:27, same bits): 5x5 960@7 0.73-0.75, 1152@7
          * 0.74-0.76, 672@14->7 0.79; 3x3 960@7 0.99, 1152@7 0.97-0.99, 576@14->7 0.98-0.99,
-         * 384@14 576@14 672@14 0.98 (min; medians 0.94) */
+         * 384@14 576@14 672@14 0.98 (min; medians 0.94).  Dropped tries on 5x5 at stride 1
+         * (s22, benchmarks/dw_ab.sh against dc40087, AVX2 emulation, 1 thread, 21 rounds, load
+         * 4-5, same bits): 7 pixels of one row with each input pixel loaded once per tap row
+         * and taken by the up to 5 sums it feeds (5 weights in registers, 16 loads for 35 FMAs
+         * instead of 7 + 1 per tap) 1.03-1.07 on 120@28, 240@28, 672@14, 480@14, 1152@7, 960@7
+         * (the sums' chains then wait on each other: the loads are not the limit); on the
+         * whole 28x28 band, groups of 8 or 12 pixels through this macro 1.4-1.9 (spilled), 8
+         * or 10 pixels of one row from one base pointer 1.02-1.05. */
         TC_DW_BLOCK_GROUPS(7, 6)
         TC_DW_BLOCK_GROUPS(8, 4)
         TC_DW_BLOCK_GROUPS(4, 0)
