@@ -506,6 +506,12 @@ TC_DW_FLAT_VARIANT(_flat, 0)
  * or NULL (may be y)  y: [nc][OH][OW], channels k0..k0 + nc - 1, nc <= TC_DW_BLOCK */
 #define TC_DW_BLOCK_IN_MAX 961  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
 #define TC_DW_BLOCK_OUT_MAX 196 /* output pixels */
+/* ... and of a band of _block_bands_k5 (8 lanes only): a whole 28x28 plane, 32 KiB of padded
+ * input and 25 KiB of sums on the stack (see _block_band) */
+#define TC_DW_BAND_IN_MAX 1024
+#define TC_DW_BAND_OUT_MAX 784
+#define TC_DW_BUF_IN_MAX (TC_VL == 8 ? TC_DW_BAND_IN_MAX : TC_DW_BLOCK_IN_MAX)
+#define TC_DW_BUF_OUT_MAX (TC_VL == 8 ? TC_DW_BAND_OUT_MAX : TC_DW_BLOCK_OUT_MAX)
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual, const tc_activation *act,
@@ -514,11 +520,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     const int s = p->sh, Hp = (OH - 1) * s + KC, Wp = (OW - 1) * s + KC, n = OH * OW;
     const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
     /* ob: TC_VL spare pixels, read (never stored) by the last transpose back */
-    tc_v buf[TC_DW_BLOCK_IN_MAX], ob[TC_DW_BLOCK_OUT_MAX + TC_VL], wt[32], r[TC_VL];
+    tc_v buf[TC_DW_BUF_IN_MAX], ob[TC_DW_BUF_OUT_MAX + TC_VL], wt[32], r[TC_VL];
     tc_act_k ak[TC_VL];
     float tmp[TC_VL];
     /* output pixel o's first tap in buf; the last group of 8 repeats the last pixel */
-    int pix[TC_DW_BLOCK_OUT_MAX + 7];
+    int pix[TC_DW_BUF_OUT_MAX + 7];
     for (int oh = 0, o = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++, o++)
             pix[o] = oh * s * Wp + ow * s;
@@ -634,7 +640,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * AVX2 emulation, 1 thread, thread CPU time, lone layers, 4 rounds alternating with
          * integ11's 8s (2026-12-01 18:22-18:27, same bits): 5x5 960@7 0.73-0.75, 1152@7
          * 0.74-0.76, 672@14->7 0.79; 3x3 960@7 0.99, 1152@7 0.97-0.99, 576@14->7 0.98-0.99,
-         * 384@14 576@14 672@14 0.98 (min; medians 0.94) */
+         * 384@14 576@14 672@14 0.98 (min; medians 0.94).  Dropped tries on 5x5 at stride 1
+         * (s22, benchmarks/dw_ab.sh against dc40087, AVX2 emulation, 1 thread, 21 rounds, load
+         * 4-5, same bits): 7 pixels of one row with each input pixel loaded once per tap row
+         * and taken by the up to 5 sums it feeds (5 weights in registers, 16 loads for 35 FMAs
+         * instead of 7 + 1 per tap) 1.03-1.07 on 120@28, 240@28, 672@14, 480@14, 1152@7, 960@7
+         * (the sums' chains then wait on each other: the loads are not the limit); on the
+         * whole 28x28 band, groups of 8 or 12 pixels through this macro 1.4-1.9 (spilled), 8
+         * or 10 pixels of one row from one base pointer 1.02-1.05. */
         TC_DW_BLOCK_GROUPS(7, 6)
         TC_DW_BLOCK_GROUPS(8, 4)
         TC_DW_BLOCK_GROUPS(4, 0)
@@ -782,13 +795,21 @@ static void TC_DW_CAT(TC_DW_FN, _block_k5_rows)(const float *x, int H, int W, si
                                   out_plane, y);
 }
 
-/* Output rows per band of the channel-block kernel on a plane past its buffers: the most whose
- * outputs and padded input rows fit, evened out; 0 where not one row fits */
+/* Output rows per band of the channel-block kernel on a plane past its buffers for a whole
+ * small plane (TC_DW_BLOCK_*): the most whose outputs and padded input rows fit the band
+ * buffers (TC_DW_BAND_*), evened out; 0 where not one row fits.  A whole 28x28 plane in one
+ * band, where the small plane's buffers took 4 bands of 7 rows, each copying and transposing 4
+ * halo rows again (44 padded input rows for 28 output rows, 32 now): benchmarks/dw_ab.sh against
+ * 1e48dbe (AVX2 emulation, 1 thread, thread CPU time, 31 rounds alternating in one process,
+ * load 4-5, same bits) 120@28 Relu 0.918 [0.909-0.946] and 0.949 [0.909-0.999], 240@28 SiLU
+ * 0.923 [0.880-0.966] and 0.937 [0.903-1.044]; 2 bands of 14 rows (784 -> 392 outputs, the
+ * band's input 18 KiB where the whole plane's fills the 32 KiB L1d) 0.946-0.966 and 0.980-0.991,
+ * 3 bands of 10 (280) 0.980 and 0.980. */
 static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
 {
     const long wp = (long)(OW - 1) * S + KC;
     int b = OH;
-    while (b > 0 && ((long)b * OW > TC_DW_BLOCK_OUT_MAX || ((long)(b - 1) * S + KC) * wp > TC_DW_BLOCK_IN_MAX))
+    while (b > 0 && ((long)b * OW > TC_DW_BUF_OUT_MAX || ((long)(b - 1) * S + KC) * wp > TC_DW_BUF_IN_MAX))
         b--;
     return TC_DW_CAT(TC_DW_FN, _even_band)(OH, b);
 }
@@ -903,7 +924,21 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_size)(int S, int KC, int OH, int O
  * broadcast per 12 loads), 1.01-1.02.  The copy would go only where the producer writes the
  * phase planes itself (a 1x1 expansion commutes with a permutation of its input's pixels: the
  * block input's C0 channels split instead of the E expanded ones, as csrc/ir_fused.c's
- * column-split bands do). */
+ * column-split bands do).  What such a producer would save, measured (s22, 2026-12-03, a C
+ * harness beside benchmarks/dw_ab.sh, AVX2 emulation, 1 thread, thread CPU time, 31 rounds
+ * alternating, load 2-5, same bits): an input already column-split (even columns, then odd:
+ * what a 1x1 writes from a column-split copy of its C0 channels), copied into the phase planes
+ * by plain loads and whole stores instead of the permutes, 0.90-0.92 of this kernel on 72@56,
+ * 0.92-0.93 on 144@56, 0.95-0.96 on 240@28: the copy's shuffles are a tenth of the kernel, its
+ * loads and stores the rest of the third.  The column-split kernel (_split_s2k5, ir_fused.c's
+ * bands) on such an input, with no copy at all, 1.45-1.49 of this kernel (72@56 and 144@56):
+ * the flat rows' taps are what make this kernel fast.  The input read from L1 (one plane for
+ * every channel) instead of streamed from L2, 0.93-0.95: not the copy's main cost either.
+ * Dropped (same protocol): the tail of an even row of 16 columns or more read as the row's
+ * last 16 (plain loads, stores overlapping the ones before with the same values) instead of
+ * the masked loads, 1.00-1.04 (72@56, 144@56, 240@28).  So a copy-free path needs the
+ * producer to write the padded phase planes themselves (pads zero, rows Wq apart); a 1x1
+ * writing a compact layout saves under a tenth of this kernel, about 1-2% of the block. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)(
     const int S, const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual,
@@ -1615,6 +1650,10 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_ROWS
 #undef TC_DW_BLOCK_IN_MAX
 #undef TC_DW_BLOCK_OUT_MAX
+#undef TC_DW_BAND_IN_MAX
+#undef TC_DW_BAND_OUT_MAX
+#undef TC_DW_BUF_IN_MAX
+#undef TC_DW_BUF_OUT_MAX
 #undef TC_DW_STAGE_MAX
 #undef TC_DW_STAGE_OUT_MAX
 #undef TC_DW_STAGE_MAX_OW

@@ -296,9 +296,12 @@ def assert_matches_reference(ctx, x, wt, bias, geom, rng, variants, label):
 # outputs); left pads 0 to 3 (the shift for pads 1 and 3 aligns one column phase, not the
 # other).  5x5 at stride 1
 # with output rows of 15 to 28 (16x16, 17x17, 27x29, 28x28 here) now take the channel-block kernel
-# in bands of output rows instead: the same cases cover its bands, pads and last band.
+# in bands of output rows instead: the same cases cover its bands, pads and last band.  Its band
+# holds a whole plane up to 28x28 (784 outputs, 1024 padded input pixels): taller planes take 2
+# bands (40x28, 57x24), 4 with a shorter last one (90x27).
 STAGED_PLANES = [(8, 8), (9, 11), (14, 14), (16, 16), (17, 17), (13, 15), (28, 28), (32, 32),
-                 (33, 33), (27, 29), (56, 56), (63, 64), (57, 57), (61, 62)]
+                 (33, 33), (27, 29), (56, 56), (63, 64), (57, 57), (61, 62), (40, 28), (57, 24),
+                 (90, 27)]
 STAGED_GEOMETRIES = [((3, 3), 1, (1, 1, 1, 1)), ((3, 3), 1, (0, 2, 2, 0)), ((3, 3), 1, (0, 0, 0, 0)),
                      ((5, 5), 1, (2, 2, 2, 2)), ((5, 5), 1, (1, 3, 0, 2)), ((5, 5), 2, (2, 2, 2, 2)),
                      ((5, 5), 2, (1, 2, 2, 1)), ((5, 5), 2, (0, 0, 3, 3)), ((5, 5), 2, (2, 1, 2, 3)),
