@@ -82,6 +82,24 @@
  * extra row range repeats the aligned copy of B (gemm_copy_ldb, ~5% of a 120-row range's
  * FMAs): not tried.
  *
+ * Measured (s22, 2026-12-03 07:20-08:00, AVX2 emulation, SCHED_FIFO, pool_trace.py, 300 runs,
+ * the fastest 30% kept; host at load 4-8).  MobileNetV2 at 2 threads, two processes: 5.2 and
+ * 4.8 ms a run; idle at the ends of jobs 626 / 416 us a run, GEMM jobs 487 / 272 of it (34
+ * jobs).  In the first process the caller ran every GEMM job's chunks ~20% slower than the
+ * worker (8 chunks, 4 each: 64 against 53 us; the 7x7 row halves 95-195 against 75-155), in the
+ * second both alike: a property of the process (which vCPU), not of the chunk.  Two threads
+ * pinned to the two vCPUs (small C loops): register-only FMAs run alike and steadily (111-121
+ * us a block); the same FMAs with their accumulators loaded and stored through the stack each
+ * step flip between 1x and 1.7x their best time from one 250 ms round to the next, on either
+ * vCPU; steal time 2.6% on one: the host's other tenants on the same cores (memory side), not
+ * the pool.  Time outside any pool call 133-162 us a run: ~25 before the first call (the run's
+ * entry), ~40 after the last (output copy, return to Python) and 0.7-1.9 between calls, of
+ * which getpid() was 0.3-0.46 (now fork_count).  Tried and dropped: GEMM jobs cut finer at 2
+ * threads (gemm.c's column cuts up to 8 per thread instead of 4, row ranges of >= 21 panels
+ * instead of 43), so that a faster thread could take more of a slow one's share: in one process
+ * against the old build, bursts alternating, MobileNetV2 1.004 [0.993-1.022] and 1.002
+ * [0.980-1.014], RegNetY-400MF 1.016 [0.996-1.034] (control, old against old: 0.997-0.999).
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks
