@@ -202,7 +202,10 @@ int tc_binary_f32(const tc_ctx *ctx, int op, int ndim, const ptrdiff_t *y_shape,
     jb.a = a;
     jb.b = b;
     jb.y = y;
-    ptrdiff_t grain = op == TC_BINARY_POW ? TC_ELTWISE_GRAIN / 8 : TC_ELTWISE_GRAIN;
+    /* A quarter of the unary grain: RegNetY-400MF's SE products (x * gate, 208 x 14 x 14 =
+     * 40768 and 440 x 7 x 7 values) ran on one thread at 2 threads, 3.7 us each, 13 a run
+     * (benchmarks/pool_trace.py, 2026-12-03); an empty region costs ~0.3 us. */
+    ptrdiff_t grain = op == TC_BINARY_POW ? TC_ELTWISE_GRAIN / 8 : TC_ELTWISE_GRAIN / 4;
     tc_parallel_for(ctx ? ctx->pool : NULL, total, grain, binary_range, &jb);
     return 0;
 }

@@ -82,10 +82,28 @@
  * extra row range repeats the aligned copy of B (gemm_copy_ldb, ~5% of a 120-row range's
  * FMAs): not tried.
  *
+ * Measured (s22, 2026-12-03 07:20-08:00, AVX2 emulation, SCHED_FIFO, pool_trace.py, 300 runs,
+ * the fastest 30% kept; host at load 4-8).  MobileNetV2 at 2 threads, two processes: 5.2 and
+ * 4.8 ms a run; idle at the ends of jobs 626 / 416 us a run, GEMM jobs 487 / 272 of it (34
+ * jobs).  In the first process the caller ran every GEMM job's chunks ~20% slower than the
+ * worker (8 chunks, 4 each: 64 against 53 us; the 7x7 row halves 95-195 against 75-155), in the
+ * second both alike: a property of the process (which vCPU), not of the chunk.  Two threads
+ * pinned to the two vCPUs (small C loops): register-only FMAs run alike and steadily (111-121
+ * us a block); the same FMAs with their accumulators loaded and stored through the stack each
+ * step flip between 1x and 1.7x their best time from one 250 ms round to the next, on either
+ * vCPU; steal time 2.6% on one: the host's other tenants on the same cores (memory side), not
+ * the pool.  Time outside any pool call 133-162 us a run: ~25 before the first call (the run's
+ * entry), ~40 after the last (output copy, return to Python) and 0.7-1.9 between calls, of
+ * which getpid() was 0.3-0.46 (now fork_count).  Tried and dropped: GEMM jobs cut finer at 2
+ * threads (gemm.c's column cuts up to 8 per thread instead of 4, row ranges of >= 21 panels
+ * instead of 43), so that a faster thread could take more of a slow one's share: in one process
+ * against the old build, bursts alternating, MobileNetV2 1.004 [0.993-1.022] and 1.002
+ * [0.980-1.014], RegNetY-400MF 1.016 [0.996-1.034] (control, old against old: 0.997-0.999).
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
- * After fork() the workers do not exist in the child: the pool remembers its
- * creator's pid and runs everything inline in any other process.
+ * After fork() the workers do not exist in the child: the pool remembers how many forks
+ * its creator had seen (fork_count) and runs everything inline in any other process.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -107,6 +125,7 @@
 struct tc_pool {
     int nthreads;
     pid_t owner_pid;
+    unsigned forks;      /* fork_count when the pool was made (fork_watched) */
     pthread_t *threads;
     int nstarted;
 
@@ -138,6 +157,26 @@ typedef struct {
     tc_pool *pool;
     int tid;
 } tc_worker_arg;
+
+/* fork() calls in this process's ancestry since the library was loaded, counted by a
+ * pthread_atfork child handler: a pool compares it with the count it was made under, where
+ * every job asked getpid(), a system call (0.3-0.46 us here, 2026-12-03: a KVM guest),
+ * 46 times a MobileNetV2 run and ~100 a RegNetY-400MF run at 2 threads.  fork_watched is 0
+ * if pthread_atfork failed: then getpid() as before. */
+static unsigned fork_count;
+static int fork_watched;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_child(void) { fork_count++; } /* the child has one thread here */
+
+static void fork_watch(void) { fork_watched = pthread_atfork(NULL, NULL, fork_child) == 0; }
+
+/* Whether this process is the one that made the pool (its workers exist here) */
+static int pool_owned(const tc_pool *p)
+{
+    return fork_watched ? p->forks == __atomic_load_n(&fork_count, __ATOMIC_RELAXED)
+                        : p->owner_pid == getpid();
+}
 
 static long now_ns(void)
 {
@@ -263,7 +302,9 @@ tc_pool *tc_pool_create(int nthreads)
     if (!p)
         return NULL;
     p->nthreads = nthreads < 1 ? 1 : nthreads;
+    pthread_once(&fork_once, fork_watch);
     p->owner_pid = getpid();
+    p->forks = __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
     p->caller_cpu = -1;
     p->aside_cpu = -1;
     if (p->nthreads == 1)
@@ -302,7 +343,7 @@ void tc_pool_destroy(tc_pool *pool)
         return;
     if (pool->nthreads > 1) {
         /* In a forked child the workers are not ours: never signal or join them. */
-        if (pool->owner_pid == getpid() && pool->nstarted > 0) {
+        if (pool_owned(pool) && pool->nstarted > 0) {
             pthread_mutex_lock(&pool->mutex);
             __atomic_store_n(&pool->stop, 1, __ATOMIC_SEQ_CST);
             /* a new generation with every chunk claimed: wakes the spinners */
@@ -331,7 +372,7 @@ static void parallel_run(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_f
         grain = 1;
     ptrdiff_t nchunks = (n + grain - 1) / grain;
     if (!pool || pool->nthreads <= 1 || nchunks <= 1 || pool->nstarted != pool->nthreads - 1 ||
-        pool->owner_pid != getpid() || __atomic_exchange_n(&pool->busy, 1, __ATOMIC_ACQUIRE)) {
+        !pool_owned(pool) || __atomic_exchange_n(&pool->busy, 1, __ATOMIC_ACQUIRE)) {
         fn(arg, 0, 0, n);
         return;
     }

@@ -1,5 +1,6 @@
 """The thread pool: coverage of parallel_for, concurrent callers, fork."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -72,6 +73,44 @@ def test_forked_child_runs_serially():
         del conv, ctx  # destroying the pool in the child must not touch the workers
         return ok
     assert run_in_child(child) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_pool_made_in_a_forked_child_is_the_childs_and_not_its_childs():
+    """The pool tells a forked process by a fork count (pthread_atfork), not a getpid() per
+    job: a pool made in a child works there (its own workers), and in the child's child runs
+    every job inline (executing thread 0) and is destroyed without touching the workers."""
+    ctx = _kernels.Context(2, "portable")
+    _kernels._parallel_for_counts(ctx, 8, 1, True)   # the parent's worker exists
+
+    def child():
+        counts, tids = _kernels._parallel_for_counts(ctx, 1000, 1, True)
+        if not (counts == 1).all() or (tids != 0).any():   # the parent's pool: inline here
+            return False
+        pools = [_kernels.Context(2, "portable")]   # the child's own
+        worked = len(os.sched_getaffinity(0)) < 2    # its worker runs chunks (given a CPU)
+        deadline = time.monotonic() + 20
+        while True:
+            counts, tids = _kernels._parallel_for_counts(pools[0], 100000, 1, True)
+            if not (counts == 1).all() or not ((tids >= 0) & (tids < 2)).all():
+                return False
+            worked = worked or bool((tids == 1).any())
+            if worked or time.monotonic() > deadline:
+                break
+        if not worked:
+            return False
+
+        def grandchild():
+            counts, tids = _kernels._parallel_for_counts(pools[0], 1000, 1, True)
+            pools.clear()   # destroys the child's pool here: its workers must stay untouched
+            return bool((counts == 1).all() and (tids == 0).all())
+        if run_in_child(grandchild) != 0:
+            return False
+        counts, _ = _kernels._parallel_for_counts(pools[0], 1000, 1, True)   # the child's still
+        return bool((counts == 1).all())
+    assert run_in_child(child) == 0
+    counts, _ = _kernels._parallel_for_counts(ctx, 1000, 1, True)
+    assert (counts == 1).all()
 
 
 def _affinity_possible():
