@@ -1254,8 +1254,23 @@ static inline void TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(const tc_conv2d_params *p
     *lp = -dmin;
     *seg = *lp + (OWv + dmax > nev ? OWv + dmax : nev);
 }
+/* Vectors made in registers at this point (AVX2; _split_pair_k3, _splitbuf_rows): without it
+ * gcc loaded a row's (or more) inputs ahead, spilled them to the stack and took them back as
+ * FMA operands, and sank each row's FMAs past its `r < nrows` test */
+#if defined(__AVX2__) && TC_VL == 8
+#define TC_DW_PAIR_HERE(a, b) __asm__ volatile("" : "+x"(a), "+x"(b))
+#define TC_DW_PAIR_ON 1
+#else /* the portable and AVX-512 builds: not measured, they keep one vector at a time */
+#define TC_DW_PAIR_HERE(a, b) ((void)0)
+#define TC_DW_PAIR_ON 0
+#endif
 /* 4 output rows from oh0, NV vectors; KIND: the activation's kind made a constant (its switch
- * folds away), or -1 for act.kind */
+ * folds away), or -1 for act.kind.  The weights broadcast where they are used (TC_DW_OPAQUE),
+ * each tap column's inputs and the sums held where made (TC_DW_PAIR_HERE): against without
+ * (s22, 2026-12-03, Zen 4, AVX2, benchmarks/dw_ab.sh, 41 alternating rounds, same bits, loaded
+ * host, medians of two runs) 192@28 0.88-0.93, 240@28 HardSwish 0.83-0.91, 96@28 0.87-0.92;
+ * blocks in one process (min of 400 runs, against 1e48dbe): MobileNetV2's features.7
+ * 0.976-0.978, MobileNetV3-Large's features.7 0.97-0.98, MnasNet's layers.10.0 0.987-0.997. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(
     const int NV, const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
     const float *w, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
@@ -1263,6 +1278,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
     const int R = TC_DW_ROWS, SW = 2, KC = 3;
     if (KIND >= 0)
         act.kind = KIND;
+    TC_DW_OPAQUE(w);
     tc_v acc[2][TC_DW_ROWS];
     for (int c = 0; c < NV; c++)
         for (int r = 0; r < R; r++)
@@ -1275,6 +1291,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
             tc_v v[2];
             _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
                 v[c] = tc_v_load(q + off[kj] + c * TC_VL);
+            if (NV == 2)
+                TC_DW_PAIR_HERE(v[0], v[1]);
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
                 const int ki = j - SW * r;
                 if (ki >= 0 && ki < KC) {
@@ -1289,6 +1307,9 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
      * partial last vector is stored whole but on the plane's last row, its lanes past the row
      * landing on the next row's first outputs, stored after it (vmaskmovps stores are
      * microcoded on AMD: 4-5 ns each on the Zen 4 host, a plain store 0.4) */
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        if (NV == 2)
+            TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
             break;
@@ -1453,14 +1474,9 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
 }
 #endif
 
-/* The pair's inputs of one tap column, in registers here: without it gcc loaded a row's (or
- * more) inputs ahead, spilled them to the stack and took them back as FMA operands */
-#if defined(__AVX2__) && TC_VL == 8
-#define TC_DW_PAIR_HERE(a, b) __asm__ volatile("" : "+x"(a), "+x"(b))
-#define TC_DW_PAIR_ON 1
-#else /* the portable and AVX-512 builds: not measured, they keep one vector at a time */
+#ifndef TC_DW_PAIR_ON
+#define TC_DW_PAIR_ON 0 /* the portable build */
 #define TC_DW_PAIR_HERE(a, b) ((void)0)
-#define TC_DW_PAIR_ON 0
 #endif
 /* 3x3 at stride 2 on column-split rows (_split_rows below): the 4 output rows [oh0, oh0 + nrows)
  * at the 2 whole vectors from column ow0, every tap inside its phase (no mask), taken input
@@ -1476,7 +1492,10 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
  * them).  Tried and left: the row's first vector at pad 1 as a pair too (its column -1 loaded
  * from the even phase's last value, lane 0 zeroed, instead of the masked single vector):
  * 0.98-0.99 of the pairs, within noise; the weights broadcast again at each input row
- * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair. */
+ * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair.  Its taps are
+ * _splitbuf_rows' at NV 2, but the pair run as _splitbuf_rows (y, residual and off at the
+ * pair's column, its stores testing each vector's width and row) was 1.04-1.14 of this one
+ * (dw_ab, same protocol): kept apart. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_pair_k3)(
     const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
     const float *w, float bias, const float *residual, tc_act_k act, int OW, int ow0, float *y)
