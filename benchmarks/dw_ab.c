@@ -7,7 +7,10 @@
  * depthwise headers is measured in seconds; the whole-layer Python numbers stay the judge.
  *
  *     dw_ab C H K STRIDE ACT CALLS [ROUNDS]    ACT: enum tc_act (0 none, 1 Relu, 2 Clip 0..6,
- *                                              6 HardSwish, 8 SiLU) */
+ *                                              6 HardSwish, 8 SiLU)
+ * With DW_AB_SPLIT=1 in the environment, the column-split plane kernel (_split_pick: stride 2,
+ * rows over 2 vectors; ir_fused.c's bands) on the same input read as column-split rows; with
+ * DW_AB_ROWS=N, planes of N rows of H columns (a band's rows, as ir_fused.c calls it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,8 @@ tc_dw_block_fn pick_a(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 tc_dw_block_fn pick_b(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 tc_dw_plane_fn pickp_a(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 tc_dw_plane_fn pickp_b(const tc_conv2d_params *p, int H, int W, int OH, int OW);
+tc_dw_plane_fn picks_a(const tc_conv2d_params *p, int H, int W, int OH, int OW);
+tc_dw_plane_fn picks_b(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 
 static double now(void)
 {
@@ -60,7 +65,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s C H K STRIDE ACT CALLS [ROUNDS]\n", argv[0]);
         return 2;
     }
-    const int C = atoi(argv[1]), H = atoi(argv[2]), k = atoi(argv[3]), s = atoi(argv[4]);
+    const int C = atoi(argv[1]), k = atoi(argv[3]), s = atoi(argv[4]);
+    int H = atoi(argv[2]);
     const int kind = atoi(argv[5]), calls = atoi(argv[6]), R = argc > 7 ? atoi(argv[7]) : 31;
     tc_conv2d_params p;
     memset(&p, 0, sizeof p);
@@ -69,7 +75,11 @@ int main(int argc, char **argv)
     p.sh = p.sw = s;
     p.dh = p.dw = 1;
     p.pt = p.pl = p.pb = p.pr = k / 2;
-    const int W = H, OH = (H + 2 * (k / 2) - k) / s + 1, OW = OH;
+    const char *hrows = getenv("DW_AB_ROWS");
+    const int W = H, OW = (W + 2 * (k / 2) - k) / s + 1;
+    if (hrows && atoi(hrows) > 0)
+        H = atoi(hrows);
+    const int OH = (H + 2 * (k / 2) - k) / s + 1;
     const size_t nx = (size_t)C * H * W, ny = (size_t)C * OH * OW;
     float *x = malloc(nx * sizeof(float)), *w = malloc((size_t)C * k * k * sizeof(float));
     float *b = malloc(C * sizeof(float)), *zrow = calloc(W, sizeof(float));
@@ -88,6 +98,15 @@ int main(int argc, char **argv)
         act.alpha = 1.0f / 6.0f, act.beta = 0.5f;
     kernel f[2] = {{pick_a(&p, H, W, OH, OW), pickp_a(&p, H, W, OH, OW)},
                    {pick_b(&p, H, W, OH, OW), pickp_b(&p, H, W, OH, OW)}};
+    const char *split = getenv("DW_AB_SPLIT");
+    if (split && atoi(split)) {
+        f[0].block = f[1].block = NULL;
+        f[0].plane = picks_a(&p, H, W, OH, OW), f[1].plane = picks_b(&p, H, W, OH, OW);
+        if (!f[0].plane || !f[1].plane) {
+            fprintf(stderr, "no column-split kernel for this layer\n");
+            return 2;
+        }
+    }
     for (int rep = 0; rep < R; rep++)
         for (int v = 0; v < 2; v++) {
             const double t0 = now();
@@ -101,7 +120,7 @@ int main(int argc, char **argv)
     qsort(t[0], R, sizeof(double), cmp);
     qsort(t[1], R, sizeof(double), cmp);
     printf("%4d@%-3d k%d/%d act %d (%s)  a %.2f us  b %.2f us  b/a %.3f [%.3f-%.3f]  min %.3f  same=%d\n",
-           C, H, k, s, kind, f[0].block ? "block" : "plane", t[0][R / 2] * 1e6, t[1][R / 2] * 1e6,
+           C, H, k, s, kind, f[0].block ? "block" : split && atoi(split) ? "split" : "plane", t[0][R / 2] * 1e6, t[1][R / 2] * 1e6,
            r[R / 2], r[R / 4], r[3 * R / 4], t[1][0] / t[0][0],
            !memcmp(y[0], y[1], ny * sizeof(float)));
     return 0;

@@ -15,3 +15,9 @@ tc_dw_plane_fn PICKP(const tc_conv2d_params *p, int H, int W, int OH, int OW)
 {
     return TC_DW_FN(p, H, W, OH, OW);
 }
+#ifdef PICKS
+tc_dw_plane_fn PICKS(const tc_conv2d_params *p, int H, int W, int OH, int OW)
+{
+    return TC_DW_CAT(TC_DW_FN, _split_pick)(p, H, W, OH, OW);
+}
+#endif

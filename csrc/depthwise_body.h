@@ -1289,8 +1289,23 @@ static inline void TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(const tc_conv2d_params *p
     *lp = -dmin;
     *seg = *lp + (OWv + dmax > nev ? OWv + dmax : nev);
 }
+/* Vectors made in registers at this point (AVX2; _split_pair_k3, _splitbuf_rows): without it
+ * gcc loaded a row's (or more) inputs ahead, spilled them to the stack and took them back as
+ * FMA operands, and sank each row's FMAs past its `r < nrows` test */
+#if defined(__AVX2__) && TC_VL == 8
+#define TC_DW_PAIR_HERE(a, b) __asm__ volatile("" : "+x"(a), "+x"(b))
+#define TC_DW_PAIR_ON 1
+#else /* the portable and AVX-512 builds: not measured, they keep one vector at a time */
+#define TC_DW_PAIR_HERE(a, b) ((void)0)
+#define TC_DW_PAIR_ON 0
+#endif
 /* 4 output rows from oh0, NV vectors; KIND: the activation's kind made a constant (its switch
- * folds away), or -1 for act.kind */
+ * folds away), or -1 for act.kind.  The weights broadcast where they are used (TC_DW_OPAQUE),
+ * each tap column's inputs and the sums held where made (TC_DW_PAIR_HERE): against without
+ * (s22, 2026-12-03, Zen 4, AVX2, benchmarks/dw_ab.sh, 41 alternating rounds, same bits, loaded
+ * host, medians of two runs) 192@28 0.88-0.93, 240@28 HardSwish 0.83-0.91, 96@28 0.87-0.92;
+ * blocks in one process (min of 400 runs, against 1e48dbe): MobileNetV2's features.7
+ * 0.976-0.978, MobileNetV3-Large's features.7 0.97-0.98, MnasNet's layers.10.0 0.987-0.997. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(
     const int NV, const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
     const float *w, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
@@ -1298,6 +1313,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
     const int R = TC_DW_ROWS, SW = 2, KC = 3;
     if (KIND >= 0)
         act.kind = KIND;
+    TC_DW_OPAQUE(w);
     tc_v acc[2][TC_DW_ROWS];
     for (int c = 0; c < NV; c++)
         for (int r = 0; r < R; r++)
@@ -1310,6 +1326,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
             tc_v v[2];
             _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
                 v[c] = tc_v_load(q + off[kj] + c * TC_VL);
+            if (NV == 2)
+                TC_DW_PAIR_HERE(v[0], v[1]);
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
                 const int ki = j - SW * r;
                 if (ki >= 0 && ki < KC) {
@@ -1324,6 +1342,9 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
      * partial last vector is stored whole but on the plane's last row, its lanes past the row
      * landing on the next row's first outputs, stored after it (vmaskmovps stores are
      * microcoded on AMD: 4-5 ns each on the Zen 4 host, a plain store 0.4) */
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        if (NV == 2)
+            TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
             break;
@@ -1488,6 +1509,75 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
 }
 #endif
 
+#ifndef TC_DW_PAIR_ON
+#define TC_DW_PAIR_ON 0 /* the portable build */
+#define TC_DW_PAIR_HERE(a, b) ((void)0)
+#endif
+/* 3x3 at stride 2 on column-split rows (_split_rows below): the 4 output rows [oh0, oh0 + nrows)
+ * at the 2 whole vectors from column ow0, every tap inside its phase (no mask), taken input
+ * row by input row, one tap column at a time: 8 sums, 2 inputs and a weight in registers
+ * (as _splitbuf_rows).  Each output sums bias, then its taps in the order (ki, kj): the row
+ * kernel's bits.  in[j]: input row j of the 9 read (or a zero row); off[kj]: the first vector's
+ * tap column kj in a row.  Against one vector at a time (s22, 2026-12-03, Zen 4, AVX2,
+ * benchmarks/dw_ab.sh with DW_AB_SPLIT=1 DW_AB_ROWS=7: a 4-row band's planes as ir_fused.c
+ * calls them, 41 alternating rounds, same bits; loaded host): 96@112 (56 wide) 0.83-0.86,
+ * 48@112 0.82-0.90, 64@112 0.76-0.85, 144@56 (28 wide: one pair a row) 0.93-0.96; 8-row bands
+ * 0.84-0.91 and 0.96-0.98.  Blocks (in-process, min of 400 runs, against 1e48dbe): MobileNetV2's
+ * features.2 0.98, MnasNet's layers.8.0 0.98-1.00, features.4 1.00 (the depthwise is 10-15% of
+ * them).  Tried and left: the row's first vector at pad 1 as a pair too (its column -1 loaded
+ * from the even phase's last value, lane 0 zeroed, instead of the masked single vector):
+ * 0.98-0.99 of the pairs, within noise; the weights broadcast again at each input row
+ * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair.  Its taps are
+ * _splitbuf_rows' at NV 2, but the pair run as _splitbuf_rows (y, residual and off at the
+ * pair's column, its stores testing each vector's width and row) was 1.04-1.14 of this one
+ * (dw_ab, same protocol): kept apart. */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_pair_k3)(
+    const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
+    const float *w, float bias, const float *residual, tc_act_k act, int OW, int ow0, float *y)
+{
+    const int R = TC_DW_ROWS, SW = 2, KC = 3;
+    if (KIND >= 0)
+        act.kind = KIND;
+    /* the weights broadcast where they are used: hoisted out of the caller's vector loop, the 9
+     * took 9 registers and the sums spilled */
+    TC_DW_OPAQUE(w);
+    tc_v acc[2][TC_DW_ROWS];
+    for (int c = 0; c < 2; c++)
+        for (int r = 0; r < R; r++)
+            acc[c][r] = tc_v_set1(bias);
+    _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
+        const float *q = in[j];
+        TC_DW_OPAQUE(q);
+        _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
+            tc_v v0 = tc_v_load(q + off[kj]), v1 = tc_v_load(q + off[kj] + TC_VL);
+            TC_DW_PAIR_HERE(v0, v1);
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+                const int ki = j - SW * r;
+                if (ki >= 0 && ki < KC) {
+                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
+                    acc[0][r] = tc_v_fma(v0, wv, acc[0][r]);
+                    acc[1][r] = tc_v_fma(v1, wv, acc[1][r]);
+                }
+            }
+        }
+    }
+    /* the sums made here: else gcc sank each row's FMAs past its `r < nrows` test, keeping
+     * every input of the 9 rows live (spilled) until then */
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        if (r >= nrows)
+            break;
+        _Pragma("GCC unroll 2") for (int c = 0; c < 2; c++) {
+            const ptrdiff_t o = (ptrdiff_t)(oh0 + r) * OW + ow0 + c * TC_VL;
+            tc_v v = acc[c][r];
+            if (residual)
+                v = tc_v_add(v, tc_v_load(residual + o));
+            tc_v_store(y + o, tc_v_act(act, v));
+        }
+    }
+}
+
 /* Stride 2 on column-split rows, for csrc/ir_fused.c's expansion bands: each input row holds
  * its even columns, then its odd ones (column j at j / 2, or at (W + 1) / 2 + j / 2 for odd j).
  * Tap column kj of output column ow reads input column 2 ow - pl + kj: one phase, at index
@@ -1511,12 +1601,20 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
     TC_DW_FOR_VECTORS(1) {
         ptrdiff_t off[5];
         tc_m mk[5];
-        int inside = 1;
+        int inside = 1, pair = TC_DW_PAIR_ON && KC == 3 && ow0 + 2 * TC_VL <= ow_end;
         for (int kj = 0; kj < KC; kj++) {
             const int c = 2 * ow0 - p->pl + kj, ph = c & 1, idx = (c - ph) / 2;
             const int n = ph ? no : ne;
             off[kj] = (ph ? ne : 0) + idx;
             inside &= idx >= 0 && idx + TC_VL <= n;
+            pair &= idx >= 0 && idx + 2 * TC_VL <= n;
+        }
+        if (pair) {
+            /* 3x3: this vector and the next, both inside and whole, side by side */
+            TC_DW_CAT(TC_DW_FN, _split_pair_k3)(KIND, oh0, nrows, in, off, w, bias, residual, act,
+                                                OW, ow0, y);
+            ow0 += TC_VL;
+            continue;
         }
         /* the masks only near a border (made for every vector, they were ~10% of 3x3/2) */
         if (!inside)
@@ -1671,5 +1769,7 @@ static tc_dw_plane_fn TC_DW_FN(const tc_conv2d_params *p, int H, int W, int OH, 
 #undef TC_DW_FOR_VECTORS
 #undef TC_DW_NEXT_VECTOR
 #undef TC_DW_OPAQUE
+#undef TC_DW_PAIR_HERE
+#undef TC_DW_PAIR_ON
 #undef TC_DW_BY_KIND
 #undef TC_DW_KIND_CASE

@@ -53,6 +53,13 @@ CASES = [  # (n, c0, e, k2, h, w, ks, stride, pads)
     (1, 6, 20, 9, 13, 41, 5, 2, (2, 2, 2, 2)),
     (2, 5, 30, 7, 11, 38, 3, 2, (0, 1, 1, 0)),
     (1, 4, 12, 6, 9, 39, 3, 2, (1, 0, 0, 1)),
+    # 3x3 at stride 2 on rows of 3 to 7 vectors: 2 whole vectors side by side after the masked
+    # first one (pad 1) or from the first (pad 0), a single one before the row's partial last
+    # or at its end, the partial last stored whole (MobileNetV2's 112 and 56 wide, at a fraction)
+    (1, 4, 12, 6, 9, 75, 3, 2, (1, 1, 1, 1)),
+    (1, 3, 10, 5, 7, 112, 3, 2, (1, 1, 1, 1)),
+    (2, 5, 9, 4, 6, 56, 3, 2, (0, 0, 1, 1)),
+    (1, 3, 8, 5, 10, 66, 3, 2, (1, 0, 0, 1)),
 ]
 
 
