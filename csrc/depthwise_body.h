@@ -491,6 +491,58 @@ TC_DW_FLAT_VARIANT(_flat_k3, 3)
 TC_DW_FLAT_VARIANT(_flat, 0)
 #undef TC_DW_FLAT_VARIANT
 
+/* Vectors made in registers at this point (AVX2; _split_pair_k3, _splitbuf_rows): without it
+ * gcc loaded a row's (or more) inputs ahead, spilled them to the stack and took them back as
+ * FMA operands, and sank each row's FMAs past its `r < nrows` test */
+#if defined(__AVX2__) && TC_VL == 8
+#define TC_DW_PAIR_HERE(a, b) __asm__ volatile("" : "+x"(a), "+x"(b))
+#define TC_DW_PAIR_ON 1
+#else /* the portable and AVX-512 builds: not measured, they keep one vector at a time */
+#define TC_DW_PAIR_HERE(a, b) ((void)0)
+#define TC_DW_PAIR_ON 0
+#endif
+/* 3x3 at stride 2 on rows split into even and odd columns (_splitbuf_rows, _split_pair_k3): the
+ * sums acc[c][r] of NV (1 or 2) vectors side by side in TC_DW_ROWS output rows, each bias then its
+ * taps in the order (ki, kj) (the row kernel's bits), taken input row by input row, one tap
+ * column at a time: 8 sums, 2 inputs and a weight in registers.  in[j]: input row j of the
+ * (TC_DW_ROWS - 1) * 2 + 3 read (or a zero row); off[kj]: the first vector's tap column kj in a
+ * row.  The weights broadcast where they are used (TC_DW_OPAQUE), each tap column's inputs and
+ * the sums held where made (TC_DW_PAIR_HERE). */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _s2k3_taps)(
+    const int NV, const float *const *in, const ptrdiff_t *off, const float *w, float bias,
+    tc_v acc[2][TC_DW_ROWS])
+{
+    const int R = TC_DW_ROWS, SW = 2, KC = 3;
+    TC_DW_OPAQUE(w);
+    for (int c = 0; c < NV; c++)
+        for (int r = 0; r < R; r++)
+            acc[c][r] = tc_v_set1(bias);
+    _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
+        const float *q = in[j];
+        TC_DW_OPAQUE(q);
+        _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
+            tc_v v[2];
+            _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
+                v[c] = tc_v_load(q + off[kj] + c * TC_VL);
+            if (NV == 2)
+                TC_DW_PAIR_HERE(v[0], v[1]);
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+                const int ki = j - SW * r;
+                if (ki >= 0 && ki < KC) {
+                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
+                    _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
+                        acc[c][r] = tc_v_fma(v[c], wv, acc[c][r]);
+                }
+            }
+        }
+    }
+    /* the sums made here: else gcc sank each row's FMAs past the caller's `r < nrows` test,
+     * keeping every input of the 9 rows live (spilled) until then */
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        if (NV == 2)
+            TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
+}
+
 #if TC_DW_UNROLLED
 /* Small planes, TC_VL channels side by side (3x3 and 5x5, stride 1 or 2, no
  * dilation): on 7x7 and 14x14 planes the row kernel spends most of its time on
@@ -1289,16 +1341,6 @@ static inline void TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(const tc_conv2d_params *p
     *lp = -dmin;
     *seg = *lp + (OWv + dmax > nev ? OWv + dmax : nev);
 }
-/* Vectors made in registers at this point (AVX2; _split_pair_k3, _splitbuf_rows): without it
- * gcc loaded a row's (or more) inputs ahead, spilled them to the stack and took them back as
- * FMA operands, and sank each row's FMAs past its `r < nrows` test */
-#if defined(__AVX2__) && TC_VL == 8
-#define TC_DW_PAIR_HERE(a, b) __asm__ volatile("" : "+x"(a), "+x"(b))
-#define TC_DW_PAIR_ON 1
-#else /* the portable and AVX-512 builds: not measured, they keep one vector at a time */
-#define TC_DW_PAIR_HERE(a, b) ((void)0)
-#define TC_DW_PAIR_ON 0
-#endif
 /* 4 output rows from oh0, NV vectors; KIND: the activation's kind made a constant (its switch
  * folds away), or -1 for act.kind.  The weights broadcast where they are used (TC_DW_OPAQUE),
  * each tap column's inputs and the sums held where made (TC_DW_PAIR_HERE): against without
@@ -1310,41 +1352,15 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
     const int NV, const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
     const float *w, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
 {
-    const int R = TC_DW_ROWS, SW = 2, KC = 3;
+    const int R = TC_DW_ROWS;
     if (KIND >= 0)
         act.kind = KIND;
-    TC_DW_OPAQUE(w);
     tc_v acc[2][TC_DW_ROWS];
-    for (int c = 0; c < NV; c++)
-        for (int r = 0; r < R; r++)
-            acc[c][r] = tc_v_set1(bias);
-    _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
-        const float *q = in[j];
-        TC_DW_OPAQUE(q);
-        /* one tap column at a time: 8 sums, 2 inputs and a weight in registers */
-        _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
-            tc_v v[2];
-            _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
-                v[c] = tc_v_load(q + off[kj] + c * TC_VL);
-            if (NV == 2)
-                TC_DW_PAIR_HERE(v[0], v[1]);
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-                const int ki = j - SW * r;
-                if (ki >= 0 && ki < KC) {
-                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
-                    _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
-                        acc[c][r] = tc_v_fma(v[c], wv, acc[c][r]);
-                }
-            }
-        }
-    }
+    TC_DW_CAT(TC_DW_FN, _s2k3_taps)(NV, in, off, w, bias, acc);
     /* row by row, each row's vectors left to right: without a residual (which may be y) a row's
      * partial last vector is stored whole but on the plane's last row, its lanes past the row
      * landing on the next row's first outputs, stored after it (vmaskmovps stores are
      * microcoded on AMD: 4-5 ns each on the Zen 4 host, a plain store 0.4) */
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        if (NV == 2)
-            TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
             break;
@@ -1509,16 +1525,9 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
 }
 #endif
 
-#ifndef TC_DW_PAIR_ON
-#define TC_DW_PAIR_ON 0 /* the portable build */
-#define TC_DW_PAIR_HERE(a, b) ((void)0)
-#endif
 /* 3x3 at stride 2 on column-split rows (_split_rows below): the 4 output rows [oh0, oh0 + nrows)
- * at the 2 whole vectors from column ow0, every tap inside its phase (no mask), taken input
- * row by input row, one tap column at a time: 8 sums, 2 inputs and a weight in registers
- * (as _splitbuf_rows).  Each output sums bias, then its taps in the order (ki, kj): the row
- * kernel's bits.  in[j]: input row j of the 9 read (or a zero row); off[kj]: the first vector's
- * tap column kj in a row.  Against one vector at a time (s22, 2026-12-03, Zen 4, AVX2,
+ * at the 2 whole vectors from column ow0, every tap inside its phase (no mask), summed by
+ * _s2k3_taps (as _splitbuf_rows): the row kernel's bits.  Against one vector at a time (s22, 2026-12-03, Zen 4, AVX2,
  * benchmarks/dw_ab.sh with DW_AB_SPLIT=1 DW_AB_ROWS=7: a 4-row band's planes as ir_fused.c
  * calls them, 41 alternating rounds, same bits; loaded host): 96@112 (56 wide) 0.83-0.86,
  * 48@112 0.82-0.90, 64@112 0.76-0.85, 144@56 (28 wide: one pair a row) 0.93-0.96; 8-row bands
@@ -1528,43 +1537,18 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
  * from the even phase's last value, lane 0 zeroed, instead of the masked single vector):
  * 0.98-0.99 of the pairs, within noise; the weights broadcast again at each input row
  * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair.  Its taps are
- * _splitbuf_rows' at NV 2, but the pair run as _splitbuf_rows (y, residual and off at the
- * pair's column, its stores testing each vector's width and row) was 1.04-1.14 of this one
- * (dw_ab, same protocol): kept apart. */
+ * _splitbuf_rows' (_s2k3_taps at NV 2), but its stores are its own: the pair run as a whole
+ * _splitbuf_rows (y, residual and off at the pair's column, its stores testing each vector's
+ * width and row) was 1.04-1.14 of this one (dw_ab, same protocol). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_pair_k3)(
     const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
     const float *w, float bias, const float *residual, tc_act_k act, int OW, int ow0, float *y)
 {
-    const int R = TC_DW_ROWS, SW = 2, KC = 3;
+    const int R = TC_DW_ROWS;
     if (KIND >= 0)
         act.kind = KIND;
-    /* the weights broadcast where they are used: hoisted out of the caller's vector loop, the 9
-     * took 9 registers and the sums spilled */
-    TC_DW_OPAQUE(w);
     tc_v acc[2][TC_DW_ROWS];
-    for (int c = 0; c < 2; c++)
-        for (int r = 0; r < R; r++)
-            acc[c][r] = tc_v_set1(bias);
-    _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
-        const float *q = in[j];
-        TC_DW_OPAQUE(q);
-        _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
-            tc_v v0 = tc_v_load(q + off[kj]), v1 = tc_v_load(q + off[kj] + TC_VL);
-            TC_DW_PAIR_HERE(v0, v1);
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-                const int ki = j - SW * r;
-                if (ki >= 0 && ki < KC) {
-                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
-                    acc[0][r] = tc_v_fma(v0, wv, acc[0][r]);
-                    acc[1][r] = tc_v_fma(v1, wv, acc[1][r]);
-                }
-            }
-        }
-    }
-    /* the sums made here: else gcc sank each row's FMAs past its `r < nrows` test, keeping
-     * every input of the 9 rows live (spilled) until then */
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
+    TC_DW_CAT(TC_DW_FN, _s2k3_taps)(2, in, off, w, bias, acc);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
             break;
