@@ -98,8 +98,9 @@ int main(int argc, char **argv)
         act.alpha = 1.0f / 6.0f, act.beta = 0.5f;
     kernel f[2] = {{pick_a(&p, H, W, OH, OW), pickp_a(&p, H, W, OH, OW)},
                    {pick_b(&p, H, W, OH, OW), pickp_b(&p, H, W, OH, OW)}};
-    const char *split = getenv("DW_AB_SPLIT");
-    if (split && atoi(split)) {
+    const char *split_env = getenv("DW_AB_SPLIT");
+    const int split = split_env && atoi(split_env);
+    if (split) {
         f[0].block = f[1].block = NULL;
         f[0].plane = picks_a(&p, H, W, OH, OW), f[1].plane = picks_b(&p, H, W, OH, OW);
         if (!f[0].plane || !f[1].plane) {
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
     qsort(t[0], R, sizeof(double), cmp);
     qsort(t[1], R, sizeof(double), cmp);
     printf("%4d@%-3d k%d/%d act %d (%s)  a %.2f us  b %.2f us  b/a %.3f [%.3f-%.3f]  min %.3f  same=%d\n",
-           C, H, k, s, kind, f[0].block ? "block" : split && atoi(split) ? "split" : "plane", t[0][R / 2] * 1e6, t[1][R / 2] * 1e6,
+           C, H, k, s, kind, f[0].block ? "block" : split ? "split" : "plane", t[0][R / 2] * 1e6, t[1][R / 2] * 1e6,
            r[R / 2], r[R / 4], r[3 * R / 4], t[1][0] / t[0][0],
            !memcmp(y[0], y[1], ny * sizeof(float)));
     return 0;

@@ -927,7 +927,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                                       (long)kept * TC_QU7S8_IN_PLACE_SHARE >= tested);
                 /* the paired widths tried while at most 1 / TC_QU7S8_PAIRED_SHARE of the
                  * tiles tried left them (past the first TC_QU7S8_PAIRED_TRIES), then the
-                 * pair's straight away (TC_QU7S8_PAIRED_TRIES) */
+                 * pair's straight away */
                 const int try_paired = d->u7s8_paired &&
                                        (pair_tried < TC_QU7S8_PAIRED_TRIES ||
                                         (long)pair_left * TC_QU7S8_PAIRED_SHARE <= pair_tried);
