@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 static int active;                  /* 1: CPUID faulting is on; 2: patched sites (see above) */
+static int sites_on;                /* the SIGILL of the listed sites is answered (either mode) */
 static volatile long trapped;       /* CPUID executions answered (all threads, approximate) */
 
 static long set_cpuid_faulting(int on)
@@ -133,7 +134,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     ucontext_t *uc = context;
     greg_t *g = uc->uc_mcontext.gregs;
     const unsigned char *ip = (const unsigned char *)g[REG_RIP];
-    int patched = sig == SIGILL && active == 2 && is_site(ip);
+    int patched = sig == SIGILL && sites_on && is_site(ip);
     if (!patched && (sig != SIGSEGV || active != 1 || ip[0] != 0x0f || ip[1] != 0xa2)) {
         /* A real fault: die of it as the program would have without us. */
         struct sigaction dfl;
@@ -170,14 +171,19 @@ __attribute__((constructor)) static void cpuid_avx2_init(void)
     if (sigaction(SIGSEGV, &sa, NULL) != 0)
         return;
     active = 1;                       /* before faulting is on: the handler checks it */
-    if (set_cpuid_faulting(1) == 0)
-        return;
-    active = 0;                       /* no cpuid_fault on this CPU or kernel */
+    if (set_cpuid_faulting(1) != 0)
+        active = 0;                   /* no cpuid_fault on this CPU or kernel */
+    /* The patched copies' UD2 sites are answered too where faulting works (an AVX2-only Zen 3
+     * under KVM has cpuid_fault): bench.py may have patched them on another host, and a UD2
+     * left unanswered would kill the process. */
     const char *sites = getenv("CPUID_AVX2_SITES");
     if (!sites || !load_sites(sites))
         return;
+    sites_on = 1;                     /* before the handler can see a SIGILL */
     sa.sa_sigaction = on_fault;
-    if (sigaction(SIGILL, &sa, NULL) == 0)
+    if (sigaction(SIGILL, &sa, NULL) != 0)
+        sites_on = 0;
+    else if (!active)
         active = 2;
 }
 

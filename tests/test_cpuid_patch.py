@@ -86,9 +86,11 @@ def test_patched_sites_answered_with_avx512_hidden(built):
     rb, rc, rd, r1 = map(int, real.stdout.split())
     sb, sc, sd, s1, active, trapped = map(int, seen.stdout.split())
     assert (sb, sc, sd, s1) == (rb & ~MASK_B, rc & ~MASK_C, rd & ~MASK_D, r1)
-    assert trapped == 4
-    # 2 without CPUID faulting (the patched sites); where faulting works the library uses it
+    # 2 without CPUID faulting (the patched sites): exactly the probe's 4; where faulting works
+    # (an AVX2-only Zen 3 under KVM) the library uses it and answers the sites too, and every
+    # other CPUID of the process (the loader's, libraries') counts as well
     assert active in (1, 2)
+    assert trapped == 4 if active == 2 else trapped >= 4
 
 
 def test_patched_without_the_library_dies(built):

@@ -1,14 +1,15 @@
 """Networks of models/ quantized by onnxruntime's own tool (per-channel int8 weights, uint8
 activations, calibrated on photographs), in both formats, against onnxruntime running the
-same quantized model: dequantized outputs within 2% of the output's range and the same
+same quantized model (its int8 weights handed to it as uint8 + 128, helpers.exact_int8_for_ort:
+the same products, without its saturating byte kernel on CPUs without VNNI): dequantized outputs within 2% of the output's range and the same
 top-1 class on held-out photographs (issue 15's bar); in practice the integer kernels and
 the requantization agree element for element.  tinycnn runs the AVX2 path without VNNI (the
 product: TINYCNN_ISA=avx2) everywhere, and the best tier of this CPU in the slow tier."""
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 import tinycnn
+from helpers import ort_session
 from models.quantize import calibration_images
 
 from tinycnn import _kernels
@@ -28,9 +29,7 @@ def test_quantized_network_matches_onnxruntime(name, fmt, isa, quantized_export,
         pytest.skip("CPU lacks AVX2/FMA")
     monkeypatch.setenv("TINYCNN_ISA", _kernels.INT8_ISA_SETTINGS[isa])
     path = quantized_export(name, fmt)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    ref_sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    ref_sess = ort_session(path)
     sess = tinycnn.InferenceSession(str(path))
     assert sess._ctx.int8_isa == isa
     ops = {n.op_type for n in sess._graph.nodes}
@@ -70,9 +69,7 @@ def test_seven_bit_weights_run_exactly_as_onnxruntime_on_the_avx2_byte_kernel(
         assert -64 <= int(w.min()) and int(w.max()) <= 64
         w2 = np.ascontiguousarray(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1), np.int16)
         assert _kernels.qgemm_choose_format_for(ctx, w2) == "u8s8x2"
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    ref_sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    ref_sess = ort_session(path)
     sess = tinycnn.InferenceSession(str(path))
     inp = ref_sess.get_inputs()[0].name
     for i, x in enumerate(calibration_images(2, seed=99)):
