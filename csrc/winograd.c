@@ -65,12 +65,26 @@ static int group_width(const wg_job *j, int g)
 #define WG_CHUNK_MIN 64
 #endif
 #ifndef WG_CHUNKS_PER_THREAD
-#define WG_CHUNKS_PER_THREAD 2 /* least chunks per thread for whole-chunk threading */
+#define WG_CHUNKS_PER_THREAD 2 /* chunks per thread from which chunks keep the byte budget */
+#endif
+/* Threads run whole chunks (each its own V and M) from this many tiles per thread; with
+ * fewer tiles they share the phases of one chunk.  On the Zen 3 target (2 vCPUs, 512 KiB
+ * private L2, native, 2026-12-03, each layer alone at 1 and 2 threads under SCHED_FIFO,
+ * medians of 10 rounds of 10 runs) sharing the phases hands V and M from one core's L2 to
+ * the other's between phases and 2 threads gained nothing: SqueezeNet 1.1's 16->64 at
+ * 55x55 (196 tiles, 2 chunks) 0.47 ms at 1 thread, 0.55 at 2 sharing, 0.32-0.33 in whole
+ * chunks (one per thread); its 32->128 at 27x27 (49 tiles, 1 chunk) 0.41 / 0.415 sharing /
+ * 0.34-0.35 in chunks of 16 or 32 + 17.  At 13x13 (16 tiles) 8 + 8 lost to sharing
+ * (0.29 against 0.235, 1 thread 0.30): half-width products, U read twice.  Before, whole
+ * chunks needed WG_CHUNKS_PER_THREAD chunks per thread within the budget. */
+#ifndef WG_WHOLE_MIN_TILES
+#define WG_WHOLE_MIN_TILES 24
 #endif
 
 typedef struct {
     ptrdiff_t total;   /* tiles in the run */
-    ptrdiff_t per;     /* tiles per chunk, a multiple of 8 (the last may have fewer) */
+    ptrdiff_t per;     /* tiles per chunk, a multiple of 8 (the last may have fewer), or
+                          total / threads rounded up (one chunk per thread) */
     ptrdiff_t nchunks;
     int slots;         /* workspace slots: threads running whole chunks, or 1 */
     size_t slot_size;  /* floats per slot */
@@ -100,12 +114,22 @@ static wg_plan make_plan(ptrdiff_t total, int C, int Kp, int alpha, int nthreads
     p.slots = 1;
     /* whole chunks per thread re-read U per thread: only while U fits in L3 */
     size_t u_bytes = (size_t)alpha * alpha * Kp * C * sizeof(float);
-    if (nthreads > 1 && p.nchunks >= WG_CHUNKS_PER_THREAD * nthreads && u_bytes <= (16u << 20)) {
+    int even = 0; /* one chunk per thread, the tiles split evenly */
+    if (nthreads > 1 && total >= (ptrdiff_t)WG_WHOLE_MIN_TILES * nthreads && u_bytes <= (16u << 20)) {
         /* a multiple of the thread count keeps the threads evenly loaded */
+        if (p.nchunks < WG_CHUNKS_PER_THREAD * nthreads)
+            p.nchunks = nthreads;
         p.nchunks = (p.nchunks + nthreads - 1) / nthreads * nthreads;
         p.slots = nthreads;
+        even = p.nchunks == nthreads;
     }
     p.per = (total + p.nchunks - 1) / p.nchunks;
+    if (even) { /* 49 tiles: 25 + 24, not 32 + 17; M holds round_up(per, 8) tiles */
+        p.slot_size = (size_t)alpha * alpha *
+                      ((size_t)C * tc_wg_round_up((int)p.per, WG_NR) +
+                       (size_t)Kp * tc_wg_round_up((int)p.per, WG_LANES) + 2 * WG_PLANE_PAD);
+        return p;
+    }
     /* Whole groups of 16 tiles per chunk where that stays within the byte
      * budget: only the last chunk then ends in a short group, whose half-width
      * products are slow (DenseNet's 128->32 at 56x56, 196 tiles: 72+72+52 ->
