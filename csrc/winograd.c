@@ -11,9 +11,10 @@
  *                        chunk, V[xi] stays in L2
  *   3. output transform: M[xi][group][Kp][w] -> y with bias, residual and
  *                        activation fused into the only store, 8 tiles per call
- * Threads either run whole chunks each (many chunks: no barriers, V and M stay
- * in one core's caches) or share every phase of each chunk (few chunks: over
- * (group, c), (xi, panel) and (group, k)); see make_plan.  Either way they
+ * Threads either run whole chunks each (from WG_WHOLE_MIN_TILES tiles per thread:
+ * no barriers, V and M stay in one core's caches) or share every phase of each
+ * chunk (fewer tiles: over (group, c), (xi, panel) and (group, k)); see
+ * make_plan.  Either way they
  * claim work dynamically: when one core runs slower (a busy or shared
  * machine) the other takes more, instead of waiting for it at every barrier.
  */
@@ -57,7 +58,12 @@ static int group_width(const wg_job *j, int g)
  * (each tile's arithmetic does not depend on its chunk).  Running each fire block's
  * expand 3x3 before its expand 1x1 (the node order swapped in the model, so that the next
  * squeeze finds the later half of its input in L2): 1.007 [0.968-1.043]; the 55x55 16->64
- * layers on the GEMM instead: fire block 1.39x, network 0.98-1.03. */
+ * layers on the GEMM instead: fire block 1.39x, network 0.98-1.03.
+ * Again on the Zen 3 target (512 KiB L2, native, 2026-12-03, SqueezeNet 1.1 whole, sessions
+ * with their own budget alternated in one process under SCHED_FIFO, 20-24 rounds of 6 runs,
+ * ratios to 2 MiB / 64): 1 thread 512 KiB / 32 1.003 [0.958-1.014], 256 KiB / 16 1.009
+ * [0.938-1.148] (control 2 MiB again 0.991); 2 threads, with whole chunks per thread below,
+ * 512 KiB / 32 0.967 [0.921-1.048] (control 0.982 [0.934-1.052]): kept. */
 #ifndef WG_CHUNK_BYTES
 #define WG_CHUNK_BYTES (2L << 20)
 #endif
@@ -65,12 +71,30 @@ static int group_width(const wg_job *j, int g)
 #define WG_CHUNK_MIN 64
 #endif
 #ifndef WG_CHUNKS_PER_THREAD
-#define WG_CHUNKS_PER_THREAD 2 /* least chunks per thread for whole-chunk threading */
+#define WG_CHUNKS_PER_THREAD 2 /* chunks per thread from which chunks keep the byte budget */
+#endif
+/* Threads run whole chunks (each its own V and M) from this many tiles per thread; with
+ * fewer tiles they share the phases of one chunk.  On the Zen 3 target (2 vCPUs, 512 KiB
+ * private L2, native, 2026-12-03, each layer alone at 1 and 2 threads under SCHED_FIFO,
+ * medians of 10 rounds of 10 runs) sharing the phases hands V and M from one core's L2 to
+ * the other's between phases and 2 threads gained nothing: SqueezeNet 1.1's 16->64 at
+ * 55x55 (196 tiles, 2 chunks) 0.47 ms at 1 thread, 0.55 at 2 sharing, 0.32-0.33 in whole
+ * chunks (one per thread); its 32->128 at 27x27 (49 tiles, 1 chunk) 0.41 / 0.415 sharing /
+ * 0.34-0.35 in chunks of 16 or 32 + 17.  At 13x13 (16 tiles) 8 + 8 lost to sharing
+ * (0.29 against 0.235, 1 thread 0.30): half-width products, U read twice.  Before, whole
+ * chunks needed WG_CHUNKS_PER_THREAD chunks per thread within the budget.
+ * Tried and dropped for the 16-tile layers: one chunk, each thread transforming all of the
+ * input into its own V and running the products and outputs of its half of the output
+ * channel panels (no barrier, U read half by each): SqueezeNet's 48->192 and 64->256 at
+ * 13x13, 2 threads, 0.163 / 0.203 ms against 0.166 / 0.197 sharing the phases. */
+#ifndef WG_WHOLE_MIN_TILES
+#define WG_WHOLE_MIN_TILES 24
 #endif
 
 typedef struct {
     ptrdiff_t total;   /* tiles in the run */
-    ptrdiff_t per;     /* tiles per chunk, a multiple of 8 (the last may have fewer) */
+    ptrdiff_t per;     /* tiles per chunk, a multiple of 8 (the last may have fewer), or
+                          total / threads rounded up (one chunk per thread) */
     ptrdiff_t nchunks;
     int slots;         /* workspace slots: threads running whole chunks, or 1 */
     size_t slot_size;  /* floats per slot */
@@ -100,12 +124,22 @@ static wg_plan make_plan(ptrdiff_t total, int C, int Kp, int alpha, int nthreads
     p.slots = 1;
     /* whole chunks per thread re-read U per thread: only while U fits in L3 */
     size_t u_bytes = (size_t)alpha * alpha * Kp * C * sizeof(float);
-    if (nthreads > 1 && p.nchunks >= WG_CHUNKS_PER_THREAD * nthreads && u_bytes <= (16u << 20)) {
+    int even = 0; /* one chunk per thread, the tiles split evenly */
+    if (nthreads > 1 && total >= (ptrdiff_t)WG_WHOLE_MIN_TILES * nthreads && u_bytes <= (16u << 20)) {
         /* a multiple of the thread count keeps the threads evenly loaded */
+        if (p.nchunks < WG_CHUNKS_PER_THREAD * nthreads)
+            p.nchunks = nthreads;
         p.nchunks = (p.nchunks + nthreads - 1) / nthreads * nthreads;
         p.slots = nthreads;
+        even = p.nchunks == nthreads;
     }
     p.per = (total + p.nchunks - 1) / p.nchunks;
+    if (even) { /* 49 tiles: 25 + 24, not 32 + 17; M holds round_up(per, 8) tiles */
+        p.slot_size = (size_t)alpha * alpha *
+                      ((size_t)C * tc_wg_round_up((int)p.per, WG_NR) +
+                       (size_t)Kp * tc_wg_round_up((int)p.per, WG_LANES) + 2 * WG_PLANE_PAD);
+        return p;
+    }
     /* Whole groups of 16 tiles per chunk where that stays within the byte
      * budget: only the last chunk then ends in a short group, whose half-width
      * products are slow (DenseNet's 128->32 at 56x56, 196 tiles: 72+72+52 ->
