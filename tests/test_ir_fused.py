@@ -276,12 +276,14 @@ def test_block_below_the_size_threshold_runs_unfused_and_matches_onnxruntime():
     assert_close(sess.run(None, {"x": x})[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
 
 
-@pytest.mark.parametrize("c0,stride,banded", [(24, 1, True), (24, 2, False), (32, 1, False)],
-                         ids=["shallow_s1", "shallow_s2", "deeper_s1"])
-def test_blocks_of_a_megabyte_run_in_bands_where_stride_1_and_shallow(c0, stride, banded):
+@pytest.mark.parametrize("c0,stride,banded",
+                         [(24, 1, True), (24, 2, False), (16, 2, True), (32, 1, False)],
+                         ids=["shallow_s1", "shallow_s2", "shallower_s2", "deeper_s1"])
+def test_blocks_of_a_megabyte_run_in_bands_where_shallow(c0, stride, banded):
     """72 x 56 x 56 expanded floats (0.9 MB, under IR_FUSE_MIN_BYTES): in bands when the
-    depthwise has stride 1 and the expansion at most IR_FUSE_SHALLOW_C0 input channels
-    (MobileNetV3-Large's features.3), else the three convolutions; either way as ORT."""
+    expansion has at most IR_FUSE_SHALLOW_C0 input channels and the depthwise stride 1
+    (MobileNetV3-Large's features.3), or at most IR_FUSE_S2_SHALLOW_C0 and stride 2
+    (MobileNetV3-Small's features.2), else the three convolutions; either way as ORT."""
     assert 4 * 72 * 56 * 56 < fused_ir.IR_FUSE_MIN_BYTES
     model = ir_model(c0=c0, e=72, k2=c0, hw=56, stride=stride, act="Relu", residual=stride == 1)
     x = np.random.default_rng(8).standard_normal((1, c0, 56, 56), dtype=np.float32)

@@ -34,6 +34,18 @@ IR_FUSE_MIN_BYTES = 1_500_000
 # 0.9-1.05 either way (noise on that host): left unfused.
 IR_FUSE_S1_FACTOR = 0.5
 IR_FUSE_SHALLOW_C0 = 24
+# ... and stride-2 blocks whose expansion is shallower still (C0 <= IR_FUSE_S2_SHALLOW_C0), on
+# the target itself (AMD EPYC Zen 3, 512 KiB L2, native AVX2, 1 thread; the block cut from the
+# network, benchmarks/subgraph_shapes.py --against the base, 21 rounds, median of per-round
+# ratios [25-75%], 2026-12-03 11:40, loaded host): MobileNetV3-Small's features.2 (16-72-24 at
+# 56x56, 3x3/2, 0.9 MB; 1.15 / 1.24 under the emulation above) 0.921 [0.915-0.931] and 0.908
+# [0.897-0.912] of its time unfused; at 2 threads (alt.py, the block) 0.937, 0.979, 0.879.  In
+# context less: with the next block 0.962 [0.932-0.980], from the network's input 0.975
+# [0.937-1.009], input to features.3 1.001 [0.972-1.045], the whole network 1.003
+# [0.978-1.026] (31 rounds: the block is 0.2 of 2.4 ms; no loss either).  MnasNet's layers.9.0
+# (24-72-40 at 56x56, 5x5/2, the same size) still loses fused there, 1.105 [1.096-1.114]:
+# C0 = 24 stays out.
+IR_FUSE_S2_SHALLOW_C0 = 16
 # A band's slot (expansion rows with the halo + depthwise rows) at most this many bytes:
 # the best bands measured lone (56x56 E=144: 8 rows, 580 KB; 112x112 E=96 stride 2: 4-16 rows)
 # were 640 KB, but in the networks (per step, AVX2 emulation, 1 thread, min / median of 100
@@ -100,7 +112,7 @@ def fuse_min_bytes(c0, strides):
     """The least expanded tensor, in bytes, of a block that runs in bands, for its input
     channels and its depthwise's strides (None: 1)."""
     s1 = not strides or all(s == 1 for s in strides)
-    shallow = s1 and c0 <= IR_FUSE_SHALLOW_C0
+    shallow = c0 <= (IR_FUSE_SHALLOW_C0 if s1 else IR_FUSE_S2_SHALLOW_C0)
     return IR_FUSE_MIN_BYTES * IR_FUSE_S1_FACTOR if shallow else IR_FUSE_MIN_BYTES
 
 

@@ -53,7 +53,13 @@ PG_BAND_BYTES = 512 * 1024
 # the network (per step, min of 80 profiled runs, banded and not alternating in one process,
 # load 8-9 on 2 cores, 10:29-10:31): features.2.0 (its pair, SE and projection) 1.41-1.45 /
 # 1.56-1.61 ms (0.90-0.91), features.3.0 at band 4 or 8 0.77-0.80 / 0.74-0.75 (1.04-1.07):
-# left unbanded, as everything under 3 MB.
+# left unbanded, as everything under 3 MB.  Re-measured on the target (AMD EPYC Zen 3, 512 KiB
+# L2, native AVX2, 1 thread, the block cut from the network, subgraph_shapes.py --against the
+# base, median of 15-21 per-round ratios [25-75%], 2026-12-03 11:10-11:35, loaded host), banded
+# / unbanded: MobileNetV3-Large's features.4 (24-72 at 56x56, 5x5/2, 0.9 MB) 1.156 [1.12-1.19],
+# EfficientNet-B0's features.3.0 (1.8 MB) 1.114 [1.09-1.15] at band 4, 1.155 at 8, 1.081 at
+# 14; and features.2.0 (4.8 MB) unbanded 1.253 [1.21-1.30] of banded, bands 8 / 2 against the
+# planned 4 0.993 / 1.045.  The threshold holds there.
 PD_FUSE_MIN_BYTES = 3_000_000
 
 

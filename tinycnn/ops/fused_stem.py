@@ -34,8 +34,11 @@ from .fused_ir import _conv_args, band_rows, constant_stages, plan_stages
 # slower after it), the whole run 0.97-1.01 / 0.97-0.99; MnasNet's block 0.91 / 0.89, with the
 # next two 0.97 / 0.95.  MobileNetV3-Large's (0.8 MB, under this host's 1 MiB L2) 0.95-0.99 /
 # 0.95-0.99 and with its next two blocks 0.99-1.01 / 1.01-1.03 at bands of 8, 12 and 20: left
-# unfused here; on the target's 512 KiB L2 it may pay (not measured).  Below this many bytes
-# of stem output the unfused layers run from L2.
+# unfused here.  On the target's 512 KiB L2 (AMD EPYC Zen 3, native AVX2, 1 thread, 2026-12-03
+# 11:20, subgraph_shapes.py --against the base, 21 rounds, median [25-75%]) the threshold at
+# 512 KiB, banding it: the block 0.979 [0.953-1.002], with its next two blocks 1.011
+# [0.983-1.027]: not a gain, left.  Below this many bytes of stem output the unfused layers
+# run from L2.
 STEM_FUSE_MIN_BYTES = 1 << 20
 
 _STAGES = ("stem", "depthwise", "project")
