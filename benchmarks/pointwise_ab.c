@@ -9,6 +9,10 @@
  *   LD_LIBRARY_PATH=$(python -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))") \
  *       /tmp/pointwise_ab /tmp/a.so /tmp/b.so 20 [C K HW ...]
  *
+ * A variant of a -D constant (TC_GEMM_MC, TC_GEMM_KC, TC_GEMM_PF_A_INPLACE...) needs no Cython:
+ * the files of csrc/ compiled as setup.py does (-O3 -std=c99 -fno-strict-aliasing, -mavx2 -mfma on
+ * *_avx2.c, -DTC_HAVE_AVX2_SOURCES=1) plus -fPIC into one gcc -shared .so, then conv.c,
+ * conv_avx2.c, dispatch.c, gemm.c and gemm_avx2.c again with the -D and linked as a second one.
  * The two paths must differ (dlopen hands out one handle per path).  Without shapes: the 1x1
  * layers of MobileNetV2, MnasNet, EfficientNet-B0 and MobileNetV3-Large on 14x14 and 7x7
  * maps.  Each layer has a bias; where K > C (an expansion) a Clip(0, 6), else a residual.

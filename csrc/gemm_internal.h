@@ -38,21 +38,38 @@
 #ifndef TC_GEMM_NC
 #define TC_GEMM_NC 512
 #endif
+/* Re-measured on the target, AMD EPYC Zen 3 (512 KiB L2), native, 1 thread (s23, 2026-12-03
+ * 11:35-11:48, load 7-11 on 2 cores): flat.  The 1x1 layers of MobileNetV2 / MnasNet /
+ * EfficientNet-B0 / V3-Large on 14x14 and 7x7 maps (pointwise_ab.c, 12-20 rounds, the variant
+ * / this build over the 19 shapes' minima; the control, this build twice, 1.005): MC 60
+ * 1.009, MC 180 1.002, TC_GEMM_PF_A_INPLACE 256 0.999 and 1024 1.008 (every shape 0.98-1.03
+ * at min); with 4 MB written before each run (the weights from L3) MC 60 1.033, PF 256 1.007,
+ * PF 1024 1.029, control 1.016.  The layers run at 90-95 GF/s here, hot or with the weights in L3
+ * (96 -> 576 at 14x14 231-233 us both ways): the constants stay.  The channel-lane tiles
+ * (1x1_chan) on the 7x7 shapes, same protocol: 1.26-1.43 of these tiles' time (conv_algo.py's
+ * CHAN_MAX_PIXELS holds).  KC 480 and 576 (other bits where K > 320: fewer passes over C on
+ * 960 -> 160, 1152 -> 320, 576 -> 96) 1.004 and 1.008, no shape below 0.975. */
 
 /* Prefetch distance on the packed A of a K block, one sequential stream: 1 KiB
  * (ResNet-50's 1x1 and strided convolutions, see git log d5011d2). */
+#ifndef TC_GEMM_PF_A
 #define TC_GEMM_PF_A 256
+#endif
 /* ... and 2 KiB for the tiles reading B in place (the 1x1 layers of the mobile networks):
  * per-step minima of whole models, AVX2 emulation, 1 thread, 4-5 alternating rounds of
  * 12-15 profiled runs, 2026-12-01 20:37-20:39, sum of the steps 512 / 256 (median):
  * MnasNet 0.984, EfficientNet-B0 0.986, SqueezeNet 0.988, MobileNetV2's 1x1 layers
  * from 14x14 on 0.978 (whole model 0.99), MobileNetV3-Large 1.005, ResNet-50 (its
  * packed tiles unchanged) 0.999; 1024 and 2048 no better than 512. */
+#ifndef TC_GEMM_PF_A_INPLACE
 #define TC_GEMM_PF_A_INPLACE 512
+#endif
 /* ... but only in the first column tiles of a sweep when its A block (mstep rows x kc)
  * is at most this many bytes: it is then in L1 for the later ones, and the prefetch
  * was one of ~21 instructions of a K step at kc = 16 (tiles take pf_a == 0 as none). */
+#ifndef TC_GEMM_PF_A_L1_BYTES
 #define TC_GEMM_PF_A_L1_BYTES (16 * 1024)
+#endif
 
 /* The K blocks of the driver: equal blocks of at most KC (576 = 2 x 288, not
  * 256 + 256 + 64: fewer passes over C).  Packed A is laid out by the same

@@ -106,6 +106,11 @@ IR_BAND_S2_MIN_W = 96
 # - twice the band budgets (640 KB, 480 KB stride 2: features.3 and .4 in 8-row bands, .2
 #   unchanged): features.3 alone 1.00-1.06, the network 0.98, 0.99.  Half the budgets plan the
 #   same MobileNetV2 bands (the DW_ROWS round-up).
+# Session 23, on the target (AMD EPYC Zen 3, 512 KiB L2, native, 1 thread; subgraph_shapes.py
+# against the base, 21 rounds, median [25-75%], load 13-17): IR_FUSE_MIN_BYTES 400 KB, so that
+# the 28x28 E=192 (602 KB) and 14x14 E=576 (451 KB) blocks run in bands too, since their
+# expanded and depthwise tensors no longer fit L2 together: features.11-.13 1.102
+# [1.089-1.116] of the unfused time, features.5-.6 1.014 [0.997-1.029], the network 1.032.
 
 
 def fuse_min_bytes(c0, strides):
