@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include "conv_internal.h"
+#include "ab_clock.h"
 
 tc_dw_block_fn pick_a(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 tc_dw_block_fn pick_b(const tc_conv2d_params *p, int H, int W, int OH, int OW);
@@ -23,18 +24,6 @@ tc_dw_plane_fn pickp_a(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 tc_dw_plane_fn pickp_b(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 tc_dw_plane_fn picks_a(const tc_conv2d_params *p, int H, int W, int OH, int OW);
 tc_dw_plane_fn picks_b(const tc_conv2d_params *p, int H, int W, int OH, int OW);
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static int cmp(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef struct {
     tc_dw_block_fn block;
