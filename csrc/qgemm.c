@@ -570,8 +570,17 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * with the paired 8-k loop (s14, base 0 only, from kpad 96): MobileNetV2's projections at
  * K = 96 and 144 in the model (one process alternating, thread CPU min of 40, 03:35, load
  * 8.6): features.2 conv.2 145.0 / 150.9 us, features.3 conv.2 (+ add) 216.5 / 228.1,
- * features.4 conv.2 within 3%: dropped. */
-#define TC_QU7S8_LONG_K 192
+ * features.4 conv.2 within 3%: dropped.
+ * Was 192; 224 on the AMD EPYC Zen 3, native (n23-q, 2026-12-03, qconv_layers.py against
+ * the base, same compiler flags, min of 80-100 runs, load 5-10): K = 192 takes the 6 x 16
+ * kernel again, MobileNetV2's 192 -> 32 at 28x28 (paired long kernel before) 0.94-0.97 in
+ * two runs (69 -> 66, 67 -> 63 us), 192 -> 64 at 14x14 0.96-0.97, EfficientNet-B0's
+ * 192 -> 1152 at 7x7 (windows around mid-range zero points) 0.976-0.982; but its K = 240
+ * projections lost 1.09-1.17 with the 6 x 16 kernel (threshold 256), and MobileNetV2's
+ * K = 384 and 576 at 14x14 1.02-1.05 (threshold 1024): so between 192 and 240.  The whole
+ * networks (subgraph_shapes.py, 20 rounds) 1.000 [0.991-1.008] and 1.000 [0.994-1.032]:
+ * the 7 us it saves are below their noise.  Same bits. */
+#define TC_QU7S8_LONG_K 224
 
 /* and from this kpad in products of at least TC_QU7S8_LONG_MN rows and columns.  On the
  * AMD EPYC (Zen 4, emulated AVX2, 1 thread; s16, 2026-12-02) the lone main loops of 4 x 16
