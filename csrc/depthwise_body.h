@@ -171,6 +171,106 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
 #endif
 #undef TC_DW_COLS_VARIANT
 
+/* Vectors made in registers at this point (AVX2; _pair_k3, _splitbuf_rows): without it
+ * gcc loaded a row's (or more) inputs ahead, spilled them to the stack and took them back as
+ * FMA operands, and sank each row's FMAs past its `r < nrows` test */
+#if defined(__AVX2__) && TC_VL == 8
+#define TC_DW_PAIR_HERE(a, b) __asm__ volatile("" : "+x"(a), "+x"(b))
+#define TC_DW_PAIR_ON 1
+#else /* the portable and AVX-512 builds: not measured, they keep one vector at a time */
+#define TC_DW_PAIR_HERE(a, b) ((void)0)
+#define TC_DW_PAIR_ON 0
+#endif
+/* 3x3 at stride SW: at 2 on rows split into even and odd columns (_splitbuf_rows, _pair_k3 from
+ * _split_rows), at 1 on plain rows (_pair_k3 from _rows): the sums acc[c][r] of NV (1 or 2)
+ * vectors side by side in TC_DW_ROWS output rows, each bias then its taps in the order (ki, kj)
+ * (the row kernel's bits), taken input row by input row, one tap column at a time: 8 sums, 2
+ * inputs and a weight in registers.  in[j]: input row j of the (TC_DW_ROWS - 1) * SW + 3 read
+ * (or a zero row); off[kj]: the first vector's tap column kj in a row.  The weights broadcast where
+ * they are used (TC_DW_OPAQUE), each tap column's inputs and the sums held where made
+ * (TC_DW_PAIR_HERE). */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
+    const int SW, const int NV, const float *const *in, const ptrdiff_t *off, const float *w,
+    float bias, tc_v acc[2][TC_DW_ROWS])
+{
+    const int R = TC_DW_ROWS, KC = 3;
+    TC_DW_OPAQUE(w);
+    for (int c = 0; c < NV; c++)
+        for (int r = 0; r < R; r++)
+            acc[c][r] = tc_v_set1(bias);
+    _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
+        const float *q = in[j];
+        TC_DW_OPAQUE(q);
+        _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
+            tc_v v[2];
+            _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
+                v[c] = tc_v_load(q + off[kj] + c * TC_VL);
+            if (NV == 2)
+                TC_DW_PAIR_HERE(v[0], v[1]);
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+                const int ki = j - SW * r;
+                if (ki >= 0 && ki < KC) {
+                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
+                    _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
+                        acc[c][r] = tc_v_fma(v[c], wv, acc[c][r]);
+                }
+            }
+        }
+    }
+    /* the sums made here: else gcc sank each row's FMAs past the caller's `r < nrows` test,
+     * keeping every input of the 9 rows live (spilled) until then */
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        if (NV == 2)
+            TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
+}
+
+/* 3x3 at stride SW, 2 on column-split rows (_split_rows below) or 1 (_rows below): the 4 output
+ * rows [oh0, oh0 + nrows) at the 2 whole vectors from column ow0, summed by _k3_taps (as
+ * _splitbuf_rows): the row kernel's bits.  At stride 1 (Zen 3, native, 1 thread,
+ * benchmarks/dw_ab.sh against 6770cd6's one vector at a time, 31 alternating rounds, same bits,
+ * loaded host): 24@112 0.86, 32@112 0.88, 96@112 0.89, 72@56 0.97, 144@56 0.99 (Clip 0.91),
+ * 192@28 0.99, 72@56 in 8-row bands 0.94; MnasNet's stem block (benchmarks/subgraph_shapes.py,
+ * 21 rounds) 0.976 [0.949-0.985], layers.8 0.99, the whole MnasNet and MobileNetV2 0.997-0.998
+ * (within noise).  Tried and left at stride 1: the row's border vectors in pairs too, their
+ * loads masked: 1.03-1.12 of one vector at a time on 56- and 112-wide rows, 0.99-1.07 with
+ * the masks made only where needed; at stride 2, the first vector's column -1 loaded unmasked
+ * from the even phase's last value and zeroed by a blend, so that it pairs: 1.04-1.10 of the
+ * masked single vector on 48@112 4-row bands (dw_ab, DW_AB_SPLIT=1 DW_AB_ROWS=8).
+ * At stride 2, against one vector at a time (s22, 2026-12-03, Zen 4, AVX2,
+ * benchmarks/dw_ab.sh with DW_AB_SPLIT=1 DW_AB_ROWS=7: a 4-row band's planes as ir_fused.c
+ * calls them, 41 alternating rounds, same bits; loaded host): 96@112 (56 wide) 0.83-0.86,
+ * 48@112 0.82-0.90, 64@112 0.76-0.85, 144@56 (28 wide: one pair a row) 0.93-0.96; 8-row bands
+ * 0.84-0.91 and 0.96-0.98.  Blocks (in-process, min of 400 runs, against 1e48dbe): MobileNetV2's
+ * features.2 0.98, MnasNet's layers.8.0 0.98-1.00, features.4 1.00 (the depthwise is 10-15% of
+ * them).  Tried and left: the row's first vector at pad 1 as a pair too (its column -1 loaded
+ * from the even phase's last value, lane 0 zeroed, instead of the masked single vector):
+ * 0.98-0.99 of the pairs, within noise; the weights broadcast again at each input row
+ * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair.  Its taps are
+ * _splitbuf_rows' (_k3_taps at NV 2), but its stores are its own: the pair run as a whole
+ * _splitbuf_rows (y, residual and off at the pair's column, its stores testing each vector's
+ * width and row) was 1.04-1.14 of this one (dw_ab, same protocol). */
+static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _pair_k3)(
+    const int KIND, const int SW, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
+    const float *w, float bias, const float *residual, tc_act_k act, int OW, int ow0, float *y)
+{
+    const int R = TC_DW_ROWS;
+    if (KIND >= 0)
+        act.kind = KIND;
+    tc_v acc[2][TC_DW_ROWS];
+    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, in, off, w, bias, acc);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        if (r >= nrows)
+            break;
+        _Pragma("GCC unroll 2") for (int c = 0; c < 2; c++) {
+            const ptrdiff_t o = (ptrdiff_t)(oh0 + r) * OW + ow0 + c * TC_VL;
+            tc_v v = acc[c][r];
+            if (residual)
+                v = tc_v_add(v, tc_v_load(residual + o));
+            tc_v_store(y + o, tc_v_act(act, v));
+        }
+    }
+}
+
 /* R output rows [oh0, oh0 + R) of the plane, R = 1 or 4, horizontal stride SW
  * (1, 2, or 0: p->sw, lane by lane), kernel KC x KC (3, 5, or 0: p->KH x p->KW),
  * dilation DL in both directions with KC (1, or 2: LRASPP's 5x5 of the last stages);
@@ -250,6 +350,18 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
                 ow0 += TC_VL;
                 continue;
             }
+        }
+#endif
+#if TC_DW_UNROLLED
+        if (TC_DW_PAIR_ON && SW == 1 && KC == 3 && DL == 1 && R == TC_DW_ROWS && iw0 >= 0 &&
+            ow0 + 2 * TC_VL <= ow_end && iw0 + KC - 1 + 2 * TC_VL <= W) {
+            /* 3x3 at stride 1: this vector and the next, both inside, side by side (8 sums in
+             * flight against 4: the FMA latency hidden) */
+            const ptrdiff_t off[3] = {iw0, iw0 + 1, iw0 + 2};
+            TC_DW_CAT(TC_DW_FN, _pair_k3)(-1, 1, oh0, nrows, in, off, w, bias, residual, act, OW,
+                                          ow0, y);
+            ow0 += TC_VL;
+            continue;
         }
 #endif
         tc_v a0 = tc_v_set1(bias), a1 = a0, a2 = a0, a3 = a0;
@@ -490,58 +602,6 @@ TC_DW_FLAT_VARIANT(_flat_k3, 3)
 #endif
 TC_DW_FLAT_VARIANT(_flat, 0)
 #undef TC_DW_FLAT_VARIANT
-
-/* Vectors made in registers at this point (AVX2; _split_pair_k3, _splitbuf_rows): without it
- * gcc loaded a row's (or more) inputs ahead, spilled them to the stack and took them back as
- * FMA operands, and sank each row's FMAs past its `r < nrows` test */
-#if defined(__AVX2__) && TC_VL == 8
-#define TC_DW_PAIR_HERE(a, b) __asm__ volatile("" : "+x"(a), "+x"(b))
-#define TC_DW_PAIR_ON 1
-#else /* the portable and AVX-512 builds: not measured, they keep one vector at a time */
-#define TC_DW_PAIR_HERE(a, b) ((void)0)
-#define TC_DW_PAIR_ON 0
-#endif
-/* 3x3 at stride 2 on rows split into even and odd columns (_splitbuf_rows, _split_pair_k3): the
- * sums acc[c][r] of NV (1 or 2) vectors side by side in TC_DW_ROWS output rows, each bias then its
- * taps in the order (ki, kj) (the row kernel's bits), taken input row by input row, one tap
- * column at a time: 8 sums, 2 inputs and a weight in registers.  in[j]: input row j of the
- * (TC_DW_ROWS - 1) * 2 + 3 read (or a zero row); off[kj]: the first vector's tap column kj in a
- * row.  The weights broadcast where they are used (TC_DW_OPAQUE), each tap column's inputs and
- * the sums held where made (TC_DW_PAIR_HERE). */
-static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _s2k3_taps)(
-    const int NV, const float *const *in, const ptrdiff_t *off, const float *w, float bias,
-    tc_v acc[2][TC_DW_ROWS])
-{
-    const int R = TC_DW_ROWS, SW = 2, KC = 3;
-    TC_DW_OPAQUE(w);
-    for (int c = 0; c < NV; c++)
-        for (int r = 0; r < R; r++)
-            acc[c][r] = tc_v_set1(bias);
-    _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
-        const float *q = in[j];
-        TC_DW_OPAQUE(q);
-        _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
-            tc_v v[2];
-            _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
-                v[c] = tc_v_load(q + off[kj] + c * TC_VL);
-            if (NV == 2)
-                TC_DW_PAIR_HERE(v[0], v[1]);
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-                const int ki = j - SW * r;
-                if (ki >= 0 && ki < KC) {
-                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
-                    _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
-                        acc[c][r] = tc_v_fma(v[c], wv, acc[c][r]);
-                }
-            }
-        }
-    }
-    /* the sums made here: else gcc sank each row's FMAs past the caller's `r < nrows` test,
-     * keeping every input of the 9 rows live (spilled) until then */
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        if (NV == 2)
-            TC_DW_PAIR_HERE(acc[0][r], acc[1][r]);
-}
 
 #if TC_DW_UNROLLED
 /* Small planes, TC_VL channels side by side (3x3 and 5x5, stride 1 or 2, no
@@ -1356,7 +1416,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_
     if (KIND >= 0)
         act.kind = KIND;
     tc_v acc[2][TC_DW_ROWS];
-    TC_DW_CAT(TC_DW_FN, _s2k3_taps)(NV, in, off, w, bias, acc);
+    TC_DW_CAT(TC_DW_FN, _k3_taps)(2, NV, in, off, w, bias, acc);
     /* row by row, each row's vectors left to right: without a residual (which may be y) a row's
      * partial last vector is stored whole but on the plane's last row, its lanes past the row
      * landing on the next row's first outputs, stored after it (vmaskmovps stores are
@@ -1525,43 +1585,6 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
 }
 #endif
 
-/* 3x3 at stride 2 on column-split rows (_split_rows below): the 4 output rows [oh0, oh0 + nrows)
- * at the 2 whole vectors from column ow0, every tap inside its phase (no mask), summed by
- * _s2k3_taps (as _splitbuf_rows): the row kernel's bits.  Against one vector at a time (s22, 2026-12-03, Zen 4, AVX2,
- * benchmarks/dw_ab.sh with DW_AB_SPLIT=1 DW_AB_ROWS=7: a 4-row band's planes as ir_fused.c
- * calls them, 41 alternating rounds, same bits; loaded host): 96@112 (56 wide) 0.83-0.86,
- * 48@112 0.82-0.90, 64@112 0.76-0.85, 144@56 (28 wide: one pair a row) 0.93-0.96; 8-row bands
- * 0.84-0.91 and 0.96-0.98.  Blocks (in-process, min of 400 runs, against 1e48dbe): MobileNetV2's
- * features.2 0.98, MnasNet's layers.8.0 0.98-1.00, features.4 1.00 (the depthwise is 10-15% of
- * them).  Tried and left: the row's first vector at pad 1 as a pair too (its column -1 loaded
- * from the even phase's last value, lane 0 zeroed, instead of the masked single vector):
- * 0.98-0.99 of the pairs, within noise; the weights broadcast again at each input row
- * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair.  Its taps are
- * _splitbuf_rows' (_s2k3_taps at NV 2), but its stores are its own: the pair run as a whole
- * _splitbuf_rows (y, residual and off at the pair's column, its stores testing each vector's
- * width and row) was 1.04-1.14 of this one (dw_ab, same protocol). */
-static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_pair_k3)(
-    const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
-    const float *w, float bias, const float *residual, tc_act_k act, int OW, int ow0, float *y)
-{
-    const int R = TC_DW_ROWS;
-    if (KIND >= 0)
-        act.kind = KIND;
-    tc_v acc[2][TC_DW_ROWS];
-    TC_DW_CAT(TC_DW_FN, _s2k3_taps)(2, in, off, w, bias, acc);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-        if (r >= nrows)
-            break;
-        _Pragma("GCC unroll 2") for (int c = 0; c < 2; c++) {
-            const ptrdiff_t o = (ptrdiff_t)(oh0 + r) * OW + ow0 + c * TC_VL;
-            tc_v v = acc[c][r];
-            if (residual)
-                v = tc_v_add(v, tc_v_load(residual + o));
-            tc_v_store(y + o, tc_v_act(act, v));
-        }
-    }
-}
-
 /* Stride 2 on column-split rows, for csrc/ir_fused.c's expansion bands: each input row holds
  * its even columns, then its odd ones (column j at j / 2, or at (W + 1) / 2 + j / 2 for odd j).
  * Tap column kj of output column ow reads input column 2 ow - pl + kj: one phase, at index
@@ -1595,7 +1618,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
         }
         if (pair) {
             /* 3x3: this vector and the next, both inside and whole, side by side */
-            TC_DW_CAT(TC_DW_FN, _split_pair_k3)(KIND, oh0, nrows, in, off, w, bias, residual, act,
+            TC_DW_CAT(TC_DW_FN, _pair_k3)(KIND, 2, oh0, nrows, in, off, w, bias, residual, act,
                                                 OW, ow0, y);
             ow0 += TC_VL;
             continue;
