@@ -188,8 +188,10 @@ def exact_int8_for_ort(model):
     acts_u8 = all(len(n.input) < 3 or not n.input[2] or elem.get(n.input[2]) == TensorProto.UINT8
                   for n in g.node if n.op_type == "QuantizeLinear")
     for n in g.node:
-        if n.op_type not in _INT8_WEIGHTS or n.domain not in ("", "ai.onnx", "com.microsoft"):
-            continue
+        if n.op_type not in _INT8_WEIGHTS or n.domain not in ("", "ai.onnx", "com.microsoft") \
+                or len(n.input) < {"DequantizeLinear": 1, "ConvInteger": 2,
+                                   "MatMulInteger": 2}.get(n.op_type, 3):
+            continue   # (a malformed node is left for onnxruntime to refuse)
         # onnxruntime has u8 x u8 but no s8 x u8: int8 activations keep int8 weights
         if n.op_type == "DequantizeLinear":
             if not acts_u8:
