@@ -1619,7 +1619,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
         if (pair) {
             /* 3x3: this vector and the next, both inside and whole, side by side */
             TC_DW_CAT(TC_DW_FN, _pair_k3)(KIND, 2, oh0, nrows, in, off, w, bias, residual, act,
-                                                OW, ow0, y);
+                                          OW, ow0, y);
             ow0 += TC_VL;
             continue;
         }

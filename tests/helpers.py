@@ -170,14 +170,16 @@ def exact_int8_for_ort(model):
     made = {}
 
     def shifted(name, like_scale=None):
-        """the uint8 twin of int8 initializer ``name`` (or of an absent zero point: 0)"""
+        """the uint8 twin of int8 initializer ``name``, or of an absent zero point (0) shaped
+        as ``like_scale`` (None: a scalar)"""
         key = (name, like_scale)
         if key not in made:
             if name:
                 a = numpy_helper.to_array(inits[name]).astype(np.int16) + 128
             else:
-                a = np.full(numpy_helper.to_array(inits[like_scale]).shape, 128, np.int16)
-            new = f"{name or like_scale}__u8"
+                shape = numpy_helper.to_array(inits[like_scale]).shape if like_scale else ()
+                a = np.full(shape, 128, np.int16)
+            new = f"{name or like_scale or 'zero_point'}__u8"
             g.initializer.append(numpy_helper.from_array(a.astype(np.uint8), new))
             made[key] = new
         return made[key]
@@ -211,14 +213,8 @@ def exact_int8_for_ort(model):
             continue
         scale = n.input[1] if n.op_type == "DequantizeLinear" else \
             n.input[wi + 1] if n.op_type in ("QLinearConv", "QLinearMatMul", "QGemm") else None
-        if not zp and scale is None:   # ConvInteger / MatMulInteger without a weight zero point
-            z = numpy_helper.from_array(np.array(128, np.uint8), f"{n.input[wi]}__zp_u8")
-            if z.name not in inits:
-                g.initializer.append(z)
-                inits[z.name] = z
-            zp_new = z.name
-        else:
-            zp_new = shifted(zp, None if zp else scale)
+        # (no weight zero point: ConvInteger / MatMulInteger's scalar, the others' per scale)
+        zp_new = shifted(zp, None if zp else scale)
         n.input[wi] = shifted(n.input[wi])
         while len(n.input) <= zi:
             n.input.append("")
