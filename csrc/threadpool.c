@@ -15,8 +15,9 @@
  * drops whatever it read.
  *
  * A worker that finds itself on its caller's CPU (the caller publishes sched_getcpu() with
- * each job) stands aside: it claims nothing and sleeps instead of spinning, and the caller
- * runs the job alone.  On a loaded host Linux often leaves both threads on one core (the
+ * each job) first moves itself off it (move_off: for a moment its affinity mask without that
+ * CPU); where it cannot (one CPU allowed) it stands aside: it claims nothing and sleeps
+ * instead of spinning, and the caller runs the job alone.  On a loaded host Linux often leaves both threads on one core (the
  * other core busy, each process its own autogroup: the loads look balanced); there the
  * worker's spin took half of that core from the caller and its chunks only took turns with
  * the caller's (s16: CPU time = wall time at 2 threads, MnasNet slower at 2 threads than at
@@ -99,6 +100,20 @@
  * instead of 43), so that a faster thread could take more of a slow one's share: in one process
  * against the old build, bursts alternating, MobileNetV2 1.004 [0.993-1.022] and 1.002
  * [0.980-1.014], RegNetY-400MF 1.016 [0.996-1.034] (control, old against old: 0.997-0.999).
+ *
+ * Measured (s24, 2026-12-03 13:40-14:00, native Zen 3, KVM guest, kernel 6.18): standing aside
+ * alone let a quiet 2-CPU host run whole bursts on one thread.  A worker asleep at a burst's
+ * first job (a gap past TC_POOL_SPIN_NS) was woken onto the caller's CPU although the other CPU
+ * was idle, stood aside, and every probe's wake-up put it back there (the wake-up goes to the
+ * CPU it last ran on): an instrumented pool counted, per burst of 6 MobileNetV3-Small runs, 9-14
+ * probes and 0 of 252 jobs run by the worker in the slow bursts, all 252 in the others.  That
+ * is bench.py's bimodal 2-thread times of the short networks (MobileNetV3-Small 2t median 2.22
+ * ms, 10th percentile 1.43; ShuffleNetV2 4.03 / 2.22, as at 1 thread).  With move_off the worker
+ * moves once a burst and runs every job; two processes alternating bursts at 2 threads (alt.py,
+ * 16 rounds), new / old wall: MobileNetV3-Small 0.70-0.72 quiet, 0.61 beside 2 busy processes;
+ * ShuffleNetV2 0.91; MobileNetV2 1.01, MnasNet 1.02 (the worker was seldom woken there: long
+ * runs keep it spinning); beside 4 busy processes ShuffleNetV2 1.04, MnasNet 1.00 (s16's
+ * pinning was 3x slower there: this move is one-shot, the kernel may move the worker back).
  *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
@@ -231,6 +246,31 @@ static void help(tc_pool *p, unsigned gen, int self, int first, tc_range_fn fn, 
     }
 }
 
+/* Moves the calling thread off `cpu`: its affinity mask without `cpu` for a moment (the kernel
+ * migrates it at once), then the mask it had, so that the scheduler stays free to move it
+ * later (a pinned worker on a crowded CPU was 3x slower, s16).  Returns the CPU it runs on
+ * now: still `cpu` where no other CPU is allowed or the calls fail. */
+static int move_off(int cpu)
+{
+    cpu_set_t allowed, others;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(allowed), &allowed) != 0 ||
+        !CPU_ISSET(cpu, &allowed))
+        return cpu;
+    others = allowed;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0 || sched_setaffinity(0, sizeof(others), &others) != 0)
+        return cpu;
+    sched_setaffinity(0, sizeof(allowed), &allowed);
+    return sched_getcpu();
+}
+
+/* Whether a worker on `cpu` shares it with the caller even after trying to move off it */
+static int on_caller_cpu(const tc_pool *p, int cpu)
+{
+    return cpu >= 0 && cpu == __atomic_load_n(&p->caller_cpu, __ATOMIC_RELAXED) &&
+           move_off(cpu) == cpu;
+}
+
 static void *worker_main(void *varg)
 {
     tc_worker_arg *wa = (tc_worker_arg *)varg;
@@ -254,7 +294,7 @@ static void *worker_main(void *varg)
                     break;
                 /* spinning on the caller's CPU takes that CPU from the caller */
                 int cpu = sched_getcpu();
-                if (cpu >= 0 && cpu == __atomic_load_n(&p->caller_cpu, __ATOMIC_RELAXED))
+                if (on_caller_cpu(p, cpu))
                     aside = cpu;
             }
         }
@@ -277,11 +317,10 @@ static void *worker_main(void *varg)
             break;
         seen = gen;
         /* On the caller's CPU, a chunk of ours would only take turns with the caller's (and
-         * the caller may end up waiting for us while we are descheduled): leave our chunks
-         * to the caller and sleep until a wake-up, which places us on an idle CPU if there is
-         * one. */
+         * the caller may end up waiting for us while we are descheduled): move off it, or
+         * where we cannot, leave our chunks to the caller and sleep until a wake-up. */
         int cpu = sched_getcpu();
-        aside = cpu >= 0 && cpu == __atomic_load_n(&p->caller_cpu, __ATOMIC_RELAXED) ? cpu : -1;
+        aside = on_caller_cpu(p, cpu) ? cpu : -1;
         if (aside >= 0)
             continue;
         tc_range_fn fn = __atomic_load_n(&p->fn, __ATOMIC_RELAXED);

@@ -162,24 +162,44 @@ def test_worker_on_its_callers_cpu_leaves_its_chunks_to_the_caller():
     assert _with_pool_on_cpu(cpu, check)
 
 
-@pytest.mark.skipif(not _affinity_possible(), reason="needs Linux affinity and 2 CPUs")
-def test_worker_that_stood_aside_runs_chunks_again_elsewhere():
-    # Once its CPU is not the caller's (here: moved by affinity), a worker that stood aside
-    # is woken again (at most every TC_POOL_PROBE_NS) and runs chunks on its own CPU while
-    # the caller sleeps in its chunk.
-    allowed = sorted(os.sched_getaffinity(0))
-    cpu, other = allowed[0], allowed[1]
+def _cpus_of_worker_chunks_after(mask):
+    """A pool made on a thread pinned to the first allowed CPU: its worker stands aside there;
+    then the worker's affinity is set to `mask` and the caller runs jobs (sleeping in its
+    chunk) until the worker runs chunks.  Returns the CPUs it ran them on and its mask then."""
+    cpu = min(os.sched_getaffinity(0))
 
     def check(ctx, worker):
         tids, _ = _kernels._parallel_for_where(ctx, 2, sleep_us=3000)
         assert (tids == 0).all(), tids                 # aside on the caller's CPU
-        os.sched_setaffinity(worker, {other})
+        os.sched_setaffinity(worker, mask)
         ran = []
         for _ in range(40):                            # a loaded host may delay the worker
             tids, cpus = _kernels._parallel_for_where(ctx, 2, sleep_us=20000)
             ran += [int(c) for t, c in zip(tids, cpus) if t == 1]
             if ran:
                 break
-        return ran
-    ran = _with_pool_on_cpu(cpu, check)
+        return ran, os.sched_getaffinity(worker)
+    return _with_pool_on_cpu(cpu, check)
+
+
+@pytest.mark.skipif(not _affinity_possible(), reason="needs Linux affinity and 2 CPUs")
+def test_worker_that_stood_aside_runs_chunks_again_elsewhere():
+    # Once its CPU is not the caller's (here: moved by affinity), a worker that stood aside
+    # is woken again (at most every TC_POOL_PROBE_NS) and runs chunks on its own CPU while
+    # the caller sleeps in its chunk.
+    other = sorted(os.sched_getaffinity(0))[1]
+    ran, _ = _cpus_of_worker_chunks_after({other})
     assert ran and all(c == other for c in ran), f"the worker ran chunks on CPUs {ran}"
+
+
+@pytest.mark.skipif(not _affinity_possible(), reason="needs Linux affinity and 2 CPUs")
+def test_worker_on_its_callers_cpu_moves_off_it_where_it_may():
+    # threadpool.c (move_off): a worker that finds itself on its caller's CPU while another CPU
+    # is allowed moves there and runs chunks, where before it stood aside on the caller's CPU
+    # for good (each wake-up put it back on the CPU it last ran on, here idle: the caller
+    # sleeps in its chunk).  Widening the worker's mask while it sits on the caller's CPU does
+    # not move it by itself; after its move the mask is the widened one again (not pinned).
+    cpu, other = sorted(os.sched_getaffinity(0))[:2]
+    ran, mask = _cpus_of_worker_chunks_after({cpu, other})
+    assert ran and all(c == other for c in ran), f"the worker ran chunks on CPUs {ran}"
+    assert mask == {cpu, other}
