@@ -55,7 +55,8 @@ static inline __m256 vmax3(const float *p, ptrdiff_t rs)
  * onnxruntime's node 24), its stem's 64 x 111 -> 55 85.6 -> 74.7 (0.87); 128 x 55 -> 27 (no
  * tail) and ResNet's 112 -> 56 pad 1 unchanged.  In the network (subgraph_shapes.py --against
  * the base, 21 rounds): features.7's Concat -> features.8's pool 0.779 [0.759-0.803], the
- * fused stem + pool 0.989 [0.941-1.055], SqueezeNet whole 0.997-0.998 (~10-20 us of 7.3 ms). */
+ * fused stem + pool 0.989 [0.941-1.055]; SqueezeNet whole 0.997, 0.998 and 1.006 (21-31
+ * rounds: ~10-20 us of 7.3 ms is below the noise), 2 threads (alt.py) 0.979 and 0.985. */
 static inline __attribute__((always_inline)) int
 max_row_3x3s2_from_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail,
                         __m256 a, int spill)
