@@ -804,7 +804,9 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * On the target (s24, Zen 3, native, 1 thread, 2026-12-03 14:07, same protocol, 100 runs, load
  * 6-10), tinycnn / onnxruntime minima in us: the squeezes 101 / 92, 188 / 170 (55x55), 84 / 69,
  * 165 / 132 (27x27), 50 / 52, 74 / 73, 101 / 93, 132 / 122 (13x13); expand1x1 16 -> 64 at 55x55
- * 105 / 84 twice (lone 101 us, 61 GF/s: the shallow K's tile overhead, C hot or cold alike),
+ * 105 / 84 twice (lone 101 us, 61 GF/s; 67 with C in L2 at 27x27 and 40x40, 74 at K = 32, 82
+ * at K = 64: mostly the shallow K's per-tile overhead, by the code ~430 instructions per 6x16
+ * tile for its 96 cycles of FMAs, not measured),
  * 32 -> 128 at 27x27 77 / 75; the Winograd expand3x3s 0.54-0.87 of onnxruntime's; the
  * classifier 1876 / 1848 (92 of the 100 GF/s FMA peak); the whole run 0.797 (CPU medians).
  * The squeezes and the 55x55 expand1x1s are the ~140 us left to win in these tiles. */
