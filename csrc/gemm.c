@@ -800,7 +800,16 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * The network loses to onnxruntime under load instead: whole network, one process,
  * percentiles of 200 runs each, tinycnn / onnxruntime at min 0.81, p25 0.83, median 0.87,
  * p90 0.94 (our p90 / min 1.48, onnxruntime's 1.28); fire4's squeeze (128 -> 16 at 55x55, its
- * input the 1.5 MB Concat half of which fire3's expand 3x3 evicted) min 168, median 180-387. */
+ * input the 1.5 MB Concat half of which fire3's expand 3x3 evicted) min 168, median 180-387.
+ * On the target (s24, Zen 3, native, 1 thread, 2026-12-03 14:07, same protocol, 100 runs, load
+ * 6-10), tinycnn / onnxruntime minima in us: the squeezes 101 / 92, 188 / 170 (55x55), 84 / 69,
+ * 165 / 132 (27x27), 50 / 52, 74 / 73, 101 / 93, 132 / 122 (13x13); expand1x1 16 -> 64 at 55x55
+ * 105 / 84 twice (lone 101 us, 61 GF/s; 67 with C in L2 at 27x27 and 40x40, 74 at K = 32, 82
+ * at K = 64: mostly the shallow K's per-tile overhead, by the code ~430 instructions per 6x16
+ * tile for its 96 cycles of FMAs, not measured),
+ * 32 -> 128 at 27x27 77 / 75; the Winograd expand3x3s 0.54-0.87 of onnxruntime's; the
+ * classifier 1876 / 1848 (92 of the 100 GF/s FMA peak); the whole run 0.797 (CPU medians).
+ * The squeezes and the 55x55 expand1x1s are the ~140 us left to win in these tiles. */
 #define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
 static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 {

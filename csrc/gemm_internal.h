@@ -114,7 +114,11 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * 12x32 tiles 1.0-1.04 at 7x7: no copy in its table.
  * Tried without gain (same protocol, 7x7): with the copy, each 12-row panel sweeping the
  * columns (rows outer, the A panels in L1, the copy from L2) 0.96-1.04 of columns outer;
- * K blocks of 160 or 240 (TC_GEMM_KC; other bits) before the copy 0.97-1.05. */
+ * K blocks of 160 or 240 (TC_GEMM_KC; other bits) before the copy 0.97-1.05.
+ * Tried without gain on the target (Zen 3, native, 1 thread, pointwise_ab.c with ReLU, min of
+ * 15 rounds, 2026-12-03 14:2x): the copy up to 1024 columns (SqueezeNet's 27x27 maps, rows of
+ * 729 floats, so half the 16-column loads straddle lines): 128 -> 32 at 27x27 1.13, 256 -> 32
+ * 1.12, 32 -> 128 1.02, 512 -> 64 at 13x13 1.03 of the in-place time. */
 #define TC_GEMM_COPY_MAX_N_AVX2 64
 
 /* AVX2's in-place tiles take all the rows of a K block (up to this many 6-row A panels) per

@@ -46,10 +46,20 @@ static inline __m256 vmax3(const float *p, ptrdiff_t rs)
  * SqueezeNet's 27x27 and 55x55 planes and ShuffleNet's 112x112 pad 1 (in L1 too:
  * 180 vs 148 ns a 27x27 plane), the stores and reloads costing more than the shuffles
  * saved.  onnxruntime's pools run on channel-blocked (NCHWc) tensors: 8 channels per
- * vector, no shuffles (SqueezeNet's 256-channel pool: 20 us vs this row's 43). */
+ * vector, no shuffles (SqueezeNet's 256-channel pool: 20 us vs this row's 43).
+ * spill: the last r < 8 outputs stored as a whole vector, lanes r .. 7 landing on the next
+ * output row, which the caller (max_plane_avx2, rows in order) writes after this one: a
+ * vmaskmovps store is microcoded on AMD.  Zen 3, native, 1 thread, thread CPU time, min of 41
+ * rounds x 20 alternating with the masked store, 2026-12-03 14:2x (/tmp harness over
+ * tc_max_pool2d_f32, same bits): SqueezeNet's 256 x 27x27 -> 13x13 36.9 -> 27.6 us (0.75;
+ * onnxruntime's node 24), its stem's 64 x 111 -> 55 85.6 -> 74.7 (0.87); 128 x 55 -> 27 (no
+ * tail) and ResNet's 112 -> 56 pad 1 unchanged.  In the network (subgraph_shapes.py --against
+ * the base, 21 rounds): features.7's Concat -> features.8's pool 0.779 [0.759-0.803], the
+ * fused stem + pool 0.989 [0.941-1.055]; SqueezeNet whole 0.997, 0.998 and 1.006 (21-31
+ * rounds: ~10-20 us of 7.3 ms is below the noise), 2 threads (alt.py) 0.979 and 0.985. */
 static inline __attribute__((always_inline)) int
 max_row_3x3s2_from_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail,
-                        __m256 a)
+                        __m256 a, int spill)
 {
     const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
     int o = 0;
@@ -82,9 +92,12 @@ max_row_3x3s2_from_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n,
         __m256 b = _mm256_permutevar8x32_ps(bq, _mm256_min_epi32(
             _mm256_add_epi32(lane, _mm256_set1_epi32(15 - 2 * r)), _mm256_set1_epi32(7)));
         __m256 e = even8(a, b), od = odd8(a, b);
-        __m256 e2 = _mm256_permutevar8x32_ps(e, rot1); /* lane 7 is past the row: not stored */
-        _mm256_maskstore_ps(y + o, _mm256_cmpgt_epi32(_mm256_set1_epi32(r), lane),
-                            _mm256_max_ps(_mm256_max_ps(e, od), e2));
+        __m256 e2 = _mm256_permutevar8x32_ps(e, rot1); /* lane 7 is past the row */
+        const __m256 m = _mm256_max_ps(_mm256_max_ps(e, od), e2);
+        if (spill) /* lanes r .. 7 land on the next row, which the caller writes after this one */
+            _mm256_storeu_ps(y + o, m);
+        else
+            _mm256_maskstore_ps(y + o, _mm256_cmpgt_epi32(_mm256_set1_epi32(r), lane), m);
         return n;
     }
     for (; o < n; o += 8) { /* without the carry: columns 2o .. 2o + 16 (2n + 1 <= avail) */
@@ -101,12 +114,18 @@ max_row_3x3s2_from_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n,
     return n;
 }
 
-static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
+static inline __attribute__((always_inline)) int
+max_row_3x3s2_spill_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail, int spill)
 {
     if (n < 8 || 2 * n + 1 > avail)
         return 0;
     return max_row_3x3s2_from_avx2(src, rs, nr, y, n, avail,
-                                   nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr));
+                                   nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr), spill);
+}
+
+static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
+{
+    return max_row_3x3s2_spill_avx2(src, rs, nr, y, n, avail, 0);
 }
 
 /* A whole row of a 3x3/2 max pool with one column of left padding (ShuffleNet's and ResNet's
@@ -117,12 +136,13 @@ static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, 
  * w >= 23 (the first step carried, never loading column -1).  The generic path took the first
  * output as a scalar window (a tenth of the pool's samples in ShuffleNet's fused stem + pool)
  * and the last 7 with a masked store. */
-static void max_row_3x3s2_l1_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int w)
+static void max_row_3x3s2_l1_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int w,
+                                  int spill)
 {
     const __m256 c0 = nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr);
     const __m256 up = _mm256_permutevar8x32_ps(c0, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
     const __m256 a = _mm256_blend_ps(up, _mm256_set1_ps(-INFINITY), 0x01);
-    max_row_3x3s2_from_avx2(src - 1, rs, nr, y, n, w + 1, a);
+    max_row_3x3s2_from_avx2(src - 1, rs, nr, y, n, w + 1, a, spill);
 }
 
 /* 2x2 window, stride 2, no dilation, nr (<= 2) valid rows: 8 outputs per step
@@ -167,8 +187,8 @@ static void max_plane_avx2(const tc_pool2d_desc *d, const float *x, float *y)
         d->pad_t == 0 && d->pad_l == 0 && (d->oh - 1) * 2 + 3 <= d->h &&
         (d->ow - 1) * 2 + 3 <= d->w && d->ow >= 8) {
         for (int oy = 0; oy < d->oh; oy++)
-            max_row_3x3s2_avx2(x + (ptrdiff_t)2 * oy * d->w, d->w, 3, y + (ptrdiff_t)oy * d->ow,
-                               d->ow, d->w);
+            max_row_3x3s2_spill_avx2(x + (ptrdiff_t)2 * oy * d->w, d->w, 3, y + (ptrdiff_t)oy * d->ow,
+                                     d->ow, d->w, oy + 1 < d->oh);
         return;
     }
     if (d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1 &&
@@ -178,7 +198,7 @@ static void max_plane_avx2(const tc_pool2d_desc *d, const float *x, float *y)
             const int hs = 2 * oy - d->pad_t, i0 = hs < 0 ? -hs : 0;
             const int i1 = d->h - hs < 3 ? d->h - hs : 3;
             max_row_3x3s2_l1_avx2(x + (ptrdiff_t)(hs + i0) * d->w, d->w, i1 - i0,
-                                  y + (ptrdiff_t)oy * d->ow, d->ow, d->w);
+                                  y + (ptrdiff_t)oy * d->ow, d->ow, d->w, oy + 1 < d->oh);
         }
         return;
     }

@@ -44,7 +44,11 @@ IR_FUSE_SHALLOW_C0 = 24
 # [0.937-1.009], input to features.3 1.001 [0.972-1.045], the whole network 1.003
 # [0.978-1.026] (31 rounds: the block is 0.2 of 2.4 ms; no loss either).  MnasNet's layers.9.0
 # (24-72-40 at 56x56, 5x5/2, the same size) still loses fused there, 1.105 [1.096-1.114]:
-# C0 = 24 stays out.
+# C0 = 24 stays out.  Per step in the network (s24, 2026-12-03 14:3x, thread CPU time, 150
+# profiled runs of each alternating in one process, min / median): fused 195 / 217 us, unfused
+# 206 / 211 (expansion 115, depthwise 58, projection 33; onnxruntime's nodes 89, 31, 34): the
+# expansion's shallow K (16 -> 72 at 56x56, 63 GF/s) and the stride-2 depthwise lose, not the
+# fusion.
 IR_FUSE_S2_SHALLOW_C0 = 16
 # A band's slot (expansion rows with the halo + depthwise rows) at most this many bytes:
 # the best bands measured lone (56x56 E=144: 8 rows, 580 KB; 112x112 E=96 stride 2: 4-16 rows)
