@@ -78,7 +78,25 @@
  * each input load 4: 7 loads per 12 FMAs keeps the loads off the critical path.  A
  * count of vectors that 3 does not divide ends in runs of 2 (8 accumulators, still enough
  * chains to cover the FMA latency): 7 = 3 + 2 + 2 computes 7 vectors where 3 + 3 + 3 (the
- * last ones recomputed) computed 9, 0.78x the FMAs of a 7x7 plane. */
+ * last ones recomputed) computed 9, 0.78x the FMAs of a 7x7 plane.
+ * Zen 3, native, 1 thread (2026-12-03, perf): the runs' FMA loops take ~79% of this
+ * kernel's time at 7x7 and run at ~92% of the FMA peak; the rest is the runs' epilogues,
+ * and the group's copy (TC_GC_COPY_FN) is ~17% of a 7x7 layer.  Tried and left (in-process
+ * A/B against this kernel, gc_ab-style harness, 30-40 calls x 11-15 rounds, same bits):
+ * vectors of 8 consecutive outputs of a plane across its rows (stride 1, 3x3, pl = pr = 1,
+ * over a copy without padding columns: 25 vectors at 14x14 where these rows take 28, 98
+ * where 112 at 28x28), the edge lanes of the kj = 0 and 2 taps zeroed by a lane mask:
+ * 1.04 (14x14) and 1.07 (28x28) of the time, 0.99 at 7x7 (gcc spills two of the 12
+ * accumulators beside the masks), in runs of 2 vectors 0.977 / 0.977; the masks replaced
+ * by three copies of the group's input (the last column zeroed for the kj = 0 taps, the
+ * first for kj = 2): 0.95-0.97 at 14x14, 0.99 at 28x28, 1.00 at 7x7 (the copies eat the
+ * 11% fewer FMAs); the run's positions from counters instead of divisions: 0.98-1.0.
+ * Winograd F(2,3) per group (a prototype: the group's 8 channels interleaved into the
+ * lanes, input transform over channels, products over the 8 output channels with the
+ * transformed inputs broadcast, 12 tiles at a time in L1; max error 1.4e-6 of outputs
+ * ~3): 0.96-0.98 of this kernel's time at 14x14 and 28x28, 1.27 at 7x7 (16 tiles for 49
+ * outputs).  Its products take half of this kernel's time for 39% of its FMAs; the
+ * interleaving copy and the transforms as much again. */
 static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                      ptrdiff_t ldy, const float *w, int nk, const float *bias,
                      const float *residual, const tc_act_k *act, float *y, const char *pf,

@@ -28,7 +28,10 @@ from .fused_ir import _conv_args
 # 1x1 output) 0.77 0.77 0.74 0.92 1.13, block2-0 (48-104 at 56x56, stride 2, 1.3 MB) 0.83 0.72
 # 0.71 0.86 0.90; block2-1 (104-104 at 28x28, 0.33 MB) 1.14 1.05 1.05 1.04 1.00, block3-0
 # (104-208 at 28x28, stride 2) 1.02-1.08, block4-0 1.0: below about 1 MB the unfused layers
-# already run from cache.
+# already run from cache.  On the target (AMD EPYC Zen 3, 512 KiB L2, native AVX2, 1 thread,
+# benchmarks/subgraph_shapes.py --against the base, 15 rounds, median of per-round ratios
+# [25-75%], 2026-12-03 14:1x, loaded host): block2-0 (1.3 MB) left unfused (a 2 MB threshold)
+# ran 1.052 [1.006-1.092] and 1.011 [0.936-1.052] of its time fused: the threshold holds.
 PG_FUSE_MIN_BYTES = 1_000_000
 # A band's slot (1x1 rows with the halo + grouped rows) at most this many bytes: the best
 # bands above, 8 rows, take 451 KB (block1-0) and 489 KB (block2-0); 16 rows, 0.9 MB, lose.
@@ -37,7 +40,9 @@ PG_FUSE_MIN_BYTES = 1_000_000
 # 20:43, 512 KiB / smaller, median of per-round ratios): 256 KiB (4-row bands) block1-0
 # 1.045 0.967 1.024 1.014, block2-0 1.047 0.976 0.983 1.001; 384 KiB 0.995 / 1.013; 192 KiB
 # 1.003 / 0.991; 128 KiB (2 and 1 rows) 0.945 / 0.882.  The pair fused ran 0.89 of it unfused
-# [0.87-0.92] (block1-0) and 0.88-1.0 of onnxruntime's time.
+# [0.87-0.92] (block1-0) and 0.88-1.0 of onnxruntime's time.  Zen 3, native (as above,
+# block1-0 with its projection and SE, 15 rounds): 256 KiB 0.998 [0.976-1.048], 384 KiB
+# 0.994 [0.960-1.031] of 512 KiB's time.
 PG_BAND_BYTES = 512 * 1024
 # A depthwise pair (1x1 -> depthwise whose output a squeeze-and-excitation reads) runs in
 # bands (fused_ir.band_rows) only at stride 2 and where its expanded tensor takes this many
