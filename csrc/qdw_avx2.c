@@ -1,6 +1,14 @@
 /* AVX2 twins of the depthwise convolution's two steps (qdw.c, which describes the
  * layouts): building a pair row and computing an output row from KH of them.
- * Portable twins: tc_qdw_pair_row_portable, tc_qdw_out_row_portable. */
+ * Portable twins: tc_qdw_pair_row_portable, tc_qdw_out_row_portable.
+ * Tried and dropped (n24-q, 2026-12-03, AMD EPYC Zen 3, native, 1 thread, same bits): the
+ * loops' int indices (ox, the kernel rows, the pairs, the channel blocks) as ptrdiff_t, so that
+ * gcc under Python's -fwrapv drops their sign extensions (objdump: movslq 101 -> 49).  Lone
+ * MobileNetV2 int8 depthwise layers (qconv_layers.py --against the base, min of 160-200 runs,
+ * twice): 96 at 112x112 s2 0.93-0.94, 144 at 56x56 0.95-0.97, 192 at 28x28 0.95-0.99, but
+ * 14x14 0.99-1.02 and 960 at 7x7 0.99-1.07; all 16 summed 0.974-0.986 (a -fno-wrapv build of
+ * the file: 0.995).  The whole network (subgraph_shapes.py --against, 60 rounds, twice):
+ * 1.004 [0.995-1.015], 1.002 [0.992-1.012]: the 15-25 us are below its noise. */
 #include "quant_avx2.h"
 
 /* 16 bytes of two pixels a, b -> 16 (a, b) int16 pairs at o */

@@ -502,8 +502,9 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
 /* ------------------------------------------------------------------------ */
 
 /* The task grid.  Rows: the M rows' tiles (mr rows each) dealt evenly into nblocks
- * blocks of at most TC_QMB rows (no short last block: 100 rows are 30 + 36 + 34, not
- * 48 + 48 + 4), or on one thread one block up to TC_QMB_WHOLE rows; columns: the panels
+ * blocks of at most d->qmb rows (TC_QMB, or TC_QMB_SHORT for short rows; no short last
+ * block: 100 rows are 30 + 36 + 34, not 48 + 48 + 4), or on one thread one block up to
+ * TC_QMB_WHOLE rows; columns: the panels
  * dealt evenly, in whole kernel calls, into ncchunks chunks.  The threads start at
  * evenly spaced tasks, so equal tasks in a multiple of the threads give each an equal
  * share; the order of the tasks decides which operand a thread reads only
@@ -527,7 +528,7 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * 14x14) is about 0.6% of the 2-thread run. */
 static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
-    const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = TC_QMB / mr;
+    const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = d->qmb / mr;
     const int tiles = (d->M + mr - 1) / mr, steps = (np + step - 1) / step;
     /* one thread: one block up to TC_QMB_WHOLE rows (several threads split the columns in
      * chunks, each read by every block while in L2) */
@@ -698,13 +699,28 @@ static size_t row_bytes(int format, int K)
     return (size_t)tc_qfmt_kpad(format, K) * tc_qfmt_elem(format);
 }
 
-/* Row pointers of one row block's tiles: TILES_PER_BLOCK tiles of up to TC_QMR_MAX rows,
- * ntaps each (the 4-row kernels use up to 15 tiles: a block of TC_QMB_WHOLE rows). */
-#define TILES_PER_BLOCK (TC_QMB_WHOLE / 4)
-
-static size_t pointer_bytes(int ntaps)
+/* a block's rows at most: TC_QMB_SHORT where the packed rows are short, else TC_QMB */
+static int rows_per_block(int format, int K)
 {
-    return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * ntaps * sizeof(void *);
+    return row_bytes(format, K) <= TC_QMB_SHORT_BYTES ? TC_QMB_SHORT : TC_QMB;
+}
+
+/* the most rows a block of the product has: rows_per_block, or one thread's whole product up
+ * to TC_QMB_WHOLE rows */
+static int block_rows_most(int format, int K)
+{
+    const int b = rows_per_block(format, K);
+    return b > TC_QMB_WHOLE ? b : TC_QMB_WHOLE;
+}
+
+/* Row pointers of one row block's tiles: TILES_PER_BLOCK tiles of up to TC_QMR_MAX rows,
+ * ntaps each (the 4-row kernels use up to 36 tiles: a block of TC_QMB_SHORT rows). */
+#define BLOCK_ROWS_MAX (TC_QMB_SHORT > TC_QMB_WHOLE ? TC_QMB_SHORT : TC_QMB_WHOLE)
+#define TILES_PER_BLOCK (BLOCK_ROWS_MAX / 4)
+
+static size_t pointer_bytes(int most, int ntaps)
+{
+    return (size_t)(most / 4) * TC_QMR_MAX * ntaps * sizeof(void *);
 }
 
 /* U7S8's split of a row block (one tap), in its thread's pointer area after the row
@@ -716,20 +732,20 @@ typedef struct split_area {
     int32_t *groups;
 } split_area;
 
-static size_t split_bytes(int format, int kpad)
+static size_t split_bytes(int format, int kpad, int most)
 {
     if (format != TC_QFMT_U7S8)
         return 0;
-    return (size_t)TILES_PER_BLOCK * TC_QMR_MAX * sizeof(void *) + (size_t)TC_QMB_WHOLE * kpad +
-           kpad + (size_t)TC_QMB_WHOLE * (kpad / 4) * sizeof(int32_t) + 64;
+    return (size_t)(most / 4) * TC_QMR_MAX * sizeof(void *) + (size_t)most * kpad + kpad +
+           (size_t)most * (kpad / 4) * sizeof(int32_t) + 64;
 }
 
-static split_area split_area_at(char *p, int kpad)
+static split_area split_area_at(char *p, int kpad, int most)
 {
     split_area s;
     s.lo_ptrs = (const void **)p;
-    s.lo = (uint8_t *)(s.lo_ptrs + TILES_PER_BLOCK * TC_QMR_MAX);
-    s.off = s.lo + (size_t)TC_QMB_WHOLE * kpad;
+    s.lo = (uint8_t *)(s.lo_ptrs + (most / 4) * TC_QMR_MAX);
+    s.off = s.lo + (size_t)most * kpad;
     s.groups = (int32_t *)(((uintptr_t)(s.off + kpad) + 3) & ~(uintptr_t)3);
     return s;
 }
@@ -833,10 +849,12 @@ size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, in
 {
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)(N + TC_QNR - 1) / TC_QNR * TC_QNR * (sizeof(int32_t) + sizeof(float));
-    size_t per_thread = ((size_t)TC_QMB_WHOLE * row_bytes(format, K) + 63) & ~(size_t)63;
+    const int most = block_rows_most(format, K);
+    size_t per_thread = ((size_t)most * row_bytes(format, K) + 63) & ~(size_t)63;
     /* rows packed once for all tasks (when the columns are split), or per thread */
     size_t shared = (size_t)M * row_bytes(format, K), own = threads * per_thread;
-    size_t ptrs = threads * ((pointer_bytes(ntaps) + split_bytes(format, tc_qfmt_kpad(format, K)) +
+    size_t ptrs = threads * ((pointer_bytes(most, ntaps) +
+                              split_bytes(format, tc_qfmt_kpad(format, K), most) +
                               63) & ~(size_t)63);
     return epi + 64 + (shared > own ? shared : own) + 64 + ptrs + 64;
 }
@@ -923,7 +941,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         int nfix[TILES_PER_BLOCK][TC_QMR_MAX], paired[TILES_PER_BLOCK];
         const uint8_t *pair_lim = d->u7s8_lim - (d->u7s8_paired ? d->kpad : 0);
         if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
-            sa = split_area_at((char *)(ptrs + TILES_PER_BLOCK * TC_QMR_MAX), d->kpad);
+            sa = split_area_at((char *)(ptrs + (d->rows_most / 4) * TC_QMR_MAX), d->kpad,
+                               d->rows_most);
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 split_area si = sa;
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
@@ -1044,11 +1063,17 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)np * TC_QNR * (sizeof(int32_t) + sizeof(float));
     d->ws_rows = (char *)(((uintptr_t)ws + epi + 63) & ~(uintptr_t)63);
-    d->ws_thread = ((size_t)TC_QMB_WHOLE * row_bytes(d->format, d->K) + 63) & ~(size_t)63;
+    /* TC_QMB_SHORT rows where the block's outputs (and residual) stay in L1 too */
+    const size_t out_bytes = (size_t)TC_QMB_SHORT * d->N * (d->out->type >= TC_QOUT_S32 ? 4 : 1) *
+                             (d->out->residual ? 2 : 1);
+    d->qmb = out_bytes <= TC_QMB_SHORT_OUT ? rows_per_block(d->format, d->K) : TC_QMB;
+    d->rows_most = d->qmb > TC_QMB_WHOLE ? d->qmb : TC_QMB_WHOLE; /* block_rows_most at most */
+    d->ws_thread = ((size_t)d->rows_most * row_bytes(d->format, d->K) + 63) & ~(size_t)63;
     size_t shared = (size_t)d->M * row_bytes(d->format, d->K), own = threads * d->ws_thread;
     d->ws_ptrs = (char *)(((uintptr_t)d->ws_rows + (shared > own ? shared : own) + 63) &
                           ~(uintptr_t)63);
-    d->ws_ptrs_thread = (pointer_bytes(d->ntaps) + split_bytes(d->format, d->kpad) + 63) &
+    d->ws_ptrs_thread = (pointer_bytes(d->rows_most, d->ntaps) +
+                         split_bytes(d->format, d->kpad, d->rows_most) + 63) &
                         ~(size_t)63;
     d->uk = tc_qukernel_for(ctx, d->format);
     d->u7s8_paired = 0;

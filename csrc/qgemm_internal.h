@@ -15,6 +15,28 @@
  * once, not once per block of 30 and 19 rows (2.4 MiB of them, more than L2, twice) */
 #define TC_QMB_WHOLE 60
 
+/* Rows per task where a packed row is at most TC_QMB_SHORT_BYTES (all of MobileNetV2 int8's
+ * products: K <= 960 bytes, 138 KiB a block) and the block's outputs, with a fused
+ * residual's bytes, at most TC_QMB_SHORT_OUT (its layers at 28x28 and over: N <= 192):
+ * fewer blocks, so fewer calls and kernel setups over each panel (the 6 x 16 kernels take a
+ * panel over all of a block's tiles per call) and fewer refills of the block rows.
+ * On the AMD EPYC Zen 3, native (n24-q, 2026-12-03, 48 rows everywhere against, same bits):
+ * trial builds with 144 rows for every K (subgraph_shapes.py --against, 60 rounds, 1 thread)
+ * MobileNetV2 int8 0.978 / 0.992 / 0.981; 96 rows 0.992 / 1.002, 240 0.995; per layer
+ * (qconv_layers.py, min of 120 runs) its 1x1 layers at 28x28 to 112x112 0.97-0.99 at 96
+ * rows, 1.02-1.09 at 24.  As committed, against the base build (40 rounds): MobileNetV2 int8
+ * 0.990 [0.981-0.997] and 0.983 [0.970-0.995], EfficientNet-B0 int8 0.987, ResNet-18 int8
+ * 1.001, ResNet-50 int8 1.002 (20 rounds); 2 threads (alt.py, 20 rounds): MobileNetV2 0.982,
+ * 0.989, 1.002, EfficientNet-B0 1.005.  Long rows keep 48: a block of 144 rows of kpad 4608
+ * would be 648 KiB, more than the 512 KiB L2.  Without the outputs' bound ResNet-50 int8's
+ * layer1 conv3 (64 -> 256 at 56x56, the residual fused: 72 KiB a block) took 1.06-1.08 of
+ * the 48-row time (qsteps.py --against, min of 40, three runs), its network 1.009; so did it
+ * with 48-row blocks in a workspace laid out for 144 (its U7S8 split area further on): the
+ * layout follows the product's own blocks (tc_qdriver.rows_most). */
+#define TC_QMB_SHORT 144
+#define TC_QMB_SHORT_BYTES 1024
+#define TC_QMB_SHORT_OUT (40 * 1024)
+
 typedef struct tc_qdriver tc_qdriver;
 
 /* Writes rows m0 .. m0 + mcount of the product's left operand, kpad packed
@@ -62,6 +84,8 @@ struct tc_qdriver {
     int u7s8_base;        /* U7S8's window of the activations (tc_u7s8_base) */
     const uint8_t *u7s8_lim; /* and its width per k (the packing's, tc_qgemm_pack) */
     int u7s8_paired;      /* u7s8_lim the paired widths: tc_qepi.paired */
+    int qmb;              /* rows per block at most: TC_QMB or TC_QMB_SHORT */
+    int rows_most;        /* the most a block has (qmb, or up to TC_QMB_WHOLE on one thread) */
     int tiles, nblocks;   /* the task grid (plan_tasks): row blocks of whole tiles */
     int steps, ncchunks;  /* and column chunks of whole kernel calls */
     int columns_outer;    /* task order: column chunk outer, or row block outer */
