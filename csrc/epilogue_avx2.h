@@ -105,7 +105,10 @@ static inline void tc_sigmoid_run_avx2(int silu, const float *x, float *y, ptrdi
  * dimension ldy), in place: the pass GEMM drivers and the depthwise kernel
  * run over rows they have just stored, instead of a call per register.
  * Rows of 4 to 7 (a 14x14 map's last 4 GEMM columns) go two rows per vector:
- * columns [0, 4) and [cols - 4, cols) of both rows, all loaded before the stores. */
+ * columns [0, 4) and [cols - 4, cols) of both rows, all loaded before the stores.
+ * Tried and dropped (s24, Zen 3 native, 2026-12-03): a block of whole rows (ldy == cols,
+ * 7x7's 49 columns) as one run with one overlapping tail, the same bits; EfficientNet-B0's
+ * features.6.0 to 8 (7x7) tinycnn/against 0.999 [0.988-1.008], 21 rounds. */
 static __attribute__((noinline)) void tc_act_rows_avx2(int kind, float *y, ptrdiff_t ldy, int rows,
                                                        ptrdiff_t cols)
 {
