@@ -1535,7 +1535,11 @@ TC_DW_SPLIT_VARIANT(_split_s2k5, 5)
  * time, alternating with the row kernel on unsplit rows, 2026-12-01 17:07, same bits):
  * 16-48-24 112 s2 0.98, 16-64-24 112 s2 0.96, 16-96-24 112 s2 0.95, 24-144-32 56 s2 0.96,
  * 24-72-40 56 5x5 s2 0.96; but 40-240-80 28 5x5 s2 (14 outputs wide: a whole vector and a
- * masked one per row) 1.08, where the staged kernel runs. */
+ * masked one per row) 1.08, where the staged kernel runs.  Still ahead on the Zen 3 target of
+ * the channel-block kernel in bands on unsplit rows (which would spare the band's column-split
+ * copy): 4-row bands 56 outputs wide (s24, native, 1 thread, lone, 21 alternating rounds),
+ * 48@112 6.0 against 9.8 us, 64@112 HardSwish 9.0 against 13.5, 96@112 Clip 14.3 against 21.3,
+ * where the copy of the C0 input channels costs about 2.5 us a band (perf, MnasNet's layers.8.0). */
 static tc_dw_plane_fn TC_DW_CAT(TC_DW_FN, _split_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
