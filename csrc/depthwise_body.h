@@ -171,7 +171,7 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
 #endif
 #undef TC_DW_COLS_VARIANT
 
-/* Vectors made in registers at this point (AVX2; _pair_k3, _splitbuf_rows): without it
+/* Vectors made in registers at this point (AVX2; _pair_k3): without it
  * gcc loaded a row's (or more) inputs ahead, spilled them to the stack and took them back as
  * FMA operands, and sank each row's FMAs past its `r < nrows` test */
 #if defined(__AVX2__) && TC_VL == 8
@@ -181,7 +181,7 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
 #define TC_DW_PAIR_HERE(a, b) ((void)0)
 #define TC_DW_PAIR_ON 0
 #endif
-/* 3x3 at stride SW: at 2 on rows split into even and odd columns (_splitbuf_rows, _pair_k3 from
+/* 3x3 at stride SW: at 2 on rows split into even and odd columns (_pair_k3 from
  * _split_rows), at 1 on plain rows (_pair_k3 from _rows): the sums acc[c][r] of NV (1 or 2)
  * vectors side by side in TC_DW_ROWS output rows, each bias then its taps in the order (ki, kj)
  * (the row kernel's bits), taken input row by input row, one tap column at a time: 8 sums, 2
@@ -225,8 +225,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
 }
 
 /* 3x3 at stride SW, 2 on column-split rows (_split_rows below) or 1 (_rows below): the 4 output
- * rows [oh0, oh0 + nrows) at the 2 whole vectors from column ow0, summed by _k3_taps (as
- * _splitbuf_rows): the row kernel's bits.  At stride 1 (Zen 3, native, 1 thread,
+ * rows [oh0, oh0 + nrows) at the 2 whole vectors from column ow0, summed by _k3_taps: the row
+ * kernel's bits.  At stride 1 (Zen 3, native, 1 thread,
  * benchmarks/dw_ab.sh against 6770cd6's one vector at a time, 31 alternating rounds, same bits,
  * loaded host): 24@112 0.86, 32@112 0.88, 96@112 0.89, 72@56 0.97, 144@56 0.99 (Clip 0.91),
  * 192@28 0.99, 72@56 in 8-row bands 0.94; MnasNet's stem block (benchmarks/subgraph_shapes.py,
@@ -245,10 +245,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
  * them).  Tried and left: the row's first vector at pad 1 as a pair too (its column -1 loaded
  * from the even phase's last value, lane 0 zeroed, instead of the masked single vector):
  * 0.98-0.99 of the pairs, within noise; the weights broadcast again at each input row
- * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair.  Its taps are
- * _splitbuf_rows' (_k3_taps at NV 2), but its stores are its own: the pair run as a whole
- * _splitbuf_rows (y, residual and off at the pair's column, its stores testing each vector's
- * width and row) was 1.04-1.14 of this one (dw_ab, same protocol). */
+ * (TC_DW_OPAQUE per row): 0.83-0.96, no better than once per pair.  Its stores are its own:
+ * the pair run through the column-split copy kernel's row function (removed since, see
+ * _block_pick; its stores testing each vector's width and row) was 1.04-1.14 of this one
+ * (dw_ab, same protocol).  Tried again natively (s24, Zen 3, 1 thread, dw_ab.sh built both
+ * ways round against ca2579e, 31 rounds, same bits): that lead pair (lane 0 zeroed by a
+ * blend) instead of the masked single vector on 48@112 4-row bands 1.06-1.10 of the time. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _pair_k3)(
     const int KIND, const int SW, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
     const float *w, float bias, const float *residual, tc_act_k act, int OW, int ow0, float *y)
@@ -897,15 +899,19 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _bands)(
     }
 }
 
-static void TC_DW_CAT(TC_DW_FN, _block_k5_rows)(const float *x, int H, int W, size_t in_plane,
-                                                const float *w, const tc_conv2d_params *p,
-                                                const float *bias, const float *residual,
-                                                const tc_activation *act, int k0, int nc, int OH,
-                                                int OW, size_t out_plane, float *y)
-{
-    TC_DW_CAT(TC_DW_FN, _block_k)(5, x, H, W, in_plane, w, p, bias, residual, act, k0, nc, OH, OW,
-                                  out_plane, y);
-}
+/* _block_k at KC 3 and 5 as a _rows_fn, for the bands below */
+#define TC_DW_BLOCK_ROWS_VARIANT(KC)                                                              \
+    static void TC_DW_CAT(TC_DW_FN, _block_k##KC##_rows)(                                         \
+        const float *x, int H, int W, size_t in_plane, const float *w, const tc_conv2d_params *p, \
+        const float *bias, const float *residual, const tc_activation *act, int k0, int nc,       \
+        int OH, int OW, size_t out_plane, float *y)                                               \
+    {                                                                                             \
+        TC_DW_CAT(TC_DW_FN, _block_k)(KC, x, H, W, in_plane, w, p, bias, residual, act, k0, nc,   \
+                                      OH, OW, out_plane, y);                                      \
+    }
+TC_DW_BLOCK_ROWS_VARIANT(3)
+TC_DW_BLOCK_ROWS_VARIANT(5)
+#undef TC_DW_BLOCK_ROWS_VARIANT
 
 /* Output rows per band of the channel-block kernel on a plane past its buffers for a whole
  * small plane (TC_DW_BLOCK_*): the most whose outputs and padded input rows fit the band
@@ -935,15 +941,19 @@ static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
  * node 77 / 79 against 236 plus 86: a larger loss in time than the 5x5/2 layers' (not
  * profiled yet; on 5x5/2 240@28 the input's transposes were 43% of the channel-block kernel,
  * see _block_pick, and onnxruntime's NCHWc layout needs none). */
-static void TC_DW_CAT(TC_DW_FN, _block_bands_k5)(const float *x, int H, int W, const float *w,
-                                                 const tc_conv2d_params *p, const float *bias,
-                                                 const float *residual, const tc_activation *act,
-                                                 int k0, int nc, int OH, int OW, float *y)
-{
-    TC_DW_CAT(TC_DW_FN, _bands)(TC_DW_CAT(TC_DW_FN, _block_k5_rows),
-                                TC_DW_CAT(TC_DW_FN, _block_band)(5, p->sh, OH, OW), x, H, W, w, p,
-                                bias, residual, act, k0, nc, OH, OW, y);
-}
+#define TC_DW_BLOCK_BANDS_VARIANT(KC)                                                             \
+    static void TC_DW_CAT(TC_DW_FN, _block_bands_k##KC)(                                          \
+        const float *x, int H, int W, const float *w, const tc_conv2d_params *p,                  \
+        const float *bias, const float *residual, const tc_activation *act, int k0, int nc,       \
+        int OH, int OW, float *y)                                                                 \
+    {                                                                                             \
+        TC_DW_CAT(TC_DW_FN, _bands)(TC_DW_CAT(TC_DW_FN, _block_k##KC##_rows),                     \
+                                    TC_DW_CAT(TC_DW_FN, _block_band)(KC, p->sh, OH, OW), x, H, W, \
+                                    w, p, bias, residual, act, k0, nc, OH, OW, y);                \
+    }
+TC_DW_BLOCK_BANDS_VARIANT(3)
+TC_DW_BLOCK_BANDS_VARIANT(5)
+#undef TC_DW_BLOCK_BANDS_VARIANT
 
 /* Planes with output rows of TC_VL to TC_DW_STAGE_MAX_OW (14x14, 28x28: the row
  * kernel spends most of a 14-wide plane on masked loads, row pointers and a second,
@@ -1376,164 +1386,6 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _staged_s1k3) : TC_DW_CAT(TC_DW_FN, _staged_s1k5);
 }
 
-/* 3x3 at stride 2 on narrow planes (output rows of 8 to 16), channel by channel: each input
- * row is copied column-split (its even columns, then its odd ones, each phase with zeros
- * around it) into a buffer, so that every tap of a vector of outputs is one unit-stride load
- * inside the row, no mask and no shuffle; the copy is the only shuffling, 3 per 16 input
- * values and 2 whole-vector stores (tc_v_split_store2; the channel-block kernel transposes
- * each input and output pixel: 3 shuffles per value, which bound it).  The copy's tail comes
- * from whole vectors running into the next row where no stored output reads past the row,
- * masked loads on the plane's last row and elsewhere.  Buffer row: [LP zeros][even columns][zeros] [LP zeros][odd
- * columns][zeros], each phase SEG floats; tap kj of output ow reads phase (kj - pl) & 1 at
- * index ow + floor((kj - pl) / 2).  The taps are taken input row by input row as
- * TC_DW_BY_INPUT_ROW, 4 output rows by NV vectors in flight; each output sums bias, then its
- * taps in the order (ki, kj): the row kernel's result bit for bit.  Lanes past OW read the
- * buffer's zeros (or the next phase) and are not stored.
- * Same contract as tc_dw_block_fn (x: [nc][H][W] ... y: [nc][OH][OW]). */
-#define TC_DW_SPLITBUF_MAX 2048 /* floats of the split copy (8 KiB of stack) */
-static inline void TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(const tc_conv2d_params *p, int W, int OW,
-                                                       int *lp, int *seg)
-{
-    const int OWv = (OW + TC_VL - 1) / TC_VL * TC_VL, ne = (W + 1) / 2;
-    /* floor((kj - pl) / 2) over kj = 0..2: from -ceil(pl / 2) to floor((2 - pl) / 2) */
-    const int dmin = -((p->pl + 1) / 2), dmax = (2 - p->pl) >= 0 ? (2 - p->pl) / 2 : 0;
-    const int nev = (ne + TC_VL - 1) / TC_VL * TC_VL; /* the copy stores whole vectors */
-    *lp = -dmin;
-    *seg = *lp + (OWv + dmax > nev ? OWv + dmax : nev);
-}
-/* 4 output rows from oh0, NV vectors; KIND: the activation's kind made a constant (its switch
- * folds away), or -1 for act.kind.  The weights broadcast where they are used (TC_DW_OPAQUE),
- * each tap column's inputs and the sums held where made (TC_DW_PAIR_HERE): against without
- * (s22, 2026-12-03, Zen 4, AVX2, benchmarks/dw_ab.sh, 41 alternating rounds, same bits, loaded
- * host, medians of two runs) 192@28 0.88-0.93, 240@28 HardSwish 0.83-0.91, 96@28 0.87-0.92;
- * blocks in one process (min of 400 runs, against 1e48dbe): MobileNetV2's features.7
- * 0.976-0.978, MobileNetV3-Large's features.7 0.97-0.98, MnasNet's layers.10.0 0.987-0.997. */
-static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(
-    const int NV, const int KIND, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
-    const float *w, float bias, const float *residual, tc_act_k act, int OH, int OW, float *y)
-{
-    const int R = TC_DW_ROWS;
-    if (KIND >= 0)
-        act.kind = KIND;
-    tc_v acc[2][TC_DW_ROWS];
-    TC_DW_CAT(TC_DW_FN, _k3_taps)(2, NV, in, off, w, bias, acc);
-    /* row by row, each row's vectors left to right: without a residual (which may be y) a row's
-     * partial last vector is stored whole but on the plane's last row, its lanes past the row
-     * landing on the next row's first outputs, stored after it (vmaskmovps stores are
-     * microcoded on AMD: 4-5 ns each on the Zen 4 host, a plain store 0.4) */
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-        if (r >= nrows)
-            break;
-        _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++) {
-            const int ow0 = c * TC_VL;
-            const int full = OW - ow0 >= TC_VL || (!residual && oh0 + r < OH - 1);
-            const tc_m ms = tc_m_range(0, OW - ow0);
-            TC_DW_STORE(r, acc[c][r]);
-        }
-    }
-}
-static void TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3)(const float *x, int H, int W, const float *w,
-                                                const tc_conv2d_params *p, const float *bias,
-                                                const float *residual, const tc_activation *act,
-                                                int k0, int nc, int OH, int OW, float *y)
-{
-    int lp, seg;
-    TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(p, W, OW, &lp, &seg);
-    const int rs = 2 * seg, ne = (W + 1) / 2;
-    const int kind = act ? act->kind : TC_ACT_NONE, defer = tc_act_deferred(kind);
-    const size_t in_plane = (size_t)H * W, out_plane = (size_t)OH * OW;
-    /* rows of the copy, a zero row for those outside the input, and a vector of slack for the
-     * last row's odd phase */
-    float buf[TC_DW_SPLITBUF_MAX + TC_VL];
-    memset(buf, 0, ((size_t)(H + 1) * rs + TC_VL) * sizeof(float));
-    const float *zrow = buf + (size_t)H * rs;
-    ptrdiff_t off[3];
-    for (int kj = 0; kj < 3; kj++) {
-        const int d = kj - p->pl, ph = d & 1, idx = (d - ph) / 2;
-        off[kj] = (ph ? seg : 0) + lp + idx;
-    }
-    const int NV = OW > TC_VL ? 2 : 1;
-    /* the copy of a row: jf even columns from whole pairs of vectors, then a tail of
-     * W - 2 jf columns whose masks are the same for every row */
-    const int jf = W / (2 * TC_VL) * TC_VL, tail = jf < ne;
-    const tc_m tlo = tc_m_range(0, W - 2 * jf), thi = tc_m_range(0, W - 2 * jf - TC_VL);
-    /* whether the stored outputs read no column past the row (the last reads 2 (OW - 1) + 2 - pl):
-     * then the tail's lanes past the row may hold anything (vectors of 2 TC_VL columns from
-     * 2 jf fit the row and its successor: W - 2 jf < 2 TC_VL <= W) */
-    const int spill = 2 * (OW - 1) + 2 - p->pl < W && W >= 2 * TC_VL;
-    for (int c = 0; c < nc; c++) {
-        const float *xc = x + (size_t)c * in_plane;
-        /* the interior: whole vectors, whose lanes past the row load as zeros */
-        for (int r = 0; r < H; r++) {
-            const float *src = xc + (ptrdiff_t)r * W;
-            float *de = buf + (size_t)r * rs + lp, *dodd = de + seg;
-            for (int j = 0; j < jf; j += TC_VL)
-                tc_v_split_store2(src + 2 * j, de + j, dodd + j);
-            /* the tail: its lanes past the row zeros, inside the phases' SEG; or, where no
-             * stored output reads past the row, the next row's values (not the plane's last) */
-            if (tail && (!spill || r == H - 1))
-                tc_v_split_store2_masked(src + 2 * jf, tlo, thi, de + jf, dodd + jf);
-            else if (tail)
-                tc_v_split_store2(src + 2 * jf, de + jf, dodd + jf);
-        }
-        const float *wc = w + (size_t)c * 9;
-        const float bc = bias ? bias[k0 + c] : 0.0f;
-        const tc_act_k ak = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c);
-        const float *rc = residual ? residual + (size_t)c * out_plane : NULL;
-        float *yc = y + (size_t)c * out_plane;
-        for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
-            const int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
-            const int ih0 = oh * 2 - p->pt;
-            const float *in[(TC_DW_ROWS - 1) * 2 + 3];
-            for (int j = 0; j < (TC_DW_ROWS - 1) * 2 + 3; j++)
-                in[j] = ih0 + j >= 0 && ih0 + j < H ? buf + (size_t)(ih0 + j) * rs : zrow;
-#define TC_DW_SPLITBUF_ROWS(KIND)                                                                  \
-    if (NV == 2)                                                                                   \
-        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(2, KIND, oh, nrows, in, off, wc, bc, rc, ak, OH, OW, yc);  \
-    else                                                                                           \
-        TC_DW_CAT(TC_DW_FN, _splitbuf_rows)(1, KIND, oh, nrows, in, off, wc, bc, rc, ak, OH, OW, yc);  \
-    break;
-            switch (ak.kind) {
-            case TC_ACT_NONE:
-                TC_DW_SPLITBUF_ROWS(TC_ACT_NONE)
-            case TC_ACT_RELU:
-                TC_DW_SPLITBUF_ROWS(TC_ACT_RELU)
-            case TC_ACT_CLIP:
-                TC_DW_SPLITBUF_ROWS(TC_ACT_CLIP)
-            case TC_ACT_HARD_SWISH:
-                TC_DW_SPLITBUF_ROWS(TC_ACT_HARD_SWISH)
-            default:
-                TC_DW_SPLITBUF_ROWS(-1)
-            }
-#undef TC_DW_SPLITBUF_ROWS
-        }
-        if (defer)
-            tc_v_act_rows(kind, yc, (ptrdiff_t)out_plane);
-    }
-}
-/* Whether _splitbuf_s2k3 takes a layer: 3x3 at stride 2, no dilation, 8 to 16 outputs wide,
- * its copy within the buffer; AVX2 only (AVX-512's 16 lanes not measured).  Against the
- * channel-block kernel (AVX2 emulation, 1 thread, 2026-12-02 00:11-00:21, lone layers, thread
- * CPU time, 300 alternating rounds, same bits): 192@28 0.89-0.90, 240@28 0.90-0.91; in
- * MobileNetV2 (per step, min of 80, alternating) features.7's 192@28 0.90.  Not 7 wide:
- * 576@14 1.07-1.11 (one vector of 7 outputs per row, 8 rows computed for 7).  The copy at 3
- * shuffles and 2 stores per 16 values, tails unmasked (2026-12-02 07:33, same protocol, 400
- * rounds, against integ15's 4 shuffles and 2 stores, same bits): 192@28 0.977-0.984,
- * 240@28 0.965-0.972 (07:43: 0.93-0.98 and 0.955-0.96; inputs evicted before each run
- * 192@28 0.94-0.97, 240@28 0.91-0.95); in the networks (per step, min of 60, 4 alternating
- * processes, loaded host) MobileNetV2's 192@28 41.6 vs 42.6 us, V3-Large's 240@28 48.3 vs
- * 51.2 (medians of the mins within noise); 2 shuffles and 4 stores (tc_v_split_store) 0.98-1.01 (perf: the copy
- * was 38% of the kernel, its stores and shuffles taking turns as the limit). */
-static int TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(const tc_conv2d_params *p, int H, int W, int OW)
-{
-    int lp, seg;
-    if (TC_VL != 8 || p->KH != 3 || p->KW != 3 || p->sh != 2 || p->sw != 2 || p->dh != 1 ||
-        p->dw != 1 || OW < TC_VL || OW > 2 * TC_VL || p->pl > 2)
-        return 0;
-    TC_DW_CAT(TC_DW_FN, _splitbuf_geom)(p, W, OW, &lp, &seg);
-    return (long)(H + 1) * 2 * seg <= TC_DW_SPLITBUF_MAX;
-}
-
 /* The channel-block kernel for a layer, or NULL (then the plane kernel runs):
  * 3x3 or 5x5, square stride 1 or 2, no dilation, planes that fit the buffers,
  * output rows at most 14 wide (AVX-512's 16 lanes not measured at the later steps).
@@ -1553,12 +1405,20 @@ static int TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(const tc_conv2d_params *p, int H,
  * 240@28 0.92-0.95, 120@17 0.79; in MnasNet (per step, min of 40, 21:21) 120@28 0.92.  Not at
  * stride 2: 72@56 0.97-0.98 and 144@56 1.01 lone, but MnasNet's 72@56 1.04 in the network
  * (the staged kernel reads one plane at a time, the bands 8 planes' rows, twice for the halo);
- * 40@33 0.84 lone.  3x3 at stride 2 with output rows 8 to 14 wide: the column-split copy
- * (_splitbuf_s2k3) instead.  5x5 at stride 2 with output rows 8 to 14 wide: the staged kernel
- * again since its stride-2 copy takes whole pairs of vectors (f54a41f; the input's transposes
- * were 43% of the channel-block kernel on 240@28, perf): AVX2 emulation, 1 thread, thread CPU
- * time, 2026-12-02 04:04, loaded host, 3 rounds alternating, same bits: lone 240@28 0.95-0.98,
- * in MnasNet (per step, min of 40) layers.10.0's 240@28 0.88-0.95. */
+ * 40@33 0.84 lone.  Those stride-2 choices, made under AVX2 emulation (the column-split copy
+ * kernel for 3x3/2 rows 8 to 14 wide, then removed; the staged kernel for 5x5/2 up to 32 wide),
+ * lose on the AVX2 target itself (s24, AMD EPYC Zen 3, native, 1 thread, thread CPU time, same
+ * bits): lone layers, all kernels alternating in one process, 15-21 rounds, median, channel-block
+ * kernel / the kernel it replaces: whole planes 3x3/2 192@28 Clip 0.74-0.78, 240@28 0.78 (SiLU
+ * 0.82, HardSwish 0.75), 96@28 0.75, 5x5/2 240@28 0.80-0.83, 96@28 0.79, 144@28 SiLU 0.83; in
+ * bands, 5x5/2 72@56 0.90, 144@56 0.91, 3x3/2 144@56 0.94 (against the row kernel), 72@56 0.91.
+ * In the networks (benchmarks/subgraph_shapes.py --against ca2579e, 21 rounds, median
+ * [25-75%]): the depthwise with its activation cut alone, MnasNet's layers.9.0 (72@56 5x5/2)
+ * 0.941 [0.932-0.947], layers.10.0 (240@28 5x5/2) 0.883 [0.871-0.893], EfficientNet-B0's
+ * features.3.0 (144@56 5x5/2 + SiLU) 0.978 [0.955-0.986], features.4.0 (240@28 3x3/2 + SiLU)
+ * 0.935 [0.913-0.953]; whole blocks, MnasNet's layers.9.0 0.966 and 0.992, layers.10.0 0.961,
+ * MobileNetV2's features.7 0.982, MobileNetV3-Large's features.4 0.975 and .7 0.969,
+ * MobileNetV3-Small's features.4 0.961, EfficientNet-B0's features.3.0 0.994 and .4.0 0.991. */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -1572,15 +1432,10 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
         if (TC_VL == 8 && k == 5 && p->sh == 1 && OW <= 28 &&
             TC_DW_CAT(TC_DW_FN, _block_band)(5, 1, OH, OW))
             return TC_DW_CAT(TC_DW_FN, _block_bands_k5);
+        if (TC_VL == 8 && p->sh == 2 && OW <= 28 && TC_DW_CAT(TC_DW_FN, _block_band)(k, 2, OH, OW))
+            return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_bands_k3) : TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     }
-    if (k == 5 && p->sh == 2 && OW >= TC_VL) {
-        tc_dw_block_fn f = TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
-        if (f)
-            return f;
-    }
-    if (k == 3 && p->sh == 2 && TC_DW_CAT(TC_DW_FN, _splitbuf_fits)(p, H, W, OW))
-        return TC_DW_CAT(TC_DW_FN, _splitbuf_s2k3);
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_k3) : TC_DW_CAT(TC_DW_FN, _block_k5);
 }
 #endif
@@ -1680,7 +1535,11 @@ TC_DW_SPLIT_VARIANT(_split_s2k5, 5)
  * time, alternating with the row kernel on unsplit rows, 2026-12-01 17:07, same bits):
  * 16-48-24 112 s2 0.98, 16-64-24 112 s2 0.96, 16-96-24 112 s2 0.95, 24-144-32 56 s2 0.96,
  * 24-72-40 56 5x5 s2 0.96; but 40-240-80 28 5x5 s2 (14 outputs wide: a whole vector and a
- * masked one per row) 1.08, where the staged kernel runs. */
+ * masked one per row) 1.08, where the staged kernel runs.  Still ahead on the Zen 3 target of
+ * the channel-block kernel in bands on unsplit rows (which would spare the band's column-split
+ * copy): 4-row bands 56 outputs wide (s24, native, 1 thread, lone, 21 alternating rounds),
+ * 48@112 6.0 against 9.8 us, 64@112 HardSwish 9.0 against 13.5, 96@112 Clip 14.3 against 21.3,
+ * where the copy of the C0 input channels costs about 2.5 us a band (perf, MnasNet's layers.8.0). */
 static tc_dw_plane_fn TC_DW_CAT(TC_DW_FN, _split_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {

@@ -344,15 +344,13 @@ def test_depthwise_staged_planes_are_bit_identical_to_the_row_kernel():
     assert_avx2_matches_avx512_rows(STAGED_CASES, lambda plane: 37)
 
 
-# The column-split kernel of 3x3 at stride 2 (AVX2: output rows 8 to 14 wide, where the
-# channel-block kernel would otherwise run): each input row copied as its even then its odd
-# columns between zeros.  Output widths 8 to 14, odd input sizes (an even phase one longer than
-# the odd one), pads 0, 1 and 2 on the left and none on the right, output heights that leave 1
-# to 3 rows in the last group of 4, partial blocks of 16 channels, batch 2, every activation.
-# Rows 16 to 31 wide whose stored outputs read no column past the row copy their tail from
-# whole vectors that run into the next row (the plane's last row masked): 28, 30, 31 wide with
-# pads 0 and 1 here, 27 and 29 at pad 0 (at pad 1, or padded on the right, their last output
-# reads past the row: masked); 13 and 14 wide (7 outputs) take the channel-block kernel.
+# 3x3 at stride 2 on narrow planes, the grid of the column-split copy kernel (AVX2: output rows
+# 8 to 14 wide, each input row copied as its even then its odd columns; removed in session 24,
+# where the channel-block kernel ran faster on the Zen 3 target): output widths 6 to 16, odd
+# input sizes, pads 0, 1 and 2 on the left and none on the right, output heights that leave 1 to
+# 3 rows in the last group of 4, partial blocks of 16 channels, batch 2, every activation.  They
+# now take the channel-block kernel, whole (up to 14 outputs wide) or in bands of output rows
+# (15 and 16 wide), so these cases cover its stride-2 geometries too.
 SPLITBUF_PLANES = [(15, 15), (16, 16), (17, 17), (28, 28), (21, 26), (27, 27), (9, 20), (14, 14),
                    (13, 13), (12, 30), (10, 31), (13, 29)]
 SPLITBUF_GEOMETRIES = [((3, 3), 2, (1, 1, 1, 1)), ((3, 3), 2, (0, 0, 1, 1)), ((3, 3), 2, (2, 2, 0, 0)),
@@ -370,9 +368,9 @@ def test_depthwise_column_split_planes_match_the_reference(ctx, case):
 
 @requires_avx512
 def test_depthwise_column_split_planes_are_bit_identical_to_the_row_kernel():
-    """The column-split kernel sums bias, then its taps in the order (ki, kj), as the row
-    kernel does: AVX2 at 1 and 2 threads equals AVX-512 (which does not take it) bit for bit,
-    with and without a residual."""
+    """The channel-block kernel on these planes sums bias, then its taps in the order (ki, kj),
+    as the row kernel does: AVX2 at 1 and 2 threads equals AVX-512 bit for bit, with and
+    without a residual."""
     assert_avx2_matches_avx512_rows(SPLITBUF_CASES, lambda plane: 37)
 
 
