@@ -138,17 +138,16 @@ static inline float tc_sigmoidf_(float x)
  * negation in the constants.  x is clamped to [-88.9, 80] for the exponent (80: exp(-80)
  * is below half an ulp of 1, the quotient is x; -88.9: n = 128 at most, so 2^(n-1) with
  * the bias 126 in t stays a float and p 2^(n-1), past FLT_MAX from x = -88.72, is +inf).
- * The reduction is c + n ln 2 = -r, exp(r) a degree-4 polynomial in it (minimax for the
- * relative error on [-ln2/2, ln2/2], 2.8e-6; the odd coefficients negated for -r, all times
- * 2 for 2^(n-1)).  Within 3.2e-6 relative of float64 down to x = -88.72 (onnxruntime's
- * MLAS logistic: 2.5e-5); below, where exp(-x) is past the floats, -0 (the true value is
- * under 2.7e-37 in magnitude: no gradual underflow here, unlike tc_sigmoidf_).
- * SiLU(-inf) = -inf / inf = NaN and SiLU(+inf) = +inf as onnxruntime's Sigmoid then Mul;
- * SiLU(-0) = -0.  12 vector operations for 8 values where the form through tc_expnegabsf_
- * took 16.  Zen 3 (native, s24, 2026-12-03), in-place pass over 3136 values in L1, median
- * of 41 alternating runs: 0.356 ns per value that way, 0.280 with this form and
- * tc_expnegabsf_'s degree-5 polynomial (4.4e-7), 0.252 with degree 4; EfficientNet-B0 at
- * 1 thread see sigmoid_vec_body.h. */
+ * The reduction is c + n ln 2 = -r (r of tc_expnegabsf_'s form), the polynomial in it has
+ * the odd coefficients negated (Horner's steps are those in r, negated or not, exactly),
+ * all coefficients times 2 for 2^(n-1).  Within 4.4e-7 relative of float64 down to
+ * x = -88.72; below, where exp(-x) is past the floats, -0 (the true value is under
+ * 2.7e-37 in magnitude: no gradual underflow here, unlike tc_sigmoidf_).  SiLU(-inf) =
+ * -inf / inf = NaN and SiLU(+inf) = +inf as onnxruntime's Sigmoid then Mul; SiLU(-0) = -0.
+ * 13 vector operations for 8 values where the form through tc_expnegabsf_ took 16:
+ * Zen 3 (native, s24, 2026-12-03), in-place pass over 3136 values in L1, median of 41
+ * alternating runs: 0.356 -> 0.280 ns per value; EfficientNet-B0 at 1 thread see
+ * sigmoid_vec_body.h. */
 static inline float tc_siluf_(float x)
 {
     const float magic = 12583038.0f; /* 1.5 * 2^23 + 126 */
@@ -157,9 +156,10 @@ static inline float tc_siluf_(float x)
     float t = fmaf(c, -1.44269504088896341f, magic);
     float n = t - magic; /* round(-c / ln 2), in [-115, 128] */
     float r = fmaf(n, 0.693147182f, c);
-    float p = fmaf(4.15138155e-2f * 2.0f, r, -1.67874977e-1f * 2.0f);
-    p = fmaf(p, r, 5.00030160e-1f * 2.0f);
-    p = fmaf(p, r, -9.99966800e-1f * 2.0f);
+    float p = fmaf(-8.31156783e-3f * 2.0f, r, 4.18989286e-2f * 2.0f);
+    p = fmaf(p, r, -1.66671529e-1f * 2.0f);
+    p = fmaf(p, r, 4.99991715e-1f * 2.0f);
+    p = fmaf(p, r, -2.0f);
     p = fmaf(p, r, 2.0f);
     uint32_t ti;
     memcpy(&ti, &t, 4);
