@@ -994,7 +994,7 @@ static inline long TC_DW_CAT(TC_DW_FN, _stage_floats)(int S, int KC, int OH, lon
  * 0.97.  In one process (benchmarks/subgraph_shapes.py --against main, 31 rounds): MnasNet's
  * layers.9.0 depthwise 0.95 [0.91-1.00] (twice), EfficientNet-B0's features.3.0 depthwise
  * 0.94 [0.91-0.98], its whole block 0.97 [0.95-1.03]; layers.10.0 (240@28) 0.99.  Dropped
- * with it: the copy's pairs by tc_v_split_store2 (2 whole-vector stores, now aligned)
+ * with it: the copy's pairs by a 2-store split (2 whole-vector stores, now aligned)
  * instead of tc_v_split_store's 4 half-vector ones, 1.00-1.015 of this.  (The s15 try below
  * aligned the buffers alone, on rows of 30 floats.)  Also dropped (s19, dw_ab.sh, 21 rounds,
  * same bits): a deferred activation (SiLU) applied to each channel's plane right after its
@@ -1107,9 +1107,9 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _staged_k)
                 /* even input columns go to column phase pl & 1, odd ones to the other: jf of
                  * each from whole pairs of vectors, then the tail (masks made once per call).
                  * Dropped try (s17, AVX2 emulation, 1 thread, thread CPU time, lone layers, 2 x 40
-                 * rounds alternating in one process, same bits): tc_v_split_store2 (3 shuffles,
+                 * rounds alternating in one process, same bits): a 2-store split (3 shuffles,
                  * 2 stores) instead of tc_v_split_store (2 shuffles, 4 stores), as the
-                 * column-split 3x3/2 kernel takes: 5x5/2 72@56 0.96 then 1.03, 144@56 0.98 then
+                 * column-split 3x3/2 kernel took (removed in s24): 5x5/2 72@56 0.96 then 1.03, 144@56 0.98 then
                  * 1.02, 240@28 1.00, 576@14 1.02: nothing clear */
                 float *row = buf + (size_t)(i & 1) * 2 * q + (size_t)(i >> 1) * Wq;
                 float *de = row + (size_t)(p->pl & 1) * q + (p->pl >> 1);

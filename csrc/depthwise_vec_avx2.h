@@ -89,30 +89,6 @@ static inline void tc_v_split_store(const float *p, float *e, float *o)
     _mm_storeu_ps(o, _mm256_extractf128_ps(a, 1));
     _mm_storeu_ps(o + 4, _mm256_extractf128_ps(b, 1));
 }
-/* e[0..7] = the even lanes of a then of b, o[0..7] their odd lanes, in order: two permutes
- * ([a evens | a odds], [b odds | b evens]), a blend (no shuffle port) for e and a lane swap
- * for o, and 2 whole-vector stores (tc_v_split_store: 2 shuffles and 4 stores; the loads,
- * split and unscramble: 4 shuffles and 2 stores) */
-static inline void tc_v_split2_store(__m256 a, __m256 b, float *e, float *o)
-{
-    const __m256i ia = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    const __m256i ib = _mm256_setr_epi32(1, 3, 5, 7, 0, 2, 4, 6);
-    const __m256 pa = _mm256_permutevar8x32_ps(a, ia), pb = _mm256_permutevar8x32_ps(b, ib);
-    _mm256_storeu_ps(e, _mm256_blend_ps(pa, pb, 0xF0));
-    _mm256_storeu_ps(o, _mm256_permute2f128_ps(pa, pb, 0x21));
-}
-/* e[0..7] = p[0], p[2], ..., p[14] and o[0..7] = p[1], p[3], ..., p[15] */
-static inline void tc_v_split_store2(const float *p, float *e, float *o)
-{
-    tc_v_split2_store(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), e, o);
-}
-/* as tc_v_split_store2, lo and hi the masks of p[0..7] and p[8..15] (lanes off read as zeros,
- * stored as zeros: all 8 of e and of o are written) */
-static inline void tc_v_split_store2_masked(const float *p, tc_m lo, tc_m hi, float *e, float *o)
-{
-    tc_v_split2_store(_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi), e, o);
-}
-
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {

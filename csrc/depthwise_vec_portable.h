@@ -93,20 +93,6 @@ static inline void tc_v_split_store(const float *p, float *e, float *o)
         o[i] = p[2 * i + 1];
     }
 }
-/* as tc_v_split_store (the AVX2 twin's other sequence of shuffles) */
-static inline void tc_v_split_store2(const float *p, float *e, float *o) { tc_v_split_store(p, e, o); }
-/* as tc_v_split_store2, lo and hi the masks of p[0..7] and p[8..15] (lanes off read as zeros,
- * stored as zeros: all 8 of e and of o are written) */
-static inline void tc_v_split_store2_masked(const float *p, tc_m lo, tc_m hi, float *e, float *o)
-{
-    tc_v ve, vo;
-    tc_v_load_even_odd_masked(p, lo, hi, &ve, &vo);
-    for (int i = 0; i < TC_VL; i++) {
-        e[i] = ve.f[i];
-        o[i] = vo.f[i];
-    }
-}
-
 /* lane i: row[c0 + i*s] when that column is inside [0, W), else 0 */
 static inline tc_v tc_v_gather(const float *row, int c0, int s, int W)
 {
