@@ -155,6 +155,38 @@ def test_qconv_is_exact_on_a_grid_of_shapes(ctx, depthwise):
             assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
 
 
+def test_qdepthwise_whole_channel_blocks_is_exact(ctx):
+    """Depthwise layers of 16, 32 and 48 channels (whole blocks of 16: the AVX2 pair rows'
+    run over the columns inside the row, tc_qdw_pair_row_avx2) on rows up to 40 wide,
+    against the exact reference: strides, dilations, pads past the kernel, rows narrower
+    than the kernel's reach, signed and unsigned inputs."""
+    rng = np.random.default_rng(16)
+    for case in range(40):
+        _, _, _, _, kh, kw, st, dl, pads, n, h, _ = random_conv_case(rng, True)
+        c = int(rng.choice([16, 32, 48]))
+        wd = int(rng.integers(dl[1] * (kw - 1) + 1, 41))
+        signed_x = case % 4 == 3
+        x = rng.integers(-128 if signed_x else 0, 128 if signed_x else 256, (n, h, wd, c))
+        x = x.astype(np.int8 if signed_x else np.uint8)
+        xz = int(rng.integers(-128, 128) if signed_x else rng.integers(0, 256))
+        w = rng.integers(-128, 128, (c, kh, kw, 1)).astype(np.int16)
+        bias = rng.integers(-20000, 20000, c).astype(np.int32)
+        scale = (rng.random(c) * 0.01 + 1e-4).astype(np.float32)
+        dtype = np.int32 if case % 5 == 4 else np.uint8
+        ref = conv_reference(x.astype(np.int64), xz, w, st, pads, dl, c) + bias
+        ref = output_of(ref, dtype, scale, 0, 0, 255)
+        out = K.QOutput(dtype, bias, None if dtype == np.int32 else scale, 0, 0, 255)
+        layer = K.QConv2d(ctx, w, out, st, pads, dl, c)
+        assert layer.depthwise
+        y = np.empty(layer.output_shape(n, h, wd), dtype)
+        layer.run(x, xz, y)
+        where = (f"case {case}: C={c} kernel {kh}x{kw} strides {st} dilations {dl} pads {pads} "
+                 f"x {x.shape} {x.dtype} -> {dtype}")
+        assert y.shape == ref.shape, where
+        bad = y != ref
+        assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
+
+
 def test_products_never_saturate_at_16_bits(ctx):
     """255 x 127 twice is 64770, past int16: a kernel summing byte products in pairs into
     16-bit lanes (vpmaddubsw) would clip it.  Every layout keeps the exact sum."""
