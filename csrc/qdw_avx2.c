@@ -98,7 +98,10 @@ void tc_qdw_pair_row_avx2(const uint8_t *x, const uint8_t *zero_row, int x_signe
  * 7.54-7.65, 144 at 56x56 7.98-8.10 / 7.24-7.26, 288 at 28x28 8.22-8.32 / 7.60-7.65,
  * 576 at 14x14 8.96-9.05 / 8.23-8.28.  blk4: four neighbouring pixels computed together
  * share their weight loads and the pair-row columns they have in common (at stride 1,
- * pixel ox + 2 reads pixel ox's second pair's column). */
+ * pixel ox + 2 reads pixel ox's second pair's column).  Tried and dropped (n25-qir, Zen 3
+ * native, 1 thread, the layer alone, two builds' kernels alternating, 21 rounds, same bytes):
+ * the kernel-row loop with a constant trip count (3) where every kernel row is inside the
+ * image: 1.11-1.17x the time (32 at 112x112, 144 at 56x56, 96 at 112x112 s2, 192 at 28x28). */
 static inline __attribute__((always_inline)) void
 out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g, int KH, int NP,
             int CS, int JS, int blk4, int cb, const tc_qepi_avx2 *vb, int below1,
