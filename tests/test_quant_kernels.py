@@ -115,6 +115,16 @@ def random_conv_case(rng, depthwise=False):
     return group, c, k, cg, kh, kw, st, dl, pads, n, h, wd
 
 
+def assert_layer_exact(layer, x, xz, ref, where):
+    """layer.run(x, xz) gives ref exactly (its shape and dtype)."""
+    n, h, wd = x.shape[:3]
+    y = np.empty(layer.output_shape(n, h, wd), ref.dtype)
+    layer.run(x, xz, y)
+    assert y.shape == ref.shape, where
+    bad = y != ref
+    assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
+
+
 OUT_TYPES = [np.uint8, np.int8, np.int32, np.float32]
 
 
@@ -146,13 +156,9 @@ def test_qconv_is_exact_on_a_grid_of_shapes(ctx, depthwise):
             out = K.QOutput(dtype, bias, None if dtype == np.int32 else scale, zp, lo, hi)
             layer = K.QConv2d(ctx, w, out, st, pads, dl, group, fmt)
             assert layer.depthwise == depthwise
-            y = np.empty(layer.output_shape(n, h, wd), dtype)
-            layer.run(x, xz, y)
-            where = (f"case {case}: {layer.format} C={c} K={k} group={group} kernel {kh}x{kw} "
-                     f"strides {st} dilations {dl} pads {pads} x {x.shape} {x.dtype} -> {dtype}")
-            assert y.shape == ref.shape, where
-            bad = y != ref
-            assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
+            assert_layer_exact(layer, x, xz, ref, f"case {case}: {layer.format} C={c} K={k} "
+                               f"group={group} kernel {kh}x{kw} strides {st} dilations {dl} "
+                               f"pads {pads} x {x.shape} {x.dtype} -> {dtype}")
 
 
 def test_qdepthwise_whole_channel_blocks_is_exact(ctx):
@@ -178,13 +184,8 @@ def test_qdepthwise_whole_channel_blocks_is_exact(ctx):
         out = K.QOutput(dtype, bias, None if dtype == np.int32 else scale, 0, 0, 255)
         layer = K.QConv2d(ctx, w, out, st, pads, dl, c)
         assert layer.depthwise
-        y = np.empty(layer.output_shape(n, h, wd), dtype)
-        layer.run(x, xz, y)
-        where = (f"case {case}: C={c} kernel {kh}x{kw} strides {st} dilations {dl} pads {pads} "
-                 f"x {x.shape} {x.dtype} -> {dtype}")
-        assert y.shape == ref.shape, where
-        bad = y != ref
-        assert not bad.any(), f"{where}: {bad.sum()} of {y.size} differ"
+        assert_layer_exact(layer, x, xz, ref, f"case {case}: C={c} kernel {kh}x{kw} strides {st} "
+                           f"dilations {dl} pads {pads} x {x.shape} {x.dtype} -> {ref.dtype}")
 
 
 def test_products_never_saturate_at_16_bits(ctx):
