@@ -53,7 +53,9 @@ static inline void pair_row(const uint8_t *x, const uint8_t *zero_row, int x_sig
      * ratios, same bytes, 2026-12-03): 32 at 112x112 0.88 / 0.79, 144 at 56x56 0.91 / 0.89,
      * 96 at 112x112 s2 0.88 / 0.86, 192 at 28x28 0.92 / 0.94, 384 at 14x14 0.95 / 0.94, 960
      * at 7x7 0.97 / 0.98.  In int8 MobileNetV2 (qsteps.py --against, min of 100 runs):
-     * features.1-7's depthwise steps 0.85-0.95 of their time, the network's steps 0.988 */
+     * features.1-7's depthwise steps 0.85-0.95 of their time, the network's steps 0.988.
+     * Tried on top (qdw_ab.sh, 21 rounds): at stride 1, each pixel loaded once for the two
+     * columns holding it (channel blocks outer): 0.99-1.02 at 112x112 to 14x14, dropped */
     ptrdiff_t u0 = g->cols, u1 = g->cols;
     if (C % 16 == 0 && g->w - 1 + g->pl - g->dw >= 0) {
         u0 = (g->pl + g->ustep - 1) / g->ustep;
