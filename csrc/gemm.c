@@ -816,9 +816,11 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * 55x55; on the channel-lane tiles (1x1_chan) 256 -> 48 and 384 -> 48 / 64 at 13x13 1.06-1.19,
  * 512 -> 64 0.99, 48 -> 192 and 64 -> 256 1.26-1.88, 128 -> 32 at 27x27 1.06, 256 -> 32 0.95
  * (median 1.03), the classifier 1.07.  The 6-row tile's short last panel (M = 32: 5 x 6 + 2,
- * its 4 FMA chains wait on their latency) costs about a whole panel's time: 256 -> 30 / 32 / 36
- * at 27x27 141 / 154 / 163 us, 512 -> 64 / 66 at 13x13 129 / 130 (one run each, noisy):
- * ~5% of an M = 32 squeeze, ~10 us a SqueezeNet run; not taken up. */
+ * 4 FMA chains waiting on their latency) run as a 2 x 32 tile over two whole strips (8 chains,
+ * the same bits): 128 -> 32 and 256 -> 32 at 27x27 0.995-1.03 of the time, 32 -> 128 1.01-1.03,
+ * 192 -> 32 at 28x28 0.85-0.97, 960 -> 320 and 320 -> 1280 at 7x7 0.90-1.0 (two to four runs
+ * of 20-30 rounds, load 6-7), but 576 -> 160 at 7x7, whose code it does not change (M = 160:
+ * 26 x 6 + 4), 0.86-0.95 in the same runs: nothing beyond the noise, dropped. */
 #define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
 static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 {
