@@ -809,7 +809,18 @@ static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm
  * tile for its 96 cycles of FMAs, not measured),
  * 32 -> 128 at 27x27 77 / 75; the Winograd expand3x3s 0.54-0.87 of onnxruntime's; the
  * classifier 1876 / 1848 (92 of the 100 GF/s FMA peak); the whole run 0.797 (CPU medians).
- * The squeezes and the 55x55 expand1x1s are the ~140 us left to win in these tiles. */
+ * The squeezes and the 55x55 expand1x1s are the ~140 us left to win in these tiles.
+ * Tried without gain on the target (s25, Zen 3, native, 1 thread, lone layers with ReLU, min of
+ * 20 rounds x 10 alternating in one process): SqueezeNet's squeezes with B packed (M <= 64)
+ * 1.05-1.14 of the in-place time at 27x27 and 13x13, 1.23 / 1.44 for 64 -> 16 / 128 -> 16 at
+ * 55x55; on the channel-lane tiles (1x1_chan) 256 -> 48 and 384 -> 48 / 64 at 13x13 1.06-1.19,
+ * 512 -> 64 0.99, 48 -> 192 and 64 -> 256 1.26-1.88, 128 -> 32 at 27x27 1.06, 256 -> 32 0.95
+ * (median 1.03), the classifier 1.07.  The 6-row tile's short last panel (M = 32: 5 x 6 + 2,
+ * 4 FMA chains waiting on their latency) run as a 2 x 32 tile over two whole strips (8 chains,
+ * the same bits): 128 -> 32 and 256 -> 32 at 27x27 0.995-1.03 of the time, 32 -> 128 1.01-1.03,
+ * 192 -> 32 at 28x28 0.85-0.97, 960 -> 320 and 320 -> 1280 at 7x7 0.90-1.0 (two to four runs
+ * of 20-30 rounds, load 6-7), but 576 -> 160 at 7x7, whose code it does not change (M = 160:
+ * 26 x 6 + 4), 0.86-0.95 in the same runs: nothing beyond the noise, dropped. */
 #define TC_GEMM_INPLACE_FEW_ROWS_B (512 * 1024)
 static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 {
@@ -939,7 +950,12 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     if (flops < 2e5)
         T = 1;
     /* Pick the thread grid minimising the largest rectangle, counting the
-     * B packing that every row range repeats. */
+     * B packing that every row range repeats.  Re-measured on the Zen 3 target (s25, native,
+     * 2 threads under SCHED_FIFO, lone layers with ReLU, min of 20 rounds x 10 alternating
+     * with the grid forced in a second build): SqueezeNet's classifier 512 -> 1000 at 13x13
+     * (this rule and the finer cut below: 2 x 4 rectangles) against 2 x 1 1.03, 2 x 2 1.05,
+     * 2 x 8 1.04, 1 x 2 0.97 (median 1.04); its 13x13 squeezes and expand1x1s (2 x 4 and
+     * 2 x 2) against 2 x 1 1.08, 1 x 2 1.16, 2 x 2 1.07 (sums of the six minima): kept. */
     int best_tm = 1, best_tn = 1;
     double best = -1.0;
     for (int tm = 1; tm <= T; tm++) {

@@ -86,7 +86,16 @@ static int group_width(const wg_job *j, int g)
  * Tried and dropped for the 16-tile layers: one chunk, each thread transforming all of the
  * input into its own V and running the products and outputs of its half of the output
  * channel panels (no barrier, U read half by each): SqueezeNet's 48->192 and 64->256 at
- * 13x13, 2 threads, 0.163 / 0.203 ms against 0.166 / 0.197 sharing the phases. */
+ * 13x13, 2 threads, 0.163 / 0.203 ms against 0.166 / 0.197 sharing the phases.
+ * The same split (every tile, half the output channel panels per thread, tc_parallel_for) for
+ * the 49 tiles of 27x27, where whole chunks of 25 + 24 give one thread 2 groups of products
+ * (16 + 9 tiles) and the other 1.5 (16 + 8): dropped too (s25, Zen 3, native, 2 threads under
+ * SCHED_FIFO, 32->128 with ReLU, a C harness alternating both builds, min of 20 rounds x 10,
+ * three runs): 1.06-1.22 of the whole chunks' time.  Also on the target, each layer alone:
+ * F(2x2) against F(4x4) at 13x13 (48->192, 64->256) 1.72-1.75x the time at 1 thread and
+ * 1.83-1.98x at 2, 32->128 at 27x27 1.67x / 1.40x; the prefetch distances WG_PF_U 256 / 512 /
+ * 2048 and WG_PF_X 0 / 8 on SqueezeNet's four 3x3 shapes (8 MB written before each run, x
+ * read back) 0.96-1.06 of the time, as much as two runs of one build differ: kept. */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif
