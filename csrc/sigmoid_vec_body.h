@@ -20,7 +20,17 @@ static inline TC_SV TC_SV_FN(TC_SV x, int silu)
      * Dropped: exp's polynomial at degree 4 (minimax, 2.8e-6 alone; SiLU 3.2e-6, 12
      * operations): EfficientNet-B0 0.952 [0.940-0.961] and within 1.6e-5 of onnxruntime, but
      * YOLOv8n (SiLU after every convolution, test_models_dense) 1.63e-4 from onnxruntime at
-     * 256x256, past issue 12's 1e-4 and twice onnxruntime's own optimized/unoptimized spread. */
+     * 256x256, past issue 12's 1e-4 and twice onnxruntime's own optimized/unoptimized spread.
+     * What bounds it, Zen 3 native (s25, 2026-12-03; a loop of this over 4096 values in L1,
+     * best of 6000 calls per variant alternating, 5 processes; this form 5.1-5.3 TSC cycles
+     * per 8 values): the count of operations, not the chains' latency.  Without the divide
+     * (a multiply) 0.82-0.83 of its time, without the clamp 0.89-0.90, the polynomial by
+     * Estrin (r^2: one operation more, a chain 8 cycles shorter; other bits) 0.95-0.99,
+     * vrcpps and a Newton step for the divide (other bits) 1.16-1.18.  The clamp in the
+     * integer domain (vpminud with -88.9's bits, then vpminsd with 80's: the same bits for
+     * every input, NaNs included, checked on 12288 values) 1.00-1.02.  A table of 2^(j/8)
+     * (vpermps) with a degree-3 polynomial counts 13 operations too: not built.  EfficientNet-
+     * B0's time in this pass (perf, the whole network): 14.5%. */
     if (silu) {
         const TC_SV m = TC_SV_(set1_ps)(12583038.0f); /* 1.5 * 2^23 + 126 */
         TC_SV c = TC_SV_(min_ps)(TC_SV_(set1_ps)(80.0f), TC_SV_(max_ps)(TC_SV_(set1_ps)(-88.9f), x));

@@ -120,6 +120,16 @@ IR_BAND_S2_MIN_W = 96
 # the 28x28 E=192 (602 KB) and 14x14 E=576 (451 KB) blocks run in bands too, since their
 # expanded and depthwise tensors no longer fit L2 together: features.11-.13 1.102
 # [1.089-1.116] of the unfused time, features.5-.6 1.014 [0.997-1.029], the network 1.032.
+# Session 25, the same target (the planning alone changed in one process, the same bits,
+# median [25-75%] of the current plan's time; the host loaded, where a plan compared with itself
+# read 0.94-1.06): the 3x3/2 blocks of 0.6-1.5 MB banded too: MobileNetV2's features.7 (32-192
+# at 28x28) 0.955 [0.916-0.981] and 0.951 [0.911-0.974] (21 and 31 rounds), MobileNetV3-Large's
+# features.7 (40-240 at 28x28) 0.941, 1.017 and 1.024 [0.932-1.053], ShuffleNetV2's stage2.0
+# branch 0.953 [0.889-1.073]; whole networks (41 rounds) 0.993, 1.016 and 0.996: left.
+# MobileNetV3-Large's features.3 (24-72-24 at 56x56) at 160 / 640 KB bands or unfused 1.022 /
+# 1.017 / 1.014: flat.  Its features.2 (16-64-24 at 112x112, 3x3/2) runs 1.26-1.33 of
+# onnxruntime's time (0.94-1.05 ms against 0.77-0.79): perf, the GEMM tile 60% (the 16-deep
+# expansion and the projection), the split depthwise 15%, the column split of the input 7%.
 
 
 def fuse_min_bytes(c0, strides):

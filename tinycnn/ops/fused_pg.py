@@ -64,7 +64,12 @@ PG_BAND_BYTES = 512 * 1024
 # / unbanded: MobileNetV3-Large's features.4 (24-72 at 56x56, 5x5/2, 0.9 MB) 1.156 [1.12-1.19],
 # EfficientNet-B0's features.3.0 (1.8 MB) 1.114 [1.09-1.15] at band 4, 1.155 at 8, 1.081 at
 # 14; and features.2.0 (4.8 MB) unbanded 1.253 [1.21-1.30] of banded, bands 8 / 2 against the
-# planned 4 0.993 / 1.045.  The threshold holds there.
+# planned 4 0.993 / 1.045.  The threshold holds there.  Again there (s25, 2026-12-03 17:1x,
+# the planning alone changed in one process, the same bits, 15-21 rounds, median [25-75%] of
+# the unbanded time): stride 1 banded too (EfficientNet-B0's features.2.1, 24-144 at 56x56,
+# 1.8 MB, with its SE and projection) 1.115 [1.066-1.136], at 160 KB bands 1.113
+# [1.068-1.129]; the 3x3/2 pair of features.4.0 (40-240 at 28x28, 0.75 MB) banded 1.051
+# [1.031-1.079].
 PD_FUSE_MIN_BYTES = 3_000_000
 
 
