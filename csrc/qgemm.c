@@ -525,7 +525,19 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * chunks) over the 1-thread work: about 1.0 (0.91-1.20 per step), within the noise (timing
  * each chunk by CLOCK_THREAD_CPUTIME_ID, a 2 us syscall here, had read as 1.16: per-chunk
  * timings need the vDSO clock); the U7S8 split redone per column chunk (4 x at 7x7, 2 x at
- * 14x14) is about 0.6% of the 2-thread run. */
+ * 14x14) is about 0.6% of the 2-thread run.
+ * On the AMD EPYC Zen 3, native (n25-q2t, 2026-12-03), with both cores given to the timed
+ * process (chrt -f 10; the host at load 6-8 otherwise leaves a 2-thread run 3-6x slower):
+ * ResNet-50 int8's steps scale as onnxruntime's, 1 -> 2 threads 1.97 (sum of the step
+ * medians, 49.5 -> 25.6 ms; 1.8-2.2 per step, the fc 1.32) against onnxruntime's 2.01
+ * (mt_procs.py --fifo, its good processes; 1.94 over all), and tinycnn / onnxruntime (alt.py under chrt) is 0.88-0.91 at 1
+ * thread, 0.89-0.93 at 2: what 2 threads lose against it is the 1-thread gap, not the split.
+ * Tried and dropped there: 2 threads take a product of at most TC_QMB_WHOLE rows as one row
+ * block too, its columns in 8 chunks (each thread streams its half of the weights once, not
+ * twice: a column chunk of the 7x7 3x3 layers, 590 KB, does not stay in the 512 KB L2):
+ * ResNet-50 int8 at 2 threads (alt.py under chrt, 12 x 4 runs) 0.994, 1.042, 1.031 of the
+ * base's wall, its 7x7 layers within 2% (in one process, 16 x 3 runs, twice), MobileNetV2
+ * int8's 7x7 projections 1.08-1.12 (960 -> 320 with the residual 0.152 -> 0.165 ms). */
 static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = d->qmb / mr;
@@ -592,7 +604,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * kernels from kpad 96 for every product: MobileNetV2's projections to 24 channels (K = 96
  * and 144) 1.19-1.34 (their half panels over 50% more tiles), K = 160 at 7x7 1.05-1.07,
  * K = 96 at 14x14 (N = 576) unchanged; from kpad 64 with these sizes: ResNet-50's layer1
- * downsample 1.09, its conv3 0.95-0.96. */
+ * downsample 1.09, its conv3 0.95-0.96.  From kpad 64 again on the AMD EPYC Zen 3, native
+ * (n25-q2t, 2026-12-03, in the model, 1 thread under chrt, one process, both orders): the
+ * conv3 layers (the residual fused) 0.96-1.07 of their time, the downsample 1.06 and 0.98,
+ * within what the layers it does not touch moved (0.91-1.03): nothing to keep. */
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
@@ -1017,6 +1032,13 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                         __builtin_prefetch(next + l * 64, 0, 2);
                 ptrdiff_t at = ((ptrdiff_t)(m0 + r) * d->ldy + n0) * ysz;
                 char *y = (char *)d->y + at;
+                /* Tried and dropped (n25-q2t, Zen 3 native): the residual's rows of the
+                 * next block (and of a thread's first) prefetched at each block's start;
+                 * ResNet-50 int8's layer1 and layer2 conv3 (the residual fused, 800 and
+                 * 400 KB, from L3) ran 1.05-1.10 of their time with prefetchw, 0.90-0.99
+                 * with prefetcht1 (1.05 at 2 threads), but its layers without a residual
+                 * moved by as much (-6% to +5%) between the two builds' sessions in one
+                 * process (1 thread, chrt, 16 x 3 runs, five runs): no gain to show. */
                 if (e.residual)
                     e.r = (const char *)e.residual->r + at;
                 if (split) {
