@@ -391,6 +391,12 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
  * 24 -> 72 0.96, 16 -> 64 at 55x55 0.94, 48 -> 48 at 56x56 0.97, but 32 -> 16 at 112x112 (16
  * rows: 12 + 4 against one sweep) 1.02-1.07; not taken (s20's networks did not show 48 rows'
  * lone gain): a lead for M > 16, to be measured in the networks. */
+/* Re-measured on the target with strip16_fixed (Zen 3, native, 1 thread, 2026-12-03 18:1x, load
+ * 6-8 on 2 cores), 24 / 12 rows on a cold C: lone layers (pointwise_ab.c, median of 200 pairs)
+ * 16 -> 64 at 55x55 0.94, 16 -> 72 and 24 -> 144 at 56x56 0.97 / 0.95, 16 -> 48 and 32 -> 48 at
+ * 112x112 0.93 / 0.94, 16 -> 96 1.01, 32 -> 16 1.06; the networks in one process
+ * (subgraph_shapes.py, 15 rounds, median): SqueezeNet 1.016, RegNetY 0.996, V3-Small 1.019.
+ * Not taken. */
 static int gemm_mstep(int kc, int cold_c)
 {
     return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC : cold_c ? TC_GEMM_MC_COLD : TC_GEMM_MC_SHALLOW;

@@ -192,11 +192,13 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
      * all caches): start fetching them now, they land during the FMA loop. */
     /* over the tile's rows (a constant: unrolled, a shallow tile's loop cost as much as
      * its prefetches), those past mr skipped */
+    if (kc >= TC_GEMM_PF_C_MIN_K) {
 #pragma GCC unroll 6
-    for (int i = 0; i < rows; i++) {
-        if (i < mr) {
-            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        for (int i = 0; i < rows; i++) {
+            if (i < mr) {
+                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+                _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+            }
         }
     }
     if ((flags & TC_UK_FIRST) && e->residual) {
@@ -400,6 +402,135 @@ TC_TILES_OF_ROWS(6)
 #undef TC_TILES_OF_ROWS
 #undef TC_TILE16
 
+/* np whole 6x16 tiles of one 16-column strip of B in place (tile16_panels's) for one K block
+ * with flags FIRST | LAST and no column bias, with a bias or none, a residual or none and one
+ * activation KIND of tc_tile_act_fixed, all three constants: a small loop of its own, where
+ * tile_6x16_avx2's general epilogue (per-row tests, row addresses reloaded from the stack: a
+ * third of a 16 -> 64 layer's samples outside its K loop, perf on Zen 3) cost as much as a few
+ * k steps.  Each output the same FMA sequence (from zero, k ascending) and store_tile_fixed's
+ * operations in its order: the same bits.  Zen 3, native, 1 thread, lone layers with bias and
+ * ReLU or Clip (pointwise_ab.c, median of 200-300 alternating pairs, 2026-12-03 17:3x, load
+ * 6-8 on 2 cores), against the tiles (both without C's prefetch below K = 40): 16 -> 64 at 28x28
+ * 0.93 and 0.89, at 55x55 0.89, 16 -> 72 at 56x56 0.85, 16 -> 96 at 112x112 0.89, 24 -> 144
+ * at 56x56 0.89, 24 -> 72 0.91, 32 -> 48 at 112x112 0.93, 32 -> 16 0.95; 40 -> 240 at 28x28
+ * 0.91, 48 -> 48 at 56x56 0.92, 64 -> 64 at 28x28 0.93, 96 -> 576 at 14x14 0.95; the 14x14
+ * and 7x7 layers of pointwise_ab.c's default list 0.92-1.00 of the base, none slower beyond
+ * the noise (7x7 maps run the 16 + 17-column tiles, not this).  With TC_GEMM_PF_C_MIN_K, whole
+ * networks in one process against the base (subgraph_shapes.py --against, 12-20 rounds, median
+ * [25-75%], 17:56-18:05, load 6-8): SqueezeNet 0.964 [0.882-1.025], MobileNetV2 0.956
+ * [0.916-0.993], MnasNet 0.973 [0.958-1.006], V3-Small 0.976 [0.926-1.078], RegNetY 0.986
+ * [0.874-1.033], EfficientNet-B0 0.904 [0.806-1.017], V3-Large 0.967 [0.940-0.992] (a first
+ * run in a slow spell 1.08 [1.00-1.17]), ResNet-50 1.007 [0.917-1.047], ShuffleNetV2 0.997. */
+static inline __attribute__((always_inline)) void strip16_fixed(
+    int kc, const float *a, ptrdiff_t astride, int np, const float *b, ptrdiff_t ldb, float *c,
+    ptrdiff_t ldc, const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a,
+    const int HAS_BIAS, const int HAS_RES, const int KIND)
+{
+    act.kind = KIND;
+    for (int p = 0; p < np; p++, a += astride, c += MR * ldc, res += HAS_RES ? MR * ldr : 0) {
+        __m256 acc[2 * MR];
+#pragma GCC unroll 12
+        for (int j = 0; j < 2 * MR; j++)
+            acc[j] = _mm256_setzero_ps();
+        if (kc >= TC_GEMM_PF_C_MIN_K) {
+#pragma GCC unroll 6
+            for (int i = 0; i < MR; i++) {
+                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+                _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+            }
+        }
+        if (HAS_RES) {
+#pragma GCC unroll 6
+            for (int i = 0; i < MR; i++) {
+                _mm_prefetch((const char *)(res + i * ldr), _MM_HINT_T0);
+                _mm_prefetch((const char *)(res + i * ldr + NR - 1), _MM_HINT_T0);
+            }
+        }
+        const float *ak = a, *bk = b;
+#define TC_SSTEP(PF)                                                                              \
+    do {                                                                                          \
+        if (PF)                                                                                   \
+            _mm_prefetch((const char *)(ak + pf_a), _MM_HINT_T0);                                 \
+        const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);                      \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)                                      \
+        {                                                                                         \
+            const __m256 av = _mm256_broadcast_ss(ak + i);                                        \
+            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);                                     \
+            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);                             \
+        }                                                                                         \
+        ak += MR;                                                                                 \
+        bk += ldb;                                                                                \
+    } while (0)
+        if (pf_a) {
+#pragma GCC unroll 4
+            for (int k = 0; k < kc; k++)
+                TC_SSTEP(1);
+        } else {
+#pragma GCC unroll 4
+            for (int k = 0; k < kc; k++)
+                TC_SSTEP(0);
+        }
+#undef TC_SSTEP
+        float *ci = c;
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++, ci += ldc) {
+            __m256 r0 = acc[2 * i], r1 = acc[2 * i + 1];
+            if (HAS_BIAS) {
+                const __m256 bi = _mm256_broadcast_ss(bias + p * MR + i);
+                r0 = _mm256_add_ps(r0, bi);
+                r1 = _mm256_add_ps(r1, bi);
+            }
+            if (HAS_RES) {
+                r0 = _mm256_add_ps(r0, _mm256_loadu_ps(res + i * ldr));
+                r1 = _mm256_add_ps(r1, _mm256_loadu_ps(res + i * ldr + 8));
+            }
+            _mm256_storeu_ps(ci, tc_act_avx2(act, r0));
+            _mm256_storeu_ps(ci + 8, tc_act_avx2(act, r1));
+        }
+    }
+}
+
+typedef void (*strip16_fn)(int kc, const float *a, ptrdiff_t astride, int np, const float *b,
+                           ptrdiff_t ldb, float *c, ptrdiff_t ldc, const float *bias,
+                           const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a);
+#define TC_STRIP(NAME, HAS_BIAS, HAS_RES, KIND)                                                    \
+    static __attribute__((flatten)) void NAME(int kc, const float *a, ptrdiff_t astride, int np,   \
+                                              const float *b, ptrdiff_t ldb, float *c,             \
+                                              ptrdiff_t ldc, const float *bias, const float *res,  \
+                                              ptrdiff_t ldr, tc_act_k act, int pf_a)               \
+    {                                                                                              \
+        strip16_fixed(kc, a, astride, np, b, ldb, c, ldc, bias, res, ldr, act, pf_a, HAS_BIAS,     \
+                      HAS_RES, KIND);                                                            \
+    }
+#define TC_STRIPS(KN, KIND)                                                                        \
+    TC_STRIP(strip16_##KN, 0, 0, KIND)                                                             \
+    TC_STRIP(strip16_b_##KN, 1, 0, KIND)                                                           \
+    TC_STRIP(strip16_r_##KN, 0, 1, KIND)                                                           \
+    TC_STRIP(strip16_br_##KN, 1, 1, KIND)                                                          \
+    static const strip16_fn strip16_##KN##_of[4] = {strip16_##KN, strip16_b_##KN, strip16_r_##KN, \
+                                                     strip16_br_##KN};
+TC_STRIPS(none, TC_ACT_NONE)
+TC_STRIPS(relu, TC_ACT_RELU)
+TC_STRIPS(clip, TC_ACT_CLIP)
+TC_STRIPS(hswish, TC_ACT_HARD_SWISH)
+#undef TC_STRIPS
+#undef TC_STRIP
+
+/* The strip16_fixed kernel of this epilogue, or NULL (tile16_panels) */
+static strip16_fn strip16_pick(int flags, const tc_tile_epi *e)
+{
+    if (flags != (TC_UK_FIRST | TC_UK_LAST) || e->col_bias)
+        return NULL;
+    const int v = (e->bias != NULL) + 2 * (e->residual != NULL);
+    switch (e->act.kind) {
+    case TC_ACT_NONE: return strip16_none_of[v];
+    case TC_ACT_RELU: return strip16_relu_of[v];
+    case TC_ACT_CLIP: return strip16_clip_of[v];
+    case TC_ACT_HARD_SWISH: return strip16_hswish_of[v];
+    default: return NULL;
+    }
+}
+
 /* np whole 6x16 tiles of one 16-column strip of B in place: A panels at a + p astride, C rows
  * p MR.. (the epilogue's row data offset so).  One call for the strip's whole panels, where a
  * call per tile paid its prologue and epilogue (saved registers, the realigned stack, the
@@ -564,7 +695,13 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
             /* the whole panels in one call */
             const int whole = mr / MR < na ? mr / MR : na;
             const tc_tile_epi t = tc_tile_epi_shift(e, 0, h);
-            tile16_panels(kc, a, astride, whole, b + h, ldb, c + h, ldc, flags, &t, pf_a);
+            const strip16_fn strip = strip16_pick(flags, &t);
+            if (strip) {
+                const tc_act_k act = {t.act.kind, t.act.alpha, t.act.beta};
+                strip(kc, a, astride, whole, b + h, ldb, c + h, ldc, t.bias, t.residual, t.ldr, act,
+                      pf_a);
+            } else
+                tile16_panels(kc, a, astride, whole, b + h, ldb, c + h, ldc, flags, &t, pf_a);
             p = whole;
         }
         for (; p < na && p * MR < mr; p++) {

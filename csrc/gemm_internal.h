@@ -71,6 +71,20 @@
 #define TC_GEMM_PF_A_L1_BYTES (16 * 1024)
 #endif
 
+/* The AVX2 tiles prefetch the rows of C they will store only from this K block depth on: below
+ * it the prefetches (two per row of C, one uop each) cost more than they hide.  Zen 3, native,
+ * 1 thread, lone layers with bias and ReLU (pointwise_ab.c, 20-30 rounds x 10, 2026-12-03
+ * 17:2x, load 4-7 on 2 cores), without / with: 16 -> 64 at 16x16, 28x28, 55x55 0.93, 0.92,
+ * 0.90 (0.94 with 8 MB written before each run), 16 -> 72 at 56x56 0.95, 24 -> 72 0.98; from
+ * K = 40 on nothing won (40 -> 240, 48 -> 48, 64 -> 64: 1.00-1.03 at min), nor on the 14x14 and
+ * 7x7 layers of K 64..1152 (0.98-1.01 at min).  K = 32 is mixed (with strip16_fixed, median of
+ * 100-300 alternating pairs, 17:4x), with / without: 32 -> 48 at 112x112 0.87 (C of 2.4 MB; 0.87
+ * with 8 MB written before each run), 32 -> 16 1.02 (0.98), 32 -> 64 and 32 -> 192 at 28x28
+ * 1.02: it keeps the prefetch. */
+#ifndef TC_GEMM_PF_C_MIN_K
+#define TC_GEMM_PF_C_MIN_K 32
+#endif
+
 /* The K blocks of the driver: equal blocks of at most KC (576 = 2 x 288, not
  * 256 + 256 + 64: fewer passes over C).  Packed A is laid out by the same
  * blocks, so one block of it is a single sequential stream. */
