@@ -164,8 +164,8 @@ def test_qconv_is_exact_on_a_grid_of_shapes(ctx, depthwise):
 def test_qdepthwise_whole_channel_blocks_is_exact(ctx):
     """Depthwise layers of 16, 32 and 48 channels (whole blocks of 16: the AVX2 pair rows'
     run over the columns inside the row, tc_qdw_pair_row_avx2) on rows up to 40 wide,
-    against the exact reference: strides, dilations, pads past the kernel, rows narrower
-    than the kernel's reach, signed and unsigned inputs."""
+    against the exact reference: strides, dilations, pads past the kernel, rows as narrow
+    as the kernel's reach, signed and unsigned inputs."""
     rng = np.random.default_rng(16)
     for case in range(40):
         _, _, _, _, kh, kw, st, dl, pads, n, h, _ = random_conv_case(rng, True)
