@@ -127,6 +127,21 @@ static inline __attribute__((always_inline)) void store_tile_fixed(float *c, ptr
     }
 }
 
+/* Prefetch the 16 floats of rows [0, min(rows, mr)) of p (row stride ld): C or the residual
+ * an epilogue will read and write.  rows a constant: unrolled, those past mr skipped (a
+ * shallow tile's loop cost as much as its prefetches). */
+static inline __attribute__((always_inline)) void prefetch_rows16(const float *p, ptrdiff_t ld,
+                                                                   int rows, int mr)
+{
+#pragma GCC unroll 6
+    for (int i = 0; i < rows; i++) {
+        if (i < mr) {
+            _mm_prefetch((const char *)(p + i * ld), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p + i * ld + NR - 1), _MM_HINT_T0);
+        }
+    }
+}
+
 /* a: [kc][6]  b: row k at b + k ldb (packed: ldb = 16)  c: [mr, nr] (leading
  * dimension ldc).  12 ymm accumulators, 2 for B, 1 for the A broadcast.
  * masked: B read in place with only its columns [0, nr) loaded.
@@ -190,26 +205,10 @@ static inline __attribute__((always_inline)) void tile_6x16_avx2(
     /* The epilogue reads C (partial sums of earlier K blocks, often from L3)
      * and the residual, and writes C (first touch of a large output misses
      * all caches): start fetching them now, they land during the FMA loop. */
-    /* over the tile's rows (a constant: unrolled, a shallow tile's loop cost as much as
-     * its prefetches), those past mr skipped */
-    if (kc >= TC_GEMM_PF_C_MIN_K) {
-#pragma GCC unroll 6
-        for (int i = 0; i < rows; i++) {
-            if (i < mr) {
-                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-                _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-            }
-        }
-    }
-    if ((flags & TC_UK_FIRST) && e->residual) {
-#pragma GCC unroll 6
-        for (int i = 0; i < rows; i++) {
-            if (i < mr) {
-                _mm_prefetch((const char *)(e->residual + i * e->ldr), _MM_HINT_T0);
-                _mm_prefetch((const char *)(e->residual + i * e->ldr + NR - 1), _MM_HINT_T0);
-            }
-        }
-    }
+    if (kc >= TC_GEMM_PF_C_MIN_K)
+        prefetch_rows16(c, ldc, rows, mr);
+    if ((flags & TC_UK_FIRST) && e->residual)
+        prefetch_rows16(e->residual, e->ldr, rows, mr);
     __m256 cx = _mm256_setzero_ps(); /* extra: column 16, rows in lanes 0..5 */
     /* A plain loop: gcc allocates the 12 accumulators without spills (a
      * hand-unrolled body spilled and ran ~8% slower).  packed A is one stream (a K
@@ -432,20 +431,10 @@ static inline __attribute__((always_inline)) void strip16_fixed(
 #pragma GCC unroll 12
         for (int j = 0; j < 2 * MR; j++)
             acc[j] = _mm256_setzero_ps();
-        if (kc >= TC_GEMM_PF_C_MIN_K) {
-#pragma GCC unroll 6
-            for (int i = 0; i < MR; i++) {
-                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-                _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-            }
-        }
-        if (HAS_RES) {
-#pragma GCC unroll 6
-            for (int i = 0; i < MR; i++) {
-                _mm_prefetch((const char *)(res + i * ldr), _MM_HINT_T0);
-                _mm_prefetch((const char *)(res + i * ldr + NR - 1), _MM_HINT_T0);
-            }
-        }
+        if (kc >= TC_GEMM_PF_C_MIN_K)
+            prefetch_rows16(c, ldc, MR, MR);
+        if (HAS_RES)
+            prefetch_rows16(res, ldr, MR, MR);
         const float *ak = a, *bk = b;
 #define TC_SSTEP(PF)                                                                              \
     do {                                                                                          \
@@ -676,6 +665,8 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
                                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int mr,
                                  int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
+    /* the whole panels' kernel: the shift per strip keeps what it depends on */
+    const strip16_fn strip = strip16_pick(flags, e);
     for (int h = 0; h < nr; h += NR) {
         if (nr - h <= TC_TAIL_MAX) {
             /* the last 1..4 columns: rows in the lanes (tile_tail_avx2), two panels a call */
@@ -695,7 +686,6 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
             /* the whole panels in one call */
             const int whole = mr / MR < na ? mr / MR : na;
             const tc_tile_epi t = tc_tile_epi_shift(e, 0, h);
-            const strip16_fn strip = strip16_pick(flags, &t);
             if (strip) {
                 const tc_act_k act = {t.act.kind, t.act.alpha, t.act.beta};
                 strip(kc, a, astride, whole, b + h, ldb, c + h, ldc, t.bias, t.residual, t.ldr, act,
