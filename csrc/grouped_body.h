@@ -96,7 +96,18 @@
  * transformed inputs broadcast, 12 tiles at a time in L1; max error 1.4e-6 of outputs
  * ~3): 0.96-0.98 of this kernel's time at 14x14 and 28x28, 1.27 at 7x7 (16 tiles for 49
  * outputs).  Its products take half of this kernel's time for 39% of its FMAs; the
- * interleaving copy and the transforms as much again. */
+ * interleaving copy and the transforms as much again.
+ * Zen 4 (s26, AVX2, 1 thread, benchmarks/gc_ab.c, 20 calls x 9-11 rounds, same bits): the
+ * stride-2 layers run at 51-67 GFLOP/s where the stride-1 ones run at 65-86 (104@56 s2
+ * 56-65, 104@28 s1 73-86, same outputs and FMAs): perf gives the copy 22% of 104@56 s2 (4x
+ * the input values per output, each split into phases), the blocks the rest, at about the
+ * stride-1 blocks' speed.  Tried and left: each group's blocks in chunks of 2 or 4 output
+ * rows, both blocks of the group per chunk (the group's phase planes, 58 KB at 104@56 s2,
+ * re-read from L1 by the second block instead of L2): 1.00-1.14 of the time.  In the network
+ * (mt_steps.py --stat min, 10 rounds, per step against onnxruntime's nodes) the grouped
+ * layers take about 1.46 ms of RegNetY-400MF's 8.5 (the fused 1x1 + grouped steps less
+ * onnxruntime's 1x1 nodes; onnxruntime's grouped nodes 2.32 of 10.4), the stride-2 ones 0.67
+ * of it at 60-66 GFLOP/s: the lever left there (the 1x1 layers run level with onnxruntime's). */
 static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
                      ptrdiff_t ldy, const float *w, int nk, const float *bias,
                      const float *residual, const tc_act_k *act, float *y, const char *pf,

@@ -32,6 +32,9 @@ from .fused_ir import _conv_args
 # benchmarks/subgraph_shapes.py --against the base, 15 rounds, median of per-round ratios
 # [25-75%], 2026-12-03 14:1x, loaded host): block2-0 (1.3 MB) left unfused (a 2 MB threshold)
 # ran 1.052 [1.006-1.092] and 1.011 [0.936-1.052] of its time fused: the threshold holds.
+# AMD Zen 4 (1 MiB L2, AVX2 emulation, s26, 21 rounds, the same bits): a 600 KB threshold,
+# which fuses block3-0 (0.65 MB), ran its block 1.003 [0.963-1.049] and its pair 1.056
+# [1.006-1.091] of the unfused time (not measured on the Zen 3, whose L2 is half as large).
 PG_FUSE_MIN_BYTES = 1_000_000
 # A band's slot (1x1 rows with the halo + grouped rows) at most this many bytes: the best
 # bands above, 8 rows, take 451 KB (block1-0) and 489 KB (block2-0); 16 rows, 0.9 MB, lose.
