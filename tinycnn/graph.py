@@ -426,7 +426,8 @@ def _fuse_conv(g, keep):
     and left (s26, AVX2 emulation, Zen 4, 1 thread, subgraph_shapes.py --against the base, 21
     rounds): the block's last Conv taking the Add instead, the shortcut in its own place
     right after the block input: block1-0 0.991 [0.968-1.019], block2-0 0.999, RegNetY-400MF
-    1.001 [0.983-1.010], and the whole network not bit-identical (the two blocks were).
+    1.001 [0.983-1.010]; blocks 1-0 to 3-5 bit-identical, block4-0 not (its 7x7 last Conv
+    with the residual rounds otherwise than the shortcut with it).
     """
     replaced = {}   # id(absorbed node) -> None (drop) ; id(last node) -> fused node
     for conv in g.nodes:
