@@ -229,7 +229,17 @@ out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
  * 8 sums, the kernel row's 2 NP weight vectors and the output stage's constants in
  * registers, with no test inside a row but the block loop's.  Pixels in blocks of 4 (a
  * load and vpmaddwd per pixel and pair of taps, the weights loaded once per kernel row and
- * block), then 2, then 1: no overhang. */
+ * block), then 2, then 1: no overhang.
+ * Measured (n26-qdw, AMD EPYC Zen 4 emulating the AVX2 target, 2026-12-04, same bytes): the
+ * layer alone against out_block16 (qdw_ab, 15 rounds, median of per-round ratios) 0.71-0.78
+ * at 3x3 (32 at 112x112 to 960 at 7x7, strides 1 and 2), 5x5 0.66-0.76 at 28x28 to 56x56
+ * but 672 at 14x14 stride 2 0.89 and 1152 at 7x7 0.82: on 7-row maps the zero-weighted
+ * rows are 6 of 35 (a copy for 3 present rows would take most of it back; EfficientNet-B0's
+ * four 7x7 layers are about 0.15 of its 0.9 ms of depthwise steps).  The 3x3 block of 4
+ * pixels is 171 instructions (48 vpmaddwd, 48 vpaddd, 24 of requantization, about 10 of
+ * packs and clamps, 12 weight loads): about 8 vector operations per pixel and 16 channels
+ * above the 24 of the sums; its remaining waste is the odd tap's weight of 0 (6 vpmaddwd
+ * for 9 taps).  The pair rows are now about a fifth of the layer (32 at 112x112). */
 #define DWK_KEEP(c) __asm__("" : "+x"(c))
 /* pixel q's pairs of taps from kernel row p: the sums in registers as they go (without
  * DWK_KEEP GCC reassociates each pixel's chain of additions into a tree over all its
@@ -266,44 +276,35 @@ dwk_row(const int16_t *const *pk, const __m256i *const *wk, int KH, ptrdiff_t cs
 #pragma GCC unroll 5
     for (int r = 0; r < KH; r++)
         p[r] = pk[r];
+    /* each kernel row's weights, its pixels' taps (the statements), then adv columns on */
+#define DWK_ROWS(adv, ...)                                                                   \
+    _Pragma("GCC unroll 5") for (int r = 0; r < KH; r++) {                                  \
+        DWK_WEIGHTS(wk[r]);                                                                  \
+        __VA_ARGS__;                                                                         \
+        p[r] += (adv) * cs;                                                                  \
+    }
     int ox = 0;
     for (; ox + 4 <= ow; ox += 4, y += 4 * ldy) {
         __m256i a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1;
         __m256i a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
-#pragma GCC unroll 5
-        for (int r = 0; r < KH; r++) {
-            DWK_WEIGHTS(wk[r]);
-            DWK_TAPS(0, a00, a01, p[r]);
-            DWK_TAPS(1, a10, a11, p[r]);
-            DWK_TAPS(2, a20, a21, p[r]);
-            DWK_TAPS(3, a30, a31, p[r]);
-            p[r] += 4 * cs;
-        }
+        DWK_ROWS(4, DWK_TAPS(0, a00, a01, p[r]); DWK_TAPS(1, a10, a11, p[r]);
+                 DWK_TAPS(2, a20, a21, p[r]); DWK_TAPS(3, a30, a31, p[r]));
         tc_qstore_2rows_clamp_avx2(a00, a01, a10, a11, &v0, &k, clamp_hi, y, y + ldy);
         tc_qstore_2rows_clamp_avx2(a20, a21, a30, a31, &v0, &k, clamp_hi, y + 2 * ldy,
                                    y + 3 * ldy);
     }
     if (ox + 2 <= ow) {
         __m256i a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1;
-#pragma GCC unroll 5
-        for (int r = 0; r < KH; r++) {
-            DWK_WEIGHTS(wk[r]);
-            DWK_TAPS(0, a00, a01, p[r]);
-            DWK_TAPS(1, a10, a11, p[r]);
-            p[r] += 2 * cs;
-        }
+        DWK_ROWS(2, DWK_TAPS(0, a00, a01, p[r]); DWK_TAPS(1, a10, a11, p[r]));
         tc_qstore_2rows_clamp_avx2(a00, a01, a10, a11, &v0, &k, clamp_hi, y, y + ldy);
         ox += 2, y += 2 * ldy;
     }
     if (ox < ow) { /* the last pixel stored twice over itself */
         __m256i a00 = bias0, a01 = bias1;
-#pragma GCC unroll 5
-        for (int r = 0; r < KH; r++) {
-            DWK_WEIGHTS(wk[r]);
-            DWK_TAPS(0, a00, a01, p[r]);
-        }
+        DWK_ROWS(1, DWK_TAPS(0, a00, a01, p[r]));
         tc_qstore_2rows_clamp_avx2(a00, a01, a00, a01, &v0, &k, clamp_hi, y, y);
     }
+#undef DWK_ROWS
 }
 #undef DWK_TAPS
 #undef DWK_WEIGHTS
@@ -367,6 +368,7 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
      * 2-3% slower, 960 at 7x7 within noise (27.5 / 26.4-29.0 us min): dropped */
     const int blk = g->ow >= 16;
     const int below1 = g->scale_below1;
+    /* 3x3 and 5x5 to bytes without a residual: dwk_rows; the rest out_block16's way */
     int inside = 0;
     for (int ky = 0; ky < g->KH; ky++)
         inside |= prows[ky] != NULL;

@@ -840,7 +840,16 @@ def test_depthwise_byte_store_with_scales_past_1_and_narrow_ranges(ctx, case):
     x = x.astype(np.int8 if signed_x else np.uint8)
     xz = int(rng.integers(-128, 128) if signed_x else rng.integers(0, 256))
     w = rng.integers(-128, 128, (c, 3, 3, 1)).astype(np.int16)
-    acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (1, 1, 1, 1), (1, 1), c)
+    check_depthwise_bytes(ctx, rng, x, xz, w, 1, (1, 1, 1, 1), f"3x3 C={c} {h}x{wd}")
+
+
+def check_depthwise_bytes(ctx, rng, x, xz, w, st, pads, what):
+    """The depthwise layer of weights w [C, KH, KW, 1] at stride st over x (zero point xz) to
+    both 8-bit types, each with a random zero point and bias, scales past 1 (clamped) or all
+    below 1, and the type's range, a fused ReLU's and a narrow one: against the int64
+    reference."""
+    c = w.shape[0]
+    acc = conv_reference(x.astype(np.int64), xz, w, (st, st), pads, (1, 1), c)
     bias = rng.integers(-3000, 3000, c).astype(np.int32)
     acc = acc + bias
     for dtype in (np.uint8, np.int8):
@@ -852,13 +861,13 @@ def test_depthwise_byte_store_with_scales_past_1_and_narrow_ranges(ctx, case):
                 scale = (scale * 1e-3).astype(np.float32)
             for lo, hi in ((info.min, info.max), (zp, info.max), (info.min + 40, info.max - 50)):
                 out = K.QOutput(dtype, bias, scale, zp, lo, hi)
-                layer = K.QConv2d(ctx, w, out, (1, 1), (1, 1, 1, 1), (1, 1), c)
+                layer = K.QConv2d(ctx, w, out, (st, st), pads, (1, 1), c)
                 assert layer.depthwise
-                y = np.empty(layer.output_shape(1, h, wd), dtype)
+                y = np.empty(layer.output_shape(x.shape[0], x.shape[1], x.shape[2]), dtype)
                 layer.run(x, xz, y)
                 ref = output_of(acc, dtype, scale, zp, lo, hi)
                 bad = y != ref
-                assert not bad.any(), (f"C={c} {h}x{wd} x {x.dtype} zp {xz} -> {dtype.__name__} "
+                assert not bad.any(), (f"{what} x {x.dtype} zp {xz} -> {dtype.__name__} "
                                        f"zp {zp} [{lo}, {hi}] scales from {scale.min():.3g}: "
                                        f"{bad.sum()} of {y.size} differ")
 
@@ -881,28 +890,8 @@ def test_depthwise_3x3_5x5_byte_rows_are_exact(ctx, case):
         x = x.astype(np.int8 if signed_x else np.uint8)
         xz = int(rng.integers(-128, 128) if signed_x else rng.integers(0, 256))
         w = rng.integers(-128, 128, (c, k, k, 1)).astype(np.int16)
-        pads = (k // 2,) * 4
-        acc = conv_reference(x.astype(np.int64), xz, w, (st, st), pads, (1, 1), c)
-        bias = rng.integers(-3000, 3000, c).astype(np.int32)
-        acc = acc + bias
-        for dtype in (np.uint8, np.int8):
-            info = np.iinfo(dtype)
-            zp = int(rng.integers(info.min, info.max))
-            for scale_lo in (0.5, 1e-3):
-                scale = (rng.random(c) * 3.5 + scale_lo).astype(np.float32)
-                if scale_lo < 0.5:
-                    scale = (scale * 1e-3).astype(np.float32)
-                for lo, hi in ((info.min, info.max), (zp, info.max), (info.min + 40, info.max - 50)):
-                    out = K.QOutput(dtype, bias, scale, zp, lo, hi)
-                    layer = K.QConv2d(ctx, w, out, (st, st), pads, (1, 1), c)
-                    assert layer.depthwise
-                    y = np.empty(layer.output_shape(1, h, wd), dtype)
-                    layer.run(x, xz, y)
-                    ref = output_of(acc, dtype, scale, zp, lo, hi)
-                    bad = y != ref
-                    assert not bad.any(), (f"{k}x{k} s{st} C={c} {h}x{wd} x {x.dtype} zp {xz} -> "
-                                           f"{dtype.__name__} zp {zp} [{lo}, {hi}] scales from "
-                                           f"{scale.min():.3g}: {bad.sum()} of {y.size} differ")
+        check_depthwise_bytes(ctx, rng, x, xz, w, st, (k // 2,) * 4,
+                              f"{k}x{k} s{st} C={c} {h}x{wd}")
 
 
 def test_depthwise_split_gives_the_same_result_at_1_2_and_3_threads():
