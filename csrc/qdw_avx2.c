@@ -234,8 +234,10 @@ out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
  * layer alone against out_block16 (qdw_ab, 15 rounds, median of per-round ratios) 0.71-0.78
  * at 3x3 (32 at 112x112 to 960 at 7x7, strides 1 and 2), 5x5 0.66-0.76 at 28x28 to 56x56
  * but 672 at 14x14 stride 2 0.89 and 1152 at 7x7 0.82: on 7-row maps the zero-weighted
- * rows are 6 of 35 (a copy for 3 present rows would take most of it back; EfficientNet-B0's
- * four 7x7 layers are about 0.15 of its 0.9 ms of depthwise steps).  The 3x3 block of 4
+ * rows are 6 of 35.  Tried: 5x5 rows with 3 kernel rows inside the image through copies of
+ * 3 rows of 3 pairs (16 more copies, the object 152 -> 187 KB): against these, 1152 at 7x7
+ * 0.92, 672 at 14x14 0.96 (stride 2 0.97), 240 at 28x28 1.00, about 20 us of EfficientNet-
+ * B0's 7.7 ms (qdw_ab, 15-21 rounds): not taken.  The 3x3 block of 4
  * pixels is 171 instructions (48 vpmaddwd, 48 vpaddd, 24 of requantization, about 10 of
  * packs and clamps, 12 weight loads): about 8 vector operations per pixel and 16 channels
  * above the 24 of the sums; its remaining waste is the odd tap's weight of 0 (6 vpmaddwd
