@@ -220,6 +220,142 @@ out_block16(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
     }
 }
 
+/* The 3x3 and 5x5 kernels (NP = 2 or 3 pairs of taps per kernel row) at stride 1 or 2 (one
+ * column per pixel; JS: the pair row's columns from one pair of a pixel's taps to the next,
+ * 2 at stride 1, 1 at stride 2), whole blocks of 16 channels of bytes without a residual:
+ * MobileNetV2's and EfficientNet-B0's depthwise layers.  The kernel rows always KH (a row
+ * outside the image reads another one with weights of 0: the same sums), the column step,
+ * JS, the byte store's clamps and signedness constants, so that one copy per case keeps its
+ * 8 sums, the kernel row's 2 NP weight vectors and the output stage's constants in
+ * registers, with no test inside a row but the block loop's.  Pixels in blocks of 4 (a
+ * load and vpmaddwd per pixel and pair of taps, the weights loaded once per kernel row and
+ * block), then 2, then 1: no overhang.
+ * Measured (n26-qdw, AMD EPYC Zen 4 emulating the AVX2 target, 2026-12-04, same bytes): the
+ * layer alone against out_block16 (qdw_ab, 15 rounds, median of per-round ratios) 0.71-0.78
+ * at 3x3 (32 at 112x112 to 960 at 7x7, strides 1 and 2), 5x5 0.66-0.76 at 28x28 to 56x56
+ * but 672 at 14x14 stride 2 0.89 and 1152 at 7x7 0.82: on 7-row maps the zero-weighted
+ * rows are 6 of 35.  Tried: 5x5 rows with 3 kernel rows inside the image through copies of
+ * 3 rows of 3 pairs (16 more copies, the object 152 -> 187 KB): against these, 1152 at 7x7
+ * 0.92, 672 at 14x14 0.96 (stride 2 0.97), 240 at 28x28 1.00, about 20 us of EfficientNet-
+ * B0's 7.7 ms (qdw_ab, 15-21 rounds): not taken.  The 3x3 block of 4
+ * pixels is 171 instructions (48 vpmaddwd, 48 vpaddd, 24 of requantization, about 10 of
+ * packs and clamps, 12 weight loads): about 8 vector operations per pixel and 16 channels
+ * above the 24 of the sums; its remaining waste is the odd tap's weight of 0 (6 vpmaddwd
+ * for 9 taps).  The pair rows are now about a fifth of the layer (32 at 112x112). */
+#define DWK_KEEP(c) __asm__("" : "+x"(c))
+/* pixel q's pairs of taps from kernel row p: the sums in registers as they go (without
+ * DWK_KEEP GCC reassociates each pixel's chain of additions into a tree over all its
+ * products, computed first and spilled: 1.3x the time) */
+#define DWK_TAPS(q, c0, c1, p)                                                               \
+    do {                                                                                     \
+        _Pragma("GCC unroll 3") for (int j = 0; j < NP; j++) {                              \
+            const __m256i *pp = (const __m256i *)((p) + ((q) + j * JS) * cs);                \
+            c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_loadu_si256(pp), wv[2 * j])); \
+            c1 = _mm256_add_epi32(c1,                                                        \
+                                  _mm256_madd_epi16(_mm256_loadu_si256(pp + 1), wv[2 * j + 1])); \
+            DWK_KEEP(c0);                                                                    \
+            DWK_KEEP(c1);                                                                    \
+        }                                                                                    \
+    } while (0)
+#define DWK_WEIGHTS(wk)                                                                      \
+    __m256i wv[6];                                                                           \
+    _Pragma("GCC unroll 6") for (int j = 0; j < 2 * NP; j++)                                \
+        wv[j] = _mm256_load_si256((wk) + j)
+
+static inline __attribute__((always_inline)) void
+dwk_row(const int16_t *const *pk, const __m256i *const *wk, int KH, ptrdiff_t cs, int JS,
+        int ow, int clamp_hi, int clamp8, int is_signed, const tc_qepi_avx2 *v,
+        const tc_qbytes_avx2 *kb, char *y, ptrdiff_t ldy)
+{
+    const int NP = (KH + 1) / 2;
+    const __m256i bias0 = v->bias0, bias1 = v->bias1;
+    tc_qepi_avx2 v0 = *v;
+    v0.bias0 = v0.bias1 = _mm256_setzero_si256(); /* in the sums already */
+    tc_qbytes_avx2 k = *kb;
+    k.clamp8 = clamp8;
+    k.is_signed = is_signed;
+    const int16_t *p[5];
+#pragma GCC unroll 5
+    for (int r = 0; r < KH; r++)
+        p[r] = pk[r];
+    /* each kernel row's weights, its pixels' taps (the statements), then adv columns on */
+#define DWK_ROWS(adv, ...)                                                                   \
+    _Pragma("GCC unroll 5") for (int r = 0; r < KH; r++) {                                  \
+        DWK_WEIGHTS(wk[r]);                                                                  \
+        __VA_ARGS__;                                                                         \
+        p[r] += (adv) * cs;                                                                  \
+    }
+    int ox = 0;
+    for (; ox + 4 <= ow; ox += 4, y += 4 * ldy) {
+        __m256i a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1;
+        __m256i a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1;
+        DWK_ROWS(4, DWK_TAPS(0, a00, a01, p[r]); DWK_TAPS(1, a10, a11, p[r]);
+                 DWK_TAPS(2, a20, a21, p[r]); DWK_TAPS(3, a30, a31, p[r]));
+        tc_qstore_2rows_clamp_avx2(a00, a01, a10, a11, &v0, &k, clamp_hi, y, y + ldy);
+        tc_qstore_2rows_clamp_avx2(a20, a21, a30, a31, &v0, &k, clamp_hi, y + 2 * ldy,
+                                   y + 3 * ldy);
+    }
+    if (ox + 2 <= ow) {
+        __m256i a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1;
+        DWK_ROWS(2, DWK_TAPS(0, a00, a01, p[r]); DWK_TAPS(1, a10, a11, p[r]));
+        tc_qstore_2rows_clamp_avx2(a00, a01, a10, a11, &v0, &k, clamp_hi, y, y + ldy);
+        ox += 2, y += 2 * ldy;
+    }
+    if (ox < ow) { /* the last pixel stored twice over itself */
+        __m256i a00 = bias0, a01 = bias1;
+        DWK_ROWS(1, DWK_TAPS(0, a00, a01, p[r]));
+        tc_qstore_2rows_clamp_avx2(a00, a01, a00, a01, &v0, &k, clamp_hi, y, y);
+    }
+#undef DWK_ROWS
+}
+#undef DWK_TAPS
+#undef DWK_WEIGHTS
+#undef DWK_KEEP
+
+/* dwk_row's copies: KH (3 or 5), JS, clamp_hi, clamp8, is_signed constants */
+static void dwk_rows(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
+                     const int32_t *bias, const float *scale, const tc_qoutput *out, int JS,
+                     void *y)
+{
+    const int KH = g->KH, NP = g->np;
+    const ptrdiff_t cs = 2 * (ptrdiff_t)g->cp, ldy = g->C;
+    const tc_qbytes_avx2 kb = tc_qbytes_avx2_set(out->type, out->zero_point, out->lo, out->hi,
+                                                 NULL);
+    const int mode = (JS == 1) | !g->scale_below1 << 1 | kb.clamp8 << 2 | kb.is_signed << 3 |
+                     (KH == 5) << 4;
+    /* a kernel row outside the image: another row's columns times these zeros */
+    __m256i zw[6];
+    for (int j = 0; j < 6; j++)
+        zw[j] = _mm256_setzero_si256();
+    const int16_t *any = NULL;
+    for (int r = 0; r < KH; r++)
+        any = any ? any : prows[r];
+    for (int cb = 0; cb < g->C; cb += 16) {
+        const tc_qepi_avx2 v = tc_qepi_avx2_load(bias + cb, scale + cb, out->zero_point,
+                                                 out->lo, out->hi);
+        const __m256i *wc = (const __m256i *)(w + (ptrdiff_t)cb * KH * NP * 2);
+        const int16_t *pk[5] = {NULL};
+        const __m256i *wk[5] = {NULL};
+        for (int r = 0; r < KH; r++) {
+            pk[r] = (prows[r] ? prows[r] : any) + 2 * cb;
+            wk[r] = prows[r] ? wc + 2 * NP * r : zw;
+        }
+        char *yc = (char *)y + cb;
+        switch (mode) {
+#define DWK_CASE(m)                                                                          \
+    case m:                                                                                  \
+        dwk_row(pk, wk, ((m) & 16) ? 5 : 3, cs, ((m) & 1) ? 1 : 2, g->ow, ((m) >> 1) & 1,    \
+                ((m) >> 2) & 1, ((m) >> 3) & 1, &v, &kb, yc, ldy);                           \
+        break
+#define DWK_CASES(m) DWK_CASE(m); DWK_CASE((m) + 1); DWK_CASE((m) + 2); DWK_CASE((m) + 3)
+            DWK_CASES(0); DWK_CASES(4); DWK_CASES(8); DWK_CASES(12);
+            DWK_CASES(16); DWK_CASES(20); DWK_CASES(24); DWK_CASES(28);
+#undef DWK_CASES
+#undef DWK_CASE
+        }
+    }
+}
+
 void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc_qdw_geom *g,
                          const int32_t *bias, const float *scale, const tc_qoutput *out,
                          const void *r, void *y)
@@ -234,6 +370,16 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
      * 2-3% slower, 960 at 7x7 within noise (27.5 / 26.4-29.0 us min): dropped */
     const int blk = g->ow >= 16;
     const int below1 = g->scale_below1;
+    /* 3x3 and 5x5 to bytes without a residual: dwk_rows; the rest out_block16's way */
+    int inside = 0;
+    for (int ky = 0; ky < g->KH; ky++)
+        inside |= prows[ky] != NULL;
+    if ((g->KH == 3 || g->KH == 5) && g->np == (g->KH + 1) / 2 && cs == 1 &&
+        (js == 2 || js == 1) && g->C % 16 == 0 && !out->residual &&
+        (out->type == TC_QOUT_U8 || out->type == TC_QOUT_S8) && inside) {
+        dwk_rows(prows, w, g, bias, scale, out, js, y);
+        return;
+    }
     for (int cb = 0; cb < g->C; cb += 16) {
         tc_qepi_avx2 v = tc_qepi_avx2_load(bias + cb, scale + cb, out->zero_point, out->lo,
                                            out->hi);

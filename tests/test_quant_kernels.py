@@ -840,7 +840,16 @@ def test_depthwise_byte_store_with_scales_past_1_and_narrow_ranges(ctx, case):
     x = x.astype(np.int8 if signed_x else np.uint8)
     xz = int(rng.integers(-128, 128) if signed_x else rng.integers(0, 256))
     w = rng.integers(-128, 128, (c, 3, 3, 1)).astype(np.int16)
-    acc = conv_reference(x.astype(np.int64), xz, w, (1, 1), (1, 1, 1, 1), (1, 1), c)
+    check_depthwise_bytes(ctx, rng, x, xz, w, 1, (1, 1, 1, 1), f"3x3 C={c} {h}x{wd}")
+
+
+def check_depthwise_bytes(ctx, rng, x, xz, w, st, pads, what):
+    """The depthwise layer of weights w [C, KH, KW, 1] at stride st over x (zero point xz) to
+    both 8-bit types, each with a random zero point and bias, scales past 1 (clamped) or all
+    below 1, and the type's range, a fused ReLU's and a narrow one: against the int64
+    reference."""
+    c = w.shape[0]
+    acc = conv_reference(x.astype(np.int64), xz, w, (st, st), pads, (1, 1), c)
     bias = rng.integers(-3000, 3000, c).astype(np.int32)
     acc = acc + bias
     for dtype in (np.uint8, np.int8):
@@ -852,15 +861,37 @@ def test_depthwise_byte_store_with_scales_past_1_and_narrow_ranges(ctx, case):
                 scale = (scale * 1e-3).astype(np.float32)
             for lo, hi in ((info.min, info.max), (zp, info.max), (info.min + 40, info.max - 50)):
                 out = K.QOutput(dtype, bias, scale, zp, lo, hi)
-                layer = K.QConv2d(ctx, w, out, (1, 1), (1, 1, 1, 1), (1, 1), c)
+                layer = K.QConv2d(ctx, w, out, (st, st), pads, (1, 1), c)
                 assert layer.depthwise
-                y = np.empty(layer.output_shape(1, h, wd), dtype)
+                y = np.empty(layer.output_shape(x.shape[0], x.shape[1], x.shape[2]), dtype)
                 layer.run(x, xz, y)
                 ref = output_of(acc, dtype, scale, zp, lo, hi)
                 bad = y != ref
-                assert not bad.any(), (f"C={c} {h}x{wd} x {x.dtype} zp {xz} -> {dtype.__name__} "
+                assert not bad.any(), (f"{what} x {x.dtype} zp {xz} -> {dtype.__name__} "
                                        f"zp {zp} [{lo}, {hi}] scales from {scale.min():.3g}: "
                                        f"{bad.sum()} of {y.size} differ")
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_depthwise_3x3_5x5_byte_rows_are_exact(ctx, case):
+    """The AVX2 3x3 and 5x5 byte kernels (tc_qdw_out_row_avx2's dwk_rows: whole blocks of 16
+    channels, stride 1 or 2, 8-bit outputs without a residual): rows of every length modulo
+    4 (blocks of 4 pixels, then 2, then 1), maps as short as the kernel (kernel rows outside
+    the image, read with weights of 0), nonzero input zero points, both output types with
+    the type's range, a fused ReLU's and a narrow one, scales below 1 and past it.  Against
+    the int64 reference."""
+    rng = np.random.default_rng(2700 + case)
+    k = 3 if case < 4 else 5
+    st = 1 + case % 2
+    c = (16, 48, 32, 144)[case % 4]
+    signed_x = case % 4 >= 2
+    for h, wd in ((k, 4 * st + 1), (k + 1, 6 * st + 1), (7, 7), (5, 16), (6, 19), (9, 14)):
+        x = rng.integers(-128 if signed_x else 0, 128 if signed_x else 256, (1, h, wd, c))
+        x = x.astype(np.int8 if signed_x else np.uint8)
+        xz = int(rng.integers(-128, 128) if signed_x else rng.integers(0, 256))
+        w = rng.integers(-128, 128, (c, k, k, 1)).astype(np.int16)
+        check_depthwise_bytes(ctx, rng, x, xz, w, st, (k // 2,) * 4,
+                              f"{k}x{k} s{st} C={c} {h}x{wd}")
 
 
 def test_depthwise_split_gives_the_same_result_at_1_2_and_3_threads():
