@@ -81,9 +81,12 @@ static void s16x2_tiles_avx2(int klen, const void *const *rows, const void *b, c
     const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
     const ptrdiff_t end = (ptrdiff_t)klen * 2; /* bytes of a row: int16 */
     const int below1 = e->scale_below1;
-    for (int t = 0; t < ntiles; t++, rows += TC_QMR_MAX, y += 6 * ldy) {
-        const char *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4];
-        const char *a5 = rows[5];
+    const char *a0 = rows[0];
+    const ptrdiff_t ld = (const char *)rows[1] - a0; /* evenly spaced (tc_qepi.tiles) */
+    for (int t = 0; t < ntiles; t++, a0 += 6 * ld, y += 6 * ldy) {
+        /* the rows' addresses from the first's: no pointers to fill or load */
+        const char *a1 = a0 + ld, *a2 = a0 + 2 * ld, *a3 = a0 + 3 * ld, *a4 = a0 + 4 * ld;
+        const char *a5 = a0 + 5 * ld;
         __m256i c00 = bias0, c10 = bias0, c20 = bias0, c30 = bias0, c40 = bias0, c50 = bias0;
         __m256i c01 = bias1, c11 = bias1, c21 = bias1, c31 = bias1, c41 = bias1, c51 = bias1;
         const __m256i *bk = b;
@@ -129,9 +132,19 @@ void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr
         s16x2_tiles_avx2(klen, rows, b, e, e->tiles, y, ldy);
         return;
     }
-    for (int i = 0, n = e->tiles > 1 ? e->tiles : 1; i < n; i++)
-        s16x2_panel_avx2(ntaps, klen, rows + (size_t)i * TC_QMR_MAX, mr, b, ldb, e, nr,
-                         (char *)y + (ptrdiff_t)i * mr * ldy, ldy);
+    if (e->tiles > 1) { /* fewer columns: each tile's rows from the first two (tc_qepi.tiles) */
+        const char *a0 = rows[0];
+        const ptrdiff_t ld = (const char *)rows[1] - a0;
+        for (int i = 0; i < e->tiles; i++) {
+            const void *tile[TC_QMR_MAX];
+            for (int r = 0; r < TC_QMR_MAX; r++)
+                tile[r] = a0 + ((ptrdiff_t)i * mr + (r < mr ? r : mr - 1)) * ld;
+            s16x2_panel_avx2(ntaps, klen, tile, mr, b, ldb, e, nr,
+                             (char *)y + (ptrdiff_t)i * mr * ldy, ldy);
+        }
+        return;
+    }
+    s16x2_panel_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
 }
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */

@@ -112,8 +112,10 @@ typedef struct tc_qepi {
      * the window reaches 255 - lim, corrected as two parts of at most 127 and 128 */
     int paired;
     /* a kernel with tc_qukernel.tiles (the AVX2 S16X2 one): this many whole tiles of mr rows
-     * in the call (0 or 1: one), one tap, tile i's rows at rows + i * TC_QMR_MAX and its
-     * outputs i * mr rows of y further down (8-bit outputs without a residual only) */
+     * in the call (0 or 1: one), one tap, their rows evenly spaced (a block's rows, no taps):
+     * tile i's row r at rows[0] + (i * mr + r) * (rows[1] - rows[0]) bytes, the kernel
+     * reading only those two pointers (the driver fills no others for the call), its outputs
+     * i * mr rows of y further down (8-bit outputs without a residual only) */
     int tiles;
 } tc_qepi;
 
