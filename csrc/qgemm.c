@@ -659,7 +659,14 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * issues as many multiplies per 4 k (12 vpmaddubsw + 12 vpmaddwd) as S16X2's (24 vpmaddwd
  * per 2 x 2 k), and the multiply pipes bound both: U7S8 saves only additions, broadcasts and
  * the widening there.  What could pay: the paired 8-k step (3 multiplies per 8 k in place
- * of 4) over 4-row tiles in one call, with the paired widths' lower tops (more tiles split). */
+ * of 4) over 4-row tiles in one call, with the paired widths' lower tops (more tiles split).
+ * Tried (n26-qpw, 2026-12-04, Zen 4, emulated AVX2): U7S8 at base 0 with one panel (N <= 16,
+ * kpad a multiple of 8) through the long kernels (4-row tiles, the paired 8-k loop, tiles
+ * split as the driver does), ops.qmatmul._U7S8_MIN_OUTPUTS 16: that 32 -> 16 at 112x112
+ * (its own activations, a ReLU6's bytes up to 255) 180.7 against S16X2's 102.7 us
+ * (qconv_layers.py --set against the base, 10 rounds), bit-identical: the split and the
+ * corrections of tiles with bytes past the paired widths cost far more than the 4-row paired
+ * loop saves over 32 k.  Not kept. */
 #define TC_QU7S8_IN_PLACE_TRIES 2
 #define TC_QU7S8_IN_PLACE_SHARE 2
 

@@ -107,7 +107,18 @@ static void s16x2_tiles_avx2(int klen, const void *const *rows, const void *b, c
     }
 }
 
-/* Tried and dropped (s20-q, 2026-12-03, tc_qgemm alone, two builds alternating in one process,
+/* Tried and dropped (n26-qpw, 2026-12-04, Zen 4, emulated AVX2): s16x2_tiles_avx2 as 16 bodies,
+ * one per output type, scale range (the float clamp or none) and side of the byte clamp (a
+ * ReLU6's [0, hi]: the min alone, the unsigned pack being its floor), each a compile-time
+ * constant as gemm_avx2.c's strip16_fixed, chosen once per call, and the k loop unrolled by 2
+ * (no spill: objdump): same bytes; MobileNetV2 int8 per layer (qconv_layers.py, 8-16 rounds,
+ * in both orders against the base) 16 -> 96 at 112x112 0.96-0.97, 24 -> 144 at 56x56
+ * 0.98-0.985, 32 -> 192 at 28x28 0.99-1.0, but the U7S8 expansions around a mid-range zero
+ * point (64 -> 384, 96 -> 576, 160 -> 960), whose code it did not touch, 1.015-1.02 in both
+ * orders (this file's layout: with only the rows' addresses below they stayed at 1.00, and
+ * loops aligned to 64 in the U7S8 kernel or in the split did not bring them back); the whole
+ * network 0.999-1.012 (subgraph_shapes.py, 60 rounds, both orders).  Not kept.
+ * Tried and dropped (s20-q, 2026-12-03, tc_qgemm alone, two builds alternating in one process,
  * thread CPU): the k loop of s16x2_tiles_avx2 unrolled whole for kpad 16 (a constant trip
  * count): gcc 12 then reassociated each accumulator's 8 additions into a tree and spilled
  * most of the products (objdump), 16 -> 96 at 112x112 1.29x the time.  The same setup once per
@@ -502,7 +513,9 @@ int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int bas
 /* tc_quant_kernels.widen_run: 32 bytes per step zero-extended by vpmovzxbw (the flip, bit 7,
  * commutes with it), where gcc's SSE2 loop in the fill unpacked 16 with two stores.
  * MobileNetV2's 32 -> 16 projection at 112x112 (S16X2) spent an eighth of its time in the
- * fill (perf, emulated AVX2, 1 thread) */
+ * fill (perf, emulated AVX2, 1 thread).  Tried (n26-qpw, 2026-12-04, Zen 4): for uint8 inputs
+ * (flip 0) a loop without the xor, 64 bytes a step: 32 -> 16 and 16 -> 96 at 112x112 1.000 and
+ * 1.001 of their time (qpw_ab.c, 41 rounds): the stores bound it, not the xor. */
 void tc_qwiden_run_avx2(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y)
 {
     const __m256i f = _mm256_set1_epi16(flip ? 0x80 : 0);
