@@ -95,7 +95,8 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
     free(g);
     for (int k = 0; k < K; k++) {
         bias[k] = (rand() % 4000) - 2000;
-        scale[k] = (float)(0.4 / (sqrt(C) * 30 * (zp ? 25 : 50)) * 255 * (0.5 + (rand() % 100) / 100.0));
+        double spread = 0.5 + (rand() % 100) / 100.0;
+        scale[k] = (float)(0.4 / (sqrt(C) * 30 * (zp ? 25 : 50)) * 255 * spread);
     }
     tc_conv2d_params p = {C, K, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
     tc_qbinary_params qp;
@@ -113,7 +114,8 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
     for (int b = 0; b < 2; b++) {
         packed[b] = aligned_alloc(64, (B[b].pack_size_for(fmt, C, K, w, C) + 63) / 64 * 64);
         B[b].pack(fmt, C, K, w, C, packed[b]);
-        ws[b] = aligned_alloc(64, (B[b].ws_size(&B[b].ctx, fmt, &p, 1, HW, HW) + 63) / 64 * 64 + 64);
+        size_t wsz = B[b].ws_size(&B[b].ctx, fmt, &p, 1, HW, HW);
+        ws[b] = aligned_alloc(64, (wsz + 63) / 64 * 64 + 64);
         y[b] = malloc((size_t)M * K);
     }
     double *ratio = malloc(rounds * sizeof(double)), best[2] = {1e9, 1e9};
@@ -132,9 +134,11 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
     qsort(ratio, rounds, sizeof(double), cmp);
     int same = !memcmp(y[0], y[1], (size_t)M * K);
     static const char *fn[] = {"s8x4", "s16x2", "u8s8x2", "u7s8"};
-    printf("%4d -> %4d at %3dx%-3d zp %3d%s %-6s A %7.1f us  B %7.1f us (min)  B/A %.3f [%.3f-%.3f]  same=%d\n",
-           C, K, HW, HW, zp, res ? " +res" : "     ", fmt >= 0 && fmt < 4 ? fn[fmt] : "?", best[0] * 1e6,
-           best[1] * 1e6, ratio[rounds / 2], ratio[rounds / 4], ratio[rounds * 3 / 4], same);
+    printf("%4d -> %4d at %3dx%-3d zp %3d%s %-6s A %7.1f us  B %7.1f us (min)  "
+           "B/A %.3f [%.3f-%.3f]  same=%d\n",
+           C, K, HW, HW, zp, res ? " +res" : "     ", fmt >= 0 && fmt < 4 ? fn[fmt] : "?",
+           best[0] * 1e6, best[1] * 1e6, ratio[rounds / 2], ratio[rounds / 4],
+           ratio[rounds * 3 / 4], same);
     fflush(stdout);
     free(x); free(r); free(w); free(bias); free(scale); free(ratio);
     for (int b = 0; b < 2; b++) {
