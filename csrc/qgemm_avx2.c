@@ -65,61 +65,10 @@ TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
 
 static TC_QUKERNEL_PANELS(s16x2_panels_avx2, s16x2_panel_avx2)
 
-/* ntiles whole 6 x 16 tiles of one panel (tile i's rows at rows + i * TC_QMR_MAX, its
- * outputs 6 * i rows down), one tap, bytes out without a residual: the output stage's
- * constants set up once per call, the loop over the tiles holding nothing else (through
- * s16x2_panel_avx2 each tile copied and tested the output stage again).  MobileNetV2's
- * 16 -> 96 expansion at 112x112 (K = 16, zero point 144) a panel per call over a block's
- * tiles this way, against a tile's six panels per call (tc_qgemm alone, two builds
- * alternating in one process, thread CPU, 100 runs, 2026-12-03): 0.91-0.92 */
-static void s16x2_tiles_avx2(int klen, const void *const *rows, const void *b, const tc_qepi *e,
-                             int ntiles, char *y, ptrdiff_t ldy)
-{
-    tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
-    const __m256i bias0 = v.bias0, bias1 = v.bias1;
-    v.bias0 = v.bias1 = _mm256_setzero_si256(); /* the sums start at the bias */
-    const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
-    const ptrdiff_t end = (ptrdiff_t)klen * 2; /* bytes of a row: int16 */
-    const int below1 = e->scale_below1;
-    const char *a0 = rows[0];
-    const ptrdiff_t ld = (const char *)rows[1] - a0; /* evenly spaced (tc_qepi.tiles) */
-    for (int t = 0; t < ntiles; t++, a0 += 6 * ld, y += 6 * ldy) {
-        /* the rows' addresses from the first's: no pointers to fill or load */
-        const char *a1 = a0 + ld, *a2 = a0 + 2 * ld, *a3 = a0 + 3 * ld, *a4 = a0 + 4 * ld;
-        const char *a5 = a0 + 5 * ld;
-        __m256i c00 = bias0, c10 = bias0, c20 = bias0, c30 = bias0, c40 = bias0, c50 = bias0;
-        __m256i c01 = bias1, c11 = bias1, c21 = bias1, c31 = bias1, c41 = bias1, c51 = bias1;
-        const __m256i *bk = b;
-        for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {
-            __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
-            TC_Q6x16_STEP(madd_step, off, b0, b1);
-        }
-        /* tc_qstore_6x16_avx2's byte rows */
-        if (below1) {
-            tc_qstore_2rows_clamp_avx2(c00, c01, c10, c11, &v, &k, 0, y, y + ldy);
-            tc_qstore_2rows_clamp_avx2(c20, c21, c30, c31, &v, &k, 0, y + 2 * ldy, y + 3 * ldy);
-            tc_qstore_2rows_clamp_avx2(c40, c41, c50, c51, &v, &k, 0, y + 4 * ldy, y + 5 * ldy);
-        } else {
-            tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, &k, y, y + ldy);
-            tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, &k, y + 2 * ldy, y + 3 * ldy);
-            tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, y + 4 * ldy, y + 5 * ldy);
-        }
-    }
-}
-
-/* Tried and dropped (n26-qpw, 2026-12-04, Zen 4, emulated AVX2): s16x2_tiles_avx2 as 16 bodies,
- * one per output type, scale range (the float clamp or none) and side of the byte clamp (a
- * ReLU6's [0, hi]: the min alone, the unsigned pack being its floor), each a compile-time
- * constant as gemm_avx2.c's strip16_fixed, chosen once per call, and the k loop unrolled by 2
- * (no spill: objdump): same bytes; MobileNetV2 int8 per layer (qconv_layers.py, 8-16 rounds,
- * in both orders against the base) 16 -> 96 at 112x112 0.96-0.97, 24 -> 144 at 56x56
- * 0.98-0.985, 32 -> 192 at 28x28 0.99-1.0, but the U7S8 expansions around a mid-range zero
- * point (64 -> 384, 96 -> 576, 160 -> 960), whose code it did not touch, 1.015-1.02 in both
- * orders (this file's layout: with only the rows' addresses below they stayed at 1.00, and
- * loops aligned to 64 in the U7S8 kernel or in the split did not bring them back); the whole
- * network 0.999-1.012 (subgraph_shapes.py, 60 rounds, both orders).  Not kept.
+/* A block's whole tiles of one panel per call (tc_qepi.tiles): tc_qs16x2_tiles_avx2, in a file of
+ * its own (qgemm_tiles_avx2.c, whose header says why).
  * Tried and dropped (s20-q, 2026-12-03, tc_qgemm alone, two builds alternating in one process,
- * thread CPU): the k loop of s16x2_tiles_avx2 unrolled whole for kpad 16 (a constant trip
+ * thread CPU): the k loop of the S16X2 tiles unrolled whole for kpad 16 (a constant trip
  * count): gcc 12 then reassociated each accumulator's 8 additions into a tree and spilled
  * most of the products (objdump), 16 -> 96 at 112x112 1.29x the time.  The same setup once per
  * call for the 6-row U7S8 kernel's whole panels (bytes_out, its scales per panel; U7S8
@@ -140,7 +89,7 @@ void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr
         return;
     }
     if (e->tiles > 1 && nr == TC_QNR && mr == 6) { /* 8-bit outputs, no residual, one tap */
-        s16x2_tiles_avx2(klen, rows, b, e, e->tiles, y, ldy);
+        tc_qs16x2_tiles_avx2(klen, rows, b, e, e->tiles, y, ldy);
         return;
     }
     if (e->tiles > 1) { /* fewer columns: each tile's rows from the first two (tc_qepi.tiles) */

@@ -212,6 +212,10 @@ void tc_qukernel_u8s8x2_avx2(int ntaps, int klen, const void *const *rows, int m
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* qgemm_tiles_avx2.c: tc_qukernel_s16x2_avx2's ntiles whole 6 x 16 tiles of one panel (one tap,
+ * bytes out, no residual; rows as tc_qepi.tiles says) */
+void tc_qs16x2_tiles_avx2(int klen, const void *const *rows, const void *b, const tc_qepi *e,
+                          int ntiles, char *y, ptrdiff_t ldy);
 /* 4 x 16, qgemm_avx2.c: U7S8 over long k */
 void tc_qukernel_u7s8_4x16_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
