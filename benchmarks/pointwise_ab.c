@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 #include "tinycnn.h"
+#include "ab_dl.h"
 
 typedef struct {
     int (*init)(tc_ctx *, tc_pool *, int);
@@ -46,16 +47,6 @@ typedef struct {
                  float *);
     tc_ctx ctx;
 } build;
-
-static void *sym(void *h, const char *name)
-{
-    void *f = dlsym(h, name);
-    if (!f) {
-        fprintf(stderr, "%s\n", dlerror());
-        exit(1);
-    }
-    return f;
-}
 
 static void load(build *b, const char *path, int threads)
 {

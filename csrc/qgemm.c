@@ -659,7 +659,14 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * issues as many multiplies per 4 k (12 vpmaddubsw + 12 vpmaddwd) as S16X2's (24 vpmaddwd
  * per 2 x 2 k), and the multiply pipes bound both: U7S8 saves only additions, broadcasts and
  * the widening there.  What could pay: the paired 8-k step (3 multiplies per 8 k in place
- * of 4) over 4-row tiles in one call, with the paired widths' lower tops (more tiles split). */
+ * of 4) over 4-row tiles in one call, with the paired widths' lower tops (more tiles split).
+ * Tried (n26-qpw, 2026-12-04, Zen 4, emulated AVX2): U7S8 at base 0 with one panel (N <= 16,
+ * kpad a multiple of 8) through the long kernels (4-row tiles, the paired 8-k loop, tiles
+ * split as the driver does), ops.qmatmul._U7S8_MIN_OUTPUTS 16: that 32 -> 16 at 112x112
+ * (its own activations, a ReLU6's bytes up to 255) 180.7 against S16X2's 102.7 us
+ * (qconv_layers.py --set against the base, 10 rounds), bit-identical: the split and the
+ * corrections of tiles with bytes past the paired widths cost far more than the 4-row paired
+ * loop saves over 32 k.  Not kept. */
 #define TC_QU7S8_IN_PLACE_TRIES 2
 #define TC_QU7S8_IN_PLACE_SHARE 2
 
@@ -950,8 +957,18 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
             d->fill(d, m0, mcount, rows);
             a = rows;
         }
-        block_rows(d, m0, mcount, a, lda, ptrs);
         const int split = d->format == TC_QFMT_U7S8;
+        /* a kernel taking a block's whole tiles per call (tc_qukernel.tiles, below) finds
+         * their rows from the first two (tc_qepi.tiles): pointers for the first tile and the
+         * tail only (a block's 144 pointers, then 6 loads per tile and panel: MobileNetV2's
+         * 32 -> 16 at 112x112 0.93 of its time, n26-qpw) */
+        const int rows_once = d->uk.tiles && d->uk.nr == TC_QNR && !split && d->ntaps == 1 &&
+                              ysz == 1 && !d->out->residual && a && mcount >= 2 * d->uk.mr;
+        const int whole = rows_once ? mcount / d->uk.mr * d->uk.mr : 0;
+        if (whole)
+            block_rows(d, m0, d->uk.mr, a, lda, ptrs);
+        block_rows(d, m0 + whole, mcount - whole, whole ? a + (ptrdiff_t)whole * lda : a, lda,
+                   ptrs + (size_t)(whole / d->uk.mr) * d->ntaps * TC_QMR_MAX);
         split_area sa;
         int nfix[TILES_PER_BLOCK][TC_QMR_MAX], paired[TILES_PER_BLOCK];
         const uint8_t *pair_lim = d->u7s8_lim - (d->u7s8_paired ? d->kpad : 0);
@@ -1022,7 +1039,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
              * 16 -> 96 panel by panel ran 1.04-1.09x the wall time of integ19 at 2 threads,
              * alt.py) */
             const int multi = d->uk.tiles && nr <= TC_QNR && !split && d->ntaps == 1 &&
-                              ysz == 1 && !e.residual;
+                              ysz == 1 && !e.residual && a;
             for (int r = 0, i = 0, n = 1; r < mcount; r += n * d->uk.mr, i += n) {
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
                 n = multi && mr == d->uk.mr ? (mcount - r) / d->uk.mr : 1;

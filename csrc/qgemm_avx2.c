@@ -65,47 +65,10 @@ TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
 
 static TC_QUKERNEL_PANELS(s16x2_panels_avx2, s16x2_panel_avx2)
 
-/* ntiles whole 6 x 16 tiles of one panel (tile i's rows at rows + i * TC_QMR_MAX, its
- * outputs 6 * i rows down), one tap, bytes out without a residual: the output stage's
- * constants set up once per call, the loop over the tiles holding nothing else (through
- * s16x2_panel_avx2 each tile copied and tested the output stage again).  MobileNetV2's
- * 16 -> 96 expansion at 112x112 (K = 16, zero point 144) a panel per call over a block's
- * tiles this way, against a tile's six panels per call (tc_qgemm alone, two builds
- * alternating in one process, thread CPU, 100 runs, 2026-12-03): 0.91-0.92 */
-static void s16x2_tiles_avx2(int klen, const void *const *rows, const void *b, const tc_qepi *e,
-                             int ntiles, char *y, ptrdiff_t ldy)
-{
-    tc_qepi_avx2 v = tc_qepi_avx2_load(e->bias, e->scale, e->zero_point, e->lo, e->hi);
-    const __m256i bias0 = v.bias0, bias1 = v.bias1;
-    v.bias0 = v.bias1 = _mm256_setzero_si256(); /* the sums start at the bias */
-    const tc_qbytes_avx2 k = tc_qbytes_avx2_load(e);
-    const ptrdiff_t end = (ptrdiff_t)klen * 2; /* bytes of a row: int16 */
-    const int below1 = e->scale_below1;
-    for (int t = 0; t < ntiles; t++, rows += TC_QMR_MAX, y += 6 * ldy) {
-        const char *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4];
-        const char *a5 = rows[5];
-        __m256i c00 = bias0, c10 = bias0, c20 = bias0, c30 = bias0, c40 = bias0, c50 = bias0;
-        __m256i c01 = bias1, c11 = bias1, c21 = bias1, c31 = bias1, c41 = bias1, c51 = bias1;
-        const __m256i *bk = b;
-        for (ptrdiff_t off = 0; off < end; off += 4, bk += 2) {
-            __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
-            TC_Q6x16_STEP(madd_step, off, b0, b1);
-        }
-        /* tc_qstore_6x16_avx2's byte rows */
-        if (below1) {
-            tc_qstore_2rows_clamp_avx2(c00, c01, c10, c11, &v, &k, 0, y, y + ldy);
-            tc_qstore_2rows_clamp_avx2(c20, c21, c30, c31, &v, &k, 0, y + 2 * ldy, y + 3 * ldy);
-            tc_qstore_2rows_clamp_avx2(c40, c41, c50, c51, &v, &k, 0, y + 4 * ldy, y + 5 * ldy);
-        } else {
-            tc_qstore_2rows_avx2(c00, c01, c10, c11, &v, &k, y, y + ldy);
-            tc_qstore_2rows_avx2(c20, c21, c30, c31, &v, &k, y + 2 * ldy, y + 3 * ldy);
-            tc_qstore_2rows_avx2(c40, c41, c50, c51, &v, &k, y + 4 * ldy, y + 5 * ldy);
-        }
-    }
-}
-
-/* Tried and dropped (s20-q, 2026-12-03, tc_qgemm alone, two builds alternating in one process,
- * thread CPU): the k loop of s16x2_tiles_avx2 unrolled whole for kpad 16 (a constant trip
+/* A block's whole tiles of one panel per call (tc_qepi.tiles): tc_qs16x2_tiles_avx2, in a file of
+ * its own (qgemm_tiles_avx2.c, whose header says why).
+ * Tried and dropped (s20-q, 2026-12-03, tc_qgemm alone, two builds alternating in one process,
+ * thread CPU): the k loop of the S16X2 tiles unrolled whole for kpad 16 (a constant trip
  * count): gcc 12 then reassociated each accumulator's 8 additions into a tree and spilled
  * most of the products (objdump), 16 -> 96 at 112x112 1.29x the time.  The same setup once per
  * call for the 6-row U7S8 kernel's whole panels (bytes_out, its scales per panel; U7S8
@@ -126,12 +89,22 @@ void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr
         return;
     }
     if (e->tiles > 1 && nr == TC_QNR && mr == 6) { /* 8-bit outputs, no residual, one tap */
-        s16x2_tiles_avx2(klen, rows, b, e, e->tiles, y, ldy);
+        tc_qs16x2_tiles_avx2(klen, rows, b, e, e->tiles, y, ldy);
         return;
     }
-    for (int i = 0, n = e->tiles > 1 ? e->tiles : 1; i < n; i++)
-        s16x2_panel_avx2(ntaps, klen, rows + (size_t)i * TC_QMR_MAX, mr, b, ldb, e, nr,
-                         (char *)y + (ptrdiff_t)i * mr * ldy, ldy);
+    if (e->tiles > 1) { /* fewer columns: each tile's rows from the first two (tc_qepi.tiles) */
+        const char *a0 = rows[0];
+        const ptrdiff_t ld = (const char *)rows[1] - a0;
+        for (int i = 0; i < e->tiles; i++) {
+            const void *tile[TC_QMR_MAX];
+            for (int r = 0; r < TC_QMR_MAX; r++)
+                tile[r] = a0 + ((ptrdiff_t)i * mr + (r < mr ? r : mr - 1)) * ld;
+            s16x2_panel_avx2(ntaps, klen, tile, mr, b, ldb, e, nr,
+                             (char *)y + (ptrdiff_t)i * mr * ldy, ldy);
+        }
+        return;
+    }
+    s16x2_panel_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
 }
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
@@ -489,7 +462,9 @@ int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int bas
 /* tc_quant_kernels.widen_run: 32 bytes per step zero-extended by vpmovzxbw (the flip, bit 7,
  * commutes with it), where gcc's SSE2 loop in the fill unpacked 16 with two stores.
  * MobileNetV2's 32 -> 16 projection at 112x112 (S16X2) spent an eighth of its time in the
- * fill (perf, emulated AVX2, 1 thread) */
+ * fill (perf, emulated AVX2, 1 thread).  Tried (n26-qpw, 2026-12-04, Zen 4): for uint8 inputs
+ * (flip 0) a loop without the xor, 64 bytes a step: 32 -> 16 and 16 -> 96 at 112x112 1.000 and
+ * 1.001 of their time (qpw_ab.c, 41 rounds): the stores bound it, not the xor. */
 void tc_qwiden_run_avx2(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y)
 {
     const __m256i f = _mm256_set1_epi16(flip ? 0x80 : 0);

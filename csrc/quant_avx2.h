@@ -223,7 +223,14 @@ typedef struct tc_qbytes_avx2 {
     const tc_qresidual *res;
     int is_signed;
     /* [lo, hi] narrower than the type's (a fused activation): the byte max / min after the
-     * packs; the type's whole range is the packs' own saturation */
+     * packs; the type's whole range is the packs' own saturation.  Tried (n26-qpw,
+     * 2026-12-04): two flags, the max only where lo is above the type's minimum and the min
+     * only where hi is below its maximum (a ReLU6's lo = 0 is the unsigned pack's own
+     * floor): the same bytes, but MobileNetV2's 14x14 expansions (U7S8 around the zero
+     * point, their ReLU6 on one side) took 1.04-1.08 of their time (qconv_layers.py --against
+     * the base, 8 rounds, one order; 1.00 again without it), which the saved byte max does
+     * not explain: more likely the kernels' code laid out otherwise, as with the S16X2 tiles'
+     * constant bodies (qgemm_avx2.c).  Not kept. */
     int clamp8;
 } tc_qbytes_avx2;
 

@@ -112,8 +112,10 @@ typedef struct tc_qepi {
      * the window reaches 255 - lim, corrected as two parts of at most 127 and 128 */
     int paired;
     /* a kernel with tc_qukernel.tiles (the AVX2 S16X2 one): this many whole tiles of mr rows
-     * in the call (0 or 1: one), one tap, tile i's rows at rows + i * TC_QMR_MAX and its
-     * outputs i * mr rows of y further down (8-bit outputs without a residual only) */
+     * in the call (0 or 1: one), one tap, their rows evenly spaced (a block's rows, no taps):
+     * tile i's row r at rows[0] + (i * mr + r) * (rows[1] - rows[0]) bytes, the kernel
+     * reading only those two pointers (the driver fills no others for the call), its outputs
+     * i * mr rows of y further down (8-bit outputs without a residual only) */
     int tiles;
 } tc_qepi;
 
@@ -210,6 +212,10 @@ void tc_qukernel_u8s8x2_avx2(int ntaps, int klen, const void *const *rows, int m
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_u7s8_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
+/* qgemm_tiles_avx2.c: tc_qukernel_s16x2_avx2's ntiles whole 6 x 16 tiles of one panel (one tap,
+ * bytes out, no residual; rows as tc_qepi.tiles says) */
+void tc_qs16x2_tiles_avx2(int klen, const void *const *rows, const void *b, const tc_qepi *e,
+                          int ntiles, char *y, ptrdiff_t ldy);
 /* 4 x 16, qgemm_avx2.c: U7S8 over long k */
 void tc_qukernel_u7s8_4x16_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);

@@ -1211,10 +1211,11 @@ def test_single_panel_products_of_many_tiles_are_exact():
 def test_s16x2_products_of_few_k_panel_by_panel_are_exact():
     """S16X2 products of up to 32 k over several panels (MobileNetV2's 16 -> 96 and 24 -> 144
     expansions), which the AVX2 driver runs a panel per call over a block's whole tiles
-    (s16x2_tiles_avx2, its output stage set up once per call): K = 16, 24, 30 and 32, 40 and
-    96 columns (a last panel of 8), rows around the tiles and blocks, both 8-bit outputs with
-    a fused clamp and the type's range, scales below 1 and past it (the float clamp above),
-    every tier at 1-3 threads, against the exact sums."""
+    (s16x2_tiles_avx2, its output stage set up once per call, the tiles' rows found from the
+    first two pointers): K = 16, 24, 30 and 32, 40 and 96 columns (a last panel of 8), rows
+    around the tiles and blocks, both 8-bit outputs with a fused clamp on both sides, on
+    either side alone (a ReLU6's [0, hi]) and the type's range, scales below 1 and past it
+    (the float clamp above), every tier at 1-3 threads, against the exact sums."""
     rng = np.random.default_rng(89)
     ctxs = _tiers_at((1, 2, 3))
     for rows, n, c in itertools.product((7, 61, 97, 784), (40, 96), (16, 24, 30, 32)):
@@ -1222,7 +1223,9 @@ def test_s16x2_products_of_few_k_panel_by_panel_are_exact():
         for scale_v in (3e-3, 2.5):
             scale = (rng.random(n) * scale_v + 1e-4).astype(np.float32)
             for dtype, zp, lo, hi in ((np.uint8, 7, 7, 200), (np.uint8, 130, 0, 255),
-                                      (np.int8, -3, -128, 127), (np.int8, 5, 5, 100)):
+                                      (np.uint8, 0, 0, 180), (np.uint8, 9, 9, 255),
+                                      (np.int8, -3, -128, 127), (np.int8, 5, 5, 100),
+                                      (np.int8, -128, -128, 90), (np.int8, 0, -20, 127)):
                 _assert_s16x2_layers(ctxs, w, x, xz, K.QOutput(dtype, bias, scale, zp, lo, hi),
                                      dtype, output_of(acc, dtype, scale, zp, lo, hi),
                                      f"{rows} rows C={c} N={n} scale {scale_v} "

@@ -1,0 +1,171 @@
+/* Two builds of tinycnn's C kernels on the same int8 1x1 convolutions (tc_qconv2d), alternating
+ * in one process, thread CPU time: the A/B of an int8 GEMM change without Python or a rebuild of
+ * the extension (pointwise_ab.c's float twin).  Synthetic data: 8-bit weights N(0, 1) scaled per
+ * output channel to a largest |w| of 127 (as real per-channel weights: S16X2 where the network's
+ * layers take it), inputs after a ReLU (zero point 0: 40% zeros, the rest |N(0, 60)| up to 255:
+ * more bytes past U7S8's windows than the network's own) or around a mid-range zero point
+ * (144 + N(0, 25)); the format chosen as tinycnn/ops/qmatmul.py does (U7S8 for more than 16
+ * outputs and a zero point <= 32 or more than 32 channels, else tc_qgemm_choose_format_for's).
+ * Reports the minima, the median of the rounds' B / A with its 25-75% range, and whether both
+ * wrote the same bytes.  On the shared Zen 4 host (load 5-7) the ranges are +-3-5%: it finds
+ * changes of 5% and more; smaller ones need qconv_layers.py in both orders (n26-qpw).
+ *
+ *   gcc -O2 -Icsrc benchmarks/qpw_ab.c -o /tmp/qpw_ab -ldl -lm
+ *   /tmp/qpw_ab A.so B.so ROUNDS [C K HW ZP RES ...]   (RES 1: a fused residual add)
+ * A.so / B.so: the files of csrc compiled as setup.py does plus -fPIC, linked with gcc -shared.
+ * Without shapes: MobileNetV2's 1x1 layers from 112x112 to 28x28. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "tinycnn.h"
+#include "ab_clock.h"
+#include "ab_dl.h"
+
+typedef struct {
+    int (*init)(tc_ctx *, tc_pool *, int);
+    int (*choose)(const tc_ctx *, int, int, const int16_t *, ptrdiff_t);
+    size_t (*pack_size_for)(int, int, int, const int16_t *, ptrdiff_t);
+    void (*pack)(int, int, int, const int16_t *, ptrdiff_t, void *);
+    size_t (*ws_size)(const tc_ctx *, int, const tc_conv2d_params *, int, int, int);
+    void (*conv)(const tc_ctx *, int, const tc_conv2d_params *, int, int, int, const void *, int,
+                 int, const void *, const tc_qoutput *, void *, void *);
+    void (*res_init)(tc_qresidual *, const tc_qbinary_params *, int);
+    tc_ctx ctx;
+} build;
+
+static void load(build *b, const char *path)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "%s\n", dlerror());
+        exit(1);
+    }
+    *(void **)&b->init = sym(h, "tc_ctx_init");
+    *(void **)&b->choose = sym(h, "tc_qgemm_choose_format_for");
+    *(void **)&b->pack_size_for = sym(h, "tc_qgemm_pack_size_for");
+    *(void **)&b->pack = sym(h, "tc_qgemm_pack");
+    *(void **)&b->ws_size = sym(h, "tc_qconv2d_workspace_size");
+    *(void **)&b->conv = sym(h, "tc_qconv2d");
+    *(void **)&b->res_init = sym(h, "tc_qresidual_init");
+    if (b->init(&b->ctx, NULL, TC_ISA_AVX2)) {
+        fprintf(stderr, "%s: no AVX2\n", path);
+        exit(1);
+    }
+}
+
+static double gauss(void)
+{
+    double u = (rand() + 1.0) / (RAND_MAX + 2.0), v = (rand() + 1.0) / (RAND_MAX + 2.0);
+    return sqrt(-2 * log(u)) * cos(6.283185307 * v);
+}
+
+static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
+{
+    const int M = HW * HW, runs = 10;
+    uint8_t *x = malloc((size_t)M * C), *r = malloc((size_t)M * K);
+    int16_t *w = malloc((size_t)K * C * 2);
+    int32_t *bias = malloc(K * 4);
+    float *scale = malloc(K * 4);
+    for (size_t i = 0; i < (size_t)M * C; i++) {
+        double v = zp == 0 ? (rand() % 10 < 4 ? 0 : fabs(gauss()) * 60) : 144 + gauss() * 25;
+        x[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
+    }
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        r[i] = (uint8_t)(128 + gauss() * 20);
+    int wmin = 0, wmax = 0;
+    double *g = malloc((size_t)C * sizeof(double));
+    for (int k = 0; k < K; k++) { /* symmetric per channel: each channel's largest |w| 127 */
+        double most = 1e-9;
+        for (int c = 0; c < C; c++) {
+            g[c] = gauss();
+            most = fabs(g[c]) > most ? fabs(g[c]) : most;
+        }
+        for (int c = 0; c < C; c++) {
+            int16_t v = (int16_t)lrint(g[c] / most * 127);
+            w[k * C + c] = v;
+            wmin = v < wmin ? v : wmin;
+            wmax = v > wmax ? v : wmax;
+        }
+    }
+    free(g);
+    for (int k = 0; k < K; k++) {
+        bias[k] = (rand() % 4000) - 2000;
+        double spread = 0.5 + (rand() % 100) / 100.0;
+        scale[k] = (float)(0.4 / (sqrt(C) * 30 * (zp ? 25 : 50)) * 255 * spread);
+    }
+    tc_conv2d_params p = {C, K, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+    tc_qbinary_params qp;
+    memset(&qp, 0, sizeof(qp));
+    qp.a_scale = 0.05f; qp.b_scale = 0.04f; qp.y_scale = 0.06f;
+    qp.a_zero_point = 128; qp.b_zero_point = 128; qp.y_zero_point = 128;
+    tc_qresidual rs;
+    B[0].res_init(&rs, &qp, 1);
+    rs.r = r;
+    tc_qoutput out = {TC_QOUT_U8, bias, scale, 1, res ? 128 : 0, 0, 255, res ? &rs : NULL, NULL};
+    int fmt = B[0].choose(&B[0].ctx, C, K, w, C);
+    if (fmt == TC_QFMT_S16X2 && K >= 17 && wmin >= -128 && wmax <= 127 && (zp <= 32 || C >= 33))
+        fmt = TC_QFMT_U7S8;
+    void *packed[2], *ws[2], *y[2];
+    for (int b = 0; b < 2; b++) {
+        packed[b] = aligned_alloc(64, (B[b].pack_size_for(fmt, C, K, w, C) + 63) / 64 * 64);
+        B[b].pack(fmt, C, K, w, C, packed[b]);
+        size_t wsz = B[b].ws_size(&B[b].ctx, fmt, &p, 1, HW, HW);
+        ws[b] = aligned_alloc(64, (wsz + 63) / 64 * 64 + 64);
+        y[b] = malloc((size_t)M * K);
+    }
+    double *ratio = malloc(rounds * sizeof(double)), best[2] = {1e9, 1e9};
+    for (int i = 0; i < rounds; i++) {
+        double t[2];
+        for (int o = 0; o < 2; o++) {
+            int b = (i + o) % 2;
+            double t0 = now();
+            for (int j = 0; j < runs; j++)
+                B[b].conv(&B[b].ctx, fmt, &p, 1, HW, HW, x, 0, zp, packed[b], &out, y[b], ws[b]);
+            t[b] = (now() - t0) / runs;
+            best[b] = t[b] < best[b] ? t[b] : best[b];
+        }
+        ratio[i] = t[1] / t[0];
+    }
+    qsort(ratio, rounds, sizeof(double), cmp);
+    int same = !memcmp(y[0], y[1], (size_t)M * K);
+    static const char *fn[] = {"s8x4", "s16x2", "u8s8x2", "u7s8"};
+    printf("%4d -> %4d at %3dx%-3d zp %3d%s %-6s A %7.1f us  B %7.1f us (min)  "
+           "B/A %.3f [%.3f-%.3f]  same=%d\n",
+           C, K, HW, HW, zp, res ? " +res" : "     ", fmt >= 0 && fmt < 4 ? fn[fmt] : "?",
+           best[0] * 1e6, best[1] * 1e6, ratio[rounds / 2], ratio[rounds / 4],
+           ratio[rounds * 3 / 4], same);
+    fflush(stdout);
+    free(x); free(r); free(w); free(bias); free(scale); free(ratio);
+    for (int b = 0; b < 2; b++) {
+        free(packed[b]); free(ws[b]); free(y[b]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s A.so B.so ROUNDS [C K HW ZP RES ...]\n", argv[0]);
+        return 1;
+    }
+    build B[2];
+    load(&B[0], argv[1]);
+    load(&B[1], argv[2]);
+    int rounds = atoi(argv[3]);
+    static const int def[][5] = {{32, 16, 112, 0, 0},  {16, 96, 112, 144, 0}, {96, 24, 56, 0, 0},
+                                 {24, 144, 56, 144, 0}, {144, 24, 56, 0, 1},   {144, 32, 28, 0, 0},
+                                 {32, 192, 28, 144, 0}, {192, 32, 28, 0, 1}};
+    if (argc > 4) {
+        for (int i = 4; i + 4 < argc; i += 5)
+            layer(B, rounds, atoi(argv[i]), atoi(argv[i + 1]), atoi(argv[i + 2]), atoi(argv[i + 3]),
+                  atoi(argv[i + 4]));
+    } else {
+        for (size_t i = 0; i < sizeof(def) / sizeof(def[0]); i++)
+            layer(B, rounds, def[i][0], def[i][1], def[i][2], def[i][3], def[i][4]);
+    }
+    return 0;
+}
