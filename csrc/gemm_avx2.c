@@ -401,8 +401,71 @@ TC_TILES_OF_ROWS(6)
 #undef TC_TILES_OF_ROWS
 #undef TC_TILE16
 
+/* One R-row panel (R <= MR, a constant) of strip16_fixed: acc from zero, k ascending, then
+ * the epilogue with its constants.  ADD_C: a later K block, c = act(acc + C) (store_row's
+ * order without FIRST); else c = act((acc + bias) + residual). */
+static inline __attribute__((always_inline)) void panel16_fixed(
+    int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+    const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a, const int R,
+    const int HAS_BIAS, const int HAS_RES, const int ADD_C)
+{
+    __m256 acc[2 * MR];
+#pragma GCC unroll 12
+    for (int j = 0; j < 2 * R; j++)
+        acc[j] = _mm256_setzero_ps();
+    if (kc >= TC_GEMM_PF_C_MIN_K)
+        prefetch_rows16(c, ldc, R, R);
+    if (HAS_RES)
+        prefetch_rows16(res, ldr, R, R);
+    const float *ak = a, *bk = b;
+#define TC_SSTEP(PF)                                                                              \
+    do {                                                                                          \
+        if (PF)                                                                                   \
+            _mm_prefetch((const char *)(ak + pf_a), _MM_HINT_T0);                                 \
+        const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);                      \
+        _Pragma("GCC unroll 6") for (int i = 0; i < R; i++)                                       \
+        {                                                                                         \
+            const __m256 av = _mm256_broadcast_ss(ak + i);                                        \
+            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);                                     \
+            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);                             \
+        }                                                                                         \
+        ak += MR;                                                                                 \
+        bk += ldb;                                                                                \
+    } while (0)
+    if (pf_a) {
+#pragma GCC unroll 4
+        for (int k = 0; k < kc; k++)
+            TC_SSTEP(1);
+    } else {
+#pragma GCC unroll 4
+        for (int k = 0; k < kc; k++)
+            TC_SSTEP(0);
+    }
+#undef TC_SSTEP
+    float *ci = c;
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++, ci += ldc) {
+        __m256 r0 = acc[2 * i], r1 = acc[2 * i + 1];
+        if (ADD_C) {
+            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));
+            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));
+        }
+        if (HAS_BIAS) {
+            const __m256 bi = _mm256_broadcast_ss(bias + i);
+            r0 = _mm256_add_ps(r0, bi);
+            r1 = _mm256_add_ps(r1, bi);
+        }
+        if (HAS_RES) {
+            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(res + i * ldr));
+            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(res + i * ldr + 8));
+        }
+        _mm256_storeu_ps(ci, tc_act_avx2(act, r0));
+        _mm256_storeu_ps(ci + 8, tc_act_avx2(act, r1));
+    }
+}
+
 /* np whole 6x16 tiles of one 16-column strip of B in place (tile16_panels's) for one K block
- * with flags FIRST | LAST and no column bias, with a bias or none, a residual or none and one
+ * (flags FIRST | LAST until s26: see below) and no column bias, with a bias or none, a residual or none and one
  * activation KIND of tc_tile_act_fixed, all three constants: a small loop of its own, where
  * tile_6x16_avx2's general epilogue (per-row tests, row addresses reloaded from the stack: a
  * third of a 16 -> 64 layer's samples outside its K loop, perf on Zen 3) cost as much as a few
@@ -419,103 +482,88 @@ TC_TILES_OF_ROWS(6)
  * [25-75%], 17:56-18:05, load 6-8): SqueezeNet 0.964 [0.882-1.025], MobileNetV2 0.956
  * [0.916-0.993], MnasNet 0.973 [0.958-1.006], V3-Small 0.976 [0.926-1.078], RegNetY 0.986
  * [0.874-1.033], EfficientNet-B0 0.904 [0.806-1.017], V3-Large 0.967 [0.940-0.992] (a first
- * run in a slow spell 1.08 [1.00-1.17]), ResNet-50 1.007 [0.917-1.047], ShuffleNetV2 0.997. */
+ * run in a slow spell 1.08 [1.00-1.17]), ResNet-50 1.007 [0.917-1.047], ShuffleNetV2 0.997.
+ * s26: also the K blocks of a deep sum (K > TC_GEMM_KC: the first adds bias and residual, the
+ * later ones C, the last the activation; ADD_C), and a last panel of 4 or 2 rows (R), which
+ * tile16_r4 / tile16_r2 ran with store_tile_fixed already: there only the call and the runtime
+ * bias / residual tests go.  Same bits (pointwise_ab.c, every shape).  Zen 4, AVX2 kernels, 1
+ * thread: instructions (callgrind, tc_conv2d_f32 inclusive, new / old) 384 -> 64 at 14x14 0.966,
+ * 672 -> 112 0.973, 480 -> 80 0.971, 576 -> 96 0.974, 960 -> 160 at 7x7 0.986, 960 -> 320 0.986,
+ * 1152 -> 192 0.986; tails 32 -> 16 at 112x112 0.992, 240 -> 40 at 28x28 0.999, 192 -> 32 0.999;
+ * but 24 -> 144 at 56x56 1.005 and 16 -> 48 at 112x112 1.007 (ukernel_inplace_avx2's per-strip
+ * work; the tails inside the whole panels' function cost their loop 3% more).  Time (pointwise_ab.c,
+ * 30 rounds x 10, median new / old, 2026-12-04 03:18, load ~3 on 2 cores): the K-split layers
+ * 0.984-0.994 (576 -> 96 1.000), 240 -> 40 0.995, 32 -> 16 1.008, 24 -> 144 1.012 (noise
+ * +-1%).  Whole networks (subgraph_shapes.py --against, 30 rounds, median [25-75%], 03:21):
+ * MobileNetV2 0.993 [0.955-1.002], MnasNet 0.990 [0.962-1.008], EfficientNet-B0 0.992
+ * [0.966-1.022], V3-Large 1.000 [0.983-1.028], bit-identical. */
 static inline __attribute__((always_inline)) void strip16_fixed(
     int kc, const float *a, ptrdiff_t astride, int np, const float *b, ptrdiff_t ldb, float *c,
     ptrdiff_t ldc, const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a,
-    const int HAS_BIAS, const int HAS_RES, const int KIND)
+    const int R, const int HAS_BIAS, const int HAS_RES, const int ADD_C, const int KIND)
 {
     act.kind = KIND;
-    for (int p = 0; p < np; p++, a += astride, c += MR * ldc, res += HAS_RES ? MR * ldr : 0) {
-        __m256 acc[2 * MR];
-#pragma GCC unroll 12
-        for (int j = 0; j < 2 * MR; j++)
-            acc[j] = _mm256_setzero_ps();
-        if (kc >= TC_GEMM_PF_C_MIN_K)
-            prefetch_rows16(c, ldc, MR, MR);
-        if (HAS_RES)
-            prefetch_rows16(res, ldr, MR, MR);
-        const float *ak = a, *bk = b;
-#define TC_SSTEP(PF)                                                                              \
-    do {                                                                                          \
-        if (PF)                                                                                   \
-            _mm_prefetch((const char *)(ak + pf_a), _MM_HINT_T0);                                 \
-        const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);                      \
-        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)                                      \
-        {                                                                                         \
-            const __m256 av = _mm256_broadcast_ss(ak + i);                                        \
-            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);                                     \
-            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);                             \
-        }                                                                                         \
-        ak += MR;                                                                                 \
-        bk += ldb;                                                                                \
-    } while (0)
-        if (pf_a) {
-#pragma GCC unroll 4
-            for (int k = 0; k < kc; k++)
-                TC_SSTEP(1);
-        } else {
-#pragma GCC unroll 4
-            for (int k = 0; k < kc; k++)
-                TC_SSTEP(0);
-        }
-#undef TC_SSTEP
-        float *ci = c;
-#pragma GCC unroll 6
-        for (int i = 0; i < MR; i++, ci += ldc) {
-            __m256 r0 = acc[2 * i], r1 = acc[2 * i + 1];
-            if (HAS_BIAS) {
-                const __m256 bi = _mm256_broadcast_ss(bias + p * MR + i);
-                r0 = _mm256_add_ps(r0, bi);
-                r1 = _mm256_add_ps(r1, bi);
-            }
-            if (HAS_RES) {
-                r0 = _mm256_add_ps(r0, _mm256_loadu_ps(res + i * ldr));
-                r1 = _mm256_add_ps(r1, _mm256_loadu_ps(res + i * ldr + 8));
-            }
-            _mm256_storeu_ps(ci, tc_act_avx2(act, r0));
-            _mm256_storeu_ps(ci + 8, tc_act_avx2(act, r1));
-        }
-    }
+    for (int p = 0; p < np; p++, a += astride, c += MR * ldc, res += HAS_RES ? MR * ldr : 0)
+        panel16_fixed(kc, a, b, ldb, c, ldc, HAS_BIAS ? bias + p * MR : NULL, res, ldr, act, pf_a,
+                      R, HAS_BIAS, HAS_RES, ADD_C);
 }
 
+/* strip16_fixed's kernels: np whole panels (R = MR), or one panel of 4 or 2 rows (the last
+ * of M = 16, 40, 64, 112, 160 or 32, 80, 320 rows; np = 1), a function of its own: in the
+ * strip's function it cost the whole panels' loop 3% more instructions (registers) */
 typedef void (*strip16_fn)(int kc, const float *a, ptrdiff_t astride, int np, const float *b,
                            ptrdiff_t ldb, float *c, ptrdiff_t ldc, const float *bias,
                            const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a);
-#define TC_STRIP(NAME, HAS_BIAS, HAS_RES, KIND)                                                    \
+#define TC_STRIP(NAME, R, HAS_BIAS, HAS_RES, ADD_C, KIND)                                          \
     static __attribute__((flatten)) void NAME(int kc, const float *a, ptrdiff_t astride, int np,   \
                                               const float *b, ptrdiff_t ldb, float *c,             \
                                               ptrdiff_t ldc, const float *bias, const float *res,  \
                                               ptrdiff_t ldr, tc_act_k act, int pf_a)               \
     {                                                                                              \
-        strip16_fixed(kc, a, astride, np, b, ldb, c, ldc, bias, res, ldr, act, pf_a, HAS_BIAS,     \
-                      HAS_RES, KIND);                                                            \
+        strip16_fixed(kc, a, astride, np, b, ldb, c, ldc, bias, res, ldr, act, pf_a, R, HAS_BIAS,  \
+                      HAS_RES, ADD_C, KIND);                                                       \
     }
+#define TC_STRIPS_R(KN, R, KIND)                                                                   \
+    TC_STRIP(strip16_##R##_##KN, R, 0, 0, 0, KIND)                                                 \
+    TC_STRIP(strip16_##R##_b_##KN, R, 1, 0, 0, KIND)                                               \
+    TC_STRIP(strip16_##R##_r_##KN, R, 0, 1, 0, KIND)                                               \
+    TC_STRIP(strip16_##R##_br_##KN, R, 1, 1, 0, KIND)                                              \
+    TC_STRIP(strip16_##R##_c_##KN, R, 0, 0, 1, KIND)
 #define TC_STRIPS(KN, KIND)                                                                        \
-    TC_STRIP(strip16_##KN, 0, 0, KIND)                                                             \
-    TC_STRIP(strip16_b_##KN, 1, 0, KIND)                                                           \
-    TC_STRIP(strip16_r_##KN, 0, 1, KIND)                                                           \
-    TC_STRIP(strip16_br_##KN, 1, 1, KIND)                                                          \
-    static const strip16_fn strip16_##KN##_of[4] = {strip16_##KN, strip16_b_##KN, strip16_r_##KN, \
-                                                     strip16_br_##KN};
+    TC_STRIPS_R(KN, 6, KIND)                                                                       \
+    TC_STRIPS_R(KN, 4, KIND)                                                                       \
+    TC_STRIPS_R(KN, 2, KIND)
 TC_STRIPS(none, TC_ACT_NONE)
 TC_STRIPS(relu, TC_ACT_RELU)
 TC_STRIPS(clip, TC_ACT_CLIP)
 TC_STRIPS(hswish, TC_ACT_HARD_SWISH)
 #undef TC_STRIPS
+#undef TC_STRIPS_R
 #undef TC_STRIP
+#define TC_STRIP_ROW(R, KN)                                                                        \
+    {strip16_##R##_##KN, strip16_##R##_b_##KN, strip16_##R##_r_##KN, strip16_##R##_br_##KN,        \
+     strip16_##R##_c_##KN}
+#define TC_STRIP_KINDS(R)                                                                          \
+    {TC_STRIP_ROW(R, none), TC_STRIP_ROW(R, relu), TC_STRIP_ROW(R, clip), TC_STRIP_ROW(R, hswish)}
+/* [rows: 6, 4, 2][kind: none, ReLU, Clip, HardSwish][epilogue: -, bias, residual, both, C] */
+static const strip16_fn strip16_of[3][4][5] = {TC_STRIP_KINDS(6), TC_STRIP_KINDS(4),
+                                               TC_STRIP_KINDS(2)};
+#undef TC_STRIP_KINDS
+#undef TC_STRIP_ROW
 
-/* The strip16_fixed kernel of this epilogue, or NULL (tile16_panels) */
-static strip16_fn strip16_pick(int flags, const tc_tile_epi *e)
+/* The strip16_fixed kernel of this K block's epilogue for panels of 6, 4 or 2 rows (r: 0, 1,
+ * 2), or NULL (tile16_panels): the first block (FIRST, not ACCUM) adds the bias and residual,
+ * a later one (not FIRST) adds C; the activation only in the last (LAST) */
+static strip16_fn strip16_pick(int flags, const tc_tile_epi *e, int r)
 {
-    if (flags != (TC_UK_FIRST | TC_UK_LAST) || e->col_bias)
+    if (e->col_bias || (flags & TC_UK_ACCUM))
         return NULL;
-    const int v = (e->bias != NULL) + 2 * (e->residual != NULL);
-    switch (e->act.kind) {
-    case TC_ACT_NONE: return strip16_none_of[v];
-    case TC_ACT_RELU: return strip16_relu_of[v];
-    case TC_ACT_CLIP: return strip16_clip_of[v];
-    case TC_ACT_HARD_SWISH: return strip16_hswish_of[v];
+    const int v = flags & TC_UK_FIRST ? (e->bias != NULL) + 2 * (e->residual != NULL) : 4;
+    switch (flags & TC_UK_LAST ? e->act.kind : TC_ACT_NONE) {
+    case TC_ACT_NONE: return strip16_of[r][0][v];
+    case TC_ACT_RELU: return strip16_of[r][1][v];
+    case TC_ACT_CLIP: return strip16_of[r][2][v];
+    case TC_ACT_HARD_SWISH: return strip16_of[r][3][v];
     default: return NULL;
     }
 }
@@ -550,6 +598,16 @@ static const tile_rows_fn tile8_p_rows[MR + 1] = {tile8_p_r6, tile8_p_r1, tile8_
 static const tile_rows_fn tile8_m_rows[MR + 1] = {tile8_m_r6, tile8_m_r1, tile8_m_r2, tile8_m_r3,
                                                   tile8_m_r4, tile8_m_r5, tile8_m_r6};
 
+/* Measured and left (s26, Zen 4, callgrind's instruction counts, deterministic): the packed tiles
+ * keep their per-tile call (the driver's loop over row panels, gemm.c gemm_block).  On 144 -> 24
+ * at 56x56 with a residual (B packed row by row: gemm_pack_cols) tile16_p_r6 ran ~3530
+ * instructions per call where its K loop of kc = 144 is ~21 per step (~3020): ~15% outside the
+ * loop (prologue, prefetches of C and the residual, store_tile_fixed's runtime bias / residual
+ * tests), and gemm_block another 17% of the tiles' count (packing, the epilogue pointers per
+ * tile).  Its whole tiles already take store_tile_fixed's epilogue (FIRST | LAST, one K block).
+ * A lead: the packed panels of one B panel as a strip (strip16_fixed with ldb = NR a constant,
+ * one call per 16 columns); in the mobile networks only the 56x56 projections 144 -> 24 are
+ * packed (gemm_b_inplace), the rest of the packed tiles are ResNet's and the classifiers'. */
 static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                               int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
@@ -666,7 +724,12 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
                                  int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
     /* the whole panels' kernel: the shift per strip keeps what it depends on */
-    const strip16_fn strip = strip16_pick(flags, e);
+    const strip16_fn strip = strip16_pick(flags, e, 0);
+    const int whole = mr / MR < na ? mr / MR : na;
+    /* a last panel of 4 or 2 rows in a kernel of its own */
+    const int rest = whole < na ? mr - whole * MR : 0;
+    const strip16_fn last = strip && (rest == 4 || rest == 2) ? strip16_pick(flags, e, 3 - rest / 2)
+                                                               : NULL;
     for (int h = 0; h < nr; h += NR) {
         if (nr - h <= TC_TAIL_MAX) {
             /* the last 1..4 columns: rows in the lanes (tile_tail_avx2), two panels a call */
@@ -682,17 +745,25 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
         /* the last 17 columns in one tile (tile17_rows) */
         const int nrh = nr - h == NR + 1 ? NR + 1 : nr - h < NR ? nr - h : NR;
         int p = 0;
-        if (nrh == NR && mr >= MR) {
+        if (nrh == NR && (whole || last)) {
             /* the whole panels in one call */
-            const int whole = mr / MR < na ? mr / MR : na;
             const tc_tile_epi t = tc_tile_epi_shift(e, 0, h);
             if (strip) {
                 const tc_act_k act = {t.act.kind, t.act.alpha, t.act.beta};
-                strip(kc, a, astride, whole, b + h, ldb, c + h, ldc, t.bias, t.residual, t.ldr, act,
-                      pf_a);
-            } else
+                if (whole)
+                    strip(kc, a, astride, whole, b + h, ldb, c + h, ldc, t.bias, t.residual, t.ldr,
+                          act, pf_a);
+                p = whole;
+                if (last) {
+                    const tc_tile_epi u = tc_tile_epi_shift(&t, whole * MR, 0);
+                    last(kc, a + whole * astride, astride, 1, b + h, ldb, c + whole * MR * ldc + h,
+                         ldc, u.bias, u.residual, u.ldr, act, pf_a);
+                    p = na;
+                }
+            } else {
                 tile16_panels(kc, a, astride, whole, b + h, ldb, c + h, ldc, flags, &t, pf_a);
-            p = whole;
+                p = whole;
+            }
         }
         for (; p < na && p * MR < mr; p++) {
             const int mrp = mr - p * MR < MR ? mr - p * MR : MR;

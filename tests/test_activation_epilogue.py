@@ -87,6 +87,19 @@ def test_activation_arguments_are_checked(ctx):
         _kernels.Conv2d(ctx, wt, None, algo="depthwise", group=4, relu=True, activation="Sigmoid")
 
 
+def assert_1x1_matches_numpy(y, x, wt, bias, res, name, kw, what):
+    """y: a 1x1 convolution of x by wt[:k] (+ bias, + res) through activation name (kw), within
+    1e-5 of numpy's float64 relative to the sums' scale"""
+    v = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+    if bias is not None:
+        v += bias[None, :, None, None]
+    if res is not None:
+        v += res
+    ref = dict((a[0], a[2]) for a in ACTS if a[1] == kw).get(name, lambda v, s: v)(v, None)
+    err = np.abs(y - ref).max() / np.abs(v).max()
+    assert err <= 1e-5, f"{what}: rel err {err:.3g}"
+
+
 # whole-tile stores (AVX2: one activation for all rows, its kind a constant) against the
 # row-by-row stores of partial tiles: the same function, bit for bit
 WHOLE_TILE_ACTS = [("", {}), ("Relu", {}), ("Clip", dict(alpha=0.0, beta=6.0)), ("HardSwish", {}),
@@ -127,11 +140,33 @@ def test_whole_tiles_store_what_partial_tiles_store(ctx, act, with_bias, with_re
             y48 = conv.run(x48, np.empty((1, 12, 1, 48), np.float32), r48)
             np.testing.assert_array_equal(y48[..., :40].reshape(outs[0].shape), outs[0],
                                           err_msg=what + " (40 vs 48 pixels)")
-        v = np.einsum("kc,nchw->nkhw", wt[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
-        if bias is not None:
-            v += bias[None, :, None, None]
-        if res is not None:
-            v += res
-        ref = dict((a[0], a[2]) for a in ACTS if a[1] == kw).get(name, lambda v, s: v)(v, None)
-        err = np.abs(outs[0] - ref).max() / np.abs(v).max()
-        assert err <= 1e-5, f"{what}: rel err {err:.3g}"
+        assert_1x1_matches_numpy(outs[0], x, wt, bias, res, name, kw, what)
+
+
+@pytest.mark.parametrize("act", WHOLE_TILE_ACTS[:4], ids=[a[0] or "none" for a in WHOLE_TILE_ACTS[:4]])
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("with_residual", [True, False], ids=["residual", "noresidual"])
+@pytest.mark.parametrize("c", [24, 400, 700], ids=["k1", "k2", "k3"])
+def test_last_short_panels_and_k_blocks(ctx, act, with_bias, with_residual, c):
+    """AVX2 runs a 1x1 layer's last panel of 4 or 2 rows (16 or 14 output channels: 6 + 6 + 4,
+    6 + 6 + 2) through a kernel of its own, and the K blocks of a deep sum (400: two blocks,
+    700: three) through kernels adding C: the rows of 16 and 14 channels equal bit for bit
+    those of 18 (whole panels), 8 x 16 + 4 pixels (whole strips, then a last 4 columns), all
+    match numpy."""
+    name, kw = act
+    h, w = 4, 33
+    rng = np.random.default_rng(zlib.crc32(f"tail {name} {with_bias} {with_residual} {c}".encode()))
+    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+    wt = (rng.standard_normal((18, c, 1, 1), dtype=np.float32) / np.sqrt(c)).astype(np.float32)
+    bias = rng.standard_normal(18, dtype=np.float32) if with_bias else None
+    res = rng.standard_normal((1, 18, h, w), dtype=np.float32) if with_residual else None
+    outs = {}
+    for k in (18, 16, 14):
+        conv = _kernels.Conv2d(ctx, wt[:k].copy(), None if bias is None else bias[:k].copy(),
+                               algo="1x1", activation=name, **kw)
+        r = None if res is None else res[:, :k].copy()
+        outs[k] = conv.run(x, np.empty((1, k, h, w), np.float32), r)
+    what = f"{name or 'none'} bias={with_bias} residual={with_residual} c={c} [{ctx}]"
+    for k in (16, 14):
+        np.testing.assert_array_equal(outs[18][:, :k], outs[k], err_msg=f"{what} k={k}")
+    assert_1x1_matches_numpy(outs[18], x, wt, bias, res, name, kw, what)
