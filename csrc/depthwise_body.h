@@ -620,9 +620,17 @@ TC_DW_FLAT_VARIANT(_flat, 0)
  * or NULL (may be y)  y: [nc][OH][OW], channels k0..k0 + nc - 1, nc <= TC_DW_BLOCK */
 #define TC_DW_BLOCK_IN_MAX 961  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
 #define TC_DW_BLOCK_OUT_MAX 196 /* output pixels */
-/* ... and of a band of _block_bands_k5 (8 lanes only): a whole 28x28 plane, 32 KiB of padded
- * input and 25 KiB of sums on the stack (see _block_band) */
-#define TC_DW_BAND_IN_MAX 1024
+/* ... and of a band of _block_bands_k3/_k5 (8 lanes only): a whole 28x28 plane at stride 1,
+ * 14 of the 28 output rows of a 56x56 plane at stride 2 (31 x 59 padded pixels at 5x5): 58 KiB
+ * of padded input and 25 KiB of sums on the stack (see _block_band).  The input was 1024
+ * pixels (32 KiB, the L1d), 7-row bands at stride 2: 4 bands each copying and transposing its
+ * 3 (5x5) or 1 (3x3) halo rows again.  14-row bands, benchmarks/dw_ab.sh against 59debfb (s26,
+ * Zen 4, AVX2, 1 thread, thread CPU time, 21-31 alternating rounds, loaded host, same bits):
+ * 5x5/2 72@56 0.930 [0.917-1.012], 0.924 [0.858-1.019], 0.933 [0.890-0.999]; 144@56 SiLU 0.965
+ * [0.926-0.994]; 3x3/2 144@56 Clip 0.962 [0.882-1.032], 72@56 0.953 [0.868-1.032]; 5x5 120@28
+ * (unchanged: one band either way) 0.994.  The whole 56x56 plane in one band (3584 pixels,
+ * 112 KiB) against 14-row bands: 0.96-1.00, not taken (an L2 of 512 KiB on the target). */
+#define TC_DW_BAND_IN_MAX 1856
 #define TC_DW_BAND_OUT_MAX 784
 #define TC_DW_BUF_IN_MAX (TC_VL == 8 ? TC_DW_BAND_IN_MAX : TC_DW_BLOCK_IN_MAX)
 #define TC_DW_BUF_OUT_MAX (TC_VL == 8 ? TC_DW_BAND_OUT_MAX : TC_DW_BLOCK_OUT_MAX)
