@@ -620,9 +620,17 @@ TC_DW_FLAT_VARIANT(_flat, 0)
  * or NULL (may be y)  y: [nc][OH][OW], channels k0..k0 + nc - 1, nc <= TC_DW_BLOCK */
 #define TC_DW_BLOCK_IN_MAX 961  /* padded input pixels: ((OH - 1) * s + KC) * ((OW - 1) * s + KC) */
 #define TC_DW_BLOCK_OUT_MAX 196 /* output pixels */
-/* ... and of a band of _block_bands_k5 (8 lanes only): a whole 28x28 plane, 32 KiB of padded
- * input and 25 KiB of sums on the stack (see _block_band) */
-#define TC_DW_BAND_IN_MAX 1024
+/* ... and of a band of _block_bands_k3/_k5 (8 lanes only): a whole 28x28 plane at stride 1,
+ * 14 of the 28 output rows of a 56x56 plane at stride 2 (31 x 59 padded pixels at 5x5): 58 KiB
+ * of padded input and 25 KiB of sums on the stack (see _block_band).  The input was 1024
+ * pixels (32 KiB, the L1d), 7-row bands at stride 2: 4 bands each copying and transposing its
+ * 3 (5x5) or 1 (3x3) halo rows again.  14-row bands, benchmarks/dw_ab.sh against 59debfb (s26,
+ * Zen 4, AVX2, 1 thread, thread CPU time, 21-31 alternating rounds, loaded host, same bits):
+ * 5x5/2 72@56 0.930 [0.917-1.012], 0.924 [0.858-1.019], 0.933 [0.890-0.999]; 144@56 SiLU 0.965
+ * [0.926-0.994]; 3x3/2 144@56 Clip 0.962 [0.882-1.032], 72@56 0.953 [0.868-1.032]; 5x5 120@28
+ * (unchanged: one band either way) 0.994.  The whole 56x56 plane in one band (3584 pixels,
+ * 112 KiB) against 14-row bands: 0.96-1.00, not taken (an L2 of 512 KiB on the target). */
+#define TC_DW_BAND_IN_MAX 1856
 #define TC_DW_BAND_OUT_MAX 784
 #define TC_DW_BUF_IN_MAX (TC_VL == 8 ? TC_DW_BAND_IN_MAX : TC_DW_BLOCK_IN_MAX)
 #define TC_DW_BUF_OUT_MAX (TC_VL == 8 ? TC_DW_BAND_OUT_MAX : TC_DW_BLOCK_OUT_MAX)
@@ -932,7 +940,8 @@ static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
     return TC_DW_CAT(TC_DW_FN, _even_band)(OH, b);
 }
 
-/* 5x5 on planes past the channel-block kernel's buffers, output rows up to 28 wide (MnasNet's,
+/* 5x5 (and 3x3 at stride 1 or 2, see _block_pick) on planes past the channel-block kernel's
+ * buffers, output rows up to 28 wide (MnasNet's,
  * MobileNetV3-Large's and EfficientNet-B0's 28x28 at stride 1): the kernel band by band of
  * output rows (tc_conv_band_image).  Same bits as the row kernel.  Against onnxruntime in the
  * networks (s21, AVX2 emulation, 1 thread; its nodes min / median of 55 profiled runs, ours
@@ -1418,7 +1427,19 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * features.3.0 (144@56 5x5/2 + SiLU) 0.978 [0.955-0.986], features.4.0 (240@28 3x3/2 + SiLU)
  * 0.935 [0.913-0.953]; whole blocks, MnasNet's layers.9.0 0.966 and 0.992, layers.10.0 0.961,
  * MobileNetV2's features.7 0.982, MobileNetV3-Large's features.4 0.975 and .7 0.969,
- * MobileNetV3-Small's features.4 0.961, EfficientNet-B0's features.3.0 0.994 and .4.0 0.991. */
+ * MobileNetV3-Small's features.4 0.961, EfficientNet-B0's features.3.0 0.994 and .4.0 0.991.
+ * 3x3 at stride 1 on planes 15 to 28 wide in bands too (s26, where the row kernel ran; a whole
+ * 28x28 plane is one band of 30 x 30 padded pixels): benchmarks/dw_ab.sh against abc2ea2 (Zen 4,
+ * AVX2, 1 thread, 21 alternating rounds, loaded host, same bits) 192@28 Clip 0.920 [0.895-0.948]
+ * and 0.927 [0.905-0.940], Relu 0.957, none 0.934; 64@28 Relu 0.934; 58@28 (a last block of 2
+ * channels) 1.026 and 0.976, 116@28 1.000.
+ * In the network (benchmarks/subgraph_shapes.py --against abc2ea2, 21 rounds, bit-identical):
+ * MobileNetV2's features.5 depthwise (192@28, Clip) 0.958 [0.949-0.975]; ShuffleNetV2's
+ * stage2.1 depthwise (58@28) 1.000; whole MobileNetV2 1.004, ShuffleNetV2 0.990 (noise).
+ * Measured on the Zen 4 host only: natively on Zen 3 (s24, see _split_pick) this kernel ran
+ * 1.6 times the column-split one on 112-wide bands where the Zen 4 host has them level, so
+ * re-measure it on the target before relying on it (to revert: `k == 5 &&` back in the
+ * stride-1 test below). */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -1429,9 +1450,8 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1)
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     if (!narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX || hp * wp > TC_DW_BLOCK_IN_MAX) {
-        if (TC_VL == 8 && k == 5 && p->sh == 1 && OW <= 28 &&
-            TC_DW_CAT(TC_DW_FN, _block_band)(5, 1, OH, OW))
-            return TC_DW_CAT(TC_DW_FN, _block_bands_k5);
+        if (TC_VL == 8 && p->sh == 1 && OW <= 28 && TC_DW_CAT(TC_DW_FN, _block_band)(k, 1, OH, OW))
+            return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_bands_k3) : TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         if (TC_VL == 8 && p->sh == 2 && OW <= 28 && TC_DW_CAT(TC_DW_FN, _block_band)(k, 2, OH, OW))
             return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_bands_k3) : TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
@@ -1539,7 +1559,13 @@ TC_DW_SPLIT_VARIANT(_split_s2k5, 5)
  * the channel-block kernel in bands on unsplit rows (which would spare the band's column-split
  * copy): 4-row bands 56 outputs wide (s24, native, 1 thread, lone, 21 alternating rounds),
  * 48@112 6.0 against 9.8 us, 64@112 HardSwish 9.0 against 13.5, 96@112 Clip 14.3 against 21.3,
- * where the copy of the C0 input channels costs about 2.5 us a band (perf, MnasNet's layers.8.0). */
+ * where the copy of the C0 input channels costs about 2.5 us a band (perf, MnasNet's layers.8.0).
+ * On the Zen 4 host (s26, AVX2 emulation, 1 thread, 21 alternating rounds in one process: this
+ * kernel on rows copied column-split against the channel-block kernel in bands, its stride-2
+ * limit raised from 28 to 64 outputs a row, on the same rows unsplit, 9-row planes, same bits)
+ * the two ran level: 48@112 0.999 [0.985-1.019], 64@112 0.974 [0.932-0.988], 96@112 0.982
+ * [0.950-1.042] of this kernel's time, where the band's copy (7% of layers.8.0, perf) would
+ * go.  Not taken: the target's numbers above are the judge; on a Zen 4 it is the lead. */
 static tc_dw_plane_fn TC_DW_CAT(TC_DW_FN, _split_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {

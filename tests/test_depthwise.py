@@ -406,6 +406,34 @@ def test_depthwise_wide_planes_are_bit_identical_to_the_row_kernel():
     assert_avx2_matches_avx512_rows(WIDE_CASES, wide_channels)
 
 
+# The channel-block kernel in bands of output rows (AVX2: _block_bands_k3 / _k5, bands of up
+# to 31 padded input rows and 784 outputs).  Stride 2 on planes up to 60 wide (outputs up to 28
+# a row): heights that make 2 bands of 14, 2 uneven bands (25 rows: 13 + 12), 3 bands (30 rows
+# of a 60-high plane) and one band (40x56: 20 rows).  3x3 at stride 1 on planes 15 to 28 wide
+# (whole 28x28 planes, 2 bands of 20 rows of a 40-high plane, a 60-high plane of 16 in bands).
+# Pads on one side only, odd widths, channels past a block of 8.
+BLOCK_BAND_PLANES = [(56, 56), (50, 56), (60, 60), (40, 55), (57, 53), (56, 33)]
+BLOCK_BAND_GEOMETRIES = [((5, 5), 2, (2, 2, 2, 2)), ((5, 5), 2, (1, 1, 3, 3)),
+                         ((3, 3), 2, (1, 1, 1, 1)), ((3, 3), 2, (0, 0, 1, 1))]
+BLOCK_BAND_S1_PLANES = [(28, 28), (27, 29), (40, 28), (60, 16), (17, 20), (28, 15)]
+BLOCK_BAND_S1_GEOMETRIES = [((3, 3), 1, (1, 1, 1, 1)), ((3, 3), 1, (0, 2, 2, 0)),
+                            ((3, 3), 1, (0, 0, 0, 0))]
+BLOCK_BAND_CASES = (list(itertools.product(BLOCK_BAND_PLANES, BLOCK_BAND_GEOMETRIES)) +
+                    list(itertools.product(BLOCK_BAND_S1_PLANES, BLOCK_BAND_S1_GEOMETRIES)))
+
+
+@pytest.mark.parametrize("case", BLOCK_BAND_CASES, ids=[staged_case_id(*c) for c in BLOCK_BAND_CASES])
+def test_depthwise_block_bands_match_the_reference(ctx, case):
+    x, wt, bias, geom, rng = staged_inputs(case, c=19, cases=BLOCK_BAND_CASES)
+    assert_matches_reference(ctx, x, wt, bias, geom, rng, ("none", "residual", "residual-is-y"),
+                             staged_case_id(*case))
+
+
+@requires_avx512
+def test_depthwise_block_bands_are_bit_identical_to_the_row_kernel():
+    assert_avx2_matches_avx512_rows(BLOCK_BAND_CASES, lambda plane: 19)
+
+
 def assert_avx2_matches_avx512_rows(cases, channels):
     """AVX2 at 1 and 2 threads against the AVX-512 row kernel, bit for bit, each case with
     channels(plane) channels, with and without a residual (without one, into an output

@@ -77,6 +77,17 @@ IR_BAND_BYTES = 320 * 1024
 # [0.985-1.003], 480 KB (8 rows) 0.956 [0.931-0.968], 960 KB 0.901
 # [0.890-0.920] of their time: kept.
 IR_BAND_BYTES_S2 = 240 * 1024
+# Where MnasNet's early blocks stand (s26, Zen 4 host, AVX2 emulation, 1 thread; per step, min
+# of 8 rounds of profiled runs, benchmarks/mt_steps.py --depth 5 --stat min, 59debfb): tinycnn /
+# onnxruntime layers.8.0 (16-48-24 at 112x112, 3x3/2, banded) 0.386 / 0.315 ms (its nodes:
+# expansion 0.187, depthwise 0.055, projection 0.073), 8.1 and 8.2 (24-72-24 at 56x56) 0.296 /
+# 0.290 and 0.288 / 0.289, 9.0 (24-72-40, 5x5/2, unfused) 0.233 / 0.213, 10.0 0.285 / 0.273,
+# every later block 0.89-0.99; the network 7.11 / 7.98.  perf of layers.8.0 cut alone: the
+# expansion's GEMM tiles 43% of its samples (about 80% of the FMA peak), the projection's 14%,
+# the column-split depthwise 15% (a third of it in its per-plane setup and each row's masked
+# first vector), the input's column-split copy 7%, the band driver (ir_task, the carried rows'
+# memmove, GEMM dispatch) about 3%: no single stage left to win back the 0.07 ms, and the
+# driver is not where it goes.
 IR_BAND_S2_MIN_W = 96
 # Re-measured on an AMD EPYC Zen 4 host (1 MiB L2; the AVX2 target's is 512 KiB), AVX2
 # emulation, 1 thread, per step in the network, min / median of 80-150 profiled runs, the
