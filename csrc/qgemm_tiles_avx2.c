@@ -66,14 +66,15 @@ static inline __attribute__((always_inline)) void store_2rows_fixed(
     _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(q, 1));
 }
 
-/* ntiles whole 6 x 16 tiles of one panel (tile i's rows at rows + i * TC_QMR_MAX, its
- * outputs 6 * i rows down), one tap, bytes out without a residual: the output stage's
- * constants set up once per call, the loop over the tiles holding nothing else (through
- * s16x2_panel_avx2 each tile copied and tested the output stage again).  MobileNetV2's
- * 16 -> 96 expansion at 112x112 (K = 16, zero point 144) a panel per call over a block's
- * tiles this way, against a tile's six panels per call (tc_qgemm alone, two builds
- * alternating in one process, thread CPU, 100 runs, 2026-12-03): 0.91-0.92.
- * One body per (BELOW1, SIGNED, CLAMP) of store_2rows_fixed, chosen once per call. */
+/* ntiles whole 6 x 16 tiles of one panel (tile i's row r at rows[0] + (6 * i + r) *
+ * (rows[1] - rows[0]) bytes, as tc_qepi.tiles says; its outputs 6 * i rows down), one tap,
+ * bytes out without a residual: the output stage's constants set up once per call, the loop
+ * over the tiles holding nothing else (through s16x2_panel_avx2 each tile copied and tested
+ * the output stage again).  MobileNetV2's 16 -> 96 expansion at 112x112 (K = 16, zero
+ * point 144) a panel per call over a block's tiles this way, against a tile's six panels per
+ * call (tc_qgemm alone, two builds alternating in one process, thread CPU, 100 runs,
+ * 2026-12-03): 0.91-0.92.  One body per (BELOW1, SIGNED, CLAMP) of store_2rows_fixed, chosen
+ * once per call. */
 static inline __attribute__((always_inline)) void s16x2_tiles_body(
     const int BELOW1, const int SIGNED, const int CLAMP, int klen, const void *const *rows,
     const void *b, const tc_qepi *e, int ntiles, char *y, ptrdiff_t ldy)
