@@ -41,7 +41,8 @@ def dw_ab(tmp_path_factory):
 @pytest.mark.parametrize("shape, kernel", [
     (("48", "14", "3", "1", "2"), "block"),   # channel-block kernel, Clip
     (("24", "28", "5", "2", "8"), "block"),   # staged stride-2 5x5, SiLU
-    (("16", "28", "3", "1", "1"), "plane"),   # row kernel, Relu
+    (("16", "28", "3", "1", "1"), "block"),   # channel-block kernel in bands, Relu
+    (("16", "56", "3", "1", "1"), "plane"),   # row kernel, Relu
 ])
 def test_same_headers_same_bits(dw_ab, shape, kernel):
     out = subprocess.run([str(dw_ab), *shape, "2", "3"], check=True, capture_output=True,
