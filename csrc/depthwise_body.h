@@ -1438,8 +1438,8 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _staged_pick)(const tc_conv2d_params *
  * stage2.1 depthwise (58@28) 1.000; whole MobileNetV2 1.004, ShuffleNetV2 0.990 (noise).
  * Measured on the Zen 4 host only: natively on Zen 3 (s24, see _split_pick) this kernel ran
  * 1.6 times the column-split one on 112-wide bands where the Zen 4 host has them level, so
- * re-measure it on the target before relying on it (to revert: `k == 5 &&` back in the
- * stride-1 test below). */
+ * re-measure it on the target before relying on it (to revert: `(k == 5 || p->sh == 2) &&`
+ * in the band test below). */
 static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p, int H, int W,
                                                        int OH, int OW)
 {
@@ -1450,10 +1450,10 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
     if (!k || p->sh != p->sw || (p->sh != 1 && p->sh != 2) || p->dh != 1 || p->dw != 1)
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     if (!narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX || hp * wp > TC_DW_BLOCK_IN_MAX) {
-        if (TC_VL == 8 && p->sh == 1 && OW <= 28 && TC_DW_CAT(TC_DW_FN, _block_band)(k, 1, OH, OW))
-            return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_bands_k3) : TC_DW_CAT(TC_DW_FN, _block_bands_k5);
-        if (TC_VL == 8 && p->sh == 2 && OW <= 28 && TC_DW_CAT(TC_DW_FN, _block_band)(k, 2, OH, OW))
-            return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_bands_k3) : TC_DW_CAT(TC_DW_FN, _block_bands_k5);
+        /* stride 1 or 2 (tested above) */
+        if (TC_VL == 8 && OW <= 28 && TC_DW_CAT(TC_DW_FN, _block_band)(k, p->sh, OH, OW))
+            return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_bands_k3)
+                          : TC_DW_CAT(TC_DW_FN, _block_bands_k5);
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     }
     return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_k3) : TC_DW_CAT(TC_DW_FN, _block_k5);
