@@ -182,7 +182,19 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
              * The copy's loads wait on memory (perf, AVX2: 55% of its samples), but prefetching
              * the next band's rows into L2 here did not pay (s13, 2026-12-02 00:20, per step,
              * min of 60, alternating: MobileNetV2 features.2 0.99, features.4 1.01, MnasNet
-             * layers.8.0 1.01, MobileNetV3-Large features.2 1.01) */
+             * layers.8.0 1.01, MobileNetV3-Large features.2 1.01).
+             * Nor does moving the split into the expansion's output stage (s27, Zen 4, AVX2
+             * kernels, 1 thread, benchmarks/ir_ab.c against the base, 30 rounds x 10, median of
+             * the block's time, 4-row bands; a timing mock-up with wrong outputs, not kept):
+             * without this copy at all (the expansion reading x in place, its output unsplit)
+             * 16-48-24 at 112x112 (MnasNet's layers.8.0) 0.976, 16-64-24 (V3-Large's
+             * features.2) 0.943, 16-96-24 (MobileNetV2's features.2) 0.984: the copy's whole
+             * share; the same with the strip kernel deinterleaving each row of its 6x16 tile
+             * before the stores (2 vshufps + 2 vpermpd per 16 outputs, what a split store
+             * costs) 0.999, 0.989 and 1.020: the store would permute E rows where this copy
+             * permutes C0 (3-6 times fewer), beside the tile's FMAs.  The control (the base
+             * against itself rebuilt) 0.992-1.000.  What is left of the copy: 1-2% of
+             * MnasNet's layers.8.0, under 0.2% of the network. */
             const size_t n_new = (size_t)(i1 - e0) * j->w;
             for (int k = 0; k < C0; k++)
                 for (int i = e0; i < i1; i++) {
