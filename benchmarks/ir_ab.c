@@ -20,7 +20,6 @@
 #include "ab_dl.h"
 
 typedef struct {
-    int (*init)(tc_ctx *, tc_pool *, int);
     size_t (*pack_size)(const tc_conv2d_params *, int);
     void (*pack)(const tc_ctx *, const tc_conv2d_params *, int, const float *, float *);
     size_t (*ws_size)(const tc_ctx *, const tc_ir_stage *, const tc_ir_stage *,
@@ -32,20 +31,12 @@ typedef struct {
 
 static void load(build *b, const char *path)
 {
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "%s\n", dlerror());
-        exit(1);
-    }
-    *(void **)&b->init = sym(h, "tc_ctx_init");
+    void *h = ab_open(path);
     *(void **)&b->pack_size = sym(h, "tc_conv2d_pack_size");
     *(void **)&b->pack = sym(h, "tc_conv2d_pack_f32");
     *(void **)&b->ws_size = sym(h, "tc_ir_fused_workspace_size");
     *(void **)&b->run = sym(h, "tc_ir_fused_f32");
-    if (b->init(&b->ctx, NULL, TC_ISA_AVX2)) {
-        fprintf(stderr, "%s: no AVX2 kernels\n", path);
-        exit(1);
-    }
+    ab_avx2(h, path, &b->ctx, NULL);
 }
 
 static float *floats(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64); }
@@ -65,9 +56,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s A.so B.so ROUNDS [C0 E K2 HW KS S BAND ...]\n", argv[0]);
         return 2;
     }
-    if (!dlopen("libpython3.11.so.1.0", RTLD_NOW | RTLD_GLOBAL) &&
-        !dlopen("libpython3.so", RTLD_NOW | RTLD_GLOBAL))
-        fprintf(stderr, "no libpython (set LD_LIBRARY_PATH): %s\n", dlerror());
+    ab_libpython(); /* for a build that is the extension itself */
     build B[2];
     load(&B[0], argv[1]);
     load(&B[1], argv[2]);

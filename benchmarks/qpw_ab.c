@@ -27,7 +27,6 @@
 #include "ab_dl.h"
 
 typedef struct {
-    int (*init)(tc_ctx *, tc_pool *, int);
     int (*choose)(const tc_ctx *, int, int, const int16_t *, ptrdiff_t);
     size_t (*pack_size_for)(int, int, int, const int16_t *, ptrdiff_t);
     void (*pack)(int, int, int, const int16_t *, ptrdiff_t, void *);
@@ -40,22 +39,14 @@ typedef struct {
 
 static void load(build *b, const char *path)
 {
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "%s\n", dlerror());
-        exit(1);
-    }
-    *(void **)&b->init = sym(h, "tc_ctx_init");
+    void *h = ab_open(path);
     *(void **)&b->choose = sym(h, "tc_qgemm_choose_format_for");
     *(void **)&b->pack_size_for = sym(h, "tc_qgemm_pack_size_for");
     *(void **)&b->pack = sym(h, "tc_qgemm_pack");
     *(void **)&b->ws_size = sym(h, "tc_qconv2d_workspace_size");
     *(void **)&b->conv = sym(h, "tc_qconv2d");
     *(void **)&b->res_init = sym(h, "tc_qresidual_init");
-    if (b->init(&b->ctx, NULL, TC_ISA_AVX2)) {
-        fprintf(stderr, "%s: no AVX2\n", path);
-        exit(1);
-    }
+    ab_avx2(h, path, &b->ctx, NULL);
 }
 
 static double gauss(void)
