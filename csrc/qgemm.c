@@ -537,7 +537,26 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * twice: a column chunk of the 7x7 3x3 layers, 590 KB, does not stay in the 512 KB L2):
  * ResNet-50 int8 at 2 threads (alt.py under chrt, 12 x 4 runs) 0.994, 1.042, 1.031 of the
  * base's wall, its 7x7 layers within 2% (in one process, 16 x 3 runs, twice), MobileNetV2
- * int8's 7x7 projections 1.08-1.12 (960 -> 320 with the residual 0.152 -> 0.165 ms). */
+ * int8's 7x7 projections 1.08-1.12 (960 -> 320 with the residual 0.152 -> 0.165 ms).
+ * On the Zen 4 host (n27-r50q, 2026-12-04, emulated AVX2, 2 threads, SCHED_FIFO, one process
+ * alternating the plans run by run through an environment switch (benchmarks/mt_inproc.py),
+ * 6 processes x 40 runs, per-step wall medians; the steps of the layers left alone moved by
+ * 0.5-1%): ResNet-50 int8
+ * loses 3.0 ms of its 20.1 against half its 1-thread time (34.3 ms in the same processes),
+ * layer3 (14x14) 1.2, layer4 0.7, layer2 0.5, layer1 0.3, the rest 0.3.  Tried and dropped:
+ * split by rows where there are at least 4 row blocks (14x14, 196 rows: 6 blocks, one column
+ * chunk, each thread its rows' activations and all the weights, so that a layer's outputs
+ * stay in the cache of the thread that reads them next and U7S8's split is not redone per
+ * column chunk): layer3's 1x1 steps 1.036 and 1.050 of their time in two runs (the following
+ * 3x3 Winograd steps 0.98-1.00), the network 0.999-1.009; also at 7x7 (2 blocks) layer4 1.09;
+ * the row blocks outer with the column chunks kept (10 tasks at 14x14): 1.002-1.019 and the
+ * network 0.997-1.002.  Not the split: whole processes alternating under SCHED_FIFO (both
+ * cores given, 4 rounds of 30 runs, medians of the process medians), tinycnn / onnxruntime
+ * int8 ResNet-50 1 thread 33.7 / 42.8 ms (0.79), 2 threads 17.9 / 22.7 (0.79), each engine
+ * 1.88x from 1 to 2 threads; ResNet-18 13.75 / 18.2 (0.76) and 8.1 / 10.55 (0.77).  What
+ * bench_int8.py's ordinary (CFS) 2-thread processes lose beside that (ResNet-50 1.37x from 1
+ * to 2 threads where onnxruntime's spinning pool got 1.57x, 07:32, de8dfca) is the scheduling
+ * of a shared host (threadpool.c), not this partition. */
 static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = d->qmb / mr;

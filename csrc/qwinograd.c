@@ -245,7 +245,13 @@ void tc_qwinograd(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, in
      * descheduled takes the worker's unclaimed chunks, each call prefetching its weights):
      * ResNet-18 int8 at 2 threads, both builds alternating in one process, 80 x 5 runs, twice:
      * wall per run B / A median 0.999 and 1.020 (25-75% 0.73-1.34), minima 14.18 / 14.26 and
-     * 13.85 / 13.92 ms; no difference the load lets through. */
+     * 13.85 / 13.92 ms; no difference the load lets through.  Again on the Zen 4 host
+     * (n27-r50q, 2026-12-04, 2 threads under SCHED_FIFO, one process switching run by run,
+     * 6 x 40-50 runs, per-step wall medians, benchmarks/mt_inproc.py): ResNet-18's 56x56
+     * layers (10 chunks) 0.90 in one run, 0.98 and 1.007 in two others, ResNet-50's 1.006 and
+     * 1.026; the 28x28 and 14x14 layers (6 and 2 x 2 tasks, every claim then prefetching its
+     * weights) 1.00-1.015; both networks 0.997-1.005.  The claims pay only where one thread
+     * runs slower (the host's state, not the chunk). */
     tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)jb.npchunks * jb.nchunks, 1, qwg_chunks,
                     &jb);
 }
