@@ -127,6 +127,35 @@ static inline __attribute__((always_inline)) void store_tile_fixed(float *c, ptr
     }
 }
 
+/* The whole-panel strips (strip16_fixed) of a 1x1 layer with few output channels over a large
+ * map (M <= TC_GEMM_PF_B_MAX_M, B's rows at least TC_GEMM_PF_B_MIN_LDB floats apart: each on
+ * its own page, kc >= TC_GEMM_PF_B_MIN_K of them): the first panel of each 16-column strip
+ * prefetches, per k, row k of B TC_GEMM_PF_B_INPLACE floats (two strips) ahead.  Such a strip
+ * reads kc lines from kc pages and feeds each to few FMAs (16 rows: 32 per line), more streams
+ * than the L2 prefetcher follows, so the lines came from L3 as the tiles asked for them
+ * (SqueezeNet's squeezes, whose input is the 1.5 MB Concat before them).  The same FMAs: the
+ * same bits.  Zen 4, AVX2 kernels, 1 thread, lone layers with bias and ReLU (pointwise_ab.c,
+ * 30 rounds x 10, 2026-12-04 07:53, load ~4 on 2 cores), new / old, min (median): 64 -> 16 at
+ * 55x55 0.979 (0.919), 128 -> 16 0.958 (0.958); with 8 MB written before each run 0.880
+ * (0.810) and 0.868 (0.825).  Tried (same protocol, 15 rounds): up to M = 32 and rows 512
+ * floats apart: 128 -> 32 at 27x27 1.02 hot (0.94 evicted), 256 -> 32 1.03 (1.01), 96 -> 24
+ * and 144 -> 24 at 56x56 0.98-1.01 (0.91-1.01), 192 -> 32 at 28x28 1.00; 64 floats ahead and
+ * the T1 hint: the same within the noise. */
+#ifndef TC_GEMM_PF_B_INPLACE
+#define TC_GEMM_PF_B_INPLACE 32
+#endif
+#ifndef TC_GEMM_PF_B_HINT
+#define TC_GEMM_PF_B_HINT _MM_HINT_T0
+#endif
+#ifndef TC_GEMM_PF_B_MIN_LDB
+#define TC_GEMM_PF_B_MIN_LDB 1024
+#endif
+#ifndef TC_GEMM_PF_B_MIN_K
+#define TC_GEMM_PF_B_MIN_K 64
+#endif
+#ifndef TC_GEMM_PF_B_MAX_M
+#define TC_GEMM_PF_B_MAX_M 16
+#endif
 /* Prefetch the 16 floats of rows [0, min(rows, mr)) of p (row stride ld): C or the residual
  * an epilogue will read and write.  rows a constant: unrolled, those past mr skipped (a
  * shallow tile's loop cost as much as its prefetches). */
@@ -406,8 +435,8 @@ TC_TILES_OF_ROWS(6)
  * order without FIRST); else c = act((acc + bias) + residual). */
 static inline __attribute__((always_inline)) void panel16_fixed(
     int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
-    const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a, const int R,
-    const int HAS_BIAS, const int HAS_RES, const int ADD_C)
+    const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a, int pf_b,
+    const int R, const int HAS_BIAS, const int HAS_RES, const int ADD_C)
 {
     __m256 acc[2 * MR];
 #pragma GCC unroll 12
@@ -418,10 +447,12 @@ static inline __attribute__((always_inline)) void panel16_fixed(
     if (HAS_RES)
         prefetch_rows16(res, ldr, R, R);
     const float *ak = a, *bk = b;
-#define TC_SSTEP(PF)                                                                              \
+#define TC_SSTEP(PF, PFB)                                                                         \
     do {                                                                                          \
         if (PF)                                                                                   \
             _mm_prefetch((const char *)(ak + pf_a), _MM_HINT_T0);                                 \
+        if (PFB)                                                                                  \
+            _mm_prefetch((const char *)(bk + pf_b), TC_GEMM_PF_B_HINT);                           \
         const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);                      \
         _Pragma("GCC unroll 6") for (int i = 0; i < R; i++)                                       \
         {                                                                                         \
@@ -435,11 +466,15 @@ static inline __attribute__((always_inline)) void panel16_fixed(
     if (pf_a) {
 #pragma GCC unroll 4
         for (int k = 0; k < kc; k++)
-            TC_SSTEP(1);
+            TC_SSTEP(1, 0);
+    } else if (pf_b) {
+#pragma GCC unroll 4
+        for (int k = 0; k < kc; k++)
+            TC_SSTEP(0, 1);
     } else {
 #pragma GCC unroll 4
         for (int k = 0; k < kc; k++)
-            TC_SSTEP(0);
+            TC_SSTEP(0, 0);
     }
 #undef TC_SSTEP
     float *ci = c;
@@ -500,12 +535,12 @@ static inline __attribute__((always_inline)) void panel16_fixed(
 static inline __attribute__((always_inline)) void strip16_fixed(
     int kc, const float *a, ptrdiff_t astride, int np, const float *b, ptrdiff_t ldb, float *c,
     ptrdiff_t ldc, const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a,
-    const int R, const int HAS_BIAS, const int HAS_RES, const int ADD_C, const int KIND)
+    int pf_b, const int R, const int HAS_BIAS, const int HAS_RES, const int ADD_C, const int KIND)
 {
     act.kind = KIND;
     for (int p = 0; p < np; p++, a += astride, c += MR * ldc, res += HAS_RES ? MR * ldr : 0)
         panel16_fixed(kc, a, b, ldb, c, ldc, HAS_BIAS ? bias + p * MR : NULL, res, ldr, act, pf_a,
-                      R, HAS_BIAS, HAS_RES, ADD_C);
+                      p ? 0 : pf_b, R, HAS_BIAS, HAS_RES, ADD_C);
 }
 
 /* strip16_fixed's kernels: np whole panels (R = MR), or one panel of 4 or 2 rows (the last
@@ -513,15 +548,15 @@ static inline __attribute__((always_inline)) void strip16_fixed(
  * strip's function it cost the whole panels' loop 3% more instructions (registers) */
 typedef void (*strip16_fn)(int kc, const float *a, ptrdiff_t astride, int np, const float *b,
                            ptrdiff_t ldb, float *c, ptrdiff_t ldc, const float *bias,
-                           const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a);
+                           const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a, int pf_b);
 #define TC_STRIP(NAME, R, HAS_BIAS, HAS_RES, ADD_C, KIND)                                          \
     static __attribute__((flatten)) void NAME(int kc, const float *a, ptrdiff_t astride, int np,   \
                                               const float *b, ptrdiff_t ldb, float *c,             \
                                               ptrdiff_t ldc, const float *bias, const float *res,  \
-                                              ptrdiff_t ldr, tc_act_k act, int pf_a)               \
+                                              ptrdiff_t ldr, tc_act_k act, int pf_a, int pf_b)     \
     {                                                                                              \
-        strip16_fixed(kc, a, astride, np, b, ldb, c, ldc, bias, res, ldr, act, pf_a, R, HAS_BIAS,  \
-                      HAS_RES, ADD_C, KIND);                                                       \
+        strip16_fixed(kc, a, astride, np, b, ldb, c, ldc, bias, res, ldr, act, pf_a, pf_b, R,      \
+                      HAS_BIAS, HAS_RES, ADD_C, KIND);                                             \
     }
 #define TC_STRIPS_R(KN, R, KIND)                                                                   \
     TC_STRIP(strip16_##R##_##KN, R, 0, 0, 0, KIND)                                                 \
@@ -730,6 +765,8 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
     const int rest = whole < na ? mr - whole * MR : 0;
     const strip16_fn last = strip && (rest == 4 || rest == 2) ? strip16_pick(flags, e, 3 - rest / 2)
                                                                : NULL;
+    const int pf_b = TC_GEMM_PF_B_INPLACE && ldb >= TC_GEMM_PF_B_MIN_LDB && kc >= TC_GEMM_PF_B_MIN_K &&
+                     mr <= TC_GEMM_PF_B_MAX_M ? TC_GEMM_PF_B_INPLACE : 0;
     for (int h = 0; h < nr; h += NR) {
         if (nr - h <= TC_TAIL_MAX) {
             /* the last 1..4 columns: rows in the lanes (tile_tail_avx2), two panels a call */
@@ -752,12 +789,12 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
                 const tc_act_k act = {t.act.kind, t.act.alpha, t.act.beta};
                 if (whole)
                     strip(kc, a, astride, whole, b + h, ldb, c + h, ldc, t.bias, t.residual, t.ldr,
-                          act, pf_a);
+                          act, pf_a, pf_b);
                 p = whole;
                 if (last) {
                     const tc_tile_epi u = tc_tile_epi_shift(&t, whole * MR, 0);
                     last(kc, a + whole * astride, astride, 1, b + h, ldb, c + whole * MR * ldc + h,
-                         ldc, u.bias, u.residual, u.ldr, act, pf_a);
+                         ldc, u.bias, u.residual, u.ldr, act, pf_a, 0);
                     p = na;
                 }
             } else {

@@ -359,6 +359,26 @@ def check_1x1_on_1_and_2_threads(c, k, h, w, epi, wt, bias, x, r, z):
         assert_close(ys[0], z, 1e-5, what)
 
 
+def test_few_output_channels_on_large_maps_prefetching_b_at_any_thread_count():
+    """1x1 layers of at most 16 output channels, K >= 64, on maps whose rows of x lie a page
+    or more apart (SqueezeNet's squeezes 64 -> 16 and 128 -> 16 at 55x55): the whole panels'
+    strips prefetch x's rows two strips ahead (gemm_avx2.c TC_GEMM_PF_B_INPLACE); 6, 12, 16
+    and 10 rows (a last panel of 4), two K blocks (330), each epilogue: the same bits on 1
+    and 2 threads, on every ISA, as the channel-lane tiles, and against numpy."""
+    rng = np.random.default_rng(23)
+    epilogues = [dict(relu=True), dict(), dict(activation="Clip", alpha=0.0, beta=6.0),
+                 dict(activation="HardSwish")]
+    for i, (c, k, h, w) in enumerate([(128, 16, 55, 55), (64, 16, 33, 33), (330, 10, 32, 40),
+                                      (96, 12, 35, 33), (64, 6, 45, 45)]):
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
+        check_1x1_on_1_and_2_threads(c, k, h, w, epi, wt, bias, x, r, z)
+        for isa in ISAS:
+            out = row_and_chan_outputs(_kernels.Context(1, isa), wt, bias, epi, x, r)
+            for j in range(2):
+                assert np.array_equal(out["1x1"][j], out["1x1_chan"][j], equal_nan=True), \
+                    f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi} ({isa}): vs 1x1_chan (residual {j})"
+
+
 def test_shallow_layers_on_large_maps_at_any_thread_count():
     """1x1 layers of shallow K whose output is 512 KiB or more (SqueezeNet's 16 -> 64 at
     55x55, RegNetY's 32 -> 48 at 112x112, 20 -> 37 there: partial row panels) sweep 12 rows

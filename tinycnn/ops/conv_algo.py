@@ -94,6 +94,13 @@ WINOGRAD5_MIN_TILES = 25
 # PW_ALGO_B=8 and ReLU, min of 200 runs, 2026-12-02 20:3x), 1x1_chan / 1x1: 55x55 64->16
 # 1.18, 128->16 0.97, 16->64 1.55; 27x27 128->32 0.975, 256->32 1.00, 32->128 1.34; 13x13
 # squeezes (256..512 -> 48..64) 0.96-1.00, 48->192 1.21, 64->256 1.14; 512->1000 1.04.
+# Again (s27, same host and protocol, 20-40 rounds x 10, 2026-12-04 07:3x, load ~4), min: 55x55
+# 64->16 1.24, 128->16 1.01 (median 1.12), 16->64 1.73; 27x27 128->32 1.02-1.03, 256->32
+# 0.94-0.97, 32->128 1.49; 13x13 256->48 1.00, 384->48 1.00, 384->64 0.99, 512->64 0.97; on
+# GoogLeNet-like 14x14 / 28x28 shapes 528->32 0.96, 480->16 1.00, 480->64 1.03, 512->64 1.02,
+# 512->24 1.35, 192->32 and 256->32 at 28x28 1.05-1.07: no rule of K, M and map size that
+# wins beyond 3% without losing elsewhere; the 27x27 row tiles lose to misaligned rows
+# (729 floats: 256->32 95 GF/s against 106 at 28x28, whose rows are whole lines).
 CHAN_MAX_PIXELS = 48      # and not a multiple of 16 plus 0 or 1 (full row tiles)
 CHAN_ALWAYS_PIXELS = 16   # fewer: always the channel-lane tiles
 
