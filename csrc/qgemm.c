@@ -538,6 +538,26 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * ResNet-50 int8 at 2 threads (alt.py under chrt, 12 x 4 runs) 0.994, 1.042, 1.031 of the
  * base's wall, its 7x7 layers within 2% (in one process, 16 x 3 runs, twice), MobileNetV2
  * int8's 7x7 projections 1.08-1.12 (960 -> 320 with the residual 0.152 -> 0.165 ms). */
+
+/* the most panel bytes (kpad x columns) for which U7S8's column chunks go row block outer
+ * (plan_tasks): each thread then reads every panel, which stays in its L2.  Measured
+ * (n27-q2t, 2026-12-04, Zen 4, AVX2 kernels, qpw_ab.c at QPW_THREADS=2 under chrt -f 10, min
+ * of 100 rounds, against column chunk outer): MobileNetV2's 96 -> 576 at 14x14 (zero point
+ * 144) 87.7 -> 75.6 and 88.1 -> 75.6 us (median ratio 0.853-0.857), its 64 -> 384 unchanged
+ * (0.991-0.999), EfficientNet-B0's 112 -> 672 and 80 -> 480 0.91 and 0.84, ResNet-18's 128 ->
+ * 256 at 14x14 0.91.  With split_memo, whole networks at 2 threads against the base
+ * (ab_threads.py --fifo, burst medians, 30 rounds): MobileNetV2 int8 0.971 [0.957-0.993] and
+ * 0.949 [0.917-1.019], EfficientNet-B0 int8 0.974 [0.951-0.995]; ResNet-18 1.008
+ * [0.996-1.094] (16 rounds), ResNet-50 1.007 and 1.009 (10-12 rounds, ranges +-0.1); 1 thread
+ * (no column chunks) MobileNetV2 0.992 [0.937-1.022]; the same bytes.  ResNet-50's 14x14
+ * products (256 KiB of panels and more) keep the column chunks outer: not measured alone.
+ * Tried and dropped there (qpw_ab.c, 2 threads): column chunks cut at even panels where the
+ * whole calls do not divide (64 -> 384: 3 calls of 8 panels into 2 chunks of 8 + 4 each,
+ * in place of 8 | 8 + 8) 1.18 of the time (a call more per tile: U7S8's correction pass and
+ * output stage per call); the row blocks rounded up to a multiple of the threads, no column
+ * chunks, 0.96-1.01 (load 18, within noise). */
+#define TC_QU7S8_ROWS_OUTER_BYTES (128 * 1024)
+
 static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = d->qmb / mr;
@@ -556,7 +576,13 @@ static void plan_tasks(int threads, tc_qdriver *d, int np)
         nblocks = nblocks < tiles ? nblocks : tiles;
     }
     d->tiles = tiles;
-    d->columns_outer = np * TC_QNR > d->M;
+    /* U7S8 splits a row block for the tasks of its columns (split_memo): where the columns
+     * are chunked over few row blocks and the panels are small, a thread takes its row blocks'
+     * chunks one after the other, each block split once, rather than one column chunk of
+     * every block (each block split by both threads). */
+    d->columns_outer = np * TC_QNR > d->M &&
+                       !(d->format == TC_QFMT_U7S8 && nblocks > 1 && chunks > 1 &&
+                         (size_t)np * TC_QNR * d->kpad <= TC_QU7S8_ROWS_OUTER_BYTES);
     d->nblocks = nblocks;
     d->steps = steps;
     d->ncchunks = chunks;
