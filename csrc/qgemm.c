@@ -557,6 +557,26 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * bench_int8.py's ordinary (CFS) 2-thread processes lose beside that (ResNet-50 1.37x from 1
  * to 2 threads where onnxruntime's spinning pool got 1.57x, 07:32, de8dfca) is the scheduling
  * of a shared host (threadpool.c), not this partition. */
+
+/* the most panel bytes (kpad x columns) for which U7S8's column chunks go row block outer
+ * (plan_tasks): each thread then reads every panel, which stays in its L2.  Measured
+ * (n27-q2t, 2026-12-04, Zen 4, AVX2 kernels, qpw_ab.c at QPW_THREADS=2 under chrt -f 10, min
+ * of 100 rounds, against column chunk outer): MobileNetV2's 96 -> 576 at 14x14 (zero point
+ * 144) 87.7 -> 75.6 and 88.1 -> 75.6 us (median ratio 0.853-0.857), its 64 -> 384 unchanged
+ * (0.991-0.999), EfficientNet-B0's 112 -> 672 and 80 -> 480 0.91 and 0.84, ResNet-18's 128 ->
+ * 256 at 14x14 0.91.  With split_memo, whole networks at 2 threads against the base
+ * (ab_threads.py --fifo, burst medians, 30 rounds): MobileNetV2 int8 0.971 [0.957-0.993] and
+ * 0.949 [0.917-1.019], EfficientNet-B0 int8 0.974 [0.951-0.995]; ResNet-18 1.008
+ * [0.996-1.094] (16 rounds), ResNet-50 1.007 and 1.009 (10-12 rounds, ranges +-0.1); 1 thread
+ * (no column chunks) MobileNetV2 0.992 [0.937-1.022]; the same bytes.  ResNet-50's 14x14
+ * products (256 KiB of panels and more) keep the column chunks outer: not measured alone.
+ * Tried and dropped there (qpw_ab.c, 2 threads): column chunks cut at even panels where the
+ * whole calls do not divide (64 -> 384: 3 calls of 8 panels into 2 chunks of 8 + 4 each,
+ * in place of 8 | 8 + 8) 1.18 of the time (a call more per tile: U7S8's correction pass and
+ * output stage per call); the row blocks rounded up to a multiple of the threads, no column
+ * chunks, 0.96-1.01 (load 18, within noise). */
+#define TC_QU7S8_ROWS_OUTER_BYTES (128 * 1024)
+
 static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = d->qmb / mr;
@@ -575,7 +595,13 @@ static void plan_tasks(int threads, tc_qdriver *d, int np)
         nblocks = nblocks < tiles ? nblocks : tiles;
     }
     d->tiles = tiles;
-    d->columns_outer = np * TC_QNR > d->M;
+    /* U7S8 splits a row block for the tasks of its columns (split_memo): where the columns
+     * are chunked over few row blocks and the panels are small, a thread takes its row blocks'
+     * chunks one after the other, each block split once, rather than one column chunk of
+     * every block (each block split by both threads). */
+    d->columns_outer = np * TC_QNR > d->M &&
+                       !(d->format == TC_QFMT_U7S8 && nblocks > 1 && chunks > 1 &&
+                         (size_t)np * TC_QNR * d->kpad <= TC_QU7S8_ROWS_OUTER_BYTES);
     d->nblocks = nblocks;
     d->steps = steps;
     d->ncchunks = chunks;
@@ -764,13 +790,32 @@ static size_t pointer_bytes(int most, int ntaps)
     return (size_t)(most / 4) * TC_QMR_MAX * ntaps * sizeof(void *);
 }
 
+/* Which row block a thread's split area holds (rows m0 .. m0 + mcount of the current
+ * product; m0 -1: none), with its tiles' counts of groups outside the window and whether each
+ * took the paired widths.  Several threads split the columns of few row blocks in chunks
+ * (plan_tasks: 14x14 and 7x7 maps), and a thread's consecutive tasks are mostly the same
+ * block's column chunks: it splits the block once, not once per chunk.  tc_qdriver_run
+ * forgets every thread's block before the tasks.  Measured (n27-q2t, 2026-12-04, Zen 4,
+ * AVX2 kernels, benchmarks/qpw_ab.c at QPW_THREADS=2, min of 40-80 rounds, load 7, against
+ * a split per chunk): 384 -> 64 at 14x14 with the residual 37.8 -> 32.6 and 34.3 -> 28.6 us
+ * (median ratio 0.81-0.84), 576 -> 96 75.2 -> 66.3 and 66.5 -> 58.3 (0.86), 960 -> 160 at
+ * 7x7 and the 1280 -> 1000 GEMV unchanged, 1 thread unchanged (1.006-1.016); whole
+ * MobileNetV2 int8 at 2 threads (benchmarks/ab_threads.py --fifo, 30 rounds) 0.984
+ * [0.954-1.005] of its time (burst minima 0.978 [0.960-0.994]), the same bytes. */
+typedef struct split_memo {
+    int m0, mcount;
+    int nfix[TILES_PER_BLOCK][TC_QMR_MAX];
+    int paired[TILES_PER_BLOCK];
+} split_memo;
+
 /* U7S8's split of a row block (one tap), in its thread's pointer area after the row
  * pointers: the window rows' pointers, the window rows, a row of offsets from the window,
- * and each row's list of its 4-k groups with a byte outside. */
+ * each row's list of its 4-k groups with a byte outside, and the memo of the block split. */
 typedef struct split_area {
     const void **lo_ptrs;
     uint8_t *lo, *off;
     int32_t *groups;
+    split_memo *memo;
 } split_area;
 
 static size_t split_bytes(int format, int kpad, int most)
@@ -778,7 +823,7 @@ static size_t split_bytes(int format, int kpad, int most)
     if (format != TC_QFMT_U7S8)
         return 0;
     return (size_t)(most / 4) * TC_QMR_MAX * sizeof(void *) + (size_t)most * kpad + kpad +
-           (size_t)most * (kpad / 4) * sizeof(int32_t) + 64;
+           (size_t)most * (kpad / 4) * sizeof(int32_t) + 64 + sizeof(split_memo);
 }
 
 static split_area split_area_at(char *p, int kpad, int most)
@@ -788,6 +833,8 @@ static split_area split_area_at(char *p, int kpad, int most)
     s.lo = (uint8_t *)(s.lo_ptrs + (most / 4) * TC_QMR_MAX);
     s.off = s.lo + (size_t)most * kpad;
     s.groups = (int32_t *)(((uintptr_t)(s.off + kpad) + 3) & ~(uintptr_t)3);
+    s.memo = (split_memo *)(((uintptr_t)(s.groups + (size_t)most * (kpad / 4)) + 7) &
+                            ~(uintptr_t)7);
     return s;
 }
 
@@ -989,11 +1036,18 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
         block_rows(d, m0 + whole, mcount - whole, whole ? a + (ptrdiff_t)whole * lda : a, lda,
                    ptrs + (size_t)(whole / d->uk.mr) * d->ntaps * TC_QMR_MAX);
         split_area sa;
-        int nfix[TILES_PER_BLOCK][TC_QMR_MAX], paired[TILES_PER_BLOCK];
+        int(*nfix)[TC_QMR_MAX] = NULL, *paired = NULL;
         const uint8_t *pair_lim = d->u7s8_lim - (d->u7s8_paired ? d->kpad : 0);
         if (split) { /* one tap: tile i's row pointers at ptrs + i * TC_QMR_MAX */
             sa = split_area_at((char *)(ptrs + (d->rows_most / 4) * TC_QMR_MAX), d->kpad,
                                d->rows_most);
+            nfix = sa.memo->nfix;
+            paired = sa.memo->paired;
+        }
+        /* the block's split where this thread's previous task left it (split_memo) */
+        if (split && (sa.memo->m0 != m0 || sa.memo->mcount != mcount)) {
+            sa.memo->m0 = m0;
+            sa.memo->mcount = mcount;
             for (int r = 0, i = 0; r < mcount; r += d->uk.mr, i++) {
                 split_area si = sa;
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
@@ -1176,6 +1230,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
      * fill ran on one thread, s18 simulation build below) */
     if (d->shared_rows)
         tc_parallel_for(pool, d->M, TC_QFILL_GRAIN, qdriver_fill_rows, d);
+    if (d->format == TC_QFMT_U7S8) /* no thread holds a block's split yet (split_memo) */
+        for (int t = 0; t < threads; t++)
+            split_area_at(d->ws_ptrs + (size_t)t * d->ws_ptrs_thread +
+                              (size_t)(d->rows_most / 4) * TC_QMR_MAX * sizeof(void *),
+                          d->kpad, d->rows_most)
+                .memo->m0 = -1;
     tc_parallel_for_dynamic(pool, (ptrdiff_t)d->nblocks * d->ncchunks, 1, qdriver_task, d);
 }
 

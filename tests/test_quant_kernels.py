@@ -794,6 +794,35 @@ def test_qgemm_task_split_gives_the_same_result_at_1_2_and_3_threads():
                             f"{isa} {t} threads {fmt}: m={m} k={kd} n={n} {dtype.__name__}"
 
 
+def test_u7s8_block_split_kept_across_column_chunks_and_runs():
+    """U7S8 at 2 and 3 threads on the late layers' shapes (14x14 and 7x7 rows, one or two row
+    blocks, their columns in chunks, row block outer for small panels): a thread that runs
+    several column chunks of one row block splits the block once (qgemm.c, split_memo); a
+    second run of the same layer on other activations must not find the first run's split.
+    Activations after a ReLU (zero point 0: tiles read in place, tiles with bytes past the
+    paired widths) and around a mid-range zero point; each run against the exact sums."""
+    rng = np.random.default_rng(87)
+    ctxs = _tiers_at((2, 3))
+    for m, kd, n in [(196, 384, 64), (49, 960, 160), (196, 576, 96), (49, 320, 1280),
+                     (196, 64, 384), (196, 96, 576), (196, 112, 672), (1, 1280, 1000)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        bias = rng.integers(-1000, 1000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.001 / np.sqrt(kd) + 1e-5).astype(np.float32)
+        layers = {k: K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), "u7s8")
+                  for k, c in ctxs.items()}
+        for az, spread in [(0, 90), (0, 30), (140, 25), (0, 90)]:
+            a = np.clip(np.abs(rng.normal(az, spread, (m, kd))), 0, 255).astype(np.uint8)
+            if az == 0:
+                a[rng.random((m, kd)) < 0.4] = 0
+            acc = (a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias
+            want = output_of(acc, np.uint8, scale, 3, 0, 255)
+            for (isa, t), layer in layers.items():
+                y = np.empty((m, n), np.uint8)
+                layer.run(a, az, y)
+                assert np.array_equal(y, want), \
+                    f"{isa} {t} threads: m={m} k={kd} n={n} zp {az} spread {spread}"
+
+
 def test_qconv_task_split_gives_the_same_result_at_1_2_and_3_threads():
     """Convolutions at the late layers' map sizes (7x7 to 28x28) and odd ones, through every
     path of the driver (in place, im2col rows, indirect taps) and the Winograd (chunks of
