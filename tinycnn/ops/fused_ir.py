@@ -141,6 +141,22 @@ IR_BAND_S2_MIN_W = 96
 # 1.017 / 1.014: flat.  Its features.2 (16-64-24 at 112x112, 3x3/2) runs 1.26-1.33 of
 # onnxruntime's time (0.94-1.05 ms against 0.77-0.79): perf, the GEMM tile 60% (the 16-deep
 # expansion and the projection), the split depthwise 15%, the column split of the input 7%.
+# Session 27 (Zen 4 host, AVX2 emulation, 1 thread, de8dfca; benchmarks/steps_vs_ort.py, 40
+# rounds, per-run minima, load 8-13): MobileNetV2 6.75 against onnxruntime's 7.62 ms (0.89);
+# per block tinycnn / onnxruntime: the stem with features.1 0.94, .2 0.83, .3 0.94, .4 0.94, .5
+# 1.00, .6 0.96, .7 0.95, .8-.11 0.89-0.91, .12 and .13 0.94-0.95, .14 0.92, .15-.18 0.82-0.85,
+# the classifier 0.53.  The 1x1 layers alone run at 100-112 GF/s (86-97% of the 116 GF/s FMA
+# peak, benchmarks/pointwise_ab.c) and take about 5 ms of the 6.75: a ratio of 0.80 (6.1 ms)
+# would leave about 1 ms for the depthwise layers (about 1.15 ms now, 36 GF/s on average), the
+# stem and the classifier.  The depthwise layers of the unfused 28x28 and 14x14 blocks transpose
+# 8 x 8 blocks in and out of the NCHW planes (0.2 and 0.28 of their time, s18); an expansion
+# written channel-blocked (NHWC8) for them, prototyped in benchmarks/chan_nhwc_potential.c
+# against the real kernels, same bits: expansion + depthwise 0.87 (32-192 at 28x28), 0.92
+# (64-384 at 14x14), 0.95 (96-576 at 14x14), 7x7 1.05 (its expansion 1.19); the projection on
+# an NHWC8 input as channel-lane tiles lost (1.05-1.39).  About 0.11 ms of the network, not
+# built this session (a channel-lane expansion into the step's workspace, the depthwise's
+# channel-block kernel reading it without transposes, the projection as now; 1 thread, or the
+# channel blocks split over the threads).
 
 
 def fuse_min_bytes(c0, strides):
