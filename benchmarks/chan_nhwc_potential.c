@@ -17,16 +17,20 @@
  * Every output is checked against the real kernels' bits (the same FMA sequence per output).
  *
  * Measured (s27, Zen 4 host, AVX2, 1 thread, medians of 20 rounds x 10 runs alternating in one
- * process, 2026-12-04 07:58, load 8-11 on 2 cores; all bits the same), new / real:
- *   MobileNetV2's 14x14 and 28x28 blocks: expansion + depthwise 0.870 (32 -> 192 @28: expand
- *   0.865, depthwise 0.877), 0.918 (64 -> 384 @14: 0.978, 0.773), 0.946 (96 -> 576 @14: 1.000,
- *   0.760); 7x7 1.054 (160 -> 960: the expansion 1.186 (49 pixels = 8 panels of 6 + 1 alone),
- *   the depthwise 0.572).  The NHWC8 chain through the projection loses: dw + project 1.050,
- *   1.100, 1.126, 1.391 (its broadcasts jump a plane of 8 channels every 8 k; not tuned).
- *   So the lead is the first half: an expansion writing NHWC8 for a depthwise that reads it,
- *   the projection unchanged: about 0.11 ms of MobileNetV2's ~6.8 at 1 thread (features.5, .6,
- *   .8 to .13), the same bits.
- *
+ * process, 2026-12-04 08:01, load 8-11 on 2 cores; all bits the same), new / real:
+ *   expansion (chan NHWC8)     32 -> 192 @28 0.868, 64 -> 384 @14 0.943, 96 -> 576 @14 0.952,
+ *                              160 -> 960 @7 1.015
+ *   depthwise (NHWC8 in)       0.843, 0.741, 0.723, 0.634
+ *   expansion + depthwise      0.858, 0.885, 0.902, 0.948
+ *   dw + project (chain)       0.972, 1.050, 0.998, 1.132
+ *   the three layers           0.933, 1.006, 0.978, 1.080
+ * The expansion's last N % 6 pixels run S strips at a time (one pixel of one strip alone, 2 FMA
+ * chains: the expansion 1.186 at 7x7, 1.000 at 96 -> 576 @14), the projection's broadcasts 8
+ * k at a time from one base (k / 8 and k % 8 per k: the chain 1.05-1.39).  So the lead is the
+ * first half: an expansion writing NHWC8 for a depthwise that reads it, the projection as now
+ * (NCHW; the chain only where M = 32, the row tiles' 2-row panel): about 0.15 ms of MobileNetV2's
+ * ~6.8 at 1 thread (features.5, .6, .8 to .13, .15 to .17), the same bits.
+
  *   gcc -O3 -mavx2 -mfma -Icsrc benchmarks/chan_nhwc_potential.c -o /tmp/chan_nhwc -ldl
  *   LD_LIBRARY_PATH=$(python -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))") \
  *       /tmp/chan_nhwc tinycnn/_kernels*.so ROUNDS [C E HW ...]   (default: 96 576 14)
@@ -58,6 +62,37 @@ static float *floats(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 6
 static inline __m256 clip6(__m256 v)
 {
     return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
+}
+
+/* pixels [n0, n0 + NT) of the S 16-channel strips from m0: chan_expand's sequence per output */
+static inline __attribute__((always_inline)) void chan_tail(const int NT, const int S, int C, int N,
+                                                            int n0, int m0, const float *wp,
+                                                            const float *bias, const float *x,
+                                                            float *y)
+{
+    __m256 acc[4][2][5];
+    for (int q = 0; q < S; q++)
+        for (int j = 0; j < NT; j++)
+            acc[q][0][j] = acc[q][1][j] = _mm256_setzero_ps();
+    const float *xk = x + n0, *ak = wp + (size_t)m0 * C;
+    for (int k = 0; k < C; k++, xk += N, ak += 16)
+#pragma GCC unroll 5
+        for (int j = 0; j < NT; j++) {
+            const __m256 bj = _mm256_broadcast_ss(xk + j);
+#pragma GCC unroll 4
+            for (int q = 0; q < S; q++) {
+                acc[q][0][j] = _mm256_fmadd_ps(bj, _mm256_load_ps(ak + (size_t)q * 16 * C), acc[q][0][j]);
+                acc[q][1][j] = _mm256_fmadd_ps(bj, _mm256_load_ps(ak + (size_t)q * 16 * C + 8), acc[q][1][j]);
+            }
+        }
+    for (int q = 0; q < S; q++) {
+        const int m = m0 + 16 * q;
+        const __m256 b0 = _mm256_loadu_ps(bias + m), b1 = _mm256_loadu_ps(bias + m + 8);
+        for (int j = 0; j < NT; j++) {
+            _mm256_store_ps(y + (size_t)m * N + (size_t)(n0 + j) * 8, clip6(_mm256_add_ps(acc[q][0][j], b0)));
+            _mm256_store_ps(y + (size_t)(m + 8) * N + (size_t)(n0 + j) * 8, clip6(_mm256_add_ps(acc[q][1][j], b1)));
+        }
+    }
 }
 
 /* wp: [E/16][C][16] (weight k of channel m at wp[(m/16) C 16 + k 16 + m % 16])  x: [C][N]
@@ -92,18 +127,24 @@ static void chan_expand(int C, int E, int N, const float *wp, const float *bias,
                 _mm256_store_ps(y1 + (size_t)(n0 + j) * 8, clip6(_mm256_add_ps(hi[j], b1)));
             }
         }
-        for (; n0 < N; n0++) { /* the last pixels one at a time (196 = 32 x 6 + 4) */
-            __m256 lo = _mm256_setzero_ps(), hi = lo;
-            const float *xk = x + n0, *ak = a;
-            for (int k = 0; k < C; k++, xk += N, ak += 16) {
-                const __m256 bj = _mm256_broadcast_ss(xk);
-                lo = _mm256_fmadd_ps(bj, _mm256_load_ps(ak), lo);
-                hi = _mm256_fmadd_ps(bj, _mm256_load_ps(ak + 8), hi);
-            }
-            _mm256_store_ps(y0 + (size_t)n0 * 8, clip6(_mm256_add_ps(lo, b0)));
-            _mm256_store_ps(y1 + (size_t)n0 * 8, clip6(_mm256_add_ps(hi, b1)));
-        }
     }
+    /* the last N % 6 pixels (196 = 32 x 6 + 4, 49 = 8 x 6 + 1) of S strips at a time: at least
+     * 8 FMA chains (one pixel of one strip alone is 2 chains, bound by the FMA latency: 1.19 of
+     * the row tiles' time at 7x7 so, 1.00 at 14x14) */
+    const int n0 = N - N % 6, nt = N % 6;
+    int m0 = 0;
+#define TAILS(NT, S)                                                         \
+    for (; m0 + 16 * (S) <= E; m0 += 16 * (S))                               \
+        chan_tail(NT, S, C, N, n0, m0, wp, bias, x, y);
+    switch (nt) {
+    case 1: TAILS(1, 4) TAILS(1, 1) break;
+    case 2: TAILS(2, 2) TAILS(2, 1) break;
+    case 3: TAILS(3, 1) break;
+    case 4: TAILS(4, 1) break;
+    case 5: TAILS(5, 1) break;
+    default: break;
+    }
+#undef TAILS
 }
 
 static inline void transpose8(__m256 r[8])
@@ -245,16 +286,19 @@ static void chan_project(int K, int M, int N, int kstep, const float *wp, const 
                 for (int j = 0; j < 6; j++)
                     lo[j] = hi[j] = _mm256_setzero_ps();
                 const float *ak = a + (size_t)k0 * 16;
-                if (np == 6) {
-#pragma GCC unroll 4
-                    for (int k = k0; k < k1; k++, ak += 16) {
-                        const __m256 a0 = _mm256_load_ps(ak), a1 = _mm256_load_ps(ak + 8);
-                        const float *dk = d + (size_t)(k / 8) * N * 8 + (size_t)n0 * 8 + k % 8;
+                if (np == 6 && k0 % 8 == 0 && (k1 - k0) % 8 == 0) {
+                    /* 8 k at a time from one base: the 6 pixels' 8 channels, 3 lines */
+                    for (int kb = k0; kb < k1; kb += 8, ak += 128) {
+                        const float *dk = d + (size_t)kb * N + (size_t)n0 * 8;
+#pragma GCC unroll 8
+                        for (int kk = 0; kk < 8; kk++) {
+                            const __m256 a0 = _mm256_load_ps(ak + kk * 16), a1 = _mm256_load_ps(ak + kk * 16 + 8);
 #pragma GCC unroll 6
-                        for (int j = 0; j < 6; j++) {
-                            const __m256 bj = _mm256_broadcast_ss(dk + j * 8);
-                            lo[j] = _mm256_fmadd_ps(bj, a0, lo[j]);
-                            hi[j] = _mm256_fmadd_ps(bj, a1, hi[j]);
+                            for (int j = 0; j < 6; j++) {
+                                const __m256 bj = _mm256_broadcast_ss(dk + j * 8 + kk);
+                                lo[j] = _mm256_fmadd_ps(bj, a0, lo[j]);
+                                hi[j] = _mm256_fmadd_ps(bj, a1, hi[j]);
+                            }
                         }
                     }
                 } else {

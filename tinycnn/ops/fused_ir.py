@@ -151,11 +151,12 @@ IR_BAND_S2_MIN_W = 96
 # stem and the classifier.  The depthwise layers of the unfused 28x28 and 14x14 blocks transpose
 # 8 x 8 blocks in and out of the NCHW planes (0.2 and 0.28 of their time, s18); an expansion
 # written channel-blocked (NHWC8) for them, prototyped in benchmarks/chan_nhwc_potential.c
-# against the real kernels, same bits: expansion + depthwise 0.87 (32-192 at 28x28), 0.92
-# (64-384 at 14x14), 0.95 (96-576 at 14x14), 7x7 1.05 (its expansion 1.19); the projection on
-# an NHWC8 input as channel-lane tiles lost (1.05-1.39).  About 0.11 ms of the network, not
-# built this session (a channel-lane expansion into the step's workspace, the depthwise's
-# channel-block kernel reading it without transposes, the projection as now; 1 thread, or the
+# against the real kernels, same bits: expansion + depthwise 0.86 (32-192 at 28x28), 0.89
+# (64-384 at 14x14), 0.90 (96-576 at 14x14), 0.95 (160-960 at 7x7); the projection on the
+# NHWC8 depthwise output as channel-lane tiles 0.97-1.13 of the depthwise + projection (0.97
+# only for 32 output channels).  About 0.15 ms of the network, not built this session (a
+# channel-lane expansion into the step's workspace, the depthwise's channel-block kernel reading
+# it without transposes, the projection as now; 1 thread, or the
 # channel blocks split over the threads).
 
 
