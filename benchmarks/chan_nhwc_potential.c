@@ -24,17 +24,21 @@
  *   expansion + depthwise      0.858, 0.885, 0.902, 0.948
  *   dw + project (chain)       0.972, 1.050, 0.998, 1.132
  *   the three layers           0.933, 1.006, 0.978, 1.080
+ * With CHAN_STRIDE=2 (the depthwise at stride 2; the projection back to C channels, no residual:
+ * not the networks' projections), same protocol: expansion + depthwise 32 -> 192 @28/2 0.860
+ * (MobileNetV2's features.7), 96 -> 576 @14/2 0.922 (features.14); depthwise alone 0.835, 0.623.
  * The expansion's last N % 6 pixels run S strips at a time (one pixel of one strip alone, 2 FMA
  * chains: the expansion 1.186 at 7x7, 1.000 at 96 -> 576 @14), the projection's broadcasts 8
  * k at a time from one base (k / 8 and k % 8 per k: the chain 1.05-1.39).  So the lead is the
  * first half: an expansion writing NHWC8 for a depthwise that reads it, the projection as now
- * (NCHW; the chain only where M = 32, the row tiles' 2-row panel): about 0.15 ms of MobileNetV2's
- * ~6.8 at 1 thread (features.5, .6, .8 to .13, .15 to .17), the same bits.
+ * (NCHW; the chain only where M = 32, the row tiles' 2-row panel): about 0.2 ms of MobileNetV2's
+ * ~6.8 at 1 thread (features.5 to .17), the same bits.
 
  *   gcc -O3 -mavx2 -mfma -Icsrc benchmarks/chan_nhwc_potential.c -o /tmp/chan_nhwc -ldl
  *   LD_LIBRARY_PATH=$(python -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))") \
  *       /tmp/chan_nhwc tinycnn/_kernels*.so ROUNDS [C E HW ...]   (default: 96 576 14)
- * (C and E multiples of 16, maps up to 28x28: the prototypes' buffers and packing)
+ * (C and E multiples of 16, maps up to 28x28: the prototypes' buffers and packing; CHAN_STRIDE=2:
+ * the depthwise at stride 2, the projection without residual, as the stride-2 blocks)
  */
 #define _GNU_SOURCE
 #include <immintrin.h>
@@ -168,16 +172,17 @@ static inline void transpose8(__m256 r[8])
 
 /* 3x3, stride 1, pad 1, Clip: x [E/8][H W][8]  w: [E][9]  bias: [E]  y: [E][H W] (NCHW).
  * Per pixel: bias, then the taps in the order (ki, kj): the real kernel's bits. */
-static void dw_nhwc8(int E, int H, int W, const float *x, const float *w, const float *bias,
+static void dw_nhwc8(int E, int H, int W, int S, const float *x, const float *w, const float *bias,
                      float *y, int out8)
 {
-    const int Hp = H + 2, Wp = W + 2, n = H * W;
+    const int OH = (H - 1) / S + 1, OW = (W - 1) / S + 1;
+    const int Hp = H + 2, Wp = W + 2, n = OH * OW, nin = H * W;
     static __m256 buf[(28 + 2) * (28 + 2) + 8], ob[784 + 8];
     __m256 wt[9];
     static int pix[784 + 8];
-    for (int oh = 0, o = 0; oh < H; oh++)
-        for (int ow = 0; ow < W; ow++, o++)
-            pix[o] = oh * Wp + ow;
+    for (int oh = 0, o = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++, o++)
+            pix[o] = oh * S * Wp + ow * S;
     for (int o = n; o < n + 8; o++)
         pix[o] = pix[n - 1];
     for (int i = 0; i < Hp * Wp; i++)
@@ -190,7 +195,7 @@ static void dw_nhwc8(int E, int H, int W, const float *x, const float *w, const 
             wt[t] = _mm256_loadu_ps(tw);
         }
         const __m256 bv = _mm256_loadu_ps(bias + c0);
-        const float *xc = x + (size_t)c0 * n;
+        const float *xc = x + (size_t)c0 * nin;
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++)
                 buf[(i + 1) * Wp + j + 1] = _mm256_load_ps(xc + (size_t)(i * W + j) * 8);
@@ -361,16 +366,18 @@ int main(int argc, char **argv)
     if (b.init(&b.ctx, NULL, TC_ISA_AVX2))
         return 1;
     const int rounds = atoi(argv[2]), reps = 10;
+    const int S = getenv("CHAN_STRIDE") ? atoi(getenv("CHAN_STRIDE")) : 1; /* the depthwise's */
     const int ns = argc > 3 ? (argc - 3) / 3 : 1;
     for (int s = 0; s < ns; s++) {
         const int C = argc > 3 ? atoi(argv[3 + 3 * s]) : 96, E = argc > 3 ? atoi(argv[4 + 3 * s]) : 576;
         const int H = argc > 3 ? atoi(argv[5 + 3 * s]) : 14, N = H * H;
+        const int OH = (H - 1) / S + 1, N2 = OH * OH; /* the depthwise's output */
         if (E % 16 || C % 16 || H > 28) {
             fprintf(stderr, "C and E multiples of 16, maps up to 28x28\n");
             return 2;
         }
         tc_conv2d_params pe = {C, E, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
-        tc_conv2d_params pd = {E, E, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, E};
+        tc_conv2d_params pd = {E, E, 3, 3, S, S, 1, 1, 1, 1, 1, 1, E};
         tc_conv2d_params pp = {E, C, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
         float *w1 = floats((size_t)C * E), *b1 = floats(E), *w2 = floats((size_t)E * 9), *b2 = floats(E);
         float *w3 = floats((size_t)C * E), *b3 = floats(C), *wp3 = floats((size_t)C * E);
@@ -401,7 +408,7 @@ int main(int argc, char **argv)
         b.pack(&b.ctx, &pp, TC_CONV_ALGO_1X1, w3, pk3);
         const size_t wsn = b.ws_size(&b.ctx, &pe, TC_CONV_ALGO_1X1, 1, H, H) +
                            b.ws_size(&b.ctx, &pd, TC_CONV_ALGO_DEPTHWISE, 1, H, H) +
-                           b.ws_size(&b.ctx, &pp, TC_CONV_ALGO_1X1, 1, H, H);
+                           b.ws_size(&b.ctx, &pp, TC_CONV_ALGO_1X1, 1, OH, OH);
         float *ws = floats(wsn + 16);
         float *e_row = floats((size_t)E * N), *e_chan = floats((size_t)E * N);
         float *d_row = floats((size_t)E * N), *d_chan = floats((size_t)E * N), *d8 = floats((size_t)E * N);
@@ -425,14 +432,16 @@ int main(int argc, char **argv)
                         b.conv(&b.ctx, &pd, TC_CONV_ALGO_DEPTHWISE, 1, H, H, e_row, pk2, b2, NULL, &clip,
                                d_row, ws);
                     else if (v == 3)
-                        dw_nhwc8(E, H, H, e_chan, w2, b2, d_chan, 0);
+                        dw_nhwc8(E, H, H, S, e_chan, w2, b2, d_chan, 0);
                     else if (v == 4)
-                        b.conv(&b.ctx, &pp, TC_CONV_ALGO_1X1, 1, H, H, d_row, pk3, b3, x, NULL, y_row, ws);
+                        b.conv(&b.ctx, &pp, TC_CONV_ALGO_1X1, 1, OH, OH, d_row, pk3, b3, S == 1 ? x : NULL,
+                               NULL, y_row, ws);
                     else {
-                        dw_nhwc8(E, H, H, e_chan, w2, b2, d8, 1);
-                        to_nhwc8(C, N, x, r8);
-                        chan_project(E, C, N, kstep, wp3, b3, d8, r8, t8);
-                        from_nhwc8(C, N, t8, y_chan);
+                        dw_nhwc8(E, H, H, S, e_chan, w2, b2, d8, 1);
+                        if (S == 1)
+                            to_nhwc8(C, N, x, r8);
+                        chan_project(E, C, N2, kstep, wp3, b3, d8, S == 1 ? r8 : NULL, t8);
+                        from_nhwc8(C, N2, t8, y_chan);
                     }
                     if (q >= 0)
                         t[v][r * reps + q] = now() - t0;
@@ -445,15 +454,15 @@ int main(int argc, char **argv)
                     same_e = 0;
                     break;
                 }
-        const int same_d = !memcmp(d_row, d_chan, sizeof(float) * E * N);
-        const int same_y = !memcmp(y_row, y_chan, sizeof(float) * C * N);
+        const int same_d = !memcmp(d_row, d_chan, sizeof(float) * E * N2);
+        const int same_y = !memcmp(y_row, y_chan, sizeof(float) * C * N2);
         double m[V];
         for (int i = 0; i < V; i++)
             m[i] = median(t[i], rounds * reps);
-        printf("%4d -> %4d @%2d  expand: row %6.1f us, chan NHWC8 %6.1f (%.3f, %s)  dw: NCHW %5.1f, "
+        printf("%4d -> %4d @%2d/%d  expand: row %6.1f us, chan NHWC8 %6.1f (%.3f, %s)  dw: NCHW %5.1f, "
                "NHWC8 in %5.1f (%.3f, %s)  dw + project: NCHW %6.1f, NHWC8 chain %6.1f (%.3f, %s)  "
                "expand + dw: %.3f  block: %.3f\n",
-               C, E, H, m[0] * 1e6, m[1] * 1e6, m[1] / m[0], same_e ? "same bits" : "DIFFERENT BITS",
+               C, E, H, S, m[0] * 1e6, m[1] * 1e6, m[1] / m[0], same_e ? "same bits" : "DIFFERENT BITS",
                m[2] * 1e6, m[3] * 1e6, m[3] / m[2], same_d ? "same bits" : "DIFFERENT BITS",
                (m[2] + m[4]) * 1e6, m[5] * 1e6, m[5] / (m[2] + m[4]),
                same_y ? "same bits" : "DIFFERENT BITS", (m[1] + m[3]) / (m[0] + m[2]),

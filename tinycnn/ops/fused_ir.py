@@ -154,7 +154,9 @@ IR_BAND_S2_MIN_W = 96
 # against the real kernels, same bits: expansion + depthwise 0.86 (32-192 at 28x28), 0.89
 # (64-384 at 14x14), 0.90 (96-576 at 14x14), 0.95 (160-960 at 7x7); the projection on the
 # NHWC8 depthwise output as channel-lane tiles 0.97-1.13 of the depthwise + projection (0.97
-# only for 32 output channels).  About 0.15 ms of the network, not built this session (a
+# only for 32 output channels); the stride-2 blocks' expansion + depthwise 0.86 (32-192 at
+# 28x28, features.7) and 0.92 (96-576 at 14x14, features.14).  About 0.2 ms of the network
+# (3%), not built this session (a
 # channel-lane expansion into the step's workspace, the depthwise's channel-block kernel reading
 # it without transposes, the projection as now; 1 thread, or the
 # channel blocks split over the threads).
