@@ -1,5 +1,5 @@
-/* The two-build harnesses' symbol lookup (pointwise_ab.c, qpw_ab.c): a function of a dlopen'ed
- * build, or the loader's message and exit. */
+/* The two-build harnesses' symbol lookup (pointwise_ab.c, qpw_ab.c, chan_nhwc_potential.c): a
+ * function of a dlopen'ed build, or the loader's message and exit; libpython for them. */
 #ifndef AB_DL_H
 #define AB_DL_H
 #include <dlfcn.h>
@@ -14,5 +14,14 @@ static void *sym(void *h, const char *name)
         exit(1);
     }
     return f;
+}
+
+/* The builds are Python extensions: their Cython part needs libpython's symbols, loaded
+ * global before the first build is */
+static inline void ab_libpython(void)
+{
+    if (!dlopen("libpython3.11.so.1.0", RTLD_NOW | RTLD_GLOBAL) &&
+        !dlopen("libpython3.so", RTLD_NOW | RTLD_GLOBAL))
+        fprintf(stderr, "no libpython (set LD_LIBRARY_PATH): %s\n", dlerror());
 }
 #endif

@@ -47,19 +47,9 @@
 #include <string.h>
 #include <time.h>
 #include "tinycnn.h"
-#include "ab_dl.h"
+#include "ab_conv.h"
 #include "ab_clock.h"
-
-typedef struct {
-    int (*init)(tc_ctx *, tc_pool *, int);
-    size_t (*pack_size)(const tc_conv2d_params *, int);
-    void (*pack)(const tc_ctx *, const tc_conv2d_params *, int, const float *, float *);
-    size_t (*ws_size)(const tc_ctx *, const tc_conv2d_params *, int, int, int, int);
-    void (*conv)(const tc_ctx *, const tc_conv2d_params *, int, int, int, int, const float *,
-                 const float *, const float *, const float *, const tc_activation *, float *,
-                 float *);
-    tc_ctx ctx;
-} build;
+#include "transpose_avx2.h"
 
 static float *floats(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64); }
 
@@ -151,23 +141,12 @@ static void chan_expand(int C, int E, int N, const float *wp, const float *bias,
 #undef TAILS
 }
 
+/* r transposed in place (transpose_avx2.h's) */
 static inline void transpose8(__m256 r[8])
 {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
+    __m256 t[8];
+    tc_transpose8_avx2(r, t);
+    memcpy(r, t, sizeof(t));
 }
 
 /* 3x3, stride 1, pad 1, Clip: x [E/8][H W][8]  w: [E][9]  bias: [E]  y: [E][H W] (NCHW).
@@ -349,22 +328,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s BUILD.so ROUNDS [C E HW ...]\n", argv[0]);
         return 2;
     }
-    if (!dlopen("libpython3.11.so.1.0", RTLD_NOW | RTLD_GLOBAL) &&
-        !dlopen("libpython3.so", RTLD_NOW | RTLD_GLOBAL))
-        fprintf(stderr, "no libpython (set LD_LIBRARY_PATH): %s\n", dlerror());
-    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "%s\n", dlerror());
-        return 1;
-    }
+    ab_libpython();
     build b;
-    *(void **)&b.init = sym(h, "tc_ctx_init");
-    *(void **)&b.pack_size = sym(h, "tc_conv2d_pack_size");
-    *(void **)&b.pack = sym(h, "tc_conv2d_pack_f32");
-    *(void **)&b.ws_size = sym(h, "tc_conv2d_workspace_size");
-    *(void **)&b.conv = sym(h, "tc_conv2d_f32");
-    if (b.init(&b.ctx, NULL, TC_ISA_AVX2))
-        return 1;
+    load(&b, argv[1], 1);
     const int rounds = atoi(argv[2]), reps = 10;
     const int S = getenv("CHAN_STRIDE") ? atoi(getenv("CHAN_STRIDE")) : 1; /* the depthwise's */
     const int ns = argc > 3 ? (argc - 3) / 3 : 1;

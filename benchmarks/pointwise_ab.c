@@ -34,38 +34,7 @@
 #include <string.h>
 #include <time.h>
 #include "tinycnn.h"
-#include "ab_dl.h"
-
-typedef struct {
-    int (*init)(tc_ctx *, tc_pool *, int);
-    tc_pool *(*pool_create)(int);
-    size_t (*pack_size)(const tc_conv2d_params *, int);
-    void (*pack)(const tc_ctx *, const tc_conv2d_params *, int, const float *, float *);
-    size_t (*ws_size)(const tc_ctx *, const tc_conv2d_params *, int, int, int, int);
-    void (*conv)(const tc_ctx *, const tc_conv2d_params *, int, int, int, int, const float *,
-                 const float *, const float *, const float *, const tc_activation *, float *,
-                 float *);
-    tc_ctx ctx;
-} build;
-
-static void load(build *b, const char *path, int threads)
-{
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "%s\n", dlerror());
-        exit(1);
-    }
-    *(void **)&b->init = sym(h, "tc_ctx_init");
-    *(void **)&b->pool_create = sym(h, "tc_pool_create");
-    *(void **)&b->pack_size = sym(h, "tc_conv2d_pack_size");
-    *(void **)&b->pack = sym(h, "tc_conv2d_pack_f32");
-    *(void **)&b->ws_size = sym(h, "tc_conv2d_workspace_size");
-    *(void **)&b->conv = sym(h, "tc_conv2d_f32");
-    if (b->init(&b->ctx, threads > 1 ? b->pool_create(threads) : NULL, TC_ISA_AVX2)) {
-        fprintf(stderr, "%s: no AVX2 kernels on this CPU or build\n", path);
-        exit(1);
-    }
-}
+#include "ab_conv.h"
 
 static int wall;
 static double now(void)
@@ -95,10 +64,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s A.so B.so ROUNDS [C K HW ...]\n", argv[0]);
         return 2;
     }
-    /* the builds are Python extensions: their Cython part needs libpython's symbols */
-    if (!dlopen("libpython3.11.so.1.0", RTLD_NOW | RTLD_GLOBAL) &&
-        !dlopen("libpython3.so", RTLD_NOW | RTLD_GLOBAL))
-        fprintf(stderr, "no libpython (set LD_LIBRARY_PATH): %s\n", dlerror());
+    ab_libpython();
     const char *mode = getenv("PW_MODE") ? getenv("PW_MODE") : "";
     const int algo_a = getenv("PW_ALGO") ? atoi(getenv("PW_ALGO")) : TC_CONV_ALGO_1X1;
     const int algo_b = getenv("PW_ALGO_B") ? atoi(getenv("PW_ALGO_B")) : algo_a;
