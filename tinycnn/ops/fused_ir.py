@@ -159,7 +159,10 @@ IR_BAND_S2_MIN_W = 96
 # (3%), not built this session (a
 # channel-lane expansion into the step's workspace, the depthwise's channel-block kernel reading
 # it without transposes, the projection as now; 1 thread, or the
-# channel blocks split over the threads).
+# channel blocks split over the threads).  Built so at the session's end (1 thread, AVX2, the
+# same bits; benchmarks/ir_chan8.patch, not applied): blocks 0.94-1.00 of their time
+# (features.7 0.938, .9 0.976, .13 0.993, .5 0.996, .16 1.001) but the whole network 1.026
+# (twice, 21-25 rounds): it loses; the patch's header lists what to try first.
 
 
 def fuse_min_bytes(c0, strides):
