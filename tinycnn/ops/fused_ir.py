@@ -162,7 +162,9 @@ IR_BAND_S2_MIN_W = 96
 # channel blocks split over the threads).  Built so at the session's end (1 thread, AVX2, the
 # same bits; benchmarks/ir_chan8.patch, not applied): blocks 0.94-1.00 of their time
 # (features.7 0.938, .9 0.976, .13 0.993, .5 0.996, .16 1.001) but the whole network 1.026
-# (twice, 21-25 rounds): it loses; the patch's header lists what to try first.
+# (twice, 21-25 rounds); with the activation kinds made constants (tc_act_avx2's switch per
+# vector had cost the lone kernels their gain) features.5 0.918, .13 0.980, the network still
+# 1.017 [1.007-1.030]: it loses there, for a reason not found (the patch's header).
 
 
 def fuse_min_bytes(c0, strides):
