@@ -1,4 +1,5 @@
-/* The two-build harnesses' loading (pointwise_ab.c, qpw_ab.c, ir_ab.c): a build opened, a function
+/* The two-build harnesses' loading (pointwise_ab.c, qpw_ab.c, ir_ab.c,
+ * chan_nhwc_potential.c via ab_conv.h): a build opened, a function
  * of it, its AVX2 context, each or the loader's message and exit. */
 #ifndef AB_DL_H
 #define AB_DL_H

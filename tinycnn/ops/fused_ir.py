@@ -141,6 +141,30 @@ IR_BAND_S2_MIN_W = 96
 # 1.017 / 1.014: flat.  Its features.2 (16-64-24 at 112x112, 3x3/2) runs 1.26-1.33 of
 # onnxruntime's time (0.94-1.05 ms against 0.77-0.79): perf, the GEMM tile 60% (the 16-deep
 # expansion and the projection), the split depthwise 15%, the column split of the input 7%.
+# Session 27 (Zen 4 host, AVX2 emulation, 1 thread, de8dfca; benchmarks/steps_vs_ort.py, 40
+# rounds, per-run minima, load 8-13): MobileNetV2 6.75 against onnxruntime's 7.62 ms (0.89);
+# per block tinycnn / onnxruntime: the stem with features.1 0.94, .2 0.83, .3 0.94, .4 0.94, .5
+# 1.00, .6 0.96, .7 0.95, .8-.11 0.89-0.91, .12 and .13 0.94-0.95, .14 0.92, .15-.18 0.82-0.85,
+# the classifier 0.53.  The 1x1 layers alone run at 100-112 GF/s (86-97% of the 116 GF/s FMA
+# peak, benchmarks/pointwise_ab.c) and take about 5 ms of the 6.75: a ratio of 0.80 (6.1 ms)
+# would leave about 1 ms for the depthwise layers (about 1.15 ms now, 36 GF/s on average), the
+# stem and the classifier.  The depthwise layers of the unfused 28x28 and 14x14 blocks transpose
+# 8 x 8 blocks in and out of the NCHW planes (0.2 and 0.28 of their time, s18); an expansion
+# written channel-blocked (NHWC8) for them, prototyped in benchmarks/chan_nhwc_potential.c
+# against the real kernels, same bits: expansion + depthwise 0.86 (32-192 at 28x28), 0.89
+# (64-384 at 14x14), 0.90 (96-576 at 14x14), 0.95 (160-960 at 7x7); the projection on the
+# NHWC8 depthwise output as channel-lane tiles 0.97-1.13 of the depthwise + projection (0.97
+# only for 32 output channels); the stride-2 blocks' expansion + depthwise 0.86 (32-192 at
+# 28x28, features.7) and 0.92 (96-576 at 14x14, features.14).  About 0.2 ms of the network
+# (3%), not built this session (a
+# channel-lane expansion into the step's workspace, the depthwise's channel-block kernel reading
+# it without transposes, the projection as now; 1 thread, or the
+# channel blocks split over the threads).  Built so at the session's end (1 thread, AVX2, the
+# same bits; benchmarks/ir_chan8.patch, not applied): blocks 0.94-1.00 of their time
+# (features.7 0.938, .9 0.976, .13 0.993, .5 0.996, .16 1.001) but the whole network 1.026
+# (twice, 21-25 rounds); with the activation kinds made constants (tc_act_avx2's switch per
+# vector had cost the lone kernels their gain) features.5 0.918, .13 0.980, the network still
+# 1.017 [1.007-1.030]: it loses there, for a reason not found (the patch's header).
 
 
 def fuse_min_bytes(c0, strides):

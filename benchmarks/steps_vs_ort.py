@@ -1,0 +1,87 @@
+"""Per block (or node group), tinycnn against onnxruntime at 1 thread, in one process: each
+engine's profiler times its nodes in alternating bursts; nodes are grouped by the first DEPTH
+parts of their names (tinycnn's fused steps are named after their first node, so a fused
+inverted residual is one group), and per group it prints the minimum and the median over runs
+of the group's time, both ratios, and the excess over a target ratio (tinycnn - TARGET x
+onnxruntime, median): the blocks where the target is furthest.  With --detail N, onnxruntime's
+nodes grouped at depth N too (its expansion, depthwise, projection).  The profilers inflate
+small steps; a block's own A/B is subgraph_shapes.py.  As on an AVX2-only CPU:
+  LD_PRELOAD=exports/libcpuid_avx2.so CPUID_AVX2_SITES=exports/ort_avx2/cpuid_sites.txt \
+  TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<patched onnxruntime> \
+  python benchmarks/steps_vs_ort.py M.onnx [--rounds 30] [--depth 2] [--detail 5]
+"""
+import argparse
+import collections
+import os
+import sys
+import tempfile
+
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tinycnn  # noqa: E402
+from mt_steps import group_of, node_runs  # noqa: E402
+
+
+def grouped(runs, depth):
+    """{group: (min, median)} of the per-run sums of each group's nodes"""
+    nrun = min(len(v) for v in runs.values())
+    sums = collections.defaultdict(lambda: np.zeros(nrun))
+    for name, ds in runs.items():
+        sums[group_of(name, depth)] += np.array(ds[:nrun])
+    return {k: (float(np.min(v)), float(np.median(v))) for k, v in sums.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--burst", type=int, default=5)
+    ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--detail", type=int, default=0)
+    ap.add_argument("--target", type=float, default=0.8)
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    so.enable_profiling = True
+    so.profile_file_prefix = os.path.join(tmp, "ort")
+    o = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
+    ts = tinycnn.SessionOptions()
+    ts.intra_op_num_threads = 1
+    ts.enable_profiling = True
+    ts.profile_file_prefix = os.path.join(tmp, "tc")
+    t = tinycnn.InferenceSession(a.model, ts)
+    rng = np.random.default_rng(0)
+    feed = {i.name: np.maximum(rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape]),
+                               0).astype(np.float32) for i in t.get_inputs()}
+    for s in (o, t):
+        for _ in range(3):
+            s.run(None, feed)
+    for _ in range(a.rounds):
+        for s in (o, t):
+            for _ in range(a.burst):
+                s.run(None, feed)
+    runs = {"ort": node_runs(o.end_profiling(), 3), "tc": node_runs(t.end_profiling(), 3)}
+    g = {k: grouped(v, a.depth) for k, v in runs.items()}
+    print(f"{'group (ms)':34s} {'tc min':>7s} {'med':>7s} {'ort min':>7s} {'med':>7s} "
+          f"{'r min':>6s} {'r med':>6s} {'excess':>7s}")
+    keys = list(g["ort"]) + [k for k in g["tc"] if k not in g["ort"]]
+    tot = np.zeros(4)
+    for k in keys:
+        tc, on = g["tc"].get(k, (0.0, 0.0)), g["ort"].get(k, (0.0, 0.0))
+        tot += (tc[0], tc[1], on[0], on[1])
+        r = lambda x, y: f"{x / y:6.2f}" if y else f"{'-':>6s}"
+        print(f"{k[-34:]:34s} {tc[0]:7.3f} {tc[1]:7.3f} {on[0]:7.3f} {on[1]:7.3f} "
+              f"{r(tc[0], on[0])} {r(tc[1], on[1])} {tc[1] - a.target * on[1]:7.3f}")
+    print(f"{'sum':34s} {tot[0]:7.3f} {tot[1]:7.3f} {tot[2]:7.3f} {tot[3]:7.3f} "
+          f"{tot[0] / tot[2]:6.2f} {tot[1] / tot[3]:6.2f} {tot[1] - a.target * tot[3]:7.3f}")
+    if a.detail:
+        for k, v in grouped(runs["ort"], a.detail).items():
+            print(f"ort {k[-56:]:56s} {v[0]:7.3f} {v[1]:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
