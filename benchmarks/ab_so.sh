@@ -1,0 +1,27 @@
+#!/bin/bash
+# ab_so.sh CHECKOUT OUT.so: the files of CHECKOUT/csrc compiled as setup.py compiles them (plus
+# -fPIC) and linked as one shared library, for the two-build harnesses (pointwise_ab.c, qpw_ab.c,
+# ir_ab.c).  Objects are kept per checkout under ${AB_SO_CACHE:-/tmp/ab_so}: a later call
+# recompiles only the .c files newer than their object (every file when a header is newer), so
+# a change to one kernel file rebuilds in seconds where the extension takes minutes.
+# EXTRA_CFLAGS: added to every file (a -D variant: give it its own AB_SO_CACHE).
+set -e
+src=$(cd "$1" && pwd); out=$2
+obj=${AB_SO_CACHE:-/tmp/ab_so}/$(echo "$src" | tr / _)
+mkdir -p "$obj"
+for f in "$src"/csrc/*.c; do
+    o=$obj/$(basename "$f" .c).o
+    case $f in
+        *_avx2.c) isa="-mavx2 -mfma" ;;
+        *_avx512.c) isa="-mavx2 -mfma -mavx512f" ;;
+        *_avxvnni.c) isa="-mavx2 -mfma -mavxvnni" ;;
+        *_avx512vnni.c) isa="-mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni" ;;
+        *) isa="" ;;
+    esac
+    if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find "$src/csrc" -name '*.h' -newer "$o")" ]; then
+        gcc -O3 -std=c99 -fno-strict-aliasing -fPIC -DTC_HAVE_AVX2_SOURCES=1 -pthread $isa \
+            $EXTRA_CFLAGS -I"$src/csrc" -c "$f" -o "$o" &
+    fi
+done
+wait
+gcc -shared -pthread -o "$out" "$obj"/*.o -lm
