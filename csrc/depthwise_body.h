@@ -790,7 +790,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
             /* G outputs of row oh from column ow: tap (ki, kj) of output ow reads ring row
              * (2 oh + ki) & 7 at column 2 ow + kj, one base pointer per tap row (opaque, and the
              * stride a constant: else GCC kept a pointer per tap and output on the stack, a
-             * reload per FMA, 1.34 of the bands' time) */
+             * reload per FMA, 1.34 of the bands' time).  Dropped tries (s27, benchmarks/dw_ab.sh
+             * against this, AVX2, 1 thread, 21-31 rounds, load 6-9, same bits): groups of 8
+             * outputs (8 8 8 4 on 28) 1.04 on 5x5/2 72@56, 1.00 on 3x3/2; each input column of a
+             * tap row loaded once and taken by the up to 3 sums it feeds (17 loads, 5 weights in
+             * registers for 35 FMAs of 5x5) 5x5/2 72@56 0.98 then 1.08, 144@56 SiLU 1.10, 3x3/2
+             * 72@56 0.945 and 0.937 (not taken for 3x3 alone: measure it again) */
 #define TC_DW_ROLL_GROUPS(G)                                                            \
     for (; ow + (G) <= OW; ow += (G)) {                                                \
         tc_v a[G];                                                                     \
