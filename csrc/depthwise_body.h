@@ -634,8 +634,9 @@ TC_DW_FLAT_VARIANT(_flat, 0)
 #define TC_DW_BAND_OUT_MAX 784
 #define TC_DW_BUF_IN_MAX (TC_VL == 8 ? TC_DW_BAND_IN_MAX : TC_DW_BLOCK_IN_MAX)
 #define TC_DW_BUF_OUT_MAX (TC_VL == 8 ? TC_DW_BAND_OUT_MAX : TC_DW_BLOCK_OUT_MAX)
+#define TC_DW_ROLL_ROWS 8 /* padded input rows of the rolling buffer (ROLL), a power of 2 */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
-    const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
+    const int ROLL, const int KC, const float *x, int H, int W, size_t in_plane, const float *w,
     const tc_conv2d_params *p, const float *bias, const float *residual, const tc_activation *act,
     int k0, int nc, int OH, int OW, size_t out_plane, float *y)
 {
@@ -647,11 +648,13 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     float tmp[TC_VL];
     /* output pixel o's first tap in buf; the last group of 8 repeats the last pixel */
     int pix[TC_DW_BUF_OUT_MAX + 7];
-    for (int oh = 0, o = 0; oh < OH; oh++)
-        for (int ow = 0; ow < OW; ow++, o++)
-            pix[o] = oh * s * Wp + ow * s;
-    for (int o = n; o < n + 7; o++)
-        pix[o] = pix[n - 1];
+    if (!ROLL) {
+        for (int oh = 0, o = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++, o++)
+                pix[o] = oh * s * Wp + ow * s;
+        for (int o = n; o < n + 7; o++)
+            pix[o] = pix[n - 1];
+    }
     for (int c0 = 0; c0 < nc; c0 += TC_VL) {
         const int m = nc - c0 < TC_VL ? nc - c0 : TC_VL;
         const float *xc = x + c0 * in_plane;
@@ -677,9 +680,17 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
             ak[i] = defer ? tc_act_of(TC_ACT_NONE) : tc_act_at(act, k0 + c0 + (i < m ? i : 0));
         }
         const tc_v bv = tc_v_load(tmp);
+        /* ROLL: output rows 2 at a time, the padded input rows they read copied into a ring of
+         * TC_DW_ROLL_ROWS rows just before (stride 2, rows of 15 to 28 outputs); else the
+         * whole band at once */
+        const int RR = ROLL ? 2 : OH;
+        int filled = 0; /* padded rows copied */
+        for (int oh0 = 0; oh0 < OH; oh0 += RR) {
+        const int rows = OH - oh0 < RR ? OH - oh0 : RR, nn = rows * OW;
+        const int ihi = ROLL ? (oh0 + rows - 1) * s + KC : Hp;
         /* the padded buffer: buffer row i is input row i - pt, column j input column j - pl */
-        for (int i = 0; i < Hp; i++) {
-            tc_v *brow = buf + (ptrdiff_t)i * Wp;
+        for (int i = filled; i < ihi; i++) {
+            tc_v *brow = buf + (ptrdiff_t)(ROLL ? i & (TC_DW_ROLL_ROWS - 1) : i) * Wp;
             const int ih = i - p->pt;
             const int lo = p->pl < Wp ? p->pl : Wp;                        /* first input column */
             const int hi = ih >= 0 && ih < H ? (W + p->pl < Wp ? W + p->pl : Wp) : lo; /* its end */
@@ -770,9 +781,46 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * (the sums' chains then wait on each other: the loads are not the limit); on the
          * whole 28x28 band, groups of 8 or 12 pixels through this macro 1.4-1.9 (spilled), 8
          * or 10 pixels of one row from one base pointer 1.02-1.05. */
+        filled = ihi;
+        if (!ROLL) {
         TC_DW_BLOCK_GROUPS(7, 6)
         TC_DW_BLOCK_GROUPS(8, 4)
         TC_DW_BLOCK_GROUPS(4, 0)
+        } else {
+            /* G outputs of row oh from column ow: tap (ki, kj) of output ow reads ring row
+             * (2 oh + ki) & 7 at column 2 ow + kj, one base pointer per tap row (opaque, and the
+             * stride a constant: else GCC kept a pointer per tap and output on the stack, a
+             * reload per FMA, 1.34 of the bands' time).  Dropped tries (s27, benchmarks/dw_ab.sh
+             * against this, AVX2, 1 thread, 21-31 rounds, load 6-9, same bits): groups of 8
+             * outputs (8 8 8 4 on 28) 1.04 on 5x5/2 72@56, 1.00 on 3x3/2; each input column of a
+             * tap row loaded once and taken by the up to 3 sums it feeds (17 loads, 5 weights in
+             * registers for 35 FMAs of 5x5) 5x5/2 72@56 0.98 then 1.08, 144@56 SiLU 1.10, 3x3/2
+             * 72@56 0.945 and 0.937 (not taken for 3x3 alone: measure it again) */
+#define TC_DW_ROLL_GROUPS(G)                                                            \
+    for (; ow + (G) <= OW; ow += (G)) {                                                \
+        tc_v a[G];                                                                     \
+        for (int i = 0; i < (G); i++)                                                  \
+            a[i] = bv;                                                                 \
+        _Pragma("GCC unroll 5") for (int ki = 0; ki < KC; ki++) {                      \
+            const tc_v *rb = buf + (ptrdiff_t)((oh * 2 + ki) & (TC_DW_ROLL_ROWS - 1)) * Wp + ow * 2; \
+            TC_DW_OPAQUE(rb);                                                          \
+            _Pragma("GCC unroll 5") for (int kj = 0; kj < KC; kj++) {                  \
+                const tc_v wv = wt[ki * KC + kj];                                      \
+                _Pragma("GCC unroll 8") for (int i = 0; i < (G); i++)                  \
+                    a[i] = tc_v_fma(rb[i * 2 + kj], wv, a[i]);                         \
+            }                                                                          \
+        }                                                                              \
+        for (int i = 0; i < (G); i++)                                                  \
+            ob[(oh - oh0) * OW + ow + i] = a[i];                                       \
+    }
+            for (int oh = oh0; oh < oh0 + rows; oh++) {
+                int ow = 0;
+                TC_DW_ROLL_GROUPS(7)
+                TC_DW_ROLL_GROUPS(4)
+                TC_DW_ROLL_GROUPS(1)
+            }
+#undef TC_DW_ROLL_GROUPS
+        }
 #undef TC_DW_BLOCK_GROUPS
         /* back to channel planes: residual, activation, store.
          * Where the kernel's time goes on this Zen 4 host (s18, benchmarks/dw_ab.sh: a part
@@ -792,12 +840,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
          * stored (16 shuffles, 16 128-bit stores instead of 24 and 8): Clip 0.96-0.98, Relu
          * 0.98-1.025, 5x5 1.00-1.015; the activation's parameters taken once (ak[0]) for the
          * kinds that have one set: 0.97-1.00.  The shuffles are not the limit here. */
-        for (int o0 = 0; o0 < n; o0 += TC_VL) {
+        for (int o0 = 0; o0 < nn; o0 += TC_VL) {
             /* without a residual (which may be y) the last vector may overlap
              * the one before, as above */
-            if (!residual && o0 + TC_VL > n && n >= TC_VL)
-                o0 = n - TC_VL;
-            const int cnt = n - o0 < TC_VL ? n - o0 : TC_VL;
+            if (!residual && o0 + TC_VL > nn && nn >= TC_VL)
+                o0 = nn - TC_VL;
+            const int cnt = nn - o0 < TC_VL ? nn - o0 : TC_VL;
             const tc_m mk = tc_m_range(0, cnt);
             if (!residual && cnt == TC_VL && m == TC_VL) {
                 tc_v t[TC_VL]; /* as the copy's: in registers */
@@ -811,7 +859,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
     for (int ch = 0; ch < TC_VL; ch++) {                                             \
         tc_act_k a = ak[ch];                                                         \
         a.kind = KIND;                                                               \
-        tc_v_store(y + (size_t)(c0 + ch) * out_plane + o0, tc_v_act(a, t[ch]));      \
+        tc_v_store(y + (size_t)(c0 + ch) * out_plane + (size_t)oh0 * OW + o0, tc_v_act(a, t[ch]));      \
     }                                                                                \
     break;
                 switch (ak[0].kind) {
@@ -835,7 +883,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 r[q] = ob[o0 + q];
             tc_v_transpose(r);
             for (int ch = 0; ch < m; ch++) {
-                const size_t off = (size_t)(c0 + ch) * out_plane + o0;
+                const size_t off = (size_t)(c0 + ch) * out_plane + (size_t)oh0 * OW + o0;
                 tc_v v = r[ch];
                 if (residual)
                     v = tc_v_add(v, tc_v_load_masked(residual + off, mk));
@@ -845,6 +893,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _block_k)(
                 else
                     tc_v_store_masked(y + off, mk, v);
             }
+        }
         }
     }
     if (defer) {
@@ -861,7 +910,7 @@ static void TC_DW_CAT(TC_DW_FN, _block_k3)(const float *x, int H, int W, const f
                                            const float *residual, const tc_activation *act, int k0,
                                            int nc, int OH, int OW, float *y)
 {
-    TC_DW_CAT(TC_DW_FN, _block_k)(3, x, H, W, (size_t)H * W, w, p, bias, residual, act, k0, nc,
+    TC_DW_CAT(TC_DW_FN, _block_k)(0, 3, x, H, W, (size_t)H * W, w, p, bias, residual, act, k0, nc,
                                   OH, OW, (size_t)OH * OW, y);
 }
 static void TC_DW_CAT(TC_DW_FN, _block_k5)(const float *x, int H, int W, const float *w,
@@ -869,7 +918,7 @@ static void TC_DW_CAT(TC_DW_FN, _block_k5)(const float *x, int H, int W, const f
                                            const float *residual, const tc_activation *act, int k0,
                                            int nc, int OH, int OW, float *y)
 {
-    TC_DW_CAT(TC_DW_FN, _block_k)(5, x, H, W, (size_t)H * W, w, p, bias, residual, act, k0, nc,
+    TC_DW_CAT(TC_DW_FN, _block_k)(0, 5, x, H, W, (size_t)H * W, w, p, bias, residual, act, k0, nc,
                                   OH, OW, (size_t)OH * OW, y);
 }
 
@@ -914,7 +963,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _bands)(
         const float *bias, const float *residual, const tc_activation *act, int k0, int nc,       \
         int OH, int OW, size_t out_plane, float *y)                                               \
     {                                                                                             \
-        TC_DW_CAT(TC_DW_FN, _block_k)(KC, x, H, W, in_plane, w, p, bias, residual, act, k0, nc,   \
+        TC_DW_CAT(TC_DW_FN, _block_k)(0, KC, x, H, W, in_plane, w, p, bias, residual, act, k0, nc,   \
                                       OH, OW, out_plane, y);                                      \
     }
 TC_DW_BLOCK_ROWS_VARIANT(3)
@@ -963,6 +1012,24 @@ static int TC_DW_CAT(TC_DW_FN, _block_band)(int KC, int S, int OH, int OW)
 TC_DW_BLOCK_BANDS_VARIANT(3)
 TC_DW_BLOCK_BANDS_VARIANT(5)
 #undef TC_DW_BLOCK_BANDS_VARIANT
+
+/* Stride 2 on planes past the small-plane buffers, output rows 15 to 28 wide (MnasNet's
+ * layers.9.0 and MobileNetV3-Large's features.4, 5x5/2 72@56): the channel-block kernel with
+ * its padded input in a ring of TC_DW_ROLL_ROWS rows, copied 4 rows before each pair of
+ * output rows (ROLL), instead of in bands of 14 output rows whose 31 x 59 padded pixels
+ * (58 KiB) overflow the L1d between the copy and the taps.  Same bits. */
+#define TC_DW_BLOCK_ROLL_VARIANT(KC)                                                              \
+    static void TC_DW_CAT(TC_DW_FN, _block_roll_k##KC)(                                           \
+        const float *x, int H, int W, const float *w, const tc_conv2d_params *p,                  \
+        const float *bias, const float *residual, const tc_activation *act, int k0, int nc,       \
+        int OH, int OW, float *y)                                                                 \
+    {                                                                                             \
+        TC_DW_CAT(TC_DW_FN, _block_k)(1, KC, x, H, W, (size_t)H * W, w, p, bias, residual, act,   \
+                                      k0, nc, OH, OW, (size_t)OH * OW, y);                        \
+    }
+TC_DW_BLOCK_ROLL_VARIANT(3)
+TC_DW_BLOCK_ROLL_VARIANT(5)
+#undef TC_DW_BLOCK_ROLL_VARIANT
 
 /* Planes with output rows of TC_VL to TC_DW_STAGE_MAX_OW (14x14, 28x28: the row
  * kernel spends most of a 14-wide plane on masked loads, row pointers and a second,
@@ -1451,6 +1518,9 @@ static tc_dw_block_fn TC_DW_CAT(TC_DW_FN, _block_pick)(const tc_conv2d_params *p
         return TC_DW_CAT(TC_DW_FN, _staged_pick)(p, H, W, OH, OW);
     if (!narrow || (long)OH * OW > TC_DW_BLOCK_OUT_MAX || hp * wp > TC_DW_BLOCK_IN_MAX) {
         /* stride 1 or 2 (tested above) */
+        if (TC_VL == 8 && p->sh == 2 && !narrow && OW <= 28)
+            return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_roll_k3)
+                          : TC_DW_CAT(TC_DW_FN, _block_roll_k5);
         if (TC_VL == 8 && OW <= 28 && TC_DW_CAT(TC_DW_FN, _block_band)(k, p->sh, OH, OW))
             return k == 3 ? TC_DW_CAT(TC_DW_FN, _block_bands_k3)
                           : TC_DW_CAT(TC_DW_FN, _block_bands_k5);

@@ -407,7 +407,9 @@ def test_depthwise_wide_planes_are_bit_identical_to_the_row_kernel():
 
 
 # The channel-block kernel in bands of output rows (AVX2: _block_bands_k3 / _k5, bands of up
-# to 31 padded input rows and 784 outputs).  Stride 2 on planes up to 60 wide (outputs up to 28
+# to 31 padded input rows and 784 outputs; at stride 2 on output rows 15 to 28 wide, the
+# rolling variant _block_roll_k3 / _k5 instead: a ring of 8 padded input rows, output rows 2 at
+# a time, odd heights ending on a lone row).  Stride 2 on planes up to 60 wide (outputs up to 28
 # a row): heights that make 2 bands of 14, 2 uneven bands (25 rows: 13 + 12), 3 bands (30 rows
 # of a 60-high plane) and one band (40x56: 20 rows).  3x3 at stride 1 on planes 15 to 28 wide
 # (whole 28x28 planes, 2 bands of 20 rows of a 40-high plane, a 60-high plane of 16 in bands).

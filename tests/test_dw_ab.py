@@ -43,6 +43,8 @@ def dw_ab(tmp_path_factory):
     (("24", "28", "5", "2", "8"), "block"),   # staged stride-2 5x5, SiLU
     (("16", "28", "3", "1", "1"), "block"),   # channel-block kernel in bands, Relu
     (("16", "56", "3", "1", "1"), "plane"),   # row kernel, Relu
+    (("13", "56", "5", "2", "1"), "block"),   # stride-2 channel-block kernel on a ring of rows, Relu
+    (("13", "55", "3", "2", "2"), "block"),   # the same at 3x3, an odd height, Clip
 ])
 def test_same_headers_same_bits(dw_ab, shape, kernel):
     out = subprocess.run([str(dw_ab), *shape, "2", "3"], check=True, capture_output=True,
