@@ -327,7 +327,13 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.ring_bytes = qdw_ring_bytes(p, ow, &jb.ring_rows);
     jb.ring_stride = jb.ring_bytes + TC_QDW_RING_GAP;
     jb.y = y;
-    /* a thread takes a contiguous run of rows: each pair row is built once per run */
+    /* a thread takes a contiguous run of rows: each pair row is built once per run.  Tried
+     * and dropped (n28-q, 2026-12-04): at least 8 rows a thread, so that a 7x7 map runs on one
+     * (split 3 + 4, the threads build 10 pair rows for 7, and in int8 MobileNetV2 at 2 threads
+     * those steps took 1.4-1.6x their 1-thread time in mt_inproc.py's profile): the whole
+     * network 0.996 [0.978-1.005] and 1.003 [0.992-1.012] (ab_threads.py --fifo, 30 x 10, against
+     * TC_QDW_RING_GAP's build): level.  Channel halves for the 14x14 and 7x7 maps (no pair row
+     * built twice) are untried. */
     ptrdiff_t per_row = (ptrdiff_t)ow * cp * p->KH * jb.g.np;
     tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)n * oh, 16384 / per_row + 1, qdw_rows,
                     &jb);
