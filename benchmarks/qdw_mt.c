@@ -11,7 +11,13 @@
  * 112x112 135 (105 after the channel-half writer) -> 63.6-64.0; 576 at 14x14 stride 2 12.9 ->
  * 9.4-9.6: 1.35-2.1x whichever way the input was written.  In the network the same layers'
  * steps (benchmarks/qsteps_mt.py --fifo, minima) went 1.0-1.3x, some runs slower at 2 threads
- * than at 1: not the split nor the input's placement; to be traced (pool_trace.py). */
+ * than at 1: not the split nor the input's placement; to be traced (pool_trace.py).
+ * Traced (n28-q, 2026-12-04, each chunk of qdw_rows timed on the wall clock in a copy of the
+ * build): the worker's half ran at up to twice the caller's time (144 at 56x56: 113-123
+ * against 64-67 us) because its ring lay right after the caller's (TC_QDW_RING_GAP in
+ * csrc/qdw.c); with 64 KiB between them, this harness at 2 threads (min us, base / new):
+ * 144 at 56x56 112-135 / 66-87, 192 at 28x28 52-68 / 32-39, 96 at 112x112 stride 2 95-112 /
+ * 56-67, 32 at 112x112 84-85 / 54-55; 384 at 14x14 18-19 / 18-24 (1 thread 24-25). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>

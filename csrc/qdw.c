@@ -176,7 +176,7 @@ typedef struct qdw_job {
     const int32_t *bias;
     const float *scale;
     char *ring; /* per thread: ring rows of int16, ring tags, a border row's bias [cp] */
-    size_t ring_bytes;
+    size_t ring_bytes, ring_stride; /* a thread's ring, and the distance between two threads' */
     int ring_rows;
     char *y;
 } qdw_job;
@@ -190,7 +190,7 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     const tc_quant_kernels *k = tc_quant_kernels_of(jb->ctx);
     const ptrdiff_t row_elems = qdw_row_cols(p, g->ow) * 2 * g->cp, cy = (ptrdiff_t)g->ow * g->C;
     const size_t ysz = jb->out->type >= TC_QOUT_S32 ? 4 : 1;
-    int16_t *ring = (int16_t *)(jb->ring + (size_t)tid * jb->ring_bytes);
+    int16_t *ring = (int16_t *)(jb->ring + (size_t)tid * jb->ring_stride);
     ptrdiff_t *tags = (ptrdiff_t *)(ring + (size_t)jb->ring_rows * row_elems);
     int32_t *border_bias = (int32_t *)(tags + jb->ring_rows);
     const int16_t *prows[64];
@@ -238,6 +238,24 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     }
 }
 
+/* Bytes between the end of one thread's ring and the start of the next's.  Adjacent rings
+ * (the base) ran the second thread's rows at up to twice the first's time: its ring's first
+ * row lies just past the first thread's last, which the first thread streams through every
+ * KH output rows; most likely the hardware prefetch from that stream pulls the first 16-32
+ * KiB of the second ring into the first core each time, and the lines move between the cores
+ * at every row the second thread builds there (not shown beyond the gap's effect).  Measured (n28-q, 2026-12-04, Zen 4, emulated
+ * AVX2, tc_qconv2d_depthwise alone at 2 threads under chrt -f 10, per-chunk wall times, us,
+ * caller / worker; the gap 0 / 16 / 32 / 48 KiB): 144 at 56x56 67 / 118, 66 / 85, 66 / 65,
+ * 80 / 65; 192 at 28x28 25 / 56, 25 / 34, 25 / 25, 26 / 25; 96 at 112x112 stride 2 57 / 127,
+ * 58 / 62, 57 / 56, 57 / 54 (the worker was the slow one whichever rows it took, the caller
+ * when the rings were swapped).  int8 MobileNetV2 at 2 threads (mt_inproc.py, SCHED_FIFO, 6
+ * x 40 runs alternating in one process) 0.953 [0.920-0.994] of its time with 64 KiB: the
+ * 112x112-28x28 depthwise steps 0.55-0.80 of theirs, the 14x14 and 7x7 ones unchanged.  The
+ * same gap between the threads' slots of the int8 GEMM (packed rows, row pointers and the
+ * U7S8 split) and of the integer Winograd: MobileNetV2 0.985 [0.937-1.028], ResNet-18 1.004
+ * [0.977-1.043] and 1.001 [0.981-1.026]: not kept (their slots are not rebuilt row by row). */
+#define TC_QDW_RING_GAP 65536
+
 static size_t qdw_ring_bytes(const tc_conv2d_params *p, int ow, int *rows)
 {
     *rows = (p->KH - 1) * p->dh + 1;
@@ -255,9 +273,10 @@ size_t tc_qconv2d_depthwise_workspace_size(const tc_ctx *ctx, const tc_conv2d_pa
     if (tc_conv2d_output_hw(p, h, w, &oh, &ow) != 0)
         return 0;
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    /* bias and scales expanded to Cp, the row of zero points, the rings */
+    /* bias and scales expanded to Cp, the row of zero points, the rings and the gaps between */
     return (size_t)qdw_cpad(p->C) * (sizeof(int32_t) + sizeof(float)) + (size_t)p->C + 128 +
-           (size_t)threads * qdw_ring_bytes(p, ow, &rows);
+           (size_t)threads * qdw_ring_bytes(p, ow, &rows) +
+           (size_t)(threads - 1) * TC_QDW_RING_GAP;
 }
 
 void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int h, int w,
@@ -306,8 +325,15 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.scale = scale;
     jb.ring = ring;
     jb.ring_bytes = qdw_ring_bytes(p, ow, &jb.ring_rows);
+    jb.ring_stride = jb.ring_bytes + TC_QDW_RING_GAP;
     jb.y = y;
-    /* a thread takes a contiguous run of rows: each pair row is built once per run */
+    /* a thread takes a contiguous run of rows: each pair row is built once per run.  Tried
+     * and dropped (n28-q, 2026-12-04): at least 8 rows a thread, so that a 7x7 map runs on one
+     * (split 3 + 4, the threads build 10 pair rows for 7, and in int8 MobileNetV2 at 2 threads
+     * those steps took 1.4-1.6x their 1-thread time in mt_inproc.py's profile): the whole
+     * network 0.996 [0.978-1.005] and 1.003 [0.992-1.012] (ab_threads.py --fifo, 30 x 10, against
+     * TC_QDW_RING_GAP's build): level.  Channel halves for the 14x14 and 7x7 maps (no pair row
+     * built twice) are untried. */
     ptrdiff_t per_row = (ptrdiff_t)ow * cp * p->KH * jb.g.np;
     tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)n * oh, 16384 / per_row + 1, qdw_rows,
                     &jb);
