@@ -238,22 +238,23 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
     }
 }
 
-/* Bytes between the end of one thread's ring and the start of the next's.  Adjacent rings
- * (the base) ran the second thread's rows at up to twice the first's time: its ring's first
- * row lies just past the first thread's last, which the first thread streams through every
- * KH output rows; most likely the hardware prefetch from that stream pulls the first 16-32
- * KiB of the second ring into the first core each time, and the lines move between the cores
- * at every row the second thread builds there (not shown beyond the gap's effect).  Measured (n28-q, 2026-12-04, Zen 4, emulated
- * AVX2, tc_qconv2d_depthwise alone at 2 threads under chrt -f 10, per-chunk wall times, us,
- * caller / worker; the gap 0 / 16 / 32 / 48 KiB): 144 at 56x56 67 / 118, 66 / 85, 66 / 65,
- * 80 / 65; 192 at 28x28 25 / 56, 25 / 34, 25 / 25, 26 / 25; 96 at 112x112 stride 2 57 / 127,
- * 58 / 62, 57 / 56, 57 / 54 (the worker was the slow one whichever rows it took, the caller
- * when the rings were swapped).  int8 MobileNetV2 at 2 threads (mt_inproc.py, SCHED_FIFO, 6
- * x 40 runs alternating in one process) 0.953 [0.920-0.994] of its time with 64 KiB: the
- * 112x112-28x28 depthwise steps 0.55-0.80 of theirs, the 14x14 and 7x7 ones unchanged.  The
- * same gap between the threads' slots of the int8 GEMM (packed rows, row pointers and the
- * U7S8 split) and of the integer Winograd: MobileNetV2 0.985 [0.937-1.028], ResNet-18 1.004
- * [0.977-1.043] and 1.001 [0.981-1.026]: not kept (their slots are not rebuilt row by row). */
+/* Bytes between the end of one thread's ring and the start of the next's.  Adjacent rings (the
+ * base) ran the second thread's rows at up to twice the first's time: its ring's first row lies
+ * just past the first thread's last, which the first thread streams through every KH output
+ * rows; most likely the hardware prefetch from that stream pulls the first 16-32 KiB of the
+ * second ring into the first core each time, and the lines move between the cores at every row
+ * the second thread builds there (not shown beyond the gap's effect). Measured (n28-q,
+ * 2026-12-04, Zen 4, emulated AVX2, tc_qconv2d_depthwise alone at 2 threads under chrt -f 10,
+ * per-chunk wall times, us, caller / worker; the gap 0 / 16 / 32 / 48 KiB): 144 at 56x56 67 /
+ * 118, 66 / 85, 66 / 65, 80 / 65; 192 at 28x28 25 / 56, 25 / 34, 25 / 25, 26 / 25; 96 at
+ * 112x112 stride 2 57 / 127, 58 / 62, 57 / 56, 57 / 54 (the worker was the slow one whichever
+ * rows it took, the caller when the rings were swapped).  int8 MobileNetV2 at 2 threads
+ * (mt_inproc.py, SCHED_FIFO, 6 x 40 runs alternating in one process) 0.953 [0.920-0.994] of its
+ * time with 64 KiB: the 112x112-28x28 depthwise steps 0.55-0.80 of theirs, the 14x14 and 7x7
+ * ones unchanged.  The same gap between the threads' slots of the int8 GEMM (packed rows, row
+ * pointers and the U7S8 split) and of the integer Winograd: MobileNetV2 0.985 [0.937-1.028],
+ * ResNet-18 1.004 [0.977-1.043] and 1.001 [0.981-1.026]: not kept (their slots are not rebuilt
+ * row by row). */
 #define TC_QDW_RING_GAP 65536
 
 static size_t qdw_ring_bytes(const tc_conv2d_params *p, int ow, int *rows)
