@@ -176,7 +176,7 @@ typedef struct qdw_job {
     const int32_t *bias;
     const float *scale;
     char *ring; /* per thread: ring rows of int16, ring tags, a border row's bias [cp] */
-    size_t ring_bytes, ring_stride; /* a thread's ring, and the distance between two threads' */
+    size_t ring_stride; /* from one thread's ring to the next's: its bytes and a gap */
     int ring_rows;
     char *y;
 } qdw_job;
@@ -325,8 +325,7 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
     jb.bias = bias;
     jb.scale = scale;
     jb.ring = ring;
-    jb.ring_bytes = qdw_ring_bytes(p, ow, &jb.ring_rows);
-    jb.ring_stride = jb.ring_bytes + TC_QDW_RING_GAP;
+    jb.ring_stride = qdw_ring_bytes(p, ow, &jb.ring_rows) + TC_QDW_RING_GAP;
     jb.y = y;
     /* a thread takes a contiguous run of rows: each pair row is built once per run.  Tried
      * and dropped (n28-q, 2026-12-04): at least 8 rows a thread, so that a 7x7 map runs on one
