@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tinycnn  # noqa: E402
+from ab_threads import feed_and_check  # noqa: E402
 from mt_steps import group_of  # noqa: E402
 from subgraph_shapes import other_build  # noqa: E402
 
@@ -83,12 +84,7 @@ def main():
         so.enable_profiling = True
         so.profile_file_prefix = os.path.join(tmp, name)
         sess[name] = pkg.InferenceSession(a.model, so)
-    i = sess["new"].get_inputs()[0]
-    x = np.maximum(np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i.shape]), 0).astype(np.float32)
-    feed = {i.name: x}
-    ys = {k: s.run(None, feed) for k, s in sess.items()}
-    same = all(np.array_equal(p, r) for p, r in zip(ys["new"], ys["old"]))
+    feed, same = feed_and_check(sess)
     for s in sess.values():
         for _ in range(2):
             s.run(None, feed)

@@ -9,6 +9,19 @@
  *               by plain vector copies, 7 pixels in flight, then transposed back to NCHW planes
  *               with the activation (the block kernel's steps but the copy);
  *   projection: as before (ir_fused.c, on the NCHW depthwise output).
+ * The expansion and the depthwise run one strip of 16 channels at a time (the strip's NHWC8
+ * output, 16 N floats, still in L1 / L2 when the depthwise reads it), and each strip's first
+ * tile prefetches the next strip's weights into L2.  As session 27 built it (the whole
+ * expansion, E N floats, then the whole depthwise; benchmarks/ir_chan8.patch) it lost in the
+ * network: MobileNetV2 1.012-1.026 of 26b50c0's time, where the blocks cut alone gained.
+ * benchmarks/steps_ab.py (both builds' blocks inside the network, one process, 40 rounds,
+ * 2026-12-04, Zen 4, AVX2 emulation) found it: the 7x7 blocks lost 6-9% (fused_ir.py
+ * _CHAN8_MIN_PIXELS now leaves them out), the 14x14 ones were level; the strips then took
+ * features.5 0.97 -> 0.90, .6 0.95 -> 0.93, .12 1.01 -> 0.98, and the prefetch (T1; T0 lost
+ * 1-2% of it) 0.97-0.98 of the 14x14 blocks' time.  The block right after the last chan8
+ * block runs 2-4% slower than in the base (features.15 after .14, or .14 after .13 when .14
+ * runs the three layers): its intermediates land on arena lines the chain left cold.  The
+ * block's buffers as arena values of its step (not the plan's workspace) did not change that.
  * Each output is the FMA sequence of the row path (from zero, k ascending, then bias, then the
  * activation; the depthwise: bias, then the taps in the order (ki, kj), padding taps as zeros):
  * the unfused layers' bits.  Prototyped in benchmarks/chan_nhwc_potential.c. */
@@ -58,6 +71,43 @@ static inline __attribute__((always_inline)) void chan8_tail(const int NT, const
  * act: one kind and parameters for all channels (none, ReLU, Clip), its kind KIND a constant:
  * tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
  * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
+/* one tile: 16 channels x 6 pixels from n0; PF: also prefetch the next strip's weights, one line
+ * per k (the first tile of each strip: the weights stream from L3 once per run in a network) */
+static inline __attribute__((always_inline)) void chan8_tile6(const int PF, int C, int N, int n0,
+                                                              const float *a, __m256 b0, __m256 b1,
+                                                              int has_bias, tc_act_k act,
+                                                              const float *x, float *y0, float *y1)
+{
+    __m256 lo[6], hi[6];
+    for (int j = 0; j < 6; j++)
+        lo[j] = hi[j] = _mm256_setzero_ps();
+    const float *xk = x + n0, *ak = a;
+#pragma GCC unroll 4
+    for (int k = 0; k < C; k++, xk += N, ak += 16) {
+        if (PF)
+            _mm_prefetch((const char *)(ak + (size_t)16 * C), _MM_HINT_T1);
+        const __m256 a0 = _mm256_loadu_ps(ak), a1 = _mm256_loadu_ps(ak + 8);
+#pragma GCC unroll 6
+        for (int j = 0; j < 6; j++) {
+            const __m256 bj = _mm256_broadcast_ss(xk + j);
+            lo[j] = _mm256_fmadd_ps(bj, a0, lo[j]);
+            hi[j] = _mm256_fmadd_ps(bj, a1, hi[j]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) {
+        __m256 l = lo[j], h = hi[j];
+        if (has_bias)
+            l = _mm256_add_ps(l, b0), h = _mm256_add_ps(h, b1);
+        _mm256_storeu_ps(y0 + (size_t)(n0 + j) * 8, tc_act_avx2(act, l));
+        _mm256_storeu_ps(y1 + (size_t)(n0 + j) * 8, tc_act_avx2(act, h));
+    }
+}
+
+/* wp: [E/16][C][16] (1X1_CHAN, one K block)  x: [C][N]  y: [E/8][N][8] = act(W x + bias);
+ * act: one kind and parameters for all channels (none, ReLU, Clip), its kind KIND a constant:
+ * tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
+ * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
 static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, int C, int E, int N,
                                                                  const float *wp, const float *bias,
                                                                  tc_act_k act, const float *x,
@@ -70,30 +120,13 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
         __m256 b0 = _mm256_setzero_ps(), b1 = b0;
         if (bias)
             b0 = _mm256_loadu_ps(bias + m0), b1 = _mm256_loadu_ps(bias + m0 + 8);
-        for (int n0 = 0; n0 + 6 <= N; n0 += 6) {
-            __m256 lo[6], hi[6];
-            for (int j = 0; j < 6; j++)
-                lo[j] = hi[j] = _mm256_setzero_ps();
-            const float *xk = x + n0, *ak = a;
-#pragma GCC unroll 4
-            for (int k = 0; k < C; k++, xk += N, ak += 16) {
-                const __m256 a0 = _mm256_loadu_ps(ak), a1 = _mm256_loadu_ps(ak + 8);
-#pragma GCC unroll 6
-                for (int j = 0; j < 6; j++) {
-                    const __m256 bj = _mm256_broadcast_ss(xk + j);
-                    lo[j] = _mm256_fmadd_ps(bj, a0, lo[j]);
-                    hi[j] = _mm256_fmadd_ps(bj, a1, hi[j]);
-                }
-            }
-#pragma GCC unroll 6
-            for (int j = 0; j < 6; j++) {
-                __m256 l = lo[j], h = hi[j];
-                if (bias)
-                    l = _mm256_add_ps(l, b0), h = _mm256_add_ps(h, b1);
-                _mm256_storeu_ps(y0 + (size_t)(n0 + j) * 8, tc_act_avx2(act, l));
-                _mm256_storeu_ps(y1 + (size_t)(n0 + j) * 8, tc_act_avx2(act, h));
-            }
+        int n0 = 0;
+        if (N >= 6) { /* a prefetch past the weights' end does not fault */
+            chan8_tile6(1, C, N, 0, a, b0, b1, bias != NULL, act, x, y0, y1);
+            n0 = 6;
         }
+        for (; n0 + 6 <= N; n0 += 6)
+            chan8_tile6(0, C, N, n0, a, b0, b1, bias != NULL, act, x, y0, y1);
     }
     /* the last N % 6 pixels (196 = 32 x 6 + 4, 49 = 8 x 6 + 1) of S strips at a time: at least
      * 8 FMA chains (one pixel of one strip alone, 2 chains, ran the 7x7 expansion 1.19 of the
@@ -114,23 +147,31 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
 #undef TC_CHAN8_TAILS
 }
 
-/* 3x3, stride s (1 or 2), pads 1: x [E/8][H W][8]  w: [E][9] (DEPTHWISE packed: the weights)
- * bias: [E] or NULL  y: [E][OH OW].  buf: (H + 2) (W + 2) + 8 vectors, ob: OH OW + 8, pix: OH OW + 8 */
-static inline __attribute__((always_inline)) void dw8_3x3_k(const int KIND, int E, int H, int W,
-                                                            int s, const float *x, const float *w,
-                                                            const float *bias, tc_act_k act,
-                                                            float *y, __m256 *buf, __m256 *ob,
-                                                            int *pix)
+/* the depthwise's pixel offsets and the zero borders of its padded pixel buffer, once per
+ * image (dw8_3x3 writes only the inside of buf) */
+static void dw8_setup(int H, int W, int s, __m256 *buf, int *pix)
 {
-    act.kind = KIND;
-    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2, n = OH * OW, nin = H * W;
+    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2, n = OH * OW;
     for (int oh = 0, o = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++, o++)
             pix[o] = oh * s * Wp + ow * s;
     for (int o = n; o < n + 7; o++)
         pix[o] = pix[n - 1];
     for (int i = 0; i < (H + 2) * Wp; i++)
-        buf[i] = _mm256_setzero_ps(); /* the borders stay zero: only the inside is copied */
+        buf[i] = _mm256_setzero_ps();
+}
+
+/* 3x3, stride s (1 or 2), pads 1: x [E/8][H W][8]  w: [E][9] (DEPTHWISE packed: the weights)
+ * bias: [E] or NULL  y: [E][OH OW].  buf: (H + 2) (W + 2) + 8 vectors, ob: OH OW + 8, pix: OH OW + 8,
+ * both as dw8_setup left them */
+static inline __attribute__((always_inline)) void dw8_3x3_k(const int KIND, int E, int H, int W,
+                                                            int s, const float *x, const float *w,
+                                                            const float *bias, tc_act_k act,
+                                                            float *y, __m256 *buf, __m256 *ob,
+                                                            const int *pix)
+{
+    act.kind = KIND;
+    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2, n = OH * OW, nin = H * W;
     for (int c0 = 0; c0 < E; c0 += 8) {
         __m256 wt[9], r[8];
         for (int t = 0; t < 9; t++)
@@ -186,7 +227,7 @@ static __attribute__((noinline)) void chan8_expand(int C, int E, int N, const fl
 }
 static __attribute__((noinline)) void dw8_3x3(int E, int H, int W, int s, const float *x,
                                               const float *w, const float *bias, tc_act_k act,
-                                              float *y, __m256 *buf, __m256 *ob, int *pix)
+                                              float *y, __m256 *buf, __m256 *ob, const int *pix)
 {
     TC_CHAN8_BY_KIND(act.kind, dw8_3x3_k, E, H, W, s, x, w, bias, act, y, buf, ob, pix)
 }
@@ -198,13 +239,21 @@ void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, con
 {
     const int C = expand->p.C, E = expand->p.K, s = dw->p.sh, N = h * w;
     const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
-    float *e8 = ws;                                      /* [E/8][N][8] */
-    float *d = e8 + (((size_t)E * N + 15) & ~(size_t)15); /* [E][n] */
+    float *e8 = ws;                                   /* [2][N][8]: one strip */
+    float *d = e8 + (((size_t)16 * N + 15) & ~(size_t)15); /* [E][n] */
     __m256 *buf = (__m256 *)(d + (((size_t)E * n + 15) & ~(size_t)15));
     __m256 *ob = buf + (((size_t)(h + 2) * (w + 2) + 8 + 1) & ~(size_t)1);
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
     float *gemm_ws = (float *)(pix + ((n + 8 + 15) & ~15));
-    chan8_expand(C, E, N, expand->packed, expand->bias, tc_act_at(expand->act, 0), x, e8);
-    dw8_3x3(E, h, w, s, e8, dw->packed, dw->bias, tc_act_at(dw->act, 0), d, buf, ob, pix);
+    /* one strip of 16 channels at a time, expanded then filtered while in L1 / L2 (the
+     * whole expansion first: E N floats, 602 KB at 192 x 28 x 28, left L2 before the
+     * depthwise read it back) */
+    dw8_setup(h, w, s, buf, pix);
+    for (int m0 = 0; m0 < E; m0 += 16) {
+        chan8_expand(C, 16, N, expand->packed + (size_t)m0 * C,
+                     expand->bias ? expand->bias + m0 : NULL, tc_act_at(expand->act, 0), x, e8);
+        dw8_3x3(16, h, w, s, e8, dw->packed + (size_t)m0 * 9, dw->bias ? dw->bias + m0 : NULL,
+                tc_act_at(dw->act, 0), d + (size_t)m0 * n, buf, ob, pix);
+    }
     tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
 }

@@ -409,3 +409,15 @@ def test_small_block_at_1_thread_runs_chan8_as_the_unfused_plan(kw, monkeypatch)
     np.testing.assert_array_equal(got[0], want[0], err_msg="chan8 y vs the three convolutions'")
     plain_calls = [r["op"] for r in plain_records if r["node"] == "expand"]
     assert len(plain_calls) == 3
+
+
+def test_7x7_block_at_1_thread_keeps_the_three_layers():
+    # fused_ir._CHAN8_MIN_PIXELS: the chan8 kernel takes 7x7 (test_chan8_block_is_the_unfused_
+    # one_bit_for_bit) but lost there inside MobileNetV2, so the planner leaves it out
+    model = ir_model(c0=32, e=192, k2=32, hw=7)
+    x = np.random.default_rng(4).standard_normal((1, 32, 7, 7), dtype=np.float32)
+    sess = tinycnn.InferenceSession(model.SerializeToString(),
+                                    session_options(intra_op_num_threads=1))
+    got, records = sess.run_profiled({"x": x})
+    assert len([r for r in records if r["node"] == "expand"]) == 3
+    assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")

@@ -369,11 +369,20 @@ def _plan_banded(n, X, stages, R):
     return n.emit(bound_step(ir_block_residual), [X, R], [(out_shape, np.float32)], workspace=ws)
 
 
+# Blocks whose input has fewer pixels keep the three layers.  In MobileNetV2 (benchmarks/
+# steps_ab.py, both builds in one process, 40 rounds, 2026-12-04) the 7x7 blocks lost 5-7%
+# through chan8 (features.15-16 1.05-1.07, .17 1.05, with the strips and the prefetch of
+# csrc/ir_chan8_avx2.c; 1.06-1.09 before them): their expansion (160 -> 960 at 49 pixels) ran
+# 1.10 of the row tiles' time hot and 1.23 with the weights cold (lone, thread CPU), more than
+# the depthwise gained (39 -> 27 us hot).
+_CHAN8_MIN_PIXELS = 64
+
+
 def _plan_chan8(n, X, stages, R):
     """The whole block on one thread with its expansion written channel-blocked for the
-    depthwise (csrc/ir_chan8_avx2.c: 1 thread, AVX2), or None.  Lone blocks (benchmarks/
-    chan_nhwc_potential.c, same bits): expansion + depthwise 0.86-0.95 of the row tiles' and
-    the channel-block kernel's time on MobileNetV2's 28x28, 14x14 and 7x7 blocks."""
+    depthwise (csrc/ir_chan8_avx2.c: 1 thread, AVX2), or None.  Inside MobileNetV2
+    (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
+    14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS)."""
     if (n.options.num_threads != 1 or n.ctx.isa != "avx2" or X.ndim != 4
             or not constant_stages(stages)):
         return None
@@ -386,6 +395,8 @@ def _plan_chan8(n, X, stages, R):
             or act1["slope"] is not None or W1.shape[1] != X.shape[1]):
         return None
     nb, c, h, w = X.shape
+    if h * w < _CHAN8_MIN_PIXELS:
+        return None
     e = W1.shape[0]
     dw, project = plan_stages(n, Value("", (nb, e, h, w), np.float32), stages[1:],
                               _STAGES[1:])
