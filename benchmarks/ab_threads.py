@@ -22,6 +22,17 @@ import tinycnn  # noqa: E402
 from subgraph_shapes import other_build, spread  # noqa: E402
 
 
+def feed_and_check(sess):
+    """A feed for sessions {"new": .., "old": ..} of one model (its first input, random and
+    non-negative) and whether both builds' outputs for it are bit-identical."""
+    i = sess["new"].get_inputs()[0]
+    x = np.maximum(np.random.default_rng(0).standard_normal(
+        [d if isinstance(d, int) else 1 for d in i.shape]), 0).astype(np.float32)
+    feed = {i.name: x}
+    ys = {k: s.run(None, feed) for k, s in sess.items()}
+    return feed, all(np.array_equal(p, q) for p, q in zip(ys["new"], ys["old"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -41,12 +52,7 @@ def main():
         so = pkg.SessionOptions()
         so.intra_op_num_threads = a.threads
         sess[k] = pkg.InferenceSession(a.model, so)
-    i = sess["new"].get_inputs()[0]
-    x = np.maximum(np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i.shape]), 0).astype(np.float32)
-    feed = {i.name: x}
-    ys = {k: s.run(None, feed) for k, s in sess.items()}
-    same = all(np.array_equal(p, q) for p, q in zip(ys["new"], ys["old"]))
+    feed, same = feed_and_check(sess)
     med = {k: [] for k in sess}
     mins = {k: [] for k in sess}
     for r in range(a.rounds):

@@ -295,3 +295,80 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     if (project)
         tc_ir_fused_run(ctx, expand, dw, project, n, h, w, band, x, residual, y, NULL, workspace);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The whole block on one thread with the expansion written channel-blocked  */
+/* for the depthwise (ir_chan8_avx2.c)                                       */
+/* ------------------------------------------------------------------------ */
+
+#ifdef TC_HAVE_AVX2_SOURCES
+void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                            const tc_ir_stage *project, int h, int w, const float *x,
+                            const float *residual, float *y, float *ws);
+#endif
+
+/* the kinds the channel-lane epilogues take: one set of parameters for every channel */
+static int chan8_act_ok(const tc_activation *a)
+{
+    return !a || a->kind == TC_ACT_NONE || a->kind == TC_ACT_RELU || a->kind == TC_ACT_CLIP;
+}
+
+int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                      const tc_ir_stage *project, int h, int w)
+{
+    const tc_conv2d_params *q = dw ? &dw->p : NULL;
+    int OH, OW;
+#ifndef TC_HAVE_AVX2_SOURCES
+    return -1;
+#endif
+    if (!ctx || ctx->isa != TC_ISA_AVX2 || !project || tc_ir_fused_check(expand, dw, project, h, w, 1))
+        return -1;
+    if (expand->algo != TC_CONV_ALGO_1X1_CHAN || expand->p.C > TC_GEMM_KC || expand->p.K % 16 ||
+        !chan8_act_ok(expand->act) || !chan8_act_ok(dw->act))
+        return -1;
+    if (q->KH != 3 || q->KW != 3 || q->sh != q->sw || (q->sh != 1 && q->sh != 2) || q->dh != 1 ||
+        q->dw != 1 || q->pt != 1 || q->pl != 1 || q->pb != 1 || q->pr != 1)
+        return -1;
+    if (tc_conv2d_output_hw(q, h, w, &OH, &OW) || OH * OW < 8 || OH * OW > 1024 ||
+        (size_t)(h + 2) * (w + 2) > 2048)
+        return -1;
+    return 0;
+}
+
+size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                  const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w)
+{
+    if (tc_ir_chan8_check(ctx, expand, dw, project, h, w))
+        return 0;
+    int OH, OW;
+    tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
+    tc_ctx serial = *ctx;
+    serial.pool = NULL;
+    const size_t n = (size_t)OH * OW, E = (size_t)expand->p.K;
+    /* e8 (one strip of 16 channels), d, the depthwise's pixel buffer and sums (8 floats each),
+     * pix, the GEMM's, alignment */
+    return up16((size_t)16 * h * w) + up16(E * n) + ((size_t)(h + 2) * (w + 2) + 10) * 8 +
+           (n + 10) * 8 + up16(n + 8) + up16(tc_gemm_workspace_size(&serial)) + 64;
+}
+
+/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW], on the calling thread */
+void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                     const tc_ir_stage *project, int n, int h, int w, const float *x,
+                     const float *residual, float *y, float *workspace)
+{
+    if (n < 1 || tc_ir_chan8_check(ctx, expand, dw, project, h, w))
+        return;
+#ifdef TC_HAVE_AVX2_SOURCES
+    int OH, OW;
+    tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
+    tc_ctx serial = *ctx;
+    serial.pool = NULL;
+    float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    const size_t in = (size_t)expand->p.C * h * w, out = (size_t)project->p.K * OH * OW;
+    for (int b = 0; b < n; b++)
+        tc_ir_chan8_image_avx2(&serial, expand, dw, project, h, w, x + b * in,
+                               residual ? residual + b * out : NULL, y + b * out, ws);
+#else
+    (void)x, (void)residual, (void)y, (void)workspace;
+#endif
+}

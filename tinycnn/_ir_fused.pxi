@@ -85,3 +85,66 @@ cdef class IRFused:
         call.py = _fptr_mut(y)
         call.pw = _fptr_or_null(ws)
         return call
+
+
+cdef class BoundIRChan8(BoundCall):
+    """An IRChan8 run over fixed buffers, checked once (IRChan8.bind)."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef tc_ir_stage st[3]
+    cdef int n, h, w
+    cdef const float *px
+    cdef const float *pr
+    cdef float *py
+    cdef float *pw
+
+    cdef int run(self) noexcept nogil:
+        tc_ir_chan8_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h, self.w,
+                        self.px, self.pr, self.py, self.pw)
+        return 0
+
+
+cdef class IRChan8(IRFused):
+    """The same block whole on the calling thread, its expansion (a '1x1_chan' layer) written
+    channel-blocked for the depthwise (csrc/ir_chan8_avx2.c): bit-identical to the three
+    layers one after the other.  takes(h, w): whether it runs this block (an AVX2 Context, a
+    3x3 depthwise at stride 1 or 2 with pads 1, ...: tc_ir_chan8_check)."""
+
+    def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None):
+        super().__init__(expand, dw, project, 1)
+
+    def takes(self, int h, int w):
+        return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2],
+                                 h, w) == 0
+
+    def workspace_size(self, int h, int w):
+        return int(tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
+                                              &self.st[2], h, w))
+
+    def bind(self, x, y, residual=None, workspace=None):
+        _check_array("ir_chan8", "x", x, 4)
+        _check_array("ir_chan8", "y", y, 4, True)
+        n, c, h, w = x.shape
+        if c != self.st[0].p.C or not self.takes(h, w):
+            raise ValueError(f"ir_chan8: not a block it runs for x {x.shape}")
+        _, _, oh, ow = self.dw.output_shape(n, h, w)
+        expected = (n, self.st[2].p.K, oh, ow)
+        _check_shape("ir_chan8", "y", y, expected, f" for x {x.shape}")
+        _check_disjoint("ir_chan8", "x", x, y)
+        cdef BoundIRChan8 call = BoundIRChan8.__new__(BoundIRChan8)
+        call.pr = NULL
+        if residual is not None:
+            _check_array("ir_chan8", "residual", residual, 4)
+            _check_shape("ir_chan8", "residual", residual, expected, f" for x {x.shape}")
+            _check_disjoint("ir_chan8", "residual", residual, y)
+            call.pr = _fptr(residual)
+        ws = _workspace("ir_chan8", workspace, tc_ir_chan8_workspace_size(
+            &self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2], h, w))
+        call.keep = (self, x, y, residual, ws)
+        call.ctx = &self.expand.ctx.ctx
+        call.st[0], call.st[1], call.st[2] = self.st[0], self.st[1], self.st[2]
+        call.n, call.h, call.w = n, h, w
+        call.px = _fptr(x)
+        call.py = _fptr_mut(y)
+        call.pw = _fptr_or_null(ws)
+        return call

@@ -12,7 +12,7 @@ from .. import _kernels as K
 from ..ir import Value
 from . import FUSED_DOMAIN, op
 from .common import bound_step, require_float
-from .conv import _activation, _conv, conv_layer, conv_window
+from .conv import _activation, _bias, _conv, conv_layer, conv_window
 
 # Measured 2026-11-30 (benchmarks/ir_fused_shapes.py, emulated AVX2, 1 thread, fused /
 # unfused at the best band): MobileNetV2's 112x112 E=96 block 0.87, 56x56 E=144 0.73 and
@@ -323,6 +323,8 @@ def InvertedResidual(n, X, W1, B1=None, W2=None, B2=None, W3=None, B3=None, R=No
     require_float(n, X, W1, W2, W3, B1, B2, B3, R)
     stages = ((W1, B1, S1, expand), (W2, B2, S2, depthwise), (W3, B3, S3, project))
     fused = _plan_banded(n, X, stages, R)
+    if fused is None:
+        fused = _plan_chan8(n, X, stages, R)
     if fused is not None:
         return fused
     y = X
@@ -365,3 +367,59 @@ def _plan_banded(n, X, stages, R):
     def ir_block_residual(x, r, y, *ws_):
         return bind(x, y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
     return n.emit(bound_step(ir_block_residual), [X, R], [(out_shape, np.float32)], workspace=ws)
+
+
+# Blocks whose input has fewer pixels keep the three layers.  In MobileNetV2 (benchmarks/
+# steps_ab.py, both builds in one process, 40 rounds, 2026-12-04) the 7x7 blocks lost 5-7%
+# through chan8 (features.15-16 1.05-1.07, .17 1.05, with the strips and the prefetch of
+# csrc/ir_chan8_avx2.c; 1.06-1.09 before them): their expansion (160 -> 960 at 49 pixels) ran
+# 1.10 of the row tiles' time hot and 1.23 with the weights cold (lone, thread CPU), more than
+# the depthwise gained (39 -> 27 us hot).
+_CHAN8_MIN_PIXELS = 64
+
+
+def _plan_chan8(n, X, stages, R):
+    """The whole block on one thread with its expansion written channel-blocked for the
+    depthwise (csrc/ir_chan8_avx2.c: 1 thread, AVX2), or None.  Inside MobileNetV2
+    (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
+    14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS)."""
+    if (n.options.num_threads != 1 or n.ctx.isa != "avx2" or X.ndim != 4
+            or not constant_stages(stages)):
+        return None
+    (W1, B1, S1, a1), (W2, B2, S2, a2), (W3, B3, S3, a3) = stages
+    act1, geo1 = _conv_args(n, a1, S1, W1.shape[0])
+    if (tuple(W1.shape[2:]) != (1, 1) or geo1["auto_pad"] != "NOTSET" or geo1["group"] != 1
+            or any(v != 1 for v in geo1["strides"] or [1])
+            or any(v != 0 for v in geo1["pads"] or [0])
+            or any(v != 1 for v in geo1["dilations"] or [1])
+            or act1["slope"] is not None or W1.shape[1] != X.shape[1]):
+        return None
+    nb, c, h, w = X.shape
+    if h * w < _CHAN8_MIN_PIXELS:
+        return None
+    e = W1.shape[0]
+    dw, project = plan_stages(n, Value("", (nb, e, h, w), np.float32), stages[1:],
+                              _STAGES[1:])
+    if dw.algo != "depthwise" or project.algo not in ("1x1", "1x1_chan"):
+        return None
+    if R is not None and R.shape != project.out_shape:
+        return None
+    w4 = np.ascontiguousarray(W1.const.reshape(W1.shape), np.float32)
+    b1 = None if B1 is None else _bias(B1.const)
+    expand = n.cached(("conv", "expand", "1x1_chan", act1["activation"], act1["alpha"],
+                       act1["beta"]),
+                      lambda: K.Conv2d(n.ctx, w4, b1, algo="1x1_chan", strides=(1, 1),
+                                       pads=(0, 0, 0, 0), dilations=(1, 1), group=1, **act1))
+    block = n.cached(("ir_chan8",), lambda: K.IRChan8(expand, dw.layer, project.layer))
+    if not block.takes(h, w):
+        return None
+    bind, out4, out_shape = block.bind, project.out4, project.out_shape
+    ws = block.workspace_size(h, w)
+    if R is None:
+        def ir_chan8(x, y, *ws_):
+            return bind(x, y.reshape(out4), None, ws_[0] if ws_ else None)
+        return n.emit(bound_step(ir_chan8), [X], [(out_shape, np.float32)], workspace=ws)
+
+    def ir_chan8_residual(x, r, y, *ws_):
+        return bind(x, y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
+    return n.emit(bound_step(ir_chan8_residual), [X, R], [(out_shape, np.float32)], workspace=ws)
