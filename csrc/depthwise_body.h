@@ -388,7 +388,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
              * 1 thread, benchmarks/dw_ab.sh against 26b50c0, 21 rounds, median [25-75%]):
              * 32@112 Relu 0.904 [0.895-0.914] and 0.910, in 14-row bands (the stem block's)
              * 0.890; 72@56 0.873 and 0.863, in 10-row bands (MnasNet's layers.8.1-8.2) 0.837-
-             * 0.849; 144@56 Clip 0.93-0.96.  (Masked loads in such pairs had lost, above.) */
+             * 0.849; 144@56 Clip 0.93-0.96.  (Masked loads in such pairs had lost, above.)  Blocks cut
+             * from the networks (subgraph_shapes.py --against 26b50c0, 21 rounds, bit-identical):
+             * MnasNet's stem block 0.971 and 0.978, layers.8.1-8.2 0.960 and 0.961, MobileNetV2's
+             * stem block 0.966, features.3 0.939; whole networks (25-31 rounds) MnasNet 0.997 and
+             * 1.001 [0.993-1.006], MobileNetV2 0.997 and 0.997 [0.992-1.005]: under the noise. */
             const ptrdiff_t off[3] = {iw0, iw0 + 1, iw0 + 2};
             if (iw0 == -1)
                 TC_DW_CAT(TC_DW_FN, _pair_k3)(-1, 1, 1, oh0, nrows, in, off, w, bias, residual,
