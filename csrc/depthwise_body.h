@@ -190,8 +190,8 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * they are used (TC_DW_OPAQUE), each tap column's inputs and the sums held where made
  * (TC_DW_PAIR_HERE). */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
-    const int SW, const int NV, const float *const *in, const ptrdiff_t *off, const float *w,
-    float bias, tc_v acc[2][TC_DW_ROWS])
+    const int SW, const int NV, const int EDGE, const float *const *in, const ptrdiff_t *off,
+    const float *w, float bias, tc_v acc[2][TC_DW_ROWS])
 {
     const int R = TC_DW_ROWS, KC = 3;
     TC_DW_OPAQUE(w);
@@ -203,8 +203,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
         TC_DW_OPAQUE(q);
         _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
             tc_v v[2];
-            _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
-                v[c] = tc_v_load(q + off[kj] + c * TC_VL);
+            _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++) {
+                if (EDGE == 1 && c == 0 && kj == 0)
+                    v[c] = tc_v_shift_in_zero_lo(tc_v_load(q + off[1]));
+                else if (EDGE == 2 && c == 1 && kj == 2)
+                    v[c] = tc_v_shift_in_zero_hi(tc_v_load(q + off[1] + TC_VL));
+                else
+                    v[c] = tc_v_load(q + off[kj] + c * TC_VL);
+            }
             if (NV == 2)
                 TC_DW_PAIR_HERE(v[0], v[1]);
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
@@ -252,14 +258,15 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
  * ways round against ca2579e, 31 rounds, same bits): that lead pair (lane 0 zeroed by a
  * blend) instead of the masked single vector on 48@112 4-row bands 1.06-1.10 of the time. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _pair_k3)(
-    const int KIND, const int SW, int oh0, int nrows, const float *const *in, const ptrdiff_t *off,
-    const float *w, float bias, const float *residual, tc_act_k act, int OW, int ow0, float *y)
+    const int KIND, const int SW, const int EDGE, int oh0, int nrows, const float *const *in,
+    const ptrdiff_t *off, const float *w, float bias, const float *residual, tc_act_k act, int OW,
+    int ow0, float *y)
 {
     const int R = TC_DW_ROWS;
     if (KIND >= 0)
         act.kind = KIND;
     tc_v acc[2][TC_DW_ROWS];
-    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, in, off, w, bias, acc);
+    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, EDGE, in, off, w, bias, acc);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
             break;
@@ -356,12 +363,43 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _rows)(
 #endif
 #if TC_DW_UNROLLED
         if (TC_DW_PAIR_ON && SW == 1 && KC == 3 && DL == 1 && R == TC_DW_ROWS && iw0 >= 0 &&
-            ow0 + 2 * TC_VL <= ow_end && iw0 + KC - 1 + 2 * TC_VL <= W) {
+            ow0 + 2 * TC_VL <= ow_end && iw0 + KC - 1 + 2 * TC_VL <= W &&
+            !(ow0 + 3 * TC_VL == ow_end && iw0 + 3 * TC_VL + 1 == W)) {
             /* 3x3 at stride 1: this vector and the next, both inside, side by side (8 sums in
-             * flight against 4: the FMA latency hidden) */
+             * flight against 4: the FMA latency hidden).  Not where three vectors are left and
+             * the last two make the border pair below: this one then runs alone, inside (an odd
+             * count of vectors, 56 wide: 0.95-0.98 of the pair here and the last vector alone,
+             * masked; benchmarks/dw_ab.sh, 72@56 and 144@56, same bits) */
             const ptrdiff_t off[3] = {iw0, iw0 + 1, iw0 + 2};
-            TC_DW_CAT(TC_DW_FN, _pair_k3)(-1, 1, oh0, nrows, in, off, w, bias, residual, act, OW,
-                                          ow0, y);
+            TC_DW_CAT(TC_DW_FN, _pair_k3)(-1, 1, 0, oh0, nrows, in, off, w, bias, residual, act,
+                                          OW, ow0, y);
+            ow0 += TC_VL;
+            continue;
+        }
+        if (TC_DW_PAIR_ON && SW == 1 && KC == 3 && DL == 1 && R == TC_DW_ROWS &&
+            ow0 + 2 * TC_VL <= ow_end &&
+            (iw0 == -1 ? W >= 2 * TC_VL + 1 : iw0 >= 0 && iw0 + 2 * TC_VL + 1 == W)) {
+            /* the same pair at a row's border, without masks: its first vector at pad 1 (tap
+             * column -1 is column 0's vector shifted one lane up, a zero in lane 0: EDGE 1),
+             * or its last two vectors where only the last lane's last tap falls past the row
+             * (column W: the vector of columns W - 8.. shifted down, a zero in lane 7: EDGE 2).
+             * Those lanes read zeros as the masked loads did, each output's taps in the same
+             * order: the same bits.  Where the masked single vectors ran (s28, Zen 4, AVX2,
+             * 1 thread, benchmarks/dw_ab.sh against 26b50c0, 21 rounds, median [25-75%]):
+             * 32@112 Relu 0.904 [0.895-0.914] and 0.910, in 14-row bands (the stem block's)
+             * 0.890; 72@56 0.873 and 0.863, in 10-row bands (MnasNet's layers.8.1-8.2) 0.837-
+             * 0.849; 144@56 Clip 0.93-0.96.  (Masked loads in such pairs had lost, above.)  Blocks cut
+             * from the networks (subgraph_shapes.py --against 26b50c0, 21 rounds, bit-identical):
+             * MnasNet's stem block 0.971 and 0.978, layers.8.1-8.2 0.960 and 0.961, MobileNetV2's
+             * stem block 0.966, features.3 0.939; whole networks (25-31 rounds) MnasNet 0.997 and
+             * 1.001 [0.993-1.006], MobileNetV2 0.997 and 0.997 [0.992-1.005]: under the noise. */
+            const ptrdiff_t off[3] = {iw0, iw0 + 1, iw0 + 2};
+            if (iw0 == -1)
+                TC_DW_CAT(TC_DW_FN, _pair_k3)(-1, 1, 1, oh0, nrows, in, off, w, bias, residual,
+                                              act, OW, ow0, y);
+            else
+                TC_DW_CAT(TC_DW_FN, _pair_k3)(-1, 1, 2, oh0, nrows, in, off, w, bias, residual,
+                                              act, OW, ow0, y);
             ow0 += TC_VL;
             continue;
         }
@@ -1563,7 +1601,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _split_row
         }
         if (pair) {
             /* 3x3: this vector and the next, both inside and whole, side by side */
-            TC_DW_CAT(TC_DW_FN, _pair_k3)(KIND, 2, oh0, nrows, in, off, w, bias, residual, act,
+            TC_DW_CAT(TC_DW_FN, _pair_k3)(KIND, 2, 0, oh0, nrows, in, off, w, bias, residual, act,
                                           OW, ow0, y);
             ow0 += TC_VL;
             continue;

@@ -76,6 +76,21 @@ static inline tc_v tc_v_unscramble(tc_v v)
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* [0, v0, ..., v6] and [v1, ..., v7, 0]: a row's vector one column to the left or right, the
+ * column past the row's border a zero (the 3x3 pair at a border, depthwise_body.h's EDGE) */
+static inline tc_v tc_v_shift_in_zero_lo(tc_v v)
+{
+    const __m256 lo = _mm256_permute2f128_ps(v, v, 0x08); /* [0 | v0..v3] */
+    return _mm256_castsi256_ps(
+        _mm256_alignr_epi8(_mm256_castps_si256(v), _mm256_castps_si256(lo), 12));
+}
+static inline tc_v tc_v_shift_in_zero_hi(tc_v v)
+{
+    const __m256 hi = _mm256_permute2f128_ps(v, v, 0x81); /* [v4..v7 | 0] */
+    return _mm256_castsi256_ps(
+        _mm256_alignr_epi8(_mm256_castps_si256(hi), _mm256_castps_si256(v), 4));
+}
+
 /* e[0..7] = p[0], p[2], ..., p[14] and o[0..7] = p[1], p[3], ..., p[15], in order: one
  * cross-lane permute per 8 floats and 128-bit stores of its halves, where the loads, split and
  * unscramble above take two shuffles per 8 (the stores are not shuffles) */

@@ -66,6 +66,18 @@ static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, t
     tc_v_split_even_odd(_mm512_maskz_loadu_ps(lo, p), _mm512_maskz_loadu_ps(hi, p + 16), e, o);
 }
 static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+
+/* [0, v0, ..., v14] and [v1, ..., v15, 0] (depthwise_body.h's EDGE; unused at 16 lanes) */
+static inline tc_v tc_v_shift_in_zero_lo(tc_v v)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    return _mm512_maskz_permutexvar_ps((__mmask16)0xFFFE, idx, v);
+}
+static inline tc_v tc_v_shift_in_zero_hi(tc_v v)
+{
+    const __m512i idx = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15);
+    return _mm512_maskz_permutexvar_ps((__mmask16)0x7FFF, idx, v);
+}
 /* e[0..15] = p[0], p[2], ..., p[30] and o[0..15] = p[1], p[3], ..., p[31] */
 static inline void tc_v_split_store(const float *p, float *e, float *o)
 {

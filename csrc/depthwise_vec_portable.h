@@ -85,6 +85,24 @@ static inline void tc_v_load_even_odd_masked(const float *p, tc_m lo, tc_m hi, t
     }
 }
 static inline tc_v tc_v_unscramble(tc_v v) { return v; }
+
+/* [0, v0, ..., v6] and [v1, ..., v7, 0] (the AVX2 twin's; depthwise_body.h's EDGE) */
+static inline tc_v tc_v_shift_in_zero_lo(tc_v v)
+{
+    tc_v r;
+    r.f[0] = 0.0f;
+    for (int i = 1; i < TC_VL; i++)
+        r.f[i] = v.f[i - 1];
+    return r;
+}
+static inline tc_v tc_v_shift_in_zero_hi(tc_v v)
+{
+    tc_v r;
+    for (int i = 0; i < TC_VL - 1; i++)
+        r.f[i] = v.f[i + 1];
+    r.f[TC_VL - 1] = 0.0f;
+    return r;
+}
 /* e[0..7] = p[0], p[2], ..., p[14] and o[0..7] = p[1], p[3], ..., p[15] */
 static inline void tc_v_split_store(const float *p, float *e, float *o)
 {

@@ -424,16 +424,31 @@ BLOCK_BAND_CASES = (list(itertools.product(BLOCK_BAND_PLANES, BLOCK_BAND_GEOMETR
                     list(itertools.product(BLOCK_BAND_S1_PLANES, BLOCK_BAND_S1_GEOMETRIES)))
 
 
-@pytest.mark.parametrize("case", BLOCK_BAND_CASES, ids=[staged_case_id(*c) for c in BLOCK_BAND_CASES])
+# 3x3 at stride 1 on rows wider than 28 and their bands (the row kernel): its pairs of vectors
+# at a row's borders (depthwise_body.h's EDGE: the row's first vector at pad 1 with column -1
+# shifted in as a zero, or its last two where only the last lane's last tap reads column W).
+# Widths 17 (the narrowest left pair), 24 and 40 (odd counts of vectors: one alone, inside or
+# masked), 32, 48, 56, 64, 112 (left and right pairs), 33 and 57 (a partial last vector), pads
+# on one side only (no border pair, or the left one only), short bands of rows; batch 2, with a
+# residual and in place.  Run with the block bands' cases below (same checks, 19 channels).
+EDGE_PLANES = [(4, 17), (5, 24), (6, 32), (4, 33), (7, 40), (3, 48), (10, 56), (5, 57), (6, 64),
+               (9, 112)]
+EDGE_GEOMETRIES = [((3, 3), 1, (1, 1, 1, 1)), ((3, 3), 1, (0, 1, 2, 0)), ((3, 3), 1, (1, 0, 0, 2)),
+                   ((3, 3), 1, (2, 1, 1, 1))]
+EDGE_CASES = list(itertools.product(EDGE_PLANES, EDGE_GEOMETRIES))
+ROW_BAND_CASES = BLOCK_BAND_CASES + EDGE_CASES
+
+
+@pytest.mark.parametrize("case", ROW_BAND_CASES, ids=[staged_case_id(*c) for c in ROW_BAND_CASES])
 def test_depthwise_block_bands_match_the_reference(ctx, case):
-    x, wt, bias, geom, rng = staged_inputs(case, c=19, cases=BLOCK_BAND_CASES)
+    x, wt, bias, geom, rng = staged_inputs(case, c=19, cases=ROW_BAND_CASES)
     assert_matches_reference(ctx, x, wt, bias, geom, rng, ("none", "residual", "residual-is-y"),
                              staged_case_id(*case))
 
 
 @requires_avx512
 def test_depthwise_block_bands_are_bit_identical_to_the_row_kernel():
-    assert_avx2_matches_avx512_rows(BLOCK_BAND_CASES, lambda plane: 19)
+    assert_avx2_matches_avx512_rows(ROW_BAND_CASES, lambda plane: 19)
 
 
 def assert_avx2_matches_avx512_rows(cases, channels):

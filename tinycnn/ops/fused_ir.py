@@ -88,6 +88,17 @@ IR_BAND_BYTES_S2 = 240 * 1024
 # first vector), the input's column-split copy 7%, the band driver (ir_task, the carried rows'
 # memmove, GEMM dispatch) about 3%: no single stage left to win back the 0.07 ms, and the
 # driver is not where it goes.
+# Session 28 (Zen 4 host, AVX2 emulation, 1 thread, 26b50c0; benchmarks/steps_vs_ort.py, 30
+# rounds, per-run minima): tinycnn / onnxruntime per block, stem block 0.567 / 0.595 ms, 8.0
+# 0.369 / 0.313 (onnxruntime's expansion 0.186, depthwise 0.055, projection 0.072), 8.1 0.299 /
+# 0.288, 8.2 0.291 / 0.286, 9.0 0.223 / 0.211, 10.0 0.287 / 0.272, every later block 0.88-1.00;
+# cut alone (subgraph_shapes.py, 15 rounds) stem block 0.98, 8.0 1.07, 8.1-8.2 0.98, 9.0 1.06.
+# perf of layers.8.0 in benchmarks/ir_ab.c (340 us a run, 4-row bands): the expansion's tiles
+# 48% (about 160 us for 19.3 MFLOP: the FMA peak), the projection's 17% (peak), the
+# column-split depthwise 17% (58 us, 47 GF/s), the input's column-split copy 9% (31 us: x read
+# from beyond L2 for the expansion), ir_task / the carried rows' memmove / GEMM tails 6%.  The
+# 1x1 stages cannot go faster; what separates it from onnxruntime is the stride-2 depthwise
+# and its copy (89 us against onnxruntime's 55 over the whole 2.4 MB tensor).
 IR_BAND_S2_MIN_W = 96
 # Re-measured on an AMD EPYC Zen 4 host (1 MiB L2; the AVX2 target's is 512 KiB), AVX2
 # emulation, 1 thread, per step in the network, min / median of 80-150 profiled runs, the
