@@ -17,7 +17,7 @@ copy exporting tc_pool_diag_read, never committed into csrc/) adds those counter
 bench.py --nice.  --fifo: each burst under SCHED_FIFO (every thread of the process switched to
 it for the burst only: a burst's fraction of a second starves the host's other work); a build
 written CHECKOUT@fifo does so alone (the same build with and without: CFS against FIFO).
-Every process gets TINYCNN_ISA=avx2; `ort` runs the patched onnxruntime of the AVX2 emulation
+Every process gets TINYCNN_ISA=avx2 unless set; `ort` runs the patched onnxruntime of the AVX2 emulation
 (exports/ort_avx2, as bench.py --emulate-avx2 makes it)."""
 import argparse
 import ctypes
@@ -155,7 +155,8 @@ class Proc:
     def __init__(self, build, nice):
         build, _, mode = build.partition("@")
         self.fifo = mode == "fifo"
-        env = dict(os.environ, TINYCNN_ISA="avx2", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        env.setdefault("TINYCNN_ISA", "avx2")
         if build == "ort":
             env["LD_PRELOAD"] = f"{EXPORTS}/libcpuid_avx2.so"
             env["CPUID_AVX2_SITES"] = f"{EXPORTS}/ort_avx2/cpuid_sites.txt"
