@@ -66,10 +66,17 @@ void tc_copy_planes_f32(const tc_ctx *ctx, ptrdiff_t planes, ptrdiff_t n, const 
     copy_planes_job jb = {n, y_stride, x, y};
     if (planes <= 0 || n <= 0)
         return;
-    /* 256 KB a task at least: ShuffleNet's copies (49-784 float planes, 180 KB at most)
-     * took as long on 2 threads as on 1 when split in 64 KB tasks (~4.4 us: the wake-up
-     * costs what the second core saves), so they stay on one */
-    const ptrdiff_t grain = ((ptrdiff_t)1 << 16) / n + 1;
+    /* 32 KB a task at least.  s28 (Zen 4 guest, workers spinning through a run, a job's
+     * start 0.3-0.6 us): in ShuffleNetV2 at 2 threads the 13 copies (45-180 KB: 58 planes of
+     * 784 floats, 116 of 196, 232 of 49; 25-44 us each, their data cold) ran on one thread
+     * with the old 256 KB grain, 378 us of a 3.1 ms run (benchmarks/pool_trace.py); split in
+     * two they take 12-30 us.  ShuffleNetV2 2 threads in alternating processes
+     * (benchmarks/pool_ab.py, nice -20, 30 rounds): new / old 0.969 [0.961-0.979] and 0.965
+     * [0.938-1.017] (control 1.000 / 1.015); 64 KB tasks (the 45 KB copies still on one
+     * thread) 0.972 / 0.969, 16 KB 0.960 (the same splits here); nice 0 beside load 0.968
+     * [0.816-1.096] (control 1.009).  An earlier host found no gain at 64 KB (~4.4 us a copy,
+     * a worker's wake-up as long). */
+    const ptrdiff_t grain = ((ptrdiff_t)1 << 13) / n + 1;
     tc_parallel_for(ctx ? ctx->pool : NULL, planes, grain, copy_planes_range, &jb);
 }
 
