@@ -164,9 +164,11 @@
  * 15-21% of a run (260 / 670 us of 1.78 / 3.2 ms) and the caller 90 / 276 us at job ends:
  * ShuffleNetV2 (pool_trace, fastest 30% of 300 runs, 3.13 ms) runs 13 copy_planes_range calls
  * on one thread (eltwise.c's 256 KB grain), 378 us a run, idles 402 us at job ends (gemm_task
- * 277, dw_block_task 106) and 103 us outside any pool call.  Next: those serial copies, the
- * splits of the int8 jobs (qdriver_fill_rows, copy_rows, int8 jobs of 2-3 chunks a thread)
- * and the serial glue between int8 steps, not this pool's scheduling.
+ * 277, dw_block_task 106) and 103 us outside any pool call (the copies now split: eltwise.c's
+ * tc_copy_planes_f32, ShuffleNetV2 0.965-0.969).  Next: the splits of the int8 jobs
+ * (qdriver_fill_rows, copy_rows, int8 jobs of 2-3 chunks a thread), the GEMM and depthwise
+ * jobs' ends (MobileNetV2: gemm_task 206, dw_block_task 94, ir_task 86 us idle a run) and the
+ * serial glue between int8 steps, not this pool's scheduling.
  *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
