@@ -12,13 +12,15 @@ bursts only).  A build patched to count its pool's events (a diagnostic
 copy exporting tc_pool_diag_read, never committed into csrc/) adds those counters.
 
   python benchmarks/pool_ab.py MODEL.onnx [MODEL ...] --builds CHECKOUT_A CHECKOUT_B [ort]
-      [--threads 2] [--rounds 15] [--burst 5] [--nice -20] [--fifo] [--stats]
+      [--threads 2] [--rounds 15] [--procs 1] [--burst 5] [--nice -20] [--fifo] [--stats]
+--procs N spreads the rounds over N sets of fresh processes: one process can run slow all its
+life (s28: the base at 1 thread 4.74 ms a run in one process, 3.25-3.41 in the next ones).
 --nice N (root): the timed processes at niceness N in sessions (autogroups) of their own, as
 bench.py --nice.  --fifo: each burst under SCHED_FIFO (every thread of the process switched to
 it for the burst only: a burst's fraction of a second starves the host's other work); a build
 written CHECKOUT@fifo does so alone (the same build with and without: CFS against FIFO).
-Every process gets TINYCNN_ISA=avx2 unless set; `ort` runs the patched onnxruntime of the AVX2 emulation
-(exports/ort_avx2, as bench.py --emulate-avx2 makes it)."""
+Every process gets TINYCNN_ISA=avx2 unless set; `ort` runs the patched onnxruntime of the
+AVX2 emulation (exports/ort_avx2, as bench.py --emulate-avx2 makes it)."""
 import argparse
 import ctypes
 import hashlib
@@ -206,41 +208,45 @@ def label(b):
 
 
 def run_model(model, a):
-    procs = [Proc(b, a.nice) for b in a.builds]
-    try:
-        hashes = []
-        for p in procs:
-            hashes.append(p.call("load", engine=p.engine, model=model, threads=a.threads)["hash"])
-            p.call("burst", n=a.warmup)
-            bench.wait_quiet(p.p.pid, a.gap)
-        per = [{"med": [], "ms": [], "caller": [], "workers": [], "diag": [], "host": []}
-               for _ in procs]
-        for r in range(a.rounds):
-            order = list(range(len(procs)))
-            if r % 2:
-                order.reverse()
-            for k in order:
-                res = procs[k].call("burst", n=a.burst, fifo=a.fifo or procs[k].fifo)
-                per[k]["med"].append(statistics.median(res["ms"]))
-                per[k]["ms"].extend(res["ms"])
-                per[k]["caller"].append(res["caller"])
-                per[k]["workers"].append(res["workers"])
-                per[k]["host"].append(res["host_ms"])
-                if res["diag"] is not None:
-                    per[k]["diag"].append(res["diag"])
-                bench.wait_quiet(procs[k].p.pid, a.gap)
-    finally:
-        for p in procs:
-            p.close()
+    per = [{"med": [], "ms": [], "caller": [], "workers": [], "diag": [], "host": []}
+           for _ in a.builds]
+    hashes = set()
+    for group in range(a.procs):   # fresh processes: a process can be slow all its life
+        procs = [Proc(b, a.nice) for b in a.builds]
+        try:
+            for p in procs:
+                h = p.call("load", engine=p.engine, model=model, threads=a.threads)["hash"]
+                if p.engine != "ort":
+                    hashes.add(h)
+                p.call("burst", n=a.warmup)
+                bench.wait_quiet(p.p.pid, a.gap)
+            rounds = a.rounds * (group + 1) // a.procs - a.rounds * group // a.procs
+            for r in range(rounds):
+                order = list(range(len(procs)))
+                if r % 2:
+                    order.reverse()
+                for k in order:
+                    res = procs[k].call("burst", n=a.burst, fifo=a.fifo or procs[k].fifo)
+                    per[k]["med"].append(statistics.median(res["ms"]))
+                    per[k]["ms"].extend(res["ms"])
+                    per[k]["caller"].append(res["caller"])
+                    per[k]["workers"].append(res["workers"])
+                    per[k]["host"].append(res["host_ms"])
+                    if res["diag"] is not None:
+                        per[k]["diag"].append(res["diag"])
+                    bench.wait_quiet(procs[k].p.pid, a.gap)
+        finally:
+            for p in procs:
+                p.close()
     if a.dump:
         with open(a.dump, "a") as f:
             f.write(json.dumps({"model": model, "builds": a.builds, "nice": a.nice,
                                 "fifo": a.fifo, "threads": a.threads, "per": per}) + "\n")
     name = os.path.basename(model).split("-opset")[0] + (" int8" if "int8" in model else "")
     base = per[0]["med"]
-    tins = [h for h, b in zip(hashes, a.builds) if b.partition("@")[0] != "ort"]
-    same = len(set(tins)) == 1
-    print(f"{name}: {a.threads} threads, {a.rounds} rounds x {a.burst} runs, nice {a.nice}"
+    same = len(hashes) == 1
+    print(f"{name}: {a.threads} threads, {a.rounds} rounds x {a.burst} runs"
+          f"{f' in {a.procs} sets of processes' if a.procs > 1 else ''}, nice {a.nice}"
           f"{', FIFO bursts' if a.fifo else ''}; tinycnn builds bit-identical={same}")
     for k, b in enumerate(a.builds):
         m, lo, hi = q(per[k]["ms"])
@@ -280,6 +286,8 @@ def main():
     ap.add_argument("--builds", nargs="+", default=[])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--procs", type=int, default=1,
+                    help="the rounds spread over this many sets of fresh processes")
     ap.add_argument("--burst", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--gap", type=float, default=0.02)

@@ -1,6 +1,7 @@
 """benchmarks/pool_ab.py: two builds (here the same checkout twice) at 2 threads in processes
 of their own, bursts alternating: the ratio line, bit-equality, the per-thread /proc numbers
-of --stats and every burst in --dump (also the worker protocol it shares with bench.py)."""
+of --stats, every burst in --dump, the rounds spread over --procs sets of processes (also the
+worker protocol it shares with bench.py)."""
 import json
 import os
 import subprocess
@@ -22,8 +23,8 @@ def test_two_builds_ratio_stats_and_dump(tmp_path):
     dump = tmp_path / "bursts.jsonl"
     env = dict(os.environ, TINYCNN_ISA=os.environ.get("TINYCNN_ISA", "portable"))
     out = subprocess.run([sys.executable, SCRIPT, model, "--builds", str(ROOT), str(ROOT),
-                          "--rounds", "3", "--burst", "2", "--warmup", "1", "--gap", "0.001",
-                          "--stats", "--dump", str(dump)],
+                          "--rounds", "3", "--procs", "2", "--burst", "2", "--warmup", "1",
+                          "--gap", "0.001", "--stats", "--dump", str(dump)],
                          capture_output=True, text=True, check=True, env=env).stdout
     assert "bit-identical=True" in out, out
     runs = [line for line in out.splitlines() if ": run " in line]
