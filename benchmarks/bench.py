@@ -254,11 +254,25 @@ class _Worker:
         return {"diffs": result}
 
 
-def worker_main():
+def apply_nice(nice):
+    """Before any thread exists, so that every engine thread inherits it.  With autogroup
+    scheduling, niceness only ranks threads inside one session: the worker runs in its own
+    session (start_new_session) and ranks that."""
+    os.setpriority(os.PRIO_PROCESS, 0, nice)
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass
+
+
+def worker_main(w=None):
+    """Answers the parent's JSON-line requests {"cmd": NAME, ...} with w.cmd_NAME(...)
+    (default: a _Worker) until "quit"."""
     # Keep the protocol pipe private: whatever the engines print goes to stderr.
     proto_out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    w = _Worker()
+    w = _Worker() if w is None else w
     for line in sys.stdin:
         req = json.loads(line)
         cmd = req.pop("cmd")
@@ -1037,16 +1051,8 @@ def main(argv=None):
     if args.emulate_avx2 and not args.worker:
         EMULATE_AVX2 = build_cpuid_avx2(args.cache)
     if args.worker:
-        # Before any thread exists, so that every engine thread inherits it.
         if args.nice:
-            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
-            # With autogroup scheduling, niceness only ranks threads inside one session:
-            # the worker runs in its own session (start_new_session) and ranks that.
-            try:
-                with open("/proc/self/autogroup", "w") as f:
-                    f.write(str(args.nice))
-            except OSError:
-                pass
+            apply_nice(args.nice)
         worker_main()
         return 0
     if args.render:

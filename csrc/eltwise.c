@@ -71,7 +71,7 @@ void tc_copy_planes_f32(const tc_ctx *ctx, ptrdiff_t planes, ptrdiff_t n, const 
      * 784 floats, 116 of 196, 232 of 49; 25-44 us each, their data cold) ran on one thread
      * with the old 256 KB grain, 378 us of a 3.1 ms run (benchmarks/pool_trace.py); split in
      * two they take 12-30 us.  ShuffleNetV2 2 threads in alternating processes
-     * (pool_ab.py on branch n28-pool, nice -20, 30 rounds): new / old 0.969 [0.961-0.979] and 0.965
+     * (benchmarks/pool_ab.py, nice -20, 30 rounds): new / old 0.969 [0.961-0.979] and 0.965
      * [0.938-1.017] (control 1.000 / 1.015); 64 KB tasks (the 45 KB copies still on one
      * thread) 0.972 / 0.969, 16 KB 0.960 (the same splits here); nice 0 beside load 0.968
      * [0.816-1.096] (control 1.009).  An earlier host found no gain at 64 KB (~4.4 us a copy,

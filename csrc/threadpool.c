@@ -115,6 +115,61 @@
  * runs keep it spinning); beside 4 busy processes ShuffleNetV2 1.04, MnasNet 1.00 (s16's
  * pinning was 3x slower there: this move is one-shot, the kernel may move the worker back).
  *
+ * Measured (s28, 2026-12-04 11:30-11:45, Zen 4 KVM guest, AVX2 emulation, host at load 4-25
+ * from other builds; benchmarks/pool_ab.py: one process per build, bursts of 5 runs alternating
+ * as bench.py's 2-thread method, a quiet wait before each; --stats reads every thread's
+ * schedstat / sched around the bursts, and a build patched with benchmarks/pool_diag.patch
+ * counts this pool's events).  At nice -20 in an autogroup of its own (bench.py --nice -20's
+ * setup), within a burst the pool's sleep / wake machinery does nothing: per run (MobileNetV2
+ * fp32, int8 ResNet-50 QDQ, int8 ResNet-18) the worker sleeps 0 times (pool_ab counts 1 a
+ * burst: its own /proc reads before the first timed run outlast TC_POOL_SPIN_NS), 0 probes, 0
+ * stand-asides, 0 moves, 0 CPU changes of either thread, 0 jobs run inline for a busy pool;
+ * the worker starts each job 0.3-0.6 us after its publication.  MobileNetV2: 46 jobs a run
+ * (28 more calls run inline, one chunk), the chunks split 285 / 278 worker / caller.  The same
+ * build with its bursts under SCHED_FIFO (pool_ab CHECKOUT@fifo) against CFS, alternating
+ * processes: MobileNetV2 0.978 [0.953-1.009], int8 ResNet-50 0.973 [0.902-0.984] (onnxruntime
+ * 0.94 / 0.93): CFS costs 2-3% at nice -20 (run-queue waits of 0.3-0.8 ms in a 22 ms run,
+ * other tasks' slices).  What 2 threads lose instead: (a) the host's slow spells, both engines
+ * alike (MobileNetV2 2 threads 3.8 ms in some bursts, 5.4-7.1 in others, onnxruntime 4.1 /
+ * 7.2-9.7; bench.py's quiet run at 11:15 has the same two modes, p10 3.91, median 4.81); (b)
+ * the end of jobs: the caller waits 100-300 us a MobileNetV2 run, 0.6-2.6 ms an int8 ResNet-50
+ * run (82-1196 sched_yield calls: waits past 4096 pauses, ~100 us at 25 ns a pause), 0.9 ms an
+ * int8 ResNet-18 run (34 jobs, 7% of its 2-thread CPU time idle at job ends); (c) serial time:
+ * pool_trace.py on int8 ResNet-50 (fastest 30% of 100 runs, 19.2 ms): 585 us a run idle at job
+ * ends (qdriver_task 317, qdriver_fill_rows 97 -- one call 68 us on the caller against 11 on
+ * the worker --, qwg_chunks 82, copy_rows 59: its caller half 154 us, the worker's 96) and
+ * 417-470 us outside any pool call (65 us before the classifier's qdriver_task, 11-22 us
+ * between the 7x7 stage's convolutions).  Beside the load at nice 0 (load 7-17): each
+ * process gets a fraction of the CPU (MobileNetV2 23 ms a run against 5.5 with FIFO bursts,
+ * onnxruntime 36; CPU time a run unchanged, 11.1 ms), the caller runs 72% of the chunks,
+ * the worker sleeps 1.4 times a run and is woken 16 times a job publication finds it asleep,
+ * still 0 stand-asides or moves.  Tried and dropped, each against the base relinked the same
+ * way and a copy of the base as control, MobileNetV2 / V3-Small / ShuffleNetV2 /
+ * EfficientNet-B0 fp32, int8 MobileNetV2 and ResNet-50, 15-30 rounds: (1) the caller's end
+ * wait yields only when a worker last started a job on its CPU (else pauses on, a yield every
+ * 1024 pauses): nice -20 with a control in the same run MobileNetV2 1.008 (control 1.011),
+ * ResNet-50 1.006 (1.008), V3-Small 0.989 (0.996), ShuffleNetV2 1.006 (1.015), EfficientNet
+ * 1.001 (0.992), int8 MobileNetV2 0.995 (0.997) (a first run without control read 0.930
+ * [0.909-0.999] / 0.954 on MobileNetV2 / ResNet-50: noise); nice 0 under load MobileNetV2
+ * 1.047 [0.950-1.133], ResNet-50 1.060 (control 1.061 / 0.974); (2) TC_POOL_SPIN_NS 1 ms
+ * (what a run-scope spin would do: at nice -20 no gap within a burst outlasts 200 us):
+ * nice -20 0.973-0.998 (controls 0.992-1.015 in the same runs; V3-Small 0.985, ShuffleNetV2
+ * 0.992, EfficientNet 0.998, int8 MobileNetV2 0.994), nice 0 under load 1.030 / 1.125
+ * [0.995-1.242]: within the noise quiet, maybe worse under load.  A run-scope flag keeping the
+ * worker spinning through a run was not built: at nice -20 the worker never sleeps within a
+ * run, and under load a spinning worker takes its CPU from its own autogroup, the caller's
+ * share.  The short networks at nice -20 alike: FIFO / CFS MobileNetV3-Small 0.978
+ * [0.958-0.992], ShuffleNetV2 0.991 [0.976-0.999] (20 rounds; MobileNetV3-Small's worker moves
+ * off the caller's CPU once every second burst, at its start); there the worker waits for jobs
+ * 15-21% of a run (260 / 670 us of 1.78 / 3.2 ms) and the caller 90 / 276 us at job ends:
+ * ShuffleNetV2 (pool_trace, fastest 30% of 300 runs, 3.13 ms) runs 13 copy_planes_range calls
+ * on one thread (eltwise.c's 256 KB grain), 378 us a run, idles 402 us at job ends (gemm_task
+ * 277, dw_block_task 106) and 103 us outside any pool call (the copies now split: eltwise.c's
+ * tc_copy_planes_f32, ShuffleNetV2 0.965-0.969).  Next: the splits of the int8 jobs
+ * (qdriver_fill_rows, copy_rows, int8 jobs of 2-3 chunks a thread), the GEMM and depthwise
+ * jobs' ends (MobileNetV2: gemm_task 206, dw_block_task 94, ir_task 86 us idle a run) and the
+ * serial glue between int8 steps, not this pool's scheduling.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks
