@@ -332,8 +332,22 @@ void tc_qconv2d_depthwise(const tc_ctx *ctx, const tc_conv2d_params *p, int n, i
      * (split 3 + 4, the threads build 10 pair rows for 7, and in int8 MobileNetV2 at 2 threads
      * those steps took 1.4-1.6x their 1-thread time in mt_inproc.py's profile): the whole
      * network 0.996 [0.978-1.005] and 1.003 [0.992-1.012] (ab_threads.py --fifo, 30 x 10, against
-     * TC_QDW_RING_GAP's build): level.  Channel halves for the 14x14 and 7x7 maps (no pair row
-     * built twice) are untried. */
+     * TC_QDW_RING_GAP's build): level.  Tried and dropped (n29-q, 2026-12-04, Zen 4, emulated
+     * AVX2, host load 40-60): channel blocks on maps of at most 14 output rows (each thread all
+     * rows of its channels, pair rows built once; a geometry with a pixel stride apart from its
+     * channel count, blocks of 64 output bytes so no line is written by both threads).  Alone
+     * (benchmarks/qdw_mt.c, chrt -f 10, min of 300, 2 threads, us, rows / channels) the same or
+     * worse: 384 at 14x14 13.6 / 13.2-14.2, 960 at 7x7 14.3-15.8 / 14.4-14.9, 576 at 14x14 s2
+     * 9.3-9.5 / 9.6-10.8 (in loaded moments up to 1.6x); per chunk the threads' halves ran
+     * 11.9 / 11.4 us by rows but 8.2 / 11.4 by channels at 960 x 7x7 (the worker's half slower,
+     * the caller waiting 3.4 us), and 0.7-1.6 us of the call (1 thread) is the serial setup
+     * before the chunks (tc_qout_columns, the bias loop: grows with C).  In the network (int8
+     * MobileNetV2, mt_inproc.py --fifo, 10 x 40 runs alternating in one process) 1.043
+     * [1.011-1.081] of its time: those depthwise steps 1.09-1.52x, and the projections after
+     * them 1.12-1.17x: the expansions before and projections after split by pixel rows, so
+     * each thread's rows are in its own core's cache; channel halves read and leave half of
+     * every row in the other core's.  A channel split would need its neighbours split the
+     * same way (a fused expansion-depthwise-projection by channel blocks does not exist). */
     ptrdiff_t per_row = (ptrdiff_t)ow * cp * p->KH * jb.g.np;
     tc_parallel_for(ctx ? ctx->pool : NULL, (ptrdiff_t)n * oh, 16384 / per_row + 1, qdw_rows,
                     &jb);

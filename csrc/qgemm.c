@@ -585,6 +585,13 @@ static void plan_tasks(int threads, tc_qdriver *d, int np)
      * chunks, each read by every block while in L2) */
     int nblocks = threads == 1 && d->M <= TC_QMB_WHOLE ? 1 : (tiles + per_block - 1) / per_block;
     int chunks = 1;
+    /* at least 4 tasks a thread.  Tried (n29-q, 2026-12-04, Zen 4, emulated AVX2, host load
+     * 30-45): 1, 2, 8 and 16 in place of 4.  int8 ResNet-18 at 2 threads (mt_inproc.py
+     * --fifo, one process switching run by run, 6-10 x 25 runs): 1.025 [1.000-1.047], 0.998
+     * [0.977-1.024], 0.999-1.002 [0.975-1.030], 1.011 [0.985-1.035] of its time, layer4's
+     * 7x7 3x3 layers (49 rows, 4-task chunks of 512 columns) 0.99-1.10; lone 1x1 layers
+     * (qpw_ab.c, QPW_THREADS=2, 21 rounds) 256 -> 512 and 512 -> 1024 at 7x7, 128 -> 256 at
+     * 14x14 0.96-1.09 with ranges across 1: kept at 4. */
     if (threads > 1 && nblocks < 4 * threads) {
         chunks = (4 * threads + nblocks - 1) / nblocks;
         while ((long)chunks * nblocks % threads) /* whole tasks per thread */
