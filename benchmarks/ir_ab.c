@@ -7,7 +7,9 @@
  *
  *   benchmarks/ab_so.sh ../ref /tmp/a.so; benchmarks/ab_so.sh . /tmp/b.so
  *   gcc -O2 -Icsrc -Ibenchmarks benchmarks/ir_ab.c -o /tmp/ir_ab -ldl
- *   LD_LIBRARY_PATH=<libpython dir> /tmp/ir_ab /tmp/a.so /tmp/b.so ROUNDS [C0 E K2 HW KS S BAND ...]
+ *   LD_LIBRARY_PATH=<libpython dir> /tmp/ir_ab /tmp/a.so /tmp/b.so [C.so ..] ROUNDS [C0 E K2 HW KS S BAND ...]
+ * More builds (C.so ..) each against A.  AB_THREADS=2: a pool of 2 threads per build, wall
+ * time, a 2 ms pause before each burst (the other builds' workers asleep).
  * Without shapes: MnasNet's layers.8.0 (16-48-24 at 112x112, 3x3/2, 4-row bands) and
  * MobileNetV3-Large's features.2 (16-64-24, 3x3/2, 4-row bands), both with ReLU. */
 #define _GNU_SOURCE
@@ -15,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "tinycnn.h"
 #include "ab_clock.h"
 #include "ab_dl.h"
@@ -29,6 +33,9 @@ typedef struct {
     tc_ctx ctx;
 } build;
 
+#define MAXB 8
+static int threads = 1; /* AB_THREADS: > 1, a pool per build and the wall clock */
+
 static void load(build *b, const char *path)
 {
     void *h = ab_open(path);
@@ -36,7 +43,20 @@ static void load(build *b, const char *path)
     *(void **)&b->pack = sym(h, "tc_conv2d_pack_f32");
     *(void **)&b->ws_size = sym(h, "tc_ir_fused_workspace_size");
     *(void **)&b->run = sym(h, "tc_ir_fused_f32");
-    ab_avx2(h, path, &b->ctx, NULL);
+    tc_pool *pool = NULL;
+    if (threads > 1) {
+        tc_pool *(*create)(int);
+        *(void **)&create = sym(h, "tc_pool_create");
+        pool = create(threads);
+    }
+    ab_avx2(h, path, &b->ctx, pool);
+}
+
+static double wall(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static float *floats(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64); }
@@ -52,20 +72,28 @@ static const int SHAPES[][7] = {{16, 48, 24, 112, 3, 2, 4}, {16, 64, 24, 112, 3,
 
 int main(int argc, char **argv)
 {
-    if (argc < 4 || (argc - 4) % 7) {
-        fprintf(stderr, "usage: %s A.so B.so ROUNDS [C0 E K2 HW KS S BAND ...]\n", argv[0]);
+    int nb = 0;
+    while (1 + nb < argc && nb < MAXB && strstr(argv[1 + nb], ".so"))
+        nb++;
+    const int a0 = 2 + nb; /* first shape argument */
+    if (nb < 2 || argc < a0 || (argc - a0) % 7) {
+        fprintf(stderr, "usage: %s A.so B.so [C.so ..] ROUNDS [C0 E K2 HW KS S BAND ...]\n",
+                argv[0]);
         return 2;
     }
+    if (getenv("AB_THREADS"))
+        threads = atoi(getenv("AB_THREADS"));
     ab_libpython(); /* for a build that is the extension itself */
-    build B[2];
-    load(&B[0], argv[1]);
-    load(&B[1], argv[2]);
-    const int rounds = atoi(argv[3]), reps = 10;
-    const int ns = argc > 4 ? (argc - 4) / 7 : (int)(sizeof(SHAPES) / sizeof(SHAPES[0]));
+    build B[MAXB];
+    for (int b = 0; b < nb; b++)
+        load(&B[b], argv[1 + b]);
+    double (*clk)(void) = threads > 1 ? wall : now;
+    const int rounds = atoi(argv[a0 - 1]), reps = 10;
+    const int ns = argc > a0 ? (argc - a0) / 7 : (int)(sizeof(SHAPES) / sizeof(SHAPES[0]));
     for (int s = 0; s < ns; s++) {
         int v[7];
         for (int i = 0; i < 7; i++)
-            v[i] = argc > 4 ? atoi(argv[4 + 7 * s + i]) : SHAPES[s][i];
+            v[i] = argc > a0 ? atoi(argv[a0 + 7 * s + i]) : SHAPES[s][i];
         const int C0 = v[0], E = v[1], K2 = v[2], H = v[3], KS = v[4], S = v[5], band = v[6];
         const int pad = KS / 2, OH = (H + 2 * pad - KS) / S + 1;
         tc_conv2d_params pe = {C0, E, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
@@ -77,10 +105,10 @@ int main(int argc, char **argv)
         float *bp = rnd(K2, 0.2f), *x = rnd((size_t)C0 * H * H, 2.0f);
         float *res = S == 1 && C0 == K2 ? x : NULL;
         tc_activation relu = {TC_ACT_RELU, 0.0f, 0.0f, NULL};
-        float *y[2], *ws[2];
-        double *t[2];
-        tc_ir_stage st[2][3];
-        for (int b = 0; b < 2; b++) {
+        float *y[MAXB], *ws[MAXB];
+        double *t[MAXB];
+        tc_ir_stage st[MAXB][3];
+        for (int b = 0; b < nb; b++) {
             float *pk[3];
             const tc_conv2d_params *ps[3] = {&pe, &pd, &pp};
             const float *ww[3] = {we, wd, wp}, *bb[3] = {be, bd, bp};
@@ -95,28 +123,33 @@ int main(int argc, char **argv)
             t[b] = malloc(sizeof(double) * rounds * reps);
         }
         for (int round = 0; round < rounds; round++)
-            for (int i = 0; i < 2; i++) {
-                const int b = round & 1 ? 1 - i : i;
+            for (int i = 0; i < nb; i++) {
+                const int b = round & 1 ? nb - 1 - i : i;
+                if (threads > 1) /* the other pools' workers asleep */
+                    usleep(2000);
                 B[b].run(&B[b].ctx, &st[b][0], &st[b][1], &st[b][2], 1, H, H, band, x, res, y[b],
                          ws[b]);
                 for (int rep = 0; rep < reps; rep++) {
-                    const double t0 = now();
+                    const double t0 = clk();
                     B[b].run(&B[b].ctx, &st[b][0], &st[b][1], &st[b][2], 1, H, H, band, x, res,
                              y[b], ws[b]);
-                    t[b][round * reps + rep] = now() - t0;
+                    t[b][round * reps + rep] = clk() - t0;
                 }
             }
-        const int same = !memcmp(y[0], y[1], sizeof(float) * K2 * OH * OH);
-        double mn[2], md[2];
-        for (int b = 0; b < 2; b++) {
+        printf("%d-%d-%d @%d %dx%d/%d band %d, %d thread(s):", C0, E, K2, H, KS, KS, S, band,
+               threads);
+        double mn0 = 0, md0 = 0;
+        for (int b = 0; b < nb; b++) {
+            const int same = !memcmp(y[0], y[b], sizeof(float) * K2 * OH * OH);
             qsort(t[b], (size_t)rounds * reps, sizeof(double), cmp);
-            mn[b] = t[b][0];
-            md[b] = t[b][rounds * reps / 2];
+            const double mn = t[b][0], md = t[b][rounds * reps / 2];
+            if (!b)
+                mn0 = mn, md0 = md;
+            printf("  %c %.1f/%.1f us", 'A' + b, mn * 1e6, md * 1e6);
+            if (b)
+                printf(" (/A min %.3f med %.3f%s)", mn / mn0, md / md0, same ? "" : " DIFFERENT BITS");
         }
-        printf("%d-%d-%d @%d %dx%d/%d band %d: A %.1f us med %.1f  B %.1f us med %.1f  B/A min "
-               "%.3f med %.3f %s\n",
-               C0, E, K2, H, KS, KS, S, band, mn[0] * 1e6, md[0] * 1e6, mn[1] * 1e6, md[1] * 1e6,
-               mn[1] / mn[0], md[1] / md[0], same ? "same bits" : "DIFFERENT BITS");
+        printf("\n");
         fflush(stdout);
     }
     return 0;

@@ -81,6 +81,21 @@ static size_t slot_size(const tc_ctx *serial, const tc_ir_stage *expand, const t
            up16(tc_gemm_workspace_size(serial)) + xs;
 }
 
+/* The threads' slots lie back to back.  Tried (n29-gap, 2026-12-04, Zen 4, AVX2 kernels): a 64 KiB
+ * gap between them, as TC_QDW_RING_GAP in csrc/qdw.c has for the int8 depthwise's rings, here and
+ * in every other float "slot per thread" layout (stem_fused.c, pg_fused.c, conv.c's grouped
+ * kernel, winograd.c's whole chunks, gemm.c's TC_GEMM_WS_THREAD): the patch is
+ * benchmarks/slot_gap.patch (bit-identical, 1 thread unchanged).  No per-thread imbalance to
+ * remove: this block alone at 2 threads (benchmarks/ir_ab.c, AB_THREADS=2, minima of 150-300 runs)
+ * 16-96-24 at 112x112 /2 341 us with gaps 0/16/32/64 KiB alike, 0.51 of its 1-thread 669 us
+ * (24-144-24 at 56x56 286 / 564); later runs on the busy host scattered up to 20% between two
+ * copies of one build (24-144-32 at 56x56 /2: 273, 266 us without the gap and 214, 211 with it in
+ * one run, 214, 216 and 206, 211 in the next); the 1x1 layers (pointwise_ab.c, PW_THREADS=2, 12
+ * shapes 7x7-56x56) 1.001 of gap 0's sum of minima.  Whole networks at 2 threads against the base
+ * (ab_threads.py --fifo, 15 x 10, new/old of burst minima): MobileNetV2 0.982, 0.981, 0.994;
+ * MnasNet 0.996; EfficientNet-B0 1.013, 0.991, 0.988; V3-Large 1.003; RegNetY-400MF 0.981; under
+ * CFS (50 x 10, burst medians) 0.978-1.022, 25-75% ranges +-5-10%: level, not kept.  Why the int8
+ * rings gained and these slots do not is untraced. */
 size_t tc_ir_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
                                   const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w,
                                   int band)
