@@ -312,6 +312,9 @@ static size_t stem_slot_floats(const tc_conv2d_params *p, int rows, int w)
  * channels), at least one. */
 #define TC_STEM_BAND_FLOATS 6144
 #define TC_STEM_SLACK 16 /* floats a row's last vector may read past the planes */
+#ifndef TC_STEM_PF_BANDS
+#define TC_STEM_PF_BANDS 3 /* the input rows prefetched this many bands ahead */
+#endif
 
 static size_t stem_direct_planes(const tc_conv2d_params *p, int rows, int w)
 {
@@ -1226,12 +1229,37 @@ static void stem_direct_band(const stem_direct_job *j, const stem_band *bd, floa
      * instead of after each block (the last slice otherwise has no time to arrive): the
      * copy's share unchanged (2.2% -> 2.1% of samples against the tile's 7.8%), lone stems
      * alternating with 32 MB written before each run, median of 200: 3 -> 16 HardSwish
-     * 545 -> 545 us, 3 -> 32 SiLU 720 -> 703 (noise). */
+     * 545 -> 545 us, 3 -> 32 SiLU 720 -> 703 (noise).
+     * n29-cold (2026-12-04, Zen 4, AVX2): inside the networks the cold feed still cost the
+     * stem 25-120 us (benchmarks/cold_steps.py: the stem with its input read just before it,
+     * MobileNetV3-Large 212 -> 164 us, -Small 186 -> 161, V2's block 668 -> 597, MnasNet's
+     * 700 -> 579).  A band is 3 output rows (4-5 us) here, so the next band's rows, the
+     * last slice issued just before its copy, arrive late: the rows TC_STEM_PF_BANDS bands
+     * ahead now (the first band: all of them up to there).  benchmarks/stem_ab.c (32 MB
+     * read before each call, 300 rounds alternating, median [25-75%] of B / A; the same build
+     * against itself 1.027 [0.984-1.086] and 1.052 [0.996-1.095] for the two layers): 3 -> 16
+     * 1 band ahead (the rows beyond this band's) 0.983, 2 0.969, 3 0.936 [0.866-1.003],
+     * 4 0.946 [0.868-1.017]; 3 -> 32 1.036, 0.979, 0.983 [0.919-1.086], 0.978 [0.902-1.046].
+     * In the networks at 3 (benchmarks/steps_ab.py against the base, 60 rounds, the stem's
+     * group median [25-75%], min new / old): MobileNetV3-Small 0.959 [0.833-1.028], 169 / 197
+     * us; -Large 0.988 [0.921-1.059], 375 / 410; MnasNet 0.963 [0.893-1.017], 532 / 557; V2
+     * 0.990 [0.921-1.072], 609 / 625; whole networks (subgraph_shapes.py, 41 rounds) 0.984 -
+     * 1.002, within noise.  Bit-identical (a prefetch). */
     const char *pf = NULL;
     size_t pf_lines = 0;
-    if (bd->r1 > bd->r0) {
-        pf = (const char *)(bd->pj.x + (size_t)bd->r0 * s->w);
-        pf_lines = ((size_t)(bd->r1 - bd->r0) * s->w * sizeof(float) + 63) / 64;
+    int r0 = 0, r1 = 0;
+    if (bd->oh1 < s->OH) {
+        /* TC_STEM_PF_BANDS ahead: the rows that band reads beyond the one before it (the
+         * first band: the rows of all the bands up to it) */
+        const int R = bd->oh1 - bd->oh0, span = (p->KH - 1) * p->dh + 1 - p->pt;
+        r0 = (bd->oh0 + (bd->oh0 == 0 ? 1 : TC_STEM_PF_BANDS) * R - 1) * p->sh + span;
+        r1 = (bd->oh0 + (TC_STEM_PF_BANDS + 1) * R - 1) * p->sh + span;
+        r0 = r0 < 0 ? 0 : r0;
+        r1 = r1 > s->h ? s->h : r1;
+    }
+    if (r1 > r0) {
+        pf = (const char *)(bd->pj.x + (size_t)r0 * s->w);
+        pf_lines = ((size_t)(r1 - r0) * s->w * sizeof(float) + 63) / 64;
     }
     const int blocks = (p->K + 3) / 4;
     for (int bk = 0; bk < blocks; bk++) {

@@ -73,7 +73,24 @@ def _assign_offsets(storages):
     """Greedy first-fit by decreasing size over lifetime intervals; returns arena size
     (float32 words: 8-bit and int32 tensors share the arena, by their size in bytes).
     A storage inside another (a Concat's input, float32 like its output) is placed with
-    it: the outer one lives for all of its members' lifetimes."""
+    it: the outer one lives for all of its members' lifetimes.
+
+    Tried and left (n29-cold, 2026-12-04, Zen 4, AVX2 kernels, 1 thread; bit-identical):
+    placing by recency instead, the storages in the order of their first step, each at the
+    free offset whose lines the steps before it touched most recently (4 KiB bins, the age
+    of a bin = steps since a dead storage there was last read; a second pass also counting
+    the previous run's last touches, so that a run's first outputs land where its last steps
+    wrote).  The mobile networks' fused steps already ping-pong between two or three offsets
+    near 0 (MobileNetV2's arena is 1.34 MB, V3-Large's 1.53 MB), so little moves: one
+    process, two sessions alternating, thread CPU time, median [25-75%] of per-round ratios,
+    21-31 rounds on a host at load 1-30: V3-Large 0.996 [0.992-1.011] and 0.979 [0.937-1.007]
+    (the arena 1.53 -> 2.1 MB), MobileNetV2 1.009 [0.987-1.107] and 1.015 [0.991-1.042],
+    against the same layout in both sessions 0.999 [0.980-1.012] and 1.008 [0.993-1.175].
+    benchmarks/cold_steps.py says why: what a step pays for cold data inside the network
+    is mostly its weights (a run streams 14-22 MB of them, none left in L2 between runs),
+    which no activation layout moves; the one activation cost of note is the first steps'
+    output on lines last written a run ago, where nothing is warm after the classifier's
+    GEMVs (5-10 MB streamed through L2)."""
     for s in storages:
         if s.parent is not None:
             root, _ = s.root()
