@@ -3,9 +3,10 @@ engine's profiler times its nodes in alternating bursts; nodes are grouped by th
 parts of their names (tinycnn's fused steps are named after their first node, so a fused
 inverted residual is one group), and per group it prints the minimum and the median over runs
 of the group's time, both ratios, and the excess over a target ratio (tinycnn - TARGET x
-onnxruntime, median): the blocks where the target is furthest.  With --detail N, onnxruntime's
-nodes grouped at depth N too (its expansion, depthwise, projection).  The profilers inflate
-small steps; a block's own A/B is subgraph_shapes.py.  As on an AVX2-only CPU:
+onnxruntime, median): the blocks where the target is furthest.  With --detail N, both engines'
+nodes grouped at depth N too (onnxruntime's expansion, depthwise, projection; tinycnn's fused
+steps, each named after its first node).  The profilers inflate small steps; a block's own
+A/B is subgraph_shapes.py.  As on an AVX2-only CPU:
   LD_PRELOAD=exports/libcpuid_avx2.so CPUID_AVX2_SITES=exports/ort_avx2/cpuid_sites.txt \
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<patched onnxruntime> \
   python benchmarks/steps_vs_ort.py M.onnx [--rounds 30] [--depth 2] [--detail 5]
@@ -79,8 +80,9 @@ def main():
     print(f"{'sum':34s} {tot[0]:7.3f} {tot[1]:7.3f} {tot[2]:7.3f} {tot[3]:7.3f} "
           f"{tot[0] / tot[2]:6.2f} {tot[1] / tot[3]:6.2f} {tot[1] - a.target * tot[3]:7.3f}")
     if a.detail:
-        for k, v in grouped(runs["ort"], a.detail).items():
-            print(f"ort {k[-56:]:56s} {v[0]:7.3f} {v[1]:7.3f}")
+        for eng in ("ort", "tc"):
+            for k, v in grouped(runs[eng], a.detail).items():
+                print(f"{eng:3s} {k[-56:]:56s} {v[0]:7.3f} {v[1]:7.3f}")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,38 @@ static inline __attribute__((always_inline)) void prefetch_rows16(const float *p
     }
 }
 
+/* Each whole panel of strip16_fixed (its first K block) also prefetches (prefetcht0) its
+ * rows of C TC_GEMM_PF_C_AHEAD floats (two strips) further along: the
+ * lines of a C that comes from memory are asked for a strip or two before the stores need
+ * them.  In the networks most outputs are lines no step touched since the run before (the
+ * arena is larger than what L3 keeps of it beside the weights and the other processes):
+ * EfficientNet-B0's features.1 projection (32 -> 16 at 112x112) took 266 us there against
+ * 152-172 alone or in the cut block, and 207-279 alone with only y evicted.  The prefetch
+ * before the tile (prefetch_rows16) comes too late for memory.  Zen 4, AVX2 kernels, 1
+ * thread, pointwise_ab.c (15-20 rounds x 10, bias only, 2026-12-04 15:0x, host load 10-45),
+ * x warm and 64 MB written before each run, with / without, min (median): 32 -> 16 at
+ * 112x112 0.76 (0.67), 16 -> 96 0.64 (0.66), 32 -> 48 0.80 (0.81), 96 -> 24 at 56x56 1.02
+ * (0.94); hot: 1.00-1.03 (medians 0.74-1.04, noise); the 14x14 and 7x7 list with Clip, hot,
+ * medians 0.95-1.03.  64 floats ahead against 32: the same within the noise.  The same FMAs
+ * and stores: the same bits.  In EfficientNet-B0 (per step, both builds profiled in one
+ * process, 40 rounds x 5 runs, median, host load 7-10): features.1's projection 0.84 (287
+ * against 342 us), features.2.0's and 2.1's expansion steps 0.97 and 0.95, the rest
+ * 0.97-1.04 (noise), all steps 0.998; whole networks (subgraph_shapes.py --against the
+ * base, 1 thread, median [25-75%]): EfficientNet-B0 0.987 [0.950-1.053] (31 rounds) and
+ * 0.992 [0.955-1.015] (61), MobileNetV3-Small 0.989 [0.928-1.109] and 1.003 [0.976-1.047],
+ * bit-identical: within the noise of this loaded host. */
+#ifndef TC_GEMM_PF_C_AHEAD
+#define TC_GEMM_PF_C_AHEAD 32
+#endif
+/* A lead, not measured (the extension build did not finish in the session): the prefetch
+ * only where C's rows are this many floats apart, e.g. 2048 (maps of 56x56 and more, outputs
+ * L2 does not keep; the 14x14 and 28x28 layers and the fused bands' slots write lines still
+ * in cache, and their steps read 1.00-1.04 in the network run above, noise or the prefetches'
+ * cost).  0: every panel, what was measured. */
+#ifndef TC_GEMM_PF_C_AHEAD_MIN_LDC
+#define TC_GEMM_PF_C_AHEAD_MIN_LDC 0
+#endif
+
 /* a: [kc][6]  b: row k at b + k ldb (packed: ldb = 16)  c: [mr, nr] (leading
  * dimension ldc).  12 ymm accumulators, 2 for B, 1 for the A broadcast.
  * masked: B read in place with only its columns [0, nr) loaded.
@@ -444,6 +476,10 @@ static inline __attribute__((always_inline)) void panel16_fixed(
         acc[j] = _mm256_setzero_ps();
     if (kc >= TC_GEMM_PF_C_MIN_K)
         prefetch_rows16(c, ldc, R, R);
+#if TC_GEMM_PF_C_AHEAD
+    if (!ADD_C && (TC_GEMM_PF_C_AHEAD_MIN_LDC == 0 || ldc >= TC_GEMM_PF_C_AHEAD_MIN_LDC))
+        prefetch_rows16(c + TC_GEMM_PF_C_AHEAD, ldc, R, R);
+#endif
     if (HAS_RES)
         prefetch_rows16(res, ldr, R, R);
     const float *ak = a, *bk = b;
