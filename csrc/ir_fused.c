@@ -317,7 +317,8 @@ void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, con
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
 static int chan8_act_ok(const tc_activation *a)
 {
-    return !a || a->kind == TC_ACT_NONE || a->kind == TC_ACT_RELU || a->kind == TC_ACT_CLIP;
+    return !a || a->kind == TC_ACT_NONE || a->kind == TC_ACT_RELU || a->kind == TC_ACT_CLIP ||
+           a->kind == TC_ACT_HARD_SWISH;
 }
 
 int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
