@@ -24,7 +24,9 @@
  * block's buffers as arena values of its step (not the plan's workspace) did not change that.
  * Each output is the FMA sequence of the row path (from zero, k ascending, then bias, then the
  * activation; the depthwise: bias, then the taps in the order (ki, kj), padding taps as zeros):
- * the unfused layers' bits.  Prototyped in benchmarks/chan_nhwc_potential.c. */
+ * the unfused layers' bits.  Prototyped in benchmarks/chan_nhwc_potential.c.
+ * Activations: none, ReLU, Clip and (s29, MobileNetV3-Large's features.7) HardSwish, each a
+ * constant kind per kernel (TC_CHAN8_BY_KIND). */
 #include <immintrin.h>
 #include <string.h>
 #include "conv_internal.h"
@@ -68,8 +70,8 @@ static inline __attribute__((always_inline)) void chan8_tail(const int NT, const
 }
 
 /* wp: [E/16][C][16] (1X1_CHAN, one K block)  x: [C][N]  y: [E/8][N][8] = act(W x + bias);
- * act: one kind and parameters for all channels (none, ReLU, Clip), its kind KIND a constant:
- * tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
+ * act: one kind and parameters for all channels (none, ReLU, Clip, HardSwish), its kind KIND a
+ * constant: tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
  * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
 /* one tile: 16 channels x 6 pixels from n0; PF: also prefetch the next strip's weights, one line
  * per k (the first tile of each strip: the weights stream from L3 once per run in a network) */
@@ -105,8 +107,8 @@ static inline __attribute__((always_inline)) void chan8_tile6(const int PF, int 
 }
 
 /* wp: [E/16][C][16] (1X1_CHAN, one K block)  x: [C][N]  y: [E/8][N][8] = act(W x + bias);
- * act: one kind and parameters for all channels (none, ReLU, Clip), its kind KIND a constant:
- * tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
+ * act: one kind and parameters for all channels (none, ReLU, Clip, HardSwish), its kind KIND a
+ * constant: tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
  * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
 static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, int C, int E, int N,
                                                                  const float *wp, const float *bias,
@@ -217,6 +219,7 @@ static inline __attribute__((always_inline)) void dw8_3x3_k(const int KIND, int 
     switch (kind) {                                                                                \
     case TC_ACT_RELU: FN(TC_ACT_RELU, __VA_ARGS__); break;                                         \
     case TC_ACT_CLIP: FN(TC_ACT_CLIP, __VA_ARGS__); break;                                         \
+    case TC_ACT_HARD_SWISH: FN(TC_ACT_HARD_SWISH, __VA_ARGS__); break;                             \
     default: FN(TC_ACT_NONE, __VA_ARGS__); break;                                                  \
     }
 static __attribute__((noinline)) void chan8_expand(int C, int E, int N, const float *wp,

@@ -229,6 +229,13 @@ static void ir_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         float *dout = j->project ? dbuf : j->y + (size_t)b * E * out_plane + (size_t)r0 * j->OW;
         const size_t dld = j->project ? dplane : out_plane;
         if (j->split) {
+            /* Dropped try (s29, Zen 4, AVX2 kernels, 1 thread, benchmarks/ir_ab.c against
+             * integ29 43c707b, 21 rounds, same bits, load 40-50): before each channel's call,
+             * the next channel's band rows (i1 - i0 rows of w floats, 4 KB at 112 wide)
+             * prefetched into L1 (prefetcht0, one per line): MnasNet's layers.8.0 (16-48-24)
+             * 1.047 min / 1.069 median of the time, MobileNetV3-Large's features.2 (16-64-24)
+             * 1.040 / 1.056; the control (the base's ir_fused.c relinked) 1.005 / 1.012 and
+             * 1.012 / 1.079.  The rows come from L2 fast enough; the prefetches only add work. */
             for (int c = 0; c < E; c++)
                 j->split(ebuf + c * ld, i1 - i0, j->w, zrow,
                          j->dw->packed + (size_t)c * p->KH * p->KW, &q,
@@ -325,7 +332,8 @@ void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, con
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
 static int chan8_act_ok(const tc_activation *a)
 {
-    return !a || a->kind == TC_ACT_NONE || a->kind == TC_ACT_RELU || a->kind == TC_ACT_CLIP;
+    return !a || a->kind == TC_ACT_NONE || a->kind == TC_ACT_RELU || a->kind == TC_ACT_CLIP ||
+           a->kind == TC_ACT_HARD_SWISH;
 }
 
 int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,

@@ -342,7 +342,8 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 /* The same block whole on the calling thread (ctx's pool unused), the expansion written
  * channel-blocked for the depthwise (ir_chan8_avx2.c): ctx at TC_ISA_AVX2, expand a
  * 1X1_CHAN layer of at most 320 input channels and a multiple of 16 outputs, dw 3x3 at
- * stride 1 or 2 with pads 1, activations none, ReLU or Clip, an output of 8 to 1024 pixels.
+ * stride 1 or 2 with pads 1, activations none, ReLU, Clip or HardSwish, an output of 8 to 1024
+ * pixels.
  * 0 when it takes the block, else -1 (the functions below then do nothing).  The result is
  * the three layers' run one after the other, bit for bit. */
 int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,

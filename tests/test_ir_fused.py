@@ -338,7 +338,7 @@ def test_chan8_block_is_the_unfused_one_bit_for_bit(case):
     rng = np.random.default_rng(sum(case))
     ctx = _kernels.Context(1, "avx2")
     for acts in [(ACTS[2], ACTS[2], ACTS[0]), (ACTS[1], ACTS[1], ACTS[0]),
-                 (ACTS[0], ACTS[0], ACTS[0])]:
+                 (ACTS[0], ACTS[0], ACTS[0]), (ACTS[3], ACTS[3], ACTS[0])]:
         kw = [dict(activation=a[0], alpha=a[1], beta=a[2]) for a in acts]
         w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
         wd = rng.standard_normal((e, 1, 3, 3), dtype=np.float32) / np.float32(3)
@@ -376,6 +376,10 @@ def test_chan8_block_refuses_what_it_does_not_run():
     assert not _kernels.IRChan8(lanes, dw5, project).takes(14, 14)
     assert not _kernels.IRChan8(lanes, dw3, project).takes(56, 56)  # past its buffers
     assert not _kernels.IRChan8(lanes, dw3, project).takes(2, 2)  # fewer than 8 outputs
+    hswish = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="HardSwish")
+    silu = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="SiLU")
+    assert _kernels.IRChan8(hswish, dw3, project).takes(14, 14)
+    assert not _kernels.IRChan8(silu, dw3, project).takes(14, 14)  # no channel-lane SiLU
     portable = _kernels.Context(1, "portable")
     lanes_p = _kernels.Conv2d(portable, mk(48, 8, 1, 1), None, algo="1x1_chan")
     dw_p = _kernels.Conv2d(portable, mk(48, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1),
@@ -389,8 +393,10 @@ def test_chan8_block_refuses_what_it_does_not_run():
 
 @pytest.mark.parametrize("kw", [dict(c0=32, e=192, k2=32, hw=28),
                                 dict(c0=32, e=192, k2=64, hw=28, stride=2, residual=False),
-                                dict(c0=16, e=96, k2=16, hw=14, act="Relu")],
-                         ids=["28x28", "28x28s2", "14x14relu"])
+                                dict(c0=16, e=96, k2=16, hw=14, act="Relu"),
+                                dict(c0=40, e=240, k2=80, hw=28, stride=2, residual=False,
+                                     act="HardSwish")],
+                         ids=["28x28", "28x28s2", "14x14relu", "28x28s2hswish"])
 def test_small_block_at_1_thread_runs_chan8_as_the_unfused_plan(kw, monkeypatch):
     model = ir_model(**kw)
     data = model.SerializeToString()

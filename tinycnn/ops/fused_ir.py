@@ -100,6 +100,18 @@ IR_BAND_BYTES_S2 = 240 * 1024
 # 1x1 stages cannot go faster; what separates it from onnxruntime is the stride-2 depthwise
 # and its copy (89 us against onnxruntime's 55 over the whole 2.4 MB tensor).
 IR_BAND_S2_MIN_W = 96
+# Session 29 (Zen 4 host, AVX2 emulation, 1 thread, load 1-2): every stride-2 depthwise of the
+# mobile networks, our kernel alone (benchmarks/dw_ab.sh, 11-21 rounds, median) / onnxruntime's
+# node (steps_vs_ort.py --detail 5, min of 15 rounds), us.  Banded, column-split kernel on
+# whole planes: MobileNetV2's features.2 96@112 Clip 190 / 151, .4 144@56 76 / 57; MnasNet's
+# layers.8.0 48@112 78 / 53; MobileNetV3-Large's features.2 64@112 128 / 81; V3-Small's
+# features.2 72@56 38 / 25.  Unfused, channel-block kernel: 5x5 72@56 (MnasNet's 9.0, V3-Large's
+# .4) 57-63 / 51-52; 5x5 120@28 27 / 46, 480@14 30 / 39, 672@14 47 / 51; 3x3 240@28 HardSwish
+# (V3-Large's .7; now chan8) 38 / 32.  chan8: MobileNetV2's .7 192@28 (alone 35 / 25) and .14
+# 576@14 (27 / 20).  The whole-plane numbers overstate the banded ones: in 4-row bands the
+# column-split kernel runs 0.38 ns an output from L1 (dw_ab, DW_AB_ROWS=7), onnxruntime's node
+# 0.35-0.50; what the 112x112 blocks lose to onnxruntime is in the 16-deep expansion and the
+# band driver more than in the depthwise (see above).
 # Re-measured on an AMD EPYC Zen 4 host (1 MiB L2; the AVX2 target's is 512 KiB), AVX2
 # emulation, 1 thread, per step in the network, min / median of 80-150 profiled runs, the
 # settings alternating in one process, load 4-9 on 2 cores (2026-12-02 10:00-10:15): flat.
@@ -393,7 +405,11 @@ def _plan_chan8(n, X, stages, R):
     """The whole block on one thread with its expansion written channel-blocked for the
     depthwise (csrc/ir_chan8_avx2.c: 1 thread, AVX2), or None.  Inside MobileNetV2
     (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
-    14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS)."""
+    14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS).
+    HardSwish too (s29): MobileNetV3-Large's features.7 (40-240-80 at 28x28, 3x3/2, HardSwish,
+    before: the three layers) 0.860 [0.850-0.909] of its time (subgraph_shapes.py --against
+    integ29 43c707b, 21 rounds, bit-identical), 0.878 of onnxruntime's where it was 0.997.
+    Its 200- and 184-channel blocks stay out (E % 16)."""
     if (n.options.num_threads != 1 or n.ctx.isa != "avx2" or X.ndim != 4
             or not constant_stages(stages)):
         return None
