@@ -408,14 +408,18 @@ def build_cpuid_avx2(dest):
 
 
 class Worker:
-    """A child process that loads sessions and times runs on request."""
+    """A child process that loads sessions and times runs on request (JSON lines on its
+    stdin / stdout).  script, env, nice: another script's worker (pool_ab.py's), by default
+    this one's."""
 
-    def __init__(self, label):
+    def __init__(self, label, script=None, env=None, nice=None):
         self.label = label
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker",
-                                      f"--nice={NICE}"], start_new_session=bool(NICE),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1, env=_worker_env())
+        nice = NICE if nice is None else nice
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(script or __file__).resolve()),
+             "--worker" if script is None else "--child", f"--nice={nice}"],
+            start_new_session=bool(nice), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, bufsize=1, env=_worker_env() if env is None else env)
 
     def call(self, cmd, **kw):
         self.proc.stdin.write(json.dumps({"cmd": cmd, **kw}) + "\n")

@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -166,29 +165,9 @@ class Proc:
         else:
             env["PYTHONPATH"] = os.path.abspath(build)
         self.engine = "ort" if build == "ort" else "tinycnn"
-        self.p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child",
-                                   f"--nice={nice}"], start_new_session=bool(nice), env=env,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                  bufsize=1)
-
-    def call(self, cmd, **kw):
-        self.p.stdin.write(json.dumps({"cmd": cmd, **kw}) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"child died during {cmd}")
-        r = json.loads(line)
-        if "error" in r:
-            raise RuntimeError(r["error"])
-        return r
-
-    def close(self):
-        try:
-            self.p.stdin.write('{"cmd": "quit"}\n')
-            self.p.stdin.close()
-        except BrokenPipeError:
-            pass
-        self.p.wait(timeout=30)
+        self.w = bench.Worker(build, script=__file__, env=env, nice=nice)
+        self.p = self.w.proc
+        self.call, self.close = self.w.call, self.w.close
 
 
 def q(xs):

@@ -380,8 +380,13 @@ def _plan_banded(n, X, stages, R):
                      n.options.num_threads)
     block = n.cached(("ir_fused", band), lambda: K.IRFused(expand.layer, dw.layer,
                                                            project.layer, band))
-    bind, out4 = block.bind, project.out4
-    ws = block.workspace_size(h, w)
+    return _emit_block(n, X, R, block, h, w, project.out4, out_shape)
+
+
+def _emit_block(n, X, R, block, h, w, out4, out_shape):
+    """The step of a fused block (IRFused or IRChan8): x [+ r] -> y, its workspace the
+    block's at h x w; the output (and residual) seen as out4."""
+    bind, ws = block.bind, block.workspace_size(h, w)
     if R is None:
         def ir_block(x, y, *ws_):
             return bind(x, y.reshape(out4), None, ws_[0] if ws_ else None)
@@ -440,13 +445,4 @@ def _plan_chan8(n, X, stages, R):
     block = n.cached(("ir_chan8",), lambda: K.IRChan8(expand, dw.layer, project.layer))
     if not block.takes(h, w):
         return None
-    bind, out4, out_shape = block.bind, project.out4, project.out_shape
-    ws = block.workspace_size(h, w)
-    if R is None:
-        def ir_chan8(x, y, *ws_):
-            return bind(x, y.reshape(out4), None, ws_[0] if ws_ else None)
-        return n.emit(bound_step(ir_chan8), [X], [(out_shape, np.float32)], workspace=ws)
-
-    def ir_chan8_residual(x, r, y, *ws_):
-        return bind(x, y.reshape(out4), r.reshape(out4), ws_[0] if ws_ else None)
-    return n.emit(bound_step(ir_chan8_residual), [X, R], [(out_shape, np.float32)], workspace=ws)
+    return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
