@@ -2,7 +2,8 @@
 can physically do, by step class.
 
 In one process, per model: onnxruntime and tinycnn (fused, as shipped) timed unprofiled for the
-totals (thread CPU time at 1 thread, wall clock at more), both profiled for the split by class,
+totals (thread CPU time at 1 thread, wall clock at more, a 0.1 s pause before each burst so
+that onnxruntime's spinning pool is quiet), both profiled for the split by class,
 and tinycnn at ORT_ENABLE_BASIC (nothing fused: one step per ONNX node) profiled to split a fused
 step's time among the ONNX nodes it covers; sessions alternate in bursts.  The profiles give
 shares only (each step's lower quartile over the runs: preemption on a loaded host lands in
@@ -51,7 +52,6 @@ import argparse
 import collections
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -214,16 +214,14 @@ def summarize(classes, roof, ort_total, tc_total, target=TARGET, ceiling=0.9, ra
 # ---- the machine ------------------------------------------------------------------------------
 
 def fma_peak(threads):
-    """GFLOP/s per CPU second of fma_peak.c on `threads` threads (best of 3 trials of 0.3 s)"""
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = os.path.join(tmp, "fma_peak")
-        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "CPUID_AVX2_SITES")}
-        subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-pthread", "-std=c99",
-                        os.path.join(HERE, "fma_peak.c"), "-o", exe], check=True, env=env)
-        out = subprocess.run([exe, "0.3", "3", str(threads)], check=True, capture_output=True,
-                             text=True, env=env).stdout
-    fields = dict(f.split("=") for f in out.split())
-    return float(fields["cpu_gflops"])
+    """GFLOP/s per CPU second of fma_peak.c on `threads` threads (bench.py's probe, best of 3
+    trials of 0.3 s), compiled and run without the CPUID preload"""
+    import bench
+    saved = {k: os.environ.pop(k) for k in ("LD_PRELOAD", "CPUID_AVX2_SITES") if k in os.environ}
+    try:
+        return bench.fma_peak(0.3, 3, [threads])[threads]["cpu_gflops"]
+    finally:
+        os.environ.update(saved)
 
 
 BW_SIZES = [1 << k for k in range(14, 27, 2)]   # 16 KiB .. 64 MiB
@@ -298,6 +296,8 @@ def measure(path, rounds, burst, threads):
     per = {"ort": [], "tc": []}
     for _ in range(rounds):
         for k, x in s.items():
+            if threads > 1:
+                time.sleep(0.1)   # onnxruntime's pool spins ~60 ms after a run (bench.py)
             for _ in range(burst):
                 t0 = clock()
                 x.run(None, feed)
