@@ -176,6 +176,17 @@ def split(times, covered, weight, flops, cls):
     return out
 
 
+def levers(classes, roof, target=TARGET):
+    """((class, ms) of the largest excess over target x onnxruntime's time of that class,
+    (class, ms) of the non-GEMM class furthest above its ideal); classes {class: {"tc", "ort"}}"""
+    over = max(((c, v.get("tc", 0.0) - target * v.get("ort", 0.0)) for c, v in classes.items()),
+               key=lambda x: x[1], default=("-", 0.0))
+    above = max(((c, v.get("tc", 0.0) - min(v.get("tc", 0.0), roof.get(c, 0.0)))
+                 for c, v in classes.items() if c not in GEMM), key=lambda x: x[1],
+                default=("-", 0.0))
+    return over, above
+
+
 def by_class(per_node, cls):
     out = collections.Counter()
     for n, ms in per_node.items():
@@ -371,6 +382,7 @@ def report(res, peak, bw, show_classes=True, ceiling=0.9):
     s = summarize(tc_cls, roof, res["ort_ms"], res["tc_ms"], ceiling=ceiling, ratio=res["ratio"][0])
     s.update(model=res["model"], ort_ms=res["ort_ms"], tc_ms=res["tc_ms"], ratio=res["ratio"],
              gemm_gflop=gemm_flops / 1e9)
+    s["over"], s["above"] = levers(res["classes"], roof)
     if show_classes:
         print(f"\n{res['model']}, {res['threads']} thread(s): onnxruntime {res['ort_ms']:.2f} ms, "
               f"tinycnn {res['tc_ms']:.2f} ms, ratio {res['ratio'][0]:.3f} "
@@ -407,8 +419,8 @@ def print_summary(rows, peak, threads, ceiling):
           "[25-75%]; eff = GEMM classes' FLOPs at peak / tinycnn's GEMM-class time")
     print("| network | onnxruntime | tinycnn | ratio | target (0.80) | GEMM at peak | tinycnn GEMM "
           f"(eff) | tinycnn rest | headroom | margin at peak / {100 * ceiling:.0f}% | GEMM eff "
-          "needed | floor (/ort) | verdict |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "needed | floor (/ort) | verdict | most over 0.80 x ort | rest most above its floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
     for s in rows:
         r = s["ratio"]
         need = f"{100 * s['need_eff']:.0f}%" if np.isfinite(s["need_eff"]) else "inf"
@@ -416,7 +428,8 @@ def print_summary(rows, peak, threads, ceiling):
               f"{r[0]:.3f} [{r[1]:.3f}-{r[2]:.3f}] | {s['target_ms']:.2f} | {s['gemm_peak_ms']:.2f} | "
               f"{s['tc_gemm_ms']:.2f} ({100 * s['tc_gemm_eff']:.0f}%) | {s['tc_rest_ms']:.2f} | "
               f"{s['headroom_ms']:.2f} | {s['margin_ms']:+.2f} / {s['margin_ceiling_ms']:+.2f} | {need} | {s['floor_ms']:.2f} "
-              f"({s['floor_ms'] / s['ort_ms']:.2f}) | {s['verdict']} |")
+              f"({s['floor_ms'] / s['ort_ms']:.2f}) | {s['verdict']} | {s['over'][0]} "
+              f"{s['over'][1]:+.2f} | {s['above'][0]} {s['above'][1]:+.2f} |")
 
 
 def main():
@@ -429,7 +442,18 @@ def main():
     ap.add_argument("--json", help="write the raw measurements here")
     ap.add_argument("--ceiling", type=float, default=0.9,
                     help="the GEMM efficiency (fraction of the FMA peak) taken as reachable")
+    ap.add_argument("--render", action="store_true",
+                    help="MODELS are --json files: print their tables again (no measuring)")
     a = ap.parse_args()
+    if a.render:
+        for path in a.models:
+            with open(path) as f:
+                d = json.load(f)
+            bw = {int(k): v for k, v in d["bandwidth"].items()}
+            peak = max(d["peak"])
+            rows = [report(r, peak, bw, a.classes, a.ceiling) for r in d["results"]]
+            print_summary(rows, peak, d["results"][0]["threads"], a.ceiling)
+        return
     peaks = [fma_peak(a.threads)]
     bw = copy_bandwidth()
     print("copy bandwidth GB/s (read + write) by buffer size: " +

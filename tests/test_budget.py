@@ -129,3 +129,14 @@ def test_bandwidth_for():
     assert budget.bandwidth_for(bw, 1000) == 90.0      # the best size holding it
     assert budget.bandwidth_for(bw, 1 << 20) == 80.0
     assert budget.bandwidth_for(bw, 1 << 30) == 5.0
+
+
+def test_levers():
+    classes = {"1x1": {"tc": 5.0, "ort": 5.5}, "depthwise": {"tc": 1.2, "ort": 1.3},
+               "se": {"tc": 0.2, "ort": 0.6}}
+    roof = {"1x1": 4.5, "depthwise": 0.4, "se": 0.1}
+    over, above = budget.levers(classes, roof)
+    # 1x1: 5.0 - 0.8 x 5.5 = 0.6 over; depthwise 1.2 - 0.4 = 0.8 above its ideal (a GEMM class
+    # is not a candidate for the second)
+    assert over[0] == "1x1" and abs(over[1] - 0.6) < 1e-9
+    assert above[0] == "depthwise" and abs(above[1] - 0.8) < 1e-9
