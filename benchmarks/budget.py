@@ -36,7 +36,9 @@ max(FLOPs at peak, bytes at bandwidth)).  Per network:
   margin      = headroom - tinycnn's non-GEMM time now (negative: the target needs the non-GEMM
                 steps faster even with GEMMs at peak); also with the GEMMs at --ceiling of peak
   need        = the GEMM efficiency (% of gemm@peak) the target needs with today's non-GEMM time
-  floor       = the sum of every class's ideal
+  floor       = the sum of every class's ideal; "weights cold": the same with each node's
+                weights at the bandwidth for the size of all the network's weights (read once
+                a run from L3 or memory, as cold_steps.py found), its activations as before
 
 Verdicts: "met" (today's ratio <= target); "GEMM" (reachable by faster GEMMs alone: need <=
 --ceiling, default 90% of the FMA peak); "GEMM+rest" (the GEMMs would need more than the
@@ -119,10 +121,33 @@ def classify(layers):
     return cls
 
 
-def node_bytes(L):
-    """bytes a node reads and writes once: its inputs (weights too) and outputs"""
-    return sum(int(np.prod(t.shape)) * np.dtype(t.dtype).itemsize
-               for t in list(L.inputs) + list(L.outputs) if t is not None)
+def _nbytes(t):
+    return int(np.prod(t.shape)) * np.dtype(t.dtype).itemsize
+
+
+def node_bytes(L, weights=None):
+    """bytes a node reads and writes once: its inputs (weights too) and outputs; with
+    `weights` (the names of the initializers) (activation bytes, weight bytes)"""
+    ts = [t for t in list(L.inputs) + list(L.outputs) if t is not None]
+    if weights is None:
+        return sum(_nbytes(t) for t in ts)
+    w = sum(_nbytes(t) for t in L.inputs if t is not None and t.name in weights)
+    return sum(_nbytes(t) for t in ts) - w, w
+
+
+def roofline(nodes, peak, bw, cold=False):
+    """{class: ms} of nodes [(class, FLOPs, activation bytes, weight bytes)]: per node the larger
+    of its FLOPs at peak and its bytes at the bandwidth for their size; cold: the weights at the
+    bandwidth for all the network's weights (read once a run, they do not stay in L2)"""
+    wsize = sum(n[3] for n in nodes)
+    out = collections.Counter()
+    for c, f, a, w in nodes:
+        if cold:
+            mem = a / bandwidth_for(bw, a) + w / bandwidth_for(bw, wsize)
+        else:
+            mem = (a + w) / bandwidth_for(bw, a + w)
+        out[c] += max(f / peak, mem) / 1e6   # ns -> ms
+    return out
 
 
 def cover(claims, layers):
@@ -239,19 +264,20 @@ BW_SIZES = [1 << k for k in range(14, 27, 2)]   # 16 KiB .. 64 MiB
 
 
 def copy_bandwidth():
-    """{bytes: GB/s} of np.copyto (read + write counted) per buffer size, median of trials"""
+    """{bytes: GB/s} of np.copyto (read + write counted) per buffer size, best of 7 trials"""
     bw = {}
     for size in BW_SIZES:
         src = np.ones(size // 8, np.float32)
         dst = np.empty_like(src)
         reps = max(1, (1 << 24) // size)
-        ts = []
+        np.copyto(dst, src)   # dst's pages faulted in before timing (16 and 64 MiB measured
+        ts = []               # 45 and 4 GB/s with the faults in their single copy)
         for _ in range(7):
             t0 = time.perf_counter()
             for _ in range(reps):
                 np.copyto(dst, src)
             ts.append((time.perf_counter() - t0) / reps)
-        bw[size] = size / np.median(ts) / 1e9
+        bw[size] = size / min(ts) / 1e9
     return bw
 
 
@@ -273,7 +299,8 @@ def measure(path, rounds, burst, threads):
     from mt_steps import node_runs
 
     tmp = tempfile.mkdtemp()
-    layers = analyze(path).layers
+    an = analyze(path)
+    layers = an.layers
 
     def ort_session(profile):
         so = ort.SessionOptions()
@@ -364,7 +391,10 @@ def measure(path, rounds, burst, threads):
         c["nodes"] += 1
         c["flops"] += flops[L.name]
         c["bytes"] += node_bytes(L)
-    res["nodes"] = [(cls[L.name], flops[L.name], node_bytes(L)) for L in layers
+    made = {o.name for L in layers for o in L.outputs if o is not None}
+    weights = {t.name for L in layers for t in L.inputs
+               if t is not None and t.name not in made and t.name not in an.input_shapes}
+    res["nodes"] = [(cls[L.name], flops[L.name]) + node_bytes(L, weights) for L in layers
                     if L.steps or L.macs]
     for k, c in per_cls.items():
         res["classes"].setdefault(k, {}).update(nodes=c["nodes"], flops=c["flops"],
@@ -374,15 +404,15 @@ def measure(path, rounds, burst, threads):
 
 def report(res, peak, bw, show_classes=True, ceiling=0.9):
     """prints the class table; returns the summary dict"""
-    roof = collections.Counter()
-    for c, f, b in res["nodes"]:
-        roof[c] += max(f / peak / 1e6, b / bandwidth_for(bw, b) / 1e6)
+    roof = roofline(res["nodes"], peak, bw)
+    cold = roofline(res["nodes"], peak, bw, cold=True)
     tc_cls = {k: v.get("tc", 0.0) for k, v in res["classes"].items()}
     gemm_flops = sum(res["classes"].get(c, {}).get("flops", 0) for c in GEMM)
     s = summarize(tc_cls, roof, res["ort_ms"], res["tc_ms"], ceiling=ceiling, ratio=res["ratio"][0])
     s.update(model=res["model"], ort_ms=res["ort_ms"], tc_ms=res["tc_ms"], ratio=res["ratio"],
              gemm_gflop=gemm_flops / 1e9)
     s["over"], s["above"] = levers(res["classes"], roof)
+    s["floor_cold_ms"] = summarize(tc_cls, cold, res["ort_ms"], res["tc_ms"])["floor_ms"]
     if show_classes:
         print(f"\n{res['model']}, {res['threads']} thread(s): onnxruntime {res['ort_ms']:.2f} ms, "
               f"tinycnn {res['tc_ms']:.2f} ms, ratio {res['ratio'][0]:.3f} "
@@ -409,7 +439,8 @@ def report(res, peak, bw, show_classes=True, ceiling=0.9):
               f"{100 * s['tc_gemm_eff']:.0f}% of peak); headroom for the rest "
               f"{s['headroom_ms']:.2f} ms, tinycnn's rest {s['tc_rest_ms']:.2f} ms, margin "
               f"{s['margin_ms']:+.2f} ms ({s['margin_ceiling_ms']:+.2f} at {100 * ceiling:.0f}% of peak); GEMMs needed at {100 * s['need_eff']:.0f}% of peak; "
-              f"floor {s['floor_ms']:.2f} ms ({s['floor_ms'] / res['ort_ms']:.2f} of onnxruntime): "
+              f"floor {s['floor_ms']:.2f} ms ({s['floor_ms'] / res['ort_ms']:.2f} of onnxruntime; "
+              f"{s['floor_cold_ms']:.2f} with the weights at the bandwidth of their total): "
               f"{s['verdict']}")
     return s
 
@@ -419,8 +450,9 @@ def print_summary(rows, peak, threads, ceiling):
           "[25-75%]; eff = GEMM classes' FLOPs at peak / tinycnn's GEMM-class time")
     print("| network | onnxruntime | tinycnn | ratio | target (0.80) | GEMM at peak | tinycnn GEMM "
           f"(eff) | tinycnn rest | headroom | margin at peak / {100 * ceiling:.0f}% | GEMM eff "
-          "needed | floor (/ort) | verdict | most over 0.80 x ort | rest most above its floor |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
+          "needed | floor (/ort) | floor, weights cold | verdict | most over 0.80 x ort | rest most "
+          "above its floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
     for s in rows:
         r = s["ratio"]
         need = f"{100 * s['need_eff']:.0f}%" if np.isfinite(s["need_eff"]) else "inf"
@@ -428,7 +460,7 @@ def print_summary(rows, peak, threads, ceiling):
               f"{r[0]:.3f} [{r[1]:.3f}-{r[2]:.3f}] | {s['target_ms']:.2f} | {s['gemm_peak_ms']:.2f} | "
               f"{s['tc_gemm_ms']:.2f} ({100 * s['tc_gemm_eff']:.0f}%) | {s['tc_rest_ms']:.2f} | "
               f"{s['headroom_ms']:.2f} | {s['margin_ms']:+.2f} / {s['margin_ceiling_ms']:+.2f} | {need} | {s['floor_ms']:.2f} "
-              f"({s['floor_ms'] / s['ort_ms']:.2f}) | {s['verdict']} | {s['over'][0]} "
+              f"({s['floor_ms'] / s['ort_ms']:.2f}) | {s['floor_cold_ms']:.2f} | {s['verdict']} | {s['over'][0]} "
               f"{s['over'][1]:+.2f} | {s['above'][0]} {s['above'][1]:+.2f} |")
 
 

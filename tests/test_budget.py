@@ -140,3 +140,19 @@ def test_levers():
     # is not a candidate for the second)
     assert over[0] == "1x1" and abs(over[1] - 0.6) < 1e-9
     assert above[0] == "depthwise" and abs(above[1] - 0.8) < 1e-9
+
+
+def test_roofline_weights_cold():
+    layers = analyze(tiny().SerializeToString()).layers
+    pw = {L.name: L for L in layers}["pw"]
+    assert budget.node_bytes(pw, {"w2"}) == (4 * (8 * 256 + 16 * 256), 4 * 16 * 8)
+    bw = {1 << 14: 100.0, 1 << 20: 50.0, 1 << 26: 10.0}
+    # GB/s = bytes per ns; ms = ns / 1e6.  Node a: 1e6 FLOPs at 100 GFLOP/s = 10 us, 4000
+    # activation bytes at 100 GB/s = 40 ns, 1 MB of weights at 50 (warm) or 10 GB/s (cold,
+    # the network's 2.5 MB of weights at the 64 MiB size)
+    nodes = [("1x1", 1e6, 4000, 1_000_000), ("depthwise", 0, 8000, 1_500_000)]
+    warm = budget.roofline(nodes, 100.0, bw)
+    assert abs(warm["1x1"] - 1_004_000 / 50 / 1e6) < 1e-12
+    cold = budget.roofline(nodes, 100.0, bw, cold=True)
+    assert abs(cold["1x1"] - (4000 / 100 + 1_000_000 / 10) / 1e6) < 1e-12
+    assert abs(cold["depthwise"] - (8000 / 100 + 1_500_000 / 10) / 1e6) < 1e-12
