@@ -377,10 +377,13 @@ def measure(path, rounds, burst, threads):
     res["unmatched"] = {eng: sorted(((med[key][n], n) for n, c in cov[key].items() if not c),
                                     reverse=True) for eng, key in (("ort", "ort_p"), ("tc", "tc_p"))}
     res["profiled_ms"] = {eng: sum(med[key].values()) for eng, key in (("ort", "ort_p"), ("tc", "tc_p"))}
+    res["per_node"] = {}
     for eng, key in (("ort", "ort_p"), ("tc", "tc_p")):
-        c = by_class(split(med[key], cov[key], unfused, flops, cls), cls)
+        per_node = split(med[key], cov[key], unfused, flops, cls)
+        c = by_class(per_node, cls)
         scale = res[eng + "_ms"] / sum(c.values())
         res[eng + "_scale"] = scale
+        res["per_node"][eng] = {n: v * scale for n, v in per_node.items() if n is not None}
         for k, v in c.items():
             res["classes"].setdefault(k, {})[eng] = v * scale
     per_cls = collections.defaultdict(lambda: collections.Counter())
@@ -396,6 +399,7 @@ def measure(path, rounds, burst, threads):
                if t is not None and t.name not in made and t.name not in an.input_shapes}
     res["nodes"] = [(cls[L.name], flops[L.name]) + node_bytes(L, weights) for L in layers
                     if L.steps or L.macs]
+    res["node_names"] = [L.name for L in layers if L.steps or L.macs]
     for k, c in per_cls.items():
         res["classes"].setdefault(k, {}).update(nodes=c["nodes"], flops=c["flops"],
                                                 bytes=c["bytes"])
@@ -445,6 +449,19 @@ def report(res, peak, bw, show_classes=True, ceiling=0.9):
     return s
 
 
+def print_nodes(res, which, peak):
+    """each ONNX node of class `which`: both engines' share (ms, scaled), its FLOPs at peak"""
+    print(f"\n{res['model']}, {which} nodes: {'tc ms':>7s} {'ort ms':>7s} {'tc/ort':>6s} "
+          f"{'@peak':>7s} {'tc/peak':>7s}")
+    for name, (c, f, *_) in zip(res["node_names"], res["nodes"]):
+        if c != which:
+            continue
+        t, o = res["per_node"]["tc"].get(name, 0.0), res["per_node"]["ort"].get(name, 0.0)
+        pk = f / peak / 1e6
+        print(f"{name[-56:]:56s} {t:7.3f} {o:7.3f} {t / o if o else 0:6.2f} {pk:7.3f} "
+              f"{t / pk if pk else 0:7.2f}")
+
+
 def print_summary(rows, peak, threads, ceiling):
     print(f"\nPer network, {threads} thread(s), FMA peak {peak:.1f} GFLOP/s; ms; ratio median "
           "[25-75%]; eff = GEMM classes' FLOPs at peak / tinycnn's GEMM-class time")
@@ -474,6 +491,8 @@ def main():
     ap.add_argument("--json", help="write the raw measurements here")
     ap.add_argument("--ceiling", type=float, default=0.9,
                     help="the GEMM efficiency (fraction of the FMA peak) taken as reachable")
+    ap.add_argument("--nodes", metavar="CLASS",
+                    help="also each node of that class: both engines' ms (scaled), FLOPs at peak")
     ap.add_argument("--render", action="store_true",
                     help="MODELS are --json files: print their tables again (no measuring)")
     a = ap.parse_args()
@@ -484,6 +503,8 @@ def main():
             bw = {int(k): v for k, v in d["bandwidth"].items()}
             peak = max(d["peak"])
             rows = [report(r, peak, bw, a.classes, a.ceiling) for r in d["results"]]
+            for r in d["results"] if a.nodes else ():
+                print_nodes(r, a.nodes, peak)
             print_summary(rows, peak, d["results"][0]["threads"], a.ceiling)
         return
     peaks = [fma_peak(a.threads)]
@@ -499,6 +520,8 @@ def main():
     print(f"FMA peak (fma_peak.c, CPU time) before / after: {peaks[0]:.1f} / {peaks[1]:.1f} GFLOP/s "
           f"({a.threads} thread(s)); {a.rounds} rounds of {a.burst} runs per session")
     rows = [report(r, peak, bw, a.classes, a.ceiling) for r in results]
+    for r in results if a.nodes else ():
+        print_nodes(r, a.nodes, peak)
     print_summary(rows, peak, a.threads, a.ceiling)
     if a.json:
         with open(a.json, "w") as f:

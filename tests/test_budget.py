@@ -156,3 +156,14 @@ def test_roofline_weights_cold():
     cold = budget.roofline(nodes, 100.0, bw, cold=True)
     assert abs(cold["1x1"] - (4000 / 100 + 1_000_000 / 10) / 1e6) < 1e-12
     assert abs(cold["depthwise"] - (8000 / 100 + 1_500_000 / 10) / 1e6) < 1e-12
+
+
+def test_print_nodes(capsys):
+    res = {"model": "m", "node_names": ["a", "b", "c"],
+           "nodes": [("1x1", 2e6, 0, 0), ("depthwise", 1e5, 0, 0), ("1x1", 4e6, 0, 0)],
+           "per_node": {"tc": {"a": 0.03, "b": 0.01, "c": 0.05}, "ort": {"a": 0.02, "c": 0.05}}}
+    budget.print_nodes(res, "1x1", 100.0)
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [r.split()[0] for r in rows] == ["a", "c"]
+    # a: 2 MFLOP at 100 GFLOP/s = 0.02 ms; tinycnn 0.03 = 1.5x ORT and 1.5x its peak time
+    assert rows[0].split()[1:] == ["0.030", "0.020", "1.50", "0.020", "1.50"]
