@@ -346,14 +346,15 @@ int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
 #endif
     if (!ctx || ctx->isa != TC_ISA_AVX2 || !project || tc_ir_fused_check(expand, dw, project, h, w, 1))
         return -1;
-    if (expand->algo != TC_CONV_ALGO_1X1_CHAN || expand->p.C > TC_GEMM_KC || expand->p.K % 16 ||
+    if (expand->algo != TC_CONV_ALGO_1X1_CHAN || expand->p.C > TC_GEMM_KC || expand->p.K % 8 ||
         !chan8_act_ok(expand->act) || !chan8_act_ok(dw->act))
         return -1;
-    if (q->KH != 3 || q->KW != 3 || q->sh != q->sw || (q->sh != 1 && q->sh != 2) || q->dh != 1 ||
-        q->dw != 1 || q->pt != 1 || q->pl != 1 || q->pb != 1 || q->pr != 1)
+    const int P = q->KH / 2;
+    if ((q->KH != 3 && q->KH != 5) || q->KW != q->KH || q->sh != q->sw || (q->sh != 1 && q->sh != 2) ||
+        q->dh != 1 || q->dw != 1 || q->pt != P || q->pl != P || q->pb != P || q->pr != P)
         return -1;
     if (tc_conv2d_output_hw(q, h, w, &OH, &OW) || OH * OW < 8 || OH * OW > 1024 ||
-        (size_t)(h + 2) * (w + 2) > 2048)
+        (size_t)(h + 2 * P) * (w + 2 * P) > 4096)
         return -1;
     return 0;
 }
@@ -370,7 +371,8 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     const size_t n = (size_t)OH * OW, E = (size_t)expand->p.K;
     /* e8 (one strip of 16 channels), d, the depthwise's pixel buffer and sums (8 floats each),
      * pix, the GEMM's, alignment */
-    return up16((size_t)16 * h * w) + up16(E * n) + ((size_t)(h + 2) * (w + 2) + 10) * 8 +
+    const size_t kc = (size_t)dw->p.KH;
+    return up16((size_t)16 * h * w) + up16(E * n) + ((size_t)(h + kc - 1) * (w + kc - 1) + 10) * 8 +
            (n + 10) * 8 + up16(n + 8) + up16(tc_gemm_workspace_size(&serial)) + 64;
 }
 
