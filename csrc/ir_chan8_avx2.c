@@ -46,7 +46,8 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
                                                              const int NT, int C, int N, int n0,
                                                              const float *a, __m256 b0, __m256 b1,
                                                              int has_bias, tc_act_k act,
-                                                             const float *x, float *y0, float *y1)
+                                                             const float *x, const int *pin,
+                                                             float *y0, float *y1)
 {
     __m256 lo[6], hi[6];
     for (int j = 0; j < NT; j++)
@@ -70,46 +71,48 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
         __m256 l = lo[j], h = hi[j];
         if (has_bias)
             l = _mm256_add_ps(l, b0), h = _mm256_add_ps(h, b1);
-        _mm256_storeu_ps(y0 + (size_t)(n0 + j) * 8, tc_act_avx2(act, l));
+        _mm256_storeu_ps(y0 + (size_t)pin[n0 + j] * 8, tc_act_avx2(act, l));
         if (HI)
-            _mm256_storeu_ps(y1 + (size_t)(n0 + j) * 8, tc_act_avx2(act, h));
+            _mm256_storeu_ps(y1 + (size_t)pin[n0 + j] * 8, tc_act_avx2(act, h));
     }
 }
 
 /* one strip of 16 channels (HI 0: 8)  a: the strip's 1X1_CHAN packed weights [C][16]  x: [C][N]
- * y: [2 (1)][N][8] = act(W x + bias)  bias: the strip's 16 (8) or NULL;
+ * y0, y1 (HI): channels 0-7, 8-15 = act(W x + bias), pixel i at vector pin[i] (inside the
+ * depthwise's padded buffers)  bias: the strip's 16 (8) or NULL;
  * act: one kind and parameters for all channels (none, ReLU, Clip, HardSwish), its kind KIND a
  * constant: tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
  * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
 static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, const int HI, int C,
                                                                  int N, const float *a,
                                                                  const float *bias, tc_act_k act,
-                                                                 const float *x, float *y)
+                                                                 const float *x, const int *pin,
+                                                                 float *y0, float *y1)
 {
     act.kind = KIND;
-    float *y0 = y, *y1 = y + (size_t)8 * N;
     __m256 b0 = _mm256_setzero_ps(), b1 = b0;
     if (bias)
         b0 = _mm256_loadu_ps(bias), b1 = HI ? _mm256_loadu_ps(bias + 8) : b0;
     int n0 = 0;
     if (N >= 6) { /* a prefetch past the weights' end does not fault */
-        chan8_tile(1, HI, 6, C, N, 0, a, b0, b1, bias != NULL, act, x, y0, y1);
+        chan8_tile(1, HI, 6, C, N, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
         n0 = 6;
     }
     for (; n0 + 6 <= N; n0 += 6)
-        chan8_tile(0, HI, 6, C, N, n0, a, b0, b1, bias != NULL, act, x, y0, y1);
+        chan8_tile(0, HI, 6, C, N, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
     switch (N - n0) {
 #define TC_CHAN8_TAIL(NT)                                                                          \
-    case NT: chan8_tile(0, HI, NT, C, N, n0, a, b0, b1, bias != NULL, act, x, y0, y1); break;
+    case NT: chan8_tile(0, HI, NT, C, N, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1); break;
     TC_CHAN8_TAIL(1) TC_CHAN8_TAIL(2) TC_CHAN8_TAIL(3) TC_CHAN8_TAIL(4) TC_CHAN8_TAIL(5)
 #undef TC_CHAN8_TAIL
     default: break;
     }
 }
 
-/* the depthwise's pixel offsets and the zero borders of its padded pixel buffer, once per
- * image (dw8_k writes only the inside of buf): KC x KC, pads KC / 2 */
-static void dw8_setup(int KC, int H, int W, int s, __m256 *buf, int *pix)
+/* the depthwise's pixel offsets (pix: output pixel o's first tap, pin: input pixel i) and the
+ * zero borders of its two padded pixel buffers (bstride vectors apart), once per image (the
+ * expansion writes only their insides): KC x KC, pads KC / 2 */
+static void dw8_setup(int KC, int H, int W, int s, __m256 *buf, size_t bstride, int *pix, int *pin)
 {
     const int P = KC / 2, OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2 * P, n = OH * OW;
     for (int oh = 0, o = 0; oh < OH; oh++)
@@ -117,24 +120,27 @@ static void dw8_setup(int KC, int H, int W, int s, __m256 *buf, int *pix)
             pix[o] = oh * s * Wp + ow * s;
     for (int o = n; o < n + 7; o++)
         pix[o] = pix[n - 1];
-    for (int i = 0; i < (H + 2 * P) * Wp; i++)
-        buf[i] = _mm256_setzero_ps();
+    for (int i = 0, o = 0; i < H; i++)
+        for (int j = 0; j < W; j++, o++)
+            pin[o] = (i + P) * Wp + j + P;
+    for (size_t i = 0; i < (size_t)(H + 2 * P) * Wp; i++)
+        buf[i] = buf[bstride + i] = _mm256_setzero_ps();
 }
 
-/* KC x KC (3 or 5), stride s (1 or 2), pads KC / 2: x [E/8][H W][8]  w: [E][KC KC] (DEPTHWISE
- * packed: the weights)  bias: [E] or NULL  y: [E][OH OW].  buf: (H + KC - 1) (W + KC - 1) + 8
- * vectors, ob: OH OW + 8, pix: OH OW + 8, both as dw8_setup left them.  5x5 (s30): the base
- * kernel's 7 pixels in flight, its 25 weights from the stack as there */
+/* KC x KC (3 or 5), stride s (1 or 2), pads KC / 2: buf: E / 8 (1 or 2) padded pixel buffers of
+ * (H + KC - 1) (W + KC - 1) vectors, bstride apart (the expansion's output, borders zero: as
+ * dw8_setup and chan8_expand left them)  w: [E][KC KC] (DEPTHWISE packed: the weights)  bias:
+ * [E] or NULL  y: [E][OH OW].  ob: OH OW + 8 vectors, pix: OH OW + 8 (dw8_setup).  5x5 (s30):
+ * the base kernel's 7 pixels in flight, its 25 weights from the stack as there */
 static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E, int H,
-                                                        int W, int s, const float *x,
-                                                        const float *w, const float *bias,
-                                                        tc_act_k act, float *y, __m256 *buf,
+                                                        int W, int s, const __m256 *buf,
+                                                        size_t bstride, const float *w,
+                                                        const float *bias, tc_act_k act, float *y,
                                                         __m256 *ob, const int *pix)
 {
     act.kind = KIND;
-    const int P = KC / 2, OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2 * P, n = OH * OW;
-    const int nin = H * W;
-    for (int c0 = 0; c0 < E; c0 += 8) {
+    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + KC - 1, n = OH * OW;
+    for (int c0 = 0; c0 < E; c0 += 8, buf += bstride) {
         __m256 wt[KC * KC], r[8];
         for (int t = 0; t < KC * KC; t++)
             wt[t] = _mm256_setr_ps(w[(c0 + 0) * KC * KC + t], w[(c0 + 1) * KC * KC + t],
@@ -142,10 +148,6 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
                                    w[(c0 + 4) * KC * KC + t], w[(c0 + 5) * KC * KC + t],
                                    w[(c0 + 6) * KC * KC + t], w[(c0 + 7) * KC * KC + t]);
         const __m256 bv = bias ? _mm256_loadu_ps(bias + c0) : _mm256_setzero_ps();
-        const float *xc = x + (size_t)c0 * nin;
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < W; j++)
-                buf[(i + P) * Wp + j + P] = _mm256_loadu_ps(xc + (size_t)(i * W + j) * 8);
         for (int o0 = 0; o0 < n; o0 += 7) {
             const __m256 *src[7];
             __m256 a[7];
@@ -185,21 +187,21 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
     }
 static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, const float *a,
                                                    const float *bias, tc_act_k act, const float *x,
-                                                   float *y)
+                                                   const int *pin, float *y0, float *y1)
 {
     if (E16 == 16)
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, a, bias, act, x, y)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, a, bias, act, x, pin, y0, y1)
     else
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, a, bias, act, x, y)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, a, bias, act, x, pin, y0, y1)
 }
-static __attribute__((noinline)) void dw8(int KC, int E, int H, int W, int s, const float *x,
-                                          const float *w, const float *bias, tc_act_k act,
-                                          float *y, __m256 *buf, __m256 *ob, const int *pix)
+static __attribute__((noinline)) void dw8(int KC, int E, int H, int W, int s, const __m256 *buf,
+                                          size_t bstride, const float *w, const float *bias,
+                                          tc_act_k act, float *y, __m256 *ob, const int *pix)
 {
     if (KC == 3)
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, E, H, W, s, x, w, bias, act, y, buf, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, E, H, W, s, buf, bstride, w, bias, act, y, ob, pix)
     else
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, E, H, W, s, x, w, bias, act, y, buf, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, E, H, W, s, buf, bstride, w, bias, act, y, ob, pix)
 }
 #undef TC_CHAN8_BY_KIND
 
@@ -209,23 +211,26 @@ void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, con
 {
     const int C = expand->p.C, E = expand->p.K, s = dw->p.sh, KC = dw->p.KH, N = h * w;
     const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
-    float *e8 = ws;                                   /* [2][N][8]: one strip */
-    float *d = e8 + (((size_t)16 * N + 15) & ~(size_t)15); /* [E][n] */
-    __m256 *buf = (__m256 *)(d + (((size_t)E * n + 15) & ~(size_t)15));
-    __m256 *ob = buf + (((size_t)(h + KC - 1) * (w + KC - 1) + 8 + 1) & ~(size_t)1);
+    /* the depthwise's two padded pixel buffers (one strip), d, ob, pix, pin, the GEMM's */
+    const size_t bstride = ((size_t)(h + KC - 1) * (w + KC - 1) + 8 + 1) & ~(size_t)1;
+    __m256 *buf = (__m256 *)ws;
+    float *d = (float *)(buf + 2 * bstride); /* [E][n] */
+    __m256 *ob = (__m256 *)(d + (((size_t)E * n + 15) & ~(size_t)15));
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
-    float *gemm_ws = (float *)(pix + ((n + 8 + 15) & ~15));
-    /* one strip of 16 channels at a time (the last of E % 16 == 8: 8), expanded then filtered
-     * while in L1 / L2 (the whole expansion first: E N floats, 602 KB at 192 x 28 x 28, left
-     * L2 before the depthwise read it back) */
-    dw8_setup(KC, h, w, s, buf, pix);
+    int *pin = pix + ((n + 8 + 15) & ~15);
+    float *gemm_ws = (float *)(pin + ((N + 15) & ~15));
+    /* one strip of 16 channels at a time (the last of E % 16 == 8: 8), expanded into the
+     * depthwise's padded buffers (s30: no copy there) then filtered while in L1 / L2 (the whole
+     * expansion first: E N floats, 602 KB at 192 x 28 x 28, left L2 before the depthwise read it
+     * back) */
+    dw8_setup(KC, h, w, s, buf, bstride, pix, pin);
     for (int m0 = 0; m0 < E; m0 += 16) {
         const int e = E - m0 < 16 ? E - m0 : 16;
         chan8_expand(C, e, N, expand->packed + (size_t)m0 * C,
-                     expand->bias ? expand->bias + m0 : NULL, tc_act_at(expand->act, 0), x, e8);
-        dw8(KC, e, h, w, s, e8, dw->packed + (size_t)m0 * KC * KC,
-            dw->bias ? dw->bias + m0 : NULL, tc_act_at(dw->act, 0), d + (size_t)m0 * n, buf, ob,
-            pix);
+                     expand->bias ? expand->bias + m0 : NULL, tc_act_at(expand->act, 0), x, pin,
+                     (float *)buf, (float *)(buf + bstride));
+        dw8(KC, e, h, w, s, buf, bstride, dw->packed + (size_t)m0 * KC * KC,
+            dw->bias ? dw->bias + m0 : NULL, tc_act_at(dw->act, 0), d + (size_t)m0 * n, ob, pix);
     }
     tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
 }

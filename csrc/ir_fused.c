@@ -369,11 +369,11 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     const size_t n = (size_t)OH * OW, E = (size_t)expand->p.K;
-    /* e8 (one strip of 16 channels), d, the depthwise's pixel buffer and sums (8 floats each),
-     * pix, the GEMM's, alignment */
+    /* the depthwise's two padded pixel buffers (one strip of 16 channels, 8 floats a pixel), d,
+     * its sums (8 floats each), pix, pin, the GEMM's, alignment */
     const size_t kc = (size_t)dw->p.KH;
-    return up16((size_t)16 * h * w) + up16(E * n) + ((size_t)(h + kc - 1) * (w + kc - 1) + 10) * 8 +
-           (n + 10) * 8 + up16(n + 8) + up16(tc_gemm_workspace_size(&serial)) + 64;
+    return ((size_t)(h + kc - 1) * (w + kc - 1) + 10) * 16 + up16(E * n) + (n + 10) * 8 +
+           up16(n + 8) + up16((size_t)h * w) + up16(tc_gemm_workspace_size(&serial)) + 64;
 }
 
 /* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW], on the calling thread */
