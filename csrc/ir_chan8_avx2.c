@@ -4,11 +4,17 @@
  * 0.2-0.4 of its time on 14x14 and 28x28 maps.  Here the expansion makes those vectors itself:
  *   expansion:  channel-lane tiles (16 channels x 6 pixels, 12 accumulators; per K step 2 loads
  *               of the 1X1_CHAN packed weights and 6 broadcasts of x), bias and activation,
- *               stored [E/8][H W][8] ("NHWC8") as made;
- *   depthwise:  3x3 at stride 1 or 2, pads 1: each 8-channel block's padded pixel buffer filled
- *               by plain vector copies, 7 pixels in flight, then transposed back to NCHW planes
- *               with the activation (the block kernel's steps but the copy);
- *   projection: as before (ir_fused.c, on the NCHW depthwise output).
+ *               stored as made, 8 channels a pixel ("NHWC8"), straight inside the depthwise's
+ *               two padded pixel buffers (s30; they were a copy of an [2][H W][8] strip: the
+ *               blocks 0.94-0.98 of that, MnasNet's layers.9.0 0.935);
+ *   depthwise:  3x3 or (s30) 5x5 at stride 1 or 2, pads 1 or 2: 7 pixels in flight from the
+ *               padded buffer, then transposed back to NCHW planes with the activation (the
+ *               block kernel's steps but the copy);
+ *   projection: as before (ir_fused.c, on the NCHW depthwise output); without one (s30,
+ *               tc_ir_chan8_pair_f32: MobileNetV3's pairs before their SE) the depthwise
+ *               output is the result, with its planes' means summed strip by strip.
+ * E % 16 == 8 (s30, MobileNetV3-Large's 200 and 184): the last strip 8 channels, its tiles 6
+ * accumulators (the packing's 8 zero rows not computed).
  * The expansion and the depthwise run one strip of 16 channels at a time (the strip's NHWC8
  * output, 16 N floats, still in L1 / L2 when the depthwise reads it), and each strip's first
  * tile prefetches the next strip's weights into L2.  As session 27 built it (the whole
@@ -207,15 +213,17 @@ static __attribute__((noinline)) void dw8(int KC, int E, int H, int W, int s, co
 
 void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
                             const tc_ir_stage *project, int h, int w, const float *x,
-                            const float *residual, float *y, float *ws)
+                            const float *residual, float *y, float *means, float *ws)
 {
     const int C = expand->p.C, E = expand->p.K, s = dw->p.sh, KC = dw->p.KH, N = h * w;
     const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
-    /* the depthwise's two padded pixel buffers (one strip), d, ob, pix, pin, the GEMM's */
+    /* the depthwise's two padded pixel buffers (one strip), d (y without project), ob, pix,
+     * pin, the GEMM's */
     const size_t bstride = ((size_t)(h + KC - 1) * (w + KC - 1) + 8 + 1) & ~(size_t)1;
     __m256 *buf = (__m256 *)ws;
-    float *d = (float *)(buf + 2 * bstride); /* [E][n] */
-    __m256 *ob = (__m256 *)(d + (((size_t)E * n + 15) & ~(size_t)15));
+    float *d = project ? (float *)(buf + 2 * bstride) : y; /* [E][n] */
+    __m256 *ob = (__m256 *)(project ? d + (((size_t)E * n + 15) & ~(size_t)15)
+                                    : (float *)(buf + 2 * bstride));
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
     int *pin = pix + ((n + 8 + 15) & ~15);
     float *gemm_ws = (float *)(pin + ((N + 15) & ~15));
@@ -231,6 +239,9 @@ void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, con
                      (float *)buf, (float *)(buf + bstride));
         dw8(KC, e, h, w, s, buf, bstride, dw->packed + (size_t)m0 * KC * KC,
             dw->bias ? dw->bias + m0 : NULL, tc_act_at(dw->act, 0), d + (size_t)m0 * n, ob, pix);
+        if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */
+            tc_fused_plane_means(serial, d + (size_t)m0 * n, e, (size_t)n, means + m0);
     }
-    tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
+    if (project)
+        tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
 }
