@@ -155,8 +155,12 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
                                    w[(c0 + 6) * KC * KC + t], w[(c0 + 7) * KC * KC + t]);
         const __m256 bv = bias ? _mm256_loadu_ps(bias + c0) : _mm256_setzero_ps();
         for (int o0 = 0; o0 < n; o0 += 7) {
-            const __m256 *src[7];
+            const __m256 *src[7], *wq = wt;
             __m256 a[7];
+            /* the weights loaded at each tap (5x5: 25 of them hoisted out of this loop spilled
+             * the 7 sums) */
+            if (KC > 3)
+                __asm__("" : "+r"(wq));
             for (int i = 0; i < 7; i++)
                 src[i] = buf + pix[o0 + i], a[i] = bv;
 #pragma GCC unroll 5
@@ -164,7 +168,7 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
 #pragma GCC unroll 5
                 for (int kj = 0; kj < KC; kj++) {
                     const int d = ki * Wp + kj;
-                    const __m256 wv = wt[ki * KC + kj];
+                    const __m256 wv = wq[ki * KC + kj];
 #pragma GCC unroll 7
                     for (int i = 0; i < 7; i++)
                         a[i] = _mm256_fmadd_ps(src[i][d], wv, a[i]);
