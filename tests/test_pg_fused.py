@@ -231,7 +231,7 @@ def test_fused_pointwise_depthwise_in_a_block_matches_onnxruntime_and_the_unfuse
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]
     monkeypatch.setattr(fused_pg, "PD_FUSE_MIN_BYTES", 0)  # banded at any size
-    banded = _count_banded(monkeypatch)
+    banded = _count_planned(monkeypatch)
     sess = _session(model, threads)
     y = sess.run(None, {"x": x})[0]
     assert len(_pg_nodes(sess)) == 1
@@ -261,14 +261,7 @@ def test_depthwise_pair_at_1_thread_runs_chan8_as_the_two_convolutions(monkeypat
     x = np.random.default_rng(5).standard_normal((2, 8, hw, hw), dtype=np.float32)
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]
-    pairs, plan = [], fused_ir.plan_chan8_pair
-
-    def counting(*args):
-        step = plan(*args)
-        if step is not None:
-            pairs.append(step)
-        return step
-    monkeypatch.setattr(fused_ir, "plan_chan8_pair", counting)
+    pairs = _count_planned(monkeypatch, fused_ir, "plan_chan8_pair")
     sess = _session(model, 1)
     y = sess.run(None, {"x": x})[0]
     assert len(_pg_nodes(sess)) == 1
@@ -319,18 +312,18 @@ def _pg_nodes(sess):
     return [n for n in sess._base.graph.nodes if n.op_type == "PointwiseGrouped"]
 
 
-def _count_banded(monkeypatch):
-    """A list that grows by the outputs of each pair planned banded (a session plans again
-    for each new batch size)."""
-    banded, plan = [], fused_pg._plan_banded
+def _count_planned(monkeypatch, module=fused_pg, planner="_plan_banded"):
+    """A list that grows by the outputs of each pair module.planner plans (by default: each
+    pair planned banded; a session plans again for each new batch size)."""
+    planned, plan = [], getattr(module, planner)
 
     def counting(*args):
         step = plan(*args)
         if step is not None:
-            banded.append(step)
+            planned.append(step)
         return step
-    monkeypatch.setattr(fused_pg, "_plan_banded", counting)
-    return banded
+    monkeypatch.setattr(module, planner, counting)
+    return planned
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -344,7 +337,7 @@ def test_fused_pair_in_a_block_matches_onnxruntime_and_the_unfused_session(
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]
     monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", 0)  # banded at any size
-    banded = _count_banded(monkeypatch)
+    banded = _count_planned(monkeypatch)
     sess = _session(model, threads)
     y = sess.run(None, {"x": x})[0]
     assert len(_pg_nodes(sess)) == 1 and len(banded) >= 1
@@ -380,7 +373,7 @@ def test_regnet_y_400mf_fused_matches_onnxruntime_and_unfused(onnx_export, monke
     x = np.random.default_rng(1234).standard_normal((2, 3, 224, 224), dtype=np.float32)
     ref = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
         None, {"input": x})[0]
-    banded = _count_banded(monkeypatch)
+    banded = _count_planned(monkeypatch)
     sess = _session(path, threads)
     y = sess.run(None, {"input": x})[0]
     assert len(_pg_nodes(sess)) == 16

@@ -464,7 +464,14 @@ def _chan8_expand(n, X, stages):
 def plan_chan8_pair(n, X, stages, means):
     """PointwiseGrouped's expansion -> depthwise pair (before a squeeze-and-excitation) as the
     chan8 block's first two stages (csrc/ir_chan8_avx2.c, tc_ir_chan8_pair_f32: 1 thread,
-    AVX2), its depthwise output and, with means, its planes' means: the step, or None."""
+    AVX2), its depthwise output and, with means, its planes' means: the step, or None.
+    Session 30 (subgraph_shapes.py --against the chan8 block of 7bb80a2, 41 rounds,
+    bit-identical, before the 5x5 weights' fix): MobileNetV3-Large's features.4 (24-72 at
+    56x56, 5x5/2, with its SE and projection) 0.875 [0.856-0.906], .5 (120@28, 5x5) 0.931, .11
+    (480@14) 0.912, .12 (672@14) 0.938, .13 (672@14, 5x5/2) 0.970; MobileNetV3-Small's 5x5
+    stride-1 pairs at 14x14 then lost (features.5 1.10, .7 1.17, .8 1.05 against 844ad21):
+    the 5x5 depthwise spilled its sums, fixed in dw8_k (the pair alone 1.11-1.29 -> 0.84-0.91
+    of the two layers' time)."""
     expand = _chan8_expand(n, X, stages)
     if expand is None:
         return None
