@@ -4,11 +4,17 @@
  * 0.2-0.4 of its time on 14x14 and 28x28 maps.  Here the expansion makes those vectors itself:
  *   expansion:  channel-lane tiles (16 channels x 6 pixels, 12 accumulators; per K step 2 loads
  *               of the 1X1_CHAN packed weights and 6 broadcasts of x), bias and activation,
- *               stored [E/8][H W][8] ("NHWC8") as made;
- *   depthwise:  3x3 at stride 1 or 2, pads 1: each 8-channel block's padded pixel buffer filled
- *               by plain vector copies, 7 pixels in flight, then transposed back to NCHW planes
- *               with the activation (the block kernel's steps but the copy);
- *   projection: as before (ir_fused.c, on the NCHW depthwise output).
+ *               stored as made, 8 channels a pixel ("NHWC8"), straight inside the depthwise's
+ *               two padded pixel buffers (s30; they were a copy of an [2][H W][8] strip: the
+ *               blocks 0.94-0.98 of that, MnasNet's layers.9.0 0.935);
+ *   depthwise:  3x3 or (s30) 5x5 at stride 1 or 2, pads 1 or 2: 7 pixels in flight from the
+ *               padded buffer, then transposed back to NCHW planes with the activation (the
+ *               block kernel's steps but the copy);
+ *   projection: as before (ir_fused.c, on the NCHW depthwise output); without one (s30,
+ *               tc_ir_chan8_pair_f32: MobileNetV3's pairs before their SE) the depthwise
+ *               output is the result, with its planes' means summed strip by strip.
+ * E % 16 == 8 (s30, MobileNetV3-Large's 200 and 184): the last strip 8 channels, its tiles 6
+ * accumulators (the packing's 8 zero rows not computed).
  * The expansion and the depthwise run one strip of 16 channels at a time (the strip's NHWC8
  * output, 16 N floats, still in L1 / L2 when the depthwise reads it), and each strip's first
  * tile prefetches the next strip's weights into L2.  As session 27 built it (the whole
@@ -34,168 +40,135 @@
 #include "gemm_internal.h"
 #include "transpose_avx2.h"
 
-/* pixels [n0, n0 + NT) of the S 16-channel strips from m0, each output as the 6-pixel panels */
-static inline __attribute__((always_inline)) void chan8_tail(const int NT, const int S, int C, int N,
-                                                             int n0, int m0, const float *wp,
-                                                             const float *bias, tc_act_k act,
-                                                             const float *x, float *y)
-{
-    /* act.kind: a constant where inlined (chan8_expand_k) */
-    __m256 acc[4][2][5];
-    for (int q = 0; q < S; q++)
-        for (int j = 0; j < NT; j++)
-            acc[q][0][j] = acc[q][1][j] = _mm256_setzero_ps();
-    const float *xk = x + n0, *ak = wp + (size_t)m0 * C;
-    for (int k = 0; k < C; k++, xk += N, ak += 16)
-#pragma GCC unroll 5
-        for (int j = 0; j < NT; j++) {
-            const __m256 bj = _mm256_broadcast_ss(xk + j);
-#pragma GCC unroll 4
-            for (int q = 0; q < S; q++) {
-                acc[q][0][j] = _mm256_fmadd_ps(bj, _mm256_loadu_ps(ak + (size_t)q * 16 * C), acc[q][0][j]);
-                acc[q][1][j] =
-                    _mm256_fmadd_ps(bj, _mm256_loadu_ps(ak + (size_t)q * 16 * C + 8), acc[q][1][j]);
-            }
-        }
-    for (int q = 0; q < S; q++) {
-        const int m = m0 + 16 * q;
-        for (int j = 0; j < NT; j++)
-            for (int h = 0; h < 2; h++) {
-                __m256 v = acc[q][h][j];
-                if (bias)
-                    v = _mm256_add_ps(v, _mm256_loadu_ps(bias + m + 8 * h));
-                _mm256_storeu_ps(y + (size_t)(m + 8 * h) * N + (size_t)(n0 + j) * 8, tc_act_avx2(act, v));
-            }
-    }
-}
-
-/* wp: [E/16][C][16] (1X1_CHAN, one K block)  x: [C][N]  y: [E/8][N][8] = act(W x + bias);
- * act: one kind and parameters for all channels (none, ReLU, Clip, HardSwish), its kind KIND a
- * constant: tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
- * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
-/* one tile: 16 channels x 6 pixels from n0; PF: also prefetch the next strip's weights, one line
- * per k (the first tile of each strip: the weights stream from L3 once per run in a network) */
-static inline __attribute__((always_inline)) void chan8_tile6(const int PF, int C, int N, int n0,
-                                                              const float *a, __m256 b0, __m256 b1,
-                                                              int has_bias, tc_act_k act,
-                                                              const float *x, float *y0, float *y1)
+/* one tile: NT (1 to 6) pixels from n0 of one strip, 16 channels (HI 0: the first 8 alone, the
+ * last strip of E % 16 == 8 channels; its packed weights' other 8 are the packing's zeros) as
+ * 12 (or 6) accumulators; per K step 2 (1) loads of the 1X1_CHAN packed weights and NT
+ * broadcasts of x.  PF: also prefetch the next strip's weights, one line per k (the first
+ * tile of each strip: the weights stream from L3 once per run in a network).  The last N % 6
+ * pixels (196 = 32 x 6 + 4) come as one narrower tile: a strip at a time, there is no other
+ * strip to take them with (the whole-expansion tails of 4 strips at a time: one pixel of one
+ * strip alone, 2 chains, ran the 7x7 expansion 1.19 of the row tiles' time) */
+static inline __attribute__((always_inline)) void chan8_tile(const int PF, const int HI,
+                                                             const int NT, int C, int N, int n0,
+                                                             const float *a, __m256 b0, __m256 b1,
+                                                             int has_bias, tc_act_k act,
+                                                             const float *x, const int *pin,
+                                                             float *y0, float *y1)
 {
     __m256 lo[6], hi[6];
-    for (int j = 0; j < 6; j++)
+    for (int j = 0; j < NT; j++)
         lo[j] = hi[j] = _mm256_setzero_ps();
     const float *xk = x + n0, *ak = a;
 #pragma GCC unroll 4
     for (int k = 0; k < C; k++, xk += N, ak += 16) {
         if (PF)
             _mm_prefetch((const char *)(ak + (size_t)16 * C), _MM_HINT_T1);
-        const __m256 a0 = _mm256_loadu_ps(ak), a1 = _mm256_loadu_ps(ak + 8);
+        const __m256 a0 = _mm256_loadu_ps(ak), a1 = HI ? _mm256_loadu_ps(ak + 8) : a0;
 #pragma GCC unroll 6
-        for (int j = 0; j < 6; j++) {
+        for (int j = 0; j < NT; j++) {
             const __m256 bj = _mm256_broadcast_ss(xk + j);
             lo[j] = _mm256_fmadd_ps(bj, a0, lo[j]);
-            hi[j] = _mm256_fmadd_ps(bj, a1, hi[j]);
+            if (HI)
+                hi[j] = _mm256_fmadd_ps(bj, a1, hi[j]);
         }
     }
 #pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) {
+    for (int j = 0; j < NT; j++) {
         __m256 l = lo[j], h = hi[j];
         if (has_bias)
             l = _mm256_add_ps(l, b0), h = _mm256_add_ps(h, b1);
-        _mm256_storeu_ps(y0 + (size_t)(n0 + j) * 8, tc_act_avx2(act, l));
-        _mm256_storeu_ps(y1 + (size_t)(n0 + j) * 8, tc_act_avx2(act, h));
+        _mm256_storeu_ps(y0 + (size_t)pin[n0 + j] * 8, tc_act_avx2(act, l));
+        if (HI)
+            _mm256_storeu_ps(y1 + (size_t)pin[n0 + j] * 8, tc_act_avx2(act, h));
     }
 }
 
-/* wp: [E/16][C][16] (1X1_CHAN, one K block)  x: [C][N]  y: [E/8][N][8] = act(W x + bias);
+/* one strip of 16 channels (HI 0: 8)  a: the strip's 1X1_CHAN packed weights [C][16]  x: [C][N]
+ * y0, y1 (HI): channels 0-7, 8-15 = act(W x + bias), pixel i at vector pin[i] (inside the
+ * depthwise's padded buffers)  bias: the strip's 16 (8) or NULL;
  * act: one kind and parameters for all channels (none, ReLU, Clip, HardSwish), its kind KIND a
  * constant: tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
  * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
-static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, int C, int E, int N,
-                                                                 const float *wp, const float *bias,
-                                                                 tc_act_k act, const float *x,
-                                                                 float *y)
+static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, const int HI, int C,
+                                                                 int N, const float *a,
+                                                                 const float *bias, tc_act_k act,
+                                                                 const float *x, const int *pin,
+                                                                 float *y0, float *y1)
 {
     act.kind = KIND;
-    for (int m0 = 0; m0 < E; m0 += 16) {
-        const float *a = wp + (size_t)m0 * C;
-        float *y0 = y + (size_t)m0 * N, *y1 = y0 + (size_t)8 * N;
-        __m256 b0 = _mm256_setzero_ps(), b1 = b0;
-        if (bias)
-            b0 = _mm256_loadu_ps(bias + m0), b1 = _mm256_loadu_ps(bias + m0 + 8);
-        int n0 = 0;
-        if (N >= 6) { /* a prefetch past the weights' end does not fault */
-            chan8_tile6(1, C, N, 0, a, b0, b1, bias != NULL, act, x, y0, y1);
-            n0 = 6;
-        }
-        for (; n0 + 6 <= N; n0 += 6)
-            chan8_tile6(0, C, N, n0, a, b0, b1, bias != NULL, act, x, y0, y1);
+    __m256 b0 = _mm256_setzero_ps(), b1 = b0;
+    if (bias)
+        b0 = _mm256_loadu_ps(bias), b1 = HI ? _mm256_loadu_ps(bias + 8) : b0;
+    int n0 = 0;
+    if (N >= 6) { /* a prefetch past the weights' end does not fault */
+        chan8_tile(1, HI, 6, C, N, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+        n0 = 6;
     }
-    /* the last N % 6 pixels (196 = 32 x 6 + 4, 49 = 8 x 6 + 1) of S strips at a time: at least
-     * 8 FMA chains (one pixel of one strip alone, 2 chains, ran the 7x7 expansion 1.19 of the
-     * row tiles' time) */
-    const int n0 = N - N % 6;
-    int m0 = 0;
-#define TC_CHAN8_TAILS(NT, S)                                                                      \
-    for (; m0 + 16 * (S) <= E; m0 += 16 * (S))                                                     \
-        chan8_tail(NT, S, C, N, n0, m0, wp, bias, act, x, y);
-    switch (N % 6) {
-    case 1: TC_CHAN8_TAILS(1, 4) TC_CHAN8_TAILS(1, 1) break;
-    case 2: TC_CHAN8_TAILS(2, 2) TC_CHAN8_TAILS(2, 1) break;
-    case 3: TC_CHAN8_TAILS(3, 1) break;
-    case 4: TC_CHAN8_TAILS(4, 1) break;
-    case 5: TC_CHAN8_TAILS(5, 1) break;
+    for (; n0 + 6 <= N; n0 += 6)
+        chan8_tile(0, HI, 6, C, N, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+    switch (N - n0) {
+#define TC_CHAN8_TAIL(NT)                                                                          \
+    case NT: chan8_tile(0, HI, NT, C, N, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1); break;
+    TC_CHAN8_TAIL(1) TC_CHAN8_TAIL(2) TC_CHAN8_TAIL(3) TC_CHAN8_TAIL(4) TC_CHAN8_TAIL(5)
+#undef TC_CHAN8_TAIL
     default: break;
     }
-#undef TC_CHAN8_TAILS
 }
 
-/* the depthwise's pixel offsets and the zero borders of its padded pixel buffer, once per
- * image (dw8_3x3 writes only the inside of buf) */
-static void dw8_setup(int H, int W, int s, __m256 *buf, int *pix)
+/* the depthwise's pixel offsets (pix: output pixel o's first tap, pin: input pixel i) and the
+ * zero borders of its two padded pixel buffers (bstride vectors apart), once per image (the
+ * expansion writes only their insides): KC x KC, pads KC / 2 */
+static void dw8_setup(int KC, int H, int W, int s, __m256 *buf, size_t bstride, int *pix, int *pin)
 {
-    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2, n = OH * OW;
+    const int P = KC / 2, OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2 * P, n = OH * OW;
     for (int oh = 0, o = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++, o++)
             pix[o] = oh * s * Wp + ow * s;
     for (int o = n; o < n + 7; o++)
         pix[o] = pix[n - 1];
-    for (int i = 0; i < (H + 2) * Wp; i++)
-        buf[i] = _mm256_setzero_ps();
+    for (int i = 0, o = 0; i < H; i++)
+        for (int j = 0; j < W; j++, o++)
+            pin[o] = (i + P) * Wp + j + P;
+    for (size_t i = 0; i < (size_t)(H + 2 * P) * Wp; i++)
+        buf[i] = buf[bstride + i] = _mm256_setzero_ps();
 }
 
-/* 3x3, stride s (1 or 2), pads 1: x [E/8][H W][8]  w: [E][9] (DEPTHWISE packed: the weights)
- * bias: [E] or NULL  y: [E][OH OW].  buf: (H + 2) (W + 2) + 8 vectors, ob: OH OW + 8, pix: OH OW + 8,
- * both as dw8_setup left them */
-static inline __attribute__((always_inline)) void dw8_3x3_k(const int KIND, int E, int H, int W,
-                                                            int s, const float *x, const float *w,
-                                                            const float *bias, tc_act_k act,
-                                                            float *y, __m256 *buf, __m256 *ob,
-                                                            const int *pix)
+/* KC x KC (3 or 5), stride s (1 or 2), pads KC / 2: buf: E / 8 (1 or 2) padded pixel buffers of
+ * (H + KC - 1) (W + KC - 1) vectors, bstride apart (the expansion's output, borders zero: as
+ * dw8_setup and chan8_expand left them)  w: [E][KC KC] (DEPTHWISE packed: the weights)  bias:
+ * [E] or NULL  y: [E][OH OW].  ob: OH OW + 8 vectors, pix: OH OW + 8 (dw8_setup).  5x5 (s30):
+ * the base kernel's 7 pixels in flight, its 25 weights from the stack as there */
+static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E, int H,
+                                                        int W, int s, const __m256 *buf,
+                                                        size_t bstride, const float *w,
+                                                        const float *bias, tc_act_k act, float *y,
+                                                        __m256 *ob, const int *pix)
 {
     act.kind = KIND;
-    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2, n = OH * OW, nin = H * W;
-    for (int c0 = 0; c0 < E; c0 += 8) {
-        __m256 wt[9], r[8];
-        for (int t = 0; t < 9; t++)
-            wt[t] = _mm256_setr_ps(w[(c0 + 0) * 9 + t], w[(c0 + 1) * 9 + t], w[(c0 + 2) * 9 + t],
-                                   w[(c0 + 3) * 9 + t], w[(c0 + 4) * 9 + t], w[(c0 + 5) * 9 + t],
-                                   w[(c0 + 6) * 9 + t], w[(c0 + 7) * 9 + t]);
+    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + KC - 1, n = OH * OW;
+    for (int c0 = 0; c0 < E; c0 += 8, buf += bstride) {
+        __m256 wt[KC * KC], r[8];
+        for (int t = 0; t < KC * KC; t++)
+            wt[t] = _mm256_setr_ps(w[(c0 + 0) * KC * KC + t], w[(c0 + 1) * KC * KC + t],
+                                   w[(c0 + 2) * KC * KC + t], w[(c0 + 3) * KC * KC + t],
+                                   w[(c0 + 4) * KC * KC + t], w[(c0 + 5) * KC * KC + t],
+                                   w[(c0 + 6) * KC * KC + t], w[(c0 + 7) * KC * KC + t]);
         const __m256 bv = bias ? _mm256_loadu_ps(bias + c0) : _mm256_setzero_ps();
-        const float *xc = x + (size_t)c0 * nin;
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < W; j++)
-                buf[(i + 1) * Wp + j + 1] = _mm256_loadu_ps(xc + (size_t)(i * W + j) * 8);
         for (int o0 = 0; o0 < n; o0 += 7) {
-            const __m256 *src[7];
+            const __m256 *src[7], *wq = wt;
             __m256 a[7];
+            /* the weights loaded at each tap (5x5: 25 of them hoisted out of this loop spilled
+             * the 7 sums) */
+            if (KC > 3)
+                __asm__("" : "+r"(wq));
             for (int i = 0; i < 7; i++)
                 src[i] = buf + pix[o0 + i], a[i] = bv;
-#pragma GCC unroll 3
-            for (int ki = 0; ki < 3; ki++)
-#pragma GCC unroll 3
-                for (int kj = 0; kj < 3; kj++) {
+#pragma GCC unroll 5
+            for (int ki = 0; ki < KC; ki++)
+#pragma GCC unroll 5
+                for (int kj = 0; kj < KC; kj++) {
                     const int d = ki * Wp + kj;
-                    const __m256 wv = wt[ki * 3 + kj];
+                    const __m256 wv = wq[ki * KC + kj];
 #pragma GCC unroll 7
                     for (int i = 0; i < 7; i++)
                         a[i] = _mm256_fmadd_ps(src[i][d], wv, a[i]);
@@ -222,41 +195,57 @@ static inline __attribute__((always_inline)) void dw8_3x3_k(const int KIND, int 
     case TC_ACT_HARD_SWISH: FN(TC_ACT_HARD_SWISH, __VA_ARGS__); break;                             \
     default: FN(TC_ACT_NONE, __VA_ARGS__); break;                                                  \
     }
-static __attribute__((noinline)) void chan8_expand(int C, int E, int N, const float *wp,
+static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, const float *a,
                                                    const float *bias, tc_act_k act, const float *x,
-                                                   float *y)
+                                                   const int *pin, float *y0, float *y1)
 {
-    TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, C, E, N, wp, bias, act, x, y)
+    if (E16 == 16)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, a, bias, act, x, pin, y0, y1)
+    else
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, a, bias, act, x, pin, y0, y1)
 }
-static __attribute__((noinline)) void dw8_3x3(int E, int H, int W, int s, const float *x,
-                                              const float *w, const float *bias, tc_act_k act,
-                                              float *y, __m256 *buf, __m256 *ob, const int *pix)
+static __attribute__((noinline)) void dw8(int KC, int E, int H, int W, int s, const __m256 *buf,
+                                          size_t bstride, const float *w, const float *bias,
+                                          tc_act_k act, float *y, __m256 *ob, const int *pix)
 {
-    TC_CHAN8_BY_KIND(act.kind, dw8_3x3_k, E, H, W, s, x, w, bias, act, y, buf, ob, pix)
+    if (KC == 3)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, E, H, W, s, buf, bstride, w, bias, act, y, ob, pix)
+    else
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, E, H, W, s, buf, bstride, w, bias, act, y, ob, pix)
 }
 #undef TC_CHAN8_BY_KIND
 
 void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
                             const tc_ir_stage *project, int h, int w, const float *x,
-                            const float *residual, float *y, float *ws)
+                            const float *residual, float *y, float *means, float *ws)
 {
-    const int C = expand->p.C, E = expand->p.K, s = dw->p.sh, N = h * w;
+    const int C = expand->p.C, E = expand->p.K, s = dw->p.sh, KC = dw->p.KH, N = h * w;
     const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
-    float *e8 = ws;                                   /* [2][N][8]: one strip */
-    float *d = e8 + (((size_t)16 * N + 15) & ~(size_t)15); /* [E][n] */
-    __m256 *buf = (__m256 *)(d + (((size_t)E * n + 15) & ~(size_t)15));
-    __m256 *ob = buf + (((size_t)(h + 2) * (w + 2) + 8 + 1) & ~(size_t)1);
+    /* the depthwise's two padded pixel buffers (one strip), d (y without project), ob, pix,
+     * pin, the GEMM's */
+    const size_t bstride = ((size_t)(h + KC - 1) * (w + KC - 1) + 8 + 1) & ~(size_t)1;
+    __m256 *buf = (__m256 *)ws;
+    float *d = project ? (float *)(buf + 2 * bstride) : y; /* [E][n] */
+    __m256 *ob = (__m256 *)(project ? d + (((size_t)E * n + 15) & ~(size_t)15)
+                                    : (float *)(buf + 2 * bstride));
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
-    float *gemm_ws = (float *)(pix + ((n + 8 + 15) & ~15));
-    /* one strip of 16 channels at a time, expanded then filtered while in L1 / L2 (the
-     * whole expansion first: E N floats, 602 KB at 192 x 28 x 28, left L2 before the
-     * depthwise read it back) */
-    dw8_setup(h, w, s, buf, pix);
+    int *pin = pix + ((n + 8 + 15) & ~15);
+    float *gemm_ws = (float *)(pin + ((N + 15) & ~15));
+    /* one strip of 16 channels at a time (the last of E % 16 == 8: 8), expanded into the
+     * depthwise's padded buffers (s30: no copy there) then filtered while in L1 / L2 (the whole
+     * expansion first: E N floats, 602 KB at 192 x 28 x 28, left L2 before the depthwise read it
+     * back) */
+    dw8_setup(KC, h, w, s, buf, bstride, pix, pin);
     for (int m0 = 0; m0 < E; m0 += 16) {
-        chan8_expand(C, 16, N, expand->packed + (size_t)m0 * C,
-                     expand->bias ? expand->bias + m0 : NULL, tc_act_at(expand->act, 0), x, e8);
-        dw8_3x3(16, h, w, s, e8, dw->packed + (size_t)m0 * 9, dw->bias ? dw->bias + m0 : NULL,
-                tc_act_at(dw->act, 0), d + (size_t)m0 * n, buf, ob, pix);
+        const int e = E - m0 < 16 ? E - m0 : 16;
+        chan8_expand(C, e, N, expand->packed + (size_t)m0 * C,
+                     expand->bias ? expand->bias + m0 : NULL, tc_act_at(expand->act, 0), x, pin,
+                     (float *)buf, (float *)(buf + bstride));
+        dw8(KC, e, h, w, s, buf, bstride, dw->packed + (size_t)m0 * KC * KC,
+            dw->bias ? dw->bias + m0 : NULL, tc_act_at(dw->act, 0), d + (size_t)m0 * n, ob, pix);
+        if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */
+            tc_fused_plane_means(serial, d + (size_t)m0 * n, e, (size_t)n, means + m0);
     }
-    tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
+    if (project)
+        tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
 }

@@ -326,7 +326,7 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
                             const tc_ir_stage *project, int h, int w, const float *x,
-                            const float *residual, float *y, float *ws);
+                            const float *residual, float *y, float *means, float *ws);
 #endif
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
@@ -344,16 +344,17 @@ int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
 #ifndef TC_HAVE_AVX2_SOURCES
     return -1;
 #endif
-    if (!ctx || ctx->isa != TC_ISA_AVX2 || !project || tc_ir_fused_check(expand, dw, project, h, w, 1))
+    if (!ctx || ctx->isa != TC_ISA_AVX2 || tc_ir_fused_check(expand, dw, project, h, w, 1))
         return -1;
-    if (expand->algo != TC_CONV_ALGO_1X1_CHAN || expand->p.C > TC_GEMM_KC || expand->p.K % 16 ||
+    if (expand->algo != TC_CONV_ALGO_1X1_CHAN || expand->p.C > TC_GEMM_KC || expand->p.K % 8 ||
         !chan8_act_ok(expand->act) || !chan8_act_ok(dw->act))
         return -1;
-    if (q->KH != 3 || q->KW != 3 || q->sh != q->sw || (q->sh != 1 && q->sh != 2) || q->dh != 1 ||
-        q->dw != 1 || q->pt != 1 || q->pl != 1 || q->pb != 1 || q->pr != 1)
+    const int P = q->KH / 2;
+    if ((q->KH != 3 && q->KH != 5) || q->KW != q->KH || q->sh != q->sw || (q->sh != 1 && q->sh != 2) ||
+        q->dh != 1 || q->dw != 1 || q->pt != P || q->pl != P || q->pb != P || q->pr != P)
         return -1;
     if (tc_conv2d_output_hw(q, h, w, &OH, &OW) || OH * OW < 8 || OH * OW > 1024 ||
-        (size_t)(h + 2) * (w + 2) > 2048)
+        (size_t)(h + 2 * P) * (w + 2 * P) > 4096)
         return -1;
     return 0;
 }
@@ -368,16 +369,19 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     const size_t n = (size_t)OH * OW, E = (size_t)expand->p.K;
-    /* e8 (one strip of 16 channels), d, the depthwise's pixel buffer and sums (8 floats each),
-     * pix, the GEMM's, alignment */
-    return up16((size_t)16 * h * w) + up16(E * n) + ((size_t)(h + 2) * (w + 2) + 10) * 8 +
-           (n + 10) * 8 + up16(n + 8) + up16(tc_gemm_workspace_size(&serial)) + 64;
+    /* the depthwise's two padded pixel buffers (one strip of 16 channels, 8 floats a pixel), d
+     * (the output without project), its sums (8 floats each), pix, pin, the GEMM's, alignment */
+    const size_t kc = (size_t)dw->p.KH;
+    return ((size_t)(h + kc - 1) * (w + kc - 1) + 10) * 16 + (project ? up16(E * n) : 0) + (n + 10) * 8 +
+           up16(n + 8) + up16((size_t)h * w) + up16(tc_gemm_workspace_size(&serial)) + 64;
 }
 
-/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW], on the calling thread */
-void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                     const tc_ir_stage *project, int n, int h, int w, const float *x,
-                     const float *residual, float *y, float *workspace)
+/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW], on the calling thread;
+ * without project (tc_ir_chan8_pair_f32) y: [N, E, OH, OW] the depthwise output, means [N, E] or
+ * NULL its planes' means */
+static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                      const tc_ir_stage *project, int n, int h, int w, const float *x,
+                      const float *residual, float *y, float *means, float *workspace)
 {
     if (n < 1 || tc_ir_chan8_check(ctx, expand, dw, project, h, w))
         return;
@@ -387,11 +391,28 @@ void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    const size_t in = (size_t)expand->p.C * h * w, out = (size_t)project->p.K * OH * OW;
+    const size_t in = (size_t)expand->p.C * h * w;
+    const size_t out = (size_t)(project ? project->p.K : dw->p.K) * OH * OW;
     for (int b = 0; b < n; b++)
         tc_ir_chan8_image_avx2(&serial, expand, dw, project, h, w, x + b * in,
-                               residual ? residual + b * out : NULL, y + b * out, ws);
+                               residual ? residual + b * out : NULL, y + b * out,
+                               means ? means + (size_t)b * dw->p.K : NULL, ws);
 #else
-    (void)x, (void)residual, (void)y, (void)workspace;
+    (void)x, (void)residual, (void)y, (void)means, (void)workspace;
 #endif
+}
+
+void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                     const tc_ir_stage *project, int n, int h, int w, const float *x,
+                     const float *residual, float *y, float *workspace)
+{
+    if (project)
+        chan8_run(ctx, expand, dw, project, n, h, w, x, residual, y, NULL, workspace);
+}
+
+void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                          int n, int h, int w, const float *x, float *y, float *means,
+                          float *workspace)
+{
+    chan8_run(ctx, expand, dw, NULL, n, h, w, x, NULL, y, means, workspace);
 }

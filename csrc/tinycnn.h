@@ -341,9 +341,9 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 
 /* The same block whole on the calling thread (ctx's pool unused), the expansion written
  * channel-blocked for the depthwise (ir_chan8_avx2.c): ctx at TC_ISA_AVX2, expand a
- * 1X1_CHAN layer of at most 320 input channels and a multiple of 16 outputs, dw 3x3 at
- * stride 1 or 2 with pads 1, activations none, ReLU, Clip or HardSwish, an output of 8 to 1024
- * pixels.
+ * 1X1_CHAN layer of at most 320 input channels and a multiple of 8 outputs, dw 3x3 or 5x5 at
+ * stride 1 or 2 with pads 1 or 2, activations none, ReLU, Clip or HardSwish, an output of 8 to
+ * 1024 pixels, at most 4096 padded input pixels.
  * 0 when it takes the block, else -1 (the functions below then do nothing).  The result is
  * the three layers' run one after the other, bit for bit. */
 int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
@@ -353,6 +353,12 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
 void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                      const tc_ir_stage *project, int n, int h, int w, const float *x,
                      const float *residual, float *y, float *workspace);
+/* The expansion and the depthwise alone (the pair before a squeeze-and-excitation, check and
+ * workspace_size with project NULL): y [N, E, OH, OW] the depthwise output, means [N, E] or
+ * NULL each plane's mean as tc_conv2d_means_f32 gives it. */
+void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                          int n, int h, int w, const float *x, float *y, float *means,
+                          float *workspace);
 
 /* Pointwise 1x1 -> grouped convolution in bands of output rows (pg_fused.c):
  *   y = gc(pw(x)), each stage with its bias and activation, the pointwise output kept a

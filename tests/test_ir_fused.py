@@ -323,29 +323,37 @@ def test_profile_names_the_block_after_its_first_node_and_counts_its_flops(tmp_p
 
 # ---- the whole block on one thread, its expansion channel-blocked (csrc/ir_chan8_avx2.c) ----
 
-CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride): MobileNetV2's 28x28, 14x14, 7x7, stride 2, odd
+CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride[, kernel]): MobileNetV2's 28x28, 14x14, 7x7,
+    # stride 2, odd; MobileNetV3-Large's E % 16 == 8 (200, 184); MnasNet's 5x5 (layers.9.0 at
+    # 56x56 / 2 with E = 72, .9.1 120@28, .10.0 240@28 / 2, .10.1 480@14, .12.0 576@14 / 2), odd
     (1, 32, 192, 32, 28, 28, 1), (1, 64, 384, 64, 14, 14, 1), (1, 96, 576, 96, 14, 14, 1),
     (1, 160, 960, 160, 7, 7, 1), (1, 32, 192, 64, 28, 28, 2), (1, 96, 576, 160, 14, 14, 2),
     (2, 8, 48, 8, 13, 11, 1), (2, 16, 32, 24, 9, 15, 2), (1, 5, 16, 5, 3, 3, 1),
+    (1, 80, 200, 80, 14, 14, 1), (1, 80, 184, 80, 14, 14, 1), (2, 8, 24, 8, 5, 7, 2),
+    (1, 24, 72, 40, 56, 56, 2, 5), (1, 40, 120, 40, 28, 28, 1, 5), (1, 40, 240, 80, 28, 28, 2, 5),
+    (1, 80, 480, 80, 14, 14, 1, 5), (1, 96, 576, 192, 14, 14, 2, 5), (2, 8, 40, 8, 11, 13, 1, 5),
+    (2, 16, 24, 24, 9, 15, 2, 5), (1, 5, 8, 5, 4, 3, 1, 5),
 ]
 
 
-@pytest.mark.parametrize("case", CHAN8_CASES, ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c))
+@pytest.mark.parametrize("case", CHAN8_CASES,
+                         ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c) + "k5" * (len(c) > 7))
 def test_chan8_block_is_the_unfused_one_bit_for_bit(case):
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
-    n, c0, e, k2, h, w, stride = case
+    n, c0, e, k2, h, w, stride = case[:7]
+    kc = case[7] if len(case) > 7 else 3
     rng = np.random.default_rng(sum(case))
     ctx = _kernels.Context(1, "avx2")
     for acts in [(ACTS[2], ACTS[2], ACTS[0]), (ACTS[1], ACTS[1], ACTS[0]),
                  (ACTS[0], ACTS[0], ACTS[0]), (ACTS[3], ACTS[3], ACTS[0])]:
         kw = [dict(activation=a[0], alpha=a[1], beta=a[2]) for a in acts]
         w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
-        wd = rng.standard_normal((e, 1, 3, 3), dtype=np.float32) / np.float32(3)
+        wd = rng.standard_normal((e, 1, kc, kc), dtype=np.float32) / np.float32(kc)
         w2 = rng.standard_normal((k2, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
         b1, bd, b2 = (rng.standard_normal(k, dtype=np.float32) for k in (e, e, k2))
         dw = _kernels.Conv2d(ctx, wd, bd, algo="depthwise", strides=(stride, stride),
-                             pads=(1, 1, 1, 1), group=e, **kw[1])
+                             pads=(kc // 2,) * 4, group=e, **kw[1])
         project = _kernels.Conv2d(ctx, w2, b2, algo="1x1", **kw[2])
         rows = _kernels.Conv2d(ctx, w1, b1, algo="1x1", **kw[0])
         lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw[0])
@@ -371,10 +379,27 @@ def test_chan8_block_refuses_what_it_does_not_run():
     project = _kernels.Conv2d(ctx, mk(8, 48, 1, 1), None, algo="1x1")
     dw3 = _kernels.Conv2d(ctx, mk(48, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1), group=48)
     dw5 = _kernels.Conv2d(ctx, mk(48, 1, 5, 5), None, algo="depthwise", pads=(2, 2, 2, 2), group=48)
+    dw5p1 = _kernels.Conv2d(ctx, mk(48, 1, 5, 5), None, algo="depthwise", pads=(1, 1, 1, 1),
+                            group=48)
+    dw7 = _kernels.Conv2d(ctx, mk(48, 1, 7, 7), None, algo="depthwise", pads=(3, 3, 3, 3), group=48)
+    dw3s2 = _kernels.Conv2d(ctx, mk(48, 1, 3, 3), None, algo="depthwise", strides=(2, 2),
+                            pads=(1, 1, 1, 1), group=48)
     assert _kernels.IRChan8(lanes, dw3, project).takes(14, 14)
     assert not _kernels.IRChan8(rows, dw3, project).takes(14, 14)  # packed as row panels
-    assert not _kernels.IRChan8(lanes, dw5, project).takes(14, 14)
+    assert _kernels.IRChan8(lanes, dw5, project).takes(14, 14)
+    assert not _kernels.IRChan8(lanes, dw5p1, project).takes(14, 14)  # pads not KC / 2
+    assert not _kernels.IRChan8(lanes, dw7, project).takes(14, 14)
     assert not _kernels.IRChan8(lanes, dw3, project).takes(56, 56)  # past its buffers
+    assert _kernels.IRChan8(lanes, dw3s2, project).takes(56, 56)  # 28x28 out, 58x58 padded
+    assert not _kernels.IRChan8(lanes, dw3s2, project).takes(112, 112)
+    lanes40 = _kernels.Conv2d(ctx, mk(40, 8, 1, 1), None, algo="1x1_chan")  # E % 16 == 8
+    lanes44 = _kernels.Conv2d(ctx, mk(44, 8, 1, 1), None, algo="1x1_chan")
+    dw40 = _kernels.Conv2d(ctx, mk(40, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1), group=40)
+    dw44 = _kernels.Conv2d(ctx, mk(44, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1), group=44)
+    assert _kernels.IRChan8(lanes40, dw40, _kernels.Conv2d(ctx, mk(8, 40, 1, 1), None,
+                                                           algo="1x1")).takes(14, 14)
+    assert not _kernels.IRChan8(lanes44, dw44, _kernels.Conv2d(ctx, mk(8, 44, 1, 1), None,
+                                                               algo="1x1")).takes(14, 14)
     assert not _kernels.IRChan8(lanes, dw3, project).takes(2, 2)  # fewer than 8 outputs
     hswish = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="HardSwish")
     silu = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="SiLU")

@@ -178,10 +178,19 @@ def block_model(c0, e, gw, hw, stride, se=True):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def dw_block_model(c0, e, hw, k, stride):
-    """x -> Conv 1x1 + SiLU -> depthwise Conv k x k + SiLU -> SE (the pool on its output) ->
+def _act_nodes(act, x, y):
+    """x -> y through act: SiLU (Sigmoid, Mul), or one node (Relu, HardSwish)"""
+    if act == "SiLU":
+        return [helper.make_node("Sigmoid", [x], [x + "s"]),
+                helper.make_node("Mul", [x, x + "s"], [y])]
+    return [helper.make_node(act, [x], [y])]
+
+
+def dw_block_model(c0, e, hw, k, stride, act="SiLU"):
+    """x -> Conv 1x1 + act -> depthwise Conv k x k + act -> SE (the pool on its output) ->
     Conv 1x1: EfficientNet's MBConv without its shortcut (graph._fuse_inverted_residual
-    leaves it: the SE stands between depthwise and projection)."""
+    leaves it: the SE stands between depthwise and projection); act SiLU, Relu or HardSwish
+    (MobileNetV3's)."""
     rng = np.random.default_rng(7)
     c1 = max(e // 4, 1)
     arrays = {
@@ -194,12 +203,10 @@ def dw_block_model(c0, e, hw, k, stride):
         "wc": rng.standard_normal((c0, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))}
     p = k // 2
     nodes = [helper.make_node("Conv", ["x", "wa", "ba"], ["a0"]),
-             helper.make_node("Sigmoid", ["a0"], ["a1"]),
-             helper.make_node("Mul", ["a0", "a1"], ["a"]),
+             *_act_nodes(act, "a0", "a"),
              helper.make_node("Conv", ["a", "wb", "bb"], ["b0"], pads=[p, p, p, p],
                               strides=[stride, stride], group=e),
-             helper.make_node("Sigmoid", ["b0"], ["b1"]),
-             helper.make_node("Mul", ["b0", "b1"], ["b"]),
+             *_act_nodes(act, "b0", "b"),
              helper.make_node("GlobalAveragePool", ["b"], ["p"]),
              helper.make_node("Conv", ["p", "w1"], ["h0"]),
              helper.make_node("Relu", ["h0"], ["h"]),
@@ -224,7 +231,7 @@ def test_fused_pointwise_depthwise_in_a_block_matches_onnxruntime_and_the_unfuse
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]
     monkeypatch.setattr(fused_pg, "PD_FUSE_MIN_BYTES", 0)  # banded at any size
-    banded = _count_banded(monkeypatch)
+    banded = _count_planned(monkeypatch)
     sess = _session(model, threads)
     y = sess.run(None, {"x": x})[0]
     assert len(_pg_nodes(sess)) == 1
@@ -241,6 +248,60 @@ def test_fused_pointwise_depthwise_in_a_block_matches_onnxruntime_and_the_unfuse
     np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
 
 
+@pytest.mark.parametrize("e,k,stride,hw,act", [
+    (24, 3, 1, 13, "Relu"), (72, 5, 2, 56, "Relu"), (120, 5, 1, 28, "HardSwish"),
+    (40, 3, 2, 14, "HardSwish"), (16, 5, 1, 9, "Relu")])
+def test_depthwise_pair_at_1_thread_runs_chan8_as_the_two_convolutions(monkeypatch, e, k, stride,
+                                                                       hw, act):
+    """MobileNetV3-Large's expansion -> depthwise pairs before their SE (features.4-6, .11-.13):
+    at 1 thread on AVX2 the chan8 pair (fused_ir.plan_chan8_pair, csrc/ir_chan8_avx2.c), the
+    depthwise output and its means the two convolutions' bits; ReLU / HardSwish only."""
+    from tinycnn.ops import fused_ir
+    model = dw_block_model(8, e, hw, k, stride, act)
+    x = np.random.default_rng(5).standard_normal((2, 8, hw, hw), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    pairs = _count_planned(monkeypatch, fused_ir, "plan_chan8_pair")
+    sess = _session(model, 1)
+    y = sess.run(None, {"x": x})[0]
+    assert len(_pg_nodes(sess)) == 1
+    assert (len(pairs) >= 1) == (sess._ctx.isa == "avx2")  # planned again per batch size
+    assert all(len(out) == 2 for out in pairs)  # the depthwise's output and its means
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    monkeypatch.setattr(fused_ir, "plan_chan8_pair", lambda *a: None)
+    two = _session(model, 1)
+    np.testing.assert_array_equal(y, two.run(None, {"x": x})[0])
+
+
+def test_chan8_pair_kernel_is_the_two_convolutions_bit_for_bit():
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    ctx = _kernels.Context(1, "avx2")
+    rng = np.random.default_rng(11)
+    for (c0, e, h, w, k, s, act) in [(24, 72, 56, 56, 5, 2, "Relu"), (80, 200, 14, 14, 3, 1, "HardSwish"),
+                                     (16, 24, 9, 11, 5, 1, "")]:
+        wa = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
+        wb = rng.standard_normal((e, 1, k, k), dtype=np.float32) / np.float32(k)
+        ba, bb = rng.standard_normal(e, dtype=np.float32), rng.standard_normal(e, dtype=np.float32)
+        lanes = _kernels.Conv2d(ctx, wa, ba, algo="1x1_chan", activation=act)
+        rows = _kernels.Conv2d(ctx, wa, ba, algo="1x1", activation=act)
+        dw = _kernels.Conv2d(ctx, wb, bb, algo="depthwise", strides=(s, s), pads=(k // 2,) * 4,
+                             group=e, activation=act)
+        pair = _kernels.IRChan8Pair(lanes, dw)
+        assert pair.takes(h, w)
+        x = rng.standard_normal((2, c0, h, w), dtype=np.float32)
+        t = np.empty(rows.output_shape(2, h, w), np.float32)
+        rows.run(x, t, None, np.empty(rows.workspace_size(2, h, w), np.float32))
+        want = np.empty(dw.output_shape(2, h, w), np.float32)
+        want_m = np.empty(want.shape[:2], np.float32)
+        dw.run(t, want, None, np.empty(dw.workspace_size(2, h, w), np.float32), means=want_m)
+        got, got_m = np.full_like(want, np.nan), np.full_like(want_m, np.nan)
+        pair.run(x, got, got_m, np.empty(pair.workspace_size(h, w), np.float32))
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got_m, want_m)
+        np.testing.assert_array_equal(pair.run(x, np.full_like(want, np.nan)), want)
+
+
 def _session(model, threads):
     options = tinycnn.SessionOptions()
     options.intra_op_num_threads = threads
@@ -251,18 +312,18 @@ def _pg_nodes(sess):
     return [n for n in sess._base.graph.nodes if n.op_type == "PointwiseGrouped"]
 
 
-def _count_banded(monkeypatch):
-    """A list that grows by the outputs of each pair planned banded (a session plans again
-    for each new batch size)."""
-    banded, plan = [], fused_pg._plan_banded
+def _count_planned(monkeypatch, module=fused_pg, planner="_plan_banded"):
+    """A list that grows by the outputs of each pair module.planner plans (by default: each
+    pair planned banded; a session plans again for each new batch size)."""
+    planned, plan = [], getattr(module, planner)
 
     def counting(*args):
         step = plan(*args)
         if step is not None:
-            banded.append(step)
+            planned.append(step)
         return step
-    monkeypatch.setattr(fused_pg, "_plan_banded", counting)
-    return banded
+    monkeypatch.setattr(module, planner, counting)
+    return planned
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -276,7 +337,7 @@ def test_fused_pair_in_a_block_matches_onnxruntime_and_the_unfused_session(
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]
     monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", 0)  # banded at any size
-    banded = _count_banded(monkeypatch)
+    banded = _count_planned(monkeypatch)
     sess = _session(model, threads)
     y = sess.run(None, {"x": x})[0]
     assert len(_pg_nodes(sess)) == 1 and len(banded) >= 1
@@ -312,7 +373,7 @@ def test_regnet_y_400mf_fused_matches_onnxruntime_and_unfused(onnx_export, monke
     x = np.random.default_rng(1234).standard_normal((2, 3, 224, 224), dtype=np.float32)
     ref = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
         None, {"input": x})[0]
-    banded = _count_banded(monkeypatch)
+    banded = _count_planned(monkeypatch)
     sess = _session(path, threads)
     y = sess.run(None, {"input": x})[0]
     assert len(_pg_nodes(sess)) == 16

@@ -148,3 +148,82 @@ cdef class IRChan8(IRFused):
         call.py = _fptr_mut(y)
         call.pw = _fptr_or_null(ws)
         return call
+
+
+cdef class BoundIRChan8Pair(BoundCall):
+    """An IRChan8Pair run over fixed buffers, checked once (IRChan8Pair.bind)."""
+    cdef object keep
+    cdef const tc_ctx *ctx
+    cdef tc_ir_stage st[2]
+    cdef int n, h, w
+    cdef const float *px
+    cdef float *py
+    cdef float *pm
+    cdef float *pw
+
+    cdef int run(self) noexcept nogil:
+        tc_ir_chan8_pair_f32(self.ctx, &self.st[0], &self.st[1], self.n, self.h, self.w,
+                             self.px, self.py, self.pm, self.pw)
+        return 0
+
+
+cdef class IRChan8Pair:
+    """IRChan8's expansion and depthwise alone (the pair before a squeeze-and-excitation): y the
+    depthwise output and means (or None) its planes' means, bit-identical to the two layers (the
+    depthwise with Conv2d's means=).  takes(h, w): tc_ir_chan8_check without a projection.
+    .run(x, y, means=None, workspace=None); workspace: workspace_size(h, w) floats."""
+    cdef readonly Conv2d expand, dw
+    cdef tc_ir_stage st[2]
+
+    def __init__(self, Conv2d expand not None, Conv2d dw not None):
+        if not (expand.ctx is dw.ctx):
+            raise ValueError("ir_chan8_pair: the two layers must share one Context")
+        self.expand, self.dw = expand, dw
+        self._stage(&self.st[0], expand)
+        self._stage(&self.st[1], dw)
+
+    cdef void _stage(self, tc_ir_stage *s, Conv2d layer):
+        s.p = layer.p
+        s.algo = layer.algo_id
+        s.packed = _fptr(layer.packed)
+        s.bias = _fptr_or_null(layer.bias)
+        s.act = &layer.act
+
+    def takes(self, int h, int w):
+        return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w) == 0
+
+    def workspace_size(self, int h, int w):
+        return int(tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
+                                              NULL, h, w))
+
+    def run(self, x, y, means=None, workspace=None):
+        self.bind(x, y, means, workspace)()
+        return y
+
+    def bind(self, x, y, means=None, workspace=None):
+        _check_array("ir_chan8_pair", "x", x, 4)
+        _check_array("ir_chan8_pair", "y", y, 4, True)
+        n, c, h, w = x.shape
+        if c != self.st[0].p.C or not self.takes(h, w):
+            raise ValueError(f"ir_chan8_pair: not a pair it runs for x {x.shape}")
+        _, _, oh, ow = self.dw.output_shape(n, h, w)
+        expected = (n, self.st[1].p.K, oh, ow)
+        _check_shape("ir_chan8_pair", "y", y, expected, f" for x {x.shape}")
+        _check_disjoint("ir_chan8_pair", "x", x, y)
+        cdef BoundIRChan8Pair call = BoundIRChan8Pair.__new__(BoundIRChan8Pair)
+        call.pm = NULL
+        if means is not None:
+            _check_array("ir_chan8_pair", "means", means, 2, True)
+            _check_shape("ir_chan8_pair", "means", means, (n, self.st[1].p.K),
+                         f" for x {x.shape}")
+            call.pm = _fptr_mut(means)
+        ws = _workspace("ir_chan8_pair", workspace, tc_ir_chan8_workspace_size(
+            &self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w))
+        call.keep = (self, x, y, means, ws)
+        call.ctx = &self.expand.ctx.ctx
+        call.st[0], call.st[1] = self.st[0], self.st[1]
+        call.n, call.h, call.w = n, h, w
+        call.px = _fptr(x)
+        call.py = _fptr_mut(y)
+        call.pw = _fptr_or_null(ws)
+        return call

@@ -414,11 +414,35 @@ def _plan_chan8(n, X, stages, R):
     HardSwish too (s29): MobileNetV3-Large's features.7 (40-240-80 at 28x28, 3x3/2, HardSwish,
     before: the three layers) 0.860 [0.850-0.909] of its time (subgraph_shapes.py --against
     integ29 43c707b, 21 rounds, bit-identical), 0.878 of onnxruntime's where it was 0.997.
-    Its 200- and 184-channel blocks stay out (E % 16)."""
+    Session 30 (subgraph_shapes.py --against 844ad21, 41 rounds, bit-identical): 5x5 and
+    E % 16 == 8, the blocks that ran the three layers: MnasNet's layers.9.0 (24-72-40 at
+    56x56, 5x5/2) 0.839 [0.818-0.868], 9.1 (120@28, 5x5) 0.898, 10.0 (240@28, 5x5/2) 0.852,
+    10.1 (480@14) 0.935, 12.0 (576@14, 5x5/2) 0.926; MobileNetV3-Large's features.8 (80-200-80
+    at 14x14, HardSwish) 0.884."""
+    expand = _chan8_expand(n, X, stages)
+    if expand is None:
+        return None
+    nb, c, h, w = X.shape
+    dw, project = plan_stages(n, Value("", (nb, stages[0][0].shape[0], h, w), np.float32),
+                              stages[1:], _STAGES[1:])
+    if dw.algo != "depthwise" or project.algo not in ("1x1", "1x1_chan"):
+        return None
+    if R is not None and R.shape != project.out_shape:
+        return None
+    block = n.cached(("ir_chan8",), lambda: K.IRChan8(expand(), dw.layer, project.layer))
+    if not block.takes(h, w):
+        return None
+    return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
+
+
+def _chan8_expand(n, X, stages):
+    """A maker of the chan8 block's (or pair's) expansion, stages[0], as a '1x1_chan' layer, or
+    None where the block's first stage or the session rule it out (1 thread, AVX2,
+    _CHAN8_MIN_PIXELS)."""
     if (n.options.num_threads != 1 or n.ctx.isa != "avx2" or X.ndim != 4
             or not constant_stages(stages)):
         return None
-    (W1, B1, S1, a1), (W2, B2, S2, a2), (W3, B3, S3, a3) = stages
+    W1, B1, S1, a1 = stages[0]
     act1, geo1 = _conv_args(n, a1, S1, W1.shape[0])
     if (tuple(W1.shape[2:]) != (1, 1) or geo1["auto_pad"] != "NOTSET" or geo1["group"] != 1
             or any(v != 1 for v in geo1["strides"] or [1])
@@ -426,23 +450,46 @@ def _plan_chan8(n, X, stages, R):
             or any(v != 1 for v in geo1["dilations"] or [1])
             or act1["slope"] is not None or W1.shape[1] != X.shape[1]):
         return None
-    nb, c, h, w = X.shape
-    if h * w < _CHAN8_MIN_PIXELS:
-        return None
-    e = W1.shape[0]
-    dw, project = plan_stages(n, Value("", (nb, e, h, w), np.float32), stages[1:],
-                              _STAGES[1:])
-    if dw.algo != "depthwise" or project.algo not in ("1x1", "1x1_chan"):
-        return None
-    if R is not None and R.shape != project.out_shape:
+    if X.shape[2] * X.shape[3] < _CHAN8_MIN_PIXELS:
         return None
     w4 = np.ascontiguousarray(W1.const.reshape(W1.shape), np.float32)
     b1 = None if B1 is None else _bias(B1.const)
-    expand = n.cached(("conv", "expand", "1x1_chan", act1["activation"], act1["alpha"],
-                       act1["beta"]),
-                      lambda: K.Conv2d(n.ctx, w4, b1, algo="1x1_chan", strides=(1, 1),
-                                       pads=(0, 0, 0, 0), dilations=(1, 1), group=1, **act1))
-    block = n.cached(("ir_chan8",), lambda: K.IRChan8(expand, dw.layer, project.layer))
-    if not block.takes(h, w):
+    return lambda: n.cached(("conv", "expand", "1x1_chan", act1["activation"], act1["alpha"],
+                             act1["beta"]),
+                            lambda: K.Conv2d(n.ctx, w4, b1, algo="1x1_chan", strides=(1, 1),
+                                             pads=(0, 0, 0, 0), dilations=(1, 1), group=1,
+                                             **act1))
+
+
+def plan_chan8_pair(n, X, stages, means):
+    """PointwiseGrouped's expansion -> depthwise pair (before a squeeze-and-excitation) as the
+    chan8 block's first two stages (csrc/ir_chan8_avx2.c, tc_ir_chan8_pair_f32: 1 thread,
+    AVX2), its depthwise output and, with means, its planes' means: the step, or None.
+    Session 30 (subgraph_shapes.py --against the chan8 block of 7bb80a2, 41 rounds,
+    bit-identical, before the 5x5 weights' fix): MobileNetV3-Large's features.4 (24-72 at
+    56x56, 5x5/2, with its SE and projection) 0.875 [0.856-0.906], .5 (120@28, 5x5) 0.931, .11
+    (480@14) 0.912, .12 (672@14) 0.938, .13 (672@14, 5x5/2) 0.970; MobileNetV3-Small's 5x5
+    stride-1 pairs at 14x14 then lost (features.5 1.10, .7 1.17, .8 1.05 against 844ad21):
+    the 5x5 depthwise spilled its sums, fixed in dw8_k (the pair alone 1.11-1.29 -> 0.84-0.91
+    of the two layers' time)."""
+    expand = _chan8_expand(n, X, stages)
+    if expand is None:
         return None
-    return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
+    nb, c, h, w = X.shape
+    W2, B2, S2, a2 = stages[1]
+    a2 = {k: v for k, v in a2.items() if k != "channel_means"}
+    (dw,) = plan_stages(n, Value("", (nb, W2.shape[0], h, w), np.float32),
+                        [(W2, B2, S2, a2)], ("grouped",))
+    if dw.algo != "depthwise" or dw.layer.in_channels != dw.layer.out_channels:
+        return None
+    pair = n.cached(("ir_chan8_pair",), lambda: K.IRChan8Pair(expand(), dw.layer))
+    if not pair.takes(h, w):
+        return None
+    bind, out4, k = pair.bind, dw.out4, dw.out4[1]
+    outs = [(dw.out_shape, np.float32)] + ([((nb, k, 1, 1), np.float32)] if means else [])
+
+    def ir_chan8_pair(x, y, *rest):
+        m = rest[0].reshape(nb, k) if means else None
+        ws_ = rest[1:] if means else rest
+        return bind(x, y.reshape(out4), m, ws_[0] if ws_ else None)
+    return n.emit(bound_step(ir_chan8_pair), [X], outs, workspace=pair.workspace_size(h, w))

@@ -120,6 +120,8 @@ def PointwiseGrouped(n, X, Wa, Ba=None, Wb=None, Bb=None, Sa=None, Sb=None, *, p
     means = bool(grouped.get("channel_means", 0))
     stages = ((Wa, Ba, Sa, pointwise), (Wb, Bb, Sb, grouped))
     fused = _plan_banded(n, X, stages, means)
+    if fused is None and Wb is not None and Wb.shape[1] == 1:
+        fused = fused_ir.plan_chan8_pair(n, X, stages, means)
     if fused is not None:
         return fused
     y = X
