@@ -149,8 +149,8 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
 #undef TC_CHAN8_TAILS
 }
 
-/* the depthwise's pixel offsets and the zero borders of its padded pixel buffer, once per
- * image (dw8_3x3 writes only the inside of buf) */
+/* the depthwise's pixel offsets and the zero borders of its padded pixel buffer (dw8_3x3
+ * writes only the inside of buf, every vector of it for each 8-channel block) */
 static void dw8_setup(int H, int W, int s, __m256 *buf, int *pix)
 {
     const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2, n = OH * OW;
@@ -159,8 +159,11 @@ static void dw8_setup(int H, int W, int s, __m256 *buf, int *pix)
             pix[o] = oh * s * Wp + ow * s;
     for (int o = n; o < n + 7; o++)
         pix[o] = pix[n - 1];
-    for (int i = 0; i < (H + 2) * Wp; i++)
-        buf[i] = _mm256_setzero_ps();
+    const __m256 z = _mm256_setzero_ps();
+    for (int j = 0; j < Wp; j++)
+        buf[j] = buf[(H + 1) * Wp + j] = z;
+    for (int i = 1; i <= H; i++)
+        buf[i * Wp] = buf[i * Wp + W + 1] = z;
 }
 
 /* 3x3, stride s (1 or 2), pads 1: x [E/8][H W][8]  w: [E][9] (DEPTHWISE packed: the weights)
@@ -236,27 +239,27 @@ static __attribute__((noinline)) void dw8_3x3(int E, int H, int W, int s, const 
 }
 #undef TC_CHAN8_BY_KIND
 
-void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                            const tc_ir_stage *project, int h, int w, const float *x,
-                            const float *residual, float *y, float *ws)
+/* The expansion and the depthwise of the 16-channel strips [m0, m1) (m0, m1 multiples of 16):
+ * d [E][n] (n the depthwise's output pixels) gets those channels' planes.  slot:
+ * tc_ir_chan8_slot_floats floats, 64-byte aligned, this thread's alone.  The strips share
+ * nothing but x, so any split of them over threads gives the same bits. */
+void tc_ir_chan8_strips_avx2(const tc_ir_stage *expand, const tc_ir_stage *dw, int h, int w,
+                             int m0, int m1, const float *x, float *d, float *slot)
 {
-    const int C = expand->p.C, E = expand->p.K, s = dw->p.sh, N = h * w;
+    const int C = expand->p.C, s = dw->p.sh, N = h * w;
     const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
-    float *e8 = ws;                                   /* [2][N][8]: one strip */
-    float *d = e8 + (((size_t)16 * N + 15) & ~(size_t)15); /* [E][n] */
-    __m256 *buf = (__m256 *)(d + (((size_t)E * n + 15) & ~(size_t)15));
+    float *e8 = slot;                                      /* [2][N][8]: one strip */
+    __m256 *buf = (__m256 *)(e8 + (((size_t)16 * N + 15) & ~(size_t)15));
     __m256 *ob = buf + (((size_t)(h + 2) * (w + 2) + 8 + 1) & ~(size_t)1);
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
-    float *gemm_ws = (float *)(pix + ((n + 8 + 15) & ~15));
     /* one strip of 16 channels at a time, expanded then filtered while in L1 / L2 (the
      * whole expansion first: E N floats, 602 KB at 192 x 28 x 28, left L2 before the
      * depthwise read it back) */
     dw8_setup(h, w, s, buf, pix);
-    for (int m0 = 0; m0 < E; m0 += 16) {
-        chan8_expand(C, 16, N, expand->packed + (size_t)m0 * C,
-                     expand->bias ? expand->bias + m0 : NULL, tc_act_at(expand->act, 0), x, e8);
-        dw8_3x3(16, h, w, s, e8, dw->packed + (size_t)m0 * 9, dw->bias ? dw->bias + m0 : NULL,
-                tc_act_at(dw->act, 0), d + (size_t)m0 * n, buf, ob, pix);
+    for (int m = m0; m < m1; m += 16) {
+        chan8_expand(C, 16, N, expand->packed + (size_t)m * C,
+                     expand->bias ? expand->bias + m : NULL, tc_act_at(expand->act, 0), x, e8);
+        dw8_3x3(16, h, w, s, e8, dw->packed + (size_t)m * 9, dw->bias ? dw->bias + m : NULL,
+                tc_act_at(dw->act, 0), d + (size_t)m * n, buf, ob, pix);
     }
-    tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
 }

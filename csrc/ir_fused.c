@@ -324,9 +324,8 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 /* ------------------------------------------------------------------------ */
 
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                            const tc_ir_stage *project, int h, int w, const float *x,
-                            const float *residual, float *y, float *ws);
+void tc_ir_chan8_strips_avx2(const tc_ir_stage *expand, const tc_ir_stage *dw, int h, int w,
+                             int m0, int m1, const float *x, float *d, float *slot);
 #endif
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
@@ -358,6 +357,14 @@ int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     return 0;
 }
 
+/* a thread's floats for tc_ir_chan8_strips_avx2: e8 (one strip of 16 channels), the
+ * depthwise's pixel buffer and sums (8 floats each), pix; a whole number of cache lines */
+static size_t chan8_slot_floats(int h, int w, size_t n)
+{
+    return up16(up16((size_t)16 * h * w) + ((size_t)(h + 2) * (w + 2) + 10) * 8 + (n + 10) * 8 +
+                up16(n + 8));
+}
+
 size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
                                   const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w)
 {
@@ -365,16 +372,34 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
         return 0;
     int OH, OW;
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
-    tc_ctx serial = *ctx;
-    serial.pool = NULL;
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
     const size_t n = (size_t)OH * OW, E = (size_t)expand->p.K;
-    /* e8 (one strip of 16 channels), d, the depthwise's pixel buffer and sums (8 floats each),
-     * pix, the GEMM's, alignment */
-    return up16((size_t)16 * h * w) + up16(E * n) + ((size_t)(h + 2) * (w + 2) + 10) * 8 +
-           (n + 10) * 8 + up16(n + 8) + up16(tc_gemm_workspace_size(&serial)) + 64;
+    /* d, the GEMM's (ctx's threads), a slot per thread, alignment */
+    return up16(E * n) + up16(tc_gemm_workspace_size(ctx)) +
+           (size_t)threads * chan8_slot_floats(h, w, n) + 64;
 }
 
-/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW], on the calling thread */
+#ifdef TC_HAVE_AVX2_SOURCES
+typedef struct {
+    const tc_ir_stage *expand, *dw;
+    const float *x;
+    float *d, *slots;
+    size_t slot;
+    int h, w;
+} chan8_job;
+
+/* items: 16-channel strips */
+static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const chan8_job *j = (const chan8_job *)varg;
+    tc_ir_chan8_strips_avx2(j->expand, j->dw, j->h, j->w, (int)begin * 16, (int)end * 16, j->x,
+                            j->d, j->slots + (size_t)tid * j->slot);
+}
+#endif
+
+/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW].  With ctx's pool
+ * (s30): the 16-channel strips of the expansion + depthwise claimed by its threads, then the
+ * projection as ctx's GEMM splits it: the same bits as on one thread (no sum is split). */
 void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                      const tc_ir_stage *project, int n, int h, int w, const float *x,
                      const float *residual, float *y, float *workspace)
@@ -384,13 +409,18 @@ void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 #ifdef TC_HAVE_AVX2_SOURCES
     int OH, OW;
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
-    tc_ctx serial = *ctx;
-    serial.pool = NULL;
-    float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    const size_t in = (size_t)expand->p.C * h * w, out = (size_t)project->p.K * OH * OW;
-    for (int b = 0; b < n; b++)
-        tc_ir_chan8_image_avx2(&serial, expand, dw, project, h, w, x + b * in,
-                               residual ? residual + b * out : NULL, y + b * out, ws);
+    const size_t np = (size_t)OH * OW, E = (size_t)expand->p.K;
+    float *d = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63); /* [E][np] */
+    float *gemm_ws = d + up16(E * np);
+    chan8_job j = {expand, dw, NULL, d, gemm_ws + up16(tc_gemm_workspace_size(ctx)),
+                   chan8_slot_floats(h, w, np), h, w};
+    const size_t in = (size_t)expand->p.C * h * w, out = (size_t)project->p.K * np;
+    for (int b = 0; b < n; b++) {
+        j.x = x + b * in;
+        tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)(E / 16), 1, chan8_task, &j);
+        tc_fused_pointwise(ctx, project, (int)np, d, (ptrdiff_t)np, y + b * out, (ptrdiff_t)np,
+                           residual ? residual + b * out : NULL, (ptrdiff_t)np, gemm_ws);
+    }
 #else
     (void)x, (void)residual, (void)y, (void)workspace;
 #endif

@@ -404,18 +404,27 @@ def _emit_block(n, X, R, block, h, w, out4, out_shape):
 # 1.10 of the row tiles' time hot and 1.23 with the weights cold (lone, thread CPU), more than
 # the depthwise gained (39 -> 27 us hot).
 _CHAN8_MIN_PIXELS = 64
+# At 2 threads (s30) the block's 16-channel strips are claimed by the threads, then the
+# projection runs as the GEMM splits it (csrc/ir_fused.c tc_ir_chan8_f32), where the base ran
+# the three layers each split over the threads.  MobileNetV2 at 2 threads, separate processes
+# alternating (benchmarks/pool_ab.py --fifo, 15 rounds in 3 sets of processes, AVX2 emulation,
+# 2026-12-04, load 4-5): 4.54 against 4.94 ms, base / new 1.091 [1.050-1.143]; in one process
+# (ab_threads.py --fifo, 20 rounds) new / base 0.912 [0.902-0.941]; bit-identical.
+# MobileNetV3-Large (features.7) 0.997 [0.926-1.016] of the base's time, level.  Not measured
+# past 2 threads: left out there.
+_CHAN8_MAX_THREADS = 2
 
 
 def _plan_chan8(n, X, stages, R):
-    """The whole block on one thread with its expansion written channel-blocked for the
-    depthwise (csrc/ir_chan8_avx2.c: 1 thread, AVX2), or None.  Inside MobileNetV2
+    """The whole block with its expansion written channel-blocked for the depthwise
+    (csrc/ir_chan8_avx2.c: AVX2, 1 or 2 threads), or None.  Inside MobileNetV2
     (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
     14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS).
     HardSwish too (s29): MobileNetV3-Large's features.7 (40-240-80 at 28x28, 3x3/2, HardSwish,
     before: the three layers) 0.860 [0.850-0.909] of its time (subgraph_shapes.py --against
     integ29 43c707b, 21 rounds, bit-identical), 0.878 of onnxruntime's where it was 0.997.
     Its 200- and 184-channel blocks stay out (E % 16)."""
-    if (n.options.num_threads != 1 or n.ctx.isa != "avx2" or X.ndim != 4
+    if (n.options.num_threads > _CHAN8_MAX_THREADS or n.ctx.isa != "avx2" or X.ndim != 4
             or not constant_stages(stages)):
         return None
     (W1, B1, S1, a1), (W2, B2, S2, a2), (W3, B3, S3, a3) = stages
