@@ -411,7 +411,12 @@ _CHAN8_MIN_PIXELS = 64
 # 2026-12-04, load 4-5): 4.54 against 4.94 ms, base / new 1.091 [1.050-1.143]; in one process
 # (ab_threads.py --fifo, 20 rounds) new / base 0.912 [0.902-0.941]; bit-identical.
 # MobileNetV3-Large (features.7) 0.997 [0.926-1.016] of the base's time, level.  Not measured
-# past 2 threads: left out there.
+# past 2 threads: left out there.  Each group pays at 2 threads (the network in one process,
+# ab_threads.py --fifo, 20 rounds, this plan against variants of it): the 14x14 blocks back on
+# the three layers 1.048 [1.015-1.084] of its time, the 28x28 ones 1.028 [0.968-1.069]; the 7x7
+# blocks through chan8 too (no _CHAN8_MIN_PIXELS at 2 threads) 1.017 [1.005-1.025]: left out.
+# The strips handed out statically (tc_parallel_for, one range per thread) instead of claimed:
+# 1.005 [0.988-1.058] against a relinked copy of the same code at 1.013: level, claimed kept.
 _CHAN8_MAX_THREADS = 2
 
 
