@@ -116,8 +116,8 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
 }
 
 /* the depthwise's pixel offsets (pix: output pixel o's first tap, pin: input pixel i) and the
- * zero borders of its two padded pixel buffers (bstride vectors apart), once per image (the
- * expansion writes only their insides): KC x KC, pads KC / 2 */
+ * zero borders of its two padded pixel buffers (bstride vectors apart), once per call (the
+ * expansion writes every vector of their insides for each strip): KC x KC, pads KC / 2 */
 static void dw8_setup(int KC, int H, int W, int s, __m256 *buf, size_t bstride, int *pix, int *pin)
 {
     const int P = KC / 2, OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2 * P, n = OH * OW;
@@ -129,8 +129,11 @@ static void dw8_setup(int KC, int H, int W, int s, __m256 *buf, size_t bstride, 
     for (int i = 0, o = 0; i < H; i++)
         for (int j = 0; j < W; j++, o++)
             pin[o] = (i + P) * Wp + j + P;
-    for (size_t i = 0; i < (size_t)(H + 2 * P) * Wp; i++)
-        buf[i] = buf[bstride + i] = _mm256_setzero_ps();
+    const __m256 z = _mm256_setzero_ps();
+    for (int i = 0; i < H + 2 * P; i++)
+        for (int j = 0; j < Wp; j++)
+            if (i < P || i >= H + P || j < P || j >= W + P)
+                buf[(size_t)i * Wp + j] = buf[bstride + (size_t)i * Wp + j] = z;
 }
 
 /* KC x KC (3 or 5), stride s (1 or 2), pads KC / 2: buf: E / 8 (1 or 2) padded pixel buffers of
@@ -215,37 +218,35 @@ static __attribute__((noinline)) void dw8(int KC, int E, int H, int W, int s, co
 }
 #undef TC_CHAN8_BY_KIND
 
-void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                            const tc_ir_stage *project, int h, int w, const float *x,
-                            const float *residual, float *y, float *means, float *ws)
+/* The expansion and the depthwise of the strips [m0, m1) of 16 channels (m0 a multiple of 16,
+ * m1 one or E; the last strip of E % 16 == 8: 8 channels): d [E][n] (n the depthwise's output
+ * pixels) gets those channels' planes, means (or NULL) [E] their planes' means as the depthwise
+ * layer sums them.  slot: tc_ir_chan8's slot of floats, 64-byte aligned, this thread's alone.
+ * The strips share nothing but x, so any split of them over threads gives the same bits. */
+void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
+                             const tc_ir_stage *dw, int h, int w, int m0, int m1, const float *x,
+                             float *d, float *means, float *slot)
 {
-    const int C = expand->p.C, E = expand->p.K, s = dw->p.sh, KC = dw->p.KH, N = h * w;
+    const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH, N = h * w;
     const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
-    /* the depthwise's two padded pixel buffers (one strip), d (y without project), ob, pix,
-     * pin, the GEMM's */
+    /* the depthwise's two padded pixel buffers (one strip), ob, pix, pin */
     const size_t bstride = ((size_t)(h + KC - 1) * (w + KC - 1) + 8 + 1) & ~(size_t)1;
-    __m256 *buf = (__m256 *)ws;
-    float *d = project ? (float *)(buf + 2 * bstride) : y; /* [E][n] */
-    __m256 *ob = (__m256 *)(project ? d + (((size_t)E * n + 15) & ~(size_t)15)
-                                    : (float *)(buf + 2 * bstride));
+    __m256 *buf = (__m256 *)slot;
+    __m256 *ob = buf + 2 * bstride;
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
     int *pin = pix + ((n + 8 + 15) & ~15);
-    float *gemm_ws = (float *)(pin + ((N + 15) & ~15));
-    /* one strip of 16 channels at a time (the last of E % 16 == 8: 8), expanded into the
-     * depthwise's padded buffers (s30: no copy there) then filtered while in L1 / L2 (the whole
-     * expansion first: E N floats, 602 KB at 192 x 28 x 28, left L2 before the depthwise read it
-     * back) */
+    /* one strip of 16 channels at a time, expanded into the depthwise's padded buffers (s30: no
+     * copy there) then filtered while in L1 / L2 (the whole expansion first: E N floats, 602 KB
+     * at 192 x 28 x 28, left L2 before the depthwise read it back) */
     dw8_setup(KC, h, w, s, buf, bstride, pix, pin);
-    for (int m0 = 0; m0 < E; m0 += 16) {
-        const int e = E - m0 < 16 ? E - m0 : 16;
-        chan8_expand(C, e, N, expand->packed + (size_t)m0 * C,
-                     expand->bias ? expand->bias + m0 : NULL, tc_act_at(expand->act, 0), x, pin,
+    for (int m = m0; m < m1; m += 16) {
+        const int e = m1 - m < 16 ? m1 - m : 16;
+        chan8_expand(C, e, N, expand->packed + (size_t)m * C,
+                     expand->bias ? expand->bias + m : NULL, tc_act_at(expand->act, 0), x, pin,
                      (float *)buf, (float *)(buf + bstride));
-        dw8(KC, e, h, w, s, buf, bstride, dw->packed + (size_t)m0 * KC * KC,
-            dw->bias ? dw->bias + m0 : NULL, tc_act_at(dw->act, 0), d + (size_t)m0 * n, ob, pix);
+        dw8(KC, e, h, w, s, buf, bstride, dw->packed + (size_t)m * KC * KC,
+            dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * n, ob, pix);
         if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */
-            tc_fused_plane_means(serial, d + (size_t)m0 * n, e, (size_t)n, means + m0);
+            tc_fused_plane_means(serial, d + (size_t)m * n, e, (size_t)n, means + m);
     }
-    if (project)
-        tc_fused_pointwise(serial, project, n, d, n, y, n, residual, n, gemm_ws);
 }

@@ -319,14 +319,14 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 }
 
 /* ------------------------------------------------------------------------ */
-/* The whole block on one thread with the expansion written channel-blocked  */
-/* for the depthwise (ir_chan8_avx2.c)                                       */
+/* The whole block with the expansion written channel-blocked for the       */
+/* depthwise, its strips over ctx's threads (ir_chan8_avx2.c)              */
 /* ------------------------------------------------------------------------ */
 
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_ir_chan8_image_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                            const tc_ir_stage *project, int h, int w, const float *x,
-                            const float *residual, float *y, float *means, float *ws);
+void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
+                             const tc_ir_stage *dw, int h, int w, int m0, int m1, const float *x,
+                             float *d, float *means, float *slot);
 #endif
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
@@ -359,6 +359,16 @@ int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     return 0;
 }
 
+/* a thread's floats for tc_ir_chan8_strips_avx2: the depthwise's two padded pixel buffers (one
+ * strip of 16 channels, 8 floats a pixel), its sums (8 floats each), pix, pin; a whole number of
+ * cache lines */
+static size_t chan8_slot_floats(int h, int w, int kc, size_t n)
+{
+    const size_t bstride = ((size_t)(h + kc - 1) * (w + kc - 1) + 8 + 1) & ~(size_t)1;
+    return up16(2 * bstride * 8 + ((n + 8 + 1) & ~(size_t)1) * 8 + up16(n + 8) +
+                up16((size_t)h * w));
+}
+
 size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
                                   const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w)
 {
@@ -366,19 +376,40 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
         return 0;
     int OH, OW;
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
-    tc_ctx serial = *ctx;
-    serial.pool = NULL;
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
     const size_t n = (size_t)OH * OW, E = (size_t)expand->p.K;
-    /* the depthwise's two padded pixel buffers (one strip of 16 channels, 8 floats a pixel), d
-     * (the output without project), its sums (8 floats each), pix, pin, the GEMM's, alignment */
-    const size_t kc = (size_t)dw->p.KH;
-    return ((size_t)(h + kc - 1) * (w + kc - 1) + 10) * 16 + (project ? up16(E * n) : 0) + (n + 10) * 8 +
-           up16(n + 8) + up16((size_t)h * w) + up16(tc_gemm_workspace_size(&serial)) + 64;
+    /* d (the output without project), the GEMM's (ctx's threads), a slot per thread,
+     * alignment */
+    return (project ? up16(E * n) : 0) + up16(tc_gemm_workspace_size(ctx)) +
+           (size_t)threads * chan8_slot_floats(h, w, dw->p.KH, n) + 64;
 }
 
-/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW], on the calling thread;
- * without project (tc_ir_chan8_pair_f32) y: [N, E, OH, OW] the depthwise output, means [N, E] or
- * NULL its planes' means */
+#ifdef TC_HAVE_AVX2_SOURCES
+typedef struct {
+    const tc_ctx *serial;
+    const tc_ir_stage *expand, *dw;
+    const float *x;
+    float *d, *means, *slots;
+    size_t slot;
+    int h, w;
+} chan8_job;
+
+/* items: 16-channel strips (the last of E % 16 == 8: 8 channels) */
+static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const chan8_job *j = (const chan8_job *)varg;
+    const int E = j->expand->p.K, m1 = (int)end * 16;
+    tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, (int)begin * 16,
+                            m1 < E ? m1 : E, j->x, j->d, j->means,
+                            j->slots + (size_t)tid * j->slot);
+}
+#endif
+
+/* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW]; without project
+ * (tc_ir_chan8_pair_f32) y: [N, E, OH, OW] the depthwise output, means [N, E] or NULL its
+ * planes' means.  With ctx's pool (s30): the 16-channel strips of the expansion + depthwise
+ * claimed by its threads, then the projection as ctx's GEMM splits it: the same bits as on one
+ * thread (no sum is split). */
 static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                       const tc_ir_stage *project, int n, int h, int w, const float *x,
                       const float *residual, float *y, float *means, float *workspace)
@@ -390,13 +421,24 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
     tc_ctx serial = *ctx;
     serial.pool = NULL;
+    const size_t np = (size_t)OH * OW, E = (size_t)expand->p.K;
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    float *gemm_ws = ws + (project ? up16(E * np) : 0); /* ws: d [E][np] with project */
+    chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
+                   gemm_ws + up16(tc_gemm_workspace_size(ctx)),
+                   chan8_slot_floats(h, w, dw->p.KH, np), h, w};
     const size_t in = (size_t)expand->p.C * h * w;
-    const size_t out = (size_t)(project ? project->p.K : dw->p.K) * OH * OW;
-    for (int b = 0; b < n; b++)
-        tc_ir_chan8_image_avx2(&serial, expand, dw, project, h, w, x + b * in,
-                               residual ? residual + b * out : NULL, y + b * out,
-                               means ? means + (size_t)b * dw->p.K : NULL, ws);
+    const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
+    for (int b = 0; b < n; b++) {
+        j.x = x + b * in;
+        j.d = project ? ws : y + b * out;
+        j.means = means ? means + (size_t)b * E : NULL;
+        tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
+        if (project)
+            tc_fused_pointwise(ctx, project, (int)np, ws, (ptrdiff_t)np, y + b * out,
+                               (ptrdiff_t)np, residual ? residual + b * out : NULL,
+                               (ptrdiff_t)np, gemm_ws);
+    }
 #else
     (void)x, (void)residual, (void)y, (void)means, (void)workspace;
 #endif

@@ -339,11 +339,12 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
                      const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                      const float *residual, float *y, float *workspace);
 
-/* The same block whole on the calling thread (ctx's pool unused), the expansion written
- * channel-blocked for the depthwise (ir_chan8_avx2.c): ctx at TC_ISA_AVX2, expand a
- * 1X1_CHAN layer of at most 320 input channels and a multiple of 8 outputs, dw 3x3 or 5x5 at
- * stride 1 or 2 with pads 1 or 2, activations none, ReLU, Clip or HardSwish, an output of 8 to
- * 1024 pixels, at most 4096 padded input pixels.
+/* The same block, the expansion written channel-blocked for the depthwise (ir_chan8_avx2.c):
+ * with ctx's pool its threads claim the 16-channel strips of the expansion and depthwise, then
+ * the projection runs as the GEMM splits it (workspace: a strip slot per thread); ctx at
+ * TC_ISA_AVX2, expand a 1X1_CHAN layer of at most 320 input channels and a multiple of 8
+ * outputs, dw 3x3 or 5x5 at stride 1 or 2 with pads 1 or 2, activations none, ReLU, Clip or
+ * HardSwish, an output of 8 to 1024 pixels, at most 4096 padded input pixels.
  * 0 when it takes the block, else -1 (the functions below then do nothing).  The result is
  * the three layers' run one after the other, bit for bit. */
 int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,

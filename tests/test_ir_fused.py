@@ -321,7 +321,7 @@ def test_profile_names_the_block_after_its_first_node_and_counts_its_flops(tmp_p
     assert sum(r["flops"] or 0 for r in records if r["node"] == "expand") == want
 
 
-# ---- the whole block on one thread, its expansion channel-blocked (csrc/ir_chan8_avx2.c) ----
+# ---- the whole block, its expansion channel-blocked (csrc/ir_chan8_avx2.c) ----
 
 CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride[, kernel]): MobileNetV2's 28x28, 14x14, 7x7,
     # stride 2, odd; MobileNetV3-Large's E % 16 == 8 (200, 184); MnasNet's 5x5 (layers.9.0 at
@@ -336,15 +336,47 @@ CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride[, kernel]): MobileNetV2's 28x28, 
 ]
 
 
+def _numpy_block(x, w1, b1, wd, bd, w2, b2, stride, acts, residual):
+    """The block in float64 numpy: 1x1, KC x KC depthwise (pads KC // 2), 1x1, each with its
+    activation."""
+    def act(v, a):
+        name, alpha, beta = a
+        if name == "Relu":
+            return np.maximum(v, 0)
+        if name == "Clip":
+            return np.clip(v, alpha, beta)
+        if name == "HardSwish":
+            return v * np.clip(v / 6 + 0.5, 0, 1)
+        return v
+    x = x.astype(np.float64)
+    t = act(np.einsum("ec,nchw->nehw", w1[:, :, 0, 0], x) + b1[None, :, None, None], acts[0])
+    n, e, h, w = t.shape
+    kc = wd.shape[2]
+    tp = np.pad(t, ((0, 0), (0, 0), (kc // 2, kc // 2), (kc // 2, kc // 2)))
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    d = np.zeros((n, e, oh, ow)) + bd[None, :, None, None]
+    for ki in range(kc):
+        for kj in range(kc):
+            d += wd[None, :, 0, ki, kj, None, None] * tp[:, :, ki:ki + (oh - 1) * stride + 1:stride,
+                                                        kj:kj + (ow - 1) * stride + 1:stride]
+    d = act(d, acts[1])
+    y = act(np.einsum("ke,nehw->nkhw", w2[:, :, 0, 0], d) + b2[None, :, None, None], acts[2])
+    return y if residual is None else y + residual
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("case", CHAN8_CASES,
                          ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c) + "k5" * (len(c) > 7))
-def test_chan8_block_is_the_unfused_one_bit_for_bit(case):
+def test_chan8_block_is_the_unfused_one_bit_for_bit(case, threads):
+    """At 1 thread and with a pool (s30: the threads claim the 16-channel strips, then split the
+    projection): the three layers' bits at 1 thread, and the float64 block within 1e-4."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     n, c0, e, k2, h, w, stride = case[:7]
     kc = case[7] if len(case) > 7 else 3
     rng = np.random.default_rng(sum(case))
-    ctx = _kernels.Context(1, "avx2")
+    ctx1 = _kernels.Context(1, "avx2")
+    ctx = _kernels.Context(threads, "avx2")
     for acts in [(ACTS[2], ACTS[2], ACTS[0]), (ACTS[1], ACTS[1], ACTS[0]),
                  (ACTS[0], ACTS[0], ACTS[0]), (ACTS[3], ACTS[3], ACTS[0])]:
         kw = [dict(activation=a[0], alpha=a[1], beta=a[2]) for a in acts]
@@ -352,20 +384,22 @@ def test_chan8_block_is_the_unfused_one_bit_for_bit(case):
         wd = rng.standard_normal((e, 1, kc, kc), dtype=np.float32) / np.float32(kc)
         w2 = rng.standard_normal((k2, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
         b1, bd, b2 = (rng.standard_normal(k, dtype=np.float32) for k in (e, e, k2))
-        dw = _kernels.Conv2d(ctx, wd, bd, algo="depthwise", strides=(stride, stride),
-                             pads=(kc // 2,) * 4, group=e, **kw[1])
-        project = _kernels.Conv2d(ctx, w2, b2, algo="1x1", **kw[2])
-        rows = _kernels.Conv2d(ctx, w1, b1, algo="1x1", **kw[0])
+        dw1, dw = (_kernels.Conv2d(c, wd, bd, algo="depthwise", strides=(stride, stride),
+                                   pads=(kc // 2,) * 4, group=e, **kw[1]) for c in (ctx1, ctx))
+        project1, project = (_kernels.Conv2d(c, w2, b2, algo="1x1", **kw[2]) for c in (ctx1, ctx))
+        rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw[0])
         lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw[0])
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
         block = _kernels.IRChan8(lanes, dw, project)
         assert block.takes(h, w)
         with_residual = stride == 1 and k2 == c0
         for residual in [None] + ([x] if with_residual else []):
-            want = _unfused((rows, dw, project), x, residual)
+            want = _unfused((rows, dw1, project1), x, residual)
             got = block.run(x, np.full_like(want, np.nan), residual,
                             np.empty(block.workspace_size(h, w), np.float32))
             np.testing.assert_array_equal(got, want, err_msg=f"{acts}, residual {residual is not None}")
+            ref = _numpy_block(x, w1, b1, wd, bd, w2, b2, stride, acts, residual)
+            np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
 def test_chan8_block_refuses_what_it_does_not_run():

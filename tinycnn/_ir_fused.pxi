@@ -105,8 +105,9 @@ cdef class BoundIRChan8(BoundCall):
 
 
 cdef class IRChan8(IRFused):
-    """The same block whole on the calling thread, its expansion (a '1x1_chan' layer) written
-    channel-blocked for the depthwise (csrc/ir_chan8_avx2.c): bit-identical to the three
+    """The same block, its expansion (a '1x1_chan' layer) written channel-blocked for the
+    depthwise (csrc/ir_chan8_avx2.c; with a pool, its threads take the 16-channel strips, then
+    split the projection): bit-identical to the three
     layers one after the other.  takes(h, w): whether it runs this block (an AVX2 Context, a
     3x3 depthwise at stride 1 or 2 with pads 1, ...: tc_ir_chan8_check)."""
 

@@ -404,11 +404,25 @@ def _emit_block(n, X, R, block, h, w, out4, out_shape):
 # 1.10 of the row tiles' time hot and 1.23 with the weights cold (lone, thread CPU), more than
 # the depthwise gained (39 -> 27 us hot).
 _CHAN8_MIN_PIXELS = 64
+# At 2 threads (s30) the block's 16-channel strips are claimed by the threads, then the
+# projection runs as the GEMM splits it (csrc/ir_fused.c tc_ir_chan8_f32), where the base ran
+# the three layers each split over the threads.  MobileNetV2 at 2 threads, separate processes
+# alternating (benchmarks/pool_ab.py --fifo, 15 rounds in 3 sets of processes, AVX2 emulation,
+# 2026-12-04, load 4-5): 4.54 against 4.94 ms, base / new 1.091 [1.050-1.143]; in one process
+# (ab_threads.py --fifo, 20 rounds) new / base 0.912 [0.902-0.941]; bit-identical.
+# MobileNetV3-Large (features.7) 0.997 [0.926-1.016] of the base's time, level.  Not measured
+# past 2 threads: left out there.  Each group pays at 2 threads (the network in one process,
+# ab_threads.py --fifo, 20 rounds, this plan against variants of it): the 14x14 blocks back on
+# the three layers 1.048 [1.015-1.084] of its time, the 28x28 ones 1.028 [0.968-1.069]; the 7x7
+# blocks through chan8 too (no _CHAN8_MIN_PIXELS at 2 threads) 1.017 [1.005-1.025]: left out.
+# The strips handed out statically (tc_parallel_for, one range per thread) instead of claimed:
+# 1.005 [0.988-1.058] against a relinked copy of the same code at 1.013: level, claimed kept.
+_CHAN8_MAX_THREADS = 2
 
 
 def _plan_chan8(n, X, stages, R):
-    """The whole block on one thread with its expansion written channel-blocked for the
-    depthwise (csrc/ir_chan8_avx2.c: 1 thread, AVX2), or None.  Inside MobileNetV2
+    """The whole block with its expansion written channel-blocked for the depthwise
+    (csrc/ir_chan8_avx2.c: AVX2, 1 or 2 threads), or None.  Inside MobileNetV2
     (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
     14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS).
     HardSwish too (s29): MobileNetV3-Large's features.7 (40-240-80 at 28x28, 3x3/2, HardSwish,
@@ -418,9 +432,11 @@ def _plan_chan8(n, X, stages, R):
     E % 16 == 8, the blocks that ran the three layers: MnasNet's layers.9.0 (24-72-40 at
     56x56, 5x5/2) 0.839 [0.818-0.868], 9.1 (120@28, 5x5) 0.898, 10.0 (240@28, 5x5/2) 0.852,
     10.1 (480@14) 0.935, 12.0 (576@14, 5x5/2) 0.926; MobileNetV3-Large's features.8 (80-200-80
-    at 14x14, HardSwish) 0.884."""
-    expand = _chan8_expand(n, X, stages)
-    if expand is None:
+    at 14x14, HardSwish) 0.884.  At 2 threads only the 3x3 blocks with E % 16 == 0 (the ones
+    measured there: _CHAN8_MAX_THREADS)."""
+    expand = _chan8_expand(n, X, stages, _CHAN8_MAX_THREADS)
+    if expand is None or (n.options.num_threads > 1 and (
+            stages[1][0].shape[2:] != (3, 3) or stages[0][0].shape[0] % 16)):
         return None
     nb, c, h, w = X.shape
     dw, project = plan_stages(n, Value("", (nb, stages[0][0].shape[0], h, w), np.float32),
@@ -435,11 +451,11 @@ def _plan_chan8(n, X, stages, R):
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
 
 
-def _chan8_expand(n, X, stages):
+def _chan8_expand(n, X, stages, max_threads=1):
     """A maker of the chan8 block's (or pair's) expansion, stages[0], as a '1x1_chan' layer, or
-    None where the block's first stage or the session rule it out (1 thread, AVX2,
-    _CHAN8_MIN_PIXELS)."""
-    if (n.options.num_threads != 1 or n.ctx.isa != "avx2" or X.ndim != 4
+    None where the block's first stage or the session rule it out (more than max_threads, not
+    AVX2, _CHAN8_MIN_PIXELS)."""
+    if (n.options.num_threads > max_threads or n.ctx.isa != "avx2" or X.ndim != 4
             or not constant_stages(stages)):
         return None
     W1, B1, S1, a1 = stages[0]
