@@ -681,7 +681,8 @@ static void dw_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * steps_ab.py against the base in one process, a loaded host, median [25-75%] of 30-60 rounds):
  * EfficientNet-B0's features.1 depthwise 0.786 [0.748-0.858] / 0.807 / 0.839 (245 against 307
  * us), the projection after it 0.73-0.88 (its input no longer pushed out by the output's
- * lines); features.2.1's 144 @ 56x56 (1.8 MB, in the expansion's group) 0.973-0.992, level. */
+ * lines).  Also measured, then left out (a fused node's fallback, whose intermediates ops/conv.py
+ * does not write over): features.2.1's 144 @ 56x56 (1.8 MB) in its group 0.973-0.992, level. */
 /* items = (image, channel) pairs */
 static void dw_inplace_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
