@@ -337,6 +337,19 @@ static size_t stem_direct_slot(const tc_conv2d_params *p, int rows, int w)
     return (stem_direct_planes(p, rows, w) + TC_STEM_SLACK + 15) / 16 * 16;
 }
 
+/* dw_inplace_task's bands (see there) */
+#define TC_DW_INPLACE_ROWS 16
+static int dw_in_place(const tc_conv2d_params *p, int h, int w, int OH, int OW)
+{
+    return p->K == p->C && p->sh == 1 && p->sw == 1 && OH == h && OW == w &&
+           p->pt <= TC_DW_INPLACE_ROWS;
+}
+
+static size_t dw_stage_floats(int OW)
+{
+    return ((size_t)2 * TC_DW_INPLACE_ROWS * OW + 15) / 16 * 16;
+}
+
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
                                 int h, int w)
 {
@@ -348,8 +361,11 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
     if (algo == TC_CONV_ALGO_REFERENCE)
         return 0;
     size_t hp = (size_t)h + p->pt + p->pb, wp = (size_t)w + p->pl + p->pr;
-    if (algo == TC_CONV_ALGO_DEPTHWISE)
-        return (size_t)w; /* a row of zeros, read in place of rows above or below x */
+    if (algo == TC_CONV_ALGO_DEPTHWISE) /* a row of zeros, read in place of rows above or below
+                                          * x; written over x: a stage per thread */
+        return (size_t)w + (dw_in_place(p, h, w, OH, OW)
+                                ? 16 + (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * dw_stage_floats(OW)
+                                : 0);
     if (algo == TC_CONV_ALGO_GROUPED) /* the tap offsets, then a slot per thread (grouped_run) */
         return grouped_taps(p) * (sizeof(ptrdiff_t) / sizeof(float)) + 16 +
                (size_t)tc_pool_size(ctx ? ctx->pool : NULL) * (grouped_slot_floats(p, h, w) + 1);
@@ -559,6 +575,7 @@ typedef struct {
     /* dw_band_task: bands of band_rows output rows, each band's kernel picked by pick */
     int bands, band_rows;
     tc_dw_pick_fn pick;
+    float *stage; /* dw_inplace_task: per thread, two bands of TC_DW_INPLACE_ROWS output rows */
 } dw_job;
 
 /* means[0 .. nc) of planes y[0 .. nc) (out_plane floats each): summed right after they are
@@ -650,6 +667,54 @@ static void dw_band_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         plane(xc, n, j->wd, j->zrow, j->w + (size_t)k * p->KH * p->KW, &q,
               j->bias ? j->bias[k] : 0.0f, j->residual ? j->residual + o : NULL,
               tc_act_at(j->act, k), r1 - r0, j->OW, j->y + o);
+    }
+}
+
+/* A depthwise layer written over its own input (y == x: the planner's in place, ops/conv.py,
+ * where x dies at this step): stride 1, K == C, the output the input's size, no residual.
+ * Each plane runs in bands of TC_DW_INPLACE_ROWS output rows into a thread's stage (two bands,
+ * in L1), a band's rows copied over x once the next band, the last to read them, is computed.
+ * Inside a network the output then lands on the lines the input just came through instead of
+ * lines last used a run ago (EfficientNet-B0's features.1: 32 x 112 x 112, 1.6 MB, past L2).
+ * The bands are lone images of their rows (tc_conv_band_image), as dw_band_task's: the same
+ * bits as the whole plane.  Measured (n30-eff1, 2026-12-04, Zen 4, AVX2 kernels, 1 thread,
+ * steps_ab.py against the base in one process, a loaded host, median [25-75%] of 30-60 rounds):
+ * EfficientNet-B0's features.1 depthwise 0.786 [0.748-0.858] / 0.807 / 0.839 (245 against 307
+ * us), the projection after it 0.73-0.88 (its input no longer pushed out by the output's
+ * lines).  Also measured, then left out (a fused node's fallback, whose intermediates ops/conv.py
+ * does not write over): features.2.1's 144 @ 56x56 (1.8 MB) in its group 0.973-0.992, level. */
+/* items = (image, channel) pairs */
+static void dw_inplace_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const dw_job *j = (const dw_job *)varg;
+    const tc_conv2d_params *p = j->p;
+    const int R = TC_DW_INPLACE_ROWS, OH = j->OH, OW = j->OW;
+    const size_t plane = (size_t)OH * OW, band_floats = (size_t)R * OW;
+    float *stage = j->stage + (size_t)tid * dw_stage_floats(OW);
+    for (ptrdiff_t it = begin; it < end; it++) {
+        const int b = (int)(it / p->K), k = (int)(it % p->K);
+        const size_t o = ((size_t)b * p->K + k) * plane;
+        float *yc = j->y + o; /* == x's plane k */
+        int r0 = 0;
+        for (int band = 0; r0 < OH; band++, r0 += R) {
+            const int r1 = r0 + R < OH ? r0 + R : OH;
+            tc_conv2d_params q;
+            int n;
+            const int i0 = tc_conv_band_image(p, j->h, r0, r1 - r0, &n, &q);
+            const tc_dw_plane_fn plane_fn = j->pick(&q, n, j->wd, r1 - r0, OW);
+            plane_fn(j->x + o + (size_t)i0 * j->wd, n, j->wd, j->zrow, j->w + (size_t)k * p->KH * p->KW,
+                     &q, j->bias ? j->bias[k] : 0.0f, NULL, tc_act_at(j->act, k), r1 - r0, OW,
+                     stage + (size_t)(band & 1) * band_floats);
+            /* the band before: its input rows [r0 - R, r0) are read by no band after this one */
+            if (band > 0)
+                memcpy(yc + (size_t)(r0 - R) * OW, stage + (size_t)((band - 1) & 1) * band_floats,
+                       band_floats * sizeof(float));
+        }
+        const int last = (OH - 1) / R;
+        memcpy(yc + (size_t)last * R * OW, stage + (size_t)(last & 1) * band_floats,
+               (size_t)(OH - last * R) * OW * sizeof(float));
+        if (j->means)
+            plane_means(j->sum, yc, plane, 1, j->means + (size_t)b * p->K + k);
     }
 }
 
@@ -1244,7 +1309,13 @@ static void stem_direct_band(const stem_direct_job *j, const stem_band *bd, floa
      * group median [25-75%], min new / old): MobileNetV3-Small 0.959 [0.833-1.028], 169 / 197
      * us; -Large 0.988 [0.921-1.059], 375 / 410; MnasNet 0.963 [0.893-1.017], 532 / 557; V2
      * 0.990 [0.921-1.072], 609 / 625; whole networks (subgraph_shapes.py, 41 rounds) 0.984 -
-     * 1.002, within noise.  Bit-identical (a prefetch). */
+     * 1.002, within noise.  Bit-identical (a prefetch).
+     * Tried and dropped (n30-eff1, 2026-12-04, Zen 4, AVX2 kernels, 1 thread, steps_ab.py
+     * against the base, 30-40 rounds, median [25-75%]): also prefetching the stem's output
+     * rows, per block of 4 channels its planes' rows of the band ahead (the K planes are more
+     * store streams than the hardware follows): 2 bands ahead into L1 EfficientNet-B0's stem
+     * 1.082 [1.045-1.108] (43 KB a band: L1 thrashed); 1 band ahead into L2 0.984
+     * [0.940-1.013], MobileNetV3-Small's 1.025 [0.925-1.065]: noise. */
     const char *pf = NULL;
     size_t pf_lines = 0;
     int r0 = 0, r1 = 0;
@@ -1452,7 +1523,11 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
                     kern->dw_pick(p, h, w, OH, OW),
                     p->K == p->C && kern->dw_block_pick ? kern->dw_block_pick(p, h, w, OH, OW) : NULL,
                     means, tc_pool2d_kernels_of(ctx)->sum};
-        if (j.block) {
+        if (x == y && !residual && dw_in_place(p, h, w, OH, OW)) {
+            j.pick = kern->dw_pick;
+            j.stage = (float *)(((uintptr_t)(workspace + w) + 63) & ~(uintptr_t)63);
+            tc_parallel_for_dynamic(pool, (ptrdiff_t)n * p->K, 1, dw_inplace_task, &j);
+        } else if (j.block) {
             tc_parallel_for_dynamic(pool, (ptrdiff_t)n * ((p->K + TC_DW_BLOCK - 1) / TC_DW_BLOCK), 1,
                                     dw_block_task, &j);
         } else if ((j.band_rows = dw_band_rows(pool, OH, OW, means)) > 0) {

@@ -514,6 +514,12 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _plane_k)(
             tc_v_act_rows(act.kind, y, OW);
         return;
     }
+    /* Tried and dropped (n30-eff1, 2026-12-04, Zen 4, AVX2 kernels, 1 thread, steps_ab.py
+     * against the base): prefetching the output rows 8 ahead of each group of 4 (planes of at
+     * least 56x56, within the plane), for outputs that land on lines out of the caches inside a
+     * network: MobileNetV3-Small's features.1 depthwise (16 @ 112 -> 56) 0.977 [0.891-1.114],
+     * noise.  What paid on EfficientNet-B0's features.1 was writing over the input instead
+     * (conv.c dw_inplace_task). */
     for (int oh = 0; oh < OH; oh += TC_DW_ROWS) {
         int nrows = OH - oh < TC_DW_ROWS ? OH - oh : TC_DW_ROWS;
         TC_DW_CAT(TC_DW_FN, _rows)(TC_DW_ROWS, SW, KC, DL, COLS, oh, nrows, oh + nrows < OH, x, H, W, zrow, w, p, bias, residual,

@@ -260,7 +260,8 @@ size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, in
 
 /* x: [N, C, H, W]  packed: from tc_conv2d_pack_f32  bias: [K] or NULL
  * residual: [N, K, OH, OW] or NULL (may be y; otherwise neither overlaps y)
- * y: [N, K, OH, OW], not overlapping x
+ * y: [N, K, OH, OW], not overlapping x; or x itself (TC_CONV_ALGO_DEPTHWISE at stride 1 with
+ * K == C, the output x's size, pt <= 16 and no residual: written over x in bands)
  * act: NULL (none) or an activation, PReLU's slope [K]
  * y = act(conv(x, weight) + bias + residual); every activation keeps NaN.  Does
  * nothing when tc_conv2d_check or tc_activation_check fails or the output

@@ -517,3 +517,53 @@ def test_depthwise_row_bands_are_bit_identical_across_threads(isa, case):
             np.testing.assert_array_equal(y, outs[0], err_msg=f"depthwise {label} {activation or 'none'} "
                                                               f"{variant} ({isa}): {t} threads "
                                                               f"against 1")
+
+
+# Written over its own input (y is x: ops/conv.py's in place for large stride-1 layers, the
+# input dying there; csrc/conv.c dw_inplace_task runs bands of 16 rows through a stage): the
+# same bits as into another array, with the means too, on every ISA and thread count.  Planes
+# of 1 band, of exactly 1 and 2, with a partial last band, wider than tall; 3x3, 5x5 and the
+# dilated 5x5 (4 rows of padding), SiLU (deferred) and ReLU, batch 2.
+IN_PLACE_CASES = [((5, 7), 3, ((3, 3), (1, 1, 1, 1), (1, 1)), "SiLU"),
+                  ((16, 16), 2, ((3, 3), (1, 1, 1, 1), (1, 1)), "Relu"),
+                  ((32, 20), 3, ((5, 5), (2, 2, 2, 2), (1, 1)), "SiLU"),
+                  ((57, 55), 5, ((3, 3), (1, 1, 1, 1), (1, 1)), "SiLU"),
+                  ((40, 41), 2, ((5, 5), (4, 4, 4, 4), (2, 2)), ""),
+                  ((112, 112), 4, ((3, 3), (1, 1, 1, 1), (1, 1)), "SiLU")]
+
+
+@pytest.mark.parametrize("case", IN_PLACE_CASES,
+                         ids=[f"{h}x{w}-c{c}-k{g[0][0]}d{g[2][0]}-{a or 'none'}"
+                              for (h, w), c, g, a in IN_PLACE_CASES])
+def test_depthwise_in_place_is_bit_identical(ctx, case):
+    (h, w), c, (kernel, pads, dil), activation = case
+    rng = np.random.default_rng(h * 1000 + w)
+    x = rng.standard_normal((2, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((c, 1) + kernel, dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32)
+    conv = _kernels.Conv2d(ctx, wt, bias, algo="depthwise", strides=(1, 1), pads=pads,
+                           dilations=dil, group=c, activation=activation)
+    assert conv.output_shape(2, h, w) == x.shape
+    ws = np.full(conv.workspace_size(2, h, w), np.nan, dtype=np.float32)
+    y = np.full(x.shape, np.nan, dtype=np.float32)
+    means, means_in_place = np.zeros((2, c), np.float32), np.zeros((2, c), np.float32)
+    conv.run(x, y, workspace=ws, means=means)
+    xy = x.copy()
+    conv.run(xy, xy, workspace=ws, means=means_in_place)
+    np.testing.assert_array_equal(xy, y)
+    np.testing.assert_array_equal(means_in_place, means)
+
+
+def test_depthwise_in_place_refuses_a_partial_overlap(ctx):
+    """Only the very same array: a y overlapping x shifted by a row is refused, and so is y is
+    x where the output is not written in place (stride 2)."""
+    wt = np.ones((2, 1, 3, 3), np.float32)
+    conv = _kernels.Conv2d(ctx, wt, None, algo="depthwise", pads=(1, 1, 1, 1), group=2)
+    buf = np.zeros(2 * 2 * 9 * 8 + 8, np.float32)
+    with pytest.raises(ValueError):
+        conv.run(buf[:-8].reshape(1, 2, 9, 8), buf[8:].reshape(1, 2, 9, 8))
+    s2 = _kernels.Conv2d(ctx, wt, None, algo="depthwise", strides=(2, 2), pads=(1, 1, 1, 1),
+                         group=2)
+    x = np.zeros((1, 2, 4, 4), np.float32)
+    with pytest.raises(ValueError):
+        s2.run(x, x.reshape(-1)[:8].reshape(1, 2, 2, 2))

@@ -558,3 +558,49 @@ def test_session_with_prefetching_se_is_freed_without_the_garbage_collector():
         if enabled:
             gc.enable()
     assert left == 0, f"{left} tinycnn objects outlive the session until the collector runs"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_efficientnet_first_block_writes_its_depthwise_in_place(threads):
+    """EfficientNet-B0's stem and features.1 (3 -> 32 at stride 2 + SiLU, 3x3 depthwise + SiLU
+    whose 1.6 MB output is past L2, SE 32 -> 8 -> 32, projection 32 -> 16): the depthwise writes
+    over the stem's output, which dies there (ops/conv.py _dw_in_place), and the outputs match
+    onnxruntime's."""
+    rng = np.random.default_rng(30)
+
+    def t(name, *shape, scale=0.3):
+        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+
+    def silu(x, y):
+        return [helper.make_node("Sigmoid", [x], [y + "_s"]), helper.make_node("Mul", [x, y + "_s"], [y])]
+    nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1])] + silu("c0", "a0")
+    nodes += [helper.make_node("Conv", ["a0", "w1", "b1"], ["c1"], kernel_shape=[3, 3], group=32,
+                               pads=[1, 1, 1, 1])] + silu("c1", "a1")
+    nodes += [helper.make_node("GlobalAveragePool", ["a1"], ["p"]),
+              helper.make_node("Conv", ["p", "ws1", "bs1"], ["h"], kernel_shape=[1, 1])] + silu("h", "ha")
+    nodes += [helper.make_node("Conv", ["ha", "ws2", "bs2"], ["g"], kernel_shape=[1, 1]),
+              helper.make_node("Sigmoid", ["g"], ["gs"]), helper.make_node("Mul", ["a1", "gs"], ["sc"]),
+              helper.make_node("Conv", ["sc", "w2", "b2"], ["y"], kernel_shape=[1, 1])]
+    inits = [t("w0", 32, 3, 3, 3), t("b0", 32), t("w1", 32, 1, 3, 3), t("b1", 32),
+             t("ws1", 8, 32, 1, 1), t("bs1", 8), t("ws2", 32, 8, 1, 1), t("bs2", 32),
+             t("w2", 16, 32, 1, 1), t("b2", 16)]
+    graph = helper.make_graph(nodes, "effb0_first", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 3, 224, 224])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    so = tinycnn.SessionOptions()
+    so.intra_op_num_threads = threads
+    sess = tinycnn.InferenceSession(model.SerializeToString(), so)
+    got = sess.run(None, {"x": x})[0]
+    ref = onnxruntime.InferenceSession(model.SerializeToString(),
+                                       providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    err = np.abs(got - ref).max() / np.abs(ref).max()
+    assert err < 1e-4, err
+    plan, _ = sess._plan_for({"x": x}, ("y",), None)
+    in_place = [s for s in plan.steps if s.inputs and s.outputs
+                and s.outputs[0].storage is s.inputs[0].storage
+                and s.outputs[0].shape == (1, 32, 112, 112)]
+    assert len(in_place) == 1, [s.label for s in plan.steps]

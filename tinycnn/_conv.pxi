@@ -301,6 +301,11 @@ cdef class Conv2d:
                                  f"not {self.algo!r}")
             _check_disjoint_span("conv", "x", x, y, (y.shape[0] * y.shape[1] - 1) * ldy
                                  + y.shape[2] * y.shape[3])
+        elif (self.algo_id == TC_CONV_ALGO_DEPTHWISE and residual is None and self.p.K == self.p.C
+              and self.p.sh == 1 and self.p.sw == 1 and self.p.pt <= 16
+              and tuple(expected) == tuple(x.shape)):
+            # y may be x itself: csrc/conv.c's dw_in_place (the same conditions) stages bands
+            _check_same_or_disjoint("conv", "x", x, y)
         else:
             _check_disjoint("conv", "x", x, y)
         cdef BoundConv2d call = BoundConv2d.__new__(BoundConv2d)

@@ -31,12 +31,15 @@ def _activation(n, activation, alpha, beta, S):
 
 
 def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag="",
-          G=None, means=False):
+          G=None, means=False, over_input=False):
     """G: [N, C, 1, 1] gates of X's channels (a squeeze-and-excitation's, graph._fold_se_gate):
     the convolution of X * G, folded into the 1x1 GEMM's weights, else a Mul before it.
     means: a second output, [N, K, 1, 1], the mean of each output plane (its global average
     pool, graph._se_pool_in_depthwise): summed by the depthwise or grouped kernel as it
-    writes them, else pooled after the convolution."""
+    writes them, else pooled after the convolution.  over_input: X is the node's own input (its
+    readers counted by the planner), which a large stride-1 depthwise may then write over where
+    it dies (_dw_in_place); not for a value a fused node's later stages read again (a stem
+    block's residual)."""
     require_float(n, X, R, W, B, G)
     c = conv_layer(n, X, W, B, act, auto_pad, dilations, group, kernel_shape, pads, strides, tag)
     if means and (c.layer is None or c.algo not in ("depthwise", "grouped") or G is not None
@@ -76,8 +79,21 @@ def _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, st
     # a 1x1 GEMM's output planes may lie apart (a channel shuffle's, ops/tensor.py)
     apart = (0,) if (c.algo in ("1x1", "1x1_chan") and X.ndim == 4 and not (has_g or has_r)
                      and not means) else ()
-    return n.emit(bound_step(conv), ins, outs, inplace={0: len(ins) - 1} if has_r else None,
-                  workspace=ws, apart=apart)
+    inplace = {0: len(ins) - 1} if has_r else ({0: 0} if over_input and _dw_in_place(c, X) else None)
+    return n.emit(bound_step(conv), ins, outs, inplace=inplace, workspace=ws, apart=apart)
+
+
+# A stride-1 depthwise layer whose output, the input's size, is past L2 may be written over its
+# input where that dies there (csrc/conv.c dw_inplace_task): inside a network its output lands on
+# the lines its input just came through, not on lines last used a run ago.
+DW_IN_PLACE_MIN_BYTES = 1 << 20
+
+
+def _dw_in_place(c, X):
+    return (c.layer is not None and c.algo == "depthwise" and X.ndim == 4
+            and tuple(c.out_shape) == tuple(X.shape) and list(c.strides) == [1, 1]
+            and c.w4_shape[0] == X.shape[1] and c.pads4[0] <= 16
+            and X.size * 4 >= DW_IN_PLACE_MIN_BYTES)
 
 
 def _folds_gate(c, X, G):
@@ -214,7 +230,7 @@ def Conv(n, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_
          pads=None, strides=None):
     """1-D and 2-D: pads (asymmetric), strides, dilations, groups, auto_pad."""
     return _conv(n, X, W, B, None, _activation(n, "", None, None, None), auto_pad, dilations,
-                 group, kernel_shape, pads, strides)
+                 group, kernel_shape, pads, strides, over_input=True)
 
 
 @op("Conv", since=1, domain=FUSED_DOMAIN, cost=conv_macs, window=conv_window)
@@ -230,7 +246,7 @@ def FusedConv(n, X, W, B=None, R=None, S=None, G=None, *, activation="", activat
         if R is not None:
             raise n.error("internal: channel_means with a residual")
         return _conv(n, X, W, B, None, act, auto_pad, dilations, group, kernel_shape, pads,
-                     strides, G=G, means=True)
+                     strides, G=G, means=True, over_input=G is None)
     if R is not None and R.shape != _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
         # Broadcasting residual: not worth a fused path; fall back to Conv then Add then Relu
         # (graph._fuse_conv fuses no other activation after a residual).
@@ -245,7 +261,7 @@ def FusedConv(n, X, W, B=None, R=None, S=None, G=None, *, activation="", activat
             (y,) = unary(n, "relu", y)
         return [y]
     return _conv(n, X, W, B, R, act, auto_pad, dilations, group, kernel_shape, pads, strides,
-                 G=G)
+                 G=G, over_input=G is None)
 
 
 def _out_shape_or_none(n, X, W, auto_pad, dilations, pads, strides):
