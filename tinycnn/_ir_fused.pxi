@@ -107,9 +107,9 @@ cdef class BoundIRChan8(BoundCall):
 cdef class IRChan8(IRFused):
     """The same block, its expansion (a '1x1_chan' layer) written channel-blocked for the
     depthwise (csrc/ir_chan8_avx2.c; with a pool, its threads take the 16-channel strips, then
-    split the projection): bit-identical to the three
-    layers one after the other.  takes(h, w): whether it runs this block (an AVX2 Context, a
-    3x3 depthwise at stride 1 or 2 with pads 1, ...: tc_ir_chan8_check)."""
+    split the projection): bit-identical to the three layers one after the other.  takes(h, w):
+    whether it runs this block (an AVX2 Context, a 3x3 or 5x5 depthwise at stride 1 or 2 with
+    pads 1 or 2, E a multiple of 8, ...: tc_ir_chan8_check)."""
 
     def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None):
         super().__init__(expand, dw, project, 1)
