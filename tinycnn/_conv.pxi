@@ -248,6 +248,14 @@ cdef class Conv2d:
                              f"W={w}) with {_conv_geometry(&self.p)}")
         return (n, self.p.K, oh, ow)
 
+    def writes_over_input(self, int n, int h, int w):
+        """Whether y may be x itself for an (n, C, h, w) input (without a residual): a depthwise
+        at stride 1 with K == C, at most 16 rows of top padding and an output of x's size,
+        which csrc/conv.c's dw_in_place (the same conditions) writes over x in bands."""
+        return (self.algo_id == TC_CONV_ALGO_DEPTHWISE and self.p.K == self.p.C
+                and self.p.sh == 1 and self.p.sw == 1 and self.p.pt <= 16
+                and self.output_shape(n, h, w) == (n, self.p.C, h, w))
+
     def workspace_size(self, int n, int h, int w, bint scaled=False):
         """float32 elements of workspace run() needs for an input of (n, C, h, w), with this
         object's Context (it grows with the thread count); scaled: for run(scale=...)."""
@@ -301,10 +309,7 @@ cdef class Conv2d:
                                  f"not {self.algo!r}")
             _check_disjoint_span("conv", "x", x, y, (y.shape[0] * y.shape[1] - 1) * ldy
                                  + y.shape[2] * y.shape[3])
-        elif (self.algo_id == TC_CONV_ALGO_DEPTHWISE and residual is None and self.p.K == self.p.C
-              and self.p.sh == 1 and self.p.sw == 1 and self.p.pt <= 16
-              and tuple(expected) == tuple(x.shape)):
-            # y may be x itself: csrc/conv.c's dw_in_place (the same conditions) stages bands
+        elif residual is None and self.writes_over_input(n, h, w):
             _check_same_or_disjoint("conv", "x", x, y)
         else:
             _check_disjoint("conv", "x", x, y)

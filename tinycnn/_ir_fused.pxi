@@ -1,5 +1,14 @@
 # Wrapper of the banded inverted-residual block (csrc/ir_fused.c), included by _kernels.pyx.
 
+# a planned Conv2d layer as a fused kernel's stage (its arrays kept alive by the layer)
+cdef void _ir_stage(tc_ir_stage *s, Conv2d layer):
+    s.p = layer.p
+    s.algo = layer.algo_id
+    s.packed = _fptr(layer.packed)
+    s.bias = _fptr_or_null(layer.bias)
+    s.act = &layer.act
+
+
 cdef class BoundIRFused(BoundCall):
     """An IRFused run over fixed buffers, checked once (IRFused.bind); call it without arguments."""
     cdef object keep
@@ -32,18 +41,11 @@ cdef class IRFused:
             raise ValueError("ir_fused: the three layers must share one Context")
         self.expand, self.dw, self.project, self.band = expand, dw, project, band
         for i, layer in enumerate((expand, dw, project)):
-            self._stage(&self.st[i], layer)
+            _ir_stage(&self.st[i], layer)
         if tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 1, 1, band) != 0 and \
                 tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 64, 64, band) != 0:
             raise ValueError(f"ir_fused: {expand!r} -> {dw!r} -> {project!r} with band {band} "
                              "is not an expansion 1x1, a depthwise and a projection 1x1 that chain")
-
-    cdef void _stage(self, tc_ir_stage *s, Conv2d layer):
-        s.p = layer.p
-        s.algo = layer.algo_id
-        s.packed = _fptr(layer.packed)
-        s.bias = _fptr_or_null(layer.bias)
-        s.act = &layer.act
 
     def workspace_size(self, int h, int w):
         """float32 elements of workspace run() needs for an h x w input (all of the Context's
@@ -180,15 +182,8 @@ cdef class IRChan8Pair:
         if not (expand.ctx is dw.ctx):
             raise ValueError("ir_chan8_pair: the two layers must share one Context")
         self.expand, self.dw = expand, dw
-        self._stage(&self.st[0], expand)
-        self._stage(&self.st[1], dw)
-
-    cdef void _stage(self, tc_ir_stage *s, Conv2d layer):
-        s.p = layer.p
-        s.algo = layer.algo_id
-        s.packed = _fptr(layer.packed)
-        s.bias = _fptr_or_null(layer.bias)
-        s.act = &layer.act
+        _ir_stage(&self.st[0], expand)
+        _ir_stage(&self.st[1], dw)
 
     def takes(self, int h, int w):
         return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w) == 0

@@ -31,18 +31,11 @@ cdef class PGFused:
             raise ValueError("pg_fused: the two layers must share one Context")
         self.pw, self.gc, self.band = pw, gc, band
         for i, layer in enumerate((pw, gc)):
-            self._stage(&self.st[i], layer)
+            _ir_stage(&self.st[i], layer)
         if tc_pg_fused_check(&self.st[0], &self.st[1], 64, 64, self.band) != 0 and \
                 tc_pg_fused_check(&self.st[0], &self.st[1], 1, 1, self.band) != 0:
             raise ValueError(f"pg_fused: {pw!r} -> {gc!r} with band {band} is not a 1x1 and a "
                              "grouped convolution that chain")
-
-    cdef void _stage(self, tc_ir_stage *s, Conv2d layer):
-        s.p = layer.p
-        s.algo = layer.algo_id
-        s.packed = _fptr(layer.packed)
-        s.bias = _fptr_or_null(layer.bias)
-        s.act = &layer.act
 
     def workspace_size(self, int h, int w):
         """float32 elements of workspace run() needs for an h x w input (all of the Context's

@@ -1,14 +1,6 @@
 # Wrapper of the banded first block, stem -> depthwise -> projection (csrc/stem_fused.c),
 # included by _kernels.pyx.
 
-cdef void _ir_stage(tc_ir_stage *s, Conv2d layer):
-    s.p = layer.p
-    s.algo = layer.algo_id
-    s.packed = _fptr(layer.packed)
-    s.bias = _fptr_or_null(layer.bias)
-    s.act = &layer.act
-
-
 cdef class BoundStemFused(BoundCall):
     """A StemFused run over fixed buffers, checked once (StemFused.bind); call it without
     arguments."""

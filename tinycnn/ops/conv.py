@@ -91,9 +91,8 @@ DW_IN_PLACE_MIN_BYTES = 1 << 20
 
 def _dw_in_place(c, X):
     return (c.layer is not None and c.algo == "depthwise" and X.ndim == 4
-            and tuple(c.out_shape) == tuple(X.shape) and list(c.strides) == [1, 1]
-            and c.w4_shape[0] == X.shape[1] and c.pads4[0] <= 16
-            and X.size * 4 >= DW_IN_PLACE_MIN_BYTES)
+            and X.size * 4 >= DW_IN_PLACE_MIN_BYTES
+            and c.layer.writes_over_input(X.shape[0], X.shape[2], X.shape[3]))
 
 
 def _folds_gate(c, X, G):
