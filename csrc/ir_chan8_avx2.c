@@ -49,8 +49,9 @@
  * strip to take them with (the whole-expansion tails of 4 strips at a time: one pixel of one
  * strip alone, 2 chains, ran the 7x7 expansion 1.19 of the row tiles' time) */
 static inline __attribute__((always_inline)) void chan8_tile(const int PF, const int HI,
-                                                             const int NT, int C, int N, int n0,
-                                                             const float *a, __m256 b0, __m256 b1,
+                                                             const int NT, int C, size_t ldx,
+                                                             int n0, const float *a, __m256 b0,
+                                                             __m256 b1,
                                                              int has_bias, tc_act_k act,
                                                              const float *x, const int *pin,
                                                              float *y0, float *y1)
@@ -60,7 +61,7 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
         lo[j] = hi[j] = _mm256_setzero_ps();
     const float *xk = x + n0, *ak = a;
 #pragma GCC unroll 4
-    for (int k = 0; k < C; k++, xk += N, ak += 16) {
+    for (int k = 0; k < C; k++, xk += ldx, ak += 16) {
         if (PF)
             _mm_prefetch((const char *)(ak + (size_t)16 * C), _MM_HINT_T1);
         const __m256 a0 = _mm256_loadu_ps(ak), a1 = HI ? _mm256_loadu_ps(ak + 8) : a0;
@@ -84,13 +85,14 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
 }
 
 /* one strip of 16 channels (HI 0: 8)  a: the strip's 1X1_CHAN packed weights [C][16]  x: [C][N]
+ * (channels ldx apart: s31, a band of rows of a larger map)
  * y0, y1 (HI): channels 0-7, 8-15 = act(W x + bias), pixel i at vector pin[i] (inside the
  * depthwise's padded buffers)  bias: the strip's 16 (8) or NULL;
  * act: one kind and parameters for all channels (none, ReLU, Clip, HardSwish), its kind KIND a
  * constant: tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
  * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
 static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, const int HI, int C,
-                                                                 int N, const float *a,
+                                                                 int N, size_t ldx, const float *a,
                                                                  const float *bias, tc_act_k act,
                                                                  const float *x, const int *pin,
                                                                  float *y0, float *y1)
@@ -101,14 +103,14 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
         b0 = _mm256_loadu_ps(bias), b1 = HI ? _mm256_loadu_ps(bias + 8) : b0;
     int n0 = 0;
     if (N >= 6) { /* a prefetch past the weights' end does not fault */
-        chan8_tile(1, HI, 6, C, N, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+        chan8_tile(1, HI, 6, C, ldx, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
         n0 = 6;
     }
     for (; n0 + 6 <= N; n0 += 6)
-        chan8_tile(0, HI, 6, C, N, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+        chan8_tile(0, HI, 6, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
     switch (N - n0) {
 #define TC_CHAN8_TAIL(NT)                                                                          \
-    case NT: chan8_tile(0, HI, NT, C, N, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1); break;
+    case NT: chan8_tile(0, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1); break;
     TC_CHAN8_TAIL(1) TC_CHAN8_TAIL(2) TC_CHAN8_TAIL(3) TC_CHAN8_TAIL(4) TC_CHAN8_TAIL(5)
 #undef TC_CHAN8_TAIL
     default: break;
@@ -116,39 +118,50 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
 }
 
 /* the depthwise's pixel offsets (pix: output pixel o's first tap, pin: input pixel i) and the
- * zero borders of its two padded pixel buffers (bstride vectors apart), once per call (the
- * expansion writes every vector of their insides for each strip): KC x KC, pads KC / 2 */
-static void dw8_setup(int KC, int H, int W, int s, __m256 *buf, size_t bstride, int *pix, int *pin)
+ * zero borders of its two padded pixel buffers (bstride vectors apart) for the output rows
+ * [oh0, oh1) of an H x W input (s31: a band; the whole map 0, OH), once per call (the expansion
+ * writes every vector of their insides for each strip): KC x KC, pads KC / 2.  The buffers' row
+ * t holds input row oh0 s - P + t, (oh1 - oh0 - 1) s + KC rows; those outside the input are zero
+ * (they were written by the band before: zeroed here each call), as are the P columns each side.
+ * Returns the input rows' first, *i1 their end. */
+static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, __m256 *buf, size_t bstride,
+                     int *pix, int *pin, int *i1)
 {
-    const int P = KC / 2, OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + 2 * P, n = OH * OW;
-    for (int oh = 0, o = 0; oh < OH; oh++)
+    const int P = KC / 2, OW = (W - 1) / s + 1, Wp = W + 2 * P, n = (oh1 - oh0) * OW;
+    const int t0 = oh0 * s - P, rows = (oh1 - oh0 - 1) * s + KC;
+    const int r0 = t0 < 0 ? 0 : t0, r1 = t0 + rows > H ? H : t0 + rows;
+    for (int oh = 0, o = 0; oh < oh1 - oh0; oh++)
         for (int ow = 0; ow < OW; ow++, o++)
             pix[o] = oh * s * Wp + ow * s;
     for (int o = n; o < n + 7; o++)
         pix[o] = pix[n - 1];
-    for (int i = 0, o = 0; i < H; i++)
+    for (int i = r0, o = 0; i < r1; i++)
         for (int j = 0; j < W; j++, o++)
-            pin[o] = (i + P) * Wp + j + P;
+            pin[o] = (i - t0) * Wp + j + P;
     const __m256 z = _mm256_setzero_ps();
-    for (int i = 0; i < H + 2 * P; i++)
+    for (int t = 0; t < rows; t++) {
+        const int inside = t0 + t >= 0 && t0 + t < H;
         for (int j = 0; j < Wp; j++)
-            if (i < P || i >= H + P || j < P || j >= W + P)
-                buf[(size_t)i * Wp + j] = buf[bstride + (size_t)i * Wp + j] = z;
+            if (!inside || j < P || j >= W + P)
+                buf[(size_t)t * Wp + j] = buf[bstride + (size_t)t * Wp + j] = z;
+    }
+    *i1 = r1;
+    return r0;
 }
 
 /* KC x KC (3 or 5), stride s (1 or 2), pads KC / 2: buf: E / 8 (1 or 2) padded pixel buffers of
- * (H + KC - 1) (W + KC - 1) vectors, bstride apart (the expansion's output, borders zero: as
+ * Wp = W + KC - 1 vectors a row, bstride apart (the expansion's output, borders zero: as
  * dw8_setup and chan8_expand left them)  w: [E][KC KC] (DEPTHWISE packed: the weights)  bias:
- * [E] or NULL  y: [E][OH OW].  ob: OH OW + 8 vectors, pix: OH OW + 8 (dw8_setup).  5x5 (s30):
- * the base kernel's 7 pixels in flight, its 25 weights from the stack as there */
-static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E, int H,
-                                                        int W, int s, const __m256 *buf,
+ * [E] or NULL  y: [E][n] (n output pixels: the band's).  ob: n + 8 vectors, pix: n + 8
+ * (dw8_setup).  5x5 (s30): the base kernel's 7 pixels in flight, its 25 weights from the stack
+ * as there */
+static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E,
+                                                        int Wp, int n, const __m256 *buf,
                                                         size_t bstride, const float *w,
                                                         const float *bias, tc_act_k act, float *y,
                                                         __m256 *ob, const int *pix)
 {
     act.kind = KIND;
-    const int OH = (H - 1) / s + 1, OW = (W - 1) / s + 1, Wp = W + KC - 1, n = OH * OW;
     for (int c0 = 0; c0 < E; c0 += 8, buf += bstride) {
         __m256 wt[KC * KC], r[8];
         for (int t = 0; t < KC * KC; t++)
@@ -198,39 +211,44 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
     case TC_ACT_HARD_SWISH: FN(TC_ACT_HARD_SWISH, __VA_ARGS__); break;                             \
     default: FN(TC_ACT_NONE, __VA_ARGS__); break;                                                  \
     }
-static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, const float *a,
-                                                   const float *bias, tc_act_k act, const float *x,
-                                                   const int *pin, float *y0, float *y1)
+static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, size_t ldx,
+                                                   const float *a, const float *bias, tc_act_k act,
+                                                   const float *x, const int *pin, float *y0,
+                                                   float *y1)
 {
     if (E16 == 16)
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, a, bias, act, x, pin, y0, y1)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, ldx, a, bias, act, x, pin, y0, y1)
     else
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, a, bias, act, x, pin, y0, y1)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, ldx, a, bias, act, x, pin, y0, y1)
 }
-static __attribute__((noinline)) void dw8(int KC, int E, int H, int W, int s, const __m256 *buf,
+static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __m256 *buf,
                                           size_t bstride, const float *w, const float *bias,
                                           tc_act_k act, float *y, __m256 *ob, const int *pix)
 {
     if (KC == 3)
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, E, H, W, s, buf, bstride, w, bias, act, y, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
     else
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, E, H, W, s, buf, bstride, w, bias, act, y, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
 }
 #undef TC_CHAN8_BY_KIND
 
 /* The expansion and the depthwise of the strips [m0, m1) of 16 channels (m0 a multiple of 16,
- * m1 one or E; the last strip of E % 16 == 8: 8 channels): d [E][n] (n the depthwise's output
- * pixels) gets those channels' planes, means (or NULL) [E] their planes' means as the depthwise
- * layer sums them.  slot: tc_ir_chan8's slot of floats, 64-byte aligned, this thread's alone.
- * The strips share nothing but x, so any split of them over threads gives the same bits. */
+ * m1 one or E; the last strip of E % 16 == 8: 8 channels) for the depthwise's output rows
+ * [oh0, oh1) (s31: a band of them; the expansion computes only the input rows the band reads,
+ * the halo rows again for each band): d [E][n] (n the band's output pixels) gets those
+ * channels' planes, means (or NULL) [E] their planes' means as the depthwise layer sums them
+ * (the whole map only).  slot: tc_ir_chan8's slot of floats, 64-byte aligned, this thread's
+ * alone (sized for the band).  The strips share nothing but x, so any split of them over
+ * threads gives the same bits; each pixel's sums are the same in any band. */
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
-                             const tc_ir_stage *dw, int h, int w, int m0, int m1, const float *x,
-                             float *d, float *means, float *slot)
+                             const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
+                             const float *x, float *d, float *means, float *slot)
 {
-    const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH, N = h * w;
-    const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
+    const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH;
+    const int OW = (w - 1) / s + 1, n = (oh1 - oh0) * OW, Wp = w + KC - 1;
+    const int rows = (oh1 - oh0 - 1) * s + KC;
     /* the depthwise's two padded pixel buffers (one strip), ob, pix, pin */
-    const size_t bstride = ((size_t)(h + KC - 1) * (w + KC - 1) + 8 + 1) & ~(size_t)1;
+    const size_t bstride = ((size_t)rows * Wp + 8 + 1) & ~(size_t)1;
     __m256 *buf = (__m256 *)slot;
     __m256 *ob = buf + 2 * bstride;
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
@@ -238,13 +256,16 @@ void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
     /* one strip of 16 channels at a time, expanded into the depthwise's padded buffers (s30: no
      * copy there) then filtered while in L1 / L2 (the whole expansion first: E N floats, 602 KB
      * at 192 x 28 x 28, left L2 before the depthwise read it back) */
-    dw8_setup(KC, h, w, s, buf, bstride, pix, pin);
+    int i1;
+    const int i0 = dw8_setup(KC, h, w, s, oh0, oh1, buf, bstride, pix, pin, &i1);
+    const int N = (i1 - i0) * w;
+    const float *xb = x + (size_t)i0 * w;
     for (int m = m0; m < m1; m += 16) {
         const int e = m1 - m < 16 ? m1 - m : 16;
-        chan8_expand(C, e, N, expand->packed + (size_t)m * C,
-                     expand->bias ? expand->bias + m : NULL, tc_act_at(expand->act, 0), x, pin,
+        chan8_expand(C, e, N, (size_t)h * w, expand->packed + (size_t)m * C,
+                     expand->bias ? expand->bias + m : NULL, tc_act_at(expand->act, 0), xb, pin,
                      (float *)buf, (float *)(buf + bstride));
-        dw8(KC, e, h, w, s, buf, bstride, dw->packed + (size_t)m * KC * KC,
+        dw8(KC, e, Wp, n, buf, bstride, dw->packed + (size_t)m * KC * KC,
             dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * n, ob, pix);
         if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */
             tc_fused_plane_means(serial, d + (size_t)m * n, e, (size_t)n, means + m);

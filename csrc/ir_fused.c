@@ -325,8 +325,8 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
-                             const tc_ir_stage *dw, int h, int w, int m0, int m1, const float *x,
-                             float *d, float *means, float *slot);
+                             const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
+                             const float *x, float *d, float *means, float *slot);
 #endif
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
@@ -336,8 +336,14 @@ static int chan8_act_ok(const tc_activation *a)
            a->kind == TC_ACT_HARD_SWISH;
 }
 
+/* the output rows of chan8's bands (s31): band, or the whole map (band 0 or OH at most) */
+static int chan8_band(int band, int OH)
+{
+    return band > 0 && band < OH ? band : OH;
+}
+
 int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                      const tc_ir_stage *project, int h, int w)
+                      const tc_ir_stage *project, int h, int w, int band)
 {
     const tc_conv2d_params *q = dw ? &dw->p : NULL;
     int OH, OW;
@@ -353,35 +359,42 @@ int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     if ((q->KH != 3 && q->KH != 5) || q->KW != q->KH || q->sh != q->sw || (q->sh != 1 && q->sh != 2) ||
         q->dh != 1 || q->dw != 1 || q->pt != P || q->pl != P || q->pb != P || q->pr != P)
         return -1;
-    if (tc_conv2d_output_hw(q, h, w, &OH, &OW) || OH * OW < 8 || OH * OW > 1024 ||
-        (size_t)(h + 2 * P) * (w + 2 * P) > 4096)
+    if (band < 0 || tc_conv2d_output_hw(q, h, w, &OH, &OW) || OH * OW < 8)
+        return -1;
+    /* in bands (s31, with a projection alone: the pair's means sum whole planes), each band of
+     * at least 8 pixels (its last row alone: OW >= 8), the slot's padded rows at most 4096 */
+    const int rb = chan8_band(band, OH);
+    if (rb < OH && (!project || OW < 8))
+        return -1;
+    if (rb * OW > 1024 || (size_t)((rb - 1) * q->sh + q->KH) * (w + 2 * P) > 4096)
         return -1;
     return 0;
 }
 
-/* a thread's floats for tc_ir_chan8_strips_avx2: the depthwise's two padded pixel buffers (one
- * strip of 16 channels, 8 floats a pixel), its sums (8 floats each), pix, pin; a whole number of
- * cache lines */
-static size_t chan8_slot_floats(int h, int w, int kc, size_t n)
+/* a thread's floats for tc_ir_chan8_strips_avx2 on a band of rb output rows (n pixels): the
+ * depthwise's two padded pixel buffers (one strip of 16 channels, 8 floats a pixel), its sums
+ * (8 floats each), pix, pin; a whole number of cache lines */
+static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
 {
-    const size_t bstride = ((size_t)(h + kc - 1) * (w + kc - 1) + 8 + 1) & ~(size_t)1;
+    const size_t rows = (size_t)(rb - 1) * s + kc;
+    const size_t bstride = (rows * (w + kc - 1) + 8 + 1) & ~(size_t)1;
     return up16(2 * bstride * 8 + ((n + 8 + 1) & ~(size_t)1) * 8 + up16(n + 8) +
-                up16((size_t)h * w));
+                up16(rows * w));
 }
 
 size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
-                                  const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w)
+                                  const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w,
+                                  int band)
 {
-    if (tc_ir_chan8_check(ctx, expand, dw, project, h, w))
+    if (tc_ir_chan8_check(ctx, expand, dw, project, h, w, band))
         return 0;
     int OH, OW;
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
-    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    const size_t n = (size_t)OH * OW, E = (size_t)expand->p.K;
-    /* d (the output without project), the GEMM's (ctx's threads), a slot per thread,
-     * alignment */
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1, rb = chan8_band(band, OH);
+    const size_t n = (size_t)rb * OW, E = (size_t)expand->p.K;
+    /* d (a band's, with project), the GEMM's (ctx's threads), a slot per thread, alignment */
     return (project ? up16(E * n) : 0) + up16(tc_gemm_workspace_size(ctx)) +
-           (size_t)threads * chan8_slot_floats(h, w, dw->p.KH, n) + 64;
+           (size_t)threads * chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, n) + 64;
 }
 
 #ifdef TC_HAVE_AVX2_SOURCES
@@ -391,7 +404,7 @@ typedef struct {
     const float *x;
     float *d, *means, *slots;
     size_t slot;
-    int h, w;
+    int h, w, oh0, oh1;
 } chan8_job;
 
 /* items: 16-channel strips (the last of E % 16 == 8: 8 channels) */
@@ -399,7 +412,7 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const chan8_job *j = (const chan8_job *)varg;
     const int E = j->expand->p.K, m1 = (int)end * 16;
-    tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, (int)begin * 16,
+    tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, j->oh0, j->oh1, (int)begin * 16,
                             m1 < E ? m1 : E, j->x, j->d, j->means,
                             j->slots + (size_t)tid * j->slot);
 }
@@ -409,35 +422,45 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * (tc_ir_chan8_pair_f32) y: [N, E, OH, OW] the depthwise output, means [N, E] or NULL its
  * planes' means.  With ctx's pool (s30): the 16-channel strips of the expansion + depthwise
  * claimed by its threads, then the projection as ctx's GEMM splits it: the same bits as on one
- * thread (no sum is split). */
+ * thread (no sum is split).  band (s31, with project): output rows at a time, the strips then
+ * the projection of each band (each pixel's projection sums E in the same order). */
 static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                      const tc_ir_stage *project, int n, int h, int w, const float *x,
+                      const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                       const float *residual, float *y, float *means, float *workspace)
 {
-    if (n < 1 || tc_ir_chan8_check(ctx, expand, dw, project, h, w))
+    if (n < 1 || tc_ir_chan8_check(ctx, expand, dw, project, h, w, band))
         return;
 #ifdef TC_HAVE_AVX2_SOURCES
     int OH, OW;
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
     tc_ctx serial = *ctx;
     serial.pool = NULL;
-    const size_t np = (size_t)OH * OW, E = (size_t)expand->p.K;
+    const int rb = chan8_band(band, OH);
+    const size_t np = (size_t)OH * OW, E = (size_t)expand->p.K, nb = (size_t)rb * OW;
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    float *gemm_ws = ws + (project ? up16(E * np) : 0); /* ws: d [E][np] with project */
+    float *gemm_ws = ws + (project ? up16(E * nb) : 0); /* ws: d [E][nb] with project */
     chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
                    gemm_ws + up16(tc_gemm_workspace_size(ctx)),
-                   chan8_slot_floats(h, w, dw->p.KH, np), h, w};
+                   chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, nb), h, w, 0, OH};
     const size_t in = (size_t)expand->p.C * h * w;
     const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
     for (int b = 0; b < n; b++) {
         j.x = x + b * in;
-        j.d = project ? ws : y + b * out;
         j.means = means ? means + (size_t)b * E : NULL;
-        tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
-        if (project)
-            tc_fused_pointwise(ctx, project, (int)np, ws, (ptrdiff_t)np, y + b * out,
-                               (ptrdiff_t)np, residual ? residual + b * out : NULL,
-                               (ptrdiff_t)np, gemm_ws);
+        if (!project) { /* the whole map (tc_ir_chan8_check) */
+            j.d = y + b * out;
+            tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
+            continue;
+        }
+        j.d = ws;
+        for (int oh0 = 0; oh0 < OH; oh0 += rb) {
+            j.oh0 = oh0, j.oh1 = oh0 + rb < OH ? oh0 + rb : OH;
+            const int m = (j.oh1 - oh0) * OW;
+            const size_t o = b * out + (size_t)oh0 * OW;
+            tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
+            tc_fused_pointwise(ctx, project, m, ws, (ptrdiff_t)m, y + o, (ptrdiff_t)np,
+                               residual ? residual + o : NULL, (ptrdiff_t)np, gemm_ws);
+        }
     }
 #else
     (void)x, (void)residual, (void)y, (void)means, (void)workspace;
@@ -445,16 +468,16 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
 }
 
 void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                     const tc_ir_stage *project, int n, int h, int w, const float *x,
+                     const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                      const float *residual, float *y, float *workspace)
 {
     if (project)
-        chan8_run(ctx, expand, dw, project, n, h, w, x, residual, y, NULL, workspace);
+        chan8_run(ctx, expand, dw, project, n, h, w, band, x, residual, y, NULL, workspace);
 }
 
 void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                           int n, int h, int w, const float *x, float *y, float *means,
                           float *workspace)
 {
-    chan8_run(ctx, expand, dw, NULL, n, h, w, x, NULL, y, means, workspace);
+    chan8_run(ctx, expand, dw, NULL, n, h, w, 0, x, NULL, y, means, workspace);
 }

@@ -345,15 +345,18 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
  * the projection runs as the GEMM splits it (workspace: a strip slot per thread); ctx at
  * TC_ISA_AVX2, expand a 1X1_CHAN layer of at most 320 input channels and a multiple of 8
  * outputs, dw 3x3 or 5x5 at stride 1 or 2 with pads 1 or 2, activations none, ReLU, Clip or
- * HardSwish, an output of 8 to 1024 pixels, at most 4096 padded input pixels.
+ * HardSwish, an output of 8 to 1024 pixels, at most 4096 padded input pixels.  band (s31,
+ * with project): the depthwise's output rows at a time (0: the whole map), the limits then on
+ * a band's output pixels and its padded input rows (at least 8 pixels a row).  The pair: 0.
  * 0 when it takes the block, else -1 (the functions below then do nothing).  The result is
  * the three layers' run one after the other, bit for bit. */
 int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                      const tc_ir_stage *project, int h, int w);
+                      const tc_ir_stage *project, int h, int w, int band);
 size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
-                                  const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w);
+                                  const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w,
+                                  int band);
 void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                     const tc_ir_stage *project, int n, int h, int w, const float *x,
+                     const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                      const float *residual, float *y, float *workspace);
 /* The expansion and the depthwise alone (the pair before a squeeze-and-excitation, check and
  * workspace_size with project NULL): y [N, E, OH, OW] the depthwise output, means [N, E] or

@@ -370,6 +370,32 @@ def _numpy_block(x, w1, b1, wd, bd, w2, b2, stride, acts, residual):
 def test_chan8_block_is_the_unfused_one_bit_for_bit(case, threads):
     """At 1 thread and with a pool (s30: the threads claim the 16-channel strips, then split the
     projection): the three layers' bits at 1 thread, and the float64 block within 1e-4."""
+    _check_chan8_block(case, threads, 0)
+
+
+CHAN8_BAND_CASES = [  # (n, c0, e, k2, h, w, stride, kernel, band): s31, the block in bands of
+    # output rows: MobileNetV2's features.2 (16-96-24 at 112x112 / 2) and .4 (24-144-32 at
+    # 56x56 / 2), MobileNetV3-Large's features.2 (16-64-24), MnasNet's layers.8.0 (16-48-24) and
+    # .9.0 (5x5), stride 1 with its residual, a last band shorter than the others, odd sizes,
+    # one band more than half the map, E % 16 == 8
+    (1, 16, 96, 24, 112, 112, 2, 3, 8), (1, 24, 144, 32, 56, 56, 2, 3, 4),
+    (1, 16, 64, 24, 112, 112, 2, 3, 5), (1, 16, 48, 24, 112, 112, 2, 3, 16),
+    (1, 24, 72, 40, 56, 56, 2, 5, 6), (1, 24, 144, 24, 56, 56, 1, 3, 8),
+    (2, 8, 48, 8, 23, 19, 1, 3, 3), (2, 16, 32, 24, 23, 17, 2, 3, 5), (2, 8, 40, 8, 13, 11, 1, 5, 2),
+    (1, 16, 24, 24, 25, 17, 2, 5, 1), (1, 8, 24, 8, 30, 30, 2, 3, 11), (1, 8, 16, 8, 16, 8, 1, 3, 15),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", CHAN8_BAND_CASES,
+                         ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}k{}b{}".format(*c))
+def test_chan8_block_in_bands_is_the_unfused_one_bit_for_bit(case, threads):
+    """s31: in bands of output rows (each band's expansion computes the input rows it reads):
+    the three layers' bits at 1 thread, and the float64 block within 1e-4."""
+    _check_chan8_block(case[:8], threads, case[8])
+
+
+def _check_chan8_block(case, threads, band):
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     n, c0, e, k2, h, w, stride = case[:7]
@@ -390,7 +416,7 @@ def test_chan8_block_is_the_unfused_one_bit_for_bit(case, threads):
         rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw[0])
         lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw[0])
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
-        block = _kernels.IRChan8(lanes, dw, project)
+        block = _kernels.IRChan8(lanes, dw, project, band)
         assert block.takes(h, w)
         with_residual = stride == 1 and k2 == c0
         for residual in [None] + ([x] if with_residual else []):
@@ -426,6 +452,12 @@ def test_chan8_block_refuses_what_it_does_not_run():
     assert not _kernels.IRChan8(lanes, dw3, project).takes(56, 56)  # past its buffers
     assert _kernels.IRChan8(lanes, dw3s2, project).takes(56, 56)  # 28x28 out, 58x58 padded
     assert not _kernels.IRChan8(lanes, dw3s2, project).takes(112, 112)
+    assert _kernels.IRChan8(lanes, dw3s2, project, 8).takes(112, 112)  # s31: in bands of 8 rows
+    assert not _kernels.IRChan8(lanes, dw3s2, project, 40).takes(112, 112)  # 81 x 114 padded
+    assert _kernels.IRChan8(lanes, dw3, project, 16).takes(56, 56)
+    assert not _kernels.IRChan8(lanes, dw3, project, 2).takes(6, 6)  # a band's rows of 6 pixels
+    with pytest.raises(ValueError):
+        _kernels.IRChan8(lanes, dw3, project, -1)
     lanes40 = _kernels.Conv2d(ctx, mk(40, 8, 1, 1), None, algo="1x1_chan")  # E % 16 == 8
     lanes44 = _kernels.Conv2d(ctx, mk(44, 8, 1, 1), None, algo="1x1_chan")
     dw40 = _kernels.Conv2d(ctx, mk(40, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1), group=40)

@@ -94,7 +94,7 @@ cdef class BoundIRChan8(BoundCall):
     cdef object keep
     cdef const tc_ctx *ctx
     cdef tc_ir_stage st[3]
-    cdef int n, h, w
+    cdef int n, h, w, band
     cdef const float *px
     cdef const float *pr
     cdef float *py
@@ -102,7 +102,7 @@ cdef class BoundIRChan8(BoundCall):
 
     cdef int run(self) noexcept nogil:
         tc_ir_chan8_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h, self.w,
-                        self.px, self.pr, self.py, self.pw)
+                        self.band, self.px, self.pr, self.py, self.pw)
         return 0
 
 
@@ -111,18 +111,24 @@ cdef class IRChan8(IRFused):
     depthwise (csrc/ir_chan8_avx2.c; with a pool, its threads take the 16-channel strips, then
     split the projection): bit-identical to the three layers one after the other.  takes(h, w):
     whether it runs this block (an AVX2 Context, a 3x3 or 5x5 depthwise at stride 1 or 2 with
-    pads 1 or 2, E a multiple of 8, ...: tc_ir_chan8_check)."""
+    pads 1 or 2, E a multiple of 8, ...: tc_ir_chan8_check).  band (s31): the depthwise's
+    output rows at a time (the expansion then computes only the input rows they read, the
+    projection runs on them), 0 the whole map."""
 
-    def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None):
+    def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None,
+                 int band=0):
+        if band < 0:
+            raise ValueError(f"ir_chan8: band {band} < 0")
         super().__init__(expand, dw, project, 1)
+        self.band = band
 
     def takes(self, int h, int w):
         return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2],
-                                 h, w) == 0
+                                 h, w, self.band) == 0
 
     def workspace_size(self, int h, int w):
         return int(tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
-                                              &self.st[2], h, w))
+                                              &self.st[2], h, w, self.band))
 
     def bind(self, x, y, residual=None, workspace=None):
         _check_array("ir_chan8", "x", x, 4)
@@ -142,11 +148,11 @@ cdef class IRChan8(IRFused):
             _check_disjoint("ir_chan8", "residual", residual, y)
             call.pr = _fptr(residual)
         ws = _workspace("ir_chan8", workspace, tc_ir_chan8_workspace_size(
-            &self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2], h, w))
+            &self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2], h, w, self.band))
         call.keep = (self, x, y, residual, ws)
         call.ctx = &self.expand.ctx.ctx
         call.st[0], call.st[1], call.st[2] = self.st[0], self.st[1], self.st[2]
-        call.n, call.h, call.w = n, h, w
+        call.n, call.h, call.w, call.band = n, h, w, self.band
         call.px = _fptr(x)
         call.py = _fptr_mut(y)
         call.pw = _fptr_or_null(ws)
@@ -186,11 +192,12 @@ cdef class IRChan8Pair:
         _ir_stage(&self.st[1], dw)
 
     def takes(self, int h, int w):
-        return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w) == 0
+        return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w,
+                                 0) == 0
 
     def workspace_size(self, int h, int w):
         return int(tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
-                                              NULL, h, w))
+                                              NULL, h, w, 0))
 
     def run(self, x, y, means=None, workspace=None):
         self.bind(x, y, means, workspace)()
@@ -214,7 +221,7 @@ cdef class IRChan8Pair:
                          f" for x {x.shape}")
             call.pm = _fptr_mut(means)
         ws = _workspace("ir_chan8_pair", workspace, tc_ir_chan8_workspace_size(
-            &self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w))
+            &self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w, 0))
         call.keep = (self, x, y, means, ws)
         call.ctx = &self.expand.ctx.ctx
         call.st[0], call.st[1] = self.st[0], self.st[1]

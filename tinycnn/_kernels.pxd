@@ -122,13 +122,13 @@ cdef extern from "tinycnn.h" nogil:
                          const float *x, const float *residual, float *y,
                          float *workspace)
     int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                          const tc_ir_stage *project, int h, int w)
+                          const tc_ir_stage *project, int h, int w, int band)
     size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
                                       const tc_ir_stage *dw, const tc_ir_stage *project, int h,
-                                      int w)
+                                      int w, int band)
     void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                         const tc_ir_stage *project, int n, int h, int w, const float *x,
-                         const float *residual, float *y, float *workspace)
+                         const tc_ir_stage *project, int n, int h, int w, int band,
+                         const float *x, const float *residual, float *y, float *workspace)
     void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand,
                               const tc_ir_stage *dw, int n, int h, int w, const float *x,
                               float *y, float *means, float *workspace)

@@ -345,7 +345,9 @@ def InvertedResidual(n, X, W1, B1=None, W2=None, B2=None, W3=None, B3=None, R=No
     PRelu's slope); expand, depthwise, project: each tinycnn::Conv's attributes."""
     require_float(n, X, W1, W2, W3, B1, B2, B3, R)
     stages = ((W1, B1, S1, expand), (W2, B2, S2, depthwise), (W3, B3, S3, project))
-    fused = _plan_banded(n, X, stages, R)
+    fused = _plan_chan8(n, X, stages, R, _chan8_band(n, X, stages))
+    if fused is None:
+        fused = _plan_banded(n, X, stages, R)
     if fused is None:
         fused = _plan_chan8(n, X, stages, R)
     if fused is not None:
@@ -420,7 +422,47 @@ _CHAN8_MIN_PIXELS = 64
 _CHAN8_MAX_THREADS = 2
 
 
-def _plan_chan8(n, X, stages, R):
+# s31: the stride-2 blocks of 56x56 or more, at 1 thread, through chan8 ahead of the banded
+# block (which took the 56x56 ones with E N past fuse_min_bytes; chan8 did not take 112x112
+# whole): the whole map where its padded input fits the block's buffers (band 0), else in bands
+# of output rows (csrc/ir_chan8_avx2.c: each band's expansion computes the input rows it reads,
+# its halo rows again), the most rows whose padded input rows stay within _CHAN8_BAND_PIXELS,
+# evened out over the bands.  Lone blocks, random weights (benchmarks/chan8_band_ab.py, 1
+# thread, AVX2, 15 rounds, 2026-12-04), chan8 / the banded block, bit-identical:
+#   16-96-24 112x112/2 (MobileNetV2 features.2): bands 4 / 8 / 12 / 14 / 17 rows 0.94 / 0.90 /
+#     0.89 / 0.90 / 0.91 (2 rows 1.02: the halo recomputed);  16-64-24 112/2 (V3-Large
+#     features.2) 0.92 / 0.89 / 0.885 / - / 0.89;  16-48-24 112/2 (MnasNet layers.8.0) 0.96 /
+#     0.92 / 0.91 / - / 0.92;
+#   24-144-32 56x56/2 (MobileNetV2 features.4): whole 0.858, bands of 4-24 rows 0.86-0.90;
+#     24-72-40 56/2 5x5 (MnasNet layers.9.0, chan8 whole before): whole 0.776, bands 0.79-0.92.
+# Stride 1 at 56x56 left on the banded block: 24-144-24 bands of 4-17 rows 1.00-1.13 of its
+# time, 24-72-24 1.05-1.17 (the halo is 2 rows a band there, the banded block carries it).
+_CHAN8_BAND_PIXELS = 3072
+_CHAN8_BAND_MIN_PIXELS = 56 * 56
+_CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
+
+
+def _chan8_band(n, X, stages):
+    """The output rows per band of the chan8 block planned ahead of the banded one (0: the
+    whole map), or None where it is not."""
+    W2, _, _, a2 = stages[1]
+    strides = tuple(a2.get("strides") or (1, 1))
+    if (n.options.num_threads > 1 or X.ndim != 4 or W2 is None or W2.ndim != 4
+            or X.shape[2] * X.shape[3] < _CHAN8_BAND_MIN_PIXELS or strides != (2, 2)):
+        return None
+    kc, s, h, w = W2.shape[2], strides[0], X.shape[2], X.shape[3]
+    oh, ow = (h - 1) // s + 1, (w - 1) // s + 1
+    if (h + kc - 1) * (w + kc - 1) <= _CHAN8_WHOLE_PIXELS and oh * ow <= 1024:
+        return 0
+    band = 1
+    while (band < oh and (band * s + kc) * (w + kc - 1) <= _CHAN8_BAND_PIXELS
+           and (band + 1) * ow <= 1024):
+        band += 1
+    nbands = -(-oh // band)
+    return -(-oh // nbands)
+
+
+def _plan_chan8(n, X, stages, R, band=0):
     """The whole block with its expansion written channel-blocked for the depthwise
     (csrc/ir_chan8_avx2.c: AVX2, 1 or 2 threads), or None.  Inside MobileNetV2
     (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
@@ -434,6 +476,8 @@ def _plan_chan8(n, X, stages, R):
     10.1 (480@14) 0.935, 12.0 (576@14, 5x5/2) 0.926; MobileNetV3-Large's features.8 (80-200-80
     at 14x14, HardSwish) 0.884.  At 2 threads only the 3x3 blocks with E % 16 == 0 (the ones
     measured there: _CHAN8_MAX_THREADS)."""
+    if band is None:
+        return None
     expand = _chan8_expand(n, X, stages, _CHAN8_MAX_THREADS)
     if expand is None or (n.options.num_threads > 1 and (
             stages[1][0].shape[2:] != (3, 3) or stages[0][0].shape[0] % 16)):
@@ -445,7 +489,8 @@ def _plan_chan8(n, X, stages, R):
         return None
     if R is not None and R.shape != project.out_shape:
         return None
-    block = n.cached(("ir_chan8",), lambda: K.IRChan8(expand(), dw.layer, project.layer))
+    block = n.cached(("ir_chan8", band), lambda: K.IRChan8(expand(), dw.layer, project.layer,
+                                                            band))
     if not block.takes(h, w):
         return None
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
