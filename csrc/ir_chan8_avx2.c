@@ -239,7 +239,15 @@ static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __
  * channels' planes, means (or NULL) [E] their planes' means as the depthwise layer sums them
  * (the whole map only).  slot: tc_ir_chan8's slot of floats, 64-byte aligned, this thread's
  * alone (sized for the band).  The strips share nothing but x, so any split of them over
- * threads gives the same bits; each pixel's sums are the same in any band. */
+ * threads gives the same bits; each pixel's sums are the same in any band.
+ * The halo rows carried from the band above instead (each strip's last KC - s rows copied out
+ * of its buffers and into the next band's, benchmarks/chan8_band_carry.patch, bit-identical)
+ * did not pay at the bands the planner takes (subgraph_shapes.py, carry / recompute, one
+ * process, 31 rounds, 2026-12-04, bands of 12 rows): MobileNetV2 features.2 1.011
+ * [0.994-1.017], MobileNetV3-Large features.2 1.011 [1.007-1.015], MnasNet layers.8.0 0.996
+ * [0.990-0.998]; it helps bands of 4 rows (0.94 -> 0.92 of the banded block's time) that lose
+ * to 8-12 anyway, and left stride 1 at 56x56 on the banded block (24-144-24 0.98-1.03 of
+ * its time, 24-72-24 1.04-1.07). */
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
                              const float *x, float *d, float *means, float *slot)

@@ -377,12 +377,13 @@ CHAN8_BAND_CASES = [  # (n, c0, e, k2, h, w, stride, kernel, band): s31, the blo
     # output rows: MobileNetV2's features.2 (16-96-24 at 112x112 / 2) and .4 (24-144-32 at
     # 56x56 / 2), MobileNetV3-Large's features.2 (16-64-24), MnasNet's layers.8.0 (16-48-24) and
     # .9.0 (5x5), stride 1 with its residual, a last band shorter than the others, odd sizes,
-    # one band more than half the map, E % 16 == 8
+    # one band more than half the map, E % 16 == 8, bands of one row
     (1, 16, 96, 24, 112, 112, 2, 3, 8), (1, 24, 144, 32, 56, 56, 2, 3, 4),
     (1, 16, 64, 24, 112, 112, 2, 3, 5), (1, 16, 48, 24, 112, 112, 2, 3, 16),
     (1, 24, 72, 40, 56, 56, 2, 5, 6), (1, 24, 144, 24, 56, 56, 1, 3, 8),
     (2, 8, 48, 8, 23, 19, 1, 3, 3), (2, 16, 32, 24, 23, 17, 2, 3, 5), (2, 8, 40, 8, 13, 11, 1, 5, 2),
     (1, 16, 24, 24, 25, 17, 2, 5, 1), (1, 8, 24, 8, 30, 30, 2, 3, 11), (1, 8, 16, 8, 16, 8, 1, 3, 15),
+    (1, 8, 16, 8, 12, 9, 1, 5, 1), (1, 24, 72, 24, 56, 56, 1, 3, 14), (1, 16, 32, 16, 9, 16, 2, 3, 1),
 ]
 
 

@@ -436,7 +436,8 @@ _CHAN8_MAX_THREADS = 2
 #   24-144-32 56x56/2 (MobileNetV2 features.4): whole 0.858, bands of 4-24 rows 0.86-0.90;
 #     24-72-40 56/2 5x5 (MnasNet layers.9.0, chan8 whole before): whole 0.776, bands 0.79-0.92.
 # Stride 1 at 56x56 left on the banded block: 24-144-24 bands of 4-17 rows 1.00-1.13 of its
-# time, 24-72-24 1.05-1.17 (the halo is 2 rows a band there, the banded block carries it).
+# time, 24-72-24 1.05-1.17 (the halo is 2 rows a band there, the banded block carries it;
+# with the rows carried too, benchmarks/chan8_band_carry.patch: 0.98-1.03 and 1.04-1.07).
 _CHAN8_BAND_PIXELS = 3072
 _CHAN8_BAND_MIN_PIXELS = 56 * 56
 _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
