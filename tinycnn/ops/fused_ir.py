@@ -438,6 +438,9 @@ _CHAN8_MAX_THREADS = 2
 # Stride 1 at 56x56 left on the banded block: 24-144-24 bands of 4-17 rows 1.00-1.13 of its
 # time, 24-72-24 1.05-1.17 (the halo is 2 rows a band there, the banded block carries it;
 # with the rows carried too, benchmarks/chan8_band_carry.patch: 0.98-1.03 and 1.04-1.07).
+# In the networks (subgraph_shapes.py, 12-row bands / 8-row (2048 pixels), 31 rounds, one
+# process): MobileNetV2 features.2 0.985 [0.953-1.001], V3-Large features.2 1.005, MnasNet
+# layers.8.0 0.997: level.
 _CHAN8_BAND_PIXELS = 3072
 _CHAN8_BAND_MIN_PIXELS = 56 * 56
 _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
