@@ -41,6 +41,19 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
 
 
+def one_thread_session(model):
+    """(a 1-thread session of model, a random feed of its inputs), run once"""
+    so = tinycnn.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = tinycnn.InferenceSession(model, so)
+    feed = {}
+    for i in sess.get_inputs():
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
+        feed[i.name] = np.random.default_rng(0).random(shape, np.float32)
+    sess.run(None, feed)
+    return sess, feed
+
+
 def plan_calls(sess, feed):
     """(plan, the run's calls in order) of sess on feed, bound as a run binds them"""
     names = tuple(o.name for o in sess.get_outputs())
@@ -57,14 +70,7 @@ def main():
     ap.add_argument("--first", type=int, default=4, help="also print the run's first steps")
     ap.add_argument("--skip", default="", help="steps I,J left out of the whole runs")
     args = ap.parse_args()
-    so = tinycnn.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = tinycnn.InferenceSession(args.model, so)
-    feed = {}
-    for i in sess.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
-        feed[i.name] = np.random.default_rng(0).random(shape, np.float32)
-    sess.run(None, feed)
+    sess, feed = one_thread_session(args.model)
     plan, calls = plan_calls(sess, feed)
     clk = time.thread_time_ns
     n = len(calls)

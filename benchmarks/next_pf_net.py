@@ -19,10 +19,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import tinycnn  # noqa: E402
+from cold_steps import one_thread_session, plan_calls  # noqa: E402  (puts the checkout on the path)
 from tinycnn import _kernels  # noqa: E402
-from cold_steps import plan_calls  # noqa: E402
 
 
 def largest_matrix(obj, depth=0, seen=None):
@@ -59,13 +57,7 @@ def main():
     end = ctypes.c_void_p.in_dll(lib, "tc_xpf_end")
     mask = ctypes.c_int.in_dll(lib, "tc_xpf_mask")
     ctypes.c_int.in_dll(lib, "tc_xpf_hint").value = 1
-    so = tinycnn.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = tinycnn.InferenceSession(args.model, so)
-    feed = {i.name: np.random.default_rng(0).random(
-        [d if isinstance(d, int) and d > 0 else 1 for d in i.shape], np.float32)
-        for i in sess.get_inputs()}
-    sess.run(None, feed)
+    sess, feed = one_thread_session(args.model)
     plan, calls = plan_calls(sess, feed)
     gemms = [int(s) for s in args.gemm_steps.split(",")]
     w = largest_matrix(calls[gemms[0]])
