@@ -28,7 +28,12 @@ the 1x1 layers lose); V3-Large 5365 against 4843 (+521: the classifiers +83 and 
 steps' gates +98, the stem +76, features.14 / .15's first steps +20 each).  With the classifier
 left out (--skip, 15 rounds) the other steps of MobileNetV2 took 41 us less (0.6%, mostly the
 stem), V3-Large's 14 us: its 5-10 MB are not what evicts the other steps' weights.  Prefetching
-the classifier's weights in the step before it: csrc/gemm_avx2.c above panel16_fixed.
+the classifier's weights in the step before it: csrc/gemm_avx2.c above panel16_fixed.  The same
+timing on an unfused session (ORT_ENABLE_BASIC, one step per ONNX node, 10 rounds): MobileNetV2's
+1x1 layers 536 MFLOP, 5481 us in the network (97.8 GF/s, peak ~108), 5428 warm; every 14x14 and
+7x7 one at 100-110 GF/s in the network, the losses at 112x112 and 56x56 (features.2's 16 -> 96
+75 GF/s, features.1's 32 -> 16 70, features.3-4 88-93); V3-Large's 94.2 GF/s in the network, 97.9
+warm, its 112x112 ones 55-76 GF/s and its SE gates' 1x1 layers 10-15 GF/s (20-23 warm).
 """
 import argparse
 import os
