@@ -8,7 +8,9 @@ the thread's CPU clock (the plan's calls as a run makes them, without the profil
 alternate whole runs (two, timed) and the warm repetitions.  Prints the total of both, the
 steps with the largest excess and the first steps of the run.  As on an AVX2-only CPU:
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout> python benchmarks/cold_steps.py M.onnx [--rounds 30]
-      [--top 15] [--first 4]
+      [--top 15] [--first 4] [--skip I,J]
+--skip: those steps are left out of the whole runs (shown as 0 there), e.g. the classifier's, to
+see what their reads cost the other steps (the data they evict from L3 before the next run).
 
 Measured with it (Zen 4 host, AVX2 kernels, 30 rounds, 2026-12-04, n29-cold), median per step:
 MobileNetV3-Large 5.61 ms in the network against 4.94 ms warm (+0.67 ms): the two classifier
@@ -19,6 +21,19 @@ lines only it writes); MobileNetV2 6.77 against 6.41 ms: the classifier +107 us,
 stem block +92 us, every other step within 1-15 us.  The weights dominate: where the excess is
 not the weights, arena placement can move at most the stem's tens of microseconds (see
 planner._assign_offsets).
+Re-measured (n31-pf, same host, 15 rounds, 2026-12-04 21:0x): MobileNetV2 6638 us in the network
+against 6387 warm (+250: the classifier +72, the stem block +40, the 23 inverted-residual and
+1x1 steps +2 to +12 each, +138 in all, 1.00-1.06 of their warm time: their weights are not where
+the 1x1 layers lose); V3-Large 5365 against 4843 (+521: the classifiers +83 and +107, the SE
+steps' gates +98, the stem +76, features.14 / .15's first steps +20 each).  With the classifier
+left out (--skip, 15 rounds) the other steps of MobileNetV2 took 41 us less (0.6%, mostly the
+stem), V3-Large's 14 us: its 5-10 MB are not what evicts the other steps' weights.  Prefetching
+the classifier's weights in the step before it: csrc/gemm_avx2.c above panel16_fixed.  The same
+timing on an unfused session (ORT_ENABLE_BASIC, one step per ONNX node, 10 rounds): MobileNetV2's
+1x1 layers 536 MFLOP, 5481 us in the network (97.8 GF/s, peak ~108), 5428 warm; every 14x14 and
+7x7 one at 100-110 GF/s in the network, the losses at 112x112 and 56x56 (features.2's 16 -> 96
+75 GF/s, features.1's 32 -> 16 70, features.3-4 88-93); V3-Large's 94.2 GF/s in the network, 97.9
+warm, its 112x112 ones 55-76 GF/s and its SE gates' 1x1 layers 10-15 GF/s (20-23 warm).
 """
 import argparse
 import os
@@ -29,6 +44,19 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
+
+
+def one_thread_session(model):
+    """(a 1-thread session of model, a random feed of its inputs), run once"""
+    so = tinycnn.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = tinycnn.InferenceSession(model, so)
+    feed = {}
+    for i in sess.get_inputs():
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
+        feed[i.name] = np.random.default_rng(0).random(shape, np.float32)
+    sess.run(None, feed)
+    return sess, feed
 
 
 def plan_calls(sess, feed):
@@ -45,24 +73,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--first", type=int, default=4, help="also print the run's first steps")
+    ap.add_argument("--skip", default="", help="steps I,J left out of the whole runs")
     args = ap.parse_args()
-    so = tinycnn.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = tinycnn.InferenceSession(args.model, so)
-    feed = {}
-    for i in sess.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
-        feed[i.name] = np.random.default_rng(0).random(shape, np.float32)
-    sess.run(None, feed)
+    sess, feed = one_thread_session(args.model)
     plan, calls = plan_calls(sess, feed)
     clk = time.thread_time_ns
     n = len(calls)
+    skip = {int(i) for i in args.skip.split(",") if i}
     net = np.zeros((2 * args.rounds, n))
     warm = np.zeros((args.rounds, n))
     for r in range(args.rounds):
         for k in range(2):
             row = net[2 * r + k]
             for i, c in enumerate(calls):
+                if i in skip:
+                    continue
                 t0 = clk()
                 c()
                 row[i] = clk() - t0

@@ -464,7 +464,28 @@ TC_TILES_OF_ROWS(6)
 
 /* One R-row panel (R <= MR, a constant) of strip16_fixed: acc from zero, k ascending, then
  * the epilogue with its constants.  ADD_C: a later K block, c = act(acc + C) (store_row's
- * order without FIRST); else c = act((acc + bias) + residual). */
+ * order without FIRST); else c = act((acc + bias) + residual).
+ * Tried and left (n31-pf, Zen 4, AVX2 kernels, 1 thread, thread CPU time, 2026-12-04 21:0x-21:3x;
+ * hooks in benchmarks/next_pf.patch, drivers next_pf_ab.c and next_pf_net.py): this K loop also
+ * prefetching the NEXT step's weights (a classifier's, read once a run from L3 or memory: its
+ * GEMV's in-network excess over warm is MobileNetV2's largest, 134 / 62 us, V3-Large's two
+ * 157 / 74 and 169 / 61 us, cold_steps.py), one line every 1 / 2 / 4 / 8 k steps.  The layer before
+ * the classifier (320 -> 1280 at 7x7) then the GEMV (1280 -> 1000, 5.1 MB) with 64 MB written
+ * first (weights in memory), median of 30-40 rounds, layer + GEMV: none 401 + 278 us, every 2nd
+ * k 556 + 118, every 4th 465 + 201, every 8th 438 + 239: what the GEMV saves the layer pays, at
+ * every rate and hint (T0 / T1 / T2 / NTA alike; prefetching 2 lines per 4 KiB page and leaving
+ * the rest to the L2 streamer: layer +130 us, GEMV -85).  The core's misses in flight bound
+ * both.  The GEMV's weights in L3 instead (read after the eviction, 4 MB of other data after
+ * them): none 384 + 115, every 2nd k 404 + 68 (total 0.94), every 4th 397 + 85.  Inside the
+ * networks (next_pf_net.py, one session, 25 rounds, the run's total per round, median
+ * [25-75%]): MobileNetV2's features.18 prefetching the classifier, every 2nd k, 0.996
+ * [0.990-1.001] and 0.998 [0.987-1.004] (step +12-15 us, classifier 138 -> 96 us); every k
+ * 0.999; V3-Large's features.16 (160 -> 960 at 7x7) prefetching classifier.0 0.994
+ * [0.985-1.008] (+4.5, 139 -> 116 us); RegNetY's last 1x1 prefetching its fc 0.998
+ * [0.991-1.003] (+5.5, 53 -> 29 us).  Under 1% where the per-round noise is 1%: not taken (it
+ * needs a prefetch range carried from the planner through tc_conv2d to this loop).  After the
+ * per-call bursts (the GEMM driver prefetching N lines after each tile call: 22 calls at 7x7)
+ * the layer paid the whole fetch too (512 lines a call: +24 us, GEMV -17). */
 static inline __attribute__((always_inline)) void panel16_fixed(
     int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
     const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a, int pf_b,
