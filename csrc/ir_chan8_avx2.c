@@ -222,10 +222,12 @@ static __attribute__((noinline)) void dw8(int KC, int E, int H, int W, int s, co
  * m1 one or E; the last strip of E % 16 == 8: 8 channels): d [E][n] (n the depthwise's output
  * pixels) gets those channels' planes, means (or NULL) [E] their planes' means as the depthwise
  * layer sums them.  slot: tc_ir_chan8's slot of floats, 64-byte aligned, this thread's alone.
- * The strips share nothing but x, so any split of them over threads gives the same bits. */
+ * The strips share nothing but x, so any split of them over threads gives the same bits.
+ * setup 0: the slot's pixel tables and zero borders are already there (this thread's earlier
+ * call in the same job, same h, w and depthwise: n31-2t, a strip claim re-built them). */
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int m0, int m1, const float *x,
-                             float *d, float *means, float *slot)
+                             float *d, float *means, float *slot, int setup)
 {
     const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH, N = h * w;
     const int OH = (h - 1) / s + 1, OW = (w - 1) / s + 1, n = OH * OW;
@@ -238,7 +240,8 @@ void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
     /* one strip of 16 channels at a time, expanded into the depthwise's padded buffers (s30: no
      * copy there) then filtered while in L1 / L2 (the whole expansion first: E N floats, 602 KB
      * at 192 x 28 x 28, left L2 before the depthwise read it back) */
-    dw8_setup(KC, h, w, s, buf, bstride, pix, pin);
+    if (setup)
+        dw8_setup(KC, h, w, s, buf, bstride, pix, pin);
     for (int m = m0; m < m1; m += 16) {
         const int e = m1 - m < 16 ? m1 - m : 16;
         chan8_expand(C, e, N, expand->packed + (size_t)m * C,
