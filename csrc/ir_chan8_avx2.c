@@ -119,17 +119,21 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
 
 /* the depthwise's pixel offsets (pix: output pixel o's first tap, pin: input pixel i) and the
  * zero borders of its two padded pixel buffers (bstride vectors apart) for the output rows
- * [oh0, oh1) of an H x W input (s31: a band; the whole map 0, OH), once per call (the expansion
- * writes every vector of their insides for each strip): KC x KC, pads KC / 2.  The buffers' row
- * t holds input row oh0 s - P + t, (oh1 - oh0 - 1) s + KC rows; those outside the input are zero
- * (they were written by the band before: zeroed here each call), as are the P columns each side.
- * Returns the input rows' first, *i1 their end. */
-static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, __m256 *buf, size_t bstride,
-                     int *pix, int *pin, int *i1)
+ * [oh0, oh1) of an H x W input (s31: a band; the whole map 0, OH), when setup (once per band
+ * and thread: the expansion writes every vector of their insides for each strip): KC x KC,
+ * pads KC / 2.  The buffers' row t holds input row oh0 s - P + t, (oh1 - oh0 - 1) s + KC rows;
+ * those outside the input are zero (they were written by the band before: zeroed here at each
+ * band's setup), as are the P columns each side.  Returns the input rows' first, *i1 their end
+ * (with or without setup). */
+static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, int setup, __m256 *buf,
+                     size_t bstride, int *pix, int *pin, int *i1)
 {
     const int P = KC / 2, OW = (W - 1) / s + 1, Wp = W + 2 * P, n = (oh1 - oh0) * OW;
     const int t0 = oh0 * s - P, rows = (oh1 - oh0 - 1) * s + KC;
     const int r0 = t0 < 0 ? 0 : t0, r1 = t0 + rows > H ? H : t0 + rows;
+    *i1 = r1;
+    if (!setup)
+        return r0;
     for (int oh = 0, o = 0; oh < oh1 - oh0; oh++)
         for (int ow = 0; ow < OW; ow++, o++)
             pix[o] = oh * s * Wp + ow * s;
@@ -145,7 +149,6 @@ static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, __m256 *buf,
             if (!inside || j < P || j >= W + P)
                 buf[(size_t)t * Wp + j] = buf[bstride + (size_t)t * Wp + j] = z;
     }
-    *i1 = r1;
     return r0;
 }
 
@@ -247,10 +250,12 @@ static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __
  * [0.994-1.017], MobileNetV3-Large features.2 1.011 [1.007-1.015], MnasNet layers.8.0 0.996
  * [0.990-0.998]; it helps bands of 4 rows (0.94 -> 0.92 of the banded block's time) that lose
  * to 8-12 anyway, and left stride 1 at 56x56 on the banded block (24-144-24 0.98-1.03 of
- * its time, 24-72-24 1.04-1.07). */
+ * its time, 24-72-24 1.04-1.07).
+ * setup 0: the slot's pixel tables and zero borders are already there (this thread's earlier
+ * call for the same band of the same job: n31-2t, each strip claim re-built them). */
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
-                             const float *x, float *d, float *means, float *slot)
+                             const float *x, float *d, float *means, float *slot, int setup)
 {
     const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH;
     const int OW = (w - 1) / s + 1, n = (oh1 - oh0) * OW, Wp = w + KC - 1;
@@ -265,7 +270,7 @@ void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
      * copy there) then filtered while in L1 / L2 (the whole expansion first: E N floats, 602 KB
      * at 192 x 28 x 28, left L2 before the depthwise read it back) */
     int i1;
-    const int i0 = dw8_setup(KC, h, w, s, oh0, oh1, buf, bstride, pix, pin, &i1);
+    const int i0 = dw8_setup(KC, h, w, s, oh0, oh1, setup, buf, bstride, pix, pin, &i1);
     const int N = (i1 - i0) * w;
     const float *xb = x + (size_t)i0 * w;
     for (int m = m0; m < m1; m += 16) {

@@ -326,7 +326,7 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
-                             const float *x, float *d, float *means, float *slot);
+                             const float *x, float *d, float *means, float *slot, int setup);
 #endif
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
@@ -398,6 +398,7 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
 }
 
 #ifdef TC_HAVE_AVX2_SOURCES
+#define CHAN8_READY 64
 typedef struct {
     const tc_ctx *serial;
     const tc_ir_stage *expand, *dw;
@@ -405,16 +406,23 @@ typedef struct {
     float *d, *means, *slots;
     size_t slot;
     int h, w, oh0, oh1;
+    /* per thread index: its slot's tables and borders built for this band (each strip claim
+     * re-built them: ~1 us, a claim of one strip 4-10 us of work); cleared at each new band */
+    unsigned char ready[CHAN8_READY];
 } chan8_job;
 
 /* items: 16-channel strips (the last of E % 16 == 8: 8 channels) */
 static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
-    const chan8_job *j = (const chan8_job *)varg;
+    chan8_job *j = (chan8_job *)varg;
     const int E = j->expand->p.K, m1 = (int)end * 16;
-    tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, j->oh0, j->oh1, (int)begin * 16,
-                            m1 < E ? m1 : E, j->x, j->d, j->means,
-                            j->slots + (size_t)tid * j->slot);
+    /* only thread tid reads or writes ready[tid] */
+    const int setup = tid >= CHAN8_READY || !j->ready[tid];
+    tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, j->oh0, j->oh1,
+                            (int)begin * 16, m1 < E ? m1 : E, j->x, j->d, j->means,
+                            j->slots + (size_t)tid * j->slot, setup);
+    if (setup && tid < CHAN8_READY)
+        j->ready[tid] = 1;
 }
 #endif
 
@@ -441,7 +449,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     float *gemm_ws = ws + (project ? up16(E * nb) : 0); /* ws: d [E][nb] with project */
     chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
                    gemm_ws + up16(tc_gemm_workspace_size(ctx)),
-                   chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, nb), h, w, 0, OH};
+                   chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, nb), h, w, 0, OH, {0}};
     const size_t in = (size_t)expand->p.C * h * w;
     const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
     for (int b = 0; b < n; b++) {
@@ -455,6 +463,8 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
         j.d = ws;
         for (int oh0 = 0; oh0 < OH; oh0 += rb) {
             j.oh0 = oh0, j.oh1 = oh0 + rb < OH ? oh0 + rb : OH;
+            if (rb < OH) /* another band: other rows in the slots' tables and borders */
+                memset(j.ready, 0, sizeof j.ready);
             const int m = (j.oh1 - oh0) * OW;
             const size_t o = b * out + (size_t)oh0 * OW;
             tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);

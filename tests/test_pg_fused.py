@@ -248,38 +248,45 @@ def test_fused_pointwise_depthwise_in_a_block_matches_onnxruntime_and_the_unfuse
     np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("e,k,stride,hw,act", [
     (24, 3, 1, 13, "Relu"), (72, 5, 2, 56, "Relu"), (120, 5, 1, 28, "HardSwish"),
     (40, 3, 2, 14, "HardSwish"), (16, 5, 1, 9, "Relu")])
 def test_depthwise_pair_at_1_thread_runs_chan8_as_the_two_convolutions(monkeypatch, e, k, stride,
-                                                                       hw, act):
+                                                                       hw, act, threads):
     """MobileNetV3-Large's expansion -> depthwise pairs before their SE (features.4-6, .11-.13):
-    at 1 thread on AVX2 the chan8 pair (fused_ir.plan_chan8_pair, csrc/ir_chan8_avx2.c), the
-    depthwise output and its means the two convolutions' bits; ReLU / HardSwish only."""
+    at 1 and 2 threads (n31-2t) on AVX2 the chan8 pair (fused_ir.plan_chan8_pair,
+    csrc/ir_chan8_avx2.c), the depthwise output and its means the two convolutions' bits; ReLU
+    / HardSwish only."""
     from tinycnn.ops import fused_ir
     model = dw_block_model(8, e, hw, k, stride, act)
     x = np.random.default_rng(5).standard_normal((2, 8, hw, hw), dtype=np.float32)
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]
     pairs = _count_planned(monkeypatch, fused_ir, "plan_chan8_pair")
-    sess = _session(model, 1)
+    sess = _session(model, threads)
     y = sess.run(None, {"x": x})[0]
     assert len(_pg_nodes(sess)) == 1
     assert (len(pairs) >= 1) == (sess._ctx.isa == "avx2")  # planned again per batch size
     assert all(len(out) == 2 for out in pairs)  # the depthwise's output and its means
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
     monkeypatch.setattr(fused_ir, "plan_chan8_pair", lambda *a: None)
-    two = _session(model, 1)
+    two = _session(model, threads)
     np.testing.assert_array_equal(y, two.run(None, {"x": x})[0])
 
 
-def test_chan8_pair_kernel_is_the_two_convolutions_bit_for_bit():
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_chan8_pair_kernel_is_the_two_convolutions_bit_for_bit(threads):
+    """With a pool the threads claim the pair's 16-channel strips (each its slot, its tables
+    built at its first claim): the 1-thread layers' bits, the means too."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     ctx = _kernels.Context(1, "avx2")
+    ctxn = _kernels.Context(threads, "avx2")
     rng = np.random.default_rng(11)
     for (c0, e, h, w, k, s, act) in [(24, 72, 56, 56, 5, 2, "Relu"), (80, 200, 14, 14, 3, 1, "HardSwish"),
-                                     (16, 24, 9, 11, 5, 1, "")]:
+                                     (16, 24, 9, 11, 5, 1, ""), (40, 120, 28, 28, 5, 1, "Relu"),
+                                     (80, 480, 14, 14, 3, 1, "HardSwish")]:
         wa = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
         wb = rng.standard_normal((e, 1, k, k), dtype=np.float32) / np.float32(k)
         ba, bb = rng.standard_normal(e, dtype=np.float32), rng.standard_normal(e, dtype=np.float32)
@@ -287,7 +294,10 @@ def test_chan8_pair_kernel_is_the_two_convolutions_bit_for_bit():
         rows = _kernels.Conv2d(ctx, wa, ba, algo="1x1", activation=act)
         dw = _kernels.Conv2d(ctx, wb, bb, algo="depthwise", strides=(s, s), pads=(k // 2,) * 4,
                              group=e, activation=act)
-        pair = _kernels.IRChan8Pair(lanes, dw)
+        lanes_n = _kernels.Conv2d(ctxn, wa, ba, algo="1x1_chan", activation=act)
+        dw_n = _kernels.Conv2d(ctxn, wb, bb, algo="depthwise", strides=(s, s),
+                               pads=(k // 2,) * 4, group=e, activation=act)
+        pair = _kernels.IRChan8Pair(lanes_n, dw_n)
         assert pair.takes(h, w)
         x = rng.standard_normal((2, c0, h, w), dtype=np.float32)
         t = np.empty(rows.output_shape(2, h, w), np.float32)

@@ -420,6 +420,14 @@ _CHAN8_MIN_PIXELS = 64
 # The strips handed out statically (tc_parallel_for, one range per thread) instead of claimed:
 # 1.005 [0.988-1.058] against a relinked copy of the same code at 1.013: level, claimed kept.
 _CHAN8_MAX_THREADS = 2
+# n31-2t (2026-12-04 21:0x, AVX2 emulation, one process, ab_threads.py, 60 rounds x 10 runs, host
+# at load 1-9, bit-identical): at 2 threads the 5x5 blocks and E % 16 == 8 too (the kernel's
+# strips took them already, only the planner kept them to 1 thread): MnasNet 0.973
+# [0.966-0.981] of the base's time, MobileNetV3-Large 0.937 [0.887-0.972]; and the pair before
+# an SE (plan_chan8_pair) at 2 threads against that: V3-Large 0.975 [0.966-0.999], V3-Small
+# 0.975 [0.872-1.042] (EfficientNet-B0, SiLU, no pair planned: 1.000, the control).
+_CHAN8_MT_ALL = True  # False: at 2 threads 3x3 with E % 16 == 0 only (session 30)
+_CHAN8_PAIR_MAX_THREADS = 2
 
 
 # s31: the stride-2 blocks of 56x56 or more, at 1 thread, through chan8 ahead of the banded
@@ -478,12 +486,13 @@ def _plan_chan8(n, X, stages, R, band=0):
     E % 16 == 8, the blocks that ran the three layers: MnasNet's layers.9.0 (24-72-40 at
     56x56, 5x5/2) 0.839 [0.818-0.868], 9.1 (120@28, 5x5) 0.898, 10.0 (240@28, 5x5/2) 0.852,
     10.1 (480@14) 0.935, 12.0 (576@14, 5x5/2) 0.926; MobileNetV3-Large's features.8 (80-200-80
-    at 14x14, HardSwish) 0.884.  At 2 threads only the 3x3 blocks with E % 16 == 0 (the ones
-    measured there: _CHAN8_MAX_THREADS)."""
+    at 14x14, HardSwish) 0.884.  At 2 threads all of them since n31-2t (_CHAN8_MT_ALL); not
+    past 2 threads (_CHAN8_MAX_THREADS).  band (s31, _chan8_band): output rows a band, 0 the
+    whole map, None: not planned."""
     if band is None:
         return None
     expand = _chan8_expand(n, X, stages, _CHAN8_MAX_THREADS)
-    if expand is None or (n.options.num_threads > 1 and (
+    if expand is None or (n.options.num_threads > 1 and not _CHAN8_MT_ALL and (
             stages[1][0].shape[2:] != (3, 3) or stages[0][0].shape[0] % 16)):
         return None
     nb, c, h, w = X.shape
@@ -528,8 +537,9 @@ def _chan8_expand(n, X, stages, max_threads=1):
 
 def plan_chan8_pair(n, X, stages, means):
     """PointwiseGrouped's expansion -> depthwise pair (before a squeeze-and-excitation) as the
-    chan8 block's first two stages (csrc/ir_chan8_avx2.c, tc_ir_chan8_pair_f32: 1 thread,
-    AVX2), its depthwise output and, with means, its planes' means: the step, or None.
+    chan8 block's first two stages (csrc/ir_chan8_avx2.c, tc_ir_chan8_pair_f32: 1 or 2 threads
+    since n31-2t, _CHAN8_PAIR_MAX_THREADS; AVX2), its depthwise output and, with means, its
+    planes' means: the step, or None.
     Session 30 (subgraph_shapes.py --against the chan8 block of 7bb80a2, 41 rounds,
     bit-identical, before the 5x5 weights' fix): MobileNetV3-Large's features.4 (24-72 at
     56x56, 5x5/2, with its SE and projection) 0.875 [0.856-0.906], .5 (120@28, 5x5) 0.931, .11
@@ -537,7 +547,7 @@ def plan_chan8_pair(n, X, stages, means):
     stride-1 pairs at 14x14 then lost (features.5 1.10, .7 1.17, .8 1.05 against 844ad21):
     the 5x5 depthwise spilled its sums, fixed in dw8_k (the pair alone 1.11-1.29 -> 0.84-0.91
     of the two layers' time)."""
-    expand = _chan8_expand(n, X, stages)
+    expand = _chan8_expand(n, X, stages, _CHAN8_PAIR_MAX_THREADS)
     if expand is None:
         return None
     nb, c, h, w = X.shape
