@@ -1243,6 +1243,25 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                               (size_t)(d->rows_most / 4) * TC_QMR_MAX * sizeof(void *),
                           d->kpad, d->rows_most)
                 .memo->m0 = -1;
+    /* Tried and dropped (n31-q, 2026-12-04, Zen 4, emulated AVX2):
+     * - products split by rows alone (ncchunks 1) through tc_parallel_for, each thread a
+     *   static contiguous half of the row blocks, so that a layer's rows are those its thread
+     *   wrote in the layer before (the depthwise splits its rows so): int8 MobileNetV2 at 2
+     *   threads (ab_threads.py --fifo, 30 x 10 runs) 1.013 [1.008-1.018] of its time, minima
+     *   1.012, bit-identical.  The dynamic claims already give halves: the worker starts at
+     *   the middle chunk (threadpool.c, by_thread), the caller at the first.
+     * - U7S8 with the columns in chunks: each row block's tiles split once by the threads
+     *   together (even shares, a tc_parallel_for into one area of all M rows' window parts,
+     *   groups and counts, before the tasks) in place of each thread splitting every block it
+     *   takes a chunk of (split_memo): qpw_ab.c at QPW_THREADS=2 under chrt -f 10, 60 rounds,
+     *   against the base: 960 -> 160 at 7x7 1.103 [1.072-1.134], 960 -> 320 0.997, 576 -> 96
+     *   at 14x14 1.036 (with the residual 1.045), 384 -> 64 with the residual 1.044, 320 ->
+     *   1280 at 7x7 1.013, the same bytes: the second pool job and the tasks' reads of the
+     *   other core's half cost more than half the split saves.
+     * - each task's output lines prefetched for writing (prefetchw) before its tiles (qpw_ab.c,
+     *   2 threads, chrt): 16 -> 96 at 112x112 1.046-1.052, 24 -> 144 at 56x56 1.027-1.030,
+     *   32 -> 16 at 112x112 1.059-1.061, with or without the output last written by the other
+     *   thread (QPW_SWAP). */
     tc_parallel_for_dynamic(pool, (ptrdiff_t)d->nblocks * d->ncchunks, 1, qdriver_task, d);
 }
 
