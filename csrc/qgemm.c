@@ -1188,6 +1188,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     /* U7S8 sums (a - base) * w: the rest of the zero point comes in through the bias */
     d->u7s8_base = d->format == TC_QFMT_U7S8 ? tc_u7s8_base(d->a_zero_point) : 0;
     d->u7s8_lim = (const uint8_t *)d->packed + panels_size(d->format, d->K, d->N);
+    /* Tried and dropped (n31-q, 2026-12-04, Zen 4, emulated AVX2): the other threads each
+     * making their own copy of these columns at their first task, instead of reading the
+     * lines the caller has just written from its core (per-thread slots after the pointer
+     * slots): at 2 threads against TC_QSLOT_GAP's build (ab_threads.py --fifo, 30 x 10) int8
+     * MobileNetV2 0.991 [0.976-1.007], 0.993 [0.987-1.004], 0.997 [0.989-1.001],
+     * EfficientNet-B0 1.003 [0.986-1.014], ResNet-50 1.004 [0.987-1.010] (12 x 5): level. */
     tc_qout_columns(d->out, d->N, np * TC_QNR, d->a_zero_point - d->u7s8_base, colsum, bias_eff,
                     scale_full);
     d->bias_eff = bias_eff;
