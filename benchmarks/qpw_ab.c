@@ -16,7 +16,18 @@
  * Without shapes: MobileNetV2's 1x1 layers from 112x112 to 28x28.
  * QPW_THREADS=N in the environment: each build runs on a pool of its own of N threads, timed
  * on the wall clock (the minimum then says most: a shared host preempts), a pause of 1 ms
- * between the builds' bursts so that the other pool's spinning worker has gone to sleep. */
+ * between the builds' bursts so that the other pool's spinning worker has gone to sleep.
+ * QPW_SWAP=1 (with QPW_THREADS=2): before each call, untimed, the pool writes the output in
+ * swapped halves (the worker the first, the caller the second: lines the other core holds
+ * modified, as where a network's arena hands a layer a buffer the other thread wrote last);
+ * QPW_SWAP=2 copies the input back in swapped halves too.  Each call is then timed alone.
+ * Measured (n31-q, 2026-12-04, Zen 4, AVX2 kernels, chrt -f 10, min of 40 rounds, load 5-6,
+ * us, SWAP 0 / 1 / 2): 24 -> 144 at 56x56 (zp 144, S16X2) 92.8 / 101.8 / 104.5, 16 -> 96 at
+ * 112x112 166.8 / 194.0 / 182.5, 96 -> 24 at 56x56 (U7S8) 59.2 / 57.5 / 63.3; a second run of
+ * SWAP 0 / 1 alone: 81.6 / 81.2, 155.8 / 155.8.  In int8 MobileNetV2 at 2 threads the 56x56
+ * expansions take 0.87 of their 1-thread time (24 -> 144: 155 -> 135 us, mt_inproc.py t1,t2
+ * --fifo) where alone they take 0.55 (150.6 -> 83.2): the lines' owners explain at most a
+ * tenth of that. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <math.h>
@@ -38,8 +49,34 @@ typedef struct {
                  int, const void *, const tc_qoutput *, void *, void *);
     void (*res_init)(tc_qresidual *, const tc_qbinary_params *, int);
     tc_pool *(*pool_create)(int);
+    void (*parallel_for)(tc_pool *, ptrdiff_t, ptrdiff_t, tc_range_fn, void *);
     tc_ctx ctx;
 } build;
+
+/* QPW_SWAP=1: before each call the output is written by the build's pool in swapped halves
+ * (chunk 0, the caller's, the second half of the bytes; chunk 1 the first), as in a network
+ * where the arena gives this layer a buffer the other thread wrote last in the layer before */
+typedef struct {
+    char *y;
+    size_t bytes;
+    char *x;            /* QPW_SWAP=2: the input too, copied back from x0 in swapped halves */
+    const char *x0;
+    size_t xbytes;
+} swap_job;
+
+static void swap_writer(void *arg, int tid, ptrdiff_t i0, ptrdiff_t i1)
+{
+    const swap_job *j = arg;
+    (void)tid;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        size_t h = j->bytes / 2, at = i == 0 ? h : 0, len = i == 0 ? j->bytes - h : h;
+        memset(j->y + at, (int)i + 1, len);
+        if (j->x) {
+            h = j->xbytes / 2, at = i == 0 ? h : 0, len = i == 0 ? j->xbytes - h : h;
+            memcpy(j->x + at, j->x0 + at, len);
+        }
+    }
+}
 
 static void load(build *b, const char *path)
 {
@@ -51,6 +88,7 @@ static void load(build *b, const char *path)
     *(void **)&b->conv = sym(h, "tc_qconv2d");
     *(void **)&b->res_init = sym(h, "tc_qresidual_init");
     *(void **)&b->pool_create = sym(h, "tc_pool_create");
+    *(void **)&b->parallel_for = sym(h, "tc_parallel_for");
     const char *th = getenv("QPW_THREADS");
     ab_avx2(h, path, &b->ctx, th && atoi(th) > 1 ? b->pool_create(atoi(th)) : NULL);
 }
@@ -72,6 +110,8 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
 {
     const int wall = B[0].ctx.pool != NULL;
     const int M = HW * HW, runs = 10;
+    const char *sw = getenv("QPW_SWAP");
+    const int swap = sw && B[0].ctx.pool ? atoi(sw) : 0;
     uint8_t *x = malloc((size_t)M * C), *r = malloc((size_t)M * K);
     int16_t *w = malloc((size_t)K * C * 2);
     int32_t *bias = malloc(K * 4);
@@ -82,6 +122,8 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
     }
     for (size_t i = 0; i < (size_t)M * K; i++)
         r[i] = (uint8_t)(128 + gauss() * 20);
+    uint8_t *x0 = malloc((size_t)M * C);
+    memcpy(x0, x, (size_t)M * C);
     int wmin = 0, wmax = 0;
     double *g = malloc((size_t)C * sizeof(double));
     for (int k = 0; k < K; k++) { /* symmetric per channel: each channel's largest |w| 127 */
@@ -133,9 +175,24 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
                 nanosleep(&pause, NULL);
             }
             double t0 = wall ? wall_now() : now();
-            for (int j = 0; j < runs; j++)
-                B[b].conv(&B[b].ctx, fmt, &p, 1, HW, HW, x, 0, zp, packed[b], &out, y[b], ws[b]);
-            t[b] = ((wall ? wall_now() : now()) - t0) / runs;
+            if (swap) {
+                double sum = 0;
+                for (int j = 0; j < runs; j++) {
+                    swap_job sj = {y[b], (size_t)M * K, swap > 1 ? (char *)x : NULL, (const char *)x0,
+                                   (size_t)M * C};
+                    B[b].parallel_for(B[b].ctx.pool, 2, 1, swap_writer, &sj);
+                    t0 = wall ? wall_now() : now();
+                    B[b].conv(&B[b].ctx, fmt, &p, 1, HW, HW, x, 0, zp, packed[b], &out, y[b],
+                              ws[b]);
+                    sum += (wall ? wall_now() : now()) - t0;
+                }
+                t[b] = sum / runs;
+            } else {
+                for (int j = 0; j < runs; j++)
+                    B[b].conv(&B[b].ctx, fmt, &p, 1, HW, HW, x, 0, zp, packed[b], &out, y[b],
+                              ws[b]);
+                t[b] = ((wall ? wall_now() : now()) - t0) / runs;
+            }
             best[b] = t[b] < best[b] ? t[b] : best[b];
         }
         ratio[i] = t[1] / t[0];
@@ -149,7 +206,7 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
            best[0] * 1e6, best[1] * 1e6, ratio[rounds / 2], ratio[rounds / 4],
            ratio[rounds * 3 / 4], same);
     fflush(stdout);
-    free(x); free(r); free(w); free(bias); free(scale); free(ratio);
+    free(x); free(x0); free(r); free(w); free(bias); free(scale); free(ratio);
     for (int b = 0; b < 2; b++) {
         free(packed[b]); free(ws[b]); free(y[b]);
     }

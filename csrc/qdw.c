@@ -254,7 +254,8 @@ static void qdw_rows(void *arg, int tid, ptrdiff_t r0, ptrdiff_t r1)
  * ones unchanged.  The same gap between the threads' slots of the int8 GEMM (packed rows, row
  * pointers and the U7S8 split) and of the integer Winograd: MobileNetV2 0.985 [0.937-1.028],
  * ResNet-18 1.004 [0.977-1.043] and 1.001 [0.981-1.026]: not kept (their slots are not rebuilt
- * row by row). */
+ * row by row).  The GEMM's was kept later, measured again under SCHED_FIFO with tighter
+ * ranges (n31-q: TC_QSLOT_GAP in qgemm.c, int8 MobileNetV2 at 2 threads 0.978-0.992). */
 #define TC_QDW_RING_GAP 65536
 
 static size_t qdw_ring_bytes(const tc_conv2d_params *p, int ow, int *rows)

@@ -760,6 +760,19 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * memory's noise, nothing to keep. */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
+/* Bytes after each thread's slot of packed rows and of its slot of row pointers and U7S8
+ * split, with more than one thread (as TC_QDW_RING_GAP in qdw.c: adjacent slots, which the
+ * threads rewrite at every row block, most likely had the hardware prefetch of one core's
+ * stream pull the start of the other's slot across).  n28-q had measured this gap (with the
+ * Winograd's) at int8 MobileNetV2 0.985 [0.937-1.028], within that run's noise.  Measured
+ * again (n31-q, 2026-12-04, Zen 4, emulated AVX2, 2 threads, ab_threads.py --fifo, 30 x 10
+ * runs against the base, host load 5-13): int8 MobileNetV2 0.992 [0.990-0.998], 0.986
+ * [0.982-0.991], 0.990 [0.980-0.995], 0.978 [0.975-0.985], 0.984 [0.981-0.987] of its time
+ * (the base against itself in the same hour 1.000 [0.998-1.002] and 1.002 [0.997-1.007]);
+ * EfficientNet-B0 0.994 [0.990-0.998], ResNet-50 0.997 [0.995-1.002] (12 x 5); bit-identical.
+ * One thread: no gap, the same layout as before. */
+#define TC_QSLOT_GAP 65536
+
 /* Rows per thread at least, where the rows shared by the column chunks are filled first
  * (an im2col row of a 3x3 layer at 7x7 is 4.5 KiB) */
 #define TC_QFILL_GRAIN 8
@@ -945,12 +958,13 @@ size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, in
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)(N + TC_QNR - 1) / TC_QNR * TC_QNR * (sizeof(int32_t) + sizeof(float));
     const int most = block_rows_most(format, K);
-    size_t per_thread = ((size_t)most * row_bytes(format, K) + 63) & ~(size_t)63;
+    const size_t gap = threads > 1 ? TC_QSLOT_GAP : 0;
+    size_t per_thread = (((size_t)most * row_bytes(format, K) + 63) & ~(size_t)63) + gap;
     /* rows packed once for all tasks (when the columns are split), or per thread */
     size_t shared = (size_t)M * row_bytes(format, K), own = threads * per_thread;
-    size_t ptrs = threads * ((pointer_bytes(most, ntaps) +
-                              split_bytes(format, tc_qfmt_kpad(format, K), most) +
-                              63) & ~(size_t)63);
+    size_t ptrs = threads * (((pointer_bytes(most, ntaps) +
+                               split_bytes(format, tc_qfmt_kpad(format, K), most) +
+                               63) & ~(size_t)63) + gap);
     return epi + 64 + (shared > own ? shared : own) + 64 + ptrs + 64;
 }
 
@@ -1174,6 +1188,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     /* U7S8 sums (a - base) * w: the rest of the zero point comes in through the bias */
     d->u7s8_base = d->format == TC_QFMT_U7S8 ? tc_u7s8_base(d->a_zero_point) : 0;
     d->u7s8_lim = (const uint8_t *)d->packed + panels_size(d->format, d->K, d->N);
+    /* Tried and dropped (n31-q, 2026-12-04, Zen 4, emulated AVX2): the other threads each
+     * making their own copy of these columns at their first task, instead of reading the
+     * lines the caller has just written from its core (per-thread slots after the pointer
+     * slots): at 2 threads against TC_QSLOT_GAP's build (ab_threads.py --fifo, 30 x 10) int8
+     * MobileNetV2 0.991 [0.976-1.007], 0.993 [0.987-1.004], 0.997 [0.989-1.001],
+     * EfficientNet-B0 1.003 [0.986-1.014], ResNet-50 1.004 [0.987-1.010] (12 x 5): level. */
     tc_qout_columns(d->out, d->N, np * TC_QNR, d->a_zero_point - d->u7s8_base, colsum, bias_eff,
                     scale_full);
     d->bias_eff = bias_eff;
@@ -1187,13 +1207,14 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                              (d->out->residual ? 2 : 1);
     d->qmb = out_bytes <= TC_QMB_SHORT_OUT ? rows_per_block(d->format, d->K) : TC_QMB;
     d->rows_most = d->qmb > TC_QMB_WHOLE ? d->qmb : TC_QMB_WHOLE; /* block_rows_most at most */
-    d->ws_thread = ((size_t)d->rows_most * row_bytes(d->format, d->K) + 63) & ~(size_t)63;
+    const size_t gap = threads > 1 ? TC_QSLOT_GAP : 0;
+    d->ws_thread = (((size_t)d->rows_most * row_bytes(d->format, d->K) + 63) & ~(size_t)63) + gap;
     size_t shared = (size_t)d->M * row_bytes(d->format, d->K), own = threads * d->ws_thread;
     d->ws_ptrs = (char *)(((uintptr_t)d->ws_rows + (shared > own ? shared : own) + 63) &
                           ~(uintptr_t)63);
-    d->ws_ptrs_thread = (pointer_bytes(d->rows_most, d->ntaps) +
-                         split_bytes(d->format, d->kpad, d->rows_most) + 63) &
-                        ~(size_t)63;
+    d->ws_ptrs_thread = ((pointer_bytes(d->rows_most, d->ntaps) +
+                          split_bytes(d->format, d->kpad, d->rows_most) + 63) &
+                         ~(size_t)63) + gap;
     d->uk = tc_qukernel_for(ctx, d->format);
     d->u7s8_paired = 0;
     if (d->format == TC_QFMT_U7S8 &&
@@ -1243,6 +1264,25 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                               (size_t)(d->rows_most / 4) * TC_QMR_MAX * sizeof(void *),
                           d->kpad, d->rows_most)
                 .memo->m0 = -1;
+    /* Tried and dropped (n31-q, 2026-12-04, Zen 4, emulated AVX2):
+     * - products split by rows alone (ncchunks 1) through tc_parallel_for, each thread a
+     *   static contiguous half of the row blocks, so that a layer's rows are those its thread
+     *   wrote in the layer before (the depthwise splits its rows so): int8 MobileNetV2 at 2
+     *   threads (ab_threads.py --fifo, 30 x 10 runs) 1.013 [1.008-1.018] of its time, minima
+     *   1.012, bit-identical.  The dynamic claims already give halves: the worker starts at
+     *   the middle chunk (threadpool.c, by_thread), the caller at the first.
+     * - U7S8 with the columns in chunks: each row block's tiles split once by the threads
+     *   together (even shares, a tc_parallel_for into one area of all M rows' window parts,
+     *   groups and counts, before the tasks) in place of each thread splitting every block it
+     *   takes a chunk of (split_memo): qpw_ab.c at QPW_THREADS=2 under chrt -f 10, 60 rounds,
+     *   against the base: 960 -> 160 at 7x7 1.103 [1.072-1.134], 960 -> 320 0.997, 576 -> 96
+     *   at 14x14 1.036 (with the residual 1.045), 384 -> 64 with the residual 1.044, 320 ->
+     *   1280 at 7x7 1.013, the same bytes: the second pool job and the tasks' reads of the
+     *   other core's half cost more than half the split saves.
+     * - each task's output lines prefetched for writing (prefetchw) before its tiles (qpw_ab.c,
+     *   2 threads, chrt): 16 -> 96 at 112x112 1.046-1.052, 24 -> 144 at 56x56 1.027-1.030,
+     *   32 -> 16 at 112x112 1.059-1.061, with or without the output last written by the other
+     *   thread (QPW_SWAP). */
     tc_parallel_for_dynamic(pool, (ptrdiff_t)d->nblocks * d->ncchunks, 1, qdriver_task, d);
 }
 
