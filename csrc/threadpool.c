@@ -170,6 +170,31 @@
  * jobs' ends (MobileNetV2: gemm_task 206, dw_block_task 94, ir_task 86 us idle a run) and the
  * serial glue between int8 steps, not this pool's scheduling.
  *
+ * Measured (n31-2t, 2026-12-04 21:45-22:03, Zen 4 KVM guest, AVX2 emulation, pool_ab.py
+ * --stats --dump, bursts of 5 runs alternating between processes).  What a slow spell is: (a)
+ * with FIFO bursts (both CPUs ours, no run-queue wait, 0 involuntary switches or migrations in
+ * either engine) it is the host, in time, not the process: SqueezeNet at 2 threads in 6 sets of
+ * processes (3 rounds each) tinycnn 4.33-4.60 | 3.38-4.14 | 3.05-3.21 | 3.06 | 4.10-4.25 |
+ * 5.5-6.6 ms, onnxruntime in the same sets 4.76-4.90 | 3.94-4.48 | 3.85-3.93 | 3.70-3.75 |
+ * 4.60-4.70 | 6.0-7.4 (tinycnn / onnxruntime 0.79-0.83 in the fast sets, 0.88-0.94 in the slow
+ * ones: our run suffers a little more); (b) at nice 0 beside other work the worker waits in a
+ * run queue: SqueezeNet bursts of 5.4-13 ms had the worker runnable but waiting 20-44 ms a
+ * burst (running 15-26), the caller's CPU time 28-64 ms a burst against 16 in the quiet bursts
+ * (3.06-3.15 ms a run, no wait): the caller spinning, then sched_yield (which keeps its CPU
+ * busy, never idle), at job ends for a worker preempted inside a chunk it had claimed on the
+ * other, shared CPU.  Hence the caller's end wait now blocks (caller_waiting, `done`) after
+ * TC_POOL_END_SPIN_NS of spinning: its CPU idles and the scheduler can pull the worker over.
+ * The same processes against the build without it (pool_ab.py, 3 sets of processes, old / new
+ * burst medians): FIFO bursts (15 rounds) SqueezeNet 1.003 [0.990-1.009], MobileNetV2 1.000
+ * [0.988-1.004], V3-Small 0.994 [0.974-1.023]; at nice 0 beside the other helpers' load
+ * MobileNetV2 1.554 [1.185-1.795] (30 rounds) and 1.184 [1.014-1.523] (15), SqueezeNet 1.005
+ * [0.928-1.256] and 1.107 [1.007-1.730], V3-Small 0.998 [0.757-1.105] and 0.884 [0.781-1.087];
+ * beside one more busy loop of ours SqueezeNet 0.887 [0.779-1.087], MobileNetV2 1.006
+ * [0.952-1.131]: wide, mostly level or better; the caller's CPU time a run 5.2 / 8.0 ms
+ * (SqueezeNet), 6.2 / 10.4 (MobileNetV2).  Blocking after 4096 pauses (~100 us) instead of 1 ms:
+ * SqueezeNet 0.976 [0.959-0.988] at light load (the classifier's long chunks outlast 100 us:
+ * a wake-up's latency added), dropped.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks
@@ -191,6 +216,8 @@
 /* How often the caller wakes a worker that stood aside on its CPU (see worker_main) */
 #define TC_POOL_PROBE_NS 2000000L
 #define TC_POOL_MAX_CHUNKS 32 /* bits of the claim mask */
+/* How long the caller spins at a job's end for the workers' chunks before it blocks */
+#define TC_POOL_END_SPIN_NS 1000000L
 
 struct tc_pool {
     int nthreads;
@@ -201,6 +228,8 @@ struct tc_pool {
 
     pthread_mutex_t mutex;
     pthread_cond_t wake;
+    pthread_cond_t done; /* the caller, blocked at a job's end (caller_waiting) */
+    int caller_waiting;
 
     /* job fields: written by the caller before publishing the state word,
      * read by workers with relaxed atomics and trusted only if their claim
@@ -296,7 +325,14 @@ static void help(tc_pool *p, unsigned gen, int self, int first, tc_range_fn fn, 
         int t = (first + i) % nchunks;
         if (claim(p, gen, t)) {
             run_chunk(fn, arg, n, nchunks, t, by_thread ? self : t);
-            __atomic_add_fetch(&p->completed, 1, __ATOMIC_RELEASE);
+            /* seq_cst: pairs with the caller's caller_waiting = 1 then completed read
+             * (end_wait): either it sees our chunk done or we see it blocked */
+            __atomic_add_fetch(&p->completed, 1, __ATOMIC_SEQ_CST);
+            if (self && __atomic_load_n(&p->caller_waiting, __ATOMIC_SEQ_CST)) {
+                pthread_mutex_lock(&p->mutex);
+                pthread_cond_signal(&p->done);
+                pthread_mutex_unlock(&p->mutex);
+            }
         }
     }
 }
@@ -408,6 +444,7 @@ tc_pool *tc_pool_create(int nthreads)
         return NULL;
     }
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
     p->threads = (pthread_t *)calloc((size_t)p->nthreads, sizeof(pthread_t));
     if (!p->threads) {
         tc_pool_destroy(p);
@@ -448,6 +485,7 @@ void tc_pool_destroy(tc_pool *pool)
             for (int t = 0; t < pool->nstarted; t++)
                 pthread_join(pool->threads[t], NULL);
             pthread_cond_destroy(&pool->wake);
+            pthread_cond_destroy(&pool->done);
             pthread_mutex_destroy(&pool->mutex);
         }
         free(pool->threads);
@@ -508,14 +546,34 @@ static void parallel_run(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_f
     /* our chunk 0, then whatever no worker has claimed yet */
     help(pool, gen, 0, 0, fn, arg, n, (int)nchunks, by_thread);
 
-    /* chunks claimed by workers are still running: spin, then yield the
-     * core (on a loaded machine the worker may be waiting for it) */
+    /* chunks claimed by workers are still running: spin, then block until the last is done
+     * (n31-2t: a worker preempted inside its chunk waits in the run queue of a CPU shared with
+     * another process while a spinning or yielding caller keeps its own CPU busy; a blocked
+     * caller leaves that CPU idle and the scheduler pulls the worker over) */
     int spins = 0;
+    long spin_end = 0;
     while (__atomic_load_n(&pool->completed, __ATOMIC_ACQUIRE) < nchunks) {
-        if (++spins < 4096)
-            cpu_relax();
-        else
-            sched_yield();
+        cpu_relax();
+        if ((++spins & 255) != 0)
+            continue;
+        if (!spin_end)
+            spin_end = now_ns() + TC_POOL_END_SPIN_NS;
+        if (now_ns() < spin_end)
+            continue;
+        pthread_mutex_lock(&pool->mutex);
+        __atomic_store_n(&pool->caller_waiting, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&pool->completed, __ATOMIC_SEQ_CST) < nchunks) {
+            struct timespec ts; /* a bound, should a wake-up ever be missed */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&pool->done, &pool->mutex, &ts);
+        }
+        __atomic_store_n(&pool->caller_waiting, 0, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&pool->mutex);
     }
     __atomic_store_n(&pool->busy, 0, __ATOMIC_RELEASE);
 }
