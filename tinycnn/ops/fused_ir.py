@@ -449,6 +449,9 @@ _CHAN8_PAIR_MAX_THREADS = 2
 # In the networks (subgraph_shapes.py, 12-row bands / 8-row (2048 pixels), 31 rounds, one
 # process): MobileNetV2 features.2 0.985 [0.953-1.001], V3-Large features.2 1.005, MnasNet
 # layers.8.0 0.997: level.
+# At 2 threads (s31, the lead: this gate at 2 threads, the rest as is; pool_ab.py --fifo, separate
+# processes alternating, 15-25 rounds x 3 processes, bit-identical) level: MobileNetV2 1.008
+# [0.978-1.050] and 0.992 [0.981-1.013], V3-Large 0.986 and 1.016, MnasNet 1.011: 1 thread only.
 _CHAN8_BAND_PIXELS = 3072
 _CHAN8_BAND_MIN_PIXELS = 56 * 56
 _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
