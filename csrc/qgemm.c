@@ -846,6 +846,21 @@ static size_t split_bytes(int format, int kpad, int most)
            (size_t)most * (kpad / 4) * sizeof(int32_t) + 64 + sizeof(split_memo);
 }
 
+/* A thread's slots for blocks of at most `most` rows (tc_qdriver_workspace_size and the
+ * driver's layout alike): its packed rows, and its row pointers with the U7S8 split; whole
+ * cache lines, TC_QSLOT_GAP after each with more than one thread */
+static size_t rows_slot_bytes(int format, int K, int most, int threads)
+{
+    return (((size_t)most * row_bytes(format, K) + 63) & ~(size_t)63) +
+           (threads > 1 ? TC_QSLOT_GAP : 0);
+}
+
+static size_t ptrs_slot_bytes(int format, int kpad, int most, int ntaps, int threads)
+{
+    return ((pointer_bytes(most, ntaps) + split_bytes(format, kpad, most) + 63) & ~(size_t)63) +
+           (threads > 1 ? TC_QSLOT_GAP : 0);
+}
+
 static split_area split_area_at(char *p, int kpad, int most)
 {
     split_area s;
@@ -958,13 +973,10 @@ size_t tc_qdriver_workspace_size(const tc_ctx *ctx, int format, int M, int N, in
     int threads = ctx && ctx->pool ? tc_pool_size(ctx->pool) : 1;
     size_t epi = (size_t)(N + TC_QNR - 1) / TC_QNR * TC_QNR * (sizeof(int32_t) + sizeof(float));
     const int most = block_rows_most(format, K);
-    const size_t gap = threads > 1 ? TC_QSLOT_GAP : 0;
-    size_t per_thread = (((size_t)most * row_bytes(format, K) + 63) & ~(size_t)63) + gap;
     /* rows packed once for all tasks (when the columns are split), or per thread */
-    size_t shared = (size_t)M * row_bytes(format, K), own = threads * per_thread;
-    size_t ptrs = threads * (((pointer_bytes(most, ntaps) +
-                               split_bytes(format, tc_qfmt_kpad(format, K), most) +
-                               63) & ~(size_t)63) + gap);
+    size_t shared = (size_t)M * row_bytes(format, K);
+    size_t own = threads * rows_slot_bytes(format, K, most, threads);
+    size_t ptrs = threads * ptrs_slot_bytes(format, tc_qfmt_kpad(format, K), most, ntaps, threads);
     return epi + 64 + (shared > own ? shared : own) + 64 + ptrs + 64;
 }
 
@@ -1207,14 +1219,11 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
                              (d->out->residual ? 2 : 1);
     d->qmb = out_bytes <= TC_QMB_SHORT_OUT ? rows_per_block(d->format, d->K) : TC_QMB;
     d->rows_most = d->qmb > TC_QMB_WHOLE ? d->qmb : TC_QMB_WHOLE; /* block_rows_most at most */
-    const size_t gap = threads > 1 ? TC_QSLOT_GAP : 0;
-    d->ws_thread = (((size_t)d->rows_most * row_bytes(d->format, d->K) + 63) & ~(size_t)63) + gap;
+    d->ws_thread = rows_slot_bytes(d->format, d->K, d->rows_most, threads);
     size_t shared = (size_t)d->M * row_bytes(d->format, d->K), own = threads * d->ws_thread;
     d->ws_ptrs = (char *)(((uintptr_t)d->ws_rows + (shared > own ? shared : own) + 63) &
                           ~(uintptr_t)63);
-    d->ws_ptrs_thread = ((pointer_bytes(d->rows_most, d->ntaps) +
-                          split_bytes(d->format, d->kpad, d->rows_most) + 63) &
-                         ~(size_t)63) + gap;
+    d->ws_ptrs_thread = ptrs_slot_bytes(d->format, d->kpad, d->rows_most, d->ntaps, threads);
     d->uk = tc_qukernel_for(ctx, d->format);
     d->u7s8_paired = 0;
     if (d->format == TC_QFMT_U7S8 &&
