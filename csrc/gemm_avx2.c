@@ -191,6 +191,12 @@ static inline __attribute__((always_inline)) void prefetch_rows16(const float *p
  * base, 1 thread, median [25-75%]): EfficientNet-B0 0.987 [0.950-1.053] (31 rounds) and
  * 0.992 [0.955-1.015] (61), MobileNetV3-Small 0.989 [0.928-1.109] and 1.003 [0.976-1.047],
  * bit-identical: within the noise of this loaded host. */
+/* Re-measured on the Intel Xeon host (Sapphire Rapids class, 2 MiB L2; n32-mnas, 2026-12-05,
+ * AVX2 kernels, 1 thread, pointwise_ab.c, 12 rounds x 10, Clip, x warm and 8 MB written before
+ * each run, host load ~9): the 7x7 and 14x14 layers of MnasNet (192 <-> 1152, 1152 -> 320,
+ * 320 -> 1280, 96 <-> 576, 80 <-> 480), variant / this build, medians per shape: TC_GEMM_MC 240
+ * 0.98-1.00, TC_GEMM_PF_A_INPLACE 1024 0.99-1.01, TC_GEMM_PF_C_AHEAD 64 1.00-1.03: the
+ * constants stay. */
 #ifndef TC_GEMM_PF_C_AHEAD
 #define TC_GEMM_PF_C_AHEAD 32
 #endif

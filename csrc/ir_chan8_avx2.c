@@ -22,7 +22,8 @@
  * network: MobileNetV2 1.012-1.026 of 26b50c0's time, where the blocks cut alone gained.
  * benchmarks/steps_ab.py (both builds' blocks inside the network, one process, 40 rounds,
  * 2026-12-04, Zen 4, AVX2 emulation) found it: the 7x7 blocks lost 6-9% (fused_ir.py
- * _CHAN8_MIN_PIXELS now leaves them out), the 14x14 ones were level; the strips then took
+ * _CHAN8_MIN_PIXELS now leaves them out; on the Intel Xeon host at 1 thread they gain, with
+ * the 49 pixels as 4 x 6 + 5 x 5: _CHAN8_MIN_PIXELS_1T), the 14x14 ones were level; the strips then took
  * features.5 0.97 -> 0.90, .6 0.95 -> 0.93, .12 1.01 -> 0.98, and the prefetch (T1; T0 lost
  * 1-2% of it) 0.97-0.98 of the 14x14 blocks' time.  The block right after the last chan8
  * block runs 2-4% slower than in the base (features.15 after .14, or .14 after .13 when .14
@@ -101,13 +102,21 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
     __m256 b0 = _mm256_setzero_ps(), b1 = b0;
     if (bias)
         b0 = _mm256_loadu_ps(bias), b1 = HI ? _mm256_loadu_ps(bias + 8) : b0;
+    /* N = 6 q + 1 (49: a 7x7 map) as 6 q - 24 + 5 x 5: the lone pixel's tile is 2 chains, as
+     * slow a K step as 4 pixels' */
+    const int fives = N % 6 == 1 && N >= 25 ? 5 : 0, n6 = N - 5 * fives - (N - 5 * fives) % 6;
     int n0 = 0;
-    if (N >= 6) { /* a prefetch past the weights' end does not fault */
+    if (n6 >= 6) { /* a prefetch past the weights' end does not fault */
         chan8_tile(1, HI, 6, C, ldx, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
         n0 = 6;
     }
-    for (; n0 + 6 <= N; n0 += 6)
+    for (; n0 < n6; n0 += 6)
         chan8_tile(0, HI, 6, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+    for (int i = 0; i < fives; i++, n0 += 5)
+        if (n0 == 0)
+            chan8_tile(1, HI, 5, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+        else
+            chan8_tile(0, HI, 5, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
     switch (N - n0) {
 #define TC_CHAN8_TAIL(NT)                                                                          \
     case NT: chan8_tile(0, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1); break;

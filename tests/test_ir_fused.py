@@ -336,6 +336,10 @@ CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride[, kernel]): MobileNetV2's 28x28, 
     (1, 24, 72, 40, 56, 56, 2, 5), (1, 40, 120, 40, 28, 28, 1, 5), (1, 40, 240, 80, 28, 28, 2, 5),
     (1, 80, 480, 80, 14, 14, 1, 5), (1, 96, 576, 192, 14, 14, 2, 5), (2, 8, 40, 8, 11, 13, 1, 5),
     (2, 16, 24, 24, 9, 15, 2, 5), (1, 5, 8, 5, 4, 3, 1, 5),
+    # n32-mnas: 49 = 6 q + 1 pixels as 4 x 6 + 5 x 5 (MnasNet's 7x7 5x5 and 3x3 blocks, E % 16
+    # == 8), 25 as 5 x 5 alone, 91 = 11 x 6 + 5 x 5, 19 (< 25: the 1-pixel tile)
+    (1, 192, 1152, 192, 7, 7, 1, 5), (1, 192, 1152, 320, 7, 7, 1), (1, 16, 40, 16, 7, 7, 1),
+    (1, 8, 32, 8, 5, 5, 1), (2, 8, 24, 8, 7, 13, 1, 5), (1, 8, 16, 8, 1, 19, 1),
 ]
 
 
@@ -518,13 +522,19 @@ def test_small_block_at_1_thread_runs_chan8_as_the_unfused_plan(kw, threads, mon
     assert len(plain_calls) == 3
 
 
-def test_7x7_block_at_1_thread_keeps_the_three_layers():
-    # fused_ir._CHAN8_MIN_PIXELS: the chan8 kernel takes 7x7 (test_chan8_block_is_the_unfused_
-    # one_bit_for_bit) but lost there inside MobileNetV2, so the planner leaves it out
+@pytest.mark.parametrize("threads", [1, 2])
+def test_7x7_block_runs_chan8_at_1_thread_only(threads, monkeypatch):
+    # fused_ir._CHAN8_MIN_PIXELS_1T (n32-mnas): at 1 thread the 7x7 blocks run the chan8 block,
+    # the three layers' bits; at 2 threads (_CHAN8_MIN_PIXELS) they keep the three layers
     model = ir_model(c0=32, e=192, k2=32, hw=7)
+    data = model.SerializeToString()
     x = np.random.default_rng(4).standard_normal((1, 32, 7, 7), dtype=np.float32)
-    sess = tinycnn.InferenceSession(model.SerializeToString(),
-                                    session_options(intra_op_num_threads=1))
+    so = session_options(intra_op_num_threads=threads)
+    sess = tinycnn.InferenceSession(data, so)
     got, records = sess.run_profiled({"x": x})
-    assert len([r for r in records if r["node"] == "expand"]) == 3
+    chan8 = threads == 1 and sess._ctx.isa == "avx2"
+    assert len([r for r in records if r["node"] == "expand"]) == (1 if chan8 else 3)
     assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
+    monkeypatch.setattr(fused_ir, "_plan_chan8", lambda *a: None)
+    want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0], err_msg="7x7 y vs the three convolutions'")

@@ -60,6 +60,11 @@ IR_FUSE_S2_SHALLOW_C0 = 16
 # also leaves room in the AVX2 target's 512 KiB L2 (AMD EPYC) for the packed weights and the
 # input rows beside the slot.
 IR_BAND_BYTES = 320 * 1024
+# Re-measured on the Intel Xeon host (n32-mnas, 2 MiB L2; AVX2 emulation, 1 thread,
+# subgraph_shapes.py, this budget / the other in one process, 21 rounds, bit-identical, load
+# ~9): MnasNet's layers.8.1-8.2 (24-72-24 at 56x56, 8-row bands) against 160 KB (4 rows)
+# 0.955 [0.927-0.981], 640 KB (20) 0.940 [0.921-0.952], 1 MB (28) 0.950 [0.932-0.979];
+# MobileNetV2's features.3 (24-144-24, 4 rows) against 640 KB (8) 0.976 [0.949-1.002]: kept.
 # ... and for stride-2 blocks, whose best bands alone (4-16 rows) cost more in the networks,
 # where the block's workspace, input and output are not in cache: per step in the network,
 # AVX2 emulation, 1 thread, min / median of 100 profiled runs, both budgets alternating in one
@@ -406,6 +411,19 @@ def _emit_block(n, X, R, block, h, w, out4, out_shape):
 # 1.10 of the row tiles' time hot and 1.23 with the weights cold (lone, thread CPU), more than
 # the depthwise gained (39 -> 27 us hot).
 _CHAN8_MIN_PIXELS = 64
+# ... and at 1 thread (n32-mnas) the blocks of 7x7 too (the block, not plan_chan8_pair's pair), on
+# the Intel Xeon host (Sapphire Rapids class, 2 MiB L2; AVX2 emulation, 1 thread, 2026-12-05,
+# bit-identical), with the expansion's 49 pixels as 4 x 6 + 5 x 5 (csrc/ir_chan8_avx2.c
+# chan8_expand_k): benchmarks/subgraph_shapes.py --against the base, MnasNet's layers.12.1-13.0
+# cut from the network (192-1152-192 5x5 three times, 192-1152-320 3x3) 0.921 [0.911-0.931] of
+# its time (21 rounds; 0.938 [0.926-0.952] with the 1-pixel tail, and the two 0.989
+# [0.974-1.015] of each other, 31 rounds).  With the 1-pixel tail: alone 12.1 0.936, 13.0
+# 0.943, MobileNetV2's features.15 0.909, .17 0.945; inside MnasNet (benchmarks/steps_ab.py,
+# 40 rounds) 12.1-12.3 0.939-0.947, 13.0 0.971, the next step (layers.14) 1.000.  With the
+# 5 x 5 tiles inside MobileNetV2 (steps_ab.py, 40 rounds): features.15-.17 0.952 / 0.970 /
+# 0.983, but the 1x1 after them (features.18) 1.022 (the arena lines the chain left cold, see
+# csrc/ir_chan8_avx2.c).
+_CHAN8_MIN_PIXELS_1T = 49
 # At 2 threads (s30) the block's 16-channel strips are claimed by the threads, then the
 # projection runs as the GEMM splits it (csrc/ir_fused.c tc_ir_chan8_f32), where the base ran
 # the three layers each split over the threads.  MobileNetV2 at 2 threads, separate processes
@@ -481,7 +499,8 @@ def _plan_chan8(n, X, stages, R, band=0):
     """The whole block with its expansion written channel-blocked for the depthwise
     (csrc/ir_chan8_avx2.c: AVX2, 1 or 2 threads), or None.  Inside MobileNetV2
     (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
-    14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS).
+    14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS; at 1 thread
+    taken since n32-mnas, _CHAN8_MIN_PIXELS_1T).
     HardSwish too (s29): MobileNetV3-Large's features.7 (40-240-80 at 28x28, 3x3/2, HardSwish,
     before: the three layers) 0.860 [0.850-0.909] of its time (subgraph_shapes.py --against
     integ29 43c707b, 21 rounds, bit-identical), 0.878 of onnxruntime's where it was 0.997.
@@ -494,7 +513,9 @@ def _plan_chan8(n, X, stages, R, band=0):
     whole map, None: not planned."""
     if band is None:
         return None
-    expand = _chan8_expand(n, X, stages, _CHAN8_MAX_THREADS)
+    expand = _chan8_expand(n, X, stages, _CHAN8_MAX_THREADS,
+                           _CHAN8_MIN_PIXELS_1T if n.options.num_threads == 1 else
+                           _CHAN8_MIN_PIXELS)
     if expand is None or (n.options.num_threads > 1 and not _CHAN8_MT_ALL and (
             stages[1][0].shape[2:] != (3, 3) or stages[0][0].shape[0] % 16)):
         return None
@@ -512,10 +533,10 @@ def _plan_chan8(n, X, stages, R, band=0):
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
 
 
-def _chan8_expand(n, X, stages, max_threads=1):
+def _chan8_expand(n, X, stages, max_threads=1, min_pixels=_CHAN8_MIN_PIXELS):
     """A maker of the chan8 block's (or pair's) expansion, stages[0], as a '1x1_chan' layer, or
     None where the block's first stage or the session rule it out (more than max_threads, not
-    AVX2, _CHAN8_MIN_PIXELS)."""
+    AVX2, fewer than min_pixels)."""
     if (n.options.num_threads > max_threads or n.ctx.isa != "avx2" or X.ndim != 4
             or not constant_stages(stages)):
         return None
@@ -527,7 +548,7 @@ def _chan8_expand(n, X, stages, max_threads=1):
             or any(v != 1 for v in geo1["dilations"] or [1])
             or act1["slope"] is not None or W1.shape[1] != X.shape[1]):
         return None
-    if X.shape[2] * X.shape[3] < _CHAN8_MIN_PIXELS:
+    if X.shape[2] * X.shape[3] < min_pixels:
         return None
     w4 = np.ascontiguousarray(W1.const.reshape(W1.shape), np.float32)
     b1 = None if B1 is None else _bias(B1.const)
