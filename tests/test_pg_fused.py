@@ -286,7 +286,8 @@ def test_chan8_pair_kernel_is_the_two_convolutions_bit_for_bit(threads):
     rng = np.random.default_rng(11)
     for (c0, e, h, w, k, s, act) in [(24, 72, 56, 56, 5, 2, "Relu"), (80, 200, 14, 14, 3, 1, "HardSwish"),
                                      (16, 24, 9, 11, 5, 1, ""), (40, 120, 28, 28, 5, 1, "Relu"),
-                                     (80, 480, 14, 14, 3, 1, "HardSwish")]:
+                                     (80, 480, 14, 14, 3, 1, "HardSwish"),
+                                     (96, 576, 7, 7, 5, 1, "HardSwish")]:  # n32-mnas: 4x6 + 5x5
         wa = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
         wb = rng.standard_normal((e, 1, k, k), dtype=np.float32) / np.float32(k)
         ba, bb = rng.standard_normal(e, dtype=np.float32), rng.standard_normal(e, dtype=np.float32)
@@ -310,6 +311,24 @@ def test_chan8_pair_kernel_is_the_two_convolutions_bit_for_bit(threads):
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(got_m, want_m)
         np.testing.assert_array_equal(pair.run(x, np.full_like(want, np.nan)), want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_7x7_depthwise_pair_runs_chan8_at_1_thread_only(monkeypatch, threads):
+    """fused_ir.chan8_min_pixels (n32-mnas): MobileNetV3's 7x7 pairs before their SE run the
+    chan8 pair at 1 thread (the two convolutions' bits), not at 2."""
+    from tinycnn.ops import fused_ir
+    model = dw_block_model(8, 48, 7, 5, 1, "HardSwish")
+    x = np.random.default_rng(6).standard_normal((1, 8, 7, 7), dtype=np.float32)
+    pairs = _count_planned(monkeypatch, fused_ir, "plan_chan8_pair")
+    sess = _session(model, threads)
+    y = sess.run(None, {"x": x})[0]
+    assert (len(pairs) >= 1) == (threads == 1 and sess._ctx.isa == "avx2")
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    monkeypatch.setattr(fused_ir, "plan_chan8_pair", lambda *a: None)
+    np.testing.assert_array_equal(y, _session(model, threads).run(None, {"x": x})[0])
 
 
 def _session(model, threads):

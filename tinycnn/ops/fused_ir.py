@@ -411,7 +411,7 @@ def _emit_block(n, X, R, block, h, w, out4, out_shape):
 # 1.10 of the row tiles' time hot and 1.23 with the weights cold (lone, thread CPU), more than
 # the depthwise gained (39 -> 27 us hot).
 _CHAN8_MIN_PIXELS = 64
-# ... and at 1 thread (n32-mnas) the blocks of 7x7 too (the block, not plan_chan8_pair's pair), on
+# ... and at 1 thread (n32-mnas) the blocks and pairs of 7x7 too, on
 # the Intel Xeon host (Sapphire Rapids class, 2 MiB L2; AVX2 emulation, 1 thread, 2026-12-05,
 # bit-identical), with the expansion's 49 pixels as 4 x 6 + 5 x 5 (csrc/ir_chan8_avx2.c
 # chan8_expand_k): benchmarks/subgraph_shapes.py --against the base, MnasNet's layers.12.1-13.0
@@ -422,7 +422,11 @@ _CHAN8_MIN_PIXELS = 64
 # 40 rounds) 12.1-12.3 0.939-0.947, 13.0 0.971, the next step (layers.14) 1.000.  With the
 # 5 x 5 tiles inside MobileNetV2 (steps_ab.py, 40 rounds): features.15-.17 0.952 / 0.970 /
 # 0.983, but the 1x1 after them (features.18) 1.022 (the arena lines the chain left cold, see
-# csrc/ir_chan8_avx2.c).
+# csrc/ir_chan8_avx2.c).  plan_chan8_pair's pairs before an SE (MobileNetV3's 5x5 at 7x7: Large's
+# features.14-15, 160-960; Small's features.10-11, 96-576) likewise, whole networks
+# (subgraph_shapes.py, this against the blocks alone at 7x7, 41 rounds, bit-identical): V3-Large
+# 0.978 (the other / this 1.023 [1.008-1.045]; 31 rounds 1.025 [1.004-1.048]), V3-Small 0.969
+# (1.032 [1.022-1.047]; 31 rounds 1.031 [1.014-1.043]).
 _CHAN8_MIN_PIXELS_1T = 49
 # At 2 threads (s30) the block's 16-channel strips are claimed by the threads, then the
 # projection runs as the GEMM splits it (csrc/ir_fused.c tc_ir_chan8_f32), where the base ran
@@ -470,6 +474,9 @@ _CHAN8_PAIR_MAX_THREADS = 2
 # At 2 threads (s31, the lead: this gate at 2 threads, the rest as is; pool_ab.py --fifo, separate
 # processes alternating, 15-25 rounds x 3 processes, bit-identical) level: MobileNetV2 1.008
 # [0.978-1.050] and 0.992 [0.981-1.013], V3-Large 0.986 and 1.016, MnasNet 1.011: 1 thread only.
+# Stride 1 in bands too, re-measured on the Intel Xeon host (n32-mnas, subgraph_shapes.py, 21
+# rounds, this plan / chan8 bands at stride 1 in one process, bit-identical): MnasNet's
+# layers.8.1-8.2 0.889 [0.870-0.924], MobileNetV2's features.3 0.967 [0.951-0.982]: left.
 _CHAN8_BAND_PIXELS = 3072
 _CHAN8_BAND_MIN_PIXELS = 56 * 56
 _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
@@ -500,7 +507,7 @@ def _plan_chan8(n, X, stages, R, band=0):
     (csrc/ir_chan8_avx2.c: AVX2, 1 or 2 threads), or None.  Inside MobileNetV2
     (benchmarks/steps_ab.py against 26b50c0): its 28x28 blocks 0.88-0.93 of their time, the
     14x14 ones 0.97-0.99, bit-identical; the 7x7 ones are left out (_CHAN8_MIN_PIXELS; at 1 thread
-    taken since n32-mnas, _CHAN8_MIN_PIXELS_1T).
+    taken since n32-mnas, chan8_min_pixels).
     HardSwish too (s29): MobileNetV3-Large's features.7 (40-240-80 at 28x28, 3x3/2, HardSwish,
     before: the three layers) 0.860 [0.850-0.909] of its time (subgraph_shapes.py --against
     integ29 43c707b, 21 rounds, bit-identical), 0.878 of onnxruntime's where it was 0.997.
@@ -513,9 +520,7 @@ def _plan_chan8(n, X, stages, R, band=0):
     whole map, None: not planned."""
     if band is None:
         return None
-    expand = _chan8_expand(n, X, stages, _CHAN8_MAX_THREADS,
-                           _CHAN8_MIN_PIXELS_1T if n.options.num_threads == 1 else
-                           _CHAN8_MIN_PIXELS)
+    expand = _chan8_expand(n, X, stages, _CHAN8_MAX_THREADS, chan8_min_pixels(n))
     if expand is None or (n.options.num_threads > 1 and not _CHAN8_MT_ALL and (
             stages[1][0].shape[2:] != (3, 3) or stages[0][0].shape[0] % 16)):
         return None
@@ -531,6 +536,11 @@ def _plan_chan8(n, X, stages, R, band=0):
     if not block.takes(h, w):
         return None
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
+
+
+def chan8_min_pixels(n):
+    """The least input pixels of a chan8 block or pair at this session's thread count."""
+    return _CHAN8_MIN_PIXELS_1T if n.options.num_threads == 1 else _CHAN8_MIN_PIXELS
 
 
 def _chan8_expand(n, X, stages, max_threads=1, min_pixels=_CHAN8_MIN_PIXELS):
@@ -571,7 +581,7 @@ def plan_chan8_pair(n, X, stages, means):
     stride-1 pairs at 14x14 then lost (features.5 1.10, .7 1.17, .8 1.05 against 844ad21):
     the 5x5 depthwise spilled its sums, fixed in dw8_k (the pair alone 1.11-1.29 -> 0.84-0.91
     of the two layers' time)."""
-    expand = _chan8_expand(n, X, stages, _CHAN8_PAIR_MAX_THREADS)
+    expand = _chan8_expand(n, X, stages, _CHAN8_PAIR_MAX_THREADS, chan8_min_pixels(n))
     if expand is None:
         return None
     nb, c, h, w = X.shape
