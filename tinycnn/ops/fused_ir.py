@@ -426,7 +426,14 @@ _CHAN8_MIN_PIXELS = 64
 # features.14-15, 160-960; Small's features.10-11, 96-576) likewise, whole networks
 # (subgraph_shapes.py, this against the blocks alone at 7x7, 41 rounds, bit-identical): V3-Large
 # 0.978 (the other / this 1.023 [1.008-1.045]; 31 rounds 1.025 [1.004-1.048]), V3-Small 0.969
-# (1.032 [1.022-1.047]; 31 rounds 1.031 [1.014-1.043]).
+# (1.032 [1.022-1.047]; 31 rounds 1.031 [1.014-1.043]); inside V3-Small (steps_ab.py against the
+# base, 40 rounds) features.10 0.902 [0.843-0.969], .11 0.930, the 1x1 after them 1.017.
+# Both together against the base (9304e62), whole networks, 41 rounds, each order once
+# (subgraph_shapes.py favours its --against build on this host: the same code against a copy
+# of itself read 1.008 and 1.031), this / the base, then the base / this: MnasNet 0.989
+# [0.976-1.004] / 1.027 [1.017-1.039] (geometric mean of the two: 0.981), MobileNetV2 1.012
+# [0.992-1.025] / 1.021 [1.013-1.036] (0.996), V3-Large 1.002 / 1.033 (0.985), V3-Small 0.995
+# / 1.031 (0.982); bit-identical.
 _CHAN8_MIN_PIXELS_1T = 49
 # At 2 threads (s30) the block's 16-channel strips are claimed by the threads, then the
 # projection runs as the GEMM splits it (csrc/ir_fused.c tc_ir_chan8_f32), where the base ran
