@@ -233,7 +233,8 @@ void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
         for (int g = 0; g < p->group; g++)
             for (int t = 0; t < kdim; t++)
                 for (int kk = 0; kk < 8; kk++)
-                    packed[((size_t)g * kdim + t) * 8 + kk] = weight[((size_t)g * 8 + kk) * kdim + t];
+                    packed[((size_t)g * kdim + t) * 8 + kk] =
+                        weight[((size_t)g * 8 + kk) * kdim + t];
         return;
     }
     if (algo == TC_CONV_ALGO_GROUPED || algo == TC_CONV_ALGO_STEM) {
