@@ -4,7 +4,9 @@
  * group, the copy of its inputs into the zero-padded phase planes, then its two blocks of 4
  * output channels (no means, no prefetch).  Prints both medians and GFLOP/s, the per-round
  * ratio b/a (median [25-75%]), the ratio of the minima, and whether the outputs are
- * bit-identical.  The whole-layer Python numbers stay the judge.
+ * bit-identical.  The whole-layer Python numbers stay the judge.  GC_AB_GC8=b: B runs its
+ * channels-in-lanes kernel (csrc/grouped8_avx2.h: per group the copy into zero-padded planes,
+ * then its 8 output channels at once) instead of its blocks.
  *
  *     gc_ab C H STRIDE CALLS [ROUNDS]     (RegNetY-400MF: 48 112 2, 104 56 2, 104 28 1,
  *                                          208 28 2, 208 14 1, 440 14 2, 440 7 1) */
@@ -15,8 +17,15 @@
 #include "conv_internal.h"
 #include "ab_clock.h"
 
-void pick_a(tc_gc_block_fn *block, tc_gc_copy_fn *copy);
-void pick_b(tc_gc_block_fn *block, tc_gc_copy_fn *copy);
+typedef void (*ab_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH,
+                               int OW, ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                               const float *residual, const tc_act_k *act, float *y,
+                               const char *pf, ptrdiff_t pf_lines); /* gc_ab_kernel.c's */
+typedef void (*ab_gc8_fn)(const float *x, int h, int w, int s, int hp, int wp, float *xp,
+                          const ptrdiff_t *taps, const float *w8, const float *bias,
+                          const tc_act_k *act, float *y, int OH, int OW); /* gc_ab_kernel.c */
+void pick_a(ab_gc_block_fn *block, tc_gc_copy_fn *copy, ab_gc8_fn *gc8);
+void pick_b(ab_gc_block_fn *block, tc_gc_copy_fn *copy, ab_gc8_fn *gc8);
 
 #define GW 8 /* channels per group */
 #define KB 4 /* output channels per block (grouped_body.h's TC_GC_KB) */
@@ -25,16 +34,23 @@ void pick_b(tc_gc_block_fn *block, tc_gc_copy_fn *copy);
 typedef struct {
     int C, h, w, s, OH, OW, hph, wph;
     ptrdiff_t taps[NTAPS];
+    ptrdiff_t taps8[NTAPS]; /* gc8's: in the padded planes [8][h + 2][w + 2] */
+    const float *w8;        /* gc8's weights: per group [72][8] */
+    ab_gc8_fn gc8;          /* non-NULL: run each group by it */
 } layer;
 
-static void run(tc_gc_block_fn block, tc_gc_copy_fn copy, const layer *l, const float *x,
+static void run(ab_gc_block_fn block, tc_gc_copy_fn copy, const layer *l, const float *x,
                 const float *w, const float *bias, float *xg, float *y)
 {
     const ptrdiff_t plane = (ptrdiff_t)l->OH * l->OW;
-    tc_act_k acts[KB];
-    for (int i = 0; i < KB; i++)
+    tc_act_k acts[GW];
+    for (int i = 0; i < GW; i++)
         acts[i] = tc_act_of(TC_ACT_RELU);
-    for (int g = 0; g < l->C / GW; g++) {
+    for (int g = 0; g < l->C / GW && l->gc8; g++)
+        l->gc8(x + (size_t)g * GW * l->h * l->w, l->h, l->w, l->s, l->h + 2, l->w + 2, xg,
+               l->taps8, l->w8 + (size_t)g * GW * NTAPS, bias + g * GW, acts,
+               y + (size_t)g * GW * plane, l->OH, l->OW);
+    for (int g = 0; g < l->C / GW && !l->gc8; g++) {
         copy(x + (size_t)g * GW * l->h * l->w, GW, l->h, l->w, 1, 1, l->s, l->s, l->hph, l->wph,
              xg);
         for (int b = 0; b < GW / KB; b++) {
@@ -60,9 +76,11 @@ int main(int argc, char **argv)
     int t = 0; /* conv.c grouped_run's tap offsets */
     for (int c = 0; c < GW; c++)
         for (int ki = 0; ki < 3; ki++)
-            for (int kj = 0; kj < 3; kj++)
-                l.taps[t++] = (ptrdiff_t)(c * cstride + ((ki % l.s) * l.s + kj % l.s) * pplane) +
-                              (ki / l.s) * l.wph + kj / l.s;
+            for (int kj = 0; kj < 3; kj++, t++) {
+                l.taps8[t] = ((ptrdiff_t)c * (l.h + 2) + ki) * (l.w + 2) + kj;
+                l.taps[t] = (ptrdiff_t)(c * cstride + ((ki % l.s) * l.s + kj % l.s) * pplane) +
+                            (ki / l.s) * l.wph + kj / l.s;
+            }
     const size_t nx = (size_t)l.C * l.h * l.w, ny = (size_t)l.C * l.OH * l.OW;
     const size_t slot = GW * cstride + 64; /* and the slack a row's last vector reads */
     float *x = aligned_alloc(64, nx * 4 + 64), *w = aligned_alloc(64, (size_t)l.C * NTAPS * 4);
@@ -76,20 +94,34 @@ int main(int argc, char **argv)
         w[i] = rand() / (float)RAND_MAX - 0.5f;
     for (int i = 0; i < l.C; i++)
         bias[i] = 0.1f * (i % 7) - 0.3f;
-    tc_gc_block_fn ba, bb;
+    float *w8 = aligned_alloc(64, (size_t)l.C * NTAPS * 4); /* per group [t][8] */
+    for (int g = 0; g < l.C / GW; g++)
+        for (int b = 0; b < GW / KB; b++)
+            for (int tt = 0; tt < NTAPS; tt++)
+                for (int j = 0; j < KB; j++)
+                    w8[((size_t)g * NTAPS + tt) * GW + b * KB + j] =
+                        w[((size_t)g * GW + b * KB) * NTAPS + tt * KB + j];
+    ab_gc_block_fn ba, bb;
     tc_gc_copy_fn ca, cb;
-    pick_a(&ba, &ca), pick_b(&bb, &cb);
-    run(ba, ca, &l, x, w, bias, xa, ya), run(bb, cb, &l, x, w, bias, xb, yb);
+    ab_gc8_fn ga, gb;
+    pick_a(&ba, &ca, &ga), pick_b(&bb, &cb, &gb);
+    layer la = l, lb = l;
+    la.gc8 = NULL, lb.gc8 = getenv("GC_AB_GC8") ? gb : NULL, lb.w8 = w8;
+    if (getenv("GC_AB_GC8") && (!gb || l.s > 2 || (l.OW != 7 && l.OW % 14))) {
+        fprintf(stderr, "GC_AB_GC8: B has no gc8 kernel, or it does not take rows of %d\n", l.OW);
+        return 2;
+    }
+    run(ba, ca, &la, x, w, bias, xa, ya), run(bb, cb, &lb, x, w, bias, xb, yb);
     const int same = !memcmp(ya, yb, ny * 4);
     double *ta = malloc(rounds * sizeof(double)), *tb = malloc(rounds * sizeof(double)),
            *r = malloc(rounds * sizeof(double));
     for (int i = 0; i < rounds; i++) {
         const double t0 = now();
         for (int c = 0; c < calls; c++)
-            run(ba, ca, &l, x, w, bias, xa, ya);
+            run(ba, ca, &la, x, w, bias, xa, ya);
         const double t1 = now();
         for (int c = 0; c < calls; c++)
-            run(bb, cb, &l, x, w, bias, xb, yb);
+            run(bb, cb, &lb, x, w, bias, xb, yb);
         const double t2 = now();
         ta[i] = (t1 - t0) / calls, tb[i] = (t2 - t1) / calls, r[i] = tb[i] / ta[i];
     }

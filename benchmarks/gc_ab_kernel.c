@@ -1,12 +1,54 @@
 /* One checkout's grouped kernel for benchmarks/gc_ab.sh: grouped_body.h compiled on AVX2
- * primitives under the names TC_GC_FN (gc_a or gc_b) and TC_GC_COPY_FN, exported by PICK.
- * The include path chooses whose headers. */
+ * primitives under the names TC_GC_FN (gc_a or gc_b) and TC_GC_COPY_FN, exported by PICK as an
+ * ab_gc_block_fn (the block's weights [ntaps][4], the kernel's signature before it took their
+ * tap stride), so that checkouts before and after that change compare; and where the checkout
+ * has grouped8_avx2.h (its tc_gc8 functions renamed by gc_ab.sh), one group by it as an
+ * ab_gc8_fn, else NULL.  The include path chooses whose headers. */
 #include "conv_internal.h"
 #include "depthwise_vec_avx2.h"
 #include "grouped_body.h"
 
-void PICK(tc_gc_block_fn *block, tc_gc_copy_fn *copy)
+typedef void (*ab_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH,
+                               int OW, ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                               const float *residual, const tc_act_k *act, float *y,
+                               const char *pf, ptrdiff_t pf_lines);
+
+#ifdef TC_GC_HAS_WLD
+static void block_kb(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
+                     ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                     const float *residual, const tc_act_k *act, float *y, const char *pf,
+                     ptrdiff_t pf_lines)
 {
-    *block = TC_GC_FN;
+    TC_GC_FN(xg, taps, ntaps, wph, OH, OW, ldy, w, TC_GC_KB, nk, bias, residual, act, y, pf,
+             pf_lines);
+}
+#else
+#define block_kb TC_GC_FN
+#endif
+
+/* one group: x [8][h][w] -> y 8 planes; xp: its padded planes (zeros around kept); w8:
+ * [72][8]; taps: [72] offsets in xp (grouped8_avx2.h's) */
+typedef void (*ab_gc8_fn)(const float *x, int h, int w, int s, int hp, int wp, float *xp,
+                          const ptrdiff_t *taps, const float *w8, const float *bias,
+                          const tc_act_k *act, float *y, int OH, int OW);
+
+#if __has_include("grouped8_avx2.h")
+#include "grouped8_avx2.h"
+static void gc8_group(const float *x, int h, int w, int s, int hp, int wp, float *xp,
+                      const ptrdiff_t *taps, const float *w8, const float *bias,
+                      const tc_act_k *act, float *y, int OH, int OW)
+{
+    tc_gc8_copy_avx2(x, h, w, 1, 1, hp, wp, xp);
+    tc_gc8_avx2(xp, taps, hp, wp, s, OH, OW, (ptrdiff_t)OH * OW, w8, bias, act, y, NULL, 0);
+}
+#define GC8 gc8_group
+#else
+#define GC8 NULL
+#endif
+
+void PICK(ab_gc_block_fn *block, tc_gc_copy_fn *copy, ab_gc8_fn *gc8)
+{
+    *block = block_kb;
     *copy = TC_GC_COPY_FN;
+    *gc8 = GC8;
 }

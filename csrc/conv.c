@@ -177,7 +177,13 @@ static size_t group_pack_size(const tc_conv2d_params *p, int algo)
 }
 
 /* The grouped kernel's: per group, per block of TC_GC_KB output channels,
- * [C/group * KH * KW][TC_GC_KB] (zero past the group's last channel) */
+ * [C/group * KH * KW][TC_GC_KB] (zero past the group's last channel); with 8 channels in and
+ * out per group (grouped_w8), per group [C/group * KH * KW][8], the two blocks side by side */
+static int grouped_w8(const tc_conv2d_params *p)
+{
+    return p->C == 8 * p->group && p->K == 8 * p->group;
+}
+
 static size_t grouped_pack_size(const tc_conv2d_params *p)
 {
     const size_t blocks = (size_t)(p->K / p->group + TC_GC_KB - 1) / TC_GC_KB;
@@ -221,6 +227,16 @@ void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
         return;
     }
     const int Kg = p->K / p->group, kdim = p->C / p->group * p->KH * p->KW;
+    if (algo == TC_CONV_ALGO_GROUPED && grouped_w8(p)) {
+        /* tap t of the group's channel kk at [g][t][kk]: grouped8_avx2.h's vectors; the
+         * block kernel reads block b's at [g][t][4 b + j] (wld 8) */
+        for (int g = 0; g < p->group; g++)
+            for (int t = 0; t < kdim; t++)
+                for (int kk = 0; kk < 8; kk++)
+                    packed[((size_t)g * kdim + t) * 8 + kk] =
+                        weight[((size_t)g * 8 + kk) * kdim + t];
+        return;
+    }
     if (algo == TC_CONV_ALGO_GROUPED || algo == TC_CONV_ALGO_STEM) {
         /* tap t = (c * KH + ki) * KW + kj of block channel j at [t][j]: weight's own order
          * (TC_GC_KB = 4 channels per block, as the stem's tile) */
@@ -778,11 +794,24 @@ typedef struct {
     phase_job pj; /* x, xp set per task */
     tc_gc_block_fn block;
     tc_gc_copy_fn copy; /* NULL: phase_task each time (column strides past 2) */
+    tc_gc8_fn gc8;      /* non-NULL: each group by it (gc8_applies), over gc8_copy's planes */
+    tc_gc8_copy_fn gc8_copy;
+    int hp8, wp8;       /* its planes' height and width: the padded input's */
+    int w8;             /* the weights packed 8 channels per tap (grouped_w8) */
     float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
     float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
     const char *prefetch; /* NULL, or prefetch_lines cache lines the next step reads */
     ptrdiff_t prefetch_lines, items;
 } gc_job;
+
+/* Does the kernels' gc8 (grouped8_avx2.h) take this layer: 8 in, 8 out per group, 3x3,
+ * undilated, stride 1 or 2 both ways, rows of 7 or a multiple of 14 outputs, no residual */
+static int gc8_applies(const tc_conv2d_params *p, int OW, const float *residual)
+{
+    return p->C == 8 * p->group && p->K == 8 * p->group && p->KH == 3 && p->KW == 3 &&
+           p->dh == 1 && p->dw == 1 && p->sh == p->sw && (p->sh == 1 || p->sh == 2) &&
+           (OW == 7 || OW % 14 == 0) && !residual;
+}
 
 /* items = (image, group, chunk of its blocks of output channels) */
 static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -801,6 +830,32 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int blk0 = (int)(it % j->chunks) * j->per_chunk;
         const int blk1 = blk0 + j->per_chunk < j->blocks ? blk0 + j->per_chunk : j->blocks;
         pj.x = j->x + b * in_img + (size_t)g * Cg * j->h * j->w;
+        if (j->gc8) { /* the whole group (chunks == 1), see grouped8_avx2.h */
+            if (!j->primed[tid]) { /* the zeros around the copies, once a run */
+                memset(xg, 0, (size_t)8 * j->hp8 * j->wp8 * sizeof(float));
+                j->primed[tid] = 1;
+            }
+            j->gc8_copy(pj.x, j->h, j->w, p->pt, p->pl, j->hp8, j->wp8, xg);
+            const size_t wgroup = (size_t)j->blocks * ntaps * TC_GC_KB;
+            if (g + 1 < p->group) { /* the next group's weights into L2, as below */
+                const char *wn = (const char *)(j->packed + (g + 1) * wgroup);
+                for (size_t o2 = 0; o2 < wgroup * sizeof(float); o2 += 64)
+                    __builtin_prefetch(wn + o2, 0, 2);
+            }
+            const int k0 = g * Kg;
+            const size_t o = b * out_img + (size_t)k0 * ldy;
+            tc_act_k acts[8];
+            for (int c = 0; c < 8; c++)
+                acts[c] = tc_act_at(j->act, k0 + c);
+            const ptrdiff_t pf0 = j->prefetch_lines * it / j->items,
+                            pf1 = j->prefetch_lines * (it + 1) / j->items;
+            j->gc8(xg, j->taps, j->hp8, j->wp8, p->sh, j->OH, j->OW, ldy, j->packed + g * wgroup,
+                   j->bias ? j->bias + k0 : NULL, acts, j->y + o,
+                   j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
+            if (j->means)
+                plane_means(j->sum, j->y + o, (size_t)plane, 8, j->means + (size_t)b * p->K + k0);
+            continue;
+        }
         if (j->copy && j->primed[tid]) { /* the same positions as the first copy's */
             j->copy(pj.x, Cg, j->h, j->w, pj.pt, pj.pl, pj.sh, pj.sw, pj.hph, pj.wph, xg);
         } else {
@@ -820,7 +875,15 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
              * 3x3): a layer's weights come from L3 at every run (RegNetY's grouped steps at
              * 14x14 and 7x7 lost 10-12 us each to them against a hot layer alone) */
             const size_t nb = (size_t)g * j->blocks + blk + 1;
-            if (nb < (size_t)p->group * j->blocks) {
+            const float *wb = j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB;
+            if (j->w8) { /* the blocks side by side: the next group's at the first block */
+                wb = j->packed + ((size_t)g * j->blocks) * ntaps * TC_GC_KB + blk * TC_GC_KB;
+                if (blk == blk0 && g + 1 < p->group) {
+                    const char *wn = (const char *)(j->packed + (g + 1) * (size_t)ntaps * 8);
+                    for (size_t o2 = 0; o2 < (size_t)ntaps * 8 * sizeof(float); o2 += 64)
+                        __builtin_prefetch(wn + o2, 0, 2);
+                }
+            } else if (nb < (size_t)p->group * j->blocks) {
                 const char *wn = (const char *)(j->packed + nb * ntaps * TC_GC_KB);
                 for (size_t o2 = 0; o2 < (size_t)ntaps * TC_GC_KB * sizeof(float); o2 += 64)
                     __builtin_prefetch(wn + o2, 0, 2);
@@ -829,8 +892,8 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             tc_act_k acts[TC_GC_KB];
             for (int c = 0; c < nk; c++)
                 acts[c] = tc_act_at(j->act, k0 + c);
-            j->block(xg, j->taps, ntaps, j->wph, j->OH, j->OW, ldy,
-                     j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB, nk,
+            j->block(xg, j->taps, ntaps, j->wph, j->OH, j->OW, ldy, wb,
+                     j->w8 ? 8 : TC_GC_KB, nk,
                      j->bias ? j->bias + k0 : NULL, j->residual ? j->residual + o : NULL, acts,
                      j->y + o, j->prefetch ? j->prefetch + l0 * 64 : NULL, l1 - l0);
             if (j->means) /* the block's planes while in L1 (ldy == plane) */
@@ -884,6 +947,16 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     j.chunks = (j.blocks + j.per_chunk - 1) / j.per_chunk;
     j.block = tc_conv_kernels_of(ctx)->gc_block;
     j.copy = sw <= 2 ? tc_conv_kernels_of(ctx)->gc_copy : NULL;
+    j.w8 = grouped_w8(p);
+    if (tc_conv_kernels_of(ctx)->gc8 && j.chunks == 1 && gc8_applies(p, OW, residual)) {
+        j.gc8 = tc_conv_kernels_of(ctx)->gc8;
+        j.gc8_copy = tc_conv_kernels_of(ctx)->gc8_copy;
+        j.hp8 = hp, j.wp8 = wp; /* 8 planes of hp x wp fit the slot's phase planes */
+        for (int c = 0, t = 0; c < 8; c++) /* its taps' offsets in them */
+            for (int ki = 0; ki < 3; ki++)
+                for (int kj = 0; kj < 3; kj++)
+                    taps[t++] = ((ptrdiff_t)c * hp + ki) * wp + kj;
+    }
     j.means = means;
     j.sum = tc_pool2d_kernels_of(ctx)->sum;
     phase_job *pj = &j.pj;

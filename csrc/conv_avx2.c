@@ -14,6 +14,7 @@
 #define TC_GC_COPY_FN gc_copy_avx2
 #define TC_GC_SPLIT_FN gc_split_even_odd_avx2
 #include "grouped_body.h"
+#include "grouped8_avx2.h"
 
 #define TC_STEM_FN stem_band_avx2
 #define TC_STEM_TILE_FN stem_tile_avx2
@@ -30,11 +31,11 @@ void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, floa
 }
 
 void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
-                      ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                      ptrdiff_t ldy, const float *w, ptrdiff_t wld, int nk, const float *bias,
                       const float *residual, const tc_act_k *act, float *y, const char *pf,
                       ptrdiff_t pf_lines)
 {
-    gc_block_avx2(xg, taps, ntaps, wph, OH, OW, ldy, w, nk, bias, residual, act, y, pf,
+    gc_block_avx2(xg, taps, ntaps, wph, OH, OW, ldy, w, wld, nk, bias, residual, act, y, pf,
                   pf_lines);
 }
 
@@ -72,6 +73,8 @@ const tc_conv_kernels tc_conv_avx2 = {
     .pack_b_im2col = pack_b_im2col_avx2,
     .gc_block = gc_block_avx2,
     .gc_copy = gc_copy_avx2,
+    .gc8 = tc_gc8_avx2,
+    .gc8_copy = tc_gc8_copy_avx2,
     .take_even = tc_take_even_avx2,
     .split_even_odd = tc_split_even_odd_avx2,
     .stem_band = stem_band_avx2,

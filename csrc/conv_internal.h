@@ -31,7 +31,8 @@ typedef tc_dw_block_fn (*tc_dw_block_pick_fn)(const tc_conv2d_params *p, int H, 
  * y: nk planes [OH][OW], ldy >= OH * OW floats apart
  * pf: NULL or pf_lines cache lines prefetched into L2 along the way (only hints) */
 typedef void (*tc_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH,
-                               int OW, ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                               int OW, ptrdiff_t ldy, const float *w, ptrdiff_t wld, int nk,
+                               const float *bias,
                                const float *residual, const tc_act_k *act, float *y,
                                const char *pf, ptrdiff_t pf_lines);
 
@@ -39,6 +40,20 @@ typedef void (*tc_gc_block_fn)(const float *xg, const ptrdiff_t *taps, int ntaps
  * zeros are left as they are), see grouped_body.h.  x: [C][h][w]  xp: [C][sh][sw][hph][wph] */
 typedef void (*tc_gc_copy_fn)(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw,
                               int hph, int wph, float *xp);
+
+/* One group of a grouped 3x3 convolution of 8 input and 8 output channels per group, its
+ * output channels in the lanes (grouped8_avx2.h): xp the group's zero-padded planes
+ * [8][hp][wp] (a tc_gc8_copy_fn's), stride S (1 or 2) both ways, rows of OW = 7 or a multiple
+ * of 14 outputs; taps: [72] tap (c, ki, kj)'s offset (c * hp + ki) * wp + kj; w: [72][8]
+ * the group's weights as conv.c packs them for 8 channels per group; bias: [8] or NULL; act:
+ * [8]; y: 8 planes [OH][OW] ldy apart; pf, pf_lines: as tc_gc_block_fn's. */
+typedef void (*tc_gc8_fn)(const float *xp, const ptrdiff_t *taps, int hp, int wp, int S, int OH,
+                          int OW, ptrdiff_t ldy, const float *w, const float *bias,
+                          const tc_act_k *act, float *y, const char *pf, ptrdiff_t pf_lines);
+
+/* x: [8][h][w] -> xp: [8][hp][wp], x at rows pt.., columns pl.., zeros around */
+typedef void (*tc_gc8_copy_fn)(const float *x, int h, int w, int pt, int pl, int hp, int wp,
+                               float *xp);
 
 /* One band of output rows of a direct stem (TC_CONV_ALGO_STEM), see conv_stem_body.h.
  * xp: the band's zero-padded phase planes, output pixel (r, c) at xp + r * wph + c and its
@@ -71,6 +86,8 @@ typedef struct tc_conv_kernels {
     tc_pack_b_fn pack_b_im2col; /* arg: a tc_im2col_b */
     tc_gc_block_fn gc_block;
     tc_gc_copy_fn gc_copy;
+    tc_gc8_fn gc8;           /* NULL: none (the portable build) */
+    tc_gc8_copy_fn gc8_copy;
     /* d[i] = s[2 * i], i < n: a row of a stride-2 phase copy (reads s[0 .. 2n - 2]) */
     void (*take_even)(const float *s, float *d, ptrdiff_t n);
     /* e[i] = s[2 * i], i < (n + 1) / 2, and o[i] = s[2 * i + 1], i < n / 2: a row of a
@@ -83,11 +100,15 @@ extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
 void tc_pack_b_im2col_avx2(const void *arg, int k0, int kc, int n0, int nc, float *dst,
                            void *scratch, int new_k);
 void tc_gc_block_avx2(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
-                      ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                      ptrdiff_t ldy, const float *w, ptrdiff_t wld, int nk, const float *bias,
                       const float *residual, const tc_act_k *act, float *y, const char *pf,
                       ptrdiff_t pf_lines);
 void tc_gc_copy_avx2(const float *x, int C, int h, int w, int pt, int pl, int sh, int sw, int hph,
                      int wph, float *xp);
+void tc_gc8_avx2(const float *xp, const ptrdiff_t *taps, int hp, int wp, int S, int OH, int OW,
+                 ptrdiff_t ldy, const float *w, const float *bias, const tc_act_k *act, float *y,
+                 const char *pf, ptrdiff_t pf_lines);
+void tc_gc8_copy_avx2(const float *x, int h, int w, int pt, int pl, int hp, int wp, float *xp);
 void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
                        const float *w, int K, const float *bias, const float *residual,
                        const tc_activation *act, float *y, ptrdiff_t ldy);

@@ -18,6 +18,8 @@
  * are computed and not stored. */
 #include "epilogue.h"
 
+#define TC_GC_HAS_WLD 1 /* TC_GC_FN takes the weights' tap stride (benchmarks/gc_ab_kernel.c) */
+
 #define TC_GC_KB 4 /* output channels per block */
 #define TC_GC_NV 3 /* output vectors computed together: 4 x 3 = 12 accumulators */
 
@@ -65,8 +67,8 @@
 #define TC_GC_RELU4(i) TC_GC_RELU(0, i); TC_GC_RELU(1, i); TC_GC_RELU(2, i); TC_GC_RELU(3, i)
 
 /* xg: the group's padded phase planes; taps: [ntaps] offsets of tap t from an output's
- * position oh * wph + ow; w: [ntaps][TC_GC_KB] the block's weights (lane j: its output
- * channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like y, or NULL;
+ * position oh * wph + ow; w: the block's weights, tap t's at w + t * wld (wld >= TC_GC_KB;
+ * lane j: its output channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like y, or NULL;
  * y: nk planes [OH][OW], ldy >= OH * OW apart (a band of rows of taller planes: pg_fused.c).
  * pf: NULL, or pf_lines cache lines to bring into L2 for the next step (gc_task), a share
  * before each run of output vectors: a few at a time, each run's ~450 cycles of FMAs
@@ -107,9 +109,11 @@
  * (mt_steps.py --stat min, 10 rounds, per step against onnxruntime's nodes) the grouped
  * layers take about 1.46 ms of RegNetY-400MF's 8.5 (the fused 1x1 + grouped steps less
  * onnxruntime's 1x1 nodes; onnxruntime's grouped nodes 2.32 of 10.4), the stride-2 ones 0.67
- * of it at 60-66 GFLOP/s: the lever left there (the 1x1 layers run level with onnxruntime's). */
+ * of it at 60-66 GFLOP/s: the lever left there (the 1x1 layers run level with onnxruntime's).
+ * With 8 channels in and out per group and rows of 7 or 14k outputs the AVX2 build runs
+ * grouped8_avx2.h instead (the output channels in the lanes: no idle lanes, no phase split). */
 static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph, int OH, int OW,
-                     ptrdiff_t ldy, const float *w, int nk, const float *bias,
+                     ptrdiff_t ldy, const float *w, ptrdiff_t wld, int nk, const float *bias,
                      const float *residual, const tc_act_k *act, float *y, const char *pf,
                      ptrdiff_t pf_lines)
 {
@@ -172,7 +176,7 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
         if (nv <= 2) {
             tc_v a00 = tc_v_set1(0.0f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
                  a30 = a00, a31 = a00;
-            for (int t = 0; t < ntaps; t++, wt += TC_GC_KB) {
+            for (int t = 0; t < ntaps; t++, wt += wld) {
                 const ptrdiff_t off = taps[t];
                 const tc_v x0 = tc_v_load(xq0 + off), x1 = tc_v_load(xq1 + off);
                 TC_GC_ACC2(0);
@@ -195,7 +199,7 @@ static void TC_GC_FN(const float *xg, const ptrdiff_t *taps, int ntaps, int wph,
         }
         tc_v a00 = tc_v_set1(0.0f), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
              a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-        for (int t = 0; t < ntaps; t++, wt += TC_GC_KB) {
+        for (int t = 0; t < ntaps; t++, wt += wld) {
             const ptrdiff_t off = taps[t];
             const tc_v x0 = tc_v_load(xq0 + off), x1 = tc_v_load(xq1 + off),
                        x2 = tc_v_load(xq2 + off);

@@ -194,6 +194,43 @@ def test_grouped_rows_past_a_vector_stay_in_the_output(ctx, hw, residual_kind):
     assert (buf[K * h * w:] == 7.0).all(), "the grouped kernel wrote past the end of its output"
 
 
+@pytest.mark.parametrize("hw,stride", [((7, 7), 1), ((14, 14), 1), ((5, 28), 1), ((14, 14), 2),
+                                       ((13, 13), 2), ((6, 56), 2), ((9, 7), 1)])
+@pytest.mark.parametrize("act", ["Relu", "Relu-nobias", "HardSwish", "Sigmoid", ""])
+def test_grouped_eight_channels_in_lanes_same_bits(hw, stride, act):
+    """8 in, 8 out per group, rows of 7 or 14k outputs: with two groups or more per thread
+    the AVX2 build runs each group with its channels in the lanes (csrc/grouped8_avx2.h), with
+    fewer (2 groups at 2 threads: each group's two blocks of 4 channels split) the block
+    kernel (grouped_body.h): the same sums in the same order, the same bits; also each output
+    plane's mean and the reference within float accuracy."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    h, w = hw
+    c = K = 16
+    rng = np.random.default_rng(h * 1000 + w * 10 + stride)
+    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((K, 8, 3, 3), dtype=np.float32)
+    bias = None if act.endswith("nobias") else rng.standard_normal(K, dtype=np.float32)
+    out = {}
+    for threads in (1, 2):
+        conv = _kernels.Conv2d(_kernels.Context(threads, "avx2"), wt, bias, algo="grouped",
+                               strides=(stride, stride), pads=(1, 1, 1, 1), group=2,
+                               activation=act.split("-")[0])
+        shape = conv.output_shape(1, h, w)
+        buf = np.full(int(np.prod(shape)) + 16, 7.0, dtype=np.float32)
+        y = buf[:-16].reshape(shape)
+        means = np.empty((1, K), np.float32)
+        conv.run(x, y, workspace=np.empty(conv.workspace_size(1, h, w), np.float32), means=means)
+        assert (buf[-16:] == 7.0).all(), f"{threads} threads wrote past the output"
+        out[threads] = (y.copy(), means)
+    assert out[1][0].tobytes() == out[2][0].tobytes(), f"{hw} s{stride} {act}: not the same bits"
+    assert out[1][1].tobytes() == out[2][1].tobytes(), f"{hw} s{stride} {act}: means differ"
+    if act.startswith("Relu"):
+        ref = np_conv(x, wt, bias, (stride, stride), (1, 1, 1, 1), (1, 1), 2, True)
+        assert_close(out[1][0], ref, 1e-5, f"grouped8 {hw} s{stride} {act}")
+        assert_close(out[1][1], ref.mean(axis=(2, 3)), 1e-5, f"grouped8 means {hw} s{stride}")
+
+
 @pytest.mark.parametrize("geometry,algos", [
     # in_channels, out_channels, kernel, strides, pads, dilations, group
     ((4, 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1", "1x1_chan", "stem"]),

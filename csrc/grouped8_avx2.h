@@ -1,0 +1,201 @@
+/* The grouped 3x3 kernel for groups of 8 input and 8 output channels (RegNet's group width 8)
+ * on AVX2, the group's 8 output channels in the 8 lanes; included by conv_avx2.c, used by
+ * conv.c's grouped_run where it applies (gc8_applies), else grouped_body.h's kernel.
+ *
+ * grouped_body.h puts 8 output pixels of one channel in the lanes: a row of 14 outputs takes
+ * 16 lanes, of 7 outputs 8, and a stride-2 layer reads a phase-split copy of its input.  Here
+ * every accumulator is one output pixel's 8 channels: a run of Q pixels of a row (Q = 14, or
+ * 2 rows of 7) keeps Q accumulators; per tap t = (c, ki, kj), in the weights' order, it loads
+ * the tap's 8 weights (one per output channel) once and broadcasts each pixel's input value
+ * from the group's zero-padded planes (copied plainly, at any stride: a stride is only the
+ * broadcasts' spacing).  No lane idles, and no phase split.  The run's accumulators are then
+ * transposed 8 pixels at a time into the 8 output planes, where bias and activation are
+ * applied per channel as grouped_body.h does: each output sums the same 72 products in the
+ * same order with the same FMAs, adds its bias (or +0) the same way: the same bits.
+ * Measured (Intel Xeon, Sapphire Rapids class, KVM, AVX2, 1 thread, 2026-12-05, the same
+ * bits): RegNetY-400MF's layers alone (benchmarks/gc_ab.sh base . and GC_AB_GC8=b, the copy
+ * and the kernel against the block kernel and its phase copy, 30 calls x 11 rounds, median of
+ * the per-round ratios [25-75%]) 208@14 0.905 [0.873-0.929], 104@28 0.940 [0.926-0.960],
+ * 440@7 0.816 [0.784-0.844]; stride 2: 48@112 0.892 [0.874-0.909], 104@56 0.894
+ * [0.882-0.914], 208@28 0.897 [0.888-0.935], 440@14 0.704 [0.668-0.739].  In the network
+ * (steps_ab.py --steps, 30 rounds, per step) the grouped steps 0.77-0.95, the whole network
+ * (subgraph_shapes.py --against the base, 31 rounds) 0.988 [0.979-0.994].
+ * Tried in a prototype and left (same harness): the input as 8-channel pixels (8x8 transposes
+ * into [hp][wp][8]) 1.0-1.4 of the block kernel's time (the transposing copy); the three kj
+ * taps of a (c, ki) on one base pointer 1.04-1.32 (gcc spills accumulators); one body for all
+ * run shapes inlined into the caller (gcc kept the accumulators on the stack) 1.06-1.33;
+ * the weights rearranged per call from the blocks' packing ([2][72][4]) and the zero borders
+ * rewritten per group: 1.07 at 7x7 (so conv.c packs [72][8] for these layers, and zeroes a
+ * thread's planes once a run). */
+#include <immintrin.h>
+#include <string.h>
+#include "transpose_avx2.h"
+
+#define TC_GC8_TAPS 72 /* 8 input channels x 3 x 3 */
+
+typedef struct {
+    __m256 bias;       /* lane k: channel k's bias, or +0 (added as grouped_body.h adds it) */
+    const tc_act_k *act; /* [8] */
+    int relus, inline_act; /* every channel ReLU (applied in the lanes); some channel's
+                            * activation applied per plane after the transpose */
+    float *y;          /* 8 planes ldy apart */
+    ptrdiff_t ldy, end; /* end: OH * OW, the values of a plane this call writes */
+} gc8_out;
+
+/* n <= 8 pixels' accumulators r (lane k: channel k, bias added) -> channel k's plane at
+ * pos .. pos + n - 1; 8 values stored whole unless they would pass the call's end (then
+ * masked) */
+static inline void gc8_store(const gc8_out *o, const __m256 acc[8], ptrdiff_t pos, int n)
+{
+    __m256 r[8];
+    tc_transpose8_avx2(acc, r);
+    if (o->inline_act)
+        for (int k = 0; k < 8; k++)
+            if (!tc_act_deferred(o->act[k].kind))
+                r[k] = tc_v_act(o->act[k], r[k]);
+    if (pos + 8 <= o->end) {
+        for (int k = 0; k < 8; k++)
+            _mm256_storeu_ps(o->y + k * o->ldy + pos, r[k]);
+    } else {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (int k = 0; k < 8; k++)
+            _mm256_maskstore_ps(o->y + k * o->ldy + pos, m, r[k]);
+    }
+}
+
+/* R rows x Q output pixels from output (oh, ow0): x0 their first tap's input, PS floats
+ * between two pixels' inputs (the stride), rs between two rows'; w: [72][8] */
+static inline __attribute__((always_inline)) void
+gc8_run(const int R, const int Q, const int PS, const float *x0, ptrdiff_t rs,
+        const ptrdiff_t *taps, const float *w, const gc8_out *o, int OW, int oh, int ow0)
+{
+    __m256 acc[14];
+#pragma GCC unroll 14
+    for (int i = 0; i < R * Q; i++)
+        acc[i] = _mm256_setzero_ps();
+    for (int t = 0; t < TC_GC8_TAPS; t++) {
+        const float *xt = x0 + taps[t];
+        /* one base register, the pixels at constant displacements (else gcc keeps an index
+         * per pixel and spills them: 1.2x the time) */
+        __asm__("" : "+r"(xt));
+        const __m256 wv = _mm256_loadu_ps(w + (size_t)t * 8);
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 14
+            for (int q = 0; q < Q; q++)
+                acc[r * Q + q] = _mm256_fmadd_ps(_mm256_broadcast_ss(xt + r * rs + q * PS), wv,
+                                                 acc[r * Q + q]);
+    }
+    /* bias and ReLU are per element: in the lanes, before the transpose, the same bits */
+#pragma GCC unroll 14
+    for (int i = 0; i < R * Q; i++) {
+        acc[i] = _mm256_add_ps(acc[i], o->bias);
+        if (o->relus)
+            acc[i] = _mm256_max_ps(_mm256_setzero_ps(), acc[i]);
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++) {
+        const ptrdiff_t row = (ptrdiff_t)(oh + r) * OW + ow0;
+#pragma GCC unroll 2
+        for (int q0 = 0; q0 < Q; q0 += 8) {
+            const int s0 = Q >= 8 && q0 + 8 > Q ? Q - 8 : q0; /* over the block before */
+            const int n = Q - s0 < 8 ? Q - s0 : 8;
+            __m256 b[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                b[i] = i < n ? acc[r * Q + s0 + i] : _mm256_setzero_ps();
+            gc8_store(o, b, row + s0, n);
+        }
+    }
+}
+
+/* Each shape its own function, the pixel step (the stride) a constant in each: one body
+ * for all of them in tc_gc8_avx2 made gcc keep the accumulators on the stack (1.3x the time
+ * at 7x7) */
+#define TC_GC8_INSTANCE(NAME, R, Q, PS)                                                  \
+    static __attribute__((noinline)) void NAME(const float *x0, ptrdiff_t rs,            \
+                                               const ptrdiff_t *taps, const float *w,    \
+                                               const gc8_out *o, int OW, int oh, int ow0) \
+    {                                                                                    \
+        gc8_run(R, Q, PS, x0, rs, taps, w, o, OW, oh, ow0);                              \
+    }
+TC_GC8_INSTANCE(gc8_2x7_s1, 2, 7, 1)
+TC_GC8_INSTANCE(gc8_2x7_s2, 2, 7, 2)
+TC_GC8_INSTANCE(gc8_1x7_s1, 1, 7, 1)
+TC_GC8_INSTANCE(gc8_1x7_s2, 1, 7, 2)
+TC_GC8_INSTANCE(gc8_1x14_s1, 1, 14, 1)
+TC_GC8_INSTANCE(gc8_1x14_s2, 1, 14, 2)
+#undef TC_GC8_INSTANCE
+
+#define TC_GC8_RUN(R, Q, X0, OH_, OW0)                                                   \
+    (S == 1 ? gc8_##R##x##Q##_s1 : gc8_##R##x##Q##_s2)(X0, rs, taps, w8, &o, OW, OH_, OW0)
+
+/* xp: the group's 8 zero-padded planes [8][hp][wp] (tc_gc8_copy_avx2), output (oh, ow)'s tap
+ * t = (c, ki, kj) at xp + (oh * S) * wp + ow * S + taps[t]; w: [72][8] (tap t's 8 output
+ * channels); bias: [8] or NULL; act: [8]; y: 8 planes [OH][OW] ldy apart; pf, pf_lines: as
+ * grouped_body.h's, spread over the runs. */
+void tc_gc8_avx2(const float *xp, const ptrdiff_t *taps, int hp, int wp, int S, int OH, int OW,
+                 ptrdiff_t ldy, const float *w, const float *bias, const tc_act_k *act, float *y,
+                 const char *pf, ptrdiff_t pf_lines)
+{
+    (void)hp;
+    const float *w8 = w;
+    gc8_out o = {bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), act, 1, 0, y, ldy,
+                 (ptrdiff_t)OH * OW};
+    int defer = 0;
+    for (int k = 0; k < 8; k++) {
+        o.relus &= act[k].kind == TC_ACT_RELU;
+        o.inline_act |= act[k].kind != TC_ACT_NONE && !tc_act_deferred(act[k].kind);
+        defer |= tc_act_deferred(act[k].kind);
+    }
+    o.inline_act &= !o.relus;
+    const ptrdiff_t rs = (ptrdiff_t)S * wp;
+    /* runs: pairs of rows of 7, or a row's 14-pixel chunks */
+    const int per_row = OW == 7 ? 1 : OW / 14;
+    const ptrdiff_t runs = OW == 7 ? (OH + 1) / 2 : (ptrdiff_t)OH * per_row;
+    ptrdiff_t pf_done = 0;
+    for (ptrdiff_t run = 0; run < runs; run++) {
+        if (pf) { /* this run's share of the lines, all of them by the last run */
+            const ptrdiff_t to = pf_lines * (run + 1) / runs;
+            for (; pf_done < to; pf_done++)
+                __builtin_prefetch(pf + pf_done * 64, 0, 2);
+        }
+        if (OW == 7) {
+            const int oh = (int)run * 2;
+            if (oh + 2 <= OH)
+                TC_GC8_RUN(2, 7, xp + oh * rs, oh, 0);
+            else
+                TC_GC8_RUN(1, 7, xp + oh * rs, oh, 0);
+        } else {
+            const int oh = (int)(run / per_row), ow0 = (int)(run % per_row) * 14;
+            TC_GC8_RUN(1, 14, xp + oh * rs + ow0 * S, oh, ow0);
+        }
+    }
+    if (defer) /* Sigmoid, SiLU: one pass over each plane just written (tc_act_deferred) */
+        for (int k = 0; k < 8; k++)
+            if (tc_act_deferred(act[k].kind))
+                tc_v_act_rows(act[k].kind, y + (ptrdiff_t)k * ldy, (ptrdiff_t)OH * OW);
+}
+
+#undef TC_GC8_RUN
+
+/* x: [8][h][w], one group's input -> xp: [8][hp][wp], x at rows pt.., columns pl..; the
+ * zeros around are left as they are (the caller's slot holds them from its first use) */
+void tc_gc8_copy_avx2(const float *x, int h, int w, int pt, int pl, int hp, int wp, float *xp)
+{
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(w % 8),
+                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int c = 0; c < 8; c++)
+        for (int ih = 0; ih < h; ih++) {
+            float *d = xp + ((size_t)c * hp + pt + ih) * wp + pl;
+            const float *s = x + ((size_t)c * h + ih) * w;
+            int i = 0;
+            for (; i + 8 <= w; i += 8)
+                _mm256_storeu_ps(d + i, _mm256_loadu_ps(s + i));
+            if (i < w && w >= 8) /* the last 8 again, over values just stored */
+                _mm256_storeu_ps(d + w - 8, _mm256_loadu_ps(s + w - 8));
+            else if (i < w)
+                _mm256_maskstore_ps(d, m, _mm256_maskload_ps(s, m));
+        }
+}
