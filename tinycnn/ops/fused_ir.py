@@ -419,6 +419,8 @@ _CHAN8_MIN_PIXELS = 64
 # blocks through chan8 too (no _CHAN8_MIN_PIXELS at 2 threads) 1.017 [1.005-1.025]: left out.
 # The strips handed out statically (tc_parallel_for, one range per thread) instead of claimed:
 # 1.005 [0.988-1.058] against a relinked copy of the same code at 1.013: level, claimed kept.
+# n32-2t: at 2 threads the blocks planned whole run in rows instead, a band of output rows per
+# thread (csrc/ir_fused.c chan8_rows_band): MobileNetV2 0.966, MnasNet 0.954 of that time.
 _CHAN8_MAX_THREADS = 2
 # n31-2t (2026-12-04 21:0x, AVX2 emulation, one process, ab_threads.py, 60 rounds x 10 runs, host
 # at load 1-9, bit-identical): at 2 threads the 5x5 blocks and E % 16 == 8 too (the kernel's
