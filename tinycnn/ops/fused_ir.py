@@ -454,6 +454,12 @@ _CHAN8_PAIR_MAX_THREADS = 2
 # At 2 threads (s31, the lead: this gate at 2 threads, the rest as is; pool_ab.py --fifo, separate
 # processes alternating, 15-25 rounds x 3 processes, bit-identical) level: MobileNetV2 1.008
 # [0.978-1.050] and 0.992 [0.981-1.013], V3-Large 0.986 and 1.016, MnasNet 1.011: 1 thread only.
+# n32-2t: at 2 threads the whole map (band 0) only, which runs in rows there (csrc/ir_fused.c
+# chan8_rows_band: a band per thread, no strips job then projection job); against the banded
+# block (MobileNetV2's features.4 in 7 bands of 4 rows: one thread ran 4, the other 3, 58 us
+# idle a run in pool_trace.py), bit-identical: MobileNetV2 ab_threads.py --fifo 0.982
+# [0.967-1.015] (40 rounds x 10), pool_ab.py --nice -20 0.976 [0.960-0.994] (20 rounds, 4 sets
+# of processes); MnasNet (layers.9.0, 5x5) 0.998 / 1.001: level.
 _CHAN8_BAND_PIXELS = 3072
 _CHAN8_BAND_MIN_PIXELS = 56 * 56
 _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
@@ -464,13 +470,15 @@ def _chan8_band(n, X, stages):
     whole map), or None where it is not."""
     W2, _, _, a2 = stages[1]
     strides = tuple(a2.get("strides") or (1, 1))
-    if (n.options.num_threads > 1 or X.ndim != 4 or W2 is None or W2.ndim != 4
+    if (n.options.num_threads > _CHAN8_MAX_THREADS or X.ndim != 4 or W2 is None or W2.ndim != 4
             or X.shape[2] * X.shape[3] < _CHAN8_BAND_MIN_PIXELS or strides != (2, 2)):
         return None
     kc, s, h, w = W2.shape[2], strides[0], X.shape[2], X.shape[3]
     oh, ow = (h - 1) // s + 1, (w - 1) // s + 1
     if (h + kc - 1) * (w + kc - 1) <= _CHAN8_WHOLE_PIXELS and oh * ow <= 1024:
         return 0
+    if n.options.num_threads > 1:
+        return None
     band = 1
     while (band < oh and (band * s + kc) * (w + kc - 1) <= _CHAN8_BAND_PIXELS
            and (band + 1) * ow <= 1024):
