@@ -382,6 +382,48 @@ static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
                 up16(rows * w));
 }
 
+/* At 2+ threads a block with a projection, planned whole (band 0), runs in rows (n32-2t): the
+ * output rows cut into one band per thread, each thread its band's strips then its band's
+ * projection, serially, on a d of its own: one job, no barrier between the strips and the
+ * projection, and no thread reads the other's d (with the strips claimed by channels, each
+ * thread's half of the projection read d's other half from the other core).  It pays the halo:
+ * each band expands the input rows it reads (28x28, 3x3 stride 1: 16 of 28 rows a thread).
+ * Measured (2026-12-05, Xeon KVM guest, AVX2 emulation, 2 threads, bit-identical): before it,
+ * pool_trace.py (SCHED_FIFO) put MobileNetV2's chan8 blocks at 1.25x their 1-thread CPU time,
+ * of which the threads' idle at the job ends was 21 of 325 us on features.5.  Rows / strips:
+ * ab_threads.py --fifo (one process, 40 rounds x 10 runs) MobileNetV2 0.966 [0.948-0.986],
+ * MnasNet 0.954 [0.947-0.967], V3-Large 0.990 [0.961-1.012] (V3-Small, no block in rows,
+ * 1.005); pool_ab.py --nice -20 (15 rounds in 3 sets of processes, bench.py's method) 0.970
+ * [0.951-0.990], 0.959 [0.952-0.978], 0.986 [0.965-0.993].  Per step (mt_inproc.py, a switch,
+ * 400 runs): the repeated 28x28 and 14x14 blocks 0.87-0.93, the first of each stage and the
+ * stride-2 ones 0.97-1.02.
+ * The rows of a thread's band, or 0 where strips stay (a pair, bands planned, OW < 8 as
+ * tc_ir_chan8_check's bands, fewer than 2 rows a thread). */
+static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH, int OW, int rb)
+{
+    const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    if (threads < 2 || !project || rb < OH || OW < 8 || OH < 2 * threads)
+        return 0;
+    return (OH + threads - 1) / threads;
+}
+
+/* Floats of the workspace before the threads' slots: with strips, d (a band's, with project)
+ * and the GEMM's (ctx's threads); in rows, per thread its band's d and a serial GEMM's
+ * (*rows_d, *rows_gemm); the larger of the two. */
+static size_t chan8_prefix(const tc_ctx *ctx, const tc_ir_stage *project, size_t E, int OH,
+                           int OW, int rb, size_t *rows_d, size_t *rows_gemm)
+{
+    const size_t strips = (project ? up16(E * (size_t)rb * OW) : 0) +
+                          up16(tc_gemm_workspace_size(ctx));
+    const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
+    tc_ctx serial = *ctx;
+    serial.pool = NULL;
+    *rows_d = rbt ? up16(E * (size_t)rbt * OW) : 0;
+    *rows_gemm = rbt ? up16(tc_gemm_workspace_size(&serial)) : 0;
+    const size_t rows = (size_t)tc_pool_size(ctx->pool) * (*rows_d + *rows_gemm);
+    return rbt && rows > strips ? rows : strips;
+}
+
 size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
                                   const tc_ir_stage *dw, const tc_ir_stage *project, int h, int w,
                                   int band)
@@ -392,8 +434,9 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
     const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1, rb = chan8_band(band, OH);
     const size_t n = (size_t)rb * OW, E = (size_t)expand->p.K;
-    /* d (a band's, with project), the GEMM's (ctx's threads), a slot per thread, alignment */
-    return (project ? up16(E * n) : 0) + up16(tc_gemm_workspace_size(ctx)) +
+    size_t rows_d, rows_gemm;
+    /* chan8_prefix, a slot per thread, alignment */
+    return chan8_prefix(ctx, project, E, OH, OW, rb, &rows_d, &rows_gemm) +
            (size_t)threads * chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, n) + 64;
 }
 
@@ -409,7 +452,35 @@ typedef struct {
     /* per thread index: its slot's tables and borders built for this band (each strip claim
      * re-built them: ~1 us, a claim of one strip 4-10 us of work); cleared at each new band */
     unsigned char ready[CHAN8_READY];
+    /* in rows (chan8_rows_band): rbt rows a band, nbt bands an image; per thread index its d
+     * (rows_d floats) then its GEMM's (rows_gemm) from rows_ws */
+    const tc_ir_stage *project;
+    const float *residual;
+    float *y, *rows_ws;
+    size_t in, out, rows_d, rows_gemm;
+    int OH, OW, rbt, nbt;
 } chan8_job;
+
+/* items: (image, band) pairs of the rows mode; tc_parallel_for: tid is the chunk's index */
+static void chan8_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    chan8_job *j = (chan8_job *)varg;
+    const int E = j->expand->p.K;
+    const size_t np = (size_t)j->OH * j->OW;
+    float *d = j->rows_ws + (size_t)tid * (j->rows_d + j->rows_gemm), *gws = d + j->rows_d;
+    for (ptrdiff_t i = begin; i < end; i++) {
+        const int b = (int)(i / j->nbt), oh0 = (int)(i % j->nbt) * j->rbt;
+        const int oh1 = oh0 + j->rbt < j->OH ? oh0 + j->rbt : j->OH;
+        if (oh0 >= oh1)
+            continue;
+        const int m = (oh1 - oh0) * j->OW;
+        const size_t o = b * j->out + (size_t)oh0 * j->OW;
+        tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, oh0, oh1, 0, E,
+                                j->x + b * j->in, d, NULL, j->slots + (size_t)tid * j->slot, 1);
+        tc_fused_pointwise(j->serial, j->project, m, d, (ptrdiff_t)m, j->y + o, (ptrdiff_t)np,
+                           j->residual ? j->residual + o : NULL, (ptrdiff_t)np, gws);
+    }
+}
 
 /* items: 16-channel strips (the last of E % 16 == 8: 8 channels) */
 static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
@@ -431,7 +502,8 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * planes' means.  With ctx's pool (s30): the 16-channel strips of the expansion + depthwise
  * claimed by its threads, then the projection as ctx's GEMM splits it: the same bits as on one
  * thread (no sum is split).  band (s31, with project): output rows at a time, the strips then
- * the projection of each band (each pixel's projection sums E in the same order). */
+ * the projection of each band (each pixel's projection sums E in the same order).  At 2+
+ * threads with project and band 0: in rows, a band per thread (chan8_rows_band), the same bits. */
 static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                       const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                       const float *residual, float *y, float *means, float *workspace)
@@ -447,11 +519,20 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     const size_t np = (size_t)OH * OW, E = (size_t)expand->p.K, nb = (size_t)rb * OW;
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     float *gemm_ws = ws + (project ? up16(E * nb) : 0); /* ws: d [E][nb] with project */
+    size_t rows_d, rows_gemm;
     chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
-                   gemm_ws + up16(tc_gemm_workspace_size(ctx)),
+                   ws + chan8_prefix(ctx, project, E, OH, OW, rb, &rows_d, &rows_gemm),
                    chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, nb), h, w, 0, OH, {0}};
     const size_t in = (size_t)expand->p.C * h * w;
     const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
+    const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
+    if (rbt) {
+        j.project = project, j.residual = residual, j.y = y, j.in = in, j.out = out;
+        j.OH = OH, j.OW = OW, j.rbt = rbt, j.nbt = (OH + rbt - 1) / rbt;
+        j.rows_d = rows_d, j.rows_gemm = rows_gemm, j.rows_ws = ws, j.x = x;
+        tc_parallel_for(ctx->pool, (ptrdiff_t)n * j.nbt, 1, chan8_rows_task, &j);
+        return;
+    }
     for (int b = 0; b < n; b++) {
         j.x = x + b * in;
         j.means = means ? means + (size_t)b * E : NULL;

@@ -376,7 +376,9 @@ def _numpy_block(x, w1, b1, wd, bd, w2, b2, stride, acts, residual):
                          ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c) + "k5" * (len(c) > 7))
 def test_chan8_block_is_the_unfused_one_bit_for_bit(case, threads):
     """At 1 thread and with a pool (s30: the threads claim the 16-channel strips, then split the
-    projection): the three layers' bits at 1 thread, and the float64 block within 1e-4."""
+    projection; n32-2t: where OW >= 8 and 2 rows a thread, a band of output rows per thread
+    instead, uneven bands at 9x15 / 2 and 13x11 with 3 threads): the three layers' bits at 1
+    thread, and the float64 block within 1e-4."""
     _check_chan8_block(case, threads, 0)
 
 

@@ -448,6 +448,8 @@ _CHAN8_MIN_PIXELS_1T = 49
 # blocks through chan8 too (no _CHAN8_MIN_PIXELS at 2 threads) 1.017 [1.005-1.025]: left out.
 # The strips handed out statically (tc_parallel_for, one range per thread) instead of claimed:
 # 1.005 [0.988-1.058] against a relinked copy of the same code at 1.013: level, claimed kept.
+# n32-2t: at 2 threads the blocks planned whole run in rows instead, a band of output rows per
+# thread (csrc/ir_fused.c chan8_rows_band): MobileNetV2 0.966, MnasNet 0.954 of that time.
 _CHAN8_MAX_THREADS = 2
 # n31-2t (2026-12-04 21:0x, AVX2 emulation, one process, ab_threads.py, 60 rounds x 10 runs, host
 # at load 1-9, bit-identical): at 2 threads the 5x5 blocks and E % 16 == 8 too (the kernel's
@@ -484,6 +486,12 @@ _CHAN8_PAIR_MAX_THREADS = 2
 # Stride 1 in bands too, re-measured on the Intel Xeon host (n32-mnas, subgraph_shapes.py, 21
 # rounds, this plan / chan8 bands at stride 1 in one process, bit-identical): MnasNet's
 # layers.8.1-8.2 0.889 [0.870-0.924], MobileNetV2's features.3 0.967 [0.951-0.982]: left.
+# n32-2t: at 2 threads the whole map (band 0) only, which runs in rows there (csrc/ir_fused.c
+# chan8_rows_band: a band per thread, no strips job then projection job); against the banded
+# block (MobileNetV2's features.4 in 7 bands of 4 rows: one thread ran 4, the other 3, 58 us
+# idle a run in pool_trace.py), bit-identical: MobileNetV2 ab_threads.py --fifo 0.982
+# [0.967-1.015] (40 rounds x 10), pool_ab.py --nice -20 0.976 [0.960-0.994] (20 rounds, 4 sets
+# of processes); MnasNet (layers.9.0, 5x5) 0.998 / 1.001: level.
 _CHAN8_BAND_PIXELS = 3072
 _CHAN8_BAND_MIN_PIXELS = 56 * 56
 _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
@@ -494,13 +502,15 @@ def _chan8_band(n, X, stages):
     whole map), or None where it is not."""
     W2, _, _, a2 = stages[1]
     strides = tuple(a2.get("strides") or (1, 1))
-    if (n.options.num_threads > 1 or X.ndim != 4 or W2 is None or W2.ndim != 4
+    if (n.options.num_threads > _CHAN8_MAX_THREADS or X.ndim != 4 or W2 is None or W2.ndim != 4
             or X.shape[2] * X.shape[3] < _CHAN8_BAND_MIN_PIXELS or strides != (2, 2)):
         return None
     kc, s, h, w = W2.shape[2], strides[0], X.shape[2], X.shape[3]
     oh, ow = (h - 1) // s + 1, (w - 1) // s + 1
     if (h + kc - 1) * (w + kc - 1) <= _CHAN8_WHOLE_PIXELS and oh * ow <= 1024:
         return 0
+    if n.options.num_threads > 1:
+        return None
     band = 1
     while (band < oh and (band * s + kc) * (w + kc - 1) <= _CHAN8_BAND_PIXELS
            and (band + 1) * ow <= 1024):
