@@ -1252,7 +1252,14 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
      * a block's tiles per call (tc_qukernel.tiles): a panel per call, its setup once per
      * block (qgemm_avx2.c, s16x2_tiles_avx2) */
     const int panel_tiles = d->format == TC_QFMT_S16X2 && d->uk.tiles && d->kpad <= 32;
-    if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
+    /* S16X2 with taps (the stems, qstem.c) too where kpad > 32: ResNet's 7x7 stem (64
+     * columns, kpad 154; n32-q, 2026-12-05, Xeon, emulated AVX2 1t, qconv_layers.py against
+     * the base, 20 x 10 runs, with qstem.c's unrolled taps, alone 0.994-0.995) 0.973 and
+     * 0.991 (ResNet-18), 0.965 (ResNet-50) of its time,
+     * whole ResNet-18 int8 1.001 [0.995-1.024] (subgraph_shapes.py, 20 rounds); MobileNetV2's
+     * 3x3 stem (kpad 30, 32 columns) lost 3-4% with its two panels in one call */
+    if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) &&
+        (d->ntaps == 1 || (d->format == TC_QFMT_S16X2 && d->kpad > 32)) &&
         d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR && !panel_tiles &&
         (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
