@@ -645,6 +645,11 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * K = 384 and 576 at 14x14 1.02-1.05 (threshold 1024): so between 192 and 240.  The whole
  * networks (subgraph_shapes.py, 20 rounds) 1.000 [0.991-1.008] and 1.000 [0.994-1.032]:
  * the 7 us it saves are below their noise.  Same bits. */
+/* On the Intel Xeon (Sapphire Rapids class, n32-q, 2026-12-05, emulated AVX2, 1 thread,
+ * qconv_layers.py --against the base through an environment switch, 8 rounds): from kpad 96
+ * MobileNetV2 int8's projections at 56x56 and 28x28 took 1.06-1.27 of their time (96 -> 24
+ * 1.10, 144 -> 24 1.27, 192 -> 32 1.06-1.07); the 6 x 16 kernel for every kpad (no long
+ * kernel) left the projections level (sum 1.001, 960 -> 160 at 7x7 0.99-1.00): kept. */
 #define TC_QU7S8_LONG_K 224
 
 /* and from this kpad in products of at least TC_QU7S8_LONG_MN rows and columns.  On the
@@ -758,6 +763,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * of the step, min of 150 runs, two alternations, load 4): D = 0 49.7 / 72.5 us, 512 49.7 /
  * 51.5, 1024 72.4 / 69.6, 2048 107.6 / 78.9, 4096 82.3 / 93.5, medians 95-144 for all: the
  * memory's noise, nothing to keep. */
+/* Up to 16 KiB on the Intel Xeon (n32-q, 2026-12-05, emulated AVX2 1t, qsteps.py --against
+ * the base through an environment switch, 16 rounds): MobileNetV2 int8's 9 KiB and 15 KiB
+ * panels (576 -> 96 at 14x14, 576 -> 160 and 960 -> 160 / 320 at 7x7) level in the network
+ * (112 / 112, 116 / 116, 82 / 82, 155 / 156 us; the run's own spread 1-4%): not kept. */
 #define TC_QGEMM_PREFETCH_BYTES 8192
 
 /* Bytes after each thread's slot of packed rows and of its slot of row pointers and U7S8
@@ -1243,7 +1252,14 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
      * a block's tiles per call (tc_qukernel.tiles): a panel per call, its setup once per
      * block (qgemm_avx2.c, s16x2_tiles_avx2) */
     const int panel_tiles = d->format == TC_QFMT_S16X2 && d->uk.tiles && d->kpad <= 32;
-    if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) && d->ntaps == 1 &&
+    /* S16X2 with taps (the stems, qstem.c) too where kpad > 32: ResNet's 7x7 stem (64
+     * columns, kpad 154; n32-q, 2026-12-05, Xeon, emulated AVX2 1t, qconv_layers.py against
+     * the base, 20 x 10 runs, with qstem.c's unrolled taps, alone 0.994-0.995) 0.973 and
+     * 0.991 (ResNet-18), 0.965 (ResNet-50) of its time,
+     * whole ResNet-18 int8 1.001 [0.995-1.024] (subgraph_shapes.py, 20 rounds); MobileNetV2's
+     * 3x3 stem (kpad 30, 32 columns) lost 3-4% with its two panels in one call */
+    if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) &&
+        (d->ntaps == 1 || (d->format == TC_QFMT_S16X2 && d->kpad > 32)) &&
         d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR && !panel_tiles &&
         (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
         d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;

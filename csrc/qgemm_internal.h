@@ -33,6 +33,9 @@
  * the 48-row time (qsteps.py --against, min of 40, three runs), its network 1.009; so did it
  * with 48-row blocks in a workspace laid out for 144 (its U7S8 split area further on): the
  * layout follows the product's own blocks (tc_qdriver.rows_most). */
+/* The Intel Xeon's 2 MiB L2 (n32-q, 2026-12-05, emulated AVX2 1t, qconv_layers.py against
+ * the base, 10 rounds): TC_QMB_SHORT_OUT 200 KB (MobileNetV2's 14x14 expansions, 55-83 KiB
+ * of outputs a block, then in 2 blocks of up to 144 rows, not 5 of 48) level: 0.995-1.000. */
 #define TC_QMB_SHORT 144
 #define TC_QMB_SHORT_BYTES 1024
 #define TC_QMB_SHORT_OUT (40 * 1024)

@@ -107,23 +107,19 @@ static inline unsigned div_by(unsigned m, unsigned d, double inv)
     return q;
 }
 
-/* The KH taps of output pixels m .. m + count - 1: their windows' kernel rows in the copy
- * (d->src, rows of d->src_lda bytes, d->h of them per image). */
-static void stem_taps(const tc_qdriver *d, int m, int count, const void **out, int stride)
+/* Rows r0 .. count - 1 of the taps from origin (output pixel ox of row oy of image img):
+ * nt (a constant where inlined with one) pointers per output pixel */
+static inline __attribute__((always_inline)) void taps_rows(
+    const tc_qdriver *d, const ptrdiff_t *offsets, const int nt, unsigned img, unsigned oy,
+    unsigned ox, ptrdiff_t xstep, int count, const void **out, int stride)
 {
     const tc_conv2d_params *p = d->conv;
-    const stem_geom *g = (const stem_geom *)d->tap_offsets;
-    const unsigned opix = (unsigned)d->oh * (unsigned)d->ow;
-    unsigned img = div_by((unsigned)m, opix, g->inv_opix), pix = (unsigned)m - img * opix;
-    unsigned oy = div_by(pix, (unsigned)d->ow, g->inv_ow), ox = pix - oy * (unsigned)d->ow;
-    const ptrdiff_t xstep = (ptrdiff_t)p->sw * p->C * tc_qfmt_elem(d->format);
-    const int ntaps = d->ntaps;
     const char *origin = (const char *)d->src +
                          ((ptrdiff_t)img * d->h + (ptrdiff_t)oy * p->sh) * d->src_lda +
                          (ptrdiff_t)ox * xstep;
     for (int r = 0; r < count; r++, origin += xstep) {
-        for (int t = 0; t < ntaps; t++)
-            out[t * stride + r] = origin + g->offsets[t];
+        for (int t = 0; t < nt; t++)
+            out[t * stride + r] = origin + offsets[t];
         if (++ox == (unsigned)d->ow) { /* the next output row, or image */
             ox = 0;
             if (++oy == (unsigned)d->oh) {
@@ -134,6 +130,25 @@ static void stem_taps(const tc_qdriver *d, int m, int count, const void **out, i
                      ((ptrdiff_t)img * d->h + (ptrdiff_t)oy * p->sh) * d->src_lda - xstep;
         }
     }
+}
+
+/* The KH taps of output pixels m .. m + count - 1: their windows' kernel rows in the copy
+ * (d->src, rows of d->src_lda bytes, d->h of them per image).  3 and 7 taps (the 3x3 and
+ * 7x7 stems) with the tap loop unrolled */
+static void stem_taps(const tc_qdriver *d, int m, int count, const void **out, int stride)
+{
+    const tc_conv2d_params *p = d->conv;
+    const stem_geom *g = (const stem_geom *)d->tap_offsets;
+    const unsigned opix = (unsigned)d->oh * (unsigned)d->ow;
+    unsigned img = div_by((unsigned)m, opix, g->inv_opix), pix = (unsigned)m - img * opix;
+    unsigned oy = div_by(pix, (unsigned)d->ow, g->inv_ow), ox = pix - oy * (unsigned)d->ow;
+    const ptrdiff_t xstep = (ptrdiff_t)p->sw * p->C * tc_qfmt_elem(d->format);
+    if (d->ntaps == 3)
+        taps_rows(d, g->offsets, 3, img, oy, ox, xstep, count, out, stride);
+    else if (d->ntaps == 7)
+        taps_rows(d, g->offsets, 7, img, oy, ox, xstep, count, out, stride);
+    else
+        taps_rows(d, g->offsets, d->ntaps, img, oy, ox, xstep, count, out, stride);
 }
 
 void tc_qstem(const tc_ctx *ctx, int format, const tc_conv2d_params *p, int n, int h, int w,

@@ -49,6 +49,11 @@ MS_DOMAIN = "com.microsoft"
 # 14:10, thread CPU us): U7S8 165-166, S16X2 146-147, U8S8X2 190-191.  Again with its tiles
 # read in place and in runs per kernel call (s21-q, 2026-12-03, not kept; qgemm.c,
 # TC_QU7S8_IN_PLACE): 1.14-1.17x S16X2's time, the multiplies being the same.
+# On the Intel Xeon (n32-q, 2026-12-05, emulated AVX2, 1 thread, qconv_layers.py --set
+# against the same build, 10 rounds): _U7S8_MIN_CHANNELS=24 took MobileNetV2's 24 -> 144 at
+# 56x56 to 1.21-1.22 of S16X2's time and its 32 -> 192 at 28x28 to 1.05-1.07; S16X2 for every
+# expansion (=100000) its 64 -> 384 and 96 -> 576 at 14x14 and 160 -> 960 at 7x7 to 1.15-1.24
+# of U7S8's: the thresholds hold there too.
 _U7S8_MAX_X_ZERO_POINT = 32
 _U7S8_MIN_CHANNELS = 33
 _U7S8_MIN_OUTPUTS = 17
