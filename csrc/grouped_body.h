@@ -68,7 +68,8 @@
 
 /* xg: the group's padded phase planes; taps: [ntaps] offsets of tap t from an output's
  * position oh * wph + ow; w: the block's weights, tap t's at w + t * wld (wld >= TC_GC_KB;
- * lane j: its output channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like y, or NULL;
+ * lane j: its output channel j, zero for j >= nk); bias, act: [nk]; residual: nk planes like
+ * y, or NULL;
  * y: nk planes [OH][OW], ldy >= OH * OW apart (a band of rows of taller planes: pg_fused.c).
  * pf: NULL, or pf_lines cache lines to bring into L2 for the next step (gc_task), a share
  * before each run of output vectors: a few at a time, each run's ~450 cycles of FMAs

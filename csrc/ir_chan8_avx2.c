@@ -23,8 +23,8 @@
  * benchmarks/steps_ab.py (both builds' blocks inside the network, one process, 40 rounds,
  * 2026-12-04, Zen 4, AVX2 emulation) found it: the 7x7 blocks lost 6-9% (fused_ir.py
  * _CHAN8_MIN_PIXELS now leaves them out; on the Intel Xeon host at 1 thread they gain, with
- * the 49 pixels as 4 x 6 + 5 x 5: _CHAN8_MIN_PIXELS_1T), the 14x14 ones were level; the strips then took
- * features.5 0.97 -> 0.90, .6 0.95 -> 0.93, .12 1.01 -> 0.98, and the prefetch (T1; T0 lost
+ * the 49 pixels as 4 x 6 + 5 x 5: _CHAN8_MIN_PIXELS_1T), the 14x14 ones were level; the
+ * strips then took features.5 0.97 -> 0.90, .6 0.95 -> 0.93, .12 1.01 -> 0.98, and the prefetch (T1; T0 lost
  * 1-2% of it) 0.97-0.98 of the 14x14 blocks' time.  The block right after the last chan8
  * block runs 2-4% slower than in the base (features.15 after .14, or .14 after .13 when .14
  * runs the three layers): its intermediates land on arena lines the chain left cold.  The
