@@ -813,6 +813,13 @@ static int gc8_applies(const tc_conv2d_params *p, int OW, const float *residual)
            (OW == 7 || OW % 14 == 0) && !residual;
 }
 
+/* n floats from w into L2 (hints only), a prefetch per 64-byte line */
+static inline void prefetch_l2(const float *w, size_t n)
+{
+    for (size_t o = 0; o < n * sizeof(float); o += 64)
+        __builtin_prefetch((const char *)w + o, 0, 2);
+}
+
 /* items = (image, group, chunk of its blocks of output channels) */
 static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
@@ -837,11 +844,8 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             }
             j->gc8_copy(pj.x, j->h, j->w, p->pt, p->pl, j->hp8, j->wp8, xg);
             const size_t wgroup = (size_t)j->blocks * ntaps * TC_GC_KB;
-            if (g + 1 < p->group) { /* the next group's weights into L2, as below */
-                const char *wn = (const char *)(j->packed + (g + 1) * wgroup);
-                for (size_t o2 = 0; o2 < wgroup * sizeof(float); o2 += 64)
-                    __builtin_prefetch(wn + o2, 0, 2);
-            }
+            if (g + 1 < p->group) /* the next group's weights into L2, as below */
+                prefetch_l2(j->packed + (g + 1) * wgroup, wgroup);
             const int k0 = g * Kg;
             const size_t o = b * out_img + (size_t)k0 * ldy;
             tc_act_k acts[8];
@@ -878,15 +882,10 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             const float *wb = j->packed + ((size_t)g * j->blocks + blk) * ntaps * TC_GC_KB;
             if (j->w8) { /* the blocks side by side: the next group's at the first block */
                 wb = j->packed + ((size_t)g * j->blocks) * ntaps * TC_GC_KB + blk * TC_GC_KB;
-                if (blk == blk0 && g + 1 < p->group) {
-                    const char *wn = (const char *)(j->packed + (g + 1) * (size_t)ntaps * 8);
-                    for (size_t o2 = 0; o2 < (size_t)ntaps * 8 * sizeof(float); o2 += 64)
-                        __builtin_prefetch(wn + o2, 0, 2);
-                }
+                if (blk == blk0 && g + 1 < p->group)
+                    prefetch_l2(j->packed + (g + 1) * (size_t)ntaps * 8, (size_t)ntaps * 8);
             } else if (nb < (size_t)p->group * j->blocks) {
-                const char *wn = (const char *)(j->packed + nb * ntaps * TC_GC_KB);
-                for (size_t o2 = 0; o2 < (size_t)ntaps * TC_GC_KB * sizeof(float); o2 += 64)
-                    __builtin_prefetch(wn + o2, 0, 2);
+                prefetch_l2(j->packed + nb * ntaps * TC_GC_KB, (size_t)ntaps * TC_GC_KB);
             }
             const size_t o = b * out_img + (size_t)k0 * ldy;
             tc_act_k acts[TC_GC_KB];
