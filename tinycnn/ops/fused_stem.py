@@ -39,7 +39,19 @@ from .fused_ir import _conv_args, band_rows, constant_stages, plan_stages
 # 512 KiB, banding it: the block 0.979 [0.953-1.002], with its next two blocks 1.011
 # [0.983-1.027]: not a gain, left.  Below this many bytes of stem output the unfused layers
 # run from L2.
-STEM_FUSE_MIN_BYTES = 1 << 20
+# n33-ir, on the Intel Xeon host (Sapphire Rapids class, 2 MiB L2; AVX2 emulation, 1 thread,
+# 2026-12-05, bit-identical), that 512 KiB threshold (MobileNetV3-Large's 0.8 MB block banded,
+# 20-row bands; the only network whose stem block it moves): benchmarks/subgraph_shapes.py
+# against the base, each order (this / the base, then the base / this), geometric mean of the
+# two: the block with its next two blocks (input -> features.3) 0.958 [0.930-0.982] / 1.035
+# [1.002-1.050] (31 rounds), 0.962; the block alone 0.913 [0.890-0.936] (one order); the whole
+# network (41 rounds, twice) 0.991 [0.972-1.010] / 1.030 [1.012-1.040] and 1.007
+# [0.995-1.025] / 1.023 [1.005-1.037]: 0.981 and 0.992.  At 2 threads (ab_threads.py --fifo,
+# 30 rounds x 10, burst medians) 1.000 [0.975-1.020] / 1.011 [0.981-1.030]: 0.995, level.
+# The MobileNetV2 block at 1 MiB and more: unfused 1.067 [1.047-1.086] of the 12-row bands'
+# time on this host (the block cut alone, 31 rounds), bands of 28 rows 1.001, of 56 1.031:
+# kept.
+STEM_FUSE_MIN_BYTES = 512 * 1024
 
 _STAGES = ("stem", "depthwise", "project")
 
