@@ -166,7 +166,16 @@ static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, int setup, _
  * dw8_setup and chan8_expand left them)  w: [E][KC KC] (DEPTHWISE packed: the weights)  bias:
  * [E] or NULL  y: [E][n] (n output pixels: the band's).  ob: n + 8 vectors, pix: n + 8
  * (dw8_setup).  5x5 (s30): the base kernel's 7 pixels in flight, its 25 weights from the stack
- * as there */
+ * as there.
+ * Tried and left (n33-ir, Intel Xeon host, AVX2 emulation, 1 thread, 2026-12-05, bit-identical):
+ * 8 pixels in flight (8 FMA chains keep both ports busy; 7 leave one idle 1 cycle in 8) with
+ * the weights loaded at each tap for 3x3 too (perf showed gcc spilling 2-3 of the 7 sums of
+ * the 3x3 Clip kernel around the hoisted weights, reloaded on the chains), and each group of 8
+ * transposed and stored at once (no ob round trip; the last group at n - 8, overlapping):
+ * benchmarks/subgraph_shapes.py against the base, 21 rounds, each order, geometric mean:
+ * MobileNetV2's features.5 1.000 (0.981 / 0.981), features.12 0.985, features.15 0.995; whole
+ * networks (41 rounds) MobileNetV2 1.004, MnasNet 0.990, V3-Large 0.990, V3-Small 1.004: level
+ * (dw8 stayed 7.2% of MobileNetV2's perf samples: not its FMA chains). */
 static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E,
                                                         int Wp, int n, const __m256 *buf,
                                                         size_t bstride, const float *w,
