@@ -32,6 +32,9 @@ IR_FUSE_MIN_BYTES = 1_500_000
 # blocks at 0.6 MB (MobileNetV2's features.5 and .6, 32-192-32 at 28x28, 1.0-1.05 min).  The
 # deeper 80-200-80 and 80-184-80 blocks of LRASPP (32x32) and DBNet (40x40) at 0.8-1.3 MB went
 # 0.9-1.05 either way (noise on that host): left unfused.
+# On the Intel Xeon host (n33-ir, 2 MiB L2, AVX2 emulation, 1 thread, 2026-12-05) the 0.9 MB
+# ones unfused (IR_FUSE_S1_FACTOR 1): MobileNetV3-Large's features.3 cut from the network 1.172
+# [1.165-1.186] of the banded time (subgraph_shapes.py against the base, 31 rounds): kept.
 IR_FUSE_S1_FACTOR = 0.5
 IR_FUSE_SHALLOW_C0 = 24
 # ... and stride-2 blocks whose expansion is shallower still (C0 <= IR_FUSE_S2_SHALLOW_C0), on

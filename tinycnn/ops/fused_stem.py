@@ -48,6 +48,8 @@ from .fused_ir import _conv_args, band_rows, constant_stages, plan_stages
 # network (41 rounds, twice) 0.991 [0.972-1.010] / 1.030 [1.012-1.040] and 1.007
 # [0.995-1.025] / 1.023 [1.005-1.037]: 0.981 and 0.992.  At 2 threads (ab_threads.py --fifo,
 # 30 rounds x 10, burst medians) 1.000 [0.975-1.020] / 1.011 [0.981-1.030]: 0.995, level.
+# Its band (input -> features.3 against the base, one order, 31 rounds): 20 rows (band_rows)
+# 0.971, 12 0.976, 28 0.987, 56 0.991: kept.
 # The MobileNetV2 block at 1 MiB and more: unfused 1.067 [1.047-1.086] of the 12-row bands'
 # time on this host (the block cut alone, 31 rounds), bands of 28 rows 1.001, of 56 1.031:
 # kept.
