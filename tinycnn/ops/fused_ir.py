@@ -439,7 +439,12 @@ _CHAN8_MIN_PIXELS = 64
 # --fifo against the base (40 rounds x 10 runs, AVX2 emulation, 2026-12-05, bit-identical)
 # MnasNet 0.985 [0.960-1.000] and 0.985 [0.970-1.004], MobileNetV2 0.969 [0.947-0.992],
 # MobileNetV3-Large (its 7x7 pairs) 0.992 [0.964-1.025] (s30's 1.017 at 2 threads was before
-# the 5- and 6-pixel tiles).
+# the 5- and 6-pixel tiles).  Per step with the 112x112 bands below (steps_ab.py --threads 2
+# under chrt -f 10, 40 rounds x 5): MobileNetV2's features.15 / .16 / .17 0.895 / 0.949 /
+# 0.977, MnasNet's layers.12 0.967, V3-Large's features.14 / .15 0.950 / 0.970; but the 1x1
+# after the chain pays more than at 1 thread: MobileNetV2's features.18 1.070 [1.058-1.078],
+# MnasNet's layers.14 1.085 [1.078-1.096] (+17 us: MnasNet's run 0.997), V3-Large's
+# features.16 1.027 (the arena lines the chain left cold, see csrc/ir_chan8_avx2.c).
 _CHAN8_MIN_PIXELS_1T = 49
 # At 2 threads (s30) the block's 16-channel strips are claimed by the threads, then the
 # projection runs as the GEMM splits it (csrc/ir_fused.c tc_ir_chan8_f32), where the base ran
