@@ -73,6 +73,10 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fifo", action="store_true", help="run each process under chrt -f 10")
+    ap.add_argument("--depth", type=int, default=0,
+                    help="sum both engines' steps by the first N parts of their node names "
+                         "(/features/features.3 at 2): where onnxruntime's names do not "
+                         "start with tinycnn's (its NCHWc nodes are named after the Relu)")
     ap.add_argument("--worker", nargs=2, metavar=("ENGINE", "THREADS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -95,6 +99,16 @@ def main():
                      for n in res[k][0]["steps"]}
     tc = {t: med(("tc", t)) for t in (1, T)}
     ort_ = {t: med(("ort", t)) for t in (1, T)}
+    order = res[("tc", 1)][0]["order"]
+    if a.depth:
+        part = lambda n: "/".join(n.split("/")[:a.depth + 1])
+        for d in (tc, ort_):
+            for t in (1, T):
+                g = collections.defaultdict(float)
+                for n, v in d[t].items():
+                    g[part(n)] += v
+                d[t] = g
+        order = list(dict.fromkeys(part(n) for n in order))
     keys = sorted(tc[1], key=len, reverse=True)
     og = {t: collections.defaultdict(float) for t in (1, T)}
     for t in (1, T):
@@ -105,7 +119,7 @@ def main():
     print(f"{'step':44s} {'tc1':>7s} {'tc' + str(T):>7s} {'x':>5s} {'ort1':>7s} {'ort' + str(T):>7s}"
           f" {'x':>5s} {'tc/ort' + str(T):>8s} {'lost':>6s}")
     tot = np.zeros(4)
-    for k in res[("tc", 1)][0]["order"]:
+    for k in order:
         v = np.array([tc[1][k], tc[T][k], og[1].get(k, 0.0), og[T].get(k, 0.0)])
         tot += v
         # lost: what tinycnn's step at T threads takes beyond tc1 / (onnxruntime's speedup)

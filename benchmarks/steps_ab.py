@@ -1,4 +1,5 @@
-"""Per block (or node group), two tinycnn builds against each other in one process, 1 thread:
+"""Per block (or node group), two tinycnn builds against each other in one process, 1 thread
+(--threads N: N-thread sessions):
 this checkout's build and --against CHECKOUT's (its package copied under another name, as
 subgraph_shapes.py does), both sessions profiled, run in alternating bursts (which goes first
 alternates by round).  Nodes are grouped by the first DEPTH parts of their names (fused steps
@@ -19,6 +20,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -71,6 +73,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--burst", type=int, default=5)
     ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="wall times of N-thread sessions (a 2 ms pause before each burst, as "
+                         "ab_threads.py: the other pool's worker asleep; under chrt -f 10)")
     ap.add_argument("--steps", action="store_true",
                     help="a node's steps apart (its name + '#i'), not the node's sum")
     a = ap.parse_args()
@@ -80,7 +85,7 @@ def main():
         if a.steps:
             per_step(pkg)
         so = pkg.SessionOptions()
-        so.intra_op_num_threads = 1
+        so.intra_op_num_threads = a.threads
         so.enable_profiling = True
         so.profile_file_prefix = os.path.join(tmp, name)
         sess[name] = pkg.InferenceSession(a.model, so)
@@ -91,6 +96,8 @@ def main():
     order = list(sess)
     for r in range(a.rounds):
         for k in order if r % 2 == 0 else order[::-1]:
+            if a.threads > 1:
+                time.sleep(0.002)
             for _ in range(a.burst):
                 sess[k].run(None, feed)
     skip = 3 + 1  # the check run and the warm-up runs

@@ -397,14 +397,29 @@ static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
  * [0.951-0.990], 0.959 [0.952-0.978], 0.986 [0.965-0.993].  Per step (mt_inproc.py, a switch,
  * 400 runs): the repeated 28x28 and 14x14 blocks 0.87-0.93, the first of each stage and the
  * stride-2 ones 0.97-1.02.
- * The rows of a thread's band, or 0 where strips stay (a pair, bands planned, OW < 8 as
+ * Pairs (no projection) in rows too, tried and dropped (n33-2t, 2026-12-05, Xeon KVM guest,
+ * AVX2 emulation, 2 threads, bit-identical, the means summed whole plane by plane after the
+ * rows job as the strips sum them): each thread its band's strips into a d of its own, copied
+ * into y's planes, then tc_fused_plane_means over the pool.  MobileNetV3-Large (ab_threads.py
+ * --fifo against the base, 40 rounds x 10 runs) 1.038 [1.008-1.079] and 1.051 [1.020-1.081]
+ * (the same build with the strips: 1.001, 1.011); per step (mt_inproc.py, a switch, 6
+ * processes x 60 runs under FIFO) the pairs rows / strips: features.4 (24-72 at 56x56, 5x5/2,
+ * the 3 + 2 strips) 127 / 113 us, .5 128 / 94, .6 109 / 91, .11 145 / 115, .12 251 / 200; the
+ * SE-scaled projections after them 0.94-0.98 (y's rows in the core that reads them).  The halo
+ * (the expansion's input rows: +5% at features.4, +14% at .5, .6, .11, .12), the copy and the
+ * second job cost more than the strips' idle.
+ * Bands planned (n33-2t, fused_ir.chan8_band_mt: the 112x112 stride-2 blocks): each thread a
+ * contiguous run of the bands (tc_parallel_for), each band as above.
+ * The rows of a thread's band (the planned band), or 0 where strips stay (a pair, OW < 8 as
  * tc_ir_chan8_check's bands, fewer than 2 rows a thread). */
 static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH, int OW, int rb)
 {
     const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    if (threads < 2 || !project || rb < OH || OW < 8 || OH < 2 * threads)
+    if (threads < 2 || !project || OW < 8)
         return 0;
-    return (OH + threads - 1) / threads;
+    if (rb < OH) /* bands planned: each thread a contiguous run of them */
+        return rb;
+    return OH < 2 * threads ? 0 : (OH + threads - 1) / threads;
 }
 
 /* Floats of the workspace before the threads' slots: with strips, d (a band's, with project)
@@ -503,7 +518,8 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * claimed by its threads, then the projection as ctx's GEMM splits it: the same bits as on one
  * thread (no sum is split).  band (s31, with project): output rows at a time, the strips then
  * the projection of each band (each pixel's projection sums E in the same order).  At 2+
- * threads with project and band 0: in rows, a band per thread (chan8_rows_band), the same bits. */
+ * threads with project: in rows, a band per thread or (bands planned) a run of bands per
+ * thread (chan8_rows_band), the same bits. */
 static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                       const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                       const float *residual, float *y, float *means, float *workspace)

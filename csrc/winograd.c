@@ -95,7 +95,16 @@ static int group_width(const wg_job *j, int g)
  * F(2x2) against F(4x4) at 13x13 (48->192, 64->256) 1.72-1.75x the time at 1 thread and
  * 1.83-1.98x at 2, 32->128 at 27x27 1.67x / 1.40x; the prefetch distances WG_PF_U 256 / 512 /
  * 2048 and WG_PF_X 0 / 8 on SqueezeNet's four 3x3 shapes (8 MB written before each run, x
- * read back) 0.96-1.06 of the time, as much as two runs of one build differ: kept. */
+ * read back) 0.96-1.06 of the time, as much as two runs of one build differ: kept.
+ * Tried and left (n33-2t, 2026-12-05, Xeon KVM guest, AVX2 emulation, 2 threads): SqueezeNet's
+ * 55x55 expand3x3 (196 tiles, whole chunks of 98 + 98) ran the caller's chunk 7-16 us longer
+ * than the worker's in 3 of 4 layers (pool_trace.py, SCHED_FIFO, the fastest 30% of 300 runs;
+ * the top half holds 28 output rows, the bottom 27 of them valid); the even chunks cut to whole
+ * 8-tile halves with the rest to the last (96 + 100; 27x27's 49 tiles 24 + 25), by a switch
+ * alternating run by run in one process (mt_inproc.py --fifo, 6 x 60 runs, bit-identical):
+ * the 55x55 layers 1.072 / 1.078 in one run, 1.001 / 0.985 in the next (the switch's off
+ * value as control: 1.016 / 1.003), the 27x27 ones 1.057 / 1.057 and 0.980 / 0.993 (control
+ * 1.010 / 1.004): level within the noise, not kept. */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif

@@ -382,6 +382,53 @@ def test_chan8_block_is_the_unfused_one_bit_for_bit(case, threads):
     _check_chan8_block(case, threads, 0)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_chan8_bands_at_2_threads_split_evenly_within_the_padded_rows(threads):
+    """fused_ir.chan8_band_mt (n33-2t): a band count every thread gets a run of, the busiest
+    thread's input rows (halo included) the fewest, within tc_ir_chan8_check's 4096 padded
+    input pixels and 1024 output pixels a band."""
+    assert fused_ir.chan8_band_mt(56, 56, 112, 3, 2, 2) == 14  # 4 bands: 2 + 2, not 5 of 12
+    for oh, ow, w, kc, s in [(56, 56, 112, 3, 2), (128, 128, 256, 3, 2), (60, 60, 120, 5, 2),
+                             (40, 40, 40, 3, 1), (9, 8, 8, 3, 1)]:
+        band = fused_ir.chan8_band_mt(oh, ow, w, kc, s, threads)
+        nb = -(-oh // band)
+        assert nb >= threads and band * ow <= 1024, (oh, band)
+        assert ((band - 1) * s + kc) * (w + kc - 1) <= 4096, (oh, band)
+        ins = [(min(band, oh - b * band) - 1) * s + kc for b in range(nb)]
+        shares = [sum(ins[nb * t // threads:nb * (t + 1) // threads]) for t in range(threads)]
+        assert max(shares) - min(shares) <= (band - 1) * s + kc, (oh, band, shares)
+    assert fused_ir.chan8_band_mt(1, 8, 2, 3, 2, 2) is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_112x112_stride_2_block_runs_chan8_in_bands(threads, monkeypatch):
+    """The 112x112 stride-2 blocks (MobileNetV2's features.2 at a third of its width): chan8 in
+    bands at 1 thread (s31) and at 2 (n33-2t: each thread a run of the bands), the three
+    layers' bits and onnxruntime's values."""
+    model = ir_model(c0=16, e=32, k2=24, hw=112, stride=2, residual=False, act="Relu")
+    data = model.SerializeToString()
+    x = np.random.default_rng(12).standard_normal((1, 16, 112, 112), dtype=np.float32)
+    so = session_options(intra_op_num_threads=threads)
+    planned = []
+    real = fused_ir._plan_chan8
+
+    def spy(n, X, stages, R, band=0):
+        fused = real(n, X, stages, R, band)
+        planned.append((band, fused is not None))
+        return fused
+    monkeypatch.setattr(fused_ir, "_plan_chan8", spy)
+    sess = tinycnn.InferenceSession(data, so)
+    got = sess.run(None, {"x": x})
+    band, taken = planned[0]
+    assert band > 0 and (threads == 1 or band == 14), planned
+    assert taken == (sess._ctx.isa == "avx2"), planned
+    assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
+    monkeypatch.setattr(fused_ir, "_plan_chan8", lambda *a, **k: None)
+    monkeypatch.setattr(fused_ir, "IR_FUSE_MIN_BYTES", float("inf"))
+    want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0], err_msg="chan8 bands vs the three layers'")
+
+
 CHAN8_BAND_CASES = [  # (n, c0, e, k2, h, w, stride, kernel, band): s31, the block in bands of
     # output rows: MobileNetV2's features.2 (16-96-24 at 112x112 / 2) and .4 (24-144-32 at
     # 56x56 / 2), MobileNetV3-Large's features.2 (16-64-24), MnasNet's layers.8.0 (16-48-24) and
@@ -524,17 +571,17 @@ def test_small_block_at_1_thread_runs_chan8_as_the_unfused_plan(kw, threads, mon
     assert len(plain_calls) == 3
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_7x7_block_runs_chan8_at_1_thread_only(threads, monkeypatch):
-    # fused_ir._CHAN8_MIN_PIXELS_1T (n32-mnas): at 1 thread the 7x7 blocks run the chan8 block,
-    # the three layers' bits; at 2 threads (_CHAN8_MIN_PIXELS) they keep the three layers
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_7x7_block_runs_chan8_at_1_and_2_threads(threads, monkeypatch):
+    # fused_ir._CHAN8_MIN_PIXELS_1T (n32-mnas, at 2 threads since n33-2t): the 7x7 blocks run
+    # the chan8 block, the three layers' bits; past 2 threads (no chan8) the three layers
     model = ir_model(c0=32, e=192, k2=32, hw=7)
     data = model.SerializeToString()
     x = np.random.default_rng(4).standard_normal((1, 32, 7, 7), dtype=np.float32)
     so = session_options(intra_op_num_threads=threads)
     sess = tinycnn.InferenceSession(data, so)
     got, records = sess.run_profiled({"x": x})
-    chan8 = threads == 1 and sess._ctx.isa == "avx2"
+    chan8 = threads <= 2 and sess._ctx.isa == "avx2"
     assert len([r for r in records if r["node"] == "expand"]) == (1 if chan8 else 3)
     assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
     monkeypatch.setattr(fused_ir, "_plan_chan8", lambda *a: None)

@@ -437,6 +437,17 @@ _CHAN8_MIN_PIXELS = 64
 # [0.976-1.004] / 1.027 [1.017-1.039] (geometric mean of the two: 0.981), MobileNetV2 1.012
 # [0.992-1.025] / 1.021 [1.013-1.036] (0.996), V3-Large 1.002 / 1.033 (0.985), V3-Small 0.995
 # / 1.031 (0.982); bit-identical.
+# n33-2t: at 2 threads too (the strips claimed by the threads, E = 960 / 1152: 60-72 strips, then
+# the projection as the GEMM splits it), where the three layers ran, each split: ab_threads.py
+# --fifo against the base (40 rounds x 10 runs, AVX2 emulation, 2026-12-05, bit-identical)
+# MnasNet 0.985 [0.960-1.000] and 0.985 [0.970-1.004], MobileNetV2 0.969 [0.947-0.992],
+# MobileNetV3-Large (its 7x7 pairs) 0.992 [0.964-1.025] (s30's 1.017 at 2 threads was before
+# the 5- and 6-pixel tiles).  Per step with the 112x112 bands below (steps_ab.py --threads 2
+# under chrt -f 10, 40 rounds x 5): MobileNetV2's features.15 / .16 / .17 0.895 / 0.949 /
+# 0.977, MnasNet's layers.12 0.967, V3-Large's features.14 / .15 0.950 / 0.970; but the 1x1
+# after the chain pays more than at 1 thread: MobileNetV2's features.18 1.070 [1.058-1.078],
+# MnasNet's layers.14 1.085 [1.078-1.096] (+17 us: MnasNet's run 0.997), V3-Large's
+# features.16 1.027 (the arena lines the chain left cold, see csrc/ir_chan8_avx2.c).
 _CHAN8_MIN_PIXELS_1T = 49
 # At 2 threads (s30) the block's 16-channel strips are claimed by the threads, then the
 # projection runs as the GEMM splits it (csrc/ir_fused.c tc_ir_chan8_f32), where the base ran
@@ -513,13 +524,44 @@ def _chan8_band(n, X, stages):
     if (h + kc - 1) * (w + kc - 1) <= _CHAN8_WHOLE_PIXELS and oh * ow <= 1024:
         return 0
     if n.options.num_threads > 1:
-        return None
+        return chan8_band_mt(oh, ow, w, kc, s, n.options.num_threads)
     band = 1
     while (band < oh and (band * s + kc) * (w + kc - 1) <= _CHAN8_BAND_PIXELS
            and (band + 1) * ow <= 1024):
         band += 1
     nbands = -(-oh // band)
     return -(-oh // nbands)
+
+
+# n33-2t: at 2 threads the maps too large to run whole in bands as well, each thread a contiguous
+# run of them (csrc/ir_fused.c chan8_rows_band: a band's strips then its projection, serially,
+# on a d of the thread's own), the band count a multiple of the threads: the 112x112 stride-2
+# blocks, in 4 bands of 14 rows (2 a thread) where they ran the banded block (4-row bands
+# claimed by the threads).  AVX2 emulation, 2 threads, bit-identical, 2026-12-05 (Xeon KVM
+# guest): per step inside the network (steps_ab.py --threads 2 under chrt -f 10, 40 rounds x 5,
+# against the base) MobileNetV3-Large's features.2 (16-64-24) 0.900 [0.879-0.919], MnasNet's
+# layers.8 (8.0: 16-48-24, then 8.1-8.2) 0.974 [0.953-0.994], MobileNetV2's features.2
+# (16-96-24) 0.962 [0.927-0.992] but the block after it (features.3, 24-144-24 at 56x56 banded)
+# 1.056 [1.033-1.074]; the whole of MobileNetV2 (ab_threads.py --fifo, 40 x 10) 0.985
+# [0.970-1.004] and 0.993 [0.982-1.009], in 8 bands of 7 rows 0.991 and 0.994 (the base
+# against itself 1.010, 0.999).
+def chan8_band_mt(oh, ow, w, kc, stride, threads):
+    """Output rows per band of a chan8 block at `threads` threads whose map does not run whole:
+    the band whose busiest thread expands the fewest input rows (halo rows included; each
+    thread a contiguous run of the ceil(oh / band) bands, as tc_parallel_for splits them),
+    within tc_ir_chan8_check's padded input rows (ties: the longer band); None where no band
+    gives every thread one."""
+    best = None
+    for band in range(1, oh):
+        nb = -(-oh // band)
+        if (nb < threads or ((band - 1) * stride + kc) * (w + kc - 1) > _CHAN8_WHOLE_PIXELS
+                or band * ow > 1024):
+            continue
+        ins = [(min(band, oh - b * band) - 1) * stride + kc for b in range(nb)]
+        cost = max(sum(ins[nb * t // threads:nb * (t + 1) // threads]) for t in range(threads))
+        if best is None or (cost, -band) < best[0]:
+            best = ((cost, -band), band)
+    return None if best is None else best[1]
 
 
 def _plan_chan8(n, X, stages, R, band=0):
@@ -560,7 +602,8 @@ def _plan_chan8(n, X, stages, R, band=0):
 
 def chan8_min_pixels(n):
     """The least input pixels of a chan8 block or pair at this session's thread count."""
-    return _CHAN8_MIN_PIXELS_1T if n.options.num_threads == 1 else _CHAN8_MIN_PIXELS
+    return (_CHAN8_MIN_PIXELS_1T if n.options.num_threads <= _CHAN8_MAX_THREADS
+            else _CHAN8_MIN_PIXELS)
 
 
 def _chan8_expand(n, X, stages, max_threads=1, min_pixels=_CHAN8_MIN_PIXELS):
