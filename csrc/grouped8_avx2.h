@@ -26,7 +26,17 @@
  * run shapes inlined into the caller (gcc kept the accumulators on the stack) 1.06-1.33;
  * the weights rearranged per call from the blocks' packing ([2][72][4]) and the zero borders
  * rewritten per group: 1.07 at 7x7 (so conv.c packs [72][8] for these layers, and zeroes a
- * thread's planes once a run). */
+ * thread's planes once a run).  Tried and left (s33, gc_ab.sh with GC_AB_GC8=ab against the
+ * base, 30 calls x 11 rounds, median of the per-round ratios [25-75%], the same bits): each
+ * input value of a row broadcast once for the up to 3 outputs that read it, a (c, ki)'s three
+ * weight vectors in registers (benchmarks/gc8_row_reuse.patch, runs of 7 pixels in one row:
+ * 7 + 3 + 1 registers) 1.07-1.11 at every layer (208@14 1.109 [1.085-1.128], 48@112 s2 1.085),
+ * runs of 8 (the rows of 56) 1.045: an accumulator's 72 FMAs are one dependent chain (288
+ * cycles at 4 each) that 7 or 8 accumulators no longer cover, and 10 or more do not fit the 16
+ * registers beside the 3 weights; a prefetch of the next run's inputs per (c, ki) at stride 2
+ * 1.00-1.04.  The kernel without its transposing stores (a timing probe, wrong output) took
+ * 0.90-0.94 of its time at stride 1 (98 GFLOP/s at 208@14): the FMA loop itself runs at ~80%
+ * of the peak, its 15 loads per 14 FMAs included. */
 #include <immintrin.h>
 #include <string.h>
 #include "transpose_avx2.h"
