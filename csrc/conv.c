@@ -819,8 +819,9 @@ static int gc8_applies(const tc_conv2d_params *p, int OW, const float *residual)
  * the copy (the whole input, 4x the output's pixels) took 15-27% of a layer; RegNetY-400MF's
  * stride-2 layers alone (gc_ab.sh GC_AB_GC8=ab against the copy, 30 calls x 11 rounds, median
  * [25-75%], the same bits): 48@112 0.731 [0.720-0.750], 104@56 0.827 [0.821-0.840], 208@28
- * 0.854 [0.793-0.864].  At stride 1 (208@14 0.973, 104@28 1.043) and on rows of 7 (its 2x7
- * runs all edges: 1.46-1.51) the copy stays. */
+ * 0.854 [0.793-0.864].  At stride 1 (208@14 0.973, 104@28 1.043; with edge runs compiled
+ * per left / right edge and the kj taps unrolled 0.961 / 0.980, where the base against itself
+ * reads 0.98-0.99) and on rows of 7 (its 2x7 runs all edges: 1.46-1.51) the copy stays. */
 static int gc8_direct_applies(const tc_conv2d_params *p, int OW)
 {
     return p->sh == 2 && OW % 14 == 0 && p->pt <= 1 && p->pl <= 1 && p->pb <= 1 && p->pr <= 1;
