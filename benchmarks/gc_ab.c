@@ -6,7 +6,7 @@
  * ratio b/a (median [25-75%]), the ratio of the minima, and whether the outputs are
  * bit-identical.  The whole-layer Python numbers stay the judge.  GC_AB_GC8=b: B runs its
  * channels-in-lanes kernel (csrc/grouped8_avx2.h: per group the copy into zero-padded planes,
- * then its 8 output channels at once) instead of its blocks.
+ * then its 8 output channels at once) instead of its blocks; GC_AB_GC8=ab: A's and B's gc8.
  *
  *     gc_ab C H STRIDE CALLS [ROUNDS]     (RegNetY-400MF: 48 112 2, 104 56 2, 104 28 1,
  *                                          208 28 2, 208 14 1, 440 14 2, 440 7 1) */
@@ -106,9 +106,13 @@ int main(int argc, char **argv)
     ab_gc8_fn ga, gb;
     pick_a(&ba, &ca, &ga), pick_b(&bb, &cb, &gb);
     layer la = l, lb = l;
-    la.gc8 = NULL, lb.gc8 = getenv("GC_AB_GC8") ? gb : NULL, lb.w8 = w8;
-    if (getenv("GC_AB_GC8") && (!gb || l.s > 2 || (l.OW != 7 && l.OW % 14))) {
-        fprintf(stderr, "GC_AB_GC8: B has no gc8 kernel, or it does not take rows of %d\n", l.OW);
+    const char *gc8 = getenv("GC_AB_GC8");
+    const int both = gc8 && !strcmp(gc8, "ab");
+    la.gc8 = both ? ga : NULL, la.w8 = w8;
+    lb.gc8 = gc8 ? gb : NULL, lb.w8 = w8;
+    if (gc8 && (!gb || (both && !ga) || l.s > 2 || (l.OW != 7 && l.OW % 14))) {
+        fprintf(stderr, "GC_AB_GC8: %s no gc8 kernel, or it does not take rows of %d\n",
+                both ? "A or B has" : "B has", l.OW);
         return 2;
     }
     run(ba, ca, &la, x, w, bias, xa, ya), run(bb, cb, &lb, x, w, bias, xb, yb);

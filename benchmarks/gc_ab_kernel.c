@@ -3,7 +3,9 @@
  * ab_gc_block_fn (the block's weights [ntaps][4], the kernel's signature before it took their
  * tap stride), so that checkouts before and after that change compare; and where the checkout
  * has grouped8_avx2.h (its tc_gc8 functions renamed by gc_ab.sh), one group by it as an
- * ab_gc8_fn, else NULL.  The include path chooses whose headers. */
+ * ab_gc8_fn (at stride 2 on rows of 14k from the input where it lies, tc_gc8_direct_avx2,
+ * where the checkout has it: as its conv.c runs them), else NULL.  The include path chooses
+ * whose headers. */
 #include "conv_internal.h"
 #include "depthwise_vec_avx2.h"
 #include "grouped_body.h"
@@ -38,6 +40,18 @@ static void gc8_group(const float *x, int h, int w, int s, int hp, int wp, float
                       const ptrdiff_t *taps, const float *w8, const float *bias,
                       const tc_act_k *act, float *y, int OH, int OW)
 {
+#ifdef TC_GC8_HAS_DIRECT /* stride 2, rows of 14k: from x where it lies, as conv.c runs it */
+    if (s == 2 && OW % 14 == 0) {
+        ptrdiff_t dt[72];
+        for (int c = 0, t = 0; c < 8; c++)
+            for (int ki = 0; ki < 3; ki++)
+                for (int kj = 0; kj < 3; kj++)
+                    dt[t++] = ((ptrdiff_t)c * h + ki) * w + kj;
+        tc_gc8_direct_avx2(x, dt, h, w, 1, 1, OH, OW, (ptrdiff_t)OH * OW, w8, bias, act, y, NULL,
+                           0);
+        return;
+    }
+#endif
     tc_gc8_copy_avx2(x, h, w, 1, 1, hp, wp, xp);
     tc_gc8_avx2(xp, taps, hp, wp, s, OH, OW, (ptrdiff_t)OH * OW, w8, bias, act, y, NULL, 0);
 }

@@ -796,6 +796,7 @@ typedef struct {
     tc_gc_copy_fn copy; /* NULL: phase_task each time (column strides past 2) */
     tc_gc8_fn gc8;      /* non-NULL: each group by it (gc8_applies), over gc8_copy's planes */
     tc_gc8_copy_fn gc8_copy;
+    tc_gc8_direct_fn gc8_direct; /* non-NULL: gc8 at stride 2 from x itself (gc8_direct_applies) */
     int hp8, wp8;       /* its planes' height and width: the padded input's */
     int w8;             /* the weights packed 8 channels per tap (grouped_w8) */
     float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
@@ -811,6 +812,19 @@ static int gc8_applies(const tc_conv2d_params *p, int OW, const float *residual)
     return p->C == 8 * p->group && p->K == 8 * p->group && p->KH == 3 && p->KW == 3 &&
            p->dh == 1 && p->dw == 1 && p->sh == p->sw && (p->sh == 1 || p->sh == 2) &&
            (OW == 7 || OW % 14 == 0) && !residual;
+}
+
+/* ... and reads x where it lies, without the padded copy (tc_gc8_direct_fn): stride 2 on rows
+ * of 14k, pads of at most 1 (a band's, tc_conv_band_image: 0 or 1 above and below).  There
+ * the copy (the whole input, 4x the output's pixels) took 15-27% of a layer; RegNetY-400MF's
+ * stride-2 layers alone (gc_ab.sh GC_AB_GC8=ab against the copy, 30 calls x 11 rounds, median
+ * [25-75%], the same bits): 48@112 0.731 [0.720-0.750], 104@56 0.827 [0.821-0.840], 208@28
+ * 0.854 [0.793-0.864].  At stride 1 (208@14 0.973, 104@28 1.043; with edge runs compiled
+ * per left / right edge and the kj taps unrolled 0.961 / 0.980, where the base against itself
+ * reads 0.98-0.99) and on rows of 7 (its 2x7 runs all edges: 1.46-1.51) the copy stays. */
+static int gc8_direct_applies(const tc_conv2d_params *p, int OW)
+{
+    return p->sh == 2 && OW % 14 == 0 && p->pt <= 1 && p->pl <= 1 && p->pb <= 1 && p->pr <= 1;
 }
 
 /* n floats from w into L2 (hints only), a prefetch per 64-byte line */
@@ -838,11 +852,12 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int blk1 = blk0 + j->per_chunk < j->blocks ? blk0 + j->per_chunk : j->blocks;
         pj.x = j->x + b * in_img + (size_t)g * Cg * j->h * j->w;
         if (j->gc8) { /* the whole group (chunks == 1), see grouped8_avx2.h */
-            if (!j->primed[tid]) { /* the zeros around the copies, once a run */
+            if (!j->gc8_direct && !j->primed[tid]) { /* the zeros around the copies, once a run */
                 memset(xg, 0, (size_t)8 * j->hp8 * j->wp8 * sizeof(float));
                 j->primed[tid] = 1;
             }
-            j->gc8_copy(pj.x, j->h, j->w, p->pt, p->pl, j->hp8, j->wp8, xg);
+            if (!j->gc8_direct)
+                j->gc8_copy(pj.x, j->h, j->w, p->pt, p->pl, j->hp8, j->wp8, xg);
             const size_t wgroup = (size_t)j->blocks * ntaps * TC_GC_KB;
             if (g + 1 < p->group) /* the next group's weights into L2, as below */
                 prefetch_l2(j->packed + (g + 1) * wgroup, wgroup);
@@ -853,9 +868,14 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 acts[c] = tc_act_at(j->act, k0 + c);
             const ptrdiff_t pf0 = j->prefetch_lines * it / j->items,
                             pf1 = j->prefetch_lines * (it + 1) / j->items;
-            j->gc8(xg, j->taps, j->hp8, j->wp8, p->sh, j->OH, j->OW, ldy, j->packed + g * wgroup,
-                   j->bias ? j->bias + k0 : NULL, acts, j->y + o,
-                   j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
+            if (j->gc8_direct)
+                j->gc8_direct(pj.x, j->taps, j->h, j->w, p->pt, p->pl, j->OH, j->OW, ldy,
+                              j->packed + g * wgroup, j->bias ? j->bias + k0 : NULL, acts,
+                              j->y + o, j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
+            else
+                j->gc8(xg, j->taps, j->hp8, j->wp8, p->sh, j->OH, j->OW, ldy,
+                       j->packed + g * wgroup, j->bias ? j->bias + k0 : NULL, acts, j->y + o,
+                       j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
             if (j->means)
                 plane_means(j->sum, j->y + o, (size_t)plane, 8, j->means + (size_t)b * p->K + k0);
             continue;
@@ -951,10 +971,12 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
         j.gc8 = tc_conv_kernels_of(ctx)->gc8;
         j.gc8_copy = tc_conv_kernels_of(ctx)->gc8_copy;
         j.hp8 = hp, j.wp8 = wp; /* 8 planes of hp x wp fit the slot's phase planes */
-        for (int c = 0, t = 0; c < 8; c++) /* its taps' offsets in them */
+        if (tc_conv_kernels_of(ctx)->gc8_direct && gc8_direct_applies(p, OW))
+            j.gc8_direct = tc_conv_kernels_of(ctx)->gc8_direct, j.hp8 = h, j.wp8 = w;
+        for (int c = 0, t = 0; c < 8; c++) /* its taps' offsets in them (or in x) */
             for (int ki = 0; ki < 3; ki++)
                 for (int kj = 0; kj < 3; kj++)
-                    taps[t++] = ((ptrdiff_t)c * hp + ki) * wp + kj;
+                    taps[t++] = ((ptrdiff_t)c * j.hp8 + ki) * j.wp8 + kj;
     }
     j.means = means;
     j.sum = tc_pool2d_kernels_of(ctx)->sum;

@@ -55,6 +55,14 @@ typedef void (*tc_gc8_fn)(const float *xp, const ptrdiff_t *taps, int hp, int wp
 typedef void (*tc_gc8_copy_fn)(const float *x, int h, int w, int pt, int pl, int hp, int wp,
                                float *xp);
 
+/* The same at stride 2 on rows of 14k outputs, pads pt, pl above and left and at most 1 on
+ * every side, reading the group's input x [8][h][w] where it lies (no padded copy); taps: [72]
+ * tap (c, ki, kj)'s offset (c * h + ki) * w + kj; the rest as tc_gc8_fn's. */
+typedef void (*tc_gc8_direct_fn)(const float *x, const ptrdiff_t *taps, int h, int w, int pt,
+                                 int pl, int OH, int OW, ptrdiff_t ldy, const float *w8,
+                                 const float *bias, const tc_act_k *act, float *y,
+                                 const char *pf, ptrdiff_t pf_lines);
+
 /* One band of output rows of a direct stem (TC_CONV_ALGO_STEM), see conv_stem_body.h.
  * xp: the band's zero-padded phase planes, output pixel (r, c) at xp + r * wph + c and its
  * tap t at offs[t] from there (the last vector of a row reads up to 8 floats past its last
@@ -88,6 +96,7 @@ typedef struct tc_conv_kernels {
     tc_gc_copy_fn gc_copy;
     tc_gc8_fn gc8;           /* NULL: none (the portable build) */
     tc_gc8_copy_fn gc8_copy;
+    tc_gc8_direct_fn gc8_direct; /* NULL: none */
     /* d[i] = s[2 * i], i < n: a row of a stride-2 phase copy (reads s[0 .. 2n - 2]) */
     void (*take_even)(const float *s, float *d, ptrdiff_t n);
     /* e[i] = s[2 * i], i < (n + 1) / 2, and o[i] = s[2 * i + 1], i < n / 2: a row of a
@@ -109,6 +118,9 @@ void tc_gc8_avx2(const float *xp, const ptrdiff_t *taps, int hp, int wp, int S, 
                  ptrdiff_t ldy, const float *w, const float *bias, const tc_act_k *act, float *y,
                  const char *pf, ptrdiff_t pf_lines);
 void tc_gc8_copy_avx2(const float *x, int h, int w, int pt, int pl, int hp, int wp, float *xp);
+void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int pt, int pl,
+                        int OH, int OW, ptrdiff_t ldy, const float *w8, const float *bias,
+                        const tc_act_k *act, float *y, const char *pf, ptrdiff_t pf_lines);
 void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
                        const float *w, int K, const float *bias, const float *residual,
                        const tc_activation *act, float *y, ptrdiff_t ldy);

@@ -8,10 +8,12 @@
  * 2 rows of 7) keeps Q accumulators; per tap t = (c, ki, kj), in the weights' order, it loads
  * the tap's 8 weights (one per output channel) once and broadcasts each pixel's input value
  * from the group's zero-padded planes (copied plainly, at any stride: a stride is only the
- * broadcasts' spacing).  No lane idles, and no phase split.  The run's accumulators are then
- * transposed 8 pixels at a time into the 8 output planes, where bias and activation are
- * applied per channel as grouped_body.h does: each output sums the same 72 products in the
- * same order with the same FMAs, adds its bias (or +0) the same way: the same bits.
+ * broadcasts' spacing), or at stride 2 on rows of 14k from the input where it lies, the taps
+ * that read a pad left out (tc_gc8_direct_avx2, conv.c gc8_direct_applies).  No lane idles,
+ * and no phase split.  The run's accumulators are then transposed 8 pixels at a time into
+ * the 8 output planes, where bias and activation are applied per channel as grouped_body.h
+ * does: each output sums the same 72 products in the same order with the same FMAs, adds its
+ * bias (or +0) the same way: the same bits.
  * Measured (Intel Xeon, Sapphire Rapids class, KVM, AVX2, 1 thread, 2026-12-05, the same
  * bits): RegNetY-400MF's layers alone (benchmarks/gc_ab.sh base . and GC_AB_GC8=b, the copy
  * and the kernel against the block kernel and its phase copy, 30 calls x 11 rounds, median of
@@ -26,12 +28,23 @@
  * run shapes inlined into the caller (gcc kept the accumulators on the stack) 1.06-1.33;
  * the weights rearranged per call from the blocks' packing ([2][72][4]) and the zero borders
  * rewritten per group: 1.07 at 7x7 (so conv.c packs [72][8] for these layers, and zeroes a
- * thread's planes once a run). */
+ * thread's planes once a run).  Tried and left (s33, gc_ab.sh with GC_AB_GC8=ab against the
+ * base, 30 calls x 11 rounds, median of the per-round ratios [25-75%], the same bits): each
+ * input value of a row broadcast once for the up to 3 outputs that read it, a (c, ki)'s three
+ * weight vectors in registers (benchmarks/gc8_row_reuse.patch, runs of 7 pixels in one row:
+ * 7 + 3 + 1 registers) 1.07-1.11 at every layer (208@14 1.109 [1.085-1.128], 48@112 s2 1.085),
+ * runs of 8 (the rows of 56) 1.045: an accumulator's 72 FMAs are one dependent chain (288
+ * cycles at 4 each) that 7 or 8 accumulators no longer cover, and 10 or more do not fit the 16
+ * registers beside the 3 weights; a prefetch of the next run's inputs per (c, ki) at stride 2
+ * 1.00-1.04.  The kernel without its transposing stores (a timing probe, wrong output) took
+ * 0.90-0.94 of its time at stride 1 (98 GFLOP/s at 208@14): the FMA loop itself runs at ~80%
+ * of the peak, its 15 loads per 14 FMAs included. */
 #include <immintrin.h>
 #include <string.h>
 #include "transpose_avx2.h"
 
 #define TC_GC8_TAPS 72 /* 8 input channels x 3 x 3 */
+#define TC_GC8_HAS_DIRECT 1 /* tc_gc8_direct_avx2 (benchmarks/gc_ab_kernel.c) */
 
 typedef struct {
     __m256 bias;       /* lane k: channel k's bias, or +0 (added as grouped_body.h adds it) */
@@ -64,6 +77,57 @@ static inline void gc8_store(const gc8_out *o, const __m256 acc[8], ptrdiff_t po
     }
 }
 
+/* o for 8 output channels' bias [8] or NULL, act [8], planes y ldy apart of `end` values;
+ * returns whether some channel's activation is deferred (gc8_deferred after the runs) */
+static inline int gc8_out_init(gc8_out *o, const float *bias, const tc_act_k *act, float *y,
+                               ptrdiff_t ldy, ptrdiff_t end)
+{
+    *o = (gc8_out){bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), act, 1, 0, y, ldy, end};
+    int defer = 0;
+    for (int k = 0; k < 8; k++) {
+        o->relus &= act[k].kind == TC_ACT_RELU;
+        o->inline_act |= act[k].kind != TC_ACT_NONE && !tc_act_deferred(act[k].kind);
+        defer |= tc_act_deferred(act[k].kind);
+    }
+    o->inline_act &= !o->relus;
+    return defer;
+}
+
+/* the deferred activations (Sigmoid, SiLU) over the n values of each plane just written */
+static void gc8_deferred(const tc_act_k *act, float *y, ptrdiff_t ldy, ptrdiff_t n)
+{
+    for (int k = 0; k < 8; k++)
+        if (tc_act_deferred(act[k].kind))
+            tc_v_act_rows(act[k].kind, y + (ptrdiff_t)k * ldy, n);
+}
+
+/* R rows x Q output pixels' sums (bias not added) -> act(sum + bias) in their planes */
+static inline __attribute__((always_inline)) void
+gc8_finish(const int R, const int Q, __m256 *acc, const gc8_out *o, int OW, int oh, int ow0)
+{
+    /* bias and ReLU are per element: in the lanes, before the transpose, the same bits */
+#pragma GCC unroll 14
+    for (int i = 0; i < R * Q; i++) {
+        acc[i] = _mm256_add_ps(acc[i], o->bias);
+        if (o->relus)
+            acc[i] = _mm256_max_ps(_mm256_setzero_ps(), acc[i]);
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++) {
+        const ptrdiff_t row = (ptrdiff_t)(oh + r) * OW + ow0;
+#pragma GCC unroll 2
+        for (int q0 = 0; q0 < Q; q0 += 8) {
+            const int s0 = Q >= 8 && q0 + 8 > Q ? Q - 8 : q0; /* over the block before */
+            const int n = Q - s0 < 8 ? Q - s0 : 8;
+            __m256 b[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                b[i] = i < n ? acc[r * Q + s0 + i] : _mm256_setzero_ps();
+            gc8_store(o, b, row + s0, n);
+        }
+    }
+}
+
 /* R rows x Q output pixels from output (oh, ow0): x0 their first tap's input, PS floats
  * between two pixels' inputs (the stride), rs between two rows'; w: [72][8] */
 static inline __attribute__((always_inline)) void
@@ -87,28 +151,56 @@ gc8_run(const int R, const int Q, const int PS, const float *x0, ptrdiff_t rs,
                 acc[r * Q + q] = _mm256_fmadd_ps(_mm256_broadcast_ss(xt + r * rs + q * PS), wv,
                                                  acc[r * Q + q]);
     }
-    /* bias and ReLU are per element: in the lanes, before the transpose, the same bits */
-#pragma GCC unroll 14
-    for (int i = 0; i < R * Q; i++) {
-        acc[i] = _mm256_add_ps(acc[i], o->bias);
-        if (o->relus)
-            acc[i] = _mm256_max_ps(_mm256_setzero_ps(), acc[i]);
-    }
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++) {
-        const ptrdiff_t row = (ptrdiff_t)(oh + r) * OW + ow0;
-#pragma GCC unroll 2
-        for (int q0 = 0; q0 < Q; q0 += 8) {
-            const int s0 = Q >= 8 && q0 + 8 > Q ? Q - 8 : q0; /* over the block before */
-            const int n = Q - s0 < 8 ? Q - s0 : 8;
-            __m256 b[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                b[i] = i < n ? acc[r * Q + s0 + i] : _mm256_setzero_ps();
-            gc8_store(o, b, row + s0, n);
-        }
-    }
+    gc8_finish(R, Q, acc, o, OW, oh, ow0);
 }
+
+/* Edges of a run read from the unpadded input (tc_gc8_direct_avx2): the taps that would read
+ * a zero pad are left out (bits: row r's ki = 0 taps (1 << r), row r's ki = 2 (4 << r),
+ * pixel 0's kj = 0 (16), pixel Q - 1's kj = 2 (32)).  A pad's product is +-0, and a sum that
+ * starts at +0 is never -0 (x + -x rounds to +0), so adding it changed nothing: the same bits. */
+static inline __attribute__((always_inline)) void
+gc8_run_edge(const int R, const int Q, const int PS, const float *x0, ptrdiff_t rs,
+             const ptrdiff_t *taps, const float *w, const gc8_out *o, int OW, int oh, int ow0,
+             unsigned edges)
+{
+    __m256 acc[14];
+#pragma GCC unroll 14
+    for (int i = 0; i < R * Q; i++)
+        acc[i] = _mm256_setzero_ps();
+    int ki = 0, kj = 0;
+    for (int t = 0; t < TC_GC8_TAPS; t++) {
+        const float *xt = x0 + taps[t];
+        __asm__("" : "+r"(xt));
+        const __m256 wv = _mm256_loadu_ps(w + (size_t)t * 8);
+        const int l = (edges & 16) && kj == 0, rt = (edges & 32) && kj == 2;
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            if (((edges >> r) & 1 && ki == 0) || ((edges >> (2 + r)) & 1 && ki == 2))
+                continue;
+#pragma GCC unroll 14
+            for (int q = 0; q < Q; q++) {
+                if ((q == 0 && l) || (q == Q - 1 && rt))
+                    continue;
+                acc[r * Q + q] = _mm256_fmadd_ps(_mm256_broadcast_ss(xt + r * rs + q * PS), wv,
+                                                 acc[r * Q + q]);
+            }
+        }
+        if (++kj == 3)
+            kj = 0, ki = ki == 2 ? 0 : ki + 1;
+    }
+    gc8_finish(R, Q, acc, o, OW, oh, ow0);
+}
+
+#define TC_GC8_EDGE_INSTANCE(NAME, R, Q, PS)                                               \
+    static __attribute__((noinline)) void NAME(const float *x0, ptrdiff_t rs,              \
+                                               const ptrdiff_t *taps, const float *w,      \
+                                               const gc8_out *o, int OW, int oh, int ow0,  \
+                                               unsigned edges)                             \
+    {                                                                                      \
+        gc8_run_edge(R, Q, PS, x0, rs, taps, w, o, OW, oh, ow0, edges);                    \
+    }
+TC_GC8_EDGE_INSTANCE(gc8e_1x14_s2, 1, 14, 2)
+#undef TC_GC8_EDGE_INSTANCE
 
 /* Each shape its own function, the pixel step (the stride) a constant in each: one body
  * for all of them in tc_gc8_avx2 made gcc keep the accumulators on the stack (1.3x the time
@@ -141,15 +233,8 @@ void tc_gc8_avx2(const float *xp, const ptrdiff_t *taps, int hp, int wp, int S, 
 {
     (void)hp;
     const float *w8 = w;
-    gc8_out o = {bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), act, 1, 0, y, ldy,
-                 (ptrdiff_t)OH * OW};
-    int defer = 0;
-    for (int k = 0; k < 8; k++) {
-        o.relus &= act[k].kind == TC_ACT_RELU;
-        o.inline_act |= act[k].kind != TC_ACT_NONE && !tc_act_deferred(act[k].kind);
-        defer |= tc_act_deferred(act[k].kind);
-    }
-    o.inline_act &= !o.relus;
+    gc8_out o;
+    const int defer = gc8_out_init(&o, bias, act, y, ldy, (ptrdiff_t)OH * OW);
     const ptrdiff_t rs = (ptrdiff_t)S * wp;
     /* runs: pairs of rows of 7, or a row's 14-pixel chunks */
     const int per_row = OW == 7 ? 1 : OW / 14;
@@ -173,12 +258,59 @@ void tc_gc8_avx2(const float *xp, const ptrdiff_t *taps, int hp, int wp, int S, 
         }
     }
     if (defer) /* Sigmoid, SiLU: one pass over each plane just written (tc_act_deferred) */
-        for (int k = 0; k < 8; k++)
-            if (tc_act_deferred(act[k].kind))
-                tc_v_act_rows(act[k].kind, y + (ptrdiff_t)k * ldy, (ptrdiff_t)OH * OW);
+        gc8_deferred(act, y, ldy, (ptrdiff_t)OH * OW);
 }
 
 #undef TC_GC8_RUN
+
+/* gc8_run_edge's bits for a run of R rows x Q pixels from output (oh, ow0): the taps that
+ * read a pad (pads pt, pl above and left, at most 1 on every side) */
+static inline unsigned gc8_edges(int R, int Q, int S, int h, int w, int pt, int pl, int oh,
+                                 int ow0)
+{
+    unsigned e = 0;
+    for (int r = 0; r < R; r++) {
+        e |= (oh + r) * S - pt < 0 ? 1u << r : 0;
+        e |= (oh + r) * S - pt + 2 >= h ? 4u << r : 0;
+    }
+    e |= ow0 * S - pl < 0 ? 16u : 0;
+    e |= (ow0 + Q - 1) * S - pl + 2 >= w ? 32u : 0;
+    return e;
+}
+
+/* tc_gc8_avx2 at stride 2 on rows of 14k outputs, reading the group's input x [8][h][w] where
+ * it lies, pads pt, pl above and left and at most 1 on every side: no copy into padded planes
+ * (the taps that would read a pad left out, gc8_run_edge).  taps: [72], tap t = (c, ki, kj)
+ * at (c h + ki) w + kj from output (oh, ow)'s input (2 oh - pt, 2 ow - pl); the rest as
+ * tc_gc8_avx2's. */
+void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int pt, int pl,
+                        int OH, int OW, ptrdiff_t ldy, const float *w8, const float *bias,
+                        const tc_act_k *act, float *y, const char *pf, ptrdiff_t pf_lines)
+{
+    gc8_out o;
+    const int defer = gc8_out_init(&o, bias, act, y, ldy, (ptrdiff_t)OH * OW);
+    const ptrdiff_t rs = 2 * (ptrdiff_t)w;
+    const int per_row = OW / 14;
+    const ptrdiff_t runs = (ptrdiff_t)OH * per_row;
+    ptrdiff_t pf_done = 0;
+    for (ptrdiff_t run = 0; run < runs; run++) {
+        if (pf) { /* as tc_gc8_avx2's */
+            const ptrdiff_t to = pf_lines * (run + 1) / runs;
+            for (; pf_done < to; pf_done++)
+                __builtin_prefetch(pf + pf_done * 64, 0, 2);
+        }
+        const int oh = (int)(run / per_row), ow0 = (int)(run % per_row) * 14;
+        /* the run's first tap's input, (2 oh - pt, 2 ow0 - pl): only read where inside x */
+        const float *x0 = x + (ptrdiff_t)(2 * oh - pt) * w + 2 * ow0 - pl;
+        const unsigned e = gc8_edges(1, 14, 2, h, w, pt, pl, oh, ow0);
+        if (e)
+            gc8e_1x14_s2(x0, rs, taps, w8, &o, OW, oh, ow0, e);
+        else
+            gc8_1x14_s2(x0, rs, taps, w8, &o, OW, oh, ow0);
+    }
+    if (defer)
+        gc8_deferred(act, y, ldy, (ptrdiff_t)OH * OW);
+}
 
 /* x: [8][h][w], one group's input -> xp: [8][hp][wp], x at rows pt.., columns pl..; the
  * zeros around are left as they are (the caller's slot holds them from its first use) */

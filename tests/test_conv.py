@@ -195,14 +195,17 @@ def test_grouped_rows_past_a_vector_stay_in_the_output(ctx, hw, residual_kind):
 
 
 @pytest.mark.parametrize("hw,stride", [((7, 7), 1), ((14, 14), 1), ((5, 28), 1), ((14, 14), 2),
-                                       ((13, 13), 2), ((6, 56), 2), ((9, 7), 1)])
+                                       ((13, 13), 2), ((6, 56), 2), ((9, 7), 1), ((28, 28), 2),
+                                       ((7, 28), 2)])
 @pytest.mark.parametrize("act", ["Relu", "Relu-nobias", "HardSwish", "Sigmoid", ""])
 def test_grouped_eight_channels_in_lanes_same_bits(hw, stride, act):
     """8 in, 8 out per group, rows of 7 or 14k outputs: with two groups or more per thread
     the AVX2 build runs each group with its channels in the lanes (csrc/grouped8_avx2.h), with
     fewer (2 groups at 2 threads: each group's two blocks of 4 channels split) the block
     kernel (grouped_body.h): the same sums in the same order, the same bits; also each output
-    plane's mean and the reference within float accuracy."""
+    plane's mean and the reference within float accuracy.  At stride 2 on rows of 14k the
+    group's input is read where it lies, its taps on the pads left out (tc_gc8_direct_avx2; an
+    odd height reads the bottom pad)."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     h, w = hw

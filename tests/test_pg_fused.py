@@ -48,6 +48,7 @@ def _unfused(a, b, x):
 
 CASES = [  # (n, c0, e, group width, h, w, stride, pads)
     (1, 32, 48, 8, 30, 28, 2, (1, 1, 1, 1)),   # RegNetY-400MF's block1-0, smaller
+    (1, 16, 24, 8, 29, 28, 2, (1, 1, 1, 1)),   # the same, an odd height: the bottom pad read
     (2, 16, 24, 8, 13, 11, 1, (1, 1, 1, 1)),
     (2, 12, 32, 8, 17, 19, 2, (1, 1, 1, 1)),
     (1, 8, 16, 4, 9, 23, 2, (0, 1, 1, 0)),
