@@ -199,7 +199,22 @@ def _pair_channels(g, keep):
     with the pair's largest weights; beside a channel of opposite or small weights most pairs
     take every byte, and the rows need no split.  MobileNetV2 int8's projections on a
     photograph (the calibration's kind of input): 47-97% of the 6-row tiles had a byte
-    outside the window, 0-12% after (features.4: 74%; features.14-17's at 7x7 13-100%)."""
+    outside the window, 0-12% after (features.4: 74%; features.14-17's at 7x7 13-100%).
+    Measured in one build with this pass on and off (the Xeon, emulated AVX2 1t, 20 rounds,
+    thread-CPU step minima summed / whole-run wall, bit-identical): on bench.py's noise 0.980
+    / 0.976 [0.971-0.987], on a photograph 0.964 / 0.960 [0.957-0.968], on max(noise, 0)
+    0.996 / 0.993 [0.990-0.999]: there its 56x56 projections (96 and 144 -> 24) took 1.12 and
+    1.13 of their time, the others 0.88-0.96.  With the pass those two take 104 and 158 us on
+    any input (no byte outside their windows); without it 95 and 141 on max(noise, 0) (2.5%
+    of the tiles with a byte outside), 111 and 152 on noise (44% and 25%), 112 and 178 on a
+    photograph (47% and 72%), features.3's 152 on zeros (none outside): not understood (the
+    reordered rows' bytes, or the in-place reads against split copies on this host, whose
+    TC_QU7S8_IN_PLACE shares were measured on the Zen 4); not tried yet.
+    Tried and left: the pairs themselves matched the same way, two of each 4 channels apart,
+    so that the long kernels' paired windows (u7s8_limits) widen too (a numpy model of the
+    tiles said 0.8-1.0 of the 4-row tiles of the 14x14 projections would keep them, against
+    0.3-0.7): whole runs 0.996, 0.992, 1.001 of the pairs' alone (same build, 20 rounds), level.
+    """
     inits = g.initializers
     consumers = g.consumers()
     producers = {o: n for n in g.nodes for o in n.outputs if o}
