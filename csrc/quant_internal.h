@@ -388,4 +388,10 @@ static inline void tc_qout_columns(const tc_qoutput *out, int N, int ncols, int 
     }
 }
 
+/* U7S8's channel pairing at plan time (qgemm.c): order [K] reordered so that adjacent
+ * channels share wide windows; pos, neg [K][N] the int8 weights' positive and negative
+ * parts by input channel. */
+void tc_qpair_channels(const uint8_t *pos, const uint8_t *neg, int K, int N, int wide,
+                       int32_t *order);
+
 #endif /* TC_QUANT_INTERNAL_H */

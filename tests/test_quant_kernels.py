@@ -1526,3 +1526,25 @@ def test_max_pool_8bit_against_numpy(ctx, c, dtype):
         y = np.empty((2, oh, ow, c), dtype)
         K.max_pool2d_nhwc(ctx, x, y, ks, st, pads, dl)
         np.testing.assert_array_equal(y, ref, err_msg=f"kernel {ks} stride {st} dilation {dl}")
+
+
+def test_qpair_channels_puts_channels_beside_partners_of_opposite_sign():
+    """Channels whose weights only one partner offsets (the opposite signs, shuffled): the
+    pairing finds every partner, each pair's cost within `wide`, and returns a permutation."""
+    rng = np.random.default_rng(5)
+    n, half = 24, 40
+    a = rng.integers(70, 128, (n, half))
+    sign = rng.choice([-1, 1], (n, half))
+    w = np.concatenate([a * sign, -(rng.integers(70, 128, (n, half))) * sign], axis=1)
+    shuffle = rng.permutation(2 * half)
+    w = np.ascontiguousarray(w[:, shuffle]).astype(np.int8)
+    perm = K.qpair_channels(w, 128)
+    assert perm.dtype == np.int32 and sorted(perm.tolist()) == list(range(2 * half))
+    x = w.astype(np.int32)[:, perm]
+    pos, neg = np.maximum(x, 0), np.maximum(-x, 0)
+    cost = np.maximum(pos[:, 0::2] + pos[:, 1::2], neg[:, 0::2] + neg[:, 1::2]).max(axis=0)
+    assert cost.max() <= 128, cost
+    assert np.array_equal(np.sort(shuffle[perm].reshape(-1, 2) % half, axis=1)[:, 0],
+                          np.sort(shuffle[perm].reshape(-1, 2) % half, axis=1)[:, 1])
+    with pytest.raises(ValueError, match="int8"):
+        K.qpair_channels(w.astype(np.int16), 128)

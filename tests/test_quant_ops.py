@@ -534,3 +534,68 @@ def test_bad_qlinearconv_parameters_name_the_node():
     with pytest.raises(tinycnn.InvalidModel, match=r"node 'conv' \(QLinearConv\): w scale must be "
                                                    r"positive and finite, got \[-0.1"):
         tinycnn.InferenceSession(m.SerializeToString())
+
+
+def qdq_block_model(rng, e=24, c=8, residual=True):
+    """An inverted residual in QDQ: 1x1 c -> e, ReLU6; depthwise 3x3, ReLU6; 1x1 e -> c (after
+    a ReLU6: activations with zero point 0), plus x when residual."""
+    inits, nodes = {"xs": scalar(0.05, np.float32), "xz": scalar(128, np.uint8),
+                    "rs": scalar(6 / 255, np.float32), "rz": scalar(0, np.uint8),
+                    "lo": scalar(0.0, np.float32), "hi": scalar(6.0, np.float32),
+                    "ys": scalar(0.07, np.float32), "yz": scalar(125, np.uint8)}, []
+    nodes.append(helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]))
+    nodes.append(helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xf"]))
+
+    def conv(name, x, x_scale, k, cin, group, kernel, out, out_scale, out_zp, relu6):
+        w = rng.integers(-127, 128, (k, cin, kernel, kernel)).astype(np.int8)
+        ws = (rng.random(k) * 0.01 + 0.002).astype(np.float32)
+        bs = (np.float32(inits[x_scale]) * ws).astype(np.float32)
+        inits.update({f"{name}w": w, f"{name}ws": ws, f"{name}wz": np.zeros(k, np.int8),
+                      f"{name}b": rng.integers(-2000, 2000, k).astype(np.int32),
+                      f"{name}bs": bs, f"{name}bz": np.zeros(k, np.int32)})
+        nodes.extend([
+            helper.make_node("DequantizeLinear", [f"{name}w", f"{name}ws", f"{name}wz"],
+                             [f"{name}wf"], axis=0),
+            helper.make_node("DequantizeLinear", [f"{name}b", f"{name}bs", f"{name}bz"],
+                             [f"{name}bf"], axis=0),
+            helper.make_node("Conv", [x, f"{name}wf", f"{name}bf"], [f"{name}c"], group=group,
+                             pads=[kernel // 2] * 4)])
+        last = f"{name}c"
+        if relu6:
+            nodes.append(helper.make_node("Clip", [last, "lo", "hi"], [f"{name}a"]))
+            last = f"{name}a"
+        nodes.extend([helper.make_node("QuantizeLinear", [last, out_scale, out_zp], [f"{name}q"]),
+                      helper.make_node("DequantizeLinear", [f"{name}q", out_scale, out_zp],
+                                       [out])])
+    conv("e", "xf", "xs", e, c, 1, 1, "ef", "rs", "rz", True)
+    conv("d", "ef", "rs", e, 1, e, 3, "df", "rs", "rz", True)
+    conv("p", "df", "rs", c, e, 1, 1, "pf" if residual else "out", "xs", "xz", False)
+    if residual:
+        nodes += [helper.make_node("Add", ["pf", "xf"], ["s"]),
+                  helper.make_node("QuantizeLinear", ["s", "ys", "yz"], ["sq"]),
+                  helper.make_node("DequantizeLinear", ["sq", "ys", "yz"], ["out"])]
+    return model(nodes, [("x", np.float32, [1, c, 7, 7])], [("out", np.float32, None)], inits)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_channels_between_convolutions_reordered_for_u7s8_give_the_same_bytes(residual,
+                                                                              monkeypatch):
+    """qdq._pair_channels permutes the expansion's outputs, the depthwise channels and the
+    projection's inputs alike: the same outputs, bit for bit, as without it (and as
+    onnxruntime's, one step at most)."""
+    from tinycnn import qdq
+    rng = np.random.default_rng(21)
+    m = qdq_block_model(rng, residual=residual)
+    x = (rng.standard_normal((1, 8, 7, 7)) * 3).astype(np.float32)
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    paired = [n for n in sess._graph.nodes if any(i.endswith("_paired") for i in n.inputs)]
+    assert len(paired) == 3, [n.name for n in sess._graph.nodes]
+    got = sess.run(None, {"x": x})[0]
+    monkeypatch.setattr(qdq, "_PAIR_MAX_OUTPUTS", 0)
+    plain = tinycnn.InferenceSession(m.SerializeToString())
+    assert not any(i.endswith("_paired") for n in plain._graph.nodes for i in n.inputs)
+    want = plain.run(None, {"x": x})[0]
+    assert np.array_equal(got, want), f"{(got != want).sum()} of {got.size} outputs differ"
+    ref = ort_run(m, {"x": x})[0]
+    step = 0.07 if residual else 0.05
+    assert np.abs(got - ref).max() <= step * 1.001

@@ -1,5 +1,5 @@
 # Wrappers of the 8-bit quantized kernels (included by _kernels.pyx).
-from libc.stdint cimport int16_t, int32_t, uint8_t
+from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t
 
 # C declarations: _kernels.pxd (8-bit quantized kernels).
 
@@ -37,6 +37,31 @@ def _check_qarray(name, arr, dtypes, int ndim=-1, writeable=False):
 
 cdef inline void *_vptr(object arr):
     return cnp.PyArray_DATA(arr)
+
+
+cdef extern from "quant_internal.h" nogil:
+    void tc_qpair_channels(const uint8_t *pos, const uint8_t *neg, int K, int N, int wide,
+                           int32_t *order)
+
+
+def qpair_channels(w, int wide=128):
+    """A permutation of the input channels of int8 weights w [N, K] (a 1x1 convolution's)
+    that puts each channel, from the largest weights down, beside the first other one whose
+    pair costs at most `wide` (else the cheapest) per byte of activation (max over the
+    columns of |w0| + |w1| of the same sign, or the larger): U7S8's window for such a pair
+    takes every byte (csrc/qgemm.c u7s8_limits).  Returns int32 [K]."""
+    _check_qarray("w", w, (np.dtype(np.int8),), 2)
+    cdef int N = w.shape[0], K = w.shape[1]
+    wt = w.T.astype(np.int16)
+    pos = np.ascontiguousarray(np.maximum(wt, 0).astype(np.uint8))
+    neg = np.ascontiguousarray(np.maximum(-wt, 0).astype(np.uint8))
+    order = np.argsort(-np.maximum(pos, neg).max(axis=1), kind="stable").astype(np.int32)
+    cdef const uint8_t *pp = <const uint8_t *>_vptr(pos)
+    cdef const uint8_t *pn = <const uint8_t *>_vptr(neg)
+    cdef int32_t *po = <int32_t *>_vptr(order)
+    with nogil:
+        tc_qpair_channels(pp, pn, K, N, wide, po)
+    return order
 
 
 def _bytes_workspace(size_t nbytes):

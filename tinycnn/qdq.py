@@ -30,8 +30,11 @@ block and 0.6% of the network; features.3 (24 -> 144 at 56x56, stride 1) 690 / 7
 816, no gain left once the halo is taken off.  A smaller L2 (the AVX2 target, an AMD EPYC:
 512 KiB to 1 MiB a core) may change this; not measured.
 """
+import dataclasses
+
 import numpy as np
 
+from . import _kernels
 from .errors import InvalidModel
 from .loader import Node
 from .ops import FUSED_DOMAIN
@@ -52,6 +55,7 @@ def quantized_graph(g, keep, fuse, source):
     _fuse_residual_adds(g, keep)
     _fuse_sigmoid_muls(g, keep)
     _fuse_lookups_into_convs(g, keep)
+    _pair_channels(g, keep)
 
 
 def _fuse_into_binary(g, keep, op_type, fits, make):
@@ -152,6 +156,131 @@ def _fuse_lookups_into_convs(g, keep):
         replaced[id(node)] = fused
     if replaced:
         g.nodes = [replaced.get(id(n), n) for n in g.nodes if replaced.get(id(n), n) is not None]
+
+
+# ---- channel order -------------------------------------------------------------------------
+
+# a pair costing at most this has the widest window: any byte, 32767 // 128 = 255
+_PAIR_WIDE = 128
+# 1x1 convolutions with more output channels keep their input order: the widest window needs
+# a pair's same-sign weights within 128 in every column, which none of ResNet-50 int8's conv3
+# pairs (256-2048 columns) reached; reordered all the same (a first version of this pass, the
+# Xeon, emulated AVX2 1t, int8_inputs.py --against the base, 12 rounds, load 4), ResNet-50
+# int8 took 0.990 [0.954-1.002] of its time on noise, 0.992 [0.980-1.020] on a photograph
+_PAIR_MAX_OUTPUTS = 320
+
+
+def _qconv_parts(node, inits, residual=False):
+    """(weights, group) of a QLinearConv with constant weights (and no fused residual unless
+    residual), else None."""
+    if node.op_type != "QLinearConv" or node.domain not in ("", FUSED_DOMAIN):
+        return None
+    if not residual and len(node.inputs) > 9 and node.inputs[9]:  # its output's order fixed
+        return None
+    w = inits.get(node.inputs[3])
+    if w is None or np.asarray(w).ndim != 4:
+        return None
+    for i in (4, 5, 8):   # per-tensor or per output channel
+        if i < len(node.inputs) and node.inputs[i]:
+            v = inits.get(node.inputs[i])
+            if v is None or np.asarray(v).size not in (1, w.shape[0]):
+                return None
+    return np.asarray(w), int(node.attrs.get("group", 1))
+
+
+def _pair_channels(g, keep):
+    """Reorder the channels of the tensors between a convolution and a 1x1 convolution with
+    8-bit activations after a ReLU (MobileNetV2's expansion -> depthwise -> projection),
+    through depthwise convolutions between them: the first's output channels, the depthwise
+    ones' channels and the last's input channels, all by one permutation
+    (_kernels.qpair_channels of the last one's weights).  The sums are the same, so are the
+    outputs, bit for bit.  U7S8 (csrc/qgemm.c) reads two adjacent input channels as one pair
+    whose window (the bytes summed in its main loop, the rest in a correction pass) narrows
+    with the pair's largest weights; beside a channel of opposite or small weights most pairs
+    take every byte, and the rows need no split.  MobileNetV2 int8's projections on a
+    photograph (the calibration's kind of input): 47-97% of the 6-row tiles had a byte
+    outside the window, 0-12% after (features.4: 74%; features.14-17's at 7x7 13-100%).
+    Measured in one build with this pass on and off (the Xeon, emulated AVX2 1t, 20 rounds,
+    thread-CPU step minima summed / whole-run wall, bit-identical): on bench.py's noise 0.980
+    / 0.976 [0.971-0.987], on a photograph 0.964 / 0.960 [0.957-0.968], on max(noise, 0)
+    0.996 / 0.993 [0.990-0.999]: there its 56x56 projections (96 and 144 -> 24) took 1.12 and
+    1.13 of their time, the others 0.88-0.96.  With the pass those two take 104 and 158 us on
+    any input (no byte outside their windows); without it 95 and 141 on max(noise, 0) (2.5%
+    of the tiles with a byte outside), 111 and 152 on noise (44% and 25%), 112 and 178 on a
+    photograph (47% and 72%), features.3's 152 on zeros (none outside): not understood (the
+    reordered rows' bytes, or the in-place reads against split copies on this host, whose
+    TC_QU7S8_IN_PLACE shares were measured on the Zen 4); not tried yet.
+    Tried and left: the pairs themselves matched the same way, two of each 4 channels apart,
+    so that the long kernels' paired windows (u7s8_limits) widen too (a numpy model of the
+    tiles said 0.8-1.0 of the 4-row tiles of the 14x14 projections would keep them, against
+    0.3-0.7): whole runs 0.996, 0.992, 1.001 of the pairs' alone (same build, 20 rounds), level.
+    """
+    inits = g.initializers
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    now = {}   # id(node) -> the node with its permuted initializers (model nodes stay as read)
+
+    def single(name):
+        return name not in keep and len(consumers.get(name, [])) == 1
+
+    def permute(node, slots, perm, axis):
+        n = now.get(id(node), node)
+        ins = list(n.inputs)
+        for i in slots:
+            if i < len(ins) and ins[i]:
+                v = np.asarray(inits[ins[i]])
+                if v.size > 1:
+                    ins[i] = _permuted_init(inits, ins[i], np.take(v, perm, axis=axis))
+        now[id(node)] = dataclasses.replace(n, inputs=ins)
+
+    for last in list(g.nodes):
+        cur = now.get(id(last), last)
+        parts = _qconv_parts(cur, inits, residual=True)
+        if (parts is None or parts[1] != 1 or parts[0].shape[2:] != (1, 1)
+                or parts[0].shape[0] > _PAIR_MAX_OUTPUTS):
+            continue
+        w_last = parts[0]
+        k = w_last.shape[1]
+        wz = inits.get(cur.inputs[5]) if cur.inputs[5] else None
+        if w_last.dtype != np.int8 or (wz is not None and np.any(wz)):
+            continue
+        z = inits.get(cur.inputs[2])
+        if k < 4 or z is None or np.asarray(z).size != 1 or int(np.asarray(z).reshape(-1)[0]) != 0:
+            continue
+        chain, name = [], cur.inputs[0]
+        while True:   # back through depthwise convolutions to a convolution of one group
+            node = producers.get(name)
+            p = None if node is None or not single(name) else \
+                _qconv_parts(now.get(id(node), node), inits)
+            if p is None or p[0].shape[0] != k:
+                chain = None
+                break
+            chain.append(node)
+            if p[1] == 1:
+                break
+            if p[1] != k or p[0].shape[1] != 1:
+                chain = None
+                break
+            name = node.inputs[0]
+        if not chain:
+            continue
+        perm = _kernels.qpair_channels(np.ascontiguousarray(w_last.reshape(-1, k)), _PAIR_WIDE)
+        if np.array_equal(perm, np.arange(k)):
+            continue
+        for node in chain:   # weights, scales, zero points and bias per output channel
+            permute(node, (3, 4, 5, 8), perm, 0)
+        permute(last, (3,), perm, 1)
+    if now:
+        g.nodes = [now.get(id(n), n) for n in g.nodes]
+
+
+def _permuted_init(inits, name, array):
+    """A new initializer holding array (the old one may have other readers)."""
+    new = name + "_paired"
+    while new in inits:
+        new += "_"
+    inits[new] = np.ascontiguousarray(array)
+    return new
 
 
 # ---- checks ----------------------------------------------------------------------------
