@@ -524,7 +524,16 @@ static void parallel_run(tc_pool *pool, ptrdiff_t n, ptrdiff_t grain, tc_range_f
     __atomic_store_n(&pool->caller_cpu, cpu, __ATOMIC_RELAXED);
     /* seq_cst publish, then read sleepers: pairs with the worker's sleepers++
      * then state read, so either the worker sees the job or we see it asleep. */
-    __atomic_store_n(&pool->state, (uint64_t)gen << 32, __ATOMIC_SEQ_CST);
+    /* The chunks past nchunks are published as claimed.  A worker that read the previous
+     * job's generation and then this job's fields (n, nchunks, fn: written above while the
+     * state word still holds the previous generation, all of whose first chunks are claimed)
+     * could otherwise claim a chunk t >= the previous nchunks under the old generation, run
+     * it before the job is published (and again when it is), and count it in `completed`:
+     * the caller then returned one chunk early, with that chunk still running.  Seen once
+     * (s33, the sanitizer suite, 3 threads on 2 cores): two int8 GEMM tests with wrong
+     * rows, then a use after free in a worker's qdriver_task. */
+    const uint64_t unused = nchunks < 32 ? 0xffffffffu & ~((1u << nchunks) - 1u) : 0;
+    __atomic_store_n(&pool->state, ((uint64_t)gen << 32) | unused, __ATOMIC_SEQ_CST);
     const int sleepers = __atomic_load_n(&pool->sleepers, __ATOMIC_SEQ_CST);
     if (sleepers > 0) {
         /* Sleepers that all stood aside on this CPU would only wake to stand aside again
