@@ -230,7 +230,10 @@ def _pair_channels(g, keep):
             if i < len(ins) and ins[i]:
                 v = np.asarray(inits[ins[i]])
                 if v.size > 1:
-                    ins[i] = _permuted_init(inits, ins[i], np.take(v, perm, axis=axis))
+                    # a new initializer: the old one may have other readers
+                    ins[i] = _add_init(inits, ins[i] + "_paired",
+                                       np.ascontiguousarray(np.take(v, perm, axis=axis)),
+                                       producers)
         now[id(node)] = dataclasses.replace(n, inputs=ins)
 
     for last in list(g.nodes):
@@ -274,13 +277,13 @@ def _pair_channels(g, keep):
         g.nodes = [now.get(id(n), n) for n in g.nodes]
 
 
-def _permuted_init(inits, name, array):
-    """A new initializer holding array (the old one may have other readers)."""
-    new = name + "_paired"
-    while new in inits:
-        new += "_"
-    inits[new] = np.ascontiguousarray(array)
-    return new
+def _add_init(inits, name, array, taken=()):
+    """array as a new initializer named name (plus "_" until no initializer nor a name in
+    taken has it); returns the name."""
+    while name in inits or name in taken:
+        name += "_"
+    inits[name] = array
+    return name
 
 
 # ---- checks ----------------------------------------------------------------------------
@@ -429,10 +432,7 @@ class _Rewriter:
         return np.asarray(self.inits[name]).dtype
 
     def _add_init(self, name, array):
-        while name in self.inits or name in self.producers:
-            name += "_"
-        self.inits[name] = array
-        return name
+        return _add_init(self.inits, name, array, self.producers)
 
     # -- Conv ------------------------------------------------------------------------------
     def _activation(self, out):
