@@ -195,6 +195,26 @@
  * SqueezeNet 0.976 [0.959-0.988] at light load (the classifier's long chunks outlast 100 us:
  * a wake-up's latency added), dropped.
  *
+ * Measured (n34-2t, 2026-12-05 07:1x, Xeon KVM guest, AVX2 emulation): SqueezeNet 1.1 at 2
+ * threads.  bench.py (the lead's base run) 2 threads tinycnn median 4.35 ms (min 3.91),
+ * onnxruntime 5.03 (4.59): 0.86; speedups over 1 thread 1.49 against 1.73.  pool_trace.py
+ * (chrt -f 10, the fastest 30% of 300 runs, 3.98 ms): idle at job ends 292 us a run, 88 us
+ * outside any pool call; gemm_task 118 (the 13x13 squeezes' 4-chunk jobs 8-14 us each: 169
+ * columns cut 32 + 48 | 48 + 41, the worker's share 6 tile calls to the caller's 5, the worker
+ * 12-15% slower), chunk_range 76 (the Winograd whole chunks: the caller's chunk 0 11-34 us
+ * slower than the worker's in every layer; at 27x27 25 tiles against 24).  The larger loss:
+ * the 55x55 1x1 steps take as long at 2 threads as at 1 (features.3 squeeze 69 us against 72,
+ * expand1x1 80 / 80, features.4 squeeze 157 / 156: every chunk 16-19 us where 1 thread's eighth
+ * takes 9-10).  Cut alone and warm they scale (benchmarks/cuts_mt.py, chrt -f 10, 20 rounds,
+ * step sums: 1.62, 1.37, 1.91), cold not (16 MB written before each run: 0.94, 0.92, 1.24);
+ * in a chain (two fire modules cut whole) they run at 2 threads as cold (features.4 squeeze 167
+ * / 162 us) and at 1 thread as warm, though each thread reads the columns it wrote the step
+ * before (the squeeze's and the expand 1x1's chunks 0-3 and the 3x3's top 7 tile rows are the
+ * caller's).  Not located; smaller Winograd chunks did not change it (winograd.c).  Lone, each
+ * thread's first chunk of a job runs 2x its next ones (16 -> 64: 22 us, then 11.7).  A 2 ms
+ * sleep before each run made the warm squeeze alone at 1 thread 1.6x slower, as slow as
+ * evicted: the idle vCPU's core runs other work (KVM).
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks

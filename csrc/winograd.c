@@ -104,7 +104,16 @@ static int group_width(const wg_job *j, int g)
  * alternating run by run in one process (mt_inproc.py --fifo, 6 x 60 runs, bit-identical):
  * the 55x55 layers 1.072 / 1.078 in one run, 1.001 / 0.985 in the next (the switch's off
  * value as control: 1.016 / 1.003), the 27x27 ones 1.057 / 1.057 and 0.980 / 0.993 (control
- * 1.010 / 1.004): level within the noise, not kept. */
+ * 1.010 / 1.004): level within the noise, not kept.
+ * Tried and left (n34-2t, 2026-12-05, same host, 2 threads): each thread's share of the 55x55
+ * layers (98 tiles, 1.13 MB of V and M) run as two chunks of 48 + 50 (V and M 0.55 MB), in case
+ * the share's workspace evicted the expand 1x1's half of the Concat before the next squeeze
+ * read it (benchmarks/wg_split_shares.patch): steps_ab.py --threads 2 under chrt -f 10, 20
+ * rounds, bit-identical, new / old: the squeezes after it level (features.3 1.000, .4 1.012),
+ * the split layers 1.000 / 0.960, the whole run 1.025 [1.014-1.035], and the 13x13
+ * expand3x3s, whose code it does not change (shared phases), 1.13-1.24: the smaller
+ * workspace moved the arena's layout (a lead: those layers' speed depends on where their
+ * buffers lie). */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif
