@@ -512,7 +512,19 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 /* A 1x1 layer with strides and no pads reads every sh-th row and sw-th column of x: gathered
  * once into a dense [C, OH * OW] copy, it is the 1x1 GEMM of that copy (B read in place, or
  * packed row by row as for the unstrided layers) instead of the im2col packing of a
- * phase-split copy.  x: [C, h, w]  xs: [C, oh * ow] */
+ * phase-split copy.  x: [C, h, w]  xs: [C, oh * ow]
+ * The copy is bound by its reads (perf: 58% of its samples on the loads; take_even 1.3% of
+ * RegNetY-400MF's samples, its four projections).  Its largest, block1-0's (32 x 112 x 112,
+ * which the stem wrote just before and the pair after it reads again), runs 0.18-0.21 ms in
+ * the network against onnxruntime's 0.148 (steps_vs_ort.py minima); alone, warm, the step
+ * takes 191 us against 132 for the same 1x1 on the copy (1-thread CPU time, min of 200).  Tried and left (s34, Intel Xeon, AVX2 emulation, 1 thread, steps_ab.py --against
+ * the base, 30 rounds, per step median [25-75%], the same bits): the rows in the reverse of
+ * the order the stem wrote them (bottom row first, channels last to first, to read what is
+ * still in L2 before the misses evict it) block1-0's proj 1.069 [1.041-1.114], block2-0's
+ * 1.059; a prefetch of the row 4 output rows ahead 0.975 [0.943-1.000] at block1-0 but
+ * 1.01-1.04 at the other three (steps it does not touch read 1.025 in the same run): level.
+ * What would pay is not reading x twice: the proj's rows computed in pg_fused's bands of
+ * block1-0, where the pair's 1x1 reads the same input rows (a graph change). */
 typedef struct {
     const float *x;
     float *xs;

@@ -38,7 +38,12 @@
  * registers beside the 3 weights; a prefetch of the next run's inputs per (c, ki) at stride 2
  * 1.00-1.04.  The kernel without its transposing stores (a timing probe, wrong output) took
  * 0.90-0.94 of its time at stride 1 (98 GFLOP/s at 208@14): the FMA loop itself runs at ~80%
- * of the peak, its 15 loads per 14 FMAs included. */
+ * of the peak, its 15 loads per 14 FMAs included.  Tried and left (s34, gc_ab.sh GC_AB_GC8=ab
+ * against the base, 30 calls x 15 rounds, load 4-8, median [25-75%], the same bits): the
+ * stores as 4-float halves of the transpose's two in-lane stages (16 shuffles and 16
+ * vextractf128 / 128-bit stores for 24 shuffles and 8 stores) 208@14 0.955 [0.942-1.002],
+ * 440@7 1.047 [0.998-1.062], 104@28 0.991, 208@28 s2 0.998, 48@112 s2 0.996: level, the
+ * shuffle port is not what binds (perf: the samples sit on the broadcasts of the FMA loop). */
 #include <immintrin.h>
 #include <string.h>
 #include "transpose_avx2.h"
