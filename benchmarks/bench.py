@@ -175,6 +175,31 @@ def peak_rss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+INPUTS = ("normal", "relu", "photo", "zeros")
+
+
+def input_feed(kind, shape):
+    """The float input fed to the engines, by kind (int8 kernels' time can depend on it):
+      normal  standard normal noise, np.random.default_rng(0) (bench.py's feed)
+      relu    its maximum with 0 (qsteps.py's)
+      photo   a crop of the int8 models' calibration photographs with another seed
+              (models.quantize.calibration_images)
+      zeros   all zero (the ImageNet-normalised mean: a flat grey picture)"""
+    import numpy as np
+    if kind == "normal":
+        return np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    if kind == "relu":
+        return np.maximum(np.random.default_rng(0).standard_normal(shape), 0).astype(np.float32)
+    if kind == "photo":
+        if str(REPO) not in sys.path:   # a worker runs from benchmarks/
+            sys.path.append(str(REPO))
+        from models.quantize import calibration_images
+        return calibration_images(1, size=shape[-1], seed=1)[0]
+    if kind == "zeros":
+        return np.zeros(shape, np.float32)
+    raise ValueError(f"unknown input {kind!r}: {', '.join(INPUTS)}")
+
+
 class _Worker:
     def __init__(self):
         self.sessions = {}  # engine -> session
@@ -182,11 +207,9 @@ class _Worker:
         self.feeds = None
         self.cpu_ms = {}  # engine -> process CPU ms of each run since the last reply
 
-    def cmd_load(self, engine, path, threads, input_name, shape):
-        import numpy as np
+    def cmd_load(self, engine, path, threads, input_name, shape, feed="normal"):
         if self.feeds is None:
-            x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-            self.feeds = {input_name: x}
+            self.feeds = {input_name: input_feed(feed, shape)}
         module = self.modules.get(engine) or _import_engine(engine)  # import is not timed
         self.modules[engine] = module
         rss_before = peak_rss_kb()
@@ -626,14 +649,15 @@ def measure_load(engines, path, desc, samples):
     return res, info
 
 
-def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter, burst=1):
+def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter, burst=1,
+                        feed="normal"):
     """Both engines in one process, alternating bursts of `burst` timed runs, the first run of
     each burst discarded (runs one by one when burst is 1); used at 1 thread.  path: one model for
-    all engines (their outputs are compared), or {engine: model}."""
+    all engines (their outputs are compared), or {engine: model}; feed: input_feed's kind."""
     with Worker("alternate") as w:
         for e in engines:
             w.call("load", engine=e, path=str(path[e] if isinstance(path, dict) else path),
-                   threads=threads, input_name=desc["input"], shape=desc["shape"])
+                   threads=threads, input_name=desc["input"], shape=desc["shape"], feed=feed)
         same = len(engines) > 1 and not isinstance(path, dict)
         diffs = w.call("compare", engines=engines)["diffs"] if same else []
         with meter.around([w]):
@@ -673,18 +697,19 @@ def wait_quiet(pid, gap, limit=2.0, tick=0.01):
     return time.perf_counter() - t0
 
 
-def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter):
+def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter,
+                   feed="normal"):
     """One process per engine; strictly alternating bursts, the first run of each discarded.
     Before a burst starts, the other process must be quiet (see wait_quiet); the CPU it
     still burns during the burst is recorded as idle_cpu_ms.  path: one model for all
-    engines, or {engine: model}."""
+    engines, or {engine: model}; feed: input_feed's kind."""
     workers = {}
     try:
         for e in engines:
             workers[e] = Worker(f"{e}-{threads}t")
             workers[e].call("load", engine=e, path=str(path[e] if isinstance(path, dict) else path),
                             threads=threads,
-                            input_name=desc["input"], shape=desc["shape"])
+                            input_name=desc["input"], shape=desc["shape"], feed=feed)
             workers[e].call("run", engine=e, n=warmup)
             wait_quiet(workers[e].proc.pid, gap)
         res = {e: {"ms": [], "cpu_ms": [], "idle_cpu_ms": [], "quiet_wait_ms": []} for e in engines}

@@ -4,11 +4,9 @@ tinycnn's U7S8 kernels do more work where activations fall outside their 7-bit w
 split and the correction pass, csrc/qgemm.c); onnxruntime's saturating vpmaddubsw kernels do
 the same work on any bytes.  bench_int8.py (through bench.py's worker) feeds standard normal
 noise, qsteps.py max(noise, 0), while the QDQ models were calibrated on crops of photographs
-(models/quantize.py).  Inputs (--inputs):
-  normal  bench.py's feed: np.random.default_rng(0).standard_normal
-  relu    qsteps.py's: its maximum with 0
-  photo   a crop of the calibration photographs with another seed (models.quantize.calibration_images)
-  zeros   all zero (the ImageNet-normalised mean: a flat grey picture)
+(models/quantize.py).  Inputs (--inputs, bench.input_feed; bench_int8.py --inputs takes
+the same): normal (bench.py's noise), relu (its maximum with 0, qsteps.py's), photo (a crop of
+the calibration photographs with another seed), zeros (a flat grey picture).
 Each round runs every (input, engine) pair as a burst of --burst runs (the first discarded),
 in an order rotated round by round; per input it prints each engine's median ms, the median
 and 25-75% range of the per-round ratio tinycnn / onnxruntime, and with --steps the sum of
@@ -30,24 +28,8 @@ import onnxruntime as ort
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
+from bench import INPUTS, input_feed  # noqa: E402
 from subgraph_shapes import other_build, spread  # noqa: E402
-
-
-def feeds(kinds, shape):
-    out = {}
-    for k in kinds:
-        if k == "normal":
-            out[k] = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-        elif k == "relu":
-            out[k] = np.maximum(np.random.default_rng(0).standard_normal(shape), 0).astype(np.float32)
-        elif k == "photo":
-            from models.quantize import calibration_images
-            out[k] = calibration_images(1, size=shape[-1], seed=1)[0]
-        elif k == "zeros":
-            out[k] = np.zeros(shape, np.float32)
-        else:
-            raise SystemExit(f"unknown input {k!r}: normal, relu, photo, zeros")
-    return out
 
 
 def step_sum(sess, feed, runs):
@@ -94,7 +76,10 @@ def main():
         engines[k] = pkg.InferenceSession(a.model, o)
     i = engines["ort"].get_inputs()[0]
     shape = [d if isinstance(d, int) else 1 for d in i.shape]
-    xs = feeds([k for k in a.inputs.split(",") if k], shape)
+    kinds = [k for k in a.inputs.split(",") if k]
+    if not set(kinds) <= set(INPUTS):
+        ap.error(f"--inputs: choose from {', '.join(INPUTS)}")
+    xs = {k: input_feed(k, shape) for k in kinds}
     for k, x in xs.items():   # same bits in both builds; tinycnn close to onnxruntime
         outs = {e: s.run(None, {i.name: x})[0] for e, s in engines.items()}
         if a.against and not np.array_equal(outs["tinycnn"], outs["against"]):

@@ -25,6 +25,7 @@ from onnx import shape_inference
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
+from bench import INPUTS, input_feed  # noqa: E402
 from qsteps import thread_clock_runs  # noqa: E402
 from subgraph_shapes import other_build  # noqa: E402
 
@@ -74,6 +75,8 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
                     help="a constant of this build changed first (a threshold A/B against "
                     "--against of the same checkout), e.g. ops.qmatmul._U7S8_MIN_CHANNELS=16")
+    ap.add_argument("--input", choices=INPUTS, default="relu",
+                    help="the network's feed (bench.input_feed): default max(noise, 0)")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=20)
     a = ap.parse_args()
@@ -98,9 +101,8 @@ def main():
     so.inter_op_num_threads = 1
     s = ort.InferenceSession(full.SerializeToString(), so, providers=["CPUExecutionProvider"])
     i = s.get_inputs()[0]
-    rng = np.random.default_rng(0)
-    x = np.maximum(rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape]), 0)
-    acts = dict(zip([o.name for o in s.get_outputs()], s.run(None, {i.name: x.astype(np.float32)})))
+    x = input_feed(a.input, [d if isinstance(d, int) else 1 for d in i.shape])
+    acts = dict(zip([o.name for o in s.get_outputs()], s.run(None, {i.name: x})))
     pkgs = [("tinycnn", tinycnn)] + ([("against", other_build(a.against))] if a.against else [])
     tmpd = tempfile.mkdtemp()
     inferred = os.path.join(tmpd, "inferred.onnx")

@@ -7,7 +7,7 @@ the small steps).  Steps are matched by the ONNX
 node name they start with (onnxruntime's fused nodes keep the first node's name plus a suffix).
 With the AVX2 emulation env:
   LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<ort_avx2> \
-  python benchmarks/qsteps.py MODEL.onnx [--rounds 20 --runs 10] [--against CHECKOUT]"""
+  python benchmarks/qsteps.py MODEL.onnx [--rounds 20 --runs 10] [--against CHECKOUT] [--input photo]"""
 import argparse
 import collections
 import json
@@ -17,12 +17,12 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
+from bench import INPUTS, input_feed  # noqa: E402
 from subgraph_shapes import other_build  # noqa: E402
 
 
@@ -55,6 +55,8 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--against", metavar="CHECKOUT")
     ap.add_argument("--stat", choices=("min", "median"), default="min")
+    ap.add_argument("--input", choices=INPUTS, default="relu",
+                    help="the feed (bench.input_feed): default max(noise, 0)")
     a = ap.parse_args()
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -63,9 +65,7 @@ def main():
     so.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "p")
     os_ = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
     i = os_.get_inputs()[0]
-    x = np.maximum(np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i.shape]), 0).astype(np.float32)
-    feed = {i.name: x}
+    feed = {i.name: input_feed(a.input, [d if isinstance(d, int) else 1 for d in i.shape])}
     pkgs = [("tinycnn", tinycnn)] + ([("against", other_build(a.against))] if a.against else [])
     tcs = {}
     for k, pkg in pkgs:

@@ -771,6 +771,17 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * (qconv_layers.py --set against the base, 10 rounds), bit-identical: the split and the
  * corrections of tiles with bytes past the paired widths cost far more than the 4-row paired
  * loop saves over 32 k.  Not kept. */
+/* On the Intel Xeon (n34-q, 2026-12-05, emulated AVX2 1t; one build whose tc_qdriver_run read
+ * these four constants from the environment, the variants alternating run by run in one
+ * process, whole-run thread CPU medians of 4 runs, per-round ratios to the defaults, the same
+ * bytes in every variant): on a photograph (bench.input_feed, where ResNet-50 int8 takes 46.0
+ * ms of thread CPU against 40.5 on noise) nothing moved it: TC_QU7S8_PAIRED_FIX 10 / 40 /
+ * every tile with a group above left 0.996 / 1.004 / 1.013, the paired widths never tried
+ * 1.008 (on noise 1.097), TC_QU7S8_PAIRED_SHARE 1 / 8 0.995 / 0.998, TC_QU7S8_IN_PLACE_SHARE
+ * 1 / always tested 1.002 / 1.001 (16 rounds, ranges +-0.5-1%); MobileNetV2 int8 on a
+ * photograph, max(noise, 0) and noise (40 rounds): TC_QU7S8_IN_PLACE_SHARE 0 (the test given
+ * up after its first tries), 1, 4, always 0.997-1.002, the others 0.998-1.002: the Zen 4's
+ * settings hold here, on pictures too. */
 #define TC_QU7S8_IN_PLACE_TRIES 2
 #define TC_QU7S8_IN_PLACE_SHARE 2
 

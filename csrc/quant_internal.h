@@ -145,6 +145,16 @@ static inline void *tc_qepi_panel(const tc_qepi *e, int n0, void *y, tc_qepi *ep
     return (char *)y + (ptrdiff_t)n0 * ysz;
 }
 
+/* Tried and left (n34-q, 2026-12-05, benchmarks/u7s8_mid_base.patch): around a mid-range
+ * zero point the window centred for the median of the pair's widths (146-159 on MobileNetV2
+ * int8's expansions, where zp - 64 centres 127 and the rest reaches above zp only), base =
+ * zp - median / 2 in 1 .. 127, the same bits.  A numpy count on a photograph: 0.7-3.1% of
+ * the K >= 64 expansions' row groups with a byte outside at zp - 64, 0.5-2.5% so (noise
+ * 0.3-1.5% and 0.1-1.1%; EfficientNet-B0's mostly fewer, two layers more).  Measured (the
+ * Xeon, emulated AVX2 1t, both orders against the base): MobileNetV2's K >= 64 expansions
+ * summed 0.993 / 0.988 (qsteps.py --input photo, 30 rounds), whole runs (int8_inputs.py, 40
+ * rounds) noise 1.004 / 0.993, photo 0.996 / 0.991; EfficientNet-B0 (30 rounds) 1.001 /
+ * 1.000 and 1.001 / 0.997: level, the correction pass of those layers being little of them. */
 static inline int tc_u7s8_base(int zp)
 {
     return zp <= 64 ? 0 : zp - 64 > 127 ? 127 : zp - 64;
