@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "tinycnn.h"
 #include "ab_clock.h"
+#include "ab_data.h"
 #include "ab_dl.h"
 
 typedef struct {
@@ -59,14 +60,6 @@ static double wall(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static float *floats(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64); }
-static float *rnd(size_t n, float scale)
-{
-    float *p = floats(n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (rand() / (float)RAND_MAX - 0.5f) * scale;
-    return p;
-}
 
 static const int SHAPES[][7] = {{16, 48, 24, 112, 3, 2, 4}, {16, 64, 24, 112, 3, 2, 4}};
 

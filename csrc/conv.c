@@ -1421,7 +1421,15 @@ static void stem_direct_band(const stem_direct_job *j, const stem_band *bd, floa
      * rows, per block of 4 channels its planes' rows of the band ahead (the K planes are more
      * store streams than the hardware follows): 2 bands ahead into L1 EfficientNet-B0's stem
      * 1.082 [1.045-1.108] (43 KB a band: L1 thrashed); 1 band ahead into L2 0.984
-     * [0.940-1.013], MobileNetV3-Small's 1.025 [0.925-1.065]: noise. */
+     * [0.940-1.013], MobileNetV3-Small's 1.025 [0.925-1.065]: noise.
+     * n34-ir (2026-12-05, Intel Xeon, AVX2 kernels, 1 thread): perf (cpu-clock; no hardware
+     * counters under this KVM) puts 2-4% of the banded stem block's samples on the instruction
+     * after these prefetches (they wait for free fill buffers).  Fewer of them (a variant
+     * TC_STEM_PF_STEP: every 2nd / 4th line / none), benchmarks/sf_ab.c (MobileNetV2's 3-32-16
+     * block and V3-Large's 3-16-16 + residual, 32 MB read before each call, 300 rounds, each
+     * order, geometric mean of variant / this): 1.03 / 1.03 / 1.04 and 1.02 / 1.00 / 1.01;
+     * TC_STEM_PF_BANDS 2 / 4 / 6 1.016 / 1.013 / 1.008 and 1.018 / 1.024 / 1.020: every line,
+     * 3 bands ahead, kept. */
     const char *pf = NULL;
     size_t pf_lines = 0;
     int r0 = 0, r1 = 0;

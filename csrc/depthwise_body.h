@@ -188,10 +188,26 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * inputs and a weight in registers.  in[j]: input row j of the (TC_DW_ROWS - 1) * SW + 3 read
  * (or a zero row); off[kj]: the first vector's tap column kj in a row.  The weights broadcast where
  * they are used (TC_DW_OPAQUE), each tap column's inputs and the sums held where made
- * (TC_DW_PAIR_HERE). */
+ * (TC_DW_PAIR_HERE).
+ * REWEIGH (n34-ir, 2026-12-05, Intel Xeon, gcc 12, AVX2): the weights made opaque again at
+ * each input row, so that each use broadcasts its weight anew.  Without it, at stride 1 gcc keeps
+ * the 9 weights' broadcasts in registers across the input rows, and 8 sums + 2 inputs + 9
+ * weights spill: ~36 stack loads and stores to the pair's 72 FMAs (objdump of
+ * dw_plane_avx2_s1k3); the plane kernel ran ~55 GFLOP/s in the stem block (perf,
+ * csrc/stem_fused.c).  benchmarks/dw_ab.sh, both orders, 61 rounds, geometric means of
+ * new / base, same bits: for every kind, Clip 32@112 in 14-row bands (the stem block's)
+ * 0.932, 144@56 0.945 and 0.96, 72@56 in 10-row bands 0.927; ReLU 72@56 in 10-row bands
+ * 1.029 and 1.03, 32@112 in 14-row bands 1.048, 144@56 0.993 (with ReLU the base ran as fast
+ * as Clip with REWEIGH: Clip's bounds are one more register); so Clip only (its kind a
+ * constant here once _plane_k is inlined): Clip 32@112 0.944, 144@56 0.940; ReLU, its code
+ * unchanged, 0.997-1.028 (layout).  MobileNetV2 (all Clip; subgraph_shapes.py --against the
+ * base, 31 rounds, each order, bit-identical): the stem block 0.990 / 0.986 (0.988), features.3
+ * (144@56 in bands) 0.983 / 0.942 (0.962), the whole network 0.985, 0.988, 1.008: level within
+ * the noise (the 3x3 stride-1 planes are ~3-4% of its time).  At stride 2 (s22, above
+ * _pair_k3): no better. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
-    const int SW, const int NV, const int EDGE, const float *const *in, const ptrdiff_t *off,
-    const float *w, float bias, tc_v acc[2][TC_DW_ROWS])
+    const int SW, const int NV, const int EDGE, const int REWEIGH, const float *const *in,
+    const ptrdiff_t *off, const float *w, float bias, tc_v acc[2][TC_DW_ROWS])
 {
     const int R = TC_DW_ROWS, KC = 3;
     TC_DW_OPAQUE(w);
@@ -201,6 +217,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
     _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
         const float *q = in[j];
         TC_DW_OPAQUE(q);
+        if (REWEIGH) /* the weights broadcast at each use (see above) */
+            TC_DW_OPAQUE(w);
         _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
             tc_v v[2];
             _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++) {
@@ -266,7 +284,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _pair_k3)(
     if (KIND >= 0)
         act.kind = KIND;
     tc_v acc[2][TC_DW_ROWS];
-    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, EDGE, in, off, w, bias, acc);
+    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, EDGE, SW == 1 && act.kind == TC_ACT_CLIP, in, off, w,
+                                  bias, acc);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
             break;
