@@ -90,7 +90,27 @@ def _assign_offsets(storages):
     is mostly its weights (a run streams 14-22 MB of them, none left in L2 between runs),
     which no activation layout moves; the one activation cost of note is the first steps'
     output on lines last written a run ago, where nothing is warm after the classifier's
-    GEMVs (5-10 MB streamed through L2)."""
+    GEMVs (5-10 MB streamed through L2).
+
+    Measured level (n34-arena, 2026-12-05, Xeon KVM guest, AVX2 emulation; bit-identical):
+    offsets staggered mod 4096 against 4K aliasing and set conflicts, `benchmarks/arena_ab.py
+    --arenas`: one session, an Arena per layout (weights and pool shared), 40 rounds of 5 runs,
+    median [25-75%] of per-round ratios to a base-layout arena: every storage rounded to 1088
+    bytes (align:272) or all offsets shifted by 1088 bytes (shift:272), whole runs at 1 thread
+    0.985-1.005 (SqueezeNet 1.1, MobileNetV2, MnasNet, RegNetY-400MF, ResNet-50), at 2 threads
+    0.957-1.023, where a second arena with the base layout read 0.991-1.011 at 1 thread and
+    0.927-1.031 at 2 (SqueezeNet 0.927 [0.879-0.954], MobileNetV2 0.976, RegNetY 1.031): at 2
+    threads an arena's own pages move its steps by up to ~10%, its layout no more than that
+    (ResNet-50 level at both, MnasNet's layers.14 1x1 after the NHWC8 chain 0.986-1.003).  Two sessions of one build in one process differ
+    as much (steps_ab.py, a build against a copy of itself, 2 threads: SqueezeNet's
+    features.9 / .11 1.006-1.088 / 0.944-1.105 in three processes).  n34-2t's split Winograd
+    shares (benchmarks/wg_split_shares.patch), whose 13x13 expand3x3s ran slower, moved no
+    offset: it shrank the workspace, the arena + workspace block 4.42 -> 3.55 MB, so all past
+    its first 2 MB on 4 KiB pages.  steps_ab.py, 2 threads, chrt -f 10, 40 rounds, both orders
+    (geometric mean; the first-named build read ~8% faster either way that hour): the patch
+    1.085 of the base's whole run, features.9-12 1.08-1.11; the base with only its first 2 MB
+    advised huge (the same pages as the patch) 1.009, features.9-12 0.995-1.032: the patch's
+    code, not where its buffers lie."""
     for s in storages:
         if s.parent is not None:
             root, _ = s.root()
