@@ -111,9 +111,11 @@ static int group_width(const wg_job *j, int g)
  * read it (benchmarks/wg_split_shares.patch): steps_ab.py --threads 2 under chrt -f 10, 20
  * rounds, bit-identical, new / old: the squeezes after it level (features.3 1.000, .4 1.012),
  * the split layers 1.000 / 0.960, the whole run 1.025 [1.014-1.035], and the 13x13
- * expand3x3s, whose code it does not change (shared phases), 1.13-1.24: the smaller
- * workspace moved the arena's layout (a lead: those layers' speed depends on where their
- * buffers lie). */
+ * expand3x3s, whose code it does not change (shared phases), 1.13-1.24.  Not the layout
+ * (n34-arena, benchmarks/arena_ab.py): the patch moves no arena offset; it shrinks arena +
+ * workspace 4.42 -> 3.55 MB, so the tail past the first 2 MiB falls on 4 KiB pages, and the
+ * base with only its first 2 MiB on huge pages (huge_first2mb.patch) is level (whole run 1.009):
+ * the cost is in the patch's code or the rebuilt library's code placement. */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif
