@@ -6,7 +6,8 @@
  * as a network's weights evict its feed between runs (0: everything warm).  Synthetic weights;
  * per build min and median, and the median [25-75%] of the per-round ratios to A; whether every
  * build wrote A's bits.  SF_WARM (a sum): after the eviction read back 1 the input, 2 the
- * build's workspace, 4 its output (what the cold call pays for each).  Each build's csrc/ as one shared library (benchmarks/ab_so.sh):
+ * build's workspace, 4 its output (what the cold call pays for each).  Each build's csrc/ as
+ * one shared library (benchmarks/ab_so.sh):
  *
  *   benchmarks/ab_so.sh ../ref /tmp/a.so; benchmarks/ab_so.sh . /tmp/b.so
  *   gcc -O2 -Icsrc -Ibenchmarks benchmarks/sf_ab.c -o /tmp/sf_ab -ldl

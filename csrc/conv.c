@@ -517,8 +517,8 @@ static void phase_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * RegNetY-400MF's samples, its four projections).  Its largest, block1-0's (32 x 112 x 112,
  * which the stem wrote just before and the pair after it reads again), runs 0.18-0.21 ms in
  * the network against onnxruntime's 0.148 (steps_vs_ort.py minima); alone, warm, the step
- * takes 191 us against 132 for the same 1x1 on the copy (1-thread CPU time, min of 200).  Tried and left (s34, Intel Xeon, AVX2 emulation, 1 thread, steps_ab.py --against
- * the base, 30 rounds, per step median [25-75%], the same bits): the rows in the reverse of
+ * takes 191 us against 132 for the same 1x1 on the copy (1-thread CPU time, min of 200).
+ * Tried and left (s34, Intel Xeon, AVX2 emulation, 1 thread, steps_ab.py --against the base, 30 rounds, per step median [25-75%], the same bits): the rows in the reverse of
  * the order the stem wrote them (bottom row first, channels last to first, to read what is
  * still in L2 before the misses evict it) block1-0's proj 1.069 [1.041-1.114], block2-0's
  * 1.059; a prefetch of the row 4 output rows ahead 0.975 [0.943-1.000] at block1-0 but

@@ -101,8 +101,8 @@ def _assign_offsets(storages):
     0.957-1.023, where a second arena with the base layout read 0.991-1.011 at 1 thread and
     0.927-1.031 at 2 (SqueezeNet 0.927 [0.879-0.954], MobileNetV2 0.976, RegNetY 1.031): at 2
     threads an arena's own pages move its steps by up to ~10%, its layout no more than that
-    (ResNet-50 level at both, MnasNet's layers.14 1x1 after the NHWC8 chain 0.986-1.003).  Two sessions of one build in one process differ
-    as much (steps_ab.py, a build against a copy of itself, 2 threads: SqueezeNet's
+    (ResNet-50 level at both, MnasNet's layers.14 1x1 after the NHWC8 chain 0.986-1.003).
+    Two sessions of one build in one process differ as much (steps_ab.py, a build against a copy of itself, 2 threads: SqueezeNet's
     features.9 / .11 1.006-1.088 / 0.944-1.105 in three processes).  n34-2t's split Winograd
     shares (benchmarks/wg_split_shares.patch), whose 13x13 expand3x3s ran slower, moved no
     offset: it shrank the workspace, the arena + workspace block 4.42 -> 3.55 MB, so all past
