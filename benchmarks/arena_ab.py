@@ -56,13 +56,9 @@ def layout(spec):
     if kind == "shift":
         def shifted(storages):
             end = _assign(storages)
-            for s in storages:
-                if s.kind == "arena" and s.parent is None:
+            for s in storages:   # the arena's roots and the views inside them move together
+                if s.root()[0].kind == "arena":
                     s.offset += w
-            for s in storages:
-                if s.parent is not None:
-                    root, rel = s.root()
-                    s.offset = root.offset + rel
             return end + w
         return shifted
     raise SystemExit(f"unknown layout {spec!r}")
