@@ -28,6 +28,7 @@ import onnx
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
+from bench import input_feed  # noqa: E402
 from subgraph_shapes import extract, resolve  # noqa: E402
 
 
@@ -65,8 +66,7 @@ def main():
             so.intra_op_num_threads = t
             sess[t] = tinycnn.InferenceSession(path, so)
         i = sess[1].get_inputs()[0]
-        x = np.maximum(np.random.default_rng(0).standard_normal(i.shape), 0).astype(np.float32)
-        feed = {i.name: x}
+        feed = {i.name: input_feed("relu", i.shape)}
         times = {(t, mode): [] for t in (1, a.threads) for mode in ("warm", "cold")}
         for r in range(a.rounds):
             order = (1, a.threads) if r % 2 else (a.threads, 1)
