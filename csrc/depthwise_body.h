@@ -215,7 +215,13 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * stores and 9 broadcasts per 72 FMAs before, 0 and 21 with HOLD 5 (HOLD 6: 2 and 18; 0, as
  * REWEIGH: 0 and 36).  Not in _rows' single vectors: inside, their 9 broadcasts are hoisted
  * out of the vector loop (1 stack op, no broadcast per 36 FMAs); the masked ones (12 stack ops)
- * hardly run with ReLU.  Measured: see the commit (benchmarks/dw_ab.sh, subgraph_shapes.py).  Tried and left: the taps in (ki, kj) order with
+ * hardly run with ReLU.  benchmarks/dw_ab.sh against 23dc1bb, 1 thread, AVX2, 3 x 501
+ * rounds each order, loaded host, new / base as the geometric mean of both orders' medians,
+ * same bits: 32@112 in 12-row bands (the stem block's) 0.980, 0.982, 0.984; 72@56 in 8-row
+ * bands (layers.8.1-8.2) 0.958, 0.981, 0.973.  subgraph_shapes.py --against 23dc1bb (51
+ * rounds, both orders twice, bit-identical): the stem block 0.963, 0.962 / reversed 1.055,
+ * 1.007; layers.8.1-8.2 1.000, 0.998 / 1.009, 1.019; the whole MnasNet (31 rounds) 1.005,
+ * 1.007 / 1.013, 1.005: level within the noise.  Tried and left: the taps in (ki, kj) order with
  * each input an FMA's memory operand (8 sums + 1 weight, no spills; 72 input loads per pair
  * instead of 36, half of them across a cache line): 1.31 of the base's time on 32@112 in
  * 12-row bands, 1.13-1.19 on 72@56; HOLD 5 and 6 at stride 2 (_split_rows' pairs, ReLU, 8
