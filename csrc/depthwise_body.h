@@ -221,11 +221,14 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * bands (layers.8.1-8.2) 0.958, 0.981, 0.973.  subgraph_shapes.py --against 23dc1bb (51
  * rounds, both orders twice, bit-identical): the stem block 0.963, 0.962 / reversed 1.055,
  * 1.007; layers.8.1-8.2 1.000, 0.998 / 1.009, 1.019; the whole MnasNet (31 rounds) 1.005,
- * 1.007 / 1.013, 1.005: level within the noise.  Tried and left: the taps in (ki, kj) order with
- * each input an FMA's memory operand (8 sums + 1 weight, no spills; 72 input loads per pair
- * instead of 36, half of them across a cache line): 1.31 of the base's time on 32@112 in
- * 12-row bands, 1.13-1.19 on 72@56; HOLD 5 and 6 at stride 2 (_split_rows' pairs, ReLU, 8
- * stack ops before, 0 and 2 after): 48@112 in 4-row bands 1.02-1.05, not taken. */
+ * 1.007 / 1.013, 1.005: level within the noise; this code's build (09:10, load 2-3): the stem
+ * block 1.006 [0.979-1.028] / reversed 1.030 [1.003-1.058], the whole MnasNet 0.993
+ * [0.978-0.999] / reversed 1.027 [1.018-1.033] (~0.98-0.99, to confirm).  Tried and left: the
+ * taps in (ki, kj) order with each input an FMA's memory operand (8 sums + 1 weight, no
+ * spills; 72 input loads per pair instead of 36, half of them across a cache line): 1.31 of
+ * the base's time on 32@112 in 12-row bands, 1.13-1.19 on 72@56; HOLD 5 and 6 at stride 2
+ * (_split_rows' pairs, ReLU, 8 stack ops before, 0 and 2 after): 48@112 in 4-row bands
+ * 1.02-1.05, not taken. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
     const int SW, const int NV, const int EDGE, const int REWEIGH, const int HOLD,
     const float *const *in,
