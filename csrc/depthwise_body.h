@@ -24,6 +24,9 @@
 #endif
 
 #define TC_DW_ROWS 4 /* output rows computed together: 4 independent FMA chains */
+#ifndef TC_DW_HOLD
+#define TC_DW_HOLD 5 /* 3x3 stride 1 with ReLU: the weights held in registers (_k3_taps) */
+#endif
 /* An input row's pointer at a vector's column, made opaque to the compiler: else GCC computes
  * the (rows x tap columns) load addresses of both the inside and the border path once, spills
  * them to the stack and reloads each before its load (18 lea + 18 stores + 18 loads per 4
@@ -204,9 +207,31 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * base, 31 rounds, each order, bit-identical): the stem block 0.990 / 0.986 (0.988), features.3
  * (144@56 in bands) 0.983 / 0.942 (0.962), the whole network 0.985, 0.988, 1.008: level within
  * the noise (the 3x3 stride-1 planes are ~3-4% of its time).  At stride 2 (s22, above
- * _pair_k3): no better. */
+ * _pair_k3): no better.
+ * HOLD (n34-dw, 2026-12-05, same host and compiler): with ReLU (MnasNet's stem block and
+ * layers.8.1-8.2) the weights 0..HOLD-1 broadcast once and held, the others broadcast again at
+ * each input row (through their own opaque pointer): 8 sums + 2 inputs + 5 weights + 1 fresh
+ * weight fit the 16 registers.  objdump of dw_plane_avx2_s1k3's ReLU pairs: 8-17 stack loads /
+ * stores and 9 broadcasts per 72 FMAs before, 0 and 21 with HOLD 5 (HOLD 6: 2 and 18; 0, as
+ * REWEIGH: 0 and 36).  Not in _rows' single vectors: inside, their 9 broadcasts are hoisted
+ * out of the vector loop (1 stack op, no broadcast per 36 FMAs); the masked ones (12 stack ops)
+ * hardly run with ReLU.  benchmarks/dw_ab.sh against 23dc1bb, 1 thread, AVX2, 3 x 501
+ * rounds each order, loaded host, new / base as the geometric mean of both orders' medians,
+ * same bits: 32@112 in 12-row bands (the stem block's) 0.980, 0.982, 0.984; 72@56 in 8-row
+ * bands (layers.8.1-8.2) 0.958, 0.981, 0.973.  subgraph_shapes.py --against 23dc1bb (51
+ * rounds, both orders twice, bit-identical): the stem block 0.963, 0.962 / reversed 1.055,
+ * 1.007; layers.8.1-8.2 1.000, 0.998 / 1.009, 1.019; the whole MnasNet (31 rounds) 1.005,
+ * 1.007 / 1.013, 1.005: level within the noise; this code's build (09:10, load 2-3): the stem
+ * block 1.006 [0.979-1.028] / reversed 1.030 [1.003-1.058], the whole MnasNet 0.993
+ * [0.978-0.999] / reversed 1.027 [1.018-1.033] (~0.98-0.99, to confirm).  Tried and left: the
+ * taps in (ki, kj) order with each input an FMA's memory operand (8 sums + 1 weight, no
+ * spills; 72 input loads per pair instead of 36, half of them across a cache line): 1.31 of
+ * the base's time on 32@112 in 12-row bands, 1.13-1.19 on 72@56; HOLD 5 and 6 at stride 2
+ * (_split_rows' pairs, ReLU, 8 stack ops before, 0 and 2 after): 48@112 in 4-row bands
+ * 1.02-1.05, not taken. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
-    const int SW, const int NV, const int EDGE, const int REWEIGH, const float *const *in,
+    const int SW, const int NV, const int EDGE, const int REWEIGH, const int HOLD,
+    const float *const *in,
     const ptrdiff_t *off, const float *w, float bias, tc_v acc[2][TC_DW_ROWS])
 {
     const int R = TC_DW_ROWS, KC = 3;
@@ -214,11 +239,14 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
     for (int c = 0; c < NV; c++)
         for (int r = 0; r < R; r++)
             acc[c][r] = tc_v_set1(bias);
+    const float *wr = w; /* weights HOLD.. broadcast again at each input row */
     _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
         const float *q = in[j];
         TC_DW_OPAQUE(q);
         if (REWEIGH) /* the weights broadcast at each use (see above) */
             TC_DW_OPAQUE(w);
+        if (HOLD < KC * KC)
+            TC_DW_OPAQUE(wr);
         _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
             tc_v v[2];
             _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++) {
@@ -234,7 +262,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
                 const int ki = j - SW * r;
                 if (ki >= 0 && ki < KC) {
-                    const tc_v wv = tc_v_set1(w[ki * KC + kj]);
+                    const int t = ki * KC + kj;
+                    const tc_v wv = tc_v_set1(t < HOLD ? w[t] : wr[t]);
                     _Pragma("GCC unroll 2") for (int c = 0; c < NV; c++)
                         acc[c][r] = tc_v_fma(v[c], wv, acc[c][r]);
                 }
@@ -284,7 +313,8 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _pair_k3)(
     if (KIND >= 0)
         act.kind = KIND;
     tc_v acc[2][TC_DW_ROWS];
-    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, EDGE, SW == 1 && act.kind == TC_ACT_CLIP, in, off, w,
+    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, EDGE, SW == 1 && act.kind == TC_ACT_CLIP,
+                                  SW == 1 && act.kind == TC_ACT_RELU ? TC_DW_HOLD : 9, in, off, w,
                                   bias, acc);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
