@@ -166,7 +166,13 @@ _PAIR_WIDE = 128
 # a pair's same-sign weights within 128 in every column, which none of ResNet-50 int8's conv3
 # pairs (256-2048 columns) reached; reordered all the same (a first version of this pass, the
 # Xeon, emulated AVX2 1t, int8_inputs.py --against the base, 12 rounds, load 4), ResNet-50
-# int8 took 0.990 [0.954-1.002] of its time on noise, 0.992 [0.980-1.020] on a photograph
+# int8 took 0.990 [0.954-1.002] of its time on noise, 0.992 [0.980-1.020] on a photograph.
+# Tried and left (n34-q2, benchmarks/quad_channels.patch): those channels in fours for the long
+# kernels' paired widths (lanes k, k + 1, k + 4, k + 5; and conv1 -> conv2 over the 3x3's taps):
+# the conv3 layers' median widths 106-111 -> 133-137, their tiles leaving them on photographs
+# 0.27-0.99 -> 0.02-0.80, yet the conv3 layers 0.985 of their time and the whole run level
+# (0.9994 / 1.0002, qsteps.py --input photo, both orders); the 3x3's fours slowed layer3's
+# Winograd conv2 (1.035) and loading took +420 ms
 _PAIR_MAX_OUTPUTS = 320
 
 
