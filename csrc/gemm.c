@@ -961,7 +961,13 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
      * with the grid forced in a second build): SqueezeNet's classifier 512 -> 1000 at 13x13
      * (this rule and the finer cut below: 2 x 4 rectangles) against 2 x 1 1.03, 2 x 2 1.05,
      * 2 x 8 1.04, 1 x 2 0.97 (median 1.04); its 13x13 squeezes and expand1x1s (2 x 4 and
-     * 2 x 2) against 2 x 1 1.08, 1 x 2 1.16, 2 x 2 1.07 (sums of the six minima): kept. */
+     * 2 x 2) against 2 x 1 1.08, 1 x 2 1.16, 2 x 2 1.07 (sums of the six minima): kept.
+     * The 4 cols term holds for the in-place tiles too, though they pack no B: each row range
+     * reads all of B.  Tried (h35-2t, 2026-12-05, Xeon KVM guest, AVX2 emulation, 2 threads,
+     * mt_inproc.py --fifo, 8 processes x 60 runs, bit-identical; benchmarks/chunk_swap.patch's
+     * TC_X_GRID): no such term for in-place B, which takes the 13x13 squeezes 256 / 384 -> 48
+     * from 1 x 4 (columns 32 + 48 | 48 + 41, the worker's share one tile call longer) to 2 x 4:
+     * 1.21 / 1.22 of their time (40 -> 48, 57 -> 69 us), the whole run 1.006. */
     int best_tm = 1, best_tn = 1;
     double best = -1.0;
     for (int tm = 1; tm <= T; tm++) {

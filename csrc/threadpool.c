@@ -215,6 +215,26 @@
  * sleep before each run made the warm squeeze alone at 1 thread 1.6x slower, as slow as
  * evicted: the idle vCPU's core runs other work (KVM).
  *
+ * Measured (h35-2t, 2026-12-05 10:3x, same host, AVX2 emulation, SCHED_FIFO).  What a line last
+ * written by the other core costs (benchmarks/xcore_bw.c, two pinned threads, best of 200): a
+ * read 15-19 GB/s against 107-112 from the core's own L2 and 25-28 after a 32 MB stream (memory),
+ * a write over it 12-14 GB/s against 60.  Whether SqueezeNet's 55x55 1x1 steps pay that: every
+ * GEMM job's chunks handed to the other thread (the caller starting at the upper half,
+ * benchmarks/chunk_swap.patch's TC_X_GEMM_SWAP, benchmarks/mt_inproc.py --fifo, 8 processes x
+ * 60 runs, twice, bit-identical), so that the squeezes read the stem's and the Winograd
+ * expand3x3's halves from the other core: features.3 / .4 squeeze 0.972-1.001 / 0.973-1.040
+ * of the base's time, level: their inputs are not in the reading core's L2 in the base either
+ * (with the Winograd chunks swapped too, TC_X_WG_SWAP: the same).  features.3 expand1x1 0.79
+ * both times (76 -> 60 us), features.4's 1.04, the stem + pool 1.00-1.07, the whole run
+ * 1.000-1.004: not kept.  Nor is it the worker's spin: a pinned thread's 9.5 us block of
+ * register FMAs after a pause loop of 5-200 us ran as fast as the block after it (after 1 ms
+ * 12.3 us, after a nanosleep of 20-2000 us both blocks 12.3-14.3).  Per step against
+ * onnxruntime (benchmarks/qsteps_mt.py --fifo, 3 processes x 150 runs, step minima; 2 threads
+ * 3.54 ms, 1.68x over 1 thread, onnxruntime's matched nodes 1.73x): the steps that scale less
+ * than onnxruntime's lose features.4 squeeze 44 us (1.20x against 1.75x), features.3
+ * expand3x3 31 (1.69x / 1.95x), expand1x1 23 (1.14x / 1.70x), features.4 expand3x3 20,
+ * expand1x1 13: the two 55x55 fire modules ~130 us of the ~140 a run lacks for 0.80.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks
