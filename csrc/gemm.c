@@ -835,8 +835,26 @@ static int inplace_few_rows(const tc_gemm_op *op, long ldb)
     return (op->M <= 48 && ldb < 1024) || (op->M <= 16 && op->K >= 128);
 }
 
-static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern)
+/* With a second thread, B packed again for few rows of C over a deep K on large maps
+ * (SqueezeNet's 128 -> 16 at 55x55, its fire4 squeeze): there the in-place tiles' kc
+ * streams of B, one per 12 KiB row, find their lines neither in L2 nor prefetched (see
+ * csrc/threadpool.c, h35-2t: the squeezes' inputs are not in the reading core's L2 at 2
+ * threads), while packing reads each row of a panel's block in order.  Measured (h35-2t,
+ * 2026-12-05, Xeon KVM guest, AVX2 emulation, 2 threads, SCHED_FIFO, mt_inproc.py 8 processes
+ * x 60 runs, a getenv switch in an experimental build, bit-identical): that squeeze 0.932-0.935
+ * of the in-place time (149 -> 139 us) in two runs; with K >= 64 too (features.3's 64 -> 16)
+ * that one 1.082: kept to K >= 128.  Whole SqueezeNet at 2 threads against the base build,
+ * bit-identical: ab_threads.py --fifo (40 rounds) 0.988 [0.975-0.997], burst minima 0.982;
+ * pool_ab.py --nice -20 (3 sets of processes x 18 rounds) 0.991 [0.981-1.004], builds swapped
+ * 1.016 [1.007-1.024]: 0.988 (geometric mean).  No other benchmark network has such a layer.
+ * At 1 thread in place stays (packed 1.11-1.28 of its time, below). */
+#define TC_GEMM_PACK_MT_MIN_K 128
+#define TC_GEMM_PACK_MT_MIN_N 1024
+static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern, int threads)
 {
+    if (threads > 1 && op->M <= 16 && op->K >= TC_GEMM_PACK_MT_MIN_K &&
+        op->N >= TC_GEMM_PACK_MT_MIN_N)
+        return 0;
     if (!kern->tile_inplace || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
         ((const tc_dense_b *)op->b_arg)->trans || (long)op->M * op->K >= TC_GEMM_INPLACE_MAX_MK)
         return 0;
@@ -927,7 +945,11 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_half = kern->tile_half;
     job.uk_wide = kern->tile_wide;
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
-    job.uk_inplace = gemm_b_inplace(op, kern) ? kern->tile_inplace : NULL;
+    int T = ctx_threads(ctx);
+    double flops = 2.0 * op->M * op->N * op->K;
+    if (flops < 2e5)
+        T = 1;
+    job.uk_inplace = gemm_b_inplace(op, kern, T) ? kern->tile_inplace : NULL;
     job.inplace_rows = (kern->inplace_max_na ? kern->inplace_max_na : 2) * MR;
     job.inplace_wide = kern->inplace_wide;
     /* Sigmoid / SiLU after the tiles (act_rows), not in them.  Tried without gain (s18, Zen 4,
@@ -951,10 +973,6 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     /* a last column alone (7x7 = 3 x 16 + 1) stays with the panel before it: the
      * in-place tiles take 17 columns */
     job.np = job.uk_inplace && op->N % NR == 1 && op->N > NR ? op->N / NR : (op->N + NR - 1) / NR;
-    int T = ctx_threads(ctx);
-    double flops = 2.0 * op->M * op->N * op->K;
-    if (flops < 2e5)
-        T = 1;
     /* Pick the thread grid minimising the largest rectangle, counting the
      * B packing that every row range repeats.  Re-measured on the Zen 3 target (s25, native,
      * 2 threads under SCHED_FIFO, lone layers with ReLU, min of 20 rounds x 10 alternating

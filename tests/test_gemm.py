@@ -362,7 +362,8 @@ def check_1x1_on_1_and_2_threads(c, k, h, w, epi, wt, bias, x, r, z):
 def test_few_output_channels_on_large_maps_prefetching_b_at_any_thread_count():
     """1x1 layers of at most 16 output channels, K >= 64, on maps whose rows of x lie a page
     or more apart (SqueezeNet's squeezes 64 -> 16 and 128 -> 16 at 55x55): the whole panels'
-    strips prefetch x's rows two strips ahead (gemm_avx2.c TC_GEMM_PF_B_INPLACE); 6, 12, 16
+    strips prefetch x's rows two strips ahead (gemm_avx2.c TC_GEMM_PF_B_INPLACE), at 2 threads
+    packed where K >= 128 (gemm.c TC_GEMM_PACK_MT_MIN_K: 128 -> 16, 330 -> 10); 6, 12, 16
     and 10 rows (a last panel of 4), two K blocks (330), each epilogue: the same bits on 1
     and 2 threads, on every ISA, as the channel-lane tiles, and against numpy."""
     rng = np.random.default_rng(23)
