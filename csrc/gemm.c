@@ -843,10 +843,12 @@ static int inplace_few_rows(const tc_gemm_op *op, long ldb)
  * 2026-12-05, Xeon KVM guest, AVX2 emulation, 2 threads, SCHED_FIFO, mt_inproc.py 8 processes
  * x 60 runs, a getenv switch in an experimental build, bit-identical): that squeeze 0.932-0.935
  * of the in-place time (149 -> 139 us) in two runs; with K >= 64 too (features.3's 64 -> 16)
- * that one 1.082: kept to K >= 128.  Whole SqueezeNet at 2 threads against the base build,
- * bit-identical: ab_threads.py --fifo (40 rounds) 0.988 [0.975-0.997], burst minima 0.982;
- * pool_ab.py --nice -20 (3 sets of processes x 18 rounds) 0.991 [0.981-1.004], builds swapped
- * 1.016 [1.007-1.024]: 0.988 (geometric mean).  No other benchmark network has such a layer.
+ * that one 1.082: kept to K >= 128; the expand3x3 after it 0.933-0.934 in both runs.  Whole
+ * SqueezeNet at 2 threads against the base build, bit-identical: pool_ab.py --nice -20 (3-4
+ * sets of processes x 18-24 rounds) 0.991 [0.981-1.004] and 0.995 [0.985-1.001], builds
+ * swapped 1.016 [1.007-1.024] and 1.012 [1.004-1.035]: 0.988 / 0.992 (geometric means);
+ * ab_threads.py --fifo (40 rounds, both orders, three pairs) 1.018 (one order 0.954, an
+ * outlier), 0.998, 1.000: about half a percent.  No other benchmark network has such a layer.
  * At 1 thread in place stays (packed 1.11-1.28 of its time, below). */
 #define TC_GEMM_PACK_MT_MIN_K 128
 #define TC_GEMM_PACK_MT_MIN_N 1024
