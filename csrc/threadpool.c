@@ -234,6 +234,14 @@
  * than onnxruntime's lose features.4 squeeze 44 us (1.20x against 1.75x), features.3
  * expand3x3 31 (1.69x / 1.95x), expand1x1 23 (1.14x / 1.70x), features.4 expand3x3 20,
  * expand1x1 13: the two 55x55 fire modules ~130 us of the ~140 a run lacks for 0.80.
+ * Where the squeezes' inputs lie when they start (benchmarks/b_lines_probe.patch: each chunk
+ * first reads one float per line of its block of B; chrt -f 10, 30 runs): features.3's (the
+ * stem + pool's output) at 76 GB/s at 1 thread (its L2) but 22-28 GB/s per thread at 2, the
+ * caller's chunks (the rows its own stem bands wrote) no faster than the worker's; features.4's
+ * (the Concat) 32 GB/s at 1 thread, 26-27 at 2: memory's rate (xcore_bw.c), not the other
+ * core's.  So at 2 threads a step's input has left the writer's L2 by the next step even where
+ * the writer reads it, which at 1 thread it has not: not the partition (the swap above), not
+ * located further.  gemm.c packs B at 2 threads for the deep one (TC_GEMM_PACK_MT_MIN_K).
  *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
