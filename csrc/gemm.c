@@ -845,10 +845,11 @@ static int inplace_few_rows(const tc_gemm_op *op, long ldb)
  * of the in-place time (149 -> 139 us) in two runs; with K >= 64 too (features.3's 64 -> 16)
  * that one 1.082: kept to K >= 128; the expand3x3 after it 0.933-0.934 in both runs.  Whole
  * SqueezeNet at 2 threads against the base build, bit-identical: pool_ab.py --nice -20 (3-4
- * sets of processes x 18-24 rounds) 0.991 [0.981-1.004] and 0.995 [0.985-1.001], builds
- * swapped 1.016 [1.007-1.024] and 1.012 [1.004-1.035]: 0.988 / 0.992 (geometric means);
- * ab_threads.py --fifo (40 rounds, both orders, three pairs) 1.018 (one order 0.954, an
- * outlier), 0.998, 1.000: about half a percent.  No other benchmark network has such a layer.
+ * sets of processes x 18-24 rounds) 0.991 [0.981-1.004], 0.995 [0.985-1.001], 0.981
+ * [0.973-0.997], builds swapped 1.016 [1.007-1.024], 1.012 [1.004-1.035], 0.999
+ * [0.991-1.016]: 0.988 / 0.992 / 0.991 (geometric means); ab_threads.py --fifo (40 rounds,
+ * both orders, four pairs) 1.018 (one order 0.954), 0.998, 1.000, 1.011: the whole run within
+ * the noise, the step itself 0.93.  No other benchmark network has such a layer.
  * At 1 thread in place stays (packed 1.11-1.28 of its time, below). */
 #define TC_GEMM_PACK_MT_MIN_K 128
 #define TC_GEMM_PACK_MT_MIN_N 1024
