@@ -60,7 +60,8 @@ PG_BAND_BYTES = 512 * 1024
 # columns cost what the one read saved; apart, before the pair (this threshold) 1.014
 # [0.991-1.034] and 1 / 1.004 [0.978-1.032], block3-0 (never banded) 1.026 [1.007-1.050] and 1
 # / 0.990 [0.961-1.006].  The whole network (41 rounds each order) 0.998 [0.990-1.001] and 1 /
-# 1.008 [0.997-1.016], geometric mean 0.995 (both bands: 0.995 / 1 / 1.006, 31 rounds); at 2
+# 1.008 [0.997-1.016], geometric mean 0.995 (again, 61 rounds: 1.000 [0.994-1.007] and 1 /
+# 1.009 [1.000-1.014]; both bands: 0.995 / 1 / 1.006, 31 rounds); at 2
 # threads (ab_threads.py --fifo, 30 rounds each order) 1.015 [1.006-1.022] and 1 / 1.010
 # [0.998-1.023]: level.
 PG_SHORTCUT_MIN_BYTES = 1_000_000
