@@ -371,16 +371,21 @@ void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc
  * memory.  pw: a planned 1x1 / 1X1 or 1X1_CHAN layer, group 1; gc: TC_CONV_ALGO_GROUPED,
  * or TC_CONV_ALGO_DEPTHWISE with K == C (any stride, pads, dilation), with C == pw's K.  The result is the two layers' run one
  * after the other, bit for bit, at any band and thread count; means: [N, K] or NULL, each
- * output plane's mean as tc_conv2d_means_f32 gives it. */
+ * output plane's mean as tc_conv2d_means_f32 gives it.  sc (or NULL): a second 1x1 over x
+ * (TC_CONV_ALGO_GEMM or 1X1, group 1, no pads, any stride) with gc's output size, into ys:
+ * its rows computed in the band whose pointwise just read their input rows (a stage's first
+ * block's projection shortcut: x read once), bit for bit its own run; not with a depthwise gc. */
 /* 0 when the stages chain as above and band >= 1, else -1 (the functions below then do nothing). */
-int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band);
+int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, const tc_ir_stage *sc, int h,
+                      int w, int band);
 /* Floats of workspace for an h x w input with ctx's threads (a band's slot per thread). */
 size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
-                                  int h, int w, int band);
-/* x: [N, C, H, W]  y: [N, K, OH, OW], not overlapping x  means: [N, K] or NULL */
-void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
-                     int h, int w, int band, const float *x, float *y, float *means,
-                     float *workspace);
+                                  const tc_ir_stage *sc, int h, int w, int band);
+/* x: [N, C, H, W]  y: [N, K, OH, OW], not overlapping x  means: [N, K] or NULL
+ * ys: [N, sc's K, OH, OW] where sc, overlapping neither x nor y */
+void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
+                     const tc_ir_stage *sc, int n, int h, int w, int band, const float *x,
+                     float *y, float *means, float *ys, float *workspace);
 
 /* A network's first block in bands of output rows (stem_fused.c):
  *   y = project(dw(stem(x))) [+ stem(x)], each stage with its bias and activation, the stem's

@@ -7,7 +7,9 @@ The kernel against its two layers run one after the other (Conv2d), which it mus
 for bit, output and planes' means: every ISA, 1 and 2 threads, stride 1 and 2, pads, odd
 sizes, batch 2, band heights from 1 row to the whole plane; hand-built a -> b -> SE -> c
 blocks against onnxruntime and against the session without the pass; RegNetY-400MF at full
-depth against onnxruntime and against its unfused run."""
+depth against onnxruntime and against its unfused run.  The projection shortcut computed in
+the pair's bands (graph._fuse_pg_shortcut): bit for bit its own layer's, in blocks and RegNetY
+against onnxruntime and the session without that pass."""
 import numpy as np
 import onnxruntime
 import pytest
@@ -87,6 +89,42 @@ def _assert_bands_match_unfused(a, b, x, bands, what):
         f.run(x, y2, None, ws)  # without the means, on the same workspace
         np.testing.assert_array_equal(y2, want, err_msg=f"y without means, band {band}, {what}")
 
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "n{}c{}e{}g{}_{}x{}_s{}p{}".format(
+    *c[:7], "".join(map(str, c[7]))))
+def test_fused_pair_with_its_shortcut_is_the_unfused_layers_bit_for_bit(ctx, case):
+    """The projection shortcut (a 1x1 of x at the grouped layer's stride, bias, no activation)
+    computed in the pair's bands: its own layer's bits, the pair's unchanged, every band."""
+    n, c0, e, gw, h, w, stride, pads = case
+    rng = np.random.default_rng(sum(map(int, case[:7])) + 1)
+    a, b = _pair(ctx, rng, c0, e, gw, stride, pads, (ACTS[0], ACTS[0]))
+    x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
+    want, want_m = _unfused(a, b, x)
+    oh, ow = want.shape[2:]
+    ks = e + 3
+    sc = _kernels.Conv2d(ctx, rng.standard_normal((ks, c0, 1, 1), dtype=np.float32),
+                         rng.standard_normal(ks, dtype=np.float32),
+                         algo="gemm" if stride > 1 else "1x1", strides=(stride, stride))
+    if sc.output_shape(n, h, w)[2:] != (oh, ow):  # pads that change the grouped output's size
+        with pytest.raises(ValueError, match="pg_fused"):
+            _kernels.PGFused(a, b, 2, sc).run(x, np.empty_like(want), shortcut=np.empty(
+                sc.output_shape(n, h, w), np.float32))
+        return
+    want_s = np.empty(sc.output_shape(n, h, w), np.float32)
+    sc.run(x, want_s, None, np.empty(sc.workspace_size(n, h, w), np.float32))
+    for band in sorted({1, 2, 3, 5, oh, oh + 4}):
+        f = _kernels.PGFused(a, b, band, sc)
+        ws = np.empty(f.workspace_size(h, w), np.float32)
+        y = np.full(want.shape, np.nan, np.float32)
+        m = np.full(want_m.shape, np.nan, np.float32)
+        ys = np.full(want_s.shape, np.nan, np.float32)
+        f.run(x, y, m, ws, shortcut=ys)
+        np.testing.assert_array_equal(y, want, err_msg=f"y with the shortcut, band {band}")
+        np.testing.assert_array_equal(m, want_m, err_msg=f"means with the shortcut, band {band}")
+        np.testing.assert_array_equal(ys, want_s, err_msg=f"the shortcut, band {band}")
+        with pytest.raises(ValueError, match="shortcut"):
+            f.run(x, y, m, ws)
 
 # A depthwise second layer (the inverted-residual blocks with a squeeze-and-excitation) runs
 # as ir_fused.c's bands without projection: its halo carry, and at stride 2 on planes wide
@@ -383,6 +421,73 @@ def test_fused_pair_in_a_block_matches_onnxruntime_and_the_unfused_session(
     np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
 
 
+
+def shortcut_block_model(c0, e, gw, hw, stride, k):
+    """RegNetY's first block of a stage: block_model's a -> b -> SE -> c (to k channels) plus
+    the projection shortcut (Conv 1x1 of x, stride `stride`), Add, Relu."""
+    m = __import__("onnx").load_from_string(block_model(c0, e, gw, hw, stride))
+    g = m.graph
+    rng = np.random.default_rng(9)
+    wc = rng.standard_normal((k, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
+    g.initializer.remove(next(t for t in g.initializer if t.name == "wc"))
+    g.initializer.extend([
+        numpy_helper.from_array(wc, "wc"),
+        numpy_helper.from_array(rng.standard_normal((k, c0, 1, 1), dtype=np.float32) /
+                                np.float32(np.sqrt(c0)), "wp"),
+        numpy_helper.from_array(rng.standard_normal(k, dtype=np.float32) * 0.1, "bp")])
+    g.node[-1].output[0] = "c"
+    # the shortcut first, as torchvision's RegNet exports it
+    g.node.insert(0, helper.make_node("Conv", ["x", "wp", "bp"], ["p0"], strides=[stride] * 2))
+    g.node.extend([helper.make_node("Add", ["p0", "c"], ["s0"]),
+                   helper.make_node("Relu", ["s0"], ["y"])])
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride,hw", [(2, 17), (2, 24), (1, 13)])
+def test_shortcut_in_the_pair_matches_onnxruntime_and_the_session_without_it(
+        monkeypatch, threads, stride, hw):
+    import tinycnn.graph as graph
+    model = shortcut_block_model(12, 24, 8, hw, stride, 20)
+    x = np.random.default_rng(3).standard_normal((2, 12, hw, hw), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", 0)  # banded at any size
+    monkeypatch.setattr(fused_pg, "PG_SHORTCUT_MIN_BYTES", 0)  # with the shortcut
+    banded = _count_planned(monkeypatch)
+    sess = _session(model, threads)
+    (node,) = _pg_nodes(sess)
+    assert len(node.inputs) == 9 and len(node.outputs) == 3 and "shortcut" in node.attrs
+    assert not [n for n in sess._base.graph.nodes if n.op_type == "Conv" and n.inputs[0] == "x"]
+    y = sess.run(None, {"x": x})[0]
+    assert len(banded) >= 1 and len(banded[0]) == 3  # y, means, the shortcut
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    monkeypatch.setattr(fused_pg, "PG_SHORTCUT_MIN_BYTES", float("inf"))  # the shortcut apart
+    np.testing.assert_array_equal(y, _session(model, threads).run(None, {"x": x})[0])
+    monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", float("inf"))  # each apart
+    np.testing.assert_array_equal(y, _session(model, threads).run(None, {"x": x})[0])
+    monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", 0)
+    monkeypatch.setattr(graph, "_fuse_pg_shortcut", lambda g, keep: None)
+    apart = _session(model, threads)
+    assert len(_pg_nodes(apart)[0].outputs) == 2
+    np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
+
+
+@pytest.mark.parametrize("extra", ["x read again", "c kept"])
+def test_shortcut_not_taken_when_x_or_c_has_another_reader(extra):
+    m = __import__("onnx").load_from_string(shortcut_block_model(8, 16, 8, 9, 2, 8))
+    if extra == "x read again":
+        m.graph.node.extend([helper.make_node("ReduceMean", ["x"], ["r"], keepdims=0)])
+    m.graph.output.append(helper.make_tensor_value_info(
+        "r" if extra == "x read again" else "c", TensorProto.FLOAT, None))
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert len(_pg_nodes(sess)[0].outputs) == 2
+    x = np.random.default_rng(0).standard_normal((1, 8, 9, 9), dtype=np.float32)
+    ref = onnxruntime.InferenceSession(m.SerializeToString(),
+                                       providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for got, want in zip(sess.run(None, {"x": x}), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
 def test_pair_not_fused_when_the_pointwise_output_is_read_elsewhere():
     model = block_model(8, 16, 8, 9, 1, se=False)
     m = __import__("onnx").load_from_string(model)
@@ -412,4 +517,11 @@ def test_regnet_y_400mf_fused_matches_onnxruntime_and_unfused(onnx_export, monke
     err = np.abs(y - ref).max() / np.abs(ref).max()
     assert err <= 1e-4, f"regnet_y_400mf: rel err {err:.3g}"
     monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", float("inf"))
+    np.testing.assert_array_equal(y, _session(path, threads).run(None, {"input": x})[0])
+    # the shortcuts of block1-0, 2-0 and 3-0 in their pairs (block4-0's c is 440 deep), and
+    # the same bits without that
+    import tinycnn.graph as graph
+    assert len([n for n in _pg_nodes(sess) if len(n.outputs) == 3]) == 3
+    monkeypatch.setattr(fused_pg, "PG_FUSE_MIN_BYTES", 1_000_000)
+    monkeypatch.setattr(graph, "_fuse_pg_shortcut", lambda g, keep: None)
     np.testing.assert_array_equal(y, _session(path, threads).run(None, {"input": x})[0])

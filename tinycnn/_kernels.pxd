@@ -132,12 +132,14 @@ cdef extern from "tinycnn.h" nogil:
     void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand,
                               const tc_ir_stage *dw, int n, int h, int w, const float *x,
                               float *y, float *means, float *workspace)
-    int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, int h, int w, int band)
+    int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, const tc_ir_stage *sc,
+                          int h, int w, int band)
     size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw,
-                                      const tc_ir_stage *gc, int h, int w, int band)
-    void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc, int n,
-                         int h, int w, int band, const float *x, float *y, float *means,
-                         float *workspace)
+                                      const tc_ir_stage *gc, const tc_ir_stage *sc, int h, int w,
+                                      int band)
+    void tc_pg_fused_f32(const tc_ctx *ctx, const tc_ir_stage *pw, const tc_ir_stage *gc,
+                         const tc_ir_stage *sc, int n, int h, int w, int band, const float *x,
+                         float *y, float *means, float *ys, float *workspace)
 
     int tc_stem_fused_check(const tc_ir_stage *stem, const tc_ir_stage *dw,
                             const tc_ir_stage *project, int residual, int h, int w, int band)

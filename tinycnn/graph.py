@@ -72,6 +72,7 @@ def prepare(model, level, ctx, options, cache):
         _fold_se_gate(g, keep)
         _se_pool_in_depthwise(g)
         _fuse_pointwise_grouped(g, keep)
+        _fuse_pg_shortcut(g, keep)
         _fuse_stem_block(g, keep)
         _fuse_conv_maxpool(g, keep)
         _fuse_relu(g, keep, "Gemm")
@@ -790,6 +791,69 @@ def _fuse_pointwise_grouped(g, keep):
                      pointwise.index)
         fused.label = pointwise.label + "+" + grouped.label
         _replace(g, [pointwise, grouped], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
+
+
+# The most input channels of the 1x1 that takes over the shortcut's residual add and
+# activation (_fuse_pg_shortcut): csrc/gemm_internal.h's TC_GEMM_KC, the GEMM's depth block,
+# whose first block adds the residual; within one block the sum's order is unchanged.
+_PG_SHORTCUT_MAX_K = 320
+_ACT_KEYS = ("activation", "activation_alpha", "activation_beta")
+
+
+def _fuse_pg_shortcut(g, keep):
+    """RegNet's first block of a stage: x -> PointwiseGrouped (a, b; grouped, not depthwise)
+    -> ... -> Conv c (1x1, no residual or activation), and the projection shortcut, a 1x1
+    Conv of x at the grouped layer's strides (group 1, no pads) to which _fuse_conv gave the
+    block's Add (c as its residual) and Relu, run last and reading x cold.  Instead the
+    PointwiseGrouped computes the shortcut without them (ops/fused_pg.py: its weights and
+    bias as inputs 7 and 8, its output last), in its bands, from the input rows its 1x1 just
+    read, and c takes the residual (the shortcut's output) and the activation.  The same bits:
+    each output is still act(round(p + bias_p) + round(c + bias_c)), where c's depth fits one
+    GEMM block (_PG_SHORTCUT_MAX_K).  Refused: x read by a third node, c's output read by
+    another node or kept, c with an activation, residual or slope, the shortcut with a slope."""
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs}
+    for pg in [n for n in g.nodes if n.op_type == "PointwiseGrouped" and n.domain == FUSED]:
+        wb = g.initializers.get(pg.inputs[3])
+        others = [n for n in consumers.get(pg.inputs[0], []) if n is not pg]
+        if wb is None or np.shape(wb)[1] == 1 or len(others) != 1 or len(pg.inputs) > 7:
+            continue
+        sc = others[0]
+        ins = _constant_conv(g, sc)
+        if ins is None or not ins[3] or ins[4] or len(sc.inputs) > 4 or len(sc.outputs) != 1:
+            continue
+        a = sc.attrs
+        strides = tuple(pg.attrs["grouped"].get("strides") or (1, 1))
+        if (np.shape(g.initializers[ins[1]])[2:] != (1, 1) or int(a.get("group", 1)) != 1
+                or any(int(v) for v in a.get("pads") or ())
+                or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID")
+                or a.get("channel_means") or tuple(a.get("strides") or (1, 1)) != strides):
+            continue
+        c = producers.get(ins[3])
+        c_ins = list(c.inputs) + [""] * (6 - len(c.inputs)) if c is not None else []
+        wc = g.initializers.get(c_ins[1]) if c_ins else None
+        if (wc is None or c.op_type != "Conv" or c.domain != FUSED or len(c_ins) > 6
+                or np.ndim(wc) != 4 or np.shape(wc)[1] > _PG_SHORTCUT_MAX_K
+                or (c_ins[2] and c_ins[2] not in g.initializers) or c_ins[3] or c_ins[4]
+                or c.attrs.get("activation", "") or int(c.attrs.get("group", 1)) != 1
+                or len(c.outputs) != 1 or _single_consumer(g, ins[3], keep) is not sc):
+            continue
+        short = f"{sc.outputs[0]}::shortcut"
+        attrs = dict(pg.attrs, shortcut={k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in a.items() if k not in _ACT_KEYS})
+        fused = Node(pg.name, "PointwiseGrouped", FUSED,
+                     list(pg.inputs) + [""] * (7 - len(pg.inputs)) + [ins[1], ins[2]],
+                     list(pg.outputs) + [short], attrs, pg.index)
+        fused.label = pg.label + "+" + sc.op_type
+        c_ins[3] = short
+        merged = Node(c.name, "Conv", FUSED, c_ins, list(sc.outputs),
+                      dict(c.attrs, **{k: a[k] for k in _ACT_KEYS if k in a}), c.index)
+        merged.label = c.label + "+" + sc.label
+        g.fused_away.add(ins[3])
+        swap = {id(pg): fused, id(c): merged}
+        g.nodes = [swap.get(id(n), n) for n in g.nodes if n is not sc]
+        consumers = g.consumers()
         producers = {o: n for n in g.nodes for o in n.outputs}
 
 

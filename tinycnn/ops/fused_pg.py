@@ -9,7 +9,9 @@ elsewhere, and for geometries the banded kernel does not take, it runs as the tw
 convolutions it was.  Both give the same bits.  A depthwise second layer (the expansion and
 depthwise of EfficientNet's and MobileNetV3's blocks with a squeeze-and-excitation, which
 _fuse_inverted_residual cannot take) runs as the inverted-residual block's first two stages
-(fused_ir.band_rows), at stride 2 from PD_FUSE_MIN_BYTES.
+(fused_ir.band_rows), at stride 2 from PD_FUSE_MIN_BYTES.  A stage's first block's projection
+shortcut, a 1x1 of the same input (graph._fuse_pg_shortcut), is computed in the bands too where
+that input is large (PG_SHORTCUT_MIN_BYTES), else apart, before the pair.
 """
 from functools import partial
 
@@ -47,6 +49,22 @@ PG_FUSE_MIN_BYTES = 1_000_000
 # block1-0 with its projection and SE, 15 rounds): 256 KiB 0.998 [0.976-1.048], 384 KiB
 # 0.994 [0.960-1.031] of 512 KiB's time.
 PG_BAND_BYTES = 512 * 1024
+# The projection shortcut (graph._fuse_pg_shortcut) runs in the pair's bands where its input,
+# which the pair's 1x1 reads band by band, takes this many bytes; elsewhere apart, before the
+# pair, right after x was written.  Measured (Intel Xeon, AVX2 emulation, 1 thread,
+# subgraph_shapes.py against the base, 41 rounds, both orders, median [25-75%], the same
+# bits), with the shortcut in the bands of both banded pairs: RegNetY-400MF's block1-0 (x 32
+# x 112 x 112, 1.6 MB; the base read it last, after the block, from memory) 0.977
+# [0.962-1.004] and 1 / 1.052 [1.034-1.070], block2-0 (x 0.6 MB) 1.010 [0.984-1.040] and 1 /
+# 0.991 [0.964-1.043]: its x still in L2 at the block's end, and 8-row bands' GEMMs of 224
+# columns cost what the one read saved; apart, before the pair (this threshold) 1.014
+# [0.991-1.034] and 1 / 1.004 [0.978-1.032], block3-0 (never banded) 1.026 [1.007-1.050] and 1
+# / 0.990 [0.961-1.006].  The whole network (41 rounds each order) 0.998 [0.990-1.001] and 1 /
+# 1.008 [0.997-1.016], geometric mean 0.995 (again, 61 rounds: 1.000 [0.994-1.007] and 1 /
+# 1.009 [1.000-1.014]; both bands: 0.995 / 1 / 1.006, 31 rounds); at 2
+# threads (ab_threads.py --fifo, 30 rounds each order) 1.015 [1.006-1.022] and 1 / 1.010
+# [0.998-1.023]: level.
+PG_SHORTCUT_MIN_BYTES = 1_000_000
 # A depthwise pair (1x1 -> depthwise whose output a squeeze-and-excitation reads) runs in
 # bands (fused_ir.band_rows) only at stride 2 and where its expanded tensor takes this many
 # bytes: its depthwise then writes each band's rows straight into the output (the
@@ -95,13 +113,15 @@ def _values(inputs):
 
 
 def pg_macs(inputs, outputs, **attrs):
-    """The two convolutions' multiply-adds."""
+    """The two convolutions' multiply-adds (and the shortcut's)."""
     X, ((Wa, _, _), (Wb, _, _)) = _values(inputs)
     Y = outputs[0]
     if X is None or Y is None or Wa is None or Wb is None:
         return 0
     n, c0, h, w = X.shape
-    return n * Wa.shape[0] * c0 * h * w + Y.size * int(np.prod(Wb.shape[1:]))
+    Ws = inputs[7] if len(inputs) > 7 else None
+    sc = Y.size // Y.shape[1] * Ws.shape[0] * c0 if Ws is not None else 0
+    return n * Wa.shape[0] * c0 * h * w + Y.size * int(np.prod(Wb.shape[1:])) + sc
 
 
 def pg_window(inputs, outputs, *, grouped, **attrs):
@@ -112,34 +132,50 @@ def pg_window(inputs, outputs, *, grouped, **attrs):
 
 
 @op("PointwiseGrouped", domain=FUSED_DOMAIN, cost=pg_macs, window=pg_window)
-def PointwiseGrouped(n, X, Wa, Ba=None, Wb=None, Bb=None, Sa=None, Sb=None, *, pointwise,
-                     grouped):
-    """Conv 1x1 -> grouped Conv [-> the means of its output planes, grouped's channel_means];
-    pointwise, grouped: each tinycnn::Conv's attributes (S: a PRelu's slope)."""
-    require_float(n, X, Wa, Wb, Ba, Bb)
+def PointwiseGrouped(n, X, Wa, Ba=None, Wb=None, Bb=None, Sa=None, Sb=None, Ws=None, Bs=None, *,
+                     pointwise, grouped, shortcut=None):
+    """Conv 1x1 -> grouped Conv [-> the means of its output planes, grouped's channel_means]
+    [and shortcut: a 1x1 Conv of X (Ws, Bs; its attributes), its output last
+    (graph._fuse_pg_shortcut)]; pointwise, grouped: each tinycnn::Conv's attributes (S: a
+    PRelu's slope)."""
+    require_float(n, X, Wa, Wb, Ba, Bb, Ws, Bs)
     means = bool(grouped.get("channel_means", 0))
     stages = ((Wa, Ba, Sa, pointwise), (Wb, Bb, Sb, grouped))
-    fused = _plan_banded(n, X, stages, means)
+    sc = (Ws, Bs, None, shortcut) if shortcut is not None else None
+    fused = _plan_banded(n, X, stages, means, sc)
+    if fused is not None:
+        return fused
+    # the shortcut apart, first: it reads X right after X's producer wrote it
+    pre = _conv_stage(n, X, sc, "shortcut", False) if sc is not None else []
+    if sc is not None:
+        fused = _plan_banded(n, X, stages, means)
     if fused is None and Wb is not None and Wb.shape[1] == 1:
         fused = fused_ir.plan_chan8_pair(n, X, stages, means)
     if fused is not None:
-        return fused
+        return list(fused) + pre
     y = X
-    for tag, (W, B, S, attrs) in zip(("pointwise", "grouped"), stages):
-        act, geo = _conv_args(n, {k: v for k, v in attrs.items() if k != "channel_means"}, S,
-                              W.shape[0] if W is not None else 0)
-        outs = _conv(n, y, W, B, None, act, geo["auto_pad"], geo["dilations"], geo["group"],
-                     geo["kernel_shape"], geo["pads"], geo["strides"], tag=tag,
-                     means=means and tag == "grouped")
+    for tag, stage in zip(("pointwise", "grouped"), stages):
+        outs = _conv_stage(n, y, stage, tag, means and tag == "grouped")
         y = outs[0]
-    return outs
+    return list(outs) + pre
 
 
-def _plan_banded(n, X, stages, means):
-    """The banded pair's step, or None where it does not apply or not pay."""
-    if X.ndim != 4 or any(W is None or W.const is None or W.ndim != 4 for W, _, _, _ in stages):
+def _conv_stage(n, X, stage, tag, means):
+    """One stage (W, B, S, attrs) as its own convolution: its outputs"""
+    W, B, S, attrs = stage
+    act, geo = _conv_args(n, {k: v for k, v in attrs.items() if k != "channel_means"}, S,
+                          W.shape[0] if W is not None else 0)
+    return _conv(n, X, W, B, None, act, geo["auto_pad"], geo["dilations"], geo["group"],
+                 geo["kernel_shape"], geo["pads"], geo["strides"], tag=tag, means=means)
+
+
+def _plan_banded(n, X, stages, means, sc=None):
+    """The banded pair's step (with the shortcut sc computed in its bands), or None where it
+    does not apply or not pay."""
+    every = stages + ((sc,) if sc is not None else ())
+    if X.ndim != 4 or any(W is None or W.const is None or W.ndim != 4 for W, _, _, _ in every):
         return None
-    if any(B is not None and B.const is None for _, B, _, _ in stages):
+    if any(B is not None and B.const is None for _, B, _, _ in every):
         return None
     e = stages[0][0].shape[0]
     depthwise = stages[1][0].shape[1] == 1
@@ -161,18 +197,34 @@ def _plan_banded(n, X, stages, means):
             or pw.layer.in_channels != X.shape[1] or gc.layer.in_channels != e
             or (depthwise and gc.out4[1] != e)):
         return None
+    s = None
+    if sc is not None:
+        if 4 * X.shape[1] * X.shape[2] * X.shape[3] < PG_SHORTCUT_MIN_BYTES:
+            return None  # the caller runs it apart, before the pair
+        W, B, S, attrs = sc
+        act, geo = _conv_args(n, attrs, S, W.shape[0])
+        s = conv_layer(n, X, W, B, act, geo["auto_pad"], geo["dilations"], geo["group"],
+                       geo["kernel_shape"], geo["pads"], geo["strides"], "shortcut")
+        if (depthwise or s.layer is None or s.algo not in ("gemm", "1x1")
+                or s.out4[2:] != gc.out4[2:]):
+            return None
     nb, _, h, w = X.shape
     k, oh, ow = gc.out4[1:]
     rows = fused_ir.band_rows if depthwise else partial(band_rows, e)
     band = rows(k, w, ow, oh, gc.layer.kernel_shape[0], gc.strides[0], gc.dilations[0],
                 n.options.num_threads)
-    pair = n.cached(("pg_fused", band), lambda: K.PGFused(pw.layer, gc.layer, band))
+    pair = n.cached(("pg_fused", band, s is not None), lambda: K.PGFused(
+        pw.layer, gc.layer, band, s.layer if s is not None else None))
     bind, out4 = pair.bind, gc.out4
     ws = pair.workspace_size(h, w)
-    outs = [(gc.out_shape, np.float32)] + ([((nb, k, 1, 1), np.float32)] if means else [])
+    outs = [(gc.out_shape, np.float32)] + ([((nb, k, 1, 1), np.float32)] if means else []) + (
+        [(s.out_shape, np.float32)] if s is not None else [])
+    s4 = s.out4 if s is not None else None
 
     def pg_pair(x, y, *rest):
         m = rest[0].reshape(nb, k) if means else None
-        ws_ = rest[1:] if means else rest
-        return bind(x, y.reshape(out4), m, ws_[0] if ws_ else None)
+        rest = rest[1:] if means else rest
+        ys = rest[0].reshape(s4) if s4 is not None else None
+        rest = rest[1:] if s4 is not None else rest
+        return bind(x, y.reshape(out4), m, rest[0] if rest else None, ys)
     return n.emit(bound_step(pg_pair), [X], outs, workspace=ws)
