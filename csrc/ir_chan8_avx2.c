@@ -182,7 +182,8 @@ static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, int setup, _
  * inserts a vector): MnasNet's chan8 blocks layers.9.0-13.0 cut from the network
  * (subgraph_shapes.py --against the base, 101 rounds, each order twice, geometric means)
  * 0.9945 (0.998 / 1.009) and 0.989 (0.999 / 1.021); the whole network (61 and 101 rounds)
- * 0.997 (1.004 / 1.010) and 0.993 (0.996 / 1.010); bit-identical.  Tried and left: each
+ * 0.997 (1.004 / 1.010) and 0.993 (0.996 / 1.010); MobileNetV2 0.9955 (1.002 / 1.011),
+ * MobileNetV3-Large 0.987 (1.003 / 1.030; 41 rounds); bit-identical.  Tried and left: each
  * strip's depthwise weights and bias prefetched into L2 (T1) before its expansion, the same
  * cut 1.004 (1.008 / 1.001) and 0.994 (0.999 / 1.012): level. */
 static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E,
