@@ -175,7 +175,17 @@ static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, int setup, _
  * benchmarks/subgraph_shapes.py against the base, 21 rounds, each order, geometric mean:
  * MobileNetV2's features.5 1.000 (0.981 / 0.981), features.12 0.985, features.15 0.995; whole
  * networks (41 rounds) MobileNetV2 1.004, MnasNet 0.990, V3-Large 0.990, V3-Small 1.004: level
- * (dw8 stayed 7.2% of MobileNetV2's perf samples: not its FMA chains). */
+ * (dw8 stayed 7.2% of MobileNetV2's perf samples: not its FMA chains).
+ * h35-mnas (same host and setup, MnasNet, where dw8 is 8.3% of a run's perf samples and its
+ * weights' setup ~9% of dw8's, mostly the first strided loads of each 8 channels): the weights
+ * as 8 x 8 transposes of the channels' rows (below; they were 8 strided scalar loads and 7
+ * inserts a vector): MnasNet's chan8 blocks layers.9.0-13.0 cut from the network
+ * (subgraph_shapes.py --against the base, 101 rounds, each order twice, geometric means)
+ * 0.9945 (0.998 / 1.009) and 0.989 (0.999 / 1.021); the whole network (61 and 101 rounds)
+ * 0.997 (1.004 / 1.010) and 0.993 (0.996 / 1.010); MobileNetV2 0.9955 (1.002 / 1.011),
+ * MobileNetV3-Large 0.987 (1.003 / 1.030; 41 rounds); bit-identical.  Tried and left: each
+ * strip's depthwise weights and bias prefetched into L2 (T1) before its expansion, the same
+ * cut 1.004 (1.008 / 1.001) and 0.994 (0.999 / 1.012): level. */
 static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E,
                                                         int Wp, int n, const __m256 *buf,
                                                         size_t bstride, const float *w,
@@ -185,7 +195,17 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
     act.kind = KIND;
     for (int c0 = 0; c0 < E; c0 += 8, buf += bstride) {
         __m256 wt[KC * KC], r[8];
-        for (int t = 0; t < KC * KC; t++)
+        /* the 8 channels' rows of KC KC weights (contiguous) as 8 x 8 transposes, the last tap
+         * (KC KC = 8 q + 1) gathered: each vector from 8 strided scalar loads and 7 inserts
+         * before */
+        int t = 0;
+        for (; t + 8 <= KC * KC; t += 8) {
+            __m256 in[8];
+            for (int i = 0; i < 8; i++)
+                in[i] = _mm256_loadu_ps(w + (size_t)(c0 + i) * KC * KC + t);
+            tc_transpose8_avx2(in, wt + t);
+        }
+        for (; t < KC * KC; t++)
             wt[t] = _mm256_setr_ps(w[(c0 + 0) * KC * KC + t], w[(c0 + 1) * KC * KC + t],
                                    w[(c0 + 2) * KC * KC + t], w[(c0 + 3) * KC * KC + t],
                                    w[(c0 + 4) * KC * KC + t], w[(c0 + 5) * KC * KC + t],

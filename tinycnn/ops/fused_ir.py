@@ -107,6 +107,16 @@ IR_BAND_BYTES_S2 = 240 * 1024
 # from beyond L2 for the expansion), ir_task / the carried rows' memmove / GEMM tails 6%.  The
 # 1x1 stages cannot go faster; what separates it from onnxruntime is the stride-2 depthwise
 # and its copy (89 us against onnxruntime's 55 over the whole 2.4 MB tensor).
+# h35-mnas (Intel Xeon host, AVX2 emulation, 1 thread, 2026-12-05, base 26eb7c3, loaded host;
+# steps_vs_ort.py --detail 5, 30 rounds, minima, ms, tinycnn / onnxruntime): stem block 0.540 /
+# 0.631, layers.8 0.968 / 1.109, .9 0.667 / 0.818, .10 1.028 / 1.237, .11 0.843 / 0.886 (0.95),
+# .12 1.944 / 2.214 (0.88), .13 0.639 / 0.699, .14 0.415 / 0.455, classifier 0.337 / 0.476.
+# Past layers.10 both engines' 1x1 layers run at 88-97 GF/s of 111 (onnxruntime's 11.1
+# expansion 0.225 ms, projection 0.219 for 21.7 MFLOP each; ours, the block 0.479 with its
+# depthwise); we win the depthwise (dw8 ~0.6 ms of a run against onnxruntime's ~1.2 in those
+# blocks) and the GEMV, not the GEMMs.  budget.py --classes (15 rounds, loaded): GEMM classes at
+# 81% of peak, the target needs 89% with today's rest; perf (cpu-clock) of a run: chan8_expand
+# 28%, the GEMM strips 30%, dw8 8%, the GEMV 4%, the stem block's kernels ~6%.
 IR_BAND_S2_MIN_W = 96
 # Session 29 (Zen 4 host, AVX2 emulation, 1 thread, load 1-2): every stride-2 depthwise of the
 # mobile networks, our kernel alone (benchmarks/dw_ab.sh, 11-21 rounds, median) / onnxruntime's
