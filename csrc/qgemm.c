@@ -734,7 +734,14 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * none above) for the 4-k loop.  ResNet-50's layer3 conv3 (K = 256, N = 1024, at 14x14; in
  * the model, emulated AVX2 1t, 2026-12-02 00:20, paired / 4-k loop): 0.83 with 0.8% of the
  * groups above, 1.03 with 5%, 1.12 with 9%; layer4.1 conv3 (K = 512, 3.5% above) lost 5%
- * with 1/32 against all tiles paired (00:41) */
+ * with 1/32 against all tiles paired (00:41).
+ * Tried and left (h35-qm, 2026-12-05, the Xeon, emulated AVX2 1t, with the one-part
+ * corrections of qgemm_avx2.c's above_ok; qconv_layers.py --only conv.2/Conv, 12 x 20 runs,
+ * each checkout against the other, bit-identical): 14 / 10 / 8 / 6 in place of 20 took
+ * MobileNetV2 int8's 14x14 projections (384 -> 64 / 96, 576 -> 96) 0.98-0.995 of their time
+ * at 10 and 8 (0.99-1.00 at 14), but its 7x7 ones moved both ways (576 -> 160 1.008-1.012 at
+ * 10 and 8, 960 -> 160 0.977-0.994, 960 -> 320 1.00 at 10, 1.025 at 8, 1.04 at 6): the
+ * projections' sums 0.993 (10), 0.998 (8), 1.0 (6, 14), level. */
 #define TC_QU7S8_PAIRED_FIX 20
 
 /* The paired widths are the lower (u7s8_limits): on MobileNetV2 int8's projections, its own

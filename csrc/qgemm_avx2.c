@@ -27,7 +27,20 @@
  * rest are ResNet's 7x7 stem (S16X2, 0.86), the 3x3 stride-2 layers (0.9-1.03), ResNet-50's
  * 1x1 layers with K = 64 and 128 (with the fused add against onnxruntime's conv and add,
  * 0.95-1.05) and MobileNetV2's 1x1 layers (1.0-1.17): per-tile costs (the split, the
- * output stage) over short k, not the main loops. */
+ * output stage) over short k, not the main loops.
+ * What onnxruntime 1.32 runs for these layers under the AVX2 emulation (h35-qm, 2026-12-05,
+ * the Xeon; perf on its pybind library): MlasConvSymKernelAvx2, 4 x 16 tiles read in place
+ * from the input, the 4-k step unrolled by 4 with vpmaddubsw, vpmaddwd by ones and vpaddd
+ * (saturating, no correction of any kind), an output stage per tile: 576 -> 96 at 14x14 in
+ * 110 us (98 GMAC/s), 96 -> 576 in 125, 960 -> 320 at 7x7 in 154 (1t, qconv_layers.py).  The
+ * same multiplies per product as the 4-k loops here.  tinycnn's 576 -> 96 (116 us before
+ * above_ok) by perf cpu-clock on a loop of the layer: the kernel 90% of the conv's samples
+ * (in it the paired 8-k loop 68%, the 4-k loop 17%, the correction pass 9%, stores and setup
+ * the rest), the split 9%, the driver 1%: what the paired loop saves over about 80% of the
+ * tiles the split's copy and the corrections spend again; at 7x7 (67-100% of the tiles leave
+ * the paired widths, u7s8_windows.py) the 4-k loop runs as onnxruntime's with those costs on
+ * top (1.00-1.03 of its time).  To go below it: tiles read in place with the few bytes above
+ * corrected (no copy), or the paired widths held by more tiles (tc_qpair_channels' fours). */
 #include "quant_avx2.h"
 
 static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)
