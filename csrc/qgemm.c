@@ -715,19 +715,6 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
-/* and from this kpad in products of at least TC_QU7S8_LONG_EXP_M rows and TC_QU7S8_LONG_EXP_N
- * columns: the 14x14 expansions around a mid-range zero point (base > 0: the 4-k loop of the
- * 4 x 16 tiles, their rows' own corrections), MobileNetV2 int8's 96 -> 576 and
- * EfficientNet-B0's 112 -> 672.  On the Intel Xeon (h35-qm, 2026-12-05, emulated AVX2 1t,
- * qconv_layers.py each checkout against the other, 16 x 20 runs twice, bit-identical): 96 ->
- * 576 0.977-0.984 of the 6 x 16 time and 1 / 1.015-1.021 (128.7 -> 126 us; onnxruntime,
- * whose MlasConvSymKernelAvx2 runs 4 x 16 tiles too, 125), 112 -> 672 0.961-0.964 and
- * 1 / 1.037-1.039 (171 -> 165 us, onnxruntime 165, 8 x 20 runs); from kpad 64 the 64 -> 384
- * expansions at 14x14 lost 2.5% (1.025-1.028). */
-#define TC_QU7S8_LONG_K_EXP 96
-#define TC_QU7S8_LONG_EXP_M 196
-#define TC_QU7S8_LONG_EXP_N 384
-
 /* A U7S8 tile at base 0 keeps the paired widths (u7s8_limits) while at most one in
  * TC_QU7S8_PAIRED_FIX of its 4-k groups has a byte above them; past that its corrections
  * cost more than the paired steps save, and it is split again at the pair's widths (mostly
@@ -1314,11 +1301,8 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->uk = tc_qukernel_for(ctx, d->format);
     d->u7s8_paired = 0;
     if (d->format == TC_QFMT_U7S8 &&
-        (d->kpad >= TC_QU7S8_LONG_K ||
-         (d->kpad >= TC_QU7S8_LONG_K_WIDE && d->M >= TC_QU7S8_LONG_MN &&
-          d->N >= TC_QU7S8_LONG_MN) ||
-         (d->kpad >= TC_QU7S8_LONG_K_EXP && d->M >= TC_QU7S8_LONG_EXP_M &&
-          d->N >= TC_QU7S8_LONG_EXP_N))) {
+        (d->kpad >= TC_QU7S8_LONG_K || (d->kpad >= TC_QU7S8_LONG_K_WIDE &&
+                                        d->M >= TC_QU7S8_LONG_MN && d->N >= TC_QU7S8_LONG_MN))) {
         d->uk = tc_quant_kernels_of(ctx)->u7s8_long;
         /* the window at 0 (after a ReLU): the paired widths (u7s8_limits); a window around
          * a mid-range zero point keeps the pair's (its parts below and above are

@@ -1371,31 +1371,6 @@ def test_u7s8_paired_widths_given_up_per_task_are_exact():
                 _check_u7s8_sums(ctxs, w, bias, a, 0, f"k={kd} m={m} tiles {seq}")
 
 
-def _u7s8_gemm_outputs_exact(rng, ctxs, w, bias, scale, a, zp):
-    """a (m x kd bytes) times w through U7S8 on every context of ctxs against numpy int64: the
-    int32 sums, the uint8 output and the uint8 output with the fused residual add (against
-    the unfused add of the uint8 output)"""
-    (m, kd), n = a.shape, w.shape[0]
-    acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
-    want = output_of(acc, np.uint8, scale, 3, 0, 255)
-    r = rng.integers(0, 256, (m, n)).astype(np.uint8)
-    ref = np.empty((m, n), np.uint8)
-    for (isa, t), c in ctxs.items():
-        y = np.empty((m, n), np.int32)
-        K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
-        assert np.array_equal(y, acc), (f"{K.qkernel_name(c, 'u7s8')} {t}t: k={kd} "
-                                        f"n={n} m={m} zp={zp}: {(y != acc).sum()} differ")
-        q = np.empty((m, n), np.uint8)
-        K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), "u7s8").run(a, zp, q)
-        assert np.array_equal(q, want), f"{isa} {t}t uint8: k={kd} n={n} m={m} zp={zp}"
-        K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,),
-                  (q.size,))
-        out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
-        fused = np.empty((m, n), np.uint8)
-        K.QGemm(c, w, out, "u7s8").run(a, zp, fused, residual=r)
-        assert np.array_equal(fused, ref), f"{isa} {t}t fused add: k={kd} n={n} m={m} zp={zp}"
-
-
 def test_u7s8_long_kernels_of_wide_products_are_exact():
     """U7S8 takes the long kernels (AVX2: 4-row tiles, the paired 8-k loop at zero points up
     to 64) from kpad 128 too where the product has at least 256 rows and 256 columns
@@ -1413,26 +1388,24 @@ def test_u7s8_long_kernels_of_wide_products_are_exact():
         for zp in (0, 100):
             a = _window_case(rng, m, kd, zp)
             a[:64] = rng.integers(0, 70, (64, kd))             # tiles mostly in the window
-            _u7s8_gemm_outputs_exact(rng, ctxs, w, bias, scale, a, zp)
-
-def test_u7s8_long_kernels_of_wide_expansions_are_exact():
-    """U7S8 takes the long kernels (AVX2: 4-row tiles; around a mid-range zero point their 4-k
-    loop and each row's corrections) from kpad 96 too where the product has at least 196 rows
-    and 384 columns (MobileNetV2's 96 -> 576 and EfficientNet-B0's 112 -> 672 at 14x14): kpad
-    96, 100 (a last single 4-k step of the paired loop at zero point 0) and 124, a last half
-    panel, a last tile of 1-3 rows, bytes on both sides of the windows around zero points 0,
-    100, 144 and 200; beside them 195 rows and 380 columns (the 6-row tiles): every tier at
-    1-3 threads against numpy int64, int32 and 8-bit outputs and the fused residual add."""
-    rng = np.random.default_rng(47)
-    ctxs = _tiers_at((1, 2, 3))
-    for kd, n, m in [(96, 392, 196), (100, 384, 199), (124, 400, 197), (96, 380, 195)]:
-        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
-        w[::5, ::6] = -128
-        bias = rng.integers(-3000, 3000, n).astype(np.int32)
-        scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
-        for zp in (0, 100, 144, 200):
-            _u7s8_gemm_outputs_exact(rng, ctxs, w, bias, scale, _window_case(rng, m, kd, zp), zp)
-
+            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+            want = output_of(acc, np.uint8, scale, 3, 0, 255)
+            r = rng.integers(0, 256, (m, n)).astype(np.uint8)
+            ref = np.empty((m, n), np.uint8)
+            for (isa, t), c in ctxs.items():
+                y = np.empty((m, n), np.int32)
+                K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
+                assert np.array_equal(y, acc), (f"{K.qkernel_name(c, 'u7s8')} {t}t: k={kd} "
+                                                f"n={n} m={m} zp={zp}: {(y != acc).sum()} differ")
+                q = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), "u7s8").run(a, zp, q)
+                assert np.array_equal(q, want), f"{isa} {t}t uint8: k={kd} n={n} m={m} zp={zp}"
+                K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,),
+                          (q.size,))
+                out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
+                fused = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, out, "u7s8").run(a, zp, fused, residual=r)
+                assert np.array_equal(fused, ref), f"{isa} {t}t fused add: k={kd} n={n} m={m} zp={zp}"
 
 def test_u7s8_split_of_every_row_length_is_exact():
     """U7S8's split of a tile's rows into the window's parts and the groups with a byte
