@@ -712,6 +712,16 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * (n25-q2t, 2026-12-03, in the model, 1 thread under chrt, one process, both orders): the
  * conv3 layers (the residual fused) 0.96-1.07 of their time, the downsample 1.06 and 0.98,
  * within what the layers it does not touch moved (0.91-1.03): nothing to keep. */
+/* Tried and left (h35-qm, 2026-12-05, the Xeon, emulated AVX2): the long kernels from kpad 96
+ * too in products of >= 196 rows and >= 384 columns (the 14x14 expansions around a mid-range
+ * zero point: MobileNetV2 int8's 96 -> 576, EfficientNet-B0's 112 -> 672; 4-row tiles, their
+ * 4-k loop, as onnxruntime's MlasConvSymKernelAvx2).  At 1 thread (qconv_layers.py, each
+ * checkout against the other, bit-identical) 96 -> 576 0.977-0.984 of the 6 x 16 time and
+ * 1 / 1.015-1.021 (128.7 -> 126 us, 16 x 20 runs twice), 112 -> 672 0.961-0.964 and
+ * 1 / 1.037-1.039 (171 -> 165 us); from kpad 64 the 64 -> 384 layers lost 2.5%.  But whole
+ * MobileNetV2 int8 at 2 threads (ab_threads.py, 30 x 10, both orders, host load 4.6) took
+ * 1.007 / 1 / 0.992 of its time (burst medians) against the build without it, and at 1 thread
+ * its ~8 us are below the network's noise (qsteps.py): not kept. */
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
@@ -721,7 +731,14 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * none above) for the 4-k loop.  ResNet-50's layer3 conv3 (K = 256, N = 1024, at 14x14; in
  * the model, emulated AVX2 1t, 2026-12-02 00:20, paired / 4-k loop): 0.83 with 0.8% of the
  * groups above, 1.03 with 5%, 1.12 with 9%; layer4.1 conv3 (K = 512, 3.5% above) lost 5%
- * with 1/32 against all tiles paired (00:41) */
+ * with 1/32 against all tiles paired (00:41).
+ * Tried and left (h35-qm, 2026-12-05, the Xeon, emulated AVX2 1t, with the one-part
+ * corrections of qgemm_avx2.c's above_ok; qconv_layers.py --only conv.2/Conv, 12 x 20 runs,
+ * each checkout against the other, bit-identical): 14 / 10 / 8 / 6 in place of 20 took
+ * MobileNetV2 int8's 14x14 projections (384 -> 64 / 96, 576 -> 96) 0.98-0.995 of their time
+ * at 10 and 8 (0.99-1.00 at 14), but its 7x7 ones moved both ways (576 -> 160 1.008-1.012 at
+ * 10 and 8, 960 -> 160 0.977-0.994, 960 -> 320 1.00 at 10, 1.025 at 8, 1.04 at 6): the
+ * projections' sums 0.993 (10), 0.998 (8), 1.0 (6, 14), level. */
 #define TC_QU7S8_PAIRED_FIX 20
 
 /* The paired widths are the lower (u7s8_limits): on MobileNetV2 int8's projections, its own

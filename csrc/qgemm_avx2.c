@@ -27,7 +27,21 @@
  * rest are ResNet's 7x7 stem (S16X2, 0.86), the 3x3 stride-2 layers (0.9-1.03), ResNet-50's
  * 1x1 layers with K = 64 and 128 (with the fused add against onnxruntime's conv and add,
  * 0.95-1.05) and MobileNetV2's 1x1 layers (1.0-1.17): per-tile costs (the split, the
- * output stage) over short k, not the main loops. */
+ * output stage) over short k, not the main loops.
+ * What onnxruntime 1.32 runs for these layers under the AVX2 emulation (h35-qm, 2026-12-05,
+ * the Xeon; perf on its pybind library): MlasConvSymKernelAvx2, 4 x 16 tiles read in place
+ * from the input, the 4-k step unrolled by 4 with vpmaddubsw, vpmaddwd by ones and vpaddd
+ * (saturating, no correction of any kind), an output stage per tile: 576 -> 96 at 14x14 in
+ * 110 us (98 GMAC/s), 96 -> 576 in 125, 960 -> 320 at 7x7 in 154 (1t, qconv_layers.py).  The
+ * same multiplies per product as the 4-k loops here.  tinycnn's 576 -> 96 (116 us before
+ * above_ok) by perf cpu-clock on a loop of the layer: the kernel 90% of the conv's samples
+ * (in it the paired 8-k loop 68%, the 4-k loop 17%, the correction pass 9%, stores and setup
+ * the rest), the split 9%, the driver 1%: what the paired loop saves over about 80% of the
+ * tiles the split's copy and the corrections spend again; at 7x7 (67-100% of the tiles leave
+ * the paired widths, u7s8_windows.py) the 4-k loop runs as onnxruntime's with those costs on
+ * top (1.00-1.03 of its time).  To go below it: tiles read in place with the few bytes above
+ * corrected (no copy), or the paired widths held by more tiles (n34-q2's channel fours,
+ * benchmarks/quad_channels.patch). */
 #include "quant_avx2.h"
 
 static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)
@@ -136,6 +150,22 @@ static inline __m256i above2_step(__m256i c, __m256i a, __m256i b, __m256i top)
     return maddubs_step(c, _mm256_subs_epu8(x, x1), b);
 }
 
+/* Are the 4 widths of a group (lim[0..3]) all 128 or more?  At base 0 a byte's part above
+ * the window, a - lim, is then at most 127: one part, above_step, where above2_step would add
+ * a second part that is 0.  MobileNetV2 int8's projections' paired widths have a median of
+ * 134-156 (u7s8_windows.py), so most of their corrected groups take the one part.  Measured
+ * (h35-qm, 2026-12-05, the Xeon, emulated AVX2 1t, qconv_layers.py --only conv.2/Conv, 16 x 20
+ * runs, each checkout against the other, bit-identical): 576 -> 96 at 14x14 0.965-0.969 and
+ * 1 / 1.034-1.039 of the base's time, 384 -> 64 / 96 0.979-0.985 and 1 / 1.017-1.021, the
+ * projections' sum 0.987 and 1 / 1.014 (the correction pass was 9% of the 576 -> 96 kernel's
+ * samples, perf; the 4-row paired loop 68%, the split a tenth of the layer). */
+static inline int above_ok(const uint8_t *lim)
+{
+    uint32_t v;
+    memcpy(&v, lim, 4);
+    return (v & 0x80808080u) == 0x80808080u;
+}
+
 /* two 4-k steps of one row, their pair sums added in int16 (the paired widths) */
 static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, __m256i b4)
 {
@@ -153,8 +183,10 @@ static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, _
 /* the window's top at the 4 k of the group at off, base + lim (saturating), 4 times */
 #define GROUP_TOP(off) _mm256_adds_epu8(vbase, tc_bcast32_avx2(e->lim + (off)))
 #define ABOVE_STEP(c, av, b) above_step(c, av, b, top)
-/* at base 0: the part above in two where the widths are the paired ones */
-#define ABOVE_ANY(c, av, b) (e->paired ? above2_step(c, av, b, top) : above_step(c, av, b, top))
+/* at base 0: the part above in two where the widths are the paired ones and one of the
+ * group's is below 128 (two: above_ok's test); a width of 128 and more leaves at most 127
+ * above (255 - lim), one part */
+#define ABOVE_ANY(c, av, b) (two ? above2_step(c, av, b, top) : above_step(c, av, b, top))
 #define WINDOW_ROW(ar, off, c0, c1)                                                          \
     do {                                                                                     \
         __m256i av = tc_bcast32_avx2((ar) + (off)), top = GROUP_TOP(off);                    \
@@ -282,6 +314,7 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
             const ptrdiff_t off = e->fix_k[i];
             __m256i b0 = _mm256_loadu_si256(bp + off / 2);
             __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1), top = GROUP_TOP(off);
+            const int two = e->paired && !above_ok(e->lim + off);
             if (mr == 1) {
                 __m256i av = tc_bcast32_avx2(a0 + off);
                 c00 = ABOVE_ANY(c00, av, b0);
