@@ -21,7 +21,8 @@ above 127, the conv3 layers' paired widths (median 99-111) leave 37-99% of their
 the conv1 layers' 0-92%.  Per row (prow, h35-q): the rows' own groups above the paired
 widths are 0.5-0.85 of the tiles' (the bytes above 127 fall in the same channels of
 neighbouring pixels), 0.07-2.6% of the row groups of the K >= 512 layers; rleave: the tiles
-that would leave the paired widths with more than 1 / 20 of their rows' groups above."""
+that would leave the paired widths with more than 1 / 20 of their rows' groups above
+(benchmarks/u7s8_row_fix.patch, not applied: level)."""
 import argparse
 import os
 import sys

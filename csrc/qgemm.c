@@ -516,7 +516,7 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
                 acc[r * TC_QNR + j] += (uint32_t)u8s8_group(in + k, bk + (k * TC_QNR + 4 * j));
         /* the parts above and below the window, as vpmaddubsw sums each (exact: at most
          * 128 - base and base <= 127) and the difference of the two pair sums in int16 */
-        const int nfix = (e->row_nfix ? e->row_nfix[r] : e->nfix) & ~TC_U7S8_BIG;
+        const int nfix = e->row_nfix ? e->row_nfix[r] : e->nfix;
         const int32_t *fix_k = e->row_nfix ? e->fix_k + r * e->fix_stride : e->fix_k;
         for (int i = 0; i < nfix; i++) {
             const int k = fix_k[i];
@@ -715,6 +715,23 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
+/* Tried and left (h35-q, 2026-12-05, benchmarks/u7s8_row_fix.patch, the Xeon, emulated AVX2
+ * 1t): at base 0 from kpad 512 each row corrected over its own groups (as around a mid-range
+ * zero point) in kernels of their own (tc_quant_kernels.u7s8_rows0), in one part where no
+ * byte of the row is 127 above the paired widths, a tile leaving them past 1 / 10 of its
+ * rows' groups; tiles without corrections by the plain kernels.  On a photograph ResNet-50
+ * int8's bytes above 127 fall in the same channels of neighbouring pixels: the rows' own
+ * groups above are 0.5-0.85 of the tiles' (u7s8_windows.py prow / pout).  Against the base
+ * (qsteps.py --against, both orders, 15-20 x 10 runs, step minima, bit-identical): photo
+ * 0.998 / 0.998, noise 1.008 / 1.005; with the per-row kernels on every tile of those layers
+ * photo 0.990 / 0.992 but noise 1.018 / 1.010 (their main loops 1.03-1.06 on noise).  Per
+ * step on the photograph layer3's conv1 (K = 1024) 0.93-0.95, layer4's conv1 / downsample /
+ * im2col 3x3 0.93-0.96, but the K = 512 layers mostly read in place 1.03-1.05; at every kpad
+ * (one build alternating by environment) layer1's K = 64 / 256 layers lost 4-5% (the rows'
+ * short correction loops, a branch each per panel).  With the branch in the one tile function
+ * gcc's main loops changed: 512 -> 2048 at 7x7 1.4x its time on noise.  The photograph's
+ * extra time (42.2 against 39.2 ms of steps) is not mostly in the correction pass. */
+
 /* A U7S8 tile at base 0 keeps the paired widths (u7s8_limits) while at most one in
  * TC_QU7S8_PAIRED_FIX of its 4-k groups has a byte above them; past that its corrections
  * cost more than the paired steps save, and it is split again at the pair's widths (mostly
@@ -723,36 +740,6 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * groups above, 1.03 with 5%, 1.12 with 9%; layer4.1 conv3 (K = 512, 3.5% above) lost 5%
  * with 1/32 against all tiles paired (00:41) */
 #define TC_QU7S8_PAIRED_FIX 20
-
-/* From this kpad at base 0 each row is corrected over its own groups (tc_qepi.row_nfix), as
- * around a mid-range zero point, not every row over the tile's; a tile then leaves the paired
- * widths once more than 1 / TC_QU7S8_ROWS_PAIRED_FIX of its rows' groups have a byte above
- * them, and a row's part above is corrected in one part where none of its bytes lies more
- * than 127 above (TC_U7S8_BIG).  On a photograph ResNet-50 int8's bytes above 127 fall in
- * the same channels of neighbouring pixels: its rows' own groups above the paired widths
- * are 0.5-0.85 of the tiles' (numpy, u7s8_windows.py prow against pout), 0.7-1.8% of the
- * row groups of the K >= 512 layers.  Measured (h35-q, 2026-12-05, the Xeon, emulated AVX2
- * 1t; one build whose driver read the settings from the environment, alternating run by
- * run in one process, thread-CPU medians of 4 runs, 16 rounds, ratios to per-tile
- * corrections, the same bits): ResNet-50 int8 on the photograph, rows from kpad 512 0.990
- * [0.989-0.994] (1024: 0.991; every kpad 0.997 [0.994-1.002], there with two parts always
- * 1.002), with TC_QU7S8_ROWS_PAIRED_FIX 10 0.980 [0.979-0.985] and 0.984 [0.979-0.987] (6:
- * 0.989, 4: 1.013; from kpad 256 0.983; per tile with 10: 0.995); on noise 0.999
- * [0.988-1.011]; MobileNetV2 int8 (20 x 10 runs) photo 1.006 [0.986-1.019], noise 0.993
- * [0.986-1.004].  Per step (minima of 30 runs, photo, rows at every kpad): layer3's conv1
- * (K = 1024) 0.550 -> 0.505 ms, layer4's 3x3 (im2col, K = 4608) 1.357 -> 1.270 and 1.353 ->
- * 1.299, but layer1's K = 64 and 256 layers lost (0.603 -> 0.636, 0.803 -> 0.834): there
- * the rows' short correction loops (a branch each, per panel) cost more than they save.
- * As built (the per-row tiles in kernels of their own, tc_quant_kernels.u7s8_rows0), against
- * the base build (qsteps.py --input photo --against, both orders, 20 x 10 runs, step minima,
- * bit-identical): the steps' sum 0.990 and 0.992 of its time; layer3's conv1 0.93-0.95,
- * layer4's conv1 / downsample / 3x3 0.93-0.96, layer3.0's downsample 0.95, but layer2's
- * K = 512 conv1 (tiles mostly read in place) 1.03-1.05 and layer1's 6-row layers (code not
- * changed) 1.03-1.04.  ResNet-50 on the photograph stays 0.90 of onnxruntime there: the rest
- * of its photograph time is not in the correction pass (next: the split's copies, the 4-k
- * loop of the tiles leaving the paired widths). */
-#define TC_QU7S8_ROWS_K 512
-#define TC_QU7S8_ROWS_PAIRED_FIX 10
 
 /* The paired widths are the lower (u7s8_limits): on MobileNetV2 int8's projections, its own
  * weights and activations (a normal-noise image; s22-q, 2026-12-03), 75% of the 4-row tiles
@@ -1123,15 +1110,6 @@ static void block_lookup(const tc_qdriver *d, int m0, int mcount, int c0, int c1
         d->lookup_run(d->out->lut, y + c0, c1 - c0, y + c0);
 }
 
-/* a split tile's corrections: its groups (the tile's), or its rows' groups summed */
-static inline int fixes(const tc_qdriver *d, const int *nfix, int mr)
-{
-    int n = nfix[0] & ~TC_U7S8_BIG;
-    for (int r = 1; d->u7s8_rows && r < mr; r++)
-        n += nfix[r] & ~TC_U7S8_BIG;
-    return n;
-}
-
 static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
 {
     const tc_qdriver *d = arg;
@@ -1203,7 +1181,7 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 const int try_paired = d->u7s8_paired &&
                                        (pair_tried < TC_QU7S8_PAIRED_TRIES ||
                                         (long)pair_left * TC_QU7S8_PAIRED_SHARE <= pair_tried);
-                const int k = split_tile(d, tp, r, mr, d->u7s8_rows, in_place,
+                const int k = split_tile(d, tp, r, mr, d->u7s8_base > 0, in_place,
                                          d->u7s8_paired && !try_paired ? pair_lim : d->u7s8_lim,
                                          &si, nfix[i]);
                 tested += in_place;
@@ -1211,11 +1189,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 paired[i] = try_paired;
                 pair_tried += try_paired;
                 /* a tile with many bytes above the paired widths: the pair's instead */
-                if (paired[i] && (long)fixes(d, nfix[i], mr) *
-                                         (d->u7s8_rows ? TC_QU7S8_ROWS_PAIRED_FIX
-                                                       : TC_QU7S8_PAIRED_FIX) >
-                                     (long)(d->u7s8_rows ? mr : 1) * (d->kpad / 4)) {
-                    split_tile(d, tp, r, mr, d->u7s8_rows, 0, pair_lim, &si, nfix[i]);
+                if (paired[i] && (long)nfix[i][0] * TC_QU7S8_PAIRED_FIX > d->kpad / 4) {
+                    split_tile(d, tp, r, mr, 0, 0, pair_lim, &si, nfix[i]);
                     paired[i] = 0;
                     pair_left++;
                 }
@@ -1283,9 +1258,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                     /* per row where the window is around a mid-range zero point (sparse
                      * bytes outside), per tile where it starts at 0 (after a ReLU: bytes
                      * >= 128, often in the same channels of many rows; the AVX2 kernel's
-                     * tile list takes only that window); measured in tinycnn.h; but per
-                     * row at 0 too from TC_QU7S8_ROWS_K */
-                    e.row_nfix = d->u7s8_rows ? nfix[i] : NULL;
+                     * tile list takes only that window); measured in tinycnn.h */
+                    e.row_nfix = e.base > 0 ? nfix[i] : NULL;
                     e.nfix = nfix[i][0];
                 }
                 d->uk.fn(d->ntaps, klen, kernel_rows + (size_t)i * d->ntaps * TC_QMR_MAX,
@@ -1336,10 +1310,6 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->ws_ptrs_thread = ptrs_slot_bytes(d->format, d->kpad, d->rows_most, d->ntaps, threads);
     d->uk = tc_qukernel_for(ctx, d->format);
     d->u7s8_paired = 0;
-    /* corrections per row at base 0 too where the rows are long (TC_QU7S8_ROWS_K), by the
-     * tier's kernels for them */
-    const tc_quant_kernels *qk = tc_quant_kernels_of(ctx);
-    d->u7s8_rows = d->u7s8_base > 0 || (d->kpad >= TC_QU7S8_ROWS_K && qk->u7s8_rows0.fn);
     if (d->format == TC_QFMT_U7S8 &&
         (d->kpad >= TC_QU7S8_LONG_K || (d->kpad >= TC_QU7S8_LONG_K_WIDE &&
                                         d->M >= TC_QU7S8_LONG_MN && d->N >= TC_QU7S8_LONG_MN))) {
@@ -1351,9 +1321,6 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         if (d->u7s8_paired)
             d->u7s8_lim += d->kpad;
     }
-    if (d->format == TC_QFMT_U7S8 && d->u7s8_rows && d->u7s8_base == 0)
-        d->uk = d->uk.mr == qk->u7s8_long.mr && d->uk.fn == qk->u7s8_long.fn ? qk->u7s8_long_rows0
-                                                                              : qk->u7s8_rows0;
     /* S16X2 and U7S8 with few k (MobileNetV2's expansions): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns; past kpad 32 only over more
      * rows than one block (TC_QWIDE_KMAX).  But S16X2 up to kpad 32 where the kernel takes

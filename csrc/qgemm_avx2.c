@@ -175,34 +175,6 @@ static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, _
         }                                                                                    \
     } while (0)
 
-/* At base 0 with the corrections per row (TC_QU7S8_ROWS_K): rows[r]'s parts above the
- * window over its own groups into c[2 r], c[2 r + 1] (r < rows), in two parts only in a
- * row with one more than 127 above (TC_U7S8_BIG) where the widths are the paired ones.
- * Not inlined (its own tile functions, below, call it). */
-static __attribute__((noinline)) void above_rows_avx2(const tc_qepi *e, const __m256i *bp,
-                                                      const void *const *rt, int rows,
-                                                      __m256i *c)
-{
-    const __m256i vbase = _mm256_setzero_si256();
-    for (int r = 0; r < rows; r++) {
-        const int32_t *fk = e->fix_k + (ptrdiff_t)r * e->fix_stride;
-        const char *ar = rt[r];
-        const int n = e->row_nfix[r] & ~TC_U7S8_BIG;
-        const int two = e->paired && (e->row_nfix[r] & TC_U7S8_BIG);
-        __m256i c0 = c[2 * r], c1 = c[2 * r + 1];
-        for (int i = 0; i < n; i++) {
-            const ptrdiff_t off = fk[i];
-            __m256i b0 = _mm256_loadu_si256(bp + off / 2);
-            __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1);
-            __m256i av = tc_bcast32_avx2(ar + off), top = GROUP_TOP(off);
-            c0 = two ? above2_step(c0, av, b0, top) : above_step(c0, av, b0, top);
-            c1 = two ? above2_step(c1, av, b1, top) : above_step(c1, av, b1, top);
-        }
-        c[2 * r] = c0;
-        c[2 * r + 1] = c1;
-    }
-}
-
 /* a: rows of the bytes' parts in the window (one tap of klen bytes)  b: panel
  * [klen / 4][16][4] int8; e->hi_rows: the rows themselves, whose parts outside the window
  * run over each row's groups, or (the window at 0: only above it) the tile's.
@@ -226,8 +198,8 @@ static __attribute__((noinline)) void above_rows_avx2(const tc_qepi *e, const __
  * 1.008, 1.004), all convolutions 0.996: the loop is bound by its 24 multiplies per 4 k
  * (2 a cycle), not by the spilled accumulator's load and store. */
 static inline __attribute__((always_inline)) void u7s8_tile_avx2(
-    const int R, const int ROWS0, int klen, const void *const *rows, int mr, const void *b,
-    const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+    const int R, int klen, const void *const *rows, int mr, const void *b, const tc_qepi *e,
+    int nr, void *y, ptrdiff_t ldy)
 {
     /* the sums start at the bias: tc_qstore_6x16_avx2 */
     __m256i c00 = _mm256_loadu_si256((const __m256i *)e->bias), c10 = c00, c20 = c00;
@@ -296,7 +268,7 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
     a5 = rt[R == 6 ? 5 : 3];
     const __m256i *bp = b;
     const __m256i vbase = _mm256_set1_epi8((char)e->base);
-    if (e->row_nfix && !ROWS0) { /* each row over its own groups (none past mr) */
+    if (e->row_nfix) { /* each row over its own groups (none past mr) */
         FIX_ROW(0, a0, c00, c01);
         FIX_ROW(1, a1, c10, c11);
         FIX_ROW(2, a2, c20, c21);
@@ -305,11 +277,6 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
             FIX_ROW(4, a4, c40, c41);
             FIX_ROW(5, a5, c50, c51);
         }
-    } else if (ROWS0) { /* base 0, each row over its own groups (above_rows_avx2) */
-        __m256i c[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-        above_rows_avx2(e, bp, rt, mr < R ? mr : R, c);
-        c00 = c[0], c01 = c[1], c10 = c[2], c11 = c[3], c20 = c[4], c21 = c[5];
-        c30 = c[6], c31 = c[7], c40 = c[8], c41 = c[9], c50 = c[10], c51 = c[11];
     } else { /* base 0: every row over the tile's groups, above the window only */
         for (int i = 0; i < e->nfix; i++) {
             const ptrdiff_t off = e->fix_k[i];
@@ -331,30 +298,21 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
 }
 
 /* the panel functions of the two tile heights (6 rows; 4 for long k) */
-#define U7S8_PANEL(name, R, ROWS0)                                                            \
+#define U7S8_PANEL(name, R)                                                                   \
     static inline __attribute__((always_inline)) void name(                                 \
         int ntaps, int klen, const void *const *rows, int mr, const void *b, ptrdiff_t ldb, \
         const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)                                   \
     {                                                                                       \
         (void)ntaps;                                                                        \
         (void)ldb;                                                                          \
-        u7s8_tile_avx2(R, ROWS0, klen, rows, mr, b, e, nr, y, ldy);                         \
+        u7s8_tile_avx2(R, klen, rows, mr, b, e, nr, y, ldy);                                \
     }
-U7S8_PANEL(u7s8_panel_avx2, 6, 0)
-U7S8_PANEL(u7s8_panel4_avx2, 4, 0)
-U7S8_PANEL(u7s8_rows0_panel_avx2, 6, 1)
-U7S8_PANEL(u7s8_rows0_panel4_avx2, 4, 1)
+U7S8_PANEL(u7s8_panel_avx2, 6)
+U7S8_PANEL(u7s8_panel4_avx2, 4)
 
 /* the correction lists are the rows' (or the tile's), the same for every panel */
 TC_QUKERNEL_PANELS(tc_qukernel_u7s8_avx2, u7s8_panel_avx2)
 TC_QUKERNEL_PANELS(tc_qukernel_u7s8_4x16_avx2, u7s8_panel4_avx2)
-/* base 0 with the corrections per row (TC_QU7S8_ROWS_K): functions of their own, chosen by
- * the driver (tc_quant_kernels.u7s8_rows0), so that the others' code stays as it was: with
- * the branch in the one tile function gcc's code for the main loops changed (ResNet-50 int8's
- * 512 -> 2048 at 7x7 took 1.4x its time on noise, where no row has a correction), and a
- * wrapper choosing between the two cost its short-K layers 1.03 of their time */
-TC_QUKERNEL_PANELS(tc_qukernel_u7s8_rows0_avx2, u7s8_rows0_panel_avx2)
-TC_QUKERNEL_PANELS(tc_qukernel_u7s8_4x16_rows0_avx2, u7s8_rows0_panel4_avx2)
 
 /* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
 static inline int emit_groups(uint32_t mask, int k, int32_t *groups, int n)
@@ -446,12 +404,6 @@ static int rows_within_avx2(const void *const *rows, int mr, int kpad, const uin
     return _mm256_testz_si256(above, above);
 }
 
-/* 32 bytes from tail_mask + 32 - w: 0xff in the first w */
-static const uint8_t tail_mask[64] = {
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-
 int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
                        const uint8_t *lim, int per_row, int in_place, uint8_t *lo,
                        int32_t *groups, int stride, uint8_t *scratch, int *nfix)
@@ -466,17 +418,15 @@ int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int bas
         uint8_t *l = lo + (size_t)r * kpad;
         int32_t *g = groups + (size_t)r * stride;
         int n = 0, k = 0;
-        __m256i big = _mm256_setzero_si256(); /* per_row: the bytes outside ORed */
         for (; k + 32 <= K; k += 32) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(a + k));
             __m256i wl = _mm256_loadu_si256((const __m256i *)(lim + k));
             __m256i d = _mm256_subs_epu8(v, vb);
             _mm256_storeu_si256((__m256i *)(l + k), _mm256_min_epu8(d, wl));
             __m256i off = _mm256_or_si256(_mm256_subs_epu8(d, wl), _mm256_subs_epu8(vb, v));
-            if (per_row) {
+            if (per_row)
                 n = emit_groups(nonzero_mask(off), k, g, n);
-                big = _mm256_or_si256(big, off);
-            } else if (r == 0)
+            else if (r == 0)
                 _mm256_storeu_si256((__m256i *)(scratch + k), off);
             else
                 _mm256_storeu_si256((__m256i *)(scratch + k),
@@ -489,14 +439,12 @@ int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int bas
             __m256i d = _mm256_subs_epu8(v, vb);
             store_part(l + k, w, _mm256_min_epu8(d, wl));
             __m256i off = _mm256_or_si256(_mm256_subs_epu8(d, wl), _mm256_subs_epu8(vb, v));
-            if (per_row) {
+            if (per_row)
                 n = emit_groups(nonzero_mask(off) & ((1u << w) - 1), k, g, n);
-                big = _mm256_or_si256(big, _mm256_and_si256(off, _mm256_loadu_si256(
-                    (const __m256i *)(tail_mask + 32 - w))));
-            } else
+            else
                 store_part(scratch + k, w, r == 0 ? off : _mm256_or_si256(off, load_part(scratch + k, w, w, 0)));
         }
-        nfix[r] = n | (_mm256_movemask_epi8(big) ? TC_U7S8_BIG : 0);
+        nfix[r] = n;
     }
     if (per_row)
         return 0;

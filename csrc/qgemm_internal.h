@@ -87,7 +87,6 @@ struct tc_qdriver {
     int u7s8_base;        /* U7S8's window of the activations (tc_u7s8_base) */
     const uint8_t *u7s8_lim; /* and its width per k (the packing's, tc_qgemm_pack) */
     int u7s8_paired;      /* u7s8_lim the paired widths: tc_qepi.paired */
-    int u7s8_rows;        /* corrections per row (tc_qepi.row_nfix), not per tile */
     int qmb;              /* rows per block at most: TC_QMB or TC_QMB_SHORT */
     int rows_most;        /* the most a block has (qmb, or up to TC_QMB_WHOLE on one thread) */
     int tiles, nblocks;   /* the task grid (plan_tasks): row blocks of whole tiles */

@@ -630,7 +630,4 @@ const tc_quant_kernels tc_quant_portable = {
     tc_u7s8_split,
     tc_interleave3,
     tc_max8_taps,
-    NULL,
-    {tc_qukernel_u7s8_portable, 6, 16, "u7s8-portable"},
-    {tc_qukernel_u7s8_portable, 4, 16, "u7s8-4x16-portable"},
 };

@@ -309,6 +309,4 @@ const tc_quant_kernels tc_quant_avx2 = {
     tc_interleave3_avx2,
     tc_max8_taps_avx2,
     tc_qwiden_run_avx2,
-    {tc_qukernel_u7s8_rows0_avx2, 6, 16, "u7s8-rows0-avx2"},
-    {tc_qukernel_u7s8_4x16_rows0_avx2, 4, 16, "u7s8-4x16-rows0-avx2"},
 };

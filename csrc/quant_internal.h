@@ -229,11 +229,6 @@ void tc_qs16x2_tiles_avx2(int klen, const void *const *rows, const void *b, cons
 /* 4 x 16, qgemm_avx2.c: U7S8 over long k */
 void tc_qukernel_u7s8_4x16_avx2(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
-/* the two at base 0 with the corrections per row (tc_quant_kernels.u7s8_rows0) */
-void tc_qukernel_u7s8_rows0_avx2(int ntaps, int klen, const void *const *rows, int mr,
-    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
-void tc_qukernel_u7s8_4x16_rows0_avx2(int ntaps, int klen, const void *const *rows, int mr,
-    const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 void tc_qukernel_s8x4_avxvnni(int ntaps, int klen, const void *const *rows, int mr,
     const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy);
 /* 12 x 32, qgemm_avx512vnni.c */
@@ -315,10 +310,7 @@ void tc_qdw_out_row_avx2(const int16_t *const *prows, const int16_t *w, const tc
  * scratch: kpad bytes.  in_place (base 0, the tile's groups, K == kpad): first only test
  * the rows, and where no byte is above the window (lo would be the rows themselves) write
  * nothing to lo, set nfix[0] = 0 and return 1; else (and without in_place) split, return 0.
- * The AVX2 one marks per_row a row's count with TC_U7S8_BIG where a byte of it lies more than
- * 127 above the window (only where the widths are below 128: the paired ones, base 0).
  * The portable one (qgemm.c) and its AVX2 twin (qgemm_avx2.c). */
-#define TC_U7S8_BIG (1 << 30)
 typedef int (*tc_u7s8_split_fn)(const void *const *rows, int mr, int K, int kpad, int base,
                                 const uint8_t *lim, int per_row, int in_place, uint8_t *lo,
                                 int32_t *groups, int stride, uint8_t *scratch, int *nfix);
@@ -370,9 +362,6 @@ typedef struct tc_quant_kernels {
     /* y[i] = x[i] ^ flip as int16 (flip 0 or 0x80): S16X2's rows of a 1x1 convolution
      * (tc_qwiden_run); NULL: the fill's own loop */
     void (*widen_run)(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y);
-    /* u7s8 and u7s8_long at base 0 with the corrections per row (tc_qepi.row_nfix, qgemm.c
-     * TC_QU7S8_ROWS_K), kernels of their own (qgemm_avx2.c); fn NULL: per tile there */
-    tc_qukernel u7s8_rows0, u7s8_long_rows0;
 } tc_quant_kernels;
 
 /* tc_quant_kernels.max8_taps: npix pixels of n bytes, pixel p's taps at taps[t] + p * step
