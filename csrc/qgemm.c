@@ -725,6 +725,23 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
+/* Tried and left (h35-q, 2026-12-05, benchmarks/u7s8_row_fix.patch, the Xeon, emulated AVX2
+ * 1t): at base 0 from kpad 512 each row corrected over its own groups (as around a mid-range
+ * zero point) in kernels of their own (tc_quant_kernels.u7s8_rows0), in one part where no
+ * byte of the row is 127 above the paired widths, a tile leaving them past 1 / 10 of its
+ * rows' groups; tiles without corrections by the plain kernels.  On a photograph ResNet-50
+ * int8's bytes above 127 fall in the same channels of neighbouring pixels: the rows' own
+ * groups above are 0.5-0.85 of the tiles' (u7s8_windows.py prow / pout).  Against the base
+ * (qsteps.py --against, both orders, 15-20 x 10 runs, step minima, bit-identical): photo
+ * 0.998 / 0.998, noise 1.008 / 1.005; with the per-row kernels on every tile of those layers
+ * photo 0.990 / 0.992 but noise 1.018 / 1.010 (their main loops 1.03-1.06 on noise).  Per
+ * step on the photograph layer3's conv1 (K = 1024) 0.93-0.95, layer4's conv1 / downsample /
+ * im2col 3x3 0.93-0.96, but the K = 512 layers mostly read in place 1.03-1.05; at every kpad
+ * (one build alternating by environment) layer1's K = 64 / 256 layers lost 4-5% (the rows'
+ * short correction loops, a branch each per panel).  With the branch in the one tile function
+ * gcc's main loops changed: 512 -> 2048 at 7x7 1.4x its time on noise.  The photograph's
+ * extra time (42.2 against 39.2 ms of steps) is not mostly in the correction pass. */
+
 /* A U7S8 tile at base 0 keeps the paired widths (u7s8_limits) while at most one in
  * TC_QU7S8_PAIRED_FIX of its 4-k groups has a byte above them; past that its corrections
  * cost more than the paired steps save, and it is split again at the pair's widths (mostly
