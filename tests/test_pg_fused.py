@@ -90,7 +90,6 @@ def _assert_bands_match_unfused(a, b, x, bands, what):
         np.testing.assert_array_equal(y2, want, err_msg=f"y without means, band {band}, {what}")
 
 
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "n{}c{}e{}g{}_{}x{}_s{}p{}".format(
     *c[:7], "".join(map(str, c[7]))))
 def test_fused_pair_with_its_shortcut_is_the_unfused_layers_bit_for_bit(ctx, case):
@@ -421,7 +420,6 @@ def test_fused_pair_in_a_block_matches_onnxruntime_and_the_unfused_session(
     np.testing.assert_array_equal(y, apart.run(None, {"x": x})[0])
 
 
-
 def shortcut_block_model(c0, e, gw, hw, stride, k):
     """RegNetY's first block of a stage: block_model's a -> b -> SE -> c (to k channels) plus
     the projection shortcut (Conv 1x1 of x, stride `stride`), Add, Relu."""
@@ -487,6 +485,7 @@ def test_shortcut_not_taken_when_x_or_c_has_another_reader(extra):
                                        providers=["CPUExecutionProvider"]).run(None, {"x": x})
     for got, want in zip(sess.run(None, {"x": x}), ref):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
 
 def test_pair_not_fused_when_the_pointwise_output_is_read_elsewhere():
     model = block_model(8, 16, 8, 9, 1, se=False)
