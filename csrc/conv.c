@@ -539,12 +539,8 @@ static void subsample_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     for (ptrdiff_t c = begin; c < end; c++)
         for (int i = 0; i < j->oh; i++) {
             const float *s = j->x + ((size_t)c * j->h + (size_t)i * j->sh) * j->w;
-            float *d = j->xs + ((size_t)c * j->oh + i) * j->ow;
-            if (j->sw == 2)
-                j->take_even(s, d, j->ow);
-            else
-                for (int q = 0; q < j->ow; q++)
-                    d[q] = s[(ptrdiff_t)q * j->sw];
+            tc_take_strided(j->take_even, s, j->xs + ((size_t)c * j->oh + i) * j->ow, j->ow,
+                            j->sw);
         }
 }
 

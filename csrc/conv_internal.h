@@ -128,6 +128,17 @@ void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n);
 void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);
 
+/* d[q] = s[q * sw], q < n: a row of a strided 1x1's input, copied dense (take_even at sw 2) */
+static inline void tc_take_strided(void (*take_even)(const float *, float *, ptrdiff_t),
+                                   const float *s, float *d, int n, int sw)
+{
+    if (sw == 2)
+        take_even(s, d, n);
+    else
+        for (int q = 0; q < n; q++)
+            d[q] = s[(ptrdiff_t)q * sw];
+}
+
 /* Output rows [oh0, oh0 + rows) of a convolution over an image of H input rows, run as an image
  * of their own input rows whose top and bottom pads stand for the rows outside it (or for the
  * real pads): returns its first input row, sets its count of rows *n and its parameters *q.

@@ -192,10 +192,10 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * (or a zero row); off[kj]: the first vector's tap column kj in a row.  The weights broadcast where
  * they are used (TC_DW_OPAQUE), each tap column's inputs and the sums held where made
  * (TC_DW_PAIR_HERE).
- * REWEIGH (n34-ir, 2026-12-05, Intel Xeon, gcc 12, AVX2): the weights made opaque again at
- * each input row, so that each use broadcasts its weight anew.  Without it, at stride 1 gcc keeps
- * the 9 weights' broadcasts in registers across the input rows, and 8 sums + 2 inputs + 9
- * weights spill: ~36 stack loads and stores to the pair's 72 FMAs (objdump of
+ * REWEIGH (n34-ir, 2026-12-05, Intel Xeon, gcc 12, AVX2; now HOLD 0): the weights made opaque
+ * again at each input row, so that each use broadcasts its weight anew.  Without it, at stride
+ * 1 gcc keeps the 9 weights' broadcasts in registers across the input rows, and 8 sums + 2
+ * inputs + 9 weights spill: ~36 stack loads and stores to the pair's 72 FMAs (objdump of
  * dw_plane_avx2_s1k3); the plane kernel ran ~55 GFLOP/s in the stem block (perf,
  * csrc/stem_fused.c).  benchmarks/dw_ab.sh, both orders, 61 rounds, geometric means of
  * new / base, same bits: for every kind, Clip 32@112 in 14-row bands (the stem block's)
@@ -230,8 +230,7 @@ TC_DW_COLS_VARIANT(_cols_s2k3x2, 2, 3)
  * (_split_rows' pairs, ReLU, 8 stack ops before, 0 and 2 after): 48@112 in 4-row bands
  * 1.02-1.05, not taken. */
 static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
-    const int SW, const int NV, const int EDGE, const int REWEIGH, const int HOLD,
-    const float *const *in,
+    const int SW, const int NV, const int EDGE, const int HOLD, const float *const *in,
     const ptrdiff_t *off, const float *w, float bias, tc_v acc[2][TC_DW_ROWS])
 {
     const int R = TC_DW_ROWS, KC = 3;
@@ -243,9 +242,7 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _k3_taps)(
     _Pragma("GCC unroll 9") for (int j = 0; j < (R - 1) * SW + KC; j++) {
         const float *q = in[j];
         TC_DW_OPAQUE(q);
-        if (REWEIGH) /* the weights broadcast at each use (see above) */
-            TC_DW_OPAQUE(w);
-        if (HOLD < KC * KC)
+        if (HOLD < KC * KC) /* HOLD 0: every weight broadcast at each use (REWEIGH above) */
             TC_DW_OPAQUE(wr);
         _Pragma("GCC unroll 3") for (int kj = 0; kj < KC; kj++) {
             tc_v v[2];
@@ -313,9 +310,11 @@ static inline __attribute__((always_inline)) void TC_DW_CAT(TC_DW_FN, _pair_k3)(
     if (KIND >= 0)
         act.kind = KIND;
     tc_v acc[2][TC_DW_ROWS];
-    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, EDGE, SW == 1 && act.kind == TC_ACT_CLIP,
-                                  SW == 1 && act.kind == TC_ACT_RELU ? TC_DW_HOLD : 9, in, off, w,
-                                  bias, acc);
+    /* the weights held in registers: with Clip none (REWEIGH), with ReLU TC_DW_HOLD */
+    const int hold = SW != 1 ? 9
+                     : act.kind == TC_ACT_CLIP ? 0
+                     : act.kind == TC_ACT_RELU ? TC_DW_HOLD : 9;
+    TC_DW_CAT(TC_DW_FN, _k3_taps)(SW, 2, EDGE, hold, in, off, w, bias, acc);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
         if (r >= nrows)
             break;

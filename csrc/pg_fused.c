@@ -128,15 +128,9 @@ static void pg_shortcut_rows(const pg_job *j, int b, int r0, int rows, float *sb
     const size_t ld = (size_t)rows * j->OW;
     const float *xb = j->x + (size_t)b * q->C * in_plane + (size_t)r0 * q->sh * j->w;
     for (int c = 0; c < q->C; c++)
-        for (int i = 0; i < rows; i++) {
-            const float *s = xb + c * in_plane + (size_t)i * q->sh * j->w;
-            float *d = sbuf + c * ld + (size_t)i * j->OW;
-            if (q->sw == 2)
-                j->take_even(s, d, j->OW);
-            else
-                for (int t = 0; t < j->OW; t++)
-                    d[t] = s[(ptrdiff_t)t * q->sw];
-        }
+        for (int i = 0; i < rows; i++)
+            tc_take_strided(j->take_even, xb + c * in_plane + (size_t)i * q->sh * j->w,
+                            sbuf + c * ld + (size_t)i * j->OW, j->OW, q->sw);
     tc_fused_pointwise(&j->serial, j->sc, (int)ld, sbuf, (ptrdiff_t)ld,
                        j->ys + (size_t)b * q->K * out_plane + (size_t)r0 * j->OW,
                        (ptrdiff_t)out_plane, NULL, 0, gemm_ws);
