@@ -51,6 +51,12 @@ How it measures (the method of issue 4):
   the error is in the notes.
 * Noise: each row gives the cores other processes used while ours computed;
   --nice -20 (root) gives the timed processes the cores ahead of other work.
+  --fifo (root) also puts every thread of the process whose burst it is under
+  SCHED_FIFO for that burst only (N > 1 threads; a burst is a fraction of a second,
+  so the host's other work waits at most that long), for both engines alike: the
+  2-thread ratios then show the engines' scaling without the fair scheduler moving
+  a worker off its core mid-run (on the shared hosts of sessions 34-35 those ratios
+  moved 5-8% between runs under CFS).  The default (CFS) is what an application sees.
 * Reported times are medians in milliseconds; ratio = tinycnn / onnxruntime
   (lower is better for tinycnn).
 
@@ -229,10 +235,16 @@ class _Worker:
         self.cpu_ms.setdefault(engine, []).append((time.process_time() - c0) * 1e3)
         return (t1 - t0) * 1e3
 
-    def cmd_run(self, engine, n):
-        """A burst of n runs."""
+    def cmd_run(self, engine, n, fifo=False):
+        """A burst of n runs; fifo: every thread of this process under SCHED_FIFO for it."""
         self.cpu_ms = {}
-        ms = [self._time_one(engine) for _ in range(n)]
+        if fifo:
+            set_fifo(True)
+        try:
+            ms = [self._time_one(engine) for _ in range(n)]
+        finally:
+            if fifo:
+                set_fifo(False)
         return {"ms": ms, "cpu_ms": self.cpu_ms.get(engine, []),
                 "maxrss_kb": peak_rss_kb()}
 
@@ -289,6 +301,19 @@ def apply_nice(nice):
         pass
 
 
+def set_fifo(on):
+    """Every thread of this process (the engine's pool included: it exists after the first
+    run) to SCHED_FIFO at priority 10, or back to SCHED_OTHER.  Needs root (CAP_SYS_NICE);
+    without it the first thread's refusal is raised (a silent fallback would mislabel the
+    table)."""
+    pol, prio = (os.SCHED_FIFO, 10) if on else (os.SCHED_OTHER, 0)
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setscheduler(int(tid), pol, os.sched_param(prio))
+        except ProcessLookupError:  # the thread ended meanwhile
+            pass
+
+
 def worker_main(w=None):
     """Answers the parent's JSON-line requests {"cmd": NAME, ...} with w.cmd_NAME(...)
     (default: a _Worker) until "quit"."""
@@ -329,6 +354,7 @@ def _worker_env():
 
 
 NICE = 0  # niceness of the workers (--nice)
+FIFO = False  # --fifo: N > 1-thread bursts under SCHED_FIFO
 EMULATE_AVX2 = None  # --emulate-avx2: the preload library hiding AVX-512 and VNNI from CPUID
 EMULATE_ENV = {}     # and what else the workers need for it (the patched onnxruntime, see below)
 
@@ -719,7 +745,7 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
                 others = [o for o in engines if o != e]
                 before = {o: _cpu_ns(workers[o].proc.pid) for o in others}
                 with meter.around(list(workers.values())):
-                    r = workers[e].call("run", engine=e, n=burst + 1)
+                    r = workers[e].call("run", engine=e, n=burst + 1, fifo=FIFO)
                 for o in others:
                     after = _cpu_ns(workers[o].proc.pid)
                     if before[o] is not None and after is not None:
@@ -790,7 +816,8 @@ def run_benchmark(args):
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions(args.engine_a),
         "engines": engines, "loadavg_start": os.getloadavg(),
-        "method": {"nice": args.nice, "runs": args.runs, "seconds": args.seconds, "warmup": args.warmup,
+        "method": {"nice": args.nice, "fifo": args.fifo, "runs": args.runs, "seconds": args.seconds,
+                   "warmup": args.warmup,
                    "burst": args.burst, "burst_1t": args.burst, "min_gap_s": args.gap,
                    "load_samples": args.load_samples},
         "suite": args.suite, "opset": args.opset, "isa": isa_note(),
@@ -959,6 +986,8 @@ def markdown(result):
     many = ",".join(str(t) for t in sorted({t for m in result["models"].values() for t in m["threads"]}) if t > 1)
     if meth.get("nice"):
         notes.append(f"Timed processes ran at niceness {meth['nice']}.")
+    if meth.get("fifo"):
+        notes.append("Bursts at N > 1 threads ran under SCHED_FIFO (--fifo), both engines alike.")
     notes.append(
         f"Medians of {count}, batch 1, fp32, models exported by models/ at opset {result['opset']} "
         "(legacy exporter). "
@@ -1051,6 +1080,9 @@ def parse_args(argv):
     p.add_argument("--nice", type=int, default=0,
                    help="niceness of the timed processes; on a shared machine, -10 (needs root) "
                         "gives them the cores ahead of other work (default 0)")
+    p.add_argument("--fifo", action="store_true",
+                   help="N > 1 threads: each burst's process under SCHED_FIFO for the burst only, "
+                        "both engines alike (root; the 1-thread process stays under CFS)")
     # For developing the harness: 'none' measures onnxruntime alone, 'onnxruntime' stands in for tinycnn.
     p.add_argument("--engine-a", default="tinycnn", choices=["tinycnn", "onnxruntime", "none"],
                    help=argparse.SUPPRESS)
@@ -1074,9 +1106,9 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    global NICE, EMULATE_AVX2
+    global NICE, FIFO, EMULATE_AVX2
     args = parse_args(argv)
-    NICE = args.nice
+    NICE, FIFO = args.nice, args.fifo
     if args.emulate_avx2 and not args.worker:
         EMULATE_AVX2 = build_cpuid_avx2(args.cache)
     if args.worker:
@@ -1087,6 +1119,12 @@ def main(argv=None):
     if args.render:
         print(markdown(load_result(args.render)))
         return 0
+    if args.fifo:  # refused here rather than by the first worker's burst, minutes in
+        try:
+            set_fifo(True)
+            set_fifo(False)
+        except PermissionError:
+            raise SystemExit("bench.py: --fifo needs the right to set SCHED_FIFO (root or CAP_SYS_NICE)")
     if args.engine_a == "tinycnn":
         probe = subprocess.run([sys.executable, "-c", "import tinycnn; tinycnn.InferenceSession"],
                                env=_worker_env(), capture_output=True, text=True)

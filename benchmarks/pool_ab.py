@@ -68,15 +68,6 @@ def _stat():
     return [v[0] + v[1] + v[2] + v[5] + v[6], v[7] if len(v) > 7 else 0]
 
 
-def _set_fifo(on):
-    pol, prio = (os.SCHED_FIFO, 10) if on else (os.SCHED_OTHER, 0)
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            os.sched_setscheduler(int(tid), pol, os.sched_param(prio))
-        except OSError:
-            pass
-
-
 class Child:
     def __init__(self):
         self.sess = self.feed = self.diag = None
@@ -120,7 +111,7 @@ class Child:
     def cmd_burst(self, n, fifo=False):
         ms = []
         if fifo:
-            _set_fifo(True)
+            bench.set_fifo(True)
         try:
             self.sess.run(None, self.feed)  # discarded: cold caches, sleeping workers
             t0, d0, s0 = _tasks(), self._diag(), _stat()
@@ -131,7 +122,7 @@ class Child:
             s1, t1, d1 = _stat(), _tasks(), self._diag()
         finally:
             if fifo:
-                _set_fifo(False)
+                bench.set_fifo(False)
         me = os.getpid()
         caller = [b - a for a, b in zip(t0.get(me, [0] * 5), t1.get(me, [0] * 5))]
         workers = [0] * 5
