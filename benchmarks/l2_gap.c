@@ -17,6 +17,8 @@
  *                   that thread's bands last to first
  *   GUARD_FLOATS=G  each thread's half of a plane ends G floats early (an untouched gap)
  *   SEQ_WRITE=1     thread 1 writes only after thread 0 has written
+ *   READ1_NEXT=1    thread 1 reads its half of every plane instead of writing it (SEQ_WRITE:
+ *                   after thread 0 has written)
  *   WRITE_PLANES=1  each thread writes whole planes (its half of them: a split by channels),
  *                   then reads its half of every plane as before (half of it the other's)
  *   READ0_ONLY=1    thread 1 writes but does not read
@@ -45,7 +47,9 @@
  *   end is: 48 KB planes 72 / 95 without, 99 / 99 with GUARD_FLOATS=1024; 55x55 planes 28.8 /
  *   46 without, 46-76 with 256-512, 72 / 67 with 1024 (of 1512 a half).  A split by channels
  *   is no cure for a column-split reader: WRITE_PLANES=1 PLANE_FLOATS=3024 27.5 / 21.3 (the
- *   same run's halves of every plane 90 [40-99] / 30).
+ *   same run's halves of every plane 90 [40-99] / 30).  Reading next to them takes them too:
+ *   READ1_NEXT=1 (thread 1 reads its halves, thread 0 wrote its own) 45 [31-51], after thread 0
+ *   has written (SEQ_WRITE) 31.5, as when thread 1 writes them (28.8).
  */
 #define _GNU_SOURCE
 #include <immintrin.h>
@@ -160,7 +164,11 @@ static void *thread_main(void *arg)
             const char *bf = getenv("BAND_FLOATS"), *rv = getenv("REVERSE");
             const size_t band = bf ? (size_t)atol(bf) : 0;
             const int by_planes = getenv("WRITE_PLANES") != NULL;
-            if (by_planes) {
+            if (id == 1 && getenv("READ1_NEXT")) { /* thread 1 only reads next to thread 0's lines */
+                for (size_t k = 0; k < np; k++)
+                    for (size_t i = b; i + 8 <= e; i += 8)
+                        a = _mm256_add_ps(a, _mm256_loadu_ps(buf + k * pf + i));
+            } else if (by_planes) {
                 for (size_t k = np * id / T; k < np * (id + 1) / T; k++)
                     for (size_t i = 0; i + 8 <= pf; i += 8)
                         _mm256_storeu_ps(buf + k * pf + i, v);
