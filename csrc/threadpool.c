@@ -243,6 +243,33 @@
  * the writer reads it, which at 1 thread it has not: not the partition (the swap above), not
  * located further.  gemm.c packs B at 2 threads for the deep one (TC_GEMM_PACK_MT_MIN_K).
  *
+ * Located (h36-2t, 2026-12-05 13:5x-14:1x, same host, chrt -f 10): a core loses the lines it
+ * wrote when the other core writes next to them, and a step split by rows or columns of NCHW
+ * planes has each thread write its half of EVERY plane, so the two cores write side by side
+ * 64-128 times a step.  In SqueezeNet (benchmarks/stem_reread_probe.patch with b_lines_probe.patch,
+ * 12 runs): right after the stem + pool each thread re-reads its own rows of the output at
+ * 44-50 (caller) and 26-28 GB/s (worker) against 62-78 at 1 thread, and the squeeze's chunks
+ * then read them at 12-27 GB/s (the worker's first chunk, just re-read, 80-98; at 1 thread
+ * 88-106).  The same with both threads pinned to their vCPUs (os.sched_setaffinity): not the
+ * placement (each thread stays on its CPU for the run).  benchmarks/l2_gap.c reproduces it
+ * without tinycnn: two pinned threads each writing 387 KB as halves of 64 planes of 55x55
+ * read them back at 29-47 GB/s (1 thread the whole 774 KB: 84; contiguous halves: 102); the
+ * second of two writers keeps its lines, the first loses them (29 / 77); halves of 96 KB or a
+ * ~4 KB untouched gap at each end keep them (98-99): the writer's prefetchers run ahead of its
+ * stores into the other core's range; reading next to them takes them too (l2_gap.c READ1_NEXT:
+ * 31.5 after the other core's writes), so a halo read near another core's rows costs them.
+ * Not the pool: a PAUSE spin of 50-1000 us keeps the lines (102), the other core streaming 64
+ * MB meanwhile too (100-102); only a halted vCPU (nanosleep 200 / 1000 us: 84 / 40) loses them.  So at 2 threads every step of a 55x55 or
+ * smaller map reads its input from L3 (planes of 3025 floats: 6 KB a half, most of it within 4
+ * KB of the other core's half), which 1 thread never does: that is the ~130 us of the two 55x55
+ * fire modules.  Not cured by writing one thread's bands in reverse (l2_gap.c REVERSE: 30 /
+ * 63, 38 / 34), nor by a producer split by channels (each thread whole planes, one boundary:
+ * l2_gap.c WRITE_PLANES, the next step's column halves then read half from the other core:
+ * 21 / 28).  What might: thread ranges >= ~4 KB apart in a padded layout, the steps of a fire
+ * module fused per thread on its own rows (squeeze -> both expands, the lines never leave the
+ * core), or consumers built for inputs from L3 (B packed in one sequential pass, as
+ * TC_GEMM_PACK_MT_MIN_K does for the deep squeeze).
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks
