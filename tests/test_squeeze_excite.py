@@ -660,11 +660,11 @@ def test_chan8_pair_prefetch_refuses_other_objects():
 
 @pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
 @pytest.mark.parametrize("threads", [1, 2])
-def test_chan8_pair_prefetches_its_gate_weights_at_1_thread(monkeypatch, threads):
+def test_chan8_pair_prefetches_its_gate_weights(monkeypatch, threads):
     """fused_ir.plan_chan8_pair: the pair whose means an SE gate reads (MobileNetV3's
     blocks) binds with the gate's weights (SqueezeExcite.weights, NodeContext.reads_next) as
-    its prefetch at 1 thread (PAIR_PREFETCH_MAX_THREADS), not at 2; the outputs those of the
-    session without it, bit for bit, and onnxruntime's."""
+    its prefetch at 1 and 2 threads (PAIR_PREFETCH_MAX_THREADS), and without it past that
+    count; the outputs those of the session without it, bit for bit, and onnxruntime's."""
     import types
     from tinycnn.ops import fused_ir
     seen, real = [], fused_ir.K
@@ -690,13 +690,12 @@ def test_chan8_pair_prefetches_its_gate_weights_at_1_thread(monkeypatch, threads
     sess = tinycnn.InferenceSession(model, options)
     y = sess.run(None, {"x": x})[0]
     assert seen, "no chan8 pair planned: the test lost its subject"
-    if threads == 1:
-        assert all(p is not None and p.nbytes >= 2 * 48 * 12 * 4 for p in seen), seen
-    else:
-        assert all(p is None for p in seen)
+    assert all(p is not None and p.nbytes >= 2 * 48 * 12 * 4 for p in seen), seen
     ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
         None, {"x": x})[0]
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
-    monkeypatch.setattr(fused_ir, "PAIR_PREFETCH_MAX_THREADS", 0)
+    monkeypatch.setattr(fused_ir, "PAIR_PREFETCH_MAX_THREADS", threads - 1)
+    seen.clear()
     np.testing.assert_array_equal(y, tinycnn.InferenceSession(model, options).run(
         None, {"x": x})[0])
+    assert seen and all(p is None for p in seen), seen

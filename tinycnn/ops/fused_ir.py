@@ -643,9 +643,7 @@ def _chan8_expand(n, X, stages, max_threads=1, min_pixels=_CHAN8_MIN_PIXELS):
 
 
 # The pair's strips bring its squeeze-and-excitation's weights into L2 while they compute (the
-# gate then reads them from L2 instead of memory), at this many threads or fewer (h36-v3l; at 2
-# threads the gate's GEMV rows and the strips are claimed by different threads, and a line from
-# the other core's L2 comes slower than from memory, benchmarks/xcore_bw.c: not measured there).
+# gate then reads them from L2 instead of memory), at this many threads or fewer (h36-v3l).
 # Before it (Intel Xeon host, AVX2 emulation, 1 thread) MobileNetV3-Large's gates took 41 us
 # (480 channels), 74-76 (672) and 146-149 (960), the 0.46-1.8 MB of weights from memory at
 # ~12-16 GB/s.  Per step inside the network (steps_ab.py --depth 5 against the base, 60 rounds
@@ -656,7 +654,14 @@ def _chan8_expand(n, X, stages, max_threads=1, min_pixels=_CHAN8_MIN_PIXELS):
 # less: -60 us in all).  Whole network (subgraph_shapes.py, 41 rounds, bit-identical): 0.989
 # [0.980-0.999] and 0.994 [0.990-0.998] of the base's time, the base / this 1.008
 # [1.002-1.018] (geometric mean of the orders ~0.992).
-PAIR_PREFETCH_MAX_THREADS = 1
+# At 2 threads too, although the strips and the gate's GEMV rows are claimed by the threads
+# apart (a line from the other core's L2 comes slower than from memory, benchmarks/xcore_bw.c):
+# per step (steps_ab.py --threads 2 under chrt -f 10, 40 rounds x 5) gates .11-.15 -13 / -17 /
+# -18 / -8 / -4 us, pairs -1..+8, projections -2..+3 (about -38 us); whole network
+# (ab_threads.py --fifo, 30 rounds x 10, bit-identical) 0.950, 0.996, 0.973, 0.980, the base /
+# this 1.008 and 1.026 (the same build prefetching at 1 thread only: 1.008); MobileNetV3-Small
+# 0.994 and (base / this) 1.003, level.  Past 2 threads no pair is planned.
+PAIR_PREFETCH_MAX_THREADS = 2
 
 
 def plan_chan8_pair(n, X, stages, means):
@@ -686,8 +691,8 @@ def plan_chan8_pair(n, X, stages, means):
         return None
     bind, out4, k = pair.bind, dw.out4, dw.out4[1]
     outs = [(dw.out_shape, np.float32)] + ([((nb, k, 1, 1), np.float32)] if means else [])
-    # the strips prefetch what the means' reader (the SE gate) loads next, at 1 thread
-    # (NodeContext.reads_next; PAIR_PREFETCH_MAX_THREADS)
+    # the strips prefetch what the means' reader (the SE gate) loads next (NodeContext.reads_next;
+    # PAIR_PREFETCH_MAX_THREADS)
     pf_name = (n.node.outputs[1] if means and len(n.node.outputs) > 1
                and n.options.num_threads <= PAIR_PREFETCH_MAX_THREADS else None)
     next_reads = n.next_reads() if pf_name else None
