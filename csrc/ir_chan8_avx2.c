@@ -94,7 +94,9 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
  * (32 tiles a strip) 11 a tile bring MobileNetV3-Large's 0.9 MB into L2; at 7x7 (8 tiles) 35 a
  * tile (the 960-channel blocks' first 1 MB) cost the pair 1.15 of its time (42 us) for 29 us
  * of the gate's, and the same lines one every C / 35 K steps (a counter in the K loop) 1.10,
- * with the 14x14 pairs 1.08 (steps_ab.py, 60 rounds, 2026-12-05). */
+ * with the 14x14 pairs 1.08 (steps_ab.py, 60 rounds, 2026-12-05).  The cap, as the sum of
+ * MobileNetV3-Large's features.11-.15 steps' change (pair, gate, projection), us: 8 -60, 12
+ * -76, 16 -105 and -76 (two runs), 24 -60, 32 -15 (the 7x7 pairs +16-55 from 24 up). */
 #define TC_CHAN8_PF_TILE 16
 
 /* the tiles of a strip's expansion of N pixels after its first (chan8_expand_k's split) */
