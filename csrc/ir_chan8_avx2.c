@@ -44,18 +44,20 @@
 /* one tile: NT (1 to 6) pixels from n0 of one strip, 16 channels (HI 0: the first 8 alone, the
  * last strip of E % 16 == 8 channels; its packed weights' other 8 are the packing's zeros) as
  * 12 (or 6) accumulators; per K step 2 (1) loads of the 1X1_CHAN packed weights and NT
- * broadcasts of x.  PF: also prefetch the next strip's weights, one line per k (the first
- * tile of each strip: the weights stream from L3 once per run in a network).  The last N % 6
- * pixels (196 = 32 x 6 + 4) come as one narrower tile: a strip at a time, there is no other
- * strip to take them with (the whole-expansion tails of 4 strips at a time: one pixel of one
- * strip alone, 2 chains, ran the 7x7 expansion 1.19 of the row tiles' time) */
+ * broadcasts of x.  PF 1: also prefetch the next strip's weights, one line per k (the first
+ * tile of each strip: the weights stream from L3 once per run in a network); PF 2: the pfn
+ * lines from pf (what the next step reads: chan8_expand_k), one a K step from the first.  The
+ * last N % 6 pixels (196 = 32 x 6 + 4) come as one narrower tile: a strip at a time, there is
+ * no other strip to take them with (the whole-expansion tails of 4 strips at a time: one pixel
+ * of one strip alone, 2 chains, ran the 7x7 expansion 1.19 of the row tiles' time) */
 static inline __attribute__((always_inline)) void chan8_tile(const int PF, const int HI,
                                                              const int NT, int C, size_t ldx,
                                                              int n0, const float *a, __m256 b0,
                                                              __m256 b1,
                                                              int has_bias, tc_act_k act,
                                                              const float *x, const int *pin,
-                                                             float *y0, float *y1)
+                                                             float *y0, float *y1, const char *pf,
+                                                             int pfn)
 {
     __m256 lo[6], hi[6];
     for (int j = 0; j < NT; j++)
@@ -63,8 +65,10 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
     const float *xk = x + n0, *ak = a;
 #pragma GCC unroll 4
     for (int k = 0; k < C; k++, xk += ldx, ak += 16) {
-        if (PF)
+        if (PF == 1)
             _mm_prefetch((const char *)(ak + (size_t)16 * C), _MM_HINT_T1);
+        else if (PF == 2 && k < pfn)
+            _mm_prefetch(pf + (size_t)64 * k, _MM_HINT_T1);
         const __m256 a0 = _mm256_loadu_ps(ak), a1 = HI ? _mm256_loadu_ps(ak + 8) : a0;
 #pragma GCC unroll 6
         for (int j = 0; j < NT; j++) {
@@ -85,18 +89,39 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
     }
 }
 
+/* A pair's strips prefetch what the next step reads (its squeeze-and-excitation's weights) at
+ * most this many lines a tile, the first K steps of each tile after a strip's first: at 14x14
+ * (32 tiles a strip) 11 a tile bring MobileNetV3-Large's 0.9 MB into L2; at 7x7 (8 tiles) 35 a
+ * tile (the 960-channel blocks' first 1 MB) cost the pair 1.15 of its time (42 us) for 29 us
+ * of the gate's, and the same lines one every C / 35 K steps (a counter in the K loop) 1.10,
+ * with the 14x14 pairs 1.08 (steps_ab.py, 60 rounds, 2026-12-05).  The cap, as the sum of
+ * MobileNetV3-Large's features.11-.15 steps' change (pair, gate, projection), us: 8 -60, 12
+ * -76, 16 -105 and -76 (two runs), 24 -60, 32 -15 (the 7x7 pairs +16-55 from 24 up). */
+#define TC_CHAN8_PF_TILE 16
+
+/* the tiles of a strip's expansion of N pixels after its first (chan8_expand_k's split) */
+static inline int chan8_later_tiles(int N)
+{
+    const int fives = N % 6 == 1 && N >= 25 ? 5 : 0, n6 = N - 5 * fives - (N - 5 * fives) % 6;
+    return n6 / 6 + fives - (n6 >= 6 || fives > 0);
+}
+
 /* one strip of 16 channels (HI 0: 8)  a: the strip's 1X1_CHAN packed weights [C][16]  x: [C][N]
  * (channels ldx apart: s31, a band of rows of a larger map)
  * y0, y1 (HI): channels 0-7, 8-15 = act(W x + bias), pixel i at vector pin[i] (inside the
  * depthwise's padded buffers)  bias: the strip's 16 (8) or NULL;
  * act: one kind and parameters for all channels (none, ReLU, Clip, HardSwish), its kind KIND a
  * constant: tc_act_avx2's switch at each stored vector cost the prototype's depthwise its whole gain
- * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28) */
+ * (0.72 -> 0.94 of the channel-block kernel's time at 576@14, 0.85 -> 1.10 at 192@28)
+ * pf (or NULL): pfl cache lines the next step reads (the pair's SE weights), prefetched into L2
+ * in equal shares over the tiles after the first, one a K step from each tile's first (at most
+ * TC_CHAN8_PF_TILE a tile; the rest after the tiles) */
 static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, const int HI, int C,
                                                                  int N, size_t ldx, const float *a,
                                                                  const float *bias, tc_act_k act,
                                                                  const float *x, const int *pin,
-                                                                 float *y0, float *y1)
+                                                                 float *y0, float *y1,
+                                                                 const char *pf, int pfl)
 {
     act.kind = KIND;
     __m256 b0 = _mm256_setzero_ps(), b1 = b0;
@@ -105,25 +130,45 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
     /* N = 6 q + 1 (49: a 7x7 map) as 6 q - 24 + 5 x 5: the lone pixel's tile is 2 chains, as
      * slow a K step as 4 pixels' */
     const int fives = N % 6 == 1 && N >= 25 ? 5 : 0, n6 = N - 5 * fives - (N - 5 * fives) % 6;
+    const int later = chan8_later_tiles(N);
+    const int share = later < 1 ? 0 : (pfl + later - 1) / later;
+    const int cap = C < TC_CHAN8_PF_TILE ? C : TC_CHAN8_PF_TILE, per = share < cap ? share : cap;
+#define TC_CHAN8_LATER(NT)                                                                         \
+    do {                                                                                           \
+        if (pf) {                                                                                  \
+            const int k_ = pfl < per ? pfl : per;                                                  \
+            chan8_tile(2, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, pf,    \
+                       k_);                                                                        \
+            pf += (size_t)64 * k_, pfl -= k_;                                                      \
+        } else                                                                                     \
+            chan8_tile(0, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL,  \
+                       0);                                                                         \
+    } while (0)
     int n0 = 0;
     if (n6 >= 6) { /* a prefetch past the weights' end does not fault */
-        chan8_tile(1, HI, 6, C, ldx, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+        chan8_tile(1, HI, 6, C, ldx, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL, 0);
         n0 = 6;
     }
     for (; n0 < n6; n0 += 6)
-        chan8_tile(0, HI, 6, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+        TC_CHAN8_LATER(6);
     for (int i = 0; i < fives; i++, n0 += 5)
         if (n0 == 0)
-            chan8_tile(1, HI, 5, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+            chan8_tile(1, HI, 5, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL,
+                       0);
         else
-            chan8_tile(0, HI, 5, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1);
+            TC_CHAN8_LATER(5);
+#undef TC_CHAN8_LATER
     switch (N - n0) {
 #define TC_CHAN8_TAIL(NT)                                                                          \
-    case NT: chan8_tile(0, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1); break;
+    case NT:                                                                                       \
+        chan8_tile(0, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL, 0);  \
+        break;
     TC_CHAN8_TAIL(1) TC_CHAN8_TAIL(2) TC_CHAN8_TAIL(3) TC_CHAN8_TAIL(4) TC_CHAN8_TAIL(5)
 #undef TC_CHAN8_TAIL
     default: break;
     }
+    for (; pf && pfl > 0; pfl--, pf += 64)
+        _mm_prefetch(pf, _MM_HINT_T1);
 }
 
 /* the depthwise's pixel offsets (pix: output pixel o's first tap, pin: input pixel i) and the
@@ -255,12 +300,14 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
 static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, size_t ldx,
                                                    const float *a, const float *bias, tc_act_k act,
                                                    const float *x, const int *pin, float *y0,
-                                                   float *y1)
+                                                   float *y1, const char *pf, int pfl)
 {
     if (E16 == 16)
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, ldx, a, bias, act, x, pin, y0, y1)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, ldx, a, bias, act, x, pin, y0, y1, pf,
+                         pfl)
     else
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, ldx, a, bias, act, x, pin, y0, y1)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, ldx, a, bias, act, x, pin, y0, y1, pf,
+                         pfl)
 }
 static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __m256 *buf,
                                           size_t bstride, const float *w, const float *bias,
@@ -290,10 +337,14 @@ static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __
  * to 8-12 anyway, and left stride 1 at 56x56 on the banded block (24-144-24 0.98-1.03 of
  * its time, 24-72-24 1.04-1.07).
  * setup 0: the slot's pixel tables and zero borders are already there (this thread's earlier
- * call for the same band of the same job: n31-2t, each strip claim re-built them). */
+ * call for the same band of the same job: n31-2t, each strip claim re-built them).
+ * pf (or NULL): pf_lines cache lines the next step reads (a pair's: its squeeze-and-excitation's
+ * weights), prefetched into L2 in equal shares over the strips, as their expansions compute
+ * (chan8_expand_k); hints only. */
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
-                             const float *x, float *d, float *means, float *slot, int setup)
+                             const float *x, float *d, float *means, float *slot, int setup,
+                             const char *pf, ptrdiff_t pf_lines)
 {
     const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH;
     const int OW = (w - 1) / s + 1, n = (oh1 - oh0) * OW, Wp = w + KC - 1;
@@ -311,11 +362,16 @@ void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
     const int i0 = dw8_setup(KC, h, w, s, oh0, oh1, setup, buf, bstride, pix, pin, &i1);
     const int N = (i1 - i0) * w;
     const float *xb = x + (size_t)i0 * w;
+    const int strips = (m1 - m0 + 15) / 16;
+    const ptrdiff_t room = (ptrdiff_t)strips * chan8_later_tiles(N) * TC_CHAN8_PF_TILE;
+    pf_lines = pf_lines < room ? pf_lines : room; /* the first lines: the gate reads them first */
     for (int m = m0; m < m1; m += 16) {
-        const int e = m1 - m < 16 ? m1 - m : 16;
+        const int e = m1 - m < 16 ? m1 - m : 16, i = (m - m0) / 16;
+        const ptrdiff_t l0 = pf_lines * i / strips, l1 = pf_lines * (i + 1) / strips;
         chan8_expand(C, e, N, (size_t)h * w, expand->packed + (size_t)m * C,
                      expand->bias ? expand->bias + m : NULL, tc_act_at(expand->act, 0), xb, pin,
-                     (float *)buf, (float *)(buf + bstride));
+                     (float *)buf, (float *)(buf + bstride), pf ? pf + l0 * 64 : NULL,
+                     (int)(l1 - l0));
         dw8(KC, e, Wp, n, buf, bstride, dw->packed + (size_t)m * KC * KC,
             dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * n, ob, pix);
         if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */

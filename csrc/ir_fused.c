@@ -326,7 +326,8 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 #ifdef TC_HAVE_AVX2_SOURCES
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
-                             const float *x, float *d, float *means, float *slot, int setup);
+                             const float *x, float *d, float *means, float *slot, int setup,
+                             const char *pf, ptrdiff_t pf_lines);
 #endif
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
@@ -474,6 +475,9 @@ typedef struct {
     float *y, *rows_ws;
     size_t in, out, rows_d, rows_gemm;
     int OH, OW, rbt, nbt;
+    /* a pair's: NULL, or pf_lines cache lines the next step reads, shared over the strips */
+    const char *pf;
+    ptrdiff_t pf_lines, strips;
 } chan8_job;
 
 /* items: (image, band) pairs of the rows mode; tc_parallel_for: tid is the chunk's index */
@@ -491,7 +495,8 @@ static void chan8_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int m = (oh1 - oh0) * j->OW;
         const size_t o = b * j->out + (size_t)oh0 * j->OW;
         tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, oh0, oh1, 0, E,
-                                j->x + b * j->in, d, NULL, j->slots + (size_t)tid * j->slot, 1);
+                                j->x + b * j->in, d, NULL, j->slots + (size_t)tid * j->slot, 1,
+                                NULL, 0);
         tc_fused_pointwise(j->serial, j->project, m, d, (ptrdiff_t)m, j->y + o, (ptrdiff_t)np,
                            j->residual ? j->residual + o : NULL, (ptrdiff_t)np, gws);
     }
@@ -504,9 +509,13 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const int E = j->expand->p.K, m1 = (int)end * 16;
     /* only thread tid reads or writes ready[tid] */
     const int setup = tid >= CHAN8_READY || !j->ready[tid];
+    /* these strips' share of the lines to prefetch */
+    const ptrdiff_t l0 = j->pf ? j->pf_lines * begin / j->strips : 0,
+                    l1 = j->pf ? j->pf_lines * end / j->strips : 0;
     tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, j->oh0, j->oh1,
                             (int)begin * 16, m1 < E ? m1 : E, j->x, j->d, j->means,
-                            j->slots + (size_t)tid * j->slot, setup);
+                            j->slots + (size_t)tid * j->slot, setup,
+                            j->pf ? j->pf + l0 * 64 : NULL, l1 - l0);
     if (setup && tid < CHAN8_READY)
         j->ready[tid] = 1;
 }
@@ -522,7 +531,8 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * thread (chan8_rows_band), the same bits. */
 static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                       const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
-                      const float *residual, float *y, float *means, float *workspace)
+                      const float *residual, float *y, float *means, const void *prefetch,
+                      size_t prefetch_bytes, float *workspace)
 {
     if (n < 1 || tc_ir_chan8_check(ctx, expand, dw, project, h, w, band))
         return;
@@ -549,11 +559,15 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
         tc_parallel_for(ctx->pool, (ptrdiff_t)n * j.nbt, 1, chan8_rows_task, &j);
         return;
     }
+    j.strips = (ptrdiff_t)((E + 15) / 16);
     for (int b = 0; b < n; b++) {
         j.x = x + b * in;
         j.means = means ? means + (size_t)b * E : NULL;
         if (!project) { /* the whole map (tc_ir_chan8_check) */
             j.d = y + b * out;
+            /* the last image's strips prefetch what the next step reads */
+            j.pf = b == n - 1 && prefetch_bytes ? (const char *)prefetch : NULL;
+            j.pf_lines = j.pf ? (ptrdiff_t)((prefetch_bytes + 63) / 64) : 0;
             tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
             continue;
         }
@@ -579,12 +593,14 @@ void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
                      const float *residual, float *y, float *workspace)
 {
     if (project)
-        chan8_run(ctx, expand, dw, project, n, h, w, band, x, residual, y, NULL, workspace);
+        chan8_run(ctx, expand, dw, project, n, h, w, band, x, residual, y, NULL, NULL, 0,
+                  workspace);
 }
 
 void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                           int n, int h, int w, const float *x, float *y, float *means,
-                          float *workspace)
+                          const void *prefetch, size_t prefetch_bytes, float *workspace)
 {
-    chan8_run(ctx, expand, dw, NULL, n, h, w, 0, x, NULL, y, means, workspace);
+    chan8_run(ctx, expand, dw, NULL, n, h, w, 0, x, NULL, y, means, prefetch,
+              prefetch ? prefetch_bytes : 0, workspace);
 }

@@ -360,10 +360,11 @@ void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
                      const float *residual, float *y, float *workspace);
 /* The expansion and the depthwise alone (the pair before a squeeze-and-excitation, check and
  * workspace_size with project NULL): y [N, E, OH, OW] the depthwise output, means [N, E] or
- * NULL each plane's mean as tc_conv2d_means_f32 gives it. */
+ * NULL each plane's mean as tc_conv2d_means_f32 gives it.  prefetch: NULL or [prefetch_bytes]
+ * the next step reads (the SE's weights), brought into L2 as hints while the pair computes. */
 void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                           int n, int h, int w, const float *x, float *y, float *means,
-                          float *workspace);
+                          const void *prefetch, size_t prefetch_bytes, float *workspace);
 
 /* Pointwise 1x1 -> grouped convolution in bands of output rows (pg_fused.c):
  *   y = gc(pw(x)), each stage with its bias and activation, the pointwise output kept a

@@ -604,3 +604,98 @@ def test_efficientnet_first_block_writes_its_depthwise_in_place(threads):
                 and s.outputs[0].storage is s.inputs[0].storage
                 and s.outputs[0].shape == (1, 32, 112, 112)]
     assert len(in_place) == 1, [s.label for s in plan.steps]
+
+
+# -- the chan8 pair before a gate prefetching the gate's weights -----------------------------
+
+@pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chan8_pair_prefetch_keeps_its_bits(threads):
+    """IRChan8Pair.bind(prefetch=array) (csrc/ir_chan8_avx2.c: the strips' expansion tiles
+    prefetch their share of the array's lines into L2): y and the means those of the pair
+    without it, the array untouched; arrays of 1 line, an odd count of floats, more lines than
+    the tiles' K steps (the rest after each strip), 14x14, 7x7 (its 5 x 5 tiles), E % 16 == 8,
+    batch 2 (the last image prefetches)."""
+    ctx = _kernels.Context(threads, "avx2")
+    rng = np.random.default_rng(29)
+    for c0, e, h, k, s, act in [(112, 672, 14, 3, 1, "HardSwish"), (160, 960, 7, 5, 1, "HardSwish"),
+                                (40, 200, 14, 3, 1, ""), (24, 72, 28, 5, 2, "Relu")]:
+        wa = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
+        wb = rng.standard_normal((e, 1, k, k), dtype=np.float32) / np.float32(k)
+        lanes = _kernels.Conv2d(ctx, wa, rng.standard_normal(e, dtype=np.float32),
+                                algo="1x1_chan", activation=act)
+        dw = _kernels.Conv2d(ctx, wb, rng.standard_normal(e, dtype=np.float32),
+                             algo="depthwise", strides=(s, s), pads=(k // 2,) * 4, group=e,
+                             activation=act)
+        pair = _kernels.IRChan8Pair(lanes, dw)
+        assert pair.takes(h, h)
+        x = rng.standard_normal((2, c0, h, h), dtype=np.float32)
+        ws = np.empty(pair.workspace_size(h, h), np.float32)
+        want = np.empty(dw.output_shape(2, h, h), np.float32)
+        want_m = np.empty(want.shape[:2], np.float32)
+        pair.run(x, want, want_m, ws)
+        for size in (16, 4099, 2 * e * e // 4 + 7):
+            nxt = rng.standard_normal(size, dtype=np.float32)
+            keep = nxt.copy()
+            got, got_m = np.full_like(want, np.nan), np.full_like(want_m, np.nan)
+            pair.bind(x, got, got_m, ws, prefetch=nxt)()
+            label = (c0, e, h, k, s, size)
+            np.testing.assert_array_equal(got, want, err_msg=f"y {label}")
+            np.testing.assert_array_equal(got_m, want_m, err_msg=f"means {label}")
+            np.testing.assert_array_equal(nxt, keep, err_msg=f"prefetched array {label}")
+
+
+@pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
+def test_chan8_pair_prefetch_refuses_other_objects():
+    ctx = _kernels.Context(1, "avx2")
+    wa, wb = np.ones((16, 8, 1, 1), np.float32), np.ones((16, 1, 3, 3), np.float32)
+    pair = _kernels.IRChan8Pair(_kernels.Conv2d(ctx, wa, algo="1x1_chan"),
+                                _kernels.Conv2d(ctx, wb, algo="depthwise", pads=(1, 1, 1, 1),
+                                                group=16))
+    x, y = np.ones((1, 8, 8, 8), np.float32), np.empty((1, 16, 8, 8), np.float32)
+    for bad in (np.ones((8, 8), np.float32)[:, ::2], b"bytes"):
+        with pytest.raises(ValueError, match="prefetch needs a C-contiguous array"):
+            pair.bind(x, y, prefetch=bad)
+
+
+@pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chan8_pair_prefetches_its_gate_weights(monkeypatch, threads):
+    """fused_ir.plan_chan8_pair: the pair whose means an SE gate reads (MobileNetV3's
+    blocks) binds with the gate's weights (SqueezeExcite.weights, NodeContext.reads_next) as
+    its prefetch at 1 and 2 threads (PAIR_PREFETCH_MAX_THREADS), and without it past that
+    count; the outputs those of the session without it, bit for bit, and onnxruntime's."""
+    import types
+    from tinycnn.ops import fused_ir
+    seen, real = [], fused_ir.K
+
+    class Spy:
+        def __init__(self, *args):
+            self.pair = real.IRChan8Pair(*args)
+            self.takes, self.workspace_size = self.pair.takes, self.pair.workspace_size
+
+        def bind(self, *args, **kwargs):
+            seen.append(kwargs.get("prefetch"))
+            return self.pair.bind(*args, **kwargs)
+
+    spy = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real)
+                                   if not k.startswith("__")})
+    spy.IRChan8Pair = Spy
+    monkeypatch.setattr(fused_ir, "K", spy)
+    model = se_project_model("HardSigmoid", hw=14, c=48, k=24, depthwise=True).SerializeToString()
+    x = np.random.default_rng(5).standard_normal((1, 3, 14, 14), dtype=np.float32)
+    options = tinycnn.SessionOptions()
+    options.intra_op_num_threads = threads
+    monkeypatch.setenv("TINYCNN_ISA", "avx2")
+    sess = tinycnn.InferenceSession(model, options)
+    y = sess.run(None, {"x": x})[0]
+    assert seen, "no chan8 pair planned: the test lost its subject"
+    assert all(p is not None and p.nbytes >= 2 * 48 * 12 * 4 for p in seen), seen
+    ref = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    monkeypatch.setattr(fused_ir, "PAIR_PREFETCH_MAX_THREADS", threads - 1)
+    seen.clear()
+    np.testing.assert_array_equal(y, tinycnn.InferenceSession(model, options).run(
+        None, {"x": x})[0])
+    assert seen and all(p is None for p in seen), seen

@@ -169,10 +169,12 @@ cdef class BoundIRChan8Pair(BoundCall):
     cdef float *py
     cdef float *pm
     cdef float *pw
+    cdef const void *ppf
+    cdef size_t pf_bytes
 
     cdef int run(self) noexcept nogil:
         tc_ir_chan8_pair_f32(self.ctx, &self.st[0], &self.st[1], self.n, self.h, self.w,
-                             self.px, self.py, self.pm, self.pw)
+                             self.px, self.py, self.pm, self.ppf, self.pf_bytes, self.pw)
         return 0
 
 
@@ -180,7 +182,9 @@ cdef class IRChan8Pair:
     """IRChan8's expansion and depthwise alone (the pair before a squeeze-and-excitation): y the
     depthwise output and means (or None) its planes' means, bit-identical to the two layers (the
     depthwise with Conv2d's means=).  takes(h, w): tc_ir_chan8_check without a projection.
-    .run(x, y, means=None, workspace=None); workspace: workspace_size(h, w) floats."""
+    .run(x, y, means=None, workspace=None); workspace: workspace_size(h, w) floats.
+    bind(..., prefetch=array): the strips also bring that C-contiguous array (what the next
+    step reads: the SE's weights) into L2 as they compute; hints only, the same bits."""
     cdef readonly Conv2d expand, dw
     cdef tc_ir_stage st[2]
 
@@ -203,7 +207,7 @@ cdef class IRChan8Pair:
         self.bind(x, y, means, workspace)()
         return y
 
-    def bind(self, x, y, means=None, workspace=None):
+    def bind(self, x, y, means=None, workspace=None, prefetch=None):
         _check_array("ir_chan8_pair", "x", x, 4)
         _check_array("ir_chan8_pair", "y", y, 4, True)
         n, c, h, w = x.shape
@@ -223,6 +227,14 @@ cdef class IRChan8Pair:
         ws = _workspace("ir_chan8_pair", workspace, tc_ir_chan8_workspace_size(
             &self.expand.ctx.ctx, &self.st[0], &self.st[1], NULL, h, w, 0))
         call.keep = (self, x, y, means, ws)
+        call.ppf, call.pf_bytes = NULL, 0
+        if prefetch is not None:
+            if not isinstance(prefetch, cnp.ndarray) or not prefetch.flags.c_contiguous:
+                raise ValueError("ir_chan8_pair: prefetch needs a C-contiguous array, got "
+                                 f"{type(prefetch).__name__}")
+            call.keep = call.keep + (prefetch,)
+            call.ppf = cnp.PyArray_DATA(<cnp.ndarray>prefetch)
+            call.pf_bytes = prefetch.nbytes
         call.ctx = &self.expand.ctx.ctx
         call.st[0], call.st[1] = self.st[0], self.st[1]
         call.n, call.h, call.w = n, h, w

@@ -131,7 +131,8 @@ cdef extern from "tinycnn.h" nogil:
                          const float *x, const float *residual, float *y, float *workspace)
     void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand,
                               const tc_ir_stage *dw, int n, int h, int w, const float *x,
-                              float *y, float *means, float *workspace)
+                              float *y, float *means, const void *prefetch,
+                              size_t prefetch_bytes, float *workspace)
     int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, const tc_ir_stage *sc,
                           int h, int w, int band)
     size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw,

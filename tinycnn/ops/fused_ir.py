@@ -642,6 +642,28 @@ def _chan8_expand(n, X, stages, max_threads=1, min_pixels=_CHAN8_MIN_PIXELS):
                                              **act1))
 
 
+# The pair's strips bring its squeeze-and-excitation's weights into L2 while they compute (the
+# gate then reads them from L2 instead of memory), at this many threads or fewer (h36-v3l).
+# Before it (Intel Xeon host, AVX2 emulation, 1 thread) MobileNetV3-Large's gates took 41 us
+# (480 channels), 74-76 (672) and 146-149 (960), the 0.46-1.8 MB of weights from memory at
+# ~12-16 GB/s.  Per step inside the network (steps_ab.py --depth 5 against the base, 60 rounds
+# x 5 runs, medians, us, bit-identical): features.11 pair +4 / gate -22 / projection -1, .12 +1 /
+# -29 / -2, .13 +1 / -36 / +1, .14 +7 / -14 / +1, .15 +4 / -20 / 0 (about -105 us a run); the
+# 7x7 pairs prefetch at most TC_CHAN8_PF_TILE lines a tile (csrc/ir_chan8_avx2.c: 35 a tile,
+# the 960-channel blocks' first 1 MB, cost their pairs +42 us, 16 a tile +4-7, 8 a tile saved
+# less: -60 us in all).  Whole network (subgraph_shapes.py, 41 rounds, bit-identical): 0.989
+# [0.980-0.999] and 0.994 [0.990-0.998] of the base's time, the base / this 1.008
+# [1.002-1.018] (geometric mean of the orders ~0.992).
+# At 2 threads too, although the strips and the gate's GEMV rows are claimed by the threads
+# apart (a line from the other core's L2 comes slower than from memory, benchmarks/xcore_bw.c):
+# per step (steps_ab.py --threads 2 under chrt -f 10, 40 rounds x 5) gates .11-.15 -13 / -17 /
+# -18 / -8 / -4 us, pairs -1..+8, projections -2..+3 (about -38 us); whole network
+# (ab_threads.py --fifo, 30 rounds x 10, bit-identical) 0.950, 0.996, 0.973, 0.980, the base /
+# this 1.008 and 1.026 (the same build prefetching at 1 thread only: 1.008); MobileNetV3-Small
+# 0.994 and (base / this) 1.003, level.  Past 2 threads no pair is planned.
+PAIR_PREFETCH_MAX_THREADS = 2
+
+
 def plan_chan8_pair(n, X, stages, means):
     """PointwiseGrouped's expansion -> depthwise pair (before a squeeze-and-excitation) as the
     chan8 block's first two stages (csrc/ir_chan8_avx2.c, tc_ir_chan8_pair_f32: 1 or 2 threads
@@ -669,9 +691,16 @@ def plan_chan8_pair(n, X, stages, means):
         return None
     bind, out4, k = pair.bind, dw.out4, dw.out4[1]
     outs = [(dw.out_shape, np.float32)] + ([((nb, k, 1, 1), np.float32)] if means else [])
+    # the strips prefetch what the means' reader (the SE gate) loads next (NodeContext.reads_next;
+    # PAIR_PREFETCH_MAX_THREADS)
+    pf_name = (n.node.outputs[1] if means and len(n.node.outputs) > 1
+               and n.options.num_threads <= PAIR_PREFETCH_MAX_THREADS else None)
+    next_reads = n.next_reads() if pf_name else None
 
     def ir_chan8_pair(x, y, *rest):
         m = rest[0].reshape(nb, k) if means else None
         ws_ = rest[1:] if means else rest
-        return bind(x, y.reshape(out4), m, ws_[0] if ws_ else None)
+        pf = next_reads.get(pf_name) if pf_name else None
+        return bind(x, y.reshape(out4), m, ws_[0] if ws_ else None,
+                    **({"prefetch": pf} if pf is not None else {}))
     return n.emit(bound_step(ir_chan8_pair), [X], outs, workspace=pair.workspace_size(h, w))
