@@ -48,7 +48,13 @@
  * (96 -> 576 at 14x14 231-233 us both ways): the constants stay.  The channel-lane tiles
  * (1x1_chan) on the 7x7 shapes, same protocol: 1.26-1.43 of these tiles' time (conv_algo.py's
  * CHAN_MAX_PIXELS holds).  KC 480 and 576 (other bits where K > 320: fewer passes over C on
- * 960 -> 160, 1152 -> 320, 576 -> 96) 1.004 and 1.008, no shape below 0.975. */
+ * 960 -> 160, 1152 -> 320, 576 -> 96) 1.004 and 1.008, no shape below 0.975.
+ * On the Intel Xeon (2 MiB L2; h36-gemm, 2026-12-05, AVX2 kernels, 1 thread, pointwise_ab.c 15
+ * rounds x 10, both orders): KC 1152, every K of these networks one block (no C round trips;
+ * other bits): the 7x7 layers 1152 -> 192 / 320, 960 -> 160, 576 -> 160 0.984-1.014 of the
+ * time at min, but 576 -> 96 at 14x14 1.06 / 1.08, 672 -> 112 1.03 / 1.04, 480 -> 80 1.01 /
+ * 1.03; sums 1.012 and 1.015: not taken.  The K-split layers run at 102-107 GF/s hot here
+ * (fma_peak.c 110): their C round trips cost little. */
 
 /* Prefetch distance on the packed A of a K block, one sequential stream: 1 KiB
  * (ResNet-50's 1x1 and strided convolutions, see git log d5011d2). */
