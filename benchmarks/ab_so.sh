@@ -8,10 +8,11 @@
 # -fwrapv and -DNDEBUG as setup.py's compiles get them from Python's CFLAGS: without -fwrapv gcc
 # made gemm.c's per-row memcpy of the 7x7 layers' aligned B copy (gemm_copy_ldb) an inline rep
 # movsq, where the extension calls libc's memcpy, and pointwise_ab.c read those layers 5-9% slower
-# than the extension runs them (1152 -> 192 at 7x7 229 against 210 us; h36-gemm, 2026-12-05).
+# than the extension runs them (1152 -> 192 at 7x7 229 against 210 us; h36-gemm, 2026-12-05);
+# the cache's directories are named anew for it.
 set -e
 src=$(cd "$1" && pwd); out=$2
-obj=${AB_SO_CACHE:-/tmp/ab_so}/$(echo "$src" | tr / _)
+obj=${AB_SO_CACHE:-/tmp/ab_so}/$(echo "$src" | tr / _)_fwrapv  # not the objects of older flags
 mkdir -p "$obj"
 for f in "$src"/csrc/*.c; do
     o=$obj/$(basename "$f" .c).o
