@@ -544,6 +544,13 @@ static inline __attribute__((always_inline)) void panel16_fixed(
             TC_SSTEP(0, 0);
     }
 #undef TC_SSTEP
+    /* Tried and left (h36-gemm, Intel Xeon, AVX2 kernels, 1 thread, pointwise_ab.c 15 rounds x
+     * 10, both orders, 2026-12-05): A's prefetch every 2nd k step (48 bytes: every line still
+     * asked for, half the prefetch uops), same bits: 1152 -> 192 / 320 and 320 -> 1280 and
+     * 960 -> 160 at 7x7, 576 -> 96, 480 -> 80, 672 -> 112 at 14x14, sums of minima 1.001 and
+     * 0.995 (per shape 0.99-1.02): level.  These strips already run at 102-107 GF/s of the
+     * 110 (fma_peak.c) there, hot: the K loop is FMA-bound (perf annotate: samples even over
+     * it, none piled on a load). */
     float *ci = c;
 #pragma GCC unroll 6
     for (int i = 0; i < R; i++, ci += ldc) {

@@ -48,7 +48,13 @@
  * (96 -> 576 at 14x14 231-233 us both ways): the constants stay.  The channel-lane tiles
  * (1x1_chan) on the 7x7 shapes, same protocol: 1.26-1.43 of these tiles' time (conv_algo.py's
  * CHAN_MAX_PIXELS holds).  KC 480 and 576 (other bits where K > 320: fewer passes over C on
- * 960 -> 160, 1152 -> 320, 576 -> 96) 1.004 and 1.008, no shape below 0.975. */
+ * 960 -> 160, 1152 -> 320, 576 -> 96) 1.004 and 1.008, no shape below 0.975.
+ * On the Intel Xeon (2 MiB L2; h36-gemm, 2026-12-05, AVX2 kernels, 1 thread, pointwise_ab.c 15
+ * rounds x 10, both orders): KC 1152, every K of these networks one block (no C round trips;
+ * other bits): the 7x7 layers 1152 -> 192 / 320, 960 -> 160, 576 -> 160 0.984-1.014 of the
+ * time at min, but 576 -> 96 at 14x14 1.06 / 1.08, 672 -> 112 1.03 / 1.04, 480 -> 80 1.01 /
+ * 1.03; sums 1.012 and 1.015: not taken.  The K-split layers run at 102-107 GF/s hot here
+ * (fma_peak.c 110): their C round trips cost little. */
 
 /* Prefetch distance on the packed A of a K block, one sequential stream: 1 KiB
  * (ResNet-50's 1x1 and strided convolutions, see git log d5011d2). */
@@ -132,7 +138,15 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * Tried without gain on the target (Zen 3, native, 1 thread, pointwise_ab.c with ReLU, min of
  * 15 rounds, 2026-12-03 14:2x): the copy up to 1024 columns (SqueezeNet's 27x27 maps, rows of
  * 729 floats, so half the 16-column loads straddle lines): 128 -> 32 at 27x27 1.13, 256 -> 32
- * 1.12, 32 -> 128 1.02, 512 -> 64 at 13x13 1.03 of the in-place time. */
+ * 1.12, 32 -> 128 1.02, 512 -> 64 at 13x13 1.03 of the in-place time.
+ * Re-measured on the Intel Xeon (h36-gemm, 2026-12-05, AVX2 kernels, 1 thread, pointwise_ab.c,
+ * 20 rounds x 10, the row copy NR floats at a time as in benchmarks/copy_row.patch): the copy
+ * up to 208 columns, 14x14: 96 <-> 576, 80 <-> 480, 112 <-> 672, 64 <-> 384 min 1.002-1.031 of
+ * the in-place time (sum 1.012, one order): still not at 14x14.  That patch's row copy against
+ * the extension's memcpy (a libc call per row): whole networks (subgraph_shapes.py --against
+ * the base, 31 rounds, both orders, geometric means) MnasNet 0.999, MobileNetV2 0.998, V3-Large
+ * 1.005, bit-identical: level, not taken (its 0.91-0.95 on lone 7x7 layers were against
+ * ab_so.sh's rep movsq, see there). */
 #define TC_GEMM_COPY_MAX_N_AVX2 64
 
 /* AVX2's in-place tiles take all the rows of a K block (up to this many 6-row A panels) per
