@@ -1242,8 +1242,9 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
          * call's tiles, a slice per tile, where they are short streams */
         const int calls = (mcount + d->uk.mr - 1) / d->uk.mr;
         const size_t lines = panel_bytes * step / 64;
-        const int prefetch = t == t0 && panel_bytes * step <= (step > 1 ? TC_QGEMM_PREFETCH_WIDE_BYTES
-                                                                         : TC_QGEMM_PREFETCH_BYTES);
+        const int prefetch =
+            t == t0 && panel_bytes * step <= (step > 1 ? TC_QGEMM_PREFETCH_WIDE_BYTES
+                                                       : TC_QGEMM_PREFETCH_BYTES);
         for (int p = p0; p < p1; p += step) {
             int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
             if (p + step > p1)
