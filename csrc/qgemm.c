@@ -875,10 +875,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * 2026-12-05, the Xeon, emulated AVX2 1t, qsteps.py / qconv_layers.py --input photo).
  * Measured (h36-qm, qsteps.py --against the base, both orders, step minima, bit-identical):
  * the three expansions summed 0.986 and 0.982 of their time on a photograph (20 x 10 runs),
- * 0.990 and 0.975 on max(noise, 0) (40 x 10): 3-4 of the ~15 us they lose in the network;
- * the whole run's steps level (photo 1.005 / 0.996, max(noise, 0) 1.004 / 0.985: the script's
- * own build reads slower); 2 threads (ab_threads.py --fifo, 30 x 10, three runs each order)
- * 0.998 / 0.986 / 0.984 and 0.996 / 1.001 / 0.985 (reversed), order medians' mean 0.991;
+ * 0.990 / 0.975 and 0.990 / 0.983 on max(noise, 0) (40 x 10, twice): 2-3 of the ~15 us they
+ * lose in the network; the whole run's steps level (photo 1.005 / 0.996, max(noise, 0) 1.004
+ * / 0.985 and 0.999 / 1.001); 2 threads (ab_threads.py --fifo, 30 x 10, six runs each order,
+ * host load 10-20) new / base medians 0.9965 and 0.996 (reversed), ranges 0.984-1.027;
  * EfficientNet-B0 int8 (112 -> 672 and 80 -> 480 at 14x14 take it too) step sums 1.001 /
  * 0.996, those expansions unchanged (15 x 10). */
 #define TC_QGEMM_PREFETCH_WIDE_BYTES 16384
