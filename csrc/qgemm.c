@@ -722,6 +722,14 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * MobileNetV2 int8 at 2 threads (ab_threads.py, 30 x 10, both orders, host load 4.6) took
  * 1.007 / 1 / 0.992 of its time (burst medians) against the build without it, and at 1 thread
  * its ~8 us are below the network's noise (qsteps.py): not kept. */
+/* Measured again (h36-qm, 2026-12-05, the Xeon, emulated AVX2; the rule as a third test,
+ * kpad >= 96 with M >= 196 and N >= 384, bit-identical): cut alone at 1t on max(noise, 0)
+ * 96 -> 576 at 14x14 0.980-0.982 and 1 / 1.019-1.022 (qconv_layers.py 16 x 20, each checkout
+ * against the other), on a photograph 0.996-0.999 (there the rows' corrections take these
+ * layers to 136-139 us from 126-129); in the network (qsteps.py, both orders) those three
+ * steps 1.02 of their time on max(noise, 0) in both orders (40 x 10), level on a photograph
+ * (20 x 10), the whole run's steps 0.999-1.000; at 2 threads (ab_threads.py --fifo, 30 x 10,
+ * six runs each order) 0.999 (the tool's first-named build reads ~1% slower).  Not kept. */
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
@@ -860,6 +868,20 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * panels (576 -> 96 at 14x14, 576 -> 160 and 960 -> 160 / 320 at 7x7) level in the network
  * (112 / 112, 116 / 116, 82 / 82, 155 / 156 us; the run's own spread 1-4%): not kept. */
 #define TC_QGEMM_PREFETCH_BYTES 8192
+/* and up to this many where a call takes several panels (TC_QWIDE_PANELS): MobileNetV2 int8's
+ * 96 -> 576 expansions at 14x14 (8 panels of 1.5 KiB, 12 KiB a call) had no prefetch, the
+ * only expansions of that network without one; in the network they took 0.148-0.154 ms
+ * (photograph) against 0.136-0.139 cut alone, onnxruntime's 0.130 against 0.125 (h36-qm,
+ * 2026-12-05, the Xeon, emulated AVX2 1t, qsteps.py / qconv_layers.py --input photo).
+ * Measured (h36-qm, qsteps.py --against the base, both orders, step minima, bit-identical):
+ * the three expansions summed 0.986 and 0.982 of their time on a photograph (20 x 10 runs),
+ * 0.990 / 0.975 and 0.990 / 0.983 on max(noise, 0) (40 x 10, twice): 2-3 of the ~15 us they
+ * lose in the network; the whole run's steps level (photo 1.005 / 0.996, max(noise, 0) 1.004
+ * / 0.985 and 0.999 / 1.001); 2 threads (ab_threads.py --fifo, 30 x 10, six runs each order,
+ * host load 10-20) new / base medians 0.9965 and 0.996 (reversed), ranges 0.984-1.027;
+ * EfficientNet-B0 int8 (112 -> 672 and 80 -> 480 at 14x14 take it too) step sums 1.001 /
+ * 0.996, those expansions unchanged (15 x 10). */
+#define TC_QGEMM_PREFETCH_WIDE_BYTES 16384
 
 /* Bytes after each thread's slot of packed rows and of its slot of row pointers and U7S8
  * split, with more than one thread (as TC_QDW_RING_GAP in qdw.c: adjacent slots, which the
@@ -1220,7 +1242,9 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
          * call's tiles, a slice per tile, where they are short streams */
         const int calls = (mcount + d->uk.mr - 1) / d->uk.mr;
         const size_t lines = panel_bytes * step / 64;
-        const int prefetch = t == t0 && panel_bytes * step <= TC_QGEMM_PREFETCH_BYTES;
+        const int prefetch =
+            t == t0 && panel_bytes * step <= (step > 1 ? TC_QGEMM_PREFETCH_WIDE_BYTES
+                                                       : TC_QGEMM_PREFETCH_BYTES);
         for (int p = p0; p < p1; p += step) {
             int n0 = p * TC_QNR, nr = d->N - n0 < d->uk.nr ? d->N - n0 : d->uk.nr;
             if (p + step > p1)
