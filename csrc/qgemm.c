@@ -1209,6 +1209,16 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                 si.lo_ptrs = sa.lo_ptrs + (size_t)i * TC_QMR_MAX;
                 int mr = mcount - r < d->uk.mr ? mcount - r : d->uk.mr;
                 const void *const *tp = ptrs + (size_t)i * TC_QMR_MAX;
+                if (d->u7s8_steps && mr >= 2) { /* read in place, no split (paired 2) */
+                    nfix[i][0] = d->u7s8_scan(tp, mr, d->kpad, d->u7s8_lim, pair_lim,
+                                              sa.groups + (size_t)r * (d->kpad / 4));
+                    for (int q = 0; q < TC_QMR_MAX; q++) {
+                        si.lo_ptrs[q] = tp[q];
+                        nfix[i][q] = q ? 0 : nfix[i][0];
+                    }
+                    paired[i] = 2;
+                    continue;
+                }
                 /* the window at 0: a tile with no byte above it is read in place, no copy
                  * of its rows (TC_QU7S8_IN_PLACE) while most tiles tested are such */
                 const int in_place = d->u7s8_base == 0 && d->K == d->kpad &&
@@ -1289,7 +1299,14 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                  * process (1 thread, chrt, 16 x 3 runs, five runs): no gain to show. */
                 if (e.residual)
                     e.r = (const char *)e.residual->r + at;
-                if (split) {
+                tc_qukernel_fn fn = d->uk.fn;
+                if (split && paired[i] == 2) { /* the steps leaving the paired loop */
+                    e.fix_k = sa.groups + (size_t)r * (d->kpad / 4);
+                    e.nfix = nfix[i][0];
+                    e.lim = pair_lim;
+                    e.paired = 1;
+                    fn = d->u7s8_steps;
+                } else if (split) {
                     e.hi_rows = (const void *const *)ptrs + (size_t)i * TC_QMR_MAX;
                     e.fix_stride = d->kpad / 4;
                     e.fix_k = sa.groups + (size_t)r * e.fix_stride;
@@ -1303,8 +1320,8 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
                     e.row_nfix = e.base > 0 ? nfix[i] : NULL;
                     e.nfix = nfix[i][0];
                 }
-                d->uk.fn(d->ntaps, klen, kernel_rows + (size_t)i * d->ntaps * TC_QMR_MAX,
-                         mr, b, (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
+                fn(d->ntaps, klen, kernel_rows + (size_t)i * d->ntaps * TC_QMR_MAX, mr, b,
+                   (ptrdiff_t)panel_bytes, &e, nr, y, d->ldy);
             }
         }
         if (d->out->lut && ysz == 1) /* the fused lookup, over the block while it is in cache */
@@ -1361,6 +1378,24 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         d->u7s8_paired = d->u7s8_base == 0;
         if (d->u7s8_paired)
             d->u7s8_lim += d->kpad;
+    }
+    /* the window at 0 with the paired widths: tiles of 2 rows or more read in place, only the
+     * 8-k steps with a byte above those widths at the pair's (qgemm_u7s8_steps_avx2.c); the
+     * split, the correction pass and TC_QU7S8_PAIRED_FIX / _SHARE / TC_QU7S8_IN_PLACE below
+     * then serve the tiers without it (portable, and 1-row tiles: the GEMVs' one-row loop).
+     * Measured (h36-q, 2026-12-05, the Xeon, emulated AVX2 1t, ResNet-50 int8, qsteps.py
+     * against the base, both orders, 12 x 10 runs, step sums' minima, bit-identical): on a
+     * photograph 0.960 / 0.957 (42.25 -> 40.54 ms; conv1 layers 0.85-0.97, downsamples
+     * 0.89-0.93, layer4's im2col 3x3 0.91-0.93), on noise 0.995 / 0.991 (the committed
+     * build, one order: 0.958 and 0.994); MobileNetV2 int8 (20 x 10, one order) photo 0.998,
+     * noise 0.991.  benchmarks/u7s8_steps.py counts the steps per layer (photo: 2-42% of a
+     * tile's steps, noise: 0-1.6%). */
+    d->u7s8_scan = NULL;
+    d->u7s8_steps = NULL;
+    if (d->u7s8_paired && d->K == d->kpad && tc_quant_kernels_of(ctx)->u7s8_steps &&
+        d->uk.mr == 4) {
+        d->u7s8_scan = tc_quant_kernels_of(ctx)->u7s8_scan;
+        d->u7s8_steps = tc_quant_kernels_of(ctx)->u7s8_steps;
     }
     /* S16X2 and U7S8 with few k (MobileNetV2's expansions): a tile's panels in one call, not
      * a call (and a setup of the output stage) per 16 columns; past kpad 32 only over more

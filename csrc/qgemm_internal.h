@@ -87,6 +87,10 @@ struct tc_qdriver {
     int u7s8_base;        /* U7S8's window of the activations (tc_u7s8_base) */
     const uint8_t *u7s8_lim; /* and its width per k (the packing's, tc_qgemm_pack) */
     int u7s8_paired;      /* u7s8_lim the paired widths: tc_qepi.paired */
+    /* and its tiles read in place, the steps above the paired widths at the pair's
+     * (tc_quant_kernels.u7s8_scan / u7s8_steps), or NULL */
+    tc_u7s8_scan_fn u7s8_scan;
+    tc_qukernel_fn u7s8_steps;
     int qmb;              /* rows per block at most: TC_QMB or TC_QMB_SHORT */
     int rows_most;        /* the most a block has (qmb, or up to TC_QMB_WHOLE on one thread) */
     int tiles, nblocks;   /* the task grid (plan_tasks): row blocks of whole tiles */

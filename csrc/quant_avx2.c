@@ -309,4 +309,6 @@ const tc_quant_kernels tc_quant_avx2 = {
     tc_interleave3_avx2,
     tc_max8_taps_avx2,
     tc_qwiden_run_avx2,
+    tc_u7s8_scan_avx2,
+    tc_qukernel_u7s8_steps_avx2,
 };

@@ -317,7 +317,20 @@ typedef int (*tc_u7s8_split_fn)(const void *const *rows, int mr, int K, int kpad
 int tc_u7s8_split(const void *const *rows, int mr, int K, int kpad, int base, const uint8_t *lim,
                   int per_row, int in_place, uint8_t *lo, int32_t *groups, int stride,
                   uint8_t *scratch, int *nfix);
+/* U7S8 at base 0 with the paired widths, a tile read in place (qgemm_u7s8_steps_avx2.c):
+ * rows[r], r < mr, of kpad bytes (zero past K) against the paired widths pl and the pair's l
+ * (kpad each): the byte offsets of the 8-k steps below kpad & ~7 where some row has a byte
+ * above pl, plus 1 where one is above l too, in increasing order to steps (kpad / 8 at most);
+ * returns their count.  The kernel (tc_quant_kernels.u7s8_steps) takes them as tc_qepi's
+ * fix_k / nfix with lim = l. */
+typedef int (*tc_u7s8_scan_fn)(const void *const *rows, int mr, int kpad, const uint8_t *pl,
+                               const uint8_t *l, int32_t *steps);
 #ifdef TC_HAVE_AVX2_SOURCES
+int tc_u7s8_scan_avx2(const void *const *rows, int mr, int kpad, const uint8_t *pl,
+                      const uint8_t *l, int32_t *steps);
+void tc_qukernel_u7s8_steps_avx2(int ntaps, int klen, const void *const *rows, int mr,
+                                 const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                                 ptrdiff_t ldy);
 int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int base,
                        const uint8_t *lim, int per_row, int in_place, uint8_t *lo,
                        int32_t *groups, int stride, uint8_t *scratch, int *nfix);
@@ -362,6 +375,10 @@ typedef struct tc_quant_kernels {
     /* y[i] = x[i] ^ flip as int16 (flip 0 or 0x80): S16X2's rows of a 1x1 convolution
      * (tc_qwiden_run); NULL: the fill's own loop */
     void (*widen_run)(const uint8_t *x, ptrdiff_t n, int flip, int16_t *y);
+    /* U7S8's long kernels at base 0 over tiles read in place, the steps above the paired
+     * widths at the pair's (tc_u7s8_scan_fn); NULL: every tile split (tc_u7s8_split) */
+    tc_u7s8_scan_fn u7s8_scan;
+    tc_qukernel_fn u7s8_steps;
 } tc_quant_kernels;
 
 /* tc_quant_kernels.max8_taps: npix pixels of n bytes, pixel p's taps at taps[t] + p * step

@@ -1371,6 +1371,55 @@ def test_u7s8_paired_widths_given_up_per_task_are_exact():
                 _check_u7s8_sums(ctxs, w, bias, a, 0, f"k={kd} m={m} tiles {seq}")
 
 
+def test_u7s8_steps_read_in_place_are_exact():
+    """At zero point 0 with the paired widths the AVX2 tier reads a tile of 2-4 rows in place
+    and runs only the 8-k steps with a byte above the paired widths at the pair's widths
+    (qgemm_u7s8_steps_avx2.c; a byte above those too in two parts): a photograph's bytes
+    above 127 in a few channels of many rows (ResNet-50 int8), such steps first, last, every
+    one and none, a byte just above each width and 255, kpad a multiple of 8 and 4 mod 8 (a
+    last 4-k group), several panels per call (kpad <= 320) and one, a last half panel, tiles
+    of 1-3 rows at the end, a 3x3 convolution through im2col rows; every tier at 1-3 threads
+    against numpy int64."""
+    rng = np.random.default_rng(59)
+    ctxs = _tiers_at((1, 2, 3))
+    for kd, n in [(224, 40), (228, 33), (256, 72), (516, 24), (1024, 16)]:
+        w = rng.integers(-127, 128, (n, kd)).astype(np.int16)
+        w[0, ::8] = 127                       # some low paired widths
+        w[1, 1::8] = -127
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        for m in (49, 62, 63):
+            base = rng.integers(0, 80, (m, kd))
+            hot = rng.choice(kd, max(1, kd // 40), replace=False)
+            for kind in ("hot", "first", "last", "all", "none", "edges"):
+                a = base.copy()
+                if kind == "hot":             # a few channels high in most rows
+                    a[:, hot] = rng.integers(90, 256, (m, hot.size))
+                    a[::5, hot] = 10
+                elif kind == "first":
+                    a[::3, :8] = 255
+                elif kind == "last":
+                    a[1::2, kd - 8:] = 200
+                elif kind == "all":
+                    a[:, ::4] = rng.integers(100, 256, (m, (kd + 3) // 4))
+                elif kind == "edges":         # just above the paired widths, and 255
+                    a[::2, ::8] = 129
+                    a[1::4, 4::8] = 130
+                    a[-1, -1] = 255
+                a = a.astype(np.uint8)
+                _check_u7s8_sums(ctxs, w, bias, a, 0, f"k={kd} n={n} m={m} {kind}")
+    c = 128                                   # K = 1152 through im2col rows, stride 2
+    w = rng.integers(-127, 128, (40, 3, 3, c)).astype(np.int16)
+    x = rng.integers(0, 90, (1, 13, 13, c))
+    x[..., rng.choice(c, 6, replace=False)] = rng.integers(100, 256, (1, 13, 13, 6))
+    x = x.astype(np.uint8)
+    want = conv_reference(x.astype(np.int64), 3, w, (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    for (isa, t), ctx in ctxs.items():
+        layer = K.QConv2d(ctx, w, K.QOutput(np.int32), (2, 2), (1, 1, 1, 1), (1, 1), 1, "u7s8")
+        y = np.empty(layer.output_shape(1, 13, 13), np.int32)
+        layer.run(x, 3, y)
+        assert np.array_equal(y, want), f"{isa} {t}t: 3x3 im2col"
+
+
 def test_u7s8_long_kernels_of_wide_products_are_exact():
     """U7S8 takes the long kernels (AVX2: 4-row tiles, the paired 8-k loop at zero points up
     to 64) from kpad 128 too where the product has at least 256 rows and 256 columns

@@ -1,0 +1,83 @@
+"""Where a photograph's bytes fall against the paired U7S8 loop's widths, per int8 convolution
+at zero point <= 64 (the window at 0) with K >= 128, 1x1 and (as im2col rows, whether tinycnn
+runs it so or by the integer Winograd) KxK, counted in numpy from onnxruntime's activations on
+one input (bench.input_feed): per 4-row tile, the share of 8-k steps where some row has a byte
+above the paired widths (bad: the steps qgemm_u7s8_steps_avx2.c runs at the pair's widths),
+the share with one above the pair's too (abovel: two parts), the tiles the split's path gave
+the paired widths up for (leave: more than 1 / TC_QU7S8_PAIRED_FIX of their 4-k groups above)
+and the tiles with no such step (clean).
+
+    python benchmarks/u7s8_steps.py MODEL-int8-qdq.onnx [--input photo]
+
+On ResNet-50 int8 (h36-q, 2026-12-05): on bench.py's noise past layer1 bad 0-1.6%, every tile
+of layer3 and layer4 clean; on a photograph bad 2-42% (the K = 128 / 256 conv3 layers and the
+downsamples 15-42%, the K >= 512 conv1 layers 0.4-9%, layer4's im2col 3x3 9-16%), abovel
+0-10%, the split's path leaving the paired widths on 0-98% of the tiles (layer4's 3x3 58-75%),
+clean tiles 0-87%."""
+import argparse
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import INPUTS, input_feed  # noqa: E402
+from u7s8_windows import pair_widths, paired_widths  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--input", choices=INPUTS, default="photo")
+    a = ap.parse_args()
+    model = onnx.load(a.model)
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    prod = {o: n for n in model.graph.node for o in n.output}
+    layers = []   # (name, quantized input, its zero point, int8 weights, stride, pad)
+    for n in model.graph.node:
+        if n.op_type != "Conv":
+            continue
+        dq, wdq = prod.get(n.input[0]), prod.get(n.input[1])
+        if dq is None or dq.op_type != "DequantizeLinear" or wdq is None:
+            continue
+        w = inits.get(wdq.input[0])
+        if w is None or w.dtype != np.int8:
+            continue
+        zp = inits.get(dq.input[2]) if len(dq.input) > 2 else None
+        zp = 0 if zp is None else int(np.asarray(zp).reshape(-1)[0])
+        att = {t.name: list(t.ints) for t in n.attribute}
+        layers.append((n.name, dq.input[0], zp, w, att.get("strides", [1])[0],
+                       att.get("pads", [0])[0]))
+    for t in sorted({l[1] for l in layers}):
+        model.graph.output.append(onnx.ValueInfoProto(name=t))
+    s = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    i = s.get_inputs()[0]
+    x = input_feed(a.input, [d if isinstance(d, int) else 1 for d in i.shape])
+    acts = dict(zip([o.name for o in s.get_outputs()], s.run(None, {i.name: x})))
+    for name, t, zp, w, st, pad in layers:
+        n, c, kh, kw = w.shape
+        if zp > 64 or c * kh * kw < 128 or c == 3:
+            continue
+        v = np.pad(acts[t][0].astype(np.int64), ((0, 0), (pad, pad), (pad, pad)),
+                   constant_values=zp)                         # [C, H, W]
+        oh = (v.shape[1] - kh) // st + 1
+        ow = (v.shape[2] - kw) // st + 1
+        rows = np.concatenate([v[:, ky:ky + st * (oh - 1) + 1:st, kx:kx + st * (ow - 1) + 1:st]
+                               .reshape(c, -1).T for ky in range(kh) for kx in range(kw)], 1)
+        wm = w.astype(np.int64).transpose(0, 2, 3, 1).reshape(n, -1)   # tinycnn's k order
+        k = wm.shape[1]
+        pl, lim = paired_widths(wm), pair_widths(wm)
+        m4, k8 = rows.shape[0] // 4 * 4, k // 8 * 8
+        above = rows[:m4, :k8] > pl[:k8]
+        bad = above.reshape(-1, 4, k8 // 8, 8).any((1, 3))
+        abovel = (rows[:m4, :k8] > lim[:k8]).reshape(-1, 4, k8 // 8, 8).any((1, 3))
+        leave = (above.reshape(-1, 4, k8 // 4, 4).any((1, 3)).sum(1) * 20 > (k + 3) // 4).mean()
+        print(f"{name[-40:]:40s} K={k:5d} N={n:5d} M={rows.shape[0]:5d} bad={bad.mean():.3f} "
+              f"abovel={abovel.mean():.4f} leave={leave:.2f} clean={(~bad.any(1)).mean():.2f}")
+
+
+if __name__ == "__main__":
+    main()
