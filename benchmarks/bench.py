@@ -1124,7 +1124,8 @@ def main(argv=None):
             set_fifo(True)
             set_fifo(False)
         except PermissionError:
-            raise SystemExit("bench.py: --fifo needs the right to set SCHED_FIFO (root or CAP_SYS_NICE)")
+            raise SystemExit("bench.py: --fifo needs the right to set SCHED_FIFO "
+                             "(root or CAP_SYS_NICE)")
     if args.engine_a == "tinycnn":
         probe = subprocess.run([sys.executable, "-c", "import tinycnn; tinycnn.InferenceSession"],
                                env=_worker_env(), capture_output=True, text=True)

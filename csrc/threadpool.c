@@ -259,9 +259,10 @@
  * stores into the other core's range; reading next to them takes them too (l2_gap.c READ1_NEXT:
  * 31.5 after the other core's writes), so a halo read near another core's rows costs them.
  * Not the pool: a PAUSE spin of 50-1000 us keeps the lines (102), the other core streaming 64
- * MB meanwhile too (100-102); only a halted vCPU (nanosleep 200 / 1000 us: 84 / 40) loses them.  So at 2 threads every step of a 55x55 or
- * smaller map reads its input from L3 (planes of 3025 floats: 6 KB a half, most of it within 4
- * KB of the other core's half), which 1 thread never does: that is the ~130 us of the two 55x55
+ * MB meanwhile too (100-102); only a halted vCPU (nanosleep 200 / 1000 us: 84 / 40) loses
+ * them.  So at 2 threads every step of a 55x55 or smaller map reads its input from L3 (planes
+ * of 3025 floats: 6 KB a half, most of it within 4 KB of the other core's half), which 1
+ * thread never does: that is the ~130 us of the two 55x55
  * fire modules.  Not cured by writing one thread's bands in reverse (l2_gap.c REVERSE: 30 /
  * 63, 38 / 34), nor by a producer split by channels (each thread whole planes, one boundary:
  * l2_gap.c WRITE_PLANES, the next step's column halves then read half from the other core:
