@@ -49,12 +49,6 @@ static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)
     return _mm256_add_epi32(c, _mm256_madd_epi16(a, b));
 }
 
-static inline __m256i maddubs_step(__m256i c, __m256i a, __m256i b)
-{
-    return _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b),
-                                                 _mm256_set1_epi16(1)));
-}
-
 /* a: rows of int16 (lda bytes apart), 2 per lane  b: panel [kpad / 2][16][2] int16 */
 static inline __attribute__((always_inline))
 TC_QUKERNEL_6x16(s16x2_panel_avx2, 2, madd_step, 0)
@@ -122,13 +116,13 @@ void tc_qukernel_s16x2_avx2(int ntaps, int klen, const void *const *rows, int mr
 }
 
 /* a: rows of uint8, 4 per lane  b: panel [kpad / 4][16][4] int8, then e's corrections */
-TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, maddubs_step, 1)
+TC_QUKERNEL_6x16(tc_qukernel_u8s8x2_avx2, 4, tc_maddubs_step_avx2, 1)
 
 /* the part of the lane's bytes above the window (max(a - top, 0) <= 128 - base), whose
  * pair sums reach -32768 at most, where base = 0 and the weights are -128 */
 static inline __m256i above_step(__m256i c, __m256i a, __m256i b, __m256i top)
 {
-    return maddubs_step(c, _mm256_subs_epu8(a, top), b);
+    return tc_maddubs_step_avx2(c, _mm256_subs_epu8(a, top), b);
 }
 
 /* the parts above and below the window [base, top]: the two pair sums (each exact: the
@@ -146,8 +140,8 @@ static inline __m256i window_step(__m256i c, __m256i above, __m256i below, __m25
 static inline __m256i above2_step(__m256i c, __m256i a, __m256i b, __m256i top)
 {
     __m256i x = _mm256_subs_epu8(a, top), x1 = _mm256_min_epu8(x, _mm256_set1_epi8(127));
-    c = maddubs_step(c, x1, b);
-    return maddubs_step(c, _mm256_subs_epu8(x, x1), b);
+    c = tc_maddubs_step_avx2(c, x1, b);
+    return tc_maddubs_step_avx2(c, _mm256_subs_epu8(x, x1), b);
 }
 
 /* Are the 4 widths of a group (lim[0..3]) all 128 or more?  At base 0 a byte's part above
@@ -166,18 +160,11 @@ static inline int above_ok(const uint8_t *lim)
     return (v & 0x80808080u) == 0x80808080u;
 }
 
-/* two 4-k steps of one row, their pair sums added in int16 (the paired widths) */
-static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, __m256i b4)
-{
-    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(a, b), _mm256_maddubs_epi16(a4, b4));
-    return _mm256_add_epi32(c, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
-
 #define PAIRED_ROW(ar, off, c0, c1)                                                          \
     do {                                                                                     \
         __m256i x = tc_bcast32_avx2((ar) + (off)), x4 = tc_bcast32_avx2((ar) + (off) + 4);   \
-        c0 = paired_step(c0, x, x4, b0, b2);                                                 \
-        c1 = paired_step(c1, x, x4, b1, b3);                                                 \
+        c0 = tc_paired_step_avx2(c0, x, x4, b0, b2);                                         \
+        c1 = tc_paired_step_avx2(c1, x, x4, b1, b3);                                         \
     } while (0)
 
 /* the window's top at the 4 k of the group at off, base + lim (saturating), 4 times */
@@ -244,19 +231,19 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
     if (mr == 1) { /* one row (GEMVs: classifiers): not R rows' work for 1 */
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i av = tc_bcast32_avx2(a0 + off);
-            c00 = maddubs_step(c00, av, _mm256_loadu_si256(bk));
-            c01 = maddubs_step(c01, av, _mm256_loadu_si256(bk + 1));
+            c00 = tc_maddubs_step_avx2(c00, av, _mm256_loadu_si256(bk));
+            c01 = tc_maddubs_step_avx2(c01, av, _mm256_loadu_si256(bk + 1));
         }
     } else if (nr <= 8) { /* a last panel's 8 columns (N = 24, 40, ...): half the products */
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), av;
-            av = tc_bcast32_avx2(a0 + off); c00 = maddubs_step(c00, av, b0);
-            av = tc_bcast32_avx2(a1 + off); c10 = maddubs_step(c10, av, b0);
-            av = tc_bcast32_avx2(a2 + off); c20 = maddubs_step(c20, av, b0);
-            av = tc_bcast32_avx2(a3 + off); c30 = maddubs_step(c30, av, b0);
+            av = tc_bcast32_avx2(a0 + off); c00 = tc_maddubs_step_avx2(c00, av, b0);
+            av = tc_bcast32_avx2(a1 + off); c10 = tc_maddubs_step_avx2(c10, av, b0);
+            av = tc_bcast32_avx2(a2 + off); c20 = tc_maddubs_step_avx2(c20, av, b0);
+            av = tc_bcast32_avx2(a3 + off); c30 = tc_maddubs_step_avx2(c30, av, b0);
             if (R == 6) {
-                av = tc_bcast32_avx2(a4 + off); c40 = maddubs_step(c40, av, b0);
-                av = tc_bcast32_avx2(a5 + off); c50 = maddubs_step(c50, av, b0);
+                av = tc_bcast32_avx2(a4 + off); c40 = tc_maddubs_step_avx2(c40, av, b0);
+                av = tc_bcast32_avx2(a5 + off); c50 = tc_maddubs_step_avx2(c50, av, b0);
             }
         }
     } else if (R == 4 && e->paired) {
@@ -276,19 +263,19 @@ static inline __attribute__((always_inline)) void u7s8_tile_avx2(
         }
         if (off < klen) { /* kpad = 4 mod 8 */
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
-            TC_Q4x16_STEP(maddubs_step, off, b0, b1);
+            TC_Q4x16_STEP(tc_maddubs_step_avx2, off, b0, b1);
         }
     } else if (R == 4) {
         _Pragma("GCC unroll 4")
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
-            TC_Q4x16_STEP(maddubs_step, off, b0, b1);
+            TC_Q4x16_STEP(tc_maddubs_step_avx2, off, b0, b1);
         }
     } else {
         _Pragma("GCC unroll 4")
         for (ptrdiff_t off = 0; off < klen; off += 4, bk += 2) {
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
-            TC_Q6x16_STEP(maddubs_step, off, b0, b1);
+            TC_Q6x16_STEP(tc_maddubs_step_avx2, off, b0, b1);
         }
     }
     const void *const *rt = e->hi_rows;
@@ -391,12 +378,6 @@ static inline void store_part(uint8_t *l, int w, __m256i v)
     }
 }
 
-/* the bytes of x that are not 0, one bit each */
-static inline uint32_t nonzero_mask(__m256i x)
-{
-    return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256()));
-}
-
 /* tc_u7s8_split's twin, row by row: 32 bytes at a time (vpsubusb, vpminub against the
  * widths), then 16, 8 and 4 for the rest of kpad (a multiple of 4); the bytes outside the
  * window where a - base - lim or base - a is not 0 (saturating), 8 groups per mask: a
@@ -431,7 +412,7 @@ static int rows_within_avx2(const void *const *rows, int mr, int kpad, const uin
             part = _mm256_or_si256(part, _mm256_subs_epu8(
                 load_part((const uint8_t *)rows[r] + k, w, w, 0), wl));
         const uint32_t keep = (1u << w) - 1;
-        if (nonzero_mask(part) & keep)
+        if (tc_nonzero_mask_avx2(part) & keep)
             return 0;
     }
     return _mm256_testz_si256(above, above);
@@ -458,7 +439,7 @@ int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int bas
             _mm256_storeu_si256((__m256i *)(l + k), _mm256_min_epu8(d, wl));
             __m256i off = _mm256_or_si256(_mm256_subs_epu8(d, wl), _mm256_subs_epu8(vb, v));
             if (per_row)
-                n = emit_groups(nonzero_mask(off), k, g, n);
+                n = emit_groups(tc_nonzero_mask_avx2(off), k, g, n);
             else if (r == 0)
                 _mm256_storeu_si256((__m256i *)(scratch + k), off);
             else
@@ -473,7 +454,7 @@ int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int bas
             store_part(l + k, w, _mm256_min_epu8(d, wl));
             __m256i off = _mm256_or_si256(_mm256_subs_epu8(d, wl), _mm256_subs_epu8(vb, v));
             if (per_row)
-                n = emit_groups(nonzero_mask(off) & ((1u << w) - 1), k, g, n);
+                n = emit_groups(tc_nonzero_mask_avx2(off) & ((1u << w) - 1), k, g, n);
             else
                 store_part(scratch + k, w, r == 0 ? off : _mm256_or_si256(off, load_part(scratch + k, w, w, 0)));
         }
@@ -486,7 +467,7 @@ int tc_u7s8_split_avx2(const void *const *rows, int mr, int K, int kpad, int bas
         const int rest = kpad - k;
         w = rest >= 32 ? 32 : rest >= 16 ? 16 : rest >= 8 ? 8 : 4;
         const uint32_t keep = w == 32 ? ~0u : (1u << w) - 1;
-        n = emit_groups(nonzero_mask(load_part(scratch + k, w, w, 0)) & keep, k, groups, n);
+        n = emit_groups(tc_nonzero_mask_avx2(load_part(scratch + k, w, w, 0)) & keep, k, groups, n);
     }
     nfix[0] = n;
     return 0;

@@ -17,24 +17,11 @@
  * loop, 4 multiplies each (8 more with a part above the pair's widths). */
 #include "quant_avx2.h"
 
-static inline __m256i maddubs_step(__m256i c, __m256i a, __m256i b)
-{
-    return _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b),
-                                                 _mm256_set1_epi16(1)));
-}
-
-/* two 4-k steps of one row, their pair sums added in int16 (the paired widths) */
-static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, __m256i b4)
-{
-    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(a, b), _mm256_maddubs_epi16(a4, b4));
-    return _mm256_add_epi32(c, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
-
 #define STEPS_PAIRED_ROW(ar, c0, c1)                                                          \
     do {                                                                                     \
         __m256i x = tc_bcast32_avx2((ar) + off), x4 = tc_bcast32_avx2((ar) + off + 4);       \
-        c0 = paired_step(c0, x, x4, b0, b2);                                                 \
-        c1 = paired_step(c1, x, x4, b1, b3);                                                 \
+        c0 = tc_paired_step_avx2(c0, x, x4, b0, b2);                                         \
+        c1 = tc_paired_step_avx2(c1, x, x4, b1, b3);                                         \
     } while (0)
 
 /* one row's 4-k group at o: the bytes where none is above the pair's widths (plain),
@@ -45,11 +32,11 @@ static inline __m256i paired_step(__m256i c, __m256i a, __m256i a4, __m256i b, _
         if (above) {                                                                         \
             __m256i up = _mm256_subs_epu8(x, top);                                           \
             x = _mm256_min_epu8(x, top);                                                     \
-            c0 = maddubs_step(c0, up, b0);                                                   \
-            c1 = maddubs_step(c1, up, b1);                                                   \
+            c0 = tc_maddubs_step_avx2(c0, up, b0);                                           \
+            c1 = tc_maddubs_step_avx2(c1, up, b1);                                           \
         }                                                                                    \
-        c0 = maddubs_step(c0, x, b0);                                                        \
-        c1 = maddubs_step(c1, x, b1);                                                        \
+        c0 = tc_maddubs_step_avx2(c0, x, b0);                                                \
+        c1 = tc_maddubs_step_avx2(c1, x, b1);                                                \
     } while (0)
 
 /* rows: the tile's 4 rows (pointers past mr repeat the last), klen bytes each, in place;
@@ -124,12 +111,6 @@ void tc_qukernel_u7s8_steps_avx2(int ntaps, int klen, const void *const *rows, i
     }
 }
 
-/* the bytes of x that are not 0, one bit each */
-static inline uint32_t nonzero_mask(__m256i x)
-{
-    return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256()));
-}
-
 /* the 8-k steps of 32 bytes at k whose bytes have a bit in above (one per byte), bit 0 where
  * one in top too */
 static inline int emit_steps(uint32_t above, uint32_t top, int k, int32_t *steps, int n)
@@ -159,8 +140,8 @@ static inline uint32_t above_bits(const void *const *rows, int mr, int k, const 
         al = _mm256_or_si256(al, _mm256_subs_epu8(v, wl));
     }
     const uint32_t keep = w == 32 ? ~0u : 0xffu;
-    *ml = nonzero_mask(al) & keep;
-    return nonzero_mask(ap) & keep;
+    *ml = tc_nonzero_mask_avx2(al) & keep;
+    return tc_nonzero_mask_avx2(ap) & keep;
 }
 
 /* tc_quant_kernels.u7s8_scan (quant_internal.h), 32 bytes at a time, then 8 */

@@ -114,6 +114,27 @@ static inline __m256i tc_bcast32_avx2(const void *p)
     return _mm256_set1_epi32(v);
 }
 
+/* c + the int32 sums of a's unsigned bytes times b's signed ones, 4 k per lane (vpmaddubsw's int16
+ * pair sums widened by vpmaddwd against 1) */
+static inline __m256i tc_maddubs_step_avx2(__m256i c, __m256i a, __m256i b)
+{
+    return _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b),
+                                                 _mm256_set1_epi16(1)));
+}
+
+/* two 4-k steps of one row, their pair sums added in int16 (U7S8's paired widths) */
+static inline __m256i tc_paired_step_avx2(__m256i c, __m256i a, __m256i a4, __m256i b, __m256i b4)
+{
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(a, b), _mm256_maddubs_epi16(a4, b4));
+    return _mm256_add_epi32(c, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/* the bytes of x that are not 0, one bit each */
+static inline uint32_t tc_nonzero_mask_avx2(__m256i x)
+{
+    return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256()));
+}
+
 /* One k step of the 4 x 16 tile (U7S8's for long k): a broadcast lane of each of the 4 rows
  * (at byte off) times the two 8-column halves b0, b1. */
 #define TC_Q4x16_STEP(STEP, off, b0, b1)                                                     \
