@@ -46,10 +46,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
 
 
-def one_thread_session(model):
-    """(a 1-thread session of model, a random feed of its inputs), run once"""
+def one_thread_session(model, threads=1):
+    """(a session of model on `threads` threads (1 by default), a random feed of its inputs),
+    run once"""
     so = tinycnn.SessionOptions()
-    so.intra_op_num_threads = 1
+    so.intra_op_num_threads = threads
     sess = tinycnn.InferenceSession(model, so)
     feed = {}
     for i in sess.get_inputs():
@@ -67,22 +68,13 @@ def plan_calls(sess, feed):
     return plan, list(arena.calls_for(feeds))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--top", type=int, default=15)
-    ap.add_argument("--first", type=int, default=4, help="also print the run's first steps")
-    ap.add_argument("--skip", default="", help="steps I,J left out of the whole runs")
-    args = ap.parse_args()
-    sess, feed = one_thread_session(args.model)
-    plan, calls = plan_calls(sess, feed)
-    clk = time.thread_time_ns
+def step_times(calls, rounds, clk, skip=()):
+    """Per step, the median over rounds of its time inside whole runs (two a round) and warm
+    (its third call in a row), in us, on the clock clk (ns)"""
     n = len(calls)
-    skip = {int(i) for i in args.skip.split(",") if i}
-    net = np.zeros((2 * args.rounds, n))
-    warm = np.zeros((args.rounds, n))
-    for r in range(args.rounds):
+    net = np.zeros((2 * rounds, n))
+    warm = np.zeros((rounds, n))
+    for r in range(rounds):
         for k in range(2):
             row = net[2 * r + k]
             for i, c in enumerate(calls):
@@ -97,7 +89,48 @@ def main():
             t0 = clk()
             c()
             warm[r, i] = clk() - t0
-    netm, warmm = np.median(net, 0) / 1e3, np.median(warm, 0) / 1e3
+    return np.median(net, 0) / 1e3, np.median(warm, 0) / 1e3
+
+
+def threads_table(model, threads, rounds):
+    """--threads N: the same at 1 and N threads side by side, on the wall clock (run it under
+    chrt -f 10): which steps a second thread speeds up less warm (the partition) or only in
+    the network (data the step finds cold)"""
+    res = {}
+    for t in (1, threads):
+        sess, feed = one_thread_session(model, t)
+        plan, calls = plan_calls(sess, feed)
+        res[t] = step_times(calls, rounds, time.perf_counter_ns) + (plan,)
+    (n1, w1, plan), (nt, wt, _) = res[1], res[threads]
+    print(f"{os.path.basename(model)}: 1 / {threads} threads, wall us, {rounds} rounds, medians "
+          f"per step; x: the speedup in the network / warm")
+    print(f"{'step':>4} {'node':36s} {'net1':>7} {'warm1':>7} {'net' + str(threads):>7} "
+          f"{'warm' + str(threads):>7} {'x net':>6} {'x warm':>6}")
+    for i, st in enumerate(plan.steps):
+        print(f"{i:4d} {st.node.name[-36:]:36s} {n1[i]:7.1f} {w1[i]:7.1f} {nt[i]:7.1f} "
+              f"{wt[i]:7.1f} {n1[i] / nt[i]:6.2f} {w1[i] / wt[i]:6.2f}")
+    print(f"{'':4s} {'sum':36s} {n1.sum():7.1f} {w1.sum():7.1f} {nt.sum():7.1f} {wt.sum():7.1f} "
+          f"{n1.sum() / nt.sum():6.2f} {w1.sum() / wt.sum():6.2f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--first", type=int, default=4, help="also print the run's first steps")
+    ap.add_argument("--skip", default="", help="steps I,J left out of the whole runs")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="N > 1: 1 and N threads side by side, wall clock (under chrt -f 10)")
+    args = ap.parse_args()
+    if args.threads > 1:
+        threads_table(args.model, args.threads, args.rounds)
+        return
+    sess, feed = one_thread_session(args.model)
+    plan, calls = plan_calls(sess, feed)
+    n = len(calls)
+    skip = {int(i) for i in args.skip.split(",") if i}
+    netm, warmm = step_times(calls, args.rounds, time.thread_time_ns, skip)
     print(f"{os.path.basename(args.model)}: {n} steps, in the network {netm.sum():.0f} us, "
           f"warm {warmm.sum():.0f} us, excess {netm.sum() - warmm.sum():.0f} us "
           f"({args.rounds} rounds, medians per step)")

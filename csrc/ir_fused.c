@@ -411,6 +411,26 @@ static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
  * second job cost more than the strips' idle.
  * Bands planned (n33-2t, fused_ir.chan8_band_mt: the 112x112 stride-2 blocks): each thread a
  * contiguous run of the bands (tc_parallel_for), each band as above.
+ * Where MobileNetV2's 2 threads go (h37-mv2, 2026-12-05 17:1x-17:3x, Xeon KVM guest, AVX2
+ * emulation, chrt -f 10, base ab8bdde): per step against onnxruntime (qsteps_mt.py --depth 2, 3
+ * processes x 200 runs, minima) the 112x112-28x28 blocks scale 1.78-1.96x (onnxruntime
+ * 1.62-1.95x) and run 0.63-0.79 of its time; the 14x14 and 7x7 ones 1.58-1.73x, 0.78-0.91 (the
+ * same as at 1 thread).  cold_steps.py --threads 2 (40 rounds): warm too the 14x14 blocks scale
+ * only 1.63-1.78x, the 7x7 ones 1.52-1.53x: the partition, not data found cold.  pool_trace.py
+ * (base, 300 runs, fastest 30%): 235-247 us a run of idle at job ends (4.2 ms), in rows jobs
+ * 103 (the caller's band 5-9% slower than the worker's at 14x14 and features.2, 12-26 us; the
+ * stride-2 ones the worker's, which expands one input row more: 10-11 us), the GEMM jobs 60
+ * (the 7x7 projections and features.18, caller slower again: 9-21 us), the strips 31.  Tried
+ * (benchmarks/chan8_strips_pcols.patch, getenv switches; mt_inproc.py --fifo, 6 processes x 60
+ * runs, bit-identical), strips against rows: TC_X_P=1 the whole-map blocks back on strips +
+ * the GEMM's split: on a quiet host MnasNet 1.016 [0.975-1.058] of the run (its 28x28 / 14x14
+ * blocks 1.09-1.29), MobileNetV2's 28x28 1.18-1.35, 14x14 1.05-1.20 (features.7 0.91 in one
+ * run, level in the next); only when the worker stands aside (a loaded host: 2 threads at 8 ms,
+ * one thread doing both chunks with their halos) strips win (MobileNetV2 0.79-0.92 per block).
+ * TC_X_P=2 the strips' projection split by pixel halves (each thread all the weights) instead
+ * of the GEMM's row halves: 7x7 blocks 1.06-1.13.  TC_X_R=1 the rows' chunks reversed (the
+ * caller the bottom band): the idle 103 -> 47-62 us but the slower side stays (features.12
+ * caller 291 / worker 275 us -> 294 / 294), run 1.00-1.04: not the thread, not kept.
  * The rows of a thread's band (the planned band), or 0 where strips stay (a pair, OW < 8 as
  * tc_ir_chan8_check's bands, fewer than 2 rows a thread). */
 static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH, int OW, int rb)
