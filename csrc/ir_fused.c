@@ -431,6 +431,10 @@ static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
  * of the GEMM's row halves: 7x7 blocks 1.06-1.13.  TC_X_R=1 the rows' chunks reversed (the
  * caller the bottom band): the idle 103 -> 47-62 us but the slower side stays (features.12
  * caller 291 / worker 275 us -> 294 / 294), run 1.00-1.04: not the thread, not kept.
+ * The 7x7 blocks in rows too (benchmarks/chan8_rows_7x7.patch, TC_X_7=1: bands of 4 + 3 rows,
+ * 9 of 7 input rows expanded): MobileNetV2's features.15-.17 1.19-1.22, .14 1.03, run 1.032
+ * [1.003-1.062].  MnasNet (qsteps_mt.py --depth 3, same method): every block scales better than
+ * onnxruntime's (1.65-1.88x against 1.41-1.80x), 0.66-0.91 of its time at 2 threads.
  * The rows of a thread's band (the planned band), or 0 where strips stay (a pair, OW < 8 as
  * tc_ir_chan8_check's bands, fewer than 2 rows a thread). */
 static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH, int OW, int rb)
