@@ -435,6 +435,10 @@ static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
  * 9 of 7 input rows expanded): MobileNetV2's features.15-.17 1.19-1.22, .14 1.03, run 1.032
  * [1.003-1.062].  MnasNet (qsteps_mt.py --depth 3, same method): every block scales better than
  * onnxruntime's (1.65-1.88x against 1.41-1.80x), 0.66-0.91 of its time at 2 threads.
+ * The strips' projection (ctx's GEMM: 2 row ranges at 7x7) cut in 2-3 times as many row ranges
+ * claimed by the threads, so that the slower caller holds less at the end
+ * (benchmarks/gemm_rows_finer.patch, TC_X_G=2 / 3): features.14-.17 1.03-1.07 / 1.07-1.13, run
+ * 1.022 / 1.030 (each range reads all of d again).
  * The rows of a thread's band (the planned band), or 0 where strips stay (a pair, OW < 8 as
  * tc_ir_chan8_check's bands, fewer than 2 rows a thread). */
 static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH, int OW, int rb)
