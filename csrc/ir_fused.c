@@ -438,7 +438,10 @@ static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
  * The strips' projection (ctx's GEMM: 2 row ranges at 7x7) cut in 2-3 times as many row ranges
  * claimed by the threads, so that the slower caller holds less at the end
  * (benchmarks/gemm_rows_finer.patch, TC_X_G=2 / 3): features.14-.17 1.03-1.07 / 1.07-1.13, run
- * 1.022 / 1.030 (each range reads all of d again).
+ * 1.022 / 1.030 (each range reads all of d again).  Nor is the slower side the caller's vCPU:
+ * the caller pinned to either vCPU, the worker to the other (os.sched_setaffinity, 300 runs x
+ * 2 each), idle 154-208 us a run against 209-230 unpinned, wall 4.22-4.29 against 4.30-4.33 ms,
+ * which thread ends last still changing from step to step.
  * The rows of a thread's band (the planned band), or 0 where strips stay (a pair, OW < 8 as
  * tc_ir_chan8_check's bands, fewer than 2 rows a thread). */
 static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH, int OW, int rb)
