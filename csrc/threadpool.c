@@ -285,7 +285,9 @@
  * level: a thread then reads all of the squeeze's output, half of it from the other core,
  * and the next squeeze still reads half its input from the other core.  Nor the order of a
  * thread's column chunks (TC_X_REV: one thread's half last to first, l2_gap.c's REVERSE):
- * sum of the step minima 1.000 / 1.011.  What paid: consumers reading B packed, in one pass
+ * sum of the step minima 1.000 / 1.011.  Nor the Winograd output lines prefetched for write a
+ * panel ahead (benchmarks/wg_out_prefetchw.patch): features.3 expand3x3 0.96, the other
+ * expand3x3s 1.02-1.09.  What paid: consumers reading B packed, in one pass
  * (gemm.c TC_GEMM_PACK_MT_MAX_SHALLOW_K, the 55x55 expand1x1s 0.74 / 0.80).  Measuring: two
  * 2-thread sessions in one process under chrt -f 10 (mt_inproc.py's NAME=VALUE variants,
  * ab_threads.py) at times all ran at 1-thread speed (6.5 ms against 3.8), and so did whole
