@@ -862,7 +862,9 @@ static int inplace_few_rows(const tc_gemm_op *op, long ldb)
  * time (65.7 -> 49.2 us), features.4's 0.804 (58.8 -> 47.3), the rest level (the squeeze
  * before 1.034, the sum of the step minima 0.988).  Not taken: the 27x27 expand1x1s (32 ->
  * 128, N 729) packed too, 1.03-1.13; the 27x27 and 13x13 squeezes (M <= 64, K >= 256) packed,
- * the squeezes 0.89-0.93 but the expand1x1s after them 1.04-1.07, sum 0.999.  Only
+ * the squeezes 0.89-0.93 but the expand1x1s after them 1.04-1.07, sum 0.999 (the 27x27
+ * 256 -> 32 alone again 0.902, its expand1x1 1.036, sum 0.999); with this rule, features.3's
+ * 64 -> 16 squeeze packed still 1.31 (46.8 -> 61.2 us; h35-2t: 1.08).  Only
  * SqueezeNet has such a layer among the benchmark networks (V3-Small's 16 -> 16 at 56x56 has
  * M = 16).  At 1 thread in place stays (see below). */
 #define TC_GEMM_PACK_MT_MAX_SHALLOW_K 16
