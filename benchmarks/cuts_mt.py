@@ -77,7 +77,7 @@ def main():
                     times[(t, mode)].append(
                         burst(sess[t], feed, a.runs, junk if mode == "cold" else None, a.pause))
         med = {key: statistics.median(v) * 1e6 for key, v in times.items()}
-        name = f"{src.split('/')[-2]}..{dst.split('/')[-2]}"
+        name = "..".join(([""] + t.split("/"))[-2] for t in (src, dst))  # a graph input has no '/'
         print(f"{name[-44:]:44s} {med[(1, 'warm')]:8.1f} {med[(a.threads, 'warm')]:8.1f} "
               f"{med[(1, 'warm')] / med[(a.threads, 'warm')]:5.2f}  {med[(1, 'cold')]:8.1f} "
               f"{med[(a.threads, 'cold')]:8.1f} {med[(1, 'cold')] / med[(a.threads, 'cold')]:5.2f}",

@@ -851,12 +851,31 @@ static int inplace_few_rows(const tc_gemm_op *op, long ldb)
  * both orders, four pairs) 1.018 (one order 0.954), 0.998, 1.000, 1.011: the whole run within
  * the noise, the step itself 0.93.  No other benchmark network has such a layer.
  * At 1 thread in place stays (packed 1.11-1.28 of its time, below). */
+/* ... and for a shallow K into many rows of C on such maps (SqueezeNet's 16 -> 64 expand1x1 at
+ * 55x55, after the squeeze that a split by columns left in L3, h36-2t): the in-place tiles'
+ * 12-row sweeps (cold_c) read the thread's 16 rows of B once a sweep, 6 sweeps for M = 64,
+ * beside 12 streams of C; a packed panel is read from B once and serves all 11 row panels.
+ * Measured (h37-sq2, 2026-12-05, Xeon KVM guest, AVX2 emulation, 2 threads, SCHED_FIFO,
+ * benchmarks/env_steps_ab.py: one session a process, 12 processes a variant alternating,
+ * step minima over 150 runs, the processes whose worker never got its core left out, a getenv
+ * switch in an experimental build, bit-identical): features.3 expand1x1 0.750 of the in-place
+ * time (65.7 -> 49.2 us), features.4's 0.804 (58.8 -> 47.3), the rest level (the squeeze
+ * before 1.034, the sum of the step minima 0.988).  Not taken: the 27x27 expand1x1s (32 ->
+ * 128, N 729) packed too, 1.03-1.13; the 27x27 and 13x13 squeezes (M <= 64, K >= 256) packed,
+ * the squeezes 0.89-0.93 but the expand1x1s after them 1.04-1.07, sum 0.999 (the 27x27
+ * 256 -> 32 alone again 0.902, its expand1x1 1.036, sum 0.999); with this rule, features.3's
+ * 64 -> 16 squeeze packed still 1.31 (46.8 -> 61.2 us; h35-2t: 1.08).  Only
+ * SqueezeNet has such a layer among the benchmark networks (V3-Small's 16 -> 16 at 56x56 has
+ * M = 16).  At 1 thread in place stays (see below). */
+#define TC_GEMM_PACK_MT_MAX_SHALLOW_K 16
+#define TC_GEMM_PACK_MT_MIN_SHALLOW_M 32
 #define TC_GEMM_PACK_MT_MIN_K 128
 #define TC_GEMM_PACK_MT_MIN_N 1024
 static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern, int threads)
 {
-    if (threads > 1 && op->M <= 16 && op->K >= TC_GEMM_PACK_MT_MIN_K &&
-        op->N >= TC_GEMM_PACK_MT_MIN_N)
+    if (threads > 1 && op->N >= TC_GEMM_PACK_MT_MIN_N &&
+        ((op->M <= 16 && op->K >= TC_GEMM_PACK_MT_MIN_K) ||
+         (op->K <= TC_GEMM_PACK_MT_MAX_SHALLOW_K && op->M >= TC_GEMM_PACK_MT_MIN_SHALLOW_M)))
         return 0;
     if (!kern->tile_inplace || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
         ((const tc_dense_b *)op->b_arg)->trans || (long)op->M * op->K >= TC_GEMM_INPLACE_MAX_MK)

@@ -271,6 +271,29 @@
  * core), or consumers built for inputs from L3 (B packed in one sequential pass, as
  * TC_GEMM_PACK_MT_MIN_K does for the deep squeeze).
  *
+ * Measured (h37-sq2, 2026-12-05 17:1x-17:3x, same host, AVX2 emulation, 2 threads, SCHED_FIFO).
+ * Where SqueezeNet's 2 threads lose (benchmarks/qsteps_mt.py, 3 processes x 200 runs, step
+ * minima, 2 threads against half of 1): every step, not only the 55x55 ones: 55x55 fire
+ * modules ~165 us (expand3x3 46, expand1x1 33 + 19, squeezes 13 + 30), 27x27 ~120, the four
+ * 13x13 ~200 (10-31 us a step), stem + pool 23 (alone 1.90x warm, 1.62x cold: cuts_mt.py),
+ * max pools 30, classifier 28.  Splits by output channels, each thread one contiguous region
+ * of the output (benchmarks/sq2_splits.patch, mt_inproc.py --fifo 6 x 40 runs, step medians,
+ * bit-identical): the Winograd expand3x3s with each thread transforming all the input and
+ * running half the output channel panels (TC_X_WGK) 1.06 / 1.12 at 55x55, 1.12 / 1.11 at
+ * 27x27, the squeezes after them 1.07 (55x55), 0.93 / 0.98 (27x27); the expand1x1s split
+ * by rows of C (TC_X_ROWS) 1.11 / 1.23 at 55x55, 1.23 / 1.68 at 27x27, the squeeze after them
+ * level: a thread then reads all of the squeeze's output, half of it from the other core,
+ * and the next squeeze still reads half its input from the other core.  Nor the order of a
+ * thread's column chunks (TC_X_REV: one thread's half last to first, l2_gap.c's REVERSE):
+ * sum of the step minima 1.000 / 1.011.  Nor the Winograd output lines prefetched for write a
+ * panel ahead (benchmarks/wg_out_prefetchw.patch): features.3 expand3x3 0.96, the other
+ * expand3x3s 1.02-1.09.  What paid: consumers reading B packed, in one pass
+ * (gemm.c TC_GEMM_PACK_MT_MAX_SHALLOW_K, the 55x55 expand1x1s 0.74 / 0.80).  Measuring: two
+ * 2-thread sessions in one process under chrt -f 10 (mt_inproc.py's NAME=VALUE variants,
+ * ab_threads.py) at times all ran at 1-thread speed (6.5 ms against 3.8), and so did whole
+ * processes while another helper's FIFO process held a CPU: benchmarks/env_steps_ab.py runs
+ * one session a process and leaves such processes out.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks

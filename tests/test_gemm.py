@@ -383,12 +383,15 @@ def test_few_output_channels_on_large_maps_prefetching_b_at_any_thread_count():
 def test_shallow_layers_on_large_maps_at_any_thread_count():
     """1x1 layers of shallow K whose output is 512 KiB or more (SqueezeNet's 16 -> 64 at
     55x55, RegNetY's 32 -> 48 at 112x112, 20 -> 37 there: partial row panels) sweep 12 rows
-    of C at a time (gemm.c gemm_mstep): the same bits on 1 and 2 threads, on every ISA, and
-    against numpy, with bias, residual and an activation."""
+    of C at a time (gemm.c gemm_mstep), and at 2 threads K <= 16 into 32 or more rows on maps
+    of 1024 pixels and more packs B instead (gemm.c TC_GEMM_PACK_MT_MAX_SHALLOW_K: 16 -> 64,
+    12 -> 32 at 33x33, 9 -> 45 at 32x32; 17 -> 40 stays in place): the same bits on 1 and 2
+    threads, on every ISA, and against numpy, with bias, residual and an activation."""
     rng = np.random.default_rng(19)
     epilogues = [dict(activation="Clip", alpha=0.0, beta=6.0), dict(relu=True), dict()]
-    for i, (c, k, hw) in enumerate([(16, 64, 55), (32, 48, 112), (20, 37, 112)]):
-        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, hw, hw, epilogues[i])
+    for i, (c, k, hw) in enumerate([(16, 64, 55), (32, 48, 112), (20, 37, 112), (12, 32, 33),
+                                    (9, 45, 32), (17, 40, 33)]):
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, hw, hw, epilogues[i % len(epilogues)])
         check_1x1_on_1_and_2_threads(c, k, hw, hw, epi, wt, bias, x, r, z)
 
 
