@@ -588,7 +588,11 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
              * 1152 x 192), where the GEMM found them in L3 (benchmarks/cold_steps.py, MnasNet:
              * 12.1-12.3 +36-47 us each in the network over warm).  MnasNet's chan8 blocks inside
              * the network (steps_ab.py against the base, 50 rounds, each order, bit-identical):
-             * 10.1-13.0 0.981-0.998 / base 1.002-1.030; 32 lines a tile 1.003-1.018 of 16 */
+             * 10.1-13.0 0.981-0.998 / base 1.002-1.030.  Tried and left (same tool, 40 rounds,
+             * against this): 32 lines a tile 1.003-1.018 on the 7x7 blocks; every line (no cap
+             * at the tiles' room: the rest after each strip's tiles, while its depthwise runs)
+             * 12.0-13.0 1.011-1.041: more lines in flight slow the expansion more than they
+             * save the GEMM */
             const size_t pbytes = tc_conv2d_pack_size(&project->p, project->algo) * sizeof(float);
             j.pf = tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
                            pbytes >= CHAN8_PF_PROJECT_MIN_BYTES
