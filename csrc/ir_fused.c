@@ -489,6 +489,10 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
 
 #ifdef TC_HAVE_AVX2_SOURCES
 #define CHAN8_READY 64
+/* chan8_run's projection prefetch: only weights this large (the 64 x 384 of MobileNetV2's
+ * features.8 and up; its 56x56 / 28x28 blocks' 9-24 KB read 1.005-1.014 with it, noise or the
+ * hints' cost) */
+#define CHAN8_PF_PROJECT_MIN_BYTES (64 * 1024)
 typedef struct {
     const tc_ctx *serial;
     const tc_ir_stage *expand, *dw;
@@ -609,6 +613,23 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
                 memset(j.ready, 0, sizeof j.ready);
             const int m = (j.oh1 - oh0) * OW;
             const size_t o = b * out + (size_t)oh0 * OW;
+            /* h37-mn: at 1 thread the first band's strips prefetch the projection's packed
+             * weights into L2 as they compute (the pair's SE prefetch, chan8_expand_k: at most
+             * TC_CHAN8_PF_TILE lines a tile, the first lines first; 7x7 blocks get ~2 / 3 of
+             * 1152 x 192), where the GEMM found them in L3 (benchmarks/cold_steps.py, MnasNet:
+             * 12.1-12.3 +36-47 us each in the network over warm).  MnasNet's chan8 blocks inside
+             * the network (steps_ab.py against the base, 50 rounds, each order, bit-identical):
+             * 10.1-13.0 0.981-0.998 / base 1.002-1.030.  Tried and left (same tool, 40 rounds,
+             * against this): 32 lines a tile 1.003-1.018 on the 7x7 blocks; every line (no cap
+             * at the tiles' room: the rest after each strip's tiles, while its depthwise runs)
+             * 12.0-13.0 1.011-1.041: more lines in flight slow the expansion more than they
+             * save the GEMM */
+            const size_t pbytes = tc_conv2d_pack_size(&project->p, project->algo) * sizeof(float);
+            j.pf = tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
+                           pbytes >= CHAN8_PF_PROJECT_MIN_BYTES
+                       ? (const char *)project->packed
+                       : NULL;
+            j.pf_lines = j.pf ? (ptrdiff_t)((pbytes + 63) / 64) : 0;
             tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
             tc_fused_pointwise(ctx, project, m, ws, (ptrdiff_t)m, y + o, (ptrdiff_t)np,
                                residual ? residual + o : NULL, (ptrdiff_t)np, gemm_ws);
