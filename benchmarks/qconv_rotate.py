@@ -21,7 +21,11 @@ place after the channel pairing; the depthwise; the S16X2 layers); minima level.
 network (qsteps.py --input photo, minima) those projections take 0.082-0.088 / 0.124-0.133 ms
 (384 -> 96, 576 -> 96) against 0.077 / 0.112 cut alone on one feed, onnxruntime's (no
 data-dependent branches) 0.079 / 0.114 against 0.076 / 0.110: the branch predictor does not
-keep a layer's pattern from one run of the network to the next."""
+keep a layer's pattern from one run of the network to the next.  Branches, not work: 576 -> 96
+alone, each of four rolled feeds repeated 113.2-114.1 us (medians), the 32 in turn 122.6; 2
+feeds in turn 1.016 of the one feed's median, 8 1.065, 32 1.082.  Tried (an environment
+switch, not kept): that kernel given a tile's 6-8 panels per call (its steps' list run back to
+back, TC_QWIDE_PANELS at K >= 384): same-feed medians 0.98-1.00, rotated 1.04-1.10 as before."""
 import argparse
 import os
 import statistics
