@@ -6,8 +6,8 @@ bytes in other tiles), rounds alternating.  A kernel whose branches follow the b
 in-place tests, correction lists, the steps leaving the paired loop) has them learnt by the
 branch predictor in a loop over one feed, and not in a network, where some fifty other steps
 run between two calls; the same feed's times then under-state what the layer costs in the
-network.  Minima and medians of each, and the
-medians' ratio (rotated / same).  With the AVX2 emulation env:
+network.  Minima and medians of each, and the medians' ratio (rotated / same).  With the AVX2
+emulation env:
   LD_PRELOAD=.../libcpuid_avx2.so TINYCNN_ISA=avx2 \
   python benchmarks/qconv_rotate.py MODEL-int8-qdq.onnx [--only SUBSTR] [--input photo]
 
@@ -16,16 +16,22 @@ MobileNetV2 int8 on a photograph (h37-qmv, 2026-12-05, the Xeon, emulated AVX2, 
 in-place steps kernel (K >= 384 at 14x14 and 7x7, csrc/qgemm_u7s8_steps_avx2.c) 1.03-1.11
 (576 -> 96 at 14x14 113 -> 124 us, 960 -> 320 at 7x7 176 -> 188; summed ~64 us), the 6 x 16
 expansions at 14x14 (rows corrected one by one around a mid-range zero point) 1.03-1.05
-(~22 us), every other convolution 0.99-1.01 (the 6 x 16 projections, their tiles read in
-place after the channel pairing; the depthwise; the S16X2 layers); minima level.  In the
-network (qsteps.py --input photo, minima) those projections take 0.082-0.088 / 0.124-0.133 ms
-(384 -> 96, 576 -> 96) against 0.077 / 0.112 cut alone on one feed, onnxruntime's (no
-data-dependent branches) 0.079 / 0.114 against 0.076 / 0.110: the branch predictor does not
-keep a layer's pattern from one run of the network to the next.  Branches, not work: 576 -> 96
-alone, each of four rolled feeds repeated 113.2-114.1 us (medians), the 32 in turn 122.6; 2
-feeds in turn 1.016 of the one feed's median, 8 1.065, 32 1.082.  Tried (an environment
-switch, not kept): that kernel given a tile's 6-8 panels per call (its steps' list run back to
-back, TC_QWIDE_PANELS at K >= 384): same-feed medians 0.98-1.00, rotated 1.04-1.10 as before."""
+(~22 us), every other convolution 0.99-1.01 (the 6 x 16 projections, the depthwise, the
+S16X2 layers); minima level.  In the network (qsteps.py --input photo, minima; with the
+pairing: without it, one build, 1.04-1.23 of their time) those projections take 0.082-0.088
+/ 0.124-0.133 ms (384 -> 96, 576 -> 96) against 0.077 / 0.112 cut alone on one feed,
+onnxruntime's (no data-dependent branches) 0.079 / 0.114 against 0.076 / 0.110: the branch
+predictor does not keep a layer's pattern from one run of the network to the next.
+Branches, not work: 576 -> 96 alone, each of four rolled feeds repeated 113.2-114.1 us
+(medians), the 32 in turn 122.6; 2 feeds in turn 1.016 of the one feed's median, 8 1.065,
+32 1.082.  Tried (an environment switch, not kept): that kernel given a tile's 6-8 panels per
+call (its steps' list run back to back, TC_QWIDE_PANELS at K >= 384): same-feed medians
+0.98-1.00, rotated 1.04-1.10 as before.
+A cut has the file's channel order, the network the pairing's: decide in the network.  The
+split path in place of the steps kernel (another switch), cut alone, rotated medians 1.01-1.11
+of the steps kernel's at 14x14 and 0.95-0.96 at 7x7 (K = 960), but in the network (qsteps.py
+--input photo, 20 x 10, both orders) those ten projections summed 0.930 / 0.936 and 0.925 /
+0.920 ms: level."""
 import argparse
 import os
 import statistics
