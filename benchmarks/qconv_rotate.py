@@ -31,7 +31,9 @@ A cut has the file's channel order, the network the pairing's: decide in the net
 split path in place of the steps kernel (another switch), cut alone, rotated medians 1.01-1.11
 of the steps kernel's at 14x14 and 0.95-0.96 at 7x7 (K = 960), but in the network (qsteps.py
 --input photo, 20 x 10, both orders) those ten projections summed 0.930 / 0.936 and 0.925 /
-0.920 ms: level."""
+0.920 ms: level.
+ResNet-50 int8 on a photograph (6 x 8 runs): 0.99-1.01 for most layers (0.45-1.1 ms each, too
+many branches to learn even on one feed), layer2's conv3 1.01-1.05."""
 import argparse
 import os
 import statistics
