@@ -28,7 +28,9 @@ Branches, not work: 576 -> 96 alone, each of four rolled feeds repeated 113.2-11
 call (its steps' list run back to back, TC_QWIDE_PANELS at K >= 384): same-feed medians
 0.98-1.00, rotated 1.04-1.10 as before; its paired loop unrolled once in place of twice (GCC
 unroll 1): cut alone same-feed 0.996, rotated 0.979 of the ten projections' medians summed,
-but in the network (qsteps.py --input photo, 20 x 10, both orders) 1.000 and 1.004: level.
+but in the network (qsteps.py --input photo, 20 x 10, both orders) 1.000 and 1.004, whole
+runs (int8_inputs.py --against, 60 rounds, both orders) photo 1.006 / 1 / 1.003, noise 1.001 /
+1 / 1.001: level.
 A cut has the file's channel order, the network the pairing's: decide in the network.  The
 split path in place of the steps kernel (another switch), cut alone, rotated medians 1.01-1.11
 of the steps kernel's at 14x14 and 0.95-0.96 at 7x7 (K = 960), but in the network (qsteps.py
