@@ -697,6 +697,17 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * MobileNetV2 int8's projections at 56x56 and 28x28 took 1.06-1.27 of their time (96 -> 24
  * 1.10, 144 -> 24 1.27, 192 -> 32 1.06-1.07); the 6 x 16 kernel for every kpad (no long
  * kernel) left the projections level (sum 1.001, 960 -> 160 at 7x7 0.99-1.00): kept. */
+/* Tried and left (h37-qmv, 2026-12-05, the Xeon, emulated AVX2 1t, bit-identical): the long
+ * kernels from kpad 144 where the tiles are read in place (base 0, K == kpad, the tier's
+ * u7s8_steps) and the last panel has more than 8 columns (MobileNetV2 int8's 144 -> 32 /
+ * 192 -> 32 at 28x28, 192 -> 64 at 14x14).  Cut alone (qconv_layers.py --input photo, 10 x 20,
+ * each checkout against the other) they took 0.84 / 0.90 / 0.85 / 0.90 of their time (0.86-0.92
+ * on max(noise, 0)); from kpad 96 the 56x56 projections to 24 channels (a last panel of 8,
+ * which the steps kernel runs at 16) 1.12-1.13.  But a cut has the file's channel order, and in
+ * the network qdq._pair_channels has already widened those layers' pair windows so that their
+ * 6-row tiles are read in place: there (qsteps.py --input photo, 15 x 10, both orders; and
+ * max(noise, 0)) the four steps summed 0.201 / 0.201, 0.201 / 0.203 and 0.199 / 0.198 ms: level.
+ * Cut alone is no guide for the projections after a pairing. */
 #define TC_QU7S8_LONG_K 224
 
 /* and from this kpad in products of at least TC_QU7S8_LONG_MN rows and columns.  On the
@@ -1376,6 +1387,16 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
          * a mid-range zero point keeps the pair's (its parts below and above are
          * subtracted in int16, exact only up to 128 - base above) */
         d->u7s8_paired = d->u7s8_base == 0;
+        /* Looked at and left (h37-qmv, 2026-12-05): the paired widths around a mid-range
+         * zero point too (the 4 x 16 paired loop for MobileNetV2 int8's 14x14 expansions).
+         * Exact with these corrections from base 65 (a part above then stays within 128 -
+         * base, every paired width being >= 32767 / 512 = 63), but on a photograph 12-18% of
+         * those layers' row groups fall outside [base, base + paired width] against 2.7-3.1%
+         * outside the pair's widths (7.7-11% at the best base; max(noise, 0) 4.4-8.9%;
+         * counted in numpy with u7s8_windows.py's pair_widths / paired_widths and
+         * groups_outside), where the correction pass was 8% of the 6 x 16 kernel's samples
+         * at 3% (perf, 96 -> 576): more than the paired loop's quarter of the multiplies
+         * saves.  Not built. */
         if (d->u7s8_paired)
             d->u7s8_lim += d->kpad;
     }

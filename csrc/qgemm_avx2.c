@@ -334,7 +334,13 @@ U7S8_PANEL(u7s8_panel4_avx2, 4)
 TC_QUKERNEL_PANELS(tc_qukernel_u7s8_avx2, u7s8_panel_avx2)
 TC_QUKERNEL_PANELS(tc_qukernel_u7s8_4x16_avx2, u7s8_panel4_avx2)
 
-/* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte) */
+/* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte).
+ * Tried and left (h37-qmv, 2026-12-05, the Xeon, emulated AVX2 1t, bit-identical): without a
+ * branch on the bytes (each of the w bytes' groups written, the count advanced by its bit),
+ * as the 14x14 expansions' medians rise 1-5% once the feed changes run by run
+ * (benchmarks/qconv_rotate.py): there 0.99-1.00 of the base's rotated medians, and in the
+ * network (qsteps.py --input photo, 20 x 10, both orders) those seven steps 0.702 / 0.703 and
+ * 0.705 / 0.719 ms, the whole run 5.077 / 5.080 and 5.130 / 5.137: level. */
 static inline int emit_groups(uint32_t mask, int k, int32_t *groups, int n)
 {
     uint32_t g = (mask | mask >> 1 | mask >> 2 | mask >> 3) & 0x11111111u;
