@@ -6,7 +6,9 @@ job, then sleeps), wall time (CPU time does not see the second thread).  Prints 
 outputs are bit-identical.  `--fifo` re-runs itself under chrt -f 10 (root; starves the host:
 short runs only).  With the AVX2 emulation env:
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout> python benchmarks/ab_threads.py MODEL.onnx \\
-      --against OTHER_CHECKOUT [--threads 2] [--rounds 30] [--runs 10]"""
+      --against OTHER_CHECKOUT [--threads 2] [--rounds 30] [--runs 10] [--input KIND]
+--input: bench.input_feed's kind (default relu, max(noise, 0)); int8 kernels' time can depend
+on the bytes (a photograph: ResNet-50 int8's U7S8 steps above the paired widths)."""
 import argparse
 import os
 import statistics
@@ -19,16 +21,15 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
+from bench import INPUTS, input_feed  # noqa: E402
 from subgraph_shapes import other_build, spread  # noqa: E402
 
 
-def feed_and_check(sess):
-    """A feed for sessions {"new": .., "old": ..} of one model (its first input, random and
-    non-negative) and whether both builds' outputs for it are bit-identical."""
+def feed_and_check(sess, kind="relu"):
+    """A feed for sessions {"new": .., "old": ..} of one model (its first input, bench.input_feed
+    of kind) and whether both builds' outputs for it are bit-identical."""
     i = sess["new"].get_inputs()[0]
-    x = np.maximum(np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i.shape]), 0).astype(np.float32)
-    feed = {i.name: x}
+    feed = {i.name: input_feed(kind, [d if isinstance(d, int) else 1 for d in i.shape])}
     ys = {k: s.run(None, feed) for k, s in sess.items()}
     return feed, all(np.array_equal(p, q) for p, q in zip(ys["new"], ys["old"]))
 
@@ -41,6 +42,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--fifo", action="store_true")
+    ap.add_argument("--input", choices=INPUTS, default="relu")
     a = ap.parse_args()
     if a.fifo:
         args = [x for x in sys.argv[1:] if x != "--fifo"]
@@ -52,7 +54,7 @@ def main():
         so = pkg.SessionOptions()
         so.intra_op_num_threads = a.threads
         sess[k] = pkg.InferenceSession(a.model, so)
-    feed, same = feed_and_check(sess)
+    feed, same = feed_and_check(sess, a.input)
     med = {k: [] for k in sess}
     mins = {k: [] for k in sess}
     for r in range(a.rounds):

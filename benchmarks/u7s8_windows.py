@@ -11,9 +11,11 @@ would leave the paired widths (more than 1 / 20 of their groups above: TC_QU7S8_
 Columns: width (the pair's, median), outside (share of groups), inside (rows or tiles with
 none), and at base 0 the paired widths' pwidth, pout, pin and the tiles that would leave them.
 The weights in the file's channel order: tinycnn's channel pairing at load (qdq._pair_channels,
-MobileNetV2's projections) is not applied, so those layers read worse here than they run.
+MobileNetV2's projections) is not applied, so those layers read worse here than they run;
+--quads applies its fours (_kernels.qquad_channels) to the layers of more than 320 outputs and
+K >= 128 whose input only they read (ResNet's conv3).
 
-    python benchmarks/u7s8_windows.py MODEL-int8-qdq.onnx [--input photo] [--only SUBSTR]
+    python benchmarks/u7s8_windows.py MODEL-int8-qdq.onnx [--input photo] [--only SUBSTR] [--quads]
 
 On ResNet-50 int8 (n34-q, 2026-12-05): on bench.py's noise the bytes past layer1 are all
 below 128 and every tile keeps the paired widths; on a photograph 0.1-3.7% of the bytes are
@@ -22,7 +24,9 @@ the conv1 layers' 0-92%.  Per row (prow, h35-q): the rows' own groups above the 
 widths are 0.5-0.85 of the tiles' (the bytes above 127 fall in the same channels of
 neighbouring pixels), 0.07-2.6% of the row groups of the K >= 512 layers; rleave: the tiles
 that would leave the paired widths with more than 1 / 20 of their rows' groups above
-(benchmarks/u7s8_row_fix.patch, not applied: level)."""
+(benchmarks/u7s8_row_fix.patch, not applied: level).  With --quads (n34-q2) the conv3
+layers' paired widths (median) are 133-137 and 2-80% of their tiles leave them (seeds 1-4 of
+the photograph)."""
 import argparse
 import os
 import sys
@@ -108,8 +112,17 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--input", choices=INPUTS, default="photo")
     ap.add_argument("--only", help="layers whose name contains this")
+    ap.add_argument("--quads", action="store_true",
+                    help="conv3-like layers' channels in qdq._pair_channels's fours")
     a = ap.parse_args()
     model = onnx.load(a.model)
+    readers, through = {}, {}   # tensor -> its readers; quantized -> readers of its float
+    for n in model.graph.node:
+        for t in n.input:
+            readers[t] = readers.get(t, 0) + 1
+    for n in model.graph.node:
+        if n.op_type == "DequantizeLinear":
+            through[n.input[0]] = through.get(n.input[0], 0) + readers.get(n.output[0], 0)
     layers = [l for l in layers_of(model) if not a.only or a.only in l[0]]
     have = {o.name for o in model.graph.output}
     for t in sorted({l[1] for l in layers} - have):
@@ -125,6 +138,11 @@ def main():
         n, k = w.shape
         v = acts[t][0][:, ::stride, ::stride].astype(np.int64)
         rows = v.reshape(k, -1).T
+        if a.quads and n > 320 and k >= 128 and k % 8 == 0 and through.get(t) == 1:
+            sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            from tinycnn import _kernels
+            perm = _kernels.qquad_channels(np.ascontiguousarray(w.astype(np.int8)))
+            w, rows = w[:, perm], rows[:, perm]
         base, lim = u7s8_base(zp), pair_widths(w)
         out = groups_outside(rows, base, base + lim)
         line = (f"{name[-36:]:36s} {k:5d} {n:5d} {zp:4d} {base:4d} {(rows > 127).mean():6.4f} "

@@ -40,8 +40,8 @@
  * tiles the split's copy and the corrections spend again; at 7x7 (67-100% of the tiles leave
  * the paired widths, u7s8_windows.py) the 4-k loop runs as onnxruntime's with those costs on
  * top (1.00-1.03 of its time).  To go below it: tiles read in place with the few bytes above
- * corrected (no copy), or the paired widths held by more tiles (n34-q2's channel fours,
- * benchmarks/quad_channels.patch). */
+ * corrected (no copy), or the paired widths held by more tiles (n34-q2's channel fours, on
+ * ResNet's conv2 -> conv3 since h37-q50: tinycnn/qdq.py at _QUAD_MIN_K). */
 #include "quant_avx2.h"
 
 static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)

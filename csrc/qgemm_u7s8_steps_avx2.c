@@ -14,7 +14,17 @@
  * paired widths, then at the pair's) and run by the 4-k loop over all its k, 4 multiplies per
  * 8 k in place of 3; the tiles that kept the paired widths corrected their groups above in two
  * parts (4 more multiplies a group).  Here only the steps with a byte above leave the paired
- * loop, 4 multiplies each (8 more with a part above the pair's widths). */
+ * loop, 4 multiplies each (8 more with a part above the pair's widths).
+ * Where the time goes (h37-q50, perf cpu-clock, ResNet-50 int8 on a photograph, this kernel
+ * 42% of the run): the paired loop 62% of its samples, the listed steps' 4-k loop 15%, the
+ * steps between them (leaving and re-entering the paired loop) 11%, setup and stores the rest.
+ * Tried and left (h37-q50, benchmarks/u7s8_step_lists.patch): tiles with more than 1 / 8 of
+ * their steps listed take their paired steps from a list the scan also writes (no exit from
+ * the paired loop per listed step, each loop's count known at its start), the listed ones
+ * after; against main (qsteps.py --input photo, 12 x 10 runs, one order) 1.017 of the steps'
+ * time, the conv3 layers level (1.005-1.017), layer4.0's 3x3 1.109 (the paired loop indexed
+ * from the list: as the off-indexed loop noted above steps_panel); the same build never
+ * taking the lists 1.012 (the scan's extra writes; the first-named build reads ~1% slow). */
 #include "quant_avx2.h"
 
 #define STEPS_PAIRED_ROW(ar, c0, c1)                                                          \

@@ -420,5 +420,9 @@ static inline void tc_qout_columns(const tc_qoutput *out, int N, int ncols, int 
  * parts by input channel. */
 void tc_qpair_channels(const uint8_t *pos, const uint8_t *neg, int K, int N, int wide,
                        int32_t *order);
+/* ... and in runs of four for the long kernels' paired widths (workspace: sums 2 N int16,
+ * bound K int32) */
+void tc_qquad_channels(const uint8_t *pos, const uint8_t *neg, int K, int N, int32_t *order,
+                       int16_t *sums, int32_t *bound);
 
 #endif /* TC_QUANT_INTERNAL_H */

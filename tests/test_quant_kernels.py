@@ -1597,3 +1597,31 @@ def test_qpair_channels_puts_channels_beside_partners_of_opposite_sign():
                           np.sort(shuffle[perm].reshape(-1, 2) % half, axis=1)[:, 1])
     with pytest.raises(ValueError, match="int8"):
         K.qpair_channels(w.astype(np.int16), 128)
+
+
+def test_qquad_channels_puts_channels_in_fours_that_offset_each_other():
+    """Pairs of channels of opposite signs (shuffled): two pairs' same-sign weights stay within
+    126 per column, any four holding a channel without its partner past it: fours of two
+    pairs found, each at U7S8's paired lanes k, k + 1, k + 4, k + 5 of an 8-k step, and a
+    permutation returned."""
+    rng = np.random.default_rng(6)
+    n, fours = 24, 12
+    cols = []
+    for _ in range(fours):
+        for _ in range(2):
+            a = rng.integers(50, 64, n) * rng.choice([-1, 1], n)
+            cols += [a, -(np.abs(a) - rng.integers(0, 3, n)) * np.sign(a)]
+    w = np.stack(cols, axis=1)
+    shuffle = rng.permutation(4 * fours)
+    w = np.ascontiguousarray(w[:, shuffle]).astype(np.int8)
+    perm = K.qquad_channels(w)
+    assert perm.dtype == np.int32 and sorted(perm.tolist()) == list(range(4 * fours))
+    x = w.astype(np.int32)[:, perm].reshape(n, -1, 2, 2, 2)   # [n][step][t >> 1][four][t & 1]
+    lanes = x.transpose(0, 1, 3, 2, 4).reshape(n, -1, 4)        # [n][four][t]
+    cost = np.maximum(np.maximum(lanes, 0).sum(2), np.maximum(-lanes, 0).sum(2)).max(axis=0)
+    assert cost.max() <= 126, cost
+    # two pairs in each four (which two: any, two pairs' same-sign sums stay within 126)
+    found = np.sort(shuffle[perm].reshape(-1, 2, 2, 2).transpose(0, 2, 1, 3).reshape(-1, 4) // 2)
+    assert (found[:, 0::2] == found[:, 1::2]).all(), found
+    with pytest.raises(ValueError, match="multiple of 8"):
+        K.qquad_channels(np.ascontiguousarray(w[:, :12]))

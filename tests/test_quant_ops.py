@@ -536,45 +536,75 @@ def test_bad_qlinearconv_parameters_name_the_node():
         tinycnn.InferenceSession(m.SerializeToString())
 
 
+def qdq_conv(rng, inits, nodes, name, x, x_scale, k, cin, group, kernel, out, out_scale,
+             out_zp, relu6):
+    """A QDQ convolution x -> out (k outputs, per-channel int8 weights, an int32 bias), with
+    a ReLU6 (Clip 0..6) when relu6, onto inits and nodes."""
+    w = rng.integers(-127, 128, (k, cin, kernel, kernel)).astype(np.int8)
+    ws = (rng.random(k) * 0.01 + 0.002).astype(np.float32)
+    bs = (np.float32(inits[x_scale]) * ws).astype(np.float32)
+    inits.update({f"{name}w": w, f"{name}ws": ws, f"{name}wz": np.zeros(k, np.int8),
+                  f"{name}b": rng.integers(-2000, 2000, k).astype(np.int32),
+                  f"{name}bs": bs, f"{name}bz": np.zeros(k, np.int32)})
+    nodes.extend([
+        helper.make_node("DequantizeLinear", [f"{name}w", f"{name}ws", f"{name}wz"],
+                         [f"{name}wf"], axis=0),
+        helper.make_node("DequantizeLinear", [f"{name}b", f"{name}bs", f"{name}bz"],
+                         [f"{name}bf"], axis=0),
+        helper.make_node("Conv", [x, f"{name}wf", f"{name}bf"], [f"{name}c"], group=group,
+                         pads=[kernel // 2] * 4)])
+    last = f"{name}c"
+    if relu6:
+        nodes.append(helper.make_node("Clip", [last, "lo", "hi"], [f"{name}a"]))
+        last = f"{name}a"
+    nodes.extend([helper.make_node("QuantizeLinear", [last, out_scale, out_zp], [f"{name}q"]),
+                  helper.make_node("DequantizeLinear", [f"{name}q", out_scale, out_zp],
+                                   [out])])
+
+
+def qdq_chain_inits():
+    """The scales and zero points of qdq_block_model and qdq_bottleneck_model: x's, the
+    ReLU6's (zero point 0) and the residual sum's, and the Clip's bounds."""
+    return {"xs": scalar(0.05, np.float32), "xz": scalar(128, np.uint8),
+            "rs": scalar(6 / 255, np.float32), "rz": scalar(0, np.uint8),
+            "lo": scalar(0.0, np.float32), "hi": scalar(6.0, np.float32),
+            "ys": scalar(0.07, np.float32), "yz": scalar(125, np.uint8)}
+
+
+def qdq_residual_out(nodes, residual, last):
+    """x's residual sum of last (or last itself) as the output out"""
+    if residual:
+        nodes += [helper.make_node("Add", [last, "xf"], ["s"]),
+                  helper.make_node("QuantizeLinear", ["s", "ys", "yz"], ["sq"]),
+                  helper.make_node("DequantizeLinear", ["sq", "ys", "yz"], ["out"])]
+
+
 def qdq_block_model(rng, e=24, c=8, residual=True):
     """An inverted residual in QDQ: 1x1 c -> e, ReLU6; depthwise 3x3, ReLU6; 1x1 e -> c (after
     a ReLU6: activations with zero point 0), plus x when residual."""
-    inits, nodes = {"xs": scalar(0.05, np.float32), "xz": scalar(128, np.uint8),
-                    "rs": scalar(6 / 255, np.float32), "rz": scalar(0, np.uint8),
-                    "lo": scalar(0.0, np.float32), "hi": scalar(6.0, np.float32),
-                    "ys": scalar(0.07, np.float32), "yz": scalar(125, np.uint8)}, []
+    inits, nodes = qdq_chain_inits(), []
     nodes.append(helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]))
     nodes.append(helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xf"]))
-
-    def conv(name, x, x_scale, k, cin, group, kernel, out, out_scale, out_zp, relu6):
-        w = rng.integers(-127, 128, (k, cin, kernel, kernel)).astype(np.int8)
-        ws = (rng.random(k) * 0.01 + 0.002).astype(np.float32)
-        bs = (np.float32(inits[x_scale]) * ws).astype(np.float32)
-        inits.update({f"{name}w": w, f"{name}ws": ws, f"{name}wz": np.zeros(k, np.int8),
-                      f"{name}b": rng.integers(-2000, 2000, k).astype(np.int32),
-                      f"{name}bs": bs, f"{name}bz": np.zeros(k, np.int32)})
-        nodes.extend([
-            helper.make_node("DequantizeLinear", [f"{name}w", f"{name}ws", f"{name}wz"],
-                             [f"{name}wf"], axis=0),
-            helper.make_node("DequantizeLinear", [f"{name}b", f"{name}bs", f"{name}bz"],
-                             [f"{name}bf"], axis=0),
-            helper.make_node("Conv", [x, f"{name}wf", f"{name}bf"], [f"{name}c"], group=group,
-                             pads=[kernel // 2] * 4)])
-        last = f"{name}c"
-        if relu6:
-            nodes.append(helper.make_node("Clip", [last, "lo", "hi"], [f"{name}a"]))
-            last = f"{name}a"
-        nodes.extend([helper.make_node("QuantizeLinear", [last, out_scale, out_zp], [f"{name}q"]),
-                      helper.make_node("DequantizeLinear", [f"{name}q", out_scale, out_zp],
-                                       [out])])
-    conv("e", "xf", "xs", e, c, 1, 1, "ef", "rs", "rz", True)
-    conv("d", "ef", "rs", e, 1, e, 3, "df", "rs", "rz", True)
-    conv("p", "df", "rs", c, e, 1, 1, "pf" if residual else "out", "xs", "xz", False)
-    if residual:
-        nodes += [helper.make_node("Add", ["pf", "xf"], ["s"]),
-                  helper.make_node("QuantizeLinear", ["s", "ys", "yz"], ["sq"]),
-                  helper.make_node("DequantizeLinear", ["sq", "ys", "yz"], ["out"])]
+    qdq_conv(rng, inits, nodes, "e", "xf", "xs", e, c, 1, 1, "ef", "rs", "rz", True)
+    qdq_conv(rng, inits, nodes, "d", "ef", "rs", e, 1, e, 3, "df", "rs", "rz", True)
+    qdq_conv(rng, inits, nodes, "p", "df", "rs", c, e, 1, 1, "pf" if residual else "out", "xs",
+             "xz", False)
+    qdq_residual_out(nodes, residual, "pf")
     return model(nodes, [("x", np.float32, [1, c, 7, 7])], [("out", np.float32, None)], inits)
+
+
+def qdq_bottleneck_model(rng, c=384, e=128, hw=16, residual=True):
+    """ResNet's bottleneck in QDQ: 1x1 c -> e, ReLU6; 3x3 e -> e, ReLU6; 1x1 e -> c (more
+    outputs than qdq._PAIR_MAX_OUTPUTS), plus x when residual."""
+    inits, nodes = qdq_chain_inits(), []
+    nodes.append(helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]))
+    nodes.append(helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xf"]))
+    qdq_conv(rng, inits, nodes, "a", "xf", "xs", e, c, 1, 1, "af", "rs", "rz", True)
+    qdq_conv(rng, inits, nodes, "b", "af", "rs", e, e, 1, 3, "bf", "rs", "rz", True)
+    qdq_conv(rng, inits, nodes, "p", "bf", "rs", c, e, 1, 1, "pf" if residual else "out", "xs",
+             "xz", False)
+    qdq_residual_out(nodes, residual, "pf")
+    return model(nodes, [("x", np.float32, [1, c, hw, hw])], [("out", np.float32, None)], inits)
 
 
 @pytest.mark.parametrize("residual", [False, True])
@@ -594,6 +624,37 @@ def test_channels_between_convolutions_reordered_for_u7s8_give_the_same_bytes(re
     monkeypatch.setattr(qdq, "_PAIR_MAX_OUTPUTS", 0)
     plain = tinycnn.InferenceSession(m.SerializeToString())
     assert not any(i.endswith("_paired") for n in plain._graph.nodes for i in n.inputs)
+    want = plain.run(None, {"x": x})[0]
+    assert np.array_equal(got, want), f"{(got != want).sum()} of {got.size} outputs differ"
+    ref = ort_run(m, {"x": x})[0]
+    step = 0.07 if residual else 0.05
+    assert np.abs(got - ref).max() <= step * 1.001
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_bottleneck_channels_in_fours_for_u7s8_give_the_same_bytes(residual, monkeypatch):
+    """ResNet's bottleneck (384 outputs, K 128, 16 x 16 pixels: the long U7S8 kernels):
+    qdq._pair_channels puts conv2's outputs and conv3's inputs in fours, and conv1's outputs
+    and conv2's inputs (_kernels.qquad_channels); the same outputs, bit for bit, with either
+    or neither (and onnxruntime's within one step), on an input whose bytes fill the ReLU6's
+    range (corrections run)."""
+    from tinycnn import qdq
+    rng = np.random.default_rng(34)
+    m = qdq_bottleneck_model(rng, residual=residual)
+    x = (rng.standard_normal((1, 384, 16, 16)) * 4).astype(np.float32)
+    monkeypatch.setattr(qdq, "_QUAD_MAX_TAPS", 9)   # conv1 -> conv2 too
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    def permuted(sess):
+        return sum(any(i.endswith("_paired") for i in n.inputs) for n in sess._graph.nodes)
+    assert permuted(sess) == 3, [n.inputs for n in sess._graph.nodes]
+    got = sess.run(None, {"x": x})[0]
+    monkeypatch.setattr(qdq, "_QUAD_MAX_TAPS", 1)   # conv2 -> conv3 only
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert permuted(sess) == 2
+    assert np.array_equal(sess.run(None, {"x": x})[0], got)
+    monkeypatch.setattr(qdq, "_QUAD_MIN_K", 1 << 30)
+    plain = tinycnn.InferenceSession(m.SerializeToString())
+    assert permuted(plain) == 0
     want = plain.run(None, {"x": x})[0]
     assert np.array_equal(got, want), f"{(got != want).sum()} of {got.size} outputs differ"
     ref = ort_run(m, {"x": x})[0]

@@ -42,6 +42,8 @@ cdef inline void *_vptr(object arr):
 cdef extern from "quant_internal.h" nogil:
     void tc_qpair_channels(const uint8_t *pos, const uint8_t *neg, int K, int N, int wide,
                            int32_t *order)
+    void tc_qquad_channels(const uint8_t *pos, const uint8_t *neg, int K, int N, int32_t *order,
+                           int16_t *sums, int32_t *bound)
 
 
 def qpair_channels(w, int wide=128):
@@ -62,6 +64,35 @@ def qpair_channels(w, int wide=128):
     with nogil:
         tc_qpair_channels(pp, pn, K, N, wide, po)
     return order
+
+
+def qquad_channels(w):
+    """A permutation of the input channels of int8 weights w [N, K] (K a multiple of 8) for
+    U7S8's long kernels, whose paired widths are shared by the lanes k, k + 1, k + 4, k + 5
+    of each 8-k step (csrc/qgemm.c u7s8_limits): channels in fours, from the largest weights
+    down, each with the three that keep the four's largest same-sign column sum lowest,
+    the 2i-th four at lanes 8i + {0, 1, 4, 5}, the next at 8i + {2, 3, 6, 7}.  Returns int32
+    [K]."""
+    _check_qarray("w", w, (np.dtype(np.int8),), 2)
+    cdef int N = w.shape[0], K = w.shape[1]
+    if K % 8:
+        raise ValueError(f"w's input channels must be a multiple of 8, got shape {w.shape}")
+    wt = w.T.astype(np.int16)
+    pos = np.ascontiguousarray(np.maximum(wt, 0).astype(np.uint8))
+    neg = np.ascontiguousarray(np.maximum(-wt, 0).astype(np.uint8))
+    order = np.argsort(-np.maximum(pos, neg).max(axis=1), kind="stable").astype(np.int32)
+    sums = np.empty(2 * N, np.int16)
+    bound = np.empty(K, np.int32)
+    cdef const uint8_t *pp = <const uint8_t *>_vptr(pos)
+    cdef const uint8_t *pn = <const uint8_t *>_vptr(neg)
+    cdef int32_t *po = <int32_t *>_vptr(order)
+    cdef int16_t *ps = <int16_t *>_vptr(sums)
+    cdef int32_t *pb = <int32_t *>_vptr(bound)
+    with nogil:
+        tc_qquad_channels(pp, pn, K, N, po, ps, pb)
+    # four q of step i: q's channels t = 0..3 at lane (t & 1) + (t >> 1) * 4, q odd 2 further
+    quads = order.reshape(-1, 2, 2, 2)        # [step][which four][t >> 1][t & 1]
+    return np.ascontiguousarray(quads.transpose(0, 2, 1, 3).reshape(-1))
 
 
 def _bytes_workspace(size_t nbytes):

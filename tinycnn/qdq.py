@@ -166,14 +166,33 @@ _PAIR_WIDE = 128
 # a pair's same-sign weights within 128 in every column, which none of ResNet-50 int8's conv3
 # pairs (256-2048 columns) reached; reordered all the same (a first version of this pass, the
 # Xeon, emulated AVX2 1t, int8_inputs.py --against the base, 12 rounds, load 4), ResNet-50
-# int8 took 0.990 [0.954-1.002] of its time on noise, 0.992 [0.980-1.020] on a photograph.
-# Tried and left (n34-q2, benchmarks/quad_channels.patch): those channels in fours for the long
-# kernels' paired widths (lanes k, k + 1, k + 4, k + 5; and conv1 -> conv2 over the 3x3's taps):
-# the conv3 layers' median widths 106-111 -> 133-137, their tiles leaving them on photographs
-# 0.27-0.99 -> 0.02-0.80, yet the conv3 layers 0.985 of their time and the whole run level
-# (0.9994 / 1.0002, qsteps.py --input photo, both orders); the 3x3's fours slowed layer3's
-# Winograd conv2 (1.035) and loading took +420 ms
+# int8 took 0.990 [0.954-1.002] of its time on noise, 0.992 [0.980-1.020] on a photograph
 _PAIR_MAX_OUTPUTS = 320
+# past them, from this K (the long kernels' shortest, qgemm.c TC_QU7S8_LONG_K_WIDE), the
+# channels go in fours that share the long kernels' paired widths (_kernels.qquad_channels):
+# ResNet-50 int8's conv2 -> conv3 (K 128-512, N 512-2048), whose weights' paired widths
+# (median) rise from 106-111 to 133-137, and the 4-row tiles leaving them on photographs
+# (u7s8_windows.py's count, 4 of bench.input_feed's kind, seeds 1-4) from 0.27-0.99 to
+# 0.02-0.80 (none on noise either way).  Measured (n34-q2, the Xeon, emulated AVX2 1t,
+# qsteps.py --input photo against the base, both orders, 20 x 10 runs, step minima): the 13
+# conv3 layers 0.985 of their time (layer3's 0.94-0.99, layer2's and layer4's 0.98-1.0), the
+# whole run's steps 0.9994 / 1.0002: level (on the photograph the conv3 layers take 1.12-1.19
+# of their time on noise, and the fours take back about a tenth of that); loading +100 ms.
+# Kept since the in-place steps (h37-q50, 2026-12-05, the Xeon, emulated AVX2 1t, qsteps.py
+# against main ab8bdde, 12 x 10 runs, step minima, bit-identical): there a tile's cost grows
+# with its 8-k steps holding a byte above the paired widths (qgemm_u7s8_steps_avx2.c), so
+# fewer such steps pay where a tile left the paired widths wholly before: the photograph
+# 0.991 / 0.991 of the steps' time (both orders; 40.36 -> 40.00 ms), its conv3 layers
+# 0.91-0.98, noise 1.003 / 1.000; MobileNetV2, EfficientNet-B0, ResNet-18 have no such layer
+_QUAD_MIN_K = 128
+# and a 3x3 convolution's input channels (ResNet's conv1 -> conv2) in fours over every tap
+# (the im2col rows: taps of the channels in one order), where it runs U7S8 directly
+# (qconv._format: below 14x14 or at stride 2): ResNet-50 int8's layer4 conv2 paired widths
+# (median) 146 -> 159, the 4-row tiles leaving them on photographs 0.08-0.75 -> 0-0.5
+# (u7s8_windows.py's count over the im2col rows).  Measured with 9 (as above): layer4's conv2
+# 0.991, but layer3's Winograd conv2 (no shapes here to skip them) 1.035 in both orders (not
+# understood: exact int16 sums whatever the order), loading +420 ms: so 1 (off)
+_QUAD_MAX_TAPS = 1
 
 
 def _qconv_parts(node, inits, residual=False):
@@ -220,6 +239,9 @@ def _pair_channels(g, keep):
     so that the long kernels' paired windows (u7s8_limits) widen too (a numpy model of the
     tiles said 0.8-1.0 of the 4-row tiles of the 14x14 projections would keep them, against
     0.3-0.7): whole runs 0.996, 0.992, 1.001 of the pairs' alone (same build, 20 rounds), level.
+    Past _PAIR_MAX_OUTPUTS (ResNet's conv2 -> conv3), and for a 3x3 last convolution
+    (conv1 -> conv2: its weights' columns of every tap), the channels go in fours for the
+    long kernels' paired widths instead (_kernels.qquad_channels: _QUAD_MIN_K, _QUAD_MAX_TAPS).
     """
     inits = g.initializers
     consumers = g.consumers()
@@ -245,11 +267,13 @@ def _pair_channels(g, keep):
     for last in list(g.nodes):
         cur = now.get(id(last), last)
         parts = _qconv_parts(cur, inits, residual=True)
-        if (parts is None or parts[1] != 1 or parts[0].shape[2:] != (1, 1)
-                or parts[0].shape[0] > _PAIR_MAX_OUTPUTS):
+        if parts is None or parts[1] != 1:
             continue
         w_last = parts[0]
-        k = w_last.shape[1]
+        k, taps = w_last.shape[1], w_last.shape[2] * w_last.shape[3]
+        quads = w_last.shape[0] > _PAIR_MAX_OUTPUTS or taps > 1
+        if quads and (k * taps < _QUAD_MIN_K or k % 8 or taps > _QUAD_MAX_TAPS):
+            continue
         wz = inits.get(cur.inputs[5]) if cur.inputs[5] else None
         if w_last.dtype != np.int8 or (wz is not None and np.any(wz)):
             continue
@@ -273,7 +297,8 @@ def _pair_channels(g, keep):
             name = node.inputs[0]
         if not chain:
             continue
-        perm = _kernels.qpair_channels(np.ascontiguousarray(w_last.reshape(-1, k)), _PAIR_WIDE)
+        w2 = np.ascontiguousarray(w_last.transpose(0, 2, 3, 1).reshape(-1, k))  # every tap's
+        perm = _kernels.qquad_channels(w2) if quads else _kernels.qpair_channels(w2, _PAIR_WIDE)
         if np.array_equal(perm, np.arange(k)):
             continue
         for node in chain:   # weights, scales, zero points and bias per output channel
