@@ -623,7 +623,9 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
              * against this): 32 lines a tile 1.003-1.018 on the 7x7 blocks; every line (no cap
              * at the tiles' room: the rest after each strip's tiles, while its depthwise runs)
              * 12.0-13.0 1.011-1.041: more lines in flight slow the expansion more than they
-             * save the GEMM */
+             * save the GEMM.  h37-mn2: the next chan8 block's first expansion strip (1-12 KB)
+             * prefetched before the last band's projection, MnasNet level (1.011 / base 1.009,
+             * 81 rounds; benchmarks/chan8_next_strip.patch) */
             const size_t pbytes = tc_conv2d_pack_size(&project->p, project->algo) * sizeof(float);
             j.pf = tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
                            pbytes >= CHAN8_PF_PROJECT_MIN_BYTES
