@@ -46,6 +46,16 @@ cdef extern from "quant_internal.h" nogil:
                            int16_t *sums, int32_t *bound)
 
 
+def _sign_parts(w):
+    """pos, neg [K, N] uint8: the positive and negative parts of the (checked) int8 weights
+    w [N, K], transposed; and the input channels from the largest weight down (int32 [K]):
+    what qpair_channels / qquad_channels hand to C"""
+    wt = w.T.astype(np.int16)
+    pos = np.ascontiguousarray(np.maximum(wt, 0).astype(np.uint8))
+    neg = np.ascontiguousarray(np.maximum(-wt, 0).astype(np.uint8))
+    return pos, neg, np.argsort(-np.maximum(pos, neg).max(axis=1), kind="stable").astype(np.int32)
+
+
 def qpair_channels(w, int wide=128):
     """A permutation of the input channels of int8 weights w [N, K] (a 1x1 convolution's)
     that puts each channel, from the largest weights down, beside the first other one whose
@@ -54,10 +64,7 @@ def qpair_channels(w, int wide=128):
     takes every byte (csrc/qgemm.c u7s8_limits).  Returns int32 [K]."""
     _check_qarray("w", w, (np.dtype(np.int8),), 2)
     cdef int N = w.shape[0], K = w.shape[1]
-    wt = w.T.astype(np.int16)
-    pos = np.ascontiguousarray(np.maximum(wt, 0).astype(np.uint8))
-    neg = np.ascontiguousarray(np.maximum(-wt, 0).astype(np.uint8))
-    order = np.argsort(-np.maximum(pos, neg).max(axis=1), kind="stable").astype(np.int32)
+    pos, neg, order = _sign_parts(w)
     cdef const uint8_t *pp = <const uint8_t *>_vptr(pos)
     cdef const uint8_t *pn = <const uint8_t *>_vptr(neg)
     cdef int32_t *po = <int32_t *>_vptr(order)
@@ -77,10 +84,7 @@ def qquad_channels(w):
     cdef int N = w.shape[0], K = w.shape[1]
     if K % 8:
         raise ValueError(f"w's input channels must be a multiple of 8, got shape {w.shape}")
-    wt = w.T.astype(np.int16)
-    pos = np.ascontiguousarray(np.maximum(wt, 0).astype(np.uint8))
-    neg = np.ascontiguousarray(np.maximum(-wt, 0).astype(np.uint8))
-    order = np.argsort(-np.maximum(pos, neg).max(axis=1), kind="stable").astype(np.int32)
+    pos, neg, order = _sign_parts(w)
     sums = np.empty(2 * N, np.int16)
     bound = np.empty(K, np.int32)
     cdef const uint8_t *pp = <const uint8_t *>_vptr(pos)
