@@ -115,7 +115,20 @@ static int group_width(const wg_job *j, int g)
  * (n34-arena, benchmarks/arena_ab.py): the patch moves no arena offset; it shrinks arena +
  * workspace 4.42 -> 3.55 MB, so the tail past the first 2 MiB falls on 4 KiB pages, and the
  * base with only its first 2 MiB on huge pages (huge_first2mb.patch) is level (whole run 1.009):
- * the cost is in the patch's code or the rebuilt library's code placement. */
+ * the cost is in the patch's code or the rebuilt library's code placement.
+ * Tried and left (h38-sq, 2026-12-05 20:3x-20:4x, same host, AVX2 emulation, 2 threads,
+ * SCHED_FIFO, benchmarks/env_steps_ab.py, one session a process, step minima over 150 runs,
+ * medians of 6-8 processes a variant, bit-identical; benchmarks/wg_13x13_shares.patch): the
+ * 16-tile layers (SqueezeNet's 13x13 expand3x3s, 48 -> 192 and 64 -> 256) sharing phases hand
+ * M from the core that ran a frequency's products to the one that runs a panel's outputs
+ * (~110 KB a thread from the other core).  (1) Each thread transforming all of the input into
+ * its own V and running the products and outputs of its half of the output channel panels (no
+ * barrier, M in its own L2; Zen 3's try above, now on the Xeon): 1.063 / 1.008 / 1.044 / 1.023
+ * of the shared phases' time (features.9-12, 98-157 us), sum of the steps 1.011.  (2) The
+ * shared products claimed panel-major (it = p * alpha^2 + xi), so that the thread running a
+ * panel's products also runs its outputs: 1.21-1.29, sum 1.039 -- U (1.3 / 2.4 MB, from L3) is
+ * then read panel by panel across the frequencies, against WG_PF_U's order.  These layers
+ * scale 1.80-1.97x already (1 thread 176 / 180 / 295 / 286 us): not where 2 threads lose. */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif

@@ -390,3 +390,44 @@ def test_nan_and_inf_across_chunks_and_threads(ctx, r, tile):
     conv = winograd(ctx, w, b, pads=pads, tile=tile)
     y = conv.run(x, np.full(ref.shape, 7.0, np.float32))
     assert_same_specials(y, ref, f"tile {tile}: y {y.shape} from x {x.shape}")
+
+
+# One chunk of few tiles with many output channels (SqueezeNet's 13x13 expand3x3s): at 2+
+# threads the threads share each phase of the chunk (winograd.c, make_plan), every tile and
+# output channel's sums in the 1-thread order.
+SHARE_SHAPES = [
+    # name, N, C, K, H, W, pads
+    ("squeezenet 48->192@13", 1, 48, 192, 13, 13, (1, 1, 1, 1)),
+    ("squeezenet 64->256@13", 1, 64, 256, 13, 13, (1, 1, 1, 1)),
+    ("odd 10->70 11x9 asym", 1, 10, 70, 11, 9, (0, 2, 1, 0)),
+    ("N=2 16->67 7x6", 2, 16, 67, 7, 6, (1, 1, 1, 1)),
+]
+
+
+@algos
+@pytest.mark.parametrize("shape", SHARE_SHAPES, ids=[s[0] for s in SHARE_SHAPES])
+@pytest.mark.parametrize("isa", ["portable", "avx2"])
+def test_shared_phases_match_one_thread(shape, isa, r, tile):
+    """Every thread count gives the 1-thread bits (each output's sums in the same order) and
+    the direct convolution's values, with bias, residual and relu fused."""
+    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    name, N, C, K, H, W, pads = shape
+    pads = pads_for(r, pads)
+    rng = np.random.default_rng(zlib.crc32(f"{name} {r} share".encode()))
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (rng.standard_normal((K, C, r, r)) / np.sqrt(r * r * C)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    ref = conv_ref(x, w, b, pads)
+    res = rng.standard_normal(ref.shape).astype(np.float32)
+    want = np.maximum(ref + res, 0.0)
+    ys = []
+    for threads in (1, 2, 3):
+        conv = winograd(_kernels.Context(threads, isa), w, b, pads=pads, relu=True, tile=tile)
+        y = np.full(ref.shape, np.nan, dtype=np.float32)
+        conv.run(x, y, residual=res)
+        err = rel_err(y, want)
+        assert err <= TOL, f"{name} F({tile}x{tile},{r}x{r}) {isa} x{threads}: {err:.3g}"
+        ys.append(y)
+    for threads, y in zip((2, 3), ys[1:]):
+        assert np.array_equal(y, ys[0]), f"{name} {isa} x{threads}: not the 1-thread bits"
