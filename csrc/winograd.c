@@ -128,7 +128,11 @@ static int group_width(const wg_job *j, int g)
  * shared products claimed panel-major (it = p * alpha^2 + xi), so that the thread running a
  * panel's products also runs its outputs: 1.21-1.29, sum 1.039 -- U (1.3 / 2.4 MB, from L3) is
  * then read panel by panel across the frequencies, against WG_PF_U's order.  These layers
- * scale 1.80-1.97x already (1 thread 176 / 180 / 295 / 286 us): not where 2 threads lose. */
+ * scale 1.80-1.97x already (1 thread 176 / 180 / 295 / 286 us): not where 2 threads lose.
+ * Per fire module against onnxruntime's own scaling (benchmarks/qsteps_mt.py --fifo --depth 2,
+ * 3 processes x 150 runs, step minima, 20:50): the 13x13 modules (features.9-12) 1.62-1.75x
+ * against its 1.54-1.69x (none lost); what 2 threads lose against its scaling is at 55x55,
+ * features.3 25 us (1.68x / 1.82x) and .4 48 us (1.70x / 1.95x), and features.6 16 us. */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif
