@@ -479,7 +479,10 @@ static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH
  * of 40800 strips' edges, chrt -f 10; 97.5% under CFS), 99% in MnasNet; the upper band (the
  * caller's) found the lower band's 72% (MobileNetV2, FIFO), 56% (CFS), 95% (MnasNet): the
  * worker starts each job later, so the caller still expands ~54 of its rows' strips a run
- * (~20 us at most).  Next: the lower band's exports a strip ahead of its own strips. */
+ * (~20 us at most).  Tried and left: each band's exported rows a strip ahead, straight into
+ * the edge (benchmarks/chan8_halo_ahead.patch, bit-identical): MobileNetV2 pool_ab.py --nice -20
+ * (24 rounds, 4 sets of processes, a sanitizer build running beside) 0.997 [0.990-1.020] of
+ * this, MnasNet 0.999 (the worker off its core at times: 8.3 ms runs): level. */
 #define TC_CHAN8_SHARE_MIN_C 32
 /* floats left between two edges' rows: each edge has one writer, and a core loses the lines it
  * has just written when the other core touches lines within ~4 KB of them (benchmarks/l2_gap.c) */
