@@ -195,6 +195,20 @@ typedef struct {
 } tc_fused_state;
 #define TC_FUSED_STATE_FLOATS 16
 void tc_fused_state_reset(const tc_ctx *ctx, void *workspace, size_t slot);
+/* A chan8 band's halo rows shared with the bands beside it (ir_fused.c's rows mode, h38-mv2):
+ * input rows [r0, r1) of every 16-channel strip, rows: [strips][r1 - r0][w][16] floats (a
+ * pixel's channels 0-7 then 8-15), ready[strip] set (release) once the strip's rows are there.
+ * out[0] / out[1]: the rows the band expands for the band above / below it; in[0] / in[1]: the
+ * rows it takes from them where ready (acquire), else expands itself.  The band's input rows
+ * [i0, i1) in order: in[0], out[0], its other rows, out[1], in[1] (empty edges: r0 == r1). */
+typedef struct {
+    int r0, r1;
+    float *rows;
+    int *ready;
+} tc_chan8_edge;
+typedef struct {
+    tc_chan8_edge out[2], in[2];
+} tc_chan8_halo;
 /* means[i] = the mean of plane i of y (nplanes planes of `plane` floats), as
  * tc_conv2d_means_f32 sums them (the global average pool's sum), over ctx's threads */
 void tc_fused_plane_means(const tc_ctx *ctx, const float *y, ptrdiff_t nplanes, size_t plane,

@@ -320,6 +320,70 @@ static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __
 }
 #undef TC_CHAN8_BY_KIND
 
+/* one strip's rows [r0, r1) of the band (its input rows from i0) between the depthwise's
+ * buffers and an edge (tc_chan8_halo): into the edge (to_edge) or out of it; e: the strip's
+ * channels (16 or 8) */
+static void chan8_edge_copy(int to_edge, const tc_chan8_edge *g, int strip, int e, int i0, int w,
+                            const int *pin, __m256 *buf, size_t bstride)
+{
+    const int np = (g->r1 - g->r0) * w;
+    __m256 *rows = (__m256 *)g->rows + (size_t)strip * np * 2;
+    const int *pn = pin + (size_t)(g->r0 - i0) * w;
+    for (int p = 0; p < np; p++) {
+        __m256 *lo = buf + pn[p], *hi = lo + bstride;
+        if (to_edge) {
+            rows[2 * p] = *lo;
+            if (e > 8)
+                rows[2 * p + 1] = *hi;
+        } else {
+            *lo = rows[2 * p];
+            if (e > 8)
+                *hi = rows[2 * p + 1];
+        }
+    }
+}
+
+/* One strip's expansion of the band's input rows [i0, i1) (x: row i0's first pixel, rows w
+ * apart) into the depthwise's buffers.  With halo (h38-mv2, the rows mode at 2+ threads) the
+ * rows the bands beside it need first, each edge published as soon as written, then the band's
+ * other rows, then the rows it imports: copied where the band beside has published them, else
+ * expanded here (never waiting).  A pixel's sums do not depend on the tile that computes it:
+ * the same bits whoever expands a row.  pf (not with halo): chan8_expand's. */
+static void chan8_expand_rows(const tc_chan8_halo *halo, int strip, int i0, int i1, int w, int C,
+                              int e, size_t ldx, const float *a, const float *bias, tc_act_k act,
+                              const float *x, const int *pin, __m256 *buf, size_t bstride,
+                              const char *pf, int pfl)
+{
+    if (!halo) {
+        chan8_expand(C, e, (i1 - i0) * w, ldx, a, bias, act, x, pin, (float *)buf,
+                     (float *)(buf + bstride), pf, pfl);
+        return;
+    }
+#define TC_CHAN8_EXPAND_ROWS(r0, r1)                                                              \
+    chan8_expand(C, e, ((r1) - (r0)) * w, ldx, a, bias, act, x + (size_t)((r0) - i0) * w,        \
+                 pin + (size_t)((r0) - i0) * w, (float *)buf, (float *)(buf + bstride), NULL, 0)
+    for (int side = 0; side < 2; side++) {
+        const tc_chan8_edge *g = &halo->out[side];
+        if (g->r1 > g->r0) {
+            TC_CHAN8_EXPAND_ROWS(g->r0, g->r1);
+            chan8_edge_copy(1, g, strip, e, i0, w, pin, buf, bstride);
+            __atomic_store_n(&g->ready[strip], 1, __ATOMIC_RELEASE);
+        }
+    }
+    if (halo->out[1].r0 > halo->out[0].r1)
+        TC_CHAN8_EXPAND_ROWS(halo->out[0].r1, halo->out[1].r0);
+    for (int side = 0; side < 2; side++) {
+        const tc_chan8_edge *g = &halo->in[side];
+        if (g->r1 <= g->r0)
+            continue;
+        if (__atomic_load_n(&g->ready[strip], __ATOMIC_ACQUIRE))
+            chan8_edge_copy(0, g, strip, e, i0, w, pin, buf, bstride);
+        else
+            TC_CHAN8_EXPAND_ROWS(g->r0, g->r1);
+    }
+#undef TC_CHAN8_EXPAND_ROWS
+}
+
 /* The expansion and the depthwise of the strips [m0, m1) of 16 channels (m0 a multiple of 16,
  * m1 one or E; the last strip of E % 16 == 8: 8 channels) for the depthwise's output rows
  * [oh0, oh1) (s31: a band of them; the expansion computes only the input rows the band reads,
@@ -340,11 +404,12 @@ static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __
  * call for the same band of the same job: n31-2t, each strip claim re-built them).
  * pf (or NULL): pf_lines cache lines the next step reads (a pair's: its squeeze-and-excitation's
  * weights), prefetched into L2 in equal shares over the strips, as their expansions compute
- * (chan8_expand_k); hints only. */
-void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
-                             const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
-                             const float *x, float *d, float *means, float *slot, int setup,
-                             const char *pf, ptrdiff_t pf_lines)
+ * (chan8_expand_k); hints only.
+ * halo (or NULL): the rows shared with the bands beside (chan8_expand_rows; m0 0, m1 E). */
+static void chan8_strips(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                         int h, int w, int oh0, int oh1, int m0, int m1, const float *x, float *d,
+                         float *means, float *slot, int setup, const char *pf, ptrdiff_t pf_lines,
+                         const tc_chan8_halo *halo)
 {
     const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH;
     const int OW = (w - 1) / s + 1, n = (oh1 - oh0) * OW, Wp = w + KC - 1;
@@ -368,13 +433,32 @@ void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
     for (int m = m0; m < m1; m += 16) {
         const int e = m1 - m < 16 ? m1 - m : 16, i = (m - m0) / 16;
         const ptrdiff_t l0 = pf_lines * i / strips, l1 = pf_lines * (i + 1) / strips;
-        chan8_expand(C, e, N, (size_t)h * w, expand->packed + (size_t)m * C,
-                     expand->bias ? expand->bias + m : NULL, tc_act_at(expand->act, 0), xb, pin,
-                     (float *)buf, (float *)(buf + bstride), pf ? pf + l0 * 64 : NULL,
-                     (int)(l1 - l0));
+        chan8_expand_rows(halo, m / 16, i0, i1, w, C, e, (size_t)h * w,
+                          expand->packed + (size_t)m * C, expand->bias ? expand->bias + m : NULL,
+                          tc_act_at(expand->act, 0), xb, pin, buf, bstride,
+                          pf ? pf + l0 * 64 : NULL, (int)(l1 - l0));
         dw8(KC, e, Wp, n, buf, bstride, dw->packed + (size_t)m * KC * KC,
             dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * n, ob, pix);
         if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */
             tc_fused_plane_means(serial, d + (size_t)m * n, e, (size_t)n, means + m);
     }
+}
+
+void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
+                             const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
+                             const float *x, float *d, float *means, float *slot, int setup,
+                             const char *pf, ptrdiff_t pf_lines)
+{
+    chan8_strips(serial, expand, dw, h, w, oh0, oh1, m0, m1, x, d, means, slot, setup, pf,
+                 pf_lines, NULL);
+}
+
+/* all the strips of a band of the rows mode (ir_fused.c), its halo rows shared with the bands
+ * beside it through halo (tc_chan8_halo) */
+void tc_ir_chan8_rows_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                           int h, int w, int oh0, int oh1, const float *x, float *d, float *slot,
+                           const tc_chan8_halo *halo)
+{
+    chan8_strips(serial, expand, dw, h, w, oh0, oh1, 0, expand->p.K, x, d, NULL, slot, 1, NULL, 0,
+                 halo);
 }

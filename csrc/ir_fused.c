@@ -328,6 +328,9 @@ void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
                              const float *x, float *d, float *means, float *slot, int setup,
                              const char *pf, ptrdiff_t pf_lines);
+void tc_ir_chan8_rows_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                           int h, int w, int oh0, int oh1, const float *x, float *d, float *slot,
+                           const tc_chan8_halo *halo);
 #endif
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
@@ -454,20 +457,78 @@ static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH
     return OH < 2 * threads ? 0 : (OH + threads - 1) / threads;
 }
 
+/* h38-mv2: in rows, the bands of image 0 share their halo rows (tc_chan8_halo: each row
+ * expanded once where the band beside has published it in time, else by both; never a wait)
+ * from this expansion depth on.  Each band expands the rows the band beside needs first and
+ * publishes them, its other rows, then takes the rows it needs from the band beside: the thread
+ * that runs ahead finds the other's rows not yet there and expands them itself, so the shared
+ * work goes to the faster thread (the caller's band was 5-9% slower at 14x14, the worker's at
+ * stride 2, where it read one input row more).  Measured (2026-12-05 20:3x, Xeon KVM guest,
+ * AVX2 emulation, 2 threads, against the base 4474f1a, bit-identical, host at load 5-6):
+ * MobileNetV2 pool_ab.py --nice -20 (20-24 rounds, 3-4 sets of processes) 0.961 [0.946-0.991],
+ * 0.967 (the base / this 1.034 [1.010-1.052]), 0.955 [0.944-0.971]; ab_threads.py --fifo
+ * (40 x 10) 0.947 [0.936-0.956], the other order 1.009 (geometric mean 0.969);
+ * env_steps_ab.py --fifo (8 processes each, 150 runs) run medians 4.14-4.42 against 4.37-4.55
+ * ms, step minima features.7 0.964, .9-.13 0.971-0.985, .5 1.009, sum 0.989.  MnasNet
+ * pool_ab.py 0.992 [0.965-1.014], 0.988; ab_threads.py 0.988 and (other order) 1.012.
+ * From 64 (the 14x14 blocks only; features.5-.7's 32 and MnasNet's 40 left out) MobileNetV2
+ * 1.002 [0.990-1.018] and 1.003 of the base (pool_ab.py), MnasNet 1.000; from 24 (features.4,
+ * MnasNet's layers.9.0 too) 0.971 [0.946-0.992] where 32 read 0.955, MnasNet 0.990: 32 kept.
+ * How often the rows were there (a counting copy of this build, 200 runs at 2 threads): the
+ * lower band (the worker's) found the upper band's rows 98% of the time in MobileNetV2 (40136
+ * of 40800 strips' edges, chrt -f 10; 97.5% under CFS), 99% in MnasNet; the upper band (the
+ * caller's) found the lower band's 72% (MobileNetV2, FIFO), 56% (CFS), 95% (MnasNet): the
+ * worker starts each job later, so the caller still expands ~54 of its rows' strips a run
+ * (~20 us at most).  Tried and left: each band's exported rows a strip ahead, straight into
+ * the edge (benchmarks/chan8_halo_ahead.patch, bit-identical): MobileNetV2 pool_ab.py --nice -20
+ * (24 rounds, 4 sets of processes, a sanitizer build running beside) 0.997 [0.990-1.020] of
+ * this, MnasNet 0.999 (the worker off its core at times: 8.3 ms runs): level. */
+#define TC_CHAN8_SHARE_MIN_C 32
+/* floats left between two edges' rows: each edge has one writer, and a core loses the lines it
+ * has just written when the other core touches lines within ~4 KB of them (benchmarks/l2_gap.c) */
+#define TC_CHAN8_EDGE_GAP 1024
+
+/* the band count of the rows mode where its bands share their halo rows, else 0: at least two
+ * bands, each band's input rows overlapping only the bands next to it (rbt s >= KC - s) */
+static int chan8_share_bands(const tc_ir_stage *expand, const tc_ir_stage *dw, int OH, int rbt)
+{
+    const int s = dw->p.sh, KC = dw->p.KH, nbt = rbt ? (OH + rbt - 1) / rbt : 0;
+    return nbt >= 2 && expand->p.C >= TC_CHAN8_SHARE_MIN_C && rbt * s >= KC - s ? nbt : 0;
+}
+
+/* floats of an edge's ready flags (ints) and of its rows: the larger half of the KC - s rows
+ * two bands share, every strip's, then the gap */
+static size_t chan8_ready_floats(const tc_ir_stage *expand)
+{
+    return up16(((size_t)expand->p.K + 15) / 16);
+}
+static size_t chan8_edge_floats(const tc_ir_stage *expand, const tc_ir_stage *dw, int w)
+{
+    const size_t er = (size_t)(dw->p.KH - dw->p.sh + 1) / 2;
+    return up16(((size_t)expand->p.K + 15) / 16 * er * w * 16) + TC_CHAN8_EDGE_GAP;
+}
+
 /* Floats of the workspace before the threads' slots: with strips, d (a band's, with project)
  * and the GEMM's (ctx's threads); in rows, per thread its band's d and a serial GEMM's
- * (*rows_d, *rows_gemm); the larger of the two. */
-static size_t chan8_prefix(const tc_ctx *ctx, const tc_ir_stage *project, size_t E, int OH,
-                           int OW, int rb, size_t *rows_d, size_t *rows_gemm)
+ * (*rows_d, *rows_gemm), then the shared halo rows' edges (2 a pair of bands: their ready
+ * flags, then their rows); the larger of the two. */
+static size_t chan8_prefix(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                           const tc_ir_stage *project, int w, int OH, int OW, int rb,
+                           size_t *rows_d, size_t *rows_gemm)
 {
+    const size_t E = (size_t)expand->p.K;
     const size_t strips = (project ? up16(E * (size_t)rb * OW) : 0) +
                           up16(tc_gemm_workspace_size(ctx));
     const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
+    const int nbt = chan8_share_bands(expand, dw, OH, rbt);
     tc_ctx serial = *ctx;
     serial.pool = NULL;
     *rows_d = rbt ? up16(E * (size_t)rbt * OW) : 0;
     *rows_gemm = rbt ? up16(tc_gemm_workspace_size(&serial)) : 0;
-    const size_t rows = (size_t)tc_pool_size(ctx->pool) * (*rows_d + *rows_gemm);
+    const size_t rows = (size_t)tc_pool_size(ctx->pool) * (*rows_d + *rows_gemm) +
+                        (nbt ? (size_t)2 * (nbt - 1) *
+                                   (chan8_ready_floats(expand) + chan8_edge_floats(expand, dw, w))
+                             : 0);
     return rbt && rows > strips ? rows : strips;
 }
 
@@ -480,10 +541,10 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     int OH, OW;
     tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW);
     const int threads = ctx->pool ? tc_pool_size(ctx->pool) : 1, rb = chan8_band(band, OH);
-    const size_t n = (size_t)rb * OW, E = (size_t)expand->p.K;
+    const size_t n = (size_t)rb * OW;
     size_t rows_d, rows_gemm;
     /* chan8_prefix, a slot per thread, alignment */
-    return chan8_prefix(ctx, project, E, OH, OW, rb, &rows_d, &rows_gemm) +
+    return chan8_prefix(ctx, expand, dw, project, w, OH, OW, rb, &rows_d, &rows_gemm) +
            (size_t)threads * chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, n) + 64;
 }
 
@@ -510,16 +571,55 @@ typedef struct {
     float *y, *rows_ws;
     size_t in, out, rows_d, rows_gemm;
     int OH, OW, rbt, nbt;
+    /* image 0's shared halo rows (chan8_share_bands), or NULL: edge k's ready flags at
+     * halo_ready + k ready_floats, its rows at halo_rows + k edge_floats (edge 2 t: band t's
+     * rows for band t + 1, 2 t + 1: band t + 1's for band t) */
+    int *halo_ready;
+    float *halo_rows;
+    size_t ready_floats, edge_floats;
     /* a pair's: NULL, or pf_lines cache lines the next step reads, shared over the strips */
     const char *pf;
     ptrdiff_t pf_lines, strips;
 } chan8_job;
 
+/* the input rows [*r0, *r1) band t of the rows mode reads (as dw8_setup counts them) */
+static void chan8_band_rows(const chan8_job *j, int t, int *r0, int *r1)
+{
+    const tc_conv2d_params *q = &j->dw->p;
+    const int oh0 = t * j->rbt, oh1 = oh0 + j->rbt < j->OH ? oh0 + j->rbt : j->OH;
+    const int a = oh0 * q->sh - q->KH / 2, b = (oh1 - 1) * q->sh - q->KH / 2 + q->KH;
+    *r0 = a < 0 ? 0 : a, *r1 = b > j->h ? j->h : b;
+}
+
+/* edge k's rows [r0, r1) (and its buffers) between bands t and t + 1 (k 2 t: band t's, k
+ * 2 t + 1: band t + 1's): the rows both read split at the middle, the upper half band t's */
+static tc_chan8_edge chan8_edge(const chan8_job *j, int k)
+{
+    int a0, a1, b0, b1;
+    chan8_band_rows(j, k / 2, &a0, &a1);
+    chan8_band_rows(j, k / 2 + 1, &b0, &b1);
+    const int sb = a1 > b0 ? a1 : b0, mid = b0 + (sb - b0 + 1) / 2;
+    tc_chan8_edge g = {k % 2 ? mid : b0, k % 2 ? sb : mid, j->halo_rows + k * j->edge_floats,
+                       j->halo_ready + k * j->ready_floats};
+    return g;
+}
+
+/* band t's halo (tc_chan8_halo): what it shares with the bands above and below */
+static void chan8_band_halo(const chan8_job *j, int t, tc_chan8_halo *hl)
+{
+    int i0, i1;
+    chan8_band_rows(j, t, &i0, &i1);
+    const tc_chan8_edge top = {i0, i0, NULL, NULL}, bottom = {i1, i1, NULL, NULL};
+    hl->in[0] = t > 0 ? chan8_edge(j, 2 * t - 2) : top;
+    hl->out[0] = t > 0 ? chan8_edge(j, 2 * t - 1) : top;
+    hl->out[1] = t < j->nbt - 1 ? chan8_edge(j, 2 * t) : bottom;
+    hl->in[1] = t < j->nbt - 1 ? chan8_edge(j, 2 * t + 1) : bottom;
+}
+
 /* items: (image, band) pairs of the rows mode; tc_parallel_for: tid is the chunk's index */
 static void chan8_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     chan8_job *j = (chan8_job *)varg;
-    const int E = j->expand->p.K;
     const size_t np = (size_t)j->OH * j->OW;
     float *d = j->rows_ws + (size_t)tid * (j->rows_d + j->rows_gemm), *gws = d + j->rows_d;
     for (ptrdiff_t i = begin; i < end; i++) {
@@ -529,9 +629,12 @@ static void chan8_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             continue;
         const int m = (oh1 - oh0) * j->OW;
         const size_t o = b * j->out + (size_t)oh0 * j->OW;
-        tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, oh0, oh1, 0, E,
-                                j->x + b * j->in, d, NULL, j->slots + (size_t)tid * j->slot, 1,
-                                NULL, 0);
+        tc_chan8_halo hl;
+        if (j->halo_ready && b == 0)
+            chan8_band_halo(j, (int)(i % j->nbt), &hl);
+        tc_ir_chan8_rows_avx2(j->serial, j->expand, j->dw, j->h, j->w, oh0, oh1, j->x + b * j->in,
+                              d, j->slots + (size_t)tid * j->slot,
+                              j->halo_ready && b == 0 ? &hl : NULL);
         tc_fused_pointwise(j->serial, j->project, m, d, (ptrdiff_t)m, j->y + o, (ptrdiff_t)np,
                            j->residual ? j->residual + o : NULL, (ptrdiff_t)np, gws);
     }
@@ -582,7 +685,8 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     float *gemm_ws = ws + (project ? up16(E * nb) : 0); /* ws: d [E][nb] with project */
     size_t rows_d, rows_gemm;
     chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
-                   ws + chan8_prefix(ctx, project, E, OH, OW, rb, &rows_d, &rows_gemm),
+                   ws + chan8_prefix(ctx, expand, dw, project, w, OH, OW, rb, &rows_d,
+                                     &rows_gemm),
                    chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, nb), h, w, 0, OH, {0}};
     const size_t in = (size_t)expand->p.C * h * w;
     const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
@@ -591,6 +695,14 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
         j.project = project, j.residual = residual, j.y = y, j.in = in, j.out = out;
         j.OH = OH, j.OW = OW, j.rbt = rbt, j.nbt = (OH + rbt - 1) / rbt;
         j.rows_d = rows_d, j.rows_gemm = rows_gemm, j.rows_ws = ws, j.x = x;
+        if (chan8_share_bands(expand, dw, OH, rbt)) { /* the edges after the threads' d + GEMM */
+            const int edges = 2 * (j.nbt - 1);
+            j.ready_floats = chan8_ready_floats(expand);
+            j.edge_floats = chan8_edge_floats(expand, dw, w);
+            j.halo_ready = (int *)(ws + (size_t)tc_pool_size(ctx->pool) * (rows_d + rows_gemm));
+            j.halo_rows = (float *)j.halo_ready + edges * j.ready_floats;
+            memset(j.halo_ready, 0, edges * j.ready_floats * sizeof(float));
+        }
         tc_parallel_for(ctx->pool, (ptrdiff_t)n * j.nbt, 1, chan8_rows_task, &j);
         return;
     }

@@ -452,6 +452,44 @@ def test_chan8_block_in_bands_is_the_unfused_one_bit_for_bit(case, threads):
     _check_chan8_block(case[:8], threads, case[8])
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("kc,stride", [(3, 1), (3, 2), (5, 1), (5, 2)])
+def test_chan8_rows_sharing_their_halo_rows_are_the_unfused_ones(kc, stride, threads):
+    """h38-mv2: in rows (2+ threads) with an expansion of 32+ channels the bands share their halo
+    rows, each expanded by whichever band beside publishes it first, the other copying it: at
+    heights 1-15, bands of 1, 2, 4 rows and the whole map, E % 16 == 8, two images (the second's
+    rows not shared), each run 6 times (a race would show as other bits): the three layers' bits
+    at 1 thread."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    rng = np.random.default_rng(kc * 10 + stride + threads)
+    ctx1 = _kernels.Context(1, "avx2")
+    ctx = _kernels.Context(threads, "avx2")
+    kw = dict(activation="Clip", alpha=0.0, beta=6.0)
+    for c0, e, w in [(32, 48, 9), (40, 40, 16)]:
+        w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
+        wd = rng.standard_normal((e, 1, kc, kc), dtype=np.float32) / np.float32(kc)
+        w2 = rng.standard_normal((8, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
+        b1, bd = (rng.standard_normal(e, dtype=np.float32) for _ in range(2))
+        dw1, dw = (_kernels.Conv2d(c, wd, bd, algo="depthwise", strides=(stride, stride),
+                                   pads=(kc // 2,) * 4, group=e, **kw) for c in (ctx1, ctx))
+        project1, project = (_kernels.Conv2d(c, w2, None, algo="1x1") for c in (ctx1, ctx))
+        rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw)
+        lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw)
+        for h in range(1, 16):
+            x = rng.standard_normal((2, c0, h, w), dtype=np.float32)
+            want = _unfused((rows, dw1, project1), x, None)
+            for band in [0, 1, 2, 4]:
+                block = _kernels.IRChan8(lanes, dw, project, band)
+                if not block.takes(h, w):
+                    continue
+                ws = np.empty(block.workspace_size(h, w), np.float32)
+                for rep in range(6):
+                    got = block.run(x, np.full_like(want, np.nan), None, ws)
+                    np.testing.assert_array_equal(got, want, err_msg=f"c0 {c0} e {e} {h}x{w} "
+                                                  f"band {band} run {rep}")
+
+
 def _check_chan8_block(case, threads, band):
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
