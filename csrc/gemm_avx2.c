@@ -200,7 +200,12 @@ static inline __attribute__((always_inline)) void prefetch_rows16(const float *p
  * each run, host load ~9): the 7x7 and 14x14 layers of MnasNet (192 <-> 1152, 1152 -> 320,
  * 320 -> 1280, 96 <-> 576, 80 <-> 480), variant / this build, medians per shape: TC_GEMM_MC 240
  * 0.98-1.00, TC_GEMM_PF_A_INPLACE 1024 0.99-1.01, TC_GEMM_PF_C_AHEAD 64 1.00-1.03: the
- * constants stay. */
+ * constants stay.  Inside MnasNet, whose weights came from memory (h38-mn, 2026-12-05, the
+ * classifier at memory speed, cold_steps.py: the 7x7 blocks 12.1-13.0 +54-76 us over warm,
+ * layers.14 +40), steps_ab.py 30 rounds x 5, each order, variant / base and base / variant:
+ * TC_GEMM_PF_A_INPLACE 1024 blocks 12.0-12.3 0.982-0.998 / layers.12 1.003, 13.0 0.993 /
+ * 1.004, layers.14 1.000 / 0.993; 2048 layers.12 0.979 [0.476-1.067] / 1.005, 13.0 1.003 /
+ * 0.999, layers.14 1.007 / 0.993: under 1%, level. */
 #ifndef TC_GEMM_PF_C_AHEAD
 #define TC_GEMM_PF_C_AHEAD 32
 #endif
@@ -1094,7 +1099,10 @@ static inline __attribute__((always_inline)) void gemv_row_store(const float *a,
  * [0.910-0.951] (367 against 394 us); whole networks, 1 thread (subgraph_shapes.py --against,
  * both orders, geometric mean, bit-identical): MnasNet 0.995 (41 rounds), MobileNetV2 0.996,
  * V3-Large 0.990, EfficientNet-B0 0.998 (31).  At 2 threads the claims (16 rows of 1280) stay
- * one row at a time.
+ * one row at a time; claims of 64 rows (four streams each; gemm.c tc_dense_rows_f32's grain):
+ * MnasNet's classifier 1.020 [0.950-1.067] and base / it 0.964 [0.929-0.990] (steps_ab.py
+ * --threads 2 under chrt -f 10, 20 rounds; geomean 1.03), the run level (ab_threads.py --fifo
+ * 30 rounds 0.996 / 0.993): not taken.
  * Tried and left there: at each row's start one prefetch per 4 KiB page 1, 2 or 4 pages
  * ahead (T0 / T1 / T2; the streamer stops at page ends), and every line 4 pages ahead:
  * 1.00-1.03 from L3 and from memory. */
