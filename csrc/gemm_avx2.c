@@ -1095,8 +1095,10 @@ static inline __attribute__((always_inline)) void gemv_row_store(const float *a,
  * ratio to one row at a time, median [25-75%]: 2 streams 0.973 [0.940-1.005] and 0.846
  * [0.829-0.878] (two runs), 3 0.909 [0.868-0.949], 4 0.881 [0.841-0.920] and 0.807
  * [0.781-0.843], 6 0.809, 8 0.793; weights in L3 (150 rounds): 2-8 streams 0.99-1.01.
- * Inside MnasNet (steps_ab.py against the base, 30 rounds x 5 runs) the classifier 0.930
- * [0.910-0.951] (367 against 394 us); whole networks, 1 thread (subgraph_shapes.py --against,
+ * Inside MnasNet (steps_ab.py, 30 rounds x 5 runs, each order) the classifier 0.930
+ * [0.910-0.951] (367 against 394 us) and base / this 1.085 [1.056-1.113]; GEMV_STREAMS 8
+ * against 4 1.061 [1.017-1.085] and 4 against 8 0.927 [0.916-0.934] (geomean 1.07; 32
+ * accumulators in 16 registers).  Whole networks, 1 thread (subgraph_shapes.py --against,
  * both orders, geometric mean, bit-identical): MnasNet 0.995 (41 rounds), MobileNetV2 0.996,
  * V3-Large 0.990, EfficientNet-B0 0.998 (31).  At 2 threads the claims (16 rows of 1280) stay
  * one row at a time; claims of 64 rows (four streams each; gemm.c tc_dense_rows_f32's grain):
