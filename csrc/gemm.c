@@ -553,6 +553,14 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                             nr = nc - jr;
                         int n = nc0 + jr;
                         const float *b = bblk + jr;
+                        /* Tried and left (h38-mn, Intel Xeon, AVX2 kernels, 1 thread,
+                         * 2026-12-05): the first sweep over a deep A block (not a_in_l1, 4+
+                         * calls) in two interleaved halves, calls 0, h, 1, h + 1, ...: two
+                         * streams of weights from memory, as the classifier's GEMV gained
+                         * (gemm_avx2.c tc_gemv_rows_avx2).  MnasNet, steps_ab.py 30 rounds x 5,
+                         * each order (it / base, base / it): layers.12 0.997 / 0.989, .13
+                         * 0.976 / 0.996, .14 1.002 / 1.000: level (the tiles' own prefetch 2
+                         * KiB ahead already keeps this stream's lines in flight). */
                         for (int ir = 0; ir < mc; ir += job->inplace_rows) {
                             int mr = mc - ir < job->inplace_rows ? mc - ir : job->inplace_rows;
                             int m = mc0 + ir;

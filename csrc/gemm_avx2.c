@@ -200,7 +200,12 @@ static inline __attribute__((always_inline)) void prefetch_rows16(const float *p
  * each run, host load ~9): the 7x7 and 14x14 layers of MnasNet (192 <-> 1152, 1152 -> 320,
  * 320 -> 1280, 96 <-> 576, 80 <-> 480), variant / this build, medians per shape: TC_GEMM_MC 240
  * 0.98-1.00, TC_GEMM_PF_A_INPLACE 1024 0.99-1.01, TC_GEMM_PF_C_AHEAD 64 1.00-1.03: the
- * constants stay. */
+ * constants stay.  Inside MnasNet, whose weights came from memory (h38-mn, 2026-12-05, the
+ * classifier at memory speed, cold_steps.py: the 7x7 blocks 12.1-13.0 +54-76 us over warm,
+ * layers.14 +40), steps_ab.py 30 rounds x 5, each order, variant / base and base / variant:
+ * TC_GEMM_PF_A_INPLACE 1024 blocks 12.0-12.3 0.982-0.998 / layers.12 1.003, 13.0 0.993 /
+ * 1.004, layers.14 1.000 / 0.993; 2048 layers.12 0.979 [0.476-1.067] / 1.005, 13.0 1.003 /
+ * 0.999, layers.14 1.007 / 0.993: under 1%, level. */
 #ifndef TC_GEMM_PF_C_AHEAD
 #define TC_GEMM_PF_C_AHEAD 32
 #endif
@@ -1044,6 +1049,27 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
     return v;
 }
 
+/* Row n's dot product (tc_gemv_rows_avx2's sums) into y[n] */
+static inline __attribute__((always_inline)) void gemv_row_store(const float *a, const float *wn,
+                                                                 int k, int K, __m256 c0,
+                                                                 __m256 c1, __m256 c2, __m256 c3,
+                                                                 int n, const float *bias,
+                                                                 int act, float *y)
+{
+    c0 = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
+    for (; k + 8 <= K; k += 8)
+        c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
+    const __m256 z = _mm256_setzero_ps();
+    float t = row_tail(a, wn, k, K, _mm_cvtss_f32(hsum4(c0, z, z, z)));
+    y[n] = tc_act_f32(tc_act_of(act), t + (bias ? bias[n] : 0.0f));
+}
+
+/* Rows of [r0, r1) this far apart or more run as GEMV_STREAMS streams (below). */
+#define GEMV_STREAMS 4
+#ifndef TC_GEMV_STREAMS_MIN_ROWS
+#define TC_GEMV_STREAMS_MIN_ROWS 64
+#endif
+
 /* w: [Nout, K] row-major (ldw)  a: [K]  y: [Nout].  One row at a time, four accumulators
  * of 8 lanes over k (32 partial sums, paired at the end of the row): the weights (a
  * classifier's 2-5 MB) are read as one sequential stream, rows after rows, and no FMA
@@ -1058,11 +1084,58 @@ static inline float row_tail(const float *a, const float *w, int k, int K, float
  * of eight rows' time; a prefetch along the row 1-4 KiB ahead into L1 or 4-16 KiB ahead into
  * L2 1.04-1.25 of no prefetch.  Before (s13, s14, Intel Xeon host): eight rows were
  * 0.88-0.99 of four rows' time; a T0 prefetch 2 KiB ahead per stream and prefetches 4-32
- * KiB ahead into L2 lost there too. */
+ * KiB ahead into L2 lost there too.
+ * h38-mn (Intel Xeon, Sapphire Rapids class, 2 MiB L2, AVX2 kernels, 1 thread, 2026-12-05,
+ * benchmarks/gemv_pf_ab.c, 1280 -> 1000): inside MnasNet the classifier took 369 us against
+ * 202 warm (cold_steps.py, 40 rounds), the speed of its weights from memory (64 MB written
+ * before each call: 403-478 us alone; from L3 181-196 us).  A long range of rows runs as
+ * GEMV_STREAMS streams: rows n, n + step, n + 2 step, n + 3 step (step a quarter of the range)
+ * a K chunk at a time, four pages read at once instead of one, each row's sums in the order
+ * of one row alone (the same bits).  Weights in memory, 100 rounds alternating, per-round
+ * ratio to one row at a time, median [25-75%]: 2 streams 0.973 [0.940-1.005] and 0.846
+ * [0.829-0.878] (two runs), 3 0.909 [0.868-0.949], 4 0.881 [0.841-0.920] and 0.807
+ * [0.781-0.843], 6 0.809, 8 0.793; weights in L3 (150 rounds): 2-8 streams 0.99-1.01.
+ * Inside MnasNet (steps_ab.py, 30 rounds x 5 runs, each order) the classifier 0.930
+ * [0.910-0.951] (367 against 394 us) and base / this 1.085 [1.056-1.113]; GEMV_STREAMS 8
+ * against 4 1.061 [1.017-1.085] and 4 against 8 0.927 [0.916-0.934] (geomean 1.07; 32
+ * accumulators in 16 registers).  Whole networks, 1 thread (subgraph_shapes.py --against,
+ * both orders, geometric mean, bit-identical): MnasNet 0.995 (41 rounds), MobileNetV2 0.996,
+ * V3-Large 0.990, EfficientNet-B0 0.998 (31).  At 2 threads the claims (16 rows of 1280) stay
+ * one row at a time; claims of 64 rows (four streams each; gemm.c tc_dense_rows_f32's grain):
+ * MnasNet's classifier 1.020 [0.950-1.067] and base / it 0.964 [0.929-0.990] (steps_ab.py
+ * --threads 2 under chrt -f 10, 20 rounds; geomean 1.03), the run level (ab_threads.py --fifo
+ * 30 rounds 0.996 / 0.993): not taken.
+ * Tried and left there: at each row's start one prefetch per 4 KiB page 1, 2 or 4 pages
+ * ahead (T0 / T1 / T2; the streamer stops at page ends), and every line 4 pages ahead:
+ * 1.00-1.03 from L3 and from memory. */
 void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
                        const float *bias, int act, float *y)
 {
-    for (int n = r0; n < r1; n++) {
+    const int S = GEMV_STREAMS, step = r1 - r0 >= TC_GEMV_STREAMS_MIN_ROWS ? (r1 - r0) / S : 0;
+    for (int i = 0; i < step; i++) {
+        const float *wn[GEMV_STREAMS];
+        __m256 c[GEMV_STREAMS][4];
+#pragma GCC unroll 4
+        for (int s = 0; s < S; s++) {
+            wn[s] = w + (size_t)(r0 + s * step + i) * ldw;
+            c[s][0] = c[s][1] = c[s][2] = c[s][3] = _mm256_setzero_ps();
+        }
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+#pragma GCC unroll 4
+            for (int s = 0; s < S; s++)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++)
+                    c[s][q] = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8 * q),
+                                              _mm256_loadu_ps(wn[s] + k + 8 * q), c[s][q]);
+        }
+#pragma GCC unroll 4
+        for (int s = 0; s < S; s++)
+            gemv_row_store(a, wn[s], k, K, c[s][0], c[s][1], c[s][2], c[s][3],
+                           r0 + s * step + i, bias, act, y);
+    }
+    /* the rest (or a short range): one row at a time */
+    for (int n = r0 + S * step; n < r1; n++) {
         const float *wn = w + (size_t)n * ldw;
         __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
         __m256 c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
@@ -1073,12 +1146,7 @@ void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int
             c2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), _mm256_loadu_ps(wn + k + 16), c2);
             c3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), _mm256_loadu_ps(wn + k + 24), c3);
         }
-        c0 = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
-        for (; k + 8 <= K; k += 8)
-            c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(wn + k), c0);
-        const __m256 z = _mm256_setzero_ps();
-        float t = row_tail(a, wn, k, K, _mm_cvtss_f32(hsum4(c0, z, z, z)));
-        y[n] = tc_act_f32(tc_act_of(act), t + (bias ? bias[n] : 0.0f));
+        gemv_row_store(a, wn, k, K, c0, c1, c2, c3, n, bias, act, y);
     }
 }
 

@@ -107,13 +107,16 @@ def test_dense_in_place(ctx, M, K, Nout, relu, with_bias):
 
 
 @pytest.mark.parametrize("K", [24, 1000, 1029])
-def test_dense_in_place_rows_are_computed_alike_wherever_they_fall(ctx, K):
-    """The in-place GEMV runs rows one by one over ranges split between threads: equal rows
-    give equal bits in every position, and the same bits at 1 and 2 threads."""
+@pytest.mark.parametrize("rows", [61, 64, 67, 1003])
+def test_dense_in_place_rows_are_computed_alike_wherever_they_fall(ctx, K, rows):
+    """The in-place GEMV runs rows one by one over ranges split between threads, a long range
+    as four streams of rows (gemm_avx2.c GEMV_STREAMS, from 64 rows; the rows past 4 x its
+    quarter one by one): equal rows give equal bits in every position, and the same bits at 1
+    and 2 threads."""
     rng = np.random.default_rng(K)
-    w = np.repeat(rng.standard_normal((1, K), dtype=np.float32), 61, axis=0)
+    w = np.repeat(rng.standard_normal((1, K), dtype=np.float32), rows, axis=0)
     a = rng.standard_normal((1, K), dtype=np.float32)
-    y = np.full((1, 61), np.nan, dtype=np.float32)
+    y = np.full((1, rows), np.nan, dtype=np.float32)
     _kernels.Dense(ctx, w, None, pack=False).run(a, y)
     assert (y == y[0, 0]).all(), f"unequal sums of equal rows: {np.unique(y)}"
     one = _kernels.Context(1, ctx.isa)
