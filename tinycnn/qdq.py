@@ -422,7 +422,7 @@ def _stream_channels(g, keep):
                     w.shape[1] % 8 or w.dtype != np.int8 or (wz is not None and np.any(wz)) or
                     z is None or np.asarray(z).size != 1 or np.any(z)):
                 break
-            ws.append(w.reshape(w.shape[0], -1))
+            ws.append(w.transpose(0, 2, 3, 1).reshape(-1, w.shape[1]))  # a tap: columns
         else:
             perm = _kernels.qquad_channels(np.ascontiguousarray(np.concatenate(ws)))
             if np.array_equal(perm, np.arange(len(perm))) or \
