@@ -337,7 +337,12 @@ def _stream_readers(g, keep, stream, consumers):
 # tc_qgemm_choose_format_for (csrc/qgemm.c) packs 8-bit weights as U8S8X2 on AVX2 without VNNI
 # where at most this share of their 4-k groups need its corrections, a share the channel order
 # moves; after a ReLU a 1x1 convolution then keeps U8S8X2 (qconv._format replaces it by U7S8
-# only for larger kernels)
+# only for larger kernels).  _pair_channels' pairs move it too: 16 of MobileNetV2 int8's 1x1
+# layers (its projections and some expansions) take U8S8X2 in the paired order, U7S8 in the
+# file's.  Forced back to U7S8 (h38-q50, 2026-12-05, the Xeon, emulated AVX2 1t, one process,
+# photo, 20 x 10 runs, step minima, bit-identical) the steps took 1.005 of their time: the
+# 56x56 projections (features.2, .3) 0.90 / 0.94 and features.17's 0.86, the others
+# 1.02-1.12; a per-layer choice might take ~0.05 ms (not tried)
 _U8S8X2_SHARE = 0.25
 
 
@@ -377,7 +382,8 @@ def _stream_channels(g, keep):
     13% to 4% and 5% of layer4.0's conv1 and downsample.  Measured (h38-q50, 2026-12-05, the
     Xeon, emulated AVX2 1t, qsteps.py --against main 4474f1a, 20 x 10 runs, both orders, step
     minima, bit-identical): the photograph 0.9974 / 0.9980 of the steps' time (40.09 -> 39.98
-    ms; the downsamples 0.973, the conv1 layers 0.998), noise 1.0001 / 1.0008;
+    ms; the downsamples 0.973, the conv1 layers 0.998), again 0.9961 / 0.9964 (downsamples
+    0.972, conv1 0.997), noise 1.0001 / 1.0008;
     quantized_graph 0.17 -> 1.06 s on a loaded host (load 6.5; mostly qquad_channels over
     layer3's readers, 1024 channels by 3840 columns).  With the fourth stage too (its conv1
     readers, 2048 -> 512 at 7x7, and the classifier) those two conv1 took 1.47 and 1.39 of
