@@ -732,3 +732,18 @@ def test_residual_stream_channels_in_fours_give_the_same_bytes(threads, monkeypa
     assert np.array_equal(got, want), f"{(got != want).sum()} of {got.size} outputs differ"
     ref = ort_run(m, {"x": x})[0]
     assert np.abs(got - ref).max() <= 0.2 * 1.001
+
+
+def test_residual_stream_wider_than_the_limit_keeps_the_file_order(monkeypatch):
+    """A stream wider than qdq._STREAM_MAX_C channels keeps the file's order (the search's
+    cost at load): no producer, reader or classifier weight moves, the outputs the same."""
+    from tinycnn import qdq
+    rng = np.random.default_rng(38)
+    m = qdq_stage_model(rng)
+    x = (rng.standard_normal((1, 64, 8, 8)) * 4).astype(np.float32)
+    want = tinycnn.InferenceSession(m.SerializeToString()).run(None, {"x": x})[0]
+    monkeypatch.setattr(qdq, "_STREAM_MAX_C", 8)
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert not any(i.startswith(("gw", "a1w")) and i.endswith("_paired")
+                   for n in sess._graph.nodes for i in n.inputs)
+    assert np.array_equal(sess.run(None, {"x": x})[0], want)

@@ -361,6 +361,18 @@ def _stream_producer(node, inits):
     return all(i in inits and np.asarray(inits[i]).size == 1 for i in add if i)
 
 
+# Residual streams wider than this keep the file's channel order (_stream_channels): the
+# order's search (qquad_channels, quadratic in the channels, over all readers' columns) took
+# ResNet-50's session creation from ~0.6 to ~1.0 s with layer3's 1024-channel stream (1024
+# channels by 3840 columns), for steps the fours barely moved (layer3's conv1 0.4-9% of steps
+# above the paired widths -> 0.1-5%).  Up to 512 (layer1's and layer2's streams; 2026-12-05,
+# the Xeon, emulated AVX2 1t, qsteps.py --input photo against main 4474f1a, 16 x 10 runs, both
+# orders, step minima, bit-identical): 0.9967 / 0.9996 of the steps' time (all three streams:
+# 0.997 / 0.998 above), session creation level with the file's order (min of 5 0.59 against
+# 0.66 s on a loaded host; all three 0.93)
+_STREAM_MAX_C = 512
+
+
 def _stream_channels(g, keep):
     """One channel order per residual stream (a ResNet stage's: the downsample's output and
     every block's conv3 + add output, which the adds tie to one order) in fours for its
@@ -373,9 +385,10 @@ def _stream_channels(g, keep):
     outputs are the same, bit for bit.  Only streams whose readers are all 1x1 convolutions
     (and the classifier) with K >= _QUAD_MIN_K, K % 8 == 0, int8 weights of zero point 0
     and activations of zero point 0 (after a ReLU: the window's base 0), and where the order
-    leaves every reader's packed layout (_U8S8X2_SHARE): ResNet-50 int8's first three stages,
-    not its fourth, nor ResNet-18's (3x3 readers), MobileNetV2's or EfficientNet-B0's (linear
-    bottlenecks: a mid-range zero point).
+    leaves every reader's packed layout (_U8S8X2_SHARE), up to _STREAM_MAX_C channels:
+    ResNet-50 int8's first two stages, not its third (load time) nor its fourth, nor
+    ResNet-18's (3x3 readers), MobileNetV2's or EfficientNet-B0's (linear bottlenecks: a
+    mid-range zero point).
     On a photograph (u7s8_steps.py --quads) the 8-k steps above the paired widths fall from
     14-18% to 10-12% of layer1's conv1 and layer2.0's, 27% to 13% of layer2.0's downsample,
     0.4-9% to 0.1-5% of layer2's and layer3's other conv1 and layer3.0's downsample, 6% and
@@ -415,6 +428,8 @@ def _stream_channels(g, keep):
         made = [producers.get(t) for t in stream]
         if any(t in keep for t in stream) or not all(_stream_producer(p, inits) for p in made):
             continue
+        if _qconv_parts(made[0], inits, residual=True)[0].shape[0] > _STREAM_MAX_C:
+            continue   # the order's cost at load (qquad_channels) outweighs it
         readers = _stream_readers(g, keep, set(stream), consumers)
         convs = [n for n, _, _ in readers or () if n.op_type == "QLinearConv"]
         if not convs:
