@@ -7,7 +7,11 @@ the share with one above the pair's too (abovel: two parts), the tiles the split
 the paired widths up for (leave: more than 1 / TC_QU7S8_PAIRED_FIX of their 4-k groups above)
 and the tiles with no such step (clean).
 
-    python benchmarks/u7s8_steps.py MODEL-int8-qdq.onnx [--input photo]
+    python benchmarks/u7s8_steps.py MODEL-int8-qdq.onnx [--input photo] [--quads]
+
+--quads: each layer's input channels in the order tinycnn's load gives them (qdq's channel
+fours: conv2 -> conv3, and each residual stream's for conv1 and the downsamples), recorded from
+qdq._permute while the graph passes run; without it the file's order.
 
 On ResNet-50 int8 (h36-q, 2026-12-05): on bench.py's noise past layer1 bad 0-1.6%, every tile
 of layer3 and layer4 clean; on a photograph bad 2-42% (the K = 128 / 256 conv3 layers and the
@@ -28,11 +32,33 @@ from bench import INPUTS, input_feed  # noqa: E402
 from u7s8_windows import pair_widths, paired_widths  # noqa: E402
 
 
+def load_orders(path):
+    """{node name: int array}: the input channel order tinycnn's load gives each convolution
+    (qdq._permute's calls on weights' axis 1)"""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tinycnn import loader, qdq
+    from tinycnn.graph import Graph
+    orders, permute = {}, qdq._permute
+
+    def record(inits, taken, now, node, slots, perm, axis):
+        if 3 in slots and axis == 1 and node.op_type == "QLinearConv":
+            orders[node.name] = orders.get(node.name, np.arange(len(perm)))[perm]
+        return permute(inits, taken, now, node, slots, perm, axis)
+    qdq._permute = record
+    m = loader.load_model(path)
+    qdq.quantized_graph(Graph(list(m.nodes), dict(m.initializers), dict(m.opsets)),
+                        {vi.name for vi in m.outputs}, True, path)
+    qdq._permute = permute
+    return orders
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--input", choices=INPUTS, default="photo")
+    ap.add_argument("--quads", action="store_true", help="tinycnn's channel order at load")
     a = ap.parse_args()
+    orders = load_orders(a.model) if a.quads else {}
     model = onnx.load(a.model)
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     prod = {o: n for n in model.graph.node for o in n.output}
@@ -67,6 +93,8 @@ def main():
         ow = (v.shape[2] - kw) // st + 1
         rows = np.concatenate([v[:, ky:ky + st * (oh - 1) + 1:st, kx:kx + st * (ow - 1) + 1:st]
                                .reshape(c, -1).T for ky in range(kh) for kx in range(kw)], 1)
+        if name in orders:
+            w, v = w[:, orders[name]], v[orders[name]]
         wm = w.astype(np.int64).transpose(0, 2, 3, 1).reshape(n, -1)   # tinycnn's k order
         k = wm.shape[1]
         pl, lim = paired_widths(wm), pair_widths(wm)

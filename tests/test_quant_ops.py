@@ -660,3 +660,90 @@ def test_bottleneck_channels_in_fours_for_u7s8_give_the_same_bytes(residual, mon
     ref = ort_run(m, {"x": x})[0]
     step = 0.07 if residual else 0.05
     assert np.abs(got - ref).max() <= step * 1.001
+
+
+def qdq_stage_model(rng, cin=64, c=128, e=32, hw=8):
+    """A ResNet stage in QDQ onto a classifier: block 0 (1x1 cin -> e, 3x3, 1x1 e -> c) plus a
+    1x1 downsample of x, block 1 (1x1 c -> e, 3x3, 1x1 e -> c) plus block 0's sum; the sums
+    at zero point 0 (the ReLU after each add, as onnxruntime's quantizer leaves it), then a
+    global average pool, Flatten and a Gemm (transB) to 10 classes."""
+    inits, nodes = qdq_chain_inits(), []
+    inits.update({"ss": scalar(0.1, np.float32), "sz": scalar(0, np.uint8),
+                  "xz0": scalar(0, np.uint8), "gs": scalar(0.05, np.float32),
+                  "os": scalar(0.2, np.float32), "oz": scalar(128, np.uint8)})
+    nodes.append(helper.make_node("QuantizeLinear", ["x", "xs", "xz0"], ["xq"]))
+    nodes.append(helper.make_node("DequantizeLinear", ["xq", "xs", "xz0"], ["xf"]))
+    qdq_conv(rng, inits, nodes, "d", "xf", "xs", c, cin, 1, 1, "df", "ys", "yz", False)
+    x, xs = "xf", "xs"
+    for b, k in ((0, cin), (1, c)):
+        qdq_conv(rng, inits, nodes, f"a{b}", x, xs, e, k, 1, 1, f"a{b}f", "rs", "rz", True)
+        qdq_conv(rng, inits, nodes, f"b{b}", f"a{b}f", "rs", e, e, 1, 3, f"b{b}f", "rs", "rz",
+                 True)
+        qdq_conv(rng, inits, nodes, f"p{b}", f"b{b}f", "rs", c, e, 1, 1, f"p{b}f", "ys", "yz",
+                 False)
+        nodes += [helper.make_node("Add", [f"p{b}f", "df" if b == 0 else x], [f"s{b}"]),
+                  helper.make_node("QuantizeLinear", [f"s{b}", "ss", "sz"], [f"s{b}q"]),
+                  helper.make_node("DequantizeLinear", [f"s{b}q", "ss", "sz"], [f"s{b}f"])]
+        x, xs = f"s{b}f", "ss"
+    w = rng.integers(-127, 128, (10, c)).astype(np.int8)
+    inits.update({"gw": w, "gws": scalar(0.01, np.float32), "gwz": scalar(0, np.int8),
+                  "gb": rng.integers(-2000, 2000, 10).astype(np.int32),
+                  "gbs": scalar(0.05 * 0.01, np.float32), "gbz": scalar(0, np.int32)})
+    nodes += [helper.make_node("GlobalAveragePool", [x], ["g"]),
+              helper.make_node("QuantizeLinear", ["g", "gs", "sz"], ["gq"]),
+              helper.make_node("DequantizeLinear", ["gq", "gs", "sz"], ["gf"]),
+              helper.make_node("Flatten", ["gf"], ["fl"]),
+              helper.make_node("QuantizeLinear", ["fl", "gs", "sz"], ["flq"]),
+              helper.make_node("DequantizeLinear", ["flq", "gs", "sz"], ["flf"]),
+              helper.make_node("DequantizeLinear", ["gw", "gws", "gwz"], ["gwf"]),
+              helper.make_node("DequantizeLinear", ["gb", "gbs", "gbz"], ["gbf"]),
+              helper.make_node("Gemm", ["flf", "gwf", "gbf"], ["o"], transB=1),
+              helper.make_node("QuantizeLinear", ["o", "os", "oz"], ["oq"]),
+              helper.make_node("DequantizeLinear", ["oq", "os", "oz"], ["out"])]
+    return model(nodes, [("x", np.float32, [1, cin, hw, hw])], [("out", np.float32, None)],
+                 inits)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_residual_stream_channels_in_fours_give_the_same_bytes(threads, monkeypatch):
+    """qdq._stream_channels puts a stage's stream (the downsample's output, both blocks'
+    conv3 + add outputs) in one order of fours: the producers' outputs, block 1's conv1 inputs
+    and the classifier's inputs (through the pool and Flatten) move alike; the same outputs,
+    bit for bit, as without it (and onnxruntime's within one step), on an input whose bytes
+    fill the stream's range."""
+    from tinycnn import qdq
+    rng = np.random.default_rng(38)
+    m = qdq_stage_model(rng)
+    x = (rng.standard_normal((1, 64, 8, 8)) * 4).astype(np.float32)
+    opts = tinycnn.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
+    moved = {n.op_type: n for n in sess._graph.nodes
+             if any(i.startswith("gw") and i.endswith("_paired") for i in n.inputs)}
+    assert list(moved) == ["QGemm"], [n.inputs for n in sess._graph.nodes]
+    a1 = [n for n in sess._graph.nodes if n.inputs[3:4] and n.inputs[3].startswith("a1w")]
+    assert len(a1) == 1 and a1[0].inputs[3].endswith("_paired"), a1
+    got = sess.run(None, {"x": x})[0]
+    monkeypatch.setattr(qdq, "_stream_channels", lambda g, keep: None)
+    plain = tinycnn.InferenceSession(m.SerializeToString(), opts)
+    assert not any(i.startswith(("gw", "a1w")) and i.endswith("_paired")
+                   for n in plain._graph.nodes for i in n.inputs)
+    want = plain.run(None, {"x": x})[0]
+    assert np.array_equal(got, want), f"{(got != want).sum()} of {got.size} outputs differ"
+    ref = ort_run(m, {"x": x})[0]
+    assert np.abs(got - ref).max() <= 0.2 * 1.001
+
+
+def test_residual_stream_wider_than_the_limit_keeps_the_file_order(monkeypatch):
+    """A stream wider than qdq._STREAM_MAX_C channels keeps the file's order (the search's
+    cost at load): no producer, reader or classifier weight moves, the outputs the same."""
+    from tinycnn import qdq
+    rng = np.random.default_rng(38)
+    m = qdq_stage_model(rng)
+    x = (rng.standard_normal((1, 64, 8, 8)) * 4).astype(np.float32)
+    want = tinycnn.InferenceSession(m.SerializeToString()).run(None, {"x": x})[0]
+    monkeypatch.setattr(qdq, "_STREAM_MAX_C", 8)
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert not any(i.startswith(("gw", "a1w")) and i.endswith("_paired")
+                   for n in sess._graph.nodes for i in n.inputs)
+    assert np.array_equal(sess.run(None, {"x": x})[0], want)

@@ -56,6 +56,7 @@ def quantized_graph(g, keep, fuse, source):
     _fuse_sigmoid_muls(g, keep)
     _fuse_lookups_into_convs(g, keep)
     _pair_channels(g, keep)
+    _stream_channels(g, keep)
 
 
 def _fuse_into_binary(g, keep, op_type, fits, make):
@@ -252,17 +253,7 @@ def _pair_channels(g, keep):
         return name not in keep and len(consumers.get(name, [])) == 1
 
     def permute(node, slots, perm, axis):
-        n = now.get(id(node), node)
-        ins = list(n.inputs)
-        for i in slots:
-            if i < len(ins) and ins[i]:
-                v = np.asarray(inits[ins[i]])
-                if v.size > 1:
-                    # a new initializer: the old one may have other readers
-                    ins[i] = _add_init(inits, ins[i] + "_paired",
-                                       np.ascontiguousarray(np.take(v, perm, axis=axis)),
-                                       producers)
-        now[id(node)] = dataclasses.replace(n, inputs=ins)
+        _permute(inits, producers, now, node, slots, perm, axis)
 
     for last in list(g.nodes):
         cur = now.get(id(last), last)
@@ -306,6 +297,179 @@ def _pair_channels(g, keep):
         permute(last, (3,), perm, 1)
     if now:
         g.nodes = [now.get(id(n), n) for n in g.nodes]
+
+
+def _stream_readers(g, keep, stream, consumers):
+    """The readers of a residual stream's tensors, each (node, input slot, axis of that
+    input's initializer in the stream's channels): convolutions of one group (their weights'
+    input channels), and through a QLinearGlobalAveragePool and a Flatten, QGemm (B's rows or
+    columns); None if some reader is anything else (its order unknown) or the pool's or
+    Flatten's output is a graph output or read by anything else."""
+    inits, out = g.initializers, []
+
+    def only(name, op_type, domain):
+        c = consumers.get(name, [])
+        ok = name not in stream and name not in keep and len(c) == 1 and \
+            c[0].op_type == op_type and c[0].domain == domain and c[0].inputs[0] == name
+        return c[0] if ok else None
+
+    for t in stream:
+        for c in consumers.get(t, []):
+            slots = [i for i, v in enumerate(c.inputs) if v == t]
+            parts = _qconv_parts(c, inits, residual=True)
+            if parts is not None and slots == [9] and c.outputs[0] in stream:
+                continue   # the residual sum of another tensor of the stream
+            if parts is not None and slots == [0] and parts[1] == 1:
+                out.append((c, 3, 1))
+                continue
+            if slots != [0] or c.op_type != "QLinearGlobalAveragePool" or c.domain != MS or \
+                    c.attrs.get("channels_last", 0):
+                return None
+            flat = only(c.outputs[0], "Flatten", "")
+            gemm = flat and flat.attrs.get("axis", 1) == 1 and only(flat.outputs[0], "QGemm", MS)
+            if not gemm or len(gemm.inputs) < 4 or gemm.inputs[3] not in inits or \
+                    np.asarray(inits[gemm.inputs[3]]).ndim != 2 or gemm.attrs.get("transA", 0):
+                return None
+            out.append((gemm, 3, 1 if gemm.attrs.get("transB", 0) else 0))
+    return out
+
+
+# tc_qgemm_choose_format_for (csrc/qgemm.c) packs 8-bit weights as U8S8X2 on AVX2 without VNNI
+# where at most this share of their 4-k groups need its corrections, a share the channel order
+# moves; after a ReLU a 1x1 convolution then keeps U8S8X2 (qconv._format replaces it by U7S8
+# only for larger kernels).  _pair_channels' pairs move it too: 16 of MobileNetV2 int8's 1x1
+# layers (its projections and some expansions) take U8S8X2 in the paired order, U7S8 in the
+# file's.  Forced back to U7S8 (h38-q50, 2026-12-05, the Xeon, emulated AVX2 1t, one process,
+# photo, 20 x 10 runs, step minima, bit-identical) the steps took 1.005 of their time: the
+# 56x56 projections (features.2, .3) 0.90 / 0.94 and features.17's 0.86, the others
+# 1.02-1.12; a per-layer choice might take ~0.05 ms (not tried)
+_U8S8X2_SHARE = 0.25
+
+
+def _u8s8x2_takes(w):
+    """Whether AVX2 without VNNI packs int8 weights w [N, K] (zero point 0) as U8S8X2"""
+    return _kernels.qgemm_u8s8x2_share(np.ascontiguousarray(w, np.int16)) <= _U8S8X2_SHARE
+
+
+def _stream_producer(node, inits):
+    """Whether node is a convolution of one group whose output channels can move (weights and
+    parameters per output channel or per tensor, its fused add's per tensor)."""
+    parts = None if node is None else _qconv_parts(node, inits, residual=True)
+    if parts is None or parts[1] != 1:
+        return False
+    add = node.inputs[10:16] if len(node.inputs) > 9 and node.inputs[9] else ()
+    return all(i in inits and np.asarray(inits[i]).size == 1 for i in add if i)
+
+
+# Residual streams wider than this keep the file's channel order (_stream_channels): the
+# order's search (qquad_channels, quadratic in the channels, over all readers' columns) took
+# ResNet-50's session creation from ~0.6 to ~1.0 s with layer3's 1024-channel stream (1024
+# channels by 3840 columns), for steps the fours barely moved (layer3's conv1 0.4-9% of steps
+# above the paired widths -> 0.1-5%).  Up to 512 (layer1's and layer2's streams; 2026-12-05,
+# the Xeon, emulated AVX2 1t, qsteps.py --input photo against main 4474f1a, 16 x 10 runs, both
+# orders, step minima, bit-identical): 0.9967 / 0.9996 of the steps' time (all three streams:
+# 0.997 / 0.998 above), session creation level with the file's order (min of 5 0.59 against
+# 0.66 s on a loaded host; all three 0.93)
+_STREAM_MAX_C = 512
+
+
+def _stream_channels(g, keep):
+    """One channel order per residual stream (a ResNet stage's: the downsample's output and
+    every block's conv3 + add output, which the adds tie to one order) in fours for its
+    readers' long U7S8 kernels (_kernels.qquad_channels of all their weights' columns
+    together): the next blocks' conv1 and the next stage's conv1 and downsample read the
+    stream through their paired widths as conv3 reads conv2's output (_pair_channels).  The
+    producers' output channels (weights, scales, zero points, bias), the readers' input
+    channels and, after the last stage, the classifier's (through the global pool and the
+    Flatten) move by one permutation; the adds see both operands in it, so the sums and the
+    outputs are the same, bit for bit.  Only streams whose readers are all 1x1 convolutions
+    (and the classifier) with K >= _QUAD_MIN_K, K % 8 == 0, int8 weights of zero point 0
+    and activations of zero point 0 (after a ReLU: the window's base 0), and where the order
+    leaves every reader's packed layout (_U8S8X2_SHARE), up to _STREAM_MAX_C channels:
+    ResNet-50 int8's first two stages, not its third (load time) nor its fourth, nor
+    ResNet-18's (3x3 readers), MobileNetV2's or EfficientNet-B0's (linear bottlenecks: a
+    mid-range zero point).
+    On a photograph (u7s8_steps.py --quads) the 8-k steps above the paired widths fall from
+    14-18% to 10-12% of layer1's conv1 and layer2.0's, 27% to 13% of layer2.0's downsample,
+    0.4-9% to 0.1-5% of layer2's and layer3's other conv1 and layer3.0's downsample, 6% and
+    13% to 4% and 5% of layer4.0's conv1 and downsample.  Measured (h38-q50, 2026-12-05, the
+    Xeon, emulated AVX2 1t, qsteps.py --against main 4474f1a, 20 x 10 runs, both orders, step
+    minima, bit-identical): the photograph 0.9974 / 0.9980 of the steps' time (40.09 -> 39.98
+    ms; the downsamples 0.973, the conv1 layers 0.998), again 0.9961 / 0.9964 (downsamples
+    0.972, conv1 0.997), noise 1.0001 / 1.0008;
+    quantized_graph 0.17 -> 1.06 s on a loaded host (load 6.5; mostly qquad_channels over
+    layer3's readers, 1024 channels by 3840 columns).  With the fourth stage too (its conv1
+    readers, 2048 -> 512 at 7x7, and the classifier) those two conv1 took 1.47 and 1.39 of
+    their time: their U8S8X2 share fell from 0.29-0.30 to 0.21-0.22, past _U8S8X2_SHARE, and
+    U8S8X2 replaced U7S8 (0.52 -> 0.74-0.77 ms); hence the layout check."""
+    inits = g.initializers
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    root = {}
+
+    def find(t):
+        while root.get(t, t) != t:
+            t = root[t]
+        return t
+
+    for n in g.nodes:   # the tensors an add ties: a fused conv's output and its residual
+        if _qconv_parts(n, inits, residual=True) is not None and len(n.inputs) > 9 and \
+                n.inputs[9]:
+            a, b = find(n.inputs[9]), find(n.outputs[0])
+            root.setdefault(n.inputs[9], n.inputs[9])
+            root.setdefault(n.outputs[0], n.outputs[0])
+            if a != b:
+                root[a] = b
+    streams = {}
+    for t in root:
+        streams.setdefault(find(t), []).append(t)
+    now = {}
+    for stream in streams.values():
+        made = [producers.get(t) for t in stream]
+        if any(t in keep for t in stream) or not all(_stream_producer(p, inits) for p in made):
+            continue
+        if _qconv_parts(made[0], inits, residual=True)[0].shape[0] > _STREAM_MAX_C:
+            continue   # the order's cost at load (qquad_channels) outweighs it
+        readers = _stream_readers(g, keep, set(stream), consumers)
+        convs = [n for n, _, _ in readers or () if n.op_type == "QLinearConv"]
+        if not convs:
+            continue
+        ws = []
+        for n in convs:
+            w = _qconv_parts(n, inits, residual=True)[0]
+            wz = inits.get(n.inputs[5]) if n.inputs[5] else None
+            z = inits.get(n.inputs[2]) if n.inputs[2] else None
+            if (w.shape[2] * w.shape[3] > _QUAD_MAX_TAPS or w.shape[1] < _QUAD_MIN_K or
+                    w.shape[1] % 8 or w.dtype != np.int8 or (wz is not None and np.any(wz)) or
+                    z is None or np.asarray(z).size != 1 or np.any(z)):
+                break
+            ws.append(w.transpose(0, 2, 3, 1).reshape(-1, w.shape[1]))  # a tap: columns
+        else:
+            perm = _kernels.qquad_channels(np.ascontiguousarray(np.concatenate(ws)))
+            if np.array_equal(perm, np.arange(len(perm))) or \
+                    any(_u8s8x2_takes(w) != _u8s8x2_takes(w[:, perm]) for w in ws):
+                continue
+            for p in made:   # weights, scales, zero points and bias per output channel
+                _permute(inits, producers, now, p, (3, 4, 5, 8), perm, 0)
+            for n, slot, axis in readers:
+                _permute(inits, producers, now, n, (slot,), perm, axis)
+    if now:
+        g.nodes = [now.get(id(n), n) for n in g.nodes]
+
+
+def _permute(inits, taken, now, node, slots, perm, axis):
+    """now[id(node)]: node (as now holds it) with its initializers at input slots taken along
+    axis by perm, as new initializers (the old ones may have other readers; names not in
+    taken); scalars stay."""
+    n = now.get(id(node), node)
+    ins = list(n.inputs)
+    for i in slots:
+        if i < len(ins) and ins[i]:
+            v = np.asarray(inits[ins[i]])
+            if v.size > 1:
+                ins[i] = _add_init(inits, ins[i] + "_paired",
+                                   np.ascontiguousarray(np.take(v, perm, axis=axis)), taken)
+    now[id(node)] = dataclasses.replace(n, inputs=ins)
 
 
 def _add_init(inits, name, array, taken=()):
