@@ -1420,6 +1420,27 @@ def test_u7s8_steps_read_in_place_are_exact():
         assert np.array_equal(y, want), f"{isa} {t}t: 3x3 im2col"
 
 
+def test_relu_1x1_layers_take_u7s8_over_u8s8x2_from_k_224_or_a_half_panel():
+    """On AVX2 without VNNI a 1x1 convolution after a ReLU (uint8, zero point <= 64) whose
+    weights U8S8X2 would take (few pairs past 128: MobileNetV2's projections once their
+    channels are paired) takes U7S8 from K = 224 (the in-place steps kernel) or with a last
+    half panel (N % 16 in 1..8); not at a mid-range zero point, not for int8 inputs, not
+    K = 192 with whole panels (ops/qconv.py _U7S8_OVER_U8S8X2_K)."""
+    from tinycnn.ops.qconv import _format
+    if "avx2" not in K.int8_isas():
+        pytest.skip("CPU lacks AVX2")
+    avx2 = K.Context(1, *K.parse_isa(K.INT8_ISA_SETTINGS["avx2"]))
+    rng = np.random.default_rng(61)
+    one = (1, 1)
+    for n, k, want in [(64, 384, "u7s8"), (320, 960, "u7s8"), (96, 224, "u7s8"),
+                       (24, 96, "u7s8"), (40, 144, "u7s8"), (32, 192, None), (64, 216, None)]:
+        w = rng.integers(-64, 65, (n, 1, 1, k)).astype(np.int16)
+        assert K.qgemm_choose_format_for(avx2, w.reshape(n, -1)) == "u8s8x2"
+        assert _format(avx2, w, 1, one, one, (1, n, 14, 14)) == want, (n, k)
+        assert _format(avx2, w, 1, one, one, (1, n, 14, 14), np.uint8, 128) is None, (n, k)
+        assert _format(avx2, w, 1, one, one, (1, n, 14, 14), np.int8, 0) is None, (n, k)
+
+
 def test_u7s8_long_kernels_of_wide_products_are_exact():
     """U7S8 takes the long kernels (AVX2: 4-row tiles, the paired 8-k loop at zero points up
     to 64) from kpad 128 too where the product has at least 256 rows and 256 columns
