@@ -1382,7 +1382,7 @@ def test_u7s8_steps_read_in_place_are_exact():
     against numpy int64."""
     rng = np.random.default_rng(59)
     ctxs = _tiers_at((1, 2, 3))
-    for kd, n in [(224, 40), (228, 33), (256, 72), (516, 24), (1024, 16)]:
+    for kd, n in [(224, 40), (228, 33), (256, 72), (516, 24), (584, 20), (1024, 16)]:
         w = rng.integers(-127, 128, (n, kd)).astype(np.int16)
         w[0, ::8] = 127                       # some low paired widths
         w[1, 1::8] = -127
@@ -1390,7 +1390,7 @@ def test_u7s8_steps_read_in_place_are_exact():
         for m in (49, 62, 63):
             base = rng.integers(0, 80, (m, kd))
             hot = rng.choice(kd, max(1, kd // 40), replace=False)
-            for kind in ("hot", "first", "last", "all", "none", "edges"):
+            for kind in ("hot", "first", "last", "all", "none", "edges", "alternate"):
                 a = base.copy()
                 if kind == "hot":             # a few channels high in most rows
                     a[:, hot] = rng.integers(90, 256, (m, hot.size))
@@ -1405,6 +1405,9 @@ def test_u7s8_steps_read_in_place_are_exact():
                     a[::2, ::8] = 129
                     a[1::4, 4::8] = 130
                     a[-1, -1] = 255
+                elif kind == "alternate":     # every other 8-k step, the scan's words' ends
+                    a[1::3, 3::16] = 200
+                    a[2::5, 511:kd:512] = 255
                 a = a.astype(np.uint8)
                 _check_u7s8_sums(ctxs, w, bias, a, 0, f"k={kd} n={n} m={m} {kind}")
     c = 128                                   # K = 1152 through im2col rows, stride 2
