@@ -1,7 +1,7 @@
 """A piece of an int8 QDQ network cut between two tensors (an inverted-residual block: its
 expansion, depthwise and projection, so that qdq._pair_channels orders the projection's
 channels as in the network, which a single convolution cut alone does not), fed the network's
-own activations (onnxruntime, bench.input_feed), tinycnn only, 1 thread: the time of the
+own activations (onnxruntime, bench.input_feed), tinycnn only, 1 thread (--threads: wall): the time of the
 steps whose node contains --step (thread CPU clock, profiled runs) with the same feed every
 run and with feeds changing run by run (the activations' pixels rolled by (3 j, 5 j), j = 1 ..
 --feeds - 1), as benchmarks/qconv_rotate.py; with --against, the other build's session too,
@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 
 import numpy as np
 import onnx
@@ -41,6 +42,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--runs", type=int, default=16)
     ap.add_argument("--feeds", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1, help="(past 1: wall clock)")
     a = ap.parse_args()
     src, dst = a.src, a.to
     full = onnx.load(a.model)
@@ -66,18 +68,19 @@ def main():
     sess = {}
     for k, pkg in pkgs:
         o = pkg.SessionOptions()
-        o.intra_op_num_threads = 1
+        o.intra_op_num_threads = a.threads
         sess[k] = pkg.InferenceSession(sub, o)
     outs = [sess[k].run(None, {src: v})[0] for k in sess]
     same_bits = all(np.array_equal(outs[0], y) for y in outs[1:])
     feeds = [v] + [np.ascontiguousarray(np.roll(v, (3 * j, 5 * j), axis=(2, 3)))
                    for j in range(1, a.feeds)]
     modes = [(k, f) for k in sess for f in ("same", "rotated")]
+    clock = time.thread_time_ns if a.threads == 1 else time.perf_counter_ns
     med = {m: [] for m in modes}
     for r in range(a.rounds):
         for m in (modes if r % 2 == 0 else modes[::-1]):
             ts = [conv_us(sess[m[0]], {src: feeds[0] if m[1] == "same" else feeds[j % a.feeds]},
-                          a.step) for j in range(a.runs)]
+                          a.step, clock) for j in range(a.runs)]
             med[m].append(statistics.median(ts))
     for m in modes:
         print(f"{m[0]:8s} {m[1]:8s} median of round medians {statistics.median(med[m]):8.1f} us "

@@ -60,11 +60,12 @@ from bench import INPUTS, input_feed  # noqa: E402
 from qconv_layers import conv_blocks  # noqa: E402
 
 
-def conv_us(sess, feed, step=""):
+def conv_us(sess, feed, step="", clock=time.thread_time_ns):
     """the session's convolution steps (of the nodes whose name contains step) on the
-    thread's CPU clock (us), one profiled run"""
+    thread's CPU clock (or clock: time.perf_counter_ns, wall, for several threads) (us), one
+    profiled run"""
     real = time.perf_counter_ns
-    time.perf_counter_ns = time.thread_time_ns
+    time.perf_counter_ns = clock
     try:
         recs = sess.run_profiled(feed)[1]
     finally:

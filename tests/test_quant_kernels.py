@@ -1427,8 +1427,9 @@ def test_relu_1x1_layers_take_u7s8_over_u8s8x2_from_k_224_or_a_half_panel():
     """On AVX2 without VNNI a 1x1 convolution after a ReLU (uint8, zero point <= 64) whose
     weights U8S8X2 would take (few pairs past 128: MobileNetV2's projections once their
     channels are paired) takes U7S8 from K = 224 (the in-place steps kernel) or with a last
-    half panel (N % 16 in 1..8); not at a mid-range zero point, not for int8 inputs, not
-    K = 192 with whole panels (ops/qconv.py _U7S8_OVER_U8S8X2_K)."""
+    half panel (N % 16 in 1..8), below 14x14 only from 320 outputs; not at a mid-range zero
+    point, not for int8 inputs, not K = 192 with whole panels (ops/qconv.py
+    _U7S8_OVER_U8S8X2_K)."""
     from tinycnn.ops.qconv import _format
     if "avx2" not in K.int8_isas():
         pytest.skip("CPU lacks AVX2")
@@ -1442,6 +1443,8 @@ def test_relu_1x1_layers_take_u7s8_over_u8s8x2_from_k_224_or_a_half_panel():
         assert _format(avx2, w, 1, one, one, (1, n, 14, 14)) == want, (n, k)
         assert _format(avx2, w, 1, one, one, (1, n, 14, 14), np.uint8, 128) is None, (n, k)
         assert _format(avx2, w, 1, one, one, (1, n, 14, 14), np.int8, 0) is None, (n, k)
+        small = want if n >= 320 else None    # below 14x14 from 320 outputs only
+        assert _format(avx2, w, 1, one, one, (1, n, 7, 7)) == small, (n, k)
 
 
 def test_u7s8_long_kernels_of_wide_products_are_exact():
