@@ -31,7 +31,10 @@ unroll 1): cut alone same-feed 0.996, rotated 0.979 of the ten projections' medi
 but in the network (qsteps.py --input photo, 20 x 10, both orders) 1.000 and 1.004, whole
 runs (int8_inputs.py --against, 60 rounds, both orders) photo 1.006 / 1 / 1.003, noise 1.001 /
 1 / 1.001: level.
-A cut has the file's channel order, the network the pairing's: decide in the network.  The
+A cut has the file's channel order, the network the pairing's: decide in the network.
+(h38-qmv: until then the network's paired K >= 384 projections took U8S8X2, not U7S8's
+steps kernel at all: the in-network numbers above are U8S8X2's; benchmarks/qblock_rotate.py
+cuts a whole block, so that the pairing applies, and rotates its feeds.)  The
 split path in place of the steps kernel (another switch), cut alone, rotated medians 1.01-1.11
 of the steps kernel's at 14x14 and 0.95-0.96 at 7x7 (K = 960), but in the network (qsteps.py
 --input photo, 20 x 10, both orders) those ten projections summed 0.930 / 0.936 and 0.925 /
@@ -57,15 +60,18 @@ from bench import INPUTS, input_feed  # noqa: E402
 from qconv_layers import conv_blocks  # noqa: E402
 
 
-def conv_us(sess, feed):
-    """the session's convolution step on the thread's CPU clock (us), one profiled run"""
+def conv_us(sess, feed, step="", clock=time.thread_time_ns):
+    """the session's convolution steps (of the nodes whose name contains step) on the
+    thread's CPU clock (or clock: time.perf_counter_ns, wall, for several threads) (us), one
+    profiled run"""
     real = time.perf_counter_ns
-    time.perf_counter_ns = time.thread_time_ns
+    time.perf_counter_ns = clock
     try:
         recs = sess.run_profiled(feed)[1]
     finally:
         time.perf_counter_ns = real
-    return sum(r["seconds"] for r in recs if r["op"].startswith("QLinearConv")) * 1e6
+    return sum(r["seconds"] for r in recs
+               if r["op"].startswith("QLinearConv") and step in r["node"]) * 1e6
 
 
 def main():

@@ -98,6 +98,18 @@ def layers_of(model):
     return out
 
 
+def activations(model, tensors, kind):
+    """{name: array} of the model's outputs and these tensors (added to its outputs) from
+    one onnxruntime run on bench.input_feed(kind)"""
+    have = {o.name for o in model.graph.output}
+    for t in sorted(set(tensors) - have):
+        model.graph.output.append(onnx.ValueInfoProto(name=t))
+    s = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    i = s.get_inputs()[0]
+    x = input_feed(kind, [d if isinstance(d, int) else 1 for d in i.shape])
+    return dict(zip([o.name for o in s.get_outputs()], s.run(None, {i.name: x})))
+
+
 def groups_outside(rows, lo, hi):
     """rows [M, K] bytes; lo, hi [K]: per row, per 4-k group, a byte outside [lo, hi]"""
     m, k = rows.shape
@@ -124,13 +136,7 @@ def main():
         if n.op_type == "DequantizeLinear":
             through[n.input[0]] = through.get(n.input[0], 0) + readers.get(n.output[0], 0)
     layers = [l for l in layers_of(model) if not a.only or a.only in l[0]]
-    have = {o.name for o in model.graph.output}
-    for t in sorted({l[1] for l in layers} - have):
-        model.graph.output.append(onnx.ValueInfoProto(name=t))
-    s = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    i = s.get_inputs()[0]
-    x = input_feed(a.input, [d if isinstance(d, int) else 1 for d in i.shape])
-    acts = dict(zip([o.name for o in s.get_outputs()], s.run(None, {i.name: x})))
+    acts = activations(model, {l[1] for l in layers}, a.input)
     print(f"{'layer':36s} {'K':>5s} {'N':>5s} {'zp':>4s} {'base':>4s} {'>127':>6s} "
           f"{'width':>5s} {'outside':>7s} {'inside':>6s} {'pwidth':>6s} {'pout':>6s} "
           f"{'pin':>6s} {'leave':>6s} {'prow':>6s} {'rleave':>6s}")

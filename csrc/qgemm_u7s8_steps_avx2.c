@@ -121,16 +121,6 @@ void tc_qukernel_u7s8_steps_avx2(int ntaps, int klen, const void *const *rows, i
     }
 }
 
-/* the 8-k steps of 32 bytes at k whose bytes have a bit in above (one per byte), bit 0 where
- * one in top too */
-static inline int emit_steps(uint32_t above, uint32_t top, int k, int32_t *steps, int n)
-{
-    for (int j = 0; j < 4; j++)
-        if ((above >> (8 * j)) & 0xffu)
-            steps[n++] = k + 8 * j + (((top >> (8 * j)) & 0xffu) != 0);
-    return n;
-}
-
 /* w = 32 or 8 bytes at p (8: the register's lanes past them undefined) */
 static inline __m256i load_w(const uint8_t *p, int w)
 {
@@ -138,9 +128,17 @@ static inline __m256i load_w(const uint8_t *p, int w)
                    : _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)p));
 }
 
-/* the bytes of the mr rows at k above pl and above l, one bit per k (w of them) */
-static inline uint32_t above_bits(const void *const *rows, int mr, int k, const uint8_t *pl,
-                                  const uint8_t *l, int w, uint32_t *ml)
+/* one bit per 8-k step of the w bytes in x (4, or w = 8: 1) where one of them is not 0 */
+static inline uint64_t step_bits(__m256i x, int w)
+{
+    const __m256i zero = _mm256_cmpeq_epi64(x, _mm256_setzero_si256());
+    return ~(uint64_t)_mm256_movemask_pd(_mm256_castsi256_pd(zero)) & (w == 32 ? 0xfu : 1u);
+}
+
+/* the 8-k steps of the mr rows' w bytes at k with a byte above pl (*ml: above l too), a bit
+ * each */
+static inline uint64_t above_steps(const void *const *rows, int mr, int k, const uint8_t *pl,
+                                   const uint8_t *l, int w, uint64_t *ml)
 {
     const __m256i wp = load_w(pl + k, w), wl = load_w(l + k, w);
     __m256i ap = _mm256_setzero_si256(), al = ap;
@@ -149,22 +147,43 @@ static inline uint32_t above_bits(const void *const *rows, int mr, int k, const 
         ap = _mm256_or_si256(ap, _mm256_subs_epu8(v, wp));
         al = _mm256_or_si256(al, _mm256_subs_epu8(v, wl));
     }
-    const uint32_t keep = w == 32 ? ~0u : 0xffu;
-    *ml = tc_nonzero_mask_avx2(al) & keep;
-    return tc_nonzero_mask_avx2(ap) & keep;
+    *ml = step_bits(al, w);
+    return step_bits(ap, w);
 }
 
-/* tc_quant_kernels.u7s8_scan (quant_internal.h), 32 bytes at a time, then 8 */
+/* tc_quant_kernels.u7s8_scan (quant_internal.h), 32 bytes at a time, then 8: the steps of 512
+ * bytes as the bits of a word, then listed bit by bit (a loop's exit per word; no branch on
+ * the bytes of each 32).  Before (h38-qmv's base) a branch per 32 bytes on any step above and
+ * one per step listed: once the feed changes run by run (a network, where the branch
+ * predictor does not learn a layer's pattern) those cost more than the steps kernel's own.
+ * Measured (h38-qmv, 2026-12-05, the Xeon, emulated AVX2 1t, MobileNetV2 int8 on a
+ * photograph, bit-identical): benchmarks/qblock_rotate.py (a block cut so that the pairing
+ * applies, the projection's step, 20 rounds, medians against the base's scan; rotated feeds /
+ * the same feed) 576 -> 96 at 14x14 0.952 / 0.991, 960 -> 160 and 960 -> 320 at 7x7 0.960 /
+ * 1.004 and 0.977 / 1.001; cut alone in the file's order (qconv_rotate.py, against the base,
+ * two runs) 576 -> 96 rotated 122.6-123.1 -> 116.6-116.9 us, same feed 112.9-113.2 ->
+ * 114.0-114.2; in the network (qsteps.py --input photo, 40 x 10, both orders, step minima)
+ * the ten K >= 384 projections 0.981 / 0.968, the whole run's steps 1.000 / 0.997.  Tried:
+ * each step's entry written and the count advanced by its bit (4 stores per 32 bytes, no
+ * loop): cut alone the same within 1 us. */
 int tc_u7s8_scan_avx2(const void *const *rows, int mr, int kpad, const uint8_t *pl,
                       const uint8_t *l, int32_t *steps)
 {
     const int k8 = kpad & ~7;
     int n = 0;
-    for (int k = 0, w; k < k8; k += w) {
-        w = k8 - k >= 32 ? 32 : 8;
-        uint32_t ml, mp = above_bits(rows, mr, k, pl, l, w, &ml);
-        if (mp)
-            n = emit_steps(mp, ml, k, steps, n);
+    for (int k0 = 0; k0 < k8; k0 += 512) {
+        const int kend = k8 - k0 > 512 ? k0 + 512 : k8;
+        uint64_t mp = 0, ml = 0;
+        for (int k = k0, w; k < kend; k += w) {
+            w = kend - k >= 32 ? 32 : 8;
+            uint64_t tl, tp = above_steps(rows, mr, k, pl, l, w, &tl);
+            mp |= tp << ((k - k0) / 8);
+            ml |= tl << ((k - k0) / 8);
+        }
+        for (; mp; mp &= mp - 1) {
+            const int s = __builtin_ctzll(mp);
+            steps[n++] = k0 + 8 * s + (int)((ml >> s) & 1);
+        }
     }
     return n;
 }

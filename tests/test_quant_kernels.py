@@ -1382,7 +1382,7 @@ def test_u7s8_steps_read_in_place_are_exact():
     against numpy int64."""
     rng = np.random.default_rng(59)
     ctxs = _tiers_at((1, 2, 3))
-    for kd, n in [(224, 40), (228, 33), (256, 72), (516, 24), (1024, 16)]:
+    for kd, n in [(224, 40), (228, 33), (256, 72), (516, 24), (584, 20), (1024, 16)]:
         w = rng.integers(-127, 128, (n, kd)).astype(np.int16)
         w[0, ::8] = 127                       # some low paired widths
         w[1, 1::8] = -127
@@ -1390,7 +1390,7 @@ def test_u7s8_steps_read_in_place_are_exact():
         for m in (49, 62, 63):
             base = rng.integers(0, 80, (m, kd))
             hot = rng.choice(kd, max(1, kd // 40), replace=False)
-            for kind in ("hot", "first", "last", "all", "none", "edges"):
+            for kind in ("hot", "first", "last", "all", "none", "edges", "alternate"):
                 a = base.copy()
                 if kind == "hot":             # a few channels high in most rows
                     a[:, hot] = rng.integers(90, 256, (m, hot.size))
@@ -1405,6 +1405,9 @@ def test_u7s8_steps_read_in_place_are_exact():
                     a[::2, ::8] = 129
                     a[1::4, 4::8] = 130
                     a[-1, -1] = 255
+                elif kind == "alternate":     # every other 8-k step, the scan's words' ends
+                    a[1::3, 3::16] = 200
+                    a[2::5, 511:kd:512] = 255
                 a = a.astype(np.uint8)
                 _check_u7s8_sums(ctxs, w, bias, a, 0, f"k={kd} n={n} m={m} {kind}")
     c = 128                                   # K = 1152 through im2col rows, stride 2
@@ -1418,6 +1421,30 @@ def test_u7s8_steps_read_in_place_are_exact():
         y = np.empty(layer.output_shape(1, 13, 13), np.int32)
         layer.run(x, 3, y)
         assert np.array_equal(y, want), f"{isa} {t}t: 3x3 im2col"
+
+
+def test_relu_1x1_layers_take_u7s8_over_u8s8x2_from_k_224_or_a_half_panel():
+    """On AVX2 without VNNI a 1x1 convolution after a ReLU (uint8, zero point <= 64) whose
+    weights U8S8X2 would take (few pairs past 128: MobileNetV2's projections once their
+    channels are paired) takes U7S8 from K = 224 (the in-place steps kernel) or with a last
+    half panel (N % 16 in 1..8), below 14x14 only from 320 outputs; not at a mid-range zero
+    point, not for int8 inputs, not K = 192 with whole panels (ops/qconv.py
+    _U7S8_OVER_U8S8X2_K)."""
+    from tinycnn.ops.qconv import _format
+    if "avx2" not in K.int8_isas():
+        pytest.skip("CPU lacks AVX2")
+    avx2 = K.Context(1, *K.parse_isa(K.INT8_ISA_SETTINGS["avx2"]))
+    rng = np.random.default_rng(61)
+    one = (1, 1)
+    for n, k, want in [(64, 384, "u7s8"), (320, 960, "u7s8"), (96, 224, "u7s8"),
+                       (24, 96, "u7s8"), (40, 144, "u7s8"), (32, 192, None), (64, 216, None)]:
+        w = rng.integers(-64, 65, (n, 1, 1, k)).astype(np.int16)
+        assert K.qgemm_choose_format_for(avx2, w.reshape(n, -1)) == "u8s8x2"
+        assert _format(avx2, w, 1, one, one, (1, n, 14, 14)) == want, (n, k)
+        assert _format(avx2, w, 1, one, one, (1, n, 14, 14), np.uint8, 128) is None, (n, k)
+        assert _format(avx2, w, 1, one, one, (1, n, 14, 14), np.int8, 0) is None, (n, k)
+        small = want if n >= 320 else None    # below 14x14 from 320 outputs only
+        assert _format(avx2, w, 1, one, one, (1, n, 7, 7)) == small, (n, k)
 
 
 def test_u7s8_long_kernels_of_wide_products_are_exact():

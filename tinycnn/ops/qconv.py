@@ -81,6 +81,32 @@ def _layer(n, ctx, conv, w, w_zero_point, output, out_shape, x_dtype, x_zero_poi
 # weights (20% of the groups corrected) 1592-1653 / 1336-1347; 7-bit (reduce_range, none)
 # 1290-1323 / 1333-1347.
 _U8S8X2_MAX_SHARE = 1 / 32
+# and a 1x1 convolution after a ReLU (zero point <= 64) takes U7S8 in place of U8S8X2 from
+# this many input channels (csrc/qgemm.c TC_QU7S8_LONG_K: the long kernels, whose tiles at
+# zero point 0 are read in place and leave the paired 8-k loop only for the steps with a byte
+# above its widths, qgemm_u7s8_steps_avx2.c), or with a last half panel (N % 16 in 1..8:
+# U7S8's 6 x 16 kernel runs it at 8 columns).  MobileNetV2 int8's projections: once
+# qdq._pair_channels has paired their input channels, few of U8S8X2's weight pairs need its
+# correction pass and they took U8S8X2 (h38-qmv, 2026-12-05: the network's projections never
+# ran the steps kernel; a projection cut alone keeps the file's order and took U7S8).
+# Measured (the Xeon, emulated AVX2 1t, benchmarks/qblock_rotate.py: a block cut so that
+# the pairing applies, the projection's step, feeds rotated run by run, 16-20 rounds, U7S8 /
+# U8S8X2 medians, bit-identical; U7S8 with the bitmask scan of qgemm_u7s8_steps_avx2.c):
+# 384 -> 64 at 14x14 0.951, 576 -> 96 0.915, 960 -> 320 at 7x7 0.882; 96 -> 24 and 144 -> 24
+# at 56x56 0.872 and 0.849.  Left: 144 / 192 -> 32 at 28x28 1.053-1.065 (so not every kpad);
+# 192 -> 64 at 14x14 0.959 (not taken: K < 224, N % 16 == 0).  In the network (qsteps.py
+# --input photo, 40 x 10, both orders, step minima): the ten K >= 384 projections 0.933 /
+# 0.949 of their time, the 56x56 ones 0.89-0.94, the whole run's steps 0.985 / 0.984.  With
+# _U7S8_OVER_U8S8X2_SMALL_N, whole runs against the base (both orders): 1 thread
+# (int8_inputs.py, 40 rounds) photo 0.983 / 0.970, noise 0.978 / 0.977; 2 threads
+# (ab_threads.py --fifo --input photo, 50 x 10, twice each order, burst medians) 0.990,
+# 0.985, 0.996, 0.982.
+_U7S8_OVER_U8S8X2_K = 224
+# and below 14x14 only from this many outputs: at 2 threads (qblock_rotate.py --threads 2
+# under chrt -f 10, 20 rounds, rotated medians) 576 -> 160 and 960 -> 160 at 7x7 took 1.021
+# and 1.100 of U8S8X2's time (49 rows: 13 tiles of 4 rows in each column chunk against 9 of
+# 6; at 1 thread level), 960 -> 320 0.987 (1t 0.882), the 14x14 ones 0.92-0.96, 56x56 0.85-0.88
+_U7S8_OVER_U8S8X2_SMALL_N = 320
 
 
 def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_zero_point=0):
@@ -101,12 +127,19 @@ def _format(ctx, w16, group, strides, dilations, out_shape, x_dtype=np.uint8, x_
     activations, 2026-12-01 20:30, thread CPU us, min of 20: U7S8 1358-1420, Winograd
     1629-1895; with 256 MiB read between runs 1574-1584 / 1832-1836).  Else the direct
     path's layout: None for QConv2d's own choice, or 'u7s8' (gemm_format, or in place of
-    U8S8X2 after a ReLU when more than _U8S8X2_MAX_SHARE of its groups need a correction)."""
+    U8S8X2 after a ReLU when more than _U8S8X2_MAX_SHARE of its groups need a correction,
+    and for 1x1 from _U7S8_OVER_U8S8X2_K channels or a last half panel, below 14x14 from
+    _U7S8_OVER_U8S8X2_SMALL_N outputs)."""
     k, kh, kw, cg = w16.shape
     direct = gemm_format(ctx, w16, x_dtype, x_zero_point) if group == 1 else None
     if direct == "u8s8x2" and (kh, kw) != (1, 1) and \
             u7s8_suits(w16, x_dtype, x_zero_point, mid_zero_point=False) and \
             K.qgemm_u8s8x2_share(np.ascontiguousarray(w16.reshape(k, -1))) > _U8S8X2_MAX_SHARE:
+        direct = "u7s8"
+    if direct == "u8s8x2" and (kh, kw) == (1, 1) and \
+            (cg >= _U7S8_OVER_U8S8X2_K or 0 < k % 16 <= 8) and \
+            (min(out_shape[2:]) >= 14 or k >= _U7S8_OVER_U8S8X2_SMALL_N) and \
+            u7s8_suits(w16, x_dtype, x_zero_point, mid_zero_point=False):
         direct = "u7s8"
     own = "u7s8" if direct == "u7s8" else None  # else QConv2d's own choice
     if (kh, kw) != (3, 3) or group != 1 or tuple(strides) != (1, 1) or \
