@@ -779,7 +779,10 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * the network qdq._pair_channels has already widened those layers' pair windows so that their
  * 6-row tiles are read in place: there (qsteps.py --input photo, 15 x 10, both orders; and
  * max(noise, 0)) the four steps summed 0.201 / 0.201, 0.201 / 0.203 and 0.199 / 0.198 ms: level.
- * Cut alone is no guide for the projections after a pairing. */
+ * Cut alone is no guide for the projections after a pairing.  (h38-qmv, 2026-12-05: after
+ * the pairing those layers took U8S8X2 in the network, few of its weight pairs then needing
+ * corrections, so the in-network sums above timed U8S8X2 both times, not these kernels; the
+ * long projections now take U7S8 there: tinycnn/ops/qconv.py _U7S8_OVER_U8S8X2_K.) */
 #define TC_QU7S8_LONG_K 224
 
 /* and from this kpad in products of at least TC_QU7S8_LONG_MN rows and columns.  On the
