@@ -133,7 +133,8 @@ int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w
         return format;
     /* vpmaddubsw + vpmaddwd + vpaddd per 4 k against twice vpmaddwd + vpaddd: 3 against 4
      * instructions, less the correction pass over its share of the groups */
-    return tc_qgemm_u8s8x2_share(K, N, w, ldw) <= 0.25 ? TC_QFMT_U8S8X2 : TC_QFMT_S16X2;
+    return tc_qgemm_u8s8x2_share(K, N, w, ldw) <= TC_QGEMM_U8S8X2_MAX_SHARE ? TC_QFMT_U8S8X2
+                                                                        : TC_QFMT_S16X2;
 }
 
 /* The micro-kernel of a format in ctx's row of the table. */

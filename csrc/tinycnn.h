@@ -886,7 +886,8 @@ int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max);
 int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw);
 
 /* The share of U8S8X2's 4-k groups (of its 16-column panels) of these weights that need its
- * correction pass, 0 to 1. */
+ * correction pass, 0 to 1; tc_qgemm_choose_format_for takes U8S8X2 up to this share. */
+#define TC_QGEMM_U8S8X2_MAX_SHARE 0.25
 double tc_qgemm_u8s8x2_share(int K, int N, const int16_t *w, ptrdiff_t ldw);
 
 /* Bytes of packed weights for B[K, N] (column sums included); for U8S8X2 the

@@ -332,6 +332,7 @@ cdef extern from "tinycnn.h" nogil:
     int tc_qgemm_choose_format(const tc_ctx *ctx, int w_min, int w_max)
     int tc_qgemm_choose_format_for(const tc_ctx *ctx, int K, int N, const int16_t *w, ptrdiff_t ldw)
     double tc_qgemm_u8s8x2_share(int K, int N, const int16_t *w, ptrdiff_t ldw)
+    double TC_QGEMM_U8S8X2_MAX_SHARE
     size_t tc_qgemm_pack_size(int format, int K, int N)
     size_t tc_qgemm_pack_size_for(int format, int K, int N, const int16_t *w, ptrdiff_t ldw)
     void tc_qgemm_pack(int format, int K, int N, const int16_t *w, ptrdiff_t ldw, void *packed)

@@ -7,6 +7,8 @@ from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t
 QFORMATS = {"s8x4": TC_QFMT_S8X4, "s16x2": TC_QFMT_S16X2, "u8s8x2": TC_QFMT_U8S8X2,
             "u7s8": TC_QFMT_U7S8}
 _QFORMAT_NAMES = {v: k for k, v in QFORMATS.items()}
+# qgemm_choose_format_for takes U8S8X2 up to this qgemm_u8s8x2_share
+QGEMM_U8S8X2_MAX_SHARE = TC_QGEMM_U8S8X2_MAX_SHARE
 _QOUT_TYPES = {np.dtype(np.uint8): TC_QOUT_U8, np.dtype(np.int8): TC_QOUT_S8,
                np.dtype(np.int32): TC_QOUT_S32, np.dtype(np.float32): TC_QOUT_F32}
 _Q8 = (np.dtype(np.uint8), np.dtype(np.int8))

@@ -335,20 +335,18 @@ def _stream_readers(g, keep, stream, consumers):
 
 
 # tc_qgemm_choose_format_for (csrc/qgemm.c) packs 8-bit weights as U8S8X2 on AVX2 without VNNI
-# where at most this share of their 4-k groups need its corrections, a share the channel order
-# moves; after a ReLU a 1x1 convolution then keeps U8S8X2 (qconv._format replaces it by U7S8
-# only for larger kernels).  _pair_channels' pairs move it too: 16 of MobileNetV2 int8's 1x1
-# layers (its projections and some expansions) take U8S8X2 in the paired order, U7S8 in the
-# file's.  Forced back to U7S8 (h38-q50, 2026-12-05, the Xeon, emulated AVX2 1t, one process,
-# photo, 20 x 10 runs, step minima, bit-identical) the steps took 1.005 of their time: the
-# 56x56 projections (features.2, .3) 0.90 / 0.94 and features.17's 0.86, the others
-# 1.02-1.12; a per-layer choice might take ~0.05 ms (not tried)
-_U8S8X2_SHARE = 0.25
-
-
+# where at most _kernels.QGEMM_U8S8X2_MAX_SHARE of their 4-k groups need its corrections, a share
+# the channel order moves; after a ReLU a 1x1 convolution then keeps U8S8X2 (qconv._format
+# replaces it by U7S8 for larger kernels and long 1x1 ones).  _pair_channels' pairs move it too:
+# 16 of MobileNetV2 int8's 1x1 layers (its projections and some expansions) take U8S8X2 in the
+# paired order, U7S8 in the file's.  Forced back to U7S8 (h38-q50, 2026-12-05, the Xeon, emulated
+# AVX2 1t, one process, photo, 20 x 10 runs, step minima, bit-identical) the steps took 1.005 of
+# their time: the 56x56 projections (features.2, .3) 0.90 / 0.94 and features.17's 0.86, the
+# others 1.02-1.12; a per-layer choice might take ~0.05 ms (not tried)
 def _u8s8x2_takes(w):
     """Whether AVX2 without VNNI packs int8 weights w [N, K] (zero point 0) as U8S8X2"""
-    return _kernels.qgemm_u8s8x2_share(np.ascontiguousarray(w, np.int16)) <= _U8S8X2_SHARE
+    share = _kernels.qgemm_u8s8x2_share(np.ascontiguousarray(w, np.int16))
+    return share <= _kernels.QGEMM_U8S8X2_MAX_SHARE
 
 
 def _stream_producer(node, inits):
@@ -385,7 +383,7 @@ def _stream_channels(g, keep):
     outputs are the same, bit for bit.  Only streams whose readers are all 1x1 convolutions
     (and the classifier) with K >= _QUAD_MIN_K, K % 8 == 0, int8 weights of zero point 0
     and activations of zero point 0 (after a ReLU: the window's base 0), and where the order
-    leaves every reader's packed layout (_U8S8X2_SHARE), up to _STREAM_MAX_C channels:
+    leaves every reader's packed layout (_u8s8x2_takes), up to _STREAM_MAX_C channels:
     ResNet-50 int8's first two stages, not its third (load time) nor its fourth, nor
     ResNet-18's (3x3 readers), MobileNetV2's or EfficientNet-B0's (linear bottlenecks: a
     mid-range zero point).
@@ -400,8 +398,8 @@ def _stream_channels(g, keep):
     quantized_graph 0.17 -> 1.06 s on a loaded host (load 6.5; mostly qquad_channels over
     layer3's readers, 1024 channels by 3840 columns).  With the fourth stage too (its conv1
     readers, 2048 -> 512 at 7x7, and the classifier) those two conv1 took 1.47 and 1.39 of
-    their time: their U8S8X2 share fell from 0.29-0.30 to 0.21-0.22, past _U8S8X2_SHARE, and
-    U8S8X2 replaced U7S8 (0.52 -> 0.74-0.77 ms); hence the layout check."""
+    their time: their U8S8X2 share fell from 0.29-0.30 to 0.21-0.22, under the format's
+    limit, and U8S8X2 replaced U7S8 (0.52 -> 0.74-0.77 ms); hence the layout check."""
     inits = g.initializers
     consumers = g.consumers()
     producers = {o: n for n in g.nodes for o in n.outputs if o}
