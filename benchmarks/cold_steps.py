@@ -8,9 +8,20 @@ the thread's CPU clock (the plan's calls as a run makes them, without the profil
 alternate whole runs (two, timed) and the warm repetitions.  Prints the total of both, the
 steps with the largest excess and the first steps of the run.  As on an AVX2-only CPU:
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout> python benchmarks/cold_steps.py M.onnx [--rounds 30]
-      [--top 15] [--first 4] [--skip I,J]
+      [--top 15] [--first 4] [--skip I,J] [--ort [--burst 5]]
 --skip: those steps are left out of the whole runs (shown as 0 there), e.g. the classifier's, to
 see what their reads cost the other steps (the data they evict from L3 before the next run).
+--ort: an onnxruntime session of the same model (1 thread) in the process, as bench.py times 1
+thread: each round onnxruntime runs a burst (BURST + 1 runs), then tinycnn one untimed run and
+BURST timed ones (the whole runs' rows), then the warm repetitions: what each step pays for the
+other engine's data between its bursts.
+Measured with it (h39-mn, Intel Xeon host of 2026-12-06, 300 MB L3, AVX2, chrt -f 10, MnasNet):
+alone 8587 us in the network against 8442 warm (+145, 40 rounds; the classifier 210 against 202:
+its 5 MB stay in L3 between runs), again 8351 / 8131 (+220, 20 rounds); with --ort (20 rounds x
+5) 9157 / 8660 (+498): the classifier 405 against 204 (its weights from memory: the other
+engine's data between the bursts), every other step +2 to +40 as alone.  So bench.py's 1-thread
+method (both engines in one process) charges tinycnn's classifier ~200 us a run that a process
+running tinycnn alone does not pay; onnxruntime's Gemm pays its own (0.39-0.47 ms profiled).
 
 Measured with it (Zen 4 host, AVX2 kernels, 30 rounds, 2026-12-04, n29-cold), median per step:
 MobileNetV3-Large 5.61 ms in the network against 4.94 ms warm (+0.67 ms): the two classifier
@@ -68,15 +79,22 @@ def plan_calls(sess, feed):
     return plan, list(arena.calls_for(feeds))
 
 
-def step_times(calls, rounds, clk, skip=()):
-    """Per step, the median over rounds of its time inside whole runs (two a round) and warm
-    (its third call in a row), in us, on the clock clk (ns)"""
+def step_times(calls, rounds, clk, skip=(), other=None, burst=5):
+    """Per step, the median over rounds of its time inside whole runs (two a round, or `burst`
+    after one untimed run when other, another engine's run(), runs burst + 1 times first) and
+    warm (its third call in a row), in us, on the clock clk (ns)"""
     n = len(calls)
-    net = np.zeros((2 * rounds, n))
+    per = burst if other else 2
+    net = np.zeros((per * rounds, n))
     warm = np.zeros((rounds, n))
     for r in range(rounds):
-        for k in range(2):
-            row = net[2 * r + k]
+        if other:
+            for _ in range(burst + 1):
+                other()
+            for c in calls:
+                c()
+        for k in range(per):
+            row = net[per * r + k]
             for i, c in enumerate(calls):
                 if i in skip:
                     continue
@@ -122,6 +140,9 @@ def main():
     ap.add_argument("--skip", default="", help="steps I,J left out of the whole runs")
     ap.add_argument("--threads", type=int, default=1,
                     help="N > 1: 1 and N threads side by side, wall clock (under chrt -f 10)")
+    ap.add_argument("--ort", action="store_true",
+                    help="an onnxruntime session runs a burst before each round's whole runs")
+    ap.add_argument("--burst", type=int, default=5, help="with --ort: runs a burst")
     args = ap.parse_args()
     if args.threads > 1:
         threads_table(args.model, args.threads, args.rounds)
@@ -130,10 +151,22 @@ def main():
     plan, calls = plan_calls(sess, feed)
     n = len(calls)
     skip = {int(i) for i in args.skip.split(",") if i}
-    netm, warmm = step_times(calls, args.rounds, time.thread_time_ns, skip)
+    other = None
+    if args.ort:
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+        o = ort.InferenceSession(args.model, so, providers=["CPUExecutionProvider"])
+        ofeed = dict(feed)
+        o.run(None, ofeed)
+
+        def other():
+            o.run(None, ofeed)
+    netm, warmm = step_times(calls, args.rounds, time.thread_time_ns, skip, other, args.burst)
     print(f"{os.path.basename(args.model)}: {n} steps, in the network {netm.sum():.0f} us, "
           f"warm {warmm.sum():.0f} us, excess {netm.sum() - warmm.sum():.0f} us "
-          f"({args.rounds} rounds, medians per step)")
+          f"({args.rounds} rounds, medians per step"
+          f"{', onnxruntime bursts between' if args.ort else ''})")
     shown = set(np.argsort(warmm - netm)[:args.top]) | set(range(min(args.first, n)))
     print(f"{'step':>4} {'node':40s} {'label':28s} {'network':>8} {'warm':>8} {'excess':>7} ratio")
     for i in sorted(shown):
