@@ -9,7 +9,10 @@
  * touches (H: 0 T0, 1 T1, 2 T2, 3 NTA; P = 0: none), one or two prefetches a row.  "L,P,H":
  * every line P pages ahead, one per 64 bytes (the kernel's loads: two lines an iteration).
  * Before each call: MODE=mem 64 MB written (the weights in memory), MODE=l3 (default) the
- * weights read, then 16 MB of other data written (the weights in L3, past L2).
+ * weights read, then 16 MB of other data written (the weights in L3, past L2), MODE=flush 16 MB
+ * written, then every line of the weights flushed from all caches (clflush; h39-mn: on the Intel
+ * host of 2026-12-06, 300 MB of L3, 64 MB written at times left them in L3 (MODE=mem 183-189 us,
+ * as MODE=l3) and at others not (434-545 us); clflush always sends them to memory).
  *   gcc -O2 -mavx2 -mfma -Ibenchmarks benchmarks/gemv_pf_ab.c -o /tmp/gemv_pf_ab
  *   [MODE=mem] /tmp/gemv_pf_ab ROUNDS K NOUT VARIANT...   (e.g. 100 1280 1000 0,0 S,4 2,1 L,4,1)
  * Prints per variant the median thread-CPU time of a call (us), its 25-75% range, the ratio of
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
     const int rounds = atoi(argv[1]), K = atoi(argv[2]), N = atoi(argv[3]);
     const int nv = argc - 4 < 16 ? argc - 4 : 16;
     const int mem = getenv("MODE") && !strcmp(getenv("MODE"), "mem");
+    const int flush = getenv("MODE") && !strcmp(getenv("MODE"), "flush");
     variant var[16];
     for (int i = 0; i < nv; i++) {
         int x[3] = {0, 0, 0}, c = sscanf(argv[4 + i], "%d,%d,%d", &x[0], &x[1], &x[2]);
@@ -164,7 +168,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++)
         for (int j = 0; j < nv; j++) {
             const int i = (r & 1) ? nv - 1 - j : j; /* each order in turn */
-            if (!mem) {
+            if (!mem && !flush) {
                 float s = 0;
                 for (size_t q = 0; q < (size_t)N * K; q += 16)
                     s += w[q];
@@ -172,6 +176,11 @@ int main(int argc, char **argv)
             }
             for (size_t q = 0; q < evict_n; q += 16)
                 ev[q] = (float)q;
+            if (flush) {
+                for (size_t q = 0; q < (size_t)N * K; q += 16)
+                    _mm_clflush(w + q);
+                _mm_mfence();
+            }
             const double t0 = now();
             if (var[i].streams == 2)
                 gemv_streams(K, a, w, N, y + (size_t)i * N, 2);
@@ -190,6 +199,7 @@ int main(int argc, char **argv)
     double *ratio = calloc(rounds, sizeof(double)), *s = calloc(rounds, sizeof(double));
     printf("GEMV %d -> %d (%.1f MB), %s, %d rounds, thread CPU us: median [25-75%%], ratio to "
            "the first\n", K, N, (double)N * K * 4 / 1e6, mem ? "weights in memory (64 MB written)"
+           : flush ? "weights flushed from the caches (clflush)"
            : "weights in L3 (16 MB written after them)", rounds);
     for (int i = 0; i < nv; i++) {
         memcpy(s, t + (size_t)i * rounds, rounds * sizeof(double));
