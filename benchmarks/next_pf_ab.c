@@ -3,7 +3,9 @@
  * tc_dense_rows_f32, weights read in place), as a network ends (MobileNetV2: 320 -> 1280 at 7x7
  * then 1280 -> 1000), each round after 64 MB written (the weights in memory); with L3=1 the GEMV's
  * weights, 4 MB of other data and the layer's weights are read after the eviction (the GEMV's
- * weights mostly in L3, as inside a network).  Variants, alternating per round: 0 none; a
+ * weights mostly in L3, as inside a network); with FLUSH=1 (h39-mn) the GEMV's and the layer's
+ * weights then flushed from every cache (clflush): in memory even where a 300 MB L3 keeps them
+ * past the 64 MB (the Intel host of 2026-12-06).  Variants, alternating per round: 0 none; a
  * positive CHUNK: that many lines of the GEMV's weights prefetched after each tile call of the
  * GEMM driver; a negative -M: one line every M + 1 k steps inside the in-place strips' K loop
  * (panel16_fixed), from the start of the weights on.  Needs a build with next_pf.patch:
@@ -13,8 +15,9 @@
  *   LD_LIBRARY_PATH=<libpython dir> [L3=1] [LEAD=n] /tmp/next_pf_ab /tmp/x.so ROUNDS C K HW Kd Nd \
  *       HINT(0 T0, 1 T1, 2 T2, 3 NTA) VARIANT...
  * Prints per variant the median layer, GEMV and total time (thread CPU) and the total's 25-75%.
- * Results (n31-pf): csrc/gemm_avx2.c, the comment above panel16_fixed. */
+ * Results (n31-pf, h39-mn): csrc/gemm_avx2.c, the comment above panel16_fixed. */
 #define _GNU_SOURCE
+#include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +86,13 @@ int main(int argc, char **argv)
                     s += ev[q + (8u << 20)];
                 for (size_t q = 0; q < (size_t)C * K; q += 16)
                     s += packed[q];
+            }
+            if (getenv("FLUSH")) {
+                for (size_t q = 0; q < wd_n; q += 16)
+                    _mm_clflush(wd + q);
+                for (size_t q = 0; q < B.pack_size(&p, TC_CONV_ALGO_1X1); q += 16)
+                    _mm_clflush(packed + q);
+                _mm_mfence();
             }
             for (size_t q = 0; q < C * N; q += 16)
                 s += x[q];

@@ -500,7 +500,17 @@ TC_TILES_OF_ROWS(6)
  * [0.991-1.003] (+5.5, 53 -> 29 us).  Under 1% where the per-round noise is 1%: not taken (it
  * needs a prefetch range carried from the planner through tc_conv2d to this loop).  After the
  * per-call bursts (the GEMM driver prefetching N lines after each tile call: 22 calls at 7x7)
- * the layer paid the whole fetch too (512 lines a call: +24 us, GEMV -17). */
+ * the layer paid the whole fetch too (512 lines a call: +24 us, GEMV -17).
+ * Again on the Intel Xeon host (h39-mn, 2 MiB L2, 300 MB L3, 2026-12-06; next_pf_ab.c FLUSH=1:
+ * both weights flushed from the caches before each round, T2, 40 rounds, median layer + GEMV
+ * us): none 567 + 400; every 2nd k 692 + 335 (68480 of the 80000 lines), every 4th 602 + 360,
+ * every 8th 571 + 375 (total 0.98, inside the rounds' spread), 512 lines a tile call 604 + 383:
+ * what the GEMV saves the layer pays, and lines prefetched past L2's 2 MiB did not wait in L3
+ * for the GEMV (335 us where from L3 it takes 185-220).  There MnasNet's classifier found its
+ * weights in L3 when tinycnn ran alone (cold_steps.py: 210 us against 202 warm) and in memory
+ * only with onnxruntime's session running between the bursts (cold_steps.py --ort, bench.py's
+ * 1-thread method: 405 us), so the planner's reads_next through MnasNet's ReduceMean to
+ * layers.14 was not built. */
 static inline __attribute__((always_inline)) void panel16_fixed(
     int kc, const float *a, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
     const float *bias, const float *res, ptrdiff_t ldr, tc_act_k act, int pf_a, int pf_b,
@@ -1107,7 +1117,12 @@ static inline __attribute__((always_inline)) void gemv_row_store(const float *a,
  * 30 rounds 0.996 / 0.993): not taken.
  * Tried and left there: at each row's start one prefetch per 4 KiB page 1, 2 or 4 pages
  * ahead (T0 / T1 / T2; the streamer stops at page ends), and every line 4 pages ahead:
- * 1.00-1.03 from L3 and from memory. */
+ * 1.00-1.03 from L3 and from memory.
+ * h39-mn (same host, 2026-12-06, gemv_pf_ab.c MODE=flush: the weights flushed from every cache,
+ * 40-60 rounds): one row at a time 396-532 us, four streams 0.82-0.90 of it (355-450 us); a
+ * plain read of the 5.1 MB as 8-16 interleaved streams (benchmarks/read_bw.c, paired runs) 344
+ * and 400 us against the four streams' 355 and 439: this GEMV reads within 3-10% of what one
+ * core draws from memory. */
 void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int r0, int r1,
                        const float *bias, int act, float *y)
 {
