@@ -737,7 +737,16 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
              * 12.0-13.0 1.011-1.041: more lines in flight slow the expansion more than they
              * save the GEMM.  h37-mn2: the next chan8 block's first expansion strip (1-12 KB)
              * prefetched before the last band's projection, MnasNet level (1.011 / base 1.009,
-             * 81 rounds; benchmarks/chan8_next_strip.patch) */
+             * 81 rounds; benchmarks/chan8_next_strip.patch).  h39-mt: at 2 threads (the 7x7
+             * blocks, strips) each thread's strips prefetching the half of the packed weights its
+             * GEMM chunk reads (the row halves of every K block; benchmarks/chan8_pf_mt.patch,
+             * TC_X_PF2, bit-identical): MnasNet env_steps_ab.py --fifo 8 rounds x 150 runs,
+             * layers.12.x 0.997-1.001, sum of steps 1.001: level, so the weights' arrival is not
+             * what the 2-thread projections lose (~147 us a half beside 162 us of strips,
+             * pool_trace.py).  The patch's TC_X_SOLO (the halves one after the other on the
+             * caller) and TC_X_ONE (one range on one thread) did not settle whether the halves
+             * lose time to running side by side: in their processes the steps they leave alone
+             * ran 0.95-1.09 and 1.12-1.24 of the base's (three runs of 6-8 rounds). */
             const size_t pbytes = tc_conv2d_pack_size(&project->p, project->algo) * sizeof(float);
             j.pf = tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
                            pbytes >= CHAN8_PF_PROJECT_MIN_BYTES

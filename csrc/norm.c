@@ -219,6 +219,13 @@ void tc_softmax_f32(const tc_ctx *ctx, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t i
 
 /* ---- Reductions over the middle axis ----------------------------------- */
 
+/* Floats a thread reduces at least (h39-mt, 2026-12-06): a quarter of the element-wise grain, so
+ * that MnasNet's ReduceMean (1280 planes of 7x7, 250 KB) is split at 2 threads.  On one thread it
+ * took 14 us at 2 threads against 10 at 1 (env_steps_ab.py --fifo): half its input lay in the
+ * other core's L2, written there by the 1x1 layer before it, whose row ranges split the channels
+ * the same way (the first half the caller's) */
+#define TC_REDUCE_GRAIN (TC_ELTWISE_GRAIN / 4)
+
 typedef struct {
     int op;
     ptrdiff_t n, inner;
@@ -286,6 +293,6 @@ int tc_reduce_f32(const tc_ctx *ctx, int op, ptrdiff_t outer, ptrdiff_t n, ptrdi
         return -1;
     if (outer == 0 || inner == 0)
         return 0;
-    tc_parallel_for(ctx ? ctx->pool : NULL, outer, grain_for(n * inner, TC_ELTWISE_GRAIN), reduce_range, &jb);
+    tc_parallel_for(ctx ? ctx->pool : NULL, outer, grain_for(n * inner, TC_REDUCE_GRAIN), reduce_range, &jb);
     return 0;
 }

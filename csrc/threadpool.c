@@ -294,6 +294,25 @@
  * processes while another helper's FIFO process held a CPU: benchmarks/env_steps_ab.py runs
  * one session a process and leaves such processes out.
  *
+ * Measured (h39-mt, 2026-12-06 00:15-00:35, same host, AVX2 emulation, chrt -f 10,
+ * pool_trace.py on a build with benchmarks/pool_trace.patch and chan8_halo_stats.patch, 300 runs,
+ * the fastest 30%).  The worker starts each job 0.4-0.7 us after its publication in
+ * MobileNetV2 (24 jobs a run, 4.49 ms) and 0.3-0.4 us in MnasNet (25 jobs, 4.56 ms): 8-12 us a
+ * run, 0.2-0.3% of it, and within a run it never sleeps (every gap is shorter than
+ * TC_POOL_SPIN_NS): a longer or run-scoped spin has nothing left to win here.  Idle at the ends
+ * of jobs 126 / 110 us a run (rows jobs 54 / 33, GEMM jobs 31 / 30, strips 23 / 25), outside
+ * any pool call 36 / 34.  The shared halo rows of the rows mode (ir_fused.c
+ * TC_CHAN8_SHARE_MIN_C) were found published by the caller's band 96% of the time in
+ * MobileNetV2 (h38-mv2 counted 56-72%), by the worker's 98%; in MnasNet by the caller's 98%, the
+ * worker's 85% (its band runs ahead and expands them itself: the balance works as meant).
+ * Against onnxruntime's own scaling per step (qsteps_mt.py --fifo --depth 3, 3 x 150 runs)
+ * MnasNet at 2 threads loses in the 7x7 blocks (layers.12.1-.3 1.66-1.72x against 1.83-1.85x,
+ * .13.0 1.70 / 1.89: 22-38 us each), layers.10-.12.0 (10-12 us each), the classifier (2.19 /
+ * 2.90x) and ReduceMean (slower at 2 threads than at 1: 14 against 9 us, one thread reading
+ * half its input from the other core; split since, norm.c TC_REDUCE_GRAIN).  The 7x7 blocks'
+ * strips scale (two threads' 16 chunks each, 8.4-8.7 us for 2 strips, 12.7 for 3, the first
+ * +4.5); their projections do not, see ir_fused.c chan8_run.
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks

@@ -258,6 +258,28 @@ def test_reduce_contiguous_is_the_same_on_every_isa(op, n):
         np.testing.assert_array_equal(y, outs[0], err_msg=f"reduce {op} n={n}: {label} against portable")
 
 @pytest.mark.parametrize("op", ["mean", "sum", "max", "min"])
+@pytest.mark.parametrize("outer,n,inner", [(1280, 49, 1), (341, 49, 1), (3, 20000, 1), (5, 49, 67),
+                                           (1, 20000, 1)])
+@pytest.mark.parametrize("isa", ["portable", "avx2"])
+def test_reduce_split_over_threads_has_the_one_thread_bits(op, outer, n, inner, isa):
+    """Reductions of 16K floats or more are split over the threads (norm.c TC_REDUCE_GRAIN:
+    MnasNet's ReduceMean, 1280 planes of 7x7, at 2 threads): each output sums its own planes
+    whoever runs it, so 2 and 3 threads give the 1-thread bits (odd plane counts, one plane)."""
+    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    x = np.random.default_rng(outer + n).standard_normal((outer, n, inner)).astype(np.float32)
+    outs = []
+    for threads in (1, 2, 3):
+        y = np.full((outer, inner), np.nan, np.float32)
+        _kernels.reduce(_kernels.Context(threads, isa), op, x, y, outer, n, inner)
+        outs.append(y)
+    np.testing.assert_allclose(outs[0], getattr(np, op)(x.astype(np.float64), axis=1), rtol=1e-5,
+                               atol=1e-5, err_msg=f"reduce {op} {x.shape}")
+    for y, threads in zip(outs[1:], (2, 3)):
+        np.testing.assert_array_equal(y, outs[0], err_msg=f"reduce {op} {x.shape}: {threads} threads")
+
+
+@pytest.mark.parametrize("op", ["mean", "sum", "max", "min"])
 @pytest.mark.parametrize("outer,n,inner", [(2, 5, 7), (3, 0, 4), (0, 3, 4)])
 def test_a_bound_reduce_runs_over_its_arrays_at_every_call(ctx, op, outer, n, inner):
     """bind_reduce: a call checked once, whose every run reduces the arrays' current values
