@@ -43,7 +43,13 @@
  * stores as 4-float halves of the transpose's two in-lane stages (16 shuffles and 16
  * vextractf128 / 128-bit stores for 24 shuffles and 8 stores) 208@14 0.955 [0.942-1.002],
  * 440@7 1.047 [0.998-1.062], 104@28 0.991, 208@28 s2 0.998, 48@112 s2 0.996: level, the
- * shuffle port is not what binds (perf: the samples sit on the broadcasts of the FMA loop). */
+ * shuffle port is not what binds (perf: the samples sit on the broadcasts of the FMA loop).
+ * Tried and left (h39-rg, 2026-12-06, benchmarks/gc8_means8.patch, the same bits): the means of
+ * a group's 8 planes summed side by side (the pool's partial sums in the same order, the 8
+ * chains interleaved, the last reduction in the lanes of an 8 x 8 transpose) instead of one
+ * plane at a time: 440 planes of 49 2.93 -> 2.14 us, of 196 6.1 -> 4.8, of 784 level (a
+ * standalone loop, planes in cache): ~1 us a layer, ~0.1% of RegNetY; not worth a field in
+ * the kernels' table. */
 #include <immintrin.h>
 #include <string.h>
 #include "transpose_avx2.h"

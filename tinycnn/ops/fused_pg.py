@@ -37,6 +37,11 @@ from .fused_ir import _conv_args
 # AMD Zen 4 (1 MiB L2, AVX2 emulation, s26, 21 rounds, the same bits): a 600 KB threshold,
 # which fuses block3-0 (0.65 MB), ran its block 1.003 [0.963-1.049] and its pair 1.056
 # [1.006-1.091] of the unfused time (not measured on the Zen 3, whose L2 is half as large).
+# On the Intel Xeon (2 MiB L2; h39-rg, AVX2 emulation, 1 thread, whole RegNetY-400MF,
+# benchmarks/const_ab.py, 30 rounds, sessions planned each way in one process, the same bits,
+# host load 7-16, 2026-12-06 00:2x, median of per-round ratios [25-75%]; base against itself
+# 0.995 and 1.006): 3 MB (nothing banded) 0.999 [0.985-1.014], 2 MB (block2-0 unbanded) 1.002
+# [0.991-1.027], 600 KB (block3-0 banded too) 1.001 [0.992-1.014]: level, kept.
 PG_FUSE_MIN_BYTES = 1_000_000
 # A band's slot (1x1 rows with the halo + grouped rows) at most this many bytes: the best
 # bands above, 8 rows, take 451 KB (block1-0) and 489 KB (block2-0); 16 rows, 0.9 MB, lose.
@@ -48,6 +53,7 @@ PG_FUSE_MIN_BYTES = 1_000_000
 # [0.87-0.92] (block1-0) and 0.88-1.0 of onnxruntime's time.  Zen 3, native (as above,
 # block1-0 with its projection and SE, 15 rounds): 256 KiB 0.998 [0.976-1.048], 384 KiB
 # 0.994 [0.960-1.031] of 512 KiB's time.
+# Intel Xeon (as at PG_FUSE_MIN_BYTES): 1 MiB slots 1.001 [0.996-1.016]: level, kept.
 PG_BAND_BYTES = 512 * 1024
 # The projection shortcut (graph._fuse_pg_shortcut) runs in the pair's bands where its input,
 # which the pair's 1x1 reads band by band, takes this many bytes; elsewhere apart, before the
@@ -64,6 +70,8 @@ PG_BAND_BYTES = 512 * 1024
 # 1.009 [1.000-1.014]; both bands: 0.995 / 1 / 1.006, 31 rounds); at 2
 # threads (ab_threads.py --fifo, 30 rounds each order) 1.015 [1.006-1.022] and 1 / 1.010
 # [0.998-1.023]: level.
+# Intel Xeon (as at PG_FUSE_MIN_BYTES): 500 KB (block2-0's shortcut in its bands too) 1.006
+# [0.978-1.022]: level, kept.
 PG_SHORTCUT_MIN_BYTES = 1_000_000
 # A depthwise pair (1x1 -> depthwise whose output a squeeze-and-excitation reads) runs in
 # bands (fused_ir.band_rows) only at stride 2 and where its expanded tensor takes this many

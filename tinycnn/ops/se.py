@@ -125,7 +125,16 @@ def SqueezeExciteGate(n, X, W1, B1=None, W2=None, B2=None, P=None, *, activation
         # at 960 channels 84 -> 58 us but its 5x5 depthwise 127 -> 171 (672 at 14x14: gate
         # 55 -> 45, depthwise 189 -> 226; 576 at 7x7: 40 -> 35, 83 -> 105): the bursts stall
         # the depthwise, and 1.8 MB of weights do not fit the 1 MiB L2 beside its planes;
-        # whole networks 0.99-1.01 (in one process, sessions with and without)
+        # whole networks 0.99-1.01 (in one process, sessions with and without).
+        # Re-measured (h39-rg, Intel Xeon, 2 MiB L2, AVX2 emulation, 1 thread, 2026-12-06):
+        # RegNetY-400MF without this prefetch (benchmarks/const_ab.py, reads_next=noop, 30
+        # rounds, the same bits) 1.011 [1.000-1.027] and 1.019 [0.990-1.048] of its time: it
+        # pays.  Its price is in the grouped step: 440 channels at 7x7 alone 43-46 us, with the
+        # means 46-50, with the means and this prefetch from memory 48-56 (in the network,
+        # steps_ab.py --steps, 64 us; the gate 12, its lone time with the weights in L2 6.9).
+        # The gate's two GEMVs as packed panels (tc_dense_f32, other bits) instead of rows in
+        # place, lone with the weights in cache: 440 <-> 104 7.6 -> 5.2 us, 208 <-> 52 2.7 ->
+        # 1.8, 104 <-> 26 1.3 -> 0.8: ~20 us a RegNetY run (0.2%), not taken.
         n.reads_next(n.node.inputs[5], layer.weights)
 
         def squeeze_excite_pooled(x, p, g, *ws):
