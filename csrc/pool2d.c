@@ -49,7 +49,24 @@ typedef struct {
  * from the last band up, planes last to first, so as to read first what the producer wrote
  * last (still in L2) and leave LRU evicting lines already used.  SqueezeNet's stem pool
  * (64 x 111 x 111, 3x3/2) alone on freshly written inputs: 159 vs 141 us (slower), in the
- * network 221-246 vs 201-222 us: the in-network time is not L2 misses of the stem's output. */
+ * network 221-246 vs 201-222 us: the in-network time is not L2 misses of the stem's output.
+ * At 2 threads the planes are split (SqueezeNet's features.5 128 planes, features.8 256: one
+ * contiguous half each), and those pools already scale as well as onnxruntime's (h39-sq,
+ * 2026-12-06, Xeon KVM guest, AVX2 emulation, benchmarks/qsteps_mt.py --fifo --depth 2, 3 x
+ * 150 runs, step minima: features.5 66 -> 48 us, onnxruntime 61 -> 57; features.8 29 -> 25,
+ * onnxruntime 22 -> 28).  Tried and dropped (benchmarks/env_steps_ab.py --fifo against the base,
+ * one session a process, step minima over 150 runs, bit-identical):
+ * (1) bands of output rows, band t of every plane to thread t, so that each thread reads the
+ * rows its half of the producer (the GEMM's column chunks, the Winograd's tile rows) wrote
+ * and writes those the next squeeze's column chunks read (benchmarks/pool_row_bands.patch):
+ * features.8 1.86, features.5 1.11 of their time (26 -> 49 us, 48 -> 54): each thread then
+ * reads 1.5 KB pieces of each plane instead of one stream, and the two threads write a shared
+ * cache line in every output plane (13x13: 256 of them);
+ * (2) the next plane's first 4 KB prefetched (prefetcht1) before each plane, split jobs only
+ * (benchmarks/pool_next_plane_pf.patch): SqueezeNet's features.8 0.81-0.85 (25 -> 21 us, three
+ * runs, both orders), features.5 0.97-1.01, GoogLeNet's max pools 0.95-1.02, but
+ * DenseNet-121's transition pools (2x2/2 average) 1.02-1.03, 1.00-1.09 and 1.16-1.26: ~5 us a
+ * SqueezeNet run, below its noise, not kept. */
 static void pool_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     const pool_job *jb = (const pool_job *)arg;

@@ -337,3 +337,57 @@ def test_max_pool_3x3_s2_every_width(ctx, pads):
             _kernels.max_pool2d(ctx, x, y, (3, 3), (2, 2), pads, (1, 1))
             ref = ref_pool(x, oh, ow, (3, 3), (2, 2), pads, (1, 1), "max")
             np.testing.assert_array_equal(y, ref, err_msg=f"max_pool2d y, x {x.shape} pads {pads} ceil {ceil_mode}")
+
+
+
+# Pools large enough (N * C planes above the plane grain, pool2d.c tc_pool_grain_) that 2 and 3
+# threads split them: SqueezeNet's two ceil-mode pools, padding on every side, dilation,
+# asymmetric strides, 1-wide planes, a 2x2/2 pool (DenseNet's average), batch 2 with an odd
+# channel count (the split inside an image).
+SPLIT_CASES = [
+    ((1, 256, 27, 27), (3, 3), (2, 2), (0, 0, 0, 0), (1, 1)),     # SqueezeNet features.8
+    ((1, 128, 55, 55), (3, 3), (2, 2), (0, 0, 0, 0), (1, 1)),     # features.5
+    ((2, 151, 9, 11), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+    ((2, 301, 8, 64), (2, 2), (2, 2), (0, 0, 0, 0), (1, 1)),
+    ((1, 3000, 12, 1), (2, 1), (2, 1), (0, 0, 0, 0), (1, 1)),
+    ((2, 201, 11, 17), (9, 3), (2, 2), (6, 1, 0, 1), (1, 1)),
+    ((1, 121, 30, 19), (3, 3), (3, 2), (2, 0, 1, 2), (2, 1)),
+    ((2, 63, 57, 29), (5, 5), (2, 2), (2, 2, 2, 2), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2"])
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=[f"{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}" for c in SPLIT_CASES])
+def test_pools_split_between_threads_match_one_thread(isa, case):
+    """At 2 and 3 threads a pool split between the threads gives the 1-thread bits (max, NaN
+    inputs, average with and without the padding counted, floor and ceil mode), and the
+    1-thread answer the numpy reference's."""
+    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    shape, kernel, strides, pads, dil = case
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    xn = x.copy()
+    xn[..., ::5, ::3] = np.nan
+    contexts = {t: _kernels.Context(t, isa) for t in (1, 2, 3)}
+    for ceil_mode in (0, 1):
+        oh = out_size(shape[2], kernel[0], strides[0], pads[0], pads[2], dil[0], ceil_mode)
+        ow = out_size(shape[3], kernel[1], strides[1], pads[1], pads[3], dil[1], ceil_mode)
+        geo = dict(kernel=kernel, strides=strides, pads=pads, dil=dil)
+        what = f"x {shape} -> ({oh}, {ow}) {geo} ceil {ceil_mode} {isa}"
+        for name, inp, cip in [("max", x, None), ("max nan", xn, None), ("avg", x, 0), ("avg cip", x, 1)]:
+            ys = {}
+            for t, c in contexts.items():
+                y = np.full(shape[:2] + (oh, ow), 7.0, np.float32)
+                if cip is None:
+                    _kernels.max_pool2d(c, inp, y, kernel, strides, pads, dil)
+                else:
+                    _kernels.avg_pool2d(c, inp, y, kernel, strides, pads, dil, cip)
+                ys[t] = y
+            for t in (2, 3):
+                np.testing.assert_array_equal(ys[t], ys[1], err_msg=f"{name} at {t} threads vs 1, {what}")
+            if name == "max":
+                np.testing.assert_array_equal(ys[1], ref_pool(x, oh, ow, mode="max", **geo), err_msg=f"{name}, {what}")
+            elif name != "max nan":
+                np.testing.assert_allclose(ys[1], ref_pool(x, oh, ow, mode="avg", count_include_pad=cip, **geo),
+                                           rtol=1e-5, atol=1e-6, err_msg=f"{name}, {what}")
