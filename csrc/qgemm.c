@@ -817,6 +817,12 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * steps 1.02 of their time on max(noise, 0) in both orders (40 x 10), level on a photograph
  * (20 x 10), the whole run's steps 0.999-1.000; at 2 threads (ab_threads.py --fifo, 30 x 10,
  * six runs each order) 0.999 (the tool's first-named build reads ~1% slower).  Not kept. */
+/* From kpad 64 on the Xeon with the in-place steps kernel (h39-q, 2026-12-06, emulated AVX2
+ * 1t, ResNet-50 int8 on a photograph, qsteps.py against the base, 12 x 10 runs, both orders,
+ * host load 5-7, bit-identical): the four layers it moves (layer1's K = 64 downsample and
+ * conv3s, 4-row paired tiles in place of 6 x 16) read downsample 1.08 / 1.09 (the maxpool's
+ * bytes: more steps listed), conv3 0.91-0.94 where every layer of the first-named build read
+ * 0.93-0.97, 0.99-1.00 in the other order: level to worse.  Not kept. */
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
