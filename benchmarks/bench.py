@@ -57,6 +57,24 @@ How it measures (the method of issue 4):
   2-thread ratios then show the engines' scaling without the fair scheduler moving
   a worker off its core mid-run (on the shared hosts of sessions 34-35 those ratios
   moved 5-8% between runs under CFS).  The default (CFS) is what an application sees.
+  --fifo-1t does the same at 1 thread: each burst (either engine's, in their one process) under
+  SCHED_FIFO, then at least --gap (and a tenth of the burst) under CFS, so the core's other work
+  gets its share and the kernel never throttles a burst.  It is not implied by --fifo: on the
+  session-40 VM (2026-12-06 02:45-02:52, MnasNet and MobileNetV2, 6 + 6 bench.py runs of 5 s
+  interleaved) it was no steadier than CFS (25-75% width of the per-round ratios, median over
+  runs, 0.046 / 0.046 against 0.052 / 0.057; per-round medians across runs 0.873-0.977 /
+  0.828-0.902 against 0.874-0.965 / 0.827-0.857) and moved neither engine one way: the noise of
+  that host is the host's, not the scheduler's.
+* Per round (a burst of each engine, back to back) the ratio of the two bursts' medians: the
+  table gives their median and 25-75% range beside the whole-run ratio, the --json every one
+  (models.NAME.rounds.THREADS); a host that swings shows there first.  The notes end with the
+  run's host evidence: the FMA peak at the end against the start, and per row how each engine's
+  fastest burst and the per-round ratio moved from the first third of rounds to the last.
+  "Fast rounds" are the rounds in which both engines ran within 10% of their fastest bursts
+  (geometric mean; fast_rounds): their ratio and share.  On the session-40 VM the slow phases
+  slowed tinycnn's MnasNet more than onnxruntime's (per-round ratio 0.88 in rounds within 15% of
+  onnxruntime's fastest, 0.95-0.97 in slower ones; MobileNetV2 0.84 in both): a whole-run ratio
+  there is a mix of the host's states, and the fast-round ratio tells them apart.
 * Reported times are medians in milliseconds; ratio = tinycnn / onnxruntime
   (lower is better for tinycnn).
 
@@ -248,28 +266,43 @@ class _Worker:
         return {"ms": ms, "cpu_ms": self.cpu_ms.get(engine, []),
                 "maxrss_kb": peak_rss_kb()}
 
-    def cmd_alternate(self, engines, warmup, runs, seconds, burst=1):
+    def cmd_alternate(self, engines, warmup, runs, seconds, burst=1, fifo=False, pause=0.02):
         """Runs the loaded engines in turn, in this one process: bursts of `burst` timed runs
-        after one untimed run (none when burst is 1), until each has `runs` (or `seconds`)."""
+        after one untimed run (none when burst is 1), until each has `runs` (or `seconds`).
+        fifo: this process under SCHED_FIFO for each burst (its untimed run included), back
+        under the ordinary scheduler after it for max(pause, a tenth of the burst) s, so that
+        the other work of the core gets its share (and the kernel never throttles the burst).
+        "bursts": each engine's burst sizes in order (round i = the i-th burst of each)."""
         for _ in range(warmup):
             for e in engines:
                 self._time_one(e)
         samples = {e: [] for e in engines}
+        sizes = {e: [] for e in engines}
         self.cpu_ms = {}
         t0 = time.perf_counter()
         while True:
             for e in engines:
-                if burst > 1:
-                    self._time_one(e)          # pays for the state the other engine left
-                    self.cpu_ms[e].pop()
                 want = burst if seconds is not None else min(burst, runs - len(samples[e]))
-                for _ in range(max(want, 1)):
-                    samples[e].append(self._time_one(e))
+                tb = time.perf_counter()
+                if fifo:
+                    set_fifo(True)
+                try:
+                    if burst > 1:
+                        self._time_one(e)          # pays for the state the other engine left
+                        self.cpu_ms[e].pop()
+                    for _ in range(max(want, 1)):
+                        samples[e].append(self._time_one(e))
+                finally:
+                    if fifo:
+                        set_fifo(False)
+                sizes[e].append(max(want, 1))
+                if fifo:
+                    time.sleep(max(pause, 0.1 * (time.perf_counter() - tb)))
             n = len(samples[engines[-1]])
             elapsed = time.perf_counter() - t0
             if (seconds is None and n >= runs) or (seconds is not None and elapsed >= seconds and n >= 3):
                 break
-        return {"ms": samples, "cpu_ms": self.cpu_ms}
+        return {"ms": samples, "cpu_ms": self.cpu_ms, "bursts": sizes}
 
     def cmd_compare(self, engines):
         """Largest difference between the engines' first outputs, relative to the reference's max."""
@@ -645,6 +678,111 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def quantile(xs, f):
+    """The f-quantile of xs (0 <= f <= 1), linear between the sorted values (None if empty)."""
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = f * (len(xs) - 1)
+    i = int(k)
+    return xs[i] if i + 1 >= len(xs) else xs[i] + (xs[i + 1] - xs[i]) * (k - i)
+
+
+def split_bursts(ms, sizes):
+    """The flat list of timed runs `ms` cut into its bursts (`sizes`: each burst's run count,
+    in order; runs beyond their sum are left out)."""
+    out, i = [], 0
+    for n in sizes:
+        out.append(ms[i:i + n])
+        i += n
+    return out
+
+
+def round_ratios(a, b, stat=None):
+    """Per round (the i-th burst of each engine: a burst pair), stat(a's runs) / stat(b's runs),
+    stat the median by default.  a, b: {"ms": [...], "bursts": [sizes]}; [] without "bursts"
+    (results written before it existed)."""
+    stat = stat or statistics.median
+    if "bursts" not in a or "bursts" not in b:
+        return []
+    return [stat(x) / stat(y) for x, y in zip(split_bursts(a["ms"], a["bursts"]),
+                                              split_bursts(b["ms"], b["bursts"])) if x and y]
+
+
+def spread(xs):
+    """{"n", "median", "p25", "p75", "min", "max"} of the values xs (None if there are none)."""
+    if not xs:
+        return None
+    return {"n": len(xs), "median": statistics.median(xs), "p25": quantile(xs, 0.25),
+            "p75": quantile(xs, 0.75), "min": min(xs), "max": max(xs)}
+
+
+def drift(per_round):
+    """How a per-round series moved during a run: min of its last third of rounds over min of
+    its first third, minus 1 (+0.05: the last third's best 5% slower).  None under 3 rounds."""
+    k = len(per_round) // 3
+    if k < 1:
+        return None
+    return min(per_round[-k:]) / min(per_round[:k]) - 1
+
+
+def rounds_summary(a, b):
+    """Per-round evidence of one row (engines a against b, dicts as round_ratios takes): the
+    spread of the per-round ratios of burst medians ("ratio", with the list in "ratios"), and the
+    drift (see drift) of each engine's burst minima and of the per-round ratios, first third of
+    rounds to last.  None without bursts."""
+    ratios = round_ratios(a, b)
+    if not ratios:
+        return None
+    mins = {k: [min(x) for x in split_bursts(r["ms"], r["bursts"]) if x] for k, r in (("a", a), ("b", b))}
+    k = len(ratios) // 3
+    return {"ratio": spread(ratios), "ratios": ratios, "fast": fast_rounds(a, b),
+            "drift_a": drift(mins["a"]), "drift_b": drift(mins["b"]),
+            "ratio_drift": (None if k < 1 else
+                            statistics.median(ratios[-k:]) / statistics.median(ratios[:k]) - 1)}
+
+
+FAST_ROUND = 1.10   # a round is "fast" within 10% of both engines' fastest bursts (fast_rounds)
+
+
+def fast_rounds(a, b, limit=FAST_ROUND):
+    """The per-round ratios of the rounds in which the host was at its best: both engines' burst
+    medians, as a geometric mean of each over its own fastest burst median of the run, within
+    `limit` (symmetric, so selecting does not favour either engine).  {"ratio": their median
+    (None if no round is that fast),
+    "n", "share": n over all rounds, "rest": the median of the other rounds' ratios (None if
+    none)}; None without bursts."""
+    ma = [statistics.median(x) for x in split_bursts(a.get("ms", []), a.get("bursts", [])) if x]
+    mb = [statistics.median(x) for x in split_bursts(b.get("ms", []), b.get("bursts", [])) if x]
+    n = min(len(ma), len(mb))
+    if n == 0:
+        return None
+    ma, mb = ma[:n], mb[:n]
+    best_a, best_b = min(ma), min(mb)
+    fast, rest = [], []
+    for x, y in zip(ma, mb):
+        (fast if (x / best_a) * (y / best_b) <= limit * limit else rest).append(x / y)
+    return {"ratio": statistics.median(fast) if fast else None, "n": len(fast), "share": len(fast) / n,
+            "rest": statistics.median(rest) if rest else None}
+
+
+def fmt_fast(f):
+    """"0.88 (40%)": fast_rounds' ratio and share of rounds ("–" for None)."""
+    return "–" if not f else f"{_fmt(f['ratio'], '.2f')} ({100 * f['share']:.0f}%)"
+
+
+def fmt_pct(x):
+    """A relative change as "+1.2%" (never "-0.0%")."""
+    return f"{round(100 * x, 1) + 0.0:+.1f}%"
+
+
+def fmt_spread(sp, spec=".2f"):
+    """"0.83 [0.82-0.84]": median and 25-75% range of a spread() ("–" for None)."""
+    if not sp:
+        return "–"
+    return f"{format(sp['median'], spec)} [{format(sp['p25'], spec)}-{format(sp['p75'], spec)}]"
+
+
 def try_engine(engine, path, desc):
     """None if `engine` loads and runs the model in a fresh process, else the error."""
     try:
@@ -676,10 +814,12 @@ def measure_load(engines, path, desc, samples):
 
 
 def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter, burst=1,
-                        feed="normal"):
+                        feed="normal", fifo=False, pause=0.02):
     """Both engines in one process, alternating bursts of `burst` timed runs, the first run of
     each burst discarded (runs one by one when burst is 1); used at 1 thread.  path: one model for
-    all engines (their outputs are compared), or {engine: model}; feed: input_feed's kind."""
+    all engines (their outputs are compared), or {engine: model}; feed: input_feed's kind;
+    fifo, pause: each burst under SCHED_FIFO, a pause after it (_Worker.cmd_alternate).
+    Per engine: "ms", "cpu_ms" and "bursts" (the burst sizes, in order)."""
     with Worker("alternate") as w:
         for e in engines:
             w.call("load", engine=e, path=str(path[e] if isinstance(path, dict) else path),
@@ -688,8 +828,9 @@ def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, met
         diffs = w.call("compare", engines=engines)["diffs"] if same else []
         with meter.around([w]):
             r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds,
-                       burst=burst)
-    return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e]} for e in engines}, diffs
+                       burst=burst, fifo=fifo, pause=pause)
+    return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e], "bursts": r["bursts"][e]}
+            for e in engines}, diffs
 
 
 def _cpu_ns(pid):
@@ -738,7 +879,8 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
                             input_name=desc["input"], shape=desc["shape"], feed=feed)
             workers[e].call("run", engine=e, n=warmup)
             wait_quiet(workers[e].proc.pid, gap)
-        res = {e: {"ms": [], "cpu_ms": [], "idle_cpu_ms": [], "quiet_wait_ms": []} for e in engines}
+        res = {e: {"ms": [], "cpu_ms": [], "idle_cpu_ms": [], "quiet_wait_ms": [], "bursts": []}
+               for e in engines}
         t0 = time.perf_counter()
         while True:
             for e in engines:
@@ -751,6 +893,7 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
                     if before[o] is not None and after is not None:
                         res[o]["idle_cpu_ms"].append((after - before[o]) / 1e6)
                 res[e]["ms"].extend(r["ms"][1:])
+                res[e]["bursts"].append(len(r["ms"]) - 1)
                 res[e]["cpu_ms"].extend(r["cpu_ms"][1:])
                 res[e]["quiet_wait_ms"].append(wait_quiet(workers[e].proc.pid, gap) * 1e3)
             n = min(len(res[e]["ms"]) for e in engines)
@@ -816,7 +959,8 @@ def run_benchmark(args):
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions(args.engine_a),
         "engines": engines, "loadavg_start": os.getloadavg(),
-        "method": {"nice": args.nice, "fifo": args.fifo, "runs": args.runs, "seconds": args.seconds,
+        "method": {"nice": args.nice, "fifo": args.fifo, "fifo_1t": args.fifo_1t,
+                   "runs": args.runs, "seconds": args.seconds,
                    "warmup": args.warmup,
                    "burst": args.burst, "burst_1t": args.burst, "min_gap_s": args.gap,
                    "load_samples": args.load_samples},
@@ -858,7 +1002,8 @@ def run_benchmark(args):
             bg = BackgroundMeter()
             if t == 1:
                 m["threads"][t], diffs = measure_one_process(
-                    order, path, desc, t, args.warmup, args.runs, args.seconds, bg, args.burst)
+                    order, path, desc, t, args.warmup, args.runs, args.seconds, bg, args.burst,
+                    fifo=args.fifo_1t, pause=args.gap)
                 m["output_diff"] = diffs
             else:
                 m["threads"][t] = measure_bursts(order, path, desc, t, args.warmup, args.runs,
@@ -871,10 +1016,25 @@ def run_benchmark(args):
                 r["gflops"] = m["gflop"] / (r["median_ms"] / 1e3)
                 p = result["fma_peak_gflops"].get(t)
                 r["peak_fraction"] = r["gflops"] / p if p else None
+            rounds = None
+            if len(m["engines"]) > 1:   # per-round ratios of the engine under test to onnxruntime
+                rounds = rounds_summary(m["threads"][t][m["engines"][0]], m["threads"][t][REFERENCE])
+                m.setdefault("rounds", {})[t] = rounds
             log("  " + ", ".join(f"{e} {m['threads'][t][e]['median_ms']:.1f} ms "
                                  f"(CPU {m['threads'][t][e]['median_cpu_ms']:.1f} ms)" for e in m["engines"])
-                + f"; other processes used {_fmt(bg.cores, '.2f')} cores")
+                + f"; other processes used {_fmt(bg.cores, '.2f')} cores"
+                + (f"; per-round ratios {fmt_spread(rounds['ratio'], '.3f')} over {rounds['ratio']['n']}, "
+                   f"fast rounds {fmt_fast(rounds['fast'])}" if rounds else ""))
     result["loadavg_end"] = os.getloadavg()
+    if result["fma_probe"]:   # the host's state at the end too: a table carries its own evidence
+        try:
+            result["fma_probe_end"] = fma_peak(args.fma_seconds, args.fma_trials, args.threads)
+            result["fma_peak_gflops_end"] = {t: p["cpu_gflops"] for t, p in result["fma_probe_end"].items()}
+            log("FMA peak at the end: " + ", ".join(
+                f"{t} threads: {p['cpu_gflops']:.1f} GFLOP/s of CPU time"
+                for t, p in result["fma_probe_end"].items()))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            log(f"  the FMA probe at the end failed: {exc}")
     return result
 
 
@@ -903,10 +1063,16 @@ def markdown(result):
         + f". Load average {result['loadavg_start'][0]:.2f} at start, {result['loadavg_end'][0]:.2f} at end."
         + (f" Instruction sets: {result['isa']}." if result.get("isa") else ""),
         "",
-        f"| model | input | GFLOP | threads | {an} ms | onnxruntime ms | ratio | {an} GFLOP/s (% peak) "
+        f"| model | input | GFLOP | threads | {an} ms | onnxruntime ms | ratio "
+        f"| per-round ratio [25-75%] | fast rounds: ratio (share) | {an} GFLOP/s (% peak) "
         "| onnxruntime GFLOP/s (% peak) | other processes (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    end = result.get("fma_peak_gflops_end") or {}
+    if end:
+        out[1] += (" FMA peak at the end: "
+                   + ", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in end.items())
+                   + ".")
 
     def rate(r):
         if r is None:
@@ -921,6 +1087,8 @@ def markdown(result):
             size = "x".join(map(str, m.get("input", {}).get("shape", [])[2:])) or "–"
             out.append(f"| {TITLES.get(name, name)} | {size} | {m['gflop']:.2f} | {t} | {_fmt(ma)} "
                        f"| {_fmt(rb['median_ms'])} | {_fmt(_ratio(ma, rb['median_ms']), '.2f')} "
+                       f"| {fmt_spread((m.get('rounds', {}).get(t) or {}).get('ratio'))} "
+                       f"| {fmt_fast((m.get('rounds', {}).get(t) or {}).get('fast'))} "
                        f"| {rate(ra)} | {rate(rb)} | {_fmt(m['background_cores'].get(t), '.2f')} |")
     if any("load" in m for m in result["models"].values()):
         out += ["",
@@ -986,8 +1154,19 @@ def markdown(result):
     many = ",".join(str(t) for t in sorted({t for m in result["models"].values() for t in m["threads"]}) if t > 1)
     if meth.get("nice"):
         notes.append(f"Timed processes ran at niceness {meth['nice']}.")
-    if meth.get("fifo"):
-        notes.append("Bursts at N > 1 threads ran under SCHED_FIFO (--fifo), both engines alike.")
+    if meth.get("fifo") or meth.get("fifo_1t"):
+        which = ("at every thread count" if meth.get("fifo") and meth.get("fifo_1t")
+                 else "at N > 1 threads" if meth.get("fifo") else "at 1 thread")
+        notes.append(f"Bursts {which} ran under SCHED_FIFO ("
+                     + " and ".join(f for f, on in (("--fifo", meth.get("fifo")),
+                                                    ("--fifo-1t", meth.get("fifo_1t"))) if on)
+                     + "), both engines alike"
+                     + (f"; at 1 thread with a pause of at least {meth.get('min_gap_s', 0.02) * 1e3:.0f} ms "
+                        "(and a tenth of the burst) after each burst" if meth.get("fifo_1t") else "")
+                     + ".")
+    host = host_line(result)
+    if host:
+        notes.append(host)
     notes.append(
         f"Medians of {count}, batch 1, fp32, models exported by models/ at opset {result['opset']} "
         "(legacy exporter). "
@@ -1006,15 +1185,45 @@ def markdown(result):
     return "\n".join(out + [""] + notes)
 
 
+def host_line(result):
+    """The run's own evidence of a steady or a swinging host: per row, how each engine's fastest
+    runs and the per-round ratio moved from the first third of rounds to the last (rounds_summary),
+    summarised as the median and the largest move, and the FMA peak at start and end."""
+    rows = [(name, t, r) for name, m in result["models"].items()
+            for t, r in (m.get("rounds") or {}).items() if r]
+    parts = []
+    peak, end = result.get("fma_peak_gflops") or {}, result.get("fma_peak_gflops_end") or {}
+    if peak and end:
+        parts.append("FMA peak at end / start " + ", ".join(
+            f"{t}t {end[t] / peak[t]:.2f}" for t in peak if t in end and peak[t]))
+    for key, what in (("drift_b", "onnxruntime's"), ("drift_a", f"{result['engines'][0]}'s"),
+                      ("ratio_drift", "the per-round ratio's")):
+        vals = [(r[key], name, t) for name, t, r in rows if r.get(key) is not None]
+        if not vals:
+            continue
+        worst = max(vals, key=lambda v: abs(v[0]))
+        parts.append(f"{what} median {fmt_pct(median([v[0] for v in vals]))}, largest "
+                     f"{fmt_pct(worst[0])} ({TITLES.get(worst[1], worst[1])} {worst[2]}t)")
+    if not parts:
+        return None
+    return ("Host during the run (drift: fastest burst of the last third of rounds against the "
+            "first third's, per-round ratio: median of the last third against the first third's; "
+            "a steady host keeps these within a few %): " + "; ".join(parts) + ".")
+
+
 def load_result(path):
     """A --json file back into the form markdown() takes (JSON made the thread counts strings)."""
     r = json.loads(Path(path).read_text())
     r["fma_peak_gflops"] = {int(k): v for k, v in r["fma_peak_gflops"].items()}
+    if "fma_peak_gflops_end" in r:
+        r["fma_peak_gflops_end"] = {int(k): v for k, v in r["fma_peak_gflops_end"].items()}
     r.setdefault("suite", "classic")   # files written before the suites existed
     r.setdefault("opset", SUITES[r["suite"]][1])
     for m in r["models"].values():
         m["threads"] = {int(k): v for k, v in m["threads"].items()}
         m["background_cores"] = {int(k): v for k, v in m.get("background_cores", {}).items()}
+        if "rounds" in m:
+            m["rounds"] = {int(k): v for k, v in m["rounds"].items()}
     return r
 
 
@@ -1083,6 +1292,9 @@ def parse_args(argv):
     p.add_argument("--fifo", action="store_true",
                    help="N > 1 threads: each burst's process under SCHED_FIFO for the burst only, "
                         "both engines alike (root; the 1-thread process stays under CFS)")
+    p.add_argument("--fifo-1t", action="store_true",
+                   help="1 thread: each burst (of either engine, in their one process) under "
+                        "SCHED_FIFO, then a pause of at least --gap under CFS (root)")
     # For developing the harness: 'none' measures onnxruntime alone, 'onnxruntime' stands in for tinycnn.
     p.add_argument("--engine-a", default="tinycnn", choices=["tinycnn", "onnxruntime", "none"],
                    help=argparse.SUPPRESS)
@@ -1119,7 +1331,7 @@ def main(argv=None):
     if args.render:
         print(markdown(load_result(args.render)))
         return 0
-    if args.fifo:  # refused here rather than by the first worker's burst, minutes in
+    if args.fifo or args.fifo_1t:  # refused here rather than by the first worker's burst, minutes in
         try:
             set_fifo(True)
             set_fifo(False)

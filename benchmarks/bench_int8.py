@@ -94,6 +94,7 @@ def run(args):
               "commit": git, "cpu": bench.cpu_model(), "cores": os.cpu_count(),
               "vnni": vnni, "versions": bench.versions("tinycnn"),
               "emulate_avx2": bool(bench.EMULATE_AVX2), "reduce_range": args.reduce_range,
+              "fifo": args.fifo, "fifo_1t": args.fifo_1t,
               "loadavg_start": os.getloadavg(), "engines": engines, "rows": []}
     for name in args.models:
         for fmt in args.formats:
@@ -105,16 +106,21 @@ def run(args):
                 meter = bench.BackgroundMeter()
                 if t == 1:
                     res, _ = bench.measure_one_process(engines, paths, desc, t, args.warmup,
-                                                       args.runs, None, meter, args.burst, feed)
+                                                       args.runs, None, meter, args.burst, feed,
+                                                       fifo=args.fifo_1t, pause=args.gap)
                 else:
                     res = bench.measure_bursts(engines, paths, desc, t, args.warmup, args.runs,
                                                None, args.burst, args.gap, meter, feed)
                 row = {"model": name, "format": fmt, "threads": t, "input": feed,
                        "background_cores": meter.cores,
                        "ms": {e: median(res[e]["ms"]) for e in engines},
-                       "cpu_ms": {e: median(res[e]["cpu_ms"]) for e in engines}}
+                       "cpu_ms": {e: median(res[e]["cpu_ms"]) for e in engines},
+                       # per round (burst pair): tinycnn int8 AVX2 / onnxruntime int8, and drifts
+                       "rounds": bench.rounds_summary(res[AVX2], res[ORT])}
                 result["rows"].append(row)
-                log("  " + ", ".join(f"{e} {row['ms'][e]:.1f} ms" for e in engines))
+                log("  " + ", ".join(f"{e} {row['ms'][e]:.1f} ms" for e in engines)
+                    + (f"; per-round AVX2 / ort {bench.fmt_spread(row['rounds']['ratio'], '.3f')}"
+                       if row["rounds"] else ""))
     result["loadavg_end"] = os.getloadavg()
     return result
 
@@ -127,8 +133,9 @@ def markdown(res):
     vnni = res["vnni"]
     extra = [e for e in res["engines"] if e not in (ORT, AVX2, F32)]
     head = ("| model | format | threads | input | onnxruntime int8 ms | tinycnn int8 AVX2 ms | "
-            f"AVX2 / ort (target <= {TARGET}) | tinycnn float32 ms | int8 AVX2 / float32 |")
-    sep = "|---|---|---:|---|---:|---:|---:|---:|---:|"
+            f"AVX2 / ort (target <= {TARGET}) | per-round AVX2 / ort [25-75%] | tinycnn float32 ms "
+            "| int8 AVX2 / float32 |")
+    sep = "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"
     if extra:
         head += f" tinycnn int8 {vnni} ms | {vnni} / ort |"
         sep += "---:|---:|"
@@ -155,14 +162,43 @@ def markdown(res):
         ms = r["ms"]
         line = (f"| {TITLES.get(r['model'], r['model'])} | {r['format']} | {r['threads']} "
                 f"| {r.get('input', 'normal')} | {ms[ORT]:.1f} | {ms[AVX2]:.1f} "
-                f"| {_r(ms[AVX2], ms[ORT])} | {ms[F32]:.1f} | {_r(ms[AVX2], ms[F32])} |")
+                f"| {_r(ms[AVX2], ms[ORT])} | {bench.fmt_spread((r.get('rounds') or {}).get('ratio'))} "
+                f"| {ms[F32]:.1f} | {_r(ms[AVX2], ms[F32])} |")
         for e in extra:
             line += f" {ms[e]:.1f} | {_r(ms[e], ms[ORT])} |"
         bg = r["background_cores"]
         line += f" {'–' if bg is None else f'{bg:.2f}'} |"
         out.append(line)
+    fifo = [f for f, on in (("--fifo: bursts at N > 1 threads", res.get("fifo")),
+                            ("--fifo-1t: bursts at 1 thread", res.get("fifo_1t"))) if on]
+    if fifo:
+        out += ["", "Under SCHED_FIFO, every engine alike (" + "; ".join(fifo) + ")."]
     out += ["", target_line(res["rows"])]
+    host = host_line(res["rows"])
+    if host:
+        out += ["", host]
     return "\n".join(out)
+
+
+def host_line(rows):
+    """The run's own evidence of a steady or a swinging host (bench.rounds_summary's drifts:
+    fastest burst of the last third of rounds against the first third's), median and largest."""
+    parts = []
+    for key, what in (("drift_b", "onnxruntime int8's"), ("drift_a", "tinycnn int8 AVX2's"),
+                      ("ratio_drift", "the per-round ratio's")):
+        vals = [(r["rounds"][key], r) for r in rows if (r.get("rounds") or {}).get(key) is not None]
+        if not vals:
+            continue
+        worst = max(vals, key=lambda v: abs(v[0]))
+        w = worst[1]
+        parts.append(f"{what} median {bench.fmt_pct(median([v[0] for v in vals]))}, largest "
+                     f"{bench.fmt_pct(worst[0])} ({TITLES.get(w['model'], w['model'])} {w['format']} "
+                     f"{w['threads']}t {w.get('input', 'normal')})")
+    if not parts:
+        return None
+    return ("Host during the run (drift: fastest burst of the last third of rounds against the first "
+            "third's; per-round ratio: median of the last third against the first third's): "
+            + "; ".join(parts) + ".")
 
 
 def target_line(rows):
@@ -203,6 +239,11 @@ def parse_args(argv=None):
     p.add_argument("--emulate-avx2", action="store_true",
                    help="both engines as on the issues' AVX2-only machine (bench.py's option: "
                         "AVX-512 and VNNI hidden from CPUID); implies --no-vnni")
+    p.add_argument("--fifo", action="store_true",
+                   help="bench.py's: N > 1 threads, each burst's process under SCHED_FIFO (root)")
+    p.add_argument("--fifo-1t", action="store_true",
+                   help="bench.py's: 1 thread, each burst under SCHED_FIFO, a pause of at least "
+                        "--gap after it (root)")
     p.add_argument("--quick", action="store_true", help="5 runs, bursts of 3")
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
@@ -226,6 +267,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.fifo or args.fifo_1t:   # refused before measuring, as bench.py does
+        try:
+            bench.set_fifo(True)
+            bench.set_fifo(False)
+        except PermissionError:
+            raise SystemExit("bench_int8.py: --fifo / --fifo-1t need the right to set SCHED_FIFO "
+                             "(root or CAP_SYS_NICE)")
+        bench.FIFO = args.fifo
     if args.emulate_avx2:   # bench's workers preload it; onnxruntime then runs its AVX2 kernels
         bench.EMULATE_AVX2 = bench.build_cpuid_avx2(REPO / "build")  # not the (shareable) cache
         args.no_vnni = True

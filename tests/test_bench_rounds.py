@@ -1,0 +1,311 @@
+"""benchmarks/bench.py and bench_int8.py: the per-round (burst pair) ratios and their spread,
+the host-drift evidence, the table columns they add (old --json files still render), the burst
+sizes the 1-thread worker reports, its --fifo-1t bursts, and both measuring paths end to end on
+a small model (onnxruntime standing in for tinycnn, as bench.py's --engine-a onnxruntime)."""
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import conv_net, save
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench  # noqa: E402
+import bench_int8  # noqa: E402
+
+
+# ---- pure functions -------------------------------------------------------------
+
+def test_quantile_interpolates_and_handles_edges():
+    assert bench.quantile([], 0.5) is None
+    assert bench.quantile([7.0], 0.25) == 7.0
+    xs = [4.0, 1.0, 3.0, 2.0, 5.0]                     # unsorted on purpose
+    assert bench.quantile(xs, 0) == 1 and bench.quantile(xs, 1) == 5
+    assert bench.quantile(xs, 0.5) == 3
+    assert bench.quantile(xs, 0.25) == 2 and bench.quantile(xs, 0.75) == 4
+    assert bench.quantile([1.0, 2.0], 0.25) == pytest.approx(1.25)
+    assert bench.quantile([0.0, 10.0, 20.0, 30.0], 0.5) == pytest.approx(15.0)
+
+
+def test_split_bursts_by_sizes():
+    ms = [1, 2, 3, 4, 5, 6, 7]
+    assert bench.split_bursts(ms, [3, 3, 1]) == [[1, 2, 3], [4, 5, 6], [7]]
+    assert bench.split_bursts(ms, [1] * 7) == [[x] for x in ms]
+    assert bench.split_bursts(ms, [5]) == [[1, 2, 3, 4, 5]]            # the rest left out
+    assert bench.split_bursts([], []) == []
+
+
+def test_round_ratios_of_burst_medians():
+    a = {"ms": [10, 11, 30, 8, 8, 9, 5], "bursts": [3, 3, 1]}
+    b = {"ms": [20, 20, 20, 16, 18, 40, 10], "bursts": [3, 3, 1]}
+    r = bench.round_ratios(a, b)
+    assert r == pytest.approx([11 / 20, 8 / 18, 5 / 10])
+    rmin = bench.round_ratios(a, b, stat=min)
+    assert rmin == pytest.approx([10 / 20, 8 / 16, 5 / 10])
+    # an odd round count with runs of 1 (--burst 1: runs alternating one by one)
+    one = bench.round_ratios({"ms": [1, 2, 3], "bursts": [1, 1, 1]}, {"ms": [2, 2, 2], "bursts": [1, 1, 1]})
+    assert one == pytest.approx([0.5, 1.0, 1.5])
+    # results from before "bursts" existed: no rounds
+    assert bench.round_ratios({"ms": [1.0]}, {"ms": [1.0]}) == []
+    assert bench.rounds_summary({"ms": [1.0]}, {"ms": [1.0]}) is None
+
+
+def test_spread_and_its_format():
+    assert bench.spread([]) is None
+    sp = bench.spread([0.9, 0.8, 0.85, 0.95, 0.75])
+    assert sp == {"n": 5, "median": 0.85, "p25": 0.8, "p75": 0.9, "min": 0.75, "max": 0.95}
+    assert bench.fmt_spread(sp) == "0.85 [0.80-0.90]"
+    assert bench.fmt_spread(sp, ".3f") == "0.850 [0.800-0.900]"
+    assert bench.fmt_spread(None) == "–"
+    one = bench.spread([0.83])
+    assert one["p25"] == one["p75"] == one["median"] == 0.83
+
+
+def test_drift_first_third_against_last():
+    assert bench.drift([1.0, 2.0]) is None                     # fewer than 3 rounds
+    assert bench.drift([1.0, 5.0, 1.1]) == pytest.approx(0.1)
+    # 7 rounds: thirds of 2; the minima 10 and 9
+    assert bench.drift([10, 12, 50, 50, 50, 9, 11]) == pytest.approx(-0.1)
+
+
+def test_rounds_summary_steady_and_drifting():
+    n = 9
+    a = {"ms": [8.0] * (3 * n), "bursts": [3] * n}
+    b = {"ms": [10.0] * (3 * n), "bursts": [3] * n}
+    s = bench.rounds_summary(a, b)
+    assert s["ratio"]["n"] == n and s["ratio"]["median"] == pytest.approx(0.8)
+    assert s["ratio"]["p25"] == pytest.approx(0.8) and s["ratio"]["p75"] == pytest.approx(0.8)
+    assert s["drift_a"] == pytest.approx(0) and s["drift_b"] == pytest.approx(0)
+    assert s["ratio_drift"] == pytest.approx(0) and len(s["ratios"]) == n
+    assert s["fast"]["share"] == 1 and s["fast"]["ratio"] == pytest.approx(0.8)
+    # the host slows both engines by 20% in the last third; the ratio does not move
+    slow = [1.0] * 6 + [1.2] * 3
+    a2 = {"ms": [8.0 * f for f in slow for _ in range(3)], "bursts": [3] * n}
+    b2 = {"ms": [10.0 * f for f in slow for _ in range(3)], "bursts": [3] * n}
+    s2 = bench.rounds_summary(a2, b2)
+    assert s2["drift_a"] == pytest.approx(0.2) and s2["drift_b"] == pytest.approx(0.2)
+    assert s2["ratio_drift"] == pytest.approx(0)
+    # only onnxruntime slows: the ratio falls by 1/1.2
+    s3 = bench.rounds_summary(a, b2)
+    assert s3["drift_a"] == pytest.approx(0) and s3["drift_b"] == pytest.approx(0.2)
+    assert s3["ratio_drift"] == pytest.approx(1 / 1.2 - 1)
+    assert s3["ratio"]["min"] == pytest.approx(0.8 / 1.2) and s3["ratio"]["max"] == pytest.approx(0.8)
+
+
+def test_fast_rounds_select_the_hosts_best_state():
+    # rounds 0-3 fast (ratio 0.8), 4-7 with both engines 40% slower and tinycnn more so (0.95)
+    a = {"ms": [8.0] * 12 + [13.3] * 12, "bursts": [3] * 8}
+    b = {"ms": [10.0] * 12 + [14.0] * 12, "bursts": [3] * 8}
+    f = bench.fast_rounds(a, b)
+    assert f["n"] == 4 and f["share"] == 0.5
+    assert f["ratio"] == pytest.approx(0.8) and f["rest"] == pytest.approx(0.95)
+    assert bench.fmt_fast(f) == "0.80 (50%)"
+    # one engine slow alone by 15%: the geometric mean (7%) keeps the round among the fast
+    a2 = {"ms": [8.0] * 3 + [9.2] * 3, "bursts": [3, 3]}
+    b2 = {"ms": [10.0] * 6, "bursts": [3, 3]}
+    f2 = bench.fast_rounds(a2, b2)
+    assert f2["n"] == 2 and f2["rest"] is None and f2["ratio"] == pytest.approx((0.8 + 0.92) / 2)
+    # 25% slower alone: out
+    a3 = {"ms": [8.0] * 3 + [10.0] * 3, "bursts": [3, 3]}
+    assert bench.fast_rounds(a3, b2)["n"] == 1
+    assert bench.fast_rounds({"ms": [1.0]}, {"ms": [1.0]}) is None
+    assert bench.fmt_fast(None) == "–"
+    assert bench.fmt_fast({"ratio": None, "n": 0, "share": 0.0, "rest": 1.0}) == "– (0%)"
+
+
+# ---- tables -------------------------------------------------------------------------
+
+def _result(with_rounds=True, fma_end=True):
+    """A bench.py result as run_benchmark builds it, from synthetic samples."""
+    eng = ["tinycnn", "onnxruntime"]
+    models = {}
+    for name, fa, fb in (("mnasnet1_0", 8.0, 10.0), ("mobilenet_v2", 9.0, 10.0)):
+        m = {"gflop": 0.6, "input": {"shape": [1, 3, 224, 224]}, "engines": eng, "threads": {},
+             "background_cores": {}, "file_mb": 17.0}
+        for t in (1, 2):
+            per = {}
+            for e, base in zip(eng, (fa / t, fb / t)):
+                ms = [base * (1 + 0.01 * (i % 3)) for i in range(12)]
+                per[e] = {"ms": ms, "cpu_ms": ms, "bursts": [3, 3, 3, 3], "median_ms": statistics.median(ms),
+                          "median_cpu_ms": statistics.median(ms), "gflops": 1.0, "peak_fraction": 0.1}
+            m["threads"][t] = per
+            m["background_cores"][t] = 0.05
+            if with_rounds:
+                m.setdefault("rounds", {})[t] = bench.rounds_summary(per["tinycnn"], per["onnxruntime"])
+        models[name] = m
+    r = {"date": "2026-12-06 03:00 UTC", "cpu": "test CPU", "cores": 2, "versions": {"python": "3"},
+         "engines": eng, "loadavg_start": (1.0, 1.0, 1.0), "loadavg_end": (1.1, 1.0, 1.0),
+         "fma_peak_gflops": {1: 80.0, 2: 160.0}, "isa": "tinycnn avx2",
+         "method": {"nice": -20, "fifo": True, "fifo_1t": True, "runs": 15, "seconds": 5, "warmup": 2,
+                    "burst": 3, "burst_1t": 3, "min_gap_s": 0.02, "load_samples": 0},
+         "suite": "mobile", "opset": 17, "models": models}
+    if fma_end:
+        r["fma_peak_gflops_end"] = {1: 72.0, 2: 160.0}
+    return r
+
+
+def test_markdown_has_the_round_column_and_host_line():
+    text = bench.markdown(_result())
+    lines = text.splitlines()
+    head = next(line for line in lines if line.startswith("| model | input |"))
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    assert cols[6] == "ratio" and cols[7] == "per-round ratio [25-75%]"
+    assert cols[8] == "fast rounds: ratio (share)"
+    rows = [line for line in lines if line.startswith("| MnasNet 1.0 |")]
+    assert len(rows) == 2
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert len(cells) == len(cols)
+    assert cells[6] == "0.80" and cells[7] == "0.80 [0.80-0.80]" and cells[8] == "0.80 (100%)"
+    assert "FMA peak at the end: 72.0 GFLOP/s on 1 thread, 160.0 GFLOP/s on 2 threads." in text
+    host = next(line for line in lines if line.startswith("Host during the run"))
+    assert "FMA peak at end / start 1t 0.90, 2t 1.00" in host
+    assert "onnxruntime's median +0.0%" in host and "the per-round ratio's median +0.0%" in host
+    assert "Bursts at every thread count ran under SCHED_FIFO (--fifo and --fifo-1t)" in text
+
+
+def test_markdown_of_an_older_json_still_renders(tmp_path):
+    """A --json written before the rounds existed: the new column reads "–", no host line."""
+    import json
+    r = _result(with_rounds=False, fma_end=False)
+    for m in r["models"].values():
+        for per in m["threads"].values():
+            for e in per.values():
+                del e["bursts"]
+    r["method"].pop("fifo_1t")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(r))
+    text = bench.markdown(bench.load_result(path))
+    row = next(line for line in text.splitlines() if line.startswith("| MnasNet 1.0 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[6] == "0.80" and cells[7] == "–" and cells[8] == "–"
+    assert "Host during the run" not in text and "FMA peak at the end" not in text
+    assert "Bursts at N > 1 threads ran under SCHED_FIFO (--fifo)" in text
+
+
+def test_json_round_trip_keeps_rounds(tmp_path):
+    import json
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps(_result()))
+    r = bench.load_result(path)
+    assert set(r["models"]["mnasnet1_0"]["rounds"]) == {1, 2}
+    assert r["fma_peak_gflops_end"] == {1: 72.0, 2: 160.0}
+    assert bench.markdown(r) == bench.markdown(_result())
+
+
+def test_int8_table_column_and_host_line():
+    def row(model, t, feed, fa, fb, rounds=True):
+        a = {"ms": [fa] * 9, "bursts": [3, 3, 3]}
+        b = {"ms": [fb] * 6 + [fb * 1.1] * 3, "bursts": [3, 3, 3]}
+        r = {"model": model, "format": "qdq", "threads": t, "input": feed, "background_cores": 0.0,
+             "ms": {bench_int8.ORT: fb, bench_int8.AVX2: fa, bench_int8.F32: 2 * fa},
+             "cpu_ms": {}}
+        if rounds:
+            r["rounds"] = bench.rounds_summary(a, b)
+        return r
+
+    res = {"vnni": None, "engines": [bench_int8.ORT, bench_int8.AVX2, bench_int8.F32],
+           "versions": {}, "date": "d", "commit": "c", "cpu": "cpu", "cores": 2,
+           "loadavg_start": (0, 0, 0), "loadavg_end": (0, 0, 0), "emulate_avx2": True,
+           "rows": [row("resnet18", 1, "normal", 8.0, 10.0), row("resnet18", 2, "photo", 9.0, 10.0, False)]}
+    text = bench_int8.markdown(res)
+    lines = text.splitlines()
+    head = next(line for line in lines if line.startswith("| model | format |"))
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    assert cols[6].startswith("AVX2 / ort") and cols[7] == "per-round AVX2 / ort [25-75%]"
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("| ResNet-18 |")]
+    assert len(rows) == 2 and all(len(r) == len(cols) for r in rows)
+    assert rows[0][6] == "0.80" and rows[0][7] == "0.80 [0.76-0.80]"
+    assert rows[1][7] == "–"                                        # a row without rounds
+    host = next(line for line in lines if line.startswith("Host during the run"))
+    assert "onnxruntime int8's median +10.0%" in host and "ResNet-18 qdq 1t normal" in host
+
+
+# ---- the workers -----------------------------------------------------------------------
+
+class _FakeSession:
+    def __init__(self, log):
+        self.log = log
+
+    def run(self, _names, _feeds):
+        self.log.append(os.sched_getscheduler(0))
+
+
+def _alternate(**kw):
+    w = bench._Worker()
+    log = []
+    w.sessions = {"a": _FakeSession(log), "b": _FakeSession(log)}
+    w.feeds = {}
+    return w.cmd_alternate(["a", "b"], **kw), log
+
+
+@pytest.mark.parametrize("runs,burst,sizes", [(7, 3, [3, 3, 1]), (6, 3, [3, 3]), (1, 5, [1]),
+                                              (4, 1, [1, 1, 1, 1])])
+def test_alternate_reports_its_bursts(runs, burst, sizes):
+    r, log = _alternate(warmup=1, runs=runs, seconds=None, burst=burst)
+    for e in "ab":
+        assert r["bursts"][e] == sizes
+        assert len(r["ms"][e]) == runs == len(r["cpu_ms"][e])
+    assert log.count(os.SCHED_FIFO) == 0
+    # warmup 2 runs, then per burst one discarded run (burst > 1) and its timed runs
+    assert len(log) == 2 + 2 * (runs + (len(sizes) if burst > 1 else 0))
+
+
+def test_alternate_seconds_mode_whole_rounds():
+    r, _ = _alternate(warmup=0, runs=15, seconds=0.01, burst=2)
+    assert r["bursts"]["a"] == r["bursts"]["b"] and set(r["bursts"]["a"]) == {2}
+    assert len(r["ms"]["a"]) == len(r["ms"]["b"]) >= 3
+
+
+def test_alternate_fifo_bursts():
+    """--fifo-1t: every run of every burst (the discarded one too) under SCHED_FIFO, the warmup
+    and the time after the run under the ordinary scheduler; refused without the right."""
+    try:
+        bench.set_fifo(True)
+        bench.set_fifo(False)
+    except PermissionError:
+        with pytest.raises(PermissionError):
+            _alternate(warmup=0, runs=2, seconds=None, burst=2, fifo=True, pause=0.001)
+        return
+    r, log = _alternate(warmup=1, runs=5, seconds=None, burst=2, fifo=True, pause=0.001)
+    assert r["bursts"]["a"] == [2, 2, 1]
+    assert log[:2] == [os.SCHED_OTHER] * 2 and log[2:] == [os.SCHED_FIFO] * (len(log) - 2)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
+def test_fifo_1t_refused_without_the_right():
+    """bench.py --fifo-1t checks the right before measuring, as --fifo does."""
+    try:
+        bench.set_fifo(True)
+        bench.set_fifo(False)
+        pytest.skip("this process may set SCHED_FIFO")
+    except PermissionError:
+        pass
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--fifo-1t",
+                        "--models", "resnet18", "--threads", "1"], capture_output=True, text=True)
+    assert r.returncode != 0 and "needs the right to set SCHED_FIFO" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_measure_paths_report_bursts(tmp_path, threads):
+    """Both of bench.py's measuring paths on a small model in real worker processes (onnxruntime
+    against itself): every engine's burst sizes add up to its runs, and the rounds summary of
+    the pair is a ratio near 1 per round."""
+    path = save(conv_net(batch=1), tmp_path / "conv.onnx")
+    desc = {"input": "x", "shape": [1, 3, 8, 8]}
+    engines = ["onnxruntime#a", "onnxruntime"]
+    meter = bench.BackgroundMeter()
+    if threads == 1:
+        res, diffs = bench.measure_one_process(engines, path, desc, 1, 1, 7, None, meter, burst=3)
+        assert diffs and diffs[0]["max_abs_diff"] == 0
+    else:
+        res = bench.measure_bursts(engines, path, desc, 2, 1, 7, None, 3, 0.001, meter)
+    for e in engines:
+        assert sum(res[e]["bursts"]) == len(res[e]["ms"]) >= 7
+        assert all(n >= 1 for n in res[e]["bursts"])
+    s = bench.rounds_summary(res[engines[0]], res[engines[1]])
+    assert s["ratio"]["n"] == len(res[engines[0]]["bursts"]) >= 3
+    assert 0 < s["ratio"]["min"] <= s["ratio"]["median"] <= s["ratio"]["max"]
