@@ -60,11 +60,13 @@ How it measures (the method of issue 4):
   --fifo-1t does the same at 1 thread: each burst (either engine's, in their one process) under
   SCHED_FIFO, then at least --gap (and a tenth of the burst) under CFS, so the core's other work
   gets its share and the kernel never throttles a burst.  It is not implied by --fifo: on the
-  session-40 VM (2026-12-06 02:45-02:52, MnasNet and MobileNetV2, 6 + 6 bench.py runs of 5 s
-  interleaved) it was no steadier than CFS (25-75% width of the per-round ratios, median over
-  runs, 0.046 / 0.046 against 0.052 / 0.057; per-round medians across runs 0.873-0.977 /
-  0.828-0.902 against 0.874-0.965 / 0.827-0.857) and moved neither engine one way: the noise of
-  that host is the host's, not the scheduler's.
+  session-40 VM (2026-12-06 02:45-03:05, MnasNet and MobileNetV2, 11 + 11 bench.py runs of 5 s
+  interleaved, bench_repeat.py) it was hardly steadier than CFS (25-75% width of the per-round
+  ratios, median over runs, 0.039 / 0.037 against 0.050 / 0.041; the runs' per-round medians
+  0.873-0.977 / 0.824-0.902, sd 0.038 / 0.028, against 0.872-0.965 / 0.827-0.891, sd 0.039 /
+  0.018), favoured neither engine (median of the runs 0.895 / 0.855 against 0.917 / 0.837: one
+  up, one down) and fits a quarter fewer rounds into --seconds (the pauses): the noise of that
+  host is the host's, not the scheduler's.
 * Per round (a burst of each engine, back to back) the ratio of the two bursts' medians: the
   table gives their median and 25-75% range beside the whole-run ratio, the --json every one
   (models.NAME.rounds.THREADS); a host that swings shows there first.  The notes end with the
@@ -73,8 +75,10 @@ How it measures (the method of issue 4):
   "Fast rounds" are the rounds in which both engines ran within 10% of their fastest bursts
   (geometric mean; fast_rounds): their ratio and share.  On the session-40 VM the slow phases
   slowed tinycnn's MnasNet more than onnxruntime's (per-round ratio 0.88 in rounds within 15% of
-  onnxruntime's fastest, 0.95-0.97 in slower ones; MobileNetV2 0.84 in both): a whole-run ratio
-  there is a mix of the host's states, and the fast-round ratio tells them apart.
+  onnxruntime's fastest, 0.95 at 1.3-1.6x of it; MobileNetV2 0.83 against 0.85-0.87): a whole-run
+  ratio there is a mix of the host's states, and the fast-round ratio tells them apart.  The
+  per-round median is also the steadier number: over those 22 runs MobileNetV2's whole-run ratio
+  read 0.789-1.052 under CFS (sd 0.071) where its per-round median read 0.827-0.891 (sd 0.018).
 * Reported times are medians in milliseconds; ratio = tinycnn / onnxruntime
   (lower is better for tinycnn).
 

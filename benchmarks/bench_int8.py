@@ -96,6 +96,7 @@ def run(args):
               "emulate_avx2": bool(bench.EMULATE_AVX2), "reduce_range": args.reduce_range,
               "fifo": args.fifo, "fifo_1t": args.fifo_1t,
               "loadavg_start": os.getloadavg(), "engines": engines, "rows": []}
+    result["fma_peak_gflops"] = probe_fma(args.threads, "start")
     for name in args.models:
         for fmt in args.formats:
             fpath, qpath = ensure_quantized(args.cache, name, fmt, args.reexport, args.reduce_range)
@@ -122,7 +123,24 @@ def run(args):
                     + (f"; per-round AVX2 / ort {bench.fmt_spread(row['rounds']['ratio'], '.3f')}"
                        if row["rounds"] else ""))
     result["loadavg_end"] = os.getloadavg()
+    result["fma_peak_gflops_end"] = probe_fma(args.threads, "end")
     return result
+
+
+def probe_fma(threads, when):
+    """bench.fma_peak's GFLOP/s of CPU time at 1 / N threads ({} if it cannot run): the host's
+    state at the start and the end of the run, beside the table."""
+    try:
+        peak = {t: p["cpu_gflops"] for t, p in bench.fma_peak(0.3, 3, threads).items()}
+    except (OSError, subprocess.CalledProcessError) as exc:
+        log(f"the FMA probe ({when}) failed: {exc}")
+        return {}
+    log(f"FMA peak at the {when}: " + ", ".join(f"{t}t {g:.1f} GFLOP/s" for t, g in peak.items()))
+    return peak
+
+
+def _peak_text(peak):
+    return ", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if int(t) > 1 else ''}" for t, g in peak.items())
 
 
 def _r(a, b):
@@ -144,7 +162,10 @@ def markdown(res):
     v = res["versions"]
     out = [f"Measured {res['date']} at commit {res['commit']} on {res['cpu']} ({res['cores']} cores), "
            f"onnxruntime {v.get('onnxruntime')}, numpy {v.get('numpy')}, gcc {v.get('gcc')}. "
-           f"Load average {res['loadavg_start'][0]:.2f} at start, {res['loadavg_end'][0]:.2f} at end.",
+           f"Load average {res['loadavg_start'][0]:.2f} at start, {res['loadavg_end'][0]:.2f} at end."
+           + (f" FMA peak (benchmarks/fma_peak.c, per second of CPU time) {_peak_text(res['fma_peak_gflops'])} "
+              f"at start, {_peak_text(res['fma_peak_gflops_end'])} at end."
+              if res.get("fma_peak_gflops") and res.get("fma_peak_gflops_end") else ""),
            "",
            ("This CPU has " + (f"{vnni} (VNNI): onnxruntime's MLAS uses it (vpdpbusd) by CPUID, while "
             "tinycnn's AVX2 column is forced to AVX2 without VNNI (TINYCNN_ISA=avx2), the tier "

@@ -9,7 +9,8 @@ median and 25-75% range of its per-round ratios, and across invocations the spre
         --load-samples 0 --emulate-avx2 --nice -20
 
 Variants are comma-separated extra option strings for bench.py (split on spaces; "" is
-bench.py's defaults).  Every run's --json is kept in --out.  Not a test.
+bench.py's defaults; write --variants=--fifo-1t, when the first starts with "-").  Every run's
+--json is kept in --out.  Not a test.
 """
 from __future__ import annotations
 

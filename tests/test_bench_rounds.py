@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench  # noqa: E402
 import bench_int8  # noqa: E402
+import bench_repeat  # noqa: E402
 
 
 # ---- pure functions -------------------------------------------------------------
@@ -222,6 +223,35 @@ def test_int8_table_column_and_host_line():
     assert rows[1][7] == "–"                                        # a row without rounds
     host = next(line for line in lines if line.startswith("Host during the run"))
     assert "onnxruntime int8's median +10.0%" in host and "ResNet-18 qdq 1t normal" in host
+    assert "FMA peak" not in text                                   # not measured: not shown
+    res["fma_peak_gflops"], res["fma_peak_gflops_end"] = {"1": 80.0, "2": 160.0}, {"1": 70.0, "2": 150.0}
+    assert ("FMA peak (benchmarks/fma_peak.c, per second of CPU time) 80.0 GFLOP/s on 1 thread, "
+            "160.0 GFLOP/s on 2 threads at start, 70.0 GFLOP/s on 1 thread, 150.0 GFLOP/s on 2 threads "
+            "at end.") in bench_int8.markdown(res)
+
+
+# ---- bench_repeat.py -------------------------------------------------------------------
+
+def test_repeat_order_interleaves_variants():
+    assert bench_repeat.order(2, 4) == [0, 1, 1, 0, 0, 1, 1, 0]
+    assert bench_repeat.order(3, 2) == [0, 1, 2, 2, 1, 0]
+    assert bench_repeat.order(1, 3) == [0, 0, 0]
+    assert bench_repeat.order(2, 1) == [0, 1]
+
+
+def test_repeat_summarize_reads_json_results(tmp_path):
+    import json
+    runs = []
+    for k in range(3):
+        r = _result()
+        r["models"]["mnasnet1_0"]["threads"][1]["onnxruntime"]["median_ms"] *= 1 + 0.1 * k
+        runs.append(json.loads(json.dumps(r)))        # as bench.py --json writes it (str keys)
+    rows = bench_repeat.summarize(runs)
+    assert set(rows) == {("mnasnet1_0", 1), ("mnasnet1_0", 2), ("mobilenet_v2", 1), ("mobilenet_v2", 2)}
+    mn = rows[("mnasnet1_0", 1)]
+    assert mn["whole"] == pytest.approx([0.8, 0.8 / 1.1, 0.8 / 1.2])
+    assert mn["round_median"] == pytest.approx([0.8] * 3) and mn["round_iqr"] == pytest.approx([0] * 3)
+    assert rows[("mobilenet_v2", 2)]["whole"] == pytest.approx([0.9] * 3)
 
 
 # ---- the workers -----------------------------------------------------------------------
