@@ -770,9 +770,16 @@ def fast_rounds(a, b, limit=FAST_ROUND):
             "rest": statistics.median(rest) if rest else None}
 
 
+FAST_MIN_ROUNDS = 3   # fewer fast rounds than this: their ratio is not shown (the --json has it)
+
+
 def fmt_fast(f):
-    """"0.88 (40%)": fast_rounds' ratio and share of rounds ("–" for None)."""
-    return "–" if not f else f"{_fmt(f['ratio'], '.2f')} ({100 * f['share']:.0f}%)"
+    """"0.88 (40%)": fast_rounds' ratio and share of rounds ("–" for None; "– (5%)" when fewer
+    than FAST_MIN_ROUNDS rounds were fast: one or two bursts are not a ratio to quote)."""
+    if not f:
+        return "–"
+    ratio = f["ratio"] if f["n"] >= FAST_MIN_ROUNDS else None
+    return f"{_fmt(ratio, '.2f')} ({100 * f['share']:.0f}%)"
 
 
 def fmt_pct(x):

@@ -110,6 +110,7 @@ def test_fast_rounds_select_the_hosts_best_state():
     b2 = {"ms": [10.0] * 6, "bursts": [3, 3]}
     f2 = bench.fast_rounds(a2, b2)
     assert f2["n"] == 2 and f2["rest"] is None and f2["ratio"] == pytest.approx((0.8 + 0.92) / 2)
+    assert bench.fmt_fast(f2) == "– (100%)"             # two fast rounds: no ratio to quote
     # 25% slower alone: out
     a3 = {"ms": [8.0] * 3 + [10.0] * 3, "bursts": [3, 3]}
     assert bench.fast_rounds(a3, b2)["n"] == 1
