@@ -1235,7 +1235,25 @@ def load_result(path):
         m["background_cores"] = {int(k): v for k, v in m.get("background_cores", {}).items()}
         if "rounds" in m:
             m["rounds"] = {int(k): v for k, v in m["rounds"].items()}
+        elif len(m.get("engines", [])) > 1:   # written before the rounds: rebuilt (infer_bursts)
+            rounds = {}
+            for t, per in m["threads"].items():
+                a, b = per.get(m["engines"][0]), per.get(REFERENCE)
+                if a and b and "ms" in a and "ms" in b:
+                    for e in (a, b):
+                        e.setdefault("bursts", infer_bursts(len(e["ms"]), t, r.get("method", {})))
+                    rounds[t] = rounds_summary(a, b)
+            m["rounds"] = rounds
     return r
+
+
+def infer_bursts(n, threads, method):
+    """The burst sizes a run of n timed runs had, for --json files written before the workers
+    reported them: N > 1 threads, bursts of method["burst"] (measure_bursts times burst of
+    burst + 1 runs); 1 thread, bursts of method["burst_1t"], the last one shorter under --runs
+    (cmd_alternate), or runs one by one before bursts existed (no "burst_1t")."""
+    size = method.get("burst", 1) if threads > 1 else method.get("burst_1t") or 1
+    return [size] * (n // size) + ([n % size] if n % size else [])
 
 
 def targets_line(result, a):

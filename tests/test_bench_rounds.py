@@ -169,8 +169,19 @@ def test_markdown_has_the_round_column_and_host_line():
     assert "Bursts at every thread count ran under SCHED_FIFO (--fifo and --fifo-1t)" in text
 
 
+def test_infer_bursts_of_older_results():
+    meth = {"burst": 5, "burst_1t": 3}
+    assert bench.infer_bursts(10, 2, meth) == [5, 5]
+    assert bench.infer_bursts(12, 1, meth) == [3, 3, 3, 3]
+    assert bench.infer_bursts(14, 1, meth) == [3, 3, 3, 3, 2]      # --runs: the last burst shorter
+    assert bench.infer_bursts(4, 1, {"burst": 5}) == [1, 1, 1, 1]   # before bursts: one by one
+    assert bench.infer_bursts(0, 2, meth) == []
+
+
 def test_markdown_of_an_older_json_still_renders(tmp_path):
-    """A --json written before the rounds existed: the new column reads "–", no host line."""
+    """A --json written before the rounds existed: rebuilt from the raw runs and the method's
+    burst sizes (infer_bursts); without its raw runs the new columns read "–"; no host line
+    without the FMA peak at the end."""
     import json
     r = _result(with_rounds=False, fma_end=False)
     for m in r["models"].values():
@@ -180,12 +191,24 @@ def test_markdown_of_an_older_json_still_renders(tmp_path):
     r["method"].pop("fifo_1t")
     path = tmp_path / "old.json"
     path.write_text(json.dumps(r))
+    old = bench.load_result(path)
+    assert old["models"]["mnasnet1_0"]["threads"][1]["tinycnn"]["bursts"] == [3, 3, 3, 3]
+    text = bench.markdown(old)
+    row = next(line for line in text.splitlines() if line.startswith("| MnasNet 1.0 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[6] == "0.80" and cells[7] == "0.80 [0.80-0.80]" and cells[8] == "0.80 (100%)"
+    assert "FMA peak at the end" not in text and "FMA peak at end / start" not in text
+    assert "Bursts at N > 1 threads ran under SCHED_FIFO (--fifo)" in text
+    for m in r["models"].values():           # no raw runs at all: the columns stay empty
+        for per in m["threads"].values():
+            for e in per.values():
+                del e["ms"]
+    path.write_text(json.dumps(r))
     text = bench.markdown(bench.load_result(path))
     row = next(line for line in text.splitlines() if line.startswith("| MnasNet 1.0 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[6] == "0.80" and cells[7] == "–" and cells[8] == "–"
-    assert "Host during the run" not in text and "FMA peak at the end" not in text
-    assert "Bursts at N > 1 threads ran under SCHED_FIFO (--fifo)" in text
+    assert "Host during the run" not in text
 
 
 def test_json_round_trip_keeps_rounds(tmp_path):
