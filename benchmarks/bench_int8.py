@@ -117,7 +117,9 @@ def run(args):
                        "ms": {e: median(res[e]["ms"]) for e in engines},
                        "cpu_ms": {e: median(res[e]["cpu_ms"]) for e in engines},
                        # per round (burst pair): tinycnn int8 AVX2 / onnxruntime int8, and drifts
-                       "rounds": bench.rounds_summary(res[AVX2], res[ORT])}
+                       "rounds": bench.rounds_summary(res[AVX2], res[ORT]),
+                       # every timed run and the burst sizes, for a later look (bench.py's --json has them)
+                       "raw": {e: {"ms": res[e]["ms"], "bursts": res[e]["bursts"]} for e in engines}}
                 result["rows"].append(row)
                 log("  " + ", ".join(f"{e} {row['ms'][e]:.1f} ms" for e in engines)
                     + (f"; per-round AVX2 / ort {bench.fmt_spread(row['rounds']['ratio'], '.3f')}"
