@@ -230,9 +230,28 @@ static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, int setup, _
  * 0.997 (1.004 / 1.010) and 0.993 (0.996 / 1.010); MobileNetV2 0.9955 (1.002 / 1.011),
  * MobileNetV3-Large 0.987 (1.003 / 1.030; 41 rounds); bit-identical.  Tried and left: each
  * strip's depthwise weights and bias prefetched into L2 (T1) before its expansion, the same
- * cut 1.004 (1.008 / 1.001) and 0.994 (0.999 / 1.012): level. */
-static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, int E,
-                                                        int Wp, int n, const __m256 *buf,
+ * cut 1.004 (1.008 / 1.001) and 0.994 (0.999 / 1.012): level.
+ * h40-mn: where a group's 7 pixels lie in one row (pix[o0 + 6] == pix[o0] + 6 S: every group of
+ * a map OW % 7 == 0 wide, so all of MnasNet's, MobileNetV2's and MobileNetV3's), each kernel
+ * row's KC weights are held in registers and each of its 6 S + KC input vectors loaded once for
+ * the sums that read it (5x5 / 1: 16 loads for 35 FMAs, were 40; 7 + KC + 1 ymm): the same FMAs
+ * in the same order, so the same bits.  The strips alone (expansion + depthwise of the whole
+ * map, benchmarks/chan8_ab.sh against the base, 1 thread, AVX2, Intel Xeon host loaded by the
+ * session's builds, 41-61 rounds, median of per-round ratios): MnasNet's 120@28 5x5 0.86 (its
+ * padded strip, 64 KB, is past L1: the taps had read it 25 times a vector), 72@56 5x5/2 0.94,
+ * 480@14 5x5 0.95-0.98, 480@14 and 576@14 3x3 0.96-0.97, 576@14 5x5/2, 1152@7 5x5 and 3x3
+ * level (0.99-1.01); MobileNetV2's 192@28 0.96, 384@14 0.97, 960@7 1.00; MobileNetV3-Large's
+ * 200@14 HardSwish 0.97, 672@14 5x5 0.95-0.99.  Inside the network (steps_ab.py against the
+ * base, 1 thread, 80 / 200 / 200 rounds of 5 runs, host at load 6-8, medians of per-round
+ * ratios, bit-identical): MnasNet's layers.9 0.985 / 0.969 / 0.991, layers.10 0.987 / 0.959 /
+ * 0.990, its other blocks 0.99-1.01, the run 1.001 / 0.988 / 0.999 (some 30 us of 9 ms: below
+ * the noise); MobileNetV2 0.991, MobileNetV3-Large 0.998 (150 rounds).  The 8 x 8 transposes
+ * back to planes made with the 128-bit lanes swapped as they load (vinsertf128 from ob instead
+ * of 8 vperm2f128; the same bits) were level (1.00-1.02 on the 14x14 and 7x7 strips), though
+ * without any transpose (a wrong layout, a bound) the strips ran 0.93-0.97:
+ * benchmarks/chan8_transpose_inserts.patch. */
+static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, const int S,
+                                                        int E, int Wp, int n, const __m256 *buf,
                                                         size_t bstride, const float *w,
                                                         const float *bias, tc_act_k act, float *y,
                                                         __m256 *ob, const int *pix)
@@ -259,22 +278,45 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
         for (int o0 = 0; o0 < n; o0 += 7) {
             const __m256 *src[7], *wq = wt;
             __m256 a[7];
-            /* the weights loaded at each tap (5x5: 25 of them hoisted out of this loop spilled
-             * the 7 sums) */
-            if (KC > 3)
-                __asm__("" : "+r"(wq));
             for (int i = 0; i < 7; i++)
                 src[i] = buf + pix[o0 + i], a[i] = bv;
+            if (pix[o0 + 6] == pix[o0] + 6 * S) {
+                /* the 7 pixels in one row (every group of a map OW % 7 == 0 wide): each input
+                 * vector of a kernel row loaded once for the sums it feeds, the row's KC weights
+                 * in registers (7 + KC + 1 ymm); each sum's taps in the same (ki, kj) order */
+                const __m256 *row = src[0];
 #pragma GCC unroll 5
-            for (int ki = 0; ki < KC; ki++)
+                for (int ki = 0; ki < KC; ki++, row += Wp) {
+                    __m256 wr[KC];
+                    __asm__("" : "+r"(wq)); /* this row's weights loaded here, not all at once */
 #pragma GCC unroll 5
-                for (int kj = 0; kj < KC; kj++) {
-                    const int d = ki * Wp + kj;
-                    const __m256 wv = wq[ki * KC + kj];
+                    for (int kj = 0; kj < KC; kj++)
+                        wr[kj] = wq[ki * KC + kj];
+#pragma GCC unroll 17
+                    for (int c = 0; c < 6 * S + KC; c++) {
+                        const __m256 v = row[c];
 #pragma GCC unroll 7
-                    for (int i = 0; i < 7; i++)
-                        a[i] = _mm256_fmadd_ps(src[i][d], wv, a[i]);
+                        for (int i = 0; i < 7; i++)
+                            if (c - S * i >= 0 && c - S * i < KC)
+                                a[i] = _mm256_fmadd_ps(v, wr[c - S * i], a[i]);
+                    }
                 }
+            } else {
+                /* the weights loaded at each tap (5x5: 25 of them hoisted out of this loop
+                 * spilled the 7 sums) */
+                if (KC > 3)
+                    __asm__("" : "+r"(wq));
+#pragma GCC unroll 5
+                for (int ki = 0; ki < KC; ki++)
+#pragma GCC unroll 5
+                    for (int kj = 0; kj < KC; kj++) {
+                        const int d = ki * Wp + kj;
+                        const __m256 wv = wq[ki * KC + kj];
+#pragma GCC unroll 7
+                        for (int i = 0; i < 7; i++)
+                            a[i] = _mm256_fmadd_ps(src[i][d], wv, a[i]);
+                    }
+            }
             for (int i = 0; i < 7; i++)
                 ob[o0 + i] = a[i];
         }
@@ -309,14 +351,19 @@ static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, size_t
         TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, ldx, a, bias, act, x, pin, y0, y1, pf,
                          pfl)
 }
-static __attribute__((noinline)) void dw8(int KC, int E, int Wp, int n, const __m256 *buf,
-                                          size_t bstride, const float *w, const float *bias,
-                                          tc_act_k act, float *y, __m256 *ob, const int *pix)
+static __attribute__((noinline)) void dw8(int KC, int S, int E, int Wp, int n,
+                                          const __m256 *buf, size_t bstride, const float *w,
+                                          const float *bias, tc_act_k act, float *y, __m256 *ob,
+                                          const int *pix)
 {
-    if (KC == 3)
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+    if (KC == 3 && S == 1)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, 1, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+    else if (KC == 3)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, 2, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+    else if (S == 1)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, 1, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
     else
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, 2, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
 }
 #undef TC_CHAN8_BY_KIND
 
@@ -437,7 +484,7 @@ static void chan8_strips(const tc_ctx *serial, const tc_ir_stage *expand, const 
                           expand->packed + (size_t)m * C, expand->bias ? expand->bias + m : NULL,
                           tc_act_at(expand->act, 0), xb, pin, buf, bstride,
                           pf ? pf + l0 * 64 : NULL, (int)(l1 - l0));
-        dw8(KC, e, Wp, n, buf, bstride, dw->packed + (size_t)m * KC * KC,
+        dw8(KC, s, e, Wp, n, buf, bstride, dw->packed + (size_t)m * KC * KC,
             dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * n, ob, pix);
         if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */
             tc_fused_plane_means(serial, d + (size_t)m * n, e, (size_t)n, means + m);

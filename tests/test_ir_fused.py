@@ -340,6 +340,10 @@ CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride[, kernel]): MobileNetV2's 28x28, 
     # == 8), 25 as 5 x 5 alone, 91 = 11 x 6 + 5 x 5, 19 (< 25: the 1-pixel tile)
     (1, 192, 1152, 192, 7, 7, 1, 5), (1, 192, 1152, 320, 7, 7, 1), (1, 16, 40, 16, 7, 7, 1),
     (1, 8, 32, 8, 5, 5, 1), (2, 8, 24, 8, 7, 13, 1, 5), (1, 8, 16, 8, 1, 19, 1),
+    # h40-mn: the depthwise's groups of 7 pixels in one row (each input vector loaded once a
+    # kernel row) beside groups across rows: 21 outputs a row at 5x5 / 2 (every group in a row),
+    # 22 at 5x5 and 15 at 3x3 (three and two in a row, then one across)
+    (1, 16, 32, 16, 9, 41, 2, 5), (1, 8, 24, 8, 3, 22, 1, 5), (2, 8, 16, 8, 4, 15, 1),
 ]
 
 
