@@ -40,8 +40,19 @@ def run(a):
         [d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)}
     for _ in range(20):
         s.run(None, feed)
-    marks, ends, wall = [], [], []
+    def delay_ns():   # run-queue wait of all this process's threads so far (schedstat)
+        tot = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    tot += int(f.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+        return tot
+    import os
+    marks, ends, wall, waits = [], [], [], []
     for k in range(a.runs):
+        d0 = delay_ns()
         if a.sleep and k % 10 == 0:
             time.sleep(a.sleep)   # runs spread over the host's phases (proc_modes.py)
             s.run(None, feed)
@@ -50,9 +61,10 @@ def run(a):
         s.run(None, feed)
         wall.append(time.perf_counter() - t)
         ends.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+        waits.append(delay_ns() - d0)
     marks.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
-    import os
     np.save(os.environ["TC_POOL_TRACE"] + ".marks.npy", np.array(marks))
+    np.save(os.environ["TC_POOL_TRACE"] + ".waits.npy", np.array(waits))
     np.save(os.environ["TC_POOL_TRACE"] + ".ends.npy", np.array(ends))
     print(f"wall ms median {np.median(wall) * 1e3:.3f} min {np.min(wall) * 1e3:.3f}")
 
@@ -84,9 +96,17 @@ def report(a):
         walls = (np.load(a.trace + ".ends.npy") - m[:-1]) / 1e3
     except OSError:
         pass
+    clean = np.ones(len(walls), bool)
+    try:   # runs where a thread of ours waited in a run queue (shared a CPU) left out
+        clean = np.load(a.trace + ".waits.npy") < 50000
+        print(f"{(~clean).sum()} of {len(walls)} runs left out: a thread waited >= 50 us "
+              "in a run queue")
+    except OSError:
+        pass
     lo, hi = (float(v) for v in a.keep.split(","))
-    good = set(np.flatnonzero((walls >= np.percentile(walls, lo))
-                              & (walls <= np.percentile(walls, hi))))
+    cw = walls[clean]
+    good = set(np.flatnonzero(clean & (walls >= np.percentile(cw, lo))
+                              & (walls <= np.percentile(cw, hi))))
     runs = collections.defaultdict(list)
     for r in recs:
         k = int(np.searchsorted(m, r["t0"], side="right")) - 1
