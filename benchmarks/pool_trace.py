@@ -11,8 +11,10 @@ copy of the checkout; never commit the patch into csrc/):
   python benchmarks/pool_trace.py report /tmp/t.txt /tmp/traced/tinycnn/_kernels*.so \\
       [--chunks gemm_task,ir_task]
 
-`run` also writes TRACE.marks.npy (each run's start).  `report` keeps the fastest 30% of the
-runs (a loaded host's slow spells aside) and prints, per top-level pool call in run order, the
+`run` also writes TRACE.marks.npy (each run's start) and TRACE.ends.npy (its end; `--sleep S`
+pauses S seconds before every 10th run, so that the runs sample the host's fast and slow phases:
+benchmarks/proc_modes.py).  `report` keeps the fastest 30% of the runs (`--keep LO,HI`: the runs
+between those percentiles of the wall time, e.g. 50,90 for the slow phases) (a loaded host's slow spells aside) and prints, per top-level pool call in run order, the
 medians of its wall time, the caller's and the worker's busy time, when the worker started,
 how long the caller waited, how long the worker sat done, their idle (2 wall - both busy) and
 the worker's chunk count; then the idle per kernel function and the time outside any pool call.
@@ -38,15 +40,32 @@ def run(a):
         [d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)}
     for _ in range(20):
         s.run(None, feed)
-    marks, wall = [], []
-    for _ in range(a.runs):
+    def delay_ns():   # run-queue wait of all this process's threads so far (schedstat)
+        tot = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    tot += int(f.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+        return tot
+    import os
+    marks, ends, wall, waits = [], [], [], []
+    for k in range(a.runs):
+        d0 = delay_ns()
+        if a.sleep and k % 10 == 0:
+            time.sleep(a.sleep)   # runs spread over the host's phases (proc_modes.py)
+            s.run(None, feed)
         marks.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
         t = time.perf_counter()
         s.run(None, feed)
         wall.append(time.perf_counter() - t)
+        ends.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+        waits.append(delay_ns() - d0)
     marks.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
-    import os
     np.save(os.environ["TC_POOL_TRACE"] + ".marks.npy", np.array(marks))
+    np.save(os.environ["TC_POOL_TRACE"] + ".waits.npy", np.array(waits))
+    np.save(os.environ["TC_POOL_TRACE"] + ".ends.npy", np.array(ends))
     print(f"wall ms median {np.median(wall) * 1e3:.3f} min {np.min(wall) * 1e3:.3f}")
 
 
@@ -73,7 +92,21 @@ def report(a):
     recs = load(a.trace, a.so)
     m = np.load(a.trace + ".marks.npy")
     walls = np.diff(m) / 1e3
-    good = set(np.flatnonzero(walls <= np.percentile(walls, 30)))
+    try:   # run's end marks (run --sleep: a pause between some runs)
+        walls = (np.load(a.trace + ".ends.npy") - m[:-1]) / 1e3
+    except OSError:
+        pass
+    clean = np.ones(len(walls), bool)
+    try:   # runs where a thread of ours waited in a run queue (shared a CPU) left out
+        clean = np.load(a.trace + ".waits.npy") < 50000
+        print(f"{(~clean).sum()} of {len(walls)} runs left out: a thread waited >= 50 us "
+              "in a run queue")
+    except OSError:
+        pass
+    lo, hi = (float(v) for v in a.keep.split(","))
+    cw = walls[clean]
+    good = set(np.flatnonzero(clean & (walls >= np.percentile(cw, lo))
+                              & (walls <= np.percentile(cw, hi))))
     runs = collections.defaultdict(list)
     for r in recs:
         k = int(np.searchsorted(m, r["t0"], side="right")) - 1
@@ -88,11 +121,19 @@ def report(a):
                 top.append(r)
                 end = r["t2"]
         tops[k] = top
-        outside.append((m[k + 1] - m[k] - sum(r["t2"] - r["t0"] for r in top)) / 1e3)
+        outside.append(walls[k] - sum(r["t2"] - r["t0"] for r in top) / 1e3)
     length = collections.Counter(len(t) for t in tops.values()).most_common(1)[0][0]
     same = [t for t in tops.values() if len(t) == length]
     print(f"runs {len(walls)}: wall us median {np.median(walls):.0f}, kept {len(same)} of the "
-          f"fastest 30% (median {np.median([walls[k] for k in good]):.0f})")
+          f"runs between percentiles {a.keep} (median {np.median([walls[k] for k in good]):.0f})")
+    tot = np.median([[sum((r["t2"] - r["t0"]) for r in t if not r["inline"]),
+                      sum((r["t1"] - r["t0"]) for r in t if not r["inline"]),
+                      sum(r["wbusy"] for r in t if not r["inline"]),
+                      sum(2 * (r["t2"] - r["t0"]) - (r["t1"] - r["t0"]) - r["wbusy"]
+                          for r in t if not r["inline"]),
+                      sum((r["t2"] - r["t0"]) for r in t if r["inline"])] for t in same], 0) / 1e3
+    print(f"per run (us, medians): split jobs' wall {tot[0]:.0f}, caller busy {tot[1]:.0f}, "
+          f"worker busy {tot[2]:.0f}, idle at job ends {tot[3]:.0f}; one-thread calls {tot[4]:.0f}")
     print(f"{'#':>3} {'function':24s} {'items':>6} {'ch':>3} {'wall':>7} {'caller':>7} "
           f"{'worker':>7} {'wstart':>6} {'cwait':>6} {'wdone':>6} {'idle':>6} {'wch':>4}")
     med = lambda f, rs: float(np.median([f(r) for r in rs]))
@@ -134,10 +175,14 @@ def main():
     r.add_argument("model")
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--runs", type=int, default=300)
+    r.add_argument("--sleep", type=float, default=0.0,
+                   help="sleep this many s (and one untimed run) before every 10th run")
     p = sub.add_parser("report")
     p.add_argument("trace")
     p.add_argument("so")
     p.add_argument("--chunks", help="functions whose chunks to list, comma-separated")
+    p.add_argument("--keep", default="0,30", help="the runs kept: percentiles LO,HI of the "
+                   "wall time (default 0,30: the fastest 30%%)")
     a = ap.parse_args()
     (run if a.cmd == "run" else report)(a)
 
