@@ -2,7 +2,8 @@
 alternating process by process (both orders), each process: load, --warmup runs, then --runs
 timed runs (wall and the process's CPU time per run).  Printed: each process's median wall
 and CPU per run, then per engine the spread of the process medians, and tinycnn /
-onnxruntime per pair of neighbouring processes: whether a slow 2-thread reading
+onnxruntime per pair of neighbouring processes (and each process's AnonHugePages after its
+runs): whether a slow 2-thread reading
 (bench_int8.py's one process per engine) is the process (some processes slow all run long,
 as h39-sq saw at fp32) or the minute (both engines' neighbouring processes slow together).
 --fifo runs each process under chrt -f 10 (root).  As on an AVX2-only CPU:
@@ -48,7 +49,19 @@ def worker(engine, model, threads, runs, warmup, kind, checkout):
         s.run(None, feed)
         wall.append((time.perf_counter() - t) * 1e3)
         cpu.append((time.process_time() - c) * 1e3)
-    return {"wall": wall, "cpu": cpu}
+    return {"wall": wall, "cpu": cpu, "huge_kb": anon_huge_kb()}
+
+
+def anon_huge_kb():
+    """the process's memory on transparent huge pages (kB), None where unknown"""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("AnonHugePages:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def main():
@@ -83,7 +96,8 @@ def main():
             d = json.loads(out.strip().splitlines()[-1])
             res[e].append(d)
             print(f"{t} round {r:2d} {e:7s} wall median {med(d['wall']):7.2f} min "
-                  f"{min(d['wall']):7.2f}  cpu/run median {med(d['cpu']):7.2f}", flush=True)
+                  f"{min(d['wall']):7.2f}  cpu/run median {med(d['cpu']):7.2f}  huge pages "
+                  f"{d['huge_kb'] if d['huge_kb'] is not None else '?'} kB", flush=True)
     print(f"{a.model}: {a.threads} thread(s), input {a.input}, {a.rounds} rounds x {a.runs} runs"
           f"{' under SCHED_FIFO' if a.fifo else ''}")
     for e, _ in engines:
