@@ -10,7 +10,8 @@ which a loaded 2-core host gives now and then; the whole-run minimum and median 
 --fifo runs each process under chrt -f 10 (root; starves the host while it runs: short runs).
 With the AVX2 emulation env:
   LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<ort_avx2> \
-  python benchmarks/qsteps_mt.py MODEL.onnx [--rounds 3] [--runs 200] [--fifo] [--threads 2]"""
+  python benchmarks/qsteps_mt.py MODEL.onnx [--rounds 3] [--runs 200] [--fifo] [--threads 2] \
+      [--input photo]"""
 import argparse
 import collections
 import json
@@ -23,8 +24,7 @@ import time
 import numpy as np
 
 
-def worker(engine, model, threads, runs):
-    x = None
+def worker(engine, model, threads, runs, kind="relu"):
     if engine == "ort":
         import onnxruntime as ort
         so = ort.SessionOptions()
@@ -40,9 +40,9 @@ def worker(engine, model, threads, runs):
         so.intra_op_num_threads = threads
         s = tinycnn.InferenceSession(model, so)
     i = s.get_inputs()[0]
-    x = np.maximum(np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i.shape]), 0).astype(np.float32)
-    feed = {i.name: x}
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench import input_feed
+    feed = {i.name: input_feed(kind, [d if isinstance(d, int) else 1 for d in i.shape])}
     for _ in range(5):
         s.run(None, feed)
     wall = []
@@ -73,6 +73,9 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fifo", action="store_true", help="run each process under chrt -f 10")
+    ap.add_argument("--input", default="relu",
+                    help="the feed (bench.input_feed: normal, relu, photo, zeros); default "
+                         "max(noise, 0)")
     ap.add_argument("--depth", type=int, default=0,
                     help="sum both engines' steps by the first N parts of their node names "
                          "(/features/features.3 at 2): where onnxruntime's names do not "
@@ -80,14 +83,14 @@ def main():
     ap.add_argument("--worker", nargs=2, metavar=("ENGINE", "THREADS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker(a.worker[0], a.model, int(a.worker[1]), a.runs)))
+        print(json.dumps(worker(a.worker[0], a.model, int(a.worker[1]), a.runs, a.input)))
         return
     res = collections.defaultdict(list)
     combos = [(e, t) for e in ("tc", "ort") for t in (1, a.threads)]
     for r in range(a.rounds):
         for e, t in (combos if r % 2 == 0 else combos[::-1]):
             cmd = [sys.executable, os.path.abspath(__file__), a.model, "--runs", str(a.runs),
-                   "--worker", e, str(t)]
+                   "--input", a.input, "--worker", e, str(t)]
             out = subprocess.run((["chrt", "-f", "10"] if a.fifo else []) + cmd,
                                  capture_output=True, text=True, check=True).stdout
             res[(e, t)].append(json.loads(out.strip().splitlines()[-1]))
