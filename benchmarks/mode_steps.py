@@ -19,18 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mt_steps  # noqa: E402
-
-
-def _delay_ns():
-    """run-queue wait of all this process's threads so far (schedstat), ns"""
-    tot = 0
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat") as f:
-                tot += int(f.read().split()[1])
-        except (OSError, ValueError, IndexError):
-            pass
-    return tot
+from pool_trace import run_queue_wait_ns  # noqa: E402
 
 
 def main():
@@ -72,14 +61,14 @@ def main():
         n += 1
     dropped = 0
     for b in range(a.bursts):
-        d0 = _delay_ns()
+        d0 = run_queue_wait_ns()
         for k in range(a.burst + 1):
             t = time.perf_counter()
             s.run(None, feed)
             wall.append((time.perf_counter() - t) * 1e3)
             keep.append(k > 0)   # a burst's first run pays for the sleep before it
             n += 1
-        if _delay_ns() - d0 > 1e5:
+        if run_queue_wait_ns() - d0 > 1e5:
             # a thread of ours waited >= 0.1 ms in a run queue: the burst shared a CPU
             keep[-a.burst - 1:] = [False] * (a.burst + 1)
             dropped += 1

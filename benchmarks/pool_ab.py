@@ -143,20 +143,33 @@ def child_main(nice):
 
 
 # ---------------------------------------------------------------- parent side
+def worker_env(build):
+    """the environment of a worker process: tinycnn from the checkout BUILD, or onnxruntime
+    ("ort") seeing an AVX2-only CPU (through the CPUID-patched copy in exports/ort_avx2 where the
+    host cannot fault CPUID, as on AMD)"""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.setdefault("TINYCNN_ISA", "avx2")
+    if build == "ort":
+        env["LD_PRELOAD"] = f"{EXPORTS}/libcpuid_avx2.so"
+        if os.path.isdir(f"{EXPORTS}/ort_avx2"):
+            env["CPUID_AVX2_SITES"] = f"{EXPORTS}/ort_avx2/cpuid_sites.txt"
+            env["PYTHONPATH"] = f"{EXPORTS}/ort_avx2"
+    else:
+        env["PYTHONPATH"] = os.path.abspath(build)
+    return env
+
+
 class Proc:
+    script = __file__   # the worker's own script (a subclass in another tool names its own)
+
     def __init__(self, build, nice):
         build, _, mode = build.partition("@")
         self.fifo = mode == "fifo"
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        env.setdefault("TINYCNN_ISA", "avx2")
-        if build == "ort":
-            env["LD_PRELOAD"] = f"{EXPORTS}/libcpuid_avx2.so"
-            env["CPUID_AVX2_SITES"] = f"{EXPORTS}/ort_avx2/cpuid_sites.txt"
-            env["PYTHONPATH"] = f"{EXPORTS}/ort_avx2"
-        else:
-            env["PYTHONPATH"] = os.path.abspath(build)
+        self._start(build, nice)
+
+    def _start(self, build, nice):
         self.engine = "ort" if build == "ort" else "tinycnn"
-        self.w = bench.Worker(build, script=__file__, env=env, nice=nice)
+        self.w = bench.Worker(build, script=self.script, env=worker_env(build), nice=nice)
         self.p = self.w.proc
         self.call, self.close = self.w.call, self.w.close
 

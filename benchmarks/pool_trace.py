@@ -24,10 +24,23 @@ worker mostly stands aside (threadpool.c) and the table says little."""
 import argparse
 import bisect
 import collections
+import os
 import subprocess
 import time
 
 import numpy as np
+
+
+def run_queue_wait_ns():
+    """the run-queue wait of all this process's threads so far (schedstat), ns"""
+    tot = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                tot += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return tot
 
 
 def run(a):
@@ -40,19 +53,9 @@ def run(a):
         [d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)}
     for _ in range(20):
         s.run(None, feed)
-    def delay_ns():   # run-queue wait of all this process's threads so far (schedstat)
-        tot = 0
-        for tid in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{tid}/schedstat") as f:
-                    tot += int(f.read().split()[1])
-            except (OSError, ValueError, IndexError):
-                pass
-        return tot
-    import os
     marks, ends, wall, waits = [], [], [], []
     for k in range(a.runs):
-        d0 = delay_ns()
+        d0 = run_queue_wait_ns()
         if a.sleep and k % 10 == 0:
             time.sleep(a.sleep)   # runs spread over the host's phases (proc_modes.py)
             s.run(None, feed)
@@ -61,7 +64,7 @@ def run(a):
         s.run(None, feed)
         wall.append(time.perf_counter() - t)
         ends.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
-        waits.append(delay_ns() - d0)
+        waits.append(run_queue_wait_ns() - d0)
     marks.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
     np.save(os.environ["TC_POOL_TRACE"] + ".marks.npy", np.array(marks))
     np.save(os.environ["TC_POOL_TRACE"] + ".waits.npy", np.array(waits))

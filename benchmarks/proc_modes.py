@@ -221,25 +221,15 @@ def _probe(fifo):
 
 
 class _Proc(pool_ab.Proc):
+    script = __file__
+
     def __init__(self, build, nice):
         build, _, conf = build.partition(":")
         self.fifo = False
         self.config = dict(kv.split("=", 1) for kv in conf.split(",")) if conf else None
         self.label = ("ort" if build == "ort" else os.path.basename(os.path.abspath(build))) + (
             ":" + conf.split(".")[-1] if conf else "")
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        env.setdefault("TINYCNN_ISA", "avx2")
-        if build == "ort":
-            env["LD_PRELOAD"] = f"{pool_ab.EXPORTS}/libcpuid_avx2.so"
-            if os.path.isdir(f"{pool_ab.EXPORTS}/ort_avx2"):   # no CPUID faulting (AMD)
-                env["CPUID_AVX2_SITES"] = f"{pool_ab.EXPORTS}/ort_avx2/cpuid_sites.txt"
-                env["PYTHONPATH"] = f"{pool_ab.EXPORTS}/ort_avx2"
-        else:
-            env["PYTHONPATH"] = os.path.abspath(build)
-        self.engine = "ort" if build == "ort" else "tinycnn"
-        self.w = bench.Worker(build, script=__file__, env=env, nice=nice)
-        self.p = self.w.proc
-        self.call, self.close = self.w.call, self.w.close
+        self._start(build, nice)
 
 
 if __name__ == "__main__":
