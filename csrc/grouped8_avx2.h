@@ -70,7 +70,15 @@
  * Tried before it and left (gc_ab.sh, the same bits): the 7x7 copy's masked rows as whole
  * vectors with their pad lanes zeroed (blend; the last row read shifted a lane) 1.02-1.05 of
  * the masked copy's time, and the copy prefetching the next group's input 1.05-1.07: what the
- * copy cost (0.89 without it, a probe) was not its masked moves. */
+ * copy cost (0.89 without it, a probe) was not its masked moves.  Then the stride-2 rows of
+ * 14k's runs on the top row and the left chunk through gc8_runq too (gc8_run_edge tested its
+ * edge bits per tap; the other edges, a band's bottom or an odd width's right, stay there):
+ * gc_ab.sh against the commit before, 30 x 11, twice: 208@28 s2 0.862 / 0.706, 104@56 0.980 /
+ * 0.889, 48@112 0.929 / 0.975; in the network (steps_ab.py --steps vs the base, 15 rounds)
+ * block3-0's grouped step 0.732, block2-0's and block1-0's banded pairs 0.952 / 0.960, the
+ * whole run 0.976 [0.966-0.983]; subgraph_shapes.py (40 rounds) new first 0.978 / 0.979,
+ * base first 1.002 / 0.999 (new / base), geometric means 0.990 / 0.989.  Not taken: 14x14
+ * runs with the row width a constant, 1.004 of the runtime width's time. */
 #include <immintrin.h>
 #include <string.h>
 #include "transpose_avx2.h"
@@ -306,6 +314,19 @@ TC_GC8_RUN7(gc8d7_1_bot_s2, 1, 2, 0, 0)
     TC_GC8_RUN14(gc8d14_top_##SFX, 1, 0, LEFT, RIGHT)                                       \
     TC_GC8_RUN14(gc8d14_mid_##SFX, 0, 0, LEFT, RIGHT)                                       \
     TC_GC8_RUN14(gc8d14_bot_##SFX, 0, 1, LEFT, RIGHT)
+/* stride 2 on rows of 14k: the runs on the top row and the left chunk (pads 1 above and
+ * left; tc_gc8_direct_avx2's other edges take gc8e_1x14_s2) */
+#define TC_GC8_RUN14S2(NAME, TOP, LEFT)                                                     \
+    static __attribute__((noinline)) void NAME(const float *x0, ptrdiff_t W, ptrdiff_t PL,   \
+                                               const float *w, const gc8_out *o, int OW,    \
+                                               int oh, int ow0)                             \
+    {                                                                                       \
+        gc8_runq(1, 14, 2, TOP, 0, LEFT, 0, x0, W, PL, w, o, OW, oh, ow0);                  \
+    }
+TC_GC8_RUN14S2(gc8d14s2_tl, 1, 1)
+TC_GC8_RUN14S2(gc8d14s2_t, 1, 0)
+TC_GC8_RUN14S2(gc8d14s2_l, 0, 1)
+#undef TC_GC8_RUN14S2
 TC_GC8_RUN14_ROWS(lr, 1, 1)
 TC_GC8_RUN14_ROWS(l, 1, 0)
 TC_GC8_RUN14_ROWS(r, 0, 1)
@@ -469,7 +490,10 @@ void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int
         /* the run's first tap's input, (2 oh - pt, 2 ow0 - pl): only read where inside x */
         const float *x0 = x + (ptrdiff_t)(2 * oh - pt) * w + 2 * ow0 - pl;
         const unsigned e = gc8_edges(1, 14, 2, h, w, pt, pl, oh, ow0);
-        if (e)
+        if (e == 17u || e == 1u || e == 16u) /* top-left, top, left: edges compiled in */
+            (e == 17u ? gc8d14s2_tl : e == 1u ? gc8d14s2_t : gc8d14s2_l)(
+                x0, w, (ptrdiff_t)h * w, w8, &o, OW, oh, ow0);
+        else if (e)
             gc8e_1x14_s2(x0, rs, taps, w8, &o, OW, oh, ow0, e);
         else
             gc8_1x14_s2(x0, rs, taps, w8, &o, OW, oh, ow0);
