@@ -829,9 +829,17 @@ static int gc8_applies(const tc_conv2d_params *p, int OW, const float *residual)
  * [25-75%], the same bits): 48@112 0.731 [0.720-0.750], 104@56 0.827 [0.821-0.840], 208@28
  * 0.854 [0.793-0.864].  At stride 1 (208@14 0.973, 104@28 1.043; with edge runs compiled
  * per left / right edge and the kj taps unrolled 0.961 / 0.980, where the base against itself
- * reads 0.98-0.99) and on rows of 7 (its 2x7 runs all edges: 1.46-1.51) the copy stays. */
-static int gc8_direct_applies(const tc_conv2d_params *p, int OW)
+ * reads 0.98-0.99) and on rows of 7 (its 2x7 runs all edges: 1.46-1.51) the copy stayed,
+ * until h40-rg (2026-12-06) compiled every run's edges into its own function with no common
+ * broadcasts (grouped8_avx2.h gc8_runq): 7x7 at stride 1 and 2 (14x14 in) 0.71-0.77 of the
+ * copy's time, stride 1 on rows of 14k 0.82-0.88 (pads 1 on every side, 2 rows or more). */
+static int gc8_direct_applies(const tc_conv2d_params *p, int h, int w, int OW)
 {
+    const int pads1 = p->pt == 1 && p->pl == 1 && p->pb == 1 && p->pr == 1;
+    if (OW == 7) /* 7x7 at stride 1, 14x14 at 2: grouped8_avx2.h gc8_runq */
+        return h == 7 * p->sh && w == 7 * p->sh && pads1;
+    if (p->sh == 1) /* rows of 14k at stride 1, 2 rows or more: gc8_runq */
+        return OW % 14 == 0 && h >= 2 && pads1;
     return p->sh == 2 && OW % 14 == 0 && p->pt <= 1 && p->pl <= 1 && p->pb <= 1 && p->pr <= 1;
 }
 
@@ -979,7 +987,7 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
         j.gc8 = tc_conv_kernels_of(ctx)->gc8;
         j.gc8_copy = tc_conv_kernels_of(ctx)->gc8_copy;
         j.hp8 = hp, j.wp8 = wp; /* 8 planes of hp x wp fit the slot's phase planes */
-        if (tc_conv_kernels_of(ctx)->gc8_direct && gc8_direct_applies(p, OW))
+        if (tc_conv_kernels_of(ctx)->gc8_direct && gc8_direct_applies(p, h, w, OW))
             j.gc8_direct = tc_conv_kernels_of(ctx)->gc8_direct, j.hp8 = h, j.wp8 = w;
         for (int c = 0, t = 0; c < 8; c++) /* its taps' offsets in them (or in x) */
             for (int ki = 0; ki < 3; ki++)

@@ -49,7 +49,36 @@
  * chains interleaved, the last reduction in the lanes of an 8 x 8 transpose) instead of one
  * plane at a time: 440 planes of 49 2.93 -> 2.14 us, of 196 6.1 -> 4.8, of 784 level (a
  * standalone loop, planes in cache): ~1 us a layer, ~0.1% of RegNetY; not worth a field in
- * the kernels' table. */
+ * the kernels' table.
+ * h40-rg (2026-12-06): 7x7 maps (stride 1, and stride 2 from 14x14) and stride 1 on rows of
+ * 14k read the input where it lies too (tc_gc8_direct_avx2, gc8_runq): every run's edges
+ * (top, bottom row; left, right chunk) compiled in, so the taps on a pad are left out
+ * without a test (a 7x7 plane's 441 products 361, at 14x14 1600 of 1764) and there is no
+ * padded copy.  s33's stride-1 try of this (0.96-0.98, conv.c gc8_direct_applies) probably
+ * lost to gcc sharing the broadcasts of neighbouring taps (it does so here without the asm in
+ * gc8_runq, spilling accumulators: 1.01-1.03); with every tap's base opaque, none spill.  gc_ab.sh GC_AB_GC8=ab
+ * against the base (30 calls x 11-15 rounds, median of the per-round ratios [25-75%], the
+ * same bits, host load 5-6): 440@7 0.706 [0.700-0.714], 0.709, 0.735; 440@14 s2 0.770
+ * [0.766-0.797], 0.752; 208@14 0.843 [0.840-0.850] (0.78-0.80 with the row width a
+ * constant), 104@28 0.851, 48@56 0.876, 16@14 / 28 / 56 0.82-0.88; the stride-2 rows of 14k
+ * (their own direct path) level.  Hot and alone the 7x7 layer's real products (361 / 441
+ * of the padded count) run at ~96% of fma_peak.c's peak.  In RegNetY-400MF (steps_ab.py
+ * --steps against the base, 15 rounds, medians of the per-round ratios, bit-identical): the
+ * grouped steps at 28x28 0.870-0.883, 14x14 0.862-0.879, 7x7 0.860-0.893, 14 -> 7 0.833
+ * (~190 us a run); the whole network (subgraph_shapes.py, 40 rounds, each build first twice)
+ * 0.979-0.984 and 0.993-1.007: ~0.99; 2 threads (ab_threads.py --fifo, 30 x 10) 0.993.
+ * Tried before it and left (gc_ab.sh, the same bits): the 7x7 copy's masked rows as whole
+ * vectors with their pad lanes zeroed (blend; the last row read shifted a lane) 1.02-1.05 of
+ * the masked copy's time, and the copy prefetching the next group's input 1.05-1.07: what the
+ * copy cost (0.89 without it, a probe) was not its masked moves.  Then the stride-2 rows of
+ * 14k's runs on the top row and the left chunk through gc8_runq too (gc8_run_edge tested its
+ * edge bits per tap; the other edges, a band's bottom or an odd width's right, stay there):
+ * gc_ab.sh against the commit before, 30 x 11, twice: 208@28 s2 0.862 / 0.706, 104@56 0.980 /
+ * 0.889, 48@112 0.929 / 0.975; in the network (steps_ab.py --steps vs the base, 15 rounds)
+ * block3-0's grouped step 0.732, block2-0's and block1-0's banded pairs 0.952 / 0.960, the
+ * whole run 0.976 [0.966-0.983]; subgraph_shapes.py (40 rounds) new first 0.978 / 0.979,
+ * base first 1.002 / 0.999 (new / base), geometric means 0.990 / 0.989.  Not taken: 14x14
+ * runs with the row width a constant, 1.004 of the runtime width's time. */
 #include <immintrin.h>
 #include <string.h>
 #include "transpose_avx2.h"
@@ -213,6 +242,106 @@ gc8_run_edge(const int R, const int Q, const int PS, const float *x0, ptrdiff_t 
 TC_GC8_EDGE_INSTANCE(gc8e_1x14_s2, 1, 14, 2)
 #undef TC_GC8_EDGE_INSTANCE
 
+/* A run of R rows x Q pixels from the unpadded input at stride S, pads 1 (tc_gc8_direct_avx2:
+ * 7x7 outputs of a 7x7 or a 14x14 input, and stride-1 rows of 14k in 14-pixel chunks): x0 at
+ * the input of output (oh, ow0)'s first tap, (S oh - 1, S ow0 - 1), W floats a row, PL a
+ * plane; the tap (c, ki, kj) of output (oh + r, ow0 + q) at x0 + c PL + (S r + ki) W + S q + kj.
+ * The taps that would read a pad are left out at compile time: (LEFT) pixel 0's kj = 0,
+ * (RIGHT) pixel Q - 1's kj = 2, (TOP) row 0's ki = 0, (BOT) the run's last row's ki = 2 (a 7x7
+ * plane's 441 products 361 at stride 1, 400 at stride 2), and there is no copy into padded
+ * planes.  Each output's remaining products in tap order, as gc8_run_edge's: the same bits as
+ * gc8_run over the padded copy. */
+static inline __attribute__((always_inline)) void
+gc8_runq(const int R, const int Q, const int S, const int TOP, const int BOT, const int LEFT,
+         const int RIGHT, const float *x0, ptrdiff_t W, ptrdiff_t PL, const float *w,
+         const gc8_out *o, int OW, int oh, int ow0)
+{
+    __m256 acc[14];
+#pragma GCC unroll 14
+    for (int i = 0; i < R * Q; i++)
+        acc[i] = _mm256_setzero_ps();
+    for (int c = 0; c < 8; c++, x0 += PL, w += 72) {
+#pragma GCC unroll 3
+        for (int ki = 0; ki < 3; ki++)
+#pragma GCC unroll 3
+            for (int kj = 0; kj < 3; kj++) {
+                /* the tap's base opaque to gcc: else it keeps the broadcasts that taps share
+                 * in registers and spills accumulators (as gc8_row_reuse.patch did) */
+                const float *xt = x0 + ki * W + kj;
+                __asm__("" : "+r"(xt));
+                const __m256 wv = _mm256_loadu_ps(w + (ki * 3 + kj) * 8);
+#pragma GCC unroll 2
+                for (int r = 0; r < R; r++) {
+                    if ((TOP && r == 0 && ki == 0) || (BOT && r == R - 1 && ki == 2))
+                        continue;
+#pragma GCC unroll 14
+                    for (int q = 0; q < Q; q++) {
+                        if ((LEFT && q == 0 && kj == 0) || (RIGHT && q == Q - 1 && kj == 2))
+                            continue;
+                        acc[r * Q + q] = _mm256_fmadd_ps(
+                            _mm256_broadcast_ss(xt + S * r * W + S * q), wv, acc[r * Q + q]);
+                    }
+                }
+            }
+    }
+    gc8_finish(R, Q, acc, o, OW, oh, ow0);
+}
+
+/* 7x7 outputs: rows 0-1 (TOP), 2-3, 4-5, 6 (BOT at stride 1); W and PL constants */
+#define TC_GC8_RUN7(NAME, R, S, TOP, BOT)                                                   \
+    static __attribute__((noinline)) void NAME(const float *x0, const float *w,             \
+                                               const gc8_out *o, int oh)                    \
+    {                                                                                       \
+        gc8_runq(R, 7, S, TOP, BOT, 1, S == 1, x0, 7 * S, 49 * S * S, w, o, 7, oh, 0);      \
+    }
+TC_GC8_RUN7(gc8d7_2_top_s1, 2, 1, 1, 0)
+TC_GC8_RUN7(gc8d7_2_mid_s1, 2, 1, 0, 0)
+TC_GC8_RUN7(gc8d7_1_bot_s1, 1, 1, 0, 1)
+TC_GC8_RUN7(gc8d7_2_top_s2, 2, 2, 1, 0)
+TC_GC8_RUN7(gc8d7_2_mid_s2, 2, 2, 0, 0)
+TC_GC8_RUN7(gc8d7_1_bot_s2, 1, 2, 0, 0)
+#undef TC_GC8_RUN7
+/* stride 1, rows of 14k outputs: a row's 14-pixel chunk, its edges by row (TOP, BOT) and
+ * chunk (LEFT, RIGHT) */
+#define TC_GC8_RUN14(NAME, TOP, BOT, LEFT, RIGHT)                                           \
+    static __attribute__((noinline)) void NAME(const float *x0, ptrdiff_t W, ptrdiff_t PL,   \
+                                               const float *w, const gc8_out *o, int OW,    \
+                                               int oh, int ow0)                             \
+    {                                                                                       \
+        gc8_runq(1, 14, 1, TOP, BOT, LEFT, RIGHT, x0, W, PL, w, o, OW, oh, ow0);            \
+    }
+#define TC_GC8_RUN14_ROWS(SFX, LEFT, RIGHT)                                                 \
+    TC_GC8_RUN14(gc8d14_top_##SFX, 1, 0, LEFT, RIGHT)                                       \
+    TC_GC8_RUN14(gc8d14_mid_##SFX, 0, 0, LEFT, RIGHT)                                       \
+    TC_GC8_RUN14(gc8d14_bot_##SFX, 0, 1, LEFT, RIGHT)
+/* stride 2 on rows of 14k: the runs on the top row and the left chunk (pads 1 above and
+ * left; tc_gc8_direct_avx2's other edges take gc8e_1x14_s2) */
+#define TC_GC8_RUN14S2(NAME, TOP, LEFT)                                                     \
+    static __attribute__((noinline)) void NAME(const float *x0, ptrdiff_t W, ptrdiff_t PL,   \
+                                               const float *w, const gc8_out *o, int OW,    \
+                                               int oh, int ow0)                             \
+    {                                                                                       \
+        gc8_runq(1, 14, 2, TOP, 0, LEFT, 0, x0, W, PL, w, o, OW, oh, ow0);                  \
+    }
+TC_GC8_RUN14S2(gc8d14s2_tl, 1, 1)
+TC_GC8_RUN14S2(gc8d14s2_t, 1, 0)
+TC_GC8_RUN14S2(gc8d14s2_l, 0, 1)
+#undef TC_GC8_RUN14S2
+TC_GC8_RUN14_ROWS(lr, 1, 1)
+TC_GC8_RUN14_ROWS(l, 1, 0)
+TC_GC8_RUN14_ROWS(r, 0, 1)
+TC_GC8_RUN14_ROWS(in, 0, 0)
+#undef TC_GC8_RUN14_ROWS
+#undef TC_GC8_RUN14
+typedef void (*gc8d14_fn)(const float *x0, ptrdiff_t W, ptrdiff_t PL, const float *w,
+                          const gc8_out *o, int OW, int oh, int ow0);
+/* [top, middle, bottom row][chunk: both edges, left, right, inside] */
+static const gc8d14_fn gc8d14_of[3][4] = {
+    {gc8d14_top_lr, gc8d14_top_l, gc8d14_top_r, gc8d14_top_in},
+    {gc8d14_mid_lr, gc8d14_mid_l, gc8d14_mid_r, gc8d14_mid_in},
+    {gc8d14_bot_lr, gc8d14_bot_l, gc8d14_bot_r, gc8d14_bot_in}};
+#define TC_GC8_HAS_DIRECT7 1 /* tc_gc8_direct_avx2 takes 7x7 maps (stride 1 or 2) and stride 1 */
+
 /* Each shape its own function, the pixel step (the stride) a constant in each: one body
  * for all of them in tc_gc8_avx2 made gcc keep the accumulators on the stack (1.3x the time
  * at 7x7) */
@@ -300,6 +429,53 @@ void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int
 {
     gc8_out o;
     const int defer = gc8_out_init(&o, bias, act, y, ldy, (ptrdiff_t)OH * OW);
+    if (OW % 14 == 0 && OW == w) { /* stride 1 on rows of 14k, pads 1, 2 rows or more
+                                    * (conv.c gc8_direct_applies): a run per 14-pixel chunk
+                                    * of a row, its edges compiled in (gc8_runq) */
+        (void)taps, (void)pt, (void)pl;
+        const int per_row = OW / 14;
+        const ptrdiff_t runs = (ptrdiff_t)OH * per_row;
+        ptrdiff_t pf_done = 0;
+        for (ptrdiff_t run = 0; run < runs; run++) {
+            if (pf) { /* as tc_gc8_avx2's */
+                const ptrdiff_t to = pf_lines * (run + 1) / runs;
+                for (; pf_done < to; pf_done++)
+                    __builtin_prefetch(pf + pf_done * 64, 0, 2);
+            }
+            const int oh = (int)(run / per_row), ow0 = (int)(run % per_row) * 14;
+            const int rk = oh == 0 ? 0 : oh == h - 1 ? 2 : 1;
+            const int left = ow0 == 0, right = ow0 + 14 == OW;
+            const int ck = left && right ? 0 : left ? 1 : right ? 2 : 3;
+            /* the run's first tap's input, (oh - 1, ow0 - 1): only read where inside x */
+            gc8d14_of[rk][ck](x + (ptrdiff_t)(oh - 1) * w + ow0 - 1, w, (ptrdiff_t)h * w, w8, &o,
+                              OW, oh, ow0);
+        }
+        if (defer)
+            gc8_deferred(act, y, ldy, (ptrdiff_t)OH * OW);
+        return;
+    }
+    if (OW == 7) { /* 7x7 at stride 1 or 14x14 at stride 2, pads 1 (conv.c
+                    * gc8_direct_applies): gc8_run7, rows 0-1, 2-3, 4-5, 6 */
+        (void)taps, (void)h, (void)pt, (void)pl;
+        const int s2 = w == 14;
+        for (int run = 0; run < 4; run++) {
+            if (pf) { /* as tc_gc8_avx2's */
+                for (ptrdiff_t l = pf_lines * run / 4; l < pf_lines * (run + 1) / 4; l++)
+                    __builtin_prefetch(pf + l * 64, 0, 2);
+            }
+            /* the run's first tap's input, (S 2 run - 1, -1): only read where inside x */
+            const float *x0 = x + (ptrdiff_t)((s2 ? 4 : 2) * run - 1) * w - 1;
+            if (run == 0)
+                (s2 ? gc8d7_2_top_s2 : gc8d7_2_top_s1)(x0, w8, &o, 0);
+            else if (run < 3)
+                (s2 ? gc8d7_2_mid_s2 : gc8d7_2_mid_s1)(x0, w8, &o, 2 * run);
+            else
+                (s2 ? gc8d7_1_bot_s2 : gc8d7_1_bot_s1)(x0, w8, &o, 6);
+        }
+        if (defer)
+            gc8_deferred(act, y, ldy, (ptrdiff_t)OH * OW);
+        return;
+    }
     const ptrdiff_t rs = 2 * (ptrdiff_t)w;
     const int per_row = OW / 14;
     const ptrdiff_t runs = (ptrdiff_t)OH * per_row;
@@ -314,7 +490,10 @@ void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int
         /* the run's first tap's input, (2 oh - pt, 2 ow0 - pl): only read where inside x */
         const float *x0 = x + (ptrdiff_t)(2 * oh - pt) * w + 2 * ow0 - pl;
         const unsigned e = gc8_edges(1, 14, 2, h, w, pt, pl, oh, ow0);
-        if (e)
+        if (e == 17u || e == 1u || e == 16u) /* top-left, top, left: edges compiled in */
+            (e == 17u ? gc8d14s2_tl : e == 1u ? gc8d14s2_t : gc8d14s2_l)(
+                x0, w, (ptrdiff_t)h * w, w8, &o, OW, oh, ow0);
+        else if (e)
             gc8e_1x14_s2(x0, rs, taps, w8, &o, OW, oh, ow0, e);
         else
             gc8_1x14_s2(x0, rs, taps, w8, &o, OW, oh, ow0);

@@ -196,7 +196,7 @@ def test_grouped_rows_past_a_vector_stay_in_the_output(ctx, hw, residual_kind):
 
 @pytest.mark.parametrize("hw,stride", [((7, 7), 1), ((14, 14), 1), ((5, 28), 1), ((14, 14), 2),
                                        ((13, 13), 2), ((6, 56), 2), ((9, 7), 1), ((28, 28), 2),
-                                       ((7, 28), 2)])
+                                       ((7, 28), 2), ((1, 14), 1), ((2, 42), 1)])
 @pytest.mark.parametrize("act", ["Relu", "Relu-nobias", "HardSwish", "Sigmoid", ""])
 def test_grouped_eight_channels_in_lanes_same_bits(hw, stride, act):
     """8 in, 8 out per group, rows of 7 or 14k outputs: with two groups or more per thread
@@ -205,7 +205,8 @@ def test_grouped_eight_channels_in_lanes_same_bits(hw, stride, act):
     kernel (grouped_body.h): the same sums in the same order, the same bits; also each output
     plane's mean and the reference within float accuracy.  At stride 2 on rows of 14k the
     group's input is read where it lies, its taps on the pads left out (tc_gc8_direct_avx2; an
-    odd height reads the bottom pad)."""
+    odd height reads the bottom pad); at stride 1 on rows of 14k from 2 rows on too, each run's
+    edges compiled in (gc8_runq; one row takes the copy)."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     h, w = hw
@@ -232,6 +233,51 @@ def test_grouped_eight_channels_in_lanes_same_bits(hw, stride, act):
         ref = np_conv(x, wt, bias, (stride, stride), (1, 1, 1, 1), (1, 1), 2, True)
         assert_close(out[1][0], ref, 1e-5, f"grouped8 {hw} s{stride} {act}")
         assert_close(out[1][1], ref.mean(axis=(2, 3)), 1e-5, f"grouped8 means {hw} s{stride}")
+
+
+@pytest.mark.parametrize("hw,stride,pads", [((7, 7), 1, (1, 1, 1, 1)), ((14, 14), 2, (1, 1, 1, 1)),
+                                            ((14, 14), 2, (0, 0, 1, 1)), ((7, 7), 1, (2, 2, 0, 0)),
+                                            ((13, 13), 2, (1, 1, 1, 1)), ((8, 7), 1, (1, 1, 0, 1))])
+@pytest.mark.parametrize("act", ["Relu", "Relu-nobias", "", "Sigmoid"])
+def test_grouped_eight_channels_7x7_from_the_input_same_bits(hw, stride, pads, act):
+    """7x7 outputs at stride 1 (a 7x7 input) or 2 (14x14), pads 1 on every side: the AVX2
+    build reads each group's input where it lies, the taps on the pads left out at compile
+    time (grouped8_avx2.h gc8_run7, no padded copy); other pads and sizes with 7 outputs a row
+    take the copy.  Batch 2, 4 groups: at 1 and 2 threads the channels-in-lanes kernel, at 3
+    (fewer than 2 groups a thread) the block kernel (grouped_body.h): the same bits, the same
+    plane means; ReLU against the numpy reference."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    h, w = hw
+    n, c = 2, 32
+    rng = np.random.default_rng(h * 1000 + w * 10 + stride + sum(pads))
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    x[:, :, 0, :] *= 100.0  # a border row and column far from the rest: a pad tap would show
+    x[:, :, :, -1] *= -100.0
+    wt = rng.standard_normal((c, 8, 3, 3), dtype=np.float32)
+    bias = None if act.endswith("nobias") else rng.standard_normal(c, dtype=np.float32)
+    out = {}
+    for threads in (1, 2, 3):
+        conv = _kernels.Conv2d(_kernels.Context(threads, "avx2"), wt, bias, algo="grouped",
+                               strides=(stride, stride), pads=pads, group=c // 8,
+                               activation=act.split("-")[0])
+        shape = conv.output_shape(n, h, w)
+        assert shape[3] == 7
+        buf = np.full(int(np.prod(shape)) + 16, 7.0, dtype=np.float32)
+        y = buf[:-16].reshape(shape)
+        means = np.empty((n, c), np.float32)
+        conv.run(x, y, workspace=np.empty(conv.workspace_size(n, h, w), np.float32), means=means)
+        assert (buf[-16:] == 7.0).all(), f"{threads} threads wrote past the output"
+        out[threads] = (y.copy(), means)
+    for threads in (2, 3):
+        assert out[1][0].tobytes() == out[threads][0].tobytes(), \
+            f"{hw} s{stride} {pads} {act}: {threads} threads, not the same bits"
+        assert out[1][1].tobytes() == out[threads][1].tobytes(), \
+            f"{hw} s{stride} {pads} {act}: {threads} threads, means differ"
+    if act.startswith("Relu"):
+        ref = np_conv(x, wt, bias, (stride, stride), pads, (1, 1), c // 8, True)
+        assert_close(out[1][0], ref, 1e-5, f"grouped8 7x7 {hw} s{stride} {pads} {act}")
+        assert_close(out[1][1], ref.mean(axis=(2, 3)), 1e-5, f"grouped8 7x7 means {hw}")
 
 
 @pytest.mark.parametrize("geometry,algos", [
