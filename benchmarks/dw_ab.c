@@ -104,11 +104,7 @@ int main(int argc, char **argv)
                 run(f[v], &p, x, H, W, zrow, w, b, &act, OH, OW, y[v]);
             t[v][rep] = (now() - t0) / calls;
         }
-    for (int i = 0; i < R; i++)
-        r[i] = t[1][i] / t[0][i];
-    qsort(r, R, sizeof(double), cmp);
-    qsort(t[0], R, sizeof(double), cmp);
-    qsort(t[1], R, sizeof(double), cmp);
+    ab_ratios(t[0], t[1], r, R);
     printf("%4d@%-3d k%d/%d act %d (%s)  a %.2f us  b %.2f us  b/a %.3f [%.3f-%.3f]  min %.3f  same=%d\n",
            C, H, k, s, kind, f[0].block ? "block" : split ? "split" : "plane", t[0][R / 2] * 1e6, t[1][R / 2] * 1e6,
            r[R / 2], r[R / 4], r[3 * R / 4], t[1][0] / t[0][0],

@@ -127,11 +127,9 @@ int main(int argc, char **argv)
         for (int c = 0; c < calls; c++)
             run(bb, cb, &lb, x, w, bias, xb, yb);
         const double t2 = now();
-        ta[i] = (t1 - t0) / calls, tb[i] = (t2 - t1) / calls, r[i] = tb[i] / ta[i];
+        ta[i] = (t1 - t0) / calls, tb[i] = (t2 - t1) / calls;
     }
-    qsort(r, rounds, sizeof(double), cmp);
-    qsort(ta, rounds, sizeof(double), cmp);
-    qsort(tb, rounds, sizeof(double), cmp);
+    ab_ratios(ta, tb, r, rounds);
     const double ma = ta[rounds / 2], mb = tb[rounds / 2], flop = 2.0 * l.C * NTAPS * l.OH * l.OW;
     printf("%4d@%-3d s%d  a %7.1f us (%5.1f GFLOP/s)  b %7.1f us (%5.1f GFLOP/s)  b/a %.3f "
            "[%.3f-%.3f]  min %.3f  same=%d\n", l.C, l.h, l.s, ma * 1e6, flop / ma * 1e-9,

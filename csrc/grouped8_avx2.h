@@ -429,31 +429,6 @@ void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int
 {
     gc8_out o;
     const int defer = gc8_out_init(&o, bias, act, y, ldy, (ptrdiff_t)OH * OW);
-    if (OW % 14 == 0 && OW == w) { /* stride 1 on rows of 14k, pads 1, 2 rows or more
-                                    * (conv.c gc8_direct_applies): a run per 14-pixel chunk
-                                    * of a row, its edges compiled in (gc8_runq) */
-        (void)taps, (void)pt, (void)pl;
-        const int per_row = OW / 14;
-        const ptrdiff_t runs = (ptrdiff_t)OH * per_row;
-        ptrdiff_t pf_done = 0;
-        for (ptrdiff_t run = 0; run < runs; run++) {
-            if (pf) { /* as tc_gc8_avx2's */
-                const ptrdiff_t to = pf_lines * (run + 1) / runs;
-                for (; pf_done < to; pf_done++)
-                    __builtin_prefetch(pf + pf_done * 64, 0, 2);
-            }
-            const int oh = (int)(run / per_row), ow0 = (int)(run % per_row) * 14;
-            const int rk = oh == 0 ? 0 : oh == h - 1 ? 2 : 1;
-            const int left = ow0 == 0, right = ow0 + 14 == OW;
-            const int ck = left && right ? 0 : left ? 1 : right ? 2 : 3;
-            /* the run's first tap's input, (oh - 1, ow0 - 1): only read where inside x */
-            gc8d14_of[rk][ck](x + (ptrdiff_t)(oh - 1) * w + ow0 - 1, w, (ptrdiff_t)h * w, w8, &o,
-                              OW, oh, ow0);
-        }
-        if (defer)
-            gc8_deferred(act, y, ldy, (ptrdiff_t)OH * OW);
-        return;
-    }
     if (OW == 7) { /* 7x7 at stride 1 or 14x14 at stride 2, pads 1 (conv.c
                     * gc8_direct_applies): gc8_run7, rows 0-1, 2-3, 4-5, 6 */
         (void)taps, (void)h, (void)pt, (void)pl;
@@ -476,6 +451,10 @@ void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int
             gc8_deferred(act, y, ldy, (ptrdiff_t)OH * OW);
         return;
     }
+    /* rows of 14k outputs, a run per 14-pixel chunk of a row: at stride 1 (OW == w; pads 1, 2
+     * rows or more: conv.c gc8_direct_applies) every run's edges compiled in (gc8_runq), at
+     * stride 2 those on the top row and the left chunk */
+    const int s1 = OW == w;
     const ptrdiff_t rs = 2 * (ptrdiff_t)w;
     const int per_row = OW / 14;
     const ptrdiff_t runs = (ptrdiff_t)OH * per_row;
@@ -487,6 +466,15 @@ void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int
                 __builtin_prefetch(pf + pf_done * 64, 0, 2);
         }
         const int oh = (int)(run / per_row), ow0 = (int)(run % per_row) * 14;
+        if (s1) {
+            const int rk = oh == 0 ? 0 : oh == h - 1 ? 2 : 1;
+            const int left = ow0 == 0, right = ow0 + 14 == OW;
+            const int ck = left && right ? 0 : left ? 1 : right ? 2 : 3;
+            /* the run's first tap's input, (oh - 1, ow0 - 1): only read where inside x */
+            gc8d14_of[rk][ck](x + (ptrdiff_t)(oh - 1) * w + ow0 - 1, w, (ptrdiff_t)h * w, w8, &o,
+                              OW, oh, ow0);
+            continue;
+        }
         /* the run's first tap's input, (2 oh - pt, 2 ow0 - pl): only read where inside x */
         const float *x0 = x + (ptrdiff_t)(2 * oh - pt) * w + 2 * ow0 - pl;
         const unsigned e = gc8_edges(1, 14, 2, h, w, pt, pl, oh, ow0);
