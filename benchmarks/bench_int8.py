@@ -122,7 +122,8 @@ def run(args):
                        "raw": {e: {"ms": res[e]["ms"], "bursts": res[e]["bursts"]} for e in engines}}
                 result["rows"].append(row)
                 log("  " + ", ".join(f"{e} {row['ms'][e]:.1f} ms" for e in engines)
-                    + (f"; per-round AVX2 / ort {bench.fmt_spread(row['rounds']['ratio'], '.3f')}"
+                    + (f"; per-round AVX2 / ort {bench.fmt_spread(row['rounds']['ratio'], '.3f')}, "
+                       f"fast rounds {bench.fmt_fast(row['rounds']['fast'])}"
                        if row["rounds"] else ""))
     result["loadavg_end"] = os.getloadavg()
     result["fma_peak_gflops_end"] = probe_fma(args.threads, "end")
@@ -153,9 +154,9 @@ def markdown(res):
     vnni = res["vnni"]
     extra = [e for e in res["engines"] if e not in (ORT, AVX2, F32)]
     head = ("| model | format | threads | input | onnxruntime int8 ms | tinycnn int8 AVX2 ms | "
-            f"AVX2 / ort (target <= {TARGET}) | per-round AVX2 / ort [25-75%] | tinycnn float32 ms "
-            "| int8 AVX2 / float32 |")
-    sep = "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"
+            f"AVX2 / ort (target <= {TARGET}) | per-round AVX2 / ort [25-75%] | fast rounds: ratio "
+            "(share) | tinycnn float32 ms | int8 AVX2 / float32 |")
+    sep = "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
     if extra:
         head += f" tinycnn int8 {vnni} ms | {vnni} / ort |"
         sep += "---:|---:|"
@@ -186,6 +187,7 @@ def markdown(res):
         line = (f"| {TITLES.get(r['model'], r['model'])} | {r['format']} | {r['threads']} "
                 f"| {r.get('input', 'normal')} | {ms[ORT]:.1f} | {ms[AVX2]:.1f} "
                 f"| {_r(ms[AVX2], ms[ORT])} | {bench.fmt_spread((r.get('rounds') or {}).get('ratio'))} "
+                f"| {bench.fmt_fast((r.get('rounds') or {}).get('fast'))} "
                 f"| {ms[F32]:.1f} | {_r(ms[AVX2], ms[F32])} |")
         for e in extra:
             line += f" {ms[e]:.1f} | {_r(ms[e], ms[ORT])} |"

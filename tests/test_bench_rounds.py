@@ -245,6 +245,11 @@ def test_int8_table_column_and_host_line():
     assert len(rows) == 2 and all(len(r) == len(cols) for r in rows)
     assert rows[0][6] == "0.80" and rows[0][7] == "0.80 [0.76-0.80]"
     assert rows[1][7] == "–"                                        # a row without rounds
+    # fast rounds (bench.fast_rounds): both engines within 10% of their fastest bursts; the third
+    # round's onnxruntime burst is 1.1x its fastest, just inside: 3 of 3, ratio 0.80
+    assert cols[8] == "fast rounds: ratio (share)"
+    assert rows[0][8] == "0.80 (100%)" and rows[1][8] == "–"
+    assert cols[9] == "tinycnn float32 ms" and rows[0][9] == "16.0"
     host = next(line for line in lines if line.startswith("Host during the run"))
     assert "onnxruntime int8's median +10.0%" in host and "ResNet-18 qdq 1t normal" in host
     assert "FMA peak" not in text                                   # not measured: not shown
