@@ -249,7 +249,10 @@ static int dw8_setup(int KC, int H, int W, int s, int oh0, int oh1, int setup, _
  * back to planes made with the 128-bit lanes swapped as they load (vinsertf128 from ob instead
  * of 8 vperm2f128; the same bits) were level (1.00-1.02 on the 14x14 and 7x7 strips), though
  * without any transpose (a wrong layout, a bound) the strips ran 0.93-0.97:
- * benchmarks/chan8_transpose_inserts.patch. */
+ * benchmarks/chan8_transpose_inserts.patch.  Nor does laying the weights out as the 8 x 8
+ * transposes below give them, once at load (h41-mn, benchmarks/chan8_dw_vectors.patch, the same
+ * bits): the strips 0.99-1.01 at 7x7 and 14x14, MnasNet's 7x7 blocks in the network 0.999 /
+ * 1.006: the shuffles run on port 5 beside the FMA-bound work. */
 static inline __attribute__((always_inline)) void dw8_k(const int KIND, const int KC, const int S,
                                                         int E, int Wp, int n, const __m256 *buf,
                                                         size_t bstride, const float *w,
