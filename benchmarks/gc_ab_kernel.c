@@ -5,8 +5,10 @@
  * has grouped8_avx2.h (its tc_gc8 functions renamed by gc_ab.sh), one group by it as an
  * ab_gc8_fn (at stride 2 on rows of 14k, on 7x7 outputs and at stride 1 on rows of 14k from
  * the input where it lies, tc_gc8_direct_avx2, where the checkout has it: as its conv.c runs
- * them), else NULL.  The include path chooses
+ * them; stride 1 on an even number of rows of 14 or 28 by Winograd, tc_gc8_wino_avx2, where the
+ * checkout has it, unless GC_AB_NO_WINO is set), else NULL.  The include path chooses
  * whose headers. */
+#include <stdlib.h>
 #include "conv_internal.h"
 #include "depthwise_vec_avx2.h"
 #include "grouped_body.h"
@@ -41,6 +43,12 @@ static void gc8_group(const float *x, int h, int w, int s, int hp, int wp, float
                       const ptrdiff_t *taps, const float *w8, const float *bias,
                       const tc_act_k *act, float *y, int OH, int OW)
 {
+#ifdef TC_GC8_HAS_WINO /* stride 1, an even number of rows of 14 or 28: Winograd, as conv.c */
+    if (s == 1 && h % 2 == 0 && (w == 14 || w == 28) && !getenv("GC_AB_NO_WINO")) {
+        tc_gc8_wino_avx2(x, h, w, (ptrdiff_t)OH * OW, w8, bias, act, y, NULL, 0);
+        return;
+    }
+#endif
 #ifdef TC_GC8_HAS_DIRECT7 /* 7x7 at stride 1 or 2, stride 1 on rows of 14k: from x, as conv.c */
     if ((OW == 7 && h == 7 * s && w == 7 * s) || (s == 1 && OW % 14 == 0 && h >= 2)) {
         tc_gc8_direct_avx2(x, NULL, h, w, 1, 1, OH, OW, (ptrdiff_t)OH * OW, w8, bias, act, y, NULL,

@@ -805,6 +805,7 @@ typedef struct {
     tc_gc8_fn gc8;      /* non-NULL: each group by it (gc8_applies), over gc8_copy's planes */
     tc_gc8_copy_fn gc8_copy;
     tc_gc8_direct_fn gc8_direct; /* non-NULL: gc8 at stride 2 from x itself (gc8_direct_applies) */
+    tc_gc8_wino_fn gc8_wino;     /* non-NULL: each group by it instead (gc8_wino_applies) */
     int hp8, wp8;       /* its planes' height and width: the padded input's */
     int w8;             /* the weights packed 8 channels per tap (grouped_w8) */
     float *means;       /* [N, K] or NULL: each output plane's mean (tc_conv2d_means_f32) */
@@ -843,6 +844,23 @@ static int gc8_direct_applies(const tc_conv2d_params *p, int h, int w, int OW)
     return p->sh == 2 && OW % 14 == 0 && p->pt <= 1 && p->pl <= 1 && p->pb <= 1 && p->pr <= 1;
 }
 
+/* ... and by Winograd F(2x2, 3x3) (grouped8_avx2.h gc8w_run, tc_gc8_wino_fn): stride 1, pads 1
+ * on every side, an even number of rows of 14 or 28 (RegNetY-400MF's 104@28 and 208@14): whole
+ * images only, since a band of pg_fused.c (tc_conv_band_image) has no pad on a side where it
+ * is cut, so that a band's bits stay the unbanded layer's.  Not the direct kernel's bits
+ * (another summation; the error against onnxruntime at full depth: tests/test_pg_fused.py's
+ * RegNetY-400MF).  Measured
+ * (h41-rg, 2026-12-06, Intel Xeon, AVX2, 1 thread, benchmarks/gc_ab.sh against the base's
+ * direct gc8_runq, 30 calls x 15 rounds, median of the per-round ratios [25-75%], a loaded
+ * host): 208@14 0.90 [0.87-0.97] / 0.93, 104@28 0.82-0.86: its 16 products per tile and
+ * channel pair (36 direct) at the FMA peak, the transforms (V stored per tile row with the
+ * tiles in the lanes, M per tile) ~half of its time. */
+static int gc8_wino_applies(const tc_conv2d_params *p, int h, int w, int OW)
+{
+    return p->sh == 1 && OW == w && h >= 2 && h % 2 == 0 && (w == 14 || w == 28) &&
+           p->pt == 1 && p->pl == 1 && p->pb == 1 && p->pr == 1;
+}
+
 /* n floats from w into L2 (hints only), a prefetch per 64-byte line */
 static inline void prefetch_l2(const float *w, size_t n)
 {
@@ -868,11 +886,12 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         const int blk1 = blk0 + j->per_chunk < j->blocks ? blk0 + j->per_chunk : j->blocks;
         pj.x = j->x + b * in_img + (size_t)g * Cg * j->h * j->w;
         if (j->gc8) { /* the whole group (chunks == 1), see grouped8_avx2.h */
-            if (!j->gc8_direct && !j->primed[tid]) { /* the zeros around the copies, once a run */
+            const int in_place = j->gc8_direct || j->gc8_wino; /* x read where it lies */
+            if (!in_place && !j->primed[tid]) { /* the zeros around the copies, once a run */
                 memset(xg, 0, (size_t)8 * j->hp8 * j->wp8 * sizeof(float));
                 j->primed[tid] = 1;
             }
-            if (!j->gc8_direct)
+            if (!in_place)
                 j->gc8_copy(pj.x, j->h, j->w, p->pt, p->pl, j->hp8, j->wp8, xg);
             const size_t wgroup = (size_t)j->blocks * ntaps * TC_GC_KB;
             if (g + 1 < p->group) /* the next group's weights into L2, as below */
@@ -884,7 +903,11 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 acts[c] = tc_act_at(j->act, k0 + c);
             const ptrdiff_t pf0 = j->prefetch_lines * it / j->items,
                             pf1 = j->prefetch_lines * (it + 1) / j->items;
-            if (j->gc8_direct)
+            if (j->gc8_wino)
+                j->gc8_wino(pj.x, j->h, j->w, ldy, j->packed + g * wgroup,
+                            j->bias ? j->bias + k0 : NULL, acts, j->y + o,
+                            j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
+            else if (j->gc8_direct)
                 j->gc8_direct(pj.x, j->taps, j->h, j->w, p->pt, p->pl, j->OH, j->OW, ldy,
                               j->packed + g * wgroup, j->bias ? j->bias + k0 : NULL, acts,
                               j->y + o, j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
@@ -976,7 +999,10 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     /* fewer groups than 2 per thread: each group's blocks in chunks, each copying the
      * group's inputs again, rather than threads left idle */
     const ptrdiff_t groups = (ptrdiff_t)n * p->group;
-    j.chunks = groups >= 2 * threads ? 1 : (int)((2 * threads + groups - 1) / groups);
+    /* Winograd where it applies, at every thread count (so each group whole: the same bits) */
+    const int wino = tc_conv_kernels_of(ctx)->gc8_wino && gc8_applies(p, OW, residual) &&
+                     gc8_wino_applies(p, h, w, OW);
+    j.chunks = groups >= 2 * threads || wino ? 1 : (int)((2 * threads + groups - 1) / groups);
     j.chunks = j.chunks < j.blocks ? j.chunks : j.blocks;
     j.per_chunk = (j.blocks + j.chunks - 1) / j.chunks;
     j.chunks = (j.blocks + j.per_chunk - 1) / j.per_chunk;
@@ -989,6 +1015,8 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
         j.hp8 = hp, j.wp8 = wp; /* 8 planes of hp x wp fit the slot's phase planes */
         if (tc_conv_kernels_of(ctx)->gc8_direct && gc8_direct_applies(p, h, w, OW))
             j.gc8_direct = tc_conv_kernels_of(ctx)->gc8_direct, j.hp8 = h, j.wp8 = w;
+        if (wino)
+            j.gc8_wino = tc_conv_kernels_of(ctx)->gc8_wino, j.hp8 = h, j.wp8 = w;
         for (int c = 0, t = 0; c < 8; c++) /* its taps' offsets in them (or in x) */
             for (int ki = 0; ki < 3; ki++)
                 for (int kj = 0; kj < 3; kj++)

@@ -20,6 +20,7 @@ const tc_conv_kernels tc_conv_avx512 = {
     .gc8 = tc_gc8_avx2,
     .gc8_copy = tc_gc8_copy_avx2,
     .gc8_direct = tc_gc8_direct_avx2,
+    .gc8_wino = tc_gc8_wino_avx2,
     .take_even = tc_take_even_avx2,
     .split_even_odd = tc_split_even_odd_avx2,
     .stem_band = tc_stem_band_avx2,

@@ -63,6 +63,13 @@ typedef void (*tc_gc8_direct_fn)(const float *x, const ptrdiff_t *taps, int h, i
                                  const float *bias, const tc_act_k *act, float *y,
                                  const char *pf, ptrdiff_t pf_lines);
 
+/* One group (8 in, 8 out channels) x [8][h][w] at stride 1, pads 1 on every side, h even and w
+ * 14 or 28, by Winograd F(2x2, 3x3) (grouped8_avx2.h gc8w_run): not the direct kernels' bits;
+ * y, ldy .. pf_lines as tc_gc8_fn's. */
+typedef void (*tc_gc8_wino_fn)(const float *x, int h, int w, ptrdiff_t ldy, const float *w8,
+                               const float *bias, const tc_act_k *act, float *y, const char *pf,
+                               ptrdiff_t pf_lines);
+
 /* One band of output rows of a direct stem (TC_CONV_ALGO_STEM), see conv_stem_body.h.
  * xp: the band's zero-padded phase planes, output pixel (r, c) at xp + r * wph + c and its
  * tap t at offs[t] from there (the last vector of a row reads up to 8 floats past its last
@@ -97,6 +104,7 @@ typedef struct tc_conv_kernels {
     tc_gc8_fn gc8;           /* NULL: none (the portable build) */
     tc_gc8_copy_fn gc8_copy;
     tc_gc8_direct_fn gc8_direct; /* NULL: none */
+    tc_gc8_wino_fn gc8_wino;     /* NULL: none */
     /* d[i] = s[2 * i], i < n: a row of a stride-2 phase copy (reads s[0 .. 2n - 2]) */
     void (*take_even)(const float *s, float *d, ptrdiff_t n);
     /* e[i] = s[2 * i], i < (n + 1) / 2, and o[i] = s[2 * i + 1], i < n / 2: a row of a
@@ -121,6 +129,9 @@ void tc_gc8_copy_avx2(const float *x, int h, int w, int pt, int pl, int hp, int 
 void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int pt, int pl,
                         int OH, int OW, ptrdiff_t ldy, const float *w8, const float *bias,
                         const tc_act_k *act, float *y, const char *pf, ptrdiff_t pf_lines);
+void tc_gc8_wino_avx2(const float *x, int h, int w, ptrdiff_t ldy, const float *w8,
+                      const float *bias, const tc_act_k *act, float *y, const char *pf,
+                      ptrdiff_t pf_lines);
 void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
                        const float *w, int K, const float *bias, const float *residual,
                        const tc_activation *act, float *y, ptrdiff_t ldy);

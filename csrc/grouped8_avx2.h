@@ -403,6 +403,247 @@ void tc_gc8_avx2(const float *xp, const ptrdiff_t *taps, int hp, int wp, int S, 
 
 #undef TC_GC8_RUN
 
+/* Winograd F(2x2, 3x3) for a group at stride 1, pads 1 on every side, an even number of rows
+ * of 14 or 28 (RegNetY-400MF's 104@28 and 208@14 layers; tc_gc8_wino_avx2, conv.c
+ * gc8_wino_applies): per 2x2 tile of outputs 16 products per input and output channel pair
+ * instead of 36 (32 where the direct kernel leaves out the pads' taps).  The weights
+ * transformed per call (U = G g G^T, the 8 output channels in the lanes: [16][8 in][8 out]);
+ * per row of tiles each input channel's 4 x 4 patches transformed (V = B^T d B) with 8 tiles
+ * in the lanes (each row's 4 patch columns the even / odd split of 4 loads from x where it
+ * lies, the columns outside it masked), into [16][8 in][lanes]; then per position p the 8
+ * input channels' products summed for 14 (or 7) tiles at once, each tile's V broadcast as
+ * gc8_run broadcasts its taps (M: [tile][16][8 out]); then Y = A^T M A per tile, the bias and
+ * activation as gc8_finish applies them.  Not the direct kernel's bits: another summation
+ * (within 2e-7 of the float64 sums here, the direct kernel's 2-2.5e-7; onnxruntime at full
+ * depth in tests/test_pg_fused.py).  Measured (h41-rg, 2026-12-06, AVX2, 1 thread, gc_ab.sh
+ * GC_AB_GC8=ab against the base's gc8_runq, 30 calls x 21 rounds, median of the per-round
+ * ratios [25-75%], a loaded host): 208@14 0.902 [0.878-0.920] and 0.892 [0.871-0.910], 104@28
+ * 0.840 [0.828-0.873] and 0.840 [0.818-0.860]; GC_AB_NO_WINO (the same direct kernel) 1.023.
+ * perf (cpu-clock) at 208@14: the products at the FMA peak ~half of its time, the input
+ * transform a quarter, the output transform and stores a fifth.  Tried and left: the input
+ * rows a pair of tile rows share transformed once (24 vectors live: 0.95-1.01 against 0.90 in
+ * the same runs); the row copies into zero-bordered buffers (memcpy calls) instead of masked
+ * loads 1.13-1.33; every column start transformed (no even / odd split, twice the stores)
+ * 0.92-1.09.  7x7 maps would need 16 tiles for 49 outputs (2048 products against the direct
+ * kernel's 2888): left to the direct kernel. */
+#define GC8W_VROW(UW) (16 * 8 * (UW)) /* floats of one tile row's V */
+#define TC_GC8_HAS_WINO 1 /* tc_gc8_wino_avx2 (benchmarks/gc_ab_kernel.c) */
+
+/* U [16][8][8]: position p = 4 i + j (i: kernel rows' side, j: columns'), input channel c,
+ * the 8 output channels; w8: [72][8], tap (c, ki, kj) at 9 c + 3 ki + kj */
+static void gc8w_weights(const float *w8, float *U)
+{
+    const __m256 h = _mm256_set1_ps(0.5f);
+    for (int c = 0; c < 8; c++) {
+        __m256 g[9], r[4][3];
+        for (int t = 0; t < 9; t++)
+            g[t] = _mm256_loadu_ps(w8 + (size_t)(c * 9 + t) * 8);
+        for (int j = 0; j < 3; j++) { /* G g: rows */
+            r[0][j] = g[j];
+            r[1][j] = _mm256_mul_ps(h, _mm256_add_ps(_mm256_add_ps(g[j], g[3 + j]), g[6 + j]));
+            r[2][j] = _mm256_mul_ps(h, _mm256_add_ps(_mm256_sub_ps(g[j], g[3 + j]), g[6 + j]));
+            r[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) { /* (G g) G^T */
+            const __m256 u1 = _mm256_mul_ps(h, _mm256_add_ps(_mm256_add_ps(r[i][0], r[i][1]), r[i][2]));
+            const __m256 u2 = _mm256_mul_ps(h, _mm256_add_ps(_mm256_sub_ps(r[i][0], r[i][1]), r[i][2]));
+            _mm256_store_ps(U + ((size_t)(i * 4 + 0) * 8 + c) * 8, r[i][0]);
+            _mm256_store_ps(U + ((size_t)(i * 4 + 1) * 8 + c) * 8, u1);
+            _mm256_store_ps(U + ((size_t)(i * 4 + 2) * 8 + c) * 8, u2);
+            _mm256_store_ps(U + ((size_t)(i * 4 + 3) * 8 + c) * 8, r[i][2]);
+        }
+    }
+}
+
+/* lane of tile t (of 8) in V: the even / odd split of two vectors (_mm256_shuffle_ps) leaves
+ * tiles 0 1 4 5 | 2 3 6 7 in the lanes (bits 1 and 2 swapped) */
+#define GC8W_LANE(t) (((t) & ~7) | ((t) & 1) | (((t) & 2) << 1) | (((t) & 4) >> 1))
+
+/* 8 floats of row from column col (col + l in lane l), the columns outside [0, W) zero */
+static inline __attribute__((always_inline)) __m256 gc8w_load(const float *row, int col, int W)
+{
+    if (col >= 0 && col + 8 <= W)
+        return _mm256_loadu_ps(row + col);
+    const __m256i l = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                       _mm256_set1_epi32(col));
+    const __m256i m = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), l),
+                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(W), l));
+    return _mm256_maskload_ps(row + col, m);
+}
+
+/* V [16][8][UW] of tile row ty: V[p][c][GC8W_LANE(tx)] for tile tx's patch (rows 2 ty - 1 ..,
+ * columns 2 tx - 1 ..), read from x where it lies (the rows and columns outside it zero); per
+ * 8 tiles, each row's 4 patch columns by the even / odd split of 4 loads */
+static inline __attribute__((always_inline)) void
+gc8w_input(const int UW, const int W, const float *x, int H, int ty, float *V)
+{
+    for (int c = 0; c < 8; c++) {
+#pragma GCC unroll 2
+        for (int g = 0; g < UW / 8; g++) {
+            const int cb = 16 * g;
+            __m256 hh[4][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                const int r = 2 * ty - 1 + i;
+                if (r < 0 || r >= H) {
+                    for (int j = 0; j < 4; j++)
+                        hh[i][j] = _mm256_setzero_ps();
+                    continue;
+                }
+                const float *row = x + ((size_t)c * H + r) * W;
+                const __m256 p0 = gc8w_load(row, cb - 1, W), q0 = gc8w_load(row, cb + 7, W);
+                const __m256 p1 = gc8w_load(row, cb + 1, W), q1 = gc8w_load(row, cb + 9, W);
+                const __m256 d0 = _mm256_shuffle_ps(p0, q0, 0x88), d1 = _mm256_shuffle_ps(p0, q0, 0xdd);
+                const __m256 d2 = _mm256_shuffle_ps(p1, q1, 0x88), d3 = _mm256_shuffle_ps(p1, q1, 0xdd);
+                hh[i][0] = _mm256_sub_ps(d0, d2);
+                hh[i][1] = _mm256_add_ps(d1, d2);
+                hh[i][2] = _mm256_sub_ps(d2, d1);
+                hh[i][3] = _mm256_sub_ps(d1, d3);
+            }
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                float *v = V + (size_t)c * UW + 8 * g;
+                _mm256_store_ps(v + (size_t)(0 * 4 + j) * 8 * UW, _mm256_sub_ps(hh[0][j], hh[2][j]));
+                _mm256_store_ps(v + (size_t)(1 * 4 + j) * 8 * UW, _mm256_add_ps(hh[1][j], hh[2][j]));
+                _mm256_store_ps(v + (size_t)(2 * 4 + j) * 8 * UW, _mm256_sub_ps(hh[2][j], hh[1][j]));
+                _mm256_store_ps(v + (size_t)(3 * 4 + j) * 8 * UW, _mm256_sub_ps(hh[1][j], hh[3][j]));
+            }
+        }
+    }
+}
+
+/* M [R * Q][16][8]: per tile (r, q) of R tile rows (V's GC8W_VROW(UW) apart) x Q tiles and
+ * position p, the sum over the 8 input channels of U[p][c] V[p][c][2 q] */
+static inline __attribute__((always_inline)) void
+gc8w_elem(const int R, const int Q, const int UW, const float *V, const float *U, float *M)
+{
+    for (int p = 0; p < 16; p++) {
+        __m256 acc[14];
+#pragma GCC unroll 14
+        for (int i = 0; i < R * Q; i++)
+            acc[i] = _mm256_setzero_ps();
+        for (int c = 0; c < 8; c++) {
+            const float *vt = V + (size_t)(p * 8 + c) * UW;
+            __asm__("" : "+r"(vt));
+            const __m256 wv = _mm256_load_ps(U + (size_t)(p * 8 + c) * 8);
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 14
+                for (int q = 0; q < Q; q++)
+                    acc[r * Q + q] = _mm256_fmadd_ps(
+                        _mm256_broadcast_ss(vt + r * GC8W_VROW(UW) + GC8W_LANE(q)), wv, acc[r * Q + q]);
+        }
+#pragma GCC unroll 14
+        for (int i = 0; i < R * Q; i++)
+            _mm256_store_ps(M + ((size_t)i * 16 + p) * 8, acc[i]);
+    }
+}
+
+#define TC_GC8W_ELEM(NAME, R, Q, UW)                                                         \
+    static __attribute__((noinline)) void NAME(const float *V, const float *U, float *M)     \
+    {                                                                                        \
+        gc8w_elem(R, Q, UW, V, U, M);                                                        \
+    }
+TC_GC8W_ELEM(gc8w_e2x7, 2, 7, 8)
+TC_GC8W_ELEM(gc8w_e1x7, 1, 7, 8)
+TC_GC8W_ELEM(gc8w_e1x14, 1, 14, 16)
+#undef TC_GC8W_ELEM
+
+static __attribute__((noinline)) void gc8w_in14(const float *x, int H, int ty, float *V)
+{
+    gc8w_input(8, 14, x, H, ty, V);
+}
+static __attribute__((noinline)) void gc8w_in28(const float *x, int H, int ty, float *V)
+{
+    gc8w_input(16, 28, x, H, ty, V);
+}
+
+/* Y = A^T M A of the tiles of nr tile rows x Q (M: [nr * Q][16][8]), the bias and activation
+ * added and stored (gc8_finish) to output rows oh0 .. oh0 + 2 nr - 1 of width W = 2 Q */
+static inline __attribute__((always_inline)) void
+gc8w_tail(const int Q, int nr, const float *M, const gc8_out *o_, int oh0)
+{
+    const gc8_out o = *o_; /* in registers: the stores to y would make gcc reload *o_ */
+    for (int r = 0; r < nr; r++) {
+        __m256 out[2][2 * Q];
+#pragma GCC unroll 14
+        for (int q = 0; q < Q; q++) {
+            const float *m = M + (size_t)(r * Q + q) * 128;
+            __m256 t0[4], t1[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m256 m0 = _mm256_load_ps(m + (0 * 4 + j) * 8), m1 = _mm256_load_ps(m + (1 * 4 + j) * 8),
+                             m2 = _mm256_load_ps(m + (2 * 4 + j) * 8), m3 = _mm256_load_ps(m + (3 * 4 + j) * 8);
+                t0[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+                t1[j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+            }
+            out[0][2 * q] = _mm256_add_ps(_mm256_add_ps(t0[0], t0[1]), t0[2]);
+            out[0][2 * q + 1] = _mm256_sub_ps(_mm256_sub_ps(t0[1], t0[2]), t0[3]);
+            out[1][2 * q] = _mm256_add_ps(_mm256_add_ps(t1[0], t1[1]), t1[2]);
+            out[1][2 * q + 1] = _mm256_sub_ps(_mm256_sub_ps(t1[1], t1[2]), t1[3]);
+        }
+#pragma GCC unroll 2
+        for (int rr = 0; rr < 2; rr++)
+#pragma GCC unroll 2
+            for (int ow0 = 0; ow0 < 2 * Q; ow0 += 14)
+                gc8_finish(1, 14, out[rr] + ow0, &o, 2 * Q, oh0 + 2 * r + rr, ow0);
+    }
+}
+
+static __attribute__((noinline)) void gc8w_tail14(int nr, const float *M, const gc8_out *o, int oh0)
+{
+    gc8w_tail(7, nr, M, o, oh0);
+}
+static __attribute__((noinline)) void gc8w_tail28(const float *M, const gc8_out *o, int oh0)
+{
+    gc8w_tail(14, 1, M, o, oh0);
+}
+
+/* the group x [8][H][W] (stride 1, pads 1, gc8w_applies) -> o's planes; pf as tc_gc8_avx2's */
+static void gc8w_run(const float *x, int H, int W, const float *w8, const gc8_out *o,
+                     const char *pf, ptrdiff_t pf_lines)
+{
+    float U[16 * 8 * 8] __attribute__((aligned(32)));
+    float V[2 * GC8W_VROW(8)] __attribute__((aligned(32))); /* == GC8W_VROW(16) */
+    float M[14 * 128] __attribute__((aligned(32)));
+    gc8w_weights(w8, U);
+    const int TR = H / 2, R = W == 14 ? 2 : 1;
+    ptrdiff_t pf_done = 0;
+    for (int ty = 0; ty < TR; ty += R) {
+        if (pf) {
+            const ptrdiff_t to = pf_lines * (ty + R < TR ? ty + R : TR) / TR;
+            for (; pf_done < to; pf_done++)
+                __builtin_prefetch(pf + pf_done * 64, 0, 2);
+        }
+        const int nr = ty + R <= TR ? R : TR - ty;
+        if (W == 14) {
+            for (int r = 0; r < nr; r++)
+                gc8w_in14(x, H, ty + r, V + (size_t)r * GC8W_VROW(8));
+            (nr == 2 ? gc8w_e2x7 : gc8w_e1x7)(V, U, M);
+        } else {
+            gc8w_in28(x, H, ty, V);
+            gc8w_e1x14(V, U, M);
+        }
+        if (W == 14)
+            gc8w_tail14(nr, M, o, 2 * ty);
+        else
+            gc8w_tail28(M, o, 2 * ty);
+    }
+}
+
+/* tc_gc8_wino_fn: one group x [8][h][w] at stride 1, pads 1 on every side, h even, w 14 or 28
+ * (conv.c gc8_wino_applies), by gc8w_run; the rest as tc_gc8_direct_avx2's */
+void tc_gc8_wino_avx2(const float *x, int h, int w, ptrdiff_t ldy, const float *w8,
+                      const float *bias, const tc_act_k *act, float *y, const char *pf,
+                      ptrdiff_t pf_lines)
+{
+    gc8_out o;
+    const int defer = gc8_out_init(&o, bias, act, y, ldy, (ptrdiff_t)h * w);
+    gc8w_run(x, h, w, w8, &o, pf, pf_lines);
+    if (defer)
+        gc8_deferred(act, y, ldy, (ptrdiff_t)h * w);
+}
+
 /* gc8_run_edge's bits for a run of R rows x Q pixels from output (oh, ow0): the taps that
  * read a pad (pads pt, pl above and left, at most 1 on every side) */
 static inline unsigned gc8_edges(int R, int Q, int S, int h, int w, int pt, int pl, int oh,

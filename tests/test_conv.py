@@ -206,7 +206,9 @@ def test_grouped_eight_channels_in_lanes_same_bits(hw, stride, act):
     plane's mean and the reference within float accuracy.  At stride 2 on rows of 14k the
     group's input is read where it lies, its taps on the pads left out (tc_gc8_direct_avx2; an
     odd height reads the bottom pad); at stride 1 on rows of 14k from 2 rows on too, each run's
-    edges compiled in (gc8_runq; one row takes the copy)."""
+    edges compiled in (gc8_runq; one row takes the copy); at stride 1 on an even number of rows
+    of 14 or 28 (14x14 here) by Winograd on whole groups at every thread count (no block kernel:
+    test_grouped_eight_channels_winograd_at_stride_1)."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     h, w = hw
@@ -278,6 +280,55 @@ def test_grouped_eight_channels_7x7_from_the_input_same_bits(hw, stride, pads, a
         ref = np_conv(x, wt, bias, (stride, stride), pads, (1, 1), c // 8, True)
         assert_close(out[1][0], ref, 1e-5, f"grouped8 7x7 {hw} s{stride} {pads} {act}")
         assert_close(out[1][1], ref.mean(axis=(2, 3)), 1e-5, f"grouped8 7x7 means {hw}")
+
+
+@pytest.mark.parametrize("hw", [(2, 14), (4, 14), (6, 14), (14, 14), (2, 28), (28, 28), (8, 28)])
+@pytest.mark.parametrize("act", ["Relu", "Relu-nobias", "", "HardSwish", "Sigmoid"])
+def test_grouped_eight_channels_winograd_at_stride_1(hw, act):
+    """8 in, 8 out per group, stride 1, pads 1, an even number of rows of 14 or 28 outputs: the
+    AVX2 build runs each group by Winograd F(2x2, 3x3) (grouped8_avx2.h gc8w_run), at every
+    thread count on whole groups (1, 2, 3 threads; 8 groups over batch 2, or 2 groups of one
+    image, fewer than 2 a thread, where other layers split a group's channels: the same bits,
+    the same plane means); within float accuracy of the numpy reference (not the direct kernel's bits).
+    Batch 2; the border rows and columns far from the rest, so that a tile reading a pad
+    wrongly, or a wrong tile's lane, would show."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    h, w = hw
+    n, c = (2, 32) if w == 14 else (1, 16)  # 8 groups, or 2: at 2 and 3 threads whole still
+    rng = np.random.default_rng(h * 100 + w + len(act))
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    x[:, :, 0, :] *= 10.0
+    x[:, :, :, -1] *= -10.0
+    wt = rng.standard_normal((c, 8, 3, 3), dtype=np.float32)
+    bias = None if act.endswith("nobias") else rng.standard_normal(c, dtype=np.float32)
+    out = {}
+    for threads in (1, 2, 3):
+        conv = _kernels.Conv2d(_kernels.Context(threads, "avx2"), wt, bias, algo="grouped",
+                               pads=(1, 1, 1, 1), group=c // 8, activation=act.split("-")[0])
+        shape = conv.output_shape(n, h, w)
+        buf = np.full(int(np.prod(shape)) + 16, 7.0, dtype=np.float32)
+        y = buf[:-16].reshape(shape)
+        means = np.empty((n, c), np.float32)
+        conv.run(x, y, workspace=np.empty(conv.workspace_size(n, h, w), np.float32), means=means)
+        assert (buf[-16:] == 7.0).all(), f"{threads} threads wrote past the output"
+        out[threads] = (y.copy(), means)
+    for threads in (2, 3):
+        assert out[1][0].tobytes() == out[threads][0].tobytes(), \
+            f"{hw} {act}: {threads} threads, not the same bits"
+        assert out[1][1].tobytes() == out[threads][1].tobytes(), \
+            f"{hw} {act}: {threads} threads, means differ"
+    ref = np_conv(x, wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), c // 8, False)
+    name = act.split("-")[0]
+    if name == "Relu":
+        ref = np.maximum(ref, 0)
+    elif name == "Sigmoid":
+        ref = 1 / (1 + np.exp(-ref))
+    elif name == "HardSwish":
+        ref = ref * np.clip(ref / 6 + 0.5, 0, 1)
+    tol = 3e-5 if name == "Sigmoid" else 2e-6  # the Sigmoid's own approximation
+    assert_close(out[1][0], ref, tol, f"grouped8 Winograd {hw} {act}")
+    assert_close(out[1][1], ref.mean(axis=(2, 3)), tol, f"grouped8 Winograd means {hw} {act}")
 
 
 @pytest.mark.parametrize("geometry,algos", [
