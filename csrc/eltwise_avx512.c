@@ -19,6 +19,12 @@ static void unary_run_avx512(int op, float alpha, float beta, const float *x, fl
         tc_eltwise_avx2.unary_run(op, alpha, beta, x, y, n);
 }
 
+static void mul_rows_avx512(const float *x, const float *q, int q_first, float *y,
+                            ptrdiff_t rows, ptrdiff_t n)
+{
+    tc_eltwise_avx2.mul_rows(x, q, q_first, y, rows, n);
+}
+
 static void lrn_div_pow075_avx512(const float *x, float *y, ptrdiff_t n)
 {
     tc_eltwise_avx2.lrn_div_pow075(x, y, n);
@@ -29,4 +35,5 @@ const tc_eltwise_kernels tc_eltwise_avx512 = {
     .unary_run = unary_run_avx512,
     .lrn_div_pow075 = lrn_div_pow075_avx512,
     .act_rows = tc_act_rows_avx512,
+    .mul_rows = mul_rows_avx512,
 };

@@ -195,6 +195,11 @@ typedef struct tc_eltwise_kernels {
      * kinds of tc_act_deferred (epilogue.h): the fused Sigmoid / SiLU pass of the
      * GEMM driver, the same loop as the standalone ops */
     void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
+    /* y[r][i] = x[r][i] * q[r] (q_first: q[r] * x[r][i], the operands' order of a Mul whose
+     * first input is the broadcast one) over rows [rows][n], contiguous: a
+     * squeeze-and-excitation's scale (x * gate), each product the one binary_run gives */
+    void (*mul_rows)(const float *x, const float *q, int q_first, float *y, ptrdiff_t rows,
+                     ptrdiff_t n);
 } tc_eltwise_kernels;
 
 extern const tc_eltwise_kernels tc_eltwise_portable, tc_eltwise_avx2, tc_eltwise_avx512;

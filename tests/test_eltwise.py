@@ -121,6 +121,49 @@ def test_binary(ctx, op, pair):
     np.testing.assert_allclose(y, expect, rtol=2e-6, atol=1e-6, err_msg=f"binary {op} y, a {sa}, b {sb}")
 
 
+# A Mul of rows by one value a row (x [N, C, HW] * gate [N, C, 1], either order) runs whole rows
+# per call (csrc/eltwise.c mul_rows_range): rows of 1-7 values, of whole vectors, of 6 vectors + 1
+# (7x7), batch 2, and sizes that the threads' ranges cut inside a row (3 threads: thirds of 47040
+# values, 960 rows of 49).  The products are the same float32 roundings as numpy's.
+ROWS_MUL_PAIRS = [
+    ((1, 960, 7, 7), (1, 960, 1, 1)),
+    ((1, 960, 1, 1), (1, 960, 7, 7)),
+    ((2, 5, 3, 7), (2, 5, 1, 1)),
+    ((2, 5, 1, 1), (2, 5, 3, 7)),
+    ((1, 3, 1, 5), (1, 3, 1, 1)),
+    ((1, 1, 2, 8), (1, 1, 2, 1)),
+    ((2, 672, 14, 14), (2, 672, 1, 1)),
+    ((1, 40, 13), (1, 40, 1)),
+    ((7, 1), (7, 1)),                       # rows of 1: a plain product, not this path
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("isa", ["portable", "avx2"])
+@pytest.mark.parametrize("pair", range(len(ROWS_MUL_PAIRS)))
+def test_binary_mul_rows_same_bits(isa, threads, pair):
+    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    ctx = _kernels.Context(threads, isa)
+    sa, sb = ROWS_MUL_PAIRS[pair]
+    rng = np.random.default_rng(pair)
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    a.flat[::17] = np.float32(3e38)             # products past the floats: inf, as numpy's
+    with np.errstate(over="ignore"):
+        expect = np.multiply(a, b)
+    y = np.empty(expect.shape, np.float32)
+    _kernels.binary(ctx, "mul", a, b, y)
+    np.testing.assert_array_equal(y, expect, err_msg=f"mul a {sa}, b {sb}")
+    full = a if a.shape == expect.shape else b
+    xi = full.copy()
+    if full is a:
+        _kernels.binary(ctx, "mul", xi, b, xi)
+    else:
+        _kernels.binary(ctx, "mul", a, xi, xi)
+    np.testing.assert_array_equal(xi, expect, err_msg=f"mul in place, a {sa}, b {sb}")
+
+
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "prelu"])
 @pytest.mark.parametrize("pair", [0, 1, 2, 5, 13, 15, 16])
 def test_binary_in_place(ctx, op, pair):
