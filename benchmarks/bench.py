@@ -270,18 +270,32 @@ class _Worker:
         return {"ms": ms, "cpu_ms": self.cpu_ms.get(engine, []),
                 "maxrss_kb": peak_rss_kb()}
 
-    def cmd_alternate(self, engines, warmup, runs, seconds, burst=1, fifo=False, pause=0.02):
+    def cmd_probe(self, lib, kind="fma", seconds=0.02, threads=1):
+        """host_probe (benchmarks/host_probe.c at `lib`) in this process: {"rate": ...}"""
+        return {"rate": host_probe(lib, kind, seconds, threads)}
+
+    def cmd_alternate(self, engines, warmup, runs, seconds, burst=1, fifo=False, pause=0.02,
+                      probe=None):
         """Runs the loaded engines in turn, in this one process: bursts of `burst` timed runs
         after one untimed run (none when burst is 1), until each has `runs` (or `seconds`).
         fifo: this process under SCHED_FIFO for each burst (its untimed run included), back
         under the ordinary scheduler after it for max(pause, a tenth of the burst) s, so that
         the other work of the core gets its share (and the kernel never throttles the burst).
-        "bursts": each engine's burst sizes in order (round i = the i-th burst of each)."""
+        "bursts": each engine's burst sizes in order (round i = the i-th burst of each).
+        probe: {"lib", "seconds", "threads"}: the FMA probe (host_probe) before the first round
+        and after each round (after its pauses), its GFLOP/s in "host_probe" (rounds + 1)."""
         for _ in range(warmup):
             for e in engines:
                 self._time_one(e)
         samples = {e: [] for e in engines}
         sizes = {e: [] for e in engines}
+        probes = []
+
+        def take_probe():
+            if probe:
+                probes.append(host_probe(probe["lib"], "fma", probe["seconds"], probe["threads"]))
+
+        take_probe()
         self.cpu_ms = {}
         t0 = time.perf_counter()
         while True:
@@ -302,11 +316,13 @@ class _Worker:
                 sizes[e].append(max(want, 1))
                 if fifo:
                     time.sleep(max(pause, 0.1 * (time.perf_counter() - tb)))
+            take_probe()
             n = len(samples[engines[-1]])
             elapsed = time.perf_counter() - t0
             if (seconds is None and n >= runs) or (seconds is not None and elapsed >= seconds and n >= 3):
                 break
-        return {"ms": samples, "cpu_ms": self.cpu_ms, "bursts": sizes}
+        return {"ms": samples, "cpu_ms": self.cpu_ms, "bursts": sizes,
+                **({"host_probe": probes} if probe else {})}
 
     def cmd_compare(self, engines):
         """Largest difference between the engines' first outputs, relative to the reference's max."""
@@ -349,6 +365,26 @@ def set_fifo(on):
             os.sched_setscheduler(int(tid), pol, os.sched_param(prio))
         except ProcessLookupError:  # the thread ended meanwhile
             pass
+
+
+PROBE_KINDS = {"fma": 0, "madd": 1, "l2": 2, "mem": 3}   # host_probe.c's kinds
+_PROBE_FNS = {}   # library path -> its hp_probe, loaded once per process
+
+
+def host_probe(lib, kind="fma", seconds=0.02, threads=1):
+    """benchmarks/host_probe.c's probe of `kind` (PROBE_KINDS) for `seconds` on `threads`
+    threads, in this process: its rate per second of CPU time (fma: GFLOP/s; madd: G u8 x s8
+    products/s; l2, mem: GB/s).  lib: the shared library (build_host_probe)."""
+    fn = _PROBE_FNS.get(lib)
+    if fn is None:
+        import ctypes
+        fn = ctypes.CDLL(lib).hp_probe
+        fn.restype, fn.argtypes = ctypes.c_double, [ctypes.c_int, ctypes.c_double, ctypes.c_int]
+        _PROBE_FNS[lib] = fn
+    rate = fn(PROBE_KINDS[kind], float(seconds), int(threads))
+    if rate < 0:
+        raise RuntimeError(f"host_probe({kind!r}, {seconds}, {threads}) failed")
+    return rate
 
 
 def worker_main(w=None):
@@ -621,6 +657,38 @@ def fma_peak(seconds, trials, threads):
     return peak
 
 
+_HOST_PROBE_SO = []   # the library build_host_probe made in this process
+
+
+def build_host_probe():
+    """benchmarks/host_probe.c built as a shared library (gcc -O2 -mavx2 -mfma), once per process,
+    in a temporary directory removed at exit; its path (what host_probe and the workers' probes
+    load)."""
+    if not _HOST_PROBE_SO:
+        import atexit
+        tmp = tempfile.mkdtemp(prefix="host_probe_")
+        atexit.register(shutil.rmtree, tmp, True)
+        so = Path(tmp) / "host_probe.so"
+        # without a preload: gcc's cc1 crashes under the AVX2 emulation's CPUID faulting
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-pthread", "-shared", "-fPIC",
+                        str(HERE / "host_probe.c"), "-o", str(so)], check=True, env=env)
+        _HOST_PROBE_SO.append(str(so))
+    return _HOST_PROBE_SO[0]
+
+
+def probe_spec(ms, threads):
+    """The per-round probe's settings for the workers ({"lib", "seconds", "threads"}; None for
+    ms <= 0 or where the library cannot be built: the rows then have no host-state columns)."""
+    if not ms or ms <= 0:
+        return None
+    try:
+        return {"lib": build_host_probe(), "seconds": ms / 1e3, "threads": threads}
+    except (OSError, subprocess.CalledProcessError) as exc:
+        log(f"the per-round host probe cannot be built, rounds go unlabelled: {exc}")
+        return None
+
+
 def isa_note():
     """The instruction sets each engine computes with: tinycnn's tier (TINYCNN_ISA or the best
     it has kernels for), and whether the CPU has AVX-512, which onnxruntime (MLAS) then uses."""
@@ -741,6 +809,7 @@ def rounds_summary(a, b):
     mins = {k: [min(x) for x in split_bursts(r["ms"], r["bursts"]) if x] for k, r in (("a", a), ("b", b))}
     k = len(ratios) // 3
     return {"ratio": spread(ratios), "ratios": ratios, "fast": fast_rounds(a, b),
+            "state": state_rounds(a, b),   # against the row's own best probe (markdown: the run's)
             "drift_a": drift(mins["a"]), "drift_b": drift(mins["b"]),
             "ratio_drift": (None if k < 1 else
                             statistics.median(ratios[-k:]) / statistics.median(ratios[:k]) - 1)}
@@ -780,6 +849,87 @@ def fmt_fast(f):
         return "–"
     ratio = f["ratio"] if f["n"] >= FAST_MIN_ROUNDS else None
     return f"{_fmt(ratio, '.2f')} ({100 * f['share']:.0f}%)"
+
+
+STATE_FAST = 0.90   # a probe reading at least this share of the run's best: the host's fast state
+PROBE_MS = 20       # --probe-ms's default
+
+
+def state_rounds(a, b, best=None, limit=STATE_FAST):
+    """The per-round ratios (a's burst median / b's) split by the host's state, as the FMA probes
+    around each round read it.  a["host_probe"]: GFLOP/s before the first round and after each
+    (rounds + 1 values).  A round is in the fast state when both its probes read at least `limit`
+    x `best`, in the slow state when both read below, and "mixed" (in neither) when the state
+    changed around it.  best: the run's best probe at this thread count (run_best_probe), by
+    default this row's own.  {"fast": {"ratio" (median; None without rounds), "n", "gflops"
+    (median over the rounds of their two probes' mean)}, "slow": likewise, "mixed": n, "best"};
+    None without probes or bursts."""
+    probes = a.get("host_probe") or b.get("host_probe")
+    ratios = round_ratios(a, b)
+    if not probes or not ratios or len(probes) < len(ratios) + 1:
+        return None
+    best = best or max(probes)
+    cut = limit * best
+    out = {"fast": [], "slow": [], "mixed": 0, "best": best}
+    for i, r in enumerate(ratios):
+        p0, p1 = probes[i], probes[i + 1]
+        if min(p0, p1) >= cut:
+            out["fast"].append((r, (p0 + p1) / 2))
+        elif max(p0, p1) < cut:
+            out["slow"].append((r, (p0 + p1) / 2))
+        else:
+            out["mixed"] += 1
+    for k in ("fast", "slow"):
+        xs = out[k]
+        out[k] = {"n": len(xs), "ratio": statistics.median(r for r, _ in xs) if xs else None,
+                  "gflops": statistics.median(g for _, g in xs) if xs else None}
+    return out
+
+
+def run_best_probe(pairs):
+    """{threads: the largest per-round probe} over (threads, engine result) pairs: the reference
+    of state_rounds, one per thread count for the whole run (a row wholly in the slow state then
+    reads as slow, not as its own best)."""
+    best = {}
+    for t, r in pairs:
+        ps = (r or {}).get("host_probe") or []
+        if ps:
+            best[t] = max(best.get(t, 0.0), max(ps))
+    return best
+
+
+def fmt_state(part):
+    """"0.81 (7, 84)": a state_rounds part's ratio, its rounds and their probe GFLOP/s ("–" for
+    None; "– (2, 84)" for fewer than FAST_MIN_ROUNDS rounds)."""
+    if not part:
+        return "–"
+    if not part["n"]:
+        return "– (0)"
+    ratio = part["ratio"] if part["n"] >= FAST_MIN_ROUNDS else None
+    return f"{_fmt(ratio, '.2f')} ({part['n']}, {part['gflops']:.0f})"
+
+
+def state_note(best, ms, mixed):
+    """The notes' sentence on the host-state columns (None without probes)."""
+    if not best:
+        return None
+    return (f"Host state per round: an FMA probe of {ms:g} ms at the row's thread count "
+            "(benchmarks/host_probe.c, GFLOP/s per second of CPU time) before and after every "
+            f"round; fast-state rounds: both probes at least {STATE_FAST:.2f} of the run's best at "
+            "that thread count ("
+            + ", ".join(f"{t}t {g:.1f} GFLOP/s" for t, g in sorted(best.items()))
+            + f"), slow-state rounds: both below; rounds where the state changed ({mixed}) in "
+            "neither.  In brackets: rounds, and their probes' median GFLOP/s.")
+
+
+def state_log(rounds):
+    """The progress line's host-state part ("" without probes): the row's own best probe as
+    reference (the table takes the run's)."""
+    st = (rounds or {}).get("state")
+    if not st:
+        return ""
+    return (f"; by probe (best {st['best']:.1f} GFLOP/s): fast-state {fmt_state(st['fast'])}, "
+            f"slow-state {fmt_state(st['slow'])}, mixed {st['mixed']}")
 
 
 def fmt_pct(x):
@@ -825,12 +975,14 @@ def measure_load(engines, path, desc, samples):
 
 
 def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, meter, burst=1,
-                        feed="normal", fifo=False, pause=0.02):
+                        feed="normal", fifo=False, pause=0.02, probe=None):
     """Both engines in one process, alternating bursts of `burst` timed runs, the first run of
     each burst discarded (runs one by one when burst is 1); used at 1 thread.  path: one model for
     all engines (their outputs are compared), or {engine: model}; feed: input_feed's kind;
-    fifo, pause: each burst under SCHED_FIFO, a pause after it (_Worker.cmd_alternate).
-    Per engine: "ms", "cpu_ms" and "bursts" (the burst sizes, in order)."""
+    fifo, pause: each burst under SCHED_FIFO, a pause after it (_Worker.cmd_alternate); probe:
+    probe_spec's, the host's FMA rate before the first round and after each.
+    Per engine: "ms", "cpu_ms" and "bursts" (the burst sizes, in order), with a probe
+    "host_probe" (the same series for every engine)."""
     with Worker("alternate") as w:
         for e in engines:
             w.call("load", engine=e, path=str(path[e] if isinstance(path, dict) else path),
@@ -839,8 +991,9 @@ def measure_one_process(engines, path, desc, threads, warmup, runs, seconds, met
         diffs = w.call("compare", engines=engines)["diffs"] if same else []
         with meter.around([w]):
             r = w.call("alternate", engines=engines, warmup=warmup, runs=runs, seconds=seconds,
-                       burst=burst, fifo=fifo, pause=pause)
-    return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e], "bursts": r["bursts"][e]}
+                       burst=burst, fifo=fifo, pause=pause, probe=probe)
+    return {e: {"ms": r["ms"][e], "cpu_ms": r["cpu_ms"][e], "bursts": r["bursts"][e],
+                **({"host_probe": r["host_probe"]} if "host_probe" in r else {})}
             for e in engines}, diffs
 
 
@@ -876,11 +1029,13 @@ def wait_quiet(pid, gap, limit=2.0, tick=0.01):
 
 
 def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter,
-                   feed="normal"):
+                   feed="normal", probe=None):
     """One process per engine; strictly alternating bursts, the first run of each discarded.
     Before a burst starts, the other process must be quiet (see wait_quiet); the CPU it
     still burns during the burst is recorded as idle_cpu_ms.  path: one model for all
-    engines, or {engine: model}; feed: input_feed's kind."""
+    engines, or {engine: model}; feed: input_feed's kind; probe: probe_spec's, the host's FMA
+    rate before the first round and after each (the first engine's process runs it, every
+    process quiet), in every engine's "host_probe"."""
     workers = {}
     try:
         for e in engines:
@@ -892,6 +1047,15 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
             wait_quiet(workers[e].proc.pid, gap)
         res = {e: {"ms": [], "cpu_ms": [], "idle_cpu_ms": [], "quiet_wait_ms": [], "bursts": []}
                for e in engines}
+        probes = []
+
+        def take_probe():
+            if probe:
+                probes.append(workers[engines[0]].call("probe", lib=probe["lib"], kind="fma",
+                                                       seconds=probe["seconds"],
+                                                       threads=probe["threads"])["rate"])
+
+        take_probe()
         t0 = time.perf_counter()
         while True:
             for e in engines:
@@ -907,10 +1071,14 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
                 res[e]["bursts"].append(len(r["ms"]) - 1)
                 res[e]["cpu_ms"].extend(r["cpu_ms"][1:])
                 res[e]["quiet_wait_ms"].append(wait_quiet(workers[e].proc.pid, gap) * 1e3)
+            take_probe()
             n = min(len(res[e]["ms"]) for e in engines)
             elapsed = time.perf_counter() - t0
             if (seconds is None and n >= runs) or (seconds is not None and elapsed >= seconds and n >= 3):
                 break
+        if probe:
+            for e in engines:
+                res[e]["host_probe"] = probes
         return res
     finally:
         for w in workers.values():
@@ -974,7 +1142,7 @@ def run_benchmark(args):
                    "runs": args.runs, "seconds": args.seconds,
                    "warmup": args.warmup,
                    "burst": args.burst, "burst_1t": args.burst, "min_gap_s": args.gap,
-                   "load_samples": args.load_samples},
+                   "load_samples": args.load_samples, "probe_ms": args.probe_ms},
         "suite": args.suite, "opset": args.opset, "isa": isa_note(),
         "models": {},
     }
@@ -1014,11 +1182,12 @@ def run_benchmark(args):
             if t == 1:
                 m["threads"][t], diffs = measure_one_process(
                     order, path, desc, t, args.warmup, args.runs, args.seconds, bg, args.burst,
-                    fifo=args.fifo_1t, pause=args.gap)
+                    fifo=args.fifo_1t, pause=args.gap, probe=probe_spec(args.probe_ms, t))
                 m["output_diff"] = diffs
             else:
                 m["threads"][t] = measure_bursts(order, path, desc, t, args.warmup, args.runs,
-                                                 args.seconds, args.burst, args.gap, bg)
+                                                 args.seconds, args.burst, args.gap, bg,
+                                                 probe=probe_spec(args.probe_ms, t))
             m.setdefault("background_cores", {})[t] = bg.cores
             for e in m["engines"]:
                 r = m["threads"][t][e]
@@ -1035,7 +1204,8 @@ def run_benchmark(args):
                                  f"(CPU {m['threads'][t][e]['median_cpu_ms']:.1f} ms)" for e in m["engines"])
                 + f"; other processes used {_fmt(bg.cores, '.2f')} cores"
                 + (f"; per-round ratios {fmt_spread(rounds['ratio'], '.3f')} over {rounds['ratio']['n']}, "
-                   f"fast rounds {fmt_fast(rounds['fast'])}" if rounds else ""))
+                   f"fast rounds {fmt_fast(rounds['fast'])}" if rounds else "")
+                + state_log(rounds))
     result["loadavg_end"] = os.getloadavg()
     if result["fma_probe"]:   # the host's state at the end too: a table carries its own evidence
         try:
@@ -1075,10 +1245,14 @@ def markdown(result):
         + (f" Instruction sets: {result['isa']}." if result.get("isa") else ""),
         "",
         f"| model | input | GFLOP | threads | {an} ms | onnxruntime ms | ratio "
-        f"| per-round ratio [25-75%] | fast rounds: ratio (share) | {an} GFLOP/s (% peak) "
-        "| onnxruntime GFLOP/s (% peak) | other processes (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| per-round ratio [25-75%] | fast rounds: ratio (share) "
+        "| fast-state rounds: ratio (n, probe GFLOP/s) | slow-state rounds: ratio (n, probe GFLOP/s) "
+        f"| {an} GFLOP/s (% peak) | onnxruntime GFLOP/s (% peak) | other processes (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    best = run_best_probe((t, per.get(REFERENCE)) for m in result["models"].values()
+                          for t, per in m["threads"].items())
+    mixed = 0
     end = result.get("fma_peak_gflops_end") or {}
     if end:
         out[1] += (" FMA peak at the end: "
@@ -1096,10 +1270,13 @@ def markdown(result):
             ra, rb = per.get(a), per[REFERENCE]
             ma = ra["median_ms"] if ra else None
             size = "x".join(map(str, m.get("input", {}).get("shape", [])[2:])) or "–"
+            st = state_rounds(ra, rb, best.get(t)) if ra and "ms" in ra and "ms" in rb else None
+            mixed += st["mixed"] if st else 0
             out.append(f"| {TITLES.get(name, name)} | {size} | {m['gflop']:.2f} | {t} | {_fmt(ma)} "
                        f"| {_fmt(rb['median_ms'])} | {_fmt(_ratio(ma, rb['median_ms']), '.2f')} "
                        f"| {fmt_spread((m.get('rounds', {}).get(t) or {}).get('ratio'))} "
                        f"| {fmt_fast((m.get('rounds', {}).get(t) or {}).get('fast'))} "
+                       f"| {fmt_state(st and st['fast'])} | {fmt_state(st and st['slow'])} "
                        f"| {rate(ra)} | {rate(rb)} | {_fmt(m['background_cores'].get(t), '.2f')} |")
     if any("load" in m for m in result["models"].values()):
         out += ["",
@@ -1178,6 +1355,9 @@ def markdown(result):
     host = host_line(result)
     if host:
         notes.append(host)
+    state = state_note(best, meth.get("probe_ms") or PROBE_MS, mixed)
+    if state:
+        notes.append(state)
     notes.append(
         f"Medians of {count}, batch 1, fp32, models exported by models/ at opset {result['opset']} "
         "(legacy exporter). "
@@ -1324,6 +1504,10 @@ def parse_args(argv):
     p.add_argument("--fifo-1t", action="store_true",
                    help="1 thread: each burst (of either engine, in their one process) under "
                         "SCHED_FIFO, then a pause of at least --gap under CFS (root)")
+    p.add_argument("--probe-ms", type=float, default=PROBE_MS,
+                   help="the host's state per round: an FMA probe of this many ms (benchmarks/"
+                        "host_probe.c, at the row's thread count) before and after every round, "
+                        f"the table's fast-state / slow-state columns (default {PROBE_MS}; 0: none)")
     # For developing the harness: 'none' measures onnxruntime alone, 'onnxruntime' stands in for tinycnn.
     p.add_argument("--engine-a", default="tinycnn", choices=["tinycnn", "onnxruntime", "none"],
                    help=argparse.SUPPRESS)

@@ -94,7 +94,7 @@ def run(args):
               "commit": git, "cpu": bench.cpu_model(), "cores": os.cpu_count(),
               "vnni": vnni, "versions": bench.versions("tinycnn"),
               "emulate_avx2": bool(bench.EMULATE_AVX2), "reduce_range": args.reduce_range,
-              "fifo": args.fifo, "fifo_1t": args.fifo_1t,
+              "fifo": args.fifo, "fifo_1t": args.fifo_1t, "probe_ms": args.probe_ms,
               "loadavg_start": os.getloadavg(), "engines": engines, "rows": []}
     result["fma_peak_gflops"] = probe_fma(args.threads, "start")
     for name in args.models:
@@ -105,13 +105,14 @@ def run(args):
             for t, feed in ((t, f) for t in args.threads for f in args.inputs):
                 log(f"{name} {fmt}: {t} thread(s), input {feed} ...")
                 meter = bench.BackgroundMeter()
+                probe = bench.probe_spec(args.probe_ms, t)
                 if t == 1:
                     res, _ = bench.measure_one_process(engines, paths, desc, t, args.warmup,
                                                        args.runs, None, meter, args.burst, feed,
-                                                       fifo=args.fifo_1t, pause=args.gap)
+                                                       fifo=args.fifo_1t, pause=args.gap, probe=probe)
                 else:
                     res = bench.measure_bursts(engines, paths, desc, t, args.warmup, args.runs,
-                                               None, args.burst, args.gap, meter, feed)
+                                               None, args.burst, args.gap, meter, feed, probe=probe)
                 row = {"model": name, "format": fmt, "threads": t, "input": feed,
                        "background_cores": meter.cores,
                        "ms": {e: median(res[e]["ms"]) for e in engines},
@@ -120,11 +121,13 @@ def run(args):
                        "rounds": bench.rounds_summary(res[AVX2], res[ORT]),
                        # every timed run and the burst sizes, for a later look (bench.py's --json has them)
                        "raw": {e: {"ms": res[e]["ms"], "bursts": res[e]["bursts"]} for e in engines}}
+                if "host_probe" in res[ORT]:   # GFLOP/s before the first round and after each
+                    row["host_probe"] = res[ORT]["host_probe"]
                 result["rows"].append(row)
                 log("  " + ", ".join(f"{e} {row['ms'][e]:.1f} ms" for e in engines)
                     + (f"; per-round AVX2 / ort {bench.fmt_spread(row['rounds']['ratio'], '.3f')}, "
                        f"fast rounds {bench.fmt_fast(row['rounds']['fast'])}"
-                       if row["rounds"] else ""))
+                       if row["rounds"] else "") + bench.state_log(row["rounds"]))
     result["loadavg_end"] = os.getloadavg()
     result["fma_peak_gflops_end"] = probe_fma(args.threads, "end")
     return result
@@ -155,8 +158,9 @@ def markdown(res):
     extra = [e for e in res["engines"] if e not in (ORT, AVX2, F32)]
     head = ("| model | format | threads | input | onnxruntime int8 ms | tinycnn int8 AVX2 ms | "
             f"AVX2 / ort (target <= {TARGET}) | per-round AVX2 / ort [25-75%] | fast rounds: ratio "
-            "(share) | tinycnn float32 ms | int8 AVX2 / float32 |")
-    sep = "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+            "(share) | fast-state rounds: ratio (n, probe GFLOP/s) | slow-state rounds: ratio (n, "
+            "probe GFLOP/s) | tinycnn float32 ms | int8 AVX2 / float32 |")
+    sep = "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     if extra:
         head += f" tinycnn int8 {vnni} ms | {vnni} / ort |"
         sep += "---:|---:|"
@@ -182,12 +186,20 @@ def markdown(res):
                 if res.get("reduce_range") else
                 "Weights: 8-bit (quantize_static's default, within [-127, 127])."),
            "", head, sep]
+    best = bench.run_best_probe((r["threads"], r) for r in res["rows"])
+    mixed = 0
     for r in res["rows"]:
         ms = r["ms"]
+        st = None
+        if r.get("host_probe") and "raw" in r:
+            st = bench.state_rounds(dict(r["raw"][AVX2], host_probe=r["host_probe"]), r["raw"][ORT],
+                                    best.get(r["threads"]))
+            mixed += st["mixed"] if st else 0
         line = (f"| {TITLES.get(r['model'], r['model'])} | {r['format']} | {r['threads']} "
                 f"| {r.get('input', 'normal')} | {ms[ORT]:.1f} | {ms[AVX2]:.1f} "
                 f"| {_r(ms[AVX2], ms[ORT])} | {bench.fmt_spread((r.get('rounds') or {}).get('ratio'))} "
                 f"| {bench.fmt_fast((r.get('rounds') or {}).get('fast'))} "
+                f"| {bench.fmt_state(st and st['fast'])} | {bench.fmt_state(st and st['slow'])} "
                 f"| {ms[F32]:.1f} | {_r(ms[AVX2], ms[F32])} |")
         for e in extra:
             line += f" {ms[e]:.1f} | {_r(ms[e], ms[ORT])} |"
@@ -199,6 +211,9 @@ def markdown(res):
     if fifo:
         out += ["", "Under SCHED_FIFO, every engine alike (" + "; ".join(fifo) + ")."]
     out += ["", target_line(res["rows"])]
+    state = bench.state_note(best, res.get("probe_ms") or bench.PROBE_MS, mixed)
+    if state:
+        out += ["", state]
     host = host_line(res["rows"])
     if host:
         out += ["", host]
@@ -269,6 +284,9 @@ def parse_args(argv=None):
     p.add_argument("--fifo-1t", action="store_true",
                    help="bench.py's: 1 thread, each burst under SCHED_FIFO, a pause of at least "
                         "--gap after it (root)")
+    p.add_argument("--probe-ms", type=float, default=bench.PROBE_MS,
+                   help="bench.py's: an FMA probe of this many ms before and after every round, the "
+                        f"fast-state / slow-state columns (default {bench.PROBE_MS}; 0: none)")
     p.add_argument("--quick", action="store_true", help="5 runs, bursts of 3")
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)

@@ -119,6 +119,93 @@ def test_fast_rounds_select_the_hosts_best_state():
     assert bench.fmt_fast({"ratio": None, "n": 0, "share": 0.0, "rest": 1.0}) == "– (0%)"
 
 
+def test_state_rounds_split_by_the_probes():
+    # 6 rounds, 7 probes (before round 0 and after each): rounds 0-1 fast (both probes >= 0.9 x
+    # 100), round 2 mixed (90 -> 70), rounds 3-4 slow, round 5 mixed (70 -> 95)
+    probes = [100.0, 96.0, 91.0, 70.0, 72.0, 70.0, 95.0]
+    ratios = [0.80, 0.82, 0.85, 0.90, 0.92, 0.86]
+    a = {"ms": [10.0 * r for r in ratios for _ in range(2)], "bursts": [2] * 6, "host_probe": probes}
+    b = {"ms": [10.0] * 12, "bursts": [2] * 6}
+    st = bench.state_rounds(a, b)
+    assert st["best"] == 100.0 and st["mixed"] == 2
+    assert st["fast"]["n"] == 2 and st["fast"]["ratio"] == pytest.approx(0.81)
+    assert st["fast"]["gflops"] == pytest.approx(statistics.median([98.0, 93.5]))
+    assert st["slow"]["n"] == 2 and st["slow"]["ratio"] == pytest.approx(0.91)
+    assert st["slow"]["gflops"] == pytest.approx(71.0)
+    # the probes on either engine's result; the run's best as reference: a row wholly below it is slow
+    st2 = bench.state_rounds({k: v for k, v in a.items() if k != "host_probe"}, dict(b, host_probe=probes), 125.0)
+    assert st2["fast"]["n"] == 0 and st2["fast"]["ratio"] is None
+    assert st2["slow"]["n"] == 6 and st2["mixed"] == 0            # cut 112.5: every probe below
+    assert st2["slow"]["ratio"] == pytest.approx(0.855) and st2["best"] == 125.0
+    # a stricter limit moves a round from fast to mixed
+    assert bench.state_rounds(a, b, limit=0.97)["fast"]["n"] == 0
+    # no probes, too few probes, no bursts: None
+    assert bench.state_rounds(b, b) is None
+    assert bench.state_rounds(dict(a, host_probe=probes[:6]), b) is None
+    assert bench.state_rounds({"ms": [1.0], "host_probe": [1.0, 1.0]}, {"ms": [1.0]}) is None
+    # rounds_summary carries the row's own split, the progress line shows it
+    s = bench.rounds_summary(a, b)
+    assert s["state"] == st
+    assert bench.state_log(s) == "; by probe (best 100.0 GFLOP/s): fast-state – (2, 96), slow-state – (2, 71), mixed 2"
+    assert bench.rounds_summary(b, b)["state"] is None and bench.state_log(bench.rounds_summary(b, b)) == ""
+
+
+def test_fmt_state_and_run_best_probe():
+    assert bench.fmt_state(None) == "–"
+    assert bench.fmt_state({"n": 0, "ratio": None, "gflops": None}) == "– (0)"
+    assert bench.fmt_state({"n": 2, "ratio": 0.8, "gflops": 84.4}) == "– (2, 84)"   # too few to quote
+    assert bench.fmt_state({"n": 7, "ratio": 0.812, "gflops": 84.6}) == "0.81 (7, 85)"
+    best = bench.run_best_probe([(1, {"host_probe": [80.0, 70.0]}), (1, {"host_probe": [85.0]}),
+                                 (2, {"host_probe": [150.0]}), (2, {}), (1, None)])
+    assert best == {1: 85.0, 2: 150.0}
+    assert bench.run_best_probe([]) == {}
+    assert bench.state_note({}, 20, 0) is None
+    note = bench.state_note({2: 150.0, 1: 85.0}, 20, 3)
+    assert "an FMA probe of 20 ms" in note and "(1t 85.0 GFLOP/s, 2t 150.0 GFLOP/s)" in note
+    assert "at least 0.90 of the run's best" in note and "changed (3)" in note
+
+
+# ---- the host probe (benchmarks/host_probe.c) --------------------------------------------
+
+@pytest.fixture(scope="module")
+def probe_lib():
+    try:
+        return bench.build_host_probe()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"no gcc with AVX2: {exc}")
+
+
+@pytest.mark.parametrize("kind", sorted(bench.PROBE_KINDS))
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_host_probe_kinds_read_a_rate(probe_lib, kind, threads):
+    """Every kind at 1-3 threads gives a positive rate per CPU second, within what one core of any
+    current CPU can do per thread (a rate summed wrongly or divided by wall time would show)."""
+    rate = bench.host_probe(probe_lib, kind, 0.005, threads)
+    per_thread = rate / threads
+    limit = {"fma": 1000.0, "madd": 2000.0, "l2": 2000.0, "mem": 2000.0}[kind]
+    assert 0.1 < per_thread < limit, (kind, threads, rate)
+
+
+def test_host_probe_refuses_bad_arguments(probe_lib):
+    for kind, seconds, threads in ((7, 0.001, 1), (-1, 0.001, 1), (0, 0.0, 1), (0, 0.001, 0),
+                                   (0, 0.001, 17)):
+        fn = bench._PROBE_FNS[probe_lib]
+        assert fn(kind, seconds, threads) == -1.0
+    with pytest.raises(KeyError):
+        bench.host_probe(probe_lib, "avx512", 0.001, 1)
+    assert bench.probe_spec(0, 1) is None
+    assert bench.probe_spec(20, 2) == {"lib": probe_lib, "seconds": 0.02, "threads": 2}
+
+
+def test_alternate_probes_around_every_round(probe_lib):
+    spec = {"lib": probe_lib, "seconds": 0.001, "threads": 1}
+    r, _ = _alternate(warmup=0, runs=7, seconds=None, burst=3, probe=spec)
+    assert r["bursts"]["a"] == [3, 3, 1] and len(r["host_probe"]) == 4
+    assert all(g > 0 for g in r["host_probe"])
+    r, _ = _alternate(warmup=0, runs=2, seconds=None, burst=3)
+    assert "host_probe" not in r
+
+
 # ---- tables -------------------------------------------------------------------------
 
 def _result(with_rounds=True, fma_end=True):
@@ -167,6 +254,34 @@ def test_markdown_has_the_round_column_and_host_line():
     assert "FMA peak at end / start 1t 0.90, 2t 1.00" in host
     assert "onnxruntime's median +0.0%" in host and "the per-round ratio's median +0.0%" in host
     assert "Bursts at every thread count ran under SCHED_FIFO (--fifo and --fifo-1t)" in text
+
+
+def test_markdown_host_state_columns():
+    """With probes: the fast-state / slow-state cells against the run's best at each thread count
+    (MobileNetV2's row, all at 60 GFLOP/s, is slow beside MnasNet's 80), and the note."""
+    r = _result()
+    for name, probes in (("mnasnet1_0", [80.0] * 5), ("mobilenet_v2", [60.0] * 5)):
+        for e in r["models"][name]["threads"][1].values():
+            e["host_probe"] = probes
+    r["method"]["probe_ms"] = 20
+    lines = bench.markdown(r).splitlines()
+    head = next(line for line in lines if line.startswith("| model | input |"))
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    assert cols[9] == "fast-state rounds: ratio (n, probe GFLOP/s)"
+    assert cols[10] == "slow-state rounds: ratio (n, probe GFLOP/s)"
+
+    def cells(title, t):
+        row = next(line for line in lines if line.startswith(f"| {title} |") and f"| {t} |" in line)
+        c = [x.strip() for x in row.strip("|").split("|")]
+        assert len(c) == len(cols)
+        return c
+
+    assert cells("MnasNet 1.0", 1)[9:11] == ["0.80 (4, 80)", "– (0)"]
+    assert cells("MobileNetV2", 1)[9:11] == ["– (0)", "0.90 (4, 60)"]
+    assert cells("MnasNet 1.0", 2)[9:11] == ["–", "–"]             # no probes at 2 threads
+    note = next(line for line in lines if line.startswith("Host state per round"))
+    assert "an FMA probe of 20 ms" in note and "(1t 80.0 GFLOP/s)" in note and "changed (0)" in note
+    assert not any(line.startswith("Host state per round") for line in bench.markdown(_result()).splitlines())
 
 
 def test_infer_bursts_of_older_results():
@@ -249,10 +364,22 @@ def test_int8_table_column_and_host_line():
     # round's onnxruntime burst is 1.1x its fastest, just inside: 3 of 3, ratio 0.80
     assert cols[8] == "fast rounds: ratio (share)"
     assert rows[0][8] == "0.80 (100%)" and rows[1][8] == "–"
-    assert cols[9] == "tinycnn float32 ms" and rows[0][9] == "16.0"
+    assert cols[9].startswith("fast-state rounds") and cols[10].startswith("slow-state rounds")
+    assert rows[0][9] == rows[0][10] == "–"                        # no probes: no states
+    assert cols[11] == "tinycnn float32 ms" and rows[0][11] == "16.0"
     host = next(line for line in lines if line.startswith("Host during the run"))
     assert "onnxruntime int8's median +10.0%" in host and "ResNet-18 qdq 1t normal" in host
     assert "FMA peak" not in text                                   # not measured: not shown
+    assert "Host state per round" not in text
+    # probes (bench.state_rounds): the row's 3 rounds, all at the run's best: fast
+    res["rows"][0]["raw"] = {bench_int8.AVX2: {"ms": [8.0] * 9, "bursts": [3, 3, 3]},
+                             bench_int8.ORT: {"ms": [10.0] * 9, "bursts": [3, 3, 3]}}
+    res["rows"][0]["host_probe"] = [70.0, 71.0, 70.5, 71.0]
+    res["probe_ms"] = 15
+    lines = bench_int8.markdown(res).splitlines()
+    row = next([c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("| ResNet-18 |"))
+    assert row[9:11] == ["0.80 (3, 71)", "– (0)"]
+    assert any(line.startswith("Host state per round: an FMA probe of 15 ms") for line in lines)
     res["fma_peak_gflops"], res["fma_peak_gflops_end"] = {"1": 80.0, "2": 160.0}, {"1": 70.0, "2": 150.0}
     assert ("FMA peak (benchmarks/fma_peak.c, per second of CPU time) 80.0 GFLOP/s on 1 thread, "
             "160.0 GFLOP/s on 2 threads at start, 70.0 GFLOP/s on 1 thread, 150.0 GFLOP/s on 2 threads "
@@ -349,22 +476,33 @@ def test_fifo_1t_refused_without_the_right():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_measure_paths_report_bursts(tmp_path, threads):
+def test_measure_paths_report_bursts(tmp_path, threads, probe_lib):
     """Both of bench.py's measuring paths on a small model in real worker processes (onnxruntime
-    against itself): every engine's burst sizes add up to its runs, and the rounds summary of
-    the pair is a ratio near 1 per round."""
+    against itself): every engine's burst sizes add up to its runs, the rounds summary of the
+    pair is a ratio near 1 per round, and the host probe read before the first round and after
+    each (at the row's thread count), the same series for both engines."""
     path = save(conv_net(batch=1), tmp_path / "conv.onnx")
     desc = {"input": "x", "shape": [1, 3, 8, 8]}
     engines = ["onnxruntime#a", "onnxruntime"]
     meter = bench.BackgroundMeter()
+    probe = bench.probe_spec(2, threads)
+    assert probe["lib"] == probe_lib and probe["threads"] == threads
     if threads == 1:
-        res, diffs = bench.measure_one_process(engines, path, desc, 1, 1, 7, None, meter, burst=3)
+        res, diffs = bench.measure_one_process(engines, path, desc, 1, 1, 7, None, meter, burst=3,
+                                               probe=probe)
         assert diffs and diffs[0]["max_abs_diff"] == 0
     else:
-        res = bench.measure_bursts(engines, path, desc, 2, 1, 7, None, 3, 0.001, meter)
+        res = bench.measure_bursts(engines, path, desc, 2, 1, 7, None, 3, 0.001, meter, probe=probe)
     for e in engines:
         assert sum(res[e]["bursts"]) == len(res[e]["ms"]) >= 7
         assert all(n >= 1 for n in res[e]["bursts"])
+        assert len(res[e]["host_probe"]) == len(res[e]["bursts"]) + 1
+        assert res[e]["host_probe"] == res[engines[0]]["host_probe"] and min(res[e]["host_probe"]) > 0
+    st = bench.state_rounds(res[engines[0]], res[engines[1]])
+    assert st["fast"]["n"] + st["slow"]["n"] + st["mixed"] == len(res[engines[0]]["bursts"])
+    if threads == 2:   # without a probe: no series
+        plain = bench.measure_bursts(engines, path, desc, 2, 1, 3, None, 3, 0.001, meter)
+        assert all("host_probe" not in plain[e] for e in engines)
     s = bench.rounds_summary(res[engines[0]], res[engines[1]])
     assert s["ratio"]["n"] == len(res[engines[0]]["bursts"]) >= 3
     assert 0 < s["ratio"]["min"] <= s["ratio"]["median"] <= s["ratio"]["max"]
