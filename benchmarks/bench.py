@@ -79,6 +79,12 @@ How it measures (the method of issue 4):
   ratio there is a mix of the host's states, and the fast-round ratio tells them apart.  The
   per-round median is also the steadier number: over those 22 runs MobileNetV2's whole-run ratio
   read 0.789-1.052 under CFS (sd 0.071) where its per-round median read 0.827-0.891 (sd 0.018).
+* The host's state is also read directly (--probe-ms, default 20): benchmarks/host_probe.c's FMA
+  probe at the row's thread count before the first round and after each (in a worker, every
+  engine quiet; GFLOP/s per second of CPU time).  "Fast-state rounds" have both their probes at
+  least 0.90 of the run's best probe at that thread count, "slow-state rounds" both below (a
+  round between a fast and a slow probe is in neither); each column gives the ratio, the rounds
+  and their probes' GFLOP/s, so a table says which state its ratio was read in.
 * Reported times are medians in milliseconds; ratio = tinycnn / onnxruntime
   (lower is better for tinycnn).
 
@@ -367,14 +373,14 @@ def set_fifo(on):
             pass
 
 
-PROBE_KINDS = {"fma": 0, "madd": 1, "l2": 2, "mem": 3}   # host_probe.c's kinds
+PROBE_KINDS = {"fma": 0, "madd": 1, "l1": 2, "l2": 3, "big": 4}   # host_probe.c's kinds
 _PROBE_FNS = {}   # library path -> its hp_probe, loaded once per process
 
 
 def host_probe(lib, kind="fma", seconds=0.02, threads=1):
     """benchmarks/host_probe.c's probe of `kind` (PROBE_KINDS) for `seconds` on `threads`
     threads, in this process: its rate per second of CPU time (fma: GFLOP/s; madd: G u8 x s8
-    products/s; l2, mem: GB/s).  lib: the shared library (build_host_probe)."""
+    products/s; l1, l2, big: GB/s).  lib: the shared library (build_host_probe)."""
     fn = _PROBE_FNS.get(lib)
     if fn is None:
         import ctypes

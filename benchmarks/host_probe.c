@@ -7,8 +7,9 @@
  *   0 fma   12 independent ymm vfmadd chains, registers only (fma_peak.c's loop): GFLOP/s
  *   1 madd  the int8 kernels' multiply pair on ports 0 / 1: 12 chains of vpmaddubsw, vpmaddwd,
  *           vpaddd (u8 x s8 products, pair sums, widening, accumulate): G products/s
- *   2 l2    256-bit reads of the thread's own 1 MiB buffer (L2-resident): GB/s
- *   3 mem   256-bit reads of the thread's own 64 MiB buffer (past the L3): GB/s
+ *   2 l1    256-bit reads of the thread's own 16 KiB buffer (L1-resident): GB/s
+ *   3 l2    the same of a 1 MiB buffer (L2-resident): GB/s
+ *   4 big   the same of a 64 MiB buffer (past the L2: the L3 or memory): GB/s
  * A rate is the thread's work per second of its own CPU time, summed over the threads (as
  * fma_peak.c's cpu_gflops): what the cores do while we hold them, not how much of them we got.
  *
@@ -24,10 +25,11 @@
 #include <string.h>
 #include <time.h>
 
-enum { HP_FMA, HP_MADD, HP_L2, HP_MEM, HP_KINDS };
+enum { HP_FMA, HP_MADD, HP_L1, HP_L2, HP_BIG, HP_KINDS };
 enum { HP_MAX_THREADS = 16 };
 
-static const size_t buffer_bytes[HP_KINDS] = {0, 0, (size_t)1 << 20, (size_t)64 << 20};
+static const size_t buffer_bytes[HP_KINDS] = {0, 0, (size_t)16 << 10, (size_t)1 << 20,
+                                              (size_t)64 << 20};
 static unsigned char *buffers[HP_KINDS][HP_MAX_THREADS];
 
 /* the threads start together, or not at all (go < 0: a thread could not be created) */

@@ -182,7 +182,7 @@ def test_host_probe_kinds_read_a_rate(probe_lib, kind, threads):
     current CPU can do per thread (a rate summed wrongly or divided by wall time would show)."""
     rate = bench.host_probe(probe_lib, kind, 0.005, threads)
     per_thread = rate / threads
-    limit = {"fma": 1000.0, "madd": 2000.0, "l2": 2000.0, "mem": 2000.0}[kind]
+    limit = {"fma": 1000.0, "madd": 2000.0, "l1": 2000.0, "l2": 2000.0, "big": 2000.0}[kind]
     assert 0.1 < per_thread < limit, (kind, threads, rate)
 
 
