@@ -26,6 +26,13 @@ csrc/qgemm.c), onnxruntime's the same on any bytes: on a photograph tinycnn's ra
 worse (n33-q, int8_inputs.py).  The summary judges the target per model, format and
 thread count on the worse of its inputs.
 
+Per row beside the ratio: the per-round ratios' median [25-75%], the "fast rounds" (both engines
+within 10% of their fastest bursts) and, from bench.py's per-round FMA probe (--probe-ms,
+benchmarks/host_probe.c, before the first round and after each), the ratio over the rounds in
+the host's fast state and over those in its slow state, with their counts and probe GFLOP/s:
+on the shared VMs of sessions 39-42 the slow state slows tinycnn's int8 steps more than
+onnxruntime's (benchmarks/host_state.py), so a row says which state its ratio was read in.
+
 Output: a Markdown block (stdout) with date, commit, CPU flags and load; progress on stderr.
 """
 from __future__ import annotations
