@@ -82,7 +82,8 @@ How it measures (the method of issue 4):
 * The host's state is also read directly (--probe-ms, default 20): benchmarks/host_probe.c's FMA
   probe at the row's thread count before the first round and after each (in a worker, every
   engine quiet; GFLOP/s per second of CPU time).  "Fast-state rounds" have both their probes at
-  least 0.90 of the run's best probe at that thread count, "slow-state rounds" both below (a
+  least 0.90 of the reference (the 90th percentile of the run's probes at that thread count: one
+  stray high reading does not move it), "slow-state rounds" both below (a
   round between a fast and a slow probe is in neither); each column gives the ratio, the rounds
   and their probes' GFLOP/s, so a table says which state its ratio was read in.
 * Reported times are medians in milliseconds; ratio = tinycnn / onnxruntime
@@ -815,7 +816,7 @@ def rounds_summary(a, b):
     mins = {k: [min(x) for x in split_bursts(r["ms"], r["bursts"]) if x] for k, r in (("a", a), ("b", b))}
     k = len(ratios) // 3
     return {"ratio": spread(ratios), "ratios": ratios, "fast": fast_rounds(a, b),
-            "state": state_rounds(a, b),   # against the row's own best probe (markdown: the run's)
+            "state": state_rounds(a, b),   # against the row's own probes (markdown: the run's)
             "drift_a": drift(mins["a"]), "drift_b": drift(mins["b"]),
             "ratio_drift": (None if k < 1 else
                             statistics.median(ratios[-k:]) / statistics.median(ratios[:k]) - 1)}
@@ -857,26 +858,27 @@ def fmt_fast(f):
     return f"{_fmt(ratio, '.2f')} ({100 * f['share']:.0f}%)"
 
 
-STATE_FAST = 0.90   # a probe reading at least this share of the run's best: the host's fast state
+STATE_FAST = 0.90   # a probe reading at least this share of the reference: the host's fast state
+PROBE_REF_Q = 0.90  # the reference: this quantile of the run's probes at a thread count
 PROBE_MS = 20       # --probe-ms's default
 
 
-def state_rounds(a, b, best=None, limit=STATE_FAST):
+def state_rounds(a, b, ref=None, limit=STATE_FAST):
     """The per-round ratios (a's burst median / b's) split by the host's state, as the FMA probes
     around each round read it.  a["host_probe"]: GFLOP/s before the first round and after each
     (rounds + 1 values).  A round is in the fast state when both its probes read at least `limit`
-    x `best`, in the slow state when both read below, and "mixed" (in neither) when the state
-    changed around it.  best: the run's best probe at this thread count (run_best_probe), by
-    default this row's own.  {"fast": {"ratio" (median; None without rounds), "n", "gflops"
-    (median over the rounds of their two probes' mean)}, "slow": likewise, "mixed": n, "best"};
-    None without probes or bursts."""
+    x `ref`, in the slow state when both read below, and "mixed" (in neither) when the state
+    changed around it.  ref: the run's reference at this thread count (run_probe_reference), by
+    default this row's own (the PROBE_REF_Q quantile of its probes).  {"fast": {"ratio" (median;
+    None without rounds), "n", "gflops" (median over the rounds of their two probes' mean)},
+    "slow": likewise, "mixed": n, "ref"}; None without probes or bursts."""
     probes = a.get("host_probe") or b.get("host_probe")
     ratios = round_ratios(a, b)
     if not probes or not ratios or len(probes) < len(ratios) + 1:
         return None
-    best = best or max(probes)
-    cut = limit * best
-    out = {"fast": [], "slow": [], "mixed": 0, "best": best}
+    ref = ref or quantile(probes, PROBE_REF_Q)
+    cut = limit * ref
+    out = {"fast": [], "slow": [], "mixed": 0, "ref": ref}
     for i, r in enumerate(ratios):
         p0, p1 = probes[i], probes[i + 1]
         if min(p0, p1) >= cut:
@@ -892,16 +894,15 @@ def state_rounds(a, b, best=None, limit=STATE_FAST):
     return out
 
 
-def run_best_probe(pairs):
-    """{threads: the largest per-round probe} over (threads, engine result) pairs: the reference
-    of state_rounds, one per thread count for the whole run (a row wholly in the slow state then
-    reads as slow, not as its own best)."""
-    best = {}
+def run_probe_reference(pairs):
+    """{threads: the PROBE_REF_Q quantile of every per-round probe at that thread count} over
+    (threads, engine result) pairs: state_rounds' reference, one per thread count for the whole
+    run (a row wholly in the slow state then reads as slow, not against its own probes; a
+    quantile, not the largest, so that one stray high reading does not move it)."""
+    probes = {}
     for t, r in pairs:
-        ps = (r or {}).get("host_probe") or []
-        if ps:
-            best[t] = max(best.get(t, 0.0), max(ps))
-    return best
+        probes.setdefault(t, []).extend((r or {}).get("host_probe") or [])
+    return {t: quantile(ps, PROBE_REF_Q) for t, ps in probes.items() if ps}
 
 
 def fmt_state(part):
@@ -915,26 +916,26 @@ def fmt_state(part):
     return f"{_fmt(ratio, '.2f')} ({part['n']}, {part['gflops']:.0f})"
 
 
-def state_note(best, ms, mixed):
+def state_note(ref, ms, mixed):
     """The notes' sentence on the host-state columns (None without probes)."""
-    if not best:
+    if not ref:
         return None
     return (f"Host state per round: an FMA probe of {ms:g} ms at the row's thread count "
             "(benchmarks/host_probe.c, GFLOP/s per second of CPU time) before and after every "
-            f"round; fast-state rounds: both probes at least {STATE_FAST:.2f} of the run's best at "
-            "that thread count ("
-            + ", ".join(f"{t}t {g:.1f} GFLOP/s" for t, g in sorted(best.items()))
+            f"round; fast-state rounds: both probes at least {STATE_FAST:.2f} of the reference, the "
+            f"{100 * PROBE_REF_Q:.0f}th percentile of the run's probes at that thread count ("
+            + ", ".join(f"{t}t {g:.1f} GFLOP/s" for t, g in sorted(ref.items()))
             + f"), slow-state rounds: both below; rounds where the state changed ({mixed}) in "
             "neither.  In brackets: rounds, and their probes' median GFLOP/s.")
 
 
 def state_log(rounds):
-    """The progress line's host-state part ("" without probes): the row's own best probe as
+    """The progress line's host-state part ("" without probes): the row's own probes as
     reference (the table takes the run's)."""
     st = (rounds or {}).get("state")
     if not st:
         return ""
-    return (f"; by probe (best {st['best']:.1f} GFLOP/s): fast-state {fmt_state(st['fast'])}, "
+    return (f"; by probe (reference {st['ref']:.1f} GFLOP/s): fast-state {fmt_state(st['fast'])}, "
             f"slow-state {fmt_state(st['slow'])}, mixed {st['mixed']}")
 
 
@@ -1256,8 +1257,8 @@ def markdown(result):
         f"| {an} GFLOP/s (% peak) | onnxruntime GFLOP/s (% peak) | other processes (cores) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    best = run_best_probe((t, per.get(REFERENCE)) for m in result["models"].values()
-                          for t, per in m["threads"].items())
+    ref = run_probe_reference((t, per.get(REFERENCE)) for m in result["models"].values()
+                              for t, per in m["threads"].items())
     mixed = 0
     end = result.get("fma_peak_gflops_end") or {}
     if end:
@@ -1276,7 +1277,7 @@ def markdown(result):
             ra, rb = per.get(a), per[REFERENCE]
             ma = ra["median_ms"] if ra else None
             size = "x".join(map(str, m.get("input", {}).get("shape", [])[2:])) or "–"
-            st = state_rounds(ra, rb, best.get(t)) if ra and "ms" in ra and "ms" in rb else None
+            st = state_rounds(ra, rb, ref.get(t)) if ra and "ms" in ra and "ms" in rb else None
             mixed += st["mixed"] if st else 0
             out.append(f"| {TITLES.get(name, name)} | {size} | {m['gflop']:.2f} | {t} | {_fmt(ma)} "
                        f"| {_fmt(rb['median_ms'])} | {_fmt(_ratio(ma, rb['median_ms']), '.2f')} "
@@ -1361,7 +1362,7 @@ def markdown(result):
     host = host_line(result)
     if host:
         notes.append(host)
-    state = state_note(best, meth.get("probe_ms") or PROBE_MS, mixed)
+    state = state_note(ref, meth.get("probe_ms") or PROBE_MS, mixed)
     if state:
         notes.append(state)
     notes.append(

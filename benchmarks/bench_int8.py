@@ -193,14 +193,14 @@ def markdown(res):
                 if res.get("reduce_range") else
                 "Weights: 8-bit (quantize_static's default, within [-127, 127])."),
            "", head, sep]
-    best = bench.run_best_probe((r["threads"], r) for r in res["rows"])
+    ref = bench.run_probe_reference((r["threads"], r) for r in res["rows"])
     mixed = 0
     for r in res["rows"]:
         ms = r["ms"]
         st = None
         if r.get("host_probe") and "raw" in r:
             st = bench.state_rounds(dict(r["raw"][AVX2], host_probe=r["host_probe"]), r["raw"][ORT],
-                                    best.get(r["threads"]))
+                                    ref.get(r["threads"]))
             mixed += st["mixed"] if st else 0
         line = (f"| {TITLES.get(r['model'], r['model'])} | {r['format']} | {r['threads']} "
                 f"| {r.get('input', 'normal')} | {ms[ORT]:.1f} | {ms[AVX2]:.1f} "
@@ -218,7 +218,7 @@ def markdown(res):
     if fifo:
         out += ["", "Under SCHED_FIFO, every engine alike (" + "; ".join(fifo) + ")."]
     out += ["", target_line(res["rows"])]
-    state = bench.state_note(best, res.get("probe_ms") or bench.PROBE_MS, mixed)
+    state = bench.state_note(ref, res.get("probe_ms") or bench.PROBE_MS, mixed)
     if state:
         out += ["", state]
     host = host_line(res["rows"])

@@ -120,25 +120,32 @@ def test_fast_rounds_select_the_hosts_best_state():
 
 
 def test_state_rounds_split_by_the_probes():
-    # 6 rounds, 7 probes (before round 0 and after each): rounds 0-1 fast (both probes >= 0.9 x
-    # 100), round 2 mixed (90 -> 70), rounds 3-4 slow, round 5 mixed (70 -> 95)
+    # 6 rounds, 7 probes (before round 0 and after each); the reference, their 90th percentile,
+    # 97.6: rounds 0-1 fast (both probes >= 0.9 x 97.6), round 2 mixed (91 -> 70), rounds 3-4
+    # slow, round 5 mixed (70 -> 95)
     probes = [100.0, 96.0, 91.0, 70.0, 72.0, 70.0, 95.0]
     ratios = [0.80, 0.82, 0.85, 0.90, 0.92, 0.86]
     a = {"ms": [10.0 * r for r in ratios for _ in range(2)], "bursts": [2] * 6, "host_probe": probes}
     b = {"ms": [10.0] * 12, "bursts": [2] * 6}
     st = bench.state_rounds(a, b)
-    assert st["best"] == 100.0 and st["mixed"] == 2
+    assert st["ref"] == pytest.approx(97.6) and st["mixed"] == 2
     assert st["fast"]["n"] == 2 and st["fast"]["ratio"] == pytest.approx(0.81)
     assert st["fast"]["gflops"] == pytest.approx(statistics.median([98.0, 93.5]))
     assert st["slow"]["n"] == 2 and st["slow"]["ratio"] == pytest.approx(0.91)
     assert st["slow"]["gflops"] == pytest.approx(71.0)
-    # the probes on either engine's result; the run's best as reference: a row wholly below it is slow
+    # the probes on either engine's result; the run's reference: a row wholly below it is slow
     st2 = bench.state_rounds({k: v for k, v in a.items() if k != "host_probe"}, dict(b, host_probe=probes), 125.0)
     assert st2["fast"]["n"] == 0 and st2["fast"]["ratio"] is None
     assert st2["slow"]["n"] == 6 and st2["mixed"] == 0            # cut 112.5: every probe below
-    assert st2["slow"]["ratio"] == pytest.approx(0.855) and st2["best"] == 125.0
-    # a stricter limit moves a round from fast to mixed
-    assert bench.state_rounds(a, b, limit=0.97)["fast"]["n"] == 0
+    assert st2["slow"]["ratio"] == pytest.approx(0.855) and st2["ref"] == 125.0
+    # a stricter limit moves rounds from fast to mixed (96 < 0.99 x 97.6)
+    assert bench.state_rounds(a, b, limit=0.99)["fast"]["n"] == 0
+    # one stray high probe does not make the rest slow (the largest would: 0.9 x 300 = 270)
+    long_a = {"ms": [8.0] * 20, "bursts": [1] * 20, "host_probe": [300.0] + [100.0] * 10 + [60.0] * 10}
+    long_b = {"ms": [10.0] * 20, "bursts": [1] * 20}
+    stray = bench.state_rounds(long_a, long_b)
+    assert stray["ref"] == pytest.approx(100.0)
+    assert (stray["fast"]["n"], stray["mixed"], stray["slow"]["n"]) == (10, 1, 9)
     # no probes, too few probes, no bursts: None
     assert bench.state_rounds(b, b) is None
     assert bench.state_rounds(dict(a, host_probe=probes[:6]), b) is None
@@ -146,23 +153,24 @@ def test_state_rounds_split_by_the_probes():
     # rounds_summary carries the row's own split, the progress line shows it
     s = bench.rounds_summary(a, b)
     assert s["state"] == st
-    assert bench.state_log(s) == "; by probe (best 100.0 GFLOP/s): fast-state – (2, 96), slow-state – (2, 71), mixed 2"
+    assert bench.state_log(s) == "; by probe (reference 97.6 GFLOP/s): fast-state – (2, 96), slow-state – (2, 71), mixed 2"
     assert bench.rounds_summary(b, b)["state"] is None and bench.state_log(bench.rounds_summary(b, b)) == ""
 
 
-def test_fmt_state_and_run_best_probe():
+def test_fmt_state_and_run_probe_reference():
     assert bench.fmt_state(None) == "–"
     assert bench.fmt_state({"n": 0, "ratio": None, "gflops": None}) == "– (0)"
     assert bench.fmt_state({"n": 2, "ratio": 0.8, "gflops": 84.4}) == "– (2, 84)"   # too few to quote
     assert bench.fmt_state({"n": 7, "ratio": 0.812, "gflops": 84.6}) == "0.81 (7, 85)"
-    best = bench.run_best_probe([(1, {"host_probe": [80.0, 70.0]}), (1, {"host_probe": [85.0]}),
-                                 (2, {"host_probe": [150.0]}), (2, {}), (1, None)])
-    assert best == {1: 85.0, 2: 150.0}
-    assert bench.run_best_probe([]) == {}
+    ref = bench.run_probe_reference([(1, {"host_probe": [80.0, 70.0]}), (1, {"host_probe": [85.0]}),
+                                     (2, {"host_probe": [150.0]}), (2, {}), (1, None)])
+    assert ref == pytest.approx({1: 84.0, 2: 150.0})             # 1t: 90th percentile of 70, 80, 85
+    assert bench.run_probe_reference([]) == {}
     assert bench.state_note({}, 20, 0) is None
     note = bench.state_note({2: 150.0, 1: 85.0}, 20, 3)
     assert "an FMA probe of 20 ms" in note and "(1t 85.0 GFLOP/s, 2t 150.0 GFLOP/s)" in note
-    assert "at least 0.90 of the run's best" in note and "changed (3)" in note
+    assert "at least 0.90 of the reference, the 90th percentile of the run's probes" in note
+    assert "changed (3)" in note
 
 
 # ---- the host probe (benchmarks/host_probe.c) --------------------------------------------
@@ -257,7 +265,7 @@ def test_markdown_has_the_round_column_and_host_line():
 
 
 def test_markdown_host_state_columns():
-    """With probes: the fast-state / slow-state cells against the run's best at each thread count
+    """With probes: the fast-state / slow-state cells against the run's reference at each thread count
     (MobileNetV2's row, all at 60 GFLOP/s, is slow beside MnasNet's 80), and the note."""
     r = _result()
     for name, probes in (("mnasnet1_0", [80.0] * 5), ("mobilenet_v2", [60.0] * 5)):
@@ -371,7 +379,7 @@ def test_int8_table_column_and_host_line():
     assert "onnxruntime int8's median +10.0%" in host and "ResNet-18 qdq 1t normal" in host
     assert "FMA peak" not in text                                   # not measured: not shown
     assert "Host state per round" not in text
-    # probes (bench.state_rounds): the row's 3 rounds, all at the run's best: fast
+    # probes (bench.state_rounds): the row's 3 rounds, all near the run's reference: fast
     res["rows"][0]["raw"] = {bench_int8.AVX2: {"ms": [8.0] * 9, "bursts": [3, 3, 3]},
                              bench_int8.ORT: {"ms": [10.0] * 9, "bursts": [3, 3, 3]}}
     res["rows"][0]["host_probe"] = [70.0, 71.0, 70.5, 71.0]
