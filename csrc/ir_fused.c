@@ -348,7 +348,12 @@ void tc_ir_chan8_rows_avx2(const tc_ctx *serial, const tc_ir_stage *expand, cons
  * 2+ threads (a d both threads wrote, the projection split by the GEMM over both) lost with it:
  * the 7x7 blocks 1.017-1.056, 96-576-192 1.028-1.034 (each thread's copy brings the other
  * core's half of d in one sweep; the tiles reading it in place wait on those lines): the
- * strips keep n there (chan8_run). */
+ * strips keep n there (chan8_run).  In the networks (benchmarks/steps_ab.py against the base
+ * b7e13c6, 1 thread, 100 rounds x 5, each order, a loaded host: fma_peak 35-76 GFLOP/s):
+ * MnasNet's layers.10-.13 0.987-0.994 this / base and 1.008-1.012 base / this (the unchanged
+ * layers.9 1.009 / 1.010), the run 0.992 / 0.996; MobileNetV2's features.7-.17 0.977-0.997 /
+ * 1.012-1.041 (features.5-.6 0.997-1.006), V3-Large level; at 2 threads the host too loaded
+ * to tell (run medians 3x the minima). */
 static size_t chan8_ldd(size_t n)
 {
     if (n % 16 == 0)
