@@ -257,7 +257,7 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
                                                         int E, int Wp, int n, const __m256 *buf,
                                                         size_t bstride, const float *w,
                                                         const float *bias, tc_act_k act, float *y,
-                                                        __m256 *ob, const int *pix)
+                                                        size_t ldy, __m256 *ob, const int *pix)
 {
     act.kind = KIND;
     for (int c0 = 0; c0 < E; c0 += 8, buf += bstride) {
@@ -329,7 +329,7 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
                 q0 = n - 8;
             tc_transpose8_avx2(ob + q0, r);
             for (int ch = 0; ch < 8; ch++)
-                _mm256_storeu_ps(y + (size_t)(c0 + ch) * n + q0, tc_act_avx2(act, r[ch]));
+                _mm256_storeu_ps(y + (size_t)(c0 + ch) * ldy + q0, tc_act_avx2(act, r[ch]));
         }
     }
 }
@@ -356,17 +356,17 @@ static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, size_t
 }
 static __attribute__((noinline)) void dw8(int KC, int S, int E, int Wp, int n,
                                           const __m256 *buf, size_t bstride, const float *w,
-                                          const float *bias, tc_act_k act, float *y, __m256 *ob,
-                                          const int *pix)
+                                          const float *bias, tc_act_k act, float *y, size_t ldy,
+                                          __m256 *ob, const int *pix)
 {
     if (KC == 3 && S == 1)
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, 1, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, 1, E, Wp, n, buf, bstride, w, bias, act, y, ldy, ob, pix)
     else if (KC == 3)
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, 2, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 3, 2, E, Wp, n, buf, bstride, w, bias, act, y, ldy, ob, pix)
     else if (S == 1)
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, 1, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, 1, E, Wp, n, buf, bstride, w, bias, act, y, ldy, ob, pix)
     else
-        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, 2, E, Wp, n, buf, bstride, w, bias, act, y, ob, pix)
+        TC_CHAN8_BY_KIND(act.kind, dw8_k, 5, 2, E, Wp, n, buf, bstride, w, bias, act, y, ldy, ob, pix)
 }
 #undef TC_CHAN8_BY_KIND
 
@@ -458,8 +458,8 @@ static void chan8_expand_rows(const tc_chan8_halo *halo, int strip, int i0, int 
  * halo (or NULL): the rows shared with the bands beside (chan8_expand_rows; m0 0, m1 E). */
 static void chan8_strips(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
                          int h, int w, int oh0, int oh1, int m0, int m1, const float *x, float *d,
-                         float *means, float *slot, int setup, const char *pf, ptrdiff_t pf_lines,
-                         const tc_chan8_halo *halo)
+                         size_t ldd, float *means, float *slot, int setup, const char *pf,
+                         ptrdiff_t pf_lines, const tc_chan8_halo *halo)
 {
     const int C = expand->p.C, s = dw->p.sh, KC = dw->p.KH;
     const int OW = (w - 1) / s + 1, n = (oh1 - oh0) * OW, Wp = w + KC - 1;
@@ -488,27 +488,40 @@ static void chan8_strips(const tc_ctx *serial, const tc_ir_stage *expand, const 
                           tc_act_at(expand->act, 0), xb, pin, buf, bstride,
                           pf ? pf + l0 * 64 : NULL, (int)(l1 - l0));
         dw8(KC, s, e, Wp, n, buf, bstride, dw->packed + (size_t)m * KC * KC,
-            dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * n, ob, pix);
-        if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does */
-            tc_fused_plane_means(serial, d + (size_t)m * n, e, (size_t)n, means + m);
+            dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * ldd, ldd, ob,
+            pix);
+        if (means) /* the strip's planes while in L1 / L2, summed as the depthwise layer does
+                    * (a pair: ldd n) */
+            tc_fused_plane_means(serial, d + (size_t)m * ldd, e, (size_t)n, means + m);
     }
 }
 
+void tc_ir_chan8_strips_ld_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
+                                const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0,
+                                int m1, const float *x, float *d, size_t ldd, float *means,
+                                float *slot, int setup, const char *pf, ptrdiff_t pf_lines)
+{
+    chan8_strips(serial, expand, dw, h, w, oh0, oh1, m0, m1, x, d, ldd, means, slot, setup, pf,
+                 pf_lines, NULL);
+}
+
+/* the same with d's planes n floats apart (n: the band's output pixels) */
 void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
                              const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
                              const float *x, float *d, float *means, float *slot, int setup,
                              const char *pf, ptrdiff_t pf_lines)
 {
-    chan8_strips(serial, expand, dw, h, w, oh0, oh1, m0, m1, x, d, means, slot, setup, pf,
-                 pf_lines, NULL);
+    const int s = dw->p.sh, OW = (w - 1) / s + 1;
+    chan8_strips(serial, expand, dw, h, w, oh0, oh1, m0, m1, x, d, (size_t)(oh1 - oh0) * OW,
+                 means, slot, setup, pf, pf_lines, NULL);
 }
 
 /* all the strips of a band of the rows mode (ir_fused.c), its halo rows shared with the bands
  * beside it through halo (tc_chan8_halo) */
 void tc_ir_chan8_rows_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                           int h, int w, int oh0, int oh1, const float *x, float *d, float *slot,
-                           const tc_chan8_halo *halo)
+                           int h, int w, int oh0, int oh1, const float *x, float *d, size_t ldd,
+                           float *slot, const tc_chan8_halo *halo)
 {
-    chan8_strips(serial, expand, dw, h, w, oh0, oh1, 0, expand->p.K, x, d, NULL, slot, 1, NULL, 0,
-                 halo);
+    chan8_strips(serial, expand, dw, h, w, oh0, oh1, 0, expand->p.K, x, d, ldd, NULL, slot, 1, NULL,
+                 0, halo);
 }

@@ -324,14 +324,44 @@ void tc_ir_fused_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
 /* ------------------------------------------------------------------------ */
 
 #ifdef TC_HAVE_AVX2_SOURCES
-void tc_ir_chan8_strips_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
-                             const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0, int m1,
-                             const float *x, float *d, float *means, float *slot, int setup,
-                             const char *pf, ptrdiff_t pf_lines);
+void tc_ir_chan8_strips_ld_avx2(const tc_ctx *serial, const tc_ir_stage *expand,
+                                const tc_ir_stage *dw, int h, int w, int oh0, int oh1, int m0,
+                                int m1, const float *x, float *d, size_t ldd, float *means,
+                                float *slot, int setup, const char *pf, ptrdiff_t pf_lines);
 void tc_ir_chan8_rows_avx2(const tc_ctx *serial, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                           int h, int w, int oh0, int oh1, const float *x, float *d, float *slot,
-                           const tc_chan8_halo *halo);
+                           int h, int w, int oh0, int oh1, const float *x, float *d, size_t ldd,
+                           float *slot, const tc_chan8_halo *halo);
 #endif
+
+/* h42-mn: floats between the planes of d (the depthwise output of n pixels the projection
+ * reads) where one thread writes d and reads it back: n rounded up to a whole odd number of
+ * cache lines (49 -> 80, 196 -> 208, 98 -> 112; n % 16 == 0 as it is), the leading dimension
+ * the GEMM's in-place tiles read best: at 7x7 they read d so without their aligned copy of it
+ * (gemm.c gemm_copy_ldb: a memcpy per row, 1152 of 196 bytes at MnasNet's 7x7 blocks), at 14x14
+ * every 16-column load within one line instead of half of them across two (the copy did not
+ * pay there).  The same FMAs: the same bits.  Lone blocks (random weights, AVX2, Relu, one
+ * process, the two layouts alternating by a getenv switch, 40 rounds, min of 10 runs a round,
+ * 2026-12-06 09:2x, fma_peak 58-87 GFLOP/s), padded / n: 1 thread 192-1152-192 at 7x7 (5x5)
+ * 0.983, 192-1152-320 (3x3) 0.989, 96-576-192 at 14x14 / 2 0.986, 160-960-160 at 7x7 0.971,
+ * 80-480-80 at 14x14 0.988, 96-576-96 0.989, 64-384-64 0.987; 2 threads in rows (each thread's
+ * own d, chan8_rows_task) 80-480-80 0.981, 96-576-96 0.982, 64-384-64 0.979.  But the strips at
+ * 2+ threads (a d both threads wrote, the projection split by the GEMM over both) lost with it:
+ * the 7x7 blocks 1.017-1.056, 96-576-192 1.028-1.034 (each thread's copy brings the other
+ * core's half of d in one sweep; the tiles reading it in place wait on those lines): the
+ * strips keep n there (chan8_run).  In the networks (benchmarks/steps_ab.py against the base
+ * b7e13c6, 1 thread, 100 rounds x 5, each order, a loaded host: fma_peak 35-76 GFLOP/s):
+ * MnasNet's layers.10-.13 0.987-0.994 this / base and 1.008-1.012 base / this (the unchanged
+ * layers.9 1.009 / 1.010), the run 0.992 / 0.996; MobileNetV2's features.7-.17 0.977-0.997 /
+ * 1.012-1.041 (features.5-.6 0.997-1.006), V3-Large level; at 2 threads the host too loaded
+ * to tell (run medians 3x the minima). */
+static size_t chan8_ldd(size_t n)
+{
+    if (n % 16 == 0)
+        return n;
+    size_t lines = (n + 15) / 16;
+    lines += lines % 2 == 0;
+    return lines * 16;
+}
 
 /* the kinds the channel-lane epilogues take: one set of parameters for every channel */
 static int chan8_act_ok(const tc_activation *a)
@@ -517,13 +547,13 @@ static size_t chan8_prefix(const tc_ctx *ctx, const tc_ir_stage *expand, const t
                            size_t *rows_d, size_t *rows_gemm)
 {
     const size_t E = (size_t)expand->p.K;
-    const size_t strips = (project ? up16(E * (size_t)rb * OW) : 0) +
+    const size_t strips = (project ? up16(E * chan8_ldd((size_t)rb * OW)) : 0) +
                           up16(tc_gemm_workspace_size(ctx));
     const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
     const int nbt = chan8_share_bands(expand, dw, OH, rbt);
     tc_ctx serial = *ctx;
     serial.pool = NULL;
-    *rows_d = rbt ? up16(E * (size_t)rbt * OW) : 0;
+    *rows_d = rbt ? up16(E * chan8_ldd((size_t)rbt * OW)) : 0;
     *rows_gemm = rbt ? up16(tc_gemm_workspace_size(&serial)) : 0;
     const size_t rows = (size_t)tc_pool_size(ctx->pool) * (*rows_d + *rows_gemm) +
                         (nbt ? (size_t)2 * (nbt - 1) *
@@ -580,6 +610,7 @@ typedef struct {
     /* a pair's: NULL, or pf_lines cache lines the next step reads, shared over the strips */
     const char *pf;
     ptrdiff_t pf_lines, strips;
+    size_t ldd; /* strips: floats between d's planes */
 } chan8_job;
 
 /* the input rows [*r0, *r1) band t of the rows mode reads (as dw8_setup counts them) */
@@ -628,14 +659,14 @@ static void chan8_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         if (oh0 >= oh1)
             continue;
         const int m = (oh1 - oh0) * j->OW;
-        const size_t o = b * j->out + (size_t)oh0 * j->OW;
+        const size_t o = b * j->out + (size_t)oh0 * j->OW, ldd = chan8_ldd((size_t)m);
         tc_chan8_halo hl;
         if (j->halo_ready && b == 0)
             chan8_band_halo(j, (int)(i % j->nbt), &hl);
         tc_ir_chan8_rows_avx2(j->serial, j->expand, j->dw, j->h, j->w, oh0, oh1, j->x + b * j->in,
-                              d, j->slots + (size_t)tid * j->slot,
+                              d, ldd, j->slots + (size_t)tid * j->slot,
                               j->halo_ready && b == 0 ? &hl : NULL);
-        tc_fused_pointwise(j->serial, j->project, m, d, (ptrdiff_t)m, j->y + o, (ptrdiff_t)np,
+        tc_fused_pointwise(j->serial, j->project, m, d, (ptrdiff_t)ldd, j->y + o, (ptrdiff_t)np,
                            j->residual ? j->residual + o : NULL, (ptrdiff_t)np, gws);
     }
 }
@@ -650,10 +681,10 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     /* these strips' share of the lines to prefetch */
     const ptrdiff_t l0 = j->pf ? j->pf_lines * begin / j->strips : 0,
                     l1 = j->pf ? j->pf_lines * end / j->strips : 0;
-    tc_ir_chan8_strips_avx2(j->serial, j->expand, j->dw, j->h, j->w, j->oh0, j->oh1,
-                            (int)begin * 16, m1 < E ? m1 : E, j->x, j->d, j->means,
-                            j->slots + (size_t)tid * j->slot, setup,
-                            j->pf ? j->pf + l0 * 64 : NULL, l1 - l0);
+    tc_ir_chan8_strips_ld_avx2(j->serial, j->expand, j->dw, j->h, j->w, j->oh0, j->oh1,
+                               (int)begin * 16, m1 < E ? m1 : E, j->x, j->d, j->ldd, j->means,
+                               j->slots + (size_t)tid * j->slot, setup,
+                               j->pf ? j->pf + l0 * 64 : NULL, l1 - l0);
     if (setup && tid < CHAN8_READY)
         j->ready[tid] = 1;
 }
@@ -682,7 +713,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     const int rb = chan8_band(band, OH);
     const size_t np = (size_t)OH * OW, E = (size_t)expand->p.K, nb = (size_t)rb * OW;
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    float *gemm_ws = ws + (project ? up16(E * nb) : 0); /* ws: d [E][nb] with project */
+    float *gemm_ws = ws + (project ? up16(E * chan8_ldd(nb)) : 0); /* ws: d with project */
     size_t rows_d, rows_gemm;
     chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
                    ws + chan8_prefix(ctx, expand, dw, project, w, OH, OW, rb, &rows_d,
@@ -711,7 +742,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
         j.x = x + b * in;
         j.means = means ? means + (size_t)b * E : NULL;
         if (!project) { /* the whole map (tc_ir_chan8_check) */
-            j.d = y + b * out;
+            j.d = y + b * out, j.ldd = np;
             /* the last image's strips prefetch what the next step reads */
             j.pf = b == n - 1 && prefetch_bytes ? (const char *)prefetch : NULL;
             j.pf_lines = j.pf ? (ptrdiff_t)((prefetch_bytes + 63) / 64) : 0;
@@ -725,6 +756,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
                 memset(j.ready, 0, sizeof j.ready);
             const int m = (j.oh1 - oh0) * OW;
             const size_t o = b * out + (size_t)oh0 * OW;
+            j.ldd = tc_pool_size(ctx->pool) == 1 ? chan8_ldd((size_t)m) : (size_t)m;
             /* h37-mn: at 1 thread the first band's strips prefetch the projection's packed
              * weights into L2 as they compute (the pair's SE prefetch, chan8_expand_k: at most
              * TC_CHAN8_PF_TILE lines a tile, the first lines first; 7x7 blocks get ~2 / 3 of
@@ -754,7 +786,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
                        : NULL;
             j.pf_lines = j.pf ? (ptrdiff_t)((pbytes + 63) / 64) : 0;
             tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
-            tc_fused_pointwise(ctx, project, m, ws, (ptrdiff_t)m, y + o, (ptrdiff_t)np,
+            tc_fused_pointwise(ctx, project, m, ws, (ptrdiff_t)j.ldd, y + o, (ptrdiff_t)np,
                                residual ? residual + o : NULL, (ptrdiff_t)np, gemm_ws);
         }
     }

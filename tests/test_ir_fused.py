@@ -494,6 +494,46 @@ def test_chan8_rows_sharing_their_halo_rows_are_the_unfused_ones(kc, stride, thr
                                                   f"band {band} run {rep}")
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(threads):
+    """h42-mn: the depthwise output the projection reads lies in the workspace with its planes a
+    whole odd number of cache lines apart where a plane is not a multiple of 16 floats (49 -> 80,
+    196 -> 208; at 2+ threads the rows mode's bands too, 98 -> 112), so that the GEMM reads it in
+    place without its aligned copy: the workspace filled with NaN (the gaps never written), the
+    three layers' bits, 1 pixel row to whole maps, batch 2, a residual, 1-3 threads."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    rng = np.random.default_rng(42 + threads)
+    ctx1 = _kernels.Context(1, "avx2")
+    ctx = _kernels.Context(threads, "avx2")
+    kw = dict(activation="Clip", alpha=0.0, beta=6.0)
+    for n, c0, e, k2, h, w, stride, kc, band in [
+            (1, 24, 144, 24, 7, 7, 1, 5, 0), (2, 16, 40, 16, 7, 7, 1, 3, 0),
+            (1, 32, 96, 32, 14, 14, 1, 3, 0), (2, 24, 72, 40, 14, 14, 2, 5, 0),
+            (1, 8, 24, 8, 1, 19, 1, 3, 0), (1, 16, 48, 16, 13, 11, 1, 3, 0),
+            (2, 8, 32, 8, 9, 15, 1, 5, 0), (1, 16, 48, 24, 28, 28, 2, 3, 3),
+            (1, 8, 24, 8, 21, 13, 1, 3, 2)]:
+        w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
+        wd = rng.standard_normal((e, 1, kc, kc), dtype=np.float32) / np.float32(kc)
+        w2 = rng.standard_normal((k2, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
+        b1, bd, b2 = (rng.standard_normal(k, dtype=np.float32) for k in (e, e, k2))
+        dw1, dw = (_kernels.Conv2d(c, wd, bd, algo="depthwise", strides=(stride, stride),
+                                   pads=(kc // 2,) * 4, group=e, **kw) for c in (ctx1, ctx))
+        project1, project = (_kernels.Conv2d(c, w2, b2, algo="1x1") for c in (ctx1, ctx))
+        rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw)
+        lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw)
+        block = _kernels.IRChan8(lanes, dw, project, band)
+        assert block.takes(h, w), (h, w, band)
+        x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
+        for residual in [None] + ([x] if stride == 1 and k2 == c0 else []):
+            want = _unfused((rows, dw1, project1), x, residual)
+            ws = np.full(block.workspace_size(h, w), np.nan, np.float32)
+            for rep in range(2):
+                got = block.run(x, np.full_like(want, np.nan), residual, ws)
+                np.testing.assert_array_equal(got, want, err_msg=f"{n}x{c0}-{e}-{k2} {h}x{w} "
+                                              f"s{stride} k{kc} band {band} run {rep}")
+
+
 def _check_chan8_block(case, threads, band):
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
