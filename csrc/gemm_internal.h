@@ -157,7 +157,8 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * 0.95-0.97 (672 / 960 -> 160, 672 / 1152 -> 192, 1152 -> 320), 6-13 us; in the networks
  * (steps_ab.py against the base, 30-60 rounds) V3-Small's blocks 9-11 0.977-0.985,
  * V3-Large's 13-15 0.969-0.992, EfficientNet-B0's 6.1-7.0 0.985-0.997 (their minima 6-30 us
- * lower).  Up to 256 columns (14x14, rows of 196): lone 0.985-0.996, but in EfficientNet-B0
+ * lower); 2 threads (steps_ab.py --threads 2 under chrt -f 10, 30-40 rounds) V3-Large's 13-15
+ * 0.979-1.000, V3-Small's 9-11 0.963-1.000.  Up to 256 columns (14x14, rows of 196): lone 0.985-0.996, but in EfficientNet-B0
  * (steps_ab.py against the same build copying at 7x7 only, 30 rounds) its 14x14 blocks
  * 5.0-5.2 1.003-1.014 (minima +10-17 us): 7x7 only. */
 
