@@ -1616,6 +1616,16 @@ static size_t scaled_weights_size(const tc_conv2d_params *p, int algo)
     return 16 + (group_pack_size(p, algo) + 15) / 16 * 16 + (size_t)(p->C / p->group) * TC_GEMM_CH;
 }
 
+/* The gates of a 1x1 layer (tc_conv2d_scaled_f32) folded into a copy of its K x C weights
+ * where that costs less than scaling its C x N input: K <= N / 2 per group (the rule ops/conv.py
+ * _folds_gate measured, 2026-12-01); elsewhere B's rows are scaled, in the GEMM driver's aligned
+ * copy of B where it makes one (7x7 maps on AVX2), else in a scaled copy of x, which is what the
+ * element-wise Mul before the layer computed: the same bits as that Mul. */
+static int scale_weights_pays(const tc_conv2d_params *p, int N)
+{
+    return 2 * (p->K / p->group) <= N;
+}
+
 static const float *scale_weights(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
                                   const float *packed, const float *s, float *ws)
 {
@@ -1743,17 +1753,29 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
             op.N = N;
             op.K = kdim;
             op.a_packed = packed + (size_t)g * group_pack_size(p, algo);
-            if (scale) /* this image's gates folded into a copy of this group's weights */
-                op.a_packed = scale_weights(ctx, p, algo, op.a_packed,
-                                            scale + (size_t)b * p->C + (size_t)g * Cg,
+            const float *gates = scale ? scale + (size_t)b * p->C + (size_t)g * Cg : NULL;
+            if (gates && scale_weights_pays(p, N)) { /* the gates in a copy of the weights */
+                op.a_packed = scale_weights(ctx, p, algo, op.a_packed, gates,
                                             workspace + tc_gemm_workspace_size(ctx));
+                gates = NULL;
+            }
             op.a_chan = algo == TC_CONV_ALGO_1X1_CHAN;
             if (algo == TC_CONV_ALGO_1X1 || algo == TC_CONV_ALGO_1X1_CHAN || strided1x1) {
                 db.B = xs + (size_t)g * Cg * N;
                 db.ldb = N;
                 db.trans = 0;
+                db.row_scale = gates;
                 op.pack_b = tc_pack_b_rowmajor;
                 op.b_arg = &db;
+                if (gates && !tc_gemm_b_copied(ctx, &op)) {
+                    /* x * gates first (the Mul it replaces), B read from it; else the
+                     * gates scale the driver's copy of B (the same products) */
+                    db.row_scale = NULL;
+                    float *xg = workspace + tc_gemm_workspace_size(ctx);
+                    const ptrdiff_t xs2[2] = {Cg, N}, gs2[2] = {Cg, 1};
+                    tc_binary_f32(ctx, TC_BINARY_MUL, 2, xs2, db.B, xs2, gates, gs2, xg);
+                    db.B = xg;
+                }
             } else {
                 ib.x = phased ? xs + (size_t)g * Cg * cstride : xs + (size_t)g * Cg * h * w;
                 ib.cstride = phased ? cstride : (size_t)h * w;
@@ -1834,13 +1856,42 @@ size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params
     if (algo != TC_CONV_ALGO_1X1 && algo != TC_CONV_ALGO_1X1_CHAN)
         return 0;
     const size_t ws = tc_conv2d_workspace_size(ctx, p, algo, n, h, w);
-    return ws ? ws + scaled_weights_size(p, algo) : 0;
+    const size_t xg = (size_t)(p->C / p->group) * h * w; /* a group's scaled copy of x */
+    const size_t sw = scaled_weights_size(p, algo);
+    return ws ? ws + (sw > xg ? sw : xg) : 0;
 }
 
-/* x: [N, C, H, W]  scale: [N, C]  the rest as tc_conv2d_f32's: per image (and group), the
- * packed weights' columns (input channels) scaled by the image's gates into workspace, then
- * the GEMM on x itself, so x * scale is never written.  (W diag(g)) x rounds differently
- * from W (g x): within an ulp or so of each product. */
+int tc_conv2d_scaled_mode(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int h, int w)
+{
+    int OH, OW;
+    if ((algo != TC_CONV_ALGO_1X1 && algo != TC_CONV_ALGO_1X1_CHAN) || tc_conv2d_check(p, algo) ||
+        tc_conv2d_output_hw(p, h, w, &OH, &OW))
+        return -1;
+    const int N = OH * OW;
+    if (scale_weights_pays(p, N))
+        return TC_SCALED_WEIGHTS;
+    /* conv2d_run's GEMM of one group, as far as tc_gemm_b_copied looks */
+    const float one = 1.0f;
+    tc_dense_b db = {&one, N, 0, &one};
+    tc_gemm_op op;
+    memset(&op, 0, sizeof(op));
+    op.M = p->K / p->group;
+    op.N = N;
+    op.K = p->C / p->group;
+    op.a_chan = algo == TC_CONV_ALGO_1X1_CHAN;
+    op.pack_b = tc_pack_b_rowmajor;
+    op.b_arg = &db;
+    return tc_gemm_b_copied(ctx, &op) ? TC_SCALED_B_COPY : TC_SCALED_X_COPY;
+}
+
+/* x: [N, C, H, W]  scale: [N, C]  the rest as tc_conv2d_f32's: per image (and group), where
+ * the weights are the smaller (scale_weights_pays) the packed weights' columns (input
+ * channels) scaled by the image's gates into workspace, then the GEMM on x itself, so x *
+ * scale is never written: (W diag(g)) x rounds differently from W (g x), within an ulp or so
+ * of each product.  Elsewhere x's rows scaled (the products g x, as an element-wise Mul
+ * before the layer gives them, so the same bits as that Mul and the layer): in the GEMM
+ * driver's aligned copy of each K block where it makes one (tc_gemm_b_copied: 7x7 maps on
+ * AVX2), else into a copy in workspace. */
 int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
                          int w, const float *x, const float *scale, const float *packed,
                          const float *bias, const float *residual, const tc_activation *act,

@@ -337,6 +337,8 @@ typedef struct {
     int cold_c; /* B in place into a C of at least TC_GEMM_COLD_C_BYTES (gemm_mstep) */
     int copy_ldb; /* > 0: the in-place tiles read each K block of B from an aligned copy
                      with this leading dimension (gemm_copy_ldb) */
+    void (*copy_rows_scaled)(const float *src, ptrdiff_t lds, const float *scale, int rows,
+                             int cols, float *dst, ptrdiff_t ldd); /* kern's, or NULL */
 } gemm_job;
 
 /* The epilogue of the tile whose first element is C[m, n]. */
@@ -509,10 +511,23 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     if (job->copy_ldb) {
                         /* the block's rows at 64-byte boundaries (gemm_copy_ldb), copied by
                          * the first sweep, read by all */
-                        if (mc0 == m0)
+                        if (mc0 == m0 && g->row_scale && job->copy_rows_scaled) {
+                            /* the gates' products, as the element-wise Mul it replaces */
+                            job->copy_rows_scaled(bblk, g->ldb, g->row_scale + kc0, kc, nc,
+                                                  wsb, job->copy_ldb);
+                        } else if (mc0 == m0 && g->row_scale) {
+                            for (int k = 0; k < kc; k++) {
+                                const float sk = g->row_scale[kc0 + k];
+                                const float *src = bblk + (ptrdiff_t)k * g->ldb;
+                                float *dst = wsb + (size_t)k * job->copy_ldb;
+                                for (int i = 0; i < nc; i++)
+                                    dst[i] = src[i] * sk;
+                            }
+                        } else if (mc0 == m0) {
                             for (int k = 0; k < kc; k++)
                                 memcpy(wsb + (size_t)k * job->copy_ldb, bblk + (ptrdiff_t)k * g->ldb,
                                        (size_t)nc * sizeof(float));
+                        }
                         bblk = wsb;
                         ldb = job->copy_ldb;
                     }
@@ -944,16 +959,34 @@ static int gemm_pack_cols(const tc_gemm_op *op, const gemm_job *job)
 
 /* The in-place tiles' B from an aligned copy (kern->inplace_copy_max_n): see
  * TC_GEMM_COPY_MAX_N_AVX2.  Rows at 64-byte boundaries, an odd number of lines apart (all
- * the L1's sets): 80 floats for 49 columns. */
+ * the L1's sets): 80 floats for 49 columns.  With a row_scale, rows of whole lines too: the
+ * copy is where the gates are applied. */
 static int gemm_copy_ldb(const tc_gemm_op *op, const gemm_job *job, const tc_gemm_kernels *kern)
 {
     if (!job->uk_inplace || op->N > kern->inplace_copy_max_n)
         return 0;   /* B packed (no tc_dense_b behind b_arg) or too wide */
-    if (((const tc_dense_b *)op->b_arg)->ldb % NR == 0)
-        return 0;
+    const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
+    if (g->ldb % NR == 0 && !g->row_scale)
+        return 0;   /* aligned rows: no copy unless it scales them */
     int lines = (op->N + NR - 1) / NR;
     lines += lines % 2 == 0;
     return lines * NR;
+}
+
+int tc_gemm_b_copied(const tc_ctx *ctx, const tc_gemm_op *op)
+{
+    if (op->M <= 0 || op->N <= 0 || op->K <= 0 || op->a_chan || op->b_packed ||
+        op->pack_b != tc_pack_b_rowmajor)
+        return 0;
+    const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
+    int T = ctx_threads(ctx);
+    if (2.0 * op->M * op->N * op->K < 2e5) /* as tc_gemm_run */
+        T = 1;
+    gemm_job job;
+    memset(&job, 0, sizeof(job));
+    job.op = op;
+    job.uk_inplace = gemm_b_inplace(op, kern, T) ? kern->tile_inplace : NULL;
+    return gemm_copy_ldb(op, &job, kern) > 0;
 }
 
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
@@ -999,6 +1032,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     /* act_rows over a wide call's columns: 12 rows of at most 512 (24 KiB) are still in L1 */
     job.inplace_wide = job.inplace_wide && (!job.act_rows || job.cold_c);
     job.copy_ldb = gemm_copy_ldb(op, &job, kern);
+    job.copy_rows_scaled = kern->copy_rows_scaled;
     job.mp = (op->M + MR - 1) / MR;
     /* a last column alone (7x7 = 3 x 16 + 1) stays with the panel before it: the
      * in-place tiles take 17 columns */

@@ -1165,6 +1165,27 @@ void tc_gemv_rows_avx2(int K, const float *a, const float *w, ptrdiff_t ldw, int
     }
 }
 
+/* gemm_internal.h copy_rows_scaled: 8 values a vector, a row's last 1-7 one at a time (rows
+ * of 49: 6 vectors and 1), x * g as the Mul step before the layer computed it */
+static void copy_rows_scaled_avx2(const float *src, ptrdiff_t lds, const float *scale, int rows,
+                                  int cols, float *dst, ptrdiff_t ldd)
+{
+    for (int r = 0; r < rows; r++, src += lds, dst += ldd) {
+        const float s = scale[r];
+        const __m256 v = _mm256_set1_ps(s);
+        int i = 0;
+        for (; i + 16 <= cols; i += 16) {
+            const __m256 a = _mm256_loadu_ps(src + i), b = _mm256_loadu_ps(src + i + 8);
+            _mm256_storeu_ps(dst + i, _mm256_mul_ps(a, v));
+            _mm256_storeu_ps(dst + i + 8, _mm256_mul_ps(b, v));
+        }
+        for (; i + 8 <= cols; i += 8)
+            _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(src + i), v));
+        for (; i < cols; i++)
+            dst[i] = src[i] * s;
+    }
+}
+
 const tc_gemm_kernels tc_gemm_avx2 = {
     .tile = ukernel_6x16_avx2,
     .tile_half = ukernel_6x8_avx2,
@@ -1174,6 +1195,7 @@ const tc_gemm_kernels tc_gemm_avx2 = {
     .tile_inplace = ukernel_inplace_avx2,
     .inplace_max_pages = TC_GEMM_INPLACE_MAX_PAGES_AVX2,
     .inplace_copy_max_n = TC_GEMM_COPY_MAX_N_AVX2,
+    .copy_rows_scaled = copy_rows_scaled_avx2,
     .inplace_max_na = TC_GEMM_INPLACE_MAX_NA_AVX2,
     .inplace_wide = 1,
 };

@@ -148,6 +148,19 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * 1.005, bit-identical: level, not taken (its 0.91-0.95 on lone 7x7 layers were against
  * ab_so.sh's rep movsq, see there). */
 #define TC_GEMM_COPY_MAX_N_AVX2 64
+/* Where a tc_dense_b's row_scale is set (a squeeze-and-excitation's gates taken by the 1x1
+ * projection after it, conv.c tc_conv2d_scaled_f32), the copy scales B's rows (rows of any
+ * alignment up to the same TC_GEMM_COPY_MAX_N_AVX2 columns): the Mul step before the layer,
+ * a pass of its own over x, goes.  h42-se (Intel Xeon, AVX2 emulation, 1 thread, 2026-12-06,
+ * the same bits): lone layers (benchmarks/se_scale_ab.py, 30 rounds x 10 calls, median of the
+ * per-round ratios, scaled / Mul + layer) at 7x7 0.92 (V3-Small's 288 / 576 -> 96) to
+ * 0.95-0.97 (672 / 960 -> 160, 672 / 1152 -> 192, 1152 -> 320), 6-13 us; in the networks
+ * (steps_ab.py against the base, 30-60 rounds) V3-Small's blocks 9-11 0.977-0.985,
+ * V3-Large's 13-15 0.969-0.992, EfficientNet-B0's 6.1-7.0 0.985-0.997 (their minima 6-30 us
+ * lower); 2 threads (steps_ab.py --threads 2 under chrt -f 10, 30-40 rounds) V3-Large's 13-15
+ * 0.979-1.000, V3-Small's 9-11 0.963-1.000.  Up to 256 columns (14x14, rows of 196): lone 0.985-0.996, but in EfficientNet-B0
+ * (steps_ab.py against the same build copying at 7x7 only, 30 rounds) its 14x14 blocks
+ * 5.0-5.2 1.003-1.014 (minima +10-17 us): 7x7 only. */
 
 /* AVX2's in-place tiles take all the rows of a K block (up to this many 6-row A panels) per
  * call, where the driver called them per 12 rows: each 16-column strip's whole 6x16 tiles
@@ -284,8 +297,14 @@ typedef struct tc_gemm_kernels {
     int inplace_max_pages; /* tile_inplace only while a sweep touches at most these
                               4 KiB pages of B and C rows (gemm_b_inplace), 0: any */
     int inplace_copy_max_n; /* tile_inplace reads B of at most this many columns, rows
-                               not a multiple of NR floats, from an aligned copy of each
-                               K block (gemm.c gemm_copy_ldb), 0: never */
+                               not a multiple of NR floats (any, where a tc_dense_b's
+                               row_scale is set), from an aligned copy of each K block
+                               (gemm.c gemm_copy_ldb), 0: never */
+    /* dst[r][0..cols) = src[r][0..cols) * scale[r] for rows r, one rounding each (the
+     * element-wise Mul's products): the scaled copy of a K block of B, or NULL (gemm.c's
+     * loop) */
+    void (*copy_rows_scaled)(const float *src, ptrdiff_t lds, const float *scale, int rows,
+                             int cols, float *dst, ptrdiff_t ldd);
     int inplace_max_na; /* A panels per tile_inplace call, 0: 2 */
     int inplace_wide; /* tile_inplace takes any number of columns (nr > 2 NR: a last 17,
                          a last 1..4 or 5..15 as within 2 NR), 0: at most 2 NR */
@@ -366,7 +385,13 @@ typedef struct tc_dense_b {
     const float *B;
     ptrdiff_t ldb;
     int trans;
+    /* [K] or NULL: row k of B read as B[k][:] * row_scale[k] (a squeeze-and-excitation's gates,
+     * conv.c tc_conv2d_scaled_f32); only where tc_gemm_b_copied says the driver copies B */
+    const float *row_scale;
 } tc_dense_b;
+/* Whether tc_gemm_run reads op's B (a tc_dense_b) through the in-place tiles' aligned copy of
+ * each K block (gemm.c gemm_copy_ldb), where a tc_dense_b's row_scale is applied */
+int tc_gemm_b_copied(const tc_ctx *ctx, const tc_gemm_op *op);
 void tc_pack_b_rowmajor(const void *arg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
                         int new_k);
 

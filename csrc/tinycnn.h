@@ -298,14 +298,23 @@ int tc_conv2d_means_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, 
 /* The same convolution of x with its channels scaled per image (a squeeze-and-excitation
  * gate folded into the 1x1 projection after it):
  *   y[b] = act(conv(x[b] * scale[b][c], weight) + bias + residual[b])
- * x * scale is never written: per image, a copy of the packed weights with their columns
- * (input channels) scaled by the gates is made in workspace (packed stays untouched, so
- * concurrent calls may share it) and the GEMM reads x itself.  algo: TC_CONV_ALGO_1X1 or
+ * x * scale is not written where tc_conv2d_scaled_mode says TC_SCALED_WEIGHTS (per image, a
+ * copy of the packed weights with their columns (input channels) scaled by the gates is made
+ * in workspace; packed stays untouched, so concurrent calls may share it) or
+ * TC_SCALED_B_COPY (the GEMM driver's copy of each K block of x scaled).  algo: TC_CONV_ALGO_1X1 or
  * 1X1_CHAN; scale: [N, C]; workspace: tc_conv2d_scaled_workspace_size floats (0 for
  * another algorithm).  Returns -1 (nothing written) for another algorithm or what
  * tc_conv2d_f32 refuses, else 0. */
 size_t tc_conv2d_scaled_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
                                        int n, int h, int w);
+/* How tc_conv2d_scaled_f32 applies the gates for an (h, w) input: TC_SCALED_WEIGHTS (a
+ * per-image copy of the weights scaled, where K <= OH * OW / 2 per group: other bits than
+ * the convolution of x * scale), TC_SCALED_B_COPY (x's rows scaled in the GEMM driver's
+ * aligned copy of B) or TC_SCALED_X_COPY (a scaled copy of x in workspace); both of the
+ * latter compute x * scale as an element-wise multiply would, so the same bits as
+ * tc_conv2d_f32 on it.  -1 for another algorithm or what tc_conv2d_f32 refuses. */
+enum { TC_SCALED_WEIGHTS = 1, TC_SCALED_B_COPY = 2, TC_SCALED_X_COPY = 3 };
+int tc_conv2d_scaled_mode(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int h, int w);
 int tc_conv2d_scaled_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n, int h,
                          int w, const float *x, const float *scale, const float *packed,
                          const float *bias, const float *residual, const tc_activation *act,

@@ -213,6 +213,58 @@ def test_scaled_conv_matches_conv_of_scaled_input(threads, isa, algo):
         np.testing.assert_array_equal(inplace, y)
 
 
+_CONTEXTS3 = CONTEXTS + ([(3, "avx2")] if HAVE_AVX2 else [])
+
+
+@pytest.mark.parametrize("threads,isa", _CONTEXTS3, ids=[f"{i}-{t}t" for t, i in _CONTEXTS3])
+@pytest.mark.parametrize("algo", ["1x1", "1x1_chan"])
+def test_scaled_conv_scaling_x_is_the_mul_before_it(threads, isa, algo):
+    """Where K > HW / 2 the gates scale x's rows, not the weights: on AVX2's row tiles in the
+    GEMM driver's aligned copy of each K block of B (scaled_mode "b_copy", maps of up to 64
+    pixels whatever their rows' alignment), else in a scaled copy of x ("x_copy"): bit for
+    bit the layer on x * g, the Mul step it replaces.  7x7 with two K blocks (C > 320) and a
+    17th column, 8x8 and 4x4 (rows of whole lines, copied only to be scaled), 14x14 / 13x13
+    (past the copy), 1 input channel, rows of 1 and odd maps, batch 2, residual and
+    activations, 1-3 threads."""
+    ctx = _kernels.Context(threads, isa)
+    rng = np.random.default_rng(22)
+    for n, c, k, h, w, act in [(2, 440, 440, 7, 7, ""), (1, 672, 160, 7, 7, "Relu"),
+                               (2, 208, 208, 14, 14, ""), (1, 672, 112, 14, 14, "Relu"),
+                               (2, 96, 120, 13, 13, "HardSwish"), (1, 40, 100, 8, 8, ""),
+                               (2, 1, 8, 3, 3, ""),
+                               (2, 24, 40, 1, 9, "HardSwish"), (1, 33, 70, 5, 7, "Relu"),
+                               (2, 96, 64, 4, 4, "")]:
+        assert 2 * k > h * w
+        weight = (rng.standard_normal((k, c, 1, 1)) / np.sqrt(c)).astype(np.float32)
+        bias = rng.standard_normal(k).astype(np.float32)
+        layer = _kernels.Conv2d(ctx, weight, bias, algo=algo, activation=act)
+        mode = layer.scaled_mode(h, w)
+        expect = "b_copy" if isa == "avx2" and algo == "1x1" and h * w <= 64 else "x_copy"
+        assert mode == expect, (algo, h, w)
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        g = _gates(rng, n, c)
+        r = rng.standard_normal((n, k, h, w), dtype=np.float32)
+        ws = np.empty(layer.workspace_size(n, h, w, scaled=True), np.float32)
+        xg = x * g[:, :, None, None]
+        ref = layer.run(xg, np.empty((n, k, h, w), np.float32), r, ws)
+        x0 = x.copy()
+        y = layer.run(x, np.full((n, k, h, w), np.nan, np.float32), r, ws, scale=g)
+        np.testing.assert_array_equal(y, ref, err_msg=f"{algo} {mode} {(n, c, k, h, w)}")
+        np.testing.assert_array_equal(x, x0)   # x itself is not scaled
+        inplace = r.copy()
+        layer.run(x, inplace, inplace, ws, scale=g)   # the residual is y
+        np.testing.assert_array_equal(inplace, y)
+
+
+def test_scaled_mode_weights_where_k_is_at_most_half_the_pixels():
+    ctx = _kernels.Context(1, "avx2" if HAVE_AVX2 else "portable")
+    layer = _kernels.Conv2d(ctx, np.ones((40, 120, 1, 1), np.float32), algo="1x1")
+    assert layer.scaled_mode(28, 28) == "weights"
+    assert layer.scaled_mode(9, 9) == "weights"        # 40 <= 81 / 2
+    assert layer.scaled_mode(8, 8) != "weights"        # 40 > 64 / 2
+    assert _kernels.Conv2d(ctx, np.ones((4, 8, 3, 3), np.float32), algo="gemm").scaled_mode(5, 5) is None
+
+
 def test_scaled_conv_refuses_other_algorithms_and_shapes():
     ctx = _kernels.Context(1, "portable")
     x = np.ones((2, 8, 5, 5), np.float32)

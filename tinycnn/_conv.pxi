@@ -256,6 +256,17 @@ cdef class Conv2d:
                 and self.p.sh == 1 and self.p.sw == 1 and self.p.pt <= 16
                 and self.output_shape(n, h, w) == (n, self.p.C, h, w))
 
+    def scaled_mode(self, int h, int w):
+        """How run(scale=...) applies the gates to an (h, w) input (csrc/conv.c
+        tc_conv2d_scaled_mode): "weights" (a scaled copy of the weights: other bits than the
+        layer on x * scale), "b_copy" (x's rows scaled in the GEMM driver's copy of B) or
+        "x_copy" (a scaled copy of x): both the same bits as the layer on x * scale; None
+        where run refuses a scale (another algorithm)."""
+        self.output_shape(1, h, w)
+        cdef int m = tc_conv2d_scaled_mode(&self.ctx.ctx, &self.p, self.algo_id, h, w)
+        return {TC_SCALED_WEIGHTS: "weights", TC_SCALED_B_COPY: "b_copy",
+                TC_SCALED_X_COPY: "x_copy"}.get(m)
+
     def workspace_size(self, int n, int h, int w, bint scaled=False):
         """float32 elements of workspace run() needs for an input of (n, C, h, w), with this
         object's Context (it grows with the thread count); scaled: for run(scale=...)."""

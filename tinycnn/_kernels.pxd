@@ -105,6 +105,12 @@ cdef extern from "tinycnn.h" nogil:
                              int w, const float *x, const float *scale, const float *packed,
                              const float *bias, const float *residual, const tc_activation *act,
                              float *y, float *workspace)
+    enum:
+        TC_SCALED_WEIGHTS
+        TC_SCALED_B_COPY
+        TC_SCALED_X_COPY
+    int tc_conv2d_scaled_mode(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int h,
+                              int w)
 
     ctypedef struct tc_ir_stage:
         tc_conv2d_params p

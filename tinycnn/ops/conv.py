@@ -95,11 +95,21 @@ def _dw_in_place(c, X):
             and c.layer.writes_over_input(X.shape[0], X.shape[2], X.shape[3]))
 
 
+# How the 1x1 layers may take a squeeze-and-excitation's gates (Conv2d.scaled_mode, csrc/conv.c
+# tc_conv2d_scaled_mode); elsewhere a Mul step before the layer scales x.
+SCALED_GATE_MODES = ("weights", "b_copy")
+
+
 def _folds_gate(c, X, G):
     """Whether the planned convolution c takes the gates G of X's channels itself: the 1x1
-    GEMMs (csrc/conv.c tc_conv2d_scaled_f32) with one gate per image and channel, where
-    scaling a copy of its K x C weights (once per image) costs less than the pass over x
-    (C x HW) it saves: K <= HW / 2.  Per SE block, every projection folded against the
+    GEMMs (csrc/conv.c tc_conv2d_scaled_f32) with one gate per image and channel, where the
+    kernel scales a copy of its K x C weights ("weights": once per image, where that costs
+    less than the pass over x (C x HW) it saves, K <= HW / 2) or x's rows in the GEMM driver's
+    aligned copy of B ("b_copy": AVX2, 7x7 maps (up to 64 pixels); the same products as the
+    Mul step it replaces, so the same bits, one pass over x fewer: csrc/gemm_internal.h
+    TC_GEMM_COPY_MAX_N_AVX2 has what it measured).  Not its third way, a scaled copy of x in
+    its workspace: that is the Mul step's pass (h39-rg, 2026-12-06, 14x14: 208 against
+    205-208 us).  The weights' rule, per SE block, every projection folded against the
     scale pass (AVX2 emulation, 1 thread, 2026-12-01 08:50, per-node medians of 100 runs):
     EfficientNet-B0 gained 25-46 us at 112x112 and 56x56, 3-12 at 28x28, -4..+4 with K = 80
     at 14x14, lost 2-22 with K = 112 at 14x14 and 25-109 with K = 192-320 at 7x7;
@@ -107,7 +117,7 @@ def _folds_gate(c, X, G):
     64x64) gained 14-132 us in every block."""
     return (c.layer is not None and c.algo in ("1x1", "1x1_chan") and X.ndim == 4
             and G.shape == X.shape[:2] + (1, 1)
-            and 2 * c.out4[1] <= X.shape[2] * X.shape[3])
+            and c.layer.scaled_mode(X.shape[2], X.shape[3]) in SCALED_GATE_MODES)
 
 
 @dataclass

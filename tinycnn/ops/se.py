@@ -83,9 +83,12 @@ def SqueezeExcite(n, X, W1, B1=None, W2=None, B2=None, *, activation="", activat
 # 180 against 98 + 47), and the shallow 24 -> 72 expansion at 56x56 122-145 us against 103.
 # Running a 7x7 block as one step would save only the per-step fixed cost: a chain of 40
 # tiny convolutions runs in 5.3 us a run against 0.65 for one (~0.12 us a step).  The 7x7
-# projections keep the scale as its own pass (ops/conv.py _folds_gate: K > HW / 2), 6.3 us
+# projections kept the scale as its own pass (ops/conv.py _folds_gate: K > HW / 2), 6.3 us
 # (672 x 49) to 10 us (1152 x 49) a block; scaling a copy of x inside tc_conv2d_scaled_f32
-# instead (tried, s20) is the same multiplications and saves only that step's call.  That
+# instead (tried, s20) is the same multiplications and saves only that step's call.  Since
+# h42-se (2026-12-06) the GEMM driver's aligned copy of B, which it makes at 7x7 anyway,
+# scales x's rows (the same bits): that pass is gone there (csrc/gemm_internal.h
+# TC_GEMM_COPY_MAX_N_AVX2 has the measurements); 14x14 keeps it.  That
 # rule re-measured here (whole SE blocks cut from the networks, every projection folded /
 # the rule, one process, 31 alternating rounds, median [25-75%]): K = 112 at 14x14 0.986-1.004
 # [0.92-1.04] (EfficientNet-B0's features.5.0 and .5.1, MobileNetV3-Large's .11 and .12),
