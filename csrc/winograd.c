@@ -132,7 +132,13 @@ static int group_width(const wg_job *j, int g)
  * Per fire module against onnxruntime's own scaling (benchmarks/qsteps_mt.py --fifo --depth 2,
  * 3 processes x 150 runs, step minima, 20:50): the 13x13 modules (features.9-12) 1.62-1.75x
  * against its 1.54-1.69x (none lost); what 2 threads lose against its scaling is at 55x55,
- * features.3 25 us (1.68x / 1.82x) and .4 48 us (1.70x / 1.95x), and features.6 16 us. */
+ * features.3 25 us (1.68x / 1.82x) and .4 48 us (1.70x / 1.95x), and features.6 16 us.
+ * Tried and left (h42-sq, 2026-12-06, same host; benchmarks/wg_tail_chunks.patch): each
+ * thread's whole-chunk share cut on 16-tile groups into a head and two one-group tail chunks
+ * that a faster thread may take, bit-identical: under load (CFS, nice -20) SqueezeNet 0.988
+ * (median of 10 A/B runs), ResNet-18 ~0.98, DenseNet-121 0.91-0.97; with FIFO bursts SqueezeNet
+ * level (the steps' minima too: the 55x55 layers scale 1.79-1.97x there), ResNet-18 ~3.5%
+ * slower (the tails read its 594 KB U again from L3), DenseNet ~2% faster. */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif
