@@ -63,7 +63,13 @@ static int group_width(const wg_job *j, int g)
  * with their own budget alternated in one process under SCHED_FIFO, 20-24 rounds of 6 runs,
  * ratios to 2 MiB / 64): 1 thread 512 KiB / 32 1.003 [0.958-1.014], 256 KiB / 16 1.009
  * [0.938-1.148] (control 2 MiB again 0.991); 2 threads, with whole chunks per thread below,
- * 512 KiB / 32 0.967 [0.921-1.048] (control 0.982 [0.934-1.052]): kept. */
+ * 512 KiB / 32 0.967 [0.921-1.048] (control 0.982 [0.934-1.052]): kept.
+ * Again on the Xeon KVM guest (h42-sq, 2026-12-06 09:5x, 2 MiB L2 per core, AVX2, 1 thread,
+ * steps_ab.py against the base, 80 rounds, bit-identical), in case the host's slow state (the
+ * 55x55 fire modules 1.60-1.66x slower there, onnxruntime's 1.25-1.27x: steps_vs_ort.py --split)
+ * were L2 taken from us: 1 MiB (55x55: 80 + 80 + 36 tiles) with the host mostly slow (fma_peak
+ * 54-62) features.3 / .4 0.981 / 0.991, run 0.995; 512 KiB with it mostly fast (70-75) 1.018 /
+ * 1.023, run 1.002: within the noise either way, kept. */
 #ifndef WG_CHUNK_BYTES
 #define WG_CHUNK_BYTES (2L << 20)
 #endif
