@@ -9,7 +9,7 @@ steps, each named after its first node).  The profilers inflate small steps; a b
 A/B is subgraph_shapes.py.  As on an AVX2-only CPU:
   LD_PRELOAD=exports/libcpuid_avx2.so CPUID_AVX2_SITES=exports/ort_avx2/cpuid_sites.txt \
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<patched onnxruntime> \
-  python benchmarks/steps_vs_ort.py M.onnx [--rounds 30] [--depth 2] [--detail 5]
+  python benchmarks/steps_vs_ort.py M.onnx [--rounds 30] [--depth 2] [--detail 5] [--split]
 """
 import argparse
 import collections
@@ -26,13 +26,29 @@ import tinycnn  # noqa: E402
 from mt_steps import group_of, node_runs  # noqa: E402
 
 
-def grouped(runs, depth):
-    """{group: (min, median)} of the per-run sums of each group's nodes"""
+def group_sums(runs, depth):
+    """{group: array of the per-run sums of the group's nodes}"""
     nrun = min(len(v) for v in runs.values())
     sums = collections.defaultdict(lambda: np.zeros(nrun))
     for name, ds in runs.items():
         sums[group_of(name, depth)] += np.array(ds[:nrun])
-    return {k: (float(np.min(v)), float(np.median(v))) for k, v in sums.items()}
+    return sums
+
+
+def grouped(runs, depth):
+    """{group: (min, median)} of the per-run sums of each group's nodes"""
+    return {k: (float(np.min(v)), float(np.median(v))) for k, v in group_sums(runs, depth).items()}
+
+
+def split_modes(runs, depth):
+    """{group: (median in the fastest quarter of the runs, median in the slow half)}, the runs
+    ranked by their total (all nodes) time: the host's fast and slow states (mode_steps.py)."""
+    sums = group_sums(runs, depth)
+    total = sum(sums.values())
+    order = np.argsort(total)
+    fast, slow = order[:max(1, len(order) // 4)], order[len(order) // 2:]
+    return ({k: (float(np.median(v[fast])), float(np.median(v[slow]))) for k, v in sums.items()},
+            (float(np.median(total[fast])), float(np.median(total[slow]))))
 
 
 def main():
@@ -43,6 +59,9 @@ def main():
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--detail", type=int, default=0)
     ap.add_argument("--target", type=float, default=0.8)
+    ap.add_argument("--split", action="store_true",
+                    help="also per group the medians of each engine's fastest quarter of runs "
+                         "and slow half (the host's states)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     so = ort.SessionOptions()
@@ -79,6 +98,18 @@ def main():
               f"{r(tc[0], on[0])} {r(tc[1], on[1])} {tc[1] - a.target * on[1]:7.3f}")
     print(f"{'sum':34s} {tot[0]:7.3f} {tot[1]:7.3f} {tot[2]:7.3f} {tot[3]:7.3f} "
           f"{tot[0] / tot[2]:6.2f} {tot[1] / tot[3]:6.2f} {tot[1] - a.target * tot[3]:7.3f}")
+    if a.split:
+        m = {k: split_modes(v, a.depth) for k, v in runs.items()}
+        print(f"\n{'fast quarter / slow half (ms)':34s} {'tc fast':>7s} {'slow':>7s} "
+              f"{'ort fast':>8s} {'slow':>7s} {'r fast':>6s} {'r slow':>6s} {'tc s/f':>6s} "
+              f"{'ort s/f':>7s} {'x fast':>7s}")
+        rows = [(k, m["tc"][0].get(k, (0.0, 0.0)), m["ort"][0].get(k, (0.0, 0.0))) for k in keys]
+        rows.append(("total (runs ranked)", m["tc"][1], m["ort"][1]))
+        for k, tc, on in rows:
+            r = lambda x, y: f"{x / y:6.2f}" if y else f"{'-':>6s}"
+            print(f"{k[-34:]:34s} {tc[0]:7.3f} {tc[1]:7.3f} {on[0]:8.3f} {on[1]:7.3f} "
+                  f"{r(tc[0], on[0])} {r(tc[1], on[1])} {r(tc[1], tc[0])} {r(on[1], on[0]):>7s} "
+                  f"{tc[0] - a.target * on[0]:7.3f}")
     if a.detail:
         for eng in ("ort", "tc"):
             for k, v in grouped(runs[eng], a.detail).items():

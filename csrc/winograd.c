@@ -63,7 +63,13 @@ static int group_width(const wg_job *j, int g)
  * with their own budget alternated in one process under SCHED_FIFO, 20-24 rounds of 6 runs,
  * ratios to 2 MiB / 64): 1 thread 512 KiB / 32 1.003 [0.958-1.014], 256 KiB / 16 1.009
  * [0.938-1.148] (control 2 MiB again 0.991); 2 threads, with whole chunks per thread below,
- * 512 KiB / 32 0.967 [0.921-1.048] (control 0.982 [0.934-1.052]): kept. */
+ * 512 KiB / 32 0.967 [0.921-1.048] (control 0.982 [0.934-1.052]): kept.
+ * Again on the Xeon KVM guest (h42-sq, 2026-12-06 09:5x, 2 MiB L2 per core, AVX2, 1 thread,
+ * steps_ab.py against the base, 80 rounds, bit-identical), in case the host's slow state (the
+ * 55x55 fire modules 1.60-1.66x slower there, onnxruntime's 1.25-1.27x: steps_vs_ort.py --split)
+ * were L2 taken from us: 1 MiB (55x55: 80 + 80 + 36 tiles) with the host mostly slow (fma_peak
+ * 54-62) features.3 / .4 0.981 / 0.991, run 0.995; 512 KiB with it mostly fast (70-75) 1.018 /
+ * 1.023, run 1.002: within the noise either way, kept. */
 #ifndef WG_CHUNK_BYTES
 #define WG_CHUNK_BYTES (2L << 20)
 #endif
@@ -132,7 +138,13 @@ static int group_width(const wg_job *j, int g)
  * Per fire module against onnxruntime's own scaling (benchmarks/qsteps_mt.py --fifo --depth 2,
  * 3 processes x 150 runs, step minima, 20:50): the 13x13 modules (features.9-12) 1.62-1.75x
  * against its 1.54-1.69x (none lost); what 2 threads lose against its scaling is at 55x55,
- * features.3 25 us (1.68x / 1.82x) and .4 48 us (1.70x / 1.95x), and features.6 16 us. */
+ * features.3 25 us (1.68x / 1.82x) and .4 48 us (1.70x / 1.95x), and features.6 16 us.
+ * Tried and left (h42-sq, 2026-12-06, same host; benchmarks/wg_tail_chunks.patch): each
+ * thread's whole-chunk share cut on 16-tile groups into a head and two one-group tail chunks
+ * that a faster thread may take, bit-identical: under load (CFS, nice -20) SqueezeNet 0.988
+ * (median of 10 A/B runs), ResNet-18 ~0.98, DenseNet-121 0.91-0.97; with FIFO bursts SqueezeNet
+ * level (the steps' minima too: the 55x55 layers scale 1.79-1.97x there), ResNet-18 ~3.5%
+ * slower (the tails read its 594 KB U again from L3), DenseNet ~2% faster. */
 #ifndef WG_WHOLE_MIN_TILES
 #define WG_WHOLE_MIN_TILES 24
 #endif
