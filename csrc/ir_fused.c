@@ -354,10 +354,19 @@ void tc_ir_chan8_rows_avx2(const tc_ctx *serial, const tc_ir_stage *expand, cons
  * layers.9 1.009 / 1.010), the run 0.992 / 0.996; MobileNetV2's features.7-.17 0.977-0.997 /
  * 1.012-1.041 (features.5-.6 0.997-1.006), V3-Large level; at 2 threads the host too loaded
  * to tell (run medians 3x the minima). */
+static size_t chan8_ldd_room(size_t n);
+
 static size_t chan8_ldd(size_t n)
 {
-    if (n % 16 == 0)
-        return n;
+    return n % 16 == 0 ? n : chan8_ldd_room(n);
+}
+
+/* n rounded up to a whole odd number of cache lines: the floats a plane of d takes in the
+ * workspace for bands of up to n pixels, as chan8_ldd(m) <= chan8_ldd_room(n) for every m <= n
+ * (a band's last rows, m < n, may need a plane wider than chan8_ldd(n) where n is a multiple
+ * of 16: rows of 8 in bands of 4 rows, the last of 3: 24 -> 48 against 32) */
+static size_t chan8_ldd_room(size_t n)
+{
     size_t lines = (n + 15) / 16;
     lines += lines % 2 == 0;
     return lines * 16;
@@ -547,13 +556,13 @@ static size_t chan8_prefix(const tc_ctx *ctx, const tc_ir_stage *expand, const t
                            size_t *rows_d, size_t *rows_gemm)
 {
     const size_t E = (size_t)expand->p.K;
-    const size_t strips = (project ? up16(E * chan8_ldd((size_t)rb * OW)) : 0) +
+    const size_t strips = (project ? up16(E * chan8_ldd_room((size_t)rb * OW)) : 0) +
                           up16(tc_gemm_workspace_size(ctx));
     const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
     const int nbt = chan8_share_bands(expand, dw, OH, rbt);
     tc_ctx serial = *ctx;
     serial.pool = NULL;
-    *rows_d = rbt ? up16(E * chan8_ldd((size_t)rbt * OW)) : 0;
+    *rows_d = rbt ? up16(E * chan8_ldd_room((size_t)rbt * OW)) : 0;
     *rows_gemm = rbt ? up16(tc_gemm_workspace_size(&serial)) : 0;
     const size_t rows = (size_t)tc_pool_size(ctx->pool) * (*rows_d + *rows_gemm) +
                         (nbt ? (size_t)2 * (nbt - 1) *
@@ -713,7 +722,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     const int rb = chan8_band(band, OH);
     const size_t np = (size_t)OH * OW, E = (size_t)expand->p.K, nb = (size_t)rb * OW;
     float *ws = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    float *gemm_ws = ws + (project ? up16(E * chan8_ldd(nb)) : 0); /* ws: d with project */
+    float *gemm_ws = ws + (project ? up16(E * chan8_ldd_room(nb)) : 0); /* ws: d with project */
     size_t rows_d, rows_gemm;
     chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
                    ws + chan8_prefix(ctx, expand, dw, project, w, OH, OW, rb, &rows_d,

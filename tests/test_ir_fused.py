@@ -512,7 +512,12 @@ def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(thread
             (1, 32, 96, 32, 14, 14, 1, 3, 0), (2, 24, 72, 40, 14, 14, 2, 5, 0),
             (1, 8, 24, 8, 1, 19, 1, 3, 0), (1, 16, 48, 16, 13, 11, 1, 3, 0),
             (2, 8, 32, 8, 9, 15, 1, 5, 0), (1, 16, 48, 24, 28, 28, 2, 3, 3),
-            (1, 8, 24, 8, 21, 13, 1, 3, 2)]:
+            (1, 8, 24, 8, 21, 13, 1, 3, 2),
+            # a last band whose planes are wider than the whole bands' (rows of 8 in bands of
+            # 4: 32 pixels a plane, the last 3 rows' 24 -> 48; rows of 14 in bands of 16): the
+            # workspace sized for it (ir_fused.c chan8_ldd_room)
+            (1, 8, 16, 8, 11, 8, 1, 3, 4), (2, 8, 16, 8, 15, 8, 1, 5, 4),
+            (1, 16, 48, 16, 31, 14, 1, 3, 16)]:
         w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
         wd = rng.standard_normal((e, 1, kc, kc), dtype=np.float32) / np.float32(kc)
         w2 = rng.standard_normal((k2, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
