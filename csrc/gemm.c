@@ -781,12 +781,18 @@ static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
     }
 }
 
+/* The threads tc_gemm_run splits op over: one below 2e5 flops. */
+static int gemm_threads(const tc_ctx *ctx, const tc_gemm_op *op)
+{
+    return 2.0 * op->M * op->N * op->K < 2e5 ? 1 : ctx_threads(ctx);
+}
+
 static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm_kernels *kern)
 {
     chan_job job = {op, kern->tile_chan,
                     tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL};
     int panels = (op->M + TC_GEMM_CH - 1) / TC_GEMM_CH;
-    if (ctx_threads(ctx) == 1 || 2.0 * op->M * op->N * op->K < 2e5)
+    if (gemm_threads(ctx, op) == 1)
         gemm_chan_task(&job, 0, 0, panels);
     else
         tc_parallel_for_dynamic(ctx->pool, panels, 1, gemm_chan_task, &job);
@@ -973,19 +979,24 @@ static int gemm_copy_ldb(const tc_gemm_op *op, const gemm_job *job, const tc_gem
     return lines * NR;
 }
 
+/* tc_gemm_run's in-place tiles for op (B read where it lies, gemm_b_inplace), or NULL; one
+ * choice for it and tc_gemm_b_copied, which says whether a row_scale will be applied. */
+static tc_ukernel_inplace_fn gemm_inplace_tile(const tc_ctx *ctx, const tc_gemm_op *op,
+                                               const tc_gemm_kernels *kern)
+{
+    return gemm_b_inplace(op, kern, gemm_threads(ctx, op)) ? kern->tile_inplace : NULL;
+}
+
 int tc_gemm_b_copied(const tc_ctx *ctx, const tc_gemm_op *op)
 {
     if (op->M <= 0 || op->N <= 0 || op->K <= 0 || op->a_chan || op->b_packed ||
         op->pack_b != tc_pack_b_rowmajor)
         return 0;
     const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
-    int T = ctx_threads(ctx);
-    if (2.0 * op->M * op->N * op->K < 2e5) /* as tc_gemm_run */
-        T = 1;
     gemm_job job;
     memset(&job, 0, sizeof(job));
     job.op = op;
-    job.uk_inplace = gemm_b_inplace(op, kern, T) ? kern->tile_inplace : NULL;
+    job.uk_inplace = gemm_inplace_tile(ctx, op, kern);
     return gemm_copy_ldb(op, &job, kern) > 0;
 }
 
@@ -1008,11 +1019,8 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_half = kern->tile_half;
     job.uk_wide = kern->tile_wide;
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
-    int T = ctx_threads(ctx);
-    double flops = 2.0 * op->M * op->N * op->K;
-    if (flops < 2e5)
-        T = 1;
-    job.uk_inplace = gemm_b_inplace(op, kern, T) ? kern->tile_inplace : NULL;
+    const int T = gemm_threads(ctx, op);
+    job.uk_inplace = gemm_inplace_tile(ctx, op, kern);
     job.inplace_rows = (kern->inplace_max_na ? kern->inplace_max_na : 2) * MR;
     job.inplace_wide = kern->inplace_wide;
     /* Sigmoid / SiLU after the tiles (act_rows), not in them.  Tried without gain (s18, Zen 4,
