@@ -183,11 +183,13 @@ static void pack_a_rowmajor(const void *varg, int m0, int mc, int k0, int kc, fl
     }
 }
 
-/* dst[ceil(nc/NR)][kc][NR] = B[k0.., n0..] (zero columns past nc) */
+/* dst[ceil(nc/NR)][kc][NR] = B[k0.., n0..] (zero columns past nc); with a row_scale, row k
+ * of B times row_scale[k] (each product rounded once, as the element-wise Mul's) */
 void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
                         int new_k)
 {
     const tc_dense_b *g = (const tc_dense_b *)varg;
+    const float *rs = g->row_scale ? g->row_scale + k0 : NULL;
     (void)scratch;
     (void)new_k;
     for (int j0 = 0; j0 < nc; j0 += NR) {
@@ -197,13 +199,19 @@ void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float 
             for (int k = 0; k < kc; k++) {
                 float *d = dst + k * NR;
                 const float *s = src + (ptrdiff_t)k * g->ldb;
-                if (nr == NR) {
+                if (nr == NR && !rs) {
 #if defined(__GNUC__) || defined(__clang__)
                     /* the rows of a panel are KC planes apart, too many streams for
                      * the hardware prefetcher: ask for the panel after next now */
                     __builtin_prefetch(s + 2 * NR);
 #endif
                     memcpy(d, s, NR * sizeof(float));
+                } else if (rs) {
+                    const float sk = rs[k];
+                    for (int j = 0; j < nr; j++)
+                        d[j] = s[j] * sk;
+                    for (int j = nr; j < NR; j++)
+                        d[j] = 0.0f;
                 } else {
                     for (int j = 0; j < nr; j++)
                         d[j] = s[j];
@@ -216,8 +224,12 @@ void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float 
             for (int j = 0; j < NR; j++) {
                 if (j < nr) {
                     const float *s = g->B + (ptrdiff_t)(n0 + j0 + j) * g->ldb + k0;
-                    for (int k = 0; k < kc; k++)
-                        dst[k * NR + j] = s[k];
+                    if (rs)
+                        for (int k = 0; k < kc; k++)
+                            dst[k * NR + j] = s[k] * rs[k];
+                    else
+                        for (int k = 0; k < kc; k++)
+                            dst[k * NR + j] = s[k];
                 } else {
                     for (int k = 0; k < kc; k++)
                         dst[k * NR + j] = 0.0f;
@@ -229,7 +241,8 @@ void tc_pack_b_rowmajor(const void *varg, int k0, int kc, int n0, int nc, float 
 }
 
 /* dst[ceil(nc/NR)][kc][NR] = B[k0.., n0..] for an untransposed row-major B, row by row:
- * each row of B is read as one run of nc floats (a few cache lines of one page) */
+ * each row of B is read as one run of nc floats (a few cache lines of one page); a row_scale
+ * as in tc_pack_b_rowmajor */
 static void pack_b_rows_block(const tc_dense_b *g, int k0, int kc, int n0, int nc, float *dst)
 {
     const int full = nc / NR * NR;
@@ -241,6 +254,19 @@ static void pack_b_rows_block(const tc_dense_b *g, int k0, int kc, int n0, int n
 #endif
         float *d = dst + (size_t)k * NR;
         int j = 0;
+        if (g->row_scale) {
+            const float sk = g->row_scale[k0 + k];
+            for (; j < full; j += NR, d += (size_t)kc * NR)
+                for (int i = 0; i < NR; i++)
+                    d[i] = s[j + i] * sk;
+            if (j < nc) {
+                for (int i = 0; i < nc - j; i++)
+                    d[i] = s[j + i] * sk;
+                for (int i = nc - j; i < NR; i++)
+                    d[i] = 0.0f;
+            }
+            continue;
+        }
         for (; j < full; j += NR, d += (size_t)kc * NR)
             memcpy(d, s + j, NR * sizeof(float));
         if (j < nc) {
@@ -404,6 +430,26 @@ static int gemm_mstep(int kc, int cold_c)
     return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC : cold_c ? TC_GEMM_MC_COLD : TC_GEMM_MC_SHALLOW;
 }
 
+/* dst[r][0..cols) = src[r][0..cols) * scale[r] (ldd apart): the kernel table's copy, or this
+ * loop (the same products) */
+static void gemm_copy_scaled(void (*copy_rows_scaled)(const float *, ptrdiff_t, const float *, int,
+                                                      int, float *, ptrdiff_t),
+                             const float *src, ptrdiff_t lds, const float *scale, int rows,
+                             int cols, float *dst, ptrdiff_t ldd)
+{
+    if (copy_rows_scaled) {
+        copy_rows_scaled(src, lds, scale, rows, cols, dst, ldd);
+        return;
+    }
+    for (int k = 0; k < rows; k++) {
+        const float sk = scale[k];
+        const float *s = src + (ptrdiff_t)k * lds;
+        float *d = dst + (ptrdiff_t)k * ldd;
+        for (int i = 0; i < cols; i++)
+            d[i] = s[i] * sk;
+    }
+}
+
 static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, float *wsa, float *wsb,
                        void *scratch)
 {
@@ -511,18 +557,10 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     if (job->copy_ldb) {
                         /* the block's rows at 64-byte boundaries (gemm_copy_ldb), copied by
                          * the first sweep, read by all */
-                        if (mc0 == m0 && g->row_scale && job->copy_rows_scaled) {
+                        if (mc0 == m0 && g->row_scale) {
                             /* the gates' products, as the element-wise Mul it replaces */
-                            job->copy_rows_scaled(bblk, g->ldb, g->row_scale + kc0, kc, nc,
-                                                  wsb, job->copy_ldb);
-                        } else if (mc0 == m0 && g->row_scale) {
-                            for (int k = 0; k < kc; k++) {
-                                const float sk = g->row_scale[kc0 + k];
-                                const float *src = bblk + (ptrdiff_t)k * g->ldb;
-                                float *dst = wsb + (size_t)k * job->copy_ldb;
-                                for (int i = 0; i < nc; i++)
-                                    dst[i] = src[i] * sk;
-                            }
+                            gemm_copy_scaled(job->copy_rows_scaled, bblk, g->ldb,
+                                             g->row_scale + kc0, kc, nc, wsb, job->copy_ldb);
                         } else if (mc0 == m0) {
                             for (int k = 0; k < kc; k++)
                                 memcpy(wsb + (size_t)k * job->copy_ldb, bblk + (ptrdiff_t)k * g->ldb,
@@ -734,6 +772,10 @@ typedef struct {
     const tc_gemm_op *op;
     tc_ukernel_chan_fn uk;
     void (*act_rows)(int kind, float *y, ptrdiff_t ldy, int rows, ptrdiff_t cols);
+    int k0, k1; /* the K blocks [k0, k1) of op (whole blocks of tc_gemm_kstep) */
+    int n0, n1; /* the columns [n0, n1) of C */
+    const float *b; /* B's row k0, column n0: row k0 + k at b + k ldb */
+    ptrdiff_t ldb;
 } chan_job;
 
 /* Pixels of the channel-lane tile that starts rem pixels before the end of the row: 6, and
@@ -755,28 +797,28 @@ static void gemm_chan_task(void *varg, int tid, ptrdiff_t p0, ptrdiff_t p1)
 {
     const chan_job *job = (const chan_job *)varg;
     const tc_gemm_op *op = job->op;
-    const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
-    const int K = op->K, kstep = tc_gemm_kstep(K);
+    const int K = op->K, kstep = tc_gemm_kstep(K), n0 = job->n0, n1 = job->n1;
     const size_t mp = (size_t)((op->M + TC_GEMM_CH - 1) / TC_GEMM_CH) * TC_GEMM_CH;
     (void)tid;
-    for (int kc0 = 0; kc0 < K; kc0 += kstep) {
+    for (int kc0 = job->k0; kc0 < job->k1; kc0 += kstep) {
         int kc = K - kc0 < kstep ? K - kc0 : kstep;
         int flags = (kc0 == 0 ? TC_UK_FIRST | (op->accumulate ? TC_UK_ACCUM : 0) : 0) |
                     (kc0 + kc >= K ? TC_UK_LAST : 0);
+        const float *bk = job->b + (ptrdiff_t)(kc0 - job->k0) * job->ldb;
         for (ptrdiff_t p = p0; p < p1; p++) {
             const float *a = op->a_packed + (size_t)kc0 * mp + (size_t)p * kc * TC_GEMM_CH;
             int m = (int)p * TC_GEMM_CH, mr = op->M - m < TC_GEMM_CH ? op->M - m : TC_GEMM_CH;
-            for (int n = 0, nr; n < op->N; n += nr) {
-                nr = chan_width(op->N - n);
+            for (int n = n0, nr; n < n1; n += nr) {
+                nr = chan_width(n1 - n);
                 tc_tile_epi te = tile_epi_at(&op->epi, m, n);
                 /* the first tile brings the panel of A into L1 (prefetch ahead in
                  * it), the last one fetches the next panel's */
-                int pf = n == 0 ? 4 * TC_GEMM_CH : n + nr >= op->N ? kc * TC_GEMM_CH : 0;
-                job->uk(kc, a, g->B + (ptrdiff_t)kc0 * g->ldb + n, g->ldb, op->C + m * op->ldc + n,
-                        op->ldc, mr, nr, flags, &te, pf);
+                int pf = n == n0 ? 4 * TC_GEMM_CH : n + nr >= n1 ? kc * TC_GEMM_CH : 0;
+                job->uk(kc, a, bk + (n - n0), job->ldb, op->C + m * op->ldc + n, op->ldc, mr, nr,
+                        flags, &te, pf);
             }
             if (job->act_rows && (flags & TC_UK_LAST))
-                job->act_rows(op->epi.act.kind, op->C + m * op->ldc, op->ldc, mr, op->N);
+                job->act_rows(op->epi.act.kind, op->C + m * op->ldc + n0, op->ldc, mr, n1 - n0);
         }
     }
 }
@@ -787,15 +829,46 @@ static int gemm_threads(const tc_ctx *ctx, const tc_gemm_op *op)
     return 2.0 * op->M * op->N * op->K < 2e5 ? 1 : ctx_threads(ctx);
 }
 
-static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm_kernels *kern)
+static void gemm_chan_panels(const tc_ctx *ctx, const tc_gemm_op *op, chan_job *job)
 {
-    chan_job job = {op, kern->tile_chan,
-                    tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL};
     int panels = (op->M + TC_GEMM_CH - 1) / TC_GEMM_CH;
     if (gemm_threads(ctx, op) == 1)
-        gemm_chan_task(&job, 0, 0, panels);
+        gemm_chan_task(job, 0, 0, panels);
     else
-        tc_parallel_for_dynamic(ctx->pool, panels, 1, gemm_chan_task, &job);
+        tc_parallel_for_dynamic(ctx->pool, panels, 1, gemm_chan_task, job);
+}
+
+/* workspace: tc_gemm_workspace_size(ctx) floats, used only where B has a row_scale */
+static void gemm_chan_run(const tc_ctx *ctx, const tc_gemm_op *op, const tc_gemm_kernels *kern,
+                          float *workspace)
+{
+    const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
+    chan_job job = {op, kern->tile_chan,
+                    tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL,
+                    0, op->K, 0, op->N, g->B, g->ldb};
+    if (!g->row_scale) {
+        gemm_chan_panels(ctx, op, &job);
+        return;
+    }
+    /* The channel-lane tiles read B where it lies: with a row_scale, each K block's scaled
+     * rows from a copy in workspace (the element-wise Mul's products), as many columns at a
+     * time as it holds, K blocks in order as the tiles take them: each output the same FMAs
+     * and epilogue as on x * g, so the same bits (a kc x 640 block fits one thread's share). */
+    const int K = op->K, kstep = tc_gemm_kstep(K);
+    const size_t room = tc_gemm_workspace_size(ctx) - 16;
+    float *copy = align64(workspace);
+    for (int kc0 = 0; kc0 < K; kc0 += kstep) {
+        const int kc = K - kc0 < kstep ? K - kc0 : kstep;
+        const int w = room / (size_t)kc < (size_t)op->N ? (int)(room / (size_t)kc) : op->N;
+        for (int n0 = 0; n0 < op->N; n0 += w) {
+            const int nc = op->N - n0 < w ? op->N - n0 : w;
+            gemm_copy_scaled(kern->copy_rows_scaled, g->B + (ptrdiff_t)kc0 * g->ldb + n0, g->ldb,
+                             g->row_scale + kc0, kc, nc, copy, nc);
+            job.k0 = kc0, job.k1 = kc0 + kc, job.n0 = n0, job.n1 = n0 + nc;
+            job.b = copy, job.ldb = nc;
+            gemm_chan_panels(ctx, op, &job);
+        }
+    }
 }
 
 /* Past the page limit, B still read in place where it fits L2 (K ldb floats at most
@@ -909,6 +982,10 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern, int
     if (!kern->tile_inplace || op->b_packed || op->pack_b != tc_pack_b_rowmajor ||
         ((const tc_dense_b *)op->b_arg)->trans || (long)op->M * op->K >= TC_GEMM_INPLACE_MAX_MK)
         return 0;
+    /* a row_scale only where B is copied (gemm_copy_ldb) or packed: the tiles read what lies
+     * at B */
+    if (((const tc_dense_b *)op->b_arg)->row_scale && op->N > kern->inplace_copy_max_n)
+        return 0;
     if (kern->inplace_max_pages) {
         /* 4 KiB pages one sweep touches: kc rows of B and mstep rows of C */
         const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc, 0) ? op->M : gemm_mstep(kc, 0);
@@ -1010,7 +1087,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     }
     const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
     if (op->a_chan) {
-        gemm_chan_run(ctx, op, kern);
+        gemm_chan_run(ctx, op, kern, workspace);
         return;
     }
     gemm_job job;
@@ -1111,6 +1188,29 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
 /* ------------------------------------------------------------------------ */
 /* Public drivers                                                           */
 /* ------------------------------------------------------------------------ */
+
+int tc_gemm_scaled_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A, int chan,
+                         float *packed_a, const float *B, ptrdiff_t ldb, int trans_b,
+                         const float *row_scale, const float *bias, int relu, float *C,
+                         float *workspace)
+{
+    if (chan && trans_b)
+        return -1;
+    if (chan)
+        tc_gemm_pack_a_chan_f32(M, K, A, K, packed_a);
+    else
+        tc_gemm_pack_a_f32(M, K, A, K, 0, 1.0f, packed_a);
+    tc_dense_b db = {B, ldb, trans_b, row_scale};
+    tc_activation act;
+    memset(&act, 0, sizeof(act));
+    act.kind = relu ? TC_ACT_RELU : TC_ACT_NONE;
+    tc_gemm_op op = tc_gemm_op_layer(M, N, K, packed_a, tc_pack_b_rowmajor, &db, C, N, bias, NULL,
+                                     0, &act);
+    op.a_chan = chan;
+    tc_gemm_run(ctx, &op, workspace);
+    return 0;
+}
+
 
 static tc_epilogue epi_or_none(const tc_epilogue *epi)
 {

@@ -386,12 +386,27 @@ typedef struct tc_dense_b {
     ptrdiff_t ldb;
     int trans;
     /* [K] or NULL: row k of B read as B[k][:] * row_scale[k] (a squeeze-and-excitation's gates,
-     * conv.c tc_conv2d_scaled_f32); only where tc_gemm_b_copied says the driver copies B */
+     * conv.c tc_conv2d_scaled_f32), each product rounded once as the element-wise Mul's, so the
+     * same bits as the GEMM on that Mul's output.  Every path applies it: the packers
+     * (tc_pack_b_rowmajor, gemm.c pack_b_rows_block), the in-place tiles' aligned copy
+     * (gemm_copy_ldb; where the driver would read B in place without one, it packs instead), the
+     * channel-lane tiles a scaled copy in workspace.  Free only in the aligned copy
+     * (tc_gemm_b_copied), which is where conv.c sets it */
     const float *row_scale;
 } tc_dense_b;
 /* Whether tc_gemm_run reads op's B (a tc_dense_b) through the in-place tiles' aligned copy of
- * each K block (gemm.c gemm_copy_ldb), where a tc_dense_b's row_scale is applied */
+ * each K block (gemm.c gemm_copy_ldb), where a tc_dense_b's row_scale costs no pass of its own */
 int tc_gemm_b_copied(const tc_ctx *ctx, const tc_gemm_op *op);
+/* Test hook (tests/test_gemm.py): C [M, N] = act(A [M, K] . (diag(row_scale) op(B)) + bias)
+ * through tc_gemm_run as a 1x1 layer runs it: A packed into packed_a (tc_gemm_pack_a_size(M,
+ * K) floats, or with chan tc_gemm_pack_a_chan_size(M, K) and the channel-lane tiles), op(B) a
+ * tc_dense_b [K, N] (trans_b: stored [N, K]; ldb its row length), row_scale [K] or NULL, bias
+ * [M] or NULL, relu 0 / 1.  workspace: tc_gemm_workspace_size(ctx) floats.  -1 where chan is
+ * asked with trans_b (the channel-lane tiles read an untransposed B) */
+int tc_gemm_scaled_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A, int chan,
+                         float *packed_a, const float *B, ptrdiff_t ldb, int trans_b,
+                         const float *row_scale, const float *bias, int relu, float *C,
+                         float *workspace);
 void tc_pack_b_rowmajor(const void *arg, int k0, int kc, int n0, int nc, float *dst, void *scratch,
                         int new_k);
 

@@ -571,3 +571,70 @@ def test_in_place_tiles_take_a_blocks_other_columns_in_one_call(threads):
     for c, k, h, w in check_row_vs_chan_tiles(ctx, threads, rng, cases, epilogues):
         check_in_place_vs_packed(ctx, rng, k, h * w, c, 1.0,
                                  f"gemm M={k} N={h * w} K={c} (threads {threads})")
+
+
+# ---- a tc_dense_b's row_scale (a squeeze-and-excitation's gates) on every path of the driver:
+# the same bits as the GEMM on b's rows multiplied first (the element-wise Mul's products) -------
+
+# (M, N, K, what the AVX2 table does with B): in place through the aligned copy (7x7, 8x8); in place
+# without a copy, so packed where scaled, row by row (M <= 48) or per panel; B packed as M K >= 512
+# Ki; several K blocks (700 = 3 x 234); a single row, column, depth
+SCALED_B = [(20, 49, 30, "copy"), (64, 64, 40, "copy"), (7, 49, 700, "copy, 3 K blocks"),
+            (20, 200, 30, "rows block"), (60, 200, 30, "panels"), (13, 1000, 33, "panels"),
+            (600, 20, 900, "packed, M K"), (1, 1, 5, "one"), (7, 1, 3, "one column"),
+            (1, 300, 1, "one row")]
+SCALED_B_ISAS = ISAS + (["avx512"] if _kernels.best_isa() == "avx512" else [])
+
+
+def _scaled_b_case(rng, M, N, K, trans_b):
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    x = rng.standard_normal((K, N), dtype=np.float32)
+    g = rng.uniform(0.05, 1.5, K).astype(np.float32)
+    bias = rng.standard_normal(M, dtype=np.float32)
+    xg = x * g[:, None]  # one rounding per product, as the Mul step's
+    if trans_b:
+        return a, np.ascontiguousarray(x.T), g, bias, np.ascontiguousarray(xg.T), xg
+    return a, x, g, bias, xg, xg
+
+
+@pytest.mark.parametrize("isa", SCALED_B_ISAS)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_gemm_row_scaled_b_is_the_gemm_on_the_scaled_rows(isa, threads, trans_b):
+    rng = np.random.default_rng(threads * 2 + trans_b)
+    ctx = _kernels.Context(threads, isa)
+    for M, N, K, path in SCALED_B:
+        a, b, g, bias, bg, xg = _scaled_b_case(rng, M, N, K, trans_b)
+        for relu in (False, True):
+            got = np.full((M, N), np.nan, np.float32)
+            want = np.full((M, N), np.nan, np.float32)
+            _kernels._gemm_scaled_b(ctx, a, b, got, scale=g, bias=bias, trans_b=trans_b, relu=relu)
+            _kernels._gemm_scaled_b(ctx, a, bg, want, bias=bias, trans_b=trans_b, relu=relu)
+            what = f"{M}x{N}x{K} ({path}) {isa} {threads}t trans_b={trans_b} relu={relu}"
+            np.testing.assert_array_equal(got, want, err_msg=what)
+            ref = a.astype(np.float64) @ xg + bias[:, None]
+            assert_close(got, np.maximum(ref, 0) if relu else ref, 1e-5, what)
+
+
+# the channel-lane tiles: 7x7, 13x13 over three K blocks, and columns past what a 1-thread
+# workspace holds of a 320-deep K block (635: the scaled copy in two column chunks)
+@pytest.mark.parametrize("isa", SCALED_B_ISAS)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gemm_row_scaled_b_on_the_channel_lane_tiles(isa, threads):
+    rng = np.random.default_rng(40 + threads)
+    ctx = _kernels.Context(threads, isa)
+    for M, N, K in [(20, 49, 30), (40, 169, 700), (20, 700, 640), (17, 1400, 320), (1, 1, 1)]:
+        a, b, g, bias, bg, xg = _scaled_b_case(rng, M, N, K, False)
+        got = np.full((M, N), np.nan, np.float32)
+        want = np.full((M, N), np.nan, np.float32)
+        rows = np.full((M, N), np.nan, np.float32)
+        _kernels._gemm_scaled_b(ctx, a, b, got, scale=g, bias=bias, chan=True, relu=True)
+        _kernels._gemm_scaled_b(ctx, a, bg, want, bias=bias, chan=True, relu=True)
+        _kernels._gemm_scaled_b(ctx, a, b, rows, scale=g, bias=bias, relu=True)
+        what = f"1x1_chan {M}x{N}x{K} {isa} {threads}t"
+        np.testing.assert_array_equal(got, want, err_msg=what)
+        # the channel-lane tiles and the row tiles: the same FMAs per output
+        np.testing.assert_array_equal(got, rows, err_msg=what + " vs the row tiles")
+        assert_close(got, np.maximum(a.astype(np.float64) @ xg + bias[:, None], 0), 1e-5, what)
+    with pytest.raises(ValueError, match="untransposed"):
+        _kernels._gemm_scaled_b(ctx, a, b, got, scale=g, trans_b=True, chan=True)

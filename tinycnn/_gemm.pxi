@@ -146,6 +146,44 @@ def gemm(Context ctx, a, b, y, trans_a=False, trans_b=False, float alpha=1.0, fl
         tc_sgemm_f32(ta, tb, M, N, K, alpha, pa, lda, pb, ldb, cbeta, py, ldy, cx, pw)
 
 
+def _gemm_scaled_b(Context ctx, a, b, y, scale=None, bias=None, trans_b=False, chan=False,
+                   relu=False):
+    """Test hook: y[M, N] = act(a[M, K] @ (scale[:, None] * op(b)) + bias[:, None]) through the
+    GEMM driver as a 1x1 layer runs it (a packed as the layers pack it; chan: the channel-lane
+    tiles), B's rows scaled by the driver's path itself (tc_dense_b's row_scale)."""
+    _check_array("_gemm_scaled_b", "a", a, 2)
+    _check_array("_gemm_scaled_b", "b", b, 2)
+    _check_array("_gemm_scaled_b", "y", y, 2, True)
+    cdef int M = a.shape[0], K = a.shape[1]
+    cdef int N = b.shape[0] if trans_b else b.shape[1]
+    if (b.shape[1] if trans_b else b.shape[0]) != K or y.shape[0] != M or y.shape[1] != N:
+        raise ValueError(f"_gemm_scaled_b: a {a.shape}, b {b.shape} (trans_b={trans_b}), "
+                         f"y {y.shape} do not match")
+    if scale is not None:
+        _check_array("_gemm_scaled_b", "scale", scale, 1)
+        _check_shape("_gemm_scaled_b", "scale", scale, (K,))
+    if bias is not None:
+        _check_array("_gemm_scaled_b", "bias", bias, 1)
+        _check_shape("_gemm_scaled_b", "bias", bias, (M,))
+    cdef const tc_ctx *cx = _ctx_ptr(ctx)
+    packed = _aligned_empty(tc_gemm_pack_a_chan_size(M, K) if chan else tc_gemm_pack_a_size(M, K))
+    ws = _aligned_empty(tc_gemm_workspace_size(cx))
+    cdef const float *pa = _fptr(a)
+    cdef float *pp = _fptr_mut(packed)
+    cdef const float *pb = _fptr(b)
+    cdef const float *ps = _fptr_or_null(scale)
+    cdef const float *pbias = _fptr_or_null(bias)
+    cdef float *py = _fptr_mut(y)
+    cdef float *pw = _fptr_mut(ws)
+    cdef int ch = 1 if chan else 0, tb = 1 if trans_b else 0, rl = 1 if relu else 0
+    cdef ptrdiff_t ldb = b.shape[1]
+    cdef int r
+    with nogil:
+        r = tc_gemm_scaled_b_f32(cx, M, N, K, pa, ch, pp, pb, ldb, tb, ps, pbias, rl, py, pw)
+    if r:
+        raise ValueError("_gemm_scaled_b: the channel-lane tiles read an untransposed b")
+
+
 # -- thread pool test hook -------------------------------------------------
 
 cdef void _count_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end) noexcept nogil:

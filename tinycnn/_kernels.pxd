@@ -374,6 +374,16 @@ cdef extern from "tinycnn.h" nogil:
                               const tc_qoutput *out, void *y, void *workspace)
 
 
+# The float GEMM driver with a row-scaled B (the test hook of gemm_internal.h's tc_dense_b row_scale).
+cdef extern from "gemm_internal.h" nogil:
+    size_t tc_gemm_pack_a_size(int M, int K)
+    size_t tc_gemm_pack_a_chan_size(int M, int K)
+    int tc_gemm_scaled_b_f32(const tc_ctx *ctx, int M, int N, int K, const float *A, int chan,
+                             float *packed_a, const float *B, ptrdiff_t ldb, int trans_b,
+                             const float *row_scale, const float *bias, int relu, float *C,
+                             float *workspace)
+
+
 # The 8-bit micro-kernel a ctx runs (tests and benchmarks name it).
 cdef extern from "qgemm_internal.h" nogil:
     ctypedef struct tc_qukernel:
