@@ -360,7 +360,8 @@ typedef struct {
     int tm, tn; /* thread grid: tm row ranges x tn column ranges */
     int mp, np; /* number of MR row panels / NR column panels */
     int pack_cols; /* > NR: pack B row by row, this many columns at a time */
-    int cold_c; /* B in place into a C of at least TC_GEMM_COLD_C_BYTES (gemm_mstep) */
+    int cold_c; /* B in place into a C of at least TC_GEMM_COLD_C_BYTES: GEMM_C_COLD, or
+                   GEMM_C_WARM below TC_GEMM_WARM_C_BYTES at one thread (gemm_mstep) */
     int copy_ldb; /* > 0: the in-place tiles read each K block of B from an aligned copy
                      with this leading dimension (gemm_copy_ldb) */
     void (*copy_rows_scaled)(const float *src, ptrdiff_t lds, const float *scale, int rows,
@@ -425,9 +426,35 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
  * 112x112 0.93 / 0.94, 16 -> 96 1.01, 32 -> 16 1.06; the networks in one process
  * (subgraph_shapes.py, 15 rounds, median): SqueezeNet 1.016, RegNetY 0.996, V3-Small 1.019.
  * Not taken. */
-static int gemm_mstep(int kc, int cold_c)
+/* ... but a C of less than TC_GEMM_WARM_C_BYTES (half the 2 MiB L2 of the Intel Xeon host) at
+ * one thread is in L2 in the networks: the planner's first-fit arena (planner.py
+ * _assign_offsets) puts a step's output where a dead input lay, often the one the step before
+ * just read (SqueezeNet's 55x55 expand1x1s write over what their squeeze read).  There 12-row
+ * sweeps read the block's rows of B from L2 once a sweep (6 times for M = 64), where one sweep
+ * over all of C's rows (up to TC_GEMM_MC_WARM) reads each 16-column strip of B from L2 once and
+ * from L1 for the rest.  The same FMAs per output: the same bits.  h43-sq (2026-12-06, Intel
+ * Xeon, AVX2 emulation, 1 thread, benchmarks/env_steps_ab.py under chrt -f 10: one session a
+ * process, variants alternating, 8-10 rounds x 120-150 runs, step minima; a getenv switch for
+ * TC_GEMM_MC_COLD in an experimental build, fma_peak 80-84 GF/s): SqueezeNet's features.3 /
+ * .4 expand1x1 (16 -> 64 at 55x55, C 756 KiB) with 66 rows 0.848 / 0.840 of the 12-row time
+ * (91.1 -> 77.2, 92.2 -> 77.5 us; 48 rows 0.879 / 0.880, 24 rows 0.911 / 0.912), the run's
+ * step sum 0.993; ShuffleNetV2's stage2.0 branch2.0 (24 -> 58 at 56x56, 710 KiB) 0.948;
+ * RegNetY's block1-0 c (48 -> 48 at 56x56, 588 KiB) 0.935; the rest of those networks and
+ * MobileNetV2 level (the switch also took the larger Cs).  At 2 threads the same switch read
+ * ShuffleNetV2's and RegNetY's layers 1.10-1.16 (a noisy hour, not pursued): one thread only;
+ * nor with a deferred activation (SiLU's act_rows after each call, not measured). */
+#define TC_GEMM_WARM_C_BYTES (1024 * 1024)
+#ifndef TC_GEMM_MC_WARM
+#define TC_GEMM_MC_WARM 66
+#endif
+enum { GEMM_C_ANY = 0, GEMM_C_COLD = 1, GEMM_C_WARM = 2 };
+
+static int gemm_mstep(int kc, int c_kind)
 {
-    return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC : cold_c ? TC_GEMM_MC_COLD : TC_GEMM_MC_SHALLOW;
+    return kc >= TC_GEMM_MSTEP_SHALLOW_K ? TC_GEMM_MC
+           : c_kind == GEMM_C_COLD       ? TC_GEMM_MC_COLD
+           : c_kind == GEMM_C_WARM       ? TC_GEMM_MC_WARM
+                                         : TC_GEMM_MC_SHALLOW;
 }
 
 /* dst[r][0..cols) = src[r][0..cols) * scale[r] (ldd apart): the kernel table's copy, or this
@@ -1113,9 +1140,12 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.act_rows = tc_act_deferred(op->epi.act.kind) ? tc_eltwise_kernels_of(ctx)->act_rows : NULL;
     job.ws = workspace;
     job.pack_cols = gemm_pack_cols(op, &job);
-    job.cold_c = job.uk_inplace && (double)op->M * op->N * sizeof(float) >= TC_GEMM_COLD_C_BYTES;
+    const double c_bytes = (double)op->M * op->N * sizeof(float);
+    job.cold_c = !job.uk_inplace || c_bytes < TC_GEMM_COLD_C_BYTES ? GEMM_C_ANY
+                 : T == 1 && c_bytes < TC_GEMM_WARM_C_BYTES && !job.act_rows ? GEMM_C_WARM
+                                                                  : GEMM_C_COLD;
     /* act_rows over a wide call's columns: 12 rows of at most 512 (24 KiB) are still in L1 */
-    job.inplace_wide = job.inplace_wide && (!job.act_rows || job.cold_c);
+    job.inplace_wide = job.inplace_wide && (!job.act_rows || job.cold_c == GEMM_C_COLD);
     job.copy_ldb = gemm_copy_ldb(op, &job, kern);
     job.copy_rows_scaled = kern->copy_rows_scaled;
     job.mp = (op->M + MR - 1) / MR;

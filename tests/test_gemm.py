@@ -398,6 +398,31 @@ def test_shallow_layers_on_large_maps_at_any_thread_count():
         check_1x1_on_1_and_2_threads(c, k, hw, hw, epi, wt, bias, x, r, z)
 
 
+def test_shallow_layers_into_a_warm_output_sweep_all_rows_at_one_thread():
+    """1x1 layers of shallow K (< 64, B in place) whose output is 512 KiB to 1 MiB sweep up to 66
+    rows of C at a time at 1 thread (gemm.c TC_GEMM_MC_WARM: SqueezeNet's 16 -> 64 at 55x55,
+    ShuffleNetV2's 24 -> 58 at 56x56, RegNetY's 48 -> 48; 100 and 90 rows as 66 + 34 and 66 +
+    24, K = 1, 37 rows at 60x60 just past 512 KiB), 12 rows on 2 or 3 threads, and SiLU (its
+    pass after the tiles) 12 rows at any count: the same bits on 1, 2 and 3 threads, on every
+    ISA, and against numpy, with bias, residual and an activation."""
+    rng = np.random.default_rng(43)
+    epilogues = [dict(relu=True), dict(activation="Clip", alpha=0.0, beta=6.0), dict(),
+                 dict(activation="SiLU")]
+    for i, (c, k, h, w) in enumerate([(16, 64, 55, 55), (24, 58, 56, 56), (48, 48, 56, 56),
+                                      (16, 100, 50, 50), (1, 90, 53, 53), (20, 37, 60, 60),
+                                      (24, 64, 55, 55)]):
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
+        for isa in ISAS:
+            ys = []
+            for threads in (1, 2, 3):
+                conv = _kernels.Conv2d(_kernels.Context(threads, isa), wt, bias, algo="1x1", **epi)
+                ys.append(run_conv_variant(conv, x, (2, k, h, w), "nan-filled", r))
+            what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi} ({isa})"
+            for t in (1, 2):
+                assert np.array_equal(ys[0], ys[t], equal_nan=True), what + f": 1 vs {t + 1} threads"
+            assert_close(ys[0], z, 1e-5, what)
+
+
 def test_row_tiles_take_a_17th_column_at_any_thread_count():
     """A row of 16 k + 1 pixels (7x7 = 3 x 16 + 1, 17, 33, 65, 81) ends in one tile of 17
     columns on AVX2 (gemm_avx2.c tile17_rows), and 2 threads split the columns so that the
