@@ -339,7 +339,6 @@ typedef struct {
                      with this leading dimension (gemm_copy_ldb) */
     void (*copy_rows_scaled)(const float *src, ptrdiff_t lds, const float *scale, int rows,
                              int cols, float *dst, ptrdiff_t ldd); /* kern's, or NULL */
-    int k_lo, k_hi; /* the K blocks run: [k_lo, k_hi) of op's K (tc_gemm_run: all) */
 } gemm_job;
 
 /* The epilogue of the tile whose first element is C[m, n]. */
@@ -415,7 +414,7 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
     const size_t mp = (size_t)job->mp * MR; /* rows of packed A */
     for (int nc0 = n0; nc0 < n1; nc0 += TC_GEMM_NC) {
         int nc = n1 - nc0 < TC_GEMM_NC ? n1 - nc0 : TC_GEMM_NC;
-        for (int kc0 = job->k_lo; kc0 < job->k_hi; kc0 += kstep) {
+        for (int kc0 = 0; kc0 < K; kc0 += kstep) {
             int kc = K - kc0 < kstep ? K - kc0 : kstep;
             int flags = (kc0 == 0 ? TC_UK_FIRST | (op->accumulate ? TC_UK_ACCUM : 0) : 0) |
                         (kc0 + kc >= K ? TC_UK_LAST : 0);
@@ -1001,16 +1000,26 @@ int tc_gemm_b_copied(const tc_ctx *ctx, const tc_gemm_op *op)
     return gemm_copy_ldb(op, &job, kern) > 0;
 }
 
-/* tc_gemm_run's job for op on ctx (op->M, N, K > 0, not a_chan): every K block */
-static void gemm_job_init(gemm_job *jp, const tc_ctx *ctx, const tc_gemm_op *op,
-                          const tc_gemm_kernels *kern, float *workspace)
+void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
 {
+    if (op->M <= 0 || op->N <= 0)
+        return;
+    if (op->K <= 0) {
+        gemm_empty_k(op);
+        return;
+    }
+    const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
+    if (op->a_chan) {
+        gemm_chan_run(ctx, op, kern);
+        return;
+    }
     gemm_job job;
     job.op = op;
     job.uk = kern->tile;
     job.uk_half = kern->tile_half;
     job.uk_wide = kern->tile_wide;
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
+    const int T = gemm_threads(ctx, op);
     job.uk_inplace = gemm_inplace_tile(ctx, op, kern);
     job.inplace_rows = (kern->inplace_max_na ? kern->inplace_max_na : 2) * MR;
     job.inplace_wide = kern->inplace_wide;
@@ -1036,46 +1045,6 @@ static void gemm_job_init(gemm_job *jp, const tc_ctx *ctx, const tc_gemm_op *op,
     /* a last column alone (7x7 = 3 x 16 + 1) stays with the panel before it: the
      * in-place tiles take 17 columns */
     job.np = job.uk_inplace && op->N % NR == 1 && op->N > NR ? op->N / NR : (op->N + NR - 1) / NR;
-    job.k_lo = 0, job.k_hi = op->K;
-    *jp = job;
-}
-
-/* h43-mn: op's rows [m0, m1) (m0 a multiple of TC_GEMM_MR) over its K blocks in [k0, k1) only
- * (k0, k1 on tc_gemm_kstep(op->K)'s block edges, or op->K), on the calling thread (workspace:
- * tc_gemm_workspace_size of a ctx without a pool): the first K block's epilogue (C_old where
- * accumulate, bias, residual) where k0 == 0, the activation where k1 == op->K, and each later
- * block adds what C holds, as tc_gemm_run's blocks do: [0, k) then [k, K) on the same rows give
- * tc_gemm_run's bits.  Not for a_chan ops. */
-void tc_gemm_run_part(const tc_ctx *ctx, const tc_gemm_op *op, int m0, int m1, int k0, int k1,
-                      float *workspace)
-{
-    if (op->M <= 0 || op->N <= 0 || op->K <= 0 || op->a_chan || m0 >= m1 || k0 >= k1)
-        return;
-    const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
-    gemm_job job;
-    gemm_job_init(&job, ctx, op, kern, workspace);
-    job.k_lo = k0, job.k_hi = k1 < op->K ? k1 : op->K;
-    float *ws = align64(workspace);
-    gemm_block(&job, m0, m1 < op->M ? m1 : op->M, 0, op->N, ws + TC_GEMM_WS_B, ws,
-               ws + TC_GEMM_WS_B + TC_GEMM_WS_A);
-}
-
-void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
-{
-    if (op->M <= 0 || op->N <= 0)
-        return;
-    if (op->K <= 0) {
-        gemm_empty_k(op);
-        return;
-    }
-    const tc_gemm_kernels *kern = tc_gemm_kernels_of(ctx);
-    if (op->a_chan) {
-        gemm_chan_run(ctx, op, kern);
-        return;
-    }
-    gemm_job job;
-    gemm_job_init(&job, ctx, op, kern, workspace);
-    const int T = gemm_threads(ctx, op);
     /* Pick the thread grid minimising the largest rectangle, counting the
      * B packing that every row range repeats.  Re-measured on the Zen 3 target (s25, native,
      * 2 threads under SCHED_FIFO, lone layers with ReLU, min of 20 rounds x 10 alternating

@@ -379,10 +379,6 @@ static inline tc_gemm_op tc_gemm_op_layer(int M, int N, int K, const float *a_pa
 
 /* Runs op on ctx's threads; workspace: tc_gemm_workspace_size(ctx) floats. */
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace);
-/* op's rows [m0, m1) over its K blocks in [k0, k1) only, on the calling thread: runs over
- * [0, k) then [k, K) give tc_gemm_run's bits (gemm.c) */
-void tc_gemm_run_part(const tc_ctx *ctx, const tc_gemm_op *op, int m0, int m1, int k0, int k1,
-                      float *workspace);
 
 /* Row-major B [K, N] packer; arg is a tc_dense_b. */
 typedef struct tc_dense_b {

@@ -22,7 +22,6 @@
  * path's bit for bit at any band height and thread count.  Bands are spread
  * over the threads, each running the kernels serially on its own workspace.
  */
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
@@ -349,8 +348,7 @@ void tc_ir_chan8_rows_avx2(const tc_ctx *serial, const tc_ir_stage *expand, cons
  * 2+ threads (a d both threads wrote, the projection split by the GEMM over both) lost with it:
  * the 7x7 blocks 1.017-1.056, 96-576-192 1.028-1.034 (each thread's copy brings the other
  * core's half of d in one sweep; the tiles reading it in place wait on those lines): the
- * strips keep n there (chan8_run; h43-mn: but the wave, chan8_wave_threads, where each thread
- * reads only the planes it wrote, pads them).  In the networks (benchmarks/steps_ab.py against the base
+ * strips keep n there (chan8_run).  In the networks (benchmarks/steps_ab.py against the base
  * b7e13c6, 1 thread, 100 rounds x 5, each order, a loaded host: fma_peak 35-76 GFLOP/s):
  * MnasNet's layers.10-.13 0.987-0.994 this / base and 1.008-1.012 base / this (the unchanged
  * layers.9 1.009 / 1.010), the run 0.992 / 0.996; MobileNetV2's features.7-.17 0.977-0.997 /
@@ -498,43 +496,6 @@ static int chan8_rows_band(const tc_ctx *ctx, const tc_ir_stage *project, int OH
     return OH < 2 * threads ? 0 : (OH + threads - 1) / threads;
 }
 
-/* h43-mn: the threads of the wave, or 0.  In strips at T threads (the 7x7 blocks: OW < 8), each
- * thread filters a fixed 1 / T of the channels, whole K blocks of the projection's GEMM
- * (tc_gemm_kstep(E), a multiple of 16), into d's planes (chan8_ldd: the in-place tiles read
- * them without a copy), then projects those channels into y piece by piece (row pieces of
- * 1 / CHAN8_WAVE_PIECES), each piece once the thread before has projected its channels there
- * (tc_gemm_run_part: its K blocks continue from what C holds, in tc_gemm_run's order): the
- * same bits, and no thread reads d's planes another core wrote, where the GEMM's row halves
- * each copied all of d, half of it from the other core's L2.  The thread after waits one piece
- * at the start (and the one before idles one at the end): 1 / CHAN8_WAVE_PIECES of a thread's
- * projection.  Measured (2026-12-06 12:3x, Xeon KVM guest, AVX2 emulation, 2 threads, a host at
- * load 5-8 on its 2 cores: fma_peak 15-77 GFLOP/s at 1 thread; bit-identical throughout): lone
- * blocks (benchmarks/chan8_blocks_ab.py against the base badb098, medians of per-round ratios),
- * 192-1152-192 at 7x7 5x5 + residual / 192-1152-320 3x3 / 96-576-192 14x14 / 2 5x5: nice -20,
- * 30 rounds 0.983 / 0.982 / 0.965; chrt -f 10, 20 rounds, three runs 0.969 / 1.001 / 0.973,
- * 0.969 / 0.992 / 0.977, 1.024 / 1.001 / 1.002 (the base against itself, the wave switched off
- * by a getenv: 1.002 / 1.006 / 0.981); one build in one process, the wave switched by a getenv
- * each round (60 rounds, min of 10 runs) 0.972 / 0.979 / 0.975 and 0.973 / 0.995 / 0.987, the
- * 160-960-160 block (3 K blocks: not taken at 2 threads) 1.001 / 1.012.  Pieces of 1 / 4 of the
- * rows: 1152-320 1.055-1.063 (the wait 1 / 4 of its projection); 1 / 12, 1 / 16 within the
- * noise of 1 / 8.  In MnasNet (steps_ab.py --threads 2 under chrt -f 10, 40 rounds against the
- * base, the host overloaded: runs at twice their usual time) layers.12 0.987, .13 0.992, the
- * run 1.000. */
-#define CHAN8_WAVE_PIECES 8
-#define CHAN8_WAVE_MAX 8
-#ifdef TC_HAVE_AVX2_SOURCES
-static int chan8_wave_threads(const tc_ctx *ctx, const tc_ir_stage *project, int E, int OH,
-                              int OW, int rb)
-{
-    const int T = ctx->pool ? tc_pool_size(ctx->pool) : 1;
-    if (T < 2 || !project || project->algo != TC_CONV_ALGO_1X1 || rb < OH ||
-        chan8_rows_band(ctx, project, OH, OW, rb))
-        return 0;
-    const int kstep = tc_gemm_kstep(E), nkb = (E + kstep - 1) / kstep;
-    return T <= CHAN8_WAVE_MAX && nkb % T == 0 && kstep % 16 == 0 && nkb * kstep == E ? T : 0;
-}
-#endif
-
 /* h38-mv2: in rows, the bands of image 0 share their halo rows (tc_chan8_halo: each row
  * expanded once where the band beside has published it in time, else by both; never a wait)
  * from this expansion depth on.  Each band expands the rows the band beside needs first and
@@ -628,10 +589,6 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
 
 #ifdef TC_HAVE_AVX2_SOURCES
 #define CHAN8_READY 64
-/* a counter alone in its cache line (one writer, one reader on another core) */
-typedef struct {
-    int n;
-} __attribute__((aligned(64))) chan8_wave_flag;
 /* chan8_run's projection prefetch: only weights this large (the 64 x 384 of MobileNetV2's
  * features.8 and up; its 56x56 / 28x28 blocks' 9-24 KB read 1.005-1.014 with it, noise or the
  * hints' cost) */
@@ -663,13 +620,6 @@ typedef struct {
     const char *pf;
     ptrdiff_t pf_lines, strips;
     size_t ldd; /* strips: floats between d's planes */
-    /* the wave (chan8_wave_threads): thread t's channels [t wave_k, (t + 1) wave_k), its
-     * serial GEMM's workspace at wave_ws + t TC_GEMM_WS_THREAD, the projection wave_op in row
-     * pieces of wave_rows; wave_done[t]: the pieces thread t has projected */
-    const tc_gemm_op *wave_op;
-    float *wave_ws;
-    int wave_k, wave_rows;
-    chan8_wave_flag wave_done[CHAN8_WAVE_MAX];
 } chan8_job;
 
 /* the input rows [*r0, *r1) band t of the rows mode reads (as dw8_setup counts them) */
@@ -747,39 +697,6 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     if (setup && tid < CHAN8_READY)
         j->ready[tid] = 1;
 }
-
-/* until *flag >= n (another thread's release store) */
-static void chan8_wave_wait(const int *flag, int n)
-{
-    for (unsigned spins = 1; __atomic_load_n(flag, __ATOMIC_ACQUIRE) < n; spins++) {
-        if (spins % 1024 == 0)
-            sched_yield(); /* the other thread off its CPU */
-        else
-            __builtin_ia32_pause();
-    }
-}
-
-/* items: the wave's parts t (tc_parallel_for: one a thread, the caller's part 0 first; inline,
- * all in order): part t's strips, then its channels' share of the projection piece by piece,
- * each piece once part t - 1 has projected it */
-static void chan8_wave_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
-{
-    chan8_job *j = (chan8_job *)varg;
-    const int M = j->wave_op->M;
-    float *gws = j->wave_ws + (size_t)tid * TC_GEMM_WS_THREAD;
-    for (ptrdiff_t t = begin; t < end; t++) {
-        const int k0 = (int)t * j->wave_k, k1 = k0 + j->wave_k;
-        tc_ir_chan8_strips_ld_avx2(j->serial, j->expand, j->dw, j->h, j->w, j->oh0, j->oh1, k0,
-                                   k1, j->x, j->d, j->ldd, NULL, j->slots + (size_t)tid * j->slot,
-                                   1, NULL, 0);
-        for (int q = 1, m0 = 0; m0 < M; q++, m0 += j->wave_rows) {
-            if (t > 0)
-                chan8_wave_wait(&j->wave_done[t - 1].n, q);
-            tc_gemm_run_part(j->serial, j->wave_op, m0, m0 + j->wave_rows, k0, k1, gws);
-            __atomic_store_n(&j->wave_done[t].n, q, __ATOMIC_RELEASE);
-        }
-    }
-}
 #endif
 
 /* x: [N, C, H, W]  residual: [N, K2, OH, OW] or NULL  y: [N, K2, OH, OW]; without project
@@ -827,24 +744,6 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
             memset(j.halo_ready, 0, edges * j.ready_floats * sizeof(float));
         }
         tc_parallel_for(ctx->pool, (ptrdiff_t)n * j.nbt, 1, chan8_rows_task, &j);
-        return;
-    }
-    const int wave = chan8_wave_threads(ctx, project, (int)E, OH, OW, rb);
-    if (wave) {
-        const int mp = (project->p.K + TC_GEMM_MR - 1) / TC_GEMM_MR;
-        j.d = ws, j.ldd = chan8_ldd(np), j.wave_ws = gemm_ws, j.wave_k = (int)E / wave;
-        j.wave_rows = TC_GEMM_MR * ((mp + CHAN8_WAVE_PIECES - 1) / CHAN8_WAVE_PIECES);
-        for (int b = 0; b < n; b++) {
-            tc_dense_b db = {ws, (ptrdiff_t)j.ldd, 0, NULL};
-            tc_gemm_op op = tc_gemm_op_layer(project->p.K, (int)np, (int)E, project->packed,
-                                             tc_pack_b_rowmajor, &db, y + b * out, (ptrdiff_t)np,
-                                             project->bias, residual ? residual + b * out : NULL,
-                                             (ptrdiff_t)np, project->act);
-            j.x = x + b * in, j.wave_op = &op;
-            for (int t = 0; t < wave; t++)
-                j.wave_done[t].n = 0;
-            tc_parallel_for(ctx->pool, wave, 1, chan8_wave_task, &j);
-        }
         return;
     }
     j.strips = (ptrdiff_t)((E + 15) / 16);

@@ -539,54 +539,6 @@ def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(thread
                                               f"s{stride} k{kc} band {band} run {rep}")
 
 
-# (n, c0, e, k2, h, w, stride, kernel): E in whole K blocks of the projection's GEMM, 2 or 4
-# (384, 576, 640, 1152: 2 threads) or 3 (672, 768, 960: 3 threads); 1 output row, 1 row panel
-# (k2 5), odd rows (13, 20), batch 2, a residual (k2 == c0)
-WAVE_CASES = [(1, 8, 384, 13, 1, 9, 1, 3), (2, 16, 640, 16, 5, 5, 1, 5), (1, 8, 640, 5, 3, 3, 1, 3),
-              (2, 24, 576, 24, 7, 7, 1, 5), (1, 32, 576, 40, 14, 14, 2, 3),
-              (1, 64, 1152, 70, 7, 7, 1, 3), (2, 16, 672, 20, 7, 7, 1, 3),
-              (1, 8, 768, 5, 3, 3, 1, 3), (1, 24, 960, 24, 7, 7, 1, 5)]
-
-
-@pytest.mark.parametrize("threads", [2, 3])
-@pytest.mark.parametrize("case", WAVE_CASES, ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}k{}".format(*c))
-def test_chan8_wave_projection_is_the_unfused_one_bit_for_bit(case, threads):
-    """h43-mn: in strips (OW < 8 or a single row a thread) where the threads split E into whole
-    K blocks of the projection's GEMM, each thread filters its channels and projects them piece
-    by piece after the thread before (ir_fused.c chan8_wave_threads, gemm.c tc_gemm_run_part):
-    the three layers' bits, the projection's activation (Relu, HardSwish, SiLU: the last part
-    only), a residual (the first part only), the workspace filled with NaN (d's padded planes:
-    the gaps never read), two runs on one workspace."""
-    if _kernels.best_isa() not in ("avx2", "avx512"):
-        pytest.skip("CPU lacks AVX2/FMA")
-    n, c0, e, k2, h, w, stride, kc = case
-    rng = np.random.default_rng(sum(case) + threads)
-    ctx1 = _kernels.Context(1, "avx2")
-    ctx = _kernels.Context(threads, "avx2")
-    kw = dict(activation="Clip", alpha=0.0, beta=6.0)
-    w1 = rng.standard_normal((e, c0, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c0))
-    wd = rng.standard_normal((e, 1, kc, kc), dtype=np.float32) / np.float32(kc)
-    w2 = rng.standard_normal((k2, e, 1, 1), dtype=np.float32) / np.float32(np.sqrt(e))
-    b1, bd, b2 = (rng.standard_normal(k, dtype=np.float32) for k in (e, e, k2))
-    dw1, dw = (_kernels.Conv2d(c, wd, bd, algo="depthwise", strides=(stride, stride),
-                               pads=(kc // 2,) * 4, group=e, **kw) for c in (ctx1, ctx))
-    rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw)
-    lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw)
-    x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
-    for act in ["", "Relu", "HardSwish", "SiLU"]:
-        project1, project = (_kernels.Conv2d(c, w2, b2, algo="1x1", activation=act)
-                             for c in (ctx1, ctx))
-        block = _kernels.IRChan8(lanes, dw, project, 0)
-        assert block.takes(h, w), case
-        for residual in [None] + ([x] if stride == 1 and k2 == c0 else []):
-            want = _unfused((rows, dw1, project1), x, residual)
-            ws = np.full(block.workspace_size(h, w), np.nan, np.float32)
-            for rep in range(2):
-                got = block.run(x, np.full_like(want, np.nan), residual, ws)
-                np.testing.assert_array_equal(got, want, err_msg=f"{act} residual "
-                                              f"{residual is not None} run {rep}")
-
-
 def _check_chan8_block(case, threads, band):
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
