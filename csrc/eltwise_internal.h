@@ -133,37 +133,50 @@ static inline float tc_sigmoidf_(float x)
     return tc_sel_(tc_signbitf_(x), e * g, g);
 }
 
+/* SiLU's table: D[j] = bits(2^(j/8)) - (127 << 23) - (j << 20) - (1 << 23), j = 0..7 (2^(j/8)
+ * rounded to float), for tc_siluf_ and the vector forms (vpermd's table, sigmoid_vec_body.h):
+ * added to t's bits shifted left by 20 it leaves 2^(n-1) 2^(j/8), below. */
+#define TC_SILU_TAB8                                                                          \
+    (int32_t)0xff800000, (int32_t)0xff7b95c2, (int32_t)0xff7837f0, (int32_t)0xff75fed7,       \
+        (int32_t)0xff7504f3, (int32_t)0xff75672a, (int32_t)0xff7744fd, (int32_t)0xff7ac0c7
+
 /* SiLU x * sigmoid(x) = x / (1 + exp(-x)) as one division, exp(-x) itself (not from
  * tc_expnegabsf_): no sign select, no numerator product, 1 + p 2^n in one FMA, the
  * negation in the constants.  x is clamped to [-88.9, 80] for the exponent (80: exp(-80)
- * is below half an ulp of 1, the quotient is x; -88.9: n = 128 at most, so 2^(n-1) with
- * the bias 126 in t stays a float and p 2^(n-1), past FLT_MAX from x = -88.72, is +inf).
- * The reduction is c + n ln 2 = -r (r of tc_expnegabsf_'s form), the polynomial in it has
- * the odd coefficients negated (Horner's steps are those in r, negated or not, exactly),
- * all coefficients times 2 for 2^(n-1).  Within 4.4e-7 relative of float64 down to
- * x = -88.72; below, where exp(-x) is past the floats, -0 (the true value is under
- * 2.7e-37 in magnitude: no gradual underflow here, unlike tc_sigmoidf_).  SiLU(-inf) =
- * -inf / inf = NaN and SiLU(+inf) = +inf as onnxruntime's Sigmoid then Mul; SiLU(-0) = -0.
- * 13 vector operations for 8 values where the form through tc_expnegabsf_ took 16:
- * Zen 3 (native, s24, 2026-12-03), in-place pass over 3136 values in L1, median of 41
- * alternating runs: 0.356 -> 0.280 ns per value; EfficientNet-B0 at 1 thread see
- * sigmoid_vec_body.h. */
+ * is below half an ulp of 1, the quotient is x; -88.9: N / 8 = 128.3 at most, so 2^(n-1)
+ * stays a float and p 2^(n-1), past FLT_MAX from x = -88.72, is +inf).
+ * exp(-c) = 2^(N/8) exp(-r): N = round(-8 c / ln 2) in [-923, 1026], r = c + N ln2 / 8 in
+ * [-ln2/16, ln2/16] (one FMA, ln 2 / 8 one float), exp(-r) a degree-3 polynomial (fitted for
+ * least maximum relative error, 1.9e-8, its first two coefficients 1 and -1; all times 2 for
+ * the 2^(n-1)), and 2^(N/8) = 2^n 2^(j/8), n = N >> 3, j = N & 7, from t's bits and an
+ * 8-entry table: t = -8 c log2(e) + 1.5 * 2^23 + 1016 holds N + 1016 (in [93, 2042]) in its
+ * low mantissa bits; shifted left by 20, n + 127 lands in the exponent, j in the mantissa's
+ * top 3 bits and the rest leaves the word; TC_SILU_TAB8[j] swaps j's bits for 2^(j/8)'s
+ * mantissa and takes 1 from the exponent.  Within 4.1e-7 relative of float64 down to
+ * x = -88.72 (2.1e-7 for |x| <= 20); below, where exp(-x) is past the floats, -0 (the true
+ * value is under 2.7e-37 in magnitude: no gradual underflow here, unlike tc_sigmoidf_).
+ * SiLU(-inf) = -inf / inf = NaN and SiLU(+inf) = +inf as onnxruntime's Sigmoid then Mul;
+ * SiLU(-0) = -0.
+ * 13 vector operations for 8 values, as the degree-5 polynomial over [-ln2/2, ln2/2] it
+ * replaces (s43), but 10 of them on the two FMA ports where that took 12 (the table lookup,
+ * vpermd, and the integer add run on the third vector port): on the Intel Xeon host (Sapphire
+ * Rapids class, AVX2, 2026-12-06; benchmarks/silu_forms.c, in-place pass over 3136 values in
+ * L1) 0.89 of the degree-5 form's time; see sigmoid_vec_body.h. */
 static inline float tc_siluf_(float x)
 {
-    const float magic = 12583038.0f; /* 1.5 * 2^23 + 126 */
+    static const int32_t tab[8] = {TC_SILU_TAB8};
+    const float magic = 12583928.0f; /* 1.5 * 2^23 + 8 * 127 */
     float c = tc_sel_(x < -88.9f, -88.9f, x); /* NaN stays */
     c = tc_sel_(c > 80.0f, 80.0f, c);
-    float t = fmaf(c, -1.44269504088896341f, magic);
-    float n = t - magic; /* round(-c / ln 2), in [-115, 128] */
-    float r = fmaf(n, 0.693147182f, c);
-    float p = fmaf(-8.31156783e-3f * 2.0f, r, 4.18989286e-2f * 2.0f);
-    p = fmaf(p, r, -1.66671529e-1f * 2.0f);
-    p = fmaf(p, r, 4.99991715e-1f * 2.0f);
+    float t = fmaf(c, -8.0f * 1.44269504088896341f, magic);
+    float n = t - magic; /* N = round(-8 c / ln 2), in [-923, 1026] */
+    float r = fmaf(n, 0.693147182f / 8.0f, c);
+    float p = fmaf(-1.66650966e-1f * 2.0f, r, 5.00078499e-1f * 2.0f);
     p = fmaf(p, r, -2.0f);
     p = fmaf(p, r, 2.0f);
     uint32_t ti;
     memcpy(&ti, &t, 4);
-    uint32_t b = ti << 23; /* 2^(n-1): n + 126 lands in the exponent */
+    uint32_t b = (ti << 20) + (uint32_t)tab[ti & 7]; /* 2^(n-1) 2^(j/8) */
     float s;
     memcpy(&s, &b, 4);
     return x / fmaf(p, s, 1.0f);

@@ -51,6 +51,7 @@ static inline __m256 tc_clamp01_avx2(__m256 t)
 #define TC_SV_TOF(v) _mm256_castsi256_ps(v)
 #define TC_SV_NEGABS(x) _mm256_or_ps((x), _mm256_set1_ps(-0.0f))
 #define TC_SV_SELNEG(x, neg, pos) _mm256_blendv_ps((pos), (neg), (x)) /* by x's sign bit */
+#define TC_SV_TAB8(i) _mm256_permutevar8x32_epi32(_mm256_setr_epi32(TC_SILU_TAB8), (i))
 #include "sigmoid_vec_body.h"
 
 /* The lanes past n < 8 of a short run, through a buffer on the stack: masked loads and stores

@@ -35,6 +35,9 @@ static inline __m512 tc_act_avx512(tc_act_k act, __m512 v)
 /* by x's sign bit (-0 and negative NaNs included), as tc_signbitf_ */
 #define TC_SV_SELNEG(x, neg, pos) \
     _mm512_mask_blend_ps(_mm512_cmplt_epi32_mask(_mm512_castps_si512(x), _mm512_setzero_si512()), (pos), (neg))
+/* 16 entries: the 8 twice (i's bit 3 is n's lowest, which the entry leaves as it is) */
+#define TC_SV_TAB8(i) \
+    _mm512_permutexvar_epi32((i), _mm512_broadcast_i64x4(_mm256_setr_epi32(TC_SILU_TAB8)))
 #include "sigmoid_vec_body.h"
 
 /* y[i] = sigmoid(x[i]), or SiLU with silu (tc_siluf_); in place when x == y.

@@ -8,40 +8,38 @@
  *   TC_SV_TOI(v), TC_SV_TOF(v)   bit casts float <-> integer vector
  *   TC_SV_NEGABS(x) -|x|,  TC_SV_SELNEG(x, neg, pos)  neg where x's sign bit is set, else
  *                   pos (tc_signbitf_: -0 and negative NaNs take neg)
+ *   TC_SV_TAB8(i)   TC_SILU_TAB8[i & 7] in every lane (vpermd)
  * and gets  static inline TC_SV TC_SV_FN(TC_SV x, int silu)  = sigmoid(x), or with silu
  * x * sigmoid(x) as tc_siluf_ (its own operations: exp(-x), no select); the parameters are undefined at the end, so the next
  * includer defines its own. */
 static inline TC_SV TC_SV_FN(TC_SV x, int silu)
 {
-    /* SiLU as tc_siluf_: x / (1 + exp(-x)), 13 operations where the sigmoid's way took 16.
-     * EfficientNet-B0, Zen 3 native, s24, 2026-12-03 (subgraph_shapes.py --against the base,
-     * 15 rounds, tinycnn/against median [25-75%]): 1 thread 0.973 [0.961-0.976].  Output vs
-     * onnxruntime, max |diff| / max |y|: 2.0-4.2e-6 at the base, 2.0-4.6e-6 now (3 inputs).
-     * Dropped: exp's polynomial at degree 4 (minimax, 2.8e-6 alone; SiLU 3.2e-6, 12
-     * operations): EfficientNet-B0 0.952 [0.940-0.961] and within 1.6e-5 of onnxruntime, but
-     * YOLOv8n (SiLU after every convolution, test_models_dense) 1.63e-4 from onnxruntime at
-     * 256x256, past issue 12's 1e-4 and twice onnxruntime's own optimized/unoptimized spread.
-     * What bounds it, Zen 3 native (s25, 2026-12-03; a loop of this over 4096 values in L1,
-     * best of 6000 calls per variant alternating, 5 processes; this form 5.1-5.3 TSC cycles
-     * per 8 values): the count of operations, not the chains' latency.  Without the divide
-     * (a multiply) 0.82-0.83 of its time, without the clamp 0.89-0.90, the polynomial by
-     * Estrin (r^2: one operation more, a chain 8 cycles shorter; other bits) 0.95-0.99,
-     * vrcpps and a Newton step for the divide (other bits) 1.16-1.18.  The clamp in the
-     * integer domain (vpminud with -88.9's bits, then vpminsd with 80's: the same bits for
-     * every input, NaNs included, checked on 12288 values) 1.00-1.02.  A table of 2^(j/8)
-     * (vpermps) with a degree-3 polynomial counts 13 operations too: not built.  EfficientNet-
-     * B0's time in this pass (perf, the whole network): 14.5%. */
+    /* SiLU as tc_siluf_: x / (1 + exp(-x)), 13 operations where the sigmoid's way took 16, 10
+     * of them on the FMA ports (p0 / p1 on Intel; the table's vpermd and the integer add go to
+     * p5).  What bounds it on the Intel Xeon host (Sapphire Rapids class, AVX2 only, s43,
+     * 2026-12-06; benchmarks/silu_forms.c: in-place passes over 3136 values in L1, the forms
+     * alternating, 200 rounds x best of 20): the FMA ports' operations, as on Zen 3.  The
+     * form before this one (exp(-r) of degree 5 on [-ln2/2, ln2/2], 2^n by the shift alone: 12
+     * operations on p0 / p1) 0.354 ns a value; without its divide (a multiply) 0.91 of that,
+     * without its clamp 0.86, vrcpps + a Newton step for the divide 1.18-1.19 (on the
+     * reciprocal or on the quotient), this one (2^(j/8) from the table, degree 3) 0.89.
+     * The same form's history on Zen 3 (native, s24-s25, 2026-12-03): x / (1 + exp(-x))
+     * instead of the sigmoid's way, EfficientNet-B0 0.973 [0.961-0.976]; dropped there: exp at
+     * degree 4 without a table (minimax, 2.8e-6 alone): EfficientNet-B0 0.952 but YOLOv8n
+     * (test_models_dense) 1.63e-4 from onnxruntime, past issue 12's 1e-4; vrcpps + Newton
+     * 1.16-1.18; the polynomial by Estrin 0.95-0.99 (other bits); the clamp in the integer
+     * domain 1.00-1.02.  EfficientNet-B0's time in this pass (perf, Zen 3): 14.5%. */
     if (silu) {
-        const TC_SV m = TC_SV_(set1_ps)(12583038.0f); /* 1.5 * 2^23 + 126 */
+        const TC_SV m = TC_SV_(set1_ps)(12583928.0f); /* 1.5 * 2^23 + 8 * 127 */
         TC_SV c = TC_SV_(min_ps)(TC_SV_(set1_ps)(80.0f), TC_SV_(max_ps)(TC_SV_(set1_ps)(-88.9f), x));
-        TC_SV t = TC_SV_(fmadd_ps)(c, TC_SV_(set1_ps)(-1.44269504088896341f), m);
-        TC_SV r = TC_SV_(fmadd_ps)(TC_SV_(sub_ps)(t, m), TC_SV_(set1_ps)(0.693147182f), c);
-        TC_SV p = TC_SV_(fmadd_ps)(TC_SV_(set1_ps)(-8.31156783e-3f * 2.0f), r, TC_SV_(set1_ps)(4.18989286e-2f * 2.0f));
-        p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(-1.66671529e-1f * 2.0f));
-        p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(4.99991715e-1f * 2.0f));
+        TC_SV t = TC_SV_(fmadd_ps)(c, TC_SV_(set1_ps)(-8.0f * 1.44269504088896341f), m);
+        TC_SV r = TC_SV_(fmadd_ps)(TC_SV_(sub_ps)(t, m), TC_SV_(set1_ps)(0.693147182f / 8.0f), c);
+        TC_SV p = TC_SV_(fmadd_ps)(TC_SV_(set1_ps)(-1.66650966e-1f * 2.0f), r, TC_SV_(set1_ps)(5.00078499e-1f * 2.0f));
         p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(-2.0f));
         p = TC_SV_(fmadd_ps)(p, r, TC_SV_(set1_ps)(2.0f));
-        TC_SV s = TC_SV_TOF(TC_SV_(slli_epi32)(TC_SV_TOI(t), 23)); /* 2^(n-1) */
+        const TC_SVI ti = TC_SV_TOI(t);
+        /* 2^(n-1) 2^(j/8): t's bits << 20 plus the table's entry j (TC_SILU_TAB8) */
+        TC_SV s = TC_SV_TOF(TC_SV_(add_epi32)(TC_SV_(slli_epi32)(ti, 20), TC_SV_TAB8(ti)));
         return TC_SV_(div_ps)(x, TC_SV_(fmadd_ps)(p, s, TC_SV_(set1_ps)(1.0f)));
     }
     const TC_SV magic = TC_SV_(set1_ps)(12583063.0f); /* 1.5 * 2^23 + 151 */
@@ -71,3 +69,4 @@ static inline TC_SV TC_SV_FN(TC_SV x, int silu)
 #undef TC_SV_TOF
 #undef TC_SV_NEGABS
 #undef TC_SV_SELNEG
+#undef TC_SV_TAB8
