@@ -39,22 +39,6 @@ static double now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* the library's form (sigmoid_vec_body.h, silu) */
-static inline __m256 silu0(__m256 x)
-{
-    const __m256 m = _mm256_set1_ps(12583038.0f);
-    __m256 c = _mm256_min_ps(_mm256_set1_ps(80.0f), _mm256_max_ps(_mm256_set1_ps(-88.9f), x));
-    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(-1.44269504088896341f), m);
-    __m256 r = _mm256_fmadd_ps(_mm256_sub_ps(t, m), _mm256_set1_ps(0.693147182f), c);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(-8.31156783e-3f * 2.0f), r, _mm256_set1_ps(4.18989286e-2f * 2.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(-1.66671529e-1f * 2.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.99991715e-1f * 2.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(-2.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.0f));
-    __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
-    return _mm256_div_ps(x, _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.0f)));
-}
-
 static inline __m256 den0(__m256 x, int clamp)
 {
     const __m256 m = _mm256_set1_ps(12583038.0f);
@@ -69,6 +53,9 @@ static inline __m256 den0(__m256 x, int clamp)
     __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
     return _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.0f));
 }
+
+/* the library's form before s43 (sigmoid_vec_body.h, silu) */
+static inline __m256 silu0(__m256 x) { return _mm256_div_ps(x, den0(x, 1)); }
 
 static inline __m256 silu1(__m256 x) { return _mm256_mul_ps(x, den0(x, 1)); }
 
