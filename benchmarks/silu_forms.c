@@ -98,10 +98,10 @@ static void init_table(void)
     tabv = _mm256_loadu_ps(tabd);
 }
 
-static inline __m256 den4(__m256 x)
+/* 1 + exp(-c) for a c already clamped to [-88.9, 80] */
+static inline __m256 den4c(__m256 c)
 {
     const __m256 m = _mm256_set1_ps(12582912.0f + 8.0f * TB);
-    __m256 c = _mm256_min_ps(_mm256_set1_ps(80.0f), _mm256_max_ps(_mm256_set1_ps(-88.9f), x));
     __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(-8.0f * 1.44269504088896341f), m);
     __m256 r = _mm256_fmadd_ps(_mm256_sub_ps(t, m), _mm256_set1_ps(0.693147182f / 8.0f), c);
     __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(q3[3]), r, _mm256_set1_ps(q3[2]));
@@ -111,6 +111,11 @@ static inline __m256 den4(__m256 x)
     __m256i tb = _mm256_castps_si256(_mm256_permutevar8x32_ps(tabv, ti));
     __m256 s = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(ti, 20), tb));
     return _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.0f));
+}
+
+static inline __m256 den4(__m256 x)
+{
+    return den4c(_mm256_min_ps(_mm256_set1_ps(80.0f), _mm256_max_ps(_mm256_set1_ps(-88.9f), x)));
 }
 
 static inline __m256 silu4(__m256 x) { return _mm256_div_ps(x, den4(x)); }
@@ -127,7 +132,6 @@ static inline __m256 silu5(__m256 x)
  * (negative floats: larger bits are more negative), signed min with 80's (positives) */
 static inline __m256 silu7(__m256 x)
 {
-    const __m256 m = _mm256_set1_ps(12582912.0f + 8.0f * TB);
     __m256i xi = _mm256_castps_si256(x);
     float lo = -88.9f, hi = 80.0f;
     int32_t lob, hib;
@@ -135,16 +139,7 @@ static inline __m256 silu7(__m256 x)
     memcpy(&hib, &hi, 4);
     xi = _mm256_min_epu32(xi, _mm256_set1_epi32(lob));
     xi = _mm256_min_epi32(xi, _mm256_set1_epi32(hib));
-    __m256 c = _mm256_castsi256_ps(xi);
-    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(-8.0f * 1.44269504088896341f), m);
-    __m256 r = _mm256_fmadd_ps(_mm256_sub_ps(t, m), _mm256_set1_ps(0.693147182f / 8.0f), c);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(q3[3]), r, _mm256_set1_ps(q3[2]));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(q3[1]));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(q3[0]));
-    __m256i ti = _mm256_castps_si256(t);
-    __m256i tb = _mm256_castps_si256(_mm256_permutevar8x32_ps(tabv, ti));
-    __m256 s = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(ti, 20), tb));
-    return _mm256_div_ps(x, _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.0f)));
+    return _mm256_div_ps(x, den4c(_mm256_castsi256_ps(xi)));
 }
 
 #define PASS(k)                                                                                \
