@@ -3,7 +3,9 @@ count in processes of its own (as mt_procs.py), each step's MINIMUM wall time ov
 profiled runs (tinycnn: perf_counter around each call of run_profiled, the steps of one node
 summed; onnxruntime: its profiler's node times), then the median of those minima over
 --rounds processes.  Steps are matched as in qsteps.py (onnxruntime's node -> the tinycnn step
-whose node name is its longest prefix).  The table gives each engine's speedup of 2 threads over
+whose node name is its longest prefix), else by graph order (the last tinycnn step at or before
+the graph node the onnxruntime name starts with: its NCHWc nodes, named after their Relu, and
+nodes tinycnn fuses or leaves out, e.g. SqueezeNet's Concat, counted in the step before).  The table gives each engine's speedup of 2 threads over
 1 per step and tinycnn / onnxruntime at 2 threads: which steps scale worse than onnxruntime's.
 Minima, not sums of a run: a step's minimum is what it costs when both threads got their core,
 which a loaded 2-core host gives now and then; the whole-run minimum and median are printed too.
@@ -103,6 +105,31 @@ def main():
     tc = {t: med(("tc", t)) for t in (1, T)}
     ort_ = {t: med(("ort", t)) for t in (1, T)}
     order = res[("tc", 1)][0]["order"]
+    # onnxruntime's nodes under tinycnn's step names before any grouping: the step whose name
+    # is the node's longest prefix, else (a fused NCHWc node named after a later node of the
+    # step, "/features/features.1/Relu_output_0_nchwc" for the stem's Conv + Relu + MaxPool
+    # step "/features/features.0/Conv") the last step at or before that node in graph order
+    import onnx
+    gnodes = [nd.name for nd in onnx.load(a.model, load_external_data=False).graph.node]
+    gpos = {n: i for i, n in enumerate(gnodes)}
+    tc_keys = sorted(tc[1], key=len, reverse=True)
+    tc_at = sorted((gpos[k], k) for k in tc[1] if k in gpos)
+
+    def tc_step_of(n):
+        k = next((k for k in tc_keys if n.startswith(k)), None)
+        if k is not None:
+            return k
+        g = max((m for m in gnodes if m and n.startswith(m)), key=len, default=None)
+        if g is None:
+            return n
+        before = [k for i, k in tc_at if i <= gpos[g]]
+        return before[-1] if before else n
+
+    for t in (1, T):
+        g = collections.defaultdict(float)
+        for n, v in ort_[t].items():
+            g[tc_step_of(n)] += v
+        ort_[t] = g
     if a.depth:
         part = lambda n: "/".join(n.split("/")[:a.depth + 1])
         for d in (tc, ort_):
