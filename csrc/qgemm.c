@@ -826,14 +826,6 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
 #define TC_QU7S8_LONG_K_WIDE 128
 #define TC_QU7S8_LONG_MN 256
 
-/* and from this kpad in such products with the window at 0 and a fused residual add
- * (ResNet-50's layer1 conv3, K = 64, N = 256, 3136 rows, whose input channels qdq.py puts
- * in fours for the paired widths: _QUAD_RESIDUAL_MIN_K).  h39-q's rule above took every K =
- * 64 product of those sizes, the downsample too, which reads the max pool's bytes in the
- * file's order (more steps above the paired widths: 1.08); the conv3 layers read 0.91-0.94
- * there in one order.  Measured: see the commit (h44-q). */
-#define TC_QU7S8_LONG_K_RESIDUAL 64
-
 /* Tried and left (h35-q, 2026-12-05, benchmarks/u7s8_row_fix.patch, the Xeon, emulated AVX2
  * 1t): at base 0 from kpad 512 each row corrected over its own groups (as around a mid-range
  * zero point) in kernels of their own (tc_quant_kernels.u7s8_rows0), in one part where no
@@ -1469,11 +1461,9 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     d->ws_ptrs_thread = ptrs_slot_bytes(d->format, d->kpad, d->rows_most, d->ntaps, threads);
     d->uk = tc_qukernel_for(ctx, d->format);
     d->u7s8_paired = 0;
-    const int long_mn = d->M >= TC_QU7S8_LONG_MN && d->N >= TC_QU7S8_LONG_MN;
     if (d->format == TC_QFMT_U7S8 &&
-        (d->kpad >= TC_QU7S8_LONG_K || (d->kpad >= TC_QU7S8_LONG_K_WIDE && long_mn) ||
-         (d->kpad >= TC_QU7S8_LONG_K_RESIDUAL && long_mn && d->out->residual &&
-          d->u7s8_base == 0))) {
+        (d->kpad >= TC_QU7S8_LONG_K || (d->kpad >= TC_QU7S8_LONG_K_WIDE &&
+                                        d->M >= TC_QU7S8_LONG_MN && d->N >= TC_QU7S8_LONG_MN))) {
         d->uk = tc_quant_kernels_of(ctx)->u7s8_long;
         /* the window at 0 (after a ReLU): the paired widths (u7s8_limits); a window around
          * a mid-range zero point keeps the pair's (its parts below and above are

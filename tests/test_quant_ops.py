@@ -662,40 +662,6 @@ def test_bottleneck_channels_in_fours_for_u7s8_give_the_same_bytes(residual, mon
     assert np.abs(got - ref).max() <= step * 1.001
 
 
-@pytest.mark.parametrize("hw", [16, 7])
-def test_residual_conv3_of_64_channels_in_fours_gives_the_same_bytes(hw, monkeypatch):
-    """ResNet-50's layer1 bottleneck (256 outputs, K 64, the residual fused): qdq puts conv2's
-    outputs and conv3's inputs in fours (_QUAD_RESIDUAL_MIN_K: conv3 then runs the long U7S8
-    kernels from 256 rows, TC_QU7S8_LONG_K_RESIDUAL; at 7 x 7 the 6-row tiles), not in pairs;
-    the same outputs, bit for bit, as in pairs and in the file's order (and onnxruntime's
-    within one step), on an input whose bytes fill the ReLU6's range."""
-    from tinycnn import qdq
-    rng = np.random.default_rng(35)
-    m = qdq_bottleneck_model(rng, c=256, e=64, hw=hw, residual=True)
-    x = (rng.standard_normal((1, 256, hw, hw)) * 4).astype(np.float32)
-
-    def conv3(sess):
-        return next(n for n in sess._graph.nodes if len(n.inputs) > 9 and n.inputs[9])
-    sess = tinycnn.InferenceSession(m.SerializeToString())
-    w = next(numpy_helper.to_array(i) for i in m.graph.initializer if i.name == "pw")
-    w3 = sess._graph.initializers[conv3(sess).inputs[3]]
-    quads = _kernels.qquad_channels(np.ascontiguousarray(w.reshape(256, 64)))
-    assert np.array_equal(w3, np.take(w, quads, axis=1))
-    got = sess.run(None, {"x": x})[0]
-    monkeypatch.setattr(qdq, "_QUAD_RESIDUAL_MIN_N", 1 << 30)   # in pairs
-    pairs = tinycnn.InferenceSession(m.SerializeToString())
-    assert not np.array_equal(pairs._graph.initializers[conv3(pairs).inputs[3]], w3)
-    assert np.array_equal(pairs.run(None, {"x": x})[0], got)
-    monkeypatch.setattr(qdq, "_PAIR_MAX_OUTPUTS", 0)
-    monkeypatch.setattr(qdq, "_QUAD_MIN_K", 1 << 30)
-    plain = tinycnn.InferenceSession(m.SerializeToString())
-    assert np.array_equal(plain._graph.initializers[conv3(plain).inputs[3]], w)
-    want = plain.run(None, {"x": x})[0]
-    assert np.array_equal(got, want), f"{(got != want).sum()} of {got.size} outputs differ"
-    ref = ort_run(m, {"x": x})[0]
-    assert np.abs(got - ref).max() <= 0.07 * 1.001
-
-
 def qdq_stage_model(rng, cin=64, c=128, e=32, hw=8):
     """A ResNet stage in QDQ onto a classifier: block 0 (1x1 cin -> e, 3x3, 1x1 e -> c) plus a
     1x1 downsample of x, block 1 (1x1 c -> e, 3x3, 1x1 e -> c) plus block 0's sum; the sums

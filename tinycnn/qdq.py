@@ -194,13 +194,6 @@ _QUAD_MIN_K = 128
 # 0.991, but layer3's Winograd conv2 (no shapes here to skip them) 1.035 in both orders (not
 # understood: exact int16 sums whatever the order), loading +420 ms: so 1 (off)
 _QUAD_MAX_TAPS = 1
-# and a 1x1 convolution with a fused residual add and at least this many outputs (ResNet-50's
-# layer1 conv3: 64 -> 256) from this K: csrc/qgemm.c runs it with the long kernels
-# (TC_QU7S8_LONG_K_RESIDUAL) where it has 256 rows or more, whose paired widths the fours
-# widen (on a photograph the 4-row tiles' 8-k steps above them: 17-37% in pairs, 15-28% in
-# fours; u7s8_steps-style count)
-_QUAD_RESIDUAL_MIN_K = 64
-_QUAD_RESIDUAL_MIN_N = 256
 
 
 def _qconv_parts(node, inits, residual=False):
@@ -269,12 +262,8 @@ def _pair_channels(g, keep):
             continue
         w_last = parts[0]
         k, taps = w_last.shape[1], w_last.shape[2] * w_last.shape[3]
-        residual_quads = len(cur.inputs) > 9 and bool(cur.inputs[9]) and taps == 1 and \
-            _QUAD_RESIDUAL_MIN_N <= w_last.shape[0] <= _PAIR_MAX_OUTPUTS and \
-            k >= _QUAD_RESIDUAL_MIN_K and k % 8 == 0
-        quads = w_last.shape[0] > _PAIR_MAX_OUTPUTS or taps > 1 or residual_quads
-        min_k = _QUAD_RESIDUAL_MIN_K if residual_quads else _QUAD_MIN_K
-        if quads and (k * taps < min_k or k % 8 or taps > _QUAD_MAX_TAPS):
+        quads = w_last.shape[0] > _PAIR_MAX_OUTPUTS or taps > 1
+        if quads and (k * taps < _QUAD_MIN_K or k % 8 or taps > _QUAD_MAX_TAPS):
             continue
         wz = inits.get(cur.inputs[5]) if cur.inputs[5] else None
         if w_last.dtype != np.int8 or (wz is not None and np.any(wz)):
