@@ -55,62 +55,6 @@ static inline float tc_expf_(float x)
     return p * s1 * s2; /* NaN: r, hence p, is NaN */
 }
 
-/* exp(-|x|) in (0, 1], for the sigmoid below (SiLU had it too until s24): one clamp, a degree-5
- * polynomial (1 + r + r^2 q(r), q fitted for least maximum relative error on
- * [-ln2/2, ln2/2]: 1.2e-7) in Horner's form, and 2^n as 2^(n+24) times 2^-24 (the
- * latter in the polynomial's coefficients), so results down to the denormals
- * (x > -103.3) keep their bits; exactly 0 from |x| = 104 (and for infinities), NaN
- * for NaN.  The rounding constant carries the exponent's bias: t = a log2(e) +
- * 1.5 * 2^23 + 151 holds n + 151 in its low mantissa bits, and t's bits shifted
- * left by 23 are 2^(n+24) (no integer subtract and add).  The reduction and the
- * polynomial are fused multiply-adds (fmaf: one rounding, as vfmadd in
- * sigmoid_vec_body.h), which cut the vector form from 31 operations to 24; the
- * bias in t, 2^-24 in the coefficients, Horner's form and the sign bit as the
- * select's mask (tc_signbitf_) cut 5 more, and the reduction in one FMA (ln 2 in one
- * float, not a Cody-Waite pair) one more: 16 per 8 SiLU values (onnxruntime's MLAS
- * logistic: a clamp, an odd and an even polynomial, a divide, 15, and its Mul pass after).
- * That last step, measured (Zen 4, AVX2, in-place pass over 12544 values, 6 alternating
- * runs of best-of-400): 0.323-0.337 -> 0.297-0.303 ns per SiLU value; the worst
- * relative error, sigmoid 2.7e-7 -> 4.1e-7, SiLU 3.1e-7 (to |x| = 60) -> 4.6e-7, both at
- * x = -87 where the values are below 1e-36 (3.4e-7 and 3.8e-7 for |x| <= 60).  Tried
- * and dropped, same protocol: max(x, x e) for the SiLU numerator instead of the sign
- * blend (2% faster, but SiLU(+inf) = max(inf, NaN) = NaN); e as an integer add into
- * p's exponent instead of p times 2^n (no faster, and wrong for denormal results);
- * the divide as a reciprocal (vrcpps, or a quadratic guess and two Newton steps)
- * times the numerator: slower (vrcpps also differs between vendors, the
- * portable path could not give its bits); the divide is not the bound, the FMA ports
- * are (the divide replaced by a multiply: no faster).  Without an FMA unit fmaf is
- * libm's exact (slower) emulation, still the same bits. */
-#define TC_2M24 5.9604644775390625e-8f /* 2^-24: a power of two, products with it exact */
-
-static inline float tc_expnegabsf_(float x)
-{
-    const float magic = 12583063.0f; /* 1.5 * 2^23 + 151 */
-    float a = -fabsf(x);
-    a = tc_sel_(a < -104.0f, -104.0f, a); /* NaN stays */
-    float t = fmaf(a, 1.44269504088896341f, magic);
-    float n = t - magic; /* round(a / ln 2), in [-150, 0] */
-    uint32_t ti;
-    memcpy(&ti, &t, 4);
-    /* one step, ln 2 rounded to float (off by 1.9e-9): n of at most 150 puts n 1.9e-9 into r,
-     * a relative error of 2.9e-7 only where exp(-|x|) is below 1e-26 (3e-8 up to |x| = 17) */
-    float r = fmaf(-n, 0.693147182f, a);
-    /* the polynomial times 2^-24: every coefficient scaled by that power of two, so every
-     * step is the unscaled one's exactly, scaled (nothing comes near the denormals) */
-    float p = fmaf(8.31156783e-3f * TC_2M24, r, 4.18989286e-2f * TC_2M24);
-    p = fmaf(p, r, 1.66671529e-1f * TC_2M24);
-    p = fmaf(p, r, 4.99991715e-1f * TC_2M24);
-    p = fmaf(p, r, TC_2M24);
-    p = fmaf(p, r, TC_2M24);
-    /* t's mantissa is 2^22 + n + 151: shifted by 23, n + 151 lands in the exponent and
-     * the rest leaves the word (for a NaN x the exponent is garbage, the result NaN) */
-    uint32_t b = ti << 23;
-    float s;
-    memcpy(&s, &b, 4);
-    /* p 2^-24 times 2^(n+24): exact but below 2^-126, rounded once into the denormals */
-    return p * s;
-}
-
 /* x's sign bit as a condition (-0 and NaNs with the sign set count as negative): the
  * vector forms select with it as it is (blendv), without a comparison. */
 static inline int tc_signbitf_(float x)
@@ -120,28 +64,75 @@ static inline int tc_signbitf_(float x)
     return (int)(u >> 31);
 }
 
-/* sigmoid(x) from e = exp(-|x|), which cannot overflow: 1 / (1 + e) for x >= 0,
- * e / (1 + e) below (the sign bit decides: at -0 both are 1/2).  Cheaper than
- * 1 / (1 + tc_expf_(-x)).  Within 4.1e-7 relative of float64 wherever the result is
- * normal, 3.4e-7 for |x| <= 60 (tests/test_sigmoid_epilogue.py).
- * sigmoid(-inf) = 0, sigmoid(+inf) = 1, NaN gives NaN.  sigmoid_vec_body.h has the same
- * operations on 8 and 16 lanes, bit for bit. */
-static inline float tc_sigmoidf_(float x)
-{
-    float e = tc_expnegabsf_(x);
-    float g = 1.0f / (1.0f + e);
-    return tc_sel_(tc_signbitf_(x), e * g, g);
-}
-
 /* SiLU's table: D[j] = bits(2^(j/8)) - (127 << 23) - (j << 20) - (1 << 23), j = 0..7 (2^(j/8)
- * rounded to float), for tc_siluf_ and the vector forms (vpermd's table, sigmoid_vec_body.h):
- * added to t's bits shifted left by 20 it leaves 2^(n-1) 2^(j/8), below. */
+ * rounded to float), for tc_siluf_, tc_sigmoidf_ and the vector forms (vpermd's table,
+ * sigmoid_vec_body.h): added to t's bits shifted left by 20 it leaves 2^(n-1) 2^(j/8), below. */
 #define TC_SILU_TAB8                                                                          \
     (int32_t)0xff800000, (int32_t)0xff7b95c2, (int32_t)0xff7837f0, (int32_t)0xff75fed7,       \
         (int32_t)0xff7504f3, (int32_t)0xff75672a, (int32_t)0xff7744fd, (int32_t)0xff7ac0c7
 
-/* SiLU x * sigmoid(x) = x / (1 + exp(-x)) as one division, exp(-x) itself (not from
- * tc_expnegabsf_): no sign select, no numerator product, 1 + p 2^n in one FMA, the
+/* exp(-r) times 2 on [-ln2/16, ln2/16], degree 3 (fitted for least maximum relative error,
+ * 1.9e-8; its first two coefficients 1 and -1): c3 r^3 + c2 r^2 - 2 r + 2 */
+#define TC_EXP8_C3 (-1.66650966e-1f * 2.0f)
+#define TC_EXP8_C2 (5.00078499e-1f * 2.0f)
+/* 2^-25: a power of two, products with it exact */
+#define TC_2M25 2.98023223876953125e-8f
+
+/* sigmoid(x) = num / (1 + e), e = exp(-|x|) in (0, 1] (which cannot overflow), num = 1 for
+ * x >= 0 and e below (the sign bit decides: at -0 both give 1/2): one rounding, the
+ * numerator a select instead of e times 1 / (1 + e).  e = exp(a), a = -|x| clamped to
+ * [-104, 0], as tc_siluf_'s exp(-c) (s44): N = round(8 a / ln 2) in [-1200, 0], r = a - N ln2
+ * / 8 in [-ln2/16, ln2/16] (one FMA, ln 2 / 8 one float: N of at most 1200 puts 2.9e-7 into r
+ * where e is below 1e-45, 2.4e-7 where the result is still normal), exp(r) of degree 3 (the
+ * SiLU's polynomial with its odd terms negated: exp(r) = exp(-(-r)), the same relative
+ * error) times 2^-25 (its coefficients scaled, so every step is the unscaled one's exactly,
+ * scaled; nothing comes near the denormals), and 2^(N/8) 2^24 = 2^(n+24) 2^(j/8), n = N >> 3
+ * in [-150, 0], j = N & 7, from t's bits and TC_SILU_TAB8: t = 8 a log2(e) + 1.5 * 2^23 + 8 *
+ * 152 holds N + 1216 (in [16, 1216]) in its low mantissa bits; shifted left by 20, n + 152
+ * lands in the exponent and j in the mantissa's top 3 bits, the table's entry swaps j's bits
+ * for 2^(j/8)'s mantissa and takes 1 from the exponent: 2^(n+24) 2^(j/8), normal for every n.
+ * e = p 2^(n+24) 2^(j/8) is exact but below 2^-126 from x = -87.3, rounded once into the
+ * denormals (gradual underflow, as before: 0 from x = -104, where e is under 2^-150), and the
+ * quotient once more.  Within 4.0e-7 relative of float64 wherever the result is normal (at
+ * x = -86.3; tests/test_sigmoid_epilogue.py), 2.9e-7 for |x| <= 20 (the form before: 4.1e-7 at
+ * x = -87, 3.1e-7); denormal results within 4.4e-45 (a few 2^-149).  sigmoid(-inf) = 0, sigmoid(+inf)
+ * = 1, NaN gives NaN.  sigmoid_vec_body.h has the same operations on 8 and 16 lanes, bit for
+ * bit: 15 vector operations per 8 values, 11 of them on the FMA ports (p0 / p1 on Intel; the
+ * table's vpermd, the integer add, the sign's or and the select's blend elsewhere).
+ * Until s44 the sigmoid had its own exp(-|x|): a degree-5 polynomial on [-ln2/2, ln2/2] and 2^n
+ * by the shift alone (the SiLU's way until s43), then g = 1 / (1 + e) and e g or g selected: 16
+ * operations, 14 on p0 / p1.  Measured (benchmarks/sigmoid_forms.c, in-place passes over 3136
+ * values in L1, the forms alternating; Intel Xeon, Sapphire Rapids class, AVX2, s44): see
+ * sigmoid_vec_body.h.  The history of that form (Zen 4, s19-s24): FMAs in the reduction and the
+ * polynomial cut 31 operations to 24; the bias in t, 2^-24 in the coefficients, Horner's form
+ * and the sign bit as the select's mask 5 more, the reduction in one FMA one more; the divide
+ * as a reciprocal (vrcpps, or a quadratic guess and two Newton steps) was slower and vrcpps
+ * differs between vendors (the portable path could not give its bits).  Without an FMA unit
+ * fmaf is libm's exact (slower) emulation, still the same bits. */
+static inline float tc_sigmoidf_(float x)
+{
+    static const int32_t tab[8] = {TC_SILU_TAB8};
+    const float magic = 12584128.0f; /* 1.5 * 2^23 + 8 * 152 */
+    float a = -fabsf(x);
+    a = tc_sel_(a < -104.0f, -104.0f, a); /* NaN stays */
+    float t = fmaf(a, 8.0f * 1.44269504088896341f, magic);
+    float n = t - magic; /* N = round(8 a / ln 2), in [-1200, 0] */
+    float r = fmaf(n, -0.693147182f / 8.0f, a);
+    float p = fmaf(-TC_EXP8_C3 * TC_2M25, r, TC_EXP8_C2 * TC_2M25);
+    p = fmaf(p, r, 2.0f * TC_2M25);
+    p = fmaf(p, r, 2.0f * TC_2M25);
+    uint32_t ti;
+    memcpy(&ti, &t, 4);
+    /* for a NaN x the bits are garbage, p (hence the result) NaN */
+    uint32_t b = (ti << 20) + (uint32_t)tab[ti & 7]; /* 2^(n+24) 2^(j/8) */
+    float s;
+    memcpy(&s, &b, 4);
+    float e = p * s;
+    return tc_sel_(tc_signbitf_(x), e, 1.0f) / fmaf(p, s, 1.0f);
+}
+
+/* SiLU x * sigmoid(x) = x / (1 + exp(-x)) as one division, exp(-x) itself (not exp(-|x|)
+ * as tc_sigmoidf_): no sign select, no numerator product, 1 + p 2^n in one FMA, the
  * negation in the constants.  x is clamped to [-88.9, 80] for the exponent (80: exp(-80)
  * is below half an ulp of 1, the quotient is x; -88.9: N / 8 = 128.3 at most, so 2^(n-1)
  * stays a float and p 2^(n-1), past FLT_MAX from x = -88.72, is +inf).
@@ -171,7 +162,7 @@ static inline float tc_siluf_(float x)
     float t = fmaf(c, -8.0f * 1.44269504088896341f, magic);
     float n = t - magic; /* N = round(-8 c / ln 2), in [-923, 1026] */
     float r = fmaf(n, 0.693147182f / 8.0f, c);
-    float p = fmaf(-1.66650966e-1f * 2.0f, r, 5.00078499e-1f * 2.0f);
+    float p = fmaf(TC_EXP8_C3, r, TC_EXP8_C2);
     p = fmaf(p, r, -2.0f);
     p = fmaf(p, r, 2.0f);
     uint32_t ti;

@@ -43,8 +43,8 @@ def test_sigmoid_against_float64(isa, op):
     s = ref("sigmoid", x)
     normal = np.isfinite(r) & (np.abs(s) >= TINY) & (np.abs(r) >= TINY)
     rel = np.abs(y[normal] - r[normal]) / np.abs(r[normal])
-    # sigmoid 4.1e-7 at x = -87 (ln 2 in one float in the reduction: n 1.9e-9 off), SiLU 4.4e-7
-    # at x = -88.6; sigmoid 3.4e-7 up to |x| = 60
+    # sigmoid 4.0e-7 at x = -86.3 (ln 2 / 8 in one float in the reduction: N of up to 1200
+    # 2.4e-10 off each), SiLU 4.4e-7 at x = -88.6
     assert rel.max() <= 5e-7, f"{op} [{isa}]: max rel err {rel.max():.3g} at x={x[normal][rel.argmax()]}"
     # a denormal sigmoid keeps the bits a denormal can hold: absolute error of a few 2^-149 (times |x|)
     den = np.isfinite(r) & ~normal
@@ -59,6 +59,32 @@ def test_sigmoid_against_float64(isa, op):
     err = np.abs(y[den] - r[den]) / np.maximum(1.0, np.abs(x[den]))
     # (3.1 x 2^-149 for SiLU, with the reduction's error above)
     assert err.max() <= 5e-45, f"{op} [{isa}]: denormal results, abs err {err.max():.3g}"
+
+
+@pytest.mark.parametrize("isa", ISAS_ALL)
+def test_sigmoid_table_steps(isa):
+    """The sigmoid's exp(-|x|) as 2^(N/8) from an 8-entry table times a polynomial
+    (tc_sigmoidf_): at both sides of every x where N = round(8 |x| / ln 2) steps (N in [0,
+    1201], so every table entry j and every 2^n from n = 0 down to -150 where the result is
+    denormal), against float64, the same bits on every ISA, and the curve nondecreasing there
+    and over the dense grid but for steps back of one ulp: the polynomial's error at +-ln2/16
+    and the entries' roundings leave 4 such steps at table steps of x in [-1.43, -0.30] (the
+    degree-5 form before s44 had none; onnxruntime's MLAS logistic 44510 on the dense grid,
+    steps of up to 1.7e-7 below x = -17)."""
+    edges = (np.arange(0, 1202, dtype=np.float64) + 0.5) * np.log(2.0) / 8
+    e32 = edges.astype(np.float32)
+    x = np.concatenate([e32, np.nextafter(e32, np.float32(0)), np.nextafter(e32, np.float32(np.inf))])
+    x = np.concatenate([x, -x])
+    y, r = run(isa, "sigmoid", x), ref("sigmoid", x)
+    np.testing.assert_array_equal(y, run("portable", "sigmoid", x))
+    normal = r >= TINY
+    assert (np.abs(y[normal] - r[normal]) / r[normal]).max() <= 5e-7
+    assert np.abs(y[~normal] - r[~normal]).max() <= 5e-45
+    for xs in (np.sort(x), grid()[:-len(EDGES)]):
+        ys = run(isa, "sigmoid", xs)
+        back = ys[1:] < ys[:-1] - np.spacing(ys[:-1])
+        assert not back.any(), f"sigmoid [{isa}] decreases by more than an ulp at x = {xs[1:][back][:5]}"
+        assert (ys[1:] < ys[:-1]).sum() <= 8
 
 
 @pytest.mark.parametrize("isa", ISAS_ALL)
