@@ -34,14 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "ab_passes.h"
 #include "epilogue_avx2.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 #define TC_2M24_ 5.9604644775390625e-8f
 
@@ -117,15 +111,9 @@ PASS(1)
 PASS(2)
 PASS(3)
 #define NV 4
-static void (*const passes[NV])(float *, long) = {pass0, pass1, pass2, pass3};
+static const ab_pass_fn passes[NV] = {pass0, pass1, pass2, pass3};
 static const char *names[NV] = {"s43 (deg 5, 1/(1+e), e g)", "library (table, num/(1+e))",
                                 "table, 1/(1+e), e g", "1/(1+exp(-x)) (bound)"};
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -164,38 +152,6 @@ int main(int argc, char **argv)
                "1's bits %.4f\n",
                v, names[v], emax, xat, e20, dmax, (double)same / G);
     }
-    /* timing */
-    float *buf = aligned_alloc(64, (size_t)(n + 64) * sizeof(float));
-    double *t = malloc(sizeof(double) * rounds * NV), *ratio = malloc(sizeof(double) * rounds);
-    for (int r = 0; r < rounds; r++) {
-        for (int v0 = 0; v0 < NV; v0++) {
-            int v = (r & 1) ? NV - 1 - v0 : v0;
-            double best = 1e30;
-            for (int c = 0; c < calls; c++) {
-                for (long i = 0; i < n; i++) /* fresh values in [-8, 8] each call, outside the clock */
-                    buf[i] = (float)((i * 7919 % 1601) - 800) / 100.0f;
-                double t0 = now();
-                passes[v](buf, n);
-                double dt = now() - t0;
-                if (dt < best)
-                    best = dt;
-            }
-            t[v * rounds + r] = best;
-        }
-    }
-    printf("N %ld, %d rounds x best of %d calls; ns per value median [min], ratio to 0 median [25-75%%]\n",
-           n, rounds, calls);
-    for (int v = 0; v < NV; v++) {
-        for (int r = 0; r < rounds; r++)
-            ratio[r] = t[v * rounds + r] / t[r];
-        qsort(ratio, rounds, sizeof(double), cmpd);
-        double *tmp = malloc(sizeof(double) * rounds);
-        memcpy(tmp, t + v * rounds, sizeof(double) * rounds);
-        qsort(tmp, rounds, sizeof(double), cmpd);
-        printf("%d %-28s %.4f [%.4f] ns/value  ratio %.3f [%.3f-%.3f]\n", v, names[v],
-               tmp[rounds / 2] * 1e9 / n, tmp[0] * 1e9 / n, ratio[rounds / 2], ratio[rounds / 4],
-               ratio[3 * rounds / 4]);
-        free(tmp);
-    }
+    ab_time_passes(passes, names, NV, n, rounds, calls);
     return 0;
 }

@@ -31,13 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "ab_passes.h"
 
 static inline __m256 den0(__m256 x, int clamp)
 {
@@ -157,7 +151,7 @@ PASS(5)
 PASS(6)
 PASS(7)
 #define NV 8
-static void (*const passes[NV])(float *, long) = {pass0, pass1, pass2, pass3, pass4, pass5, pass6, pass7};
+static const ab_pass_fn passes[NV] = {pass0, pass1, pass2, pass3, pass4, pass5, pass6, pass7};
 static const char *names[NV] = {"library (deg 5, div)", "div -> mul (bound)", "rcp + Newton on 1/d",
                                 "rcp + Newton on q", "table 2^(j/8) deg 3, div",
                                 "table deg 3, rcp+Newton q", "no clamp (bound)",
@@ -234,12 +228,6 @@ static void fit_q3(void)
            c[0], c[1], c[2], c[3], emax);
 }
 
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 3136;
@@ -272,41 +260,6 @@ int main(int argc, char **argv)
         printf("%d %-28s max rel err %.3g at x = %.4f, same bits as 0: %.4f\n", v, names[v], emax,
                xat, (double)same / G);
     }
-    /* timing */
-    float *buf = aligned_alloc(64, (size_t)(n + 64) * sizeof(float));
-    double *t = malloc(sizeof(double) * rounds * NV), *ratio = malloc(sizeof(double) * rounds);
-    srand(1);
-    for (int r = 0; r < rounds; r++) {
-        for (int v0 = 0; v0 < NV; v0++) {
-            int v = (r & 1) ? NV - 1 - v0 : v0;
-            double best = 1e30;
-            for (int c = 0; c < calls; c++) {
-                for (long i = 0; i < n; i++) /* fresh values in [-8, 8] each call, outside the clock */
-                    buf[i] = (float)((i * 7919 % 1601) - 800) / 100.0f;
-                double t0 = now();
-                passes[v](buf, n);
-                double dt = now() - t0;
-                if (dt < best)
-                    best = dt;
-            }
-            t[v * rounds + r] = best;
-        }
-    }
-    printf("N %ld, %d rounds x best of %d calls; ns per value median [min], ratio to 0 median [25-75%%]\n",
-           n, rounds, calls);
-    for (int v = 0; v < NV; v++) {
-        for (int r = 0; r < rounds; r++)
-            ratio[r] = t[v * rounds + r] / t[r];
-        qsort(ratio, rounds, sizeof(double), cmpd);
-        double *tv = t + v * rounds;
-        double med, mn;
-        double *tmp = malloc(sizeof(double) * rounds);
-        memcpy(tmp, tv, sizeof(double) * rounds);
-        qsort(tmp, rounds, sizeof(double), cmpd);
-        med = tmp[rounds / 2], mn = tmp[0];
-        free(tmp);
-        printf("%d %-28s %.4f [%.4f] ns/value  ratio %.3f [%.3f-%.3f]\n", v, names[v], med * 1e9 / n,
-               mn * 1e9 / n, ratio[rounds / 2], ratio[rounds / 4], ratio[3 * rounds / 4]);
-    }
+    ab_time_passes(passes, names, NV, n, rounds, calls);
     return 0;
 }
