@@ -24,7 +24,22 @@
  * 6-row ones), the stem's phase copy 5%, its input prefetches 3-4% (waiting for fill buffers,
  * see conv.c stem_direct_band), the carried rows' memmove 1%.  Cold, against everything warm:
  * ~75 us (613 against 687 us, medians of 150), of which read back after the eviction the
- * workspace (its first band's slot) ~50 us, the output ~30, the input ~10 (SF_WARM). */
+ * workspace (its first band's slot) ~50 us, the output ~30, the input ~10 (SF_WARM).
+ * MobileNetV3-Large's block (h44-st, 2026-12-06, the same host, AVX2, 1 thread, 3-16-16 with
+ * the residual in 20-row bands, sf_ab.c warm, perf cpu-clock, 200 calls, ~390 us): the stem's
+ * tiles 34% (3-vector 29, the 2-vector tail 5: 5.4 MMAC at ~60 GFLOP/s, ~75% of the FMA
+ * peak), its phase copy 8% (tc_split_even_odd 6.4, phase_task 1.7), tc_stem_rows / stem_band
+ * 4%, the depthwise 19% (1.8 MMAC, ~49 GFLOP/s), the projection's strips 26% (3.2 MMAC, ~62
+ * GFLOP/s: K = 16 as 6 + 6 + 4 rows, the 4-row panel 9.4% against 8.4% for each 6-row one:
+ * 1.12 of the time for 2/3 of the work), the GEMM's in-place kernel 3%.  Cold (32 MB read
+ * before each call, 100 calls) 427 against 390 us (min), spread over the kernels in the same
+ * shares; inside the network (cold_steps.py, 20 rounds) 451 against 410 warm.  Against
+ * onnxruntime (mt_steps.py --stat min, 1 thread: its stem Conv + HardSwish 0.238 ms, its
+ * features.1 0.183; this block 0.382): the stem with its copy (~0.17 ms) ~0.7 of onnxruntime's
+ * stem, the depthwise + projection + residual (~0.18 ms) ~1.0 of its features.1.  So the part
+ * furthest from 0.8 is the 16-channel block after the stem: the 16 -> 16 projection (GEMM
+ * strips, csrc/gemm_avx2.c; a 4 x 24 tile would fill 16 rows exactly) and the 16-channel
+ * depthwise, not the stem. */
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
