@@ -36,10 +36,17 @@
  * shares; inside the network (cold_steps.py, 20 rounds) 451 against 410 warm.  Against
  * onnxruntime (mt_steps.py --stat min, 1 thread: its stem Conv + HardSwish 0.238 ms, its
  * features.1 0.183; this block 0.382): the stem with its copy (~0.17 ms) ~0.7 of onnxruntime's
- * stem, the depthwise + projection + residual (~0.18 ms) ~1.0 of its features.1.  So the part
- * furthest from 0.8 is the 16-channel block after the stem: the 16 -> 16 projection (GEMM
- * strips, csrc/gemm_avx2.c; a 4 x 24 tile would fill 16 rows exactly) and the 16-channel
- * depthwise, not the stem. */
+ * stem, the depthwise + projection + residual (~0.18 ms) ~1.0 of its features.1.  The three
+ * layers unfused (graph._fuse_stem_block off, mt_steps.py --depth 4 --stat min, 20 rounds,
+ * twice, chrt -f 10, loaded host), tinycnn / onnxruntime per layer at 1 thread and 2: the stem
+ * 0.81, 0.90 and 0.80, 0.98; the depthwise 0.84, 0.91 and 0.78, 0.85; the 16 -> 16 projection
+ * with its residual 1.32, 1.11 and 1.01, 1.09.  So the part furthest from 0.8 is that
+ * projection (a GEMM of K = 16 rows, C = 16 deep, on the GEMM strips of csrc/gemm_avx2.c,
+ * which read the band in place: per 16-column strip two 6-row panels and a 4-row one, each
+ * with its epilogue over only 16 FMA steps; the stem's 4 x 24 tile with ntaps = 16 at one
+ * plane apart would fill the 16 rows exactly: not tried, the residual's row stride differs
+ * from the output's and the sums would start from the bias, other bits), then the 16-channel
+ * depthwise; the stem is nearest. */
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
