@@ -24,7 +24,30 @@
  * 6-row ones), the stem's phase copy 5%, its input prefetches 3-4% (waiting for fill buffers,
  * see conv.c stem_direct_band), the carried rows' memmove 1%.  Cold, against everything warm:
  * ~75 us (613 against 687 us, medians of 150), of which read back after the eviction the
- * workspace (its first band's slot) ~50 us, the output ~30, the input ~10 (SF_WARM). */
+ * workspace (its first band's slot) ~50 us, the output ~30, the input ~10 (SF_WARM).
+ * MobileNetV3-Large's block (h44-st, 2026-12-06, the same host, AVX2, 1 thread, 3-16-16 with
+ * the residual in 20-row bands, sf_ab.c warm, perf cpu-clock, 2000 calls, ~400 us): the
+ * stem's tiles 38% (3-vector 31.5, the 2-vector tail 6: 5.4 MMAC at ~55 GFLOP/s, ~70% of the
+ * FMA peak), its phase copy 8% (tc_split_even_odd 6.9, phase_task 1.5), tc_stem_rows /
+ * stem_band 4%, the depthwise 19% (1.8 MMAC, ~47 GFLOP/s), the projection's strips 25% (3.2
+ * MMAC, ~64 GFLOP/s: K = 16 as 6 + 6 + 4 rows, the 4-row panel 6.5% against 9.2% for each
+ * 6-row one, in proportion to its rows; a first profile of 400 calls had said 9.4 against
+ * 8.4), the GEMM's in-place kernel 3%.  Cold (32 MB read
+ * before each call, 100 calls) 427 against 390 us (min), spread over the kernels in the same
+ * shares; inside the network (cold_steps.py, 20 rounds) 451 against 410 warm.  Against
+ * onnxruntime (mt_steps.py --stat min, 1 thread: its stem Conv + HardSwish 0.238 ms, its
+ * features.1 0.183; this block 0.382): the stem with its copy (~0.17 ms) ~0.7 of onnxruntime's
+ * stem, the depthwise + projection + residual (~0.18 ms) ~1.0 of its features.1.  The three
+ * layers unfused (graph._fuse_stem_block off, mt_steps.py --depth 4 --stat min, 20 rounds,
+ * twice, chrt -f 10, loaded host), tinycnn / onnxruntime per layer at 1 thread and 2: the stem
+ * 0.81, 0.90 and 0.80, 0.98; the depthwise 0.84, 0.91 and 0.78, 0.85; the 16 -> 16 projection
+ * with its residual 1.32, 1.11 and 1.01, 1.09.  So the part furthest from 0.8 is that
+ * projection (a GEMM of K = 16 rows, C = 16 deep, on the GEMM strips of csrc/gemm_avx2.c,
+ * which read the band in place: per 16-column strip two 6-row panels and a 4-row one, each
+ * with its epilogue (residual, store) over only 16 FMA steps; the stem's 4 x 24 tile with
+ * ntaps = 16 at one plane apart would fill the 16 rows exactly: not tried, the residual's row
+ * stride differs from the output's and the sums would start from the bias, other bits), then
+ * the 16-channel depthwise; the stem is nearest. */
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"

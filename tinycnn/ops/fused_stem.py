@@ -53,6 +53,17 @@ from .fused_ir import _conv_args, band_rows, constant_stages, plan_stages
 # The MobileNetV2 block at 1 MiB and more: unfused 1.067 [1.047-1.086] of the 12-row bands'
 # time on this host (the block cut alone, 31 rounds), bands of 28 rows 1.001, of 56 1.031:
 # kept.
+# h44-st (2026-12-06, the same Xeon host, AVX2 emulation, bit-identical): MobileNetV3-Large's
+# block at 2 threads, band_rows' 8-row bands (14, 7 per thread) against other bands (the band
+# forced in this checkout only), benchmarks/steps_ab.py --threads 2 against the base under
+# chrt -f 10, median of per-round ratios: 20 rounds: 4 rows 1.030, 12 0.966, 28 1.051, 56
+# 1.444 (one band a thread: its slot and the stem's whole output per thread), 8 (the control)
+# 0.983; 40 rounds: 12 0.984 and 0.959 (the whole run 1.000 and 0.971), 14 1.050, 8 1.000:
+# 12 at most ~3% of a 0.25 ms step (~0.1% of the network), within the noise: left at
+# band_rows'.  At 1 thread 8-row bands cost 1.034 of the 20-row ones (20 rounds): what the
+# smaller bands' per-band work costs.  The block scales as the blocks after it
+# (cold_steps.py --threads 2, 20 rounds: 1.67 in the network, 1.77 warm, features.2 1.85 /
+# 1.91), so its gap to onnxruntime is its kernels' (csrc/stem_fused.c), not the split.
 STEM_FUSE_MIN_BYTES = 512 * 1024
 
 _STAGES = ("stem", "depthwise", "project")
