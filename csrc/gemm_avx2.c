@@ -732,12 +732,6 @@ static const tile_rows_fn tile8_m_rows[MR + 1] = {tile8_m_r6, tile8_m_r1, tile8_
  * A lead: the packed panels of one B panel as a strip (strip16_fixed with ldb = NR a constant,
  * one call per 16 columns); in the mobile networks only the 56x56 projections 144 -> 24 are
  * packed (gemm_b_inplace), the rest of the packed tiles are ResNet's and the classifiers'. */
-static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
-{
-    tile16_p_rows[mr](kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a);
-}
-
 static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
@@ -838,6 +832,117 @@ static const tile_tail_fn tile_tail[2][4] = {
     {tile_tail_2x1, tile_tail_2x2, tile_tail_2x3, tile_tail_2x4}};
 #define TC_TAIL_MAX 4
 
+/* a: [kc][6] panels at a and a + astride (NA of them, a constant)  b: row k at b + k ldb,
+ * its columns [0, 8 + NP) read (NP = 1..4, a constant)  c: [mr <= NA MR, 8 + NP].  A last
+ * 9..12 columns of a row of C (SqueezeNet's 13x13 and 27x27 maps: 169 = 10 x 16 + 9,
+ * 729 = 45 x 16 + 9): columns 0..7 as one vector per row (an A broadcast times B's row),
+ * the last NP with the rows in the lanes (tile_tail_avx2's form: A's panel row times a
+ * broadcast of B), NA (6 + NP) independent FMA chains per K step where the masked 6x16
+ * tile ran 12 FMAs for 6 rows (8 of their lanes on nothing).  NA = 2 only for NP = 1 (14
+ * accumulators; more spill).  Each output is the FMA sequence over k of the 6x16 tile
+ * (from zero, k ascending) and store_row's epilogue with the 16-column masks of 8 + NP
+ * columns: the same bits. */
+static inline __attribute__((always_inline)) void tile_8p_avx2(
+    int kc, const float *a, ptrdiff_t astride, const float *b, ptrdiff_t ldb, float *c,
+    ptrdiff_t ldc, int mr, int flags, const tc_tile_epi *e, int pf_a, const int NA, const int NP)
+{
+    __m256 acc[2][MR], ext[2][4];
+#pragma GCC unroll 2
+    for (int p = 0; p < NA; p++) {
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++)
+            acc[p][i] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+        for (int j = 0; j < NP; j++)
+            ext[p][j] = _mm256_setzero_ps();
+    }
+    const float *a1 = a + astride;
+#define TC_8P_STEP(A0, A1)                                                                        \
+    do {                                                                                          \
+        const __m256 x0 = (A0);                                                                   \
+        const __m256 x1 = NA > 1 ? (A1) : x0;                                                     \
+        _Pragma("GCC unroll 4") for (int j = 0; j < NP; j++)                                      \
+        {                                                                                         \
+            const __m256 bj = _mm256_broadcast_ss(b + 8 + j);                                     \
+            ext[0][j] = _mm256_fmadd_ps(x0, bj, ext[0][j]);                                       \
+            if (NA > 1)                                                                           \
+                ext[1][j] = _mm256_fmadd_ps(x1, bj, ext[1][j]);                                   \
+        }                                                                                         \
+        const __m256 b0 = _mm256_loadu_ps(b);                                                     \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)                                      \
+            acc[0][i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b0, acc[0][i]);               \
+        if (NA > 1) {                                                                             \
+            _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)                                  \
+                acc[1][i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + i), b0, acc[1][i]);          \
+        }                                                                                         \
+    } while (0)
+#pragma GCC unroll 4
+    for (int k = 0; k < kc - 1; k++) {
+        if (pf_a) {
+            _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
+            if (NA > 1)
+                _mm_prefetch((const char *)(a1 + pf_a), _MM_HINT_T0);
+        }
+        TC_8P_STEP(_mm256_loadu_ps(a), _mm256_loadu_ps(a1));
+        a += MR;
+        a1 += MR;
+        b += ldb;
+    }
+    {
+        /* the last K row of a panel: nothing read past it */
+        const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+        TC_8P_STEP(_mm256_maskload_ps(a, six), _mm256_maskload_ps(a1, six));
+    }
+#undef TC_8P_STEP
+    /* the 16-column masks of 8 + NP columns (col_masks) */
+    const __m256i m0 = _mm256_set1_epi32(-1);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(NP),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 z = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (int p = 0; p < NA; p++) {
+        __m256 v[8], rows[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            v[j] = j < NP ? ext[p][j] : z;
+        tc_transpose8_avx2(v, rows);
+        const tc_tile_epi t = tc_tile_epi_shift(e, p * MR, 0); /* rows p MR.. */
+        float *cp = c + p * MR * ldc;
+        const int mrp = mr - p * MR < MR ? mr - p * MR : MR;
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++)
+            if (i < mrp)
+                store_row(cp + i * ldc, acc[p][i], rows[i], i, flags, &t, 0, m0, m1);
+    }
+}
+
+#define TC_8P(NA, NP)                                                                              \
+    static __attribute__((flatten)) void tile_8p_##NA##x##NP(                                      \
+        int kc, const float *a, ptrdiff_t astride, const float *b, ptrdiff_t ldb, float *c,        \
+        ptrdiff_t ldc, int mr, int flags, const tc_tile_epi *e, int pf_a)                          \
+    {                                                                                              \
+        tile_8p_avx2(kc, a, astride, b, ldb, c, ldc, mr, flags, e, pf_a, NA, NP);                  \
+    }
+TC_8P(1, 1)
+TC_8P(1, 2)
+TC_8P(1, 3)
+TC_8P(1, 4)
+TC_8P(2, 1)
+#undef TC_8P
+/* [np - 1]: one A panel a call; tile_8p_2x1: two, for a last 9 columns */
+static const tile_tail_fn tile_8p[4] = {tile_8p_1x1, tile_8p_1x2, tile_8p_1x3, tile_8p_1x4};
+#define TC_8P_MAX 4
+
+/* The packed tile: a last panel of 9..12 columns in tile_8p (one A panel a call) */
+static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                              int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
+{
+    if (nr > NR / 2 && nr <= NR / 2 + TC_8P_MAX)
+        tile_8p[nr - NR / 2 - 1](kc, a, 0, b, NR, c, ldc, mr, flags, e, pf_a);
+    else
+        tile16_p_rows[mr](kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a);
+}
+
 /* tc_ukernel_inplace_fn on the 6x16 and 6x8 tiles: B read where it lies, row k
  * at b + k ldb, only its columns [0, nr) (any nr: inplace_wide; masked in the last panel);
  * for each 16 columns, each of the na A panels; the last 17 columns in one tile
@@ -865,6 +970,20 @@ static void ukernel_inplace_avx2(int kc, const float *a, ptrdiff_t astride, int 
                 tile_tail[nap - 1][nr - h - 1](kc, a + p * astride, astride, b + h, ldb,
                                                c + p * MR * ldc + h, ldc,
                                                rest < nap * MR ? rest : nap * MR, flags, &t, pf_a);
+            }
+            break;
+        }
+        if (nr - h > NR / 2 && nr - h <= NR / 2 + TC_8P_MAX) {
+            /* the last 9..12 columns: 8 as vectors, the rest rows in lanes (tile_8p_avx2);
+             * a last 9 two panels a call */
+            const int np = nr - h - NR / 2;
+            for (int p = 0; p < na && p * MR < mr;) {
+                const tc_tile_epi t = tc_tile_epi_shift(e, p * MR, h);
+                const int rest = mr - p * MR, nap = np == 1 && rest > MR && na - p > 1 ? 2 : 1;
+                (nap == 2 ? tile_8p_2x1 : tile_8p[np - 1])(
+                    kc, a + p * astride, astride, b + h, ldb, c + p * MR * ldc + h, ldc,
+                    rest < nap * MR ? rest : nap * MR, flags, &t, pf_a);
+                p += nap;
             }
             break;
         }

@@ -542,6 +542,33 @@ def test_last_1_to_4_columns_of_a_row_give_the_same_bits():
                          f"gemm {k}x{n}x{c}")
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_last_9_to_12_columns_of_a_row_give_the_same_bits(threads):
+    """The last 9..12 columns of a row of C (a 13x13 map: 169 = 10 x 16 + 9; 27x27: 729 =
+    45 x 16 + 9) run in AVX2's tile of 8 columns as vectors and the rest with the rows in the
+    lanes (gemm_avx2.c tile_8p_avx2; a last 9 two A panels a call in place, one packed) after
+    0, 1, 2 or 10 whole 16-column tiles: output channels 1..37 (one or two A panels, partial
+    ones), 1 or 2 K blocks, bias, residual (also y itself) and each activation: the
+    channel-lane tiles' bits and numpy's values; the GEMM in place (B [K, N]) and packed (B
+    stored [N, K], and a classifier-sized A, which is packed either way): the same bits."""
+    ctx = _kernels.Context(threads, "avx2")
+    rng = np.random.default_rng(44)
+    epilogues = [dict(relu=True), dict(activation="PRelu"), dict(activation="HardSwish"),
+                 dict(activation="Clip", alpha=0.0, beta=6.0), dict(activation="SiLU"), dict()]
+    kc = [(24, 13), (330, 7), (40, 12), (96, 37), (8, 1), (64, 18), (17, 6), (700, 25)]
+    cases = []
+    for base in (0, 16, 32, 160):
+        for extra in range(9, 13):
+            c, k = kc[len(cases) % len(kc)]
+            cases.append((c, k, 1, base + extra))
+    cases += [(64, 48, 13, 13), (48, 19, 27, 27)]
+    for _ in check_row_vs_chan_tiles(ctx, threads, rng, cases, epilogues):
+        pass
+    for M, N, K in [(1, 9, 5), (7, 10, 33), (13, 11, 330), (37, 12, 64), (12, 25, 7),
+                    (19, 169, 512), (100, 41, 700), (1000, 169, 512), (770, 172, 512)]:
+        check_in_place_vs_packed(ctx, rng, M, N, K, 0.5, f"gemm M={M} N={N} K={K}")
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_in_place_tiles_over_many_row_panels_per_call_give_the_chan_tiles_bits(threads):
     """AVX2's in-place tiles take every row panel of a K block in one call (gemm.c
