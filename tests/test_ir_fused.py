@@ -527,8 +527,8 @@ def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(thread
         project1, project = (_kernels.Conv2d(c, w2, b2, algo="1x1") for c in (ctx1, ctx))
         rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw)
         lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw)
-        block = _kernels.IRChan8(lanes, dw, project, band)
-        assert block.takes(h, w), (h, w, band)
+        block = _kernels.IRChan8(lanes, dw, project, band, w2 if sparse else None)
+        assert block.takes(h, w) and block.sparse == sparse, (h, w, band)
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
         for residual in [None] + ([x] if stride == 1 and k2 == c0 else []):
             want = _unfused((rows, dw1, project1), x, residual)
@@ -539,7 +539,7 @@ def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(thread
                                               f"s{stride} k{kc} band {band} run {rep}")
 
 
-def _check_chan8_block(case, threads, band):
+def _check_chan8_block(case, threads, band, sparse=False):
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     n, c0, e, k2, h, w, stride = case[:7]
@@ -570,6 +570,43 @@ def _check_chan8_block(case, threads, band):
             np.testing.assert_array_equal(got, want, err_msg=f"{acts}, residual {residual is not None}")
             ref = _numpy_block(x, w1, b1, wd, bd, w2, b2, stride, acts, residual)
             np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", CHAN8_CASES + [c[:8] + (c[8],) for c in CHAN8_BAND_CASES],
+                         ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c)
+                         + "".join(f"_{v}" for v in c[7:]))
+def test_chan8_block_with_its_projection_over_the_nonzero_values_is_bit_identical(case, threads):
+    """h44-mn: the projection multiplying only the depthwise output's nonzero values
+    (csrc/pw_sparse_avx2.c, 1 thread; at 2 the dense path): the three layers' bits with every
+    activation (ReLU's and Clip's zeros skipped, none and HardSwish with few), a residual, two
+    images, bands, K2 of 5 (not a multiple of 8: the dense path), E % 16 == 8, 1-row bands."""
+    _check_chan8_block(case[:8], threads, case[8] if len(case) > 8 else 0, sparse=True)
+
+
+def test_sparse_projection_is_not_taken_with_weights_that_are_not_finite():
+    """0 x inf is a NaN the dense product keeps: such weights leave the block dense."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    ctx = _kernels.Context(1, "avx2")
+    rng = np.random.default_rng(5)
+    mk = lambda *s: rng.standard_normal(s, dtype=np.float32)  # noqa: E731
+    lanes = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="Relu")
+    dw = _kernels.Conv2d(ctx, mk(48, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1),
+                         group=48, activation="Relu")
+    x = mk(1, 8, 9, 9)
+    for bad in (np.inf, np.nan):
+        w2 = mk(8, 48, 1, 1)
+        w2[3, 7] = bad
+        project = _kernels.Conv2d(ctx, w2, None, algo="1x1")
+        ys = []
+        for sparse in (w2, None):
+            block = _kernels.IRChan8(lanes, dw, project, 0, sparse)
+            assert not block.sparse
+            ys.append(block.run(x, np.empty((1, 8, 9, 9), np.float32), None,
+                                np.empty(block.workspace_size(9, 9), np.float32)))
+        assert np.isnan(ys[0][0, 3]).any()  # 0 x inf or x nan somewhere in the plane
+        np.testing.assert_array_equal(ys[0], ys[1])
 
 
 def test_chan8_block_refuses_what_it_does_not_run():

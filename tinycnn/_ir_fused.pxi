@@ -99,10 +99,16 @@ cdef class BoundIRChan8(BoundCall):
     cdef const float *pr
     cdef float *py
     cdef float *pw
+    cdef const float *psparse
 
     cdef int run(self) noexcept nogil:
-        tc_ir_chan8_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h, self.w,
-                        self.band, self.px, self.pr, self.py, self.pw)
+        if self.psparse != NULL:
+            tc_ir_chan8_sparse_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.psparse,
+                                   self.n, self.h, self.w, self.band, self.px, self.pr, self.py,
+                                   self.pw)
+        else:
+            tc_ir_chan8_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h,
+                            self.w, self.band, self.px, self.pr, self.py, self.pw)
         return 0
 
 
@@ -113,22 +119,46 @@ cdef class IRChan8(IRFused):
     whether it runs this block (an AVX2 Context, a 3x3 or 5x5 depthwise at stride 1 or 2 with
     pads 1 or 2, E a multiple of 8, ...: tc_ir_chan8_check).  band (s31): the depthwise's
     output rows at a time (the expansion then computes only the input rows they read, the
-    projection runs on them), 0 the whole map."""
+    projection runs on them), 0 the whole map.  sparse (h44-mn): the projection's weights
+    [K2, E] (float32): at 1 thread the projection then multiplies only the depthwise output's
+    nonzero values (csrc/pw_sparse_avx2.c, the same bits); .sparse says whether it does (not
+    where a weight is not finite)."""
+    cdef object sparse_packed
 
     def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None,
-                 int band=0):
+                 int band=0, sparse=None):
         if band < 0:
             raise ValueError(f"ir_chan8: band {band} < 0")
         super().__init__(expand, dw, project, 1)
         self.band = band
+        self.sparse_packed = None
+        if sparse is not None:
+            k2, e = self.st[2].p.K, self.st[2].p.C
+            w = np.ascontiguousarray(sparse, np.float32).reshape(k2, e)
+            size = tc_pw_sparse_pack_size(k2, e)
+            buf = np.empty(size + 16, np.float32)  # on a cache line (lines split the loads)
+            off = (-(buf.ctypes.data // 4)) % 16
+            packed = buf[off:off + size]
+            if tc_pw_sparse_pack(k2, e, _fptr(w), _fptr_mut(packed)):
+                self.sparse_packed = packed
+
+    @property
+    def sparse(self):
+        return self.sparse_packed is not None
+
+    cdef size_t _ws(self, int h, int w):
+        if self.sparse_packed is not None:
+            return tc_ir_chan8_sparse_workspace_size(&self.expand.ctx.ctx, &self.st[0],
+                                                     &self.st[1], &self.st[2], h, w, self.band)
+        return tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
+                                          &self.st[2], h, w, self.band)
 
     def takes(self, int h, int w):
         return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2],
                                  h, w, self.band) == 0
 
     def workspace_size(self, int h, int w):
-        return int(tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
-                                              &self.st[2], h, w, self.band))
+        return int(self._ws(h, w))
 
     def bind(self, x, y, residual=None, workspace=None):
         _check_array("ir_chan8", "x", x, 4)
@@ -147,9 +177,11 @@ cdef class IRChan8(IRFused):
             _check_shape("ir_chan8", "residual", residual, expected, f" for x {x.shape}")
             _check_disjoint("ir_chan8", "residual", residual, y)
             call.pr = _fptr(residual)
-        ws = _workspace("ir_chan8", workspace, tc_ir_chan8_workspace_size(
-            &self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2], h, w, self.band))
+        ws = _workspace("ir_chan8", workspace, self._ws(h, w))
         call.keep = (self, x, y, residual, ws)
+        call.psparse = NULL
+        if self.sparse_packed is not None:
+            call.psparse = _fptr(self.sparse_packed)
         call.ctx = &self.expand.ctx.ctx
         call.st[0], call.st[1], call.st[2] = self.st[0], self.st[1], self.st[2]
         call.n, call.h, call.w, call.band = n, h, w, self.band

@@ -603,11 +603,40 @@ def _plan_chan8(n, X, stages, R, band=0):
         return None
     if R is not None and R.shape != project.out_shape:
         return None
-    block = n.cached(("ir_chan8", band), lambda: K.IRChan8(expand(), dw.layer, project.layer,
-                                                            band))
+    sparse = _sparse_weights(n, stages)
+    block = n.cached(("ir_chan8", band, sparse is not None),
+                     lambda: K.IRChan8(expand(), dw.layer, project.layer, band, sparse))
     if not block.takes(h, w):
         return None
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
+
+
+# h44-mn: at 1 thread the chan8 block's projection multiplies only the nonzero values of the
+# depthwise output (csrc/pw_sparse_avx2.c: each pixel's nonzero bits walked, 12 FMAs of 96
+# output channels a value; the same bits as the row GEMM) where the depthwise ends in a ReLU
+# or a Clip from 0 (about half its outputs exactly 0 in the networks: benchmarks/relu_zeros.py).
+IR_SPARSE_PROJECT = True
+IR_SPARSE_MAX_THREADS = 1
+# ... where it keeps 5 or 6 strips of 16 channels in registers a pass: lone (pw_sparse_probe.c,
+# half the values 0, 1 thread, AVX2, 2026-12-06 15:1x, loaded host) 1152 -> 192 / 320 at 7x7
+# 0.80-0.82 / 0.84-0.86 of the row GEMM's time, 576 -> 192 at 7x7 0.82, 576 -> 96 at 14x14 0.88,
+# 480 -> 80 0.93-0.95, 240 -> 80 0.96, but 120 -> 40 at 28x28 (3 strips: 6 FMA chains) 1.32.
+IR_SPARSE_MIN_K2 = 80
+
+
+def _sparse_weights(n, stages):
+    """The projection's weights [K2, E] for IRChan8's sparse projection, or None."""
+    W3, _, S3, a3 = stages[2]
+    a2 = stages[1][3]
+    act = a2.get("activation") or ""
+    lo = a2.get("activation_alpha")
+    if (not IR_SPARSE_PROJECT or n.options.num_threads > IR_SPARSE_MAX_THREADS
+            or not (act == "Relu" or (act == "Clip" and lo is not None and lo >= 0))
+            or W3 is None or W3.const is None or W3.ndim != 4 or tuple(W3.shape[2:]) != (1, 1)
+            or W3.shape[0] % 8 or W3.shape[1] % 8 or W3.shape[0] < IR_SPARSE_MIN_K2
+            or (a3.get("activation") or "") == "PRelu"):
+        return None
+    return np.ascontiguousarray(W3.const.reshape(W3.shape[0], W3.shape[1]), np.float32)
 
 
 def chan8_min_pixels(n):
