@@ -8,7 +8,8 @@
  *   benchmarks/ab_so.sh . /tmp/tc_sp.so
  *   gcc -O2 -mavx2 -mfma -Icsrc benchmarks/pw_sparse_probe.c /tmp/tc_sp.so -o /tmp/pw_sparse_probe -lm
  *   LD_LIBRARY_PATH=/tmp /tmp/pw_sparse_probe E K2 H ZEROS RESIDUAL [CALLS ROUNDS]
- * e.g. MnasNet's layers.12.1 projection: pw_sparse_probe 1152 192 7 0.5 1 */
+ * e.g. MnasNet's layers.12.1 projection: pw_sparse_probe 1152 192 7 0.5 1
+ * PW_COLD=1: 32 MB written before each call (the weights then come from memory). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,11 +71,17 @@ int main(int argc, char **argv)
     const float *rr = res ? r : NULL;
     double *ta = malloc(sizeof(double) * R), *tb = malloc(sizeof(double) * R),
            *rt = malloc(sizeof(double) * R);
+    const int cold = getenv("PW_COLD") && atoi(getenv("PW_COLD"));
+    const size_t junk_n = (size_t)8 << 20;
+    float *junk = cold ? calloc(junk_n, sizeof(float)) : NULL;
     for (int round = 0; round < R; round++) {
         for (int o = 0; o < 2; o++) {
             const int sparse = (round + o) % 2;
             double best = 1e9;
             for (int c = 0; c < calls; c++) {
+                if (cold) /* the caches flushed: the weights from memory, as in a network */
+                    for (size_t i = 0; i < junk_n; i++)
+                        junk[i] += 1.0f;
                 const double t0 = now();
                 if (sparse)
                     tc_pw_sparse_avx2(K2, E, n, ps, b, NULL, d, n, rr, n, ys, n, wss);

@@ -495,12 +495,14 @@ def test_chan8_rows_sharing_their_halo_rows_are_the_unfused_ones(kc, stride, thr
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(threads):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(threads, sparse):
     """h42-mn: the depthwise output the projection reads lies in the workspace with its planes a
     whole odd number of cache lines apart where a plane is not a multiple of 16 floats (49 -> 80,
     196 -> 208; at 2+ threads the rows mode's bands too, 98 -> 112), so that the GEMM reads it in
     place without its aligned copy: the workspace filled with NaN (the gaps never written), the
-    three layers' bits, 1 pixel row to whole maps, batch 2, a residual, 1-3 threads."""
+    three layers' bits, 1 pixel row to whole maps, batch 2, a residual, 1-3 threads; sparse
+    (h44-mn): with the projection over the nonzero values (at 1 thread)."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     rng = np.random.default_rng(42 + threads)
@@ -560,8 +562,8 @@ def _check_chan8_block(case, threads, band, sparse=False):
         rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw[0])
         lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw[0])
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
-        block = _kernels.IRChan8(lanes, dw, project, band)
-        assert block.takes(h, w)
+        block = _kernels.IRChan8(lanes, dw, project, band, w2 if sparse else None)
+        assert block.takes(h, w) and block.sparse == sparse
         with_residual = stride == 1 and k2 == c0
         for residual in [None] + ([x] if with_residual else []):
             want = _unfused((rows, dw1, project1), x, residual)
@@ -711,3 +713,39 @@ def test_7x7_block_runs_chan8_at_1_and_2_threads(threads, monkeypatch):
     monkeypatch.setattr(fused_ir, "_plan_chan8", lambda *a: None)
     want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
     np.testing.assert_array_equal(got[0], want[0], err_msg="7x7 y vs the three convolutions'")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act,k2,hw,ks", [("Relu", 96, 7, 5), ("Clip", 96, 14, 3), ("Relu", 80, 7, 3),
+                                          ("Relu", 32, 7, 3), ("Relu", 96, 16, 3)])
+def test_block_plans_its_projection_over_the_nonzero_values_at_1_thread(act, k2, hw, ks, threads,
+                                                                        monkeypatch):
+    """h44-mn (fused_ir._sparse_weights): a chan8 block whose depthwise ends in a ReLU or a
+    Clip from 0, with K2 >= IR_SPARSE_MIN_K2 output channels, multiplies only the depthwise
+    output's nonzero values at 1 thread: the bits of the dense projection and onnxruntime's
+    values; not with 32 outputs (the 6 FMA chains of 2 strips lose), nor past
+    IR_SPARSE_MAX_PIXELS, nor at 2 threads."""
+    model = ir_model(c0=k2, e=6 * k2, k2=k2, hw=hw, ks=ks, act=act)
+    data = model.SerializeToString()
+    x = np.random.default_rng(9).standard_normal((1, k2, hw, hw), dtype=np.float32)
+    so = session_options(intra_op_num_threads=threads)
+    planned = []
+    real = fused_ir._sparse_weights
+
+    def spy(n, stages, pixels):
+        w = real(n, stages, pixels)
+        planned.append(w is not None)
+        return w
+    monkeypatch.setattr(fused_ir, "_sparse_weights", spy)
+    if hw == 16:
+        monkeypatch.setattr(fused_ir, "IR_SPARSE_MAX_PIXELS", 255)
+    got = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    if tinycnn.InferenceSession(data, so)._ctx.isa != "avx2":
+        assert planned == [] or not any(planned)
+    else:
+        assert planned == [threads == 1 and k2 >= fused_ir.IR_SPARSE_MIN_K2 and hw < 16] * len(
+            planned) and planned
+    assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
+    monkeypatch.setattr(fused_ir, "IR_SPARSE_PROJECT", False)
+    want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0], err_msg="sparse projection vs dense")

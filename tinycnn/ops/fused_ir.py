@@ -603,7 +603,7 @@ def _plan_chan8(n, X, stages, R, band=0):
         return None
     if R is not None and R.shape != project.out_shape:
         return None
-    sparse = _sparse_weights(n, stages)
+    sparse = _sparse_weights(n, stages, int(np.prod(dw.out4[2:])))
     block = n.cached(("ir_chan8", band, sparse is not None),
                      lambda: K.IRChan8(expand(), dw.layer, project.layer, band, sparse))
     if not block.takes(h, w):
@@ -620,11 +620,20 @@ IR_SPARSE_MAX_THREADS = 1
 # ... where it keeps 5 or 6 strips of 16 channels in registers a pass: lone (pw_sparse_probe.c,
 # half the values 0, 1 thread, AVX2, 2026-12-06 15:1x, loaded host) 1152 -> 192 / 320 at 7x7
 # 0.80-0.82 / 0.84-0.86 of the row GEMM's time, 576 -> 192 at 7x7 0.82, 576 -> 96 at 14x14 0.88,
-# 480 -> 80 0.93-0.95, 240 -> 80 0.96, but 120 -> 40 at 28x28 (3 strips: 6 FMA chains) 1.32.
-IR_SPARSE_MIN_K2 = 80
+# 480 -> 80 0.93-0.95, 240 -> 80 0.96, but 120 -> 40 at 28x28 (3 strips: 6 FMA chains) 1.32;
+# with the caches flushed before each call (PW_COLD=1: the network's case, weights from L3)
+# 1152 -> 192 0.86, 1152 -> 320 0.92, 960 -> 320 0.89, 960 -> 160 0.94, 576 -> 192 0.95, but
+# 576 -> 96 and 480 -> 80 at 14x14 0.98-1.08.  Inside the networks (benchmarks/steps_ab.py
+# against the base 48debf1, 1 thread, bit-identical, loaded host: fma_peak 58-83 GFLOP/s):
+# K2 >= 80, 80 rounds: MnasNet layers.10 (80 outputs) 1.015, .11 0.982, .12 0.982, .13 0.975,
+# the 1x1 after them (layers.14) 1.012, the run 0.998; K2 >= 96, 80 rounds: layers.10 0.999,
+# .11 0.986, .12 0.978, .13 0.957, .14 1.014, the run 0.994 [0.915-1.012]; MobileNetV2 (60
+# rounds) features.17 (960 -> 320) 0.937, .11-.16 0.991-1.018, the run 1.002.
+IR_SPARSE_MIN_K2 = 96
+IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
 
 
-def _sparse_weights(n, stages):
+def _sparse_weights(n, stages, pixels):
     """The projection's weights [K2, E] for IRChan8's sparse projection, or None."""
     W3, _, S3, a3 = stages[2]
     a2 = stages[1][3]
@@ -634,6 +643,7 @@ def _sparse_weights(n, stages):
             or not (act == "Relu" or (act == "Clip" and lo is not None and lo >= 0))
             or W3 is None or W3.const is None or W3.ndim != 4 or tuple(W3.shape[2:]) != (1, 1)
             or W3.shape[0] % 8 or W3.shape[1] % 8 or W3.shape[0] < IR_SPARSE_MIN_K2
+            or pixels > IR_SPARSE_MAX_PIXELS
             or (a3.get("activation") or "") == "PRelu"):
         return None
     return np.ascontiguousarray(W3.const.reshape(W3.shape[0], W3.shape[1]), np.float32)
