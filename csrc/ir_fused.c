@@ -737,6 +737,10 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     if (sparse && project && tc_pool_size(ctx->pool) == 1 && !rbt &&
         !tc_pw_sparse_check(project->p.K, (int)E, 8, project->act))
         sp_ws = workspace + tc_ir_chan8_workspace_size(ctx, expand, dw, project, h, w, band);
+    /* h44-mn2: a projection without its dense packing (packed NULL: the sparse one only) runs
+     * nothing where the sparse product does not take the block (IRChan8 refuses it there) */
+    if (project && !project->packed && !sp_ws)
+        return;
     if (rbt) {
         j.project = project, j.residual = residual, j.y = y, j.in = in, j.out = out;
         j.OH = OH, j.OW = OW, j.rbt = rbt, j.nbt = (OH + rbt - 1) / rbt;

@@ -372,7 +372,9 @@ void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
  * the projection's weights [K2][E] (row-major), which returns 1 when every weight is finite
  * (only then are the bits the dense product's; 0: do not use it).  Other thread counts run
  * tc_ir_chan8_f32's path.  The same bits as tc_ir_chan8_f32; workspace:
- * tc_ir_chan8_sparse_workspace_size floats. */
+ * tc_ir_chan8_sparse_workspace_size floats.  project->packed may be NULL (h44-mn2: the dense
+ * packing never made) where the sparse product runs (1 thread, K2 and E multiples of 8, no
+ * PReLU); elsewhere nothing is then computed. */
 size_t tc_pw_sparse_pack_size(int K2, int E);
 int tc_pw_sparse_pack(int K2, int E, const float *w, float *packed);
 size_t tc_ir_chan8_sparse_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,

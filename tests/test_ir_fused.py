@@ -737,6 +737,14 @@ def test_block_plans_its_projection_over_the_nonzero_values_at_1_thread(act, k2,
         planned.append(w is not None)
         return w
     monkeypatch.setattr(fused_ir, "_sparse_weights", spy)
+    unpacked = []
+    real_project = fused_ir._unpacked_project
+
+    def spy_project(n, X, stage):
+        p = real_project(n, X, stage)
+        unpacked.append(p.layer.packs)
+        return p
+    monkeypatch.setattr(fused_ir, "_unpacked_project", spy_project)
     if hw == 16:
         monkeypatch.setattr(fused_ir, "IR_SPARSE_MAX_PIXELS", 255)
     got = tinycnn.InferenceSession(data, so).run(None, {"x": x})
@@ -745,7 +753,68 @@ def test_block_plans_its_projection_over_the_nonzero_values_at_1_thread(act, k2,
     else:
         assert planned == [threads == 1 and k2 >= fused_ir.IR_SPARSE_MIN_K2 and hw < 16] * len(
             planned) and planned
+    # h44-mn2: a sparse projection's layer is made without its dense packing
+    assert unpacked == [False] * sum(planned)
     assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
     monkeypatch.setattr(fused_ir, "IR_SPARSE_PROJECT", False)
     want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
     np.testing.assert_array_equal(got[0], want[0], err_msg="sparse projection vs dense")
+
+
+@pytest.mark.parametrize("case", [(2, 16, 96, 96, 7, 7, 3, "Relu"), (1, 24, 48, 16, 9, 5, 5, "Clip"),
+                                  (1, 8, 40, 8, 3, 11, 3, "Relu", 1)],
+                         ids=lambda c: "n{}c{}e{}k{}_{}x{}_kernel{}".format(*c)
+                         + "".join(f"_{v}" for v in c[7:]))
+def test_chan8_sparse_block_with_a_projection_made_without_its_dense_packing(case):
+    """h44-mn2: at 1 thread the sparse block never reads the projection's dense packing, so
+    the planner makes that layer with pack=False: the same bits as the block with the packed
+    layer (two images, a residual, 1-row bands, E % 16 == 8); such a layer cannot run, nor go
+    into a block that would read its packing (no sparse weights, 2 threads, weights not
+    finite, K2 not a multiple of 8)."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    n, c0, e, k2, h, w, kc, act = case[:8]
+    band = case[8] if len(case) > 8 else 0
+    rng = np.random.default_rng(11)
+    mk = lambda *s: rng.standard_normal(s, dtype=np.float32)  # noqa: E731
+    ctx = _kernels.Context(1, "avx2")
+    kw = dict(activation=act) if act == "Relu" else dict(activation=act, alpha=0.0, beta=6.0)
+    lanes = _kernels.Conv2d(ctx, mk(e, c0, 1, 1), mk(e), algo="1x1_chan", **kw)
+    dw = _kernels.Conv2d(ctx, mk(e, 1, kc, kc), mk(e), algo="depthwise",
+                         pads=(kc // 2,) * 4, group=e, **kw)
+    w2, b2 = mk(k2, e, 1, 1), mk(k2)
+    packed = _kernels.Conv2d(ctx, w2, b2, algo="1x1")
+    bare = _kernels.Conv2d(ctx, w2, b2, algo="1x1", pack=False)
+    assert packed.packs and not bare.packs
+    x = mk(n, c0, h, w)
+    with pytest.raises(ValueError, match="pack=False"):
+        bare.run(x[:, :1].repeat(e, 1), np.empty((n, k2, h, w), np.float32))
+    want_block = _kernels.IRChan8(lanes, dw, packed, band, w2)
+    block = _kernels.IRChan8(lanes, dw, bare, band, w2)
+    assert block.sparse and block.takes(h, w)
+    for residual in [None] + ([x] if k2 == c0 else []):
+        for rep in range(2):
+            ws = np.full(block.workspace_size(h, w), np.nan, np.float32)
+            got = block.run(x, np.empty((n, k2, h, w), np.float32), residual, ws)
+            want = want_block.run(x, np.empty((n, k2, h, w), np.float32), residual)
+            np.testing.assert_array_equal(got, want, err_msg=f"{case} run {rep}")
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRChan8(lanes, dw, bare, band)
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRFused(lanes, dw, bare, 1)
+    bad = w2.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="finite"):
+        _kernels.IRChan8(lanes, dw, _kernels.Conv2d(ctx, bad, b2, algo="1x1", pack=False),
+                         band, bad)
+    ctx2 = _kernels.Context(2, "avx2")
+    lanes2 = _kernels.Conv2d(ctx2, mk(e, c0, 1, 1), None, algo="1x1_chan", **kw)
+    dw2 = _kernels.Conv2d(ctx2, mk(e, 1, kc, kc), None, algo="depthwise", pads=(kc // 2,) * 4,
+                          group=e, **kw)
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRChan8(lanes2, dw2, _kernels.Conv2d(ctx2, w2, b2, algo="1x1", pack=False),
+                         band, w2)
+    w5 = mk(k2 + 4, e, 1, 1)
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRChan8(lanes, dw, _kernels.Conv2d(ctx, w5, None, algo="1x1", pack=False),
+                         band, w5)

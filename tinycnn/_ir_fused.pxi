@@ -1,10 +1,13 @@
 # Wrapper of the banded inverted-residual block (csrc/ir_fused.c), included by _kernels.pyx.
 
-# a planned Conv2d layer as a fused kernel's stage (its arrays kept alive by the layer)
-cdef void _ir_stage(tc_ir_stage *s, Conv2d layer):
+# a planned Conv2d layer as a fused kernel's stage (its arrays kept alive by the layer);
+# unpacked: a layer made with pack=False (packed NULL), else such a layer is refused
+cdef int _ir_stage(tc_ir_stage *s, Conv2d layer, bint unpacked=False) except -1:
+    if layer.packed is None and not unpacked:
+        raise ValueError(f"{layer!r} was made with pack=False: a fused kernel cannot run it")
     s.p = layer.p
     s.algo = layer.algo_id
-    s.packed = _fptr(layer.packed)
+    s.packed = NULL if layer.packed is None else _fptr(layer.packed)
     s.bias = _fptr_or_null(layer.bias)
     s.act = &layer.act
 
@@ -36,12 +39,12 @@ cdef class IRFused:
     cdef tc_ir_stage st[3]
 
     def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None,
-                 int band):
+                 int band, *, bint _unpacked_project=False):
         if not (expand.ctx is dw.ctx is project.ctx):
             raise ValueError("ir_fused: the three layers must share one Context")
         self.expand, self.dw, self.project, self.band = expand, dw, project, band
         for i, layer in enumerate((expand, dw, project)):
-            _ir_stage(&self.st[i], layer)
+            _ir_stage(&self.st[i], layer, i == 2 and _unpacked_project)
         if tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 1, 1, band) != 0 and \
                 tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 64, 64, band) != 0:
             raise ValueError(f"ir_fused: {expand!r} -> {dw!r} -> {project!r} with band {band} "
@@ -129,18 +132,28 @@ cdef class IRChan8(IRFused):
                  int band=0, sparse=None):
         if band < 0:
             raise ValueError(f"ir_chan8: band {band} < 0")
-        super().__init__(expand, dw, project, 1)
+        # h44-mn2: a projection made with pack=False (its dense packing never read) only with
+        # sparse weights that pack, at 1 thread, on the shapes the sparse product takes
+        unpacked = not project.packs
+        if unpacked and (sparse is None or project.ctx.num_threads != 1 or
+                         project.out_channels % 8 or project.in_channels % 8 or
+                         project.activation == "PRelu"):
+            raise ValueError(f"ir_chan8: project {project!r} made with pack=False needs sparse "
+                             "weights, 1 thread, channels multiples of 8 and no PRelu")
+        super().__init__(expand, dw, project, 1, _unpacked_project=unpacked)
         self.band = band
         self.sparse_packed = None
         if sparse is not None:
             k2, e = self.st[2].p.K, self.st[2].p.C
             w = np.ascontiguousarray(sparse, np.float32).reshape(k2, e)
             size = tc_pw_sparse_pack_size(k2, e)
-            buf = np.empty(size + 16, np.float32)  # on a cache line (lines split the loads)
-            off = (-(buf.ctypes.data // 4)) % 16
-            packed = buf[off:off + size]
+            # 64-byte aligned (lines split the loads), beside the layers' packed weights
+            packed = _packed_empty(project.ctx, size)[:size]
             if tc_pw_sparse_pack(k2, e, _fptr(w), _fptr_mut(packed)):
                 self.sparse_packed = packed
+            elif unpacked:
+                raise ValueError("ir_chan8: project made with pack=False needs finite sparse "
+                                 "weights")
 
     @property
     def sparse(self):
