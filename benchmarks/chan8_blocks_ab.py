@@ -7,6 +7,8 @@ MnasNet's and MobileNetV2's 7x7 and 14x14 blocks with a projection by default.  
 CPU:
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 \
   nice -n -20 python benchmarks/chan8_blocks_ab.py --against ../ref [--threads 2] [--rounds 40]
+--sparse (h44-mn): this build's blocks with their projection over the depthwise output's nonzero
+values only (IRChan8's sparse=: csrc/pw_sparse_avx2.c at 1 thread).
 """
 import argparse
 import os
@@ -27,7 +29,7 @@ SHAPES = [  # c0, e, k2, h, stride, kernel, residual
     (80, 480, 80, 14, 1, 5, True), (96, 576, 96, 14, 1, 3, True), (64, 384, 64, 14, 1, 3, True)]
 
 
-def block(kernels, threads, weights, shape):
+def block(kernels, threads, weights, shape, sparse=False):
     c0, e, k2, h, s, kc, _ = shape
     w1, b1, wd, bd, w2, b2 = weights
     ctx = kernels.Context(threads, "avx2")
@@ -35,7 +37,7 @@ def block(kernels, threads, weights, shape):
                         group=e, activation="Relu")
     project = kernels.Conv2d(ctx, w2, b2, algo="1x1")
     expand = kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", activation="Relu")
-    b = kernels.IRChan8(expand, dw, project, 0)
+    b = kernels.IRChan8(expand, dw, project, 0, *([w2] if sparse else []))
     assert b.takes(h, h)
     return ctx, b, np.empty(b.workspace_size(h, h), np.float32)
 
@@ -46,6 +48,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--sparse", action="store_true",
+                    help="this build's blocks with the projection over the nonzero values only "
+                         "(IRChan8 sparse=, h44-mn)")
     a = ap.parse_args()
     builds = (tinycnn._kernels, other_build(a.against)._kernels)
     rng = np.random.default_rng(1)
@@ -60,7 +65,8 @@ def main():
         x = rng.standard_normal((1, c0, h, h), dtype=np.float32)
         oh = (h - 1) // s + 1
         r = x if res else None
-        blocks = [block(k, a.threads, weights, shape) for k in builds]
+        blocks = [block(k, a.threads, weights, shape, a.sparse and i == 0)
+                  for i, k in enumerate(builds)]
         ys = [np.empty((1, k2, oh, oh), np.float32) for _ in builds]
         for (_, b, ws), y in zip(blocks, ys):
             b.run(x, y, r, ws)

@@ -232,4 +232,30 @@ void tc_ir_fused_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
                      const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                      const float *residual, float *y, float *means, float *workspace);
 
+/* h44-mn: a 1x1 projection over the nonzero values of its input only (pw_sparse_avx2.c; the
+ * packing and sizes in ir_fused.c).  Output channels a pixel's pass keeps in registers. */
+#define TC_PW_SPARSE_GROUP 96
+/* K2 rounded up to whole 16-channel strips */
+static inline size_t tc_pw_sparse_k2p(int K2) { return ((size_t)K2 + 15) & ~(size_t)15; }
+/* the groups of 16-channel strips a pass keeps in registers: as even as they come, at most 6
+ * strips each (320 channels: 4 x 5, not 6 + 6 + 6 + 2); group g is strips [*s0, *s1) */
+static inline void tc_pw_sparse_group(int K2, int g, int *s0, int *s1)
+{
+    const int strips = (int)(tc_pw_sparse_k2p(K2) / 16), G = (strips + 5) / 6;
+    *s0 = strips * g / G, *s1 = strips * (g + 1) / G;
+}
+static inline int tc_pw_sparse_groups(int K2) { return ((int)(tc_pw_sparse_k2p(K2) / 16) + 5) / 6; }
+/* bytes of a pixel's nonzero bits (E / 8, 8 more for the 8-byte reads past the last) */
+static inline size_t tc_pw_sparse_mstride(int E) { return ((size_t)E / 8 + 8 + 3) & ~(size_t)3; }
+/* floats of tc_pw_sparse_avx2's workspace for n pixels */
+size_t tc_pw_sparse_ws_floats(int K2, int E, int n);
+/* 0 where tc_pw_sparse_avx2 takes the shape (K2 and E multiples of 8, n >= 8, no PReLU) */
+int tc_pw_sparse_check(int K2, int E, int n, const tc_activation *act);
+/* y [K2][ldy] = act(W d + bias + residual [K2][ldr]) over n pixels of d [E][ldd], packed:
+ * tc_pw_sparse_pack's (all weights finite): the row GEMM's bits (gemm.c, its K blocks) with
+ * the products of d's zeros left out.  ws: tc_pw_sparse_ws_floats. */
+void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *bias,
+                       const tc_activation *act, const float *d, size_t ldd,
+                       const float *residual, size_t ldr, float *y, size_t ldy, float *ws);
+
 #endif

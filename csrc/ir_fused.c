@@ -708,9 +708,9 @@ static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
  * threads with project: in rows, a band per thread or (bands planned) a run of bands per
  * thread (chan8_rows_band), the same bits. */
 static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
-                      const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
-                      const float *residual, float *y, float *means, const void *prefetch,
-                      size_t prefetch_bytes, float *workspace)
+                      const tc_ir_stage *project, const float *sparse, int n, int h, int w,
+                      int band, const float *x, const float *residual, float *y, float *means,
+                      const void *prefetch, size_t prefetch_bytes, float *workspace)
 {
     if (n < 1 || tc_ir_chan8_check(ctx, expand, dw, project, h, w, band))
         return;
@@ -731,6 +731,16 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     const size_t in = (size_t)expand->p.C * h * w;
     const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
     const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
+    /* h44-mn: at 1 thread the projection over d's nonzero values only (pw_sparse_avx2.c), its
+     * workspace after the block's */
+    float *sp_ws = NULL;
+    if (sparse && project && tc_pool_size(ctx->pool) == 1 && !rbt &&
+        !tc_pw_sparse_check(project->p.K, (int)E, 8, project->act))
+        sp_ws = workspace + tc_ir_chan8_workspace_size(ctx, expand, dw, project, h, w, band);
+    /* h44-mn2: a projection without its dense packing (packed NULL: the sparse one only) runs
+     * nothing where the sparse product does not take the block (IRChan8 refuses it there) */
+    if (project && !project->packed && !sp_ws)
+        return;
     if (rbt) {
         j.project = project, j.residual = residual, j.y = y, j.in = in, j.out = out;
         j.OH = OH, j.OW = OW, j.rbt = rbt, j.nbt = (OH + rbt - 1) / rbt;
@@ -788,15 +798,21 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
              * caller) and TC_X_ONE (one range on one thread) did not settle whether the halves
              * lose time to running side by side: in their processes the steps they leave alone
              * ran 0.95-1.09 and 1.12-1.24 of the base's (three runs of 6-8 rounds). */
-            const size_t pbytes = tc_conv2d_pack_size(&project->p, project->algo) * sizeof(float);
+            const size_t pbytes =
+                (sp_ws ? tc_pw_sparse_pack_size(project->p.K, (int)E)
+                       : tc_conv2d_pack_size(&project->p, project->algo)) * sizeof(float);
             j.pf = tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
                            pbytes >= CHAN8_PF_PROJECT_MIN_BYTES
-                       ? (const char *)project->packed
+                       ? (const char *)(sp_ws ? sparse : project->packed)
                        : NULL;
             j.pf_lines = j.pf ? (ptrdiff_t)((pbytes + 63) / 64) : 0;
             tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
-            tc_fused_pointwise(ctx, project, m, ws, (ptrdiff_t)j.ldd, y + o, (ptrdiff_t)np,
-                               residual ? residual + o : NULL, (ptrdiff_t)np, gemm_ws);
+            if (sp_ws)
+                tc_pw_sparse_avx2(project->p.K, (int)E, m, sparse, project->bias, project->act,
+                                  ws, j.ldd, residual ? residual + o : NULL, np, y + o, np, sp_ws);
+            else
+                tc_fused_pointwise(ctx, project, m, ws, (ptrdiff_t)j.ldd, y + o, (ptrdiff_t)np,
+                                   residual ? residual + o : NULL, (ptrdiff_t)np, gemm_ws);
         }
     }
 #else
@@ -809,7 +825,74 @@ void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_s
                      const float *residual, float *y, float *workspace)
 {
     if (project)
-        chan8_run(ctx, expand, dw, project, n, h, w, band, x, residual, y, NULL, NULL, 0,
+        chan8_run(ctx, expand, dw, project, NULL, n, h, w, band, x, residual, y, NULL, NULL, 0,
+                  workspace);
+}
+
+/* h44-mn: the projection's weights packed for tc_pw_sparse_avx2 (per K block of the row GEMM,
+ * tc_gemm_kstep(E), per group of up to TC_PW_SPARSE_GROUP channels: [kc][group width], the
+ * channels past K2 zero) */
+size_t tc_pw_sparse_pack_size(int K2, int E)
+{
+    return K2 < 1 || E < 1 ? 0 : tc_pw_sparse_k2p(K2) * (size_t)E;
+}
+
+int tc_pw_sparse_pack(int K2, int E, const float *w, float *packed)
+{
+    const size_t K2p = tc_pw_sparse_k2p(K2);
+    const int kstep = tc_gemm_kstep(E);
+    int finite = 1;
+    for (int k0 = 0; k0 < E; k0 += kstep) {
+        const int kc = E - k0 < kstep ? E - k0 : kstep;
+        for (int gi = 0; gi < tc_pw_sparse_groups(K2); gi++) {
+            int s0, s1;
+            tc_pw_sparse_group(K2, gi, &s0, &s1);
+            const size_t c0 = (size_t)s0 * 16, wg = (size_t)(s1 - s0) * 16;
+            float *g = packed + (size_t)k0 * K2p + c0 * (size_t)kc;
+            for (int k = 0; k < kc; k++)
+                for (size_t c = 0; c < wg; c++) {
+                    const float v = c0 + c < (size_t)K2 ? w[(c0 + c) * (size_t)E + k0 + k] : 0.0f;
+                    finite &= v - v == 0.0f;
+                    g[(size_t)k * wg + c] = v;
+                }
+        }
+    }
+    return finite;
+}
+
+size_t tc_pw_sparse_ws_floats(int K2, int E, int n)
+{
+    const size_t n8 = ((size_t)n + 7) & ~(size_t)7;
+    return n8 * tc_pw_sparse_mstride(E) / 4 + n8 * tc_pw_sparse_k2p(K2) +
+           n8 * TC_PW_SPARSE_GROUP + 16;
+}
+
+int tc_pw_sparse_check(int K2, int E, int n, const tc_activation *act)
+{
+    if (K2 < 8 || K2 % 8 || E < 8 || E % 8 || n < 8)
+        return -1;
+    return act && act->kind == TC_ACT_PRELU ? -1 : 0;
+}
+
+size_t tc_ir_chan8_sparse_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                         const tc_ir_stage *dw, const tc_ir_stage *project, int h,
+                                         int w, int band)
+{
+    int OH, OW;
+    const size_t base = tc_ir_chan8_workspace_size(ctx, expand, dw, project, h, w, band);
+    if (!base || !project || tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW))
+        return base;
+    const int rb = chan8_band(band, OH);
+    return base + tc_pw_sparse_ws_floats(project->p.K, expand->p.K, rb * OW);
+}
+
+void tc_ir_chan8_sparse_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                            const tc_ir_stage *project, const float *sparse, int n, int h, int w,
+                            int band, const float *x, const float *residual, float *y,
+                            float *workspace)
+{
+    if (project)
+        chan8_run(ctx, expand, dw, project, sparse, n, h, w, band, x, residual, y, NULL, NULL, 0,
                   workspace);
 }
 
@@ -817,6 +900,6 @@ void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc
                           int n, int h, int w, const float *x, float *y, float *means,
                           const void *prefetch, size_t prefetch_bytes, float *workspace)
 {
-    chan8_run(ctx, expand, dw, NULL, n, h, w, 0, x, NULL, y, means, prefetch,
+    chan8_run(ctx, expand, dw, NULL, NULL, n, h, w, 0, x, NULL, y, means, prefetch,
               prefetch ? prefetch_bytes : 0, workspace);
 }

@@ -367,6 +367,23 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
 void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                      const tc_ir_stage *project, int n, int h, int w, int band, const float *x,
                      const float *residual, float *y, float *workspace);
+/* h44-mn: the same block whose projection, at 1 thread, multiplies only the nonzero values of
+ * the depthwise output (after a ReLU about half are zeros): sparse from tc_pw_sparse_pack of
+ * the projection's weights [K2][E] (row-major), which returns 1 when every weight is finite
+ * (only then are the bits the dense product's; 0: do not use it).  Other thread counts run
+ * tc_ir_chan8_f32's path.  The same bits as tc_ir_chan8_f32; workspace:
+ * tc_ir_chan8_sparse_workspace_size floats.  project->packed may be NULL (h44-mn2: the dense
+ * packing never made) where the sparse product runs (1 thread, K2 and E multiples of 8, no
+ * PReLU); elsewhere nothing is then computed. */
+size_t tc_pw_sparse_pack_size(int K2, int E);
+int tc_pw_sparse_pack(int K2, int E, const float *w, float *packed);
+size_t tc_ir_chan8_sparse_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                         const tc_ir_stage *dw, const tc_ir_stage *project, int h,
+                                         int w, int band);
+void tc_ir_chan8_sparse_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
+                            const tc_ir_stage *project, const float *sparse, int n, int h, int w,
+                            int band, const float *x, const float *residual, float *y,
+                            float *workspace);
 /* The expansion and the depthwise alone (the pair before a squeeze-and-excitation, check and
  * workspace_size with project NULL): y [N, E, OH, OW] the depthwise output, means [N, E] or
  * NULL each plane's mean as tc_conv2d_means_f32 gives it.  prefetch: NULL or [prefetch_bytes]

@@ -495,12 +495,14 @@ def test_chan8_rows_sharing_their_halo_rows_are_the_unfused_ones(kc, stride, thr
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(threads):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(threads, sparse):
     """h42-mn: the depthwise output the projection reads lies in the workspace with its planes a
     whole odd number of cache lines apart where a plane is not a multiple of 16 floats (49 -> 80,
     196 -> 208; at 2+ threads the rows mode's bands too, 98 -> 112), so that the GEMM reads it in
     place without its aligned copy: the workspace filled with NaN (the gaps never written), the
-    three layers' bits, 1 pixel row to whole maps, batch 2, a residual, 1-3 threads."""
+    three layers' bits, 1 pixel row to whole maps, batch 2, a residual, 1-3 threads; sparse
+    (h44-mn): with the projection over the nonzero values (at 1 thread)."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     rng = np.random.default_rng(42 + threads)
@@ -527,8 +529,8 @@ def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(thread
         project1, project = (_kernels.Conv2d(c, w2, b2, algo="1x1") for c in (ctx1, ctx))
         rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw)
         lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw)
-        block = _kernels.IRChan8(lanes, dw, project, band)
-        assert block.takes(h, w), (h, w, band)
+        block = _kernels.IRChan8(lanes, dw, project, band, w2 if sparse else None)
+        assert block.takes(h, w) and block.sparse == sparse, (h, w, band)
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
         for residual in [None] + ([x] if stride == 1 and k2 == c0 else []):
             want = _unfused((rows, dw1, project1), x, residual)
@@ -539,7 +541,7 @@ def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(thread
                                               f"s{stride} k{kc} band {band} run {rep}")
 
 
-def _check_chan8_block(case, threads, band):
+def _check_chan8_block(case, threads, band, sparse=False):
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     n, c0, e, k2, h, w, stride = case[:7]
@@ -560,8 +562,8 @@ def _check_chan8_block(case, threads, band):
         rows = _kernels.Conv2d(ctx1, w1, b1, algo="1x1", **kw[0])
         lanes = _kernels.Conv2d(ctx, w1, b1, algo="1x1_chan", **kw[0])
         x = rng.standard_normal((n, c0, h, w), dtype=np.float32)
-        block = _kernels.IRChan8(lanes, dw, project, band)
-        assert block.takes(h, w)
+        block = _kernels.IRChan8(lanes, dw, project, band, w2 if sparse else None)
+        assert block.takes(h, w) and block.sparse == sparse
         with_residual = stride == 1 and k2 == c0
         for residual in [None] + ([x] if with_residual else []):
             want = _unfused((rows, dw1, project1), x, residual)
@@ -570,6 +572,43 @@ def _check_chan8_block(case, threads, band):
             np.testing.assert_array_equal(got, want, err_msg=f"{acts}, residual {residual is not None}")
             ref = _numpy_block(x, w1, b1, wd, bd, w2, b2, stride, acts, residual)
             np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", CHAN8_CASES + [c[:8] + (c[8],) for c in CHAN8_BAND_CASES],
+                         ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c)
+                         + "".join(f"_{v}" for v in c[7:]))
+def test_chan8_block_with_its_projection_over_the_nonzero_values_is_bit_identical(case, threads):
+    """h44-mn: the projection multiplying only the depthwise output's nonzero values
+    (csrc/pw_sparse_avx2.c, 1 thread; at 2 the dense path): the three layers' bits with every
+    activation (ReLU's and Clip's zeros skipped, none and HardSwish with few), a residual, two
+    images, bands, K2 of 5 (not a multiple of 8: the dense path), E % 16 == 8, 1-row bands."""
+    _check_chan8_block(case[:8], threads, case[8] if len(case) > 8 else 0, sparse=True)
+
+
+def test_sparse_projection_is_not_taken_with_weights_that_are_not_finite():
+    """0 x inf is a NaN the dense product keeps: such weights leave the block dense."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    ctx = _kernels.Context(1, "avx2")
+    rng = np.random.default_rng(5)
+    mk = lambda *s: rng.standard_normal(s, dtype=np.float32)  # noqa: E731
+    lanes = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="Relu")
+    dw = _kernels.Conv2d(ctx, mk(48, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1),
+                         group=48, activation="Relu")
+    x = mk(1, 8, 9, 9)
+    for bad in (np.inf, np.nan):
+        w2 = mk(8, 48, 1, 1)
+        w2[3, 7] = bad
+        project = _kernels.Conv2d(ctx, w2, None, algo="1x1")
+        ys = []
+        for sparse in (w2, None):
+            block = _kernels.IRChan8(lanes, dw, project, 0, sparse)
+            assert not block.sparse
+            ys.append(block.run(x, np.empty((1, 8, 9, 9), np.float32), None,
+                                np.empty(block.workspace_size(9, 9), np.float32)))
+        assert np.isnan(ys[0][0, 3]).any()  # 0 x inf or x nan somewhere in the plane
+        np.testing.assert_array_equal(ys[0], ys[1])
 
 
 def test_chan8_block_refuses_what_it_does_not_run():
@@ -674,3 +713,108 @@ def test_7x7_block_runs_chan8_at_1_and_2_threads(threads, monkeypatch):
     monkeypatch.setattr(fused_ir, "_plan_chan8", lambda *a: None)
     want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
     np.testing.assert_array_equal(got[0], want[0], err_msg="7x7 y vs the three convolutions'")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act,k2,hw,ks", [("Relu", 96, 7, 5), ("Clip", 96, 14, 3), ("Relu", 80, 7, 3),
+                                          ("Relu", 32, 7, 3), ("Relu", 96, 16, 3)])
+def test_block_plans_its_projection_over_the_nonzero_values_at_1_thread(act, k2, hw, ks, threads,
+                                                                        monkeypatch):
+    """h44-mn (fused_ir._sparse_weights): a chan8 block whose depthwise ends in a ReLU or a
+    Clip from 0, with K2 >= IR_SPARSE_MIN_K2 output channels, multiplies only the depthwise
+    output's nonzero values at 1 thread: the bits of the dense projection and onnxruntime's
+    values; not with 32 outputs (the 6 FMA chains of 2 strips lose), nor past
+    IR_SPARSE_MAX_PIXELS, nor at 2 threads."""
+    model = ir_model(c0=k2, e=6 * k2, k2=k2, hw=hw, ks=ks, act=act)
+    data = model.SerializeToString()
+    x = np.random.default_rng(9).standard_normal((1, k2, hw, hw), dtype=np.float32)
+    so = session_options(intra_op_num_threads=threads)
+    planned = []
+    real = fused_ir._sparse_weights
+
+    def spy(n, stages, pixels):
+        w = real(n, stages, pixels)
+        planned.append(w is not None)
+        return w
+    monkeypatch.setattr(fused_ir, "_sparse_weights", spy)
+    unpacked = []
+    real_project = fused_ir._unpacked_project
+
+    def spy_project(n, X, stage):
+        p = real_project(n, X, stage)
+        unpacked.append(p.layer.packs)
+        return p
+    monkeypatch.setattr(fused_ir, "_unpacked_project", spy_project)
+    if hw == 16:
+        monkeypatch.setattr(fused_ir, "IR_SPARSE_MAX_PIXELS", 255)
+    got = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    if tinycnn.InferenceSession(data, so)._ctx.isa != "avx2":
+        assert planned == [] or not any(planned)
+    else:
+        assert planned == [threads == 1 and k2 >= fused_ir.IR_SPARSE_MIN_K2 and hw < 16] * len(
+            planned) and planned
+    # h44-mn2: a sparse projection's layer is made without its dense packing
+    assert unpacked == [False] * sum(planned)
+    assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
+    monkeypatch.setattr(fused_ir, "IR_SPARSE_PROJECT", False)
+    want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0], err_msg="sparse projection vs dense")
+
+
+@pytest.mark.parametrize("case", [(2, 16, 96, 96, 7, 7, 3, "Relu"), (1, 24, 48, 16, 9, 5, 5, "Clip"),
+                                  (1, 8, 40, 8, 3, 11, 3, "Relu", 1)],
+                         ids=lambda c: "n{}c{}e{}k{}_{}x{}_kernel{}".format(*c)
+                         + "".join(f"_{v}" for v in c[7:]))
+def test_chan8_sparse_block_with_a_projection_made_without_its_dense_packing(case):
+    """h44-mn2: at 1 thread the sparse block never reads the projection's dense packing, so
+    the planner makes that layer with pack=False: the same bits as the block with the packed
+    layer (two images, a residual, 1-row bands, E % 16 == 8); such a layer cannot run, nor go
+    into a block that would read its packing (no sparse weights, 2 threads, weights not
+    finite, K2 not a multiple of 8)."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    n, c0, e, k2, h, w, kc, act = case[:8]
+    band = case[8] if len(case) > 8 else 0
+    rng = np.random.default_rng(11)
+    mk = lambda *s: rng.standard_normal(s, dtype=np.float32)  # noqa: E731
+    ctx = _kernels.Context(1, "avx2")
+    kw = dict(activation=act) if act == "Relu" else dict(activation=act, alpha=0.0, beta=6.0)
+    lanes = _kernels.Conv2d(ctx, mk(e, c0, 1, 1), mk(e), algo="1x1_chan", **kw)
+    dw = _kernels.Conv2d(ctx, mk(e, 1, kc, kc), mk(e), algo="depthwise",
+                         pads=(kc // 2,) * 4, group=e, **kw)
+    w2, b2 = mk(k2, e, 1, 1), mk(k2)
+    packed = _kernels.Conv2d(ctx, w2, b2, algo="1x1")
+    bare = _kernels.Conv2d(ctx, w2, b2, algo="1x1", pack=False)
+    assert packed.packs and not bare.packs
+    x = mk(n, c0, h, w)
+    with pytest.raises(ValueError, match="pack=False"):
+        bare.run(x[:, :1].repeat(e, 1), np.empty((n, k2, h, w), np.float32))
+    want_block = _kernels.IRChan8(lanes, dw, packed, band, w2)
+    block = _kernels.IRChan8(lanes, dw, bare, band, w2)
+    assert block.sparse and block.takes(h, w)
+    for residual in [None] + ([x] if k2 == c0 else []):
+        for rep in range(2):
+            ws = np.full(block.workspace_size(h, w), np.nan, np.float32)
+            got = block.run(x, np.empty((n, k2, h, w), np.float32), residual, ws)
+            want = want_block.run(x, np.empty((n, k2, h, w), np.float32), residual)
+            np.testing.assert_array_equal(got, want, err_msg=f"{case} run {rep}")
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRChan8(lanes, dw, bare, band)
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRFused(lanes, dw, bare, 1)
+    bad = w2.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="finite"):
+        _kernels.IRChan8(lanes, dw, _kernels.Conv2d(ctx, bad, b2, algo="1x1", pack=False),
+                         band, bad)
+    ctx2 = _kernels.Context(2, "avx2")
+    lanes2 = _kernels.Conv2d(ctx2, mk(e, c0, 1, 1), None, algo="1x1_chan", **kw)
+    dw2 = _kernels.Conv2d(ctx2, mk(e, 1, kc, kc), None, algo="depthwise", pads=(kc // 2,) * 4,
+                          group=e, **kw)
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRChan8(lanes2, dw2, _kernels.Conv2d(ctx2, w2, b2, algo="1x1", pack=False),
+                         band, w2)
+    w5 = mk(k2 + 4, e, 1, 1)
+    with pytest.raises(ValueError, match="pack=False"):
+        _kernels.IRChan8(lanes, dw, _kernels.Conv2d(ctx, w5, None, algo="1x1", pack=False),
+                         band, w5)

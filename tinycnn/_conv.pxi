@@ -147,7 +147,7 @@ cdef class Conv2d:
 
     Conv2d(ctx, weight[K, C//group, KH, KW], bias[K] | None, *, algo, strides=(1, 1),
            pads=(top, left, bottom, right), dilations=(1, 1), group=1, relu=False,
-           activation="", alpha=None, beta=None, slope=None)
+           activation="", alpha=None, beta=None, slope=None, pack=True)
     algo: a name of CONV_ALGOS; ValueError when it cannot compute this geometry, or for a
     Winograd algorithm, these weights (winograd_takes_weights).
     activation: a name of ACTIVATIONS fused into the store (relu=True is "Relu"); alpha and
@@ -173,7 +173,7 @@ cdef class Conv2d:
 
     def __init__(self, Context ctx not None, weight, bias=None, *, str algo, strides=(1, 1),
                  pads=(0, 0, 0, 0), dilations=(1, 1), int group=1, relu=False, str activation="",
-                 alpha=None, beta=None, slope=None):
+                 alpha=None, beta=None, slope=None, bint pack=True):
         if algo not in CONV_ALGOS:
             raise ValueError(f"conv: unknown algo {algo!r}, expected one of {sorted(CONV_ALGOS)}")
         _check_array("conv", "weight", weight, 4)
@@ -218,6 +218,9 @@ cdef class Conv2d:
         self.in_channels = Cg * group
         self.out_channels = K
         self.relu = activation == "Relu"
+        self.packed = None
+        if not pack:
+            return
         self.packed = _packed_empty(ctx, tc_conv2d_pack_size(&self.p, self.algo_id))
         cdef const float *pw = _fptr(weight)
         cdef float *pk = _fptr_mut(self.packed)
@@ -227,6 +230,18 @@ cdef class Conv2d:
     @property
     def algo(self):
         return _CONV_ALGO_NAMES[self.algo_id]
+
+    @property
+    def packs(self):
+        """False for a layer made with pack=False (h44-mn2): its geometry, bias and activation
+        only, for a fused kernel that packs the weights its own way (IRChan8's sparse
+        projection); it cannot run."""
+        return self.packed is not None
+
+    cdef int _need_packed(self) except -1:
+        if self.packed is None:
+            raise ValueError(f"conv: {self!r} was made with pack=False: it cannot run")
+        return 0
 
     @property
     def kernel_shape(self):
@@ -357,6 +372,7 @@ cdef class Conv2d:
         call.keep = (x, y, residual, ws, scale, means)
         call.n, call.h, call.w = n, h, w
         call.px = _fptr(x)
+        self._need_packed()
         call.pk = _fptr(self.packed)
         call.pb = _fptr_or_null(self.bias)
         call.py = _fptr_mut(y)
@@ -420,6 +436,7 @@ cdef class Conv2d:
         call.ctx, call.p, call.act, call.algo = &self.ctx.ctx, &self.p, &self.act, self.algo_id
         call.n, call.h, call.w = n, h, w
         call.px = _fptr(x)
+        self._need_packed()
         call.pk = _fptr(self.packed)
         call.pb = _fptr_or_null(self.bias)
         call.py = _fptr_mut(y)

@@ -1,10 +1,13 @@
 # Wrapper of the banded inverted-residual block (csrc/ir_fused.c), included by _kernels.pyx.
 
-# a planned Conv2d layer as a fused kernel's stage (its arrays kept alive by the layer)
-cdef void _ir_stage(tc_ir_stage *s, Conv2d layer):
+# a planned Conv2d layer as a fused kernel's stage (its arrays kept alive by the layer);
+# unpacked: a layer made with pack=False (packed NULL), else such a layer is refused
+cdef int _ir_stage(tc_ir_stage *s, Conv2d layer, bint unpacked=False) except -1:
+    if layer.packed is None and not unpacked:
+        raise ValueError(f"{layer!r} was made with pack=False: a fused kernel cannot run it")
     s.p = layer.p
     s.algo = layer.algo_id
-    s.packed = _fptr(layer.packed)
+    s.packed = NULL if layer.packed is None else _fptr(layer.packed)
     s.bias = _fptr_or_null(layer.bias)
     s.act = &layer.act
 
@@ -36,12 +39,12 @@ cdef class IRFused:
     cdef tc_ir_stage st[3]
 
     def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None,
-                 int band):
+                 int band, *, bint _unpacked_project=False):
         if not (expand.ctx is dw.ctx is project.ctx):
             raise ValueError("ir_fused: the three layers must share one Context")
         self.expand, self.dw, self.project, self.band = expand, dw, project, band
         for i, layer in enumerate((expand, dw, project)):
-            _ir_stage(&self.st[i], layer)
+            _ir_stage(&self.st[i], layer, i == 2 and _unpacked_project)
         if tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 1, 1, band) != 0 and \
                 tc_ir_fused_check(&self.st[0], &self.st[1], &self.st[2], 64, 64, band) != 0:
             raise ValueError(f"ir_fused: {expand!r} -> {dw!r} -> {project!r} with band {band} "
@@ -99,10 +102,16 @@ cdef class BoundIRChan8(BoundCall):
     cdef const float *pr
     cdef float *py
     cdef float *pw
+    cdef const float *psparse
 
     cdef int run(self) noexcept nogil:
-        tc_ir_chan8_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h, self.w,
-                        self.band, self.px, self.pr, self.py, self.pw)
+        if self.psparse != NULL:
+            tc_ir_chan8_sparse_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.psparse,
+                                   self.n, self.h, self.w, self.band, self.px, self.pr, self.py,
+                                   self.pw)
+        else:
+            tc_ir_chan8_f32(self.ctx, &self.st[0], &self.st[1], &self.st[2], self.n, self.h,
+                            self.w, self.band, self.px, self.pr, self.py, self.pw)
         return 0
 
 
@@ -113,22 +122,56 @@ cdef class IRChan8(IRFused):
     whether it runs this block (an AVX2 Context, a 3x3 or 5x5 depthwise at stride 1 or 2 with
     pads 1 or 2, E a multiple of 8, ...: tc_ir_chan8_check).  band (s31): the depthwise's
     output rows at a time (the expansion then computes only the input rows they read, the
-    projection runs on them), 0 the whole map."""
+    projection runs on them), 0 the whole map.  sparse (h44-mn): the projection's weights
+    [K2, E] (float32): at 1 thread the projection then multiplies only the depthwise output's
+    nonzero values (csrc/pw_sparse_avx2.c, the same bits); .sparse says whether it does (not
+    where a weight is not finite)."""
+    cdef object sparse_packed
 
     def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None,
-                 int band=0):
+                 int band=0, sparse=None):
         if band < 0:
             raise ValueError(f"ir_chan8: band {band} < 0")
-        super().__init__(expand, dw, project, 1)
+        # h44-mn2: a projection made with pack=False (its dense packing never read) only with
+        # sparse weights that pack, at 1 thread, on the shapes the sparse product takes
+        unpacked = not project.packs
+        if unpacked and (sparse is None or project.ctx.num_threads != 1 or
+                         project.out_channels % 8 or project.in_channels % 8 or
+                         project.activation == "PRelu"):
+            raise ValueError(f"ir_chan8: project {project!r} made with pack=False needs sparse "
+                             "weights, 1 thread, channels multiples of 8 and no PRelu")
+        super().__init__(expand, dw, project, 1, _unpacked_project=unpacked)
         self.band = band
+        self.sparse_packed = None
+        if sparse is not None:
+            k2, e = self.st[2].p.K, self.st[2].p.C
+            w = np.ascontiguousarray(sparse, np.float32).reshape(k2, e)
+            size = tc_pw_sparse_pack_size(k2, e)
+            # 64-byte aligned (lines split the loads), beside the layers' packed weights
+            packed = _packed_empty(project.ctx, size)[:size]
+            if tc_pw_sparse_pack(k2, e, _fptr(w), _fptr_mut(packed)):
+                self.sparse_packed = packed
+            elif unpacked:
+                raise ValueError("ir_chan8: project made with pack=False needs finite sparse "
+                                 "weights")
+
+    @property
+    def sparse(self):
+        return self.sparse_packed is not None
+
+    cdef size_t _ws(self, int h, int w):
+        if self.sparse_packed is not None:
+            return tc_ir_chan8_sparse_workspace_size(&self.expand.ctx.ctx, &self.st[0],
+                                                     &self.st[1], &self.st[2], h, w, self.band)
+        return tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
+                                          &self.st[2], h, w, self.band)
 
     def takes(self, int h, int w):
         return tc_ir_chan8_check(&self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2],
                                  h, w, self.band) == 0
 
     def workspace_size(self, int h, int w):
-        return int(tc_ir_chan8_workspace_size(&self.expand.ctx.ctx, &self.st[0], &self.st[1],
-                                              &self.st[2], h, w, self.band))
+        return int(self._ws(h, w))
 
     def bind(self, x, y, residual=None, workspace=None):
         _check_array("ir_chan8", "x", x, 4)
@@ -147,9 +190,11 @@ cdef class IRChan8(IRFused):
             _check_shape("ir_chan8", "residual", residual, expected, f" for x {x.shape}")
             _check_disjoint("ir_chan8", "residual", residual, y)
             call.pr = _fptr(residual)
-        ws = _workspace("ir_chan8", workspace, tc_ir_chan8_workspace_size(
-            &self.expand.ctx.ctx, &self.st[0], &self.st[1], &self.st[2], h, w, self.band))
+        ws = _workspace("ir_chan8", workspace, self._ws(h, w))
         call.keep = (self, x, y, residual, ws)
+        call.psparse = NULL
+        if self.sparse_packed is not None:
+            call.psparse = _fptr(self.sparse_packed)
         call.ctx = &self.expand.ctx.ctx
         call.st[0], call.st[1], call.st[2] = self.st[0], self.st[1], self.st[2]
         call.n, call.h, call.w, call.band = n, h, w, self.band

@@ -135,6 +135,15 @@ cdef extern from "tinycnn.h" nogil:
     void tc_ir_chan8_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,
                          const tc_ir_stage *project, int n, int h, int w, int band,
                          const float *x, const float *residual, float *y, float *workspace)
+    size_t tc_pw_sparse_pack_size(int K2, int E)
+    int tc_pw_sparse_pack(int K2, int E, const float *w, float *packed)
+    size_t tc_ir_chan8_sparse_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                             const tc_ir_stage *dw, const tc_ir_stage *project,
+                                             int h, int w, int band)
+    void tc_ir_chan8_sparse_f32(const tc_ctx *ctx, const tc_ir_stage *expand,
+                                const tc_ir_stage *dw, const tc_ir_stage *project,
+                                const float *sparse, int n, int h, int w, int band,
+                                const float *x, const float *residual, float *y, float *workspace)
     void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand,
                               const tc_ir_stage *dw, int n, int h, int w, const float *x,
                               float *y, float *means, const void *prefetch,

@@ -6,6 +6,8 @@ rows (csrc/ir_fused.c), the expanded band staying in L2 instead of going to memo
 twice; elsewhere, and for geometries the banded kernel does not take, it runs as the three
 convolutions it was.  Both give the same bits.
 """
+import dataclasses
+
 import numpy as np
 
 from .. import _kernels as K
@@ -597,17 +599,82 @@ def _plan_chan8(n, X, stages, R, band=0):
             stages[1][0].shape[2:] != (3, 3) or stages[0][0].shape[0] % 16)):
         return None
     nb, c, h, w = X.shape
-    dw, project = plan_stages(n, Value("", (nb, stages[0][0].shape[0], h, w), np.float32),
-                              stages[1:], _STAGES[1:])
+    (dw,) = plan_stages(n, Value("", (nb, stages[0][0].shape[0], h, w), np.float32),
+                        stages[1:2], _STAGES[1:2])
+    sparse = _sparse_weights(n, stages, int(np.prod(dw.out4[2:])))
+    dx = Value("", dw.out_shape, np.float32)
+    if sparse is not None:
+        project = _unpacked_project(n, dx, stages[2])
+    else:
+        (project,) = plan_stages(n, dx, stages[2:], _STAGES[2:])
     if dw.algo != "depthwise" or project.algo not in ("1x1", "1x1_chan"):
         return None
     if R is not None and R.shape != project.out_shape:
         return None
-    block = n.cached(("ir_chan8", band), lambda: K.IRChan8(expand(), dw.layer, project.layer,
-                                                            band))
+    block = n.cached(("ir_chan8", band, sparse is not None),
+                     lambda: K.IRChan8(expand(), dw.layer, project.layer, band, sparse))
     if not block.takes(h, w):
         return None
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
+
+
+# h44-mn: at 1 thread the chan8 block's projection multiplies only the nonzero values of the
+# depthwise output (csrc/pw_sparse_avx2.c: each pixel's nonzero bits walked, 12 FMAs of 96
+# output channels a value; the same bits as the row GEMM) where the depthwise ends in a ReLU
+# or a Clip from 0 (about half its outputs exactly 0 in the networks: benchmarks/relu_zeros.py).
+IR_SPARSE_PROJECT = True
+IR_SPARSE_MAX_THREADS = 1
+# ... where it keeps 5 or 6 strips of 16 channels in registers a pass: lone (pw_sparse_probe.c,
+# half the values 0, 1 thread, AVX2, 2026-12-06 15:1x, loaded host) 1152 -> 192 / 320 at 7x7
+# 0.80-0.82 / 0.84-0.86 of the row GEMM's time, 576 -> 192 at 7x7 0.82, 576 -> 96 at 14x14 0.88,
+# 480 -> 80 0.93-0.95, 240 -> 80 0.96, but 120 -> 40 at 28x28 (3 strips: 6 FMA chains) 1.32;
+# with the caches flushed before each call (PW_COLD=1: the network's case, weights from L3)
+# 1152 -> 192 0.86, 1152 -> 320 0.92, 960 -> 320 0.89, 960 -> 160 0.94, 576 -> 192 0.95, but
+# 576 -> 96 and 480 -> 80 at 14x14 0.98-1.08.  Inside the networks (benchmarks/steps_ab.py
+# against the base 48debf1, 1 thread, bit-identical, loaded host: fma_peak 58-83 GFLOP/s):
+# K2 >= 80, 80 rounds: MnasNet layers.10 (80 outputs) 1.015, .11 0.982, .12 0.982, .13 0.975,
+# the 1x1 after them (layers.14) 1.012, the run 0.998; K2 >= 96, 80 rounds: layers.10 0.999,
+# .11 0.986, .12 0.978, .13 0.957, .14 1.014, the run 0.994 [0.915-1.012]; MobileNetV2 (60
+# rounds) features.17 (960 -> 320) 0.937, .11-.16 0.991-1.018, the run 1.002.
+IR_SPARSE_MIN_K2 = 96
+IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
+
+
+def _sparse_weights(n, stages, pixels):
+    """The projection's weights [K2, E] for IRChan8's sparse projection, or None."""
+    W3, _, S3, a3 = stages[2]
+    a2 = stages[1][3]
+    act = a2.get("activation") or ""
+    lo = a2.get("activation_alpha")
+    if (not IR_SPARSE_PROJECT or n.options.num_threads > IR_SPARSE_MAX_THREADS
+            or not (act == "Relu" or (act == "Clip" and lo is not None and lo >= 0))
+            or W3 is None or W3.const is None or W3.ndim != 4 or tuple(W3.shape[2:]) != (1, 1)
+            or W3.shape[0] % 8 or W3.shape[1] % 8 or W3.shape[0] < IR_SPARSE_MIN_K2
+            or pixels > IR_SPARSE_MAX_PIXELS
+            or (a3.get("activation") or "") == "PRelu"
+            or not np.isfinite(W3.const).all()):
+        return None
+    return np.ascontiguousarray(W3.const.reshape(W3.shape[0], W3.shape[1]), np.float32)
+
+
+def _unpacked_project(n, X, stage):
+    """The projection planned as plan_stages plans it (the same algorithm and shapes) on a
+    layer made with pack=False (h44-mn2): with the sparse projection at 1 thread the block never
+    reads the dense packing, so it is not made (MnasNet: 5 MB less)."""
+    W, B, S, attrs = stage
+    act, geo = _conv_args(n, attrs, S, W.shape[0])
+    # W as a run-time value: conv_layer then plans without a layer (no packing)
+    p = conv_layer(n, X, Value("", W.shape, np.float32), B, act, geo["auto_pad"],
+                   geo["dilations"], geo["group"], geo["kernel_shape"], geo["pads"],
+                   geo["strides"], "project")
+    w4 = np.ascontiguousarray(W.const.reshape(p.w4_shape), np.float32)
+    b = None if B is None else B.const
+    layer = n.cached(("conv_unpacked", "project", p.algo, act["activation"], act["alpha"],
+                      act["beta"]),
+                     lambda: K.Conv2d(n.ctx, w4, _bias(b), algo=p.algo, strides=tuple(p.strides),
+                                      pads=p.pads4, dilations=tuple(p.dilations),
+                                      group=int(geo["group"]), pack=False, **act))
+    return dataclasses.replace(p, layer=layer)
 
 
 def chan8_min_pixels(n):
