@@ -7,7 +7,10 @@ cdef int _ir_stage(tc_ir_stage *s, Conv2d layer, bint unpacked=False) except -1:
         raise ValueError(f"{layer!r} was made with pack=False: a fused kernel cannot run it")
     s.p = layer.p
     s.algo = layer.algo_id
-    s.packed = NULL if layer.packed is None else _fptr(layer.packed)
+    if layer.packed is None:
+        s.packed = NULL
+    else:
+        s.packed = _fptr(layer.packed)
     s.bias = _fptr_or_null(layer.bias)
     s.act = &layer.act
 
