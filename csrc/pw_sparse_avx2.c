@@ -140,11 +140,7 @@ void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *b
     const size_t n8 = ((size_t)n + 7) & ~(size_t)7, K2p = tc_pw_sparse_k2p(K2), ms = tc_pw_sparse_mstride(E);
     float *tot = ws, *cb = tot + n8 * K2p;
     unsigned char *msk = (unsigned char *)(cb + n8 * TC_PW_SPARSE_GROUP);
-    int ks = TC_PW_SPARSE_KS;
-#ifdef TC_PW_SPARSE_KS_ENV
-    if (getenv("PW_KS"))
-        ks = atoi(getenv("PW_KS"));
-#endif
+    const int ks = TC_PW_SPARSE_KS;
     /* each pixel's nonzero bits: per 8 k rows and 8 pixels, the rows' compare masks as the
      * bytes of an 8 x 8 bit matrix, transposed (byte j: pixel j's 8 k) */
     const __m256 zero = _mm256_setzero_ps();
