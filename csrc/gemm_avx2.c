@@ -738,6 +738,27 @@ static void ukernel_6x8_avx2(int kc, const float *a, const float *b, float *c, p
     tile8_p_rows[mr](kc, a, b, NR, c, ldc, mr, nr, flags, e, pf_a);
 }
 
+/* the K loop of the rows-in-lanes tiles (tile_tail_avx2, tile_8p_avx2) over a, a1 = a + astride
+ * and b: STEP(A0, A1) on each K row, the A panels' prefetch pf_a floats ahead, the last row's
+ * panels loaded masked (nothing read past them) */
+#define TC_LANES_K_LOOP(STEP)                                                                     \
+    do {                                                                                          \
+        _Pragma("GCC unroll 4") for (int k = 0; k < kc - 1; k++)                                  \
+        {                                                                                         \
+            if (pf_a) {                                                                           \
+                _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);                              \
+                if (NA > 1)                                                                       \
+                    _mm_prefetch((const char *)(a1 + pf_a), _MM_HINT_T0);                         \
+            }                                                                                     \
+            STEP(_mm256_loadu_ps(a), _mm256_loadu_ps(a1));                                        \
+            a += MR;                                                                              \
+            a1 += MR;                                                                             \
+            b += ldb;                                                                             \
+        }                                                                                         \
+        const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);                      \
+        STEP(_mm256_maskload_ps(a, six), _mm256_maskload_ps(a1, six));                            \
+    } while (0)
+
 /* a: [kc][6] panels at a and a + astride (NA of them, a constant)  b: row k at b + k ldb,
  * its columns [0, NP) read (NP <= 4, a constant)  c: [mr <= NA MR, NP].  The last few
  * columns of a row of C (a 14x14 map's 196 = 12 x 16 + 4) with the rows in the lanes: per
@@ -768,23 +789,7 @@ static inline __attribute__((always_inline)) void tile_tail_avx2(
                 acc[1][j] = _mm256_fmadd_ps(x1, bj, acc[1][j]);                                   \
         }                                                                                         \
     } while (0)
-#pragma GCC unroll 4
-    for (int k = 0; k < kc - 1; k++) {
-        if (pf_a) {
-            _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
-            if (NA > 1)
-                _mm_prefetch((const char *)(a1 + pf_a), _MM_HINT_T0);
-        }
-        TC_TAIL_STEP(_mm256_loadu_ps(a), _mm256_loadu_ps(a1));
-        a += MR;
-        a1 += MR;
-        b += ldb;
-    }
-    {
-        /* the last K row of a panel: nothing read past it */
-        const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-        TC_TAIL_STEP(_mm256_maskload_ps(a, six), _mm256_maskload_ps(a1, six));
-    }
+    TC_LANES_K_LOOP(TC_TAIL_STEP);
 #undef TC_TAIL_STEP
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(NP),
                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -876,23 +881,7 @@ static inline __attribute__((always_inline)) void tile_8p_avx2(
                 acc[1][i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + i), b0, acc[1][i]);          \
         }                                                                                         \
     } while (0)
-#pragma GCC unroll 4
-    for (int k = 0; k < kc - 1; k++) {
-        if (pf_a) {
-            _mm_prefetch((const char *)(a + pf_a), _MM_HINT_T0);
-            if (NA > 1)
-                _mm_prefetch((const char *)(a1 + pf_a), _MM_HINT_T0);
-        }
-        TC_8P_STEP(_mm256_loadu_ps(a), _mm256_loadu_ps(a1));
-        a += MR;
-        a1 += MR;
-        b += ldb;
-    }
-    {
-        /* the last K row of a panel: nothing read past it */
-        const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-        TC_8P_STEP(_mm256_maskload_ps(a, six), _mm256_maskload_ps(a1, six));
-    }
+    TC_LANES_K_LOOP(TC_8P_STEP);
 #undef TC_8P_STEP
     /* the 16-column masks of 8 + NP columns (col_masks) */
     const __m256i m0 = _mm256_set1_epi32(-1);
