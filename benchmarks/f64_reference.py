@@ -68,13 +68,13 @@ def _reference_ops():
             assert auto_pad in (None, "NOTSET", b"NOTSET"), auto_pad
             nd = X.ndim - 2
             pads = list(pads or [0] * 2 * nd)
-            x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+            x = torch.from_numpy(np.array(X, dtype=np.float64))
             # F.pad takes the last dimension first
             pad = []
             for d in reversed(range(nd)):
                 pad += [pads[d], pads[d + nd]]
             x = F.pad(x, pad)
-            w = torch.from_numpy(np.ascontiguousarray(W, dtype=np.float64))
+            w = torch.from_numpy(np.array(W, dtype=np.float64))
             b = None if B is None else torch.from_numpy(np.asarray(B, dtype=np.float64))
             conv = F.conv2d if nd == 2 else F.conv1d
             y = conv(x, w, b, stride=tuple(strides or [1] * nd),
@@ -92,7 +92,7 @@ def _reference_ops():
             pad = []
             for d in reversed(range(nd)):
                 pad += [pads[d], pads[d + nd]]
-            x = F.pad(torch.from_numpy(np.ascontiguousarray(X)), pad, value=-np.inf)
+            x = F.pad(torch.from_numpy(np.array(X)), pad, value=-np.inf)
             y = F.max_pool2d(x, tuple(kernel_shape), stride=tuple(strides or [1] * nd),
                              dilation=tuple(dilations or [1] * nd), ceil_mode=bool(ceil_mode))
             return (y.numpy(),)
@@ -213,7 +213,6 @@ def main(argv=None):
         parts = {name: None}
         if args.yolo and name in out_names:
             parts = {f"{name} {k}": v for k, v in yolo_parts(r).items()}
-            # the logits: the inverse of the Sigmoid, from float64
         for label, sub in parts.items():
             row = {"tensor": label}
             for e, vals in engines.items():

@@ -17,7 +17,8 @@ benchmarks/f64_reference.py (the graph evaluated in float64) shows why it is the
   8.4e-6) and 8.3e-6 to 1.87e-5 from onnxruntime.  tinycnn's error is ~1.6x onnxruntime's
   because its 3x3 layers run Winograd F(4x4,3x3), as the plan's numeric budget allows
   (tinycnn.ops.conv_algo): with F(2x2) everywhere the probabilities read 6.7e-5 to 1.07e-4
-  of float64 (8.5e-5 to 1.11e-4 of onnxruntime) and the network takes 1.30x the time.
+  of float64 (8.5e-5 to 1.11e-4 of onnxruntime) and the network takes 1.30x the time; with no
+  Winograd at all 6.9e-5 to 9.9e-5 (8.4e-5 to 1.06e-4 of onnxruntime).
 
 So here, as issue 12's 1e-4 relative bound at full depth: the boxes on their scale, the class
 logits on theirs, and the class probabilities within what that logit bound allows through
