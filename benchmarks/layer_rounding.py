@@ -17,10 +17,18 @@ tinycnn's GEMM 4.0-6.3e-7 (RMS 4.2-6.6e-8), onnxruntime 2.0-2.8e-7 (RMS 3.1-3.7e
 the same RMS as onnxruntime up to C = 128 (the same bits' worth: one chain each), 1.37-1.43x from
 C = 256 on (onnxruntime's blocks look 128 deep), while one sequential chain keeps growing (1.69e-7
 at C = 2048 against tinycnn's 6.55e-8).  1x1 192->64 at 80 and 256->128 at 40: 1.3-1.4x the RMS.
+A build with CFLAGS=-DTC_GEMM_KC=128 (not the library's; an experiment in a copy of the tree):
+the 1x1 sweep 1.00x onnxruntime's RMS at every C, 192->64 and 256->128 3.8e-8 / 4.1e-8 RMS
+(onnxruntime 4.0e-8 / 4.2e-8), the 3x3 GEMM 3.1-4.5e-8 RMS (was 4.2-6.6e-8).
 """
 import argparse
+import os
+import sys
 
 import numpy as np
+
+# this checkout's tinycnn, not an installed one
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 def _model(w, bias, shape):
