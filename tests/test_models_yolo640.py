@@ -19,7 +19,10 @@ benchmarks/f64_reference.py (the graph evaluated in float64) shows why it is the
   numeric budget allows (tinycnn.ops.conv_algo; ~4e-6 a layer where a direct convolution
   rounds 4-8e-7): with F(2x2) in their place the probabilities read 6.7e-5 to 1.07e-4 of
   float64 (8.5e-5 to 1.11e-4 of onnxruntime) and the network takes 1.30x the time; with no
-  Winograd at all 6.9e-5 to 9.9e-5 (1.2-1.65x onnxruntime's; 8.4e-5 to 1.06e-4 of it).
+  Winograd at all 6.9e-5 to 9.9e-5 (1.2-1.65x onnxruntime's; 8.4e-5 to 1.06e-4 of it).  The
+  rest is the GEMM's K blocks (up to 320 deep where onnxruntime's are 128;
+  benchmarks/layer_rounding.py): built with 128, no Winograd, 5.0e-5 to 7.7e-5 of float64
+  (onnxruntime's own level) and still 6.9e-5 to 1.03e-4 of onnxruntime.
 
 So here, as issue 12's 1e-4 relative bound at full depth: the boxes on their scale, the class
 logits on theirs, and the class probabilities within what that logit bound allows through
