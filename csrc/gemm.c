@@ -347,6 +347,7 @@ typedef struct {
     tc_ukernel_fn uk_half; /* for nr <= NR/2 */
     tc_ukernel_wide_fn uk_wide; /* two panels at once, or NULL */
     tc_ukernel_tall_fn uk_tall; /* two A panels by up to two B panels, or NULL */
+    tc_ukernel_tall_fn uk_tall9; /* two A panels by a last B panel of NR / 2 + 1 columns */
     tc_ukernel_inplace_fn uk_inplace; /* B read unpacked (see gemm_b_inplace), or NULL */
     int inplace_rows; /* rows of C per uk_inplace call (kern->inplace_max_na panels) */
     int inplace_wide; /* after a sweep's first call, the block's other columns in one call
@@ -716,6 +717,17 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                             job->uk_tall(kc, abase + (size_t)(ir / MR) * astride,
                                          (ptrdiff_t)astride, b, 0, op->C + m * op->ldc + n,
                                          op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
+                            ir += MR;
+                            continue;
+                        }
+                        if (nr == NR / 2 + 1 && job->uk_tall9 && mc - ir > MR) {
+                            /* a last 9 columns (SqueezeNet's classifier: 169 = 10 x 16 + 9),
+                             * two A panels a call (AVX2's tile_8p 2x1): 14 FMA chains where
+                             * one panel ran 7; the same bits */
+                            mr = mc - ir < 2 * MR ? mc - ir : 2 * MR;
+                            job->uk_tall9(kc, abase + (size_t)(ir / MR) * astride,
+                                          (ptrdiff_t)astride, b, 0, op->C + m * op->ldc + n,
+                                          op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
                             ir += MR;
                             continue;
                         }
@@ -1123,6 +1135,7 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
     job.uk_half = kern->tile_half;
     job.uk_wide = kern->tile_wide;
     job.uk_tall = kern->tile_wide ? kern->tile_tall : NULL; /* the wide path calls it */
+    job.uk_tall9 = job.uk_tall ? NULL : kern->tile_tall9;
     const int T = gemm_threads(ctx, op);
     job.uk_inplace = gemm_inplace_tile(ctx, op, kern);
     job.inplace_rows = (kern->inplace_max_na ? kern->inplace_max_na : 2) * MR;

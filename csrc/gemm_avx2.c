@@ -922,7 +922,18 @@ TC_8P(2, 1)
 static const tile_tail_fn tile_8p[4] = {tile_8p_1x1, tile_8p_1x2, tile_8p_1x3, tile_8p_1x4};
 #define TC_8P_MAX 4
 
-/* The packed tile: a last panel of 9..12 columns in tile_8p (one A panel a call) */
+/* tc_ukernel_tall_fn for the packed driver's last panel of 9 columns: two A panels a call
+ * (tile_8p_2x1, as in place), B the packed panel (rows NR floats apart) */
+static void ukernel_12x9_avx2(int kc, const float *a, ptrdiff_t astride, const float *b,
+                              ptrdiff_t bstride, float *c, ptrdiff_t ldc, int mr, int nr,
+                              int flags, const tc_tile_epi *e, int pf_a)
+{
+    (void)bstride, (void)nr;
+    tile_8p_2x1(kc, a, astride, b, NR, c, ldc, mr, flags, e, pf_a);
+}
+
+/* The packed tile: a last panel of 9..12 columns in tile_8p (one A panel a call; a last 9
+ * of two or more A panels two a call, ukernel_12x9_avx2) */
 static void ukernel_6x16_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
                               int mr, int nr, int flags, const tc_tile_epi *e, int pf_a)
 {
@@ -1297,6 +1308,7 @@ static void copy_rows_scaled_avx2(const float *src, ptrdiff_t lds, const float *
 const tc_gemm_kernels tc_gemm_avx2 = {
     .tile = ukernel_6x16_avx2,
     .tile_half = ukernel_6x8_avx2,
+    .tile_tall9 = ukernel_12x9_avx2,
     .gemv_panels = tc_gemv_panels_avx2,
     .gemv_rows = tc_gemv_rows_avx2,
     .tile_chan = tc_gemm_chan_avx2,

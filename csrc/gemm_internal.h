@@ -292,6 +292,9 @@ typedef struct tc_gemm_kernels {
     tc_gemv_rows_fn gemv_rows;
     tc_ukernel_wide_fn tile_wide; /* MR x 2 NR over two panels, or NULL (use tile twice) */
     tc_ukernel_tall_fn tile_tall; /* 2 MR x 2 NR over two A and two B panels, or NULL */
+    tc_ukernel_tall_fn tile_tall9; /* two A panels by one packed B panel of exactly NR / 2 + 1
+                                      columns (bstride unused; the packed driver's last 9 of
+                                      a row where tile_tall is not used), or NULL */
     tc_ukernel_inplace_fn tile_inplace; /* up to 2 MR x 2 NR, B unpacked, or NULL */
     tc_ukernel_chan_fn tile_chan; /* channel-lane tile (every table has one) */
     int inplace_max_pages; /* tile_inplace only while a sweep touches at most these

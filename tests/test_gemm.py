@@ -546,7 +546,7 @@ def test_last_1_to_4_columns_of_a_row_give_the_same_bits():
 def test_last_9_to_12_columns_of_a_row_give_the_same_bits(threads):
     """The last 9..12 columns of a row of C (a 13x13 map: 169 = 10 x 16 + 9; 27x27: 729 =
     45 x 16 + 9) run in AVX2's tile of 8 columns as vectors and the rest with the rows in the
-    lanes (gemm_avx2.c tile_8p_avx2; a last 9 two A panels a call in place, one packed) after
+    lanes (gemm_avx2.c tile_8p_avx2; a last 9 two A panels a call, in place and packed) after
     0, 1, 2 or 10 whole 16-column tiles: output channels 1..37 (one or two A panels, partial
     ones), 1 or 2 K blocks, bias, residual (also y itself) and each activation: the
     channel-lane tiles' bits and numpy's values; the GEMM in place (B [K, N]) and packed (B
@@ -565,7 +565,11 @@ def test_last_9_to_12_columns_of_a_row_give_the_same_bits(threads):
     for _ in check_row_vs_chan_tiles(ctx, threads, rng, cases, epilogues):
         pass
     for M, N, K in [(1, 9, 5), (7, 10, 33), (13, 11, 330), (37, 12, 64), (12, 25, 7),
-                    (19, 169, 512), (100, 41, 700), (1000, 169, 512), (770, 172, 512)]:
+                    (19, 169, 512), (100, 41, 700), (1000, 169, 512), (770, 172, 512),
+                    # packed, a last 9 two A panels a call (ukernel_12x9_avx2): 1 to 4 rows
+                    # of a last pair's second panel, an odd panel left alone, 1000 rows
+                    (7, 9, 40), (12, 25, 3), (13, 169, 64), (17, 57, 200), (30, 9, 1),
+                    (35, 153, 130), (1000, 9, 16)]:
         check_in_place_vs_packed(ctx, rng, M, N, K, 0.5, f"gemm M={M} N={N} K={K}")
 
 
