@@ -86,6 +86,57 @@ def test_fused_first_block_on_threads_carries_the_halo_and_matches(threads):
             np.testing.assert_array_equal(y, want, err_msg=f"band {band}, {threads} threads")
 
 
+PROJECT16_CASES = [  # (n, c, k, h, w, residual): 16 outputs, bands of 16k pixels and others
+    (2, 3, 16, 32, 64, True),     # MobileNetV3-Large's 16 -> 16 + residual, 32 columns
+    (1, 3, 32, 48, 32, False),    # MobileNetV2's 32 -> 16, 16 columns
+    (1, 3, 24, 20, 96, False),    # K 24, 48 columns
+    (2, 3, 16, 30, 34, True),     # 17 columns: bands of 16 rows only
+    (1, 4, 5, 18, 32, False),     # K 5
+    (1, 3, 16, 2, 32, True),      # 1 output row
+]
+
+
+@pytest.mark.parametrize("case", PROJECT16_CASES,
+                         ids=lambda c: "n{}c{}k{}_{}x{}_r{}".format(*c))
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fused_first_block_16_channel_projection_is_the_gemms_bit_for_bit(ctx, case, with_bias):
+    """tc_conv_kernels.stem_project16 (stem_fused_avx2.c) where it applies (16 outputs, no
+    activation, bands of a multiple of 16 pixels), the GEMM elsewhere: the unfused bits."""
+    n, c, k, h, w, residual = case
+    rng = np.random.default_rng(sum(map(int, case)) + with_bias)
+    for acts in [(3, 1, 0), (2, 2, 0), (3, 1, 1)]:
+        stem, dw, project = _layers(ctx, rng, c, k, 16, acts=acts)
+        if not with_bias:
+            wp = rng.standard_normal((16, k, 1, 1), dtype=np.float32) / np.float32(np.sqrt(k))
+            project = _kernels.Conv2d(ctx, wp, None, algo="1x1",
+                                      activation=ACTS[acts[2]][0])
+        layers = (stem, dw, project)
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        want = _unfused(layers, x, residual)
+        oh = want.shape[2]
+        for band in sorted({1, 2, 3, 4, 8, 16, oh - 1, oh} - {0}):
+            f = _kernels.StemFused(*layers, band, residual)
+            y = np.full(want.shape, np.nan, np.float32)
+            f.run(x, y, np.empty(f.workspace_size(h, w), np.float32))
+            np.testing.assert_array_equal(
+                y, want, err_msg=f"band {band}, acts {acts}, bias {with_bias}")
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_fused_first_block_16_channel_projection_on_threads(threads):
+    ctx = _kernels.Context(threads, "auto")
+    rng = np.random.default_rng(10 + threads)
+    for residual, k in [(True, 16), (False, 32)]:
+        layers = _layers(ctx, rng, 3, k, 16, acts=(3, 1, 0))
+        x = rng.standard_normal((2, 3, 62, 64), dtype=np.float32)
+        want = _unfused(layers, x, residual)
+        for band in (1, 2, 4, 8, 16, 31):
+            f = _kernels.StemFused(*layers, band, residual)
+            y = np.full(want.shape, np.nan, np.float32)
+            f.run(x, y, np.empty(f.workspace_size(62, 64), np.float32))
+            np.testing.assert_array_equal(y, want, err_msg=f"band {band}, {threads} threads")
+
+
 def test_fused_first_block_refuses_layers_that_do_not_chain():
     ctx = _kernels.Context(1, "auto")
     rng = np.random.default_rng(3)
