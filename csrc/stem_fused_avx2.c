@@ -20,7 +20,8 @@
  * bit-identical.  Tried and left: each strip prefetching (T0) the B, residual and C lines of
  * the strip 1, 2 or 4 ahead: 0.94-0.96 against the GEMM where this is 0.92 (the L2 streamer
  * already follows the planes); K = 16 a constant (the K loop unrolled whole): level (0.923-0.931
- * against 0.929-0.933).  Inside the networks (steps_ab.py against ref45, bit-identical, medians
+ * against 0.929-0.933); 4 x 24 tiles (benchmarks/sp_tile424.patch): 0.97-0.98, slower than
+ * these strips.  Inside the networks (steps_ab.py against ref45, bit-identical, medians
  * of per-round ratios, each order): MobileNetV3-Large at 1 thread (120 rounds x 5) the block
  * (features.0) 0.930 / 0.920, features.2 after it 1.005 / 1.007 (~+3 us), the run 1.002 / 0.997
  * (its rounds' spread 1-3%: ~30 us of 7-10 ms is below it); at 2 threads (chrt -f 10, 60 x 5)
