@@ -80,4 +80,5 @@ const tc_conv_kernels tc_conv_avx2 = {
     .take_even = tc_take_even_avx2,
     .split_even_odd = tc_split_even_odd_avx2,
     .stem_band = stem_band_avx2,
+    .stem_project16 = tc_stem_project16_avx2,
 };

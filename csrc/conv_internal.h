@@ -80,6 +80,14 @@ typedef void (*tc_stem_band_fn)(const float *xp, const ptrdiff_t *offs, int ntap
                                 const float *residual, const tc_activation *act, float *y,
                                 ptrdiff_t ldy);
 
+/* C[16][N] = A[16][K] B[K][N] (+ bias[16]) (+ residual), no activation, N a multiple of 16:
+ * a the GEMM-packed weights of a 1x1 layer of 16 outputs and K <= TC_GEMM_KC inputs
+ * ([3][K][TC_GEMM_MR]); B, C, residual: planes of N floats, ldb / ldc / ldr apart; bias,
+ * residual: NULL or not.  The GEMM's bits (see stem_fused_avx2.c). */
+typedef void (*tc_stem_project16_fn)(const float *a, int K, int N, const float *b, ptrdiff_t ldb,
+                                     const float *bias, const float *res, ptrdiff_t ldr, float *c,
+                                     ptrdiff_t ldc);
+
 /* im2col of one group, as a GEMM B packer (see conv_im2col_body.h). */
 typedef struct {
     const float *x; /* input of one group: [Cg][sh][sw][hph][wp] phase planes, zero padded */
@@ -111,6 +119,8 @@ typedef struct tc_conv_kernels {
      * stride-2 phase copy, both column phases in one pass (reads s[0 .. n)) */
     void (*split_even_odd)(const float *s, ptrdiff_t n, float *e, float *o);
     tc_stem_band_fn stem_band;
+    /* The 16-channel projection of a stem block's band (stem_fused_avx2.c), or NULL: the GEMM */
+    tc_stem_project16_fn stem_project16;
 } tc_conv_kernels;
 
 extern const tc_conv_kernels tc_conv_portable, tc_conv_avx2, tc_conv_avx512;
@@ -135,6 +145,9 @@ void tc_gc8_wino_avx2(const float *x, int h, int w, ptrdiff_t ldy, const float *
 void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
                        const float *w, int K, const float *bias, const float *residual,
                        const tc_activation *act, float *y, ptrdiff_t ldy);
+void tc_stem_project16_avx2(const float *a, int K, int N, const float *b, ptrdiff_t ldb,
+                            const float *bias, const float *res, ptrdiff_t ldr, float *c,
+                            ptrdiff_t ldc);
 void tc_take_even_avx2(const float *s, float *d, ptrdiff_t n);
 void tc_split_even_odd_avx2(const float *s, ptrdiff_t n, float *e, float *o);
 const tc_conv_kernels *tc_conv_kernels_of(const tc_ctx *ctx);

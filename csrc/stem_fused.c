@@ -47,7 +47,10 @@
  * with its epilogue (residual, store) over only 16 FMA steps; the stem's 4 x 24 tile with
  * ntaps = 16 at one plane apart would fill the 16 rows exactly: not tried, the residual's row
  * stride differs from the output's and the sums would start from the bias, other bits), then
- * the 16-channel depthwise; the stem is nearest. */
+ * the 16-channel depthwise; the stem is nearest.  Since h45-v3 a projection of 16 outputs
+ * without activation runs on a kernel of its own where the AVX2 table has one
+ * (stem_fused_avx2.c: the GEMM panels' operations, one call a band, the same bits): this
+ * block 0.92-0.93 of its time, MobileNetV2's 0.97-0.985 (sf_ab.c). */
 #include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
@@ -110,8 +113,21 @@ size_t tc_stem_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *stem,
            16;
 }
 
+/* The projection's own kernel (tc_conv_kernels.stem_project16: 16 outputs, no activation, one
+ * K block of the GEMM's packing, bands of a multiple of 16 pixels), or NULL: the GEMM */
+static tc_stem_project16_fn project16(const tc_ctx *ctx, const tc_ir_stage *project)
+{
+    const tc_stem_project16_fn f = tc_conv_kernels_of(ctx)->stem_project16;
+    if (!f || project->algo != TC_CONV_ALGO_1X1 || project->p.K != 16 ||
+        tc_gemm_kstep(project->p.C) != project->p.C ||
+        (project->act && project->act->kind != TC_ACT_NONE))
+        return NULL;
+    return f;
+}
+
 typedef struct {
     tc_ctx serial;
+    tc_stem_project16_fn project16;
     const tc_ir_stage *stem, *dw, *project;
     const float *x;
     float *y, *workspace;
@@ -149,9 +165,15 @@ static void sf_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         tc_conv2d_f32(&j->serial, &q, TC_CONV_ALGO_DEPTHWISE, 1, i1 - i0, j->SW, sbuf,
                       j->dw->packed, j->dw->bias, NULL, j->dw->act, dbuf, zrow);
         const size_t o = (size_t)b * K2 * out_plane + (size_t)r0 * j->OW;
-        tc_fused_pointwise(&j->serial, j->project, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW,
-                           j->y + o, (ptrdiff_t)out_plane,
-                           j->residual ? sbuf + (size_t)(r0 - i0) * j->SW : NULL, ld, gemm_ws);
+        if (j->project16 && rows * j->OW % 16 == 0)
+            j->project16(j->project->packed, E, rows * j->OW, dbuf, (ptrdiff_t)rows * j->OW,
+                         j->project->bias, j->residual ? sbuf + (size_t)(r0 - i0) * j->SW : NULL,
+                         ld, j->y + o, (ptrdiff_t)out_plane);
+        else
+            tc_fused_pointwise(&j->serial, j->project, rows * j->OW, dbuf,
+                               (ptrdiff_t)rows * j->OW, j->y + o, (ptrdiff_t)out_plane,
+                               j->residual ? sbuf + (size_t)(r0 - i0) * j->SW : NULL, ld,
+                               gemm_ws);
     }
 }
 
@@ -169,6 +191,7 @@ void tc_stem_fused_f32(const tc_ctx *ctx, const tc_ir_stage *stem, const tc_ir_s
         band = j.OH;
     j.serial = *ctx;
     j.serial.pool = NULL;
+    j.project16 = project16(ctx, project);
     j.stem = stem, j.dw = dw, j.project = project;
     j.x = x, j.y = y, j.workspace = workspace;
     j.residual = residual != 0;

@@ -54,6 +54,17 @@ CASES = [  # (n, c, k, k2, h, w, dw_ks, dw_stride, residual)
 ]
 
 
+def _assert_bands(layers, x, residual, bands, what):
+    """StemFused at each band height (bands: of the output's height): the unfused layers' bits"""
+    want = _unfused(layers, x, residual)
+    h, w = x.shape[2:]
+    for band in bands(want.shape[2]):
+        f = _kernels.StemFused(*layers, band, residual)
+        y = np.full(want.shape, np.nan, np.float32)
+        f.run(x, y, np.empty(f.workspace_size(h, w), np.float32))
+        np.testing.assert_array_equal(y, want, err_msg=f"{what}, band {band}")
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "n{}c{}k{}k{}_{}x{}_dw{}s{}r{}".format(*c))
 def test_fused_first_block_is_the_unfused_one_bit_for_bit(ctx, case):
     n, c, k, k2, h, w, dw_ks, dw_stride, residual = case
@@ -61,29 +72,53 @@ def test_fused_first_block_is_the_unfused_one_bit_for_bit(ctx, case):
     for acts in [(2, 2, 0), (3, 1, 0), (4, 4, 1), (5, 3, 2)]:
         layers = _layers(ctx, rng, c, k, k2, dw_ks=dw_ks, dw_stride=dw_stride, acts=acts)
         x = rng.standard_normal((n, c, h, w), dtype=np.float32)
-        want = _unfused(layers, x, residual)
-        oh = want.shape[2]
-        for band in sorted({1, 2, 3, 4, 5, oh // 2, oh - 1, oh, oh + 3} - {0}):
-            f = _kernels.StemFused(*layers, band, residual)
-            y = np.full(want.shape, np.nan, np.float32)
-            f.run(x, y, np.empty(f.workspace_size(h, w), np.float32))
-            np.testing.assert_array_equal(
-                y, want, err_msg=f"y of the fused first block, band {band}, acts {acts}")
+        _assert_bands(layers, x, residual,
+                      lambda oh: sorted({1, 2, 3, 4, 5, oh // 2, oh - 1, oh, oh + 3} - {0}),
+                      f"y of the fused first block, acts {acts}")
 
 
 @pytest.mark.parametrize("threads", [2, 3])
 def test_fused_first_block_on_threads_carries_the_halo_and_matches(threads):
+    """58 columns: the GEMM's projection; 64 (32 out, bands of even rows): on the AVX2 table
+    the 16-channel projection's kernel (stem_fused_avx2.c)"""
     ctx = _kernels.Context(threads, "auto")
     rng = np.random.default_rng(threads)
-    for residual, k, k2 in [(False, 32, 16), (True, 16, 16)]:
+    for residual, k, k2, w in [(False, 32, 16, 58), (True, 16, 16, 58), (True, 16, 16, 64),
+                               (False, 32, 16, 64)]:
         layers = _layers(ctx, rng, 3, k, k2, acts=(3, 1, 0))
-        x = rng.standard_normal((2, 3, 62, 58), dtype=np.float32)
-        want = _unfused(layers, x, residual)
-        for band in (1, 3, 4, 8, 13, 31):
-            f = _kernels.StemFused(*layers, band, residual)
-            y = np.full(want.shape, np.nan, np.float32)
-            f.run(x, y, np.empty(f.workspace_size(62, 58), np.float32))
-            np.testing.assert_array_equal(y, want, err_msg=f"band {band}, {threads} threads")
+        x = rng.standard_normal((2, 3, 62, w), dtype=np.float32)
+        _assert_bands(layers, x, residual, lambda oh: (1, 2, 3, 4, 8, 13, 16, 31),
+                      f"{w} columns, {threads} threads")
+
+
+PROJECT16_CASES = [  # (n, c, k, h, w, residual): 16 outputs, bands of 16k pixels and others
+    (2, 3, 16, 32, 64, True),     # MobileNetV3-Large's 16 -> 16 + residual, 32 columns
+    (1, 3, 32, 48, 32, False),    # MobileNetV2's 32 -> 16, 16 columns
+    (1, 3, 24, 20, 96, False),    # K 24, 48 columns
+    (2, 3, 16, 30, 34, True),     # 17 columns: bands of 16 rows only
+    (1, 4, 5, 18, 32, False),     # K 5
+    (1, 3, 16, 2, 32, True),      # 1 output row
+]
+
+
+@pytest.mark.parametrize("case", PROJECT16_CASES,
+                         ids=lambda c: "n{}c{}k{}_{}x{}_r{}".format(*c))
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fused_first_block_16_channel_projection_is_the_gemms_bit_for_bit(ctx, case, with_bias):
+    """tc_conv_kernels.stem_project16 (stem_fused_avx2.c) where it applies (16 outputs, no
+    activation, bands of a multiple of 16 pixels), the GEMM elsewhere: the unfused bits."""
+    n, c, k, h, w, residual = case
+    rng = np.random.default_rng(sum(map(int, case)) + with_bias)
+    for acts in [(3, 1, 0), (2, 2, 0), (3, 1, 1)]:
+        stem, dw, project = _layers(ctx, rng, c, k, 16, acts=acts)
+        if not with_bias:
+            wp = rng.standard_normal((16, k, 1, 1), dtype=np.float32) / np.float32(np.sqrt(k))
+            project = _kernels.Conv2d(ctx, wp, None, algo="1x1",
+                                      activation=ACTS[acts[2]][0])
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        _assert_bands((stem, dw, project), x, residual,
+                      lambda oh: sorted({1, 2, 3, 4, 8, 16, oh - 1, oh} - {0}),
+                      f"acts {acts}, bias {with_bias}")
 
 
 def test_fused_first_block_refuses_layers_that_do_not_chain():
