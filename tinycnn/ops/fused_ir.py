@@ -618,12 +618,12 @@ def _plan_chan8(n, X, stages, R, band=0):
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
 
 
-# h44-mn: at 1 thread the chan8 block's projection multiplies only the nonzero values of the
+# h44-mn: the chan8 block's projection multiplies only the nonzero values of the
 # depthwise output (csrc/pw_sparse_avx2.c: each pixel's nonzero bits walked, 12 FMAs of 96
 # output channels a value; the same bits as the row GEMM) where the depthwise ends in a ReLU
 # or a Clip from 0 (about half its outputs exactly 0 in the networks: benchmarks/relu_zeros.py).
 IR_SPARSE_PROJECT = True
-IR_SPARSE_MAX_THREADS = 1
+IR_SPARSE_MAX_THREADS = 2
 # ... where it keeps 5 or 6 strips of 16 channels in registers a pass: lone (pw_sparse_probe.c,
 # half the values 0, 1 thread, AVX2, 2026-12-06 15:1x, loaded host) 1152 -> 192 / 320 at 7x7
 # 0.80-0.82 / 0.84-0.86 of the row GEMM's time, 576 -> 192 at 7x7 0.82, 576 -> 96 at 14x14 0.88,
@@ -638,6 +638,18 @@ IR_SPARSE_MAX_THREADS = 1
 # rounds) features.17 (960 -> 320) 0.937, .11-.16 0.991-1.018, the run 1.002.
 IR_SPARSE_MIN_K2 = 96
 IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
+# h45-mn: at 2 threads too (csrc/ir_fused.c: in rows each thread's bands, with strips the
+# projection's groups of output channels over the threads; bit-identical), up to E = 960.
+# steps_ab.py --threads 2 against the base 7a9c84e under chrt -f 10, 80 rounds x 5, per-round
+# median ratios (a loaded host, two runs): MobileNetV2 features.11-.13 (576 -> 96 at 14x14, in
+# rows) 0.940-0.982, .14-.16 (960 -> 160 at 7x7, strips) 0.935-0.995, .17 (960 -> 320) 0.912 /
+# 0.939, the run 0.984 / 0.995; but MnasNet's E = 1152 blocks (layers.12.1-.3, 1152 -> 192 at
+# 7x7 5x5; .13, 1152 -> 320) 1.018-1.034 and 1.009 / 1.027 (its layers.11, 480 -> 96 in rows,
+# 0.996-1.013; .12.0, 576 -> 192, 1.007), the run 1.009 / 1.006.  Why the 1152-deep ones lose
+# at 2 threads (lone, chan8_blocks_ab.py --sparse --threads 2, 0.94-0.98) is untraced: each
+# thread's next K block's weights not prefetched (the kernel's last pass prefetches the next
+# group in memory, the other thread's) was a guess, benchmarks/pw_sparse_mt_pf.patch, level.
+IR_SPARSE_MAX_E_MT = 960
 
 
 def _sparse_weights(n, stages, pixels):
@@ -651,6 +663,7 @@ def _sparse_weights(n, stages, pixels):
             or W3 is None or W3.const is None or W3.ndim != 4 or tuple(W3.shape[2:]) != (1, 1)
             or W3.shape[0] % 8 or W3.shape[1] % 8 or W3.shape[0] < IR_SPARSE_MIN_K2
             or pixels > IR_SPARSE_MAX_PIXELS
+            or (n.options.num_threads > 1 and W3.shape[1] > IR_SPARSE_MAX_E_MT)
             or (a3.get("activation") or "") == "PRelu"
             or not np.isfinite(W3.const).all()):
         return None
