@@ -649,9 +649,12 @@ IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
 # 80 rounds): MobileNetV2 features.11-.14 0.986-0.994, .15-.16 1.008-1.018, .17 0.975, the run
 # 0.996; ab_threads.py --fifo (30 x 10, both orders) MobileNetV2 0.995-0.999 and (reversed)
 # 0.979-0.993, MnasNet 0.993-1.000 and 0.995-0.998; 1 thread level.  But in that third run
-# MnasNet's layers.12.1-.13, dense in both builds, read 1.005-1.025: the 1152-deep blocks' loss
-# is within this tool's spread at 2 threads, not established; left out until measured better
-# (lone, chan8_blocks_ab.py --sparse --threads 2, 0.94-0.98).  Each thread's own next K block
+# MnasNet's layers.12.1-.13, dense in both builds, read 1.005-1.025 (the tool's spread); so the
+# limit against itself without it (this build, the planner only, steps_ab.py --threads 2, chrt
+# -f 10, 100 rounds each order): layers.12.1-.3 / .13 dense / sparse 0.974-0.992 / 0.986, and
+# sparse / dense 1.038-1.069 / 1.059, the run 0.996 / 1.018: at 2 threads the 1152-deep
+# projections lose (lone, chan8_blocks_ab.py --sparse --threads 2, they read 0.94-0.98: in the
+# network the weights come from L3; why, untraced).  Each thread's own next K block
 # prefetched (the kernel's last pass prefetches the next group in memory, the other thread's):
 # benchmarks/pw_sparse_mt_pf.patch, level.
 IR_SPARSE_MAX_E_MT = 960
