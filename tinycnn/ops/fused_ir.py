@@ -654,7 +654,13 @@ IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
 # -f 10, 100 rounds each order): layers.12.1-.3 / .13 dense / sparse 0.974-0.992 / 0.986, and
 # sparse / dense 1.038-1.069 / 1.059, the run 0.996 / 1.018: at 2 threads the 1152-deep
 # projections lose (lone, chan8_blocks_ab.py --sparse --threads 2, they read 0.94-0.98: in the
-# network the weights come from L3; why, untraced).  Each thread's own next K block
+# network the weights come from L3; why, untraced).  This build against itself at
+# IR_SPARSE_MAX_THREADS = 1 (the planner only; ab_threads.py --fifo, 40 x 10, a loaded host at
+# 8-9 ms a run): MobileNetV2 sparse / dense 0.956 (minima 0.967), the other order 1.000
+# (0.991); MnasNet 1.000 (0.985), 1.000 / 1.015 (0.999); steps_ab.py there (100 rounds each
+# order) put MobileNetV2's features.11-.17 1.01-1.07 slower in whichever build ran as "new"
+# (MnasNet's layers.11-.12.0 sparse / dense 1.02-1.04, then 0.99-1.01): per step at 2 threads
+# this host tells 1-3% apart from nothing only by whole runs.  Each thread's own next K block
 # prefetched (the kernel's last pass prefetches the next group in memory, the other thread's):
 # benchmarks/pw_sparse_mt_pf.patch, level.
 IR_SPARSE_MAX_E_MT = 960
