@@ -8,7 +8,7 @@ CPU:
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 \
   nice -n -20 python benchmarks/chan8_blocks_ab.py --against ../ref [--threads 2] [--rounds 40]
 --sparse (h44-mn): this build's blocks with their projection over the depthwise output's nonzero
-values only (IRChan8's sparse=: csrc/pw_sparse_avx2.c at 1 thread).
+values only (IRChan8's sparse=: csrc/pw_sparse_avx2.c; h45-mn: at 2+ threads too).
 """
 import argparse
 import os

@@ -270,5 +270,10 @@ int tc_pw_sparse_check(int K2, int E, int n, const tc_activation *act);
 void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *bias,
                        const tc_activation *act, const float *d, size_t ldd,
                        const float *residual, size_t ldr, float *y, size_t ldy, float *ws);
+/* the same for the output channels of groups [g0, g1) only (a thread's share) */
+void tc_pw_sparse_part_avx2(int K2, int E, int n, int g0, int g1, const float *packed,
+                            const float *bias, const tc_activation *act, const float *d,
+                            size_t ldd, const float *residual, size_t ldr, float *y, size_t ldy,
+                            float *ws);
 
 #endif

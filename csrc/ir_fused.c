@@ -620,6 +620,14 @@ typedef struct {
     const char *pf;
     ptrdiff_t pf_lines, strips;
     size_t ldd; /* strips: floats between d's planes */
+    /* h45-mn: the projection over d's nonzero values (pw_sparse_avx2.c), or NULL: its packed
+     * weights, per thread index a workspace of sp_stride floats from sp_ws; at 2+ threads with
+     * strips, its sp_n pixels (y and the residual at sp_y, sp_res) cut into the items
+     * (group, part) of sp_parts pixel parts a group */
+    const float *sparse, *sp_res;
+    float *sp_ws, *sp_y;
+    size_t sp_stride;
+    int sp_n, sp_parts;
 } chan8_job;
 
 /* the input rows [*r0, *r1) band t of the rows mode reads (as dw8_setup counts them) */
@@ -675,8 +683,46 @@ static void chan8_rows_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
         tc_ir_chan8_rows_avx2(j->serial, j->expand, j->dw, j->h, j->w, oh0, oh1, j->x + b * j->in,
                               d, ldd, j->slots + (size_t)tid * j->slot,
                               j->halo_ready && b == 0 ? &hl : NULL);
-        tc_fused_pointwise(j->serial, j->project, m, d, (ptrdiff_t)ldd, j->y + o, (ptrdiff_t)np,
-                           j->residual ? j->residual + o : NULL, (ptrdiff_t)np, gws);
+        if (j->sparse)
+            tc_pw_sparse_avx2(j->project->p.K, j->expand->p.K, m, j->sparse, j->project->bias,
+                              j->project->act, d, ldd, j->residual ? j->residual + o : NULL, np,
+                              j->y + o, np, j->sp_ws + (size_t)tid * j->sp_stride);
+        else
+            tc_fused_pointwise(j->serial, j->project, m, d, (ptrdiff_t)ldd, j->y + o,
+                               (ptrdiff_t)np, j->residual ? j->residual + o : NULL,
+                               (ptrdiff_t)np, gws);
+    }
+}
+
+/* pixel k of the sp_parts parts of n pixels: multiples of 8 but the last */
+static int chan8_sparse_pixel(int n, int parts, int k)
+{
+    return k >= parts ? n : (int)(((int64_t)n * k / parts) & ~(int64_t)7);
+}
+
+/* h45-mn: items (group, part) of the sparse projection of the strips' d (each output's FMAs
+ * those of one call over every group and pixel: the same bits); tc_parallel_for: tid is the
+ * chunk's index.  With one part a group, a chunk's groups in one call (d's nonzero bits found
+ * once a chunk). */
+static void chan8_sparse_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
+{
+    const chan8_job *j = (const chan8_job *)varg;
+    const tc_ir_stage *pr = j->project;
+    const int K2 = pr->p.K, E = j->expand->p.K, P = j->sp_parts;
+    float *ws = j->sp_ws + (size_t)tid * j->sp_stride;
+    if (P == 1) {
+        tc_pw_sparse_part_avx2(K2, E, j->sp_n, (int)begin, (int)end, j->sparse, pr->bias, pr->act,
+                               j->d, j->ldd, j->sp_res, (size_t)j->OH * j->OW, j->sp_y,
+                               (size_t)j->OH * j->OW, ws);
+        return;
+    }
+    for (ptrdiff_t i = begin; i < end; i++) {
+        const int g = (int)(i / P), part = (int)(i % P);
+        const int p0 = chan8_sparse_pixel(j->sp_n, P, part);
+        const int p1 = chan8_sparse_pixel(j->sp_n, P, part + 1);
+        tc_pw_sparse_part_avx2(K2, E, p1 - p0, g, g + 1, j->sparse, pr->bias, pr->act, j->d + p0,
+                               j->ldd, j->sp_res ? j->sp_res + p0 : NULL, (size_t)j->OH * j->OW,
+                               j->sp_y + p0, (size_t)j->OH * j->OW, ws);
     }
 }
 
@@ -731,12 +777,18 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     const size_t in = (size_t)expand->p.C * h * w;
     const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
     const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
-    /* h44-mn: at 1 thread the projection over d's nonzero values only (pw_sparse_avx2.c), its
-     * workspace after the block's */
+    /* h44-mn: the projection over d's nonzero values only (pw_sparse_avx2.c), its workspaces
+     * (one a thread, h45-mn) after the block's.  h45-mn: at 2+ threads in rows each thread's
+     * bands (chan8_rows_task), with strips its groups of output channels (chan8_sparse_task);
+     * where the planner takes it at 2 threads: fused_ir.IR_SPARSE_MAX_E_MT */
     float *sp_ws = NULL;
-    if (sparse && project && tc_pool_size(ctx->pool) == 1 && !rbt &&
-        !tc_pw_sparse_check(project->p.K, (int)E, 8, project->act))
-        sp_ws = workspace + tc_ir_chan8_workspace_size(ctx, expand, dw, project, h, w, band);
+    if (sparse && project && !tc_pw_sparse_check(project->p.K, (int)E, 8, project->act)) {
+        const uintptr_t a = (uintptr_t)(workspace + tc_ir_chan8_workspace_size(
+                                                        ctx, expand, dw, project, h, w, band));
+        sp_ws = (float *)((a + 63) & ~(uintptr_t)63);
+        j.sparse = sparse, j.sp_ws = sp_ws;
+        j.sp_stride = up16(tc_pw_sparse_ws_floats(project->p.K, (int)E, (int)nb));
+    }
     /* h44-mn2: a projection without its dense packing (packed NULL: the sparse one only) runs
      * nothing where the sparse product does not take the block (IRChan8 refuses it there) */
     if (project && !project->packed && !sp_ws)
@@ -807,7 +859,18 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
                        : NULL;
             j.pf_lines = j.pf ? (ptrdiff_t)((pbytes + 63) / 64) : 0;
             tc_parallel_for_dynamic(ctx->pool, (ptrdiff_t)((E + 15) / 16), 1, chan8_task, &j);
-            if (sp_ws)
+            if (sp_ws && tc_pool_size(ctx->pool) > 1) {
+                /* h45-mn: the groups over the threads (as the GEMM splits the dense one by
+                 * rows), a group in pixel parts where the groups are fewer than the threads */
+                const int G = tc_pw_sparse_groups(project->p.K), T = tc_pool_size(ctx->pool);
+                int P = G < T ? (T + G - 1) / G : 1;
+                while (P > 1 && m / P < 16)
+                    P--;
+                j.project = project, j.OH = OH, j.OW = OW;
+                j.sp_n = m, j.sp_parts = P, j.sp_y = y + o;
+                j.sp_res = residual ? residual + o : NULL;
+                tc_parallel_for(ctx->pool, (ptrdiff_t)G * P, 1, chan8_sparse_task, &j);
+            } else if (sp_ws)
                 tc_pw_sparse_avx2(project->p.K, (int)E, m, sparse, project->bias, project->act,
                                   ws, j.ldd, residual ? residual + o : NULL, np, y + o, np, sp_ws);
             else
@@ -882,8 +945,11 @@ size_t tc_ir_chan8_sparse_workspace_size(const tc_ctx *ctx, const tc_ir_stage *e
     const size_t base = tc_ir_chan8_workspace_size(ctx, expand, dw, project, h, w, band);
     if (!base || !project || tc_conv2d_output_hw(&dw->p, h, w, &OH, &OW))
         return base;
-    const int rb = chan8_band(band, OH);
-    return base + tc_pw_sparse_ws_floats(project->p.K, expand->p.K, rb * OW);
+    /* h45-mn: one a thread (the rows mode's bands and the strips' parts are no longer than
+     * the band's rb rows), on a cache line each */
+    const int rb = chan8_band(band, OH), threads = ctx->pool ? tc_pool_size(ctx->pool) : 1;
+    return base + (size_t)threads * up16(tc_pw_sparse_ws_floats(project->p.K, expand->p.K,
+                                                                rb * OW)) + 16;
 }
 
 void tc_ir_chan8_sparse_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_stage *dw,

@@ -130,17 +130,25 @@ static __attribute__((noinline)) void sp_group_any(int NS, int n, int E, int k0,
 }
 
 /* d: [E][ldd] n pixels  packed: tc_pw_sparse_pack's  bias: [K2] or NULL  residual: [K2][ldr]
- * or NULL  y: [K2][ldy]  ws: tc_pw_sparse_ws_floats */
-void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *bias,
-                       const tc_activation *act, const float *d, size_t ldd,
-                       const float *residual, size_t ldr, float *y, size_t ldy, float *ws)
+ * or NULL  y: [K2][ldy]  ws: tc_pw_sparse_ws_floats.  Only the output channels of groups
+ * [g0, g1) (tc_pw_sparse_group; h45-mn: a thread's share at 2+ threads, each with its own ws:
+ * every output the same FMAs whichever groups a call takes) */
+void tc_pw_sparse_part_avx2(int K2, int E, int n, int g0, int g1, const float *packed,
+                            const float *bias, const tc_activation *act, const float *d,
+                            size_t ldd, const float *residual, size_t ldr, float *y, size_t ldy,
+                            float *ws)
 {
-    if (tc_pw_sparse_check(K2, E, n, act))
+    if (tc_pw_sparse_check(K2, E, n, act) || g0 < 0 || g1 > tc_pw_sparse_groups(K2) || g0 >= g1)
         return;
+    int cs, ce;
+    tc_pw_sparse_group(K2, g0, &cs, &ce);
+    const int c_lo = cs * 16;
+    tc_pw_sparse_group(K2, g1 - 1, &cs, &ce);
+    const int c_hi = ce * 16 < K2 ? ce * 16 : K2;
     const size_t n8 = ((size_t)n + 7) & ~(size_t)7, K2p = tc_pw_sparse_k2p(K2), ms = tc_pw_sparse_mstride(E);
     float *tot = ws, *cb = tot + n8 * K2p;
     unsigned char *msk = (unsigned char *)(cb + n8 * TC_PW_SPARSE_GROUP);
-    const int ks = TC_PW_SPARSE_KS;
+    const int ks = TC_PW_SPARSE_KS, kstep = tc_gemm_kstep(E);
     /* each pixel's nonzero bits: per 8 k rows and 8 pixels, the rows' compare masks as the
      * bytes of an 8 x 8 bit matrix, transposed (byte j: pixel j's 8 k) */
     const __m256 zero = _mm256_setzero_ps();
@@ -163,7 +171,7 @@ void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *b
         }
     /* the residual into tot, channel-lane */
     if (residual)
-        for (int c8 = 0; c8 < K2; c8 += 8)
+        for (int c8 = c_lo; c8 < c_hi; c8 += 8)
             for (int p0 = 0; p0 < n; p0 += 8) {
                 const int q = p0 + 8 > n ? n - 8 : p0;
                 __m256 in[8], out[8];
@@ -173,11 +181,10 @@ void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *b
                 for (int j = 0; j < 8; j++)
                     _mm256_storeu_ps(tot + (size_t)(q + j) * K2p + c8, out[j]);
             }
-    const int kstep = tc_gemm_kstep(E);
     float bpad[TC_PW_SPARSE_GROUP];
     for (int k0 = 0; k0 < E; k0 += kstep) {
         const int kc = E - k0 < kstep ? E - k0 : kstep;
-        for (int gi = 0; gi < tc_pw_sparse_groups(K2); gi++) {
+        for (int gi = g0; gi < g1; gi++) {
             int s0, s1;
             tc_pw_sparse_group(K2, gi, &s0, &s1);
             const size_t c0 = (size_t)s0 * 16, wg = (size_t)(s1 - s0) * 16;
@@ -194,7 +201,7 @@ void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *b
     }
     /* tot's pixel rows transposed into y's planes, with the activation */
     const tc_act_k a = tc_act_at(act, 0);
-    for (int c8 = 0; c8 < K2; c8 += 8)
+    for (int c8 = c_lo; c8 < c_hi; c8 += 8)
         for (int p0 = 0; p0 < n; p0 += 8) {
             const int q = p0 + 8 > n ? n - 8 : p0;
             __m256 in[8], out[8];
@@ -204,4 +211,12 @@ void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *b
             for (int j = 0; j < 8; j++)
                 _mm256_storeu_ps(y + (size_t)(c8 + j) * ldy + q, tc_act_avx2(a, out[j]));
         }
+}
+
+void tc_pw_sparse_avx2(int K2, int E, int n, const float *packed, const float *bias,
+                       const tc_activation *act, const float *d, size_t ldd,
+                       const float *residual, size_t ldr, float *y, size_t ldy, float *ws)
+{
+    tc_pw_sparse_part_avx2(K2, E, n, 0, tc_pw_sparse_groups(K2), packed, bias, act, d, ldd,
+                           residual, ldr, y, ldy, ws);
 }

@@ -502,7 +502,8 @@ def test_chan8_depthwise_planes_with_padded_strides_leave_the_gaps_unread(thread
     196 -> 208; at 2+ threads the rows mode's bands too, 98 -> 112), so that the GEMM reads it in
     place without its aligned copy: the workspace filled with NaN (the gaps never written), the
     three layers' bits, 1 pixel row to whole maps, batch 2, a residual, 1-3 threads; sparse
-    (h44-mn): with the projection over the nonzero values (at 1 thread)."""
+    (h44-mn): with the projection over the nonzero values (h45-mn: at 2-3 threads too, per
+    band in rows, by groups and pixel parts with strips)."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     rng = np.random.default_rng(42 + threads)
@@ -574,13 +575,15 @@ def _check_chan8_block(case, threads, band, sparse=False):
             np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("case", CHAN8_CASES + [c[:8] + (c[8],) for c in CHAN8_BAND_CASES],
                          ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c)
                          + "".join(f"_{v}" for v in c[7:]))
 def test_chan8_block_with_its_projection_over_the_nonzero_values_is_bit_identical(case, threads):
     """h44-mn: the projection multiplying only the depthwise output's nonzero values
-    (csrc/pw_sparse_avx2.c, 1 thread; at 2 the dense path): the three layers' bits with every
+    (csrc/pw_sparse_avx2.c; h45-mn: at 2-3 threads per band in rows, with strips by output
+    channel groups over the threads, a group in pixel parts where the groups are fewer: 320
+    outputs 4 groups, 192 2, 24 1 in 2-3 parts): the three layers' bits with every
     activation (ReLU's and Clip's zeros skipped, none and HardSwish with few), a residual, two
     images, bands, K2 of 5 (not a multiple of 8: the dense path), E % 16 == 8, 1-row bands."""
     _check_chan8_block(case[:8], threads, case[8] if len(case) > 8 else 0, sparse=True)
@@ -717,14 +720,16 @@ def test_7x7_block_runs_chan8_at_1_and_2_threads(threads, monkeypatch):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("act,k2,hw,ks", [("Relu", 96, 7, 5), ("Clip", 96, 14, 3), ("Relu", 80, 7, 3),
-                                          ("Relu", 32, 7, 3), ("Relu", 96, 16, 3)])
+                                          ("Relu", 32, 7, 3), ("Relu", 96, 16, 3),
+                                          ("Relu", 192, 7, 3)])
 def test_block_plans_its_projection_over_the_nonzero_values_at_1_thread(act, k2, hw, ks, threads,
                                                                         monkeypatch):
     """h44-mn (fused_ir._sparse_weights): a chan8 block whose depthwise ends in a ReLU or a
     Clip from 0, with K2 >= IR_SPARSE_MIN_K2 output channels, multiplies only the depthwise
     output's nonzero values at 1 thread: the bits of the dense projection and onnxruntime's
     values; not with 32 outputs (the 6 FMA chains of 2 strips lose), nor past
-    IR_SPARSE_MAX_PIXELS, nor at 2 threads."""
+    IR_SPARSE_MAX_PIXELS, nor past IR_SPARSE_MAX_THREADS; at 2 threads (h45-mn) up to
+    IR_SPARSE_MAX_E_MT expanded channels (E = 6 K2: 576 yes, 1152 no)."""
     model = ir_model(c0=k2, e=6 * k2, k2=k2, hw=hw, ks=ks, act=act)
     data = model.SerializeToString()
     x = np.random.default_rng(9).standard_normal((1, k2, hw, hw), dtype=np.float32)
@@ -751,7 +756,9 @@ def test_block_plans_its_projection_over_the_nonzero_values_at_1_thread(act, k2,
     if tinycnn.InferenceSession(data, so)._ctx.isa != "avx2":
         assert planned == [] or not any(planned)
     else:
-        assert planned == [threads == 1 and k2 >= fused_ir.IR_SPARSE_MIN_K2 and hw < 16] * len(
+        assert planned == [threads <= fused_ir.IR_SPARSE_MAX_THREADS
+                           and k2 >= fused_ir.IR_SPARSE_MIN_K2 and hw < 16
+                           and (threads == 1 or 6 * k2 <= fused_ir.IR_SPARSE_MAX_E_MT)] * len(
             planned) and planned
     # h44-mn2: a sparse projection's layer is made without its dense packing
     assert unpacked == [False] * sum(planned)
@@ -766,11 +773,11 @@ def test_block_plans_its_projection_over_the_nonzero_values_at_1_thread(act, k2,
                          ids=lambda c: "n{}c{}e{}k{}_{}x{}_kernel{}".format(*c)
                          + "".join(f"_{v}" for v in c[7:]))
 def test_chan8_sparse_block_with_a_projection_made_without_its_dense_packing(case):
-    """h44-mn2: at 1 thread the sparse block never reads the projection's dense packing, so
-    the planner makes that layer with pack=False: the same bits as the block with the packed
-    layer (two images, a residual, 1-row bands, E % 16 == 8); such a layer cannot run, nor go
-    into a block that would read its packing (no sparse weights, 2 threads, weights not
-    finite, K2 not a multiple of 8)."""
+    """h44-mn2: the sparse block never reads the projection's dense packing, so the planner
+    makes that layer with pack=False: the same bits as the block with the packed layer (two
+    images, a residual, 1-row bands, E % 16 == 8; h45-mn: at 2 threads too); such a layer
+    cannot run, nor go into a block that would read its packing (no sparse weights, weights
+    not finite, K2 not a multiple of 8)."""
     if _kernels.best_isa() not in ("avx2", "avx512"):
         pytest.skip("CPU lacks AVX2/FMA")
     n, c0, e, k2, h, w, kc, act = case[:8]
@@ -811,9 +818,15 @@ def test_chan8_sparse_block_with_a_projection_made_without_its_dense_packing(cas
     lanes2 = _kernels.Conv2d(ctx2, mk(e, c0, 1, 1), None, algo="1x1_chan", **kw)
     dw2 = _kernels.Conv2d(ctx2, mk(e, 1, kc, kc), None, algo="depthwise", pads=(kc // 2,) * 4,
                           group=e, **kw)
-    with pytest.raises(ValueError, match="pack=False"):
-        _kernels.IRChan8(lanes2, dw2, _kernels.Conv2d(ctx2, w2, b2, algo="1x1", pack=False),
-                         band, w2)
+    block2 = _kernels.IRChan8(lanes2, dw2, _kernels.Conv2d(ctx2, w2, b2, algo="1x1", pack=False),
+                              band, w2)
+    want2 = _kernels.IRChan8(lanes2, dw2, _kernels.Conv2d(ctx2, w2, b2, algo="1x1"), band, w2)
+    assert block2.sparse and block2.takes(h, w)
+    for rep in range(2):
+        ws = np.full(block2.workspace_size(h, w), np.nan, np.float32)
+        got = block2.run(x, np.empty((n, k2, h, w), np.float32), None, ws)
+        want = want2.run(x, np.empty((n, k2, h, w), np.float32), None)
+        np.testing.assert_array_equal(got, want, err_msg=f"{case} 2 threads run {rep}")
     w5 = mk(k2 + 4, e, 1, 1)
     with pytest.raises(ValueError, match="pack=False"):
         _kernels.IRChan8(lanes, dw, _kernels.Conv2d(ctx, w5, None, algo="1x1", pack=False),

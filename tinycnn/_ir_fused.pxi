@@ -126,9 +126,10 @@ cdef class IRChan8(IRFused):
     pads 1 or 2, E a multiple of 8, ...: tc_ir_chan8_check).  band (s31): the depthwise's
     output rows at a time (the expansion then computes only the input rows they read, the
     projection runs on them), 0 the whole map.  sparse (h44-mn): the projection's weights
-    [K2, E] (float32): at 1 thread the projection then multiplies only the depthwise output's
-    nonzero values (csrc/pw_sparse_avx2.c, the same bits); .sparse says whether it does (not
-    where a weight is not finite)."""
+    [K2, E] (float32): the projection then multiplies only the depthwise output's nonzero
+    values (csrc/pw_sparse_avx2.c, the same bits; h45-mn: at 2+ threads too, per band in rows,
+    by output channel groups with strips); .sparse says whether it does (not where a weight is
+    not finite)."""
     cdef object sparse_packed
 
     def __init__(self, Conv2d expand not None, Conv2d dw not None, Conv2d project not None,
@@ -136,13 +137,13 @@ cdef class IRChan8(IRFused):
         if band < 0:
             raise ValueError(f"ir_chan8: band {band} < 0")
         # h44-mn2: a projection made with pack=False (its dense packing never read) only with
-        # sparse weights that pack, at 1 thread, on the shapes the sparse product takes
+        # sparse weights that pack, on the shapes the sparse product takes (h45-mn: at any
+        # thread count)
         unpacked = not project.packs
-        if unpacked and (sparse is None or project.ctx.num_threads != 1 or
-                         project.out_channels % 8 or project.in_channels % 8 or
-                         project.activation == "PRelu"):
+        if unpacked and (sparse is None or project.out_channels % 8 or
+                         project.in_channels % 8 or project.activation == "PRelu"):
             raise ValueError(f"ir_chan8: project {project!r} made with pack=False needs sparse "
-                             "weights, 1 thread, channels multiples of 8 and no PRelu")
+                             "weights, channels multiples of 8 and no PRelu")
         super().__init__(expand, dw, project, 1, _unpacked_project=unpacked)
         self.band = band
         self.sparse_packed = None

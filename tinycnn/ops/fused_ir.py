@@ -618,12 +618,12 @@ def _plan_chan8(n, X, stages, R, band=0):
     return _emit_block(n, X, R, block, h, w, project.out4, project.out_shape)
 
 
-# h44-mn: at 1 thread the chan8 block's projection multiplies only the nonzero values of the
+# h44-mn: the chan8 block's projection multiplies only the nonzero values of the
 # depthwise output (csrc/pw_sparse_avx2.c: each pixel's nonzero bits walked, 12 FMAs of 96
 # output channels a value; the same bits as the row GEMM) where the depthwise ends in a ReLU
 # or a Clip from 0 (about half its outputs exactly 0 in the networks: benchmarks/relu_zeros.py).
 IR_SPARSE_PROJECT = True
-IR_SPARSE_MAX_THREADS = 1
+IR_SPARSE_MAX_THREADS = 2
 # ... where it keeps 5 or 6 strips of 16 channels in registers a pass: lone (pw_sparse_probe.c,
 # half the values 0, 1 thread, AVX2, 2026-12-06 15:1x, loaded host) 1152 -> 192 / 320 at 7x7
 # 0.80-0.82 / 0.84-0.86 of the row GEMM's time, 576 -> 192 at 7x7 0.82, 576 -> 96 at 14x14 0.88,
@@ -638,6 +638,32 @@ IR_SPARSE_MAX_THREADS = 1
 # rounds) features.17 (960 -> 320) 0.937, .11-.16 0.991-1.018, the run 1.002.
 IR_SPARSE_MIN_K2 = 96
 IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
+# h45-mn: at 2 threads too (csrc/ir_fused.c: in rows each thread's bands, with strips the
+# projection's groups of output channels over the threads; bit-identical), up to E = 960.
+# steps_ab.py --threads 2 against the base 7a9c84e under chrt -f 10, 80 rounds x 5, per-round
+# median ratios (a loaded host, two runs): MobileNetV2 features.11-.13 (576 -> 96 at 14x14, in
+# rows) 0.940-0.982, .14-.16 (960 -> 160 at 7x7, strips) 0.935-0.995, .17 (960 -> 320) 0.912 /
+# 0.939, the run 0.984 / 0.995; but MnasNet's E = 1152 blocks (layers.12.1-.3, 1152 -> 192 at
+# 7x7 5x5; .13, 1152 -> 320) 1.018-1.034 and 1.009 / 1.027 (its layers.11, 480 -> 96 in rows,
+# 0.996-1.013; .12.0, 576 -> 192, 1.007), the run 1.009 / 1.006.  With this limit (a third run,
+# 80 rounds): MobileNetV2 features.11-.14 0.986-0.994, .15-.16 1.008-1.018, .17 0.975, the run
+# 0.996; ab_threads.py --fifo (30 x 10, both orders) MobileNetV2 0.995-0.999 and (reversed)
+# 0.979-0.993, MnasNet 0.993-1.000 and 0.995-0.998; 1 thread level.  But in that third run
+# MnasNet's layers.12.1-.13, dense in both builds, read 1.005-1.025 (the tool's spread); so the
+# limit against itself without it (this build, the planner only, steps_ab.py --threads 2, chrt
+# -f 10, 100 rounds each order): layers.12.1-.3 / .13 dense / sparse 0.974-0.992 / 0.986, and
+# sparse / dense 1.038-1.069 / 1.059, the run 0.996 / 1.018: at 2 threads the 1152-deep
+# projections lose (lone, chan8_blocks_ab.py --sparse --threads 2, they read 0.94-0.98: in the
+# network the weights come from L3; why, untraced).  This build against itself at
+# IR_SPARSE_MAX_THREADS = 1 (the planner only; ab_threads.py --fifo, 40 x 10, a loaded host at
+# 8-9 ms a run): MobileNetV2 sparse / dense 0.956 (minima 0.967), the other order 1.000
+# (0.991); MnasNet 1.000 (0.985), 1.000 / 1.015 (0.999); steps_ab.py there (100 rounds each
+# order) put MobileNetV2's features.11-.17 1.01-1.07 slower in whichever build ran as "new"
+# (MnasNet's layers.11-.12.0 sparse / dense 1.02-1.04, then 0.99-1.01): per step at 2 threads
+# this host tells 1-3% apart from nothing only by whole runs.  Each thread's own next K block
+# prefetched (the kernel's last pass prefetches the next group in memory, the other thread's):
+# benchmarks/pw_sparse_mt_pf.patch, level.
+IR_SPARSE_MAX_E_MT = 960
 
 
 def _sparse_weights(n, stages, pixels):
@@ -651,6 +677,7 @@ def _sparse_weights(n, stages, pixels):
             or W3 is None or W3.const is None or W3.ndim != 4 or tuple(W3.shape[2:]) != (1, 1)
             or W3.shape[0] % 8 or W3.shape[1] % 8 or W3.shape[0] < IR_SPARSE_MIN_K2
             or pixels > IR_SPARSE_MAX_PIXELS
+            or (n.options.num_threads > 1 and W3.shape[1] > IR_SPARSE_MAX_E_MT)
             or (a3.get("activation") or "") == "PRelu"
             or not np.isfinite(W3.const).all()):
         return None
