@@ -707,27 +707,20 @@ static void gemm_block(const gemm_job *job, int m0, int m1, int n0, int n1, floa
                     /* a narrow last panel (small images: 7x7 = 3 x 16 + 1)
                      * runs the half-width kernel */
                     tc_ukernel_fn uk = nr <= NR / 2 ? job->uk_half : job->uk;
+                    /* one B panel, two A panels: 12 FMAs per load of B; or a last 9 columns
+                     * (SqueezeNet's classifier: 169 = 10 x 16 + 9) by AVX2's tile_8p 2x1, 14
+                     * FMA chains where one panel ran 7; the same bits */
+                    tc_ukernel_tall_fn tall = job->uk_tall ? job->uk_tall
+                                              : nr == NR / 2 + 1 ? job->uk_tall9 : NULL;
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
                         int m = mc0 + ir;
                         tc_tile_epi te = tile_epi_at(epi, m, n);
-                        if (job->uk_tall && mc - ir > MR) {
-                            /* one B panel, two A panels: 12 FMAs per load of B */
+                        if (tall && mc - ir > MR) {
                             mr = mc - ir < 2 * MR ? mc - ir : 2 * MR;
-                            job->uk_tall(kc, abase + (size_t)(ir / MR) * astride,
-                                         (ptrdiff_t)astride, b, 0, op->C + m * op->ldc + n,
-                                         op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
-                            ir += MR;
-                            continue;
-                        }
-                        if (nr == NR / 2 + 1 && job->uk_tall9 && mc - ir > MR) {
-                            /* a last 9 columns (SqueezeNet's classifier: 169 = 10 x 16 + 9),
-                             * two A panels a call (AVX2's tile_8p 2x1): 14 FMA chains where
-                             * one panel ran 7; the same bits */
-                            mr = mc - ir < 2 * MR ? mc - ir : 2 * MR;
-                            job->uk_tall9(kc, abase + (size_t)(ir / MR) * astride,
-                                          (ptrdiff_t)astride, b, 0, op->C + m * op->ldc + n,
-                                          op->ldc, mr, nr, flags, &te, TC_GEMM_PF_A);
+                            tall(kc, abase + (size_t)(ir / MR) * astride, (ptrdiff_t)astride, b,
+                                 0, op->C + m * op->ldc + n, op->ldc, mr, nr, flags, &te,
+                                 TC_GEMM_PF_A);
                             ir += MR;
                             continue;
                         }
