@@ -434,38 +434,45 @@ def test_fused_residual_add_equals_the_convolution_then_qlinearadd(ctx, depthwis
 
 
 
-def test_fused_residual_add_short_form_keeps_ties_clamps_and_both_orders(ctx):
-    """The AVX2 byte stage's short form of the fused QLinearAdd (uint8 outputs whose add
-    cannot reach 2^31: the requantized value rounded by a magic-number add, no clamp before
-    the conversion; csrc/quant_avx2.h tc_qres_add8_short_avx2) gives what the convolution
+def _residual_and_add(ctx, rng, q, add, q_is_a):
+    """A random uint8 residual r for the convolution's output q, and what the separate
+    QLinearAdd (scales and zero points add) makes of q and r (q its first operand where
+    q_is_a)."""
+    a_s, az, b_s, bz, c_s, cz = add
+    r = rng.integers(0, 256, q.shape).astype(np.uint8)
+    ref = np.empty_like(q)
+    a, b = (q, r) if q_is_a else (r, q)
+    K.qbinary(ctx, "add", a, a_s, az, b, b_s, bz, ref, c_s, cz, (q.size,), (q.size,), (q.size,))
+    return r, ref
+
+
+def test_fused_residual_add_keeps_ties_clamps_and_both_orders(ctx):
+    """The convolution's output stage with the QLinearAdd fused in gives what the convolution
     then the separate QLinearAdd give: power-of-two scales so that many requantized values
     are exact ties, clamps at both ends of [lo, hi], either operand order, 1-13 rows, whole
-    and half panels, the 1x1 GEMM's formats and the integer Winograd, in place too; and the
-    add's scales past the bound (the general form) beside them."""
+    and half panels, the 1x1 GEMM's formats and the integer Winograd, in place too, with the
+    add's sums below 2^31 and past it.  (Written for a shorter form of the uint8 stage, a
+    magic-number rounding without the clamp before the conversion, kept as the record
+    benchmarks/qres_short.patch: level in whole runs; its bits are the same.)"""
     rng = np.random.default_rng(45)
     adds = [(0.05, 120, 0.03, 130, 0.06, 125), (0.5, 0, 0.25, 255, 0.125, 7),
             (0.05 * 1e5, 120, 0.03, 130, 0.06 * 1e-5, 125)]   # the last: sums past 2^31
     for case in range(12):
         m, k, n = (1, 6, 7, 12, 13, 37)[case % 6], (64, 256, 24)[case % 3], (16, 24, 48, 32)[case % 4]
         q_is_a = bool(case % 2)
-        a_s, az, b_s, bz, c_s, cz = adds[case % 3]
         lo = (0, 90)[case // 6]
         zp = int(rng.integers(0, 256))
         w = rng.integers(-2, 3, (n, 1, 1, k)).astype(np.int16)
         scale = np.float32(2.0) ** -rng.integers(1, 6, n).astype(np.float32)
         bias = rng.integers(-300, 300, n).astype(np.int32)
         x = rng.integers(0, 256, (1, 1, m, k)).astype(np.uint8)
-        res = (a_s, az, b_s, bz, c_s, cz, q_is_a)
+        res = adds[case % 3] + (q_is_a,)
         for fmt in formats_for(ctx, w):
             plain = K.QConv2d(ctx, w, K.QOutput(np.uint8, bias, scale, zp, lo, 255), (1, 1),
                               (0, 0, 0, 0), (1, 1), 1, fmt)
             q = np.empty((1, 1, m, n), np.uint8)
             plain.run(x, 0, q)
-            r = rng.integers(0, 256, q.shape).astype(np.uint8)
-            ref = np.empty_like(q)
-            a, b = (q, r) if q_is_a else (r, q)
-            K.qbinary(ctx, "add", a, a_s, az, b, b_s, bz, ref, c_s, cz, (q.size,), (q.size,),
-                      (q.size,))
+            r, ref = _residual_and_add(ctx, rng, q, adds[case % 3], q_is_a)
             fused = K.QConv2d(ctx, w, K.QOutput(np.uint8, bias, scale, zp, lo, 255, residual=res),
                               (1, 1), (0, 0, 0, 0), (1, 1), 1, fmt)
             y = np.empty_like(q)
@@ -477,7 +484,6 @@ def test_fused_residual_add_short_form_keeps_ties_clamps_and_both_orders(ctx):
     for case in range(6):   # the integer Winograd's output stage (ResNet-18's merges)
         c, k, h, wd = (16, 32, 64)[case % 3], (16, 48)[case % 2], 6 + case, 7 + case
         q_is_a = bool(case % 2)
-        a_s, az, b_s, bz, c_s, cz = adds[case % 3]
         w = rng.integers(-2, 3, (k, 3, 3, c)).astype(np.int16)
         scale = np.float32(2.0) ** -rng.integers(2, 8, k).astype(np.float32)
         x = rng.integers(0, 256, (2, h, wd, c)).astype(np.uint8)
@@ -486,17 +492,14 @@ def test_fused_residual_add_short_form_keeps_ties_clamps_and_both_orders(ctx):
                           (1, 1), 1, "winograd")
         q = np.empty(plain.output_shape(2, h, wd), np.uint8)
         plain.run(x, 0, q)
-        r = rng.integers(0, 256, q.shape).astype(np.uint8)
-        ref = np.empty_like(q)
-        a, b = (q, r) if q_is_a else (r, q)
-        K.qbinary(ctx, "add", a, a_s, az, b, b_s, bz, ref, c_s, cz, (q.size,), (q.size,),
-                  (q.size,))
+        r, ref = _residual_and_add(ctx, rng, q, adds[case % 3], q_is_a)
         fused = K.QConv2d(ctx, w, K.QOutput(np.uint8, None, scale, zp,
-                                            residual=(a_s, az, b_s, bz, c_s, cz, q_is_a)),
+                                            residual=adds[case % 3] + (q_is_a,)),
                           (1, 1), (1, 1, 1, 1), (1, 1), 1, "winograd")
         y = np.empty_like(q)
         fused.run(x, 0, y, residual=r)
         assert np.array_equal(y, ref), f"winograd case {case}: {(y != ref).sum()} differ"
+
 
 def test_lookup_is_the_table_at_every_length_and_offset(ctx):
     """tc_lookup_u8 (the AVX2 vpshufb cascade and its portable twin): every byte value,
