@@ -5,6 +5,7 @@
 #include <string.h>
 #include "epilogue_avx2.h"
 #include "gemm_internal.h"
+#include "panel16_avx2.h"
 #include "transpose_avx2.h"
 
 /* Lane masks for the first nr (0..16) columns of a row: lanes 0-7 and 8-15. */
@@ -143,9 +144,6 @@ static inline __attribute__((always_inline)) void store_tile_fixed(float *c, ptr
  * the T1 hint: the same within the noise. */
 #ifndef TC_GEMM_PF_B_INPLACE
 #define TC_GEMM_PF_B_INPLACE 32
-#endif
-#ifndef TC_GEMM_PF_B_HINT
-#define TC_GEMM_PF_B_HINT _MM_HINT_T0
 #endif
 #ifndef TC_GEMM_PF_B_MIN_LDB
 #define TC_GEMM_PF_B_MIN_LDB 1024
@@ -528,37 +526,7 @@ static inline __attribute__((always_inline)) void panel16_fixed(
 #endif
     if (HAS_RES)
         prefetch_rows16(res, ldr, R, R);
-    const float *ak = a, *bk = b;
-#define TC_SSTEP(PF, PFB)                                                                         \
-    do {                                                                                          \
-        if (PF)                                                                                   \
-            _mm_prefetch((const char *)(ak + pf_a), _MM_HINT_T0);                                 \
-        if (PFB)                                                                                  \
-            _mm_prefetch((const char *)(bk + pf_b), TC_GEMM_PF_B_HINT);                           \
-        const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);                      \
-        _Pragma("GCC unroll 6") for (int i = 0; i < R; i++)                                       \
-        {                                                                                         \
-            const __m256 av = _mm256_broadcast_ss(ak + i);                                        \
-            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);                                     \
-            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);                             \
-        }                                                                                         \
-        ak += MR;                                                                                 \
-        bk += ldb;                                                                                \
-    } while (0)
-    if (pf_a) {
-#pragma GCC unroll 4
-        for (int k = 0; k < kc; k++)
-            TC_SSTEP(1, 0);
-    } else if (pf_b) {
-#pragma GCC unroll 4
-        for (int k = 0; k < kc; k++)
-            TC_SSTEP(0, 1);
-    } else {
-#pragma GCC unroll 4
-        for (int k = 0; k < kc; k++)
-            TC_SSTEP(0, 0);
-    }
-#undef TC_SSTEP
+    TC_PANEL16_K();
     /* Tried and left (h36-gemm, Intel Xeon, AVX2 kernels, 1 thread, pointwise_ab.c 15 rounds x
      * 10, both orders, 2026-12-05): A's prefetch every 2nd k step (48 bytes: every line still
      * asked for, half the prefetch uops), same bits: 1152 -> 192 / 320 and 320 -> 1280 and
@@ -566,26 +534,7 @@ static inline __attribute__((always_inline)) void panel16_fixed(
      * 0.995 (per shape 0.99-1.02): level.  These strips already run at 102-107 GF/s of the
      * 110 (fma_peak.c) there, hot: the K loop is FMA-bound (perf annotate: samples even over
      * it, none piled on a load). */
-    float *ci = c;
-#pragma GCC unroll 6
-    for (int i = 0; i < R; i++, ci += ldc) {
-        __m256 r0 = acc[2 * i], r1 = acc[2 * i + 1];
-        if (ADD_C) {
-            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));
-            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));
-        }
-        if (HAS_BIAS) {
-            const __m256 bi = _mm256_broadcast_ss(bias + i);
-            r0 = _mm256_add_ps(r0, bi);
-            r1 = _mm256_add_ps(r1, bi);
-        }
-        if (HAS_RES) {
-            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(res + i * ldr));
-            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(res + i * ldr + 8));
-        }
-        _mm256_storeu_ps(ci, tc_act_avx2(act, r0));
-        _mm256_storeu_ps(ci + 8, tc_act_avx2(act, r1));
-    }
+    TC_PANEL16_STORE();
 }
 
 /* np whole 6x16 tiles of one 16-column strip of B in place (tile16_panels's) for one K block

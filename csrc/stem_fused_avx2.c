@@ -28,18 +28,21 @@
  * the block 0.891 / 0.877, features.2 1.040 / 1.006; MnasNet's layers.0 at 2 threads 0.934
  * (10 x 5); MobileNetV2's features.0 at 1 thread 0.96-0.97 by minima.
  * sp_panel is gemm_avx2.c's panel16_fixed without its prefetches, later-K-block and activation
- * variants (duplicates: the K step and store_tile_fixed's epilogue); one body would mean moving
- * panel16_fixed into a header both files include. */
+ * variants: both run panel16_avx2.h's K loop and store (the lead, at integration: gemm_avx2.o's
+ * code unchanged by objdump -d; this file's sf_ab.c against its own first form, 600 rounds x 4
+ * alternating orders: 0.991-1.008 a block, level, the same bits). */
 #include <immintrin.h>
 #include <stddef.h>
 #include "conv_internal.h"
 #include "gemm_internal.h"
+#include "panel16_avx2.h"
 
 #if TC_GEMM_MR != 6
 #error "the panels below are 6 + 6 + 4 rows: TC_GEMM_MR 6"
 #endif
 
-/* R rows (6 or 4) x 16 columns: a [K][MR], b row k at b + k ldb */
+/* R rows (6 or 4) x 16 columns: a [K][MR], b row k at b + k ldb; the GEMM strips' K loop
+ * and store (panel16_avx2.h) without their prefetches, C, activation */
 static inline __attribute__((always_inline)) void
 sp_panel(const int R, int K, const float *a, const float *b, ptrdiff_t ldb, const float *bias,
          const float *res, ptrdiff_t ldr, float *c, ptrdiff_t ldc, const int HAS_BIAS,
@@ -49,31 +52,10 @@ sp_panel(const int R, int K, const float *a, const float *b, ptrdiff_t ldb, cons
 #pragma GCC unroll 12
     for (int j = 0; j < 2 * R; j++)
         acc[j] = _mm256_setzero_ps();
-#pragma GCC unroll 4
-    for (int k = 0; k < K; k++, a += MR, b += ldb) {
-        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-        for (int i = 0; i < R; i++) {
-            const __m256 av = _mm256_broadcast_ss(a + i);
-            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);
-            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);
-        }
-    }
-#pragma GCC unroll 6
-    for (int i = 0; i < R; i++) {
-        __m256 r0 = acc[2 * i], r1 = acc[2 * i + 1];
-        if (HAS_BIAS) {
-            const __m256 bi = _mm256_broadcast_ss(bias + i);
-            r0 = _mm256_add_ps(r0, bi);
-            r1 = _mm256_add_ps(r1, bi);
-        }
-        if (HAS_RES) {
-            r0 = _mm256_add_ps(r0, _mm256_loadu_ps(res + i * ldr));
-            r1 = _mm256_add_ps(r1, _mm256_loadu_ps(res + i * ldr + 8));
-        }
-        _mm256_storeu_ps(c + i * ldc, r0);
-        _mm256_storeu_ps(c + i * ldc + 8, r1);
-    }
+    const int kc = K, pf_a = 0, pf_b = 0, ADD_C = 0;
+    TC_PANEL16_K();
+    const tc_act_k act = {TC_ACT_NONE, 0.0f, 0.0f};
+    TC_PANEL16_STORE();
 }
 
 static inline __attribute__((always_inline)) void
