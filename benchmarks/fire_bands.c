@@ -66,19 +66,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "../benchmarks/ab_dl.h"
+#include "../benchmarks/ab_conv.h"
 
 static int H = 55, W = 55, HW = 55 * 55, CUT = 28; /* FIRE=27: 27, 27, 729, CUT (16) */
 static int C0 = 64, SQ = 16, E = 64; /* FIRE=27: 128, 32, 128 */
 
+/* ab_conv.h's convolution entry points (b: its context is ctx_mt) and the GEMM's, the pool's */
 typedef struct {
-    tc_pool *(*pool_create)(int);
-    size_t (*pack_size)(const tc_conv2d_params *, int);
-    void (*pack)(const tc_ctx *, const tc_conv2d_params *, int, const float *, float *);
-    size_t (*ws_size)(const tc_ctx *, const tc_conv2d_params *, int, int, int, int);
-    void (*conv)(const tc_ctx *, const tc_conv2d_params *, int, int, int, int, const float *,
-                 const float *, const float *, const float *, const tc_activation *, float *,
-                 float *);
+    build b;
     void (*gemm)(const tc_ctx *, int, int, int, const float *, const float *, ptrdiff_t, float *,
                  ptrdiff_t, int, const tc_epilogue *, float *);
     size_t (*gemm_ws)(const tc_ctx *);
@@ -104,8 +99,8 @@ static layer mk(int C, int K, int k3, int algo)
     l.bias = malloc(sizeof(float) * K);
     for (int i = 0; i < K; i++)
         l.bias[i] = ((float)rand() / RAND_MAX - 0.3f) * 0.1f;
-    l.packed = aligned_alloc(64, (A.pack_size(&p, algo) * sizeof(float) + 63) / 64 * 64);
-    A.pack(&ctx_1, &p, algo, w, l.packed);
+    l.packed = aligned_alloc(64, (A.b.pack_size(&p, algo) * sizeof(float) + 63) / 64 * 64);
+    A.b.pack(&ctx_1, &p, algo, w, l.packed);
     free(w);
     return l;
 }
@@ -152,22 +147,22 @@ static void run_planes(double *steps)
     t[0] = now();
     tc_conv2d_params p;
     p = prm(&L[SQ1], 0, 0);
-    A.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, X, L[SQ1].packed, L[SQ1].bias, NULL, &relu, S1, ws_mt);
+    A.b.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, X, L[SQ1].packed, L[SQ1].bias, NULL, &relu, S1, ws_mt);
     t[1] = now();
     p = prm(&L[E1A], 0, 0);
-    A.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, S1, L[E1A].packed, L[E1A].bias, NULL, &relu, CAT1, ws_mt);
+    A.b.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, S1, L[E1A].packed, L[E1A].bias, NULL, &relu, CAT1, ws_mt);
     t[2] = now();
     p = prm(&L[E3A], 1, 1);
-    A.conv(cx, &p, algo3, 1, H, W, S1, L[E3A].packed, L[E3A].bias, NULL, &relu, CAT1 + E * HW, ws_mt);
+    A.b.conv(cx, &p, algo3, 1, H, W, S1, L[E3A].packed, L[E3A].bias, NULL, &relu, CAT1 + E * HW, ws_mt);
     t[3] = now();
     p = prm(&L[SQ2], 0, 0);
-    A.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, CAT1, L[SQ2].packed, L[SQ2].bias, NULL, &relu, S2, ws_mt);
+    A.b.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, CAT1, L[SQ2].packed, L[SQ2].bias, NULL, &relu, S2, ws_mt);
     t[4] = now();
     p = prm(&L[E1B], 0, 0);
-    A.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, S2, L[E1B].packed, L[E1B].bias, NULL, &relu, CAT2, ws_mt);
+    A.b.conv(cx, &p, TC_CONV_ALGO_1X1, 1, H, W, S2, L[E1B].packed, L[E1B].bias, NULL, &relu, CAT2, ws_mt);
     t[5] = now();
     p = prm(&L[E3B], 1, 1);
-    A.conv(cx, &p, algo3, 1, H, W, S2, L[E3B].packed, L[E3B].bias, NULL, &relu, CAT2 + E * HW, ws_mt);
+    A.b.conv(cx, &p, algo3, 1, H, W, S2, L[E3B].packed, L[E3B].bias, NULL, &relu, CAT2 + E * HW, ws_mt);
     t[6] = now();
     for (int i = 0; i < 6; i++)
         steps[i] = t[i + 1] - t[i];
@@ -232,7 +227,7 @@ static void expand(const band *b, int i, const float *s, float *cat, const layer
     A.gemm(&ctx_1, l1->K, b->h * W, l1->C, l1->packed, own, (ptrdiff_t)(b->h + 1) * W, cat,
            (ptrdiff_t)b->h * W, 0, &e, b->ws);
     tc_conv2d_params p = prm(l3, i == 0 ? 1 : 0, i == 0 ? 0 : 1);
-    A.conv(&ctx_1, &p, algo3, 1, b->h + 1, W, s, l3->packed, l3->bias, NULL, &relu,
+    A.b.conv(&ctx_1, &p, algo3, 1, b->h + 1, W, s, l3->packed, l3->bias, NULL, &relu,
            cat + (size_t)l1->K * b->h * W, b->ws);
 }
 
@@ -368,17 +363,13 @@ int main(int argc, char **argv)
         CUT = getenv("CUT") ? atoi(getenv("CUT")) : 16;
     }
     ab_libpython();
-    void *h = ab_open(argv[1]);
-    *(void **)&A.pool_create = sym(h, "tc_pool_create");
-    *(void **)&A.pack_size = sym(h, "tc_conv2d_pack_size");
-    *(void **)&A.pack = sym(h, "tc_conv2d_pack_f32");
-    *(void **)&A.ws_size = sym(h, "tc_conv2d_workspace_size");
-    *(void **)&A.conv = sym(h, "tc_conv2d_f32");
+    load(&A.b, argv[1], 2);
+    ctx_mt = A.b.ctx;
+    void *h = ab_open(argv[1]); /* dlopen again: the same handle */
     *(void **)&A.gemm = sym(h, "tc_gemm_packed_a_f32");
     *(void **)&A.gemm_ws = sym(h, "tc_gemm_workspace_size");
     *(void **)&A.pfor = sym(h, "tc_parallel_for");
     ab_avx2(h, argv[1], &ctx_1, NULL);
-    ab_avx2(h, argv[1], &ctx_mt, A.pool_create(2));
     swap = getenv("SWAP") ? atoi(getenv("SWAP")) : 0;
     xplanes = getenv("XPLANES") ? atoi(getenv("XPLANES")) : 0;
     real = getenv("REAL") ? atoi(getenv("REAL")) : 0;
@@ -400,7 +391,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < NL; i++) {
         tc_conv2d_params p = prm(&L[i], L[i].k3, L[i].k3);
         for (int c = 0; c < 2; c++) {
-            size_t n = A.ws_size(c ? &ctx_1 : &ctx_mt, &p, L[i].k3 ? algo3 : TC_CONV_ALGO_1X1, 1, H, W);
+            size_t n = A.b.ws_size(c ? &ctx_1 : &ctx_mt, &p, L[i].k3 ? algo3 : TC_CONV_ALGO_1X1, 1, H, W);
             wsn = n > wsn ? n : wsn;
         }
     }
@@ -415,7 +406,7 @@ int main(int argc, char **argv)
     size_t bws = 0;
     for (int i = 0; i < NL; i++) {
         tc_conv2d_params p = prm(&L[i], L[i].k3, 0);
-        size_t n = A.ws_size(&ctx_1, &p, L[i].k3 ? algo3 : TC_CONV_ALGO_1X1, 1,
+        size_t n = A.b.ws_size(&ctx_1, &p, L[i].k3 ? algo3 : TC_CONV_ALGO_1X1, 1,
                                 (CUT > H - CUT ? CUT : H - CUT) + 1, W);
         bws = n > bws ? n : bws;
     }
