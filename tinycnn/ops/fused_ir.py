@@ -663,6 +663,13 @@ IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
 # this host tells 1-3% apart from nothing only by whole runs.  Each thread's own next K block
 # prefetched (the kernel's last pass prefetches the next group in memory, the other thread's):
 # benchmarks/pw_sparse_mt_pf.patch, level.
+# h46-mn re-measured it (2026-12-06 22:3x, a host at load 8-15; the limit alone changed in a
+# copy of the base package, bit-identical): ab_threads.py --fifo (40 x 10) 960 / 1152 0.990
+# [0.979-1.013] of the run, the other order 1.018 [1.006-1.035]: kept.  Per step (steps_ab.py
+# --threads 2, chrt -f 10, 150 rounds) layers.12.1-.13 dense / sparse 1.049-1.077 in medians
+# (the runs where another process took a core: the sparse groups fare better) but 0.92-1.02 in
+# minima (both cores there).  The nonzero bits made by the depthwise instead of the kernel's
+# pass over d did not change that (benchmarks/pw_sparse_dw_bits.patch).
 IR_SPARSE_MAX_E_MT = 960
 
 
