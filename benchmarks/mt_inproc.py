@@ -5,6 +5,8 @@ A variant is
   NAME=VALUE   an environment variable set for the run (os.environ, so a C getenv() read at the
                call sees it: a temporary switch in an experimental build), on the --threads
                session; `base` for none of the variables the other variants name.
+`--input KIND` feeds bench.input_feed's kind (default normal: standard normal noise; photo
+for int8, whose U7S8 steps depend on the bytes).
 Outputs are checked bit-identical between variants first.  Prints each variant's wall per run
 (median, 25-75%), the paired per-run wall ratio to the first variant, and per-step wall medians
 (tinycnn's profiler, perf_counter) summed by group: --groups resnet (layerN, its 3x3 `conv2`
@@ -15,7 +17,7 @@ mt_procs.py compares whole processes, whose 2-thread times on this shared 2-vCPU
 a process moves the untouched layers' sums by 0.5-1% (n27-r50q, 2026-12-04, under SCHED_FIFO).
 As on an AVX2-only CPU:
   LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
-  python benchmarks/mt_inproc.py M.onnx t1,t2 [--fifo] [--procs 6] [--runs 40]
+  python benchmarks/mt_inproc.py M.onnx t1,t2 [--fifo] [--procs 6] [--runs 40] [--input photo]
   python benchmarks/mt_inproc.py M.onnx base,TC_SOME_SWITCH=1 --threads 2 --fifo
 """
 import argparse
@@ -41,9 +43,11 @@ def set_variant(v, names):
         os.environ[k] = val
 
 
-def worker(model, variants, threads, runs):
+def worker(model, variants, threads, runs, kind="normal"):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import tinycnn
+    from bench import input_feed
     names = env_names(variants)
     sess = {}
     for v in variants:
@@ -51,8 +55,7 @@ def worker(model, variants, threads, runs):
         so.intra_op_num_threads = int(v[1:]) if v[:1] == "t" and v[1:].isdigit() else threads
         sess[v] = tinycnn.InferenceSession(model, so)
     i = sess[variants[0]].get_inputs()[0]
-    x = np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
+    x = input_feed(kind, [d if isinstance(d, int) else 1 for d in i.shape])
     outs = {}
     for v in variants:
         set_variant(v, names)
@@ -95,11 +98,14 @@ def main():
     ap.add_argument("--fifo", action="store_true", help="each process under chrt -f 10")
     ap.add_argument("--groups", choices=("resnet", "none"), default="resnet")
     ap.add_argument("--nodes", action="store_true")
+    ap.add_argument("--input", default="normal",
+                    help="the feed (bench.input_feed: normal, relu, photo, zeros); default "
+                         "standard normal noise")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     variants = a.variants.split(",")
     if a.worker:
-        print("JSON " + json.dumps(worker(a.model, variants, a.threads, a.runs)))
+        print("JSON " + json.dumps(worker(a.model, variants, a.threads, a.runs, a.input)))
         return
     wall = {v: [] for v in variants}
     per = {v: collections.defaultdict(list) for v in variants}
@@ -107,7 +113,7 @@ def main():
         order = variants if p % 2 == 0 else variants[::-1]
         cmd = (["chrt", "-f", "10"] if a.fifo else []) + [
             sys.executable, os.path.abspath(__file__), a.model, ",".join(order),
-            "--threads", str(a.threads), "--runs", str(a.runs), "--worker"]
+            "--threads", str(a.threads), "--runs", str(a.runs), "--input", a.input, "--worker"]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         d = json.loads([ln for ln in out.splitlines() if ln.startswith("JSON ")][-1][5:])
         for v in variants:

@@ -155,6 +155,16 @@ static inline __attribute__((always_inline)) void store_tile_fixed(float *c, ptr
 #ifndef TC_GEMM_PF_B_MIN_K
 #define TC_GEMM_PF_B_MIN_K 64
 #endif
+/* h46-v3 (2026-12-06, Xeon KVM guest, AVX2, 2 threads, loaded host), TC_GEMM_PF_B_MAX_M 48 and
+ * TC_GEMM_PF_B_MIN_LDB 512 (benchmarks/gemm_pf_b_mt.patch): for the 28x28 projections after an
+ * SE at 2 threads, whose x the pair's strips left half in the other core's cache (120 -> 40
+ * scaled: 78 us at 1 thread, 72-74 at 2 in MobileNetV3-Large, 48 alone with x warm, 57.5 with
+ * x rewritten by both threads; benchmarks/xcore_1x1_ab.py).  Alone with x rewritten, new /
+ * base (25th percentile): 120 -> 40 0.987, 72 -> 40 0.916, 64 -> 24 at 56x56 0.831; 1 thread
+ * 1.00.  Inside the network (env_steps_ab.py --fifo, 8 processes each order, step minima)
+ * features.4 / .5 / .6's projections 0.923 / 0.953 / 0.947 and (reversed) 0.920 / 0.998 /
+ * 1.003; whole runs (ab_threads.py --fifo, 30 x 10) MobileNetV3-Large 0.998 [0.983-1.019],
+ * -Small 1.036, 1.012, 1.010: not a gain, not kept. */
 #ifndef TC_GEMM_PF_B_MAX_M
 #define TC_GEMM_PF_B_MAX_M 16
 #endif

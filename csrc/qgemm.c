@@ -697,13 +697,35 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * chunks, 0.96-1.01 (load 18, within noise). */
 #define TC_QU7S8_ROWS_OUTER_BYTES (128 * 1024)
 
+/* U7S8 products of at most TC_QMB_WHOLE rows whose panels pass this many bytes (kpad x
+ * columns: ResNet's layer4 at 7x7, 1-2.4 MB) stay one row block at several threads too, as
+ * on one, their columns in chunks (each thread a run of them: its share of the weights read
+ * once, the block split once, split_memo), in place of two row blocks whose column chunks
+ * alternate (each thread splitting each block at every task, its chunk's panels read per
+ * block).  Measured (h46-q, 2026-12-06, the Xeon, emulated AVX2, 2 threads under chrt -f 10,
+ * bit-identical): benchmarks/mt_inproc.py --input photo (one build switching run by run,
+ * 8 x 40 runs, per-step wall medians) ResNet-50 int8 layer4's 1x1 layers 0.981 and 0.959 of
+ * their time (two runs, both orders), its 3x3 layers 0.981 and 0.962, the layers it leaves
+ * 0.995-1.002; ResNet-18 int8 layer4 0.984 / 0.976; whole runs (ab_threads.py --fifo --input
+ * photo, 20 x 10, each checkout's tool against the other) ResNet-50 0.989 [0.981-0.992] and
+ * 1 / 1.010 [1.000-1.025], ResNet-18 0.991 [0.982-1.002] and 1 / 1.014 [1.002-1.036] (the
+ * build against itself 1.000, 0.997).  One thread: the plan as before.  n25-q2t had tried
+ * one block for every product of at most TC_QMB_WHOLE rows on the Zen 3 (before split_memo
+ * and the in-place steps kernel): MobileNetV2 int8's 7x7 projections (panels of at most
+ * 307 KB) lost 8-12% there, so they keep two blocks. */
+#define TC_QU7S8_WHOLE_BYTES (512 * 1024)
+
 static void plan_tasks(int threads, tc_qdriver *d, int np)
 {
     const int mr = d->uk.mr, step = d->uk.nr / TC_QNR, per_block = d->qmb / mr;
     const int tiles = (d->M + mr - 1) / mr, steps = (np + step - 1) / step;
     /* one thread: one block up to TC_QMB_WHOLE rows (several threads split the columns in
-     * chunks, each read by every block while in L2) */
-    int nblocks = threads == 1 && d->M <= TC_QMB_WHOLE ? 1 : (tiles + per_block - 1) / per_block;
+     * chunks, each read by every block while in L2), and U7S8 with large panels at any
+     * thread count (TC_QU7S8_WHOLE_BYTES) */
+    const int whole = d->M <= TC_QMB_WHOLE &&
+                      (threads == 1 || (d->format == TC_QFMT_U7S8 &&
+                                        (size_t)np * TC_QNR * d->kpad > TC_QU7S8_WHOLE_BYTES));
+    int nblocks = whole ? 1 : (tiles + per_block - 1) / per_block;
     int chunks = 1;
     /* at least 4 tasks a thread.  Tried (n29-q, 2026-12-04, Zen 4, emulated AVX2, host load
      * 30-45): 1, 2, 8 and 16 in place of 4.  int8 ResNet-18 at 2 threads (mt_inproc.py

@@ -891,6 +891,49 @@ def test_u7s8_block_split_kept_across_column_chunks_and_runs():
                     f"{isa} {t} threads: m={m} k={kd} n={n} zp {az} spread {spread}"
 
 
+def test_u7s8_late_layers_of_large_panels_are_one_block_at_every_thread_count():
+    """U7S8 products of at most 60 rows whose panels pass 512 KB (ResNet's layer4 at 7x7: 1x1
+    layers of 1-2 MB of weights, the 3x3's 2.4 MB through im2col rows, stride 1 and 2) stay
+    one row block at 2 and 3 threads, their columns in chunks (qgemm.c, TC_QU7S8_WHOLE_BYTES);
+    just below the bytes and just above the rows they keep two blocks.  Zero point 0 (tiles
+    read in place, a photograph's hot channels above the paired widths, a last 1-row tile)
+    and a mid-range one; every tier at 1-3 threads against numpy int64, the byte output with
+    the fused residual add on the 3x3."""
+    rng = np.random.default_rng(146)
+    ctxs = _tiers_at((1, 2, 3))
+    for m, kd, n in [(49, 2048, 512), (49, 512, 2048), (25, 1024, 520), (60, 4608, 128),
+                     (61, 2048, 264), (49, 1024, 511), (49, 512, 1024)]:
+        w = rng.integers(-127, 128, (n, kd)).astype(np.int16)
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        for zp in (0, 0, 130):
+            a = rng.integers(max(zp - 60, 0), zp + 80, (m, kd))
+            hot = rng.choice(kd, kd // 50, replace=False)
+            a[:, hot] = rng.integers(90, 256, (m, hot.size))
+            _check_u7s8_sums(ctxs, w, bias, a.astype(np.uint8), zp, f"m={m} k={kd} n={n}")
+    c, k = 512, 512
+    w = rng.integers(-127, 128, (k, 3, 3, c)).astype(np.int16)
+    scale = (rng.random(k) * 0.0002 + 1e-6).astype(np.float32)
+    for h, st in [(7, 1), (14, 2), (13, 2)]:
+        x = rng.integers(0, 90, (1, h, h, c))
+        x[..., rng.choice(c, 12, replace=False)] = rng.integers(100, 256, (1, h, h, 12))
+        x = x.astype(np.uint8)
+        acc = conv_reference(x.astype(np.int64), 0, w, (st, st), (1, 1, 1, 1), (1, 1), 1)
+        q = output_of(acc, np.uint8, scale, 3, 0, 255)
+        add = (0.05, 120, 0.03, 130, 0.06, 125)
+        for (isa, t), ctx in ctxs.items():
+            y32 = np.empty(acc.shape, np.int32)
+            layer = K.QConv2d(ctx, w, K.QOutput(np.int32), (st, st), (1, 1, 1, 1), (1, 1), 1,
+                              "u7s8")
+            layer.run(x, 0, y32)
+            assert np.array_equal(y32, acc), f"{isa} {t}t: 3x3 {h}x{h} stride {st}"
+            r, ref = _residual_and_add(ctx, rng, q, add, True)
+            out = K.QOutput(np.uint8, None, scale, 3, residual=add + (True,))
+            layer = K.QConv2d(ctx, w, out, (st, st), (1, 1, 1, 1), (1, 1), 1, "u7s8")
+            y = np.empty_like(q)
+            layer.run(x, 0, y, residual=r)
+            assert np.array_equal(y, ref), f"{isa} {t}t: 3x3 {h}x{h} stride {st}, the add"
+
+
 def test_qconv_task_split_gives_the_same_result_at_1_2_and_3_threads():
     """Convolutions at the late layers' map sizes (7x7 to 28x28) and odd ones, through every
     path of the driver (in place, im2col rows, indirect taps) and the Winograd (chunks of

@@ -269,6 +269,13 @@ def band_rows(e, w, ow, oh, kh, stride, dilation, threads):
         # 24-72-24 at 56x56, the same geometry, moves 7 -> 4 too, not timed).  Whole networks,
         # both choices in one process, 30 rounds of 10 runs: MobileNetV2 1.000 / 0.994 /
         # 0.983, MnasNet 0.993 / 0.992 / 0.994.  1 thread unchanged; bands never change results.
+        # h46-v3 (2026-12-06, Xeon KVM guest, AVX2 emulation, 2 threads): V3-Large's features.3
+        # (24-72-24 at 56x56, these 4-row bands) in the network against other bands forced
+        # (benchmarks/ir_band_2t_switches.patch; env_steps_ab.py --fifo, 6 processes a variant,
+        # step minima, bit-identical): 169.7 us here, 28 rows (one band a thread) 1.024, 14
+        # 1.070, 8 (4 + 3 bands; a noisier run) 1.07, as chan8 bands of 14 rows 1.050: kept.
+        # Its threads split the rows as features.2's do (input lines local but the halo); the
+        # step scales 1.67x (304.5 -> 182.8 us) against onnxruntime's 1.59x.
         cands = [b for b in range(DW_ROWS, max(band, up) + 1, DW_ROWS) if b < oh]
         best = min(cands + [band], key=lambda b: (bands_makespan(oh, b, threads), -b))
         if bands_makespan(oh, best, threads) < 0.99 * bands_makespan(oh, band, threads):
