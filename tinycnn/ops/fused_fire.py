@@ -2,12 +2,12 @@
 a squeeze 1x1 whose output only an expand 1x1 and an expand 3x3 read, their outputs
 concatenated along channels, the next module's squeeze reading that Concat alone.
 
-At 2 threads and more, for two modules or more on maps of at least FIRE_MIN_PIXELS, where the
-planner picks the 1x1 GEMMs and Winograd expand 3x3s, the modules run as one call (csrc/fire.c):
-each thread takes a band of rows through every module, one pool job a module, the Concats but
-the last staying in the band's own buffer, where the split steps wrote halves of every plane and
-each next layer read them from L3 (csrc/threadpool.c, h36-2t).  Elsewhere the convolutions and
-the Concats they were.  Both give the same bits.
+For two modules or more on maps of at least FIRE_MIN_PIXELS, where the planner picks the 1x1
+GEMMs and Winograd expand 3x3s, the modules run as one call (csrc/fire.c): each thread takes a
+band of rows through every module, one pool job a module, the Concats but the last staying in
+the band's own buffer, where the split steps wrote halves of every plane and each next layer
+read them from L3 (csrc/threadpool.c, h36-2t); at 1 thread the one band is the whole map.
+Elsewhere the convolutions and the Concats they were.  Both give the same bits.
 """
 import numpy as np
 
@@ -19,13 +19,19 @@ from .conv import _conv, conv_layer, conv_window
 from .fused_ir import _conv_args
 from .tensor import Concat
 
-# Maps of at least this many pixels take the one-call modules at 2+ threads.  One module a
-# call was level there (benchmarks/fire_module.patch: the next squeeze read the Concat's planes
-# from L3), hence FIRE_MIN_MODULES; the 27x27 pair measured 0.977 of the split steps in
-# benchmarks/fire_bands.c (REAL, bands 12 + 15 rows), the 55x55 pair 0.895-0.904.
+# Where the modules run as one call: FIRE_MIN_MODULES in a row (one module a call was level at 2
+# threads, benchmarks/fire_module.patch: the next squeeze read the Concat's planes from L3) on
+# maps of FIRE_MIN_PIXELS.  Measured (h46-sq, 2026-12-06 22:3x, AVX2 emulation, SqueezeNet,
+# ab_threads.py --fifo, 30-40 rounds x 10, new / ref46, both orders, the same bits; host at load
+# 13-15, its 2-thread runs at their 1-thread time most of the while): 1 thread, features.3 + .4
+# as one call 0.978 / 0.986 (burst medians / minima), ref-first 0.980 / 0.978 (inverted), again
+# 0.988 / 0.987; with the 27x27 pair too (against the 55x55 pair alone) 0.999 / 0.993, the
+# 13x13 four as well 0.996 / 0.994: level, left as layers.  2 threads: see the commit messages
+# (steps_ab.py: the pair 0.83-0.87 of its split steps' minima in the host's fast spells, level in
+# its slow ones).
 FIRE_MIN_PIXELS = 55 * 55
 FIRE_MIN_MODULES = 2
-FIRE_MIN_THREADS = 2
+FIRE_MIN_THREADS = 1
 
 _STAGES = ("squeeze", "expand1", "expand3")
 
