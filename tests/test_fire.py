@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 import tinycnn
 from tinycnn import _kernels
 from tinycnn.ops import fused_fire
-from helpers import HAVE_AVX512
+from helpers import kernel_context
 
 CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2"), (3, "avx2"),
             (2, "avx512")]
@@ -22,12 +22,7 @@ CONTEXTS = [(1, "portable"), (2, "portable"), (1, "avx2"), (2, "avx2"), (3, "avx
 
 @pytest.fixture(params=CONTEXTS, ids=lambda p: f"{p[1]}-{p[0]}t")
 def ctx(request):
-    threads, isa = request.param
-    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
-        pytest.skip("CPU lacks AVX2/FMA")
-    if isa == "avx512" and not HAVE_AVX512:
-        pytest.skip("CPU lacks AVX-512F")
-    return _kernels.Context(threads, isa)
+    return kernel_context(*request.param)
 
 
 # (n, C, [(squeeze, expand1, expand3) a module], h, w)
