@@ -26,9 +26,14 @@ from .tensor import Concat
 # 13-15, its 2-thread runs at their 1-thread time most of the while): 1 thread, features.3 + .4
 # as one call 0.978 / 0.986 (burst medians / minima), ref-first 0.980 / 0.978 (inverted), again
 # 0.988 / 0.987; with the 27x27 pair too (against the 55x55 pair alone) 0.999 / 0.993, the
-# 13x13 four as well 0.996 / 0.994: level, left as layers.  2 threads: see the commit messages
-# (steps_ab.py: the pair 0.83-0.87 of its split steps' minima in the host's fast spells, level in
-# its slow ones).
+# 13x13 four as well 0.996 / 0.994: level, left as layers.  2 threads, 22:4x, the host in its
+# fast state (runs 3.8-4.2 ms): new-first 0.987 / 0.989, 0.978 / 0.973, 0.952 / 0.950, ref-first
+# inverted 0.974 / 0.972, 0.970 / 0.964, 0.963 / 0.966 (the order alone is worth ~2% here: both
+# orders needed); steps_ab.py --threads 2 under chrt, 200 x 5: the pair 0.887 [0.852-0.925] of
+# its six steps, the max pool after it 1.14 (+7 us), the run 0.974 [0.947-0.992].  In the slow
+# state (2-thread runs at their 1-thread time, 22:3x) level: 1.005 / 0.999, ref-first 0.997 /
+# 0.990 (fixed bands cannot hand work to the faster thread).  The 27x27 pair too at 2 threads
+# (against the 55x55 pair alone) 0.977 / 0.970, inverted 1.018 / 1.025: level.
 FIRE_MIN_PIXELS = 55 * 55
 FIRE_MIN_MODULES = 2
 FIRE_MIN_THREADS = 1
