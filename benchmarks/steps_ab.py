@@ -78,6 +78,9 @@ def main():
                          "ab_threads.py: the other pool's worker asleep; under chrt -f 10)")
     ap.add_argument("--steps", action="store_true",
                     help="a node's steps apart (its name + '#i'), not the node's sum")
+    ap.add_argument("--join", action="append", default=[], metavar="G1,G2,...",
+                    help="these groups summed as one, named after the first (a fused node in "
+                         "one build that spans several groups in the other); repeatable")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     sess = {}
@@ -109,6 +112,9 @@ def main():
             g = collections.defaultdict(float)
             for n, d in nodes.items():
                 g[group_of(n, a.depth)] += d
+            for join in a.join:
+                first, *rest = join.split(",")
+                g[first] += sum(g.pop(k, 0.0) for k in rest)
             g["(run)"] = total
             rows.append(g)
         per[k] = rows

@@ -392,6 +392,26 @@ void tc_ir_chan8_pair_f32(const tc_ctx *ctx, const tc_ir_stage *expand, const tc
                           int n, int h, int w, const float *x, float *y, float *means,
                           const void *prefetch, size_t prefetch_bytes, float *workspace);
 
+/* SqueezeNet's fire modules, one or several in a row, as one call (fire.c): module j is
+ *   y_j = Concat(e1_j(sq_j(x_j)), e3_j(sq_j(x_j))) along channels, x_0 = x, x_j+1 = y_j, y the
+ * last module's; each stage with its bias and activation.  st: 3 * modules stages, each
+ * module's squeeze, expand 1x1, expand 3x3 in turn: sq and e1 1X1 or 1X1_CHAN layers (group
+ * 1, no pads, stride 1), e3 a 3x3 Winograd layer (TC_CONV_ALGO_WINOGRAD_4X4_3X3 or 2X2_3X3)
+ * with pads 1, e1's and e3's C == sq's K, each squeeze's C == the module before's e1 K + e3 K.
+ * Each of ctx's threads takes a band of whole rows of e3's tiles through every module, one
+ * pool job a module; the modules' outputs but the last stay in the bands' slots of workspace.
+ * The result is the layers' run one after the other and the Concats, bit for bit. */
+#define TC_FIRE_MAX_MODULES 8
+/* 0 when the stages are as above, 1 <= modules <= TC_FIRE_MAX_MODULES and h, w >= 1, else -1
+ * (the functions below then do nothing). */
+int tc_fire_check(const tc_ir_stage *st, int modules, int h, int w);
+/* Floats of workspace for an h x w input with ctx's threads (a band's slot per thread). */
+size_t tc_fire_workspace_size(const tc_ctx *ctx, const tc_ir_stage *st, int modules, int h,
+                              int w);
+/* x: [N, C, h, w]  y: [N, the last e1's K + e3's K, h, w], not overlapping x */
+void tc_fire_f32(const tc_ctx *ctx, const tc_ir_stage *st, int modules, int n, int h, int w,
+                 const float *x, float *y, float *workspace);
+
 /* Pointwise 1x1 -> grouped convolution in bands of output rows (pg_fused.c):
  *   y = gc(pw(x)), each stage with its bias and activation, the pointwise output kept a
  * band of `band` output rows of gc (with its halo) at a time in workspace, never whole in

@@ -383,7 +383,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     const wg_job *j = (const wg_job *)arg;
     int m = j->m, OH = j->OH, OW = j->OW, K = j->K, np = j->Kp / WG_KR, g_cur = -1;
     ptrdiff_t mstride = j->mstride, per_img = (ptrdiff_t)j->nty * j->ntx;
-    ptrdiff_t plane = (ptrdiff_t)OH * OW, off[WG_NR];
+    ptrdiff_t plane = j->ldy, off[WG_NR];
     int rows[WG_NR], cols[WG_NR];
     unsigned valid = 0; /* tiles of the group that exist */
     float *yp[WG_LANES];
@@ -467,11 +467,12 @@ static void chunk_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     }
 }
 
-/* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6] (+ raw filters)  y: [N, K, OH, OW] */
-void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
-                     const float *packed, const float *bias, int K,
-                     int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, const tc_activation *act,
-                     const float *residual, float *y, float *workspace)
+/* x: [N, C, H, W]  packed: [alpha^2][Kp/6][C][6] (+ raw filters)  y: [N, K, OH, OW] with its
+ * planes ldy floats apart (0: OH * OW) */
+static void wg_run(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                   const float *packed, const float *bias, int K,
+                   int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, const tc_activation *act,
+                   const float *residual, float *y, ptrdiff_t ldy, float *workspace)
 {
     wg_job j;
     tc_pool *pool = ctx ? ctx->pool : NULL;
@@ -484,6 +485,7 @@ void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
     if (j.OH < 1 || j.OW < 1 || N < 1 || K < 1 || C < 1)
         return;
     j.packed = packed; j.bias = bias; j.res = residual; j.y = y; j.act = act;
+    j.ldy = ldy ? ldy : (ptrdiff_t)j.OH * j.OW;
     j.raw = packed + (size_t)j.alpha * j.alpha * j.Kp * C;
     const tc_wg_kernels *kern = tc_wg_kernels_of(ctx);
     j.input = j.alpha == 6 ? kern->input6 : kern->input4;
@@ -505,4 +507,26 @@ void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
         tc_parallel_for_dynamic(pool, (ptrdiff_t)j.alpha * j.alpha * (j.Kp / WG_KR), 4, gemm_range, &j);
         tc_parallel_for_dynamic(pool, (ptrdiff_t)j.ng * (j.Kp / WG_KR), 2, output_range, &j);
     }
+}
+
+void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+               const float *packed, const float *bias, int K,
+               int pad_t, int pad_l, int pad_b, int pad_r, int r, int tile, const tc_activation *act,
+               const float *residual, float *y, float *workspace)
+{
+    wg_run(ctx, x, N, C, H, W, packed, bias, K, pad_t, pad_l, pad_b, pad_r, r, tile, act, residual,
+           y, 0, workspace);
+}
+
+void tc_wg_f32_ldy(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                   const float *packed, const float *bias, int K, int pad_t, int pad_l, int pad_b,
+                   int pad_r, int r, int tile, const tc_activation *act, const float *residual,
+                   float *y, ptrdiff_t ldy, float *workspace)
+{
+    int OH, OW, nty, ntx;
+    get_tiles(H, W, pad_t, pad_l, pad_b, pad_r, r, tile, &OH, &OW, &nty, &ntx);
+    if (ldy < (ptrdiff_t)OH * OW)
+        return;
+    wg_run(ctx, x, N, C, H, W, packed, bias, K, pad_t, pad_l, pad_b, pad_r, r, tile, act, residual,
+           y, ldy, workspace);
 }

@@ -92,7 +92,7 @@ static void direct5_acc(const float *g, const float *x, int rows, int cols, floa
 /* Recomputes, for each channel k = p * WG_KR + r of panel p, the tiles in
  * bad[r] (bit l: tile g * WG_NR + l of the chunk): y = act(direct r x r
  * convolution + bias + residual) at their rows x cols outputs (y and the
- * residual at off[l] + k * OH * OW); ReLU keeps NaN, as in the Winograd
+ * residual at off[l] + k * ldy); ReLU keeps NaN, as in the Winograd
  * epilogue.  The filters of the panel are recovered once per input channel
  * for all the tiles of the group (a single NaN flags up to 4 tiles for all K
  * channels, often in one group), and the sums run over the panel's channels
@@ -169,7 +169,7 @@ void tc_wg_direct_panel(const wg_job *j, int g, int p, const unsigned *bad, cons
         for (int r = 0; r < nk; r++) {
             if (!(bad[r] >> l & 1))
                 continue;
-            ptrdiff_t o = off[l] + (ptrdiff_t)(k0 + r) * j->OH * OW;
+            ptrdiff_t o = off[l] + (ptrdiff_t)(k0 + r) * j->ldy;
             float *y = j->y + o, bias = j->bias ? j->bias[k0 + r] : 0.0f;
             const tc_act_k act = tc_act_at(j->act, k0 + r);
             const float *rs = j->res ? j->res + o : NULL;

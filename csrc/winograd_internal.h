@@ -114,6 +114,12 @@ void tc_wg_f32(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
                const float *packed, const float *bias, int K, int pad_t, int pad_l, int pad_b,
                int pad_r, int r, int tile, const tc_activation *act, const float *residual, float *y,
                float *workspace);
+/* tc_wg_f32 with y's (and the residual's) planes ldy >= OH * OW floats apart (an image K * ldy
+ * floats): the rows of a band of bigger planes (fire.c).  The same bits as tc_wg_f32. */
+void tc_wg_f32_ldy(const tc_ctx *ctx, const float *x, int N, int C, int H, int W,
+                   const float *packed, const float *bias, int K, int pad_t, int pad_l, int pad_b,
+                   int pad_r, int r, int tile, const tc_activation *act, const float *residual,
+                   float *y, ptrdiff_t ldy, float *workspace);
 
 /* The Winograd family's kernels for one instruction set: tc_wg_portable
  * (winograd_transform.c) and tc_wg_avx2 (winograd_avx2.c); dispatch.c picks
@@ -142,6 +148,8 @@ typedef struct {
     int pt, pl, r, m, alpha, OH, OW, nty, ntx;
     const float *packed, *raw, *bias, *res; /* raw: the filters, for r = 5 */
     float *y;
+    ptrdiff_t ldy; /* floats between the planes of y and of the residual (OH * OW, or more:
+                      a band of rows of bigger planes, fire.c); an image is K of them */
     const tc_activation *act; /* NULL: none */
     float *V, *M;
     ptrdiff_t t0; /* first tile of the chunk */

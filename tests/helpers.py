@@ -1,6 +1,6 @@
 """Plain functions shared by the tests (the fixtures are in conftest.py).
 
-- this machine: ``ISAS``, ``requires_avx2``;
+- this machine: ``ISAS``, ``requires_avx2``, ``kernel_context``;
 - small ONNX models: ``make_model``, ``one_node``, ``pool_net``, ``conv_net``, ``residual_net``, ``x_for``,
   ``model_with_tensor``, ``raw_tensor``, ``save``, ``session_options``;
 - the references: onnxruntime (``ort_run``, ``ort_node``, ``compare_with_ort``), ``lrn_ref``;
@@ -30,6 +30,16 @@ HAVE_AVX2 = _kernels.best_isa() in ("avx2", "avx512")
 HAVE_AVX512 = _kernels.best_isa() == "avx512"
 ISAS = ["portable"] + (["avx2"] if HAVE_AVX2 else [])
 requires_avx2 = pytest.mark.skipif(not HAVE_AVX2, reason="CPU lacks AVX2/FMA")
+
+
+def kernel_context(threads, isa):
+    """_kernels.Context(threads, isa) for a kernel test's ctx fixture, the test skipped on a CPU
+    without the instruction set."""
+    if isa == "avx2" and not HAVE_AVX2:
+        pytest.skip("CPU lacks AVX2/FMA")
+    if isa == "avx512" and not HAVE_AVX512:
+        pytest.skip("CPU lacks AVX-512F")
+    return _kernels.Context(threads, isa)
 
 
 # ---- small models -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tinycnn import _kernels
-from helpers import HAVE_AVX512, run_conv_variant
+from helpers import HAVE_AVX512, kernel_context, run_conv_variant
 from conftest import KERNEL_CONTEXTS
 
 requires_avx512 = pytest.mark.skipif(not HAVE_AVX512, reason="CPU lacks AVX-512F")
@@ -21,12 +21,7 @@ requires_avx512 = pytest.mark.skipif(not HAVE_AVX512, reason="CPU lacks AVX-512F
 @pytest.fixture(params=KERNEL_CONTEXTS + [(1, "avx512"), (2, "avx512")],
                 ids=lambda p: f"{p[1]}-{p[0]}t")
 def ctx(request):
-    threads, isa = request.param
-    if isa == "avx2" and _kernels.best_isa() not in ("avx2", "avx512"):
-        pytest.skip("CPU lacks AVX2/FMA")
-    if isa == "avx512" and not HAVE_AVX512:
-        pytest.skip("CPU lacks AVX-512F")
-    return _kernels.Context(threads, isa)
+    return kernel_context(*request.param)
 
 
 # (h, w): 1 pixel, narrower than a vector (7), one vector +- 1, the mobile networks' planes,

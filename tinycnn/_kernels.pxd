@@ -148,6 +148,12 @@ cdef extern from "tinycnn.h" nogil:
                               const tc_ir_stage *dw, int n, int h, int w, const float *x,
                               float *y, float *means, const void *prefetch,
                               size_t prefetch_bytes, float *workspace)
+    enum: TC_FIRE_MAX_MODULES
+    int tc_fire_check(const tc_ir_stage *st, int modules, int h, int w)
+    size_t tc_fire_workspace_size(const tc_ctx *ctx, const tc_ir_stage *st, int modules, int h,
+                                  int w)
+    void tc_fire_f32(const tc_ctx *ctx, const tc_ir_stage *st, int modules, int n, int h,
+                     int w, const float *x, float *y, float *workspace)
     int tc_pg_fused_check(const tc_ir_stage *pw, const tc_ir_stage *gc, const tc_ir_stage *sc,
                           int h, int w, int band)
     size_t tc_pg_fused_workspace_size(const tc_ctx *ctx, const tc_ir_stage *pw,

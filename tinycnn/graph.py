@@ -9,6 +9,7 @@ import heapq
 
 import numpy as np
 
+from ._kernels import FIRE_MAX_MODULES
 from .errors import InvalidModel
 from .ir import const_value
 from .loader import Node
@@ -75,6 +76,7 @@ def prepare(model, level, ctx, options, cache):
         _fuse_pg_shortcut(g, keep)
         _fuse_stem_block(g, keep)
         _fuse_conv_maxpool(g, keep)
+        _fuse_fire(g, keep)
         _fuse_relu(g, keep, "Gemm")
         _fuse_relu(g, keep, "ConvTranspose")
         _fuse_relu(g, keep, "BatchNormalization")
@@ -110,8 +112,7 @@ def conv_chain(nodes, constants=()):
     for n in nodes:
         computed = [i for i in n.inputs if i and i not in constants]
         d = max((run.get(i, 0) for i in computed), default=0)
-        if _winograd_able(n, constants):
-            d += 1
+        d += _winograd_convs(n, constants)
         best = max(best, d)
         if _is_merge(n, computed) or _is_shortcut_concat(n, computed, below, bit):
             d = 0
@@ -129,6 +130,16 @@ def _is_shortcut_concat(n, computed, below, bit):
     if n.op_type != "Concat" or n.domain != "" or len(computed) < 2:
         return False
     return any(a != b and bit.get(a, 0) & below.get(b, 0) for a in computed for b in computed)
+
+
+def _winograd_convs(n, constants):
+    """How many of the Winograd-able convolutions n is: a Conv one or none; a tinycnn::Fire
+    (graph._fuse_fire) its modules' expand 3x3s, one after the other on its longest path."""
+    if n.op_type == "Fire" and n.domain == FUSED:
+        return sum(_winograd_able(Node(n.name, "Conv", FUSED, ["", w3], n.outputs, a, n.index),
+                                  constants)
+                   for w3, a in zip(n.inputs[5::6], n.attrs["expand3"]))
+    return int(_winograd_able(n, constants))
 
 
 def _winograd_able(n, constants):
@@ -937,6 +948,74 @@ def _fuse_conv_maxpool(g, keep):
         fused.label = conv.label + "+" + pool.label
         _replace(g, [conv, pool], fused)
         producers = {o: n for n in g.nodes for o in n.outputs}
+
+
+def _fuse_fire(g, keep):
+    """SqueezeNet's fire modules: a Conv 1x1 (the squeeze, as _fuse_conv left it, with its
+    activation) read only by a Conv 1x1 and a Conv 3x3 (the expands), whose outputs only a
+    Concat along channels reads, the 1x1's first -> one tinycnn::Fire (ops/fused_fire.py);
+    then a Fire whose output only the next Fire reads joins it, up to FIRE_MAX_MODULES in a
+    row.  Each runs as one banded call where that pays, as the convolutions and the Concats
+    otherwise.  Refused: weights that are not constant, a residual, gates or a PRelu slope,
+    the planes' means, an intermediate kept as an output.  A Fire's inputs: X, then each
+    module's squeeze W and B, expand 1x1 W and B, expand 3x3 W and B ("" for no bias); its
+    attributes squeeze, expand1, expand3: each module's tinycnn::Conv attributes."""
+    producers = {o: n for n in g.nodes for o in n.outputs}
+
+    def conv(node, kernel):
+        ins = _constant_conv(g, node)
+        if (ins is None or ins[3] or ins[4] or len(node.outputs) != 1
+                or node.attrs.get("channel_means") or int(node.attrs.get("group", 1)) != 1
+                or tuple(np.shape(g.initializers[ins[1]])[2:]) != kernel):
+            return None
+        return ins
+
+    for cat in [n for n in g.nodes if n.op_type == "Concat" and n.domain == ""]:
+        if len(cat.inputs) != 2 or int(cat.attrs.get("axis", 1)) not in (1, -3):
+            continue
+        e1, e3 = producers.get(cat.inputs[0]), producers.get(cat.inputs[1])
+        i1, i3 = conv(e1, (1, 1)), conv(e3, (3, 3))
+        if (i1 is None or i3 is None or i1[0] != i3[0] or e1 is e3
+                or _single_consumer(g, cat.inputs[0], keep) is not cat
+                or _single_consumer(g, cat.inputs[1], keep) is not cat):
+            continue
+        sq = producers.get(i1[0])
+        i0 = conv(sq, (1, 1))
+        readers = g.consumers().get(i1[0], [])
+        if (i0 is None or i1[0] in keep
+                or sorted(map(id, readers)) != sorted(map(id, [e1, e3]))):
+            continue
+        attrs = {}
+        for key, node in (("squeeze", sq), ("expand1", e1), ("expand3", e3)):
+            attrs[key] = ({k: tuple(v) if isinstance(v, list) else v
+                           for k, v in node.attrs.items()},)
+        fused = Node(sq.name, "Fire", FUSED, [i0[0], i0[1], i0[2], i1[1], i1[2], i3[1], i3[2]],
+                     list(cat.outputs), attrs, sq.index)
+        fused.label = "+".join(n.label for n in (sq, e1, e3, cat))
+        _replace(g, [sq, e1, e3, cat], fused)
+        producers = {o: n for n in g.nodes for o in n.outputs}
+    _chain_fire(g, keep)
+
+
+def _chain_fire(g, keep):
+    """A tinycnn::Fire whose output only the next one reads: the two as one Fire."""
+    joined = True
+    while joined:
+        joined = False
+        producers = {o: n for n in g.nodes for o in n.outputs}
+        for b in [n for n in g.nodes if n.op_type == "Fire" and n.domain == FUSED]:
+            a = producers.get(b.inputs[0])
+            if (a is None or a.op_type != "Fire" or a.domain != FUSED
+                    or _single_consumer(g, a.outputs[0], keep) is not b
+                    or len(a.attrs["squeeze"]) + len(b.attrs["squeeze"]) > FIRE_MAX_MODULES):
+                continue
+            attrs = {k: a.attrs[k] + b.attrs[k] for k in ("squeeze", "expand1", "expand3")}
+            fused = Node(a.name, "Fire", FUSED, list(a.inputs) + list(b.inputs[1:]),
+                         list(b.outputs), attrs, a.index)
+            fused.label = a.label + "+" + b.label
+            _replace(g, [a, b], fused)
+            joined = True
+            break
 
 
 def _fuse_relu(g, keep, op_type):

@@ -141,4 +141,4 @@ def check_supported(nodes, opsets, source):
 
 # Importing the op modules fills the table.
 from . import conv, conv_transpose, dense, elementwise, logic, norm, pool, reduce, resize, tensor  # noqa: E402,F401
-from . import fused_cp, fused_ir, fused_pg, fused_stem, qconv, qelementwise, qmatmul, quantize, se  # noqa: E402,F401
+from . import fused_cp, fused_fire, fused_ir, fused_pg, fused_stem, qconv, qelementwise, qmatmul, quantize, se  # noqa: E402,F401
