@@ -65,20 +65,9 @@ static int params_ok(const tc_conv2d_params *p)
 
 static int has_pad(const tc_conv2d_params *p) { return p->pt || p->pl || p->pb || p->pr; }
 
-/* Winograd's (r, output tile) of an algorithm, or 0. */
-static int wg_tile(int algo, int *r)
-{
-    switch (algo) {
-    case TC_CONV_ALGO_WINOGRAD_2X2_3X3: *r = 3; return 2;
-    case TC_CONV_ALGO_WINOGRAD_4X4_3X3: *r = 3; return 4;
-    case TC_CONV_ALGO_WINOGRAD_2X2_5X5: *r = 5; return 2;
-    default: *r = 0; return 0;
-    }
-}
-
 int tc_conv2d_check(const tc_conv2d_params *p, int algo)
 {
-    int r, tile = wg_tile(algo, &r);
+    int r, tile = tc_wg_tile(algo, &r);
     if (!params_ok(p))
         return -1;
     switch (algo) {
@@ -198,7 +187,7 @@ static size_t weight_size(const tc_conv2d_params *p)
 
 size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
 {
-    int r, tile = wg_tile(algo, &r);
+    int r, tile = tc_wg_tile(algo, &r);
     if (tc_conv2d_check(p, algo))
         return 0;
     if (tile)
@@ -215,7 +204,7 @@ size_t tc_conv2d_pack_size(const tc_conv2d_params *p, int algo)
 void tc_conv2d_pack_f32(const tc_ctx *ctx, const tc_conv2d_params *p, int algo,
                         const float *weight, float *packed)
 {
-    int r, tile = wg_tile(algo, &r);
+    int r, tile = tc_wg_tile(algo, &r);
     if (tc_conv2d_check(p, algo))
         return;
     if (tile) {
@@ -369,7 +358,7 @@ static size_t dw_stage_floats(int OW)
 size_t tc_conv2d_workspace_size(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, int n,
                                 int h, int w)
 {
-    int OH, OW, r, tile = wg_tile(algo, &r);
+    int OH, OW, r, tile = tc_wg_tile(algo, &r);
     if (tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) || n < 1)
         return 0;
     if (tile)
@@ -1656,7 +1645,7 @@ static void conv2d_run(const tc_ctx *ctx, const tc_conv2d_params *p, int algo, i
                        const float *residual, const tc_activation *act, float *y, float *means,
                        ptrdiff_t ldy, float *workspace)
 {
-    int OH, OW, r, tile = wg_tile(algo, &r);
+    int OH, OW, r, tile = tc_wg_tile(algo, &r);
     if (n <= 0 || tc_conv2d_check(p, algo) || tc_conv2d_output_hw(p, h, w, &OH, &OW) ||
         tc_activation_check(act))
         return;

@@ -163,6 +163,17 @@ static inline void tc_take_strided(void (*take_even)(const float *, float *, ptr
             d[q] = s[(ptrdiff_t)q * sw];
 }
 
+/* Winograd's (r, output tile) of an algorithm, or 0 (conv.c, fire.c). */
+static inline int tc_wg_tile(int algo, int *r)
+{
+    switch (algo) {
+    case TC_CONV_ALGO_WINOGRAD_2X2_3X3: *r = 3; return 2;
+    case TC_CONV_ALGO_WINOGRAD_4X4_3X3: *r = 3; return 4;
+    case TC_CONV_ALGO_WINOGRAD_2X2_5X5: *r = 5; return 2;
+    default: *r = 0; return 0;
+    }
+}
+
 /* Output rows [oh0, oh0 + rows) of a convolution over an image of H input rows, run as an image
  * of their own input rows whose top and bottom pads stand for the rows outside it (or for the
  * real pads): returns its first input row, sets its count of rows *n and its parameters *q.

@@ -24,9 +24,11 @@
 #include "conv_internal.h"
 #include "winograd_internal.h"
 
+/* The output tile of a 3x3 Winograd algorithm, or 0 */
 static int fire_tile(int algo)
 {
-    return algo == TC_CONV_ALGO_WINOGRAD_4X4_3X3 ? 4 : algo == TC_CONV_ALGO_WINOGRAD_2X2_3X3 ? 2 : 0;
+    int r, tile = tc_wg_tile(algo, &r);
+    return r == 3 ? tile : 0;
 }
 
 static int pointwise_ok(const tc_ir_stage *s)

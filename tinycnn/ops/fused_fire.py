@@ -15,8 +15,9 @@ from .. import _kernels as K
 from ..ir import Value
 from . import FUSED_DOMAIN, op
 from .common import bound_step, require_float
-from .conv import _conv, conv_layer, conv_window
+from .conv import conv_layer, conv_window
 from .fused_ir import _conv_args
+from .fused_pg import _conv_stage
 from .tensor import Concat
 
 # Where the modules run as one call: FIRE_MIN_MODULES in a row (one module a call was level at 2
@@ -90,17 +91,16 @@ def Fire(n, X, *weights, squeeze, expand1, expand3):
         return fused
     y = X
     for j, stages in enumerate(modules):
-        (s,) = _run_stage(n, y, *stages[0], f"squeeze.{j}")
-        (y1,) = _run_stage(n, s, *stages[1], f"expand1.{j}")
-        (y3,) = _run_stage(n, s, *stages[2], f"expand3.{j}")
+        (s,) = _conv_stage(n, y, _stage(*stages[0]), f"squeeze.{j}", False)
+        (y1,) = _conv_stage(n, s, _stage(*stages[1]), f"expand1.{j}", False)
+        (y3,) = _conv_stage(n, s, _stage(*stages[2]), f"expand3.{j}", False)
         (y,) = Concat(n, y1, y3, axis=1)
     return [y]
 
 
-def _run_stage(n, X, W, B, attrs, tag):
-    act, geo = _conv_args(n, attrs, None, W.shape[0] if W is not None else 0)
-    return _conv(n, X, W, B, None, act, geo["auto_pad"], geo["dilations"], geo["group"],
-                 geo["kernel_shape"], geo["pads"], geo["strides"], tag=tag)
+def _stage(W, B, attrs):
+    """A module's (W, B, attrs) as fused_pg's stage (W, B, S, attrs): no PRelu slope"""
+    return W, B, None, attrs
 
 
 def _plan_fused(n, X, modules):
