@@ -1023,7 +1023,9 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern, int
         const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc, 0) ? op->M : gemm_mstep(kc, 0);
         const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
         const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
-        if ((pages > kern->inplace_max_pages && !inplace_few_rows(op, ldb)) ||
+        const long most = ldb < 1024 && threads == 1 && kern->inplace_short_rows_pages
+                              ? kern->inplace_short_rows_pages : kern->inplace_max_pages;
+        if ((pages > most && !inplace_few_rows(op, ldb)) ||
             ldb % TC_GEMM_INPLACE_ALIAS_FLOATS == 0)
             return 0;
         /* A lead, not taken (s18, Zen 4, AVX2 emulation, 1 thread, load 7-8 on 2 cores,

@@ -1273,6 +1273,7 @@ const tc_gemm_kernels tc_gemm_avx2 = {
     .tile_chan = tc_gemm_chan_avx2,
     .tile_inplace = ukernel_inplace_avx2,
     .inplace_max_pages = TC_GEMM_INPLACE_MAX_PAGES_AVX2,
+    .inplace_short_rows_pages = TC_GEMM_INPLACE_SHORT_ROWS_PAGES_AVX2,
     .inplace_copy_max_n = TC_GEMM_COPY_MAX_N_AVX2,
     .copy_rows_scaled = copy_rows_scaled_avx2,
     .inplace_max_na = TC_GEMM_INPLACE_MAX_NA_AVX2,

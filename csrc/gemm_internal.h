@@ -121,6 +121,23 @@ static inline void tc_gemv_store(const float *acc, int n0, int nr, const float *
  * 64 -> 256 and 256 -> 64 at 56x56 (184 and 320 pages: the first-level data
  * TLB has 64 entries, and a packed B block is a few contiguous pages). */
 #define TC_GEMM_INPLACE_MAX_PAGES_AVX2 128
+/* ... and at 1 thread up to this many where B's rows lie less than a page apart (ldb < 1024
+ * floats: maps up to 31x31): RegNetY-400MF's 28x28 layers 104 -> 104 (160 pages) and 104 ->
+ * 208 (172).  h47-rg (2026-12-07, Intel Xeon, AVX2 emulation, 1 thread, the same bits;
+ * h46-rg's benchmarks/inplace_short_rows.patch limited): steps_ab.py --steps against the base,
+ * 60 rounds x 5 each order, those six steps 0.933-0.958 (this first) and 1.038-1.072 (the base
+ * first) of the other's time, block3-0's pair 0.980 / 1.020, ~75 us a run; whole runs
+ * (ab_threads.py --threads 1 --fifo, 60 x 10) 0.994 [0.987-1.003] and 1 / 1.010
+ * [1.002-1.018].  Not at 2 threads: there the projections after a grouped layer (their x
+ * written by both cores, channel by channel) read 1.03-1.04 of the packed time in place (h47-rg,
+ * steps_ab.py --threads 2 under chrt -f 10, 40 rounds each order; the 1x1 "a" layers
+ * 0.96-0.98, the run level).  Not up to 256 pages: DenseNet-121's 28x28 conv1 layers (128 ..
+ * 208 -> 128, 190-252 pages) read 1.01-1.05 of their time in place in both orders, and its
+ * 3x3 conv2 after them 1.04-1.09 (steps_ab.py, 30 rounds each order); ResNet-50's 128 -> 512
+ * (190) and GoogLeNet's 28x28 layers (197-246) stay packed too. */
+#ifndef TC_GEMM_INPLACE_SHORT_ROWS_PAGES_AVX2
+#define TC_GEMM_INPLACE_SHORT_ROWS_PAGES_AVX2 176
+#endif
 
 /* AVX2's in-place tiles on small maps whose rows are not a multiple of 16 floats (7x7: 49)
  * read each K block of B from a copy with aligned rows (gemm.c gemm_copy_ldb), copied by
@@ -299,6 +316,8 @@ typedef struct tc_gemm_kernels {
     tc_ukernel_chan_fn tile_chan; /* channel-lane tile (every table has one) */
     int inplace_max_pages; /* tile_inplace only while a sweep touches at most these
                               4 KiB pages of B and C rows (gemm_b_inplace), 0: any */
+    int inplace_short_rows_pages; /* ... or these where B's rows lie less than a page apart
+                                     (0: inplace_max_pages there too) */
     int inplace_copy_max_n; /* tile_inplace reads B of at most this many columns, rows
                                not a multiple of NR floats (any, where a tc_dense_b's
                                row_scale is set), from an aligned copy of each K block

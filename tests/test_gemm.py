@@ -362,6 +362,34 @@ def check_1x1_on_1_and_2_threads(c, k, h, w, epi, wt, bias, x, r, z):
         assert_close(ys[0], z, 1e-5, what)
 
 
+def test_short_rows_read_in_place_up_to_more_pages_at_one_thread():
+    """1x1 layers on maps of at most 31x31 (B's rows less than a page apart) whose sweeps touch
+    129 to 176 pages of B and C (RegNetY's 104 -> 104 and 104 -> 208 at 28x28: 160 and 172) read
+    B in place at 1 thread (gemm.c gemm_b_inplace, TC_GEMM_INPLACE_SHORT_ROWS_PAGES_AVX2) and
+    packed at 2 and 3 threads; 120 -> 104 (172) in place, 128 -> 104 (178) packed; odd maps
+    (29x29, 27x31), a last partial row panel (M = 101), bias, residual and each epilogue: the
+    same bits on 1, 2 and 3 threads, on every ISA, as the same product packed (B stored
+    [N, K]), and against numpy."""
+    rng = np.random.default_rng(47)
+    epilogues = [dict(relu=True), dict(), dict(activation="Clip", alpha=0.0, beta=6.0),
+                 dict(activation="SiLU")]
+    cases = [(104, 104, 28, 28), (104, 208, 28, 28), (120, 104, 28, 28), (128, 104, 28, 28),
+             (104, 101, 29, 29), (96, 112, 27, 31)]
+    for i, (c, k, h, w) in enumerate(cases):
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
+        for isa in ISAS:
+            ys = []
+            for threads in (1, 2, 3):
+                conv = _kernels.Conv2d(_kernels.Context(threads, isa), wt, bias, algo="1x1", **epi)
+                ys.append(run_conv_variant(conv, x, (2, k, h, w), "nan-filled", r))
+            what = f"Conv2d[1x1] {c}->{k} at {h}x{w} {epi} ({isa})"
+            for t in (1, 2):
+                assert np.array_equal(ys[0], ys[t], equal_nan=True), what + f": 1 vs {t + 1} threads"
+            assert_close(ys[0], z, 1e-5, what)
+        check_in_place_vs_packed(_kernels.Context(1, ISAS[-1]), rng, k, h * w, c, 1.0,
+                                 f"gemm M={k} N={h * w} K={c}")
+
+
 def test_few_output_channels_on_large_maps_prefetching_b_at_any_thread_count():
     """1x1 layers of at most 16 output channels, K >= 64, on maps whose rows of x lie a page
     or more apart (SqueezeNet's squeezes 64 -> 16 and 128 -> 16 at 55x55): the whole panels'
