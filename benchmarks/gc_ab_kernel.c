@@ -45,7 +45,11 @@ static void gc8_group(const float *x, int h, int w, int s, int hp, int wp, float
 {
 #ifdef TC_GC8_HAS_WINO /* stride 1, an even number of rows of 14 or 28: Winograd, as conv.c */
     if (s == 1 && h % 2 == 0 && (w == 14 || w == 28) && !getenv("GC_AB_NO_WINO")) {
+#ifdef TC_GC8_WINO_ROWS
+        tc_gc8_wino_avx2(x, h, w, (ptrdiff_t)OH * OW, w8, bias, act, y, NULL, 0, 0, h);
+#else
         tc_gc8_wino_avx2(x, h, w, (ptrdiff_t)OH * OW, w8, bias, act, y, NULL, 0);
+#endif
         return;
     }
 #endif

@@ -801,6 +801,8 @@ typedef struct {
     float (*sum)(const float *x, ptrdiff_t n); /* the global average pool's sum */
     const char *prefetch; /* NULL, or prefetch_lines cache lines the next step reads */
     ptrdiff_t prefetch_lines, items;
+    ptrdiff_t split; /* >= 0: that (image, group) in two items of its tile rows (gc8_wino) */
+    int *halves;     /* how many of split's two items are done (its means after both) */
 } gc_job;
 
 /* Does the kernels' gc8 (grouped8_avx2.h) take this layer: 8 in, 8 out per group, 3x3,
@@ -869,7 +871,14 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
     phase_job pj = j->pj;
     pj.xp = xg;
     for (ptrdiff_t it = begin; it < end; it++) {
-        const ptrdiff_t ig = it / j->chunks; /* image * group + group */
+        ptrdiff_t ig = it / j->chunks; /* image * group + group */
+        int r0 = 0, r1 = j->OH;        /* its output rows (gc8_wino) */
+        if (j->split >= 0 && it >= j->split) { /* items split, split + 1: its two halves */
+            ig = it == j->split ? it : it - 1;
+            const int mid = j->OH / 4 * 2;
+            r0 = it == j->split + 1 ? mid : 0;
+            r1 = it == j->split ? mid : j->OH;
+        }
         const int b = (int)(ig / p->group), g = (int)(ig % p->group);
         const int blk0 = (int)(it % j->chunks) * j->per_chunk;
         const int blk1 = blk0 + j->per_chunk < j->blocks ? blk0 + j->per_chunk : j->blocks;
@@ -895,7 +904,7 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
             if (j->gc8_wino)
                 j->gc8_wino(pj.x, j->h, j->w, ldy, j->packed + g * wgroup,
                             j->bias ? j->bias + k0 : NULL, acts, j->y + o,
-                            j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
+                            j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0, r0, r1);
             else if (j->gc8_direct)
                 j->gc8_direct(pj.x, j->taps, j->h, j->w, p->pt, p->pl, j->OH, j->OW, ldy,
                               j->packed + g * wgroup, j->bias ? j->bias + k0 : NULL, acts,
@@ -904,7 +913,9 @@ static void gc_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
                 j->gc8(xg, j->taps, j->hp8, j->wp8, p->sh, j->OH, j->OW, ldy,
                        j->packed + g * wgroup, j->bias ? j->bias + k0 : NULL, acts, j->y + o,
                        j->prefetch ? j->prefetch + pf0 * 64 : NULL, pf1 - pf0);
-            if (j->means)
+            /* a split group's means once both halves are stored (acq_rel: the other's stores
+             * seen), by whichever finished last: the whole planes' sums, the same bits */
+            if (j->means && (ig != j->split || __atomic_add_fetch(j->halves, 1, __ATOMIC_ACQ_REL) == 2))
                 plane_means(j->sum, j->y + o, (size_t)plane, 8, j->means + (size_t)b * p->K + k0);
             continue;
         }
@@ -1022,6 +1033,17 @@ static void grouped_run(const tc_ctx *ctx, const tc_conv2d_params *p, int n, int
     for (int i = 0; i < threads; i++)
         memset(j.slots + i * j.slot + (size_t)Cg * cstride, 0, TC_GC_SLACK * sizeof(float));
     j.items = groups * j.chunks;
+    /* An odd number of Winograd groups at 2 threads: the middle one in two items of its tile
+     * rows, so that each thread's static share (the pool's chunks start at items / 2) is half
+     * the groups.  RegNetY-400MF's 104@28 layers (13 groups) ran 7 on one thread, 6 on the
+     * other: ~10 us idle at each one's end (pool_trace.py, h47-rg). */
+    int halves = 0;
+    j.split = -1;
+    j.halves = &halves;
+    if (j.gc8_wino && threads == 2 && groups % 2 && OH >= 4) {
+        j.split = groups / 2;
+        j.items = groups + 1;
+    }
     j.prefetch = prefetch_bytes ? (const char *)prefetch : NULL;
     j.prefetch_lines = (ptrdiff_t)((prefetch_bytes + 63) / 64);
     tc_parallel_for_dynamic(pool, j.items, 1, gc_task, &j);

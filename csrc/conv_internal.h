@@ -64,11 +64,12 @@ typedef void (*tc_gc8_direct_fn)(const float *x, const ptrdiff_t *taps, int h, i
                                  const char *pf, ptrdiff_t pf_lines);
 
 /* One group (8 in, 8 out channels) x [8][h][w] at stride 1, pads 1 on every side, h even and w
- * 14 or 28, by Winograd F(2x2, 3x3) (grouped8_avx2.h gc8w_run): not the direct kernels' bits;
- * y, ldy .. pf_lines as tc_gc8_fn's. */
+ * 14 or 28, by Winograd F(2x2, 3x3) (grouped8_avx2.h gc8w_run): not the direct kernels' bits,
+ * but each 2x2 tile its own sums, so output rows [r0, r1) (even; 0, h: the whole planes) get
+ * the whole group's bits there; y (the planes' first row), ldy .. pf_lines as tc_gc8_fn's. */
 typedef void (*tc_gc8_wino_fn)(const float *x, int h, int w, ptrdiff_t ldy, const float *w8,
                                const float *bias, const tc_act_k *act, float *y, const char *pf,
-                               ptrdiff_t pf_lines);
+                               ptrdiff_t pf_lines, int r0, int r1);
 
 /* One band of output rows of a direct stem (TC_CONV_ALGO_STEM), see conv_stem_body.h.
  * xp: the band's zero-padded phase planes, output pixel (r, c) at xp + r * wph + c and its
@@ -141,7 +142,7 @@ void tc_gc8_direct_avx2(const float *x, const ptrdiff_t *taps, int h, int w, int
                         const tc_act_k *act, float *y, const char *pf, ptrdiff_t pf_lines);
 void tc_gc8_wino_avx2(const float *x, int h, int w, ptrdiff_t ldy, const float *w8,
                       const float *bias, const tc_act_k *act, float *y, const char *pf,
-                      ptrdiff_t pf_lines);
+                      ptrdiff_t pf_lines, int r0, int r1);
 void tc_stem_band_avx2(const float *xp, const ptrdiff_t *offs, int ntaps, int wph, int rows, int OW,
                        const float *w, int K, const float *bias, const float *residual,
                        const tc_activation *act, float *y, ptrdiff_t ldy);

@@ -599,23 +599,25 @@ static __attribute__((noinline)) void gc8w_tail28(const float *M, const gc8_out 
     gc8w_tail(14, 1, M, o, oh0);
 }
 
-/* the group x [8][H][W] (stride 1, pads 1, gc8w_applies) -> o's planes; pf as tc_gc8_avx2's */
+/* the group x [8][H][W] (stride 1, pads 1, gc8w_applies) -> o's planes, tile rows [ty0, ty1)
+ * (output rows 2 ty0 .. 2 ty1 - 1: each tile its own sums, so any range gives the whole
+ * group's bits there); pf as tc_gc8_avx2's, spread over the range */
 static void gc8w_run(const float *x, int H, int W, const float *w8, const gc8_out *o,
-                     const char *pf, ptrdiff_t pf_lines)
+                     const char *pf, ptrdiff_t pf_lines, int ty0, int ty1)
 {
     float U[16 * 8 * 8] __attribute__((aligned(32)));
     float V[2 * GC8W_VROW(8)] __attribute__((aligned(32))); /* == GC8W_VROW(16) */
     float M[14 * 128] __attribute__((aligned(32)));
     gc8w_weights(w8, U);
-    const int TR = H / 2, R = W == 14 ? 2 : 1;
+    const int R = W == 14 ? 2 : 1;
     ptrdiff_t pf_done = 0;
-    for (int ty = 0; ty < TR; ty += R) {
+    for (int ty = ty0; ty < ty1; ty += R) {
+        const int nr = ty + R <= ty1 ? R : ty1 - ty;
         if (pf) {
-            const ptrdiff_t to = pf_lines * (ty + R < TR ? ty + R : TR) / TR;
+            const ptrdiff_t to = pf_lines * (ty + nr - ty0) / (ty1 - ty0);
             for (; pf_done < to; pf_done++)
                 __builtin_prefetch(pf + pf_done * 64, 0, 2);
         }
-        const int nr = ty + R <= TR ? R : TR - ty;
         if (W == 14) {
             for (int r = 0; r < nr; r++)
                 gc8w_in14(x, H, ty + r, V + (size_t)r * GC8W_VROW(8));
@@ -632,16 +634,18 @@ static void gc8w_run(const float *x, int H, int W, const float *w8, const gc8_ou
 }
 
 /* tc_gc8_wino_fn: one group x [8][h][w] at stride 1, pads 1 on every side, h even, w 14 or 28
- * (conv.c gc8_wino_applies), by gc8w_run; the rest as tc_gc8_direct_avx2's */
+ * (conv.c gc8_wino_applies), its output rows [r0, r1) (even), by gc8w_run; the rest as
+ * tc_gc8_direct_avx2's */
+#define TC_GC8_WINO_ROWS 1 /* tc_gc8_wino_avx2 takes r0, r1 (benchmarks/gc_ab_kernel.c) */
 void tc_gc8_wino_avx2(const float *x, int h, int w, ptrdiff_t ldy, const float *w8,
                       const float *bias, const tc_act_k *act, float *y, const char *pf,
-                      ptrdiff_t pf_lines)
+                      ptrdiff_t pf_lines, int r0, int r1)
 {
     gc8_out o;
     const int defer = gc8_out_init(&o, bias, act, y, ldy, (ptrdiff_t)h * w);
-    gc8w_run(x, h, w, w8, &o, pf, pf_lines);
+    gc8w_run(x, h, w, w8, &o, pf, pf_lines, r0 / 2, r1 / 2);
     if (defer)
-        gc8_deferred(act, y, ldy, (ptrdiff_t)h * w);
+        gc8_deferred(act, y + (ptrdiff_t)r0 * w, ldy, (ptrdiff_t)(r1 - r0) * w);
 }
 
 /* gc8_run_edge's bits for a run of R rows x Q pixels from output (oh, ow0): the taps that

@@ -332,6 +332,33 @@ def test_grouped_eight_channels_winograd_at_stride_1(hw, act):
     assert_close(out[1][1], ref.mean(axis=(2, 3)), tol, f"grouped8 Winograd means {hw} {act}")
 
 
+@pytest.mark.parametrize("hw,groups", [((4, 14), 3), ((14, 14), 5), ((28, 28), 13), ((6, 28), 3)])
+@pytest.mark.parametrize("act", ["Relu", "", "Sigmoid"])
+def test_grouped_eight_channels_winograd_odd_groups_split_at_2_threads(hw, groups, act):
+    """An odd number of Winograd groups (RegNetY-400MF's 104@28: 13) at 2 threads: the middle
+    group runs as two items of its tile rows, one a thread (conv.c grouped_run, j.split; 14
+    rows: 6 + 8, 28: 14 + 14), its plane means taken once both halves are
+    stored; with a deferred activation (Sigmoid) each half's rows only.  The same bits and
+    means as 1 and 3 threads (whole groups), and within float accuracy of numpy's."""
+    if _kernels.best_isa() not in ("avx2", "avx512"):
+        pytest.skip("CPU lacks AVX2/FMA")
+    h, w = hw
+    c = 8 * groups
+    rng = np.random.default_rng(h * 100 + w + groups + len(act))
+    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+    x[:, :, 0, :] *= 10.0
+    x[:, :, h // 2, :] *= -10.0  # the rows at the halves' seam far from the rest
+    wt = rng.standard_normal((c, 8, 3, 3), dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32)
+    out = _grouped8_same_bits(x, wt, bias, act, 1, (1, 1, 1, 1), f"{hw} {groups} groups {act}")
+    ref = np_conv(x, wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), groups, act == "Relu")
+    if act == "Sigmoid":
+        ref = 1 / (1 + np.exp(-ref))
+    tol = 3e-5 if act == "Sigmoid" else 2e-6
+    assert_close(out[2][0], ref, tol, f"grouped8 Winograd split {hw} {groups} {act}")
+    assert_close(out[2][1], ref.mean(axis=(2, 3)), tol, f"grouped8 Winograd split means {hw} {act}")
+
+
 @pytest.mark.parametrize("geometry,algos", [
     # in_channels, out_channels, kernel, strides, pads, dilations, group
     ((4, 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1), ["1x1", "1x1_chan", "stem"]),
