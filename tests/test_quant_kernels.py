@@ -862,6 +862,50 @@ def test_qgemm_task_split_gives_the_same_result_at_1_2_and_3_threads():
                             f"{isa} {t} threads {fmt}: m={m} k={kd} n={n} {dtype.__name__}"
 
 
+def test_u7s8_sparse_row_corrections_over_calls_of_many_panels_are_exact():
+    """Around a mid-range zero point U7S8 corrects each row over its own groups outside the
+    window, in every panel of a kernel call (up to 8 panels a call where kpad <= 320 and the
+    product has more than 60 rows, the columns' bias, scales and residual stepped along per
+    panel): sparse outliers (0 and 255) in some rows of a tile and not in others, tiles with
+    none, the last group of a row, last tiles of 4 rows and of 1 row, calls of 8 panels and
+    fewer, a last half panel, one panel per call (49 rows); int32 and byte outputs and the
+    fused residual add; every tier at 1-3 threads against numpy int64 (and the separate
+    QLinearAdd)."""
+    rng = np.random.default_rng(89)
+    ctxs = _tiers_at((1, 2, 3))
+    for m, kd, n in [(196, 96, 576), (196, 64, 200), (61, 96, 40), (97, 160, 136),
+                     (49, 160, 960), (145, 240, 264)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[:, ::5] = -128
+        w[::3, 1::7] = 127
+        bias = rng.integers(-3000, 3000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.002 / np.sqrt(kd) + 1e-5).astype(np.float32)
+        for az in (114, 144, 200):
+            a = np.clip(np.rint(rng.normal(az, 12, (m, kd))), 0, 255).astype(np.uint8)
+            hot = rng.random((m, kd)) < 0.004        # about one outlier in two rows
+            a[hot] = rng.choice(np.array([0, 255], np.uint8), hot.sum())
+            a[5::11, -1] = 0                         # the last group, alone in its row
+            a[3::13, -3] = 255
+            acc = (a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias
+            q_want = output_of(acc, np.uint8, scale, 128, 0, 255)
+            r = rng.integers(0, 256, (m, n)).astype(np.uint8)
+            res = (0.05, 120, 0.03, 130, 0.06, 125, True)
+            for (isa, t), c in ctxs.items():
+                tag = f"{isa} {t} threads: m={m} k={kd} n={n} zp {az}"
+                y = np.empty((m, n), np.int32)
+                K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, az, y)
+                np.testing.assert_array_equal(y, acc.astype(np.int32), err_msg=tag)
+                q = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 128), "u7s8").run(a, az, q)
+                np.testing.assert_array_equal(q, q_want, err_msg=tag)
+                want = np.empty((m, n), np.uint8)
+                K.qbinary(c, "add", q_want, 0.05, 120, r, 0.03, 130, want, 0.06, 125,
+                          (q.size,), (q.size,), (q.size,))
+                out = K.QOutput(np.uint8, bias, scale, 128, 0, 255, residual=res)
+                K.QGemm(c, w, out, "u7s8").run(a, az, q, residual=r)
+                np.testing.assert_array_equal(q, want, err_msg=tag + " residual")
+
+
 def test_u7s8_block_split_kept_across_column_chunks_and_runs():
     """U7S8 at 2 and 3 threads on the late layers' shapes (14x14 and 7x7 rows, one or two row
     blocks, their columns in chunks, row block outer for small panels): a thread that runs
