@@ -1,0 +1,102 @@
+"""What a step pays inside a network for finding its workspace or its outputs cold, 1 thread: the
+plan's calls run as a whole run does, in rounds of two plain runs and two runs in which, right
+before each step (untimed), the step's workspace (--touch ws: the plan's shared workspace up to
+the step's size) or its arena outputs (--touch out) are read once, bringing their lines into
+L2; the two kinds alternate, the order flipped every round.  Per step: the median over runs of
+its time on the thread's CPU clock each way and the difference (plain - touched, us): what the
+step's first touches of those lines cost it.  Where a step's weights are cold is
+cold_steps.py's (a step against its warm self); this separates two of the other lines a step
+writes.  Reading 1-1.5 MB of workspace also evicts part of what the step reads (its input,
+its weights from the run before), so a negative difference is that, not a gain.
+  LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
+  python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out] [--min-diff US]
+Measured (h48-mv, Intel Xeon, AVX2 emulation, 2026-12-07 04:00-04:10, 40 rounds, nice -20, the
+host loaded 1-4 by other sessions), MobileNetV2, --touch ws: the 14x14 and 7x7 chan8 blocks
+(features.11-.17) faster with their workspace read first, by 0.5-32 us each in one run (85 us of
+7.2 ms in all; features.17, the 320-output projection whose sparse workspace, 95 KB, reaches 35
+KB past what features.16's touched, 32 us) and by 3-45 in the next, at load ~3.5 (features.12
+45, .13 36, .11 17, .2 / .3 15 / 20; 178 us in all): the more other processes share the core,
+the more of a step's workspace is gone when it starts.  Its d planes alone (the first E ldd
+floats, a variant of this script) 2.5-7 us a block, ~25 us in all; the rest (the sparse
+projection's sums, masks and the slots) features.17 25 us, the others within noise.  --touch
+out: every step within +-4 us but features.2 (20, once) and .13 (-12): output lines found cold
+cost nothing steady.  The blocks' in-network excess over warm (cold_steps.py --ort: 45-68 us
+each for features.12-.18, the classifier 156) is then mostly their weights, whose prefetch
+(ir_chan8_avx2.c TC_CHAN8_PF_TILE: the projection's lines over the strips) already fills the 7x7
+blocks' room: a prefetch of the workspace lines would compete for the same misses in flight.
+RegNetY-400MF: --touch ws mixed (-50 to +26 us a step): its steps' 0.8-1.6 MB workspaces evict
+their own inputs when read first; block3-x's 'c' steps +6 to +11, block4-0's pair +26."""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cold_steps import one_thread_session  # noqa: E402
+
+
+def arena_outputs(plan, arena):
+    """Per step, int32 views of its outputs that live in the arena (not constants, not runs of
+    another storage, not views into a parent's)"""
+    base = arena.buffer[:plan.arena_size].view(np.int32)
+    outs = []
+    for st in plan.steps:
+        views = []
+        for v in st.outputs:
+            s = v.storage
+            if (v.const is None and s is not None and s.kind == "arena" and s.runs is None
+                    and s.parent is None):
+                views.append(base[s.offset + v.offset:s.offset + v.offset + v.size])
+        outs.append(views)
+    return outs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--touch", choices=("ws", "out"), default="ws")
+    ap.add_argument("--min-diff", type=float, default=0.0,
+                    help="print only the steps whose |difference| is at least this (us)")
+    a = ap.parse_args()
+    sess, feed = one_thread_session(a.model)
+    names = tuple(o.name for o in sess.get_outputs())
+    plan, feeds = sess._plan_for(feed, names, None)
+    arena = plan.acquire()
+    calls = list(arena.calls_for(feeds))
+    ws = arena.buffer[plan.arena_size:].view(np.int32)
+    if a.touch == "ws":
+        touches = [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps]
+    else:
+        touches = arena_outputs(plan, arena)
+    clk = time.thread_time_ns
+    n = len(calls)
+    times = {0: np.zeros((2 * a.rounds, n)), 1: np.zeros((2 * a.rounds, n))}
+    for r in range(a.rounds):
+        for touched in ((0, 1) if r % 2 == 0 else (1, 0)):
+            for k in range(2):
+                row = times[touched][2 * r + k]
+                for i, c in enumerate(calls):
+                    if touched:
+                        for t in touches[i]:
+                            t.sum()
+                    t0 = clk()
+                    c()
+                    row[i] = clk() - t0
+    plain, touched = (np.median(times[k], 0) / 1e3 for k in (0, 1))
+    print(f"{os.path.basename(a.model)}: --touch {a.touch}, {a.rounds} rounds, medians per step, "
+          f"us (diff: plain - touched)")
+    for i, st in enumerate(plan.steps):
+        d = plain[i] - touched[i]
+        if abs(d) >= a.min_diff:
+            kb = sum(t.nbytes for t in touches[i]) / 1024
+            print(f"{i:3d} {st.node.name[-40:]:40s} {kb:7.0f} KB  plain {plain[i]:7.1f}  "
+                  f"touched {touched[i]:7.1f}  diff {d:6.1f}")
+    print(f"sum plain {plain.sum():.1f} touched {touched.sum():.1f} us")
+
+
+if __name__ == "__main__":
+    main()
