@@ -643,6 +643,11 @@ IR_SPARSE_MAX_THREADS = 2
 # the 1x1 after them (layers.14) 1.012, the run 0.998; K2 >= 96, 80 rounds: layers.10 0.999,
 # .11 0.986, .12 0.978, .13 0.957, .14 1.014, the run 0.994 [0.915-1.012]; MobileNetV2 (60
 # rounds) features.17 (960 -> 320) 0.937, .11-.16 0.991-1.018, the run 1.002.
+# h48-mv (Intel Xeon, AVX2 emulation, 1 thread, MobileNetV2, benchmarks/const_ab.py, 40 rounds,
+# bit-identical, host load 3.5-4.8, 2026-12-07 04:25): 64 (features.7-.10's 192 / 384 -> 64 sparse
+# too) 1.035 [1.012-1.050] and 32 (.5-.6 too) 1.066 [1.047-1.074] of the run, where a second
+# base session read 1.023; 128 and 200 (.11-.13, then .14-.16 dense) 1.045 / 1.048 and, in the
+# other order, 1.010 / 0.989 (base again 0.998 / 1.021): the host's noise; kept.
 IR_SPARSE_MIN_K2 = 96
 IR_SPARSE_MAX_PIXELS = 1 << 30  # the depthwise output's pixels
 # h45-mn: at 2 threads too (csrc/ir_fused.c: in rows each thread's bands, with strips the
