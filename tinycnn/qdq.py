@@ -313,7 +313,13 @@ def _pair_shared_channels(g, keep):
     (_u8s8x2_takes).  On a photograph (numpy, u7s8_windows.py's counts over 6-row tiles) the
     downsample's 4-k groups above its widths 14.0% -> 8.3% of a tile's, its tiles with none
     0.29 -> 0.44 (conv1 5.1% -> 5.9%, 0.41 -> 0.47); on bench.py's noise 4.8% -> 0.7%, 0.45 ->
-    0.89 (conv1 1.5% -> 0.5%, 0.78 -> 0.92)."""
+    0.89 (conv1 1.5% -> 0.5%, 0.78 -> 0.92).  Pairs by conv1's weights alone would leave conv1
+    1.4% and the downsample 12.9%; by the downsample's alone 10.6% and 7.2%: both readers'
+    together weigh the downsample's four times the columns.  Measured (h48-q, 2026-12-07, the
+    Xeon, emulated AVX2, against the base, both orders, bit-identical): qsteps.py --input photo
+    1t (16 x 10, step minima) the downsample 0.739 -> 0.699 ms both orders, conv1 level; whole
+    runs (ab_threads.py --fifo, 20 x 8) 1t photo 0.999 / 1.001, noise 0.998 / 0.997, 2t photo
+    0.995 / 1.001, noise 1.002 / 0.991: 0.04 ms of a 41 ms run, within their noise."""
     inits = g.initializers
     consumers = g.consumers()
     producers = {o: n for n in g.nodes for o in n.outputs if o}
