@@ -734,7 +734,7 @@ def test_residual_stream_channels_in_fours_give_the_same_bytes(threads, monkeypa
     assert np.abs(got - ref).max() <= 0.2 * 1.001
 
 
-def qdq_stem_model(rng, c=32, hw=12, second=1):
+def qdq_stem_model(rng, c=32, hw=12, second=1, batch=1):
     """ResNet's stem in QDQ: 3x3 conv 3 -> c, ReLU6; a 3x3 stride-2 max pool (the same scale
     and zero point 0); two readers of the pool's output, 1x1 c -> 16 and c -> 48 (conv1 and
     the downsample; that one second x second, or None: no second reader), each an output."""
@@ -752,12 +752,12 @@ def qdq_stem_model(rng, c=32, hw=12, second=1):
         qdq_conv(rng, inits, nodes, "d", "mpf", "rs", 48, c, 1, second, "out2", "ys", "yz",
                  False)
         outs.append(("out2", np.float32, None))
-    return model(nodes, [("x", np.float32, [1, 3, hw, hw])], outs, inits)
+    return model(nodes, [("x", np.float32, [batch, 3, hw, hw])], outs, inits)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("hw", [12, 17])
-def test_stem_channels_shared_by_two_readers_in_pairs_give_the_same_bytes(threads, hw,
+@pytest.mark.parametrize("hw, batch", [(12, 1), (17, 1), (17, 2)])
+def test_stem_channels_shared_by_two_readers_in_pairs_give_the_same_bytes(threads, hw, batch,
                                                                           monkeypatch):
     """qdq._pair_shared_channels reorders the stem's output channels (through the max pool)
     in pairs for both 1x1 readers: the stem's weights and both readers' inputs move alike; the
@@ -765,8 +765,8 @@ def test_stem_channels_shared_by_two_readers_in_pairs_give_the_same_bytes(thread
     whose bytes fill the ReLU6's range (corrections run)."""
     from tinycnn import qdq
     rng = np.random.default_rng(48)
-    m = qdq_stem_model(rng, hw=hw)
-    x = (rng.standard_normal((1, 3, hw, hw)) * 6).astype(np.float32)
+    m = qdq_stem_model(rng, hw=hw, batch=batch)
+    x = (rng.standard_normal((batch, 3, hw, hw)) * 6).astype(np.float32)
     opts = tinycnn.SessionOptions()
     opts.intra_op_num_threads = threads
     sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
