@@ -1636,6 +1636,41 @@ def test_u7s8_long_kernels_of_wide_products_are_exact():
                 K.QGemm(c, w, out, "u7s8").run(a, zp, fused, residual=r)
                 assert np.array_equal(fused, ref), f"{isa} {t}t fused add: k={kd} n={n} m={m} zp={zp}"
 
+def test_products_over_several_calls_of_panels_are_exact():
+    """S16X2 and U7S8 products of kpad <= 320 and more rows than a block run a tile over up to
+    8 panels per kernel call (qgemm.c TC_QWIDE_PANELS; MobileNetV2's expansions at 14x14 and
+    up, 9-36 panels): panels past 8 with a last half panel, rows past a block and a tile, zero
+    points 0 and 128 (bytes outside U7S8's window), int32 and 8-bit outputs with the fused
+    residual add; every tier at 1-3 threads against numpy int64."""
+    rng = np.random.default_rng(48)
+    ctxs = _tiers_at((1, 2, 3))
+    for kd, n, m in [(96, 200, 197), (64, 392, 61), (20, 152, 150), (24, 136, 784),
+                     (320, 200, 97)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        bias = rng.integers(-3000, 3000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
+        for fmt, zp in (("u7s8", 0), ("u7s8", 128), ("s16x2", 128)):
+            a = _window_case(rng, m, kd, zp)
+            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+            want = output_of(acc, np.uint8, scale, 3, 0, 255)
+            r = rng.integers(0, 256, (m, n)).astype(np.uint8)
+            what = f"{fmt} k={kd} n={n} m={m} zp={zp}"
+            for (isa, t), c in ctxs.items():
+                y = np.empty((m, n), np.int32)
+                K.QGemm(c, w, K.QOutput(np.int32, bias), fmt).run(a, zp, y)
+                assert np.array_equal(y, acc), f"{isa} {t}t int32: {what}: {(y != acc).sum()} differ"
+                q = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), fmt).run(a, zp, q)
+                assert np.array_equal(q, want), f"{isa} {t}t uint8: {what}"
+                ref = np.empty((m, n), np.uint8)
+                K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,),
+                          (q.size,))
+                out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
+                fused = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, out, fmt).run(a, zp, fused, residual=r)
+                assert np.array_equal(fused, ref), f"{isa} {t}t fused add: {what}"
+
+
 def test_u7s8_split_of_every_row_length_is_exact():
     """U7S8's split of a tile's rows into the window's parts and the groups with a byte
     outside (the AVX2 one: 32 bytes at a time, then 16, 8 and 4; per row around a mid-range

@@ -734,6 +734,71 @@ def test_residual_stream_channels_in_fours_give_the_same_bytes(threads, monkeypa
     assert np.abs(got - ref).max() <= 0.2 * 1.001
 
 
+def qdq_stem_model(rng, c=32, hw=12, second=1, batch=1):
+    """ResNet's stem in QDQ: 3x3 conv 3 -> c, ReLU6; a 3x3 stride-2 max pool (the same scale
+    and zero point 0); two readers of the pool's output, 1x1 c -> 16 and c -> 48 (conv1 and
+    the downsample; that one second x second, or None: no second reader), each an output."""
+    inits, nodes = qdq_chain_inits(), []
+    nodes.append(helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]))
+    nodes.append(helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xf"]))
+    qdq_conv(rng, inits, nodes, "s", "xf", "xs", c, 3, 1, 3, "sf", "rs", "rz", True)
+    nodes += [helper.make_node("MaxPool", ["sf"], ["mp"], kernel_shape=[3, 3], strides=[2, 2],
+                               pads=[1, 1, 1, 1]),
+              helper.make_node("QuantizeLinear", ["mp", "rs", "rz"], ["mpq"]),
+              helper.make_node("DequantizeLinear", ["mpq", "rs", "rz"], ["mpf"])]
+    qdq_conv(rng, inits, nodes, "a", "mpf", "rs", 16, c, 1, 1, "out", "rs", "rz", True)
+    outs = [("out", np.float32, None)]
+    if second:
+        qdq_conv(rng, inits, nodes, "d", "mpf", "rs", 48, c, 1, second, "out2", "ys", "yz",
+                 False)
+        outs.append(("out2", np.float32, None))
+    return model(nodes, [("x", np.float32, [batch, 3, hw, hw])], outs, inits)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("hw, batch", [(12, 1), (17, 1), (17, 2)])
+def test_stem_channels_shared_by_two_readers_in_pairs_give_the_same_bytes(threads, hw, batch,
+                                                                          monkeypatch):
+    """qdq._pair_shared_channels reorders the stem's output channels (through the max pool)
+    in pairs for both 1x1 readers: the stem's weights and both readers' inputs move alike; the
+    same outputs, bit for bit, as without it (and onnxruntime's within one step), on an input
+    whose bytes fill the ReLU6's range (corrections run)."""
+    from tinycnn import qdq
+    rng = np.random.default_rng(48)
+    m = qdq_stem_model(rng, hw=hw, batch=batch)
+    x = (rng.standard_normal((batch, 3, hw, hw)) * 6).astype(np.float32)
+    opts = tinycnn.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
+
+    def moved(sess):
+        return sorted(i[0] for n in sess._graph.nodes for i in n.inputs[3:4]
+                      if i.endswith("_paired"))
+    assert moved(sess) == ["a", "d", "s"], [n.inputs for n in sess._graph.nodes]
+    got = sess.run(None, {"x": x})
+    monkeypatch.setattr(qdq, "_pair_shared_channels", lambda g, keep: None)
+    plain = tinycnn.InferenceSession(m.SerializeToString(), opts)
+    assert moved(plain) == []
+    want = plain.run(None, {"x": x})
+    ref = ort_run(m, {"x": x})
+    for name, g, w, r, step in zip(("out", "out2"), got, want, ref, (6 / 255, 0.07)):
+        assert np.array_equal(g, w), f"{name}: {(g != w).sum()} of {g.size} outputs differ"
+        assert np.abs(g - r).max() <= step * 1.001, name
+
+
+@pytest.mark.parametrize("second", [None, 3])
+def test_stem_channels_with_one_reader_or_a_3x3_reader_keep_the_file_order(second):
+    """A max pool's output read by one 1x1 convolution alone, or by a 3x3 one too, keeps the
+    stem's channel order (_pair_shared_channels: two readers at least, all of them 1x1)."""
+    rng = np.random.default_rng(48)
+    m = qdq_stem_model(rng, second=second)
+    sess = tinycnn.InferenceSession(m.SerializeToString())
+    assert not any(i.endswith("_paired") for n in sess._graph.nodes for i in n.inputs)
+    x = (rng.standard_normal((1, 3, 12, 12)) * 6).astype(np.float32)
+    for g, r, step in zip(sess.run(None, {"x": x}), ort_run(m, {"x": x}), (6 / 255, 0.07)):
+        assert np.abs(g - r).max() <= step * 1.001
+
+
 def test_residual_stream_wider_than_the_limit_keeps_the_file_order(monkeypatch):
     """A stream wider than qdq._STREAM_MAX_C channels keeps the file's order (the search's
     cost at load): no producer, reader or classifier weight moves, the outputs the same."""

@@ -56,6 +56,7 @@ def quantized_graph(g, keep, fuse, source):
     _fuse_sigmoid_muls(g, keep)
     _fuse_lookups_into_convs(g, keep)
     _pair_channels(g, keep)
+    _pair_shared_channels(g, keep)
     _stream_channels(g, keep)
 
 
@@ -295,6 +296,66 @@ def _pair_channels(g, keep):
         for node in chain:   # weights, scales, zero points and bias per output channel
             permute(node, (3, 4, 5, 8), perm, 0)
         permute(last, (3,), perm, 1)
+    if now:
+        g.nodes = [now.get(id(n), n) for n in g.nodes]
+
+
+def _pair_shared_channels(g, keep):
+    """Reorder in pairs (_kernels.qpair_channels of all the readers' weights' columns together)
+    the channels of a convolution's output that several 1x1 convolutions read, straight or
+    through a MaxPool (channel by channel): ResNet-50's stem -> max pool -> layer1.0's conv1 and
+    downsample (K = 64: the 6 x 16 U7S8 kernel over the pair's widths, tinycnn/qdq.py
+    _pair_channels' case with more than one reader).  The producer's output channels and the
+    readers' input channels move by one permutation: the same sums, the same outputs, bit for
+    bit.  Only readers with K < _QUAD_MIN_K (the long kernels' paired widths take fours, as
+    _stream_channels), int8 weights of zero point 0 and activations of zero point 0 (after a
+    ReLU: the window's base 0), where the order leaves each reader's packed layout
+    (_u8s8x2_takes).  On a photograph (numpy, u7s8_windows.py's counts over 6-row tiles) the
+    downsample's 4-k groups above its widths 14.0% -> 8.3% of a tile's, its tiles with none
+    0.29 -> 0.44 (conv1 5.1% -> 5.9%, 0.41 -> 0.47); on bench.py's noise 4.8% -> 0.7%, 0.45 ->
+    0.89 (conv1 1.5% -> 0.5%, 0.78 -> 0.92).  Pairs by conv1's weights alone would leave conv1
+    1.4% and the downsample 12.9%; by the downsample's alone 10.6% and 7.2%: both readers'
+    together weigh the downsample's four times the columns.  Measured (h48-q, 2026-12-07, the
+    Xeon, emulated AVX2, against the base, both orders, bit-identical): qsteps.py --input photo
+    1t (16 x 10, step minima) the downsample 0.739 -> 0.699 ms both orders, conv1 level; whole
+    runs (ab_threads.py --fifo, 20 x 8) 1t photo 0.999 / 1.001, noise 0.998 / 0.997, 2t photo
+    0.995 / 1.001, noise 1.002 / 0.991: 0.04 ms of a 41 ms run, within their noise."""
+    inits = g.initializers
+    consumers = g.consumers()
+    producers = {o: n for n in g.nodes for o in n.outputs if o}
+    now = {}
+    for pool in g.nodes:
+        if pool.op_type != "MaxPool" or pool.domain != "" or pool.inputs[0] in keep or \
+                pool.outputs[0] in keep or len(consumers.get(pool.inputs[0], [])) != 1:
+            continue
+        made = producers.get(pool.inputs[0])
+        if not _stream_producer(made, inits) or (len(made.inputs) > 9 and made.inputs[9]):
+            continue
+        readers = consumers.get(pool.outputs[0], [])
+        ws = []
+        for n in readers:
+            parts = _qconv_parts(n, inits, residual=True)
+            if parts is None or parts[1] != 1 or n.inputs.count(pool.outputs[0]) != 1 or \
+                    n.inputs[0] != pool.outputs[0]:
+                break
+            w = parts[0]
+            wz = inits.get(n.inputs[5]) if n.inputs[5] else None
+            z = inits.get(n.inputs[2]) if n.inputs[2] else None
+            if (w.shape[2] * w.shape[3] != 1 or w.shape[1] >= _QUAD_MIN_K or w.shape[1] < 4 or
+                    w.dtype != np.int8 or (wz is not None and np.any(wz)) or z is None or
+                    np.asarray(z).size != 1 or np.any(z)):
+                break
+            ws.append(w.reshape(w.shape[0], -1))
+        else:
+            if len(ws) < 2:   # one reader: _pair_channels' chains
+                continue
+            perm = _kernels.qpair_channels(np.ascontiguousarray(np.concatenate(ws)), _PAIR_WIDE)
+            if np.array_equal(perm, np.arange(len(perm))) or \
+                    any(_u8s8x2_takes(w) != _u8s8x2_takes(w[:, perm]) for w in ws):
+                continue
+            _permute(inits, producers, now, made, (3, 4, 5, 8), perm, 0)
+            for n in readers:
+                _permute(inits, producers, now, n, (3,), perm, 1)
     if now:
         g.nodes = [now.get(id(n), n) for n in g.nodes]
 
