@@ -620,6 +620,7 @@ typedef struct {
     const char *pf;
     ptrdiff_t pf_lines, strips;
     size_t ldd; /* strips: floats between d's planes */
+    int multi;  /* strips: ctx's pool has 2+ threads (chan8_read_rows) */
     /* h45-mn: the projection over d's nonzero values (pw_sparse_avx2.c), or NULL: its packed
      * weights, per thread index a workspace of sp_stride floats from sp_ws; at 2+ threads with
      * strips, its sp_n pixels (y and the residual at sp_y, sp_res) cut into the items
@@ -726,13 +727,40 @@ static void chan8_sparse_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t en
     }
 }
 
-/* items: 16-channel strips (the last of E % 16 == 8: 8 channels) */
+/* h48-mn2: every cache line of the input rows [r0, r1) of x's C planes of h x w read once, in
+ * order (loads, not prefetches: nothing kept) */
+static void chan8_read_rows(const float *x, int C, int h, int w, int r0, int r1)
+{
+    for (int c = 0; c < C; c++) {
+        const char *p = (const char *)(x + ((size_t)c * h + r0) * w);
+        const char *e = (const char *)(x + ((size_t)c * h + r1) * w);
+        for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64)
+            (void)*(const volatile char *)p;
+    }
+}
+
+/* items: 16-channel strips (the last of E % 16 == 8: 8 channels).  h48-mn2: at 2+ threads each
+ * thread's first claim of a band reads the band's input rows line by line before its strips:
+ * half of x's lines were written by the other core, and the expansion's reads (a pixel tile
+ * over all C planes) fetch them a few at a time (a traced build, MnasNet 2 threads, chrt -f 10,
+ * 3000 runs, the variants interleaved by job: layers.12.0's first chunk 20-24 us against 7.5
+ * for the same strip warm, of which reading x beforehand took 3.6-4.5 us and removed 5.5-12.5;
+ * the 7x7 blocks' first chunks, 2 strips, 13.4 us against 7.4 warm: x 2.1-3.6 us of it, read
+ * in a loop or by demand alike: there (3-4 lines a plane) it is not read first) */
+#define CHAN8_READ_MIN_FLOATS 128
 static void chan8_task(void *varg, int tid, ptrdiff_t begin, ptrdiff_t end)
 {
     chan8_job *j = (chan8_job *)varg;
     const int E = j->expand->p.K, m1 = (int)end * 16;
     /* only thread tid reads or writes ready[tid] */
     const int setup = tid >= CHAN8_READY || !j->ready[tid];
+    if (setup && j->multi) {
+        const tc_conv2d_params *q = &j->dw->p;
+        int r0 = j->oh0 * q->sh - q->KH / 2, r1 = (j->oh1 - 1) * q->sh - q->KH / 2 + q->KH;
+        r0 = r0 < 0 ? 0 : r0, r1 = r1 > j->h ? j->h : r1;
+        if ((r1 - r0) * j->w >= CHAN8_READ_MIN_FLOATS)
+            chan8_read_rows(j->x, j->expand->p.C, j->h, j->w, r0, r1);
+    }
     /* these strips' share of the lines to prefetch */
     const ptrdiff_t l0 = j->pf ? j->pf_lines * begin / j->strips : 0,
                     l1 = j->pf ? j->pf_lines * end / j->strips : 0;
@@ -809,6 +837,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
         return;
     }
     j.strips = (ptrdiff_t)((E + 15) / 16);
+    j.multi = ctx->pool && tc_pool_size(ctx->pool) > 1;
     for (int b = 0; b < n; b++) {
         j.x = x + b * in;
         j.means = means ? means + (size_t)b * E : NULL;

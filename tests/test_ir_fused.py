@@ -344,6 +344,9 @@ CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride[, kernel]): MobileNetV2's 28x28, 
     # kernel row) beside groups across rows: 21 outputs a row at 5x5 / 2 (every group in a row),
     # 22 at 5x5 and 15 at 3x3 (three and two in a row, then one across)
     (1, 16, 32, 16, 9, 41, 2, 5), (1, 8, 24, 8, 3, 22, 1, 5), (2, 8, 16, 8, 4, 15, 1),
+    # h48-mn2: at 2+ threads each thread's first strip claim reads the input rows first: two
+    # images of MnasNet's layers.12.0, odd rows and columns at stride 2
+    (2, 96, 576, 192, 14, 14, 2, 5), (2, 24, 48, 24, 15, 9, 2),
 ]
 
 
