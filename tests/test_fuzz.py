@@ -400,6 +400,19 @@ def check_mutant(data, tmp_path):
     load_and_run(bytes(data), base_dir=str(tmp_path))  # protobuf's parser
 
 
+@pytest.mark.parametrize("drop", ["input", "output"])
+def test_max_pool_without_its_input_or_output_is_refused_cleanly(drop, tmp_path):
+    """The base model's MaxPool with no inputs (or no outputs), as the field-edit fuzzer once
+    made one: the planner's passes that look for pools (qdq._pair_shared_channels) skip it and
+    the load refuses the model with tinycnn's error, not an IndexError."""
+    model = onnx.ModelProto()
+    model.CopyFrom(BASE)
+    pool = next(n for n in model.graph.node if n.op_type == "MaxPool")
+    del getattr(pool, drop)[:]
+    assert load_and_run(model.SerializeToString()) == "refused"
+    assert check_mutant(model.SerializeToString(), tmp_path) is None
+
+
 def test_base_model_is_valid_and_runs(tmp_path):
     assert check_mutant(BASE_BYTES, tmp_path) is None
     assert load_and_run(BASE_BYTES) == "ran"

@@ -325,9 +325,11 @@ def _pair_shared_channels(g, keep):
     producers = {o: n for n in g.nodes for o in n.outputs if o}
     now = {}
     for pool in g.nodes:
-        if pool.op_type != "MaxPool" or pool.domain != "" or pool.inputs[0] in keep or \
-                pool.outputs[0] in keep or len(consumers.get(pool.inputs[0], [])) != 1:
-            continue
+        if pool.op_type != "MaxPool" or pool.domain != "" or not pool.inputs or \
+                not pool.outputs or not pool.inputs[0] or not pool.outputs[0] or \
+                pool.inputs[0] in keep or pool.outputs[0] in keep or \
+                len(consumers.get(pool.inputs[0], [])) != 1:
+            continue   # (a malformed node is refused later, by its op's checks)
         made = producers.get(pool.inputs[0])
         if not _stream_producer(made, inits) or (len(made.inputs) > 9 and made.inputs[9]):
             continue
@@ -339,7 +341,7 @@ def _pair_shared_channels(g, keep):
                     n.inputs[0] != pool.outputs[0]:
                 break
             w = parts[0]
-            wz = inits.get(n.inputs[5]) if n.inputs[5] else None
+            wz = inits.get(n.inputs[5]) if len(n.inputs) > 5 and n.inputs[5] else None
             z = inits.get(n.inputs[2]) if n.inputs[2] else None
             if (w.shape[2] * w.shape[3] != 1 or w.shape[1] >= _QUAD_MIN_K or w.shape[1] < 4 or
                     w.dtype != np.int8 or (wz is not None and np.any(wz)) or z is None or
