@@ -1600,6 +1600,31 @@ def test_relu_1x1_layers_take_u7s8_over_u8s8x2_from_k_224_or_a_half_panel():
         assert _format(avx2, w, 1, one, one, (1, n, 7, 7)) == small, (n, k)
 
 
+def _check_products(rng, ctxs, w, bias, scale, a, zp, fmt, what):
+    """fmt's int32 sums of (a - zp) * w + bias, its 8-bit outputs (scale, zero point 3) and
+    those with the fused residual add (against qbinary's add of the unfused output to a random
+    residual drawn from rng) in every context, against numpy int64."""
+    m, n = a.shape[0], w.shape[0]
+    acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+    want = output_of(acc, np.uint8, scale, 3, 0, 255)
+    r = rng.integers(0, 256, (m, n)).astype(np.uint8)
+    what = f"{fmt} {what} zp={zp}"
+    for (isa, t), c in ctxs.items():
+        y = np.empty((m, n), np.int32)
+        K.QGemm(c, w, K.QOutput(np.int32, bias), fmt).run(a, zp, y)
+        assert np.array_equal(y, acc), (f"{K.qkernel_name(c, fmt)} {t}t int32: {what}: "
+                                        f"{(y != acc).sum()} differ")
+        q = np.empty((m, n), np.uint8)
+        K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), fmt).run(a, zp, q)
+        assert np.array_equal(q, want), f"{isa} {t}t uint8: {what}"
+        ref = np.empty((m, n), np.uint8)
+        K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,), (q.size,))
+        out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
+        fused = np.empty((m, n), np.uint8)
+        K.QGemm(c, w, out, fmt).run(a, zp, fused, residual=r)
+        assert np.array_equal(fused, ref), f"{isa} {t}t fused add: {what}"
+
+
 def test_u7s8_long_kernels_of_wide_products_are_exact():
     """U7S8 takes the long kernels (AVX2: 4-row tiles, the paired 8-k loop at zero points up
     to 64) from kpad 128 too where the product has at least 256 rows and 256 columns
@@ -1617,24 +1642,7 @@ def test_u7s8_long_kernels_of_wide_products_are_exact():
         for zp in (0, 100):
             a = _window_case(rng, m, kd, zp)
             a[:64] = rng.integers(0, 70, (64, kd))             # tiles mostly in the window
-            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
-            want = output_of(acc, np.uint8, scale, 3, 0, 255)
-            r = rng.integers(0, 256, (m, n)).astype(np.uint8)
-            ref = np.empty((m, n), np.uint8)
-            for (isa, t), c in ctxs.items():
-                y = np.empty((m, n), np.int32)
-                K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8").run(a, zp, y)
-                assert np.array_equal(y, acc), (f"{K.qkernel_name(c, 'u7s8')} {t}t: k={kd} "
-                                                f"n={n} m={m} zp={zp}: {(y != acc).sum()} differ")
-                q = np.empty((m, n), np.uint8)
-                K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), "u7s8").run(a, zp, q)
-                assert np.array_equal(q, want), f"{isa} {t}t uint8: k={kd} n={n} m={m} zp={zp}"
-                K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,),
-                          (q.size,))
-                out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
-                fused = np.empty((m, n), np.uint8)
-                K.QGemm(c, w, out, "u7s8").run(a, zp, fused, residual=r)
-                assert np.array_equal(fused, ref), f"{isa} {t}t fused add: k={kd} n={n} m={m} zp={zp}"
+            _check_products(rng, ctxs, w, bias, scale, a, zp, "u7s8", f"k={kd} n={n} m={m}")
 
 def test_products_over_several_calls_of_panels_are_exact():
     """S16X2 and U7S8 products of kpad <= 320 and more rows than a block run a tile over up to
@@ -1651,24 +1659,7 @@ def test_products_over_several_calls_of_panels_are_exact():
         scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
         for fmt, zp in (("u7s8", 0), ("u7s8", 128), ("s16x2", 128)):
             a = _window_case(rng, m, kd, zp)
-            acc = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
-            want = output_of(acc, np.uint8, scale, 3, 0, 255)
-            r = rng.integers(0, 256, (m, n)).astype(np.uint8)
-            what = f"{fmt} k={kd} n={n} m={m} zp={zp}"
-            for (isa, t), c in ctxs.items():
-                y = np.empty((m, n), np.int32)
-                K.QGemm(c, w, K.QOutput(np.int32, bias), fmt).run(a, zp, y)
-                assert np.array_equal(y, acc), f"{isa} {t}t int32: {what}: {(y != acc).sum()} differ"
-                q = np.empty((m, n), np.uint8)
-                K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 3), fmt).run(a, zp, q)
-                assert np.array_equal(q, want), f"{isa} {t}t uint8: {what}"
-                ref = np.empty((m, n), np.uint8)
-                K.qbinary(c, "add", q, 0.05, 3, r, 0.04, 7, ref, 0.07, 5, (q.size,), (q.size,),
-                          (q.size,))
-                out = K.QOutput(np.uint8, bias, scale, 3, residual=(0.05, 3, 0.04, 7, 0.07, 5, True))
-                fused = np.empty((m, n), np.uint8)
-                K.QGemm(c, w, out, fmt).run(a, zp, fused, residual=r)
-                assert np.array_equal(fused, ref), f"{isa} {t}t fused add: {what}"
+            _check_products(rng, ctxs, w, bias, scale, a, zp, fmt, f"k={kd} n={n} m={m}")
 
 
 def test_u7s8_split_of_every_row_length_is_exact():

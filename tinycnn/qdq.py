@@ -266,11 +266,7 @@ def _pair_channels(g, keep):
         quads = w_last.shape[0] > _PAIR_MAX_OUTPUTS or taps > 1
         if quads and (k * taps < _QUAD_MIN_K or k % 8 or taps > _QUAD_MAX_TAPS):
             continue
-        wz = inits.get(cur.inputs[5]) if cur.inputs[5] else None
-        if w_last.dtype != np.int8 or (wz is not None and np.any(wz)):
-            continue
-        z = inits.get(cur.inputs[2])
-        if k < 4 or z is None or np.asarray(z).size != 1 or int(np.asarray(z).reshape(-1)[0]) != 0:
+        if not _pairable_reader(cur, w_last, inits):
             continue
         chain, name = [], cur.inputs[0]
         while True:   # back through depthwise convolutions to a convolution of one group
@@ -298,6 +294,17 @@ def _pair_channels(g, keep):
         permute(last, (3,), perm, 1)
     if now:
         g.nodes = [now.get(id(n), n) for n in g.nodes]
+
+
+def _pairable_reader(node, w, inits):
+    """Whether the QLinearConv node (weights w) reads channels in the order the paired kernels
+    want them moved (_pair_channels, _pair_shared_channels): int8 weights of zero point 0, an
+    input of one zero point 0 (after a ReLU: the 7-bit window's base 0), 4 channels at least."""
+    ins = node.inputs
+    wz = inits.get(ins[5]) if len(ins) > 5 and ins[5] else None
+    z = inits.get(ins[2]) if ins[2] else None
+    return (w.dtype == np.int8 and (wz is None or not np.any(wz)) and w.shape[1] >= 4 and
+            z is not None and np.asarray(z).size == 1 and not np.any(z))
 
 
 def _pair_shared_channels(g, keep):
@@ -341,11 +348,8 @@ def _pair_shared_channels(g, keep):
                     n.inputs[0] != pool.outputs[0]:
                 break
             w = parts[0]
-            wz = inits.get(n.inputs[5]) if len(n.inputs) > 5 and n.inputs[5] else None
-            z = inits.get(n.inputs[2]) if n.inputs[2] else None
-            if (w.shape[2] * w.shape[3] != 1 or w.shape[1] >= _QUAD_MIN_K or w.shape[1] < 4 or
-                    w.dtype != np.int8 or (wz is not None and np.any(wz)) or z is None or
-                    np.asarray(z).size != 1 or np.any(z)):
+            if w.shape[2] * w.shape[3] != 1 or w.shape[1] >= _QUAD_MIN_K or \
+                    not _pairable_reader(n, w, inits):
                 break
             ws.append(w.reshape(w.shape[0], -1))
         else:
