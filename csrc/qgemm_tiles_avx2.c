@@ -24,7 +24,17 @@
  * bodies live here, qgemm_avx2.c's code as with the rows' change alone.  (Those runs: csrc
  * linked by hand without -fwrapv; the setup.py build of this commit against the base's, same
  * measures, 03:35 UTC: 32 -> 16 0.918 / 1.086, 16 -> 96 0.977 / 1.030, the other layers
- * 0.96-1.04 either way, whole network 0.993 [0.967-1.009] / 1.012 [0.992-1.043].) */
+ * 0.96-1.04 either way, whole network 0.993 [0.967-1.009] / 1.012 [0.992-1.043].)
+ * h49-q (2026-12-07, the Xeon, emulated AVX2 1t): the 16 -> 96 expansion at 112x112 is
+ * s16x2_tiles_100 for 91% of its samples (perf), and a tile (6 x 16, K = 16) issues 252 vector
+ * ALU instructions: 96 vpmaddwd, 96 vpaddd, the output stage's 36 conversions and multiplies
+ * and 24 packs, adds, permutes: 84 cycles over the three vector ports against ~93 measured
+ * (347 us over 12544 tile calls at 3.375 GHz, fma_peak's clock): the body runs within ~10% of
+ * its ports' bound, and an exact product of 8-bit activations by any 8-bit weights needs
+ * vpmaddwd's 2 instructions per 16 products (the weights leave no pair within U8S8X2's int16
+ * bound: its share 1.0 on both 112x112 layers; U7S8 reads 1.56x / 1.72x S16X2's time there
+ * on a photograph, qconv_layers.py --set).  A zero point of 0 (MobileNetV2's expansions: a
+ * ReLU6 over [0, 255]) drops the zero point's two vpaddsw per two rows (ZP0): below. */
 #include "quant_avx2.h"
 
 static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)
@@ -34,13 +44,20 @@ static inline __m256i madd_step(__m256i c, __m256i a, __m256i b)
 
 /* Two whole rows of 16 bytes from a tile's sums (bias in them), every choice of
  * tc_qstore_2rows_clamp_avx2 a compile-time constant: BELOW1 (every scale below 1: no float
- * clamp, else min(f, hi - zp)), SIGNED, and the byte clamp after the saturating packs only on
+ * clamp, else min(f, hi - zp)), SIGNED, the byte clamp after the saturating packs only on
  * the side where [lo, hi] is narrower than the type (CLAMP bit 0: max with lo, bit 1: min with
- * hi; a ReLU6's lo = 0 needs none: the unsigned pack's own floor).  The same bytes. */
+ * hi; a ReLU6's lo = 0 needs none: the unsigned pack's own floor), and ZP0 (a zero point of 0:
+ * no saturating add of it to the int16 values).  The same bytes.
+ * ZP0 measured (h49-q, 2026-12-07, the Xeon, emulated AVX2 1t, bit-identical): qpw_ab.c (60
+ * rounds, output zero point 0, each build first in turn) 16 -> 96 at 112x112 0.983
+ * [0.961-0.996] and 1 / 1.023 [1.008-1.039] (348 -> 341 us, min), 24 -> 144 at 56x56 0.982 and
+ * 1 / 1.017, 32 -> 192 at 28x28 0.990 and 1 / 1.011; MobileNetV2 int8 in the network
+ * (qsteps.py --input photo, 20 x 10, two runs each order) the six S16X2 expansions summed
+ * 0.984, 1.010, 0.989, 0.973 of their time (16 -> 96 0.974, 1.000, 0.977, 0.965). */
 static inline __attribute__((always_inline)) void store_2rows_fixed(
-    const int BELOW1, const int SIGNED, const int CLAMP, __m256i a0, __m256i a1, __m256i b0,
-    __m256i b1, __m256 s0, __m256 s1, __m256 fhi, __m256i zp16, __m256i lo8, __m256i hi8,
-    char *y0, char *y1)
+    const int BELOW1, const int SIGNED, const int CLAMP, const int ZP0, __m256i a0, __m256i a1,
+    __m256i b0, __m256i b1, __m256 s0, __m256 s1, __m256 fhi, __m256i zp16, __m256i lo8,
+    __m256i hi8, char *y0, char *y1)
 {
     const __m256i z = _mm256_setzero_si256();
     if (BELOW1) {
@@ -54,8 +71,11 @@ static inline __attribute__((always_inline)) void store_2rows_fixed(
         b0 = tc_requant8_hi_avx2(b0, z, s0, fhi);
         b1 = tc_requant8_hi_avx2(b1, z, s1, fhi);
     }
-    __m256i wa = _mm256_adds_epi16(_mm256_packs_epi32(a0, a1), zp16);
-    __m256i wb = _mm256_adds_epi16(_mm256_packs_epi32(b0, b1), zp16);
+    __m256i wa = _mm256_packs_epi32(a0, a1), wb = _mm256_packs_epi32(b0, b1);
+    if (!ZP0) {
+        wa = _mm256_adds_epi16(wa, zp16);
+        wb = _mm256_adds_epi16(wb, zp16);
+    }
     __m256i q = SIGNED ? _mm256_packs_epi16(wa, wb) : _mm256_packus_epi16(wa, wb);
     if (CLAMP & 1)
         q = SIGNED ? _mm256_max_epi8(q, lo8) : _mm256_max_epu8(q, lo8);
@@ -73,11 +93,11 @@ static inline __attribute__((always_inline)) void store_2rows_fixed(
  * the output stage again).  MobileNetV2's 16 -> 96 expansion at 112x112 (K = 16, zero
  * point 144) a panel per call over a block's tiles this way, against a tile's six panels per
  * call (tc_qgemm alone, two builds alternating in one process, thread CPU, 100 runs,
- * 2026-12-03): 0.91-0.92.  One body per (BELOW1, SIGNED, CLAMP) of store_2rows_fixed, chosen
+ * 2026-12-03): 0.91-0.92.  One body per (BELOW1, SIGNED, CLAMP, ZP0) of store_2rows_fixed, chosen
  * once per call. */
 static inline __attribute__((always_inline)) void s16x2_tiles_body(
-    const int BELOW1, const int SIGNED, const int CLAMP, int klen, const void *const *rows,
-    const void *b, const tc_qepi *e, int ntiles, char *y, ptrdiff_t ldy)
+    const int BELOW1, const int SIGNED, const int CLAMP, const int ZP0, int klen,
+    const void *const *rows, const void *b, const tc_qepi *e, int ntiles, char *y, ptrdiff_t ldy)
 {
     const __m256i bias0 = _mm256_loadu_si256((const __m256i *)e->bias);
     const __m256i bias1 = _mm256_loadu_si256((const __m256i *)e->bias + 1);
@@ -100,40 +120,52 @@ static inline __attribute__((always_inline)) void s16x2_tiles_body(
             __m256i b0 = _mm256_loadu_si256(bk), b1 = _mm256_loadu_si256(bk + 1);
             TC_Q6x16_STEP(madd_step, off, b0, b1);
         }
-        store_2rows_fixed(BELOW1, SIGNED, CLAMP, c00, c01, c10, c11, s0, s1, fhi, zp16, lo8, hi8,
-                          y, y + ldy);
-        store_2rows_fixed(BELOW1, SIGNED, CLAMP, c20, c21, c30, c31, s0, s1, fhi, zp16, lo8, hi8,
-                          y + 2 * ldy, y + 3 * ldy);
-        store_2rows_fixed(BELOW1, SIGNED, CLAMP, c40, c41, c50, c51, s0, s1, fhi, zp16, lo8, hi8,
-                          y + 4 * ldy, y + 5 * ldy);
+        store_2rows_fixed(BELOW1, SIGNED, CLAMP, ZP0, c00, c01, c10, c11, s0, s1, fhi, zp16, lo8,
+                          hi8, y, y + ldy);
+        store_2rows_fixed(BELOW1, SIGNED, CLAMP, ZP0, c20, c21, c30, c31, s0, s1, fhi, zp16, lo8,
+                          hi8, y + 2 * ldy, y + 3 * ldy);
+        store_2rows_fixed(BELOW1, SIGNED, CLAMP, ZP0, c40, c41, c50, c51, s0, s1, fhi, zp16, lo8,
+                          hi8, y + 4 * ldy, y + 5 * ldy);
     }
 }
 
-#define S16X2_TILES(B1, SG, CL)                                                              \
-    static void s16x2_tiles_##B1##SG##CL(int klen, const void *const *rows, const void *b,  \
-                                         const tc_qepi *e, int ntiles, char *y, ptrdiff_t ldy) \
+#define S16X2_TILES(B1, SG, CL, Z)                                                           \
+    static void s16x2_tiles_##B1##SG##CL##Z(int klen, const void *const *rows, const void *b, \
+                                            const tc_qepi *e, int ntiles, char *y,           \
+                                            ptrdiff_t ldy)                                   \
     {                                                                                        \
-        s16x2_tiles_body(B1, SG, CL, klen, rows, b, e, ntiles, y, ldy);                      \
+        s16x2_tiles_body(B1, SG, CL, Z, klen, rows, b, e, ntiles, y, ldy);                   \
     }
-#define S16X2_TILES_CLAMPS(B1, SG)                                                           \
-    S16X2_TILES(B1, SG, 0) S16X2_TILES(B1, SG, 1) S16X2_TILES(B1, SG, 2) S16X2_TILES(B1, SG, 3)
-S16X2_TILES_CLAMPS(0, 0)
-S16X2_TILES_CLAMPS(0, 1)
-S16X2_TILES_CLAMPS(1, 0)
-S16X2_TILES_CLAMPS(1, 1)
+#define S16X2_TILES_CLAMPS(B1, SG, Z)                                                        \
+    S16X2_TILES(B1, SG, 0, Z) S16X2_TILES(B1, SG, 1, Z) S16X2_TILES(B1, SG, 2, Z)            \
+    S16X2_TILES(B1, SG, 3, Z)
+S16X2_TILES_CLAMPS(0, 0, 0)
+S16X2_TILES_CLAMPS(0, 1, 0)
+S16X2_TILES_CLAMPS(1, 0, 0)
+S16X2_TILES_CLAMPS(1, 1, 0)
+S16X2_TILES_CLAMPS(0, 0, 1)
+S16X2_TILES_CLAMPS(0, 1, 1)
+S16X2_TILES_CLAMPS(1, 0, 1)
+S16X2_TILES_CLAMPS(1, 1, 1)
 
 typedef void (*s16x2_tiles_fn)(int klen, const void *const *rows, const void *b,
                                const tc_qepi *e, int ntiles, char *y, ptrdiff_t ldy);
 
+#define S16X2_TILES_ROW(B1, SG, Z)                                                           \
+    {s16x2_tiles_##B1##SG##0##Z, s16x2_tiles_##B1##SG##1##Z, s16x2_tiles_##B1##SG##2##Z,     \
+     s16x2_tiles_##B1##SG##3##Z}
+
 void tc_qs16x2_tiles_avx2(int klen, const void *const *rows, const void *b, const tc_qepi *e,
                           int ntiles, char *y, ptrdiff_t ldy)
 {
-    static const s16x2_tiles_fn fns[2][2][4] = {
-        {{s16x2_tiles_000, s16x2_tiles_001, s16x2_tiles_002, s16x2_tiles_003},
-         {s16x2_tiles_010, s16x2_tiles_011, s16x2_tiles_012, s16x2_tiles_013}},
-        {{s16x2_tiles_100, s16x2_tiles_101, s16x2_tiles_102, s16x2_tiles_103},
-         {s16x2_tiles_110, s16x2_tiles_111, s16x2_tiles_112, s16x2_tiles_113}}};
+    /* [BELOW1][SIGNED][ZP0][CLAMP] */
+    static const s16x2_tiles_fn fns[2][2][2][4] = {
+        {{S16X2_TILES_ROW(0, 0, 0), S16X2_TILES_ROW(0, 0, 1)},
+         {S16X2_TILES_ROW(0, 1, 0), S16X2_TILES_ROW(0, 1, 1)}},
+        {{S16X2_TILES_ROW(1, 0, 0), S16X2_TILES_ROW(1, 0, 1)},
+         {S16X2_TILES_ROW(1, 1, 0), S16X2_TILES_ROW(1, 1, 1)}}};
     const int sg = e->type == TC_QOUT_S8;
     const int clamp = (e->lo > (sg ? -128 : 0)) | (e->hi < (sg ? 127 : 255)) << 1;
-    fns[e->scale_below1 != 0][sg][clamp](klen, rows, b, e, ntiles, y, ldy);
+    fns[e->scale_below1 != 0][sg][e->zero_point == 0][clamp](klen, rows, b, e, ntiles, y,
+                                                              ldy);
 }

@@ -1396,8 +1396,10 @@ def test_s16x2_products_of_few_k_panel_by_panel_are_exact():
     (s16x2_tiles_avx2, its output stage set up once per call, the tiles' rows found from the
     first two pointers): K = 16, 24, 30 and 32, 40 and 96 columns (a last panel of 8), rows
     around the tiles and blocks, both 8-bit outputs with a fused clamp on both sides, on
-    either side alone (a ReLU6's [0, hi]) and the type's range, scales below 1 and past it
-    (the float clamp above), every tier at 1-3 threads, against the exact sums."""
+    either side alone (a ReLU6's [0, hi]) and the type's range, zero points 0 (the bodies
+    without the zero point's add: MobileNetV2's expansions, a ReLU6 over [0, 255]) and at the
+    type's ends, scales below 1 and past it (the float clamp above), every tier at 1-3
+    threads, against the exact sums."""
     rng = np.random.default_rng(89)
     ctxs = _tiers_at((1, 2, 3))
     for rows, n, c in itertools.product((7, 61, 97, 784), (40, 96), (16, 24, 30, 32)):
@@ -1406,8 +1408,10 @@ def test_s16x2_products_of_few_k_panel_by_panel_are_exact():
             scale = (rng.random(n) * scale_v + 1e-4).astype(np.float32)
             for dtype, zp, lo, hi in ((np.uint8, 7, 7, 200), (np.uint8, 130, 0, 255),
                                       (np.uint8, 0, 0, 180), (np.uint8, 9, 9, 255),
+                                      (np.uint8, 0, 0, 255), (np.uint8, 255, 0, 255),
                                       (np.int8, -3, -128, 127), (np.int8, 5, 5, 100),
-                                      (np.int8, -128, -128, 90), (np.int8, 0, -20, 127)):
+                                      (np.int8, -128, -128, 90), (np.int8, 0, -20, 127),
+                                      (np.int8, 0, -128, 127), (np.int8, 127, -128, 127)):
                 _assert_s16x2_layers(ctxs, w, x, xz, K.QOutput(dtype, bias, scale, zp, lo, hi),
                                      dtype, output_of(acc, dtype, scale, zp, lo, hi),
                                      f"{rows} rows C={c} N={n} scale {scale_v} "
