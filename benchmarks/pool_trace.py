@@ -19,6 +19,10 @@ medians of its wall time, the caller's and the worker's busy time, when the work
 how long the caller waited, how long the worker sat done, their idle (2 wall - both busy) and
 the worker's chunk count; then the idle per kernel function and the time outside any pool call.
 Calls made inline inside another job's chunk (a banded step's inner kernels) are left out.
+`report --first` adds under each split job, per thread, when its first chunk started after the
+job's publication, that chunk's time, its later chunks' median, its chunk count and its last
+chunk's end (h49-mt: which thread pays a job's cold start); `run --cpu N` pins the calling
+thread to CPU N once the session exists, so that two processes can put the caller on either CPU.
 Names are the task functions (nm on the .so).  Without SCHED_FIFO on a loaded 2-core host the
 worker mostly stands aside (threadpool.c) and the table says little."""
 import argparse
@@ -48,6 +52,8 @@ def run(a):
     so = tinycnn.SessionOptions()
     so.intra_op_num_threads = a.threads
     s = tinycnn.InferenceSession(a.model, so)
+    if a.cpu is not None:   # this (the calling) thread only: the pool's workers exist already
+        os.sched_setaffinity(0, {a.cpu})
     i = s.get_inputs()[0]
     feed = {i.name: np.random.default_rng(0).standard_normal(
         [d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)}
@@ -89,6 +95,28 @@ def load(trace, so):
                          wend=v[7], wbusy=v[8], wchunks=v[9], chunks=chunks))
         chunks = []
     return recs
+
+
+def print_first(rs):
+    """a split job's chunks per thread (medians over the runs rs, us): when the thread's first
+    chunk started after the job's publication, how long that first chunk took, its later
+    chunks' median, how many chunks it ran and when its last ended"""
+    for who, name in ((0, "caller"), (1, "worker")):
+        st = collections.defaultdict(list)
+        for r in rs:
+            mine = sorted((c for c in r["chunks"] if c[1] == who), key=lambda c: c[2])
+            if not mine:
+                continue
+            st["start"].append(mine[0][2] / 1e3)
+            st["first"].append((mine[0][3] - mine[0][2]) / 1e3)
+            st["n"].append(len(mine))
+            st["end"].append(mine[-1][3] / 1e3)
+            if len(mine) > 1:
+                st["later"].append(np.median([c[3] - c[2] for c in mine[1:]]) / 1e3)
+        g = {k: float(np.median(v)) for k, v in st.items()}
+        if g:
+            print(f"      {name}: starts {g['start']:5.2f}, first chunk {g['first']:6.1f}, later "
+                  f"{g.get('later', float('nan')):6.1f} ({g['n']:.0f} chunks), ends {g['end']:6.1f}")
 
 
 def report(a):
@@ -160,6 +188,8 @@ def report(a):
         print(f"{j:3d} {r0['fn'][:24]:24s} {r0['n']:6d} {r0['nch']:3d} " +
               " ".join(f"{v:{w}.1f}" for v, w in zip(row[:7], (7, 7, 7, 6, 6, 6, 6))) +
               f" {row[7]:4.0f}")
+        if a.first:
+            print_first(rs)
         if a.chunks and r0["fn"] in a.chunks.split(","):
             for c in range(min(r0["nch"], 32)):
                 cs = [r["chunks"][c] for r in rs if len(r["chunks"]) > c]
@@ -177,6 +207,8 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("model")
     r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--cpu", type=int, help="pin the calling thread to this CPU after the "
+                   "session exists (its workers keep their masks)")
     r.add_argument("--runs", type=int, default=300)
     r.add_argument("--sleep", type=float, default=0.0,
                    help="sleep this many s (and one untimed run) before every 10th run")
@@ -184,6 +216,8 @@ def main():
     p.add_argument("trace")
     p.add_argument("so")
     p.add_argument("--chunks", help="functions whose chunks to list, comma-separated")
+    p.add_argument("--first", action="store_true", help="per split job and thread: its start, "
+                   "first chunk, later chunks and end")
     p.add_argument("--keep", default="0,30", help="the runs kept: percentiles LO,HI of the "
                    "wall time (default 0,30: the fastest 30%%)")
     a = ap.parse_args()

@@ -313,6 +313,16 @@
  * strips scale (two threads' 16 chunks each, 8.4-8.7 us for 2 strips, 12.7 for 3, the first
  * +4.5); their projections do not, see ir_fused.c chan8_run.
  *
+ * Measured (h49-mt, 2026-12-07 07:30-07:48, same host, AVX2 emulation, chrt -f 10, 2 threads,
+ * benchmarks/pool_trace.py report --first, caller pinned to either CPU): the hand-off costs
+ * nothing (the caller's first chunk starts 0.10-0.12 us after the publication, the worker's
+ * 0.25-0.6; 0.3-1.1 us between jobs).  Where the caller's chunk of a job ran slower than the
+ * worker's (MobileNetV2's sparse 7x7 projections 107-109 us against 93-100, the 14x14 -> 7x7
+ * strips' first chunk 18-29 against 15-17), the excess stayed with the caller when every chunk
+ * went to the other thread and when the kernel's code was read first, and moved to the worker
+ * when the caller claimed 5 us late: whichever thread starts first pays for the data both read,
+ * the job's wall unchanged (benchmarks/pool_role_swap.patch; the swap itself 1.01-1.02 worse).
+ *
  * One job at a time: a second caller (another Python thread, or a kernel
  * called from inside a worker) that finds the pool busy runs its loop inline.
  * After fork() the workers do not exist in the child: the pool remembers how many forks
