@@ -9,7 +9,10 @@ cold_steps.py's (a step against its warm self); this separates two of the other 
 writes.  Reading 1-1.5 MB of workspace also evicts part of what the step reads (its input,
 its weights from the run before), so a negative difference is that, not a gain.
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
-  python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out] [--min-diff US]
+  python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out|w|ws,w] [--ort] [--min-diff US]
+--touch w (h49-mv): the step's own weights (trickle_net.step_weights: the float arrays of 4 KB
+to 16 MB its call reaches outside the arena); --ort: an onnxruntime session runs before each
+kind's two runs (bench.py's 1-thread state: tinycnn's weights then come from memory).
 Measured (h48-mv, Intel Xeon, AVX2 emulation, 2026-12-07 04:00-04:10, 40 rounds, nice -20, the
 host loaded 1-4 by other sessions), MobileNetV2, --touch ws: the 14x14 and 7x7 chan8 blocks
 (features.11-.17) faster with their workspace read first, by 0.5-32 us each in one run (85 us of
@@ -25,7 +28,14 @@ each for features.12-.18, the classifier 156) is then mostly their weights, whos
 (ir_chan8_avx2.c TC_CHAN8_PF_TILE: the projection's lines over the strips) already fills the 7x7
 blocks' room: a prefetch of the workspace lines would compete for the same misses in flight.
 RegNetY-400MF: --touch ws mixed (-50 to +26 us a step): its steps' 0.8-1.6 MB workspaces evict
-their own inputs when read first; block3-x's 'c' steps +6 to +11, block4-0's pair +26."""
+their own inputs when read first; block3-x's 'c' steps +6 to +11, block4-0's pair +26.
+--touch w --ort (h49-mv, 60 rounds, 2026-12-07 07:38): MobileNetV2's features.11-.18 2-18 us
+each (76 in all), the classifier 100 (329 -> 230 us); RegNetY's block4 grouped steps 16-18 each
+(56 -> 38-43 us), its fc 50, 372 us of 9.4 ms in all: the most the weights' cold start costs.
+--touch ws,w --ort (the same run's state, 60 rounds): MobileNetV2's features.11-.18 -1..+26 us
+each (~110 in all, the classifier 64), where cold_steps.py --ort puts those blocks' excess over
+warm at 26-62 us each (~360): about two thirds of it is neither their weights nor their
+workspace (1.5-3 MB touched: past the 2 MiB L2, so these ceilings are rough)."""
 import argparse
 import os
 import sys
@@ -36,6 +46,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cold_steps import one_thread_session  # noqa: E402
+from trickle_net import ort_runner, plan_arena_calls, step_weights  # noqa: E402
 
 
 def arena_outputs(plan, arena):
@@ -58,25 +69,30 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--rounds", type=int, default=40)
-    ap.add_argument("--touch", choices=("ws", "out"), default="ws")
+    ap.add_argument("--touch", default="ws", help="ws, out, w or several, e.g. ws,w")
+    ap.add_argument("--ort", action="store_true",
+                    help="an onnxruntime session of the model runs before each kind's two runs")
     ap.add_argument("--min-diff", type=float, default=0.0,
                     help="print only the steps whose |difference| is at least this (us)")
     a = ap.parse_args()
     sess, feed = one_thread_session(a.model)
-    names = tuple(o.name for o in sess.get_outputs())
-    plan, feeds = sess._plan_for(feed, names, None)
-    arena = plan.acquire()
-    calls = list(arena.calls_for(feeds))
+    plan, arena, calls = plan_arena_calls(sess, feed)
     ws = arena.buffer[plan.arena_size:].view(np.int32)
-    if a.touch == "ws":
-        touches = [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps]
-    else:
-        touches = arena_outputs(plan, arena)
+    kinds = {"ws": lambda: [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps],
+             "out": lambda: arena_outputs(plan, arena),
+             "w": lambda: step_weights(arena, calls)}
+    touches = [[] for _ in calls]
+    for kind in a.touch.split(","):
+        for i, t in enumerate(kinds[kind]()):
+            touches[i] += t
+    other = ort_runner(a.model, feed) if a.ort else None
     clk = time.thread_time_ns
     n = len(calls)
     times = {0: np.zeros((2 * a.rounds, n)), 1: np.zeros((2 * a.rounds, n))}
     for r in range(a.rounds):
         for touched in ((0, 1) if r % 2 == 0 else (1, 0)):
+            if other:
+                other()
             for k in range(2):
                 row = times[touched][2 * r + k]
                 for i, c in enumerate(calls):
