@@ -6,6 +6,8 @@ untimed run, the order of the variants rotated every round), five variants of on
   tc    tinycnn, plain run()                       (bench_int8.py's tinycnn column)
   tcp   tinycnn run_profiled(), steps on the wall clock
   tcc   tinycnn run_profiled(), steps on the thread's CPU clock (qsteps.py's tinycnn steps)
+  tcf   tinycnn on --float MODEL (bench_int8.py's third engine: its order is ort, tc, tcf,
+        fixed, --fixed-order)
   nop   tinycnn run() with every kernel call replaced by a call that does nothing (its glue:
         the feed check, the arena, the output allocation and copy), after --evict MB of
         other memory were read (the state a kernel run leaves the caches in)
@@ -87,6 +89,11 @@ def main():
     ap.add_argument("--burst", type=int, default=5)
     ap.add_argument("--evict", type=float, default=16.0, help="MB read before each nop run")
     ap.add_argument("--variants", default="ort,ortp,tc,tcp,tcc,nop")
+    ap.add_argument("--float", metavar="MODEL", help="the float model of variant tcf (tinycnn "
+                    "float32, bench_int8.py's third engine)")
+    ap.add_argument("--fixed-order", action="store_true",
+                    help="the variants in the order given every round (bench_int8.py's 1-thread "
+                         "order is ort, tc, tcf), not rotated and reversed")
     ap.add_argument("--fifo", action="store_true",
                     help="each burst under SCHED_FIFO (bench.set_fifo; root), a pause after it")
     ap.add_argument("--span-us", type=float, default=0.0,
@@ -121,6 +128,9 @@ def main():
         nop = nop_runner(tcs2, feed)
     runs = {"ort": lambda: so_.run(None, feed), "ortp": lambda: sp.run(None, feed),
             "tc": lambda: tcs.run(None, feed)}
+    if "tcf" in variants:
+        tcf = tinycnn.InferenceSession(a.float, o)
+        runs["tcf"] = lambda: tcf.run(None, feed)
     wall = {v: [] for v in variants}
     pos = {v: [] for v in variants}     # each timed run's place in its burst (1..burst)
     rnd = {v: [] for v in variants}     # and its round
@@ -135,6 +145,8 @@ def main():
         order = variants[k:] + variants[:k]
         if r % 2:
             order = order[::-1]
+        if a.fixed_order:     # bench.py's alternate: the engines always in the order given
+            order = variants
         for v in order:
             tb = time.perf_counter()
             if a.fifo:
@@ -183,7 +195,8 @@ def main():
         return np.percentile(xs, [50, 25, 75]).tolist() + [min(xs)]
 
     print(f"{os.path.basename(a.model)}, input {a.input}, 1 thread, {a.rounds} rounds x "
-          f"{a.burst} runs (first of each burst untimed), variants rotated")
+          f"{a.burst} runs (first of each burst untimed), variants "
+          + ("in this order" if a.fixed_order else "rotated"))
     summ = {}
     for v in variants:
         md, lo, hi, mn = q(wall[v])
