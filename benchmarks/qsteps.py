@@ -119,7 +119,9 @@ def main():
             line += f" {mins['against'].get(k, 0.0):8.3f}"
         print(line + f" {o:8.3f} {t / o if o else float('nan'):6.2f}")
     print(f"{'SUM (' + a.stat + ')':52s} {tot['tinycnn']:8.3f}" + (f" {tot['against']:8.3f}" if a.against else "")
-          + f" {tot['ort']:8.3f} {tot['tinycnn'] / tot['ort']:6.2f}   (ort unmatched {unmatched:.3f})")
+          + f" {tot['ort']:8.3f} {tot['tinycnn'] / tot['ort']:6.2f}   (ort unmatched {unmatched:.3f}: "
+          f"with it {tot['tinycnn'] / (tot['ort'] + unmatched):.2f}; tinycnn's steps hold what "
+          "it fused, onnxruntime's residual QLinearAdds among them)")
 
 
 if __name__ == "__main__":
