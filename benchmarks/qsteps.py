@@ -5,9 +5,14 @@ times, wall clock, whose minimum a loaded host moves little).  The minima of two
 steps compare where the profilers' sums do not (a wall-clock profile on a shared host inflates
 the small steps).  Steps are matched by the ONNX
 node name they start with (onnxruntime's fused nodes keep the first node's name plus a suffix).
+onnxruntime's node times carry its profiler's own work (its KernelScope formats the inputs' and
+outputs' shapes and builds the event's strings inside the timed span): >= 3.1 us a QLinearConv
+node (ort_node_span.py), 0.22 ms of MobileNetV2 int8's 6.3 ms; --ort-span-us takes it off each
+node (the steps' sums then match the whole runs' ratio, qwhole_gap.py).
 With the AVX2 emulation env:
   LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<ort_avx2> \
-  python benchmarks/qsteps.py MODEL.onnx [--rounds 20 --runs 10] [--against CHECKOUT] [--input photo]"""
+  python benchmarks/qsteps.py MODEL.onnx [--rounds 20 --runs 10] [--against CHECKOUT] [--input photo]
+      [--ort-span-us 3.14]"""
 import argparse
 import collections
 import json
@@ -57,6 +62,9 @@ def main():
     ap.add_argument("--stat", choices=("min", "median"), default="min")
     ap.add_argument("--input", choices=INPUTS, default="relu",
                     help="the feed (bench.input_feed): default max(noise, 0)")
+    ap.add_argument("--ort-span-us", type=float, default=0.0,
+                    help="us taken off each onnxruntime node time: its profiler's in-span work "
+                         "(ort_node_span.py; default 0, the times as profiled)")
     a = ap.parse_args()
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -84,7 +92,8 @@ def main():
     oall = {}
     for e in ev:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            oall.setdefault(e["name"][:-len("_kernel_time")], []).append(e["dur"] / 1e3)
+            oall.setdefault(e["name"][:-len("_kernel_time")], []).append(
+                (e["dur"] - a.ort_span_us) / 1e3)
     om = {n: stat(v) for n, v in oall.items()}
     # onnxruntime's node -> the tinycnn step whose name is its prefix (longest)
     keys = sorted(mins["tinycnn"], key=len, reverse=True)
@@ -110,7 +119,9 @@ def main():
             line += f" {mins['against'].get(k, 0.0):8.3f}"
         print(line + f" {o:8.3f} {t / o if o else float('nan'):6.2f}")
     print(f"{'SUM (' + a.stat + ')':52s} {tot['tinycnn']:8.3f}" + (f" {tot['against']:8.3f}" if a.against else "")
-          + f" {tot['ort']:8.3f} {tot['tinycnn'] / tot['ort']:6.2f}   (ort unmatched {unmatched:.3f})")
+          + f" {tot['ort']:8.3f} {tot['tinycnn'] / tot['ort']:6.2f}   (ort unmatched {unmatched:.3f}: "
+          f"with it {tot['tinycnn'] / (tot['ort'] + unmatched):.2f}; tinycnn's steps hold what "
+          "it fused, onnxruntime's residual QLinearAdds among them)")
 
 
 if __name__ == "__main__":
