@@ -9,7 +9,10 @@ cold_steps.py's (a step against its warm self); this separates two of the other 
 writes.  Reading 1-1.5 MB of workspace also evicts part of what the step reads (its input,
 its weights from the run before), so a negative difference is that, not a gain.
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
-  python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out] [--min-diff US]
+  python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out|w] [--ort] [--min-diff US]
+--touch w (h49-mv): the step's own weights (trickle_net.weight_arrays: the float arrays of 4 KB
+to 16 MB its call reaches outside the arena); --ort: an onnxruntime session runs before each
+kind's two runs (bench.py's 1-thread state: tinycnn's weights then come from memory).
 Measured (h48-mv, Intel Xeon, AVX2 emulation, 2026-12-07 04:00-04:10, 40 rounds, nice -20, the
 host loaded 1-4 by other sessions), MobileNetV2, --touch ws: the 14x14 and 7x7 chan8 blocks
 (features.11-.17) faster with their workspace read first, by 0.5-32 us each in one run (85 us of
@@ -25,7 +28,10 @@ each for features.12-.18, the classifier 156) is then mostly their weights, whos
 (ir_chan8_avx2.c TC_CHAN8_PF_TILE: the projection's lines over the strips) already fills the 7x7
 blocks' room: a prefetch of the workspace lines would compete for the same misses in flight.
 RegNetY-400MF: --touch ws mixed (-50 to +26 us a step): its steps' 0.8-1.6 MB workspaces evict
-their own inputs when read first; block3-x's 'c' steps +6 to +11, block4-0's pair +26."""
+their own inputs when read first; block3-x's 'c' steps +6 to +11, block4-0's pair +26.
+--touch w --ort (h49-mv, 60 rounds, 2026-12-07 07:38): MobileNetV2's features.11-.18 2-18 us
+each (76 in all), the classifier 100 (329 -> 230 us); RegNetY's block4 grouped steps 16-18 each
+(56 -> 38-43 us), its fc 50, 372 us of 9.4 ms in all: the most the weights' cold start costs."""
 import argparse
 import os
 import sys
@@ -36,6 +42,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cold_steps import one_thread_session  # noqa: E402
+from trickle_net import ort_runner, weight_arrays  # noqa: E402
 
 
 def arena_outputs(plan, arena):
@@ -58,7 +65,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--rounds", type=int, default=40)
-    ap.add_argument("--touch", choices=("ws", "out"), default="ws")
+    ap.add_argument("--touch", choices=("ws", "out", "w"), default="ws")
+    ap.add_argument("--ort", action="store_true",
+                    help="an onnxruntime session of the model runs before each kind's two runs")
     ap.add_argument("--min-diff", type=float, default=0.0,
                     help="print only the steps whose |difference| is at least this (us)")
     a = ap.parse_args()
@@ -70,13 +79,20 @@ def main():
     ws = arena.buffer[plan.arena_size:].view(np.int32)
     if a.touch == "ws":
         touches = [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps]
-    else:
+    elif a.touch == "out":
         touches = arena_outputs(plan, arena)
+    else:
+        lo = arena.buffer.ctypes.data
+        seen = set()
+        touches = [weight_arrays(c, lo, lo + arena.buffer.nbytes, seen) for c in calls]
+    other = ort_runner(a.model, feed) if a.ort else None
     clk = time.thread_time_ns
     n = len(calls)
     times = {0: np.zeros((2 * a.rounds, n)), 1: np.zeros((2 * a.rounds, n))}
     for r in range(a.rounds):
         for touched in ((0, 1) if r % 2 == 0 else (1, 0)):
+            if other:
+                other()
             for k in range(2):
                 row = times[touched][2 * r + k]
                 for i, c in enumerate(calls):
