@@ -9,7 +9,7 @@ cold_steps.py's (a step against its warm self); this separates two of the other 
 writes.  Reading 1-1.5 MB of workspace also evicts part of what the step reads (its input,
 its weights from the run before), so a negative difference is that, not a gain.
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
-  python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out|w] [--ort] [--min-diff US]
+  python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out|w|ws,w] [--ort] [--min-diff US]
 --touch w (h49-mv): the step's own weights (trickle_net.weight_arrays: the float arrays of 4 KB
 to 16 MB its call reaches outside the arena); --ort: an onnxruntime session runs before each
 kind's two runs (bench.py's 1-thread state: tinycnn's weights then come from memory).
@@ -31,7 +31,11 @@ RegNetY-400MF: --touch ws mixed (-50 to +26 us a step): its steps' 0.8-1.6 MB wo
 their own inputs when read first; block3-x's 'c' steps +6 to +11, block4-0's pair +26.
 --touch w --ort (h49-mv, 60 rounds, 2026-12-07 07:38): MobileNetV2's features.11-.18 2-18 us
 each (76 in all), the classifier 100 (329 -> 230 us); RegNetY's block4 grouped steps 16-18 each
-(56 -> 38-43 us), its fc 50, 372 us of 9.4 ms in all: the most the weights' cold start costs."""
+(56 -> 38-43 us), its fc 50, 372 us of 9.4 ms in all: the most the weights' cold start costs.
+--touch ws,w --ort (the same run's state, 60 rounds): MobileNetV2's features.11-.18 -1..+26 us
+each (~110 in all, the classifier 64), where cold_steps.py --ort puts those blocks' excess over
+warm at 26-62 us each (~360): about two thirds of it is neither their weights nor their
+workspace (1.5-3 MB touched: past the 2 MiB L2, so these ceilings are rough)."""
 import argparse
 import os
 import sys
@@ -65,7 +69,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--rounds", type=int, default=40)
-    ap.add_argument("--touch", choices=("ws", "out", "w"), default="ws")
+    ap.add_argument("--touch", default="ws", help="ws, out, w or several, e.g. ws,w")
     ap.add_argument("--ort", action="store_true",
                     help="an onnxruntime session of the model runs before each kind's two runs")
     ap.add_argument("--min-diff", type=float, default=0.0,
@@ -77,14 +81,15 @@ def main():
     arena = plan.acquire()
     calls = list(arena.calls_for(feeds))
     ws = arena.buffer[plan.arena_size:].view(np.int32)
-    if a.touch == "ws":
-        touches = [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps]
-    elif a.touch == "out":
-        touches = arena_outputs(plan, arena)
-    else:
-        lo = arena.buffer.ctypes.data
-        seen = set()
-        touches = [weight_arrays(c, lo, lo + arena.buffer.nbytes, seen) for c in calls]
+    lo = arena.buffer.ctypes.data
+    seen = set()
+    kinds = {"ws": lambda: [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps],
+             "out": lambda: arena_outputs(plan, arena),
+             "w": lambda: [weight_arrays(c, lo, lo + arena.buffer.nbytes, seen) for c in calls]}
+    touches = [[] for _ in calls]
+    for kind in a.touch.split(","):
+        for i, t in enumerate(kinds[kind]()):
+            touches[i] += t
     other = ort_runner(a.model, feed) if a.ort else None
     clk = time.thread_time_ns
     n = len(calls)
