@@ -10,7 +10,7 @@ writes.  Reading 1-1.5 MB of workspace also evicts part of what the step reads (
 its weights from the run before), so a negative difference is that, not a gain.
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
   python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out|w|ws,w] [--ort] [--min-diff US]
---touch w (h49-mv): the step's own weights (trickle_net.weight_arrays: the float arrays of 4 KB
+--touch w (h49-mv): the step's own weights (trickle_net.step_weights: the float arrays of 4 KB
 to 16 MB its call reaches outside the arena); --ort: an onnxruntime session runs before each
 kind's two runs (bench.py's 1-thread state: tinycnn's weights then come from memory).
 Measured (h48-mv, Intel Xeon, AVX2 emulation, 2026-12-07 04:00-04:10, 40 rounds, nice -20, the
@@ -46,7 +46,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cold_steps import one_thread_session  # noqa: E402
-from trickle_net import ort_runner, weight_arrays  # noqa: E402
+from trickle_net import ort_runner, plan_arena_calls, step_weights  # noqa: E402
 
 
 def arena_outputs(plan, arena):
@@ -76,16 +76,11 @@ def main():
                     help="print only the steps whose |difference| is at least this (us)")
     a = ap.parse_args()
     sess, feed = one_thread_session(a.model)
-    names = tuple(o.name for o in sess.get_outputs())
-    plan, feeds = sess._plan_for(feed, names, None)
-    arena = plan.acquire()
-    calls = list(arena.calls_for(feeds))
+    plan, arena, calls = plan_arena_calls(sess, feed)
     ws = arena.buffer[plan.arena_size:].view(np.int32)
-    lo = arena.buffer.ctypes.data
-    seen = set()
     kinds = {"ws": lambda: [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps],
              "out": lambda: arena_outputs(plan, arena),
-             "w": lambda: [weight_arrays(c, lo, lo + arena.buffer.nbytes, seen) for c in calls]}
+             "w": lambda: step_weights(arena, calls)}
     touches = [[] for _ in calls]
     for kind in a.touch.split(","):
         for i, t in enumerate(kinds[kind]()):

@@ -49,9 +49,19 @@ def weight_arrays(call, lo, hi, seen_ids):
     return sorted(out, key=lambda r: r.ctypes.data)
 
 
-def weight_ranges(call, lo, hi, seen_ids):
-    """(address, bytes) of weight_arrays"""
-    return [(r.ctypes.data, r.nbytes) for r in weight_arrays(call, lo, hi, seen_ids)]
+def plan_arena_calls(sess, feed):
+    """(plan, its arena, the run's calls in order) of sess on feed, bound as a run binds them"""
+    names = tuple(o.name for o in sess.get_outputs())
+    plan, feeds = sess._plan_for(feed, names, None)
+    arena = plan.acquire()
+    return plan, arena, list(arena.calls_for(feeds))
+
+
+def step_weights(arena, calls):
+    """per call, its weight_arrays outside arena's buffer, each array in the first call that
+    reaches it"""
+    lo, seen = arena.buffer.ctypes.data, set()
+    return [weight_arrays(c, lo, lo + arena.buffer.nbytes, seen) for c in calls]
 
 
 def ort_runner(model, feed):
@@ -91,14 +101,8 @@ def main():
     R = ctypes.c_int.in_dll(lib, "tc_xnx_r")
     ctypes.c_int.in_dll(lib, "tc_xnx_hint").value = args.hint
     sess, feed = one_thread_session(args.model)
-    names = tuple(o.name for o in sess.get_outputs())
-    plan, feeds = sess._plan_for(feed, names, None)
-    arena = plan.acquire()
-    calls = list(arena.calls_for(feeds))
-    lo = arena.buffer.ctypes.data
-    hi = lo + arena.buffer.nbytes
-    seen = set()
-    ranges = [weight_ranges(c, lo, hi, seen) for c in calls]
+    plan, arena, calls = plan_arena_calls(sess, feed)
+    ranges = [[(r.ctypes.data, r.nbytes) for r in arrays] for arrays in step_weights(arena, calls)]
     n = len(calls)
     nxt = []
     first, last = (int(v) for v in args.only.split("-")) if args.only else (0, n)
