@@ -1,0 +1,128 @@
+"""Which of its lines and which of the core's state a step finds cold inside a network, one kind
+at a time (1 thread, h49-mv2): as step_touch.py, rounds of two plain runs and two runs in which,
+right before each step (untimed), the kinds given are prepared in the order given; per step the
+medians over runs on the thread's CPU clock and the difference (plain - prepared, us).  Kinds:
+  in     the step's arena inputs read (its input and a residual, written by the steps before)
+  out    its arena outputs read;  ws  its workspace read;  w  its weights read (step_touch's)
+  code   the step's call run on a second arena of the same plan (same feed, same weights):
+         its code, branch history and weights warm, its own activation lines not
+  code2  the step's call of a second session of the model on the same feed (its own weights
+         and arena): code and the branch history of the same data warm, none of the step's lines
+  code3  as code2 on another random feed: code warm, the branch history of other data
+code2 against code3 is what the step's data-dependent branches cost it in a run (the history a
+step run three times in a row, cold_steps.py's warm, has learnt).
+  LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
+  python benchmarks/step_suspects.py M.onnx [--rounds 100] [--touch code2] [--ort] [--min-diff US]
+Measured (ref49 = 5b72dea, Intel Xeon, AVX2, nice -20, --ort, 100 rounds, 2026-12-07 07:58-08:05,
+sums over features.11-18, whose excess over warm cold_steps.py --ort put at 366 us): in -24..+16,
+out -26..+70, ws 73-79, w 29-72, ws,w 48-210, ws,w,in,out 125-151, code 143-228, code2 110-180,
+code3 -66..+99 (three processes each; code2 - code3 in one process order 177, 81, 70).  A clwb
+or clflushopt of the whole arena + workspace before each step (a variant, not kept) costs the
+blocks 525 us: their activation lines are mostly in L2 already.  Ranked: the branch history of
+the step's own data (code2 - code3, ~70-180 us, the sparse projection's bit walks: each pixel's
+walk ends on a count no predictor holds), then the workspace (~75), the weights (~30-70), the
+inputs and outputs (noise).  After pw_sparse_avx2.c's walks in words of 64 (h49-mv2, the same
+method, 08:18-08:20): code2 104-127, code3 111-139 in the same processes: the data's branch
+history no longer shows; what code3 still gives (features.13-18 13-31 us each, where .13 runs
+the code .12 just ran) is neither the code nor the data's branches: not located."""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cold_steps import one_thread_session  # noqa: E402
+from step_touch import arena_outputs  # noqa: E402
+from trickle_net import ort_runner, plan_arena_calls, step_weights  # noqa: E402
+
+
+def arena_inputs(plan, arena):
+    """Per step, int32 views of its inputs that live in the arena (as step_touch.arena_outputs)"""
+    base = arena.buffer[:plan.arena_size].view(np.int32)
+    ins = []
+    for st in plan.steps:
+        views = []
+        for v in st.inputs:
+            s = v.storage if v is not None else None
+            if (v is not None and v.const is None and s is not None and s.kind == "arena"
+                    and s.runs is None and s.parent is None):
+                views.append(base[s.offset + v.offset:s.offset + v.offset + v.size])
+        ins.append(views)
+    return ins
+
+
+def other_calls(model, feed):
+    """the calls of a second session of model on feed (its own weights, plan and arena), run once"""
+    sess, _ = one_thread_session(model)
+    sess.run(None, feed)
+    return plan_arena_calls(sess, feed)[2]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--touch", default="code2", help="in, out, ws, w, code, code2, code3 or several")
+    ap.add_argument("--ort", action="store_true",
+                    help="an onnxruntime session of the model runs before each kind's two runs")
+    ap.add_argument("--min-diff", type=float, default=0.0)
+    a = ap.parse_args()
+    sess, feed = one_thread_session(a.model)
+    plan, arena, calls = plan_arena_calls(sess, feed)
+    kinds = a.touch.split(",")
+    n = len(calls)
+    scratch = None
+    if "code" in kinds:
+        names = tuple(o.name for o in sess.get_outputs())
+        scratch = list(plan.acquire().calls_for(sess._plan_for(feed, names, None)[1]))
+        for c in scratch:
+            c()
+    ws = arena.buffer[plan.arena_size:].view(np.int32)
+
+    def reads(lists):
+        return [[t.sum for t in ts] for ts in lists]
+    make = {"in": lambda: reads(arena_inputs(plan, arena)),
+            "out": lambda: reads(arena_outputs(plan, arena)),
+            "ws": lambda: reads([[ws[:st.workspace]] if st.workspace else [] for st in plan.steps]),
+            "w": lambda: reads(step_weights(arena, calls)),
+            "code": lambda: [[c] for c in scratch],
+            "code2": lambda: [[c] for c in other_calls(a.model, feed)],
+            "code3": lambda: [[c] for c in other_calls(a.model, {
+                k: np.random.default_rng(7).random(v.shape, np.float32) for k, v in feed.items()})]}
+    prep = [[] for _ in calls]
+    for kind in kinds:
+        for i, t in enumerate(make[kind]()):
+            prep[i] += t
+    other = ort_runner(a.model, feed) if a.ort else None
+    clk = time.thread_time_ns
+    times = {0: np.zeros((2 * a.rounds, n)), 1: np.zeros((2 * a.rounds, n))}
+    for r in range(a.rounds):
+        for prepared in ((0, 1) if r % 2 == 0 else (1, 0)):
+            if other:
+                other()
+            for k in range(2):
+                row = times[prepared][2 * r + k]
+                for i, c in enumerate(calls):
+                    if prepared:
+                        for t in prep[i]:
+                            t()
+                    t0 = clk()
+                    c()
+                    row[i] = clk() - t0
+    plain, prepared = (np.median(times[k], 0) / 1e3 for k in (0, 1))
+    print(f"{os.path.basename(a.model)}: --touch {a.touch}, {a.rounds} rounds"
+          f"{' --ort' if a.ort else ''}, medians per step, us (diff: plain - prepared)")
+    for i, st in enumerate(plan.steps):
+        d = plain[i] - prepared[i]
+        if abs(d) >= a.min_diff:
+            print(f"{i:3d} {st.node.name[-40:]:40s} plain {plain[i]:7.1f}  prepared "
+                  f"{prepared[i]:7.1f}  diff {d:6.1f}")
+    print(f"sum plain {plain.sum():.1f} prepared {prepared.sum():.1f} us, "
+          f"diff {plain.sum() - prepared.sum():.1f}")
+
+
+if __name__ == "__main__":
+    main()
