@@ -25,33 +25,16 @@ inputs and outputs (noise).  After pw_sparse_avx2.c's walks in words of 64 (h49-
 method, 08:18-08:20): code2 104-127, code3 111-139 in the same processes: the data's branch
 history no longer shows; what code3 still gives (features.13-18 13-31 us each, where .13 runs
 the code .12 just ran) is neither the code nor the data's branches: not located."""
-import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cold_steps import one_thread_session  # noqa: E402
-from step_touch import arena_outputs  # noqa: E402
-from trickle_net import ort_runner, plan_arena_calls, step_weights  # noqa: E402
-
-
-def arena_inputs(plan, arena):
-    """Per step, int32 views of its inputs that live in the arena (as step_touch.arena_outputs)"""
-    base = arena.buffer[:plan.arena_size].view(np.int32)
-    ins = []
-    for st in plan.steps:
-        views = []
-        for v in st.inputs:
-            s = v.storage if v is not None else None
-            if (v is not None and v.const is None and s is not None and s.kind == "arena"
-                    and s.runs is None and s.parent is None):
-                views.append(base[s.offset + v.offset:s.offset + v.offset + v.size])
-        ins.append(views)
-    return ins
+from step_touch import arena_outputs, arg_parser, timed_rounds, touch_kinds  # noqa: E402
+from trickle_net import ort_runner, plan_arena_calls  # noqa: E402
 
 
 def other_calls(model, feed):
@@ -62,57 +45,34 @@ def other_calls(model, feed):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("--rounds", type=int, default=100)
-    ap.add_argument("--touch", default="code2", help="in, out, ws, w, code, code2, code3 or several")
-    ap.add_argument("--ort", action="store_true",
-                    help="an onnxruntime session of the model runs before each kind's two runs")
-    ap.add_argument("--min-diff", type=float, default=0.0)
+    ap = arg_parser(100, "code2", "in, out, ws, w, code, code2, code3 or several, e.g. ws,w,in")
     a = ap.parse_args()
     sess, feed = one_thread_session(a.model)
     plan, arena, calls = plan_arena_calls(sess, feed)
     kinds = a.touch.split(",")
-    n = len(calls)
     scratch = None
     if "code" in kinds:
         names = tuple(o.name for o in sess.get_outputs())
         scratch = list(plan.acquire().calls_for(sess._plan_for(feed, names, None)[1]))
         for c in scratch:
             c()
-    ws = arena.buffer[plan.arena_size:].view(np.int32)
+    touch = touch_kinds(plan, arena, calls)
 
-    def reads(lists):
-        return [[t.sum for t in ts] for ts in lists]
-    make = {"in": lambda: reads(arena_inputs(plan, arena)),
-            "out": lambda: reads(arena_outputs(plan, arena)),
-            "ws": lambda: reads([[ws[:st.workspace]] if st.workspace else [] for st in plan.steps]),
-            "w": lambda: reads(step_weights(arena, calls)),
-            "code": lambda: [[c] for c in scratch],
-            "code2": lambda: [[c] for c in other_calls(a.model, feed)],
-            "code3": lambda: [[c] for c in other_calls(a.model, {
-                k: np.random.default_rng(7).random(v.shape, np.float32) for k, v in feed.items()})]}
+    def reads(kind):
+        return lambda: [[t.sum for t in ts] for ts in kind()]
+    make = {k: reads(f) for k, f in touch.items()}
+    make.update({"in": reads(lambda: arena_outputs(plan, arena, "inputs")),
+                 "code": lambda: [[c] for c in scratch],
+                 "code2": lambda: [[c] for c in other_calls(a.model, feed)],
+                 "code3": lambda: [[c] for c in other_calls(a.model, {
+                     k: np.random.default_rng(7).random(v.shape, np.float32)
+                     for k, v in feed.items()})]})
     prep = [[] for _ in calls]
     for kind in kinds:
         for i, t in enumerate(make[kind]()):
             prep[i] += t
     other = ort_runner(a.model, feed) if a.ort else None
-    clk = time.thread_time_ns
-    times = {0: np.zeros((2 * a.rounds, n)), 1: np.zeros((2 * a.rounds, n))}
-    for r in range(a.rounds):
-        for prepared in ((0, 1) if r % 2 == 0 else (1, 0)):
-            if other:
-                other()
-            for k in range(2):
-                row = times[prepared][2 * r + k]
-                for i, c in enumerate(calls):
-                    if prepared:
-                        for t in prep[i]:
-                            t()
-                    t0 = clk()
-                    c()
-                    row[i] = clk() - t0
-    plain, prepared = (np.median(times[k], 0) / 1e3 for k in (0, 1))
+    plain, prepared = timed_rounds(calls, prep, a.rounds, other)
     print(f"{os.path.basename(a.model)}: --touch {a.touch}, {a.rounds} rounds"
           f"{' --ort' if a.ort else ''}, medians per step, us (diff: plain - prepared)")
     for i, st in enumerate(plan.steps):
