@@ -24,9 +24,16 @@ walk ends on a count no predictor holds), then the workspace (~75), the weights 
 inputs and outputs (noise).  After pw_sparse_avx2.c's walks in words of 64 (h49-mv2, the same
 method, 08:18-08:20): code2 104-127, code3 111-139 in the same processes: the data's branch
 history no longer shows; what code3 still gives (features.13-18 13-31 us each, where .13 runs
-the code .12 just ran) is neither the code nor the data's branches: not located."""
+the code .12 just ran) is neither the code nor the data's branches: --touch idle (the same
+build, 80 rounds, three processes each) gives as much with no lines touched at all: 300 us
+of spinning before each step 134-155 us over features.11-18 (.13-.17 20-35 us each), 300 us of
+48 x 48 float matmuls (FMA-heavy, in L1) 156-161 (66 once): not the AVX frequency license;
+10 / 30 / 100 / 1000 us of spinning 10-12 / 25-31 / 54-71 / 28-35 (60 rounds, two processes):
+not monotonic in the pause, so not a drain of the step before's traffic alone either; not
+located (no PMU in the VM)."""
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -45,7 +52,9 @@ def other_calls(model, feed):
 
 
 def main():
-    ap = arg_parser(100, "code2", "in, out, ws, w, code, code2, code3 or several, e.g. ws,w,in")
+    ap = arg_parser(100, "code2",
+                    "in, out, ws, w, code, code2, code3, idle or several, e.g. ws,w,in")
+    ap.add_argument("--idle-us", type=float, default=300.0, help="--touch idle's pause")
     a = ap.parse_args()
     sess, feed = one_thread_session(a.model)
     plan, arena, calls = plan_arena_calls(sess, feed)
@@ -67,6 +76,14 @@ def main():
                  "code3": lambda: [[c] for c in other_calls(a.model, {
                      k: np.random.default_rng(7).random(v.shape, np.float32)
                      for k, v in feed.items()})]})
+    tiny = np.ones(512, np.float32)
+    spin_ns = int(a.idle_us * 1e3)
+
+    def idle():
+        end = time.perf_counter_ns() + spin_ns
+        while time.perf_counter_ns() < end:
+            tiny.sum()
+    make["idle"] = lambda: [[idle] for _ in calls]
     prep = [[] for _ in calls]
     for kind in kinds:
         for i, t in enumerate(make[kind]()):

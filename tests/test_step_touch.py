@@ -98,7 +98,7 @@ def test_arena_inputs_are_the_views_of_the_step_before_s_outputs(tmp_path):
 
 def test_step_suspects_with_every_kind(tmp_path):
     out = _run("step_suspects.py", wide_net(tmp_path), "--rounds", "2",
-               "--touch", "in,out,ws,w,code,code2,code3")
+               "--touch", "in,out,ws,w,code,code2,code3,idle", "--idle-us", "5")
     assert out.returncode == 0, out.stderr
-    assert "--touch in,out,ws,w,code,code2,code3" in out.stdout
+    assert "--touch in,out,ws,w,code,code2,code3,idle" in out.stdout
     assert any(line.startswith("sum plain ") for line in out.stdout.splitlines()), out.stdout
