@@ -49,60 +49,81 @@ from cold_steps import one_thread_session  # noqa: E402
 from trickle_net import ort_runner, plan_arena_calls, step_weights  # noqa: E402
 
 
-def arena_outputs(plan, arena):
-    """Per step, int32 views of its outputs that live in the arena (not constants, not runs of
-    another storage, not views into a parent's)"""
+def arena_outputs(plan, arena, side="outputs"):
+    """Per step, int32 views of its outputs (side="inputs": its inputs) that live in the arena
+    (not constants, not runs of another storage, not views into a parent's)"""
     base = arena.buffer[:plan.arena_size].view(np.int32)
     outs = []
     for st in plan.steps:
         views = []
-        for v in st.outputs:
-            s = v.storage
-            if (v.const is None and s is not None and s.kind == "arena" and s.runs is None
+        for v in getattr(st, side):
+            s = v.storage if v is not None else None
+            if (s is not None and v.const is None and s.kind == "arena" and s.runs is None
                     and s.parent is None):
                 views.append(base[s.offset + v.offset:s.offset + v.offset + v.size])
         outs.append(views)
     return outs
 
 
-def main():
+def touch_kinds(plan, arena, calls):
+    """{kind: a function giving per step the arrays that kind reads before it}: ws (the shared
+    workspace up to the step's size), out (its arena outputs), w (its weights)"""
+    ws = arena.buffer[plan.arena_size:].view(np.int32)
+    return {"ws": lambda: [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps],
+            "out": lambda: arena_outputs(plan, arena),
+            "w": lambda: step_weights(arena, calls)}
+
+
+def timed_rounds(calls, prep, rounds, other=None):
+    """(plain, prepared): per call, the medians over runs of its time (us, the thread's CPU
+    clock) in plain runs and in runs where each function of prep[i] runs just before call i
+    (untimed); rounds of two runs of each kind, the order flipped every round, other() (if
+    given) before each kind's two runs"""
+    clk = time.thread_time_ns
+    n = len(calls)
+    times = {0: np.zeros((2 * rounds, n)), 1: np.zeros((2 * rounds, n))}
+    for r in range(rounds):
+        for prepared in ((0, 1) if r % 2 == 0 else (1, 0)):
+            if other:
+                other()
+            for k in range(2):
+                row = times[prepared][2 * r + k]
+                for i, c in enumerate(calls):
+                    if prepared:
+                        for t in prep[i]:
+                            t()
+                    t0 = clk()
+                    c()
+                    row[i] = clk() - t0
+    return tuple(np.median(times[k], 0) / 1e3 for k in (0, 1))
+
+
+def arg_parser(rounds, touch, kinds_help):
+    """the arguments of step_touch.py and step_suspects.py: model, --rounds, --touch, --ort,
+    --min-diff"""
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
-    ap.add_argument("--rounds", type=int, default=40)
-    ap.add_argument("--touch", default="ws", help="ws, out, w or several, e.g. ws,w")
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--touch", default=touch, help=kinds_help)
     ap.add_argument("--ort", action="store_true",
                     help="an onnxruntime session of the model runs before each kind's two runs")
     ap.add_argument("--min-diff", type=float, default=0.0,
                     help="print only the steps whose |difference| is at least this (us)")
+    return ap
+
+
+def main():
+    ap = arg_parser(40, "ws", "ws, out, w or several, e.g. ws,w")
     a = ap.parse_args()
     sess, feed = one_thread_session(a.model)
     plan, arena, calls = plan_arena_calls(sess, feed)
-    ws = arena.buffer[plan.arena_size:].view(np.int32)
-    kinds = {"ws": lambda: [[ws[:st.workspace]] if st.workspace else [] for st in plan.steps],
-             "out": lambda: arena_outputs(plan, arena),
-             "w": lambda: step_weights(arena, calls)}
+    kinds = touch_kinds(plan, arena, calls)
     touches = [[] for _ in calls]
     for kind in a.touch.split(","):
         for i, t in enumerate(kinds[kind]()):
             touches[i] += t
     other = ort_runner(a.model, feed) if a.ort else None
-    clk = time.thread_time_ns
-    n = len(calls)
-    times = {0: np.zeros((2 * a.rounds, n)), 1: np.zeros((2 * a.rounds, n))}
-    for r in range(a.rounds):
-        for touched in ((0, 1) if r % 2 == 0 else (1, 0)):
-            if other:
-                other()
-            for k in range(2):
-                row = times[touched][2 * r + k]
-                for i, c in enumerate(calls):
-                    if touched:
-                        for t in touches[i]:
-                            t.sum()
-                    t0 = clk()
-                    c()
-                    row[i] = clk() - t0
-    plain, touched = (np.median(times[k], 0) / 1e3 for k in (0, 1))
+    plain, touched = timed_rounds(calls, [[t.sum for t in ts] for ts in touches], a.rounds, other)
     print(f"{os.path.basename(a.model)}: --touch {a.touch}, {a.rounds} rounds, medians per step, "
           f"us (diff: plain - touched)")
     for i, st in enumerate(plan.steps):

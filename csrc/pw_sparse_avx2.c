@@ -69,12 +69,19 @@ static inline __attribute__((always_inline)) void sp_group(const int NS, int n, 
                 acc[j] = k1 == k0 ? _mm256_setzero_ps() : _mm256_loadu_ps(cp + 8 * j);
             const float *dp = d + p;
             const unsigned char *mp = msk + (size_t)p * mstride;
-            for (int k = k1; k < k2; k += 32) {
+            /* the k rows in words of up to 64 bits (the 8 bytes from k's byte, past k's bit):
+             * one bit walk a pass of 64 k that starts on a byte.  A walk's end is the branch a
+             * pixel mispredicts (its nonzeros' count varies from pixel to pixel, and no history
+             * holds a run's data).  h49-mv2: in words of 32 (two walks a pass) MobileNetV2's
+             * 14x14 / 7x7 blocks ran 10-30 us each slower in a run than after the same step on
+             * the same data (benchmarks/step_suspects.py --touch code2 against code3); in 64,
+             * the same FMAs in the same order: features.11-17 0.95-0.98, the run 0.987-0.989 */
+            for (int k = k1, step; k < k2; k += step) {
                 uint64_t bits;
                 memcpy(&bits, mp + (k >> 3), 8);
                 bits >>= (k & 7);
-                const int len = k2 - k;
-                bits &= len < 32 ? (((uint64_t)1 << len) - 1) : 0xffffffffu;
+                step = k2 - k < 64 - (k & 7) ? k2 - k : 64 - (k & 7);
+                bits &= ~(uint64_t)0 >> (64 - step);
                 while (bits) {
                     const int kk = k + __builtin_ctzll(bits);
                     bits &= bits - 1;

@@ -592,6 +592,20 @@ def test_chan8_block_with_its_projection_over_the_nonzero_values_is_bit_identica
     _check_chan8_block(case[:8], threads, case[8] if len(case) > 8 else 0, sparse=True)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("case", [(1, 96, 328, 96, 7, 7, 1), (2, 16, 1000, 24, 5, 7, 1),
+                                  (1, 8, 392, 8, 3, 3, 1), (1, 24, 344, 104, 9, 11, 2)],
+                         ids=lambda c: "n{}c{}e{}k{}_{}x{}s{}".format(*c))
+def test_sparse_projection_walks_k_blocks_that_start_off_a_byte_of_the_mask(case, threads):
+    """h49-mv2: the sparse projection walks each pixel's nonzero bits in words of up to 64 k
+    (one walk a pass of 64 where the pass starts on a byte of the mask): K blocks of 164 (E 328),
+    250 (E 1000), 196 (E 392) and 172 (E 344) start their second and later blocks 2-4 bits into
+    a byte, so a pass there is a word of 60-62 bits and a short one, and the last pass of a
+    block is shorter than a word; 9-35 pixels, batch 2, stride 2, 1-3 threads: the three
+    layers' bits (the dense projection's) with every activation and a residual."""
+    _check_chan8_block(case, threads, 0, sparse=True)
+
+
 def test_sparse_projection_is_not_taken_with_weights_that_are_not_finite():
     """0 x inf is a NaN the dense product keeps: such weights leave the block dense."""
     if _kernels.best_isa() not in ("avx2", "avx512"):

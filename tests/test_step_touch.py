@@ -76,3 +76,29 @@ def test_trickle_net_needs_the_patch(tmp_path):
     out = _run("trickle_net.py", wide_net(tmp_path), "--rounds", "1")
     assert out.returncode != 0
     assert "trickle.patch" in out.stderr
+
+
+def test_arena_inputs_are_the_views_of_the_step_before_s_outputs(tmp_path):
+    """h49-mv2: step_touch.arena_outputs(.., "inputs") (step_suspects.py --touch in) gives a
+    step the arena lines the step before it wrote (the fc's input is the pool's output), all in
+    the arena's part before the workspace"""
+    import step_touch
+    sess, feed = one_thread_session(wide_net(tmp_path))
+    plan, arena, calls = trickle_net.plan_arena_calls(sess, feed)
+    ins, outs = (step_touch.arena_outputs(plan, arena, side) for side in ("inputs", "outputs"))
+    labels = [str(st.label) for st in plan.steps]
+    gemm = next(i for i, lab in enumerate(labels) if "Gemm" in lab)
+    assert ins[gemm] and outs[gemm - 1], labels
+    assert [(v.ctypes.data, v.nbytes) for v in ins[gemm]] == [
+        (v.ctypes.data, v.nbytes) for v in outs[gemm - 1]]
+    lo = arena.buffer.ctypes.data
+    for v in (v for views in ins for v in views):
+        assert lo <= v.ctypes.data and v.ctypes.data + v.nbytes <= lo + 4 * plan.arena_size
+
+
+def test_step_suspects_with_every_kind(tmp_path):
+    out = _run("step_suspects.py", wide_net(tmp_path), "--rounds", "2",
+               "--touch", "in,out,ws,w,code,code2,code3,idle", "--idle-us", "5")
+    assert out.returncode == 0, out.stderr
+    assert "--touch in,out,ws,w,code,code2,code3,idle" in out.stdout
+    assert any(line.startswith("sum plain ") for line in out.stdout.splitlines()), out.stdout
