@@ -19,7 +19,6 @@ With the AVX2 emulation env:
       [--input photo] [--rounds 20] [--runs 10] [--threads 1]"""
 import argparse
 import collections
-import json
 import os
 import statistics
 import sys
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinycnn  # noqa: E402
 from bench import INPUTS, input_feed  # noqa: E402
+from qwhole_gap import ort_steps  # noqa: E402
 
 
 def main():
@@ -86,21 +86,13 @@ def main():
             else:
                 for _ in range(a.runs):
                     o_prof.run(None, feed)
-    ev = json.load(open(o_prof.end_profiling()))
-    runs = [e for e in ev if e.get("cat") == "Session" and e["name"] == "model_run"]
-    nodes = [e for e in ev if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
     o_steps = collections.defaultdict(list)
     o_sums, o_prof_wall = [], []
-    for run in runs[3:]:   # the warm-up runs left out
-        t0, t1 = run["ts"], run["ts"] + run["dur"]
-        inside = [n for n in nodes if t0 <= n["ts"] < t1]
-        per = collections.defaultdict(float)
-        for n in inside:
-            per[n["name"]] += n["dur"] / 1e3
+    for run_ms, per in ort_steps(o_prof)[3:]:   # the warm-up runs left out
         for k, v in per.items():
             o_steps[k].append(v)
         o_sums.append(sum(per.values()))
-        o_prof_wall.append(run["dur"] / 1e3)
+        o_prof_wall.append(run_ms)
     med = statistics.median
     rows = {}
     for e, steps, sums in (("tc", tc_steps, tc_sums), ("ort", o_steps, o_sums)):

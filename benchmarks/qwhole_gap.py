@@ -48,21 +48,22 @@ def ort_session(model, profiled):
 
 
 def ort_steps(sess):
-    """per profiled run (in order): {node name: us}, from the profile's model_run spans"""
+    """[(run ms, {node: ms})] per profiled run of an onnxruntime session, in order: its
+    model_run spans and the _kernel_time node events inside each (ends the profile)"""
     with open(sess.end_profiling()) as f:
         ev = json.load(f)
-    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in ev if e.get("name") == "model_run")
+    runs = sorted((e["ts"], e["dur"]) for e in ev if e.get("name") == "model_run")
     nodes = sorted((e["ts"], e["name"][:-len("_kernel_time")], e["dur"]) for e in ev
                    if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"))
     out, j = [], 0
-    for t0, t1 in runs:
+    for t0, dur in runs:
         per = collections.defaultdict(float)
         while j < len(nodes) and nodes[j][0] < t0:
             j += 1
-        while j < len(nodes) and nodes[j][0] <= t1:
+        while j < len(nodes) and nodes[j][0] <= t0 + dur:
             per[nodes[j][1]] += nodes[j][2] * 1e-3
             j += 1
-        out.append(per)
+        out.append((dur * 1e-3, per))
     return out
 
 
@@ -178,7 +179,7 @@ def main():
                 set_fifo(False)
                 time.sleep(max(0.02, 0.1 * (time.perf_counter() - tb)))
     if "ortp" in variants:
-        allruns = ort_steps(sp)
+        allruns = [per for _, per in ort_steps(sp)]
         # the warm-ups and every burst's untimed first run are in the profile too: keep the
         # timed ones (each burst: 1 untimed + burst timed, in order)
         keep = []
