@@ -451,6 +451,45 @@ def test_int8_table_column_and_host_line():
             "at end.") in bench_int8.markdown(res)
 
 
+def test_int8_steady_column_and_target():
+    """bench_int8.py --steady-burst: the second phase's ratio is the last column ("–" where a row
+    has none), and the target is judged on the worse of the inputs and the phases: ResNet-18's
+    1-thread row meets 0.85 in bursts of 3 (0.80) but not in bursts of 20 (0.90)."""
+    def row(t, feed, fa, fb, steady=None):
+        r = {"model": "resnet18", "format": "qdq", "threads": t, "input": feed, "background_cores": 0.0,
+             "ms": {bench_int8.ORT: fb, bench_int8.AVX2: fa, bench_int8.F32: 2 * fa}, "cpu_ms": {},
+             "rounds": bench.rounds_summary({"ms": [fa] * 6, "bursts": [3, 3]},
+                                            {"ms": [fb] * 6, "bursts": [3, 3]})}
+        if steady:
+            sa, sb = steady
+            r["steady"] = {"burst": 20, "ms": {bench_int8.ORT: sb, bench_int8.AVX2: sa},
+                           "rounds": bench.rounds_summary({"ms": [sa] * 40, "bursts": [20, 20]},
+                                                          {"ms": [sb] * 40, "bursts": [20, 20]})}
+        return r
+
+    res = {"vnni": None, "engines": [bench_int8.ORT, bench_int8.AVX2, bench_int8.F32],
+           "versions": {}, "date": "d", "commit": "c", "cpu": "cpu", "cores": 2,
+           "loadavg_start": (0, 0, 0), "loadavg_end": (0, 0, 0), "emulate_avx2": True,
+           "rows": [row(1, "normal", 8.0, 10.0, steady=(9.0, 10.0)), row(2, "normal", 7.0, 10.0)]}
+    lines = bench_int8.markdown(res).splitlines()
+    head = next(line for line in lines if line.startswith("| model | format |"))
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    assert cols[-1] == "bursts of 20: AVX2 / ort, per-round [25-75%]"
+    assert next(line for line in lines if line.startswith("|---")).count("|") == len(cols) + 1
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("| ResNet-18 |")]
+    assert all(len(r) == len(cols) for r in rows)
+    assert rows[0][6] == "0.80" and rows[0][-1] == "0.90, 0.90 [0.90-0.90]" and rows[1][-1] == "–"
+    assert any(line.startswith("Last column: after each row, a second phase") for line in lines)
+    target = next(line for line in lines if line.startswith("Target tinycnn int8"))
+    assert "held in 1 of 2; missed: ResNet-18 qdq 1t 0.90 (normal, bursts of 20)." in target
+    del res["rows"][0]["steady"]
+    plain = bench_int8.markdown(res)
+    assert "bursts of 20" not in plain and "held in 2 of 2." in plain
+    assert bench_int8.parse_args(["--steady-burst", "20"]).steady_burst == 20
+    with pytest.raises(SystemExit):
+        bench_int8.parse_args(["--steady-burst", "-2"])
+
+
 # ---- bench_repeat.py -------------------------------------------------------------------
 
 def test_repeat_order_interleaves_variants():
