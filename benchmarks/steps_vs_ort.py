@@ -10,6 +10,9 @@ A/B is subgraph_shapes.py.  As on an AVX2-only CPU:
   LD_PRELOAD=exports/libcpuid_avx2.so CPUID_AVX2_SITES=exports/ort_avx2/cpuid_sites.txt \
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<patched onnxruntime> \
   python benchmarks/steps_vs_ort.py M.onnx [--rounds 30] [--depth 2] [--detail 5] [--split]
+--places A:B,C:D (h50-mv): per group, each engine's medians over the runs at places A..B-1 of
+its bursts and at C..D-1 (--burst 20 --places 1:5,10:20: a burst's start against its steady
+state, the same runs), ranked by the late excess over --target x onnxruntime.
 """
 import argparse
 import collections
@@ -26,18 +29,49 @@ import tinycnn  # noqa: E402
 from mt_steps import group_of, node_runs  # noqa: E402
 
 
-def group_sums(runs, depth):
-    """{group: array of the per-run sums of the group's nodes}"""
+def group_sums(runs, depth, keep=None):
+    """{group: array of the per-run sums of the group's nodes} (keep: a mask of the runs kept)"""
     nrun = min(len(v) for v in runs.values())
     sums = collections.defaultdict(lambda: np.zeros(nrun))
     for name, ds in runs.items():
         sums[group_of(name, depth)] += np.array(ds[:nrun])
-    return sums
+    return sums if keep is None else {k: v[keep[:nrun]] for k, v in sums.items()}
 
 
-def grouped(runs, depth):
+def grouped(runs, depth, keep=None):
     """{group: (min, median)} of the per-run sums of each group's nodes"""
-    return {k: (float(np.min(v)), float(np.median(v))) for k, v in group_sums(runs, depth).items()}
+    return {k: (float(np.min(v)), float(np.median(v)))
+            for k, v in group_sums(runs, depth, keep).items()}
+
+
+def place_mask(nrun, burst, places):
+    """The runs whose place in their burst (0: its first) is in places ("A:B", B excluded)."""
+    a, b = (int(x) for x in places.split(":"))
+    return np.isin(np.arange(nrun) % burst, np.arange(a, b))
+
+
+def print_places(runs, depth, burst, early, late, target):
+    """Per group, each engine's median over the runs at the early places of its bursts and at
+    the late ones, the late / early ratios (what each engine gains as a burst goes on) and the
+    late excess over target x onnxruntime, ranked by it."""
+    nrun = min(len(v) for r in runs.values() for v in r.values())
+    m = {(eng, p): grouped(runs[eng], depth, place_mask(nrun, burst, p))
+         for eng in runs for p in (early, late)}
+    print(f"\nby place in the burst, early {early} / late {late} (medians, ms), ranked by the "
+          f"late excess over {target} x onnxruntime")
+    print(f"{'group':34s} {'tc ear':>7s} {'late':>7s} {'ort ear':>7s} {'late':>7s} "
+          f"{'tc l/e':>6s} {'ort l/e':>7s} {'r ear':>6s} {'r late':>6s} {'x late':>7s}")
+    keys = set(m[("ort", late)]) | set(m[("tc", late)])
+    rows = []
+    for k in keys:
+        te, tl = m[("tc", early)].get(k, (0, 0))[1], m[("tc", late)].get(k, (0, 0))[1]
+        oe, ol = m[("ort", early)].get(k, (0, 0))[1], m[("ort", late)].get(k, (0, 0))[1]
+        rows.append((tl - target * ol, k, te, tl, oe, ol))
+    r = lambda x, y: f"{x / y:6.3f}" if y else f"{'-':>6s}"
+    for x, k, te, tl, oe, ol in sorted(rows, reverse=True) + [
+            (0, "sum", *(sum(row[i] for row in rows) for i in range(2, 6)))]:
+        print(f"{k[-34:]:34s} {te:7.3f} {tl:7.3f} {oe:7.3f} {ol:7.3f} {r(tl, te)} "
+              f"{r(ol, oe):>7s} {r(te, oe)} {r(tl, ol)} {tl - target * ol:7.3f}")
 
 
 def split_modes(runs, depth):
@@ -59,6 +93,10 @@ def main():
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--detail", type=int, default=0)
     ap.add_argument("--target", type=float, default=0.8)
+    ap.add_argument("--places", metavar="A:B,C:D",
+                    help="also per group each engine's medians over the runs at places A..B-1 "
+                         "of its bursts (0: a burst's first) and at C..D-1 (e.g. 1:5,10:20 with "
+                         "--burst 20), ranked by the late excess over --target x onnxruntime")
     ap.add_argument("--split", action="store_true",
                     help="also per group the medians of each engine's fastest quarter of runs "
                          "and slow half (the host's states)")
@@ -110,6 +148,11 @@ def main():
             print(f"{k[-34:]:34s} {tc[0]:7.3f} {tc[1]:7.3f} {on[0]:8.3f} {on[1]:7.3f} "
                   f"{r(tc[0], on[0])} {r(tc[1], on[1])} {r(tc[1], tc[0])} {r(on[1], on[0]):>7s} "
                   f"{tc[0] - a.target * on[0]:7.3f}")
+    if a.places:
+        early, late = a.places.split(",")
+        print_places(runs, a.depth, a.burst, early, late, a.target)
+        if a.detail:
+            print_places(runs, a.detail, a.burst, early, late, a.target)
     if a.detail:
         for eng in ("ort", "tc"):
             for k, v in grouped(runs[eng], a.detail).items():

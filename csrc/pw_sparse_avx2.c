@@ -82,11 +82,18 @@ static inline __attribute__((always_inline)) void sp_group(const int NS, int n, 
                 bits >>= (k & 7);
                 step = k2 - k < 64 - (k & 7) ? k2 - k : 64 - (k & 7);
                 bits &= ~(uint64_t)0 >> (64 - step);
+                /* each bit's d row and weights as offsets from the word's first k (h50-mv:
+                 * kk = k + ctz, then kk - k0, was 3-4 more integer ops a nonzero beside its
+                 * 10-12 FMAs; the same FMAs).  MobileNetV2 at 1 thread, steps_ab.py against the
+                 * base, 150 rounds each order: features.11-.13 and .17 0.977-0.986 (geometric
+                 * means), .14-.16 0.990-0.992; runs (ab_threads.py --fifo) 0.997 / 0.993 with
+                 * bursts of 5 / 20, MnasNet 0.999 / 0.998, 2 threads level */
+                const float *dk = dp + (size_t)k * ldd, *wk = wg + (size_t)(k - k0) * 16 * NS;
                 while (bits) {
-                    const int kk = k + __builtin_ctzll(bits);
+                    const size_t t = (size_t)__builtin_ctzll(bits);
                     bits &= bits - 1;
-                    const __m256 v = _mm256_broadcast_ss(dp + (size_t)kk * ldd);
-                    const float *w = wg + (size_t)(kk - k0) * 16 * NS;
+                    const __m256 v = _mm256_broadcast_ss(dk + t * ldd);
+                    const float *w = wk + t * 16 * NS;
 #pragma GCC unroll 6
                     for (int s = 0; s < NS; s++) {
                         acc[2 * s] = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + 16 * s), acc[2 * s]);
