@@ -14,6 +14,8 @@
  *   /tmp/qpw_ab A.so B.so ROUNDS [C K HW ZP RES ...]   (RES 1: a fused residual add)
  * A.so / B.so: the files of csrc compiled as setup.py does plus -fPIC, linked with gcc -shared.
  * Without shapes: MobileNetV2's 1x1 layers from 112x112 to 28x28.
+ * QPW_SPREAD=S and QPW_HOT=H (inputs around a zero point > 0: N(zp, S), default S = 25, and a
+ * share H of the bytes at 0 or 255, default 0: the outliers U7S8 corrects row by row).
  * QPW_THREADS=N in the environment: each build runs on a pool of its own of N threads, timed
  * on the wall clock (the minimum then says most: a shared host preempts), a pause of 1 ms
  * between the builds' bursts so that the other pool's spinning worker has gone to sleep.
@@ -116,8 +118,12 @@ static void layer(build *B, int rounds, int C, int K, int HW, int zp, int res)
     int16_t *w = malloc((size_t)K * C * 2);
     int32_t *bias = malloc(K * 4);
     float *scale = malloc(K * 4);
+    const char *sp = getenv("QPW_SPREAD"), *ht = getenv("QPW_HOT");
+    const double spread = sp ? atof(sp) : 25, hot = ht ? atof(ht) : 0;
     for (size_t i = 0; i < (size_t)M * C; i++) {
-        double v = zp == 0 ? (rand() % 10 < 4 ? 0 : fabs(gauss()) * 60) : 144 + gauss() * 25;
+        double v = zp == 0 ? (rand() % 10 < 4 ? 0 : fabs(gauss()) * 60) : zp + gauss() * spread;
+        if (zp && hot > 0 && rand() < hot * RAND_MAX) /* an outlier at either end */
+            v = rand() % 2 ? 255 : 0;
         x[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
     }
     for (size_t i = 0; i < (size_t)M * K; i++)

@@ -904,6 +904,42 @@ def test_u7s8_sparse_row_corrections_over_calls_of_many_panels_are_exact():
                 np.testing.assert_array_equal(q, want, err_msg=tag + " residual")
 
 
+def test_u7s8_short_last_tiles_are_exact():
+    """U7S8's 6-row tiles where the product's last tile is short (M = 6t + 1 .. 6t + 5: 196 at
+    14x14 leaves 4 rows, run over repeats of the last row; benchmarks/u7s8_short_last_tile.patch
+    ran 2 to 4 by the 4-row loop): outliers in the last tile's rows (below and above the window
+    in one group, the last group), two rows outside the window in every group, windows at
+    bases 0, 36, 80 and 127, weights of -128 and 127, calls of 8 panels, fewer and one (60 rows
+    and less: one panel a call), a last half panel; int32 sums and bytes against numpy int64
+    in every tier at 1-3 threads."""
+    rng = np.random.default_rng(91)
+    ctxs = _tiers_at((1, 2, 3))
+    for m, kd, n in [(196, 96, 200), (62, 64, 136), (63, 96, 40), (64, 24, 264),
+                     (65, 160, 72), (199, 96, 144), (58, 96, 48)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[:, ::7] = -128
+        w[1::3, 2::5] = 127
+        bias = rng.integers(-3000, 3000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.002 / np.sqrt(kd) + 1e-5).astype(np.float32)
+        for az in (0, 100, 144, 191):
+            a = np.clip(np.rint(rng.normal(az, 10, (m, kd))), 0, 255).astype(np.uint8)
+            hot = rng.random((m, kd)) < 0.01
+            a[hot] = rng.choice(np.array([0, 255], np.uint8), hot.sum())
+            last = m - m % 6 if m % 6 else m - 6
+            a[last:, 0:4] = [0, 255, 0, 255]            # both sides in one group
+            a[m - 1, -1] = 255                           # the last group
+            a[last, 4] = 0
+            a[6:8] = np.resize(np.array([0, 255], np.uint8), kd)  # every group, two rows
+            what = f"m={m} k={kd} n={n}"
+            _check_u7s8_sums(ctxs, w, bias, a, az, what)
+            want = output_of((a.astype(np.int64) - az) @ w.T.astype(np.int64) + bias,
+                             np.uint8, scale, 128, 0, 255)
+            for (isa, t), c in ctxs.items():
+                q = np.empty((m, n), np.uint8)
+                K.QGemm(c, w, K.QOutput(np.uint8, bias, scale, 128), "u7s8").run(a, az, q)
+                np.testing.assert_array_equal(q, want, err_msg=f"{isa} {t}t: {what} zp {az}")
+
+
 def test_u7s8_block_split_kept_across_column_chunks_and_runs():
     """U7S8 at 2 and 3 threads on the late layers' shapes (14x14 and 7x7 rows, one or two row
     blocks, their columns in chunks, row block outer for small panels): a thread that runs
