@@ -285,6 +285,38 @@ static void max_plane_avx2(const tc_pool2d_desc *d, const float *x, float *y)
         }
         return;
     }
+    if (d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1 &&
+        d->pad_t == 0 && d->pad_l == 0 && d->w >= 17 && d->h >= 3 && d->ow >= 8 &&
+        (d->oh - 1) * 2 < d->h && (d->ow - 1) * 2 < d->w) {
+        /* ceil mode (GoogLeNet's 3x3/2 pools): windows past the right and bottom edges only.
+         * As pool_plane_ computes them: the ni outputs whose windows lie inside the row through
+         * the row kernel (columns first), the rest one clipped window each (pool_one_, row
+         * major); here two rows a call while both have their 3 rows. */
+        const ptrdiff_t w = d->w;
+        const int ni = (d->w - 3) / 2 + 1 < d->ow ? (d->w - 3) / 2 + 1 : d->ow;
+        const int full = (d->h - 3) / 2 + 1;
+        for (int oy = 0; oy < d->oh;) {
+            const float *r0 = x + 2 * oy * w;
+            float *y0 = y + (ptrdiff_t)oy * d->ow;
+            int rows = 1;
+            if (oy + 2 <= full) {
+                max_rows2_3x3s2_avx2_(r0, r0 + w, r0 + 2 * w, r0 + 3 * w, r0 + 4 * w, y0,
+                                      y0 + d->ow, ni, d->w, cmax3(r0, r0 + w, r0 + 2 * w, 0),
+                                      cmax3(r0 + 2 * w, r0 + 3 * w, r0 + 4 * w, 0));
+                rows = 2;
+            } else { /* the window's rows clipped to the plane */
+                const int nr = d->h - 2 * oy < 3 ? d->h - 2 * oy : 3;
+                const float *r1 = nr > 1 ? r0 + w : r0, *r2 = nr > 2 ? r1 + w : r1;
+                max_row_3x3s2_avx2_(r0, r1, r2, y0, ni, d->w, cmax3(r0, r1, r2, 0));
+            }
+            for (int k = 0; k < rows; k++, oy++) {
+                const int nr = d->h - 2 * oy < 3 ? d->h - 2 * oy : 3;
+                for (int ox = ni; ox < d->ow; ox++)
+                    y[(ptrdiff_t)oy * d->ow + ox] = pool_one_(d, x, 1, 0, 2 * oy, 0, nr, 0, ox);
+            }
+        }
+        return;
+    }
     pool_plane_(d, 1, 0, x, y);
 }
 
