@@ -18,131 +18,190 @@ static inline __m256 odd8(__m256 a, __m256 b)
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
 }
 
-/* Column-wise max over nr rows of 8 floats at p (chained like the scalar code). */
-static inline __m256 vmax_rows(const float *p, ptrdiff_t rs, int nr)
+/* Column maxima of the window's rows r0, r1, r2 at column c: max(max(r0, r1), r2).  A window
+ * clipped to 2 rows passes r2 = r1, to 1 row r1 = r2 = r0: max(m, v) with v the last row
+ * again gives m's bits (m is v, or m > v), so the chain of the clipped rows is kept exactly. */
+static inline __m256 cmax3(const float *r0, const float *r1, const float *r2, ptrdiff_t c)
 {
-    __m256 m = _mm256_loadu_ps(p);
-    for (int i = 1; i < nr; i++)
-        m = _mm256_max_ps(m, _mm256_loadu_ps(p + i * rs));
-    return m;
+    return _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(r0 + c), _mm256_loadu_ps(r1 + c)),
+                         _mm256_loadu_ps(r2 + c));
 }
 
-/* Column maxima of the 3 rows (nr = 3, the common interior case, unrolled) or nr rows. */
-static inline __m256 vmax3(const float *p, ptrdiff_t rs)
+/* The column maxima of columns c .. c + 7 where the row's columns end at end (c < end < c + 8):
+ * those of its last 8 columns moved down c + 8 - end lanes, the last column repeated above */
+static inline __m256 cmax3_end(const float *r0, const float *r1, const float *r2, ptrdiff_t c,
+                               ptrdiff_t end)
 {
-    return _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + rs)), _mm256_loadu_ps(p + 2 * rs));
+    const __m256i idx = _mm256_min_epi32(
+        _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(c + 8 - end))),
+        _mm256_set1_epi32(7));
+    return _mm256_permutevar8x32_ps(cmax3(r0, r1, r2, end - 8), idx);
 }
 
-/* 3x3 window, stride 2, no dilation, nr (<= 3) valid rows: 8 outputs per step.
- * Output o takes columns 2o, 2o+1, 2o+2 of the column maxima; the maxima of
- * columns 16..23 are carried to the next step.  The steps after the carried
- * ones read 17 columns each, the last redoing the last 8 outputs (rewriting
- * some with the same values): rows 13 or 27 wide
- * (SqueezeNet) left 5 or 3 outputs per row to one scalar window each.
- * Returns the outputs done.
- * Tried (s11b, 2026-12-01): two passes per block of output rows, the column maxima of
- * each window's three rows into a buffer (one flat run per row), then a 3-column
- * stride-2 max from it (6 or 4 loads, 1-3 shuffles per 8 outputs): 20% slower on
- * SqueezeNet's 27x27 and 55x55 planes and ShuffleNet's 112x112 pad 1 (in L1 too:
- * 180 vs 148 ns a 27x27 plane), the stores and reloads costing more than the shuffles
- * saved.  onnxruntime's pools run on channel-blocked (NCHWc) tensors: 8 channels per
- * vector, no shuffles (SqueezeNet's 256-channel pool: 20 us vs this row's 43).
- * spill: the last r < 8 outputs stored as a whole vector, lanes r .. 7 landing on the next
- * output row, which the caller (max_plane_avx2, rows in order) writes after this one: a
- * vmaskmovps store is microcoded on AMD.  Zen 3, native, 1 thread, thread CPU time, min of 41
- * rounds x 20 alternating with the masked store, 2026-12-03 14:2x (/tmp harness over
- * tc_max_pool2d_f32, same bits): SqueezeNet's 256 x 27x27 -> 13x13 36.9 -> 27.6 us (0.75;
- * onnxruntime's node 24), its stem's 64 x 111 -> 55 85.6 -> 74.7 (0.87); 128 x 55 -> 27 (no
- * tail) and ResNet's 112 -> 56 pad 1 unchanged.  In the network (subgraph_shapes.py --against
- * the base, 21 rounds): features.7's Concat -> features.8's pool 0.779 [0.759-0.803], the
- * fused stem + pool 0.989 [0.941-1.055]; SqueezeNet whole 0.997, 0.998 and 1.006 (21-31
- * rounds: ~10-20 us of 7.3 ms is below the noise), 2 threads (alt.py) 0.979 and 0.985. */
-static inline __attribute__((always_inline)) int
-max_row_3x3s2_from_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail,
-                        __m256 a, int spill)
+/* One step's operands (8 outputs o, from the column maxima of columns 0..7 in a and 8..15 in
+ * b) in the lane order [0 1 4 5 | 2 3 6 7] of the outputs, which shufps gives without a
+ * lane-crossing permute: the evens (columns 2o), the odds (2o + 1), and the evens rotated to
+ * columns 2o + 2 except in lane 7, which holds column 0 (the step before's column 16). */
+typedef struct {
+    __m256 e, od, r;
+} max3s2_step;
+
+static inline max3s2_step max3s2_operands(__m256 a, __m256 b)
 {
-    const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
-    int o = 0;
-    for (; o + 8 <= n && 2 * o + 24 <= avail; o += 8) {
-        const float *p = src + 2 * o;
-        __m256 b, c;
-        if (nr == 3) {
-            b = vmax3(p + 8, rs);
-            c = vmax3(p + 16, rs);
-        } else {
-            b = vmax_rows(p + 8, rs, nr);
-            c = vmax_rows(p + 16, rs, nr);
-        }
-        __m256 e = even8(a, b), od = odd8(a, b);
-        /* columns 2o+2: the evens shifted by one, column 16 entering last */
-        __m256 e2 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e, rot1), _mm256_permutevar8x32_ps(c, _mm256_setzero_si256()), 0x80);
-        _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(e, od), e2));
-        a = c;
-    }
-    if (o < n && n - o < 8) {
-        /* the last r < 8 outputs from the carried maxima a (columns 2o .. 2o + 7) and one
-         * step of the row's last 8 columns, 2n - 7 .. 2n, moved down to lanes 0 .. 2r - 8
-         * of b (columns 2o + 8 ..): 3 loads instead of the 9 of a step redoing the last 8
-         * outputs.  The same maxima in the same order as the carried steps; lanes r .. 7
-         * are not stored. */
-        const int r = n - o;
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        const float *q = src + 2 * n - 7;
-        __m256 bq = nr == 3 ? vmax3(q, rs) : vmax_rows(q, rs, nr);
-        __m256 b = _mm256_permutevar8x32_ps(bq, _mm256_min_epi32(
-            _mm256_add_epi32(lane, _mm256_set1_epi32(15 - 2 * r)), _mm256_set1_epi32(7)));
-        __m256 e = even8(a, b), od = odd8(a, b);
-        __m256 e2 = _mm256_permutevar8x32_ps(e, rot1); /* lane 7 is past the row */
-        const __m256 m = _mm256_max_ps(_mm256_max_ps(e, od), e2);
-        if (spill) /* lanes r .. 7 land on the next row, which the caller writes after this one */
-            _mm256_storeu_ps(y + o, m);
-        else
-            _mm256_maskstore_ps(y + o, _mm256_cmpgt_epi32(_mm256_set1_epi32(r), lane), m);
-        return n;
-    }
-    for (; o < n; o += 8) { /* without the carry: columns 2o .. 2o + 16 (2n + 1 <= avail) */
-        if (o + 8 > n)
-            o = n - 8;
-        const float *p = src + 2 * o;
-        __m256 a0 = nr == 3 ? vmax3(p, rs) : vmax_rows(p, rs, nr);
-        __m256 b0 = nr == 3 ? vmax3(p + 8, rs) : vmax_rows(p + 8, rs, nr);
-        __m256 c0 = nr == 3 ? vmax3(p + 9, rs) : vmax_rows(p + 9, rs, nr); /* lane 7: column 16 */
-        __m256 e = even8(a0, b0), od = odd8(a0, b0);
-        __m256 e2 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e, rot1), c0, 0x80);
-        _mm256_storeu_ps(y + o, _mm256_max_ps(_mm256_max_ps(e, od), e2));
-    }
-    return n;
+    max3s2_step s;
+    s.e = _mm256_shuffle_ps(a, b, 0x88);  /* columns [0 2 8 10 | 4 6 12 14] */
+    s.od = _mm256_shuffle_ps(a, b, 0xdd); /* [1 3 9 11 | 5 7 13 15] */
+    s.r = _mm256_permutevar8x32_ps(s.e, _mm256_setr_epi32(1, 4, 3, 6, 5, 2, 7, 0)); /* [2 4 10 12 | 6 8 14 0] */
+    return s;
 }
 
-static inline __attribute__((always_inline)) int
-max_row_3x3s2_spill_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail, int spill)
+/* The step's 8 outputs in order; lane 7 of c16: column 16 */
+static inline __m256 max3s2_outputs(max3s2_step s, __m256 c16)
+{
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(s.e, s.od), _mm256_blend_ps(s.r, c16, 0x80));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), 0xd8));
+}
+
+/* A row's steps with a next one (o + 8 <= n and 2o + 32 <= avail) */
+static inline int max3s2_lookahead_steps(int n, int avail)
+{
+    const int la = avail >= 32 ? (avail - 32) / 16 + 1 : 0;
+    return la < n / 8 ? la : n / 8;
+}
+
+/* The end of a row after its steps with a next one: the window's rows r0, r1, r2 and y at
+ * the next step (its column 0 and output 0), s its operands (columns 0..15), r outputs left
+ * (r <= 15; columns to 2r readable), the row's columns ending at end, prev the 8 outputs
+ * stored last (when r < 8). */
+static inline __attribute__((always_inline)) void
+max3s2_row_end(const float *r0, const float *r1, const float *r2, float *y, int r,
+               ptrdiff_t end, max3s2_step s, __m256 prev)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    if (r >= 8) { /* the step's column 16 and the next step's columns to 2r */
+        const __m256 c16 = 24 <= end ? cmax3(r0, r1, r2, 16) : cmax3_end(r0, r1, r2, 16, end);
+        const __m256 c24 = 24 > 2 * r ? c16 : 32 <= end ? cmax3(r0, r1, r2, 24)
+                                                         : cmax3_end(r0, r1, r2, 24, end);
+        const max3s2_step t = max3s2_operands(c16, c24);
+        prev = max3s2_outputs(s, t.r);
+        _mm256_storeu_ps(y, prev);
+        s = t, r -= 8, y += 8;
+    }
+    if (r > 0) {
+        /* the last r < 8 outputs (lanes 0 .. r - 1 of the step's, from its columns 0 .. 2r)
+         * after the 8 - r last ones of prev, stored as the row's last 8 */
+        const __m256 last = max3s2_outputs(s, s.r);
+        const __m256i idx = _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32(r)),
+                                             _mm256_set1_epi32(7));
+        const __m256 from_last = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(7 - r)));
+        _mm256_storeu_ps(y + r - 8, _mm256_blendv_ps(_mm256_permutevar8x32_ps(prev, idx),
+                                                     _mm256_permutevar8x32_ps(last, idx), from_last));
+    }
+}
+
+/* 3x3 window, stride 2, no dilation: a row of n >= 8 outputs from the window's rows r0, r1,
+ * r2 (cmax3), columns 0 .. 2n readable (2n + 1 <= avail), a: the column maxima of columns
+ * 0..7.  Output o is max(max(cm[2o], cm[2o + 1]), cm[2o + 2]) of the column maxima cm: the
+ * order of every window's taps, NaN and signed zeros included, as before.
+ * 8 outputs a step: its evens, odds and rotated evens from two shufps and one vpermps
+ * (max3s2_operands), one vpermpd at the end; the rotated evens' lane 7 (column 16) is the
+ * next step's lane 7, so each step builds the next one's operands first (two steps a turn of
+ * the loop, the operands changing roles).  The row's last columns (max3s2_row_end): each
+ * block of 8 column maxima read once, the last one from the row's last 8 columns moved down
+ * (cmax3_end); the last r < 8 outputs stored with the 8 - r before them as the row's last 8.
+ * Before (s11b .. s49): the outputs in order, even8 / odd8 (two shufps, two vpermpd), the
+ * rotation and column 16's broadcast (two vpermps): 4 lane-crossing permutes a step; the
+ * plane's rows through a called row function (vzeroupper each row), the clipped rows' count
+ * tested at each step, indexed loads.
+ * Tried (s11b, 2026-12-01): two passes per block of output rows, the column maxima into a
+ * buffer, then a 3-column stride-2 max from it: 20% slower.  onnxruntime's pools run on
+ * channel-blocked (NCHWc) tensors, 8 channels a vector, no shuffles. */
+static inline __attribute__((always_inline)) void
+max_row_3x3s2_avx2_(const float *r0, const float *r1, const float *r2, float *y, int n,
+                    int avail, __m256 a)
+{
+    const int la = max3s2_lookahead_steps(n, avail);
+    max3s2_step s = max3s2_operands(a, cmax3(r0, r1, r2, 8)), t;
+    __m256 prev = a; /* the outputs stored last */
+    int i = 0;
+    for (; i + 2 <= la; i += 2, r0 += 32, r1 += 32, r2 += 32, y += 16) {
+        t = max3s2_operands(cmax3(r0, r1, r2, 16), cmax3(r0, r1, r2, 24));
+        _mm256_storeu_ps(y, max3s2_outputs(s, t.r));
+        s = max3s2_operands(cmax3(r0, r1, r2, 32), cmax3(r0, r1, r2, 40));
+        prev = max3s2_outputs(t, s.r);
+        _mm256_storeu_ps(y + 8, prev);
+    }
+    if (i < la) {
+        t = max3s2_operands(cmax3(r0, r1, r2, 16), cmax3(r0, r1, r2, 24));
+        prev = max3s2_outputs(s, t.r);
+        _mm256_storeu_ps(y, prev);
+        s = t;
+        i++, r0 += 16, r1 += 16, r2 += 16, y += 8;
+    }
+    max3s2_row_end(r0, r1, r2, y, n - 8 * i, avail - 16 * i, s, prev);
+}
+
+/* Two rows of the kernel above at once, output rows i and i + 1 of a plane: windows' rows
+ * x0, x1, x2 and x2, x3, x4 (the row they share read once; clipped windows repeat a row as
+ * cmax3 does), outputs y0 and y1, a0 and a1 their columns 0..7's maxima.  A third fewer
+ * loads of the shared row: the kernel's time is its loads (2026-12-07, Xeon, a row of 55
+ * outputs in L1: ~40 cycles, 29 with one row's loads left out, 22 with two; the shuffles
+ * replaced by arithmetic 39). */
+static inline __attribute__((always_inline)) void
+max_rows2_3x3s2_avx2_(const float *x0, const float *x1, const float *x2, const float *x3,
+                      const float *x4, float *y0, float *y1, int n, int avail, __m256 a0,
+                      __m256 a1)
+{
+    const int la = max3s2_lookahead_steps(n, avail);
+    __m256 m2 = _mm256_loadu_ps(x2 + 8);
+    max3s2_step s0 = max3s2_operands(a0, _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(x0 + 8),
+                                                                     _mm256_loadu_ps(x1 + 8)), m2));
+    max3s2_step s1 = max3s2_operands(a1, _mm256_max_ps(_mm256_max_ps(m2, _mm256_loadu_ps(x3 + 8)),
+                                                       _mm256_loadu_ps(x4 + 8)));
+    __m256 prev0 = a0, prev1 = a1;
+    int i = 0;
+    for (; i < la; i++, x0 += 16, x1 += 16, x2 += 16, x3 += 16, x4 += 16, y0 += 8, y1 += 8) {
+        const __m256 c2 = _mm256_loadu_ps(x2 + 16), d2 = _mm256_loadu_ps(x2 + 24);
+        const max3s2_step t0 = max3s2_operands(
+            _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(x0 + 16), _mm256_loadu_ps(x1 + 16)), c2),
+            _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(x0 + 24), _mm256_loadu_ps(x1 + 24)), d2));
+        prev0 = max3s2_outputs(s0, t0.r);
+        _mm256_storeu_ps(y0, prev0);
+        s0 = t0;
+        const max3s2_step t1 = max3s2_operands(
+            _mm256_max_ps(_mm256_max_ps(c2, _mm256_loadu_ps(x3 + 16)), _mm256_loadu_ps(x4 + 16)),
+            _mm256_max_ps(_mm256_max_ps(d2, _mm256_loadu_ps(x3 + 24)), _mm256_loadu_ps(x4 + 24)));
+        prev1 = max3s2_outputs(s1, t1.r);
+        _mm256_storeu_ps(y1, prev1);
+        s1 = t1;
+    }
+    max3s2_row_end(x0, x1, x2, y0, n - 8 * i, avail - 16 * i, s0, prev0);
+    max3s2_row_end(x2, x3, x4, y1, n - 8 * i, avail - 16 * i, s1, prev1);
+}
+
+/* The row kernel on nr (<= 3) rows rs apart from src (the generic plane's interior).
+ * Returns the outputs done. */
+static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
 {
     if (n < 8 || 2 * n + 1 > avail)
         return 0;
-    return max_row_3x3s2_from_avx2(src, rs, nr, y, n, avail,
-                                   nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr), spill);
+    const float *r1 = nr > 1 ? src + rs : src, *r2 = nr > 2 ? src + 2 * rs : r1;
+    max_row_3x3s2_avx2_(src, r1, r2, y, n, avail, cmax3(src, r1, r2, 0));
+    return n;
 }
 
-static int max_row_3x3s2_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int avail)
+/* The first column maxima of a row of a 3x3/2 max pool with one column of left padding
+ * (ShuffleNet's and ResNet's 112 -> 56 after the stem), window rows r0, r1, r2: output o
+ * reads columns 2o - 1 .. 2o + 1, so the row kernel runs from column -1, its first column
+ * maxima (columns -1..6) those of columns 0..7 moved up a lane, -inf entering lane 0
+ * (max(-inf, v) = v, v's NaN included: the window's taps in the interior's order).  The
+ * kernel needs n >= 8 outputs, 2n <= w (the last window inside the row); it never loads
+ * column -1.  The generic path took the first output as a scalar window (a tenth of the
+ * pool's samples in ShuffleNet's fused stem + pool) and the last 7 with a masked store. */
+static inline __m256 max3s2_l1_first(const float *r0, const float *r1, const float *r2)
 {
-    return max_row_3x3s2_spill_avx2(src, rs, nr, y, n, avail, 0);
-}
-
-/* A whole row of a 3x3/2 max pool with one column of left padding (ShuffleNet's and ResNet's
- * 112 -> 56 after the stem): output o reads columns 2o - 1 .. 2o + 1 of src, so the row
- * kernel runs from column -1, its first column maxima (columns -1..6) loaded as columns 0..7
- * moved up a lane, -inf entering lane 0 (max(-inf, v) = v, v's NaN included: the window's
- * taps in the interior's order).  n >= 8 outputs, 2n <= w (the last window inside the row),
- * w >= 23 (the first step carried, never loading column -1).  The generic path took the first
- * output as a scalar window (a tenth of the pool's samples in ShuffleNet's fused stem + pool)
- * and the last 7 with a masked store. */
-static void max_row_3x3s2_l1_avx2(const float *src, ptrdiff_t rs, int nr, float *y, int n, int w,
-                                  int spill)
-{
-    const __m256 c0 = nr == 3 ? vmax3(src, rs) : vmax_rows(src, rs, nr);
-    const __m256 up = _mm256_permutevar8x32_ps(c0, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
-    const __m256 a = _mm256_blend_ps(up, _mm256_set1_ps(-INFINITY), 0x01);
-    max_row_3x3s2_from_avx2(src - 1, rs, nr, y, n, w + 1, a, spill);
+    const __m256 up = _mm256_permutevar8x32_ps(cmax3(r0, r1, r2, 0), _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+    return _mm256_blend_ps(up, _mm256_set1_ps(-INFINITY), 0x01);
 }
 
 /* 2x2 window, stride 2, no dilation, nr (<= 2) valid rows: 8 outputs per step
@@ -186,19 +245,75 @@ static void max_plane_avx2(const tc_pool2d_desc *d, const float *x, float *y)
     if (d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1 &&
         d->pad_t == 0 && d->pad_l == 0 && (d->oh - 1) * 2 + 3 <= d->h &&
         (d->ow - 1) * 2 + 3 <= d->w && d->ow >= 8) {
-        for (int oy = 0; oy < d->oh; oy++)
-            max_row_3x3s2_spill_avx2(x + (ptrdiff_t)2 * oy * d->w, d->w, 3, y + (ptrdiff_t)oy * d->ow,
-                                     d->ow, d->w, oy + 1 < d->oh);
+        const ptrdiff_t w = d->w;
+        int oy = 0;
+        for (; oy + 2 <= d->oh; oy += 2) {
+            const float *r0 = x + 2 * oy * w;
+            max_rows2_3x3s2_avx2_(r0, r0 + w, r0 + 2 * w, r0 + 3 * w, r0 + 4 * w,
+                                  y + oy * d->ow, y + (oy + 1) * d->ow, d->ow, d->w,
+                                  cmax3(r0, r0 + w, r0 + 2 * w, 0),
+                                  cmax3(r0 + 2 * w, r0 + 3 * w, r0 + 4 * w, 0));
+        }
+        if (oy < d->oh) {
+            const float *r0 = x + 2 * oy * w;
+            max_row_3x3s2_avx2_(r0, r0 + w, r0 + 2 * w, y + (ptrdiff_t)oy * d->ow, d->ow, d->w,
+                                cmax3(r0, r0 + w, r0 + 2 * w, 0));
+        }
         return;
     }
     if (d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1 &&
         d->pad_l == 1 && d->pad_t <= 1 && 2 * d->ow <= d->w && d->ow >= 8 && d->w >= 23 &&
         2 * (d->oh - 1) - d->pad_t < d->h) {
-        for (int oy = 0; oy < d->oh; oy++) { /* rows clipped to the plane, every row >= 1 */
-            const int hs = 2 * oy - d->pad_t, i0 = hs < 0 ? -hs : 0;
-            const int i1 = d->h - hs < 3 ? d->h - hs : 3;
-            max_row_3x3s2_l1_avx2(x + (ptrdiff_t)(hs + i0) * d->w, d->w, i1 - i0,
-                                  y + (ptrdiff_t)oy * d->ow, d->ow, d->w, oy + 1 < d->oh);
+        /* rows clipped to the plane (every window has 1 row or more), two output rows a call */
+        const float *rows[5];
+        for (int oy = 0; oy < d->oh; oy += 2) {
+            const int pair = oy + 1 < d->oh, hs = 2 * oy - d->pad_t;
+            for (int k = 0; k < 3 + 2 * pair; k++) { /* a row past the plane repeats the last */
+                const int r = hs + k < 0 ? 0 : hs + k < d->h ? hs + k : d->h - 1;
+                rows[k] = x + (ptrdiff_t)r * d->w - 1;
+            }
+            if (hs < 0) /* the top pad: window rows 0, 1 as 0, 1, 1 */
+                rows[0] = rows[1], rows[1] = rows[2];
+            float *y0 = y + (ptrdiff_t)oy * d->ow;
+            const __m256 a0 = max3s2_l1_first(rows[0] + 1, rows[1] + 1, rows[2] + 1);
+            if (pair)
+                max_rows2_3x3s2_avx2_(rows[0], rows[1], rows[2], rows[3], rows[4], y0, y0 + d->ow,
+                                      d->ow, d->w + 1, a0,
+                                      max3s2_l1_first(rows[2] + 1, rows[3] + 1, rows[4] + 1));
+            else
+                max_row_3x3s2_avx2_(rows[0], rows[1], rows[2], y0, d->ow, d->w + 1, a0);
+        }
+        return;
+    }
+    if (d->kh == 3 && d->kw == 3 && d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1 &&
+        d->pad_t == 0 && d->pad_l == 0 && d->w >= 17 && d->h >= 3 && d->ow >= 8 &&
+        (d->oh - 1) * 2 < d->h && (d->ow - 1) * 2 < d->w) {
+        /* ceil mode (GoogLeNet's 3x3/2 pools): windows past the right and bottom edges only.
+         * As pool_plane_ computes them: the ni outputs whose windows lie inside the row through
+         * the row kernel (columns first), the rest one clipped window each (pool_one_, row
+         * major); here two rows a call while both have their 3 rows. */
+        const ptrdiff_t w = d->w;
+        const int ni = (d->w - 3) / 2 + 1 < d->ow ? (d->w - 3) / 2 + 1 : d->ow;
+        const int full = (d->h - 3) / 2 + 1;
+        for (int oy = 0; oy < d->oh;) {
+            const float *r0 = x + 2 * oy * w;
+            float *y0 = y + (ptrdiff_t)oy * d->ow;
+            int rows = 1;
+            if (oy + 2 <= full) {
+                max_rows2_3x3s2_avx2_(r0, r0 + w, r0 + 2 * w, r0 + 3 * w, r0 + 4 * w, y0,
+                                      y0 + d->ow, ni, d->w, cmax3(r0, r0 + w, r0 + 2 * w, 0),
+                                      cmax3(r0 + 2 * w, r0 + 3 * w, r0 + 4 * w, 0));
+                rows = 2;
+            } else { /* the window's rows clipped to the plane */
+                const int nr = d->h - 2 * oy < 3 ? d->h - 2 * oy : 3;
+                const float *r1 = nr > 1 ? r0 + w : r0, *r2 = nr > 2 ? r1 + w : r1;
+                max_row_3x3s2_avx2_(r0, r1, r2, y0, ni, d->w, cmax3(r0, r1, r2, 0));
+            }
+            for (int k = 0; k < rows; k++, oy++) {
+                const int nr = d->h - 2 * oy < 3 ? d->h - 2 * oy : 3;
+                for (int ox = ni; ox < d->ow; ox++)
+                    y[(ptrdiff_t)oy * d->ow + ox] = pool_one_(d, x, 1, 0, 2 * oy, 0, nr, 0, ox);
+            }
         }
         return;
     }

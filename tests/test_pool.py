@@ -340,6 +340,72 @@ def test_max_pool_3x3_s2_every_width(ctx, pads):
 
 
 
+def chain_max(m, v):
+    """maxps(m, v) as the kernels chain it: m > v ? m : v (a NaN v wins, a NaN m loses)"""
+    return np.where(m > v, m, v)
+
+
+def ref_max3s2_columns_first(x, pad, pad_b, pad_r=0):
+    """The AVX2 3x3/2 max rows' order (pool2d_avx2.c, every output of a row in the row kernel):
+    each column's maximum of the window's rows (rows clipped to the plane, chained top down),
+    then max(max(cm[2o], cm[2o + 1]), cm[2o + 2]); pad: one column and row of padding at the
+    left and top (that column's maximum -inf), pad_b rows at the bottom; pad_r (no pad, ceil
+    mode): the outputs whose windows cross the right edge one clipped window each, row major
+    (pool2d_impl.h pool_one_).  Exact for NaN, infinities and signed zeros."""
+    h, w = x.shape[-2:]
+    oh = (h + pad + pad_b - 3) // 2 + 1
+    ow = (w + pad + pad_r - 3) // 2 + 1
+    ni = (w + pad - 3) // 2 + 1
+    xp = np.concatenate([np.full(x.shape[:-1] + (pad,), -np.inf, np.float32), x], axis=-1)
+    y = np.empty(x.shape[:-2] + (oh, ow), np.float32)
+    for i in range(oh):
+        rows = xp[..., max(2 * i - pad, 0):min(2 * i - pad + 3, h), :]
+        cm = rows[..., 0, :]
+        for k in range(1, rows.shape[-2]):
+            cm = chain_max(cm, rows[..., k, :])
+        if pad:
+            cm[..., 0] = -np.inf
+        e, o, e2 = cm[..., 0:2 * ni:2], cm[..., 1:2 * ni:2], cm[..., 2:2 * ni + 1:2]
+        y[..., i, :ni] = chain_max(chain_max(e, o), e2)
+        for j in range(ni, ow):
+            m = np.full(x.shape[:-2], -np.inf, np.float32)
+            for k in range(rows.shape[-2]):
+                for c in range(2 * j, min(2 * j + 3, w)):
+                    m = chain_max(m, rows[..., k, c])
+            y[..., i, j] = m
+    return y
+
+
+@requires_avx2
+@pytest.mark.parametrize("pad,pad_b,pad_r", [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 1)])
+def test_max_pool_3x3_s2_avx2_rows_keep_their_order(pad, pad_b, pad_r):
+    """The AVX2 3x3/2 max pools that run every output through the row kernels (no padding and
+    every window inside the plane; one column and row of left / top padding, 2 ow <= w, w >=
+    23; ceil mode's windows past the right and bottom edges, pad_b = pad_r = 1), two output
+    rows a call and the odd one alone, give the bits of their order, columns first, on inputs
+    full of NaN, infinities and signed zeros: output widths 8 to 40 (every step count and
+    last-step length), 1-row planes, odd and even output heights, windows clipped at the top
+    and the bottom, at 1 and 2 threads."""
+    rng = np.random.default_rng(50 + 2 * pad + pad_b + 4 * pad_r)
+    special = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0], np.float32)
+    for ow in range(8, 41):
+        w = 2 * ow + 1 - pad + int(rng.integers(0, 2))
+        if pad and w < 23:
+            continue
+        for h in (3, 4, 5, 7, 12, 13):
+            x = rng.standard_normal((1, 5, h, w)).astype(np.float32)
+            hit = rng.random(x.shape) < 0.15
+            x[hit] = rng.choice(special, int(hit.sum()))
+            want = ref_max3s2_columns_first(x, pad, pad_b, pad_r)
+            for threads in (1, 2):
+                y = np.empty(want.shape, np.float32)
+                _kernels.max_pool2d(_kernels.Context(threads, "avx2"), x, y, (3, 3), (2, 2),
+                                    (pad, pad, pad_b, pad_r), (1, 1))
+                np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32),
+                                              err_msg=f"max_pool2d bits, x {x.shape} pads "
+                                                      f"{(pad, pad, pad_b, pad_r)} {threads} threads")
+
+
 # Pools large enough (N * C planes above the plane grain, pool2d.c tc_pool_grain_) that 2 and 3
 # threads split them: SqueezeNet's two ceil-mode pools, padding on every side, dilation,
 # asymmetric strides, 1-wide planes, a 2x2/2 pool (DenseNet's average), batch 2 with an odd
