@@ -30,7 +30,11 @@ of spinning before each step 134-155 us over features.11-18 (.13-.17 20-35 us ea
 48 x 48 float matmuls (FMA-heavy, in L1) 156-161 (66 once): not the AVX frequency license;
 10 / 30 / 100 / 1000 us of spinning 10-12 / 25-31 / 54-71 / 28-35 (60 rounds, two processes):
 not monotonic in the pause, so not a drain of the step before's traffic alone either; not
-located (no PMU in the VM)."""
+located (no PMU in the VM).  Nor the software prefetches (h50-pf, 10:31-10:56, host load 5-8,
+40-80 rounds a process): every fp32 kernel's prefetches compiled out (relink_variant.py with
+no_prefetch.h) -81..+47 us over features.11-18 (median -12, 16 processes), the base -83..+129
+(median +10, 18), each family off alone medians +10..+60: the effect comes and goes with the
+host's state."""
 import os
 import sys
 import time
