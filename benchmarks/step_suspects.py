@@ -41,8 +41,9 @@ plain 3032 / 3128 / 3185, the gain -38 / +34 / +129, correlated with the plain t
 than with the paused (r -0.43): the pause takes the runs that are slow down to about the fast
 ones' time.  Some processes repeat their gain closely (-7 / -7 / -4 with plain 3038-3045; +93 /
 +129 / +120, .14-.17 +53..+83), others not (+87 / +119 / +4), the arena 2 MiB-aligned in
-transparent huge pages in all: a state of the process or of the minutes it runs in, that a
-pause resets; not located."""
+transparent huge pages in all; in one process of 8 x 15 rounds the whole run's gain went
+-156, -140, -133, +47, -73, +106, +66, +10 us (another's -38..+95): the minute's state more than
+the process's, which a pause resets; not located."""
 import os
 import sys
 import time
