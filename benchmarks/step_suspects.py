@@ -13,6 +13,7 @@ code2 against code3 is what the step's data-dependent branches cost it in a run 
 step run three times in a row, cold_steps.py's warm, has learnt).
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
   python benchmarks/step_suspects.py M.onnx [--rounds 100] [--touch code2] [--ort] [--min-diff US]
+      [--repeat N]
 Measured (ref49 = 5b72dea, Intel Xeon, AVX2, nice -20, --ort, 100 rounds, 2026-12-07 07:58-08:05,
 sums over features.11-18, whose excess over warm cold_steps.py --ort put at 366 us): in -24..+16,
 out -26..+70, ws 73-79, w 29-72, ws,w 48-210, ws,w,in,out 125-151, code 143-228, code2 110-180,
@@ -30,7 +31,19 @@ of spinning before each step 134-155 us over features.11-18 (.13-.17 20-35 us ea
 48 x 48 float matmuls (FMA-heavy, in L1) 156-161 (66 once): not the AVX frequency license;
 10 / 30 / 100 / 1000 us of spinning 10-12 / 25-31 / 54-71 / 28-35 (60 rounds, two processes):
 not monotonic in the pause, so not a drain of the step before's traffic alone either; not
-located (no PMU in the VM)."""
+located (no PMU in the VM).  Nor the software prefetches (h50-pf, 10:31-10:56, host load 5-8,
+40-80 rounds a process): every fp32 kernel's prefetches compiled out (relink_variant.py with
+no_prefetch.h) -81..+47 us over features.11-18 (median -12, 16 processes), the base -83..+129
+(median +10, 18), each family off alone medians +10..+60: the effect comes and goes.  What it
+follows (h50-pf, the base, --touch idle --ort, 3 x 30 rounds in each of 11 processes, 11:07-11:10,
+sums over features.11-18, 33 measurements): paused 3036 / 3076 / 3189 us (min / median / max),
+plain 3032 / 3128 / 3185, the gain -38 / +34 / +129, correlated with the plain time (r 0.67) more
+than with the paused (r -0.43): the pause takes the runs that are slow down to about the fast
+ones' time.  Some processes repeat their gain closely (-7 / -7 / -4 with plain 3038-3045; +93 /
++129 / +120, .14-.17 +53..+83), others not (+87 / +119 / +4), the arena 2 MiB-aligned in
+transparent huge pages in all; in one process of 8 x 15 rounds the whole run's gain went
+-156, -140, -133, +47, -73, +106, +66, +10 us (another's -38..+95): the minute's state more than
+the process's, which a pause resets; not located."""
 import os
 import sys
 import time
@@ -55,6 +68,10 @@ def main():
     ap = arg_parser(100, "code2",
                     "in, out, ws, w, code, code2, code3, idle or several, e.g. ws,w,in")
     ap.add_argument("--idle-us", type=float, default=300.0, help="--touch idle's pause")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure this many times in the one process (the sums of each printed; "
+                         "the per-step table is the last's): whether a difference is the "
+                         "process's or the minute's")
     a = ap.parse_args()
     sess, feed = one_thread_session(a.model)
     plan, arena, calls = plan_arena_calls(sess, feed)
@@ -89,7 +106,11 @@ def main():
         for i, t in enumerate(make[kind]()):
             prep[i] += t
     other = ort_runner(a.model, feed) if a.ort else None
-    plain, prepared = timed_rounds(calls, prep, a.rounds, other)
+    for r in range(a.repeat):
+        plain, prepared = timed_rounds(calls, prep, a.rounds, other)
+        if a.repeat > 1:
+            print(f"repeat {r}: sum plain {plain.sum():.1f} prepared {prepared.sum():.1f} us, "
+                  f"diff {plain.sum() - prepared.sum():.1f}", flush=True)
     print(f"{os.path.basename(a.model)}: --touch {a.touch}, {a.rounds} rounds"
           f"{' --ort' if a.ort else ''}, medians per step, us (diff: plain - prepared)")
     for i, st in enumerate(plan.steps):

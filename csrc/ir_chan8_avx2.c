@@ -50,6 +50,18 @@
  * last N % 6 pixels (196 = 32 x 6 + 4) come as one narrower tile: a strip at a time, there is
  * no other strip to take them with (the whole-expansion tails of 4 strips at a time: one pixel
  * of one strip alone, 2 chains, ran the 7x7 expansion 1.19 of the row tiles' time) */
+/* h50-pf: 0 compiles PF 1 (the next strip's weights) out: a diagnostic switch, as
+ * TC_CHAN8_PF_TILE and ir_fused.c's TC_CHAN8_PF_PROJECT (benchmarks/relink_variant.py builds such
+ * variants).  What they showed (MobileNetV2, 1 thread, step_suspects.py --touch idle --ort, 8-18
+ * processes a variant, 2026-12-07 10:31-10:56): neither these prefetches nor any other family
+ * carries the pause effect (300 us of spinning before each step giving back 134-155 us over
+ * features.11-18 in session 49): with every software prefetch of the fp32 kernels compiled out
+ * the pause gave -81..+47 us (median -12), the base -83..+129 (median +10), each family off
+ * alone medians +10..+60; the prefetches are worth 380 us of features.11-18 (3117 -> 3496 us
+ * plain, medians) and 3-9% of the run (ab_threads.py --fifo, both orders) */
+#ifndef TC_CHAN8_PF_NEXT
+#define TC_CHAN8_PF_NEXT 1
+#endif
 static inline __attribute__((always_inline)) void chan8_tile(const int PF, const int HI,
                                                              const int NT, int C, size_t ldx,
                                                              int n0, const float *a, __m256 b0,
@@ -65,7 +77,7 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
     const float *xk = x + n0, *ak = a;
 #pragma GCC unroll 4
     for (int k = 0; k < C; k++, xk += ldx, ak += 16) {
-        if (PF == 1)
+        if (PF == 1 && TC_CHAN8_PF_NEXT)
             _mm_prefetch((const char *)(ak + (size_t)16 * C), _MM_HINT_T1);
         else if (PF == 2 && k < pfn)
             _mm_prefetch(pf + (size_t)64 * k, _MM_HINT_T1);
@@ -97,7 +109,9 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
  * with the 14x14 pairs 1.08 (steps_ab.py, 60 rounds, 2026-12-05).  The cap, as the sum of
  * MobileNetV3-Large's features.11-.15 steps' change (pair, gate, projection), us: 8 -60, 12
  * -76, 16 -105 and -76 (two runs), 24 -60, 32 -15 (the 7x7 pairs +16-55 from 24 up). */
+#ifndef TC_CHAN8_PF_TILE
 #define TC_CHAN8_PF_TILE 16
+#endif
 
 /* the tiles of a strip's expansion of N pixels after its first (chan8_expand_k's split) */
 static inline int chan8_later_tiles(int N)

@@ -593,6 +593,10 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
  * features.8 and up; its 56x56 / 28x28 blocks' 9-24 KB read 1.005-1.014 with it, noise or the
  * hints' cost) */
 #define CHAN8_PF_PROJECT_MIN_BYTES (64 * 1024)
+/* h50-pf: 0 leaves the projection's prefetch out (a diagnostic switch) */
+#ifndef TC_CHAN8_PF_PROJECT
+#define TC_CHAN8_PF_PROJECT 1
+#endif
 typedef struct {
     const tc_ctx *serial;
     const tc_ir_stage *expand, *dw;
@@ -882,7 +886,7 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
             const size_t pbytes =
                 (sp_ws ? tc_pw_sparse_pack_size(project->p.K, (int)E)
                        : tc_conv2d_pack_size(&project->p, project->algo)) * sizeof(float);
-            j.pf = tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
+            j.pf = TC_CHAN8_PF_PROJECT && tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
                            pbytes >= CHAN8_PF_PROJECT_MIN_BYTES
                        ? (const char *)(sp_ws ? sparse : project->packed)
                        : NULL;
