@@ -13,7 +13,7 @@ which a loaded 2-core host gives now and then; the whole-run minimum and median 
 With the AVX2 emulation env:
   LD_PRELOAD=.../libcpuid_avx2.so CPUID_AVX2_SITES=... TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<ort_avx2> \
   python benchmarks/qsteps_mt.py MODEL.onnx [--rounds 3] [--runs 200] [--fifo] [--threads 2] \
-      [--input photo]"""
+      [--input photo] [--ort-span-us 3.5]"""
 import argparse
 import collections
 import json
@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 
-def worker(engine, model, threads, runs, kind="relu"):
+def worker(engine, model, threads, runs, kind="relu", span_us=0.0):
     if engine == "ort":
         import onnxruntime as ort
         so = ort.SessionOptions()
@@ -63,7 +63,8 @@ def worker(engine, model, threads, runs, kind="relu"):
     if engine == "ort":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from mt_steps import node_runs
-        steps.update(node_runs(s.end_profiling(), 5))  # the 5 warm-up runs left out
+        steps.update({k: [t - span_us * 1e-3 for t in v]  # the 5 warm-up runs left out
+                      for k, v in node_runs(s.end_profiling(), 5).items()})
     return {"wall_min": min(wall), "wall_med": float(np.median(wall)),
             "steps": {k: min(v) for k, v in steps.items()}, "order": list(steps)}
 
@@ -82,17 +83,21 @@ def main():
                     help="sum both engines' steps by the first N parts of their node names "
                          "(/features/features.3 at 2): where onnxruntime's names do not "
                          "start with tinycnn's (its NCHWc nodes are named after the Relu)")
+    ap.add_argument("--ort-span-us", type=float, default=0.0,
+                    help="us taken off each onnxruntime node time: its profiler's in-span work "
+                         "(ort_node_span.py, as qsteps.py; default 0, the times as profiled)")
     ap.add_argument("--worker", nargs=2, metavar=("ENGINE", "THREADS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker(a.worker[0], a.model, int(a.worker[1]), a.runs, a.input)))
+        print(json.dumps(worker(a.worker[0], a.model, int(a.worker[1]), a.runs, a.input,
+                                a.ort_span_us)))
         return
     res = collections.defaultdict(list)
     combos = [(e, t) for e in ("tc", "ort") for t in (1, a.threads)]
     for r in range(a.rounds):
         for e, t in (combos if r % 2 == 0 else combos[::-1]):
             cmd = [sys.executable, os.path.abspath(__file__), a.model, "--runs", str(a.runs),
-                   "--input", a.input, "--worker", e, str(t)]
+                   "--input", a.input, "--ort-span-us", str(a.ort_span_us), "--worker", e, str(t)]
             out = subprocess.run((["chrt", "-f", "10"] if a.fifo else []) + cmd,
                                  capture_output=True, text=True, check=True).stdout
             res[(e, t)].append(json.loads(out.strip().splitlines()[-1]))

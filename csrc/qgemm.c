@@ -694,8 +694,24 @@ void tc_qukernel_u7s8_portable(int ntaps, int klen, const void *const *rows, int
  * whole calls do not divide (64 -> 384: 3 calls of 8 panels into 2 chunks of 8 + 4 each,
  * in place of 8 | 8 + 8) 1.18 of the time (a call more per tile: U7S8's correction pass and
  * output stage per call); the row blocks rounded up to a multiple of the threads, no column
- * chunks, 0.96-1.01 (load 18, within noise). */
-#define TC_QU7S8_ROWS_OUTER_BYTES (128 * 1024)
+ * chunks, 0.96-1.01 (load 18, within noise).
+ * Raised from 128 KiB to 1 MiB (h50-r50, 2026-12-07, the Xeon, emulated AVX2, 2 threads):
+ * ResNet-50 int8's 14x14 products (256-576 KiB of panels, 2 row blocks x 4 column chunks)
+ * had their chunks outer, so each of a thread's tasks took the other row block and scanned
+ * it again for the steps above the paired widths (split_memo keeps one block): layer3's
+ * conv1 (1024 -> 256, 4 panels a chunk) scaled 1.69-1.70x from 1 to 2 threads against
+ * onnxruntime's 1.78-1.80x (qsteps_mt.py --input photo), its conv3 (16 panels a chunk)
+ * 1.87x.  Rows outer (benchmarks/mt_inproc.py --fifo --input photo, one build switching run
+ * by run, 8 x 40 runs, step medians, bit-identical): layer3's conv1 0.293-0.295 -> 0.260-0.263
+ * ms, its 3x3 stride-2 conv2 (im2col, 576 KiB) 0.609 -> 0.593, layer4.0's conv1 (M = 196,
+ * 512 KiB) 0.523 -> 0.514, layer3's 1x1 steps 0.959 of their time, the whole run 0.992
+ * [0.987-0.998]; rows outer only where a chunk has at most 4 panels: 0.968 / 0.994.
+ * Whole runs against the base (ab_threads.py --fifo, 2 threads, 20 x 10 runs, each checkout's
+ * tool against the other, burst medians): ResNet-50 int8 photograph 0.995 [0.990-0.998],
+ * 0.989 [0.987-0.991] and 1 / 1.013, 1 / 1.015; noise 0.986 and 1 / 1.011; ResNet-18 int8
+ * (its layer3.0 3x3 stride 2, 288 KiB) 0.997 and 1 / 0.997, level.  One thread: no chunks,
+ * unchanged. */
+#define TC_QU7S8_ROWS_OUTER_BYTES (1024 * 1024)
 
 /* U7S8 products of at most TC_QMB_WHOLE rows whose panels pass this many bytes (kpad x
  * columns: ResNet's layer4 at 7x7, 1-2.4 MB) stay one row block at several threads too, as

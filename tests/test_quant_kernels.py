@@ -1012,6 +1012,33 @@ def test_u7s8_late_layers_of_large_panels_are_one_block_at_every_thread_count():
             assert np.array_equal(y, ref), f"{isa} {t}t: 3x3 {h}x{h} stride {st}, the add"
 
 
+def test_u7s8_row_blocks_outer_up_to_a_megabyte_of_panels():
+    """U7S8 products over a few row blocks whose column chunks share up to 1 MiB of panels
+    (ResNet-50's 14x14 layers: 1024 -> 256, 256 -> 1024, 512 -> 1024, the 3x3's 2304 -> 256
+    im2col rows) run a row block's chunks one after the other at 2 and 3 threads (qgemm.c,
+    TC_QU7S8_ROWS_OUTER_BYTES); just past 1 MiB the chunks stay outer.  Each layer built once
+    and run on two feeds (a thread's block scan must not carry over), zero point 0 with a
+    photograph's hot channels above the paired widths and a mid-range zero point, against
+    numpy int64 at 1-3 threads."""
+    rng = np.random.default_rng(150)
+    ctxs = _tiers_at((1, 2, 3))
+    for m, kd, n in [(196, 1024, 256), (196, 256, 1024), (196, 512, 1024), (196, 2304, 256),
+                     (145, 1024, 264), (197, 1024, 1040)]:
+        w = rng.integers(-127, 128, (n, kd)).astype(np.int16)
+        bias = rng.integers(-5000, 5000, n).astype(np.int32)
+        layers = {k: K.QGemm(c, w, K.QOutput(np.int32, bias), "u7s8") for k, c in ctxs.items()}
+        for zp in (0, 0, 130):
+            a = rng.integers(max(zp - 60, 0), zp + 80, (m, kd))
+            hot = rng.choice(kd, kd // 40, replace=False)
+            a[:, hot] = rng.integers(90, 256, (m, hot.size))
+            a = a.astype(np.uint8)
+            want = (a.astype(np.int64) - zp) @ w.T.astype(np.int64) + bias
+            for (isa, t), layer in layers.items():
+                y = np.empty((m, n), np.int32)
+                layer.run(a, zp, y)
+                assert np.array_equal(y, want), f"{isa} {t}t: m={m} k={kd} n={n} zp={zp}"
+
+
 def test_qconv_task_split_gives_the_same_result_at_1_2_and_3_threads():
     """Convolutions at the late layers' map sizes (7x7 to 28x28) and odd ones, through every
     path of the driver (in place, im2col rows, indirect taps) and the Winograd (chunks of
