@@ -53,7 +53,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cold_steps import one_thread_session  # noqa: E402
-from step_touch import arena_outputs, arg_parser, timed_rounds, touch_kinds  # noqa: E402
+from step_touch import arena_outputs, arg_parser, session_feed, timed_rounds, touch_kinds  # noqa: E402
 from trickle_net import ort_runner, plan_arena_calls  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def main():
                          "the per-step table is the last's): whether a difference is the "
                          "process's or the minute's")
     a = ap.parse_args()
-    sess, feed = one_thread_session(a.model)
+    sess, feed = session_feed(a.model, a.input)
     plan, arena, calls = plan_arena_calls(sess, feed)
     kinds = a.touch.split(",")
     scratch = None

@@ -10,6 +10,7 @@ writes.  Reading 1-1.5 MB of workspace also evicts part of what the step reads (
 its weights from the run before), so a negative difference is that, not a gain.
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
   python benchmarks/step_touch.py M.onnx [--rounds 40] [--touch ws|out|w|ws,w] [--ort] [--min-diff US]
+      [--input photo]   (h50-q2: bench.input_feed's kinds, for int8 models; default uniform)
 --touch w (h49-mv): the step's own weights (trickle_net.step_weights: the float arrays of 4 KB
 to 16 MB its call reaches outside the arena); --ort: an onnxruntime session runs before each
 kind's two runs (bench.py's 1-thread state: tinycnn's weights then come from memory).
@@ -109,13 +110,27 @@ def arg_parser(rounds, touch, kinds_help):
                     help="an onnxruntime session of the model runs before each kind's two runs")
     ap.add_argument("--min-diff", type=float, default=0.0,
                     help="print only the steps whose |difference| is at least this (us)")
+    ap.add_argument("--input", default="uniform",
+                    help="the feed: uniform (random [0, 1), the default) or one of bench.py's "
+                         "INPUTS (photo, normal, ...: an int8 model's kernels depend on it)")
     return ap
+
+
+def session_feed(model, kind):
+    """(a 1-thread session of model run once, its feed): kind "uniform" (cold_steps.py's) or one
+    of bench.input_feed's kinds"""
+    sess, feed = one_thread_session(model)
+    if kind != "uniform":
+        from bench import input_feed
+        feed = {k: input_feed(kind, v.shape) for k, v in feed.items()}
+        sess.run(None, feed)
+    return sess, feed
 
 
 def main():
     ap = arg_parser(40, "ws", "ws, out, w or several, e.g. ws,w")
     a = ap.parse_args()
-    sess, feed = one_thread_session(a.model)
+    sess, feed = session_feed(a.model, a.input)
     plan, arena, calls = plan_arena_calls(sess, feed)
     kinds = touch_kinds(plan, arena, calls)
     touches = [[] for _ in calls]
