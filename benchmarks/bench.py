@@ -34,10 +34,10 @@ How it measures (the method of issue 4):
 * --steady-burst N: after each row's bursts, a second phase as long in bursts of
   N runs (20: both engines in steady state, as an application running image
   after image), its ratio the table's last column and checked against the
-  targets too.  onnxruntime's first timed runs after tinycnn's are ~10% slower
-  than its runs 10-20, tinycnn's ~4.5% (2026-12-07, MobileNetV2 at 1 thread):
-  bursts of 5 read MobileNetV2 and MnasNet 3-4% kinder to tinycnn than steady
-  state, SqueezeNet and GoogLeNet ~2-3% harsher.
+  targets too.  The two phases part by a few % either way, by network and run
+  (2026-12-07, 1 thread, bursts of 5 / 20: MobileNetV2 0.798 / 0.827 at 09:26,
+  0.791 / 0.783 at 11:33; MnasNet 0.789 / 0.819, then 0.805 / 0.824): a target
+  met in one phase only is not met.
 * N > 1 threads: one process per engine, alternating bursts (A runs a burst
   while B's process waits on its pipe, then the other way round).  Only one
   process computes at a time: before a burst, the parent waits until the other
