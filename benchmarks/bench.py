@@ -1391,9 +1391,8 @@ def markdown(result):
     if steady:
         notes.append(f"Last column: after each row's bursts, a second phase as long in bursts of {steady_burst} "
                      "runs (the first of each discarded): both engines in steady state, as an application "
-                     "running image after image. onnxruntime gains more than tinycnn from its own runs just "
-                     "before (MobileNetV2 and MnasNet at 1 thread, 2026-12-07: 3-4%), so the targets are "
-                     "checked on both phases.")
+                     "running image after image. The two phases part by a few % either way, by network and "
+                     "run, so the targets are checked on both.")
     host = host_line(result)
     if host:
         notes.append(host)
