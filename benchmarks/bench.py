@@ -1099,6 +1099,18 @@ def measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, g
             w.close()
 
 
+def measure_phase(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter,
+                  feed="normal", fifo_1t=False, probe=None):
+    """Both engines at `threads` in alternating bursts of `burst` timed runs, the way the thread
+    count calls for (1: measure_one_process, --fifo-1t's bursts; N > 1: measure_bursts):
+    ({engine: result}, the output diffs at 1 thread, else None)."""
+    if threads == 1:
+        return measure_one_process(engines, path, desc, 1, warmup, runs, seconds, meter, burst, feed,
+                                   fifo=fifo_1t, pause=gap, probe=probe)
+    return measure_bursts(engines, path, desc, threads, warmup, runs, seconds, burst, gap, meter,
+                          feed, probe=probe), None
+
+
 def _busy_seconds():
     """CPU seconds all cores spent busy since boot, steal time included (None without /proc)."""
     try:
@@ -1192,14 +1204,8 @@ def run_benchmark(args):
             m["load"], info = measure_load(order, path, desc, args.load_samples)
             result.setdefault("engine_info", {}).update(info)
         def phase(t, burst, bg):
-            """Both engines at t threads in alternating bursts of `burst` timed runs: {engine: result},
-            the output diffs (1 thread only, else None)."""
-            if t == 1:
-                return measure_one_process(order, path, desc, t, args.warmup, args.runs, args.seconds, bg,
-                                           burst, fifo=args.fifo_1t, pause=args.gap,
-                                           probe=probe_spec(args.probe_ms, t))
-            return measure_bursts(order, path, desc, t, args.warmup, args.runs, args.seconds, burst,
-                                  args.gap, bg, probe=probe_spec(args.probe_ms, t)), None
+            return measure_phase(order, path, desc, t, args.warmup, args.runs, args.seconds, burst,
+                                 args.gap, bg, fifo_1t=args.fifo_1t, probe=probe_spec(args.probe_ms, t))
 
         for t in args.threads:
             log(f"{name}: {t} thread(s) ...")

@@ -115,13 +115,9 @@ def run(args):
                 probe = bench.probe_spec(args.probe_ms, t)
 
                 def phase(burst, meter):
-                    if t == 1:
-                        return bench.measure_one_process(engines, paths, desc, t, args.warmup,
-                                                         args.runs, None, meter, burst, feed,
-                                                         fifo=args.fifo_1t, pause=args.gap,
-                                                         probe=probe)[0]
-                    return bench.measure_bursts(engines, paths, desc, t, args.warmup, args.runs,
-                                                None, burst, args.gap, meter, feed, probe=probe)
+                    return bench.measure_phase(engines, paths, desc, t, args.warmup, args.runs, None,
+                                               burst, args.gap, meter, feed, fifo_1t=args.fifo_1t,
+                                               probe=probe)[0]
 
                 res = phase(args.burst, meter)
                 row = {"model": name, "format": fmt, "threads": t, "input": feed,
