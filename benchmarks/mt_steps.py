@@ -5,6 +5,14 @@ each engine's own profiler times its nodes (tinycnn's fused steps are named afte
 node).  Nodes are grouped by the first DEPTH parts of their names; per group it prints the
 median over runs of the group's time per engine and thread count, and both speedups.  The
 profilers inflate small steps: use it to find candidates, then time a step alone.
+h51-sq: the sessions' order reversed every other round (each engine and thread count both
+before and after the others), a 2 ms pause before each 2-thread burst (the other pools'
+workers asleep, as steps_ab.py), `--join G1,G2,...` (groups summed as one, named after the
+first: tinycnn's fused steps against onnxruntime's nodes, e.g. SqueezeNet's
+features.0,features.1,features.2), and `--stat both`: per group the medians and the minima,
+what each engine loses against half its 1-thread time (tc2 - tc1 / 2, ort2 - ort1 / 2, ms)
+and tinycnn's excess over --target x onnxruntime at 2 threads.  Under chrt -f 10 (root; short
+runs) both threads have their core.
 As on an AVX2-only CPU (bench.py --emulate-avx2 builds the library):
   LD_PRELOAD=exports/libcpuid_avx2.so CPUID_AVX2_SITES=exports/ort_avx2/cpuid_sites.txt \
   TINYCNN_ISA=avx2 PYTHONPATH=<checkout>:<patched onnxruntime> python benchmarks/mt_steps.py M.onnx
@@ -15,6 +23,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 import numpy as np
 import onnxruntime as ort
@@ -56,13 +65,41 @@ def node_runs(trace_path, skip):
     return {k: v[skip:] for k, v in per.items()}
 
 
+def both_table(sums_of, target):
+    """per group: medians and minima of each engine at 1 and 2 threads, each engine's loss at 2
+    threads against half its 1-thread time, tinycnn's excess over target x onnxruntime"""
+    groups = list(sums_of[("tc", 1)])
+    groups += [k for k in sums_of[("ort", 1)] if k not in groups]
+    for stat, name in ((np.median, "medians"), (np.min, "minima")):
+        print(f"-- {name} (ms); loss = t2 - t1 / 2; excess = tc2 - {target} x ort2")
+        print(f"{'group':28s} {'tc1':>7s} {'tc2':>7s} {'x':>5s} {'ort1':>7s} {'ort2':>7s} "
+              f"{'x':>5s} {'tc2/ort2':>8s} {'tc loss':>7s} {'ort loss':>8s} {'excess':>7s}")
+        tot = collections.Counter()
+        for k in groups:
+            v = {key: float(stat(s[k])) if k in s else 0.0 for key, s in sums_of.items()}
+            for key in v:
+                tot[key] += v[key]
+            row(k, v, target)
+        row("sum", tot, target)
+
+
+def row(k, v, target):
+    t1, t2, o1, o2 = v[("tc", 1)], v[("tc", 2)], v[("ort", 1)], v[("ort", 2)]
+    print(f"{k[-28:]:28s} {t1:7.3f} {t2:7.3f} {t1 / t2 if t2 else 0:5.2f} {o1:7.3f} {o2:7.3f} "
+          f"{o1 / o2 if o2 else 0:5.2f} {t2 / o2 if o2 else 0:8.2f} {t2 - t1 / 2:7.3f} "
+          f"{o2 - o1 / 2:8.3f} {t2 - target * o2:7.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--burst", type=int, default=5)
-    ap.add_argument("--stat", choices=("median", "min"), default="median")
+    ap.add_argument("--stat", choices=("median", "min", "both"), default="median")
+    ap.add_argument("--join", action="append", default=[], metavar="G1,G2,...",
+                    help="these groups summed as one, named after the first; repeatable")
+    ap.add_argument("--target", type=float, default=0.8)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     ss = sessions(a.model, tmp)
@@ -73,20 +110,34 @@ def main():
     for s in ss.values():
         for _ in range(3):
             s.run(None, feed)
-    for _ in range(a.rounds):
-        for s in ss.values():
+    order = list(ss)
+    for r in range(a.rounds):
+        for key in order if r % 2 == 0 else order[::-1]:
+            if key[1] > 1:
+                time.sleep(0.002)
             for _ in range(a.burst):
-                s.run(None, feed)
-    stat = np.median if a.stat == "median" else np.min
-    table = {}
+                ss[key].run(None, feed)
+    sums_of = {}
     for key, s in ss.items():
         runs = node_runs(s.end_profiling(), 3)
-        g = collections.defaultdict(lambda: 0.0)
-        # per run sums per group, then the statistic over runs
+        # per run sums per group
         nrun = min(len(v) for v in runs.values())
         sums = collections.defaultdict(lambda: np.zeros(nrun))
         for name, ds in runs.items():
             sums[group_of(name, a.depth)] += np.array(ds[:nrun])
+        for join in a.join:
+            first, *rest = join.split(",")
+            for k in rest:
+                if k in sums:
+                    sums[first] = sums[first] + sums.pop(k)
+        sums_of[key] = sums
+    if a.stat == "both":
+        both_table(sums_of, a.target)
+        return
+    stat = np.median if a.stat == "median" else np.min
+    table = {}
+    for key, sums in sums_of.items():
+        g = collections.defaultdict(lambda: 0.0)
         for k, v in sums.items():
             g[k] = float(stat(v))
         table[key] = g

@@ -34,7 +34,11 @@ from .tensor import Concat
 # its six steps, the max pool after it 1.14 (+7 us), the run 0.974 [0.947-0.992].  In the slow
 # state (2-thread runs at their 1-thread time, 22:3x) level: 1.005 / 0.999, ref-first 0.997 /
 # 0.990 (fixed bands cannot hand work to the faster thread).  The 27x27 pair too at 2 threads
-# (against the 55x55 pair alone) 0.977 / 0.970, inverted 1.018 / 1.025: level.
+# (against the 55x55 pair alone) 0.977 / 0.970, inverted 1.018 / 1.025: level.  Again (h51-sq,
+# 2026-12-07 13:48, ab_threads.py --fifo 40 x 10 against 7581eb8, both orders, the same bits):
+# FIRE_MIN_PIXELS 27 * 27 0.995 [0.991-1.012], inverted 1.002: level; 13 * 13 (the 13x13 four
+# as one call too, its 4 rows of 4-row tiles in bands of 8 | 5 rows) 1.056 [1.050-1.065],
+# inverted 1.057 [1.045-1.066]: slower.
 FIRE_MIN_PIXELS = 55 * 55
 FIRE_MIN_MODULES = 2
 FIRE_MIN_THREADS = 1
