@@ -1111,6 +1111,24 @@ int tc_gemm_b_copied(const tc_ctx *ctx, const tc_gemm_op *op)
     return gemm_copy_ldb(op, &job, kern) > 0;
 }
 
+/* The finer cut below only for jobs of more than this many column panels (N > 256): at
+ * 14x14 and 7x7 (N 196, 49) each thread's one rectangle, which its chunks otherwise cut
+ * into 4 column ranges or into row ranges (a guess at the cost, not measured apart: each
+ * column range re-reads its rows' A panels, 512 KB a range in ResNet-50's 1024 -> 256 at
+ * 14x14).  Measured (h51-sq, 2026-12-07, Xeon KVM guest, AVX2 emulation, 2 threads, chrt
+ * -f 10, bit-identical): ResNet-50 per step
+ * (env_steps_ab.py, 8 processes x 40 runs a variant, step minima) layer3.1-.5 conv1
+ * 0.978-0.995, layer4.0 conv1 / conv2 / downsample 0.939 / 0.949 / 0.976, sum of step minima
+ * 0.992; whole runs (ab_threads.py --fifo against the base, each order, inverted where the
+ * base ran first) bursts of 5 0.995 / 0.981, of 10 0.990 / 0.987, of 20 0.994 / 0.984, at 1
+ * thread (the path unchanged) 0.995 / 0.998; at 2 threads SqueezeNet 0.994 / 0.986 (bursts of
+ * 20), ResNet-18 0.996 / 0.988, GoogLeNet 1.000 / 0.987, ShuffleNetV2 1.011 / 0.995,
+ * MobileNetV2 0.997 / 0.989, DenseNet-121 0.994 / 0.984 (bursts of 10).  Every GEMM one
+ * rectangle a thread (no finer cut at all): SqueezeNet level (sum of step minima
+ * 1.001, its 13x13 layers and classifier, N 169, 0.993-1.004; s25 had measured the finer cut
+ * 3-8% better there on Zen 3), but ResNet-50's 56x56 layers 1.02-1.12. */
+#define TC_GEMM_FINE_MIN_NP 16
+
 void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
 {
     if (op->M <= 0 || op->N <= 0)
@@ -1192,11 +1210,12 @@ void tc_gemm_run(const tc_ctx *ctx, const tc_gemm_op *op, float *workspace)
             best_tn = tn;
         }
     }
-    if (T > 1) {
+    if (T > 1 && job.np > TC_GEMM_FINE_MIN_NP) {
         /* Cut finer than one rectangle per thread (threads claim them
          * dynamically): on a loaded machine a preempted thread then holds up
          * a quarter of its share, not all of it.  Prefer cutting columns: rows
-         * would re-pack the same B.  Tried (h35-2t, 2026-12-05, Xeon KVM guest, AVX2
+         * would re-pack the same B.  Not where B has at most TC_GEMM_FINE_MIN_NP
+         * column panels (see there).  Tried (h35-2t, 2026-12-05, Xeon KVM guest, AVX2
          * emulation, 2 threads, mt_inproc.py --fifo 8 x 60 runs, bit-identical): in-place
          * jobs of at most 16 panels cut into one chunk per panel, so that the 13x13
          * squeezes' 11 panels (5 for one thread, 6 with the 9-column tail for the other)

@@ -396,6 +396,20 @@ def check_1x1_on_1_2_and_3_threads(c, k, h, w, epi, wt, bias, x, r, z):
         assert_close(ys[0], z, 1e-5, what)
 
 
+def test_small_maps_one_rectangle_a_thread_and_past_it_at_any_thread_count():
+    """1x1 layers on maps of at most 16 column panels (N <= 256: 14x14, 13x13, 7x7, 16x16) run
+    one GEMM rectangle a thread at 2 and 3 threads, not cut finer (gemm.c TC_GEMM_FINE_MIN_NP:
+    ResNet-50's 1024 -> 256 at 14x14 is 256 -> 96 here; 49 columns with 1040 rows, which the
+    finer cut split by rows); 17 panels (17x16) are cut finer again: the same bits on 1, 2 and 3
+    threads, on every ISA, and against numpy, with bias, residual and an activation."""
+    rng = np.random.default_rng(51)
+    epilogues = [dict(relu=True), dict(), dict(activation="Clip", alpha=0.0, beta=6.0)]
+    for i, (c, k, h, w) in enumerate([(256, 96, 14, 14), (192, 64, 16, 16), (160, 72, 17, 16),
+                                      (120, 48, 13, 13), (64, 1040, 7, 7)]):
+        epi, wt, bias, x, r, z = pointwise_case(rng, c, k, h, w, epilogues[i % len(epilogues)])
+        check_1x1_on_1_2_and_3_threads(c, k, h, w, epi, wt, bias, x, r, z)
+
+
 def test_few_output_channels_on_large_maps_prefetching_b_at_any_thread_count():
     """1x1 layers of at most 16 output channels, K >= 64, on maps whose rows of x lie a page
     or more apart (SqueezeNet's squeezes 64 -> 16 and 128 -> 16 at 55x55): the whole panels'
