@@ -13,12 +13,18 @@ A/B is subgraph_shapes.py.  As on an AVX2-only CPU:
 --places A:B,C:D (h50-mv): per group, each engine's medians over the runs at places A..B-1 of
 its bursts and at C..D-1 (--burst 20 --places 1:5,10:20: a burst's start against its steady
 state, the same runs), ranked by the late excess over --target x onnxruntime.
+--join G1,G2,.. (h51-mn): groups summed as one in both engines (named after G1).
+--threads N (h51-mn): both sessions at N threads (intra-op), a pause of --pause-ms (default 5)
+before each burst so that the other engine's pool has stopped spinning (onnxruntime's workers
+spin after a run, tinycnn's 0.2 ms): the per-step table at 2 threads.  The profilers time a
+step's wall span on the calling thread.
 """
 import argparse
 import collections
 import os
 import sys
 import tempfile
+import time
 
 import numpy as np
 import onnxruntime as ort
@@ -29,19 +35,24 @@ import tinycnn  # noqa: E402
 from mt_steps import group_of, node_runs  # noqa: E402
 
 
-def group_sums(runs, depth, keep=None):
-    """{group: array of the per-run sums of the group's nodes} (keep: a mask of the runs kept)"""
+def group_sums(runs, depth, keep=None, joins=()):
+    """{group: array of the per-run sums of the group's nodes} (keep: a mask of the runs kept;
+    joins: lists of groups summed as one, named after the first)"""
     nrun = min(len(v) for v in runs.values())
     sums = collections.defaultdict(lambda: np.zeros(nrun))
     for name, ds in runs.items():
         sums[group_of(name, depth)] += np.array(ds[:nrun])
+    for first, *rest in joins:
+        for k in rest:
+            if k in sums:
+                sums[first] += sums.pop(k)
     return sums if keep is None else {k: v[keep[:nrun]] for k, v in sums.items()}
 
 
-def grouped(runs, depth, keep=None):
+def grouped(runs, depth, keep=None, joins=()):
     """{group: (min, median)} of the per-run sums of each group's nodes"""
     return {k: (float(np.min(v)), float(np.median(v)))
-            for k, v in group_sums(runs, depth, keep).items()}
+            for k, v in group_sums(runs, depth, keep, joins).items()}
 
 
 def place_mask(nrun, burst, places):
@@ -50,12 +61,12 @@ def place_mask(nrun, burst, places):
     return np.isin(np.arange(nrun) % burst, np.arange(a, b))
 
 
-def print_places(runs, depth, burst, early, late, target):
+def print_places(runs, depth, burst, early, late, target, joins=()):
     """Per group, each engine's median over the runs at the early places of its bursts and at
     the late ones, the late / early ratios (what each engine gains as a burst goes on) and the
     late excess over target x onnxruntime, ranked by it."""
     nrun = min(len(v) for r in runs.values() for v in r.values())
-    m = {(eng, p): grouped(runs[eng], depth, place_mask(nrun, burst, p))
+    m = {(eng, p): grouped(runs[eng], depth, place_mask(nrun, burst, p), joins)
          for eng in runs for p in (early, late)}
     print(f"\nby place in the burst, early {early} / late {late} (medians, ms), ranked by the "
           f"late excess over {target} x onnxruntime")
@@ -74,10 +85,10 @@ def print_places(runs, depth, burst, early, late, target):
               f"{r(ol, oe):>7s} {r(te, oe)} {r(tl, ol)} {tl - target * ol:7.3f}")
 
 
-def split_modes(runs, depth):
+def split_modes(runs, depth, joins=()):
     """{group: (median in the fastest quarter of the runs, median in the slow half)}, the runs
     ranked by their total (all nodes) time: the host's fast and slow states (mode_steps.py)."""
-    sums = group_sums(runs, depth)
+    sums = group_sums(runs, depth, joins=joins)
     total = sum(sums.values())
     order = np.argsort(total)
     fast, slow = order[:max(1, len(order) // 4)], order[len(order) // 2:]
@@ -97,18 +108,27 @@ def main():
                     help="also per group each engine's medians over the runs at places A..B-1 "
                          "of its bursts (0: a burst's first) and at C..D-1 (e.g. 1:5,10:20 with "
                          "--burst 20), ranked by the late excess over --target x onnxruntime")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--pause-ms", type=float, default=5.0,
+                    help="with --threads > 1, sleep this long before each burst")
+    ap.add_argument("--join", action="append", default=[], metavar="G1,G2,...",
+                    help="these groups summed as one, named after the first, in both engines "
+                         "(onnxruntime names a fused Conv + Relu after its Relu: MnasNet's stem "
+                         "is tinycnn's layers/layers.0 and onnxruntime's layers.2, .5, .6); "
+                         "repeatable, at --depth (and --detail where the names are its)")
     ap.add_argument("--split", action="store_true",
                     help="also per group the medians of each engine's fastest quarter of runs "
                          "and slow half (the host's states)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     so = ort.SessionOptions()
-    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    so.intra_op_num_threads = a.threads
+    so.inter_op_num_threads = 1
     so.enable_profiling = True
     so.profile_file_prefix = os.path.join(tmp, "ort")
     o = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
     ts = tinycnn.SessionOptions()
-    ts.intra_op_num_threads = 1
+    ts.intra_op_num_threads = a.threads
     ts.enable_profiling = True
     ts.profile_file_prefix = os.path.join(tmp, "tc")
     t = tinycnn.InferenceSession(a.model, ts)
@@ -120,10 +140,13 @@ def main():
             s.run(None, feed)
     for _ in range(a.rounds):
         for s in (o, t):
+            if a.threads > 1:
+                time.sleep(a.pause_ms / 1e3)
             for _ in range(a.burst):
                 s.run(None, feed)
     runs = {"ort": node_runs(o.end_profiling(), 3), "tc": node_runs(t.end_profiling(), 3)}
-    g = {k: grouped(v, a.depth) for k, v in runs.items()}
+    joins = [j.split(",") for j in a.join]
+    g = {k: grouped(v, a.depth, joins=joins) for k, v in runs.items()}
     print(f"{'group (ms)':34s} {'tc min':>7s} {'med':>7s} {'ort min':>7s} {'med':>7s} "
           f"{'r min':>6s} {'r med':>6s} {'excess':>7s}")
     keys = list(g["ort"]) + [k for k in g["tc"] if k not in g["ort"]]
@@ -137,7 +160,7 @@ def main():
     print(f"{'sum':34s} {tot[0]:7.3f} {tot[1]:7.3f} {tot[2]:7.3f} {tot[3]:7.3f} "
           f"{tot[0] / tot[2]:6.2f} {tot[1] / tot[3]:6.2f} {tot[1] - a.target * tot[3]:7.3f}")
     if a.split:
-        m = {k: split_modes(v, a.depth) for k, v in runs.items()}
+        m = {k: split_modes(v, a.depth, joins) for k, v in runs.items()}
         print(f"\n{'fast quarter / slow half (ms)':34s} {'tc fast':>7s} {'slow':>7s} "
               f"{'ort fast':>8s} {'slow':>7s} {'r fast':>6s} {'r slow':>6s} {'tc s/f':>6s} "
               f"{'ort s/f':>7s} {'x fast':>7s}")
@@ -150,12 +173,12 @@ def main():
                   f"{tc[0] - a.target * on[0]:7.3f}")
     if a.places:
         early, late = a.places.split(",")
-        print_places(runs, a.depth, a.burst, early, late, a.target)
+        print_places(runs, a.depth, a.burst, early, late, a.target, joins)
         if a.detail:
-            print_places(runs, a.detail, a.burst, early, late, a.target)
+            print_places(runs, a.detail, a.burst, early, late, a.target, joins)
     if a.detail:
         for eng in ("ort", "tc"):
-            for k, v in grouped(runs[eng], a.detail).items():
+            for k, v in grouped(runs[eng], a.detail, joins=joins).items():
                 print(f"{eng:3s} {k[-56:]:56s} {v[0]:7.3f} {v[1]:7.3f}")
 
 

@@ -48,3 +48,30 @@ def test_script_prints_both_tables(tmp_path):
     f = total[0].split()
     tc_fast, tc_slow, ort_fast, ort_slow = map(float, f[3:7])
     assert 0 < tc_fast <= tc_slow and 0 < ort_fast <= ort_slow
+
+
+def test_group_sums_joins_groups_in_each_run():
+    # onnxruntime names a fused Conv + Relu after its Relu, tinycnn a fused step after its first
+    # node: --join sums such groups as one, named after the first, run by run
+    runs = {"/stem/c1/Conv": [1.0, 2.0], "/stem/r2/Relu": [0.5, 0.25], "/blk/b/Conv": [3.0, 4.0],
+            "/tail/c/Conv": [7.0, 8.0]}
+    sums = steps_vs_ort.group_sums(runs, 2, joins=[["stem/c1", "stem/r2", "absent"]])
+    assert set(sums) == {"stem/c1", "blk/b", "tail/c"}
+    assert list(sums["stem/c1"]) == [1.5, 2.25]
+    assert list(sums["blk/b"]) == [3.0, 4.0]
+    # the mask keeps whole runs after the join
+    g = steps_vs_ort.grouped(runs, 2, np.array([False, True]), [["stem/c1", "stem/r2"]])
+    assert g["stem/c1"] == (2.25, 2.25)
+
+
+def test_script_at_two_threads_with_a_join(tmp_path):
+    path = save(conv_net(batch=1), tmp_path / "conv.onnx")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "steps_vs_ort.py"), path,
+                          "--rounds", "2", "--burst", "2", "--depth", "1", "--threads", "2",
+                          "--pause-ms", "1", "--places", "0:1,1:2",
+                          "--join", "nothing,also_nothing"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert sum(line.startswith("sum ") for line in lines) == 2, out.stdout
