@@ -59,6 +59,10 @@
  * the pause gave -81..+47 us (median -12), the base -83..+129 (median +10), each family off
  * alone medians +10..+60; the prefetches are worth 380 us of features.11-18 (3117 -> 3496 us
  * plain, medians) and 3-9% of the run (ab_threads.py --fifo, both orders) */
+/* h51-exp: x's rows (C of them, ldx apart) read a tile at a time cost 7-8% of the expansion at
+ * 14x14 and 28x28 alone (benchmarks/chan8_expand_probe.c: 96-576 at 14x14 88-92 GF/s, every
+ * broadcast from one L1-hot row 95-99); x packed once a band for the tiles took that back alone
+ * but not in the network (benchmarks/chan8_pack_x.patch, its record in benchmarks/README.md) */
 #ifndef TC_CHAN8_PF_NEXT
 #define TC_CHAN8_PF_NEXT 1
 #endif
