@@ -17,7 +17,13 @@ On ResNet-50 int8 (h36-q, 2026-12-05): on bench.py's noise past layer1 bad 0-1.6
 of layer3 and layer4 clean; on a photograph bad 2-42% (the K = 128 / 256 conv3 layers and the
 downsamples 15-42%, the K >= 512 conv1 layers 0.4-9%, layer4's im2col 3x3 9-16%), abovel
 0-10%, the split's path leaving the paired widths on 0-98% of the tiles (layer4's 3x3 58-75%),
-clean tiles 0-87%."""
+clean tiles 0-87%.
+--tiles (h51-r50, 2026-12-07, ResNet-50 int8, photo, --quads): past layer1.0 the tiles' shares
+of bad steps are even, medians 0.00-0.20 and maxima 0.02-0.56 (layer4's 3x3: medians 0.10-0.15,
+maxima 0.17-0.31): the tiles with more than a quarter of their steps bad, where a plain 4-k loop
+over the whole tile (no exit from the paired loop per step) might pay, hold 0-31% of a layer's bad
+steps, but 70% of layer1.2's conv2 (3x3 at 56x56: the integer Winograd runs it), 42% of
+layer2.3's conv3 and 64% of layer4.2's conv3."""
 import argparse
 import os
 import sys
@@ -57,6 +63,8 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--input", choices=INPUTS, default="photo")
     ap.add_argument("--quads", action="store_true", help="tinycnn's channel order at load")
+    ap.add_argument("--tiles", action="store_true",
+                    help="also each layer's spread of the tiles' shares of such steps")
     a = ap.parse_args()
     orders = load_orders(a.model) if a.quads else {}
     model = onnx.load(a.model)
@@ -103,6 +111,12 @@ def main():
         bad = above.reshape(-1, 4, k8 // 8, 8).any((1, 3))
         abovel = (rows[:m4, :k8] > lim[:k8]).reshape(-1, 4, k8 // 8, 8).any((1, 3))
         leave = (above.reshape(-1, 4, k8 // 4, 4).any((1, 3)).sum(1) * 20 > (k + 3) // 4).mean()
+        if a.tiles:   # tiles past a share: how many, and how many of the layer's bad steps
+            per = bad.mean(1)
+            past = " ".join(f">{t}: tiles {(per > t).mean():.2f} steps "
+                            f"{bad[per > t].sum() / max(bad.sum(), 1):.2f}" for t in (0.2, 0.25, 0.33))
+            print(f"{name[-40:]:40s} tiles' bad p50={np.median(per):.3f} "
+                  f"p90={np.quantile(per, 0.9):.3f} max={per.max():.3f} {past}")
         print(f"{name[-40:]:40s} K={k:5d} N={n:5d} M={rows.shape[0]:5d} bad={bad.mean():.3f} "
               f"abovel={abovel.mean():.4f} leave={leave:.2f} clean={(~bad.any(1)).mean():.2f}")
 

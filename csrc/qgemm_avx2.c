@@ -332,7 +332,78 @@ U7S8_PANEL(u7s8_panel4_avx2, 4)
 
 /* the correction lists are the rows' (or the tile's), the same for every panel */
 TC_QUKERNEL_PANELS(tc_qukernel_u7s8_avx2, u7s8_panel_avx2)
-TC_QUKERNEL_PANELS(tc_qukernel_u7s8_4x16_avx2, u7s8_panel4_avx2)
+static TC_QUKERNEL_PANELS(u7s8_4x16_panels_avx2, u7s8_panel4_avx2)
+
+/* One row (a GEMV: the classifiers) over up to TC_QROW_PANELS panels (ldb bytes apart) at
+ * once: the one-row loop of u7s8_tile_avx2 with each panel's weights read as a stream of its
+ * own, TC_QROW_PANELS streams in place of one at a time (tc_gemv_rows_avx2's GEMV_STREAMS:
+ * on the Intel host one core draws more from memory over several pages at once); then each
+ * panel's correction pass and store as u7s8_tile_avx2's for mr == 1.  The int32 sums are the
+ * same, so are the bits.  Measured (h51-r50, 2026-12-07, the Xeon, emulated AVX2, host load
+ * 9-12, benchmarks/steps_ab.py --depth 1 against the base, both orders, bit-identical):
+ * ResNet-50 int8's fc (2048 -> 1000, 2 MB of panels) at 2 threads under chrt -f 10, 20-40
+ * rounds x 5 runs, 0.905 / 0.897 / 0.945 of its time with this build running the tool and
+ * 0.962 / 0.970 the other way (1 / 1.039, 1 / 1.031; 0.13-0.16 ms), whole runs level (a
+ * step of 0.14 of 21.7 ms); 1 thread 0.970 and 0.958 (30 rounds, ranges +-4-6%). */
+#define TC_QROW_PANELS 4
+static void u7s8_row_panels_avx2(int klen, const void *const *rows, const void *b,
+                                 ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
+{
+    const int np = (nr + TC_QNR - 1) / TC_QNR;
+    const char *a0 = rows[0];
+    __m256i c[TC_QROW_PANELS][2];
+    const __m256i *bk[TC_QROW_PANELS];
+    for (int s = 0; s < TC_QROW_PANELS; s++) {
+        const int q = s < np ? s : np - 1; /* panels past np: the last again, not stored */
+        c[s][0] = _mm256_loadu_si256((const __m256i *)(e->bias + q * TC_QNR));
+        c[s][1] = _mm256_loadu_si256((const __m256i *)(e->bias + q * TC_QNR) + 1);
+        bk[s] = (const __m256i *)((const char *)b + q * ldb);
+    }
+    for (ptrdiff_t off = 0; off < klen; off += 4) {
+        const __m256i av = tc_bcast32_avx2(a0 + off);
+        _Pragma("GCC unroll 4")
+        for (int s = 0; s < TC_QROW_PANELS; s++) {
+            c[s][0] = tc_maddubs_step_avx2(c[s][0], av, _mm256_loadu_si256(bk[s]));
+            c[s][1] = tc_maddubs_step_avx2(c[s][1], av, _mm256_loadu_si256(bk[s] + 1));
+            bk[s] += 2;
+        }
+    }
+    const uint8_t *hi = e->hi_rows[0];
+    const __m256i vbase = _mm256_set1_epi8((char)e->base);
+    const __m256i z = _mm256_setzero_si256();
+    for (int s = 0; s < np; s++) {
+        tc_qepi ep;
+        void *yp = tc_qepi_panel(e, s * TC_QNR, y, &ep);
+        const __m256i *bp = (const __m256i *)((const char *)b + s * ldb);
+        __m256i c00 = c[s][0], c01 = c[s][1], c10 = z, c11 = z;
+        if (e->row_nfix) { /* the row's own groups, its parts outside the window */
+            FIX_ROW(0, hi, c00, c01);
+        } else { /* base 0: above the window only */
+            for (int i = 0; i < e->nfix; i++) {
+                const ptrdiff_t off = e->fix_k[i];
+                __m256i b0 = _mm256_loadu_si256(bp + off / 2);
+                __m256i b1 = _mm256_loadu_si256(bp + off / 2 + 1), top = GROUP_TOP(off);
+                const int two = e->paired && !above_ok(e->lim + off);
+                __m256i av = tc_bcast32_avx2(hi + off);
+                c00 = ABOVE_ANY(c00, av, b0);
+                c01 = ABOVE_ANY(c01, av, b1);
+            }
+        }
+        tc_qstore_6x16_avx2(c00, c01, c10, c11, z, z, z, z, z, z, z, z, 1,
+                            nr - s * TC_QNR < TC_QNR ? nr - s * TC_QNR : TC_QNR, &ep, yp, ldy);
+    }
+}
+
+void tc_qukernel_u7s8_4x16_avx2(int ntaps, int klen, const void *const *rows, int mr,
+                                const void *b, ptrdiff_t ldb, const tc_qepi *e, int nr, void *y,
+                                ptrdiff_t ldy)
+{
+    if (mr == 1 && nr > TC_QNR && nr <= TC_QROW_PANELS * TC_QNR) {
+        u7s8_row_panels_avx2(klen, rows, b, ldb, e, nr, y, ldy);
+        return;
+    }
+    u7s8_4x16_panels_avx2(ntaps, klen, rows, mr, b, ldb, e, nr, y, ldy);
+}
 
 /* the offsets of the 4-k groups at k whose bytes have a bit in mask (one per byte).
  * Tried and left (h37-qmv, 2026-12-05, the Xeon, emulated AVX2 1t, bit-identical): without a

@@ -1729,6 +1729,32 @@ def test_products_over_several_calls_of_panels_are_exact():
             _check_products(rng, ctxs, w, bias, scale, a, zp, fmt, f"k={kd} n={n} m={m}")
 
 
+def test_u7s8_gemv_over_several_panels_per_call_is_exact():
+    """A product of one row (the classifiers) with panels of more than 8 KiB (kpad > 512)
+    runs U7S8's one-row loop over up to 4 panels per call, each panel's weights a stream of
+    its own (qgemm.c TC_QGEMM_ROW_PANELS, qgemm_avx2.c u7s8_row_panels_avx2): 1-4 panels in
+    the last call, a last half panel, kpad a multiple of 8 and 4 mod 8, zero points 0 (the
+    paired widths, bytes above them corrected in one or two parts) and 100 / 128 (a window
+    around them, bytes on both sides), weights at int16's edge per lane, int32 and 8-bit
+    outputs with the fused residual add; every tier at 1-3 threads against numpy int64 (and
+    kpad 512 beside: one panel per call)."""
+    rng = np.random.default_rng(51)
+    ctxs = _tiers_at((1, 2, 3))
+    for kd, n in [(516, 40), (520, 17), (612, 64), (1028, 70), (2048, 1000), (1280, 49),
+                  (512, 100)]:
+        w = rng.integers(-128, 128, (n, kd)).astype(np.int16)
+        w[::5, ::8] = 127
+        w[1::7, 1::8] = -128
+        bias = rng.integers(-3000, 3000, n).astype(np.int32)
+        scale = (rng.random(n) * 0.002 + 1e-4).astype(np.float32)
+        for zp in (0, 100, 128):
+            a = _window_case(rng, 1, kd, zp)
+            if zp == 0:
+                a[0, 5::37] = 255                  # above the paired widths and the pair's
+                a[0, 9::41] = 70
+            _check_products(rng, ctxs, w, bias, scale, a, zp, "u7s8", f"gemv k={kd} n={n}")
+
+
 def test_u7s8_split_of_every_row_length_is_exact():
     """U7S8's split of a tile's rows into the window's parts and the groups with a byte
     outside (the AVX2 one: 32 bytes at a time, then 16, 8 and 4; per row around a mid-range
