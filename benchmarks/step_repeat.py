@@ -7,7 +7,9 @@ The steps must not write over their inputs (a residual accumulated in place, an 
 in place): a repeat then reads other data, and this times another input.
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 PYTHONPATH=<checkout> \\
   python benchmarks/step_repeat.py M.onnx [--only conv.0/] [--repeat 5] [--rounds 30]
-      [--input photo]
+      [--input photo] [--match 'features.1[234]/conv/conv.0/']
+Under valgrind (--rounds 1, h51-q): the counts of --repeat 11 less those of --repeat 1 are ten
+calls of the matched steps on the network's own activations (callgrind, cachegrind's branches).
 Measured (h50-q2, ref50 = 9bb2163, Intel Xeon, emulated AVX2, nice -20, 30 rounds,
 2026-12-07 10:55): MobileNetV2 int8 on the photograph, the 14x14 expansions 96 -> 576
 (features.12-14 conv.0) medians 158.5 / 152.1 / 150.8 / 150.5 / 150.3 us over calls 1-5
@@ -17,6 +19,7 @@ Measured (h50-q2, ref50 = 9bb2163, Intel Xeon, emulated AVX2, nice -20, 30 round
 h50-q2)."""
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -32,13 +35,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--only", default="", help="the steps whose node name holds this")
+    ap.add_argument("--match", help="or: the steps whose node name this regex finds")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--input", default="uniform", help="step_touch.session_feed's kinds")
     a = ap.parse_args()
     sess, feed = session_feed(a.model, a.input)
     plan, arena, calls = plan_arena_calls(sess, feed)
-    idx = [i for i, st in enumerate(plan.steps) if a.only in st.node.name]
+    idx = [i for i, st in enumerate(plan.steps)
+           if (re.search(a.match, st.node.name) if a.match else a.only in st.node.name)]
     clk = time.thread_time_ns
     res = {i: np.zeros((a.rounds, a.repeat)) for i in idx}
     for r in range(a.rounds):

@@ -1460,6 +1460,36 @@ static void qdriver_task(void *arg, int tid, ptrdiff_t t0, ptrdiff_t t1)
     }
 }
 
+/* U7S8's window [base, base + lim[k]] around a mid-range zero point (zp > 64): centred on
+ * zp for the median of the pair's widths, base = zp - median / 2 (in 1 .. 127), where
+ * tc_u7s8_base's zp - 64 centres a width of 127 and leaves the wider windows (the median
+ * 146-159 on MobileNetV2 int8's expansions) reaching above zp only.  Any base in 0 .. 127
+ * keeps the sums exact (tinycnn.h: lim >= 127 bounds the part above by 128 - base), and
+ * its rest of the zero point goes to the bias: the same bits.  On a photograph, the bytes
+ * of MobileNetV2's K >= 64 expansions (numpy, each row's 4-k groups with a byte outside):
+ * 0.7-3.1% of the groups at zp - 64, 0.5-2.5% with this base (the best base for that
+ * input 0.4-2.3%, 70-90 below zp); on bench.py's noise 0.3-1.5% and 0.1-1.1%.  Alone that
+ * was level (tc_u7s8_base's note); with the residual streams' channels in pairs (tinycnn/qdq.py
+ * _stream_channels: the median width 146-159 -> 174-182) the groups outside are a quarter of
+ * zp - 64's (benchmarks/u7s8_bases.py: 0.3-1.2%; noise 0.23 of them).  Measured (h51-q,
+ * 2026-12-07, the Xeon, emulated AVX2 1t, host load 7-12, qsteps.py --input photo against
+ * ref51, 16 and 24 rounds x 10, both orders, step minima, bit-identical): the 14x14 96 -> 576
+ * expansions 0.954 / 0.993 and 0.929 / 0.973 of their time, 64 -> 384 0.978 / 0.961 and
+ * 0.967 / 0.954, the 7x7 ones 0.966 / 0.979 and 0.983 / 0.976; all steps 0.993 / 1.008 and
+ * 0.985 / 0.995; on noise the expansions 0.96-1.00, all steps 1.002 / 0.996; EfficientNet-B0
+ * (photo) 0.999 / 0.989.  Counted per call (a histogram of K / 2 widths): well under 1 us. */
+static int u7s8_mid_base(int zp, const uint8_t *lim, int K)
+{
+    int count[256] = {0}, n = 0;
+    for (int k = 0; k < K; k += 2, n++)
+        count[lim[k]]++;
+    int width = 0, seen = count[0];
+    while (seen <= (n - 1) / 2) /* the lower median */
+        seen += count[++width];
+    const int base = zp - width / 2;
+    return base < 1 ? 1 : base > 127 ? 127 : base;
+}
+
 void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
 {
     const int np = (d->N + TC_QNR - 1) / TC_QNR;
@@ -1473,6 +1503,8 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     /* U7S8 sums (a - base) * w: the rest of the zero point comes in through the bias */
     d->u7s8_base = d->format == TC_QFMT_U7S8 ? tc_u7s8_base(d->a_zero_point) : 0;
     d->u7s8_lim = (const uint8_t *)d->packed + panels_size(d->format, d->K, d->N);
+    if (d->u7s8_base > 0)
+        d->u7s8_base = u7s8_mid_base(d->a_zero_point, d->u7s8_lim, d->K);
     /* Tried and dropped (n31-q, 2026-12-04, Zen 4, emulated AVX2): the other threads each
      * making their own copy of these columns at their first task, instead of reading the
      * lines the caller has just written from its core (per-thread slots after the pointer

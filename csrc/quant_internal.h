@@ -145,7 +145,10 @@ static inline void *tc_qepi_panel(const tc_qepi *e, int n0, void *y, tc_qepi *ep
     return (char *)y + (ptrdiff_t)n0 * ysz;
 }
 
-/* Tried and left (n34-q, 2026-12-05, benchmarks/u7s8_mid_base.patch): around a mid-range
+/* The base tc_qdriver_run takes around a mid-range zero point is qgemm.c's u7s8_mid_base
+ * since h51-q (with the residual streams' channels in pairs, tinycnn/qdq.py); this one is its
+ * start, and the window at 0.  Tried and left then (n34-q, 2026-12-05,
+ * benchmarks/u7s8_mid_base.patch, now applied): around a mid-range
  * zero point the window centred for the median of the pair's widths (146-159 on MobileNetV2
  * int8's expansions, where zp - 64 centres 127 and the rest reaches above zp only), base =
  * zp - median / 2 in 1 .. 127, the same bits.  A numpy count on a photograph: 0.7-3.1% of

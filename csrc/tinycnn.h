@@ -888,7 +888,8 @@ typedef struct tc_qoutput {
  *     products over those k only.  Chosen per layer where few groups need it.
  *   TC_QFMT_U7S8: S8X4's panels (any int8 weights) run by AVX2 without VNNI, exactly,
  *     with the split on the activations' side, around a window of 128 values [b, b + 127]
- *     centred on the zero point (b = min(max(zp - 64, 0), 127)):
+ *     centred on the zero point (b = min(max(zp - 64, 0), 127); above 64 the driver
+ *     centres it for the median of the pair's widths, zp - median / 2 in 1 .. 127):
  *       a - b = lo + above - below,  lo = min(max(a - b, 0), 127),
  *       above = max(a - b - 127, 0) <= 128 - b,  below = max(b - a, 0) <= b,
  *     and sum (a - zp) * w = sum (a - b) * w - (zp - b) * colsum(w), the second term in

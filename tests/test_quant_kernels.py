@@ -1517,6 +1517,32 @@ def test_u7s8_wider_windows_of_small_weights_are_exact():
                                                  f"zp={zp}: {(y != want).sum()} differ")
 
 
+def test_u7s8_windows_centred_for_their_median_width_are_exact():
+    """Around a mid-range zero point U7S8's window starts at zp - (the median of its pair's
+    widths) / 2, within 1 .. 127 (qgemm.c, u7s8_mid_base): weights small enough for widths
+    up to 255 (the window down to base 1 or up to base 127), mixed with pairs of width 127,
+    bytes at 0, 255, the zero point and at random, zero points 65 to 255, K past the long
+    kernels' 224 too, every tier at 1-3 threads, against numpy int64."""
+    rng = np.random.default_rng(47)
+    ctxs = _tiers_at((1, 2, 3))
+    n = 35
+    for kd in (36, 64, 100, 240):
+        for bound in (16, 64, 100):
+            w = rng.integers(-bound, bound, (n, kd), endpoint=True).astype(np.int16)
+            w[:, : kd // 3] = rng.integers(-128, 128, (n, kd // 3))   # a third at width 127
+            w[0, : kd // 3] = -128
+            bias = rng.integers(-5000, 5000, n).astype(np.int32)
+            for zp in (65, 100, 128, 140, 200, 255):
+                a = rng.integers(0, 256, (23, kd))
+                a[1::4] = rng.integers(max(zp - 70, 0), min(zp + 70, 255), (len(a[1::4]), kd),
+                                       endpoint=True)
+                a[2::5, ::3] = 255
+                a[3::5, 1::3] = 0
+                a[4::6] = zp
+                _check_u7s8_sums(ctxs, w, bias, a.astype(np.uint8), zp,
+                                 f"k={kd} weights within {bound}")
+
+
 def test_u7s8_paired_windows_of_long_k_are_exact():
     """From kpad 192 at zero points up to 64 (base 0) the long kernels add two 4-k steps'
     pair sums in int16: the lanes k, k + 1, k + 4, k + 5 share a width lim with lim * (a

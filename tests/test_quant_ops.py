@@ -734,6 +734,67 @@ def test_residual_stream_channels_in_fours_give_the_same_bytes(threads, monkeypa
     assert np.abs(got - ref).max() <= 0.2 * 1.001
 
 
+def threads_options(threads):
+    """tinycnn.SessionOptions of `threads` intra-op threads"""
+    opts = tinycnn.SessionOptions()
+    opts.intra_op_num_threads = threads
+    return opts
+
+
+def qdq_linear_stream_model(rng, cin=16, c=40, e=72, hw=9, batch=1):
+    """MobileNetV2's linear bottlenecks in QDQ: a 1x1 cin -> c (no activation: the stream at a
+    mid-range zero point), an inverted residual (1x1 c -> e, ReLU6; depthwise 3x3, ReLU6; 1x1
+    e -> c) plus that, and a second expansion 1x1 c -> e (ReLU6) reading the sum; the two
+    expansions' weights small in every other input channel (pairs of a small and a large
+    channel take U7S8's widest windows)."""
+    inits, nodes = qdq_chain_inits(), []
+    inits.update({"ts": scalar(0.06, np.float32), "tz": scalar(131, np.uint8),
+                  "ss": scalar(0.08, np.float32), "sz": scalar(122, np.uint8)})
+    nodes.append(helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]))
+    nodes.append(helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xf"]))
+    qdq_conv(rng, inits, nodes, "t", "xf", "xs", c, cin, 1, 1, "tf", "ts", "tz", False)
+    qdq_conv(rng, inits, nodes, "e1", "tf", "ts", e, c, 1, 1, "e1f", "rs", "rz", True)
+    qdq_conv(rng, inits, nodes, "d1", "e1f", "rs", e, 1, e, 3, "d1f", "rs", "rz", True)
+    qdq_conv(rng, inits, nodes, "p1", "d1f", "rs", c, e, 1, 1, "p1f", "ts", "tz", False)
+    nodes += [helper.make_node("Add", ["p1f", "tf"], ["s"]),
+              helper.make_node("QuantizeLinear", ["s", "ss", "sz"], ["sq"]),
+              helper.make_node("DequantizeLinear", ["sq", "ss", "sz"], ["sf"])]
+    qdq_conv(rng, inits, nodes, "e2", "sf", "ss", e, c, 1, 1, "out", "rs", "rz", True)
+    for w in ("e1w", "e2w"):
+        inits[w][:, 1::2] //= 9
+    return model(nodes, [("x", np.float32, [batch, cin, hw, hw])], [("out", np.float32, None)],
+                 inits)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("hw, batch", [(9, 1), (7, 2)])
+def test_linear_stream_channels_in_pairs_give_the_same_bytes(threads, hw, batch, monkeypatch):
+    """qdq._stream_channels puts a stream at a mid-range zero point (the first 1x1's output
+    and the block's projection + add output) in pairs for its two expansions (U7S8 around the
+    zero point, the pair's widths): the producers' outputs and both expansions' inputs move
+    alike; the same outputs, bit for bit, as without it (and onnxruntime's within one step),
+    on an input whose bytes fill the stream's range (corrections above and below the window
+    run), at 1-3 threads, batch 1 and 2, odd widths."""
+    from tinycnn import qdq
+    rng = np.random.default_rng(51)
+    m = qdq_linear_stream_model(rng, hw=hw, batch=batch)
+    x = (rng.standard_normal((batch, 16, hw, hw)) * 6).astype(np.float32)
+    opts = threads_options(threads)
+    sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
+    def moved(sess):   # (e1, d1 and p1 move by _pair_channels' chain too)
+        return {n.inputs[3].split("_")[0] for n in sess._graph.nodes
+                if n.inputs[3:4] and n.inputs[3].endswith(("_paired", "_paired_"))}
+    assert {"tw", "e2w"} <= moved(sess), [n.inputs for n in sess._graph.nodes]
+    got = sess.run(None, {"x": x})[0]
+    monkeypatch.setattr(qdq, "_MID_ZP", 255)
+    plain = tinycnn.InferenceSession(m.SerializeToString(), opts)
+    assert not {"tw", "e2w"} & moved(plain)
+    want = plain.run(None, {"x": x})[0]
+    assert np.array_equal(got, want), f"{(got != want).sum()} of {got.size} outputs differ"
+    ref = ort_run(m, {"x": x})[0]
+    assert np.abs(got - ref).max() <= 6 / 255 * 1.001
+
+
 def qdq_stem_model(rng, c=32, hw=12, second=1, batch=1):
     """ResNet's stem in QDQ: 3x3 conv 3 -> c, ReLU6; a 3x3 stride-2 max pool (the same scale
     and zero point 0); two readers of the pool's output, 1x1 c -> 16 and c -> 48 (conv1 and
@@ -767,8 +828,7 @@ def test_stem_channels_shared_by_two_readers_in_pairs_give_the_same_bytes(thread
     rng = np.random.default_rng(48)
     m = qdq_stem_model(rng, hw=hw, batch=batch)
     x = (rng.standard_normal((batch, 3, hw, hw)) * 6).astype(np.float32)
-    opts = tinycnn.SessionOptions()
-    opts.intra_op_num_threads = threads
+    opts = threads_options(threads)
     sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
 
     def moved(sess):

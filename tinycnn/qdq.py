@@ -436,6 +436,8 @@ def _stream_producer(node, inits):
 # 0.997 / 0.998 above), session creation level with the file's order (min of 5 0.59 against
 # 0.66 s on a loaded host; all three 0.93)
 _STREAM_MAX_C = 512
+# U7S8's window sits around the zero point above this (tc_u7s8_base: zp - 64 > 0)
+_MID_ZP = 64
 
 
 def _stream_channels(g, keep):
@@ -452,8 +454,12 @@ def _stream_channels(g, keep):
     and activations of zero point 0 (after a ReLU: the window's base 0), and where the order
     leaves every reader's packed layout (_u8s8x2_takes), up to _STREAM_MAX_C channels:
     ResNet-50 int8's first two stages, not its third (load time) nor its fourth, nor
-    ResNet-18's (3x3 readers), MobileNetV2's or EfficientNet-B0's (linear bottlenecks: a
-    mid-range zero point).
+    ResNet-18's (3x3 readers).  A stream around a mid-range zero point (MobileNetV2's and
+    EfficientNet-B0's linear bottlenecks), whose readers are all 1x1 convolutions there
+    (_stream_kind), goes in pairs instead (_kernels.qpair_channels, as _pair_channels):
+    U7S8 corrects those readers row by row over the groups outside [base, base + lim], and
+    pairs of wide windows with the base centred for the median width (csrc/qgemm.c
+    u7s8_mid_base) leave a quarter of those groups (benchmarks/u7s8_bases.py, see there).
     On a photograph (u7s8_steps.py --quads) the 8-k steps above the paired widths fall from
     14-18% to 10-12% of layer1's conv1 and layer2.0's, 27% to 13% of layer2.0's downsample,
     0.4-9% to 0.1-5% of layer2's and layer3's other conv1 and layer3.0's downsample, 6% and
@@ -499,18 +505,21 @@ def _stream_channels(g, keep):
         convs = [n for n, _, _ in readers or () if n.op_type == "QLinearConv"]
         if not convs:
             continue
-        ws = []
+        ws, kinds = [], set()
         for n in convs:
             w = _qconv_parts(n, inits, residual=True)[0]
             wz = inits.get(n.inputs[5]) if n.inputs[5] else None
             z = inits.get(n.inputs[2]) if n.inputs[2] else None
-            if (w.shape[2] * w.shape[3] > _QUAD_MAX_TAPS or w.shape[1] < _QUAD_MIN_K or
-                    w.shape[1] % 8 or w.dtype != np.int8 or (wz is not None and np.any(wz)) or
-                    z is None or np.asarray(z).size != 1 or np.any(z)):
+            if (w.dtype != np.int8 or (wz is not None and np.any(wz)) or z is None or
+                    np.asarray(z).size != 1):
+                break
+            kinds.add(_stream_kind(w, z))
+            if None in kinds or len(kinds) > 1:
                 break
             ws.append(w.transpose(0, 2, 3, 1).reshape(-1, w.shape[1]))  # a tap: columns
         else:
-            perm = _kernels.qquad_channels(np.ascontiguousarray(np.concatenate(ws)))
+            order = _kernels.qquad_channels if kinds == {"quads"} else _kernels.qpair_channels
+            perm = order(np.ascontiguousarray(np.concatenate(ws)))
             if np.array_equal(perm, np.arange(len(perm))) or \
                     any(_u8s8x2_takes(w) != _u8s8x2_takes(w[:, perm]) for w in ws):
                 continue
@@ -520,6 +529,19 @@ def _stream_channels(g, keep):
                 _permute(inits, producers, now, n, (slot,), perm, axis)
     if now:
         g.nodes = [now.get(id(n), n) for n in g.nodes]
+
+
+def _stream_kind(w, z):
+    """How a stream's reader (int8 weights w of zero point 0, its input's zero point z) wants
+    the channels: "quads" for the long kernels' paired widths after a ReLU (zero point 0,
+    K >= _QUAD_MIN_K, K % 8 == 0), "pairs" for the pair's widths of a 1x1 convolution's
+    window around a mid-range zero point (a uint8 input above _MID_ZP: MobileNetV2's and
+    EfficientNet-B0's expansions), else None."""
+    zp, taps = int(np.asarray(z).reshape(-1)[0]), w.shape[2] * w.shape[3]
+    if zp == 0:
+        ok = taps <= _QUAD_MAX_TAPS and w.shape[1] >= _QUAD_MIN_K and w.shape[1] % 8 == 0
+        return "quads" if ok else None
+    return "pairs" if taps == 1 and np.asarray(z).dtype == np.uint8 and zp > _MID_ZP else None
 
 
 def _permute(inits, taken, now, node, slots, perm, axis):
