@@ -15,11 +15,11 @@ an evaluation feed (bench.input_feed KIND) with
          tinycnn/qdq.py _pair_channels orders the projections' inputs), the pair's widths of the
          reordered weights, one base zp - 64;
   pairc  the same with the base centred for the median of those widths, zp - median / 2 (in
-         1 .. 127; tinycnn.h's u7s8_mid_base.patch rule);
+         1 .. 127; csrc/qgemm.c u7s8_mid_base's rule);
   pairo  the same with the one best base for this feed (the most one base can do there);
   pair0  the same at base 0 (the window after a ReLU's: only bytes above lim[k] outside);
   onec   the file's order, the base centred for the median of the pair's widths (the
-         centring alone, u7s8_mid_base.patch as measured before).
+         centring alone, as n34-q's u7s8_mid_base.patch measured it).
 Any base in [0, 127] per byte keeps U7S8 exact (tinycnn.h), and sum_k base_k w[k][n] would go
 into the bias, so only the correction pass's work moves: per row group outside, six vector
 multiplies a 16-column panel (qgemm_avx2.c FIX_ROW).  Neither needs nor gets a run of
@@ -92,7 +92,8 @@ def main():
     print(f"{a.input} evaluated, fitted on {a.fit} {a.fit_kind} feeds; share of row 4-k groups "
           "outside the window")
     print(f"{'layer':36s} {'K':>4s} {'N':>5s} {'zp':>4s} {'one':>7s} {'fitk':>7s} {'orack':>7s} "
-          f"{'perm':>7s} {'both':>7s} {'pair':>7s} {'pairc':>7s} {'pairo':>7s} {'pair0':>7s} {'onec':>7s} {'medw':>4s} {'pmedw':>5s}")
+          f"{'perm':>7s} {'both':>7s} {'pair':>7s} {'pairc':>7s} {'pairo':>7s} {'pair0':>7s} "
+          f"{'onec':>7s} {'medw':>4s} {'pmedw':>5s}")
     from tinycnn import _kernels
     tot = np.zeros(10)
     for name, t, zp, w, stride in layers:
