@@ -1552,15 +1552,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         if (d->u7s8_paired)
             d->u7s8_lim += d->kpad;
         /* a GEMV (one row, the classifiers) whose panels the driver does not prefetch: the
-         * long kernel's one-row loop over TC_QGEMM_ROW_PANELS panels per call, their weights
+         * long kernel's one-row loop over TC_QROW_PANELS panels per call, their weights
          * read as that many streams (qgemm_avx2.c u7s8_row_panels_avx2; other tiers loop
          * the panels) */
-#ifndef TC_QGEMM_ROW_PANELS
-#define TC_QGEMM_ROW_PANELS 4
-#endif
-        if (d->M == 1 && d->ntaps == 1 && TC_QGEMM_ROW_PANELS > 1 &&
+        if (d->M == 1 && d->ntaps == 1 && TC_QROW_PANELS > 1 &&
             (size_t)d->kpad * TC_QNR > TC_QGEMM_PREFETCH_BYTES)
-            d->uk.nr = (np < TC_QGEMM_ROW_PANELS ? np : TC_QGEMM_ROW_PANELS) * TC_QNR;
+            d->uk.nr = (np < TC_QROW_PANELS ? np : TC_QROW_PANELS) * TC_QNR;
     }
     /* the window at 0 with the paired widths: tiles of 2 rows or more read in place, only the
      * 8-k steps with a byte above those widths at the pair's (qgemm_u7s8_steps_avx2.c); the

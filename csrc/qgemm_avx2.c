@@ -345,7 +345,6 @@ static TC_QUKERNEL_PANELS(u7s8_4x16_panels_avx2, u7s8_panel4_avx2)
  * rounds x 5 runs, 0.905 / 0.897 / 0.945 of its time with this build running the tool and
  * 0.962 / 0.970 the other way (1 / 1.039, 1 / 1.031; 0.13-0.16 ms), whole runs level (a
  * step of 0.14 of 21.7 ms); 1 thread 0.970 and 0.958 (30 rounds, ranges +-4-6%). */
-#define TC_QROW_PANELS 4
 static void u7s8_row_panels_avx2(int klen, const void *const *rows, const void *b,
                                  ptrdiff_t ldb, const tc_qepi *e, int nr, void *y, ptrdiff_t ldy)
 {

@@ -66,6 +66,11 @@ static inline void tc_q8_store(void *p, ptrdiff_t i, int32_t v, int is_signed)
  * computes up to QMR_MAX rows (pixels) by one or two panels. */
 #define TC_QNR 16
 #define TC_QMR_MAX 12
+/* Panels a one-row product (a GEMV: the classifiers) takes per kernel call, their weights
+ * read as that many streams (tc_qdriver_run; qgemm_avx2.c u7s8_row_panels_avx2); -D for an A/B */
+#ifndef TC_QROW_PANELS
+#define TC_QROW_PANELS 4
+#endif
 
 /* k values per 32-bit lane of a packed panel: 2 (S16X2) or 4 (S8X4, U8S8X2). */
 static inline int tc_qfmt_group(int format) { return format == TC_QFMT_S16X2 ? 2 : 4; }

@@ -1758,7 +1758,7 @@ def test_products_over_several_calls_of_panels_are_exact():
 def test_u7s8_gemv_over_several_panels_per_call_is_exact():
     """A product of one row (the classifiers) with panels of more than 8 KiB (kpad > 512)
     runs U7S8's one-row loop over up to 4 panels per call, each panel's weights a stream of
-    its own (qgemm.c TC_QGEMM_ROW_PANELS, qgemm_avx2.c u7s8_row_panels_avx2): 1-4 panels in
+    its own (quant_internal.h TC_QROW_PANELS, qgemm_avx2.c u7s8_row_panels_avx2): 1-4 panels in
     the last call, a last half panel, kpad a multiple of 8 and 4 mod 8, zero points 0 (the
     paired widths, bytes above them corrected in one or two parts) and 100 / 128 (a window
     around them, bytes on both sides), weights at int16's edge per lane, int32 and 8-bit

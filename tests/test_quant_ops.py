@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import tinycnn
-from helpers import ort_run
+from helpers import ort_run, session_options
 from tinycnn import _kernels
 
 TIERS = sorted({"portable", "avx2", _kernels.best_int8_isa()}, key=_kernels.INT8_ISAS.index)
@@ -734,13 +734,6 @@ def test_residual_stream_channels_in_fours_give_the_same_bytes(threads, monkeypa
     assert np.abs(got - ref).max() <= 0.2 * 1.001
 
 
-def threads_options(threads):
-    """tinycnn.SessionOptions of `threads` intra-op threads"""
-    opts = tinycnn.SessionOptions()
-    opts.intra_op_num_threads = threads
-    return opts
-
-
 def qdq_linear_stream_model(rng, cin=16, c=40, e=72, hw=9, batch=1):
     """MobileNetV2's linear bottlenecks in QDQ: a 1x1 cin -> c (no activation: the stream at a
     mid-range zero point), an inverted residual (1x1 c -> e, ReLU6; depthwise 3x3, ReLU6; 1x1
@@ -779,7 +772,7 @@ def test_linear_stream_channels_in_pairs_give_the_same_bytes(threads, hw, batch,
     rng = np.random.default_rng(51)
     m = qdq_linear_stream_model(rng, hw=hw, batch=batch)
     x = (rng.standard_normal((batch, 16, hw, hw)) * 6).astype(np.float32)
-    opts = threads_options(threads)
+    opts = session_options(intra_op_num_threads=threads)
     sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
     def moved(sess):   # (e1, d1 and p1 move by _pair_channels' chain too)
         return {n.inputs[3].split("_")[0] for n in sess._graph.nodes
@@ -828,7 +821,7 @@ def test_stem_channels_shared_by_two_readers_in_pairs_give_the_same_bytes(thread
     rng = np.random.default_rng(48)
     m = qdq_stem_model(rng, hw=hw, batch=batch)
     x = (rng.standard_normal((batch, 3, hw, hw)) * 6).astype(np.float32)
-    opts = threads_options(threads)
+    opts = session_options(intra_op_num_threads=threads)
     sess = tinycnn.InferenceSession(m.SerializeToString(), opts)
 
     def moved(sess):
