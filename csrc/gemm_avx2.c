@@ -217,13 +217,22 @@ static inline __attribute__((always_inline)) void prefetch_rows16(const float *p
 #ifndef TC_GEMM_PF_C_AHEAD
 #define TC_GEMM_PF_C_AHEAD 32
 #endif
-/* A lead, not measured (the extension build did not finish in the session): the prefetch
- * only where C's rows are this many floats apart, e.g. 2048 (maps of 56x56 and more, outputs
- * L2 does not keep; the 14x14 and 28x28 layers and the fused bands' slots write lines still
- * in cache, and their steps read 1.00-1.04 in the network run above, noise or the prefetches'
- * cost).  0: every panel, what was measured. */
+/* ... only where C's rows are at least this many floats apart (maps of 56x56 and more, a whole
+ * layer's output: the lines the prefetch was measured for above); 0: every panel.  The 28x28,
+ * 14x14 and 7x7 layers and the fused bands' slots (rows of 224-448 floats) write lines L2
+ * still holds, and there the 12 prefetches a 6x16 tile cost more than they hide.  h52-mv (AMD
+ * EPYC Zen 4, AVX2 kernels, 1 thread, pointwise_ab.c, 15-20 rounds x 10, 2026-12-07 16:5x, host
+ * load 20-30, the same bits), 2048 / 0, min (median): 32 -> 192 at 28x28 0.968 (0.972), 64 ->
+ * 384 at 14x14 0.987 (0.987), 24 -> 144 at 14x14 0.972 (0.972), 192 -> 32 / 64 at 28x28, 384
+ * -> 64, 576 -> 96 at 14x14, 960 -> 160 and 320 -> 1280 at 7x7 0.992-1.003; with 8 MB written
+ * before each run (x read back) 0.963 / 0.990 / 0.972 / 0.992-0.993: no layer lost where its C
+ * came from L3 either.  Cut from the networks (subgraph_shapes.py against the base, 41 rounds,
+ * each order, geometric mean): MobileNetV2's features.3 (its bands' 24 -> 144 expansion) 0.985,
+ * MnasNet's layers.8.1-8.2 0.988; whole networks (31 and 61 rounds, each order) MobileNetV2
+ * 1.004 and 0.990, MnasNet 1.000 and 1.001, where the base against itself read 0.985 / 1.003:
+ * level there (the affected tiles are a few % of a run). */
 #ifndef TC_GEMM_PF_C_AHEAD_MIN_LDC
-#define TC_GEMM_PF_C_AHEAD_MIN_LDC 0
+#define TC_GEMM_PF_C_AHEAD_MIN_LDC 2048
 #endif
 
 /* a: [kc][6]  b: row k at b + k ldb (packed: ldb = 16)  c: [mr, nr] (leading
