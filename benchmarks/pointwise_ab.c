@@ -17,12 +17,15 @@
  * layers of MobileNetV2, MnasNet, EfficientNet-B0 and MobileNetV3-Large on 14x14 and 7x7
  * maps.  Each layer has a bias; where K > C (an expansion) a Clip(0, 6), else a residual.
  * Environment:
- *   PW_MODE    c: Clip for every layer, r: ReLU, s: SiLU, n: bias only (no residual)
+ *   PW_MODE    c: Clip for every layer, r: ReLU, s: SiLU, n: bias only (no residual),
+ *              R: a residual, then ReLU
  *   PW_ALGO    the enum tc_conv_algo (1: 1X1, the default; 8: 1X1_CHAN)
  *   PW_ALGO_B  build B's algorithm where it differs (two algorithms of one build: the same .so
  *              copied to two paths)
  *   PW_THREADS a pool of that many threads (wall time)
  *   PW_EVICT   bytes written before each timed run (L2 is 1 MiB on the Zen 4 host)
+ *   PW_KERNEL  3: 3x3 layers with pads 1 instead (h52-sq; default algorithm 5, Winograd F(4x4);
+ *              without shapes SqueezeNet's four expand3x3s; PW_MODE r for their ReLU)
  *   PW_WARM    after the eviction, read back: 1 x, 2 the packed weights, 4 y (written), 8 the
  *              residual (a sum of these)
  * The builds' AVX2 kernels run whatever the CPU has beyond (tc_ctx_init with TC_ISA_AVX2);
@@ -57,6 +60,7 @@ static const int SHAPES[][3] = {
     {576, 96, 14},   {80, 480, 14},  {480, 80, 14},   {112, 672, 14}, {672, 112, 14},
     {576, 160, 7},   {672, 160, 7},  {160, 960, 7},   {960, 160, 7},  {960, 320, 7},
     {320, 1280, 7},  {192, 1152, 7}, {1152, 192, 7},  {1152, 320, 7}};
+static const int SHAPES3[][3] = {{16, 64, 55}, {32, 128, 27}, {48, 192, 13}, {64, 256, 13}};
 
 int main(int argc, char **argv)
 {
@@ -66,7 +70,9 @@ int main(int argc, char **argv)
     }
     ab_libpython(); /* the builds are Python extensions */
     const char *mode = getenv("PW_MODE") ? getenv("PW_MODE") : "";
-    const int algo_a = getenv("PW_ALGO") ? atoi(getenv("PW_ALGO")) : TC_CONV_ALGO_1X1;
+    const int ks = getenv("PW_KERNEL") && atoi(getenv("PW_KERNEL")) == 3 ? 3 : 1;
+    const int algo_a = getenv("PW_ALGO") ? atoi(getenv("PW_ALGO"))
+                       : ks == 3 ? TC_CONV_ALGO_WINOGRAD_4X4_3X3 : TC_CONV_ALGO_1X1;
     const int algo_b = getenv("PW_ALGO_B") ? atoi(getenv("PW_ALGO_B")) : algo_a;
     const int threads = getenv("PW_THREADS") ? atoi(getenv("PW_THREADS")) : 1;
     const size_t evict_n = getenv("PW_EVICT") ? (size_t)atol(getenv("PW_EVICT")) / sizeof(float) : 0;
@@ -77,17 +83,21 @@ int main(int argc, char **argv)
     load(&B[0], argv[1], threads);
     load(&B[1], argv[2], threads);
     const int rounds = atoi(argv[3]), reps = 10;
-    const int ns = argc > 4 ? (argc - 4) / 3 : (int)(sizeof(SHAPES) / sizeof(SHAPES[0]));
+    const int (*shapes)[3] = ks == 3 ? SHAPES3 : SHAPES;
+    const int ns = argc > 4 ? (argc - 4) / 3
+                   : ks == 3 ? (int)(sizeof(SHAPES3) / sizeof(SHAPES3[0]))
+                             : (int)(sizeof(SHAPES) / sizeof(SHAPES[0]));
     double sum[2] = {0.0, 0.0};
     for (int s = 0; s < ns; s++) {
-        const int C = argc > 4 ? atoi(argv[4 + 3 * s]) : SHAPES[s][0];
-        const int K = argc > 4 ? atoi(argv[5 + 3 * s]) : SHAPES[s][1];
-        const int H = argc > 4 ? atoi(argv[6 + 3 * s]) : SHAPES[s][2];
+        const int C = argc > 4 ? atoi(argv[4 + 3 * s]) : shapes[s][0];
+        const int K = argc > 4 ? atoi(argv[5 + 3 * s]) : shapes[s][1];
+        const int H = argc > 4 ? atoi(argv[6 + 3 * s]) : shapes[s][2];
         const size_t N = (size_t)H * H;
-        tc_conv2d_params p = {C, K, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
-        float *w = floats((size_t)C * K), *x = floats(C * N), *bias = floats(K), *res = floats(K * N);
+        const int pd = ks / 2;
+        tc_conv2d_params p = {C, K, ks, ks, 1, 1, pd, pd, pd, pd, 1, 1, 1};
+        float *w = floats((size_t)C * K * ks * ks), *x = floats(C * N), *bias = floats(K), *res = floats(K * N);
         srand(s + 1);
-        for (size_t i = 0; i < (size_t)C * K; i++)
+        for (size_t i = 0; i < (size_t)C * K * ks * ks; i++)
             w[i] = (rand() / (float)RAND_MAX - 0.5f) * 0.1f;
         for (size_t i = 0; i < C * N; i++)
             x[i] = rand() / (float)RAND_MAX - 0.5f;
@@ -102,6 +112,7 @@ int main(int argc, char **argv)
         case 'r': use_act = 1; act.kind = TC_ACT_RELU; break;
         case 's': use_act = 1; act.kind = TC_ACT_SILU; break;
         case 'n': use_act = 1; act.kind = TC_ACT_NONE; break;
+        case 'R': use_act = 0; act.kind = TC_ACT_RELU; break;
         default: break;
         }
         const float *r = use_act ? NULL : res;
@@ -149,7 +160,7 @@ int main(int argc, char **argv)
             md[b] = t[b][rounds * reps / 2];
             sum[b] += mn[b];
         }
-        const double flops = 2.0 * C * K * N;
+        const double flops = 2.0 * C * K * N * ks * ks;
         printf("%5d -> %-5d @%-3d A %7.1f us (%5.1f GF/s) med %7.1f  B %7.1f us (%5.1f GF/s) med "
                "%7.1f  B/A min %.3f med %.3f %s\n",
                C, K, H, mn[0] * 1e6, flops / mn[0] / 1e9, md[0] * 1e6, mn[1] * 1e6,

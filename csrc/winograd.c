@@ -387,7 +387,7 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
     int rows[WG_NR], cols[WG_NR];
     unsigned valid = 0; /* tiles of the group that exist */
     float *yp[WG_LANES];
-    const float *rp[WG_LANES];
+    const float *rp[WG_LANES] = {NULL}; /* set per call only with a residual */
     (void)tid;
     for (ptrdiff_t it = begin; it < end; it++) { /* it: group g, panel p of WG_KR channels */
         int g = (int)(it / np), p = (int)(it % np);
@@ -416,13 +416,15 @@ static void output_range(void *arg, int tid, ptrdiff_t begin, ptrdiff_t end)
             const tc_act_k act = tc_act_at(j->act, k);
             const float *mk = j->M + (ptrdiff_t)g * WG_NR * j->Kp + (ptrdiff_t)k * w;
             unsigned bk = 0;
+            float *yk = j->y + k * plane;
+            const float *rk = j->res ? j->res + k * plane : NULL;
             for (int half = 0; half < w / WG_LANES; half++) {
                 int h0 = half * WG_LANES;
-                for (int l = 0; l < WG_LANES; l++) {
-                    ptrdiff_t o = off[h0 + l] + k * plane;
-                    yp[l] = j->y + o;
-                    rp[l] = j->res ? j->res + o : NULL;
-                }
+                for (int l = 0; l < WG_LANES; l++)
+                    yp[l] = yk + off[h0 + l];
+                if (rk)
+                    for (int l = 0; l < WG_LANES; l++)
+                        rp[l] = rk + off[h0 + l];
                 bk |= j->output(mk + h0, mstride, b, yp, rp, OW, rows + h0, cols + h0, act) << h0;
             }
             bad[k - p * WG_KR] = bk & valid;
