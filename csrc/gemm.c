@@ -1078,8 +1078,50 @@ static int gemm_pack_cols(const tc_gemm_op *op, const gemm_job *job)
  * TC_GEMM_COPY_MAX_N_AVX2.  Rows at 64-byte boundaries, an odd number of lines apart (all
  * the L1's sets): 80 floats for 49 columns.  With a row_scale, rows of whole lines too: the
  * copy is where the gates are applied. */
+/* ... and on wider maps too where B's rows crowd into few sets of the L1: the 64-byte set
+ * indexes (of a 32 KiB 8-way L1's 64) that the kc rows of one K block touch, rows ldb floats
+ * apart.  A 112x112 map's rows are 784 lines apart (16 mod 64): 32 rows in 4 sets, 8 a set,
+ * the L1's 8 ways full before A's and C's lines come in.  Measured (h52-al, 2026-12-07, AMD
+ * EPYC Zen 4, AVX2 emulation, 1 thread, load 2-3, same bits): RegNetY-400MF's block1-0 1x1
+ * (32 -> 48 at 112x112, in pg_fused.c's bands of 1568 / 1680 columns) with the pair's 3x3,
+ * subgraph_shapes.py --against the base build, 80-120 rounds a run: copied / in place 0.938,
+ * 0.951, 0.896, 0.915, 1.015, 0.920, 0.930, 0.919, 0.934 (median 0.930; a getenv switch)
+ * against A/A 1.000, 1.011, 1.012, 0.988, 0.990; this rule built, 0.915, 0.971, 0.971,
+ * 0.968, 0.920, 0.975, 0.944 and with the builds' roles swapped 0.947, 0.951, 0.897; at 2
+ * threads (wall time, alternating bursts, 150 rounds) 0.903, 0.904, 0.905 (A/A 0.994,
+ * 0.999).  The whole network at 1 thread 0.993 and 1.013 (A/A 0.990): ~40 us of ~5 ms,
+ * below the noise.  The lone GEMM (gemm_ldb_alias.c, M 48 K
+ * 32 N 1792) 58.0-58.9 us copied against 59.1 in place (the copy costs most of what the
+ * sets win: rows 12560 floats apart, no copy, 54.5).  Not taken: B packed there instead, the
+ * lone GEMM 63.0-63.9 us (1.07), the pair 0.984 and 0.968; the copy for EfficientNet-B0's
+ * 32 -> 16 at 112x112 (M 16: 3 row panels to share it), its lone GEMM 172 us against 159
+ * in place: hence the M floor.  Among the benchmark networks only RegNetY's block1-0 has
+ * kc rows in fewer than 8 sets with M >= 32 (MobileNetV2's 16 -> 96 at 112x112 bands: 8 sets,
+ * 2 rows a set; rows a multiple of 16 KiB apart, one set, are packed: gemm_b_inplace).
+ * Only the kernels that copy narrow maps (AVX2): the AVX-512 ones were not measured. */
+#define TC_GEMM_COPY_FEW_SETS 8
+#define TC_GEMM_COPY_FEW_SETS_MIN_M 32
+static int inplace_l1_sets(int kc, long ldb)
+{
+    uint64_t seen = 0;
+    for (long k = 0; k < kc; k++)
+        seen |= (uint64_t)1 << (k * ldb / 16 % 64);
+    return __builtin_popcountll(seen);
+}
+
 static int gemm_copy_ldb(const tc_gemm_op *op, const gemm_job *job, const tc_gemm_kernels *kern)
 {
+    if (job->uk_inplace && kern->inplace_copy_max_n && op->N > kern->inplace_copy_max_n) {
+        const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
+        const int kc = tc_gemm_kstep(op->K);
+        if (op->M < TC_GEMM_COPY_FEW_SETS_MIN_M || g->row_scale ||
+            inplace_l1_sets(kc, g->ldb) >= TC_GEMM_COPY_FEW_SETS)
+            return 0;
+        /* one NC block's columns a row (gemm_block copies block by block) */
+        int lines = ((op->N < TC_GEMM_NC ? op->N : TC_GEMM_NC) + NR - 1) / NR;
+        lines += lines % 2 == 0;
+        return (size_t)kc * lines * NR <= TC_GEMM_WS_B ? lines * NR : 0;
+    }
     if (!job->uk_inplace || op->N > kern->inplace_copy_max_n)
         return 0;   /* B packed (no tc_dense_b behind b_arg) or too wide */
     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
