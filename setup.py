@@ -9,10 +9,11 @@ Never -march=native: wheels must run on machines other than the build host.
 Set TINYCNN_SANITIZE=1 to build with AddressSanitizer and UBSan.
 
 Rebuilds are incremental: an object file is compiled again only when its source, any header
-of csrc/ or its command line (flags, macros, compiler) is newer or different than when it was
-built (the command is kept beside the object, `<object>.cmd`).  A change to one kernel file
-recompiles that file and relinks (seconds) instead of the whole extension (minutes, mostly the
-Cython wrapper).  `python setup.py build_ext --inplace --force` rebuilds everything.
+of csrc/ or its command line (flags, macros, compiler; numpy's version) is newer or different
+than when it was built (the command is kept beside the object, `<object>.cmd`).  A change to
+one kernel file recompiles that file and relinks (seconds) instead of the whole extension
+(minutes, mostly the Cython wrapper).  `python setup.py build_ext --inplace --force` rebuilds
+everything.
 """
 import os
 import platform
@@ -79,7 +80,9 @@ class BuildExt(build_ext):
             if src.endswith(".c") and "csrc" not in src:
                 # Cython output is not C99-clean; compile it with the default standard.
                 postargs = [a for a in postargs if a != "-std=c99"]
-            command = repr((compiler_so, cc_args, postargs, pp_opts))
+            # numpy's version too: its headers (the Cython wrapper's) change with it, not
+            # their path
+            command = repr((compiler_so, cc_args, postargs, pp_opts, np.__version__))
             if not self.force and up_to_date(obj, src, command):
                 return None
             if os.path.exists(obj + ".cmd"):
