@@ -1111,25 +1111,20 @@ static int inplace_l1_sets(int kc, long ldb)
 
 static int gemm_copy_ldb(const tc_gemm_op *op, const gemm_job *job, const tc_gemm_kernels *kern)
 {
-    if (job->uk_inplace && kern->inplace_copy_max_n && op->N > kern->inplace_copy_max_n) {
-        const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
-        const int kc = tc_gemm_kstep(op->K);
-        if (op->M < TC_GEMM_COPY_FEW_SETS_MIN_M || g->row_scale ||
-            inplace_l1_sets(kc, g->ldb) >= TC_GEMM_COPY_FEW_SETS)
-            return 0;
-        /* one NC block's columns a row (gemm_block copies block by block) */
-        int lines = ((op->N < TC_GEMM_NC ? op->N : TC_GEMM_NC) + NR - 1) / NR;
-        lines += lines % 2 == 0;
-        return (size_t)kc * lines * NR <= TC_GEMM_WS_B ? lines * NR : 0;
-    }
-    if (!job->uk_inplace || op->N > kern->inplace_copy_max_n)
-        return 0;   /* B packed (no tc_dense_b behind b_arg) or too wide */
+    if (!job->uk_inplace || !kern->inplace_copy_max_n)
+        return 0;   /* B packed (no tc_dense_b behind b_arg) or no copying kernels */
     const tc_dense_b *g = (const tc_dense_b *)op->b_arg;
-    if (g->ldb % NR == 0 && !g->row_scale)
+    const int wide = op->N > kern->inplace_copy_max_n;
+    const int kc = tc_gemm_kstep(op->K);
+    if (!wide && g->ldb % NR == 0 && !g->row_scale)
         return 0;   /* aligned rows: no copy unless it scales them */
-    int lines = (op->N + NR - 1) / NR;
+    if (wide && (op->M < TC_GEMM_COPY_FEW_SETS_MIN_M || g->row_scale ||
+                 inplace_l1_sets(kc, g->ldb) >= TC_GEMM_COPY_FEW_SETS))
+        return 0;
+    /* a narrow map's columns a row, or one NC block's (gemm_block copies block by block) */
+    int lines = ((op->N < TC_GEMM_NC ? op->N : TC_GEMM_NC) + NR - 1) / NR;
     lines += lines % 2 == 0;
-    return lines * NR;
+    return !wide || (size_t)kc * lines * NR <= TC_GEMM_WS_B ? lines * NR : 0;
 }
 
 /* tc_gemm_run's in-place tiles for op (B read where it lies, gemm_b_inplace), or NULL; one
