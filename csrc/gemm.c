@@ -443,7 +443,14 @@ static tc_tile_epi tile_epi_at(const tc_epilogue *epi, int m, int n)
  * RegNetY's block1-0 c (48 -> 48 at 56x56, 588 KiB) 0.935; the rest of those networks and
  * MobileNetV2 level (the switch also took the larger Cs).  At 2 threads the same switch read
  * ShuffleNetV2's and RegNetY's layers 1.10-1.16 (a noisy hour, not pursued): one thread only;
- * nor with a deferred activation (SiLU's act_rows after each call, not measured). */
+ * nor with a deferred activation (SiLU's act_rows after each call, not measured).
+ * Re-measured on the Zen 3 target (512 KiB L2, where none of these Cs fits; h53-l2, 2026-12-07,
+ * 1 thread, the same bits): a bound of 512 KiB (12-row sweeps for every C past the cold bound)
+ * read the three layers above 1.091 / 1.077 / 1.080 of this one's time alone
+ * (gemm_two_builds.py, 60 rounds x 10; control 24 -> 72 at 56x56 1.006); 4 MiB (66 rows up to
+ * 2.4 MB Cs) 0.94 on 24 -> 144 at 56x56, 0.97-1.02 on the 112x112 shallow layers, whole
+ * networks 0.995-1.009 (ab_threads.py --fifo, 16 x 10): the bound is not the L2's size here
+ * either, it stays.  66 rows at 2 threads too: benchmarks/gemm_warm_mt.patch. */
 #define TC_GEMM_WARM_C_BYTES (1024 * 1024)
 #ifndef TC_GEMM_MC_WARM
 #define TC_GEMM_MC_WARM 66
@@ -794,7 +801,10 @@ static void gemm_empty_k(const tc_gemm_op *op)
  * EfficientNet-B0 and ResNet-50 (benchmarks/pointwise_shapes.py, 2026-11-30):
  * 0.55-0.83 of the packed time up to 1280 x 320 weights, but 1.2-1.45 on
  * ResNet-50's 2048 x 512 ones (M K = 1 Mi: A no longer fits L2 beside the
- * scattered rows of B, which a packed block keeps contiguous). */
+ * scattered rows of B, which a packed block keeps contiguous).  Not the L2's size: on the Zen 3
+ * target (512 KiB L2; h53-l2, 2026-12-07, 1 thread, pointwise_ab.c, 12 rounds, the same bits) a
+ * bound of 128 Ki (A within that L2) packs the 7x7 layers of 160 -> 960 .. 1152 -> 320 and
+ * reads them 1.16-1.22 of their in-place time (sum of the 19 shapes 1.085). */
 #define TC_GEMM_INPLACE_MAX_MK (512 * 1024)
 
 /* The channel-lane tiles (op->a_chan): threads take CH-row panels of C.  Per K

@@ -230,7 +230,10 @@ static inline __attribute__((always_inline)) void prefetch_rows16(const float *p
  * each order, geometric mean): MobileNetV2's features.3 (its bands' 24 -> 144 expansion) 0.985,
  * MnasNet's layers.8.1-8.2 0.988; whole networks (31 and 61 rounds, each order) MobileNetV2
  * 1.004 and 0.990, MnasNet 1.000 and 1.001, where the base against itself read 0.985 / 1.003:
- * level there (the affected tiles are a few % of a run). */
+ * level there (the affected tiles are a few % of a run).  On the Zen 3 target, whose 512 KiB L2
+ * holds less of a 28x28 layer's C (h53-l2, 2026-12-07, 1 thread, pointwise_ab.c, 15 rounds,
+ * Clip, the same bits), 512 (the 28x28 layers prefetching too) / 2048: 1.00-1.02 on nine 28x28
+ * layers of the networks (sum of minima 1.016; with 8 MB written before each run 1.010): kept. */
 #ifndef TC_GEMM_PF_C_AHEAD_MIN_LDC
 #define TC_GEMM_PF_C_AHEAD_MIN_LDC 2048
 #endif

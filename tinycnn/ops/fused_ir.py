@@ -70,6 +70,12 @@ IR_BAND_BYTES = 320 * 1024
 # ~9): MnasNet's layers.8.1-8.2 (24-72-24 at 56x56, 8-row bands) against 160 KB (4 rows)
 # 0.955 [0.927-0.981], 640 KB (20) 0.940 [0.921-0.952], 1 MB (28) 0.950 [0.932-0.979];
 # MobileNetV2's features.3 (24-144-24, 4 rows) against 640 KB (8) 0.976 [0.949-1.002]: kept.
+# On the Zen 3 target (512 KiB L2; h53-l2, 2026-12-07, const_ab.py, whole networks, 30 rounds x
+# 5, bit-identical, base against itself 0.996-1.003), 160 / 480 / 640 KB against 320: 1 thread
+# MobileNetV2 1.006 / 1.009 / 1.001, MnasNet 1.010 / 1.013 / 1.008, V3-Large 1.007 / 1.015 /
+# 1.010; 2 threads (--threads 2 under chrt -f 10) 160 / 480 KB MobileNetV2 0.996 / 1.016,
+# MnasNet 0.993 / 1.000, V3-Large 1.002 / 0.999: kept, as IR_BAND_BYTES_S2 (120 / 480 KB
+# 0.994-1.016 at 1 thread on the four networks with stride-2 bands).
 # ... and for stride-2 blocks, whose best bands alone (4-16 rows) cost more in the networks,
 # where the block's workspace, input and output are not in cache: per step in the network,
 # AVX2 emulation, 1 thread, min / median of 100 profiled runs, both budgets alternating in one

@@ -54,6 +54,9 @@ PG_FUSE_MIN_BYTES = 1_000_000
 # block1-0 with its projection and SE, 15 rounds): 256 KiB 0.998 [0.976-1.048], 384 KiB
 # 0.994 [0.960-1.031] of 512 KiB's time.
 # Intel Xeon (as at PG_FUSE_MIN_BYTES): 1 MiB slots 1.001 [0.996-1.016]: level, kept.
+# Zen 3 again (h53-l2, 2026-12-07, const_ab.py, whole RegNetY-400MF, bit-identical): 256 KiB /
+# 384 KiB / 1 MiB 0.996 / 1.001 / 1.001 at 1 thread (30 rounds), 256 KiB 0.997 [0.964-1.060] at 2
+# threads (--threads 2 under chrt -f 10, 50 rounds; base against itself 1.002): kept.
 PG_BAND_BYTES = 512 * 1024
 # The projection shortcut (graph._fuse_pg_shortcut) runs in the pair's bands where its input,
 # which the pair's 1x1 reads band by band, takes this many bytes; elsewhere apart, before the
