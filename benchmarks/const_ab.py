@@ -1,4 +1,4 @@
-"""Planning constants A/B in one process, 1 thread, no rebuild: sessions of this checkout's build,
+"""Planning constants A/B in one process, 1 thread (--threads N: N, wall clock), no rebuild: sessions of this checkout's build,
 each planned with some module attributes set (a threshold in tinycnn/ops/*.py, or a planning
 method made a no-op), then run in alternating rounds (the order reversed every other round),
 each round's time the minimum of --burst runs on the thread's CPU clock.  Prints whether each
@@ -60,7 +60,10 @@ def main():
     ap.add_argument("variants", help="';'-separated: base, or MODULE.NAME=VALUE,...")
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--burst", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="intra-op threads; above 1 each run is timed on the wall clock")
     a = ap.parse_args()
+    clock = time.thread_time_ns if a.threads == 1 else time.perf_counter_ns
     variants = a.variants.split(";")
     sessions = []
     for v in variants:
@@ -70,7 +73,7 @@ def main():
             for obj, attr, new in sets:
                 setattr(obj, attr, new)
             so = tinycnn.SessionOptions()
-            so.intra_op_num_threads = 1
+            so.intra_op_num_threads = a.threads
             sessions.append(tinycnn.InferenceSession(a.model, so))
         finally:
             for obj, attr, old in saved:
@@ -87,9 +90,9 @@ def main():
         for k in order:
             best = float("inf")
             for _ in range(a.burst):
-                t0 = time.thread_time_ns()
+                t0 = clock()
                 sessions[k].run(None, feed)
-                best = min(best, time.thread_time_ns() - t0)
+                best = min(best, clock() - t0)
             t[k].append(best / 1e6)
     t = np.array(t)
     for k, v in enumerate(variants):
