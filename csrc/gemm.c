@@ -1015,6 +1015,24 @@ static int inplace_few_rows(const tc_gemm_op *op, long ldb)
 #define TC_GEMM_PACK_MT_MIN_SHALLOW_M 32
 #define TC_GEMM_PACK_MT_MIN_K 128
 #define TC_GEMM_PACK_MT_MIN_N 1024
+/* At 2+ threads the in-place tiles on maps up to 31x31 (ldb < 1024) up to this many pages a
+ * sweep (the ISA's short-rows limit at 1 thread, gemm_internal.h): RegNetY-400MF's 28x28 104 ->
+ * 104 layers (160 pages), and GoogLeNet's 192 -> 16, ResNet-18's 64 -> 128 and EfficientNet-B0's
+ * 144 -> 40 at 28x28 (141-160).  h53-rg (2026-12-07, AMD EPYC Zen 3, 512 KiB L2, native AVX2,
+ * 2 threads, steps_ab.py --threads 2 --depth 5 against the base under chrt -f 10, 60 rounds,
+ * the same bits): block2-0..2-2's "c" 0.919 [0.904-0.945], 0.943, 0.936 and block2-1..2-2's
+ * "a" 0.957, 0.961 of the packed time (again: 0.929, 0.940, 0.958; 0.957, 0.962), ~40-50 us
+ * a run, but block3-0's "c" (14x14, not itself changed) 1.023 and 1.053, the rest 0.98-1.03;
+ * with the full 176 (block3-0's 104 -> 208, 172 pages, in place too) the same gains but
+ * block3-0's "c" 1.134 and 1.163.  Whole runs (ab_threads.py --fifo, 40 x 10) 0.996
+ * [0.973-1.014], 0.983 [0.937-1.015], 0.997 [0.977-1.009]; steps_ab.py's runs 0.987, 0.990: a
+ * gain of ~0.5-1% inside the noise; GoogLeNet's inception3a, ResNet-18's layer2 and
+ * EfficientNet-B0's features.3 level (1.000, 0.998, 1.015, 30 rounds).  The Intel Xeon read
+ * RegNetY's projections after the grouped layers 1.03-1.04 in place at 2 threads (h47-rg;
+ * gemm_internal.h's "Not at 2 threads" now holds above these 160 pages). */
+#ifndef TC_GEMM_INPLACE_SHORT_ROWS_PAGES_MT
+#define TC_GEMM_INPLACE_SHORT_ROWS_PAGES_MT 160
+#endif
 static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern, int threads)
 {
     if (threads > 1 && op->N >= TC_GEMM_PACK_MT_MIN_N &&
@@ -1033,8 +1051,11 @@ static int gemm_b_inplace(const tc_gemm_op *op, const tc_gemm_kernels *kern, int
         const long kc = tc_gemm_kstep(op->K), mc = op->M < gemm_mstep(kc, 0) ? op->M : gemm_mstep(kc, 0);
         const long ldb = ((const tc_dense_b *)op->b_arg)->ldb;
         const long pages = ldb >= 1024 ? kc + mc : (kc + mc) * ldb / 1024 + 1;
-        const long most = ldb < 1024 && threads == 1 && kern->inplace_short_rows_pages
-                              ? kern->inplace_short_rows_pages : kern->inplace_max_pages;
+        const long short_rows = threads == 1 || kern->inplace_short_rows_pages <
+                                                    TC_GEMM_INPLACE_SHORT_ROWS_PAGES_MT
+                                    ? kern->inplace_short_rows_pages
+                                    : TC_GEMM_INPLACE_SHORT_ROWS_PAGES_MT;
+        const long most = ldb < 1024 && short_rows ? short_rows : kern->inplace_max_pages;
         if ((pages > most && !inplace_few_rows(op, ldb)) ||
             ldb % TC_GEMM_INPLACE_ALIAS_FLOATS == 0)
             return 0;
