@@ -1,12 +1,12 @@
 """Planning constants A/B in one process, 1 thread, no rebuild: sessions of this checkout's build,
-each planned with some module attributes set (a threshold in tinycnn/ops/*.py, or a planning
-method made a no-op), then run in alternating rounds (the order reversed every other round),
-each round's time the minimum of --burst runs on the thread's CPU clock (--threads N: N-thread
-sessions on the wall clock, a 2 ms pause before each burst; under chrt -f 10 on a loaded host).  Prints whether each
-variant's output is bit-identical to the first's, and per variant the minimum and median run and
-the median [25-75%] of its per-round ratio to the first.  Repeat `base` as the last variant to
-see the spread a copy of the first gives.  A constant read at run time, not while planning, is
-not what this measures (every session shares the module).  As on an AVX2-only CPU:
+each planned with some module attributes set (a threshold in tinycnn/ops/*.py, or a planning method
+made a no-op), then run in alternating rounds (the order reversed every other round), each round's
+time the minimum of --burst runs on the thread's CPU clock (--threads N: N-thread sessions on the
+wall clock, a 2 ms pause before each burst; under chrt -f 10 on a loaded host). Prints whether each
+variant's output is bit-identical to the first's, and per variant the minimum and median run and the
+median [25-75%] of its per-round ratio to the first. Repeat `base` as the last variant to see the
+spread a copy of the first gives. A constant read at run time, not while planning, is not what this
+measures (every session shares the module). As on an AVX2-only CPU:
   LD_PRELOAD=exports/libcpuid_avx2.so TINYCNN_ISA=avx2 \\
   python benchmarks/const_ab.py M.onnx 'base;tinycnn.ops.fused_pg.PG_BAND_BYTES=1048576;base'
 A variant is `base` or comma-separated MODULE.NAME=VALUE (VALUE a Python literal) or
