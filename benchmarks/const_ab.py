@@ -54,24 +54,22 @@ def _settings(variant):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("variants", help="';'-separated: base, or MODULE.NAME=VALUE,...")
-    ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--burst", type=int, default=5)
-    a = ap.parse_args()
-    variants = a.variants.split(";")
+def planned_sessions(model, variants, threads=1, options=None):
+    """([session planned with each variant's settings], a feed of its first input); prints
+    whether each session's output is bit-identical to the first's.  options(so, i): more
+    SessionOptions for the i-th session (const_steps_ab.py's profiling)."""
     sessions = []
-    for v in variants:
+    for k, v in enumerate(variants):
         sets = _settings(v)
         saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in sets]
         try:
             for obj, attr, new in sets:
                 setattr(obj, attr, new)
             so = tinycnn.SessionOptions()
-            so.intra_op_num_threads = 1
-            sessions.append(tinycnn.InferenceSession(a.model, so))
+            so.intra_op_num_threads = threads
+            if options:
+                options(so, k)
+            sessions.append(tinycnn.InferenceSession(model, so))
         finally:
             for obj, attr, old in saved:
                 setattr(obj, attr, old)
@@ -81,6 +79,18 @@ def main():
     feed = {i.name: x}
     outs = [s.run(None, feed)[0] for s in sessions]
     print("bit-identical to the first:", [bool(np.array_equal(outs[0], o)) for o in outs[1:]])
+    return sessions, feed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("variants", help="';'-separated: base, or MODULE.NAME=VALUE,...")
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--burst", type=int, default=5)
+    a = ap.parse_args()
+    variants = a.variants.split(";")
+    sessions, feed = planned_sessions(a.model, variants)
     t = [[] for _ in sessions]
     for r in range(a.rounds):
         order = range(len(sessions)) if r % 2 == 0 else reversed(range(len(sessions)))
