@@ -544,8 +544,12 @@ _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
 #   0.956; control 1.003-1.031), but features.5 after it 1.011-1.027 (+3..7 us): net ~-18 us.
 # The whole of MobileNetV2 (subgraph_shapes.py against the base ref53, 40 rounds, each order):
 # new/base 0.992 [0.954-1.022], base/new 1.011 [0.991-1.053], geometric mean 0.991.
+# At 2 threads (_CHAN8_S1_MAX_THREADS 2: chan8_band_mt's 14-row bands, 2 a thread; the same tool
+# --threads 2 under chrt -f 10, 80 rounds x 5): MobileNetV2's features.3 0.996 (control 1.010),
+# MnasNet's layers.8.1 / 8.2 1.019 / 0.991 (control 0.990 / 1.023): level, 1 thread only.
 _CHAN8_WHOLE_MAX_BYTES_1T = 320 * 1024
 _CHAN8_S1_BANDS = True
+_CHAN8_S1_MAX_THREADS = 1
 
 
 def _chan8_band(n, X, stages):
@@ -556,7 +560,7 @@ def _chan8_band(n, X, stages):
     if (n.options.num_threads > _CHAN8_MAX_THREADS or X.ndim != 4 or W2 is None or W2.ndim != 4
             or X.shape[2] * X.shape[3] < _CHAN8_BAND_MIN_PIXELS
             or (strides != (2, 2) and not (_CHAN8_S1_BANDS and strides == (1, 1)
-                                           and n.options.num_threads == 1))):
+                                           and n.options.num_threads <= _CHAN8_S1_MAX_THREADS))):
         return None
     kc, s, h, w = W2.shape[2], strides[0], X.shape[2], X.shape[3]
     oh, ow = (h - 1) // s + 1, (w - 1) // s + 1
