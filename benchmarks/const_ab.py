@@ -55,6 +55,34 @@ def _settings(variant):
     return out
 
 
+def planned_sessions(model, variants, threads=1, options=None):
+    """([session planned with each variant's settings], a feed of its first input); prints
+    whether each session's output is bit-identical to the first's.  options(so, i): more
+    SessionOptions for the i-th session (const_steps_ab.py's profiling)."""
+    sessions = []
+    for k, v in enumerate(variants):
+        sets = _settings(v)
+        saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in sets]
+        try:
+            for obj, attr, new in sets:
+                setattr(obj, attr, new)
+            so = tinycnn.SessionOptions()
+            so.intra_op_num_threads = threads
+            if options:
+                options(so, k)
+            sessions.append(tinycnn.InferenceSession(model, so))
+        finally:
+            for obj, attr, old in saved:
+                setattr(obj, attr, old)
+    i = sessions[0].get_inputs()[0]
+    x = np.random.default_rng(0).standard_normal(
+        [d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
+    feed = {i.name: x}
+    outs = [s.run(None, feed)[0] for s in sessions]
+    print("bit-identical to the first:", [bool(np.array_equal(outs[0], o)) for o in outs[1:]])
+    return sessions, feed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -68,25 +96,7 @@ def main():
     a = ap.parse_args()
     clock = time.thread_time_ns if a.threads == 1 else time.perf_counter_ns
     variants = a.variants.split(";")
-    sessions = []
-    for v in variants:
-        sets = _settings(v)
-        saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in sets]
-        try:
-            for obj, attr, new in sets:
-                setattr(obj, attr, new)
-            so = tinycnn.SessionOptions()
-            so.intra_op_num_threads = a.threads
-            sessions.append(tinycnn.InferenceSession(a.model, so))
-        finally:
-            for obj, attr, old in saved:
-                setattr(obj, attr, old)
-    i = sessions[0].get_inputs()[0]
-    x = np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
-    feed = {i.name: x}
-    outs = [s.run(None, feed)[0] for s in sessions]
-    print("bit-identical to the first:", [bool(np.array_equal(outs[0], o)) for o in outs[1:]])
+    sessions, feed = planned_sessions(a.model, variants, a.threads)
     t = [[] for _ in sessions]
     for r in range(a.rounds):
         order = range(len(sessions)) if r % 2 == 0 else reversed(range(len(sessions)))

@@ -593,6 +593,17 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
  * features.8 and up; its 56x56 / 28x28 blocks' 9-24 KB read 1.005-1.014 with it, noise or the
  * hints' cost) */
 #define CHAN8_PF_PROJECT_MIN_BYTES (64 * 1024)
+/* ... and at most this large (h53-mv): on the Zen 3 target's 512 KiB L2 the 7x7 blocks' weights
+ * (0.6-1.5 MB: MobileNetV2's features.15-.17, MnasNet's layers.12-13) prefetched during the
+ * expansion, which streams its own weights of that size, lost: per step in the network (1
+ * thread, 2026-12-07, load 8-10, one build with the prefetch switched off by an environment
+ * probe between alternating bursts, 60-80 rounds x 5, median of per-round ratios [25-75%],
+ * controls 0.995-1.011, bit-identical) without it MobileNetV2's features.15 0.968
+ * [0.931-1.020], .16 0.964 [0.940-0.980], .17 0.980 [0.952-1.042], MnasNet's layers.12.1
+ * 0.983, 12.2 0.993, 12.3 0.981, 13.0 0.984 [0.949-1.004]; the 14x14 blocks' 154-221 KB
+ * (MobileNetV2's features.11-.13, MnasNet's layers.10-11) 0.990-1.007 either way, kept.
+ * Capped at 2048 lines (128 KB) instead: the 7x7 blocks 0.979-0.989. */
+#define CHAN8_PF_PROJECT_MAX_BYTES (384 * 1024)
 /* h50-pf: 0 leaves the projection's prefetch out (a diagnostic switch) */
 #ifndef TC_CHAN8_PF_PROJECT
 #define TC_CHAN8_PF_PROJECT 1
@@ -887,7 +898,8 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
                 (sp_ws ? tc_pw_sparse_pack_size(project->p.K, (int)E)
                        : tc_conv2d_pack_size(&project->p, project->algo)) * sizeof(float);
             j.pf = TC_CHAN8_PF_PROJECT && tc_pool_size(ctx->pool) == 1 && b == 0 && oh0 == 0 &&
-                           pbytes >= CHAN8_PF_PROJECT_MIN_BYTES
+                           pbytes >= CHAN8_PF_PROJECT_MIN_BYTES &&
+                           pbytes <= CHAN8_PF_PROJECT_MAX_BYTES
                        ? (const char *)(sp_ws ? sparse : project->packed)
                        : NULL;
             j.pf_lines = j.pf ? (ptrdiff_t)((pbytes + 63) / 64) : 0;

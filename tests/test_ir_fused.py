@@ -848,3 +848,34 @@ def test_chan8_sparse_block_with_a_projection_made_without_its_dense_packing(cas
     with pytest.raises(ValueError, match="pack=False"):
         _kernels.IRChan8(lanes, dw, _kernels.Conv2d(ctx, w5, None, algo="1x1", pack=False),
                          band, w5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("c0,e,k2,stride,band_1t", [(24, 144, 24, 1, 14), (24, 72, 24, 1, 14),
+                                                    (24, 144, 32, 2, 14), (24, 72, 40, 2, 0)])
+def test_56x56_blocks_chan8_bands_at_1_thread(c0, e, k2, stride, band_1t, threads, monkeypatch):
+    """h53-mv (fused_ir._CHAN8_S1_BANDS, _CHAN8_WHOLE_MAX_BYTES_1T): at 1 thread the 56x56
+    blocks of stride 1 (MobileNetV2's features.3, MnasNet's layers.8.1-8.2) run the chan8 block
+    in bands of 14 rows, and a stride-2 one that could run whole but whose depthwise output is
+    past the budget (MobileNetV2's features.4, E = 144: 451 KB) in bands too; E = 72 stays
+    whole; at 2 threads stride 1 is not planned here (the banded block) and stride 2 runs
+    whole.  The values onnxruntime's within 1e-4, the bits those of the block without chan8."""
+    model = ir_model(c0=c0, e=e, k2=k2, hw=56, stride=stride, residual=stride == 1 and c0 == k2)
+    data = model.SerializeToString()
+    x = np.random.default_rng(5).standard_normal((1, c0, 56, 56), dtype=np.float32)
+    so = session_options(intra_op_num_threads=threads)
+    bands = []
+    real = fused_ir._chan8_band
+
+    def spy(n, X, stages):
+        b = real(n, X, stages)
+        bands.append(b)
+        return b
+    monkeypatch.setattr(fused_ir, "_chan8_band", spy)
+    got = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    want_band = band_1t if threads == 1 else (None if stride == 1 else 0)
+    assert bands == [want_band]
+    assert_close(got[0], ort_run(model, {"x": x})[0], 1e-4, what="y")
+    monkeypatch.setattr(fused_ir, "_plan_chan8", lambda *a: None)
+    want = tinycnn.InferenceSession(data, so).run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0], err_msg="chan8 bands vs the block without")

@@ -534,6 +534,28 @@ _CHAN8_PAIR_MAX_THREADS = 2
 _CHAN8_BAND_PIXELS = 3072
 _CHAN8_BAND_MIN_PIXELS = 56 * 56
 _CHAN8_WHOLE_PIXELS = 4096  # tc_ir_chan8_check's padded input pixels
+# h53-mv, on the Zen 3 target (512 KiB L2, AVX2, 1 thread, 2026-12-07, host load 6-13; per step
+# inside the network, benchmarks/const_steps_ab.py: the planning constants alone changed,
+# sessions of one build in one process, 30-40 rounds x 5 runs, median of the per-round ratios
+# [25-75%], a base-vs-base control in each run, bit-identical):
+# - stride 1 at 56x56 in chan8 bands too (_CHAN8_S1_BANDS, 1 thread; 4 bands of 14 rows, the
+#   halo's 2 rows expanded again each band): MobileNetV2's features.3 (24-144-24) 0.926, 0.956
+#   [0.946-0.996] (control 0.994, 1.001); bands of 10 / 7 rows 0.968 / 0.973; MnasNet's
+#   layers.8.1 / 8.2 (24-72-24) 0.961 [0.935-0.971] / 0.966 (control 0.994 / 0.995);
+#   MobileNetV3-Large's features.3 (24-72-24) 0.963 [0.909-0.984] (control 1.007).  The Intel
+#   Xeon (2 MiB L2) had found the banded block faster there (above): the L2 decides.
+# - a 56x56 /2 map that could run whole in bands where its depthwise output is past
+#   _CHAN8_WHOLE_MAX_BYTES_1T (1 thread; only MobileNetV2's features.4, 24-144-32, 451 KB; 2
+#   bands of 14 rows): features.4 0.946, 0.951, 0.969 (bands of 7 / 6 / 4 rows 0.955 / 0.973 /
+#   0.956; control 1.003-1.031), but features.5 after it 1.011-1.027 (+3..7 us): net ~-18 us.
+# The whole of MobileNetV2 (subgraph_shapes.py against the base ref53, 40 rounds, each order):
+# new/base 0.992 [0.954-1.022], base/new 1.011 [0.991-1.053], geometric mean 0.991.
+# At 2 threads (_CHAN8_S1_MAX_THREADS 2: chan8_band_mt's 14-row bands, 2 a thread; the same tool
+# --threads 2 under chrt -f 10, 80 rounds x 5): MobileNetV2's features.3 0.996 (control 1.010),
+# MnasNet's layers.8.1 / 8.2 1.019 / 0.991 (control 0.990 / 1.023): level, 1 thread only.
+_CHAN8_WHOLE_MAX_BYTES_1T = 320 * 1024
+_CHAN8_S1_BANDS = True
+_CHAN8_S1_MAX_THREADS = 1
 
 
 def _chan8_band(n, X, stages):
@@ -542,11 +564,15 @@ def _chan8_band(n, X, stages):
     W2, _, _, a2 = stages[1]
     strides = tuple(a2.get("strides") or (1, 1))
     if (n.options.num_threads > _CHAN8_MAX_THREADS or X.ndim != 4 or W2 is None or W2.ndim != 4
-            or X.shape[2] * X.shape[3] < _CHAN8_BAND_MIN_PIXELS or strides != (2, 2)):
+            or X.shape[2] * X.shape[3] < _CHAN8_BAND_MIN_PIXELS
+            or (strides != (2, 2) and not (_CHAN8_S1_BANDS and strides == (1, 1)
+                                           and n.options.num_threads <= _CHAN8_S1_MAX_THREADS))):
         return None
     kc, s, h, w = W2.shape[2], strides[0], X.shape[2], X.shape[3]
     oh, ow = (h - 1) // s + 1, (w - 1) // s + 1
-    if (h + kc - 1) * (w + kc - 1) <= _CHAN8_WHOLE_PIXELS and oh * ow <= 1024:
+    whole = (h + kc - 1) * (w + kc - 1) <= _CHAN8_WHOLE_PIXELS and oh * ow <= 1024
+    if whole and (n.options.num_threads > 1
+                  or 4 * stages[0][0].shape[0] * oh * ow <= _CHAN8_WHOLE_MAX_BYTES_1T):
         return 0
     if n.options.num_threads > 1:
         return chan8_band_mt(oh, ow, w, kc, s, n.options.num_threads)
