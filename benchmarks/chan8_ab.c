@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     const size_t rows = (size_t)(OH - 1) * s + KC;
     const size_t bstride = (rows * (W + KC - 1) + 8 + 1) & ~(size_t)1;
     const size_t slot = up16(2 * bstride * 8 + ((n + 8 + 1) & ~(size_t)1) * 8 + up16(n + 8) +
-                             up16(rows * W));
+                             up16(rows * W) + 16 + up16((size_t)C * rows * W));
     float *sl[2], *d[2];
     for (int v = 0; v < 2; v++) {
         sl[v] = aligned_alloc(64, up16(slot) * sizeof(float));

@@ -67,7 +67,8 @@
 #define TC_CHAN8_PF_NEXT 1
 #endif
 static inline __attribute__((always_inline)) void chan8_tile(const int PF, const int HI,
-                                                             const int NT, int C, size_t ldx,
+                                                             const int PK, const int NT, int C,
+                                                             size_t ldx,
                                                              int n0, const float *a, __m256 b0,
                                                              __m256 b1,
                                                              int has_bias, tc_act_k act,
@@ -78,9 +79,11 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
     __m256 lo[6], hi[6];
     for (int j = 0; j < NT; j++)
         lo[j] = hi[j] = _mm256_setzero_ps();
-    const float *xk = x + n0, *ak = a;
+    /* PK: x packed (chan8_pack_x), the tile's C rows of NT floats from x + n0 C */
+    const float *xk = PK ? x + (size_t)n0 * C : x + n0, *ak = a;
+    const size_t xs = PK ? (size_t)NT : ldx;
 #pragma GCC unroll 4
-    for (int k = 0; k < C; k++, xk += ldx, ak += 16) {
+    for (int k = 0; k < C; k++, xk += xs, ak += 16) {
         if (PF == 1 && TC_CHAN8_PF_NEXT)
             _mm_prefetch((const char *)(ak + (size_t)16 * C), _MM_HINT_T1);
         else if (PF == 2 && k < pfn)
@@ -117,11 +120,42 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
 #define TC_CHAN8_PF_TILE 16
 #endif
 
+/* chan8_expand_k's split of N pixels into tiles: 6 pixels each up to *n6, then the tiles of 5
+ * (the count returned), then one tile of the rest */
+static inline int chan8_split(int N, int *n6)
+{
+    /* N = 6 q + 1 (49: a 7x7 map) as 6 q - 24 + 5 x 5: the lone pixel's tile is 2 chains, as
+     * slow a K step as 4 pixels' */
+    const int fives = N % 6 == 1 && N >= 25 ? 5 : 0;
+    *n6 = N - 5 * fives - (N - 5 * fives) % 6;
+    return fives;
+}
+
 /* the tiles of a strip's expansion of N pixels after its first (chan8_expand_k's split) */
 static inline int chan8_later_tiles(int N)
 {
-    const int fives = N % 6 == 1 && N >= 25 ? 5 : 0, n6 = N - 5 * fives - (N - 5 * fives) % 6;
+    int n6;
+    const int fives = chan8_split(N, &n6);
     return n6 / 6 + fives - (n6 >= 6 || fives > 0);
+}
+
+/* x's N pixels (C rows ldx apart) packed for the tiles of chan8_split (PK 1): the tile of NT
+ * pixels from n0 at xp + n0 C, C rows of NT floats, so that a tile's K loop reads one
+ * contiguous run (xp: C N floats) */
+static void chan8_pack_x(int C, int N, size_t ldx, const float *x, float *xp)
+{
+    int n6;
+    const int fives = chan8_split(N, &n6);
+    for (int n0 = 0; n0 < N;) {
+        const int nt = n0 < n6 ? 6 : n0 < n6 + 5 * fives ? 5 : N - n0;
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nt),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const float *src = x + n0;
+        float *dst = xp + (size_t)n0 * C;
+        for (int k = 0; k < C; k++, src += ldx, dst += nt)
+            _mm256_maskstore_ps(dst, m, _mm256_maskload_ps(src, m));
+        n0 += nt;
+    }
 }
 
 /* one strip of 16 channels (HI 0: 8)  a: the strip's 1X1_CHAN packed weights [C][16]  x: [C][N]
@@ -134,7 +168,8 @@ static inline int chan8_later_tiles(int N)
  * pf (or NULL): pfl cache lines the next step reads (the pair's SE weights), prefetched into L2
  * in equal shares over the tiles after the first, one a K step from each tile's first (at most
  * TC_CHAN8_PF_TILE a tile; the rest after the tiles) */
-static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, const int HI, int C,
+static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND, const int HI,
+                                                                 const int PK, int C,
                                                                  int N, size_t ldx, const float *a,
                                                                  const float *bias, tc_act_k act,
                                                                  const float *x, const int *pin,
@@ -145,9 +180,8 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
     __m256 b0 = _mm256_setzero_ps(), b1 = b0;
     if (bias)
         b0 = _mm256_loadu_ps(bias), b1 = HI ? _mm256_loadu_ps(bias + 8) : b0;
-    /* N = 6 q + 1 (49: a 7x7 map) as 6 q - 24 + 5 x 5: the lone pixel's tile is 2 chains, as
-     * slow a K step as 4 pixels' */
-    const int fives = N % 6 == 1 && N >= 25 ? 5 : 0, n6 = N - 5 * fives - (N - 5 * fives) % 6;
+    int n6;
+    const int fives = chan8_split(N, &n6);
     const int later = chan8_later_tiles(N);
     const int share = later < 1 ? 0 : (pfl + later - 1) / later;
     const int cap = C < TC_CHAN8_PF_TILE ? C : TC_CHAN8_PF_TILE, per = share < cap ? share : cap;
@@ -155,23 +189,23 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
     do {                                                                                           \
         if (pf) {                                                                                  \
             const int k_ = pfl < per ? pfl : per;                                                  \
-            chan8_tile(2, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, pf,    \
+            chan8_tile(2, HI, PK, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, pf,    \
                        k_);                                                                        \
             pf += (size_t)64 * k_, pfl -= k_;                                                      \
         } else                                                                                     \
-            chan8_tile(0, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL,  \
+            chan8_tile(0, HI, PK, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL,  \
                        0);                                                                         \
     } while (0)
     int n0 = 0;
     if (n6 >= 6) { /* a prefetch past the weights' end does not fault */
-        chan8_tile(1, HI, 6, C, ldx, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL, 0);
+        chan8_tile(1, HI, PK, 6, C, ldx, 0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL, 0);
         n0 = 6;
     }
     for (; n0 < n6; n0 += 6)
         TC_CHAN8_LATER(6);
     for (int i = 0; i < fives; i++, n0 += 5)
         if (n0 == 0)
-            chan8_tile(1, HI, 5, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL,
+            chan8_tile(1, HI, PK, 5, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL,
                        0);
         else
             TC_CHAN8_LATER(5);
@@ -179,7 +213,7 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
     switch (N - n0) {
 #define TC_CHAN8_TAIL(NT)                                                                          \
     case NT:                                                                                       \
-        chan8_tile(0, HI, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL, 0);  \
+        chan8_tile(0, HI, PK, NT, C, ldx, n0, a, b0, b1, bias != NULL, act, x, pin, y0, y1, NULL, 0);  \
         break;
     TC_CHAN8_TAIL(1) TC_CHAN8_TAIL(2) TC_CHAN8_TAIL(3) TC_CHAN8_TAIL(4) TC_CHAN8_TAIL(5)
 #undef TC_CHAN8_TAIL
@@ -360,17 +394,43 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
     case TC_ACT_HARD_SWISH: FN(TC_ACT_HARD_SWISH, __VA_ARGS__); break;                             \
     default: FN(TC_ACT_NONE, __VA_ARGS__); break;                                                  \
     }
-static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, size_t ldx,
-                                                   const float *a, const float *bias, tc_act_k act,
-                                                   const float *x, const int *pin, float *y0,
-                                                   float *y1, const char *pf, int pfl)
+static __attribute__((noinline)) void chan8_expand_unpacked(int C, int E16, int N, size_t ldx,
+                                                            const float *a, const float *bias,
+                                                            tc_act_k act, const float *x,
+                                                            const int *pin, float *y0, float *y1,
+                                                            const char *pf, int pfl)
 {
     if (E16 == 16)
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, C, N, ldx, a, bias, act, x, pin, y0, y1, pf,
-                         pfl)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, 0, C, N, ldx, a, bias, act, x, pin, y0, y1,
+                         pf, pfl)
     else
-        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, C, N, ldx, a, bias, act, x, pin, y0, y1, pf,
-                         pfl)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, 0, C, N, ldx, a, bias, act, x, pin, y0, y1,
+                         pf, pfl)
+}
+/* x as chan8_pack_x left it (a function of its own: with both layouts in one, the 7x7 strips'
+ * unpacked tiles ran 1.09-1.12 of their time, chan8_ab.sh) */
+static __attribute__((noinline)) void chan8_expand_packed(int C, int E16, int N, const float *a,
+                                                          const float *bias, tc_act_k act,
+                                                          const float *x, const int *pin,
+                                                          float *y0, float *y1, const char *pf,
+                                                          int pfl)
+{
+    if (E16 == 16)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 1, 1, C, N, 0, a, bias, act, x, pin, y0, y1,
+                         pf, pfl)
+    else
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_k, 0, 1, C, N, 0, a, bias, act, x, pin, y0, y1,
+                         pf, pfl)
+}
+/* packed: x as chan8_pack_x left it (ldx unused) */
+static inline void chan8_expand(int C, int E16, int N, size_t ldx, int packed, const float *a,
+                                const float *bias, tc_act_k act, const float *x, const int *pin,
+                                float *y0, float *y1, const char *pf, int pfl)
+{
+    if (packed)
+        chan8_expand_packed(C, E16, N, a, bias, act, x, pin, y0, y1, pf, pfl);
+    else
+        chan8_expand_unpacked(C, E16, N, ldx, a, bias, act, x, pin, y0, y1, pf, pfl);
 }
 static __attribute__((noinline)) void dw8(int KC, int S, int E, int Wp, int n,
                                           const __m256 *buf, size_t bstride, const float *w,
@@ -411,6 +471,62 @@ static void chan8_edge_copy(int to_edge, const tc_chan8_edge *g, int strip, int 
     }
 }
 
+/* the band's input rows [i0, i1) of x (rows w apart, channels ldx apart) packed into xp for
+ * chan8_expand_rows, a run of rows at a time as it expands them (with halo: the edges, the
+ * rows between, the imports), row r's run at xp + (r - i0) w C */
+static void chan8_pack_rows(const tc_chan8_halo *halo, int i0, int i1, int w, int C, size_t ldx,
+                            const float *x, float *xp)
+{
+#define TC_CHAN8_PACK_ROWS(r0, r1)                                                                \
+    chan8_pack_x(C, ((r1) - (r0)) * w, ldx, x + (size_t)((r0) - i0) * w,                         \
+                 xp + (size_t)((r0) - i0) * w * C)
+    if (!halo) {
+        TC_CHAN8_PACK_ROWS(i0, i1);
+        return;
+    }
+    for (int side = 0; side < 2; side++) {
+        if (halo->out[side].r1 > halo->out[side].r0)
+            TC_CHAN8_PACK_ROWS(halo->out[side].r0, halo->out[side].r1);
+        if (halo->in[side].r1 > halo->in[side].r0)
+            TC_CHAN8_PACK_ROWS(halo->in[side].r0, halo->in[side].r1);
+    }
+    if (halo->out[1].r0 > halo->out[0].r1)
+        TC_CHAN8_PACK_ROWS(halo->out[0].r1, halo->out[1].r0);
+#undef TC_CHAN8_PACK_ROWS
+}
+
+/* The expansion reads x's band packed for its tiles (chan8_pack_x: a tile's C x NT floats one
+ * contiguous run) where x's band is this many floats (28 KB) or more over at most
+ * TC_CHAN8_PACK_MAX_N pixels, for expansions of TC_CHAN8_PACK_MIN_E channels up: the 7x7 maps of
+ * 160 and 192 channels (MobileNetV3-Large's features.14-.15, MnasNet's layers.12-.13,
+ * MobileNetV2's 7x7 blocks).  Its tiles read x a pixel tile over all C rows, once per 16-channel
+ * strip; x's C rows (31-38 KB at 7x7) with the strip's 10-12 KB of weights do not fit the
+ * target's 32 KiB L1 (AMD EPYC Zen 3), so in x's rows every strip read all of x from L2 again.
+ * h51-exp wrote the packing (benchmarks/chan8_pack_x.patch, then for 14x14 and 28x28 bands of
+ * 10240 floats up): alone it ran as fast as every broadcast from one L1-hot row, but not in the
+ * network (14x14 blocks 0.97-1.04, MobileNetV2 and MnasNet level), and the 7x7 expansions had
+ * been level on that host (Zen 4).  h53-v3, on the Zen 3 target (2026-12-07, 1 thread, AVX2):
+ * the expansion alone (chan8_expand_probe.c, 21 rounds, medians) x's rows / packed / the
+ * packing: 192-1152 at 7x7 307 / 223 / 6.7 us (71 / 97 GF/s), 160-960 HardSwish 199 / 156 / 5.7;
+ * 96-576 at 14x14 225 / 225 / 12.5 (no gain: left unpacked).  In the network, one session a
+ * process (env_steps_ab.py against the base, 10-12 processes each, step minima, the host at load
+ * 11): MobileNetV3-Large's features.14 / .15 pairs 234 / 235 us against 274 / 276 (0.86), the
+ * run's step sum 0.987; MnasNet's layers.12.1-.3 and 13.0 0.87-0.89 of the base's.  Two builds in
+ * one process favour the first loaded one by as much (steps_ab.py: 0.91-0.93 one order, 0.996-0.998
+ * the other).  Bit-identical (the sums' order is the tile's). */
+#ifndef TC_CHAN8_PACK_MIN_FLOATS
+#define TC_CHAN8_PACK_MIN_FLOATS 7168
+#endif
+#ifndef TC_CHAN8_PACK_MAX_N
+#define TC_CHAN8_PACK_MAX_N 64
+#endif
+/* ... and for expansions of this many channels up (the packing is paid once, the gain once a
+ * strip: MobileNetV2's features.2 and .4, 96 and 144 channels at 112x112 / 56x56 in bands, ran
+ * 1.05 of their time with it, steps_ab.py, 40 rounds) */
+#ifndef TC_CHAN8_PACK_MIN_E
+#define TC_CHAN8_PACK_MIN_E 256
+#endif
+
 /* One strip's expansion of the band's input rows [i0, i1) (x: row i0's first pixel, rows w
  * apart) into the depthwise's buffers.  With halo (h38-mv2, the rows mode at 2+ threads) the
  * rows the bands beside it need first, each edge published as soon as written, then the band's
@@ -419,16 +535,17 @@ static void chan8_edge_copy(int to_edge, const tc_chan8_edge *g, int strip, int 
  * the same bits whoever expands a row.  pf (not with halo): chan8_expand's. */
 static void chan8_expand_rows(const tc_chan8_halo *halo, int strip, int i0, int i1, int w, int C,
                               int e, size_t ldx, const float *a, const float *bias, tc_act_k act,
-                              const float *x, const int *pin, __m256 *buf, size_t bstride,
-                              const char *pf, int pfl)
+                              const float *x, const float *xp, const int *pin, __m256 *buf,
+                              size_t bstride, const char *pf, int pfl)
 {
     if (!halo) {
-        chan8_expand(C, e, (i1 - i0) * w, ldx, a, bias, act, x, pin, (float *)buf,
-                     (float *)(buf + bstride), pf, pfl);
+        chan8_expand(C, e, (i1 - i0) * w, ldx, xp != NULL, a, bias, act, xp ? xp : x, pin,
+                     (float *)buf, (float *)(buf + bstride), pf, pfl);
         return;
     }
 #define TC_CHAN8_EXPAND_ROWS(r0, r1)                                                              \
-    chan8_expand(C, e, ((r1) - (r0)) * w, ldx, a, bias, act, x + (size_t)((r0) - i0) * w,        \
+    chan8_expand(C, e, ((r1) - (r0)) * w, ldx, xp != NULL, a, bias, act,                         \
+                 xp ? xp + (size_t)((r0) - i0) * w * C : x + (size_t)((r0) - i0) * w,             \
                  pin + (size_t)((r0) - i0) * w, (float *)buf, (float *)(buf + bstride), NULL, 0)
     for (int side = 0; side < 2; side++) {
         const tc_chan8_edge *g = &halo->out[side];
@@ -488,6 +605,10 @@ static void chan8_strips(const tc_ctx *serial, const tc_ir_stage *expand, const 
     __m256 *ob = buf + 2 * bstride;
     int *pix = (int *)(ob + ((n + 8 + 1) & ~1));
     int *pin = pix + ((n + 8 + 15) & ~15);
+    /* x's input rows packed for the tiles (chan8_pack_x), after the pointer they were packed
+     * from (a later call of the same band and job, setup 0, may come for another image) */
+    const float **xrec = (const float **)(pin + (((size_t)rows * w + 15) & ~(size_t)15));
+    float *xp = (float *)xrec + 16;
     /* one strip of 16 channels at a time, expanded into the depthwise's padded buffers (s30: no
      * copy there) then filtered while in L1 / L2 (the whole expansion first: E N floats, 602 KB
      * at 192 x 28 x 28, left L2 before the depthwise read it back) */
@@ -495,6 +616,13 @@ static void chan8_strips(const tc_ctx *serial, const tc_ir_stage *expand, const 
     const int i0 = dw8_setup(KC, h, w, s, oh0, oh1, setup, buf, bstride, pix, pin, &i1);
     const int N = (i1 - i0) * w;
     const float *xb = x + (size_t)i0 * w;
+    if ((size_t)C * N < TC_CHAN8_PACK_MIN_FLOATS || N > TC_CHAN8_PACK_MAX_N
+        || expand->p.K < TC_CHAN8_PACK_MIN_E)
+        xp = NULL;
+    else if (setup || *xrec != xb) {
+        chan8_pack_rows(halo, i0, i1, w, C, (size_t)h * w, xb, xp);
+        *xrec = xb;
+    }
     const int strips = (m1 - m0 + 15) / 16;
     const ptrdiff_t room = (ptrdiff_t)strips * chan8_later_tiles(N) * TC_CHAN8_PF_TILE;
     pf_lines = pf_lines < room ? pf_lines : room; /* the first lines: the gate reads them first */
@@ -503,7 +631,7 @@ static void chan8_strips(const tc_ctx *serial, const tc_ir_stage *expand, const 
         const ptrdiff_t l0 = pf_lines * i / strips, l1 = pf_lines * (i + 1) / strips;
         chan8_expand_rows(halo, m / 16, i0, i1, w, C, e, (size_t)h * w,
                           expand->packed + (size_t)m * C, expand->bias ? expand->bias + m : NULL,
-                          tc_act_at(expand->act, 0), xb, pin, buf, bstride,
+                          tc_act_at(expand->act, 0), xb, xp, pin, buf, bstride,
                           pf ? pf + l0 * 64 : NULL, (int)(l1 - l0));
         dw8(KC, s, e, Wp, n, buf, bstride, dw->packed + (size_t)m * KC * KC,
             dw->bias ? dw->bias + m : NULL, tc_act_at(dw->act, 0), d + (size_t)m * ldd, ldd, ob,

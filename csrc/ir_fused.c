@@ -416,13 +416,14 @@ int tc_ir_chan8_check(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
 
 /* a thread's floats for tc_ir_chan8_strips_avx2 on a band of rb output rows (n pixels): the
  * depthwise's two padded pixel buffers (one strip of 16 channels, 8 floats a pixel), its sums
- * (8 floats each), pix, pin; a whole number of cache lines */
-static size_t chan8_slot_floats(int w, int kc, int s, int rb, size_t n)
+ * (8 floats each), pix, pin, then the band's C input rows packed for the expansion's tiles
+ * (after a line holding where they came from); a whole number of cache lines */
+static size_t chan8_slot_floats(int C, int w, int kc, int s, int rb, size_t n)
 {
     const size_t rows = (size_t)(rb - 1) * s + kc;
     const size_t bstride = (rows * (w + kc - 1) + 8 + 1) & ~(size_t)1;
     return up16(2 * bstride * 8 + ((n + 8 + 1) & ~(size_t)1) * 8 + up16(n + 8) +
-                up16(rows * w));
+                up16(rows * w) + 16 + up16((size_t)C * rows * w));
 }
 
 /* At 2+ threads a block with a projection, planned whole (band 0), runs in rows (n32-2t): the
@@ -584,7 +585,7 @@ size_t tc_ir_chan8_workspace_size(const tc_ctx *ctx, const tc_ir_stage *expand,
     size_t rows_d, rows_gemm;
     /* chan8_prefix, a slot per thread, alignment */
     return chan8_prefix(ctx, expand, dw, project, w, OH, OW, rb, &rows_d, &rows_gemm) +
-           (size_t)threads * chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, n) + 64;
+           (size_t)threads * chan8_slot_floats(expand->p.C, w, dw->p.KH, dw->p.sh, rb, n) + 64;
 }
 
 #ifdef TC_HAVE_AVX2_SOURCES
@@ -816,7 +817,8 @@ static void chan8_run(const tc_ctx *ctx, const tc_ir_stage *expand, const tc_ir_
     chan8_job j = {&serial, expand, dw, NULL, NULL, NULL,
                    ws + chan8_prefix(ctx, expand, dw, project, w, OH, OW, rb, &rows_d,
                                      &rows_gemm),
-                   chan8_slot_floats(w, dw->p.KH, dw->p.sh, rb, nb), h, w, 0, OH, {0}};
+                   chan8_slot_floats(expand->p.C, w, dw->p.KH, dw->p.sh, rb, nb), h, w, 0, OH,
+                   {0}};
     const size_t in = (size_t)expand->p.C * h * w;
     const size_t out = (size_t)(project ? project->p.K : dw->p.K) * np;
     const int rbt = chan8_rows_band(ctx, project, OH, OW, rb);
