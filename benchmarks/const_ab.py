@@ -1,7 +1,8 @@
 """Planning constants A/B in one process, 1 thread, no rebuild: sessions of this checkout's build,
 each planned with some module attributes set (a threshold in tinycnn/ops/*.py, or a planning
 method made a no-op), then run in alternating rounds (the order reversed every other round),
-each round's time the minimum of --burst runs on the thread's CPU clock.  Prints whether each
+each round's time the minimum of --burst runs on the thread's CPU clock (--threads N past 1,
+h53-mn: each session at N threads, wall time, a 2 ms pause before each burst).  Prints whether each
 variant's output is bit-identical to the first's, and per variant the minimum and median run and
 the median [25-75%] of its per-round ratio to the first.  Repeat `base` as the last variant to
 see the spread a copy of the first gives.  A constant read at run time, not while planning, is
@@ -60,6 +61,8 @@ def main():
     ap.add_argument("variants", help="';'-separated: base, or MODULE.NAME=VALUE,...")
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--burst", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="intra-op threads; past 1 each run's wall time, a pause before each burst")
     a = ap.parse_args()
     variants = a.variants.split(";")
     sessions = []
@@ -70,7 +73,7 @@ def main():
             for obj, attr, new in sets:
                 setattr(obj, attr, new)
             so = tinycnn.SessionOptions()
-            so.intra_op_num_threads = 1
+            so.intra_op_num_threads = a.threads
             sessions.append(tinycnn.InferenceSession(a.model, so))
         finally:
             for obj, attr, old in saved:
@@ -82,14 +85,17 @@ def main():
     outs = [s.run(None, feed)[0] for s in sessions]
     print("bit-identical to the first:", [bool(np.array_equal(outs[0], o)) for o in outs[1:]])
     t = [[] for _ in sessions]
+    clock = time.thread_time_ns if a.threads == 1 else time.perf_counter_ns
     for r in range(a.rounds):
         order = range(len(sessions)) if r % 2 == 0 else reversed(range(len(sessions)))
         for k in order:
             best = float("inf")
+            if a.threads > 1:
+                time.sleep(0.002)  # the other sessions' pool workers stop spinning
             for _ in range(a.burst):
-                t0 = time.thread_time_ns()
+                t0 = clock()
                 sessions[k].run(None, feed)
-                best = min(best, time.thread_time_ns() - t0)
+                best = min(best, clock() - t0)
             t[k].append(best / 1e6)
     t = np.array(t)
     for k, v in enumerate(variants):
