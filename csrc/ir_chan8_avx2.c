@@ -66,25 +66,34 @@
 #ifndef TC_CHAN8_PF_NEXT
 #define TC_CHAN8_PF_NEXT 1
 #endif
-static inline __attribute__((always_inline)) void chan8_tile(const int PF, const int HI,
-                                                             const int NT, int C, size_t ldx,
-                                                             int n0, const float *a, __m256 b0,
-                                                             __m256 b1,
-                                                             int has_bias, tc_act_k act,
-                                                             const float *x, const int *pin,
-                                                             float *y0, float *y1, const char *pf,
-                                                             int pfn)
+/* PART 0: the whole K (chan8_tile); h53-mn: 1, 2 the two passes over k of chan8_expand_ks_k,
+ * [kb, ke) each, the first's sums kept in cb (16 floats a pixel) for the second */
+static inline __attribute__((always_inline)) void chan8_tile_ks(const int PART, const int PF,
+                                                                const int HI, const int NT, int C,
+                                                                int kb, int ke, size_t ldx,
+                                                                int n0, const float *a, __m256 b0,
+                                                                __m256 b1, int has_bias,
+                                                                tc_act_k act, const float *x,
+                                                                const int *pin, float *y0,
+                                                                float *y1, float *cb,
+                                                                const char *pf, int pfn)
 {
     __m256 lo[6], hi[6];
-    for (int j = 0; j < NT; j++)
-        lo[j] = hi[j] = _mm256_setzero_ps();
-    const float *xk = x + n0, *ak = a;
+    float *cp = PART ? cb + (size_t)n0 * 16 : NULL;
+    for (int j = 0; j < NT; j++) {
+        if (PART < 2)
+            lo[j] = hi[j] = _mm256_setzero_ps();
+        else
+            lo[j] = _mm256_load_ps(cp + 16 * j),
+            hi[j] = HI ? _mm256_load_ps(cp + 16 * j + 8) : _mm256_setzero_ps();
+    }
+    const float *xk = x + n0 + (size_t)kb * ldx, *ak = a + (size_t)kb * 16;
 #pragma GCC unroll 4
-    for (int k = 0; k < C; k++, xk += ldx, ak += 16) {
+    for (int k = kb; k < ke; k++, xk += ldx, ak += 16) {
         if (PF == 1 && TC_CHAN8_PF_NEXT)
             _mm_prefetch((const char *)(ak + (size_t)16 * C), _MM_HINT_T1);
-        else if (PF == 2 && k < pfn)
-            _mm_prefetch(pf + (size_t)64 * k, _MM_HINT_T1);
+        else if (PF == 2 && k - kb < pfn)
+            _mm_prefetch(pf + (size_t)64 * (k - kb), _MM_HINT_T1);
         const __m256 a0 = _mm256_loadu_ps(ak), a1 = HI ? _mm256_loadu_ps(ak + 8) : a0;
 #pragma GCC unroll 6
         for (int j = 0; j < NT; j++) {
@@ -93,6 +102,15 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
             if (HI)
                 hi[j] = _mm256_fmadd_ps(bj, a1, hi[j]);
         }
+    }
+    if (PART == 1) {
+#pragma GCC unroll 6
+        for (int j = 0; j < NT; j++) {
+            _mm256_store_ps(cp + 16 * j, lo[j]);
+            if (HI)
+                _mm256_store_ps(cp + 16 * j + 8, hi[j]);
+        }
+        return;
     }
 #pragma GCC unroll 6
     for (int j = 0; j < NT; j++) {
@@ -103,6 +121,19 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
         if (HI)
             _mm256_storeu_ps(y1 + (size_t)pin[n0 + j] * 8, tc_act_avx2(act, h));
     }
+}
+
+static inline __attribute__((always_inline)) void chan8_tile(const int PF, const int HI,
+                                                             const int NT, int C, size_t ldx,
+                                                             int n0, const float *a, __m256 b0,
+                                                             __m256 b1,
+                                                             int has_bias, tc_act_k act,
+                                                             const float *x, const int *pin,
+                                                             float *y0, float *y1, const char *pf,
+                                                             int pfn)
+{
+    chan8_tile_ks(0, PF, HI, NT, C, 0, C, ldx, n0, a, b0, b1, has_bias, act, x, pin, y0, y1, NULL,
+                  pf, pfn);
 }
 
 /* A pair's strips prefetch what the next step reads (its squeeze-and-excitation's weights) at
@@ -185,6 +216,89 @@ static inline __attribute__((always_inline)) void chan8_expand_k(const int KIND,
 #undef TC_CHAN8_TAIL
     default: break;
     }
+    for (; pf && pfl > 0; pfl--, pf += 64)
+        _mm_prefetch(pf, _MM_HINT_T1);
+}
+
+/* h53-mn: a strip's expansion in two passes over k (rows [0, C / 2), then [C / 2, C)) where x
+ * (C N floats) is past L1 (TC_CHAN8_KSPLIT_MIN_X) on a small map (N <= 64: 7x7): each pass's
+ * half of x and of the strip's weights (19 + 6 KB at 192 x 49) stay in L1 over the tiles, where
+ * the whole (37 + 12 KB) did not.  The first pass's sums wait in cb (16 floats a pixel), the
+ * second continues them: each output the same FMA sequence (from zero, k ascending), the same
+ * bits.  PART 1: the first pass, 2: the second (then bias, activation, the stores).
+ * Zen 3 target, native AVX2, 1 thread, 2026-12-07, host load 7-13 (bit-identical): the strips
+ * alone (chan8_ab.sh against the base, 21 rounds x 40 calls) 192-1152 at 7x7 5x5 0.869
+ * [0.856-0.884], 3x3 0.868 [0.863-0.881] (160-960, x 31 KB, not taken: 0.989); inside MnasNet
+ * (steps_ab.py against the base, 60 rounds x 5, minima) layers.12 1.912 / 2.076 ms, .13 0.618 /
+ * 0.677 (0.917 of round medians), layers.14 0.989; the run (subgraph_shapes.py, thread CPU time,
+ * 25 / 31 rounds) 0.972 [0.952-1.069] and 0.980 [0.955-1.009]; at 2 threads (steps_ab.py
+ * --threads 2, 40 rounds, minima) layers.12 1.086 / 1.142, .13 0.361 / 0.382. */
+#ifndef TC_CHAN8_KSPLIT_MIN_X
+#define TC_CHAN8_KSPLIT_MIN_X 32768
+#endif
+/* chan8_expand_k's tiles (the same split of N <= 64 pixels) in chan8_tile_ks's two passes; pf,
+ * pfl: chan8_expand_k's, prefetched over the first pass's later tiles as chan8_expand_k does
+ * over its later tiles */
+static inline __attribute__((always_inline)) void chan8_expand_ks_k(const int KIND, const int HI,
+                                                                    int C, int N, size_t ldx,
+                                                                    const float *a,
+                                                                    const float *bias,
+                                                                    tc_act_k act, const float *x,
+                                                                    const int *pin, float *y0,
+                                                                    float *y1, const char *pf,
+                                                                    int pfl)
+{
+    act.kind = KIND;
+    __m256 b0 = _mm256_setzero_ps(), b1 = b0;
+    if (bias)
+        b0 = _mm256_loadu_ps(bias), b1 = HI ? _mm256_loadu_ps(bias + 8) : b0;
+    float cb[64 * 16] __attribute__((aligned(32)));
+    const int hb = bias != NULL, kh = C / 2;
+    const int fives = N % 6 == 1 && N >= 25 ? 5 : 0, n6 = N - 5 * fives - (N - 5 * fives) % 6;
+    const int later = chan8_later_tiles(N);
+    const int share = later < 1 ? 0 : (pfl + later - 1) / later;
+    const int cap = kh < TC_CHAN8_PF_TILE ? kh : TC_CHAN8_PF_TILE, per = share < cap ? share : cap;
+#define TC_CHAN8_KS_TILE(PART, PF, NT)                                                             \
+    chan8_tile_ks(PART, PF, HI, NT, C, PART == 1 ? 0 : kh, PART == 1 ? kh : C, ldx, n0, a, b0, b1, \
+                  hb, act, x, pin, y0, y1, cb, NULL, 0)
+#define TC_CHAN8_KS_LATER(PART, NT)                                                                \
+    do {                                                                                           \
+        if (PART == 1 && pf) {                                                                     \
+            const int k_ = pfl < per ? pfl : per;                                                  \
+            chan8_tile_ks(1, 2, HI, NT, C, 0, kh, ldx, n0, a, b0, b1, hb, act, x, pin, y0, y1, cb, \
+                          pf, k_);                                                                 \
+            pf += (size_t)64 * k_, pfl -= k_;                                                      \
+        } else                                                                                     \
+            TC_CHAN8_KS_TILE(PART, 0, NT);                                                         \
+    } while (0)
+#define TC_CHAN8_KS_PASS(PART)                                                                     \
+    do {                                                                                           \
+        int n0 = 0;                                                                                \
+        if (n6 >= 6) {                                                                             \
+            TC_CHAN8_KS_TILE(PART, 1, 6);                                                          \
+            n0 = 6;                                                                                \
+        }                                                                                          \
+        for (; n0 < n6; n0 += 6)                                                                   \
+            TC_CHAN8_KS_LATER(PART, 6);                                                            \
+        for (int i = 0; i < fives; i++, n0 += 5)                                                   \
+            if (n0 == 0)                                                                           \
+                TC_CHAN8_KS_TILE(PART, 1, 5);                                                      \
+            else                                                                                   \
+                TC_CHAN8_KS_LATER(PART, 5);                                                        \
+        switch (N - n0) {                                                                          \
+        case 1: TC_CHAN8_KS_TILE(PART, 0, 1); break;                                               \
+        case 2: TC_CHAN8_KS_TILE(PART, 0, 2); break;                                               \
+        case 3: TC_CHAN8_KS_TILE(PART, 0, 3); break;                                               \
+        case 4: TC_CHAN8_KS_TILE(PART, 0, 4); break;                                               \
+        case 5: TC_CHAN8_KS_TILE(PART, 0, 5); break;                                               \
+        default: break;                                                                            \
+        }                                                                                          \
+    } while (0)
+    TC_CHAN8_KS_PASS(1);
+    TC_CHAN8_KS_PASS(2);
+#undef TC_CHAN8_KS_PASS
+#undef TC_CHAN8_KS_LATER
+#undef TC_CHAN8_KS_TILE
     for (; pf && pfl > 0; pfl--, pf += 64)
         _mm_prefetch(pf, _MM_HINT_T1);
 }
@@ -360,6 +474,19 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
     case TC_ACT_HARD_SWISH: FN(TC_ACT_HARD_SWISH, __VA_ARGS__); break;                             \
     default: FN(TC_ACT_NONE, __VA_ARGS__); break;                                                  \
     }
+static __attribute__((noinline)) void chan8_expand_ks(int C, int E16, int N, size_t ldx,
+                                                      const float *a, const float *bias,
+                                                      tc_act_k act, const float *x,
+                                                      const int *pin, float *y0, float *y1,
+                                                      const char *pf, int pfl)
+{
+    if (E16 == 16)
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_ks_k, 1, C, N, ldx, a, bias, act, x, pin, y0, y1,
+                         pf, pfl)
+    else
+        TC_CHAN8_BY_KIND(act.kind, chan8_expand_ks_k, 0, C, N, ldx, a, bias, act, x, pin, y0, y1,
+                         pf, pfl)
+}
 static __attribute__((noinline)) void chan8_expand(int C, int E16, int N, size_t ldx,
                                                    const float *a, const float *bias, tc_act_k act,
                                                    const float *x, const int *pin, float *y0,
@@ -422,9 +549,15 @@ static void chan8_expand_rows(const tc_chan8_halo *halo, int strip, int i0, int 
                               const float *x, const int *pin, __m256 *buf, size_t bstride,
                               const char *pf, int pfl)
 {
+    const int N = (i1 - i0) * w;
+    if (!halo && N <= 64 && (size_t)C * N * 4 > TC_CHAN8_KSPLIT_MIN_X) {
+        chan8_expand_ks(C, e, N, ldx, a, bias, act, x, pin, (float *)buf, (float *)(buf + bstride),
+                        pf, pfl);
+        return;
+    }
     if (!halo) {
-        chan8_expand(C, e, (i1 - i0) * w, ldx, a, bias, act, x, pin, (float *)buf,
-                     (float *)(buf + bstride), pf, pfl);
+        chan8_expand(C, e, N, ldx, a, bias, act, x, pin, (float *)buf, (float *)(buf + bstride),
+                     pf, pfl);
         return;
     }
 #define TC_CHAN8_EXPAND_ROWS(r0, r1)                                                              \
