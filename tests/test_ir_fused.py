@@ -347,8 +347,8 @@ CHAN8_CASES = [  # (n, c0, e, k2, h, w, stride[, kernel]): MobileNetV2's 28x28, 
     # h48-mn2: at 2+ threads each thread's first strip claim reads the input rows first: two
     # images of MnasNet's layers.12.0, odd rows and columns at stride 2
     (2, 96, 576, 192, 14, 14, 2, 5), (2, 24, 48, 24, 15, 9, 2),
-    # h53-mn: the 7x7 expansion in two passes over k where x is past 32 KB (C 49 floats; C
-    # = 192 above): an odd C (the passes 85 and 86 deep) with E % 16 == 8, two images, 6x7
+    # h53-mn: 7x7-sized expansions whose x is past 32 KB (C 49 floats; C = 192 above): an odd
+    # C with E % 16 == 8 (x packed for the tiles, h53-v3), two images at 6x7 (E < 256: unpacked)
     (1, 171, 344, 96, 7, 7, 1, 5), (2, 200, 216, 48, 6, 7, 1),
 ]
 
