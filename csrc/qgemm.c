@@ -986,8 +986,13 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * 5, photograph): ResNet-50's touched steps 0.966-0.988, the sum 0.999; whole runs
  * (int8_inputs.py --against, 12-20 x 5, photo / noise, per-round medians): ResNet-50 0.990 /
  * 0.996, ResNet-18 0.990 / 0.981, MobileNetV2 1.001 / 0.995, EfficientNet-B0 0.967 / 1.016
- * (ranges +-2-15% under the load).  Several threads keep TC_QWIDE_PANELS (their column
- * chunks are whole calls: fewer panels a call, more tasks to share). */
+ * (ranges +-2-15% under the load).  Several threads take as many where the rows alone make
+ * 4 tasks a thread (a product planned with column chunks keeps TC_QWIDE_PANELS: its chunks are
+ * whole calls, fewer panels a call make more tasks to share).  2 threads, the same switch in one
+ * process (20 x 10, per-step minima, bit-identical): ResNet-50 int8's layer1 / layer2 conv3 and
+ * downsample steps 0.959-0.980 of their time (two runs), the step sum 0.997 and 1.007 (the
+ * shorter run; its untouched layer4 steps 1.03-1.05); MobileNetV2 int8 1.004 (no step past
+ * +-2% bar the classifier), EfficientNet-B0 1.001, ResNet-18 untouched. */
 #define TC_QWIDE_PANELS_ONE 64
 
 /* The next call's panels are prefetched (in a thread's first task) up to this many bytes
@@ -1609,7 +1614,12 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         (d->ntaps == 1 || (d->format == TC_QFMT_S16X2 && d->kpad > 32)) &&
         d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR && !panel_tiles &&
         (d->kpad <= 32 || d->M > TC_QMB_WHOLE)) {
-        const int most = threads > 1 ? TC_QWIDE_PANELS : TC_QWIDE_PANELS_ONE;
+        /* several threads: as many where the rows alone make plan_tasks's 4 tasks a thread
+         * (its row blocks; no column chunks to share) */
+        const int tiles = (d->M + d->uk.mr - 1) / d->uk.mr, per_block = d->qmb / d->uk.mr;
+        const int most = threads == 1 || (tiles + per_block - 1) / per_block >= 4 * threads
+                             ? TC_QWIDE_PANELS_ONE
+                             : TC_QWIDE_PANELS;
         d->uk.nr = (np < most ? np : most) * TC_QNR;
     }
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
