@@ -973,6 +973,27 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
  * 140). */
 #define TC_QWIDE_KMAX 320
 #define TC_QWIDE_PANELS 8
+/* and up to this many on one thread (where no column chunks are planned: the panels per call
+ * are plan_tasks's steps).  On the AMD EPYC Zen 3, native (h53-q, 2026-12-07, 1 thread, the
+ * network's photograph, one build switching the count by environment run by run in one
+ * process, 10 rounds x 5-10 runs, per-step minima, per-round ratios, host load ~11,
+ * bit-identical): 64 against 8 took ResNet-50 int8's K = 64 / 128 / 256 conv3 and
+ * downsample layers 0.943-0.987 of their time (layer1's conv3 0.95-0.99, layer2.0's conv3
+ * 0.94-0.96, layer3's conv3 0.96-0.98), the layers it leaves 0.998-1.006, the step sum 0.995
+ * (16: 0.994, its layers 0.96-0.99); MobileNetV2 int8's 14x14 expansions 0.966-0.972 (16:
+ * 0.98-0.99), its step sum 0.996; EfficientNet-B0 int8's expansions at 28x28 and 14x14
+ * 0.968-0.978, its step sum 0.996.  As committed against the base (qsteps.py --against, 10 x
+ * 5, photograph): ResNet-50's touched steps 0.966-0.988, the sum 0.999; whole runs
+ * (int8_inputs.py --against, 12-20 x 5, photo / noise, per-round medians): ResNet-50 0.990 /
+ * 0.996, ResNet-18 0.990 / 0.981, MobileNetV2 1.001 / 0.995, EfficientNet-B0 0.967 / 1.016
+ * (ranges +-2-15% under the load).  Several threads take as many where the rows alone make
+ * 4 tasks a thread (a product planned with column chunks keeps TC_QWIDE_PANELS: its chunks are
+ * whole calls, fewer panels a call make more tasks to share).  2 threads, the same switch in one
+ * process (20 x 10, per-step minima, bit-identical): ResNet-50 int8's layer1 / layer2 conv3 and
+ * downsample steps 0.959-0.980 of their time (two runs), the step sum 0.997 and 1.007 (the
+ * shorter run; its untouched layer4 steps 1.03-1.05); MobileNetV2 int8 1.004 (no step past
+ * +-2% bar the classifier), EfficientNet-B0 1.001, ResNet-18 untouched. */
+#define TC_QWIDE_PANELS_ONE 64
 
 /* The next call's panels are prefetched (in a thread's first task) up to this many bytes
  * (kpad <= 512 for one 8-bit panel).  ResNet-50's layer4.1 at 7x7 in the model (emulated
@@ -1592,8 +1613,15 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
     if ((d->format == TC_QFMT_S16X2 || d->format == TC_QFMT_U7S8) &&
         (d->ntaps == 1 || (d->format == TC_QFMT_S16X2 && d->kpad > 32)) &&
         d->kpad <= TC_QWIDE_KMAX && d->uk.nr == TC_QNR && !panel_tiles &&
-        (d->kpad <= 32 || d->M > TC_QMB_WHOLE))
-        d->uk.nr = (np < TC_QWIDE_PANELS ? np : TC_QWIDE_PANELS) * TC_QNR;
+        (d->kpad <= 32 || d->M > TC_QMB_WHOLE)) {
+        /* several threads: as many where the rows alone make plan_tasks's 4 tasks a thread
+         * (its row blocks; no column chunks to share) */
+        const int tiles = (d->M + d->uk.mr - 1) / d->uk.mr, per_block = d->qmb / d->uk.mr;
+        const int most = threads == 1 || (tiles + per_block - 1) / per_block >= 4 * threads
+                             ? TC_QWIDE_PANELS_ONE
+                             : TC_QWIDE_PANELS;
+        d->uk.nr = (np < most ? np : most) * TC_QNR;
+    }
     d->lookup_run = tc_quant_kernels_of(ctx)->lookup_run;
     d->widen_run = tc_quant_kernels_of(ctx)->widen_run;
     d->u7s8_split = tc_quant_kernels_of(ctx)->u7s8_split;
