@@ -508,6 +508,22 @@ def test_small_maps_read_from_an_aligned_copy_give_the_same_bits(threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+def test_wide_maps_whose_rows_crowd_few_l1_sets_give_the_same_bits(threads):
+    """A wide B read in place whose K block's rows fall in fewer than 8 of the L1's 64 sets
+    (rows 784 lines apart, a 112x112 map's 12544 floats: 4 sets; 528 lines: 4; 9219 floats:
+    6) with M >= 32 is read by AVX2's in-place tiles from an odd-line aligned copy of each
+    column block (gemm.c gemm_copy_ldb, inplace_l1_sets): M = 32 = 5 x 6 + 2 rows, a partial
+    last column panel (9219 = 576 x 16 + 3), on each ISA, 1 and 2 threads; the same bits as
+    the packed product (B stored [N, K]) and close to numpy's."""
+    rng = np.random.default_rng(31)
+    for isa in ISAS:
+        ctx = _kernels.Context(threads, isa)
+        for M, N, K in [(48, 12544, 32), (32, 12544, 24), (64, 8448, 40), (40, 9219, 32)]:
+            check_in_place_vs_packed(ctx, rng, M, N, K, 1.0,
+                                     f"gemm M={M} N={N} K={K} ({isa}, {threads} threads)")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 def test_row_by_row_packing_and_short_last_panels_give_the_same_bits(threads):
     """Few rows of C (M <= 48) over a B too scattered to read in place, or any number where
     B's rows are a multiple of 4 KiB apart (a 32x32 to 256x256 map: one L1 set): B is packed
