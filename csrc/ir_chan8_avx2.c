@@ -63,6 +63,15 @@
  * 14x14 and 28x28 alone (benchmarks/chan8_expand_probe.c: 96-576 at 14x14 88-92 GF/s, every
  * broadcast from one L1-hot row 95-99); x packed once a band for the tiles took that back alone
  * but not in the network (benchmarks/chan8_pack_x.patch, its record in benchmarks/README.md) */
+/* the epilogue's activation, KIND a constant: SiLU inline (tc_sigmoid_avx2, the same lanes as
+ * tc_act_rows_avx2's deferred pass, so the same bits), not through tc_act_avx2's out-of-line
+ * call, which would spill the tile's sums at every store */
+static inline __attribute__((always_inline)) __m256 chan8_act(const int KIND, tc_act_k act,
+                                                              __m256 v)
+{
+    return KIND == TC_ACT_SILU ? tc_sigmoid_avx2(v, 1) : tc_act_avx2(act, v);
+}
+
 #ifndef TC_CHAN8_PF_NEXT
 #define TC_CHAN8_PF_NEXT 1
 #endif
@@ -102,9 +111,9 @@ static inline __attribute__((always_inline)) void chan8_tile(const int PF, const
         __m256 l = lo[j], h = hi[j];
         if (has_bias)
             l = _mm256_add_ps(l, b0), h = _mm256_add_ps(h, b1);
-        _mm256_storeu_ps(y0 + (size_t)pin[n0 + j] * 8, tc_act_avx2(act, l));
+        _mm256_storeu_ps(y0 + (size_t)pin[n0 + j] * 8, chan8_act(act.kind, act, l));
         if (HI)
-            _mm256_storeu_ps(y1 + (size_t)pin[n0 + j] * 8, tc_act_avx2(act, h));
+            _mm256_storeu_ps(y1 + (size_t)pin[n0 + j] * 8, chan8_act(act.kind, act, h));
     }
 }
 
@@ -381,7 +390,7 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
                 q0 = n - 8;
             tc_transpose8_avx2(ob + q0, r);
             for (int ch = 0; ch < 8; ch++)
-                _mm256_storeu_ps(y + (size_t)(c0 + ch) * ldy + q0, tc_act_avx2(act, r[ch]));
+                _mm256_storeu_ps(y + (size_t)(c0 + ch) * ldy + q0, chan8_act(KIND, act, r[ch]));
         }
     }
 }
@@ -392,6 +401,7 @@ static inline __attribute__((always_inline)) void dw8_k(const int KIND, const in
     case TC_ACT_RELU: FN(TC_ACT_RELU, __VA_ARGS__); break;                                         \
     case TC_ACT_CLIP: FN(TC_ACT_CLIP, __VA_ARGS__); break;                                         \
     case TC_ACT_HARD_SWISH: FN(TC_ACT_HARD_SWISH, __VA_ARGS__); break;                             \
+    case TC_ACT_SILU: FN(TC_ACT_SILU, __VA_ARGS__); break;                                         \
     default: FN(TC_ACT_NONE, __VA_ARGS__); break;                                                  \
     }
 static __attribute__((noinline)) void chan8_expand_unpacked(int C, int E16, int N, size_t ldx,

@@ -376,7 +376,7 @@ static size_t chan8_ldd_room(size_t n)
 static int chan8_act_ok(const tc_activation *a)
 {
     return !a || a->kind == TC_ACT_NONE || a->kind == TC_ACT_RELU || a->kind == TC_ACT_CLIP ||
-           a->kind == TC_ACT_HARD_SWISH;
+           a->kind == TC_ACT_HARD_SWISH || a->kind == TC_ACT_SILU;
 }
 
 /* the output rows of chan8's bands (s31): band, or the whole map (band 0 or OH at most) */

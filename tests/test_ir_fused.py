@@ -174,6 +174,9 @@ def ir_model(c0=16, e=96, k2=16, hw=64, ks=3, stride=1, act="Clip", residual=Tru
     def activation(src, dst):
         if act == "Clip":
             return [helper.make_node("Clip", [src, "lo", "hi"], [dst])]
+        if act == "SiLU":  # EfficientNet's x * Sigmoid(x)
+            return [helper.make_node("Sigmoid", [src], [src + "s"]),
+                    helper.make_node("Mul", [src, src + "s"], [dst])]
         return [helper.make_node(act, [src], [dst])]
     inits.update(lo=np.float32(0), hi=np.float32(6))
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["e0"], name="expand")]
@@ -676,7 +679,7 @@ def test_chan8_block_refuses_what_it_does_not_run():
     hswish = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="HardSwish")
     silu = _kernels.Conv2d(ctx, mk(48, 8, 1, 1), None, algo="1x1_chan", activation="SiLU")
     assert _kernels.IRChan8(hswish, dw3, project).takes(14, 14)
-    assert not _kernels.IRChan8(silu, dw3, project).takes(14, 14)  # no channel-lane SiLU
+    assert _kernels.IRChan8(silu, dw3, project).takes(14, 14)  # SiLU in the lanes too
     portable = _kernels.Context(1, "portable")
     lanes_p = _kernels.Conv2d(portable, mk(48, 8, 1, 1), None, algo="1x1_chan")
     dw_p = _kernels.Conv2d(portable, mk(48, 1, 3, 3), None, algo="depthwise", pads=(1, 1, 1, 1),
@@ -695,9 +698,12 @@ def test_chan8_block_refuses_what_it_does_not_run():
                                 dict(c0=40, e=240, k2=80, hw=28, stride=2, residual=False,
                                      act="HardSwish"),
                                 dict(c0=40, e=120, k2=40, hw=28, ks=5, act="Relu"),
-                                dict(c0=80, e=200, k2=80, hw=14, act="HardSwish")],
+                                dict(c0=80, e=200, k2=80, hw=14, act="HardSwish"),
+                                dict(c0=24, e=144, k2=40, hw=28, stride=2, residual=False,
+                                     act="SiLU", ks=5),
+                                dict(c0=40, e=240, k2=40, hw=14, act="SiLU")],
                          ids=["28x28", "28x28s2", "14x14relu", "28x28s2hswish", "28x28k5",
-                              "14x14e200"])
+                              "14x14e200", "28x28s2k5silu", "14x14silu"])
 def test_small_block_at_1_thread_runs_chan8_as_the_unfused_plan(kw, threads, monkeypatch):
     """At 1 and 2 threads (n31-2t: at 2 threads 5x5 and E % 16 == 8 too) the chan8 block, the
     three layers' bits."""

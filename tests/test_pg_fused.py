@@ -289,13 +289,14 @@ def test_fused_pointwise_depthwise_in_a_block_matches_onnxruntime_and_the_unfuse
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("e,k,stride,hw,act", [
     (24, 3, 1, 13, "Relu"), (72, 5, 2, 56, "Relu"), (120, 5, 1, 28, "HardSwish"),
-    (40, 3, 2, 14, "HardSwish"), (16, 5, 1, 9, "Relu")])
+    (40, 3, 2, 14, "HardSwish"), (16, 5, 1, 9, "Relu"), (96, 3, 1, 14, "SiLU"),
+    (144, 5, 2, 28, "SiLU"), (1152, 3, 1, 7, "SiLU")])
 def test_depthwise_pair_at_1_thread_runs_chan8_as_the_two_convolutions(monkeypatch, e, k, stride,
                                                                        hw, act, threads):
     """MobileNetV3-Large's expansion -> depthwise pairs before their SE (features.4-6, .11-.13):
     at 1 and 2 threads (n31-2t) on AVX2 the chan8 pair (fused_ir.plan_chan8_pair,
-    csrc/ir_chan8_avx2.c), the depthwise output and its means the two convolutions' bits; ReLU
-    / HardSwish only."""
+    csrc/ir_chan8_avx2.c), the depthwise output and its means the two convolutions' bits; ReLU,
+    HardSwish and (h53-ef) SiLU, EfficientNet-B0's."""
     from tinycnn.ops import fused_ir
     model = dw_block_model(8, e, hw, k, stride, act)
     x = np.random.default_rng(5).standard_normal((2, 8, hw, hw), dtype=np.float32)
