@@ -34,7 +34,7 @@ def main():
     ap.add_argument("--burst", type=int, default=5)
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", default="", help="comma-separated substrings of the groups shown")
+    ap.add_argument("--only", default="", help="comma-separated: show only the groups whose last name part is one of these")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     only = [o for o in a.only.split(",") if o]
