@@ -15,9 +15,13 @@
 #define TC_STEM_CAT_(a, b) a##b
 #define TC_STEM_CAT(a, b) TC_STEM_CAT_(a, b)
 
-/* The activation of a tile's epilogue, a constant of each tile function: none, ReLU or
- * HardSwish (the stems' kinds) inlined without the per-vector switch of tc_v_act, or
- * TC_STEM_ACT_ANY: act[i]'s kind at run time (NULL: none, or a deferred kind). */
+/* The activation of a tile's epilogue, a constant of each tile function: none, ReLU, Clip
+ * (MobileNetV2's ReLU6) or HardSwish (the stems' kinds) inlined without the per-vector switch
+ * of tc_v_act, or TC_STEM_ACT_ANY: act[i]'s kind at run time (NULL: none, or a deferred kind).
+ * Clip on the ANY path (h54-mv, Zen 3): a fifth of the 3-vector tile's samples in its
+ * epilogue's jump tables; its own tiles: MobileNetV2's stem block 0.917 of its time warm
+ * (benchmarks/sf_ab.c, 300 rounds), 0.955 in the network at 1 thread (steps_ab.py), the same
+ * bits. */
 #define TC_STEM_ACT_ANY (-1)
 
 /* One channel's row of a tile out: acc0..acc2 (the first nv) + residual, then the activation
@@ -36,7 +40,7 @@ TC_STEM_CAT(TC_STEM_TILE_FN, _out)(const tc_v acc0, const tc_v acc1, const tc_v 
         const int full = v < nv - 1 || tail == 8;
         if (residual)
             s = tc_v_add(s, full ? tc_v_load(residual + 8 * v) : tc_v_load_masked(residual + 8 * v, last));
-        if (kind == TC_ACT_RELU || kind == TC_ACT_HARD_SWISH) {
+        if (kind == TC_ACT_RELU || kind == TC_ACT_CLIP || kind == TC_ACT_HARD_SWISH) {
             tc_act_k k = *act;
             k.kind = kind; /* a constant: tc_v_act's switch folds away */
             s = tc_v_act(k, s);
@@ -130,6 +134,9 @@ TC_STEM_TILE_NV(3, TC_ACT_NONE, 3n)
 TC_STEM_TILE_NV(1, TC_ACT_RELU, 1r)
 TC_STEM_TILE_NV(2, TC_ACT_RELU, 2r)
 TC_STEM_TILE_NV(3, TC_ACT_RELU, 3r)
+TC_STEM_TILE_NV(1, TC_ACT_CLIP, 1c)
+TC_STEM_TILE_NV(2, TC_ACT_CLIP, 2c)
+TC_STEM_TILE_NV(3, TC_ACT_CLIP, 3c)
 TC_STEM_TILE_NV(1, TC_ACT_HARD_SWISH, 1h)
 TC_STEM_TILE_NV(2, TC_ACT_HARD_SWISH, 2h)
 TC_STEM_TILE_NV(3, TC_ACT_HARD_SWISH, 3h)
@@ -153,6 +160,8 @@ static void TC_STEM_CAT(TC_STEM_TILE_FN, _pick)(const tc_act_k *a, int nk,
         TC_STEM_PICK(1n, 2n, 3n);
     else if (same && a[0].kind == TC_ACT_RELU)
         TC_STEM_PICK(1r, 2r, 3r);
+    else if (same && a[0].kind == TC_ACT_CLIP)
+        TC_STEM_PICK(1c, 2c, 3c);
     else if (same && a[0].kind == TC_ACT_HARD_SWISH)
         TC_STEM_PICK(1h, 2h, 3h);
     else
