@@ -958,28 +958,27 @@ static void task_range(const tc_qdriver *d, int b, int cc, int np, int *m0, int 
 #define TC_QU7S8_IN_PLACE_TRIES 2
 #define TC_QU7S8_IN_PLACE_SHARE 2
 
-/* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad
- * is at most TC_QWIDE_KMAX and the product has more rows than one block (tc_qdriver_run).
- * From 32 up to 320 (s15): lone layers with their own activations (emulated AVX2, 1 thread,
- * thread CPU us, min of 200 x 5 alternated rounds, 06:19-06:21, kmax 32 / 320, same bytes):
- * MobileNetV2's expansions K = 64 at 28x28 65.4 / 61.5, K = 96 at 14x14 134.4 / 128.6;
- * ResNet-50's 1x1 layers with K = 64-256 0.96-0.98 (layer1.0 conv3 816.9 / 781.3),
- * ResNet-18's downsamples 0.95-0.97; EfficientNet-B0's layers summed 1.00.  Past 320
- * nothing moved (K = 384 projections 53.4 / 52.8 at 400).  Then not at 7x7 (a block of 49 rows):
- * there the weights come from memory once, and a call's panels past TC_QGEMM_PREFETCH_BYTES
- * go without the driver's prefetch.  In the model (one process alternating, thread CPU, min
- * of 100 per step, 06:57): K = 160 at 7x7 93-97 -> 103-105 us, 320 -> 1280 at 7x7 230-239
- * -> 253, where K = 64 and 96 at 28x28 and 14x14 still gained (72-73 -> 64-69, 145-154 ->
- * 140).  At 7x7 too since h54-q2, on the AMD EPYC Zen 3 (native AVX2, 2026-12-07, host
- * load 7-14, bit-identical), with TC_QWIDE_PANELS_ONE's 64 panels a call at 1 thread.  The
+/* S16X2 and U7S8 kernels run a tile over up to TC_QWIDE_PANELS panels per call where kpad is at
+ * most TC_QWIDE_KMAX (tc_qdriver_run), products of one row block included since h54-q2 (below).
+ * From 32 up to 320 (s15): lone layers with their own activations (emulated AVX2, 1 thread, thread
+ * CPU us, min of 200 x 5 alternated rounds, 06:19-06:21, kmax 32 / 320, same bytes): MobileNetV2's
+ * expansions K = 64 at 28x28 65.4 / 61.5, K = 96 at 14x14 134.4 / 128.6; ResNet-50's 1x1 layers
+ * with K = 64-256 0.96-0.98 (layer1.0 conv3 816.9 / 781.3), ResNet-18's downsamples 0.95-0.97;
+ * EfficientNet-B0's layers summed 1.00.  Past 320 nothing moved (K = 384 projections 53.4 / 52.8 at
+ * 400).  At first not at 7x7 (a block of 49 rows): there the weights come from memory once, and a
+ * call's panels past TC_QGEMM_PREFETCH_BYTES go without the driver's prefetch.  In the model (one
+ * process alternating, thread CPU, min of 100 per step, 06:57): K = 160 at 7x7 93-97 -> 103-105 us,
+ * 320 -> 1280 at 7x7 230-239 -> 253, where K = 64 and 96 at 28x28 and 14x14 still gained (72-73 ->
+ * 64-69, 145-154 -> 140).  At 7x7 too since h54-q2, on the AMD EPYC Zen 3 (native AVX2, 2026-12-07,
+ * host load 7-14, bit-identical), with TC_QWIDE_PANELS_ONE's 64 panels a call at 1 thread.  The
  * rule switched by environment run by run in one session (MobileNetV2 int8 on a photograph,
- * per-step minima): the 160 -> 960 expansions 0.947-0.950 of their time (16 x 8 runs, thread
- * CPU), the step sum 0.997; at 2 threads (TC_QWIDE_PANELS, wall clock, 20 x 8) 0.937-0.953,
- * 320 -> 1280 0.952.  Against the base build (qsteps.py --against, 20 rounds, both orders,
- * three times): the wide calls run those expansions at 92-94 us wherever the session lies,
- * the base's panel by panel at 93-94 us as the first session and 97-99 us as the second (its
- * loop is sensitive to where the buffers fall, the wide one not); step sums and whole runs
- * level (benchmarks/README.md, h54-q2). */
+ * per-step minima): the 160 -> 960 expansions 0.947-0.950 of their time (16 x 8 runs, thread CPU),
+ * the step sum 0.997; at 2 threads (TC_QWIDE_PANELS, wall clock, 20 x 8) 0.937-0.953, 320 -> 1280
+ * 0.952.  Against the base build (qsteps.py --against, 20 rounds, both orders, three times): the
+ * wide calls run those expansions at 92-94 us wherever the session lies, the base's panel by panel
+ * at 93-94 us as the first session and 97-99 us as the second (its loop is sensitive to where the
+ * buffers fall, the wide one not); step sums and whole runs level (benchmarks/README.md, h54-q2).
+ */
 #define TC_QWIDE_KMAX 320
 #define TC_QWIDE_PANELS 8
 /* and up to this many on one thread (where no column chunks are planned: the panels per call
@@ -1608,10 +1607,11 @@ void tc_qdriver_run(const tc_ctx *ctx, tc_qdriver *d, void *workspace)
         d->u7s8_steps = tc_quant_kernels_of(ctx)->u7s8_steps;
     }
     /* S16X2 and U7S8 with few k (MobileNetV2's expansions): a tile's panels in one call, not
-     * a call (and a setup of the output stage) per 16 columns, up to TC_QWIDE_KMAX, at 7x7
-     * too (a block of 49 rows; see TC_QWIDE_KMAX).  But S16X2 up to kpad 32 where the kernel takes
-     * a block's tiles per call (tc_qukernel.tiles): a panel per call, its setup once per
-     * block (qgemm_avx2.c, s16x2_tiles_avx2) */
+     * a call (and a setup of the output stage) per 16 columns, up to TC_QWIDE_KMAX, products
+     * of one row block (at most TC_QMB_WHOLE rows: 7x7's 49) included (see TC_QWIDE_KMAX).
+     * But S16X2 up to kpad 32 where the kernel takes a block's tiles per call
+     * (tc_qukernel.tiles): a panel per call, its setup once per block (qgemm_avx2.c,
+     * s16x2_tiles_avx2) */
     const int panel_tiles = d->format == TC_QFMT_S16X2 && d->uk.tiles && d->kpad <= 32;
     /* S16X2 with taps (the stems, qstem.c) too where kpad > 32: ResNet's 7x7 stem (64
      * columns, kpad 154; n32-q, 2026-12-05, Xeon, emulated AVX2 1t, qconv_layers.py against
